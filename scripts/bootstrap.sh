@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what the project needs on a fresh Debian machine: a venv with the
+# package, and with --test the Debian packages the test suite drives for real.
+# Safe to run again: it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+if [ "$want_test" = 1 ]; then
+    debs=(postgresql sip-tester espeak-ng sox kamailio baresip)
+    missing=()
+    for d in "${debs[@]}"; do
+        dpkg-query -W -f='${Status}' "$d" 2>/dev/null | grep -q "install ok installed" || missing+=("$d")
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        echo "bootstrap: installing Debian packages: ${missing[*]}"
+        SUDO=""
+        [ "$(id -u)" != 0 ] && SUDO="sudo"
+        $SUDO apt-get update -q
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+    fi
+fi
+
+PY="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+    "$PY" -m venv .venv
+    .venv/bin/pip install -q --upgrade pip
+fi
+stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)-$want_test
+if [ ! -f "$stamp" ]; then
+    extra=""
+    [ "$want_test" = 1 ] && extra="[test]"
+    .venv/bin/pip install -q -e ".${extra}"
+    rm -f .venv/.installed-*
+    touch "$stamp"
+fi

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Runs the whole test suite, installing what it needs first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh --test
+.venv/bin/ruff check .
+exec .venv/bin/python -m pytest "$@"
