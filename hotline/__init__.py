@@ -1,0 +1,1 @@
+"""Composition root: wires the ticketing core, ASR, IVR and outbound into one service."""

@@ -1,0 +1,152 @@
+"""The FastAPI application: the ticketing API plus health, error mapping and limits."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm.exc import StaleDataError
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from config import Settings
+from hotline.scheduler import start_scheduler
+from ticketing.context import Domain
+from ticketing.db import make_engine, make_session_factory, require_migrated, schema_revision
+from ticketing.service import InvalidInput, NotFound
+from ticketing.states import PermissionDenied, ReasonRequired, TransitionError
+from ticketing.views import router
+
+log = logging.getLogger("hotline.app")
+
+
+class BodyLimit:
+    """Refuse request bodies over the limit before they are read into memory (413)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await _too_large(self.max_bytes)(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Any:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _BodyTooLarge:
+            await _too_large(self.max_bytes)(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _too_large(limit: int) -> JSONResponse:
+    return JSONResponse(
+        {"error": "body_too_large", "detail": f"request body over {limit} bytes"}, 413
+    )
+
+
+def _error(http_status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": code, "detail": detail, **extra}, http_status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(TransitionError)
+    async def _transition(_: Request, exc: TransitionError) -> JSONResponse:
+        return _error(409, "invalid_transition", str(exc), status=exc.status.value,
+                      action=exc.action.value)
+
+    @app.exception_handler(StaleDataError)
+    async def _stale(_: Request, exc: StaleDataError) -> JSONResponse:
+        return _error(409, "concurrent_update",
+                      "the ticket was changed by someone else at the same time; reload it")
+
+    @app.exception_handler(PermissionDenied)
+    async def _denied(_: Request, exc: PermissionDenied) -> JSONResponse:
+        return _error(403, "forbidden", str(exc))
+
+    @app.exception_handler(ReasonRequired)
+    async def _reason(_: Request, exc: ReasonRequired) -> JSONResponse:
+        return _error(422, "invalid_input", str(exc), field="reason")
+
+    @app.exception_handler(InvalidInput)
+    async def _invalid(_: Request, exc: InvalidInput) -> JSONResponse:
+        return _error(422, "invalid_input", str(exc), field=exc.field)
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return _error(404, "not_found", str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {}
+        field = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        return _error(
+            422, "invalid_input", f"{field or 'body'}: {first.get('msg', 'invalid')}",
+            field=field or "body",
+            errors=[{"field": ".".join(str(p) for p in e.get("loc", ())), "msg": e.get("msg")}
+                    for e in errors],
+        )
+
+
+def create_app(
+    settings: Settings, *, check_schema: bool = True, background: bool = False
+) -> FastAPI:
+    """The API app; with ``background`` it also runs the scheduled jobs while it lives."""
+    engine = make_engine(settings.database_url)
+    if check_schema:
+        require_migrated(engine)
+    sessions = make_session_factory(engine)
+    domain = Domain.load(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        scheduler = start_scheduler(sessions, domain) if background else None
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
+            engine.dispose()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="12345 市民服务热线 API",
+        description="Tickets (工单) of the 12345 hotline: intake, dispatch, handling, survey.",
+        version="0.1.0",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = sessions
+    app.state.domain = domain
+    install_error_handlers(app)
+    app.include_router(router)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        rev = schema_revision(engine)
+        return {"status": "ok", "database": engine.dialect.name, "schema": rev}
+
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app

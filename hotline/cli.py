@@ -1,0 +1,200 @@
+"""`hotline`: the one command line of the service."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from config import get_settings
+from hotline import dbadmin
+from ticketing.actors import Actor
+from ticketing.context import Domain
+from ticketing.db import (
+    NotMigrated,
+    make_engine,
+    make_session_factory,
+    require_migrated,
+    transaction,
+)
+from ticketing.directory import add_unit, add_user
+from ticketing.models import Ticket
+from ticketing.reports import export_csv, figures
+from ticketing.service import NotFound, events_of, get_ticket
+from ticketing.states import STATUS_LABELS, Role, Status
+
+app = typer.Typer(help="12345 hotline voice service", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema")
+user_app = typer.Typer(help="Users and tokens")
+unit_app = typer.Typer(help="Units (承办单位)")
+ticket_app = typer.Typer(help="Tickets (工单)")
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+app.add_typer(unit_app, name="unit")
+app.add_typer(ticket_app, name="ticket")
+console = Console()
+
+
+def _sessions() -> sessionmaker[Session]:
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        require_migrated(engine)
+    except NotMigrated as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    return make_session_factory(engine)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="HTTP port")] = None,
+) -> None:
+    """Run the HTTP API (and, when configured, the SIP front end and schedulers)."""
+    import uvicorn
+
+    from hotline.app import create_app
+
+    settings = get_settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        application = create_app(settings, background=True)
+    except NotMigrated as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    uvicorn.run(application, host=host or settings.host, port=port or settings.port)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Create or migrate the schema (Alembic)."""
+    url = get_settings().database_url
+    dbadmin.upgrade(url, revision)
+    console.print(f"database at {make_engine(url).url.render_as_string(hide_password=True)} "
+                  f"is at revision {dbadmin.head_revision()}")
+
+
+@app.command()
+def demo() -> None:
+    """Seed a believable city (units, handlers, users with tokens, sample tickets)."""
+    from hotline.demo import seed
+
+    settings = get_settings()
+    sessions = _sessions()
+    with transaction(sessions) as session:
+        result = seed(session=session, domain=Domain.load(settings))
+    console.print("demo city " + ("created" if result.created else "already there; new tokens"))
+    table = Table("user", "token")
+    for user, token in result.tokens.items():
+        table.add_row(user, token)
+    console.print(table)
+    for number in result.tickets:
+        console.print(f"sample ticket {number}")
+    base = f"http://{settings.host}:{settings.port}"
+    console.print(
+        f"\ntry: curl -s -H 'Authorization: Bearer {result.tokens.get('operator', '...')}' "
+        f"{base}/api/v1/tickets"
+    )
+
+
+@user_app.command("add")
+def user_add(
+    username: str,
+    role: Annotated[Role, typer.Option(help="operator | handler | supervisor | admin")],
+    name: Annotated[str | None, typer.Option(help="display name")] = None,
+    unit: Annotated[str | None, typer.Option(help="unit code (handlers, supervisors)")] = None,
+    phone: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Add a user and print their bearer token (shown only once)."""
+    with transaction(_sessions()) as session:
+        try:
+            _, token = add_user(session=session, username=username, display_name=name or username,
+                                role=role, unit_code=unit, phone=phone)
+        except ValueError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from exc
+    console.print(f"user {username} token: {token}")
+
+
+@unit_app.command("add")
+def unit_add(code: str, name: str, kind: str = "agency", parent: str | None = None) -> None:
+    """Add a unit under a parent unit."""
+    with transaction(_sessions()) as session:
+        try:
+            add_unit(session=session, code=code, name=name, kind=kind, parent_code=parent)
+        except ValueError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from exc
+    console.print(f"unit {code} added")
+
+
+@ticket_app.command("list")
+def ticket_list(status: Status | None = None, limit: int = 50) -> None:
+    """List the newest tickets."""
+    with transaction(_sessions()) as session:
+        stmt = select(Ticket).order_by(Ticket.id.desc()).limit(limit)
+        if status:
+            stmt = stmt.where(Ticket.status == status.value)
+        table = Table("number", "status", "category", "urgency", "unit", "due", "subject")
+        for t in session.scalars(stmt):
+            table.add_row(t.number, STATUS_LABELS[Status(t.status)], t.category, t.urgency,
+                          t.unit.code if t.unit else "-",
+                          t.due_at.isoformat(timespec="minutes") if t.due_at else "-", t.subject)
+    console.print(table)
+
+
+@ticket_app.command("show")
+def ticket_show(ref: str) -> None:
+    """Show one ticket with its full audit trail."""
+    with transaction(_sessions()) as session:
+        try:
+            t = get_ticket(session=session, actor=Actor.system("cli"), ref=ref)
+        except NotFound as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from exc
+        console.print(f"[bold]{t.number}[/bold] {STATUS_LABELS[Status(t.status)]} "
+                      f"{t.category}/{t.urgency} unit={t.unit.code if t.unit else '-'}")
+        console.print(f"demand: {t.demand}")
+        for e in events_of(session=session, ticket=t):
+            console.print(f"  {e.at.isoformat(timespec='seconds')} {e.actor_name}({e.role}) "
+                          f"{e.action} {e.from_status or ''}→{e.to_status or ''} {e.note or ''}")
+
+
+@app.command()
+def stats(unit: str | None = None) -> None:
+    """Print the 三率 figures (JSON)."""
+    settings = get_settings()
+    with transaction(_sessions()) as session:
+        domain = Domain.load(settings)
+        f = figures(session=session, actor=Actor.system("cli"), now=domain.now(), unit_code=unit)
+    console.print_json(json.dumps(f.as_dict()))
+
+
+@app.command()
+def export(out: Annotated[Path, typer.Option("--out", "-o")] = Path("tickets.csv")) -> None:
+    """Export tickets as CSV for Excel (UTF-8 with BOM)."""
+    settings = get_settings()
+    with transaction(_sessions()) as session:
+        body = export_csv(session=session, actor=Actor.system("cli"),
+                          tz=Domain.load(settings).tz)
+    out.write_text(body, encoding="utf-8", newline="")
+    console.print(f"wrote {out}")
+
+
+def _mount_optional() -> None:
+    try:
+        from asr.cli import app as asr_app
+    except ImportError:
+        return
+    app.add_typer(asr_app, name="asr", help="Speech recognition (Vosk)")
+
+
+_mount_optional()

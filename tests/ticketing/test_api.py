@@ -1,0 +1,182 @@
+"""The REST API as a client sees it: the loop, roles and scoping, bad input, export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from config import Settings
+from hotline.app import create_app
+from tests.support.city import City
+
+
+@pytest.fixture
+def client(settings: Settings, city: City) -> Iterator[TestClient]:
+    with TestClient(create_app(settings), raise_server_exceptions=True) as c:
+        yield c
+
+
+def auth(city: City, user: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {city.tokens[user]}"}
+
+
+def create(client: TestClient, city: City, **body: object) -> dict:
+    payload = {"caller_phone": "13811112222",
+               "demand": "朝阳区望京西园三区5号楼停水了，一直没来水", **body}
+    r = client.post("/api/v1/tickets", json=payload, headers=auth(city, "operator"))
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_walk_ticket_to_closed(client: TestClient, city: City) -> None:
+    t = create(client, city, category="water")
+    assert t["status"] == "dispatched" and t["unit"] == "bj-water"
+    h = auth(city, "water-handler")
+    n = t["number"]
+    assert client.post(f"/api/v1/tickets/{n}/sign", headers=h).json()["status"] == "signed"
+    r = client.post(f"/api/v1/tickets/{n}/reply", json={"text": "已抢修"}, headers=h)
+    assert r.json()["status"] == "replied"
+    r = client.post(f"/api/v1/tickets/{n}/close", headers=h)
+    assert r.status_code == 200 and r.json()["status"] == "closed"
+    events = client.get(f"/api/v1/tickets/{n}/events", headers=h).json()
+    assert [e["action"] for e in events] == ["create", "accept", "dispatch", "sign", "reply",
+                                             "close"]
+
+
+def test_forbidden_transition_is_409_and_names_state(client: TestClient, city: City) -> None:
+    t = create(client, city, category="water")
+    r = client.post(f"/api/v1/tickets/{t['number']}/close", headers=auth(city, "water-handler"))
+    assert r.status_code == 409
+    body = r.json()
+    assert body["error"] == "invalid_transition"
+    assert body["status"] == "dispatched" and body["action"] == "close"
+    again = client.get(f"/api/v1/tickets/{t['number']}", headers=auth(city, "operator")).json()
+    assert again["status"] == "dispatched" and again["version"] == t["version"]
+
+
+def test_handler_sees_own_unit_only(client: TestClient, city: City) -> None:
+    t = create(client, city, category="water")
+    r = client.get(f"/api/v1/tickets/{t['number']}", headers=auth(city, "hd-handler"))
+    assert r.status_code == 404
+    r = client.post(f"/api/v1/tickets/{t['number']}/sign", headers=auth(city, "hd-handler"))
+    assert r.status_code == 404
+    listed = client.get("/api/v1/tickets", headers=auth(city, "hd-handler")).json()
+    assert listed["total"] == 0
+    listed = client.get("/api/v1/tickets", headers=auth(city, "water-handler")).json()
+    assert [x["number"] for x in listed["items"]] == [t["number"]]
+
+
+def test_supervisor_subtree(client: TestClient, city: City) -> None:
+    cy = create(client, city, category="property", district="朝阳",
+                demand="朝阳区某小区物业不管楼道垃圾")
+    water = create(client, city, category="water", caller_phone="13900002222")
+    h = auth(city, "cy-supervisor")
+    assert client.get(f"/api/v1/tickets/{cy['number']}", headers=h).status_code == 200
+    assert client.get(f"/api/v1/tickets/{water['number']}", headers=h).status_code == 404
+
+
+def test_confidential_caller_hidden_from_handler(client: TestClient, city: City) -> None:
+    t = create(client, city, category="water", confidential=True, caller_name="王先生")
+    seen = client.get(f"/api/v1/tickets/{t['number']}", headers=auth(city, "water-handler"))
+    assert seen.json()["caller_phone"] is None and seen.json()["caller_name"] is None
+    op = client.get(f"/api/v1/tickets/{t['number']}", headers=auth(city, "operator")).json()
+    assert op["caller_phone"] == "13811112222"
+    listed = client.get("/api/v1/tickets", headers=auth(city, "operator")).json()
+    assert listed["items"][0]["caller_phone"] == "138****2222"
+
+
+def test_role_rules(client: TestClient, city: City) -> None:
+    t = create(client, city, category="water")
+    n = t["number"]
+    r = client.post(f"/api/v1/tickets/{n}/exclude", json={"reason": "无理诉求"},
+                    headers=auth(city, "water-handler"))
+    assert r.status_code == 403
+    r = client.post("/api/v1/tickets", json={"caller_phone": "13800000000", "demand": "x"},
+                    headers=auth(city, "water-handler"))
+    assert r.status_code == 403
+    r = client.post(f"/api/v1/tickets/{n}/exclude", json={"reason": "要求不合理"},
+                    headers=auth(city, "supervisor"))
+    assert r.status_code == 200 and r.json()["status"] == "excluded"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"caller_phone": "13800000000", "demand": "停水", "colour": "red"}, "colour"),
+        ({"caller_phone": "not-a-phone", "demand": "停水"}, "caller_phone"),
+        ({"caller_phone": "13800000000", "demand": "   "}, "demand"),
+        ({"caller_phone": "13800000000"}, "demand"),
+        ({"caller_phone": "13800000000", "demand": "停水", "urgency": "whenever"}, "urgency"),
+        ({"caller_phone": "13800000000", "demand": "停水", "channel": "fax"}, "channel"),
+    ],
+)
+def test_bad_input_names_the_field(client: TestClient, city: City, body: dict,
+                                   field: str) -> None:
+    r = client.post("/api/v1/tickets", json=body, headers=auth(city, "operator"))
+    assert r.status_code == 422, r.text
+    assert field in r.json()["field"]
+
+
+def test_other_bad_requests(client: TestClient, city: City) -> None:
+    op = auth(city, "operator")
+    assert client.get("/api/v1/tickets").status_code == 401
+    assert client.get("/api/v1/tickets", headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert client.get("/api/v1/tickets/9999999999", headers=op).status_code == 404
+    assert client.get("/api/v1/tickets/123", headers=op).status_code == 404
+    r = client.post("/api/v1/tickets", content=b"{not json", headers={
+        **op, "Content-Type": "application/json"})
+    assert r.status_code == 422
+    big = {"caller_phone": "13800000000", "demand": "停" * 70000}
+    r = client.post("/api/v1/tickets", json=big, headers=op)
+    assert r.status_code == 413 and r.json()["error"] == "body_too_large"
+    t = create(client, city, category="water")
+    r = client.post(f"/api/v1/tickets/{t['number']}/return", json={}, headers=auth(city, "water-handler"))
+    assert r.status_code == 422 and r.json()["field"] == "reason"
+    r = client.get("/api/v1/tickets?page=0", headers=op)
+    assert r.status_code == 422 and r.json()["field"] == "query.page"
+
+
+def test_csv_export_reads_back(client: TestClient, city: City) -> None:
+    create(client, city, category="water", caller_name="李女士")
+    r = client.get("/api/v1/export.csv", headers=auth(city, "operator"))
+    assert r.status_code == 200
+    raw = r.content
+    assert raw.startswith(b"\xef\xbb\xbf")  # BOM so Excel reads UTF-8
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["姓名"] == "李女士" and row["电话"] == "13811112222"
+    assert row["分类"] == "供水" and row["状态"] == "已派单"
+    assert "停水" in row["诉求内容"] and row["承办单位"] == "北京市自来水集团"
+    assert row["办结时限"] and row["来电时间"]
+    handler_rows = list(csv.DictReader(io.StringIO(client.get(
+        "/api/v1/export.csv", headers=auth(city, "water-handler")).content.decode("utf-8-sig"))))
+    assert handler_rows[0]["电话"] == "138****2222"
+
+
+def test_stats_and_hotspots(client: TestClient, city: City) -> None:
+    for i in range(3):
+        create(client, city, category="water", caller_phone=f"1390000{i:04d}",
+               address="朝阳区望京西园三区5号楼")
+    s = client.get("/api/v1/stats", headers=auth(city, "supervisor")).json()
+    assert s["tickets"] == 3 and s["dispatched"] == 3 and s["response_rate"] == 0.0
+    spots = client.get("/api/v1/hotspots", headers=auth(city, "supervisor")).json()
+    assert spots[0]["address"] == "朝阳区望京西园三区5号楼" and spots[0]["tickets"] == 3
+    assert client.get("/api/v1/stats", headers=auth(city, "water-handler")).status_code == 403
+
+
+def test_healthz(client: TestClient) -> None:
+    r = client.get("/healthz")
+    assert r.status_code == 200 and r.json()["status"] == "ok"
+
+
+def test_refuses_unmigrated_database(tmp_path: Path) -> None:
+    from ticketing.db import NotMigrated
+
+    with pytest.raises(NotMigrated, match="hotline db upgrade"):
+        create_app(Settings(database_url=f"sqlite:///{tmp_path / 'empty.db'}"))

@@ -1,0 +1,59 @@
+"""Who is acting, and what part of the unit tree they may see."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ticketing.models import Ticket, Unit, User
+from ticketing.states import Role
+
+
+@dataclass(frozen=True)
+class Actor:
+    id: int | None
+    name: str
+    role: Role
+    unit_id: int | None = None
+    unit_path: str | None = None
+
+    @classmethod
+    def system(cls, name: str = "system") -> Actor:
+        return cls(id=None, name=name, role=Role.SYSTEM)
+
+    @classmethod
+    def of(cls, user: User) -> Actor:
+        return cls(
+            id=user.id,
+            name=user.display_name,
+            role=Role(user.role),
+            unit_id=user.unit_id,
+            unit_path=user.unit.path if user.unit else None,
+        )
+
+    @property
+    def sees_everything(self) -> bool:
+        return self.role in (Role.SYSTEM, Role.OPERATOR, Role.ADMIN)
+
+    def can_see(self, ticket: Ticket, unit: Unit | None) -> bool:
+        if self.sees_everything:
+            return True
+        if self.role == Role.HANDLER:
+            return ticket.unit_id is not None and ticket.unit_id == self.unit_id
+        if self.role == Role.SUPERVISOR:
+            return unit is not None and self.unit_path is not None and unit.path.startswith(
+                self.unit_path
+            )
+        return False
+
+    @property
+    def sees_caller_of_confidential(self) -> bool:
+        return self.role != Role.HANDLER
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """138****5678: enough to recognise a number, not enough to dial it."""
+    if not phone:
+        return phone
+    if len(phone) <= 7:
+        return phone[:3] + "*" * (len(phone) - 3)
+    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]

@@ -1,0 +1,417 @@
+"""Rule-based classification of Mandarin complaint text.
+
+Turns what a caller said into a category, an urgency, a district, an address and a short
+subject for the draft ticket. All vocabulary and weights live in ``config/classification.toml``
+(category labels in ``config/categories.toml``) so policy owners can tune them without a code
+change; this module only knows how to apply them. Rules are plain substring/regex matches:
+predictable, auditable (every hit is reported in ``Classification.matched``) and fast enough
+to run on every transcript.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from config import CONFIG_DIR, get_settings
+
+__all__ = [
+    "URGENCY_LEVELS",
+    "UTILITY_CATEGORIES",
+    "Classification",
+    "ClassificationRules",
+    "category_label",
+    "classify",
+    "load_rules",
+]
+
+# 水电气暖: fixed by the 12345 service standard (10-minute dispatch), so policy in code.
+UTILITY_CATEGORIES: frozenset[str] = frozenset({"water", "power", "gas", "heating"})
+# Most to least pressing; classify() returns the first level with a firing cue.
+URGENCY_LEVELS: tuple[str, ...] = ("urgent", "livelihood", "general")
+
+CATEGORIES_FILE = CONFIG_DIR / "categories.toml"
+SUBJECT_MAX_CHARS = 20
+
+_CLAUSE_BREAK = re.compile(r"[，。；！？、,.;!?\n]")
+# Vosk emits Chinese as space-separated words; spaces carry no meaning between CJK chars.
+_CJK_SPACE = re.compile(r"(?<=[\u4e00-\u9fff])\s+|\s+(?=[\u4e00-\u9fff])")
+_LEADING_FILLER = re.compile(
+    r"^(你好|您好|喂|我想反映一下|我要反映|我想反映|我反映|我想咨询一下|我想咨询|咨询一下|想问一下"
+    r"|我是|我们|我家|我|请问|那个)+"
+)
+_CN_NUM = "零一二三四五六七八九十百两"
+
+
+@dataclass(frozen=True)
+class Classification:
+    category: str
+    urgency: str
+    district: str | None
+    address: str | None
+    subject: str
+    matched: tuple[str, ...]  # rule ids/keywords that fired, for audit
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One weighted group of cues pointing at a category or an urgency level."""
+
+    id: str
+    target: str  # category code, or urgency level for urgency rules
+    weight: float
+    keywords: tuple[str, ...]
+    patterns: tuple[re.Pattern[str], ...]
+    categories: frozenset[str]  # urgency rules only: applies to these categories; empty = all
+    negatable: bool
+
+
+@dataclass(frozen=True)
+class ClassificationRules:
+    category_rules: tuple[Rule, ...]
+    urgency_rules: tuple[Rule, ...]
+    priority: tuple[str, ...]
+    fallback: str
+    min_score: float
+    negation_words: tuple[str, ...]
+    negation_adjacent: tuple[str, ...]
+    negation_max_gap: int
+    negation_gap_breakers: str
+    districts: tuple[str, ...]  # canonical names with 区
+    areas: tuple[tuple[str, str], ...]  # (area, district), longest area first
+    address_pattern: re.Pattern[str] | None
+    intersection_pattern: re.Pattern[str] | None
+    generic_names: tuple[str, ...]
+    strong_address: re.Pattern[str] | None  # what makes an unanchored phrase an address
+    bare_suffixes: frozenset[str]  # a suffix alone ("小区") is not an address
+    source: Path | None = None
+
+
+# --------------------------------------------------------------------------- labels
+
+
+@lru_cache(maxsize=1)
+def _category_labels() -> Mapping[str, str]:
+    with CATEGORIES_FILE.open("rb") as fh:
+        data = tomllib.load(fh)
+    return dict(data["categories"])
+
+
+def category_label(code: str) -> str:
+    """zh-CN label of a category code ("water" -> "供水"); unknown codes raise KeyError."""
+    return _category_labels()[code]
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_rules(path: Path | None = None) -> ClassificationRules:
+    """Read and validate a classification rule file (default: settings.classification_file).
+
+    Validation happens here, once, so a typo in the TOML fails at startup with the rule id
+    instead of silently never matching.
+    """
+    path = Path(path) if path is not None else get_settings().classification_file
+    with path.open("rb") as fh:
+        data = tomllib.load(fh)
+    categories = set(_category_labels())
+
+    scoring = data.get("scoring", {})
+    priority = tuple(scoring.get("priority", sorted(categories)))
+    fallback = scoring.get("fallback", "other")
+    for code in (*priority, fallback):
+        if code not in categories:
+            raise ValueError(f"{path}: unknown category {code!r} in [scoring]")
+
+    category_rules = tuple(
+        _parse_rule(raw, path, target_key="category", allowed=categories, negatable=False)
+        for raw in data.get("category_rules", [])
+    )
+    urgency_rules = tuple(
+        _parse_rule(raw, path, target_key="level", allowed=set(URGENCY_LEVELS), negatable=True)
+        for raw in data.get("urgency_rules", [])
+    )
+    for rule in urgency_rules:
+        if unknown := rule.categories - categories:
+            raise ValueError(f"{path}: rule {rule.id}: unknown categories {sorted(unknown)}")
+
+    negation = data.get("negation", {})
+    districts = tuple(data.get("districts", {}).get("names", []))
+    areas_raw: dict[str, str] = data.get("areas", {})
+    for area, district in areas_raw.items():
+        if district not in districts:
+            raise ValueError(f"{path}: area {area!r} maps to unknown district {district!r}")
+    areas = tuple(sorted(areas_raw.items(), key=lambda kv: -len(kv[0])))
+    address = data.get("address", {})
+    address_pattern, intersection_pattern = (
+        _compile_address(address, districts, [a for a, _ in areas]) if address else (None, None)
+    )
+    strong = [*address.get("strong_suffixes", [])]
+    strong_address = (
+        re.compile(
+            rf"[\d{_CN_NUM}](?:{_alternation(address['unit_suffixes'])})|{_alternation(strong)}"
+        )
+        if address.get("unit_suffixes") and strong
+        else None
+    )
+
+    return ClassificationRules(
+        category_rules=category_rules,
+        urgency_rules=urgency_rules,
+        priority=priority,
+        fallback=fallback,
+        min_score=float(scoring.get("min_score", 1)),
+        negation_words=tuple(negation.get("words", [])),
+        negation_adjacent=tuple(negation.get("adjacent_only", [])),
+        negation_max_gap=int(negation.get("max_gap", 2)),
+        negation_gap_breakers=str(negation.get("gap_breakers", "")),
+        districts=districts,
+        areas=areas,
+        address_pattern=address_pattern,
+        intersection_pattern=intersection_pattern,
+        generic_names=tuple(address.get("generic_names", [])),
+        strong_address=strong_address,
+        bare_suffixes=frozenset(
+            [*address.get("road_suffixes", []), *address.get("place_suffixes", [])]
+        ),
+        source=path,
+    )
+
+
+def _parse_rule(
+    raw: Mapping[str, Any], path: Path, *, target_key: str, allowed: set[str], negatable: bool
+) -> Rule:
+    rule_id = raw.get("id") or f"<unnamed {target_key} rule>"
+    target = raw.get(target_key)
+    if target not in allowed:
+        raise ValueError(
+            f"{path}: rule {rule_id}: {target_key} {target!r} is not one of {sorted(allowed)}"
+        )
+    try:
+        patterns = tuple(re.compile(p) for p in raw.get("patterns", []))
+    except re.error as exc:
+        raise ValueError(f"{path}: rule {rule_id}: bad pattern: {exc}") from exc
+    keywords = tuple(raw.get("keywords", []))
+    if not keywords and not patterns:
+        raise ValueError(f"{path}: rule {rule_id}: needs keywords or patterns")
+    return Rule(
+        id=rule_id,
+        target=target,
+        weight=float(raw.get("weight", 1)),
+        keywords=keywords,
+        patterns=patterns,
+        categories=frozenset(raw.get("categories", [])),
+        negatable=bool(raw.get("negatable", negatable)),
+    )
+
+
+def _alternation(words: Iterable[str]) -> str:
+    # Longest first so the regex engine prefers "号楼" over "号".
+    return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
+
+
+def _compile_address(
+    cfg: Mapping[str, Any], districts: tuple[str, ...], areas: list[str]
+) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    stop = re.escape(cfg.get("stop_chars", ""))
+    name = rf"[^\s\W{stop}]"  # any word character (CJK, digit, letter) that is not a stop char
+    bare = [d.removesuffix("区") for d in districts]
+    district = rf"(?:{_alternation(districts)}|{_alternation(bare)})"
+    unit = _alternation(cfg.get("unit_suffixes", []))
+    qualifier = _alternation(cfg.get("qualifiers", []))
+    number = rf"[东西南北]?[\d{_CN_NUM}]+(?:{unit})"
+    area = _alternation(areas) if areas else r"(?!x)x"
+    # One alternation, longest first, so "兴谷街道" ends in 街道 rather than 街.
+    suffix = _alternation([*cfg.get("road_suffixes", []), *cfg.get("place_suffixes", [])])
+    named = rf"{name}{{0,6}}(?:{suffix})"
+    numbered = rf"{name}{{1,6}}?{number}"
+    # Areas are tried before generic components so "和平里" is not cut at the stop char "和".
+    component = rf"(?:{area}|{number}|{named}|{numbered})"
+    chain = (
+        rf"(?P<district>{district})?(?P<area>{area})?"
+        rf"(?P<body>(?:{component}){{0,8}})(?:{qualifier})?"
+    )
+    street = rf"{name}{{1,8}}?(?:大街|大道|路|街)"
+    cross = (
+        rf"(?P<district>{district})?(?:{area})?"
+        rf"{street}(?:和|与|跟|同){street}的?(?:交叉口|十字路口|路口|交口|交汇处)"
+    )
+    return re.compile(chain), re.compile(cross)
+
+
+# --------------------------------------------------------------------------- matching
+
+
+def _normalize(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text)
+    return _CJK_SPACE.sub("", text).strip()
+
+
+def _clause_start(text: str, pos: int) -> int:
+    for i in range(pos - 1, -1, -1):
+        if _CLAUSE_BREAK.match(text[i]):
+            return i + 1
+    return 0
+
+
+def _negated(text: str, pos: int, rules: ClassificationRules) -> bool:
+    prefix = text[_clause_start(text, pos) : pos]
+    for gap in range(rules.negation_max_gap + 1):
+        end = len(prefix) - gap
+        if any(ch in rules.negation_gap_breakers for ch in prefix[end:]):
+            break
+        if any(prefix[:end].endswith(word) for word in rules.negation_words):
+            return True
+    return any(prefix.endswith(word) for word in rules.negation_adjacent)
+
+
+def _rule_hits(rule: Rule, text: str, rules: ClassificationRules) -> list[str]:
+    """Distinct cues of ``rule`` present in ``text`` (at least once not negated)."""
+    hits: list[str] = []
+    for kw in rule.keywords:
+        start = text.find(kw)
+        while start != -1:
+            if not (rule.negatable and _negated(text, start, rules)):
+                hits.append(kw)
+                break
+            start = text.find(kw, start + 1)
+    for pattern in rule.patterns:
+        for m in pattern.finditer(text):
+            if not (rule.negatable and _negated(text, m.start(), rules)):
+                hits.append(m.group(0))
+                break
+    return hits
+
+
+def _score_categories(
+    text: str, rules: ClassificationRules
+) -> tuple[str, list[str], dict[str, list[str]]]:
+    scores: dict[str, float] = {}
+    cues: dict[str, list[str]] = {}
+    matched: list[str] = []
+    for rule in rules.category_rules:
+        hits = _rule_hits(rule, text, rules)
+        if hits:
+            scores[rule.target] = scores.get(rule.target, 0.0) + rule.weight * len(hits)
+            cues.setdefault(rule.target, []).extend(hits)
+            matched.extend(f"{rule.id}:{h}" for h in hits)
+    order = {code: i for i, code in enumerate(rules.priority)}
+    ranked = sorted(scores, key=lambda c: (-scores[c], order.get(c, len(order))))
+    if not ranked or scores[ranked[0]] < rules.min_score:
+        return rules.fallback, matched, cues
+    return ranked[0], matched, cues
+
+
+def _urgency(text: str, category: str, rules: ClassificationRules) -> tuple[str, list[str]]:
+    fired: dict[str, list[str]] = {}
+    for rule in rules.urgency_rules:
+        if rule.categories and category not in rule.categories:
+            continue
+        if hits := _rule_hits(rule, text, rules):
+            fired.setdefault(rule.target, []).extend(f"{rule.id}:{h}" for h in hits)
+    for level in URGENCY_LEVELS:
+        if level in fired:
+            return level, fired[level]
+    return "general", []
+
+
+def _district(text: str, rules: ClassificationRules) -> tuple[str | None, str | None]:
+    """District and the audit cue; explicit "X区" beats an area, which beats a bare name."""
+    found: list[tuple[int, int, str, str]] = []  # (rank, position, district, cue)
+    area_spans: list[tuple[int, int]] = []
+    for area, district in rules.areas:
+        for m in re.finditer(re.escape(area), text):
+            found.append((1, m.start(), district, f"area:{area}"))
+            area_spans.append(m.span())
+    for district in rules.districts:
+        for m in re.finditer(re.escape(district), text):
+            found.append((0, m.start(), district, f"district:{district}"))
+        bare = district.removesuffix("区")
+        for m in re.finditer(re.escape(bare), text):
+            # "朝阳门" is an area of 东城: a bare name inside an area name is not a district.
+            if not any(s <= m.start() < e for s, e in area_spans):
+                found.append((2, m.start(), district, f"district:{bare}"))
+    if not found:
+        return None, None
+    _, _, district, cue = min(found)
+    return district, cue
+
+
+def _address(text: str, rules: ClassificationRules) -> str | None:
+    """Longest location phrase, or None; a district alone is not an address (see district)."""
+    if rules.intersection_pattern and (m := rules.intersection_pattern.search(text)):
+        return m.group(0)
+    if rules.address_pattern is None:
+        return None
+    best: str | None = None
+    for m in rules.address_pattern.finditer(text):
+        place = (m.group("area") or "") + m.group("body")  # what follows the district
+        if not place or place in rules.bare_suffixes or place.startswith(rules.generic_names):
+            continue
+        # Without a district or known area in front, demand a real place marker and a name:
+        # "一栋", "过马路", "线路" end like addresses but are not.
+        if not m.group("district") and not m.group("area"):
+            strong = rules.strong_address and rules.strong_address.search(place)
+            if not strong or len(place) < 4:
+                continue
+        if best is None or len(m.group(0)) > len(best):
+            best = m.group(0)
+    return best
+
+
+def _subject(text: str, label: str, cues: list[str], strip: list[str]) -> str:
+    """Category label plus the clause that best explains it, cut to SUBJECT_MAX_CHARS."""
+    clauses = [c for c in _CLAUSE_BREAK.split(text) if c]
+    if not clauses:
+        return label
+    # The first clause naming the problem; callers lead with where they live.
+    clause = next((c for c in clauses if any(cue in c for cue in cues)), clauses[0])
+    for place in sorted(filter(None, strip), key=len, reverse=True):
+        if len(clause.replace(place, "")) >= 4:
+            clause = clause.replace(place, "")
+    clause = _LEADING_FILLER.sub("", clause).lstrip("的在") or clause
+    room = SUBJECT_MAX_CHARS - len(label) - 1
+    if len(clause) > room:
+        # Keep the words around the last cue that still fits: that is the complaint itself.
+        ends = [clause.rfind(cue) + len(cue) for cue in cues if cue in clause]
+        end = max([e for e in ends if e <= len(clause)], default=room)
+        clause = clause[:room] if end <= room else clause[end - room : end]
+    return f"{label}：{clause}"
+
+
+def classify(text: str, rules: ClassificationRules | None = None) -> Classification:
+    """Classify one complaint transcript (zh-CN) with the given or default rules."""
+    rules = rules if rules is not None else _default_rules()
+    norm = _normalize(text)
+    category, category_hits, cues = _score_categories(norm, rules)
+    urgency, urgency_hits = _urgency(norm, category, rules)
+    district, district_cue = _district(norm, rules)
+    address = _address(norm, rules)
+    label = category_label(category)
+    matched = [*category_hits, *urgency_hits]
+    if district_cue:
+        matched.append(district_cue)
+    return Classification(
+        category=category,
+        urgency=urgency,
+        district=district,
+        address=address,
+        subject=_subject(
+            norm,
+            label,
+            cues.get(category, []),
+            [address or "", district or "", (district or "").removesuffix("区")],
+        ),
+        matched=tuple(matched),
+    )
+
+
+@lru_cache(maxsize=1)
+def _default_rules() -> ClassificationRules:
+    return load_rules()

@@ -1,0 +1,35 @@
+"""Deadlines by urgency: urgent 1 hour, livelihood 24 hours, general 5 working days."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from config.settings import DeadlineSettings
+from ticketing.workcalendar import WorkCalendar
+
+
+class Urgency(StrEnum):
+    URGENT = "urgent"  # life or property safety
+    LIVELIHOOD = "livelihood"  # basic needs cut off
+    GENERAL = "general"
+
+
+URGENCY_LABELS = {Urgency.URGENT: "紧急", Urgency.LIVELIHOOD: "民生", Urgency.GENERAL: "一般"}
+
+
+def due_at(
+    urgency: str,
+    received_at: datetime,
+    *,
+    settings: DeadlineSettings,
+    calendar: WorkCalendar,
+    working_days: int | None = None,
+) -> datetime:
+    """The time by which the ticket must be closed, counted from the call."""
+    if urgency == Urgency.URGENT:
+        return received_at + timedelta(hours=settings.urgent_hours)
+    if urgency == Urgency.LIVELIHOOD:
+        return received_at + timedelta(hours=settings.livelihood_hours)
+    days = settings.general_working_days if working_days is None else working_days
+    return calendar.add_working_days(received_at, days)

@@ -1,0 +1,194 @@
+"""ORM models of the ticket domain.
+
+Times are stored as naive UTC and handed out tz-aware (``UTCDateTime``) so that SQLite and
+PostgreSQL behave the same; local time (Asia/Shanghai) is only for deadlines and display.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; the ticket domain only stores aware times")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Unit(Base):
+    """A node of the unit tree: city → district → street office / agency / utility company."""
+
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(32), default="agency")
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    # Materialised path ("/1/4/9/") so a subtree is one indexed LIKE, on both databases.
+    path: Mapped[str] = mapped_column(String(512), default="/", index=True)
+    phone: Mapped[str | None] = mapped_column(String(32))
+
+    parent: Mapped[Unit | None] = relationship(remote_side=[id])
+
+
+class User(Base):
+    """Anyone who acts on tickets: operators, handlers (承办人), supervisors, admins."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    on_duty: Mapped[bool] = mapped_column(Boolean, default=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Only the SHA-256 of a bearer token is stored; the token is shown once when issued.
+    token_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+    unit: Mapped[Unit | None] = relationship()
+
+
+class Ticket(Base):
+    """A citizen's complaint or request (工单)."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_unit_status", "unit_id", "status"),
+        Index("ix_tickets_caller", "caller_phone", "received_at"),
+        Index("ix_tickets_address", "category", "address"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    caller_phone: Mapped[str] = mapped_column(String(32))
+    caller_name: Mapped[str | None] = mapped_column(String(64))
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The caller asked not to be called back (no satisfaction survey).
+    no_contact: Mapped[bool] = mapped_column(Boolean, default=False)
+    address: Mapped[str | None] = mapped_column(String(256))
+    district: Mapped[str | None] = mapped_column(String(32))
+    category: Mapped[str] = mapped_column(String(32), default="other")
+    urgency: Mapped[str] = mapped_column(String(16), default="general")
+    subject: Mapped[str] = mapped_column(String(128), default="")
+    demand: Mapped[str] = mapped_column(Text, default="")
+    transcript: Mapped[str | None] = mapped_column(Text)
+    transcript_meta: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    recording_path: Mapped[str | None] = mapped_column(String(512))
+    recording_sha256: Mapped[str | None] = mapped_column(String(64))
+    call_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    classification: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    handler_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
+    escalated: Mapped[bool] = mapped_column(Boolean, default=False)
+    redo_count: Mapped[int] = mapped_column(Integer, default=0)
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    duplicate_count: Mapped[int] = mapped_column(Integer, default=0)
+    reply_text: Mapped[str | None] = mapped_column(Text)
+
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sign_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    # Optimistic lock: a concurrent writer's UPDATE matches no row and fails (→ HTTP 409).
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+    unit: Mapped[Unit | None] = relationship()
+    handler: Mapped[User | None] = relationship()
+    events: Mapped[list[TicketEvent]] = relationship(
+        back_populates="ticket", order_by="TicketEvent.id", viewonly=True
+    )
+
+
+class TicketEvent(Base):
+    """One audited step of a ticket (全程留痕). Rows are only ever inserted."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+class SurveyResult(Base):
+    """The citizen's answer to the satisfaction callback, one per closure round."""
+
+    __tablename__ = "survey_results"
+    __table_args__ = (UniqueConstraint("ticket_id", "closure_round"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    closure_round: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(16), default="answered")  # answered|unreachable
+    resolved: Mapped[bool | None] = mapped_column(Boolean)
+    satisfied: Mapped[bool | None] = mapped_column(Boolean)
+    score: Mapped[float | None] = mapped_column(Float)
+    keys: Mapped[str | None] = mapped_column(String(16))
+    call_ref: Mapped[str | None] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TicketSequence(Base):
+    """Per-day counter behind the readable ticket numbers."""
+
+    __tablename__ = "ticket_sequences"
+
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,197 @@
+"""Figures (三率 and on-time closure), hot spots (多诉) and the Excel-friendly CSV export.
+
+Definitions are in docs/metrics.md; excluded (剔除) tickets are out of every denominator.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ticketing.actors import Actor, mask_phone
+from ticketing.classify import category_label
+from ticketing.models import SurveyResult, Ticket, Unit
+from ticketing.service import scope_filter
+from ticketing.states import STATUS_LABELS, Role, Status
+
+
+def _rate(num: int, den: int) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+@dataclass(frozen=True)
+class Figures:
+    tickets: int
+    excluded: int
+    dispatched: int
+    signed_in_time: int
+    response_rate: float | None  # 响应率
+    due: int
+    closed_on_time: int
+    on_time_closure_rate: float | None  # 按时办结率
+    surveyed: int
+    resolved: int
+    satisfied: int
+    resolution_rate: float | None  # 解决率
+    satisfaction_rate: float | None  # 满意率
+    average_score: float | None  # mean survey score in [−1, 1]
+    unreachable: int
+
+    def as_dict(self) -> dict[str, float | int | None]:
+        return asdict(self)
+
+
+def figures(
+    *,
+    session: Session,
+    actor: Actor,
+    now: datetime,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    unit_code: str | None = None,
+) -> Figures:
+    """三率 for the tickets received in [since, until) within the actor's scope."""
+    conds = [scope_filter(actor)]
+    if since:
+        conds.append(Ticket.received_at >= since)
+    if until:
+        conds.append(Ticket.received_at < until)
+    if unit_code:
+        unit = session.scalars(select(Unit).where(Unit.code == unit_code)).first()
+        if unit is None:
+            raise LookupError(f"unit {unit_code} not found")
+        conds.append(Ticket.unit_id.in_(select(Unit.id).where(Unit.path.startswith(unit.path))))
+    rows = session.scalars(select(Ticket).where(*conds)).all()
+    counted = [t for t in rows if t.status != Status.EXCLUDED.value]
+    dispatched = [t for t in counted if t.dispatched_at is not None]
+    signed_in_time = [
+        t for t in dispatched
+        if t.signed_at is not None and t.sign_due_at is not None and t.signed_at <= t.sign_due_at
+    ]
+    # A ticket counts for on-time closure once it is closed or its deadline has passed.
+    due = [
+        t for t in counted
+        if t.due_at is not None and (t.closed_at is not None or t.due_at <= now)
+    ]
+    on_time = [t for t in due if t.closed_at is not None and t.closed_at <= t.due_at]
+    ids = [t.id for t in counted]
+    surveys: list[SurveyResult] = []
+    if ids:
+        # The latest closure round's answer is the one that stands.
+        surveys = list(
+            session.scalars(
+                select(SurveyResult)
+                .where(SurveyResult.ticket_id.in_(ids))
+                .order_by(SurveyResult.ticket_id, SurveyResult.closure_round)
+            )
+        )
+    latest: dict[int, SurveyResult] = {s.ticket_id: s for s in surveys}
+    answered = [s for s in latest.values() if s.outcome == "answered"]
+    resolved = sum(1 for s in answered if s.resolved)
+    satisfied = sum(1 for s in answered if s.satisfied)
+    scores = [s.score for s in answered if s.score is not None]
+    return Figures(
+        tickets=len(counted),
+        excluded=len(rows) - len(counted),
+        dispatched=len(dispatched),
+        signed_in_time=len(signed_in_time),
+        response_rate=_rate(len(signed_in_time), len(dispatched)),
+        due=len(due),
+        closed_on_time=len(on_time),
+        on_time_closure_rate=_rate(len(on_time), len(due)),
+        surveyed=len(answered),
+        resolved=resolved,
+        satisfied=satisfied,
+        resolution_rate=_rate(resolved, len(answered)),
+        satisfaction_rate=_rate(satisfied, len(answered)),
+        average_score=round(sum(scores) / len(scores), 4) if scores else None,
+        unreachable=sum(1 for s in latest.values() if s.outcome == "unreachable"),
+    )
+
+
+@dataclass(frozen=True)
+class HotSpot:
+    address: str
+    category: str
+    tickets: int
+    latest: datetime
+
+
+def hot_spots(
+    *, session: Session, actor: Actor, since: datetime | None = None, min_tickets: int = 2,
+    limit: int = 20,
+) -> list[HotSpot]:
+    """Places complained about again and again (多诉), most tickets first."""
+    conds = [scope_filter(actor), Ticket.address.is_not(None),
+             Ticket.status != Status.EXCLUDED.value]
+    if since:
+        conds.append(Ticket.received_at >= since)
+    n = func.count(Ticket.id)
+    rows = session.execute(
+        select(Ticket.address, Ticket.category, n, func.max(Ticket.received_at))
+        .where(*conds)
+        .group_by(Ticket.address, Ticket.category)
+        .having(n >= min_tickets)
+        .order_by(n.desc(), func.max(Ticket.received_at).desc())
+        .limit(limit)
+    ).all()
+    return [
+        HotSpot(address=a, category=c, tickets=k,
+                latest=m if m.tzinfo else m.replace(tzinfo=ZoneInfo("UTC")))
+        for a, c, k, m in rows
+    ]
+
+
+EXPORT_COLUMNS = (
+    ("number", "工单编号"),
+    ("received_at", "来电时间"),
+    ("caller_name", "姓名"),
+    ("caller_phone", "电话"),
+    ("subject", "标题"),
+    ("category", "分类"),
+    ("demand", "诉求内容"),
+    ("status", "状态"),
+    ("unit", "承办单位"),
+    ("sign_due_at", "签收时限"),
+    ("due_at", "办结时限"),
+    ("closed_at", "办结时间"),
+)
+
+
+def export_csv(*, session: Session, actor: Actor, tz: ZoneInfo, **filters: str | None) -> str:
+    """UTF-8 with a BOM so Excel opens the Chinese text correctly."""
+    stmt = select(Ticket).where(scope_filter(actor)).order_by(Ticket.received_at)
+    if filters.get("status"):
+        stmt = stmt.where(Ticket.status == filters["status"])
+    out = io.StringIO()
+    out.write("\ufeff")
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow([label for _, label in EXPORT_COLUMNS])
+    full_phone = actor.role in (Role.ADMIN, Role.OPERATOR, Role.SYSTEM)
+
+    def when(dt: datetime | None) -> str:
+        return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if dt else ""
+
+    for t in session.scalars(stmt):
+        hidden = t.confidential and not actor.sees_caller_of_confidential
+        w.writerow([
+            t.number,
+            when(t.received_at),
+            "保密" if hidden else (t.caller_name or ""),
+            "保密" if hidden else (t.caller_phone if full_phone else mask_phone(t.caller_phone)),
+            t.subject,
+            category_label(t.category),
+            t.demand,
+            STATUS_LABELS[Status(t.status)],
+            t.unit.name if t.unit else "",
+            when(t.sign_due_at),
+            when(t.due_at),
+            when(t.closed_at),
+        ])
+    return out.getvalue()

@@ -1,0 +1,170 @@
+"""Request and response bodies of the REST API. Unknown fields are refused (422)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ticketing.actors import Actor, mask_phone
+from ticketing.models import Ticket, TicketEvent
+from ticketing.states import Role
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class TicketCreate(Strict):
+    caller_phone: str = Field(min_length=3, max_length=32, examples=["13812345678"])
+    demand: str = Field(min_length=1, max_length=5000, description="诉求内容")
+    channel: Literal["phone", "twilio", "web", "api"] = "api"
+    caller_name: str | None = Field(default=None, max_length=64)
+    confidential: bool = False
+    no_contact: bool = False
+    address: str | None = Field(default=None, max_length=256)
+    district: str | None = Field(default=None, max_length=32)
+    category: str | None = Field(default=None, max_length=32)
+    urgency: Literal["urgent", "livelihood", "general"] | None = None
+    subject: str | None = Field(default=None, max_length=128)
+    accept: bool = Field(default=True, description="受理 and auto-dispatch at once")
+
+    @field_validator("demand")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("demand must not be empty")
+        return v
+
+
+class Reason(Strict):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class OptionalNote(Strict):
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class ReplyBody(Strict):
+    text: str = Field(min_length=1, max_length=5000)
+
+
+class DispatchBody(Strict):
+    unit_id: int
+    handler_id: int | None = None
+
+
+class ReassignBody(Strict):
+    unit_id: int
+    handler_id: int | None = None
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class SurveyBody(Strict):
+    resolved: bool
+    satisfied: bool
+    keys: str | None = Field(default=None, max_length=16)
+
+
+class UnitCreate(Strict):
+    code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(min_length=1, max_length=128)
+    kind: Literal["city", "district", "street", "agency", "utility"] = "agency"
+    parent_code: str | None = None
+    phone: str | None = Field(default=None, max_length=32)
+
+
+class UserCreate(Strict):
+    username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    display_name: str = Field(min_length=1, max_length=64)
+    role: Literal["operator", "handler", "supervisor", "admin"]
+    unit_code: str | None = None
+    phone: str | None = Field(default=None, max_length=32)
+    on_duty: bool = True
+
+
+class EventOut(BaseModel):
+    at: datetime
+    actor: str
+    role: str
+    action: str
+    from_status: str | None
+    to_status: str | None
+    note: str | None
+    data: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, e: TicketEvent) -> EventOut:
+        return cls(
+            at=e.at, actor=e.actor_name, role=e.role, action=e.action,
+            from_status=e.from_status, to_status=e.to_status, note=e.note, data=e.data,
+        )
+
+
+class TicketOut(BaseModel):
+    id: int
+    number: str
+    channel: str
+    status: str
+    caller_phone: str | None
+    caller_name: str | None
+    confidential: bool
+    address: str | None
+    district: str | None
+    category: str
+    urgency: str
+    subject: str
+    demand: str
+    transcript: str | None
+    recording_path: str | None
+    unit: str | None
+    handler: str | None
+    escalated: bool
+    redo_count: int
+    duplicate_of: int | None
+    duplicate_count: int
+    reply_text: str | None
+    received_at: datetime
+    dispatched_at: datetime | None
+    sign_due_at: datetime | None
+    signed_at: datetime | None
+    closed_at: datetime | None
+    due_at: datetime | None
+    version: int
+    events: list[EventOut] | None = None
+
+    @classmethod
+    def of(
+        cls, t: Ticket, actor: Actor, *, events: list[TicketEvent] | None = None,
+        masked: bool = False,
+    ) -> TicketOut:
+        hide = t.confidential and not actor.sees_caller_of_confidential
+        phone: str | None = t.caller_phone
+        if hide:
+            phone = None
+        elif masked or actor.role == Role.SUPERVISOR:
+            phone = mask_phone(phone)
+        return cls(
+            id=t.id, number=t.number, channel=t.channel, status=t.status,
+            caller_phone=phone, caller_name=None if hide else t.caller_name,
+            confidential=t.confidential, address=t.address, district=t.district,
+            category=t.category, urgency=t.urgency, subject=t.subject, demand=t.demand,
+            transcript=t.transcript,
+            recording_path=None if hide else t.recording_path,
+            unit=t.unit.code if t.unit else None,
+            handler=t.handler.username if t.handler else None,
+            escalated=t.escalated, redo_count=t.redo_count, duplicate_of=t.duplicate_of_id,
+            duplicate_count=t.duplicate_count, reply_text=t.reply_text,
+            received_at=t.received_at, dispatched_at=t.dispatched_at,
+            sign_due_at=t.sign_due_at, signed_at=t.signed_at, closed_at=t.closed_at,
+            due_at=t.due_at, version=t.version,
+            events=[EventOut.of(e) for e in events] if events is not None else None,
+        )
+
+
+class TicketPage(BaseModel):
+    items: list[TicketOut]
+    total: int
+    page: int
+    page_size: int

@@ -1,0 +1,621 @@
+"""Ticket service: every change to a ticket goes through these functions.
+
+Functions are keyword-only, take the session, and flush but never commit: the caller (an
+API request, a CLI command, a call, a scheduler job) owns the transaction, so a transition
+and its audit event are committed together or not at all.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ticketing.actors import Actor
+from ticketing.classify import UTILITY_CATEGORIES, classify
+from ticketing.context import Domain
+from ticketing.deadlines import due_at
+from ticketing.models import SurveyResult, Ticket, TicketEvent, TicketSequence, Unit, User
+from ticketing.states import OPEN_STATUSES, Action, Role, Status, transition_for
+
+CHANNELS = ("phone", "twilio", "web", "api")
+PHONE_RE = re.compile(r"^\+?[0-9]{3,20}$")
+
+
+class NotFound(LookupError):
+    pass
+
+
+class InvalidInput(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+# --- lookups -------------------------------------------------------------------------
+
+
+def get_ticket(*, session: Session, actor: Actor, ref: str | int) -> Ticket:
+    """A ticket by id or number, as ``actor`` may see it; out of scope looks like absent."""
+    stmt = select(Ticket)
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit() and len(ref) < 9):
+        stmt = stmt.where(Ticket.id == int(ref))
+    else:
+        stmt = stmt.where(Ticket.number == str(ref))
+    ticket = session.scalars(stmt).first()
+    if ticket is None or not actor.can_see(ticket, ticket.unit):
+        raise NotFound(f"ticket {ref} not found")
+    return ticket
+
+
+def scope_filter(actor: Actor) -> Any:
+    """A WHERE clause limiting tickets to what ``actor`` may see."""
+    if actor.sees_everything:
+        return True
+    if actor.role == Role.HANDLER:
+        return Ticket.unit_id == actor.unit_id
+    if actor.role == Role.SUPERVISOR and actor.unit_path:
+        subtree = select(Unit.id).where(Unit.path.startswith(actor.unit_path))
+        return Ticket.unit_id.in_(subtree)
+    return False
+
+
+def events_of(*, session: Session, ticket: Ticket) -> list[TicketEvent]:
+    return list(
+        session.scalars(
+            select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)
+        )
+    )
+
+
+# --- audit ---------------------------------------------------------------------------
+
+
+def record_event(
+    *,
+    session: Session,
+    ticket: Ticket,
+    actor: Actor,
+    action: str,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    note: str | None = None,
+    data: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> TicketEvent:
+    """Append an audit event; used for transitions and for non-transition steps
+    (reminder calls, SMS, surveys, escalations) alike."""
+    ev = TicketEvent(
+        ticket_id=ticket.id,
+        actor_id=actor.id,
+        actor_name=actor.name,
+        role=actor.role.value,
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        note=note,
+        data=data,
+    )
+    if at is not None:
+        ev.at = at
+    session.add(ev)
+    return ev
+
+
+def _apply(
+    *,
+    session: Session,
+    ticket: Ticket,
+    actor: Actor,
+    action: Action,
+    now: datetime,
+    reason: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> Status:
+    """Check the transition table, move the ticket and audit it. Returns the old status."""
+    if actor.role != Role.SYSTEM and not actor.can_see(ticket, ticket.unit):
+        raise NotFound(f"ticket {ticket.number} not found")
+    old = Status(ticket.status)
+    t = transition_for(old, action, actor.role, reason)
+    ticket.status = t.target.value
+    ticket.updated_at = now
+    record_event(
+        session=session,
+        ticket=ticket,
+        actor=actor,
+        action=action.value,
+        from_status=old.value,
+        to_status=t.target.value,
+        note=reason,
+        data=data,
+        at=now,
+    )
+    return old
+
+
+# --- creation ------------------------------------------------------------------------
+
+
+def _next_number(session: Session, domain: Domain, now: datetime) -> str:
+    """Date + per-day sequence, e.g. 2611240007: ten digits, easy to read back by phone."""
+    day = now.astimezone(domain.tz).strftime("%y%m%d")
+    # An UPDATE takes the row lock first, so concurrent creators queue here and never
+    # hand out the same number (PostgreSQL); SQLite serialises writers anyway.
+    res = session.execute(
+        update(TicketSequence)
+        .where(TicketSequence.day == day)
+        .values(last=TicketSequence.last + 1)
+        .returning(TicketSequence.last)
+    ).first()
+    if res is None:
+        try:
+            with session.begin_nested():
+                session.add(TicketSequence(day=day, last=1))
+            seq = 1
+        except IntegrityError:  # another creator inserted the day's row first
+            seq = session.execute(
+                update(TicketSequence)
+                .where(TicketSequence.day == day)
+                .values(last=TicketSequence.last + 1)
+                .returning(TicketSequence.last)
+            ).scalar_one()
+    else:
+        seq = res[0]
+    return f"{day}{seq:04d}"
+
+
+def validate_phone(phone: str) -> str:
+    cleaned = re.sub(r"[\s-]", "", phone or "")
+    if not PHONE_RE.match(cleaned):
+        raise InvalidInput("caller_phone", f"invalid phone number: {phone!r}")
+    return cleaned
+
+
+def create_ticket(
+    *,
+    session: Session,
+    domain: Domain,
+    actor: Actor,
+    channel: str,
+    caller_phone: str,
+    demand: str,
+    caller_name: str | None = None,
+    confidential: bool = False,
+    no_contact: bool = False,
+    address: str | None = None,
+    district: str | None = None,
+    category: str | None = None,
+    urgency: str | None = None,
+    subject: str | None = None,
+    transcript: str | None = None,
+    transcript_meta: dict[str, Any] | None = None,
+    recording_path: str | None = None,
+    recording_sha256: str | None = None,
+    call_id: str | None = None,
+    received_at: datetime | None = None,
+) -> Ticket:
+    """Create a draft ticket, classifying the demand for whatever the caller did not say."""
+    if channel not in CHANNELS:
+        raise InvalidInput("channel", f"unknown channel {channel!r}; one of {', '.join(CHANNELS)}")
+    phone = validate_phone(caller_phone)
+    text = (demand or "").strip() or (transcript or "").strip()
+    now = domain.now()
+    received = received_at or now
+    guess = classify(text, domain.classification) if text else None
+    ticket = Ticket(
+        number=_next_number(session, domain, received),
+        channel=channel,
+        caller_phone=phone,
+        caller_name=caller_name,
+        confidential=confidential,
+        no_contact=no_contact,
+        address=address or (guess.address if guess else None),
+        district=district or (guess.district if guess else None),
+        category=category or (guess.category if guess else "other"),
+        urgency=urgency or (guess.urgency if guess else "general"),
+        subject=(subject or (guess.subject if guess else "") or "")[:128],
+        demand=text,
+        transcript=transcript,
+        transcript_meta=transcript_meta,
+        recording_path=recording_path,
+        recording_sha256=recording_sha256,
+        call_id=call_id,
+        classification=(
+            {
+                "category": guess.category,
+                "urgency": guess.urgency,
+                "district": guess.district,
+                "address": guess.address,
+                "matched": list(guess.matched),
+            }
+            if guess
+            else None
+        ),
+        status=Status.DRAFT.value,
+        received_at=received,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(ticket)
+    session.flush()
+    record_event(
+        session=session,
+        ticket=ticket,
+        actor=actor,
+        action="create",
+        to_status=Status.DRAFT.value,
+        data={"channel": channel},
+        at=now,
+    )
+    _link_duplicate(session=session, domain=domain, ticket=ticket, actor=actor, now=now)
+    session.flush()
+    return ticket
+
+
+def _link_duplicate(
+    *, session: Session, domain: Domain, ticket: Ticket, actor: Actor, now: datetime
+) -> None:
+    """多诉: link a new ticket to an open one from the same caller, or on the same address
+    and category, within the window, and count it on the open one."""
+    since = ticket.received_at - timedelta(hours=domain.settings.duplicates.window_hours)
+    same = [Ticket.caller_phone == ticket.caller_phone]
+    if ticket.address:
+        same.append((Ticket.address == ticket.address) & (Ticket.category == ticket.category))
+    original = session.scalars(
+        select(Ticket)
+        .where(
+            Ticket.id != ticket.id,
+            Ticket.duplicate_of_id.is_(None),
+            Ticket.status.in_([s.value for s in OPEN_STATUSES - {Status.DRAFT}]),
+            Ticket.received_at >= since,
+            or_(*same),
+        )
+        .order_by(Ticket.received_at)
+        .limit(1)
+    ).first()
+    if original is None:
+        return
+    ticket.duplicate_of_id = original.id
+    # Counted with an UPDATE so concurrent duplicates don't lose increments, and without
+    # bumping the original's optimistic-lock version (a handler may be signing it).
+    session.execute(
+        update(Ticket)
+        .where(Ticket.id == original.id)
+        .values(duplicate_count=Ticket.duplicate_count + 1)
+        .execution_options(synchronize_session=False)
+    )
+    record_event(
+        session=session,
+        ticket=ticket,
+        actor=actor,
+        action="link_duplicate",
+        note=f"重复诉求，关联工单 {original.number}",
+        data={"original": original.number},
+        at=now,
+    )
+
+
+# --- lifecycle -----------------------------------------------------------------------
+
+
+def accept(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor) -> Ticket:
+    """受理, then dispatch straight away by the rule table when a rule and handler exist."""
+    now = domain.now()
+    _apply(session=session, ticket=ticket, actor=actor, action=Action.ACCEPT, now=now)
+    ticket.accepted_at = now
+    ticket.due_at = due_at(
+        ticket.urgency,
+        ticket.received_at,
+        settings=domain.settings.deadlines,
+        calendar=domain.calendar,
+    )
+    auto_dispatch(session=session, domain=domain, ticket=ticket, actor=actor)
+    session.flush()
+    return ticket
+
+
+def auto_dispatch(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor) -> bool:
+    """Dispatch by the rule table; with no matching rule or unit, leave the ticket in the
+    manual queue (status accepted/returned) and say so in the audit trail."""
+    rule = domain.rules.match(ticket.category, ticket.district)
+    unit = (
+        session.scalars(select(Unit).where(Unit.code == rule.unit)).first() if rule else None
+    )
+    if rule is None or unit is None:
+        why = "no dispatch rule matches" if rule is None else f"unit {rule.unit} does not exist"
+        record_event(
+            session=session,
+            ticket=ticket,
+            actor=actor,
+            action="manual_queue",
+            note=f"转人工派单：{why}",
+            data={"category": ticket.category, "district": ticket.district},
+            at=domain.now(),
+        )
+        return False
+    dispatch(
+        session=session,
+        domain=domain,
+        ticket=ticket,
+        actor=actor,
+        unit_id=unit.id,
+        rule_id=rule.id,
+    )
+    return True
+
+
+def on_duty_handler(*, session: Session, unit_id: int) -> User | None:
+    """The unit's on-duty handler carrying the fewest open tickets."""
+    open_count = (
+        select(func.count(Ticket.id))
+        .where(
+            Ticket.handler_id == User.id,
+            Ticket.status.in_([Status.DISPATCHED.value, Status.SIGNED.value]),
+        )
+        .scalar_subquery()
+    )
+    return session.scalars(
+        select(User)
+        .where(
+            User.unit_id == unit_id,
+            User.role == Role.HANDLER.value,
+            User.on_duty.is_(True),
+            User.active.is_(True),
+        )
+        .order_by(open_count, User.id)
+        .limit(1)
+    ).first()
+
+
+def dispatch(
+    *,
+    session: Session,
+    domain: Domain,
+    ticket: Ticket,
+    actor: Actor,
+    unit_id: int,
+    handler_id: int | None = None,
+    rule_id: str | None = None,
+    action: Action = Action.DISPATCH,
+    reason: str | None = None,
+) -> Ticket:
+    unit = session.get(Unit, unit_id)
+    if unit is None:
+        raise InvalidInput("unit_id", f"unit {unit_id} does not exist")
+    handler = session.get(User, handler_id) if handler_id else on_duty_handler(
+        session=session, unit_id=unit_id
+    )
+    if handler_id and (handler is None or handler.unit_id != unit_id):
+        raise InvalidInput("handler_id", f"handler {handler_id} is not in unit {unit.code}")
+    now = domain.now()
+    _apply(
+        session=session,
+        ticket=ticket,
+        actor=actor,
+        action=action,
+        now=now,
+        reason=reason,
+        data={
+            "unit": unit.code,
+            "handler": handler.username if handler else None,
+            "rule": rule_id,
+        },
+    )
+    ticket.unit_id = unit.id
+    ticket.unit = unit
+    ticket.handler_id = handler.id if handler else None
+    ticket.dispatched_at = now
+    ticket.sign_due_at = now + timedelta(seconds=domain.settings.deadlines.sign_window_seconds)
+    ticket.signed_at = None
+    session.flush()
+    return ticket
+
+
+def reassign(
+    *,
+    session: Session,
+    domain: Domain,
+    ticket: Ticket,
+    actor: Actor,
+    unit_id: int,
+    handler_id: int | None = None,
+    reason: str | None = None,
+) -> Ticket:
+    return dispatch(
+        session=session,
+        domain=domain,
+        ticket=ticket,
+        actor=actor,
+        unit_id=unit_id,
+        handler_id=handler_id,
+        action=Action.REASSIGN,
+        reason=reason,
+    )
+
+
+def manual_dispatch(
+    *,
+    session: Session,
+    domain: Domain,
+    ticket: Ticket,
+    actor: Actor,
+    unit_id: int,
+    handler_id: int | None = None,
+) -> Ticket:
+    return dispatch(
+        session=session,
+        domain=domain,
+        ticket=ticket,
+        actor=actor,
+        unit_id=unit_id,
+        handler_id=handler_id,
+    )
+
+
+def sign(
+    *, session: Session, domain: Domain, ticket: Ticket, actor: Actor, via: str = "api"
+) -> Ticket:
+    """签收. A handler who signs takes the ticket; ``via`` says how (api, keypad, web)."""
+    now = domain.now()
+    _apply(
+        session=session, ticket=ticket, actor=actor, action=Action.SIGN, now=now,
+        data={"via": via},
+    )
+    ticket.signed_at = now
+    if actor.role == Role.HANDLER and actor.id is not None:
+        ticket.handler_id = actor.id
+    session.flush()
+    return ticket
+
+
+def reply(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor, text: str) -> Ticket:
+    if not text or not text.strip():
+        raise InvalidInput("text", "a reply needs text")
+    now = domain.now()
+    _apply(session=session, ticket=ticket, actor=actor, action=Action.REPLY, now=now, reason=text)
+    ticket.reply_text = text.strip()
+    ticket.replied_at = now
+    session.flush()
+    return ticket
+
+
+def close(
+    *, session: Session, domain: Domain, ticket: Ticket, actor: Actor, note: str | None = None
+) -> Ticket:
+    now = domain.now()
+    _apply(session=session, ticket=ticket, actor=actor, action=Action.CLOSE, now=now, reason=note)
+    ticket.closed_at = now
+    session.flush()
+    return ticket
+
+
+def return_ticket(
+    *, session: Session, domain: Domain, ticket: Ticket, actor: Actor, reason: str
+) -> Ticket:
+    """退单 (not our jurisdiction): back to the dispatch queue, unit cleared."""
+    now = domain.now()
+    _apply(
+        session=session, ticket=ticket, actor=actor, action=Action.RETURN, now=now, reason=reason,
+        data={"unit": ticket.unit.code if ticket.unit else None},
+    )
+    ticket.unit_id = None
+    ticket.unit = None
+    ticket.handler_id = None
+    ticket.sign_due_at = None
+    session.flush()
+    return ticket
+
+
+def exclude(
+    *, session: Session, domain: Domain, ticket: Ticket, actor: Actor, reason: str
+) -> Ticket:
+    """剔除: an unreasonable demand; kept, audited, and left out of the rates."""
+    _apply(
+        session=session, ticket=ticket, actor=actor, action=Action.EXCLUDE, now=domain.now(),
+        reason=reason,
+    )
+    session.flush()
+    return ticket
+
+
+def reject_redo(
+    *, session: Session, domain: Domain, ticket: Ticket, actor: Actor, reason: str
+) -> Ticket:
+    """驳回重办: the closed ticket goes back to its handler with a new deadline; its next
+    closure gets a new satisfaction survey."""
+    now = domain.now()
+    _apply(
+        session=session, ticket=ticket, actor=actor, action=Action.REJECT, now=now, reason=reason
+    )
+    ticket.redo_count += 1
+    ticket.dispatched_at = now
+    ticket.sign_due_at = now + timedelta(seconds=domain.settings.deadlines.sign_window_seconds)
+    ticket.signed_at = None
+    ticket.replied_at = None
+    ticket.closed_at = None
+    ticket.due_at = due_at(
+        ticket.urgency,
+        now,
+        settings=domain.settings.deadlines,
+        calendar=domain.calendar,
+        working_days=domain.settings.deadlines.redo_working_days,
+    )
+    session.flush()
+    return ticket
+
+
+def survey_score(resolved: bool, satisfied: bool) -> float:
+    """Both yes +1, one no −0.5, both no −1."""
+    if resolved and satisfied:
+        return 1.0
+    if not resolved and not satisfied:
+        return -1.0
+    return -0.5
+
+
+def record_survey(
+    *,
+    session: Session,
+    domain: Domain,
+    ticket: Ticket,
+    actor: Actor,
+    resolved: bool,
+    satisfied: bool,
+    keys: str | None = None,
+    call_ref: str | None = None,
+) -> SurveyResult:
+    """Store the citizen's answer for the current closure (only one per closure)."""
+    existing = session.scalars(
+        select(SurveyResult).where(
+            SurveyResult.ticket_id == ticket.id,
+            SurveyResult.closure_round == ticket.redo_count,
+        )
+    ).first()
+    if existing is not None and existing.outcome == "answered":
+        raise InvalidInput("ticket", f"ticket {ticket.number} already surveyed for this closure")
+    score = survey_score(resolved, satisfied)
+    now = domain.now()
+    _apply(
+        session=session, ticket=ticket, actor=actor, action=Action.SURVEY, now=now,
+        data={"resolved": resolved, "satisfied": satisfied, "score": score, "keys": keys},
+    )
+    result = existing or SurveyResult(ticket_id=ticket.id, closure_round=ticket.redo_count)
+    result.outcome = "answered"
+    result.resolved = resolved
+    result.satisfied = satisfied
+    result.score = score
+    result.keys = keys
+    result.call_ref = call_ref
+    result.at = now
+    session.add(result)
+    session.flush()
+    return result
+
+
+def record_unreachable(
+    *, session: Session, domain: Domain, ticket: Ticket, actor: Actor, call_ref: str | None = None
+) -> SurveyResult:
+    """The citizen could not be reached: recorded, and not counted as dissatisfied."""
+    now = domain.now()
+    result = SurveyResult(
+        ticket_id=ticket.id,
+        closure_round=ticket.redo_count,
+        outcome="unreachable",
+        call_ref=call_ref,
+        at=now,
+    )
+    session.add(result)
+    record_event(
+        session=session, ticket=ticket, actor=actor, action="survey_unreachable",
+        note="回访未接通", at=now,
+    )
+    session.flush()
+    return result
+
+
+def is_utility(ticket: Ticket) -> bool:
+    return ticket.category in UTILITY_CATEGORIES

@@ -1,0 +1,188 @@
+"""The ticket lifecycle as one explicit table of states and allowed transitions.
+
+The API, the CLI, the IVR and the schedulers all go through :func:`transition_for`;
+no code anywhere else decides whether an action is allowed from a state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    DRAFT = "draft"
+    ACCEPTED = "accepted"  # 受理
+    DISPATCHED = "dispatched"  # 派单
+    SIGNED = "signed"  # 签收
+    REPLIED = "replied"  # 反馈
+    CLOSED = "closed"  # 办结
+    SURVEYED = "surveyed"  # 回访
+    ARCHIVED = "archived"
+    RETURNED = "returned"  # 退单: back to the dispatch queue
+    EXCLUDED = "excluded"  # 剔除: unreasonable demand, left out of the rates
+
+
+class Action(StrEnum):
+    ACCEPT = "accept"
+    DISPATCH = "dispatch"
+    SIGN = "sign"
+    REPLY = "reply"
+    CLOSE = "close"
+    SURVEY = "survey"
+    ARCHIVE = "archive"
+    RETURN = "return"
+    EXCLUDE = "exclude"
+    REJECT = "reject"  # 驳回重办
+    REASSIGN = "reassign"
+
+
+class Role(StrEnum):
+    SYSTEM = "system"
+    OPERATOR = "operator"
+    HANDLER = "handler"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+STATUS_LABELS: dict[Status, str] = {
+    Status.DRAFT: "草稿",
+    Status.ACCEPTED: "已受理",
+    Status.DISPATCHED: "已派单",
+    Status.SIGNED: "已签收",
+    Status.REPLIED: "已反馈",
+    Status.CLOSED: "已办结",
+    Status.SURVEYED: "已回访",
+    Status.ARCHIVED: "已归档",
+    Status.RETURNED: "已退单",
+    Status.EXCLUDED: "已剔除",
+}
+
+ACTION_LABELS: dict[Action, str] = {
+    Action.ACCEPT: "受理",
+    Action.DISPATCH: "派单",
+    Action.SIGN: "签收",
+    Action.REPLY: "反馈",
+    Action.CLOSE: "办结",
+    Action.SURVEY: "回访",
+    Action.ARCHIVE: "归档",
+    Action.RETURN: "退单",
+    Action.EXCLUDE: "剔除",
+    Action.REJECT: "驳回重办",
+    Action.REASSIGN: "改派",
+}
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: Action
+    sources: frozenset[Status]
+    target: Status
+    roles: frozenset[Role]
+    needs_reason: bool = False
+
+
+_ALL_STAFF = frozenset({Role.SYSTEM, Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN})
+_HANDLING = frozenset({Role.SYSTEM, Role.HANDLER, Role.SUPERVISOR, Role.ADMIN})
+_SUPERVISING = frozenset({Role.SUPERVISOR, Role.ADMIN})
+_OPEN_STATES = frozenset(
+    {Status.DRAFT, Status.ACCEPTED, Status.DISPATCHED, Status.SIGNED, Status.REPLIED,
+     Status.RETURNED}
+)
+
+TRANSITIONS: dict[Action, Transition] = {
+    t.action: t
+    for t in (
+        Transition(Action.ACCEPT, frozenset({Status.DRAFT}), Status.ACCEPTED, _ALL_STAFF),
+        Transition(
+            Action.DISPATCH,
+            frozenset({Status.ACCEPTED, Status.RETURNED}),
+            Status.DISPATCHED,
+            _ALL_STAFF,
+        ),
+        Transition(Action.SIGN, frozenset({Status.DISPATCHED}), Status.SIGNED, _HANDLING),
+        Transition(Action.REPLY, frozenset({Status.SIGNED}), Status.REPLIED, _HANDLING),
+        Transition(Action.CLOSE, frozenset({Status.REPLIED}), Status.CLOSED, _HANDLING),
+        Transition(
+            Action.SURVEY,
+            frozenset({Status.CLOSED}),
+            Status.SURVEYED,
+            frozenset({Role.SYSTEM, Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN}),
+        ),
+        Transition(
+            Action.ARCHIVE,
+            frozenset({Status.SURVEYED, Status.EXCLUDED}),
+            Status.ARCHIVED,
+            _ALL_STAFF,
+        ),
+        Transition(
+            Action.RETURN,
+            frozenset({Status.DISPATCHED, Status.SIGNED}),
+            Status.RETURNED,
+            _HANDLING,
+            needs_reason=True,
+        ),
+        Transition(
+            Action.EXCLUDE,
+            _OPEN_STATES - {Status.DRAFT},
+            Status.EXCLUDED,
+            _SUPERVISING,
+            needs_reason=True,
+        ),
+        Transition(
+            Action.REJECT,
+            frozenset({Status.CLOSED, Status.SURVEYED}),
+            Status.DISPATCHED,
+            frozenset({Role.SYSTEM, Role.SUPERVISOR, Role.ADMIN}),
+            needs_reason=True,
+        ),
+        Transition(
+            Action.REASSIGN,
+            frozenset({Status.ACCEPTED, Status.DISPATCHED, Status.SIGNED, Status.RETURNED}),
+            Status.DISPATCHED,
+            _SUPERVISING | {Role.OPERATOR},
+        ),
+    )
+}
+
+OPEN_STATUSES: frozenset[Status] = _OPEN_STATES
+FINISHED_STATUSES: frozenset[Status] = frozenset(
+    {Status.CLOSED, Status.SURVEYED, Status.ARCHIVED}
+)
+
+
+class TransitionError(Exception):
+    """An action that the lifecycle does not allow from the ticket's current state."""
+
+    def __init__(self, status: Status, action: Action) -> None:
+        self.status = status
+        self.action = action
+        super().__init__(
+            f"cannot {action.value} ({ACTION_LABELS[action]}) a ticket in state "
+            f"{status.value} ({STATUS_LABELS[status]})"
+        )
+
+
+class PermissionDenied(Exception):
+    def __init__(self, role: Role, action: Action) -> None:
+        self.role = role
+        self.action = action
+        super().__init__(f"role {role.value} may not {action.value} ({ACTION_LABELS[action]})")
+
+
+class ReasonRequired(ValueError):
+    def __init__(self, action: Action) -> None:
+        self.action = action
+        super().__init__(f"{action.value} ({ACTION_LABELS[action]}) requires a reason")
+
+
+def transition_for(status: Status, action: Action, role: Role, reason: str | None) -> Transition:
+    """Return the transition for ``action`` from ``status``, or raise why it is not allowed."""
+    t = TRANSITIONS[action]
+    if role not in t.roles:
+        raise PermissionDenied(role, action)
+    if status not in t.sources:
+        raise TransitionError(status, action)
+    if t.needs_reason and not (reason and reason.strip()):
+        raise ReasonRequired(action)
+    return t
