@@ -139,15 +139,19 @@ def unit_add(code: str, name: str, kind: str = "agency", parent: str | None = No
 @ticket_app.command("list")
 def ticket_list(status: Status | None = None, limit: int = 50) -> None:
     """List the newest tickets."""
+    tz = Domain.load(get_settings()).tz
     with transaction(_sessions()) as session:
         stmt = select(Ticket).order_by(Ticket.id.desc()).limit(limit)
         if status:
             stmt = stmt.where(Ticket.status == status.value)
-        table = Table("number", "status", "category", "urgency", "unit", "due", "subject")
+        table = Table()
+        table.add_column("number", no_wrap=True, min_width=10)
+        for col in ("status", "category", "urgency", "unit", "due", "subject"):
+            table.add_column(col)
         for t in session.scalars(stmt):
+            due = t.due_at.astimezone(tz).strftime("%m-%d %H:%M") if t.due_at else "-"
             table.add_row(t.number, STATUS_LABELS[Status(t.status)], t.category, t.urgency,
-                          t.unit.code if t.unit else "-",
-                          t.due_at.isoformat(timespec="minutes") if t.due_at else "-", t.subject)
+                          t.unit.code if t.unit else "-", due, t.subject)
     console.print(table)
 
 

@@ -12,6 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+def normalize_district(name: str | None) -> str | None:
+    """"朝阳区" and "朝阳" name the same district; rules may be written either way."""
+    return name.strip().removesuffix("区") if name else None
+
+
 @dataclass(frozen=True)
 class DispatchRule:
     id: str
@@ -26,7 +31,8 @@ class DispatchRule:
     def matches(self, category: str | None, district: str | None) -> bool:
         if self.category and self.category != category:
             return False
-        return not (self.district and self.district != district)
+        return not (self.district and normalize_district(self.district)
+                    != normalize_district(district))
 
 
 @dataclass(frozen=True)

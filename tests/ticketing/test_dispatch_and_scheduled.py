@@ -1,0 +1,82 @@
+"""Rule table matching, rule-file errors, and the utility escalation job."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.support.city import City
+from ticketing import service
+from ticketing.context import Domain
+from ticketing.dispatch_rules import DispatchRule, RuleFileError, RuleTable, load_rule_table
+from ticketing.models import utcnow
+from ticketing.scheduled import escalate_waiting_utilities
+from ticketing.states import Status
+
+
+def test_most_specific_rule_wins() -> None:
+    table = RuleTable((
+        DispatchRule(id="d", unit="cy", district="朝阳"),
+        DispatchRule(id="c", unit="housing", category="property"),
+        DispatchRule(id="cd", unit="cy-housing", category="property", district="朝阳区"),
+    ))
+    assert table.match("property", "朝阳区").id == "cd"  # "朝阳区" == "朝阳"
+    assert table.match("property", "海淀").id == "c"
+    assert table.match("municipal", "朝阳").id == "d"
+    assert table.match("municipal", None) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[[rule]]\nid = "x"\ncategory = "water"\n',  # no unit
+        '[[rule]]\nunit = "u"\n',  # matches everything
+        '[[rule]]\nunit = "u"\ncategory = "water"\ncolour = "red"\n',  # unknown key
+        "[[rule\n",  # not TOML
+    ],
+)
+def test_bad_rule_files_are_refused(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(RuleFileError):
+        load_rule_table(path)
+
+
+def test_shipped_rules_reference_demo_units() -> None:
+    from config import CONFIG_DIR
+    from hotline.demo import UNITS
+
+    codes = {u[0] for u in UNITS}
+    for rule in load_rule_table(CONFIG_DIR / "dispatch_rules.toml").rules:
+        assert rule.unit in codes, rule
+
+
+def test_waiting_utility_is_escalated_once(sessions: sessionmaker[Session], domain: Domain,
+                                           city: City) -> None:
+    op = city.actor("operator")
+    with sessions() as s:
+        # A water ticket whose unit has no handler rule: the rule points to a missing unit.
+        domain.rules = RuleTable((DispatchRule(id="w", unit="nowhere", category="water"),))
+        t = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
+                                  caller_phone="13811112222", demand="停水了", category="water")
+        service.accept(session=s, domain=domain, ticket=t, actor=op)
+        plain = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
+                                      caller_phone="13811113333", demand="咨询", category="other")
+        service.accept(session=s, domain=domain, ticket=plain, actor=op)
+        s.commit()
+        assert t.status == Status.ACCEPTED
+        assert escalate_waiting_utilities(session=s, domain=domain) == []  # too early
+        s.commit()
+        later = utcnow() + timedelta(seconds=domain.settings.deadlines.utility_dispatch_seconds)
+        domain.now = lambda: later  # type: ignore[method-assign]
+        escalated = escalate_waiting_utilities(session=s, domain=domain)
+        s.commit()
+        assert [x.number for x in escalated] == [t.number]
+        assert t.escalated and not plain.escalated
+        assert escalate_waiting_utilities(session=s, domain=domain) == []
+        s.commit()
+        actions = [e.action for e in service.events_of(session=s, ticket=t)]
+        assert actions.count("escalate") == 1
