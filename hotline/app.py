@@ -14,6 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from config import Settings
+from hotline import dbadmin
 from hotline.scheduler import start_scheduler
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory, require_migrated, schema_revision
@@ -116,7 +117,7 @@ def create_app(
     """The API app; with ``background`` it also runs the scheduled jobs while it lives."""
     engine = make_engine(settings.database_url)
     if check_schema:
-        require_migrated(engine)
+        require_migrated(engine, dbadmin.head_revision())
     sessions = make_session_factory(engine)
     domain = Domain.load(settings)
 

@@ -46,7 +46,7 @@ def _sessions() -> sessionmaker[Session]:
     settings = get_settings()
     engine = make_engine(settings.database_url)
     try:
-        require_migrated(engine)
+        require_migrated(engine, dbadmin.head_revision())
     except NotMigrated as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc

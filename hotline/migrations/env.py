@@ -5,6 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import pool
 
+import asr.jobs  # noqa: F401 - registers the transcription backlog table
+import ivr.callrecords  # noqa: F401 - registers the call records table
 from config import get_settings
 from ticketing.db import make_engine
 from ticketing.models import Base

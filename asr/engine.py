@@ -1,0 +1,153 @@
+"""One Vosk model per process, shared by every call; decoding bounded by the core count.
+
+Vosk's Model is read-only after loading and safe to share between threads; a
+KaldiRecognizer is not (vosk-api #606, #1651: "share the model, create a recognizer per
+thread"), so each call/stream owns its recognizer and uses it from one thread at a time.
+
+cffi releases the GIL while Vosk decodes, so Python threads decode truly in parallel.
+That is also the danger: 20 calls pushing audio from 20 threads would run 20 decoders on
+2 cores and all fall behind together. Every AcceptWaveform therefore runs under
+`decode_slot()`, a semaphore sized from the cores (settings.asr.workers, 0 = all cores);
+`executor` is a pool of the same size for callers (asyncio) that must not block.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from asr.models import load_model
+
+if TYPE_CHECKING:
+    import vosk
+
+    from asr.stream import StreamingTranscriber
+
+
+@dataclass(frozen=True)
+class Grammar:
+    """A phrase list as Vosk will see it, with what had to be dropped."""
+
+    phrases: tuple[str, ...]
+    missing_words: tuple[str, ...]  # not in the model's vocabulary: Vosk would ignore them
+
+    def to_json(self) -> str:
+        return json.dumps(list(self.phrases), ensure_ascii=False)
+
+
+class AsrEngine:
+    def __init__(
+        self,
+        model: vosk.Model | Path | str,
+        *,
+        workers: int = 0,
+        low_confidence: float = 0.6,
+    ) -> None:
+        self.model = model if _is_vosk_model(model) else load_model(model)  # type: ignore[arg-type]
+        self.model_path = None if _is_vosk_model(model) else Path(model)  # type: ignore[arg-type]
+        self.workers = workers if workers > 0 else (os.cpu_count() or 1)
+        self.low_confidence = low_confidence
+        self._slots = threading.BoundedSemaphore(self.workers)
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Any = None) -> AsrEngine:
+        if settings is None:
+            from config import get_settings
+
+            settings = get_settings()
+        asr = settings.asr
+        return cls(
+            Path(asr.model_dir) / asr.model_name,
+            workers=asr.workers,
+            low_confidence=asr.low_confidence,
+        )
+
+    # ------------------------------------------------------------------ concurrency
+    @contextlib.contextmanager
+    def decode_slot(self) -> Iterator[None]:
+        """Hold one of `workers` decoding slots (blocks while all are busy)."""
+        with self._slots:
+            yield
+
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        with self._executor_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="asr")
+            return self._executor
+
+    def close(self) -> None:
+        with self._executor_lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
+
+    # ------------------------------------------------------------------ recognizers
+    def grammar(self, phrases: Iterable[str] | str) -> Grammar:
+        """Filter a phrase list down to words the model knows.
+
+        Vosk logs a warning per unknown word and silently drops it (vosk-api #1314); a
+        phrase that loses words then matches something else. We drop the whole phrase
+        instead and report the words, so the caller can fix its list.
+        """
+        if isinstance(phrases, str):
+            phrases = [p for p in (s.strip() for s in phrases.split(",")) if p]
+        kept: list[str] = []
+        missing: list[str] = []
+        for phrase in phrases:
+            words = phrase.split()
+            unknown = [w for w in words if self.model.vosk_model_find_word(w) < 0]
+            if unknown:
+                missing.extend(w for w in unknown if w not in missing)
+            elif words:
+                kept.append(" ".join(words))
+        # "[unk]" lets out-of-list speech come out as [unk] instead of being forced onto
+        # the nearest phrase -- but only models trained with it have the word.
+        if self.model.vosk_model_find_word("[unk]") >= 0:
+            kept.append("[unk]")
+        return Grammar(tuple(kept), tuple(missing))
+
+    def recognizer(
+        self, sample_rate: int, grammar: Grammar | Sequence[str] | str | None = None
+    ) -> vosk.KaldiRecognizer:
+        """A fresh recognizer for one stream. Kaldi resamples internally to the model
+        rate (conf/mfcc.conf allows up/down-sampling), so 8 kHz phone audio goes in as is."""
+        import vosk
+
+        if grammar is not None and not isinstance(grammar, Grammar):
+            grammar = self.grammar(grammar)
+        if grammar is not None and not grammar.phrases:
+            raise ValueError(
+                f"no phrase of the grammar is in the model's vocabulary "
+                f"(unknown words: {', '.join(grammar.missing_words)})"
+            )
+        if grammar is None:
+            rec = vosk.KaldiRecognizer(self.model, float(sample_rate))
+        else:
+            rec = vosk.KaldiRecognizer(self.model, float(sample_rate), grammar.to_json())
+        rec.SetWords(True)
+        rec.SetPartialWords(False)
+        return rec
+
+    def stream(
+        self,
+        sample_rate: int = 8000,
+        grammar: Grammar | Sequence[str] | str | None = None,
+        **options: Any,
+    ) -> StreamingTranscriber:
+        from asr.stream import StreamingTranscriber
+
+        return StreamingTranscriber(self, sample_rate=sample_rate, grammar=grammar, **options)
+
+
+def _is_vosk_model(obj: object) -> bool:
+    return type(obj).__name__ == "Model" and hasattr(obj, "vosk_model_find_word")

@@ -1,0 +1,263 @@
+"""Streaming transcription of one call: push 16-bit PCM frames, read events.
+
+    t = engine.stream(sample_rate=8000, grammar=None)
+    for event in t.push(pcm16):          # any length; 20 ms frames are typical
+        ...                              # SpeechStarted / Partial / UtteranceEnd
+    if t.speech_started and t.silence_after_speech_seconds > 3.0:
+        result = t.finish()              # Transcript(text, words, low_confidence)
+
+Audio passes the energy gate (asr.vad) before Vosk sees it: silence costs no decoding.
+When the gate closes after an utterance the recognizer is finalised, which is the
+utterance endpoint; Vosk's own endpointer (trailing-silence rules in conf/model.conf)
+can end one earlier. Word times are reported on the stream's clock (seconds since the
+first pushed sample), not on the decoder's, which never saw the skipped silence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from asr.vad import EnergyGate
+
+if TYPE_CHECKING:
+    from asr.engine import AsrEngine, Grammar
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    conf: float
+    start: float  # seconds on the stream clock
+    end: float
+
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str
+    words: list[Word] = field(default_factory=list)
+    low_confidence: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.text
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    at: float
+
+
+@dataclass(frozen=True)
+class Partial:
+    text: str
+
+
+@dataclass(frozen=True)
+class UtteranceEnd:
+    at: float
+    transcript: Transcript
+
+
+Event = SpeechStarted | Partial | UtteranceEnd
+
+
+class StreamingTranscriber:
+    """One call's recognizer. Not thread-safe for concurrent pushes by design: a call's
+    audio is ordered, so pushes are serialised by a lock (and the recognizer, which Vosk
+    does not allow to be shared, is only touched under it)."""
+
+    def __init__(
+        self,
+        engine: AsrEngine,
+        *,
+        sample_rate: int = 8000,
+        grammar: Grammar | Sequence[str] | str | None = None,
+        frame_ms: int = 20,
+        vad: bool = True,
+        gate: EnergyGate | None = None,
+        partial_interval: float = 0.2,
+        postprocess: Callable[[str], str] | None = None,
+    ) -> None:
+        if sample_rate <= 0:
+            raise ValueError("sample_rate must be positive")
+        self.engine = engine
+        self.sample_rate = sample_rate
+        self.frame_bytes = sample_rate * frame_ms // 1000 * 2
+        self.gate: EnergyGate | None = None
+        if vad:
+            self.gate = gate if gate is not None else EnergyGate(frame_ms=frame_ms)
+        self.partial_interval = partial_interval
+        self.postprocess = postprocess
+        self._rec = engine.recognizer(sample_rate, grammar)
+        self._lock = threading.Lock()
+        self._pending = b""  # bytes short of a whole frame
+        self._stream_samples = 0  # everything pushed
+        self._fed_samples = 0  # what the decoder has seen
+        # (decoder sample, stream sample) at each point the decoder resumed after a skip;
+        # pruned as utterances end, so a 2-hour call keeps a handful.
+        self._segments: list[tuple[int, int]] = [(0, 0)]
+        self._utterance_open = False
+        self._last_partial = ""
+        self._last_partial_at = 0
+        self._utterances: list[Transcript] = []
+        self._last_speech_sample: int | None = None
+        self.decoded_seconds = 0.0
+        self.finished = False
+
+    # ------------------------------------------------------------------ turn signals
+    @property
+    def stream_seconds(self) -> float:
+        return self._stream_samples / self.sample_rate
+
+    @property
+    def speech_started(self) -> bool:
+        """Some speech has been heard since the stream began (or since reset_turn)."""
+        return self._last_speech_sample is not None
+
+    @property
+    def silence_after_speech_seconds(self) -> float:
+        """Seconds since the last speech frame; 0.0 while speaking or before any speech."""
+        if self._last_speech_sample is None:
+            return 0.0
+        return (self._stream_samples - self._last_speech_sample) / self.sample_rate
+
+    def reset_turn(self) -> None:
+        """Forget that speech was heard (the IVR starts a new question)."""
+        self._last_speech_sample = None
+
+    # ------------------------------------------------------------------ audio in
+    def push(self, pcm16: bytes) -> list[Event]:
+        """Feed little-endian 16-bit mono PCM at `sample_rate`; returns new events."""
+        if self.finished:
+            raise RuntimeError("push() after finish()")
+        with self._lock:
+            data = self._pending + pcm16 if self._pending else pcm16
+            whole = len(data) - len(data) % self.frame_bytes
+            self._pending = data[whole:]
+            events: list[Event] = []
+            batch: list[bytes] = []
+            for offset in range(0, whole, self.frame_bytes):
+                frame = data[offset : offset + self.frame_bytes]
+                self._stream_samples += len(frame) // 2
+                if self.gate is None:
+                    self._note_speech(True)
+                    batch.append(frame)
+                    continue
+                decision = self.gate.process(frame)
+                self._note_speech(decision.speech)
+                if decision.opened:
+                    preroll_samples = sum(len(f) for f in decision.frames) // 2
+                    start = self._stream_samples - preroll_samples
+                    self._segments.append((self._fed_samples, start))
+                    events.append(SpeechStarted(start / self.sample_rate))
+                batch.extend(decision.frames)
+                if decision.closed:
+                    self._decode(b"".join(batch), events)
+                    batch = []
+                    self._end_utterance(events)
+            if batch:
+                self._decode(b"".join(batch), events)
+            return events
+
+    async def push_async(self, pcm16: bytes) -> list[Event]:
+        """push() on the engine's bounded pool, for asyncio callers."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.engine.executor, self.push, pcm16)
+
+    def finish(self) -> Transcript:
+        """End of call: flush, return everything said (all utterances, joined)."""
+        with self._lock:
+            if not self.finished:
+                events: list[Event] = []
+                if self._pending and self._utterance_open:
+                    self._decode(self._pending, events)
+                self._pending = b""
+                self._end_utterance(events)
+                self.finished = True
+            return _join(self._utterances, self.postprocess)
+
+    @property
+    def utterances(self) -> list[Transcript]:
+        return list(self._utterances)
+
+    # ------------------------------------------------------------------ internals
+    def _note_speech(self, speech: bool) -> None:
+        if speech:
+            self._last_speech_sample = self._stream_samples
+
+    def _decode(self, chunk: bytes, events: list[Event]) -> None:
+        if not chunk:
+            return
+        import time
+
+        self._utterance_open = True
+        began = time.perf_counter()
+        with self.engine.decode_slot():
+            endpoint = self._rec.AcceptWaveform(chunk)
+            self._fed_samples += len(chunk) // 2
+            if endpoint:
+                result = self._rec.Result()
+            elif (self._fed_samples - self._last_partial_at) >= self.partial_interval * (
+                self.sample_rate
+            ):
+                self._last_partial_at = self._fed_samples
+                partial = json.loads(self._rec.PartialResult()).get("partial", "")
+                if partial and partial != self._last_partial:
+                    self._last_partial = partial
+                    events.append(Partial(partial))
+        self.decoded_seconds += time.perf_counter() - began
+        if endpoint:
+            self._emit_final(result, events)
+
+    def _end_utterance(self, events: list[Event]) -> None:
+        if not self._utterance_open:
+            return
+        with self.engine.decode_slot():
+            result = self._rec.FinalResult()
+        self._emit_final(result, events)
+
+    def _emit_final(self, raw: str, events: list[Event]) -> None:
+        self._utterance_open = False
+        self._last_partial = ""
+        parsed = json.loads(raw)
+        words = [
+            Word(
+                w["word"],
+                float(w.get("conf", 1.0)),
+                self._to_stream(w["start"]),
+                self._to_stream(w["end"]),
+            )
+            for w in parsed.get("result", [])
+            if w.get("word") and w["word"] != "[unk]"
+        ]
+        # Keep only the latest resume point: older ones map audio already reported.
+        self._segments = self._segments[-1:]
+        if not words:
+            return
+        text = " ".join(w.text for w in words)
+        low = [w.text for w in words if w.conf < self.engine.low_confidence]
+        transcript = Transcript(text, words, low)
+        self._utterances.append(transcript)
+        events.append(UtteranceEnd(words[-1].end, transcript))
+
+    def _to_stream(self, fed_seconds: float) -> float:
+        fed = round(fed_seconds * self.sample_rate)
+        base_fed, base_stream = self._segments[0]
+        for seg_fed, seg_stream in self._segments:
+            if seg_fed <= fed:
+                base_fed, base_stream = seg_fed, seg_stream
+        return round((base_stream + fed - base_fed) / self.sample_rate, 3)
+
+
+def _join(utterances: list[Transcript], postprocess: Callable[[str], str] | None) -> Transcript:
+    words = [w for u in utterances for w in u.words]
+    low = [w for u in utterances for w in u.low_confidence]
+    text = " ".join(u.text for u in utterances)
+    if postprocess is not None:
+        text = postprocess(text)
+    return Transcript(text, words, low)

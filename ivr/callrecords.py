@@ -1,0 +1,44 @@
+"""Every call has a record: who, when, how it ended, the recording and the ticket."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Float, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ticketing.models import Base, UTCDateTime, utcnow
+
+
+class CallOutcome(StrEnum):
+    IN_PROGRESS = "in_progress"
+    TICKET = "ticket"  # a complaint was taken and a ticket made
+    ABANDONED = "abandoned"  # silence only, or hung up before speaking
+    OPERATOR = "operator"  # transferred to a human operator
+    CALLBACK_REQUEST = "callback_request"  # asked for an operator, none answered
+    STATUS_QUERY = "status_query"  # heard the status of their tickets
+    BUSY = "busy"  # refused: all lines busy
+    FAILED = "failed"
+
+
+class CallRecord(Base):
+    __tablename__ = "call_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(128), unique=True)
+    carrier: Mapped[str] = mapped_column(String(16), default="sip")  # sip | twilio
+    direction: Mapped[str] = mapped_column(String(8), default="in")
+    caller: Mapped[str] = mapped_column(String(64))
+    callee: Mapped[str | None] = mapped_column(String(64))
+    arrived_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str] = mapped_column(String(24), default=CallOutcome.IN_PROGRESS.value)
+    recording_path: Mapped[str | None] = mapped_column(String(512))
+    recording_sha256: Mapped[str | None] = mapped_column(String(64))
+    recording_seconds: Mapped[float | None] = mapped_column(Float)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    node: Mapped[str | None] = mapped_column(String(64))
+    keys: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,279 @@
+"""From a call to a ticket, without ever losing a complaint.
+
+Each call is journaled in a spool file (one small JSON per call, written atomically) before
+anything touches the database, and the file is only removed once the call record, and the
+ticket when one is due, are committed. If the database is down, or the process dies, the
+spool still holds the caller's number, the recording and whatever was understood;
+:func:`recover_spool` turns it into the ticket later. Ticket creation is idempotent by call
+id, so recovering a call twice never makes two tickets.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from asr.jobs import enqueue
+from ivr.callrecords import CallOutcome, CallRecord
+from ticketing import service
+from ticketing.actors import Actor
+from ticketing.context import Domain
+from ticketing.db import transaction
+from ticketing.deadlines import URGENCY_LABELS, Urgency
+from ticketing.models import Ticket, utcnow
+
+log = logging.getLogger("hotline.ivr.intake")
+
+# Shorter recordings than this after a crash are taken as "no complaint was spoken".
+MIN_RECOVERED_SECONDS = 1.0
+
+
+@dataclass
+class CallJournal:
+    """What the spool keeps about one call (JSON-serialisable)."""
+
+    call_id: str
+    caller: str
+    carrier: str = "sip"
+    arrived_at: str = field(default_factory=lambda: utcnow().isoformat())
+    answered_at: str | None = None
+    ended_at: str | None = None
+    outcome: str = CallOutcome.IN_PROGRESS.value
+    want_ticket: bool = False
+    transcript: str | None = None
+    transcript_meta: dict[str, Any] | None = None
+    asr_error: str | None = None
+    recording_path: str | None = None
+    recording_sha256: str | None = None
+    recording_seconds: float | None = None
+    keys: str = ""
+    ticket_number: str | None = None
+
+
+@dataclass(frozen=True)
+class FiledTicket:
+    number: str
+    category: str
+    urgency: str
+    due_at: datetime | None
+    address: str | None
+
+    @property
+    def urgency_label(self) -> str:
+        return URGENCY_LABELS.get(Urgency(self.urgency), "一般")
+
+
+class Spool:
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def path(self, call_id: str) -> Path:
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in call_id)[:150]
+        return self.dir / f"{safe}.json"
+
+    def write(self, journal: CallJournal) -> None:
+        target = self.path(journal.call_id)
+        tmp = target.with_suffix(".tmp")
+        data = json.dumps(asdict(journal), ensure_ascii=False).encode("utf-8")
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+
+    def remove(self, call_id: str) -> None:
+        self.path(call_id).unlink(missing_ok=True)
+
+    def pending(self) -> list[CallJournal]:
+        out = []
+        for p in sorted(self.dir.glob("*.json")):
+            try:
+                out.append(CallJournal(**json.loads(p.read_text(encoding="utf-8"))))
+            except (ValueError, TypeError) as exc:
+                log.error("unreadable spool file %s kept for inspection: %s", p, exc)
+        return out
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _record_for(session: Session, j: CallJournal) -> CallRecord:
+    rec = session.scalars(select(CallRecord).where(CallRecord.call_id == j.call_id)).first()
+    if rec is None:
+        rec = CallRecord(call_id=j.call_id, carrier=j.carrier, caller=j.caller,
+                         arrived_at=_dt(j.arrived_at) or utcnow(), node=os.uname().nodename)
+        session.add(rec)
+    rec.answered_at = _dt(j.answered_at)
+    rec.ended_at = _dt(j.ended_at)
+    rec.outcome = j.outcome
+    rec.recording_path = j.recording_path
+    rec.recording_sha256 = j.recording_sha256
+    rec.recording_seconds = j.recording_seconds
+    rec.keys = j.keys[-64:] or None
+    session.flush()
+    return rec
+
+
+def _file_ticket(session: Session, domain: Domain, j: CallJournal) -> Ticket:
+    """Create (or find, by call id) the call's ticket, accepted and auto-dispatched."""
+    rec = _record_for(session, j)
+    if rec.ticket_id is not None:
+        return session.get_one(Ticket, rec.ticket_id)
+    actor = Actor.system("ivr")
+    text = (j.transcript or "").strip()
+    if j.outcome == CallOutcome.CALLBACK_REQUEST.value and not text:
+        text = "市民来电要求人工服务，坐席未接通，请回电。"
+    ticket = service.create_ticket(
+        session=session, domain=domain, actor=actor,
+        channel="twilio" if j.carrier == "twilio" else "phone",
+        caller_phone=j.caller if service.PHONE_RE.match(j.caller or "") else "0",
+        demand=text or service.TRANSCRIPT_PENDING,
+        transcript=j.transcript, transcript_meta=j.transcript_meta,
+        recording_path=j.recording_path, recording_sha256=j.recording_sha256,
+        call_id=j.call_id, received_at=_dt(j.arrived_at),
+    )
+    service.accept(session=session, domain=domain, ticket=ticket, actor=actor)
+    if not text and j.recording_path:
+        enqueue(session=session, ticket_id=ticket.id, recording_path=j.recording_path,
+                recording_sha256=j.recording_sha256, call_id=j.call_id,
+                reason=j.asr_error or "no transcript at call time")
+    rec.ticket_id = ticket.id
+    session.flush()
+    return ticket
+
+
+def _filed(t: Ticket) -> FiledTicket:
+    return FiledTicket(number=t.number, category=t.category, urgency=t.urgency,
+                       due_at=t.due_at, address=t.address)
+
+
+class CallIntake:
+    """The journal of one call, kept in the spool and mirrored to the database."""
+
+    def __init__(self, *, sessions: sessionmaker[Session], domain: Domain, spool: Spool,
+                 call_id: str, caller: str, carrier: str = "sip") -> None:
+        self.sessions = sessions
+        self.domain = domain
+        self.spool = spool
+        self.journal = CallJournal(call_id=call_id, caller=caller, carrier=carrier)
+        self.spool.write(self.journal)
+
+    def answered(self) -> None:
+        self.journal.answered_at = utcnow().isoformat()
+        self.spool.write(self.journal)
+        self._try_db(lambda s: _record_for(s, self.journal))
+
+    def key(self, digit: str) -> None:
+        self.journal.keys += digit
+
+    def recording(self, path: Path, sha256: str | None = None,
+                  seconds: float | None = None) -> None:
+        self.journal.recording_path = str(path)
+        self.journal.recording_sha256 = sha256
+        self.journal.recording_seconds = seconds
+        self.spool.write(self.journal)
+
+    def understood(self, text: str | None, meta: dict[str, Any] | None = None,
+                   asr_error: str | None = None) -> None:
+        self.journal.transcript = text
+        self.journal.transcript_meta = meta
+        self.journal.asr_error = asr_error
+        self.journal.want_ticket = True
+        self.spool.write(self.journal)
+
+    def file_ticket(self, outcome: CallOutcome = CallOutcome.TICKET) -> FiledTicket | None:
+        """Make the ticket now (to read its number back); None if the database is down,
+        in which case the spool keeps the call and the ticket is made on recovery."""
+        self.journal.want_ticket = True
+        self.journal.outcome = outcome.value
+        self.spool.write(self.journal)
+        filed = self._try_db(lambda s: _filed(_file_ticket(s, self.domain, self.journal)))
+        if filed is not None:
+            self.journal.ticket_number = filed.number
+            self.spool.write(self.journal)
+        return filed
+
+    def end(self, outcome: CallOutcome | None = None) -> bool:
+        """Close the journal; True once everything is in the database (spool removed)."""
+        j = self.journal
+        j.ended_at = utcnow().isoformat()
+        if outcome is not None and not (j.ticket_number and outcome == CallOutcome.ABANDONED):
+            j.outcome = outcome.value
+        elif j.outcome == CallOutcome.IN_PROGRESS.value:
+            j.outcome = CallOutcome.TICKET.value if j.want_ticket else CallOutcome.ABANDONED.value
+        self.spool.write(j)
+        return settle(sessions=self.sessions, domain=self.domain, spool=self.spool, journal=j)
+
+    def _try_db(self, fn: Any) -> Any:
+        try:
+            with transaction(self.sessions) as session:
+                return fn(session)
+        except SQLAlchemyError as exc:
+            log.error("call %s: database unavailable, kept in spool: %s", self.journal.call_id,
+                      exc.__class__.__name__)
+            return None
+
+
+def settle(*, sessions: sessionmaker[Session], domain: Domain, spool: Spool,
+           journal: CallJournal) -> bool:
+    """Write a finished call (and its ticket, if due) to the database; drop its spool file."""
+    try:
+        with transaction(sessions) as session:
+            if journal.want_ticket:
+                ticket = _file_ticket(session, domain, journal)
+                journal.ticket_number = ticket.number
+            else:
+                _record_for(session, journal)
+    except SQLAlchemyError as exc:
+        log.error("call %s: database unavailable, kept in spool: %s", journal.call_id,
+                  exc.__class__.__name__)
+        return False
+    spool.remove(journal.call_id)
+    return True
+
+
+def recover_spool(*, sessions: sessionmaker[Session], domain: Domain, spool: Spool,
+                  stale_after_seconds: float = 900) -> list[str]:
+    """Settle calls left in the spool by a database outage or a crash.
+
+    A call still "in progress" is only touched once it is older than any call can be
+    (``stale_after_seconds``), so a live call on this node is never settled early. A
+    crashed call whose recording holds audio becomes a ticket whose words come from the
+    transcription backlog.
+    """
+    from asr.recording import repair_wav  # recordings are this module's business too
+
+    settled = []
+    now = utcnow()
+    for j in spool.pending():
+        if j.ended_at is None:
+            started = _dt(j.arrived_at) or now
+            if (now - started).total_seconds() < stale_after_seconds:
+                continue
+            j.ended_at = now.isoformat()
+            if j.recording_path and Path(j.recording_path).exists():
+                try:
+                    rec = repair_wav(j.recording_path)
+                    j.recording_sha256, j.recording_seconds = rec.sha256, rec.duration_seconds
+                except Exception as exc:
+                    log.error("call %s: recording unreadable: %s", j.call_id, exc)
+            if (j.recording_seconds or 0) >= MIN_RECOVERED_SECONDS or j.transcript:
+                j.want_ticket = True
+                j.outcome = CallOutcome.TICKET.value
+                j.asr_error = j.asr_error or "call interrupted by a service restart"
+            else:
+                j.outcome = CallOutcome.ABANDONED.value
+        if settle(sessions=sessions, domain=domain, spool=spool, journal=j):
+            settled.append(j.call_id)
+    return settled

@@ -1,0 +1,202 @@
+"""From call to ticket without losing a complaint: spool, recovery, transcription backlog.
+
+These tests are about the queue and journal semantics, so the "recognizer" here is a plain
+function; the tests that claim speech becomes text use the real Vosk model (tests/asr,
+tests/ivr).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from asr.backlog import MAX_ATTEMPTS, run_backlog
+from asr.jobs import JobStatus, TranscriptionJob, claim_next
+from asr.recording import CallRecorder
+from asr.stream import Transcript
+from ivr.callrecords import CallOutcome, CallRecord
+from ivr.intake import CallIntake, Spool, recover_spool
+from tests.support.city import City
+from ticketing.context import Domain
+from ticketing.db import make_engine, make_session_factory
+from ticketing.models import Ticket, utcnow
+from ticketing.service import TRANSCRIPT_PENDING
+
+WATER = "朝阳区望京西园三区5号楼停水了，一直没来水"
+
+
+def _count(sessions: sessionmaker[Session], model: type) -> int:
+    with sessions() as s:
+        return s.scalar(select(func.count()).select_from(model)) or 0
+
+
+def _dead_sessions() -> sessionmaker[Session]:
+    # Nothing listens on port 1: every connection attempt fails at once.
+    engine = make_engine("postgresql+psycopg://postgres@127.0.0.1:1/none",
+                         connect_args={"connect_timeout": 1})
+    return make_session_factory(engine)
+
+
+def _recording(path: Path, seconds: float) -> Path:
+    rec = CallRecorder(path)
+    rec.write(b"\x10\x00" * int(8000 * seconds))
+    rec.sync()
+    return path  # deliberately not closed: as if the process died mid-call
+
+
+def test_call_becomes_dispatched_ticket(sessions: sessionmaker[Session], domain: Domain,
+                                        city: City, tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    call = CallIntake(sessions=sessions, domain=domain, spool=spool, call_id="c1",
+                      caller="13811112222")
+    call.answered()
+    call.understood(WATER, {"low_confidence": []})
+    filed = call.file_ticket()
+    assert filed is not None and len(filed.number) == 10
+    assert filed.category == "water"
+    assert call.end() is True
+    assert spool.pending() == []
+    with sessions() as s:
+        rec = s.scalars(select(CallRecord)).one()
+        t = s.get_one(Ticket, rec.ticket_id)
+        assert rec.outcome == CallOutcome.TICKET and rec.answered_at and rec.ended_at
+        assert t.number == filed.number and t.status == "dispatched" and t.channel == "phone"
+        assert t.call_id == "c1" and t.transcript == WATER
+
+
+def test_silence_only_is_abandoned_without_ticket(sessions: sessionmaker[Session],
+                                                  domain: Domain, tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    call = CallIntake(sessions=sessions, domain=domain, spool=spool, call_id="c2",
+                      caller="13811112222")
+    call.answered()
+    assert call.end() is True
+    with sessions() as s:
+        rec = s.scalars(select(CallRecord)).one()
+        assert rec.outcome == CallOutcome.ABANDONED and rec.ticket_id is None
+    assert _count(sessions, Ticket) == 0
+
+
+def test_database_down_keeps_call_then_recovers_once(
+    sessions: sessionmaker[Session], domain: Domain, city: City, tmp_path: Path
+) -> None:
+    spool = Spool(tmp_path / "spool")
+    call = CallIntake(sessions=_dead_sessions(), domain=domain, spool=spool, call_id="c3",
+                      caller="13811112222")
+    call.answered()
+    call.understood(WATER)
+    assert call.file_ticket() is None  # the IVR says "recorded, we will call you"
+    assert call.end() is False
+    kept = json.loads(spool.path("c3").read_text(encoding="utf-8"))
+    assert kept["caller"] == "13811112222" and kept["transcript"] == WATER
+    assert recover_spool(sessions=sessions, domain=domain, spool=spool) == ["c3"]
+    assert spool.pending() == []
+    assert recover_spool(sessions=sessions, domain=domain, spool=spool) == []
+    assert _count(sessions, Ticket) == 1
+    with sessions() as s:
+        t = s.scalars(select(Ticket)).one()
+        assert t.status == "dispatched" and t.demand == WATER
+
+
+def test_same_call_settled_twice_makes_one_ticket(
+    sessions: sessionmaker[Session], domain: Domain, city: City, tmp_path: Path
+) -> None:
+    spool = Spool(tmp_path / "spool")
+    call = CallIntake(sessions=sessions, domain=domain, spool=spool, call_id="c4",
+                      caller="13811112222")
+    call.understood(WATER)
+    first = call.file_ticket()
+    # A crash after the commit but before the spool was updated: recovery runs again.
+    spool.write(call.journal)
+    call.journal.ended_at = utcnow().isoformat()
+    spool.write(call.journal)
+    recover_spool(sessions=sessions, domain=domain, spool=spool)
+    assert _count(sessions, Ticket) == 1
+    with sessions() as s:
+        assert s.scalars(select(Ticket.number)).one() == first.number
+
+
+def test_crash_mid_recording_becomes_ticket_via_backlog(
+    sessions: sessionmaker[Session], domain: Domain, city: City, tmp_path: Path
+) -> None:
+    spool = Spool(tmp_path / "spool")
+    call = CallIntake(sessions=sessions, domain=domain, spool=spool, call_id="c5",
+                      caller="13811112222")
+    call.answered()
+    call.recording(_recording(tmp_path / "c5.wav", 3.0))
+    # The process dies here. On restart a live call is left alone...
+    assert recover_spool(sessions=sessions, domain=domain, spool=spool) == []
+    # ...and once the call is older than any call can be, it is settled.
+    assert recover_spool(sessions=sessions, domain=domain, spool=spool,
+                         stale_after_seconds=0) == ["c5"]
+    with sessions() as s:
+        t = s.scalars(select(Ticket)).one()
+        assert t.demand == TRANSCRIPT_PENDING and t.recording_sha256
+        assert t.status == "accepted" and t.unit_id is None  # nothing to classify yet
+        job = s.scalars(select(TranscriptionJob)).one()
+        assert job.status == JobStatus.PENDING and job.ticket_id == t.id
+    spoken = Transcript(text=WATER)
+    run = run_backlog(sessions=sessions, domain=domain, transcribe=lambda p: spoken)
+    assert run.done == 1
+    with sessions() as s:
+        t = s.scalars(select(Ticket)).one()
+        assert t.transcript == WATER and t.demand == WATER
+        assert t.category == "water" and t.status == "dispatched"
+        assert "transcribed" in [e.action for e in t.events]
+    # Running the backlog again repeats nothing.
+    assert run_backlog(sessions=sessions, domain=domain, transcribe=lambda p: spoken).done == 0
+
+
+def test_backlog_retries_then_gives_up(sessions: sessionmaker[Session], domain: Domain,
+                                       city: City, tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    call = CallIntake(sessions=sessions, domain=domain, spool=spool, call_id="c6",
+                      caller="13811112222")
+    call.recording(tmp_path / "missing.wav", None, 5.0)
+    call.understood(None, asr_error="no model installed")
+    assert call.file_ticket() is not None
+
+    def broken(path: Path) -> Transcript:
+        raise OSError(f"cannot read {path}")
+
+    clock = [utcnow()]
+    domain.now = lambda: clock[0]  # type: ignore[method-assign]
+    for _ in range(MAX_ATTEMPTS - 1):
+        assert run_backlog(sessions=sessions, domain=domain, transcribe=broken).retried == 1
+        # Not retried at once: it waits for its backoff.
+        assert run_backlog(sessions=sessions, domain=domain, transcribe=broken).retried == 0
+        clock[0] += timedelta(hours=1)
+    assert run_backlog(sessions=sessions, domain=domain, transcribe=broken).failed == 1
+    with sessions() as s:
+        job = s.scalars(select(TranscriptionJob)).one()
+        assert job.status == JobStatus.FAILED and "cannot read" in job.last_error
+        assert job.attempts == MAX_ATTEMPTS
+
+
+def test_crashed_worker_job_is_taken_over_and_applied_once(
+    sessions: sessionmaker[Session], domain: Domain, city: City, tmp_path: Path
+) -> None:
+    spool = Spool(tmp_path / "spool")
+    call = CallIntake(sessions=sessions, domain=domain, spool=spool, call_id="c7",
+                      caller="13811112222")
+    call.recording(tmp_path / "c7.wav", None, 5.0)
+    call.understood(None, asr_error="decoder crashed")
+    call.file_ticket()
+    with sessions() as s:  # worker A claims, then dies without finishing
+        assert claim_next(session=s, worker="A", now=utcnow(), lease=timedelta(minutes=10))
+        s.commit()
+    # Within A's lease nobody else takes it.
+    assert run_backlog(sessions=sessions, domain=domain, worker="B",
+                       transcribe=lambda p: Transcript(WATER)).done == 0
+    # After the lease, B takes it over.
+    later = utcnow() + timedelta(minutes=11)
+    domain.now = lambda: later  # type: ignore[method-assign]
+    assert run_backlog(sessions=sessions, domain=domain, worker="B",
+                       transcribe=lambda p: Transcript(WATER)).done == 1
+    with sessions() as s:
+        t = s.scalars(select(Ticket)).one()
+        assert [e.action for e in t.events].count("transcribed") == 1
