@@ -11,10 +11,6 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-# The newest migration this code needs. Kept here (not read from the migrations folder) so
-# the core can refuse an old database without importing the composition root.
-SCHEMA_HEAD = "0001"
-
 
 class NotMigrated(RuntimeError):
     """The database schema is missing or older than this code needs."""
@@ -83,11 +79,12 @@ def schema_revision(engine: Engine) -> str | None:
     return row[0] if row else None
 
 
-def require_migrated(engine: Engine) -> None:
+def require_migrated(engine: Engine, head: str) -> None:
+    """Refuse a database whose schema is not at ``head`` (the newest migration)."""
     rev = schema_revision(engine)
-    if rev != SCHEMA_HEAD:
+    if rev != head:
         found = "no schema" if rev is None else f"schema revision {rev}"
         raise NotMigrated(
             f"database {engine.url.render_as_string(hide_password=True)} has {found}, "
-            f"this version needs {SCHEMA_HEAD}: run `hotline db upgrade`"
+            f"this version needs {head}: run `hotline db upgrade`"
         )

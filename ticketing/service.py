@@ -617,5 +617,44 @@ def record_unreachable(
     return result
 
 
+TRANSCRIPT_PENDING = "（录音待转写）"
+
+
+def attach_transcript(
+    *,
+    session: Session,
+    domain: Domain,
+    ticket: Ticket,
+    actor: Actor,
+    text: str,
+    meta: dict[str, Any] | None = None,
+) -> Ticket:
+    """Give a ticket the transcript of its recording when it arrives late (ASR backlog).
+
+    A ticket still waiting in the manual queue is classified again from the words and
+    dispatched by the rules; a ticket already with a handler keeps its unit.
+    """
+    now = domain.now()
+    ticket.transcript = text
+    ticket.transcript_meta = meta
+    if not ticket.demand or ticket.demand == TRANSCRIPT_PENDING:
+        ticket.demand = text or TRANSCRIPT_PENDING
+    record_event(session=session, ticket=ticket, actor=actor, action="transcribed",
+                 note=None, data={"chars": len(text)}, at=now)
+    waiting = ticket.status in (Status.DRAFT.value, Status.ACCEPTED.value) and not ticket.unit_id
+    if text and waiting:
+        guess = classify(text, domain.classification)
+        ticket.category, ticket.urgency = guess.category, guess.urgency
+        ticket.district = ticket.district or guess.district
+        ticket.address = ticket.address or guess.address
+        ticket.subject = guess.subject[:128]
+        if ticket.status == Status.ACCEPTED.value:
+            ticket.due_at = due_at(ticket.urgency, ticket.received_at,
+                                   settings=domain.settings.deadlines, calendar=domain.calendar)
+            auto_dispatch(session=session, domain=domain, ticket=ticket, actor=actor)
+    session.flush()
+    return ticket
+
+
 def is_utility(ticket: Ticket) -> bool:
     return ticket.category in UTILITY_CATEGORIES

@@ -1,0 +1,1 @@
+"""Phone front door: SIP/RTP adapter (``ivr.sip``) and, later, the IVR dialogue."""
