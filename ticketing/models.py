@@ -117,7 +117,7 @@ class Ticket(Base):
     classification: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
-    handler_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    handler_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
     escalated: Mapped[bool] = mapped_column(Boolean, default=False)
     redo_count: Mapped[int] = mapped_column(Integer, default=0)

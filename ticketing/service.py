@@ -11,7 +11,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -262,21 +262,26 @@ def _link_duplicate(
     """多诉: link a new ticket to an open one from the same caller, or on the same address
     and category, within the window, and count it on the open one."""
     since = ticket.received_at - timedelta(hours=domain.settings.duplicates.window_hours)
-    same = [Ticket.caller_phone == ticket.caller_phone]
-    if ticket.address:
-        same.append((Ticket.address == ticket.address) & (Ticket.category == ticket.category))
-    original = session.scalars(
+    open_states = [st.value for st in OPEN_STATUSES - {Status.DRAFT}]
+    base = (
         select(Ticket)
         .where(
             Ticket.id != ticket.id,
             Ticket.duplicate_of_id.is_(None),
-            Ticket.status.in_([s.value for s in OPEN_STATUSES - {Status.DRAFT}]),
+            Ticket.status.in_(open_states),
             Ticket.received_at >= since,
-            or_(*same),
         )
         .order_by(Ticket.received_at)
         .limit(1)
-    ).first()
+    )
+    # Two queries rather than one OR: each can use its own index (caller, place).
+    candidates = [session.scalars(base.where(Ticket.caller_phone == ticket.caller_phone)).first()]
+    if ticket.address:
+        candidates.append(session.scalars(
+            base.where(Ticket.category == ticket.category, Ticket.address == ticket.address)
+        ).first())
+    found = [c for c in candidates if c is not None]
+    original = min(found, key=lambda c: c.received_at) if found else None
     if original is None:
         return
     ticket.duplicate_of_id = original.id

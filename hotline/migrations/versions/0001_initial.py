@@ -121,6 +121,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_tickets_call_id"), ["call_id"], unique=False)
         batch_op.create_index("ix_tickets_caller", ["caller_phone", "received_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_tickets_due_at"), ["due_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_tickets_handler_id"), ["handler_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_tickets_status"), ["status"], unique=False)
         batch_op.create_index("ix_tickets_unit_status", ["unit_id", "status"], unique=False)
 
@@ -187,6 +188,7 @@ def downgrade() -> None:
     with op.batch_alter_table("tickets", schema=None) as batch_op:
         batch_op.drop_index("ix_tickets_unit_status")
         batch_op.drop_index(batch_op.f("ix_tickets_status"))
+        batch_op.drop_index(batch_op.f("ix_tickets_handler_id"))
         batch_op.drop_index(batch_op.f("ix_tickets_due_at"))
         batch_op.drop_index("ix_tickets_caller")
         batch_op.drop_index(batch_op.f("ix_tickets_call_id"))
