@@ -1,0 +1,405 @@
+"""One call: explicit states and transitions, 16-bit audio in/out, DTMF, hangup.
+
+The IVR dialogue and the outbound dialer only ever see ``CallHandle``; SIP dialog details
+(tags, CSeq, route set, retransmissions) stay behind it and in ``frontend``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import logging
+import queue
+import threading
+import time
+import uuid
+import wave
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from asr import g711
+from ivr.sip.pyvoip_fixes import FRAME_BYTES, Rtp16Stream, SipMessage, build_response
+from ivr.sip.sdp import Negotiated, build_sdp
+
+if TYPE_CHECKING:
+    from ivr.sip.frontend import SipFrontEnd
+
+log = logging.getLogger("ivr.sip")
+
+
+class CallState(enum.Enum):
+    INCOMING = "incoming"  # inbound INVITE accepted for handling, not answered yet
+    DIALING = "dialing"  # outbound INVITE sent, nothing heard back yet
+    ALERTING = "alerting"  # outbound, a 1xx came back
+    ANSWERED = "answered"  # media flowing
+    ENDED = "ended"
+
+
+TRANSITIONS: dict[CallState, frozenset[CallState]] = {
+    CallState.INCOMING: frozenset({CallState.ANSWERED, CallState.ENDED}),
+    CallState.DIALING: frozenset({CallState.ALERTING, CallState.ANSWERED, CallState.ENDED}),
+    CallState.ALERTING: frozenset({CallState.ANSWERED, CallState.ENDED}),
+    CallState.ANSWERED: frozenset({CallState.ENDED}),
+    CallState.ENDED: frozenset(),
+}
+
+
+class EndReason(enum.Enum):
+    LOCAL_HANGUP = "local_hangup"  # we sent BYE
+    REMOTE_HANGUP = "remote_hangup"  # they sent BYE
+    CANCELLED = "cancelled"  # caller gave up before we answered (CANCEL)
+    REJECTED = "rejected"  # we refused an inbound call (final non-2xx)
+    RTP_TIMEOUT = "rtp_timeout"  # no RTP for rtp_timeout seconds: treated as hung up
+    NO_ACK = "no_ack"  # our 200 OK was never acknowledged
+    BUSY = "busy"  # outbound: 486/600
+    DECLINED = "declined"  # outbound: 603
+    NO_ANSWER = "no_answer"  # outbound: ring timeout, 408, 480, 487
+    FAILED = "failed"  # outbound: any other failure
+    SHUTDOWN = "shutdown"  # front end stopped
+
+
+class Direction(enum.Enum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class PlayResult(enum.Enum):
+    COMPLETED = "completed"
+    INTERRUPTED = "interrupted"  # by a DTMF key (still waiting in get_dtmf)
+    HUNG_UP = "hung_up"
+
+
+class InvalidTransition(RuntimeError):
+    pass
+
+
+@dataclass
+class CallStats:
+    rx_packets: int = 0
+    rx_bad_packets: int = 0
+    tx_packets: int = 0
+    max_send_gap_ms: float = 0.0
+
+
+class CallHandle:
+    """A call as the IVR sees it. Thread-safe; blocking calls return when the call ends."""
+
+    def __init__(self, frontend: SipFrontEnd, *, direction: Direction, call_id: str,
+                 local_tag: str, caller: str, callee: str) -> None:
+        self._fe = frontend
+        self.direction = direction
+        self.call_id = call_id
+        self.local_tag = local_tag
+        self.caller = caller  # From user of the INVITE (the citizen, for inbound calls)
+        self.callee = callee
+        self.created_at = time.time()
+        self.answered_at: float | None = None
+        self.ended_at: float | None = None
+        self.end_reason: EndReason | None = None
+        self.final_status: int | None = None  # outbound: final response code
+        self.codec: str | None = None
+        self.on_audio: Callable[[bytes], None] | None = None  # optional frame callback
+        self._state = CallState.INCOMING if direction is Direction.INBOUND else CallState.DIALING
+        self._cond = threading.Condition()
+        self._dtmf: deque[str] = deque()
+        self._audio: queue.Queue[bytes] = queue.Queue(maxsize=3000)  # 60 s of 20 ms frames
+        self._ended = threading.Event()
+        self._answered_or_final = threading.Event()
+        # SIP dialog
+        self.remote_tag = ""
+        self.remote_target = ""  # the peer's Contact URI
+        self.route_set: list[str] = []
+        self.local_uri = ""  # our From (outbound) / To (inbound) header value, without tag
+        self.remote_uri = ""
+        self.local_cseq = 1
+        self.invite: SipMessage | None = None  # inbound: their INVITE; outbound: unused
+        self.invite_source: tuple[str, int] | None = None
+        self.last_invite_response: bytes | None = None
+        self.ack_received = threading.Event()
+        self.rtp: Rtp16Stream | None = None
+        self.rtp_port: int | None = None
+        self.media: Negotiated | None = None
+        self.session_id = uuid.uuid4().int % 10**9
+
+    # -- state machine -----------------------------------------------------------------
+    @property
+    def state(self) -> CallState:
+        return self._state
+
+    def _transition(self, new: CallState, reason: EndReason | None = None) -> bool:
+        """Apply a transition from the table; False when the call is already ENDED (races
+        between BYE, CANCEL, timeouts and local hangup are normal), InvalidTransition for
+        anything else that is not in the table."""
+        with self._cond:
+            old = self._state
+            if new not in TRANSITIONS[old]:
+                if old is CallState.ENDED:
+                    return False
+                raise InvalidTransition(f"{self.call_id}: {old.value} -> {new.value}")
+            self._state = new
+            if new is CallState.ANSWERED:
+                self.answered_at = time.time()
+                self._answered_or_final.set()
+            if new is CallState.ENDED:
+                self.ended_at = time.time()
+                self.end_reason = reason
+                self._answered_or_final.set()
+                self._ended.set()
+            self._cond.notify_all()
+        log.info("call %s %s: %s -> %s%s", self.call_id, self.direction.value, old.value,
+                 new.value, f" ({reason.value})" if reason else "")
+        if new is CallState.ENDED:
+            self._fe._call_ended(self)
+        return True
+
+    @property
+    def ended(self) -> bool:
+        return self._state is CallState.ENDED
+
+    def wait_ended(self, timeout: float | None = None) -> bool:
+        return self._ended.wait(timeout)
+
+    # -- answering (inbound) -----------------------------------------------------------
+    def answer(self) -> bool:
+        """Send 200 OK with our SDP and start media. False if the caller already left."""
+        if self.direction is not Direction.INBOUND:
+            raise InvalidTransition("only inbound calls are answered")
+        with self._cond:
+            if self._state is not CallState.INCOMING:
+                return False
+            assert self.invite is not None and self.media is not None
+            sdp = build_sdp(ip=self._fe.local_ip, port=self.rtp_port or 0,
+                            session_id=self.session_id,
+                            formats=[(self.media.audio_pt, self.media.codec)],
+                            event_pt=self.media.event_pt)
+            response = build_response(self.invite, 200, to_tag=self.local_tag,
+                                      extra=self._fe.contact_headers(), body=sdp)
+            self.last_invite_response = response
+            assert self.rtp is not None
+            self.rtp.start()
+            self._transition(CallState.ANSWERED)
+        self._fe._send_invite_2xx(self)
+        return True
+
+    def reject(self, code: int = 486) -> None:
+        """Refuse an inbound call that has not been answered (486 busy, 603 decline...)."""
+        with self._cond:
+            if self._state is not CallState.INCOMING:
+                return
+            assert self.invite is not None
+            response = build_response(self.invite, code, to_tag=self.local_tag)
+            self.last_invite_response = response
+        # Outside the lock: ending stops RTP threads that may be waiting for it.
+        if self._transition(CallState.ENDED, EndReason.REJECTED):
+            self.final_status = code
+            self._fe._send_to(response, self.invite_source)
+
+    # -- media -------------------------------------------------------------------------
+    def _rx_audio(self, pcm16: bytes) -> None:  # RTP receive thread
+        callback = self.on_audio
+        if callback is not None:
+            callback(pcm16)
+            return
+        try:
+            self._audio.put_nowait(pcm16)
+        except queue.Full:  # nobody reading: keep the newest minute
+            with contextlib.suppress(queue.Empty):
+                self._audio.get_nowait()
+            self._audio.put_nowait(pcm16)
+
+    def _rx_dtmf(self, digit: str) -> None:  # RTP receive thread, or SIP INFO
+        with self._cond:
+            self._dtmf.append(digit)
+            self._cond.notify_all()
+        log.info("call %s DTMF %s", self.call_id, digit)
+
+    def read_pcm16(self, timeout: float | None = None) -> bytes | None:
+        """The next received 20 ms frame (16-bit LE mono 8 kHz); None on timeout, or when
+        the call has ended and every received frame has been read."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            try:
+                return self._audio.get(timeout=0.05)
+            except queue.Empty:
+                if self.ended:
+                    return None
+                if deadline is not None and time.monotonic() >= deadline:
+                    return None
+
+    def get_dtmf(self, timeout: float | None = 0.0) -> str | None:
+        """The next key pressed (in order, none lost); waits up to ``timeout`` seconds
+        (None: until a key or the end of the call). Keys pressed before the hang-up can
+        still be read after it."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while not self._dtmf:
+                if self.ended:
+                    return None
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return None
+                self._cond.wait(remaining if remaining is not None else 0.5)
+            return self._dtmf.popleft()
+
+    def flush_dtmf(self) -> str:
+        with self._cond:
+            keys = "".join(self._dtmf)
+            self._dtmf.clear()
+            return keys
+
+    def play_pcm16(self, pcm16: bytes, *, interrupt_on_dtmf: bool = False) -> PlayResult:
+        """Send 16-bit 8 kHz mono audio, paced at 20 ms; blocks until it has all been sent,
+        a key is pressed (if ``interrupt_on_dtmf``; the key stays readable) or the call
+        ends."""
+        if self._state is not CallState.ANSWERED or self.rtp is None:
+            return PlayResult.HUNG_UP
+        if interrupt_on_dtmf:
+            with self._cond:
+                if self._dtmf:
+                    return PlayResult.INTERRUPTED
+        token = self.rtp.queue_pcm16(pcm16)
+        while True:
+            if token.done.wait(0.02):
+                return PlayResult.COMPLETED if not self.ended else PlayResult.HUNG_UP
+            if self.ended:
+                return PlayResult.HUNG_UP
+            if interrupt_on_dtmf and self._dtmf:
+                self.rtp.flush_output()
+                return PlayResult.INTERRUPTED
+
+    def play_wav(self, path: str | Path, *, interrupt_on_dtmf: bool = False) -> PlayResult:
+        return self.play_pcm16(read_wav_pcm16(path), interrupt_on_dtmf=interrupt_on_dtmf)
+
+    def stop_playback(self) -> None:
+        if self.rtp is not None:
+            self.rtp.flush_output()
+
+    @property
+    def stats(self) -> CallStats:
+        if self.rtp is None:
+            return CallStats()
+        return CallStats(rx_packets=self.rtp.rx_packets, rx_bad_packets=self.rtp.rx_bad,
+                         tx_packets=self.rtp.tx_packets,
+                         max_send_gap_ms=self.rtp.max_send_gap * 1000)
+
+    # -- ending ------------------------------------------------------------------------
+    def hangup(self) -> None:
+        """End the call from our side whatever its state (BYE, CANCEL or a final reject)."""
+        state = self._state
+        if state is CallState.INCOMING:
+            self.reject(480)
+        elif state is CallState.ANSWERED:
+            if self._transition(CallState.ENDED, EndReason.LOCAL_HANGUP):
+                self._fe._send_bye(self)
+        elif state in (CallState.DIALING, CallState.ALERTING):
+            self._fe._cancel_outbound(self)
+
+    def _remote_ended(self, reason: EndReason) -> None:
+        self._transition(CallState.ENDED, reason)
+
+    def __repr__(self) -> str:
+        return (f"CallHandle({self.call_id!r}, {self.direction.value}, caller={self.caller!r},"
+                f" state={self._state.value})")
+
+
+class OutcomeKind(enum.Enum):
+    ANSWERED = "answered"
+    BUSY = "busy"  # 486 / 600
+    DECLINED = "declined"  # 603
+    NO_ANSWER = "no_answer"  # ring timeout, 408, 480, 487
+    FAILED = "failed"  # anything else, including no response at all
+
+
+@dataclass
+class CallOutcome:
+    kind: OutcomeKind
+    call: CallHandle | None = None  # set when ANSWERED
+    status: int | None = None  # the final SIP response code, when there was one
+    detail: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def outcome_for_status(code: int) -> OutcomeKind:
+    if 200 <= code < 300:
+        return OutcomeKind.ANSWERED
+    if code in (486, 600):
+        return OutcomeKind.BUSY
+    if code == 603:
+        return OutcomeKind.DECLINED
+    if code in (408, 480, 487):
+        return OutcomeKind.NO_ANSWER
+    return OutcomeKind.FAILED
+
+
+def read_wav_pcm16(path: str | Path) -> bytes:
+    """A prompt as 16-bit LE mono 8 kHz PCM; accepts 16-bit PCM and G.711 WAVs (sox and
+    espeak-ng output). Other rates are refused rather than played at the wrong speed."""
+    raw = Path(path).read_bytes()
+    fmt_tag = _wav_format_tag(raw)
+    if fmt_tag in (g711.WAVE_FORMAT_MULAW, g711.WAVE_FORMAT_ALAW):
+        data, rate, channels = _wav_data_chunk(raw)
+        if rate != 8000 or channels != 1:
+            raise ValueError(f"{path}: need 8000 Hz mono, got {rate} Hz x{channels}")
+        decode = g711.ulaw_to_pcm16 if fmt_tag == g711.WAVE_FORMAT_MULAW else g711.alaw_to_pcm16
+        return decode(data)
+    with wave.open(str(path), "rb") as w:
+        if w.getframerate() != 8000 or w.getnchannels() != 1 or w.getsampwidth() != 2:
+            raise ValueError(
+                f"{path}: need 16-bit 8000 Hz mono, got {w.getsampwidth() * 8}-bit "
+                f"{w.getframerate()} Hz x{w.getnchannels()}"
+            )
+        return w.readframes(w.getnframes())
+
+
+def write_wav_pcm16(path: str | Path, pcm16: bytes) -> None:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(pcm16)
+
+
+def _wav_format_tag(raw: bytes) -> int:
+    if raw[:4] != b"RIFF" or raw[8:12] != b"WAVE":
+        raise ValueError("not a WAV file")
+    pos = 12
+    while pos + 8 <= len(raw):
+        cid, size = raw[pos:pos + 4], int.from_bytes(raw[pos + 4:pos + 8], "little")
+        if cid == b"fmt ":
+            return int.from_bytes(raw[pos + 8:pos + 10], "little")
+        pos += 8 + size + (size & 1)
+    raise ValueError("WAV without fmt chunk")
+
+
+def _wav_data_chunk(raw: bytes) -> tuple[bytes, int, int]:
+    pos, rate, channels, data = 12, 0, 0, b""
+    while pos + 8 <= len(raw):
+        cid, size = raw[pos:pos + 4], int.from_bytes(raw[pos + 4:pos + 8], "little")
+        body = raw[pos + 8:pos + 8 + size]
+        if cid == b"fmt ":
+            channels = int.from_bytes(body[2:4], "little")
+            rate = int.from_bytes(body[4:8], "little")
+        elif cid == b"data":
+            data = body
+        pos += 8 + size + (size & 1)
+    return data, rate, channels
+
+
+__all__ = [
+    "FRAME_BYTES",
+    "TRANSITIONS",
+    "CallHandle",
+    "CallOutcome",
+    "CallState",
+    "CallStats",
+    "Direction",
+    "EndReason",
+    "InvalidTransition",
+    "OutcomeKind",
+    "PlayResult",
+    "read_wav_pcm16",
+    "write_wav_pcm16",
+]

@@ -1,0 +1,834 @@
+"""The SIP front end: one UDP socket, registration, inbound admission, outbound dialing.
+
+``SipFrontEnd(settings, on_call)`` answers INVITEs (each accepted call runs ``on_call``
+in its own thread) and places calls with ``call(target)``. Modes (``settings.sip.mode``):
+"register" keeps a registration at ``registrar_ip:registrar_port`` and sends outbound
+INVITEs through it; "direct" never registers and takes INVITEs sent straight to
+``bind_ip:port`` (outbound targets must then be full SIP URIs).
+
+Defined outcomes for what arrives (docs/sip.md has the table):
+malformed SIP → 400 when answerable, else dropped; INVITE whose SDP is unreadable → 400;
+no SDP → 488; SDP without PCMU/PCMA on RTP/AVP → 488; more than ``max_calls`` inbound calls
+→ 486 (calls in progress untouched); CANCEL before answer → 200 + 487, handler sees ENDED;
+BYE → 200, call ENDED; no RTP for ``rtp_timeout`` s → BYE, call ENDED.
+"""
+
+from __future__ import annotations
+
+import enum
+import heapq
+import itertools
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from config.settings import Settings, SipSettings
+from ivr.sip.call import (
+    CallHandle,
+    CallOutcome,
+    CallState,
+    Direction,
+    EndReason,
+    OutcomeKind,
+    outcome_for_status,
+)
+from ivr.sip.pyvoip_fixes import PortPool, Rtp16Stream, SipMessage, SipTransport, build_response
+from ivr.sip.sdp import (
+    DEFAULT_EVENT_PT,
+    Negotiated,
+    SdpError,
+    build_sdp,
+    negotiate,
+    offer_formats,
+    parse_sdp,
+)
+
+log = logging.getLogger("ivr.sip")
+
+ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"
+T1, T2, TIMER_B = 0.5, 4.0, 32.0  # RFC 3261 17.1.1.1
+
+
+class PhoneStatus(enum.Enum):
+    STOPPED = "stopped"
+    REGISTERING = "registering"
+    READY = "ready"  # registered (register mode) or listening (direct mode)
+    REGISTRATION_FAILED = "registration_failed"  # still listening; refresh retried
+
+
+class SipRegistrationError(RuntimeError):
+    """The first REGISTER got no 2xx: start() fails loudly (pyVoIP fault F5)."""
+
+
+# ---------------------------------------------------------------------------------------
+# timers and client transactions
+# ---------------------------------------------------------------------------------------
+
+
+class _Timer:
+    __slots__ = ("args", "cancelled", "fn", "when")
+
+    def __init__(self, when: float, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self.when, self.fn, self.args, self.cancelled = when, fn, args, False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class _Timers:
+    """One thread for every retransmission and timeout, instead of a Timer per packet."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, _Timer]] = []
+        self._cond = threading.Condition()
+        self._seq = itertools.count()
+        self._running = True
+        self._thread = threading.Thread(target=self._run, name="sip-timers", daemon=True)
+        self._thread.start()
+
+    def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> _Timer:
+        timer = _Timer(time.monotonic() + delay, fn, args)
+        with self._cond:
+            heapq.heappush(self._heap, (timer.when, next(self._seq), timer))
+            self._cond.notify()
+        return timer
+
+    def stop(self) -> None:
+        with self._cond:
+            self._running = False
+            self._cond.notify()
+        self._thread.join(timeout=2)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._running and (not self._heap or self._heap[0][0] > time.monotonic()):
+                    wait = self._heap[0][0] - time.monotonic() if self._heap else None
+                    self._cond.wait(wait)
+                if not self._running:
+                    return
+                _, _, timer = heapq.heappop(self._heap)
+            if timer.cancelled:
+                continue
+            try:
+                timer.fn(*timer.args)
+            except Exception:
+                log.exception("SIP timer %s failed", getattr(timer.fn, "__name__", timer.fn))
+
+
+@dataclass
+class _ClientTxn:
+    data: bytes
+    dest: tuple[str, int]
+    method: str
+    call_id: str
+    on_response: Callable[[SipMessage], None] | None = None
+    final: SipMessage | None = None
+    provisional: bool = False
+    done: threading.Event = field(default_factory=threading.Event)
+    interval: float = T1
+    started: float = field(default_factory=time.monotonic)
+    timer: _Timer | None = None
+
+
+# ---------------------------------------------------------------------------------------
+# URI helpers
+# ---------------------------------------------------------------------------------------
+
+_TAG = re.compile(r";\s*tag=[^;>\s]*", re.IGNORECASE)
+
+
+def _strip_tag(value: str) -> str:
+    return _TAG.sub("", value)
+
+
+def uri_of(header_value: str) -> str:
+    """The URI inside a From/To/Contact/Route value (name-addr or addr-spec)."""
+    if "<" in header_value:
+        return header_value.split("<", 1)[1].split(">", 1)[0].strip()
+    return header_value.split(";", 1)[0].strip()
+
+
+def uri_hostport(uri: str) -> tuple[str, int]:
+    rest = uri.split(":", 1)[1] if ":" in uri else uri
+    rest = rest.split("@", 1)[1] if "@" in rest else rest
+    hostport = re.split(r"[;?>]", rest, maxsplit=1)[0]
+    host, _, port = hostport.partition(":")
+    return host, int(port) if port else 5060
+
+
+def uri_user(uri: str) -> str:
+    rest = uri.split(":", 1)[1] if ":" in uri else uri
+    return rest.split("@", 1)[0] if "@" in rest else ""
+
+
+# ---------------------------------------------------------------------------------------
+# the front end
+# ---------------------------------------------------------------------------------------
+
+
+class SipFrontEnd:
+    def __init__(
+        self,
+        settings: Settings | SipSettings,
+        on_call: Callable[[CallHandle], None] | None = None,
+        *,
+        rtp_timeout: float = 10.0,
+        register_expires: int = 300,
+        register_timeout: float = 4.0,
+        ring_timeout: float = 30.0,
+        linger: float = 8.0,
+    ) -> None:
+        sip: SipSettings = getattr(settings, "sip", settings)  # type: ignore[assignment]
+        if sip.mode not in ("register", "direct"):
+            raise ValueError(f"sip.mode must be 'register' or 'direct', not {sip.mode!r}")
+        self.sip = sip
+        self.mode = sip.mode
+        self.on_call = on_call
+        self.rtp_timeout = rtp_timeout
+        self.register_expires = register_expires
+        self.register_timeout = register_timeout
+        self.ring_timeout = ring_timeout
+        self.linger = linger
+        self.local_ip = sip.bind_ip
+        self.registrar = (sip.registrar_ip, sip.registrar_port)
+        self.status = PhoneStatus.STOPPED
+        self._transport = SipTransport(
+            registrar=self.registrar, username=sip.username, password=sip.password,
+            bind=(sip.bind_ip, sip.port), on_message=self._on_message,
+        )
+        self._ports = PortPool(sip.rtp_port_low, sip.rtp_port_high)
+        self._calls: dict[str, CallHandle] = {}
+        self._txns: dict[tuple[str, str], _ClientTxn] = {}
+        self._lock = threading.RLock()
+        self._timers: _Timers | None = None
+        self._handlers: set[threading.Thread] = set()
+        self._register_timer: _Timer | None = None
+        self.rejected: dict[int, int] = {}  # final codes sent to refused INVITEs, counted
+
+    # -- lifecycle ---------------------------------------------------------------------
+    @property
+    def local_port(self) -> int:
+        return self._transport.myPort
+
+    @property
+    def contact_uri(self) -> str:
+        return f"sip:{self.sip.username}@{self.local_ip}:{self.local_port}"
+
+    def contact_headers(self) -> list[tuple[str, str]]:
+        return [("Contact", f"<{self.contact_uri}>"), ("Allow", ALLOW)]
+
+    def start(self) -> None:
+        self._transport.start()
+        self._timers = _Timers()
+        self._timers.call_later(0.25, self._watchdog)
+        if self.mode == "direct":
+            self.status = PhoneStatus.READY
+            log.info("SIP front end listening on %s:%s (direct)", self.local_ip, self.local_port)
+            return
+        self.status = PhoneStatus.REGISTERING
+        if not self._register(self.register_expires):
+            self.stop()
+            raise SipRegistrationError(
+                f"REGISTER to {self.registrar[0]}:{self.registrar[1]} as "
+                f"{self.sip.username!r} got no 2xx within {self.register_timeout} s"
+            )
+        self.status = PhoneStatus.READY
+        self._schedule_refresh(self.register_expires / 2)
+        log.info("SIP front end on %s:%s registered to %s:%s", self.local_ip, self.local_port,
+                 *self.registrar)
+
+    def stop(self) -> None:
+        if self.status is PhoneStatus.STOPPED and self._timers is None:
+            return
+        was_registered = self.mode == "register" and self.status is PhoneStatus.READY
+        self.status = PhoneStatus.STOPPED
+        if self._register_timer is not None:
+            self._register_timer.cancel()
+        for call in self.active_calls():
+            try:
+                if call.state is CallState.ANSWERED:
+                    if call._transition(CallState.ENDED, EndReason.SHUTDOWN):
+                        self._send_bye(call)
+                else:
+                    call.hangup()
+            except Exception:
+                log.exception("hanging up %s on stop", call.call_id)
+        if was_registered:
+            self._register(0, timeout=1.0)
+        for thread in list(self._handlers):
+            thread.join(timeout=2)
+        if self._timers is not None:
+            self._timers.stop()
+            self._timers = None
+        self._transport.stop()
+
+    def __enter__(self) -> SipFrontEnd:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def active_calls(self) -> list[CallHandle]:
+        with self._lock:
+            return [c for c in self._calls.values() if not c.ended]
+
+    # -- sending -----------------------------------------------------------------------
+    def _send_to(self, data: bytes, addr: tuple[str, int] | None) -> None:
+        if addr is not None:
+            self._transport.send(data, addr)
+
+    def _later(self, delay: float, fn: Callable[..., Any], *args: Any) -> _Timer | None:
+        timers = self._timers
+        return timers.call_later(delay, fn, *args) if timers is not None else None
+
+    def _start_txn(self, data: bytes, dest: tuple[str, int], call_id: str, method: str,
+                   on_response: Callable[[SipMessage], None] | None = None) -> _ClientTxn:
+        txn = _ClientTxn(data=data, dest=dest, method=method, call_id=call_id,
+                         on_response=on_response)
+        with self._lock:
+            self._txns[(call_id, method)] = txn
+        self._transport.send(data, dest)
+        txn.timer = self._later(txn.interval, self._retransmit, txn)
+        return txn
+
+    def _retransmit(self, txn: _ClientTxn) -> None:
+        if txn.done.is_set() or (txn.provisional and txn.method == "INVITE"):
+            return
+        if time.monotonic() - txn.started >= TIMER_B:
+            self._end_txn(txn)
+            return
+        self._transport.send(txn.data, txn.dest)
+        txn.interval = min(txn.interval * 2, T2 if txn.method != "INVITE" else TIMER_B)
+        txn.timer = self._later(txn.interval, self._retransmit, txn)
+
+    def _end_txn(self, txn: _ClientTxn) -> None:
+        txn.done.set()
+        if txn.timer is not None:
+            txn.timer.cancel()
+        with self._lock:
+            if self._txns.get((txn.call_id, txn.method)) is txn:
+                del self._txns[(txn.call_id, txn.method)]
+        if txn.on_response is not None and txn.final is None:
+            txn.on_response(None)  # type: ignore[arg-type]  # timed out
+
+    def _via(self) -> str:
+        return (f"SIP/2.0/UDP {self.local_ip}:{self.local_port};"
+                f"branch={self._transport.gen_branch()};rport")
+
+    # -- registration (F5) -------------------------------------------------------------
+    def _register(self, expires: int, timeout: float | None = None) -> bool:
+        timeout = self.register_timeout if timeout is None else timeout
+        challenge: SipMessage | None = None
+        for _ in range(2):  # plain, then digest-answered if challenged
+            data = self._transport.register_request(expires=expires, challenge=challenge)
+            call_id = SipMessage(data).call_id
+            txn = self._start_txn(data, self.registrar, call_id, "REGISTER")
+            txn.done.wait(timeout)
+            if not txn.done.is_set():
+                self._end_txn(txn)
+            response = txn.final
+            if response is None:
+                log.error("REGISTER to %s:%s: no answer", *self.registrar)
+                return False
+            if response.status_code in (401, 407) and self.sip.password and challenge is None:
+                challenge = response
+                continue
+            ok = 200 <= response.status_code < 300
+            if not ok:
+                log.error("REGISTER to %s:%s refused: %s %s", *self.registrar,
+                          response.status_code, response.reason)
+            return ok
+        return False
+
+    def _schedule_refresh(self, delay: float) -> None:
+        self._register_timer = self._later(delay, self._refresh_registration)
+
+    def _refresh_registration(self) -> None:
+        if self.status is PhoneStatus.STOPPED:
+            return
+        threading.Thread(target=self._refresh_worker, name="sip-register", daemon=True).start()
+
+    def _refresh_worker(self) -> None:
+        ok = self._register(self.register_expires)
+        if self.status is PhoneStatus.STOPPED:
+            return
+        if ok:
+            self.status = PhoneStatus.READY
+            self._schedule_refresh(self.register_expires / 2)
+        else:
+            # Keep listening (calls in progress and direct INVITEs still work); retry soon.
+            self.status = PhoneStatus.REGISTRATION_FAILED
+            self._schedule_refresh(min(30.0, self.register_expires / 4))
+
+    # -- receiving ---------------------------------------------------------------------
+    def _on_message(self, msg: SipMessage) -> None:
+        if msg.type == 0:  # response
+            method = msg.cseq[1]
+            with self._lock:
+                txn = self._txns.get((msg.call_id, method))
+            if txn is None:
+                if method == "INVITE" and 200 <= msg.status_code < 300:
+                    self._stray_invite_2xx(msg)
+                return
+            if msg.status_code < 200:
+                txn.provisional = True
+                if txn.on_response is not None:
+                    txn.on_response(msg)
+                return
+            first_final = txn.final is None
+            txn.final = msg
+            if first_final:
+                txn.done.set()
+                if txn.timer is not None:
+                    txn.timer.cancel()
+                if txn.method != "INVITE":
+                    with self._lock:
+                        self._txns.pop((txn.call_id, txn.method), None)
+            if txn.on_response is not None:
+                txn.on_response(msg)  # INVITE: also 2xx retransmissions (ACK them again)
+            return
+        handler = {
+            "INVITE": self._on_invite, "ACK": self._on_ack, "BYE": self._on_bye,
+            "CANCEL": self._on_cancel, "OPTIONS": self._on_options, "INFO": self._on_info,
+        }.get(msg.method)
+        if handler is None:
+            code = 405 if msg.method in ("REGISTER", "SUBSCRIBE", "PUBLISH") else 501
+            self._send_to(build_response(msg, code, extra=[("Allow", ALLOW)]), msg.source)
+            return
+        handler(msg)
+
+    def _refuse(self, msg: SipMessage, code: int, reason: str | None = None,
+                warning: str = "", extra: list[tuple[str, str]] | None = None) -> None:
+        headers = list(extra or [])
+        if warning:
+            headers.append(("Warning", f'399 hotline12345 "{warning}"'))
+        self.rejected[code] = self.rejected.get(code, 0) + 1
+        log.info("INVITE %s from %s refused: %s %s", msg.call_id, msg.source, code, warning)
+        self._send_to(build_response(msg, code, reason, to_tag=self._transport.gen_tag(),
+                                     extra=headers), msg.source)
+
+    def _on_invite(self, msg: SipMessage) -> None:
+        with self._lock:
+            call = self._calls.get(msg.call_id)
+        if call is not None:
+            if msg.to_tag and msg.to_tag == call.local_tag:
+                self._on_reinvite(call, msg)
+            elif call.invite is not None and msg.top_branch == call.invite.top_branch:
+                if call.last_invite_response is not None:  # retransmitted INVITE
+                    self._send_to(call.last_invite_response, msg.source)
+            else:
+                self._send_to(build_response(msg, 482, to_tag=self._transport.gen_tag()),
+                              msg.source)
+            return
+        if msg.to_tag:
+            self._send_to(build_response(msg, 481), msg.source)
+            return
+        self._send_to(build_response(msg, 100), msg.source)
+        content_type = msg.first("Content-Type").split(";")[0].strip().lower()
+        if not msg.body_bytes:
+            self._refuse(msg, 488, warning="INVITE without an SDP offer is not supported")
+            return
+        if content_type != "application/sdp":
+            self._refuse(msg, 415, extra=[("Accept", "application/sdp")])
+            return
+        try:
+            offer = parse_sdp(msg.body_bytes)
+        except SdpError as exc:
+            self._refuse(msg, 400, "Bad Request", warning=f"malformed SDP: {exc}")
+            return
+        media = negotiate(offer)
+        if media is None:
+            self._refuse(msg, 488, warning="no common codec: offer PCMU or PCMA on RTP/AVP")
+            return
+        if self.on_call is None or self.status is PhoneStatus.STOPPED:
+            self._refuse(msg, 480)
+            return
+        from_value = msg.first("From")
+        with self._lock:
+            live = sum(1 for c in self._calls.values()
+                       if c.direction is Direction.INBOUND and not c.ended)
+            if live >= self.sip.max_calls:
+                self._refuse(msg, 486, warning=f"all {self.sip.max_calls} lines busy")
+                return
+            call = CallHandle(self, direction=Direction.INBOUND, call_id=msg.call_id,
+                              local_tag=self._transport.gen_tag(),
+                              caller=uri_user(uri_of(from_value)),
+                              callee=uri_user(uri_of(msg.first("To"))))
+            call.invite, call.invite_source, call.media = msg, msg.source, media
+            call.local_uri = _strip_tag(msg.first("To"))
+            call.remote_uri = _strip_tag(from_value)
+            call.remote_tag = msg.from_tag
+            call.remote_target = uri_of(msg.first("Contact")) or uri_of(from_value)
+            call.route_set = msg.route_list("Record-Route")
+            self._calls[call.call_id] = call
+        try:
+            self._bind_rtp(call, media)
+        except RuntimeError:
+            with self._lock:
+                self._calls.pop(call.call_id, None)
+            self._refuse(msg, 503, warning="no free RTP port")
+            return
+        call.codec = media.codec
+        ringing = build_response(msg, 180, to_tag=call.local_tag, extra=self.contact_headers())
+        call.last_invite_response = ringing
+        self._send_to(ringing, msg.source)
+        thread = threading.Thread(target=self._run_handler, args=(call,),
+                                  name=f"call-{call.call_id[:12]}", daemon=True)
+        with self._lock:
+            self._handlers.add(thread)
+        thread.start()
+
+    def _run_handler(self, call: CallHandle) -> None:
+        try:
+            assert self.on_call is not None
+            self.on_call(call)
+        except Exception:
+            log.exception("call handler for %s failed", call.call_id)
+        finally:
+            if not call.ended:
+                call.hangup()
+            with self._lock:
+                self._handlers.discard(threading.current_thread())
+
+    def _bind_rtp(self, call: CallHandle, media: Negotiated | None) -> None:
+        holder: list[Rtp16Stream] = []
+
+        def bind(port: int) -> None:
+            stream = Rtp16Stream(
+                local=(self.local_ip, port),
+                remote=(media.remote_ip, media.remote_port) if media else ("0.0.0.0", 0),
+                codec=media.codec if media else "PCMU",
+                audio_pt=media.audio_pt if media else 0,
+                event_pt=media.event_pt if media else None,
+                on_audio=call._rx_audio, on_dtmf=call._rx_dtmf,
+            )
+            stream.bind()
+            holder.append(stream)
+
+        call.rtp_port = self._ports.acquire(bind)
+        call.rtp = holder[-1]
+
+    def _on_reinvite(self, call: CallHandle, msg: SipMessage) -> None:
+        # Session refresh / hold: keep our media as it is and answer with the same SDP.
+        media = call.media
+        if call.state is not CallState.ANSWERED or media is None:
+            self._send_to(build_response(msg, 491), msg.source)
+            return
+        try:
+            new = negotiate(parse_sdp(msg.body_bytes)) if msg.body_bytes else None
+        except SdpError:
+            new = None
+        if new is not None and call.rtp is not None:
+            call.rtp.outIP, call.rtp.outPort = new.remote_ip, new.remote_port
+        sdp = build_sdp(ip=self.local_ip, port=call.rtp_port or 0, session_id=call.session_id,
+                        formats=[(media.audio_pt, media.codec)], event_pt=media.event_pt)
+        self._send_to(build_response(msg, 200, extra=self.contact_headers(), body=sdp),
+                      msg.source)
+
+    def _send_invite_2xx(self, call: CallHandle) -> None:
+        """Send our 200 OK and retransmit it until the ACK (RFC 3261 13.3.1.4)."""
+        self._send_to(call.last_invite_response, call.invite_source)
+        started = time.monotonic()
+
+        def again(interval: float) -> None:
+            if call.ack_received.is_set() or call.state is not CallState.ANSWERED:
+                return
+            if time.monotonic() - started >= TIMER_B:
+                if call._transition(CallState.ENDED, EndReason.NO_ACK):
+                    self._send_bye(call)
+                return
+            self._send_to(call.last_invite_response, call.invite_source)
+            self._later(min(interval * 2, T2), again, min(interval * 2, T2))
+
+        self._later(T1, again, T1)
+
+    def _on_ack(self, msg: SipMessage) -> None:
+        with self._lock:
+            call = self._calls.get(msg.call_id)
+        if call is not None:
+            call.ack_received.set()
+
+    def _on_bye(self, msg: SipMessage) -> None:
+        with self._lock:
+            call = self._calls.get(msg.call_id)
+        if call is None or (call.remote_tag and msg.from_tag != call.remote_tag):
+            self._send_to(build_response(msg, 481), msg.source)
+            return
+        self._send_to(build_response(msg, 200), msg.source)
+        if call.state is CallState.INCOMING and call.invite is not None:
+            # BYE before our 2xx (a confused peer): end the INVITE too.
+            call.last_invite_response = build_response(call.invite, 487, to_tag=call.local_tag)
+            self._send_to(call.last_invite_response, call.invite_source)
+        call._remote_ended(EndReason.REMOTE_HANGUP)
+
+    def _on_cancel(self, msg: SipMessage) -> None:  # F7
+        with self._lock:
+            call = self._calls.get(msg.call_id)
+        if (call is None or call.invite is None
+                or msg.top_branch != call.invite.top_branch):
+            self._send_to(build_response(msg, 481), msg.source)
+            return
+        self._send_to(build_response(msg, 200, to_tag=call.local_tag), msg.source)
+        if call.state is CallState.INCOMING:
+            terminated = build_response(call.invite, 487, to_tag=call.local_tag)
+            if call._transition(CallState.ENDED, EndReason.CANCELLED):
+                call.last_invite_response = terminated
+                self._send_to(terminated, call.invite_source)
+
+    def _on_options(self, msg: SipMessage) -> None:
+        self._send_to(build_response(msg, 200, to_tag=None if msg.to_tag else
+                                     self._transport.gen_tag(),
+                                     extra=[("Allow", ALLOW), ("Accept", "application/sdp")]),
+                      msg.source)
+
+    def _on_info(self, msg: SipMessage) -> None:
+        with self._lock:
+            call = self._calls.get(msg.call_id)
+        if call is None:
+            self._send_to(build_response(msg, 481), msg.source)
+            return
+        self._send_to(build_response(msg, 200), msg.source)
+        # SIP INFO DTMF (application/dtmf-relay: "Signal=5"), sent by some trunks.
+        m = re.search(rb"Signal\s*=\s*([0-9*#A-Da-d])", msg.body_bytes)
+        if m:
+            call._rx_dtmf(m.group(1).decode().upper())
+
+    # -- ending ------------------------------------------------------------------------
+    def _call_ended(self, call: CallHandle) -> None:
+        if call.rtp is not None:
+            call.rtp.stop()
+        if call.rtp_port is not None:
+            self._ports.release(call.rtp_port)
+            call.rtp_port = None
+        # Keep the dialog a little longer to answer retransmitted BYE/INVITE/ACK.
+        self._later(self.linger, self._forget, call)
+
+    def _forget(self, call: CallHandle) -> None:
+        with self._lock:
+            if self._calls.get(call.call_id) is call:
+                del self._calls[call.call_id]
+            for key in [k for k in self._txns if k[0] == call.call_id]:
+                del self._txns[key]
+
+    def _in_dialog_dest(self, call: CallHandle) -> tuple[str, int]:
+        if call.route_set:
+            return uri_hostport(uri_of(call.route_set[0]))
+        return uri_hostport(call.remote_target)
+
+    def _dialog_request(self, call: CallHandle, method: str, cseq: int,
+                        branch_via: str | None = None) -> bytes:
+        route = call.route_set if call.direction is Direction.INBOUND else list(
+            reversed(call.route_set))
+        lines = [
+            f"{method} {call.remote_target} SIP/2.0",
+            f"Via: {branch_via or self._via()}",
+            "Max-Forwards: 70",
+        ]
+        lines += [f"Route: {r}" for r in route]
+        lines += [
+            f"From: {call.local_uri};tag={call.local_tag}",
+            f"To: {call.remote_uri};tag={call.remote_tag}",
+            f"Call-ID: {call.call_id}",
+            f"CSeq: {cseq} {method}",
+            f"Contact: <{self.contact_uri}>",
+            "User-Agent: hotline12345 (pyVoIP 1.6.8 adapter)",
+            "Content-Length: 0",
+        ]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+    def _send_bye(self, call: CallHandle) -> None:
+        if not call.remote_target:
+            return
+        call.local_cseq += 1
+        data = self._dialog_request(call, "BYE", call.local_cseq)
+        self._start_txn(data, self._in_dialog_dest(call), call.call_id, "BYE")
+
+    def _watchdog(self) -> None:
+        now = time.monotonic()
+        for call in self.active_calls():
+            rtp = call.rtp
+            if (call.state is CallState.ANSWERED and rtp is not None and rtp.NSD
+                    and now - rtp.last_rx > self.rtp_timeout):
+                log.warning("call %s: no RTP for %.1f s, hanging up", call.call_id,
+                            now - rtp.last_rx)
+                if call._transition(CallState.ENDED, EndReason.RTP_TIMEOUT):
+                    self._send_bye(call)
+        self._later(0.25, self._watchdog)
+
+    # -- outbound (F6) -----------------------------------------------------------------
+    def resolve_target(self, target: str) -> tuple[str, tuple[str, int]]:
+        """Request-URI and where to send the INVITE. Register mode sends everything to the
+        registrar as outbound proxy; a bare number becomes number@registrar."""
+        target = target.strip()
+        if target.startswith(("sip:", "sips:")):
+            uri = target
+        elif "@" in target:
+            uri = f"sip:{target}"
+        elif self.mode == "register":
+            uri = f"sip:{target}@{self.registrar[0]}:{self.registrar[1]}"
+        else:
+            raise ValueError(f"direct mode needs a SIP URI to call, not {target!r}")
+        dest = self.registrar if self.mode == "register" else uri_hostport(uri)
+        return uri, dest
+
+    def call(self, target: str, *, timeout: float | None = None) -> CallOutcome:
+        """Place a call; returns when it is answered, refused, or ``timeout`` (ring time,
+        default ``ring_timeout``) has passed. An ANSWERED outcome carries the CallHandle."""
+        if self.status is PhoneStatus.STOPPED:
+            raise RuntimeError("front end not started")
+        uri, dest = self.resolve_target(target)
+        domain = self.registrar[0] if self.mode == "register" else self.local_ip
+        call = CallHandle(self, direction=Direction.OUTBOUND,
+                          call_id=f"{uuid.uuid4().hex}@{self.local_ip}",
+                          local_tag=self._transport.gen_tag(), caller=self.sip.username,
+                          callee=uri_user(uri))
+        call.local_uri = f"<sip:{self.sip.username}@{domain}>"
+        call.remote_uri = f"<{uri}>"
+        try:
+            self._bind_rtp(call, None)
+        except RuntimeError as exc:
+            return CallOutcome(OutcomeKind.FAILED, detail=str(exc))
+        with self._lock:
+            self._calls[call.call_id] = call
+        call._request_uri = uri  # type: ignore[attr-defined]
+        call._dest = dest  # type: ignore[attr-defined]
+        call._invite_via = self._via()  # type: ignore[attr-defined]
+        sdp = build_sdp(ip=self.local_ip, port=call.rtp_port or 0, session_id=call.session_id,
+                        formats=offer_formats(), event_pt=DEFAULT_EVENT_PT)
+        lines = [
+            f"INVITE {uri} SIP/2.0",
+            f"Via: {call._invite_via}",  # type: ignore[attr-defined]
+            "Max-Forwards: 70",
+            f"From: {call.local_uri};tag={call.local_tag}",
+            f"To: {call.remote_uri}",
+            f"Call-ID: {call.call_id}",
+            "CSeq: 1 INVITE",
+            f"Contact: <{self.contact_uri}>",
+            f"Allow: {ALLOW}",
+            "User-Agent: hotline12345 (pyVoIP 1.6.8 adapter)",
+            "Content-Type: application/sdp",
+            f"Content-Length: {len(sdp)}",
+        ]
+        invite = ("\r\n".join(lines) + "\r\n\r\n").encode() + sdp
+        txn = self._start_txn(invite, dest, call.call_id, "INVITE",
+                              on_response=lambda m: self._on_invite_response(call, m))
+        call._invite_txn = txn  # type: ignore[attr-defined]
+        ring = self.ring_timeout if timeout is None else timeout
+        if not call._answered_or_final.wait(ring):
+            self._cancel_outbound(call)
+            call._answered_or_final.wait(5.0)
+            if not call.ended and call.state is not CallState.ANSWERED:
+                call._transition(CallState.ENDED, EndReason.NO_ANSWER)
+        if call.state is CallState.ANSWERED:
+            return CallOutcome(OutcomeKind.ANSWERED, call=call, status=call.final_status)
+        kind = {
+            EndReason.BUSY: OutcomeKind.BUSY,
+            EndReason.DECLINED: OutcomeKind.DECLINED,
+            EndReason.NO_ANSWER: OutcomeKind.NO_ANSWER,
+            EndReason.CANCELLED: OutcomeKind.NO_ANSWER,
+        }.get(call.end_reason or EndReason.FAILED, OutcomeKind.FAILED)
+        return CallOutcome(kind, status=call.final_status,
+                           detail=(call.end_reason.value if call.end_reason else ""))
+
+    def _on_invite_response(self, call: CallHandle, msg: SipMessage | None) -> None:
+        if msg is None:  # Timer B: nobody answered the INVITE at all
+            if not call.ended and call.state is not CallState.ANSWERED:
+                call._transition(CallState.ENDED, EndReason.FAILED)
+            return
+        code = msg.status_code
+        if code < 200:
+            if code > 100 and call.state is CallState.DIALING:
+                call._transition(CallState.ALERTING)
+            call._provisional = True  # type: ignore[attr-defined]
+            return
+        if code >= 300:
+            self._ack_non_2xx(call, msg)
+            if not call.ended:
+                call.final_status = code
+                reason = {
+                    OutcomeKind.BUSY: EndReason.BUSY,
+                    OutcomeKind.DECLINED: EndReason.DECLINED,
+                    OutcomeKind.NO_ANSWER: EndReason.NO_ANSWER,
+                }.get(outcome_for_status(code), EndReason.FAILED)
+                call._transition(CallState.ENDED, reason)
+            return
+        # 2xx: first one sets up the dialog; retransmissions get the same ACK again.
+        if call.state is CallState.ANSWERED or getattr(call, "_ack", None) is not None:
+            ack = getattr(call, "_ack", None)
+            if ack is not None:
+                self._send_to(ack, self._in_dialog_dest(call))
+            return
+        call.remote_tag = msg.to_tag
+        call.remote_target = uri_of(msg.first("Contact")) or call._request_uri  # type: ignore[attr-defined]
+        call.route_set = msg.route_list("Record-Route")
+        call.final_status = code
+        ack = self._dialog_request(call, "ACK", 1)
+        call._ack = ack  # type: ignore[attr-defined]
+        self._send_to(ack, self._in_dialog_dest(call))  # F4: right To-tag and R-URI
+        media: Negotiated | None = None
+        try:
+            media = negotiate(parse_sdp(msg.body_bytes)) if msg.body_bytes else None
+        except SdpError:
+            media = None
+        if media is None or call.ended:
+            # 2xx after we gave up (CANCEL race) or an answer we cannot use: end it.
+            if not call.ended:
+                call._transition(CallState.ENDED, EndReason.FAILED)
+            self._send_bye(call)
+            return
+        call.media, call.codec = media, media.codec
+        assert call.rtp is not None
+        call.rtp.configure(media)
+        call.rtp.start()
+        call._transition(CallState.ANSWERED)
+
+    def _ack_non_2xx(self, call: CallHandle, msg: SipMessage) -> None:
+        lines = [
+            f"ACK {call._request_uri} SIP/2.0",  # type: ignore[attr-defined]
+            f"Via: {call._invite_via}",  # type: ignore[attr-defined]
+            "Max-Forwards: 70",
+            f"From: {call.local_uri};tag={call.local_tag}",
+            f"To: {msg.first('To')}",
+            f"Call-ID: {call.call_id}",
+            "CSeq: 1 ACK",
+            "Content-Length: 0",
+        ]
+        self._send_to(("\r\n".join(lines) + "\r\n\r\n").encode(), call._dest)  # type: ignore[attr-defined]
+
+    def _cancel_outbound(self, call: CallHandle) -> None:
+        txn: _ClientTxn | None = getattr(call, "_invite_txn", None)
+        if txn is None or call.ended or call.state is CallState.ANSWERED:
+            return
+        if not txn.provisional:
+            # RFC 3261 9.1: no CANCEL before a provisional; just stop retransmitting.
+            # Not even a 100 Trying: the peer is unreachable, which is a failure.
+            txn.done.set()
+            call._transition(CallState.ENDED, EndReason.FAILED)
+            return
+        lines = [
+            f"CANCEL {call._request_uri} SIP/2.0",  # type: ignore[attr-defined]
+            f"Via: {call._invite_via}",  # type: ignore[attr-defined]
+            "Max-Forwards: 70",
+            f"From: {call.local_uri};tag={call.local_tag}",
+            f"To: {call.remote_uri}",
+            f"Call-ID: {call.call_id}",
+            "CSeq: 1 CANCEL",
+            "Content-Length: 0",
+        ]
+        self._start_txn(("\r\n".join(lines) + "\r\n\r\n").encode(), call._dest,  # type: ignore[attr-defined]
+                        call.call_id, "CANCEL")
+
+    def _stray_invite_2xx(self, msg: SipMessage) -> None:
+        """A 2xx for an INVITE we no longer track (e.g. after stop): ACK and BYE it so the
+        far end does not keep a half-open call."""
+        with self._lock:
+            call = self._calls.get(msg.call_id)
+        if call is not None and getattr(call, "_ack", None) is not None:
+            self._send_to(call._ack, self._in_dialog_dest(call))  # type: ignore[attr-defined]

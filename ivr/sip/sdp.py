@@ -1,0 +1,156 @@
+"""SDP offer/answer for one G.711 audio stream plus RFC 2833/4733 telephone-event.
+
+Small and strict on purpose: an offer we cannot read is a 400, an offer we can read but
+cannot serve (no PCMU/PCMA on plain RTP/AVP) is a 488. pyVoIP's own SDP parser is not used
+(see ``pyvoip_fixes`` F9).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+# Static payload types of the two codecs we speak (RFC 3551).
+STATIC_CODECS: dict[int, str] = {0: "PCMU", 8: "PCMA"}
+SUPPORTED_CODECS = ("PCMU", "PCMA")
+DEFAULT_EVENT_PT = 101
+
+_LINE = re.compile(r"^([a-z])=(.*)$")
+_RTPMAP = re.compile(r"^(\d{1,3}) ([A-Za-z0-9_.+-]+)/(\d+)(?:/\d+)?$")
+
+
+class SdpError(ValueError):
+    """The body is not SDP we can read (answered with 400)."""
+
+
+@dataclass
+class MediaOffer:
+    connection_ip: str
+    port: int
+    proto: str
+    formats: list[int]
+    rtpmap: dict[int, tuple[str, int]] = field(default_factory=dict)
+    direction: str = "sendrecv"
+
+
+@dataclass(frozen=True)
+class Negotiated:
+    """What both sides will use: audio codec and payload numbers, where to send RTP."""
+
+    codec: str  # "PCMU" or "PCMA"
+    audio_pt: int
+    event_pt: int | None
+    remote_ip: str
+    remote_port: int
+
+
+def parse_sdp(body: bytes | str) -> MediaOffer:
+    """The first audio stream of an SDP body. Raises SdpError when it is malformed."""
+    try:
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+    except UnicodeDecodeError as exc:
+        raise SdpError("SDP is not UTF-8") from exc
+    lines = [ln for ln in re.split(r"\r?\n", text.strip()) if ln]
+    if not lines or lines[0] != "v=0":
+        raise SdpError("SDP must start with v=0")
+    session_c: str | None = None
+    audio: MediaOffer | None = None
+    in_audio = False
+    seen_audio = False
+    for line in lines:
+        m = _LINE.match(line)
+        if not m:
+            raise SdpError(f"bad SDP line {line!r}")
+        key, value = m.groups()
+        if key == "m":
+            parts = value.split()
+            if len(parts) < 4:
+                raise SdpError(f"bad m= line {line!r}")
+            in_audio = parts[0] == "audio" and not seen_audio
+            if not in_audio:
+                continue
+            seen_audio = True
+            try:
+                port = int(parts[1].split("/")[0])
+            except ValueError as exc:
+                raise SdpError(f"bad media port in {line!r}") from exc
+            if not 0 <= port <= 65535:
+                raise SdpError(f"bad media port in {line!r}")
+            proto = parts[2]
+            formats: list[int] = []
+            if proto.startswith("RTP/"):
+                try:
+                    formats = [int(f) for f in parts[3:]]
+                except ValueError as exc:
+                    raise SdpError(f"bad RTP payload list in {line!r}") from exc
+                if any(not 0 <= f <= 127 for f in formats):
+                    raise SdpError(f"bad RTP payload type in {line!r}")
+            audio = MediaOffer(connection_ip=session_c or "", port=port, proto=proto,
+                               formats=formats)
+        elif key == "c":
+            parts = value.split()
+            if len(parts) != 3 or parts[0] != "IN" or parts[1] not in ("IP4", "IP6"):
+                raise SdpError(f"bad c= line {line!r}")
+            address = parts[2].split("/")[0]
+            if audio is not None and in_audio:
+                audio.connection_ip = address
+            elif audio is None:
+                session_c = address
+        elif key == "a" and in_audio and audio is not None:
+            name, _, val = value.partition(":")
+            if name == "rtpmap":
+                rm = _RTPMAP.match(val.strip())
+                if not rm:
+                    raise SdpError(f"bad rtpmap {line!r}")
+                audio.rtpmap[int(rm.group(1))] = (rm.group(2), int(rm.group(3)))
+            elif name in ("sendrecv", "sendonly", "recvonly", "inactive"):
+                audio.direction = name
+    if audio is None:
+        raise SdpError("no m=audio line")
+    if not audio.connection_ip:
+        raise SdpError("no c= line for the audio stream")
+    return audio
+
+
+def negotiate(offer: MediaOffer,
+              preferred: tuple[str, ...] = SUPPORTED_CODECS) -> Negotiated | None:
+    """Pick the offerer's first G.711 format and its telephone-event number; None → 488."""
+    if offer.port == 0 or offer.proto not in ("RTP/AVP", "RTP/AVPF"):
+        return None
+    codec_pt: int | None = None
+    codec = ""
+    event_pt: int | None = None
+    for pt in offer.formats:
+        name, rate = offer.rtpmap.get(pt, (STATIC_CODECS.get(pt, ""), 8000))
+        upper = name.upper()
+        if codec_pt is None and upper in preferred and rate == 8000:
+            codec_pt, codec = pt, upper
+        elif event_pt is None and upper == "TELEPHONE-EVENT" and rate == 8000:
+            event_pt = pt
+    if codec_pt is None:
+        return None
+    return Negotiated(codec=codec, audio_pt=codec_pt, event_pt=event_pt,
+                      remote_ip=offer.connection_ip, remote_port=offer.port)
+
+
+def build_sdp(*, ip: str, port: int, session_id: int, formats: list[tuple[int, str]],
+              event_pt: int | None) -> bytes:
+    """An offer (several formats) or an answer (one format) for one audio stream."""
+    pts = [pt for pt, _ in formats] + ([event_pt] if event_pt is not None else [])
+    lines = [
+        "v=0",
+        f"o=hotline12345 {session_id} {session_id} IN IP4 {ip}",
+        "s=hotline12345",
+        f"c=IN IP4 {ip}",
+        "t=0 0",
+        f"m=audio {port} RTP/AVP {' '.join(str(p) for p in pts)}",
+    ]
+    lines += [f"a=rtpmap:{pt} {name}/8000" for pt, name in formats]
+    if event_pt is not None:
+        lines += [f"a=rtpmap:{event_pt} telephone-event/8000", f"a=fmtp:{event_pt} 0-15"]
+    lines += ["a=ptime:20", "a=sendrecv"]
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def offer_formats() -> list[tuple[int, str]]:
+    return [(0, "PCMU"), (8, "PCMA")]

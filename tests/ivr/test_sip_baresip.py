@@ -1,0 +1,120 @@
+"""One call from a real softphone (baresip, headless) through Kamailio to our phone."""
+
+from __future__ import annotations
+
+import array
+import os
+import shutil
+import signal
+import subprocess
+import time
+import wave
+from pathlib import Path
+
+import pytest
+
+from asr import g711
+from ivr.sip import CallState, EndReason, read_wav_pcm16
+from tests.ivr.conftest import AudioAssets, EchoTestHandler, FrontEndFactory, rms
+from tests.sip import harness
+
+pytestmark = [
+    pytest.mark.sip,
+    pytest.mark.skipif(shutil.which("baresip") is None, reason="baresip not installed"),
+]
+
+MODULE_DIRS = ("/usr/lib/baresip/modules", "/usr/lib/x86_64-linux-gnu/baresip/modules")
+
+
+def baresip_config(confdir: Path, *, source: Path, dumps: Path,
+                   kamailio: harness.Kamailio) -> None:
+    """A config dir for baresip with no sound card: aufile plays ``source`` into the call,
+    the sndfile filter dumps what it hears to ``dumps``/dump-*-dec.wav (baresip 1.0's
+    aufile cannot be a player); commands come on stdin (stdio UI)."""
+    module_dir = next((d for d in MODULE_DIRS if Path(d, "g711.so").exists()), MODULE_DIRS[0])
+    rtp = harness.free_port_block(20)
+    confdir.mkdir(parents=True, exist_ok=True)
+    (confdir / "config").write_text(f"""poll_method epoll
+sip_listen 127.0.0.1:{harness.free_port()}
+net_interface 127.0.0.1
+module_path {module_dir}
+module stdio.so
+module g711.so
+module aufile.so
+module sndfile.so
+module_app account.so
+module_app menu.so
+audio_source aufile,{source}
+snd_path {dumps}
+rtp_ports {rtp}-{rtp + 19}
+""")
+    # A registered softphone, like a citizen's SIP client on the proxy.
+    (confdir / "accounts").write_text(
+        f"<sip:citizen@127.0.0.1:{kamailio.port}>;regint=600;audio_codecs=PCMU\n")
+
+
+def test_baresip_call_through_kamailio(make_frontend: FrontEndFactory, kamailio: harness.Kamailio,
+                                       audio: AudioAssets, tmp_path: Path) -> None:
+    handler = EchoTestHandler(audio.prompt_wav, digits_wanted=3, dtmf_timeout=6)
+    fe = make_frontend(handler, mode="register", kamailio=kamailio)
+    confdir, dumps = tmp_path / "baresip", tmp_path / "dumps"
+    dumps.mkdir()
+    # baresip hangs up when its audio file ends: give it the ~5 s prompt to "say".
+    baresip_config(confdir, source=audio.long_prompt_wav, dumps=dumps, kamailio=kamailio)
+    log = (tmp_path / "baresip.log").open("wb")
+    proc = subprocess.Popen(["baresip", "-f", str(confdir)], stdin=subprocess.PIPE, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    assert proc.stdin is not None
+
+    def command(text: str) -> None:
+        assert proc.stdin is not None
+        proc.stdin.write(text.encode())
+        proc.stdin.flush()
+
+    try:
+        time.sleep(0.5)
+        command(f"/dial sip:{fe.sip.username}@127.0.0.1:{kamailio.port}\n")
+        assert handler.first_call.wait(10), (tmp_path / "baresip.log").read_text()[-3000:]
+        call = handler.records[0].call
+        deadline = time.monotonic() + 5
+        while call.state is not CallState.ANSWERED and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.5)  # a key typed right at call setup is not always sent
+        for key in "12#":  # a digit typed during a call is sent as RFC 2833
+            command(key)
+            time.sleep(0.3)
+        (rec,) = handler.wait_records(1, timeout=20)
+        command("/quit\n")
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+        log.close()
+
+    assert rec.caller == "citizen"
+    assert rec.digits == "12#"
+    assert rec.end_reason is EndReason.REMOTE_HANGUP  # baresip hung up at its file's end
+    assert rms(rec.recorded) > 300, "nothing heard from baresip"
+    (heard,) = dumps.glob("dump-*-dec.wav")
+    with wave.open(str(heard), "rb") as w:
+        assert (w.getframerate(), w.getsampwidth(), w.getnchannels()) == (8000, 2, 1)
+        caller_heard = w.readframes(w.getnframes())
+    assert rms(caller_heard) > 300, "baresip heard only silence"
+    # What it heard contains our whole prompt, unbroken. baresip's own G.711 table decodes
+    # the quietest μ-law step as ±2 where ours gives 0, hence the tolerance.
+    prompt = g711.ulaw_to_pcm16(g711.pcm16_to_ulaw(read_wav_pcm16(audio.prompt_wav)))
+    assert contains_within(caller_heard, prompt, tolerance=4)
+
+
+def contains_within(haystack: bytes, needle: bytes, *, tolerance: int) -> bool:
+    """``needle`` appears in ``haystack`` sample by sample (16-bit) within ``tolerance``."""
+    h, n = array.array("h", haystack), array.array("h", needle)
+    anchor = next(i for i, x in enumerate(n) if abs(x) > 200)
+    probe = n[anchor:anchor + 32]
+    for j in range(anchor, len(h) - len(n) + anchor + 1):
+        if all(abs(h[j + k] - probe[k]) <= tolerance for k in range(len(probe))):
+            off = j - anchor
+            if all(abs(h[off + i] - n[i]) <= tolerance for i in range(len(n))):
+                return True
+    return False

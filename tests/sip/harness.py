@@ -1,0 +1,366 @@
+"""Loopback SIP test peers: Kamailio, SIPp, an RTP sink, and a pcap writer.
+
+Everything binds 127.0.0.1 only, on ports probed free at start, so several test runs (and
+other engineers' runs) can share a machine. Every process is started in its own process
+group and killed by its own pid.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+KAMAILIO_CFG = Path(__file__).resolve().parent / "kamailio" / "kamailio.cfg.tmpl"
+SIPP_SHARE = Path("/usr/share/sip-tester")
+LOOPBACK = "127.0.0.1"
+
+_port_lock = threading.Lock()
+_handed_out: set[int] = set()
+
+
+def _probe(port: int) -> bool:
+    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+        s = socket.socket(socket.AF_INET, kind)
+        try:
+            s.bind((LOOPBACK, port))
+        except OSError:
+            return False
+        finally:
+            s.close()
+    return True
+
+
+def free_port_block(size: int = 2) -> int:
+    """First port of ``size`` consecutive free ports (UDP and TCP), never handed out twice
+    in this process. Random base so parallel runs rarely collide."""
+    with _port_lock:
+        for _ in range(500):
+            base = random.randrange(30000, 60000 - size) & ~1
+            block = range(base, base + size)
+            if any(p in _handed_out for p in block):
+                continue
+            if all(_probe(p) for p in block):
+                _handed_out.update(block)
+                return base
+    raise RuntimeError("no free port block on 127.0.0.1")
+
+
+def free_port() -> int:
+    return free_port_block(1)
+
+
+def _kill_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, sig)  # our own session: the process and its forked children
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+# ---------------------------------------------------------------------------------------
+# Kamailio
+# ---------------------------------------------------------------------------------------
+
+
+class Kamailio:
+    """A registrar/proxy without authentication, in the foreground, with its own runtime
+    directory and pid file."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.cfg = workdir / "kamailio.cfg"
+        self.cfg.write_text(KAMAILIO_CFG.read_text().replace("@PORT@", str(self.port)))
+        self.log_path = workdir / "kamailio.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Kamailio:
+        exe = shutil.which("kamailio") or "/usr/sbin/kamailio"
+        self._log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [exe, "-DD", "-E", "-f", str(self.cfg), "-Y", str(self.workdir),
+             "-P", str(self.workdir / "kamailio.pid"), "-m", "32", "-M", "8"],
+            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"kamailio exited: {self.log_path.read_text()[-2000:]}")
+            if b"probe_max_receive_buffer" in self.log_path.read_bytes() and self._answers():
+                return self
+            time.sleep(0.1)
+        raise RuntimeError("kamailio did not come up")
+
+    def _answers(self) -> bool:
+        """True once it answers an OPTIONS (to itself: 404 or 200 both prove it's up)."""
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(0.3)
+        s.bind((LOOPBACK, 0))
+        port = s.getsockname()[1]
+        msg = (
+            f"OPTIONS sip:ping@{LOOPBACK}:{self.port} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {LOOPBACK}:{port};branch=z9hG4bKping{port}\r\n"
+            f"From: <sip:ping@{LOOPBACK}>;tag=p{port}\r\nTo: <sip:ping@{LOOPBACK}>\r\n"
+            f"Call-ID: ping{port}@{LOOPBACK}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 5\r\n"
+            "Content-Length: 0\r\n\r\n"
+        ).encode()
+        try:
+            s.sendto(msg, (LOOPBACK, self.port))
+            return s.recv(4096).startswith(b"SIP/2.0")
+        except OSError:
+            return False
+        finally:
+            s.close()
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _kill_group(self.proc)
+            self._log.close()
+
+
+# ---------------------------------------------------------------------------------------
+# SIPp
+# ---------------------------------------------------------------------------------------
+
+
+def render_scenario(name: str, dest_dir: Path, **subs: str) -> Path:
+    """Copy scenarios/<name> with @KEY@ markers replaced; unknown markers are an error."""
+    text = (SCENARIOS / name).read_text()
+    for key, value in subs.items():
+        text = text.replace(f"@{key}@", value)
+    body = text.split("-->", 1)[1] if text.lstrip().startswith("<?xml") else text
+    leftover = re.findall(r"@[A-Z_]+@", body)
+    if leftover:
+        raise ValueError(f"unfilled markers in {name}: {leftover[:3]}")
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    out = dest_dir / f"{name.removesuffix('.xml')}-{random.randrange(1 << 30):x}.xml"
+    out.write_text(text)
+    return out
+
+
+def uac_subs(*, caller: str = "13800138000", codecs: str = "0", media_port: str = "[media_port]",
+             media: str = "", ending: str = "bye") -> dict[str, str]:
+    names = {"0": "PCMU", "8": "PCMA", "9": "G722", "18": "G729", "3": "GSM"}
+    rtpmaps = "\n".join(f"a=rtpmap:{c} {names[c]}/8000" for c in codecs.split())
+    endings = {
+        "bye": """  <send retrans="500">
+    <![CDATA[
+BYE [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "citizen" <sip:@CALLER@@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+[last_To:]
+[routes]
+Call-ID: [call_id]
+CSeq: 2 BYE
+Contact: <sip:@CALLER@@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200" crlf="true" />""",
+        "wait_bye": """  <recv request="BYE" />
+  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+    ]]>
+  </send>
+  <timewait milliseconds="300"/>""",
+    }
+    return {"CALLER": caller, "CODECS": codecs, "RTPMAPS": rtpmaps, "MEDIA_PORT": media_port,
+            "MEDIA": media, "ENDING": endings[ending].replace("@CALLER@", caller)}
+
+
+def play(pcap: Path | str, then_pause_ms: int) -> str:
+    """A scenario step: start RTP from a pcap, then wait (play_pcap_audio is async)."""
+    step = f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>'
+    return step + (f'\n  <pause milliseconds="{then_pause_ms}"/>' if then_pause_ms else "")
+
+
+def pause(ms: int) -> str:
+    return f'  <pause milliseconds="{ms}"/>'
+
+
+def dtmf_pcap(digit: str) -> Path:
+    name = {"*": "star", "#": "pound"}.get(digit, digit)
+    return SIPP_SHARE / f"dtmf_2833_{name}.pcap"
+
+
+@dataclass
+class SippResult:
+    returncode: int
+    stdout: str
+    messages: str
+    errors: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+@dataclass
+class Sipp:
+    """One SIPp process (UAC or UAS), bounded by -m 1, -timeout and -timeout_error."""
+
+    scenario: Path
+    workdir: Path
+    target: str | None = None  # host:port for a UAC; None for a UAS
+    service: str = "12345"
+    timeout_s: int = 30
+    sip_port: int = field(default_factory=free_port)
+    media_port: int = field(default_factory=lambda: free_port_block(4))
+    extra: list[str] = field(default_factory=list)
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Sipp:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        stem = f"sipp-{self.sip_port}"
+        self._msg = self.workdir / f"{stem}-messages.log"
+        self._err = self.workdir / f"{stem}-errors.log"
+        self._out = self.workdir / f"{stem}.out"
+        cmd = ["sipp", "-sf", str(self.scenario), "-i", LOOPBACK, "-p", str(self.sip_port),
+               "-mi", LOOPBACK, "-mp", str(self.media_port), "-m", "1",
+               "-timeout", f"{self.timeout_s}s", "-timeout_error", "-nostdin",
+               "-trace_msg", "-message_file", str(self._msg),
+               "-trace_err", "-error_file", str(self._err), "-s", self.service,
+               "-recv_timeout", f"{self.timeout_s * 1000}", *self.extra]
+        if self.target:
+            cmd.append(self.target)
+        self._stdout = self._out.open("wb")
+        self.proc = subprocess.Popen(cmd, stdout=self._stdout, stderr=subprocess.STDOUT,
+                                     cwd=self.workdir, start_new_session=True)
+        return self
+
+    def wait(self, timeout: float | None = None) -> SippResult:
+        assert self.proc is not None
+        try:
+            rc = self.proc.wait(timeout=timeout if timeout is not None else self.timeout_s + 10)
+        except subprocess.TimeoutExpired:
+            _kill_group(self.proc)
+            rc = -1
+        self._stdout.close()
+        read = lambda p: p.read_text(errors="replace") if p.exists() else ""  # noqa: E731
+        return SippResult(rc, read(self._out), read(self._msg), read(self._err))
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            _kill_group(self.proc)
+            if not self._stdout.closed:
+                self._stdout.close()
+
+    def run(self) -> SippResult:
+        return self.start().wait()
+
+
+def register_contact(workdir: Path, kamailio: Kamailio, user: str, contact_port: int) -> None:
+    """Register user -> sip:user@127.0.0.1:contact_port at Kamailio (for a SIPp UAS)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    inf = workdir / f"reg-{user}.csv"
+    inf.write_text(f"SEQUENTIAL\n{user};{contact_port};\n")
+    result = Sipp(SCENARIOS / "register_contact.xml", workdir, target=f"{LOOPBACK}:{kamailio.port}",
+                  timeout_s=5, extra=["-inf", str(inf)]).run()
+    if not result.ok:
+        raise RuntimeError(f"registering {user} failed: {result.stdout[-1500:]}")
+
+
+# ---------------------------------------------------------------------------------------
+# RTP: a sink that records what a peer sends, and a pcap writer for SIPp
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class RtpPacket:
+    arrival: float
+    payload_type: int
+    marker: bool
+    seq: int
+    timestamp: int
+    ssrc: int
+    payload: bytes
+
+
+class RtpSink:
+    """Receives RTP on a port (announced in a SIPp caller's SDP instead of SIPp's own
+    media port) and keeps every packet with its arrival time."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((LOOPBACK, port or 0))
+        self.port = self.sock.getsockname()[1]
+        self.sock.settimeout(0.2)
+        self.packets: list[RtpPacket] = []
+        self._running = True
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while self._running:
+            try:
+                data = self.sock.recv(4096)
+            except OSError:
+                continue
+            if len(data) < 12:
+                continue
+            seq, ts, ssrc = struct.unpack_from("!HII", data, 2)
+            self.packets.append(RtpPacket(time.monotonic(), data[1] & 0x7F, bool(data[1] & 0x80),
+                                          seq, ts, ssrc, data[12:]))
+
+    def close(self) -> None:
+        self._running = False
+        self._thread.join(timeout=1)
+        self.sock.close()
+
+
+def write_rtp_pcap(path: Path, payloads: list[bytes], *, payload_type: int = 0,
+                   ptime_ms: int = 20, ssrc: int = 0x1234ABCD) -> Path:
+    """A pcap (Ethernet/IPv4/UDP/RTP, 20 ms apart) that SIPp's play_pcap_audio replays."""
+    out = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+    t0 = 1_700_000_000.0
+    for i, payload in enumerate(payloads):
+        rtp = struct.pack("!BBHII", 0x80, (0x80 if i == 0 else 0) | payload_type,
+                          (1000 + i) & 0xFFFF, (160 * i) & 0xFFFFFFFF, ssrc) + payload
+        udp = struct.pack("!HHHH", 40000, 20000, 8 + len(rtp), 0) + rtp
+        total = 20 + len(udp)
+        ip_hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, total, i & 0xFFFF, 0, 64, 17, 0,
+                             socket.inet_aton(LOOPBACK), socket.inet_aton(LOOPBACK))
+        csum = _ip_checksum(ip_hdr)
+        ip_hdr = ip_hdr[:10] + struct.pack("!H", csum) + ip_hdr[12:]
+        frame = b"\x00" * 12 + b"\x08\x00" + ip_hdr + udp
+        ts = t0 + i * ptime_ms / 1000
+        out += struct.pack("<IIII", int(ts), round((ts % 1) * 1e6) % 1_000_000,
+                           len(frame), len(frame))
+        out += frame
+    path.write_bytes(bytes(out))
+    return path
+
+
+def _ip_checksum(header: bytes) -> int:
+    total = sum(struct.unpack(f"!{len(header) // 2}H", header))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
