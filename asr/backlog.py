@@ -76,8 +76,14 @@ def run_backlog(
             give_up = attempts >= MAX_ATTEMPTS
             log.warning("transcription job %s failed (attempt %s): %s", job_id, attempts, exc)
             with transaction(sessions) as session:
-                release(session=session, job_id=job_id, worker=me, error=str(exc) or repr(exc),
-                        give_up=give_up, retry_at=domain.now() + RETRY_BACKOFF * attempts)
+                release(
+                    session=session,
+                    job_id=job_id,
+                    worker=me,
+                    error=str(exc) or repr(exc),
+                    give_up=give_up,
+                    retry_at=domain.now() + RETRY_BACKOFF * attempts,
+                )
             if give_up:
                 run.failed += 1
             else:
@@ -89,9 +95,14 @@ def run_backlog(
                 continue
             ticket = session.get(Ticket, job.ticket_id)
             if ticket is not None:
-                service.attach_transcript(session=session, domain=domain, ticket=ticket,
-                                          actor=actor, text=transcript.text,
-                                          meta=transcript_meta(transcript))
+                service.attach_transcript(
+                    session=session,
+                    domain=domain,
+                    ticket=ticket,
+                    actor=actor,
+                    text=transcript.text,
+                    meta=transcript_meta(transcript),
+                )
             job.status = JobStatus.DONE.value
             job.finished_at = utcnow()
             job.claimed_until = None

