@@ -113,3 +113,4 @@ def transcribe(
         f"model load {load_seconds:.1f} s",
         style="dim",
     )
+

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from asr.status import model_status
 from config import Settings
 from hotline import dbadmin
 from hotline.scheduler import start_scheduler
@@ -144,10 +145,20 @@ def create_app(
     install_error_handlers(app)
     app.include_router(router)
 
+    asr_status = model_status(settings.asr.model_dir, settings.asr.model_name)
+    if not asr_status.ready:
+        log.warning("%s", asr_status.detail)
+
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
-        rev = schema_revision(engine)
-        return {"status": "ok", "database": engine.dialect.name, "schema": rev}
+        # Re-checked on each call: installing a model needs no restart to show up here.
+        asr = model_status(settings.asr.model_dir, settings.asr.model_name)
+        return {
+            "status": "ok",
+            "database": engine.dialect.name,
+            "schema": schema_revision(engine),
+            "asr": {"ready": asr.ready, "model": asr.path, "detail": asr.detail},
+        }
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

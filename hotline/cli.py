@@ -13,6 +13,7 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from asr.cli import app as asr_app
 from config import get_settings
 from hotline import dbadmin
 from ticketing.actors import Actor
@@ -30,7 +31,8 @@ from ticketing.reports import export_csv, figures
 from ticketing.service import NotFound, events_of, get_ticket
 from ticketing.states import STATUS_LABELS, Role, Status
 
-app = typer.Typer(help="12345 hotline voice service", no_args_is_help=True)
+app = typer.Typer(help="12345 hotline voice service", no_args_is_help=True,
+                  pretty_exceptions_show_locals=False)
 db_app = typer.Typer(help="Database schema")
 user_app = typer.Typer(help="Users and tokens")
 unit_app = typer.Typer(help="Units (承办单位)")
@@ -193,12 +195,39 @@ def export(out: Annotated[Path, typer.Option("--out", "-o")] = Path("tickets.csv
     console.print(f"wrote {out}")
 
 
-def _mount_optional() -> None:
+@asr_app.command("backlog")
+def asr_backlog(
+    limit: Annotated[int, typer.Option(help="Process at most this many jobs")] = 1000,
+) -> None:
+    """Transcribe queued recordings and give their tickets the words (the service also
+    runs the queue by itself)."""
+    from asr.backlog import run_backlog
+    from asr.batch import transcribe_file
+    from asr.cleanup import normalize
+    from asr.engine import AsrEngine
+    from asr.jobs import pending_count
+    from asr.models import ModelError
+    from asr.status import model_status
+
+    settings = get_settings()
+    sessions = _sessions()
+    with sessions() as s:
+        waiting = pending_count(session=s)
+    status = model_status(settings.asr.model_dir, settings.asr.model_name)
+    if not status.ready:
+        console.print(f"[yellow]{waiting} recording(s) waiting.[/yellow] {status.detail}")
+        raise typer.Exit(1)
     try:
-        from asr.cli import app as asr_app
-    except ImportError:
-        return
-    app.add_typer(asr_app, name="asr", help="Speech recognition (Vosk)")
+        engine = AsrEngine.from_settings(settings)
+    except ModelError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    run = run_backlog(
+        sessions=sessions, domain=Domain.load(settings), limit=limit,
+        transcribe=lambda p: transcribe_file(engine, p, postprocess=normalize).transcript,
+    )
+    console.print(f"transcribed {run.done}, to retry {run.retried}, gave up {run.failed}; "
+                  f"{max(waiting - run.done - run.failed, 0)} waiting before this run")
 
 
-_mount_optional()
+app.add_typer(asr_app, name="asr", help="Speech recognition (Vosk): models, transcription")
