@@ -442,25 +442,6 @@ def reassign(
     )
 
 
-def manual_dispatch(
-    *,
-    session: Session,
-    domain: Domain,
-    ticket: Ticket,
-    actor: Actor,
-    unit_id: int,
-    handler_id: int | None = None,
-) -> Ticket:
-    return dispatch(
-        session=session,
-        domain=domain,
-        ticket=ticket,
-        actor=actor,
-        unit_id=unit_id,
-        handler_id=handler_id,
-    )
-
-
 def sign(
     *, session: Session, domain: Domain, ticket: Ticket, actor: Actor, via: str = "api"
 ) -> Ticket:

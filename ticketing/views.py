@@ -168,7 +168,7 @@ def accept(ref: str, request: Request, token: Token, domain: DomainDep):
 
 @router.post("/tickets/{ref}/dispatch", response_model=TicketOut)
 def dispatch(ref: str, body: DispatchBody, request: Request, token: Token, domain: DomainDep):
-    return _act(request, token, domain, ref, service.manual_dispatch,
+    return _act(request, token, domain, ref, service.dispatch,
                 unit_id=body.unit_id, handler_id=body.handler_id)
 
 

@@ -74,7 +74,7 @@ def test_no_rule_goes_to_manual_queue(sessions: sessionmaker[Session], domain: D
         assert t.status == Status.ACCEPTED
         assert t.unit_id is None
         assert _actions(s, t)[-1] == "manual_queue"
-        service.manual_dispatch(session=s, domain=domain, ticket=t, actor=op,
+        service.dispatch(session=s, domain=domain, ticket=t, actor=op,
                                 unit_id=hd)
         s.commit()
         assert t.status == Status.DISPATCHED and t.handler.username == "hd-handler"
@@ -92,7 +92,7 @@ def test_return_then_redispatch(sessions: sessionmaker[Session], domain: Domain,
                               reason="不属于本单位管辖，系小区自备井")
         s.commit()
         assert t.status == Status.RETURNED and t.unit_id is None
-        service.manual_dispatch(session=s, domain=domain, ticket=t, actor=op,
+        service.dispatch(session=s, domain=domain, ticket=t, actor=op,
                                 unit_id=cy)
         s.commit()
         assert t.status == Status.DISPATCHED and t.unit.code == "cy"
