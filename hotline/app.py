@@ -16,6 +16,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from asr.status import model_status
 from config import Settings
 from hotline import dbadmin
+from hotline.observability import make_registry
+from hotline.observability import router as observability_router
 from hotline.scheduler import start_scheduler
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory, require_migrated, schema_revision
@@ -142,6 +144,8 @@ def create_app(
     app.state.engine = engine
     app.state.sessions = sessions
     app.state.domain = domain
+    app.state.metrics = make_registry(sessions)
+    app.include_router(observability_router)
     install_error_handlers(app)
     app.include_router(router)
 

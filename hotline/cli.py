@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from asr.cli import app as asr_app
 from config import get_settings
 from hotline import dbadmin
+from hotline.observability import setup_logging
 from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.db import (
@@ -66,7 +66,7 @@ def serve(
     from hotline.app import create_app
 
     settings = get_settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    setup_logging(json_lines=settings.log_json)
     try:
         application = create_app(settings, background=True)
     except NotMigrated as exc:
@@ -193,6 +193,56 @@ def export(out: Annotated[Path, typer.Option("--out", "-o")] = Path("tickets.csv
                           tz=Domain.load(settings).tz)
     out.write_text(body, encoding="utf-8", newline="")
     console.print(f"wrote {out}")
+
+
+@app.command()
+def doctor() -> None:
+    """Check settings, database, model, storage, prompts, ports and the registrar."""
+    from hotline.doctor import run_checks
+
+    checks = run_checks(get_settings())
+    for c in checks:
+        mark = "[green]ok[/green]  " if c.ok else (
+            "[red]FAIL[/red]" if c.required else "[yellow]warn[/yellow]")
+        console.print(f"{mark} {c.name}: {c.detail}")
+        if not c.ok and c.fix:
+            console.print(f"      fix: {c.fix}")
+    if any(c.required and not c.ok for c in checks):
+        raise typer.Exit(1)
+
+
+recordings_app = typer.Typer(help="Call recordings: integrity and retention")
+app.add_typer(recordings_app, name="recordings")
+
+
+@recordings_app.command("verify")
+def recordings_verify() -> None:
+    """Check every recording against the SHA-256 taken when its call ended."""
+    from hotline.recordings import verify
+
+    with transaction(_sessions()) as session:
+        checked, problems = verify(session=session)
+    for p in problems:
+        console.print(f"[red]{p.problem}[/red] {p.path} (call {p.call_id})")
+    console.print(f"{checked} recording(s) checked, {len(problems)} problem(s)")
+    if problems:
+        raise typer.Exit(1)
+
+
+@recordings_app.command("retention")
+def recordings_retention(
+    days: Annotated[int, typer.Option(help="Delete recordings older than this")],
+) -> None:
+    """Delete recordings older than DAYS unless their ticket is still open (audited)."""
+    from hotline.recordings import apply_retention
+    from ticketing.models import utcnow
+
+    if days < 1:
+        console.print("[red]--days must be at least 1[/red]")
+        raise typer.Exit(2)
+    with transaction(_sessions()) as session:
+        deleted = apply_retention(session=session, days=days, now=utcnow())
+    console.print(f"deleted {len(deleted)} recording(s)")
 
 
 @asr_app.command("backlog")

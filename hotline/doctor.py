@@ -1,0 +1,130 @@
+"""`hotline doctor`: check what the service needs and say how to fix each problem."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from asr.status import model_status
+from config import Settings
+from hotline import dbadmin
+from ticketing.classify import load_rules
+from ticketing.db import make_engine, schema_revision
+from ticketing.dispatch_rules import RuleFileError, load_rule_table
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    required: bool = True
+
+
+def check_database(s: Settings) -> Check:
+    engine = make_engine(s.database_url)
+    url = engine.url.render_as_string(hide_password=True)
+    try:
+        rev = schema_revision(engine)
+    except SQLAlchemyError as exc:
+        return Check("database", False, f"{url}: cannot connect ({exc.__class__.__name__})",
+                     "start PostgreSQL or correct HOTLINE_DATABASE_URL")
+    finally:
+        engine.dispose()
+    head = dbadmin.head_revision()
+    if rev != head:
+        return Check("database", False, f"{url}: schema {rev or 'missing'}, needs {head}",
+                     "run `hotline db upgrade`")
+    return Check("database", True, f"{url}: schema {rev}")
+
+
+def check_rules(s: Settings) -> Check:
+    try:
+        table = load_rule_table(s.rules_file)
+        load_rules(s.classification_file)
+    except (RuleFileError, OSError, ValueError) as exc:
+        return Check("rules", False, str(exc), "fix the file named above")
+    return Check("rules", True, f"{len(table.rules)} dispatch rules, classification loaded")
+
+
+def check_model(s: Settings) -> Check:
+    st = model_status(s.asr.model_dir, s.asr.model_name)
+    return Check("speech model", st.ready, st.path if st.ready else st.detail,
+                 "run `hotline asr fetch small-cn`", required=False)
+
+
+def check_dirs(s: Settings) -> Check:
+    for d in (s.data_dir, s.recordings_dir):
+        try:
+            Path(d).mkdir(parents=True, exist_ok=True)
+            probe = Path(d) / f".doctor-{uuid.uuid4().hex}"
+            probe.write_bytes(b"x")
+            probe.unlink()
+        except OSError as exc:
+            return Check("storage", False, f"{d}: {exc}", f"make {d} writable by {os.getuid()}")
+    return Check("storage", True, f"{s.data_dir} and {s.recordings_dir} writable")
+
+
+def check_prompt_tools(s: Settings) -> Check:
+    recorded = sorted(p.name for p in Path(s.prompts_dir).glob("*.wav")) if Path(
+        s.prompts_dir).is_dir() else []
+    tools = [t for t in ("espeak-ng", "sox") if shutil.which(t) is None]
+    if tools and not recorded:
+        return Check("prompts", False, f"no recorded prompts and {', '.join(tools)} missing",
+                     "apt-get install espeak-ng sox, or put recorded WAVs in config/prompts/")
+    return Check("prompts", True, f"{len(recorded)} recorded prompt(s); generator "
+                 + ("missing: " + ", ".join(tools) if tools else "available"))
+
+
+def check_sip_port(s: Settings) -> Check:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind((s.sip.bind_ip, s.sip.port))
+        except OSError as exc:
+            return Check("sip port", False, f"{s.sip.bind_ip}:{s.sip.port}/udp: {exc}",
+                         "stop what holds the port, or set HOTLINE_SIP__PORT", required=False)
+    return Check("sip port", True, f"{s.sip.bind_ip}:{s.sip.port}/udp free")
+
+
+def check_registrar(s: Settings) -> Check:
+    """Send SIP OPTIONS to the registrar (Kamailio) and wait for any answer."""
+    if s.sip.mode != "register":
+        return Check("registrar", True, "direct mode: no registrar needed", required=False)
+    target = (s.sip.registrar_ip, s.sip.registrar_port)
+    branch, tag, cid = uuid.uuid4().hex[:16], uuid.uuid4().hex[:8], uuid.uuid4().hex
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(2)
+        sock.bind((s.sip.bind_ip, 0))
+        host, port = sock.getsockname()
+        msg = (
+            f"OPTIONS sip:{target[0]}:{target[1]} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {host}:{port};branch=z9hG4bK{branch};rport\r\n"
+            f"From: <sip:doctor@{host}>;tag={tag}\r\nTo: <sip:{target[0]}>\r\n"
+            f"Call-ID: {cid}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
+            "Content-Length: 0\r\n\r\n"
+        )
+        try:
+            sock.sendto(msg.encode(), target)
+            reply = sock.recv(4096).decode(errors="replace").split("\r\n", 1)[0]
+        except OSError as exc:
+            return Check("registrar", False, f"{target[0]}:{target[1]}: no answer ({exc})",
+                         "start Kamailio or correct HOTLINE_SIP__REGISTRAR_IP/_PORT")
+    return Check("registrar", True, f"{target[0]}:{target[1]} answered: {reply}")
+
+
+CHECKS: tuple[Callable[[Settings], Check], ...] = (
+    check_database, check_rules, check_model, check_dirs, check_prompt_tools,
+    check_sip_port, check_registrar,
+)
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    return [check(settings) for check in CHECKS]

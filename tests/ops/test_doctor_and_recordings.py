@@ -1,0 +1,121 @@
+"""`hotline doctor` against real and missing peers; recordings verify and retention."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from asr.recording import CallRecorder
+from config import Settings, get_settings
+from hotline.cli import app
+from hotline.doctor import check_database, check_registrar, run_checks
+from hotline.recordings import apply_retention, verify
+from ivr.intake import CallIntake, Spool
+from tests.sip.harness import Kamailio, free_port
+from tests.support.city import City
+from ticketing import service
+from ticketing.actors import Actor
+from ticketing.context import Domain
+from ticketing.models import Ticket, utcnow
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_env(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("HOTLINE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HOTLINE_RECORDINGS_DIR", str(tmp_path / "rec"))
+    monkeypatch.setenv("HOTLINE_ASR__MODEL_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("HOTLINE_SIP__PORT", str(free_port()))
+    get_settings.cache_clear()
+    yield sqlite_url
+    get_settings.cache_clear()
+
+
+def test_doctor_passes_and_warns_about_the_model(cli_env: str) -> None:
+    r = runner.invoke(app, ["doctor"])
+    assert r.exit_code == 0, r.output
+    assert "ok   database" in r.output
+    assert "warn speech model" in r.output and "hotline asr fetch small-cn" in r.output
+
+
+def test_doctor_names_the_fix_for_an_unmigrated_database(tmp_path: Path) -> None:
+    c = check_database(Settings(database_url=f"sqlite:///{tmp_path / 'new.db'}"))
+    assert not c.ok and c.fix == "run `hotline db upgrade`"
+    c = check_database(Settings(database_url="postgresql+psycopg://x@127.0.0.1:1/none"))
+    assert not c.ok and "cannot connect" in c.detail
+
+
+def test_doctor_reaches_a_real_kamailio(tmp_path: Path) -> None:
+    kam = Kamailio(tmp_path / "kam").start()
+    try:
+        settings = Settings(sip={"mode": "register", "registrar_ip": "127.0.0.1",
+                                 "registrar_port": kam.port})
+        c = check_registrar(settings)
+        assert c.ok, c.detail
+        assert "SIP/2.0" in c.detail
+    finally:
+        kam.stop()
+    c = check_registrar(Settings(sip={"mode": "register", "registrar_port": free_port()}))
+    assert not c.ok and "Kamailio" in c.fix
+    assert {x.name for x in run_checks(Settings())} >= {"database", "speech model", "registrar"}
+
+
+def _call_with_recording(sessions: sessionmaker[Session], domain: Domain, tmp_path: Path,
+                         call_id: str) -> tuple[Path, str]:
+    path = tmp_path / f"{call_id}.wav"
+    with CallRecorder(path) as rec:
+        rec.write(b"\x01\x00" * 8000)
+    done = rec.close()
+    call = CallIntake(sessions=sessions, domain=domain, spool=Spool(tmp_path / "spool"),
+                      call_id=call_id, caller="13811112222")
+    call.recording(done.path, done.sha256, done.duration_seconds)
+    call.understood("朝阳区望京西园三区5号楼停水了")
+    filed = call.file_ticket()
+    assert filed is not None and call.end()
+    return path, filed.number
+
+
+def test_verify_finds_tampered_and_missing(sessions: sessionmaker[Session], domain: Domain,
+                                           city: City, tmp_path: Path) -> None:
+    good, _ = _call_with_recording(sessions, domain, tmp_path, "v1")
+    bad, _ = _call_with_recording(sessions, domain, tmp_path, "v2")
+    gone, _ = _call_with_recording(sessions, domain, tmp_path, "v3")
+    with bad.open("r+b") as f:
+        f.seek(100)
+        f.write(b"\xff\xff")
+    gone.unlink()
+    with sessions() as s:
+        checked, problems = verify(session=s)
+    assert checked == 3
+    assert {(p.call_id, p.problem) for p in problems} == {("v2", "mismatch"), ("v3", "missing")}
+    assert good.exists()
+
+
+def test_retention_keeps_open_tickets(sessions: sessionmaker[Session], domain: Domain,
+                                      city: City, tmp_path: Path) -> None:
+    open_path, _ = _call_with_recording(sessions, domain, tmp_path, "r1")
+    closed_path, closed_no = _call_with_recording(sessions, domain, tmp_path, "r2")
+    handler, system = city.actor("water-handler"), Actor.system("test")
+    with sessions() as s:
+        t = service.get_ticket(session=s, actor=system, ref=closed_no)
+        service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已修复")
+        service.close(session=s, domain=domain, ticket=t, actor=handler)
+        s.commit()
+    with sessions() as s:
+        deleted = apply_retention(session=s, days=30, now=utcnow() + timedelta(days=31))
+        s.commit()
+    assert deleted == ["r2"]
+    assert open_path.exists() and not closed_path.exists()
+    with sessions() as s:
+        t = s.scalars(select(Ticket).where(Ticket.number == closed_no)).one()
+        assert t.recording_path is None
+        assert "recording_deleted" in [e.action for e in t.events]

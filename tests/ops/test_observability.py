@@ -1,0 +1,55 @@
+"""/metrics in Prometheus text format, and logs with masked phone numbers."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from config import Settings
+from hotline.app import create_app
+from hotline.observability import JsonFormatter, MaskingFilter, mask_phones
+from tests.support.city import City
+
+
+def test_metrics_report_tickets_calls_backlog(settings: Settings, city: City) -> None:
+    with TestClient(create_app(settings)) as client:
+        body = {"caller_phone": "13811112222", "demand": "朝阳区望京西园三区5号楼停水了"}
+        r = client.post("/api/v1/tickets", json=body,
+                        headers={"Authorization": f"Bearer {city.tokens['operator']}"})
+        assert r.status_code == 201
+        r = client.get("/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    families = {f.name: f for f in text_string_to_metric_families(r.text)}
+    tickets = {s.labels["status"]: s.value for s in families["hotline_tickets"].samples}
+    assert tickets == {"dispatched": 1.0}
+    assert families["hotline_asr_backlog"].samples[0].value == 0
+    assert "hotline_calls" in families and "hotline_tickets_overdue" in families
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("caller 13812345678 hung up", "caller 138****5678 hung up"),
+        ("+8613812345678", "+86138****5678"),
+        ("ticket 2611240001 for 13900001111", "ticket 2611240001 for 139****1111"),
+        ("no phone here 12345", "no phone here 12345"),
+    ],
+)
+def test_phone_numbers_masked(text: str, masked: str) -> None:
+    assert mask_phones(text) == masked
+
+
+def test_json_log_line_masks_and_keeps_call_fields() -> None:
+    record = logging.LogRecord("hotline.ivr", logging.INFO, __file__, 1,
+                               "call from %s answered", ("13812345678",), None)
+    record.call_id = "abc@127.0.0.1"
+    record.ticket = "2611240001"
+    assert MaskingFilter().filter(record)
+    line = json.loads(JsonFormatter().format(record))
+    assert line["msg"] == "call from 138****5678 answered"
+    assert line["call_id"] == "abc@127.0.0.1" and line["ticket"] == "2611240001"
+    assert line["level"] == "INFO"
