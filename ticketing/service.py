@@ -275,7 +275,12 @@ def _link_duplicate(
         .limit(1)
     )
     # Two queries rather than one OR: each can use its own index (caller, place).
-    candidates = [session.scalars(base.where(Ticket.caller_phone == ticket.caller_phone)).first()]
+    candidates = []
+    # Placeholder numbers ("000" for a caller who sent none) say nothing about who called.
+    if len(ticket.caller_phone) >= 7:
+        candidates.append(
+            session.scalars(base.where(Ticket.caller_phone == ticket.caller_phone)).first()
+        )
     if ticket.address:
         candidates.append(session.scalars(
             base.where(Ticket.category == ticket.category, Ticket.address == ticket.address)

@@ -227,3 +227,13 @@ def test_events_are_append_only_rows(sessions: sessionmaker[Session], domain: Do
         s.commit()
         n = s.scalar(select(func.count(TicketEvent.id)).where(TicketEvent.ticket_id == t.id))
         assert n == 3  # create, accept, dispatch: written in the same transaction
+
+
+def test_callers_without_a_number_are_not_duplicates(sessions: sessionmaker[Session],
+                                                     domain: Domain, city: City) -> None:
+    op = city.actor("operator")
+    with sessions() as s:
+        a = _new(s, domain, op, caller_phone="000", demand="路灯坏了", category="municipal")
+        b = _new(s, domain, op, caller_phone="000", demand="噪音扰民", category="environment")
+        s.commit()
+        assert a.duplicate_of_id is None and b.duplicate_of_id is None
