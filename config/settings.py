@@ -46,6 +46,9 @@ class AsrSettings(BaseModel):
     sample_rate: int = 8000
     workers: int = 0  # 0 = one per core
     low_confidence: float = 0.6
+    # Phrase list for live call decoding (Vosk grammar); empty = free-form decoding. Only
+    # for narrow deployments and tests: a grammar forces speech onto its phrases.
+    phrase_list: list[str] = Field(default_factory=list)
 
 
 class SipSettings(BaseModel):
@@ -63,6 +66,21 @@ class SipSettings(BaseModel):
     operator_uri: str = ""
     max_record_seconds: int = 120
     end_silence_seconds: float = 3.0
+    # No speech at all this long after the prompt: ask once more, then say goodbye.
+    no_speech_seconds: float = 8.0
+    # Wait for the confirm key (1/2) after the read-back.
+    confirm_timeout_seconds: float = 6.0
+    # Speech during the greeting/re-prompt stops the prompt and is recorded (GB/T 33358:
+    # callers who know the line need not sit through it).
+    barge_in: bool = True
+    # Longest wait for the live transcript after the turn ends; longer (ASR far behind)
+    # files the ticket without words and lets the transcription backlog do it.
+    transcript_wait_seconds: float = 5.0
+    rtp_timeout: float = 10.0  # no RTP this long: the caller is gone (BYE sent)
+    register_expires: int = 300
+    ring_timeout: float = 20.0  # operator transfer: ring this long before a callback ticket
+    prompt_voice: str = "cmn"  # espeak-ng voice for generated prompts
+    prompt_speed: int = 175  # espeak-ng words per minute
 
 
 class TwilioSettings(BaseModel):
@@ -71,9 +89,27 @@ class TwilioSettings(BaseModel):
     api_base: str = "https://api.twilio.com"
     from_number: str = ""
     public_base_url: str = "http://127.0.0.1:8000"
+    # Status callbacks whose X-Twilio-Signature does not verify get 403; only a local
+    # development setup without a real account may turn this off.
+    verify_signatures: bool = True
+    # How long the dialer waits for Twilio's final status callback of a call.
+    call_result_timeout_seconds: float = 180.0
+    # Inbound webhooks: Twilio gives up on a webhook after 15 s, so download + decoding
+    # get this much of it; past it the ticket is made with the transcription backlog.
+    webhook_budget_seconds: float = 9.0
+    download_timeout_seconds: float = 5.0
+    # Decoding is skipped up front when audio seconds x this guess would overrun the
+    # budget (measured real-time factor is ~0.2 per stream on a free core; queueing for
+    # a busy core makes it worse, hence the margin).
+    decode_rtf_guess: float = 0.5
+    # Ring time for <Dial> to the operator (settings.sip.operator_uri) before a callback
+    # request ticket is left instead.
+    operator_ring_seconds: int = 20
 
 
 class OutboundSettings(BaseModel):
+    # Run the outbound worker inside `hotline serve` (every instance may; claims are locked).
+    enabled: bool = True
     sms_provider: str = "log"  # log | webhook | twilio
     sms_webhook_url: str = ""
     dialer: str = "sip"  # sip | twilio
@@ -85,6 +121,26 @@ class OutboundSettings(BaseModel):
     quiet_end: str = "08:00"
     survey_daily_cap: int = 2
     poll_seconds: float = 1.0
+    # How often the planner turns ticket state into work items (outbound_tasks rows).
+    plan_seconds: float = 2.0
+    # Ring time before an unanswered call counts as no answer; wait for each key.
+    ring_seconds: float = 30.0
+    key_timeout_seconds: float = 8.0
+    # A claimed item belongs to its worker this long; must exceed the longest call.
+    lease_seconds: float = 300.0
+    # Calls (and SMS) a worker process has in flight at once.
+    max_parallel: int = 8
+    # How a phone number becomes a SIP target: "{phone}" dials number@registrar
+    # (register mode); "sip:{phone}@trunk.example:5060" for a direct trunk.
+    sip_uri_template: str = "{phone}"
+    # The outbound SIP front end's own port and RTP range, apart from the IVR's inbound one.
+    sip_port: int = 5081
+    sip_rtp_port_low: int = 21000
+    sip_rtp_port_high: int = 21499
+    # Prompt voice for generated prompts (espeak-ng), when config/prompts has no recording.
+    tts_voice: str = "cmn"
+    # SMS retries when the provider fails (seconds after each failure).
+    sms_retry_seconds: list[int] = Field(default_factory=lambda: [60, 300])
 
 
 class Settings(BaseSettings):
@@ -106,6 +162,10 @@ class Settings(BaseSettings):
     classification_file: Path = CONFIG_DIR / "classification.toml"
     holidays_file: Path = CONFIG_DIR / "holidays.toml"
     prompts_dir: Path = CONFIG_DIR / "prompts"
+    # Signs the web console's session cookies. Empty: a random secret is generated once per
+    # install and kept in data_dir/console_secret, so sessions survive restarts and every
+    # worker process of one install agrees on it (hotline.console.auth).
+    console_secret: str = ""
 
     deadlines: DeadlineSettings = DeadlineSettings()
     duplicates: DuplicateSettings = DuplicateSettings()

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from asr.status import model_status
 from config import Settings
-from hotline import dbadmin
+from hotline import console, dbadmin
 from hotline.observability import make_registry
 from hotline.observability import router as observability_router
 from hotline.scheduler import start_scheduler
@@ -148,6 +148,8 @@ def create_app(
     app.include_router(observability_router)
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(console.router)
+    app.mount("/console/static", console.static_files(), name="console-static")
 
     asr_status = model_status(settings.asr.model_dir, settings.asr.model_name)
     if not asr_status.ready:

@@ -9,7 +9,7 @@ want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
 if [ "$want_test" = 1 ]; then
-    debs=(postgresql sip-tester espeak-ng sox kamailio baresip)
+    debs=(postgresql sip-tester espeak-ng sox kamailio baresip chromium fonts-wqy-microhei)
     missing=()
     for d in "${debs[@]}"; do
         dpkg-query -W -f='${Status}' "$d" 2>/dev/null | grep -q "install ok installed" || missing+=("$d")

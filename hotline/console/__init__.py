@@ -1,0 +1,26 @@
+"""Web console for operators, handlers and supervisors, served under /console.
+
+Server-rendered Jinja2 pages with htmx (vendored in static/) for the bits that update in
+place; no front-end build. It lives in the composition root because its dashboard reads
+the tables of ivr/ and asr/ as well as ticketing/, which must not depend on it.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.staticfiles import StaticFiles
+
+from hotline.console import dashboard, intake, routes
+from hotline.console.web import STATIC_DIR
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+router.include_router(routes.router)
+router.include_router(intake.router)
+router.include_router(dashboard.router)
+
+
+def static_files() -> StaticFiles:
+    return StaticFiles(directory=STATIC_DIR)
+
+
+__all__ = ["router", "static_files"]

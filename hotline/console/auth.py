@@ -1,0 +1,170 @@
+"""Console sessions: a signed cookie bound to the user's bearer token, and CSRF tokens.
+
+The console logs in with the same bearer token the API uses (``hotline demo`` /
+``hotline user add`` print it). The cookie then carries the user id, a fingerprint of the
+token's stored SHA-256 and a CSRF token, signed with HMAC-SHA256; nothing is kept server
+side. Because the fingerprint must still match the user's current token, issuing a new
+token (``hotline demo`` again, ``hotline user add``) or deactivating the user ends their
+console sessions too.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from config import Settings
+from ticketing.models import User
+
+COOKIE = "hotline_console"
+COOKIE_PATH = "/console"
+SESSION_SECONDS = 12 * 3600  # one working shift; after that, log in again
+# An anonymous cookie only carries the login form's CSRF token.
+ANON_SECONDS = 3600
+_FINGERPRINT_CHARS = 16
+SECRET_FILE = "console_secret"
+
+
+class LoginRequired(Exception):
+    """No valid session: the page redirects to the login form."""
+
+
+class CsrfFailed(Exception):
+    """A POST without the session's CSRF token (forged, or a page from an old session)."""
+
+
+@dataclass(frozen=True)
+class ConsoleSession:
+    user_id: int | None
+    token_fp: str | None
+    csrf: str
+    expires: int
+
+
+def console_secret(settings: Settings) -> bytes:
+    """The configured secret, or the install's generated one (created on first use)."""
+    if settings.console_secret:
+        return settings.console_secret.encode()
+    path = Path(settings.data_dir) / SECRET_FILE
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(32).encode()
+    try:
+        # O_EXCL: two workers starting at once agree on whichever file was written first.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(secret)
+    return secret
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(key: bytes, payload: str) -> str:
+    # A purpose-bound key: the same install secret could sign other things later.
+    derived = hmac.new(key, b"hotline-console-session-v1", hashlib.sha256).digest()
+    return _b64(hmac.new(derived, payload.encode(), hashlib.sha256).digest())
+
+
+def encode(key: bytes, s: ConsoleSession) -> str:
+    payload = _b64(json.dumps(
+        {"u": s.user_id, "t": s.token_fp, "c": s.csrf, "e": s.expires}, separators=(",", ":")
+    ).encode())
+    return f"{payload}.{_mac(key, payload)}"
+
+
+def decode(key: bytes, value: str | None, now: float | None = None) -> ConsoleSession | None:
+    """The session in a cookie value, or None if it is forged, malformed or expired."""
+    if not value or "." not in value:
+        return None
+    payload, _, mac = value.partition(".")
+    if not hmac.compare_digest(mac, _mac(key, payload)):
+        return None
+    try:
+        data = json.loads(_unb64(payload))
+        s = ConsoleSession(user_id=data["u"], token_fp=data["t"], csrf=str(data["c"]),
+                           expires=int(data["e"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+    if s.expires < (now if now is not None else time.time()):
+        return None
+    return s
+
+
+def fingerprint(user: User) -> str:
+    return (user.token_sha256 or "")[:_FINGERPRINT_CHARS]
+
+
+def new_session(user: User | None) -> ConsoleSession:
+    """A fresh session (and a fresh CSRF token: login rotates it, against fixation)."""
+    ttl = SESSION_SECONDS if user is not None else ANON_SECONDS
+    return ConsoleSession(
+        user_id=user.id if user is not None else None,
+        token_fp=fingerprint(user) if user is not None else None,
+        csrf=secrets.token_urlsafe(24),
+        expires=int(time.time()) + ttl,
+    )
+
+
+def signing_key(request: Request) -> bytes:
+    """The app's key, read once (the generated secret is a file under data_dir)."""
+    state = request.app.state
+    key: bytes | None = getattr(state, "console_key", None)
+    if key is None:
+        key = state.console_key = console_secret(state.settings)
+    return key
+
+
+def read_session(request: Request) -> ConsoleSession | None:
+    return decode(signing_key(request), request.cookies.get(COOKIE))
+
+
+def set_cookie(request: Request, response: Response, s: ConsoleSession) -> None:
+    response.set_cookie(
+        COOKIE,
+        encode(signing_key(request), s),
+        max_age=max(0, s.expires - int(time.time())),
+        path=COOKIE_PATH,
+        httponly=True,
+        samesite="strict",
+        # Behind TLS the cookie must never travel in clear; plain http stays usable for a
+        # local install on 127.0.0.1.
+        secure=request.url.scheme == "https",
+    )
+
+
+def user_matches(s: ConsoleSession, user: User | None) -> bool:
+    return (
+        user is not None
+        and user.active
+        and s.token_fp is not None
+        and bool(user.token_sha256)
+        and hmac.compare_digest(fingerprint(user), s.token_fp)
+    )
+
+
+def check_csrf(request: Request, s: ConsoleSession, submitted: str | None) -> None:
+    """Forms send the token as a field, htmx requests as the X-CSRF-Token header."""
+    given = submitted or request.headers.get("x-csrf-token") or ""
+    if not given or not hmac.compare_digest(given, s.csrf):
+        raise CsrfFailed

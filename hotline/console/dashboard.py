@@ -1,0 +1,164 @@
+"""The supervisors' dashboard: 三率 per unit, tickets per category and day, hot spots, and
+what is happening right now (calls in progress, the ASR backlog, today's escalations).
+
+Figures come from ``ticketing.reports`` (definitions in docs/metrics.md); this module only
+chooses periods and units and shapes the numbers for charts.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlalchemy import func, select
+
+from asr.jobs import JobStatus, TranscriptionJob
+from hotline.console import present
+from hotline.console.web import Work, page, render, work
+from ivr.callrecords import CallOutcome, CallRecord
+from ticketing.actors import Actor, mask_phone
+from ticketing.models import Ticket, TicketEvent, Unit
+from ticketing.reports import Figures, figures, hot_spots
+from ticketing.service import scope_filter
+from ticketing.states import Role
+
+router = APIRouter()
+
+PERIODS = {"today": ("今日", 1), "7d": ("近7天", 7), "30d": ("近30天", 30)}
+DASHBOARD_ROLES = (Role.SUPERVISOR, Role.ADMIN, Role.OPERATOR)  # as GET /api/v1/stats
+MAX_UNIT_ROWS = 20
+
+
+@dataclass(frozen=True)
+class UnitRow:
+    unit: Unit
+    f: Figures
+
+
+@dataclass(frozen=True)
+class DayBar:
+    day: date
+    count: int
+    x: float
+    height: float
+
+
+def _period_start(w: Work, days: int) -> tuple[datetime, list[date]]:
+    today = w.domain.now().astimezone(w.domain.tz).date()
+    first = today - timedelta(days=days - 1)
+    start = datetime.combine(first, time.min, tzinfo=w.domain.tz)
+    return start, [first + timedelta(days=i) for i in range(days)]
+
+
+def _units_in_scope(w: Work) -> list[Unit]:
+    stmt = select(Unit).order_by(Unit.path)
+    if w.actor.role == Role.SUPERVISOR and w.actor.unit_path:
+        stmt = stmt.where(Unit.path.startswith(w.actor.unit_path))
+    return list(w.session.scalars(stmt))
+
+
+def _unit_rows(w: Work, since: datetime, conds: list[object]) -> list[UnitRow]:
+    now = w.domain.now()
+    counts = w.session.execute(
+        select(Ticket.unit_id, func.count(Ticket.id))
+        .where(*conds, Ticket.unit_id.is_not(None))
+        .group_by(Ticket.unit_id)
+        .order_by(func.count(Ticket.id).desc())
+        .limit(MAX_UNIT_ROWS)
+    ).all()
+    rows = []
+    for unit_id, _ in counts:
+        unit = w.session.get(Unit, unit_id)
+        if unit is None:
+            continue
+        # figures() scopes by actor; a handler-shaped actor scopes to exactly this unit
+        # (a unit= filter would add its whole subtree and count children twice). The unit
+        # came from a query already limited to the user's scope.
+        exact = Actor(id=None, name=unit.code, role=Role.HANDLER, unit_id=unit.id)
+        rows.append(UnitRow(unit, figures(session=w.session, actor=exact, now=now,
+                                          since=since)))
+    return rows
+
+
+def _category_days(w: Work, conds: list[object], days: list[date]
+                   ) -> tuple[list[tuple[str, list[int], int]], int, list[DayBar]]:
+    """Tickets per category (rows) and local day (columns), and the daily totals as bars."""
+    grid: Counter[tuple[str, date]] = Counter()
+    for received, category in w.session.execute(
+        select(Ticket.received_at, Ticket.category).where(*conds)
+    ):
+        # Bucketed here, not in SQL: local days in Asia/Shanghai, the same on both databases.
+        grid[(category, received.astimezone(w.domain.tz).date())] += 1
+    totals = Counter[str]()
+    for (category, _), n in grid.items():
+        totals[category] += n
+    rows = [(c, [grid[(c, d)] for d in days], totals[c]) for c, _ in totals.most_common()]
+    peak = max(grid.values(), default=0)
+    per_day = [sum(grid[(c, d)] for c in totals) for d in days]
+    top = max(per_day, default=0) or 1
+    width = 600 / max(len(days), 1)
+    bars = [DayBar(d, n, i * width, 100 * n / top) for i, (d, n) in enumerate(zip(days, per_day,
+                                                                               strict=True))]
+    return rows, peak, bars
+
+
+def _escalations_today(w: Work) -> list[tuple[TicketEvent, str]]:
+    start, _ = _period_start(w, 1)
+    found = w.session.execute(
+        select(TicketEvent, Ticket.number)
+        .join(Ticket, Ticket.id == TicketEvent.ticket_id)
+        .where(scope_filter(w.actor), TicketEvent.at >= start)
+        .order_by(TicketEvent.at.desc())
+    ).all()
+    # Which events count is decided by present.event_is_escalation (action or outbound
+    # kind): cheaper to read one day's events than to query JSON on two databases.
+    return [(e, number) for e, number in found if present.event_is_escalation(e)][:50]
+
+
+@router.get("/dashboard")
+@page
+def dashboard(request: Request, period: str = "7d", unit: str = "") -> Response:
+    with work(request) as w:
+        w.require(*DASHBOARD_ROLES)
+        if period not in PERIODS:
+            period = "7d"
+        since, days = _period_start(w, PERIODS[period][1])
+        units = _units_in_scope(w)
+        chosen = next((u for u in units if u.code == unit), None)
+        conds: list[object] = [scope_filter(w.actor), Ticket.received_at >= since]
+        if chosen is not None:
+            conds.append(Ticket.unit_id.in_(
+                select(Unit.id).where(Unit.path.startswith(chosen.path))))
+        overall = figures(session=w.session, actor=w.actor, now=w.domain.now(), since=since,
+                          unit_code=chosen.code if chosen else None)
+        grid, peak, bars = _category_days(w, conds, days)
+        calls = list(w.session.scalars(
+            select(CallRecord).where(CallRecord.outcome == CallOutcome.IN_PROGRESS.value)
+            .order_by(CallRecord.arrived_at).limit(20)))
+        asr_counts = dict(w.session.execute(
+            select(TranscriptionJob.status, func.count(TranscriptionJob.id))
+            .group_by(TranscriptionJob.status)).all())
+        oldest_job = w.session.scalar(
+            select(func.min(TranscriptionJob.created_at))
+            .where(TranscriptionJob.status == JobStatus.PENDING.value))
+        return render(request, "dashboard.html", {
+            "period": period,
+            "periods": PERIODS,
+            "units": units,
+            "unit": chosen.code if chosen else "",
+            "overall": overall,
+            "unit_rows": _unit_rows(w, since, conds),
+            "days": days,
+            "grid": grid,
+            "peak": peak,
+            "bars": bars,
+            "hot": hot_spots(session=w.session, actor=w.actor, since=since, limit=10),
+            "calls": [(c, mask_phone(c.caller)) for c in calls],
+            "asr_pending": asr_counts.get(JobStatus.PENDING.value, 0),
+            "asr_failed": asr_counts.get(JobStatus.FAILED.value, 0),
+            "asr_oldest": oldest_job,
+            "escalations": _escalations_today(w),
+        })

@@ -1,0 +1,102 @@
+"""The operator's intake form: a complaint taken by hand, classified like a call's words."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+
+from hotline.console import present
+from hotline.console.routes import FIELD_MESSAGES, MAX_TEXT
+from hotline.console.web import Work, page, render, work
+from ticketing import service
+from ticketing.classify import classify
+from ticketing.models import Unit
+from ticketing.service import InvalidInput
+from ticketing.states import Role
+
+router = APIRouter()
+
+INTAKE_ROLES = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)  # as POST /api/v1/tickets
+
+
+def _suggestion(w: Work, text: str) -> dict[str, object] | None:
+    """What the IVR would make of these words: ticketing.classify and the rule table."""
+    text = text.strip()
+    if not text:
+        return None
+    guess = classify(text, w.domain.classification)
+    rule = w.domain.rules.match(guess.category, guess.district)
+    unit = (w.session.scalars(select(Unit).where(Unit.code == rule.unit)).first()
+            if rule else None)
+    return {"guess": guess, "unit": unit}
+
+
+@router.get("/intake")
+@page
+def intake_form(request: Request) -> Response:
+    with work(request) as w:
+        w.require(*INTAKE_ROLES)
+        return render(request, "intake.html", {"form": {}, "categories": present.categories()})
+
+
+@router.post("/intake/suggest")
+@page
+def suggest(
+    request: Request,
+    demand: Annotated[str, Form(max_length=MAX_TEXT)] = "",
+    csrf: Annotated[str, Form(max_length=128)] = "",
+) -> Response:
+    with work(request, csrf=csrf, post=True) as w:
+        w.require(*INTAKE_ROLES)
+        return render(request, "_suggest.html", {"s": _suggestion(w, demand)})
+
+
+@router.post("/intake")
+@page
+def create(
+    request: Request,
+    csrf: Annotated[str, Form(max_length=128)] = "",
+    caller_phone: Annotated[str, Form(max_length=32)] = "",
+    caller_name: Annotated[str, Form(max_length=64)] = "",
+    demand: Annotated[str, Form(max_length=MAX_TEXT)] = "",
+    address: Annotated[str, Form(max_length=256)] = "",
+    category: Annotated[str, Form(max_length=32)] = "",
+    urgency: Annotated[str, Form(max_length=16)] = "",
+    confidential: Annotated[str, Form(max_length=8)] = "",
+    no_contact: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    form = {"caller_phone": caller_phone, "caller_name": caller_name, "demand": demand,
+            "address": address, "category": category, "urgency": urgency,
+            "confidential": confidential, "no_contact": no_contact}
+    with work(request, csrf=csrf, post=True) as w:
+        w.require(*INTAKE_ROLES)
+        try:
+            if not demand.strip():
+                raise InvalidInput("demand", "demand must not be empty")
+            ticket = service.create_ticket(
+                session=w.session, domain=w.domain, actor=w.actor, channel="web",
+                caller_phone=caller_phone, demand=demand.strip(),
+                caller_name=caller_name.strip() or None,
+                confidential=bool(confidential), no_contact=bool(no_contact),
+                address=address.strip() or None,
+                # Unknown codes are dropped, not stored: a ticket's category drives dispatch.
+                category=category if category in present.categories() else None,
+                urgency=urgency if urgency in present.URGENCY_LABELS else None,
+            )
+            service.accept(session=w.session, domain=w.domain, ticket=ticket, actor=w.actor)
+            w.session.commit()
+        except InvalidInput as exc:
+            w.session.rollback()
+            return render(request, "intake.html", {
+                "form": form, "categories": present.categories(),
+                "error": FIELD_MESSAGES.get(exc.field, str(exc)),
+                "s": _suggestion(w, demand),
+            }, 422)
+        if not w.actor.can_see(ticket, ticket.unit):
+            return RedirectResponse(f"/console/queue?done=create&number={ticket.number}",
+                                    status_code=303)
+        return RedirectResponse(f"/console/tickets/{ticket.number}?done=create",
+                                status_code=303)

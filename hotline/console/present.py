@@ -1,0 +1,236 @@
+"""How tickets, events and figures are shown: zh-CN labels, countdowns, privacy rules.
+
+What a user may see of a ticket's caller is decided by ``ticketing.schemas.TicketOut.of``,
+the same function the API uses, so the console can never show more than the API would.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from asr.cleanup import clean_words
+from ticketing.actors import Actor
+from ticketing.classify import CATEGORIES_FILE
+from ticketing.models import Ticket, TicketEvent
+from ticketing.schemas import TicketOut
+from ticketing.states import (
+    ACTION_LABELS,
+    FINISHED_STATUSES,
+    STATUS_LABELS,
+    TRANSITIONS,
+    Action,
+    Status,
+)
+
+ROLE_LABELS = {
+    "system": "系统",
+    "operator": "话务员",
+    "handler": "承办人",
+    "supervisor": "督办员",
+    "admin": "管理员",
+}
+
+URGENCY_LABELS = {"urgent": "紧急", "livelihood": "民生急事", "general": "一般"}
+
+CHANNEL_LABELS = {"phone": "电话", "twilio": "电话（Twilio）", "web": "人工录入", "api": "接口"}
+
+# Events that are not lifecycle transitions. Other packages (outbound, ivr) add their own
+# actions over time; an unknown one is shown by its code rather than hidden.
+EVENT_LABELS: dict[str, str] = {
+    **{a.value: label for a, label in ACTION_LABELS.items()},
+    "create": "创建工单",
+    "link_duplicate": "关联重复诉求",
+    "manual_queue": "转人工派单",
+    "transcribed": "录音转写",
+    "escalate": "提级督办",
+    "urge": "催办",
+    "sms": "短信",
+    "call": "电话",
+    "outbound_call": "外呼电话",
+    "outbound_sms": "外发短信",
+    "survey_unreachable": "回访未接通",
+    "survey_review": "回访复核",
+    "recording_deleted": "录音到期删除",
+}
+
+# Events that count as "reminders escalated" on the dashboard: the escalation itself, and
+# urging (催办) whether recorded as its own action or as an outbound call of that kind.
+ESCALATION_ACTIONS = frozenset({"escalate", "urge"})
+ESCALATION_KINDS = frozenset({"urge", "escalate_call"})
+
+
+@lru_cache(maxsize=1)
+def categories() -> dict[str, str]:
+    with CATEGORIES_FILE.open("rb") as fh:
+        return dict(tomllib.load(fh)["categories"])
+
+
+def category_label(code: str | None) -> str:
+    return categories().get(code or "", code or "—")
+
+
+def status_label(code: str | None) -> str:
+    try:
+        return STATUS_LABELS[Status(code)]
+    except ValueError:
+        return code or "—"
+
+
+def event_label(code: str) -> str:
+    return EVENT_LABELS.get(code, code)
+
+
+def pct(rate: float | None) -> str:
+    """Rates are None when nothing was counted; show a dash, not a misleading 0 %."""
+    return "—" if rate is None else f"{rate * 100:.1f}%"
+
+
+def duration_zh(seconds: float) -> str:
+    seconds = int(abs(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days}天{hours}小时"
+    if hours:
+        return f"{hours}小时{minutes}分"
+    return f"{minutes}分" if minutes else "不足1分"
+
+
+def countdown(due: datetime | None, now: datetime) -> tuple[str, bool]:
+    """("剩余 3小时12分", False) or ("超时 5分", True)."""
+    if due is None:
+        return "—", False
+    left = (due - now).total_seconds()
+    if left < 0:
+        return f"超时 {duration_zh(left)}", True
+    return f"剩余 {duration_zh(left)}", False
+
+
+def event_is_escalation(e: TicketEvent) -> bool:
+    kind = (e.data or {}).get("kind") if isinstance(e.data, dict) else None
+    return e.action in ESCALATION_ACTIONS or kind in ESCALATION_KINDS
+
+
+@dataclass(frozen=True)
+class TicketView:
+    """One ticket as the current user may see it."""
+
+    t: TicketOut  # caller fields already hidden / masked by the API's rules
+    unit_name: str | None
+    handler_name: str | None
+    open: bool
+    finished: bool
+    deadline_text: str
+    overdue: bool
+    sign_text: str | None  # a dispatched, unsigned ticket's sign-by countdown
+    sign_overdue: bool
+    closed_late: bool
+
+    @property
+    def status_label(self) -> str:
+        return status_label(self.t.status)
+
+
+def ticket_view(ticket: Ticket, actor: Actor, now: datetime, *, masked: bool) -> TicketView:
+    out = TicketOut.of(ticket, actor, masked=masked)
+    status = Status(ticket.status)
+    finished = status in FINISHED_STATUSES
+    is_open = status not in FINISHED_STATUSES and status != Status.EXCLUDED
+    text, overdue = countdown(ticket.due_at, now) if is_open else ("—", False)
+    sign_text, sign_overdue = None, False
+    if status == Status.DISPATCHED and ticket.sign_due_at is not None:
+        left, sign_overdue = countdown(ticket.sign_due_at, now)
+        sign_text = f"签收{left}"
+    closed_late = bool(
+        ticket.closed_at and ticket.due_at and ticket.closed_at > ticket.due_at
+    )
+    return TicketView(
+        t=out,
+        unit_name=ticket.unit.name if ticket.unit else None,
+        handler_name=ticket.handler.display_name if ticket.handler else None,
+        open=is_open,
+        finished=finished,
+        deadline_text=text,
+        overdue=overdue,
+        sign_text=sign_text,
+        sign_overdue=sign_overdue,
+        closed_late=closed_late,
+    )
+
+
+def available_actions(status: str, actor: Actor) -> list[Action]:
+    """The buttons to show: what the lifecycle table allows this role from this state.
+
+    Only a hint for the page; the service checks again when the form is posted.
+    """
+    st = Status(status)
+    order = (Action.ACCEPT, Action.DISPATCH, Action.SIGN, Action.REPLY, Action.CLOSE,
+             Action.RETURN, Action.REASSIGN, Action.REJECT, Action.EXCLUDE)
+    return [a for a in order
+            if actor.role in TRANSITIONS[a].roles and st in TRANSITIONS[a].sources]
+
+
+# --- transcript -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Segment:
+    text: str
+    conf: float | None  # set on low-confidence stretches
+
+
+class _W:
+    """A transcript_meta word in the shape asr.cleanup.clean_words reads."""
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.text = str(raw.get("w", ""))
+        self.conf = float(raw.get("c", 1.0))
+
+
+def transcript_segments(
+    text: str | None, meta: dict[str, Any] | None, threshold: float
+) -> list[Segment]:
+    """The transcript split into plain and low-confidence stretches.
+
+    The stored text is the cleaned transcript (spaces dropped, numbers as digits), while
+    transcript_meta keeps Vosk's raw words. Re-running the same clean-up on the words maps
+    each unsure word onto the stored text exactly; when that does not reproduce the text
+    (a different clean-up, an edited transcript) the unsure words are found in order.
+    """
+    if not text:
+        return []
+    if not isinstance(meta, dict):
+        return [Segment(text, None)]
+    words = [w for w in meta.get("words") or [] if isinstance(w, dict)]
+    if words:
+        cleaned = clean_words([_W(w) for w in words], threshold)
+        if cleaned.text == text:
+            out: list[Segment] = []
+            pos = 0
+            for span in cleaned.low_confidence:
+                if span.start > pos:
+                    out.append(Segment(text[pos:span.start], None))
+                out.append(Segment(text[span.start:span.end], span.conf))
+                pos = span.end
+            if pos < len(text):
+                out.append(Segment(text[pos:], None))
+            return out
+    low = [str(w).replace(" ", "") for w in meta.get("low_confidence") or [] if str(w).strip()]
+    confs = {_W(w).text: _W(w).conf for w in words}
+    out, pos = [], 0
+    for word in low:
+        at = text.find(word, pos)
+        if at < 0:
+            continue
+        if at > pos:
+            out.append(Segment(text[pos:at], None))
+        out.append(Segment(word, confs.get(word, 0.0)))
+        pos = at + len(word)
+    if pos < len(text):
+        out.append(Segment(text[pos:], None))
+    return out

@@ -1,0 +1,93 @@
+"""Finding a ticket's recording and proving it is the file the call produced.
+
+A recording is evidence of what the citizen said; the console plays it only when its
+SHA-256 still matches the one stored when the call ended, and only from the recordings
+directory (a path in the database is not trusted to point anywhere else).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from config import Settings
+from ivr.callrecords import CallRecord
+from ticketing.models import Ticket
+
+# Calls are capped at minutes of 8 kHz audio (a few MB); anything far larger is not ours.
+MAX_BYTES = 64 * 1024 * 1024
+
+
+class RecordingProblem(Exception):
+    """Why a recording cannot be played; the message is shown to the user as is."""
+
+    def __init__(self, message: str, status: int = 409) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class RecordingRef:
+    path: str
+    sha256: str | None
+
+
+def find(session: Session, ticket: Ticket) -> RecordingRef | None:
+    """The ticket's own recording, else the newest one on a call record of the ticket."""
+    if ticket.recording_path:
+        return RecordingRef(ticket.recording_path, ticket.recording_sha256)
+    rec = session.scalars(
+        select(CallRecord)
+        .where(CallRecord.ticket_id == ticket.id, CallRecord.recording_path.is_not(None))
+        .order_by(CallRecord.id.desc())
+        .limit(1)
+    ).first()
+    if rec is None or not rec.recording_path:
+        return None
+    return RecordingRef(rec.recording_path, rec.recording_sha256)
+
+
+def load_verified(settings: Settings, ref: RecordingRef) -> bytes:
+    """The recording's bytes, read once and checked, so what is served is what was hashed."""
+    if not ref.sha256:
+        raise RecordingProblem("录音没有入库校验值（SHA-256），无法确认其完整性，已拒绝播放。")
+    root = Path(settings.recordings_dir).resolve()
+    path = Path(ref.path)
+    path = (path if path.is_absolute() else root / path).resolve()
+    if not path.is_relative_to(root):
+        raise RecordingProblem("录音文件不在录音目录内，已拒绝播放。")
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise RecordingProblem("录音文件大小异常，已拒绝播放。")
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise RecordingProblem("录音文件不存在（可能已按保存期限清理）。", 404) from exc
+    if hashlib.sha256(data).hexdigest() != ref.sha256.lower():
+        raise RecordingProblem(
+            "录音文件校验失败：SHA-256 与通话结束时记录的不一致，文件可能已损坏或被篡改，"
+            "已拒绝播放。"
+        )
+    return data
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The one range of a ``Range: bytes=a-b`` header (what audio players send to seek)."""
+    if not header or not header.startswith("bytes=") or "," in header:
+        return None
+    first, _, last = header[6:].strip().partition("-")
+    try:
+        if first:
+            start = int(first)
+            end = int(last) if last else size - 1
+        else:  # "bytes=-500": the last 500 bytes
+            start, end = max(0, size - int(last)), size - 1
+    except ValueError:
+        return None
+    if start > end or start >= size:
+        return None
+    return start, min(end, size - 1)

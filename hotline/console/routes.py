@@ -1,0 +1,420 @@
+"""Login, the queue, the ticket page with its actions, and the recording player's source."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm.exc import StaleDataError
+
+from hotline.console import auth, present, recordings
+from hotline.console.web import Work, error_page, is_htmx, page, render, work
+from ticketing import service
+from ticketing.directory import user_for_token
+from ticketing.models import Ticket, Unit, User
+from ticketing.service import InvalidInput
+from ticketing.states import (
+    ACTION_LABELS,
+    OPEN_STATUSES,
+    STATUS_LABELS,
+    Action,
+    PermissionDenied,
+    ReasonRequired,
+    Role,
+    Status,
+    TransitionError,
+)
+
+router = APIRouter()
+
+QUEUE_PAGE_SIZE = 50
+MAX_TEXT = 5000
+MAX_REASON = 2000
+
+HOME = {
+    Role.OPERATOR: "/console/intake",
+    Role.SUPERVISOR: "/console/dashboard",
+}
+
+# Service errors about one input, in words a user can act on.
+FIELD_MESSAGES = {
+    "caller_phone": "来电号码格式不正确（3–20 位数字，可带 +）。",
+    "text": "请填写反馈内容。",
+    "unit_id": "请选择存在的承办单位。",
+    "handler_id": "所选承办人不属于该承办单位。",
+    "demand": "请填写诉求内容。",
+}
+
+
+def home_for(role: Role) -> str:
+    return HOME.get(role, "/console/queue")
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only console paths: a login link must not send anyone to another site."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or "\\" in target or target.startswith("//"):
+        return None
+    if parts.path != "/console" and not parts.path.startswith("/console/"):
+        return None
+    return target
+
+
+def done_label(done: str) -> str:
+    """The confirmation shown after a redirect (?done=sign → 签收)."""
+    if done == "create":
+        return "创建并受理"
+    try:
+        return ACTION_LABELS[Action(done)]
+    except ValueError:
+        return ""
+
+
+def refusal(exc: Exception) -> tuple[int, str]:
+    """HTTP status and the zh-CN message for a refused action (same statuses as the API)."""
+    if isinstance(exc, TransitionError):
+        return 409, (f"当前状态（{STATUS_LABELS[exc.status]}）不能执行"
+                     f"“{ACTION_LABELS[exc.action]}”。")
+    if isinstance(exc, PermissionDenied):
+        return 403, (f"您的角色（{present.ROLE_LABELS[exc.role.value]}）无权执行"
+                     f"“{ACTION_LABELS[exc.action]}”。")
+    if isinstance(exc, ReasonRequired):
+        return 422, f"“{ACTION_LABELS[exc.action]}”需要填写理由。"
+    if isinstance(exc, InvalidInput):
+        return 422, FIELD_MESSAGES.get(exc.field, str(exc))
+    if isinstance(exc, StaleDataError):
+        return 409, "工单刚被其他人修改，请刷新页面后重试。"
+    raise exc
+
+
+REFUSALS = (TransitionError, PermissionDenied, ReasonRequired, InvalidInput, StaleDataError)
+
+
+# --- login ---------------------------------------------------------------------------
+
+
+@router.get("/")
+@page
+def index(request: Request) -> Response:
+    with work(request) as w:
+        return RedirectResponse(home_for(w.actor.role), status_code=303)
+
+
+@router.get("/login")
+def login_form(request: Request, next: str | None = None) -> Response:
+    s = auth.read_session(request)
+    if s is not None and s.user_id is not None:
+        with request.app.state.sessions() as session:
+            live = auth.user_matches(s, session.get(User, s.user_id))
+        if live:
+            return RedirectResponse(safe_next(next) or "/console/", status_code=303)
+        # Signed but dead (token re-issued, user deactivated): start over, don't loop.
+        s = None
+    s = s or auth.new_session(None)
+    response = render(request, "login.html", {"csrf": s.csrf, "next": safe_next(next) or ""})
+    auth.set_cookie(request, response, s)
+    return response
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    username: Annotated[str, Form(max_length=64)] = "",
+    token: Annotated[str, Form(max_length=256)] = "",
+    csrf: Annotated[str, Form(max_length=128)] = "",
+    next: Annotated[str, Form(max_length=512)] = "",
+) -> Response:
+    s = auth.read_session(request)
+
+    def again(status: int, error: str) -> Response:
+        fresh = s or auth.new_session(None)
+        response = render(request, "login.html", {
+            "csrf": fresh.csrf, "next": safe_next(next) or "", "error": error,
+            "username": username,
+        }, status)
+        auth.set_cookie(request, response, fresh)
+        return response
+
+    if s is None:
+        return again(403, "登录页面已过期，请重新输入后登录。")
+    try:
+        auth.check_csrf(request, s, csrf)
+    except auth.CsrfFailed:
+        return again(403, "安全校验失败，请重新输入后登录。")
+    with request.app.state.sessions() as session:
+        user = user_for_token(session=session, token=token.strip())
+        # One message for a wrong name and a wrong token: don't confirm which accounts exist.
+        if user is None or user.username != username.strip():
+            return again(401, "用户名或令牌不正确。")
+        new = auth.new_session(user)
+        role = Role(user.role)
+    response = RedirectResponse(safe_next(next) or home_for(role), status_code=303)
+    auth.set_cookie(request, response, new)
+    return response
+
+
+@router.post("/logout")
+@page
+def logout(request: Request, csrf: Annotated[str, Form(max_length=128)] = "") -> Response:
+    s = auth.read_session(request)
+    if s is not None:
+        auth.check_csrf(request, s, csrf)
+    response = RedirectResponse("/console/login", status_code=303)
+    response.delete_cookie(auth.COOKIE, path=auth.COOKIE_PATH)
+    return response
+
+
+# --- queue ---------------------------------------------------------------------------
+
+
+def _search(q: str, w: Work) -> object:
+    """Ticket number, full phone, or the last digits of a phone as printed masked."""
+    phone = or_(Ticket.caller_phone == q,
+                Ticket.caller_phone.endswith(q) if len(q) >= 4 and q.isdigit() else False)
+    if not w.actor.sees_caller_of_confidential:
+        # A handler must not learn that a confidential caller's number has a ticket here.
+        phone = and_(phone, Ticket.confidential.is_(False))
+    return or_(Ticket.number == q, phone)
+
+
+@router.get("/queue")
+@page
+def queue(request: Request, status: str = "open", category: str = "", q: str = "",
+          page_no: Annotated[str, Query(alias="page")] = "1", done: str = "",
+          number: str = "") -> Response:
+    with work(request) as w:
+        now = w.domain.now()
+        q = q.strip()[:64]
+        page_num = int(page_no) if page_no.isdigit() and 0 < int(page_no) < 100000 else 1
+        base = [service.scope_filter(w.actor)]
+        if category in present.categories():
+            base.append(Ticket.category == category)
+        else:
+            category = ""
+        if q:
+            base.append(_search(q, w))
+        counts = dict(w.session.execute(
+            select(Ticket.status, func.count(Ticket.id)).where(*base).group_by(Ticket.status)
+        ).all())
+        conds = list(base)
+        open_values = [s.value for s in OPEN_STATUSES]
+        if status == "open":
+            conds.append(Ticket.status.in_(open_values))
+        elif status == "overdue":
+            conds += [Ticket.status.in_(open_values), Ticket.due_at < now]
+        elif status in {s.value for s in Status}:
+            conds.append(Ticket.status == status)
+        else:
+            status = "all"
+        total = w.session.scalar(select(func.count(Ticket.id)).where(*conds)) or 0
+        overdue = w.session.scalar(select(func.count(Ticket.id)).where(
+            *base, Ticket.status.in_(open_values), Ticket.due_at < now)) or 0
+        rows = w.session.scalars(
+            select(Ticket).where(*conds)
+            .order_by(Ticket.due_at.is_(None), Ticket.due_at, Ticket.id)
+            .offset((page_num - 1) * QUEUE_PAGE_SIZE).limit(QUEUE_PAGE_SIZE)
+        ).all()
+        ctx = {
+            "rows": [present.ticket_view(t, w.actor, now, masked=True) for t in rows],
+            "total": total,
+            "counts": counts,
+            "open_count": sum(counts.get(v, 0) for v in open_values),
+            "overdue_count": overdue,
+            "all_count": sum(counts.values()),
+            "status": status,
+            "category": category,
+            "q": q,
+            "page": page_num,
+            "pages": max(1, -(-total // QUEUE_PAGE_SIZE)),
+            "categories": present.categories(),
+            "statuses": [(s.value, STATUS_LABELS[s]) for s in Status],
+            "done": done_label(done),
+            "done_number": number if number.isdigit() else "",
+        }
+        template = "_queue_table.html" if is_htmx(request) else "queue.html"
+        return render(request, template, ctx)
+
+
+# --- ticket page ---------------------------------------------------------------------
+
+
+def render_ticket(request: Request, w: Work, ticket: Ticket, *, status: int = 200,
+                  error: str | None = None, failed: str | None = None,
+                  form: dict[str, str] | None = None, done: str = "") -> Response:
+    now = w.domain.now()
+    view = present.ticket_view(ticket, w.actor, now, masked=False)
+    actions = present.available_actions(ticket.status, w.actor)
+    recording_error: str | None = None
+    has_recording = False
+    may_hear = w.actor.sees_caller_of_confidential or not ticket.confidential
+    ref = recordings.find(w.session, ticket) if may_hear else None
+    if ref is not None:
+        # Checked here too, so the page says why instead of showing a player that fails.
+        try:
+            recordings.load_verified(w.domain.settings, ref)
+            has_recording = True
+        except recordings.RecordingProblem as exc:
+            recording_error = str(exc)
+    units: list[Unit] = []
+    handlers: list[User] = []
+    if Action.REASSIGN in actions or Action.DISPATCH in actions:
+        units = list(w.session.scalars(select(Unit).order_by(Unit.path)))
+        handlers = list(w.session.scalars(
+            select(User).where(User.role == Role.HANDLER.value, User.active.is_(True))
+            .order_by(User.unit_id, User.id)))
+    duplicate_of = (w.session.get(Ticket, ticket.duplicate_of_id)
+                    if ticket.duplicate_of_id else None)
+    threshold = w.domain.settings.asr.low_confidence
+    return render(request, "ticket.html", {
+        "v": view,
+        "ticket": ticket,
+        "events": service.events_of(session=w.session, ticket=ticket),
+        "segments": present.transcript_segments(ticket.transcript, ticket.transcript_meta,
+                                                 threshold),
+        "has_recording": has_recording,
+        "recording_error": recording_error,
+        "actions": [a.value for a in actions],
+        "units": units,
+        "handlers": handlers,
+        "duplicate_of": duplicate_of.number if duplicate_of else None,
+        "error": error,
+        "failed": failed,
+        "form": form or {},
+        "done": done_label(done),
+        "is_escalation": present.event_is_escalation,
+    }, status)
+
+
+@router.get("/tickets/{number}")
+@page
+def ticket_page(number: str, request: Request, done: str = "") -> Response:
+    with work(request) as w:
+        ticket = service.get_ticket(session=w.session, actor=w.actor, ref=number)
+        return render_ticket(request, w, ticket, done=done)
+
+
+def _int_or_none(value: str, field: str) -> int | None:
+    value = value.strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise InvalidInput(field, f"{field} must be a number")
+    return int(value)
+
+
+def _perform(w: Work, ticket: Ticket, action: Action, form: dict[str, str]) -> None:
+    """Call the same service function the API endpoint for ``action`` calls."""
+    common = {"session": w.session, "domain": w.domain, "ticket": ticket, "actor": w.actor}
+    reason = form["reason"].strip()
+    if len(reason) > MAX_REASON or len(form["text"]) > MAX_TEXT:
+        raise InvalidInput("length", "内容过长，请精简后再提交。")
+    match action:
+        case Action.ACCEPT:
+            service.accept(**common)
+        case Action.SIGN:
+            service.sign(**common, via="web")
+        case Action.REPLY:
+            service.reply(**common, text=form["text"])
+        case Action.CLOSE:
+            service.close(**common, note=form["note"].strip() or None)
+        case Action.RETURN:
+            service.return_ticket(**common, reason=reason)
+        case Action.EXCLUDE:
+            service.exclude(**common, reason=reason)
+        case Action.REJECT:
+            service.reject_redo(**common, reason=reason)
+        case Action.DISPATCH | Action.REASSIGN:
+            unit_id = _int_or_none(form["unit_id"], "unit_id")
+            if unit_id is None:
+                raise InvalidInput("unit_id", "unit required")
+            handler_id = _int_or_none(form["handler_id"], "handler_id")
+            if action == Action.DISPATCH:
+                service.dispatch(**common, unit_id=unit_id, handler_id=handler_id)
+            else:
+                service.reassign(**common, unit_id=unit_id, handler_id=handler_id,
+                                 reason=reason or None)
+        case _:
+            raise InvalidInput("action", "此操作不能在控制台执行。")
+
+
+CONSOLE_ACTIONS = {a.value: a for a in (
+    Action.ACCEPT, Action.DISPATCH, Action.SIGN, Action.REPLY, Action.CLOSE, Action.RETURN,
+    Action.EXCLUDE, Action.REJECT, Action.REASSIGN,
+)}
+
+
+@router.post("/tickets/{number}/{action}")
+@page
+def act(
+    number: str,
+    action: str,
+    request: Request,
+    csrf: Annotated[str, Form(max_length=128)] = "",
+    text: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+    unit_id: Annotated[str, Form(max_length=12)] = "",
+    handler_id: Annotated[str, Form(max_length=12)] = "",
+) -> Response:
+    with work(request, csrf=csrf, post=True) as w:
+        ticket = service.get_ticket(session=w.session, actor=w.actor, ref=number)
+        chosen = CONSOLE_ACTIONS.get(action)
+        if chosen is None:
+            return error_page(request, 404, "未找到", "没有这个操作。")
+        form = {"text": text, "reason": reason, "note": note, "unit_id": unit_id,
+                "handler_id": handler_id}
+        try:
+            _perform(w, ticket, chosen, form)
+            w.session.commit()
+        except REFUSALS as exc:
+            w.session.rollback()
+            status, message = refusal(exc)
+            # Re-read: the refused attempt changed nothing, show the ticket as it is now.
+            ticket = service.get_ticket(session=w.session, actor=w.actor, ref=number)
+            return render_ticket(request, w, ticket, status=status, error=message,
+                                 failed=chosen.value, form=form)
+        if not w.actor.can_see(ticket, ticket.unit):
+            # 退单 or 改派 out of the user's scope: the ticket page would now be a 404.
+            return RedirectResponse(
+                f"/console/queue?done={chosen.value}&number={ticket.number}", status_code=303)
+        return RedirectResponse(f"/console/tickets/{ticket.number}?done={chosen.value}",
+                                status_code=303)
+
+
+# --- recording -----------------------------------------------------------------------
+
+
+@router.get("/tickets/{number}/recording")
+@page
+def recording(number: str, request: Request) -> Response:
+    with work(request) as w:
+        ticket = service.get_ticket(session=w.session, actor=w.actor, ref=number)
+        if ticket.confidential and not w.actor.sees_caller_of_confidential:
+            # The same answer as a ticket out of scope: nothing to learn from probing.
+            raise service.NotFound(number)
+        ref = recordings.find(w.session, ticket)
+        if ref is None:
+            return error_page(request, 404, "没有录音", "该工单没有通话录音。")
+        try:
+            data = recordings.load_verified(w.domain.settings, ref)
+        except recordings.RecordingProblem as exc:
+            return error_page(request, exc.status, "录音无法播放", str(exc))
+        filename = f"{ticket.number}.wav"
+    headers = {
+        "Accept-Ranges": "bytes",
+        # Recordings are personal data: never kept by shared caches or the browser's disk.
+        "Cache-Control": "private, no-store",
+        "Content-Disposition": f'inline; filename="{filename}"',
+    }
+    span = recordings.byte_range(request.headers.get("range"), len(data))
+    if span is None:
+        return Response(data, media_type="audio/wav", headers=headers)
+    start, end = span
+    headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
+    return Response(data[start:end + 1], status_code=206, media_type="audio/wav",
+                    headers=headers)

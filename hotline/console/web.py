@@ -1,0 +1,178 @@
+"""Shared machinery of the console pages: templates, the request's unit of work, errors.
+
+Every page does all of its database work inside :func:`work`, in the endpoint's one worker
+thread, and renders its template there too (for the reason given in
+``ticketing.views.unit_of_work``: on SQLite a session hopping threads deadlocks under load).
+Endpoints are therefore plain ``def`` functions.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ParamSpec
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from sqlalchemy.orm import Session
+
+from hotline.console import present
+from hotline.console.auth import (
+    CsrfFailed,
+    LoginRequired,
+    check_csrf,
+    read_session,
+    user_matches,
+)
+from ticketing.actors import Actor
+from ticketing.context import Domain
+from ticketing.models import User
+from ticketing.service import NotFound
+from ticketing.states import Role
+
+HERE = Path(__file__).resolve().parent
+STATIC_DIR = HERE / "static"
+templates = Jinja2Templates(directory=HERE / "templates")
+
+
+@pass_context
+def _local_time(ctx: Any, value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return value.astimezone(ctx["tz"]).strftime(fmt) if value else "—"
+
+
+templates.env.filters.update(
+    local=_local_time,
+    status_label=present.status_label,
+    category_label=present.category_label,
+    event_label=present.event_label,
+    pct=present.pct,
+)
+templates.env.globals.update(
+    ROLE_LABELS=present.ROLE_LABELS,
+    URGENCY_LABELS=present.URGENCY_LABELS,
+    CHANNEL_LABELS=present.CHANNEL_LABELS,
+)
+
+
+class Forbidden(Exception):
+    """The user's role may not open this page (shown as a 403 page with the message)."""
+
+
+@dataclass(frozen=True)
+class Me:
+    """The logged-in user as pages show them; plain data, safe to use after the session."""
+
+    id: int
+    username: str
+    name: str
+    role: Role
+    unit_name: str | None
+    csrf: str
+
+    @property
+    def role_label(self) -> str:
+        return present.ROLE_LABELS[self.role.value]
+
+
+@dataclass
+class Work:
+    session: Session
+    actor: Actor
+    me: Me
+    domain: Domain
+
+    def require(self, *roles: Role) -> None:
+        if self.actor.role not in roles:
+            raise Forbidden(f"您的角色（{self.me.role_label}）不能使用此页面。")
+
+
+@contextmanager
+def work(request: Request, *, csrf: str | None = None, post: bool = False) -> Iterator[Work]:
+    """The logged-in user's session; with ``post`` the CSRF token must match first."""
+    s = read_session(request)
+    if s is None or s.user_id is None:
+        raise LoginRequired
+    if post:
+        check_csrf(request, s, csrf)
+    session: Session = request.app.state.sessions()
+    try:
+        user = session.get(User, s.user_id)
+        if user is None or not user_matches(s, user):
+            raise LoginRequired
+        me = Me(id=user.id, username=user.username, name=user.display_name,
+                role=Role(user.role), unit_name=user.unit.name if user.unit else None,
+                csrf=s.csrf)
+        request.state.console_me = me
+        yield Work(session=session, actor=Actor.of(user), me=me, domain=request.app.state.domain)
+    finally:
+        session.rollback()
+        session.close()
+
+
+def render(request: Request, name: str, context: dict[str, Any] | None = None,
+           status: int = 200) -> HTMLResponse:
+    domain: Domain = request.app.state.domain
+    ctx = {
+        "me": getattr(request.state, "console_me", None),
+        "tz": domain.tz,
+        "now": domain.now(),
+        **(context or {}),
+    }
+    return templates.TemplateResponse(request, name, ctx, status_code=status, headers={
+        # Pages carry callers' details: not kept in caches, not shown after logout via the
+        # back button, not framed by another site.
+        "Cache-Control": "private, no-store",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "same-origin",
+    })
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def error_page(request: Request, status: int, title: str, message: str) -> HTMLResponse:
+    return render(request, "error.html", {"title": title, "message": message}, status)
+
+
+def login_redirect(request: Request) -> Response:
+    target = "/console/login"
+    if request.method == "GET":
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        target += f"?next={quote(path, safe='')}"
+    if is_htmx(request):
+        # htmx would swap a redirect's page into a fragment; ask it to navigate instead.
+        return Response(status_code=204, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
+
+
+P = ParamSpec("P")
+
+
+def page(fn: Callable[P, Response]) -> Callable[P, Response]:
+    """Turn the console's exceptions into pages: login redirect, 403, 404."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
+        request = kwargs["request"]
+        assert isinstance(request, Request)
+        try:
+            return fn(*args, **kwargs)
+        except LoginRequired:
+            return login_redirect(request)
+        except CsrfFailed:
+            return error_page(request, 403, "安全校验失败",
+                              "页面已过期或来源不明（CSRF 校验失败），请刷新页面后重试。")
+        except NotFound:
+            return error_page(request, 404, "未找到", "工单不存在，或不在您的权限范围内。")
+        except Forbidden as exc:
+            return error_page(request, 403, "无权访问", str(exc))
+
+    return wrapper

@@ -1,0 +1,175 @@
+"""The console in a real browser: Debian's chromium driven by Playwright against the real
+app served by uvicorn on a seeded SQLite database.
+
+Walks one complaint from the operator's intake form to closed by the water company's
+handler, checks that another unit's handler cannot see it, and has a supervisor read the
+dashboard and exclude a ticket. Saves the screenshots in docs/screenshots/ (only when a
+CJK font is installed, so a machine without one never overwrites them with empty boxes).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from config import Settings
+from hotline.app import create_app
+from tests.console.seed import busy_day
+from tests.support.city import City
+from ticketing.context import Domain
+
+playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Debian's chromium, never a downloaded one (`playwright install` is not used); no
+# network chatter, no first-run UI, nothing kept between runs.
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-sync"]
+
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _has_cjk_font() -> bool:
+    fc = shutil.which("fc-list")
+    return bool(fc and subprocess.run([fc, ":lang=zh", "family"], capture_output=True,
+                                      text=True, check=False).stdout.strip())
+
+
+@pytest.fixture
+def server(settings: Settings, city: City, sessions, domain: Domain) -> Iterator[tuple[str, object]]:
+    busy = busy_day(sessions, domain, settings.recordings_dir)
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
+                                        log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", busy
+    srv.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def page(tmp_path: Path) -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} missing: `bash scripts/bootstrap.sh --test` installs chromium")
+    with playwright.sync_playwright() as p:
+        ctx = p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=ARGS,
+            viewport={"width": 1280, "height": 860}, locale="zh-CN",
+            timezone_id="Asia/Shanghai")
+        ctx.set_default_timeout(10_000)
+        try:
+            yield ctx.new_page()
+        finally:
+            ctx.close()
+
+
+def test_roles_walk_a_complaint_in_the_browser(server, page, city: City, tmp_path: Path) -> None:
+    base, busy = server
+    shots = SCREENSHOTS if _has_cjk_font() else tmp_path
+    shots.mkdir(parents=True, exist_ok=True)
+    expect = playwright.expect
+
+    def log_in(user: str) -> None:
+        page.goto(f"{base}/console/login")
+        page.fill("input[name=username]", user)
+        page.fill("input[name=token]", city.tokens[user])
+        page.click("form button[type=submit]")
+
+    def log_out() -> None:
+        page.click("header form button")
+        expect(page).to_have_url(f"{base}/console/login")
+
+    # Operator: intake with the live classification suggestion (htmx), then create.
+    log_in("operator")
+    expect(page).to_have_url(f"{base}/console/intake")
+    page.fill("input[name=caller_phone]", "13811112222")
+    page.fill("input[name=caller_name]", "李女士")
+    page.fill("textarea[name=demand]", "朝阳区望京西园三区5号楼从今天早上开始停水，家里有老人。")
+    expect(page.locator("#suggest [data-field=unit]")).to_have_text("北京市自来水集团")
+    expect(page.locator("#suggest [data-field=category]")).to_have_text("供水")
+    page.screenshot(path=str(shots / "intake.png"), full_page=True)
+    page.click("#intake button[type=submit]")
+    expect(page.locator(".alert.ok")).to_contain_text("已创建并受理")
+    number = re.search(r"/console/tickets/(\d+)", page.url).group(1)
+    expect(page.locator("h1")).to_contain_text("已派单")
+    log_out()
+
+    # The water company's handler: queue → ticket → sign → reply → close.
+    log_in("water-handler")
+    expect(page).to_have_url(f"{base}/console/queue")
+    row = page.locator("table.tickets tr", has=page.locator(f"a:text-is('{number}')"))
+    expect(row).to_contain_text("138****2222")
+    expect(row.locator(".countdown").first).to_contain_text("剩余")
+    overdue = page.locator("table.tickets tr", has=page.locator(f"a:text-is('{busy.overdue}')"))
+    expect(overdue).to_have_class(re.compile("row-overdue"))
+    expect(overdue.locator(".countdown").first).to_contain_text("超时")
+    page.screenshot(path=str(shots / "queue.png"), full_page=True)
+    row.locator("a").first.click()
+    expect(page).to_have_url(f"{base}/console/tickets/{number}")
+    page.click("form.action-sign button")
+    expect(page.locator(".alert.ok")).to_have_text("已签收。")
+    page.fill("form.action-reply textarea", "已派抢修班组，管道修复，下午3点恢复供水。")
+    page.click("form.action-reply button")
+    expect(page.locator(".alert.ok")).to_have_text("已反馈。")
+    page.click("form.action-close button")
+    expect(page.locator(".alert.ok")).to_have_text("已办结。")
+    expect(page.locator("h1 .status")).to_have_text("已办结")
+    expect(page.locator(".timeline li")).to_have_count(6)
+    expect(page.locator("#actions")).to_have_count(0)  # nothing left for a handler to do
+    page.screenshot(path=str(shots / "ticket.png"), full_page=True)
+    log_out()
+
+    # Another unit's handler: not in the queue, and the page is a 404.
+    log_in("cy-handler")
+    expect(page.locator("#queue")).not_to_contain_text(number)
+    response = page.goto(f"{base}/console/tickets/{number}")
+    assert response is not None and response.status == 404
+    expect(page.locator(".alert.error")).to_contain_text("不在您的权限范围内")
+    log_out()
+
+    # Supervisor: dashboard, the recorded call, then exclude a ticket with a reason.
+    log_in("supervisor")
+    expect(page).to_have_url(f"{base}/console/dashboard")
+    expect(page.locator("table.rates")).to_contain_text("北京市自来水集团")
+    expect(page.locator("svg.daychart rect")).to_have_count(7)
+    expect(page.locator(".big")).to_contain_text("1")
+    page.screenshot(path=str(shots / "dashboard.png"), full_page=True)
+    page.select_option("select[name=period]", "30d")  # htmx swaps <main>, keeps the URL
+    expect(page).to_have_url(re.compile(r"period=30d"))
+    expect(page.locator("svg.daychart rect")).to_have_count(30)
+
+    page.goto(f"{base}/console/tickets/{busy.call_ticket}")
+    expect(page.locator("mark.lowconf").first).to_have_text("西园")
+    src = page.locator("audio").get_attribute("src")
+    status = page.evaluate("src => fetch(src).then(r => r.status + ' ' + r.headers.get('content-type'))", src)
+    assert status == "200 audio/wav"
+    page.screenshot(path=str(shots / "ticket-call.png"), full_page=True)
+
+    page.goto(f"{base}/console/tickets/{busy.escalated}")
+    expect(page.locator(".timeline")).to_contain_text("提级督办")
+    page.fill("form.action-exclude textarea", "同一诉求已由 12345 热线合并办理")
+    page.click("form.action-exclude button")
+    expect(page.locator(".alert.ok")).to_have_text("已剔除。")
+    expect(page.locator("h1 .status")).to_have_text("已剔除")
+    expect(page.locator(".timeline")).to_contain_text("同一诉求已由 12345 热线合并办理")
