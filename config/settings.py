@@ -52,6 +52,8 @@ class AsrSettings(BaseModel):
 
 
 class SipSettings(BaseModel):
+    # Answer calls inside `hotline serve` (the API tests and the CLI never start SIP).
+    enabled: bool = True
     # "register": REGISTER to a registrar/proxy (Kamailio); "direct": take INVITEs as they come.
     mode: str = "direct"
     bind_ip: str = "127.0.0.1"

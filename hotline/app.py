@@ -19,6 +19,9 @@ from hotline import console, dbadmin
 from hotline.observability import make_registry
 from hotline.observability import router as observability_router
 from hotline.scheduler import start_scheduler
+from hotline.voice import start_voice
+from ivr import twilio_voice
+from outbound.views import router as outbound_router
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory, require_migrated, schema_revision
 from ticketing.service import InvalidInput, NotFound
@@ -125,13 +128,18 @@ def create_app(
     domain = Domain.load(settings)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        scheduler = start_scheduler(sessions, domain) if background else None
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        voice = start_voice(settings, sessions, domain) if background else None
+        if voice is not None:
+            app.state.asr_engine = voice.engine
+        scheduler = start_scheduler(sessions, domain, voice=voice) if background else None
         try:
             yield
         finally:
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
+            if voice is not None:
+                voice.stop()
             engine.dispose()
 
     app = FastAPI(
@@ -148,6 +156,8 @@ def create_app(
     app.include_router(observability_router)
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(twilio_voice.router)
+    app.include_router(outbound_router)
     app.include_router(console.router)
     app.mount("/console/static", console.static_files(), name="console-static")
 

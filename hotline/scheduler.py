@@ -8,6 +8,7 @@ instances on one PostgreSQL never process the same row twice (SKIP LOCKED).
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,6 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from ticketing.context import Domain
 from ticketing.db import transaction
 from ticketing.scheduled import escalate_waiting_utilities
+
+if TYPE_CHECKING:
+    from hotline.voice import Voice
 
 log = logging.getLogger("hotline.scheduler")
 
@@ -25,11 +29,32 @@ def escalate_utilities_job(sessions: sessionmaker[Session], domain: Domain) -> N
             log.warning("utility ticket %s waits for dispatch; escalated", t.number)
 
 
-def start_scheduler(sessions: sessionmaker[Session], domain: Domain) -> BackgroundScheduler:
+def start_scheduler(
+    sessions: sessionmaker[Session], domain: Domain, *, voice: Voice | None = None
+) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone=domain.tz)
+    if voice is not None:
+        scheduler.add_job(voice.tick, "interval", seconds=30, id="voice",
+                          max_instances=1, coalesce=True)
     scheduler.add_job(
         escalate_utilities_job, "interval", seconds=30, args=(sessions, domain),
         id="escalate-utilities", max_instances=1, coalesce=True,
     )
+    if domain.settings.outbound.enabled:
+        from outbound.runtime import build_worker
+
+        worker, stop_worker = build_worker(sessions, domain)
+        # Jobs stay in memory: the due rows in outbound_tasks are the state (docs/outbound.md).
+        scheduler.add_job(
+            worker.tick, "interval", seconds=domain.settings.outbound.poll_seconds,
+            id="outbound", max_instances=1, coalesce=True,
+        )
+        shutdown = scheduler.shutdown
+
+        def shutdown_with_worker(wait: bool = True) -> None:
+            shutdown(wait=wait)
+            stop_worker()
+
+        scheduler.shutdown = shutdown_with_worker  # type: ignore[method-assign]
     scheduler.start()
     return scheduler

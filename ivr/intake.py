@@ -35,6 +35,8 @@ log = logging.getLogger("hotline.ivr.intake")
 
 # Shorter recordings than this after a crash are taken as "no complaint was spoken".
 MIN_RECOVERED_SECONDS = 1.0
+# caller_phone of a ticket whose caller sent no phone number (a SIP user name).
+NO_NUMBER = "000"
 
 
 @dataclass
@@ -129,15 +131,27 @@ def _file_ticket(session: Session, domain: Domain, j: CallJournal) -> Ticket:
     """Create (or find, by call id) the call's ticket, accepted and auto-dispatched."""
     rec = _record_for(session, j)
     if rec.ticket_id is not None:
-        return session.get_one(Ticket, rec.ticket_id)
+        ticket = session.get_one(Ticket, rec.ticket_id)
+        # Filed mid-call (to read the number back) while the recording was still growing:
+        # the finished file's digest arrives with the call's end.
+        if j.recording_sha256 and ticket.recording_sha256 != j.recording_sha256:
+            ticket.recording_path = j.recording_path
+            ticket.recording_sha256 = j.recording_sha256
+            session.flush()
+        return ticket
     actor = Actor.system("ivr")
     text = (j.transcript or "").strip()
     if j.outcome == CallOutcome.CALLBACK_REQUEST.value and not text:
         text = "市民来电要求人工服务，坐席未接通，请回电。"
+    # A SIP caller without a number (a softphone user "citizen", "anonymous"): "0" failed
+    # validate_phone and the ticket was never made; "000" + no_contact says "no number".
+    has_number = bool(service.PHONE_RE.match(j.caller or ""))
     ticket = service.create_ticket(
         session=session, domain=domain, actor=actor,
         channel="twilio" if j.carrier == "twilio" else "phone",
-        caller_phone=j.caller if service.PHONE_RE.match(j.caller or "") else "0",
+        caller_phone=j.caller if has_number else NO_NUMBER,
+        no_contact=not has_number,
+        caller_name=None if has_number or not j.caller else f"SIP {j.caller}"[:64],
         demand=text or service.TRANSCRIPT_PENDING,
         transcript=j.transcript, transcript_meta=j.transcript_meta,
         recording_path=j.recording_path, recording_sha256=j.recording_sha256,

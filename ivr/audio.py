@@ -1,0 +1,261 @@
+"""The caller's audio during one call: recording, speech detection, live transcription.
+
+Three jobs, two threads per call, so none can hold up another:
+
+- the *pump* thread reads every 20 ms frame the adapter delivers, appends it to the
+  recording at once (``CallRecorder``: a crash loses at most a second of it), runs the
+  energy gate that tells the dialogue whether the caller is speaking, forwards the frame to
+  an operator leg when one is bridged, and queues it for the recognizer;
+- the *ASR* thread feeds the queue to a ``StreamingTranscriber``. Decoding is the slow part
+  (a Vosk stream costs ~0.2 of a core on continuous speech, and ``AsrEngine`` bounds the
+  decoders to the core count), so on a busy node it lags; the recording and the turn
+  signals never do, because they are on the pump thread.
+
+A *turn* is one answer to a prompt ("say your complaint"). Each turn gets a fresh
+transcriber; ``finish_turn`` waits (bounded) for the recognizer to catch up with the audio
+queued so far and returns the turn's transcript. Any exception from the recognizer (Vosk
+aborts, a model pulled from under it) switches live ASR off for the rest of the call: the
+call goes on, and the ticket's words come from the transcription backlog later.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import threading
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from asr.recording import CallRecorder, Recording
+from asr.vad import EnergyGate
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from asr.engine import AsrEngine
+    from asr.stream import StreamingTranscriber, Transcript
+    from ivr.sip import CallHandle
+
+log = logging.getLogger("hotline.ivr.audio")
+
+FRAME_SECONDS = 0.02
+# A cough or a click opens the gate for a frame or two; a complaint is longer than this.
+MIN_SPEECH_SECONDS = 0.3
+ASR_NICE = 10
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    transcript: Transcript | None  # None: no live ASR for this turn (see error)
+    error: str | None = None  # why there is no transcript (no model, ASR failed, too slow)
+
+
+class CallAudio:
+    def __init__(self, call: CallHandle, *, recording_path: Path, engine: AsrEngine | None,
+                 phrase_list: Sequence[str] = (), sample_rate: int = 8000) -> None:
+        self.call = call
+        self.engine = engine
+        self.phrase_list = list(phrase_list)
+        self.sample_rate = sample_rate
+        self.recorder = CallRecorder(recording_path, sample_rate=sample_rate)
+        self.asr_error: str | None = None if engine is not None else "no speech model installed"
+        # Set by the dialogue: called with each caller frame (operator bridge).
+        self.forward: Callable[[bytes], None] | None = None
+        # Set by the dialogue while a prompt may be cut short by the caller speaking.
+        self.barge_in_armed = False
+        self._gate = EnergyGate()
+        self._lock = threading.Lock()
+        self._frames = 0  # frames received since answer (the call's audio clock)
+        self._turn = 0
+        self._turn_active = False
+        self._turn_started_frame = 0
+        self._speech_frames = 0  # in the current turn
+        self._last_speech_frame: int | None = None
+        self.spoke = False  # some turn of this call had speech
+        self._q: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
+        self._pump = threading.Thread(target=self._run_pump, daemon=True,
+                                      name=f"ivr-pump-{call.call_id[:10]}")
+        self._asr = threading.Thread(target=self._run_asr, daemon=True,
+                                     name=f"ivr-asr-{call.call_id[:10]}")
+        self._recording: Recording | None = None
+        self._closing = False
+
+    # ---------------------------------------------------------------- lifecycle
+    def start(self) -> None:
+        self._pump.start()
+        if self.engine is not None:
+            self._asr.start()
+
+    def close(self, timeout: float = 5.0) -> Recording:
+        """After the call has ended: drain, stop the threads, close the recording."""
+        self._pump.join(timeout)
+        # Whatever the recognizer still has queued is no longer wanted (the dialogue took
+        # its transcript, or gave up waiting for it): skip it rather than burn a decoding
+        # slot other calls need, and do not wait for it.
+        self._closing = True
+        self._q.put(None)
+        if self._asr.is_alive():
+            self._asr.join(1.0)
+        if self._recording is None:
+            self._recording = self.recorder.close()
+        return self._recording
+
+    def wait_drained(self, timeout: float = 3.0) -> None:
+        """Once the call has ended: wait until every received frame was recorded/queued."""
+        self._pump.join(timeout)
+
+    @property
+    def path(self) -> Path:
+        return self.recorder.path
+
+    # ---------------------------------------------------------------- turns
+    def begin_turn(self) -> None:
+        """Start listening for a new answer: fresh speech flags and a fresh recognizer."""
+        with self._lock:
+            self._turn += 1
+            self._turn_active = True
+            self._turn_started_frame = self._frames
+            self._speech_frames = 0
+            self._last_speech_frame = None
+            if self.asr_error is None:
+                self._q.put(("begin", self._turn))
+
+    @property
+    def speech_started(self) -> bool:
+        return self._speech_frames * FRAME_SECONDS >= MIN_SPEECH_SECONDS
+
+    @property
+    def silence_after_speech(self) -> float:
+        last = self._last_speech_frame
+        if last is None or not self.speech_started:
+            return 0.0
+        return (self._frames - last) * FRAME_SECONDS
+
+    @property
+    def listening(self) -> bool:
+        """A turn is open (begun and not yet finished)."""
+        return self._turn_active
+
+    def drop_turn(self) -> None:
+        """End a turn in which nothing was said; its recognizer is discarded unread."""
+        with self._lock:
+            self._turn_active = False
+            if self.asr_error is None:
+                self._q.put(("drop", self._turn))
+
+    def finish_turn(self, timeout: float) -> TurnResult:
+        """The turn's transcript; waits up to ``timeout`` s for the recognizer to catch up."""
+        with self._lock:
+            self._turn_active = False
+            turn = self._turn
+            error = self.asr_error
+            future: Future[Transcript] = Future()
+            if error is None:
+                self._q.put(("finish", turn, future))
+        if error is not None:
+            return TurnResult(None, error)
+        try:
+            return TurnResult(future.result(timeout=timeout))
+        except FutureTimeout:
+            log.warning("call %s: live transcript not ready after %.1f s; the backlog will "
+                        "transcribe the recording", self.call.call_id, timeout)
+            return TurnResult(None, f"live transcription more than {timeout:g} s behind")
+        except Exception as exc:  # the ASR thread recorded why
+            return TurnResult(None, self.asr_error or repr(exc))
+
+    # ---------------------------------------------------------------- threads
+    def _run_pump(self) -> None:
+        call = self.call
+        try:
+            while True:
+                frame = call.read_pcm16(timeout=0.2)
+                if frame is None:
+                    if call.ended:
+                        return
+                    continue
+                self._on_frame(frame)
+        except Exception:
+            log.exception("call %s: audio pump failed", call.call_id)
+
+    def _on_frame(self, frame: bytes) -> None:
+        self.recorder.write(frame)
+        forward = self.forward
+        if forward is not None:
+            try:
+                forward(frame)
+            except Exception:
+                log.exception("call %s: forwarding audio failed", self.call.call_id)
+        decision = self._gate.process(frame)
+        with self._lock:
+            self._frames += 1
+            if not self._turn_active:
+                return
+            if decision.speech:
+                self._speech_frames += 1
+                self._last_speech_frame = self._frames
+                if not self.spoke and self.speech_started:
+                    self.spoke = True
+            if self.asr_error is None:
+                self._q.put(("frame", self._turn, frame))
+        if decision.speech and self.barge_in_armed and self.speech_started:
+            self.barge_in_armed = False
+            self.call.stop_playback()  # the caller talks over the prompt: let them
+
+    def _run_asr(self) -> None:
+        assert self.engine is not None
+        # Decoding may use every core; the RTP send threads must not wait behind it or
+        # callers hear gaps. Linux nice is per thread (native id), and raising it needs no
+        # privilege: the decoder yields the CPU to the prompt pacing, never the reverse.
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), ASR_NICE)
+        stream: StreamingTranscriber | None = None
+        turn = 0
+        while True:
+            item = self._q.get()
+            if item is None:
+                return
+            kind = item[0]
+            try:
+                if kind == "begin":
+                    turn = item[1]
+                    stream = self.engine.stream(
+                        sample_rate=self.sample_rate, grammar=self.phrase_list or None)
+                elif kind == "frame":
+                    if stream is not None and item[1] == turn and not self._closing:
+                        stream.push(item[2])
+                elif kind == "drop":
+                    if item[1] == turn:
+                        stream = None
+                elif kind == "finish":
+                    future: Future[Transcript] = item[2]
+                    if stream is None or item[1] != turn:
+                        future.set_exception(RuntimeError("no recognizer for this turn"))
+                        continue
+                    future.set_result(stream.finish())
+                    stream = None
+            except Exception as exc:
+                # Vosk/Kaldi errors surface as bare Exceptions from cffi; whatever it is,
+                # this call continues without live ASR.
+                log.exception("call %s: live ASR failed; continuing without it",
+                              self.call.call_id)
+                with self._lock:
+                    self.asr_error = f"live ASR failed: {exc!r}"[:300]
+                if kind == "finish":
+                    item[2].set_exception(exc)
+                self._fail_pending()
+                return
+
+    def _fail_pending(self) -> None:
+        """After an ASR failure: answer any finish request still queued."""
+        while True:
+            try:
+                item = self._q.get_nowait()
+            except queue.Empty:
+                return
+            if item is not None and item[0] == "finish":
+                item[2].set_exception(RuntimeError(self.asr_error or "ASR failed"))

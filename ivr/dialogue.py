@@ -1,0 +1,504 @@
+"""The inbound call flow, as an explicit state machine.
+
+One ``Dialogue`` per answered call, run on the adapter's per-call thread. Every state has
+one method (``_s_<state>``) that plays, listens, and returns the next state; ``run``
+refuses any step that is not in ``TRANSITIONS`` (a bug, not a caller action), so the table
+below *is* the flow. A caller hanging up can happen in every state: each state notices
+(``call.ended``) and goes to HANGUP, which keeps whatever was said.
+
+The caller is never forced through a menu before speaking (GB/T 33358): the greeting
+already asks for the complaint; 0 (operator) and 1 (ticket status) are shortcuts.
+
+Outcomes (``CallOutcome`` on the call record): TICKET when a complaint was spoken -- also
+when the caller hung up before confirming; ABANDONED for silence only; OPERATOR when
+bridged; CALLBACK_REQUEST when no operator answered (a ticket asks for a call back);
+STATUS_QUERY when they only listened to their tickets' status.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from asr.backlog import transcript_meta
+from ivr import prompts as P
+from ivr.audio import CallAudio
+from ivr.callrecords import CallOutcome
+from ivr.intake import CallIntake, FiledTicket, Spool
+from ivr.sip import CallHandle, PlayResult
+from ivr.status import open_tickets
+from ivr.transfer import TransferResult, bridge_to_operator
+from ticketing.classify import Classification, category_label, classify
+
+if TYPE_CHECKING:
+    from asr.engine import AsrEngine
+    from asr.stream import Transcript
+    from config.settings import Settings
+    from ivr.prompts import PromptLibrary
+    from ivr.sip import SipFrontEnd
+    from ticketing.context import Domain
+
+log = logging.getLogger("hotline.ivr.dialogue")
+
+
+class State(Enum):
+    GREETING = "greeting"  # greeting; speech barges in, 0/1 are shortcuts
+    REPROMPT = "reprompt"  # nothing heard: ask once more
+    BEEP = "beep"  # the tone after which we listen
+    RECORD = "record"  # listening: ends on #, silence after speech, or max length
+    UNDERSTAND = "understand"  # the turn's transcript, classified
+    ASK_AGAIN = "ask_again"  # empty or low-confidence transcript: say it again (once)
+    READBACK = "readback"  # "您反映的是…问题，地址是…" + "确认请按1，重新录音请按2"
+    CONFIRM = "confirm"  # waiting for 1 / 2
+    RERECORD = "rerecord"  # 2: record the complaint again
+    FILE = "file"  # make the ticket, read its number and deadline
+    GOODBYE = "goodbye"
+    SILENCE_GOODBYE = "silence_goodbye"  # silence twice: end politely, no ticket
+    OPERATOR = "operator"  # 0: bridge to the operator
+    CALLBACK = "callback"  # no operator: callback-request ticket
+    STATUS = "status"  # 1: read the caller's open tickets
+    AFTER_STATUS = "after_status"  # "如需反映新的诉求，请在提示音后直接说出"
+    HANGUP = "hangup"  # the caller hung up: keep what was said
+    DONE = "done"
+
+
+_ANY = frozenset({State.HANGUP})  # every live state may lose its caller
+TRANSITIONS: dict[State, frozenset[State]] = {
+    State.GREETING: _ANY | {State.BEEP, State.RECORD, State.OPERATOR, State.STATUS},
+    State.REPROMPT: _ANY | {State.BEEP, State.RECORD, State.OPERATOR, State.STATUS},
+    State.BEEP: _ANY | {State.RECORD, State.OPERATOR},
+    State.RECORD: _ANY | {State.UNDERSTAND, State.REPROMPT, State.SILENCE_GOODBYE,
+                          State.GOODBYE, State.OPERATOR, State.FILE},
+    State.UNDERSTAND: _ANY | {State.ASK_AGAIN, State.READBACK},
+    State.ASK_AGAIN: _ANY | {State.BEEP, State.RECORD, State.OPERATOR},
+    State.READBACK: _ANY | {State.CONFIRM, State.OPERATOR},
+    State.CONFIRM: _ANY | {State.FILE, State.RERECORD, State.OPERATOR, State.CONFIRM},
+    State.RERECORD: _ANY | {State.BEEP, State.RECORD, State.OPERATOR},
+    State.FILE: _ANY | {State.GOODBYE},
+    State.GOODBYE: _ANY | {State.DONE},
+    State.SILENCE_GOODBYE: _ANY | {State.DONE},
+    State.OPERATOR: _ANY | {State.DONE, State.CALLBACK},
+    State.CALLBACK: _ANY | {State.DONE},
+    State.STATUS: _ANY | {State.AFTER_STATUS, State.OPERATOR},
+    State.AFTER_STATUS: _ANY | {State.BEEP, State.RECORD, State.OPERATOR},
+    State.HANGUP: frozenset({State.DONE}),
+    State.DONE: frozenset(),
+}
+
+
+class InvalidStep(RuntimeError):
+    pass
+
+
+class Heard(Enum):
+    """How a prompt ended."""
+
+    DONE = "done"
+    KEY = "key"  # a key was pressed (still queued for get_dtmf)
+    SPEECH = "speech"  # the caller talked over it (barge-in)
+    HUNG_UP = "hung_up"
+
+
+@dataclass
+class IvrServices:
+    """What every call's dialogue shares (built once by ivr.runtime)."""
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+    domain: Domain
+    prompts: PromptLibrary
+    spool: Spool
+    engine: AsrEngine | None
+    frontend: SipFrontEnd | None = None
+
+
+def recording_path(settings: Settings, call_id: str, now: datetime | None = None) -> Path:
+    now = now or datetime.now(UTC)
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", call_id)[:80]
+    return (Path(settings.recordings_dir) / now.strftime("%Y/%m/%d")
+            / f"{now.strftime('%H%M%S')}-{safe}.wav")
+
+
+class Dialogue:
+    def __init__(self, call: CallHandle, services: IvrServices) -> None:
+        self.call = call
+        self.svc = services
+        self.sip = services.settings.sip
+        self.prompts = services.prompts
+        self.intake = CallIntake(sessions=services.sessions, domain=services.domain,
+                                 spool=services.spool, call_id=call.call_id,
+                                 caller=call.caller or "")
+        self.audio: CallAudio | None = None
+        self.state = State.GREETING
+        self.trace: list[State] = []  # the path taken, for the log and the tests
+        self.outcome: CallOutcome | None = None
+        self.reprompts = 0
+        self.asked_again = 0
+        self.confirm_asks = 0
+        self.status_heard = False
+        self.turn_started_at = 0.0  # monotonic time listening began (after the beep)
+        self.transcript: Transcript | None = None  # latest turn with words
+        self.asr_error: str | None = None
+        self.classification: Classification | None = None
+        self.filed: FiledTicket | None = None
+        self.ticket_filed = False  # file_ticket() was called (number known or spooled)
+        self.handlers: dict[State, Callable[[], State]] = {
+            s: getattr(self, f"_s_{s.value}") for s in State if s is not State.DONE
+        }
+
+    # ================================================================= driver
+    def run(self) -> None:
+        if not self.call.answer():  # CANCEL before we answered: nothing to do
+            self.intake.end(CallOutcome.ABANDONED)
+            return
+        self.intake.answered()
+        audio = CallAudio(self.call, recording_path=recording_path(
+            self.svc.settings, self.call.call_id), engine=self.svc.engine,
+            phrase_list=self.svc.settings.asr.phrase_list)
+        self.audio = audio
+        audio.start()
+        # The path is known now; the SHA-256 only once the call is over (see _finish).
+        self.intake.recording(audio.path)
+        audio.begin_turn()  # listen from the first moment: callers often start at once
+        try:
+            while self.state is not State.DONE:
+                self.trace.append(self.state)
+                nxt = self.handlers[self.state]()
+                if self.call.ended and nxt not in (State.HANGUP, State.DONE):
+                    nxt = State.HANGUP if self.state is not State.HANGUP else State.DONE
+                if nxt not in TRANSITIONS[self.state]:
+                    raise InvalidStep(f"{self.state.value} -> {nxt.value}")
+                self.state = nxt
+        except Exception:
+            log.exception("call %s: dialogue failed in %s", self.call.call_id, self.state)
+            if not self.call.ended:
+                self.call.hangup()
+            self._keep_what_was_said()
+        finally:
+            self._finish()
+
+    def _finish(self) -> None:
+        if not self.call.ended:
+            self.call.hangup()
+        assert self.audio is not None
+        rec = self.audio.close()
+        self.intake.recording(rec.path, rec.sha256, rec.duration_seconds)
+        for key in self.call.flush_dtmf():
+            self.intake.key(key)
+        settled = self.intake.end(self.outcome)
+        log.info("call %s from %s: %s, outcome %s, ticket %s%s", self.call.call_id,
+                 self.call.caller, " > ".join(s.value for s in self.trace),
+                 self.intake.journal.outcome, self.intake.journal.ticket_number,
+                 "" if settled else " (kept in spool: database unavailable)")
+
+    # ================================================================= helpers
+    def _play(self, pcm: bytes, *, keys: bool = True, barge_in: bool = False) -> Heard:
+        assert self.audio is not None
+        if self.call.ended:
+            return Heard.HUNG_UP
+        self.audio.barge_in_armed = barge_in and self.sip.barge_in
+        try:
+            result = self.call.play_pcm16(pcm, interrupt_on_dtmf=keys)
+        finally:
+            self.audio.barge_in_armed = False
+        if result is PlayResult.HUNG_UP or self.call.ended:
+            return Heard.HUNG_UP
+        if result is PlayResult.INTERRUPTED:
+            return Heard.KEY
+        if barge_in and self.audio.speech_started:
+            return Heard.SPEECH
+        return Heard.DONE
+
+    def _key(self, timeout: float = 0.0) -> str | None:
+        key = self.call.get_dtmf(timeout=timeout)
+        if key is not None:
+            self.intake.key(key)
+        return key
+
+    def _after_listening_prompt(self, heard: Heard) -> State:
+        """Where a prompt that asks for the complaint leads (greeting, re-prompts)."""
+        if heard is Heard.HUNG_UP:
+            return State.HANGUP
+        if heard is Heard.SPEECH:
+            return self._start_listening(beep=False)
+        if heard is Heard.KEY:
+            key = self._key()
+            if key == "0":
+                return State.OPERATOR
+            # Any other key (# to skip the prompt, or a stray key) just gets the tone.
+        return State.BEEP
+
+    def _start_listening(self, *, beep: bool) -> State:
+        self.turn_started_at = time.monotonic()
+        return State.BEEP if beep else State.RECORD
+
+    def _end_turn(self) -> None:
+        """Collect the turn's transcript (bounded wait for the recognizer)."""
+        assert self.audio is not None
+        result = self.audio.finish_turn(self.sip.transcript_wait_seconds)
+        if result.transcript is not None and result.transcript.text.strip():
+            self.transcript = result.transcript
+            self.asr_error = None
+        elif result.transcript is None and self.transcript is None:
+            self.asr_error = result.error
+
+    def _keep_what_was_said(self) -> None:
+        """The caller is gone (or we failed): a complaint that was spoken becomes a ticket
+        when the call is closed (intake.end), transcribed now or by the backlog."""
+        assert self.audio is not None
+        if self.ticket_filed or self.outcome is not None:
+            return
+        if not self.audio.spoke:
+            return
+        self.audio.wait_drained()
+        if self.audio.listening:  # still in a turn: its words count
+            self._end_turn()
+        self._understood()
+        self.outcome = CallOutcome.TICKET
+
+    def _understood(self) -> None:
+        t = self.transcript
+        if t is not None:
+            self.intake.understood(t.text, transcript_meta(t))
+        else:
+            self.intake.understood(None, None, asr_error=self.asr_error or "no transcript")
+
+    def _file(self, outcome: CallOutcome) -> FiledTicket | None:
+        self._understood()
+        self.ticket_filed = True
+        self.filed = self.intake.file_ticket(outcome)
+        return self.filed
+
+    # ================================================================= states
+    def _s_greeting(self) -> State:
+        heard = self._play(self.prompts.pcm("greeting"), barge_in=True)
+        if heard is Heard.KEY:
+            key = self.call.get_dtmf(0)
+            if key == "1":
+                self.intake.key(key)
+                return State.STATUS
+            if key is not None:
+                self.intake.key(key)
+                if key == "0":
+                    return State.OPERATOR
+            return self._start_listening(beep=True)
+        if heard is Heard.SPEECH:
+            return self._start_listening(beep=False)
+        if heard is Heard.HUNG_UP:
+            return State.HANGUP
+        return self._start_listening(beep=True)
+
+    def _s_reprompt(self) -> State:
+        self.reprompts += 1
+        assert self.audio is not None
+        self.audio.begin_turn()
+        heard = self._play(self.prompts.pcm("reprompt_silence"), barge_in=True)
+        if heard is Heard.KEY:
+            key = self._key()
+            if key == "0":
+                return State.OPERATOR
+            if key == "1" and not self.status_heard:
+                return State.STATUS
+            return self._start_listening(beep=True)
+        return self._after_listening_prompt(heard) if heard is not Heard.DONE \
+            else self._start_listening(beep=True)
+
+    def _s_beep(self) -> State:
+        heard = self._play(self.prompts.pcm("beep"), keys=False)
+        if heard is Heard.HUNG_UP:
+            return State.HANGUP
+        self.turn_started_at = time.monotonic()
+        return State.RECORD
+
+    def _s_record(self) -> State:
+        audio = self.audio
+        assert audio is not None
+        while True:
+            if self.call.ended:
+                return State.HANGUP
+            key = self._key(timeout=0.05)
+            if key == "0":
+                return State.OPERATOR
+            if key == "#":
+                if audio.speech_started:
+                    return State.UNDERSTAND
+                return self._nothing_heard()
+            # Other keys while the caller talks are ignored (a leaned-on keypad).
+            if audio.speech_started and audio.silence_after_speech >= self.sip.end_silence_seconds:
+                return State.UNDERSTAND
+            # Wall clock, not the audio clock: a caller whose RTP stopped must still time out.
+            listened = time.monotonic() - self.turn_started_at
+            if listened >= self.sip.max_record_seconds:
+                return State.UNDERSTAND if audio.speech_started else self._nothing_heard()
+            if not audio.speech_started and listened >= self.sip.no_speech_seconds:
+                return self._nothing_heard()
+
+    def _nothing_heard(self) -> State:
+        assert self.audio is not None
+        self.audio.drop_turn()
+        if self.transcript is not None or (self.asr_error and self.audio.spoke):
+            return State.FILE  # said it before (then pressed 2): keep the earlier words
+        if self.status_heard:
+            self.outcome = CallOutcome.STATUS_QUERY
+            return State.GOODBYE
+        if self.reprompts < 1:
+            return State.REPROMPT
+        return State.SILENCE_GOODBYE
+
+    def _s_understand(self) -> State:
+        self._end_turn()
+        t = self.transcript
+        live_asr = self.svc.engine is not None and self.asr_error is None
+        unsure = t is None or not t.text.strip() or bool(t.low_confidence)
+        if live_asr and unsure and self.asked_again < 1:
+            return State.ASK_AGAIN
+        self.classification = classify(t.text, self.svc.domain.classification) if t else None
+        return State.READBACK
+
+    def _s_ask_again(self) -> State:
+        self.asked_again += 1
+        assert self.audio is not None
+        self.audio.begin_turn()
+        heard = self._play(self.prompts.pcm("not_understood"), barge_in=True)
+        return self._after_listening_prompt(heard)
+
+    def _s_readback(self) -> State:
+        c = self.classification
+        label = category_label(c.category) if c is not None else None
+        sentence = P.readback_text(label, c.address if c is not None else None)
+        pcm = self.prompts.say(sentence, "readback") + self.prompts.pcm("confirm")
+        heard = self._play(pcm)
+        if heard is Heard.HUNG_UP:
+            return State.HANGUP
+        return State.CONFIRM
+
+    def _s_confirm(self) -> State:
+        key = self._key(timeout=self.sip.confirm_timeout_seconds)
+        if self.call.ended:
+            return State.HANGUP
+        if key == "1":
+            return State.FILE
+        if key == "2":
+            return State.RERECORD
+        if key == "0":
+            return State.OPERATOR
+        # No key or a wrong one: ask once more, then take the complaint as it is -- the
+        # caller said it and is still on the line; a ticket is better than none.
+        self.confirm_asks += 1
+        if self.confirm_asks > 1:
+            return State.FILE
+        self.call.flush_dtmf()
+        if self._play(self.prompts.pcm("confirm_again")) is Heard.HUNG_UP:
+            return State.HANGUP
+        return State.CONFIRM
+
+    def _s_rerecord(self) -> State:
+        assert self.audio is not None
+        self.audio.begin_turn()
+        self.confirm_asks = 0  # asked_again is not reset: "say it again" once per call
+        heard = self._play(self.prompts.pcm("rerecord"), barge_in=True)
+        return self._after_listening_prompt(heard)
+
+    def _s_file(self) -> State:
+        filed = self._file(CallOutcome.TICKET)
+        self.outcome = CallOutcome.TICKET
+        if filed is None:  # database down: the spool has it, recover_spool files it
+            pcm = self.prompts.pcm("filed_later")
+        else:
+            deadline = P.deadline_phrase(filed.urgency, self.svc.settings.deadlines)
+            pcm = (self.prompts.pcm("ticket_number") + self.prompts.number(filed.number)
+                   + self.prompts.say(P.text("deadline", deadline=deadline), "deadline"))
+        if self._play(pcm, keys=False) is Heard.HUNG_UP:
+            return State.HANGUP
+        return State.GOODBYE
+
+    def _s_goodbye(self) -> State:
+        self._play(self.prompts.pcm("goodbye"), keys=False)
+        self.call.hangup()
+        return State.DONE
+
+    def _s_silence_goodbye(self) -> State:
+        self.outcome = CallOutcome.ABANDONED
+        self._play(self.prompts.pcm("goodbye_silence"), keys=False)
+        self.call.hangup()
+        return State.DONE
+
+    def _s_operator(self) -> State:
+        assert self.audio is not None
+        if self.audio.listening and self.audio.spoke:
+            self._end_turn()  # what they said before pressing 0 goes on a callback ticket
+        fe = self.svc.frontend
+        uri = self.sip.operator_uri
+        if not uri or fe is None:
+            return State.CALLBACK
+        if self._play(self.prompts.pcm("transfer"), keys=False) is Heard.HUNG_UP:
+            return State.HANGUP
+        result = bridge_to_operator(fe, self.call, self.audio, uri,
+                                    ring_timeout=self.sip.ring_timeout)
+        if result is TransferResult.BRIDGED:
+            self.outcome = CallOutcome.OPERATOR
+            return State.DONE
+        if result is TransferResult.CALLER_GONE:
+            return State.HANGUP
+        return State.CALLBACK
+
+    def _s_callback(self) -> State:
+        self._file(CallOutcome.CALLBACK_REQUEST)
+        self.outcome = CallOutcome.CALLBACK_REQUEST
+        self._play(self.prompts.pcm("operator_unavailable"), keys=False)
+        self.call.hangup()
+        return State.DONE
+
+    def _s_status(self) -> State:
+        self.status_heard = True
+        try:
+            found = open_tickets(self.svc.sessions, self.call.caller)
+        except SQLAlchemyError as exc:
+            log.error("call %s: status lookup failed: %s", self.call.call_id,
+                      exc.__class__.__name__)
+            pcm = self.prompts.pcm("status_unavailable")
+        else:
+            if not found:
+                pcm = self.prompts.pcm("status_none")
+            else:
+                pcm = self.prompts.pcm("status_intro") + b"".join(
+                    self.prompts.pcm("status_ticket") + self.prompts.number(t.number)
+                    + self.prompts.say(t.label + "。", "status") for t in found)
+        heard = self._play(pcm)
+        if heard is Heard.HUNG_UP:
+            return State.HANGUP
+        if heard is Heard.KEY and self._key() == "0":
+            return State.OPERATOR
+        return State.AFTER_STATUS
+
+    def _s_after_status(self) -> State:
+        assert self.audio is not None
+        self.call.flush_dtmf()
+        self.audio.begin_turn()
+        heard = self._play(self.prompts.pcm("status_done"), barge_in=True)
+        return self._after_listening_prompt(heard)
+
+    def _s_hangup(self) -> State:
+        self._keep_what_was_said()
+        if self.outcome is None and self.status_heard:
+            self.outcome = CallOutcome.STATUS_QUERY
+        return State.DONE
+
+
+def run_call(call: CallHandle, services: IvrServices) -> Dialogue:
+    """The adapter's ``on_call``: one dialogue, start to end."""
+    started = time.monotonic()
+    dialogue = Dialogue(call, services)
+    dialogue.run()
+    log.debug("call %s handled in %.1f s", call.call_id, time.monotonic() - started)
+    return dialogue

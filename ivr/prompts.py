@@ -1,0 +1,273 @@
+"""What the hotline says (zh-CN), and the 8 kHz audio it is played from.
+
+``PROMPTS`` is the catalog: one key per fixed sentence. Every carrier uses it -- the SIP
+dialogue plays it as audio, the Twilio webhooks put the same text in ``<Say>`` -- so a
+wording change is made here once. The text helpers below build the few sentences that
+carry call data (the read-back, the ticket number, the deadline, ticket status).
+
+Audio (``PromptLibrary``): a recording placed at ``config/prompts/<key>.wav`` wins (any
+rate/width/channels: converted with sox once, cached by the file's content hash);
+otherwise the text is spoken by espeak-ng (voice ``cmn``) and converted with sox to 16-bit
+8 kHz mono, cached under ``data_dir/prompts`` with a hash of voice+text in the file name,
+so changing a text makes a new file instead of playing the stale one. Numbers are never
+synthesised as a whole ("一万两千..."): they are joined from digit clips ``digit_0`` ..
+``digit_9`` (1 read as 幺, the way phone numbers are read), which a recorded voice can also
+replace one by one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import subprocess
+import tempfile
+import threading
+import wave
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from config.settings import DeadlineSettings, Settings
+
+log = logging.getLogger("hotline.ivr.prompts")
+
+HOTLINE_NUMBER = "12345"
+
+# --------------------------------------------------------------------------- the catalog
+PROMPTS: dict[str, str] = {
+    # Callers may speak at once (GB/T 33358: no forced menu before the complaint).
+    "greeting": (
+        "您好，这里是12345市民服务热线。请在提示音后说出您的诉求，说完请按井号键。"
+        "按0转人工服务，按1查询您的工单办理情况。"
+    ),
+    "beep": "（提示音）",  # a 1 kHz tone, not speech; the text is for display only
+    "reprompt_silence": "没有听到您的声音。请在提示音后说出您的诉求，说完请按井号键。",
+    "goodbye_silence": "没有听到您的声音。感谢您的来电，如有需要请再次拨打12345，再见。",
+    "not_understood": "抱歉，没有听清您的诉求。请在提示音后再说一遍，说完请按井号键。",
+    "rerecord": "好的，请在提示音后重新说出您的诉求，说完请按井号键。",
+    # The read-back: readback_text() builds "您反映的是供水问题，地址是……。"
+    "readback_no_address": "您反映的是{category}问题。",
+    "readback_with_address": "您反映的是{category}问题，地址是{address}。",
+    "readback_unclassified": "您的诉求已录音。",
+    "confirm": "确认请按1，重新录音请按2。",
+    "confirm_again": "请按键选择：确认请按1，重新录音请按2。",
+    "ticket_number": "您的诉求已受理，工单编号是",  # followed by the digits
+    "deadline": "我们将在{deadline}办理并答复您。",  # deadline_phrase()
+    "filed_later": "您的诉求已记录，我们稍后会与您联系告知工单编号。",
+    "goodbye": "感谢您的来电，再见。",
+    "transfer": "正在为您转接人工服务，请稍候。",
+    "operator_unavailable": (
+        "抱歉，人工坐席暂时无法接通。我们已记录您的回电请求，工作人员会尽快给您回电。再见。"
+    ),
+    "status_intro": "您最近的工单办理情况如下。",
+    "status_item": "工单编号{number}，{status}。",  # status_item_text(); number as digits
+    "status_ticket": "工单编号",  # followed by the digits, then the status label
+    "status_none": "没有查到您这个号码正在办理的工单。",
+    "status_unavailable": "抱歉，暂时无法查询工单办理情况，请稍后再试。",
+    "status_done": "如需反映新的诉求，请在提示音后直接说出。",
+    "busy": "您好，现在所有线路都忙，请稍后再拨12345。再见。",
+    "asr_pending_note": "（录音待转写）",  # ticket text when nothing could be transcribed
+}
+
+# Phone-style digit reading: 1 is 幺 so it is not confused with 7 (七) on a bad line.
+DIGIT_WORDS: dict[str, str] = {
+    "0": "零", "1": "幺", "2": "二", "3": "三", "4": "四",
+    "5": "五", "6": "六", "7": "七", "8": "八", "9": "九",
+}  # fmt: skip
+for _d, _w in DIGIT_WORDS.items():
+    PROMPTS[f"digit_{_d}"] = _w
+
+
+def text(key: str, **values: str) -> str:
+    """The catalog sentence ``key`` with its ``{placeholders}`` filled."""
+    return PROMPTS[key].format(**values) if values else PROMPTS[key]
+
+
+def digits_text(number: str) -> str:
+    """A ticket or phone number as it is read: "2024000123" -> "二零二四零零零幺二三"."""
+    return "".join(DIGIT_WORDS.get(c, "") for c in number)
+
+
+def speakable(sentence: str) -> str:
+    """Text as a speech engine should get it: the hotline number read digit by digit
+    (a TTS engine otherwise says 一万两千三百四十五)."""
+    return sentence.replace(HOTLINE_NUMBER, digits_text(HOTLINE_NUMBER))
+
+
+def deadline_phrase(urgency: str, deadlines: DeadlineSettings | None = None) -> str:
+    """"1小时内" (urgent), "24小时内" (livelihood), "5个工作日内" (general), from the
+    deadline settings the ticket's due time was computed with."""
+    urgent_h = deadlines.urgent_hours if deadlines else 1.0
+    livelihood_h = deadlines.livelihood_hours if deadlines else 24.0
+    days = deadlines.general_working_days if deadlines else 5
+    if urgency == "urgent":
+        return f"{_num(urgent_h)}小时内"
+    if urgency == "livelihood":
+        return f"{_num(livelihood_h)}小时内"
+    return f"{days}个工作日内"
+
+
+def readback_text(category_label: str | None, address: str | None) -> str:
+    if not category_label:
+        return text("readback_unclassified")
+    if address:
+        return text("readback_with_address", category=category_label, address=address)
+    return text("readback_no_address", category=category_label)
+
+
+def status_item_text(number: str, status_label: str) -> str:
+    return text("status_item", number=digits_text(number), status=status_label)
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+# --------------------------------------------------------------------------- audio
+SAMPLE_RATE = 8000
+_SAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+class PromptError(RuntimeError):
+    pass
+
+
+class PromptLibrary:
+    """16-bit 8 kHz mono PCM for catalog keys, free text and numbers; thread-safe.
+
+    Audio is kept in memory once made: a prompt is played by every call, and reading a
+    WAV from disk per call would put file I/O in front of the first RTP packet.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.recorded_dir = Path(settings.prompts_dir)
+        self.cache_dir = Path(settings.data_dir) / "prompts"
+        self.voice = settings.sip.prompt_voice
+        self.speed = settings.sip.prompt_speed
+        self._lock = threading.Lock()
+        self._pcm: dict[str, bytes] = {}
+
+    # ---- public
+    def path(self, key: str) -> Path:
+        """The WAV (16-bit 8 kHz mono) played for catalog key ``key``."""
+        recorded = self.recorded_dir / f"{key}.wav"
+        if recorded.is_file():
+            return self._converted(recorded, key)
+        if key == "beep":
+            return self._cached(key, "tone:1000Hz:0.35s", self._make_beep)
+        if key.startswith("digit_"):
+            return self._cached(key, PROMPTS[key], self._synthesise_clip)
+        return self._cached(key, PROMPTS[key], self._synthesise)
+
+    def pcm(self, key: str) -> bytes:
+        return self._remember(f"key:{key}", lambda: self.path(key))
+
+    def say(self, sentence: str, name: str = "say") -> bytes:
+        """PCM for a sentence that is not in the catalog (a read-back with an address)."""
+        return self._remember(
+            f"say:{sentence}", lambda: self._cached(name, sentence, self._synthesise),
+            keep=len(self._pcm) < 512,  # addresses are unbounded: do not grow forever
+        )
+
+    def number(self, number: str) -> bytes:
+        """A number read digit by digit from the digit clips (other characters skipped)."""
+        return b"".join(self.pcm(f"digit_{c}") for c in number if c in DIGIT_WORDS)
+
+    def warm(self, keys: Iterable[str] | None = None) -> None:
+        """Make every catalog prompt now (start-up), not in front of the first caller."""
+        for key in keys if keys is not None else PROMPTS:
+            if "{" in PROMPTS.get(key, "") or key == "asr_pending_note":
+                continue
+            self.pcm(key)
+
+    # ---- internals
+    def _remember(self, memo: str, make_path: Callable[[], Path], keep: bool = True) -> bytes:
+        pcm = self._pcm.get(memo)
+        if pcm is None:
+            pcm = read_pcm16_8k(make_path())
+            if keep:
+                self._pcm[memo] = pcm
+        return pcm
+
+    def _cached(self, key: str, source: str, make: Callable[[str, Path], None]) -> Path:
+        digest = hashlib.sha256(f"{self.voice}\0{self.speed}\0{source}".encode()).hexdigest()[:16]
+        out = self.cache_dir / f"{_SAFE.sub('_', key)[:40]}-{digest}.wav"
+        if out.is_file():
+            return out
+        with self._lock:  # one synthesis per prompt even when calls start together
+            if not out.is_file():
+                make(source, out)
+                log.info("generated prompt %s", out.name)
+        return out
+
+    def _converted(self, recorded: Path, key: str) -> Path:
+        digest = hashlib.sha256(recorded.read_bytes()).hexdigest()[:16]
+        out = self.cache_dir / f"recorded-{_SAFE.sub('_', key)[:40]}-{digest}.wav"
+        if not out.is_file():
+            with self._lock:
+                if not out.is_file():
+                    self._atomic(out, lambda tmp: _sox_to_phone(recorded, tmp))
+                    log.info("converted recorded prompt %s", recorded)
+        return out
+
+    def _synthesise(self, sentence: str, out: Path, trim: bool = False) -> None:
+        def make(tmp: Path) -> None:
+            raw = tmp.with_name("espeak.wav")
+            _run(["espeak-ng", "-v", self.voice, "-s", str(self.speed), "-w", str(raw),
+                  speakable(sentence)])
+            _sox_to_phone(raw, tmp, trim=trim)
+
+        self._atomic(out, make)
+
+    def _synthesise_clip(self, sentence: str, out: Path) -> None:
+        # espeak-ng pads every utterance with ~0.3 s of silence; ten digits read from
+        # untrimmed clips take twice as long and sound like separate announcements.
+        self._synthesise(sentence, out, trim=True)
+
+    def _make_beep(self, _source: str, out: Path) -> None:
+        def make(tmp: Path) -> None:
+            _run(["sox", "-n", "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16",
+                  "-e", "signed-integer", str(tmp), "synth", "0.35", "sine", "1000",
+                  "fade", "0.01", "0.35", "0.01", "gain", "-8", "pad", "0.05", "0.1"])
+
+        self._atomic(out, make)
+
+    def _atomic(self, out: Path, make: Callable[[Path], None]) -> None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=out.parent) as tmpdir:
+            tmp = Path(tmpdir) / "prompt.wav"
+            make(tmp)
+            # Renamed into place: a crash never leaves a half-written prompt in the cache.
+            os.replace(tmp, out)
+
+
+def _run(argv: list[str]) -> None:
+    try:
+        subprocess.run(argv, check=True, capture_output=True, timeout=30)
+    except FileNotFoundError as exc:
+        raise PromptError(f"{argv[0]} is not installed (Debian: apt-get install "
+                          f"espeak-ng sox)") from exc
+    except subprocess.CalledProcessError as exc:
+        raise PromptError(f"{argv[0]} failed: {exc.stderr.decode(errors='replace')[-300:]}") \
+            from exc
+
+
+def _sox_to_phone(src: Path, out: Path, *, trim: bool = False) -> None:
+    # -G: guard against clipping when a louder recording is resampled; norm -3 keeps
+    # recorded and generated prompts at about the same loudness on the line.
+    effects = ["norm", "-3"]
+    if trim:  # cut leading/trailing silence, keep a short pause between digits
+        effects += ["silence", "1", "0.01", "1%", "reverse", "silence", "1", "0.01", "1%",
+                    "reverse", "pad", "0", "0.12"]
+    _run(["sox", "-G", str(src), "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16",
+          "-e", "signed-integer", str(out), *effects])
+
+
+def read_pcm16_8k(path: Path) -> bytes:
+    with wave.open(str(path), "rb") as w:
+        if (w.getframerate(), w.getnchannels(), w.getsampwidth()) != (SAMPLE_RATE, 1, 2):
+            raise PromptError(f"{path}: not 16-bit 8 kHz mono")
+        return w.readframes(w.getnframes())

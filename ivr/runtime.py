@@ -1,0 +1,149 @@
+"""Start the phone front door: speech model, spool recovery, SIP front end, dialogues.
+
+    ivr = start_ivr(settings, sessions, domain)   # raises SipRegistrationError (register mode)
+    ...
+    ivr.run_backlog()                              # from a scheduler, every N seconds
+    ivr.stop()
+
+The speech model is loaded once here and shared by every call (``AsrEngine``). Without a
+model the phone line still works: calls are recorded, tickets are made with
+"（录音待转写）" and a transcription job each, and ``run_backlog`` does nothing until a
+model is installed and the service restarted.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from asr.backlog import BacklogRun, run_backlog
+from ivr.dialogue import IvrServices, run_call
+from ivr.intake import Spool, recover_spool
+from ivr.prompts import PromptLibrary
+from ivr.sip import CallHandle, SipFrontEnd
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from asr.engine import AsrEngine
+    from asr.stream import Transcript
+    from config.settings import Settings
+    from ticketing.context import Domain
+
+log = logging.getLogger("hotline.ivr")
+
+INSTALL_HINT = "hotline asr fetch small-cn   (or: hotline asr fetch cn, the large model)"
+
+
+def load_engine(settings: Settings) -> AsrEngine | None:
+    """The configured Vosk model, or None (logged loudly) when it is not installed."""
+    from asr.models import ModelError
+
+    path = Path(settings.asr.model_dir) / settings.asr.model_name
+    if not path.exists():
+        log.warning("no speech model at %s: calls will be recorded and transcribed later. "
+                    "Install one with: %s", path, INSTALL_HINT)
+        return None
+    try:
+        from asr.engine import AsrEngine
+
+        engine = AsrEngine.from_settings(settings)
+    except (ModelError, ImportError) as exc:
+        log.error("speech model at %s cannot be loaded (%s): calls will be recorded and "
+                  "transcribed later. Reinstall with: %s --replace", path, exc, INSTALL_HINT)
+        return None
+    log.info("speech model %s loaded (%d decoding slots)", path, engine.workers)
+    return engine
+
+
+def spool_for(settings: Settings) -> Spool:
+    return Spool(Path(settings.data_dir) / "spool" / "calls")
+
+
+@dataclass
+class IvrRuntime:
+    services: IvrServices
+    frontend: SipFrontEnd
+    recovered: list[str] = field(default_factory=list)
+    _backlog_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def engine(self) -> AsrEngine | None:
+        return self.services.engine
+
+    def run_backlog(self, limit: int = 20) -> BacklogRun | None:
+        """Transcribe queued recordings with the loaded model (None: no model loaded, or a
+        run is still going). Also settles spooled calls the database missed."""
+        engine = self.services.engine
+        if not self._backlog_lock.acquire(blocking=False):
+            return None
+        try:
+            self.recover()
+            if engine is None:
+                return None
+            return run_backlog(sessions=self.services.sessions, domain=self.services.domain,
+                               transcribe=lambda p: transcribe_file(
+                                   engine, p, self.services.settings.asr.phrase_list),
+                               limit=limit)
+        finally:
+            self._backlog_lock.release()
+
+    def recover(self) -> list[str]:
+        """Settle spooled calls (database outage, crash). Safe to call any time."""
+        done = recover_spool(sessions=self.services.sessions, domain=self.services.domain,
+                             spool=self.services.spool)
+        if done:
+            log.info("settled %d spooled call(s): %s", len(done), ", ".join(done))
+        return done
+
+    def stop(self) -> None:
+        self.frontend.stop()
+        if self.services.engine is not None:
+            self.services.engine.close()
+
+
+def transcribe_file(engine: AsrEngine, path: Path,
+                    phrase_list: list[str] | None = None) -> Transcript:
+    from asr.batch import transcribe_file as batch_transcribe
+
+    return batch_transcribe(engine, path, grammar=phrase_list or None).transcript
+
+
+def start_ivr(settings: Settings, sessions: sessionmaker[Session], domain: Domain, *,
+              engine: AsrEngine | bool | None = True) -> IvrRuntime:
+    """Load the model (``engine=True``; or pass a loaded engine, or None for none), recover
+    the spool, make the prompts, start the SIP front end in ``settings.sip.mode``."""
+    if engine is True:
+        engine = load_engine(settings)
+    elif engine is False:
+        engine = None
+    prompts = PromptLibrary(settings)
+    prompts.warm()  # espeak-ng for every fixed prompt now, not in front of the first caller
+    services = IvrServices(settings=settings, sessions=sessions, domain=domain,
+                           prompts=prompts, spool=spool_for(settings), engine=engine)
+    recovered: list[str] = []
+    try:
+        recovered = recover_spool(sessions=sessions, domain=domain, spool=services.spool)
+    except Exception:  # never keep the phones down because of the spool
+        log.exception("spool recovery failed; will retry with the backlog runner")
+
+    def on_call(call: CallHandle) -> None:
+        run_call(call, services)
+
+    sip = settings.sip
+    frontend = SipFrontEnd(settings, on_call, rtp_timeout=sip.rtp_timeout,
+                           register_expires=sip.register_expires, ring_timeout=sip.ring_timeout)
+    services.frontend = frontend
+    # Everything loaded so far lives as long as the process: freezing it keeps the
+    # collector's full passes (which hold the GIL, and so every RTP sender) short.
+    gc.collect()
+    gc.freeze()
+    frontend.start()
+    log.info("IVR answering on %s:%s (%s mode, up to %d calls, ASR %s)", sip.bind_ip,
+             frontend.local_port, sip.mode, sip.max_calls,
+             "live" if engine is not None else "off: recordings go to the backlog")
+    return IvrRuntime(services=services, frontend=frontend, recovered=recovered)

@@ -1,0 +1,70 @@
+"""Key 0: put the caller through to a human operator, by a bridged second call.
+
+Why a bridge and not a SIP REFER (blind transfer): the adapter (ivr/sip) implements no
+REFER/NOTIFY (pyVoIP 1.6.8 has neither), many citizen-side endpoints and trunks refuse
+REFER, and after a REFER we would lose the call -- no record of whether the operator
+answered, no fallback to a callback ticket. Bridging keeps the caller's leg with us: we
+call ``settings.sip.operator_uri``; if it answers, each side's 20 ms frames are queued on
+the other side's RTP sender (both legs are 8 kHz G.711, so no resampling, ~20-40 ms added
+latency); if it does not, the dialogue still has the caller and leaves a callback ticket.
+The caller's side keeps being recorded while bridged.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from ivr.sip import OutcomeKind
+
+if TYPE_CHECKING:
+    from ivr.audio import CallAudio
+    from ivr.sip import CallHandle, SipFrontEnd
+
+log = logging.getLogger("hotline.ivr.transfer")
+
+
+class TransferResult(Enum):
+    BRIDGED = "bridged"  # the operator answered; returns when either side hung up
+    NOT_SET = "not_set"  # no operator_uri configured
+    NO_ANSWER = "no_answer"  # busy, declined, no answer or failed
+    CALLER_GONE = "caller_gone"  # the caller hung up while we were ringing
+
+
+def bridge_to_operator(frontend: SipFrontEnd, call: CallHandle, audio: CallAudio, uri: str,
+                       *, ring_timeout: float) -> TransferResult:
+    if not uri:
+        return TransferResult.NOT_SET
+    try:
+        outcome = frontend.call(uri, timeout=ring_timeout)
+    except (RuntimeError, ValueError) as exc:  # front end stopped, unusable URI
+        log.error("call %s: operator call to %s not placed: %s", call.call_id, uri, exc)
+        return TransferResult.NO_ANSWER
+    if outcome.kind is not OutcomeKind.ANSWERED or outcome.call is None:
+        log.info("call %s: operator %s %s (%s)", call.call_id, uri, outcome.kind.value,
+                 outcome.status)
+        return TransferResult.CALLER_GONE if call.ended else TransferResult.NO_ANSWER
+    op = outcome.call
+    if call.ended:
+        op.hangup()
+        return TransferResult.CALLER_GONE
+    log.info("call %s: bridged to operator %s (%s)", call.call_id, uri, op.call_id)
+    caller_rtp, op_rtp = call.rtp, op.rtp
+    assert caller_rtp is not None and op_rtp is not None
+    # queue_pcm16 (not play_pcm16): it returns at once, so neither the pump thread nor
+    # the operator leg's RTP receive thread ever waits on the other side's pacing.
+    op.on_audio = caller_rtp.queue_pcm16
+    audio.forward = op_rtp.queue_pcm16
+    try:
+        while not call.ended and not op.ended:
+            time.sleep(0.1)
+    finally:
+        audio.forward = None
+        op.on_audio = None
+        if not op.ended:
+            op.hangup()
+        if not call.ended:
+            call.hangup()
+    return TransferResult.BRIDGED

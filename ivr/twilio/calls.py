@@ -1,0 +1,145 @@
+"""Each Twilio call's journal, kept between webhooks.
+
+A Twilio call is a series of independent HTTP requests, so the ``CallIntake`` of one call
+is rebuilt for every webhook: from the spool while the call is live (the spool is the
+journal of record until the call ends), and from its call record once the call has been
+settled -- a recording or status callback can arrive after that. Webhooks of one call are
+serialised by a per-call lock, because Twilio sends the record action and the recording
+status callback of the same recording at nearly the same moment.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from asr.jobs import TranscriptionJob
+from ivr.callrecords import CallRecord
+from ivr.intake import CallIntake, CallJournal, Spool, settle
+from ticketing.context import Domain
+from ticketing.db import transaction
+from ticketing.models import Ticket
+
+log = logging.getLogger("hotline.ivr.twilio")
+
+CARRIER = "twilio"
+
+
+@dataclass
+class TwilioCall:
+    intake: CallIntake
+    # True when rebuilt from the database: the call was settled already, so any change
+    # must be settled again right away (nobody will call end() for it).
+    ended: bool
+
+    @property
+    def journal(self) -> CallJournal:
+        return self.intake.journal
+
+    def save(self) -> None:
+        self.intake.spool.write(self.intake.journal)
+
+
+class TwilioCalls:
+    def __init__(self, *, sessions: sessionmaker[Session], domain: Domain, spool: Spool) -> None:
+        self.sessions = sessions
+        self.domain = domain
+        self.spool = spool
+        self._locks: weakref.WeakValueDictionary[str, threading.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+        self._locks_guard = threading.Lock()
+
+    def lock(self, call_sid: str) -> threading.Lock:
+        """The lock of one call; it lives as long as some webhook holds it."""
+        with self._locks_guard:
+            lock = self._locks.get(call_sid)
+            if lock is None:
+                lock = threading.Lock()
+                self._locks[call_sid] = lock
+            return lock
+
+    def start(self, call_sid: str, caller: str) -> TwilioCall:
+        intake = CallIntake(sessions=self.sessions, domain=self.domain, spool=self.spool,
+                            call_id=call_sid, caller=caller, carrier=CARRIER)
+        intake.answered()
+        return TwilioCall(intake, ended=False)
+
+    def find(self, call_sid: str) -> TwilioCall | None:
+        journal = self._from_spool(call_sid)
+        if journal is not None:
+            return TwilioCall(self._intake(journal), ended=journal.ended_at is not None)
+        journal = self._from_database(call_sid)
+        if journal is not None:
+            return TwilioCall(self._intake(journal), ended=True)
+        return None
+
+    def settle(self, call: TwilioCall) -> bool:
+        return settle(sessions=self.sessions, domain=self.domain, spool=self.spool,
+                      journal=call.journal)
+
+    def fill_recording_hash(self, call_sid: str, path: Path, sha256: str,
+                            seconds: float | None) -> None:
+        """A recording that failed to download at call time has arrived: give the rows
+        that point at it (call record, ticket, transcription job) its hash."""
+        where_path = str(path)
+        with transaction(self.sessions) as s:
+            s.execute(update(CallRecord)
+                      .where(CallRecord.call_id == call_sid,
+                             CallRecord.recording_path == where_path,
+                             CallRecord.recording_sha256.is_(None))
+                      .values(recording_sha256=sha256, recording_seconds=seconds))
+            s.execute(update(Ticket)
+                      .where(Ticket.call_id == call_sid, Ticket.recording_path == where_path,
+                             Ticket.recording_sha256.is_(None))
+                      .values(recording_sha256=sha256))
+            s.execute(update(TranscriptionJob)
+                      .where(TranscriptionJob.call_id == call_sid,
+                             TranscriptionJob.recording_path == where_path,
+                             TranscriptionJob.recording_sha256.is_(None))
+                      .values(recording_sha256=sha256))
+
+    # ---- internals
+    def _intake(self, journal: CallJournal) -> CallIntake:
+        # CallIntake() would write a fresh journal over the one being resumed; build the
+        # object around the existing journal instead. (A CallIntake.resume() in
+        # ivr/intake.py would be the cleaner home for this.)
+        intake = CallIntake.__new__(CallIntake)
+        intake.sessions = self.sessions
+        intake.domain = self.domain
+        intake.spool = self.spool
+        intake.journal = journal
+        return intake
+
+    def _from_spool(self, call_sid: str) -> CallJournal | None:
+        try:
+            data = json.loads(self.spool.path(call_sid).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        journal = CallJournal(**data)
+        return journal if journal.call_id == call_sid else None
+
+    def _from_database(self, call_sid: str) -> CallJournal | None:
+        with self.sessions() as s:
+            rec = s.scalars(select(CallRecord).where(CallRecord.call_id == call_sid)).first()
+            if rec is None:
+                return None
+            ticket = s.get(Ticket, rec.ticket_id) if rec.ticket_id is not None else None
+            return CallJournal(
+                call_id=rec.call_id, caller=rec.caller, carrier=rec.carrier,
+                arrived_at=rec.arrived_at.isoformat(),
+                answered_at=rec.answered_at.isoformat() if rec.answered_at else None,
+                ended_at=rec.ended_at.isoformat() if rec.ended_at else None,
+                outcome=rec.outcome, want_ticket=ticket is not None,
+                transcript=ticket.transcript if ticket else None,
+                recording_path=rec.recording_path, recording_sha256=rec.recording_sha256,
+                recording_seconds=rec.recording_seconds, keys=rec.keys or "",
+                ticket_number=ticket.number if ticket else None,
+            )

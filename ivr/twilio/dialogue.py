@@ -1,0 +1,351 @@
+"""The Twilio call flow, one method per webhook; blocking code, run in a worker thread.
+
+Same dialogue as the SIP IVR (issue 5): greeting with 0 (operator) and 1 (status) open,
+record until # / silence / maximum length, read back what was understood, 1 confirms and
+2 re-records, then the ticket number digit by digit and the deadline. Whatever happens to
+the download or the recognizer, a recorded complaint becomes a ticket; what could not be
+transcribed in time goes to the transcription backlog (intake enqueues it).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from asr.engine import AsrEngine
+from asr.wavio import AudioFormatError, read_wav
+from config.settings import Settings
+from ivr import prompts
+from ivr.callrecords import CallOutcome
+from ivr.intake import FiledTicket, Spool
+from ivr.twilio import twiml
+from ivr.twilio.calls import TwilioCall, TwilioCalls
+from ivr.twilio.decode import Decoded, decode_within
+from ivr.twilio.fetch import FetchError, fetch_recording, recording_path, sha256_of
+from ticketing.classify import category_label, classify
+from ticketing.context import Domain
+from ticketing.models import Ticket
+from ticketing.states import STATUS_LABELS, Status
+
+log = logging.getLogger("hotline.ivr.twilio")
+
+# Twilio's final call statuses and the outcome they give a call that made no ticket.
+FINAL_CALL_STATUS: dict[str, CallOutcome | None] = {
+    "completed": None,  # the journal knows best (ticket, status query, abandoned...)
+    "busy": CallOutcome.BUSY,
+    "no-answer": CallOutcome.ABANDONED,
+    "canceled": CallOutcome.ABANDONED,
+    "failed": CallOutcome.FAILED,
+}
+DIAL_ANSWERED = ("completed", "answered")
+_CLOSED = {Status.CLOSED.value, Status.SURVEYED.value, Status.ARCHIVED.value,
+           Status.EXCLUDED.value}
+_STATUS_LINES = 3
+_FETCH_ATTEMPTS = 3
+_FETCH_RETRY_SECONDS = 0.5  # read at most this many tickets; a phone menu is no report
+
+
+@dataclass(frozen=True)
+class Taken:
+    path: Path
+    sha256: str | None
+    error: str | None
+
+
+class TwilioDialogue:
+    def __init__(self, *, settings: Settings, sessions: sessionmaker[Session], domain: Domain,
+                 engine: Callable[[], AsrEngine | None]) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.domain = domain
+        self.engine = engine
+        # The SIP IVR's spool (ivr.runtime.spool_for, not imported: it pulls in the SIP
+        # stack), so its start-up recover_spool also settles Twilio calls after a crash.
+        self.calls = TwilioCalls(sessions=sessions, domain=domain,
+                                 spool=Spool(Path(settings.data_dir) / "spool" / "calls"))
+        self.urls = twiml.Urls(settings.twilio.public_base_url)
+        # Webhooks hold a thread for up to the download + decoding budget; asyncio's
+        # default pool (cores + 4) would make quick webhooks of other calls queue behind
+        # them. Decoding itself stays bounded by the engine's decode slots.
+        self.executor = ThreadPoolExecutor(max_workers=max(8, 2 * settings.sip.max_calls),
+                                           thread_name_prefix="twilio")
+
+    # ------------------------------------------------------------------ webhooks
+    def incoming(self, call_sid: str, caller: str) -> str:
+        with self.calls.lock(call_sid):
+            # Twilio retries a webhook that timed out: the call then already has a journal.
+            if self.calls.find(call_sid) is None:
+                self.calls.start(call_sid, caller)
+        return twiml.greeting(self.settings, self.urls)
+
+    def menu(self, call_sid: str, digits: str) -> str:
+        """A key pressed during the greeting."""
+        with self.calls.lock(call_sid):
+            call = self.calls.find(call_sid)
+            if call is None:
+                return twiml.unknown_call()
+            call.intake.key(digits[:1])
+            if digits.startswith("0"):
+                return self._operator(call)
+            if digits.startswith("1"):
+                return self._status(call)
+            # Any other key: ignored, the caller goes on to speak.
+            call.save()
+            return twiml.record_again(self.settings, self.urls)
+
+    def recorded(self, call_sid: str, recording_sid: str, recording_url: str,
+                 started: float) -> str:
+        """The <Record> action: fetch, transcribe, read back (or file at once)."""
+        deadline = started + self.settings.twilio.webhook_budget_seconds
+        with self.calls.lock(call_sid):
+            call = self.calls.find(call_sid)
+            if call is None:
+                return twiml.unknown_call()
+            path = recording_path(self.settings.recordings_dir, call_sid, recording_sid)
+            j = call.journal
+            if j.recording_path == str(path) and j.want_ticket:
+                return self._replay(call)  # the same recording again: answer as before
+            return self._understand(call, self._take(call_sid, path, recording_url, deadline),
+                                    deadline)
+
+    def recording_ready(self, call_sid: str, recording_sid: str, recording_url: str,
+                        status: str, started: float) -> str:
+        """recordingStatusCallback: the file is now downloadable. Used to fetch what the
+        action could not, and to make the ticket when the caller hung up mid-recording
+        and no action came."""
+        if status != "completed":  # "absent": too short or silent, nothing to fetch
+            return twiml.empty()
+        deadline = started + self.settings.twilio.webhook_budget_seconds
+        with self.calls.lock(call_sid):
+            call = self.calls.find(call_sid)
+            if call is None:
+                return twiml.unknown_call()
+            path = recording_path(self.settings.recordings_dir, call_sid, recording_sid)
+            j = call.journal
+            if j.recording_path == str(path) and j.recording_sha256:
+                return twiml.empty()  # already complete
+            taken = self._take(call_sid, path, recording_url, deadline)
+            if taken.sha256 is None:
+                return twiml.empty()
+            if j.recording_path == str(path):
+                # The action came first but could not download: complete the rows now,
+                # the backlog job then finds the file.
+                seconds = _seconds(path)
+                call.intake.recording(path, taken.sha256, seconds)
+                self.calls.fill_recording_hash(call_sid, path, taken.sha256, seconds)
+                if call.ended:
+                    self.calls.settle(call)
+            elif call.ended and not j.ticket_number:
+                self._understand(call, taken, deadline)
+            # else: a live call whose action has not come yet; it will find the file.
+            return twiml.empty()
+
+    def confirm(self, call_sid: str, digits: str) -> str:
+        with self.calls.lock(call_sid):
+            call = self.calls.find(call_sid)
+            if call is None:
+                return twiml.unknown_call()
+            if call.journal.ticket_number:
+                return self._replay(call)
+            if not call.journal.want_ticket:  # nothing recorded yet: speak first
+                return twiml.record_again(self.settings, self.urls)
+            key = digits[:1]
+            call.intake.key(key)
+            if key in ("", "1"):
+                return self._file_and_goodbye(call)
+            if key == "2":
+                # The first recording stays in the journal until a new one replaces it:
+                # a hang-up during the re-recording still leaves a ticket.
+                call.save()
+                return twiml.record_again(self.settings, self.urls, prompts.text("rerecord"))
+            if key == "0":
+                return self._operator(call)
+            call.save()
+            return twiml.readback("", self.urls, again=True)
+
+    def dialed(self, call_sid: str, dial_status: str) -> str:
+        """The <Dial> action: the operator answered (and the call is over), or not."""
+        with self.calls.lock(call_sid):
+            call = self.calls.find(call_sid)
+            if call is None:
+                return twiml.unknown_call()
+            if dial_status in DIAL_ANSWERED:
+                call.intake.end(CallOutcome.OPERATOR)
+                return twiml.hang_up()
+            return self._callback_request(call)
+
+    def silence(self, call_sid: str, attempt: int) -> str:
+        """Nothing was recorded: prompt once more, then end politely."""
+        with self.calls.lock(call_sid):
+            call = self.calls.find(call_sid)
+            if call is None:
+                return twiml.unknown_call()
+            if attempt < 2:
+                return twiml.record_again(self.settings, self.urls,
+                                          prompts.text("reprompt_silence"), attempt=attempt + 1)
+            if call.journal.want_ticket:  # silent re-recording: the first one stands
+                return self._file_and_goodbye(call)
+            call.intake.end()
+            return twiml.say_and_hang_up(prompts.text("goodbye_silence"))
+
+    def status(self, call_sid: str, call_status: str) -> str:
+        """The call status callback; only final statuses matter."""
+        if call_status not in FINAL_CALL_STATUS:
+            return twiml.empty()
+        with self.calls.lock(call_sid):
+            call = self.calls.find(call_sid)
+            if call is None:
+                return twiml.unknown_call()
+            if call.ended:
+                if not self._settled(call):
+                    self.calls.settle(call)  # a database outage left it in the spool
+                return twiml.empty()
+            j = call.journal
+            # A complaint that was recorded is a ticket however the call ended.
+            outcome = None if j.want_ticket else FINAL_CALL_STATUS[call_status]
+            call.intake.end(outcome)
+            return twiml.empty()
+
+    # ------------------------------------------------------------------ steps
+    def _take(self, call_sid: str, path: Path, url: str, deadline: float) -> Taken:
+        if path.exists():  # written atomically: present means complete
+            return Taken(path, sha256_of(path), None)
+        tw = self.settings.twilio
+        error = "no call time left to download the recording"
+        # Twilio may call the action before the file is downloadable (a 404 for a
+        # moment): try again briefly while the budget lasts.
+        for attempt in range(_FETCH_ATTEMPTS):
+            timeout = min(tw.download_timeout_seconds, deadline - time.monotonic())
+            if timeout <= _FETCH_RETRY_SECONDS:
+                break
+            if attempt:
+                time.sleep(_FETCH_RETRY_SECONDS)
+            try:
+                got = fetch_recording(url, path, auth=self._auth(url), timeout=timeout)
+            except FetchError as exc:
+                log.warning("call %s: %s", call_sid, exc)
+                error = str(exc)
+                continue
+            return Taken(path, got.sha256, None)
+        return Taken(path, None, error)
+
+    def _auth(self, url: str) -> tuple[str, str] | None:
+        tw = self.settings.twilio
+        if not tw.account_sid:
+            return None
+        # With signatures off (local development) the URL is not proven to come from
+        # Twilio: never hand the account's credentials to anything but its API.
+        if not tw.verify_signatures and not url.startswith(tw.api_base.rstrip("/") + "/"):
+            return None
+        return (tw.account_sid, tw.auth_token)
+
+    def _understand(self, call: TwilioCall, taken: Taken, deadline: float) -> str:
+        intake = call.intake
+        if taken.sha256 is None:
+            # The path is kept although the file is missing: the recording status
+            # callback fetches it there later, and the backlog job decodes it then.
+            decoded = Decoded(None, error=taken.error)
+        else:
+            decoded = decode_within(self.engine(), taken.path, deadline=deadline,
+                                    rtf_guess=self.settings.twilio.decode_rtf_guess)
+        intake.recording(taken.path, taken.sha256, decoded.seconds)
+        if decoded.text:
+            intake.understood(decoded.text, decoded.meta)
+        else:
+            intake.understood(None, None, asr_error=decoded.error or "nothing recognised")
+        if call.ended:  # the caller hung up before this arrived: ticket only
+            intake.file_ticket()
+            self.calls.settle(call)
+            return twiml.hang_up()
+        if decoded.text:
+            return twiml.readback(self._readback(decoded.text), self.urls)
+        return self._file_and_goodbye(call)
+
+    def _readback(self, text: str) -> str:
+        guess = classify(text, self.domain.classification)
+        try:
+            label: str | None = category_label(guess.category)
+        except KeyError:
+            label = None
+        return prompts.readback_text(label, guess.address)
+
+    def _file_and_goodbye(self, call: TwilioCall) -> str:
+        filed = call.intake.file_ticket()
+        call.intake.end()
+        return self._filed_twiml(call, filed)
+
+    def _filed_twiml(self, call: TwilioCall, filed: FiledTicket | None) -> str:
+        if filed is None:  # database down: the spool keeps the call, recovery files it
+            return twiml.filed_later()
+        deadline = prompts.deadline_phrase(filed.urgency, self.settings.deadlines)
+        return twiml.filed(filed.number, deadline,
+                           transcript_pending=not (call.journal.transcript or "").strip())
+
+    def _replay(self, call: TwilioCall) -> str:
+        j = call.journal
+        if j.ticket_number:
+            with self.sessions() as s:
+                t = s.scalars(select(Ticket).where(Ticket.number == j.ticket_number)).first()
+                filed = None if t is None else FiledTicket(
+                    number=t.number, category=t.category, urgency=t.urgency, due_at=t.due_at,
+                    address=t.address)
+            return self._filed_twiml(call, filed)
+        if j.transcript:
+            return twiml.readback(self._readback(j.transcript), self.urls)
+        return self._file_and_goodbye(call)
+
+    def _operator(self, call: TwilioCall) -> str:
+        uri = self.settings.sip.operator_uri
+        if call.journal.want_ticket and not call.journal.ticket_number:
+            call.intake.file_ticket()  # what was already said is not lost in the transfer
+        if not uri:
+            return self._callback_request(call)
+        call.journal.outcome = CallOutcome.OPERATOR.value
+        call.save()
+        return twiml.dial_operator(uri, self.urls, self.settings.twilio.operator_ring_seconds)
+
+    def _callback_request(self, call: TwilioCall) -> str:
+        call.intake.file_ticket(CallOutcome.CALLBACK_REQUEST)
+        call.intake.end(CallOutcome.CALLBACK_REQUEST)
+        return twiml.callback_left()
+
+    def _status(self, call: TwilioCall) -> str:
+        caller = call.journal.caller
+        # Tickets from the SIP line carry the national form of the same number.
+        numbers = {caller, caller.removeprefix("+86")}
+        try:
+            with self.sessions() as s:
+                tickets = s.scalars(
+                    select(Ticket)
+                    .where(Ticket.caller_phone.in_(numbers), Ticket.status.not_in(_CLOSED))
+                    .order_by(Ticket.received_at.desc())
+                    .limit(_STATUS_LINES)
+                ).all()
+                lines: list[twiml.StatusLine] | None = [
+                    twiml.StatusLine(t.number, STATUS_LABELS[Status(t.status)]) for t in tickets]
+        except SQLAlchemyError as exc:
+            log.error("call %s: status lookup failed: %s", call.journal.call_id,
+                      exc.__class__.__name__)
+            lines = None
+        if call.journal.outcome == CallOutcome.IN_PROGRESS.value:
+            call.journal.outcome = CallOutcome.STATUS_QUERY.value
+        call.save()
+        return twiml.status_report(lines, self.settings, self.urls)
+
+    def _settled(self, call: TwilioCall) -> bool:
+        return not self.calls.spool.path(call.journal.call_id).exists()
+
+
+def _seconds(path: Path) -> float | None:
+    try:
+        return read_wav(path).duration_seconds
+    except AudioFormatError:
+        return None

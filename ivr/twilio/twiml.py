@@ -1,0 +1,172 @@
+"""The TwiML answers of the Twilio call flow, built from the shared prompt catalog.
+
+Every URL in the answers is absolute, built from ``settings.twilio.public_base_url``: it is
+the URL Twilio will request and sign, so a relative URL would break behind a path prefix
+and the signature check with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from twilio.twiml.voice_response import VoiceResponse
+
+from config.settings import Settings
+from ivr import prompts
+
+LANGUAGE = "zh-CN"
+
+# Sentences the catalog (ivr/prompts.py) does not have yet; candidates to move there.
+UNKNOWN_CALL = "抱歉，系统没有找到您的通话信息，请您重新拨打12345。再见。"
+TRANSCRIPT_PENDING_NOTE = "您的录音已保存，工作人员会根据录音内容为您办理。"
+SERVICE_ERROR = "抱歉，系统暂时出现故障，请您稍后重新拨打12345。再见。"
+
+
+@dataclass(frozen=True)
+class Urls:
+    """Absolute webhook URLs under the public base URL."""
+
+    base: str
+
+    def __call__(self, path: str, **query: str | int) -> str:
+        url = self.base.rstrip("/") + "/twilio/" + path
+        return f"{url}?{urlencode(query)}" if query else url
+
+
+@dataclass(frozen=True)
+class StatusLine:
+    number: str
+    status_label: str
+
+
+def _say(node: VoiceResponse | object, sentence: str) -> None:
+    # speakable(): "12345" is read digit by digit, not as a quantity.
+    node.say(prompts.speakable(sentence), language=LANGUAGE)  # type: ignore[attr-defined]
+
+
+def _record(r: VoiceResponse, settings: Settings, urls: Urls, *, attempt: int = 1) -> None:
+    """The recording turn: ends on #, on silence, or at the maximum length."""
+    sip = settings.sip
+    r.record(
+        action=urls("recorded"), method="POST",
+        play_beep=True, finish_on_key="#",
+        max_length=sip.max_record_seconds,
+        # Twilio takes whole seconds of silence, at least one.
+        timeout=max(1, round(sip.end_silence_seconds)),
+        # Fires when the file is really downloadable (the action may come first), and
+        # also after a hang-up mid-recording.
+        recording_status_callback=urls("recording-status"),
+        recording_status_callback_method="POST",
+        recording_status_callback_event="completed",
+    )
+    # Reached only when nothing was recorded (Twilio skips the action on an empty
+    # recording and goes on to the next verb).
+    r.redirect(urls("silence", attempt=attempt), method="POST")
+
+
+def greeting(settings: Settings, urls: Urls) -> str:
+    """Greeting with 0/1 open while it plays, then straight into the recording: no menu
+    before the caller may speak (GB/T 33358)."""
+    r = VoiceResponse()
+    g = r.gather(input="dtmf", num_digits=1, timeout=1, action=urls("menu"), method="POST",
+                 action_on_empty_result=False)
+    _say(g, prompts.text("greeting"))
+    _record(r, settings, urls)
+    return r.to_xml()
+
+
+def record_again(settings: Settings, urls: Urls, sentence: str | None = None, *,
+                 attempt: int = 1) -> str:
+    r = VoiceResponse()
+    if sentence:
+        _say(r, sentence)
+    _record(r, settings, urls, attempt=attempt)
+    return r.to_xml()
+
+
+def readback(sentence: str, urls: Urls, *, again: bool = False) -> str:
+    """What was understood, then 1 confirm / 2 re-record / 0 operator. No key at all
+    counts as confirmed: the complaint is never dropped for want of a key press."""
+    r = VoiceResponse()
+    g = r.gather(input="dtmf", num_digits=1, timeout=5, action=urls("confirm"), method="POST")
+    if sentence:
+        _say(g, sentence)
+    _say(g, prompts.text("confirm_again" if again else "confirm"))
+    r.redirect(urls("confirm"), method="POST")
+    return r.to_xml()
+
+
+def filed(number: str, deadline: str, *, transcript_pending: bool = False) -> str:
+    r = VoiceResponse()
+    _say(r, prompts.text("ticket_number") + prompts.digits_text(number) + "。")
+    _say(r, prompts.text("deadline", deadline=deadline))
+    if transcript_pending:
+        _say(r, TRANSCRIPT_PENDING_NOTE)
+    _say(r, prompts.text("goodbye"))
+    r.hangup()
+    return r.to_xml()
+
+
+def say_and_hang_up(*sentences: str) -> str:
+    r = VoiceResponse()
+    for s in sentences:
+        _say(r, s)
+    r.hangup()
+    return r.to_xml()
+
+
+def unknown_call() -> str:
+    return say_and_hang_up(UNKNOWN_CALL)
+
+
+def service_error() -> str:
+    return say_and_hang_up(SERVICE_ERROR)
+
+
+def filed_later() -> str:
+    return say_and_hang_up(prompts.text("filed_later"), prompts.text("goodbye"))
+
+
+def callback_left() -> str:
+    return say_and_hang_up(prompts.text("operator_unavailable"))
+
+
+def dial_operator(uri: str, urls: Urls, ring_seconds: int) -> str:
+    r = VoiceResponse()
+    _say(r, prompts.text("transfer"))
+    d = r.dial(action=urls("dialed"), method="POST", timeout=ring_seconds)
+    if uri.startswith(("sip:", "sips:")):
+        d.sip(uri)
+    else:  # a plain phone number: Twilio dials it on the PSTN
+        d.number(uri)
+    return r.to_xml()
+
+
+def status_report(lines: Sequence[StatusLine] | None, settings: Settings, urls: Urls) -> str:
+    """The caller's open tickets (None: lookup failed), then the recording turn for a
+    new complaint."""
+    r = VoiceResponse()
+    if lines is None:
+        _say(r, prompts.text("status_unavailable"))
+    elif lines:
+        _say(r, prompts.text("status_intro"))
+        for line in lines:
+            _say(r, prompts.status_item_text(line.number, line.status_label))
+    else:
+        _say(r, prompts.text("status_none"))
+    _say(r, prompts.text("status_done"))
+    _record(r, settings, urls)
+    return r.to_xml()
+
+
+def empty() -> str:
+    """For callbacks whose answer Twilio ignores (status, recording status)."""
+    return VoiceResponse().to_xml()
+
+
+def hang_up() -> str:
+    r = VoiceResponse()
+    r.hangup()
+    return r.to_xml()

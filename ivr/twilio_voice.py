@@ -1,0 +1,176 @@
+"""Twilio voice webhooks: the HTTP side of the Twilio carrier.
+
+Each webhook is checked in this order, and nothing is touched before the checks pass:
+1. ``X-Twilio-Signature`` against the public URL Twilio requested (the configured
+   ``twilio.public_base_url`` + path + query; behind a proxy the Host we see is not the
+   one Twilio signed) and the form parameters -> 403 otherwise;
+2. the form fields the step needs -> 400 naming the first missing or malformed field.
+The call flow itself (database, download, Vosk) is blocking work and runs in a worker
+thread, one thread per request, so the event loop keeps serving other calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.datastructures import FormData
+from twilio.request_validator import RequestValidator
+
+from config.settings import Settings, TwilioSettings
+from ivr.twilio import twiml
+from ivr.twilio.dialogue import TwilioDialogue
+from ivr.twilio.fetch import SID_RE
+
+log = logging.getLogger("hotline.ivr.twilio")
+
+router = APIRouter(prefix="/twilio", tags=["twilio"])
+
+_SID_FIELDS = ("CallSid", "RecordingSid")
+_dialogue_guard = threading.Lock()
+
+
+class _Rejected(Exception):
+    def __init__(self, response: JSONResponse) -> None:
+        self.response = response
+
+
+def public_url(settings: TwilioSettings, request: Request) -> str:
+    url = settings.public_base_url.rstrip("/") + request.url.path
+    return f"{url}?{request.url.query}" if request.url.query else url
+
+
+def signature_valid(settings: TwilioSettings, url: str, form: FormData | dict[str, str],
+                    signature: str | None) -> bool:
+    if not settings.verify_signatures:
+        return True
+    if not signature or not settings.auth_token:  # no token: nothing can be verified
+        return False
+    return RequestValidator(settings.auth_token).validate(url, form, signature)
+
+
+def _dialogue(request: Request) -> TwilioDialogue:
+    state = request.app.state
+    with _dialogue_guard:  # one per app: its per-call locks must be shared by all requests
+        dialogue = getattr(state, "twilio_dialogue", None)
+        if dialogue is None:
+            dialogue = TwilioDialogue(
+                settings=state.settings, sessions=state.sessions, domain=state.domain,
+                # Read per use: the engine may be loaded (or swapped) after start-up.
+                engine=lambda: getattr(state, "asr_engine", None),
+            )
+            state.twilio_dialogue = dialogue
+    return dialogue
+
+
+async def _checked_form(request: Request, required: tuple[str, ...]) -> dict[str, str]:
+    settings: Settings = request.app.state.settings
+    form = await request.form()
+    if not signature_valid(settings.twilio, public_url(settings.twilio, request), form,
+                           request.headers.get("X-Twilio-Signature")):
+        log.warning("twilio webhook %s: signature missing or invalid", request.url.path)
+        raise _Rejected(JSONResponse(
+            {"error": "forbidden", "detail": "X-Twilio-Signature missing or invalid"}, 403))
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    for name in required:
+        if not values.get(name, "").strip():
+            raise _Rejected(JSONResponse(
+                {"error": "invalid_input", "detail": f"form field {name} is required",
+                 "field": name}, 400))
+    for name in _SID_FIELDS:
+        if name in values and not SID_RE.match(values[name]):
+            raise _Rejected(JSONResponse(
+                {"error": "invalid_input", "detail": f"form field {name} is not a Twilio SID",
+                 "field": name}, 400))
+    return values
+
+
+async def _handle(request: Request, required: tuple[str, ...],
+                  step: Callable[[TwilioDialogue, dict[str, str], float], str]) -> Response:
+    started = time.monotonic()  # the 15 s Twilio allows run from here
+    try:
+        form = await _checked_form(request, required)
+    except _Rejected as rejected:
+        return rejected.response
+    dialogue = _dialogue(request)
+    try:
+        loop = asyncio.get_running_loop()
+        xml = await loop.run_in_executor(dialogue.executor, step, dialogue, form, started)
+    except Exception:
+        # A 500 makes Twilio play its own English error message to the caller; an
+        # apology in Mandarin is better, and the spool still holds the call.
+        log.exception("twilio webhook %s failed for call %s", request.url.path,
+                      form.get("CallSid"))
+        xml = twiml.service_error()
+    return Response(xml, media_type="application/xml")
+
+
+def _attempt(request: Request) -> int:
+    raw = request.query_params.get("attempt", "1")
+    return int(raw) if raw.isdigit() else 1
+
+
+@router.post("/voice")
+async def voice(request: Request) -> Response:
+    """An incoming call: greeting (0 operator, 1 status) and the recording turn."""
+    return await _handle(request, ("CallSid", "From"),
+                         lambda d, f, _: d.incoming(f["CallSid"], f["From"]))
+
+
+@router.post("/menu")
+async def menu(request: Request) -> Response:
+    """A key pressed during the greeting."""
+    return await _handle(request, ("CallSid", "From"),
+                         lambda d, f, _: d.menu(f["CallSid"], f.get("Digits", "")))
+
+
+@router.post("/recorded")
+async def recorded(request: Request) -> Response:
+    """The <Record> action: fetch and transcribe the recording, read back or file."""
+    return await _handle(
+        request, ("CallSid", "From", "RecordingSid", "RecordingUrl"),
+        lambda d, f, t: d.recorded(f["CallSid"], f["RecordingSid"], f["RecordingUrl"], t))
+
+
+@router.post("/recording-status")
+async def recording_status(request: Request) -> Response:
+    """recordingStatusCallback (carries no From): the recording file is ready."""
+    return await _handle(
+        request, ("CallSid", "RecordingSid", "RecordingUrl", "RecordingStatus"),
+        lambda d, f, t: d.recording_ready(f["CallSid"], f["RecordingSid"], f["RecordingUrl"],
+                                          f["RecordingStatus"], t))
+
+
+@router.post("/confirm")
+async def confirm(request: Request) -> Response:
+    """1 confirm (or no key), 2 re-record, 0 operator, after the read-back."""
+    return await _handle(request, ("CallSid", "From"),
+                         lambda d, f, _: d.confirm(f["CallSid"], f.get("Digits", "")))
+
+
+@router.post("/dialed")
+async def dialed(request: Request) -> Response:
+    """The <Dial> action after the transfer to the operator."""
+    return await _handle(request, ("CallSid", "From"),
+                         lambda d, f, _: d.dialed(f["CallSid"], f.get("DialCallStatus", "")))
+
+
+@router.post("/silence")
+async def silence(request: Request) -> Response:
+    """Reached after a <Record> that recorded nothing."""
+    attempt = _attempt(request)
+    return await _handle(request, ("CallSid", "From"),
+                         lambda d, f, _: d.silence(f["CallSid"], attempt))
+
+
+@router.post("/status")
+async def status(request: Request) -> Response:
+    """The call status callback (configure it on the number): how the call ended."""
+    return await _handle(request, ("CallSid", "From", "CallStatus"),
+                         lambda d, f, _: d.status(f["CallSid"], f["CallStatus"]))
+

@@ -1,0 +1,185 @@
+"""Carriers behind one interface: ``call(to=..., conversation=...) -> CallResult``.
+
+Every carrier maps what happened to the same ``Outcome`` (answered + keys, no answer,
+busy, rejected, failed), so reminders and surveys never look at SIP codes or Twilio
+statuses.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from config.settings import Settings
+from outbound.dialog import Conversation, Step
+from outbound.models import OutboundAttempt, Outcome
+from outbound.prompts import PromptLibrary
+
+if TYPE_CHECKING:
+    from ivr.sip import SipFrontEnd
+
+log = logging.getLogger("outbound.dialers")
+
+
+@dataclass
+class CallResult:
+    outcome: Outcome
+    keys: str = ""
+    call_ref: str | None = None
+    detail: str = ""
+
+
+class Dialer(Protocol):
+    name: str
+
+    def call(self, *, to: str, conversation: Conversation) -> CallResult: ...
+
+
+# --- SIP (pyVoIP adapter in ivr.sip) ---------------------------------------------------
+
+
+class SipDialer:
+    """Places calls through the IVR's SIP front end and runs the conversation in-line:
+    prompts are played as 8 kHz WAV, keys come as RFC 2833 events (or SIP INFO)."""
+
+    name = "sip"
+
+    def __init__(self, frontend: SipFrontEnd, prompts: PromptLibrary, settings: Settings) -> None:
+        self.frontend = frontend
+        self.prompts = prompts
+        self.settings = settings.outbound
+
+    def call(self, *, to: str, conversation: Conversation) -> CallResult:
+        from ivr.sip import OutcomeKind, PlayResult
+
+        target = self.settings.sip_uri_template.format(phone=to)
+        placed = self.frontend.call(target, timeout=self.settings.ring_seconds)
+        if placed.kind is not OutcomeKind.ANSWERED or placed.call is None:
+            outcome = {
+                OutcomeKind.BUSY: Outcome.BUSY,
+                OutcomeKind.DECLINED: Outcome.REJECTED,
+                OutcomeKind.NO_ANSWER: Outcome.NO_ANSWER,
+            }.get(placed.kind, Outcome.FAILED)
+            return CallResult(outcome, detail=f"{placed.status or ''} {placed.detail}".strip())
+        call = placed.call
+        keys = ""
+        try:
+            conversation.answered(call.call_id)
+            step = conversation.step(keys)
+            silent_asks = 0
+            while True:
+                played = call.play_wav(self._wav(step), interrupt_on_dtmf=not step.final)
+                if played is PlayResult.HUNG_UP or step.final:
+                    break
+                key = call.get_dtmf(timeout=self.settings.key_timeout_seconds)
+                if key is None:
+                    silent_asks += 1
+                    # Asked twice and nothing pressed: an answer without keys.
+                    if call.ended or silent_asks >= 2:
+                        break
+                    continue
+                if key not in step.keys:
+                    continue  # a wrong key repeats the question
+                keys += key
+                conversation.pressed(keys)
+                step = conversation.step(keys)
+        finally:
+            if not call.ended:
+                call.hangup()
+        return CallResult(Outcome.ANSWERED, keys=keys, call_ref=call.call_id)
+
+    def _wav(self, step: Step) -> str:
+        return str(self.prompts.wav(step.prompt_id, step.text))
+
+
+# --- Twilio -----------------------------------------------------------------------------
+
+
+def twilio_client(settings: Settings):  # type: ignore[no-untyped-def]
+    from twilio.rest import Client
+
+    client = Client(settings.twilio.account_sid, settings.twilio.auth_token)
+    # Pointed at settings.twilio.api_base so a site (or a test) can use a stand-in.
+    client.api.base_url = settings.twilio.api_base.rstrip("/")
+    return client
+
+
+def twilio_webhook_base(settings: Settings) -> str:
+    return settings.twilio.public_base_url.rstrip("/") + "/api/v1/outbound/twilio"
+
+
+class TwilioDialer:
+    """Creates the call over Twilio's REST API; Twilio then fetches TwiML from our webhooks
+    (``outbound.views``), which run the conversation, and reports the end of the call to
+    the signed status callback. This dialer waits for that end on the attempt row."""
+
+    name = "twilio"
+
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session], client=None) -> None:  # type: ignore[no-untyped-def]
+        self.settings = settings
+        self.sessions = sessions
+        self.client = client or twilio_client(settings)
+
+    def call(self, *, to: str, conversation: Conversation) -> CallResult:
+        base = twilio_webhook_base(self.settings)
+        query = f"?attempt={conversation.attempt_id}"
+        try:
+            created = self.client.calls.create(
+                to=to, from_=self.settings.twilio.from_number,
+                url=f"{base}/voice{query}", method="POST",
+                status_callback=f"{base}/status{query}", status_callback_method="POST",
+                timeout=int(self.settings.outbound.ring_seconds),
+            )
+        except Exception as exc:  # TwilioRestException, network errors
+            return CallResult(Outcome.FAILED, detail=f"twilio: {exc}"[:500])
+        sid = created.sid
+        with self.sessions() as session:
+            attempt = session.get_one(OutboundAttempt, conversation.attempt_id)
+            attempt.call_ref = sid
+            session.commit()
+        deadline = time.monotonic() + self.settings.twilio.call_result_timeout_seconds
+        while time.monotonic() < deadline:
+            with self.sessions() as session:
+                attempt = session.get_one(OutboundAttempt, conversation.attempt_id)
+                if attempt.ended_at is not None and attempt.outcome:
+                    return CallResult(Outcome(attempt.outcome), keys=attempt.keys or "",
+                                      call_ref=sid, detail="twilio status callback")
+            time.sleep(0.1)
+        # Never heard back: what the callee did is whatever the webhooks recorded.
+        with self.sessions() as session:
+            attempt = session.get_one(OutboundAttempt, conversation.attempt_id)
+            answered = attempt.answered_at is not None
+            return CallResult(Outcome.ANSWERED if answered else Outcome.UNKNOWN,
+                              keys=attempt.keys or "", call_ref=sid,
+                              detail="no status callback from twilio")
+
+
+TWILIO_STATUS: dict[str, Outcome] = {
+    "busy": Outcome.BUSY,
+    "no-answer": Outcome.NO_ANSWER,
+    "canceled": Outcome.NO_ANSWER,
+    "failed": Outcome.FAILED,
+}
+
+
+def twiml_for(step: Step, *, action: str, key_timeout: float) -> str:
+    """TwiML for one step: <Gather> for a question (said twice), <Say> + <Hangup> at the end."""
+    from twilio.twiml.voice_response import Gather, VoiceResponse
+
+    response = VoiceResponse()
+    if step.final:
+        response.say(step.text, language="zh-CN")
+        response.hangup()
+        return str(response)
+    gather = Gather(num_digits=1, action=action, method="POST", timeout=int(key_timeout))
+    gather.say(step.text, language="zh-CN")
+    response.append(gather)
+    again = Gather(num_digits=1, action=action, method="POST", timeout=int(key_timeout))
+    again.say(step.text, language="zh-CN")
+    response.append(again)
+    response.hangup()
+    return str(response)

@@ -1,0 +1,77 @@
+"""What is said on a call and what a key does, independent of the carrier.
+
+A conversation is a pure ``step(keys)`` (what to say next given the keys so far) plus two
+durable hooks the carrier calls while the call is up: ``answered()`` and ``pressed(keys)``.
+Each hook commits at once, so a worker killed mid-call leaves on record that the call was
+answered and which keys were pressed (and a key 1 has already signed the ticket). SIP runs
+the loop in the worker's thread; Twilio runs it across webhooks in the API process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from outbound.models import OutboundAttempt
+from ticketing.context import Domain
+from ticketing.db import transaction
+
+
+@dataclass(frozen=True)
+class Step:
+    prompt_id: str  # recorded prompt name (config/prompts/<id>.wav) or cache key
+    text: str  # zh-CN, spoken by TTS when there is no recording
+    keys: str = ""  # keys that answer this step; empty: say it and hang up
+
+    @property
+    def final(self) -> bool:
+        return not self.keys
+
+
+class Conversation:
+    """Base: the attempt row bookkeeping; subclasses say what to ask and do on keys."""
+
+    def __init__(self, *, sessions: sessionmaker[Session], domain: Domain,
+                 attempt_id: int) -> None:
+        self.sessions = sessions
+        self.domain = domain
+        self.attempt_id = attempt_id
+
+    def step(self, keys: str) -> Step:
+        raise NotImplementedError
+
+    def effect(self, session: Session, attempt: OutboundAttempt, keys: str) -> None:
+        """Apply what ``keys`` mean (sign, record the survey); idempotent, no commit."""
+
+    def answered(self, call_ref: str | None = None) -> None:
+        with transaction(self.sessions) as session:
+            attempt = self._attempt(session)
+            if attempt.answered_at is None:
+                attempt.answered_at = self.domain.now()
+            if call_ref and not attempt.call_ref:
+                attempt.call_ref = call_ref
+
+    def pressed(self, keys: str) -> None:
+        # A handler signing in the web at the same moment makes our sign a stale write
+        # (optimistic lock); the second pass sees the ticket signed and does nothing.
+        for tries_left in (1, 0):
+            try:
+                with transaction(self.sessions) as session:
+                    attempt = self._attempt(session)
+                    if attempt.answered_at is None:
+                        attempt.answered_at = self.domain.now()
+                    attempt.keys = keys
+                    self.effect(session, attempt, keys)
+                return
+            except StaleDataError:
+                if not tries_left:
+                    raise
+
+    def _attempt(self, session: Session) -> OutboundAttempt:
+        return session.scalars(
+            select(OutboundAttempt).where(OutboundAttempt.id == self.attempt_id)
+            .with_for_update()
+        ).one()

@@ -1,0 +1,122 @@
+"""Tables of outbound work: one row per work item, one row per call/SMS attempt, and the
+supervisors' review queue of dissatisfied citizens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ticketing.models import Base, UTCDateTime, utcnow
+
+
+class Kind(StrEnum):
+    SMS_DISPATCH = "sms_dispatch"  # SMS to the handler when the ticket arrives
+    SIGN_CALL = "sign_call"  # not signed in time: call the handler, key 1 signs
+    ESCALATE_CALL = "escalate_call"  # reminders exhausted: call the unit's supervisor
+    URGE = "urge"  # 催办 near/after the deadline
+    SURVEY_CALL = "survey_call"  # 回访 after closure
+    SURVEY_SMS = "survey_sms"  # survey calls unanswered: SMS with a reply code
+
+
+CALL_KINDS = frozenset({Kind.SIGN_CALL, Kind.ESCALATE_CALL, Kind.URGE, Kind.SURVEY_CALL})
+# Work that only makes sense while the ticket waits to be signed.
+SIGN_KINDS = frozenset({Kind.SIGN_CALL, Kind.ESCALATE_CALL})
+
+
+class TaskStatus(StrEnum):
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"  # claimed; committed before the call is placed
+    DONE = "done"
+    CANCELLED = "cancelled"  # the ticket moved on (signed, reassigned, surveyed...)
+    FAILED = "failed"  # retries exhausted without reaching anyone
+
+
+class Outcome(StrEnum):
+    """The one outcome every carrier maps to."""
+
+    ANSWERED = "answered"
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"  # 486/600
+    REJECTED = "rejected"  # 603 declined
+    FAILED = "failed"
+    # Worker died between placing the call and recording its end (crash recovery).
+    UNKNOWN = "unknown"
+    SENT = "sent"  # SMS accepted by the provider
+
+
+class OutboundTask(Base):
+    """A durable work item. The unique key (ticket, kind, round, step) is what makes a
+    planner running twice, or two planners at once, create each item only once."""
+
+    __tablename__ = "outbound_tasks"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "kind", "round", "step", name="uq_outbound_task"),
+        Index("ix_outbound_tasks_due", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    # Dispatch round for sign work, closure round (ticket.redo_count) for urge/survey work.
+    round: Mapped[int] = mapped_column(Integer)
+    step: Mapped[int] = mapped_column(Integer, default=0)  # e.g. which 催办 fraction
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default=TaskStatus.PENDING.value)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    result: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OutboundAttempt(Base):
+    """One call or SMS as placed. Written (without an outcome) in the claim transaction,
+    before dialling; answered_at and keys are committed while the call is still up, so a
+    crash leaves evidence of what the callee already did."""
+
+    __tablename__ = "outbound_attempts"
+    __table_args__ = (
+        UniqueConstraint("task_id", "attempt", name="uq_outbound_attempt"),
+        Index("ix_outbound_attempts_phone", "to_phone", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("outbound_tasks.id"), index=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    attempt: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(8))  # call | sms
+    carrier: Mapped[str] = mapped_column(String(16))
+    to_phone: Mapped[str] = mapped_column(String(32))
+    to_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    worker: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    keys: Mapped[str | None] = mapped_column(String(32))
+    call_ref: Mapped[str | None] = mapped_column(String(128))
+    detail: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class SurveyReview(Base):
+    """A dissatisfied citizen's ticket waiting for a supervisor (one per closure round)."""
+
+    __tablename__ = "outbound_reviews"
+    __table_args__ = (UniqueConstraint("ticket_id", "closure_round", name="uq_outbound_review"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    closure_round: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(64))
+    keys: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str | None] = mapped_column(Text)

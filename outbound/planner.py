@@ -1,0 +1,138 @@
+"""Turn ticket state into work items. Idempotent: it can run any number of times, in any
+number of processes at once; the unique key on outbound_tasks makes a second insert of the
+same item a no-op. No event cursor is kept (on PostgreSQL ids can commit out of order, so
+a cursor would skip events): every pass looks at what tickets ARE now."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.orm import Session
+
+from outbound.models import SIGN_KINDS, Kind, OutboundTask, TaskStatus
+from outbound.policies import insert_ignore, task_row
+from outbound.rounds import dispatch_rounds
+from outbound.survey import allowed_at
+from ticketing.context import Domain
+from ticketing.models import SurveyResult, Ticket
+from ticketing.states import Status
+
+ASSIGNED = (Status.DISPATCHED.value, Status.SIGNED.value, Status.REPLIED.value)
+
+
+@dataclass
+class PlanStats:
+    created: int = 0
+    cancelled: int = 0
+
+
+def plan(*, session: Session, domain: Domain, now: datetime) -> PlanStats:
+    stats = PlanStats()
+    stats.cancelled = cancel_moot_sign_work(session=session, now=now)
+    stats.created += plan_sign_work(session=session, domain=domain, now=now)
+    stats.created += plan_urges(session=session, domain=domain, now=now)
+    stats.created += plan_surveys(session=session, domain=domain, now=now)
+    session.flush()
+    return stats
+
+
+def cancel_moot_sign_work(*, session: Session, now: datetime) -> int:
+    """A handler who signed (API, keypad, web — whichever) stops every pending reminder
+    for the ticket. Claim time checks again, for a sign between this pass and a dial."""
+    waiting = select(Ticket.id).where(Ticket.status == Status.DISPATCHED.value)
+    result = session.execute(
+        update(OutboundTask)
+        .where(OutboundTask.status == TaskStatus.PENDING.value,
+               OutboundTask.kind.in_([k.value for k in SIGN_KINDS]),
+               OutboundTask.ticket_id.not_in(waiting))
+        .values(status=TaskStatus.CANCELLED.value, result="signed_or_moved", finished_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return max(0, result.rowcount or 0)
+
+
+def _existing(session: Session, kind: Kind, ticket_ids: list[int]) -> set[tuple[int, int]]:
+    if not ticket_ids:
+        return set()
+    rows = session.execute(
+        select(OutboundTask.ticket_id, OutboundTask.round)
+        .where(OutboundTask.kind == kind.value, OutboundTask.ticket_id.in_(ticket_ids))
+    ).all()
+    return {(t, r) for t, r in rows}
+
+
+def plan_sign_work(*, session: Session, domain: Domain, now: datetime) -> int:
+    """Dispatched and unsigned: an SMS now and a reminder call when the sign window ends."""
+    waiting = session.execute(
+        select(Ticket.id, Ticket.sign_due_at)
+        .where(Ticket.status == Status.DISPATCHED.value, Ticket.signed_at.is_(None),
+               Ticket.sign_due_at.is_not(None))
+    ).all()
+    ids = [tid for tid, _ in waiting]
+    rounds = dispatch_rounds(session=session, ticket_ids=ids)
+    have = _existing(session, Kind.SIGN_CALL, ids)
+    rows: list[dict[str, Any]] = []
+    for tid, sign_due in waiting:
+        r = rounds.get(tid, 0)
+        if (tid, r) in have:
+            continue
+        rows.append(task_row(ticket_id=tid, kind=Kind.SMS_DISPATCH.value, round_=r, step=0,
+                             due_at=now, now=now))
+        rows.append(task_row(ticket_id=tid, kind=Kind.SIGN_CALL.value, round_=r, step=0,
+                             due_at=sign_due, now=now))
+    return insert_ignore(session, rows)
+
+
+def plan_urges(*, session: Session, domain: Domain, now: datetime) -> int:
+    """催办 at each fraction of the time allowed (start → due_at) of the current round."""
+    fractions = domain.settings.outbound.urge_at_fractions
+    if not fractions:
+        return 0
+    open_ = session.execute(
+        select(Ticket.id, Ticket.redo_count, Ticket.received_at, Ticket.dispatched_at,
+               Ticket.due_at)
+        .where(Ticket.status.in_(ASSIGNED), Ticket.due_at.is_not(None))
+    ).all()
+    ids = [row[0] for row in open_]
+    have: dict[tuple[int, int], int] = {}
+    if ids:
+        for tid, r, n in session.execute(
+            select(OutboundTask.ticket_id, OutboundTask.round, OutboundTask.step)
+            .where(OutboundTask.kind == Kind.URGE.value, OutboundTask.ticket_id.in_(ids))
+        ).all():
+            have[(tid, r)] = max(have.get((tid, r), 0), n + 1)
+    rows: list[dict[str, Any]] = []
+    for tid, redo, received, dispatched, due in open_:
+        # A redo's deadline runs from its re-dispatch; the first from when the call came in.
+        start = dispatched if redo and dispatched else received
+        span = due - start
+        for step, fraction in enumerate(fractions):
+            if have.get((tid, redo), 0) > step:
+                continue
+            rows.append(task_row(ticket_id=tid, kind=Kind.URGE.value, round_=redo, step=step,
+                                 due_at=start + span * fraction, now=now))
+    return insert_ignore(session, rows)
+
+
+def plan_surveys(*, session: Session, domain: Domain, now: datetime) -> int:
+    """Closed, contact allowed, no survey result and no survey task for this closure."""
+    no_task = ~select(OutboundTask.id).where(
+        OutboundTask.ticket_id == Ticket.id, OutboundTask.kind == Kind.SURVEY_CALL.value,
+        OutboundTask.round == Ticket.redo_count,
+    ).exists()
+    no_result = ~select(SurveyResult.id).where(
+        and_(SurveyResult.ticket_id == Ticket.id,
+             SurveyResult.closure_round == Ticket.redo_count)
+    ).exists()
+    closed = session.execute(
+        select(Ticket.id, Ticket.redo_count, Ticket.closed_at)
+        .where(Ticket.status == Status.CLOSED.value, Ticket.no_contact.is_(False),
+               no_task, no_result)
+    ).all()
+    rows = [task_row(ticket_id=tid, kind=Kind.SURVEY_CALL.value, round_=redo, step=0,
+                     due_at=allowed_at(domain, max(closed_at or now, now)), now=now)
+            for tid, redo, closed_at in closed]
+    return insert_ignore(session, rows)

@@ -1,0 +1,284 @@
+"""Handler-side work: SMS on arrival, the 签收 reminder call (key 1 signs), escalation to
+the unit's supervisor when reminders go unheeded, and 催办 near the deadline."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
+
+from outbound.dialog import Conversation, Step
+from outbound.models import Kind, OutboundAttempt, OutboundTask, Outcome, TaskStatus
+from outbound.people import superior_supervisor, supervisor_of
+from outbound.policies import (
+    SYSTEM,
+    Target,
+    answered_then_abandoned,
+    cancel,
+    finish,
+    insert_ignore,
+    postpone,
+    retry_or_none,
+    task_row,
+)
+from outbound.rounds import dispatch_round
+from ticketing import service
+from ticketing.actors import Actor
+from ticketing.classify import category_label
+from ticketing.context import Domain
+from ticketing.models import Ticket, User
+from ticketing.states import Status
+
+log = logging.getLogger("outbound.reminders")
+
+ASSIGNED = (Status.DISPATCHED.value, Status.SIGNED.value, Status.REPLIED.value)
+
+
+def spoken_number(number: str) -> str:
+    """Digits one by one, so TTS reads 2611240007 as a ticket number, not a quantity."""
+    return " ".join(number)
+
+
+def _local(domain: Domain, at: datetime | None) -> str:
+    return at.astimezone(domain.tz).strftime("%m月%d日%H:%M") if at else "—"
+
+
+def _still_waiting_for_sign(session: Session, task: OutboundTask, ticket: Ticket) -> bool:
+    return (ticket.status == Status.DISPATCHED.value
+            and dispatch_round(session=session, ticket_id=ticket.id) == task.round)
+
+
+def _handler_target(ticket: Ticket, text: str | None = None, channel: str = "call"
+                    ) -> Target | None:
+    handler = ticket.handler
+    if handler is None or not handler.phone or not handler.active:
+        return None
+    return Target(channel=channel, phone=handler.phone, user_id=handler.id, text=text)
+
+
+def escalate(*, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
+             now: datetime, why: str) -> None:
+    """Reminders used up: flag the ticket escalated (audited) and call the supervisor."""
+    # An UPDATE, not the ORM attribute: no optimistic-lock bump, so a handler signing at
+    # this very moment is not turned into a 409 by the escalation.
+    session.execute(update(Ticket).where(Ticket.id == ticket.id).values(escalated=True)
+                    .execution_options(synchronize_session=False))
+    service.record_event(session=session, ticket=ticket, actor=SYSTEM, action="escalate",
+                         note=f"派单后未签收（{why}），已提级至单位督办",
+                         data={"round": task.round, "attempts": task.attempts}, at=now)
+    insert_ignore(session, [task_row(ticket_id=ticket.id, kind=Kind.ESCALATE_CALL.value,
+                                     round_=task.round, step=0, due_at=now, now=now)])
+
+
+# --- SMS on dispatch ------------------------------------------------------------------
+
+
+class DispatchSms:
+    def prepare(self, *, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
+                now: datetime) -> Target | None:
+        if dispatch_round(session=session, ticket_id=ticket.id) != task.round:
+            cancel(task, now, "redispatched")
+            return None
+        text = (f"【12345】新工单{ticket.number}：{category_label(ticket.category)}，"
+                f"{ticket.address or ticket.subject or ''}。"
+                f"请于{_local(domain, ticket.sign_due_at)}前签收，"
+                f"{_local(domain, ticket.due_at)}前办结。")
+        target = _handler_target(ticket, text, channel="sms")
+        if target is None:
+            finish(task, now, "no_handler_phone", TaskStatus.FAILED)
+        return target
+
+    def conversation(self, **_: object) -> Conversation:
+        raise TypeError("an SMS has no conversation")
+
+    def after(self, *, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
+              attempt: OutboundAttempt, now: datetime) -> None:
+        _after_sms(domain, task, attempt, now)
+
+
+def _after_sms(domain: Domain, task: OutboundTask, attempt: OutboundAttempt,
+               now: datetime) -> None:
+    if attempt.outcome == Outcome.SENT:
+        finish(task, now, "sent")
+    elif attempt.outcome == Outcome.UNKNOWN:
+        # At most once: the provider may already have it; the calls that follow make
+        # sure nothing is lost if it did not.
+        finish(task, now, "unknown_after_crash")
+    else:
+        again = retry_or_none(task, domain.settings.outbound.sms_retry_seconds, now)
+        if again is None:
+            finish(task, now, "sms_failed", TaskStatus.FAILED)
+        else:
+            postpone(task, again)
+
+
+# --- the 签收 reminder call -------------------------------------------------------------
+
+
+class SignConversation(Conversation):
+    """"您有一张新工单…按1签收，按2重听"; key 1 signs as the called handler (via keypad)."""
+
+    MAX_REPLAYS = 3
+
+    def __init__(self, *, ticket: Ticket, task_round: int, **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self.number = ticket.number
+        self.category = category_label(ticket.category)
+        self.task_round = task_round
+        self.sign_result: str | None = None
+
+    def step(self, keys: str) -> Step:
+        if keys.endswith("1"):
+            if self.sign_result == "signed":
+                return Step("sign_done",
+                            f"工单{spoken_number(self.number)}已签收，请尽快办理。再见。")
+            return Step("sign_moot", "该工单已签收或已改派，无需操作。再见。")
+        if keys.count("2") >= self.MAX_REPLAYS:
+            return Step("sign_later", "请尽快登录系统签收工单。再见。")
+        return Step("sign_reminder",
+                    f"您有一张新工单待签收，工单号{spoken_number(self.number)}，"
+                    f"类别{self.category}。签收请按1，重听请按2。", keys="12")
+
+    def effect(self, session: Session, attempt: OutboundAttempt, keys: str) -> None:
+        if not keys.endswith("1"):
+            return
+        ticket = session.get_one(Ticket, attempt.ticket_id, populate_existing=True)
+        handler = session.get(User, attempt.to_user_id) if attempt.to_user_id else None
+        if (handler is None or ticket.status != Status.DISPATCHED.value
+                or dispatch_round(session=session, ticket_id=ticket.id) != self.task_round):
+            self.sign_result = "moot"
+            return
+        service.sign(session=session, domain=self.domain, ticket=ticket,
+                     actor=Actor.of(handler), via="keypad")
+        self.sign_result = "signed"
+
+
+class SignCall:
+    def prepare(self, *, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
+                now: datetime) -> Target | None:
+        if not _still_waiting_for_sign(session, task, ticket):
+            cancel(task, now, "signed_or_moved")
+            return None
+        target = _handler_target(ticket)
+        if target is None:
+            finish(task, now, "no_handler_phone")
+            escalate(session=session, domain=domain, task=task, ticket=ticket, now=now,
+                     why="无可呼叫的承办人")
+        return target
+
+    def conversation(self, *, sessions: sessionmaker[Session], domain: Domain,
+                     task: OutboundTask, attempt: OutboundAttempt, ticket: Ticket
+                     ) -> Conversation:
+        return SignConversation(sessions=sessions, domain=domain, attempt_id=attempt.id,
+                                ticket=ticket, task_round=task.round)
+
+    def after(self, *, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
+              attempt: OutboundAttempt, now: datetime) -> None:
+        if not _still_waiting_for_sign(session, task, ticket):
+            signed_here = (attempt.keys or "").endswith("1") and ticket.status == "signed"
+            finish(task, now, "signed_by_keypad" if signed_here else "signed_or_moved")
+            return
+        if answered_then_abandoned(attempt):
+            # Never the same handler again after an answered call: the supervisor instead.
+            finish(task, now, "answered_unconfirmed")
+            escalate(session=session, domain=domain, task=task, ticket=ticket, now=now,
+                     why="提醒电话已接通，签收未确认（服务中断）")
+            return
+        again = retry_or_none(task, domain.settings.outbound.reminder_retry_seconds, now)
+        if again is not None:
+            postpone(task, again, attempt.outcome)
+            return
+        finish(task, now, "exhausted")
+        escalate(session=session, domain=domain, task=task, ticket=ticket, now=now,
+                 why=f"提醒电话{task.attempts}次未签收")
+
+
+# --- escalation call to the supervisor, and 催办 ---------------------------------------
+
+
+class NoticeConversation(Conversation):
+    """A spoken notice acknowledged with key 1 (escalation and 催办 calls)."""
+
+    def __init__(self, *, prompt_id: str, text: str, **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self.prompt_id = prompt_id
+        self.text = text
+
+    def step(self, keys: str) -> Step:
+        if keys:
+            return Step("notice_ack", "收到，谢谢。再见。")
+        return Step(self.prompt_id, f"{self.text}收到请按1。", keys="1")
+
+
+class EscalateCall:
+    def prepare(self, *, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
+                now: datetime) -> Target | None:
+        if not _still_waiting_for_sign(session, task, ticket):
+            cancel(task, now, "signed_or_moved")
+            return None
+        boss = supervisor_of(session=session, unit=ticket.unit)
+        if boss is None or not boss.phone:
+            finish(task, now, "no_supervisor", TaskStatus.FAILED)
+            return None
+        return Target(channel="call", phone=boss.phone, user_id=boss.id)
+
+    def conversation(self, *, sessions: sessionmaker[Session], domain: Domain,
+                     task: OutboundTask, attempt: OutboundAttempt, ticket: Ticket
+                     ) -> Conversation:
+        unit = ticket.unit.name if ticket.unit else ""
+        return NoticeConversation(
+            sessions=sessions, domain=domain, attempt_id=attempt.id, prompt_id="escalate",
+            text=f"督办提醒：{unit}的工单{spoken_number(ticket.number)}派单后仍未签收，"
+                 "承办人电话未能接通，请督促处理。")
+
+    def after(self, *, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
+              attempt: OutboundAttempt, now: datetime) -> None:
+        _after_notice(domain, task, attempt, now)
+
+
+def _after_notice(domain: Domain, task: OutboundTask, attempt: OutboundAttempt,
+                  now: datetime) -> None:
+    if attempt.outcome == Outcome.ANSWERED:
+        finish(task, now, "acknowledged" if attempt.keys else "answered")
+        return
+    again = retry_or_none(task, domain.settings.outbound.reminder_retry_seconds, now)
+    if again is None:
+        finish(task, now, "unreached", TaskStatus.FAILED)
+    else:
+        postpone(task, again, attempt.outcome)
+
+
+class UrgeCall:
+    """催办 at the configured fractions of the time allowed; from the
+    ``urges_before_superior``-th one on it goes to the superior unit's supervisor."""
+
+    def prepare(self, *, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
+                now: datetime) -> Target | None:
+        if ticket.status not in ASSIGNED or ticket.redo_count != task.round:
+            cancel(task, now, "closed_or_moved")
+            return None
+        if task.step < domain.settings.outbound.urges_before_superior:
+            target = _handler_target(ticket)
+            if target is not None:
+                return target
+        boss = superior_supervisor(session=session, unit=ticket.unit)
+        if boss is None or not boss.phone:
+            finish(task, now, "no_target", TaskStatus.FAILED)
+            return None
+        return Target(channel="call", phone=boss.phone, user_id=boss.id)
+
+    def conversation(self, *, sessions: sessionmaker[Session], domain: Domain,
+                     task: OutboundTask, attempt: OutboundAttempt, ticket: Ticket
+                     ) -> Conversation:
+        overdue = ticket.due_at is not None and ticket.due_at <= domain.now()
+        when = "已超过办理时限" if overdue else f"将于{_local(domain, ticket.due_at)}到期"
+        unit = ticket.unit.name if ticket.unit else ""
+        return NoticeConversation(
+            sessions=sessions, domain=domain, attempt_id=attempt.id, prompt_id="urge",
+            text=f"催办：{unit}承办的工单{spoken_number(ticket.number)}{when}，请尽快办理。")
+
+    def after(self, *, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
+              attempt: OutboundAttempt, now: datetime) -> None:
+        _after_notice(domain, task, attempt, now)

@@ -1,0 +1,30 @@
+"""Which dispatch a ticket is in. Sign work belongs to one dispatch: a reassignment or a
+驳回重办 starts a new round, so the old round's reminders stop and new ones are planned."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ticketing.models import TicketEvent
+
+DISPATCH_ACTIONS = ("dispatch", "reassign", "reject")
+
+
+def dispatch_rounds(*, session: Session, ticket_ids: Iterable[int]) -> dict[int, int]:
+    """Number of dispatches each ticket has had (1 after the first dispatch)."""
+    ids = list(ticket_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(TicketEvent.ticket_id, func.count(TicketEvent.id))
+        .where(TicketEvent.ticket_id.in_(ids), TicketEvent.action.in_(DISPATCH_ACTIONS))
+        .group_by(TicketEvent.ticket_id)
+    ).all()
+    return {tid: int(n) for tid, n in rows}
+
+
+def dispatch_round(*, session: Session, ticket_id: int) -> int:
+    return dispatch_rounds(session=session, ticket_ids=[ticket_id]).get(ticket_id, 0)

@@ -1,0 +1,89 @@
+"""SMS providers behind one interface: ``send(to=..., text=..., ref=...) -> SmsResult``."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+import httpx
+
+from config.settings import Settings
+
+log = logging.getLogger("outbound.sms")
+
+
+@dataclass
+class SmsResult:
+    ok: bool
+    ref: str | None = None
+    detail: str = ""
+
+
+class SmsSender(Protocol):
+    name: str
+
+    def send(self, *, to: str, text: str, ref: str) -> SmsResult: ...
+
+
+class LogSms:
+    """The embedded default: writes the message to the log and sends nothing."""
+
+    name = "log"
+
+    def __init__(self) -> None:
+        log.warning("SMS provider is 'log': NO SMS WILL BE SENT. Set outbound.sms_provider "
+                    "to 'webhook' or 'twilio' to reach handlers and citizens.")
+
+    def send(self, *, to: str, text: str, ref: str) -> SmsResult:
+        log.warning("SMS NOT SENT (log provider) to %s [%s]: %s", to, ref, text)
+        return SmsResult(ok=True, ref=f"log:{ref}", detail="logged only, not sent")
+
+
+class WebhookSms:
+    """POSTs {"id", "to", "text"} as JSON; ``id`` lets the gateway drop a repeat."""
+
+    name = "webhook"
+
+    def __init__(self, url: str, timeout: float = 10.0) -> None:
+        if not url:
+            raise ValueError("outbound.sms_webhook_url is empty")
+        self.url = url
+        self.client = httpx.Client(timeout=timeout)
+
+    def send(self, *, to: str, text: str, ref: str) -> SmsResult:
+        try:
+            r = self.client.post(self.url, json={"id": ref, "to": to, "text": text})
+        except httpx.HTTPError as exc:
+            return SmsResult(ok=False, detail=f"webhook: {exc}"[:500])
+        if r.status_code >= 300:
+            return SmsResult(ok=False, detail=f"webhook HTTP {r.status_code}: {r.text[:200]}")
+        return SmsResult(ok=True, ref=ref, detail=f"HTTP {r.status_code}")
+
+
+class TwilioSms:
+    name = "twilio"
+
+    def __init__(self, settings: Settings, client=None) -> None:  # type: ignore[no-untyped-def]
+        from outbound.dialers import twilio_client
+
+        self.client = client or twilio_client(settings)
+        self.from_number = settings.twilio.from_number
+
+    def send(self, *, to: str, text: str, ref: str) -> SmsResult:
+        try:
+            msg = self.client.messages.create(to=to, from_=self.from_number, body=text)
+        except Exception as exc:
+            return SmsResult(ok=False, detail=f"twilio: {exc}"[:500])
+        return SmsResult(ok=True, ref=msg.sid, detail=str(msg.status))
+
+
+def make_sms(settings: Settings) -> SmsSender:
+    provider = settings.outbound.sms_provider
+    if provider == "log":
+        return LogSms()
+    if provider == "webhook":
+        return WebhookSms(settings.outbound.sms_webhook_url)
+    if provider == "twilio":
+        return TwilioSms(settings)
+    raise ValueError(f"unknown outbound.sms_provider {provider!r} (log | webhook | twilio)")

@@ -1,0 +1,186 @@
+"""回访: after each closure, call the citizen (outside quiet hours, within a daily cap),
+two questions by keypad, score via the core; unanswered → retries → SMS → unreachable.
+"Unresolved" sends the ticket back (驳回重办); "dissatisfied" queues it for a supervisor."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from outbound.dialog import Conversation, Step
+from outbound.models import (
+    Kind,
+    OutboundAttempt,
+    OutboundTask,
+    Outcome,
+    SurveyReview,
+    TaskStatus,
+)
+from outbound.policies import (
+    SYSTEM,
+    Target,
+    answered_then_abandoned,
+    cancel,
+    finish,
+    insert_ignore,
+    postpone,
+    retry_or_none,
+    task_row,
+)
+from outbound.timing import in_quiet_hours, local_day_start, next_allowed, next_day_start
+from ticketing import service
+from ticketing.context import Domain
+from ticketing.models import SurveyResult, Ticket
+from ticketing.states import Status
+
+Q_RESOLVED = "您反映的问题是否已经解决？已解决请按1，未解决请按2。"
+Q_SATISFIED = "您对办理结果是否满意？满意请按1，不满意请按2。"
+
+
+def allowed_at(domain: Domain, at: datetime) -> datetime:
+    o = domain.settings.outbound
+    return next_allowed(at, tz=domain.tz, start=o.quiet_start, end=o.quiet_end)
+
+
+def survey_result(session: Session, ticket: Ticket, round_: int) -> SurveyResult | None:
+    return session.scalars(
+        select(SurveyResult).where(SurveyResult.ticket_id == ticket.id,
+                                   SurveyResult.closure_round == round_)
+    ).first()
+
+
+def _survey_wanted(session: Session, task: OutboundTask, ticket: Ticket) -> bool:
+    return (ticket.status == Status.CLOSED.value and ticket.redo_count == task.round
+            and not ticket.no_contact and survey_result(session, ticket, task.round) is None)
+
+
+def _quiet_or_capped(session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
+                     now: datetime, *, count_cap: bool) -> bool:
+    """Postpone the task (and say True) during quiet hours or over the daily cap."""
+    o = domain.settings.outbound
+    if in_quiet_hours(now, tz=domain.tz, start=o.quiet_start, end=o.quiet_end):
+        postpone(task, allowed_at(domain, now), "quiet_hours")
+        return True
+    if count_cap:
+        placed_today = session.scalar(
+            select(func.count(OutboundAttempt.id)).where(
+                OutboundAttempt.kind == Kind.SURVEY_CALL.value,
+                OutboundAttempt.to_phone == ticket.caller_phone,
+                OutboundAttempt.started_at >= local_day_start(now, tz=domain.tz),
+            )
+        ) or 0
+        if placed_today >= o.survey_daily_cap:
+            postpone(task, next_day_start(now, tz=domain.tz, end=o.quiet_end), "daily_cap")
+            return True
+    return False
+
+
+class SurveyConversation(Conversation):
+    def __init__(self, *, task_round: int, **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self.task_round = task_round
+
+    def step(self, keys: str) -> Step:
+        if not keys:
+            return Step("survey_resolved", Q_RESOLVED, keys="12")
+        if len(keys) == 1:
+            return Step("survey_satisfied", Q_SATISFIED, keys="12")
+        return Step("survey_thanks", "感谢您对一二三四五热线工作的支持，再见。")
+
+    def effect(self, session: Session, attempt: OutboundAttempt, keys: str) -> None:
+        if len(keys) < 2:
+            return
+        ticket = session.get_one(Ticket, attempt.ticket_id, populate_existing=True)
+        if ticket.status != Status.CLOSED.value or ticket.redo_count != self.task_round:
+            return  # already applied (a repeated webhook) or the ticket moved on
+        apply_answer(session=session, domain=self.domain, ticket=ticket, keys=keys[:2],
+                     call_ref=attempt.call_ref or f"outbound-attempt-{attempt.id}")
+
+
+def apply_answer(*, session: Session, domain: Domain, ticket: Ticket, keys: str,
+                 call_ref: str) -> None:
+    """Score the answer, and act on it: unresolved → 驳回重办, dissatisfied → review."""
+    resolved, satisfied = keys[0] == "1", keys[1] == "1"
+    closure_round = ticket.redo_count
+    service.record_survey(session=session, domain=domain, ticket=ticket, actor=SYSTEM,
+                          resolved=resolved, satisfied=satisfied, keys=keys, call_ref=call_ref)
+    if not satisfied:
+        session.add(SurveyReview(ticket_id=ticket.id, closure_round=closure_round,
+                                 reason="dissatisfied", keys=keys, created_at=domain.now()))
+    if not resolved:
+        service.reject_redo(session=session, domain=domain, ticket=ticket, actor=SYSTEM,
+                            reason="回访：市民反映问题未解决，驳回重办")
+    session.flush()
+
+
+class SurveyCall:
+    def prepare(self, *, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
+                now: datetime) -> Target | None:
+        if not _survey_wanted(session, task, ticket):
+            cancel(task, now, "not_wanted")
+            return None
+        if _quiet_or_capped(session, domain, task, ticket, now, count_cap=True):
+            return None
+        return Target(channel="call", phone=ticket.caller_phone)
+
+    def conversation(self, *, sessions: sessionmaker[Session], domain: Domain,
+                     task: OutboundTask, attempt: OutboundAttempt, ticket: Ticket
+                     ) -> Conversation:
+        return SurveyConversation(sessions=sessions, domain=domain, attempt_id=attempt.id,
+                                  task_round=task.round)
+
+    def after(self, *, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
+              attempt: OutboundAttempt, now: datetime) -> None:
+        found = survey_result(session, ticket, task.round)
+        if found is not None and found.outcome == "answered":
+            finish(task, now, "answered")
+            return
+        if ticket.status != Status.CLOSED.value or ticket.redo_count != task.round:
+            cancel(task, now, "moved")
+            return
+        again = retry_or_none(task, domain.settings.outbound.survey_retry_seconds, now)
+        if again is not None and not answered_then_abandoned(attempt):
+            postpone(task, allowed_at(domain, again), attempt.outcome)
+            return
+        # Retries used up, or the citizen answered a call cut off by a crash (not called
+        # again): the SMS with the reply code.
+        finish(task, now, "exhausted" if again is None else "answered_unconfirmed")
+        insert_ignore(session, [task_row(ticket_id=ticket.id, kind=Kind.SURVEY_SMS.value,
+                                         round_=task.round, step=0,
+                                         due_at=allowed_at(domain, now), now=now)])
+
+
+def reply_code(ticket: Ticket) -> str:
+    return f"{ticket.number[-6:]}{ticket.redo_count}"
+
+
+class SurveySms:
+    def prepare(self, *, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
+                now: datetime) -> Target | None:
+        if not _survey_wanted(session, task, ticket):
+            cancel(task, now, "not_wanted")
+            return None
+        if _quiet_or_capped(session, domain, task, ticket, now, count_cap=False):
+            return None
+        text = (f"【12345】您反映的问题（工单{ticket.number}）已办结，回访电话未能接通。"
+                f"请回复“{reply_code(ticket)}”加两位数字评价：第一位 1已解决/2未解决，"
+                "第二位 1满意/2不满意。")
+        return Target(channel="sms", phone=ticket.caller_phone, text=text)
+
+    def conversation(self, **_: object) -> Conversation:
+        raise TypeError("an SMS has no conversation")
+
+    def after(self, *, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
+              attempt: OutboundAttempt, now: datetime) -> None:
+        if attempt.outcome not in (Outcome.SENT, Outcome.UNKNOWN):
+            again = retry_or_none(task, domain.settings.outbound.sms_retry_seconds, now)
+            if again is not None:
+                postpone(task, allowed_at(domain, again), attempt.outcome)
+                return
+        finish(task, now, "unreachable" if attempt.outcome == Outcome.SENT
+               else f"unreachable_sms_{attempt.outcome}", TaskStatus.DONE)
+        if survey_result(session, ticket, task.round) is None:
+            service.record_unreachable(session=session, domain=domain, ticket=ticket,
+                                       actor=SYSTEM, call_ref=f"outbound-task-{task.id}")

@@ -1,0 +1,296 @@
+"""Claim due work items with a lease, place the call or SMS, record what happened.
+
+Order of writes for one attempt (the crash rules in docs/outbound.md follow from it):
+
+1. claim transaction: row locked (SKIP LOCKED on PostgreSQL), still wanted? (ticket state
+   re-checked here, so a sign between plan and dial stops the call), attempts+1, status
+   in_progress with a lease, an ``outbound_attempts`` row — COMMIT, then dial;
+2. during the call: answered_at, then the keys and their effect (a key 1 signs), each
+   committed at once;
+3. finish transaction: outcome, audit event, and the next step (done / retry at a later
+   time / escalate / SMS fallback) — only if this worker still holds the claim.
+
+A row found in_progress with its lease run out belonged to a worker that died between 1
+and 3. It is never redialled on the spot: the attempt row says what is known (answered?
+keys?) and the task's own ``after`` rule decides, exactly as for a call that ended that way
+(unknown counts as not reached: a retry at the next slot of the schedule).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from outbound.dialers import CallResult, Dialer
+from outbound.dialog import Conversation
+from outbound.models import Kind, OutboundAttempt, OutboundTask, Outcome, TaskStatus
+from outbound.planner import plan
+from outbound.policies import SYSTEM, Policy, Target
+from outbound.reminders import DispatchSms, EscalateCall, SignCall, UrgeCall
+from outbound.sms import SmsSender
+from outbound.survey import SurveyCall, SurveySms
+from ticketing import service
+from ticketing.actors import mask_phone
+from ticketing.context import Domain
+from ticketing.db import transaction
+from ticketing.models import Ticket
+
+log = logging.getLogger("outbound.worker")
+
+POLICIES: dict[str, Policy] = {
+    Kind.SMS_DISPATCH.value: DispatchSms(),
+    Kind.SIGN_CALL.value: SignCall(),
+    Kind.ESCALATE_CALL.value: EscalateCall(),
+    Kind.URGE.value: UrgeCall(),
+    Kind.SURVEY_CALL.value: SurveyCall(),
+    Kind.SURVEY_SMS.value: SurveySms(),
+}
+
+EVENT_NOTES: dict[str, str] = {
+    Kind.SMS_DISPATCH.value: "派单短信",
+    Kind.SIGN_CALL.value: "签收提醒电话",
+    Kind.ESCALATE_CALL.value: "督办电话",
+    Kind.URGE.value: "催办电话",
+    Kind.SURVEY_CALL.value: "回访电话",
+    Kind.SURVEY_SMS.value: "回访短信",
+}
+
+
+@dataclass(frozen=True)
+class Claim:
+    task_id: int
+    attempt_id: int
+    kind: str
+    target: Target
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def claim_due(*, session: Session, domain: Domain, worker: str, now: datetime, limit: int,
+              carrier: str, sms_carrier: str) -> list[Claim]:
+    """Claim up to ``limit`` due items; settle abandoned ones (expired lease) on the way."""
+    lease = timedelta(seconds=domain.settings.outbound.lease_seconds)
+    rows = session.scalars(
+        select(OutboundTask)
+        .where(or_(
+            and_(OutboundTask.status == TaskStatus.PENDING.value, OutboundTask.due_at <= now),
+            and_(OutboundTask.status == TaskStatus.IN_PROGRESS.value,
+                 OutboundTask.claimed_until < now),
+        ))
+        .order_by(OutboundTask.due_at, OutboundTask.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    claims: list[Claim] = []
+    for task in rows:
+        ticket = session.get_one(Ticket, task.ticket_id)
+        policy = POLICIES[task.kind]
+        if task.status == TaskStatus.IN_PROGRESS.value:
+            recover_abandoned(session=session, domain=domain, task=task, ticket=ticket, now=now)
+            continue
+        target = policy.prepare(session=session, domain=domain, task=task, ticket=ticket,
+                                now=now)
+        if target is None:
+            continue
+        task.attempts += 1
+        task.status = TaskStatus.IN_PROGRESS.value
+        task.claimed_by = worker
+        task.claimed_until = now + lease
+        attempt = OutboundAttempt(
+            task_id=task.id, ticket_id=task.ticket_id, kind=task.kind, attempt=task.attempts,
+            channel=target.channel, carrier=carrier if target.channel == "call" else sms_carrier,
+            to_phone=target.phone, to_user_id=target.user_id, worker=worker, started_at=now,
+        )
+        session.add(attempt)
+        session.flush()
+        claims.append(Claim(task.id, attempt.id, task.kind, target))
+    session.flush()
+    return claims
+
+
+def recover_abandoned(*, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
+                      now: datetime) -> None:
+    attempt = session.scalars(
+        select(OutboundAttempt).where(OutboundAttempt.task_id == task.id)
+        .order_by(OutboundAttempt.attempt.desc()).limit(1)
+    ).first()
+    if attempt is None:  # claimed but the attempt row never committed: nothing was placed
+        task.status = TaskStatus.PENDING.value
+        task.claimed_by = task.claimed_until = None
+        return
+    if attempt.ended_at is None or not attempt.outcome:
+        answered = attempt.answered_at is not None
+        attempt.outcome = (Outcome.ANSWERED if answered else Outcome.UNKNOWN).value
+        attempt.ended_at = now
+        attempt.detail = f"worker {attempt.worker} died during the attempt; lease ran out"
+        # The policies must not place an answered call again because of a crash.
+        attempt.data = {**(attempt.data or {}), "recovered": True}
+    log.warning("task %s (%s, ticket %s): abandoned by %s, outcome %s", task.id, task.kind,
+                ticket.number, attempt.worker, attempt.outcome)
+    _audit(session, task, ticket, attempt, now)
+    task.claimed_by = task.claimed_until = None
+    POLICIES[task.kind].after(session=session, domain=domain, task=task, ticket=ticket,
+                              attempt=attempt, now=now)
+
+
+def record_end(*, session: Session, domain: Domain, claim: Claim, worker: str,
+               outcome: Outcome, keys: str, call_ref: str | None, detail: str) -> None:
+    """The finish transaction of one attempt."""
+    now = domain.now()
+    task = session.scalars(
+        select(OutboundTask).where(OutboundTask.id == claim.task_id).with_for_update()
+    ).one()
+    attempt = session.get_one(OutboundAttempt, claim.attempt_id, populate_existing=True)
+    ticket = session.get_one(Ticket, task.ticket_id, populate_existing=True)
+    if attempt.ended_at is None or attempt.outcome is None:
+        attempt.outcome = outcome.value
+    attempt.ended_at = attempt.ended_at or now
+    # Keys committed during the call win over what the carrier reported at the end.
+    attempt.keys = max(attempt.keys or "", keys or "", key=len) or None
+    attempt.call_ref = attempt.call_ref or call_ref
+    attempt.detail = (detail or attempt.detail or "")[:2000] or None
+    if task.status != TaskStatus.IN_PROGRESS.value or task.claimed_by != worker:
+        # Our lease ran out and another worker settled the task: keep the record only.
+        log.warning("task %s was taken over while %s held the call", task.id, worker)
+        return
+    _audit(session, task, ticket, attempt, now)
+    task.claimed_by = task.claimed_until = None
+    POLICIES[task.kind].after(session=session, domain=domain, task=task, ticket=ticket,
+                              attempt=attempt, now=now)
+
+
+def _audit(session: Session, task: OutboundTask, ticket: Ticket, attempt: OutboundAttempt,
+           now: datetime) -> None:
+    action = "outbound_call" if attempt.channel == "call" else "outbound_sms"
+    outcome = attempt.outcome or Outcome.UNKNOWN.value
+    keys = f"，按键{attempt.keys}" if attempt.keys else ""
+    service.record_event(
+        session=session, ticket=ticket, actor=SYSTEM, action=action,
+        note=f"{EVENT_NOTES.get(task.kind, task.kind)}（第{attempt.attempt}次）：{outcome}{keys}",
+        data={"kind": task.kind, "round": task.round, "step": task.step,
+              "attempt": attempt.attempt, "to": mask_phone(attempt.to_phone),
+              "outcome": outcome, "keys": attempt.keys, "carrier": attempt.carrier,
+              "call_ref": attempt.call_ref},
+        at=now,
+    )
+
+
+def conversation_for(*, sessions: sessionmaker[Session], domain: Domain,
+                     attempt_id: int) -> Conversation:
+    """The conversation of a claimed call attempt (the worker's SIP thread and the Twilio
+    webhooks both build it from the rows)."""
+    with sessions() as session:
+        attempt = session.get_one(OutboundAttempt, attempt_id)
+        task = session.get_one(OutboundTask, attempt.task_id)
+        ticket = session.get_one(Ticket, attempt.ticket_id)
+        _ = ticket.unit, ticket.handler  # loaded before the session closes
+        return POLICIES[task.kind].conversation(sessions=sessions, domain=domain, task=task,
+                                                attempt=attempt, ticket=ticket)
+
+
+class OutboundWorker:
+    """One process's share of the outbound work: a planning pass every ``plan_seconds``
+    and up to ``max_parallel`` calls/SMS in flight. ``tick()`` is what APScheduler runs."""
+
+    def __init__(self, *, sessions: sessionmaker[Session], domain: Domain, dialer: Dialer,
+                 sms: SmsSender, name: str | None = None,
+                 max_parallel: int | None = None) -> None:
+        self.sessions = sessions
+        self.domain = domain
+        self.dialer = dialer
+        self.sms = sms
+        self.name = name or worker_name()
+        self.max_parallel = max_parallel or domain.settings.outbound.max_parallel
+        self._pool = ThreadPoolExecutor(self.max_parallel, thread_name_prefix="outbound")
+        self._lock = threading.Lock()
+        self._inflight = 0
+        self._last_plan = 0.0
+        self._tick_lock = threading.Lock()
+
+    @property
+    def inflight(self) -> int:
+        return self._inflight
+
+    def plan_now(self) -> None:
+        with transaction(self.sessions) as session:
+            plan(session=session, domain=self.domain, now=self.domain.now())
+        self._last_plan = time.monotonic()
+
+    def tick(self) -> int:
+        """Plan if due, then claim and start as many due items as there are free slots."""
+        with self._tick_lock:
+            if time.monotonic() - self._last_plan >= self.domain.settings.outbound.plan_seconds:
+                self.plan_now()
+            free = self.max_parallel - self._inflight
+            if free <= 0:
+                return 0
+            with transaction(self.sessions) as session:
+                claims = claim_due(session=session, domain=self.domain, worker=self.name,
+                                   now=self.domain.now(), limit=free,
+                                   carrier=self.dialer.name, sms_carrier=self.sms.name)
+            for claim in claims:
+                with self._lock:
+                    self._inflight += 1
+                self._pool.submit(self._run, claim)
+            return len(claims)
+
+    def run(self, stop: threading.Event) -> None:
+        """Tick until ``stop``; straight on while there is work, else every poll_seconds."""
+        while not stop.is_set():
+            try:
+                started = self.tick()
+            except Exception:
+                log.exception("outbound tick failed")
+                started = 0
+            if not started:
+                stop.wait(self.domain.settings.outbound.poll_seconds)
+
+    def _run(self, claim: Claim) -> None:
+        try:
+            result = self._execute(claim)
+        except Exception as exc:
+            log.exception("task %s attempt %s failed", claim.task_id, claim.attempt_id)
+            result = CallResult(Outcome.FAILED, detail=f"{type(exc).__name__}: {exc}"[:500])
+        try:
+            with transaction(self.sessions) as session:
+                record_end(session=session, domain=self.domain, claim=claim, worker=self.name,
+                           outcome=result.outcome, keys=result.keys, call_ref=result.call_ref,
+                           detail=result.detail)
+        except Exception:
+            # Left in_progress: the lease runs out and recovery settles it from the rows.
+            log.exception("recording the end of task %s failed", claim.task_id)
+        finally:
+            with self._lock:
+                self._inflight -= 1
+
+    def _execute(self, claim: Claim) -> CallResult:
+        target = claim.target
+        if target.channel == "sms":
+            sent = self.sms.send(to=target.phone, text=target.text or "",
+                                 ref=f"outbound-{claim.task_id}-{claim.attempt_id}")
+            return CallResult(Outcome.SENT if sent.ok else Outcome.FAILED, call_ref=sent.ref,
+                              detail=sent.detail)
+        conversation = conversation_for(sessions=self.sessions, domain=self.domain,
+                                        attempt_id=claim.attempt_id)
+        return self.dialer.call(to=target.phone, conversation=conversation)
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while self._inflight and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return not self._inflight
+
+    def shutdown(self, wait: bool = True) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=not wait)

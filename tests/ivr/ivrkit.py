@@ -1,0 +1,133 @@
+"""The IVR under test: settings on free loopback ports, start_ivr, a SIPp caller, and the
+database look-ups the dialogue tests assert on."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from asr.jobs import TranscriptionJob
+from config.settings import AsrSettings, Settings, SipSettings
+from ivr.callrecords import CallRecord
+from ivr.runtime import IvrRuntime, start_ivr
+from tests.sip import harness
+from tests.sip.callers import CallerScript
+from tests.sip.harness import Sipp, SippResult, render_scenario, uac_subs
+from ticketing.context import Domain
+from ticketing.models import Ticket
+
+CALLER = "13800138000"
+
+
+def ivr_settings(tmp: Path, database_url: str, *, prompt_speed: int, phrase_list: list[str],
+                 recorded_prompts: dict[str, Path] | None = None, **sip: Any) -> Settings:
+    rtp_low = harness.free_port_block(80)
+    prompts_dir = tmp / "config-prompts"
+    prompts_dir.mkdir(parents=True, exist_ok=True)
+    for key, src in (recorded_prompts or {}).items():
+        shutil.copy(src, prompts_dir / f"{key}.wav")
+    sip_settings = SipSettings(**{
+        "mode": "direct", "bind_ip": harness.LOOPBACK, "port": harness.free_port(),
+        "rtp_port_low": rtp_low, "rtp_port_high": rtp_low + 79,
+        "registrar_ip": harness.LOOPBACK, "max_calls": 8,
+        "prompt_speed": prompt_speed, "end_silence_seconds": 1.5, "no_speech_seconds": 3.0,
+        "confirm_timeout_seconds": 4.0, "rtp_timeout": 8.0, "ring_timeout": 6.0,
+        **sip,
+    })
+    return Settings(database_url=database_url, data_dir=tmp / "data",
+                    recordings_dir=tmp / "data" / "recordings", prompts_dir=prompts_dir,
+                    sip=sip_settings,
+                    asr=AsrSettings(model_dir=tmp / "no-models", phrase_list=phrase_list))
+
+
+@dataclass
+class IvrUnderTest:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    domain: Domain
+    runtime: IvrRuntime | None = None
+    workdir: Path = Path()
+    sipps: list[Sipp] = field(default_factory=list)
+
+    def start(self, engine: object | None, prompt_cache: Path | None = None) -> IvrUnderTest:
+        if prompt_cache is not None:
+            shutil.copytree(prompt_cache, self.settings.data_dir / "prompts", dirs_exist_ok=True)
+        self.runtime = start_ivr(self.settings, self.sessions, self.domain,
+                                 engine=engine)  # type: ignore[arg-type]
+        return self
+
+    @property
+    def target(self) -> str:
+        assert self.runtime is not None
+        return f"{harness.LOOPBACK}:{self.runtime.frontend.local_port}"
+
+    def caller(self, script: CallerScript | str, *, ending: str = "wait_bye",
+               media_port: str = "[media_port]", caller: str = CALLER, timeout_s: int = 60,
+               target: str | None = None, service: str = "12345") -> Sipp:
+        media = script.render() if isinstance(script, CallerScript) else script
+        d = self.workdir / "sipp"
+        scenario = render_scenario("uac_call.xml", d, **uac_subs(
+            caller=caller, media=media, ending=ending, media_port=media_port))
+        s = Sipp(scenario, d, target=target or self.target, service=service,
+                 timeout_s=timeout_s)
+        self.sipps.append(s)
+        return s
+
+    def stop(self) -> None:
+        for s in self.sipps:
+            s.kill()
+        if self.runtime is not None:
+            # The shared test engine outlives this IVR: do not close it.
+            self.runtime.services.engine = None
+            self.runtime.stop()
+            self.runtime = None
+
+    # ---- what happened
+    def wait_record(self, *, count: int = 1, timeout: float = 20.0) -> list[CallRecord]:
+        """Call records once ``count`` calls have ended (outcome settled)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.sessions() as s:
+                recs = s.scalars(select(CallRecord).where(CallRecord.ended_at.is_not(None))
+                                 .order_by(CallRecord.id)).all()
+                if len(recs) >= count:
+                    for r in recs:
+                        s.expunge(r)
+                    return list(recs)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{count} ended call record(s) expected, "
+                                     f"got {len(recs)}")
+            time.sleep(0.1)
+
+    def ticket_of(self, rec: CallRecord) -> Ticket | None:
+        if rec.ticket_id is None:
+            return None
+        with self.sessions() as s:
+            t = s.get(Ticket, rec.ticket_id)
+            if t is not None:
+                s.expunge(t)
+            return t
+
+    def jobs(self) -> list[TranscriptionJob]:
+        with self.sessions() as s:
+            jobs = s.scalars(select(TranscriptionJob)).all()
+            for j in jobs:
+                s.expunge(j)
+            return list(jobs)
+
+    def tickets(self) -> list[Ticket]:
+        with self.sessions() as s:
+            ts = s.scalars(select(Ticket).order_by(Ticket.id)).all()
+            for t in ts:
+                s.expunge(t)
+            return list(ts)
+
+
+def assert_ok(result: SippResult) -> None:
+    assert result.ok, (result.stdout[-2500:] + "\n--- errors ---\n" + result.errors[-2500:])

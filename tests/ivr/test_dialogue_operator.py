@@ -1,0 +1,112 @@
+"""Key 0 (operator, bridged to a SIPp UAS, or a callback ticket when there is none) and key 1
+(the caller's ticket status, read from the database)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from asr import g711
+from ivr.callrecords import CallOutcome
+from ivr.intake import CallIntake
+from ivr.prompts import PromptLibrary
+from ivr.runtime import spool_for
+from tests.ivr.conftest import PHRASES
+from tests.ivr.ivrkit import CALLER, assert_ok
+from tests.sip import harness
+from tests.sip.callers import CallerScript
+from tests.sip.harness import Sipp, render_scenario
+
+pytestmark = pytest.mark.sip
+
+
+def through_line(pcm16: bytes) -> bytes:
+    return g711.ulaw_to_pcm16(g711.pcm16_to_ulaw(pcm16))
+
+
+def test_zero_bridges_the_caller_to_the_operator(ivr_factory, vosk_engine, korean_speech,
+                                                 tmp_path: Path) -> None:
+    op_sink = harness.RtpSink()
+    op_port = harness.free_port()
+    op_script = CallerScript(tmp_path / "operator").wait(0)  # the operator's line: silence
+    scenario = render_scenario("uas_operator.xml", tmp_path / "op", MEDIA_PORT=str(op_sink.port),
+                               MEDIA=op_script.render())
+    operator = Sipp(scenario, tmp_path / "op", sip_port=op_port, timeout_s=40).start()
+    ivr = ivr_factory(engine=vosk_engine,
+                      operator_uri=f"sip:operator@{harness.LOOPBACK}:{op_port}")
+    speech = korean_speech[PHRASES[3]]
+    script = (CallerScript(tmp_path / "caller").wait(0.5).key("0", then_wait=3.0)
+              .say(speech, then_wait=1.0))  # talks to the operator, then hangs up
+    try:
+        result = ivr.caller(script, ending="bye", timeout_s=40).run()
+        op_result = operator.wait(15)
+    finally:
+        operator.kill()
+        time.sleep(0.2)
+        op_sink.close()
+    assert_ok(result)
+    assert_ok(op_result)  # INVITE answered, ACKed, then BYE from us when the caller left
+
+    (rec,) = ivr.wait_record()
+    assert rec.outcome == CallOutcome.OPERATOR and rec.ticket_id is None
+    # The caller's words reached the operator through the bridge, sample for sample.
+    heard = g711.ulaw_to_pcm16(b"".join(p.payload for p in op_sink.packets))
+    assert through_line(speech)[8000:16000] in heard
+
+
+def test_zero_without_operator_leaves_a_callback_ticket(ivr_factory, vosk_engine,
+                                                        tmp_path: Path) -> None:
+    ivr = ivr_factory(engine=vosk_engine)  # no operator_uri set
+    sink = harness.RtpSink()
+    script = CallerScript(tmp_path).wait(0.5).key("0", then_wait=0)
+    try:
+        result = ivr.caller(script, media_port=str(sink.port), timeout_s=40).run()
+        time.sleep(0.2)
+    finally:
+        sink.close()
+    assert_ok(result)
+
+    (rec,) = ivr.wait_record()
+    ticket = ivr.ticket_of(rec)
+    assert rec.outcome == CallOutcome.CALLBACK_REQUEST
+    assert ticket is not None and ticket.caller_phone == CALLER
+    assert "回电" in ticket.demand
+    heard = g711.ulaw_to_pcm16(b"".join(p.payload for p in sink.packets))
+    told = through_line(PromptLibrary(ivr.settings).pcm("operator_unavailable"))
+    assert told in heard
+
+
+def test_one_reads_the_callers_open_tickets(ivr_factory, vosk_engine, tmp_path: Path) -> None:
+    ivr = ivr_factory(engine=vosk_engine)
+    numbers = []
+    for i, text in enumerate(["朝阳区望京西园三区5号楼停水了", "海淀区中关村大街路灯坏了"]):
+        earlier = CallIntake(sessions=ivr.sessions, domain=ivr.domain,
+                             spool=spool_for(ivr.settings), call_id=f"earlier-{i}",
+                             caller=CALLER)
+        earlier.understood(text)
+        filed = earlier.file_ticket()
+        assert filed is not None
+        earlier.end()
+        numbers.append(filed.number)
+    sink = harness.RtpSink()
+    # 1 during the greeting; then silence: no new complaint, so the IVR says goodbye.
+    script = CallerScript(tmp_path).wait(0.5).key("1", then_wait=0)
+    try:
+        result = ivr.caller(script, media_port=str(sink.port), timeout_s=60).run()
+        time.sleep(0.2)
+    finally:
+        sink.close()
+    assert_ok(result)
+
+    recs = ivr.wait_record(count=3)
+    rec = recs[-1]
+    assert rec.outcome == CallOutcome.STATUS_QUERY and rec.ticket_id is None
+    heard = g711.ulaw_to_pcm16(b"".join(p.payload for p in sink.packets))
+    prompts = PromptLibrary(ivr.settings)
+    for number in numbers:  # each ticket number, read digit by digit from the clips
+        assert through_line(prompts.number(number)) in heard, number
+    # Newest first.
+    assert heard.index(through_line(prompts.number(numbers[1]))) < heard.index(
+        through_line(prompts.number(numbers[0])))

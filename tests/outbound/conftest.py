@@ -1,0 +1,36 @@
+"""Fixtures for outbound tests: fast settings on both databases, the demo city."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from config import Settings
+from tests.outbound.support import fast
+from tests.support.city import City, seed_city
+from ticketing.context import Domain
+from ticketing.db import make_engine, make_session_factory
+
+
+@pytest.fixture
+def ob_settings(settings: Settings) -> Settings:
+    return fast(settings)
+
+
+@pytest.fixture
+def ob_domain(ob_settings: Settings) -> Domain:
+    return Domain.load(ob_settings)
+
+
+@pytest.fixture
+def ob_sessions(ob_settings: Settings) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(ob_settings.database_url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def ob_city(ob_sessions: sessionmaker[Session], ob_domain: Domain) -> City:
+    return seed_city(ob_sessions, ob_domain)

@@ -1,0 +1,375 @@
+"""The rules of reminders, escalation, 催办 and surveys, on SQLite and PostgreSQL.
+
+The carrier here is an in-process scripted dialer: these tests are about what is planned,
+claimed, retried and recorded. The real carriers are in test_sip.py (SIPp) and
+test_twilio.py (HTTP stand-in); real processes and kill -9 in test_crash.py.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from outbound.models import Kind, OutboundAttempt, OutboundTask, Outcome, SurveyReview
+from outbound.planner import plan
+from outbound.timing import next_allowed
+from outbound.worker import OutboundWorker, claim_due, conversation_for
+from tests.outbound.support import (
+    CITY_SUPERVISOR_PHONE,
+    WATER_HANDLER_PHONE,
+    RecordingSms,
+    Script,
+    ScriptedDialer,
+    attempts,
+    close_ticket,
+    drive,
+    events,
+    new_ticket,
+    tasks,
+    ticket,
+)
+from tests.support.city import City
+from ticketing import service
+from ticketing.context import Domain
+from ticketing.models import SurveyResult
+
+CITIZEN = "13811112222"
+
+
+def make_worker(sessions: sessionmaker[Session], domain: Domain, dialer: ScriptedDialer,
+                sms: RecordingSms | None = None) -> OutboundWorker:
+    return OutboundWorker(sessions=sessions, domain=domain, dialer=dialer,
+                          sms=sms or RecordingSms(), name="test-worker")
+
+
+def test_sms_then_reminder_call_key_1_signs(ob_sessions: sessionmaker[Session],
+                                            ob_domain: Domain, ob_city: City) -> None:
+    number = new_ticket(ob_sessions, ob_domain, ob_city)
+    dialer = ScriptedDialer({WATER_HANDLER_PHONE: Script(["1"])})
+    sms = RecordingSms()
+    worker = make_worker(ob_sessions, ob_domain, dialer, sms)
+    drive(worker, lambda: ticket(ob_sessions, number).status == "signed")
+    assert sms.sent and sms.sent[0][0] == WATER_HANDLER_PHONE and number in sms.sent[0][1]
+    assert dialer.calls == [(WATER_HANDLER_PHONE, "1")]
+    t = ticket(ob_sessions, number)
+    handler_id = ob_city.user_id("water-handler")
+    assert t.handler_id == handler_id and t.signed_at is not None
+    evs = events(ob_sessions, number)
+    sign = [e for e in evs if e.action == "sign"]
+    assert len(sign) == 1 and sign[0].data == {"via": "keypad"} and sign[0].actor_id == handler_id
+    actions = [e.action for e in evs]
+    assert "outbound_sms" in actions and "outbound_call" in actions
+    call_ev = next(e for e in evs if e.action == "outbound_call")
+    assert call_ev.data["outcome"] == "answered" and call_ev.data["keys"] == "1"
+    (task,) = tasks(ob_sessions, number, Kind.SIGN_CALL)
+    assert task.status == "done" and task.result == "signed_by_keypad"
+    # More planning passes add nothing: the ticket is signed.
+    worker.plan_now()
+    worker.tick()
+    worker.wait_idle()
+    assert len(dialer.calls) == 1
+    assert len(tasks(ob_sessions, number)) == 2  # the SMS and the one call
+
+
+def test_busy_and_declined_are_retried_on_schedule_then_supervisor_called(
+    ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City
+) -> None:
+    number = new_ticket(ob_sessions, ob_domain, ob_city)
+    dialer = ScriptedDialer({
+        WATER_HANDLER_PHONE: Script([Outcome.BUSY, Outcome.REJECTED, Outcome.NO_ANSWER]),
+        CITY_SUPERVISOR_PHONE: Script(["1"]),
+    })
+    worker = make_worker(ob_sessions, ob_domain, dialer)
+    drive(worker, lambda: any(t.status == "done"
+                              for t in tasks(ob_sessions, number, Kind.ESCALATE_CALL)))
+    handler_calls = attempts(ob_sessions, number, Kind.SIGN_CALL)
+    assert [a.outcome for a in handler_calls] == ["busy", "rejected", "no_answer"]
+    # Retried on the schedule (1 s here), never straight away.
+    gaps = [(b.started_at - a.started_at).total_seconds()
+            for a, b in itertools.pairwise(handler_calls)]
+    assert all(g >= 0.9 for g in gaps), gaps
+    t = ticket(ob_sessions, number)
+    assert t.escalated and t.status == "dispatched"
+    assert [e.action for e in events(ob_sessions, number)].count("escalate") == 1
+    (boss,) = attempts(ob_sessions, number, Kind.ESCALATE_CALL)
+    assert boss.to_phone == CITY_SUPERVISOR_PHONE and boss.outcome == "answered"
+    assert dialer.calls[-1] == (CITY_SUPERVISOR_PHONE, "1")
+
+
+def test_signing_in_the_api_stops_pending_reminders(
+    ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City
+) -> None:
+    number = new_ticket(ob_sessions, ob_domain, ob_city)
+    dialer = ScriptedDialer()
+    worker = make_worker(ob_sessions, ob_domain, dialer)
+    worker.plan_now()
+    handler = ob_city.actor("water-handler")
+    with ob_sessions() as s:
+        service.sign(session=s, domain=ob_domain,
+                     ticket=service.get_ticket(session=s, actor=handler, ref=number),
+                     actor=handler, via="web")
+        s.commit()
+    deadline = datetime.now(UTC) + timedelta(seconds=2)
+    while datetime.now(UTC) < deadline:
+        worker.tick()
+    worker.wait_idle()
+    assert dialer.calls == []
+    (call_task,) = tasks(ob_sessions, number, Kind.SIGN_CALL)
+    assert call_task.status == "cancelled"
+
+
+def test_sign_between_plan_and_dial_is_seen_at_claim(
+    ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City
+) -> None:
+    number = new_ticket(ob_sessions, ob_domain, ob_city)
+    with ob_sessions() as s:
+        plan(session=s, domain=ob_domain, now=ob_domain.now())
+        s.commit()
+    handler = ob_city.actor("water-handler")
+    with ob_sessions() as s:
+        service.sign(session=s, domain=ob_domain,
+                     ticket=service.get_ticket(session=s, actor=handler, ref=number),
+                     actor=handler)
+        s.commit()
+    later = ob_domain.now() + timedelta(seconds=5)
+    with ob_sessions() as s:  # no planning pass in between: only the claim sees the sign
+        claims = claim_due(session=s, domain=ob_domain, worker="w", now=later, limit=10,
+                           carrier="x", sms_carrier="y")
+        s.commit()
+    assert [c.kind for c in claims] == [Kind.SMS_DISPATCH]
+    (call_task,) = tasks(ob_sessions, number, Kind.SIGN_CALL)
+    assert call_task.status == "cancelled" and call_task.attempts == 0
+
+
+def test_planning_is_idempotent_and_the_unique_key_holds(
+    ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City
+) -> None:
+    number = new_ticket(ob_sessions, ob_domain, ob_city)
+    for _ in range(3):
+        with ob_sessions() as s:
+            plan(session=s, domain=ob_domain, now=ob_domain.now())
+            s.commit()
+    got = tasks(ob_sessions, number)
+    assert sorted(t.kind for t in got) == [Kind.SIGN_CALL, Kind.SMS_DISPATCH]
+    assert {t.round for t in got} == {1}
+    with ob_sessions() as s, pytest.raises(IntegrityError):
+        s.add(OutboundTask(ticket_id=got[0].ticket_id, kind=got[0].kind, round=got[0].round,
+                           step=got[0].step, due_at=ob_domain.now()))
+        s.flush()
+
+
+@pytest.mark.parametrize(("keys", "score", "status", "reviewed"), [
+    ("11", 1.0, "surveyed", False),
+    ("21", -0.5, "dispatched", False),
+    ("12", -0.5, "surveyed", True),
+    ("22", -1.0, "dispatched", True),
+])
+def test_survey_answers(keys: str, score: float, status: str, reviewed: bool,
+                        ob_sessions: sessionmaker[Session], ob_domain: Domain,
+                        ob_city: City) -> None:
+    number = new_ticket(ob_sessions, ob_domain, ob_city, phone=CITIZEN)
+    close_ticket(ob_sessions, ob_domain, ob_city, number)
+    dialer = ScriptedDialer({CITIZEN: Script([keys])})
+    worker = make_worker(ob_sessions, ob_domain, dialer)
+    drive(worker, lambda: any(t.status == "done"
+                              for t in tasks(ob_sessions, number, Kind.SURVEY_CALL)))
+    t = ticket(ob_sessions, number)
+    assert t.status == status
+    with ob_sessions() as s:
+        result = s.scalars(select(SurveyResult).where(SurveyResult.ticket_id == t.id)).one()
+        assert (result.score, result.keys, result.closure_round) == (score, keys, 0)
+        assert result.call_ref and result.call_ref.startswith("fake-")
+        assert (s.scalar(select(func.count(SurveyReview.id))) == 1) is reviewed
+    if keys[0] == "2":  # 驳回重办: a new round with a new deadline, and new reminders
+        assert t.redo_count == 1 and "reject" in [e.action for e in events(ob_sessions, number)]
+        worker.plan_now()
+        assert {x.round for x in tasks(ob_sessions, number, Kind.SIGN_CALL)} == {2}
+    assert [c[0] for c in dialer.calls if c[0] == CITIZEN] == [CITIZEN]
+
+
+def test_survey_unanswered_retries_then_sms_then_unreachable(
+    ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City
+) -> None:
+    number = new_ticket(ob_sessions, ob_domain, ob_city, phone=CITIZEN)
+    close_ticket(ob_sessions, ob_domain, ob_city, number)
+    dialer = ScriptedDialer({CITIZEN: Script([Outcome.NO_ANSWER, Outcome.BUSY, "1"])})
+    sms = RecordingSms()
+    worker = make_worker(ob_sessions, ob_domain, dialer, sms)
+    drive(worker, lambda: any(t.status == "done"
+                              for t in tasks(ob_sessions, number, Kind.SURVEY_SMS)))
+    # Answered but only one key on the last call: not an answer; the retries ran out.
+    assert [c[0] for c in dialer.calls] == [CITIZEN] * 3
+    assert sms.sent[-1][0] == CITIZEN and "回复" in sms.sent[-1][1]
+    t = ticket(ob_sessions, number)
+    assert t.status == "closed"  # unreachable is not a survey answer, not dissatisfaction
+    with ob_sessions() as s:
+        result = s.scalars(select(SurveyResult).where(SurveyResult.ticket_id == t.id)).one()
+        assert result.outcome == "unreachable" and result.score is None
+    assert "survey_unreachable" in [e.action for e in events(ob_sessions, number)]
+
+
+def test_no_contact_ticket_gets_no_survey(ob_sessions: sessionmaker[Session],
+                                          ob_domain: Domain, ob_city: City) -> None:
+    number = new_ticket(ob_sessions, ob_domain, ob_city, no_contact=True)
+    close_ticket(ob_sessions, ob_domain, ob_city, number)
+    with ob_sessions() as s:
+        plan(session=s, domain=ob_domain, now=ob_domain.now())
+        s.commit()
+    assert tasks(ob_sessions, number, Kind.SURVEY_CALL) == []
+
+
+def test_quiet_hours_closure_at_23_is_called_next_morning(
+    ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City
+) -> None:
+    tz = ZoneInfo("Asia/Shanghai")
+    at_23 = datetime(2026, 3, 10, 23, 0, tzinfo=tz)
+    assert next_allowed(at_23, tz=tz, start="21:00", end="08:00") == datetime(
+        2026, 3, 11, 8, 0, tzinfo=tz)
+    noon = datetime(2026, 3, 10, 12, 0, tzinfo=tz)
+    assert next_allowed(noon, tz=tz, start="21:00", end="08:00") == noon
+    domain = Domain.load(ob_domain.settings.model_copy(update={
+        "outbound": ob_domain.settings.outbound.model_copy(
+            update={"quiet_start": "21:00", "quiet_end": "08:00"})}))
+    clock = [at_23.astimezone(UTC)]
+    domain.now = lambda: clock[0]  # type: ignore[method-assign]
+    number = new_ticket(ob_sessions, domain, ob_city, phone=CITIZEN)
+    close_ticket(ob_sessions, domain, ob_city, number)
+    dialer = ScriptedDialer({CITIZEN: Script(["11"])})
+    worker = make_worker(ob_sessions, domain, dialer)
+    for _ in range(3):
+        worker.tick()
+    worker.wait_idle()
+    (survey,) = tasks(ob_sessions, number, Kind.SURVEY_CALL)
+    assert survey.due_at == datetime(2026, 3, 11, 8, 0, tzinfo=tz)
+    assert [c for c in dialer.calls if c[0] == CITIZEN] == []
+    clock[0] = datetime(2026, 3, 11, 8, 0, 1, tzinfo=tz).astimezone(UTC)
+    drive(worker, lambda: ticket(ob_sessions, number).status == "surveyed")
+
+
+def test_daily_cap_per_citizen(ob_sessions: sessionmaker[Session], ob_domain: Domain,
+                               ob_city: City) -> None:
+    domain = Domain.load(ob_domain.settings.model_copy(update={
+        "outbound": ob_domain.settings.outbound.model_copy(
+            update={"survey_daily_cap": 1, "survey_retry_seconds": [3600]})}))
+    first = new_ticket(ob_sessions, domain, ob_city, phone=CITIZEN)
+    second = new_ticket(ob_sessions, domain, ob_city, phone=CITIZEN,
+                        demand="海淀区中关村南大街10号院停水了，没有水")
+    for number in (first, second):
+        close_ticket(ob_sessions, domain, ob_city, number)
+    dialer = ScriptedDialer({CITIZEN: Script([Outcome.NO_ANSWER])})
+    worker = make_worker(ob_sessions, domain, dialer)
+    drive(worker, lambda: all(t.result in ("no_answer", "daily_cap")
+                              for n in (first, second)
+                              for t in tasks(ob_sessions, n, Kind.SURVEY_CALL)))
+    assert len(dialer.calls) == 1  # one call today; the other ticket waits for tomorrow
+    capped = [t for n in (first, second) for t in tasks(ob_sessions, n, Kind.SURVEY_CALL)
+              if t.result == "daily_cap"]
+    assert len(capped) == 1 and capped[0].attempts == 0
+    tomorrow = domain.now().astimezone(domain.tz).date() + timedelta(days=1)
+    assert capped[0].due_at.astimezone(domain.tz).date() == tomorrow
+
+
+def test_urges_at_fractions_then_superior(ob_sessions: sessionmaker[Session],
+                                          ob_domain: Domain, ob_city: City) -> None:
+    domain = Domain.load(ob_domain.settings.model_copy(update={
+        "outbound": ob_domain.settings.outbound.model_copy(
+            update={"urge_at_fractions": [0.75, 1.0], "urges_before_superior": 1})}))
+    number = new_ticket(ob_sessions, domain, ob_city)
+    handler = ob_city.actor("water-handler")
+    with ob_sessions() as s:
+        service.sign(session=s, domain=domain,
+                     ticket=service.get_ticket(session=s, actor=handler, ref=number),
+                     actor=handler)
+        s.commit()
+    t = ticket(ob_sessions, number)
+    clock = [domain.now()]
+    domain.now = lambda: clock[0]  # type: ignore[method-assign]
+    dialer = ScriptedDialer({WATER_HANDLER_PHONE: Script(["1"]),
+                             CITY_SUPERVISOR_PHONE: Script(["1"])})
+    worker = make_worker(ob_sessions, domain, dialer)
+    worker.tick()
+    worker.wait_idle()
+    urges = tasks(ob_sessions, number, Kind.URGE)
+    assert [u.step for u in urges] == [0, 1] and dialer.calls == []
+    span = t.due_at - t.received_at
+    assert urges[0].due_at == t.received_at + span * 0.75
+    clock[0] = urges[0].due_at + timedelta(seconds=1)
+    drive(worker, lambda: tasks(ob_sessions, number, Kind.URGE)[0].status == "done")
+    assert dialer.calls == [(WATER_HANDLER_PHONE, "1")]
+    clock[0] = t.due_at + timedelta(seconds=1)
+    drive(worker, lambda: tasks(ob_sessions, number, Kind.URGE)[1].status == "done")
+    # bj-water has no supervisor of its own; its superior (the city) has.
+    assert dialer.calls[-1] == (CITY_SUPERVISOR_PHONE, "1")
+
+
+def test_abandoned_call_is_not_redialled_on_the_spot(
+    ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City
+) -> None:
+    """A worker dies mid-call. The next worker reads what the rows say instead of dialling."""
+    clock = [ob_domain.now()]
+    ob_domain.now = lambda: clock[0]  # type: ignore[method-assign]
+    reminder = new_ticket(ob_sessions, ob_domain, ob_city)
+    picked_up = new_ticket(ob_sessions, ob_domain, ob_city, phone="13811113333",
+                           demand="朝阳区望京西园四区2号楼停水了")
+    surveyed = new_ticket(ob_sessions, ob_domain, ob_city, phone=CITIZEN,
+                          demand="海淀区中关村南大街10号院停水了，没有水")
+    close_ticket(ob_sessions, ob_domain, ob_city, surveyed)
+    clock[0] += timedelta(seconds=2)
+    with ob_sessions() as s:
+        plan(session=s, domain=ob_domain, now=clock[0])
+        s.commit()
+    with ob_sessions() as s:
+        claims = claim_due(session=s, domain=ob_domain, worker="dead", now=clock[0], limit=10,
+                           carrier="sip", sms_carrier="log")
+        s.commit()
+    by_kind = {c.kind: c for c in claims}
+    # The survey call was answered and both keys went in before the worker died.
+    talk = conversation_for(sessions=ob_sessions, domain=ob_domain,
+                            attempt_id=by_kind[Kind.SURVEY_CALL].attempt_id)
+    talk.answered("sip-call-1")
+    talk.pressed("1")
+    talk.pressed("11")
+    # A handler picked up; the worker died before any key was recorded.
+    picked = [c for c in claims if c.kind == Kind.SIGN_CALL]
+    assert len(picked) == 2
+    picked_up_id = ticket(ob_sessions, picked_up).id
+    with ob_sessions() as s:
+        assert s.get_one(OutboundAttempt, picked[1].attempt_id).ticket_id == picked_up_id
+    conversation_for(sessions=ob_sessions, domain=ob_domain,
+                     attempt_id=picked[1].attempt_id).answered("sip-call-2")
+    # The reminder call was being dialled: nobody knows whether it rang.
+    clock[0] += timedelta(seconds=ob_domain.settings.outbound.lease_seconds + 1)
+    dialer = ScriptedDialer({WATER_HANDLER_PHONE: Script(["1"]), CITIZEN: Script(["11"])})
+    worker = make_worker(ob_sessions, ob_domain, dialer)
+    for _ in range(3):  # six abandoned rows, four slots per tick
+        worker.tick()
+        worker.wait_idle()
+    # Nothing redialled at recovery (the supervisor's escalation call is a new call).
+    assert [c for c in dialer.calls if c[0] != CITY_SUPERVISOR_PHONE] == []
+    (survey,) = tasks(ob_sessions, surveyed, Kind.SURVEY_CALL)
+    assert survey.status == "done" and survey.result == "answered"
+    assert ticket(ob_sessions, surveyed).status == "surveyed"
+    (sign,) = tasks(ob_sessions, reminder, Kind.SIGN_CALL)
+    assert sign.status == "pending" and sign.due_at > clock[0]
+    (first,) = attempts(ob_sessions, reminder, Kind.SIGN_CALL)
+    assert first.outcome == "unknown"
+    # Answered, then cut off: that handler is not called again; the supervisor is.
+    (cut,) = tasks(ob_sessions, picked_up, Kind.SIGN_CALL)
+    assert (cut.status, cut.result) == ("done", "answered_unconfirmed")
+    assert ticket(ob_sessions, picked_up).escalated
+    assert len(tasks(ob_sessions, picked_up, Kind.ESCALATE_CALL)) == 1
+    # At the next slot of the schedule the unsigned handler is called again.
+    clock[0] = sign.due_at + timedelta(milliseconds=1)
+    drive(worker, lambda: ticket(ob_sessions, reminder).status == "signed")
+    assert [c for c in dialer.calls if c[0] == WATER_HANDLER_PHONE] == [
+        (WATER_HANDLER_PHONE, "1")]
+    assert len(attempts(ob_sessions, picked_up, Kind.SIGN_CALL)) == 1
+    with ob_sessions() as s:
+        assert s.scalar(select(func.count(OutboundAttempt.id)).where(
+            OutboundAttempt.kind == Kind.SURVEY_CALL)) == 1

@@ -1,0 +1,225 @@
+"""Reminder and survey calls over real SIP: our SipDialer (ivr.sip front end, registered
+at a real Kamailio) calls SIPp playing the handler's / citizen's phone, which answers and
+sends RFC 2833 keys, sends none, refuses with 486 or 603, or never answers."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from config import Settings
+from config.settings import SipSettings
+from ivr.sip import SipFrontEnd
+from outbound.dialers import SipDialer
+from outbound.models import Kind
+from outbound.prompts import PromptLibrary
+from outbound.worker import OutboundWorker
+from tests.outbound.dtmf import dtmf_pcap
+from tests.outbound.support import (
+    CITY_SUPERVISOR_PHONE,
+    WATER_HANDLER_PHONE,
+    RecordingSms,
+    attempts,
+    close_ticket,
+    drive,
+    events,
+    fast,
+    new_ticket,
+    tasks,
+    ticket,
+)
+from tests.sip import harness
+from tests.support.city import City, seed_city
+from ticketing.context import Domain
+from ticketing.db import make_engine, make_session_factory
+from ticketing.models import SurveyResult
+
+pytestmark = pytest.mark.sip
+SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+CITIZEN = "13811112222"
+
+if not all(shutil.which(t) or Path(f"/usr/sbin/{t}").exists()
+           for t in ("sipp", "kamailio", "espeak-ng", "sox")):
+    pytest.skip("needs sipp, kamailio, espeak-ng and sox", allow_module_level=True)
+
+
+@pytest.fixture
+def kamailio(tmp_path: Path) -> Iterator[harness.Kamailio]:
+    # One per test: the phones' numbers are the demo city's, and a contact left registered
+    # by an earlier test would be forked to as well (and never answer).
+    k = harness.Kamailio(tmp_path / "kamailio").start()
+    yield k
+    k.stop()
+
+
+@pytest.fixture(scope="module")
+def short_prompts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Recorded prompts (config/prompts style) kept short so the no-key calls are quick."""
+    d = tmp_path_factory.mktemp("prompts")
+    for prompt_id, text in (("sign_reminder", "请按一签收"), ("escalate", "督办提醒"),
+                            ("notice_ack", "谢谢"), ("survey_thanks", "谢谢")):
+        raw = d / f"{prompt_id}.espeak.wav"
+        subprocess.run(["espeak-ng", "-v", "cmn", "-w", str(raw), text], check=True)
+        subprocess.run(["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", "-e",
+                        "signed-integer", str(d / f"{prompt_id}.wav")], check=True)
+        raw.unlink()
+    return d
+
+
+@pytest.fixture
+def env(sqlite_url: str, tmp_path: Path, kamailio: harness.Kamailio,
+        short_prompts: Path) -> Iterator[tuple[sessionmaker[Session], Domain, City]]:
+    settings = fast(Settings(database_url=sqlite_url, data_dir=tmp_path,
+                             prompts_dir=short_prompts),
+                    reminder_retry_seconds=[1], key_timeout_seconds=1.5, ring_seconds=2.0)
+    engine = make_engine(sqlite_url)
+    sessions = make_session_factory(engine)
+    domain = Domain.load(settings)
+    yield sessions, domain, seed_city(sessions, domain)
+    engine.dispose()
+
+
+@pytest.fixture
+def frontend(kamailio: harness.Kamailio) -> Iterator[SipFrontEnd]:
+    rtp = harness.free_port_block(40)
+    fe = SipFrontEnd(SipSettings(mode="register", bind_ip=harness.LOOPBACK,
+                                 port=harness.free_port(), rtp_port_low=rtp,
+                                 rtp_port_high=rtp + 39, registrar_ip=harness.LOOPBACK,
+                                 registrar_port=kamailio.port, username=f"out{rtp}"))
+    fe.start()
+    yield fe
+    fe.stop()
+
+
+class Phones:
+    """SIPp processes playing phones, each registered at Kamailio under its number."""
+
+    def __init__(self, kamailio: harness.Kamailio, workdir: Path) -> None:
+        self.kamailio = kamailio
+        self.workdir = workdir
+        self.started: list[harness.Sipp] = []
+
+    def add(self, number: str, scenario: Path, calls: int = 1) -> harness.Sipp:
+        # "-m" again after the harness's "-m 1": SIPp takes the last one.
+        uas = harness.Sipp(scenario, self.workdir, timeout_s=40, extra=["-m", str(calls)])
+        self.started.append(uas)
+        uas.start()
+        harness.register_contact(self.workdir, self.kamailio, number, uas.sip_port)
+        return uas
+
+    def keys(self, *digits: str) -> Path:
+        # Keys 1.5 s apart; after the last one the scenario is at once ready for our BYE.
+        tag = uuid.uuid4().hex[:8]
+        pcaps = [dtmf_pcap(self.workdir / f"key-{tag}-{i}.pcap", d, timestamp=16000 * (i + 1))
+                 for i, d in enumerate(digits)]
+        steps = "\n".join(harness.play(p, 1500 if i < len(pcaps) - 1 else 50)
+                          for i, p in enumerate(pcaps))
+        text = (SCENARIOS / "uas_keys.xml").read_text().replace("@KEYS@", steps)
+        path = self.workdir / f"uas_keys-{tag}.xml"
+        path.write_text(text)
+        return path
+
+    def refusing(self, code: str, reason: str) -> Path:
+        return harness.render_scenario("uas_reject.xml", self.workdir, CODE=code,
+                                       REASON=reason)
+
+    def ringing(self) -> Path:
+        return harness.render_scenario("uas_noanswer.xml", self.workdir)
+
+    def stop(self) -> None:
+        for s in self.started:
+            s.kill()
+
+
+@pytest.fixture
+def phones(kamailio: harness.Kamailio, tmp_path: Path) -> Iterator[Phones]:
+    p = Phones(kamailio, tmp_path / "sipp")
+    p.workdir.mkdir()
+    yield p
+    p.stop()
+
+
+def sip_worker(env: tuple[sessionmaker[Session], Domain, City], frontend: SipFrontEnd
+               ) -> OutboundWorker:
+    sessions, domain, _ = env
+    dialer = SipDialer(frontend, PromptLibrary(domain.settings), domain.settings)
+    return OutboundWorker(sessions=sessions, domain=domain, dialer=dialer, sms=RecordingSms())
+
+
+def test_handler_presses_1_and_the_ticket_is_signed(env, frontend, phones: Phones) -> None:
+    sessions, domain, city = env
+    uas = phones.add(WATER_HANDLER_PHONE, phones.keys("1"))
+    # The generated (espeak-ng) prompt path, not the short recording.
+    (domain.settings.prompts_dir / "sign_reminder.wav").rename(
+        domain.settings.data_dir / "recorded-reminder.wav")
+    try:
+        number = new_ticket(sessions, domain, city)
+        drive(sip_worker(env, frontend), lambda: ticket(sessions, number).status == "signed",
+              timeout=30)
+    finally:
+        (domain.settings.data_dir / "recorded-reminder.wav").rename(
+            domain.settings.prompts_dir / "sign_reminder.wav")
+    assert uas.wait().ok
+    (call,) = attempts(sessions, number, Kind.SIGN_CALL)
+    assert (call.outcome, call.keys, call.carrier) == ("answered", "1", "sip")
+    assert call.call_ref and call.answered_at is not None
+    sign = [e for e in events(sessions, number) if e.action == "sign"]
+    assert len(sign) == 1 and sign[0].data == {"via": "keypad"}
+    assert sign[0].actor_id == city.user_id("water-handler")
+    assert list((domain.settings.data_dir / "prompts").glob("sign_reminder-*.wav"))
+
+
+@pytest.mark.parametrize("handler", ["486", "603", "no-answer", "no-key"])
+def test_unreached_handler_is_retried_then_supervisor_called(
+    handler: str, env, frontend, phones: Phones
+) -> None:
+    sessions, domain, city = env
+    scenario = {"486": lambda: phones.refusing("486", "Busy Here"),
+                "603": lambda: phones.refusing("603", "Decline"),
+                "no-answer": phones.ringing, "no-key": lambda: phones.keys()}[handler]()
+    handler_phone = phones.add(WATER_HANDLER_PHONE, scenario, calls=2)
+    boss_phone = phones.add(CITY_SUPERVISOR_PHONE, phones.keys("1"))
+    number = new_ticket(sessions, domain, city)
+    drive(sip_worker(env, frontend),
+          lambda: any(t.status == "done" for t in tasks(sessions, number, Kind.ESCALATE_CALL)),
+          timeout=40)
+    expected = {"486": "busy", "603": "rejected", "no-answer": "no_answer",
+                "no-key": "answered"}[handler]
+    calls = attempts(sessions, number, Kind.SIGN_CALL)
+    assert [c.outcome for c in calls] == [expected, expected]
+    assert all(not c.keys for c in calls)
+    assert (calls[1].started_at - calls[0].started_at).total_seconds() >= 1.0
+    t = ticket(sessions, number)
+    assert t.status == "dispatched" and t.escalated
+    (boss,) = attempts(sessions, number, Kind.ESCALATE_CALL)
+    assert (boss.to_phone, boss.outcome, boss.keys) == (CITY_SUPERVISOR_PHONE, "answered", "1")
+    assert handler_phone.wait().ok and boss_phone.wait().ok
+    assert [e.action for e in events(sessions, number)].count("outbound_call") == 3
+
+
+@pytest.mark.parametrize(("keys", "score", "status"), [("11", 1.0, "surveyed"),
+                                                      ("22", -1.0, "dispatched")])
+def test_citizen_answers_the_survey_by_keypad(keys: str, score: float, status: str,
+                                              env, frontend, phones: Phones) -> None:
+    sessions, domain, city = env
+    number = new_ticket(sessions, domain, city, phone=CITIZEN)
+    close_ticket(sessions, domain, city, number)
+    citizen = phones.add(CITIZEN, phones.keys(*keys))
+    drive(sip_worker(env, frontend),
+          lambda: any(t.status == "done" for t in tasks(sessions, number, Kind.SURVEY_CALL)),
+          timeout=40)
+    assert citizen.wait().ok
+    t = ticket(sessions, number)
+    assert t.status == status
+    with sessions() as s:
+        result = s.scalars(select(SurveyResult).where(SurveyResult.ticket_id == t.id)).one()
+    assert (result.keys, result.score) == (keys, score)
+    (call,) = attempts(sessions, number, Kind.SURVEY_CALL)
+    assert result.call_ref == call.call_ref and call.keys == keys

@@ -1,0 +1,92 @@
+"""A local stand-in for Twilio's REST API (Calls, Messages) that then behaves like the
+called phone: it fetches our TwiML, "presses" keys into each <Gather>, and posts the final
+status callback — every webhook request signed the way Twilio signs them."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+from twilio.request_validator import RequestValidator
+
+
+@dataclass
+class TwilioStandIn:
+    auth_token: str
+    # phone → "busy" | "no-answer" | "failed" | the keys to press after answering
+    phones: dict[str, str] = field(default_factory=dict)
+    calls: list[dict[str, str]] = field(default_factory=list)
+    messages: list[dict[str, str]] = field(default_factory=list)
+    webhook_statuses: list[int] = field(default_factory=list)
+    done: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                form = {k: v[0] for k, v in parse_qs(
+                    self.rfile.read(int(self.headers["Content-Length"])).decode()).items()}
+                if self.path.endswith("/Calls.json"):
+                    sid = "CA" + uuid.uuid4().hex
+                    standin.calls.append({**form, "Sid": sid})
+                    threading.Thread(target=standin._play, args=(sid, form), daemon=True).start()
+                    self._json(201, {"sid": sid, "status": "queued", "to": form["To"]})
+                elif self.path.endswith("/Messages.json"):
+                    sid = "SM" + uuid.uuid4().hex
+                    standin.messages.append({**form, "Sid": sid})
+                    self._json(201, {"sid": sid, "status": "queued", "to": form["To"]})
+                else:
+                    self._json(404, {"message": "not found"})
+
+            def _json(self, code: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def signed_post(self, url: str, params: dict[str, str]) -> httpx.Response:
+        signature = RequestValidator(self.auth_token).compute_signature(url, params)
+        r = httpx.post(url, data=params, headers={"X-Twilio-Signature": signature}, timeout=30)
+        self.webhook_statuses.append(r.status_code)
+        return r
+
+    def _play(self, sid: str, form: dict[str, str]) -> None:
+        behaviour = self.phones.get(form["To"], "no-answer")
+        base = {"CallSid": sid, "AccountSid": "ACtest", "To": form["To"], "From": form["From"]}
+        if behaviour in ("busy", "no-answer", "failed"):
+            self.signed_post(form["StatusCallback"], {**base, "CallStatus": behaviour})
+            self.done.append(sid)
+            return
+        keys = list(behaviour)
+        twiml = self.signed_post(form["Url"], {**base, "CallStatus": "in-progress"}).text
+        while True:
+            gather = ET.fromstring(twiml).find("Gather")
+            if gather is None or not keys:
+                break
+            twiml = self.signed_post(gather.attrib["action"], {
+                **base, "CallStatus": "in-progress", "Digits": keys.pop(0)}).text
+        self.signed_post(form["StatusCallback"], {**base, "CallStatus": "completed",
+                                                  "CallDuration": "9"})
+        self.done.append(sid)

