@@ -70,3 +70,14 @@ def transcribe_file(
     return transcribe_audio(
         engine, read_wav(path), grammar=grammar, vad=vad, postprocess=postprocess
     )
+
+
+def transcribe_clean(
+    engine: AsrEngine, path: Path | str, phrase_list: Sequence[str] | None = None
+) -> Transcript:
+    """What a ticket gets from a recording: Vosk's words after the Mandarin clean-up (the
+    same clean-up the live call path applies)."""
+    from asr.cleanup import normalize
+
+    return transcribe_file(engine, path, grammar=phrase_list or None,
+                           postprocess=normalize).transcript

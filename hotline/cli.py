@@ -252,8 +252,7 @@ def asr_backlog(
     """Transcribe queued recordings and give their tickets the words (the service also
     runs the queue by itself)."""
     from asr.backlog import run_backlog
-    from asr.batch import transcribe_file
-    from asr.cleanup import normalize
+    from asr.batch import transcribe_clean
     from asr.engine import AsrEngine
     from asr.jobs import pending_count
     from asr.models import ModelError
@@ -274,7 +273,7 @@ def asr_backlog(
         raise typer.Exit(1) from exc
     run = run_backlog(
         sessions=sessions, domain=Domain.load(settings), limit=limit,
-        transcribe=lambda p: transcribe_file(engine, p, postprocess=normalize).transcript,
+        transcribe=lambda p: transcribe_clean(engine, p, settings.asr.phrase_list),
     )
     console.print(f"transcribed {run.done}, to retry {run.retried}, gave up {run.failed}; "
                   f"{max(waiting - run.done - run.failed, 0)} waiting before this run")

@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session, sessionmaker
 
 from asr.backlog import run_backlog
+from asr.batch import transcribe_clean
 from asr.engine import AsrEngine
 from config import Settings
 from ivr.intake import recover_spool
-from ivr.runtime import IvrRuntime, load_engine, spool_for, start_ivr, transcribe_file
+from ivr.runtime import IvrRuntime, load_engine, spool_for, start_ivr
 from ticketing.context import Domain
 
 log = logging.getLogger("hotline.voice")
@@ -49,7 +50,7 @@ class Voice:
             if self.engine is not None:
                 engine = self.engine
                 run_backlog(sessions=self.sessions, domain=self.domain, limit=20,
-                            transcribe=lambda p: transcribe_file(
+                            transcribe=lambda p: transcribe_clean(
                                 engine, p, self.settings.asr.phrase_list))
         finally:
             self._lock.release()

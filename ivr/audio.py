@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from asr.cleanup import normalize
 from asr.recording import CallRecorder, Recording
 from asr.vad import EnergyGate
 
@@ -224,7 +225,8 @@ class CallAudio:
                 if kind == "begin":
                     turn = item[1]
                     stream = self.engine.stream(
-                        sample_rate=self.sample_rate, grammar=self.phrase_list or None)
+                        sample_rate=self.sample_rate, grammar=self.phrase_list or None,
+                        postprocess=normalize)
                 elif kind == "frame":
                     if stream is not None and item[1] == turn and not self._closing:
                         stream.push(item[2])

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from asr.backlog import BacklogRun, run_backlog
+from asr.batch import transcribe_clean
 from ivr.dialogue import IvrServices, run_call
 from ivr.intake import Spool, recover_spool
 from ivr.prompts import PromptLibrary
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from asr.engine import AsrEngine
-    from asr.stream import Transcript
     from config.settings import Settings
     from ticketing.context import Domain
 
@@ -86,7 +86,7 @@ class IvrRuntime:
             if engine is None:
                 return None
             return run_backlog(sessions=self.services.sessions, domain=self.services.domain,
-                               transcribe=lambda p: transcribe_file(
+                               transcribe=lambda p: transcribe_clean(
                                    engine, p, self.services.settings.asr.phrase_list),
                                limit=limit)
         finally:
@@ -104,13 +104,6 @@ class IvrRuntime:
         self.frontend.stop()
         if self.services.engine is not None:
             self.services.engine.close()
-
-
-def transcribe_file(engine: AsrEngine, path: Path,
-                    phrase_list: list[str] | None = None) -> Transcript:
-    from asr.batch import transcribe_file as batch_transcribe
-
-    return batch_transcribe(engine, path, grammar=phrase_list or None).transcript
 
 
 def start_ivr(settings: Settings, sessions: sessionmaker[Session], domain: Domain, *,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from asr.backlog import transcript_meta
+from asr.cleanup import normalize
 from asr.engine import AsrEngine
 from asr.wavio import AudioFormatError, read_wav
 
@@ -44,7 +45,7 @@ def decode_within(
         return Decoded(None, seconds=seconds,
                        error=f"{seconds:.0f} s of audio would not decode within the call")
     try:
-        stream = engine.stream(sample_rate=audio.sample_rate, vad=True)
+        stream = engine.stream(sample_rate=audio.sample_rate, vad=True, postprocess=normalize)
         step = int(audio.sample_rate * _CHUNK_SECONDS) * 2
         pcm = memoryview(audio.pcm16)
         for offset in range(0, len(pcm), step):

@@ -11,12 +11,13 @@ import pytest
 
 from asr import g711
 from asr.backlog import run_backlog
+from asr.batch import transcribe_clean
 from asr.engine import AsrEngine
 from asr.jobs import JobStatus
 from ivr.callrecords import CallOutcome
 from ivr.intake import recover_spool
 from ivr.prompts import PromptLibrary
-from ivr.runtime import spool_for, transcribe_file
+from ivr.runtime import spool_for
 from tests.ivr.conftest import PHRASES
 from tests.ivr.ivrkit import assert_ok
 from tests.sip import harness
@@ -143,7 +144,7 @@ def test_no_model_records_and_the_backlog_transcribes(ivr_factory, vosk_engine, 
 
     # A model arrives: the backlog gives the ticket its words.
     done = run_backlog(sessions=ivr.sessions, domain=ivr.domain,
-                       transcribe=lambda p: transcribe_file(vosk_engine, p, list(PHRASES)))
+                       transcribe=lambda p: transcribe_clean(vosk_engine, p, list(PHRASES)))
     assert done.done == 1
     assert "물이" in (ivr.ticket_of(rec).transcript or "")
 
