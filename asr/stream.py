@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from asr import telemetry
 from asr.vad import EnergyGate
 
 if TYPE_CHECKING:
@@ -179,6 +180,8 @@ class StreamingTranscriber:
                 self._pending = b""
                 self._end_utterance(events)
                 self.finished = True
+                telemetry.stream_finished(self._stream_samples / self.sample_rate,
+                                          self.decoded_seconds)
             return _join(self._utterances, self.postprocess)
 
     @property

@@ -8,6 +8,7 @@ variables (nested with ``__``, e.g. ``HOTLINE_SIP__PORT=5070``), the TOML file n
 from __future__ import annotations
 
 import os
+import socket
 from functools import lru_cache
 from pathlib import Path
 
@@ -83,6 +84,15 @@ class SipSettings(BaseModel):
     ring_timeout: float = 20.0  # operator transfer: ring this long before a callback ticket
     prompt_voice: str = "cmn"  # espeak-ng voice for generated prompts
     prompt_speed: int = 175  # espeak-ng words per minute
+    # Flood guard (ivr/sip/floodguard.py): new requests (INVITE, REGISTER, OPTIONS...) one
+    # source address may send per second, sustained and in a burst, before it is banned.
+    # A caller needs one INVITE per call; a scanner sends hundreds a second.
+    flood_rate_per_second: float = 5.0
+    flood_burst: int = 20
+    flood_ban_seconds: float = 60.0
+    # Never limited: the proxy or trunk every call comes through (Kamailio has pike). In
+    # register mode the registrar's address is trusted as well.
+    trusted_sources: list[str] = Field(default_factory=list)
 
 
 class TwilioSettings(BaseModel):
@@ -156,6 +166,9 @@ class Settings(BaseSettings):
     data_dir: Path = PROJECT_DIR / "var"
     recordings_dir: Path = PROJECT_DIR / "var" / "recordings"
     timezone: str = "Asia/Shanghai"
+    # Names this process in call records, outbound claims and logs; several nodes share one
+    # database. Empty: the host name.
+    node_name: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
     log_json: bool = False
@@ -175,6 +188,10 @@ class Settings(BaseSettings):
     sip: SipSettings = SipSettings()
     twilio: TwilioSettings = TwilioSettings()
     outbound: OutboundSettings = OutboundSettings()
+
+    @property
+    def node(self) -> str:
+        return self.node_name or socket.gethostname()
 
     @classmethod
     def settings_customise_sources(

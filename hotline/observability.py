@@ -16,14 +16,15 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from asr.jobs import JobStatus, TranscriptionJob
 from ivr.callrecords import CallRecord
+from outbound.models import OutboundTask, TaskStatus
 from ticketing.models import SurveyResult, Ticket, utcnow
 
 PHONE_RE = re.compile(r"(?<!\d)(\+?86)?(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
@@ -89,6 +90,16 @@ class DatabaseCollector(Collector):
                                     "Recordings waiting for transcription")
         surveys = GaugeMetricFamily("hotline_surveys", "Survey results by outcome",
                                     labels=["outcome"])
+        waiting = GaugeMetricFamily(
+            "hotline_outbound_due", "Outbound work items due and not yet taken", labels=["kind"])
+        oldest = GaugeMetricFamily(
+            "hotline_outbound_oldest_due_seconds",
+            "How long the oldest due outbound item has waited (0: none waiting); grows when "
+            "no worker runs", labels=["kind"])
+        live = GaugeMetricFamily("hotline_calls_in_progress",
+                                 "Calls not yet ended, by the node that took them",
+                                 labels=["node"])
+        now = utcnow()
         with self.sessions() as s:
             for status, n in s.execute(select(Ticket.status, func.count()).group_by(Ticket.status)):
                 tickets.add_metric([status], n)
@@ -108,7 +119,40 @@ class DatabaseCollector(Collector):
                 select(SurveyResult.outcome, func.count()).group_by(SurveyResult.outcome)
             ):
                 surveys.add_metric([label], n)
-        yield from (tickets, overdue, calls, backlog, surveys)
+            for kind, n, first in s.execute(
+                select(OutboundTask.kind, func.count(), func.min(OutboundTask.due_at))
+                .where(OutboundTask.status == TaskStatus.PENDING.value,
+                       OutboundTask.due_at <= now)
+                .group_by(OutboundTask.kind)
+            ):
+                waiting.add_metric([kind], n)
+                oldest.add_metric([kind], max(0.0, (now - _aware(first)).total_seconds()))
+            for node, n in s.execute(
+                select(CallRecord.node, func.count())
+                .where(CallRecord.ended_at.is_(None)).group_by(CallRecord.node)
+            ):
+                live.add_metric([node or ""], n)
+        yield from (tickets, overdue, calls, backlog, surveys, waiting, oldest, live)
+
+
+def _aware(value: datetime) -> datetime:
+    # min() over a column comes back without the column type's conversion on SQLite.
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+class ProcessCollector(Collector):
+    """What this process counts itself (calls up, answer time, ASR speed, reminder lateness,
+    flood drops): the metrics ivr/, asr/ and outbound/ keep in prometheus_client's process
+    registry, plus its process and garbage-collector figures."""
+
+    def collect(self) -> Iterator[Metric]:
+        # Imported for their registrations: a node that never loaded a part still reports
+        # that part's metrics (at zero) rather than leaving a gap in the dashboard.
+        import outbound.telemetry  # noqa: F401
+
+        yield from REGISTRY.collect()
 
 
 class LiveGauge(Collector):
@@ -126,6 +170,7 @@ class LiveGauge(Collector):
 def make_registry(sessions: sessionmaker[Session]) -> CollectorRegistry:
     registry = CollectorRegistry()
     registry.register(DatabaseCollector(sessions))
+    registry.register(ProcessCollector())
     return registry
 
 

@@ -10,6 +10,7 @@ id, so recovering a call twice never makes two tickets.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -59,6 +60,7 @@ class CallJournal:
     recording_seconds: float | None = None
     keys: str = ""
     ticket_number: str | None = None
+    node: str = ""  # the node that took the call (settings.node)
 
 
 @dataclass(frozen=True)
@@ -74,10 +76,33 @@ class FiledTicket:
         return URGENCY_LABELS.get(Urgency(self.urgency), "一般")
 
 
+# Spool locks this process holds, by directory (kept open for the life of the process).
+_HELD_LOCKS: dict[Path, int] = {}
+
+
 class Spool:
     def __init__(self, directory: Path) -> None:
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
+
+    def take_over(self) -> bool:
+        """Hold this spool's lock for the life of the process. True when no other live
+        process holds it: SIP calls still journaled as in progress then belonged to a
+        process that died, and their callers are gone, so they can be settled at once
+        instead of after ``stale_after_seconds``."""
+        key = self.dir.resolve()
+        if key in _HELD_LOCKS:
+            return True
+        fd = os.open(self.dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            log.warning("spool %s is in use by another process: two nodes must not share a "
+                        "spool directory (give each its own HOTLINE_DATA_DIR)", self.dir)
+            return False
+        _HELD_LOCKS[key] = fd
+        return True
 
     def path(self, call_id: str) -> Path:
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in call_id)[:150]
@@ -114,7 +139,8 @@ def _record_for(session: Session, j: CallJournal) -> CallRecord:
     rec = session.scalars(select(CallRecord).where(CallRecord.call_id == j.call_id)).first()
     if rec is None:
         rec = CallRecord(call_id=j.call_id, carrier=j.carrier, caller=j.caller,
-                         arrived_at=_dt(j.arrived_at) or utcnow(), node=os.uname().nodename)
+                         arrived_at=_dt(j.arrived_at) or utcnow(),
+                         node=j.node or os.uname().nodename)
         session.add(rec)
     rec.answered_at = _dt(j.answered_at)
     rec.ended_at = _dt(j.ended_at)
@@ -180,7 +206,8 @@ class CallIntake:
         self.sessions = sessions
         self.domain = domain
         self.spool = spool
-        self.journal = CallJournal(call_id=call_id, caller=caller, carrier=carrier)
+        self.journal = CallJournal(call_id=call_id, caller=caller, carrier=carrier,
+                                   node=domain.settings.node)
         self.spool.write(self.journal)
 
     def answered(self) -> None:
@@ -258,12 +285,15 @@ def settle(*, sessions: sessionmaker[Session], domain: Domain, spool: Spool,
 
 
 def recover_spool(*, sessions: sessionmaker[Session], domain: Domain, spool: Spool,
-                  stale_after_seconds: float = 900) -> list[str]:
+                  stale_after_seconds: float = 900, restarted: bool = False) -> list[str]:
     """Settle calls left in the spool by a database outage or a crash.
 
     A call still "in progress" is only touched once it is older than any call can be
-    (``stale_after_seconds``), so a live call on this node is never settled early. A
-    crashed call whose recording holds audio becomes a ticket whose words come from the
+    (``stale_after_seconds``), so a live call on this node is never settled early. At
+    start-up with the spool taken over (``restarted``), SIP calls in progress died with the
+    previous process and are settled at once; Twilio calls may still be up (Twilio keeps
+    calling the webhooks of whichever process answers next) and wait as usual. A crashed
+    call whose recording holds audio becomes a ticket whose words come from the
     transcription backlog.
     """
     from asr.recording import repair_wav  # recordings are this module's business too
@@ -273,7 +303,8 @@ def recover_spool(*, sessions: sessionmaker[Session], domain: Domain, spool: Spo
     for j in spool.pending():
         if j.ended_at is None:
             started = _dt(j.arrived_at) or now
-            if (now - started).total_seconds() < stale_after_seconds:
+            died_with_process = restarted and j.carrier == "sip"
+            if not died_with_process and (now - started).total_seconds() < stale_after_seconds:
                 continue
             j.ended_at = now.isoformat()
             if j.recording_path and Path(j.recording_path).exists():

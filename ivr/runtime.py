@@ -120,7 +120,10 @@ def start_ivr(settings: Settings, sessions: sessionmaker[Session], domain: Domai
                            prompts=prompts, spool=spool_for(settings), engine=engine)
     recovered: list[str] = []
     try:
-        recovered = recover_spool(sessions=sessions, domain=domain, spool=services.spool)
+        # Before the front end starts no call of ours is live: what the spool holds as in
+        # progress died with an earlier process, unless another process shares the spool.
+        recovered = recover_spool(sessions=sessions, domain=domain, spool=services.spool,
+                                  restarted=services.spool.take_over())
     except Exception:  # never keep the phones down because of the spool
         log.exception("spool recovery failed; will retry with the backlog runner")
 

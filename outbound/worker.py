@@ -39,6 +39,7 @@ from outbound.policies import SYSTEM, Policy, Target
 from outbound.reminders import DispatchSms, EscalateCall, SignCall, UrgeCall
 from outbound.sms import SmsSender
 from outbound.survey import SurveyCall, SurveySms
+from outbound.telemetry import LATENESS_SECONDS
 from ticketing import service
 from ticketing.actors import mask_phone
 from ticketing.context import Domain
@@ -104,6 +105,8 @@ def claim_due(*, session: Session, domain: Domain, worker: str, now: datetime, l
                                 now=now)
         if target is None:
             continue
+        LATENESS_SECONDS.labels(task.kind).observe(
+            max(0.0, (now - task.due_at).total_seconds()))
         task.attempts += 1
         task.status = TaskStatus.IN_PROGRESS.value
         task.claimed_by = worker

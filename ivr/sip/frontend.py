@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from config.settings import Settings, SipSettings
+from ivr import telemetry
 from ivr.sip.call import (
     CallHandle,
     CallOutcome,
@@ -37,6 +38,7 @@ from ivr.sip.call import (
     OutcomeKind,
     outcome_for_status,
 )
+from ivr.sip.floodguard import FloodGuard
 from ivr.sip.pyvoip_fixes import PortPool, Rtp16Stream, SipMessage, SipTransport, build_response
 from ivr.sip.sdp import (
     DEFAULT_EVENT_PT,
@@ -210,6 +212,11 @@ class SipFrontEnd:
         self._handlers: set[threading.Thread] = set()
         self._register_timer: _Timer | None = None
         self.rejected: dict[int, int] = {}  # final codes sent to refused INVITEs, counted
+        trusted = set(sip.trusted_sources)
+        if sip.mode == "register":
+            trusted.add(sip.registrar_ip)
+        self.flood = FloodGuard(rate=sip.flood_rate_per_second, burst=sip.flood_burst,
+                                ban_seconds=sip.flood_ban_seconds, trusted=trusted)
 
     # -- lifecycle ---------------------------------------------------------------------
     @property
@@ -225,6 +232,7 @@ class SipFrontEnd:
 
     def start(self) -> None:
         self._transport.start()
+        telemetry.track(self)
         self._timers = _Timers()
         self._timers.call_later(0.25, self._watchdog)
         if self.mode == "direct":
@@ -248,6 +256,7 @@ class SipFrontEnd:
             return
         was_registered = self.mode == "register" and self.status is PhoneStatus.READY
         self.status = PhoneStatus.STOPPED
+        telemetry.untrack(self)
         if self._register_timer is not None:
             self._register_timer.cancel()
         for call in self.active_calls():
@@ -394,6 +403,8 @@ class SipFrontEnd:
             if txn.on_response is not None:
                 txn.on_response(msg)  # INVITE: also 2xx retransmissions (ACK them again)
             return
+        if not self._admit(msg):
+            return
         handler = {
             "INVITE": self._on_invite, "ACK": self._on_ack, "BYE": self._on_bye,
             "CANCEL": self._on_cancel, "OPTIONS": self._on_options, "INFO": self._on_info,
@@ -403,6 +414,26 @@ class SipFrontEnd:
             self._send_to(build_response(msg, code, extra=[("Allow", ALLOW)]), msg.source)
             return
         handler(msg)
+
+    def _admit(self, msg: SipMessage) -> bool:
+        """Flood guard for requests that would start something new. In-dialog requests, ACK
+        and CANCEL, and retransmissions of an INVITE we already have pass untouched: a ban
+        never cuts a call in progress."""
+        if msg.to_tag or msg.method in ("ACK", "CANCEL") or msg.source is None:
+            return True
+        with self._lock:
+            if msg.call_id in self._calls:
+                return True
+        source = msg.source[0]
+        bans = self.flood.bans
+        if self.flood.admit(source):
+            return True
+        telemetry.FLOOD_DROPPED.inc()
+        if self.flood.bans != bans:
+            telemetry.FLOOD_BANS.inc()
+            log.warning("SIP flood from %s (%s %s...): its new requests are dropped for %.0f s",
+                        source, msg.method, msg.call_id[:24], self.flood.ban_seconds)
+        return False
 
     def _refuse(self, msg: SipMessage, code: int, reason: str | None = None,
                 warning: str = "", extra: list[tuple[str, str]] | None = None) -> None:
@@ -535,6 +566,7 @@ class SipFrontEnd:
     def _send_invite_2xx(self, call: CallHandle) -> None:
         """Send our 200 OK and retransmit it until the ACK (RFC 3261 13.3.1.4)."""
         self._send_to(call.last_invite_response, call.invite_source)
+        telemetry.ANSWER_SECONDS.observe(max(0.0, time.time() - call.created_at))
         started = time.monotonic()
 
         def again(interval: float) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 KAMAILIO_CFG = Path(__file__).resolve().parent / "kamailio" / "kamailio.cfg.tmpl"
+FRONT_CFG = Path(__file__).resolve().parents[2] / "deploy" / "kamailio" / "kamailio.cfg"
 SIPP_SHARE = Path("/usr/share/sip-tester")
 LOOPBACK = "127.0.0.1"
 
@@ -88,7 +89,7 @@ class Kamailio:
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.cfg = workdir / "kamailio.cfg"
-        self.cfg.write_text(KAMAILIO_CFG.read_text().replace("@PORT@", str(self.port)))
+        self.cfg.write_text(self.config_text())
         self.log_path = workdir / "kamailio.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -108,6 +109,9 @@ class Kamailio:
                 return self
             time.sleep(0.1)
         raise RuntimeError("kamailio did not come up")
+
+    def config_text(self) -> str:
+        return KAMAILIO_CFG.read_text().replace("@PORT@", str(self.port))
 
     def _answers(self) -> bool:
         """True once it answers an OPTIONS (to itself: 404 or 200 both prove it's up)."""
@@ -134,6 +138,29 @@ class Kamailio:
         if self.proc is not None:
             _kill_group(self.proc)
             self._log.close()
+
+
+class FrontKamailio(Kamailio):
+    """The production front, deploy/kamailio/kamailio.cfg as shipped (dispatcher to the IVR
+    nodes, pike), with only its listen address and dispatcher list moved to loopback."""
+
+    def __init__(self, workdir: Path, nodes: list[int]) -> None:
+        self.nodes = nodes
+        super().__init__(workdir)
+
+    def config_text(self) -> str:
+        dlist = self.workdir / "dispatcher.list"
+        dlist.write_text("".join(f"1 sip:{LOOPBACK}:{p} 0 0\n" for p in self.nodes))
+        text = FRONT_CFG.read_text()
+        for old, new in (("udp:0.0.0.0:5060", f"udp:{LOOPBACK}:{self.port}"),
+                         ("/etc/kamailio/dispatcher.list", str(dlist))):
+            if old not in text:
+                raise ValueError(f"{FRONT_CFG} no longer has {old!r}")
+            text = text.replace(old, new)
+        return text
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
 
 
 # ---------------------------------------------------------------------------------------
@@ -235,6 +262,8 @@ class Sipp:
     sip_port: int = field(default_factory=free_port)
     media_port: int = field(default_factory=lambda: free_port_block(4))
     extra: list[str] = field(default_factory=list)
+    # Any 127.x address: pike and the flood guard tell callers apart by source address.
+    local_ip: str = LOOPBACK
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Sipp:
@@ -243,8 +272,8 @@ class Sipp:
         self._msg = self.workdir / f"{stem}-messages.log"
         self._err = self.workdir / f"{stem}-errors.log"
         self._out = self.workdir / f"{stem}.out"
-        cmd = ["sipp", "-sf", str(self.scenario), "-i", LOOPBACK, "-p", str(self.sip_port),
-               "-mi", LOOPBACK, "-mp", str(self.media_port), "-m", "1",
+        cmd = ["sipp", "-sf", str(self.scenario), "-i", self.local_ip, "-p", str(self.sip_port),
+               "-mi", self.local_ip, "-mp", str(self.media_port), "-m", "1",
                "-timeout", f"{self.timeout_s}s", "-timeout_error", "-nostdin",
                "-trace_msg", "-message_file", str(self._msg),
                "-trace_err", "-error_file", str(self._err), "-s", self.service,
@@ -275,6 +304,26 @@ class Sipp:
 
     def run(self) -> SippResult:
         return self.start().wait()
+
+
+def sipp_flood(scenario: str, workdir: Path, *, target: str, source_ip: str, count: int,
+               rate: int, service: str = "12345") -> SippResult:
+    """A scanner's burst: ``count`` requests from ``source_ip`` at ``rate`` per second, no
+    answer awaited. Bounded by -m, -l and -timeout: it stops by itself."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    out = workdir / f"flood-{random.randrange(1 << 30):x}.out"
+    cmd = ["sipp", "-sf", str(SCENARIOS / scenario), "-i", source_ip, "-p", str(free_port()),
+           "-m", str(count), "-r", str(rate), "-rp", "1000", "-l", str(count),
+           "-timeout", "30s", "-nostdin", "-s", service, target]
+    with out.open("wb") as f:
+        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=workdir,
+                                start_new_session=True)
+        try:
+            rc = proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            rc = -1
+    return SippResult(rc, out.read_text(errors="replace"), "", "")
 
 
 def register_contact(workdir: Path, kamailio: Kamailio, user: str, contact_port: int) -> None:

@@ -1,0 +1,12 @@
+"""Outbound figures for Prometheus, kept in this process: how late each due item was
+when a worker took it. The database side (oldest item still waiting) is read at scrape
+time by ``hotline.observability``, so a dead worker shows up too."""
+
+from __future__ import annotations
+
+from prometheus_client import Histogram
+
+LATENESS_SECONDS = Histogram(
+    "hotline_reminder_lateness_seconds", "Claim time minus due time of outbound work items",
+    labelnames=["kind"], buckets=(0.5, 1, 2, 5, 10, 30, 60, 300, 900),
+)
