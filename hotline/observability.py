@@ -74,6 +74,9 @@ def setup_logging(*, json_lines: bool, level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # APScheduler logs every run of every job at INFO (several lines a second here): that
+    # drowns the one-line-per-call-step log operators read. Its warnings still show.
+    logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
 
 
 class DatabaseCollector(Collector):

@@ -124,6 +124,9 @@ def start_ivr(settings: Settings, sessions: sessionmaker[Session], domain: Domai
         # progress died with an earlier process, unless another process shares the spool.
         recovered = recover_spool(sessions=sessions, domain=domain, spool=services.spool,
                                   restarted=services.spool.take_over())
+        if recovered:
+            log.info("settled %d call(s) left in the spool by an earlier process: %s",
+                     len(recovered), ", ".join(recovered))
     except Exception:  # never keep the phones down because of the spool
         log.exception("spool recovery failed; will retry with the backlog runner")
 

@@ -1,0 +1,354 @@
+"""Scale-out: two `hotline serve` processes (IVR, API, schedulers) on one PostgreSQL,
+behind the production Kamailio front (dispatcher + probing). Calls from SIPp are shared
+between the nodes; one node is SIGKILLed with calls up; new calls go to the other, calls on
+the survivor carry on; once the dead node is back, every call that carried a complaint has
+exactly one ticket; and the dispatch SMS of tickets made through either node's API goes
+out exactly once, though both nodes run the outbound worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+from pytest_postgresql.janitor import DatabaseJanitor
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from ivr.callrecords import CallOutcome, CallRecord
+from outbound.models import Kind, OutboundAttempt
+from tests.ivr.conftest import PHRASES, PROMPT_SPEED
+from tests.sip import harness
+from tests.sip.callers import CallerScript
+from tests.support.city import City, seed_city
+from tests.support.pgserver import PgServer
+from ticketing.context import Domain
+from ticketing.db import make_engine, make_session_factory
+from ticketing.models import Ticket
+
+pytestmark = [pytest.mark.sip, pytest.mark.postgres]
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class SmsGateway:
+    """The SMS provider's webhook (outbound.sms_provider = webhook), on loopback."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, str]] = []
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                gateway.received.append(json.loads(body))
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/sms"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@dataclass
+class Node:
+    """One `hotline serve` process with its own data dir, HTTP and SIP ports."""
+
+    name: str
+    env: dict[str, str]
+    workdir: Path
+    sip_port: int = field(default_factory=harness.free_port)
+    http_port: int = field(default_factory=harness.free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    def start(self) -> Node:
+        rtp = harness.free_port_block(60)
+        out_rtp = harness.free_port_block(20)
+        env = {**self.env,
+               "HOTLINE_NODE_NAME": self.name, "HOTLINE_PORT": str(self.http_port),
+               "HOTLINE_DATA_DIR": str(self.workdir / "data"),
+               "HOTLINE_SIP__PORT": str(self.sip_port),
+               "HOTLINE_SIP__RTP_PORT_LOW": str(rtp),
+               "HOTLINE_SIP__RTP_PORT_HIGH": str(rtp + 59),
+               "HOTLINE_OUTBOUND__SIP_PORT": str(harness.free_port()),
+               "HOTLINE_OUTBOUND__SIP_RTP_PORT_LOW": str(out_rtp),
+               "HOTLINE_OUTBOUND__SIP_RTP_PORT_HIGH": str(out_rtp + 19)}
+        self.starts += 1
+        self.log = (self.workdir / f"serve-{self.starts}.log").open("wb")
+        self.proc = subprocess.Popen(
+            [str(Path(sys.executable).with_name("hotline")), "serve"], env=env, cwd=REPO,
+            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited: {self.log_text()[-3000:]}")
+            if "IVR answering on" in self.log_text() and self._healthy():
+                return self
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} did not come up: {self.log_text()[-3000:]}")
+
+    def _healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def log_text(self) -> str:
+        return "".join(p.read_text(errors="replace")
+                       for p in sorted(self.workdir.glob("serve-*.log")))
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+        self.log.close()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+            self.log.close()
+
+
+@pytest.fixture
+def pg_db(pg_server: PgServer, pg_template: str) -> Iterator[str]:
+    name = f"scale_{uuid.uuid4().hex[:10]}"
+    janitor = DatabaseJanitor(user=pg_server.user, host=pg_server.host, port=pg_server.port,
+                              dbname=name, template_dbname=pg_template)
+    janitor.init()
+    try:
+        yield pg_server.url(name)
+    finally:
+        janitor.drop()
+
+
+@dataclass
+class Cluster:
+    nodes: dict[str, Node]
+    front: harness.FrontKamailio
+    sessions: sessionmaker[Session]
+    city: City
+    sms: SmsGateway
+
+    def records(self) -> dict[str, CallRecord]:
+        with self.sessions() as s:
+            recs = s.scalars(select(CallRecord)).all()
+            for r in recs:
+                s.expunge(r)
+        return {r.caller: r for r in recs}
+
+    def tickets(self) -> list[Ticket]:
+        with self.sessions() as s:
+            ts = s.scalars(select(Ticket).order_by(Ticket.id)).all()
+            for t in ts:
+                s.expunge(t)
+        return list(ts)
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, pg_db: str, prompt_cache: Path,
+            short_greeting: Path) -> Iterator[Cluster]:
+    db = make_engine(pg_db)
+    sessions = make_session_factory(db)
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    shutil.copy(short_greeting, prompts / "greeting.wav")
+    from config import Settings
+
+    city = seed_city(sessions, Domain.load(Settings(database_url=pg_db)))
+    sms = SmsGateway()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    env.update({
+        "HOTLINE_DATABASE_URL": pg_db,
+        "HOTLINE_RECORDINGS_DIR": str(tmp_path / "recordings"),  # shared, as in compose
+        "HOTLINE_ASR__MODEL_DIR": str(tmp_path / "no-models"),
+        "HOTLINE_PROMPTS_DIR": str(prompts),
+        "HOTLINE_SIP__MODE": "direct", "HOTLINE_SIP__BIND_IP": "127.0.0.1",
+        "HOTLINE_SIP__TRUSTED_SOURCES": '["127.0.0.1"]',
+        "HOTLINE_SIP__PROMPT_SPEED": str(PROMPT_SPEED),
+        "HOTLINE_SIP__END_SILENCE_SECONDS": "1.5", "HOTLINE_SIP__NO_SPEECH_SECONDS": "3",
+        "HOTLINE_SIP__CONFIRM_TIMEOUT_SECONDS": "4", "HOTLINE_SIP__RTP_TIMEOUT": "8",
+        "HOTLINE_OUTBOUND__SMS_PROVIDER": "webhook",
+        "HOTLINE_OUTBOUND__SMS_WEBHOOK_URL": sms.url,
+        "HOTLINE_OUTBOUND__PLAN_SECONDS": "0.5", "HOTLINE_OUTBOUND__POLL_SECONDS": "0.5",
+        "PYTHONUNBUFFERED": "1",
+    })
+    nodes = {}
+    for name in ("node-a", "node-b"):
+        node = Node(name, env, tmp_path / name)
+        shutil.copytree(prompt_cache, node.workdir / "data" / "prompts")
+        nodes[name] = node
+    front = None
+    try:
+        for node in nodes.values():
+            node.start()
+        front = harness.FrontKamailio(tmp_path / "kamailio",
+                                      nodes=[n.sip_port for n in nodes.values()]).start()
+        yield Cluster(nodes, front, sessions, city, sms)
+    finally:
+        if front is not None:
+            front.stop()
+        for node in nodes.values():
+            node.stop()
+        sms.close()
+        db.dispose()
+
+
+def _caller(cluster: Cluster, speech: bytes, tmp: Path, phone: str) -> harness.Sipp:
+    """A citizen who talks over the greeting, stays a few seconds, then hangs up."""
+    script = CallerScript(tmp / phone).say(speech, then_wait=3.0)
+    d = tmp / "sipp"
+    scenario = harness.render_scenario("uac_call.xml", d, **harness.uac_subs(
+        caller=phone, media=script.render(), ending="bye"))
+    return harness.Sipp(scenario, d, target=f"127.0.0.1:{cluster.front.port}",
+                        timeout_s=40, local_ip="127.0.0.2")
+
+
+def _wait(what: str, check, timeout: float = 30.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+DEMANDS = ["朝阳区望京西园{}号楼停水一天了", "海淀区学院路{}号小区停电了",
+           "丰台区方庄{}号院暖气不热", "海淀区中关村{}号小区门口的路灯不亮了"]
+
+
+def test_two_nodes_share_calls_survive_a_killed_node_and_send_each_sms_once(
+        cluster: Cluster, korean_speech: dict[str, bytes], tmp_path: Path) -> None:
+    a, b = cluster.nodes["node-a"], cluster.nodes["node-b"]
+
+    # Tickets through both nodes' APIs: both outbound workers compete for their SMS.
+    operator = {"Authorization": f"Bearer {cluster.city.tokens['operator']}"}
+    made = []
+    for i in range(8):
+        node = (a, b)[i % 2]
+        r = httpx.post(f"{node.base}/api/v1/tickets", headers=operator, timeout=10, json={
+            "caller_phone": f"1391111{i:04d}", "demand": DEMANDS[i % 4].format(i + 3)})
+        assert r.status_code == 201, r.text
+        assert r.json()["status"] == "dispatched", r.text
+        made.append(r.json()["number"])
+    _wait("the dispatch SMS of every ticket",
+          lambda: len({n for m in cluster.sms.received for n in made if n in m["text"]})
+          == len(made))
+
+    speech = korean_speech[PHRASES[0]]
+    calls: dict[str, harness.Sipp] = {}
+
+    def place(i: int) -> None:
+        phone = f"1380000{i:04d}"
+        calls[phone] = _caller(cluster, speech, tmp_path, phone).start()
+
+    for i in range(6):  # round robin: three each
+        place(i)
+        time.sleep(0.7)
+    def talking_on_a() -> list[CallRecord]:
+        # Up long enough that the caller has said something (over a second of recording).
+        since = datetime.now(UTC) - timedelta(seconds=1.5)
+        return [r for r in cluster.records().values() if r.node == "node-a"
+                and r.ended_at is None and r.answered_at is not None and r.answered_at < since]
+
+    _wait("a citizen talking on node-a", talking_on_a)
+    a.kill()
+    killed_at = time.monotonic()
+    after_kill = []
+    for i in range(6, 14):
+        place(i)
+        after_kill.append(f"1380000{i:04d}")
+        time.sleep(0.7)
+    results = {phone: sipp.wait() for phone, sipp in calls.items()}
+    assert time.monotonic() - killed_at < 120
+
+    records = cluster.records()
+    assert set(records) == set(calls), "every call reached a node and has a record"
+    on_b = {p for p, r in records.items() if r.node == "node-b"}
+    cut = {p for p, r in records.items() if r.node == "node-a" and r.ended_at is None}
+    assert {r.node for r in records.values()} == {"node-a", "node-b"}
+    assert cut, "the kill caught calls in progress on node-a"
+    # New calls went to the survivor, and everything it carried went through.
+    assert set(after_kill) <= on_b
+    assert all(results[p].ok for p in on_b), {p: results[p].stdout[-800:]
+                                              for p in on_b if not results[p].ok}
+
+    # The dead node comes back: the calls it was carrying become tickets at once.
+    a.start()
+    _wait("node-a to settle its cut calls", lambda: all(
+        r.ended_at is not None for r in cluster.records().values()))
+    records = cluster.records()
+    tickets = cluster.tickets()
+    by_call = Counter(t.call_id for t in tickets if t.call_id)
+    assert all(n == 1 for n in by_call.values()), by_call
+    for phone, rec in records.items():
+        spoke = (rec.recording_seconds or 0) >= 1.0
+        if results[phone].ok or spoke:
+            assert rec.outcome == CallOutcome.TICKET, (phone, rec.outcome, rec.note)
+            assert rec.ticket_id is not None and by_call[rec.call_id] == 1
+    # The calls the kill cut: their recordings are kept; one with a second or more of the
+    # caller's words is a ticket, one cut before that counts as abandoned (the caller had
+    # not said anything yet and gets no ticket with nothing in it).
+    assert any((records[p].recording_seconds or 0) >= 1.0 for p in cut)
+    for phone in cut:
+        rec = records[phone]
+        assert rec.recording_path and Path(rec.recording_path).is_file()
+        spoke = (rec.recording_seconds or 0) >= 1.0
+        assert rec.outcome == (CallOutcome.TICKET if spoke else CallOutcome.ABANDONED), (
+            phone, rec.outcome, rec.recording_seconds)
+        assert Path(rec.recording_path).is_file()
+    assert "left in the spool by an earlier process" in a.log_text()
+
+    # Kamailio's probing puts the restarted node back in rotation: of two new calls, one
+    # goes to each node (round robin).
+    time.sleep(4)  # two probe intervals (ds_ping_interval = 2 s)
+    rejoin = {}
+    for i in (20, 21):
+        phone = f"1380000{i:04d}"
+        rejoin[phone] = _caller(cluster, speech, tmp_path, phone).start()
+        time.sleep(0.5)
+    assert all(sipp.wait().ok for sipp in rejoin.values())
+    records = cluster.records()
+    assert {records[p].node for p in rejoin} == {"node-a", "node-b"}
+
+    # Every dispatch SMS exactly once, whichever worker took it, and none twice after the
+    # restart either.
+    texts = [m["text"] for m in cluster.sms.received]
+    for number in made:
+        assert sum(number in t for t in texts) == 1, number
+    with cluster.sessions() as s:
+        attempts = s.scalars(select(OutboundAttempt)
+                             .where(OutboundAttempt.kind == Kind.SMS_DISPATCH.value)).all()
+        assert Counter(x.task_id for x in attempts).most_common(1)[0][1] == 1
