@@ -13,11 +13,16 @@ already exists are never checked, so a ban cannot cut a call in progress. Truste
 
 from __future__ import annotations
 
+import ipaddress
+import logging
+import socket
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+
+log = logging.getLogger("ivr.sip")
 
 # Enough for a scan from many addresses without letting memory grow without bound.
 MAX_TRACKED_SOURCES = 10_000
@@ -37,7 +42,7 @@ class FloodGuard:
         if rate <= 0 or burst < 1:
             raise ValueError("flood guard needs rate > 0 and burst >= 1")
         self.rate, self.burst, self.ban_seconds = rate, float(burst), ban_seconds
-        self.trusted = frozenset(trusted)
+        self.trusted = tuple(ipaddress.ip_network(t, strict=False) for t in trusted)
         self.clock = clock
         self.dropped = 0
         self.bans = 0
@@ -47,7 +52,7 @@ class FloodGuard:
     def admit(self, source_ip: str) -> bool:
         """True to handle the request; False to drop it. A ban starts the moment a
         source empties its bucket (``newly_banned`` tells the caller to log it once)."""
-        if source_ip in self.trusted:
+        if self.is_trusted(source_ip):
             return True
         now = self.clock()
         with self._lock:
@@ -73,7 +78,36 @@ class FloodGuard:
             self.dropped += 1
             return False
 
+    def is_trusted(self, source_ip: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(source_ip)
+        except ValueError:
+            return False
+        return any(ip in net for net in self.trusted)
+
     def banned(self, source_ip: str) -> bool:
         with self._lock:
             bucket = self._buckets.get(source_ip)
             return bucket is not None and bucket.banned_until > self.clock()
+
+
+def resolve_trusted(entries: Iterable[str]) -> list[str]:
+    """Addresses and networks as given; host names (``kamailio`` in docker-compose) turned
+    into every IPv4 address they have now. A name that does not resolve is logged and
+    skipped: the guard then limits that proxy like anyone else, which an operator sees as
+    "SIP flood from ..." in the log rather than as silence."""
+    out: list[str] = []
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+            out.append(entry)
+            continue
+        except ValueError:
+            pass
+        try:
+            infos = socket.getaddrinfo(entry, None, socket.AF_INET, socket.SOCK_DGRAM)
+        except OSError as exc:
+            log.error("trusted SIP source %r does not resolve (%s): not trusted", entry, exc)
+            continue
+        out.extend(sorted({str(info[4][0]) for info in infos}))
+    return out

@@ -38,7 +38,7 @@ from ivr.sip.call import (
     OutcomeKind,
     outcome_for_status,
 )
-from ivr.sip.floodguard import FloodGuard
+from ivr.sip.floodguard import FloodGuard, resolve_trusted
 from ivr.sip.pyvoip_fixes import PortPool, Rtp16Stream, SipMessage, SipTransport, build_response
 from ivr.sip.sdp import (
     DEFAULT_EVENT_PT,
@@ -216,7 +216,8 @@ class SipFrontEnd:
         if sip.mode == "register":
             trusted.add(sip.registrar_ip)
         self.flood = FloodGuard(rate=sip.flood_rate_per_second, burst=sip.flood_burst,
-                                ban_seconds=sip.flood_ban_seconds, trusted=trusted)
+                                ban_seconds=sip.flood_ban_seconds,
+                                trusted=resolve_trusted(sorted(trusted)))
 
     # -- lifecycle ---------------------------------------------------------------------
     @property

@@ -127,3 +127,26 @@ def test_gate_keeps_preroll_and_hangover() -> None:
     assert sum(1 for d in tail if d.frames) == 10 or tail[9].closed is False
     closed_at = next(i for i, d in enumerate(tail) if d.closed)
     assert closed_at == 9  # 200 ms hangover = 10 frames of 20 ms
+
+
+def test_finished_stream_counts_audio_and_decoding_time(engine, phone_speech,
+                                                        push_frames) -> None:
+    from prometheus_client import REGISTRY
+
+    def value(name: str) -> float:
+        return REGISTRY.get_sample_value(name) or 0.0
+
+    pcm = next(iter(phone_speech.values()))
+    audio0, decode0 = value("hotline_asr_audio_seconds_total"), value(
+        "hotline_asr_decode_seconds_total")
+    streams0 = value("hotline_asr_real_time_factor_count")
+    stream = engine.stream(sample_rate=8000)
+    push_frames(stream, pcm + bytes(SECOND))
+    stream.finish()
+    stream.finish()  # a second finish() is not a second stream
+    assert value("hotline_asr_audio_seconds_total") - audio0 == pytest.approx(
+        len(pcm) / SECOND + 1, abs=0.03)
+    assert value("hotline_asr_decode_seconds_total") - decode0 == pytest.approx(
+        stream.decoded_seconds)
+    assert stream.decoded_seconds > 0
+    assert value("hotline_asr_real_time_factor_count") - streams0 == 1

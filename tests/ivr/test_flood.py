@@ -9,9 +9,10 @@ import time
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from ivr.callrecords import CallOutcome
-from ivr.sip.floodguard import MAX_TRACKED_SOURCES, FloodGuard
+from ivr.sip.floodguard import MAX_TRACKED_SOURCES, FloodGuard, resolve_trusted
 from tests.ivr.conftest import PHRASES
 from tests.ivr.ivrkit import IvrUnderTest, assert_ok
 from tests.sip import harness
@@ -50,6 +51,15 @@ def test_guard_lets_a_steady_caller_through_forever() -> None:
         assert guard.admit("198.51.100.9")
         clock.now += 1.1
     assert guard.bans == 0
+
+
+def test_trusted_networks_and_names() -> None:
+    guard = FloodGuard(rate=1, burst=1, ban_seconds=60, clock=Clock(),
+                       trusted=resolve_trusted(["192.0.2.0/24", "localhost", "no-such.invalid"]))
+    assert all(guard.admit("192.0.2.77") for _ in range(10))  # a trunk's whole network
+    assert all(guard.admit("127.0.0.1") for _ in range(10))  # a proxy named by host name
+    assert guard.admit("203.0.113.5") and not guard.admit("203.0.113.5")
+    assert not guard.is_trusted("not-an-address")
 
 
 def test_guard_memory_is_bounded_under_a_spoofed_sweep() -> None:
@@ -105,9 +115,13 @@ def test_service_guard_drops_a_flood_while_a_call_goes_on(
     ivr = ivr_factory(engine=None, flood_burst=10, flood_rate_per_second=2,
                       flood_ban_seconds=60)
     fe = ivr.runtime.frontend
+    answered0 = REGISTRY.get_sample_value("hotline_call_answer_seconds_count") or 0
     citizen = _long_call(ivr, korean_speech[PHRASES[0]], tmp_path / "c1", source=CITIZEN,
                          caller="13800000001", hold=5.0).start()
     _wait_answered(ivr)
+    assert REGISTRY.get_sample_value("hotline_calls_active", {"direction": "inbound"}) >= 1
+    assert REGISTRY.get_sample_value("hotline_call_answer_seconds_count") == answered0 + 1
+    dropped0 = REGISTRY.get_sample_value("hotline_sip_flood_dropped_total") or 0
 
     invites = harness.sipp_flood("flood_invite.xml", tmp_path / "flood", target=ivr.target,
                                  source_ip=SCANNER, count=300, rate=300)
@@ -123,6 +137,8 @@ def test_service_guard_drops_a_flood_while_a_call_goes_on(
     assert fe.rejected.get(488, 0) <= 10 + 4  # scanner INVITEs without SDP that got in
     assert fe.flood.dropped >= (300 - 14) + (200 - 14)
     assert _unanswered(fe.local_port, SCANNER)
+    assert (REGISTRY.get_sample_value("hotline_sip_flood_dropped_total") or 0) - dropped0 \
+        == fe.flood.dropped
 
     # A citizen calling from another address right after is answered as usual.
     later = _long_call(ivr, korean_speech[PHRASES[1]], tmp_path / "c2", source=LATER_CITIZEN,

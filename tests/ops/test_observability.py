@@ -53,3 +53,52 @@ def test_json_log_line_masks_and_keeps_call_fields() -> None:
     assert line["msg"] == "call from 138****5678 answered"
     assert line["call_id"] == "abc@127.0.0.1" and line["ticket"] == "2611240001"
     assert line["level"] == "INFO"
+
+
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for f in text_string_to_metric_families(text) for s in f.samples}
+
+
+def test_outbound_backlog_lateness_and_live_calls(settings: Settings, city: City) -> None:
+    from datetime import timedelta
+
+    from ivr.callrecords import CallRecord
+    from outbound.planner import plan
+    from outbound.worker import claim_due
+    from ticketing.context import Domain
+    from ticketing.models import utcnow
+
+    lateness = ("hotline_reminder_lateness_seconds_count", (("kind", "sms_dispatch"),))
+    with TestClient(create_app(settings)) as client:
+        body = {"caller_phone": "13811112222", "demand": "朝阳区望京西园三区5号楼停水了"}
+        r = client.post("/api/v1/tickets", json=body,
+                        headers={"Authorization": f"Bearer {city.tokens['operator']}"})
+        assert r.json()["status"] == "dispatched"
+        sessions, domain = client.app.state.sessions, Domain.load(settings)
+        now = utcnow()
+        with sessions() as s:
+            plan(session=s, domain=domain, now=now)
+            s.add(CallRecord(call_id="live-1", caller="13900000000", node="node-x"))
+            s.commit()
+        before = _samples(client.get("/metrics").text)
+        assert before[("hotline_outbound_due", (("kind", "sms_dispatch"),))] == 1
+        assert before[("hotline_outbound_oldest_due_seconds", (("kind", "sms_dispatch"),))] >= 0
+        assert before[("hotline_calls_in_progress", (("node", "node-x"),))] == 1
+        # Process figures are served beside the database ones, at zero before any call.
+        assert ("hotline_calls_active", (("direction", "inbound"),)) in before
+        assert ("hotline_call_answer_seconds_count", ()) in before
+        assert ("hotline_asr_audio_seconds_total", ()) in before
+
+        # A worker taking the SMS 7 s after it fell due: the lateness histogram shows it.
+        with sessions() as s:
+            (claim,) = claim_due(session=s, domain=domain, worker="w", limit=5,
+                                 now=now + timedelta(seconds=7), carrier="sip",
+                                 sms_carrier="log")
+            s.commit()
+        assert claim.kind == "sms_dispatch"
+        after = _samples(client.get("/metrics").text)
+    assert after[lateness] == before.get(lateness, 0) + 1
+    sum_key = ("hotline_reminder_lateness_seconds_sum", (("kind", "sms_dispatch"),))
+    assert after[sum_key] - before.get(sum_key, 0) >= 7
+    assert ("hotline_outbound_due", (("kind", "sms_dispatch"),)) not in after
