@@ -178,6 +178,10 @@ class Dialogue:
                     nxt = State.HANGUP if self.state is not State.HANGUP else State.DONE
                 if nxt not in TRANSITIONS[self.state]:
                     raise InvalidStep(f"{self.state.value} -> {nxt.value}")
+                # One line per step, words never: what the caller said is personal data and
+                # stays in the ticket, out of the logs.
+                log.info("call %s: %s -> %s", self.call.call_id, self.state.value, nxt.value,
+                         extra=self._log_fields(nxt))
                 self.state = nxt
         except Exception:
             log.exception("call %s: dialogue failed in %s", self.call.call_id, self.state)
@@ -199,7 +203,12 @@ class Dialogue:
         log.info("call %s from %s: %s, outcome %s, ticket %s%s", self.call.call_id,
                  self.call.caller, " > ".join(s.value for s in self.trace),
                  self.intake.journal.outcome, self.intake.journal.ticket_number,
-                 "" if settled else " (kept in spool: database unavailable)")
+                 "" if settled else " (kept in spool: database unavailable)",
+                 extra=self._log_fields(State.DONE))
+
+    def _log_fields(self, step: State) -> dict[str, str | None]:
+        return {"call_id": self.call.call_id, "ticket": self.intake.journal.ticket_number,
+                "step": step.value}
 
     # ================================================================= helpers
     def _play(self, pcm: bytes, *, keys: bool = True, barge_in: bool = False) -> Heard:
