@@ -150,7 +150,9 @@ class TicketOut(BaseModel):
             caller_phone=phone, caller_name=None if hide else t.caller_name,
             confidential=t.confidential, address=t.address, district=t.district,
             category=t.category, urgency=t.urgency, subject=t.subject, demand=t.demand,
-            transcript=t.transcript,
+            # The verbatim words and the voice identify a confidential caller as surely as
+            # the number does; the demand (what must be done) stays visible to the handler.
+            transcript=None if hide else t.transcript,
             recording_path=None if hide else t.recording_path,
             unit=t.unit.code if t.unit else None,
             handler=t.handler.username if t.handler else None,

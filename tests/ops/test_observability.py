@@ -102,3 +102,23 @@ def test_outbound_backlog_lateness_and_live_calls(settings: Settings, city: City
     sum_key = ("hotline_reminder_lateness_seconds_sum", (("kind", "sms_dispatch"),))
     assert after[sum_key] - before.get(sum_key, 0) >= 7
     assert ("hotline_outbound_due", (("kind", "sms_dispatch"),)) not in after
+
+
+def test_grafana_dashboard_uses_only_metrics_the_service_serves(settings: Settings,
+                                                                city: City) -> None:
+    import re
+    from pathlib import Path
+
+    dash = json.loads((Path(__file__).resolve().parents[2] / "docs" / "grafana" /
+                       "hotline-dashboard.json").read_text(encoding="utf-8"))
+    used = {name for p in dash["panels"] for t in p["targets"]
+            for name in re.findall(r"hotline_[a-z_]+", t["expr"])}
+    with TestClient(create_app(settings)) as client:
+        served = {s.name for f in text_string_to_metric_families(client.get("/metrics").text)
+                  for s in f.samples}
+        served |= {f.name for f in text_string_to_metric_families(
+            client.get("/metrics").text)}
+    # Families with no rows yet (no tickets, no surveys) have no samples: name them here.
+    served |= {"hotline_tickets", "hotline_calls", "hotline_surveys",
+               "hotline_outbound_oldest_due_seconds"}
+    assert used and used <= served, used - served

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from config import Settings
 from hotline.app import create_app
 from tests.support.city import City
+from ticketing.models import Ticket
 
 
 @pytest.fixture
@@ -82,10 +84,19 @@ def test_supervisor_subtree(client: TestClient, city: City) -> None:
 
 def test_confidential_caller_hidden_from_handler(client: TestClient, city: City) -> None:
     t = create(client, city, category="water", confidential=True, caller_name="王先生")
+    with city.sessions() as s:  # as the IVR leaves a phone ticket
+        row = s.scalars(select(Ticket).where(Ticket.number == t["number"])).one()
+        row.transcript, row.recording_path = "我是三号楼的王先生家里停水了", "/rec/x.wav"
+        s.commit()
     seen = client.get(f"/api/v1/tickets/{t['number']}", headers=auth(city, "water-handler"))
     assert seen.json()["caller_phone"] is None and seen.json()["caller_name"] is None
+    assert seen.json()["demand"]  # what must be done is still the handler's to read
+    assert seen.json()["transcript"] is None and seen.json()["recording_path"] is None
     op = client.get(f"/api/v1/tickets/{t['number']}", headers=auth(city, "operator")).json()
     assert op["caller_phone"] == "13811112222"
+    assert op["transcript"] and op["recording_path"] == "/rec/x.wav"
+    sup = client.get(f"/api/v1/tickets/{t['number']}", headers=auth(city, "supervisor")).json()
+    assert sup["transcript"] and sup["recording_path"]
     listed = client.get("/api/v1/tickets", headers=auth(city, "operator")).json()
     assert listed["items"][0]["caller_phone"] == "138****2222"
 
