@@ -15,7 +15,7 @@ COPY ivr ivr
 COPY outbound outbound
 COPY config config
 COPY hotline hotline
-RUN pip install --no-cache-dir . && mkdir -p /data/models /data/recordings \
+RUN pip install --no-cache-dir . && mkdir -p /data/models /data/recordings /data/spool \
     && chown -R hotline /data
 
 ENV HOTLINE_DATA_DIR=/data \
@@ -23,7 +23,7 @@ ENV HOTLINE_DATA_DIR=/data \
     HOTLINE_ASR__MODEL_DIR=/data/models \
     HOTLINE_HOST=0.0.0.0 \
     PYTHONUNBUFFERED=1
-VOLUME ["/data/models", "/data/recordings"]
+VOLUME ["/data/models", "/data/recordings", "/data/spool"]
 USER hotline
 EXPOSE 8000 5080/udp 20000-20099/udp
 HEALTHCHECK --interval=15s --timeout=3s --retries=3 \

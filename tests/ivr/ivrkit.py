@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from asr.jobs import TranscriptionJob
@@ -123,11 +123,16 @@ class IvrUnderTest:
             return list(jobs)
 
     def tickets(self) -> list[Ticket]:
-        with self.sessions() as s:
-            ts = s.scalars(select(Ticket).order_by(Ticket.id)).all()
-            for t in ts:
-                s.expunge(t)
-            return list(ts)
+        return detached(self.sessions, select(Ticket).order_by(Ticket.id))
+
+
+def detached(sessions: sessionmaker[Session], stmt: Select[Any]) -> list[Any]:
+    """Rows of ``stmt``, usable after their session is gone."""
+    with sessions() as s:
+        rows = s.scalars(stmt).all()
+        for row in rows:
+            s.expunge(row)
+        return list(rows)
 
 
 def assert_ok(result: SippResult) -> None:

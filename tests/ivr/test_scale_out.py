@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ivr.callrecords import CallOutcome, CallRecord
 from outbound.models import Kind, OutboundAttempt
 from tests.ivr.conftest import PHRASES, PROMPT_SPEED
+from tests.ivr.ivrkit import detached
 from tests.sip import harness
 from tests.sip.callers import CallerScript
 from tests.support.city import City, seed_city
@@ -162,18 +163,10 @@ class Cluster:
     sms: SmsGateway
 
     def records(self) -> dict[str, CallRecord]:
-        with self.sessions() as s:
-            recs = s.scalars(select(CallRecord)).all()
-            for r in recs:
-                s.expunge(r)
-        return {r.caller: r for r in recs}
+        return {r.caller: r for r in detached(self.sessions, select(CallRecord))}
 
     def tickets(self) -> list[Ticket]:
-        with self.sessions() as s:
-            ts = s.scalars(select(Ticket).order_by(Ticket.id)).all()
-            for t in ts:
-                s.expunge(t)
-        return list(ts)
+        return detached(self.sessions, select(Ticket).order_by(Ticket.id))
 
 
 @pytest.fixture

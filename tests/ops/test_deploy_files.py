@@ -38,9 +38,13 @@ def test_compose_has_the_promised_stack(compose: dict) -> None:
     for name, svc in services.items():
         assert "healthcheck" in svc, f"{name} has no healthcheck"
     assert {"pgdata", "models", "recordings"} <= set(compose["volumes"])
+    spools = set()
     for node in ("ivr-a", "ivr-b"):
-        mounts = {v.split(":")[1] for v in services[node]["volumes"]}
-        assert {"/data/models", "/data/recordings"} <= mounts
+        mounts = {v.split(":")[1]: v.split(":")[0] for v in services[node]["volumes"]}
+        assert {"/data/models", "/data/recordings", "/data/spool"} <= set(mounts)
+        spools.add(mounts["/data/spool"])
+        assert services[node]["environment"]["HOTLINE_NODE_NAME"] == node
+    assert len(spools) == 2 and spools <= set(compose["volumes"])  # one spool per node
     assert "5060:5060/udp" in services["kamailio"]["ports"]
     assert services["ivr-a"]["environment"]["HOTLINE_SIP__PORT"] != services["ivr-b"][
         "environment"]["HOTLINE_SIP__PORT"]
@@ -52,6 +56,10 @@ def test_dockerfile_runs_unprivileged_with_volumes() -> None:
     text = (REPO / "Dockerfile").read_text()
     assert "\nUSER hotline" in text and "VOLUME" in text and "HEALTHCHECK" in text
     assert "hotline db upgrade" in text
+    # Named volumes take the owner of the image's directory: every mounted one must exist
+    # in the image, made before the chown to the unprivileged user.
+    for path in ("/data/models", "/data/recordings", "/data/spool"):
+        assert path in text.split("chown")[0] and f'"{path}"' in text
 
 
 def test_env_example_names_only_real_settings() -> None:
