@@ -345,3 +345,29 @@ def test_two_nodes_share_calls_survive_a_killed_node_and_send_each_sms_once(
         attempts = s.scalars(select(OutboundAttempt)
                              .where(OutboundAttempt.kind == Kind.SMS_DISPATCH.value)).all()
         assert Counter(x.task_id for x in attempts).most_common(1)[0][1] == 1
+
+
+def test_a_node_with_all_lines_busy_passes_the_call_to_the_next(
+        ivr_factory, korean_speech, tmp_path: Path) -> None:
+    full = ivr_factory(engine=None, max_calls=1, trusted_sources=["127.0.0.1"])
+    roomy = ivr_factory(engine=None, max_calls=8, trusted_sources=["127.0.0.1"])
+    ports = [full.runtime.frontend.local_port, roomy.runtime.frontend.local_port]
+    front = harness.FrontKamailio(tmp_path / "kamailio", nodes=ports).start()
+    try:
+        callers = []
+        for i in range(4):  # round robin puts two of them on the one-line node
+            script = CallerScript(tmp_path / f"c{i}").say(korean_speech[PHRASES[0]],
+                                                          then_wait=4.0)
+            sipp = full.caller(script, ending="bye", caller=f"1380000100{i}",
+                               target=f"127.0.0.1:{front.port}", local_ip="127.0.0.2")
+            callers.append(sipp.start())
+            time.sleep(0.6)
+        results = [c.wait() for c in callers]
+    finally:
+        front.stop()
+    assert all(r.ok for r in results), [r.stdout[-600:] for r in results if not r.ok]
+    # The second call that picked the full node got 486 there and was answered next door
+    # (the two nodes write to one database here).
+    assert full.runtime.frontend.rejected == {486: 1} and roomy.runtime.frontend.rejected == {}
+    records = full.wait_record(count=4)
+    assert len(records) == 4 and all(r.outcome == CallOutcome.TICKET for r in records)
