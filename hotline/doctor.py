@@ -84,14 +84,45 @@ def check_prompt_tools(s: Settings) -> Check:
                  + ("missing: " + ", ".join(tools) if tools else "available"))
 
 
-def check_sip_port(s: Settings) -> Check:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+def _port(name: str, host: str, port: int, kind: socket.SocketKind, setting: str) -> Check:
+    proto = "udp" if kind == socket.SOCK_DGRAM else "tcp"
+    with socket.socket(socket.AF_INET, kind) as sock:
         try:
-            sock.bind((s.sip.bind_ip, s.sip.port))
+            sock.bind((host, port))
         except OSError as exc:
-            return Check("sip port", False, f"{s.sip.bind_ip}:{s.sip.port}/udp: {exc}",
-                         "stop what holds the port, or set HOTLINE_SIP__PORT", required=False)
-    return Check("sip port", True, f"{s.sip.bind_ip}:{s.sip.port}/udp free")
+            # Not required: the port may be held by the service this doctor is checking.
+            return Check(name, False, f"{host}:{port}/{proto}: {exc}",
+                         f"stop what holds the port (is the service already running?), or "
+                         f"set {setting}", required=False)
+    return Check(name, True, f"{host}:{port}/{proto} free")
+
+
+def check_sip_port(s: Settings) -> Check:
+    return _port("sip port", s.sip.bind_ip, s.sip.port, socket.SOCK_DGRAM, "HOTLINE_SIP__PORT")
+
+
+def check_http_port(s: Settings) -> Check:
+    return _port("http port", s.host, s.port, socket.SOCK_STREAM, "HOTLINE_PORT")
+
+
+def check_outbound(s: Settings) -> Check:
+    """Reminders and surveys need a way out; the embedded defaults have none."""
+    o = s.outbound
+    if not o.enabled:
+        return Check("outbound", True, "outbound worker disabled on this node", required=False)
+    if o.sms_provider == "log":
+        return Check("outbound", False, "SMS provider is 'log': handlers get no SMS",
+                     "set HOTLINE_OUTBOUND__SMS_PROVIDER=webhook (and _SMS_WEBHOOK_URL) or "
+                     "twilio", required=False)
+    if o.dialer == "sip" and s.sip.mode != "register" and not o.sip_uri_template.startswith(
+            "sip:"):
+        return Check("outbound", False, "reminder calls have no trunk: direct mode with "
+                     f"sip_uri_template {o.sip_uri_template!r}",
+                     "set HOTLINE_OUTBOUND__SIP_URI_TEMPLATE=sip:{phone}@your-trunk:5060 or "
+                     "use register mode", required=False)
+    return _port("outbound", s.sip.bind_ip, o.sip_port, socket.SOCK_DGRAM,
+                 "HOTLINE_OUTBOUND__SIP_PORT") if o.dialer == "sip" else Check(
+        "outbound", True, f"SMS via {o.sms_provider}, calls via {o.dialer}")
 
 
 def check_registrar(s: Settings) -> Check:
@@ -122,7 +153,7 @@ def check_registrar(s: Settings) -> Check:
 
 CHECKS: tuple[Callable[[Settings], Check], ...] = (
     check_database, check_rules, check_model, check_dirs, check_prompt_tools,
-    check_sip_port, check_registrar,
+    check_http_port, check_sip_port, check_outbound, check_registrar,
 )
 
 

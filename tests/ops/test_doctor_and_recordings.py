@@ -46,6 +46,28 @@ def test_doctor_passes_and_warns_about_the_model(cli_env: str) -> None:
     assert "warn speech model" in r.output and "hotline asr fetch small-cn" in r.output
 
 
+def test_doctor_names_busy_ports_and_a_missing_way_out(tmp_path: Path) -> None:
+    import socket
+
+    from hotline.doctor import check_http_port, check_outbound
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        c = check_http_port(Settings(port=held.getsockname()[1]))
+    assert not c.ok and "HOTLINE_PORT" in c.fix
+    assert check_http_port(Settings(port=free_port())).ok
+    c = check_outbound(Settings())  # the embedded defaults send no SMS
+    assert not c.ok and "SMS_PROVIDER" in c.fix
+    c = check_outbound(Settings(outbound={"sms_provider": "webhook",
+                                          "sms_webhook_url": "http://127.0.0.1:1/sms"}))
+    assert not c.ok and "SIP_URI_TEMPLATE" in c.fix
+    c = check_outbound(Settings(outbound={"sms_provider": "webhook", "sip_port": free_port(),
+                                          "sms_webhook_url": "http://127.0.0.1:1/sms",
+                                          "sip_uri_template": "sip:{phone}@127.0.0.1:5090"}))
+    assert c.ok, c.detail
+
+
 def test_doctor_names_the_fix_for_an_unmigrated_database(tmp_path: Path) -> None:
     c = check_database(Settings(database_url=f"sqlite:///{tmp_path / 'new.db'}"))
     assert not c.ok and c.fix == "run `hotline db upgrade`"
