@@ -177,6 +177,9 @@ class Settings(BaseSettings):
     classification_file: Path = CONFIG_DIR / "classification.toml"
     holidays_file: Path = CONFIG_DIR / "holidays.toml"
     prompts_dir: Path = CONFIG_DIR / "prompts"
+    # Recordings older than this many days are deleted once a day (never those of open
+    # tickets; each deletion is audited on the ticket). 0 keeps them forever.
+    recordings_retention_days: int = 0
     # Signs the web console's session cookies. Empty: a random secret is generated once per
     # install and kept in data_dir/console_secret, so sessions survive restarts and every
     # worker process of one install agrees on it (hotline.console.auth).

@@ -231,14 +231,17 @@ def recordings_verify() -> None:
 
 @recordings_app.command("retention")
 def recordings_retention(
-    days: Annotated[int, typer.Option(help="Delete recordings older than this")],
+    days: Annotated[int | None, typer.Option(
+        help="Delete recordings older than this (default: recordings_retention_days)")] = None,
 ) -> None:
     """Delete recordings older than DAYS unless their ticket is still open (audited)."""
     from hotline.recordings import apply_retention
     from ticketing.models import utcnow
 
+    if days is None:
+        days = get_settings().recordings_retention_days
     if days < 1:
-        console.print("[red]--days must be at least 1[/red]")
+        console.print("[red]--days must be at least 1 (or set recordings_retention_days)[/red]")
         raise typer.Exit(2)
     with transaction(_sessions()) as session:
         deleted = apply_retention(session=session, days=days, now=utcnow())

@@ -51,10 +51,12 @@ def apply_retention(*, session: Session, days: int, now: datetime) -> list[str]:
     cutoff = now - timedelta(days=days)
     actor = Actor.system("retention")
     deleted = []
+    # Locked and skipped when locked: two nodes running the daily job at once never delete
+    # (and audit) the same recording twice.
     for rec in session.scalars(
         select(CallRecord).where(
             CallRecord.recording_path.is_not(None), CallRecord.arrived_at < cutoff
-        )
+        ).with_for_update(skip_locked=True)
     ):
         ticket = session.get(Ticket, rec.ticket_id) if rec.ticket_id else None
         if ticket is not None and ticket.status in {s.value for s in OPEN_STATUSES}:

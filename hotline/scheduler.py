@@ -8,6 +8,7 @@ instances on one PostgreSQL never process the same row twice (SKIP LOCKED).
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -29,6 +30,20 @@ def escalate_utilities_job(sessions: sessionmaker[Session], domain: Domain) -> N
             log.warning("utility ticket %s waits for dispatch; escalated", t.number)
 
 
+def retention_job(sessions: sessionmaker[Session], domain: Domain) -> list[str]:
+    days = domain.settings.recordings_retention_days
+    if days <= 0:
+        return []
+    from hotline.recordings import apply_retention
+    from ticketing.models import utcnow
+
+    with transaction(sessions) as session:
+        deleted = apply_retention(session=session, days=days, now=utcnow())
+    if deleted:
+        log.info("retention: deleted %d recording(s) older than %d days", len(deleted), days)
+    return deleted
+
+
 def start_scheduler(
     sessions: sessionmaker[Session], domain: Domain, *, voice: Voice | None = None
 ) -> BackgroundScheduler:
@@ -40,6 +55,10 @@ def start_scheduler(
         escalate_utilities_job, "interval", seconds=30, args=(sessions, domain),
         id="escalate-utilities", max_instances=1, coalesce=True,
     )
+    if domain.settings.recordings_retention_days > 0:
+        scheduler.add_job(retention_job, "interval", hours=24, args=(sessions, domain),
+                          id="recordings-retention", max_instances=1, coalesce=True,
+                          next_run_time=datetime.now(domain.tz) + timedelta(minutes=5))
     if domain.settings.outbound.enabled:
         from outbound.runtime import build_worker
 

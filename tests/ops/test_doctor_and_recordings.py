@@ -16,6 +16,7 @@ from config import Settings, get_settings
 from hotline.cli import app
 from hotline.doctor import check_database, check_registrar, run_checks
 from hotline.recordings import apply_retention, verify
+from ivr.callrecords import CallRecord
 from ivr.intake import CallIntake, Spool
 from tests.sip.harness import Kamailio, free_port
 from tests.support.city import City
@@ -141,3 +142,23 @@ def test_retention_keeps_open_tickets(sessions: sessionmaker[Session], domain: D
         t = s.scalars(select(Ticket).where(Ticket.number == closed_no)).one()
         assert t.recording_path is None
         assert "recording_deleted" in [e.action for e in t.events]
+
+
+def test_retention_setting_runs_as_the_daily_job(sessions: sessionmaker[Session],
+                                                 domain: Domain, settings: Settings,
+                                                 city: City, tmp_path: Path) -> None:
+    from hotline.scheduler import retention_job
+
+    old, _ = _call_with_recording(sessions, domain, tmp_path, "j1")
+    with sessions() as s:  # an abandoned-looking old call: no open ticket holds it
+        rec = s.scalars(select(CallRecord).where(CallRecord.call_id == "j1")).one()
+        t = s.get(Ticket, rec.ticket_id)
+        rec.arrived_at = utcnow() - timedelta(days=40)
+        t.status = "archived"
+        s.commit()
+    assert retention_job(sessions, domain) == []  # 0 days: keep forever (the default)
+    assert old.exists()
+    keeping = Domain.load(settings.model_copy(update={"recordings_retention_days": 30}))
+    assert retention_job(sessions, keeping) == ["j1"]
+    assert not old.exists()
+    assert retention_job(sessions, keeping) == []  # nothing twice
