@@ -218,6 +218,7 @@ class SipFrontEnd:
         self.flood = FloodGuard(rate=sip.flood_rate_per_second, burst=sip.flood_burst,
                                 ban_seconds=sip.flood_ban_seconds,
                                 trusted=resolve_trusted(sorted(trusted)))
+        self._transport.admit_malformed = self._admit_malformed
 
     # -- lifecycle ---------------------------------------------------------------------
     @property
@@ -425,15 +426,20 @@ class SipFrontEnd:
         with self._lock:
             if msg.call_id in self._calls:
                 return True
-        source = msg.source[0]
+        return self._charge(msg.source[0], f"{msg.method} {msg.call_id[:24]}")
+
+    def _admit_malformed(self, source: str) -> bool:
+        return self._charge(source, "malformed datagrams")
+
+    def _charge(self, source: str, what: str) -> bool:
         bans = self.flood.bans
         if self.flood.admit(source):
             return True
         telemetry.FLOOD_DROPPED.inc()
         if self.flood.bans != bans:
             telemetry.FLOOD_BANS.inc()
-            log.warning("SIP flood from %s (%s %s...): its new requests are dropped for %.0f s",
-                        source, msg.method, msg.call_id[:24], self.flood.ban_seconds)
+            log.warning("SIP flood from %s (%s...): its new requests are dropped for %.0f s",
+                        source, what, self.flood.ban_seconds)
         return False
 
     def _refuse(self, msg: SipMessage, code: int, reason: str | None = None,

@@ -341,6 +341,9 @@ class SipTransport(SIP.SIPClient):
                          phone=None,  # type: ignore[arg-type]
                          myIP=bind[0], myPort=bind[1])
         self.on_message = on_message
+        # Asked before a malformed datagram is answered or logged (the flood guard): a
+        # stream of garbage from one address must not become a stream of 400s and warnings.
+        self.admit_malformed: Callable[[str], bool] = lambda _ip: True
         self._thread: threading.Thread | None = None
         self.garbage_dropped = 0
         self.bad_requests_answered = 0
@@ -392,6 +395,9 @@ class SipTransport(SIP.SIPClient):
         try:
             msg = SipMessage(raw, addr)
         except SipSyntaxError as exc:
+            if not self.admit_malformed(addr[0]):
+                self.garbage_dropped += 1
+                return
             reply = bad_request_for(raw, str(exc))
             if reply is not None:
                 self.bad_requests_answered += 1
