@@ -200,3 +200,43 @@ def test_crashed_worker_job_is_taken_over_and_applied_once(
     with sessions() as s:
         t = s.scalars(select(Ticket)).one()
         assert [e.action for e in t.events].count("transcribed") == 1
+
+
+def test_start_up_settles_sip_calls_of_a_dead_process_but_waits_for_twilio(
+    sessions: sessionmaker[Session], domain: Domain, city: City, tmp_path: Path
+) -> None:
+    spool = Spool(tmp_path / "spool")
+    for call_id, carrier in (("sip-1", "sip"), ("tw-1", "twilio")):
+        call = CallIntake(sessions=sessions, domain=domain, spool=spool, call_id=call_id,
+                          caller="13811112222", carrier=carrier)
+        call.answered()
+        call.recording(_recording(tmp_path / f"{call_id}.wav", 2.0))
+    # The process died. The next one takes the spool over at start-up: the SIP caller's
+    # line died with it, a Twilio call may still be going (Twilio calls whoever answers).
+    assert spool.take_over()
+    assert recover_spool(sessions=sessions, domain=domain, spool=spool,
+                         restarted=True) == ["sip-1"]
+    with sessions() as s:
+        rec = s.scalars(select(CallRecord).where(CallRecord.call_id == "sip-1")).one()
+        assert rec.outcome == "ticket" and rec.ticket_id is not None
+        assert rec.node == domain.settings.node
+
+
+def test_a_spool_held_by_another_live_process_is_not_taken_over(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    spool_dir = tmp_path / "shared-spool"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from pathlib import Path; from ivr.intake import Spool; "
+         f"assert Spool(Path({str(spool_dir)!r})).take_over(); print('held', flush=True); "
+         "time.sleep(30)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        assert not Spool(spool_dir).take_over()  # its calls may be live: wait as usual
+    finally:
+        holder.kill()
+        holder.wait()
+    assert Spool(spool_dir).take_over()  # the holder is gone: the lock went with it
