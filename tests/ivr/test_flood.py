@@ -180,6 +180,18 @@ def test_kamailio_pike_stops_a_flood_before_the_nodes_and_spares_the_call(
         assert fe.rejected.get(488, 0) <= 60
         assert _unanswered(front.port, SCANNER)
 
+        # The carrier's SBC (CARRIER_NETS) sends a whole city's calls from one address: a
+        # burst from it far past pike's limit is all passed on, and it is never banned.
+        before = fe.rejected.get(488, 0)
+        burst = harness.sipp_flood("flood_invite.xml", tmp_path / "flood", target=via_front,
+                                   source_ip=CITIZEN, count=100, rate=200)
+        assert burst.ok
+        deadline = time.monotonic() + 5
+        while fe.rejected.get(488, 0) - before < 100 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert fe.rejected.get(488, 0) - before == 100
+        assert f"pike: request flood from {CITIZEN}" not in front.log_text()
+
         later = _long_call(ivr, korean_speech[PHRASES[1]], tmp_path / "c2",
                            source=LATER_CITIZEN, caller="13800000012", hold=0.5)
         later.target = via_front

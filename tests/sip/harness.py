@@ -144,8 +144,11 @@ class FrontKamailio(Kamailio):
     """The production front, deploy/kamailio/kamailio.cfg as shipped (dispatcher to the IVR
     nodes, pike), with only its listen address and dispatcher list moved to loopback."""
 
-    def __init__(self, workdir: Path, nodes: list[int]) -> None:
+    def __init__(self, workdir: Path, nodes: list[int], carrier: str = "127.0.0.2/32") -> None:
+        """``carrier``: the addresses standing in for the carrier's SBC (never pike-checked);
+        the tests' citizens call from 127.0.0.2, scanners from other 127.x addresses."""
         self.nodes = nodes
+        self.carrier = carrier
         super().__init__(workdir)
 
     def config_text(self) -> str:
@@ -153,7 +156,8 @@ class FrontKamailio(Kamailio):
         dlist.write_text("".join(f"1 sip:{LOOPBACK}:{p} 0 0\n" for p in self.nodes))
         text = FRONT_CFG.read_text()
         for old, new in (("udp:0.0.0.0:5060", f"udp:{LOOPBACK}:{self.port}"),
-                         ("/etc/kamailio/dispatcher.list", str(dlist))):
+                         ("/etc/kamailio/dispatcher.list", str(dlist)),
+                         ("!CARRIER_NETS!192.0.2.1/32!", f"!CARRIER_NETS!{self.carrier}!")):
             if old not in text:
                 raise ValueError(f"{FRONT_CFG} no longer has {old!r}")
             text = text.replace(old, new)

@@ -102,6 +102,7 @@ class Node:
                "HOTLINE_OUTBOUND__SIP_RTP_PORT_LOW": str(out_rtp),
                "HOTLINE_OUTBOUND__SIP_RTP_PORT_HIGH": str(out_rtp + 19)}
         self.starts += 1
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.log = (self.workdir / f"serve-{self.starts}.log").open("wb")
         self.proc = subprocess.Popen(
             [str(Path(sys.executable).with_name("hotline")), "serve"], env=env, cwd=REPO,
