@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -96,7 +97,8 @@ def run_rate(rate: float, args: argparse.Namespace, target: str, script: CallerS
     peak = watcher.stop()
     with sessions() as s:
         rows = s.execute(
-            select(CallRecord.node, CallRecord.ended_at, Ticket.accepted_at)
+            select(CallRecord.node, CallRecord.ended_at, CallRecord.outcome,
+                   CallRecord.recording_seconds, CallRecord.answered_at, Ticket.accepted_at)
             .outerjoin(Ticket, Ticket.id == CallRecord.ticket_id)
             .where(CallRecord.id >= first_id)
         ).all()
@@ -105,10 +107,16 @@ def run_rate(rate: float, args: argparse.Namespace, target: str, script: CallerS
         per_node[row.node or "?"] = per_node.get(row.node or "?", 0) + 1
     latencies = [(r.accepted_at - r.ended_at).total_seconds() for r in rows
                  if r.accepted_at is not None and r.ended_at is not None]
-    unticketed = sum(1 for r in rows if r.accepted_at is None)
+    unticketed = [r.outcome for r in rows if r.accepted_at is None]
+    spoke = sum(1 for r in rows if r.accepted_at is None and (r.recording_seconds or 0) > 3)
     split = " ".join(f"{k}={v}" for k, v in sorted(per_node.items()))
     print(f"{rate:>7g} {count:>5} {failed:>4} {split:>22} {peak:>4} "
-          f"{p95(sipp_rtt(workdir)):>8.0f}ms {p95(latencies) * 1000:>12.0f}ms {unticketed:>9}")
+          f"{p95(sipp_rtt(workdir)):>8.0f}ms {p95(latencies) * 1000:>12.0f}ms "
+          f"{len(unticketed):>9}")
+    if unticketed:
+        print(f"{'':>7} calls without a ticket, by outcome: "
+              + ", ".join(f"{k} {v}" for k, v in Counter(unticketed).most_common())
+              + f"; {spoke} of them with over 3 s recorded (the caller talked)")
 
 
 def main() -> None:

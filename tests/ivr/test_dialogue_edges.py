@@ -67,3 +67,30 @@ def test_unsure_transcript_is_asked_again_and_stray_keys_are_ignored(
     assert (rec.keys or "").startswith("5*#")
     assert ticket is not None and "물이" in (ticket.transcript or "")
     assert ticket.transcript_meta and ticket.transcript_meta["low_confidence"]
+
+
+def test_hangup_while_the_audio_pump_lags_still_makes_a_ticket(
+        ivr_factory, korean_speech, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node short of CPU (seen in bench/scale.py past its capacity): the thread reading
+    the caller's audio is behind when the BYE comes. What is still queued must be heard
+    before deciding that the caller said nothing."""
+    import time as _time
+
+    from ivr.audio import CallAudio
+
+    on_frame = CallAudio._on_frame
+    stalled: set[int] = set()
+
+    def slow(self: CallAudio, frame: bytes) -> None:
+        if id(self) not in stalled:  # the reader stalls for longer than the caller talks
+            stalled.add(id(self))
+            _time.sleep(4.0)
+        on_frame(self, frame)
+
+    monkeypatch.setattr(CallAudio, "_on_frame", slow)
+    ivr = ivr_factory(engine=None)
+    script = CallerScript(tmp_path).say(korean_speech[GAS], then_wait=0.2)
+    assert_ok(ivr.caller(script, ending="bye").run())
+    (rec,) = ivr.wait_record(timeout=30)
+    assert rec.outcome == CallOutcome.TICKET, rec.outcome
+    assert ivr.ticket_of(rec) is not None
