@@ -131,7 +131,9 @@ def main() -> None:
         prompts_dir=tmp / "no-recorded-prompts",
         sip=SipSettings(mode="direct", bind_ip="127.0.0.1", port=harness.free_port(),
                         rtp_port_low=rtp_low, rtp_port_high=rtp_low + 2 * args.max_calls + 19,
-                        max_calls=args.max_calls, end_silence_seconds=1.5),
+                        max_calls=args.max_calls, end_silence_seconds=1.5,
+                        # SIPp stands in for the carrier's SBC: one address, every call.
+                        trusted_sources=["127.0.0.1"]),
         asr=AsrSettings(phrase_list=PHRASES if args.grammar else []),
     )
     domain = Domain.load(settings)
