@@ -181,6 +181,7 @@ class StreamingTranscriber:
                 self._end_utterance(events)
                 self.finished = True
                 telemetry.stream_finished(self._stream_samples / self.sample_rate,
+                                          self._fed_samples / self.sample_rate,
                                           self.decoded_seconds)
             return _join(self._utterances, self.postprocess)
 

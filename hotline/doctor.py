@@ -105,6 +105,25 @@ def check_http_port(s: Settings) -> Check:
     return _port("http port", s.host, s.port, socket.SOCK_STREAM, "HOTLINE_PORT")
 
 
+def check_trusted_sources(s: Settings) -> Check:
+    """The proxy every call comes through must be trusted, or the flood guard bans it."""
+    from ivr.sip.floodguard import resolve_trusted
+
+    entries = list(s.sip.trusted_sources) + (
+        [s.sip.registrar_ip] if s.sip.mode == "register" else [])
+    if not entries:
+        return Check("flood guard", True, "no trusted SIP sources: every address is limited "
+                     f"to {s.sip.flood_rate_per_second:g} new requests/s (fine without a proxy; "
+                     "behind Kamailio or an SBC, list it in HOTLINE_SIP__TRUSTED_SOURCES)",
+                     required=False)
+    unresolved = [e for e in entries if not resolve_trusted([e])]
+    if unresolved:
+        return Check("flood guard", False, f"trusted SIP source(s) do not resolve: "
+                     f"{', '.join(unresolved)}", "correct HOTLINE_SIP__TRUSTED_SOURCES / "
+                     "HOTLINE_SIP__REGISTRAR_IP, or start the proxy first", required=False)
+    return Check("flood guard", True, f"trusted: {', '.join(entries)}")
+
+
 def check_outbound(s: Settings) -> Check:
     """Reminders and surveys need a way out; the embedded defaults have none."""
     o = s.outbound
@@ -153,7 +172,7 @@ def check_registrar(s: Settings) -> Check:
 
 CHECKS: tuple[Callable[[Settings], Check], ...] = (
     check_database, check_rules, check_model, check_dirs, check_prompt_tools,
-    check_http_port, check_sip_port, check_outbound, check_registrar,
+    check_http_port, check_sip_port, check_trusted_sources, check_outbound, check_registrar,
 )
 
 

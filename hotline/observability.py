@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from asr.jobs import JobStatus, TranscriptionJob
 from ivr.callrecords import CallRecord
-from outbound.models import OutboundTask, TaskStatus
+from outbound.models import Kind, OutboundTask, TaskStatus
 from ticketing.models import SurveyResult, Ticket, utcnow
 
 PHONE_RE = re.compile(r"(?<!\d)(\+?86)?(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
@@ -122,14 +122,18 @@ class DatabaseCollector(Collector):
                 select(SurveyResult.outcome, func.count()).group_by(SurveyResult.outcome)
             ):
                 surveys.add_metric([label], n)
+            # Every kind, zero included: an alert on "oldest > N" needs a series to watch.
+            due = {k.value: (0, 0.0) for k in Kind}
             for kind, n, first in s.execute(
                 select(OutboundTask.kind, func.count(), func.min(OutboundTask.due_at))
                 .where(OutboundTask.status == TaskStatus.PENDING.value,
                        OutboundTask.due_at <= now)
                 .group_by(OutboundTask.kind)
             ):
+                due[kind] = (n, max(0.0, (now - _aware(first)).total_seconds()))
+            for kind, (n, age) in sorted(due.items()):
                 waiting.add_metric([kind], n)
-                oldest.add_metric([kind], max(0.0, (now - _aware(first)).total_seconds()))
+                oldest.add_metric([kind], age)
             for node, n in s.execute(
                 select(CallRecord.node, func.count())
                 .where(CallRecord.ended_at.is_(None)).group_by(CallRecord.node)

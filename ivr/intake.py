@@ -86,13 +86,14 @@ class Spool:
         self.dir.mkdir(parents=True, exist_ok=True)
 
     def take_over(self) -> bool:
-        """Hold this spool's lock for the life of the process. True when no other live
-        process holds it: SIP calls still journaled as in progress then belonged to a
-        process that died, and their callers are gone, so they can be settled at once
+        """Hold this spool's lock for the life of the process. True the first time, when no
+        other live process holds it: SIP calls still journaled as in progress then belonged
+        to a process that died, and their callers are gone, so they can be settled at once
         instead of after ``stale_after_seconds``."""
         key = self.dir.resolve()
         if key in _HELD_LOCKS:
-            return True
+            # Taken over already by this process, whose calls on it may be live now.
+            return False
         fd = os.open(self.dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

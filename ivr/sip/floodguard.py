@@ -42,7 +42,7 @@ class FloodGuard:
         if rate <= 0 or burst < 1:
             raise ValueError("flood guard needs rate > 0 and burst >= 1")
         self.rate, self.burst, self.ban_seconds = rate, float(burst), ban_seconds
-        self.trusted = tuple(ipaddress.ip_network(t, strict=False) for t in trusted)
+        self.set_trusted(trusted)
         self.clock = clock
         self.dropped = 0
         self.bans = 0
@@ -77,6 +77,10 @@ class FloodGuard:
             self.bans += 1
             self.dropped += 1
             return False
+
+    def set_trusted(self, trusted: Iterable[str]) -> None:
+        """Replace the trusted addresses (a proxy's name may resolve anew after a restart)."""
+        self.trusted = tuple(ipaddress.ip_network(t, strict=False) for t in trusted)
 
     def is_trusted(self, source_ip: str) -> bool:
         try:

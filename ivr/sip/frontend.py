@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import enum
 import heapq
+import ipaddress
 import itertools
 import logging
 import re
@@ -51,6 +52,17 @@ from ivr.sip.sdp import (
 )
 
 log = logging.getLogger("ivr.sip")
+
+# How often trusted host names are resolved again (see _refresh_trusted).
+TRUSTED_REFRESH_SECONDS = 30.0
+
+
+def _is_address(entry: str) -> bool:
+    try:
+        ipaddress.ip_network(entry, strict=False)
+    except ValueError:
+        return False
+    return True
 
 ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"
 T1, T2, TIMER_B = 0.5, 4.0, 32.0  # RFC 3261 17.1.1.1
@@ -215,9 +227,10 @@ class SipFrontEnd:
         trusted = set(sip.trusted_sources)
         if sip.mode == "register":
             trusted.add(sip.registrar_ip)
+        self._trusted_entries = sorted(trusted)
         self.flood = FloodGuard(rate=sip.flood_rate_per_second, burst=sip.flood_burst,
                                 ban_seconds=sip.flood_ban_seconds,
-                                trusted=resolve_trusted(sorted(trusted)))
+                                trusted=resolve_trusted(self._trusted_entries))
         self._transport.admit_malformed = self._admit_malformed
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -237,6 +250,8 @@ class SipFrontEnd:
         telemetry.track(self)
         self._timers = _Timers()
         self._timers.call_later(0.25, self._watchdog)
+        if any(not _is_address(e) for e in self._trusted_entries):
+            self._timers.call_later(TRUSTED_REFRESH_SECONDS, self._refresh_trusted)
         if self.mode == "direct":
             self.status = PhoneStatus.READY
             log.info("SIP front end listening on %s:%s (direct)", self.local_ip, self.local_port)
@@ -418,15 +433,26 @@ class SipFrontEnd:
         handler(msg)
 
     def _admit(self, msg: SipMessage) -> bool:
-        """Flood guard for requests that would start something new. In-dialog requests, ACK
-        and CANCEL, and retransmissions of an INVITE we already have pass untouched: a ban
-        never cuts a call in progress."""
-        if msg.to_tag or msg.method in ("ACK", "CANCEL") or msg.source is None:
+        """Flood guard. Requests of a call we have (in-dialog requests, ACK, CANCEL, a
+        retransmitted INVITE) pass untouched, so a ban never cuts a call in progress.
+        Everything else is charged to its source, a To tag or not: a scanner's made-up tag
+        must not buy it answers."""
+        if msg.source is None:
             return True
         with self._lock:
             if msg.call_id in self._calls:
                 return True
         return self._charge(msg.source[0], f"{msg.method} {msg.call_id[:24]}")
+
+    def _refresh_trusted(self) -> None:
+        """Trusted host names (``kamailio`` in compose) are resolved again now and then: a
+        proxy restarted on a new address must not find itself banned by its own nodes."""
+        if self.status is PhoneStatus.STOPPED:
+            return
+        try:
+            self.flood.set_trusted(resolve_trusted(self._trusted_entries))
+        finally:
+            self._later(TRUSTED_REFRESH_SECONDS, self._refresh_trusted)
 
     def _admit_malformed(self, source: str) -> bool:
         return self._charge(source, "malformed datagrams")

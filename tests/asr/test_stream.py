@@ -139,13 +139,17 @@ def test_finished_stream_counts_audio_and_decoding_time(engine, phone_speech,
     pcm = next(iter(phone_speech.values()))
     audio0, decode0 = value("hotline_asr_audio_seconds_total"), value(
         "hotline_asr_decode_seconds_total")
+    fed0 = value("hotline_asr_decoded_audio_seconds_total")
     streams0 = value("hotline_asr_real_time_factor_count")
     stream = engine.stream(sample_rate=8000)
-    push_frames(stream, pcm + bytes(SECOND))
+    push_frames(stream, bytes(3 * SECOND) + pcm + bytes(3 * SECOND))
     stream.finish()
     stream.finish()  # a second finish() is not a second stream
-    assert value("hotline_asr_audio_seconds_total") - audio0 == pytest.approx(
-        len(pcm) / SECOND + 1, abs=0.03)
+    audio = value("hotline_asr_audio_seconds_total") - audio0
+    fed = value("hotline_asr_decoded_audio_seconds_total") - fed0
+    assert audio == pytest.approx(len(pcm) / SECOND + 6, abs=0.03)
+    # The VAD gate kept most of the 6 s of silence from the decoder; the speech went in.
+    assert len(pcm) / SECOND * 0.8 < fed < audio - 3
     assert value("hotline_asr_decode_seconds_total") - decode0 == pytest.approx(
         stream.decoded_seconds)
     assert stream.decoded_seconds > 0

@@ -214,6 +214,7 @@ def test_start_up_settles_sip_calls_of_a_dead_process_but_waits_for_twilio(
     # The process died. The next one takes the spool over at start-up: the SIP caller's
     # line died with it, a Twilio call may still be going (Twilio calls whoever answers).
     assert spool.take_over()
+    assert not spool.take_over()  # a second start in this process: its calls may be live
     assert recover_spool(sessions=sessions, domain=domain, spool=spool,
                          restarted=True) == ["sip-1"]
     with sessions() as s:
@@ -240,3 +241,4 @@ def test_a_spool_held_by_another_live_process_is_not_taken_over(tmp_path: Path) 
         holder.kill()
         holder.wait()
     assert Spool(spool_dir).take_over()  # the holder is gone: the lock went with it
+    assert not Spool(spool_dir).take_over()

@@ -250,6 +250,8 @@ def test_a_node_with_all_lines_busy_passes_the_call_to_the_next(
     assert all(r.ok for r in results), [r.stdout[-600:] for r in results if not r.ok]
     # The second call that picked the full node got 486 there and was answered next door
     # (the two nodes write to one database here).
-    assert full.runtime.frontend.rejected == {486: 1} and roomy.runtime.frontend.rejected == {}
+    # (>= 1: Kamailio may retransmit an INVITE the node was slow to refuse)
+    assert full.runtime.frontend.rejected.get(486, 0) >= 1
+    assert set(full.runtime.frontend.rejected) == {486} and roomy.runtime.frontend.rejected == {}
     records = full.wait_record(count=4)
     assert len(records) == 4 and all(r.outcome == CallOutcome.TICKET for r in records)

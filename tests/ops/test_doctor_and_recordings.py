@@ -69,6 +69,17 @@ def test_doctor_names_busy_ports_and_a_missing_way_out(tmp_path: Path) -> None:
     assert c.ok, c.detail
 
 
+def test_doctor_checks_the_trusted_proxy_resolves() -> None:
+    from hotline.doctor import check_trusted_sources
+
+    assert check_trusted_sources(Settings()).ok  # no proxy: nothing to trust
+    c = check_trusted_sources(Settings(sip={"trusted_sources": ["localhost", "10.1.0.0/16"]}))
+    assert c.ok and "localhost" in c.detail
+    c = check_trusted_sources(Settings(sip={"mode": "register",
+                                            "registrar_ip": "kamailio.invalid"}))
+    assert not c.ok and "kamailio.invalid" in c.detail and "TRUSTED_SOURCES" in c.fix
+
+
 def test_doctor_names_the_fix_for_an_unmigrated_database(tmp_path: Path) -> None:
     c = check_database(Settings(database_url=f"sqlite:///{tmp_path / 'new.db'}"))
     assert not c.ok and c.fix == "run `hotline db upgrade`"
