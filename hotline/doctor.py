@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from asr.status import model_status
 from config import Settings
 from hotline import dbadmin
+from ivr.sip.floodguard import resolve_trusted, trusted_entries
 from ticketing.classify import load_rules
 from ticketing.db import make_engine, schema_revision
 from ticketing.dispatch_rules import RuleFileError, load_rule_table
@@ -107,10 +108,7 @@ def check_http_port(s: Settings) -> Check:
 
 def check_trusted_sources(s: Settings) -> Check:
     """The proxy every call comes through must be trusted, or the flood guard bans it."""
-    from ivr.sip.floodguard import resolve_trusted
-
-    entries = list(s.sip.trusted_sources) + (
-        [s.sip.registrar_ip] if s.sip.mode == "register" else [])
+    entries = trusted_entries(s.sip)
     if not entries:
         return Check("flood guard", True, "no trusted SIP sources: every address is limited "
                      f"to {s.sip.flood_rate_per_second:g} new requests/s (fine without a proxy; "

@@ -2,8 +2,9 @@
 
 Ticket, call, backlog and survey figures are read from the database at scrape time rather
 than counted in memory: every node then reports the same truth, and a restart loses
-nothing. Process-local figures (calls live on this node) are registered by the parts
-that own them.
+nothing. Process-local figures (calls live on this node, answer time, ASR speed, reminder
+lateness) live in prometheus_client's process registry, defined by the parts that own them
+(``*/telemetry.py``), and are served beside the database ones.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
@@ -22,6 +23,11 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+# Imported for their registrations in the process registry: a node that never used a part
+# still reports that part's metrics (at zero) rather than leaving a gap in the dashboard.
+import asr.telemetry  # noqa: F401
+import ivr.telemetry  # noqa: F401
+import outbound.telemetry  # noqa: F401
 from asr.jobs import JobStatus, TranscriptionJob
 from ivr.callrecords import CallRecord
 from outbound.models import Kind, OutboundTask, TaskStatus
@@ -155,23 +161,7 @@ class ProcessCollector(Collector):
     registry, plus its process and garbage-collector figures."""
 
     def collect(self) -> Iterator[Metric]:
-        # Imported for their registrations: a node that never loaded a part still reports
-        # that part's metrics (at zero) rather than leaving a gap in the dashboard.
-        import outbound.telemetry  # noqa: F401
-
         yield from REGISTRY.collect()
-
-
-class LiveGauge(Collector):
-    """A figure this process knows (e.g. calls up on this node), read when scraped."""
-
-    def __init__(self, name: str, doc: str, read: Callable[[], float]) -> None:
-        self.name, self.doc, self.read = name, doc, read
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        g = GaugeMetricFamily(self.name, self.doc)
-        g.add_metric([], self.read())
-        yield g
 
 
 def make_registry(sessions: sessionmaker[Session]) -> CollectorRegistry:

@@ -21,6 +21,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from config.settings import SipSettings
 
 log = logging.getLogger("ivr.sip")
 
@@ -51,7 +55,7 @@ class FloodGuard:
 
     def admit(self, source_ip: str) -> bool:
         """True to handle the request; False to drop it. A ban starts the moment a
-        source empties its bucket (``newly_banned`` tells the caller to log it once)."""
+        source empties its bucket (``bans`` counts them, so a caller can log each once)."""
         if self.is_trusted(source_ip):
             return True
         now = self.clock()
@@ -95,6 +99,23 @@ class FloodGuard:
             return bucket is not None and bucket.banned_until > self.clock()
 
 
+def is_address(entry: str) -> bool:
+    """An address or a network (as opposed to a host name to resolve)."""
+    try:
+        ipaddress.ip_network(entry, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+def trusted_entries(sip: SipSettings) -> list[str]:
+    """What the settings trust: ``trusted_sources``, plus the registrar in register mode."""
+    entries = set(sip.trusted_sources)
+    if sip.mode == "register":
+        entries.add(sip.registrar_ip)
+    return sorted(entries)
+
+
 def resolve_trusted(entries: Iterable[str]) -> list[str]:
     """Addresses and networks as given; host names (``kamailio`` in docker-compose) turned
     into every IPv4 address they have now. A name that does not resolve is logged and
@@ -102,12 +123,9 @@ def resolve_trusted(entries: Iterable[str]) -> list[str]:
     "SIP flood from ..." in the log rather than as silence."""
     out: list[str] = []
     for entry in entries:
-        try:
-            ipaddress.ip_network(entry, strict=False)
+        if is_address(entry):
             out.append(entry)
             continue
-        except ValueError:
-            pass
         try:
             infos = socket.getaddrinfo(entry, None, socket.AF_INET, socket.SOCK_DGRAM)
         except OSError as exc:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import enum
 import heapq
-import ipaddress
 import itertools
 import logging
 import re
@@ -39,7 +38,7 @@ from ivr.sip.call import (
     OutcomeKind,
     outcome_for_status,
 )
-from ivr.sip.floodguard import FloodGuard, resolve_trusted
+from ivr.sip.floodguard import FloodGuard, is_address, resolve_trusted, trusted_entries
 from ivr.sip.pyvoip_fixes import PortPool, Rtp16Stream, SipMessage, SipTransport, build_response
 from ivr.sip.sdp import (
     DEFAULT_EVENT_PT,
@@ -55,14 +54,6 @@ log = logging.getLogger("ivr.sip")
 
 # How often trusted host names are resolved again (see _refresh_trusted).
 TRUSTED_REFRESH_SECONDS = 30.0
-
-
-def _is_address(entry: str) -> bool:
-    try:
-        ipaddress.ip_network(entry, strict=False)
-    except ValueError:
-        return False
-    return True
 
 ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"
 T1, T2, TIMER_B = 0.5, 4.0, 32.0  # RFC 3261 17.1.1.1
@@ -224,10 +215,7 @@ class SipFrontEnd:
         self._handlers: set[threading.Thread] = set()
         self._register_timer: _Timer | None = None
         self.rejected: dict[int, int] = {}  # final codes sent to refused INVITEs, counted
-        trusted = set(sip.trusted_sources)
-        if sip.mode == "register":
-            trusted.add(sip.registrar_ip)
-        self._trusted_entries = sorted(trusted)
+        self._trusted_entries = trusted_entries(sip)
         self.flood = FloodGuard(rate=sip.flood_rate_per_second, burst=sip.flood_burst,
                                 ban_seconds=sip.flood_ban_seconds,
                                 trusted=resolve_trusted(self._trusted_entries))
@@ -250,7 +238,7 @@ class SipFrontEnd:
         telemetry.track(self)
         self._timers = _Timers()
         self._timers.call_later(0.25, self._watchdog)
-        if any(not _is_address(e) for e in self._trusted_entries):
+        if not all(is_address(e) for e in self._trusted_entries):
             self._timers.call_later(TRUSTED_REFRESH_SECONDS, self._refresh_trusted)
         if self.mode == "direct":
             self.status = PhoneStatus.READY
@@ -449,10 +437,13 @@ class SipFrontEnd:
         proxy restarted on a new address must not find itself banned by its own nodes."""
         if self.status is PhoneStatus.STOPPED:
             return
-        try:
-            self.flood.set_trusted(resolve_trusted(self._trusted_entries))
-        finally:
-            self._later(TRUSTED_REFRESH_SECONDS, self._refresh_trusted)
+        # DNS can take seconds: never on the timer thread, which also retransmits for calls.
+        threading.Thread(target=self._resolve_trusted, name="sip-trusted-dns",
+                         daemon=True).start()
+        self._later(TRUSTED_REFRESH_SECONDS, self._refresh_trusted)
+
+    def _resolve_trusted(self) -> None:
+        self.flood.set_trusted(resolve_trusted(self._trusted_entries))
 
     def _admit_malformed(self, source: str) -> bool:
         return self._charge(source, "malformed datagrams")
