@@ -357,8 +357,10 @@ def enable(user_id: int, request: Request, token: Token) -> dict[str, object]:
 
 
 @router.post("/users/{user_id}/rotate-token")
-def rotate(user_id: int, request: Request, token: Token) -> dict[str, object]:
+def rotate(user_id: int, request: Request, response: Response,
+           token: Token) -> dict[str, object]:
     """A new token for the user, shown in this answer only; the old one stops working."""
+    response.headers["Cache-Control"] = "no-store"  # a credential: kept by no cache
     with unit_of_work(request, token) as (session, actor):
         require(actor, Role.ADMIN)
         user = _account(session, user_id)

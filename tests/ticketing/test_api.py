@@ -215,7 +215,7 @@ def test_admin_disables_enables_and_rotates_a_token(client: TestClient, city: Ci
     assert client.get("/api/v1/tickets", headers=auth(city, "water-handler")).status_code == 200
 
     r = client.post(f"{url}/rotate-token", headers=admin)
-    assert r.status_code == 200
+    assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
     new = r.json()["token"]
     assert new != city.tokens["water-handler"]
     assert client.get("/api/v1/tickets", headers=auth(city, "water-handler")).status_code == 401
