@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -137,6 +138,15 @@ def user_add(
     console.print(f"user {username} token: {token}")
 
 
+def _cli_actor() -> Actor:
+    """The CLI has no account; the audit trail names the operating-system user instead."""
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry and no LOGNAME/USER (some containers)
+        who = "unknown"
+    return Actor.system(f"cli:{who}")
+
+
 def _change_account(username: str, change: Callable[..., str | None]) -> str | None:
     """Apply a ``ticketing.directory`` account change to the named user, as the CLI."""
     with transaction(_sessions()) as session:
@@ -144,7 +154,7 @@ def _change_account(username: str, change: Callable[..., str | None]) -> str | N
         if user is None:
             console.print(f"[red]user {username} does not exist[/red]")
             raise typer.Exit(1)
-        return change(session=session, user=user, actor=Actor.system("cli"))
+        return change(session=session, user=user, actor=_cli_actor())
 
 
 @user_app.command("disable")

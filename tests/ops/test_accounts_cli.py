@@ -53,8 +53,9 @@ def test_disable_enable_and_rotate_from_the_cli(cli_db: str, city: City) -> None
         assert user.session_epoch == 2
         events = s.scalars(select(AccountEvent).where(AccountEvent.user_id == user.id)
                            .order_by(AccountEvent.id)).all()
-    assert [(e.action, e.actor_id, e.actor_name) for e in events] == [
-        ("disable", None, "cli"), ("enable", None, "cli"), ("rotate_token", None, "cli")]
+    assert [(e.action, e.actor_id) for e in events] == [
+        ("disable", None), ("enable", None), ("rotate_token", None)]
+    assert all(e.actor_name.startswith("cli:") for e in events)
 
     r = runner.invoke(app, ["user", "disable", "nobody"])
     assert r.exit_code == 1 and "does not exist" in r.output
