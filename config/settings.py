@@ -7,12 +7,13 @@ variables (nested with ``__``, e.g. ``HOTLINE_SIP__PORT=5070``), the TOML file n
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -184,6 +185,17 @@ class Settings(BaseSettings):
     # install and kept in data_dir/console_secret, so sessions survive restarts and every
     # worker process of one install agrees on it (hotline.console.auth).
     console_secret: str = ""
+    # Where the generated secret is kept when console_secret is empty. Empty: data_dir/
+    # console_secret. With several nodes, point it at storage they all mount (docker-compose
+    # does): otherwise each node makes its own and a session from one is refused by another.
+    console_secret_file: Path | None = None
+    # Bearer token Prometheus must send for /metrics. Empty: /metrics answers loopback
+    # clients only (403 otherwise), never a request relayed by a proxy.
+    metrics_token: str = ""
+    # Reverse proxies (addresses or networks) whose X-Forwarded-Proto/-For are believed:
+    # they decide whether the console cookie is Secure and which client address login
+    # attempts are counted against. Empty: nobody's; headers from other peers are ignored.
+    trusted_proxies: list[str] = Field(default_factory=list)
 
     deadlines: DeadlineSettings = DeadlineSettings()
     duplicates: DuplicateSettings = DuplicateSettings()
@@ -191,6 +203,20 @@ class Settings(BaseSettings):
     sip: SipSettings = SipSettings()
     twilio: TwilioSettings = TwilioSettings()
     outbound: OutboundSettings = OutboundSettings()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses_only(cls, entries: list[str]) -> list[str]:
+        # uvicorn's proxy middleware takes an entry it cannot parse as a literal host name
+        # and silently trusts nothing (or the wrong thing): refuse it at start-up instead,
+        # and hand it networks in the one form it parses ("10.1.2.3/16" → "10.1.0.0/16").
+        out = []
+        for entry in entries:
+            try:
+                out.append(str(ipaddress.ip_network(entry.strip(), strict=False)))
+            except ValueError as exc:
+                raise ValueError(f"{entry!r} is not an address or network") from exc
+        return out
 
     @property
     def node(self) -> str:

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from asr.status import model_status
 from config import Settings
@@ -160,6 +161,10 @@ def create_app(
     app.include_router(outbound_router)
     app.include_router(console.router)
     app.mount("/console/static", console.static_files(), name="console-static")
+    # X-Forwarded-Proto/-For are believed from settings.trusted_proxies only (default:
+    # nobody). Then request.url.scheme says https behind a TLS proxy (Secure console
+    # cookie) and request.client is the real client (login limits, /metrics loopback rule).
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
 
     asr_status = model_status(settings.asr.model_dir, settings.asr.model_name)
     if not asr_status.ready:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -25,7 +27,14 @@ from ticketing.db import (
     require_migrated,
     transaction,
 )
-from ticketing.directory import add_unit, add_user
+from ticketing.directory import (
+    add_unit,
+    add_user,
+    disable_user,
+    enable_user,
+    find_user,
+    rotate_token,
+)
 from ticketing.models import Ticket
 from ticketing.reports import export_csv, figures
 from ticketing.service import NotFound, events_of, get_ticket
@@ -72,7 +81,10 @@ def serve(
     except NotMigrated as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
-    uvicorn.run(application, host=host or settings.host, port=port or settings.port)
+    # Forwarded headers are applied by the app, from settings.trusted_proxies only;
+    # uvicorn's own handling would also believe any client on 127.0.0.1.
+    uvicorn.run(application, host=host or settings.host, port=port or settings.port,
+                proxy_headers=False)
 
 
 @db_app.command("upgrade")
@@ -123,6 +135,46 @@ def user_add(
         except ValueError as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from exc
+    console.print(f"user {username} token: {token}")
+
+
+def _cli_actor() -> Actor:
+    """The CLI has no account; the audit trail names the operating-system user instead."""
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry and no LOGNAME/USER (some containers)
+        who = "unknown"
+    return Actor.system(f"cli:{who}")
+
+
+def _change_account(username: str, change: Callable[..., str | None]) -> str | None:
+    """Apply a ``ticketing.directory`` account change to the named user, as the CLI."""
+    with transaction(_sessions()) as session:
+        user = find_user(session=session, username=username)
+        if user is None:
+            console.print(f"[red]user {username} does not exist[/red]")
+            raise typer.Exit(1)
+        return change(session=session, user=user, actor=_cli_actor())
+
+
+@user_app.command("disable")
+def user_disable(username: str) -> None:
+    """Lock a user out now: their token and console sessions stop working."""
+    _change_account(username, disable_user)
+    console.print(f"user {username} disabled")
+
+
+@user_app.command("enable")
+def user_enable(username: str) -> None:
+    """Let a disabled user in again with their current token (rotate it if it leaked)."""
+    _change_account(username, enable_user)
+    console.print(f"user {username} enabled")
+
+
+@user_app.command("rotate-token")
+def user_rotate_token(username: str) -> None:
+    """Issue a new token and print it (shown only once); the old one stops working."""
+    token = _change_account(username, rotate_token)
     console.print(f"user {username} token: {token}")
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from asr.status import model_status
 from config import Settings
 from hotline import dbadmin
+from hotline.console.auth import secret_path
 from ivr.sip.floodguard import resolve_trusted, trusted_entries
 from ticketing.classify import load_rules
 from ticketing.db import make_engine, schema_revision
@@ -122,6 +123,23 @@ def check_trusted_sources(s: Settings) -> Check:
     return Check("flood guard", True, f"trusted: {', '.join(entries)}")
 
 
+def check_console_secret(s: Settings) -> Check:
+    """Every node must sign console cookies with the same key, kept across re-creates."""
+    if s.console_secret:
+        return Check("console secret", True, "HOTLINE_CONSOLE_SECRET is set")
+    path = secret_path(s)
+    if s.console_secret_file:
+        return Check("console secret", True, f"{path} (every node must mount it)")
+    # Generated under this node's data_dir: fine for one node, but each node of a cluster
+    # would make its own and refuse the others' sessions. Several nodes name themselves.
+    several = bool(s.node_name) or not s.database_url.startswith("sqlite")
+    if several:
+        return Check("console secret", False, f"generated per node at {path}",
+                     "set HOTLINE_CONSOLE_SECRET, or HOTLINE_CONSOLE_SECRET_FILE on storage "
+                     "every node mounts (docker-compose.yml does)", required=False)
+    return Check("console secret", True, f"generated at {path} (one node)")
+
+
 def check_outbound(s: Settings) -> Check:
     """Reminders and surveys need a way out; the embedded defaults have none."""
     o = s.outbound
@@ -170,7 +188,8 @@ def check_registrar(s: Settings) -> Check:
 
 CHECKS: tuple[Callable[[Settings], Check], ...] = (
     check_database, check_rules, check_model, check_dirs, check_prompt_tools,
-    check_http_port, check_sip_port, check_trusted_sources, check_outbound, check_registrar,
+    check_http_port, check_sip_port, check_trusted_sources, check_console_secret,
+    check_outbound, check_registrar,
 )
 
 

@@ -9,6 +9,8 @@ lateness) live in prometheus_client's process registry, defined by the parts tha
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import json
 import logging
 import re
@@ -174,6 +176,30 @@ def make_registry(sessions: sessionmaker[Session]) -> CollectorRegistry:
 router = APIRouter()
 
 
+# Headers a proxy adds: a request carrying one was relayed, so its loopback peer address
+# says nothing about who sent it.
+_RELAYED = ("forwarded", "x-forwarded-for", "x-real-ip")
+
+
+def metrics_allowed(request: Request, token: str) -> bool:
+    """With ``metrics_token`` set: that bearer token, compared in constant time. Without:
+    loopback clients only, and not through a proxy (the figures name nodes, units and
+    outcomes; not for the internet)."""
+    if token:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            given.strip().encode(), token.encode())
+    host = request.client.host if request.client else ""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+    return loopback and not any(h in request.headers for h in _RELAYED)
+
+
 @router.get("/metrics", include_in_schema=False)
 def metrics(request: Request) -> Response:
+    if not metrics_allowed(request, request.app.state.settings.metrics_token):
+        return Response("forbidden: set metrics_token and send it as a bearer token, or "
+                        "scrape from this host\n", status_code=403, media_type="text/plain")
     return Response(generate_latest(request.app.state.metrics), media_type=CONTENT_TYPE_LATEST)

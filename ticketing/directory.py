@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
+import logging
 import secrets
+from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ticketing.models import Unit, User
+from ticketing.actors import Actor
+from ticketing.models import AccountEvent, Unit, User
 from ticketing.states import Role
+
+log = logging.getLogger("ticketing.accounts")
+
+# Compared against when a login names no such user, so that a wrong name costs the same
+# work as a wrong token.
+_NO_TOKEN = hashlib.sha256(b"no such user").hexdigest()
+
+
+class AccountAction(StrEnum):
+    DISABLE = "disable"
+    ENABLE = "enable"
+    ROTATE_TOKEN = "rotate_token"
 
 
 def hash_token(token: str) -> str:
@@ -23,11 +39,72 @@ def issue_token(user: User) -> str:
 
 
 def user_for_token(*, session: Session, token: str) -> User | None:
+    """The active user a bearer token belongs to: the one check for the API and the console.
+
+    The look-up is by the token's SHA-256, so timing can at most reveal a prefix of a hash,
+    never of a token."""
     if not token:
         return None
     return session.scalars(
         select(User).where(User.token_sha256 == hash_token(token), User.active.is_(True))
     ).first()
+
+
+def authenticate(*, session: Session, username: str, token: str) -> User | None:
+    """The active user with this name and token (the console login), or None.
+
+    Looks the user up by name and compares the token's hash in constant time; a wrong name
+    and a wrong token cost the same and give the same answer."""
+    user = session.scalars(select(User).where(User.username == username)).first()
+    stored = user.token_sha256 if user is not None and user.token_sha256 else _NO_TOKEN
+    matches = hmac.compare_digest(hash_token(token), stored)
+    if user is None or not matches or not user.active or not token:
+        return None
+    return user
+
+
+def end_sessions(user: User) -> None:
+    """End every console session of the user, on every node (see ``User.session_epoch``)."""
+    user.session_epoch = (user.session_epoch or 0) + 1
+
+
+def _audit(session: Session, user: User, actor: Actor, action: AccountAction) -> None:
+    session.add(AccountEvent(user_id=user.id, actor_id=actor.id, actor_name=actor.name,
+                             action=action.value))
+    log.info("account %s: %s by %s (%s)", user.username, action.value, actor.name,
+             actor.role.value)
+
+
+def disable_user(*, session: Session, user: User, actor: Actor) -> None:
+    """Lock the user out now: their bearer token and console sessions stop working.
+
+    The sessions are ended too, not only refused while disabled: enabling the account
+    again must not bring back a cookie that may have leaked."""
+    user.active = False
+    end_sessions(user)
+    _audit(session, user, actor, AccountAction.DISABLE)
+    session.flush()
+
+
+def enable_user(*, session: Session, user: User, actor: Actor) -> None:
+    """Let the user in again with their current token (rotate it if it leaked)."""
+    user.active = True
+    _audit(session, user, actor, AccountAction.ENABLE)
+    session.flush()
+
+
+def rotate_token(*, session: Session, user: User, actor: Actor) -> str:
+    """A new bearer token for the user, returned once; the old one and the user's console
+    sessions stop working."""
+    token = issue_token(user)
+    end_sessions(user)
+    _audit(session, user, actor, AccountAction.ROTATE_TOKEN)
+    session.flush()
+    return token
+
+
+def find_user(*, session: Session, username: str) -> User | None:
+    return session.scalars(select(User).where(User.username == username)).first()
 
 
 def add_user(

@@ -81,8 +81,26 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Only the SHA-256 of a bearer token is stored; the token is shown once when issued.
     token_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Carried in every console cookie and compared on each request: bumping it (logout,
+    # disable, token rotation) ends all of the user's console sessions at once, on every
+    # node, although nothing about a session is stored.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     unit: Mapped[Unit | None] = relationship()
+
+
+class AccountEvent(Base):
+    """One audited change to an account (disable, enable, new token). Only ever inserted."""
+
+    __tablename__ = "account_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # None: the command line (whoever can run it already holds the database).
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_name: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
 
 
 class Ticket(Base):

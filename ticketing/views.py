@@ -15,7 +15,14 @@ from sqlalchemy.orm import Session
 from ticketing import service
 from ticketing.actors import Actor
 from ticketing.context import Domain
-from ticketing.directory import add_unit, add_user, user_for_token
+from ticketing.directory import (
+    add_unit,
+    add_user,
+    disable_user,
+    enable_user,
+    rotate_token,
+    user_for_token,
+)
 from ticketing.models import Ticket, Unit, User
 from ticketing.reports import export_csv, figures, hot_spots
 from ticketing.schemas import (
@@ -299,7 +306,8 @@ def list_users(request: Request, token: Token) -> list[dict[str, object]]:
         require(actor, Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR)
         return [
             {"id": u.id, "username": u.username, "display_name": u.display_name,
-             "role": u.role, "unit": u.unit.code if u.unit else None, "on_duty": u.on_duty}
+             "role": u.role, "unit": u.unit.code if u.unit else None, "on_duty": u.on_duty,
+             "active": u.active}
             for u in session.scalars(select(User).order_by(User.id))
         ]
 
@@ -313,5 +321,49 @@ def create_user(body: UserCreate, request: Request, token: Token) -> dict[str, o
                                        **{**body.model_dump(), "role": Role(body.role)})
         except ValueError as exc:
             raise HTTPException(409, str(exc)) from exc
+        session.commit()
+        return {"id": user.id, "username": user.username, "token": new_token}
+
+
+def _account(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise HTTPException(404, f"user {user_id} does not exist")
+    return user
+
+
+@router.post("/users/{user_id}/disable")
+def disable(user_id: int, request: Request, token: Token) -> dict[str, object]:
+    """Lock a user out at once: their token and console sessions stop working (admins)."""
+    with unit_of_work(request, token) as (session, actor):
+        require(actor, Role.ADMIN)
+        user = _account(session, user_id)
+        if user.id == actor.id:
+            # The API must not lock out the last way in; the CLI can still do it.
+            raise HTTPException(409, "an admin cannot disable their own account")
+        disable_user(session=session, user=user, actor=actor)
+        session.commit()
+        return {"id": user.id, "username": user.username, "active": user.active}
+
+
+@router.post("/users/{user_id}/enable")
+def enable(user_id: int, request: Request, token: Token) -> dict[str, object]:
+    with unit_of_work(request, token) as (session, actor):
+        require(actor, Role.ADMIN)
+        user = _account(session, user_id)
+        enable_user(session=session, user=user, actor=actor)
+        session.commit()
+        return {"id": user.id, "username": user.username, "active": user.active}
+
+
+@router.post("/users/{user_id}/rotate-token")
+def rotate(user_id: int, request: Request, response: Response,
+           token: Token) -> dict[str, object]:
+    """A new token for the user, shown in this answer only; the old one stops working."""
+    response.headers["Cache-Control"] = "no-store"  # a credential: kept by no cache
+    with unit_of_work(request, token) as (session, actor):
+        require(actor, Role.ADMIN)
+        user = _account(session, user_id)
+        new_token = rotate_token(session=session, user=user, actor=actor)
         session.commit()
         return {"id": user.id, "username": user.username, "token": new_token}

@@ -2,10 +2,12 @@
 
 The console logs in with the same bearer token the API uses (``hotline demo`` /
 ``hotline user add`` print it). The cookie then carries the user id, a fingerprint of the
-token's stored SHA-256 and a CSRF token, signed with HMAC-SHA256; nothing is kept server
-side. Because the fingerprint must still match the user's current token, issuing a new
-token (``hotline demo`` again, ``hotline user add``) or deactivating the user ends their
-console sessions too.
+token's stored SHA-256, the user's session epoch and a CSRF token, signed with HMAC-SHA256;
+nothing about a session is kept server side. Each request checks the fingerprint and the
+epoch against the user's row, so a new token, disabling the user, or logging out (which
+bumps the epoch) ends the user's console sessions everywhere at once.
+
+Failed logins are counted in memory, per process (``LoginLimiter``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import hmac
 import json
 import os
 import secrets
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +37,12 @@ SESSION_SECONDS = 12 * 3600  # one working shift; after that, log in again
 ANON_SECONDS = 3600
 _FINGERPRINT_CHARS = 16
 SECRET_FILE = "console_secret"
+# Failed logins allowed per user name and per client address within the window; one more
+# gets 429 until the oldest failure is older than the window. Tokens are 192-bit random, so
+# this is not what keeps them from being guessed: it keeps a script from hammering the form
+# and makes an attempt visible (logged) rather than silent.
+LOGIN_MAX_FAILURES = 5
+LOGIN_WINDOW_SECONDS = 300
 
 
 class LoginRequired(Exception):
@@ -49,13 +59,19 @@ class ConsoleSession:
     token_fp: str | None
     csrf: str
     expires: int
+    epoch: int | None = None
+
+
+def secret_path(settings: Settings) -> Path:
+    """Where the generated secret lives: ``console_secret_file``, else under data_dir."""
+    return Path(settings.console_secret_file or Path(settings.data_dir) / SECRET_FILE)
 
 
 def console_secret(settings: Settings) -> bytes:
     """The configured secret, or the install's generated one (created on first use)."""
     if settings.console_secret:
         return settings.console_secret.encode()
-    path = Path(settings.data_dir) / SECRET_FILE
+    path = secret_path(settings)
     try:
         return path.read_bytes().strip()
     except FileNotFoundError:
@@ -88,7 +104,8 @@ def _mac(key: bytes, payload: str) -> str:
 
 def encode(key: bytes, s: ConsoleSession) -> str:
     payload = _b64(json.dumps(
-        {"u": s.user_id, "t": s.token_fp, "c": s.csrf, "e": s.expires}, separators=(",", ":")
+        {"u": s.user_id, "t": s.token_fp, "c": s.csrf, "e": s.expires, "p": s.epoch},
+        separators=(",", ":"),
     ).encode())
     return f"{payload}.{_mac(key, payload)}"
 
@@ -102,8 +119,9 @@ def decode(key: bytes, value: str | None, now: float | None = None) -> ConsoleSe
         return None
     try:
         data = json.loads(_unb64(payload))
+        # A cookie from before epochs existed has no "p": it is no session (log in again).
         s = ConsoleSession(user_id=data["u"], token_fp=data["t"], csrf=str(data["c"]),
-                           expires=int(data["e"]))
+                           expires=int(data["e"]), epoch=data["p"])
     except (ValueError, KeyError, TypeError):
         return None
     if s.expires < (now if now is not None else time.time()):
@@ -123,6 +141,7 @@ def new_session(user: User | None) -> ConsoleSession:
         token_fp=fingerprint(user) if user is not None else None,
         csrf=secrets.token_urlsafe(24),
         expires=int(time.time()) + ttl,
+        epoch=user.session_epoch if user is not None else None,
     )
 
 
@@ -148,7 +167,8 @@ def set_cookie(request: Request, response: Response, s: ConsoleSession) -> None:
         httponly=True,
         samesite="strict",
         # Behind TLS the cookie must never travel in clear; plain http stays usable for a
-        # local install on 127.0.0.1.
+        # local install on 127.0.0.1. Behind a TLS proxy the scheme is https only if the
+        # proxy is in trusted_proxies (its X-Forwarded-Proto is applied in hotline.app).
         secure=request.url.scheme == "https",
     )
 
@@ -160,6 +180,7 @@ def user_matches(s: ConsoleSession, user: User | None) -> bool:
         and s.token_fp is not None
         and bool(user.token_sha256)
         and hmac.compare_digest(fingerprint(user), s.token_fp)
+        and s.epoch == user.session_epoch
     )
 
 
@@ -168,3 +189,67 @@ def check_csrf(request: Request, s: ConsoleSession, submitted: str | None) -> No
     given = submitted or request.headers.get("x-csrf-token") or ""
     if not given or not hmac.compare_digest(given, s.csrf):
         raise CsrfFailed
+
+
+class LoginLimiter:
+    """Recent failed logins per key ("name:<user name>", "addr:<client address>").
+
+    In memory and per process: each node (and each worker process) counts on its own, so
+    an attacker spreading attempts over N nodes gets N times the allowance, and a restart
+    forgets. Good enough against a script on one form; see docs/console.md."""
+
+    # Past this many keys, stale ones are swept (an attacker can invent user names).
+    _SWEEP_AT = 10_000
+
+    def __init__(self, max_failures: int = LOGIN_MAX_FAILURES,
+                 window_seconds: float = LOGIN_WINDOW_SECONDS) -> None:
+        self.max_failures = max_failures
+        self.window = window_seconds
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        times = self._failures.get(key)
+        if times is None:
+            return deque()
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        return times
+
+    def blocked(self, keys: list[str], now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            return any(len(self._recent(k, now)) >= self.max_failures for k in keys)
+
+    def failed(self, keys: list[str], now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            if len(self._failures) >= self._SWEEP_AT:
+                for k in [k for k in self._failures if not self._recent(k, now)]:
+                    del self._failures[k]
+            for k in keys:
+                self._failures.setdefault(k, deque()).append(now)
+
+    def succeeded(self, name_key: str) -> None:
+        # Only the name's count: other people behind the same address keep theirs.
+        with self._lock:
+            self._failures.pop(name_key, None)
+
+
+_limiter_lock = threading.Lock()
+
+
+def login_limiter(request: Request) -> LoginLimiter:
+    state = request.app.state
+    with _limiter_lock:
+        limiter: LoginLimiter | None = getattr(state, "login_limiter", None)
+        if limiter is None:
+            limiter = state.login_limiter = LoginLimiter()
+    return limiter
+
+
+def login_keys(request: Request, username: str) -> list[str]:
+    """What a login attempt counts against: the name tried and the client's address (the
+    real client behind a trusted proxy, see hotline.app)."""
+    client = request.client.host if request.client else "unknown"
+    return [f"name:{username.strip().lower()}", f"addr:{client}"]

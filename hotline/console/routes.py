@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -13,7 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from hotline.console import auth, present, recordings
 from hotline.console.web import Work, error_page, is_htmx, page, render, work
 from ticketing import service
-from ticketing.directory import user_for_token
+from ticketing.directory import authenticate, end_sessions
 from ticketing.models import Ticket, Unit, User
 from ticketing.service import InvalidInput
 from ticketing.states import (
@@ -29,6 +30,7 @@ from ticketing.states import (
 )
 
 router = APIRouter()
+log = logging.getLogger("hotline.console")
 
 QUEUE_PAGE_SIZE = 50
 MAX_TEXT = 5000
@@ -146,11 +148,22 @@ def login(
         auth.check_csrf(request, s, csrf)
     except auth.CsrfFailed:
         return again(403, "安全校验失败，请重新输入后登录。")
+    limiter = auth.login_limiter(request)
+    keys = auth.login_keys(request, username)
+    # Checked before the token: while blocked, a right guess must not be told apart.
+    if limiter.blocked(keys):
+        # The address only: a token pasted into the name field must not reach the log.
+        log.warning("console login refused: too many failures (%s)", keys[1])
+        minutes = auth.LOGIN_WINDOW_SECONDS // 60
+        return again(429, f"登录失败次数过多，请 {minutes} 分钟后再试。")
     with request.app.state.sessions() as session:
-        user = user_for_token(session=session, token=token.strip())
+        user = authenticate(session=session, username=username.strip(), token=token.strip())
         # One message for a wrong name and a wrong token: don't confirm which accounts exist.
-        if user is None or user.username != username.strip():
+        if user is None:
+            limiter.failed(keys)
+            log.info("console login failed (%s)", keys[1])
             return again(401, "用户名或令牌不正确。")
+        limiter.succeeded(keys[0])
         new = auth.new_session(user)
         role = Role(user.role)
     response = RedirectResponse(safe_next(next) or home_for(role), status_code=303)
@@ -164,6 +177,15 @@ def logout(request: Request, csrf: Annotated[str, Form(max_length=128)] = "") ->
     s = auth.read_session(request)
     if s is not None:
         auth.check_csrf(request, s, csrf)
+        if s.user_id is not None:
+            # Ends the user's sessions in every browser, not only this one: the cookie
+            # holds no server-side id to revoke alone, and "log out" after a lost laptop
+            # should mean out everywhere. docs/console.md says so.
+            with request.app.state.sessions() as session:
+                user = session.get(User, s.user_id)
+                if user is not None and auth.user_matches(s, user):
+                    end_sessions(user)
+                    session.commit()
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(auth.COOKIE, path=auth.COOKIE_PATH)
     return response

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 from sqlalchemy import select
 
+from config import Settings
+from hotline.app import create_app
 from hotline.console import auth
+from hotline.doctor import check_console_secret
 from tests.console.conftest import csrf_of
 from tests.console.seed import make_ticket
 from tests.support.city import City
@@ -136,3 +142,138 @@ def test_logout_ends_the_session(as_user: Callable[[str], TestClient]) -> None:
     r = c.post("/console/logout", data={"csrf": c.csrf})
     assert r.status_code == 303 and r.headers["location"] == "/console/login"
     assert c.get("/console/dashboard").status_code == 303
+
+
+def _login(app: FastAPI, username: str, token: str, client: tuple[str, int] | None = None,
+           headers: dict[str, str] | None = None):
+    c = TestClient(app, follow_redirects=False, **({"client": client} if client else {}))
+    form = c.get("/console/login", headers=headers)
+    r = c.post("/console/login", headers=headers, data={
+        "username": username, "token": token, "csrf": csrf_of(form.text)})
+    return c, r
+
+
+def test_logout_ends_the_users_sessions_everywhere(
+    app: FastAPI, city: City, as_user: Callable[[str], TestClient]
+) -> None:
+    laptop = as_user("supervisor")
+    phone, r = _login(app, "supervisor", city.tokens["supervisor"])
+    assert r.status_code == 303 and phone.get("/console/dashboard").status_code == 200
+    stolen = laptop.cookies.get(auth.COOKIE)
+    assert laptop.post("/console/logout", data={"csrf": laptop.csrf}).status_code == 303
+    # The other browser is logged out too, and a copy of the cookie taken before logout
+    # (the browser deleting it proves nothing) is no session any more.
+    assert phone.get("/console/dashboard").status_code == 303
+    replay = TestClient(app, follow_redirects=False, cookies={auth.COOKIE: stolen})
+    assert replay.get("/console/dashboard").status_code == 303
+    # Logging in again works.
+    again, r = _login(app, "supervisor", city.tokens["supervisor"])
+    assert r.status_code == 303 and again.get("/console/dashboard").status_code == 200
+
+
+def test_disabling_ends_console_sessions_and_enabling_does_not_revive_them(
+    app: FastAPI, city: City, sessions, as_user: Callable[[str], TestClient]
+) -> None:
+    h = as_user("water-handler")
+    stolen = h.cookies.get(auth.COOKIE)
+    admin = {"Authorization": f"Bearer {city.tokens['admin']}"}
+    api = TestClient(app)
+    url = f"/api/v1/users/{city.user_id('water-handler')}"
+    assert api.post(f"{url}/disable", headers=admin).status_code == 200
+    assert h.get("/console/queue").status_code == 303
+    _, r = _login(app, "water-handler", city.tokens["water-handler"])
+    assert r.status_code == 401
+    assert api.post(f"{url}/enable", headers=admin).status_code == 200
+    replay = TestClient(app, follow_redirects=False, cookies={auth.COOKIE: stolen})
+    assert replay.get("/console/queue").status_code == 303
+    c, r = _login(app, "water-handler", city.tokens["water-handler"])
+    assert r.status_code == 303 and c.get("/console/queue").status_code == 200
+    # Rotating the token ends the new session too; the new token logs in.
+    new = api.post(f"{url}/rotate-token", headers=admin).json()["token"]
+    assert c.get("/console/queue").status_code == 303
+    assert _login(app, "water-handler", city.tokens["water-handler"])[1].status_code == 401
+    assert _login(app, "water-handler", new)[1].status_code == 303
+
+
+def test_failed_logins_are_limited_per_name_and_per_address(app: FastAPI, city: City) -> None:
+    here, there = ("198.51.100.7", 1000), ("203.0.113.9", 1000)
+    for _ in range(auth.LOGIN_MAX_FAILURES):
+        assert _login(app, "operator", "guess", here)[1].status_code == 401
+    # Even the right token is refused now, with a Mandarin message and 429.
+    _, r = _login(app, "operator", city.tokens["operator"], here)
+    assert r.status_code == 429 and "登录失败次数过多" in r.text
+    assert auth.COOKIE not in r.headers.get("location", "")
+    # The name is blocked from another address, the address for another name ...
+    assert _login(app, "operator", city.tokens["operator"], there)[1].status_code == 429
+    assert _login(app, "supervisor", city.tokens["supervisor"], here)[1].status_code == 429
+    # ... and others are not affected.
+    assert _login(app, "supervisor", city.tokens["supervisor"], there)[1].status_code == 303
+
+
+def test_login_limit_forgets_after_the_window_and_on_success() -> None:
+    limiter = auth.LoginLimiter(max_failures=2, window_seconds=300)
+    keys = ["name:operator", "addr:198.51.100.7"]
+    limiter.failed(keys, now=1000)
+    limiter.failed(keys, now=1100)
+    assert limiter.blocked(keys, now=1200)
+    assert limiter.blocked(["addr:198.51.100.7"], now=1299)
+    assert not limiter.blocked(keys, now=1301)  # the first failure is out of the window
+    limiter.failed(keys, now=1302)
+    limiter.succeeded("name:operator")
+    assert not limiter.blocked(["name:operator"], now=1303)
+
+
+def test_forwarded_headers_count_only_from_trusted_proxies(
+    settings: Settings, city: City
+) -> None:
+    tls = {"X-Forwarded-Proto": "https"}
+
+    def secure(app: FastAPI, peer: tuple[str, int]) -> bool:
+        r = TestClient(app, client=peer).get("/console/login", headers=tls)
+        return "secure" in r.headers["set-cookie"].lower()
+
+    shipped = create_app(settings)
+    assert not secure(shipped, ("10.0.0.5", 1000))  # no proxy trusted by default
+    proxied = create_app(settings.model_copy(update={"trusted_proxies": ["10.0.0.0/8"]}))
+    assert secure(proxied, ("10.0.0.5", 1000))
+    assert not secure(proxied, ("203.0.113.9", 1000))  # a client can't claim TLS
+    # Behind the proxy, failures count against the real client, not the proxy ...
+    proxy = ("10.0.0.5", 1000)
+    for _ in range(auth.LOGIN_MAX_FAILURES):
+        _login(proxied, "nobody", "guess", proxy, {"X-Forwarded-For": "198.51.100.7"})
+    blocked = _login(proxied, "nosuch", "guess", proxy, {"X-Forwarded-For": "198.51.100.7"})
+    assert blocked[1].status_code == 429
+    ok = _login(proxied, "operator", city.tokens["operator"], proxy,
+                {"X-Forwarded-For": "198.51.100.8"})
+    assert ok[1].status_code == 303
+    # ... while a client's own X-Forwarded-For does not give it a fresh allowance.
+    for i in range(auth.LOGIN_MAX_FAILURES):
+        _login(shipped, f"n{i}", "guess", ("203.0.113.9", 1), {"X-Forwarded-For": f"10.1.1.{i}"})
+    spoof = _login(shipped, "x", "guess", ("203.0.113.9", 1), {"X-Forwarded-For": "10.2.2.2"})
+    assert spoof[1].status_code == 429
+
+
+def test_trusted_proxies_must_be_addresses() -> None:
+    with pytest.raises(ValidationError):
+        Settings(trusted_proxies=["kamailio"])
+    assert Settings(trusted_proxies=["10.1.2.3/16", "::1"]).trusted_proxies == [
+        "10.1.0.0/16", "::1/128"]
+
+
+def test_secret_file_is_shared_by_nodes(settings: Settings, city: City, tmp_path: Path) -> None:
+    shared = tmp_path / "shared" / "console_secret"
+    nodes = [create_app(settings.model_copy(update={
+        "data_dir": tmp_path / node, "console_secret_file": shared, "node_name": node}))
+        for node in ("ivr-a", "ivr-b")]
+    a, r = _login(nodes[0], "operator", city.tokens["operator"])
+    assert r.status_code == 303
+    b = TestClient(nodes[1], follow_redirects=False,
+                   cookies={auth.COOKIE: a.cookies.get(auth.COOKIE)})
+    assert b.get("/console/intake").status_code == 200  # a session from node a works on b
+    assert shared.exists() and not (tmp_path / "ivr-a" / auth.SECRET_FILE).exists()
+    # Without the file setting each node would make its own: the doctor warns.
+    per_node = check_console_secret(settings.model_copy(update={"node_name": "ivr-a"}))
+    assert not per_node.ok and not per_node.required
+    assert "HOTLINE_CONSOLE_SECRET" in per_node.fix
+    assert check_console_secret(settings.model_copy(update={"console_secret_file": shared})).ok
+    assert check_console_secret(settings.model_copy(update={"console_secret": "x" * 40})).ok

@@ -58,8 +58,23 @@ def test_dockerfile_runs_unprivileged_with_volumes() -> None:
     assert "hotline db upgrade" in text
     # Named volumes take the owner of the image's directory: every mounted one must exist
     # in the image, made before the chown to the unprivileged user.
-    for path in ("/data/models", "/data/recordings", "/data/spool"):
+    for path in ("/data/models", "/data/recordings", "/data/spool", "/data/shared"):
         assert path in text.split("chown")[0] and f'"{path}"' in text
+    assert "HOTLINE_CONSOLE_SECRET_FILE=/data/shared/" in text
+
+
+def test_compose_nodes_share_one_console_secret_across_re_creates(compose: dict) -> None:
+    """Both nodes sign console cookies with the secret file on one named volume: a session
+    from one node works on the other, and re-creating a container keeps it."""
+    files, volumes = set(), set()
+    for node in ("ivr-a", "ivr-b"):
+        svc = compose["services"][node]
+        mounts = {v.split(":")[1]: v.split(":")[0] for v in svc["volumes"]}
+        secret = Path(svc["environment"]["HOTLINE_CONSOLE_SECRET_FILE"])
+        mount = next(m for m in mounts if secret.is_relative_to(m))
+        files.add(secret)
+        volumes.add(mounts[mount])
+    assert len(files) == 1 and len(volumes) == 1 and volumes <= set(compose["volumes"])
 
 
 def test_env_example_names_only_real_settings() -> None:

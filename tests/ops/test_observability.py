@@ -14,9 +14,12 @@ from hotline.app import create_app
 from hotline.observability import JsonFormatter, MaskingFilter, mask_phones
 from tests.support.city import City
 
+# /metrics answers loopback clients only under the shipped settings.
+LOCAL = ("127.0.0.1", 50000)
+
 
 def test_metrics_report_tickets_calls_backlog(settings: Settings, city: City) -> None:
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), client=LOCAL) as client:
         body = {"caller_phone": "13811112222", "demand": "朝阳区望京西园三区5号楼停水了"}
         r = client.post("/api/v1/tickets", json=body,
                         headers={"Authorization": f"Bearer {city.tokens['operator']}"})
@@ -28,6 +31,30 @@ def test_metrics_report_tickets_calls_backlog(settings: Settings, city: City) ->
     assert tickets == {"dispatched": 1.0}
     assert families["hotline_asr_backlog"].samples[0].value == 0
     assert "hotline_calls" in families and "hotline_tickets_overdue" in families
+
+
+def test_metrics_only_for_loopback_or_the_token(sqlite_url: str, tmp_path) -> None:
+    shipped = Settings(database_url=sqlite_url, data_dir=tmp_path)
+    app = create_app(shipped)
+    assert TestClient(app, client=LOCAL).get("/metrics").status_code == 200
+    assert TestClient(app, client=("::1", 50000)).get("/metrics").status_code == 200
+    # Anyone else, and a loopback request a local proxy relays for someone else.
+    assert TestClient(app, client=("203.0.113.9", 4000)).get("/metrics").status_code == 403
+    r = TestClient(app, client=LOCAL).get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert r.status_code == 403 and "hotline_tickets" not in r.text
+    # A trusted proxy's client is the forwarded one: still not loopback.
+    proxied = create_app(shipped.model_copy(update={"trusted_proxies": ["127.0.0.1"]}))
+    r = TestClient(proxied, client=LOCAL).get("/metrics", headers={"X-Forwarded-For": "10.9.8.7"})
+    assert r.status_code == 403
+    # With a token set, only the token counts, from anywhere.
+    token = "s3cret-metrics-token"
+    app = create_app(shipped.model_copy(update={"metrics_token": token}))
+    far = TestClient(app, client=("203.0.113.9", 4000))
+    assert far.get("/metrics").status_code == 403
+    assert far.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 403
+    assert TestClient(app, client=LOCAL).get("/metrics").status_code == 403
+    r = far.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200 and "hotline_tickets" in r.text
 
 
 @pytest.mark.parametrize(
@@ -73,7 +100,7 @@ def test_outbound_backlog_lateness_and_live_calls(settings: Settings, city: City
     from ticketing.models import utcnow
 
     lateness = ("hotline_reminder_lateness_seconds_count", (("kind", "sms_dispatch"),))
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), client=LOCAL) as client:
         body = {"caller_phone": "13811112222", "demand": "朝阳区望京西园三区5号楼停水了"}
         r = client.post("/api/v1/tickets", json=body,
                         headers={"Authorization": f"Bearer {city.tokens['operator']}"})
@@ -120,7 +147,7 @@ def test_grafana_dashboard_uses_only_metrics_the_service_serves(settings: Settin
                        "hotline-dashboard.json").read_text(encoding="utf-8"))
     used = {name for p in dash["panels"] for t in p["targets"]
             for name in re.findall(r"hotline_[a-z_]+", t["expr"])}
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), client=LOCAL) as client:
         served = {s.name for f in text_string_to_metric_families(client.get("/metrics").text)
                   for s in f.samples}
         served |= {f.name for f in text_string_to_metric_families(

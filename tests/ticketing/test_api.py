@@ -14,7 +14,8 @@ from sqlalchemy import select
 from config import Settings
 from hotline.app import create_app
 from tests.support.city import City
-from ticketing.models import Ticket
+from ticketing.directory import hash_token
+from ticketing.models import AccountEvent, Ticket, User
 
 
 @pytest.fixture
@@ -191,3 +192,48 @@ def test_refuses_unmigrated_database(tmp_path: Path) -> None:
 
     with pytest.raises(NotMigrated, match="hotline db upgrade"):
         create_app(Settings(database_url=f"sqlite:///{tmp_path / 'empty.db'}"))
+
+
+def test_admin_disables_enables_and_rotates_a_token(client: TestClient, city: City) -> None:
+    admin = auth(city, "admin")
+    handler = city.user_id("water-handler")
+    url = f"/api/v1/users/{handler}"
+    # Admins only.
+    for who in ("operator", "supervisor", "water-handler"):
+        assert client.post(f"{url}/disable", headers=auth(city, who)).status_code == 403
+        assert client.post(f"{url}/rotate-token", headers=auth(city, who)).status_code == 403
+    assert client.get("/api/v1/tickets", headers=auth(city, "water-handler")).status_code == 200
+
+    r = client.post(f"{url}/disable", headers=admin)
+    assert r.status_code == 200 and r.json()["active"] is False
+    # The leaked token stops working with the next request.
+    assert client.get("/api/v1/tickets", headers=auth(city, "water-handler")).status_code == 401
+    users = {u["username"]: u for u in client.get("/api/v1/users", headers=admin).json()}
+    assert users["water-handler"]["active"] is False and users["admin"]["active"] is True
+
+    assert client.post(f"{url}/enable", headers=admin).json()["active"] is True
+    assert client.get("/api/v1/tickets", headers=auth(city, "water-handler")).status_code == 200
+
+    r = client.post(f"{url}/rotate-token", headers=admin)
+    assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+    new = r.json()["token"]
+    assert new != city.tokens["water-handler"]
+    assert client.get("/api/v1/tickets", headers=auth(city, "water-handler")).status_code == 401
+    me = client.get("/api/v1/tickets", headers={"Authorization": f"Bearer {new}"})
+    assert me.status_code == 200
+    with city.sessions() as s:
+        stored = s.scalars(select(User.token_sha256).where(User.id == handler)).one()
+    assert stored == hash_token(new) and new not in stored
+
+    # Each change is audited with who did it.
+    with city.sessions() as s:
+        events = s.scalars(select(AccountEvent).where(AccountEvent.user_id == handler)
+                           .order_by(AccountEvent.id)).all()
+    assert [e.action for e in events] == ["disable", "enable", "rotate_token"]
+    assert {e.actor_id for e in events} == {city.user_id("admin")}
+
+    # No locking oneself out through the API; unknown users are 404.
+    assert client.post(f"/api/v1/users/{city.user_id('admin')}/disable",
+                       headers=admin).status_code == 409
+    assert client.post("/api/v1/users/999999/disable", headers=admin).status_code == 404
+    assert client.get("/api/v1/tickets", headers=admin).status_code == 200
