@@ -96,14 +96,16 @@ def standin() -> Iterator[StandIn]:
 
 # --------------------------------------------------------------------------- our app
 @pytest.fixture
-def make_twilio(settings: Settings, asr_engine: AsrEngine) -> Iterator[Any]:
+def make_twilio(settings: Settings, asr_engine: AsrEngine, standin: StandIn) -> Iterator[Any]:
     """make_twilio(twilio={...}, sip={...}, engine=True) -> Twilio, our app behind it."""
     clients: list[TestClient] = []
 
     def make(*, twilio: dict[str, Any] | None = None, sip: dict[str, Any] | None = None,
              engine: bool = True) -> Twilio:
+        # Recordings are fetched only from twilio.api_base: here, the stand-in.
         tw = TwilioSettings(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN,
-                            public_base_url=PUBLIC_BASE, **(twilio or {}))
+                            api_base=standin.base, public_base_url=PUBLIC_BASE,
+                            **(twilio or {}))
         ours = settings.model_copy(update={
             "twilio": tw, "sip": settings.sip.model_copy(update=sip or {})})
         app = create_app(ours)
