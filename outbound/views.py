@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -47,6 +47,8 @@ router = APIRouter(prefix="/api/v1/outbound", tags=["outbound"])
 _CALL_REF_WAIT_SECONDS = 5.0
 _CALL_REF_POLL_SECONDS = 0.05
 _FINAL_STATUSES = frozenset({"completed", *TWILIO_STATUS})
+# A row id: larger numbers would be a database error (500) on PostgreSQL, not a 422.
+AttemptId = Annotated[int, Query(ge=1, le=2**31 - 1)]
 
 
 class _Refused(Exception):
@@ -67,7 +69,7 @@ async def _signed_form(request: Request) -> dict[str, str]:
     return params
 
 
-def _bound_attempt(session: Session, attempt_id: int, call_sid: str | None
+def _bound_attempt(*, session: Session, attempt_id: int, call_sid: str | None
                    ) -> OutboundAttempt:
     """The attempt this webhook may act on, locked for the caller's transaction."""
     attempt = session.scalars(select(OutboundAttempt).where(OutboundAttempt.id == attempt_id)
@@ -88,7 +90,7 @@ def _check_attempt(request: Request, attempt_id: int, call_sid: str | None) -> N
     while True:
         with request.app.state.sessions() as session:
             try:
-                _bound_attempt(session, attempt_id, call_sid)
+                _bound_attempt(session=session, attempt_id=attempt_id, call_sid=call_sid)
                 return
             except _Refused as refused:
                 attempt = session.get(OutboundAttempt, attempt_id)
@@ -126,7 +128,7 @@ def _say_step(request: Request, attempt_id: int, keys: str, digit: str | None,
 
 
 @router.post("/twilio/voice", include_in_schema=False)
-async def twilio_voice(request: Request, attempt: int) -> Response:
+async def twilio_voice(request: Request, attempt: AttemptId) -> Response:
     try:
         params = await _signed_form(request)
         body = await run_in_threadpool(_say_step, request, attempt, "", None,
@@ -137,7 +139,7 @@ async def twilio_voice(request: Request, attempt: int) -> Response:
 
 
 @router.post("/twilio/gather", include_in_schema=False)
-async def twilio_gather(request: Request, attempt: int, keys: str = "") -> Response:
+async def twilio_gather(request: Request, attempt: AttemptId, keys: str = "") -> Response:
     try:
         params = await _signed_form(request)
         digit = (params.get("Digits") or "")[:1]
@@ -155,7 +157,8 @@ def _record_status(request: Request, attempt_id: int, params: dict[str, str]) ->
     with transaction(request.app.state.sessions) as session:
         # Checked again under the row lock: of two copies of the final callback at once,
         # only one ends the attempt.
-        attempt = _bound_attempt(session, attempt_id, params.get("CallSid"))
+        attempt = _bound_attempt(session=session, attempt_id=attempt_id,
+                                 call_sid=params.get("CallSid"))
         if status not in _FINAL_STATUSES:
             return  # only the end of the call is recorded here
         if status == "completed":
@@ -168,7 +171,7 @@ def _record_status(request: Request, attempt_id: int, params: dict[str, str]) ->
 
 
 @router.post("/twilio/status", include_in_schema=False)
-async def twilio_status(request: Request, attempt: int) -> Response:
+async def twilio_status(request: Request, attempt: AttemptId) -> Response:
     try:
         params = await _signed_form(request)
         await run_in_threadpool(_record_status, request, attempt, params)

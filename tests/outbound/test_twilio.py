@@ -237,7 +237,7 @@ class Hook:
 
 
 @pytest.fixture
-def hook_app(sqlite_url: str, tmp_path: Path) -> Iterator[Any]:
+def hook_app(db_url: str, tmp_path: Path) -> Iterator[Any]:
     """make(twilio=...) -> (Hook, sessions, domain, city) on the shipped settings, with only
     the given Twilio settings changed."""
     engines: list[Any] = []
@@ -245,11 +245,11 @@ def hook_app(sqlite_url: str, tmp_path: Path) -> Iterator[Any]:
 
     def make(token_for_signing: str, **twilio: Any
              ) -> tuple[Hook, sessionmaker[Session], Domain, City]:
-        settings = Settings(database_url=sqlite_url, data_dir=tmp_path,
+        settings = Settings(database_url=db_url, data_dir=tmp_path,
                             twilio=TwilioSettings(**twilio))
         client = TestClient(create_app(settings))
         clients.append(client)
-        engine = make_engine(sqlite_url)
+        engine = make_engine(db_url)
         engines.append(engine)
         sessions = make_session_factory(engine)
         domain = Domain.load(settings)
@@ -320,6 +320,8 @@ def test_webhooks_only_act_on_their_own_live_twilio_call(hook_app: Any) -> None:
     assert resp.status_code == 404 and resp.json()["error"] == "not_found"
     resp = hook.post("gather", {"attempt": 10**6, "keys": ""}, {"CallSid": sid, "Digits": "1"})
     assert resp.status_code == 404 and resp.json()["error"] == "not_found"
+    resp = hook.post("gather", {"attempt": 10**20, "keys": ""}, {"CallSid": sid, "Digits": "1"})
+    assert resp.status_code == 422 and resp.json()["field"] == "query.attempt"
     assert _attempt_row(sessions, sip) == before
     assert ticket(sessions, number).status == "dispatched"
     with sessions() as s:  # the SIP call ends; the next reminder goes out over Twilio
