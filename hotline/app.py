@@ -23,6 +23,7 @@ from hotline.scheduler import start_scheduler
 from hotline.voice import start_voice
 from ivr import twilio_voice
 from outbound.views import router as outbound_router
+from telephony.twilio.signature import posture_problems
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory, require_migrated, schema_revision
 from ticketing.service import InvalidInput, NotFound
@@ -169,6 +170,8 @@ def create_app(
     asr_status = model_status(settings.asr.model_dir, settings.asr.model_name)
     if not asr_status.ready:
         log.warning("%s", asr_status.detail)
+    for problem in posture_problems(settings):
+        (log.error if problem.serious else log.warning)("%s", problem.text)
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:

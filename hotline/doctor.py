@@ -17,6 +17,7 @@ from config import Settings
 from hotline import dbadmin
 from hotline.console.auth import secret_path
 from ivr.sip.floodguard import resolve_trusted, trusted_entries
+from telephony.twilio.signature import posture_problems
 from ticketing.classify import load_rules
 from ticketing.db import make_engine, schema_revision
 from ticketing.dispatch_rules import RuleFileError, load_rule_table
@@ -160,6 +161,17 @@ def check_outbound(s: Settings) -> Check:
         "outbound", True, f"SMS via {o.sms_provider}, calls via {o.dialer}")
 
 
+def check_twilio(s: Settings) -> Check:
+    """Twilio webhooks sign ticket actions and surveys: they must be verified."""
+    problems = posture_problems(s)
+    if not problems:
+        return Check("twilio", True, f"webhooks verified, API {s.twilio.api_base}")
+    return Check("twilio", False, "; ".join(p.text for p in problems),
+                 "set HOTLINE_TWILIO__AUTH_TOKEN, keep HOTLINE_TWILIO__VERIFY_SIGNATURES=true "
+                 "and an https HOTLINE_TWILIO__API_BASE",
+                 required=any(p.serious for p in problems))
+
+
 def check_registrar(s: Settings) -> Check:
     """Send SIP OPTIONS to the registrar (Kamailio) and wait for any answer."""
     if s.sip.mode != "register":
@@ -189,7 +201,7 @@ def check_registrar(s: Settings) -> Check:
 CHECKS: tuple[Callable[[Settings], Check], ...] = (
     check_database, check_rules, check_model, check_dirs, check_prompt_tools,
     check_http_port, check_sip_port, check_trusted_sources, check_console_secret,
-    check_outbound, check_registrar,
+    check_outbound, check_registrar, check_twilio,
 )
 
 

@@ -1,9 +1,8 @@
 """Twilio voice webhooks: the HTTP side of the Twilio carrier.
 
 Each webhook is checked in this order, and nothing is touched before the checks pass:
-1. ``X-Twilio-Signature`` against the public URL Twilio requested (the configured
-   ``twilio.public_base_url`` + path + query; behind a proxy the Host we see is not the
-   one Twilio signed) and the form parameters -> 403 otherwise;
+1. ``telephony.twilio.signature`` (X-Twilio-Signature over the public URL and the form;
+   no auth token refuses everything) -> 403 otherwise;
 2. the form fields the step needs -> 400 naming the first missing or malformed field.
 The call flow itself (database, download, Vosk) is blocking work and runs in a worker
 thread, one thread per request, so the event loop keeps serving other calls.
@@ -19,13 +18,12 @@ from collections.abc import Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.datastructures import FormData
-from twilio.request_validator import RequestValidator
 
-from config.settings import Settings, TwilioSettings
+from config.settings import Settings
 from ivr.twilio import twiml
 from ivr.twilio.dialogue import TwilioDialogue
 from ivr.twilio.fetch import SID_RE
+from telephony.twilio import signature
 
 log = logging.getLogger("hotline.ivr.twilio")
 
@@ -38,20 +36,6 @@ _dialogue_guard = threading.Lock()
 class _Rejected(Exception):
     def __init__(self, response: JSONResponse) -> None:
         self.response = response
-
-
-def public_url(settings: TwilioSettings, request: Request) -> str:
-    url = settings.public_base_url.rstrip("/") + request.url.path
-    return f"{url}?{request.url.query}" if request.url.query else url
-
-
-def signature_valid(settings: TwilioSettings, url: str, form: FormData | dict[str, str],
-                    signature: str | None) -> bool:
-    if not settings.verify_signatures:
-        return True
-    if not signature or not settings.auth_token:  # no token: nothing can be verified
-        return False
-    return RequestValidator(settings.auth_token).validate(url, form, signature)
 
 
 def _dialogue(request: Request) -> TwilioDialogue:
@@ -70,13 +54,10 @@ def _dialogue(request: Request) -> TwilioDialogue:
 
 async def _checked_form(request: Request, required: tuple[str, ...]) -> dict[str, str]:
     settings: Settings = request.app.state.settings
-    form = await request.form()
-    if not signature_valid(settings.twilio, public_url(settings.twilio, request), form,
-                           request.headers.get("X-Twilio-Signature")):
-        log.warning("twilio webhook %s: signature missing or invalid", request.url.path)
-        raise _Rejected(JSONResponse(
-            {"error": "forbidden", "detail": "X-Twilio-Signature missing or invalid"}, 403))
-    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    values, refused = await signature.read_signed_form(request, settings.twilio)
+    if refused:
+        log.warning("twilio webhook %s refused: %s", request.url.path, refused)
+        raise _Rejected(JSONResponse({"error": "forbidden", "detail": refused}, 403))
     for name in required:
         if not values.get(name, "").strip():
             raise _Rejected(JSONResponse(
@@ -112,7 +93,9 @@ async def _handle(request: Request, required: tuple[str, ...],
 
 def _attempt(request: Request) -> int:
     raw = request.query_params.get("attempt", "1")
-    return int(raw) if raw.isdigit() else 1
+    # str.isdigit() is true for "²" and other Unicode digits int() refuses; only our own
+    # URLs carry this, so anything but a short ASCII number is the first attempt.
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 4 else 1
 
 
 @router.post("/voice")

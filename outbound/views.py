@@ -3,21 +3,24 @@ the supervisors' review queue of dissatisfied citizens."""
 
 from __future__ import annotations
 
+import logging
+import time
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
-from twilio.request_validator import RequestValidator
 
 from config.settings import Settings
-from outbound.dialers import TWILIO_STATUS, twilio_webhook_base, twiml_for
+from outbound.dialers import TWILIO_STATUS, TwilioDialer, twilio_webhook_base, twiml_for
 from outbound.models import OutboundAttempt, Outcome, SurveyReview
 from outbound.worker import conversation_for
+from telephony.twilio import signature
 from ticketing.actors import mask_phone
 from ticketing.context import Domain
 from ticketing.db import transaction
@@ -26,26 +29,76 @@ from ticketing.service import scope_filter
 from ticketing.states import Role
 from ticketing.views import Token, require, unit_of_work
 
+log = logging.getLogger("outbound.views")
+
 router = APIRouter(prefix="/api/v1/outbound", tags=["outbound"])
 
 
 # --- Twilio webhooks -------------------------------------------------------------------
+#
+# Checked in this order, and nothing changes before all pass:
+# 1. telephony.twilio.signature (no auth token refuses everything) -> 403;
+# 2. the attempt is ours to act on: it exists and is a Twilio call (404), it has not ended
+#    (409), and the form's CallSid is the call our REST request created (403). The status
+#    callback ends the attempt, so a replay of it (or of any webhook) afterwards is a 409.
+
+# Twilio may fetch /voice (or post a quick "failed" status) before the dialer has stored
+# the CallSid its REST request returned; wait this long for it.
+_CALL_REF_WAIT_SECONDS = 5.0
+_CALL_REF_POLL_SECONDS = 0.05
+_FINAL_STATUSES = frozenset({"completed", *TWILIO_STATUS})
+# A row id: larger numbers would be a database error (500) on PostgreSQL, not a 422.
+AttemptId = Annotated[int, Query(ge=1, le=2**31 - 1)]
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+
+    def response(self) -> JSONResponse:
+        return JSONResponse({"error": self.code, "detail": self.detail}, self.status)
 
 
 async def _signed_form(request: Request) -> dict[str, str]:
-    """The POSTed parameters, after checking X-Twilio-Signature against the public URL
-    Twilio was given (settings.twilio.public_base_url); 403 when it does not verify."""
     settings: Settings = request.app.state.settings
-    params = {k: str(v) for k, v in (await request.form()).items()}
-    if settings.twilio.verify_signatures:
-        url = settings.twilio.public_base_url.rstrip("/") + request.url.path
-        if request.url.query:
-            url += "?" + request.url.query
-        signature = request.headers.get("x-twilio-signature", "")
-        validator = RequestValidator(settings.twilio.auth_token)
-        if not signature or not validator.validate(url, params, signature):
-            raise HTTPException(403, "invalid Twilio signature")
+    params, refused = await signature.read_signed_form(request, settings.twilio)
+    if refused:
+        log.warning("outbound twilio webhook %s refused: %s", request.url.path, refused)
+        raise _Refused(403, "forbidden", refused)
     return params
+
+
+def _bound_attempt(*, session: Session, attempt_id: int, call_sid: str | None
+                   ) -> OutboundAttempt:
+    """The attempt this webhook may act on, locked for the caller's transaction."""
+    attempt = session.scalars(select(OutboundAttempt).where(OutboundAttempt.id == attempt_id)
+                              .with_for_update()).first()
+    if attempt is None or attempt.channel != "call" or attempt.carrier != TwilioDialer.name:
+        raise _Refused(404, "not_found", f"no Twilio call attempt {attempt_id}")
+    if attempt.ended_at is not None:
+        raise _Refused(409, "call_ended", f"call attempt {attempt_id} has already ended")
+    if not call_sid or attempt.call_ref != call_sid:
+        raise _Refused(403, "forbidden", f"CallSid does not belong to attempt {attempt_id}")
+    return attempt
+
+
+def _check_attempt(request: Request, attempt_id: int, call_sid: str | None) -> None:
+    """_bound_attempt in its own transaction, waiting briefly for the dialer to store the
+    CallSid of a call it has just created."""
+    deadline = time.monotonic() + _CALL_REF_WAIT_SECONDS
+    while True:
+        with request.app.state.sessions() as session:
+            try:
+                _bound_attempt(session=session, attempt_id=attempt_id, call_sid=call_sid)
+                return
+            except _Refused as refused:
+                attempt = session.get(OutboundAttempt, attempt_id)
+                pending = (refused.status == 403 and attempt is not None
+                           and attempt.call_ref is None)
+                if not pending or time.monotonic() >= deadline:
+                    raise
+        time.sleep(_CALL_REF_POLL_SECONDS)
 
 
 def _twiml(body: str) -> Response:
@@ -59,6 +112,7 @@ def _gather_url(settings: Settings, attempt_id: int, keys: str) -> str:
 
 def _say_step(request: Request, attempt_id: int, keys: str, digit: str | None,
               call_sid: str | None) -> str:
+    _check_attempt(request, attempt_id, call_sid)
     domain: Domain = request.app.state.domain
     conversation = conversation_for(sessions=request.app.state.sessions, domain=domain,
                                     attempt_id=attempt_id)
@@ -74,43 +128,55 @@ def _say_step(request: Request, attempt_id: int, keys: str, digit: str | None,
 
 
 @router.post("/twilio/voice", include_in_schema=False)
-async def twilio_voice(request: Request, attempt: int) -> Response:
-    params = await _signed_form(request)
-    body = await run_in_threadpool(_say_step, request, attempt, "", None, params.get("CallSid"))
+async def twilio_voice(request: Request, attempt: AttemptId) -> Response:
+    try:
+        params = await _signed_form(request)
+        body = await run_in_threadpool(_say_step, request, attempt, "", None,
+                                       params.get("CallSid"))
+    except _Refused as refused:
+        return refused.response()
     return _twiml(body)
 
 
 @router.post("/twilio/gather", include_in_schema=False)
-async def twilio_gather(request: Request, attempt: int, keys: str = "") -> Response:
-    params = await _signed_form(request)
-    digit = (params.get("Digits") or "")[:1]
-    body = await run_in_threadpool(_say_step, request, attempt, keys, digit,
-                                   params.get("CallSid"))
+async def twilio_gather(request: Request, attempt: AttemptId, keys: str = "") -> Response:
+    try:
+        params = await _signed_form(request)
+        digit = (params.get("Digits") or "")[:1]
+        body = await run_in_threadpool(_say_step, request, attempt, keys, digit,
+                                       params.get("CallSid"))
+    except _Refused as refused:
+        return refused.response()
     return _twiml(body)
 
 
 def _record_status(request: Request, attempt_id: int, params: dict[str, str]) -> None:
     domain: Domain = request.app.state.domain
     status = params.get("CallStatus", "")
+    _check_attempt(request, attempt_id, params.get("CallSid"))
     with transaction(request.app.state.sessions) as session:
-        attempt = session.get(OutboundAttempt, attempt_id)
-        if attempt is None:
-            raise HTTPException(404, "unknown attempt")
+        # Checked again under the row lock: of two copies of the final callback at once,
+        # only one ends the attempt.
+        attempt = _bound_attempt(session=session, attempt_id=attempt_id,
+                                 call_sid=params.get("CallSid"))
+        if status not in _FINAL_STATUSES:
+            return  # only the end of the call is recorded here
         if status == "completed":
             outcome = Outcome.ANSWERED if attempt.answered_at else Outcome.NO_ANSWER
         else:
             outcome = TWILIO_STATUS.get(status, Outcome.FAILED)
-        if attempt.ended_at is None:
-            attempt.ended_at = domain.now()
-            attempt.outcome = outcome.value
-            attempt.call_ref = attempt.call_ref or params.get("CallSid")
-            attempt.detail = f"twilio {status} {params.get('SipResponseCode', '')}".strip()
+        attempt.ended_at = domain.now()
+        attempt.outcome = outcome.value
+        attempt.detail = f"twilio {status} {params.get('SipResponseCode', '')}".strip()
 
 
 @router.post("/twilio/status", include_in_schema=False)
-async def twilio_status(request: Request, attempt: int) -> Response:
-    params = await _signed_form(request)
-    await run_in_threadpool(_record_status, request, attempt, params)
+async def twilio_status(request: Request, attempt: AttemptId) -> Response:
+    try:
+        params = await _signed_form(request)
+        await run_in_threadpool(_record_status, request, attempt, params)
+    except _Refused as refused:
+        return refused.response()
     return Response(status_code=204)
 
 

@@ -72,6 +72,14 @@ class TwilioCalls:
         intake.answered()
         return TwilioCall(intake, ended=False)
 
+    def taken(self, call_sid: str) -> bool:
+        """Whether any call, of any carrier, already has this id (live or settled)."""
+        if self.spool.path(call_sid).exists():
+            return True
+        with self.sessions() as s:
+            return s.scalar(select(CallRecord.id).where(CallRecord.call_id == call_sid)
+                            ) is not None
+
     def find(self, call_sid: str) -> TwilioCall | None:
         journal = self._from_spool(call_sid)
         if journal is not None:
@@ -124,11 +132,14 @@ class TwilioCalls:
         except FileNotFoundError:
             return None
         journal = CallJournal(**data)
-        return journal if journal.call_id == call_sid else None
+        # The spool is shared with the SIP IVR: a webhook naming a SIP call's id must not
+        # resume (or overwrite) that call.
+        return journal if journal.call_id == call_sid and journal.carrier == CARRIER else None
 
     def _from_database(self, call_sid: str) -> CallJournal | None:
         with self.sessions() as s:
-            rec = s.scalars(select(CallRecord).where(CallRecord.call_id == call_sid)).first()
+            rec = s.scalars(select(CallRecord).where(CallRecord.call_id == call_sid,
+                                                     CallRecord.carrier == CARRIER)).first()
             if rec is None:
                 return None
             ticket = s.get(Ticket, rec.ticket_id) if rec.ticket_id is not None else None

@@ -29,7 +29,13 @@ from ivr.intake import FiledTicket, Spool
 from ivr.twilio import twiml
 from ivr.twilio.calls import TwilioCall, TwilioCalls
 from ivr.twilio.decode import Decoded, decode_within
-from ivr.twilio.fetch import FetchError, fetch_recording, recording_path, sha256_of
+from ivr.twilio.fetch import (
+    FetchError,
+    UrlRefused,
+    fetch_recording,
+    recording_path,
+    sha256_of,
+)
 from ticketing.classify import category_label, classify
 from ticketing.context import Domain
 from ticketing.models import Ticket
@@ -83,6 +89,8 @@ class TwilioDialogue:
         with self.calls.lock(call_sid):
             # Twilio retries a webhook that timed out: the call then already has a journal.
             if self.calls.find(call_sid) is None:
+                if self.calls.taken(call_sid):  # another carrier's call: not ours to touch
+                    return twiml.unknown_call()
                 self.calls.start(call_sid, caller)
         return twiml.greeting(self.settings, self.urls)
 
@@ -229,23 +237,21 @@ class TwilioDialogue:
             if attempt:
                 time.sleep(_FETCH_RETRY_SECONDS)
             try:
-                got = fetch_recording(url, path, auth=self._auth(url), timeout=timeout)
+                got = fetch_recording(url, path, api_base=tw.api_base, auth=self._auth(),
+                                      timeout=timeout)
             except FetchError as exc:
                 log.warning("call %s: %s", call_sid, exc)
                 error = str(exc)
+                if isinstance(exc, UrlRefused):
+                    break
                 continue
             return Taken(path, got.sha256, None)
         return Taken(path, None, error)
 
-    def _auth(self, url: str) -> tuple[str, str] | None:
+    def _auth(self) -> tuple[str, str] | None:
+        # fetch_recording sends these only to twilio.api_base, whatever RecordingUrl says.
         tw = self.settings.twilio
-        if not tw.account_sid:
-            return None
-        # With signatures off (local development) the URL is not proven to come from
-        # Twilio: never hand the account's credentials to anything but its API.
-        if not tw.verify_signatures and not url.startswith(tw.api_base.rstrip("/") + "/"):
-            return None
-        return (tw.account_sid, tw.auth_token)
+        return (tw.account_sid, tw.auth_token) if tw.account_sid else None
 
     def _understand(self, call: TwilioCall, taken: Taken, deadline: float) -> str:
         intake = call.intake

@@ -3,6 +3,12 @@
 The file appears under its final name only when complete (temporary file + rename), so
 "the file exists" means "the recording is here": a second webhook for the same recording,
 or the transcription backlog, never sees half a file.
+
+``RecordingUrl`` comes from a webhook form, and the download carries the account SID and
+auth token. So the URL must name Twilio's API itself (scheme, host and port of
+``twilio.api_base``) or nothing is requested, and the credentials are sent only there:
+Twilio answers an authenticated media request with a redirect to a short-lived signed URL
+on its media host, which is followed without them (and never from https down to http).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
@@ -22,10 +29,16 @@ SID_RE = re.compile(r"^[A-Za-z]{2}[A-Za-z0-9]{1,62}$")
 # A 2-hour 16-bit 8 kHz WAV is 115 MB; a recording is capped far below by max_record_seconds.
 MAX_RECORDING_BYTES = 64 * 1024 * 1024
 _CHUNK = 64 * 1024
+_MAX_REDIRECTS = 3
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class FetchError(Exception):
     """The recording could not be downloaded (HTTP error, timeout, too large)."""
+
+
+class UrlRefused(FetchError):
+    """The URL is not one credentials may be sent to; trying again will not help."""
 
 
 @dataclass(frozen=True)
@@ -50,14 +63,33 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
+def origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) with the scheme's default port filled in; None if unusable."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # a port that is not a number
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    return scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme]
+
+
 def fetch_recording(
-    recording_url: str, dest: Path, *, auth: tuple[str, str] | None, timeout: float
+    recording_url: str, dest: Path, *, api_base: str, auth: tuple[str, str] | None,
+    timeout: float,
 ) -> Fetched:
     """GET ``recording_url`` + ".wav" (Twilio serves the WAV under that suffix) to ``dest``.
 
-    ``timeout`` bounds the whole download, not each read: the caller is on the line
-    waiting for this webhook's answer.
+    ``recording_url`` must be on ``api_base``'s origin (FetchError before any request
+    otherwise); ``auth`` goes only to that origin. ``timeout`` bounds the whole download,
+    not each read: the caller is on the line waiting for this webhook's answer.
     """
+    api = origin(api_base)
+    if api is None or origin(recording_url) != api:
+        raise UrlRefused("recording download: RecordingUrl is not on the Twilio API "
+                         "(twilio.api_base); not fetched")
     url = recording_url.rstrip("/")
     url = url if url.endswith(".wav") else url + ".wav"
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -67,18 +99,28 @@ def fetch_recording(
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:
-            # Redirects are followed (Twilio may send media from another host); httpx drops
-            # the Authorization header when the host changes, so credentials stay with Twilio.
-            with httpx.stream("GET", url, auth=auth, timeout=timeout,
-                              follow_redirects=True) as resp:
-                if resp.status_code != 200:
-                    raise FetchError(f"recording download: HTTP {resp.status_code}")
-                for block in resp.iter_bytes(_CHUNK):
-                    size += len(block)
-                    if size > MAX_RECORDING_BYTES:
-                        raise FetchError("recording download: larger than the limit")
-                    h.update(block)
-                    out.write(block)
+            with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+                for _ in range(_MAX_REDIRECTS + 1):
+                    here = origin(url)
+                    # Credentials only to the API origin; a redirect elsewhere carries its
+                    # own (signed, short-lived) authorisation.
+                    with client.stream("GET", url, auth=auth if here == api else None
+                                       ) as resp:
+                        if resp.is_redirect:
+                            url = _redirect_target(url, resp.headers.get("location", ""),
+                                                   api)
+                            continue
+                        if resp.status_code != 200:
+                            raise FetchError(f"recording download: HTTP {resp.status_code}")
+                        for block in resp.iter_bytes(_CHUNK):
+                            size += len(block)
+                            if size > MAX_RECORDING_BYTES:
+                                raise FetchError("recording download: larger than the limit")
+                            h.update(block)
+                            out.write(block)
+                        break
+                else:
+                    raise FetchError("recording download: too many redirects")
             out.flush()
             os.fsync(out.fileno())
         if size == 0:
@@ -89,3 +131,13 @@ def fetch_recording(
     finally:
         tmp.unlink(missing_ok=True)
     return Fetched(dest, h.hexdigest(), size)
+
+
+def _redirect_target(current: str, location: str, api: tuple[str, str, int]) -> str:
+    target = urljoin(current, location)
+    there = origin(target)
+    # Never from the API's scheme down to a weaker one (https -> http): the recording is a
+    # citizen's voice.
+    if there is None or not location or (there[0] != api[0] and there[0] != "https"):
+        raise UrlRefused("recording download: redirect to an unusable or insecure URL")
+    return target

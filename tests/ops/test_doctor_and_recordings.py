@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -173,3 +174,46 @@ def test_retention_setting_runs_as_the_daily_job(sessions: sessionmaker[Session]
     assert retention_job(sessions, keeping) == ["j1"]
     assert not old.exists()
     assert retention_job(sessions, keeping) == []  # nothing twice
+
+
+def test_doctor_fails_unverifiable_twilio_webhooks(cli_env: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from hotline.doctor import check_twilio
+
+    # Shipped: no token, so every Twilio webhook is refused; fine while Twilio is unused.
+    c = check_twilio(Settings())
+    assert not c.ok and not c.required and "auth_token is empty" in c.detail
+    # Dialling through Twilio without a token: its webhooks could never be answered.
+    c = check_twilio(Settings(outbound={"dialer": "twilio"}))
+    assert not c.ok and c.required and "auth_token is empty" in c.detail
+    # Signatures off while Twilio is in use (outbound dialer, or inbound: an account).
+    for used in ({"outbound": {"dialer": "twilio"}}, {}):
+        c = check_twilio(Settings(twilio={"account_sid": "AC1", "auth_token": "t",
+                                          "verify_signatures": False}, **used))
+        assert not c.ok and c.required and "verify_signatures is off" in c.detail
+    c = check_twilio(Settings(twilio={"verify_signatures": False}))
+    assert not c.ok and "verify_signatures is off" in c.detail
+    # Credentials to a plain-http API: a warning.
+    c = check_twilio(Settings(twilio={"account_sid": "AC1", "auth_token": "t",
+                                      "api_base": "http://twilio.internal"}))
+    assert not c.ok and not c.required and "not https" in c.detail
+    assert check_twilio(Settings(twilio={"account_sid": "AC1", "auth_token": "t"})).ok
+
+    monkeypatch.setenv("HOTLINE_OUTBOUND__DIALER", "twilio")
+    get_settings.cache_clear()
+    r = runner.invoke(app, ["doctor"])
+    assert r.exit_code == 1, r.output
+    assert "FAIL twilio" in r.output and "HOTLINE_TWILIO__AUTH_TOKEN" in r.output
+
+
+def test_startup_log_flags_signatures_off(sqlite_url: str, tmp_path: Path,
+                                          caplog: pytest.LogCaptureFixture) -> None:
+    from hotline.app import create_app
+
+    settings = Settings(database_url=sqlite_url, data_dir=tmp_path,
+                        twilio={"account_sid": "AC1", "auth_token": "t",
+                                "verify_signatures": False})
+    with caplog.at_level(logging.WARNING, logger="hotline.app"):
+        create_app(settings)
+    flagged = [r for r in caplog.records if "verify_signatures is off" in r.getMessage()]
+    assert flagged and flagged[0].levelno == logging.ERROR

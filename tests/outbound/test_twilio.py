@@ -8,22 +8,29 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
 import uvicorn
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
+from twilio.request_validator import RequestValidator
 
 from config import Settings
 from config.settings import TwilioSettings
 from hotline.app import create_app
 from outbound.dialers import TwilioDialer
-from outbound.models import Kind
+from outbound.models import Kind, OutboundAttempt, OutboundTask
+from outbound.planner import plan
 from outbound.sms import TwilioSms, WebhookSms
-from outbound.worker import OutboundWorker
+from outbound.worker import OutboundWorker, claim_due
 from tests.outbound.support import (
     WATER_HANDLER_PHONE,
     attempts,
@@ -40,6 +47,7 @@ from tests.support.city import City, seed_city
 from tests.support.pgserver import free_port
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory
+from ticketing.models import SurveyResult
 
 CITIZEN = "13811112222"
 TOKEN = "twilio-auth-token-for-tests"
@@ -174,3 +182,199 @@ def test_webhook_sms_posts_json() -> None:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+# --- forged and misdirected webhooks (issue 12) -----------------------------------------
+# In-process (TestClient), no sockets: the attempt rows come from the real planner and claim
+# transaction, as the worker would make them just before dialling.
+
+def _claim_calls(sessions: sessionmaker[Session], domain: Domain, *, carrier: str,
+                 refs: dict[Kind, str | None]) -> dict[Kind, int]:
+    """Plan and claim the due work the way the worker does (at 10:00 local the day after
+    tomorrow: every window has passed, no quiet hours) and store, for each call kind in
+    ``refs``, the CallSid the carrier's API returned, as TwilioDialer.call does. Returns
+    the attempt id of each of those kinds."""
+    at = (domain.now().astimezone(domain.tz) + timedelta(days=2)).replace(
+        hour=10, minute=0, second=0, microsecond=0)
+    with sessions() as s:
+        plan(session=s, domain=domain, now=at)
+        claims = claim_due(session=s, domain=domain, worker="test", now=at, limit=20,
+                           carrier=carrier, sms_carrier="log")
+        ids = {Kind(c.kind): c.attempt_id for c in claims if Kind(c.kind) in refs}
+        assert set(ids) == set(refs), claims
+        for kind, ref in refs.items():
+            s.get_one(OutboundAttempt, ids[kind]).call_ref = ref
+        s.commit()
+        return ids
+
+
+def _attempt_row(sessions: sessionmaker[Session], attempt_id: int) -> tuple[Any, ...]:
+    with sessions() as s:
+        a = s.get_one(OutboundAttempt, attempt_id)
+        return (a.answered_at, a.ended_at, a.outcome, a.keys, a.call_ref, a.detail)
+
+
+def _surveys(sessions: sessionmaker[Session]) -> int:
+    with sessions() as s:
+        return s.scalar(select(func.count()).select_from(SurveyResult)) or 0
+
+
+@dataclass
+class Hook:
+    """Posts outbound webhooks to our app, signed with ``token`` as Twilio would."""
+
+    client: TestClient
+    settings: Settings
+    token: str
+
+    def post(self, path: str, query: dict[str, Any], form: dict[str, str],
+             *, signed: bool = True) -> Any:
+        target = f"/api/v1/outbound/twilio/{path}?{urlencode(query)}"
+        url = self.settings.twilio.public_base_url.rstrip("/") + target
+        headers = {"X-Twilio-Signature": RequestValidator(self.token).compute_signature(
+            url, form)} if signed else {}
+        return self.client.post(target, data=form, headers=headers)
+
+
+@pytest.fixture
+def hook_app(db_url: str, tmp_path: Path) -> Iterator[Any]:
+    """make(twilio=...) -> (Hook, sessions, domain, city) on the shipped settings, with only
+    the given Twilio settings changed."""
+    engines: list[Any] = []
+    clients: list[TestClient] = []
+
+    def make(token_for_signing: str, **twilio: Any
+             ) -> tuple[Hook, sessionmaker[Session], Domain, City]:
+        settings = Settings(database_url=db_url, data_dir=tmp_path,
+                            twilio=TwilioSettings(**twilio))
+        client = TestClient(create_app(settings))
+        clients.append(client)
+        engine = make_engine(db_url)
+        engines.append(engine)
+        sessions = make_session_factory(engine)
+        domain = Domain.load(settings)
+        city = seed_city(sessions, domain) if len(engines) == 1 else City(
+            tokens={}, sessions=sessions)
+        return Hook(client, settings, token_for_signing), sessions, domain, city
+
+    yield make
+    for client in clients:
+        client.close()
+    for engine in engines:
+        engine.dispose()
+
+
+def _forbidden(resp: Any) -> None:
+    assert resp.status_code == 403, resp.text
+    assert resp.json()["error"] == "forbidden"
+
+
+def test_shipped_settings_refuse_a_signature_over_the_empty_token(hook_app: Any) -> None:
+    """The review's attack: no auth token configured, a signature computed with "" as the
+    key. Neither the survey nor the sign may happen."""
+    hook, sessions, domain, city = hook_app("")  # shipped: auth_token "", verify on
+    assert hook.settings.twilio.auth_token == "" and hook.settings.twilio.verify_signatures
+    survey_number = new_ticket(sessions, domain, city, phone=CITIZEN)
+    close_ticket(sessions, domain, city, survey_number)
+    sign_number = new_ticket(sessions, domain, city, phone="13811113333")
+    ids = _claim_calls(sessions, domain, carrier="twilio", refs={
+        Kind.SURVEY_CALL: "CA" + "1" * 32, Kind.SIGN_CALL: "CA" + "2" * 32})
+    survey, sign = ids[Kind.SURVEY_CALL], ids[Kind.SIGN_CALL]
+    before = {a: _attempt_row(sessions, a) for a in (survey, sign)}
+    form = {"CallSid": "CA" + "1" * 32, "Digits": "1"}
+    _forbidden(hook.post("gather", {"attempt": survey, "keys": "1"}, form))
+    _forbidden(hook.post("gather", {"attempt": sign, "keys": ""},
+                         {**form, "CallSid": "CA" + "2" * 32}))
+    _forbidden(hook.post("voice", {"attempt": sign}, form))
+    _forbidden(hook.post("status", {"attempt": sign}, {**form, "CallStatus": "completed"}))
+    _forbidden(hook.post("gather", {"attempt": survey, "keys": "1"}, form, signed=False))
+    assert _surveys(sessions) == 0
+    assert ticket(sessions, survey_number).status == "closed"
+    assert ticket(sessions, sign_number).status == "dispatched"
+    assert {a: _attempt_row(sessions, a) for a in (survey, sign)} == before
+
+
+def test_signatures_off_still_refuses_without_a_token(hook_app: Any) -> None:
+    hook, sessions, domain, city = hook_app("", verify_signatures=False)
+    number = new_ticket(sessions, domain, city)
+    attempt = _claim_calls(sessions, domain, carrier="twilio",
+                           refs={Kind.SIGN_CALL: "CA" + "1" * 32})[Kind.SIGN_CALL]
+    before = _attempt_row(sessions, attempt)
+    _forbidden(hook.post("gather", {"attempt": attempt, "keys": ""},
+                         {"CallSid": "CA" + "1" * 32, "Digits": "1"}, signed=False))
+    assert ticket(sessions, number).status == "dispatched"
+    assert _attempt_row(sessions, attempt) == before
+
+
+def test_webhooks_only_act_on_their_own_live_twilio_call(hook_app: Any) -> None:
+    """With a real token: a SIP attempt, someone else's CallSid, an ended attempt and a
+    replayed final status are all refused and change nothing; the right call works."""
+    hook, sessions, domain, city = hook_app(TOKEN, auth_token=TOKEN)
+    sid = "CA" + "1" * 32
+    number = new_ticket(sessions, domain, city)
+
+    sip = _claim_calls(sessions, domain, carrier="sip", refs={Kind.SIGN_CALL: None}
+                       )[Kind.SIGN_CALL]
+    before = _attempt_row(sessions, sip)
+    resp = hook.post("gather", {"attempt": sip, "keys": ""}, {"CallSid": sid, "Digits": "1"})
+    assert resp.status_code == 404 and resp.json()["error"] == "not_found"
+    resp = hook.post("gather", {"attempt": 10**6, "keys": ""}, {"CallSid": sid, "Digits": "1"})
+    assert resp.status_code == 404 and resp.json()["error"] == "not_found"
+    resp = hook.post("gather", {"attempt": 10**20, "keys": ""}, {"CallSid": sid, "Digits": "1"})
+    assert resp.status_code == 422 and resp.json()["field"] == "query.attempt"
+    assert _attempt_row(sessions, sip) == before
+    assert ticket(sessions, number).status == "dispatched"
+    with sessions() as s:  # the SIP call ends; the next reminder goes out over Twilio
+        s.get_one(OutboundAttempt, sip).ended_at = domain.now()
+        s.get_one(OutboundAttempt, sip).outcome = "no_answer"
+        s.execute(update(OutboundTask).where(OutboundTask.kind == Kind.SIGN_CALL.value)
+                  .values(status="pending", claimed_by=None, claimed_until=None))
+        s.commit()
+    resp = hook.post("gather", {"attempt": sip, "keys": ""}, {"CallSid": sid, "Digits": "1"})
+    assert resp.status_code == 404
+
+    attempt = _claim_calls(sessions, domain, carrier="twilio", refs={Kind.SIGN_CALL: sid}
+                           )[Kind.SIGN_CALL]
+    before = _attempt_row(sessions, attempt)
+    for other in ({"CallSid": "CA" + "9" * 32}, {}):
+        _forbidden(hook.post("gather", {"attempt": attempt, "keys": ""},
+                             {**other, "Digits": "1"}))
+        _forbidden(hook.post("status", {"attempt": attempt},
+                             {**other, "CallStatus": "completed"}))
+    assert _attempt_row(sessions, attempt) == before
+    assert ticket(sessions, number).status == "dispatched"
+
+    # The call itself: answered, key 1 signs, the final status ends the attempt once.
+    assert hook.post("voice", {"attempt": attempt}, {"CallSid": sid}).status_code == 200
+    assert hook.post("gather", {"attempt": attempt, "keys": ""},
+                     {"CallSid": sid, "Digits": "1"}).status_code == 200
+    assert ticket(sessions, number).status == "signed"
+    status = {"CallSid": sid, "CallStatus": "completed"}
+    assert hook.post("status", {"attempt": attempt}, status).status_code == 204
+    ended = _attempt_row(sessions, attempt)
+    assert ended[1] is not None and ended[2] == "answered" and ended[3] == "1"
+
+    # Replays after the end: 409 and nothing changes.
+    for path, query, form in [
+        ("status", {"attempt": attempt}, {**status, "CallStatus": "busy"}),
+        ("status", {"attempt": attempt}, status),
+        ("voice", {"attempt": attempt}, {"CallSid": sid}),
+        ("gather", {"attempt": attempt, "keys": ""}, {"CallSid": sid, "Digits": "2"}),
+    ]:
+        resp = hook.post(path, query, form)
+        assert resp.status_code == 409 and resp.json()["error"] == "call_ended", path
+    assert _attempt_row(sessions, attempt) == ended
+
+
+def test_finished_survey_attempt_cannot_be_answered_again(hook_app: Any) -> None:
+    hook, sessions, domain, city = hook_app(TOKEN, auth_token=TOKEN)
+    sid = "CA" + "1" * 32
+    number = new_ticket(sessions, domain, city, phone=CITIZEN)
+    close_ticket(sessions, domain, city, number)
+    attempt = _claim_calls(sessions, domain, carrier="twilio", refs={Kind.SURVEY_CALL: sid}
+                           )[Kind.SURVEY_CALL]
+    assert hook.post("status", {"attempt": attempt},
+                     {"CallSid": sid, "CallStatus": "no-answer"}).status_code == 204
+    resp = hook.post("gather", {"attempt": attempt, "keys": "1"}, {"CallSid": sid, "Digits": "1"})
+    assert resp.status_code == 409
+    assert _surveys(sessions) == 0 and ticket(sessions, number).status == "closed"

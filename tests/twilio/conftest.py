@@ -70,6 +70,13 @@ def standin() -> Iterator[StandIn]:
                 status, body = state.fail_status, b'{"message":"stand-in failure"}'
             elif auth != expected:
                 status, body = 401, b'{"message":"authenticate"}'
+            elif self.path in state.redirects:  # Twilio's move to its signed media URL
+                state.requests.append({"path": self.path, "auth": auth, "status": 302})
+                self.send_response(302)
+                self.send_header("Location", state.redirects[self.path])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             elif self.path in state.recordings:
                 status, body = 200, state.recordings[self.path]
             else:
@@ -96,14 +103,16 @@ def standin() -> Iterator[StandIn]:
 
 # --------------------------------------------------------------------------- our app
 @pytest.fixture
-def make_twilio(settings: Settings, asr_engine: AsrEngine) -> Iterator[Any]:
+def make_twilio(settings: Settings, asr_engine: AsrEngine, standin: StandIn) -> Iterator[Any]:
     """make_twilio(twilio={...}, sip={...}, engine=True) -> Twilio, our app behind it."""
     clients: list[TestClient] = []
 
     def make(*, twilio: dict[str, Any] | None = None, sip: dict[str, Any] | None = None,
              engine: bool = True) -> Twilio:
-        tw = TwilioSettings(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN,
-                            public_base_url=PUBLIC_BASE, **(twilio or {}))
+        # Recordings are fetched only from twilio.api_base: here, the stand-in.
+        tw = TwilioSettings(**{"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN,
+                               "api_base": standin.base, "public_base_url": PUBLIC_BASE,
+                               **(twilio or {})})
         ours = settings.model_copy(update={
             "twilio": tw, "sip": settings.sip.model_copy(update=sip or {})})
         app = create_app(ours)

@@ -64,6 +64,8 @@ class StandIn:
 
     base: str
     recordings: dict[str, bytes] = field(default_factory=dict)  # path -> WAV bytes
+    # path -> Location: answered with a 302 there (after the credentials are checked)
+    redirects: dict[str, str] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
     fail_status: int | None = None
     # Set when a request arrives; with ``hold`` set, answers wait for it (a slow API).
@@ -73,9 +75,12 @@ class StandIn:
     def add_recording(self, call_sid: str, recording_sid: str, wav: bytes) -> str:
         """Register a recording; returns its RecordingUrl (without extension, as Twilio
         sends it)."""
-        path = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{recording_sid}"
+        path = self.recording_path(recording_sid)
         self.recordings[path + ".wav"] = wav
         return self.base + path
+
+    def recording_path(self, recording_sid: str) -> str:
+        return f"/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{recording_sid}"
 
     @property
     def downloads(self) -> list[dict[str, Any]]:

@@ -3,15 +3,23 @@ forms (400 naming the field), calls we never saw (a polite TwiML good-bye, never
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from twilio.request_validator import RequestValidator
 
 from asr.jobs import TranscriptionJob
+from config.settings import TwilioSettings
 from ivr import prompts
 from ivr.callrecords import CallRecord
+from ivr.intake import CallIntake, Spool
 from ivr.twilio import twiml as answers
 from tests.twilio.helpers import (
     ACCOUNT_SID,
@@ -26,6 +34,7 @@ from tests.twilio.helpers import (
     twiml,
     verbs,
 )
+from ticketing.context import Domain
 from ticketing.models import Ticket
 
 
@@ -111,3 +120,156 @@ def test_unknown_call_sid_is_apologised_to_and_hung_up(
     assert says(root) == [prompts.speakable(answers.UNKNOWN_CALL)]
     assert verbs(root) == ["Say", "Hangup"]
     _nothing_changed(twilio, sessions, standin)
+
+
+# ------------------------------------------------------------------ forged answers (issue 12)
+_WEBHOOKS = ("/twilio/voice", "/twilio/menu", "/twilio/recorded", "/twilio/recording-status",
+             "/twilio/confirm", "/twilio/dialed", "/twilio/silence", "/twilio/status")
+
+
+def _full_form(call: str, rec: str, url: str) -> dict[str, str]:
+    return call_form(call, RecordingSid=rec, RecordingUrl=url, RecordingStatus="completed",
+                     Digits="1", DialCallStatus="completed", CallStatus="completed")
+
+
+@pytest.mark.parametrize("verify", [True, False], ids=["shipped", "signatures-off"])
+def test_no_auth_token_refuses_every_webhook(
+        make_twilio: Any, standin: StandIn, recording_wav: bytes,
+        sessions: sessionmaker[Session], verify: bool) -> None:
+    """Shipped settings have no auth token: a signature computed with "" as the key (which
+    anyone can) must not pass -- nor may unsigned requests when signatures are off."""
+    shipped = TwilioSettings()
+    assert shipped.auth_token == "" and shipped.verify_signatures
+    twilio = make_twilio(twilio={"auth_token": "", "verify_signatures": verify})
+    call, rec = new_sid("CA"), new_sid("RE")
+    form = _full_form(call, rec, standin.add_recording(call, rec, recording_wav))
+    for path in _WEBHOOKS:
+        forged = RequestValidator("").compute_signature(PUBLIC_BASE + path, form)
+        for signature in (forged, None):
+            resp = twilio.post(path, form, signature=signature)
+            assert resp.status_code == 403, (path, resp.text)
+            assert resp.json() == {"error": "forbidden", "detail": resp.json()["detail"]}
+    _nothing_changed(twilio, sessions, standin)
+
+
+def test_unicode_digit_attempt_is_the_first_attempt(twilio: Twilio) -> None:
+    """"²".isdigit() is True but int("²") fails: that was a 500."""
+    call = new_sid("CA")
+    twiml(twilio.post("/twilio/voice", call_form(call)))
+    for raw in ("%C2%B2", "%D9%A3", "9" * 5000):
+        root = twiml(twilio.post("/twilio/silence", call_form(call), query=f"attempt={raw}"))
+        assert says(root) == [prompts.speakable(prompts.text("reprompt_silence"))]
+        assert root[2].text == f"{PUBLIC_BASE}/twilio/silence?attempt=2"
+
+
+def test_twilio_webhooks_never_touch_a_sip_call(
+        twilio: Twilio, standin: StandIn, recording_wav: bytes,
+        sessions: sessionmaker[Session], domain: Domain) -> None:
+    """The SIP IVR shares the spool and the call records; a Twilio webhook naming a SIP
+    call's id (live or settled) is a call we never saw on /twilio/voice."""
+    spool = Spool(twilio.settings.data_dir / "spool" / "calls")
+    live, ended = new_sid("CA"), new_sid("CA")
+    CallIntake(sessions=sessions, domain=domain, spool=spool, call_id=live,
+               caller="13811112222").answered()
+    done = CallIntake(sessions=sessions, domain=domain, spool=spool, call_id=ended,
+                      caller="13811112222")
+    done.answered()
+    done.end()
+    journal = spool.path(live).read_bytes()
+    with sessions() as s:
+        before = [(r.call_id, r.carrier, r.outcome, r.ended_at, r.recording_path)
+                  for r in s.scalars(select(CallRecord).order_by(CallRecord.id))]
+    for call in (live, ended):
+        rec = new_sid("RE")
+        form = _full_form(call, rec, standin.add_recording(call, rec, recording_wav))
+        for path in _WEBHOOKS:
+            root = twiml(twilio.post(path, form))
+            assert says(root) == [prompts.speakable(answers.UNKNOWN_CALL)], path
+    assert spool.path(live).read_bytes() == journal
+    with sessions() as s:
+        assert [(r.call_id, r.carrier, r.outcome, r.ended_at, r.recording_path)
+                for r in s.scalars(select(CallRecord).order_by(CallRecord.id))] == before
+    assert count(sessions, Ticket) == 0 and standin.requests == []
+
+
+# ------------------------------------------------------------------ where credentials go
+@dataclasses.dataclass
+class Elsewhere:
+    """A server on 127.0.0.1 that is not the Twilio API: it records every request's
+    Authorization header, and serves ``wav`` to anyone."""
+
+    base: str
+    wav: bytes = b""
+    requests: list[tuple[str, str | None]] = dataclasses.field(default_factory=list)
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[Elsewhere]:
+    state = Elsewhere(base="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            state.requests.append((self.path, self.headers.get("Authorization")))
+            self.send_response(200 if state.wav else 404)
+            self.send_header("Content-Length", str(len(state.wav)))
+            self.end_headers()
+            self.wfile.write(state.wav)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.base = f"http://127.0.0.1:{server.server_address[1]}"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def _record_at(twilio: Twilio, url: str, rec: str | None = None) -> str:
+    """A call that records, with Twilio's action and recording callback naming ``url`` +
+    the RecordingSid."""
+    call, rec = new_sid("CA"), rec or new_sid("RE")
+    twiml(twilio.post("/twilio/voice", call_form(call)))
+    twiml(twilio.post("/twilio/recorded", call_form(
+        call, RecordingSid=rec, RecordingUrl=url + rec, RecordingDuration="3", Digits="#")))
+    twiml(twilio.post("/twilio/recording-status", {
+        "AccountSid": ACCOUNT_SID, "CallSid": call, "RecordingSid": rec,
+        "RecordingUrl": url + rec, "RecordingStatus": "completed"}))
+    return call
+
+
+def test_recording_url_off_the_twilio_api_gets_no_request(
+        make_twilio: Any, standin: StandIn, elsewhere: Elsewhere, recording_wav: bytes,
+        sessions: sessionmaker[Session]) -> None:
+    """RecordingUrl is form data: another host, or the API host over plain http, is never
+    asked (so never sees the account's credentials); the complaint is still a ticket."""
+    elsewhere.wav = recording_wav
+    twilio = make_twilio(engine=False)  # api_base: the stand-in
+    _record_at(twilio, elsewhere.base + "/2010-04-01/Accounts/x/Recordings/")
+    # The API itself is https; the same host and port over http is not the API.
+    port = elsewhere.base.rsplit(":", 1)[1]
+    twilio = make_twilio(engine=False, twilio={"api_base": f"https://127.0.0.1:{port}"})
+    _record_at(twilio, elsewhere.base + "/2010-04-01/Accounts/x/Recordings/")
+    assert elsewhere.requests == [] and standin.requests == []
+    with sessions() as s:
+        tickets = s.scalars(select(Ticket)).all()
+    assert len(tickets) == 2 and all(t.recording_sha256 is None for t in tickets)
+
+
+def test_redirect_off_the_api_is_followed_without_credentials(
+        make_twilio: Any, standin: StandIn, elsewhere: Elsewhere, recording_wav: bytes,
+        sessions: sessionmaker[Session]) -> None:
+    """Twilio answers an authenticated media request with a redirect to a signed URL on
+    its media host: followed, but the credentials stay with the API."""
+    elsewhere.wav = recording_wav
+    twilio = make_twilio(engine=False)
+    rec = new_sid("RE")
+    media = elsewhere.base + "/signed/media.wav?Expires=1&Signature=x"
+    standin.redirects[standin.recording_path(rec) + ".wav"] = media
+    call = _record_at(twilio, standin.base + standin.recording_path(""), rec)
+    assert [r["status"] for r in standin.requests] == [302]  # with the credentials: the API
+    assert elsewhere.requests == [("/signed/media.wav?Expires=1&Signature=x", None)]
+    with sessions() as s:
+        t = s.scalars(select(Ticket).where(Ticket.call_id == call)).one()
+    assert t.recording_sha256 == hashlib.sha256(recording_wav).hexdigest()

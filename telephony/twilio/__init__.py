@@ -1,0 +1,1 @@
+"""Twilio, the one carrier reached over HTTP webhooks: what every webhook must pass."""
