@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from hotline.app import create_app
+from outbound.models import SurveyReview
 from tests.console.conftest import log_in
 from tests.support.city import City
 from ticketing import service
@@ -207,3 +208,27 @@ def test_overdue_means_the_same_everywhere(
     assert _metric(client.get("/metrics").text, "hotline_tickets_overdue") == 1
     stats = client.get("/api/v1/stats", headers=auth(city, "supervisor")).json()
     assert stats["overdue"] == 1
+
+
+# --- masking ---------------------------------------------------------------------------
+
+
+def test_review_list_shows_the_caller_as_every_other_list_does(
+        client: TestClient, sessions: sessionmaker[Session], domain: Domain,
+        city: City) -> None:
+    op = city.actor("operator")
+    plain = new(sessions, domain, op)
+    secret = new(sessions, domain, op, caller_phone="13700000001", confidential=True,
+                 demand="海淀区中关村大街停水了")
+    with sessions() as s:
+        for t in (plain, secret):
+            s.add(SurveyReview(ticket_id=t.id, closure_round=0, reason="dissatisfied",
+                               keys="12"))
+        s.commit()
+    for user in ("supervisor", "admin"):
+        h = auth(city, user)
+        reviews = client.get("/api/v1/outbound/reviews", headers=h).json()
+        listed = {i["number"]: i["caller_phone"]
+                  for i in client.get("/api/v1/tickets", headers=h).json()["items"]}
+        assert {r["ticket"]: r["caller_phone"] for r in reviews} == listed, user
+        assert listed == {plain.number: "139****0000", secret.number: "137****0001"}, user
