@@ -28,8 +28,7 @@ LISTING_ORDER = (Ticket.due_at.is_(None), Ticket.due_at, Ticket.id)
 
 
 def scope_filter(actor: Actor) -> Any:
-    """A WHERE clause limiting tickets to what ``actor`` may see (``Actor.can_see`` is the
-    same rule for one loaded ticket)."""
+    """A WHERE clause limiting tickets to what ``actor`` may see."""
     if actor.sees_everything:
         return true()
     if actor.role == Role.HANDLER:
@@ -38,6 +37,19 @@ def scope_filter(actor: Actor) -> Any:
         subtree = select(Unit.id).where(Unit.path.startswith(actor.unit_path))
         return Ticket.unit_id.in_(subtree)
     return false()
+
+
+def may_see_ticket(actor: Actor, ticket: Ticket) -> bool:
+    """``scope_filter`` for one loaded ticket, asked of the database so the rule is written
+    once (a primary-key lookup)."""
+    if actor.sees_everything:
+        return True
+    session = object_session(ticket)
+    if session is None or ticket.id is None:
+        return False
+    return session.scalar(
+        select(Ticket.id).where(Ticket.id == ticket.id, scope_filter(actor))
+    ) is not None
 
 
 # --- the caller --------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from ticketing.classify import UTILITY_CATEGORIES, classify
 from ticketing.context import Domain
 from ticketing.deadlines import due_at
 from ticketing.models import SurveyResult, Ticket, TicketEvent, TicketSequence, Unit, User
-from ticketing.queries import LINK_EVENT
+from ticketing.queries import LINK_EVENT, may_see_ticket
 from ticketing.queries import scope_filter as scope_filter  # callers written against service
 from ticketing.states import (
     ASSIGNED_STATUSES,
@@ -57,8 +57,8 @@ def get_ticket(*, session: Session, actor: Actor, ref: str | int) -> Ticket:
         stmt = stmt.where(Ticket.id == int(ref))
     else:
         stmt = stmt.where(Ticket.number == str(ref))
-    ticket = session.scalars(stmt).first()
-    if ticket is None or not actor.can_see(ticket, ticket.unit):
+    ticket = session.scalars(stmt.where(scope_filter(actor))).first()
+    if ticket is None:
         raise NotFound(f"ticket {ref} not found")
     return ticket
 
@@ -116,7 +116,7 @@ def _apply(
     data: dict[str, Any] | None = None,
 ) -> Status:
     """Check the transition table, move the ticket and audit it. Returns the old status."""
-    if actor.role != Role.SYSTEM and not actor.can_see(ticket, ticket.unit):
+    if actor.role != Role.SYSTEM and not may_see_ticket(actor, ticket):
         raise NotFound(f"ticket {ticket.number} not found")
     old = Status(ticket.status)
     t = transition_for(old, action, actor.role, reason)

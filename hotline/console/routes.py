@@ -364,7 +364,7 @@ def act(
             ticket = service.get_ticket(session=w.session, actor=w.actor, ref=number)
             return render_ticket(request, w, ticket, status=status, error=message,
                                  failed=chosen.value, form=form)
-        if not w.actor.can_see(ticket, ticket.unit):
+        if not queries.may_see_ticket(w.actor, ticket):
             # 退单 or 改派 out of the user's scope: the ticket page would now be a 404.
             return RedirectResponse(
                 f"/console/queue?done={chosen.value}&number={ticket.number}", status_code=303)
