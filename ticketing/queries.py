@@ -77,7 +77,7 @@ def caller_phone_for(actor: Actor, ticket: Ticket, *, masked: bool) -> str | Non
     return ticket.caller_phone
 
 
-# --- duplicate links (多诉) ---------------------------------------------------------------
+# --- duplicate links (重复诉求) ----------------------------------------------------------
 
 LINK_EVENT = "link_duplicate"
 
