@@ -11,13 +11,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from asr.cli import app as asr_app
 from config import get_settings
 from hotline import dbadmin
 from hotline.observability import setup_logging
+from ticketing import queries
 from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.db import (
@@ -35,7 +35,6 @@ from ticketing.directory import (
     find_user,
     rotate_token,
 )
-from ticketing.models import Ticket
 from ticketing.reports import export_csv, figures
 from ticketing.service import NotFound, events_of, get_ticket
 from ticketing.states import STATUS_LABELS, Role, Status
@@ -191,19 +190,27 @@ def unit_add(code: str, name: str, kind: str = "agency", parent: str | None = No
 
 
 @ticket_app.command("list")
-def ticket_list(status: Status | None = None, limit: int = 50) -> None:
+def ticket_list(
+    status: Status | None = None,
+    overdue: Annotated[bool, typer.Option(help="only open tickets past their deadline")] = False,
+    q: Annotated[str | None, typer.Option(help="ticket number, phone or its last digits")] = None,
+    limit: int = 50,
+) -> None:
     """List the newest tickets."""
-    tz = Domain.load(get_settings()).tz
+    domain = Domain.load(get_settings())
     with transaction(_sessions()) as session:
-        stmt = select(Ticket).order_by(Ticket.id.desc()).limit(limit)
-        if status:
-            stmt = stmt.where(Ticket.status == status.value)
+        found = queries.ticket_page(
+            session=session, actor=Actor.system("cli"), now=domain.now(), page_size=limit,
+            filters=queries.Filters(status=status.value if status else None, overdue=overdue,
+                                    q=q),
+            newest_first=True,
+        )
         table = Table()
         table.add_column("number", no_wrap=True, min_width=10)
         for col in ("status", "category", "urgency", "unit", "due", "subject"):
             table.add_column(col)
-        for t in session.scalars(stmt):
-            due = t.due_at.astimezone(tz).strftime("%m-%d %H:%M") if t.due_at else "-"
+        for t in found.rows:
+            due = t.due_at.astimezone(domain.tz).strftime("%m-%d %H:%M") if t.due_at else "-"
             table.add_row(t.number, STATUS_LABELS[Status(t.status)], t.category, t.urgency,
                           t.unit.code if t.unit else "-", due, t.subject)
     console.print(table)

@@ -33,6 +33,7 @@ import outbound.telemetry  # noqa: F401
 from asr.jobs import JobStatus, TranscriptionJob
 from ivr.callrecords import CallRecord
 from outbound.models import Kind, OutboundTask, TaskStatus
+from ticketing import queries
 from ticketing.models import SurveyResult, Ticket, utcnow
 
 PHONE_RE = re.compile(r"(?<!\d)(\+?86)?(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
@@ -115,10 +116,7 @@ class DatabaseCollector(Collector):
             for status, n in s.execute(select(Ticket.status, func.count()).group_by(Ticket.status)):
                 tickets.add_metric([status], n)
             overdue.add_metric([], s.scalar(
-                select(func.count()).select_from(Ticket).where(
-                    Ticket.due_at < utcnow(), Ticket.closed_at.is_(None),
-                    Ticket.status.not_in(["excluded", "archived"]),
-                )) or 0)
+                select(func.count()).select_from(Ticket).where(queries.overdue(now))) or 0)
             for outcome, n in s.execute(
                 select(CallRecord.outcome, func.count()).group_by(CallRecord.outcome)
             ):

@@ -480,12 +480,14 @@ class Dialogue:
                       exc.__class__.__name__)
             pcm = self.prompts.pcm("status_unavailable")
         else:
-            if not found:
+            if not found.tickets:
                 pcm = self.prompts.pcm("status_none")
             else:
-                pcm = self.prompts.pcm("status_intro") + b"".join(
-                    self.prompts.pcm("status_ticket") + self.prompts.number(t.number)
-                    + self.prompts.say(t.label + "。", "status") for t in found)
+                pcm = (self.prompts.pcm("status_intro")
+                       + self.prompts.say(P.status_count_text(found.open_count), "status")
+                       + b"".join(self.prompts.pcm("status_ticket") + self.prompts.number(t.tail)
+                                  + self.prompts.say(t.label + "。", "status")
+                                  for t in found.tickets))
         heard = self._play(pcm)
         if heard is Heard.HUNG_UP:
             return State.HANGUP

@@ -63,8 +63,10 @@ PROMPTS: dict[str, str] = {
         "抱歉，人工坐席暂时无法接通。我们已记录您的回电请求，工作人员会尽快给您回电。再见。"
     ),
     "status_intro": "您最近的工单办理情况如下。",
-    "status_item": "工单编号{number}，{status}。",  # status_item_text(); number as digits
-    "status_ticket": "工单编号",  # followed by the digits, then the status label
+    "status_count": "您有{count}件工单正在办理。",  # status_count_text()
+    # Only the last digits: the caller is known by caller ID alone (ivr.status).
+    "status_item": "尾号{number}的工单，{status}。",  # status_item_text(); number as digits
+    "status_ticket": "尾号",  # followed by the digits, then the status label
     "status_none": "没有查到您这个号码正在办理的工单。",
     "status_unavailable": "抱歉，暂时无法查询工单办理情况，请稍后再试。",
     "status_done": "如需反映新的诉求，请在提示音后直接说出。",
@@ -116,6 +118,10 @@ def readback_text(category_label: str | None, address: str | None) -> str:
     if address:
         return text("readback_with_address", category=category_label, address=address)
     return text("readback_no_address", category=category_label)
+
+
+def status_count_text(count: int) -> str:
+    return text("status_count", count=str(count))
 
 
 def status_item_text(number: str, status_label: str) -> str:

@@ -1,38 +1,62 @@
-"""Status lookup by phone (key 1): the caller's latest open tickets, as they are read out."""
+"""Status lookup by phone (key 1): what the caller's number has open, as it is read out.
+
+The caller is known only by caller ID, which anyone can set on a direct SIP call (and
+many trunks pass through). So the answer is only what is safe to tell whoever claims the
+number: how many tickets are open, and for each the last digits of its number and a coarse
+step (ticketing.states.PUBLIC_STATUS_LABELS). Never a confidential ticket (that a number
+filed one is itself the secret), never the demand, the unit, a handler's name or phone.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ticketing.models import Ticket
-from ticketing.states import STATUS_LABELS, Status
+from ticketing.states import OPEN_STATUSES, PUBLIC_STATUS_LABELS, Status, values
 
-# Finished or set aside: nothing for the caller to wait for.
-_NOT_OPEN = (Status.CLOSED, Status.SURVEYED, Status.ARCHIVED, Status.EXCLUDED)
+# Enough for the caller to tell their tickets apart, too little to act on one elsewhere
+# (the API, the console and the outbound menus all want the full number).
+TAIL_DIGITS = 4
 
 
 @dataclass(frozen=True)
 class TicketStatus:
-    number: str
-    status: str
-    label: str  # zh-CN, from ticketing.states.STATUS_LABELS
+    tail: str  # the last TAIL_DIGITS digits of the ticket number
+    label: str  # zh-CN: 已受理 / 办理中 / 已办结
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    open_count: int
+    tickets: list[TicketStatus] = field(default_factory=list)  # newest first
+
+
+def caller_numbers(caller: str) -> set[str]:
+    """Tickets from the SIP line carry the national form; Twilio gives +86..."""
+    return {caller, caller.removeprefix("+86")} if caller else set()
 
 
 def open_tickets(sessions: sessionmaker[Session], caller: str,
-                 limit: int = 3) -> list[TicketStatus]:
-    """Latest ``limit`` open tickets filed from this number (newest first). Raises
-    SQLAlchemyError when the database is down (the dialogue says so)."""
-    if not caller:
-        return []
+                 limit: int = 3) -> StatusReport:
+    """The open, non-confidential tickets filed from this number: their count and the
+    latest ``limit`` (newest first). Raises SQLAlchemyError when the database is down
+    (the dialogue says so)."""
+    numbers = caller_numbers(caller)
+    if not numbers:
+        return StatusReport(0)
+    conds = (Ticket.caller_phone.in_(numbers), Ticket.confidential.is_(False),
+             Ticket.status.in_(values(OPEN_STATUSES)))
     with sessions() as session:
-        rows = session.scalars(
-            select(Ticket)
-            .where(Ticket.caller_phone == caller,
-                   Ticket.status.not_in([s.value for s in _NOT_OPEN]))
+        count = session.scalar(select(func.count(Ticket.id)).where(*conds)) or 0
+        rows = session.execute(
+            select(Ticket.number, Ticket.status).where(*conds)
             .order_by(Ticket.received_at.desc(), Ticket.id.desc())
             .limit(limit)
         ).all()
-        return [TicketStatus(t.number, t.status, STATUS_LABELS[Status(t.status)]) for t in rows]
+    return StatusReport(count, [
+        TicketStatus(number[-TAIL_DIGITS:], PUBLIC_STATUS_LABELS[Status(status)])
+        for number, status in rows
+    ])

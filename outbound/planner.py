@@ -18,9 +18,9 @@ from outbound.rounds import dispatch_rounds
 from outbound.survey import allowed_at
 from ticketing.context import Domain
 from ticketing.models import SurveyResult, Ticket
-from ticketing.states import Status
+from ticketing.states import ASSIGNED_STATUSES, Status, values
 
-ASSIGNED = (Status.DISPATCHED.value, Status.SIGNED.value, Status.REPLIED.value)
+ASSIGNED = values(ASSIGNED_STATUSES)
 
 
 @dataclass

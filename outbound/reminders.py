@@ -29,11 +29,11 @@ from ticketing.actors import Actor
 from ticketing.classify import category_label
 from ticketing.context import Domain
 from ticketing.models import Ticket, User
-from ticketing.states import Status
+from ticketing.states import ASSIGNED_STATUSES, Status, values
 
 log = logging.getLogger("outbound.reminders")
 
-ASSIGNED = (Status.DISPATCHED.value, Status.SIGNED.value, Status.REPLIED.value)
+ASSIGNED = values(ASSIGNED_STATUSES)
 
 
 def spoken_number(number: str) -> str:

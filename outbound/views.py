@@ -21,6 +21,7 @@ from outbound.dialers import TWILIO_STATUS, TwilioDialer, twilio_webhook_base, t
 from outbound.models import OutboundAttempt, Outcome, SurveyReview
 from outbound.worker import conversation_for
 from telephony.twilio import signature
+from ticketing import queries
 from ticketing.actors import mask_phone
 from ticketing.context import Domain
 from ticketing.db import transaction
@@ -213,7 +214,7 @@ def list_reviews(request: Request, token: Token, include_resolved: bool = False
         return [
             {"id": r.id, "ticket": t.number, "closure_round": r.closure_round,
              "reason": r.reason, "keys": r.keys,
-             "caller_phone": mask_phone(t.caller_phone) if t.confidential else t.caller_phone,
+             "caller_phone": queries.caller_phone_for(actor, t, masked=True),
              "unit_id": t.unit_id, "created_at": r.created_at, "resolved_at": r.resolved_at,
              "note": r.note}
             for r, t in session.execute(stmt).all()

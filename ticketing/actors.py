@@ -34,16 +34,12 @@ class Actor:
     def sees_everything(self) -> bool:
         return self.role in (Role.SYSTEM, Role.OPERATOR, Role.ADMIN)
 
-    def can_see(self, ticket: Ticket, unit: Unit | None) -> bool:
-        if self.sees_everything:
-            return True
-        if self.role == Role.HANDLER:
-            return ticket.unit_id is not None and ticket.unit_id == self.unit_id
-        if self.role == Role.SUPERVISOR:
-            return unit is not None and self.unit_path is not None and unit.path.startswith(
-                self.unit_path
-            )
-        return False
+    def can_see(self, ticket: Ticket, unit: Unit | None = None) -> bool:
+        """Whether ``ticket`` is in this actor's scope: ``ticketing.queries.scope_filter``,
+        the one definition (``unit`` is no longer needed)."""
+        from ticketing.queries import may_see_ticket  # queries builds on Actor
+
+        return may_see_ticket(self, ticket)
 
     @property
     def sees_caller_of_confidential(self) -> bool:

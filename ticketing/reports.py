@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from ticketing.actors import Actor, mask_phone
 from ticketing.classify import category_label
 from ticketing.models import SurveyResult, Ticket, Unit
-from ticketing.service import scope_filter
+from ticketing.queries import is_overdue, scope_filter
 from ticketing.states import STATUS_LABELS, Role, Status
 
 
@@ -42,6 +42,7 @@ class Figures:
     satisfaction_rate: float | None  # 满意率
     average_score: float | None  # mean survey score in [−1, 1]
     unreachable: int
+    overdue: int  # open and past the deadline now (ticketing.queries.overdue)
 
     def as_dict(self) -> dict[str, float | int | None]:
         return asdict(self)
@@ -112,6 +113,7 @@ def figures(
         satisfaction_rate=_rate(satisfied, len(answered)),
         average_score=round(sum(scores) / len(scores), 4) if scores else None,
         unreachable=sum(1 for s in latest.values() if s.outcome == "unreachable"),
+        overdue=sum(1 for t in rows if is_overdue(t, now)),
     )
 
 

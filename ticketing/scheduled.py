@@ -18,7 +18,7 @@ from ticketing.actors import Actor
 from ticketing.classify import UTILITY_CATEGORIES
 from ticketing.context import Domain
 from ticketing.models import Ticket
-from ticketing.states import Status
+from ticketing.states import AWAITING_DISPATCH_STATUSES, values
 
 
 def escalate_waiting_utilities(*, session: Session, domain: Domain) -> list[Ticket]:
@@ -29,7 +29,7 @@ def escalate_waiting_utilities(*, session: Session, domain: Domain) -> list[Tick
     waiting = session.scalars(
         select(Ticket)
         .where(
-            Ticket.status.in_([Status.ACCEPTED.value, Status.RETURNED.value]),
+            Ticket.status.in_(values(AWAITING_DISPATCH_STATUSES)),
             Ticket.category.in_(sorted(UTILITY_CATEGORIES)),
             Ticket.escalated.is_(False),
             Ticket.updated_at <= threshold,

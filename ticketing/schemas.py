@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ticketing.actors import Actor, mask_phone
+from ticketing import queries
+from ticketing.actors import Actor
 from ticketing.models import Ticket, TicketEvent
-from ticketing.states import Role
 
 
 class Strict(BaseModel):
@@ -139,15 +139,12 @@ class TicketOut(BaseModel):
         cls, t: Ticket, actor: Actor, *, events: list[TicketEvent] | None = None,
         masked: bool = False,
     ) -> TicketOut:
-        hide = t.confidential and not actor.sees_caller_of_confidential
-        phone: str | None = t.caller_phone
-        if hide:
-            phone = None
-        elif masked or actor.role == Role.SUPERVISOR:
-            phone = mask_phone(phone)
+        hide = not queries.may_see_caller(actor, t)
+        link = queries.may_see_link(actor, t)
         return cls(
             id=t.id, number=t.number, channel=t.channel, status=t.status,
-            caller_phone=phone, caller_name=None if hide else t.caller_name,
+            caller_phone=queries.caller_phone_for(actor, t, masked=masked),
+            caller_name=None if hide else t.caller_name,
             confidential=t.confidential, address=t.address, district=t.district,
             category=t.category, urgency=t.urgency, subject=t.subject, demand=t.demand,
             # The verbatim words and the voice identify a confidential caller as surely as
@@ -156,8 +153,9 @@ class TicketOut(BaseModel):
             recording_path=None if hide else t.recording_path,
             unit=t.unit.code if t.unit else None,
             handler=t.handler.username if t.handler else None,
-            escalated=t.escalated, redo_count=t.redo_count, duplicate_of=t.duplicate_of_id,
-            duplicate_count=t.duplicate_count, reply_text=t.reply_text,
+            escalated=t.escalated, redo_count=t.redo_count,
+            duplicate_of=t.duplicate_of_id if link else None,
+            duplicate_count=t.duplicate_count if link else 0, reply_text=t.reply_text,
             received_at=t.received_at, dispatched_at=t.dispatched_at,
             sign_due_at=t.sign_due_at, signed_at=t.signed_at, closed_at=t.closed_at,
             due_at=t.due_at, version=t.version,

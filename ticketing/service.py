@@ -20,7 +20,18 @@ from ticketing.classify import UTILITY_CATEGORIES, classify
 from ticketing.context import Domain
 from ticketing.deadlines import due_at
 from ticketing.models import SurveyResult, Ticket, TicketEvent, TicketSequence, Unit, User
-from ticketing.states import OPEN_STATUSES, Action, Role, Status, transition_for
+from ticketing.queries import LINK_EVENT, may_see_ticket
+from ticketing.queries import scope_filter as scope_filter  # callers written against service
+from ticketing.states import (
+    ASSIGNED_STATUSES,
+    OPEN_STATUSES,
+    UNDISPATCHED_STATUSES,
+    Action,
+    Role,
+    Status,
+    transition_for,
+    values,
+)
 
 CHANNELS = ("phone", "twilio", "web", "api")
 PHONE_RE = re.compile(r"^\+?[0-9]{3,20}$")
@@ -46,22 +57,10 @@ def get_ticket(*, session: Session, actor: Actor, ref: str | int) -> Ticket:
         stmt = stmt.where(Ticket.id == int(ref))
     else:
         stmt = stmt.where(Ticket.number == str(ref))
-    ticket = session.scalars(stmt).first()
-    if ticket is None or not actor.can_see(ticket, ticket.unit):
+    ticket = session.scalars(stmt.where(scope_filter(actor))).first()
+    if ticket is None:
         raise NotFound(f"ticket {ref} not found")
     return ticket
-
-
-def scope_filter(actor: Actor) -> Any:
-    """A WHERE clause limiting tickets to what ``actor`` may see."""
-    if actor.sees_everything:
-        return True
-    if actor.role == Role.HANDLER:
-        return Ticket.unit_id == actor.unit_id
-    if actor.role == Role.SUPERVISOR and actor.unit_path:
-        subtree = select(Unit.id).where(Unit.path.startswith(actor.unit_path))
-        return Ticket.unit_id.in_(subtree)
-    return False
 
 
 def events_of(*, session: Session, ticket: Ticket) -> list[TicketEvent]:
@@ -117,7 +116,7 @@ def _apply(
     data: dict[str, Any] | None = None,
 ) -> Status:
     """Check the transition table, move the ticket and audit it. Returns the old status."""
-    if actor.role != Role.SYSTEM and not actor.can_see(ticket, ticket.unit):
+    if actor.role != Role.SYSTEM and not may_see_ticket(actor, ticket):
         raise NotFound(f"ticket {ticket.number} not found")
     old = Status(ticket.status)
     t = transition_for(old, action, actor.role, reason)
@@ -256,37 +255,51 @@ def create_ticket(
     return ticket
 
 
+def _address_key(ticket: Ticket) -> str:
+    address = re.sub(r"\s", "", ticket.address or "")
+    return address.removeprefix(ticket.district) if ticket.district else address
+
+
+def _same_address(a: Ticket, b: Ticket) -> bool:
+    """The same address, or one of the two has none (a caller need not repeat it)."""
+    key_a, key_b = _address_key(a), _address_key(b)
+    return not key_a or not key_b or key_a == key_b
+
+
 def _link_duplicate(
     *, session: Session, domain: Domain, ticket: Ticket, actor: Actor, now: datetime
 ) -> None:
-    """多诉: link a new ticket to an open one from the same caller, or on the same address
-    and category, within the window, and count it on the open one."""
-    since = ticket.received_at - timedelta(hours=domain.settings.duplicates.window_hours)
-    open_states = [st.value for st in OPEN_STATUSES - {Status.DRAFT}]
-    base = (
-        select(Ticket)
-        .where(
-            Ticket.id != ticket.id,
-            Ticket.duplicate_of_id.is_(None),
-            Ticket.status.in_(open_states),
-            Ticket.received_at >= since,
-        )
-        .order_by(Ticket.received_at)
-        .limit(1)
-    )
-    # Two queries rather than one OR: each can use its own index (caller, place).
-    candidates = []
+    """重复诉求: link a new ticket to an open one about the same problem, and count it there.
+
+    The same problem is the same caller, category and place (district, and the address
+    when both tickets have one) within the window: the same caller about something else is
+    a new complaint, and many callers about one place are hot spots (reports.hot_spots),
+    not one person's repeated demand. A link never crosses the confidential flag: it would
+    put a confidential caller's ticket beside a ticket that shows their number.
+    """
     # Placeholder numbers ("000" for a caller who sent none) say nothing about who called.
-    if len(ticket.caller_phone) >= 7:
-        candidates.append(
-            session.scalars(base.where(Ticket.caller_phone == ticket.caller_phone)).first()
-        )
-    if ticket.address:
-        candidates.append(session.scalars(
-            base.where(Ticket.category == ticket.category, Ticket.address == ticket.address)
-        ).first())
-    found = [c for c in candidates if c is not None]
-    original = min(found, key=lambda c: c.received_at) if found else None
+    if len(ticket.caller_phone) < 7:
+        return
+    since = ticket.received_at - timedelta(hours=domain.settings.duplicates.window_hours)
+    conds = [
+        Ticket.id != ticket.id,
+        Ticket.duplicate_of_id.is_(None),
+        Ticket.status.in_(values(OPEN_STATUSES - {Status.DRAFT})),
+        Ticket.received_at >= since,
+        Ticket.caller_phone == ticket.caller_phone,
+        Ticket.category == ticket.category,
+        Ticket.confidential == ticket.confidential,
+        # Unknown district matches only unknown: two places we cannot tell apart are not
+        # known to be one.
+        Ticket.district.is_(None) if ticket.district is None
+        else Ticket.district == ticket.district,
+    ]
+    # One caller's open tickets in the window are a handful: the address is compared here,
+    # where "朝阳区望京西园三区5号楼" and "望京西园三区5号楼" can be seen to be one place.
+    candidates = session.scalars(
+        select(Ticket).where(*conds).order_by(Ticket.received_at, Ticket.id)
+    )
+    original = next((c for c in candidates if _same_address(c, ticket)), None)
     if original is None:
         return
     ticket.duplicate_of_id = original.id
@@ -302,7 +315,7 @@ def _link_duplicate(
         session=session,
         ticket=ticket,
         actor=actor,
-        action="link_duplicate",
+        action=LINK_EVENT,
         note=f"重复诉求，关联工单 {original.number}",
         data={"original": original.number},
         at=now,
@@ -364,7 +377,7 @@ def on_duty_handler(*, session: Session, unit_id: int) -> User | None:
         select(func.count(Ticket.id))
         .where(
             Ticket.handler_id == User.id,
-            Ticket.status.in_([Status.DISPATCHED.value, Status.SIGNED.value]),
+            Ticket.status.in_(values(ASSIGNED_STATUSES)),
         )
         .scalar_subquery()
     )
@@ -632,7 +645,7 @@ def attach_transcript(
         ticket.demand = text or TRANSCRIPT_PENDING
     record_event(session=session, ticket=ticket, actor=actor, action="transcribed",
                  note=None, data={"chars": len(text)}, at=now)
-    waiting = ticket.status in (Status.DRAFT.value, Status.ACCEPTED.value) and not ticket.unit_id
+    waiting = Status(ticket.status) in UNDISPATCHED_STATUSES and not ticket.unit_id
     if text and waiting:
         guess = classify(text, domain.classification)
         ticket.category, ticket.urgency = guess.category, guess.urgency

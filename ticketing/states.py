@@ -145,10 +145,36 @@ TRANSITIONS: dict[Action, Transition] = {
     )
 }
 
+# Status groups: every part of the service (API, console, CLI, metrics, IVR, outbound)
+# takes its groups from here, so "open" or "assigned" means the same thing everywhere.
 OPEN_STATUSES: frozenset[Status] = _OPEN_STATES
 FINISHED_STATUSES: frozenset[Status] = frozenset(
     {Status.CLOSED, Status.SURVEYED, Status.ARCHIVED}
 )
+# Nothing left for the citizen to wait for: finished, or set aside (剔除).
+NOT_OPEN_STATUSES: frozenset[Status] = frozenset(Status) - OPEN_STATUSES
+# With a unit and its handler, not yet closed.
+ASSIGNED_STATUSES: frozenset[Status] = frozenset(
+    {Status.DISPATCHED, Status.SIGNED, Status.REPLIED}
+)
+# In the manual dispatch queue: accepted or returned, no unit.
+AWAITING_DISPATCH_STATUSES: frozenset[Status] = frozenset({Status.ACCEPTED, Status.RETURNED})
+# Not yet classified and dispatched: a late transcript may still re-classify these.
+UNDISPATCHED_STATUSES: frozenset[Status] = frozenset({Status.DRAFT, Status.ACCEPTED})
+
+
+def values(statuses: frozenset[Status]) -> list[str]:
+    """The stored strings of a group, sorted (stable SQL, stable test output)."""
+    return sorted(s.value for s in statuses)
+
+
+# What a caller identified only by caller ID may hear (IVR key 1): three coarse steps,
+# nothing that tells which unit or person is on it.
+PUBLIC_STATUS_LABELS: dict[Status, str] = {
+    **{s: "已受理" for s in (Status.DRAFT, Status.ACCEPTED, Status.RETURNED)},
+    **{s: "办理中" for s in ASSIGNED_STATUSES},
+    **{s: "已办结" for s in FINISHED_STATUSES | {Status.EXCLUDED}},
+}
 
 
 class TransitionError(Exception):

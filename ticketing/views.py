@@ -9,10 +9,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ticketing import service
+from ticketing import queries, service
 from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.directory import (
@@ -39,7 +39,7 @@ from ticketing.schemas import (
     UnitCreate,
     UserCreate,
 )
-from ticketing.states import Role, Status
+from ticketing.states import AWAITING_DISPATCH_STATUSES, Role, Status, values
 
 router = APIRouter(prefix="/api/v1")
 
@@ -86,7 +86,8 @@ def require(actor: Actor, *roles: Role) -> None:
 
 
 def _show(session: Session, ticket: Ticket, actor: Actor) -> TicketOut:
-    return TicketOut.of(ticket, actor, events=service.events_of(session=session, ticket=ticket))
+    events = queries.visible_events(session=session, actor=actor, ticket=ticket)
+    return TicketOut.of(ticket, actor, events=events)
 
 
 # --- tickets ------------------------------------------------------------------------
@@ -109,36 +110,26 @@ def create_ticket(body: TicketCreate, request: Request, token: Token, domain: Do
 def list_tickets(
     request: Request,
     token: Token,
+    domain: DomainDep,
     status: Status | None = None,
     category: str | None = None,
     unit: str | None = None,
-    q: Annotated[str | None, Query(max_length=64, description="number or phone")] = None,
+    q: Annotated[str | None, Query(max_length=64,
+                                   description="number, phone or its last 4+ digits")] = None,
     overdue: bool = False,
     page: Annotated[int, Query(ge=1, le=100000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ):
     with unit_of_work(request, token) as (session, actor):
-        conds = [service.scope_filter(actor)]
-        if status:
-            conds.append(Ticket.status == status.value)
-        if category:
-            conds.append(Ticket.category == category)
-        if unit:
-            conds.append(Ticket.unit_id.in_(select(Unit.id).where(Unit.code == unit)))
-        if q:
-            conds.append(or_(Ticket.number == q, Ticket.caller_phone == q))
-        if overdue:
-            conds.append(Ticket.due_at < datetime.now().astimezone())
-            conds.append(Ticket.closed_at.is_(None))
-        total = session.scalar(select(func.count(Ticket.id)).where(*conds)) or 0
-        rows = session.scalars(
-            select(Ticket).where(*conds)
-            .order_by(Ticket.due_at.is_(None), Ticket.due_at, Ticket.id)
-            .offset((page - 1) * page_size).limit(page_size)
-        ).all()
+        found = queries.ticket_page(
+            session=session, actor=actor, now=domain.now(),
+            filters=queries.Filters(status=status.value if status else None, category=category,
+                                    unit_code=unit, q=q, overdue=overdue),
+            page=page, page_size=page_size,
+        )
         return TicketPage(
-            items=[TicketOut.of(t, actor, masked=True) for t in rows],
-            total=total, page=page, page_size=page_size,
+            items=[TicketOut.of(t, actor, masked=True) for t in found.rows],
+            total=found.total, page=page, page_size=page_size,
         )
 
 
@@ -152,7 +143,8 @@ def show_ticket(ref: str, request: Request, token: Token):
 def ticket_events(ref: str, request: Request, token: Token):
     with unit_of_work(request, token) as (session, actor):
         ticket = service.get_ticket(session=session, actor=actor, ref=ref)
-        return [EventOut.of(e) for e in service.events_of(session=session, ticket=ticket)]
+        return [EventOut.of(e)
+                for e in queries.visible_events(session=session, actor=actor, ticket=ticket)]
 
 
 def _act(
@@ -230,7 +222,7 @@ def manual_queue(request: Request, token: Token):
         require(actor, Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)
         rows = session.scalars(
             select(Ticket)
-            .where(Ticket.status.in_([Status.ACCEPTED.value, Status.RETURNED.value]))
+            .where(Ticket.status.in_(values(AWAITING_DISPATCH_STATUSES)))
             .order_by(Ticket.escalated.desc(), Ticket.received_at)
         ).all()
         return [TicketOut.of(t, actor, masked=True) for t in rows]

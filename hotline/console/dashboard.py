@@ -21,8 +21,8 @@ from hotline.console.web import Work, page, render, work
 from ivr.callrecords import CallOutcome, CallRecord
 from ticketing.actors import Actor, mask_phone
 from ticketing.models import Ticket, TicketEvent, Unit
+from ticketing.queries import scope_filter
 from ticketing.reports import Figures, figures, hot_spots
-from ticketing.service import scope_filter
 from ticketing.states import Role
 
 router = APIRouter()

@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from asr.cleanup import clean_words
+from ticketing import queries
 from ticketing.actors import Actor
 from ticketing.classify import CATEGORIES_FILE
 from ticketing.models import Ticket, TicketEvent
@@ -140,8 +141,9 @@ def ticket_view(ticket: Ticket, actor: Actor, now: datetime, *, masked: bool) ->
     out = TicketOut.of(ticket, actor, masked=masked)
     status = Status(ticket.status)
     finished = status in FINISHED_STATUSES
-    is_open = status not in FINISHED_STATUSES and status != Status.EXCLUDED
-    text, overdue = countdown(ticket.due_at, now) if is_open else ("—", False)
+    is_open = queries.is_open(ticket.status)
+    text, _ = countdown(ticket.due_at, now) if is_open else ("—", False)
+    overdue = queries.is_overdue(ticket, now)
     sign_text, sign_overdue = None, False
     if status == Status.DISPATCHED and ticket.sign_due_at is not None:
         left, sign_overdue = countdown(ticket.sign_due_at, now)

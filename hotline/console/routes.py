@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from hotline.console import auth, present, recordings
 from hotline.console.web import Work, error_page, is_htmx, page, render, work
-from ticketing import service
+from ticketing import queries, service
 from ticketing.directory import authenticate, end_sessions
 from ticketing.models import Ticket, Unit, User
 from ticketing.service import InvalidInput
@@ -27,6 +28,7 @@ from ticketing.states import (
     Role,
     Status,
     TransitionError,
+    values,
 )
 
 router = APIRouter()
@@ -194,16 +196,6 @@ def logout(request: Request, csrf: Annotated[str, Form(max_length=128)] = "") ->
 # --- queue ---------------------------------------------------------------------------
 
 
-def _search(q: str, w: Work) -> object:
-    """Ticket number, full phone, or the last digits of a phone as printed masked."""
-    phone = or_(Ticket.caller_phone == q,
-                Ticket.caller_phone.endswith(q) if len(q) >= 4 and q.isdigit() else False)
-    if not w.actor.sees_caller_of_confidential:
-        # A handler must not learn that a confidential caller's number has a ticket here.
-        phone = and_(phone, Ticket.confidential.is_(False))
-    return or_(Ticket.number == q, phone)
-
-
 @router.get("/queue")
 @page
 def queue(request: Request, status: str = "open", category: str = "", q: str = "",
@@ -213,34 +205,27 @@ def queue(request: Request, status: str = "open", category: str = "", q: str = "
         now = w.domain.now()
         q = q.strip()[:64]
         page_num = int(page_no) if page_no.isdigit() and 0 < int(page_no) < 100000 else 1
-        base = [service.scope_filter(w.actor)]
-        if category in present.categories():
-            base.append(Ticket.category == category)
-        else:
+        if category not in present.categories():
             category = ""
-        if q:
-            base.append(_search(q, w))
+        shared = queries.Filters(category=category or None, q=q)
+        base = queries.conditions(w.actor, shared, now)
         counts = dict(w.session.execute(
             select(Ticket.status, func.count(Ticket.id)).where(*base).group_by(Ticket.status)
         ).all())
-        conds = list(base)
-        open_values = [s.value for s in OPEN_STATUSES]
         if status == "open":
-            conds.append(Ticket.status.in_(open_values))
+            chosen = replace(shared, open_only=True)
         elif status == "overdue":
-            conds += [Ticket.status.in_(open_values), Ticket.due_at < now]
+            chosen = replace(shared, overdue=True)
         elif status in {s.value for s in Status}:
-            conds.append(Ticket.status == status)
+            chosen = replace(shared, status=status)
         else:
-            status = "all"
-        total = w.session.scalar(select(func.count(Ticket.id)).where(*conds)) or 0
+            status, chosen = "all", shared
+        found = queries.ticket_page(session=w.session, actor=w.actor, filters=chosen, now=now,
+                                    page=page_num, page_size=QUEUE_PAGE_SIZE)
         overdue = w.session.scalar(select(func.count(Ticket.id)).where(
-            *base, Ticket.status.in_(open_values), Ticket.due_at < now)) or 0
-        rows = w.session.scalars(
-            select(Ticket).where(*conds)
-            .order_by(Ticket.due_at.is_(None), Ticket.due_at, Ticket.id)
-            .offset((page_num - 1) * QUEUE_PAGE_SIZE).limit(QUEUE_PAGE_SIZE)
-        ).all()
+            *base, queries.overdue(now))) or 0
+        rows, total = found.rows, found.total
+        open_values = values(OPEN_STATUSES)
         ctx = {
             "rows": [present.ticket_view(t, w.actor, now, masked=True) for t in rows],
             "total": total,
@@ -273,7 +258,7 @@ def render_ticket(request: Request, w: Work, ticket: Ticket, *, status: int = 20
     actions = present.available_actions(ticket.status, w.actor)
     recording_error: str | None = None
     has_recording = False
-    may_hear = w.actor.sees_caller_of_confidential or not ticket.confidential
+    may_hear = queries.may_see_caller(w.actor, ticket)
     ref = recordings.find(w.session, ticket) if may_hear else None
     if ref is not None:
         # Checked here too, so the page says why instead of showing a player that fails.
@@ -289,13 +274,13 @@ def render_ticket(request: Request, w: Work, ticket: Ticket, *, status: int = 20
         handlers = list(w.session.scalars(
             select(User).where(User.role == Role.HANDLER.value, User.active.is_(True))
             .order_by(User.unit_id, User.id)))
-    duplicate_of = (w.session.get(Ticket, ticket.duplicate_of_id)
-                    if ticket.duplicate_of_id else None)
+    duplicate_of = (queries.linked_original(ticket)
+                    if queries.may_see_link(w.actor, ticket) else None)
     threshold = w.domain.settings.asr.low_confidence
     return render(request, "ticket.html", {
         "v": view,
         "ticket": ticket,
-        "events": service.events_of(session=w.session, ticket=ticket),
+        "events": queries.visible_events(session=w.session, actor=w.actor, ticket=ticket),
         "segments": present.transcript_segments(ticket.transcript, ticket.transcript_meta,
                                                  threshold) if may_hear else [],
         "withheld": not may_hear,
@@ -401,7 +386,7 @@ def act(
             ticket = service.get_ticket(session=w.session, actor=w.actor, ref=number)
             return render_ticket(request, w, ticket, status=status, error=message,
                                  failed=chosen.value, form=form)
-        if not w.actor.can_see(ticket, ticket.unit):
+        if not queries.may_see_ticket(w.actor, ticket):
             # 退单 or 改派 out of the user's scope: the ticket page would now be a 404.
             return RedirectResponse(
                 f"/console/queue?done={chosen.value}&number={ticket.number}", status_code=303)
@@ -417,7 +402,7 @@ def act(
 def recording(number: str, request: Request) -> Response:
     with work(request) as w:
         ticket = service.get_ticket(session=w.session, actor=w.actor, ref=number)
-        if ticket.confidential and not w.actor.sees_caller_of_confidential:
+        if not queries.may_see_caller(w.actor, ticket):
             # The same answer as a ticket out of scope: nothing to learn from probing.
             raise service.NotFound(number)
         ref = recordings.find(w.session, ticket)

@@ -26,6 +26,7 @@ from config.settings import Settings
 from ivr import prompts
 from ivr.callrecords import CallOutcome
 from ivr.intake import FiledTicket, Spool
+from ivr.status import StatusReport, open_tickets
 from ivr.twilio import twiml
 from ivr.twilio.calls import TwilioCall, TwilioCalls
 from ivr.twilio.decode import Decoded, decode_within
@@ -39,7 +40,6 @@ from ivr.twilio.fetch import (
 from ticketing.classify import category_label, classify
 from ticketing.context import Domain
 from ticketing.models import Ticket
-from ticketing.states import STATUS_LABELS, Status
 
 log = logging.getLogger("hotline.ivr.twilio")
 
@@ -52,8 +52,6 @@ FINAL_CALL_STATUS: dict[str, CallOutcome | None] = {
     "failed": CallOutcome.FAILED,
 }
 DIAL_ANSWERED = ("completed", "answered")
-_CLOSED = {Status.CLOSED.value, Status.SURVEYED.value, Status.ARCHIVED.value,
-           Status.EXCLUDED.value}
 _STATUS_LINES = 3
 _FETCH_ATTEMPTS = 3
 _FETCH_RETRY_SECONDS = 0.5  # read at most this many tickets; a phone menu is no report
@@ -324,27 +322,17 @@ class TwilioDialogue:
         return twiml.callback_left()
 
     def _status(self, call: TwilioCall) -> str:
-        caller = call.journal.caller
-        # Tickets from the SIP line carry the national form of the same number.
-        numbers = {caller, caller.removeprefix("+86")}
+        report: StatusReport | None
         try:
-            with self.sessions() as s:
-                tickets = s.scalars(
-                    select(Ticket)
-                    .where(Ticket.caller_phone.in_(numbers), Ticket.status.not_in(_CLOSED))
-                    .order_by(Ticket.received_at.desc())
-                    .limit(_STATUS_LINES)
-                ).all()
-                lines: list[twiml.StatusLine] | None = [
-                    twiml.StatusLine(t.number, STATUS_LABELS[Status(t.status)]) for t in tickets]
+            report = open_tickets(self.sessions, call.journal.caller, limit=_STATUS_LINES)
         except SQLAlchemyError as exc:
             log.error("call %s: status lookup failed: %s", call.journal.call_id,
                       exc.__class__.__name__)
-            lines = None
+            report = None
         if call.journal.outcome == CallOutcome.IN_PROGRESS.value:
             call.journal.outcome = CallOutcome.STATUS_QUERY.value
         call.save()
-        return twiml.status_report(lines, self.settings, self.urls)
+        return twiml.status_report(report, self.settings, self.urls)
 
     def _settled(self, call: TwilioCall) -> bool:
         return not self.calls.spool.path(call.journal.call_id).exists()

@@ -7,7 +7,6 @@ and the signature check with it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -15,6 +14,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from config.settings import Settings
 from ivr import prompts
+from ivr.status import StatusReport
 
 LANGUAGE = "zh-CN"
 
@@ -33,12 +33,6 @@ class Urls:
     def __call__(self, path: str, **query: str | int) -> str:
         url = self.base.rstrip("/") + "/twilio/" + path
         return f"{url}?{urlencode(query)}" if query else url
-
-
-@dataclass(frozen=True)
-class StatusLine:
-    number: str
-    status_label: str
 
 
 def _say(node: VoiceResponse | object, sentence: str) -> None:
@@ -144,16 +138,17 @@ def dial_operator(uri: str, urls: Urls, ring_seconds: int) -> str:
     return r.to_xml()
 
 
-def status_report(lines: Sequence[StatusLine] | None, settings: Settings, urls: Urls) -> str:
-    """The caller's open tickets (None: lookup failed), then the recording turn for a
-    new complaint."""
+def status_report(report: StatusReport | None, settings: Settings, urls: Urls) -> str:
+    """The caller's open tickets as ivr.status allows them to be told (None: lookup
+    failed), then the recording turn for a new complaint."""
     r = VoiceResponse()
-    if lines is None:
+    if report is None:
         _say(r, prompts.text("status_unavailable"))
-    elif lines:
+    elif report.tickets:
         _say(r, prompts.text("status_intro"))
-        for line in lines:
-            _say(r, prompts.status_item_text(line.number, line.status_label))
+        _say(r, prompts.status_count_text(report.open_count))
+        for t in report.tickets:
+            _say(r, prompts.status_item_text(t.tail, t.label))
     else:
         _say(r, prompts.text("status_none"))
     _say(r, prompts.text("status_done"))

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from config import get_settings
 from hotline.cli import app
+from ticketing import service
+from ticketing.actors import Actor
+from ticketing.context import Domain
+from ticketing.db import make_engine, make_session_factory, transaction
+from ticketing.models import User
 
 runner = CliRunner()
 
@@ -59,3 +66,37 @@ def test_user_add(env: Path) -> None:
     assert r.exit_code == 1 and "already exists" in r.output
     r = runner.invoke(app, ["user", "add", "zz", "--role", "handler", "--unit", "nope"])
     assert r.exit_code == 1 and "does not exist" in r.output
+
+
+def test_list_and_stats_use_the_one_overdue(env: Path) -> None:
+    """`ticket list --overdue` and `stats` count what the API and /metrics count."""
+    runner.invoke(app, ["db", "upgrade"])
+    assert runner.invoke(app, ["demo"]).exit_code == 0
+    settings = get_settings()
+    domain = Domain.load(settings)
+    engine = make_engine(settings.database_url)
+    long_ago = domain.now() - timedelta(days=3)
+    with transaction(make_session_factory(engine)) as s:
+        def user(name: str) -> Actor:
+            return Actor.of(s.scalars(select(User).where(User.username == name)).one())
+
+        made = []
+        for phone, demand in (("13700000001", "朝阳区望京西园三区7号楼水管爆了"),
+                              ("13700000002", "海淀区中关村大街停水了")):
+            t = service.create_ticket(session=s, domain=domain, actor=user("operator"),
+                                      channel="api", caller_phone=phone, demand=demand,
+                                      urgency="livelihood", received_at=long_ago)
+            service.accept(session=s, domain=domain, ticket=t, actor=user("operator"))
+            made.append(t)
+        late, set_aside = made
+        service.exclude(session=s, domain=domain, ticket=set_aside, actor=user("supervisor"),
+                        reason="重复恶意来电")
+        late_number, set_aside_number = late.number, set_aside.number
+    engine.dispose()
+    r = runner.invoke(app, ["ticket", "list", "--overdue"])
+    assert r.exit_code == 0, r.output
+    assert late_number in r.output and set_aside_number not in r.output
+    r = runner.invoke(app, ["ticket", "list"])
+    assert late_number in r.output and set_aside_number in r.output
+    r = runner.invoke(app, ["stats"])
+    assert r.exit_code == 0 and '"overdue": 1' in r.output

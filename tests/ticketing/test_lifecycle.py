@@ -193,9 +193,9 @@ def test_duplicates_are_linked_and_counted(sessions: sessionmaker[Session], doma
     with sessions() as s:
         first = _new(s, domain, op, category="water", caller_phone="13900001111")
         second = _new(s, domain, op, category="water", caller_phone="13900001111",
-                      demand="还是停水，怎么还没人来修")
-        third = _new(s, domain, op, category="water", caller_phone="13700009999",
-                     address=first.address, demand="我们楼也停水了")
+                      demand="望京西园三区5号楼还是停水，怎么还没人来修")
+        third = _new(s, domain, op, category="water", caller_phone="13900001111",
+                     demand="朝阳区望京西园三区5号楼又停水了，第三次打电话了")
         s.commit()
         s.refresh(first)
         assert second.duplicate_of_id == first.id

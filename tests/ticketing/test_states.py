@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from ticketing.states import (
+    ASSIGNED_STATUSES,
+    AWAITING_DISPATCH_STATUSES,
+    FINISHED_STATUSES,
+    NOT_OPEN_STATUSES,
+    OPEN_STATUSES,
+    PUBLIC_STATUS_LABELS,
     TRANSITIONS,
     Action,
     PermissionDenied,
@@ -95,3 +104,34 @@ def test_role_not_allowed(action: Action, role: Role) -> None:
     source = next(iter(ALLOWED_FROM[action]))
     with pytest.raises(PermissionDenied):
         transition_for(source, action, role, "原因")
+
+
+def test_status_groups() -> None:
+    assert set(Status) == OPEN_STATUSES | NOT_OPEN_STATUSES
+    assert not OPEN_STATUSES & NOT_OPEN_STATUSES
+    assert FINISHED_STATUSES < NOT_OPEN_STATUSES
+    assert ASSIGNED_STATUSES < OPEN_STATUSES and AWAITING_DISPATCH_STATUSES < OPEN_STATUSES
+    # A ticket waiting for dispatch is exactly one a dispatch may start from.
+    assert TRANSITIONS[Action.DISPATCH].sources == AWAITING_DISPATCH_STATUSES
+    assert set(PUBLIC_STATUS_LABELS) == set(Status)
+    assert set(PUBLIC_STATUS_LABELS.values()) == {"已受理", "办理中", "已办结"}
+
+
+REPO = Path(__file__).resolve().parents[2]
+_NAMES = "|".join(s.value for s in Status)
+# Two statuses side by side in a tuple, list or set: a status group written out again.
+_GROUP = re.compile(rf"Status\.[A-Z]+(?:\.value)?\s*,\s*Status\.[A-Z]+"
+                    rf"|[\"'](?:{_NAMES})[\"']\s*,\s*[\"'](?:{_NAMES})[\"']")
+
+
+def test_status_groups_are_defined_only_in_states() -> None:
+    """"Open", "assigned", "finished" mean one thing: ticketing/states.py says which."""
+    found = []
+    for path in sorted(REPO.rglob("*.py")):
+        rel = path.relative_to(REPO)
+        if rel.parts[0] in {".venv", "tests"} or rel == Path("ticketing/states.py"):
+            continue
+        text = path.read_text(encoding="utf-8")
+        found += [f"{rel}:{text.count(chr(10), 0, m.start()) + 1}: {m.group(0)}"
+                  for m in _GROUP.finditer(text)]
+    assert found == []

@@ -1,0 +1,68 @@
+"""Key 1 status lookup: only what is safe to tell whoever sets the caller ID. On SQLite
+and PostgreSQL, at the function level (the calls that read it out are in
+test_dialogue_operator.py and tests/twilio)."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from ivr.status import StatusReport, TicketStatus, open_tickets
+from tests.support.city import City
+from ticketing import service
+from ticketing.context import Domain
+from ticketing.models import Ticket
+
+CALLER = "13912340000"
+
+
+def _file(sessions: sessionmaker[Session], domain: Domain, city: City, demand: str,
+          **kw: object) -> Ticket:
+    op = city.actor("operator")
+    with sessions() as s:
+        t = service.create_ticket(session=s, domain=domain, actor=op, channel="phone",
+                                  caller_phone=CALLER, demand=demand, caller_name="王先生",
+                                  **kw)
+        service.accept(session=s, domain=domain, ticket=t, actor=op)
+        s.commit()
+        s.refresh(t)
+        s.expunge(t)
+        return t
+
+
+def test_reveals_only_counts_last_digits_and_coarse_steps(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    water = _file(sessions, domain, city, "朝阳区望京西园三区5号楼停水了")  # dispatched
+    secret = _file(sessions, domain, city, "朝阳区安贞里物业乱收费，我要实名举报",
+                   confidential=True)
+    queued = _file(sessions, domain, city, "我想咨询一下公积金怎么提取",
+                   category="no-rule-for-this")  # waits in the manual queue
+    done = _file(sessions, domain, city, "海淀区中关村大街路灯坏了", category="water")
+    handler = city.actor("water-handler")
+    with sessions() as s:
+        t = s.get(Ticket, done.id)
+        assert t is not None and t.status == "dispatched"
+        for step in (service.sign, service.close):
+            if step is service.close:
+                service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已修复")
+            step(session=s, domain=domain, ticket=t, actor=handler)
+        s.commit()
+    assert water.status == "dispatched" and queued.status == "accepted"
+
+    for caller in (CALLER, "+86" + CALLER):  # SIP's national form, Twilio's E.164
+        report = open_tickets(sessions, caller)
+        assert report == StatusReport(2, [
+            TicketStatus(queued.number[-4:], "已受理"),
+            TicketStatus(water.number[-4:], "办理中"),
+        ])
+    told = repr(open_tickets(sessions, CALLER))
+    for withheld in (water.number, secret.number[-4:], "王先生", "孙强", "13900000030",
+                     "bj-water", "停水", "望京"):
+        assert withheld not in told, withheld
+
+
+def test_nothing_for_an_unknown_or_missing_number(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    _file(sessions, domain, city, "朝阳区安贞里物业乱收费", confidential=True)
+    assert open_tickets(sessions, CALLER) == StatusReport(0, [])
+    assert open_tickets(sessions, "") == StatusReport(0, [])
+    assert open_tickets(sessions, "13700000000") == StatusReport(0, [])

@@ -1,0 +1,186 @@
+"""Which tickets a user may see, what they may see of the caller, how tickets are found
+and what "overdue" means: defined once, here, for the API, the console, the CLI and
+/metrics alike. Two copies of a privacy rule drift apart, and the laxer one leaks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, false, func, or_, select, true
+from sqlalchemy.orm import Session, object_session
+
+from ticketing.actors import Actor, mask_phone
+from ticketing.models import Ticket, TicketEvent, Unit
+from ticketing.states import OPEN_STATUSES, Role, Status, values
+
+# A phone search by trailing digits needs this many, so it matches what a masked list
+# shows (138****5678) without turning every short number into a search of the whole table.
+MIN_PHONE_SUFFIX = 4
+
+# Most pressing first: tickets without a deadline (drafts, the manual queue) last.
+LISTING_ORDER = (Ticket.due_at.is_(None), Ticket.due_at, Ticket.id)
+
+
+# --- scope -------------------------------------------------------------------------------
+
+
+def scope_filter(actor: Actor) -> Any:
+    """A WHERE clause limiting tickets to what ``actor`` may see."""
+    if actor.sees_everything:
+        return true()
+    if actor.role == Role.HANDLER:
+        return Ticket.unit_id == actor.unit_id
+    if actor.role == Role.SUPERVISOR and actor.unit_path:
+        subtree = select(Unit.id).where(Unit.path.startswith(actor.unit_path))
+        return Ticket.unit_id.in_(subtree)
+    return false()
+
+
+def may_see_ticket(actor: Actor, ticket: Ticket) -> bool:
+    """``scope_filter`` for one loaded ticket, asked of the database so the rule is written
+    once (a primary-key lookup)."""
+    if actor.sees_everything:
+        return True
+    session = object_session(ticket)
+    if session is None or ticket.id is None:
+        return False
+    return session.scalar(
+        select(Ticket.id).where(Ticket.id == ticket.id, scope_filter(actor))
+    ) is not None
+
+
+# --- the caller --------------------------------------------------------------------------
+
+
+def may_see_caller(actor: Actor, ticket: Ticket) -> bool:
+    """Who called (number, name, voice, verbatim words): hidden from handlers when the
+    caller asked for confidentiality (保密)."""
+    return not ticket.confidential or actor.sees_caller_of_confidential
+
+
+def caller_visible(actor: Actor) -> Any:
+    """``may_see_caller`` as a WHERE clause: anything matched on the caller's identity
+    (phone search) must not reveal a confidential caller to a handler."""
+    return true() if actor.sees_caller_of_confidential else Ticket.confidential.is_(False)
+
+
+def caller_phone_for(actor: Actor, ticket: Ticket, *, masked: bool) -> str | None:
+    """The caller's number as ``actor`` may see it: None when hidden, masked in lists and
+    for supervisors (who oversee, and do not call citizens back), full otherwise."""
+    if not may_see_caller(actor, ticket):
+        return None
+    if masked or actor.role == Role.SUPERVISOR:
+        return mask_phone(ticket.caller_phone)
+    return ticket.caller_phone
+
+
+# --- duplicate links (重复诉求) ----------------------------------------------------------
+
+LINK_EVENT = "link_duplicate"
+
+
+def linked_original(ticket: Ticket) -> Ticket | None:
+    if ticket.duplicate_of_id is None:
+        return None
+    session = object_session(ticket)
+    return session.get(Ticket, ticket.duplicate_of_id) if session is not None else None
+
+
+def may_see_link(actor: Actor, ticket: Ticket) -> bool:
+    """A duplicate link says "the same person called about both": shown only to whom may
+    see the caller of both tickets, or it would tie a confidential ticket to a number."""
+    if not may_see_caller(actor, ticket):
+        return False
+    original = linked_original(ticket)
+    return original is None or may_see_caller(actor, original)
+
+
+def visible_events(*, session: Session, actor: Actor, ticket: Ticket) -> list[TicketEvent]:
+    """The audit trail as ``actor`` may read it: the duplicate-link event goes with the
+    link it records."""
+    events = session.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)
+    )
+    if may_see_link(actor, ticket):
+        return list(events)
+    return [e for e in events if e.action != LINK_EVENT]
+
+
+# --- search and overdue ------------------------------------------------------------------
+
+
+def search(q: str, actor: Actor) -> Any:
+    """Ticket number, full phone, or the last digits of a phone as printed masked; a phone
+    never finds a caller ``actor`` may not see (a handler must not learn that a
+    confidential caller's number has a ticket)."""
+    q = q.strip()
+    phone = Ticket.caller_phone == q
+    if len(q) >= MIN_PHONE_SUFFIX and q.isdigit():
+        phone = or_(phone, Ticket.caller_phone.endswith(q, autoescape=True))
+    return or_(Ticket.number == q, and_(phone, caller_visible(actor)))
+
+
+def is_open(status: str) -> bool:
+    return Status(status) in OPEN_STATUSES
+
+
+def overdue(now: datetime) -> Any:
+    """Open and past its deadline: what is waiting on someone and late."""
+    return and_(Ticket.status.in_(values(OPEN_STATUSES)), Ticket.due_at < now)
+
+
+def is_overdue(ticket: Ticket, now: datetime) -> bool:
+    """``overdue`` for one loaded ticket."""
+    return is_open(ticket.status) and ticket.due_at is not None and ticket.due_at < now
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a ticket list may be narrowed by (API query string, console form, CLI)."""
+
+    status: str | None = None  # one Status value
+    open_only: bool = False
+    overdue: bool = False
+    category: str | None = None
+    unit_code: str | None = None  # exactly this unit
+    q: str | None = None
+
+
+def conditions(actor: Actor, f: Filters, now: datetime) -> list[Any]:
+    conds = [scope_filter(actor)]
+    if f.status:
+        conds.append(Ticket.status == f.status)
+    if f.open_only:
+        conds.append(Ticket.status.in_(values(OPEN_STATUSES)))
+    if f.overdue:
+        conds.append(overdue(now))
+    if f.category:
+        conds.append(Ticket.category == f.category)
+    if f.unit_code:
+        conds.append(Ticket.unit_id.in_(select(Unit.id).where(Unit.code == f.unit_code)))
+    if f.q and f.q.strip():
+        conds.append(search(f.q, actor))
+    return conds
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Ticket]
+    total: int
+
+
+def ticket_page(*, session: Session, actor: Actor, filters: Filters, now: datetime,
+                page: int = 1, page_size: int = 50, newest_first: bool = False) -> Page:
+    """One page of the tickets ``actor`` may see, most pressing deadline first (or the
+    newest first)."""
+    conds = conditions(actor, filters, now)
+    total = session.scalar(select(func.count(Ticket.id)).where(*conds)) or 0
+    order = (Ticket.id.desc(),) if newest_first else LISTING_ORDER
+    rows = session.scalars(
+        select(Ticket).where(*conds).order_by(*order)
+        .offset((page - 1) * page_size).limit(page_size)
+    ).all()
+    return Page(rows=list(rows), total=total)
