@@ -269,37 +269,49 @@ def _same_address(a: Ticket, b: Ticket) -> bool:
 def _link_duplicate(
     *, session: Session, domain: Domain, ticket: Ticket, actor: Actor, now: datetime
 ) -> None:
-    """重复诉求: link a new ticket to an open one about the same problem, and count it there.
+    """重复诉求 / 多诉: link a new ticket to an open one about the same problem, and count it
+    there, so the unit handles the problem once and every caller hears the outcome.
 
-    The same problem is the same caller, category and place (district, and the address
-    when both tickets have one) within the window: the same caller about something else is
-    a new complaint, and many callers about one place are hot spots (reports.hot_spots),
-    not one person's repeated demand. A link never crosses the confidential flag: it would
-    put a confidential caller's ticket beside a ticket that shows their number.
+    The same problem is the same category at the same place within the window: from the
+    same caller, the same district (and the same address when both tickets have one); from
+    other callers, the same stated address (a whole district is too coarse to be one
+    problem). The same caller about something else is a new complaint. A link never crosses
+    the confidential flag: it would put a confidential caller's ticket beside a ticket that
+    shows their number.
     """
-    # Placeholder numbers ("000" for a caller who sent none) say nothing about who called.
-    if len(ticket.caller_phone) < 7:
-        return
     since = ticket.received_at - timedelta(hours=domain.settings.duplicates.window_hours)
-    conds = [
+    common = [
         Ticket.id != ticket.id,
         Ticket.duplicate_of_id.is_(None),
         Ticket.status.in_(values(OPEN_STATUSES - {Status.DRAFT})),
         Ticket.received_at >= since,
-        Ticket.caller_phone == ticket.caller_phone,
         Ticket.category == ticket.category,
         Ticket.confidential == ticket.confidential,
-        # Unknown district matches only unknown: two places we cannot tell apart are not
-        # known to be one.
-        Ticket.district.is_(None) if ticket.district is None
-        else Ticket.district == ticket.district,
     ]
-    # One caller's open tickets in the window are a handful: the address is compared here,
-    # where "朝阳区望京西园三区5号楼" and "望京西园三区5号楼" can be seen to be one place.
-    candidates = session.scalars(
-        select(Ticket).where(*conds).order_by(Ticket.received_at, Ticket.id)
-    )
-    original = next((c for c in candidates if _same_address(c, ticket)), None)
+    found: list[Ticket] = []
+    # Placeholder numbers ("000" for a caller who sent none) say nothing about who called.
+    if len(ticket.caller_phone) >= 7:
+        same_caller = [
+            *common,
+            Ticket.caller_phone == ticket.caller_phone,
+            # Unknown district matches only unknown: two places we cannot tell apart are
+            # not known to be one.
+            Ticket.district.is_(None) if ticket.district is None
+            else Ticket.district == ticket.district,
+        ]
+        # One caller's open tickets in the window are a handful: the address is compared
+        # here, where "朝阳区望京西园三区5号楼" and "望京西园三区5号楼" are one place.
+        found += [c for c in session.scalars(
+            select(Ticket).where(*same_caller).order_by(Ticket.received_at, Ticket.id)
+        ) if _same_address(c, ticket)][:1]
+    if ticket.address:
+        # Other callers: only the same stated address (indexed equality; a neighbour who
+        # words the address differently is left to the hot-spot report).
+        found += session.scalars(
+            select(Ticket).where(*common, Ticket.address == ticket.address)
+            .order_by(Ticket.received_at, Ticket.id).limit(1)
+        ).all()
+    original = min(found, key=lambda c: (c.received_at, c.id)) if found else None
     if original is None:
         return
     ticket.duplicate_of_id = original.id

@@ -36,7 +36,8 @@ def app(settings: Settings, city: City) -> FastAPI:
 
 @pytest.fixture
 def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app, raise_server_exceptions=True) as c:
+    # A loopback client: /metrics answers only loopback (or a token) under shipped settings.
+    with TestClient(app, raise_server_exceptions=True, client=("127.0.0.1", 50000)) as c:
         yield c
 
 
@@ -81,14 +82,18 @@ def test_only_the_same_problem_is_a_duplicate(sessions: sessionmaker[Session], d
     elsewhere = new(sessions, domain, op, demand="海淀区中关村大街停水了")
     neighbour = new(sessions, domain, op, caller_phone="13700009999",
                     demand="朝阳区望京西园三区5号楼我们家也停水了")
+    other_noise = new(sessions, domain, op, caller_phone="13700008888", category=None,
+                      demand="朝阳区望京西园三区5号楼楼下烧烤噪音扰民")
     again = new(sessions, domain, op, demand="望京西园三区5号楼还是停水，怎么还没人来修")
     assert noise.category == "environment"
     assert noise.duplicate_of_id is None  # the same caller about something else
     assert elsewhere.duplicate_of_id is None  # the same caller and category, another place
-    assert neighbour.duplicate_of_id is None  # another caller: a hot spot, not a repeat
+    assert neighbour.address == first.address
+    assert neighbour.duplicate_of_id == first.id  # another caller, same problem: 多诉
+    assert other_noise.duplicate_of_id == noise.id  # same address, same category
     assert again.duplicate_of_id == first.id  # the address said again without the district
     with sessions() as s:
-        assert s.get(Ticket, first.id).duplicate_count == 1  # type: ignore[union-attr]
+        assert s.get(Ticket, first.id).duplicate_count == 2  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("confidential_first", [True, False])
