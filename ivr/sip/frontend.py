@@ -588,9 +588,13 @@ class SipFrontEnd:
         route_set = msg.route_list("Record-Route")
         try:
             offer = parse_sdp(msg.body_bytes)
+        except SdpError as exc:
+            self._refuse(msg, 400, "Bad Request", warning=f"malformed SDP: {exc}")
+            return
+        try:  # where our BYE would go: fail now, not on the timer thread at hang-up
             uri_hostport(uri_of(route_set[0]) if route_set else remote_target)
-        except ValueError as exc:  # SdpError, or a Contact/Record-Route we could not use
-            self._refuse(msg, 400, "Bad Request", warning=f"malformed: {exc}")
+        except ValueError as exc:
+            self._refuse(msg, 400, "Bad Request", warning=f"malformed Contact: {exc}")
             return
         try:
             media = answer_offer(offer)
