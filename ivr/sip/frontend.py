@@ -545,6 +545,9 @@ class SipFrontEnd:
         to_tag = self._transport.gen_tag()
         if msg.source is not None:
             with self._lock:
+                earlier = self._refusals.get(msg.call_id)
+                if earlier is not None and earlier.source_ip == msg.source[0]:
+                    to_tag = earlier.to_tag  # a retransmitted INVITE: the same answer
                 self._refusals[msg.call_id] = _Refusal(
                     to_tag=to_tag, source_ip=msg.source[0],
                     expires=time.monotonic() + TIMER_B, refund=capacity)
