@@ -94,6 +94,19 @@ class SipSettings(BaseModel):
     # Never limited: the proxy or trunk every call comes through (Kamailio has pike). In
     # register mode the registrar's address is trusted as well.
     trusted_sources: list[str] = Field(default_factory=list)
+    # The hotline's numbers: an INVITE whose Request-URI user is none of these (nor
+    # `username`, which the registrar routes to in register mode) gets 404 and is charged
+    # like a scanner's guess. List every form the carrier sends ("12345", "+8612345"...).
+    numbers: list[str] = Field(default_factory=lambda: ["12345"])
+    # Share of max_calls that one untrusted source address may hold at once (at least one
+    # line): a single address must not take every line. Trusted sources are not capped.
+    source_call_share: float = 0.25
+    # Our 200 OK not ACKed this long: the call ends (BYE) and its line is free again. RFC
+    # 3261 would wait 32 s; a phone ACKs within a round trip, retransmissions included.
+    ack_timeout: float = 4.0
+    # Answered, but not one RTP packet from the caller this long: the call ends (a phone
+    # sends media at once). rtp_timeout is the separate watchdog for media that stops.
+    first_rtp_timeout: float = 4.0
 
 
 class TwilioSettings(BaseModel):

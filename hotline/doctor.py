@@ -16,7 +16,7 @@ from asr.status import model_status
 from config import Settings
 from hotline import dbadmin
 from hotline.console.auth import secret_path
-from ivr.sip.floodguard import resolve_trusted, trusted_entries
+from ivr.sip.floodguard import resolve_trusted, trusted_entries, untrusted_direct_warning
 from telephony.twilio.signature import posture_problems
 from ticketing.classify import load_rules
 from ticketing.db import make_engine, schema_revision
@@ -141,6 +141,16 @@ def check_console_secret(s: Settings) -> Check:
     return Check("console secret", True, f"generated at {path} (one node)")
 
 
+def check_sip_trunk(s: Settings) -> Check:
+    """Direct mode trusting no trunk treats a carrier SBC as one caller (a few lines)."""
+    if warning := untrusted_direct_warning(s.sip):
+        return Check("sip trunk", False, warning, "fine when citizens' phones reach this node "
+                     "directly; otherwise set HOTLINE_SIP__TRUSTED_SOURCES to the trunk",
+                     required=False)
+    return Check("sip trunk", True, f"{s.sip.mode} mode, trusted: "
+                 f"{', '.join(trusted_entries(s.sip)) or 'none'}", required=False)
+
+
 def check_outbound(s: Settings) -> Check:
     """Reminders and surveys need a way out; the embedded defaults have none."""
     o = s.outbound
@@ -200,8 +210,8 @@ def check_registrar(s: Settings) -> Check:
 
 CHECKS: tuple[Callable[[Settings], Check], ...] = (
     check_database, check_rules, check_model, check_dirs, check_prompt_tools,
-    check_http_port, check_sip_port, check_trusted_sources, check_console_secret,
-    check_outbound, check_registrar, check_twilio,
+    check_http_port, check_sip_port, check_trusted_sources, check_sip_trunk,
+    check_console_secret, check_outbound, check_registrar, check_twilio,
 )
 
 

@@ -15,6 +15,7 @@ from asr.engine import AsrEngine
 from config import Settings
 from ivr.intake import recover_spool
 from ivr.runtime import IvrRuntime, load_engine, spool_for, start_ivr
+from ivr.sip.floodguard import untrusted_direct_warning
 from ticketing.context import Domain
 
 log = logging.getLogger("hotline.voice")
@@ -38,6 +39,9 @@ class Voice:
             self.ivr = start_ivr(self.settings, self.sessions, self.domain, engine=self.engine)
         except Exception as exc:  # SipRegistrationError, port in use, ...
             log.error("IVR not answering yet (%s); retrying in 30 s", exc)
+            return
+        if warning := untrusted_direct_warning(self.settings.sip):
+            log.warning("%s", warning)
 
     def tick(self) -> None:
         """Every 30 s: retry the IVR if it is down, settle spooled calls, run the backlog."""

@@ -53,7 +53,8 @@ class EndReason(enum.Enum):
     CANCELLED = "cancelled"  # caller gave up before we answered (CANCEL)
     REJECTED = "rejected"  # we refused an inbound call (final non-2xx)
     RTP_TIMEOUT = "rtp_timeout"  # no RTP for rtp_timeout seconds: treated as hung up
-    NO_ACK = "no_ack"  # our 200 OK was never acknowledged
+    NO_ACK = "no_ack"  # our 200 OK was not acknowledged within ack_timeout
+    NO_RTP = "no_rtp"  # answered, but no RTP at all from the caller within first_rtp_timeout
     BUSY = "busy"  # outbound: 486/600
     DECLINED = "declined"  # outbound: 603
     NO_ANSWER = "no_answer"  # outbound: ring timeout, 408, 480, 487
@@ -119,6 +120,8 @@ class CallHandle:
         self.invite_source: tuple[str, int] | None = None
         self.last_invite_response: bytes | None = None
         self.ack_received = threading.Event()
+        # Inbound: the flood guard has given back the INVITE's token (the call proved real).
+        self.proven = False
         self.rtp: Rtp16Stream | None = None
         self.rtp_port: int | None = None
         self.media: Negotiated | None = None

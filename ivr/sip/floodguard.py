@@ -9,6 +9,19 @@ empties it is banned for ``ban_seconds``: its out-of-dialog requests are dropped
 answer, since answering tells a scanner that someone is here. Requests inside a dialog that
 already exists are never checked, so a ban cannot cut a call in progress. Trusted sources
 (the proxy every call comes through) are never limited.
+
+What a request costs (the front end applies these, ``SipFrontEnd._admit``):
+
+- every new request (INVITE, REGISTER, OPTIONS, a stray BYE...) and every malformed
+  datagram: one token;
+- the ACK that completes a final answer we sent (486, 488...): nothing, it is part of that
+  transaction; and the ACK of a *capacity* refusal (486 busy) gives the INVITE's token
+  back: a carrier's SBC in a surge is a real SIP stack that completes its transactions;
+- a call that proves real (ACKed and RTP received): its INVITE's token back, so a surge of
+  complete calls never empties the bucket however long it lasts;
+- an INVITE to a number that is not ours: ``COST_WRONG_NUMBER`` (extension guessing);
+- a call we answered that never ACKs or never sends RTP: ``COST_ABANDONED_CALL`` more
+  (holding lines with half-made calls, slowly enough to stay under the rate).
 """
 
 from __future__ import annotations
@@ -30,6 +43,12 @@ log = logging.getLogger("ivr.sip")
 
 # Enough for a scan from many addresses without letting memory grow without bound.
 MAX_TRACKED_SOURCES = 10_000
+
+# Tokens charged (see the module docstring). With the shipped bucket (20 deep, 5/s) a
+# sweep of wrong numbers is silenced after 4 guesses at once, and a source whose answered
+# calls keep being abandoned after about 4 of them in a few seconds.
+COST_WRONG_NUMBER = 5.0
+COST_ABANDONED_CALL = 5.0
 
 
 @dataclass
@@ -60,19 +79,11 @@ class FloodGuard:
             return True
         now = self.clock()
         with self._lock:
-            bucket = self._buckets.get(source_ip)
-            if bucket is None:
-                bucket = _Bucket(tokens=self.burst, updated=now)
-                self._buckets[source_ip] = bucket
-                if len(self._buckets) > MAX_TRACKED_SOURCES:
-                    self._buckets.popitem(last=False)
-            else:
-                self._buckets.move_to_end(source_ip)
+            bucket = self._bucket(source_ip, now)
             if bucket.banned_until > now:
                 self.dropped += 1
                 return False
-            bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
-            bucket.updated = now
+            self._refill(bucket, now)
             if bucket.tokens >= 1:
                 bucket.tokens -= 1
                 return True
@@ -81,6 +92,33 @@ class FloodGuard:
             self.bans += 1
             self.dropped += 1
             return False
+
+    def refund(self, source_ip: str, tokens: float = 1.0) -> None:
+        """Give back what a request was charged once it proved legitimate (never beyond the
+        burst, and never lifting a ban)."""
+        with self._lock:
+            bucket = self._buckets.get(source_ip)
+            if bucket is not None and bucket.banned_until <= self.clock():
+                bucket.tokens = min(self.burst, bucket.tokens + tokens)
+
+    def penalize(self, source_ip: str, tokens: float) -> bool:
+        """Charge ``tokens`` more for what a source did (a wrong number, an abandoned call).
+        True when this starts a ban."""
+        if self.is_trusted(source_ip):
+            return False
+        now = self.clock()
+        with self._lock:
+            bucket = self._bucket(source_ip, now)
+            if bucket.banned_until > now:
+                return False
+            self._refill(bucket, now)
+            bucket.tokens -= tokens
+            if bucket.tokens >= 0:
+                return False
+            bucket.banned_until = now + self.ban_seconds
+            bucket.tokens = 0
+            self.bans += 1
+            return True
 
     def set_trusted(self, trusted: Iterable[str]) -> None:
         """Replace the trusted addresses (a proxy's name may resolve anew after a restart)."""
@@ -93,10 +131,49 @@ class FloodGuard:
             return False
         return any(ip in net for net in self.trusted)
 
+    def _bucket(self, source_ip: str, now: float) -> _Bucket:
+        bucket = self._buckets.get(source_ip)
+        if bucket is None:
+            bucket = _Bucket(tokens=self.burst, updated=now)
+            self._buckets[source_ip] = bucket
+            if len(self._buckets) > MAX_TRACKED_SOURCES:
+                self._buckets.popitem(last=False)
+        else:
+            self._buckets.move_to_end(source_ip)
+        return bucket
+
+    def _refill(self, bucket: _Bucket, now: float) -> None:
+        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
+        bucket.updated = now
+
     def banned(self, source_ip: str) -> bool:
         with self._lock:
             bucket = self._buckets.get(source_ip)
             return bucket is not None and bucket.banned_until > self.clock()
+
+
+def source_call_limit(sip: SipSettings) -> int:
+    """Calls one untrusted source address may have up at once."""
+    return max(1, int(sip.max_calls * sip.source_call_share))
+
+
+def is_our_number(sip: SipSettings, user: str) -> bool:
+    """Whether a Request-URI user is the hotline: one of ``numbers``, or ``username`` (the
+    registrar rewrites the Request-URI to our Contact). URI parameters do not count."""
+    user = user.split(";", 1)[0]
+    return bool(user) and (user in sip.numbers or user == sip.username)
+
+
+def untrusted_direct_warning(sip: SipSettings) -> str:
+    """What an operator must hear when direct mode trusts no trunk (empty when it does, or
+    in register mode): one address, even a carrier's SBC, is then treated as one caller."""
+    if sip.mode != "direct" or sip.trusted_sources:
+        return ""
+    return (f"direct SIP mode with no trusted trunk (sip.trusted_sources is empty): each "
+            f"address may hold {source_call_limit(sip)} of {sip.max_calls} lines and send "
+            f"{sip.flood_rate_per_second:g} new requests/s, so a carrier SBC sending every "
+            "call from one address gets 486 beyond that; list the SBC in "
+            "HOTLINE_SIP__TRUSTED_SOURCES")
 
 
 def is_address(entry: str) -> bool:

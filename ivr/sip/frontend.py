@@ -8,9 +8,12 @@ INVITEs through it; "direct" never registers and takes INVITEs sent straight to
 
 Defined outcomes for what arrives (docs/sip.md has the table):
 malformed SIP → 400 when answerable, else dropped; INVITE whose SDP is unreadable → 400;
-no SDP → 488; SDP without PCMU/PCMA on RTP/AVP → 488; more than ``max_calls`` inbound calls
-→ 486 (calls in progress untouched); CANCEL before answer → 200 + 487, handler sees ENDED;
-BYE → 200, call ENDED; no RTP for ``rtp_timeout`` s → BYE, call ENDED.
+no SDP → 488; SDP without PCMU/PCMA on RTP/AVP, or a c= that is not a unicast IPv4 address
+→ 488; Request-URI user not one of ours → 404; more than ``max_calls`` inbound calls, or
+more than ``source_call_limit`` from one untrusted address → 486 + Retry-After (calls in
+progress untouched); CANCEL before answer → 200 + 487, handler sees ENDED; BYE → 200, call
+ENDED; 200 not ACKed within ``ack_timeout``, no first RTP within ``first_rtp_timeout``, no
+RTP for ``rtp_timeout`` s → BYE, call ENDED.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import re
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,12 +42,23 @@ from ivr.sip.call import (
     OutcomeKind,
     outcome_for_status,
 )
-from ivr.sip.floodguard import FloodGuard, is_address, resolve_trusted, trusted_entries
+from ivr.sip.floodguard import (
+    COST_ABANDONED_CALL,
+    COST_WRONG_NUMBER,
+    FloodGuard,
+    is_address,
+    is_our_number,
+    resolve_trusted,
+    source_call_limit,
+    trusted_entries,
+)
 from ivr.sip.pyvoip_fixes import PortPool, Rtp16Stream, SipMessage, SipTransport, build_response
 from ivr.sip.sdp import (
     DEFAULT_EVENT_PT,
     Negotiated,
+    NotAcceptable,
     SdpError,
+    answer_offer,
     build_sdp,
     negotiate,
     offer_formats,
@@ -57,6 +72,12 @@ TRUSTED_REFRESH_SECONDS = 30.0
 
 ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"
 T1, T2, TIMER_B = 0.5, 4.0, 32.0  # RFC 3261 17.1.1.1
+# Sent with every busy refusal: a phone or SBC that redials automatically should wait a
+# little, not hammer; 486 (not 503) so that an SBC does not take the whole node out of
+# its route set for that long (RFC 3261 21.5.4).
+BUSY_RETRY_AFTER_SECONDS = 10
+# Refused INVITEs remembered so their ACK is known as part of our transaction (Timer H).
+MAX_REFUSALS = 4096
 
 
 class PhoneStatus(enum.Enum):
@@ -160,16 +181,47 @@ def uri_of(header_value: str) -> str:
 
 
 def uri_hostport(uri: str) -> tuple[str, int]:
+    """Host and port of a SIP URI; ValueError when the port is not one (a peer's Contact
+    with a port of thousands of digits must fail when the INVITE arrives, not at BYE)."""
     rest = uri.split(":", 1)[1] if ":" in uri else uri
     rest = rest.split("@", 1)[1] if "@" in rest else rest
     hostport = re.split(r"[;?>]", rest, maxsplit=1)[0]
     host, _, port = hostport.partition(":")
-    return host, int(port) if port else 5060
+    if not port:
+        return host, 5060
+    if not (port.isascii() and port.isdigit()) or len(port) > 5 or not 0 < int(port) < 65536:
+        raise ValueError(f"bad port in {uri[:80]!r}")
+    return host, int(port)
 
 
 def uri_user(uri: str) -> str:
     rest = uri.split(":", 1)[1] if ":" in uri else uri
     return rest.split("@", 1)[0] if "@" in rest else ""
+
+
+def stall_reason(*, now: float, answered: float, acked: bool, rx_packets: int,
+                 last_rx: float, ack_timeout: float, first_rtp_timeout: float,
+                 rtp_timeout: float) -> EndReason | None:
+    """Why an answered inbound call should end now, if it should (times are monotonic
+    seconds; ``answered`` is when our 200 OK went out). A caller's phone ACKs within a round
+    trip and sends RTP at once: a call that does neither holds a line for nobody."""
+    if not acked and now - answered >= ack_timeout:
+        return EndReason.NO_ACK
+    if rx_packets == 0 and now - answered >= first_rtp_timeout:
+        return EndReason.NO_RTP
+    if now - last_rx > rtp_timeout:
+        return EndReason.RTP_TIMEOUT
+    return None
+
+
+@dataclass
+class _Refusal:
+    """A final non-2xx answer we sent to an INVITE, waiting for its ACK."""
+
+    to_tag: str
+    source_ip: str
+    expires: float
+    refund: bool  # capacity refusal: its ACK gives the INVITE's token back
 
 
 # ---------------------------------------------------------------------------------------
@@ -215,6 +267,7 @@ class SipFrontEnd:
         self._handlers: set[threading.Thread] = set()
         self._register_timer: _Timer | None = None
         self.rejected: dict[int, int] = {}  # final codes sent to refused INVITEs, counted
+        self._refusals: OrderedDict[str, _Refusal] = OrderedDict()  # by Call-ID
         self._trusted_entries = trusted_entries(sip)
         self.flood = FloodGuard(rate=sip.flood_rate_per_second, burst=sip.flood_burst,
                                 ban_seconds=sip.flood_ban_seconds,
@@ -422,14 +475,25 @@ class SipFrontEnd:
 
     def _admit(self, msg: SipMessage) -> bool:
         """Flood guard. Requests of a call we have (in-dialog requests, ACK, CANCEL, a
-        retransmitted INVITE) pass untouched, so a ban never cuts a call in progress.
-        Everything else is charged to its source, a To tag or not: a scanner's made-up tag
-        must not buy it answers."""
+        retransmitted INVITE) pass untouched, so a ban never cuts a call in progress; so
+        does the ACK of a final answer we sent (it carries the To tag only that answer
+        had: a blind scanner cannot make it up), which for a busy refusal also gives the
+        INVITE's token back. Everything else is charged to its source, a To tag or not."""
         if msg.source is None:
             return True
         with self._lock:
             if msg.call_id in self._calls:
                 return True
+            refusal = self._refusals.get(msg.call_id) if msg.method == "ACK" else None
+            if (refusal is not None and msg.to_tag == refusal.to_tag
+                    and refusal.source_ip == msg.source[0]):
+                del self._refusals[msg.call_id]
+            else:
+                refusal = None
+        if refusal is not None:
+            if refusal.refund and time.monotonic() < refusal.expires:
+                self.flood.refund(refusal.source_ip)
+            return True
         return self._charge(msg.source[0], f"{msg.method} {msg.call_id[:24]}")
 
     def _refresh_trusted(self) -> None:
@@ -454,20 +518,43 @@ class SipFrontEnd:
             return True
         telemetry.FLOOD_DROPPED.inc()
         if self.flood.bans != bans:
-            telemetry.FLOOD_BANS.inc()
-            log.warning("SIP flood from %s (%s...): its new requests are dropped for %.0f s",
-                        source, what, self.flood.ban_seconds)
+            self._banned(source, what)
         return False
 
+    def _penalize(self, source: str, tokens: float, what: str) -> None:
+        if self.flood.penalize(source, tokens):
+            self._banned(source, what)
+
+    def _banned(self, source: str, what: str) -> None:
+        telemetry.FLOOD_BANS.inc()
+        log.warning("SIP flood from %s (%s...): its new requests are dropped for %.0f s",
+                    source, what, self.flood.ban_seconds)
+
     def _refuse(self, msg: SipMessage, code: int, reason: str | None = None,
-                warning: str = "", extra: list[tuple[str, str]] | None = None) -> None:
+                warning: str = "", extra: list[tuple[str, str]] | None = None,
+                capacity: bool = False) -> None:
+        """A final non-2xx to an INVITE. ``capacity``: refused for want of a line (ours to
+        answer for, not the caller's fault), so it says when to retry and its ACK refunds."""
         headers = list(extra or [])
+        if capacity:
+            headers.append(("Retry-After", str(BUSY_RETRY_AFTER_SECONDS)))
         if warning:
             headers.append(("Warning", f'399 hotline12345 "{warning}"'))
         self.rejected[code] = self.rejected.get(code, 0) + 1
         log.info("INVITE %s from %s refused: %s %s", msg.call_id, msg.source, code, warning)
-        self._send_to(build_response(msg, code, reason, to_tag=self._transport.gen_tag(),
-                                     extra=headers), msg.source)
+        to_tag = self._transport.gen_tag()
+        if msg.source is not None:
+            with self._lock:
+                earlier = self._refusals.get(msg.call_id)
+                if earlier is not None and earlier.source_ip == msg.source[0]:
+                    to_tag = earlier.to_tag  # a retransmitted INVITE: the same answer
+                self._refusals[msg.call_id] = _Refusal(
+                    to_tag=to_tag, source_ip=msg.source[0],
+                    expires=time.monotonic() + TIMER_B, refund=capacity)
+                while len(self._refusals) > MAX_REFUSALS:
+                    self._refusals.popitem(last=False)
+        self._send_to(build_response(msg, code, reason, to_tag=to_tag, extra=headers),
+                      msg.source)
 
     def _on_invite(self, msg: SipMessage) -> None:
         with self._lock:
@@ -485,6 +572,12 @@ class SipFrontEnd:
         if msg.to_tag:
             self._send_to(build_response(msg, 481), msg.source)
             return
+        if not is_our_number(self.sip, uri_user(msg.request_uri)):
+            # Extension guessing (svwar): costs more than a plain request.
+            if msg.source is not None:
+                self._penalize(msg.source[0], COST_WRONG_NUMBER - 1, "INVITE to other numbers")
+            self._refuse(msg, 404, warning="not a number of this service")
+            return
         self._send_to(build_response(msg, 100), msg.source)
         content_type = msg.first("Content-Type").split(";")[0].strip().lower()
         if not msg.body_bytes:
@@ -493,24 +586,41 @@ class SipFrontEnd:
         if content_type != "application/sdp":
             self._refuse(msg, 415, extra=[("Accept", "application/sdp")])
             return
+        from_value = msg.first("From")
+        remote_target = uri_of(msg.first("Contact")) or uri_of(from_value)
+        route_set = msg.route_list("Record-Route")
         try:
             offer = parse_sdp(msg.body_bytes)
         except SdpError as exc:
             self._refuse(msg, 400, "Bad Request", warning=f"malformed SDP: {exc}")
             return
-        media = negotiate(offer)
-        if media is None:
-            self._refuse(msg, 488, warning="no common codec: offer PCMU or PCMA on RTP/AVP")
+        try:  # where our BYE would go: fail now, not on the timer thread at hang-up
+            uri_hostport(uri_of(route_set[0]) if route_set else remote_target)
+        except ValueError as exc:
+            self._refuse(msg, 400, "Bad Request", warning=f"malformed Contact: {exc}")
+            return
+        try:
+            media = answer_offer(offer)
+        except NotAcceptable as exc:
+            self._refuse(msg, 488, warning=str(exc))
             return
         if self.on_call is None or self.status is PhoneStatus.STOPPED:
-            self._refuse(msg, 480)
+            self._refuse(msg, 480, capacity=True)
             return
-        from_value = msg.first("From")
+        source_ip = msg.source[0] if msg.source is not None else ""
         with self._lock:
-            live = sum(1 for c in self._calls.values()
-                       if c.direction is Direction.INBOUND and not c.ended)
-            if live >= self.sip.max_calls:
-                self._refuse(msg, 486, warning=f"all {self.sip.max_calls} lines busy")
+            live = [c for c in self._calls.values()
+                    if c.direction is Direction.INBOUND and not c.ended]
+            if len(live) >= self.sip.max_calls:
+                self._refuse(msg, 486, warning=f"all {self.sip.max_calls} lines busy",
+                             capacity=True)
+                return
+            limit = source_call_limit(self.sip)
+            if not self.flood.is_trusted(source_ip) and sum(
+                    1 for c in live if c.invite_source and c.invite_source[0] == source_ip
+            ) >= limit:
+                self._refuse(msg, 486, warning=f"{limit} lines busy from this address",
+                             capacity=True)
                 return
             call = CallHandle(self, direction=Direction.INBOUND, call_id=msg.call_id,
                               local_tag=self._transport.gen_tag(),
@@ -520,15 +630,15 @@ class SipFrontEnd:
             call.local_uri = _strip_tag(msg.first("To"))
             call.remote_uri = _strip_tag(from_value)
             call.remote_tag = msg.from_tag
-            call.remote_target = uri_of(msg.first("Contact")) or uri_of(from_value)
-            call.route_set = msg.route_list("Record-Route")
+            call.remote_target = remote_target
+            call.route_set = route_set
             self._calls[call.call_id] = call
         try:
             self._bind_rtp(call, media)
         except RuntimeError:
             with self._lock:
                 self._calls.pop(call.call_id, None)
-            self._refuse(msg, 503, warning="no free RTP port")
+            self._refuse(msg, 503, warning="no free RTP port", capacity=True)
             return
         call.codec = media.codec
         ringing = build_response(msg, 180, to_tag=call.local_tag, extra=self.contact_headers())
@@ -588,7 +698,9 @@ class SipFrontEnd:
                       msg.source)
 
     def _send_invite_2xx(self, call: CallHandle) -> None:
-        """Send our 200 OK and retransmit it until the ACK (RFC 3261 13.3.1.4)."""
+        """Send our 200 OK and retransmit it until the ACK (RFC 3261 13.3.1.4), or until
+        the watchdog ends the call for want of one (``ack_timeout``, which frees the line
+        long before RFC 3261's 64*T1)."""
         self._send_to(call.last_invite_response, call.invite_source)
         telemetry.ANSWER_SECONDS.observe(max(0.0, time.time() - call.created_at))
         started = time.monotonic()
@@ -597,8 +709,6 @@ class SipFrontEnd:
             if call.ack_received.is_set() or call.state is not CallState.ANSWERED:
                 return
             if time.monotonic() - started >= TIMER_B:
-                if call._transition(CallState.ENDED, EndReason.NO_ACK):
-                    self._send_bye(call)
                 return
             self._send_to(call.last_invite_response, call.invite_source)
             self._later(min(interval * 2, T2), again, min(interval * 2, T2))
@@ -710,12 +820,28 @@ class SipFrontEnd:
         now = time.monotonic()
         for call in self.active_calls():
             rtp = call.rtp
-            if (call.state is CallState.ANSWERED and rtp is not None and rtp.NSD
-                    and now - rtp.last_rx > self.rtp_timeout):
-                log.warning("call %s: no RTP for %.1f s, hanging up", call.call_id,
-                            now - rtp.last_rx)
-                if call._transition(CallState.ENDED, EndReason.RTP_TIMEOUT):
-                    self._send_bye(call)
+            if call.state is not CallState.ANSWERED or rtp is None or not rtp.NSD:
+                continue
+            inbound = call.direction is Direction.INBOUND
+            source = call.invite_source[0] if inbound and call.invite_source else ""
+            acked = call.ack_received.is_set() or not inbound
+            if inbound and not call.proven and acked and rtp.rx_packets:
+                call.proven = True  # a real call: its INVITE's token back
+                self.flood.refund(source)
+            reason = stall_reason(
+                now=now, answered=rtp.started, acked=acked,
+                # Outbound: the callee's phone may stay silent; only the mid-call watchdog.
+                rx_packets=rtp.rx_packets if inbound else 1, last_rx=rtp.last_rx,
+                ack_timeout=self.sip.ack_timeout, first_rtp_timeout=self.sip.first_rtp_timeout,
+                rtp_timeout=self.rtp_timeout)
+            if reason is None:
+                continue
+            log.warning("call %s: %s after %.1f s, hanging up", call.call_id, reason.value,
+                        now - rtp.started)
+            if call._transition(CallState.ENDED, reason):
+                self._send_bye(call)
+                if source and reason in (EndReason.NO_ACK, EndReason.NO_RTP):
+                    self._penalize(source, COST_ABANDONED_CALL, f"calls abandoned: {reason.value}")
         self._later(0.25, self._watchdog)
 
     # -- outbound (F6) -----------------------------------------------------------------

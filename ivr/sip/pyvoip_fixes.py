@@ -108,6 +108,12 @@ _CANONICAL = {
 _PYVOIP_PARSED = ("From", "To", "CSeq", "Content-Length", "WWW-Authenticate")
 _METHOD_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_.!%*+`'~")
 REQUIRED_HEADERS = ("Via", "From", "To", "Call-ID", "CSeq")
+# Limits on what one datagram may be. A real INVITE with SDP is 1-4 KB with 15-30 headers;
+# a carrier's may carry a few dozen Via/Record-Route lines. Past these it is an attack on
+# the parser (every header is split, canonicalised and kept), answered 400 when it can be.
+MAX_HEADERS = 100
+MAX_DATAGRAM_BYTES = 16 * 1024
+MAX_CSEQ = 2**31 - 1  # RFC 3261 8.1.1.5: CSeq numbers are below 2**31
 
 
 class SipSyntaxError(ValueError):
@@ -137,6 +143,8 @@ def split_message(raw: bytes, *, strict: bool = True
             name, value = headers[-1]
             headers[-1] = (name, f"{value} {line.strip()}")
             continue
+        if strict and len(headers) >= MAX_HEADERS:
+            raise SipSyntaxError(f"more than {MAX_HEADERS} headers")
         name, colon, value = line.partition(":")
         name = name.strip()
         if not colon or not name or any(ch in name for ch in " \t"):
@@ -148,11 +156,10 @@ def split_message(raw: bytes, *, strict: bool = True
         headers.append((name, value.strip()))
     length = next((v for n, v in headers if n == "Content-Length"), None)
     if length is not None and strict:
-        try:
-            n = int(length)
-        except ValueError as exc:
-            raise SipSyntaxError("bad Content-Length") from exc
-        if n < 0 or n > len(body):
+        if not (length.isascii() and length.isdigit()) or len(length) > 6:
+            raise SipSyntaxError("bad Content-Length")
+        n = int(length)
+        if n > len(body):
             raise SipSyntaxError("Content-Length beyond the datagram")
         body = body[:n]
     return start, headers, body
@@ -236,7 +243,8 @@ class SipMessage(SIP.SIPMessage):
             else:
                 self.headers[name] = value
         cseq = self.headers["CSeq"]
-        if not str(cseq.get("check", "")).isdigit():
+        check = str(cseq.get("check", ""))
+        if not (check.isascii() and check.isdigit()) or len(check) > 10 or int(check) > MAX_CSEQ:
             raise SipSyntaxError("bad CSeq")
         self.body = {}
 
@@ -377,7 +385,8 @@ class SipTransport(SIP.SIPClient):
     def recv_loop(self) -> None:  # F2: one bad datagram never ends the listener
         while self.NSD:
             try:
-                raw, addr = self.s.recvfrom(65535)
+                # One byte more than we accept: a longer datagram arrives truncated to this.
+                raw, addr = self.s.recvfrom(MAX_DATAGRAM_BYTES + 1)
             except TimeoutError:
                 continue
             except OSError:
@@ -393,6 +402,8 @@ class SipTransport(SIP.SIPClient):
         if not raw.strip(b"\r\n\x00 "):
             return  # keep-alive (CRLF or pyVoIP's NULs)
         try:
+            if len(raw) > MAX_DATAGRAM_BYTES:
+                raise SipSyntaxError(f"datagram larger than {MAX_DATAGRAM_BYTES} bytes")
             msg = SipMessage(raw, addr)
         except SipSyntaxError as exc:
             if not self.admit_malformed(addr[0]):
@@ -465,7 +476,7 @@ class Rtp16Stream(RTP.RTPClient):
         self._threads: list[threading.Thread] = []
         self.sin: socket.socket | None = None
         # Measurements, read by tests and the bench.
-        self.last_rx = time.monotonic()
+        self.started = self.last_rx = time.monotonic()
         self.rx_packets = 0
         self.rx_bad = 0
         self.tx_packets = 0
@@ -503,7 +514,7 @@ class Rtp16Stream(RTP.RTPClient):
         if self.sin is None:
             self.bind()
         self.NSD = True
-        self.last_rx = time.monotonic()
+        self.started = self.last_rx = time.monotonic()
         for name, target in (("rtp-recv", self.recv), ("rtp-send", self.trans)):
             t = threading.Thread(target=target, name=f"{name}-{self.inPort}", daemon=True)
             t.start()

@@ -1,12 +1,14 @@
 """SDP offer/answer for one G.711 audio stream plus RFC 2833/4733 telephone-event.
 
 Small and strict on purpose: an offer we cannot read is a 400, an offer we can read but
-cannot serve (no PCMU/PCMA on plain RTP/AVP) is a 488. pyVoIP's own SDP parser is not used
+cannot serve (no PCMU/PCMA on plain RTP/AVP, or a c= address that is not a unicast IPv4
+address) is a 488. pyVoIP's own SDP parser is not used
 (see ``pyvoip_fixes`` F9).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 
@@ -16,11 +18,21 @@ SUPPORTED_CODECS = ("PCMU", "PCMA")
 DEFAULT_EVENT_PT = 101
 
 _LINE = re.compile(r"^([a-z])=(.*)$")
-_RTPMAP = re.compile(r"^(\d{1,3}) ([A-Za-z0-9_.+-]+)/(\d+)(?:/\d+)?$")
+# Numbers are bounded in the patterns themselves: int() of a few thousand digits raises
+# ValueError (Python's conversion limit), which once escaped as an INVITE with no answer.
+_RTPMAP = re.compile(r"^(\d{1,3}) ([A-Za-z0-9_.+-]{1,64})/(\d{1,6})(?:/\d{1,2})?$")
+_PORT = re.compile(r"^(\d{1,5})(?:/\d{1,5})?$")
+_PAYLOAD = re.compile(r"^\d{1,3}$")
+# An offer is one audio stream and a few attributes; more lines than this is not a phone.
+MAX_SDP_LINES = 100
 
 
 class SdpError(ValueError):
     """The body is not SDP we can read (answered with 400)."""
+
+
+class NotAcceptable(ValueError):
+    """SDP we can read but cannot serve (answered with 488); the message says why."""
 
 
 @dataclass
@@ -51,6 +63,8 @@ def parse_sdp(body: bytes | str) -> MediaOffer:
     except UnicodeDecodeError as exc:
         raise SdpError("SDP is not UTF-8") from exc
     lines = [ln for ln in re.split(r"\r?\n", text.strip()) if ln]
+    if len(lines) > MAX_SDP_LINES:
+        raise SdpError(f"more than {MAX_SDP_LINES} SDP lines")
     if not lines or lines[0] != "v=0":
         raise SdpError("SDP must start with v=0")
     session_c: str | None = None
@@ -60,29 +74,26 @@ def parse_sdp(body: bytes | str) -> MediaOffer:
     for line in lines:
         m = _LINE.match(line)
         if not m:
-            raise SdpError(f"bad SDP line {line!r}")
+            raise SdpError(f"bad SDP line {line[:80]!r}")
         key, value = m.groups()
         if key == "m":
             parts = value.split()
             if len(parts) < 4:
-                raise SdpError(f"bad m= line {line!r}")
+                raise SdpError(f"bad m= line {line[:80]!r}")
             in_audio = parts[0] == "audio" and not seen_audio
             if not in_audio:
                 continue
             seen_audio = True
-            try:
-                port = int(parts[1].split("/")[0])
-            except ValueError as exc:
-                raise SdpError(f"bad media port in {line!r}") from exc
-            if not 0 <= port <= 65535:
-                raise SdpError(f"bad media port in {line!r}")
+            pm = _PORT.match(parts[1])
+            if not pm or not 0 <= int(pm.group(1)) <= 65535:
+                raise SdpError(f"bad media port in {line[:80]!r}")
+            port = int(pm.group(1))
             proto = parts[2]
             formats: list[int] = []
             if proto.startswith("RTP/"):
-                try:
-                    formats = [int(f) for f in parts[3:]]
-                except ValueError as exc:
-                    raise SdpError(f"bad RTP payload list in {line!r}") from exc
+                if not all(_PAYLOAD.match(f) for f in parts[3:]):
+                    raise SdpError(f"bad RTP payload list in {line[:80]!r}")
+                formats = [int(f) for f in parts[3:]]
                 if any(not 0 <= f <= 127 for f in formats):
                     raise SdpError(f"bad RTP payload type in {line!r}")
             audio = MediaOffer(connection_ip=session_c or "", port=port, proto=proto,
@@ -90,7 +101,7 @@ def parse_sdp(body: bytes | str) -> MediaOffer:
         elif key == "c":
             parts = value.split()
             if len(parts) != 3 or parts[0] != "IN" or parts[1] not in ("IP4", "IP6"):
-                raise SdpError(f"bad c= line {line!r}")
+                raise SdpError(f"bad c= line {line[:80]!r}")
             address = parts[2].split("/")[0]
             if audio is not None and in_audio:
                 audio.connection_ip = address
@@ -101,7 +112,7 @@ def parse_sdp(body: bytes | str) -> MediaOffer:
             if name == "rtpmap":
                 rm = _RTPMAP.match(val.strip())
                 if not rm:
-                    raise SdpError(f"bad rtpmap {line!r}")
+                    raise SdpError(f"bad rtpmap {line[:80]!r}")
                 audio.rtpmap[int(rm.group(1))] = (rm.group(2), int(rm.group(3)))
             elif name in ("sendrecv", "sendonly", "recvonly", "inactive"):
                 audio.direction = name
@@ -112,11 +123,27 @@ def parse_sdp(body: bytes | str) -> MediaOffer:
     return audio
 
 
-def negotiate(offer: MediaOffer,
-              preferred: tuple[str, ...] = SUPPORTED_CODECS) -> Negotiated | None:
-    """Pick the offerer's first G.711 format and its telephone-event number; None → 488."""
+def media_address(value: str) -> str:
+    """The c= address if we can send RTP to it: a unicast IPv4 address. Host names would
+    make every RTP packet a DNS look-up (and point our media anywhere); IPv6, multicast,
+    0.0.0.0 and broadcast are not reachable from our IPv4 unicast sockets."""
+    try:
+        ip = ipaddress.ip_address(value)
+    except ValueError as exc:
+        raise NotAcceptable(f"c= address {value[:60]!r} is not an IP address") from exc
+    if (ip.version != 4 or ip.is_multicast or ip.is_unspecified
+            or ip == ipaddress.IPv4Address("255.255.255.255")):
+        raise NotAcceptable(f"c= address {value} is not a unicast IPv4 address")
+    return str(ip)
+
+
+def answer_offer(offer: MediaOffer,
+                 preferred: tuple[str, ...] = SUPPORTED_CODECS) -> Negotiated:
+    """Pick the offerer's first G.711 format and its telephone-event number. Raises
+    NotAcceptable (→ 488) saying why when there is none, or nowhere to send RTP."""
     if offer.port == 0 or offer.proto not in ("RTP/AVP", "RTP/AVPF"):
-        return None
+        raise NotAcceptable("no common codec: offer PCMU or PCMA on RTP/AVP")
+    remote_ip = media_address(offer.connection_ip)
     codec_pt: int | None = None
     codec = ""
     event_pt: int | None = None
@@ -128,9 +155,18 @@ def negotiate(offer: MediaOffer,
         elif event_pt is None and upper == "TELEPHONE-EVENT" and rate == 8000:
             event_pt = pt
     if codec_pt is None:
-        return None
+        raise NotAcceptable("no common codec: offer PCMU or PCMA on RTP/AVP")
     return Negotiated(codec=codec, audio_pt=codec_pt, event_pt=event_pt,
-                      remote_ip=offer.connection_ip, remote_port=offer.port)
+                      remote_ip=remote_ip, remote_port=offer.port)
+
+
+def negotiate(offer: MediaOffer,
+              preferred: tuple[str, ...] = SUPPORTED_CODECS) -> Negotiated | None:
+    """``answer_offer``, with None for an offer we cannot serve."""
+    try:
+        return answer_offer(offer, preferred)
+    except NotAcceptable:
+        return None
 
 
 def build_sdp(*, ip: str, port: int, session_id: int, formats: list[tuple[int, str]],

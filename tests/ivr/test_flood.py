@@ -12,8 +12,20 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
+from config.settings import Settings, SipSettings
+from hotline.doctor import check_sip_trunk
 from ivr.callrecords import CallOutcome
-from ivr.sip.floodguard import MAX_TRACKED_SOURCES, FloodGuard, resolve_trusted
+from ivr.sip import EndReason
+from ivr.sip.floodguard import (
+    COST_ABANDONED_CALL,
+    MAX_TRACKED_SOURCES,
+    FloodGuard,
+    is_our_number,
+    resolve_trusted,
+    source_call_limit,
+    untrusted_direct_warning,
+)
+from ivr.sip.frontend import stall_reason
 from tests.ivr.conftest import PHRASES
 from tests.ivr.ivrkit import IvrUnderTest, assert_ok
 from tests.sip import harness
@@ -80,6 +92,103 @@ def test_guard_memory_is_bounded_under_a_spoofed_sweep() -> None:
     assert len(guard._buckets) == MAX_TRACKED_SOURCES
     with pytest.raises(ValueError):
         FloodGuard(rate=0, burst=1, ban_seconds=1)
+
+
+def shipped_guard(clock: Clock) -> FloodGuard:
+    sip = Settings().sip  # config/hotline.toml + defaults
+    return FloodGuard(rate=sip.flood_rate_per_second, burst=sip.flood_burst,
+                      ban_seconds=sip.flood_ban_seconds, clock=clock)
+
+
+def test_a_surge_of_complete_calls_is_never_banned() -> None:
+    """A carrier's SBC in a blackout: 10 calls/s from one address (twice the shipped rate)
+    for 5 minutes. Each INVITE is charged and given back when the call proves real (ACK +
+    first RTP) or when the 486 of a call beyond capacity is ACKed: never banned. Charged
+    and never given back, the same surge is banned within seconds."""
+    clock = Clock()
+    guard, stingy = shipped_guard(clock), shipped_guard(clock)
+    for _ in range(3000):
+        assert guard.admit("198.51.100.20")  # the INVITE
+        stingy.admit("198.51.100.20")
+        clock.now += 0.05
+        guard.refund("198.51.100.20")  # its ACK (of a 486), or ACK + RTP of the 200
+        clock.now += 0.05
+    assert guard.bans == 0 and guard.dropped == 0
+    assert stingy.bans >= 1 and stingy.dropped > 2000
+
+
+def test_unrefunded_invites_at_the_same_pace_are_banned() -> None:
+    """The same pace with nothing coming back (INVITEs never ACKed, each answered call
+    abandoned) is the scanner pattern: banned within seconds."""
+    clock = Clock()
+    guard = shipped_guard(clock)
+    admitted = 0
+    for _ in range(100):
+        admitted += guard.admit("198.51.100.21")
+        if admitted <= source_call_limit(Settings().sip):
+            clock.now += 0.1
+            guard.penalize("198.51.100.21", COST_ABANDONED_CALL)  # no ACK within ack_timeout
+        clock.now += 0.1
+    assert guard.banned("198.51.100.21") and admitted < 20
+
+
+def test_refund_never_lifts_a_ban_nor_overfills() -> None:
+    clock = Clock()
+    guard = FloodGuard(rate=1, burst=3, ban_seconds=30, clock=clock)
+    for _ in range(10):
+        guard.refund("198.51.100.22")  # nothing charged yet: no credit to bank
+    assert [guard.admit("198.51.100.22") for _ in range(4)] == [True, True, True, False]
+    guard.refund("198.51.100.22", 3)
+    assert not guard.admit("198.51.100.22")  # still banned
+
+
+def test_penalties_ban_a_slow_line_holder_and_spare_the_trusted() -> None:
+    clock = Clock()
+    guard = FloodGuard(rate=5, burst=20, ban_seconds=60, trusted=["10.0.0.5"], clock=clock)
+    bans = [guard.penalize("198.51.100.23", COST_ABANDONED_CALL) for _ in range(5)]
+    assert bans == [False, False, False, False, True] and guard.banned("198.51.100.23")
+    assert not any(guard.penalize("10.0.0.5", 100) for _ in range(5))
+    assert not guard.banned("10.0.0.5")
+
+
+def test_stall_reasons_with_a_fake_clock() -> None:
+    sip = SipSettings()
+
+    def reason(now: float, *, acked: bool = True, rx: int = 0,
+               last_rx: float = 0.0) -> EndReason | None:
+        return stall_reason(now=now, answered=0.0, acked=acked, rx_packets=rx,
+                            last_rx=last_rx, ack_timeout=sip.ack_timeout,
+                            first_rtp_timeout=sip.first_rtp_timeout,
+                            rtp_timeout=sip.rtp_timeout)
+
+    assert reason(1.0, acked=False) is None  # the 200 is still being retransmitted
+    assert reason(sip.ack_timeout, acked=False) is EndReason.NO_ACK  # long before 32 s
+    assert reason(sip.first_rtp_timeout - 0.1) is None
+    assert reason(sip.first_rtp_timeout) is EndReason.NO_RTP  # ACKed, silent: freed
+    assert reason(60.0, rx=3000, last_rx=59.9) is None  # a long call with media goes on
+    assert reason(60.0, rx=3000, last_rx=60.0 - sip.rtp_timeout - 0.1) is EndReason.RTP_TIMEOUT
+    assert sip.ack_timeout < 32 and sip.first_rtp_timeout < sip.rtp_timeout
+
+
+def test_shipped_limits_and_numbers() -> None:
+    sip = Settings().sip
+    assert sip.mode == "direct" and sip.max_calls == 20
+    assert 1 <= source_call_limit(sip) < sip.max_calls  # one address never takes every line
+    assert source_call_limit(SipSettings(max_calls=1)) == 1
+    # What the README, the tests and Kamailio's HOTLINE_NUMBER dial today is ours.
+    assert is_our_number(sip, "12345") and is_our_number(sip, "12345;user=phone")
+    assert is_our_number(SipSettings(username="hotline9"), "hotline9")  # register mode
+    assert not any(is_our_number(sip, u) for u in ("100", "1000", "", "admin", "012345"))
+
+
+def test_doctor_and_start_up_say_direct_mode_trusts_no_trunk() -> None:
+    shipped = Settings()
+    check = check_sip_trunk(shipped)
+    assert not check.ok and not check.required
+    assert "no trusted trunk" in check.detail and "HOTLINE_SIP__TRUSTED_SOURCES" in check.detail
+    assert check.detail == untrusted_direct_warning(shipped.sip)  # the start-up log's words
+    assert check_sip_trunk(Settings(sip={"trusted_sources": ["192.0.2.1"]})).ok
+    assert check_sip_trunk(Settings(sip={"mode": "register"})).ok
 
 
 def _long_call(ivr: IvrUnderTest, speech: bytes, tmp: Path, *, source: str, caller: str,

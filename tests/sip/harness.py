@@ -330,6 +330,53 @@ def sipp_flood(scenario: str, workdir: Path, *, target: str, source_ip: str, cou
     return SippResult(rc, out.read_text(errors="replace"), "", "")
 
 
+@dataclass
+class SurgeResult:
+    """SIPp's own count of a surge: successful calls were answered or refused busy (and
+    completed either way); failed ones got no final answer (dropped)."""
+
+    returncode: int
+    stdout: str
+    successful: int
+    failed: int
+
+
+def sipp_count(stdout: str, name: str) -> int:
+    """A cumulative figure from SIPp's final statistics screen ("Successful call"...)."""
+    for line in stdout.splitlines()[::-1]:
+        if line.strip().startswith(name):
+            try:
+                return int(line.split("|")[2].split()[0])
+            except (IndexError, ValueError):
+                return 0
+    return 0
+
+
+def sipp_surge(workdir: Path, *, target: str, source_ip: str, count: int, rate: float,
+               media: str, service: str = "12345", recv_timeout_s: int = 8) -> SurgeResult:
+    """``count`` complete calls (tests/sip/scenarios/uac_surge.xml) from one address at
+    ``rate`` per second, no limit on how many are up at once: a carrier's SBC in a surge.
+    Bounded by -m, -timeout and -recv_timeout (a call without a final answer fails)."""
+    scenario = render_scenario("uac_surge.xml", workdir, CALLER="13800138000", MEDIA=media)
+    out = workdir / f"surge-{random.randrange(1 << 30):x}.out"
+    limit = int(count / rate) + 6 * recv_timeout_s + 30
+    cmd = ["sipp", "-sf", str(scenario), "-i", source_ip, "-p", str(free_port()),
+           "-mi", source_ip, "-mp", str(free_port_block(4)), "-m", str(count),
+           "-r", str(rate), "-rp", "1000", "-l", str(count), "-timeout", f"{limit}s",
+           "-nostdin", "-recv_timeout", f"{recv_timeout_s * 1000}", "-s", service, target]
+    with out.open("wb") as f:
+        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=workdir,
+                                start_new_session=True)
+        try:
+            rc = proc.wait(timeout=limit + 10)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            rc = -1
+    text = out.read_text(errors="replace")
+    return SurgeResult(rc, text, sipp_count(text, "Successful call"),
+                       sipp_count(text, "Failed call"))
+
+
 def register_contact(workdir: Path, kamailio: Kamailio, user: str, contact_port: int) -> None:
     """Register user -> sip:user@127.0.0.1:contact_port at Kamailio (for a SIPp UAS)."""
     workdir.mkdir(parents=True, exist_ok=True)

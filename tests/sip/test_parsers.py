@@ -1,0 +1,104 @@
+"""Malformed SIP and SDP against the parsers, socket-free: every bad input is a defined
+error (SdpError → 400, NotAcceptable → 488, SipSyntaxError → 400 or drop), never another
+exception escaping into the receive loop with the INVITE left unanswered."""
+
+from __future__ import annotations
+
+import pytest
+
+from ivr.sip.frontend import uri_hostport
+from ivr.sip.pyvoip_fixes import (
+    MAX_HEADERS,
+    SipMessage,
+    SipSyntaxError,
+    bad_request_for,
+    split_message,
+)
+from ivr.sip.sdp import NotAcceptable, SdpError, answer_offer, negotiate, parse_sdp
+
+HUGE = "9" * 5000  # past Python's int() digit limit: int() raises ValueError
+
+
+def sdp(*, c: str = "IN IP4 192.0.2.10", m: str = "audio 40000 RTP/AVP 0 101",
+        extra: str = "") -> str:
+    return (f"v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc={c}\r\nt=0 0\r\nm={m}\r\n"
+            f"a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n{extra}")
+
+
+def request(*, extra_headers: str = "", cseq: str = "1", body: str = "") -> bytes:
+    return (
+        "INVITE sip:12345@192.0.2.1 SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKx\r\n"
+        "From: <sip:13800138000@192.0.2.10>;tag=a\r\nTo: <sip:12345@192.0.2.1>\r\n"
+        f"Call-ID: c1@x\r\nCSeq: {cseq} INVITE\r\n{extra_headers}"
+        f"Content-Type: application/sdp\r\nContent-Length: {len(body)}\r\n\r\n{body}"
+    ).encode()
+
+
+def test_a_good_offer_is_answered() -> None:
+    media = answer_offer(parse_sdp(sdp()))
+    assert (media.codec, media.remote_ip, media.remote_port, media.event_pt) == (
+        "PCMU", "192.0.2.10", 40000, 101)
+
+
+@pytest.mark.parametrize("body", [
+    sdp(extra=f"a=rtpmap:96 opus/{HUGE}\r\n"),  # once an uncaught ValueError: no answer
+    sdp(m=f"audio {HUGE} RTP/AVP 0"),
+    sdp(m=f"audio 40000 RTP/AVP 0 {HUGE}"),
+    sdp(m="audio 40000/2 RTP/AVP 0", extra=f"a=rtpmap:0 PCMU/8000/{HUGE}\r\n"),
+    sdp(m="audio 70000 RTP/AVP 0"),
+    sdp(extra="a=x\r\n" * 200),  # no end of lines
+])
+def test_numbers_past_any_bound_are_malformed_sdp(body: str) -> None:
+    with pytest.raises(SdpError):
+        parse_sdp(body)
+
+
+@pytest.mark.parametrize("c", [
+    "IN IP4 evil.example.com",  # a DNS look-up per RTP packet, media pointed anywhere
+    "IN IP4 999.1.1.1",
+    "IN IP4 0.0.0.0",
+    "IN IP4 224.0.0.1",
+    "IN IP4 255.255.255.255",
+    "IN IP6 2001:db8::1",  # our RTP sockets are IPv4
+    f"IN IP4 {HUGE}",
+])
+def test_a_media_address_we_cannot_send_to_is_not_acceptable(c: str) -> None:
+    offer = parse_sdp(sdp(c=c))  # readable SDP ...
+    with pytest.raises(NotAcceptable, match="c= address"):
+        answer_offer(offer)  # ... that we cannot serve: 488, saying why
+    assert negotiate(offer) is None
+
+
+def test_too_many_headers_is_a_syntax_error_still_answered_400() -> None:
+    many = "".join(f"X-Junk-{i}: {i}\r\n" for i in range(MAX_HEADERS + 1))
+    raw = request(extra_headers=many)
+    with pytest.raises(SipSyntaxError, match="headers"):
+        SipMessage(raw, ("192.0.2.10", 5060))
+    reply = bad_request_for(raw, "more than 100 headers")
+    assert reply is not None and reply.startswith(b"SIP/2.0 400 ")
+    assert b"X-Junk" not in reply  # the answer copies only what a response must
+    # At the limit itself the message is fine.
+    ok = request(extra_headers="".join(f"X-J-{i}: {i}\r\n" for i in range(MAX_HEADERS - 8)))
+    assert SipMessage(ok, ("192.0.2.10", 5060)).method == "INVITE"
+
+
+@pytest.mark.parametrize("cseq", [HUGE, str(2**31), "²"])
+def test_cseq_beyond_rfc_3261_is_a_syntax_error(cseq: str) -> None:
+    with pytest.raises(SipSyntaxError, match="CSeq"):
+        SipMessage(request(cseq=cseq), ("192.0.2.10", 5060))
+
+
+def test_content_length_of_thousands_of_digits_is_a_syntax_error() -> None:
+    raw = request().replace(b"Content-Length: 0", f"Content-Length: {HUGE}".encode())
+    with pytest.raises(SipSyntaxError, match="Content-Length"):
+        split_message(raw)
+
+
+@pytest.mark.parametrize("uri", [f"sip:a@192.0.2.1:{HUGE}", "sip:a@192.0.2.1:70000",
+                                 "sip:a@192.0.2.1:0", "sip:a@192.0.2.1:x"])
+def test_a_contact_port_that_is_not_one_raises_value_error(uri: str) -> None:
+    with pytest.raises(ValueError):
+        uri_hostport(uri)
+    assert uri_hostport("sip:a@192.0.2.1:5062;transport=udp") == ("192.0.2.1", 5062)
+    assert uri_hostport("sip:a@192.0.2.1") == ("192.0.2.1", 5060)
