@@ -26,6 +26,7 @@ from ticketing.db import (
     transaction,
 )
 from ticketing.directory import add_unit, add_user
+from ticketing.inputs import clean_text
 from ticketing.models import Ticket
 from ticketing.reports import export_csv, figures
 from ticketing.service import NotFound, events_of, get_ticket
@@ -118,7 +119,9 @@ def user_add(
     """Add a user and print their bearer token (shown only once)."""
     with transaction(_sessions()) as session:
         try:
-            _, token = add_user(session=session, username=username, display_name=name or username,
+            # The API's UserCreate applies the same rule to display names.
+            display = clean_text(name or username, field="name")
+            _, token = add_user(session=session, username=username, display_name=display,
                                 role=role, unit_code=unit, phone=phone)
         except ValueError as exc:
             console.print(f"[red]{exc}[/red]")
@@ -131,7 +134,8 @@ def unit_add(code: str, name: str, kind: str = "agency", parent: str | None = No
     """Add a unit under a parent unit."""
     with transaction(_sessions()) as session:
         try:
-            add_unit(session=session, code=code, name=name, kind=kind, parent_code=parent)
+            add_unit(session=session, code=code, name=clean_text(name, field="name"), kind=kind,
+                     parent_code=parent)
         except ValueError as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from exc

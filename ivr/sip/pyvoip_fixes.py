@@ -84,6 +84,7 @@ import pyVoIP.VoIP  # noqa: F401  isort: skip
 from pyVoIP import RTP, SIP  # isort: skip
 
 from asr import g711
+from ticketing.inputs import ascii_int
 
 log = logging.getLogger("ivr.sip")
 
@@ -148,11 +149,10 @@ def split_message(raw: bytes, *, strict: bool = True
         headers.append((name, value.strip()))
     length = next((v for n, v in headers if n == "Content-Length"), None)
     if length is not None and strict:
-        try:
-            n = int(length)
-        except ValueError as exc:
-            raise SipSyntaxError("bad Content-Length") from exc
-        if n < 0 or n > len(body):
+        n = ascii_int(length)  # int() would take "+5", "1_0" and "٣"
+        if n is None:
+            raise SipSyntaxError("bad Content-Length")
+        if n > len(body):
             raise SipSyntaxError("Content-Length beyond the datagram")
         body = body[:n]
     return start, headers, body
@@ -236,7 +236,7 @@ class SipMessage(SIP.SIPMessage):
             else:
                 self.headers[name] = value
         cseq = self.headers["CSeq"]
-        if not str(cseq.get("check", "")).isdigit():
+        if ascii_int(str(cseq.get("check", ""))) is None:  # "²".isdigit() but int() fails
             raise SipSyntaxError("bad CSeq")
         self.body = {}
 
