@@ -88,8 +88,8 @@ def _error(http_status: int, code: str, detail: str, **extra: Any) -> JSONRespon
 
 # The code of an HTTPException's answer (raised by the views and by routing itself).
 HTTP_ERROR_CODES = {
-    401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-    409: "conflict", 413: "body_too_large", 416: "range_not_satisfiable",
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 409: "conflict", 413: "body_too_large", 416: "range_not_satisfiable",
 }
 
 

@@ -4,10 +4,10 @@ the supervisors' review queue of dissatisfied citizens."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -21,6 +21,7 @@ from outbound.worker import conversation_for
 from ticketing.actors import mask_phone
 from ticketing.context import Domain
 from ticketing.db import transaction
+from ticketing.inputs import MAX_ID
 from ticketing.models import Ticket
 from ticketing.service import scope_filter
 from ticketing.states import Role
@@ -155,8 +156,8 @@ def list_reviews(request: Request, token: Token, include_resolved: bool = False
 
 
 @router.post("/reviews/{review_id}/resolve", response_model=ReviewOut)
-def resolve_review(review_id: int, body: ResolveBody, request: Request, token: Token
-                   ) -> dict[str, Any]:
+def resolve_review(review_id: Annotated[int, Path(ge=1, le=MAX_ID)], body: ResolveBody,
+                   request: Request, token: Token) -> dict[str, Any]:
     from ticketing import service
 
     with unit_of_work(request, token) as (session, actor):

@@ -70,6 +70,11 @@ def check_category(code: str) -> str:
     return code
 
 
+# Row ids are INTEGER columns (32-bit on PostgreSQL); a larger id in a request is refused
+# as invalid input instead of overflowing the database driver (a 500).
+MAX_ID = 2**31 - 1
+
+
 def ascii_int(value: str) -> int | None:
     """``value`` as a non-negative integer if it is plain ASCII digits, else None.
 

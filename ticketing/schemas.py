@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from ticketing.actors import Actor, mask_phone
-from ticketing.inputs import check_category, clean_text
+from ticketing.inputs import MAX_ID, check_category, clean_text
 from ticketing.models import Ticket, TicketEvent
 from ticketing.states import Role
 
@@ -68,14 +68,17 @@ class ReplyBody(Strict):
     text: str = Field(min_length=1, max_length=5000)
 
 
+RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
 class DispatchBody(Strict):
-    unit_id: int
-    handler_id: int | None = None
+    unit_id: RowId
+    handler_id: RowId | None = None
 
 
 class ReassignBody(Strict):
-    unit_id: int
-    handler_id: int | None = None
+    unit_id: RowId
+    handler_id: RowId | None = None
     reason: str | None = Field(default=None, max_length=2000)
 
 
@@ -210,6 +213,7 @@ class ErrorOut(BaseModel):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "the body is not JSON text (e.g. not UTF-8)"},
     401: {"model": ErrorOut, "description": "missing or unknown bearer token"},
     403: {"model": ErrorOut, "description": "the role may not do this"},
     404: {"model": ErrorOut, "description": "not found, or out of the caller's scope"},

@@ -265,7 +265,11 @@ def hotspots(request: Request, token: Token, domain: DomainDep,
                                               min_tickets=min_tickets)]
 
 
-@router.get("/export.csv")
+# response_class=Response has no media type of its own, so the errors stay documented as
+# JSON while the file is documented as CSV.
+@router.get("/export.csv", response_class=Response, responses={
+    200: {"description": "UTF-8 CSV with a BOM (for Excel)",
+          "content": {"text/csv": {"schema": {"type": "string"}}}}})
 def export(request: Request, token: Token, domain: DomainDep,
            status: Status | None = None) -> Response:
     with unit_of_work(request, token) as (session, actor):
