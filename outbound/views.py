@@ -23,6 +23,7 @@ from ticketing.context import Domain
 from ticketing.db import transaction
 from ticketing.inputs import MAX_ID
 from ticketing.models import Ticket
+from ticketing.schemas import Strict
 from ticketing.service import scope_filter
 from ticketing.states import Role
 from ticketing.views import Token, require, unit_of_work
@@ -131,7 +132,7 @@ class ReviewOut(BaseModel):
     note: str | None
 
 
-class ResolveBody(BaseModel):
+class ResolveBody(Strict):  # the API's text rule (ticketing.inputs.clean_text) for the note
     note: str
 
 

@@ -56,6 +56,18 @@ def clean_text(value: str, *, field: str, multiline: bool = False) -> str:
     return value
 
 
+def strip_unsafe(value: str) -> str:
+    """``value`` without what :func:`clean_text` refuses in a one-line field, for text no
+    person typed (a SIP caller's user part): there is nobody to ask to fix it, and refusing
+    it would lose the call's ticket."""
+    return "".join(
+        " " if ch in "\r\n\t" else ch
+        for ch in value
+        if ch in "\r\n\t"
+        or (ch not in BIDI_CONTROLS and unicodedata.category(ch) not in ("Cc", "Cs"))
+    )
+
+
 def clean_optional(value: str | None, *, field: str, multiline: bool = False) -> str | None:
     return None if value is None else clean_text(value, field=field, multiline=multiline)
 

@@ -177,3 +177,23 @@ def test_every_error_has_the_documented_shape(client: TestClient, city: City) ->
         jsonschema.validate(a.json(), error_schema)
         assert a.json()["error"] and a.json()["detail"]
     assert answers[0].headers["www-authenticate"] == "Bearer"
+
+
+def test_review_notes_follow_the_text_rule(client: TestClient, city: City) -> None:
+    from outbound.models import SurveyReview
+
+    n = create(client, city, category="water").json()["number"]
+    with city.sessions() as s:
+        t = s.scalars(select(Ticket).where(Ticket.number == n)).one()
+        review = SurveyReview(ticket_id=t.id, closure_round=1, reason="dissatisfied")
+        s.add(review)
+        s.commit()
+        rid = review.id
+    sup = auth(city, "supervisor")
+    url = f"/api/v1/outbound/reviews/{rid}/resolve"
+    r = client.post(url, json={"note": "已回访\x00"}, headers=sup)
+    assert r.status_code == 422 and r.json()["field"] == "note"
+    r = client.post(f"/api/v1/outbound/reviews/{2**63}/resolve", json={"note": "x"}, headers=sup)
+    assert r.status_code == 422 and r.json()["field"] == "path.review_id"
+    r = client.post(url, json={"note": "已回访核实"}, headers=sup)
+    assert r.status_code == 200 and r.json()["note"] == "已回访核实"

@@ -9,11 +9,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from config import get_settings
 from hotline.cli import app
+from ivr.intake import CallIntake, Spool
 from ivr.sip.pyvoip_fixes import SipMessage, SipSyntaxError
+from tests.support.city import City
 from ticketing.inputs import (
     BadCharacters,
     InvalidInput,
@@ -22,7 +25,9 @@ from ticketing.inputs import (
     clean_text,
     csv_cell,
     local_aware,
+    strip_unsafe,
 )
+from ticketing.models import Ticket
 
 
 @pytest.mark.parametrize("bad", ["\x00", "\u202a", "\u202e", "\u2066", "\u2069", "\u200f",
@@ -94,6 +99,22 @@ def test_sip_numbers_are_ascii_digits() -> None:
                          (b"1", b"+0")):
         with pytest.raises(SipSyntaxError):
             SipMessage(_sip(cseq, length))
+
+
+def test_strip_unsafe_keeps_the_words() -> None:
+    assert strip_unsafe("SIP \u202eevil\x00\r\nuser\u2066") == "SIP evil  user"
+
+
+def test_a_sip_caller_with_direction_controls_still_gets_a_ticket(
+    sessions, domain, city: City, tmp_path: Path
+) -> None:
+    call = CallIntake(sessions=sessions, domain=domain, spool=Spool(tmp_path / "spool"),
+                      call_id="c-bidi", caller="\u202ecitizen\u202c")
+    call.answered()
+    call.understood("朝阳区望京西园三区5号楼停水了", {"low_confidence": []})
+    assert call.file_ticket() is not None
+    with sessions() as s:
+        assert s.scalars(select(Ticket.caller_name)).one() == "SIP citizen"
 
 
 @pytest.fixture
