@@ -53,22 +53,19 @@ class BodyLimit:
         # come out as the app's 400 ("error parsing the body"), not as 413.
         chunks: list[bytes] = []
         seen = 0
-        first: Message | None = None
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                first = message
-                break
-            chunk = message.get("body", b"")
-            seen += len(chunk)
+        message = await receive()
+        while message["type"] == "http.request":
+            chunks.append(message.get("body", b""))
+            seen += len(chunks[-1])
             if seen > self.max_bytes:
                 await _too_large(self.max_bytes)(scope, receive, send)
                 return
-            chunks.append(chunk)
             if not message.get("more_body", False):
-                first = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+                message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
                 break
-        pending: list[Message] = [first] if first is not None else []
+            message = await receive()
+        # The whole body as one message, or the client's disconnect, handed on as read.
+        pending: list[Message] = [message]
 
         async def replay() -> Message:
             return pending.pop() if pending else await receive()

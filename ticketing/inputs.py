@@ -3,8 +3,8 @@ service functions) so one rule decides what may be stored and exported.
 
 Text ends up in CSV files opened in Excel, in SMS, in the console and in PostgreSQL, which
 refuses NUL outright; bidi overrides make a name or a demand read differently from what is
-stored (a "Trojan Source" trick on an audit trail). Such characters are refused, not
-silently stripped, so the sender learns which field was wrong.
+stored (a "Trojan Source" trick on an audit trail). Such characters in what a person typed
+are refused, not silently stripped, so the sender learns which field was wrong.
 """
 
 from __future__ import annotations
@@ -45,27 +45,27 @@ def clean_text(value: str, *, field: str, multiline: bool = False) -> str:
         value = value.replace("\r\n", "\n").replace("\r", "\n")
     allowed = _MULTILINE_OK if multiline else frozenset()
     for ch in value:
-        if ch in allowed:
+        if ch in allowed or not _unsafe(ch):
             continue
         if ch in BIDI_CONTROLS:
             raise BadCharacters(field, f"{field} contains a text-direction control character "
                                        f"U+{ord(ch):04X}")
-        if unicodedata.category(ch) in ("Cc", "Cs"):
-            what = "a line break" if ch in "\r\n" else f"control character U+{ord(ch):04X}"
-            raise BadCharacters(field, f"{field} must not contain {what}")
+        what = "a line break" if ch in "\r\n" else f"control character U+{ord(ch):04X}"
+        raise BadCharacters(field, f"{field} must not contain {what}")
     return value
+
+
+def _unsafe(ch: str) -> bool:
+    """Control characters (NUL, CR, LF, ESC...), lone surrogates and bidi controls."""
+    return ch in BIDI_CONTROLS or unicodedata.category(ch) in ("Cc", "Cs")
 
 
 def strip_unsafe(value: str) -> str:
     """``value`` without what :func:`clean_text` refuses in a one-line field, for text no
     person typed (a SIP caller's user part): there is nobody to ask to fix it, and refusing
     it would lose the call's ticket."""
-    return "".join(
-        " " if ch in "\r\n\t" else ch
-        for ch in value
-        if ch in "\r\n\t"
-        or (ch not in BIDI_CONTROLS and unicodedata.category(ch) not in ("Cc", "Cs"))
-    )
+    return "".join(" " if ch in "\r\n\t" else ch for ch in value
+                   if ch in "\r\n\t" or not _unsafe(ch))
 
 
 def clean_optional(value: str | None, *, field: str, multiline: bool = False) -> str | None:

@@ -194,7 +194,7 @@ class TicketPage(BaseModel):
 
 
 class FieldErrorOut(BaseModel):
-    field: str = Field(description="where: a body field, or query.<name>, path.<name>")
+    field: str = Field(description="where, as body.<field>, query.<name> or path.<name>")
     msg: str
 
 
