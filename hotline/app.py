@@ -11,7 +11,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm.exc import StaleDataError
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from asr.status import model_status
@@ -26,6 +27,7 @@ from outbound.views import router as outbound_router
 from telephony.twilio.signature import posture_problems
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory, require_migrated, schema_revision
+from ticketing.schemas import ERROR_RESPONSES
 from ticketing.service import InvalidInput, NotFound
 from ticketing.states import PermissionDenied, ReasonRequired, TransitionError
 from ticketing.views import router
@@ -48,25 +50,29 @@ class BodyLimit:
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
             await _too_large(self.max_bytes)(scope, receive, send)
             return
+        # A chunked body has no length to check, so it is read here, at most max_bytes of
+        # it, before the app sees it: an error raised from inside the app's own read would
+        # come out as the app's 400 ("error parsing the body"), not as 413.
+        chunks: list[bytes] = []
         seen = 0
-
-        async def limited() -> Any:
-            nonlocal seen
+        message = await receive()
+        while message["type"] == "http.request":
+            chunks.append(message.get("body", b""))
+            seen += len(chunks[-1])
+            if seen > self.max_bytes:
+                await _too_large(self.max_bytes)(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+                break
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _BodyTooLarge
-            return message
+        # The whole body as one message, or the client's disconnect, handed on as read.
+        pending: list[Message] = [message]
 
-        try:
-            await self.app(scope, limited, send)
-        except _BodyTooLarge:
-            await _too_large(self.max_bytes)(scope, receive, send)
+        async def replay() -> Message:
+            return pending.pop() if pending else await receive()
 
-
-class _BodyTooLarge(Exception):
-    pass
+        await self.app(scope, replay, send)
 
 
 def _too_large(limit: int) -> JSONResponse:
@@ -79,7 +85,23 @@ def _error(http_status: int, code: str, detail: str, **extra: Any) -> JSONRespon
     return JSONResponse({"error": code, "detail": detail, **extra}, http_status)
 
 
+# The code of an HTTPException's answer (raised by the views and by routing itself).
+HTTP_ERROR_CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 409: "conflict", 413: "body_too_large", 416: "range_not_satisfiable",
+}
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    """Every 4xx answers one shape, ticketing.schemas.ErrorOut, which the OpenAPI declares."""
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        response = _error(exc.status_code, HTTP_ERROR_CODES.get(exc.status_code, "http_error"),
+                          str(exc.detail))
+        response.headers.update(exc.headers or {})
+        return response
+
     @app.exception_handler(TransitionError)
     async def _transition(_: Request, exc: TransitionError) -> JSONResponse:
         return _error(409, "invalid_transition", str(exc), status=exc.status.value,
@@ -157,9 +179,9 @@ def create_app(
     app.state.metrics = make_registry(sessions)
     app.include_router(observability_router)
     install_error_handlers(app)
-    app.include_router(router)
-    app.include_router(twilio_voice.router)
-    app.include_router(outbound_router)
+    app.include_router(router, responses=ERROR_RESPONSES)
+    app.include_router(twilio_voice.router, responses=ERROR_RESPONSES)
+    app.include_router(outbound_router, responses=ERROR_RESPONSES)
     app.include_router(console.router)
     app.mount("/console/static", console.static_files(), name="console-static")
     # X-Forwarded-Proto/-For are believed from settings.trusted_proxies only (default:

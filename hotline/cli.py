@@ -35,6 +35,7 @@ from ticketing.directory import (
     find_user,
     rotate_token,
 )
+from ticketing.inputs import clean_text
 from ticketing.reports import export_csv, figures
 from ticketing.service import NotFound, events_of, get_ticket
 from ticketing.states import STATUS_LABELS, Role, Status
@@ -129,7 +130,9 @@ def user_add(
     """Add a user and print their bearer token (shown only once)."""
     with transaction(_sessions()) as session:
         try:
-            _, token = add_user(session=session, username=username, display_name=name or username,
+            # The API's UserCreate applies the same rule to display names.
+            display = clean_text(name or username, field="name")
+            _, token = add_user(session=session, username=username, display_name=display,
                                 role=role, unit_code=unit, phone=phone)
         except ValueError as exc:
             console.print(f"[red]{exc}[/red]")
@@ -182,7 +185,8 @@ def unit_add(code: str, name: str, kind: str = "agency", parent: str | None = No
     """Add a unit under a parent unit."""
     with transaction(_sessions()) as session:
         try:
-            add_unit(session=session, code=code, name=name, kind=kind, parent_code=parent)
+            add_unit(session=session, code=code, name=clean_text(name, field="name"), kind=kind,
+                     parent_code=parent)
         except ValueError as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from exc

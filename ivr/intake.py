@@ -30,6 +30,7 @@ from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.db import transaction
 from ticketing.deadlines import URGENCY_LABELS, Urgency
+from ticketing.inputs import strip_unsafe
 from ticketing.models import Ticket, utcnow
 
 log = logging.getLogger("hotline.ivr.intake")
@@ -178,7 +179,8 @@ def _file_ticket(session: Session, domain: Domain, j: CallJournal) -> Ticket:
         channel="twilio" if j.carrier == "twilio" else "phone",
         caller_phone=j.caller if has_number else NO_NUMBER,
         no_contact=not has_number,
-        caller_name=None if has_number or not j.caller else f"SIP {j.caller}"[:64],
+        # A SIP user part is whatever the caller's phone put there; the ticket must not fail.
+        caller_name=None if has_number or not j.caller else strip_unsafe(f"SIP {j.caller}")[:64],
         demand=text or service.TRANSCRIPT_PENDING,
         transcript=j.transcript, transcript_meta=j.transcript_meta,
         recording_path=j.recording_path, recording_sha256=j.recording_sha256,

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -25,7 +25,9 @@ from ticketing import queries
 from ticketing.actors import mask_phone
 from ticketing.context import Domain
 from ticketing.db import transaction
+from ticketing.inputs import MAX_ID
 from ticketing.models import Ticket
+from ticketing.schemas import Strict
 from ticketing.service import scope_filter
 from ticketing.states import Role
 from ticketing.views import Token, require, unit_of_work
@@ -197,7 +199,7 @@ class ReviewOut(BaseModel):
     note: str | None
 
 
-class ResolveBody(BaseModel):
+class ResolveBody(Strict):  # the API's text rule (ticketing.inputs.clean_text) for the note
     note: str
 
 
@@ -222,8 +224,8 @@ def list_reviews(request: Request, token: Token, include_resolved: bool = False
 
 
 @router.post("/reviews/{review_id}/resolve", response_model=ReviewOut)
-def resolve_review(review_id: int, body: ResolveBody, request: Request, token: Token
-                   ) -> dict[str, Any]:
+def resolve_review(review_id: Annotated[int, Path(ge=1, le=MAX_ID)], body: ResolveBody,
+                   request: Request, token: Token) -> dict[str, Any]:
     from ticketing import service
 
     with unit_of_work(request, token) as (session, actor):

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from ticketing.actors import Actor, mask_phone
 from ticketing.classify import category_label
+from ticketing.inputs import csv_cell
 from ticketing.models import SurveyResult, Ticket, Unit
 from ticketing.queries import is_overdue, scope_filter
 from ticketing.states import STATUS_LABELS, Role, Status
@@ -182,18 +183,34 @@ def export_csv(*, session: Session, actor: Actor, tz: ZoneInfo, **filters: str |
 
     for t in session.scalars(stmt):
         hidden = t.confidential and not actor.sees_caller_of_confidential
-        w.writerow([
+        w.writerow([csv_cell(cell) for cell in (
             t.number,
             when(t.received_at),
             "保密" if hidden else (t.caller_name or ""),
             "保密" if hidden else (t.caller_phone if full_phone else mask_phone(t.caller_phone)),
             t.subject,
-            category_label(t.category),
+            _category_text(t.category),
             t.demand,
-            STATUS_LABELS[Status(t.status)],
+            _status_text(t.status),
             t.unit.name if t.unit else "",
             when(t.sign_due_at),
             when(t.due_at),
             when(t.closed_at),
-        ])
+        )])
     return out.getvalue()
+
+
+def _category_text(code: str) -> str:
+    # Rows stored before categories were checked (or whose code was since removed from
+    # config/categories.toml) still export, showing their code, instead of failing the file.
+    try:
+        return category_label(code)
+    except KeyError:
+        return code
+
+
+def _status_text(code: str) -> str:
+    try:
+        return STATUS_LABELS[Status(code)]
+    except ValueError:
+        return code

@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from ticketing import queries
 from ticketing.actors import Actor
+from ticketing.inputs import MAX_ID, check_category, clean_text
 from ticketing.models import Ticket, TicketEvent
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    # Free text where a line break belongs; every other text field is one line.
+    MULTILINE: ClassVar[frozenset[str]] = frozenset({"demand", "text", "reason", "note"})
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _clean_text(cls, v: Any, info: ValidationInfo) -> Any:
+        # One rule (ticketing.inputs.clean_text) for every text field of every body.
+        if isinstance(v, str) and info.field_name is not None:
+            return clean_text(v, field=info.field_name,
+                              multiline=info.field_name in cls.MULTILINE)
+        return v
 
 
 class TicketCreate(Strict):
@@ -37,6 +50,11 @@ class TicketCreate(Strict):
             raise ValueError("demand must not be empty")
         return v
 
+    @field_validator("category")
+    @classmethod
+    def _known_category(cls, v: str | None) -> str | None:
+        return None if v is None else check_category(v)
+
 
 class Reason(Strict):
     reason: str = Field(min_length=1, max_length=2000)
@@ -50,14 +68,17 @@ class ReplyBody(Strict):
     text: str = Field(min_length=1, max_length=5000)
 
 
+RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
 class DispatchBody(Strict):
-    unit_id: int
-    handler_id: int | None = None
+    unit_id: RowId
+    handler_id: RowId | None = None
 
 
 class ReassignBody(Strict):
-    unit_id: int
-    handler_id: int | None = None
+    unit_id: RowId
+    handler_id: RowId | None = None
     reason: str | None = Field(default=None, max_length=2000)
 
 
@@ -168,3 +189,34 @@ class TicketPage(BaseModel):
     total: int
     page: int
     page_size: int
+
+
+class FieldErrorOut(BaseModel):
+    field: str = Field(description="where, as body.<field>, query.<name> or path.<name>")
+    msg: str
+
+
+class ErrorOut(BaseModel):
+    """The body of every 4xx answer of the API (hotline.app.install_error_handlers)."""
+
+    error: str = Field(description="machine-readable code", examples=[
+        "invalid_input", "unauthorized", "forbidden", "not_found", "invalid_transition",
+        "concurrent_update", "body_too_large"])
+    detail: str = Field(description="what went wrong, in English")
+    field: str | None = Field(default=None, description="invalid_input: the first bad field")
+    errors: list[FieldErrorOut] | None = Field(
+        default=None, description="invalid_input from validation: every bad field")
+    status: str | None = Field(default=None, description="invalid_transition: current state")
+    action: str | None = Field(default=None, description="invalid_transition: refused action")
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "the body is not JSON text (e.g. not UTF-8)"},
+    401: {"model": ErrorOut, "description": "missing or unknown bearer token"},
+    403: {"model": ErrorOut, "description": "the role may not do this"},
+    404: {"model": ErrorOut, "description": "not found, or out of the caller's scope"},
+    409: {"model": ErrorOut, "description": "not allowed in the current state, or a "
+                                            "concurrent change"},
+    413: {"model": ErrorOut, "description": "request body over max_body_bytes"},
+    422: {"model": ErrorOut, "description": "invalid input; `field` names it"},
+}

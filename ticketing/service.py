@@ -19,6 +19,7 @@ from ticketing.actors import Actor
 from ticketing.classify import UTILITY_CATEGORIES, classify
 from ticketing.context import Domain
 from ticketing.deadlines import due_at
+from ticketing.inputs import InvalidInput, ascii_int, check_category, clean_optional, clean_text
 from ticketing.models import SurveyResult, Ticket, TicketEvent, TicketSequence, Unit, User
 from ticketing.queries import LINK_EVENT, may_see_ticket
 from ticketing.queries import scope_filter as scope_filter  # callers written against service
@@ -41,20 +42,17 @@ class NotFound(LookupError):
     pass
 
 
-class InvalidInput(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        super().__init__(message)
-
-
 # --- lookups -------------------------------------------------------------------------
 
 
 def get_ticket(*, session: Session, actor: Actor, ref: str | int) -> Ticket:
     """A ticket by id or number, as ``actor`` may see it; out of scope looks like absent."""
     stmt = select(Ticket)
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit() and len(ref) < 9):
-        stmt = stmt.where(Ticket.id == int(ref))
+    # Ids are short; ticket numbers are ten digits. Anything else is looked up as a number
+    # and simply not found.
+    ticket_id = ref if isinstance(ref, int) else (ascii_int(ref) if len(ref) < 9 else None)
+    if ticket_id is not None:
+        stmt = stmt.where(Ticket.id == ticket_id)
     else:
         stmt = stmt.where(Ticket.number == str(ref))
     ticket = session.scalars(stmt.where(scope_filter(actor))).first()
@@ -201,7 +199,14 @@ def create_ticket(
     if channel not in CHANNELS:
         raise InvalidInput("channel", f"unknown channel {channel!r}; one of {', '.join(CHANNELS)}")
     phone = validate_phone(caller_phone)
-    text = (demand or "").strip() or (transcript or "").strip()
+    if category is not None:
+        category = check_category(category)
+    demand = clean_text(demand or "", field="demand", multiline=True)
+    caller_name = clean_optional(caller_name, field="caller_name")
+    address = clean_optional(address, field="address")
+    district = clean_optional(district, field="district")
+    subject = clean_optional(subject, field="subject")
+    text = demand.strip() or (transcript or "").strip()
     now = domain.now()
     received = received_at or now
     guess = classify(text, domain.classification) if text else None

@@ -23,6 +23,7 @@ from ticketing.directory import (
     rotate_token,
     user_for_token,
 )
+from ticketing.inputs import local_aware
 from ticketing.models import Ticket, Unit, User
 from ticketing.reports import export_csv, figures, hot_spots
 from ticketing.schemas import (
@@ -231,30 +232,43 @@ def manual_queue(request: Request, token: Token):
 # --- figures, hot spots, export -------------------------------------------------------
 
 
+MOMENT = "ISO 8601; without a time zone it is the hotline's local time (settings.timezone)"
+
+
 @router.get("/stats")
 def stats(
     request: Request, token: Token, domain: DomainDep,
-    since: datetime | None = None, until: datetime | None = None, unit: str | None = None,
+    since: Annotated[datetime | None, Query(description=MOMENT)] = None,
+    until: Annotated[datetime | None, Query(description=MOMENT)] = None,
+    unit: str | None = None,
 ) -> dict[str, float | int | None]:
     with unit_of_work(request, token) as (session, actor):
         require(actor, Role.SUPERVISOR, Role.ADMIN, Role.OPERATOR)
         try:
-            return figures(session=session, actor=actor, now=domain.now(), since=since,
-                           until=until, unit_code=unit).as_dict()
+            return figures(session=session, actor=actor, now=domain.now(),
+                           since=local_aware(since, domain.tz, field="query.since"),
+                           until=local_aware(until, domain.tz, field="query.until"),
+                           unit_code=unit).as_dict()
         except LookupError as exc:
             raise HTTPException(404, str(exc)) from exc
 
 
 @router.get("/hotspots")
-def hotspots(request: Request, token: Token, since: datetime | None = None,
+def hotspots(request: Request, token: Token, domain: DomainDep,
+             since: Annotated[datetime | None, Query(description=MOMENT)] = None,
              min_tickets: Annotated[int, Query(ge=2, le=1000)] = 2) -> list[dict[str, object]]:
     with unit_of_work(request, token) as (session, actor):
         require(actor, Role.SUPERVISOR, Role.ADMIN, Role.OPERATOR)
+        since = local_aware(since, domain.tz, field="query.since")
         return [h.__dict__ for h in hot_spots(session=session, actor=actor, since=since,
                                               min_tickets=min_tickets)]
 
 
-@router.get("/export.csv")
+# response_class=Response has no media type of its own, so the errors stay documented as
+# JSON while the file is documented as CSV.
+@router.get("/export.csv", response_class=Response, responses={
+    200: {"description": "UTF-8 CSV with a BOM (for Excel)",
+          "content": {"text/csv": {"schema": {"type": "string"}}}}})
 def export(request: Request, token: Token, domain: DomainDep,
            status: Status | None = None) -> Response:
     with unit_of_work(request, token) as (session, actor):

@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from hotline.console import present
-from hotline.console.routes import FIELD_MESSAGES, MAX_TEXT
+from hotline.console.routes import MAX_TEXT, refusal
 from hotline.console.web import Work, page, render, work
 from ticketing import service
 from ticketing.classify import classify
@@ -82,8 +82,8 @@ def create(
                 caller_name=caller_name.strip() or None,
                 confidential=bool(confidential), no_contact=bool(no_contact),
                 address=address.strip() or None,
-                # Unknown codes are dropped, not stored: a ticket's category drives dispatch.
-                category=category if category in present.categories() else None,
+                # Checked by the service (ticketing.inputs.check_category), as for the API.
+                category=category or None,
                 urgency=urgency if urgency in present.URGENCY_LABELS else None,
             )
             service.accept(session=w.session, domain=w.domain, ticket=ticket, actor=w.actor)
@@ -92,7 +92,7 @@ def create(
             w.session.rollback()
             return render(request, "intake.html", {
                 "form": form, "categories": present.categories(),
-                "error": FIELD_MESSAGES.get(exc.field, str(exc)),
+                "error": refusal(exc)[1],
                 "s": _suggestion(w, demand),
             }, 422)
         if not w.actor.can_see(ticket, ticket.unit):

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from config import Settings
 from ivr.callrecords import CallRecord
+from ticketing.inputs import ascii_int
 from ticketing.models import Ticket
 
 # Calls are capped at minutes of 8 kHz audio (a few MB); anything far larger is not ours.
@@ -75,19 +76,32 @@ def load_verified(settings: Settings, ref: RecordingRef) -> bytes:
     return data
 
 
+class RangeNotSatisfiable(Exception):
+    """A well-formed Range none of whose bytes exist (answered 416 with the real size)."""
+
+
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """The one range of a ``Range: bytes=a-b`` header (what audio players send to seek)."""
+    """The one range of a ``Range: bytes=a-b`` header (what audio players send to seek).
+
+    None means "send the whole file": no header, or one this server ignores as RFC 9110
+    allows (malformed, several ranges). A range starting past the end raises
+    :class:`RangeNotSatisfiable`, so a player learns the real size instead of getting
+    200 with bytes it did not ask for.
+    """
     if not header or not header.startswith("bytes=") or "," in header:
         return None
-    first, _, last = header[6:].strip().partition("-")
-    try:
-        if first:
-            start = int(first)
-            end = int(last) if last else size - 1
-        else:  # "bytes=-500": the last 500 bytes
-            start, end = max(0, size - int(last)), size - 1
-    except ValueError:
+    first, dash, last = header[6:].strip().partition("-")
+    start, end = ascii_int(first.strip()), ascii_int(last.strip())
+    if not dash or (first and start is None) or (last and end is None):
         return None
-    if start > end or start >= size:
+    if start is None:  # "bytes=-500": the last 500 bytes
+        if end is None:
+            return None
+        if end == 0 or size == 0:
+            raise RangeNotSatisfiable
+        return max(0, size - end), size - 1
+    if end is not None and start > end:
         return None
-    return start, min(end, size - 1)
+    if start >= size:
+        raise RangeNotSatisfiable
+    return start, size - 1 if end is None else min(end, size - 1)

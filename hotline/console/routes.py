@@ -16,6 +16,7 @@ from hotline.console import auth, present, recordings
 from hotline.console.web import Work, error_page, is_htmx, page, render, work
 from ticketing import queries, service
 from ticketing.directory import authenticate, end_sessions
+from ticketing.inputs import BadCharacters, ascii_int, clean_text
 from ticketing.models import Ticket, Unit, User
 from ticketing.service import InvalidInput
 from ticketing.states import (
@@ -50,7 +51,9 @@ FIELD_MESSAGES = {
     "unit_id": "请选择存在的承办单位。",
     "handler_id": "所选承办人不属于该承办单位。",
     "demand": "请填写诉求内容。",
+    "category": "请从列表中选择分类。",
 }
+BAD_CHARACTERS = "内容含有不允许的控制字符（如 NUL、文字方向控制符），请删除后重新提交。"
 
 
 def home_for(role: Role) -> str:
@@ -89,6 +92,8 @@ def refusal(exc: Exception) -> tuple[int, str]:
                      f"“{ACTION_LABELS[exc.action]}”。")
     if isinstance(exc, ReasonRequired):
         return 422, f"“{ACTION_LABELS[exc.action]}”需要填写理由。"
+    if isinstance(exc, BadCharacters):
+        return 422, BAD_CHARACTERS
     if isinstance(exc, InvalidInput):
         return 422, FIELD_MESSAGES.get(exc.field, str(exc))
     if isinstance(exc, StaleDataError):
@@ -204,7 +209,8 @@ def queue(request: Request, status: str = "open", category: str = "", q: str = "
     with work(request) as w:
         now = w.domain.now()
         q = q.strip()[:64]
-        page_num = int(page_no) if page_no.isdigit() and 0 < int(page_no) < 100000 else 1
+        page_num = ascii_int(page_no) or 1
+        page_num = page_num if page_num < 100000 else 1
         if category not in present.categories():
             category = ""
         shared = queries.Filters(category=category or None, q=q)
@@ -241,7 +247,7 @@ def queue(request: Request, status: str = "open", category: str = "", q: str = "
             "categories": present.categories(),
             "statuses": [(s.value, STATUS_LABELS[s]) for s in Status],
             "done": done_label(done),
-            "done_number": number if number.isdigit() else "",
+            "done_number": number if ascii_int(number) is not None else "",
         }
         template = "_queue_table.html" if is_htmx(request) else "queue.html"
         return render(request, template, ctx)
@@ -310,14 +316,18 @@ def _int_or_none(value: str, field: str) -> int | None:
     value = value.strip()
     if not value:
         return None
-    if not value.isdigit():
+    number = ascii_int(value)
+    if number is None:
         raise InvalidInput(field, f"{field} must be a number")
-    return int(value)
+    return number
 
 
 def _perform(w: Work, ticket: Ticket, action: Action, form: dict[str, str]) -> None:
     """Call the same service function the API endpoint for ``action`` calls."""
     common = {"session": w.session, "domain": w.domain, "ticket": ticket, "actor": w.actor}
+    # The API's bodies apply the same rule (ticketing.schemas.Strict).
+    form = {**form, **{k: clean_text(form[k], field=k, multiline=True)
+                       for k in ("text", "reason", "note")}}
     reason = form["reason"].strip()
     if len(reason) > MAX_REASON or len(form["text"]) > MAX_TEXT:
         raise InvalidInput("length", "内容过长，请精简后再提交。")
@@ -419,7 +429,11 @@ def recording(number: str, request: Request) -> Response:
         "Cache-Control": "private, no-store",
         "Content-Disposition": f'inline; filename="{filename}"',
     }
-    span = recordings.byte_range(request.headers.get("range"), len(data))
+    try:
+        span = recordings.byte_range(request.headers.get("range"), len(data))
+    except recordings.RangeNotSatisfiable:
+        headers["Content-Range"] = f"bytes */{len(data)}"
+        return Response(status_code=416, headers=headers)
     if span is None:
         return Response(data, media_type="audio/wav", headers=headers)
     start, end = span

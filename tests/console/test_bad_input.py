@@ -1,0 +1,96 @@
+"""The console's forms and routes apply the API's input rules: known categories, no control
+or bidi characters, ASCII digits only, and 416 for a range past the end of a recording."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from config import Settings
+from tests.console.seed import call_ticket, make_ticket
+from ticketing.context import Domain
+from ticketing.models import Ticket
+
+Users = Callable[[str], TestClient]
+
+
+def intake(c: TestClient, **form: str):
+    return c.post("/console/intake", data={"csrf": c.csrf, "caller_phone": "13800001111",
+                                           "demand": "朝阳区望京停水了", **form})
+
+
+def count(sessions) -> int:
+    with sessions() as s:
+        return s.scalar(select(func.count(Ticket.id))) or 0
+
+
+def test_intake_refuses_unknown_categories_and_control_characters(
+    as_user: Users, sessions
+) -> None:
+    op = as_user("operator")
+    r = intake(op, category="bogus")
+    assert r.status_code == 422 and "请从列表中选择分类" in r.text
+    for form in ({"caller_name": "王\u202e先生"}, {"demand": "停水\x00了"},
+                 {"address": "望京\n西园"}):
+        r = intake(op, **form)
+        assert r.status_code == 422 and "不允许的控制字符" in r.text, form
+    assert count(sessions) == 0
+    # A textarea sends CRLF; the lines are kept, as LF, like the API stores them.
+    r = intake(op, category="water", demand="朝阳区望京停水了\r\n已经三天")
+    assert r.status_code == 303
+    with sessions() as s:
+        t = s.scalars(select(Ticket)).one()
+        assert (t.category, t.demand) == ("water", "朝阳区望京停水了\n已经三天")
+
+
+def test_action_forms_refuse_control_characters(as_user: Users, sessions,
+                                                domain: Domain) -> None:
+    n = make_ticket(sessions, domain)
+    h = as_user("water-handler")
+    assert h.post(f"/console/tickets/{n}/sign", data={"csrf": h.csrf}).status_code == 303
+    for action, form in (("reply", {"text": "已处理\x00"}),
+                         ("return", {"reason": "非本单位\u2067职责"})):
+        r = h.post(f"/console/tickets/{n}/{action}", data={"csrf": h.csrf, **form})
+        assert r.status_code == 422 and "不允许的控制字符" in r.text, action
+    r = h.post(f"/console/tickets/{n}/reply", data={"csrf": h.csrf, "text": "已抢修\r\n恢复供水"})
+    assert r.status_code == 303
+    with sessions() as s:
+        t = s.scalars(select(Ticket).where(Ticket.number == n)).one()
+        assert (t.status, t.reply_text) == ("replied", "已抢修\n恢复供水")
+
+
+def test_unicode_digits_are_not_numbers(as_user: Users, sessions, domain: Domain) -> None:
+    n = make_ticket(sessions, domain, demand="海淀区某小区物业不管楼道垃圾", category="property")
+    op = as_user("operator")
+    for page in ("²", "٣", "1_0"):
+        r = op.get("/console/queue", params={"page": page, "status": "all"})
+        assert r.status_code == 200 and f'href="/console/tickets/{n}"' in r.text, page
+    assert op.get("/console/tickets/²").status_code == 404
+    r = op.post(f"/console/tickets/{n}/reassign",
+                data={"csrf": op.csrf, "unit_id": "²", "reason": "属地管理"})
+    assert r.status_code == 422 and "请选择存在的承办单位" in r.text
+
+
+def test_range_past_the_end_of_a_recording_is_416(
+    as_user: Users, sessions, domain: Domain, settings: Settings
+) -> None:
+    n = call_ticket(sessions, domain, settings.recordings_dir)
+    h = as_user("water-handler")
+    size = len(h.get(f"/console/tickets/{n}/recording").content)
+    for bad in (f"bytes={size}-", f"bytes={size + 1000}-{size + 2000}", "bytes=-0"):
+        r = h.get(f"/console/tickets/{n}/recording", headers={"Range": bad})
+        assert r.status_code == 416, bad
+        assert r.headers["content-range"] == f"bytes */{size}" and not r.content
+    # Ranges this server ignores (as RFC 9110 allows) still get the whole file.
+    for ignored in ("bytes=²-".encode(), "bytes=+5-", "bytes=5-2", "bytes=0-1,4-5",
+                    "items=0-1"):
+        r = h.get(f"/console/tickets/{n}/recording", headers={"Range": ignored})
+        assert r.status_code == 200 and len(r.content) == size, ignored
+    r = h.get(f"/console/tickets/{n}/recording", headers={"Range": f"bytes={size - 10}-"})
+    assert r.status_code == 206 and len(r.content) == 10
+    r = h.get(f"/console/tickets/{n}/recording", headers={"Range": "bytes=-10"})
+    assert r.status_code == 206 and r.headers["content-range"] == (
+        f"bytes {size - 10}-{size - 1}/{size}")
+

