@@ -96,11 +96,15 @@ class SipSettings(BaseModel):
     trusted_sources: list[str] = Field(default_factory=list)
     # The hotline's numbers: an INVITE whose Request-URI user is none of these (nor
     # `username`, which the registrar routes to in register mode) gets 404 and is charged
-    # like a scanner's guess. List every form the carrier sends ("12345", "+8612345"...).
-    numbers: list[str] = Field(default_factory=lambda: ["12345"])
+    # like a scanner's guess. List every form the carrier sends; the defaults are the forms
+    # a Beijing trunk uses for 12345 (national, with area code, E.164).
+    numbers: list[str] = Field(
+        default_factory=lambda: ["12345", "01012345", "8612345", "+8612345", "+861012345"])
     # Share of max_calls that one untrusted source address may hold at once (at least one
-    # line): a single address must not take every line. Trusted sources are not capped.
-    source_call_share: float = 0.25
+    # line): a single address must not take every line, yet an untrusted SBC's surge still
+    # gets half of them (list the SBC in trusted_sources to give it all). Trusted sources
+    # are not capped.
+    source_call_share: float = 0.5
     # Our 200 OK not ACKed this long: the call ends (BYE) and its line is free again. RFC
     # 3261 would wait 32 s; a phone ACKs within a round trip, retransmissions included.
     ack_timeout: float = 4.0

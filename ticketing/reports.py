@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ticketing.actors import Actor, mask_phone
+from ticketing.actors import Actor
 from ticketing.classify import category_label
 from ticketing.inputs import csv_cell
 from ticketing.models import SurveyResult, Ticket, Unit
-from ticketing.queries import is_overdue, scope_filter
+from ticketing.queries import caller_phone_for, is_overdue, may_see_caller, scope_filter
 from ticketing.states import STATUS_LABELS, Role, Status
 
 
@@ -176,18 +176,19 @@ def export_csv(*, session: Session, actor: Actor, tz: ZoneInfo, **filters: str |
     out.write("\ufeff")
     w = csv.writer(out, lineterminator="\r\n")
     w.writerow([label for _, label in EXPORT_COLUMNS])
-    full_phone = actor.role in (Role.ADMIN, Role.OPERATOR, Role.SYSTEM)
+    # A file leaves the system: only those who call citizens back get whole numbers.
+    masked = actor.role not in (Role.ADMIN, Role.OPERATOR, Role.SYSTEM)
 
     def when(dt: datetime | None) -> str:
         return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if dt else ""
 
     for t in session.scalars(stmt):
-        hidden = t.confidential and not actor.sees_caller_of_confidential
+        hidden = not may_see_caller(actor, t)
         w.writerow([csv_cell(cell) for cell in (
             t.number,
             when(t.received_at),
             "保密" if hidden else (t.caller_name or ""),
-            "保密" if hidden else (t.caller_phone if full_phone else mask_phone(t.caller_phone)),
+            caller_phone_for(actor, t, masked=masked) or "保密",
             t.subject,
             _category_text(t.category),
             t.demand,

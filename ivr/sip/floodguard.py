@@ -45,9 +45,10 @@ log = logging.getLogger("ivr.sip")
 MAX_TRACKED_SOURCES = 10_000
 
 # Tokens charged (see the module docstring). With the shipped bucket (20 deep, 5/s) a
-# sweep of wrong numbers is silenced after 4 guesses at once, and a source whose answered
-# calls keep being abandoned after about 4 of them in a few seconds.
-COST_WRONG_NUMBER = 5.0
+# sweep of wrong numbers is silenced after about 7 guesses at once (a person who misdials
+# a few times is not), and a source whose answered calls keep being abandoned after about
+# 4 of them in a few seconds.
+COST_WRONG_NUMBER = 3.0
 COST_ABANDONED_CALL = 5.0
 
 
