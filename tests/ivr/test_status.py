@@ -35,7 +35,7 @@ def test_reveals_only_counts_last_digits_and_coarse_steps(
     secret = _file(sessions, domain, city, "朝阳区安贞里物业乱收费，我要实名举报",
                    confidential=True)
     queued = _file(sessions, domain, city, "我想咨询一下公积金怎么提取",
-                   category="no-rule-for-this")  # waits in the manual queue
+                   category="other")  # no rule for "other": waits in the manual queue
     done = _file(sessions, domain, city, "海淀区中关村大街路灯坏了", category="water")
     handler = city.actor("water-handler")
     with sessions() as s:
