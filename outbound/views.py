@@ -25,12 +25,12 @@ from ticketing import queries
 from ticketing.actors import mask_phone
 from ticketing.context import Domain
 from ticketing.db import transaction
+from ticketing.deps import Token, require, unit_of_work
 from ticketing.inputs import MAX_ID
 from ticketing.models import Ticket
 from ticketing.schemas import Strict
 from ticketing.service import scope_filter
 from ticketing.states import Role
-from ticketing.views import Token, require, unit_of_work
 
 log = logging.getLogger("outbound.views")
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,13 +14,13 @@ from sqlalchemy.orm import Session
 from ticketing import queries, service
 from ticketing.actors import Actor
 from ticketing.context import Domain
+from ticketing.deps import DomainDep, Token, require, unit_of_work
 from ticketing.directory import (
     add_unit,
     add_user,
     disable_user,
     enable_user,
     rotate_token,
-    user_for_token,
 )
 from ticketing.inputs import local_aware
 from ticketing.models import Ticket, Unit, User
@@ -43,47 +42,6 @@ from ticketing.schemas import (
 from ticketing.states import AWAITING_DISPATCH_STATUSES, Role, Status, values
 
 router = APIRouter(prefix="/api/v1")
-
-
-async def bearer_token(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-    return token.strip()
-
-
-def get_domain(request: Request) -> Domain:
-    return request.app.state.domain
-
-
-Token = Annotated[str, Depends(bearer_token)]
-DomainDep = Annotated[Domain, Depends(get_domain)]
-
-
-@contextmanager
-def unit_of_work(request: Request, token: str) -> Iterator[tuple[Session, Actor]]:
-    """The request's session and the authenticated actor.
-
-    All database work of a request happens inside this block, in the endpoint's one
-    worker thread. (A session opened by a dependency lives across several thread-pool
-    hops; on SQLite, whose transactions take the write lock at BEGIN, 50 concurrent
-    requests then deadlock waiting for each other's threads.)
-    """
-    session: Session = request.app.state.sessions()
-    try:
-        user = user_for_token(session=session, token=token)
-        if user is None:
-            raise HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"})
-        yield session, Actor.of(user)
-    finally:
-        session.rollback()
-        session.close()
-
-
-def require(actor: Actor, *roles: Role) -> None:
-    if actor.role not in roles:
-        raise HTTPException(403, f"role {actor.role.value} may not do this")
 
 
 def _show(session: Session, ticket: Ticket, actor: Actor) -> TicketOut:

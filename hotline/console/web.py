@@ -2,7 +2,7 @@
 
 Every page does all of its database work inside :func:`work`, in the endpoint's one worker
 thread, and renders its template there too (for the reason given in
-``ticketing.views.unit_of_work``: on SQLite a session hopping threads deadlocks under load).
+``ticketing.deps.unit_of_work``: on SQLite a session hopping threads deadlocks under load).
 Endpoints are therefore plain ``def`` functions.
 """
 
