@@ -21,9 +21,11 @@ from sqlalchemy.orm import Session
 
 from knowledge.models import EntryStatus, KbEntry, KbVersion
 from knowledge.search import DEFAULT_MIN_CONFIDENCE, Doc, Index, Result
+from ticketing import service as ticketing_service
 from ticketing.actors import Actor
+from ticketing.context import Domain
 from ticketing.inputs import InvalidInput, check_category, clean_text
-from ticketing.models import Unit, utcnow
+from ticketing.models import Ticket, Unit, utcnow
 from ticketing.service import NotFound
 
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -332,3 +334,30 @@ def search(*, session: Session, text: str, today: date, category: str | None = N
     result's ``answer`` is the one that does, or None (see ``knowledge.search``)."""
     return _index(session).search(text, today=today, category=category, limit=limit,
                                   min_confidence=min_confidence)
+
+
+# --- answering a caller ---------------------------------------------------------------
+
+
+def answer_from_entry(*, session: Session, domain: Domain, actor: Actor, entry_id: str,
+                      channel: str, caller_phone: str, demand: str,
+                      caller_name: str | None = None) -> Ticket:
+    """Record a caller's question answered from a current entry: a ticket closed at intake
+    as 直接答复, its reply the entry's answer, its audit naming the entry and version."""
+    entry = get_entry(session=session, entry_id=entry_id)
+    if not is_current(entry, today(domain)):
+        raise InvalidInput("entry", f"knowledge entry {entry_id} is not published and valid")
+    ticket = ticketing_service.create_ticket(
+        session=session, domain=domain, actor=actor, channel=channel, caller_phone=caller_phone,
+        demand=demand, caller_name=caller_name, category=entry.category,
+        subject=entry.title[:128],
+    )
+    return ticketing_service.answer(
+        session=session, domain=domain, ticket=ticket, actor=actor, text=entry.answer,
+        data={"kb_entry": entry.id, "kb_version": entry.version},
+    )
+
+
+def today(domain: Domain) -> date:
+    """The hotline's local date, against which validity windows are read."""
+    return domain.now().astimezone(domain.tz).date()
