@@ -35,7 +35,7 @@ from rank_bm25 import BM25Okapi
 # keywords say what the entry is about; the answer also says much else.
 FIELD_WEIGHTS = {"title": 3, "keywords": 3, "synonyms": 3, "answer": 1}
 # A known category lifts its entries' ranking score by this factor.
-CATEGORY_PRIOR = 1.15
+CATEGORY_PRIOR = 1.25
 # Shipped threshold on the confidence (see :func:`confidence`).
 DEFAULT_MIN_CONFIDENCE = 0.5
 
@@ -59,7 +59,7 @@ STOP_WORDS = frozenset(" ".join((
     "啥 多少 请问 问 问问 问一下 咨询 知道 想知道 了解 需要 应该 还 都 就 也",
     "和 与 或者 得 着 过 给 把 被 让 到 从 对 跟 自己 现在",
     "今年 明年 家里 办 弄 怎么办 里 吗 上 下 那片 哪个 哪些 些 有没有 没有",
-    "是不是 多久 几 号 能否 是否 谢谢 你好 喂 嗯 那么 这么 时候",
+    "是不是 多久 几 号 能否 是否 谢谢 你好 喂 嗯 那么 这么 时候 不能 能够",
 )).split())
 _CLEAN = re.compile(r"[^\w]+")
 # Recogniser and accent confusions folded before comparing sounds.
@@ -123,8 +123,11 @@ def normalise(text: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """Content words of ``text`` (search-mode segmentation, fillers dropped)."""
-    return [w for w in _jieba().lcut_for_search(normalise(text)) if w not in STOP_WORDS]
+    """Content words of ``text``, each with the shorter words inside it (公积金 → 公积,
+    公积金), fillers dropped first: search mode alone would find 不能 inside 能不能."""
+    tok = _jieba()
+    return [part for w in tok.lcut(normalise(text)) if w not in STOP_WORDS
+            for part in tok.lcut_for_search(w) if part not in STOP_WORDS]
 
 
 def _fold(syllable: str) -> str:
@@ -192,7 +195,7 @@ class _Signal:
                 df[t] = df.get(t, 0) + 1
         # A plain, always-positive IDF for coverage; a term no entry has weighs the most.
         self.idf = {t: math.log(1 + n / c) for t, c in df.items()}
-        self.unknown_idf = math.log(1 + n)
+        self.unknown_idf = math.log(1 + n / 2)
 
     def scores(self, query: list[str]) -> list[float]:
         if self.bm25 is None or not query:
