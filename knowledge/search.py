@@ -29,7 +29,7 @@ from datetime import date
 
 import jieba
 from pypinyin import Style, lazy_pinyin
-from rank_bm25 import BM25Okapi
+from rank_bm25 import BM25Plus
 
 # Field weights (how many times a field's terms count): the title and the editor's
 # keywords say what the entry is about; the answer also says much else.
@@ -58,8 +58,8 @@ STOP_WORDS = frozenset(" ".join((
     "要 想 能 会 可以 可不可以 能不能 怎么 怎么样 怎样 如何 哪里 哪儿 哪 去 什么",
     "啥 多少 请问 问 问问 问一下 咨询 知道 想知道 了解 需要 应该 还 都 就 也",
     "和 与 或者 得 着 过 给 把 被 让 到 从 对 跟 自己 现在",
-    "今年 明年 家里 办 弄 怎么办 里 吗 上 下 那片 哪个 哪些 些 有没有 没有",
-    "是不是 多久 几 号 能否 是否 谢谢 你好 喂 嗯 那么 这么 时候 不能 能够",
+    "今年 明年 家里 办 弄 怎么办 里 吗 那片 哪个 哪些 些 有没有 没有",
+    "是不是 多久 几 号 能否 是否 谢谢 你好 喂 嗯 那么 这么 时候 不能 能够 问下 想问",
 )).split())
 _CLEAN = re.compile(r"[^\w]+")
 # Recogniser and accent confusions folded before comparing sounds.
@@ -186,7 +186,7 @@ class _Signal:
     """BM25 over one kind of term, plus the IDF-weighted share of the query it covers."""
 
     def __init__(self, docs: Sequence[list[str]]) -> None:
-        self.bm25 = BM25Okapi(list(docs)) if docs else None
+        self.bm25 = BM25Plus(list(docs)) if docs else None
         self.sets = [set(d) for d in docs]
         n = max(len(docs), 1)
         df: dict[str, int] = {}
