@@ -62,6 +62,14 @@ STOP_WORDS = frozenset(" ".join((
     "是不是 多久 几 号 能否 是否 谢谢 你好 喂 嗯 那么 这么 时候 不能 能够 问下 想问",
 )).split())
 _CLEAN = re.compile(r"[^\w]+")
+# Three or more digits read one by one, as phone and service numbers are.
+_SPOKEN_NUMBER = re.compile("[零〇幺一二三四五六七八九]{3,}")
+_DIGITS = str.maketrans("零〇幺一二三四五六七八九", "001123456789")
+# Question words that never belong to a content word, longest first.
+_ASKING = re.compile("|".join(sorted(
+    ("怎么样", "怎么", "怎样", "如何", "哪里", "哪儿", "哪个", "哪些", "在哪", "去哪", "哪",
+     "什么", "啥", "吗", "呢", "请问", "能不能", "可不可以", "有没有", "要不要"),
+    key=len, reverse=True)))
 # Recogniser and accent confusions folded before comparing sounds.
 _FOLDS = (("zh", "z"), ("ch", "c"), ("sh", "s"))
 
@@ -118,15 +126,25 @@ def _jieba() -> jieba.Tokenizer:
 
 
 def normalise(text: str) -> str:
-    """Lower case, no punctuation or spaces: what a recogniser would output."""
-    return _CLEAN.sub("", text.lower()).replace("_", "")
+    """Lower case, no punctuation or spaces, digits spelt out by a recogniser as digits
+    (幺二三二九 → 12329): entries write service numbers with digits."""
+    text = _CLEAN.sub("", text.lower()).replace("_", "")
+    return _SPOKEN_NUMBER.sub(lambda m: m.group().translate(_DIGITS), text)
+
+
+def _segments(text: str) -> list[list[str]]:
+    """jieba's words of ``text``, per stretch between question words: cut there first, as
+    jieba glues a question word to its neighbour (去哪领 → 去/哪领, 失业金在哪里 → 失业/金在)
+    and the content word is lost."""
+    tok = _jieba()
+    return [tok.lcut(chunk) for chunk in _ASKING.split(normalise(text)) if chunk]
 
 
 def words(text: str) -> list[str]:
     """Content words of ``text``, each with the shorter words inside it (公积金 → 公积,
     公积金), fillers dropped first: search mode alone would find 不能 inside 能不能."""
     tok = _jieba()
-    return [part for w in tok.lcut(normalise(text)) if w not in STOP_WORDS
+    return [part for chunk in _segments(text) for w in chunk if w not in STOP_WORDS
             for part in tok.lcut_for_search(w) if part not in STOP_WORDS]
 
 
@@ -142,12 +160,14 @@ def _fold(syllable: str) -> str:
 
 def sounds(text: str) -> list[str]:
     """Pairs of neighbouring syllables of the content runs of ``text`` ("gon|ji", "ji|jin")."""
-    runs: list[list[str]] = [[]]
-    for w in _jieba().lcut(normalise(text)):
-        if w in STOP_WORDS:
-            runs.append([])
-        else:
-            runs[-1].append(w)
+    runs: list[list[str]] = []
+    for chunk in _segments(text):
+        runs.append([])
+        for w in chunk:
+            if w in STOP_WORDS:
+                runs.append([])
+            else:
+                runs[-1].append(w)
     out: list[str] = []
     for run in runs:
         syl = [_fold(s) for s in lazy_pinyin("".join(run), style=Style.NORMAL, errors="default")]

@@ -74,6 +74,11 @@ def test_question_without_an_entry_finds_nothing(index: Index, text: str) -> Non
     assert index.search(text, today=TODAY).answer is None
 
 
+def test_digits_read_out_one_by_one_meet_the_number_in_an_entry(index: Index) -> None:
+    r = index.search("打幺二三幺五能投诉商家吗", today=TODAY)
+    assert r.answer is not None and r.answer.id == "kb013"
+
+
 def test_question_signal() -> None:
     assert is_question("公积金怎么取出来")
     assert is_question("想咨询一下办护照")
