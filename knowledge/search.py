@@ -23,13 +23,17 @@ import itertools
 import math
 import re
 import threading
+import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 import jieba
 from pypinyin import Style, lazy_pinyin
 from rank_bm25 import BM25Plus
+
+from config.settings import CONFIG_DIR
 
 # Field weights (how many times a field's terms count): the title and the editor's
 # keywords say what the entry is about; the answer also says much else.
@@ -125,11 +129,29 @@ def _jieba() -> jieba.Tokenizer:
         return _tokenizer
 
 
+SYNONYMS_FILE = CONFIG_DIR / "kb_synonyms.toml"
+
+
+def _load_synonyms(path: Path) -> tuple[re.Pattern[str] | None, dict[str, str]]:
+    with path.open("rb") as f:
+        groups: dict[str, list[str]] = tomllib.load(f).get("canonical", {})
+    to_word = {phrase: word for word, phrases in groups.items() for phrase in phrases}
+    if not to_word:
+        return None, {}
+    alternation = "|".join(re.escape(p) for p in sorted(to_word, key=len, reverse=True))
+    return re.compile(alternation), to_word
+
+
+_SYNONYMS, _TO_WORD = _load_synonyms(SYNONYMS_FILE)
+
+
 def normalise(text: str) -> str:
     """Lower case, no punctuation or spaces, digits spelt out by a recogniser as digits
-    (幺二三二九 → 12329): entries write service numbers with digits."""
+    (幺二三二九 → 12329; entries write service numbers with digits), colloquial phrases as
+    the word entries use (config/kb_synonyms.toml)."""
     text = _CLEAN.sub("", text.lower()).replace("_", "")
-    return _SPOKEN_NUMBER.sub(lambda m: m.group().translate(_DIGITS), text)
+    text = _SPOKEN_NUMBER.sub(lambda m: m.group().translate(_DIGITS), text)
+    return _SYNONYMS.sub(lambda m: _TO_WORD[m.group()], text) if _SYNONYMS else text
 
 
 def _segments(text: str) -> list[list[str]]:
