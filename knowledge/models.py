@@ -41,6 +41,9 @@ class KbEntry(Base):
     status: Mapped[str] = mapped_column(String(16), default=EntryStatus.DRAFT.value, index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Optimistic lock on the version the service bumps: an editor saving over a change made
+    # since they loaded the entry updates no row (StaleDataError → 409), not a lost edit.
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}  # noqa: RUF012
 
     unit: Mapped[Unit | None] = relationship()
 

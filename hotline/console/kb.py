@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm.exc import StaleDataError
 
 from hotline.console import present
 from hotline.console.routes import MAX_TEXT
@@ -171,11 +172,13 @@ def kb_save(
                 service.update_entry(session=w.session, actor=w.actor, entry=entry,
                                      fields=fields)
             w.session.commit()
-        except InvalidInput as exc:
+        except (InvalidInput, StaleDataError) as exc:
             w.session.rollback()
             history = service.history(session=w.session, entry=entry) if entry else []
+            message, status = ((_message(exc), 422) if isinstance(exc, InvalidInput) else
+                               ("条目刚被其他人修改，请刷新页面后重试。", 409))
             return render(request, "kb_entry.html", _context(
-                entry=entry, form=form, history=history, error=_message(exc)), 422)
+                entry=entry, form=form, history=history, error=message), status)
         return RedirectResponse(f"/console/kb/{entry.id}?done=保存", status_code=303)
 
 
@@ -193,7 +196,12 @@ def kb_status(
         if target is None:
             return render(request, "error.html", {"title": "未找到", "message": "没有这个操作。"},
                           404)
-        service.set_status(session=w.session, actor=w.actor, entry=entry, status=target)
-        w.session.commit()
+        try:
+            service.set_status(session=w.session, actor=w.actor, entry=entry, status=target)
+            w.session.commit()
+        except StaleDataError:
+            w.session.rollback()
+            return render(request, "error.html", {
+                "title": "请重试", "message": "条目刚被其他人修改，请刷新页面后重试。"}, 409)
     return RedirectResponse(f"/console/kb/{entry_id}?done={STATUS_LABELS[target]}",
                             status_code=303)

@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from knowledge import service
 from knowledge.models import EntryStatus
@@ -118,3 +119,24 @@ def test_only_published_current_entries_are_found(sessions: sessionmaker[Session
         service.set_status(session=s, actor=EDITOR, entry=draft, status=EntryStatus.PUBLISHED)
         s.commit()
         assert service.search(session=s, text=question, today=TODAY).hits[0].id == draft.id
+
+
+def test_concurrent_edit_is_refused_not_lost(sessions: sessionmaker[Session]) -> None:
+    with sessions() as s:
+        service.import_tsv(session=s, actor=EDITOR, text=FAQ)
+        s.commit()
+    with sessions() as first, sessions() as second:
+        mine = service.get_entry(session=first, entry_id="kb001")
+        first.commit()  # loaded, then the editor thinks for a while
+        theirs = service.get_entry(session=second, entry_id="kb001")
+        service.set_status(session=second, actor=EDITOR, entry=theirs,
+                           status=EntryStatus.RETIRED)
+        second.commit()
+        with pytest.raises(StaleDataError):
+            service.update_entry(session=first, actor=EDITOR, entry=mine, fields=service.EntryFields(
+                title=mine.title, answer="改过的答复。", category=mine.category))
+        first.rollback()
+    with sessions() as s:
+        entry = service.get_entry(session=s, entry_id="kb001")
+        assert entry.status == "retired" and entry.version == 2
+        assert [v.action for v in service.history(session=s, entry=entry)] == ["import", "retire"]
