@@ -20,11 +20,12 @@ Below the threshold nothing is returned.
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import re
 import threading
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -123,6 +124,8 @@ def _jieba() -> jieba.Tokenizer:
     global _tokenizer
     with _tokenizer_lock:
         if _tokenizer is None:
+            # jieba reports loading its dictionary on stderr at DEBUG level: not our log.
+            jieba.setLogLevel(logging.WARNING)
             tok = jieba.Tokenizer()
             tok.initialize()
             _tokenizer = tok
@@ -212,7 +215,7 @@ def _fields(doc: Doc) -> dict[str, str]:
             "synonyms": " ".join(doc.synonyms), "answer": doc.answer}
 
 
-def _weighted(doc: Doc, analyse: callable) -> list[str]:  # type: ignore[valid-type]
+def _weighted(doc: Doc, analyse: Callable[[str], list[str]]) -> list[str]:
     terms: list[str] = []
     for name, text in _fields(doc).items():
         if name in ("keywords", "synonyms"):
@@ -242,7 +245,10 @@ class _Signal:
     def scores(self, query: list[str]) -> list[float]:
         if self.bm25 is None or not query:
             return [0.0] * len(self.sets)
-        return [max(float(s), 0.0) for s in self.bm25.get_scores(query)]
+        # BM25+ gives every entry delta·IDF for each query term, matched or not: take that
+        # floor away so an entry sharing nothing scores 0 and margins compare matches only.
+        floor = self.bm25.delta * sum(self.bm25.idf.get(t, 0.0) for t in query)
+        return [max(float(s) - floor, 0.0) for s in self.bm25.get_scores(query)]
 
     def coverage(self, query: list[str], i: int) -> float:
         terms = set(query)
