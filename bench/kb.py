@@ -7,7 +7,8 @@ The entries are imported with ``hotline kb import``'s code into a throwaway SQLi
 and searched with the service's ``knowledge.service.search`` at the shipped threshold, so
 the figures are those of the product. The question file's ``split`` column keeps a third
 ("held") that was never looked at while choosing weights or the threshold; its figures are
-printed apart. ``--sweep`` prints precision/recall over thresholds on the tuning part only.
+printed apart, and so are those of the "fresh" lines, written after the method was
+settled and run once. ``--sweep`` prints precision/recall over thresholds on the tuning part only.
 
 - top-1: answerable utterances whose best hit is the right entry (threshold ignored);
 - precision: of the utterances answered (confidence ≥ threshold), the share answered with
@@ -93,7 +94,7 @@ def main() -> None:
     print(f"{args.kb.name}: {len(rows)} utterances from {args.questions.name}; index built in "
           f"{build * 1000:.0f} ms (jieba's dictionary included), {per_query * 1000:.1f} ms "
           f"per search")
-    for split in ("tune", "held"):
+    for split in ("tune", "held", "fresh"):
         pairs = [(r, res) for r, res in zip(rows, results, strict=True) if r["split"] == split]
         show(split, figures([p[0] for p in pairs], [p[1] for p in pairs],
                             DEFAULT_MIN_CONFIDENCE), DEFAULT_MIN_CONFIDENCE)
