@@ -113,6 +113,9 @@ def test_intake_shows_entries_and_answers_from_one(
         ev = s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == t.id,
                                                  TicketEvent.action == "answer")).one()
         assert ev.data == {"kb_entry": "kb012", "kb_version": 1}
+    dash = op.get("/console/dashboard?period=today").text
+    kpi = dash[dash.index('id="kpi-direct"'):]
+    assert re.match(r'id="kpi-direct"><b>100.0%</b><span>直办率</span><small>直接答复 1 件', kpi)
     r = op.post("/console/intake/answer", data={
         "csrf": op.csrf, "entry_id": "nope", "caller_phone": "13800002222",
         "demand": "营业执照"})
