@@ -15,6 +15,7 @@ COPY ivr ivr
 COPY outbound outbound
 COPY config config
 COPY hotline hotline
+COPY knowledge knowledge
 RUN pip install --no-cache-dir . && mkdir -p /data/models /data/recordings /data/spool /data/shared \
     && chown -R hotline /data
 

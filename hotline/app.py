@@ -23,6 +23,7 @@ from hotline.observability import router as observability_router
 from hotline.scheduler import start_scheduler
 from hotline.voice import start_voice
 from ivr import twilio_voice
+from knowledge.views import router as knowledge_router
 from outbound.views import router as outbound_router
 from telephony.twilio.signature import posture_problems
 from ticketing.context import Domain
@@ -182,6 +183,7 @@ def create_app(
     app.include_router(router, responses=ERROR_RESPONSES)
     app.include_router(twilio_voice.router, responses=ERROR_RESPONSES)
     app.include_router(outbound_router, responses=ERROR_RESPONSES)
+    app.include_router(knowledge_router, responses=ERROR_RESPONSES)
     app.include_router(console.router)
     app.mount("/console/static", console.static_files(), name="console-static")
     # X-Forwarded-Proto/-For are believed from settings.trusted_proxies only (default:

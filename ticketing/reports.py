@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from ticketing.actors import Actor
 from ticketing.classify import category_label
 from ticketing.inputs import csv_cell
-from ticketing.models import SurveyResult, Ticket, Unit
+from ticketing.models import SurveyResult, Ticket, TicketEvent, Unit
 from ticketing.queries import caller_phone_for, is_overdue, may_see_caller, scope_filter
-from ticketing.states import STATUS_LABELS, Role, Status
+from ticketing.states import STATUS_LABELS, Action, Role, Status
 
 
 def _rate(num: int, den: int) -> float | None:
@@ -44,6 +44,9 @@ class Figures:
     average_score: float | None  # mean survey score in [−1, 1]
     unreachable: int
     overdue: int  # open and past the deadline now (ticketing.queries.overdue)
+    # 直接答复: answered at intake, never dispatched; 直办率 = these over all tickets.
+    answered_directly: int = 0
+    direct_answer_rate: float | None = None
 
     def as_dict(self) -> dict[str, float | int | None]:
         return asdict(self)
@@ -94,6 +97,12 @@ def figures(
             )
         )
     latest: dict[int, SurveyResult] = {s.ticket_id: s for s in surveys}
+    direct = 0
+    if ids:
+        direct = session.scalar(
+            select(func.count(func.distinct(TicketEvent.ticket_id)))
+            .where(TicketEvent.ticket_id.in_(ids), TicketEvent.action == Action.ANSWER.value)
+        ) or 0
     answered = [s for s in latest.values() if s.outcome == "answered"]
     resolved = sum(1 for s in answered if s.resolved)
     satisfied = sum(1 for s in answered if s.satisfied)
@@ -115,6 +124,8 @@ def figures(
         average_score=round(sum(scores) / len(scores), 4) if scores else None,
         unreachable=sum(1 for s in latest.values() if s.outcome == "unreachable"),
         overdue=sum(1 for t in rows if is_overdue(t, now)),
+        answered_directly=direct,
+        direct_answer_rate=_rate(direct, len(counted)),
     )
 
 

@@ -99,7 +99,7 @@ class UnitCreate(Strict):
 class UserCreate(Strict):
     username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     display_name: str = Field(min_length=1, max_length=64)
-    role: Literal["operator", "handler", "supervisor", "admin"]
+    role: Literal["operator", "handler", "supervisor", "admin", "kb_editor"]
     unit_code: str | None = None
     phone: str | None = Field(default=None, max_length=32)
     on_duty: bool = True

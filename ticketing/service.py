@@ -514,6 +514,21 @@ def close(
     return ticket
 
 
+def answer(
+    *, session: Session, domain: Domain, ticket: Ticket, actor: Actor, text: str,
+    data: dict[str, Any] | None = None,
+) -> Ticket:
+    """直接答复: the caller's question answered at intake (``data`` names the source, e.g. a
+    knowledge entry and its version); closed without a unit, counted apart (直办率)."""
+    now = domain.now()
+    _apply(session=session, ticket=ticket, actor=actor, action=Action.ANSWER, now=now,
+           data=data)
+    ticket.reply_text = clean_text(text, field="text", multiline=True)
+    ticket.accepted_at = ticket.replied_at = ticket.closed_at = now
+    session.flush()
+    return ticket
+
+
 def return_ticket(
     *, session: Session, domain: Domain, ticket: Ticket, actor: Actor, reason: str
 ) -> Ticket:

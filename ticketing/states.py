@@ -35,6 +35,7 @@ class Action(StrEnum):
     EXCLUDE = "exclude"
     REJECT = "reject"  # 驳回重办
     REASSIGN = "reassign"
+    ANSWER = "answer"  # 直接答复: answered at intake (e.g. from the knowledge base), closed
 
 
 class Role(StrEnum):
@@ -43,6 +44,7 @@ class Role(StrEnum):
     HANDLER = "handler"
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
+    KB_EDITOR = "kb_editor"  # 知识库编辑: edits, publishes and retires knowledge entries
 
 
 STATUS_LABELS: dict[Status, str] = {
@@ -70,6 +72,7 @@ ACTION_LABELS: dict[Action, str] = {
     Action.EXCLUDE: "剔除",
     Action.REJECT: "驳回重办",
     Action.REASSIGN: "改派",
+    Action.ANSWER: "直接答复",
 }
 
 
@@ -142,6 +145,8 @@ TRANSITIONS: dict[Action, Transition] = {
             Status.DISPATCHED,
             _SUPERVISING | {Role.OPERATOR},
         ),
+        # Answered on the spot: never dispatched, closed at intake (counted as 直办率).
+        Transition(Action.ANSWER, frozenset({Status.DRAFT}), Status.CLOSED, _ALL_STAFF),
     )
 }
 

@@ -33,6 +33,7 @@ ROLE_LABELS = {
     "handler": "承办人",
     "supervisor": "督办员",
     "admin": "管理员",
+    "kb_editor": "知识库编辑",
 }
 
 URGENCY_LABELS = {"urgent": "紧急", "livelihood": "民生急事", "general": "一般"}

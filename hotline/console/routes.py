@@ -42,6 +42,7 @@ MAX_REASON = 2000
 HOME = {
     Role.OPERATOR: "/console/intake",
     Role.SUPERVISOR: "/console/dashboard",
+    Role.KB_EDITOR: "/console/kb",
 }
 
 # Service errors about one input, in words a user can act on.

@@ -7,6 +7,7 @@ from sqlalchemy import pool
 
 import asr.jobs  # noqa: F401 - registers the transcription backlog table
 import ivr.callrecords  # noqa: F401 - registers the call records table
+import knowledge.models  # noqa: F401 - registers the knowledge base tables
 import outbound.models  # noqa: F401
 from config import get_settings
 from ticketing.db import make_engine

@@ -7,6 +7,7 @@ from alembic.migration import MigrationContext
 
 import asr.jobs  # noqa: F401 - tables outside the core are part of the schema too
 import ivr.callrecords  # noqa: F401
+import knowledge.models  # noqa: F401
 import outbound.models  # noqa: F401
 from hotline import dbadmin
 from ticketing.db import make_engine, schema_revision

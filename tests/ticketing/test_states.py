@@ -36,6 +36,7 @@ EXPECTED_TARGET = {
     Action.EXCLUDE: Status.EXCLUDED,
     Action.REJECT: Status.DISPATCHED,
     Action.REASSIGN: Status.DISPATCHED,
+    Action.ANSWER: Status.CLOSED,
 }
 
 ALLOWED_FROM = {
@@ -51,6 +52,7 @@ ALLOWED_FROM = {
                      Status.RETURNED},
     Action.REJECT: {Status.CLOSED, Status.SURVEYED},
     Action.REASSIGN: {Status.ACCEPTED, Status.DISPATCHED, Status.SIGNED, Status.RETURNED},
+    Action.ANSWER: {Status.DRAFT},
 }
 
 PAIRS = [(s, a) for a in Action for s in Status]

@@ -11,7 +11,7 @@ import pytest
 from ivr.twilio.fetch import origin
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT = {"ticketing", "asr", "ivr", "outbound", "hotline", "config", "telephony"}
+PROJECT = {"ticketing", "asr", "ivr", "outbound", "hotline", "config", "telephony", "knowledge"}
 
 
 def _project_imports(package: str) -> set[str]:

@@ -1,0 +1,76 @@
+"""`hotline kb`: load, save and try the knowledge base from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from config import get_settings
+from knowledge import service
+from knowledge.models import EntryStatus
+from ticketing.context import Domain
+from ticketing.db import transaction
+from ticketing.inputs import InvalidInput
+
+kb_app = typer.Typer(help="Knowledge base (知识库): import, export, search")
+
+
+@kb_app.command("import")
+def kb_import(
+    file: Path,
+    draft: Annotated[bool, typer.Option(help="new entries as drafts, not published")] = False,
+) -> None:
+    """Load entries from TSV (id, category, title, answer, keywords, valid_until); ids are
+    kept, known ids get a new version when their content differs."""
+    from hotline.cli import _cli_actor, _sessions, console
+
+    try:
+        with transaction(_sessions()) as session:
+            result = service.import_tsv(
+                session=session, actor=_cli_actor(), text=file.read_text(encoding="utf-8"),
+                status=EntryStatus.DRAFT if draft else EntryStatus.PUBLISHED)
+    except InvalidInput as exc:
+        console.print(f"[red]{file}: {exc}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"{len(result.created)} created, {len(result.updated)} updated, "
+                  f"{len(result.unchanged)} unchanged")
+
+
+@kb_app.command("export")
+def kb_export(file: Path) -> None:
+    """Write every entry as TSV (the import's columns, then synonyms, valid_from, unit,
+    status), which imports back into the same entries."""
+    from hotline.cli import _sessions, console
+
+    with transaction(_sessions()) as session:
+        body = service.export_tsv(session=session)
+    file.write_text(body, encoding="utf-8")
+    console.print(f"wrote {body.count(chr(10)) - 1} entries to {file}")
+
+
+@kb_app.command("search")
+def kb_search(
+    text: str,
+    category: Annotated[str | None, typer.Option(help="the caller's category, if known")] = None,
+    limit: int = 5,
+) -> None:
+    """Show the entries that best match TEXT with their scores, and whether one answers."""
+    from hotline.cli import _sessions, console
+
+    domain = Domain.load(get_settings())
+    with transaction(_sessions()) as session:
+        r = service.search(session=session, text=text, today=service.today(domain),
+                           category=category, limit=limit)
+    table = Table("id", "title", "category", "score", "confidence")
+    for h in r.hits:
+        table.add_row(h.id, h.title, h.category, f"{h.score:.3f}", f"{h.confidence:.3f}")
+    console.print(table)
+    kind = "question" if r.question else "not a question"
+    if r.answer:
+        console.print(f"answer: {r.answer.id} ({kind}, confidence {r.answer.confidence:.3f} "
+                      f">= {r.threshold})")
+    else:
+        console.print(f"no entry answers ({kind}, threshold {r.threshold})")

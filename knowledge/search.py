@@ -1,0 +1,318 @@
+"""Retrieval over the knowledge base for Mandarin callers' words.
+
+Two signals, each ranked with BM25 (``rank_bm25``) over the fields title, keywords and
+synonyms (weighted up) and answer:
+
+- words: jieba's search-mode segmentation, filler and question words left out;
+- sounds: toneless pinyin syllable pairs (with the usual recogniser/accent confusions
+  zh/z, ch/c, sh/s, n/l, -ng/-n folded), taken across word boundaries, so that a
+  homophone (公基金 for 公积金) or a segmentation the recogniser's text leads jieba into
+  still meets the entry.
+
+Ranking adds the two, each scaled to the query's best entry, and a small prior for the
+caller's category when it is known. Whether the best entry *answers* is a separate
+question, decided by a confidence built from how much of what the caller said the entry
+covers (IDF-weighted, for both signals), whether the words are a question at all (a
+complaint that shares words with an entry is not one), and the margin to the runner-up.
+Below the threshold nothing is returned.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import re
+import threading
+import tomllib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import jieba
+from pypinyin import Style, lazy_pinyin
+from rank_bm25 import BM25Plus
+
+from config.settings import CONFIG_DIR
+
+# Field weights (how many times a field's terms count): the title and the editor's
+# keywords say what the entry is about; the answer also says much else.
+FIELD_WEIGHTS = {"title": 3, "keywords": 3, "synonyms": 3, "answer": 1}
+# A known category lifts its entries' ranking score by this factor.
+CATEGORY_PRIOR = 1.25
+# Shipped threshold on the confidence (see :func:`confidence`).
+DEFAULT_MIN_CONFIDENCE = 0.5
+
+# Words that ask (a question to answer, not a problem to hand to a unit).
+QUESTION_WORDS = (
+    "怎么", "怎样", "如何", "哪里", "哪儿", "哪个", "哪些", "哪家", "去哪", "在哪", "什么",
+    "啥", "吗", "么", "能不能", "可不可以", "可以不", "是不是", "有没有", "要不要", "需不需要",
+    "多少", "多久", "几号", "几点", "何时", "请问", "问一下", "问问", "咨询", "想知道",
+    "想了解", "了解一下", "需要什么", "需要带", "要带", "怎么办", "么办", "能否", "是否",
+)
+# Words that report a problem, someone to blame, or how long it has gone on.
+COMPLAINT_WORDS = (
+    "投诉", "举报", "反映", "没人管", "不管", "太差", "太大", "太吵", "扰民", "乱收费",
+    "不给", "不退", "还没", "一直", "好几天", "多天", "严重", "威胁", "坏了", "要求处理",
+)
+# Words that carry no content for matching (fillers, pronouns, question words).
+STOP_WORDS = frozenset(" ".join((
+    "的 了 吗 呢 吧 啊 呀 么 嘛 哦 我 我们 我家 你 你们 您",
+    "他 她 它 他们 这 那 这个 那个 这边 那边 个 一下 一个 是 在 有",
+    "要 想 能 会 可以 可不可以 能不能 怎么 怎么样 怎样 如何 哪里 哪儿 哪 去 什么",
+    "啥 多少 请问 问 问问 问一下 咨询 知道 想知道 了解 需要 应该 还 都 就 也",
+    "和 与 或者 得 着 过 给 把 被 让 到 从 对 跟 自己 现在",
+    "今年 明年 家里 办 弄 怎么办 里 吗 那片 哪个 哪些 些 有没有 没有",
+    "是不是 多久 几 号 能否 是否 谢谢 你好 喂 嗯 那么 这么 时候 不能 能够 问下 想问",
+)).split())
+_CLEAN = re.compile(r"[^\w]+")
+# Three or more digits read one by one, as phone and service numbers are.
+_SPOKEN_NUMBER = re.compile("[零〇幺一二三四五六七八九]{3,}")
+_DIGITS = str.maketrans("零〇幺一二三四五六七八九", "001123456789")
+# Question words that never belong to a content word, longest first.
+_ASKING = re.compile("|".join(sorted(
+    ("怎么样", "怎么", "怎样", "如何", "哪里", "哪儿", "哪个", "哪些", "在哪", "去哪", "哪",
+     "什么", "啥", "吗", "呢", "请问", "能不能", "可不可以", "有没有", "要不要"),
+    key=len, reverse=True)))
+# Recogniser and accent confusions folded before comparing sounds.
+_FOLDS = (("zh", "z"), ("ch", "c"), ("sh", "s"))
+
+
+@dataclass(frozen=True)
+class Doc:
+    """What the index needs of an entry (plain data: the index outlives sessions)."""
+
+    id: str
+    title: str
+    category: str
+    answer: str
+    keywords: tuple[str, ...] = ()
+    synonyms: tuple[str, ...] = ()
+    valid_from: date | None = None
+    valid_until: date | None = None
+
+    def current(self, today: date) -> bool:
+        return ((self.valid_from is None or self.valid_from <= today)
+                and (self.valid_until is None or today <= self.valid_until))
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    title: str
+    category: str
+    score: float  # ranking score (relative to this query's best)
+    confidence: float  # whether it answers; compared with the threshold
+
+
+@dataclass(frozen=True)
+class Result:
+    hits: list[Hit]  # best first, whatever their confidence
+    question: bool
+    answer: Hit | None  # the best hit if its confidence reaches the threshold, else None
+    threshold: float = DEFAULT_MIN_CONFIDENCE
+    features: dict[str, float] = field(default_factory=dict)
+
+
+_tokenizer_lock = threading.Lock()
+_tokenizer: jieba.Tokenizer | None = None
+
+
+def _jieba() -> jieba.Tokenizer:
+    """A private tokenizer (others may add words to jieba's global one); loaded once."""
+    global _tokenizer
+    with _tokenizer_lock:
+        if _tokenizer is None:
+            # jieba reports loading its dictionary on stderr at DEBUG level: not our log.
+            jieba.setLogLevel(logging.WARNING)
+            tok = jieba.Tokenizer()
+            tok.initialize()
+            _tokenizer = tok
+        return _tokenizer
+
+
+SYNONYMS_FILE = CONFIG_DIR / "kb_synonyms.toml"
+
+
+def _load_synonyms(path: Path) -> tuple[re.Pattern[str] | None, dict[str, str]]:
+    with path.open("rb") as f:
+        groups: dict[str, list[str]] = tomllib.load(f).get("canonical", {})
+    to_word = {phrase: word for word, phrases in groups.items() for phrase in phrases}
+    if not to_word:
+        return None, {}
+    alternation = "|".join(re.escape(p) for p in sorted(to_word, key=len, reverse=True))
+    return re.compile(alternation), to_word
+
+
+_SYNONYMS, _TO_WORD = _load_synonyms(SYNONYMS_FILE)
+
+
+def normalise(text: str) -> str:
+    """Lower case, no punctuation or spaces, digits spelt out by a recogniser as digits
+    (幺二三二九 → 12329; entries write service numbers with digits), colloquial phrases as
+    the word entries use (config/kb_synonyms.toml)."""
+    text = _CLEAN.sub("", text.lower()).replace("_", "")
+    text = _SPOKEN_NUMBER.sub(lambda m: m.group().translate(_DIGITS), text)
+    return _SYNONYMS.sub(lambda m: _TO_WORD[m.group()], text) if _SYNONYMS else text
+
+
+def _segments(text: str) -> list[list[str]]:
+    """jieba's words of ``text``, per stretch between question words: cut there first, as
+    jieba glues a question word to its neighbour (去哪领 → 去/哪领, 失业金在哪里 → 失业/金在)
+    and the content word is lost."""
+    tok = _jieba()
+    return [tok.lcut(chunk) for chunk in _ASKING.split(normalise(text)) if chunk]
+
+
+def words(text: str) -> list[str]:
+    """Content words of ``text``, each with the shorter words inside it (公积金 → 公积,
+    公积金), fillers dropped first: search mode alone would find 不能 inside 能不能."""
+    tok = _jieba()
+    return [part for chunk in _segments(text) for w in chunk if w not in STOP_WORDS
+            for part in tok.lcut_for_search(w) if part not in STOP_WORDS]
+
+
+def _fold(syllable: str) -> str:
+    for a, b in _FOLDS:
+        if syllable.startswith(a):
+            syllable = b + syllable[len(a):]
+            break
+    if syllable.startswith("n") and not syllable.startswith("ng"):
+        syllable = "l" + syllable[1:]
+    return syllable[:-1] if syllable.endswith("ng") else syllable
+
+
+def sounds(text: str) -> list[str]:
+    """Pairs of neighbouring syllables of the content runs of ``text`` ("gon|ji", "ji|jin")."""
+    runs: list[list[str]] = []
+    for chunk in _segments(text):
+        runs.append([])
+        for w in chunk:
+            if w in STOP_WORDS:
+                runs.append([])
+            else:
+                runs[-1].append(w)
+    out: list[str] = []
+    for run in runs:
+        syl = [_fold(s) for s in lazy_pinyin("".join(run), style=Style.NORMAL, errors="default")]
+        out.extend(f"{a}|{b}" for a, b in itertools.pairwise(syl))
+    return out
+
+
+def is_question(text: str) -> bool:
+    t = normalise(text)
+    return any(w in t for w in QUESTION_WORDS)
+
+
+def is_complaint(text: str) -> bool:
+    t = normalise(text)
+    return any(w in t for w in COMPLAINT_WORDS)
+
+
+def _fields(doc: Doc) -> dict[str, str]:
+    return {"title": doc.title, "keywords": " ".join(doc.keywords),
+            "synonyms": " ".join(doc.synonyms), "answer": doc.answer}
+
+
+def _weighted(doc: Doc, analyse: Callable[[str], list[str]]) -> list[str]:
+    terms: list[str] = []
+    for name, text in _fields(doc).items():
+        if name in ("keywords", "synonyms"):
+            # Each keyword is its own phrase: no syllable pair across two keywords.
+            toks = [t for kw in text.split() for t in analyse(kw)]
+        else:
+            toks = analyse(text)
+        terms.extend(toks * FIELD_WEIGHTS[name])
+    return terms
+
+
+class _Signal:
+    """BM25 over one kind of term, plus the IDF-weighted share of the query it covers."""
+
+    def __init__(self, docs: Sequence[list[str]]) -> None:
+        self.bm25 = BM25Plus(list(docs)) if docs else None
+        self.sets = [set(d) for d in docs]
+        n = max(len(docs), 1)
+        df: dict[str, int] = {}
+        for s in self.sets:
+            for t in s:
+                df[t] = df.get(t, 0) + 1
+        # A plain, always-positive IDF for coverage; a term no entry has weighs the most.
+        self.idf = {t: math.log(1 + n / c) for t, c in df.items()}
+        self.unknown_idf = math.log(1 + n / 2)
+
+    def scores(self, query: list[str]) -> list[float]:
+        if self.bm25 is None or not query:
+            return [0.0] * len(self.sets)
+        # BM25+ gives every entry delta·IDF for each query term, matched or not: take that
+        # floor away so an entry sharing nothing scores 0 and margins compare matches only.
+        floor = self.bm25.delta * sum(self.bm25.idf.get(t, 0.0) for t in query)
+        return [max(float(s) - floor, 0.0) for s in self.bm25.get_scores(query)]
+
+    def coverage(self, query: list[str], i: int) -> float:
+        terms = set(query)
+        if not terms:
+            return 0.0
+        total = sum(self.idf.get(t, self.unknown_idf) for t in terms)
+        return sum(self.idf.get(t, self.unknown_idf) for t in terms if t in self.sets[i]) / total
+
+
+class Index:
+    """The published entries, ready to search. Built once per change of the entries."""
+
+    def __init__(self, docs: Iterable[Doc]) -> None:
+        self.docs = list(docs)
+        self.words = _Signal([_weighted(d, words) for d in self.docs])
+        self.sounds = _Signal([_weighted(d, sounds) for d in self.docs])
+
+    def search(self, text: str, *, today: date, category: str | None = None, limit: int = 5,
+               min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> Result:
+        qw, qs = words(text), sounds(text)
+        question = is_question(text)
+        sw, ss = self.words.scores(qw), self.sounds.scores(qs)
+        top_w, top_s = max(sw, default=0.0) or 1.0, max(ss, default=0.0) or 1.0
+        ranked: list[tuple[float, int]] = []
+        for i, doc in enumerate(self.docs):
+            if not doc.current(today):
+                continue
+            score = sw[i] / top_w + ss[i] / top_s
+            if category and doc.category == category:
+                score *= CATEGORY_PRIOR
+            if score > 0:
+                ranked.append((score, i))
+        ranked.sort(key=lambda p: (-p[0], self.docs[p[1]].id))
+        if not ranked:
+            return Result(hits=[], question=question, answer=None, threshold=min_confidence)
+        best = ranked[0][0]
+        second = ranked[1][0] if len(ranked) > 1 else 0.0
+        margin = (best - second) / best
+        complaint = is_complaint(text)
+        hits = []
+        features: dict[str, float] = {}
+        for rank, (score, i) in enumerate(ranked[:limit]):
+            f = {
+                "words": self.words.coverage(qw, i),
+                "sounds": self.sounds.coverage(qs, i),
+                "margin": margin if rank == 0 else 0.0,
+                "question": float(question),
+                "complaint": float(complaint),
+            }
+            if rank == 0:
+                features = f
+            hits.append(Hit(id=self.docs[i].id, title=self.docs[i].title,
+                            category=self.docs[i].category, score=round(score / best, 4),
+                            confidence=round(confidence(f), 4)))
+        answer = hits[0] if hits[0].confidence >= min_confidence else None
+        return Result(hits=hits, question=question, answer=answer, threshold=min_confidence,
+                      features=features)
+
+
+def confidence(f: dict[str, float]) -> float:
+    """How sure the best entry answers: the share of what was said that it covers (the
+    better of words and sounds, so a homophone costs little), lowered when the words are
+    not a question or read as a complaint, raised a little by a clear lead."""
+    covered = max(f["words"], 0.5 * (f["words"] + f["sounds"]))
+    asked = 1.0 if f["question"] and not f["complaint"] else (
+        0.75 if f["question"] else 0.5)
+    return covered * asked * (0.8 + 0.2 * f["margin"])

@@ -1,0 +1,57 @@
+"""`hotline kb import | export | search` against a real SQLite database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from config import get_settings
+from hotline.cli import app
+from tests.conftest import SHARED
+
+runner = CliRunner()
+FAQ = SHARED / "kb" / "faq.tsv"
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("COLUMNS", "200")  # rich would wrap the table's titles
+    get_settings.cache_clear()
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def test_import_twice_search_and_export_round_trip(env: Path) -> None:
+    r = runner.invoke(app, ["kb", "import", str(FAQ)])
+    assert r.exit_code == 0 and "50 created, 0 updated, 0 unchanged" in r.output, r.output
+    r = runner.invoke(app, ["kb", "import", str(FAQ)])
+    assert "0 created, 0 updated, 50 unchanged" in r.output
+
+    r = runner.invoke(app, ["kb", "search", "结婚证去哪领需要带什么东西"])
+    assert r.exit_code == 0, r.output
+    first = next(line for line in r.output.splitlines() if "kb" in line)
+    assert "kb008" in first and "结婚登记去哪儿办要带什么" in first
+    assert "answer: kb008" in r.output
+    r = runner.invoke(app, ["kb", "search", "民政局门口停车太乱了天天堵"])
+    assert "no entry answers" in r.output
+
+    out = env / "kb.tsv"
+    assert runner.invoke(app, ["kb", "export", str(out)]).exit_code == 0
+    exported = [line.split("\t")[:6] for line in out.read_text(encoding="utf-8").splitlines()]
+    original = [line.split("\t") for line in FAQ.read_text(encoding="utf-8").splitlines()]
+    assert exported == original
+
+
+def test_bad_file_changes_nothing(env: Path) -> None:
+    bad = env / "bad.tsv"
+    bad.write_text("id\tcategory\ttitle\tanswer\nkb1\tother\t标题\t回答\nkb2\tnope\t标题\t回答\n",
+                   encoding="utf-8")
+    r = runner.invoke(app, ["kb", "import", str(bad)])
+    assert r.exit_code == 1 and "line 3" in r.output
+    r = runner.invoke(app, ["kb", "export", str(env / "out.tsv")])
+    assert "wrote 0 entries" in r.output
