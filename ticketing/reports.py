@@ -8,18 +8,19 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from ticketing.actors import Actor
-from ticketing.classify import category_label
+from ticketing.classify import UTILITY_CATEGORIES, category_label
 from ticketing.inputs import csv_cell
-from ticketing.models import SurveyResult, Ticket, Unit
+from ticketing.models import SurveyResult, Ticket, TicketEvent, Unit, UTCDateTime
 from ticketing.queries import caller_phone_for, is_overdue, may_see_caller, scope_filter
-from ticketing.states import STATUS_LABELS, Role, Status
+from ticketing.states import STATUS_LABELS, Action, Role, Status
 
 
 def _rate(num: int, den: int) -> float | None:
@@ -44,6 +45,9 @@ class Figures:
     average_score: float | None  # mean survey score in [−1, 1]
     unreachable: int
     overdue: int  # open and past the deadline now (ticketing.queries.overdue)
+    utilities: int  # 水电气暖 tickets dispatched, or undispatched past their window
+    utilities_dispatched_in_window: int
+    utility_dispatch_rate: float | None  # dispatched within the window (10 minutes)
 
     def as_dict(self) -> dict[str, float | int | None]:
         return asdict(self)
@@ -57,8 +61,10 @@ def figures(
     since: datetime | None = None,
     until: datetime | None = None,
     unit_code: str | None = None,
+    utility_window: timedelta,
 ) -> Figures:
-    """三率 for the tickets received in [since, until) within the actor's scope."""
+    """三率 for the tickets received in [since, until) within the actor's scope;
+    ``utility_window`` is settings.deadlines.utility_dispatch_seconds."""
     conds = [scope_filter(actor)]
     if since:
         conds.append(Ticket.received_at >= since)
@@ -98,6 +104,8 @@ def figures(
     resolved = sum(1 for s in answered if s.resolved)
     satisfied = sum(1 for s in answered if s.satisfied)
     scores = [s.score for s in answered if s.score is not None]
+    in_window, utilities = utility_dispatch(session=session, conds=conds, now=now,
+                                            window=utility_window)
     return Figures(
         tickets=len(counted),
         excluded=len(rows) - len(counted),
@@ -115,7 +123,35 @@ def figures(
         average_score=round(sum(scores) / len(scores), 4) if scores else None,
         unreachable=sum(1 for s in latest.values() if s.outcome == "unreachable"),
         overdue=sum(1 for t in rows if is_overdue(t, now)),
+        utilities=utilities,
+        utilities_dispatched_in_window=in_window,
+        utility_dispatch_rate=_rate(in_window, utilities),
     )
+
+
+def utility_dispatch(*, session: Session, conds: list[Any], now: datetime,
+                     window: timedelta) -> tuple[int, int]:
+    """(dispatched within ``window`` of the call, counted) over the utilities (水电气暖)
+    matching ``conds``, excluded ones left out. The first dispatch is what counts (a later
+    改派 or 驳回重办 does not move it); a utility never dispatched counts once its window has
+    passed. Shared by /api/v1/stats and /metrics."""
+    first = (
+        select(func.min(TicketEvent.at))
+        .where(TicketEvent.ticket_id == Ticket.id, TicketEvent.action == Action.DISPATCH.value)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(Ticket.received_at, type_coerce(first, UTCDateTime()))
+        .where(*conds, Ticket.category.in_(sorted(UTILITY_CATEGORIES)),
+               Ticket.status != Status.EXCLUDED.value)
+    ).all()
+    in_window = counted = 0
+    for received, dispatched in rows:
+        if dispatched is None and received + window > now:
+            continue  # still inside its window: not late yet, not on time yet
+        counted += 1
+        in_window += dispatched is not None and dispatched <= received + window
+    return in_window, counted
 
 
 @dataclass(frozen=True)

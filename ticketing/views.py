@@ -206,7 +206,7 @@ def stats(
             return figures(session=session, actor=actor, now=domain.now(),
                            since=local_aware(since, domain.tz, field="query.since"),
                            until=local_aware(until, domain.tz, field="query.until"),
-                           unit_code=unit).as_dict()
+                           unit_code=unit, utility_window=domain.utility_window).as_dict()
         except LookupError as exc:
             raise HTTPException(404, str(exc)) from exc
 

@@ -79,7 +79,7 @@ def _unit_rows(w: Work, since: datetime, conds: list[object]) -> list[UnitRow]:
         # came from a query already limited to the user's scope.
         exact = Actor(id=None, name=unit.code, role=Role.HANDLER, unit_id=unit.id)
         rows.append(UnitRow(unit, figures(session=w.session, actor=exact, now=now,
-                                          since=since)))
+                                          since=since, utility_window=w.domain.utility_window)))
     return rows
 
 
@@ -133,7 +133,8 @@ def dashboard(request: Request, period: str = "7d", unit: str = "") -> Response:
             conds.append(Ticket.unit_id.in_(
                 select(Unit.id).where(Unit.path.startswith(chosen.path))))
         overall = figures(session=w.session, actor=w.actor, now=w.domain.now(), since=since,
-                          unit_code=chosen.code if chosen else None)
+                          unit_code=chosen.code if chosen else None,
+                          utility_window=w.domain.utility_window)
         grid, peak, bars = _category_days(w, conds, days)
         calls = list(w.session.scalars(
             select(CallRecord).where(CallRecord.outcome == CallOutcome.IN_PROGRESS.value)

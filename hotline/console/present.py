@@ -61,7 +61,7 @@ EVENT_LABELS: dict[str, str] = {
 # Events that count as "reminders escalated" on the dashboard: the escalation itself, and
 # urging (催办) whether recorded as its own action or as an outbound call of that kind.
 ESCALATION_ACTIONS = frozenset({"escalate", "urge"})
-ESCALATION_KINDS = frozenset({"urge", "escalate_call"})
+ESCALATION_KINDS = frozenset({"urge", "escalate_call", "utility_call"})
 
 
 @lru_cache(maxsize=1)

@@ -33,12 +33,15 @@ def fast(settings: Settings, **outbound: object) -> Settings:
         "reminder_retry_seconds": [1, 1], "survey_retry_seconds": [1, 1],
         "sms_retry_seconds": [1], "poll_seconds": 0.05, "plan_seconds": 0.05,
         "ring_seconds": 4.0, "key_timeout_seconds": 4.0, "lease_seconds": 60.0,
-        "quiet_start": "00:00", "quiet_end": "00:00", "urge_at_fractions": [],
+        "quiet_start": "00:00", "quiet_end": "00:00",
         "max_parallel": 4, "survey_daily_cap": 10,
     }
     values.update(outbound)
+    # The escalation ladder is off here: these tests are about other work items, and the
+    # ladder's own tests (test_escalation.py) run it as shipped.
     return settings.model_copy(update={
         "outbound": settings.outbound.model_copy(update=values),
+        "escalation": settings.escalation.model_copy(update={"ladder": []}),
         "deadlines": settings.deadlines.model_copy(update={"sign_window_seconds": 1}),
     })
 

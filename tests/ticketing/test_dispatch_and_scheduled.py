@@ -6,13 +6,17 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.orm import Session, sessionmaker
 
+from config import Settings
+from hotline.app import create_app
 from tests.support.city import City
 from ticketing import service
 from ticketing.context import Domain
 from ticketing.dispatch_rules import DispatchRule, RuleFileError, RuleTable, load_rule_table
-from ticketing.models import utcnow
+from ticketing.models import Ticket, utcnow
 from ticketing.scheduled import escalate_waiting_utilities
 from ticketing.states import Status
 
@@ -80,3 +84,49 @@ def test_waiting_utility_is_escalated_once(sessions: sessionmaker[Session], doma
         s.commit()
         actions = [e.action for e in service.events_of(session=s, ticket=t)]
         assert actions.count("escalate") == 1
+
+
+def test_utilities_dispatched_in_window_in_stats_and_metrics(
+    settings: Settings, sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """The share of utilities whose first dispatch came within the shipped window, in
+    /api/v1/stats and /metrics alike."""
+    window = domain.utility_window
+    start = utcnow() - 3 * window
+    clock = [start]
+    domain.now = lambda: clock[0]  # type: ignore[method-assign]
+    op = city.actor("operator")
+    water = "朝阳区望京西园三区5号楼停水了"
+
+    def new(phone: str, *, accept: bool) -> Ticket:
+        with sessions() as s:
+            t = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
+                                      caller_phone=phone, demand=water, category="water")
+            if accept:
+                service.accept(session=s, domain=domain, ticket=t, actor=op)
+            s.commit()
+            return t
+
+    assert new("13811110001", accept=True).status == Status.DISPATCHED  # at once: in time
+    late = new("13811110002", accept=False)
+    new("13811110003", accept=False)  # never dispatched, window long gone: late
+    clock[0] = start + window * 1.5
+    with sessions() as s:
+        t = s.get_one(Ticket, late.id)
+        service.accept(session=s, domain=domain, ticket=t, actor=op)  # dispatched late
+        assert t.status == Status.DISPATCHED
+        s.commit()
+    clock[0] = utcnow()
+    new("13811110004", accept=False)  # inside its window: counted neither way yet
+    with TestClient(create_app(settings), client=("127.0.0.1", 5000)) as client:
+        stats = client.get("/api/v1/stats", headers={
+            "Authorization": f"Bearer {city.tokens['operator']}"}).json()
+        assert (stats["utilities"], stats["utilities_dispatched_in_window"]) == (3, 1)
+        assert stats["utility_dispatch_rate"] == round(1 / 3, 4)
+        samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                   for f in text_string_to_metric_families(client.get("/metrics").text)
+                   for s in f.samples}
+    key = "hotline_utility_dispatch_tickets"
+    assert samples[(key, (("in_window", "true"),))] == 1
+    assert samples[(key, (("in_window", "false"),))] == 2
+    assert samples[("hotline_utility_dispatch_in_window_ratio", ())] == 1 / 3

@@ -108,7 +108,7 @@ def test_exclude_is_supervisor_only_and_leaves_rates(sessions: sessionmaker[Sess
         service.exclude(session=s, domain=domain, ticket=t, actor=sup, reason="诉求不合理：要求免除全年水费")
         s.commit()
         assert t.status == Status.EXCLUDED
-        f = figures(session=s, actor=sup, now=domain.now())
+        f = figures(session=s, actor=sup, now=domain.now(), utility_window=domain.utility_window)
         assert f.tickets == 0 and f.excluded == 1 and f.dispatched == 0
 
 
