@@ -84,6 +84,21 @@ class EscalationSettings(BaseModel):
     utility_how: How = "call"
 
 
+class VerificationSettings(BaseModel):
+    # Categories whose handler's reply closes the ticket at once, without 核实 by an
+    # operator or supervisor (e.g. ["other"] for plain inquiries). Empty: every reply is
+    # verified.
+    skip_categories: list[str] = Field(default_factory=list)
+    # A closed ticket whose citizen cannot be surveyed (asked for no callback, or the
+    # survey found them unreachable) is archived this many days after that was known,
+    # instead of staying "closed" forever.
+    archive_unsurveyable_days: float = 7.0
+    # What a handler may give as the reason when asking a supervisor for 剔除 (plus text).
+    exclusion_reasons: list[str] = Field(default_factory=lambda: [
+        "无理诉求", "重复诉求", "非本市事项", "已进入司法程序", "已进入仲裁或信访程序",
+        "诉求人无法联系且信息不全"])
+
+
 class DuplicateSettings(BaseModel):
     window_hours: float = 72.0
 
@@ -262,6 +277,7 @@ class Settings(BaseSettings):
     deadlines: DeadlineSettings = DeadlineSettings()
     duplicates: DuplicateSettings = DuplicateSettings()
     escalation: EscalationSettings = EscalationSettings()
+    verification: VerificationSettings = VerificationSettings()
     asr: AsrSettings = AsrSettings()
     sip: SipSettings = SipSettings()
     twilio: TwilioSettings = TwilioSettings()

@@ -34,8 +34,12 @@ from asr.jobs import JobStatus, TranscriptionJob
 from ivr.callrecords import CallRecord
 from outbound.models import Kind, OutboundTask, TaskStatus
 from ticketing import queries
+from ticketing.actors import Actor
 from ticketing.models import SurveyResult, Ticket, utcnow
-from ticketing.reports import utility_dispatch
+from ticketing.reports import figures, utility_dispatch
+
+RATE_FIGURES = ("response_rate", "on_time_closure_rate", "feedback_rate", "resolution_rate",
+                "satisfaction_rate", "match_rate", "utility_dispatch_rate")
 
 PHONE_RE = re.compile(r"(?<!\d)(\+?86)?(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
 
@@ -121,8 +125,24 @@ class DatabaseCollector(Collector):
         utility_rate = GaugeMetricFamily(
             "hotline_utility_dispatch_in_window_ratio",
             "Share of utility tickets dispatched within the window (10 minutes), all time")
+        rates = GaugeMetricFamily(
+            "hotline_rate_30d",
+            "三率两度 and the other rates of /api/v1/stats (docs/metrics.md) over the tickets "
+            "received in the last 30 days; absent while a rate has nothing to count",
+            labels=["figure"])
+        handling = GaugeMetricFamily(
+            "hotline_average_handling_hours_30d",
+            "平均办理时长: call to 办结, tickets received in the last 30 days")
         now = utcnow()
         with self.sessions() as s:
+            month = figures(session=s, actor=Actor.system("metrics"), now=now,
+                            since=now - timedelta(days=30), utility_window=self.utility_window)
+            for name in RATE_FIGURES:
+                value = getattr(month, name)
+                if value is not None:
+                    rates.add_metric([name], value)
+            if month.average_handling_hours is not None:
+                handling.add_metric([], month.average_handling_hours)
             in_window, counted = utility_dispatch(session=s, conds=[], now=now,
                                                   window=self.utility_window)
             utilities.add_metric(["true"], in_window)
@@ -162,7 +182,7 @@ class DatabaseCollector(Collector):
             ):
                 live.add_metric([node or ""], n)
         yield from (tickets, overdue, calls, backlog, surveys, waiting, oldest, live,
-                    utilities, utility_rate)
+                    utilities, utility_rate, rates, handling)
 
 
 def _aware(value: datetime) -> datetime:

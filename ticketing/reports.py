@@ -48,6 +48,13 @@ class Figures:
     utilities: int  # 水电气暖 tickets dispatched, or undispatched past their window
     utilities_dispatched_in_window: int
     utility_dispatch_rate: float | None  # dispatched within the window (10 minutes)
+    replied_on_time: int
+    feedback_rate: float | None  # 反馈率: replied by the deadline / due
+    matched: int
+    compared: int
+    match_rate: float | None  # 办理情况契合度: handler's answer agrees with the citizen's
+    closed: int
+    average_handling_hours: float | None  # 平均办理时长: call → 办结, closed tickets
 
     def as_dict(self) -> dict[str, float | int | None]:
         return asdict(self)
@@ -106,6 +113,15 @@ def figures(
     scores = [s.score for s in answered if s.score is not None]
     in_window, utilities = utility_dispatch(session=session, conds=conds, now=now,
                                             window=utility_window)
+    replied_on_time = [t for t in due if t.replied_at is not None and t.replied_at <= t.due_at]
+    by_id = {t.id: t for t in counted}
+    # 契合度: "resolved" against "resolved"; partly / not resolvable against "not resolved".
+    compared = [(by_id[s.ticket_id].reply_outcome == "resolved", bool(s.resolved))
+                for s in answered if by_id[s.ticket_id].reply_outcome]
+    matched = sum(1 for said, heard in compared if said == heard)
+    closed = [t for t in counted if t.closed_at is not None]
+    hours = [(t.closed_at - t.received_at).total_seconds() / 3600 for t in closed
+             if t.closed_at is not None]
     return Figures(
         tickets=len(counted),
         excluded=len(rows) - len(counted),
@@ -126,6 +142,13 @@ def figures(
         utilities=utilities,
         utilities_dispatched_in_window=in_window,
         utility_dispatch_rate=_rate(in_window, utilities),
+        replied_on_time=len(replied_on_time),
+        feedback_rate=_rate(len(replied_on_time), len(due)),
+        matched=matched,
+        compared=len(compared),
+        match_rate=_rate(matched, len(compared)),
+        closed=len(closed),
+        average_handling_hours=round(sum(hours) / len(hours), 2) if hours else None,
     )
 
 

@@ -1,4 +1,5 @@
-"""Periodic work of the core: utilities (水电气暖) must not wait in the manual queue.
+"""Periodic work of the core: utilities (水电气暖) must not wait in the manual queue, and
+closed tickets whose citizen cannot be surveyed are archived.
 
 The hotline promises utilities are dispatched within 10 minutes. A utility ticket still in
 the manual queue when half that window has passed is tried against the rules again (a
@@ -12,13 +13,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from ticketing import service
 from ticketing.actors import Actor
 from ticketing.context import Domain
-from ticketing.models import Ticket
+from ticketing.models import SurveyResult, Ticket
 from ticketing.queries import queued_since, waiting_utilities
 from ticketing.states import Status
 
@@ -51,3 +52,29 @@ def escalate_waiting_utilities(*, session: Session, domain: Domain) -> list[Tick
         escalated.append(ticket)
     session.flush()
     return escalated
+
+
+def archive_unsurveyable(*, session: Session, domain: Domain) -> list[Ticket]:
+    """Archive closed tickets nobody can survey — the citizen asked for no callback (since
+    the closure) or the survey of this closure found them unreachable (since then) — once
+    settings.verification.archive_unsurveyable_days have passed. A survey that arrives
+    before that (an SMS reply) still counts."""
+    now = domain.now()
+    cutoff = now - timedelta(days=domain.settings.verification.archive_unsurveyable_days)
+    unreachable = select(SurveyResult.id).where(
+        SurveyResult.ticket_id == Ticket.id, SurveyResult.closure_round == Ticket.redo_count,
+        SurveyResult.outcome == "unreachable", SurveyResult.at <= cutoff,
+    ).exists()
+    due = session.scalars(
+        select(Ticket)
+        .where(Ticket.status == Status.CLOSED.value,
+               or_(and_(Ticket.no_contact.is_(True), Ticket.closed_at <= cutoff), unreachable))
+        .order_by(Ticket.id)
+        .with_for_update(skip_locked=True)
+    ).all()
+    actor = Actor.system("scheduler")
+    for ticket in due:
+        service.archive(session=session, domain=domain, ticket=ticket, actor=actor,
+                        note="市民无法回访（不愿回访或联系不上），到期归档")
+    session.flush()
+    return list(due)

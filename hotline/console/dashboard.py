@@ -21,6 +21,7 @@ from hotline.console.web import Work, page, render, work
 from ivr.callrecords import CallOutcome, CallRecord
 from ticketing.actors import Actor, mask_phone
 from ticketing.models import Ticket, TicketEvent, Unit
+from ticketing.points import Points, period_bounds, points
 from ticketing.queries import scope_filter
 from ticketing.reports import Figures, figures, hot_spots
 from ticketing.states import Role
@@ -105,6 +106,13 @@ def _category_days(w: Work, conds: list[object], days: list[date]
     return rows, peak, bars
 
 
+def _month_points(w: Work) -> tuple[str, Points]:
+    """This month's points per unit and handler (seed 000 scoring, ticketing.points)."""
+    month = w.domain.now().astimezone(w.domain.tz).strftime("%Y-%m")
+    since, until = period_bounds(month, w.domain.tz)
+    return month, points(session=w.session, actor=w.actor, since=since, until=until)
+
+
 def _escalations_today(w: Work) -> list[tuple[TicketEvent, str]]:
     start, _ = _period_start(w, 1)
     found = w.session.execute(
@@ -162,4 +170,5 @@ def dashboard(request: Request, period: str = "7d", unit: str = "") -> Response:
             "asr_failed": asr_counts.get(JobStatus.FAILED.value, 0),
             "asr_oldest": oldest_job,
             "escalations": _escalations_today(w),
+            "points": _month_points(w),
         })

@@ -63,13 +63,14 @@ def new_ticket(sessions: sessionmaker[Session], domain: Domain, city: City, *,
 
 def close_ticket(sessions: sessionmaker[Session], domain: Domain, city: City,
                  number: str) -> None:
-    handler = city.actor("water-handler")
+    handler, operator = city.actor("water-handler"), city.actor("operator")
     with sessions() as s:
         t = service.get_ticket(session=s, actor=handler, ref=number)
         if t.status == "dispatched":
             service.sign(session=s, domain=domain, ticket=t, actor=handler)
-        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已修复")
-        service.close(session=s, domain=domain, ticket=t, actor=handler)
+        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已修复",
+                      outcome="resolved")
+        service.close(session=s, domain=domain, ticket=t, actor=operator)  # 核实
         s.commit()
 
 

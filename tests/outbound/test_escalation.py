@@ -102,8 +102,9 @@ def test_shipped_ladder_reaches_handler_supervisor_superior_until_closed(
     # Closed: the ladder stops; the next 超期督办 already planned is cancelled at claim.
     with sessions() as s:
         t = service.get_ticket(session=s, actor=handler, ref=number)
-        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="路灯已修复")
-        service.close(session=s, domain=domain, ticket=t, actor=handler)
+        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="路灯已修复",
+                      outcome="resolved")
+        service.close(session=s, domain=domain, ticket=t, actor=operator)
         s.commit()
     run(worker, clock, due + 5 * every)
     assert [c for c in dialer.calls if c[0] != "13811112222"] == dialer.calls[:4]  # 回访 only
