@@ -12,8 +12,9 @@ import os
 import socket
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -35,6 +36,67 @@ class DeadlineSettings(BaseModel):
     utility_dispatch_seconds: int = 600
     # A rejected-and-redone (驳回重办) ticket gets this many working days again.
     redo_working_days: int = 5
+
+
+# Who an escalation rung reaches: the ticket's handler, the nearest supervisor of its unit,
+# the supervisor one level above that (superior unit), the hotline's on-duty dispatcher.
+Who = Literal["handler", "unit_supervisor", "superior_unit", "duty_dispatcher"]
+How = Literal["sms", "call"]
+
+
+class Rung(BaseModel):
+    """One step of the escalation ladder: who is told, how, and when — either at a fraction
+    of the time allowed (``at``: 0.75, 1.0 = at the deadline) or every ``every_hours``
+    after the deadline for as long as the ticket stays open (超期督办)."""
+
+    who: Who
+    how: How = "call"
+    at: float | None = None
+    every_hours: float | None = None
+
+    @model_validator(mode="after")
+    def _one_moment(self) -> Rung:
+        if (self.at is None) == (self.every_hours is None):
+            raise ValueError("a rung has exactly one of `at` and `every_hours`")
+        if self.at is not None and not 0 < self.at <= 1:
+            raise ValueError("`at` is a fraction of the time allowed, in (0, 1]")
+        if self.every_hours is not None and self.every_hours <= 0:
+            raise ValueError("`every_hours` must be positive")
+        return self
+
+
+def _default_ladder() -> list[Rung]:
+    # The seeds: 催办 to the person near the deadline, to the unit at it, and unheeded
+    # 催办 goes to the superior unit — repeated while the ticket stays overdue.
+    return [
+        Rung(who="handler", how="sms", at=0.5),
+        Rung(who="handler", how="call", at=0.75),
+        Rung(who="unit_supervisor", how="call", at=1.0),
+        Rung(who="superior_unit", how="call", every_hours=4),
+    ]
+
+
+class EscalationSettings(BaseModel):
+    ladder: list[Rung] = Field(default_factory=_default_ladder)
+    # A utility (水电气暖) still undispatched deadlines.utility_dispatch_seconds after the
+    # call (or after a 退单 put it back in the queue): this person is called to dispatch it.
+    utility_who: Who = "duty_dispatcher"
+    utility_how: How = "call"
+
+
+class VerificationSettings(BaseModel):
+    # Categories whose handler's reply closes the ticket at once, without 核实 by an
+    # operator or supervisor (e.g. ["other"] for plain inquiries). Empty: every reply is
+    # verified.
+    skip_categories: list[str] = Field(default_factory=list)
+    # A closed ticket whose citizen cannot be surveyed (asked for no callback, or the
+    # survey found them unreachable) is archived this many days after that was known,
+    # instead of staying "closed" forever.
+    archive_unsurveyable_days: float = 7.0
+    # What a handler may give as the reason when asking a supervisor for 剔除 (plus text).
+    exclusion_reasons: list[str] = Field(default_factory=lambda: [
+        "无理诉求", "重复诉求", "非本市事项", "已进入司法程序", "已进入仲裁或信访程序",
+        "诉求人无法联系且信息不全"])
 
 
 class DuplicateSettings(BaseModel):
@@ -144,8 +206,6 @@ class OutboundSettings(BaseModel):
     sms_webhook_url: str = ""
     dialer: str = "sip"  # sip | twilio
     reminder_retry_seconds: list[int] = Field(default_factory=lambda: [300, 600])
-    urge_at_fractions: list[float] = Field(default_factory=lambda: [0.75, 1.0])
-    urges_before_superior: int = 2
     survey_retry_seconds: list[int] = Field(default_factory=lambda: [1800, 7200])
     quiet_start: str = "21:00"
     quiet_end: str = "08:00"
@@ -216,6 +276,8 @@ class Settings(BaseSettings):
 
     deadlines: DeadlineSettings = DeadlineSettings()
     duplicates: DuplicateSettings = DuplicateSettings()
+    escalation: EscalationSettings = EscalationSettings()
+    verification: VerificationSettings = VerificationSettings()
     asr: AsrSettings = AsrSettings()
     sip: SipSettings = SipSettings()
     twilio: TwilioSettings = TwilioSettings()

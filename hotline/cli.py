@@ -244,7 +244,8 @@ def stats(unit: str | None = None) -> None:
     settings = get_settings()
     with transaction(_sessions()) as session:
         domain = Domain.load(settings)
-        f = figures(session=session, actor=Actor.system("cli"), now=domain.now(), unit_code=unit)
+        f = figures(session=session, actor=Actor.system("cli"), now=domain.now(), unit_code=unit,
+                    utility_window=domain.utility_window)
     console.print_json(json.dumps(f.as_dict()))
 
 

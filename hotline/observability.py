@@ -15,7 +15,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -34,7 +34,12 @@ from asr.jobs import JobStatus, TranscriptionJob
 from ivr.callrecords import CallRecord
 from outbound.models import Kind, OutboundTask, TaskStatus
 from ticketing import queries
+from ticketing.actors import Actor
 from ticketing.models import SurveyResult, Ticket, utcnow
+from ticketing.reports import figures, utility_dispatch
+
+RATE_FIGURES = ("response_rate", "on_time_closure_rate", "feedback_rate", "resolution_rate",
+                "satisfaction_rate", "match_rate", "utility_dispatch_rate")
 
 PHONE_RE = re.compile(r"(?<!\d)(\+?86)?(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
 
@@ -89,8 +94,9 @@ def setup_logging(*, json_lines: bool, level: int = logging.INFO) -> None:
 
 
 class DatabaseCollector(Collector):
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], *, utility_window: timedelta) -> None:
         self.sessions = sessions
+        self.utility_window = utility_window
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         tickets = GaugeMetricFamily("hotline_tickets", "Tickets by state", labels=["status"])
@@ -111,8 +117,38 @@ class DatabaseCollector(Collector):
         live = GaugeMetricFamily("hotline_calls_in_progress",
                                  "Calls not yet ended, by the node that took them",
                                  labels=["node"])
+        utilities = GaugeMetricFamily(
+            "hotline_utility_dispatch_tickets",
+            "Utility (水电气暖) tickets dispatched, or undispatched past their window, by "
+            "whether the first dispatch came within the window (all time)",
+            labels=["in_window"])
+        utility_rate = GaugeMetricFamily(
+            "hotline_utility_dispatch_in_window_ratio",
+            "Share of utility tickets dispatched within the window (10 minutes), all time")
+        rates = GaugeMetricFamily(
+            "hotline_rate_30d",
+            "三率两度 and the other rates of /api/v1/stats (docs/metrics.md) over the tickets "
+            "received in the last 30 days; absent while a rate has nothing to count",
+            labels=["figure"])
+        handling = GaugeMetricFamily(
+            "hotline_average_handling_hours_30d",
+            "平均办理时长: call to 办结, tickets received in the last 30 days")
         now = utcnow()
         with self.sessions() as s:
+            month = figures(session=s, actor=Actor.system("metrics"), now=now,
+                            since=now - timedelta(days=30), utility_window=self.utility_window)
+            for name in RATE_FIGURES:
+                value = getattr(month, name)
+                if value is not None:
+                    rates.add_metric([name], value)
+            if month.average_handling_hours is not None:
+                handling.add_metric([], month.average_handling_hours)
+            in_window, counted = utility_dispatch(session=s, conds=[], now=now,
+                                                  window=self.utility_window)
+            utilities.add_metric(["true"], in_window)
+            utilities.add_metric(["false"], counted - in_window)
+            if counted:
+                utility_rate.add_metric([], in_window / counted)
             for status, n in s.execute(select(Ticket.status, func.count()).group_by(Ticket.status)):
                 tickets.add_metric([status], n)
             overdue.add_metric([], s.scalar(
@@ -145,7 +181,8 @@ class DatabaseCollector(Collector):
                 .where(CallRecord.ended_at.is_(None)).group_by(CallRecord.node)
             ):
                 live.add_metric([node or ""], n)
-        yield from (tickets, overdue, calls, backlog, surveys, waiting, oldest, live)
+        yield from (tickets, overdue, calls, backlog, surveys, waiting, oldest, live,
+                    utilities, utility_rate, rates, handling)
 
 
 def _aware(value: datetime) -> datetime:
@@ -164,9 +201,10 @@ class ProcessCollector(Collector):
         yield from REGISTRY.collect()
 
 
-def make_registry(sessions: sessionmaker[Session]) -> CollectorRegistry:
+def make_registry(sessions: sessionmaker[Session], *, utility_window: timedelta
+                  ) -> CollectorRegistry:
     registry = CollectorRegistry()
-    registry.register(DatabaseCollector(sessions))
+    registry.register(DatabaseCollector(sessions, utility_window=utility_window))
     registry.register(ProcessCollector())
     return registry
 

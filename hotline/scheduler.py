@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ticketing.context import Domain
 from ticketing.db import transaction
-from ticketing.scheduled import escalate_waiting_utilities
+from ticketing.scheduled import archive_unsurveyable, escalate_waiting_utilities
 
 if TYPE_CHECKING:
     from hotline.voice import Voice
@@ -28,6 +28,13 @@ def escalate_utilities_job(sessions: sessionmaker[Session], domain: Domain) -> N
     with transaction(sessions) as session:
         for t in escalate_waiting_utilities(session=session, domain=domain):
             log.warning("utility ticket %s waits for dispatch; escalated", t.number)
+
+
+def archive_job(sessions: sessionmaker[Session], domain: Domain) -> None:
+    with transaction(sessions) as session:
+        archived = archive_unsurveyable(session=session, domain=domain)
+    if archived:
+        log.info("archived %d closed ticket(s) whose citizen cannot be surveyed", len(archived))
 
 
 def retention_job(sessions: sessionmaker[Session], domain: Domain) -> list[str]:
@@ -54,6 +61,10 @@ def start_scheduler(
     scheduler.add_job(
         escalate_utilities_job, "interval", seconds=30, args=(sessions, domain),
         id="escalate-utilities", max_instances=1, coalesce=True,
+    )
+    scheduler.add_job(
+        archive_job, "interval", hours=1, args=(sessions, domain),
+        id="archive-unsurveyable", max_instances=1, coalesce=True,
     )
     if domain.settings.recordings_retention_days > 0:
         scheduler.add_job(retention_job, "interval", hours=24, args=(sessions, domain),

@@ -17,12 +17,14 @@ class Kind(StrEnum):
     SMS_DISPATCH = "sms_dispatch"  # SMS to the handler when the ticket arrives
     SIGN_CALL = "sign_call"  # not signed in time: call the handler, key 1 signs
     ESCALATE_CALL = "escalate_call"  # reminders exhausted: call the unit's supervisor
-    URGE = "urge"  # 催办 near/after the deadline
+    URGE = "urge"  # a rung of the escalation ladder: 催办 near/at/after the deadline
+    UTILITY_CALL = "utility_call"  # a utility still undispatched: call the duty dispatcher
     SURVEY_CALL = "survey_call"  # 回访 after closure
     SURVEY_SMS = "survey_sms"  # survey calls unanswered: SMS with a reply code
 
 
-CALL_KINDS = frozenset({Kind.SIGN_CALL, Kind.ESCALATE_CALL, Kind.URGE, Kind.SURVEY_CALL})
+CALL_KINDS = frozenset({Kind.SIGN_CALL, Kind.ESCALATE_CALL, Kind.URGE, Kind.SURVEY_CALL,
+                        Kind.UTILITY_CALL})
 # Work that only makes sense while the ticket waits to be signed.
 SIGN_KINDS = frozenset({Kind.SIGN_CALL, Kind.ESCALATE_CALL})
 

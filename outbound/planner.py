@@ -12,12 +12,14 @@ from typing import Any
 from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
+from outbound.ladder import due_items
 from outbound.models import SIGN_KINDS, Kind, OutboundTask, TaskStatus
 from outbound.policies import insert_ignore, task_row
 from outbound.rounds import dispatch_rounds
 from outbound.survey import allowed_at
 from ticketing.context import Domain
 from ticketing.models import SurveyResult, Ticket
+from ticketing.queries import queued_since, waiting_utilities
 from ticketing.states import ASSIGNED_STATUSES, Status, values
 
 ASSIGNED = values(ASSIGNED_STATUSES)
@@ -34,6 +36,7 @@ def plan(*, session: Session, domain: Domain, now: datetime) -> PlanStats:
     stats.cancelled = cancel_moot_sign_work(session=session, now=now)
     stats.created += plan_sign_work(session=session, domain=domain, now=now)
     stats.created += plan_urges(session=session, domain=domain, now=now)
+    stats.created += plan_utility_calls(session=session, domain=domain, now=now)
     stats.created += plan_surveys(session=session, domain=domain, now=now)
     session.flush()
     return stats
@@ -87,9 +90,10 @@ def plan_sign_work(*, session: Session, domain: Domain, now: datetime) -> int:
 
 
 def plan_urges(*, session: Session, domain: Domain, now: datetime) -> int:
-    """催办 at each fraction of the time allowed (start → due_at) of the current round."""
-    fractions = domain.settings.outbound.urge_at_fractions
-    if not fractions:
+    """The escalation ladder of every assigned ticket with a deadline, for its current
+    closure round: rungs at fractions of the time allowed, then 超期督办 until it is
+    closed (the claim cancels what a closure made moot)."""
+    if not domain.settings.escalation.ladder:
         return 0
     open_ = session.execute(
         select(Ticket.id, Ticket.redo_count, Ticket.received_at, Ticket.dispatched_at,
@@ -97,23 +101,32 @@ def plan_urges(*, session: Session, domain: Domain, now: datetime) -> int:
         .where(Ticket.status.in_(ASSIGNED), Ticket.due_at.is_not(None))
     ).all()
     ids = [row[0] for row in open_]
-    have: dict[tuple[int, int], int] = {}
+    planned: dict[tuple[int, int], set[int]] = {}
     if ids:
         for tid, r, n in session.execute(
             select(OutboundTask.ticket_id, OutboundTask.round, OutboundTask.step)
             .where(OutboundTask.kind == Kind.URGE.value, OutboundTask.ticket_id.in_(ids))
         ).all():
-            have[(tid, r)] = max(have.get((tid, r), 0), n + 1)
+            planned.setdefault((tid, r), set()).add(n)
     rows: list[dict[str, Any]] = []
     for tid, redo, received, dispatched, due in open_:
         # A redo's deadline runs from its re-dispatch; the first from when the call came in.
         start = dispatched if redo and dispatched else received
-        span = due - start
-        for step, fraction in enumerate(fractions):
-            if have.get((tid, redo), 0) > step:
-                continue
-            rows.append(task_row(ticket_id=tid, kind=Kind.URGE.value, round_=redo, step=step,
-                                 due_at=start + span * fraction, now=now))
+        rows += due_items(domain=domain, ticket_id=tid, round_=redo, start=start, due=due,
+                          planned=planned.get((tid, redo), set()), now=now)
+    return insert_ignore(session, rows)
+
+
+def plan_utility_calls(*, session: Session, domain: Domain, now: datetime) -> int:
+    """A utility in the manual queue: a call to the duty dispatcher when its dispatch window
+    ends, one per stay in the queue (a 退单 starts a new one)."""
+    waiting = session.execute(select(Ticket.id, queued_since()).where(waiting_utilities())).all()
+    ids = [tid for tid, _ in waiting]
+    rounds = dispatch_rounds(session=session, ticket_ids=ids)
+    have = _existing(session, Kind.UTILITY_CALL, ids)
+    rows = [task_row(ticket_id=tid, kind=Kind.UTILITY_CALL.value, round_=rounds.get(tid, 0),
+                     step=0, due_at=since + domain.utility_window, now=now)
+            for tid, since in waiting if (tid, rounds.get(tid, 0)) not in have]
     return insert_ignore(session, rows)
 
 

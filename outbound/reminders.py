@@ -10,8 +10,9 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from outbound.dialog import Conversation, Step
+from outbound.ladder import STEP_SPAN, rung_for
 from outbound.models import Kind, OutboundAttempt, OutboundTask, Outcome, TaskStatus
-from outbound.people import superior_supervisor, supervisor_of
+from outbound.people import WHO_LABELS, recipient, supervisor_of
 from outbound.policies import (
     SYSTEM,
     Target,
@@ -25,15 +26,17 @@ from outbound.policies import (
 )
 from outbound.rounds import dispatch_round
 from ticketing import service
-from ticketing.actors import Actor
+from ticketing.actors import Actor, mask_phone
 from ticketing.classify import category_label
 from ticketing.context import Domain
 from ticketing.models import Ticket, User
-from ticketing.states import ASSIGNED_STATUSES, Status, values
+from ticketing.states import ASSIGNED_STATUSES, AWAITING_DISPATCH_STATUSES, Status, values
 
 log = logging.getLogger("outbound.reminders")
 
 ASSIGNED = values(ASSIGNED_STATUSES)
+AWAITING_DISPATCH = values(AWAITING_DISPATCH_STATUSES)
+HOW_LABELS = {"sms": "短信", "call": "电话"}
 
 
 def spoken_number(number: str) -> str:
@@ -250,35 +253,115 @@ def _after_notice(domain: Domain, task: OutboundTask, attempt: OutboundAttempt,
         postpone(task, again, attempt.outcome)
 
 
+def _rung_event(*, session: Session, ticket: Ticket, task: OutboundTask, action: str,
+                who: str, reached: str, user: User, how: str, when: str, now: datetime) -> None:
+    """Each rung, once, in the audit trail (the attempts follow as outbound_* events):
+    who was meant, who was reached (a rung with nobody to reach climbs), how and when."""
+    climbed = f"（{WHO_LABELS[who]}无法联系，转{WHO_LABELS[reached]}）" if reached != who else ""
+    service.record_event(
+        session=session, ticket=ticket, actor=SYSTEM, action=action,
+        note=f"{when}：{HOW_LABELS[how]}通知{WHO_LABELS[reached]}{user.display_name}{climbed}",
+        data={"kind": task.kind, "round": task.round, "step": task.step, "who": who,
+              "reached": reached, "user": user.username, "how": how,
+              "to": mask_phone(user.phone or "")},
+        at=now)
+
+
+def _rung_moment(rung_at: float | None, every_hours: float | None, repetition: int) -> str:
+    if rung_at is not None:
+        return "到期催办" if rung_at >= 1 else f"催办（办理时限已过{round(rung_at * 100)}%）"
+    return f"超期督办（第{repetition + 1}次，每{every_hours:g}小时）"
+
+
 class UrgeCall:
-    """催办 at the configured fractions of the time allowed; from the
-    ``urges_before_superior``-th one on it goes to the superior unit's supervisor."""
+    """One rung of the escalation ladder (settings.escalation.ladder): an SMS or a call to
+    the handler, the unit's supervisor, the superior unit or the duty dispatcher."""
 
     def prepare(self, *, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
                 now: datetime) -> Target | None:
         if ticket.status not in ASSIGNED or ticket.redo_count != task.round:
             cancel(task, now, "closed_or_moved")
             return None
-        if task.step < domain.settings.outbound.urges_before_superior:
-            target = _handler_target(ticket)
-            if target is not None:
-                return target
-        boss = superior_supervisor(session=session, unit=ticket.unit)
-        if boss is None or not boss.phone:
+        rung = rung_for(domain, task.step)
+        if rung is None:
+            cancel(task, now, "ladder_changed")
+            return None
+        found = recipient(session=session, who=rung.who, ticket=ticket)
+        if found is None:
             finish(task, now, "no_target", TaskStatus.FAILED)
             return None
-        return Target(channel="call", phone=boss.phone, user_id=boss.id)
+        reached, person = found
+        if task.attempts == 0:
+            _rung_event(session=session, ticket=ticket, task=task, action="urge", who=rung.who,
+                        reached=reached, user=person, how=rung.how, now=now,
+                        when=_rung_moment(rung.at, rung.every_hours, task.step % STEP_SPAN))
+        text = None
+        if rung.how == "sms":
+            text = f"【12345】{_urge_text(domain, ticket)}"
+        return Target(channel=rung.how, phone=person.phone or "", user_id=person.id, text=text)
 
     def conversation(self, *, sessions: sessionmaker[Session], domain: Domain,
                      task: OutboundTask, attempt: OutboundAttempt, ticket: Ticket
                      ) -> Conversation:
-        overdue = ticket.due_at is not None and ticket.due_at <= domain.now()
-        when = "已超过办理时限" if overdue else f"将于{_local(domain, ticket.due_at)}到期"
-        unit = ticket.unit.name if ticket.unit else ""
         return NoticeConversation(
             sessions=sessions, domain=domain, attempt_id=attempt.id, prompt_id="urge",
-            text=f"催办：{unit}承办的工单{spoken_number(ticket.number)}{when}，请尽快办理。")
+            text=_urge_text(domain, ticket, spoken=True))
 
     def after(self, *, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
               attempt: OutboundAttempt, now: datetime) -> None:
-        _after_notice(domain, task, attempt, now)
+        if attempt.channel == "sms":
+            _after_sms(domain, task, attempt, now)
+        else:
+            _after_notice(domain, task, attempt, now)
+
+
+def _urge_text(domain: Domain, ticket: Ticket, *, spoken: bool = False) -> str:
+    overdue = ticket.due_at is not None and ticket.due_at <= domain.now()
+    when = "已超过办理时限" if overdue else f"将于{_local(domain, ticket.due_at)}到期"
+    unit = ticket.unit.name if ticket.unit else ""
+    number = spoken_number(ticket.number) if spoken else ticket.number
+    return f"催办：{unit}承办的工单{number}{when}，请尽快办理。"
+
+
+class UtilityCall:
+    """A utility (水电气暖) still in the manual queue when its dispatch window ends: the duty
+    dispatcher (settings.escalation.utility_who) is called to dispatch it now."""
+
+    def prepare(self, *, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
+                now: datetime) -> Target | None:
+        if (ticket.status not in AWAITING_DISPATCH
+                or dispatch_round(session=session, ticket_id=ticket.id) != task.round):
+            cancel(task, now, "dispatched")
+            return None
+        esc = domain.settings.escalation
+        found = recipient(session=session, who=esc.utility_who, ticket=ticket)
+        if found is None:
+            finish(task, now, "no_target", TaskStatus.FAILED)
+            return None
+        reached, person = found
+        if task.attempts == 0:
+            _rung_event(session=session, ticket=ticket, task=task, action="escalate",
+                        who=esc.utility_who, reached=reached, user=person, how=esc.utility_how,
+                        when="水电气暖工单超过派单时限仍未派出", now=now)
+        text = f"【12345】{_utility_text(ticket)}" if esc.utility_how == "sms" else None
+        return Target(channel=esc.utility_how, phone=person.phone or "", user_id=person.id,
+                      text=text)
+
+    def conversation(self, *, sessions: sessionmaker[Session], domain: Domain,
+                     task: OutboundTask, attempt: OutboundAttempt, ticket: Ticket
+                     ) -> Conversation:
+        return NoticeConversation(sessions=sessions, domain=domain, attempt_id=attempt.id,
+                                  prompt_id="utility", text=_utility_text(ticket, spoken=True))
+
+    def after(self, *, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
+              attempt: OutboundAttempt, now: datetime) -> None:
+        if attempt.channel == "sms":
+            _after_sms(domain, task, attempt, now)
+        else:
+            _after_notice(domain, task, attempt, now)
+
+
+def _utility_text(ticket: Ticket, *, spoken: bool = False) -> str:
+    number = spoken_number(ticket.number) if spoken else ticket.number
+    return (f"督办提醒：{category_label(ticket.category)}工单{number}超过派单时限仍未派出，"
+            "请立即派单。")

@@ -36,7 +36,7 @@ from outbound.dialog import Conversation
 from outbound.models import Kind, OutboundAttempt, OutboundTask, Outcome, TaskStatus
 from outbound.planner import plan
 from outbound.policies import SYSTEM, Policy, Target
-from outbound.reminders import DispatchSms, EscalateCall, SignCall, UrgeCall
+from outbound.reminders import DispatchSms, EscalateCall, SignCall, UrgeCall, UtilityCall
 from outbound.sms import SmsSender
 from outbound.survey import SurveyCall, SurveySms
 from outbound.telemetry import LATENESS_SECONDS
@@ -53,6 +53,7 @@ POLICIES: dict[str, Policy] = {
     Kind.SIGN_CALL.value: SignCall(),
     Kind.ESCALATE_CALL.value: EscalateCall(),
     Kind.URGE.value: UrgeCall(),
+    Kind.UTILITY_CALL.value: UtilityCall(),
     Kind.SURVEY_CALL.value: SurveyCall(),
     Kind.SURVEY_SMS.value: SurveySms(),
 }
@@ -61,7 +62,8 @@ EVENT_NOTES: dict[str, str] = {
     Kind.SMS_DISPATCH.value: "派单短信",
     Kind.SIGN_CALL.value: "签收提醒电话",
     Kind.ESCALATE_CALL.value: "督办电话",
-    Kind.URGE.value: "催办电话",
+    Kind.URGE.value: "催办",
+    Kind.UTILITY_CALL.value: "水电气暖督办电话",
     Kind.SURVEY_CALL.value: "回访电话",
     Kind.SURVEY_SMS.value: "回访短信",
 }

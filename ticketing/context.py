@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from config.settings import Settings
@@ -32,6 +32,11 @@ class Domain:
             classification=load_rules(settings.classification_file),
             calendar=WorkCalendar(settings.holidays_file),
         )
+
+    @property
+    def utility_window(self) -> timedelta:
+        """Utilities (水电气暖) must leave the manual queue within this of the call."""
+        return timedelta(seconds=self.settings.deadlines.utility_dispatch_seconds)
 
     def now(self) -> datetime:
         return utcnow()

@@ -142,6 +142,14 @@ class Ticket(Base):
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     duplicate_count: Mapped[int] = mapped_column(Integer, default=0)
     reply_text: Mapped[str | None] = mapped_column(Text)
+    # The handler's structured answer (ticketing.service.REPLY_OUTCOMES) and, unless
+    # resolved, why; compared with the citizen's survey answer (办理情况契合度).
+    reply_outcome: Mapped[str | None] = mapped_column(String(16))
+    reply_reason: Mapped[str | None] = mapped_column(Text)
+    # The handler's pending (or last) 剔除 request: a reason from
+    # settings.verification.exclusion_reasons, and their words.
+    exclusion_reason: Mapped[str | None] = mapped_column(String(32))
+    exclusion_text: Mapped[str | None] = mapped_column(Text)
 
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, false, func, or_, select, true
+from sqlalchemy import and_, false, func, or_, select, true, type_coerce
 from sqlalchemy.orm import Session, object_session
 
 from ticketing.actors import Actor, mask_phone
-from ticketing.models import Ticket, TicketEvent, Unit
-from ticketing.states import OPEN_STATUSES, Role, Status, values
+from ticketing.classify import UTILITY_CATEGORIES
+from ticketing.models import Ticket, TicketEvent, Unit, UTCDateTime
+from ticketing.states import AWAITING_DISPATCH_STATUSES, OPEN_STATUSES, Action, Role, Status, values
 
 # A phone search by trailing digits needs this many, so it matches what a masked list
 # shows (138****5678) without turning every short number into a search of the whole table.
@@ -135,6 +136,27 @@ def overdue(now: datetime) -> Any:
 def is_overdue(ticket: Ticket, now: datetime) -> bool:
     """``overdue`` for one loaded ticket."""
     return is_open(ticket.status) and ticket.due_at is not None and ticket.due_at < now
+
+
+# --- utilities (水电气暖) waiting for dispatch ---------------------------------------------
+
+
+def queued_since() -> Any:
+    """When a ticket last entered the manual dispatch queue: its call, or its latest 退单.
+    Never ``updated_at``: linking a duplicate (or any other write) must not restart the
+    10-minute clock of a utility nobody has dispatched."""
+    last_return = (
+        select(func.max(TicketEvent.at))
+        .where(TicketEvent.ticket_id == Ticket.id, TicketEvent.action == Action.RETURN.value)
+        .scalar_subquery()
+    )
+    return type_coerce(func.coalesce(last_return, Ticket.received_at), UTCDateTime())
+
+
+def waiting_utilities() -> Any:
+    """Utilities in the manual dispatch queue."""
+    return and_(Ticket.status.in_(values(AWAITING_DISPATCH_STATUSES)),
+                Ticket.category.in_(sorted(UTILITY_CATEGORIES)))
 
 
 @dataclass(frozen=True)

@@ -8,16 +8,17 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from ticketing.actors import Actor
-from ticketing.classify import category_label
+from ticketing.classify import UTILITY_CATEGORIES, category_label
 from ticketing.inputs import csv_cell
-from ticketing.models import SurveyResult, Ticket, TicketEvent, Unit
+from ticketing.models import SurveyResult, Ticket, TicketEvent, Unit, UTCDateTime
 from ticketing.queries import caller_phone_for, is_overdue, may_see_caller, scope_filter
 from ticketing.states import STATUS_LABELS, Action, Role, Status
 
@@ -44,6 +45,16 @@ class Figures:
     average_score: float | None  # mean survey score in [−1, 1]
     unreachable: int
     overdue: int  # open and past the deadline now (ticketing.queries.overdue)
+    utilities: int  # 水电气暖 tickets dispatched, or undispatched past their window
+    utilities_dispatched_in_window: int
+    utility_dispatch_rate: float | None  # dispatched within the window (10 minutes)
+    replied_on_time: int
+    feedback_rate: float | None  # 反馈率: replied by the deadline / due
+    matched: int
+    compared: int
+    match_rate: float | None  # 办理情况契合度: handler's answer agrees with the citizen's
+    closed: int
+    average_handling_hours: float | None  # 平均办理时长: call → 办结, closed tickets
     # 直接答复: answered at intake, never dispatched; 直办率 = these over all tickets.
     answered_directly: int = 0
     direct_answer_rate: float | None = None
@@ -60,8 +71,10 @@ def figures(
     since: datetime | None = None,
     until: datetime | None = None,
     unit_code: str | None = None,
+    utility_window: timedelta,
 ) -> Figures:
-    """三率 for the tickets received in [since, until) within the actor's scope."""
+    """三率 for the tickets received in [since, until) within the actor's scope;
+    ``utility_window`` is settings.deadlines.utility_dispatch_seconds."""
     conds = [scope_filter(actor)]
     if since:
         conds.append(Ticket.received_at >= since)
@@ -107,6 +120,17 @@ def figures(
     resolved = sum(1 for s in answered if s.resolved)
     satisfied = sum(1 for s in answered if s.satisfied)
     scores = [s.score for s in answered if s.score is not None]
+    in_window, utilities = utility_dispatch(session=session, conds=conds, now=now,
+                                            window=utility_window)
+    replied_on_time = [t for t in due if t.replied_at is not None and t.replied_at <= t.due_at]
+    by_id = {t.id: t for t in counted}
+    # 契合度: "resolved" against "resolved"; partly / not resolvable against "not resolved".
+    compared = [(by_id[s.ticket_id].reply_outcome == "resolved", bool(s.resolved))
+                for s in answered if by_id[s.ticket_id].reply_outcome]
+    matched = sum(1 for said, heard in compared if said == heard)
+    closed = [t for t in counted if t.closed_at is not None]
+    hours = [(t.closed_at - t.received_at).total_seconds() / 3600 for t in closed
+             if t.closed_at is not None]
     return Figures(
         tickets=len(counted),
         excluded=len(rows) - len(counted),
@@ -126,7 +150,42 @@ def figures(
         overdue=sum(1 for t in rows if is_overdue(t, now)),
         answered_directly=direct,
         direct_answer_rate=_rate(direct, len(counted)),
+        utilities=utilities,
+        utilities_dispatched_in_window=in_window,
+        utility_dispatch_rate=_rate(in_window, utilities),
+        replied_on_time=len(replied_on_time),
+        feedback_rate=_rate(len(replied_on_time), len(due)),
+        matched=matched,
+        compared=len(compared),
+        match_rate=_rate(matched, len(compared)),
+        closed=len(closed),
+        average_handling_hours=round(sum(hours) / len(hours), 2) if hours else None,
     )
+
+
+def utility_dispatch(*, session: Session, conds: list[Any], now: datetime,
+                     window: timedelta) -> tuple[int, int]:
+    """(dispatched within ``window`` of the call, counted) over the utilities (水电气暖)
+    matching ``conds``, excluded ones left out. The first dispatch is what counts (a later
+    改派 or 驳回重办 does not move it); a utility never dispatched counts once its window has
+    passed. Shared by /api/v1/stats and /metrics."""
+    first = (
+        select(func.min(TicketEvent.at))
+        .where(TicketEvent.ticket_id == Ticket.id, TicketEvent.action == Action.DISPATCH.value)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(Ticket.received_at, type_coerce(first, UTCDateTime()))
+        .where(*conds, Ticket.category.in_(sorted(UTILITY_CATEGORIES)),
+               Ticket.status != Status.EXCLUDED.value)
+    ).all()
+    in_window = counted = 0
+    for received, dispatched in rows:
+        if dispatched is None and received + window > now:
+            continue  # still inside its window: not late yet, not on time yet
+        counted += 1
+        in_window += dispatched is not None and dispatched <= received + window
+    return in_window, counted
 
 
 @dataclass(frozen=True)

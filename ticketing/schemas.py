@@ -66,6 +66,21 @@ class OptionalNote(Strict):
 
 class ReplyBody(Strict):
     text: str = Field(min_length=1, max_length=5000)
+    # The structured answer (ticketing.service.REPLY_OUTCOMES); anything but "resolved"
+    # says why in `reason`.
+    outcome: Literal["resolved", "partly", "unresolvable"]
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class ExclusionRequest(Strict):
+    # One of settings.verification.exclusion_reasons.
+    reason: str = Field(min_length=1, max_length=32)
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class PenaltyBody(Strict):
+    kind: Literal["incomplete", "negative_opinion"]  # 资料不全 −0.5, 重大负面舆情 −3
+    reason: str = Field(min_length=1, max_length=2000)
 
 
 RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
@@ -146,6 +161,10 @@ class TicketOut(BaseModel):
     duplicate_of: int | None
     duplicate_count: int
     reply_text: str | None
+    reply_outcome: str | None = None
+    reply_reason: str | None = None
+    exclusion_reason: str | None = None
+    exclusion_text: str | None = None
     received_at: datetime
     dispatched_at: datetime | None
     sign_due_at: datetime | None
@@ -177,6 +196,8 @@ class TicketOut(BaseModel):
             escalated=t.escalated, redo_count=t.redo_count,
             duplicate_of=t.duplicate_of_id if link else None,
             duplicate_count=t.duplicate_count if link else 0, reply_text=t.reply_text,
+            reply_outcome=t.reply_outcome, reply_reason=t.reply_reason,
+            exclusion_reason=t.exclusion_reason, exclusion_text=t.exclusion_text,
             received_at=t.received_at, dispatched_at=t.dispatched_at,
             sign_due_at=t.sign_due_at, signed_at=t.signed_at, closed_at=t.closed_at,
             due_at=t.due_at, version=t.version,

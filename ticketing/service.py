@@ -493,13 +493,38 @@ def sign(
     return ticket
 
 
-def reply(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor, text: str) -> Ticket:
+# The handler's structured answer: what came of the demand. Anything but "resolved" says why.
+REPLY_OUTCOMES: dict[str, str] = {
+    "resolved": "已解决",
+    "partly": "部分解决",
+    "unresolvable": "无法解决",
+}
+
+
+def reply(
+    *, session: Session, domain: Domain, ticket: Ticket, actor: Actor, text: str,
+    outcome: str, reason: str | None = None,
+) -> Ticket:
+    """反馈: the handler's answer with its structured outcome, then 核实 by the hotline —
+    unless the ticket's category skips it (settings.verification), when the system closes
+    it at once."""
     if not text or not text.strip():
         raise InvalidInput("text", "a reply needs text")
+    if outcome not in REPLY_OUTCOMES:
+        raise InvalidInput("outcome", f"outcome must be one of {', '.join(REPLY_OUTCOMES)}")
+    reason = (reason or "").strip() or None
+    if outcome != "resolved" and reason is None:
+        raise InvalidInput("reason", f"a {outcome} answer needs the reason why")
     now = domain.now()
-    _apply(session=session, ticket=ticket, actor=actor, action=Action.REPLY, now=now, reason=text)
+    _apply(session=session, ticket=ticket, actor=actor, action=Action.REPLY, now=now,
+           reason=text, data={"outcome": outcome, "why": reason})
     ticket.reply_text = text.strip()
+    ticket.reply_outcome = outcome
+    ticket.reply_reason = reason if outcome != "resolved" else None
     ticket.replied_at = now
+    if ticket.category in domain.settings.verification.skip_categories:
+        close(session=session, domain=domain, ticket=ticket,
+              actor=Actor.system("verification"), note="该类别免核实，反馈即办结")
     session.flush()
     return ticket
 
@@ -507,8 +532,10 @@ def reply(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor, tex
 def close(
     *, session: Session, domain: Domain, ticket: Ticket, actor: Actor, note: str | None = None
 ) -> Ticket:
+    """核实办结: an operator or supervisor found the handler's answer true and closes."""
     now = domain.now()
-    _apply(session=session, ticket=ticket, actor=actor, action=Action.CLOSE, now=now, reason=note)
+    _apply(session=session, ticket=ticket, actor=actor, action=Action.CLOSE, now=now, reason=note,
+           data={"outcome": ticket.reply_outcome})
     ticket.closed_at = now
     session.flush()
     return ticket
@@ -525,6 +552,18 @@ def answer(
            data=data)
     ticket.reply_text = clean_text(text, field="text", multiline=True)
     ticket.accepted_at = ticket.replied_at = ticket.closed_at = now
+    session.flush()
+    return ticket
+
+
+def send_back(
+    *, session: Session, domain: Domain, ticket: Ticket, actor: Actor, reason: str
+) -> Ticket:
+    """核实退回: the answer does not hold (not done, not true, no evidence); the handler
+    works on and replies again. The deadline stands."""
+    _apply(session=session, ticket=ticket, actor=actor, action=Action.SEND_BACK,
+           now=domain.now(), reason=reason)
+    ticket.replied_at = None
     session.flush()
     return ticket
 
@@ -558,6 +597,35 @@ def exclude(
     return ticket
 
 
+def request_exclusion(
+    *, session: Session, domain: Domain, ticket: Ticket, actor: Actor, reason: str, text: str
+) -> Ticket:
+    """申请剔除: the handler names a reason from settings.verification.exclusion_reasons and
+    explains; the ticket waits for a supervisor (exclude, or deny_exclusion)."""
+    allowed = domain.settings.verification.exclusion_reasons
+    if reason not in allowed:
+        raise InvalidInput("reason", f"reason must be one of {', '.join(allowed)}")
+    text = (text or "").strip()
+    if not text:
+        raise InvalidInput("text", "say why the demand should be excluded")
+    _apply(session=session, ticket=ticket, actor=actor, action=Action.REQUEST_EXCLUSION,
+           now=domain.now(), reason=f"{reason}：{text}", data={"reason": reason})
+    ticket.exclusion_reason = reason
+    ticket.exclusion_text = text
+    session.flush()
+    return ticket
+
+
+def deny_exclusion(
+    *, session: Session, domain: Domain, ticket: Ticket, actor: Actor, reason: str
+) -> Ticket:
+    """The supervisor does not agree: the handler goes on handling it."""
+    _apply(session=session, ticket=ticket, actor=actor, action=Action.DENY_EXCLUSION,
+           now=domain.now(), reason=reason)
+    session.flush()
+    return ticket
+
+
 def reject_redo(
     *, session: Session, domain: Domain, ticket: Ticket, actor: Actor, reason: str
 ) -> Ticket:
@@ -580,6 +648,16 @@ def reject_redo(
         calendar=domain.calendar,
         working_days=domain.settings.deadlines.redo_working_days,
     )
+    session.flush()
+    return ticket
+
+
+def archive(
+    *, session: Session, domain: Domain, ticket: Ticket, actor: Actor, note: str | None = None
+) -> Ticket:
+    """归档: the loop is over for this ticket."""
+    _apply(session=session, ticket=ticket, actor=actor, action=Action.ARCHIVE, now=domain.now(),
+           reason=note)
     session.flush()
     return ticket
 

@@ -15,12 +15,13 @@ class Status(StrEnum):
     ACCEPTED = "accepted"  # 受理
     DISPATCHED = "dispatched"  # 派单
     SIGNED = "signed"  # 签收
-    REPLIED = "replied"  # 反馈
+    REPLIED = "replied"  # 反馈: the handler's answer, waiting for 核实
     CLOSED = "closed"  # 办结
     SURVEYED = "surveyed"  # 回访
     ARCHIVED = "archived"
     RETURNED = "returned"  # 退单: back to the dispatch queue
     EXCLUDED = "excluded"  # 剔除: unreasonable demand, left out of the rates
+    EXCLUSION_REQUESTED = "excl_requested"  # 剔除 asked for by the handler, for a supervisor
 
 
 class Action(StrEnum):
@@ -36,6 +37,9 @@ class Action(StrEnum):
     REJECT = "reject"  # 驳回重办
     REASSIGN = "reassign"
     ANSWER = "answer"  # 直接答复: answered at intake (e.g. from the knowledge base), closed
+    SEND_BACK = "send_back"  # 核实退回: the answer does not hold; back to the handler
+    REQUEST_EXCLUSION = "request_exclusion"  # 申请剔除 (handler, reason from a list)
+    DENY_EXCLUSION = "deny_exclusion"  # 剔除申请不予通过: back to the handler
 
 
 class Role(StrEnum):
@@ -52,12 +56,13 @@ STATUS_LABELS: dict[Status, str] = {
     Status.ACCEPTED: "已受理",
     Status.DISPATCHED: "已派单",
     Status.SIGNED: "已签收",
-    Status.REPLIED: "已反馈",
+    Status.REPLIED: "已反馈待核实",
     Status.CLOSED: "已办结",
     Status.SURVEYED: "已回访",
     Status.ARCHIVED: "已归档",
     Status.RETURNED: "已退单",
     Status.EXCLUDED: "已剔除",
+    Status.EXCLUSION_REQUESTED: "剔除待审核",
 }
 
 ACTION_LABELS: dict[Action, str] = {
@@ -65,7 +70,7 @@ ACTION_LABELS: dict[Action, str] = {
     Action.DISPATCH: "派单",
     Action.SIGN: "签收",
     Action.REPLY: "反馈",
-    Action.CLOSE: "办结",
+    Action.CLOSE: "核实办结",
     Action.SURVEY: "回访",
     Action.ARCHIVE: "归档",
     Action.RETURN: "退单",
@@ -73,6 +78,9 @@ ACTION_LABELS: dict[Action, str] = {
     Action.REJECT: "驳回重办",
     Action.REASSIGN: "改派",
     Action.ANSWER: "直接答复",
+    Action.SEND_BACK: "核实退回",
+    Action.REQUEST_EXCLUSION: "申请剔除",
+    Action.DENY_EXCLUSION: "驳回剔除申请",
 }
 
 
@@ -88,9 +96,13 @@ class Transition:
 _ALL_STAFF = frozenset({Role.SYSTEM, Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN})
 _HANDLING = frozenset({Role.SYSTEM, Role.HANDLER, Role.SUPERVISOR, Role.ADMIN})
 _SUPERVISING = frozenset({Role.SUPERVISOR, Role.ADMIN})
+# 核实 before 办结: the hotline (an operator or a supervisor) checks the handler's answer and
+# closes or sends it back; a handler never closes their own ticket. Categories that skip
+# 核实 (settings.verification) are closed by the system on the handler's reply.
+_VERIFYING = frozenset({Role.SYSTEM, Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN})
 _OPEN_STATES = frozenset(
     {Status.DRAFT, Status.ACCEPTED, Status.DISPATCHED, Status.SIGNED, Status.REPLIED,
-     Status.RETURNED}
+     Status.RETURNED, Status.EXCLUSION_REQUESTED}
 )
 
 TRANSITIONS: dict[Action, Transition] = {
@@ -105,7 +117,30 @@ TRANSITIONS: dict[Action, Transition] = {
         ),
         Transition(Action.SIGN, frozenset({Status.DISPATCHED}), Status.SIGNED, _HANDLING),
         Transition(Action.REPLY, frozenset({Status.SIGNED}), Status.REPLIED, _HANDLING),
-        Transition(Action.CLOSE, frozenset({Status.REPLIED}), Status.CLOSED, _HANDLING),
+        Transition(Action.CLOSE, frozenset({Status.REPLIED}), Status.CLOSED, _VERIFYING),
+        Transition(
+            Action.SEND_BACK,
+            frozenset({Status.REPLIED}),
+            Status.SIGNED,
+            _VERIFYING,
+            needs_reason=True,
+        ),
+        # 剔除 is the handler's request and a supervisor's decision: only the audited
+        # decision takes a ticket out of the figures (docs/metrics.md).
+        Transition(
+            Action.REQUEST_EXCLUSION,
+            frozenset({Status.SIGNED}),
+            Status.EXCLUSION_REQUESTED,
+            frozenset({Role.HANDLER}),
+            needs_reason=True,
+        ),
+        Transition(
+            Action.DENY_EXCLUSION,
+            frozenset({Status.EXCLUSION_REQUESTED}),
+            Status.SIGNED,
+            _SUPERVISING,
+            needs_reason=True,
+        ),
         Transition(
             Action.SURVEY,
             frozenset({Status.CLOSED}),
@@ -114,7 +149,8 @@ TRANSITIONS: dict[Action, Transition] = {
         ),
         Transition(
             Action.ARCHIVE,
-            frozenset({Status.SURVEYED, Status.EXCLUDED}),
+            # CLOSED: only a citizen who cannot be surveyed (ticketing.scheduled).
+            frozenset({Status.SURVEYED, Status.EXCLUDED, Status.CLOSED}),
             Status.ARCHIVED,
             _ALL_STAFF,
         ),
@@ -160,7 +196,7 @@ FINISHED_STATUSES: frozenset[Status] = frozenset(
 NOT_OPEN_STATUSES: frozenset[Status] = frozenset(Status) - OPEN_STATUSES
 # With a unit and its handler, not yet closed.
 ASSIGNED_STATUSES: frozenset[Status] = frozenset(
-    {Status.DISPATCHED, Status.SIGNED, Status.REPLIED}
+    {Status.DISPATCHED, Status.SIGNED, Status.REPLIED, Status.EXCLUSION_REQUESTED}
 )
 # In the manual dispatch queue: accepted or returned, no unit.
 AWAITING_DISPATCH_STATUSES: frozenset[Status] = frozenset({Status.ACCEPTED, Status.RETURNED})

@@ -24,11 +24,14 @@ from ticketing.directory import (
 )
 from ticketing.inputs import local_aware
 from ticketing.models import Ticket, Unit, User
+from ticketing.points import PENALTY_ROLES, flag_penalty, period_bounds, points
 from ticketing.reports import export_csv, figures, hot_spots
 from ticketing.schemas import (
     DispatchBody,
     EventOut,
+    ExclusionRequest,
     OptionalNote,
+    PenaltyBody,
     Reason,
     ReassignBody,
     ReplyBody,
@@ -137,13 +140,20 @@ def sign(ref: str, request: Request, token: Token, domain: DomainDep):
 
 @router.post("/tickets/{ref}/reply", response_model=TicketOut)
 def reply(ref: str, body: ReplyBody, request: Request, token: Token, domain: DomainDep):
-    return _act(request, token, domain, ref, service.reply, text=body.text)
+    return _act(request, token, domain, ref, service.reply, text=body.text,
+                outcome=body.outcome, reason=body.reason)
 
 
 @router.post("/tickets/{ref}/close", response_model=TicketOut)
 def close(ref: str, request: Request, token: Token, domain: DomainDep,
           body: OptionalNote | None = None):
     return _act(request, token, domain, ref, service.close, note=body.note if body else None)
+
+
+@router.post("/tickets/{ref}/send_back", response_model=TicketOut)
+def send_back(ref: str, body: Reason, request: Request, token: Token, domain: DomainDep):
+    """核实退回: the handler's answer does not hold; back to them with the reason."""
+    return _act(request, token, domain, ref, service.send_back, reason=body.reason)
 
 
 @router.post("/tickets/{ref}/return", response_model=TicketOut)
@@ -154,6 +164,48 @@ def return_ticket(ref: str, body: Reason, request: Request, token: Token, domain
 @router.post("/tickets/{ref}/exclude", response_model=TicketOut)
 def exclude(ref: str, body: Reason, request: Request, token: Token, domain: DomainDep):
     return _act(request, token, domain, ref, service.exclude, reason=body.reason)
+
+
+@router.post("/tickets/{ref}/request_exclusion", response_model=TicketOut)
+def request_exclusion(ref: str, body: ExclusionRequest, request: Request, token: Token,
+                      domain: DomainDep):
+    """申请剔除 (handler): a reason from the configured list plus text; a supervisor decides
+    with /exclude or /deny_exclusion."""
+    return _act(request, token, domain, ref, service.request_exclusion, reason=body.reason,
+                text=body.text)
+
+
+@router.post("/tickets/{ref}/deny_exclusion", response_model=TicketOut)
+def deny_exclusion(ref: str, body: Reason, request: Request, token: Token, domain: DomainDep):
+    return _act(request, token, domain, ref, service.deny_exclusion, reason=body.reason)
+
+
+@router.post("/tickets/{ref}/penalty", response_model=EventOut)
+def penalty(ref: str, body: PenaltyBody, request: Request, token: Token, domain: DomainDep):
+    """A supervisor's penalty (资料不全 −0.5, 重大负面舆情 −3) with the reason; audited."""
+    with unit_of_work(request, token) as (session, actor):
+        require(actor, *PENALTY_ROLES)
+        ticket = service.get_ticket(session=session, actor=actor, ref=ref)
+        event = flag_penalty(session=session, domain=domain, ticket=ticket, actor=actor,
+                             kind=body.kind, reason=body.reason)
+        session.commit()
+        return EventOut.of(event)
+
+
+@router.get("/points")
+def points_of_period(
+    request: Request, token: Token, domain: DomainDep,
+    period: Annotated[str | None, Query(pattern=r"^\d{4}(-\d{2})?$",
+                                        description="YYYY or YYYY-MM; default this month")] = None,
+) -> dict[str, object]:
+    """Points per unit and handler for a month or a year (docs/metrics.md)."""
+    with unit_of_work(request, token) as (session, actor):
+        require(actor, Role.SUPERVISOR, Role.ADMIN, Role.OPERATOR)
+        period = period or domain.now().astimezone(domain.tz).strftime("%Y-%m")
+        since, until = period_bounds(period, domain.tz)
+        p = points(session=session, actor=actor, since=since, until=until)
+        return {"period": period, "units": [s.as_dict() for s in p.units],
+                "handlers": [s.as_dict() for s in p.handlers]}
 
 
 @router.post("/tickets/{ref}/reject", response_model=TicketOut)
@@ -206,7 +258,7 @@ def stats(
             return figures(session=session, actor=actor, now=domain.now(),
                            since=local_aware(since, domain.tz, field="query.since"),
                            until=local_aware(until, domain.tz, field="query.until"),
-                           unit_code=unit).as_dict()
+                           unit_code=unit, utility_window=domain.utility_window).as_dict()
         except LookupError as exc:
             raise HTTPException(404, str(exc)) from exc
 

@@ -21,6 +21,7 @@ from hotline.console.web import Work, page, render, work
 from ivr.callrecords import CallOutcome, CallRecord
 from ticketing.actors import Actor, mask_phone
 from ticketing.models import Ticket, TicketEvent, Unit
+from ticketing.points import Points, period_bounds, points
 from ticketing.queries import scope_filter
 from ticketing.reports import Figures, figures, hot_spots
 from ticketing.states import Role
@@ -79,7 +80,7 @@ def _unit_rows(w: Work, since: datetime, conds: list[object]) -> list[UnitRow]:
         # came from a query already limited to the user's scope.
         exact = Actor(id=None, name=unit.code, role=Role.HANDLER, unit_id=unit.id)
         rows.append(UnitRow(unit, figures(session=w.session, actor=exact, now=now,
-                                          since=since)))
+                                          since=since, utility_window=w.domain.utility_window)))
     return rows
 
 
@@ -103,6 +104,13 @@ def _category_days(w: Work, conds: list[object], days: list[date]
     bars = [DayBar(d, n, i * width, 100 * n / top) for i, (d, n) in enumerate(zip(days, per_day,
                                                                                strict=True))]
     return rows, peak, bars
+
+
+def _month_points(w: Work) -> tuple[str, Points]:
+    """This month's points per unit and handler (seed 000 scoring, ticketing.points)."""
+    month = w.domain.now().astimezone(w.domain.tz).strftime("%Y-%m")
+    since, until = period_bounds(month, w.domain.tz)
+    return month, points(session=w.session, actor=w.actor, since=since, until=until)
 
 
 def _escalations_today(w: Work) -> list[tuple[TicketEvent, str]]:
@@ -133,7 +141,8 @@ def dashboard(request: Request, period: str = "7d", unit: str = "") -> Response:
             conds.append(Ticket.unit_id.in_(
                 select(Unit.id).where(Unit.path.startswith(chosen.path))))
         overall = figures(session=w.session, actor=w.actor, now=w.domain.now(), since=since,
-                          unit_code=chosen.code if chosen else None)
+                          unit_code=chosen.code if chosen else None,
+                          utility_window=w.domain.utility_window)
         grid, peak, bars = _category_days(w, conds, days)
         calls = list(w.session.scalars(
             select(CallRecord).where(CallRecord.outcome == CallOutcome.IN_PROGRESS.value)
@@ -161,4 +170,5 @@ def dashboard(request: Request, period: str = "7d", unit: str = "") -> Response:
             "asr_failed": asr_counts.get(JobStatus.FAILED.value, 0),
             "asr_oldest": oldest_job,
             "escalations": _escalations_today(w),
+            "points": _month_points(w),
         })

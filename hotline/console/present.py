@@ -62,7 +62,7 @@ EVENT_LABELS: dict[str, str] = {
 # Events that count as "reminders escalated" on the dashboard: the escalation itself, and
 # urging (催办) whether recorded as its own action or as an outbound call of that kind.
 ESCALATION_ACTIONS = frozenset({"escalate", "urge"})
-ESCALATION_KINDS = frozenset({"urge", "escalate_call"})
+ESCALATION_KINDS = frozenset({"urge", "escalate_call", "utility_call"})
 
 
 @lru_cache(maxsize=1)
@@ -173,7 +173,8 @@ def available_actions(status: str, actor: Actor) -> list[Action]:
     """
     st = Status(status)
     order = (Action.ACCEPT, Action.DISPATCH, Action.SIGN, Action.REPLY, Action.CLOSE,
-             Action.RETURN, Action.REASSIGN, Action.REJECT, Action.EXCLUDE)
+             Action.SEND_BACK, Action.RETURN, Action.REQUEST_EXCLUSION, Action.REASSIGN,
+             Action.REJECT, Action.EXCLUDE, Action.DENY_EXCLUSION)
     return [a for a in order
             if actor.role in TRANSITIONS[a].roles and st in TRANSITIONS[a].sources]
 

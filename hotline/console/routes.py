@@ -18,6 +18,7 @@ from ticketing import queries, service
 from ticketing.directory import authenticate, end_sessions
 from ticketing.inputs import BadCharacters, ascii_int, clean_text
 from ticketing.models import Ticket, Unit, User
+from ticketing.points import PENALTIES, PENALTY_ROLES, flag_penalty
 from ticketing.service import InvalidInput
 from ticketing.states import (
     ACTION_LABELS,
@@ -53,6 +54,9 @@ FIELD_MESSAGES = {
     "handler_id": "所选承办人不属于该承办单位。",
     "demand": "请填写诉求内容。",
     "category": "请从列表中选择分类。",
+    "outcome": "请选择办理结果。",
+    "kind": "请选择扣分项。",
+    "reason": "请填写原因：部分解决或无法解决需说明原因，申请剔除需从列表中选择原因。",
 }
 BAD_CHARACTERS = "内容含有不允许的控制字符（如 NUL、文字方向控制符），请删除后重新提交。"
 
@@ -296,6 +300,8 @@ def render_ticket(request: Request, w: Work, ticket: Ticket, *, status: int = 20
         "actions": [a.value for a in actions],
         "units": units,
         "handlers": handlers,
+        "exclusion_reasons": w.domain.settings.verification.exclusion_reasons,
+        "penalties": PENALTIES if w.actor.role in PENALTY_ROLES else {},
         "duplicate_of": duplicate_of.number if duplicate_of else None,
         "error": error,
         "failed": failed,
@@ -338,11 +344,19 @@ def _perform(w: Work, ticket: Ticket, action: Action, form: dict[str, str]) -> N
         case Action.SIGN:
             service.sign(**common, via="web")
         case Action.REPLY:
-            service.reply(**common, text=form["text"])
+            service.reply(**common, text=form["text"], outcome=form["outcome"],
+                          reason=reason or None)
         case Action.CLOSE:
             service.close(**common, note=form["note"].strip() or None)
         case Action.RETURN:
             service.return_ticket(**common, reason=reason)
+        case Action.SEND_BACK:
+            service.send_back(**common, reason=reason)
+        case Action.REQUEST_EXCLUSION:
+            service.request_exclusion(**common, reason=form["exclusion_reason"],
+                                      text=form["text"])
+        case Action.DENY_EXCLUSION:
+            service.deny_exclusion(**common, reason=reason)
         case Action.EXCLUDE:
             service.exclude(**common, reason=reason)
         case Action.REJECT:
@@ -363,8 +377,33 @@ def _perform(w: Work, ticket: Ticket, action: Action, form: dict[str, str]) -> N
 
 CONSOLE_ACTIONS = {a.value: a for a in (
     Action.ACCEPT, Action.DISPATCH, Action.SIGN, Action.REPLY, Action.CLOSE, Action.RETURN,
-    Action.EXCLUDE, Action.REJECT, Action.REASSIGN,
+    Action.EXCLUDE, Action.REJECT, Action.REASSIGN, Action.SEND_BACK,
+    Action.REQUEST_EXCLUSION, Action.DENY_EXCLUSION,
 )}
+
+
+@router.post("/tickets/{number}/penalty")
+@page
+def penalty(
+    number: str,
+    request: Request,
+    csrf: Annotated[str, Form(max_length=128)] = "",
+    kind: Annotated[str, Form(max_length=32)] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """A supervisor's penalty (资料不全, 重大负面舆情) with the reason: the API's rule."""
+    with work(request, csrf=csrf, post=True) as w:
+        w.require(*PENALTY_ROLES)
+        ticket = service.get_ticket(session=w.session, actor=w.actor, ref=number)
+        try:
+            flag_penalty(session=w.session, domain=w.domain, ticket=ticket, actor=w.actor,
+                         kind=kind, reason=reason)
+            w.session.commit()
+        except InvalidInput as exc:
+            w.session.rollback()
+            status, message = refusal(exc)
+            return render_ticket(request, w, ticket, status=status, error=message)
+        return RedirectResponse(f"/console/tickets/{ticket.number}#timeline", status_code=303)
 
 
 @router.post("/tickets/{number}/{action}")
@@ -377,6 +416,8 @@ def act(
     text: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
     note: Annotated[str, Form()] = "",
+    outcome: Annotated[str, Form(max_length=16)] = "",
+    exclusion_reason: Annotated[str, Form(max_length=32)] = "",
     unit_id: Annotated[str, Form(max_length=12)] = "",
     handler_id: Annotated[str, Form(max_length=12)] = "",
 ) -> Response:
@@ -386,7 +427,8 @@ def act(
         if chosen is None:
             return error_page(request, 404, "未找到", "没有这个操作。")
         form = {"text": text, "reason": reason, "note": note, "unit_id": unit_id,
-                "handler_id": handler_id}
+                "handler_id": handler_id, "outcome": outcome,
+                "exclusion_reason": exclusion_reason}
         try:
             _perform(w, ticket, chosen, form)
             w.session.commit()

@@ -34,7 +34,7 @@ from hotline.console.auth import (
 from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.models import User
-from ticketing.service import NotFound
+from ticketing.service import REPLY_OUTCOMES, NotFound
 from ticketing.states import Role
 
 HERE = Path(__file__).resolve().parent
@@ -58,6 +58,7 @@ templates.env.globals.update(
     ROLE_LABELS=present.ROLE_LABELS,
     URGENCY_LABELS=present.URGENCY_LABELS,
     CHANNEL_LABELS=present.CHANNEL_LABELS,
+    REPLY_OUTCOMES=REPLY_OUTCOMES,
 )
 
 

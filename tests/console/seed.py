@@ -143,8 +143,9 @@ def busy_day(sessions: sessionmaker[Session], domain: Domain, recordings: Path) 
         t = s.scalars(select(Ticket).where(Ticket.number == surveyed)).one()
         h = actor(s, "water-handler")
         service.sign(session=s, domain=domain, ticket=t, actor=h)
-        service.reply(session=s, domain=domain, ticket=t, actor=h, text="已冲洗管网，水质恢复。")
-        service.close(session=s, domain=domain, ticket=t, actor=h)
+        service.reply(session=s, domain=domain, ticket=t, actor=h, text="已冲洗管网，水质恢复。",
+                      outcome="resolved")
+        service.close(session=s, domain=domain, ticket=t, actor=actor(s, "operator"))
         service.record_survey(session=s, domain=domain, ticket=t, actor=system,
                               resolved=True, satisfied=True, keys="11")
         e = s.scalars(select(Ticket).where(Ticket.number == escalated)).one()

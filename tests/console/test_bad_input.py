@@ -54,7 +54,8 @@ def test_action_forms_refuse_control_characters(as_user: Users, sessions,
                          ("return", {"reason": "非本单位\u2067职责"})):
         r = h.post(f"/console/tickets/{n}/{action}", data={"csrf": h.csrf, **form})
         assert r.status_code == 422 and "不允许的控制字符" in r.text, action
-    r = h.post(f"/console/tickets/{n}/reply", data={"csrf": h.csrf, "text": "已抢修\r\n恢复供水"})
+    r = h.post(f"/console/tickets/{n}/reply", data={"csrf": h.csrf, "text": "已抢修\r\n恢复供水",
+                                                   "outcome": "resolved"})
     assert r.status_code == 303
     with sessions() as s:
         t = s.scalars(select(Ticket).where(Ticket.number == n)).one()

@@ -130,13 +130,21 @@ def test_roles_walk_a_complaint_in_the_browser(server, page, city: City, tmp_pat
     page.click("form.action-sign button")
     expect(page.locator(".alert.ok")).to_have_text("已签收。")
     page.fill("form.action-reply textarea", "已派抢修班组，管道修复，下午3点恢复供水。")
+    page.select_option("form.action-reply select[name=outcome]", "resolved")
     page.click("form.action-reply button")
     expect(page.locator(".alert.ok")).to_have_text("已反馈。")
+    expect(page.locator("h1 .status")).to_have_text("已反馈待核实")
+    expect(page.locator("#actions")).to_have_count(0)  # a handler never closes their own
+    log_out()
+
+    # 核实: the operator reads the answer back and closes.
+    log_in("operator")
+    page.goto(f"{base}/console/tickets/{number}")
+    expect(page.locator("form.action-close")).to_contain_text("已解决")
     page.click("form.action-close button")
-    expect(page.locator(".alert.ok")).to_have_text("已办结。")
+    expect(page.locator(".alert.ok")).to_have_text("已核实办结。")
     expect(page.locator("h1 .status")).to_have_text("已办结")
     expect(page.locator(".timeline li")).to_have_count(6)
-    expect(page.locator("#actions")).to_have_count(0)  # nothing left for a handler to do
     page.screenshot(path=str(shots / "ticket.png"), full_page=True)
     log_out()
 

@@ -52,8 +52,9 @@ def test_walk_from_intake_to_closed(as_user: Users, sessions) -> None:
     r = post(h, n, "sign")
     assert r.status_code == 303 and r.headers["location"] == f"/console/tickets/{n}?done=sign"
     assert "已签收。" in h.get(r.headers["location"]).text
-    assert post(h, n, "reply", text="已抢修，恢复供水").status_code == 303
-    assert post(h, n, "close", note="").status_code == 303
+    assert post(h, n, "reply", text="已抢修，恢复供水", outcome="resolved").status_code == 303
+    assert "核实办结" not in h.get(f"/console/tickets/{n}").text  # never one's own
+    assert post(op, n, "close", note="").status_code == 303
     assert status_of(sessions, n) == "closed"
     with sessions() as s:
         t = s.scalars(select(Ticket).where(Ticket.number == n)).one()
@@ -62,19 +63,21 @@ def test_walk_from_intake_to_closed(as_user: Users, sessions) -> None:
     assert [e.action for e in events] == ["create", "accept", "dispatch", "sign", "reply", "close"]
     assert events[3].data == {"via": "web"}
     page = h.get(f"/console/tickets/{n}").text
-    for label in ("创建工单", "受理", "派单", "签收", "反馈", "办结", "已抢修，恢复供水"):
+    for label in ("创建工单", "受理", "派单", "签收", "反馈", "核实办结", "已抢修，恢复供水"):
         assert label in page
 
 
 def test_refused_actions_say_why_in_chinese(as_user: Users, sessions, domain: Domain) -> None:
     n = make_ticket(sessions, domain)
-    h = as_user("water-handler")
-    r = post(h, n, "close")
+    h, op = as_user("water-handler"), as_user("operator")
+    r = post(op, n, "close")
     assert r.status_code == 409
-    assert "当前状态（已派单）不能执行“办结”" in r.text
-    post(h, n, "sign")
+    assert "当前状态（已派单）不能执行“核实办结”" in r.text
     r = post(h, n, "close")
-    assert r.status_code == 409 and "当前状态（已签收）不能执行“办结”" in r.text
+    assert r.status_code == 403 and "您的角色（承办人）无权执行“核实办结”" in r.text
+    post(h, n, "sign")
+    r = post(op, n, "close")
+    assert r.status_code == 409 and "当前状态（已签收）不能执行“核实办结”" in r.text
     assert status_of(sessions, n) == "signed"
     r = post(h, n, "exclude", reason="无理诉求")
     assert r.status_code == 403 and "您的角色（承办人）无权执行“剔除”" in r.text
@@ -102,8 +105,9 @@ def test_return_redispatch_reject_reassign_exclude(as_user: Users, sessions,
     water = city.unit_id("bj-water")
     assert post(op, n, "dispatch", unit_id=str(water)).status_code == 303
     assert status_of(sessions, n) == "dispatched"
-    for step, form in (("sign", {}), ("reply", {"text": "已修复"}), ("close", {})):
+    for step, form in (("sign", {}), ("reply", {"text": "已修复", "outcome": "resolved"})):
         assert post(h, n, step, **form).status_code == 303
+    assert post(op, n, "close").status_code == 303
     sup = as_user("supervisor")
     r = post(sup, n, "reject", reason="市民反映仍未来水")
     assert r.status_code == 303 and status_of(sessions, n) == "dispatched"

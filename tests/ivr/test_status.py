@@ -35,16 +35,16 @@ def test_reveals_only_counts_last_digits_and_coarse_steps(
     secret = _file(sessions, domain, city, "朝阳区安贞里物业乱收费，我要实名举报",
                    confidential=True)
     queued = _file(sessions, domain, city, "我想咨询一下公积金怎么提取",
-                   category="other")  # no rule for "other": waits in the manual queue
+                   category="other")  # no rule without a district: the manual queue
     done = _file(sessions, domain, city, "海淀区中关村大街路灯坏了", category="water")
-    handler = city.actor("water-handler")
+    handler, operator = city.actor("water-handler"), city.actor("operator")
     with sessions() as s:
         t = s.get(Ticket, done.id)
         assert t is not None and t.status == "dispatched"
-        for step in (service.sign, service.close):
-            if step is service.close:
-                service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已修复")
-            step(session=s, domain=domain, ticket=t, actor=handler)
+        service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已修复",
+                      outcome="resolved")
+        service.close(session=s, domain=domain, ticket=t, actor=operator)  # 核实
         s.commit()
     assert water.status == "dispatched" and queued.status == "accepted"
 

@@ -142,8 +142,9 @@ def test_retention_keeps_open_tickets(sessions: sessionmaker[Session], domain: D
     with sessions() as s:
         t = service.get_ticket(session=s, actor=system, ref=closed_no)
         service.sign(session=s, domain=domain, ticket=t, actor=handler)
-        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已修复")
-        service.close(session=s, domain=domain, ticket=t, actor=handler)
+        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已修复",
+                      outcome="resolved")
+        service.close(session=s, domain=domain, ticket=t, actor=system)
         s.commit()
     with sessions() as s:
         deleted = apply_retention(session=s, days=30, now=utcnow() + timedelta(days=31))

@@ -275,39 +275,6 @@ def test_daily_cap_per_citizen(ob_sessions: sessionmaker[Session], ob_domain: Do
     assert capped[0].due_at.astimezone(domain.tz).date() == tomorrow
 
 
-def test_urges_at_fractions_then_superior(ob_sessions: sessionmaker[Session],
-                                          ob_domain: Domain, ob_city: City) -> None:
-    domain = Domain.load(ob_domain.settings.model_copy(update={
-        "outbound": ob_domain.settings.outbound.model_copy(
-            update={"urge_at_fractions": [0.75, 1.0], "urges_before_superior": 1})}))
-    number = new_ticket(ob_sessions, domain, ob_city)
-    handler = ob_city.actor("water-handler")
-    with ob_sessions() as s:
-        service.sign(session=s, domain=domain,
-                     ticket=service.get_ticket(session=s, actor=handler, ref=number),
-                     actor=handler)
-        s.commit()
-    t = ticket(ob_sessions, number)
-    clock = [domain.now()]
-    domain.now = lambda: clock[0]  # type: ignore[method-assign]
-    dialer = ScriptedDialer({WATER_HANDLER_PHONE: Script(["1"]),
-                             CITY_SUPERVISOR_PHONE: Script(["1"])})
-    worker = make_worker(ob_sessions, domain, dialer)
-    worker.tick()
-    worker.wait_idle()
-    urges = tasks(ob_sessions, number, Kind.URGE)
-    assert [u.step for u in urges] == [0, 1] and dialer.calls == []
-    span = t.due_at - t.received_at
-    assert urges[0].due_at == t.received_at + span * 0.75
-    clock[0] = urges[0].due_at + timedelta(seconds=1)
-    drive(worker, lambda: tasks(ob_sessions, number, Kind.URGE)[0].status == "done")
-    assert dialer.calls == [(WATER_HANDLER_PHONE, "1")]
-    clock[0] = t.due_at + timedelta(seconds=1)
-    drive(worker, lambda: tasks(ob_sessions, number, Kind.URGE)[1].status == "done")
-    # bj-water has no supervisor of its own; its superior (the city) has.
-    assert dialer.calls[-1] == (CITY_SUPERVISOR_PHONE, "1")
-
-
 def test_abandoned_call_is_not_redialled_on_the_spot(
     ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City
 ) -> None:

@@ -42,9 +42,11 @@ def test_walk_ticket_to_closed(client: TestClient, city: City) -> None:
     h = auth(city, "water-handler")
     n = t["number"]
     assert client.post(f"/api/v1/tickets/{n}/sign", headers=h).json()["status"] == "signed"
-    r = client.post(f"/api/v1/tickets/{n}/reply", json={"text": "已抢修"}, headers=h)
-    assert r.json()["status"] == "replied"
-    r = client.post(f"/api/v1/tickets/{n}/close", headers=h)
+    r = client.post(f"/api/v1/tickets/{n}/reply", json={"text": "已抢修", "outcome": "resolved"},
+                    headers=h)
+    assert r.json()["status"] == "replied" and r.json()["reply_outcome"] == "resolved"
+    assert client.post(f"/api/v1/tickets/{n}/close", headers=h).status_code == 403  # 核实
+    r = client.post(f"/api/v1/tickets/{n}/close", headers=auth(city, "operator"))
     assert r.status_code == 200 and r.json()["status"] == "closed"
     events = client.get(f"/api/v1/tickets/{n}/events", headers=h).json()
     assert [e["action"] for e in events] == ["create", "accept", "dispatch", "sign", "reply",
@@ -53,7 +55,7 @@ def test_walk_ticket_to_closed(client: TestClient, city: City) -> None:
 
 def test_forbidden_transition_is_409_and_names_state(client: TestClient, city: City) -> None:
     t = create(client, city, category="water")
-    r = client.post(f"/api/v1/tickets/{t['number']}/close", headers=auth(city, "water-handler"))
+    r = client.post(f"/api/v1/tickets/{t['number']}/close", headers=auth(city, "operator"))
     assert r.status_code == 409
     body = r.json()
     assert body["error"] == "invalid_transition"

@@ -117,11 +117,11 @@ def test_multiline_text_keeps_its_lines_and_actions_check_their_text(
     n = r.json()["number"]
     h = auth(city, "water-handler")
     assert client.post(f"/api/v1/tickets/{n}/sign", headers=h).status_code == 200
-    r = client.post(f"/api/v1/tickets/{n}/reply", json={"text": "已处理\u202e"}, headers=h)
+    r = client.post(f"/api/v1/tickets/{n}/reply", json={"text": "已处理\u202e", "outcome": "resolved"}, headers=h)
     assert r.status_code == 422 and r.json()["field"] == "text"
     r = client.post(f"/api/v1/tickets/{n}/return", json={"reason": "非本单位\x00"}, headers=h)
     assert r.status_code == 422 and r.json()["field"] == "reason"
-    r = client.post(f"/api/v1/tickets/{n}/reply", json={"text": "已抢修\n恢复供水"}, headers=h)
+    r = client.post(f"/api/v1/tickets/{n}/reply", json={"text": "已抢修\n恢复供水", "outcome": "resolved"}, headers=h)
     assert r.status_code == 200 and r.json()["reply_text"] == "已抢修\n恢复供水"
 
 

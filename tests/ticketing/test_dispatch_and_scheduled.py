@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from config import Settings
+from hotline.app import create_app
 from tests.support.city import City
 from ticketing import service
+from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.dispatch_rules import DispatchRule, RuleFileError, RuleTable, load_rule_table
-from ticketing.models import utcnow
-from ticketing.scheduled import escalate_waiting_utilities
+from ticketing.models import Ticket, utcnow
+from ticketing.scheduled import archive_unsurveyable, escalate_waiting_utilities
 from ticketing.states import Status
 
 
@@ -80,3 +86,99 @@ def test_waiting_utility_is_escalated_once(sessions: sessionmaker[Session], doma
         s.commit()
         actions = [e.action for e in service.events_of(session=s, ticket=t)]
         assert actions.count("escalate") == 1
+
+
+def test_utilities_dispatched_in_window_in_stats_and_metrics(
+    settings: Settings, sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """The share of utilities whose first dispatch came within the shipped window, in
+    /api/v1/stats and /metrics alike."""
+    window = domain.utility_window
+    start = utcnow() - 3 * window
+    clock = [start]
+    domain.now = lambda: clock[0]  # type: ignore[method-assign]
+    op = city.actor("operator")
+    water = "朝阳区望京西园三区5号楼停水了"
+
+    def new(phone: str, *, accept: bool) -> Ticket:
+        with sessions() as s:
+            t = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
+                                      caller_phone=phone, demand=water, category="water")
+            if accept:
+                service.accept(session=s, domain=domain, ticket=t, actor=op)
+            s.commit()
+            return t
+
+    assert new("13811110001", accept=True).status == Status.DISPATCHED  # at once: in time
+    late = new("13811110002", accept=False)
+    new("13811110003", accept=False)  # never dispatched, window long gone: late
+    clock[0] = start + window * 1.5
+    with sessions() as s:
+        t = s.get_one(Ticket, late.id)
+        service.accept(session=s, domain=domain, ticket=t, actor=op)  # dispatched late
+        assert t.status == Status.DISPATCHED
+        s.commit()
+    clock[0] = utcnow()
+    new("13811110004", accept=False)  # inside its window: counted neither way yet
+    with TestClient(create_app(settings), client=("127.0.0.1", 5000)) as client:
+        stats = client.get("/api/v1/stats", headers={
+            "Authorization": f"Bearer {city.tokens['operator']}"}).json()
+        assert (stats["utilities"], stats["utilities_dispatched_in_window"]) == (3, 1)
+        assert stats["utility_dispatch_rate"] == round(1 / 3, 4)
+        samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                   for f in text_string_to_metric_families(client.get("/metrics").text)
+                   for s in f.samples}
+    key = "hotline_utility_dispatch_tickets"
+    assert samples[(key, (("in_window", "true"),))] == 1
+    assert samples[(key, (("in_window", "false"),))] == 2
+    assert samples[("hotline_utility_dispatch_in_window_ratio", ())] == 1 / 3
+
+
+def test_closed_tickets_nobody_can_survey_are_archived(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    days = timedelta(days=domain.settings.verification.archive_unsurveyable_days)
+    start = utcnow()
+    clock = [start]
+    domain.now = lambda: clock[0]  # type: ignore[method-assign]
+    op, handler = city.actor("operator"), city.actor("water-handler")
+    system = Actor.system("test")
+    numbers = []
+    with sessions() as s:
+        for i, no_contact in enumerate((True, False, False)):
+            t = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
+                                      caller_phone=f"1381111000{i}", no_contact=no_contact,
+                                      demand=f"朝阳区望京西园{i + 1}区停水了", category="water")
+            service.accept(session=s, domain=domain, ticket=t, actor=op)
+            service.sign(session=s, domain=domain, ticket=t, actor=handler)
+            service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已修复",
+                          outcome="resolved")
+            service.close(session=s, domain=domain, ticket=t, actor=op)
+            numbers.append(t.number)
+        s.commit()
+    no_callback, unreachable, waiting = numbers
+    clock[0] = start + timedelta(days=1)
+    with sessions() as s:
+        t = service.get_ticket(session=s, actor=system, ref=unreachable)
+        service.record_unreachable(session=s, domain=domain, ticket=t, actor=system)
+        s.commit()
+
+    def archive_at(at: datetime) -> list[str]:
+        clock[0] = at
+        with sessions() as s:
+            done = [t.number for t in archive_unsurveyable(session=s, domain=domain)]
+            s.commit()
+            return done
+
+    assert archive_at(start + days - timedelta(seconds=1)) == []
+    assert archive_at(start + days + timedelta(seconds=1)) == [no_callback]
+    assert archive_at(start + days + timedelta(days=1, seconds=1)) == [unreachable]
+    # A citizen whose survey is still being attempted is never archived unsurveyed.
+    assert archive_at(start + 10 * days) == []
+    with sessions() as s:
+        statuses = {t.number: t.status for t in s.scalars(
+            select(Ticket).where(Ticket.number.in_(numbers)))}
+        last = service.events_of(session=s, ticket=s.scalars(
+            select(Ticket).where(Ticket.number == no_callback)).one())[-1]
+    assert statuses == {no_callback: "archived", unreachable: "archived", waiting: "closed"}
+    assert (last.action, last.role, last.to_status) == ("archive", "system", "archived")

@@ -45,8 +45,9 @@ def test_full_loop_with_audit(sessions: sessionmaker[Session], domain: Domain, c
         assert t.sign_due_at == t.dispatched_at + timedelta(minutes=5)
         assert len(t.number) == 10 and t.number.isdigit()
         service.sign(session=s, domain=domain, ticket=t, actor=handler)
-        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已安排抢修，下午恢复供水")
-        service.close(session=s, domain=domain, ticket=t, actor=handler)
+        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已安排抢修，下午恢复供水",
+                      outcome="resolved")
+        service.close(session=s, domain=domain, ticket=t, actor=op)
         result = service.record_survey(session=s, domain=domain, ticket=t,
                                        actor=Actor.system("survey"), resolved=True,
                                        satisfied=False, keys="12")
@@ -108,7 +109,7 @@ def test_exclude_is_supervisor_only_and_leaves_rates(sessions: sessionmaker[Sess
         service.exclude(session=s, domain=domain, ticket=t, actor=sup, reason="诉求不合理：要求免除全年水费")
         s.commit()
         assert t.status == Status.EXCLUDED
-        f = figures(session=s, actor=sup, now=domain.now())
+        f = figures(session=s, actor=sup, now=domain.now(), utility_window=domain.utility_window)
         assert f.tickets == 0 and f.excluded == 1 and f.dispatched == 0
 
 
@@ -120,8 +121,9 @@ def test_reject_redo_new_deadline_and_new_survey(sessions: sessionmaker[Session]
         t = _new(s, domain, op, category="water", urgency="general")
         for fn in (service.sign,):
             fn(session=s, domain=domain, ticket=t, actor=handler)
-        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已处理")
-        service.close(session=s, domain=domain, ticket=t, actor=handler)
+        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已处理",
+                      outcome="resolved")
+        service.close(session=s, domain=domain, ticket=t, actor=op)
         service.record_survey(session=s, domain=domain, ticket=t, actor=system,
                               resolved=False, satisfied=False)
         old_due = t.due_at
@@ -132,8 +134,9 @@ def test_reject_redo_new_deadline_and_new_survey(sessions: sessionmaker[Session]
         assert t.handler.username == "water-handler"
         assert t.due_at > old_due
         service.sign(session=s, domain=domain, ticket=t, actor=handler)
-        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已彻底修复")
-        service.close(session=s, domain=domain, ticket=t, actor=handler)
+        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已彻底修复",
+                      outcome="resolved")
+        service.close(session=s, domain=domain, ticket=t, actor=op)
         second = service.record_survey(session=s, domain=domain, ticket=t, actor=system,
                                        resolved=True, satisfied=True)
         s.commit()
@@ -152,8 +155,9 @@ def test_one_survey_per_closure(sessions: sessionmaker[Session], domain: Domain,
             service.record_survey(session=s, domain=domain, ticket=t, actor=system,
                                   resolved=True, satisfied=True)
         service.sign(session=s, domain=domain, ticket=t, actor=handler)
-        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="好了")
-        service.close(session=s, domain=domain, ticket=t, actor=handler)
+        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="好了",
+                      outcome="resolved")
+        service.close(session=s, domain=domain, ticket=t, actor=op)
         service.record_survey(session=s, domain=domain, ticket=t, actor=system,
                               resolved=True, satisfied=True)
         with pytest.raises((service.InvalidInput, TransitionError)):
@@ -163,13 +167,13 @@ def test_one_survey_per_closure(sessions: sessionmaker[Session], domain: Domain,
 
 def test_forbidden_transition_changes_nothing(sessions: sessionmaker[Session], domain: Domain,
                                               city: City) -> None:
-    op, handler = city.actor("operator"), city.actor("water-handler")
+    op = city.actor("operator")
     with sessions() as s:
         t = _new(s, domain, op, category="water")
         s.commit()
         before = (t.status, t.version, len(_actions(s, t)))
         with pytest.raises(TransitionError):
-            service.close(session=s, domain=domain, ticket=t, actor=handler)
+            service.close(session=s, domain=domain, ticket=t, actor=op)
         s.rollback()
         s.refresh(t)
         assert (t.status, t.version, len(_actions(s, t))) == before

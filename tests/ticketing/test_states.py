@@ -37,6 +37,9 @@ EXPECTED_TARGET = {
     Action.REJECT: Status.DISPATCHED,
     Action.REASSIGN: Status.DISPATCHED,
     Action.ANSWER: Status.CLOSED,
+    Action.SEND_BACK: Status.SIGNED,
+    Action.REQUEST_EXCLUSION: Status.EXCLUSION_REQUESTED,
+    Action.DENY_EXCLUSION: Status.SIGNED,
 }
 
 ALLOWED_FROM = {
@@ -46,20 +49,26 @@ ALLOWED_FROM = {
     Action.REPLY: {Status.SIGNED},
     Action.CLOSE: {Status.REPLIED},
     Action.SURVEY: {Status.CLOSED},
-    Action.ARCHIVE: {Status.SURVEYED, Status.EXCLUDED},
+    Action.ARCHIVE: {Status.SURVEYED, Status.EXCLUDED, Status.CLOSED},
     Action.RETURN: {Status.DISPATCHED, Status.SIGNED},
     Action.EXCLUDE: {Status.ACCEPTED, Status.DISPATCHED, Status.SIGNED, Status.REPLIED,
-                     Status.RETURNED},
+                     Status.RETURNED, Status.EXCLUSION_REQUESTED},
     Action.REJECT: {Status.CLOSED, Status.SURVEYED},
     Action.REASSIGN: {Status.ACCEPTED, Status.DISPATCHED, Status.SIGNED, Status.RETURNED},
     Action.ANSWER: {Status.DRAFT},
+    Action.SEND_BACK: {Status.REPLIED},
+    Action.REQUEST_EXCLUSION: {Status.SIGNED},
+    Action.DENY_EXCLUSION: {Status.EXCLUSION_REQUESTED},
 }
 
 PAIRS = [(s, a) for a in Action for s in Status]
 
 
 def _role_for(action: Action) -> Role:
-    return Role.ADMIN if Role.ADMIN in TRANSITIONS[action].roles else Role.SYSTEM
+    roles = TRANSITIONS[action].roles
+    if Role.ADMIN in roles:
+        return Role.ADMIN
+    return Role.SYSTEM if Role.SYSTEM in roles else Role.HANDLER
 
 
 @pytest.mark.parametrize(("status", "action"), PAIRS, ids=[f"{s}-{a}" for s, a in PAIRS])
@@ -82,12 +91,14 @@ def test_table_matches_expectations() -> None:
         assert set(t.sources) == ALLOWED_FROM[action]
 
 
-@pytest.mark.parametrize("action", [Action.RETURN, Action.EXCLUDE, Action.REJECT])
+@pytest.mark.parametrize("action", [Action.RETURN, Action.EXCLUDE, Action.REJECT,
+                                    Action.SEND_BACK, Action.REQUEST_EXCLUSION,
+                                    Action.DENY_EXCLUSION])
 def test_reason_required(action: Action) -> None:
     source = next(iter(ALLOWED_FROM[action]))
     for blank in (None, "", "   "):
         with pytest.raises(ReasonRequired):
-            transition_for(source, action, Role.ADMIN, blank)
+            transition_for(source, action, _role_for(action), blank)
 
 
 @pytest.mark.parametrize(
@@ -97,7 +108,10 @@ def test_reason_required(action: Action) -> None:
         (Action.EXCLUDE, Role.OPERATOR),
         (Action.REJECT, Role.HANDLER),
         (Action.SIGN, Role.OPERATOR),
-        (Action.CLOSE, Role.OPERATOR),
+        (Action.CLOSE, Role.HANDLER),  # 核实: never one's own ticket
+        (Action.SEND_BACK, Role.HANDLER),
+        (Action.DENY_EXCLUSION, Role.HANDLER),
+        (Action.REQUEST_EXCLUSION, Role.OPERATOR),
         (Action.ACCEPT, Role.HANDLER),
         (Action.REASSIGN, Role.HANDLER),
     ],

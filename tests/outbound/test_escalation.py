@@ -1,0 +1,183 @@
+"""The escalation ladder as SHIPPED (config/hotline.toml + config/settings.py): 催办 reaches
+the handler, the unit's supervisor and the superior unit, and 超期督办 repeats until the
+ticket is closed; a utility left undispatched calls the duty dispatcher. On SQLite and
+PostgreSQL, with the shipped windows on a controlled clock (the scripted dialer stands in
+for the carriers, which test_sip.py and test_twilio.py drive for real)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from config import Settings
+from hotline.app import create_app
+from outbound.ladder import STEP_SPAN
+from outbound.models import Kind
+from outbound.worker import OutboundWorker
+from tests.console.conftest import log_in
+from tests.outbound.support import (
+    RecordingSms,
+    Script,
+    ScriptedDialer,
+    events,
+    tasks,
+    ticket,
+)
+from tests.support.city import City
+from ticketing import service
+from ticketing.context import Domain
+from ticketing.models import Ticket
+from ticketing.scheduled import escalate_waiting_utilities
+
+CY_HANDLER, CY_SUPERVISOR, CITY_SUPERVISOR = "13900000010", "13900000003", "13900000002"
+DUTY_OPERATOR = "13900000001"
+WATER_ADDRESS = "朝阳区望京西园三区5号楼"
+
+
+class Clock:
+    def __init__(self, domain: Domain) -> None:
+        self.at = domain.now()
+        domain.now = lambda: self.at  # type: ignore[method-assign]
+
+
+def run(worker: OutboundWorker, clock: Clock, at: datetime) -> None:
+    """Move the clock, plan, and let the worker place everything due."""
+    clock.at = at
+    for _ in range(3):
+        worker.plan_now()
+        worker.tick()
+        worker.wait_idle()
+
+
+def test_shipped_ladder_reaches_handler_supervisor_superior_until_closed(
+    settings: Settings, sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    assert Settings().escalation == settings.escalation  # the shipped ladder, untouched
+    clock = Clock(domain)
+    operator, handler = city.actor("operator"), city.actor("cy-handler")
+    with sessions() as s:
+        t = service.create_ticket(session=s, domain=domain, actor=operator, channel="api",
+                                  caller_phone="13811112222", category="municipal",
+                                  district="朝阳区", demand="朝阳区阜通东大街的路灯坏了好几天了")
+        service.accept(session=s, domain=domain, ticket=t, actor=operator)
+        assert t.unit is not None and t.unit.code == "cy"
+        service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        s.commit()
+        number, received, due = t.number, t.received_at, t.due_at
+    assert due is not None
+    sms = RecordingSms()
+    dialer = ScriptedDialer({p: Script(["1"]) for p in (CY_HANDLER, CY_SUPERVISOR,
+                                                        CITY_SUPERVISOR)})
+    worker = OutboundWorker(sessions=sessions, domain=domain, dialer=dialer, sms=sms,
+                            name="ladder")
+    run(worker, clock, clock.at)
+    assert dialer.calls == [] and sms.sent == []
+    ladder = settings.escalation.ladder
+    planned = tasks(sessions, number, Kind.URGE)
+    assert [u.step for u in planned] == [i * STEP_SPAN for i in range(len(ladder))]
+
+    # Walk every rung of the shipped ladder, in time order.
+    for rung in ladder:
+        if rung.at is not None:
+            run(worker, clock, received + (due - received) * rung.at + timedelta(seconds=1))
+    assert rung.every_hours is not None
+    every = timedelta(hours=rung.every_hours)
+    run(worker, clock, due + every + timedelta(seconds=1))
+    run(worker, clock, due + 2 * every + timedelta(seconds=1))
+
+    urges = [e for e in events(sessions, number) if e.action == "urge"]
+    reached = [e.data["reached"] for e in urges]
+    # The handler first (SMS, then a call), the unit's supervisor at the deadline, then the
+    # superior unit, again and again while the ticket stays overdue (超期督办).
+    assert reached == ["handler", "handler", "unit_supervisor", "superior_unit",
+                       "superior_unit"]
+    assert [e.data["how"] for e in urges] == ["sms", "call", "call", "call", "call"]
+    assert "超期督办（第2次" in (urges[-1].note or "")
+    assert sms.sent and sms.sent[0][0] == CY_HANDLER and number in sms.sent[0][1]
+    assert dialer.calls == [(CY_HANDLER, "1"), (CY_SUPERVISOR, "1"), (CITY_SUPERVISOR, "1"),
+                            (CITY_SUPERVISOR, "1")]
+
+    # Closed: the ladder stops; the next 超期督办 already planned is cancelled at claim.
+    with sessions() as s:
+        t = service.get_ticket(session=s, actor=handler, ref=number)
+        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="路灯已修复",
+                      outcome="resolved")
+        service.close(session=s, domain=domain, ticket=t, actor=operator)
+        s.commit()
+    run(worker, clock, due + 5 * every)
+    assert [c for c in dialer.calls if c[0] != "13811112222"] == dialer.calls[:4]  # 回访 only
+    assert [u.status for u in tasks(sessions, number, Kind.URGE)][-1] == "cancelled"
+
+    # Every rung is on the console's ticket page, for the supervisor who oversees it.
+    page = log_in(create_app(settings), city, "supervisor").get(
+        f"/console/tickets/{number}").text
+    assert "超期督办（第2次" in page and "电话通知上级单位督办员" in page
+    assert "短信通知承办人" in page and "到期催办：电话通知单位督办员" in page
+
+
+def test_undispatched_utility_calls_the_duty_dispatcher_and_duplicates_keep_the_clock(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    clock = Clock(domain)
+    operator, water = city.actor("operator"), city.actor("water-handler")
+    window = domain.utility_window
+    with sessions() as s:
+        numbers = []
+        for phone in ("13811112222", "13811114444"):
+            t = service.create_ticket(session=s, domain=domain, actor=operator, channel="api",
+                                      caller_phone=phone, address=WATER_ADDRESS,
+                                      demand=f"{WATER_ADDRESS}停水了，一直没来水")
+            service.accept(session=s, domain=domain, ticket=t, actor=operator)
+            numbers.append(t.number)
+            s.commit()
+    late, dispatched_in_time = numbers
+    returned_at = clock.at = clock.at + timedelta(seconds=30)
+    with sessions() as s:
+        for number in numbers:  # 退单: both back in the manual queue
+            t = service.get_ticket(session=s, actor=water, ref=number)
+            service.return_ticket(session=s, domain=domain, ticket=t, actor=water,
+                                  reason="不属于本单位管辖")
+        s.commit()
+    dialer = ScriptedDialer({DUTY_OPERATOR: Script(["1"])})
+    worker = OutboundWorker(sessions=sessions, domain=domain, dialer=dialer,
+                            sms=RecordingSms(), name="utility")
+    worker.plan_now()  # both calls planned for the end of the window
+
+    # A neighbour reports the same outage: linked to the waiting ticket (a write to it),
+    # which must not restart its clock.
+    clock.at = returned_at + window / 3
+    with sessions() as s:
+        dup = service.create_ticket(session=s, domain=domain, actor=operator, channel="api",
+                                    caller_phone="13811115555", address=WATER_ADDRESS,
+                                    demand=f"{WATER_ADDRESS}没有水")
+        s.commit()
+        linked_to = dup.duplicate_of_id
+    assert linked_to == ticket(sessions, late).id
+    clock.at = returned_at + window / 2
+    with sessions() as s:
+        assert {t.number for t in escalate_waiting_utilities(session=s, domain=domain)} == set(
+            numbers)
+        s.commit()
+
+    # One is dispatched by hand inside the window; the other is not.
+    clock.at = returned_at + window * 0.9
+    bj_water = city.unit_id("bj-water")  # before our session: SQLite has one writer
+    with sessions() as s:
+        t = service.get_ticket(session=s, actor=operator, ref=dispatched_in_time)
+        service.dispatch(session=s, domain=domain, ticket=t, actor=operator,
+                         unit_id=bj_water)
+        s.commit()
+    run(worker, clock, returned_at + window - timedelta(seconds=1))
+    assert [c for c in dialer.calls if c[0] == DUTY_OPERATOR] == []
+    run(worker, clock, returned_at + window + timedelta(seconds=1))
+    assert [c for c in dialer.calls if c[0] == DUTY_OPERATOR] == [(DUTY_OPERATOR, "1")]
+    (call,) = tasks(sessions, late, Kind.UTILITY_CALL)
+    assert call.status == "done" and call.result == "acknowledged"
+    (moot,) = tasks(sessions, dispatched_in_time, Kind.UTILITY_CALL)
+    assert moot.status == "cancelled"
+    rung = [e for e in events(sessions, late) if e.action == "escalate" and e.data.get("how")]
+    assert len(rung) == 1 and rung[0].data["reached"] == "duty_dispatcher"
+    with sessions() as s:
+        assert s.scalars(select(Ticket.escalated).where(Ticket.number == late)).one()

@@ -1,0 +1,159 @@
+"""核实 before 办结 with the SHIPPED settings: the handler replies with a structured answer,
+an operator or supervisor closes it or sends it back with a reason; a handler never closes
+their own ticket. On SQLite and PostgreSQL, through the service and the API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from config import Settings
+from hotline.app import create_app
+from tests.support.city import City
+from ticketing import service
+from ticketing.context import Domain
+from ticketing.inputs import InvalidInput
+from ticketing.states import PermissionDenied, ReasonRequired, Status
+
+WATER = "朝阳区望京西园三区5号楼停水了，一直没来水"
+
+
+def _signed(sessions: sessionmaker[Session], domain: Domain, city: City) -> str:
+    op, handler = city.actor("operator"), city.actor("water-handler")
+    with sessions() as s:
+        t = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
+                                  caller_phone="13811112222", demand=WATER)
+        service.accept(session=s, domain=domain, ticket=t, actor=op)
+        service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        s.commit()
+        return t.number
+
+
+def test_reply_is_verified_or_sent_back(sessions: sessionmaker[Session], domain: Domain,
+                                        city: City) -> None:
+    assert Settings().verification.skip_categories == []  # shipped: every reply verified
+    number = _signed(sessions, domain, city)
+    handler, op, sup = (city.actor(u) for u in ("water-handler", "operator", "supervisor"))
+    with sessions() as s:
+        t = service.get_ticket(session=s, actor=handler, ref=number)
+        with pytest.raises(InvalidInput):  # anything but resolved says why
+            service.reply(session=s, domain=domain, ticket=t, actor=handler,
+                          text="管道需整体更换", outcome="partly")
+        with pytest.raises(InvalidInput):
+            service.reply(session=s, domain=domain, ticket=t, actor=handler,
+                          text="已修复", outcome="fixed")
+        service.reply(session=s, domain=domain, ticket=t, actor=handler,
+                      text="已修复", outcome="resolved")
+        assert t.status == Status.REPLIED and t.reply_outcome == "resolved"
+        with pytest.raises(PermissionDenied):  # a handler never closes their own ticket
+            service.close(session=s, domain=domain, ticket=t, actor=handler)
+        with pytest.raises(ReasonRequired):
+            service.send_back(session=s, domain=domain, ticket=t, actor=op, reason=" ")
+        service.send_back(session=s, domain=domain, ticket=t, actor=op,
+                          reason="回访核实：仍未来水，反馈不属实")
+        assert t.status == Status.SIGNED and t.replied_at is None
+        service.reply(session=s, domain=domain, ticket=t, actor=handler,
+                      text="主管道破裂，需停水施工三天", outcome="partly", reason="需整体更换管道")
+        service.close(session=s, domain=domain, ticket=t, actor=sup, note="已电话核实")
+        s.commit()
+        assert t.status == Status.CLOSED
+        assert (t.reply_outcome, t.reply_reason) == ("partly", "需整体更换管道")
+        trail = [(e.action, e.actor_name, e.note)
+                 for e in service.events_of(session=s, ticket=t)][-4:]
+    assert [a for a, _, _ in trail] == ["reply", "send_back", "reply", "close"]
+    assert trail[1][2] == "回访核实：仍未来水，反馈不属实" and trail[3][2] == "已电话核实"
+
+
+def test_categories_that_skip_verification_close_on_reply(
+    settings: Settings, sessions: sessionmaker[Session], city: City
+) -> None:
+    domain = Domain.load(settings.model_copy(update={
+        "verification": settings.verification.model_copy(update={"skip_categories": ["water"]})}))
+    number = _signed(sessions, domain, city)
+    handler = city.actor("water-handler")
+    with sessions() as s:
+        t = service.get_ticket(session=s, actor=handler, ref=number)
+        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已修复",
+                      outcome="resolved")
+        s.commit()
+        assert t.status == Status.CLOSED and t.closed_at is not None
+        close = service.events_of(session=s, ticket=t)[-1]
+        assert (close.action, close.role) == ("close", "system")
+
+
+@pytest.fixture
+def client(settings: Settings, city: City) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+def test_api_verification(client: TestClient, sessions: sessionmaker[Session],
+                          domain: Domain, city: City) -> None:
+    number = _signed(sessions, domain, city)
+
+    def post(user: str, action: str, **body: object):
+        return client.post(f"/api/v1/tickets/{number}/{action}", json=body or None,
+                           headers={"Authorization": f"Bearer {city.tokens[user]}"})
+
+    assert post("water-handler", "reply", text="已修复").status_code == 422  # no outcome
+    r = post("water-handler", "reply", text="无法解决", outcome="unresolvable",
+             reason="属于产权单位自管管网")
+    assert r.status_code == 200 and r.json()["reply_reason"] == "属于产权单位自管管网"
+    assert post("water-handler", "close").status_code == 403
+    assert post("water-handler", "send_back", reason="自己退回").status_code == 403
+    assert post("operator", "send_back").status_code == 422
+    r = post("operator", "send_back", reason="请联系产权单位后再反馈")
+    assert r.status_code == 200 and r.json()["status"] == "signed"
+    post("water-handler", "reply", text="已协调产权单位修复", outcome="resolved")
+    r = post("supervisor", "close", note="核实无误")
+    assert r.status_code == 200 and r.json()["status"] == "closed"
+
+
+def test_exclusion_is_requested_by_the_handler_and_decided_by_a_supervisor(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    reasons = Settings().verification.exclusion_reasons
+    assert {"无理诉求", "重复诉求", "非本市事项", "已进入司法程序"} <= set(reasons)
+    number = _signed(sessions, domain, city)
+    handler, sup = city.actor("water-handler"), city.actor("supervisor")
+    with sessions() as s:
+        t = service.get_ticket(session=s, actor=handler, ref=number)
+        with pytest.raises(InvalidInput):  # only a reason from the configured list
+            service.request_exclusion(session=s, domain=domain, ticket=t, actor=handler,
+                                      reason="不想办", text="太麻烦")
+        with pytest.raises(PermissionDenied):  # the handler asks; never decides
+            service.exclude(session=s, domain=domain, ticket=t, actor=handler, reason="重复")
+        service.request_exclusion(session=s, domain=domain, ticket=t, actor=handler,
+                                  reason="重复诉求", text="与工单2612010001为同一诉求")
+        assert t.status == Status.EXCLUSION_REQUESTED and t.exclusion_reason == "重复诉求"
+        service.deny_exclusion(session=s, domain=domain, ticket=t, actor=sup,
+                               reason="两处地址不同，不属重复")
+        assert t.status == Status.SIGNED
+        service.request_exclusion(session=s, domain=domain, ticket=t, actor=handler,
+                                  reason="已进入司法程序", text="诉求人已就此起诉至法院")
+        service.exclude(session=s, domain=domain, ticket=t, actor=sup,
+                        reason="同意：已进入司法程序")
+        s.commit()
+        assert t.status == Status.EXCLUDED
+        trail = [e.action for e in service.events_of(session=s, ticket=t)][-4:]
+    assert trail == ["request_exclusion", "deny_exclusion", "request_exclusion", "exclude"]
+
+
+def test_api_exclusion(client: TestClient, sessions: sessionmaker[Session], domain: Domain,
+                       city: City) -> None:
+    number = _signed(sessions, domain, city)
+
+    def post(user: str, action: str, **body: object):
+        return client.post(f"/api/v1/tickets/{number}/{action}", json=body,
+                           headers={"Authorization": f"Bearer {city.tokens[user]}"})
+
+    assert post("water-handler", "request_exclusion", reason="随便", text="x").status_code == 422
+    r = post("water-handler", "request_exclusion", reason="非本市事项", text="事发地在河北省")
+    assert r.status_code == 200 and r.json()["status"] == "excl_requested"
+    assert post("water-handler", "exclude", reason="非本市").status_code == 403
+    assert post("water-handler", "deny_exclusion", reason="x").status_code == 403
+    r = post("supervisor", "exclude", reason="核实属实，同意剔除")
+    assert r.status_code == 200 and r.json()["status"] == "excluded"

@@ -1,0 +1,137 @@
+"""Points per ticket, unit and handler (考核计分, docs/metrics.md).
+
+A ticket scores its citizen's verdict — both yes +1, one no −0.5, both no −1
+(``service.survey_score``, the latest answered closure round) — plus the penalties a
+supervisor flags with a reason: 资料不全 −0.5 (a step without its required evidence) and
+重大负面舆情 −3. Penalties are audit events (action ``penalty``) and nothing else: only the
+survey path and audited supervisor actions feed the points.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ticketing.actors import Actor
+from ticketing.context import Domain
+from ticketing.inputs import InvalidInput, clean_text
+from ticketing.models import SurveyResult, Ticket, TicketEvent, Unit, User
+from ticketing.queries import scope_filter
+from ticketing.states import Role
+
+PENALTY_EVENT = "penalty"
+# kind → (points, label)
+PENALTIES: dict[str, tuple[float, str]] = {
+    "incomplete": (-0.5, "资料不全"),
+    "negative_opinion": (-3.0, "重大负面舆情"),
+}
+# Who may flag a penalty (the API and the console check the same tuple).
+PENALTY_ROLES = (Role.SUPERVISOR, Role.ADMIN)
+
+
+def flag_penalty(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor,
+                 kind: str, reason: str) -> TicketEvent:
+    """A supervisor's penalty on a ticket, with the reason; audited, never edited."""
+    if kind not in PENALTIES:
+        raise InvalidInput("kind", f"kind must be one of {', '.join(PENALTIES)}")
+    reason = clean_text(reason or "", field="reason", multiline=True).strip()
+    if not reason:
+        raise InvalidInput("reason", "a penalty needs the reason")
+    points, label = PENALTIES[kind]
+    event = TicketEvent(
+        ticket_id=ticket.id, actor_id=actor.id, actor_name=actor.name, role=actor.role.value,
+        action=PENALTY_EVENT, note=f"{label}（{points:+g}分）：{reason}",
+        data={"kind": kind, "points": points}, at=domain.now(),
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def period_bounds(period: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """"2026" or "2026-12" → [start, end) in local time: the year or month totals."""
+    year, _, month = period.partition("-")
+    try:
+        since = datetime(int(year), int(month or 1), 1, tzinfo=tz)
+    except ValueError as exc:
+        raise InvalidInput("period", f"no such period {period!r}; YYYY or YYYY-MM") from exc
+    if not month:
+        return since, since.replace(year=since.year + 1)
+    return since, since.replace(year=since.year + since.month // 12,
+                                month=since.month % 12 + 1)
+
+
+@dataclass
+class Score:
+    code: str  # unit code or user name
+    name: str
+    tickets: int = 0  # tickets with a survey verdict or a penalty in the period
+    survey_points: float = 0.0
+    penalty_points: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return round(self.survey_points + self.penalty_points, 2)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"code": self.code, "name": self.name, "tickets": self.tickets,
+                "survey_points": round(self.survey_points, 2),
+                "penalty_points": round(self.penalty_points, 2), "total": self.total}
+
+
+@dataclass
+class Points:
+    units: list[Score]
+    handlers: list[Score]
+
+
+def points(*, session: Session, actor: Actor, since: datetime, until: datetime) -> Points:
+    """Totals per unit and per handler for verdicts and penalties dated in [since, until)
+    (a month or a year), within the actor's scope; best first."""
+    per_ticket: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    latest: dict[int, SurveyResult] = {}
+    for s in session.scalars(
+        select(SurveyResult)
+        .join(Ticket, Ticket.id == SurveyResult.ticket_id)
+        .where(scope_filter(actor), SurveyResult.outcome == "answered",
+               SurveyResult.at >= since, SurveyResult.at < until)
+        .order_by(SurveyResult.ticket_id, SurveyResult.closure_round)
+    ):
+        latest[s.ticket_id] = s
+    for tid, s in latest.items():
+        per_ticket[tid][0] += s.score or 0.0
+    for e in session.scalars(
+        select(TicketEvent)
+        .join(Ticket, Ticket.id == TicketEvent.ticket_id)
+        .where(scope_filter(actor), TicketEvent.action == PENALTY_EVENT,
+               TicketEvent.at >= since, TicketEvent.at < until)
+    ):
+        per_ticket[e.ticket_id][1] += float((e.data or {}).get("points", 0.0))
+    units: dict[int, Score] = {}
+    handlers: dict[int, Score] = {}
+    if per_ticket:
+        rows = session.execute(
+            select(Ticket.id, Unit.id, Unit.code, Unit.name, User.id, User.username,
+                   User.display_name)
+            .outerjoin(Unit, Unit.id == Ticket.unit_id)
+            .outerjoin(User, User.id == Ticket.handler_id)
+            .where(Ticket.id.in_(list(per_ticket)))
+        ).all()
+        for tid, uid, ucode, uname, hid, hcode, hname in rows:
+            survey, penalty = per_ticket[tid]
+            for key, code, name, table in ((uid, ucode, uname, units),
+                                           (hid, hcode, hname, handlers)):
+                if key is None:
+                    continue
+                score = table.setdefault(key, Score(code=code, name=name))
+                score.tickets += 1
+                score.survey_points += survey
+                score.penalty_points += penalty
+    order = lambda s: (-s.total, s.code)  # noqa: E731
+    return Points(units=sorted(units.values(), key=order),
+                  handlers=sorted(handlers.values(), key=order))
