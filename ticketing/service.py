@@ -696,6 +696,8 @@ def _reapply_classification(*, session: Session, domain: Domain, ticket: Ticket,
 
 
 CLASSIFICATION_FIELDS = ("category", "urgency", "kind", "emergency")
+# Who may confirm or correct a classification (API and console alike): the intake side.
+CLASSIFIER_ROLES = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)
 CONFIRM_EVENT = "classification_confirmed"
 CORRECT_EVENT = "classification_corrected"
 
