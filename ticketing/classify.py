@@ -79,6 +79,9 @@ class Rule:
     patterns: tuple[re.Pattern[str], ...]
     categories: frozenset[str]  # urgency rules only: applies to these categories; empty = all
     negatable: bool
+    # A cue in a clause containing one of these words does not fire: "消防演习" speaks of
+    # fire without one.
+    unless: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -235,6 +238,7 @@ def _parse_rule(
         patterns=patterns,
         categories=frozenset(raw.get("categories", [])),
         negatable=bool(raw.get("negatable", negatable)),
+        unless=tuple(raw.get("unless", [])),
     )
 
 
@@ -298,19 +302,31 @@ def _negated(text: str, pos: int, rules: ClassificationRules) -> bool:
     return any(prefix.endswith(word) for word in rules.negation_adjacent)
 
 
+def _excepted(text: str, pos: int, rule: Rule) -> bool:
+    if not rule.unless:
+        return False
+    start = _clause_start(text, pos)
+    end = next((i for i in range(pos, len(text)) if _CLAUSE_BREAK.match(text[i])), len(text))
+    return any(word in text[start:end] for word in rule.unless)
+
+
 def _rule_hits(rule: Rule, text: str, rules: ClassificationRules) -> list[str]:
     """Distinct cues of ``rule`` present in ``text`` (at least once not negated)."""
     hits: list[str] = []
     for kw in rule.keywords:
         start = text.find(kw)
         while start != -1:
-            if not (rule.negatable and _negated(text, start, rules)):
+            if not (rule.negatable and _negated(text, start, rules)) and not _excepted(
+                text, start, rule
+            ):
                 hits.append(kw)
                 break
             start = text.find(kw, start + 1)
     for pattern in rule.patterns:
         for m in pattern.finditer(text):
-            if not (rule.negatable and _negated(text, m.start(), rules)):
+            if not (rule.negatable and _negated(text, m.start(), rules)) and not _excepted(
+                text, m.start(), rule
+            ):
                 hits.append(m.group(0))
                 break
     return hits

@@ -38,18 +38,19 @@ def _below_10000(n: int) -> str:
         if zero:
             out += "零"
             zero = False
-        out += _NUMERALS[digit] + _UNITS[power]
+        # Callers say 两百/两千, not 二百/二千.
+        out += ("两" if digit == 2 and power >= 2 else _NUMERALS[digit]) + _UNITS[power]
     return out
 
 
 def spoken_number(digits: str) -> str:
-    """How a caller says a number: "20" → 二十, "12345" → 一二三四五, "3.5" → 三点五.
+    """How a caller says a number: "20" → 二十, "2000" → 两千, "0302" → 零三零二.
 
-    Quantities up to 99,999,999 are read as quantities; longer strings and those with a
-    leading zero (phone numbers, house numbers like 0302) are read digit by digit.
+    Up to 99,999,999 a number is read as a quantity; longer strings and those with a
+    leading zero (phone numbers, room numbers like 0302) are read digit by digit.
     """
     whole, _, fraction = digits.partition(".")
-    if len(whole) > 8 or (len(whole) > 1 and whole.startswith("0")) or len(whole) == 5:
+    if len(whole) > 8 or (len(whole) > 1 and whole.startswith("0")):
         spoken = "".join(_NUMERALS[int(d)] for d in whole)
     else:
         n = int(whole)
@@ -57,7 +58,7 @@ def spoken_number(digits: str) -> str:
             spoken = "零"
         else:
             high, low = divmod(n, 10000)
-            spoken = (_below_10000(high) + "万" if high else "") + (
+            spoken = (("两" if high == 2 else _below_10000(high)) + "万" if high else "") + (
                 ("零" if high and low < 1000 and low else "") + _below_10000(low)
             )
             if spoken.startswith("一十"):
