@@ -52,6 +52,9 @@ FIELD_MESSAGES = {
     "handler_id": "所选承办人不属于该承办单位。",
     "demand": "请填写诉求内容。",
     "category": "请从列表中选择分类。",
+    "urgency": "请从列表中选择紧急程度。",
+    "kind": "请从列表中选择诉求类型。",
+    "emergency": "请从列表中选择紧急联动。",
 }
 BAD_CHARACTERS = "内容含有不允许的控制字符（如 NUL、文字方向控制符），请删除后重新提交。"
 
