@@ -314,3 +314,19 @@ def test_train_from_corrections(cli_env: Path, small_file: Path) -> None:
     assert "1 reviewed ticket(s)" in r.output
     info = store_for(cli_env).current_info()
     assert info["rows"] == 81 and "corrections" in info["sources"]
+
+
+def test_fast_features_and_probabilities_equal_sklearns(model: IntakeModel, rules) -> None:
+    import numpy as np
+    from scipy import sparse
+
+    from ticketing.intake_model import _prepare, _probabilities, _rule_votes
+
+    for text in [*ISSUE_MISSES, *CALM, "喂 你好 我们 小区 停水 三天 了", "x"]:
+        ruled = classify(text, rules)
+        ours = model.features(text, ruled)
+        theirs = sparse.hstack([model.vectoriser.transform([_prepare(text)]),
+                                _rule_votes([ruled])]).tocsr()
+        assert np.allclose(ours.toarray(), theirs.toarray())
+        for clf in model.classifiers.values():
+            assert np.allclose(_probabilities(clf, ours), clf.predict_proba(theirs)[0])
