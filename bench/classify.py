@@ -81,6 +81,7 @@ def main(quick: bool) -> None:
     model = IntakeModel.train(train, rules)
     console.print(f"model trained on {len(train)} texts in {time.perf_counter() - started:.1f} s")
     report("3. model, corpus held-out part", test, lambda t: understand(t, rules, model))
+    report("3b. rules alone, corpus held-out part", test, lambda t: understand(t, rules))
     report("4. model, bench/data/heldout.tsv", mine, lambda t: understand(t, rules, model))
     report("4b. rules alone, bench/data/heldout.tsv", mine, lambda t: understand(t, rules))
 

@@ -330,3 +330,22 @@ def test_fast_features_and_probabilities_equal_sklearns(model: IntakeModel, rule
         assert np.allclose(ours.toarray(), theirs.toarray())
         for clf in model.classifiers.values():
             assert np.allclose(_probabilities(clf, ours), clf.predict_proba(theirs)[0])
+
+
+@pytest.mark.parametrize(("text", "service"), [
+    ("楼顶上站着一个年轻人，说要跳楼，底下围了好多人", "110"),
+    ("我家孩子在公园门口走丢了，六岁，穿红衣服", "110"),
+    ("工业园区有个罐子在漏氨气，味道特别冲", "119"),
+])
+def test_more_emergencies_from_general_knowledge(text: str, service: str, rules) -> None:
+    got = classify(text, rules)
+    assert (got.emergency, got.urgency) == (service, "urgent"), got.matched
+
+
+@pytest.mark.parametrize("text", [
+    "大雨以后桥洞下面的积水很深，刚才有辆车熄火在里面了",
+    "马路中间掉了好几根钢管，车都在绕着开",
+    "小区里的大狗不拴绳，昨天把一个小孩咬伤了",
+])
+def test_more_life_safety_from_general_knowledge(text: str, rules) -> None:
+    assert classify(text, rules).urgency == "urgent"
