@@ -56,8 +56,13 @@ def load_model(settings: Settings) -> IntakeModel | None:
     """
     store = store_for(settings.data_dir)
     try:
-        return store.load_current()
+        model = store.load_current()
     except Exception:
         log.exception("intake model in %s unreadable; classifying by rules alone",
                       store.directory)
         return None
+    if model is not None:
+        log.info("intake model version %s loaded (%s texts, data sha256 %.12s)",
+                 model.info.get("version"), model.info.get("rows"),
+                 model.info.get("data_sha256"))
+    return model
