@@ -78,9 +78,29 @@ def evaluate(rows: Sequence[LabelledText], results: Sequence[Understanding]) -> 
                                                 len(flagged))
         summary["emergency_total"] = len(real)
         summary["emergency_flagged"] = len(flagged)
+    for name in FIELDS:
+        scored = [(res.confidence[name], getattr(res, name) == row.labels[name])
+                  for row, res in zip(rows, results, strict=True)
+                  if name in res.confidence and name in row.labels]
+        if scored:
+            summary[f"{name}_calibration_error"] = round(_ece(scored), 4)
     summary["needs_confirmation"] = _ratio(sum(r.needs_confirmation for r in results),
                                            len(results))
     return {"summary": summary, "fields": reports}
+
+
+def _ece(scored: Sequence[tuple[float, bool]], bins: int = 5) -> float:
+    """Expected calibration error: how far stated confidence is from the hit rate, averaged
+    over confidence bins weighted by their size (0 = perfectly calibrated)."""
+    total = 0.0
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        inside = [(p, ok) for p, ok in scored if lo < p <= hi or (b == 0 and p == 0)]
+        if inside:
+            mean_p = sum(p for p, _ in inside) / len(inside)
+            hit = sum(ok for _, ok in inside) / len(inside)
+            total += len(inside) / len(scored) * abs(mean_p - hit)
+    return total
 
 
 def _ratio(num: int, den: int) -> float | None:

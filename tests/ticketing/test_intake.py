@@ -349,3 +349,13 @@ def test_more_emergencies_from_general_knowledge(text: str, service: str, rules)
 ])
 def test_more_life_safety_from_general_knowledge(text: str, rules) -> None:
     assert classify(text, rules).urgency == "urgent"
+
+
+def test_eval_reports_calibration(model: IntakeModel, rules, small_file: Path) -> None:
+    from ticketing.intake_eval import evaluate, predict_all
+
+    rows = read_labelled(small_file)
+    summary = evaluate(rows, predict_all(rows, lambda t: understand(t, rules, model)))["summary"]
+    for name in ("category", "urgency", "kind", "emergency"):
+        assert 0 <= summary[f"{name}_calibration_error"] <= 1
+    assert summary["urgent_total"] == sum(r.labels["urgency"] == "urgent" for r in rows)
