@@ -253,6 +253,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024
     rules_file: Path = CONFIG_DIR / "dispatch_rules.toml"
     classification_file: Path = CONFIG_DIR / "classification.toml"
+    # A learned field (category, urgency, kind, emergency) whose probability is below this
+    # flags the ticket 待确认 for an operator. The trained model lives in data_dir/classifier.
+    classification_confirm_below: float = 0.5
     holidays_file: Path = CONFIG_DIR / "holidays.toml"
     prompts_dir: Path = CONFIG_DIR / "prompts"
     # Recordings older than this many days are deleted once a day (never those of open

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from asr.cli import app as asr_app
 from config import get_settings
 from hotline import dbadmin
+from hotline.classify_cli import app as classify_app
 from hotline.kbcli import kb_app
 from hotline.observability import setup_logging
 from ticketing import queries
@@ -349,3 +350,4 @@ def asr_backlog(
 
 app.add_typer(asr_app, name="asr", help="Speech recognition (Vosk): models, transcription")
 app.add_typer(kb_app, name="kb")
+app.add_typer(classify_app, name="classify")

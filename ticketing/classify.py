@@ -22,12 +22,15 @@ from typing import Any
 from config import CONFIG_DIR, get_settings
 
 __all__ = [
+    "EMERGENCY_SERVICES",
+    "KINDS",
     "URGENCY_LEVELS",
     "UTILITY_CATEGORIES",
     "Classification",
     "ClassificationRules",
     "category_label",
     "classify",
+    "known_categories",
     "load_rules",
 ]
 
@@ -35,6 +38,10 @@ __all__ = [
 UTILITY_CATEGORIES: frozenset[str] = frozenset({"water", "power", "gas", "heating"})
 # Most to least pressing; classify() returns the first level with a firing cue.
 URGENCY_LEVELS: tuple[str, ...] = ("urgent", "livelihood", "general")
+# 诉求类型 of the 12345 standard; "complaint" is what a caller means when nothing else is said.
+KINDS: tuple[str, ...] = ("complaint", "report", "inquiry", "suggestion", "help", "praise")
+# Hand-over targets: police, fire and rescue, ambulance; "none" for everything else.
+EMERGENCY_SERVICES: tuple[str, ...] = ("110", "119", "120", "none")
 
 CATEGORIES_FILE = CONFIG_DIR / "categories.toml"
 SUBJECT_MAX_CHARS = 20
@@ -57,6 +64,8 @@ class Classification:
     address: str | None
     subject: str
     matched: tuple[str, ...]  # rule ids/keywords that fired, for audit
+    kind: str = "complaint"
+    emergency: str = "none"
 
 
 @dataclass(frozen=True)
@@ -70,12 +79,17 @@ class Rule:
     patterns: tuple[re.Pattern[str], ...]
     categories: frozenset[str]  # urgency rules only: applies to these categories; empty = all
     negatable: bool
+    # A cue in a clause containing one of these words does not fire: "消防演习" speaks of
+    # fire without one.
+    unless: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class ClassificationRules:
     category_rules: tuple[Rule, ...]
     urgency_rules: tuple[Rule, ...]
+    emergency_rules: tuple[Rule, ...]
+    kind_rules: tuple[Rule, ...]
     priority: tuple[str, ...]
     fallback: str
     min_score: float
@@ -101,6 +115,11 @@ def _category_labels() -> Mapping[str, str]:
     with CATEGORIES_FILE.open("rb") as fh:
         data = tomllib.load(fh)
     return dict(data["categories"])
+
+
+def known_categories() -> tuple[str, ...]:
+    """Every category code, in the order of config/categories.toml."""
+    return tuple(_category_labels())
 
 
 def category_label(code: str) -> str:
@@ -137,6 +156,15 @@ def load_rules(path: Path | None = None) -> ClassificationRules:
         _parse_rule(raw, path, target_key="level", allowed=set(URGENCY_LEVELS), negatable=True)
         for raw in data.get("urgency_rules", [])
     )
+    emergency_rules = tuple(
+        _parse_rule(raw, path, target_key="service", allowed=set(EMERGENCY_SERVICES) - {"none"},
+                    negatable=True)
+        for raw in data.get("emergency_rules", [])
+    )
+    kind_rules = tuple(
+        _parse_rule(raw, path, target_key="kind", allowed=set(KINDS), negatable=False)
+        for raw in data.get("kind_rules", [])
+    )
     for rule in urgency_rules:
         if unknown := rule.categories - categories:
             raise ValueError(f"{path}: rule {rule.id}: unknown categories {sorted(unknown)}")
@@ -164,6 +192,8 @@ def load_rules(path: Path | None = None) -> ClassificationRules:
     return ClassificationRules(
         category_rules=category_rules,
         urgency_rules=urgency_rules,
+        emergency_rules=emergency_rules,
+        kind_rules=kind_rules,
         priority=priority,
         fallback=fallback,
         min_score=float(scoring.get("min_score", 1)),
@@ -208,6 +238,7 @@ def _parse_rule(
         patterns=patterns,
         categories=frozenset(raw.get("categories", [])),
         negatable=bool(raw.get("negatable", negatable)),
+        unless=tuple(raw.get("unless", [])),
     )
 
 
@@ -271,19 +302,31 @@ def _negated(text: str, pos: int, rules: ClassificationRules) -> bool:
     return any(prefix.endswith(word) for word in rules.negation_adjacent)
 
 
+def _excepted(text: str, pos: int, rule: Rule) -> bool:
+    if not rule.unless:
+        return False
+    start = _clause_start(text, pos)
+    end = next((i for i in range(pos, len(text)) if _CLAUSE_BREAK.match(text[i])), len(text))
+    return any(word in text[start:end] for word in rule.unless)
+
+
 def _rule_hits(rule: Rule, text: str, rules: ClassificationRules) -> list[str]:
     """Distinct cues of ``rule`` present in ``text`` (at least once not negated)."""
     hits: list[str] = []
     for kw in rule.keywords:
         start = text.find(kw)
         while start != -1:
-            if not (rule.negatable and _negated(text, start, rules)):
+            if not (rule.negatable and _negated(text, start, rules)) and not _excepted(
+                text, start, rule
+            ):
                 hits.append(kw)
                 break
             start = text.find(kw, start + 1)
     for pattern in rule.patterns:
         for m in pattern.finditer(text):
-            if not (rule.negatable and _negated(text, m.start(), rules)):
+            if not (rule.negatable and _negated(text, m.start(), rules)) and not _excepted(
+                text, m.start(), rule
+            ):
                 hits.append(m.group(0))
                 break
     return hits
@@ -319,6 +362,25 @@ def _urgency(text: str, category: str, rules: ClassificationRules) -> tuple[str,
         if level in fired:
             return level, fired[level]
     return "general", []
+
+
+def _emergency(text: str, rules: ClassificationRules) -> tuple[str, list[str]]:
+    """The service with the most cues (file order breaks ties), or "none"."""
+    fired: dict[str, list[str]] = {}
+    for rule in rules.emergency_rules:
+        if hits := _rule_hits(rule, text, rules):
+            fired.setdefault(rule.target, []).extend(f"{rule.id}:{h}" for h in hits)
+    if not fired:
+        return "none", []
+    service = max(fired, key=lambda s: len(fired[s]))
+    return service, fired[service]
+
+
+def _kind(text: str, rules: ClassificationRules) -> tuple[str, list[str]]:
+    for rule in rules.kind_rules:
+        if hits := _rule_hits(rule, text, rules):
+            return rule.target, [f"{rule.id}:{h}" for h in hits]
+    return "complaint", []
 
 
 def _district(text: str, rules: ClassificationRules) -> tuple[str | None, str | None]:
@@ -391,10 +453,14 @@ def classify(text: str, rules: ClassificationRules | None = None) -> Classificat
     norm = _normalize(text)
     category, category_hits, cues = _score_categories(norm, rules)
     urgency, urgency_hits = _urgency(norm, category, rules)
+    emergency, emergency_hits = _emergency(norm, rules)
+    if emergency != "none":
+        urgency = "urgent"  # a hand-over to 110/119/120 is life or property safety
+    kind, kind_hits = _kind(norm, rules)
     district, district_cue = _district(norm, rules)
     address = _address(norm, rules)
     label = category_label(category)
-    matched = [*category_hits, *urgency_hits]
+    matched = [*category_hits, *urgency_hits, *emergency_hits, *kind_hits]
     if district_cue:
         matched.append(district_cue)
     return Classification(
@@ -409,6 +475,8 @@ def classify(text: str, rules: ClassificationRules | None = None) -> Classificat
             [address or "", district or "", (district or "").removesuffix("区")],
         ),
         matched=tuple(matched),
+        kind=kind,
+        emergency=emergency,
     )
 
 

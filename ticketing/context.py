@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -9,8 +10,11 @@ from zoneinfo import ZoneInfo
 from config.settings import Settings
 from ticketing.classify import ClassificationRules, load_rules
 from ticketing.dispatch_rules import RuleTable, load_rule_table
+from ticketing.intake_model import IntakeModel, Understanding, store_for, understand
 from ticketing.models import utcnow
 from ticketing.workcalendar import WorkCalendar
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -19,6 +23,7 @@ class Domain:
     rules: RuleTable
     classification: ClassificationRules
     calendar: WorkCalendar
+    model: IntakeModel | None = None  # None: classification by the rules alone
     tz: ZoneInfo = field(init=False)
 
     def __post_init__(self) -> None:
@@ -31,6 +36,7 @@ class Domain:
             rules=load_rule_table(settings.rules_file),
             classification=load_rules(settings.classification_file),
             calendar=WorkCalendar(settings.holidays_file),
+            model=load_model(settings),
         )
 
     @property
@@ -38,5 +44,30 @@ class Domain:
         """Utilities (水电气暖) must leave the manual queue within this of the call."""
         return timedelta(seconds=self.settings.deadlines.utility_dispatch_seconds)
 
+    def understand(self, text: str) -> Understanding:
+        """Category, urgency, kind, emergency, place of one text (model + rules floor)."""
+        return understand(text, self.classification, self.model,
+                          confirm_below=self.settings.classification_confirm_below)
+
     def now(self) -> datetime:
         return utcnow()
+
+
+def load_model(settings: Settings) -> IntakeModel | None:
+    """The current trained intake model, or None (rules alone) if none or unreadable.
+
+    An unreadable model must not stop the hotline answering calls: the rules still
+    classify, and the error is logged for the operator to retrain.
+    """
+    store = store_for(settings.data_dir)
+    try:
+        model = store.load_current()
+    except Exception:
+        log.exception("intake model in %s unreadable; classifying by rules alone",
+                      store.directory)
+        return None
+    if model is not None:
+        log.info("intake model version %s loaded (%s texts, data sha256 %.12s)",
+                 model.info.get("version"), model.info.get("rows"),
+                 model.info.get("data_sha256"))
+    return model

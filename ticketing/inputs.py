@@ -12,7 +12,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import UTC, datetime, tzinfo
 
-from ticketing.classify import category_label
+from ticketing.classify import EMERGENCY_SERVICES, KINDS, URGENCY_LEVELS, category_label
 
 
 class InvalidInput(ValueError):
@@ -80,6 +80,20 @@ def check_category(code: str) -> str:
     except KeyError:
         raise InvalidInput("category", f"unknown category {code!r}") from None
     return code
+
+
+_LABELS: dict[str, tuple[str, ...]] = {
+    "urgency": URGENCY_LEVELS,
+    "kind": KINDS,
+    "emergency": EMERGENCY_SERVICES,
+}
+
+
+def check_label(field: str, value: str) -> str:
+    """``value`` if it is one of the fixed labels of ``field`` (urgency, kind, emergency)."""
+    if value not in _LABELS[field]:
+        raise InvalidInput(field, f"unknown {field} {value!r}; one of {', '.join(_LABELS[field])}")
+    return value
 
 
 # Row ids are INTEGER columns (32-bit on PostgreSQL); a larger id in a request is refused

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -133,6 +134,14 @@ class Ticket(Base):
     recording_sha256: Mapped[str | None] = mapped_column(String(64))
     call_id: Mapped[str | None] = mapped_column(String(128), index=True)
     classification: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    kind: Mapped[str] = mapped_column(String(16), default="complaint",
+                                      server_default="complaint")  # 诉求类型
+    emergency: Mapped[str] = mapped_column(String(8), default="none", server_default="none")
+    # 待确认: the classifier was unsure; an operator confirms or corrects it.
+    needs_confirmation: Mapped[bool] = mapped_column(Boolean, default=False, index=True,
+                                                     server_default=false())
+    # Lowest probability among the learned fields; None when the rules alone classified.
+    classification_confidence: Mapped[float | None] = mapped_column(Float)
 
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     handler_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)

@@ -169,6 +169,7 @@ class Filters:
     category: str | None = None
     unit_code: str | None = None  # exactly this unit
     q: str | None = None
+    unconfirmed: bool = False  # 待确认: classification waiting for an operator
 
 
 def conditions(actor: Actor, f: Filters, now: datetime) -> list[Any]:
@@ -185,6 +186,8 @@ def conditions(actor: Actor, f: Filters, now: datetime) -> list[Any]:
         conds.append(Ticket.unit_id.in_(select(Unit.id).where(Unit.code == f.unit_code)))
     if f.q and f.q.strip():
         conds.append(search(f.q, actor))
+    if f.unconfirmed:
+        conds.append(Ticket.needs_confirmation.is_(True))
     return conds
 
 

@@ -97,6 +97,20 @@ class ReassignBody(Strict):
     reason: str | None = Field(default=None, max_length=2000)
 
 
+class ClassificationBody(Strict):
+    """Confirm the classification (empty body) or correct some of its fields (待确认)."""
+
+    category: str | None = Field(default=None, max_length=32)
+    urgency: Literal["urgent", "livelihood", "general"] | None = None
+    kind: Literal["complaint", "report", "inquiry", "suggestion", "help", "praise"] | None = None
+    emergency: Literal["110", "119", "120", "none"] | None = None
+
+    @field_validator("category")
+    @classmethod
+    def _known_category(cls, v: str | None) -> str | None:
+        return None if v is None else check_category(v)
+
+
 class SurveyBody(Strict):
     resolved: bool
     satisfied: bool
@@ -150,6 +164,12 @@ class TicketOut(BaseModel):
     district: str | None
     category: str
     urgency: str
+    kind: str = Field(description="诉求类型: complaint, report, inquiry, suggestion, help, praise")
+    emergency: str = Field(description="hand-over service: 110, 119, 120 or none")
+    needs_confirmation: bool = Field(description="待确认: an operator should confirm or "
+                                     "correct the classification")
+    confidence: dict[str, float] = Field(
+        description="probability of each learned field; empty when the rules alone classified")
     subject: str
     demand: str
     transcript: str | None
@@ -187,6 +207,8 @@ class TicketOut(BaseModel):
             caller_name=None if hide else t.caller_name,
             confidential=t.confidential, address=t.address, district=t.district,
             category=t.category, urgency=t.urgency, subject=t.subject, demand=t.demand,
+            kind=t.kind, emergency=t.emergency, needs_confirmation=t.needs_confirmation,
+            confidence=dict((t.classification or {}).get("confidence") or {}),
             # The verbatim words and the voice identify a confidential caller as surely as
             # the number does; the demand (what must be done) stays visible to the handler.
             transcript=None if hide else t.transcript,

@@ -16,10 +16,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ticketing.actors import Actor
-from ticketing.classify import UTILITY_CATEGORIES, classify
+from ticketing.classify import UTILITY_CATEGORIES
 from ticketing.context import Domain
 from ticketing.deadlines import due_at
-from ticketing.inputs import InvalidInput, ascii_int, check_category, clean_optional, clean_text
+from ticketing.inputs import (
+    InvalidInput,
+    ascii_int,
+    check_category,
+    check_label,
+    clean_optional,
+    clean_text,
+)
 from ticketing.models import SurveyResult, Ticket, TicketEvent, TicketSequence, Unit, User
 from ticketing.queries import LINK_EVENT, may_see_ticket
 from ticketing.queries import scope_filter as scope_filter  # callers written against service
@@ -209,7 +216,7 @@ def create_ticket(
     text = demand.strip() or (transcript or "").strip()
     now = domain.now()
     received = received_at or now
-    guess = classify(text, domain.classification) if text else None
+    guess = domain.understand(text) if text else None
     ticket = Ticket(
         number=_next_number(session, domain, received),
         channel=channel,
@@ -221,6 +228,11 @@ def create_ticket(
         district=district or (guess.district if guess else None),
         category=category or (guess.category if guess else "other"),
         urgency=urgency or (guess.urgency if guess else "general"),
+        kind=guess.kind if guess else "complaint",
+        emergency=guess.emergency if guess else "none",
+        # An operator who typed the category has already judged the call.
+        needs_confirmation=bool(guess and guess.needs_confirmation and category is None),
+        classification_confidence=_lowest(guess.confidence) if guess else None,
         subject=(subject or (guess.subject if guess else "") or "")[:128],
         demand=text,
         transcript=transcript,
@@ -228,17 +240,7 @@ def create_ticket(
         recording_path=recording_path,
         recording_sha256=recording_sha256,
         call_id=call_id,
-        classification=(
-            {
-                "category": guess.category,
-                "urgency": guess.urgency,
-                "district": guess.district,
-                "address": guess.address,
-                "matched": list(guess.matched),
-            }
-            if guess
-            else None
-        ),
+        classification=guess.as_record() if guess else None,
         status=Status.DRAFT.value,
         received_at=received,
         created_at=now,
@@ -757,17 +759,99 @@ def attach_transcript(
                  note=None, data={"chars": len(text)}, at=now)
     waiting = Status(ticket.status) in UNDISPATCHED_STATUSES and not ticket.unit_id
     if text and waiting:
-        guess = classify(text, domain.classification)
+        guess = domain.understand(text)
         ticket.category, ticket.urgency = guess.category, guess.urgency
+        ticket.kind, ticket.emergency = guess.kind, guess.emergency
+        ticket.needs_confirmation = guess.needs_confirmation
+        ticket.classification_confidence = _lowest(guess.confidence)
+        ticket.classification = guess.as_record()
         ticket.district = ticket.district or guess.district
         ticket.address = ticket.address or guess.address
         ticket.subject = guess.subject[:128]
-        if ticket.status == Status.ACCEPTED.value:
-            ticket.due_at = due_at(ticket.urgency, ticket.received_at,
-                                   settings=domain.settings.deadlines, calendar=domain.calendar)
-            auto_dispatch(session=session, domain=domain, ticket=ticket, actor=actor)
+        _reapply_classification(session=session, domain=domain, ticket=ticket, actor=actor)
     session.flush()
     return ticket
+
+
+def _lowest(confidence: dict[str, float]) -> float | None:
+    return min(confidence.values()) if confidence else None
+
+
+def _reapply_classification(*, session: Session, domain: Domain, ticket: Ticket,
+                            actor: Actor) -> None:
+    """New deadline, and the dispatch rules again for a ticket still waiting for a unit."""
+    if ticket.due_at is None or ticket.closed_at is not None:
+        return  # a draft gets its deadline when accepted; a closed ticket keeps its record
+    ticket.due_at = due_at(ticket.urgency, ticket.received_at,
+                           settings=domain.settings.deadlines, calendar=domain.calendar)
+    if ticket.status == Status.ACCEPTED.value and not ticket.unit_id:
+        auto_dispatch(session=session, domain=domain, ticket=ticket, actor=actor)
+
+
+CLASSIFICATION_FIELDS = ("category", "urgency", "kind", "emergency")
+# Who may confirm or correct a classification (API and console alike): the intake side.
+CLASSIFIER_ROLES = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)
+CONFIRM_EVENT = "classification_confirmed"
+CORRECT_EVENT = "classification_corrected"
+
+
+def confirm_classification(
+    *,
+    session: Session,
+    domain: Domain,
+    ticket: Ticket,
+    actor: Actor,
+    category: str | None = None,
+    urgency: str | None = None,
+    kind: str | None = None,
+    emergency: str | None = None,
+) -> Ticket:
+    """An operator confirms the classification (no values) or corrects some fields.
+
+    Either way the 待确认 flag is cleared and an audited event records the before and after
+    values: these events are the training data of ``hotline classify train
+    --from-corrections``. A corrected urgency moves the deadline; a corrected category of a
+    ticket still waiting for a unit is dispatched by the rules again. An emergency is always
+    urgent, so naming a service raises the urgency.
+    """
+    wanted = {
+        "category": check_category(category) if category else None,
+        "urgency": check_label("urgency", urgency) if urgency else None,
+        "kind": check_label("kind", kind) if kind else None,
+        "emergency": check_label("emergency", emergency) if emergency else None,
+    }
+    if (wanted["emergency"] or ticket.emergency) != "none" and not urgency:
+        wanted["urgency"] = "urgent"
+    before = {f: getattr(ticket, f) for f in CLASSIFICATION_FIELDS}
+    for name, value in wanted.items():
+        if value is not None:
+            setattr(ticket, name, value)
+    after = {f: getattr(ticket, f) for f in CLASSIFICATION_FIELDS}
+    changed = after != before
+    ticket.needs_confirmation = False
+    now = domain.now()
+    record_event(session=session, ticket=ticket, actor=actor,
+                 action=CORRECT_EVENT if changed else CONFIRM_EVENT,
+                 data={"before": before, "after": after}, at=now)
+    if after["urgency"] != before["urgency"] or after["category"] != before["category"]:
+        _reapply_classification(session=session, domain=domain, ticket=ticket, actor=actor)
+    session.flush()
+    return ticket
+
+
+def reviewed_classifications(*, session: Session) -> list[tuple[str, dict[str, str]]]:
+    """(text, labels) of every ticket an operator confirmed or corrected, latest word wins."""
+    rows = session.execute(
+        select(Ticket.id, Ticket.demand, TicketEvent.data)
+        .join(TicketEvent, TicketEvent.ticket_id == Ticket.id)
+        .where(TicketEvent.action.in_((CONFIRM_EVENT, CORRECT_EVENT)))
+        .order_by(TicketEvent.id)
+    ).all()
+    latest: dict[int, tuple[str, dict[str, str]]] = {}
+    for ticket_id, demand, data in rows:
+        if demand and demand != TRANSCRIPT_PENDING and data and data.get("after"):
+            latest[ticket_id] = (demand, dict(data["after"]))
+    return list(latest.values())
 
 
 def is_utility(ticket: Ticket) -> bool:

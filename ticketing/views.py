@@ -27,6 +27,7 @@ from ticketing.models import Ticket, Unit, User
 from ticketing.points import PENALTY_ROLES, flag_penalty, period_bounds, points
 from ticketing.reports import export_csv, figures, hot_spots
 from ticketing.schemas import (
+    ClassificationBody,
     DispatchBody,
     EventOut,
     ExclusionRequest,
@@ -79,6 +80,7 @@ def list_tickets(
     q: Annotated[str | None, Query(max_length=64,
                                    description="number, phone or its last 4+ digits")] = None,
     overdue: bool = False,
+    unconfirmed: Annotated[bool, Query(description="only tickets flagged 待确认")] = False,
     page: Annotated[int, Query(ge=1, le=100000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ):
@@ -86,7 +88,8 @@ def list_tickets(
         found = queries.ticket_page(
             session=session, actor=actor, now=domain.now(),
             filters=queries.Filters(status=status.value if status else None, category=category,
-                                    unit_code=unit, q=q, overdue=overdue),
+                                    unit_code=unit, q=q, overdue=overdue,
+                                    unconfirmed=unconfirmed),
             page=page, page_size=page_size,
         )
         return TicketPage(
@@ -217,6 +220,14 @@ def reject(ref: str, body: Reason, request: Request, token: Token, domain: Domai
 def reassign(ref: str, body: ReassignBody, request: Request, token: Token, domain: DomainDep):
     return _act(request, token, domain, ref, service.reassign,
                 unit_id=body.unit_id, handler_id=body.handler_id, reason=body.reason)
+
+
+@router.post("/tickets/{ref}/classification", response_model=TicketOut)
+def confirm_classification(ref: str, body: ClassificationBody, request: Request, token: Token,
+                           domain: DomainDep):
+    """Confirm (empty body) or correct the classification; clears 待确认, audited."""
+    return _act(request, token, domain, ref, service.confirm_classification,
+                *service.CLASSIFIER_ROLES, **body.model_dump())
 
 
 @router.post("/tickets/{ref}/survey", response_model=TicketOut)

@@ -37,6 +37,11 @@ ROLE_LABELS = {
 }
 
 URGENCY_LABELS = {"urgent": "紧急", "livelihood": "民生急事", "general": "一般"}
+KIND_LABELS = {"complaint": "投诉", "report": "举报", "inquiry": "咨询", "suggestion": "建议",
+               "help": "求助", "praise": "表扬"}
+EMERGENCY_LABELS = {"none": "无", "110": "110 报警", "119": "119 消防救援", "120": "120 急救"}
+FIELD_LABELS = {"category": "分类", "urgency": "紧急程度", "kind": "诉求类型",
+                "emergency": "紧急联动"}
 
 CHANNEL_LABELS = {"phone": "电话", "twilio": "电话（Twilio）", "web": "人工录入", "api": "接口"}
 
@@ -57,6 +62,8 @@ EVENT_LABELS: dict[str, str] = {
     "survey_unreachable": "回访未接通",
     "survey_review": "回访复核",
     "recording_deleted": "录音到期删除",
+    "classification_confirmed": "确认分类",
+    "classification_corrected": "更正分类",
 }
 
 # Events that count as "reminders escalated" on the dashboard: the escalation itself, and

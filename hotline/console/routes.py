@@ -55,8 +55,12 @@ FIELD_MESSAGES = {
     "demand": "请填写诉求内容。",
     "category": "请从列表中选择分类。",
     "outcome": "请选择办理结果。",
-    "kind": "请选择扣分项。",
     "reason": "请填写原因：部分解决或无法解决需说明原因，申请剔除需从列表中选择原因。",
+    "urgency": "请从列表中选择紧急程度。",
+    # The field names the request field: 诉求类型 on the classification form, 扣分项 on
+    # the penalty form.
+    "kind": "请从列表中选择（诉求类型或扣分项）。",
+    "emergency": "请从列表中选择紧急联动。",
 }
 BAD_CHARACTERS = "内容含有不允许的控制字符（如 NUL、文字方向控制符），请删除后重新提交。"
 
@@ -81,6 +85,8 @@ def done_label(done: str) -> str:
     """The confirmation shown after a redirect (?done=sign → 签收)."""
     if done == "create":
         return "创建并受理"
+    if done == "classification":
+        return "确认分类"
     try:
         return ACTION_LABELS[Action(done)]
     except ValueError:
@@ -227,6 +233,8 @@ def queue(request: Request, status: str = "open", category: str = "", q: str = "
             chosen = replace(shared, open_only=True)
         elif status == "overdue":
             chosen = replace(shared, overdue=True)
+        elif status == "unconfirmed":
+            chosen = replace(shared, unconfirmed=True)
         elif status in {s.value for s in Status}:
             chosen = replace(shared, status=status)
         else:
@@ -243,6 +251,8 @@ def queue(request: Request, status: str = "open", category: str = "", q: str = "
             "counts": counts,
             "open_count": sum(counts.get(v, 0) for v in open_values),
             "overdue_count": overdue,
+            "unconfirmed_count": w.session.scalar(select(func.count(Ticket.id)).where(
+                *base, Ticket.needs_confirmation.is_(True))) or 0,
             "all_count": sum(counts.values()),
             "status": status,
             "category": category,
@@ -308,6 +318,8 @@ def render_ticket(request: Request, w: Work, ticket: Ticket, *, status: int = 20
         "form": form or {},
         "done": done_label(done),
         "is_escalation": present.event_is_escalation,
+        "may_classify": w.actor.role in service.CLASSIFIER_ROLES,
+        "categories": present.categories(),
     }, status)
 
 
@@ -404,6 +416,38 @@ def penalty(
             status, message = refusal(exc)
             return render_ticket(request, w, ticket, status=status, error=message)
         return RedirectResponse(f"/console/tickets/{ticket.number}#timeline", status_code=303)
+
+
+# Registered before the generic action route, which would otherwise take "classification".
+@router.post("/tickets/{number}/classification")
+@page
+def classification(
+    number: str,
+    request: Request,
+    csrf: Annotated[str, Form(max_length=128)] = "",
+    category: Annotated[str, Form(max_length=32)] = "",
+    urgency: Annotated[str, Form(max_length=16)] = "",
+    kind: Annotated[str, Form(max_length=16)] = "",
+    emergency: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    form = {"category": category, "urgency": urgency, "kind": kind, "emergency": emergency}
+    with work(request, csrf=csrf, post=True) as w:
+        ticket = service.get_ticket(session=w.session, actor=w.actor, ref=number)
+        try:
+            if w.actor.role not in service.CLASSIFIER_ROLES:
+                return error_page(request, 403, "无权操作", "您的角色不能确认或更正分类。")
+            service.confirm_classification(
+                session=w.session, domain=w.domain, ticket=ticket, actor=w.actor,
+                **{k: v or None for k, v in form.items()})
+            w.session.commit()
+        except REFUSALS as exc:
+            w.session.rollback()
+            status, message = refusal(exc)
+            ticket = service.get_ticket(session=w.session, actor=w.actor, ref=number)
+            return render_ticket(request, w, ticket, status=status, error=message,
+                                 failed="classification", form=form)
+        return RedirectResponse(f"/console/tickets/{ticket.number}?done=classification",
+                                status_code=303)
 
 
 @router.post("/tickets/{number}/{action}")

@@ -57,6 +57,9 @@ templates.env.filters.update(
 templates.env.globals.update(
     ROLE_LABELS=present.ROLE_LABELS,
     URGENCY_LABELS=present.URGENCY_LABELS,
+    KIND_LABELS=present.KIND_LABELS,
+    EMERGENCY_LABELS=present.EMERGENCY_LABELS,
+    FIELD_LABELS=present.FIELD_LABELS,
     CHANNEL_LABELS=present.CHANNEL_LABELS,
     REPLY_OUTCOMES=REPLY_OUTCOMES,
 )

@@ -1,0 +1,64 @@
+"""待确认 in the console: the queue filter and badge, the ticket page's confirm/correct form,
+the audited correction, and who may use it (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from tests.console.seed import make_ticket
+from ticketing.context import Domain
+from ticketing.models import Ticket, TicketEvent
+
+Users = Callable[[str], TestClient]
+UNCLEAR = "嗯，那个，就是上次说的那个事，你们看着办吧"
+
+
+def test_operator_corrects_an_unsure_ticket(as_user: Users, sessions, domain: Domain) -> None:
+    n = make_ticket(sessions, domain, demand=UNCLEAR)
+    clear = make_ticket(sessions, domain)  # water cut, recognised: not 待确认
+    op = as_user("operator")
+    queue = op.get("/console/queue?status=unconfirmed").text
+    assert "待确认（1）" in queue and f"/console/tickets/{n}" in queue
+    assert f"/console/tickets/{clear}" not in queue and "confirm-flag" in queue
+
+    page = op.get(f"/console/tickets/{n}").text
+    assert "待确认" in page and "识别把握不大" in page
+    assert f'action="/console/tickets/{n}/classification"' in page
+    r = op.post(f"/console/tickets/{n}/classification", data={
+        "csrf": op.csrf, "category": "environment", "urgency": "general", "kind": "complaint",
+        "emergency": "none"})
+    assert r.status_code == 303, r.text
+    page = op.get(r.headers["location"]).text
+    assert "已确认分类。" in page and "更正分类" in page and "识别把握不大" not in page
+    assert "待确认（0）" in op.get("/console/queue?status=unconfirmed").text
+    with sessions() as s:
+        t = s.scalars(select(Ticket).where(Ticket.number == n)).one()
+        assert (t.category, t.needs_confirmation) == ("environment", False)
+        ev = s.scalars(select(TicketEvent).where(
+            TicketEvent.ticket_id == t.id, TicketEvent.action == "classification_corrected"
+        )).one()
+        assert ev.data["before"]["category"] == "other"
+        assert ev.data["after"]["category"] == "environment" and ev.role == "operator"
+
+
+def test_bad_values_and_handlers_are_refused(as_user: Users, sessions, domain: Domain) -> None:
+    n = make_ticket(sessions, domain, demand=UNCLEAR)
+    op = as_user("operator")
+    r = op.post(f"/console/tickets/{n}/classification",
+                data={"csrf": op.csrf, "kind": "rumour"})
+    assert r.status_code == 422 and "请从列表中选择诉求类型。" in r.text
+    r = op.post(f"/console/tickets/{n}/classification", data={"kind": "report"})
+    assert r.status_code in (403, 400)  # no CSRF token
+    with sessions() as s:
+        t = s.scalars(select(Ticket).where(Ticket.number == n)).one()
+        assert (t.kind, t.needs_confirmation) == ("complaint", True)
+    water = make_ticket(sessions, domain)
+    h = as_user("water-handler")
+    assert f"/console/tickets/{water}/classification" not in h.get(
+        f"/console/tickets/{water}").text
+    r = h.post(f"/console/tickets/{water}/classification",
+               data={"csrf": h.csrf, "category": "other"})
+    assert r.status_code == 403
