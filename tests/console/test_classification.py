@@ -49,7 +49,7 @@ def test_bad_values_and_handlers_are_refused(as_user: Users, sessions, domain: D
     op = as_user("operator")
     r = op.post(f"/console/tickets/{n}/classification",
                 data={"csrf": op.csrf, "kind": "rumour"})
-    assert r.status_code == 422 and "请从列表中选择诉求类型。" in r.text
+    assert r.status_code == 422 and "请从列表中选择（诉求类型或扣分项）。" in r.text
     r = op.post(f"/console/tickets/{n}/classification", data={"kind": "report"})
     assert r.status_code in (403, 400)  # no CSRF token
     with sessions() as s:
