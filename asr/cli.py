@@ -86,7 +86,7 @@ def transcribe(
     from asr.cleanup import normalize
     from asr.engine import AsrEngine
     from asr.models import ModelError
-    from asr.wavio import AudioFormatError
+    from telephony.media.wav import AudioFormatError
 
     settings = _settings().asr
     model_path = model or Path(settings.model_dir) / settings.model_name

@@ -25,7 +25,8 @@ from asr.batch import transcribe_clean
 from ivr.dialogue import IvrServices, run_call
 from ivr.intake import Spool, recover_spool
 from ivr.prompts import PromptLibrary
-from ivr.sip import CallHandle, SipFrontEnd
+from telephony.call import CallHandle
+from telephony.sip.frontend import SipFrontEnd
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker

@@ -20,7 +20,7 @@ from outbound.models import OutboundAttempt, Outcome
 from outbound.prompts import PromptLibrary
 
 if TYPE_CHECKING:
-    from ivr.sip import SipFrontEnd
+    from telephony.sip.frontend import SipFrontEnd
 
 log = logging.getLogger("outbound.dialers")
 
@@ -54,7 +54,7 @@ class SipDialer:
         self.settings = settings.outbound
 
     def call(self, *, to: str, conversation: Conversation) -> CallResult:
-        from ivr.sip import OutcomeKind, PlayResult
+        from telephony.call import OutcomeKind, PlayResult
 
         target = self.settings.sip_uri_template.format(phone=to)
         placed = self.frontend.call(target, timeout=self.settings.ring_seconds)

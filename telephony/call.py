@@ -1,7 +1,7 @@
 """One call: explicit states and transitions, 16-bit audio in/out, DTMF, hangup.
 
 The IVR dialogue and the outbound dialer only ever see ``CallHandle``; SIP dialog details
-(tags, CSeq, route set, retransmissions) stay behind it and in ``frontend``.
+(tags, CSeq, route set, retransmissions) stay behind it and in ``telephony.sip.frontend``.
 """
 
 from __future__ import annotations
@@ -13,21 +13,21 @@ import queue
 import threading
 import time
 import uuid
-import wave
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from asr import g711
-from ivr.sip.pyvoip_fixes import FRAME_BYTES, Rtp16Stream, SipMessage, build_response
-from ivr.sip.sdp import Negotiated, build_sdp
+from telephony.media.wav import read_wav_pcm16
+from telephony.rtp import FRAME_BYTES, Rtp16Stream
+from telephony.sip.message import SipMessage, build_response
+from telephony.sip.sdp import Negotiated, build_sdp
 
 if TYPE_CHECKING:
-    from ivr.sip.frontend import SipFrontEnd
+    from telephony.sip.frontend import SipFrontEnd
 
-log = logging.getLogger("ivr.sip")
+log = logging.getLogger("telephony.sip")
 
 
 class CallState(enum.Enum):
@@ -337,60 +337,6 @@ def outcome_for_status(code: int) -> OutcomeKind:
     return OutcomeKind.FAILED
 
 
-def read_wav_pcm16(path: str | Path) -> bytes:
-    """A prompt as 16-bit LE mono 8 kHz PCM; accepts 16-bit PCM and G.711 WAVs (sox and
-    espeak-ng output). Other rates are refused rather than played at the wrong speed."""
-    raw = Path(path).read_bytes()
-    fmt_tag = _wav_format_tag(raw)
-    if fmt_tag in (g711.WAVE_FORMAT_MULAW, g711.WAVE_FORMAT_ALAW):
-        data, rate, channels = _wav_data_chunk(raw)
-        if rate != 8000 or channels != 1:
-            raise ValueError(f"{path}: need 8000 Hz mono, got {rate} Hz x{channels}")
-        decode = g711.ulaw_to_pcm16 if fmt_tag == g711.WAVE_FORMAT_MULAW else g711.alaw_to_pcm16
-        return decode(data)
-    with wave.open(str(path), "rb") as w:
-        if w.getframerate() != 8000 or w.getnchannels() != 1 or w.getsampwidth() != 2:
-            raise ValueError(
-                f"{path}: need 16-bit 8000 Hz mono, got {w.getsampwidth() * 8}-bit "
-                f"{w.getframerate()} Hz x{w.getnchannels()}"
-            )
-        return w.readframes(w.getnframes())
-
-
-def write_wav_pcm16(path: str | Path, pcm16: bytes) -> None:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(pcm16)
-
-
-def _wav_format_tag(raw: bytes) -> int:
-    if raw[:4] != b"RIFF" or raw[8:12] != b"WAVE":
-        raise ValueError("not a WAV file")
-    pos = 12
-    while pos + 8 <= len(raw):
-        cid, size = raw[pos:pos + 4], int.from_bytes(raw[pos + 4:pos + 8], "little")
-        if cid == b"fmt ":
-            return int.from_bytes(raw[pos + 8:pos + 10], "little")
-        pos += 8 + size + (size & 1)
-    raise ValueError("WAV without fmt chunk")
-
-
-def _wav_data_chunk(raw: bytes) -> tuple[bytes, int, int]:
-    pos, rate, channels, data = 12, 0, 0, b""
-    while pos + 8 <= len(raw):
-        cid, size = raw[pos:pos + 4], int.from_bytes(raw[pos + 4:pos + 8], "little")
-        body = raw[pos + 8:pos + 8 + size]
-        if cid == b"fmt ":
-            channels = int.from_bytes(body[2:4], "little")
-            rate = int.from_bytes(body[4:8], "little")
-        elif cid == b"data":
-            data = body
-        pos += 8 + size + (size & 1)
-    return data, rate, channels
-
-
 __all__ = [
     "FRAME_BYTES",
     "TRANSITIONS",
@@ -403,6 +349,4 @@ __all__ = [
     "InvalidTransition",
     "OutcomeKind",
     "PlayResult",
-    "read_wav_pcm16",
-    "write_wav_pcm16",
 ]

@@ -32,8 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from config.settings import Settings, SipSettings
-from ivr import telemetry
-from ivr.sip.call import (
+from telephony.call import (
     CallHandle,
     CallOutcome,
     CallState,
@@ -42,7 +41,9 @@ from ivr.sip.call import (
     OutcomeKind,
     outcome_for_status,
 )
-from ivr.sip.floodguard import (
+from telephony.rtp import PortPool, Rtp16Stream
+from telephony.sip import metrics
+from telephony.sip.floodguard import (
     COST_ABANDONED_CALL,
     COST_WRONG_NUMBER,
     FloodGuard,
@@ -52,8 +53,8 @@ from ivr.sip.floodguard import (
     source_call_limit,
     trusted_entries,
 )
-from ivr.sip.pyvoip_fixes import PortPool, Rtp16Stream, SipMessage, SipTransport, build_response
-from ivr.sip.sdp import (
+from telephony.sip.message import SipMessage, build_response
+from telephony.sip.sdp import (
     DEFAULT_EVENT_PT,
     Negotiated,
     NotAcceptable,
@@ -64,8 +65,9 @@ from ivr.sip.sdp import (
     offer_formats,
     parse_sdp,
 )
+from telephony.sip.transport import SipTransport
 
-log = logging.getLogger("ivr.sip")
+log = logging.getLogger("telephony.sip")
 
 # How often trusted host names are resolved again (see _refresh_trusted).
 TRUSTED_REFRESH_SECONDS = 30.0
@@ -288,7 +290,7 @@ class SipFrontEnd:
 
     def start(self) -> None:
         self._transport.start()
-        telemetry.track(self)
+        metrics.track(self)
         self._timers = _Timers()
         self._timers.call_later(0.25, self._watchdog)
         if not all(is_address(e) for e in self._trusted_entries):
@@ -314,7 +316,7 @@ class SipFrontEnd:
             return
         was_registered = self.mode == "register" and self.status is PhoneStatus.READY
         self.status = PhoneStatus.STOPPED
-        telemetry.untrack(self)
+        metrics.untrack(self)
         if self._register_timer is not None:
             self._register_timer.cancel()
         for call in self.active_calls():
@@ -516,7 +518,7 @@ class SipFrontEnd:
         bans = self.flood.bans
         if self.flood.admit(source):
             return True
-        telemetry.FLOOD_DROPPED.inc()
+        metrics.FLOOD_DROPPED.inc()
         if self.flood.bans != bans:
             self._banned(source, what)
         return False
@@ -526,7 +528,7 @@ class SipFrontEnd:
             self._banned(source, what)
 
     def _banned(self, source: str, what: str) -> None:
-        telemetry.FLOOD_BANS.inc()
+        metrics.FLOOD_BANS.inc()
         log.warning("SIP flood from %s (%s...): its new requests are dropped for %.0f s",
                     source, what, self.flood.ban_seconds)
 
@@ -702,7 +704,7 @@ class SipFrontEnd:
         the watchdog ends the call for want of one (``ack_timeout``, which frees the line
         long before RFC 3261's 64*T1)."""
         self._send_to(call.last_invite_response, call.invite_source)
-        telemetry.ANSWER_SECONDS.observe(max(0.0, time.time() - call.created_at))
+        metrics.ANSWER_SECONDS.observe(max(0.0, time.time() - call.created_at))
         started = time.monotonic()
 
         def again(interval: float) -> None:

@@ -14,16 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from asr import g711
 from config.settings import SipSettings
-from ivr.sip import (
-    CallHandle,
-    EndReason,
-    PlayResult,
-    SipFrontEnd,
-    read_wav_pcm16,
-    write_wav_pcm16,
-)
+from telephony.call import CallHandle, EndReason, PlayResult
+from telephony.media import g711
+from telephony.media.wav import read_wav_pcm16, write_wav_pcm16
+from telephony.sip.frontend import SipFrontEnd
 from tests.sip import harness
 
 REQUIRED_TOOLS = ("sipp", "kamailio", "espeak-ng", "sox")
