@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from asr.engine import AsrEngine
 from asr.metrics import edit_distance
-from asr.models import bundled_test_model, load_model
+from asr.model_store import bundled_test_model, load_model
 from telephony.media import g711
 
 SENTENCES = [

@@ -321,7 +321,7 @@ def asr_backlog(
     from asr.batch import transcribe_clean
     from asr.engine import AsrEngine
     from asr.jobs import pending_count
-    from asr.models import ModelError
+    from asr.model_store import ModelError
     from asr.status import model_status
 
     settings = get_settings()

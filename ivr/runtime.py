@@ -42,7 +42,7 @@ INSTALL_HINT = "hotline asr fetch small-cn   (or: hotline asr fetch cn, the larg
 
 def load_engine(settings: Settings) -> AsrEngine | None:
     """The configured Vosk model, or None (logged loudly) when it is not installed."""
-    from asr.models import ModelError
+    from asr.model_store import ModelError
 
     path = Path(settings.asr.model_dir) / settings.asr.model_name
     if not path.exists():

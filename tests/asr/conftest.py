@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from asr.engine import AsrEngine
-from asr.models import bundled_test_model
+from asr.model_store import bundled_test_model
 from telephony.media import g711
 
 # Sentences whose every word is in the Korean test model's vocabulary (checked by

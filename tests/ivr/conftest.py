@@ -236,7 +236,7 @@ PHRASES = ["물이 나오지 않습니다", "가스 냄새가 납니다", "버�
 @pytest.fixture(scope="session")
 def vosk_engine() -> Iterator[object]:
     from asr.engine import AsrEngine
-    from asr.models import bundled_test_model
+    from asr.model_store import bundled_test_model
 
     path = bundled_test_model()
     if path is None:
