@@ -25,8 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from asr.engine import AsrEngine
-from asr.metrics import edit_distance
 from asr.model_store import bundled_test_model, load_model
+from asr.wer import edit_distance
 from telephony.media import g711
 
 SENTENCES = [

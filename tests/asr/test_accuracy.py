@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import pytest
 
-from asr.metrics import edit_distance
+from asr.wer import edit_distance
 
 pytestmark = pytest.mark.asr
 

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from asr.engine import AsrEngine
-from asr.metrics import cer
+from asr.wer import cer
 
 pytestmark = pytest.mark.asr
 
