@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from asr.status import model_status
+from asr.readiness import model_status
 from config import Settings
 from hotline import console, dbadmin
 from hotline.observability import make_registry

@@ -322,7 +322,7 @@ def asr_backlog(
     from asr.engine import AsrEngine
     from asr.jobs import pending_count
     from asr.model_store import ModelError
-    from asr.status import model_status
+    from asr.readiness import model_status
 
     settings = get_settings()
     sessions = _sessions()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from asr.status import model_status
+from asr.readiness import model_status
 from config import Settings
 from hotline import dbadmin
 from hotline.console.auth import secret_path
