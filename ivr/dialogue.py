@@ -35,7 +35,7 @@ from ivr import prompts as P
 from ivr.audio import CallAudio
 from ivr.callrecords import CallOutcome
 from ivr.intake import CallIntake, FiledTicket, Spool
-from ivr.status import open_tickets
+from ivr.ticket_lookup import open_tickets
 from ivr.transfer import TransferResult, bridge_to_operator
 from telephony.call import CallHandle, PlayResult
 from ticketing.classify import Classification, category_label, classify

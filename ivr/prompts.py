@@ -55,7 +55,7 @@ PROMPTS: dict[str, str] = {
     ),
     "status_intro": "您最近的工单办理情况如下。",
     "status_count": "您有{count}件工单正在办理。",  # status_count_text()
-    # Only the last digits: the caller is known by caller ID alone (ivr.status).
+    # Only the last digits: the caller is known by caller ID alone (ivr.ticket_lookup).
     "status_item": "尾号{number}的工单，{status}。",  # status_item_text(); number as digits
     "status_ticket": "尾号",  # followed by the digits, then the status label
     "status_none": "没有查到您这个号码正在办理的工单。",

@@ -25,7 +25,7 @@ from config.settings import Settings
 from ivr import prompts
 from ivr.callrecords import CallOutcome
 from ivr.intake import FiledTicket, Spool
-from ivr.status import StatusReport, open_tickets
+from ivr.ticket_lookup import StatusReport, open_tickets
 from ivr.twilio import twiml
 from ivr.twilio.calls import TwilioCall, TwilioCalls
 from ivr.twilio.decode import Decoded, decode_within
