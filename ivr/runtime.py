@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from asr.backlog import BacklogRun, run_backlog
 from asr.batch import transcribe_clean
-from ivr.dialogue import IvrServices, run_call
+from ivr.call_flow import IvrServices, run_call
 from ivr.intake import Spool, recover_spool
 from ivr.prompts import PromptLibrary
 from telephony.call import CallHandle

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from telephony.sip.frontend import SipFrontEnd
     from ticketing.context import Domain
 
-log = logging.getLogger("hotline.ivr.dialogue")
+log = logging.getLogger("hotline.ivr.call_flow")
 
 
 class State(Enum):
