@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
-from outbound.dialog import Conversation, Step
+from outbound.conversation import Conversation, Step
 from outbound.models import OutboundAttempt, Outcome
 from outbound.prompts import PromptLibrary
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from outbound.dialog import Conversation, Step
+from outbound.conversation import Conversation, Step
 from outbound.models import Kind, OutboundAttempt, OutboundTask, Outcome, TaskStatus
 from outbound.people import superior_supervisor, supervisor_of
 from outbound.policies import (
