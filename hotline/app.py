@@ -22,7 +22,7 @@ from hotline.observability import make_registry
 from hotline.observability import router as observability_router
 from hotline.scheduler import start_scheduler
 from hotline.voice import start_voice
-from ivr import twilio_voice
+from ivr.twilio import views as twilio_views
 from outbound.views import router as outbound_router
 from telephony.twilio.signature import posture_problems
 from ticketing.context import Domain
@@ -180,7 +180,7 @@ def create_app(
     app.include_router(observability_router)
     install_error_handlers(app)
     app.include_router(router, responses=ERROR_RESPONSES)
-    app.include_router(twilio_voice.router, responses=ERROR_RESPONSES)
+    app.include_router(twilio_views.router, responses=ERROR_RESPONSES)
     app.include_router(outbound_router, responses=ERROR_RESPONSES)
     app.include_router(console.router)
     app.mount("/console/static", console.static_files(), name="console-static")
