@@ -252,3 +252,14 @@ def build_response(req: SipMessage, code: int, reason: str | None = None, *,
             reason = "Unknown"
     return build_response_raw(req.header_list, code, reason, to_tag=to_tag, extra=extra,
                               body=body, content_type=content_type)
+
+
+def build_request(method: str, uri: str, headers: list[tuple[str, str]], *,
+                  body: bytes = b"", content_type: str = "application/sdp") -> bytes:
+    """Every request we originate (INVITE, ACK, CANCEL, BYE): the start line, ``headers``
+    in order, then Content-Type (with a body) and Content-Length."""
+    lines = [f"{method} {uri} SIP/2.0", *(f"{n}: {v}" for n, v in headers)]
+    if body:
+        lines.append(f"Content-Type: {content_type}")
+    lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
