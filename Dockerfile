@@ -13,6 +13,7 @@ COPY ticketing ticketing
 COPY asr asr
 COPY ivr ivr
 COPY outbound outbound
+COPY telephony telephony
 COPY config config
 COPY hotline hotline
 COPY knowledge knowledge

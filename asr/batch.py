@@ -9,7 +9,7 @@ from pathlib import Path
 
 from asr.engine import AsrEngine, Grammar
 from asr.stream import Transcript
-from asr.wavio import Audio, read_wav
+from telephony.media.wav import Audio, read_wav
 
 # Decoding in ~0.5 s chunks: whole-file calls would work too, but chunks keep the gate's
 # per-frame view identical to a live call and memory flat on long files.
@@ -66,7 +66,7 @@ def transcribe_file(
     vad: bool = True,
     postprocess: Callable[[str], str] | None = None,
 ) -> BatchResult:
-    """Raises asr.wavio.AudioFormatError for unreadable/corrupt files."""
+    """Raises telephony.media.wav.AudioFormatError for unreadable/corrupt files."""
     return transcribe_audio(
         engine, read_wav(path), grammar=grammar, vad=vad, postprocess=postprocess
     )

@@ -30,8 +30,8 @@ def fetch(
     replace: Annotated[bool, typer.Option(help="Replace an installed model of that name")] = False,
 ) -> None:
     """Download (or take a local archive), verify, unpack atomically into the model dir."""
-    from asr.models import ModelError
-    from asr.models import fetch as do_fetch
+    from asr.model_store import ModelError
+    from asr.model_store import fetch as do_fetch
 
     target_dir = dest or Path(_settings().asr.model_dir)
     try:
@@ -49,7 +49,7 @@ def models(
     dest: Annotated[Path | None, typer.Option(help="Model directory (default: settings)")] = None,
 ) -> None:
     """List installed models and which one the service will load."""
-    from asr.models import REGISTRY, list_models
+    from asr.model_store import REGISTRY, list_models
 
     settings = _settings().asr
     model_dir = dest or Path(settings.model_dir)
@@ -85,8 +85,8 @@ def transcribe(
     from asr.batch import transcribe_file
     from asr.cleanup import normalize
     from asr.engine import AsrEngine
-    from asr.models import ModelError
-    from asr.wavio import AudioFormatError
+    from asr.model_store import ModelError
+    from telephony.media.wav import AudioFormatError
 
     settings = _settings().asr
     model_path = model or Path(settings.model_dir) / settings.model_name

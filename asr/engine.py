@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from asr.models import load_model
+from asr.model_store import load_model
 
 if TYPE_CHECKING:
     import vosk

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import struct
 import time
 from pathlib import Path
 from typing import NamedTuple
 
-_HEADER = struct.Struct("<4sI4s4sIHHIIHH4sI")
-HEADER_SIZE = _HEADER.size  # 44
+from telephony.media.wav import AudioFormatError, repair_sizes, wav_header
 
 
 class RecordingError(Exception):
@@ -29,15 +27,6 @@ class Recording(NamedTuple):
     path: Path
     sha256: str
     duration_seconds: float
-
-
-def _header(data_bytes: int, sample_rate: int, channels: int = 1, width: int = 2) -> bytes:
-    return _HEADER.pack(
-        b"RIFF", 36 + data_bytes, b"WAVE",
-        b"fmt ", 16, 1, channels, sample_rate, sample_rate * channels * width,
-        channels * width, width * 8,
-        b"data", data_bytes,
-    )  # fmt: skip
 
 
 class CallRecorder:
@@ -54,7 +43,7 @@ class CallRecorder:
         self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
         self._data_bytes = 0
         self._odd = b""  # half a sample carried to the next write
-        os.write(self._fd, _header(0, sample_rate))
+        os.write(self._fd, wav_header(0, sample_rate))
         os.fsync(self._fd)
         self._last_sync = time.monotonic()
 
@@ -82,7 +71,7 @@ class CallRecorder:
         """Make the header describe everything written so far and push it to disk."""
         if self._fd is None:
             return
-        os.pwrite(self._fd, _header(self._data_bytes, self.sample_rate), 0)
+        os.pwrite(self._fd, wav_header(self._data_bytes, self.sample_rate), 0)
         os.fdatasync(self._fd)
         self._last_sync = time.monotonic()
 
@@ -110,43 +99,10 @@ def sha256_file(path: Path | str) -> str:
 
 
 def repair_wav(path: Path | str) -> Recording:
-    """Fix the RIFF and data sizes of a WAV whose writer died, from the file's length.
-
-    Works on any PCM WAV with a `data` chunk (not only ours); a trailing partial sample
-    frame is cut off. Raises RecordingError if there is no RIFF/WAVE/fmt/data to fix.
-    """
-    path = Path(path)
-    with open(path, "r+b") as f:
-        head = f.read(12)
-        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-            raise RecordingError(f"{path} is not a RIFF/WAVE file")
-        size = os.fstat(f.fileno()).st_size
-        block_align = sample_rate = 0
-        duration: float | None = None
-        offset = 12
-        while offset + 8 <= size:
-            f.seek(offset)
-            chunk_id, chunk_size = struct.unpack("<4sI", f.read(8))
-            if chunk_id == b"fmt ":
-                fmt = f.read(16)
-                if len(fmt) < 16:
-                    break
-                _, _, sample_rate, _, block_align, _ = struct.unpack("<HHIIHH", fmt)
-            elif chunk_id == b"data":
-                if not block_align or not sample_rate:
-                    raise RecordingError(f"{path}: data chunk before a usable fmt chunk")
-                data_start = offset + 8
-                data_bytes = (size - data_start) // block_align * block_align
-                f.truncate(data_start + data_bytes)
-                f.seek(offset + 4)
-                f.write(struct.pack("<I", data_bytes))
-                f.seek(4)
-                f.write(struct.pack("<I", data_start + data_bytes - 8))
-                f.flush()
-                os.fsync(f.fileno())
-                duration = data_bytes / (block_align * sample_rate)
-                break
-            offset += 8 + chunk_size + (chunk_size & 1)
-    if duration is None:
-        raise RecordingError(f"{path} has no data chunk")
-    return Recording(path, sha256_file(path), duration)
+    """Fix the sizes of a recording whose writer died (``telephony.media.wav.repair_sizes``);
+    RecordingError if there is nothing to fix."""
+    try:
+        duration = repair_sizes(path)
+    except AudioFormatError as exc:
+        raise RecordingError(str(exc)) from exc
+    return Recording(Path(path), sha256_file(path), duration)

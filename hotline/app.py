@@ -15,14 +15,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from asr.status import model_status
+from asr.readiness import model_status
 from config import Settings
 from hotline import console, dbadmin
 from hotline.observability import make_registry
 from hotline.observability import router as observability_router
 from hotline.scheduler import start_scheduler
 from hotline.voice import start_voice
-from ivr import twilio_voice
+from ivr.twilio import views as twilio_views
 from knowledge.views import router as knowledge_router
 from outbound.views import router as outbound_router
 from telephony.twilio.signature import posture_problems
@@ -181,7 +181,7 @@ def create_app(
     app.include_router(observability_router)
     install_error_handlers(app)
     app.include_router(router, responses=ERROR_RESPONSES)
-    app.include_router(twilio_voice.router, responses=ERROR_RESPONSES)
+    app.include_router(twilio_views.router, responses=ERROR_RESPONSES)
     app.include_router(outbound_router, responses=ERROR_RESPONSES)
     app.include_router(knowledge_router, responses=ERROR_RESPONSES)
     app.include_router(console.router)

@@ -324,8 +324,8 @@ def asr_backlog(
     from asr.batch import transcribe_clean
     from asr.engine import AsrEngine
     from asr.jobs import pending_count
-    from asr.models import ModelError
-    from asr.status import model_status
+    from asr.model_store import ModelError
+    from asr.readiness import model_status
 
     settings = get_settings()
     sessions = _sessions()

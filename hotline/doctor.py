@@ -12,11 +12,11 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from asr.status import model_status
+from asr.readiness import model_status
 from config import Settings
 from hotline import dbadmin
 from hotline.console.auth import secret_path
-from ivr.sip.floodguard import resolve_trusted, trusted_entries, untrusted_direct_warning
+from telephony.sip.floodguard import resolve_trusted, trusted_entries, untrusted_direct_warning
 from telephony.twilio.signature import posture_problems
 from ticketing.classify import load_rules
 from ticketing.db import make_engine, schema_revision

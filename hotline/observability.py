@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session, sessionmaker
 # Imported for their registrations in the process registry: a node that never used a part
 # still reports that part's metrics (at zero) rather than leaving a gap in the dashboard.
 import asr.telemetry  # noqa: F401
-import ivr.telemetry  # noqa: F401
 import outbound.telemetry  # noqa: F401
+import telephony.sip.metrics  # noqa: F401
 from asr.jobs import JobStatus, TranscriptionJob
 from ivr.callrecords import CallRecord
 from outbound.models import Kind, OutboundTask, TaskStatus

@@ -15,7 +15,7 @@ from asr.engine import AsrEngine
 from config import Settings
 from ivr.intake import recover_spool
 from ivr.runtime import IvrRuntime, load_engine, spool_for, start_ivr
-from ivr.sip.floodguard import untrusted_direct_warning
+from telephony.sip.floodguard import untrusted_direct_warning
 from ticketing.context import Domain
 
 log = logging.getLogger("hotline.voice")

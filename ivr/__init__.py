@@ -1,1 +1,1 @@
-"""Phone front door: SIP/RTP adapter (``ivr.sip``) and, later, the IVR dialogue."""
+"""Phone front door: the IVR dialogue over SIP (``telephony``) and Twilio webhooks."""

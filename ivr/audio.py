@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
     from asr.engine import AsrEngine
     from asr.stream import StreamingTranscriber, Transcript
-    from ivr.sip import CallHandle
+    from telephony.call import CallHandle
 
 log = logging.getLogger("hotline.ivr.audio")
 

@@ -5,11 +5,9 @@ dialogue plays it as audio, the Twilio webhooks put the same text in ``<Say>`` -
 wording change is made here once. The text helpers below build the few sentences that
 carry call data (the read-back, the ticket number, the deadline, ticket status).
 
-Audio (``PromptLibrary``): a recording placed at ``config/prompts/<key>.wav`` wins (any
-rate/width/channels: converted with sox once, cached by the file's content hash);
-otherwise the text is spoken by espeak-ng (voice ``cmn``) and converted with sox to 16-bit
-8 kHz mono, cached under ``data_dir/prompts`` with a hash of voice+text in the file name,
-so changing a text makes a new file instead of playing the stale one. Numbers are never
+Audio (``PromptLibrary``, rendered by ``telephony.media.prompts``): a recording placed at
+``config/prompts/<key>.wav`` wins; otherwise the text is spoken by espeak-ng (voice
+``cmn``), cached under ``data_dir/prompts``. Numbers are never
 synthesised as a whole ("一万两千..."): they are joined from digit clips ``digit_0`` ..
 ``digit_9`` (1 read as 幺, the way phone numbers are read), which a recorded voice can also
 replace one by one.
@@ -17,22 +15,15 @@ replace one by one.
 
 from __future__ import annotations
 
-import hashlib
-import logging
-import os
-import re
-import subprocess
-import tempfile
-import threading
-import wave
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from telephony.media.prompts import PromptRenderer
+from telephony.media.wav import read_wav_pcm16
+
 if TYPE_CHECKING:
     from config.settings import DeadlineSettings, Settings
-
-log = logging.getLogger("hotline.ivr.prompts")
 
 HOTLINE_NUMBER = "12345"
 
@@ -64,7 +55,7 @@ PROMPTS: dict[str, str] = {
     ),
     "status_intro": "您最近的工单办理情况如下。",
     "status_count": "您有{count}件工单正在办理。",  # status_count_text()
-    # Only the last digits: the caller is known by caller ID alone (ivr.status).
+    # Only the last digits: the caller is known by caller ID alone (ivr.ticket_lookup).
     "status_item": "尾号{number}的工单，{status}。",  # status_item_text(); number as digits
     "status_ticket": "尾号",  # followed by the digits, then the status label
     "status_none": "没有查到您这个号码正在办理的工单。",
@@ -133,40 +124,32 @@ def _num(value: float) -> str:
 
 
 # --------------------------------------------------------------------------- audio
-SAMPLE_RATE = 8000
-_SAFE = re.compile(r"[^A-Za-z0-9_-]")
-
-
-class PromptError(RuntimeError):
-    pass
-
-
 class PromptLibrary:
-    """16-bit 8 kHz mono PCM for catalog keys, free text and numbers; thread-safe.
+    """16-bit 8 kHz mono PCM for catalog keys, free text and numbers; thread-safe. Files
+    come from the one renderer (``telephony.media.prompts``).
 
     Audio is kept in memory once made: a prompt is played by every call, and reading a
     WAV from disk per call would put file I/O in front of the first RTP packet.
     """
 
     def __init__(self, settings: Settings) -> None:
-        self.recorded_dir = Path(settings.prompts_dir)
-        self.cache_dir = Path(settings.data_dir) / "prompts"
-        self.voice = settings.sip.prompt_voice
-        self.speed = settings.sip.prompt_speed
-        self._lock = threading.Lock()
+        self.renderer = PromptRenderer(
+            recorded_dir=Path(settings.prompts_dir), cache_dir=Path(settings.data_dir) / "prompts",
+            voice=settings.sip.prompt_voice, speed=settings.sip.prompt_speed)
         self._pcm: dict[str, bytes] = {}
 
     # ---- public
     def path(self, key: str) -> Path:
         """The WAV (16-bit 8 kHz mono) played for catalog key ``key``."""
-        recorded = self.recorded_dir / f"{key}.wav"
-        if recorded.is_file():
-            return self._converted(recorded, key)
+        recorded = self.renderer.recorded(key)
+        if recorded is not None:
+            return recorded
         if key == "beep":
-            return self._cached(key, "tone:1000Hz:0.35s", self._make_beep)
-        if key.startswith("digit_"):
-            return self._cached(key, PROMPTS[key], self._synthesise_clip)
-        return self._cached(key, PROMPTS[key], self._synthesise)
+            return self.renderer.tone(key, hz=1000, seconds=0.35)
+        # espeak-ng pads every utterance with ~0.3 s of silence; ten digits read from
+        # untrimmed clips take twice as long and sound like separate announcements.
+        return self.renderer.speech(key, speakable(PROMPTS[key]),
+                                    trim=key.startswith("digit_"))
 
     def pcm(self, key: str) -> bytes:
         return self._remember(f"key:{key}", lambda: self.path(key))
@@ -174,7 +157,7 @@ class PromptLibrary:
     def say(self, sentence: str, name: str = "say") -> bytes:
         """PCM for a sentence that is not in the catalog (a read-back with an address)."""
         return self._remember(
-            f"say:{sentence}", lambda: self._cached(name, sentence, self._synthesise),
+            f"say:{sentence}", lambda: self.renderer.speech(name, speakable(sentence)),
             keep=len(self._pcm) < 512,  # addresses are unbounded: do not grow forever
         )
 
@@ -193,87 +176,7 @@ class PromptLibrary:
     def _remember(self, memo: str, make_path: Callable[[], Path], keep: bool = True) -> bytes:
         pcm = self._pcm.get(memo)
         if pcm is None:
-            pcm = read_pcm16_8k(make_path())
+            pcm = read_wav_pcm16(make_path())
             if keep:
                 self._pcm[memo] = pcm
         return pcm
-
-    def _cached(self, key: str, source: str, make: Callable[[str, Path], None]) -> Path:
-        digest = hashlib.sha256(f"{self.voice}\0{self.speed}\0{source}".encode()).hexdigest()[:16]
-        out = self.cache_dir / f"{_SAFE.sub('_', key)[:40]}-{digest}.wav"
-        if out.is_file():
-            return out
-        with self._lock:  # one synthesis per prompt even when calls start together
-            if not out.is_file():
-                make(source, out)
-                log.info("generated prompt %s", out.name)
-        return out
-
-    def _converted(self, recorded: Path, key: str) -> Path:
-        digest = hashlib.sha256(recorded.read_bytes()).hexdigest()[:16]
-        out = self.cache_dir / f"recorded-{_SAFE.sub('_', key)[:40]}-{digest}.wav"
-        if not out.is_file():
-            with self._lock:
-                if not out.is_file():
-                    self._atomic(out, lambda tmp: _sox_to_phone(recorded, tmp))
-                    log.info("converted recorded prompt %s", recorded)
-        return out
-
-    def _synthesise(self, sentence: str, out: Path, trim: bool = False) -> None:
-        def make(tmp: Path) -> None:
-            raw = tmp.with_name("espeak.wav")
-            _run(["espeak-ng", "-v", self.voice, "-s", str(self.speed), "-w", str(raw),
-                  speakable(sentence)])
-            _sox_to_phone(raw, tmp, trim=trim)
-
-        self._atomic(out, make)
-
-    def _synthesise_clip(self, sentence: str, out: Path) -> None:
-        # espeak-ng pads every utterance with ~0.3 s of silence; ten digits read from
-        # untrimmed clips take twice as long and sound like separate announcements.
-        self._synthesise(sentence, out, trim=True)
-
-    def _make_beep(self, _source: str, out: Path) -> None:
-        def make(tmp: Path) -> None:
-            _run(["sox", "-n", "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16",
-                  "-e", "signed-integer", str(tmp), "synth", "0.35", "sine", "1000",
-                  "fade", "0.01", "0.35", "0.01", "gain", "-8", "pad", "0.05", "0.1"])
-
-        self._atomic(out, make)
-
-    def _atomic(self, out: Path, make: Callable[[Path], None]) -> None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=out.parent) as tmpdir:
-            tmp = Path(tmpdir) / "prompt.wav"
-            make(tmp)
-            # Renamed into place: a crash never leaves a half-written prompt in the cache.
-            os.replace(tmp, out)
-
-
-def _run(argv: list[str]) -> None:
-    try:
-        subprocess.run(argv, check=True, capture_output=True, timeout=30)
-    except FileNotFoundError as exc:
-        raise PromptError(f"{argv[0]} is not installed (Debian: apt-get install "
-                          f"espeak-ng sox)") from exc
-    except subprocess.CalledProcessError as exc:
-        raise PromptError(f"{argv[0]} failed: {exc.stderr.decode(errors='replace')[-300:]}") \
-            from exc
-
-
-def _sox_to_phone(src: Path, out: Path, *, trim: bool = False) -> None:
-    # -G: guard against clipping when a louder recording is resampled; norm -3 keeps
-    # recorded and generated prompts at about the same loudness on the line.
-    effects = ["norm", "-3"]
-    if trim:  # cut leading/trailing silence, keep a short pause between digits
-        effects += ["silence", "1", "0.01", "1%", "reverse", "silence", "1", "0.01", "1%",
-                    "reverse", "pad", "0", "0.12"]
-    _run(["sox", "-G", str(src), "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16",
-          "-e", "signed-integer", str(out), *effects])
-
-
-def read_pcm16_8k(path: Path) -> bytes:
-    with wave.open(str(path), "rb") as w:
-        if (w.getframerate(), w.getnchannels(), w.getsampwidth()) != (SAMPLE_RATE, 1, 2):
-            raise PromptError(f"{path}: not 16-bit 8 kHz mono")
-        return w.readframes(w.getnframes())

@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING
 
 from asr.backlog import BacklogRun, run_backlog
 from asr.batch import transcribe_clean
-from ivr.dialogue import IvrServices, run_call
+from ivr.call_flow import IvrServices, run_call
 from ivr.intake import Spool, recover_spool
 from ivr.prompts import PromptLibrary
-from ivr.sip import CallHandle, SipFrontEnd
+from telephony.call import CallHandle
+from telephony.sip.frontend import SipFrontEnd
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -41,7 +42,7 @@ INSTALL_HINT = "hotline asr fetch small-cn   (or: hotline asr fetch cn, the larg
 
 def load_engine(settings: Settings) -> AsrEngine | None:
     """The configured Vosk model, or None (logged loudly) when it is not installed."""
-    from asr.models import ModelError
+    from asr.model_store import ModelError
 
     path = Path(settings.asr.model_dir) / settings.asr.model_name
     if not path.exists():

@@ -1,6 +1,6 @@
 """Key 0: put the caller through to a human operator, by a bridged second call.
 
-Why a bridge and not a SIP REFER (blind transfer): the adapter (ivr/sip) implements no
+Why a bridge and not a SIP REFER (blind transfer): the adapter (telephony/sip) implements no
 REFER/NOTIFY (pyVoIP 1.6.8 has neither), many citizen-side endpoints and trunks refuse
 REFER, and after a REFER we would lose the call -- no record of whether the operator
 answered, no fallback to a callback ticket. Bridging keeps the caller's leg with us: we
@@ -17,11 +17,12 @@ import time
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from ivr.sip import OutcomeKind
+from telephony.call import OutcomeKind
 
 if TYPE_CHECKING:
     from ivr.audio import CallAudio
-    from ivr.sip import CallHandle, SipFrontEnd
+    from telephony.call import CallHandle
+    from telephony.sip.frontend import SipFrontEnd
 
 log = logging.getLogger("hotline.ivr.transfer")
 

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Protocol
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
-from outbound.dialog import Conversation, Step
+from outbound.conversation import Conversation, Step
 from outbound.models import OutboundAttempt, Outcome
 from outbound.prompts import PromptLibrary
 
 if TYPE_CHECKING:
-    from ivr.sip import SipFrontEnd
+    from telephony.sip.frontend import SipFrontEnd
 
 log = logging.getLogger("outbound.dialers")
 
@@ -39,7 +39,7 @@ class Dialer(Protocol):
     def call(self, *, to: str, conversation: Conversation) -> CallResult: ...
 
 
-# --- SIP (pyVoIP adapter in ivr.sip) ---------------------------------------------------
+# --- SIP (pyVoIP adapter in telephony) -----------------------------------------------
 
 
 class SipDialer:
@@ -54,7 +54,7 @@ class SipDialer:
         self.settings = settings.outbound
 
     def call(self, *, to: str, conversation: Conversation) -> CallResult:
-        from ivr.sip import OutcomeKind, PlayResult
+        from telephony.call import OutcomeKind, PlayResult
 
         target = self.settings.sip_uri_template.format(phone=to)
         placed = self.frontend.call(target, timeout=self.settings.ring_seconds)

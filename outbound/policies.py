@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from outbound.dialog import Conversation
+from outbound.conversation import Conversation
 from outbound.models import OutboundAttempt, OutboundTask, TaskStatus
 from ticketing.actors import Actor
 from ticketing.context import Domain

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from outbound.dialog import Conversation, Step
+from outbound.conversation import Conversation, Step
 from outbound.ladder import STEP_SPAN, rung_for
 from outbound.models import Kind, OutboundAttempt, OutboundTask, Outcome, TaskStatus
 from outbound.people import WHO_LABELS, recipient, supervisor_of

@@ -23,7 +23,7 @@ def make_dialer(sessions: sessionmaker[Session], domain: Domain
     if settings.outbound.dialer == "twilio":
         return TwilioDialer(settings, sessions), lambda: None
     if settings.outbound.dialer == "sip":
-        from ivr.sip import SipFrontEnd
+        from telephony.sip.frontend import SipFrontEnd
 
         sip = settings.sip.model_copy(update={
             "port": settings.outbound.sip_port,

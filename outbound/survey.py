@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from outbound.dialog import Conversation, Step
+from outbound.conversation import Conversation, Step
 from outbound.models import (
     Kind,
     OutboundAttempt,

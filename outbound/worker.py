@@ -31,8 +31,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from outbound.conversation import Conversation
 from outbound.dialers import CallResult, Dialer
-from outbound.dialog import Conversation
 from outbound.models import Kind, OutboundAttempt, OutboundTask, Outcome, TaskStatus
 from outbound.planner import plan
 from outbound.policies import SYSTEM, Policy, Target

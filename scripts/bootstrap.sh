@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh Debian machine: a venv with the
-# package, and with --test the Debian packages the test suite drives for real.
+# package and the Debian packages the service needs at run time (espeak-ng, sox),
+# and with --test the Debian packages the test suite drives for real.
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,19 +9,23 @@ cd "$(dirname "$0")/.."
 want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
+# The service itself renders its voice prompts with espeak-ng + sox: without them the
+# IVR never answers, so the plain run installs them too. --test adds the peers the
+# suite drives for real.
+debs=(espeak-ng sox)
 if [ "$want_test" = 1 ]; then
-    debs=(postgresql sip-tester espeak-ng sox kamailio baresip chromium fonts-wqy-microhei)
-    missing=()
-    for d in "${debs[@]}"; do
-        dpkg-query -W -f='${Status}' "$d" 2>/dev/null | grep -q "install ok installed" || missing+=("$d")
-    done
-    if [ "${#missing[@]}" -gt 0 ]; then
-        echo "bootstrap: installing Debian packages: ${missing[*]}"
-        SUDO=""
-        [ "$(id -u)" != 0 ] && SUDO="sudo"
-        $SUDO apt-get update -q
-        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
-    fi
+    debs+=(postgresql sip-tester kamailio baresip chromium fonts-wqy-microhei)
+fi
+missing=()
+for d in "${debs[@]}"; do
+    dpkg-query -W -f='${Status}' "$d" 2>/dev/null | grep -q "install ok installed" || missing+=("$d")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "bootstrap: installing Debian packages: ${missing[*]}"
+    SUDO=""
+    [ "$(id -u)" != 0 ] && SUDO="sudo"
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
 PY="${PYTHON:-python3}"

@@ -1,5 +1,9 @@
 """Carrier adapters shared by the inbound IVR and the outbound service.
 
-Imports only ``config`` (and the carriers' own libraries): ``ivr`` and ``outbound`` both
-use it, so it must not reach back into either, nor into ``ticketing``.
+``sip/`` (message, transport, sdp, floodguard, frontend, metrics), ``rtp``, ``call`` (the
+call handle), ``media/`` (g711, wav, prompts), ``twilio/`` (signature check).
+
+Imports only ``config`` (and the carriers' own libraries): ``ivr``, ``outbound`` and ``asr``
+use it, so it must not reach back into any of them, nor into ``ticketing`` (an
+import-linter contract in pyproject.toml).
 """

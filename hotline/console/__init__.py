@@ -10,11 +10,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.staticfiles import StaticFiles
 
-from hotline.console import dashboard, intake, kb, routes
+from hotline.console import dashboard, intake, kb, views
 from hotline.console.web import STATIC_DIR
 
 router = APIRouter(prefix="/console", include_in_schema=False)
-router.include_router(routes.router)
+router.include_router(views.router)
 router.include_router(intake.router)
 router.include_router(dashboard.router)
 router.include_router(kb.router)

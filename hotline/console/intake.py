@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from hotline.console import present
-from hotline.console.routes import MAX_TEXT, refusal
+from hotline.console.views import MAX_TEXT, refusal
 from hotline.console.web import Work, page, render, work
 from knowledge import service as kb
 from knowledge.models import KbEntry

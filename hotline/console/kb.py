@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm.exc import StaleDataError
 
 from hotline.console import present
-from hotline.console.routes import MAX_TEXT
+from hotline.console.views import MAX_TEXT
 from hotline.console.web import page, render, work
 from knowledge import service
 from knowledge.models import STATUS_LABELS, EntryStatus, KbEntry

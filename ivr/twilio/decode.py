@@ -16,7 +16,7 @@ from typing import Any
 from asr.backlog import transcript_meta
 from asr.cleanup import normalize
 from asr.engine import AsrEngine
-from asr.wavio import AudioFormatError, read_wav
+from telephony.media.wav import AudioFormatError, read_wav
 
 # Half a second per push, as asr.batch does: small enough to check the deadline often.
 _CHUNK_SECONDS = 0.5

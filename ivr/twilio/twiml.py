@@ -14,7 +14,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from config.settings import Settings
 from ivr import prompts
-from ivr.status import StatusReport
+from ivr.ticket_lookup import StatusReport
 
 LANGUAGE = "zh-CN"
 
@@ -139,7 +139,7 @@ def dial_operator(uri: str, urls: Urls, ring_seconds: int) -> str:
 
 
 def status_report(report: StatusReport | None, settings: Settings, urls: Urls) -> str:
-    """The caller's open tickets as ivr.status allows them to be told (None: lookup
+    """The caller's open tickets as ivr.ticket_lookup allows them to be told (None: lookup
     failed), then the recording turn for a new complaint."""
     r = VoiceResponse()
     if report is None:

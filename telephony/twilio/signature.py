@@ -1,6 +1,6 @@
 """The one X-Twilio-Signature check, for every Twilio webhook we serve.
 
-Inbound (``ivr.twilio_voice``, /twilio/*) and outbound (``outbound.views``,
+Inbound (``ivr.twilio.views``, /twilio/*) and outbound (``outbound.views``,
 /api/v1/outbound/twilio/*) both call :func:`refusal` before they read anything else of the
 request. The rules, in order:
 

@@ -1,5 +1,5 @@
 """Shared fixtures for the ASR tests: the real Vosk model (loaded once) and phone-line
-speech made with espeak-ng (Korean voice) and sox (8 kHz μ-law), decoded by asr.g711."""
+speech made with espeak-ng (Korean voice) and sox (8 kHz μ-law), decoded by telephony.media.g711."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from asr import g711
 from asr.engine import AsrEngine
-from asr.models import bundled_test_model
+from asr.model_store import bundled_test_model
+from telephony.media import g711
 
 # Sentences whose every word is in the Korean test model's vocabulary (checked by
 # test_accuracy), so the same list works as a phrase-list grammar.
@@ -67,7 +67,7 @@ def speak_ulaw(text: str, workdir: Path, *, voice: str = "ko") -> bytes:
 
 @pytest.fixture(scope="session")
 def phone_speech(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
-    """SENTENCES spoken, sent through a μ-law phone line, decoded to 16-bit by asr.g711."""
+    """SENTENCES spoken, sent through a μ-law phone line, decoded to 16-bit by telephony.media.g711."""
     if not have_tools():
         pytest.skip("espeak-ng and sox are needed to make test speech")
     workdir = tmp_path_factory.mktemp("speech")

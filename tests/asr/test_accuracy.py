@@ -1,4 +1,4 @@
-"""Speech through the phone path (espeak-ng -> sox μ-law 8 kHz -> asr.g711 -> 20 ms frames
+"""Speech through the phone path (espeak-ng -> sox μ-law 8 kHz -> telephony.media.g711 -> 20 ms frames
 -> StreamingTranscriber) comes out as text within measured error bounds.
 
 espeak-ng's Korean voice is hard for this model (see ../shared/README.md), so the bounds
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import pytest
 
-from asr.metrics import edit_distance
+from asr.wer import edit_distance
 
 pytestmark = pytest.mark.asr
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from asr import g711
 from asr.batch import transcribe_file
 from asr.cli import app
-from asr.wavio import AudioFormatError, read_wav
+from telephony.media import g711
+from telephony.media.wav import AudioFormatError, read_wav
 
 TONE = array("h", [0, 6000, 10000, 6000, 0, -6000, -10000, -6000] * 1000).tobytes()  # 1 s
 

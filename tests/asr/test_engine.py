@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from asr.engine import AsrEngine
-from asr.metrics import cer
+from asr.wer import cer
 
 pytestmark = pytest.mark.asr
 
@@ -75,7 +75,7 @@ _MODEL_CACHE: dict[str, object] = {}
 
 
 def _loaded_model(path):
-    from asr.models import load_model
+    from asr.model_store import load_model
 
     return _MODEL_CACHE.setdefault(str(path), load_model(path))
 

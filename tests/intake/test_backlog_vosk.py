@@ -12,7 +12,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from asr.jobs import JobStatus, TranscriptionJob
-from asr.models import bundled_test_model
+from asr.model_store import bundled_test_model
 from asr.recording import sha256_file
 from config import get_settings
 from hotline.cli import app

@@ -14,16 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from asr import g711
 from config.settings import SipSettings
-from ivr.sip import (
-    CallHandle,
-    EndReason,
-    PlayResult,
-    SipFrontEnd,
-    read_wav_pcm16,
-    write_wav_pcm16,
-)
+from telephony.call import CallHandle, EndReason, PlayResult
+from telephony.media import g711
+from telephony.media.wav import read_wav_pcm16, write_wav_pcm16
+from telephony.sip.frontend import SipFrontEnd
 from tests.sip import harness
 
 REQUIRED_TOOLS = ("sipp", "kamailio", "espeak-ng", "sox")
@@ -241,7 +236,7 @@ PHRASES = ["물이 나오지 않습니다", "가스 냄새가 납니다", "버�
 @pytest.fixture(scope="session")
 def vosk_engine() -> Iterator[object]:
     from asr.engine import AsrEngine
-    from asr.models import bundled_test_model
+    from asr.model_store import bundled_test_model
 
     path = bundled_test_model()
     if path is None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ivr.callrecords import CallOutcome
-from ivr.sip import write_wav_pcm16
+from telephony.media.wav import write_wav_pcm16
 from tests.ivr.conftest import PHRASES
 from tests.ivr.test_sip_baresip import baresip_config
 from tests.sip import harness

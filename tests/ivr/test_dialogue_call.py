@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from asr import g711
 from ivr.callrecords import CallOutcome
 from ivr.prompts import PromptLibrary
+from telephony.media import g711
 from tests.ivr.conftest import PHRASES
 from tests.ivr.ivrkit import CALLER, assert_ok
 from tests.sip import harness

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from asr import g711
 from asr.backlog import run_backlog
 from asr.batch import transcribe_clean
 from asr.engine import AsrEngine
@@ -18,6 +17,7 @@ from ivr.callrecords import CallOutcome
 from ivr.intake import recover_spool
 from ivr.prompts import PromptLibrary
 from ivr.runtime import spool_for
+from telephony.media import g711
 from tests.ivr.conftest import PHRASES
 from tests.ivr.ivrkit import assert_ok
 from tests.sip import harness

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from asr import g711
 from ivr.callrecords import CallOutcome
 from ivr.intake import CallIntake
 from ivr.prompts import PromptLibrary
 from ivr.runtime import spool_for
+from telephony.media import g711
 from tests.ivr.conftest import PHRASES
 from tests.ivr.ivrkit import CALLER, assert_ok
 from tests.sip import harness

@@ -15,8 +15,8 @@ from prometheus_client import REGISTRY
 from config.settings import Settings, SipSettings
 from hotline.doctor import check_sip_trunk
 from ivr.callrecords import CallOutcome
-from ivr.sip import EndReason
-from ivr.sip.floodguard import (
+from telephony.call import EndReason
+from telephony.sip.floodguard import (
     COST_ABANDONED_CALL,
     MAX_TRACKED_SOURCES,
     FloodGuard,
@@ -25,7 +25,7 @@ from ivr.sip.floodguard import (
     source_call_limit,
     untrusted_direct_warning,
 )
-from ivr.sip.frontend import stall_reason
+from telephony.sip.frontend import stall_reason
 from tests.ivr.conftest import PHRASES
 from tests.ivr.ivrkit import IvrUnderTest, assert_ok
 from tests.sip import harness
@@ -344,7 +344,7 @@ def test_a_stream_of_malformed_sip_gets_a_few_400s_then_silence(
               f"From: <sip:x@{source}>;tag=j\r\nTo: <sip:12345@127.0.0.1>\r\n"
               "Call-ID: junk@x\r\nCSeq: one INVITE\r\nContent-Length: 0\r\n\r\n").encode()
     answers = 0
-    with caplog.at_level(logging.WARNING, logger="ivr.sip"):
+    with caplog.at_level(logging.WARNING, logger="telephony.sip"):
         for _ in range(200):  # bounded: 200 datagrams, then read what came back
             s.sendto(broken, ("127.0.0.1", fe.local_port))
         try:

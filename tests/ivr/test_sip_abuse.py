@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from config.settings import Settings
-from ivr.sip import CallHandle, EndReason, SipFrontEnd
-from ivr.sip.floodguard import source_call_limit
+from telephony.call import CallHandle, EndReason
+from telephony.sip.floodguard import source_call_limit
+from telephony.sip.frontend import SipFrontEnd
 from tests.sip import harness
 from tests.sip.callers import CallerScript
 from tests.sip.rawsip import RawPeer, header, status

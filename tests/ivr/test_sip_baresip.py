@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from asr import g711
-from ivr.sip import CallState, EndReason, read_wav_pcm16
+from telephony.call import CallState, EndReason
+from telephony.media import g711
+from telephony.media.wav import read_wav_pcm16
 from tests.ivr.conftest import AudioAssets, EchoTestHandler, FrontEndFactory, rms
 from tests.sip import harness
 

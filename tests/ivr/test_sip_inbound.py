@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from asr import g711
-from ivr.sip import CallState, EndReason, PhoneStatus, PlayResult, SipRegistrationError
+from telephony.call import CallState, EndReason, PlayResult
+from telephony.media import g711
+from telephony.sip.frontend import PhoneStatus, SipRegistrationError
 from tests.ivr.conftest import AudioAssets, EchoTestHandler, FrontEndFactory, rms
 from tests.sip import harness
 from tests.sip.harness import Sipp, dtmf_pcap, pause, play, render_scenario, uac_subs
@@ -117,7 +118,7 @@ def test_caller_hears_the_prompt_without_gaps(make_frontend: FrontEndFactory,
 
 
 def harness_prompt(audio: AudioAssets) -> bytes:
-    from ivr.sip import read_wav_pcm16
+    from telephony.media.wav import read_wav_pcm16
 
     pcm = read_wav_pcm16(audio.prompt_wav)
     return pcm + b"\x00" * (-len(pcm) % 320)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ivr.sip import CallState, EndReason, OutcomeKind, SipFrontEnd
+from telephony.call import CallState, EndReason, OutcomeKind
+from telephony.sip.frontend import SipFrontEnd
 from tests.ivr.conftest import FrontEndFactory
 from tests.sip import harness
 from tests.sip.harness import Sipp, dtmf_pcap, render_scenario

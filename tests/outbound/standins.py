@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 
+from outbound.conversation import Conversation
 from outbound.dialers import CallResult
-from outbound.dialog import Conversation
 from outbound.models import Outcome
 from outbound.sms import SmsResult
 

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
+from outbound.conversation import Conversation
 from outbound.dialers import CallResult
-from outbound.dialog import Conversation
 from outbound.models import OutboundAttempt, OutboundTask, Outcome
 from outbound.sms import SmsResult
 from outbound.worker import OutboundWorker

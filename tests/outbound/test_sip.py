@@ -1,4 +1,4 @@
-"""Reminder and survey calls over real SIP: our SipDialer (ivr.sip front end, registered
+"""Reminder and survey calls over real SIP: our SipDialer (telephony.sip front end, registered
 at a real Kamailio) calls SIPp playing the handler's / citizen's phone, which answers and
 sends RFC 2833 keys, sends none, refuses with 486 or 603, or never answers."""
 
@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from config.settings import SipSettings
-from ivr.sip import SipFrontEnd
 from outbound.dialers import SipDialer
 from outbound.models import Kind
 from outbound.prompts import PromptLibrary
 from outbound.worker import OutboundWorker
+from telephony.sip.frontend import SipFrontEnd
 from tests.outbound.dtmf import dtmf_pcap
 from tests.outbound.support import (
     CITY_SUPERVISOR_PHONE,

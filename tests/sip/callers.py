@@ -12,7 +12,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from asr import g711
+from telephony.media import g711
 from tests.sip.harness import dtmf_pcap, write_rtp_pcap
 
 FRAME = 160  # μ-law bytes per 20 ms

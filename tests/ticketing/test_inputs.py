@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from config import get_settings
 from hotline.cli import app
 from ivr.intake import CallIntake, Spool
-from ivr.sip.pyvoip_fixes import SipMessage, SipSyntaxError
+from telephony.sip.message import SipMessage, SipSyntaxError
 from tests.support.city import City
 from ticketing.inputs import (
     BadCharacters,

@@ -20,7 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from asr.engine import AsrEngine
-from asr.models import bundled_test_model
+from asr.model_store import bundled_test_model
 from config import Settings
 from config.settings import TwilioSettings
 from hotline.app import create_app

@@ -319,7 +319,7 @@ def test_one_reads_the_callers_open_tickets(
     spoken = says(root)
     assert spoken[0] == prompts.text("status_intro")
     assert spoken[1] == prompts.status_count_text(1)
-    # Only the last digits: anyone can set a caller ID (ivr.status).
+    # Only the last digits: anyone can set a caller ID (ivr.ticket_lookup).
     assert spoken[2] == prompts.status_item_text(number[-4:], "已受理")  # no units: queued
     assert not any(prompts.digits_text(number) in line for line in spoken)
     assert "Record" in verbs(root)  # then the caller may speak a new complaint

@@ -35,9 +35,9 @@ from ivr import prompts as P
 from ivr.audio import CallAudio
 from ivr.callrecords import CallOutcome
 from ivr.intake import CallIntake, FiledTicket, Spool
-from ivr.sip import CallHandle, PlayResult
-from ivr.status import open_tickets
+from ivr.ticket_lookup import open_tickets
 from ivr.transfer import TransferResult, bridge_to_operator
+from telephony.call import CallHandle, PlayResult
 from ticketing.classify import Classification, category_label, classify
 
 if TYPE_CHECKING:
@@ -45,10 +45,10 @@ if TYPE_CHECKING:
     from asr.stream import Transcript
     from config.settings import Settings
     from ivr.prompts import PromptLibrary
-    from ivr.sip import SipFrontEnd
+    from telephony.sip.frontend import SipFrontEnd
     from ticketing.context import Domain
 
-log = logging.getLogger("hotline.ivr.dialogue")
+log = logging.getLogger("hotline.ivr.call_flow")
 
 
 class State(Enum):

@@ -32,8 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from config.settings import Settings, SipSettings
-from ivr import telemetry
-from ivr.sip.call import (
+from telephony.call import (
     CallHandle,
     CallOutcome,
     CallState,
@@ -42,7 +41,9 @@ from ivr.sip.call import (
     OutcomeKind,
     outcome_for_status,
 )
-from ivr.sip.floodguard import (
+from telephony.rtp import PortPool, Rtp16Stream
+from telephony.sip import metrics
+from telephony.sip.floodguard import (
     COST_ABANDONED_CALL,
     COST_WRONG_NUMBER,
     FloodGuard,
@@ -52,8 +53,8 @@ from ivr.sip.floodguard import (
     source_call_limit,
     trusted_entries,
 )
-from ivr.sip.pyvoip_fixes import PortPool, Rtp16Stream, SipMessage, SipTransport, build_response
-from ivr.sip.sdp import (
+from telephony.sip.message import SipMessage, build_request, build_response
+from telephony.sip.sdp import (
     DEFAULT_EVENT_PT,
     Negotiated,
     NotAcceptable,
@@ -64,13 +65,15 @@ from ivr.sip.sdp import (
     offer_formats,
     parse_sdp,
 )
+from telephony.sip.transport import SipTransport
 
-log = logging.getLogger("ivr.sip")
+log = logging.getLogger("telephony.sip")
 
 # How often trusted host names are resolved again (see _refresh_trusted).
 TRUSTED_REFRESH_SECONDS = 30.0
 
 ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"
+USER_AGENT = "hotline12345 (pyVoIP 1.6.8 adapter)"
 T1, T2, TIMER_B = 0.5, 4.0, 32.0  # RFC 3261 17.1.1.1
 # Sent with every busy refusal: a phone or SBC that redials automatically should wait a
 # little, not hammer; 486 (not 503) so that an SBC does not take the whole node out of
@@ -153,13 +156,27 @@ class _ClientTxn:
     dest: tuple[str, int]
     method: str
     call_id: str
-    on_response: Callable[[SipMessage], None] | None = None
+    # None: Timer B fired, no final response at all.
+    on_response: Callable[[SipMessage | None], None] | None = None
     final: SipMessage | None = None
     provisional: bool = False
     done: threading.Event = field(default_factory=threading.Event)
     interval: float = T1
     started: float = field(default_factory=time.monotonic)
     timer: _Timer | None = None
+
+
+@dataclass
+class OutboundLeg:
+    """An outbound call's INVITE client side: what the ACK, the CANCEL and a retransmitted
+    2xx need once the INVITE is out. Kept by the front end, not on the call handle."""
+
+    request_uri: str
+    dest: tuple[str, int]
+    invite_via: str
+    invite_txn: _ClientTxn | None = None
+    provisional: bool = False
+    ack: bytes | None = None  # the ACK for the 2xx, sent again for each 2xx retransmission
 
 
 # ---------------------------------------------------------------------------------------
@@ -241,7 +258,7 @@ class SipFrontEnd:
         ring_timeout: float = 30.0,
         linger: float = 8.0,
     ) -> None:
-        sip: SipSettings = getattr(settings, "sip", settings)  # type: ignore[assignment]
+        sip = settings.sip if isinstance(settings, Settings) else settings
         if sip.mode not in ("register", "direct"):
             raise ValueError(f"sip.mode must be 'register' or 'direct', not {sip.mode!r}")
         self.sip = sip
@@ -261,6 +278,7 @@ class SipFrontEnd:
         )
         self._ports = PortPool(sip.rtp_port_low, sip.rtp_port_high)
         self._calls: dict[str, CallHandle] = {}
+        self._legs: dict[str, OutboundLeg] = {}  # outbound calls' INVITE client side
         self._txns: dict[tuple[str, str], _ClientTxn] = {}
         self._lock = threading.RLock()
         self._timers: _Timers | None = None
@@ -288,7 +306,7 @@ class SipFrontEnd:
 
     def start(self) -> None:
         self._transport.start()
-        telemetry.track(self)
+        metrics.track(self)
         self._timers = _Timers()
         self._timers.call_later(0.25, self._watchdog)
         if not all(is_address(e) for e in self._trusted_entries):
@@ -314,14 +332,14 @@ class SipFrontEnd:
             return
         was_registered = self.mode == "register" and self.status is PhoneStatus.READY
         self.status = PhoneStatus.STOPPED
-        telemetry.untrack(self)
+        metrics.untrack(self)
         if self._register_timer is not None:
             self._register_timer.cancel()
         for call in self.active_calls():
             try:
                 if call.state is CallState.ANSWERED:
-                    if call._transition(CallState.ENDED, EndReason.SHUTDOWN):
-                        self._send_bye(call)
+                    if call.transition(CallState.ENDED, EndReason.SHUTDOWN):
+                        self.send_bye(call)
                 else:
                     call.hangup()
             except Exception:
@@ -347,7 +365,7 @@ class SipFrontEnd:
             return [c for c in self._calls.values() if not c.ended]
 
     # -- sending -----------------------------------------------------------------------
-    def _send_to(self, data: bytes, addr: tuple[str, int] | None) -> None:
+    def send_to(self, data: bytes, addr: tuple[str, int] | None) -> None:
         if addr is not None:
             self._transport.send(data, addr)
 
@@ -356,7 +374,8 @@ class SipFrontEnd:
         return timers.call_later(delay, fn, *args) if timers is not None else None
 
     def _start_txn(self, data: bytes, dest: tuple[str, int], call_id: str, method: str,
-                   on_response: Callable[[SipMessage], None] | None = None) -> _ClientTxn:
+                   on_response: Callable[[SipMessage | None], None] | None = None
+                   ) -> _ClientTxn:
         txn = _ClientTxn(data=data, dest=dest, method=method, call_id=call_id,
                          on_response=on_response)
         with self._lock:
@@ -383,7 +402,7 @@ class SipFrontEnd:
             if self._txns.get((txn.call_id, txn.method)) is txn:
                 del self._txns[(txn.call_id, txn.method)]
         if txn.on_response is not None and txn.final is None:
-            txn.on_response(None)  # type: ignore[arg-type]  # timed out
+            txn.on_response(None)  # timed out
 
     def _via(self) -> str:
         return (f"SIP/2.0/UDP {self.local_ip}:{self.local_port};"
@@ -469,7 +488,7 @@ class SipFrontEnd:
         }.get(msg.method)
         if handler is None:
             code = 405 if msg.method in ("REGISTER", "SUBSCRIBE", "PUBLISH") else 501
-            self._send_to(build_response(msg, code, extra=[("Allow", ALLOW)]), msg.source)
+            self.send_to(build_response(msg, code, extra=[("Allow", ALLOW)]), msg.source)
             return
         handler(msg)
 
@@ -516,7 +535,7 @@ class SipFrontEnd:
         bans = self.flood.bans
         if self.flood.admit(source):
             return True
-        telemetry.FLOOD_DROPPED.inc()
+        metrics.FLOOD_DROPPED.inc()
         if self.flood.bans != bans:
             self._banned(source, what)
         return False
@@ -526,7 +545,7 @@ class SipFrontEnd:
             self._banned(source, what)
 
     def _banned(self, source: str, what: str) -> None:
-        telemetry.FLOOD_BANS.inc()
+        metrics.FLOOD_BANS.inc()
         log.warning("SIP flood from %s (%s...): its new requests are dropped for %.0f s",
                     source, what, self.flood.ban_seconds)
 
@@ -553,7 +572,7 @@ class SipFrontEnd:
                     expires=time.monotonic() + TIMER_B, refund=capacity)
                 while len(self._refusals) > MAX_REFUSALS:
                     self._refusals.popitem(last=False)
-        self._send_to(build_response(msg, code, reason, to_tag=to_tag, extra=headers),
+        self.send_to(build_response(msg, code, reason, to_tag=to_tag, extra=headers),
                       msg.source)
 
     def _on_invite(self, msg: SipMessage) -> None:
@@ -564,13 +583,13 @@ class SipFrontEnd:
                 self._on_reinvite(call, msg)
             elif call.invite is not None and msg.top_branch == call.invite.top_branch:
                 if call.last_invite_response is not None:  # retransmitted INVITE
-                    self._send_to(call.last_invite_response, msg.source)
+                    self.send_to(call.last_invite_response, msg.source)
             else:
-                self._send_to(build_response(msg, 482, to_tag=self._transport.gen_tag()),
+                self.send_to(build_response(msg, 482, to_tag=self._transport.gen_tag()),
                               msg.source)
             return
         if msg.to_tag:
-            self._send_to(build_response(msg, 481), msg.source)
+            self.send_to(build_response(msg, 481), msg.source)
             return
         if not is_our_number(self.sip, uri_user(msg.request_uri)):
             # Extension guessing (svwar): costs more than a plain request.
@@ -578,7 +597,7 @@ class SipFrontEnd:
                 self._penalize(msg.source[0], COST_WRONG_NUMBER - 1, "INVITE to other numbers")
             self._refuse(msg, 404, warning="not a number of this service")
             return
-        self._send_to(build_response(msg, 100), msg.source)
+        self.send_to(build_response(msg, 100), msg.source)
         content_type = msg.first("Content-Type").split(";")[0].strip().lower()
         if not msg.body_bytes:
             self._refuse(msg, 488, warning="INVITE without an SDP offer is not supported")
@@ -643,7 +662,7 @@ class SipFrontEnd:
         call.codec = media.codec
         ringing = build_response(msg, 180, to_tag=call.local_tag, extra=self.contact_headers())
         call.last_invite_response = ringing
-        self._send_to(ringing, msg.source)
+        self.send_to(ringing, msg.source)
         thread = threading.Thread(target=self._run_handler, args=(call,),
                                   name=f"call-{call.call_id[:12]}", daemon=True)
         with self._lock:
@@ -672,7 +691,7 @@ class SipFrontEnd:
                 codec=media.codec if media else "PCMU",
                 audio_pt=media.audio_pt if media else 0,
                 event_pt=media.event_pt if media else None,
-                on_audio=call._rx_audio, on_dtmf=call._rx_dtmf,
+                on_audio=call.rx_audio, on_dtmf=call.rx_dtmf,
             )
             stream.bind()
             holder.append(stream)
@@ -684,7 +703,7 @@ class SipFrontEnd:
         # Session refresh / hold: keep our media as it is and answer with the same SDP.
         media = call.media
         if call.state is not CallState.ANSWERED or media is None:
-            self._send_to(build_response(msg, 491), msg.source)
+            self.send_to(build_response(msg, 491), msg.source)
             return
         try:
             new = negotiate(parse_sdp(msg.body_bytes)) if msg.body_bytes else None
@@ -694,15 +713,15 @@ class SipFrontEnd:
             call.rtp.outIP, call.rtp.outPort = new.remote_ip, new.remote_port
         sdp = build_sdp(ip=self.local_ip, port=call.rtp_port or 0, session_id=call.session_id,
                         formats=[(media.audio_pt, media.codec)], event_pt=media.event_pt)
-        self._send_to(build_response(msg, 200, extra=self.contact_headers(), body=sdp),
+        self.send_to(build_response(msg, 200, extra=self.contact_headers(), body=sdp),
                       msg.source)
 
-    def _send_invite_2xx(self, call: CallHandle) -> None:
+    def send_invite_2xx(self, call: CallHandle) -> None:
         """Send our 200 OK and retransmit it until the ACK (RFC 3261 13.3.1.4), or until
         the watchdog ends the call for want of one (``ack_timeout``, which frees the line
         long before RFC 3261's 64*T1)."""
-        self._send_to(call.last_invite_response, call.invite_source)
-        telemetry.ANSWER_SECONDS.observe(max(0.0, time.time() - call.created_at))
+        self.send_to(call.last_invite_response, call.invite_source)
+        metrics.ANSWER_SECONDS.observe(max(0.0, time.time() - call.created_at))
         started = time.monotonic()
 
         def again(interval: float) -> None:
@@ -710,7 +729,7 @@ class SipFrontEnd:
                 return
             if time.monotonic() - started >= TIMER_B:
                 return
-            self._send_to(call.last_invite_response, call.invite_source)
+            self.send_to(call.last_invite_response, call.invite_source)
             self._later(min(interval * 2, T2), again, min(interval * 2, T2))
 
         self._later(T1, again, T1)
@@ -725,31 +744,31 @@ class SipFrontEnd:
         with self._lock:
             call = self._calls.get(msg.call_id)
         if call is None or (call.remote_tag and msg.from_tag != call.remote_tag):
-            self._send_to(build_response(msg, 481), msg.source)
+            self.send_to(build_response(msg, 481), msg.source)
             return
-        self._send_to(build_response(msg, 200), msg.source)
+        self.send_to(build_response(msg, 200), msg.source)
         if call.state is CallState.INCOMING and call.invite is not None:
             # BYE before our 2xx (a confused peer): end the INVITE too.
             call.last_invite_response = build_response(call.invite, 487, to_tag=call.local_tag)
-            self._send_to(call.last_invite_response, call.invite_source)
-        call._remote_ended(EndReason.REMOTE_HANGUP)
+            self.send_to(call.last_invite_response, call.invite_source)
+        call.remote_ended(EndReason.REMOTE_HANGUP)
 
     def _on_cancel(self, msg: SipMessage) -> None:  # F7
         with self._lock:
             call = self._calls.get(msg.call_id)
         if (call is None or call.invite is None
                 or msg.top_branch != call.invite.top_branch):
-            self._send_to(build_response(msg, 481), msg.source)
+            self.send_to(build_response(msg, 481), msg.source)
             return
-        self._send_to(build_response(msg, 200, to_tag=call.local_tag), msg.source)
+        self.send_to(build_response(msg, 200, to_tag=call.local_tag), msg.source)
         if call.state is CallState.INCOMING:
             terminated = build_response(call.invite, 487, to_tag=call.local_tag)
-            if call._transition(CallState.ENDED, EndReason.CANCELLED):
+            if call.transition(CallState.ENDED, EndReason.CANCELLED):
                 call.last_invite_response = terminated
-                self._send_to(terminated, call.invite_source)
+                self.send_to(terminated, call.invite_source)
 
     def _on_options(self, msg: SipMessage) -> None:
-        self._send_to(build_response(msg, 200, to_tag=None if msg.to_tag else
+        self.send_to(build_response(msg, 200, to_tag=None if msg.to_tag else
                                      self._transport.gen_tag(),
                                      extra=[("Allow", ALLOW), ("Accept", "application/sdp")]),
                       msg.source)
@@ -758,16 +777,16 @@ class SipFrontEnd:
         with self._lock:
             call = self._calls.get(msg.call_id)
         if call is None:
-            self._send_to(build_response(msg, 481), msg.source)
+            self.send_to(build_response(msg, 481), msg.source)
             return
-        self._send_to(build_response(msg, 200), msg.source)
+        self.send_to(build_response(msg, 200), msg.source)
         # SIP INFO DTMF (application/dtmf-relay: "Signal=5"), sent by some trunks.
         m = re.search(rb"Signal\s*=\s*([0-9*#A-Da-d])", msg.body_bytes)
         if m:
-            call._rx_dtmf(m.group(1).decode().upper())
+            call.rx_dtmf(m.group(1).decode().upper())
 
     # -- ending ------------------------------------------------------------------------
-    def _call_ended(self, call: CallHandle) -> None:
+    def call_ended(self, call: CallHandle) -> None:
         if call.rtp is not None:
             call.rtp.stop()
         if call.rtp_port is not None:
@@ -780,6 +799,7 @@ class SipFrontEnd:
         with self._lock:
             if self._calls.get(call.call_id) is call:
                 del self._calls[call.call_id]
+                self._legs.pop(call.call_id, None)
             for key in [k for k in self._txns if k[0] == call.call_id]:
                 del self._txns[key]
 
@@ -792,24 +812,19 @@ class SipFrontEnd:
                         branch_via: str | None = None) -> bytes:
         route = call.route_set if call.direction is Direction.INBOUND else list(
             reversed(call.route_set))
-        lines = [
-            f"{method} {call.remote_target} SIP/2.0",
-            f"Via: {branch_via or self._via()}",
-            "Max-Forwards: 70",
-        ]
-        lines += [f"Route: {r}" for r in route]
-        lines += [
-            f"From: {call.local_uri};tag={call.local_tag}",
-            f"To: {call.remote_uri};tag={call.remote_tag}",
-            f"Call-ID: {call.call_id}",
-            f"CSeq: {cseq} {method}",
-            f"Contact: <{self.contact_uri}>",
-            "User-Agent: hotline12345 (pyVoIP 1.6.8 adapter)",
-            "Content-Length: 0",
-        ]
-        return ("\r\n".join(lines) + "\r\n\r\n").encode()
+        return build_request(method, call.remote_target, [
+            ("Via", branch_via or self._via()),
+            ("Max-Forwards", "70"),
+            *(("Route", r) for r in route),
+            ("From", f"{call.local_uri};tag={call.local_tag}"),
+            ("To", f"{call.remote_uri};tag={call.remote_tag}"),
+            ("Call-ID", call.call_id),
+            ("CSeq", f"{cseq} {method}"),
+            ("Contact", f"<{self.contact_uri}>"),
+            ("User-Agent", USER_AGENT),
+        ])
 
-    def _send_bye(self, call: CallHandle) -> None:
+    def send_bye(self, call: CallHandle) -> None:
         if not call.remote_target:
             return
         call.local_cseq += 1
@@ -838,8 +853,8 @@ class SipFrontEnd:
                 continue
             log.warning("call %s: %s after %.1f s, hanging up", call.call_id, reason.value,
                         now - rtp.started)
-            if call._transition(CallState.ENDED, reason):
-                self._send_bye(call)
+            if call.transition(CallState.ENDED, reason):
+                self.send_bye(call)
                 if source and reason in (EndReason.NO_ACK, EndReason.NO_RTP):
                     self._penalize(source, COST_ABANDONED_CALL, f"calls abandoned: {reason.value}")
         self._later(0.25, self._watchdog)
@@ -877,37 +892,32 @@ class SipFrontEnd:
             self._bind_rtp(call, None)
         except RuntimeError as exc:
             return CallOutcome(OutcomeKind.FAILED, detail=str(exc))
+        leg = OutboundLeg(request_uri=uri, dest=dest, invite_via=self._via())
         with self._lock:
             self._calls[call.call_id] = call
-        call._request_uri = uri  # type: ignore[attr-defined]
-        call._dest = dest  # type: ignore[attr-defined]
-        call._invite_via = self._via()  # type: ignore[attr-defined]
+            self._legs[call.call_id] = leg
         sdp = build_sdp(ip=self.local_ip, port=call.rtp_port or 0, session_id=call.session_id,
                         formats=offer_formats(), event_pt=DEFAULT_EVENT_PT)
-        lines = [
-            f"INVITE {uri} SIP/2.0",
-            f"Via: {call._invite_via}",  # type: ignore[attr-defined]
-            "Max-Forwards: 70",
-            f"From: {call.local_uri};tag={call.local_tag}",
-            f"To: {call.remote_uri}",
-            f"Call-ID: {call.call_id}",
-            "CSeq: 1 INVITE",
-            f"Contact: <{self.contact_uri}>",
-            f"Allow: {ALLOW}",
-            "User-Agent: hotline12345 (pyVoIP 1.6.8 adapter)",
-            "Content-Type: application/sdp",
-            f"Content-Length: {len(sdp)}",
-        ]
-        invite = ("\r\n".join(lines) + "\r\n\r\n").encode() + sdp
-        txn = self._start_txn(invite, dest, call.call_id, "INVITE",
-                              on_response=lambda m: self._on_invite_response(call, m))
-        call._invite_txn = txn  # type: ignore[attr-defined]
+        invite = build_request("INVITE", uri, [
+            ("Via", leg.invite_via),
+            ("Max-Forwards", "70"),
+            ("From", f"{call.local_uri};tag={call.local_tag}"),
+            ("To", call.remote_uri),
+            ("Call-ID", call.call_id),
+            ("CSeq", "1 INVITE"),
+            ("Contact", f"<{self.contact_uri}>"),
+            ("Allow", ALLOW),
+            ("User-Agent", USER_AGENT),
+        ], body=sdp)
+        leg.invite_txn = self._start_txn(
+            invite, dest, call.call_id, "INVITE",
+            on_response=lambda m: self._on_invite_response(call, leg, m))
         ring = self.ring_timeout if timeout is None else timeout
-        if not call._answered_or_final.wait(ring):
-            self._cancel_outbound(call)
-            call._answered_or_final.wait(5.0)
+        if not call.wait_answered_or_final(ring):
+            self.cancel_outbound(call)
+            call.wait_answered_or_final(5.0)
             if not call.ended and call.state is not CallState.ANSWERED:
-                call._transition(CallState.ENDED, EndReason.NO_ANSWER)
+                call.transition(CallState.ENDED, EndReason.NO_ANSWER)
         if call.state is CallState.ANSWERED:
             return CallOutcome(OutcomeKind.ANSWERED, call=call, status=call.final_status)
         kind = {
@@ -919,19 +929,20 @@ class SipFrontEnd:
         return CallOutcome(kind, status=call.final_status,
                            detail=(call.end_reason.value if call.end_reason else ""))
 
-    def _on_invite_response(self, call: CallHandle, msg: SipMessage | None) -> None:
+    def _on_invite_response(self, call: CallHandle, leg: OutboundLeg,
+                            msg: SipMessage | None) -> None:
         if msg is None:  # Timer B: nobody answered the INVITE at all
             if not call.ended and call.state is not CallState.ANSWERED:
-                call._transition(CallState.ENDED, EndReason.FAILED)
+                call.transition(CallState.ENDED, EndReason.FAILED)
             return
         code = msg.status_code
         if code < 200:
             if code > 100 and call.state is CallState.DIALING:
-                call._transition(CallState.ALERTING)
-            call._provisional = True  # type: ignore[attr-defined]
+                call.transition(CallState.ALERTING)
+            leg.provisional = True
             return
         if code >= 300:
-            self._ack_non_2xx(call, msg)
+            self._ack_non_2xx(call, leg, msg)
             if not call.ended:
                 call.final_status = code
                 reason = {
@@ -939,21 +950,19 @@ class SipFrontEnd:
                     OutcomeKind.DECLINED: EndReason.DECLINED,
                     OutcomeKind.NO_ANSWER: EndReason.NO_ANSWER,
                 }.get(outcome_for_status(code), EndReason.FAILED)
-                call._transition(CallState.ENDED, reason)
+                call.transition(CallState.ENDED, reason)
             return
         # 2xx: first one sets up the dialog; retransmissions get the same ACK again.
-        if call.state is CallState.ANSWERED or getattr(call, "_ack", None) is not None:
-            ack = getattr(call, "_ack", None)
-            if ack is not None:
-                self._send_to(ack, self._in_dialog_dest(call))
+        if call.state is CallState.ANSWERED or leg.ack is not None:
+            if leg.ack is not None:
+                self.send_to(leg.ack, self._in_dialog_dest(call))
             return
         call.remote_tag = msg.to_tag
-        call.remote_target = uri_of(msg.first("Contact")) or call._request_uri  # type: ignore[attr-defined]
+        call.remote_target = uri_of(msg.first("Contact")) or leg.request_uri
         call.route_set = msg.route_list("Record-Route")
         call.final_status = code
-        ack = self._dialog_request(call, "ACK", 1)
-        call._ack = ack  # type: ignore[attr-defined]
-        self._send_to(ack, self._in_dialog_dest(call))  # F4: right To-tag and R-URI
+        leg.ack = self._dialog_request(call, "ACK", 1)
+        self.send_to(leg.ack, self._in_dialog_dest(call))  # F4: right To-tag and R-URI
         media: Negotiated | None = None
         try:
             media = negotiate(parse_sdp(msg.body_bytes)) if msg.body_bytes else None
@@ -962,55 +971,52 @@ class SipFrontEnd:
         if media is None or call.ended:
             # 2xx after we gave up (CANCEL race) or an answer we cannot use: end it.
             if not call.ended:
-                call._transition(CallState.ENDED, EndReason.FAILED)
-            self._send_bye(call)
+                call.transition(CallState.ENDED, EndReason.FAILED)
+            self.send_bye(call)
             return
         call.media, call.codec = media, media.codec
         assert call.rtp is not None
         call.rtp.configure(media)
         call.rtp.start()
-        call._transition(CallState.ANSWERED)
+        call.transition(CallState.ANSWERED)
 
-    def _ack_non_2xx(self, call: CallHandle, msg: SipMessage) -> None:
-        lines = [
-            f"ACK {call._request_uri} SIP/2.0",  # type: ignore[attr-defined]
-            f"Via: {call._invite_via}",  # type: ignore[attr-defined]
-            "Max-Forwards: 70",
-            f"From: {call.local_uri};tag={call.local_tag}",
-            f"To: {msg.first('To')}",
-            f"Call-ID: {call.call_id}",
-            "CSeq: 1 ACK",
-            "Content-Length: 0",
-        ]
-        self._send_to(("\r\n".join(lines) + "\r\n\r\n").encode(), call._dest)  # type: ignore[attr-defined]
+    def _ack_non_2xx(self, call: CallHandle, leg: OutboundLeg, msg: SipMessage) -> None:
+        self.send_to(build_request("ACK", leg.request_uri, [
+            ("Via", leg.invite_via),
+            ("Max-Forwards", "70"),
+            ("From", f"{call.local_uri};tag={call.local_tag}"),
+            ("To", msg.first("To")),
+            ("Call-ID", call.call_id),
+            ("CSeq", "1 ACK"),
+        ]), leg.dest)
 
-    def _cancel_outbound(self, call: CallHandle) -> None:
-        txn: _ClientTxn | None = getattr(call, "_invite_txn", None)
-        if txn is None or call.ended or call.state is CallState.ANSWERED:
+    def cancel_outbound(self, call: CallHandle) -> None:
+        with self._lock:
+            leg = self._legs.get(call.call_id)
+        txn = leg.invite_txn if leg is not None else None
+        if leg is None or txn is None or call.ended or call.state is CallState.ANSWERED:
             return
         if not txn.provisional:
             # RFC 3261 9.1: no CANCEL before a provisional; just stop retransmitting.
             # Not even a 100 Trying: the peer is unreachable, which is a failure.
             txn.done.set()
-            call._transition(CallState.ENDED, EndReason.FAILED)
+            call.transition(CallState.ENDED, EndReason.FAILED)
             return
-        lines = [
-            f"CANCEL {call._request_uri} SIP/2.0",  # type: ignore[attr-defined]
-            f"Via: {call._invite_via}",  # type: ignore[attr-defined]
-            "Max-Forwards: 70",
-            f"From: {call.local_uri};tag={call.local_tag}",
-            f"To: {call.remote_uri}",
-            f"Call-ID: {call.call_id}",
-            "CSeq: 1 CANCEL",
-            "Content-Length: 0",
-        ]
-        self._start_txn(("\r\n".join(lines) + "\r\n\r\n").encode(), call._dest,  # type: ignore[attr-defined]
-                        call.call_id, "CANCEL")
+        cancel = build_request("CANCEL", leg.request_uri, [
+            ("Via", leg.invite_via),
+            ("Max-Forwards", "70"),
+            ("From", f"{call.local_uri};tag={call.local_tag}"),
+            ("To", call.remote_uri),
+            ("Call-ID", call.call_id),
+            ("CSeq", "1 CANCEL"),
+        ])
+        self._start_txn(cancel, leg.dest, call.call_id, "CANCEL")
 
     def _stray_invite_2xx(self, msg: SipMessage) -> None:
         """A 2xx for an INVITE we no longer track (e.g. after stop): ACK and BYE it so the
         far end does not keep a half-open call."""
         with self._lock:
             call = self._calls.get(msg.call_id)
-        if call is not None and getattr(call, "_ack", None) is not None:
-            self._send_to(call._ack, self._in_dialog_dest(call))  # type: ignore[attr-defined]
+            leg = self._legs.get(msg.call_id)
+        if call is not None and leg is not None and leg.ack is not None:
+            self.send_to(leg.ack, self._in_dialog_dest(call))

@@ -1,4 +1,4 @@
-"""The IVR's Prometheus figures, kept in this process (the database has the rest).
+"""The SIP front ends' Prometheus figures, kept in this process (the database has the rest).
 
 Registered once in prometheus_client's process registry; ``hotline.observability`` serves
 it beside the figures read from the database.
@@ -15,7 +15,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
-    from ivr.sip.frontend import SipFrontEnd
+    from telephony.sip.frontend import SipFrontEnd
 
 ANSWER_SECONDS = Histogram(
     "hotline_call_answer_seconds", "INVITE received to 200 OK sent, inbound calls",

@@ -21,12 +21,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from asr.engine import AsrEngine
-from asr.wavio import AudioFormatError, read_wav
 from config.settings import Settings
 from ivr import prompts
 from ivr.callrecords import CallOutcome
 from ivr.intake import FiledTicket, Spool
-from ivr.status import StatusReport, open_tickets
+from ivr.ticket_lookup import StatusReport, open_tickets
 from ivr.twilio import twiml
 from ivr.twilio.calls import TwilioCall, TwilioCalls
 from ivr.twilio.decode import Decoded, decode_within
@@ -37,6 +36,7 @@ from ivr.twilio.fetch import (
     recording_path,
     sha256_of,
 )
+from telephony.media.wav import AudioFormatError, read_wav
 from ticketing.classify import category_label, classify
 from ticketing.context import Domain
 from ticketing.models import Ticket

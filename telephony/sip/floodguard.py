@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from config.settings import SipSettings
 
-log = logging.getLogger("ivr.sip")
+log = logging.getLogger("telephony.sip")
 
 # Enough for a scan from many addresses without letting memory grow without bound.
 MAX_TRACKED_SOURCES = 10_000

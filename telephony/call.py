@@ -1,7 +1,7 @@
 """One call: explicit states and transitions, 16-bit audio in/out, DTMF, hangup.
 
 The IVR dialogue and the outbound dialer only ever see ``CallHandle``; SIP dialog details
-(tags, CSeq, route set, retransmissions) stay behind it and in ``frontend``.
+(tags, CSeq, route set, retransmissions) stay behind it and in ``telephony.sip.frontend``.
 """
 
 from __future__ import annotations
@@ -13,21 +13,18 @@ import queue
 import threading
 import time
 import uuid
-import wave
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from asr import g711
-from ivr.sip.pyvoip_fixes import FRAME_BYTES, Rtp16Stream, SipMessage, build_response
-from ivr.sip.sdp import Negotiated, build_sdp
+from telephony.media.wav import read_wav_pcm16
+from telephony.rtp import FRAME_BYTES, Rtp16Stream
+from telephony.sip.message import SipMessage, build_response
+from telephony.sip.sdp import Negotiated, build_sdp
 
-if TYPE_CHECKING:
-    from ivr.sip.frontend import SipFrontEnd
-
-log = logging.getLogger("ivr.sip")
+log = logging.getLogger("telephony.sip")
 
 
 class CallState(enum.Enum):
@@ -85,12 +82,31 @@ class CallStats:
     max_send_gap_ms: float = 0.0
 
 
+class Signalling(Protocol):
+    """What a call handle asks of the SIP layer (``telephony.sip.frontend.SipFrontEnd``):
+    the handle knows no transaction, socket or header beyond these."""
+
+    local_ip: str
+
+    def contact_headers(self) -> list[tuple[str, str]]: ...
+
+    def send_to(self, data: bytes, addr: tuple[str, int] | None) -> None: ...
+
+    def send_invite_2xx(self, call: CallHandle) -> None: ...
+
+    def send_bye(self, call: CallHandle) -> None: ...
+
+    def cancel_outbound(self, call: CallHandle) -> None: ...
+
+    def call_ended(self, call: CallHandle) -> None: ...
+
+
 class CallHandle:
     """A call as the IVR sees it. Thread-safe; blocking calls return when the call ends."""
 
-    def __init__(self, frontend: SipFrontEnd, *, direction: Direction, call_id: str,
+    def __init__(self, signalling: Signalling, *, direction: Direction, call_id: str,
                  local_tag: str, caller: str, callee: str) -> None:
-        self._fe = frontend
+        self._signalling = signalling
         self.direction = direction
         self.call_id = call_id
         self.local_tag = local_tag
@@ -132,10 +148,10 @@ class CallHandle:
     def state(self) -> CallState:
         return self._state
 
-    def _transition(self, new: CallState, reason: EndReason | None = None) -> bool:
-        """Apply a transition from the table; False when the call is already ENDED (races
-        between BYE, CANCEL, timeouts and local hangup are normal), InvalidTransition for
-        anything else that is not in the table."""
+    def transition(self, new: CallState, reason: EndReason | None = None) -> bool:
+        """(SIP layer) Apply a transition from the table; False when the call is already
+        ENDED (races between BYE, CANCEL, timeouts and local hangup are normal),
+        InvalidTransition for anything else that is not in the table."""
         with self._cond:
             old = self._state
             if new not in TRANSITIONS[old]:
@@ -155,8 +171,12 @@ class CallHandle:
         log.info("call %s %s: %s -> %s%s", self.call_id, self.direction.value, old.value,
                  new.value, f" ({reason.value})" if reason else "")
         if new is CallState.ENDED:
-            self._fe._call_ended(self)
+            self._signalling.call_ended(self)
         return True
+
+    def wait_answered_or_final(self, timeout: float) -> bool:
+        """(SIP layer) Wait until the call is answered or has ended."""
+        return self._answered_or_final.wait(timeout)
 
     @property
     def ended(self) -> bool:
@@ -174,17 +194,17 @@ class CallHandle:
             if self._state is not CallState.INCOMING:
                 return False
             assert self.invite is not None and self.media is not None
-            sdp = build_sdp(ip=self._fe.local_ip, port=self.rtp_port or 0,
+            sdp = build_sdp(ip=self._signalling.local_ip, port=self.rtp_port or 0,
                             session_id=self.session_id,
                             formats=[(self.media.audio_pt, self.media.codec)],
                             event_pt=self.media.event_pt)
             response = build_response(self.invite, 200, to_tag=self.local_tag,
-                                      extra=self._fe.contact_headers(), body=sdp)
+                                      extra=self._signalling.contact_headers(), body=sdp)
             self.last_invite_response = response
             assert self.rtp is not None
             self.rtp.start()
-            self._transition(CallState.ANSWERED)
-        self._fe._send_invite_2xx(self)
+            self.transition(CallState.ANSWERED)
+        self._signalling.send_invite_2xx(self)
         return True
 
     def reject(self, code: int = 486) -> None:
@@ -196,12 +216,12 @@ class CallHandle:
             response = build_response(self.invite, code, to_tag=self.local_tag)
             self.last_invite_response = response
         # Outside the lock: ending stops RTP threads that may be waiting for it.
-        if self._transition(CallState.ENDED, EndReason.REJECTED):
+        if self.transition(CallState.ENDED, EndReason.REJECTED):
             self.final_status = code
-            self._fe._send_to(response, self.invite_source)
+            self._signalling.send_to(response, self.invite_source)
 
     # -- media -------------------------------------------------------------------------
-    def _rx_audio(self, pcm16: bytes) -> None:  # RTP receive thread
+    def rx_audio(self, pcm16: bytes) -> None:  # RTP receive thread
         callback = self.on_audio
         if callback is not None:
             callback(pcm16)
@@ -213,7 +233,7 @@ class CallHandle:
                 self._audio.get_nowait()
             self._audio.put_nowait(pcm16)
 
-    def _rx_dtmf(self, digit: str) -> None:  # RTP receive thread, or SIP INFO
+    def rx_dtmf(self, digit: str) -> None:  # RTP receive thread, or SIP INFO
         with self._cond:
             self._dtmf.append(digit)
             self._cond.notify_all()
@@ -295,13 +315,13 @@ class CallHandle:
         if state is CallState.INCOMING:
             self.reject(480)
         elif state is CallState.ANSWERED:
-            if self._transition(CallState.ENDED, EndReason.LOCAL_HANGUP):
-                self._fe._send_bye(self)
+            if self.transition(CallState.ENDED, EndReason.LOCAL_HANGUP):
+                self._signalling.send_bye(self)
         elif state in (CallState.DIALING, CallState.ALERTING):
-            self._fe._cancel_outbound(self)
+            self._signalling.cancel_outbound(self)
 
-    def _remote_ended(self, reason: EndReason) -> None:
-        self._transition(CallState.ENDED, reason)
+    def remote_ended(self, reason: EndReason) -> None:
+        self.transition(CallState.ENDED, reason)
 
     def __repr__(self) -> str:
         return (f"CallHandle({self.call_id!r}, {self.direction.value}, caller={self.caller!r},"
@@ -337,60 +357,6 @@ def outcome_for_status(code: int) -> OutcomeKind:
     return OutcomeKind.FAILED
 
 
-def read_wav_pcm16(path: str | Path) -> bytes:
-    """A prompt as 16-bit LE mono 8 kHz PCM; accepts 16-bit PCM and G.711 WAVs (sox and
-    espeak-ng output). Other rates are refused rather than played at the wrong speed."""
-    raw = Path(path).read_bytes()
-    fmt_tag = _wav_format_tag(raw)
-    if fmt_tag in (g711.WAVE_FORMAT_MULAW, g711.WAVE_FORMAT_ALAW):
-        data, rate, channels = _wav_data_chunk(raw)
-        if rate != 8000 or channels != 1:
-            raise ValueError(f"{path}: need 8000 Hz mono, got {rate} Hz x{channels}")
-        decode = g711.ulaw_to_pcm16 if fmt_tag == g711.WAVE_FORMAT_MULAW else g711.alaw_to_pcm16
-        return decode(data)
-    with wave.open(str(path), "rb") as w:
-        if w.getframerate() != 8000 or w.getnchannels() != 1 or w.getsampwidth() != 2:
-            raise ValueError(
-                f"{path}: need 16-bit 8000 Hz mono, got {w.getsampwidth() * 8}-bit "
-                f"{w.getframerate()} Hz x{w.getnchannels()}"
-            )
-        return w.readframes(w.getnframes())
-
-
-def write_wav_pcm16(path: str | Path, pcm16: bytes) -> None:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(pcm16)
-
-
-def _wav_format_tag(raw: bytes) -> int:
-    if raw[:4] != b"RIFF" or raw[8:12] != b"WAVE":
-        raise ValueError("not a WAV file")
-    pos = 12
-    while pos + 8 <= len(raw):
-        cid, size = raw[pos:pos + 4], int.from_bytes(raw[pos + 4:pos + 8], "little")
-        if cid == b"fmt ":
-            return int.from_bytes(raw[pos + 8:pos + 10], "little")
-        pos += 8 + size + (size & 1)
-    raise ValueError("WAV without fmt chunk")
-
-
-def _wav_data_chunk(raw: bytes) -> tuple[bytes, int, int]:
-    pos, rate, channels, data = 12, 0, 0, b""
-    while pos + 8 <= len(raw):
-        cid, size = raw[pos:pos + 4], int.from_bytes(raw[pos + 4:pos + 8], "little")
-        body = raw[pos + 8:pos + 8 + size]
-        if cid == b"fmt ":
-            channels = int.from_bytes(body[2:4], "little")
-            rate = int.from_bytes(body[4:8], "little")
-        elif cid == b"data":
-            data = body
-        pos += 8 + size + (size & 1)
-    return data, rate, channels
-
-
 __all__ = [
     "FRAME_BYTES",
     "TRANSITIONS",
@@ -403,6 +369,4 @@ __all__ = [
     "InvalidTransition",
     "OutcomeKind",
     "PlayResult",
-    "read_wav_pcm16",
-    "write_wav_pcm16",
 ]

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.sip.frontend import uri_hostport
-from ivr.sip.pyvoip_fixes import (
+from telephony.sip.frontend import uri_hostport
+from telephony.sip.message import (
     MAX_HEADERS,
     SipMessage,
     SipSyntaxError,
     bad_request_for,
     split_message,
 )
-from ivr.sip.sdp import NotAcceptable, SdpError, answer_offer, negotiate, parse_sdp
+from telephony.sip.sdp import NotAcceptable, SdpError, answer_offer, negotiate, parse_sdp
 
 HUGE = "9" * 5000  # past Python's int() digit limit: int() raises ValueError
 

@@ -3,7 +3,7 @@
 Small and strict on purpose: an offer we cannot read is a 400, an offer we can read but
 cannot serve (no PCMU/PCMA on plain RTP/AVP, or a c= address that is not a unicast IPv4
 address) is a 488. pyVoIP's own SDP parser is not used
-(see ``pyvoip_fixes`` F9).
+(see ``telephony.pyvoip`` F9).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse, Response
 
 from config.settings import Settings
 from ivr.twilio import twiml
-from ivr.twilio.dialogue import TwilioDialogue
+from ivr.twilio.call_flow import TwilioDialogue
 from ivr.twilio.fetch import SID_RE
 from telephony.twilio import signature
 

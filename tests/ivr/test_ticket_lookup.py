@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from ivr.status import StatusReport, TicketStatus, open_tickets
+from ivr.ticket_lookup import StatusReport, TicketStatus, open_tickets
 from tests.support.city import City
 from ticketing import service
 from ticketing.context import Domain

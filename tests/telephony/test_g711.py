@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from asr import g711
+from telephony.media import g711
 
 ALL_SAMPLES = array("h", range(-32768, 32768)).tobytes()
 ALL_CODES = bytes(range(256))

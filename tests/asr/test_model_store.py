@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from asr.models import (
+from asr.model_store import (
     REGISTRY,
     ChecksumError,
     FetchError,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from asr.models import ModelError, check_model_dir
+from asr.model_store import ModelError, check_model_dir
 
 
 @dataclass(frozen=True)

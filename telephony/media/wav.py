@@ -1,12 +1,19 @@
-"""Read any common WAV into 16-bit mono PCM: PCM 8/16/24/32-bit, μ-law, A-law, stereo.
+"""The one WAV reader and writer.
 
+Reading: any common WAV into 16-bit mono PCM: PCM 8/16/24/32-bit, μ-law, A-law, stereo.
 The stdlib `wave` reads plain PCM; for G.711 WAVs (format tags 7 and 6, what phone
 systems and sox write) and WAVE_FORMAT_EXTENSIBLE we parse the RIFF chunks ourselves.
-Anything else falls back to sox if it is installed.
+Anything else falls back to sox if it is installed. ``read_wav_pcm16`` is the strict
+variant for what is played on a phone line (8 kHz mono, no resampling).
+
+Writing: the 44-byte 16-bit PCM header (``wav_header``, also what the crash-safe call
+recorder rewrites in place), whole files (``write_wav_pcm16``), and the size repair of a
+file whose writer died (``repair_sizes``).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import struct
 import subprocess
@@ -16,10 +23,11 @@ from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
-from asr import g711
+from telephony.media import g711
 
 
-class AudioFormatError(Exception):
+# A ValueError: callers that played prompts before this module existed caught that.
+class AudioFormatError(ValueError):
     """The file is not a WAV we can read (corrupt, truncated, or an unknown format)."""
 
 
@@ -147,3 +155,81 @@ def _read_with_sox(path: Path) -> Audio:
     if proc.returncode != 0:
         raise AudioFormatError(f"{path}: sox failed: {proc.stderr.decode(errors='replace')}")
     return Audio(proc.stdout, rate, 1, "sox")
+
+
+# --------------------------------------------------------------------------- phone line
+PHONE_RATE = 8000
+_PHONE_FORMATS = ("pcm16", "mulaw", "alaw")
+
+
+def read_wav_pcm16(path: str | Path) -> bytes:
+    """A prompt as 16-bit LE mono 8 kHz PCM; accepts 16-bit PCM and G.711 WAVs (sox and
+    espeak-ng output). Other rates are refused rather than played at the wrong speed."""
+    audio = read_wav(path)
+    if (audio.sample_rate != PHONE_RATE or audio.source_channels != 1
+            or audio.source_format not in _PHONE_FORMATS):
+        raise AudioFormatError(
+            f"{path}: need 16-bit or G.711 {PHONE_RATE} Hz mono, got {audio.source_format} "
+            f"{audio.sample_rate} Hz x{audio.source_channels}"
+        )
+    return audio.pcm16
+
+
+# --------------------------------------------------------------------------- writing
+_HEADER = struct.Struct("<4sI4s4sIHHIIHH4sI")
+
+
+def wav_header(data_bytes: int, sample_rate: int, channels: int = 1, width: int = 2) -> bytes:
+    """The canonical 44-byte PCM WAV header for ``data_bytes`` of audio."""
+    return _HEADER.pack(
+        b"RIFF", 36 + data_bytes, b"WAVE",
+        b"fmt ", 16, g711.WAVE_FORMAT_PCM, channels, sample_rate, sample_rate * channels * width,
+        channels * width, width * 8,
+        b"data", data_bytes,
+    )  # fmt: skip
+
+
+def write_wav_pcm16(path: str | Path, pcm16: bytes, sample_rate: int = PHONE_RATE) -> None:
+    """16-bit mono PCM to a WAV file."""
+    pcm16 = pcm16[: len(pcm16) - len(pcm16) % 2]
+    Path(path).write_bytes(wav_header(len(pcm16), sample_rate) + pcm16)
+
+
+def repair_sizes(path: str | Path) -> float:
+    """Fix the RIFF and data sizes of a WAV whose writer died, from the file's length;
+    the audio's duration in seconds.
+
+    Works on any PCM WAV with a `data` chunk (not only ours); a trailing partial sample
+    frame is cut off. Raises AudioFormatError if there is no RIFF/WAVE/fmt/data to fix.
+    """
+    path = Path(path)
+    with open(path, "r+b") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            raise AudioFormatError(f"{path} is not a RIFF/WAVE file")
+        size = os.fstat(f.fileno()).st_size
+        block_align = sample_rate = 0
+        offset = 12
+        while offset + 8 <= size:
+            f.seek(offset)
+            chunk_id, chunk_size = struct.unpack("<4sI", f.read(8))
+            if chunk_id == b"fmt ":
+                fmt = f.read(16)
+                if len(fmt) < 16:
+                    break
+                _, _, sample_rate, _, block_align, _ = struct.unpack("<HHIIHH", fmt)
+            elif chunk_id == b"data":
+                if not block_align or not sample_rate:
+                    raise AudioFormatError(f"{path}: data chunk before a usable fmt chunk")
+                data_start = offset + 8
+                data_bytes = (size - data_start) // block_align * block_align
+                f.truncate(data_start + data_bytes)
+                f.seek(offset + 4)
+                f.write(struct.pack("<I", data_bytes))
+                f.seek(4)
+                f.write(struct.pack("<I", data_start + data_bytes - 8))
+                f.flush()
+                os.fsync(f.fileno())
+                return data_bytes / (block_align * sample_rate)
+            offset += 8 + chunk_size + (chunk_size & 1)
+    raise AudioFormatError(f"{path} has no data chunk")

@@ -1,0 +1,118 @@
+"""The one prompt renderer: speech and tones as 16-bit 8 kHz mono WAV files for the line.
+
+Both catalogues (the IVR's sentences in ``ivr.prompts``, the outbound scripts in
+``outbound.prompts``) get their audio here. A recording at ``recorded_dir/<key>.wav``
+wins (any rate/width/channels: converted with sox once, cached by the file's content
+hash); otherwise the text is spoken by espeak-ng and converted with sox, cached under
+``cache_dir`` with a hash of voice+speed+text in the file name, so changing a text makes
+a new file instead of playing the stale one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import subprocess
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from telephony.media.wav import PHONE_RATE
+
+log = logging.getLogger("telephony.prompts")
+
+_SAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+class PromptError(RuntimeError):
+    """A prompt could not be made (espeak-ng or sox missing or failing)."""
+
+
+class PromptRenderer:
+    """Thread-safe; one synthesis per prompt even when calls start together."""
+
+    def __init__(self, *, recorded_dir: Path, cache_dir: Path, voice: str,
+                 speed: int | None = None) -> None:
+        self.recorded_dir = Path(recorded_dir)
+        self.cache_dir = Path(cache_dir)
+        self.voice = voice
+        self.speed = speed  # espeak-ng words per minute; None: espeak-ng's own default
+        self._lock = threading.Lock()
+
+    def recorded(self, key: str) -> Path | None:
+        """The recording for ``key`` converted for the line, or None when there is none."""
+        recorded = self.recorded_dir / f"{key}.wav"
+        if not recorded.is_file():
+            return None
+        digest = hashlib.sha256(recorded.read_bytes()).hexdigest()[:16]
+        out = self.cache_dir / f"recorded-{_SAFE.sub('_', key)[:40]}-{digest}.wav"
+        return self._once(out, lambda tmp: _sox_to_phone(recorded, tmp),
+                          f"converted recorded prompt {recorded}")
+
+    def speech(self, key: str, sentence: str, *, trim: bool = False) -> Path:
+        """``sentence`` spoken; ``trim`` cuts the leading/trailing silence (clips joined
+        one after another, such as digits)."""
+        out = self._cache_path(key, f"{sentence}\0{int(trim)}")
+
+        def make(tmp: Path) -> None:
+            raw = tmp.with_name("espeak.wav")
+            speed = [] if self.speed is None else ["-s", str(self.speed)]
+            _run(["espeak-ng", "-v", self.voice, *speed, "-w", str(raw), sentence])
+            _sox_to_phone(raw, tmp, trim=trim)
+
+        return self._once(out, make, f"generated prompt {out.name}")
+
+    def tone(self, key: str, *, hz: int, seconds: float) -> Path:
+        """A soft sine tone (the beep before recording)."""
+        out = self._cache_path(key, f"tone:{hz}Hz:{seconds}s")
+
+        def make(tmp: Path) -> None:
+            _run(["sox", "-n", "-r", str(PHONE_RATE), "-c", "1", "-b", "16",
+                  "-e", "signed-integer", str(tmp), "synth", str(seconds), "sine", str(hz),
+                  "fade", "0.01", str(seconds), "0.01", "gain", "-8", "pad", "0.05", "0.1"])
+
+        return self._once(out, make, f"generated tone {out.name}")
+
+    # ---- internals
+    def _cache_path(self, key: str, source: str) -> Path:
+        digest = hashlib.sha256(f"{self.voice}\0{self.speed}\0{source}".encode()).hexdigest()
+        return self.cache_dir / f"{_SAFE.sub('_', key)[:40]}-{digest[:16]}.wav"
+
+    def _once(self, out: Path, make: Callable[[Path], None], what: str) -> Path:
+        if out.is_file():
+            return out
+        with self._lock:
+            if not out.is_file():
+                out.parent.mkdir(parents=True, exist_ok=True)
+                with tempfile.TemporaryDirectory(dir=out.parent) as tmpdir:
+                    tmp = Path(tmpdir) / "prompt.wav"
+                    make(tmp)
+                    # Renamed into place: a crash never leaves a half-written prompt.
+                    os.replace(tmp, out)
+                log.info(what)
+        return out
+
+
+def _run(argv: list[str]) -> None:
+    try:
+        subprocess.run(argv, check=True, capture_output=True, timeout=30)
+    except FileNotFoundError as exc:
+        raise PromptError(f"{argv[0]} is not installed (Debian: apt-get install "
+                          f"espeak-ng sox)") from exc
+    except subprocess.CalledProcessError as exc:
+        raise PromptError(f"{argv[0]} failed: {exc.stderr.decode(errors='replace')[-300:]}") \
+            from exc
+
+
+def _sox_to_phone(src: Path, out: Path, *, trim: bool = False) -> None:
+    # -G: guard against clipping when a louder recording is resampled; norm -3 keeps
+    # recorded and generated prompts at about the same loudness on the line.
+    effects = ["norm", "-3"]
+    if trim:  # cut leading/trailing silence, keep a short pause between digits
+        effects += ["silence", "1", "0.01", "1%", "reverse", "silence", "1", "0.01", "1%",
+                    "reverse", "pad", "0", "0.12"]
+    _run(["sox", "-G", str(src), "-r", str(PHONE_RATE), "-c", "1", "-b", "16",
+          "-e", "signed-integer", str(out), *effects])

@@ -1,0 +1,273 @@
+"""RTP: 16-bit audio both ways, steady 20 ms pacing, robust RFC 2833 DTMF, and the RTP
+port pool (faults F10-F14, F16 in ``telephony.pyvoip``)."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from telephony.media import g711
+from telephony.pyvoip import RTP
+
+FRAME_SAMPLES = 160  # 20 ms at 8 kHz
+FRAME_BYTES = FRAME_SAMPLES * 2  # 16-bit
+_DTMF_KEYS = "0123456789*#ABCD"
+_ENCODERS = {"PCMU": g711.pcm16_to_ulaw, "PCMA": g711.pcm16_to_alaw}  # F11
+_DECODERS = {0: g711.ulaw_to_pcm16, 8: g711.alaw_to_pcm16}
+_PAYLOAD_TYPES = {"PCMU": RTP.PayloadType.PCMU, "PCMA": RTP.PayloadType.PCMA}
+
+
+class PlaybackToken:
+    """Set when the transmitter has sent the last frame of one play request."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.frames = 0
+
+
+class Rtp16Stream(RTP.RTPClient):
+    """pyVoIP's RTPClient with 16-bit audio both ways, steady pacing and robust DTMF."""
+
+    def __init__(self, *, local: tuple[str, int], remote: tuple[str, int], codec: str,
+                 audio_pt: int, event_pt: int | None,
+                 on_audio: Callable[[bytes], None], on_dtmf: Callable[[str], None]) -> None:
+        assoc: dict[int, Any] = {audio_pt: _PAYLOAD_TYPES[codec]}
+        if event_pt is not None:
+            assoc[event_pt] = RTP.PayloadType.EVENT
+        super().__init__(assoc, local[0], local[1], remote[0], remote[1],
+                         RTP.TransmitType.SENDRECV, dtmf=on_dtmf)
+        self.NSD = False
+        self.codec = codec
+        self.audio_pt = audio_pt
+        self.event_pt = event_pt
+        self.on_audio = on_audio
+        self._encode = _ENCODERS[codec]
+        self._silence = self._encode(b"\x00" * FRAME_BYTES)
+        self._out: deque[bytes | PlaybackToken] = deque()
+        self._out_lock = threading.Lock()
+        self._recent_events: deque[tuple[int, int]] = deque(maxlen=16)
+        self._last_seq: int | None = None
+        self._threads: list[threading.Thread] = []
+        self.sin: socket.socket | None = None
+        # Measurements, read by tests and the bench.
+        self.started = self.last_rx = time.monotonic()
+        self.rx_packets = 0
+        self.rx_bad = 0
+        self.tx_packets = 0
+        self.max_send_gap = 0.0
+        self.max_send_gap_at = 0  # packet index where it happened
+        self._last_send: float | None = None
+
+    def configure(self, media: Any) -> None:
+        """Set codec, payload numbers and destination once the offer/answer is done
+        (outbound calls bind their port before the answer names the codec)."""
+        self.codec = media.codec
+        self.audio_pt = media.audio_pt
+        self.event_pt = media.event_pt
+        self.assoc = {media.audio_pt: _PAYLOAD_TYPES[media.codec]}
+        if media.event_pt is not None:
+            self.assoc[media.event_pt] = RTP.PayloadType.EVENT
+        self.preference = _PAYLOAD_TYPES[media.codec]
+        self._encode = _ENCODERS[media.codec]
+        self._silence = self._encode(b"\x00" * FRAME_BYTES)
+        self.outIP, self.outPort = media.remote_ip, media.remote_port
+
+    def bind(self) -> None:
+        """Bind before the SDP goes out so a port clash is found while we can pick another."""
+        self.sin = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            self.sin.bind((self.inIP, self.inPort))
+        except OSError:
+            self.sin.close()
+            self.sin = None
+            raise
+        self.sin.settimeout(0.2)
+        self.sout = self.sin  # symmetric RTP: send from the port we announced
+
+    def start(self) -> None:
+        if self.sin is None:
+            self.bind()
+        self.NSD = True
+        self.started = self.last_rx = time.monotonic()
+        for name, target in (("rtp-recv", self.recv), ("rtp-send", self.trans)):
+            t = threading.Thread(target=target, name=f"{name}-{self.inPort}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self) -> None:
+        # No join: stop() runs on the SIP receive thread when a BYE arrives, and the RTP
+        # threads notice NSD within one socket timeout (0.2 s) / one frame (20 ms).
+        self.NSD = False
+        if self.sin is not None:
+            self.sin.close()
+        self.flush_output()
+
+    # -- receive (F10, F13) ------------------------------------------------------------
+    def recv(self) -> None:
+        assert self.sin is not None
+        while self.NSD:
+            try:
+                packet = self.sin.recv(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                if not self.NSD:
+                    break
+                continue
+            try:
+                self.parse_packet(packet)
+            except Exception:
+                self.rx_bad += 1
+
+    def parse_packet(self, packet: bytes) -> None:
+        if len(packet) < 12 or packet[0] >> 6 != 2:
+            self.rx_bad += 1
+            return
+        first, second = packet[0], packet[1]
+        offset = 12 + 4 * (first & 0x0F)
+        if first & 0x10:  # header extension: skip it (pyVoIP left it in the payload)
+            if len(packet) < offset + 4:
+                self.rx_bad += 1
+                return
+            offset += 4 + 4 * struct.unpack_from("!H", packet, offset + 2)[0]
+        end = len(packet)
+        if first & 0x20:  # padding
+            end -= packet[-1]
+        payload = packet[offset:end]
+        pt = second & 0x7F
+        seq, timestamp = struct.unpack_from("!HI", packet, 2)
+        self.last_rx = time.monotonic()
+        self.rx_packets += 1
+        if pt == self.event_pt:
+            self._telephone_event(payload, timestamp)
+        elif pt in _DECODERS:
+            if seq == self._last_seq:
+                return  # duplicate
+            self._last_seq = seq
+            self.on_audio(_DECODERS[pt](payload))
+        # Anything else (comfort noise, stray payload types) only proves the peer is alive.
+
+    def _telephone_event(self, payload: bytes, timestamp: int) -> None:
+        if len(payload) < 4 or payload[0] >= len(_DTMF_KEYS):
+            return
+        key = (timestamp, payload[0])
+        if key in self._recent_events:
+            return  # later packets and the end retransmits of an event already reported
+        self._recent_events.append(key)
+        if self.dtmf is not None:
+            self.dtmf(_DTMF_KEYS[payload[0]])
+
+    # -- send (F11, F12) ---------------------------------------------------------------
+    def queue_pcm16(self, pcm: bytes) -> PlaybackToken:
+        """Encode now (not in the pacing loop) and queue 20 ms frames; the token fires
+        when the last one has been sent."""
+        if len(pcm) % FRAME_BYTES:
+            pcm += b"\x00" * (FRAME_BYTES - len(pcm) % FRAME_BYTES)
+        encoded = self._encode(pcm)
+        token = PlaybackToken()
+        frames = [encoded[i:i + FRAME_SAMPLES] for i in range(0, len(encoded), FRAME_SAMPLES)]
+        token.frames = len(frames)
+        with self._out_lock:
+            self._out.extend(frames)
+            self._out.append(token)
+        return token
+
+    def flush_output(self) -> None:
+        with self._out_lock:
+            pending = list(self._out)
+            self._out.clear()
+        for item in pending:
+            if isinstance(item, PlaybackToken):
+                item.done.set()
+
+    def _next_payload(self) -> bytes:
+        with self._out_lock:
+            while self._out:
+                item = self._out.popleft()
+                if isinstance(item, PlaybackToken):
+                    item.done.set()
+                    continue
+                return item
+        return self._silence
+
+    def trans(self) -> None:
+        assert self.sin is not None
+        interval = FRAME_SAMPLES / 8000
+        deadline = time.monotonic()
+        marker = 0x80
+        while self.NSD:
+            payload = self._next_payload()
+            header = struct.pack("!BBHII", 0x80, marker | self.audio_pt,
+                                 self.outSequence & 0xFFFF, self.outTimestamp & 0xFFFFFFFF,
+                                 self.outSSRC)
+            marker = 0
+            try:
+                self.sin.sendto(header + payload, (self.outIP, self.outPort))
+            except OSError:
+                if not self.NSD:
+                    break
+            now = time.monotonic()
+            if self._last_send is not None and now - self._last_send > self.max_send_gap:
+                self.max_send_gap = now - self._last_send
+                self.max_send_gap_at = self.tx_packets
+            self._last_send = now
+            self.tx_packets += 1
+            self.outSequence = (self.outSequence + 1) & 0xFFFF
+            self.outTimestamp = (self.outTimestamp + FRAME_SAMPLES) & 0xFFFFFFFF
+            # Next send time on an absolute 20 ms grid: no drift, no sleep() error build-up.
+            deadline += interval
+            delay = deadline - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            elif delay < -0.2:
+                deadline = time.monotonic()  # stalled (e.g. SIGSTOP): resync, don't burst
+
+
+# ---------------------------------------------------------------------------------------
+# F14: RTP port allocation
+# ---------------------------------------------------------------------------------------
+
+
+class PortPool:
+    """Even RTP ports from [low, high], handed out round-robin so a port just released
+    (and maybe still receiving the last call's packets) is the last one reused."""
+
+    def __init__(self, low: int, high: int) -> None:
+        if low > high:
+            raise ValueError("rtp_port_low must be <= rtp_port_high")
+        start = low + (low % 2)
+        self._ports = list(range(start, high + 1, 2))
+        if not self._ports:
+            raise ValueError("RTP port range holds no even port")
+        self._used: set[int] = set()
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def acquire(self, bind: Callable[[int], None]) -> int:
+        """First free port that ``bind(port)`` accepts; RuntimeError when none does."""
+        with self._lock:
+            for _ in range(len(self._ports)):
+                port = self._ports[self._next]
+                self._next = (self._next + 1) % len(self._ports)
+                if port in self._used:
+                    continue
+                try:
+                    bind(port)
+                except OSError:
+                    continue
+                self._used.add(port)
+                return port
+        raise RuntimeError("no free RTP port")
+
+    def release(self, port: int) -> None:
+        with self._lock:
+            self._used.discard(port)
+
+    @property
+    def in_use(self) -> int:
+        return len(self._used)

@@ -1,0 +1,265 @@
+"""SIP messages: framing and parsing of any method (pyVoIP fault F1), bounded against
+parser attacks, and responses that copy the request's headers verbatim (F4); the 400 for
+a request we cannot read. Fault numbers: ``telephony.pyvoip``."""
+
+from __future__ import annotations
+
+import contextlib
+
+from telephony.pyvoip import SIP
+
+# ---------------------------------------------------------------------------------------
+# F1: SIP message framing and parsing
+# ---------------------------------------------------------------------------------------
+
+_COMPACT = {
+    "i": "Call-ID", "f": "From", "t": "To", "v": "Via", "m": "Contact",
+    "l": "Content-Length", "c": "Content-Type", "k": "Supported", "e": "Content-Encoding",
+}
+_CANONICAL = {
+    n.lower(): n
+    for n in (
+        "Call-ID", "From", "To", "Via", "Contact", "CSeq", "Content-Length", "Content-Type",
+        "Max-Forwards", "Record-Route", "Route", "Allow", "Supported", "Expires",
+        "User-Agent", "Content-Encoding", "WWW-Authenticate", "Authorization",
+        "Proxy-Authenticate", "Proxy-Authorization", "Reason", "Warning", "Server",
+    )
+}
+# Headers pyVoIP's parse_header knows how to turn into dicts.
+_PYVOIP_PARSED = ("From", "To", "CSeq", "Content-Length", "WWW-Authenticate")
+_METHOD_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_.!%*+`'~")
+REQUIRED_HEADERS = ("Via", "From", "To", "Call-ID", "CSeq")
+# Limits on what one datagram may be. A real INVITE with SDP is 1-4 KB with 15-30 headers;
+# a carrier's may carry a few dozen Via/Record-Route lines. Past these it is an attack on
+# the parser (every header is split, canonicalised and kept), answered 400 when it can be.
+MAX_HEADERS = 100
+MAX_DATAGRAM_BYTES = 16 * 1024
+MAX_CSEQ = 2**31 - 1  # RFC 3261 8.1.1.5: CSeq numbers are below 2**31
+
+
+class SipSyntaxError(ValueError):
+    """A datagram that is not a SIP message we can read."""
+
+
+def split_message(raw: bytes, *, strict: bool = True
+                  ) -> tuple[str, list[tuple[str, str]], bytes]:
+    """Start line, headers as (canonical name, value) in order, body (Content-Length cut).
+    ``strict=False`` skips bad header lines (to salvage enough for a 400)."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    if not sep:
+        head, sep, body = raw.partition(b"\n\n")
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SipSyntaxError("header block is not UTF-8") from exc
+    lines = text.replace("\r\n", "\n").split("\n")
+    start = lines[0].strip()
+    headers: list[tuple[str, str]] = []
+    for line in lines[1:]:
+        if not line:
+            continue
+        if line[0] in " \t":
+            if not headers:
+                raise SipSyntaxError("continuation line before any header")
+            name, value = headers[-1]
+            headers[-1] = (name, f"{value} {line.strip()}")
+            continue
+        if strict and len(headers) >= MAX_HEADERS:
+            raise SipSyntaxError(f"more than {MAX_HEADERS} headers")
+        name, colon, value = line.partition(":")
+        name = name.strip()
+        if not colon or not name or any(ch in name for ch in " \t"):
+            if not strict:
+                continue
+            raise SipSyntaxError(f"bad header line {line[:60]!r}")
+        low = name.lower()
+        name = _COMPACT.get(low, name) if len(low) == 1 else _CANONICAL.get(low, name)
+        headers.append((name, value.strip()))
+    length = next((v for n, v in headers if n == "Content-Length"), None)
+    if length is not None and strict:
+        if not (length.isascii() and length.isdigit()) or len(length) > 6:
+            raise SipSyntaxError("bad Content-Length")
+        n = int(length)
+        if n > len(body):
+            raise SipSyntaxError("Content-Length beyond the datagram")
+        body = body[:n]
+    return start, headers, body
+
+
+def _split_uri_list(value: str) -> list[str]:
+    """Split a Route/Record-Route/Via value on commas outside <> and quotes."""
+    out, depth, quoted, cur = [], 0, False, []
+    for ch in value:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch == "<":
+            depth += 1
+        elif not quoted and ch == ">":
+            depth -= 1
+        if ch == "," and depth == 0 and not quoted:
+            out.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(ch)
+    if "".join(cur).strip():
+        out.append("".join(cur).strip())
+    return out
+
+
+class SipMessage(SIP.SIPMessage):
+    """pyVoIP's SIPMessage with the framing of F1 fixed; ``headers`` keeps pyVoIP's dicts
+    for From/To/CSeq/Via, ``header_list`` keeps every header verbatim for responses."""
+
+    def __init__(self, data: bytes, source: tuple[str, int] | None = None) -> None:
+        self.source = source
+        self.start_line = ""
+        self.header_list: list[tuple[str, str]] = []
+        self.body_bytes = b""
+        self.status_code = 0
+        self.reason = ""
+        self.method = ""
+        self.request_uri = ""
+        try:
+            super().__init__(data)
+        except SipSyntaxError:
+            raise
+        except Exception as exc:  # pyVoIP's header parsers raise IndexError, KeyError...
+            raise SipSyntaxError(f"{type(exc).__name__}: {exc}") from exc
+
+    def parse(self, data: bytes) -> None:
+        start, headers, body = split_message(data)
+        self.start_line, self.header_list, self.body_bytes = start, headers, body
+        self.heading = start.encode()
+        parts = start.split(" ", 2)
+        if start.startswith("SIP/2.0 "):
+            self.type = SIP.SIPMessageType.RESPONSE
+            try:
+                self.status_code = int(parts[1])
+            except (IndexError, ValueError) as exc:
+                raise SipSyntaxError(f"bad status line {start[:60]!r}") from exc
+            if not 100 <= self.status_code <= 699:
+                raise SipSyntaxError(f"bad status code {self.status_code}")
+            self.reason = parts[2] if len(parts) > 2 else ""
+            with contextlib.suppress(ValueError):  # F1: unknown codes are legal
+                self.status = SIP.SIPStatus(self.status_code)
+        else:
+            if len(parts) != 3 or parts[2] != "SIP/2.0" or not parts[0] or not set(
+                parts[0]
+            ) <= _METHOD_CHARS:
+                raise SipSyntaxError(f"bad request line {start[:60]!r}")
+            self.type = SIP.SIPMessageType.MESSAGE
+            self.method, self.request_uri = parts[0], parts[1]
+        names = {n for n, _ in headers}
+        missing = [h for h in REQUIRED_HEADERS if h not in names]
+        if missing:
+            raise SipSyntaxError(f"missing {', '.join(missing)}")
+        self.headers["Via"] = []
+        vias = [v for n, val in headers if n == "Via" for v in _split_uri_list(val)]
+        self.parse_header("Via", vias)
+        for name, value in headers:
+            if name == "Via" or name in self.headers:
+                continue
+            if name in _PYVOIP_PARSED:
+                self.parse_header(name, value)
+            else:
+                self.headers[name] = value
+        cseq = self.headers["CSeq"]
+        check = str(cseq.get("check", ""))
+        if not (check.isascii() and check.isdigit()) or len(check) > 10 or int(check) > MAX_CSEQ:
+            raise SipSyntaxError("bad CSeq")
+        self.body = {}
+
+    # -- small accessors -------------------------------------------------------------
+    def all(self, name: str) -> list[str]:
+        return [v for n, v in self.header_list if n == name]
+
+    def first(self, name: str, default: str = "") -> str:
+        return next((v for n, v in self.header_list if n == name), default)
+
+    @property
+    def call_id(self) -> str:
+        return self.first("Call-ID")
+
+    @property
+    def cseq(self) -> tuple[int, str]:
+        c = self.headers["CSeq"]
+        return int(c["check"]), c["method"]
+
+    @property
+    def from_tag(self) -> str:
+        return self.headers["From"]["tag"]
+
+    @property
+    def to_tag(self) -> str:
+        return self.headers["To"]["tag"]
+
+    @property
+    def top_branch(self) -> str:
+        vias = self.headers.get("Via") or []
+        return str(vias[0].get("branch", "")) if vias else ""
+
+    def route_list(self, name: str) -> list[str]:
+        return [u for v in self.all(name) for u in _split_uri_list(v)]
+
+
+def bad_request_for(raw: bytes, why: str) -> bytes | None:
+    """A 400 for a request we could not parse, when it can be answered at all (it has the
+    headers a response must copy); None for garbage and for ACKs (never answered)."""
+    try:
+        start, headers, _ = split_message(raw, strict=False)
+    except SipSyntaxError:
+        return None
+    parts = start.split(" ")
+    if len(parts) != 3 or parts[2] != "SIP/2.0" or parts[0] in ("ACK", "SIP/2.0"):
+        return None
+    names = {n for n, _ in headers}
+    if any(h not in names for h in REQUIRED_HEADERS):
+        return None
+    reason = why.replace("\r", " ").replace("\n", " ")[:100]
+    return build_response_raw(headers, 400, "Bad Request", to_tag=None,
+                              extra=[("Warning", f'399 hotline12345 "{reason}"')])
+
+
+def build_response_raw(headers: list[tuple[str, str]], code: int, reason: str, *,
+                       to_tag: str | None, extra: list[tuple[str, str]] = (),  # type: ignore[assignment]
+                       body: bytes = b"", content_type: str | None = None) -> bytes:
+    """Copy Via (all, verbatim), From, To (+ our tag when it has none), Call-ID, CSeq
+    (RFC 3261 8.2.6.2) — pyVoIP rebuilt them and lost Via parameters (F4)."""
+    out = [f"SIP/2.0 {code} {reason}"]
+    for name, value in headers:
+        if name == "Via":
+            out.append(f"Via: {value}")
+    for name in ("From", "To", "Call-ID", "CSeq"):
+        value = next(v for n, v in headers if n == name)
+        if name == "To" and to_tag and ";tag=" not in value.replace(" ", ""):
+            value = f"{value};tag={to_tag}"
+        out.append(f"{name}: {value}")
+    out += [f"{n}: {v}" for n, v in extra]
+    out.append("Server: hotline12345 (pyVoIP 1.6.8 adapter)")
+    if body:
+        out.append(f"Content-Type: {content_type or 'application/sdp'}")
+    out.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(out) + "\r\n\r\n").encode() + body
+
+
+def build_response(req: SipMessage, code: int, reason: str | None = None, *,
+                   to_tag: str | None = None, extra: list[tuple[str, str]] = (),  # type: ignore[assignment]
+                   body: bytes = b"", content_type: str | None = None) -> bytes:
+    if reason is None:
+        try:
+            reason = SIP.SIPStatus(code).phrase
+        except ValueError:
+            reason = "Unknown"
+    return build_response_raw(req.header_list, code, reason, to_tag=to_tag, extra=extra,
+                              body=body, content_type=content_type)
+
+
+def build_request(method: str, uri: str, headers: list[tuple[str, str]], *,
+                  body: bytes = b"", content_type: str = "application/sdp") -> bytes:
+    """Every request we originate (INVITE, ACK, CANCEL, BYE): the start line, ``headers``
+    in order, then Content-Type (with a body) and Content-Length."""
+    lines = [f"{method} {uri} SIP/2.0", *(f"{n}: {v}" for n, v in headers)]
+    if body:
+        lines.append(f"Content-Type: {content_type}")
+    lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body

@@ -1,0 +1,85 @@
+"""The one prompt renderer (real espeak-ng and sox): line-ready files, made once, a
+recording winning over speech, and both catalogues (IVR, outbound) rendered by it."""
+
+from __future__ import annotations
+
+import wave
+from array import array
+from pathlib import Path
+
+import pytest
+
+from config.settings import Settings
+from ivr.prompts import PromptLibrary as IvrPrompts
+from outbound.prompts import PromptLibrary as OutboundPrompts
+from telephony.media.prompts import PromptRenderer
+from telephony.media.wav import read_wav_pcm16
+
+TONE = array("h", [0, 6000, 10000, 6000, 0, -6000, -10000, -6000] * 4000).tobytes()
+
+
+def _line_ready(path: Path) -> bytes:
+    with wave.open(str(path), "rb") as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 8000)
+    pcm = read_wav_pcm16(path)
+    assert len(pcm) > 1600  # more than 0.1 s of audio
+    return pcm
+
+
+def _record(path: Path, *, rate: int, channels: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(TONE)
+
+
+@pytest.fixture
+def renderer(tmp_path: Path) -> PromptRenderer:
+    return PromptRenderer(recorded_dir=tmp_path / "recorded", cache_dir=tmp_path / "cache",
+                          voice="cmn", speed=175)
+
+
+def test_speech_is_made_once_and_a_new_text_makes_a_new_file(renderer: PromptRenderer) -> None:
+    first = renderer.speech("goodbye", "感谢您的来电，再见。")
+    _line_ready(first)
+    made = first.stat().st_mtime_ns
+    assert renderer.speech("goodbye", "感谢您的来电，再见。") == first
+    assert first.stat().st_mtime_ns == made
+    changed = renderer.speech("goodbye", "再见。")
+    assert changed != first and _line_ready(changed)
+    assert not list(renderer.cache_dir.glob("tmp*"))  # no half-written leftovers
+
+
+def test_trimmed_clip_is_shorter_than_the_padded_one(renderer: PromptRenderer) -> None:
+    padded = read_wav_pcm16(renderer.speech("digit_7", "七"))
+    trimmed = read_wav_pcm16(renderer.speech("digit_7", "七", trim=True))
+    assert 0 < len(trimmed) < len(padded)
+
+
+def test_a_recording_wins_and_is_converted_for_the_line(renderer: PromptRenderer) -> None:
+    assert renderer.recorded("greeting") is None
+    _record(renderer.recorded_dir / "greeting.wav", rate=16000, channels=2)
+    converted = renderer.recorded("greeting")
+    assert converted is not None and converted.parent == renderer.cache_dir
+    assert len(_line_ready(converted)) == pytest.approx(len(TONE) / 2 / 2, rel=0.02)
+
+
+def test_tone(renderer: PromptRenderer) -> None:
+    pcm = _line_ready(renderer.tone("beep", hz=1000, seconds=0.35))
+    assert max(array("h", pcm)) > 1000
+
+
+def test_both_catalogues_render_through_it(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, prompts_dir=tmp_path / "recorded")
+    ivr = IvrPrompts(settings)
+    assert ivr.pcm("goodbye") == _line_ready(ivr.path("goodbye"))
+    assert ivr.path("goodbye").parent == tmp_path / "prompts"
+    outbound = OutboundPrompts(settings)
+    spoken = outbound.wav("sign_reminder", "您有一件新工单，请及时签收。")
+    assert spoken.parent == tmp_path / "prompts"
+    _line_ready(spoken)
+    # A recorded outbound prompt at another rate is converted, as the IVR's always were.
+    _record(tmp_path / "recorded" / "survey_intro.wav", rate=16000, channels=1)
+    _line_ready(outbound.wav("survey_intro", "text not used"))
