@@ -37,6 +37,11 @@ TIER_FIXTURES = {
 }
 
 
+# Real calls take seconds to minutes, everything else milliseconds: the slow tiers are
+# handed to the xdist workers first, so no long call starts last and holds up the run.
+START_FIRST = ("sip", "asr", "postgres")
+
+
 @pytest.hookimpl(tryfirst=True)  # before the conftests that skip on the markers
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
@@ -44,6 +49,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for marker, fixtures in TIER_FIXTURES.items():
             if used & fixtures:
                 item.add_marker(marker)
+
+    def rank(item: pytest.Item) -> int:
+        return next((i for i, m in enumerate(START_FIRST) if item.get_closest_marker(m)),
+                    len(START_FIRST))
+
+    items.sort(key=rank)  # stable: files keep their order within a tier
 
 
 @pytest.fixture(scope="session")
