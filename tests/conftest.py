@@ -39,7 +39,7 @@ TIER_FIXTURES = {
 
 # Real calls take seconds to minutes, everything else milliseconds: the slow tiers are
 # handed to the xdist workers first, so no long call starts last and holds up the run.
-START_FIRST = ("sip", "asr", "postgres")
+START_FIRST = ("asr", "sip", "postgres")
 
 
 @pytest.hookimpl(tryfirst=True)  # before the conftests that skip on the markers
@@ -49,6 +49,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for marker, fixtures in TIER_FIXTURES.items():
             if used & fixtures:
                 item.add_marker(marker)
+        if item.get_closest_marker("asr") and not item.get_closest_marker("sip"):
+            # Decoding is CPU-bound, and some of these decode against a real-time budget
+            # (a Twilio webhook's 9 s): run one after another on one worker (loadgroup)
+            # rather than five decoders starving each other on two cores.
+            item.add_marker(pytest.mark.xdist_group("vosk"))
 
     def rank(item: pytest.Item) -> int:
         return next((i for i, m in enumerate(START_FIRST) if item.get_closest_marker(m)),
