@@ -47,9 +47,9 @@ def model_path() -> Path:
 
 
 @pytest.fixture(scope="session")
-def engine(model_path: Path) -> Iterator[AsrEngine]:
-    # Loading takes seconds and ~300 MB: once per session, shared like in the service.
-    eng = AsrEngine(model_path, workers=0)
+def engine(vosk_model: object) -> Iterator[AsrEngine]:
+    # The session's one loaded model (tests/conftest.py), shared like in the service.
+    eng = AsrEngine(vosk_model, workers=0)  # type: ignore[arg-type]
     yield eng
     eng.close()
 

@@ -46,10 +46,9 @@ def test_streams_share_the_model_across_threads(engine, phone_speech, push_frame
         assert par and cer(seq, par) <= 0.5, (seq, par)
 
 
-def test_decode_slots_bound_concurrency(model_path) -> None:
+def test_decode_slots_bound_concurrency(vosk_model) -> None:
     # Reuses the session's loaded model object: a second load would cost seconds and RAM.
-    shared = AsrEngine.__new__(AsrEngine)
-    AsrEngine.__init__(shared, _loaded_model(model_path), workers=2)
+    shared = AsrEngine(vosk_model, workers=2)
     active = peak = 0
     lock = threading.Lock()
 
@@ -69,15 +68,6 @@ def test_decode_slots_bound_concurrency(model_path) -> None:
     for t in threads:
         t.join()
     assert peak == 2
-
-
-_MODEL_CACHE: dict[str, object] = {}
-
-
-def _loaded_model(path):
-    from asr.model_store import load_model
-
-    return _MODEL_CACHE.setdefault(str(path), load_model(path))
 
 
 def test_push_async_uses_the_pool(engine, phone_speech) -> None:

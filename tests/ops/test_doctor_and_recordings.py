@@ -88,6 +88,7 @@ def test_doctor_names_the_fix_for_an_unmigrated_database(tmp_path: Path) -> None
     assert not c.ok and "cannot connect" in c.detail
 
 
+@pytest.mark.sip
 def test_doctor_reaches_a_real_kamailio(tmp_path: Path) -> None:
     kam = Kamailio(tmp_path / "kam").start()
     try:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from tests.outbound.support import fast
-from tests.support.city import City, seed_city
+from tests.support.city import City
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory
 
@@ -32,5 +32,6 @@ def ob_sessions(ob_settings: Settings) -> Iterator[sessionmaker[Session]]:
 
 
 @pytest.fixture
-def ob_city(ob_sessions: sessionmaker[Session], ob_domain: Domain) -> City:
-    return seed_city(ob_sessions, ob_domain)
+def ob_city(city: City, ob_sessions: sessionmaker[Session]) -> City:
+    # The same seeded database (see tests/conftest.py), looked up through the fast settings.
+    return City(tokens=city.tokens, sessions=ob_sessions)

@@ -28,11 +28,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def worker_env(db_url: str, data_dir: Path) -> dict[str, str]:
+    # Lease 5 s: long enough that a live worker's own call never outlasts it on a loaded
+    # machine (2 s did under parallel tests: the worker then "recovered" its own call),
+    # short enough that recovery after the SIGKILL comes within seconds.
     return {
         **os.environ,
         "HOTLINE_DATABASE_URL": db_url, "HOTLINE_DATA_DIR": str(data_dir),
         "HOTLINE_OUTBOUND__POLL_SECONDS": "0.05", "HOTLINE_OUTBOUND__PLAN_SECONDS": "0.2",
-        "HOTLINE_OUTBOUND__LEASE_SECONDS": "2", "HOTLINE_OUTBOUND__MAX_PARALLEL": "8",
+        "HOTLINE_OUTBOUND__LEASE_SECONDS": "5", "HOTLINE_OUTBOUND__MAX_PARALLEL": "8",
         "HOTLINE_OUTBOUND__REMINDER_RETRY_SECONDS": "[1, 1]",
         "HOTLINE_OUTBOUND__SMS_RETRY_SECONDS": "[1]",
         "HOTLINE_OUTBOUND__URGE_AT_FRACTIONS": "[]",

