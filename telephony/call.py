@@ -21,6 +21,7 @@ from typing import Protocol
 
 from telephony.media.wav import read_wav_pcm16
 from telephony.rtp import FRAME_BYTES, Rtp16Stream
+from telephony.sip import session_timer
 from telephony.sip.message import SipMessage, build_response
 from telephony.sip.sdp import Negotiated, build_sdp
 
@@ -199,7 +200,9 @@ class CallHandle:
                             formats=[(self.media.audio_pt, self.media.codec)],
                             event_pt=self.media.event_pt)
             response = build_response(self.invite, 200, to_tag=self.local_tag,
-                                      extra=self._signalling.contact_headers(), body=sdp)
+                                      extra=[*self._signalling.contact_headers(),
+                                             *session_timer.answer_headers(self.invite)],
+                                      body=sdp)
             self.last_invite_response = response
             assert self.rtp is not None
             self.rtp.start()

@@ -13,7 +13,11 @@ no SDP → 488; SDP without PCMU/PCMA on RTP/AVP, or a c= that is not a unicast 
 more than ``source_call_limit`` from one untrusted address → 486 + Retry-After (calls in
 progress untouched); CANCEL before answer → 200 + 487, handler sees ENDED; BYE → 200, call
 ENDED; 200 not ACKed within ``ack_timeout``, no first RTP within ``first_rtp_timeout``, no
-RTP for ``rtp_timeout`` s → BYE, call ENDED.
+RTP for ``rtp_timeout`` s → BYE, call ENDED. ``Require`` of an option we lack → 420 +
+Unsupported; ``Session-Expires`` below 90 s → 422; re-INVITE/UPDATE in a call (session
+refresh) → 200 with our SDP unchanged, 488 for an offer we could not serve; UPDATE outside a
+dialog → 481. P-Asserted-Identity / Remote-Party-ID name the caller only from a trusted
+source (the flood guard's trust list).
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from telephony.call import (
     outcome_for_status,
 )
 from telephony.rtp import PortPool, Rtp16Stream
-from telephony.sip import metrics
+from telephony.sip import metrics, session_timer
 from telephony.sip.floodguard import (
     COST_ABANDONED_CALL,
     COST_WRONG_NUMBER,
@@ -53,6 +57,7 @@ from telephony.sip.floodguard import (
     source_call_limit,
     trusted_entries,
 )
+from telephony.sip.identity import asserted_caller
 from telephony.sip.message import SipMessage, build_request, build_response
 from telephony.sip.sdp import (
     DEFAULT_EVENT_PT,
@@ -72,7 +77,7 @@ log = logging.getLogger("telephony.sip")
 # How often trusted host names are resolved again (see _refresh_trusted).
 TRUSTED_REFRESH_SECONDS = 30.0
 
-ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"
+ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE"
 USER_AGENT = "hotline12345 (pyVoIP 1.6.8 adapter)"
 T1, T2, TIMER_B = 0.5, 4.0, 32.0  # RFC 3261 17.1.1.1
 # Sent with every busy refusal: a phone or SBC that redials automatically should wait a
@@ -302,7 +307,8 @@ class SipFrontEnd:
         return f"sip:{self.sip.username}@{self.local_ip}:{self.local_port}"
 
     def contact_headers(self) -> list[tuple[str, str]]:
-        return [("Contact", f"<{self.contact_uri}>"), ("Allow", ALLOW)]
+        return [("Contact", f"<{self.contact_uri}>"), ("Allow", ALLOW),
+                session_timer.SUPPORTED_HEADER]
 
     def start(self) -> None:
         self._transport.start()
@@ -485,6 +491,7 @@ class SipFrontEnd:
         handler = {
             "INVITE": self._on_invite, "ACK": self._on_ack, "BYE": self._on_bye,
             "CANCEL": self._on_cancel, "OPTIONS": self._on_options, "INFO": self._on_info,
+            "UPDATE": self._on_update,
         }.get(msg.method)
         if handler is None:
             code = 405 if msg.method in ("REGISTER", "SUBSCRIBE", "PUBLISH") else 501
@@ -597,6 +604,8 @@ class SipFrontEnd:
                 self._penalize(msg.source[0], COST_WRONG_NUMBER - 1, "INVITE to other numbers")
             self._refuse(msg, 404, warning="not a number of this service")
             return
+        if self._refuse_options(msg):
+            return
         self.send_to(build_response(msg, 100), msg.source)
         content_type = msg.first("Content-Type").split(";")[0].strip().lower()
         if not msg.body_bytes:
@@ -643,7 +652,9 @@ class SipFrontEnd:
                 return
             call = CallHandle(self, direction=Direction.INBOUND, call_id=msg.call_id,
                               local_tag=self._transport.gen_tag(),
-                              caller=uri_user(uri_of(from_value)),
+                              caller=asserted_caller(
+                                  msg, trusted=self.flood.is_trusted(source_ip))
+                              or uri_user(uri_of(from_value)),
                               callee=uri_user(uri_of(msg.first("To"))))
             call.invite, call.invite_source, call.media = msg, msg.source, media
             call.local_uri = _strip_tag(msg.first("To"))
@@ -699,22 +710,75 @@ class SipFrontEnd:
         call.rtp_port = self._ports.acquire(bind)
         call.rtp = holder[-1]
 
+    def _refuse_options(self, msg: SipMessage) -> bool:
+        """420 for a ``Require`` we do not implement, 422 for a session interval below our
+        minimum (RFC 3261 8.2.2.3, RFC 4028 8.1); True when the request was refused. An
+        INVITE's refusal waits for its ACK like any other (``_refuse``)."""
+        unsupported = session_timer.unsupported_options(msg)
+        if unsupported:
+            code, extra = 420, [("Unsupported", ", ".join(unsupported))]
+        elif session_timer.too_brief(msg):
+            code, extra = 422, [("Min-SE", str(session_timer.MIN_SE_SECONDS))]
+        else:
+            return False
+        if msg.method == "INVITE" and not msg.to_tag:
+            self._refuse(msg, code, extra=extra)
+        else:
+            self.send_to(build_response(msg, code, extra=extra), msg.source)
+        return True
+
     def _on_reinvite(self, call: CallHandle, msg: SipMessage) -> None:
-        # Session refresh / hold: keep our media as it is and answer with the same SDP.
+        self._on_refresh(call, msg)
+
+    def _on_update(self, msg: SipMessage) -> None:
+        """UPDATE (RFC 3311): carriers' session-timer refresh, with or without SDP; only
+        inside a dialog of ours (481 otherwise, like BYE)."""
+        with self._lock:
+            call = self._calls.get(msg.call_id)
+        if (call is None or call.ended or msg.to_tag != call.local_tag
+                or (call.remote_tag and msg.from_tag != call.remote_tag)):
+            self.send_to(build_response(msg, 481), msg.source)
+            return
+        self._on_refresh(call, msg)
+
+    def _on_refresh(self, call: CallHandle, msg: SipMessage) -> None:
+        """A re-INVITE or UPDATE: session refresh or hold. Our media stays as it is (same
+        codec, same port; only where we send RTP follows a new offer) and the answer
+        carries the same SDP, so a refresh keeps the call and its audio. An offer we could
+        not accept at the start of the call (no PCMU/PCMA on RTP/AVP) is refused with 488
+        and the call goes on as before; c=0.0.0.0 is the old way to hold (RFC 2543)."""
         media = call.media
         if call.state is not CallState.ANSWERED or media is None:
             self.send_to(build_response(msg, 491), msg.source)
             return
-        try:
-            new = negotiate(parse_sdp(msg.body_bytes)) if msg.body_bytes else None
-        except SdpError:
-            new = None
+        if self._refuse_options(msg):
+            return
+        new: Negotiated | None = None
+        if msg.body_bytes:
+            try:
+                offer = parse_sdp(msg.body_bytes)
+            except SdpError as exc:
+                self.send_to(build_response(msg, 400, extra=[
+                    ("Warning", f'399 hotline12345 "malformed SDP: {exc}"')]), msg.source)
+                return
+            try:
+                new = answer_offer(offer)
+            except NotAcceptable as exc:
+                if offer.connection_ip != "0.0.0.0":
+                    self.send_to(build_response(msg, 488, extra=[
+                        ("Warning", f'399 hotline12345 "{exc}"')]), msg.source)
+                    return
         if new is not None and call.rtp is not None:
             call.rtp.outIP, call.rtp.outPort = new.remote_ip, new.remote_port
-        sdp = build_sdp(ip=self.local_ip, port=call.rtp_port or 0, session_id=call.session_id,
-                        formats=[(media.audio_pt, media.codec)], event_pt=media.event_pt)
-        self.send_to(build_response(msg, 200, extra=self.contact_headers(), body=sdp),
-                      msg.source)
+        # A re-INVITE without SDP wants our offer in the 200; an UPDATE without SDP none.
+        sdp = b""
+        if msg.body_bytes or msg.method == "INVITE":
+            sdp = build_sdp(ip=self.local_ip, port=call.rtp_port or 0,
+                            session_id=call.session_id,
+                            formats=[(media.audio_pt, media.codec)], event_pt=media.event_pt)
+        self.send_to(build_response(msg, 200, extra=[
+            *self.contact_headers(), *session_timer.answer_headers(msg)], body=sdp),
+            msg.source)
 
     def send_invite_2xx(self, call: CallHandle) -> None:
         """Send our 200 OK and retransmit it until the ACK (RFC 3261 13.3.1.4), or until
@@ -770,7 +834,8 @@ class SipFrontEnd:
     def _on_options(self, msg: SipMessage) -> None:
         self.send_to(build_response(msg, 200, to_tag=None if msg.to_tag else
                                      self._transport.gen_tag(),
-                                     extra=[("Allow", ALLOW), ("Accept", "application/sdp")]),
+                                     extra=[("Allow", ALLOW), ("Accept", "application/sdp"),
+                                            session_timer.SUPPORTED_HEADER]),
                       msg.source)
 
     def _on_info(self, msg: SipMessage) -> None:

@@ -15,6 +15,7 @@ from telephony.pyvoip import SIP
 _COMPACT = {
     "i": "Call-ID", "f": "From", "t": "To", "v": "Via", "m": "Contact",
     "l": "Content-Length", "c": "Content-Type", "k": "Supported", "e": "Content-Encoding",
+    "x": "Session-Expires",
 }
 _CANONICAL = {
     n.lower(): n
@@ -23,6 +24,8 @@ _CANONICAL = {
         "Max-Forwards", "Record-Route", "Route", "Allow", "Supported", "Expires",
         "User-Agent", "Content-Encoding", "WWW-Authenticate", "Authorization",
         "Proxy-Authenticate", "Proxy-Authorization", "Reason", "Warning", "Server",
+        "Require", "Unsupported", "Session-Expires", "Min-SE", "P-Asserted-Identity",
+        "Remote-Party-ID",
     )
 }
 # Headers pyVoIP's parse_header knows how to turn into dicts.

@@ -1,0 +1,76 @@
+"""Session timers, option tags and the asserted caller identity, socket-free: what the front
+end decides from an INVITE/UPDATE's headers (RFC 3261 8.2.2.3, RFC 3325, RFC 4028)."""
+
+from __future__ import annotations
+
+import pytest
+
+from telephony.sip.identity import asserted_caller, asserted_user
+from telephony.sip.message import SipMessage
+from telephony.sip.session_timer import (
+    MIN_SE_SECONDS,
+    answer_headers,
+    session_expires,
+    too_brief,
+    unsupported_options,
+)
+
+ANONYMOUS = '"Anonymous" <sip:anonymous@anonymous.invalid>;tag=a'
+
+
+def request(extra: str = "", *, method: str = "INVITE", from_: str = ANONYMOUS) -> SipMessage:
+    return SipMessage((
+        f"{method} sip:12345@192.0.2.1 SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKx\r\n"
+        f"From: {from_}\r\nTo: <sip:12345@192.0.2.1>\r\n"
+        f"Call-ID: c1@x\r\nCSeq: 1 {method}\r\n{extra}Content-Length: 0\r\n\r\n"
+    ).encode())
+
+
+def test_unknown_require_options_are_named_and_timer_is_not() -> None:
+    assert unsupported_options(request("Require: timer\r\n")) == []
+    assert unsupported_options(request("Require: foo, timer\r\nrequire: 100rel\r\n")) == [
+        "foo", "100rel"]
+    assert unsupported_options(request()) == []
+
+
+def test_a_timer_request_is_answered_with_the_caller_as_refresher() -> None:
+    msg = request("Supported: timer\r\nSession-Expires: 1800;refresher=uac\r\n")
+    assert answer_headers(msg) == [("Session-Expires", "1800;refresher=uac"),
+                                   ("Require", "timer")]
+    # Compact form (x) and Require instead of Supported; refresher=uas is not ours to do.
+    msg = request("Require: timer\r\nx: 600;refresher=uas\r\n")
+    assert answer_headers(msg) == [("Session-Expires", "600;refresher=uac"),
+                                   ("Require", "timer")]
+
+
+def test_no_timer_without_one_asked_for_or_without_support_for_it() -> None:
+    assert answer_headers(request("Supported: timer\r\n")) == []
+    # Asked for, but the caller could not refresh: we would have to, and we do not.
+    assert answer_headers(request("Session-Expires: 1800\r\n")) == []
+    assert session_expires(request("Session-Expires: soon\r\n")) is None
+
+
+def test_a_session_interval_below_the_minimum_is_too_brief() -> None:
+    assert too_brief(request(f"Session-Expires: {MIN_SE_SECONDS - 1}\r\n"))
+    assert not too_brief(request(f"Session-Expires: {MIN_SE_SECONDS}\r\n"))
+    assert not too_brief(request())
+
+
+@pytest.mark.parametrize(("header", "user"), [
+    ("P-Asserted-Identity: <sip:+8613912345678@carrier.example>\r\n", "+8613912345678"),
+    ("P-Asserted-Identity: <tel:+8613912345678>\r\n", "+8613912345678"),
+    ('P-Asserted-Identity: "x" <sip:carrier.example>, <tel:13912345678;cpc=ordinary>\r\n',
+     "13912345678"),
+    ('Remote-Party-ID: "A" <sip:13912345678@10.0.0.1>;party=calling;privacy=full\r\n',
+     "13912345678"),
+    ("", ""),
+])
+def test_the_asserted_identity_is_read_from_pai_or_rpid(header: str, user: str) -> None:
+    assert asserted_user(request(header)) == user
+
+
+def test_an_asserted_identity_counts_only_from_a_trusted_source() -> None:
+    msg = request("P-Asserted-Identity: <sip:+8613912345678@carrier.example>\r\n")
+    assert asserted_caller(msg, trusted=True) == "+8613912345678"
+    assert asserted_caller(msg, trusted=False) == ""
