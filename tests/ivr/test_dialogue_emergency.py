@@ -84,3 +84,34 @@ def test_fire_is_handed_to_the_operator_at_once_with_an_urgent_ticket(
     assert through_line(prompts.pcm("emergency_transfer_119")) in heard
     assert through_line(prompts.pcm("confirm")) not in heard
     assert through_line(prompts.pcm("emergency_failed_119")) not in heard
+
+
+def test_fire_with_nobody_to_take_it_tells_the_caller_to_dial_and_keeps_the_ticket(
+        ivr_factory, vosk_engine, korean_speech, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    ivr = ivr_factory(engine=vosk_engine)  # shipped: no 119 line, no operator
+    understand = ivr.domain.understand
+    monkeypatch.setattr(ivr.domain, "understand",
+                        lambda text: understand(MEANT if HEARD in text else text))
+    sink = harness.RtpSink()
+    script = (CallerScript(tmp_path / "caller").wait(0.5)
+              .say(korean_speech[SPOKEN], then_wait=0.3).key("#", then_wait=0))
+    try:
+        result = ivr.caller(script, media_port=str(sink.port), timeout_s=60).run()
+        time.sleep(0.2)
+    finally:
+        sink.close()
+    assert_ok(result)  # the IVR hung up after telling the caller to dial 119
+
+    (rec,) = ivr.wait_record()
+    ticket = ivr.ticket_of(rec)
+    assert rec.outcome == CallOutcome.TICKET
+    assert ticket is not None and ticket.emergency == "119" and ticket.urgency == "urgent"
+    events = detached(ivr.sessions, select(TicketEvent)
+                      .where(TicketEvent.ticket_id == ticket.id,
+                             TicketEvent.action == "emergency_handover"))
+    assert [e.data for e in events] == [{"service": "119", "target": "none"}]
+    heard = g711.ulaw_to_pcm16(b"".join(p.payload for p in sink.packets))
+    prompts = PromptLibrary(ivr.settings)
+    assert through_line(prompts.pcm("emergency_failed_119")) in heard
+    assert through_line(prompts.pcm("confirm")) not in heard
