@@ -175,6 +175,13 @@ class SipSettings(BaseModel):
     first_rtp_timeout: float = 4.0
 
 
+class IvrSettings(BaseModel):
+    # 三号联动: SIP URI per emergency service a caller is handed to (SIP IVR and Twilio).
+    # Empty: the duty operator (sip.operator_uri) takes the call instead.
+    emergency_uris: dict[str, str] = Field(
+        default_factory=lambda: {"110": "", "119": "", "120": ""})
+
+
 class TwilioSettings(BaseModel):
     account_sid: str = ""
     auth_token: str = ""
@@ -283,6 +290,7 @@ class Settings(BaseSettings):
     verification: VerificationSettings = VerificationSettings()
     asr: AsrSettings = AsrSettings()
     sip: SipSettings = SipSettings()
+    ivr: IvrSettings = IvrSettings()
     twilio: TwilioSettings = TwilioSettings()
     outbound: OutboundSettings = OutboundSettings()
 

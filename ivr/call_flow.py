@@ -13,6 +13,12 @@ Outcomes (``CallOutcome`` on the call record): TICKET when a complaint was spoke
 when the caller hung up before confirming; ABANDONED for silence only; OPERATOR when
 bridged; CALLBACK_REQUEST when no operator answered (a ticket asks for a call back);
 STATUS_QUERY when they only listened to their tickets' status.
+
+Emergencies (三号联动): words classified 110/119/120 skip the read-back and its confirm key --
+a caller reporting a fire must not be asked to press 1. The ticket is filed at once (urgent,
+with an audited hand-over event) and the call is bridged to that service's URI
+(``ivr.emergency_uris``) or, none set, to the duty operator; when nobody answers the caller
+is told to dial the service themselves.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,7 +45,12 @@ from ivr.intake import CallIntake, FiledTicket, Spool
 from ivr.ticket_lookup import open_tickets
 from ivr.transfer import TransferResult, bridge_to_operator
 from telephony.call import CallHandle, PlayResult
-from ticketing.classify import Classification, category_label, classify
+from ticketing import service
+from ticketing.actors import Actor
+from ticketing.classify import category_label
+from ticketing.db import transaction
+from ticketing.intake_model import Understanding
+from ticketing.models import Ticket
 
 if TYPE_CHECKING:
     from asr.engine import AsrEngine
@@ -68,6 +80,7 @@ class State(Enum):
     CALLBACK = "callback"  # no operator: callback-request ticket
     STATUS = "status"  # 1: read the caller's open tickets
     AFTER_STATUS = "after_status"  # "如需反映新的诉求，请在提示音后直接说出"
+    EMERGENCY = "emergency"  # 110/119/120: ticket at once, then bridge to the service
     HANGUP = "hangup"  # the caller hung up: keep what was said
     DONE = "done"
 
@@ -79,7 +92,7 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     State.BEEP: _ANY | {State.RECORD, State.OPERATOR},
     State.RECORD: _ANY | {State.UNDERSTAND, State.REPROMPT, State.SILENCE_GOODBYE,
                           State.GOODBYE, State.OPERATOR, State.FILE},
-    State.UNDERSTAND: _ANY | {State.ASK_AGAIN, State.READBACK},
+    State.UNDERSTAND: _ANY | {State.ASK_AGAIN, State.READBACK, State.EMERGENCY},
     State.ASK_AGAIN: _ANY | {State.BEEP, State.RECORD, State.OPERATOR},
     State.READBACK: _ANY | {State.CONFIRM, State.OPERATOR},
     State.CONFIRM: _ANY | {State.FILE, State.RERECORD, State.OPERATOR, State.CONFIRM},
@@ -91,6 +104,7 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     State.CALLBACK: _ANY | {State.DONE},
     State.STATUS: _ANY | {State.AFTER_STATUS, State.OPERATOR},
     State.AFTER_STATUS: _ANY | {State.BEEP, State.RECORD, State.OPERATOR},
+    State.EMERGENCY: _ANY | {State.DONE, State.OPERATOR},
     State.HANGUP: frozenset({State.DONE}),
     State.DONE: frozenset(),
 }
@@ -122,6 +136,33 @@ class IvrServices:
     frontend: SipFrontEnd | None = None
 
 
+def emergency_service(understanding: Understanding | None) -> str | None:
+    """"110", "119" or "120" when the words call for a hand-over, else None."""
+    if understanding is None or understanding.emergency == "none":
+        return None
+    return understanding.emergency
+
+
+def after_understanding(understanding: Understanding | None, *, ask_again: bool) -> State:
+    """The step after a turn was classified: an emergency is handed over at once -- never
+    read back for a confirm key, nor asked again when the words were unsure (a false alarm
+    costs a transfer, a miss can cost a life); ``ask_again`` is "unsure and not asked yet"."""
+    if emergency_service(understanding) is not None:
+        return State.EMERGENCY
+    return State.ASK_AGAIN if ask_again else State.READBACK
+
+
+def emergency_target(settings: Settings, service_number: str) -> tuple[str, str]:
+    """(URI, kind) the caller is handed to: the service's own line ("uri"), else the duty
+    operator ("operator"), else ("", "none")."""
+    uri = settings.ivr.emergency_uris.get(service_number, "")
+    if uri:
+        return uri, "uri"
+    if settings.sip.operator_uri:
+        return settings.sip.operator_uri, "operator"
+    return "", "none"
+
+
 def recording_path(settings: Settings, call_id: str, now: datetime | None = None) -> Path:
     now = now or datetime.now(UTC)
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", call_id)[:80]
@@ -149,7 +190,7 @@ class Dialogue:
         self.turn_started_at = 0.0  # monotonic time listening began (after the beep)
         self.transcript: Transcript | None = None  # latest turn with words
         self.asr_error: str | None = None
-        self.classification: Classification | None = None
+        self.classification: Understanding | None = None
         self.filed: FiledTicket | None = None
         self.ticket_filed = False  # file_ticket() was called (number known or spooled)
         self.handlers: dict[State, Callable[[], State]] = {
@@ -370,12 +411,12 @@ class Dialogue:
     def _s_understand(self) -> State:
         self._end_turn()
         t = self.transcript
+        self.classification = (self.svc.domain.understand(t.text)
+                               if t is not None and t.text.strip() else None)
         live_asr = self.svc.engine is not None and self.asr_error is None
         unsure = t is None or not t.text.strip() or bool(t.low_confidence)
-        if live_asr and unsure and self.asked_again < 1:
-            return State.ASK_AGAIN
-        self.classification = classify(t.text, self.svc.domain.classification) if t else None
-        return State.READBACK
+        return after_understanding(self.classification,
+                                   ask_again=live_asr and unsure and self.asked_again < 1)
 
     def _s_ask_again(self) -> State:
         self.asked_again += 1
@@ -463,6 +504,48 @@ class Dialogue:
         if result is TransferResult.CALLER_GONE:
             return State.HANGUP
         return State.CALLBACK
+
+    def _s_emergency(self) -> State:
+        assert self.audio is not None
+        number = emergency_service(self.classification)
+        assert number is not None
+        uri, target = emergency_target(self.svc.settings, number)
+        fe = self.svc.frontend
+        if fe is None:
+            uri, target = "", "none"
+        filed = self._file(CallOutcome.TICKET)
+        self.outcome = CallOutcome.TICKET
+        if filed is not None:  # database down: the spool files the (urgent) ticket later
+            self._record_handover(filed.number, number, target)
+        if uri and fe is not None:
+            heard = self._play(self.prompts.pcm(f"emergency_transfer_{number}"))
+            if heard is Heard.HUNG_UP:
+                return State.HANGUP
+            if heard is Heard.KEY and self._key() == "0":
+                return State.OPERATOR
+            result = bridge_to_operator(fe, self.call, self.audio, uri,
+                                        ring_timeout=self.sip.ring_timeout)
+            log.info("call %s: emergency %s hand-over to %s: %s", self.call.call_id, number,
+                     target, result.value, extra=self._log_fields(State.EMERGENCY))
+            if result is TransferResult.BRIDGED:
+                return State.DONE
+            if result is TransferResult.CALLER_GONE:
+                return State.HANGUP
+        self._play(self.prompts.pcm(f"emergency_failed_{number}"), keys=False)
+        self.call.hangup()
+        return State.DONE
+
+    def _record_handover(self, number: str, service_number: str, target: str) -> None:
+        try:
+            with transaction(self.svc.sessions) as session:
+                ticket = session.scalars(select(Ticket).where(Ticket.number == number)).one()
+                service.record_emergency_handover(
+                    session=session, ticket=ticket, actor=Actor.system("ivr"),
+                    service=service_number, target=target)
+        except SQLAlchemyError as exc:
+            # The caller's transfer must not wait on the audit: the ticket itself is urgent.
+            log.error("call %s: hand-over event not recorded: %s", self.call.call_id,
+                      exc.__class__.__name__)
 
     def _s_callback(self) -> State:
         self._file(CallOutcome.CALLBACK_REQUEST)

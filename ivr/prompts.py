@@ -15,12 +15,14 @@ replace one by one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from telephony.media.prompts import PromptRenderer
 from telephony.media.wav import read_wav_pcm16
+from ticketing.classify import EMERGENCY_SERVICES
 
 if TYPE_CHECKING:
     from config.settings import DeadlineSettings, Settings
@@ -65,6 +67,13 @@ PROMPTS: dict[str, str] = {
     "asr_pending_note": "（录音待转写）",  # ticket text when nothing could be transcribed
 }
 
+# 三号联动: one fixed sentence per service, so each is made at start-up and plays at once.
+EMERGENCY_SERVICES_SPOKEN = tuple(s for s in EMERGENCY_SERVICES if s != "none")
+for _s in EMERGENCY_SERVICES_SPOKEN:
+    PROMPTS[f"emergency_transfer_{_s}"] = f"您反映的情况紧急，正在为您转接{_s}，请不要挂机。"
+    # Neither the service's URI nor the duty operator answered: the caller must dial.
+    PROMPTS[f"emergency_failed_{_s}"] = f"抱歉，暂时无法为您转接。请挂机后直接拨打{_s}。"
+
 # Phone-style digit reading: 1 is 幺 so it is not confused with 7 (七) on a bad line.
 DIGIT_WORDS: dict[str, str] = {
     "0": "零", "1": "幺", "2": "二", "3": "三", "4": "四",
@@ -84,10 +93,14 @@ def digits_text(number: str) -> str:
     return "".join(DIGIT_WORDS.get(c, "") for c in number)
 
 
+_SPOKEN_AS_DIGITS = re.compile(
+    r"(?<!\d)(" + "|".join([HOTLINE_NUMBER, *EMERGENCY_SERVICES_SPOKEN]) + r")(?!\d)")
+
+
 def speakable(sentence: str) -> str:
-    """Text as a speech engine should get it: the hotline number read digit by digit
-    (a TTS engine otherwise says 一万两千三百四十五)."""
-    return sentence.replace(HOTLINE_NUMBER, digits_text(HOTLINE_NUMBER))
+    """Text as a speech engine should get it: the hotline and emergency numbers read digit
+    by digit (a TTS engine otherwise says 一万两千三百四十五, 一百一十九)."""
+    return _SPOKEN_AS_DIGITS.sub(lambda m: digits_text(m.group(1)), sentence)
 
 
 def deadline_phrase(urgency: str, deadlines: DeadlineSettings | None = None) -> str:

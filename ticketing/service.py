@@ -110,6 +110,20 @@ def record_event(
     return ev
 
 
+def record_emergency_handover(
+    *, session: Session, ticket: Ticket, actor: Actor, service: str, target: str
+) -> TicketEvent:
+    """三号联动: the call was handed to 110/119/120 (``target``: "uri" for the service's own
+    line, "operator" for the duty operator); the audit names the service."""
+    # The ticket is already urgent: create_ticket classified the same words (emergency ->
+    # urgent), so its deadline is the urgent one; this only records what was done.
+    service = check_label("emergency", service)
+    ev = record_event(session=session, ticket=ticket, actor=actor, action="emergency_handover",
+                      note=f"转接{service}", data={"service": service, "target": target})
+    session.flush()
+    return ev
+
+
 def _apply(
     *,
     session: Session,
