@@ -19,7 +19,7 @@ from outbound.rounds import dispatch_rounds
 from outbound.survey import allowed_at
 from ticketing.context import Domain
 from ticketing.models import SurveyResult, Ticket
-from ticketing.queries import queued_since, waiting_utilities
+from ticketing.queries import queued_since, waiting_too_long_to_wait
 from ticketing.states import ASSIGNED_STATUSES, Status, values
 
 ASSIGNED = values(ASSIGNED_STATUSES)
@@ -118,9 +118,10 @@ def plan_urges(*, session: Session, domain: Domain, now: datetime) -> int:
 
 
 def plan_utility_calls(*, session: Session, domain: Domain, now: datetime) -> int:
-    """A utility in the manual queue: a call to the duty dispatcher when its dispatch window
-    ends, one per stay in the queue (a 退单 starts a new one)."""
-    waiting = session.execute(select(Ticket.id, queued_since()).where(waiting_utilities())).all()
+    """A utility or an urgent ticket in the manual queue: a call to the duty dispatcher when
+    the dispatch window ends, one per stay in the queue (a 退单 starts a new one)."""
+    waiting = session.execute(
+        select(Ticket.id, queued_since()).where(waiting_too_long_to_wait())).all()
     ids = [tid for tid, _ in waiting]
     rounds = dispatch_rounds(session=session, ticket_ids=ids)
     have = _existing(session, Kind.UTILITY_CALL, ids)

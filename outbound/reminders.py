@@ -324,8 +324,9 @@ def _urge_text(domain: Domain, ticket: Ticket, *, spoken: bool = False) -> str:
 
 
 class UtilityCall:
-    """A utility (水电气暖) still in the manual queue when its dispatch window ends: the duty
-    dispatcher (settings.escalation.utility_who) is called to dispatch it now."""
+    """A utility (水电气暖) or an urgent ticket still in the manual queue when the dispatch
+    window ends: the duty dispatcher (settings.escalation.utility_who) is called to
+    dispatch it now."""
 
     def prepare(self, *, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
                 now: datetime) -> Target | None:
@@ -342,7 +343,8 @@ class UtilityCall:
         if task.attempts == 0:
             _rung_event(session=session, ticket=ticket, task=task, action="escalate",
                         who=esc.utility_who, reached=reached, user=person, how=esc.utility_how,
-                        when="水电气暖工单超过派单时限仍未派出", now=now)
+                        when=("水电气暖工单超过派单时限仍未派出" if service.is_utility(ticket)
+                              else "紧急工单超过派单时限仍未派出"), now=now)
         text = f"【12345】{_utility_text(ticket)}" if esc.utility_how == "sms" else None
         return Target(channel=esc.utility_how, phone=person.phone or "", user_id=person.id,
                       text=text)

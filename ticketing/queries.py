@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, object_session
 
 from ticketing.actors import Actor, mask_phone
 from ticketing.classify import UTILITY_CATEGORIES
+from ticketing.deadlines import Urgency
 from ticketing.models import Ticket, TicketEvent, Unit, UTCDateTime
 from ticketing.states import AWAITING_DISPATCH_STATUSES, OPEN_STATUSES, Action, Role, Status, values
 
@@ -157,6 +158,16 @@ def waiting_utilities() -> Any:
     """Utilities in the manual dispatch queue."""
     return and_(Ticket.status.in_(values(AWAITING_DISPATCH_STATUSES)),
                 Ticket.category.in_(sorted(UTILITY_CATEGORIES)))
+
+
+def waiting_too_long_to_wait() -> Any:
+    """Tickets in the manual dispatch queue that cannot wait for someone to look: utilities
+    (水电气暖, dispatched within 10 minutes) and urgent ones (life or property safety, often
+    a category no rule covers, e.g. a fire reported with no place). A person is called when
+    the utility window ends."""
+    return and_(Ticket.status.in_(values(AWAITING_DISPATCH_STATUSES)),
+                or_(Ticket.category.in_(sorted(UTILITY_CATEGORIES)),
+                    Ticket.urgency == Urgency.URGENT.value))
 
 
 @dataclass(frozen=True)

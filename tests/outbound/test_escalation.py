@@ -181,3 +181,41 @@ def test_undispatched_utility_calls_the_duty_dispatcher_and_duplicates_keep_the_
     assert len(rung) == 1 and rung[0].data["reached"] == "duty_dispatcher"
     with sessions() as s:
         assert s.scalars(select(Ticket.escalated).where(Ticket.number == late)).one()
+
+
+def test_urgent_ticket_no_rule_places_calls_the_duty_dispatcher(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """A fire reported with no place is urgent but matches no dispatch rule: it must not wait
+    silently in the manual queue. Like a utility, the duty dispatcher is called when the
+    dispatch window ends; a calm complaint that no rule places is left to the queue."""
+    clock = Clock(domain)
+    operator = city.actor("operator")
+    with sessions() as s:
+        fire = service.create_ticket(session=s, domain=domain, actor=operator, channel="api",
+                                     caller_phone="13811116666",
+                                     demand="楼道里着火了，烟很大，楼上还有人没下来")
+        calm = service.create_ticket(session=s, domain=domain, actor=operator, channel="api",
+                                     caller_phone="13811117777",
+                                     demand="有个事想问问，不知道归哪里管")
+        for t in (fire, calm):
+            service.accept(session=s, domain=domain, ticket=t, actor=operator)
+        s.commit()
+        urgent_waiting = (fire.urgency, fire.status, fire.emergency)
+        calm_waiting = (calm.urgency, calm.status)
+        numbers = fire.number, calm.number
+    assert urgent_waiting == ("urgent", "accepted", "119")
+    assert calm_waiting[0] != "urgent" and calm_waiting[1] == "accepted"
+    dialer = ScriptedDialer({DUTY_OPERATOR: Script(["1"])})
+    worker = OutboundWorker(sessions=sessions, domain=domain, dialer=dialer,
+                            sms=RecordingSms(), name="urgent")
+    start = clock.at
+    run(worker, clock, start + domain.utility_window - timedelta(seconds=5))
+    assert [c for c in dialer.calls if c[0] == DUTY_OPERATOR] == []
+    run(worker, clock, start + domain.utility_window + timedelta(seconds=5))
+    assert [c for c in dialer.calls if c[0] == DUTY_OPERATOR] == [(DUTY_OPERATOR, "1")]
+    (call,) = tasks(sessions, numbers[0], Kind.UTILITY_CALL)
+    assert call.status == "done"
+    rung = [e for e in events(sessions, numbers[0]) if e.action == "escalate"]
+    assert rung and rung[0].data["reached"] == "duty_dispatcher"
+    assert tasks(sessions, numbers[1], Kind.UTILITY_CALL) == []
