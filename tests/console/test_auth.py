@@ -271,6 +271,12 @@ def test_secret_file_is_shared_by_nodes(settings: Settings, city: City, tmp_path
                    cookies={auth.COOKIE: a.cookies.get(auth.COOKIE)})
     assert b.get("/console/intake").status_code == 200  # a session from node a works on b
     assert shared.exists() and not (tmp_path / "ivr-a" / auth.SECRET_FILE).exists()
+    # The shipped settings (only the database and data directory moved): one node's own
+    # secret is fine on SQLite; with PostgreSQL (several nodes likely) the doctor warns, and
+    # never blocks start-up.
+    shipped = check_console_secret(settings)
+    assert shipped.ok == settings.database_url.startswith("sqlite")
+    assert shipped.ok or not shipped.required
     # Without the file setting each node would make its own: the doctor warns.
     per_node = check_console_secret(settings.model_copy(update={"node_name": "ivr-a"}))
     assert not per_node.ok and not per_node.required

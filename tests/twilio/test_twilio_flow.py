@@ -17,6 +17,7 @@ from asr.backlog import run_backlog
 from asr.batch import transcribe_file
 from asr.engine import AsrEngine
 from asr.jobs import JobStatus, TranscriptionJob
+from config.settings import TwilioSettings
 from ivr import prompts
 from ivr.callrecords import CallOutcome, CallRecord
 from ivr.twilio import twiml as answers
@@ -135,6 +136,19 @@ def test_spoken_complaint_becomes_a_ticket(
     record = _call_record(sessions, call)
     assert record.outcome == CallOutcome.TICKET and record.ticket_id == ticket.id
     assert record.recording_sha256 == expected_sha and record.ended_at is not None
+
+
+def test_shipped_decoding_budget_reads_the_words_back(
+        make_twilio: Any, standin: StandIn, recording_wav: bytes) -> None:
+    """The other flows here run with a generous budget (a loaded test machine); this one keeps
+    the shipped webhook budget: a short recording is decoded within it and read back."""
+    shipped = TwilioSettings().webhook_budget_seconds
+    twilio = make_twilio(twilio={"webhook_budget_seconds": shipped})
+    assert twilio.settings.twilio.webhook_budget_seconds == shipped
+    _, _, resp = _start_and_record(twilio, standin, recording_wav)
+    root = twiml(resp)
+    assert verbs(root) == ["Gather", "Redirect"]
+    assert says(root[0])[-1] == prompts.text("confirm")
 
 
 def test_replayed_webhooks_make_one_ticket(
