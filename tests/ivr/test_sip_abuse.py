@@ -5,19 +5,19 @@ RTP, malformed datagrams); a bounded SIPp surge for the carrier's blackout burst
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from config.settings import Settings
-from telephony.call import CallHandle, EndReason
+from telephony.call import EndReason
 from telephony.sip.floodguard import source_call_limit
 from telephony.sip.frontend import SipFrontEnd
 from tests.sip import harness
 from tests.sip.callers import CallerScript
+from tests.sip.lines import AnsweringLines as Lines
+from tests.sip.lines import shipped_front_end
 from tests.sip.rawsip import RawPeer, header, status
 
 pytestmark = pytest.mark.sip
@@ -26,33 +26,10 @@ FLOODER, CITIZEN, SILENT, JUNK, SBC = (
     "127.0.0.70", "127.0.0.71", "127.0.0.72", "127.0.0.74", "127.0.0.75")
 
 
-class Lines:
-    """The hotline's handler: answer, stay until the call ends (like the IVR)."""
-
-    def __init__(self) -> None:
-        self.calls: list[CallHandle] = []
-        self.lock = threading.Lock()
-
-    def __call__(self, call: CallHandle) -> None:
-        with self.lock:
-            self.calls.append(call)
-        if call.answer():
-            call.wait_ended(60)
-
-    def by_source(self, ip: str) -> list[CallHandle]:
-        with self.lock:
-            return [c for c in self.calls if c.invite_source and c.invite_source[0] == ip]
-
-
 @pytest.fixture
 def shipped() -> Iterator[tuple[SipFrontEnd, Lines]]:
-    rtp = harness.free_port_block(60)
-    sip = Settings().sip.model_copy(update={
-        "bind_ip": harness.LOOPBACK, "port": harness.free_port(),
-        "rtp_port_low": rtp, "rtp_port_high": rtp + 59})
     lines = Lines()
-    fe = SipFrontEnd(sip, lines, rtp_timeout=sip.rtp_timeout)
-    fe.start()
+    fe = shipped_front_end(lines, rtp_ports=60)
     yield fe, lines
     fe.stop()
 

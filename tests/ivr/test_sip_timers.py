@@ -5,17 +5,16 @@ with only the ports moved; the trusted-PAI test adds the one setting it is about
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from config.settings import Settings
-from telephony.call import CallHandle, CallState
+from telephony.call import CallState
 from telephony.sip.frontend import SipFrontEnd
-from tests.sip import harness
+from tests.sip.lines import AnsweringLines as Answering
+from tests.sip.lines import shipped_front_end
 from tests.sip.rawsip import RawPeer, header, sdp_port, status
 
 pytestmark = pytest.mark.sip
@@ -25,37 +24,13 @@ Starter = Callable[..., "tuple[SipFrontEnd, Answering]"]
 PAI = "P-Asserted-Identity: <sip:+8613912345678@carrier.example>\r\n"
 
 
-class Answering:
-    """Answers every call and stays on it until it ends, like the IVR."""
-
-    def __init__(self) -> None:
-        self.calls: list[CallHandle] = []
-        self.lock = threading.Lock()
-
-    def __call__(self, call: CallHandle) -> None:
-        with self.lock:
-            self.calls.append(call)
-        if call.answer():
-            call.wait_ended(60)
-
-    def one(self) -> CallHandle:
-        with self.lock:
-            (call,) = self.calls
-        return call
-
-
 @pytest.fixture
 def start() -> Iterator[Starter]:
     started: list[SipFrontEnd] = []
 
     def run(**update: Any) -> tuple[SipFrontEnd, Answering]:
-        rtp = harness.free_port_block(10)
-        sip = Settings().sip.model_copy(update={
-            "bind_ip": harness.LOOPBACK, "port": harness.free_port(),
-            "rtp_port_low": rtp, "rtp_port_high": rtp + 9, **update})
         handler = Answering()
-        fe = SipFrontEnd(sip, handler, rtp_timeout=sip.rtp_timeout)
-        fe.start()
+        fe = shipped_front_end(handler, **update)
         started.append(fe)
         return fe, handler
 

@@ -1,0 +1,47 @@
+"""A real SipFrontEnd on loopback at the shipped settings (only ports moved), with a handler
+that answers every call and stays on it until it ends, like the IVR without its prompts."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from config.settings import Settings
+from telephony.call import CallHandle
+from telephony.sip.frontend import SipFrontEnd
+from tests.sip import harness
+
+
+class AnsweringLines:
+    """The hotline's handler: answer, stay until the call ends; remembers every call."""
+
+    def __init__(self) -> None:
+        self.calls: list[CallHandle] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, call: CallHandle) -> None:
+        with self.lock:
+            self.calls.append(call)
+        if call.answer():
+            call.wait_ended(60)
+
+    def by_source(self, ip: str) -> list[CallHandle]:
+        with self.lock:
+            return [c for c in self.calls if c.invite_source and c.invite_source[0] == ip]
+
+    def one(self) -> CallHandle:
+        with self.lock:
+            (call,) = self.calls
+        return call
+
+
+def shipped_front_end(lines: AnsweringLines, *, rtp_ports: int = 10,
+                      **update: Any) -> SipFrontEnd:
+    """Started; ``update`` adds only the settings a test is about."""
+    rtp = harness.free_port_block(rtp_ports)
+    sip = Settings().sip.model_copy(update={
+        "bind_ip": harness.LOOPBACK, "port": harness.free_port(),
+        "rtp_port_low": rtp, "rtp_port_high": rtp + rtp_ports - 1, **update})
+    fe = SipFrontEnd(sip, lines, rtp_timeout=sip.rtp_timeout)
+    fe.start()
+    return fe
