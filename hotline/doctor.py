@@ -17,6 +17,8 @@ from config import Settings
 from hotline import dbadmin
 from hotline.console.auth import secret_path
 from telephony.sip.floodguard import resolve_trusted, trusted_entries, untrusted_direct_warning
+from telephony.sip.transaction import new_request, udp_via
+from telephony.sip.uri import sip_uri
 from telephony.twilio.signature import posture_problems
 from ticketing.classify import load_rules
 from ticketing.db import make_engine, schema_revision
@@ -192,15 +194,12 @@ def check_registrar(s: Settings) -> Check:
         sock.settimeout(2)
         sock.bind((s.sip.bind_ip, 0))
         host, port = sock.getsockname()
-        msg = (
-            f"OPTIONS sip:{target[0]}:{target[1]} SIP/2.0\r\n"
-            f"Via: SIP/2.0/UDP {host}:{port};branch=z9hG4bK{branch};rport\r\n"
-            f"From: <sip:doctor@{host}>;tag={tag}\r\nTo: <sip:{target[0]}>\r\n"
-            f"Call-ID: {cid}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
-            "Content-Length: 0\r\n\r\n"
-        )
+        msg = new_request("OPTIONS", sip_uri("", *target),
+                          via=udp_via(host, port, f"z9hG4bK{branch}"),
+                          from_=f"<{sip_uri('doctor', host)}>;tag={tag}",
+                          to=f"<{sip_uri('', target[0])}>", call_id=cid, cseq=1)
         try:
-            sock.sendto(msg.encode(), target)
+            sock.sendto(msg, target)
             reply = sock.recv(4096).decode(errors="replace").split("\r\n", 1)[0]
         except OSError as exc:
             return Check("registrar", False, f"{target[0]}:{target[1]}: no answer ({exc})",

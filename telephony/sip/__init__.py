@@ -1,9 +1,13 @@
 """SIP for the hotline, built on pyVoIP 1.6.8 with its faults fixed (catalogue in
 ``telephony.pyvoip`` and docs/sip.md).
 
-Modules: ``message`` (parse/build), ``transport`` (the UDP socket), ``sdp`` (offer/answer),
-``floodguard`` (admission of untrusted sources), ``frontend`` (registration, inbound
-admission, outbound dialing), ``metrics`` (Prometheus figures). The call handle is
+Modules: ``message`` (parse/build), ``uri`` (SIP URIs, dial targets), ``transport`` (the
+UDP socket), ``timers`` (one timer thread, stalled-call decision), ``transaction`` (requests
+we send: the one request builder, retransmission, response matching, the outbound leg),
+``sdp`` (offer/answer), ``session_timer`` (option tags, RFC 4028), ``identity`` (trusted
+caller identity), ``floodguard`` (admission of untrusted sources), ``frontend``
+(registration, inbound admission, dialogs, outbound dialing), ``metrics`` (Prometheus
+figures). The call handle is
 ``telephony.call``, RTP ``telephony.rtp``. Usage::
 
     fe = SipFrontEnd(settings, on_call)   # on_call(CallHandle) runs in its own thread

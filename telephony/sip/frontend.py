@@ -23,8 +23,6 @@ source (the flood guard's trust list).
 from __future__ import annotations
 
 import enum
-import heapq
-import itertools
 import logging
 import re
 import threading
@@ -32,7 +30,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from config.settings import Settings, SipSettings
@@ -58,7 +56,7 @@ from telephony.sip.floodguard import (
     trusted_entries,
 )
 from telephony.sip.identity import asserted_caller
-from telephony.sip.message import SipMessage, build_request, build_response
+from telephony.sip.message import SipMessage, build_response
 from telephony.sip.sdp import (
     DEFAULT_EVENT_PT,
     Negotiated,
@@ -70,7 +68,15 @@ from telephony.sip.sdp import (
     offer_formats,
     parse_sdp,
 )
+from telephony.sip.timers import T1, T2, TIMER_B, Timer, Timers, stall_reason
+from telephony.sip.transaction import (
+    ClientTransactions,
+    OutboundLeg,
+    new_request,
+    udp_via,
+)
 from telephony.sip.transport import SipTransport
+from telephony.sip.uri import dial_target, sip_uri, strip_tag, uri_hostport, uri_of, uri_user
 
 log = logging.getLogger("telephony.sip")
 
@@ -78,8 +84,6 @@ log = logging.getLogger("telephony.sip")
 TRUSTED_REFRESH_SECONDS = 30.0
 
 ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE"
-USER_AGENT = "hotline12345 (pyVoIP 1.6.8 adapter)"
-T1, T2, TIMER_B = 0.5, 4.0, 32.0  # RFC 3261 17.1.1.1
 # Sent with every busy refusal: a phone or SBC that redials automatically should wait a
 # little, not hammer; 486 (not 503) so that an SBC does not take the whole node out of
 # its route set for that long (RFC 3261 21.5.4).
@@ -97,143 +101,6 @@ class PhoneStatus(enum.Enum):
 
 class SipRegistrationError(RuntimeError):
     """The first REGISTER got no 2xx: start() fails loudly (pyVoIP fault F5)."""
-
-
-# ---------------------------------------------------------------------------------------
-# timers and client transactions
-# ---------------------------------------------------------------------------------------
-
-
-class _Timer:
-    __slots__ = ("args", "cancelled", "fn", "when")
-
-    def __init__(self, when: float, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
-        self.when, self.fn, self.args, self.cancelled = when, fn, args, False
-
-    def cancel(self) -> None:
-        self.cancelled = True
-
-
-class _Timers:
-    """One thread for every retransmission and timeout, instead of a Timer per packet."""
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, int, _Timer]] = []
-        self._cond = threading.Condition()
-        self._seq = itertools.count()
-        self._running = True
-        self._thread = threading.Thread(target=self._run, name="sip-timers", daemon=True)
-        self._thread.start()
-
-    def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> _Timer:
-        timer = _Timer(time.monotonic() + delay, fn, args)
-        with self._cond:
-            heapq.heappush(self._heap, (timer.when, next(self._seq), timer))
-            self._cond.notify()
-        return timer
-
-    def stop(self) -> None:
-        with self._cond:
-            self._running = False
-            self._cond.notify()
-        self._thread.join(timeout=2)
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while self._running and (not self._heap or self._heap[0][0] > time.monotonic()):
-                    wait = self._heap[0][0] - time.monotonic() if self._heap else None
-                    self._cond.wait(wait)
-                if not self._running:
-                    return
-                _, _, timer = heapq.heappop(self._heap)
-            if timer.cancelled:
-                continue
-            try:
-                timer.fn(*timer.args)
-            except Exception:
-                log.exception("SIP timer %s failed", getattr(timer.fn, "__name__", timer.fn))
-
-
-@dataclass
-class _ClientTxn:
-    data: bytes
-    dest: tuple[str, int]
-    method: str
-    call_id: str
-    # None: Timer B fired, no final response at all.
-    on_response: Callable[[SipMessage | None], None] | None = None
-    final: SipMessage | None = None
-    provisional: bool = False
-    done: threading.Event = field(default_factory=threading.Event)
-    interval: float = T1
-    started: float = field(default_factory=time.monotonic)
-    timer: _Timer | None = None
-
-
-@dataclass
-class OutboundLeg:
-    """An outbound call's INVITE client side: what the ACK, the CANCEL and a retransmitted
-    2xx need once the INVITE is out. Kept by the front end, not on the call handle."""
-
-    request_uri: str
-    dest: tuple[str, int]
-    invite_via: str
-    invite_txn: _ClientTxn | None = None
-    provisional: bool = False
-    ack: bytes | None = None  # the ACK for the 2xx, sent again for each 2xx retransmission
-
-
-# ---------------------------------------------------------------------------------------
-# URI helpers
-# ---------------------------------------------------------------------------------------
-
-_TAG = re.compile(r";\s*tag=[^;>\s]*", re.IGNORECASE)
-
-
-def _strip_tag(value: str) -> str:
-    return _TAG.sub("", value)
-
-
-def uri_of(header_value: str) -> str:
-    """The URI inside a From/To/Contact/Route value (name-addr or addr-spec)."""
-    if "<" in header_value:
-        return header_value.split("<", 1)[1].split(">", 1)[0].strip()
-    return header_value.split(";", 1)[0].strip()
-
-
-def uri_hostport(uri: str) -> tuple[str, int]:
-    """Host and port of a SIP URI; ValueError when the port is not one (a peer's Contact
-    with a port of thousands of digits must fail when the INVITE arrives, not at BYE)."""
-    rest = uri.split(":", 1)[1] if ":" in uri else uri
-    rest = rest.split("@", 1)[1] if "@" in rest else rest
-    hostport = re.split(r"[;?>]", rest, maxsplit=1)[0]
-    host, _, port = hostport.partition(":")
-    if not port:
-        return host, 5060
-    if not (port.isascii() and port.isdigit()) or len(port) > 5 or not 0 < int(port) < 65536:
-        raise ValueError(f"bad port in {uri[:80]!r}")
-    return host, int(port)
-
-
-def uri_user(uri: str) -> str:
-    rest = uri.split(":", 1)[1] if ":" in uri else uri
-    return rest.split("@", 1)[0] if "@" in rest else ""
-
-
-def stall_reason(*, now: float, answered: float, acked: bool, rx_packets: int,
-                 last_rx: float, ack_timeout: float, first_rtp_timeout: float,
-                 rtp_timeout: float) -> EndReason | None:
-    """Why an answered inbound call should end now, if it should (times are monotonic
-    seconds; ``answered`` is when our 200 OK went out). A caller's phone ACKs within a round
-    trip and sends RTP at once: a call that does neither holds a line for nobody."""
-    if not acked and now - answered >= ack_timeout:
-        return EndReason.NO_ACK
-    if rx_packets == 0 and now - answered >= first_rtp_timeout:
-        return EndReason.NO_RTP
-    if now - last_rx > rtp_timeout:
-        return EndReason.RTP_TIMEOUT
-    return None
 
 
 @dataclass
@@ -284,11 +151,11 @@ class SipFrontEnd:
         self._ports = PortPool(sip.rtp_port_low, sip.rtp_port_high)
         self._calls: dict[str, CallHandle] = {}
         self._legs: dict[str, OutboundLeg] = {}  # outbound calls' INVITE client side
-        self._txns: dict[tuple[str, str], _ClientTxn] = {}
+        self._transactions = ClientTransactions(send=self._transport.send, later=self._later)
         self._lock = threading.RLock()
-        self._timers: _Timers | None = None
+        self._timers: Timers | None = None
         self._handlers: set[threading.Thread] = set()
-        self._register_timer: _Timer | None = None
+        self._register_timer: Timer | None = None
         self.rejected: dict[int, int] = {}  # final codes sent to refused INVITEs, counted
         self._refusals: OrderedDict[str, _Refusal] = OrderedDict()  # by Call-ID
         self._trusted_entries = trusted_entries(sip)
@@ -304,7 +171,7 @@ class SipFrontEnd:
 
     @property
     def contact_uri(self) -> str:
-        return f"sip:{self.sip.username}@{self.local_ip}:{self.local_port}"
+        return sip_uri(self.sip.username, self.local_ip, self.local_port)
 
     def contact_headers(self) -> list[tuple[str, str]]:
         return [("Contact", f"<{self.contact_uri}>"), ("Allow", ALLOW),
@@ -313,7 +180,7 @@ class SipFrontEnd:
     def start(self) -> None:
         self._transport.start()
         metrics.track(self)
-        self._timers = _Timers()
+        self._timers = Timers()
         self._timers.call_later(0.25, self._watchdog)
         if not all(is_address(e) for e in self._trusted_entries):
             self._timers.call_later(TRUSTED_REFRESH_SECONDS, self._refresh_trusted)
@@ -375,44 +242,12 @@ class SipFrontEnd:
         if addr is not None:
             self._transport.send(data, addr)
 
-    def _later(self, delay: float, fn: Callable[..., Any], *args: Any) -> _Timer | None:
+    def _later(self, delay: float, fn: Callable[..., Any], *args: Any) -> Timer | None:
         timers = self._timers
         return timers.call_later(delay, fn, *args) if timers is not None else None
 
-    def _start_txn(self, data: bytes, dest: tuple[str, int], call_id: str, method: str,
-                   on_response: Callable[[SipMessage | None], None] | None = None
-                   ) -> _ClientTxn:
-        txn = _ClientTxn(data=data, dest=dest, method=method, call_id=call_id,
-                         on_response=on_response)
-        with self._lock:
-            self._txns[(call_id, method)] = txn
-        self._transport.send(data, dest)
-        txn.timer = self._later(txn.interval, self._retransmit, txn)
-        return txn
-
-    def _retransmit(self, txn: _ClientTxn) -> None:
-        if txn.done.is_set() or (txn.provisional and txn.method == "INVITE"):
-            return
-        if time.monotonic() - txn.started >= TIMER_B:
-            self._end_txn(txn)
-            return
-        self._transport.send(txn.data, txn.dest)
-        txn.interval = min(txn.interval * 2, T2 if txn.method != "INVITE" else TIMER_B)
-        txn.timer = self._later(txn.interval, self._retransmit, txn)
-
-    def _end_txn(self, txn: _ClientTxn) -> None:
-        txn.done.set()
-        if txn.timer is not None:
-            txn.timer.cancel()
-        with self._lock:
-            if self._txns.get((txn.call_id, txn.method)) is txn:
-                del self._txns[(txn.call_id, txn.method)]
-        if txn.on_response is not None and txn.final is None:
-            txn.on_response(None)  # timed out
-
     def _via(self) -> str:
-        return (f"SIP/2.0/UDP {self.local_ip}:{self.local_port};"
-                f"branch={self._transport.gen_branch()};rport")
+        return udp_via(self.local_ip, self.local_port, self._transport.gen_branch())
 
     # -- registration (F5) -------------------------------------------------------------
     def _register(self, expires: int, timeout: float | None = None) -> bool:
@@ -421,10 +256,10 @@ class SipFrontEnd:
         for _ in range(2):  # plain, then digest-answered if challenged
             data = self._transport.register_request(expires=expires, challenge=challenge)
             call_id = SipMessage(data).call_id
-            txn = self._start_txn(data, self.registrar, call_id, "REGISTER")
+            txn = self._transactions.start(data, self.registrar, call_id, "REGISTER")
             txn.done.wait(timeout)
             if not txn.done.is_set():
-                self._end_txn(txn)
+                self._transactions.end(txn)
             response = txn.final
             if response is None:
                 log.error("REGISTER to %s:%s: no answer", *self.registrar)
@@ -462,29 +297,9 @@ class SipFrontEnd:
     # -- receiving ---------------------------------------------------------------------
     def _on_message(self, msg: SipMessage) -> None:
         if msg.type == 0:  # response
-            method = msg.cseq[1]
-            with self._lock:
-                txn = self._txns.get((msg.call_id, method))
-            if txn is None:
-                if method == "INVITE" and 200 <= msg.status_code < 300:
-                    self._stray_invite_2xx(msg)
-                return
-            if msg.status_code < 200:
-                txn.provisional = True
-                if txn.on_response is not None:
-                    txn.on_response(msg)
-                return
-            first_final = txn.final is None
-            txn.final = msg
-            if first_final:
-                txn.done.set()
-                if txn.timer is not None:
-                    txn.timer.cancel()
-                if txn.method != "INVITE":
-                    with self._lock:
-                        self._txns.pop((txn.call_id, txn.method), None)
-            if txn.on_response is not None:
-                txn.on_response(msg)  # INVITE: also 2xx retransmissions (ACK them again)
+            if (not self._transactions.on_response(msg) and msg.cseq[1] == "INVITE"
+                    and 200 <= msg.status_code < 300):
+                self._stray_invite_2xx(msg)
             return
         if not self._admit(msg):
             return
@@ -657,8 +472,8 @@ class SipFrontEnd:
                               or uri_user(uri_of(from_value)),
                               callee=uri_user(uri_of(msg.first("To"))))
             call.invite, call.invite_source, call.media = msg, msg.source, media
-            call.local_uri = _strip_tag(msg.first("To"))
-            call.remote_uri = _strip_tag(from_value)
+            call.local_uri = strip_tag(msg.first("To"))
+            call.remote_uri = strip_tag(from_value)
             call.remote_tag = msg.from_tag
             call.remote_target = remote_target
             call.route_set = route_set
@@ -865,8 +680,7 @@ class SipFrontEnd:
             if self._calls.get(call.call_id) is call:
                 del self._calls[call.call_id]
                 self._legs.pop(call.call_id, None)
-            for key in [k for k in self._txns if k[0] == call.call_id]:
-                del self._txns[key]
+        self._transactions.forget(call.call_id)
 
     def _in_dialog_dest(self, call: CallHandle) -> tuple[str, int]:
         if call.route_set:
@@ -877,24 +691,17 @@ class SipFrontEnd:
                         branch_via: str | None = None) -> bytes:
         route = call.route_set if call.direction is Direction.INBOUND else list(
             reversed(call.route_set))
-        return build_request(method, call.remote_target, [
-            ("Via", branch_via or self._via()),
-            ("Max-Forwards", "70"),
-            *(("Route", r) for r in route),
-            ("From", f"{call.local_uri};tag={call.local_tag}"),
-            ("To", f"{call.remote_uri};tag={call.remote_tag}"),
-            ("Call-ID", call.call_id),
-            ("CSeq", f"{cseq} {method}"),
-            ("Contact", f"<{self.contact_uri}>"),
-            ("User-Agent", USER_AGENT),
-        ])
+        return new_request(method, call.remote_target, via=branch_via or self._via(),
+                           routes=route, from_=f"{call.local_uri};tag={call.local_tag}",
+                           to=f"{call.remote_uri};tag={call.remote_tag}",
+                           call_id=call.call_id, cseq=cseq, contact=self.contact_uri)
 
     def send_bye(self, call: CallHandle) -> None:
         if not call.remote_target:
             return
         call.local_cseq += 1
         data = self._dialog_request(call, "BYE", call.local_cseq)
-        self._start_txn(data, self._in_dialog_dest(call), call.call_id, "BYE")
+        self._transactions.start(data, self._in_dialog_dest(call), call.call_id, "BYE")
 
     def _watchdog(self) -> None:
         now = time.monotonic()
@@ -928,17 +735,7 @@ class SipFrontEnd:
     def resolve_target(self, target: str) -> tuple[str, tuple[str, int]]:
         """Request-URI and where to send the INVITE. Register mode sends everything to the
         registrar as outbound proxy; a bare number becomes number@registrar."""
-        target = target.strip()
-        if target.startswith(("sip:", "sips:")):
-            uri = target
-        elif "@" in target:
-            uri = f"sip:{target}"
-        elif self.mode == "register":
-            uri = f"sip:{target}@{self.registrar[0]}:{self.registrar[1]}"
-        else:
-            raise ValueError(f"direct mode needs a SIP URI to call, not {target!r}")
-        dest = self.registrar if self.mode == "register" else uri_hostport(uri)
-        return uri, dest
+        return dial_target(target, registrar=self.registrar if self.mode == "register" else None)
 
     def call(self, target: str, *, timeout: float | None = None) -> CallOutcome:
         """Place a call; returns when it is answered, refused, or ``timeout`` (ring time,
@@ -951,7 +748,7 @@ class SipFrontEnd:
                           call_id=f"{uuid.uuid4().hex}@{self.local_ip}",
                           local_tag=self._transport.gen_tag(), caller=self.sip.username,
                           callee=uri_user(uri))
-        call.local_uri = f"<sip:{self.sip.username}@{domain}>"
+        call.local_uri = f"<{sip_uri(self.sip.username, domain)}>"
         call.remote_uri = f"<{uri}>"
         try:
             self._bind_rtp(call, None)
@@ -963,18 +760,11 @@ class SipFrontEnd:
             self._legs[call.call_id] = leg
         sdp = build_sdp(ip=self.local_ip, port=call.rtp_port or 0, session_id=call.session_id,
                         formats=offer_formats(), event_pt=DEFAULT_EVENT_PT)
-        invite = build_request("INVITE", uri, [
-            ("Via", leg.invite_via),
-            ("Max-Forwards", "70"),
-            ("From", f"{call.local_uri};tag={call.local_tag}"),
-            ("To", call.remote_uri),
-            ("Call-ID", call.call_id),
-            ("CSeq", "1 INVITE"),
-            ("Contact", f"<{self.contact_uri}>"),
-            ("Allow", ALLOW),
-            ("User-Agent", USER_AGENT),
-        ], body=sdp)
-        leg.invite_txn = self._start_txn(
+        invite = new_request("INVITE", uri, via=leg.invite_via,
+                             from_=f"{call.local_uri};tag={call.local_tag}", to=call.remote_uri,
+                             call_id=call.call_id, cseq=1, contact=self.contact_uri,
+                             extra=[("Allow", ALLOW)], body=sdp)
+        leg.invite_txn = self._transactions.start(
             invite, dest, call.call_id, "INVITE",
             on_response=lambda m: self._on_invite_response(call, leg, m))
         ring = self.ring_timeout if timeout is None else timeout
@@ -1046,14 +836,10 @@ class SipFrontEnd:
         call.transition(CallState.ANSWERED)
 
     def _ack_non_2xx(self, call: CallHandle, leg: OutboundLeg, msg: SipMessage) -> None:
-        self.send_to(build_request("ACK", leg.request_uri, [
-            ("Via", leg.invite_via),
-            ("Max-Forwards", "70"),
-            ("From", f"{call.local_uri};tag={call.local_tag}"),
-            ("To", msg.first("To")),
-            ("Call-ID", call.call_id),
-            ("CSeq", "1 ACK"),
-        ]), leg.dest)
+        # RFC 3261 17.1.1.3: the INVITE's Via (same branch) and the response's To.
+        self.send_to(new_request("ACK", leg.request_uri, via=leg.invite_via,
+                                 from_=f"{call.local_uri};tag={call.local_tag}",
+                                 to=msg.first("To"), call_id=call.call_id, cseq=1), leg.dest)
 
     def cancel_outbound(self, call: CallHandle) -> None:
         with self._lock:
@@ -1067,15 +853,11 @@ class SipFrontEnd:
             txn.done.set()
             call.transition(CallState.ENDED, EndReason.FAILED)
             return
-        cancel = build_request("CANCEL", leg.request_uri, [
-            ("Via", leg.invite_via),
-            ("Max-Forwards", "70"),
-            ("From", f"{call.local_uri};tag={call.local_tag}"),
-            ("To", call.remote_uri),
-            ("Call-ID", call.call_id),
-            ("CSeq", "1 CANCEL"),
-        ])
-        self._start_txn(cancel, leg.dest, call.call_id, "CANCEL")
+        # RFC 3261 9.1: the INVITE's Request-URI, Via branch, From, To and CSeq number.
+        cancel = new_request("CANCEL", leg.request_uri, via=leg.invite_via,
+                             from_=f"{call.local_uri};tag={call.local_tag}",
+                             to=call.remote_uri, call_id=call.call_id, cseq=1)
+        self._transactions.start(cancel, leg.dest, call.call_id, "CANCEL")
 
     def _stray_invite_2xx(self, msg: SipMessage) -> None:
         """A 2xx for an INVITE we no longer track (e.g. after stop): ACK and BYE it so the

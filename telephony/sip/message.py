@@ -38,6 +38,8 @@ REQUIRED_HEADERS = ("Via", "From", "To", "Call-ID", "CSeq")
 MAX_HEADERS = 100
 MAX_DATAGRAM_BYTES = 16 * 1024
 MAX_CSEQ = 2**31 - 1  # RFC 3261 8.1.1.5: CSeq numbers are below 2**31
+# What we call ourselves: User-Agent of our requests, Server of our responses.
+USER_AGENT = "hotline12345 (pyVoIP 1.6.8 adapter)"
 
 
 class SipSyntaxError(ValueError):
@@ -238,7 +240,7 @@ def build_response_raw(headers: list[tuple[str, str]], code: int, reason: str, *
             value = f"{value};tag={to_tag}"
         out.append(f"{name}: {value}")
     out += [f"{n}: {v}" for n, v in extra]
-    out.append("Server: hotline12345 (pyVoIP 1.6.8 adapter)")
+    out.append(f"Server: {USER_AGENT}")
     if body:
         out.append(f"Content-Type: {content_type or 'application/sdp'}")
     out.append(f"Content-Length: {len(body)}")

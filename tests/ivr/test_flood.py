@@ -25,7 +25,7 @@ from telephony.sip.floodguard import (
     source_call_limit,
     untrusted_direct_warning,
 )
-from telephony.sip.frontend import stall_reason
+from telephony.sip.timers import stall_reason
 from tests.ivr.conftest import PHRASES
 from tests.ivr.ivrkit import IvrUnderTest, assert_ok
 from tests.sip import harness

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from telephony.sip.frontend import uri_hostport
 from telephony.sip.message import (
     MAX_HEADERS,
     SipMessage,
@@ -15,6 +14,7 @@ from telephony.sip.message import (
     split_message,
 )
 from telephony.sip.sdp import NotAcceptable, SdpError, answer_offer, negotiate, parse_sdp
+from telephony.sip.uri import uri_hostport
 
 HUGE = "9" * 5000  # past Python's int() digit limit: int() raises ValueError
 

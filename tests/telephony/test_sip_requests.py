@@ -3,7 +3,8 @@ parser, keep header order, and carry a Content-Length that matches the body."""
 
 from __future__ import annotations
 
-from telephony.sip.message import SipMessage, build_request
+from telephony.sip.message import USER_AGENT, SipMessage, build_request
+from telephony.sip.transaction import new_request, udp_via
 
 HEADERS = [
     ("Via", "SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bK-1;rport"),
@@ -36,3 +37,36 @@ def test_request_without_body_has_no_content_type() -> None:
     msg = SipMessage(raw)
     assert msg.cseq == (1, "CANCEL")
     assert msg.first("Content-Type") == ""
+
+
+def test_new_request_puts_every_header_in_one_order() -> None:
+    raw = new_request("BYE", "sip:1001@127.0.0.1:5062", via=udp_via("127.0.0.1", 5080, "z9hG4bK-2"),
+                      routes=["<sip:10.0.0.1;lr>"], from_="<sip:12345@127.0.0.1>;tag=a",
+                      to="<sip:1001@127.0.0.1>;tag=b", call_id="c2@127.0.0.1", cseq=3,
+                      contact="sip:12345@127.0.0.1:5080")
+    msg = SipMessage(raw)
+    assert [n for n, _ in msg.header_list] == [
+        "Via", "Max-Forwards", "Route", "From", "To", "Call-ID", "CSeq", "Contact",
+        "User-Agent", "Content-Length"]
+    assert msg.cseq == (3, "BYE")
+    assert msg.top_branch == "z9hG4bK-2"
+    assert msg.first("Contact") == "<sip:12345@127.0.0.1:5080>"
+    assert msg.first("User-Agent") == USER_AGENT
+
+
+def test_cancel_and_ack_of_an_invite_keep_its_branch_and_cseq_number() -> None:
+    leg_via = udp_via("127.0.0.1", 5080, "z9hG4bK-3")
+    common = {"via": leg_via, "from_": "<sip:12345@127.0.0.1>;tag=a", "call_id": "c3", "cseq": 1}
+    invite = SipMessage(new_request("INVITE", "sip:1001@127.0.0.1", to="<sip:1001@127.0.0.1>",
+                                    contact="sip:12345@127.0.0.1:5080",
+                                    extra=[("Allow", "INVITE, ACK")], body=b"v=0\r\n",
+                                    **common))
+    cancel = SipMessage(new_request("CANCEL", "sip:1001@127.0.0.1", to="<sip:1001@127.0.0.1>",
+                                    **common))
+    ack = SipMessage(new_request("ACK", "sip:1001@127.0.0.1", to="<sip:1001@127.0.0.1>;tag=z",
+                                 **common))
+    assert invite.first("Allow") == "INVITE, ACK"
+    assert invite.first("Content-Type") == "application/sdp"
+    assert {invite.top_branch, cancel.top_branch, ack.top_branch} == {"z9hG4bK-3"}
+    assert (cancel.cseq, ack.cseq) == ((1, "CANCEL"), (1, "ACK"))
+    assert cancel.first("Contact") == "" and ack.to_tag == "z"

@@ -1,0 +1,145 @@
+"""Client transactions: the requests we send (REGISTER, INVITE, ACK, CANCEL, BYE), built in
+one place, retransmitted until their final response (RFC 3261 17.1) and matched to the
+responses that come back; and the client side of an outbound call's INVITE."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from telephony.sip.message import USER_AGENT, SipMessage, build_request
+from telephony.sip.timers import T1, T2, TIMER_B, Timer
+
+Later = Callable[..., Timer | None]  # (delay, fn, *args): None once the timers are stopped
+
+
+def udp_via(host: str, port: int, branch: str) -> str:
+    """Our Via value for a request over UDP (rport: answer to where it came from)."""
+    return f"SIP/2.0/UDP {host}:{port};branch={branch};rport"
+
+
+def new_request(method: str, uri: str, *, via: str, from_: str, to: str, call_id: str,
+                cseq: int, routes: Iterable[str] = (), contact: str | None = None,
+                extra: Iterable[tuple[str, str]] = (), body: bytes = b"") -> bytes:
+    """Every request we originate, with its headers in one order: Via, Max-Forwards,
+    Route*, From, To, Call-ID, CSeq, Contact, ``extra``, User-Agent (RFC 3261 8.1.1)."""
+    return build_request(method, uri, [
+        ("Via", via),
+        ("Max-Forwards", "70"),
+        *(("Route", r) for r in routes),
+        ("From", from_),
+        ("To", to),
+        ("Call-ID", call_id),
+        ("CSeq", f"{cseq} {method}"),
+        *([("Contact", f"<{contact}>")] if contact else []),
+        *extra,
+        ("User-Agent", USER_AGENT),
+    ], body=body)
+
+
+@dataclass
+class ClientTxn:
+    data: bytes
+    dest: tuple[str, int]
+    method: str
+    call_id: str
+    # None: Timer B fired, no final response at all.
+    on_response: Callable[[SipMessage | None], None] | None = None
+    final: SipMessage | None = None
+    provisional: bool = False
+    done: threading.Event = field(default_factory=threading.Event)
+    interval: float = T1
+    started: float = field(default_factory=time.monotonic)
+    timer: Timer | None = None
+
+
+@dataclass
+class OutboundLeg:
+    """An outbound call's INVITE client side: what the ACK, the CANCEL and a retransmitted
+    2xx need once the INVITE is out. Kept by the front end, not on the call handle."""
+
+    request_uri: str
+    dest: tuple[str, int]
+    invite_via: str
+    invite_txn: ClientTxn | None = None
+    provisional: bool = False
+    ack: bytes | None = None  # the ACK for the 2xx, sent again for each 2xx retransmission
+
+
+class ClientTransactions:
+    """The client transactions of one front end, keyed by Call-ID and CSeq method (one
+    request of each method at a time per call is all we ever send)."""
+
+    def __init__(self, *, send: Callable[[bytes, tuple[str, int]], None], later: Later) -> None:
+        self._send = send
+        self._later = later
+        self._txns: dict[tuple[str, str], ClientTxn] = {}
+        self._lock = threading.Lock()
+
+    def start(self, data: bytes, dest: tuple[str, int], call_id: str, method: str,
+              on_response: Callable[[SipMessage | None], None] | None = None) -> ClientTxn:
+        """Send ``data`` and retransmit it (T1 doubling; an INVITE stops at its first
+        provisional) until a final response or Timer B."""
+        txn = ClientTxn(data=data, dest=dest, method=method, call_id=call_id,
+                        on_response=on_response)
+        with self._lock:
+            self._txns[(call_id, method)] = txn
+        self._send(data, dest)
+        txn.timer = self._later(txn.interval, self._retransmit, txn)
+        return txn
+
+    def _retransmit(self, txn: ClientTxn) -> None:
+        if txn.done.is_set() or (txn.provisional and txn.method == "INVITE"):
+            return
+        if time.monotonic() - txn.started >= TIMER_B:
+            self.end(txn)
+            return
+        self._send(txn.data, txn.dest)
+        txn.interval = min(txn.interval * 2, T2 if txn.method != "INVITE" else TIMER_B)
+        txn.timer = self._later(txn.interval, self._retransmit, txn)
+
+    def end(self, txn: ClientTxn) -> None:
+        """Give up on ``txn``; its ``on_response`` hears None when no final came."""
+        txn.done.set()
+        if txn.timer is not None:
+            txn.timer.cancel()
+        with self._lock:
+            if self._txns.get((txn.call_id, txn.method)) is txn:
+                del self._txns[(txn.call_id, txn.method)]
+        if txn.on_response is not None and txn.final is None:
+            txn.on_response(None)  # timed out
+
+    def on_response(self, msg: SipMessage) -> bool:
+        """Hand a response to its transaction; False when it matches none of ours."""
+        method = msg.cseq[1]
+        with self._lock:
+            txn = self._txns.get((msg.call_id, method))
+        if txn is None:
+            return False
+        if msg.status_code < 200:
+            txn.provisional = True
+            if txn.on_response is not None:
+                txn.on_response(msg)
+            return True
+        first_final = txn.final is None
+        txn.final = msg
+        if first_final:
+            txn.done.set()
+            if txn.timer is not None:
+                txn.timer.cancel()
+            if txn.method != "INVITE":
+                with self._lock:
+                    self._txns.pop((txn.call_id, txn.method), None)
+        if txn.on_response is not None:
+            txn.on_response(msg)  # INVITE: also 2xx retransmissions (ACK them again)
+        return True
+
+    def forget(self, call_id: str) -> None:
+        with self._lock:
+            for key in [k for k in self._txns if k[0] == call_id]:
+                del self._txns[key]
+
+
+__all__ = ["ClientTransactions", "ClientTxn", "Later", "OutboundLeg", "new_request", "udp_via"]

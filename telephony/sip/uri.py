@@ -1,0 +1,64 @@
+"""SIP URIs and name-addr values: the URI inside a header, its user part, host and port,
+and where a dial target goes. Pure functions, no socket."""
+
+from __future__ import annotations
+
+import re
+
+DEFAULT_PORT = 5060
+
+_TAG = re.compile(r";\s*tag=[^;>\s]*", re.IGNORECASE)
+
+
+def strip_tag(value: str) -> str:
+    """A From/To value without its tag (the dialog's URI as we put it in our requests)."""
+    return _TAG.sub("", value)
+
+
+def uri_of(header_value: str) -> str:
+    """The URI inside a From/To/Contact/Route value (name-addr or addr-spec)."""
+    if "<" in header_value:
+        return header_value.split("<", 1)[1].split(">", 1)[0].strip()
+    return header_value.split(";", 1)[0].strip()
+
+
+def uri_hostport(uri: str) -> tuple[str, int]:
+    """Host and port of a SIP URI; ValueError when the port is not one (a peer's Contact
+    with a port of thousands of digits must fail when the INVITE arrives, not at BYE)."""
+    rest = uri.split(":", 1)[1] if ":" in uri else uri
+    rest = rest.split("@", 1)[1] if "@" in rest else rest
+    hostport = re.split(r"[;?>]", rest, maxsplit=1)[0]
+    host, _, port = hostport.partition(":")
+    if not port:
+        return host, DEFAULT_PORT
+    if not (port.isascii() and port.isdigit()) or len(port) > 5 or not 0 < int(port) < 65536:
+        raise ValueError(f"bad port in {uri[:80]!r}")
+    return host, int(port)
+
+
+def uri_user(uri: str) -> str:
+    rest = uri.split(":", 1)[1] if ":" in uri else uri
+    return rest.split("@", 1)[0] if "@" in rest else ""
+
+
+def sip_uri(user: str, host: str, port: int | None = None) -> str:
+    """``sip:user@host[:port]`` (no user: ``sip:host[:port]``)."""
+    hostport = host if port is None else f"{host}:{port}"
+    return f"sip:{user}@{hostport}" if user else f"sip:{hostport}"
+
+
+def dial_target(target: str, *, registrar: tuple[str, int] | None) -> tuple[str, tuple[str, int]]:
+    """Request-URI and where to send the INVITE for ``target`` (a SIP URI, user@host, or a
+    bare number). With a ``registrar`` (register mode) everything goes to it as outbound
+    proxy and a bare number becomes number@registrar; without one (direct mode) the target
+    must name its host. ValueError for a bare number in direct mode."""
+    target = target.strip()
+    if target.startswith(("sip:", "sips:")):
+        uri = target
+    elif "@" in target:
+        uri = f"sip:{target}"
+    elif registrar is not None:
+        uri = sip_uri(target, *registrar)
+    else:
+        raise ValueError(f"direct mode needs a SIP URI to call, not {target!r}")
+    return uri, registrar if registrar is not None else uri_hostport(uri)
