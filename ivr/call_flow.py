@@ -163,7 +163,9 @@ def emergency_target(settings: Settings, service_number: str) -> tuple[str, str]
     return "", "none"
 
 
-def recording_path(settings: Settings, call_id: str, now: datetime | None = None) -> Path:
+def sip_recording_path(settings: Settings, call_id: str, now: datetime | None = None) -> Path:
+    """Where a SIP call's recording is written: a folder per day, named by time and Call-ID
+    (a Twilio recording's is ``ivr.twilio.fetch.twilio_recording_path``)."""
     now = now or datetime.now(UTC)
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", call_id)[:80]
     return (Path(settings.recordings_dir) / now.strftime("%Y/%m/%d")
@@ -203,7 +205,7 @@ class Dialogue:
             self.intake.end(CallOutcome.ABANDONED)
             return
         self.intake.answered()
-        audio = CallAudio(self.call, recording_path=recording_path(
+        audio = CallAudio(self.call, recording_path=sip_recording_path(
             self.svc.settings, self.call.call_id), engine=self.svc.engine,
             phrase_list=self.svc.settings.asr.phrase_list)
         self.audio = audio

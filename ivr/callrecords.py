@@ -12,6 +12,9 @@ from ticketing.models import Base, UTCDateTime, utcnow
 
 
 class CallOutcome(StrEnum):
+    """How a hotline call ended, kept on its call record (``CallRecord.outcome``); placing
+    a call is answered by ``telephony.call.DialOutcome`` instead."""
+
     IN_PROGRESS = "in_progress"
     TICKET = "ticket"  # a complaint was taken and a ticket made
     ABANDONED = "abandoned"  # silence only, or hung up before speaking

@@ -340,7 +340,10 @@ class OutcomeKind(enum.Enum):
 
 
 @dataclass
-class CallOutcome:
+class DialOutcome:
+    """What placing a call (``SipFrontEnd.call``) gave; not how a hotline call ended, which
+    is ``ivr.callrecords.CallOutcome`` on the call record."""
+
     kind: OutcomeKind
     call: CallHandle | None = None  # set when ANSWERED
     status: int | None = None  # the final SIP response code, when there was one
@@ -364,9 +367,9 @@ __all__ = [
     "FRAME_BYTES",
     "TRANSITIONS",
     "CallHandle",
-    "CallOutcome",
     "CallState",
     "CallStats",
+    "DialOutcome",
     "Direction",
     "EndReason",
     "InvalidTransition",

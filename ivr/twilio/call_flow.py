@@ -33,8 +33,8 @@ from ivr.twilio.fetch import (
     FetchError,
     UrlRefused,
     fetch_recording,
-    recording_path,
     sha256_of,
+    twilio_recording_path,
 )
 from telephony.media.wav import AudioFormatError, read_wav
 from ticketing.classify import category_label, classify
@@ -115,7 +115,7 @@ class TwilioDialogue:
             call = self.calls.find(call_sid)
             if call is None:
                 return twiml.unknown_call()
-            path = recording_path(self.settings.recordings_dir, call_sid, recording_sid)
+            path = twilio_recording_path(self.settings.recordings_dir, call_sid, recording_sid)
             j = call.journal
             if j.recording_path == str(path) and j.want_ticket:
                 return self._replay(call)  # the same recording again: answer as before
@@ -134,7 +134,7 @@ class TwilioDialogue:
             call = self.calls.find(call_sid)
             if call is None:
                 return twiml.unknown_call()
-            path = recording_path(self.settings.recordings_dir, call_sid, recording_sid)
+            path = twilio_recording_path(self.settings.recordings_dir, call_sid, recording_sid)
             j = call.journal
             if j.recording_path == str(path) and j.recording_sha256:
                 return twiml.empty()  # already complete

@@ -48,7 +48,7 @@ class Fetched:
     size: int
 
 
-def recording_path(recordings_dir: Path, call_sid: str, recording_sid: str) -> Path:
+def twilio_recording_path(recordings_dir: Path, call_sid: str, recording_sid: str) -> Path:
     """Where a recording is kept; one file per recording, named by its SIDs."""
     if not (SID_RE.match(call_sid) and SID_RE.match(recording_sid)):
         raise ValueError("not a Twilio SID")

@@ -12,7 +12,7 @@ figures). The call handle is
 
     fe = SipFrontEnd(settings, on_call)   # on_call(CallHandle) runs in its own thread
     fe.start(); ...; fe.stop()            # or: with SipFrontEnd(...) as fe:
-    outcome = fe.call("1001")             # CallOutcome(kind=ANSWERED|BUSY|DECLINED|...)
+    outcome = fe.call("1001")             # DialOutcome(kind=ANSWERED|BUSY|DECLINED|...)
     call.answer(); call.play_wav(path, interrupt_on_dtmf=True); call.get_dtmf(timeout=5)
     call.read_pcm16(timeout=1); call.hangup(); call.state; call.end_reason
 """

@@ -36,8 +36,8 @@ from typing import Any
 from config.settings import Settings, SipSettings
 from telephony.call import (
     CallHandle,
-    CallOutcome,
     CallState,
+    DialOutcome,
     Direction,
     EndReason,
     OutcomeKind,
@@ -737,7 +737,7 @@ class SipFrontEnd:
         registrar as outbound proxy; a bare number becomes number@registrar."""
         return dial_target(target, registrar=self.registrar if self.mode == "register" else None)
 
-    def call(self, target: str, *, timeout: float | None = None) -> CallOutcome:
+    def call(self, target: str, *, timeout: float | None = None) -> DialOutcome:
         """Place a call; returns when it is answered, refused, or ``timeout`` (ring time,
         default ``ring_timeout``) has passed. An ANSWERED outcome carries the CallHandle."""
         if self.status is PhoneStatus.STOPPED:
@@ -753,7 +753,7 @@ class SipFrontEnd:
         try:
             self._bind_rtp(call, None)
         except RuntimeError as exc:
-            return CallOutcome(OutcomeKind.FAILED, detail=str(exc))
+            return DialOutcome(OutcomeKind.FAILED, detail=str(exc))
         leg = OutboundLeg(request_uri=uri, dest=dest, invite_via=self._via())
         with self._lock:
             self._calls[call.call_id] = call
@@ -774,14 +774,14 @@ class SipFrontEnd:
             if not call.ended and call.state is not CallState.ANSWERED:
                 call.transition(CallState.ENDED, EndReason.NO_ANSWER)
         if call.state is CallState.ANSWERED:
-            return CallOutcome(OutcomeKind.ANSWERED, call=call, status=call.final_status)
+            return DialOutcome(OutcomeKind.ANSWERED, call=call, status=call.final_status)
         kind = {
             EndReason.BUSY: OutcomeKind.BUSY,
             EndReason.DECLINED: OutcomeKind.DECLINED,
             EndReason.NO_ANSWER: OutcomeKind.NO_ANSWER,
             EndReason.CANCELLED: OutcomeKind.NO_ANSWER,
         }.get(call.end_reason or EndReason.FAILED, OutcomeKind.FAILED)
-        return CallOutcome(kind, status=call.final_status,
+        return DialOutcome(kind, status=call.final_status,
                            detail=(call.end_reason.value if call.end_reason else ""))
 
     def _on_invite_response(self, call: CallHandle, leg: OutboundLeg,
