@@ -20,8 +20,7 @@ from config import Settings
 from hotline import console, dbadmin
 from hotline.observability import make_registry
 from hotline.observability import router as observability_router
-from hotline.scheduler import start_scheduler
-from hotline.voice import start_voice
+from hotline.wiring import start_background
 from ivr.twilio import views as twilio_views
 from knowledge.views import router as knowledge_router
 from outbound.views import router as outbound_router
@@ -154,17 +153,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        voice = start_voice(settings, sessions, domain) if background else None
-        if voice is not None:
-            app.state.asr_engine = voice.engine
-        scheduler = start_scheduler(sessions, domain, voice=voice) if background else None
+        jobs = start_background(settings, sessions, domain) if background else None
+        if jobs is not None:
+            app.state.asr_engine = jobs.engine
         try:
             yield
         finally:
-            if scheduler is not None:
-                scheduler.shutdown(wait=False)
-            if voice is not None:
-                voice.stop()
+            if jobs is not None:
+                jobs.stop()
             engine.dispose()
 
     app = FastAPI(

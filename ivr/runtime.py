@@ -2,26 +2,22 @@
 
     ivr = start_ivr(settings, sessions, domain)   # raises SipRegistrationError (register mode)
     ...
-    ivr.run_backlog()                              # from a scheduler, every N seconds
     ivr.stop()
 
-The speech model is loaded once here and shared by every call (``AsrEngine``). Without a
-model the phone line still works: calls are recorded, tickets are made with
-"（录音待转写）" and a transcription job each, and ``run_backlog`` does nothing until a
-model is installed and the service restarted.
+The speech model is loaded once and shared by every call (``AsrEngine``). Without a model
+the phone line still works: calls are recorded, tickets are made with "（录音待转写）" and
+a transcription job each, left for the backlog until a model is installed and the service
+restarted. `hotline serve` wires this with the backlog and spool job in ``hotline.wiring``.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from asr.backlog import BacklogRun, run_backlog
-from asr.batch import transcribe_clean
 from ivr.call_flow import IvrServices, run_call
 from ivr.intake import Spool, recover_spool
 from ivr.prompts import PromptLibrary
@@ -70,36 +66,10 @@ class IvrRuntime:
     services: IvrServices
     frontend: SipFrontEnd
     recovered: list[str] = field(default_factory=list)
-    _backlog_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def engine(self) -> AsrEngine | None:
         return self.services.engine
-
-    def run_backlog(self, limit: int = 20) -> BacklogRun | None:
-        """Transcribe queued recordings with the loaded model (None: no model loaded, or a
-        run is still going). Also settles spooled calls the database missed."""
-        engine = self.services.engine
-        if not self._backlog_lock.acquire(blocking=False):
-            return None
-        try:
-            self.recover()
-            if engine is None:
-                return None
-            return run_backlog(sessions=self.services.sessions, domain=self.services.domain,
-                               transcribe=lambda p: transcribe_clean(
-                                   engine, p, self.services.settings.asr.phrase_list),
-                               limit=limit)
-        finally:
-            self._backlog_lock.release()
-
-    def recover(self) -> list[str]:
-        """Settle spooled calls (database outage, crash). Safe to call any time."""
-        done = recover_spool(sessions=self.services.sessions, domain=self.services.domain,
-                             spool=self.services.spool)
-        if done:
-            log.info("settled %d spooled call(s): %s", len(done), ", ".join(done))
-        return done
 
     def stop(self) -> None:
         self.frontend.stop()
@@ -129,7 +99,7 @@ def start_ivr(settings: Settings, sessions: sessionmaker[Session], domain: Domai
             log.info("settled %d call(s) left in the spool by an earlier process: %s",
                      len(recovered), ", ".join(recovered))
     except Exception:  # never keep the phones down because of the spool
-        log.exception("spool recovery failed; will retry with the backlog runner")
+        log.exception("spool recovery failed; the voice job (hotline.wiring) retries it")
 
     def on_call(call: CallHandle) -> None:
         run_call(call, services)

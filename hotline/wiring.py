@@ -1,0 +1,172 @@
+"""What `hotline serve` runs besides the API, wired in one place: the speech model (one per
+process), the SIP IVR, the outbound worker with its dialer, and every scheduled job.
+
+    background = start_background(settings, sessions, domain)   # the app's lifespan
+    ...
+    background.stop()
+
+Jobs run by APScheduler with an in-memory store; their state lives in our own tables
+(``hotline.scheduler`` has the ticket jobs):
+
+    voice                  30 s   start the IVR if it is down, settle spooled calls, and
+                                  transcribe the backlog (the one job that retries it)
+    escalate-utilities     30 s   utilities and urgent tickets waiting in the manual queue
+    archive-unsurveyable   1 h    closed tickets whose citizen cannot be surveyed
+    recordings-retention   24 h   only when recordings_retention_days > 0
+    outbound               outbound.poll_seconds, only when outbound.enabled
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.orm import Session, sessionmaker
+
+from asr.backlog import run_backlog
+from asr.batch import transcribe_clean
+from asr.engine import AsrEngine
+from config import Settings
+from hotline.scheduler import archive_job, escalate_utilities_job, retention_job
+from ivr.intake import recover_spool
+from ivr.runtime import IvrRuntime, load_engine, spool_for, start_ivr
+from outbound.dialers import Dialer, SipDialer, TwilioDialer
+from outbound.prompts import PromptLibrary as OutboundPrompts
+from outbound.sms import make_sms
+from outbound.worker import OutboundWorker
+from telephony.sip.floodguard import untrusted_direct_warning
+from telephony.sip.frontend import SipFrontEnd
+from ticketing.context import Domain
+
+log = logging.getLogger("hotline.wiring")
+
+VOICE_TICK_SECONDS = 30
+BACKLOG_BATCH = 20  # recordings transcribed per voice tick
+
+
+def make_dialer(settings: Settings, sessions: sessionmaker[Session]
+                ) -> tuple[Dialer, Callable[[], None]]:
+    """The configured outbound dialer and how to stop it. SIP calls go out through a front
+    end of their own (its own port and RTP range), so the IVR's lines stay the callers'."""
+    if settings.outbound.dialer == "twilio":
+        return TwilioDialer(settings, sessions), lambda: None
+    if settings.outbound.dialer == "sip":
+        sip = settings.sip.model_copy(update={
+            "port": settings.outbound.sip_port,
+            "rtp_port_low": settings.outbound.sip_rtp_port_low,
+            "rtp_port_high": settings.outbound.sip_rtp_port_high,
+        })
+        frontend = SipFrontEnd(sip, ring_timeout=settings.outbound.ring_seconds)
+        frontend.start()
+        return SipDialer(frontend, OutboundPrompts(settings), settings), frontend.stop
+    raise ValueError(f"unknown outbound.dialer {settings.outbound.dialer!r} (sip | twilio)")
+
+
+def build_outbound(sessions: sessionmaker[Session], domain: Domain
+                   ) -> tuple[OutboundWorker, Callable[[], None]]:
+    """The outbound worker (reminders, 催办, surveys, SMS) and how to stop it."""
+    dialer, stop_dialer = make_dialer(domain.settings, sessions)
+    worker = OutboundWorker(sessions=sessions, domain=domain, dialer=dialer,
+                            sms=make_sms(domain.settings))
+
+    def stop() -> None:
+        worker.shutdown(wait=False)
+        stop_dialer()
+
+    return worker, stop
+
+
+@dataclass
+class Background:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    domain: Domain
+    engine: AsrEngine | None
+    ivr: IvrRuntime | None = None
+    scheduler: BackgroundScheduler | None = None
+    outbound: OutboundWorker | None = None
+    stop_outbound: Callable[[], None] = lambda: None
+    _voice_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start_ivr(self) -> None:
+        """Start (or retry starting) the SIP front end; a registrar that is down at start-up
+        must not keep the API and the schedulers down, so failures are logged and retried."""
+        if self.ivr is not None or not self.settings.sip.enabled:
+            return
+        try:
+            self.ivr = start_ivr(self.settings, self.sessions, self.domain, engine=self.engine)
+        except Exception as exc:  # SipRegistrationError, port in use, ...
+            log.error("IVR not answering yet (%s); retrying in %d s", exc, VOICE_TICK_SECONDS)
+            return
+        if warning := untrusted_direct_warning(self.settings.sip):
+            log.warning("%s", warning)
+
+    def voice_tick(self) -> None:
+        """Retry the IVR if it is down, settle spooled calls, run the transcription backlog."""
+        if not self._voice_lock.acquire(blocking=False):
+            return
+        try:
+            self.start_ivr()
+            done = recover_spool(sessions=self.sessions, domain=self.domain,
+                                 spool=spool_for(self.settings))
+            if done:
+                log.info("settled %d spooled call(s): %s", len(done), ", ".join(done))
+            if self.engine is not None:
+                engine = self.engine
+                run_backlog(sessions=self.sessions, domain=self.domain, limit=BACKLOG_BATCH,
+                            transcribe=lambda p: transcribe_clean(
+                                engine, p, self.settings.asr.phrase_list))
+        finally:
+            self._voice_lock.release()
+
+    def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+            self.scheduler = None
+        self.stop_outbound()
+        self.stop_outbound = lambda: None
+        if self.ivr is not None:
+            self.ivr.frontend.stop()
+        if self.engine is not None:
+            self.engine.close()
+
+
+def schedule_jobs(background: Background) -> BackgroundScheduler:
+    """Every job of the service on one scheduler (not started)."""
+    sessions, domain = background.sessions, background.domain
+    settings = domain.settings
+    scheduler = BackgroundScheduler(timezone=domain.tz)
+    scheduler.add_job(background.voice_tick, "interval", seconds=VOICE_TICK_SECONDS,
+                      id="voice", max_instances=1, coalesce=True)
+    scheduler.add_job(escalate_utilities_job, "interval", seconds=30, args=(sessions, domain),
+                      id="escalate-utilities", max_instances=1, coalesce=True)
+    scheduler.add_job(archive_job, "interval", hours=1, args=(sessions, domain),
+                      id="archive-unsurveyable", max_instances=1, coalesce=True)
+    if settings.recordings_retention_days > 0:
+        scheduler.add_job(retention_job, "interval", hours=24, args=(sessions, domain),
+                          id="recordings-retention", max_instances=1, coalesce=True,
+                          next_run_time=datetime.now(domain.tz) + timedelta(minutes=5))
+    if background.outbound is not None:
+        # Jobs stay in memory: the due rows in outbound_tasks are the state (docs/outbound.md).
+        scheduler.add_job(background.outbound.tick, "interval",
+                          seconds=settings.outbound.poll_seconds, id="outbound",
+                          max_instances=1, coalesce=True)
+    return scheduler
+
+
+def start_background(settings: Settings, sessions: sessionmaker[Session],
+                     domain: Domain) -> Background:
+    """Load the speech model, start the IVR (retried by the voice job when it cannot start
+    yet), build the outbound worker, and start every job."""
+    background = Background(settings=settings, sessions=sessions, domain=domain,
+                            engine=load_engine(settings))
+    background.start_ivr()
+    if settings.outbound.enabled:
+        background.outbound, background.stop_outbound = build_outbound(sessions, domain)
+    background.scheduler = schedule_jobs(background)
+    background.scheduler.start()
+    return background
