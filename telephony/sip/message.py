@@ -5,6 +5,7 @@ a request we cannot read. Fault numbers: ``telephony.pyvoip``."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 
 from telephony.pyvoip import SIP
 
@@ -226,7 +227,7 @@ def bad_request_for(raw: bytes, why: str) -> bytes | None:
 
 
 def build_response_raw(headers: list[tuple[str, str]], code: int, reason: str, *,
-                       to_tag: str | None, extra: list[tuple[str, str]] = (),  # type: ignore[assignment]
+                       to_tag: str | None, extra: Sequence[tuple[str, str]] = (),
                        body: bytes = b"", content_type: str | None = None) -> bytes:
     """Copy Via (all, verbatim), From, To (+ our tag when it has none), Call-ID, CSeq
     (RFC 3261 8.2.6.2) — pyVoIP rebuilt them and lost Via parameters (F4)."""
@@ -248,7 +249,7 @@ def build_response_raw(headers: list[tuple[str, str]], code: int, reason: str, *
 
 
 def build_response(req: SipMessage, code: int, reason: str | None = None, *,
-                   to_tag: str | None = None, extra: list[tuple[str, str]] = (),  # type: ignore[assignment]
+                   to_tag: str | None = None, extra: Sequence[tuple[str, str]] = (),
                    body: bytes = b"", content_type: str | None = None) -> bytes:
     if reason is None:
         try:
