@@ -39,8 +39,8 @@ from asr.model_store import bundled_test_model
 from config.settings import AsrSettings, Settings, SipSettings
 from hotline import dbadmin
 from ivr.callrecords import CallRecord
-from tests.sip import harness
-from tests.sip.callers import CallerScript, espeak_pcm16
+from tests.support import harness
+from tests.support.callers import CallerScript, espeak_pcm16
 from tests.support.city import seed_city
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory

@@ -38,8 +38,8 @@ from bench.ivr import PHRASES, p95, sipp_count, sipp_rtt
 from config import Settings
 from hotline import dbadmin
 from ivr.callrecords import CallRecord
-from tests.sip import harness
-from tests.sip.callers import CallerScript, espeak_pcm16
+from tests.support import harness
+from tests.support.callers import CallerScript, espeak_pcm16
 from tests.support.city import seed_city
 from tests.support.nodes import Node, SmsGateway, node_env
 from tests.support.pgserver import running_pg_server

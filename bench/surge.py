@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from config.settings import Settings
 from telephony.call import CallHandle
 from telephony.sip.frontend import SipFrontEnd
-from tests.sip import harness
-from tests.sip.callers import CallerScript
-from tests.sip.rawsip import RawPeer, status
+from tests.support import harness
+from tests.support.callers import CallerScript
+from tests.support.rawsip import RawPeer, status
 
 SBC = "127.0.0.75"
 

@@ -16,9 +16,9 @@ from asr.jobs import TranscriptionJob
 from config.settings import AsrSettings, Settings, SipSettings
 from ivr.callrecords import CallRecord
 from ivr.runtime import IvrRuntime, start_ivr
-from tests.sip import harness
-from tests.sip.callers import CallerScript
-from tests.sip.harness import Sipp, SippResult, render_scenario, uac_subs
+from tests.support import harness
+from tests.support.callers import CallerScript
+from tests.support.harness import Sipp, SippResult, render_scenario, uac_subs
 from ticketing.context import Domain
 from ticketing.models import Ticket
 

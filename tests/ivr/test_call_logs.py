@@ -13,7 +13,7 @@ import pytest
 from hotline.observability import JsonFormatter, MaskingFilter
 from tests.ivr.conftest import PHRASES
 from tests.ivr.ivrkit import CALLER, assert_ok
-from tests.sip.callers import CallerScript
+from tests.support.callers import CallerScript
 
 pytestmark = pytest.mark.sip
 

@@ -16,9 +16,9 @@ import pytest
 from ivr.callrecords import CallOutcome
 from telephony.media.wav import write_wav_pcm16
 from tests.ivr.conftest import PHRASES
-from tests.ivr.test_sip_baresip import baresip_config
-from tests.sip import harness
-from tests.sip.callers import silence_pcm16
+from tests.support import harness
+from tests.support.callers import silence_pcm16
+from tests.support.sipkit import baresip_config
 
 pytestmark = [
     pytest.mark.sip,

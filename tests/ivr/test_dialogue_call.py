@@ -15,8 +15,8 @@ from ivr.prompts import PromptLibrary
 from telephony.media import g711
 from tests.ivr.conftest import PHRASES
 from tests.ivr.ivrkit import CALLER, assert_ok
-from tests.sip import harness
-from tests.sip.callers import CallerScript
+from tests.support import harness
+from tests.support.callers import CallerScript
 
 pytestmark = pytest.mark.sip
 

@@ -10,7 +10,7 @@ import pytest
 from ivr.callrecords import CallOutcome
 from tests.ivr.conftest import PHRASES
 from tests.ivr.ivrkit import assert_ok
-from tests.sip.callers import CallerScript
+from tests.support.callers import CallerScript
 
 pytestmark = pytest.mark.sip
 

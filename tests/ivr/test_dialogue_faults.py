@@ -20,10 +20,10 @@ from ivr.runtime import spool_for
 from telephony.media import g711
 from tests.ivr.conftest import PHRASES
 from tests.ivr.ivrkit import assert_ok
-from tests.sip import harness
-from tests.sip.callers import CallerScript
-from tests.sip.harness import Sipp, render_scenario, uac_subs
+from tests.support import harness
+from tests.support.callers import CallerScript
 from tests.support.city import seed_city
+from tests.support.harness import Sipp, render_scenario, uac_subs
 from ticketing.db import make_engine, make_session_factory
 from ticketing.service import TRANSCRIPT_PENDING
 

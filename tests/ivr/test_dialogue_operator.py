@@ -15,9 +15,9 @@ from ivr.runtime import spool_for
 from telephony.media import g711
 from tests.ivr.conftest import PHRASES
 from tests.ivr.ivrkit import CALLER, assert_ok
-from tests.sip import harness
-from tests.sip.callers import CallerScript
-from tests.sip.harness import Sipp, render_scenario
+from tests.support import harness
+from tests.support.callers import CallerScript
+from tests.support.harness import Sipp, render_scenario
 
 pytestmark = pytest.mark.sip
 

@@ -26,8 +26,8 @@ from ivr.callrecords import CallOutcome, CallRecord
 from outbound.models import Kind, OutboundAttempt
 from tests.ivr.conftest import PHRASES, PROMPT_SPEED
 from tests.ivr.ivrkit import detached
-from tests.sip import harness
-from tests.sip.callers import CallerScript
+from tests.support import harness
+from tests.support.callers import CallerScript
 from tests.support.city import City, seed_city
 from tests.support.nodes import Node, SmsGateway, node_env
 from tests.support.pgserver import PgServer

@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.sip.harness import free_port
+from tests.support.harness import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 # compose-spec.json: the Compose Specification schema (compose-spec/compose-spec,

@@ -19,8 +19,8 @@ from hotline.doctor import check_database, check_registrar, run_checks
 from hotline.recordings import apply_retention, verify
 from ivr.callrecords import CallRecord
 from ivr.intake import CallIntake, Spool
-from tests.sip.harness import Kamailio, free_port
 from tests.support.city import City
+from tests.support.harness import Kamailio, free_port
 from ticketing import service
 from ticketing.actors import Actor
 from ticketing.context import Domain

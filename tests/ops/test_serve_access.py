@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.sip.harness import free_port
 from tests.support.city import City, seed_city
+from tests.support.harness import free_port
 from ticketing.context import Domain
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')

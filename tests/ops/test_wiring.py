@@ -17,8 +17,8 @@ from hotline.wiring import Background, start_background
 from ivr.intake import CallIntake
 from ivr.runtime import spool_for
 from telephony.sip.frontend import PhoneStatus
-from tests.sip.harness import free_port
 from tests.support.city import City
+from tests.support.harness import free_port
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory
 from ticketing.models import Ticket

@@ -11,7 +11,7 @@ import socket
 import struct
 from pathlib import Path
 
-from tests.sip import harness
+from tests.support import harness
 
 EVENT_PT = 101
 

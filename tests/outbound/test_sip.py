@@ -35,7 +35,7 @@ from tests.outbound.support import (
     tasks,
     ticket,
 )
-from tests.sip import harness
+from tests.support import harness
 from tests.support.city import City, seed_city
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.sip import harness
+from tests.support import harness
 
 REPO = Path(__file__).resolve().parents[2]
 

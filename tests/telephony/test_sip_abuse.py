@@ -14,11 +14,11 @@ import pytest
 from telephony.call import EndReason
 from telephony.sip.floodguard import source_call_limit
 from telephony.sip.frontend import SipFrontEnd
-from tests.sip import harness
-from tests.sip.callers import CallerScript
-from tests.sip.lines import AnsweringLines as Lines
-from tests.sip.lines import shipped_front_end
-from tests.sip.rawsip import RawPeer, header, status
+from tests.support import harness
+from tests.support.callers import CallerScript
+from tests.support.lines import AnsweringLines as Lines
+from tests.support.lines import shipped_front_end
+from tests.support.rawsip import RawPeer, header, status
 
 pytestmark = pytest.mark.sip
 

@@ -9,7 +9,7 @@ from typing import Any
 from config.settings import Settings
 from telephony.call import CallHandle
 from telephony.sip.frontend import SipFrontEnd
-from tests.sip import harness
+from tests.support import harness
 
 
 class AnsweringLines:

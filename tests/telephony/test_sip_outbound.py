@@ -10,9 +10,9 @@ import pytest
 
 from telephony.call import CallState, EndReason, OutcomeKind
 from telephony.sip.frontend import SipFrontEnd
-from tests.ivr.conftest import FrontEndFactory
-from tests.sip import harness
-from tests.sip.harness import Sipp, dtmf_pcap, render_scenario
+from tests.support import harness
+from tests.support.harness import Sipp, dtmf_pcap, render_scenario
+from tests.support.sipkit import FrontEndFactory
 
 pytestmark = pytest.mark.sip
 

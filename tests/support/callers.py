@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 from telephony.media import g711
-from tests.sip.harness import dtmf_pcap, write_rtp_pcap
+from tests.support.harness import dtmf_pcap, write_rtp_pcap
 
 FRAME = 160  # μ-law bytes per 20 ms
 
@@ -41,7 +41,7 @@ def silence_pcm16(seconds: float) -> bytes:
 
 
 class CallerScript:
-    """Builds the @MEDIA@ block of tests/sip/scenarios/uac_call.xml step by step."""
+    """Builds the @MEDIA@ block of tests/support/scenarios/uac_call.xml step by step."""
 
     def __init__(self, workdir: Path, *, hold_seconds: float = 120.0) -> None:
         self.dir = workdir

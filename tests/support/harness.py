@@ -354,7 +354,7 @@ def sipp_count(stdout: str, name: str) -> int:
 
 def sipp_surge(workdir: Path, *, target: str, source_ip: str, count: int, rate: float,
                media: str, service: str = "12345", recv_timeout_s: int = 8) -> SurgeResult:
-    """``count`` complete calls (tests/sip/scenarios/uac_surge.xml) from one address at
+    """``count`` complete calls (tests/support/scenarios/uac_surge.xml) from one address at
     ``rate`` per second, no limit on how many are up at once: a carrier's SBC in a surge.
     Bounded by -m, -timeout and -recv_timeout (a call without a final answer fails)."""
     scenario = render_scenario("uac_surge.xml", workdir, CALLER="13800138000", MEDIA=media)

@@ -13,9 +13,9 @@ import pytest
 
 from telephony.call import CallState
 from telephony.sip.frontend import SipFrontEnd
-from tests.sip.lines import AnsweringLines as Answering
-from tests.sip.lines import shipped_front_end
-from tests.sip.rawsip import RawPeer, header, sdp_port, status
+from tests.support.lines import AnsweringLines as Answering
+from tests.support.lines import shipped_front_end
+from tests.support.rawsip import RawPeer, header, sdp_port, status
 
 pytestmark = pytest.mark.sip
 

@@ -12,9 +12,9 @@ import pytest
 from telephony.call import CallState, EndReason, PlayResult
 from telephony.media import g711
 from telephony.sip.frontend import PhoneStatus, SipRegistrationError
-from tests.ivr.conftest import AudioAssets, EchoTestHandler, FrontEndFactory, rms
-from tests.sip import harness
-from tests.sip.harness import Sipp, dtmf_pcap, pause, play, render_scenario, uac_subs
+from tests.support import harness
+from tests.support.harness import Sipp, dtmf_pcap, pause, play, render_scenario, uac_subs
+from tests.support.sipkit import AudioAssets, EchoTestHandler, FrontEndFactory, rms
 
 pytestmark = pytest.mark.sip
 

@@ -16,43 +16,13 @@ import pytest
 from telephony.call import CallState, EndReason
 from telephony.media import g711
 from telephony.media.wav import read_wav_pcm16
-from tests.ivr.conftest import AudioAssets, EchoTestHandler, FrontEndFactory, rms
-from tests.sip import harness
+from tests.support import harness
+from tests.support.sipkit import AudioAssets, EchoTestHandler, FrontEndFactory, baresip_config, rms
 
 pytestmark = [
     pytest.mark.sip,
     pytest.mark.skipif(shutil.which("baresip") is None, reason="baresip not installed"),
 ]
-
-MODULE_DIRS = ("/usr/lib/baresip/modules", "/usr/lib/x86_64-linux-gnu/baresip/modules")
-
-
-def baresip_config(confdir: Path, *, source: Path, dumps: Path,
-                   kamailio: harness.Kamailio) -> None:
-    """A config dir for baresip with no sound card: aufile plays ``source`` into the call,
-    the sndfile filter dumps what it hears to ``dumps``/dump-*-dec.wav (baresip 1.0's
-    aufile cannot be a player); commands come on stdin (stdio UI)."""
-    module_dir = next((d for d in MODULE_DIRS if Path(d, "g711.so").exists()), MODULE_DIRS[0])
-    rtp = harness.free_port_block(20)
-    confdir.mkdir(parents=True, exist_ok=True)
-    (confdir / "config").write_text(f"""poll_method epoll
-sip_listen 127.0.0.1:{harness.free_port()}
-net_interface 127.0.0.1
-module_path {module_dir}
-module stdio.so
-module g711.so
-module aufile.so
-module sndfile.so
-module_app account.so
-module_app menu.so
-audio_source aufile,{source}
-snd_path {dumps}
-rtp_ports {rtp}-{rtp + 19}
-""")
-    # A registered softphone, like a citizen's SIP client on the proxy.
-    (confdir / "accounts").write_text(
-        f"<sip:citizen@127.0.0.1:{kamailio.port}>;regint=600;audio_codecs=PCMU\n")
-
 
 def test_baresip_call_through_kamailio(make_frontend: FrontEndFactory, kamailio: harness.Kamailio,
                                        audio: AudioAssets, tmp_path: Path) -> None:
