@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,9 +15,14 @@ from ticketing.classify import load_rules
 from ticketing.context import load_model
 from ticketing.intake_eval import FieldReport, cross_validate, evaluate, predict_all
 from ticketing.intake_model import (
+    ROOT,
+    SHIPPED_DIR,
     IntakeModel,
     LabelledText,
+    describe_in_use,
     read_labelled,
+    ship,
+    shipped_sources,
     store_for,
     understand,
 )
@@ -112,7 +118,7 @@ def eval_(
         what = f"{cv}-fold cross-validation on {file}"
     else:
         model = None if rules_only else load_model(settings)
-        what = (f"model version {model.info.get('version')}" if model else "rules alone")
+        what = describe_in_use(model.info) if model else "rules alone"
 
         def predict(text: str) -> Any:
             return understand(text, rules, model, confirm_below=threshold)
@@ -176,13 +182,43 @@ def _print_field(report: FieldReport) -> None:
 
 @app.command("status")
 def status() -> None:
-    """The current model: version, training data hash, metrics (or "rules alone")."""
+    """Which classifier the service uses (the city's trained model, the shipped model, or
+    the rules alone), with its training data hash and metrics."""
     info = store_for(get_settings().data_dir).current_info()
+    console.print(f"in use: {describe_in_use(info)}")
     if info is None:
-        console.print("no trained model: classification by the rules alone")
         return
-    console.print(f"model version {info['version']} ({info['file']}), trained "
-                  f"{info['trained_at']} on {info['rows']} texts from "
-                  f"{', '.join(info.get('sources') or ['?'])}; data sha256 {info['data_sha256']}")
+    console.print(f"file sha256 {info.get('sha256')}; trained on {info.get('rows')} texts from "
+                  f"{', '.join(info.get('sources') or ['?'])}"
+                  + (f" at {info['trained_at']}" if info.get("trained_at") else ""))
     if info.get("metrics"):
         console.print(_summary_table("metrics at training", info["metrics"]))
+
+
+@app.command("ship")
+def ship_(
+    folds: Annotated[int, typer.Option(
+        help="cross-validation folds for the metrics in the manifest (0: none)")] = 5,
+    directory: Annotated[Path, typer.Option(
+        help="where to write the shipped model")] = SHIPPED_DIR,
+) -> None:
+    """Train the model that ships with the repository (data/intake/model/) on the committed
+    training set and the shared corpus beside the checkout. Deterministic: the same data
+    gives the same model."""
+    settings = get_settings()
+    files = [p for p in shipped_sources() if p.exists()]
+    rows = _rows(files)
+    rules = load_rules(settings.classification_file)
+    metrics: dict[str, Any] = {}
+    if folds >= 2:
+        metrics = cross_validate(rows, rules, folds=folds,
+                                 confirm_below=settings.classification_confirm_below)["summary"]
+    # Relative to the repository ("../shared/corpus/..."), so the manifest is the same in
+    # every checkout.
+    sources = [os.path.relpath(p, ROOT) for p in files]
+    info = ship(IntakeModel.train(rows, rules), directory=directory, metrics=metrics,
+                sources=sources)
+    console.print(f"shipped model {info['path']} ({info['bytes']} bytes, sha256 "
+                  f"{info['sha256'][:12]}) trained on {len(rows)} texts")
+    if metrics:
+        console.print(_summary_table(f"{folds}-fold cross-validation", metrics))

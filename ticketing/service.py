@@ -230,7 +230,9 @@ def create_ticket(
     text = demand.strip() or (transcript or "").strip()
     now = domain.now()
     received = received_at or now
-    guess = domain.understand(text) if text else None
+    # The placeholder of a call still being transcribed is no demand: it stays in the manual
+    # queue as "other" until attach_transcript classifies the words (a model would guess).
+    guess = domain.understand(text) if text and text != TRANSCRIPT_PENDING else None
     ticket = Ticket(
         number=_next_number(session, domain, received),
         channel=channel,

@@ -13,7 +13,8 @@ from ticketing.context import Domain
 from ticketing.models import Ticket, TicketEvent
 
 Users = Callable[[str], TestClient]
-UNCLEAR = "嗯，那个，就是上次说的那个事，你们看着办吧"
+# Says nothing the shipped model or the rules can place (both: "other", flagged).
+UNCLEAR = "你好，我想反映个情况，就是我们这儿的事，还是老样子"
 
 
 def test_operator_corrects_an_unsure_ticket(as_user: Users, sessions, domain: Domain) -> None:

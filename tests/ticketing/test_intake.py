@@ -8,8 +8,8 @@ knowledge of what endangers life; none is in ../shared/corpus.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -29,7 +29,7 @@ from ticketing.classify import classify, load_rules
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory, transaction
 from ticketing.degrade import degrade, spoken_number
-from ticketing.intake_model import IntakeModel, read_labelled, store_for, understand
+from ticketing.intake_model import IntakeModel, ModelStore, read_labelled, store_for, understand
 from ticketing.models import Ticket
 
 runner = CliRunner()
@@ -146,23 +146,16 @@ def test_numbers_are_spoken(digits: str, spoken: str) -> None:
 
 
 def test_without_a_model_the_rules_classify(tmp_path: Path, rules) -> None:
-    settings = Settings(data_dir=tmp_path)
-    domain = Domain.load(settings)
-    assert domain.model is None
+    # A fresh install uses the shipped model (test_intake_shipped.py); without any model,
+    # e.g. a checkout whose data/intake/model/ was removed, the rules classify alone.
+    domain = replace(Domain.load(Settings(data_dir=tmp_path)), model=None)
     got = domain.understand("朝阳区望京西园三区5号楼停水一天了")
     assert (got.category, got.urgency, got.district, got.source) == (
         "water", "livelihood", "朝阳区", "rules")
     assert got.confidence == {} and not got.needs_confirmation
     # Nothing the rules recognise: "other" means "not understood", so an operator checks.
     assert domain.understand("嗯，那个，就是上次说的那个事").needs_confirmation
-
-
-def test_an_unreadable_model_falls_back_to_rules(tmp_path: Path) -> None:
-    directory = store_for(tmp_path).directory
-    directory.mkdir(parents=True)
-    (directory / "current.json").write_text(json.dumps({"file": "model-0001.joblib"}))
-    (directory / "model-0001.joblib").write_bytes(b"not a model")
-    assert Domain.load(Settings(data_dir=tmp_path)).model is None
+    assert ModelStore(tmp_path / "classifier", shipped=None).load_current() is None
 
 
 # --------------------------------------------------------------------------- train/eval/load
@@ -238,12 +231,15 @@ def _ticket(sessions, domain: Domain, city: City, demand: str) -> Ticket:
 def test_unsure_ticket_is_flagged_then_corrected_and_audited(
     sessions, domain: Domain, city: City, settings: Settings,
 ) -> None:
-    t = _ticket(sessions, domain, city, "嗯，那个，就是上次说的那个事，你们看着办吧")
+    # Says nothing the shipped model (or the rules) can place: flagged for an operator.
+    t = _ticket(sessions, domain, city, "你好，我想反映个情况，就是我们这儿的事，还是老样子")
     client = TestClient(create_app(settings))
     op = {"Authorization": f"Bearer {city.tokens['operator']}"}
     shown = client.get(f"/api/v1/tickets/{t.number}", headers=op).json()
     assert shown["needs_confirmation"] is True
-    assert (shown["kind"], shown["emergency"], shown["confidence"]) == ("complaint", "none", {})
+    assert (shown["category"], shown["urgency"], shown["emergency"]) == ("other", "general",
+                                                                         "none")
+    assert set(shown["confidence"]) == {"category", "urgency", "kind", "emergency"}
     listed = client.get("/api/v1/tickets?unconfirmed=true", headers=op).json()
     assert [x["number"] for x in listed["items"]] == [t.number]
     before_due = shown["due_at"]
@@ -316,20 +312,49 @@ def test_train_from_corrections(cli_env: Path, small_file: Path) -> None:
     assert info["rows"] == 81 and "corrections" in info["sources"]
 
 
-def test_fast_features_and_probabilities_equal_sklearns(model: IntakeModel, rules) -> None:
+def test_fast_features_and_probabilities_equal_sklearns(model: IntakeModel, rules,
+                                                       small_file: Path) -> None:
+    """The model keeps plain data; its hand-computed TF-IDF rows and probabilities are
+    scikit-learn's (vectorisers refitted on the same texts, SVM scores · temperature)."""
     import numpy as np
     from scipy import sparse
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.svm import LinearSVC
 
-    from ticketing.intake_model import _prepare, _probabilities, _rule_votes
+    from ticketing.intake_model import (
+        AUGMENT_SEED,
+        MIN_DF,
+        _jieba_words,
+        _prepare,
+        _rule_votes,
+    )
 
-    for text in [*ISSUE_MISSES, *CALM, "喂 你好 我们 小区 停水 三天 了", "x"]:
+    rows = read_labelled(small_file)
+    texts = [_prepare(t) for t in [r.text for r in rows]
+             + [degrade(r.text, seed=AUGMENT_SEED) for r in rows]]
+    vectorisers = [TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True,
+                                   min_df=MIN_DF),
+                   TfidfVectorizer(analyzer=_jieba_words, sublinear_tf=True, min_df=MIN_DF)]
+    for vec in vectorisers:
+        vec.fit(texts)
+    for ours_block, vec in zip(model.vocabularies, vectorisers, strict=True):
+        assert ours_block.vocabulary == vec.vocabulary_
+    for text in [*ISSUE_MISSES, *CALM, "喂 你好 我们 小区 停水 三天 了", "ATM机 x"]:
         ruled = classify(text, rules)
         ours = model.features(text, ruled)
-        theirs = sparse.hstack([model.vectoriser.transform([_prepare(text)]),
+        theirs = sparse.hstack([*(v.transform([_prepare(text)]) for v in vectorisers),
                                 _rule_votes([ruled])]).tocsr()
-        assert np.allclose(ours.toarray(), theirs.toarray())
-        for clf in model.classifiers.values():
-            assert np.allclose(_probabilities(clf, ours), clf.predict_proba(theirs)[0])
+        assert np.allclose(ours.toarray(), theirs.toarray(), atol=1e-6)
+        for f in model.fields.values():
+            svm = LinearSVC()
+            svm.classes_ = np.array(f.classes)
+            svm.coef_, svm.intercept_ = f.coef.astype(float), f.intercept.astype(float)
+            scores = svm.decision_function(theirs).reshape(1, -1)
+            if scores.shape[1] == 1:  # two classes: one score, for the second
+                scores = np.hstack([-scores / 2, scores / 2])
+            scores = scores * f.temperature
+            expected = np.exp(scores - scores.max()) / np.exp(scores - scores.max()).sum()
+            assert np.allclose(f.probabilities(ours), expected, atol=1e-5)
 
 
 @pytest.mark.parametrize(("text", "service"), [

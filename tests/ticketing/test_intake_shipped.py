@@ -1,0 +1,221 @@
+"""The labelled data in data/intake/ and the model shipped with the repository.
+
+The training set must be clean (valid labels, no duplicates, nothing from the held-out or
+evaluation sets); the shipped model must be the one the service uses on a fresh install
+with the shipped settings, must be verified before it is loaded, and must catch life-safety
+calls it has never seen: the two issue-15 misses and the urgent and emergency lines of
+data/intake/heldout.tsv, which no model or threshold was trained or tuned on.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from config import Settings, get_settings
+from hotline.cli import app as cli
+from tests.conftest import SHARED
+from ticketing.classify import EMERGENCY_SERVICES, KINDS, URGENCY_LEVELS, known_categories
+from ticketing.classify import load_rules as load_classification
+from ticketing.context import Domain
+from ticketing.intake_model import (
+    SHIPPED_DIR,
+    IntakeModel,
+    LabelledText,
+    ModelStore,
+    data_hash,
+    read_labelled,
+    shipped_sources,
+    understand,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+TRAIN = ROOT / "data" / "intake" / "train.tsv"
+HELDOUT = ROOT / "data" / "intake" / "heldout.tsv"
+BENCH_HELDOUT = ROOT / "bench" / "data" / "heldout.tsv"
+SHARED_FILES = [SHARED / "corpus" / "complaints.tsv", SHARED / "corpus" / "complaints-2.tsv"]
+HEADER = "text\tcategory\turgency\tdistrict\tkind\temergency"
+
+# The two misses of the external measurement quoted in issue 15 (in no data file).
+ISSUE_MISSES = [
+    "一栋楼的电梯下坠，把两个人关在里面了，现在还没救出来",
+    "护栏断了好几米，旁边就是小学，很危险",
+]
+
+runner = CliRunner()
+
+
+def _key(text: str) -> str:
+    # The same complaint with other spaces or punctuation is the same complaint.
+    return re.sub(r"[\s\W_]+", "", text)
+
+
+def _trigrams(text: str) -> set[str]:
+    key = _key(text)
+    return {key[i:i + 3] for i in range(len(key) - 2)}
+
+
+@pytest.fixture(scope="session")
+def shipped() -> IntakeModel:
+    """The shipped model as a fresh install loads it (once per session)."""
+    model = ModelStore(Path("/nonexistent-data-dir"), shipped=SHIPPED_DIR).load_current()
+    assert model is not None
+    return model
+
+
+@pytest.fixture(scope="session")
+def heldout() -> list[LabelledText]:
+    return read_labelled(HELDOUT)
+
+
+# --------------------------------------------------------------------------- the data
+
+
+@pytest.mark.parametrize("path", [TRAIN, HELDOUT], ids=["train", "heldout"])
+def test_labelled_files_are_valid(path: Path) -> None:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == HEADER
+    categories = set(known_categories())
+    districts = set(load_classification().districts) | {""}
+    for n, line in enumerate(lines[1:], start=2):
+        cells = line.split("\t")
+        assert len(cells) == 6 and cells[0].strip(), f"{path.name}:{n}"
+        _, category, urgency, district, kind, emergency = cells
+        assert category in categories, f"{path.name}:{n}: {category}"
+        assert urgency in URGENCY_LEVELS and kind in KINDS, f"{path.name}:{n}"
+        assert emergency in EMERGENCY_SERVICES and district in districts, f"{path.name}:{n}"
+        # A hand-over to 110/119/120 is life or property safety by definition.
+        assert emergency == "none" or urgency == "urgent", f"{path.name}:{n}"
+    keys = [_key(line.split("\t")[0]) for line in lines[1:]]
+    assert len(keys) == len(set(keys)), "duplicate texts"
+
+
+def test_training_set_is_large_and_covers_every_label() -> None:
+    rows = read_labelled(TRAIN)
+    assert len(rows) >= 1500
+    for name, values, least in (("category", known_categories(), 60),
+                                ("urgency", URGENCY_LEVELS, 150),
+                                ("kind", KINDS, 60),
+                                ("emergency", EMERGENCY_SERVICES, 80)):
+        counts = {v: sum(r.labels[name] == v for r in rows) for v in values}
+        assert min(counts.values()) >= least, (name, counts)
+
+
+def test_training_set_shares_nothing_with_the_evaluation_sets() -> None:
+    """No line of the held-out file, the bench held-out file or the shared corpus is in the
+    training set, nor a near copy of one (most of its character trigrams in common)."""
+    train = [r.text for r in read_labelled(TRAIN)]
+    others = [r.text for path in [HELDOUT, BENCH_HELDOUT, *SHARED_FILES]
+              for r in read_labelled(path)]
+    assert not {_key(t) for t in train} & {_key(t) for t in others}
+    other_grams = [_trigrams(t) for t in others]
+    for text in train:
+        mine = _trigrams(text)
+        closest = max(len(mine & g) / len(mine | g) for g in other_grams)
+        assert closest < 0.4, text
+
+
+# --------------------------------------------------------------------------- shipped model
+
+
+def test_a_fresh_install_uses_the_shipped_model(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    domain = Domain.load(Settings(data_dir=tmp_path))  # shipped settings, empty data dir
+    assert domain.model is not None and domain.model.info["origin"] == "shipped"
+    got = domain.understand("朝阳区望京西园三区5号楼停水一天了")
+    assert (got.category, got.urgency, got.district, got.source) == (
+        "water", "livelihood", "朝阳区", "model")
+    assert set(got.confidence) == {"category", "urgency", "kind", "emergency"}
+
+    monkeypatch.setenv("HOTLINE_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        out = runner.invoke(cli, ["classify", "status"]).output
+    finally:
+        get_settings.cache_clear()
+    assert "in use: shipped model" in out and str(SHIPPED_DIR) in out
+
+
+def test_the_shipped_model_is_the_committed_data() -> None:
+    """The manifest names the artifact's hash and the data it was trained on: the committed
+    training set and the shared corpus, as they are now."""
+    manifest = json.loads((SHIPPED_DIR / "manifest.json").read_text(encoding="utf-8"))
+    rows = [r for path in shipped_sources() for r in read_labelled(path)]
+    assert manifest["data_sha256"] == data_hash(rows) and manifest["rows"] == len(rows)
+    assert manifest["sources"] == ["data/intake/train.tsv", "../shared/corpus/complaints.tsv",
+                                   "../shared/corpus/complaints-2.tsv"]
+    artifact = SHIPPED_DIR / manifest["file"]
+    assert artifact.stat().st_size == manifest["bytes"] < 5_000_000
+
+
+def test_a_tampered_shipped_model_is_refused(tmp_path: Path) -> None:
+    copy = tmp_path / "model"
+    shutil.copytree(SHIPPED_DIR, copy)
+    artifact = copy / "intake-model.joblib"
+    data = bytearray(artifact.read_bytes())
+    data[-1] ^= 0xFF
+    artifact.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="SHA-256"):
+        ModelStore(tmp_path / "classifier", shipped=copy).load_current()
+
+
+def test_a_city_model_wins_and_an_unreadable_one_falls_back_to_the_shipped(
+    tmp_path: Path,
+) -> None:
+    store = ModelStore(tmp_path / "classifier")
+    store.directory.mkdir(parents=True)
+    (store.directory / "current.json").write_text(json.dumps(
+        {"file": "model-0001.joblib", "version": 1, "sha256": "0" * 64}))
+    (store.directory / "model-0001.joblib").write_bytes(b"not a model")
+    assert store.current_info()["origin"] == "trained"
+    model = Domain.load(Settings(data_dir=tmp_path)).model
+    assert model is not None and model.info["origin"] == "shipped"
+
+
+# --------------------------------------------------------------------------- behaviour
+
+
+@pytest.mark.parametrize("text", ISSUE_MISSES)
+def test_the_issue_misses_are_urgent(text: str, shipped: IntakeModel) -> None:
+    got = understand(text, load_classification(), shipped)
+    assert got.urgency == "urgent"
+
+
+def test_held_out_urgent_calls_come_out_urgent(shipped: IntakeModel,
+                                               heldout: list[LabelledText]) -> None:
+    """Every urgent line of the held-out file, as written: at most 2 of 86 missed (85 of
+    86 caught when the model shipped; recall is the figure the issue asks for)."""
+    rules = load_classification()
+    urgent = [r.text for r in heldout if r.labels["urgency"] == "urgent"]
+    assert len(urgent) >= 80
+    missed = [t for t in urgent if understand(t, rules, shipped).urgency != "urgent"]
+    assert len(missed) <= 2, missed
+
+
+def test_held_out_emergencies_are_flagged_and_always_urgent(
+    shipped: IntakeModel, heldout: list[LabelledText],
+) -> None:
+    rules = load_classification()
+    emergencies = [r for r in heldout if r.labels["emergency"] != "none"]
+    assert len(emergencies) >= 45
+    results = [understand(r.text, rules, shipped) for r in emergencies]
+    assert all(got.urgency == "urgent" for got in results)
+    flagged = sum(got.emergency != "none" for got in results)
+    # When shipped: 45 of 51 flagged, 42 with the service the label names.
+    assert flagged >= 0.85 * len(emergencies), flagged
+    named = sum(got.emergency == r.labels["emergency"] for got, r in zip(
+        results, emergencies, strict=True))
+    assert named >= 0.8 * len(emergencies), named
+
+
+def test_calm_held_out_calls_raise_few_alarms(shipped: IntakeModel,
+                                              heldout: list[LabelledText]) -> None:
+    rules = load_classification()
+    general = [r.text for r in heldout if r.labels["urgency"] == "general"]
+    alarms = [t for t in general if understand(t, rules, shipped).emergency != "none"]
+    assert len(alarms) <= 0.05 * len(general), alarms  # none of 96 when shipped
