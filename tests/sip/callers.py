@@ -14,6 +14,7 @@ from pathlib import Path
 
 from telephony.media import g711
 from tests.sip.harness import dtmf_pcap, write_rtp_pcap
+from tests.support import dtmf_tones
 
 FRAME = 160  # μ-law bytes per 20 ms
 
@@ -74,6 +75,15 @@ class CallerScript:
     def key(self, digit: str, *, then_wait: float = 0.3) -> CallerScript:
         self._play(dtmf_pcap(digit))
         self._pause(250)  # the Debian captures last about 0.2 s
+        return self.wait(then_wait)
+
+    def tone_key(self, digit: str, *, then_wait: float = 0.3) -> CallerScript:
+        """The key as a tone in the audio (a phone without telephone-event): 100 ms of
+        tone at -10 dBm0 per frequency, then silence."""
+        self._n += 1
+        pcm = dtmf_tones.dialled(digit, on_ms=100, off_ms=100)
+        self._play(ulaw_pcap(self.dir / f"tone{self._n}.pcap", pcm))
+        self._pause(len(pcm) // 16)
         return self.wait(then_wait)
 
     def render(self) -> str:

@@ -22,6 +22,7 @@ from outbound.survey import Q_RESOLVED, Q_SATISFIED
 from telephony.media import dtmf, g711
 from telephony.media.wav import read_wav_pcm16
 from telephony.rtp import Rtp16Stream
+from tests.support.dtmf_tones import amplitude, dialled, pair, pcm16, silence, tone
 
 KEYS = "0123456789*#"
 RATE = dtmf.SAMPLE_RATE
@@ -30,40 +31,6 @@ LAWS: dict[str, Callable[[bytes], bytes]] = {
     "PCMU": lambda pcm: g711.ulaw_to_pcm16(g711.pcm16_to_ulaw(pcm)),
     "PCMA": lambda pcm: g711.alaw_to_pcm16(g711.pcm16_to_alaw(pcm)),
 }
-
-
-def amplitude(dbm0: float) -> float:
-    return dtmf.DBM0_AMPLITUDE * 10 ** (dbm0 / 20)
-
-
-def pair(key: str) -> tuple[float, float]:
-    row = next(i for i, keys in enumerate(dtmf.KEYPAD) if key in keys)
-    return dtmf.ROWS[row], dtmf.COLUMNS[dtmf.KEYPAD[row].index(key)]
-
-
-def tone(key: str, ms: float, *, dbm0: float = -10.0, twist_db: float = 0.0,
-         deviation: float = 0.0) -> np.ndarray:
-    """A key as a phone sends it: the row tone at ``dbm0``, the column tone ``twist_db``
-    louder, both ``deviation`` off their nominal frequency."""
-    low, high = pair(key)
-    t = np.arange(round(RATE * ms / 1000)) / RATE
-    a = amplitude(dbm0)
-    return (a * np.sin(2 * np.pi * low * (1 + deviation) * t)
-            + a * 10 ** (twist_db / 20) * np.sin(2 * np.pi * high * (1 + deviation) * t + 1))
-
-
-def silence(ms: float) -> np.ndarray:
-    return np.zeros(round(RATE * ms / 1000))
-
-
-def pcm16(x: np.ndarray) -> bytes:
-    return np.clip(np.round(x), -32768, 32767).astype("<i2").tobytes()
-
-
-def dialled(keys: str, **kw: float) -> bytes:
-    """Keys 70 ms on, 70 ms off, as a phone dials them."""
-    return pcm16(np.concatenate([np.concatenate((tone(k, 70, **kw), silence(70)))
-                                 for k in keys] + [silence(100)]))
 
 
 def sox_pcm16(out: Path, *effects: str) -> bytes:
