@@ -23,6 +23,8 @@ How a key is accepted (Q.24-like; the figures are the constants below):
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 # How a call's keys arrive, decided once per call from the negotiated SDP (``mode_for``).
@@ -40,7 +42,9 @@ MIN_TONE_MS = 40.0
 # Windows in a row that must see the same key: as many as lie wholly inside a tone of
 # MIN_TONE_MS whatever its alignment to the 10 ms grid, so such a tone always counts.
 HITS_FOR_KEY = (round(MIN_TONE_MS * SAMPLE_RATE / 1000) - WINDOW) // HOP + 1
-# Windows in a row without the key before the next press counts (Q.24: pauses >= 40 ms).
+# Windows in a row that no longer hold the key (see MIN_SHARE_TO_HOLD) before the next
+# press counts. Q.24 wants a 40 ms pause to part two presses (at least 3 windows fail in
+# one, whatever its alignment) and a break of up to 10 ms not to (at most 1 fails).
 MISSES_FOR_RELEASE = 2
 
 # Levels in dBm0: a 0 dBm0 sine has this amplitude in 16-bit G.711 samples (G.711's
@@ -52,6 +56,13 @@ MAX_LOW_OVER_HIGH_DB = 8.0  # row tone louder than the column tone ("reverse twi
 MIN_PEAK_OVER_GROUP_DB = 8.0  # over the other tones of the same group
 MIN_OVER_HARMONIC_DB = 8.0  # a tone over its own second harmonic
 MIN_SHARE_OF_TOTAL = 0.7  # of the window's energy (after removing DC) in the two tones
+# A key already reported is held (hysteresis) while its two tones are still the strongest,
+# carry this share of the energy, and keep this fraction of the most power they had in the
+# press: a window straddling a 10 ms break keeps at least 60 % of its samples of tone
+# (about 37 % of the power, less where the break shifts the phase), the windows in a 40 ms
+# pause far less.
+MIN_SHARE_TO_HOLD = 0.25
+MIN_POWER_TO_HOLD = 0.2
 
 
 def mode_for(event_pt: int | None) -> str:
@@ -74,50 +85,86 @@ _FREQS = np.concatenate([_TONES * (1 + d)
                          for d in (-FREQUENCY_TOLERANCE, 0.0, FREQUENCY_TOLERANCE)])
 _N = np.arange(WINDOW)
 # A Goertzel bin is the DFT at one (not necessarily integer) frequency; for a whole
-# window it equals this dot product, which numpy does for all bins and several windows
-# at once. Scaled so |bin|^2 is the tone's power (A^2 / 2) for a sine of amplitude A.
-_BASIS = (np.exp(-2j * np.pi * np.outer(_N, _FREQS) / SAMPLE_RATE) * (np.sqrt(2) / WINDOW))
+# window it equals a dot product with a cosine and a sine, which numpy does for all bins
+# and several windows at once (one matrix product, cosines then sines). Scaled so
+# cos^2 + sin^2 is the tone's power (A^2 / 2) for a sine of amplitude A.
+_PHASE = 2 * np.pi * np.outer(_N, _FREQS) / SAMPLE_RATE
+_BASIS = np.hstack((np.cos(_PHASE), np.sin(_PHASE))) * (np.sqrt(2) / WINDOW)
+_BINS = len(_FREQS)  # 3 offsets x (8 tones + 8 second harmonics)
 _MIN_POWER = (DBM0_AMPLITUDE * 10 ** (MIN_TONE_DBM0 / 20)) ** 2 / 2
+_TWIST_HIGH = _db(MAX_HIGH_OVER_LOW_DB)
+_TWIST_LOW = _db(MAX_LOW_OVER_HIGH_DB)
+_PEAK = _db(MIN_PEAK_OVER_GROUP_DB)
+_HARMONIC = _db(MIN_OVER_HARMONIC_DB)
 
 
 def classify(windows: np.ndarray) -> list[str | None]:
     """The key each window (rows of ``WINDOW`` float samples) holds, or None."""
-    x = windows - windows.mean(axis=1, keepdims=True)
-    total = np.einsum("ij,ij->i", x, x) / WINDOW
-    bins = (np.abs(x @ _BASIS) ** 2).reshape(len(x), 3, 2, 8)
-    # Per tone: the best of its 3 bins, and its second harmonic at twice that bin's
-    # frequency (at the other two, a harmonic bin can sit on a column tone: 2 x 697 Hz
-    # less 1.5 % is 17 Hz from 1336 Hz plus 1.5 %).
-    best = bins[:, :, 0, :].argmax(axis=1, keepdims=True)
-    fundamental = np.take_along_axis(bins[:, :, 0, :], best, axis=1)[:, 0, :]
-    harmonic = np.take_along_axis(bins[:, :, 1, :], best, axis=1)[:, 0, :]
-    power = np.concatenate((fundamental, harmonic), axis=1)
-    keys: list[str | None] = []
-    for p, t in zip(power.tolist(), total.tolist(), strict=True):
-        keys.append(_key_of(p, t))
-    return keys
+    return [v.key for v in _verdicts(windows)]
 
 
-def _key_of(p: list[float], total: float) -> str | None:
-    rows, cols = p[0:4], p[4:8]
-    r = max(range(4), key=rows.__getitem__)
-    c = max(range(4), key=cols.__getitem__)
-    low, high = rows[r], cols[c]
-    if low < _MIN_POWER or high < _MIN_POWER:
-        return None
-    if high > low * _db(MAX_HIGH_OVER_LOW_DB) or low > high * _db(MAX_LOW_OVER_HIGH_DB):
-        return None
-    peak = _db(MIN_PEAK_OVER_GROUP_DB)
-    if any(v * peak > low for i, v in enumerate(rows) if i != r):
-        return None
-    if any(v * peak > high for i, v in enumerate(cols) if i != c):
-        return None
-    harmonic = _db(MIN_OVER_HARMONIC_DB)
-    if p[8 + r] * harmonic > low or p[12 + c] * harmonic > high:
-        return None
+class _Verdict(NamedTuple):
+    key: str | None  # every test passed
+    strongest: str | None  # the key of the strongest row and column tone, when together
+    # they carry at least MIN_SHARE_TO_HOLD of the energy (enough to hold a press)
+    power: float = 0.0  # of those two tones
+
+
+_NOTHING = _Verdict(None, None)
+
+
+def _verdicts(windows: np.ndarray) -> list[_Verdict]:
+    mean = windows.sum(axis=1) / WINDOW
+    # Energy without DC (a DC offset is no part of any tone; the bins, 17 bins and more
+    # away from 0 Hz, do not see it either).
+    total = ((windows * windows).sum(axis=1) / WINDOW - mean * mean).tolist()
+    if max(total) < 2 * _MIN_POWER:
+        return [_NOTHING] * len(total)  # too quiet for two tones: silence, most of a call
+    y = windows @ _BASIS
+    bins = (y[:, :_BINS] ** 2 + y[:, _BINS:] ** 2).tolist()
+    return [_key_of(b, t) if t >= 2 * _MIN_POWER else _NOTHING
+            for b, t in zip(bins, total, strict=True)]
+
+
+def _key_of(bins: list[float], total: float) -> _Verdict:
+    """``bins``: for each frequency offset (-1.5 %, 0, +1.5 %), 8 tones then their 8
+    second harmonics. Cheapest tests first: most windows are speech and fail the first."""
+    power = [max(a, b, c) for a, b, c in zip(bins[0:8], bins[16:24], bins[32:40],
+                                               strict=True)]
+    rows, cols = power[0:4], power[4:8]
+    low, high = max(rows), max(cols)
+    if low + high < MIN_SHARE_TO_HOLD * total:
+        return _NOTHING
+    r, c = rows.index(low), cols.index(high)
+    held = _Verdict(None, KEYPAD[r][c], low + high)
     if low + high < MIN_SHARE_OF_TOTAL * total:
-        return None
-    return KEYPAD[r][c]
+        return held
+    if low < _MIN_POWER or high < _MIN_POWER:
+        return held
+    if high > low * _TWIST_HIGH or low > high * _TWIST_LOW:
+        return held
+    if any(v * _PEAK > low for i, v in enumerate(rows) if i != r):
+        return held
+    if any(v * _PEAK > high for i, v in enumerate(cols) if i != c):
+        return held
+    # Each tone's second harmonic at twice the frequency of its best bin (at the other
+    # two, a harmonic bin can sit on a column tone: 2 x 697 Hz less 1.5 % is 17 Hz from
+    # 1336 Hz plus 1.5 %).
+    for tone, level in ((r, low), (4 + c, high)):
+        at = max((tone, 16 + tone, 32 + tone), key=bins.__getitem__)
+        if bins[at + 8] * _HARMONIC > level:
+            return held
+    return _Verdict(KEYPAD[r][c], KEYPAD[r][c], low + high)
+
+
+_INDEX = np.arange(WINDOW)[None, :] + HOP * np.arange(4)[:, None]
+
+
+def _window_index(count: int) -> np.ndarray:
+    """Sample indices of ``count`` windows HOP apart (one fancy index, no Python loop)."""
+    if count <= len(_INDEX):
+        return _INDEX[:count]
+    return np.arange(WINDOW)[None, :] + HOP * np.arange(count)[:, None]
 
 
 class DtmfDetector:
@@ -128,6 +175,7 @@ class DtmfDetector:
         self._candidate: str | None = None
         self._hits = 0
         self._reported: str | None = None  # key reported and not yet released
+        self._reported_power = 0.0
         self._misses = 0
 
     def feed(self, pcm16: bytes) -> list[str]:
@@ -138,20 +186,26 @@ class DtmfDetector:
         if count == 0:
             self._pending = buf
             return []
-        windows = np.lib.stride_tricks.sliding_window_view(buf, WINDOW)[::HOP][:count]
+        windows = buf[_window_index(count)]
         self._pending = buf[count * HOP:]
         found: list[str] = []
-        for key in classify(windows):
-            if self._step(key):
-                assert key is not None
-                found.append(key)
+        for verdict in _verdicts(windows):
+            if self._step(verdict):
+                assert verdict.key is not None
+                found.append(verdict.key)
         return found
 
-    def _step(self, key: str | None) -> bool:
+    def _step(self, verdict: _Verdict) -> bool:
         """One window's verdict; True when it completes a new press."""
+        key = verdict.key
         if self._reported is not None:
-            if key == self._reported:
+            # Hysteresis: a press goes on while its two tones still dominate at most of
+            # their level, even in a window the full tests would refuse (one straddling a
+            # short break).
+            if (verdict.strongest == self._reported
+                    and verdict.power >= MIN_POWER_TO_HOLD * self._reported_power):
                 self._misses = 0
+                self._reported_power = max(self._reported_power, verdict.power)
                 return False
             self._misses += 1
             if self._misses < MISSES_FOR_RELEASE:
@@ -162,7 +216,7 @@ class DtmfDetector:
         else:
             self._hits += 1
         if key is not None and self._hits >= HITS_FOR_KEY:
-            self._reported, self._misses = key, 0
+            self._reported, self._reported_power, self._misses = key, verdict.power, 0
             self._candidate, self._hits = None, 0
             return True
         return False

@@ -106,10 +106,29 @@ def test_a_long_press_is_one_key() -> None:
     assert dtmf.detect(pcm16(np.concatenate((tone("5", 1500), silence(100))))) == "5"
 
 
-def test_the_same_key_twice_is_two_keys() -> None:
-    # Q.24: a 40 ms pause separates two presses.
-    audio = np.concatenate((tone("1", 60), silence(40), tone("1", 60), silence(60)))
-    assert dtmf.detect(pcm16(audio)) == "11"
+@pytest.mark.parametrize("offset_samples", range(0, dtmf.HOP, 8))
+@pytest.mark.parametrize(("deviation", "twist_db"), [(0.0, 0.0), (-0.015, -6.0), (0.015, 3.0)])
+def test_the_same_key_after_a_40_ms_pause_is_two_keys(offset_samples: int, deviation: float,
+                                                      twist_db: float) -> None:
+    # Q.24: a 40 ms pause separates two presses, whatever its alignment to the windows.
+    for key in KEYS:
+        press = tone(key, 60, deviation=deviation, twist_db=twist_db)
+        audio = np.concatenate((np.zeros(offset_samples), press, silence(40), press,
+                                silence(60)))
+        assert dtmf.detect(pcm16(audio)) == key * 2, key
+
+
+@pytest.mark.parametrize("offset_samples", range(0, dtmf.HOP, 8))
+@pytest.mark.parametrize(("deviation", "twist_db"), [(0.0, 0.0), (-0.015, -6.0), (0.015, 3.0)])
+def test_a_10_ms_break_in_a_press_is_still_one_key(offset_samples: int, deviation: float,
+                                                   twist_db: float) -> None:
+    # Q.24: an interruption of up to 10 ms must not make two keys of one press (the tone
+    # comes back where it would have been: its phase jumps).
+    for key in KEYS:
+        press = tone(key, 200, deviation=deviation, twist_db=twist_db)
+        audio = np.concatenate((np.zeros(offset_samples), press[:800], silence(10),
+                                press[800:], silence(80)))
+        assert dtmf.detect(pcm16(audio)) == key, key
 
 
 @pytest.mark.parametrize("offset_samples", range(0, dtmf.HOP, 8))
