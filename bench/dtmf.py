@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from asr.wer import edit_distance
 from telephony.media import dtmf, g711
+from tests.sip.callers import espeak_pcm16
 from tests.support.dtmf_tones import dialled
 
 KEYS = "0123456789*#"
@@ -35,12 +36,7 @@ def line(pcm: bytes) -> bytes:
 
 
 def speech(voice: str, seconds: float, tmp: Path) -> bytes:
-    raw = tmp / f"{voice}.wav"
-    subprocess.run(["espeak-ng", "-v", voice, "-w", str(raw), TEXT], check=True)
-    out = tmp / f"{voice}.raw"
-    subprocess.run(["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", "-e",
-                    "signed-integer", "-t", "raw", str(out), "gain", "-n", "-3"], check=True)
-    one = out.read_bytes()
+    one = espeak_pcm16(TEXT, tmp / voice, voice=voice)
     return (one * (int(seconds * 16000 / len(one)) + 1))[: int(seconds * 16000)]
 
 

@@ -22,6 +22,7 @@ from outbound.survey import Q_RESOLVED, Q_SATISFIED
 from telephony.media import dtmf, g711
 from telephony.media.wav import read_wav_pcm16
 from telephony.rtp import Rtp16Stream
+from tests.sip.callers import espeak_pcm16
 from tests.support.dtmf_tones import amplitude, dialled, pair, pcm16, silence, tone
 
 KEYS = "0123456789*#"
@@ -36,15 +37,6 @@ LAWS: dict[str, Callable[[bytes], bytes]] = {
 def sox_pcm16(out: Path, *effects: str) -> bytes:
     subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer",
                     "-t", "raw", str(out), *effects], check=True, capture_output=True)
-    return out.read_bytes()
-
-
-def espeak_pcm16(text: str, voice: str, out: Path) -> bytes:
-    raw = out.with_suffix(".espeak.wav")
-    subprocess.run(["espeak-ng", "-v", voice, "-w", str(raw), text], check=True)
-    subprocess.run(["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", "-e",
-                    "signed-integer", "-t", "raw", str(out), "gain", "-n", "-3"],
-                   check=True, capture_output=True)
     return out.read_bytes()
 
 
@@ -181,7 +173,7 @@ def test_a_key_under_loud_speech_harmonics_is_not_a_key() -> None:
 def test_speech_is_never_a_key(voice: str, tmp_path: Path) -> None:
     text = ("您好，这里是一二三四五市民服务热线。按一查询，按零转人工，说完请按井号键。"
             "一二三四五六七八九零。Hello, please press one. 물이 나오지 않습니다.")
-    speech = espeak_pcm16(text, voice, tmp_path / f"{voice}.raw")
+    speech = espeak_pcm16(text, tmp_path, voice=voice)
     assert len(speech) > 2 * RATE * 5
     for law in LAWS.values():
         assert dtmf.detect(law(speech)) == ""
