@@ -17,8 +17,10 @@ How a key is accepted (Q.24-like; the figures are the constants below):
   generator is not); and the two tones together must carry most of the window's energy
   (speech, music and noise spread theirs).
 - The same key in consecutive windows spanning at least ``MIN_TONE_MS`` (40 ms) is one
-  press; it is reported once and the detector waits for the tone to stop (a few windows
-  with no key) before it takes another, so a long press is one key.
+  press; it is reported once, and held (hysteresis: its two tones still the strongest, at
+  a fair part of their level) until ``MISSES_FOR_RELEASE`` windows in a row no longer hold
+  it; only then can the next press count. A long press is one key, a 10 ms break in it
+  changes nothing, a 40 ms pause parts two presses.
 """
 
 from __future__ import annotations
@@ -98,11 +100,6 @@ _PEAK = _db(MIN_PEAK_OVER_GROUP_DB)
 _HARMONIC = _db(MIN_OVER_HARMONIC_DB)
 
 
-def classify(windows: np.ndarray) -> list[str | None]:
-    """The key each window (rows of ``WINDOW`` float samples) holds, or None."""
-    return [v.key for v in _verdicts(windows)]
-
-
 class _Verdict(NamedTuple):
     key: str | None  # every test passed
     strongest: str | None  # the key of the strongest row and column tone, when together
@@ -114,6 +111,7 @@ _NOTHING = _Verdict(None, None)
 
 
 def _verdicts(windows: np.ndarray) -> list[_Verdict]:
+    """One verdict per window (rows of ``WINDOW`` float samples)."""
     mean = windows.sum(axis=1) / WINDOW
     # Energy without DC (a DC offset is no part of any tone; the bins, 17 bins and more
     # away from 0 Hz, do not see it either).
