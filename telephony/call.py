@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from telephony.media.dtmf import mode_for
 from telephony.media.wav import read_wav_pcm16
 from telephony.rtp import FRAME_BYTES, Rtp16Stream
-from telephony.sip import session_timer
+from telephony.sip import metrics, session_timer
 from telephony.sip.message import SipMessage, build_response
 from telephony.sip.sdp import Negotiated, build_sdp
 
@@ -144,6 +145,13 @@ class CallHandle:
         self.media: Negotiated | None = None
         self.session_id = uuid.uuid4().int % 10**9
 
+    @property
+    def dtmf_mode(self) -> str | None:
+        """How this call's keys arrive: "rfc2833" (telephone-event negotiated) or "inband"
+        (tones in the audio, detected by ``telephony.media.dtmf``); None before the SDP
+        offer/answer. Either way they come out of ``get_dtmf``."""
+        return mode_for(self.media.event_pt) if self.media is not None else None
+
     # -- state machine -----------------------------------------------------------------
     @property
     def state(self) -> CallState:
@@ -171,6 +179,9 @@ class CallHandle:
             self._cond.notify_all()
         log.info("call %s %s: %s -> %s%s", self.call_id, self.direction.value, old.value,
                  new.value, f" ({reason.value})" if reason else "")
+        if new is CallState.ANSWERED and self.dtmf_mode is not None:
+            log.info("call %s keys: %s (codec %s)", self.call_id, self.dtmf_mode, self.codec)
+            metrics.CALLS_BY_DTMF_MODE.labels(self.direction.value, self.dtmf_mode).inc()
         if new is CallState.ENDED:
             self._signalling.call_ended(self)
         return True

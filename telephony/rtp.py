@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from telephony.media import g711
+from telephony.media.dtmf import INBAND, DtmfDetector, mode_for
 from telephony.pyvoip import RTP
 
 FRAME_SAMPLES = 160  # 20 ms at 8 kHz
@@ -48,6 +49,7 @@ class Rtp16Stream(RTP.RTPClient):
         self.on_audio = on_audio
         self._encode = _ENCODERS[codec]
         self._silence = self._encode(b"\x00" * FRAME_BYTES)
+        self._inband = self._inband_detector(event_pt)
         self._out: deque[bytes | PlaybackToken] = deque()
         self._out_lock = threading.Lock()
         self._recent_events: deque[tuple[int, int]] = deque(maxlen=16)
@@ -75,7 +77,18 @@ class Rtp16Stream(RTP.RTPClient):
         self.preference = _PAYLOAD_TYPES[media.codec]
         self._encode = _ENCODERS[media.codec]
         self._silence = self._encode(b"\x00" * FRAME_BYTES)
+        self._inband = self._inband_detector(media.event_pt)
         self.outIP, self.outPort = media.remote_ip, media.remote_port
+
+    @staticmethod
+    def _inband_detector(event_pt: int | None) -> DtmfDetector | None:
+        # Only without telephone-event: with it, a phone may also leave its tones in the
+        # audio, and detecting both would report every key twice.
+        return DtmfDetector() if mode_for(event_pt) == INBAND else None
+
+    @property
+    def dtmf_mode(self) -> str:
+        return mode_for(self.event_pt)
 
     def bind(self) -> None:
         """Bind before the SDP goes out so a port clash is found while we can pick another."""
@@ -149,7 +162,12 @@ class Rtp16Stream(RTP.RTPClient):
             if seq == self._last_seq:
                 return  # duplicate
             self._last_seq = seq
-            self.on_audio(_DECODERS[pt](payload))
+            pcm16 = _DECODERS[pt](payload)
+            self.on_audio(pcm16)
+            detector = self._inband
+            if detector is not None and self.dtmf is not None:
+                for key in detector.feed(pcm16):
+                    self.dtmf(key)
         # Anything else (comfort noise, stray payload types) only proves the peer is alive.
 
     def _telephone_event(self, payload: bytes, timestamp: int) -> None:

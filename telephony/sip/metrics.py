@@ -24,6 +24,10 @@ ANSWER_SECONDS = Histogram(
 FLOOD_DROPPED = Counter(
     "hotline_sip_flood_dropped", "Out-of-dialog SIP requests dropped by the flood guard",
 )
+CALLS_BY_DTMF_MODE = Counter(
+    "hotline_call_dtmf_mode", "Answered calls by how their keys arrive (rfc2833 | inband)",
+    labelnames=["direction", "mode"],
+)
 FLOOD_BANS = Counter("hotline_sip_flood_bans", "Source addresses banned by the flood guard")
 
 _frontends: weakref.WeakSet[SipFrontEnd] = weakref.WeakSet()

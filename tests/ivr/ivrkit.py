@@ -70,11 +70,13 @@ class IvrUnderTest:
     def caller(self, script: CallerScript | str, *, ending: str = "wait_bye",
                media_port: str = "[media_port]", caller: str = CALLER, timeout_s: int = 60,
                target: str | None = None, service: str = "12345",
-               local_ip: str = harness.LOOPBACK) -> Sipp:
+               local_ip: str = harness.LOOPBACK, telephone_event: bool = True,
+               codecs: str = "0") -> Sipp:
         media = script.render() if isinstance(script, CallerScript) else script
         d = self.workdir / "sipp"
         scenario = render_scenario("uac_call.xml", d, **uac_subs(
-            caller=caller, media=media, ending=ending, media_port=media_port))
+            caller=caller, media=media, ending=ending, media_port=media_port,
+            telephone_event=telephone_event, codecs=codecs))
         s = Sipp(scenario, d, target=target or self.target, service=service,
                  timeout_s=timeout_s, local_ip=local_ip)
         self.sipps.append(s)

@@ -1,6 +1,7 @@
 """Reminder and survey calls over real SIP: our SipDialer (telephony.sip front end, registered
 at a real Kamailio) calls SIPp playing the handler's / citizen's phone, which answers and
-sends RFC 2833 keys, sends none, refuses with 486 or 603, or never answers."""
+sends RFC 2833 keys (or tones in its audio, having answered without telephone-event), sends
+none, refuses with 486 or 603, or never answers."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,7 +37,8 @@ from tests.outbound.support import (
     tasks,
     ticket,
 )
-from tests.support import harness
+from tests.support import dtmf_tones, harness
+from tests.support.callers import ulaw_pcap
 from tests.support.city import City, seed_city
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory
@@ -115,13 +118,31 @@ class Phones:
         return uas
 
     def keys(self, *digits: str) -> Path:
-        # Keys 1.5 s apart; after the last one the scenario is at once ready for our BYE.
+        """A phone answering with telephone-event and pressing ``digits`` as RFC 2833."""
         tag = uuid.uuid4().hex[:8]
         pcaps = [dtmf_pcap(self.workdir / f"key-{tag}-{i}.pcap", d, timestamp=16000 * (i + 1))
                  for i, d in enumerate(digits)]
+        return self._keys_scenario(tag, pcaps, formats="0 101", rtpmaps=(
+            "a=rtpmap:0 PCMU/8000\na=rtpmap:101 telephone-event/8000\na=fmtp:101 0-15"))
+
+    def tones(self, *digits: str) -> Path:
+        """A phone answering with PCMU alone (no telephone-event) and pressing ``digits``
+        as tones in its audio (100 ms at -10 dBm0 per frequency)."""
+        tag = uuid.uuid4().hex[:8]
+        pcaps = [ulaw_pcap(self.workdir / f"tone-{tag}-{i}.pcap",
+                           dtmf_tones.dialled(d, on_ms=100, off_ms=100))
+                 for i, d in enumerate(digits)]
+        return self._keys_scenario(tag, pcaps, formats="0", rtpmaps="a=rtpmap:0 PCMU/8000")
+
+    def _keys_scenario(self, tag: str, pcaps: list[Path], *, formats: str,
+                       rtpmaps: str) -> Path:
+        # Keys 1.5 s apart; after the last one the scenario is at once ready for our BYE.
         steps = "\n".join(harness.play(p, 1500 if i < len(pcaps) - 1 else 50)
                           for i, p in enumerate(pcaps))
-        text = (SCENARIOS / "uas_keys.xml").read_text().replace("@KEYS@", steps)
+        text = (SCENARIOS / "uas_keys.xml").read_text()
+        for marker, value in (("@KEYS@", steps), ("@FORMATS@", formats),
+                              ("@RTPMAPS@", rtpmaps)):
+            text = text.replace(marker, value)
         path = self.workdir / f"uas_keys-{tag}.xml"
         path.write_text(text)
         return path
@@ -223,3 +244,29 @@ def test_citizen_answers_the_survey_by_keypad(keys: str, score: float, status: s
     assert (result.keys, result.score) == (keys, score)
     (call,) = attempts(sessions, number, Kind.SURVEY_CALL)
     assert result.call_ref == call.call_ref and call.keys == keys
+
+
+def test_citizen_without_telephone_event_answers_the_survey_with_tones(
+        env, frontend, phones: Phones) -> None:
+    """The citizen's phone answers with PCMU alone (an old gateway) and presses 1, 1 as
+    tones: both presses are heard (the same key twice is two keys) and the ticket is
+    surveyed, as with RFC 2833 keys."""
+    sessions, domain, city = env
+    number = new_ticket(sessions, domain, city, phone=CITIZEN)
+    close_ticket(sessions, domain, city, number)
+    before = REGISTRY.get_sample_value("hotline_call_dtmf_mode_total",
+                                       {"direction": "outbound", "mode": "inband"}) or 0.0
+    citizen = phones.add(CITIZEN, phones.tones("1", "1"))
+    drive(sip_worker(env, frontend),
+          lambda: any(t.status == "done" for t in tasks(sessions, number, Kind.SURVEY_CALL)),
+          timeout=40)
+    assert citizen.wait().ok
+    t = ticket(sessions, number)
+    assert t.status == "surveyed"
+    with sessions() as s:
+        survey = s.scalars(select(SurveyResult).where(SurveyResult.ticket_id == t.id)).one()
+    assert (survey.keys, survey.score) == ("11", 1.0)
+    (call,) = attempts(sessions, number, Kind.SURVEY_CALL)
+    assert call.keys == "11" and survey.call_ref == call.call_ref
+    assert REGISTRY.get_sample_value("hotline_call_dtmf_mode_total",
+                                     {"direction": "outbound", "mode": "inband"}) == before + 1

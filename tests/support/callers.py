@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 from telephony.media import g711
+from tests.support import dtmf_tones
 from tests.support.harness import dtmf_pcap, write_rtp_pcap
 
 FRAME = 160  # μ-law bytes per 20 ms
@@ -30,10 +31,17 @@ def espeak_pcm16(text: str, out_dir: Path, *, voice: str = "ko", speed: int = 15
     return wav.read_bytes()
 
 
+def g711_pcap(path: Path, pcm16: bytes, codec: str = "PCMU") -> Path:
+    """``pcm16`` as 20 ms RTP packets of ``codec`` (PCMU or PCMA), padded with silence."""
+    pcm16 += b"\x00" * (-len(pcm16) % (2 * FRAME))
+    payload = g711.ENCODERS[codec](pcm16)
+    pt = {"PCMU": g711.PCMU_PAYLOAD_TYPE, "PCMA": g711.PCMA_PAYLOAD_TYPE}[codec]
+    return write_rtp_pcap(path, [payload[i:i + FRAME] for i in range(0, len(payload), FRAME)],
+                          payload_type=pt)
+
+
 def ulaw_pcap(path: Path, pcm16: bytes) -> Path:
-    ulaw = g711.pcm16_to_ulaw(pcm16)
-    ulaw += b"\xff" * (-len(ulaw) % FRAME)
-    return write_rtp_pcap(path, [ulaw[i:i + FRAME] for i in range(0, len(ulaw), FRAME)])
+    return g711_pcap(path, pcm16, "PCMU")
 
 
 def silence_pcm16(seconds: float) -> bytes:
@@ -43,10 +51,13 @@ def silence_pcm16(seconds: float) -> bytes:
 class CallerScript:
     """Builds the @MEDIA@ block of tests/support/scenarios/uac_call.xml step by step."""
 
-    def __init__(self, workdir: Path, *, hold_seconds: float = 120.0) -> None:
+    def __init__(self, workdir: Path, *, hold_seconds: float = 120.0,
+                 codec: str = "PCMU") -> None:
+        """``codec``: what the caller's audio is sent as (PCMU or PCMA; offer the same)."""
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.silence = ulaw_pcap(self.dir / "silence.pcap", silence_pcm16(hold_seconds))
+        self.codec = codec
+        self.silence = g711_pcap(self.dir / "silence.pcap", silence_pcm16(hold_seconds), codec)
         self.steps: list[str] = []
         self._n = 0
 
@@ -66,7 +77,7 @@ class CallerScript:
     def say(self, pcm16: bytes, *, then_wait: float = 0.5) -> CallerScript:
         """Speak, then keep sending silence."""
         self._n += 1
-        pcap = ulaw_pcap(self.dir / f"speech{self._n}.pcap", pcm16)
+        pcap = g711_pcap(self.dir / f"speech{self._n}.pcap", pcm16, self.codec)
         self._play(pcap)
         self._pause(len(pcm16) // 16)  # ms of audio
         return self.wait(then_wait)
@@ -74,6 +85,15 @@ class CallerScript:
     def key(self, digit: str, *, then_wait: float = 0.3) -> CallerScript:
         self._play(dtmf_pcap(digit))
         self._pause(250)  # the Debian captures last about 0.2 s
+        return self.wait(then_wait)
+
+    def tone_key(self, digit: str, *, then_wait: float = 0.3) -> CallerScript:
+        """The key as a tone in the audio (a phone without telephone-event): 100 ms of
+        tone at -10 dBm0 per frequency, then silence."""
+        self._n += 1
+        pcm = dtmf_tones.dialled(digit, on_ms=100, off_ms=100)
+        self._play(g711_pcap(self.dir / f"tone{self._n}.pcap", pcm, self.codec))
+        self._pause(len(pcm) // 16)
         return self.wait(then_wait)
 
     def render(self) -> str:

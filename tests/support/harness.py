@@ -188,9 +188,15 @@ def render_scenario(name: str, dest_dir: Path, **subs: str) -> Path:
 
 
 def uac_subs(*, caller: str = "13800138000", codecs: str = "0", media_port: str = "[media_port]",
-             media: str = "", ending: str = "bye") -> dict[str, str]:
+             media: str = "", ending: str = "bye", telephone_event: bool = True
+             ) -> dict[str, str]:
+    """``telephone_event=False``: the offer has no telephone-event (an old PSTN gateway,
+    keys only as tones in the audio)."""
     names = {"0": "PCMU", "8": "PCMA", "9": "G722", "18": "G729", "3": "GSM"}
     rtpmaps = "\n".join(f"a=rtpmap:{c} {names[c]}/8000" for c in codecs.split())
+    if telephone_event:
+        codecs += " 101"
+        rtpmaps += "\na=rtpmap:101 telephone-event/8000\na=fmtp:101 0-15"
     endings = {
         "bye": """  <send retrans="500">
     <![CDATA[

@@ -1,0 +1,270 @@
+"""In-band DTMF (telephony/media/dtmf.py), socket-free: every key from sox and numpy tones
+at phone levels, through μ-law and A-law; the Q.24-like limits (frequency, twist, level,
+duration); one key per press; and no key at all from speech (espeak-ng, the IVR's and the
+outbound prompts as the renderer makes them), music-like chords and noise. Last, the RTP
+receiver feeds it only on calls without telephone-event."""
+
+from __future__ import annotations
+
+import struct
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from config.settings import Settings
+from ivr.prompts import PROMPTS
+from ivr.prompts import PromptLibrary as IvrPrompts
+from outbound.prompts import PromptLibrary as OutboundPrompts
+from outbound.survey import Q_RESOLVED, Q_SATISFIED
+from telephony.media import dtmf, g711
+from telephony.media.wav import read_wav_pcm16
+from telephony.rtp import Rtp16Stream
+from tests.support.callers import espeak_pcm16
+from tests.support.dtmf_tones import amplitude, dialled, pair, pcm16, silence, tone
+
+KEYS = "0123456789*#"
+RATE = dtmf.SAMPLE_RATE
+LAWS: dict[str, Callable[[bytes], bytes]] = {
+    "linear": lambda pcm: pcm,
+    "PCMU": lambda pcm: g711.ulaw_to_pcm16(g711.pcm16_to_ulaw(pcm)),
+    "PCMA": lambda pcm: g711.alaw_to_pcm16(g711.pcm16_to_alaw(pcm)),
+}
+
+
+def sox_pcm16(out: Path, *effects: str) -> bytes:
+    subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer",
+                    "-t", "raw", str(out), *effects], check=True, capture_output=True)
+    return out.read_bytes()
+
+
+def in_frames(detector: dtmf.DtmfDetector, pcm: bytes, frame: int = 320) -> str:
+    return "".join(k for i in range(0, len(pcm), frame) for k in detector.feed(pcm[i:i + frame]))
+
+
+# ---------------------------------------------------------------------------- accepted
+
+
+@pytest.mark.parametrize("law", LAWS)
+def test_every_key_from_sox_tones_through_the_line(law: str, tmp_path: Path) -> None:
+    """sox makes each key (two sines mixed, 80 ms at about -10 dBm0 each, 80 ms apart),
+    sent through μ-law or A-law; each key is heard once, in order."""
+    audio = b""
+    for key in KEYS:
+        low, high = pair(key)
+        audio += sox_pcm16(tmp_path / f"key{ord(key)}.raw", "synth", "0.08", "sine", str(low),
+                           "synth", "0.08", "sine", "mix", str(high), "vol", "0.3",
+                           "pad", "0", "0.08")
+    assert dtmf.detect(LAWS[law](audio)) == KEYS
+
+
+@pytest.mark.parametrize("law", LAWS)
+@pytest.mark.parametrize("dbm0", [-3.0, -10.0, -20.0, -30.0])
+def test_every_key_at_phone_levels(law: str, dbm0: float) -> None:
+    assert dtmf.detect(LAWS[law](dialled(KEYS + "ABCD", dbm0=dbm0))) == KEYS + "ABCD"
+
+
+def test_keys_fed_in_any_frame_size_are_the_same_keys() -> None:
+    audio = LAWS["PCMU"](dialled("1#90"))
+    for frame in (2, 14, 160, 320, 4000):
+        assert in_frames(dtmf.DtmfDetector(), audio, frame) == "1#90", frame
+
+
+@pytest.mark.parametrize("deviation", [-0.015, -0.01, 0.01, 0.015])
+def test_tones_off_frequency_within_q24_tolerance_are_keys(deviation: float) -> None:
+    assert dtmf.detect(dialled(KEYS, deviation=deviation)) == KEYS
+
+
+@pytest.mark.parametrize("twist_db", [-6.0, -3.0, 3.0])
+def test_twist_within_limits_is_a_key(twist_db: float) -> None:
+    assert dtmf.detect(dialled(KEYS, twist_db=twist_db)) == KEYS
+
+
+def test_key_with_background_noise(tmp_path: Path) -> None:
+    noise = np.frombuffer(sox_pcm16(tmp_path / "noise.raw", "synth", "1.4", "pinknoise",
+                                    "vol", "0.02"), dtype="<i2")
+    keys = np.frombuffer(dialled("2580"), dtype="<i2")
+    n = min(len(noise), len(keys))
+    mixed = pcm16(keys[:n].astype(float) + noise[:n])
+    assert dtmf.detect(LAWS["PCMU"](mixed)) == "2580"
+
+
+# ---------------------------------------------------------------------------- press logic
+
+
+def test_a_long_press_is_one_key() -> None:
+    assert dtmf.detect(pcm16(np.concatenate((tone("5", 1500), silence(100))))) == "5"
+
+
+@pytest.mark.parametrize("offset_samples", range(0, dtmf.HOP, 8))
+@pytest.mark.parametrize(("deviation", "twist_db"), [(0.0, 0.0), (-0.015, -6.0), (0.015, 3.0)])
+def test_the_same_key_after_a_40_ms_pause_is_two_keys(offset_samples: int, deviation: float,
+                                                      twist_db: float) -> None:
+    # Q.24: a 40 ms pause separates two presses, whatever its alignment to the windows.
+    for key in KEYS:
+        press = tone(key, 60, deviation=deviation, twist_db=twist_db)
+        audio = np.concatenate((np.zeros(offset_samples), press, silence(40), press,
+                                silence(60)))
+        assert dtmf.detect(pcm16(audio)) == key * 2, key
+
+
+@pytest.mark.parametrize("offset_samples", range(0, dtmf.HOP, 8))
+@pytest.mark.parametrize(("deviation", "twist_db"), [(0.0, 0.0), (-0.015, -6.0), (0.015, 3.0)])
+def test_a_10_ms_break_in_a_press_is_still_one_key(offset_samples: int, deviation: float,
+                                                   twist_db: float) -> None:
+    # Q.24: an interruption of up to 10 ms must not make two keys of one press (the tone
+    # comes back where it would have been: its phase jumps).
+    for key in KEYS:
+        press = tone(key, 200, deviation=deviation, twist_db=twist_db)
+        audio = np.concatenate((np.zeros(offset_samples), press[:800], silence(10),
+                                press[800:], silence(80)))
+        assert dtmf.detect(pcm16(audio)) == key, key
+
+
+@pytest.mark.parametrize("offset_samples", range(0, dtmf.HOP, 8))
+def test_forty_ms_is_a_key_and_twenty_is_not_whatever_the_alignment(offset_samples: int
+                                                                     ) -> None:
+    lead = np.zeros(offset_samples)
+    assert dtmf.detect(pcm16(np.concatenate((lead, tone("7", 40), silence(60))))) == "7"
+    assert dtmf.detect(pcm16(np.concatenate((lead, tone("7", 20), silence(60))))) == ""
+
+
+def test_a_press_is_reported_when_it_has_lasted_not_when_it_ends() -> None:
+    detector = dtmf.DtmfDetector()
+    audio = pcm16(tone("9", 2000))
+    assert in_frames(detector, audio[: 2 * 8 * 60]) == "9"  # within the first 60 ms
+    assert in_frames(detector, audio[2 * 8 * 60:]) == ""
+
+
+# ---------------------------------------------------------------------------- refused
+
+
+@pytest.mark.parametrize("deviation", [-0.035, 0.035])
+def test_tones_far_off_frequency_are_not_keys(deviation: float) -> None:
+    assert dtmf.detect(dialled(KEYS, deviation=deviation)) == ""
+
+
+@pytest.mark.parametrize("twist_db", [-12.0, 8.0])
+def test_twist_beyond_limits_is_not_a_key(twist_db: float) -> None:
+    assert dtmf.detect(dialled(KEYS, twist_db=twist_db)) == ""
+
+
+def test_tones_below_the_level_floor_are_not_keys() -> None:
+    assert dtmf.detect(dialled(KEYS, dbm0=-45.0)) == ""
+
+
+def test_one_tone_alone_is_not_a_key() -> None:
+    t = np.arange(RATE) / RATE
+    for f in dtmf.ROWS + dtmf.COLUMNS:
+        assert dtmf.detect(pcm16(amplitude(-10) * np.sin(2 * np.pi * f * t))) == ""
+
+
+def test_a_key_under_loud_speech_harmonics_is_not_a_key() -> None:
+    """A row and column tone plus strong harmonics of a voice (a 175 Hz fundamental):
+    most of the energy is elsewhere, so it is not a key press."""
+    t = np.arange(RATE) / RATE
+    voice = sum(amplitude(-12) / k * np.sin(2 * np.pi * 175 * k * t) for k in range(1, 12))
+    assert dtmf.detect(pcm16(voice + np.resize(tone("1", 1000), len(t)) * 0.3)) == ""
+
+
+@pytest.mark.parametrize("voice", ["cmn", "yue", "en", "ko"])
+def test_speech_is_never_a_key(voice: str, tmp_path: Path) -> None:
+    text = ("您好，这里是一二三四五市民服务热线。按一查询，按零转人工，说完请按井号键。"
+            "一二三四五六七八九零。Hello, please press one. 물이 나오지 않습니다.")
+    speech = espeak_pcm16(text, tmp_path, voice=voice)
+    assert len(speech) > 2 * RATE * 5
+    for law in LAWS.values():
+        assert dtmf.detect(law(speech)) == ""
+
+
+def test_our_own_prompts_are_never_keys(tmp_path: Path) -> None:
+    """Every IVR prompt (the shipped catalogue, digits, the beep tone) and the outbound
+    survey questions, as the one renderer makes them."""
+    settings = Settings(data_dir=tmp_path, prompts_dir=tmp_path / "recorded")
+    ivr = IvrPrompts(settings)
+    keys = [k for k in PROMPTS if "{" not in PROMPTS[k] and k != "asr_pending_note"]
+    audio = [ivr.pcm(k) for k in keys] + [ivr.number("0123456789")]
+    outbound = OutboundPrompts(settings)
+    audio += [read_wav_pcm16(outbound.wav(f"q{i}", q))
+              for i, q in enumerate((Q_RESOLVED, Q_SATISFIED))]
+    assert len(audio) > 20
+    for pcm in audio:
+        assert dtmf.detect(LAWS["PCMU"](pcm)) == ""
+
+
+@pytest.mark.parametrize("effects", [
+    ("synth", "3", "sine", "261.63", "synth", "3", "sine", "mix", "329.63", "synth", "3",
+     "sine", "mix", "392", "vol", "0.3"),  # C major triad
+    ("synth", "3", "square", "440", "synth", "3", "square", "mix", "554.37", "vol", "0.3"),
+    ("synth", "3", "sawtooth", "220", "synth", "3", "triangle", "mix", "659.25", "vol", "0.3"),
+    ("synth", "0.4", "pluck", "C4", "synth", "0.4", "pluck", "mix", "E4", "synth", "0.4",
+     "pluck", "mix", "G4", "repeat", "5"),
+    ("synth", "5", "sine", "300-3400", "vol", "0.5"),  # a sweep through every DTMF tone
+    ("synth", "3", "whitenoise", "vol", "0.5"),
+    ("synth", "3", "pinknoise", "vol", "0.5"),
+    ("synth", "3", "brownnoise", "vol", "0.5"),
+], ids=["triad", "square-chord", "saw-triangle", "plucked-chord", "sweep", "white", "pink",
+        "brown"])
+def test_music_like_audio_and_noise_are_never_keys(effects: tuple[str, ...],
+                                                   tmp_path: Path) -> None:
+    audio = sox_pcm16(tmp_path / "music.raw", *effects)
+    assert len(audio) > 2 * RATE
+    for law in LAWS.values():
+        assert dtmf.detect(law(audio)) == ""
+
+
+# ---------------------------------------------------------------------------- the call
+
+
+def rtp_packets(pcm: bytes, payload_type: int = 0) -> list[bytes]:
+    encode = g711.pcm16_to_ulaw if payload_type == 0 else g711.pcm16_to_alaw
+    payload = encode(pcm + b"\x00" * (-len(pcm) % 320))
+    return [struct.pack("!BBHII", 0x80, payload_type, i, 160 * i, 0x1234) + payload[j:j + 160]
+            for i, j in enumerate(range(0, len(payload), 160))]
+
+
+def stream(event_pt: int | None, codec: str = "PCMU") -> tuple[Rtp16Stream, list[str], list[bytes]]:
+    keys: list[str] = []
+    frames: list[bytes] = []
+    s = Rtp16Stream(local=("127.0.0.1", 0), remote=("127.0.0.1", 9), codec=codec,
+                    audio_pt=0 if codec == "PCMU" else 8, event_pt=event_pt,
+                    on_audio=frames.append, on_dtmf=keys.append)
+    return s, keys, frames
+
+
+@pytest.mark.parametrize("codec", ["PCMU", "PCMA"])
+def test_rtp_without_telephone_event_hears_keys_in_the_audio(codec: str) -> None:
+    s, keys, frames = stream(None, codec)
+    assert s.dtmf_mode == dtmf.INBAND
+    audio = dialled("1")
+    for packet in rtp_packets(audio, 0 if codec == "PCMU" else 8):
+        s.parse_packet(packet)
+    assert keys == ["1"]
+    assert b"".join(frames)[: len(audio)] == LAWS[codec](audio)  # the audio still flows
+
+
+def test_rtp_with_telephone_event_leaves_tones_in_the_audio_alone() -> None:
+    # Such a phone sends both: detecting the tones as well would double every key.
+    s, keys, _ = stream(101)
+    assert s.dtmf_mode == dtmf.RFC2833
+    for packet in rtp_packets(dialled("1")):
+        s.parse_packet(packet)
+    assert keys == []
+
+
+def test_outbound_stream_takes_its_mode_from_the_answer() -> None:
+    """Outbound calls bind before the answer; ``configure`` sets the mode it negotiated."""
+    from telephony.sip.sdp import Negotiated
+
+    s, keys, _ = stream(None)
+    s.configure(Negotiated(codec="PCMU", audio_pt=0, event_pt=101, remote_ip="127.0.0.1",
+                           remote_port=9))
+    assert s.dtmf_mode == dtmf.RFC2833
+    s.configure(Negotiated(codec="PCMA", audio_pt=8, event_pt=None, remote_ip="127.0.0.1",
+                           remote_port=9))
+    assert s.dtmf_mode == dtmf.INBAND
+    for packet in rtp_packets(dialled("#"), 8):
+        s.parse_packet(packet)
+    assert keys == ["#"]
