@@ -144,6 +144,8 @@ def status_report(report: StatusReport | None, settings: Settings, urls: Urls) -
     r = VoiceResponse()
     if report is None:
         _say(r, prompts.text("status_unavailable"))
+    elif report.no_number:
+        _say(r, prompts.text("status_no_number"))
     elif report.tickets:
         _say(r, prompts.text("status_intro"))
         _say(r, prompts.status_count_text(report.open_count))
