@@ -38,6 +38,7 @@ from tests.support.city import City
 from ticketing import service
 from ticketing.context import Domain
 from ticketing.models import SurveyResult
+from ticketing.phones import normalise
 
 CITIZEN = "13811112222"
 
@@ -55,7 +56,9 @@ def test_sms_then_reminder_call_key_1_signs(ob_sessions: sessionmaker[Session],
     sms = RecordingSms()
     worker = make_worker(ob_sessions, ob_domain, dialer, sms)
     drive(worker, lambda: ticket(ob_sessions, number).status == "signed")
-    assert sms.sent and sms.sent[0][0] == WATER_HANDLER_PHONE and number in sms.sent[0][1]
+    # SMS gateways (Twilio) take E.164.
+    assert sms.sent and sms.sent[0][0] == normalise(WATER_HANDLER_PHONE)
+    assert number in sms.sent[0][1]
     assert dialer.calls == [(WATER_HANDLER_PHONE, "1")]
     t = ticket(ob_sessions, number)
     handler_id = ob_city.user_id("water-handler")
@@ -205,7 +208,7 @@ def test_survey_unanswered_retries_then_sms_then_unreachable(
                               for t in tasks(ob_sessions, number, Kind.SURVEY_SMS)))
     # Answered but only one key on the last call: not an answer; the retries ran out.
     assert [c[0] for c in dialer.calls] == [CITIZEN] * 3
-    assert sms.sent[-1][0] == CITIZEN and "回复" in sms.sent[-1][1]
+    assert sms.sent[-1][0] == normalise(CITIZEN) and "回复" in sms.sent[-1][1]
     t = ticket(ob_sessions, number)
     assert t.status == "closed"  # unreachable is not a survey answer, not dissatisfaction
     with ob_sessions() as s:
