@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 from telephony.media import g711
-from tests.sip.harness import dtmf_pcap, write_rtp_pcap
+from tests.sip.harness import dtmf_event_pcap, dtmf_pcap, write_rtp_pcap
 
 FRAME = 160  # μ-law bytes per 20 ms
 
@@ -74,6 +74,17 @@ class CallerScript:
     def key(self, digit: str, *, then_wait: float = 0.3) -> CallerScript:
         self._play(dtmf_pcap(digit))
         self._pause(250)  # the Debian captures last about 0.2 s
+        return self.wait(then_wait)
+
+    def dial(self, digits: str, *, then_wait: float = 0.3) -> CallerScript:
+        """Key in a number, each press a distinct RFC 4733 event (repeated digits too)."""
+        for digit in digits:
+            self._n += 1
+            pcap = dtmf_event_pcap(self.dir / f"key{self._n}.pcap", digit,
+                                   timestamp=self._n * 80_000)
+            self._play(pcap)
+            self._pause(250)
+            self.wait(0.1)
         return self.wait(then_wait)
 
     def render(self) -> str:
