@@ -48,14 +48,14 @@ def fast(settings: Settings, **outbound: object) -> Settings:
 
 
 def new_ticket(sessions: sessionmaker[Session], domain: Domain, city: City, *,
-               phone: str = "13811112222", demand: str = WATER, no_contact: bool = False
-               ) -> str:
+               phone: str | None = "13811112222", demand: str = WATER, no_contact: bool = False,
+               keyed: bool = False) -> str:
     """A water ticket from a citizen, accepted and auto-dispatched to bj-water."""
     operator = city.actor("operator")  # before our session: SQLite has one writer
     with sessions() as s:
         t = service.create_ticket(session=s, domain=domain, actor=operator,
                                   channel="api", caller_phone=phone, demand=demand,
-                                  no_contact=no_contact)
+                                  no_contact=no_contact, caller_phone_keyed=keyed)
         service.accept(session=s, domain=domain, ticket=t, actor=operator)
         assert t.status == "dispatched", t.status
         s.commit()

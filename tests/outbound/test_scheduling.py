@@ -39,6 +39,7 @@ from ticketing import service
 from ticketing.context import Domain
 from ticketing.models import SurveyResult
 from ticketing.phones import normalise
+from ticketing.scheduled import archive_unsurveyable
 
 CITIZEN = "13811112222"
 
@@ -227,6 +228,36 @@ def test_no_contact_ticket_gets_no_survey(ob_sessions: sessionmaker[Session],
     assert tasks(ob_sessions, number, Kind.SURVEY_CALL) == []
 
 
+def test_withheld_number_gets_no_survey_and_is_archived_like_no_contact(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    number = new_ticket(ob_sessions, ob_domain, ob_city, phone=None)
+    close_ticket(ob_sessions, ob_domain, ob_city, number)
+    with ob_sessions() as s:
+        plan(session=s, domain=ob_domain, now=ob_domain.now())
+        s.commit()
+    assert tasks(ob_sessions, number, Kind.SURVEY_CALL) == []
+    assert ticket(ob_sessions, number).status == "closed"
+    later = Domain.load(ob_domain.settings)
+    days = ob_domain.settings.verification.archive_unsurveyable_days
+    later.now = lambda: ob_domain.now() + timedelta(days=days, minutes=1)  # type: ignore
+    with ob_sessions() as s:
+        archived = archive_unsurveyable(session=s, domain=later)
+        s.commit()
+    assert [t.number for t in archived] == [number]
+
+
+def test_a_keyed_in_number_is_surveyed(ob_sessions: sessionmaker[Session],
+                                       ob_domain: Domain, ob_city: City) -> None:
+    """A caller who withheld their number keyed one in to be called back: the survey
+    calls it."""
+    number = new_ticket(ob_sessions, ob_domain, ob_city, phone="+8613811114444", keyed=True)
+    close_ticket(ob_sessions, ob_domain, ob_city, number)
+    dialer = ScriptedDialer({"13811114444": Script(["11"])})
+    worker = make_worker(ob_sessions, ob_domain, dialer)
+    drive(worker, lambda: ticket(ob_sessions, number).status == "surveyed")
+    assert dialer.calls == [("13811114444", "11")]
+
+
 def test_quiet_hours_closure_at_23_is_called_next_morning(
     ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City
 ) -> None:
@@ -261,7 +292,8 @@ def test_daily_cap_per_citizen(ob_sessions: sessionmaker[Session], ob_domain: Do
         "outbound": ob_domain.settings.outbound.model_copy(
             update={"survey_daily_cap": 1, "survey_retry_seconds": [3600]})}))
     first = new_ticket(ob_sessions, domain, ob_city, phone=CITIZEN)
-    second = new_ticket(ob_sessions, domain, ob_city, phone=CITIZEN,
+    # The same citizen, spelled the way another channel writes the number: one cap.
+    second = new_ticket(ob_sessions, domain, ob_city, phone="0086 138-1111-2222",
                         demand="海淀区中关村南大街10号院停水了，没有水")
     for number in (first, second):
         close_ticket(ob_sessions, domain, ob_city, number)
