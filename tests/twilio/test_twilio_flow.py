@@ -399,3 +399,19 @@ def test_slow_download_does_not_hold_up_other_calls(
         standin.hold.set()
         first.join(30)
     assert verbs(twiml(result["resp"])) == ["Gather", "Redirect"]
+
+
+@pytest.mark.parametrize("withheld", ["+266696687", "+8656696", "anonymous", "Restricted"])
+def test_withheld_caller_id_has_no_status_and_no_phone(
+        withheld: str, twilio: Twilio, sessions: sessionmaker[Session]) -> None:
+    """What Twilio sends for a withheld number (its ANONYMOUS/UNKNOWN spellings, or a word):
+    key 1 cannot look anything up, and a callback request has no phone."""
+    call = new_sid("CA")
+    twiml(twilio.post("/twilio/voice", call_form(call, From=withheld)))
+    root = twiml(twilio.post("/twilio/menu", call_form(call, From=withheld, Digits="1")))
+    assert says(root)[0] == prompts.text("status_no_number")
+    other = new_sid("CA")
+    twiml(twilio.post("/twilio/voice", call_form(other, From=withheld)))
+    twiml(twilio.post("/twilio/menu", call_form(other, From=withheld, Digits="0")))
+    ticket = _ticket(sessions)
+    assert ticket.caller_phone is None and not ticket.caller_phone_keyed
