@@ -102,7 +102,7 @@ def test_busy_and_declined_are_retried_on_schedule_then_supervisor_called(
     assert t.escalated and t.status == "dispatched"
     assert [e.action for e in events(ob_sessions, number)].count("escalate") == 1
     (boss,) = attempts(ob_sessions, number, Kind.ESCALATE_CALL)
-    assert boss.to_phone == CITY_SUPERVISOR_PHONE and boss.outcome == "answered"
+    assert boss.to_phone == normalise(CITY_SUPERVISOR_PHONE) and boss.outcome == "answered"
     assert dialer.calls[-1] == (CITY_SUPERVISOR_PHONE, "1")
 
 
