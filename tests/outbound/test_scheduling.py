@@ -218,19 +218,12 @@ def test_survey_unanswered_retries_then_sms_then_unreachable(
     assert "survey_unreachable" in [e.action for e in events(ob_sessions, number)]
 
 
-def test_no_contact_ticket_gets_no_survey(ob_sessions: sessionmaker[Session],
-                                          ob_domain: Domain, ob_city: City) -> None:
-    number = new_ticket(ob_sessions, ob_domain, ob_city, no_contact=True)
-    close_ticket(ob_sessions, ob_domain, ob_city, number)
-    with ob_sessions() as s:
-        plan(session=s, domain=ob_domain, now=ob_domain.now())
-        s.commit()
-    assert tasks(ob_sessions, number, Kind.SURVEY_CALL) == []
-
-
-def test_withheld_number_gets_no_survey_and_is_archived_like_no_contact(
-        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
-    number = new_ticket(ob_sessions, ob_domain, ob_city, phone=None)
+@pytest.mark.parametrize("who", [{"no_contact": True}, {"phone": None}],
+                         ids=["no_contact", "withheld_number"])
+def test_no_survey_without_consent_or_a_number_and_archived_later(
+        who: dict[str, object], ob_sessions: sessionmaker[Session], ob_domain: Domain,
+        ob_city: City) -> None:
+    number = new_ticket(ob_sessions, ob_domain, ob_city, **who)  # type: ignore[arg-type]
     close_ticket(ob_sessions, ob_domain, ob_city, number)
     with ob_sessions() as s:
         plan(session=s, domain=ob_domain, now=ob_domain.now())
