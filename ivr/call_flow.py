@@ -47,7 +47,7 @@ from asr.backlog import transcript_meta
 from ivr import prompts as P
 from ivr.audio import CallAudio
 from ivr.callrecords import CallOutcome
-from ivr.intake import CallIntake, FiledTicket, Spool
+from ivr.intake import MAX_CALLBACK_DIGITS, CallIntake, FiledTicket, Spool
 from ivr.ticket_lookup import open_tickets
 from ivr.transfer import TransferResult, bridge_to_operator
 from telephony.call import CallHandle, PlayResult
@@ -67,9 +67,6 @@ if TYPE_CHECKING:
     from ticketing.context import Domain
 
 log = logging.getLogger("hotline.ivr.call_flow")
-
-# A keyed-in callback number: 12 digits hold a landline with its area code (075512345678).
-MAX_KEYED_DIGITS = 16
 
 
 class State(Enum):
@@ -354,7 +351,7 @@ class Dialogue:
         """Digits keyed until # (or a pause of ``confirm_timeout_seconds``); None when the
         caller hung up."""
         digits = ""
-        while len(digits) < MAX_KEYED_DIGITS:
+        while len(digits) < MAX_CALLBACK_DIGITS:
             key = self._key(timeout=self.sip.confirm_timeout_seconds)
             if self.call.ended and key is None:
                 return None

@@ -38,6 +38,9 @@ log = logging.getLogger("hotline.ivr.intake")
 
 # Shorter recordings than this after a crash are taken as "no complaint was spoken".
 MIN_RECOVERED_SECONDS = 1.0
+# Keys taken for a callback number (SIP and Twilio): 12 digits hold a landline with its
+# area code (075512345678); more is a leaned-on keypad.
+MAX_CALLBACK_DIGITS = 16
 
 @dataclass
 class CallJournal:
