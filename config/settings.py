@@ -228,7 +228,10 @@ class OutboundSettings(BaseModel):
     # Calls (and SMS) a worker process has in flight at once.
     max_parallel: int = 8
     # How a phone number becomes a SIP target: "{phone}" dials number@registrar
-    # (register mode); "sip:{phone}@trunk.example:5060" for a direct trunk.
+    # (register mode); "sip:{phone}@trunk.example:5060" for a direct trunk. Placeholders
+    # (ticketing.phones.dial_forms): {phone} as dialled at home (13912345678, 01065123456,
+    # 12345), {national} with the trunk prefix 0 (013912345678, 01065123456), {e164}
+    # (+8613912345678).
     sip_uri_template: str = "{phone}"
     # The outbound SIP front end's own port and RTP range, apart from the IVR's inbound one.
     sip_port: int = 5081

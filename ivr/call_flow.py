@@ -19,6 +19,12 @@ a caller reporting a fire must not be asked to press 1. The ticket is filed at o
 with an audited hand-over event) and the call is bridged to that service's URI
 (``ivr.emergency_uris``) or, none set, to the duty operator; when nobody answers the caller
 is told to dial the service themselves.
+
+Withheld numbers: a caller whose number the network did not give (anonymous, withheld,
+unknown) gets a ticket with no phone, and before it is filed is offered once to key in a
+number to be called back on (CALLBACK_NUMBER). That number is stored as keyed in by the
+caller: the survey and SMS use it, the 多诉 link and key 1 do not (anyone can key any
+number). Key 1 without a number says it cannot look anything up.
 """
 
 from __future__ import annotations
@@ -41,11 +47,11 @@ from asr.backlog import transcript_meta
 from ivr import prompts as P
 from ivr.audio import CallAudio
 from ivr.callrecords import CallOutcome
-from ivr.intake import CallIntake, FiledTicket, Spool
+from ivr.intake import MAX_CALLBACK_DIGITS, CallIntake, FiledTicket, Spool
 from ivr.ticket_lookup import open_tickets
 from ivr.transfer import TransferResult, bridge_to_operator
 from telephony.call import CallHandle, PlayResult
-from ticketing import service
+from ticketing import phones, service
 from ticketing.actors import Actor
 from ticketing.classify import category_label
 from ticketing.db import transaction
@@ -81,6 +87,8 @@ class State(Enum):
     STATUS = "status"  # 1: read the caller's open tickets
     AFTER_STATUS = "after_status"  # "如需反映新的诉求，请在提示音后直接说出"
     EMERGENCY = "emergency"  # 110/119/120: ticket at once, then bridge to the service
+    # Withheld number: "如需回访，请输入您的手机号码…", before the ticket (or callback request)
+    CALLBACK_NUMBER = "callback_number"
     HANGUP = "hangup"  # the caller hung up: keep what was said
     DONE = "done"
 
@@ -91,16 +99,18 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     State.REPROMPT: _ANY | {State.BEEP, State.RECORD, State.OPERATOR, State.STATUS},
     State.BEEP: _ANY | {State.RECORD, State.OPERATOR},
     State.RECORD: _ANY | {State.UNDERSTAND, State.REPROMPT, State.SILENCE_GOODBYE,
-                          State.GOODBYE, State.OPERATOR, State.FILE},
+                          State.GOODBYE, State.OPERATOR, State.FILE, State.CALLBACK_NUMBER},
     State.UNDERSTAND: _ANY | {State.ASK_AGAIN, State.READBACK, State.EMERGENCY},
     State.ASK_AGAIN: _ANY | {State.BEEP, State.RECORD, State.OPERATOR},
     State.READBACK: _ANY | {State.CONFIRM, State.OPERATOR},
-    State.CONFIRM: _ANY | {State.FILE, State.RERECORD, State.OPERATOR, State.CONFIRM},
+    State.CONFIRM: _ANY | {State.FILE, State.RERECORD, State.OPERATOR, State.CONFIRM,
+                           State.CALLBACK_NUMBER},
     State.RERECORD: _ANY | {State.BEEP, State.RECORD, State.OPERATOR},
     State.FILE: _ANY | {State.GOODBYE},
     State.GOODBYE: _ANY | {State.DONE},
     State.SILENCE_GOODBYE: _ANY | {State.DONE},
-    State.OPERATOR: _ANY | {State.DONE, State.CALLBACK},
+    State.OPERATOR: _ANY | {State.DONE, State.CALLBACK, State.CALLBACK_NUMBER},
+    State.CALLBACK_NUMBER: _ANY | {State.FILE, State.CALLBACK},
     State.CALLBACK: _ANY | {State.DONE},
     State.STATUS: _ANY | {State.AFTER_STATUS, State.OPERATOR},
     State.AFTER_STATUS: _ANY | {State.BEEP, State.RECORD, State.OPERATOR},
@@ -189,6 +199,8 @@ class Dialogue:
         self.asked_again = 0
         self.confirm_asks = 0
         self.status_heard = False
+        self.number_asked = False  # a caller with a withheld number is asked once per call
+        self.after_number = State.FILE  # where CALLBACK_NUMBER goes on
         self.turn_started_at = 0.0  # monotonic time listening began (after the beep)
         self.transcript: Transcript | None = None  # latest turn with words
         self.asr_error: str | None = None
@@ -328,6 +340,30 @@ class Dialogue:
         else:
             self.intake.understood(None, None, asr_error=self.asr_error or "no transcript")
 
+    def _filing(self, then: State) -> State:
+        """``then`` (FILE or CALLBACK); first, once, a caller whose number was withheld is
+        offered to key one in -- the only way anybody can call them back. An emergency is
+        never delayed for it."""
+        if self.number_asked or self.intake.caller_number is not None:
+            return then
+        self.after_number = then
+        return State.CALLBACK_NUMBER
+
+    def _keyed_digits(self) -> str | None:
+        """Digits keyed until # (or a pause of ``confirm_timeout_seconds``); None when the
+        caller hung up."""
+        digits = ""
+        while len(digits) < MAX_CALLBACK_DIGITS:
+            key = self._key(timeout=self.sip.confirm_timeout_seconds)
+            if self.call.ended and key is None:
+                return None
+            if key is None or key == "#":
+                break
+            if key.isdigit():
+                digits += key
+            # "*" and the letter keys are no part of a number: ignored.
+        return digits
+
     def _file(self, outcome: CallOutcome) -> FiledTicket | None:
         self._understood()
         self.ticket_filed = True
@@ -402,7 +438,8 @@ class Dialogue:
         assert self.audio is not None
         self.audio.drop_turn()
         if self.transcript is not None or (self.asr_error and self.audio.spoke):
-            return State.FILE  # said it before (then pressed 2): keep the earlier words
+            # Said it before (then pressed 2): keep the earlier words.
+            return self._filing(State.FILE)
         if self.status_heard:
             self.outcome = CallOutcome.STATUS_QUERY
             return State.GOODBYE
@@ -442,7 +479,7 @@ class Dialogue:
         if self.call.ended:
             return State.HANGUP
         if key == "1":
-            return State.FILE
+            return self._filing(State.FILE)
         if key == "2":
             return State.RERECORD
         if key == "0":
@@ -451,7 +488,7 @@ class Dialogue:
         # caller said it and is still on the line; a ticket is better than none.
         self.confirm_asks += 1
         if self.confirm_asks > 1:
-            return State.FILE
+            return self._filing(State.FILE)
         self.call.flush_dtmf()
         if self._play(self.prompts.pcm("confirm_again")) is Heard.HUNG_UP:
             return State.HANGUP
@@ -495,7 +532,7 @@ class Dialogue:
         fe = self.svc.frontend
         uri = self.sip.operator_uri
         if not uri or fe is None:
-            return State.CALLBACK
+            return self._filing(State.CALLBACK)
         if self._play(self.prompts.pcm("transfer"), keys=False) is Heard.HUNG_UP:
             return State.HANGUP
         result = bridge_to_operator(fe, self.call, self.audio, uri,
@@ -505,7 +542,7 @@ class Dialogue:
             return State.DONE
         if result is TransferResult.CALLER_GONE:
             return State.HANGUP
-        return State.CALLBACK
+        return self._filing(State.CALLBACK)
 
     def _s_emergency(self) -> State:
         assert self.audio is not None
@@ -537,6 +574,28 @@ class Dialogue:
         self.call.hangup()
         return State.DONE
 
+    def _s_callback_number(self) -> State:
+        self.number_asked = True
+        for key in self.call.flush_dtmf():  # keys left from the confirm step
+            self.intake.key(key)
+        for prompt in ("ask_callback_number", "callback_number_invalid"):
+            if self._play(self.prompts.pcm(prompt)) is Heard.HUNG_UP:
+                return State.HANGUP
+            digits = self._keyed_digits()
+            if digits is None:
+                return State.HANGUP
+            if not digits:  # # at once, or nothing: no callback wanted
+                break
+            number = phones.callback_number(digits)
+            if number is not None:
+                # Kept as keyed in by the caller: used to call back, never to tell who called.
+                self.intake.callback_number(number)
+                if self._play(self.prompts.pcm("callback_number_taken"),
+                              keys=False) is Heard.HUNG_UP:
+                    return State.HANGUP
+                break
+        return self.after_number
+
     def _record_handover(self, number: str, service_number: str, target: str) -> None:
         try:
             with transaction(self.svc.sessions) as session:
@@ -565,7 +624,9 @@ class Dialogue:
                       exc.__class__.__name__)
             pcm = self.prompts.pcm("status_unavailable")
         else:
-            if not found.tickets:
+            if found.no_number:
+                pcm = self.prompts.pcm("status_no_number")
+            elif not found.tickets:
                 pcm = self.prompts.pcm("status_none")
             else:
                 pcm = (self.prompts.pcm("status_intro")

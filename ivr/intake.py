@@ -32,14 +32,15 @@ from ticketing.db import transaction
 from ticketing.deadlines import URGENCY_LABELS, Urgency
 from ticketing.inputs import strip_unsafe
 from ticketing.models import Ticket, utcnow
+from ticketing.phones import normalise
 
 log = logging.getLogger("hotline.ivr.intake")
 
 # Shorter recordings than this after a crash are taken as "no complaint was spoken".
 MIN_RECOVERED_SECONDS = 1.0
-# caller_phone of a ticket whose caller sent no phone number (a SIP user name).
-NO_NUMBER = "000"
-
+# Keys taken for a callback number (SIP and Twilio): 12 digits hold a landline with its
+# area code (075512345678); more is a leaned-on keypad.
+MAX_CALLBACK_DIGITS = 16
 
 @dataclass
 class CallJournal:
@@ -60,6 +61,8 @@ class CallJournal:
     recording_sha256: str | None = None
     recording_seconds: float | None = None
     keys: str = ""
+    # A number the caller keyed in to be called back (their own was withheld); E.164.
+    callback_number: str | None = None
     ticket_number: str | None = None
     node: str = ""  # the node that took the call (settings.node)
 
@@ -171,16 +174,17 @@ def _file_ticket(session: Session, domain: Domain, j: CallJournal) -> Ticket:
     text = (j.transcript or "").strip()
     if j.outcome == CallOutcome.CALLBACK_REQUEST.value and not text:
         text = "市民来电要求人工服务，坐席未接通，请回电。"
-    # A SIP caller without a number (a softphone user "citizen", "anonymous"): "0" failed
-    # validate_phone and the ticket was never made; "000" + no_contact says "no number".
-    has_number = bool(service.PHONE_RE.match(j.caller or ""))
+    # A caller without a number (withheld: "anonymous", "unknown"; a softphone user
+    # "citizen") gets a ticket with no phone -- never a placeholder all such callers would
+    # share -- or the number they keyed in, marked as theirs to call, not as who called.
+    number = normalise(j.caller)
+    keyed = None if number is not None else normalise(j.callback_number)
     ticket = service.create_ticket(
         session=session, domain=domain, actor=actor,
         channel="twilio" if j.carrier == "twilio" else "phone",
-        caller_phone=j.caller if has_number else NO_NUMBER,
-        no_contact=not has_number,
+        caller_phone=number or keyed, caller_phone_keyed=keyed is not None,
         # A SIP user part is whatever the caller's phone put there; the ticket must not fail.
-        caller_name=None if has_number or not j.caller else strip_unsafe(f"SIP {j.caller}")[:64],
+        caller_name=None if number or not j.caller else strip_unsafe(f"SIP {j.caller}")[:64],
         demand=text or service.TRANSCRIPT_PENDING,
         transcript=j.transcript, transcript_meta=j.transcript_meta,
         recording_path=j.recording_path, recording_sha256=j.recording_sha256,
@@ -220,6 +224,16 @@ class CallIntake:
 
     def key(self, digit: str) -> None:
         self.journal.keys += digit
+
+    @property
+    def caller_number(self) -> str | None:
+        """The caller's number in E.164; None when it was withheld."""
+        return normalise(self.journal.caller)
+
+    def callback_number(self, e164: str) -> None:
+        """The number the caller keyed in to be called back (before the ticket is filed)."""
+        self.journal.callback_number = e164
+        self.spool.write(self.journal)
 
     def recording(self, path: Path, sha256: str | None = None,
                   seconds: float | None = None) -> None:

@@ -62,6 +62,15 @@ PROMPTS: dict[str, str] = {
     "status_ticket": "尾号",  # followed by the digits, then the status label
     "status_none": "没有查到您这个号码正在办理的工单。",
     "status_unavailable": "抱歉，暂时无法查询工单办理情况，请稍后再试。",
+    # A withheld number: tickets are found by the number the network gives, and none came.
+    "status_no_number": "您的来电未显示号码，无法查询工单办理情况。",
+    # A withheld number: the caller may key one in to be called back (ivr.call_flow).
+    "ask_callback_number": (
+        "您的来电未显示号码。如需回访，请输入您的手机号码或带区号的固定电话，以井号键结束；"
+        "不需要请直接按井号键。"
+    ),
+    "callback_number_invalid": "您输入的号码有误，请重新输入，以井号键结束。",
+    "callback_number_taken": "好的，我们将通过您输入的号码与您联系。",
     "status_done": "如需反映新的诉求，请在提示音后直接说出。",
     "busy": "您好，现在所有线路都忙，请稍后再拨12345。再见。",
     "asr_pending_note": "（录音待转写）",  # ticket text when nothing could be transcribed

@@ -15,6 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ticketing.models import Ticket
+from ticketing.phones import normalise
+from ticketing.queries import same_identified_caller
 from ticketing.states import OPEN_STATUSES, PUBLIC_STATUS_LABELS, Status, values
 
 # Enough for the caller to tell their tickets apart, too little to act on one elsewhere
@@ -32,22 +34,20 @@ class TicketStatus:
 class StatusReport:
     open_count: int
     tickets: list[TicketStatus] = field(default_factory=list)  # newest first
-
-
-def caller_numbers(caller: str) -> set[str]:
-    """Tickets from the SIP line carry the national form; Twilio gives +86..."""
-    return {caller, caller.removeprefix("+86")} if caller else set()
+    # The caller's number is withheld: there is nothing to look up by (the dialogue says so).
+    no_number: bool = False
 
 
 def open_tickets(sessions: sessionmaker[Session], caller: str,
                  limit: int = 3) -> StatusReport:
-    """The open, non-confidential tickets filed from this number: their count and the
-    latest ``limit`` (newest first). Raises SQLAlchemyError when the database is down
-    (the dialogue says so)."""
-    numbers = caller_numbers(caller)
-    if not numbers:
-        return StatusReport(0)
-    conds = (Ticket.caller_phone.in_(numbers), Ticket.confidential.is_(False),
+    """The open, non-confidential tickets filed from this number (in any spelling: it is
+    compared in E.164), their count and the latest ``limit`` (newest first). Tickets whose
+    number was keyed in on the IVR are not the caller's to hear about: anyone can key any
+    number. Raises SQLAlchemyError when the database is down (the dialogue says so)."""
+    number = normalise(caller)
+    if number is None:
+        return StatusReport(0, no_number=True)
+    conds = (same_identified_caller(number), Ticket.confidential.is_(False),
              Ticket.status.in_(values(OPEN_STATUSES)))
     with sessions() as session:
         count = session.scalar(select(func.count(Ticket.id)).where(*conds)) or 0

@@ -18,6 +18,7 @@ from config.settings import Settings
 from outbound.conversation import Conversation, Step
 from outbound.models import OutboundAttempt, Outcome
 from outbound.prompts import PromptLibrary
+from ticketing.phones import dial_forms
 
 if TYPE_CHECKING:
     from telephony.sip.frontend import SipFrontEnd
@@ -56,7 +57,7 @@ class SipDialer:
     def call(self, *, to: str, conversation: Conversation) -> CallResult:
         from telephony.call import OutcomeKind, PlayResult
 
-        target = self.settings.sip_uri_template.format(phone=to)
+        target = self.settings.sip_uri_template.format(**dial_forms(to))
         placed = self.frontend.call(target, timeout=self.settings.ring_seconds)
         if placed.kind is not OutcomeKind.ANSWERED or placed.call is None:
             outcome = {

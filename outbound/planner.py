@@ -19,7 +19,7 @@ from outbound.rounds import dispatch_rounds
 from outbound.survey import allowed_at
 from ticketing.context import Domain
 from ticketing.models import SurveyResult, Ticket
-from ticketing.queries import queued_since, waiting_too_long_to_wait
+from ticketing.queries import contactable, queued_since, waiting_too_long_to_wait
 from ticketing.states import ASSIGNED_STATUSES, Status, values
 
 ASSIGNED = values(ASSIGNED_STATUSES)
@@ -132,7 +132,8 @@ def plan_utility_calls(*, session: Session, domain: Domain, now: datetime) -> in
 
 
 def plan_surveys(*, session: Session, domain: Domain, now: datetime) -> int:
-    """Closed, contact allowed, no survey result and no survey task for this closure."""
+    """Closed, a number to call and contact allowed, no survey result and no survey task
+    for this closure."""
     no_task = ~select(OutboundTask.id).where(
         OutboundTask.ticket_id == Ticket.id, OutboundTask.kind == Kind.SURVEY_CALL.value,
         OutboundTask.round == Ticket.redo_count,
@@ -143,8 +144,7 @@ def plan_surveys(*, session: Session, domain: Domain, now: datetime) -> int:
     ).exists()
     closed = session.execute(
         select(Ticket.id, Ticket.redo_count, Ticket.closed_at)
-        .where(Ticket.status == Status.CLOSED.value, Ticket.no_contact.is_(False),
-               no_task, no_result)
+        .where(Ticket.status == Status.CLOSED.value, contactable(), no_task, no_result)
     ).all()
     rows = [task_row(ticket_id=tid, kind=Kind.SURVEY_CALL.value, round_=redo, step=0,
                      due_at=allowed_at(domain, max(closed_at or now, now)), now=now)

@@ -33,6 +33,7 @@ from outbound.timing import in_quiet_hours, local_day_start, next_allowed, next_
 from ticketing import service
 from ticketing.context import Domain
 from ticketing.models import SurveyResult, Ticket
+from ticketing.queries import may_contact
 from ticketing.states import Status
 
 Q_RESOLVED = "您反映的问题是否已经解决？已解决请按1，未解决请按2。"
@@ -53,7 +54,7 @@ def survey_result(session: Session, ticket: Ticket, round_: int) -> SurveyResult
 
 def _survey_wanted(session: Session, task: OutboundTask, ticket: Ticket) -> bool:
     return (ticket.status == Status.CLOSED.value and ticket.redo_count == task.round
-            and not ticket.no_contact and survey_result(session, ticket, task.round) is None)
+            and may_contact(ticket) and survey_result(session, ticket, task.round) is None)
 
 
 def _quiet_or_capped(session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
@@ -123,7 +124,7 @@ class SurveyCall:
             return None
         if _quiet_or_capped(session, domain, task, ticket, now, count_cap=True):
             return None
-        return Target(channel="call", phone=ticket.caller_phone)
+        return Target(channel="call", phone=ticket.caller_phone or "")
 
     def conversation(self, *, sessions: sessionmaker[Session], domain: Domain,
                      task: OutboundTask, attempt: OutboundAttempt, ticket: Ticket
@@ -167,7 +168,7 @@ class SurveySms:
         text = (f"【12345】您反映的问题（工单{ticket.number}）已办结，回访电话未能接通。"
                 f"请回复“{reply_code(ticket)}”加两位数字评价：第一位 1已解决/2未解决，"
                 "第二位 1满意/2不满意。")
-        return Target(channel="sms", phone=ticket.caller_phone, text=text)
+        return Target(channel="sms", phone=ticket.caller_phone or "", text=text)
 
     def conversation(self, **_: object) -> Conversation:
         raise TypeError("an SMS has no conversation")

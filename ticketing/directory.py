@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from ticketing.actors import Actor
 from ticketing.models import AccountEvent, Unit, User
+from ticketing.phones import normalise
 from ticketing.states import Role
 
 log = logging.getLogger("ticketing.accounts")
@@ -103,6 +104,17 @@ def rotate_token(*, session: Session, user: User, actor: Actor) -> str:
     return token
 
 
+def _directory_phone(phone: str | None) -> str | None:
+    """A handler's or unit's number in E.164, like the callers' (reminders and their daily
+    counts compare numbers)."""
+    if phone is None or not phone.strip():
+        return None
+    e164 = normalise(phone)
+    if e164 is None:
+        raise ValueError(f"invalid phone number {phone!r}")
+    return e164
+
+
 def find_user(*, session: Session, username: str) -> User | None:
     return session.scalars(select(User).where(User.username == username)).first()
 
@@ -133,7 +145,7 @@ def add_user(
         role=role.value,
         unit_id=unit.id if unit else None,
         unit=unit,
-        phone=phone,
+        phone=_directory_phone(phone),
         on_duty=on_duty,
     )
     token = issue_token(user)
@@ -159,7 +171,7 @@ def add_unit(
     if session.scalars(select(Unit).where(Unit.code == code)).first():
         raise ValueError(f"unit {code} already exists")
     unit = Unit(code=code, name=name, kind=kind, parent_id=parent.id if parent else None,
-                phone=phone)
+                phone=_directory_phone(phone))
     session.add(unit)
     session.flush()
     unit.path = f"{parent.path if parent else '/'}{unit.id}/"

@@ -117,7 +117,12 @@ class Ticket(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)
     channel: Mapped[str] = mapped_column(String(16))
-    caller_phone: Mapped[str] = mapped_column(String(32))
+    # E.164 (ticketing.phones.normalise); None when the caller withheld their number.
+    caller_phone: Mapped[str | None] = mapped_column(String(32))
+    # The caller keyed the number in on the IVR: good to call back, proof of nothing
+    # (ticketing.queries.identified_caller).
+    caller_phone_keyed: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                     server_default=false())
     caller_name: Mapped[str | None] = mapped_column(String(64))
     confidential: Mapped[bool] = mapped_column(Boolean, default=False)
     # The caller asked not to be called back (no satisfaction survey).

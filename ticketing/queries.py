@@ -16,6 +16,7 @@ from ticketing.actors import Actor, mask_phone
 from ticketing.classify import UTILITY_CATEGORIES
 from ticketing.deadlines import Urgency
 from ticketing.models import Ticket, TicketEvent, Unit, UTCDateTime
+from ticketing.phones import normalise
 from ticketing.states import AWAITING_DISPATCH_STATUSES, OPEN_STATUSES, Action, Role, Status, values
 
 # A phone search by trailing digits needs this many, so it matches what a masked list
@@ -79,6 +80,29 @@ def caller_phone_for(actor: Actor, ticket: Ticket, *, masked: bool) -> str | Non
     return ticket.caller_phone
 
 
+def identified_caller(ticket: Ticket) -> str | None:
+    """The number that says who called: the network's (or the one an operator took down),
+    never one the caller keyed in on the IVR (anyone can key anyone's number). None for a
+    withheld number. What links tickets of one caller (多诉) and answers key 1 (status)."""
+    return None if ticket.caller_phone_keyed else ticket.caller_phone
+
+
+def same_identified_caller(e164: str) -> Any:
+    """``identified_caller`` as a WHERE clause: tickets whose identified caller is ``e164``."""
+    return and_(Ticket.caller_phone == e164, Ticket.caller_phone_keyed.is_(False))
+
+
+def contactable() -> Any:
+    """Tickets whose citizen may be called or texted back (回访, SMS): a number, and no
+    "do not call me back". A keyed-in number is good enough to call."""
+    return and_(Ticket.no_contact.is_(False), Ticket.caller_phone.is_not(None))
+
+
+def may_contact(ticket: Ticket) -> bool:
+    """``contactable`` for one loaded ticket."""
+    return not ticket.no_contact and ticket.caller_phone is not None
+
+
 # --- duplicate links (重复诉求) ----------------------------------------------------------
 
 LINK_EVENT = "link_duplicate"
@@ -119,7 +143,7 @@ def search(q: str, actor: Actor) -> Any:
     never finds a caller ``actor`` may not see (a handler must not learn that a
     confidential caller's number has a ticket)."""
     q = q.strip()
-    phone = Ticket.caller_phone == q
+    phone = Ticket.caller_phone == (normalise(q) or q)
     if len(q) >= MIN_PHONE_SUFFIX and q.isdigit():
         phone = or_(phone, Ticket.caller_phone.endswith(q, autoescape=True))
     return or_(Ticket.number == q, and_(phone, caller_visible(actor)))

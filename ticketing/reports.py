@@ -19,6 +19,7 @@ from ticketing.actors import Actor
 from ticketing.classify import UTILITY_CATEGORIES, category_label
 from ticketing.inputs import csv_cell
 from ticketing.models import SurveyResult, Ticket, TicketEvent, Unit, UTCDateTime
+from ticketing.phones import domestic
 from ticketing.queries import caller_phone_for, is_overdue, may_see_caller, scope_filter
 from ticketing.states import STATUS_LABELS, Action, Role, Status
 
@@ -258,7 +259,7 @@ def export_csv(*, session: Session, actor: Actor, tz: ZoneInfo, **filters: str |
             t.number,
             when(t.received_at),
             "保密" if hidden else (t.caller_name or ""),
-            caller_phone_for(actor, t, masked=masked) or "保密",
+            "保密" if hidden else _phone_cell(caller_phone_for(actor, t, masked=masked)),
             t.subject,
             _category_text(t.category),
             t.demand,
@@ -269,6 +270,15 @@ def export_csv(*, session: Session, actor: Actor, tz: ZoneInfo, **filters: str |
             when(t.closed_at),
         )])
     return out.getvalue()
+
+
+def _phone_cell(phone: str | None) -> str:
+    """Dialable as written at home (13811112222, 01065123456), or masked; empty when the
+    caller withheld the number. Never "+86...": a spreadsheet reads a leading + as a
+    formula."""
+    if phone is None:
+        return ""
+    return domestic(phone) if phone.startswith("+") else phone
 
 
 def _category_text(code: str) -> str:

@@ -11,6 +11,7 @@ from ticketing import queries
 from ticketing.actors import Actor
 from ticketing.inputs import MAX_ID, check_category, clean_text
 from ticketing.models import Ticket, TicketEvent
+from ticketing.phones import display
 
 
 class Strict(BaseModel):
@@ -157,7 +158,14 @@ class TicketOut(BaseModel):
     number: str
     channel: str
     status: str
-    caller_phone: str | None
+    caller_phone: str | None = Field(description="E.164; masked in lists and for "
+                                     "supervisors; null when hidden or withheld")
+    caller_phone_display: str | None = Field(
+        default=None, description="caller_phone as written in China: 139 1234 5678, 010-6512 3456")
+    caller_phone_keyed: bool = Field(
+        default=False, description="keyed in by the caller on the IVR (their own number was "
+        "withheld): used to call back, unverified")
+    caller_withheld: bool = Field(default=False, description="the caller's number is unknown")
     caller_name: str | None
     confidential: bool
     address: str | None
@@ -201,9 +209,12 @@ class TicketOut(BaseModel):
     ) -> TicketOut:
         hide = not queries.may_see_caller(actor, t)
         link = queries.may_see_link(actor, t)
+        phone = queries.caller_phone_for(actor, t, masked=masked)
         return cls(
             id=t.id, number=t.number, channel=t.channel, status=t.status,
-            caller_phone=queries.caller_phone_for(actor, t, masked=masked),
+            caller_phone=phone, caller_phone_display=display(phone) if phone else None,
+            caller_phone_keyed=not hide and t.caller_phone_keyed,
+            caller_withheld=not hide and t.caller_phone is None,
             caller_name=None if hide else t.caller_name,
             confidential=t.confidential, address=t.address, district=t.district,
             category=t.category, urgency=t.urgency, subject=t.subject, demand=t.demand,

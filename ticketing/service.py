@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ticketing import phones
 from ticketing.actors import Actor
 from ticketing.classify import UTILITY_CATEGORIES
 from ticketing.context import Domain
@@ -28,7 +29,12 @@ from ticketing.inputs import (
     clean_text,
 )
 from ticketing.models import SurveyResult, Ticket, TicketEvent, TicketSequence, Unit, User
-from ticketing.queries import LINK_EVENT, may_see_ticket
+from ticketing.queries import (
+    LINK_EVENT,
+    identified_caller,
+    may_see_ticket,
+    same_identified_caller,
+)
 from ticketing.queries import scope_filter as scope_filter  # callers written against service
 from ticketing.states import (
     ASSIGNED_STATUSES,
@@ -42,7 +48,6 @@ from ticketing.states import (
 )
 
 CHANNELS = ("phone", "twilio", "web", "api")
-PHONE_RE = re.compile(r"^\+?[0-9]{3,20}$")
 
 
 class NotFound(LookupError):
@@ -187,10 +192,11 @@ def _next_number(session: Session, domain: Domain, now: datetime) -> str:
 
 
 def validate_phone(phone: str) -> str:
-    cleaned = re.sub(r"[\s-]", "", phone or "")
-    if not PHONE_RE.match(cleaned):
+    """``phone`` in E.164 (ticketing.phones); a typed number that is none is refused."""
+    e164 = phones.normalise(phone)
+    if e164 is None:
         raise InvalidInput("caller_phone", f"invalid phone number: {phone!r}")
-    return cleaned
+    return e164
 
 
 def create_ticket(
@@ -199,8 +205,9 @@ def create_ticket(
     domain: Domain,
     actor: Actor,
     channel: str,
-    caller_phone: str,
+    caller_phone: str | None,
     demand: str,
+    caller_phone_keyed: bool = False,
     caller_name: str | None = None,
     confidential: bool = False,
     no_contact: bool = False,
@@ -216,10 +223,15 @@ def create_ticket(
     call_id: str | None = None,
     received_at: datetime | None = None,
 ) -> Ticket:
-    """Create a draft ticket, classifying the demand for whatever the caller did not say."""
+    """Create a draft ticket, classifying the demand for whatever the caller did not say.
+
+    ``caller_phone`` None: the caller's number is unknown (withheld); nobody calls or texts
+    them back and nothing is linked by their number. ``caller_phone_keyed``: the number was
+    keyed in by the caller on the IVR, not given by the network -- used to call back, never
+    to tell who called (anyone can key any number)."""
     if channel not in CHANNELS:
         raise InvalidInput("channel", f"unknown channel {channel!r}; one of {', '.join(CHANNELS)}")
-    phone = validate_phone(caller_phone)
+    phone = validate_phone(caller_phone) if caller_phone and caller_phone.strip() else None
     if category is not None:
         category = check_category(category)
     demand = clean_text(demand or "", field="demand", multiline=True)
@@ -237,6 +249,7 @@ def create_ticket(
         number=_next_number(session, domain, received),
         channel=channel,
         caller_phone=phone,
+        caller_phone_keyed=bool(phone and caller_phone_keyed),
         caller_name=caller_name,
         confidential=confidential,
         no_contact=no_contact,
@@ -312,11 +325,11 @@ def _link_duplicate(
         Ticket.confidential == ticket.confidential,
     ]
     found: list[Ticket] = []
-    # Placeholder numbers ("000" for a caller who sent none) say nothing about who called.
-    if len(ticket.caller_phone) >= 7:
+    caller = identified_caller(ticket)
+    if caller is not None:
         same_caller = [
             *common,
-            Ticket.caller_phone == ticket.caller_phone,
+            same_identified_caller(caller),
             # Unknown district matches only unknown: two places we cannot tell apart are
             # not known to be one.
             Ticket.district.is_(None) if ticket.district is None

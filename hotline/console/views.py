@@ -48,7 +48,7 @@ HOME = {
 
 # Service errors about one input, in words a user can act on.
 FIELD_MESSAGES = {
-    "caller_phone": "来电号码格式不正确（3–20 位数字，可带 +）。",
+    "caller_phone": "来电号码格式不正确（请填写手机号码、带区号的固定电话或服务号码）。",
     "text": "请填写反馈内容。",
     "unit_id": "请选择存在的承办单位。",
     "handler_id": "所选承办人不属于该承办单位。",

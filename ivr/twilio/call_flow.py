@@ -24,7 +24,7 @@ from asr.engine import AsrEngine
 from config.settings import Settings
 from ivr import prompts
 from ivr.callrecords import CallOutcome
-from ivr.intake import FiledTicket, Spool
+from ivr.intake import MAX_CALLBACK_DIGITS, FiledTicket, Spool
 from ivr.ticket_lookup import StatusReport, open_tickets
 from ivr.twilio import twiml
 from ivr.twilio.calls import TwilioCall, TwilioCalls
@@ -37,6 +37,7 @@ from ivr.twilio.fetch import (
     twilio_recording_path,
 )
 from telephony.media.wav import AudioFormatError, read_wav
+from ticketing import phones
 from ticketing.classify import category_label, classify
 from ticketing.context import Domain
 from ticketing.models import Ticket
@@ -166,7 +167,7 @@ class TwilioDialogue:
             key = digits[:1]
             call.intake.key(key)
             if key in ("", "1"):
-                return self._file_and_goodbye(call)
+                return self._ask_number_or(call, "file")
             if key == "2":
                 # The first recording stays in the journal until a new one replaces it:
                 # a hang-up during the re-recording still leaves a ticket.
@@ -177,6 +178,32 @@ class TwilioDialogue:
             call.save()
             return twiml.readback("", self.urls, again=True)
 
+    def callback_number(self, call_sid: str, digits: str, then: str, attempt: int) -> str:
+        """The digits a caller with a withheld number keyed in (or none): kept as their
+        callback number when they are one, asked once more when not, then the ticket
+        (``then`` "file") or the callback request ("callback") is made."""
+        with self.calls.lock(call_sid):
+            call = self.calls.find(call_sid)
+            if call is None:
+                return twiml.unknown_call()
+            if call.journal.ticket_number and then == "file":
+                return self._replay(call)  # a repeated webhook: filed already
+            for key in digits[:MAX_CALLBACK_DIGITS]:
+                call.intake.key(key)
+            number = phones.callback_number("".join(filter(str.isdigit, digits)))
+            if number is None and digits.strip("#") and attempt < 2:
+                call.save()
+                return twiml.ask_callback_number(self.urls, then=then, attempt=attempt + 1)
+            taken = ""
+            if number is not None:
+                call.intake.callback_number(number)
+                taken = prompts.text("callback_number_taken")
+            if then == "callback":
+                return self._callback_request(call, preface=taken)
+            filed = call.intake.file_ticket()
+            call.intake.end()
+            return self._filed_twiml(call, filed, preface=taken)
+
     def dialed(self, call_sid: str, dial_status: str) -> str:
         """The <Dial> action: the operator answered (and the call is over), or not."""
         with self.calls.lock(call_sid):
@@ -186,7 +213,7 @@ class TwilioDialogue:
             if dial_status in DIAL_ANSWERED:
                 call.intake.end(CallOutcome.OPERATOR)
                 return twiml.hang_up()
-            return self._callback_request(call)
+            return self._ask_number_or(call, "callback")
 
     def silence(self, call_sid: str, attempt: int) -> str:
         """Nothing was recorded: prompt once more, then end politely."""
@@ -286,11 +313,22 @@ class TwilioDialogue:
         call.intake.end()
         return self._filed_twiml(call, filed)
 
-    def _filed_twiml(self, call: TwilioCall, filed: FiledTicket | None) -> str:
+    def _ask_number_or(self, call: TwilioCall, then: str) -> str:
+        """Before the ticket ("file") or the callback request ("callback"): a caller whose
+        number was withheld is offered to key one in (as on the SIP line)."""
+        if call.intake.caller_number is None and call.journal.callback_number is None:
+            call.save()
+            return twiml.ask_callback_number(self.urls, then=then)
+        if then == "callback":
+            return self._callback_request(call)
+        return self._file_and_goodbye(call)
+
+    def _filed_twiml(self, call: TwilioCall, filed: FiledTicket | None,
+                     preface: str = "") -> str:
         if filed is None:  # database down: the spool keeps the call, recovery files it
             return twiml.filed_later()
         deadline = prompts.deadline_phrase(filed.urgency, self.settings.deadlines)
-        return twiml.filed(filed.number, deadline,
+        return twiml.filed(filed.number, deadline, preface=preface,
                            transcript_pending=not (call.journal.transcript or "").strip())
 
     def _replay(self, call: TwilioCall) -> str:
@@ -311,15 +349,15 @@ class TwilioDialogue:
         if call.journal.want_ticket and not call.journal.ticket_number:
             call.intake.file_ticket()  # what was already said is not lost in the transfer
         if not uri:
-            return self._callback_request(call)
+            return self._ask_number_or(call, "callback")
         call.journal.outcome = CallOutcome.OPERATOR.value
         call.save()
         return twiml.dial_operator(uri, self.urls, self.settings.twilio.operator_ring_seconds)
 
-    def _callback_request(self, call: TwilioCall) -> str:
+    def _callback_request(self, call: TwilioCall, preface: str = "") -> str:
         call.intake.file_ticket(CallOutcome.CALLBACK_REQUEST)
         call.intake.end(CallOutcome.CALLBACK_REQUEST)
-        return twiml.callback_left()
+        return twiml.callback_left(preface)
 
     def _status(self, call: TwilioCall) -> str:
         report: StatusReport | None

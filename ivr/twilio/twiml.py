@@ -92,8 +92,22 @@ def readback(sentence: str, urls: Urls, *, again: bool = False) -> str:
     return r.to_xml()
 
 
-def filed(number: str, deadline: str, *, transcript_pending: bool = False) -> str:
+def ask_callback_number(urls: Urls, *, then: str, attempt: int = 1) -> str:
+    """A withheld number: the caller may key one in for the callback, ending with #; # alone
+    (or nothing) declines. The action gets the digits, or none (the redirect)."""
     r = VoiceResponse()
+    action = urls("callback-number", then=then, attempt=attempt)
+    g = r.gather(input="dtmf", finish_on_key="#", timeout=6, action=action, method="POST")
+    _say(g, prompts.text("ask_callback_number" if attempt == 1 else "callback_number_invalid"))
+    r.redirect(action, method="POST")
+    return r.to_xml()
+
+
+def filed(number: str, deadline: str, *, transcript_pending: bool = False,
+          preface: str = "") -> str:
+    r = VoiceResponse()
+    if preface:
+        _say(r, preface)
     _say(r, prompts.text("ticket_number") + prompts.digits_text(number) + "。")
     _say(r, prompts.text("deadline", deadline=deadline))
     if transcript_pending:
@@ -123,8 +137,8 @@ def filed_later() -> str:
     return say_and_hang_up(prompts.text("filed_later"), prompts.text("goodbye"))
 
 
-def callback_left() -> str:
-    return say_and_hang_up(prompts.text("operator_unavailable"))
+def callback_left(preface: str = "") -> str:
+    return say_and_hang_up(*filter(None, [preface]), prompts.text("operator_unavailable"))
 
 
 def dial_operator(uri: str, urls: Urls, ring_seconds: int) -> str:
@@ -144,6 +158,8 @@ def status_report(report: StatusReport | None, settings: Settings, urls: Urls) -
     r = VoiceResponse()
     if report is None:
         _say(r, prompts.text("status_unavailable"))
+    elif report.no_number:
+        _say(r, prompts.text("status_no_number"))
     elif report.tickets:
         _say(r, prompts.text("status_intro"))
         _say(r, prompts.status_count_text(report.open_count))

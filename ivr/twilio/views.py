@@ -136,6 +136,16 @@ async def confirm(request: Request) -> Response:
                          lambda d, f, _: d.confirm(f["CallSid"], f.get("Digits", "")))
 
 
+@router.post("/callback-number")
+async def callback_number(request: Request) -> Response:
+    """The digits a caller with a withheld number keyed in for the callback (or none)."""
+    then = "callback" if request.query_params.get("then") == "callback" else "file"
+    attempt = _attempt(request)
+    return await _handle(request, ("CallSid", "From"),
+                         lambda d, f, _: d.callback_number(f["CallSid"], f.get("Digits", ""),
+                                                           then, attempt))
+
+
 @router.post("/dialed")
 async def dialed(request: Request) -> Response:
     """The <Dial> action after the transfer to the operator."""

@@ -82,7 +82,7 @@ def test_intake_suggests_like_the_ivr_and_creates(as_user: Users, sessions) -> N
         t = s.scalars(select(Ticket).order_by(Ticket.id.desc())).first()
         assert t is not None
         assert (t.channel, t.category, t.urgency, t.confidential, t.caller_phone) == (
-            "web", "municipal", "livelihood", True, "13800001111")
+            "web", "municipal", "livelihood", True, "+8613800001111")
         assert t.status in ("dispatched", "accepted") and t.address == "海淀区中关村南大街5号"
 
 

@@ -156,13 +156,15 @@ def test_confidential_caller_and_masked_phones(as_user: Users, sessions, domain:
     assert "138****2222" in queue and "13811112222" not in queue  # lists are masked
     page = h.get(f"/console/tickets/{secret}").text
     assert "13912340000" not in page and "王先生" not in page and "<audio" not in page
+    assert "139 1234 0000" not in page
     assert 'class="transcript"' not in page and "录音与转写不向承办人显示" in page
     assert h.get(f"/console/tickets/{secret}/recording").status_code == 404
     assert not listed(h.get("/console/queue?q=13912340000").text, secret)
     assert "李女士" in h.get(f"/console/tickets/{plain}").text
     op = as_user("operator")
     page = op.get(f"/console/tickets/{secret}").text
-    assert "13912340000" in page and "王先生" in page and "<audio" in page
+    # Written the Chinese way for whoever calls citizens back.
+    assert "139 1234 0000" in page and "王先生" in page and "<audio" in page
     assert 'class="transcript"' in page
     assert listed(op.get("/console/queue?q=13912340000").text, secret)
     assert "139****0000" in as_user("supervisor").get(f"/console/tickets/{secret}").text

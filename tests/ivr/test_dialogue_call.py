@@ -17,6 +17,7 @@ from tests.ivr.conftest import PHRASES
 from tests.ivr.ivrkit import CALLER, assert_ok
 from tests.support import harness
 from tests.support.callers import CallerScript
+from ticketing.phones import normalise
 
 pytestmark = pytest.mark.sip
 
@@ -50,7 +51,7 @@ def test_complaint_becomes_dispatched_ticket_and_caller_hears_greeting(
     assert wav.is_file()
     assert rec.recording_sha256 == hashlib.sha256(wav.read_bytes()).hexdigest()
     assert ticket is not None
-    assert ticket.channel == "phone" and ticket.caller_phone == CALLER
+    assert ticket.channel == "phone" and ticket.caller_phone == normalise(CALLER)
     assert ticket.status in ("dispatched", "accepted")  # accepted = the manual queue
     assert ticket.call_id == rec.call_id and ticket.recording_path == rec.recording_path
     assert ticket.recording_sha256 == rec.recording_sha256

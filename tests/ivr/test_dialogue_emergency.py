@@ -23,6 +23,7 @@ from tests.support import harness
 from tests.support.callers import CallerScript
 from tests.support.harness import Sipp, render_scenario
 from ticketing.models import TicketEvent
+from ticketing.phones import normalise
 
 pytestmark = pytest.mark.sip
 
@@ -70,7 +71,7 @@ def test_fire_is_handed_to_the_operator_at_once_with_an_urgent_ticket(
     assert rec.outcome == CallOutcome.TICKET
     assert "1" not in (rec.keys or "")  # no confirm key was needed
     ticket = ivr.ticket_of(rec)
-    assert ticket is not None and ticket.caller_phone == CALLER
+    assert ticket is not None and ticket.caller_phone == normalise(CALLER)
     assert ticket.emergency == "119" and ticket.urgency == "urgent"
     assert ticket.transcript and HEARD in ticket.transcript
     events = detached(ivr.sessions, select(TicketEvent)

@@ -18,6 +18,7 @@ from tests.ivr.ivrkit import CALLER, assert_ok
 from tests.support import harness
 from tests.support.callers import CallerScript
 from tests.support.harness import Sipp, render_scenario
+from ticketing.phones import normalise
 
 pytestmark = pytest.mark.sip
 
@@ -71,7 +72,7 @@ def test_zero_without_operator_leaves_a_callback_ticket(ivr_factory, vosk_engine
     (rec,) = ivr.wait_record()
     ticket = ivr.ticket_of(rec)
     assert rec.outcome == CallOutcome.CALLBACK_REQUEST
-    assert ticket is not None and ticket.caller_phone == CALLER
+    assert ticket is not None and ticket.caller_phone == normalise(CALLER)
     assert "回电" in ticket.demand
     heard = g711.ulaw_to_pcm16(b"".join(p.payload for p in sink.packets))
     told = through_line(PromptLibrary(ivr.settings).pcm("operator_unavailable"))

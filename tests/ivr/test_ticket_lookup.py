@@ -48,7 +48,8 @@ def test_reveals_only_counts_last_digits_and_coarse_steps(
         s.commit()
     assert water.status == "dispatched" and queued.status == "accepted"
 
-    for caller in (CALLER, "+86" + CALLER):  # SIP's national form, Twilio's E.164
+    # SIP's national form, Twilio's E.164, and the other ways a trunk spells it.
+    for caller in (CALLER, "+86" + CALLER, "0086" + CALLER, "86-139-1234-0000"):
         report = open_tickets(sessions, caller)
         assert report == StatusReport(2, [
             TicketStatus(queued.number[-4:], "已受理"),
@@ -64,5 +65,21 @@ def test_nothing_for_an_unknown_or_missing_number(
         sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
     _file(sessions, domain, city, "朝阳区安贞里物业乱收费", confidential=True)
     assert open_tickets(sessions, CALLER) == StatusReport(0, [])
-    assert open_tickets(sessions, "") == StatusReport(0, [])
     assert open_tickets(sessions, "13700000000") == StatusReport(0, [])
+    for withheld in ("", "anonymous", "unknown", "Anonymous", "0"):
+        assert open_tickets(sessions, withheld) == StatusReport(0, [], no_number=True)
+
+
+def test_a_keyed_in_number_tells_nothing(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    """A caller who withheld their number keyed CALLER in to be called back: anyone can key
+    any number, so whoever calls from CALLER does not hear about that ticket."""
+    op = city.actor("operator")
+    with sessions() as s:
+        t = service.create_ticket(session=s, domain=domain, actor=op, channel="phone",
+                                  caller_phone=CALLER, caller_phone_keyed=True,
+                                  demand="朝阳区望京西园三区5号楼停水了")
+        service.accept(session=s, domain=domain, ticket=t, actor=op)
+        s.commit()
+        assert t.caller_phone == "+86" + CALLER and t.status == "dispatched"
+    assert open_tickets(sessions, CALLER) == StatusReport(0, [])

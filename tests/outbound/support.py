@@ -21,6 +21,7 @@ from tests.support.city import City
 from ticketing import service
 from ticketing.context import Domain
 from ticketing.models import Ticket, TicketEvent, User
+from ticketing.phones import dial_forms
 
 WATER = "朝阳区望京西园三区5号楼停水了，一直没来水"
 WATER_HANDLER_PHONE = "13900000030"
@@ -47,14 +48,14 @@ def fast(settings: Settings, **outbound: object) -> Settings:
 
 
 def new_ticket(sessions: sessionmaker[Session], domain: Domain, city: City, *,
-               phone: str = "13811112222", demand: str = WATER, no_contact: bool = False
-               ) -> str:
+               phone: str | None = "13811112222", demand: str = WATER, no_contact: bool = False,
+               keyed: bool = False) -> str:
     """A water ticket from a citizen, accepted and auto-dispatched to bj-water."""
     operator = city.actor("operator")  # before our session: SQLite has one writer
     with sessions() as s:
         t = service.create_ticket(session=s, domain=domain, actor=operator,
                                   channel="api", caller_phone=phone, demand=demand,
-                                  no_contact=no_contact)
+                                  no_contact=no_contact, caller_phone_keyed=keyed)
         service.accept(session=s, domain=domain, ticket=t, actor=operator)
         assert t.status == "dispatched", t.status
         s.commit()
@@ -143,6 +144,8 @@ class ScriptedDialer:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def call(self, *, to: str, conversation: Conversation) -> CallResult:
+        # The line as the shipped sip_uri_template ("{phone}") dials it: 13811112222.
+        to = Settings().outbound.sip_uri_template.format(**dial_forms(to))
         with self._lock:
             script = self.scripts.get(to, Script([Outcome.NO_ANSWER]))
             n = sum(1 for p, _ in self.calls if p == to)

@@ -23,6 +23,7 @@ from tests.outbound.support import WATER_HANDLER_PHONE, new_ticket
 from tests.support.city import City
 from ticketing.context import Domain
 from ticketing.models import Ticket
+from ticketing.phones import normalise
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -154,7 +155,7 @@ def test_sigkill_mid_run_loses_nothing_and_dials_no_attempt_twice(
             assert last.keys == "1" and last.outcome == "answered"
         for earlier in attempts_[:-1]:
             assert earlier.worker == "A" and earlier.outcome == "unknown", earlier.detail
-    handler_refs = {c.ref for c in calls if c.to == WATER_HANDLER_PHONE}
+    handler_refs = {c.ref for c in calls if c.to == normalise(WATER_HANDLER_PHONE)}
     assert {str(a.id) for ats in by_ticket.values() for a in ats} >= handler_refs
     # SMS: at most once each (an SMS in flight at the kill is not sent again).
     sms_refs = [e.ref for e in ledger.ledger.sms()]

@@ -29,6 +29,7 @@ from tests.support.city import City
 from ticketing import service
 from ticketing.context import Domain
 from ticketing.models import Ticket
+from ticketing.phones import normalise
 from ticketing.scheduled import escalate_waiting_utilities
 
 CY_HANDLER, CY_SUPERVISOR, CITY_SUPERVISOR = "13900000010", "13900000003", "13900000002"
@@ -95,7 +96,7 @@ def test_shipped_ladder_reaches_handler_supervisor_superior_until_closed(
                        "superior_unit"]
     assert [e.data["how"] for e in urges] == ["sms", "call", "call", "call", "call"]
     assert "超期督办（第2次" in (urges[-1].note or "")
-    assert sms.sent and sms.sent[0][0] == CY_HANDLER and number in sms.sent[0][1]
+    assert sms.sent and sms.sent[0][0] == normalise(CY_HANDLER) and number in sms.sent[0][1]
     assert dialer.calls == [(CY_HANDLER, "1"), (CY_SUPERVISOR, "1"), (CITY_SUPERVISOR, "1"),
                             (CITY_SUPERVISOR, "1")]
 

@@ -38,6 +38,8 @@ from tests.support.city import City
 from ticketing import service
 from ticketing.context import Domain
 from ticketing.models import SurveyResult
+from ticketing.phones import normalise
+from ticketing.scheduled import archive_unsurveyable
 
 CITIZEN = "13811112222"
 
@@ -55,7 +57,9 @@ def test_sms_then_reminder_call_key_1_signs(ob_sessions: sessionmaker[Session],
     sms = RecordingSms()
     worker = make_worker(ob_sessions, ob_domain, dialer, sms)
     drive(worker, lambda: ticket(ob_sessions, number).status == "signed")
-    assert sms.sent and sms.sent[0][0] == WATER_HANDLER_PHONE and number in sms.sent[0][1]
+    # SMS gateways (Twilio) take E.164.
+    assert sms.sent and sms.sent[0][0] == normalise(WATER_HANDLER_PHONE)
+    assert number in sms.sent[0][1]
     assert dialer.calls == [(WATER_HANDLER_PHONE, "1")]
     t = ticket(ob_sessions, number)
     handler_id = ob_city.user_id("water-handler")
@@ -98,7 +102,7 @@ def test_busy_and_declined_are_retried_on_schedule_then_supervisor_called(
     assert t.escalated and t.status == "dispatched"
     assert [e.action for e in events(ob_sessions, number)].count("escalate") == 1
     (boss,) = attempts(ob_sessions, number, Kind.ESCALATE_CALL)
-    assert boss.to_phone == CITY_SUPERVISOR_PHONE and boss.outcome == "answered"
+    assert boss.to_phone == normalise(CITY_SUPERVISOR_PHONE) and boss.outcome == "answered"
     assert dialer.calls[-1] == (CITY_SUPERVISOR_PHONE, "1")
 
 
@@ -205,7 +209,7 @@ def test_survey_unanswered_retries_then_sms_then_unreachable(
                               for t in tasks(ob_sessions, number, Kind.SURVEY_SMS)))
     # Answered but only one key on the last call: not an answer; the retries ran out.
     assert [c[0] for c in dialer.calls] == [CITIZEN] * 3
-    assert sms.sent[-1][0] == CITIZEN and "回复" in sms.sent[-1][1]
+    assert sms.sent[-1][0] == normalise(CITIZEN) and "回复" in sms.sent[-1][1]
     t = ticket(ob_sessions, number)
     assert t.status == "closed"  # unreachable is not a survey answer, not dissatisfaction
     with ob_sessions() as s:
@@ -214,14 +218,37 @@ def test_survey_unanswered_retries_then_sms_then_unreachable(
     assert "survey_unreachable" in [e.action for e in events(ob_sessions, number)]
 
 
-def test_no_contact_ticket_gets_no_survey(ob_sessions: sessionmaker[Session],
-                                          ob_domain: Domain, ob_city: City) -> None:
-    number = new_ticket(ob_sessions, ob_domain, ob_city, no_contact=True)
+@pytest.mark.parametrize("who", [{"no_contact": True}, {"phone": None}],
+                         ids=["no_contact", "withheld_number"])
+def test_no_survey_without_consent_or_a_number_and_archived_later(
+        who: dict[str, object], ob_sessions: sessionmaker[Session], ob_domain: Domain,
+        ob_city: City) -> None:
+    number = new_ticket(ob_sessions, ob_domain, ob_city, **who)  # type: ignore[arg-type]
     close_ticket(ob_sessions, ob_domain, ob_city, number)
     with ob_sessions() as s:
         plan(session=s, domain=ob_domain, now=ob_domain.now())
         s.commit()
     assert tasks(ob_sessions, number, Kind.SURVEY_CALL) == []
+    assert ticket(ob_sessions, number).status == "closed"
+    later = Domain.load(ob_domain.settings)
+    days = ob_domain.settings.verification.archive_unsurveyable_days
+    later.now = lambda: ob_domain.now() + timedelta(days=days, minutes=1)  # type: ignore
+    with ob_sessions() as s:
+        archived = archive_unsurveyable(session=s, domain=later)
+        s.commit()
+    assert [t.number for t in archived] == [number]
+
+
+def test_a_keyed_in_number_is_surveyed(ob_sessions: sessionmaker[Session],
+                                       ob_domain: Domain, ob_city: City) -> None:
+    """A caller who withheld their number keyed one in to be called back: the survey
+    calls it."""
+    number = new_ticket(ob_sessions, ob_domain, ob_city, phone="+8613811114444", keyed=True)
+    close_ticket(ob_sessions, ob_domain, ob_city, number)
+    dialer = ScriptedDialer({"13811114444": Script(["11"])})
+    worker = make_worker(ob_sessions, ob_domain, dialer)
+    drive(worker, lambda: ticket(ob_sessions, number).status == "surveyed")
+    assert dialer.calls == [("13811114444", "11")]
 
 
 def test_quiet_hours_closure_at_23_is_called_next_morning(
@@ -258,7 +285,8 @@ def test_daily_cap_per_citizen(ob_sessions: sessionmaker[Session], ob_domain: Do
         "outbound": ob_domain.settings.outbound.model_copy(
             update={"survey_daily_cap": 1, "survey_retry_seconds": [3600]})}))
     first = new_ticket(ob_sessions, domain, ob_city, phone=CITIZEN)
-    second = new_ticket(ob_sessions, domain, ob_city, phone=CITIZEN,
+    # The same citizen, spelled the way another channel writes the number: one cap.
+    second = new_ticket(ob_sessions, domain, ob_city, phone="0086 138-1111-2222",
                         demand="海淀区中关村南大街10号院停水了，没有水")
     for number in (first, second):
         close_ticket(ob_sessions, domain, ob_city, number)

@@ -43,6 +43,7 @@ from tests.support.city import City, seed_city
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory
 from ticketing.models import SurveyResult
+from ticketing.phones import normalise
 
 pytestmark = pytest.mark.sip
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
@@ -220,7 +221,8 @@ def test_unreached_handler_is_retried_then_supervisor_called(
     t = ticket(sessions, number)
     assert t.status == "dispatched" and t.escalated
     (boss,) = attempts(sessions, number, Kind.ESCALATE_CALL)
-    assert (boss.to_phone, boss.outcome, boss.keys) == (CITY_SUPERVISOR_PHONE, "answered", "1")
+    assert (boss.to_phone, boss.outcome, boss.keys) == (normalise(CITY_SUPERVISOR_PHONE),
+                                                        "answered", "1")
     assert handler_phone.wait().ok and boss_phone.wait().ok
     assert [e.action for e in events(sessions, number)].count("outbound_call") == 3
 

@@ -48,6 +48,7 @@ from tests.support.pgserver import free_port
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory
 from ticketing.models import SurveyResult
+from ticketing.phones import normalise
 
 CITIZEN = "13811112222"
 TOKEN = "twilio-auth-token-for-tests"
@@ -96,14 +97,14 @@ def twilio_worker(settings: Settings, sessions: sessionmaker[Session], domain: D
 
 def test_reminder_over_twilio_key_1_signs(api, standin: TwilioStandIn) -> None:
     settings, sessions, domain, city = api
-    standin.phones[WATER_HANDLER_PHONE] = "1"
+    standin.phones[normalise(WATER_HANDLER_PHONE)] = "1"
     number = new_ticket(sessions, domain, city)
     drive(twilio_worker(settings, sessions, domain),
           lambda: ticket(sessions, number).status == "signed")
-    assert [m["To"] for m in standin.messages] == [WATER_HANDLER_PHONE]
+    assert [m["To"] for m in standin.messages] == [normalise(WATER_HANDLER_PHONE)]  # E.164
     assert number in standin.messages[0]["Body"]
     (call,) = standin.calls
-    assert call["To"] == WATER_HANDLER_PHONE and call["From"] == "+861012345"
+    assert call["To"] == normalise(WATER_HANDLER_PHONE) and call["From"] == "+861012345"
     assert set(standin.webhook_statuses) <= {200, 204}
     (attempt,) = attempts(sessions, number, Kind.SIGN_CALL)
     assert (attempt.outcome, attempt.keys, attempt.call_ref) == ("answered", "1", call["Sid"])
@@ -113,7 +114,7 @@ def test_reminder_over_twilio_key_1_signs(api, standin: TwilioStandIn) -> None:
 
 def test_busy_over_twilio_is_retried(api, standin: TwilioStandIn) -> None:
     settings, sessions, domain, city = api
-    standin.phones[WATER_HANDLER_PHONE] = "busy"
+    standin.phones[normalise(WATER_HANDLER_PHONE)] = "busy"
     number = new_ticket(sessions, domain, city)
     drive(twilio_worker(settings, sessions, domain),
           lambda: len(attempts(sessions, number, Kind.SIGN_CALL)) >= 2
@@ -123,7 +124,7 @@ def test_busy_over_twilio_is_retried(api, standin: TwilioStandIn) -> None:
 
 def test_dissatisfied_citizen_lands_in_review_queue(api, standin: TwilioStandIn) -> None:
     settings, sessions, domain, city = api
-    standin.phones[CITIZEN] = "12"
+    standin.phones[normalise(CITIZEN)] = "12"
     number = new_ticket(sessions, domain, city, phone=CITIZEN)
     close_ticket(sessions, domain, city, number)
     drive(twilio_worker(settings, sessions, domain),

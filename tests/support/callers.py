@@ -14,7 +14,7 @@ from pathlib import Path
 
 from telephony.media import g711
 from tests.support import dtmf_tones
-from tests.support.harness import dtmf_pcap, write_rtp_pcap
+from tests.support.harness import dtmf_event_pcap, dtmf_pcap, write_rtp_pcap
 
 FRAME = 160  # μ-law bytes per 20 ms
 
@@ -94,6 +94,17 @@ class CallerScript:
         pcm = dtmf_tones.dialled(digit, on_ms=100, off_ms=100)
         self._play(g711_pcap(self.dir / f"tone{self._n}.pcap", pcm, self.codec))
         self._pause(len(pcm) // 16)
+        return self.wait(then_wait)
+
+    def dial(self, digits: str, *, then_wait: float = 0.3) -> CallerScript:
+        """Key in a number, each press a distinct RFC 4733 event (repeated digits too)."""
+        for digit in digits:
+            self._n += 1
+            pcap = dtmf_event_pcap(self.dir / f"key{self._n}.pcap", digit,
+                                   timestamp=self._n * 80_000)
+            self._play(pcap)
+            self._pause(250)
+            self.wait(0.1)
         return self.wait(then_wait)
 
     def render(self) -> str:

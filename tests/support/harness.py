@@ -248,6 +248,23 @@ def dtmf_pcap(digit: str) -> Path:
     return SIPP_SHARE / f"dtmf_2833_{name}.pcap"
 
 
+DTMF_EVENTS = "0123456789*#"  # RFC 4733 event codes 0-11
+
+
+def dtmf_event_pcap(path: Path, digit: str, *, timestamp: int,
+                    payload_type: int = 101) -> Path:
+    """One RFC 4733 key press (six updates, three end packets) at its own RTP timestamp.
+    The Debian captures (dtmf_pcap) all carry one timestamp, which a receiver rightly
+    takes for a retransmission when the same key comes again: a phone number with a
+    repeated digit needs a press of its own for each key."""
+    event = DTMF_EVENTS.index(digit)
+    updates = [bytes([event, 10]) + (160 * (n + 1)).to_bytes(2, "big") for n in range(6)]
+    end = [bytes([event, 0x80 | 10]) + (160 * 6).to_bytes(2, "big")] * 3
+    payloads = updates + end
+    return write_rtp_pcap(path, payloads, payload_type=payload_type,
+                          timestamps=[timestamp] * len(payloads))
+
+
 @dataclass
 class SippResult:
     returncode: int
@@ -414,9 +431,9 @@ class RtpSink:
     """Receives RTP on a port (announced in a SIPp caller's SDP instead of SIPp's own
     media port) and keeps every packet with its arrival time."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, ip: str = LOOPBACK) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((LOOPBACK, port or 0))
+        self.sock.bind((ip, port or 0))
         self.port = self.sock.getsockname()[1]
         self.sock.settimeout(0.2)
         self.packets: list[RtpPacket] = []
@@ -443,13 +460,16 @@ class RtpSink:
 
 
 def write_rtp_pcap(path: Path, payloads: list[bytes], *, payload_type: int = 0,
-                   ptime_ms: int = 20, ssrc: int = 0x1234ABCD) -> Path:
-    """A pcap (Ethernet/IPv4/UDP/RTP, 20 ms apart) that SIPp's play_pcap_audio replays."""
+                   ptime_ms: int = 20, ssrc: int = 0x1234ABCD,
+                   timestamps: list[int] | None = None) -> Path:
+    """A pcap (Ethernet/IPv4/UDP/RTP, 20 ms apart) that SIPp's play_pcap_audio replays.
+    ``timestamps``: the RTP timestamp of each packet (default: 160 per packet, audio)."""
     out = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
     t0 = 1_700_000_000.0
     for i, payload in enumerate(payloads):
+        stamp = timestamps[i] if timestamps is not None else 160 * i
         rtp = struct.pack("!BBHII", 0x80, (0x80 if i == 0 else 0) | payload_type,
-                          (1000 + i) & 0xFFFF, (160 * i) & 0xFFFFFFFF, ssrc) + payload
+                          (1000 + i) & 0xFFFF, stamp & 0xFFFFFFFF, ssrc) + payload
         udp = struct.pack("!HHHH", 40000, 20000, 8 + len(rtp), 0) + rtp
         total = 20 + len(udp)
         ip_hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, total, i & 0xFFFF, 0, 64, 17, 0,

@@ -96,7 +96,8 @@ def test_confidential_caller_hidden_from_handler(client: TestClient, city: City)
     assert seen.json()["demand"]  # what must be done is still the handler's to read
     assert seen.json()["transcript"] is None and seen.json()["recording_path"] is None
     op = client.get(f"/api/v1/tickets/{t['number']}", headers=auth(city, "operator")).json()
-    assert op["caller_phone"] == "13811112222"
+    assert op["caller_phone"] == "+8613811112222"  # stored and given out in E.164
+    assert op["caller_phone_display"] == "138 1111 2222" and not op["caller_withheld"]
     assert op["transcript"] and op["recording_path"] == "/rec/x.wav"
     sup = client.get(f"/api/v1/tickets/{t['number']}", headers=auth(city, "supervisor")).json()
     assert sup["transcript"] and sup["recording_path"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -399,3 +400,57 @@ def test_slow_download_does_not_hold_up_other_calls(
         standin.hold.set()
         first.join(30)
     assert verbs(twiml(result["resp"])) == ["Gather", "Redirect"]
+
+
+def _gather_action(root: ET.Element) -> str:
+    """The action of the answer's <Gather>, as the path and query Twilio requests."""
+    (gather,) = root.iter("Gather")
+    return (gather.get("action") or "").removeprefix(PUBLIC_BASE)
+
+
+@pytest.mark.parametrize("withheld", ["+266696687", "+8656696", "anonymous", "Restricted"])
+def test_withheld_caller_id_has_no_status_and_no_phone(
+        withheld: str, twilio: Twilio, sessions: sessionmaker[Session]) -> None:
+    """What Twilio sends for a withheld number (its ANONYMOUS/UNKNOWN spellings, or a word):
+    key 1 cannot look anything up; key 0 offers to key in a callback number, and # alone
+    leaves a callback request with no phone."""
+    call = new_sid("CA")
+    twiml(twilio.post("/twilio/voice", call_form(call, From=withheld)))
+    root = twiml(twilio.post("/twilio/menu", call_form(call, From=withheld, Digits="1")))
+    assert says(root)[0] == prompts.text("status_no_number")
+    other = new_sid("CA")
+    twiml(twilio.post("/twilio/voice", call_form(other, From=withheld)))
+    root = twiml(twilio.post("/twilio/menu", call_form(other, From=withheld, Digits="0")))
+    assert says(root) == [prompts.text("ask_callback_number")]
+    assert count(sessions, Ticket) == 0  # not before the caller had their say
+    path, _, query = _gather_action(root).partition("?")
+    root = twiml(twilio.post(path, call_form(other, From=withheld, Digits=""), query=query))
+    assert says(root) == [prompts.text("operator_unavailable")]
+    ticket = _ticket(sessions)
+    assert ticket.caller_phone is None and not ticket.caller_phone_keyed
+    assert _call_record(sessions, other).outcome == CallOutcome.CALLBACK_REQUEST
+
+
+def test_withheld_caller_keys_in_a_callback_number(
+        twilio: Twilio, standin: StandIn, sessions: sessionmaker[Session],
+        recording_wav: bytes) -> None:
+    """After the read-back's 1: a too-short number is asked again, a good one is kept as
+    keyed in by the caller, and the ticket is read out."""
+    call, rec = new_sid("CA"), new_sid("RE")
+    form = {"From": "anonymous"}
+    twiml(twilio.post("/twilio/voice", call_form(call, **form)))
+    url = standin.add_recording(call, rec, recording_wav)
+    twiml(twilio.post("/twilio/recorded", _record_params(call, rec, url, **form)))
+    root = twiml(twilio.post("/twilio/confirm", call_form(call, Digits="1", **form)))
+    assert says(root) == [prompts.text("ask_callback_number")]
+    path, _, query = _gather_action(root).partition("?")
+    root = twiml(twilio.post(path, call_form(call, Digits="139", **form), query=query))
+    assert says(root) == [prompts.text("callback_number_invalid")]
+    assert count(sessions, Ticket) == 0
+    path, _, query = _gather_action(root).partition("?")
+    root = twiml(twilio.post(path, call_form(call, Digits="13912345678", **form), query=query))
+    spoken = says(root)
+    assert spoken[0] == prompts.text("callback_number_taken")
+    assert spoken[1].startswith(prompts.text("ticket_number")) and verbs(root)[-1] == "Hangup"
+    ticket = _ticket(sessions)
+    assert ticket.caller_phone == "+8613912345678" and ticket.caller_phone_keyed

@@ -1,0 +1,134 @@
+"""One caller, one number: how numbers are stored, shown, masked and dialled
+(ticketing.phones). No database, no sockets."""
+
+from __future__ import annotations
+
+import pytest
+
+from config.settings import Settings
+from ticketing.actors import Actor, mask_phone
+from ticketing.models import Ticket
+from ticketing.phones import callback_number, dial_forms, display, domestic, mask, normalise
+from ticketing.queries import caller_phone_for
+from ticketing.states import Role
+
+MOBILE = "+8613912345678"
+BEIJING = "+861065123456"
+
+
+@pytest.mark.parametrize("raw", [
+    "+8613912345678", "008613912345678", "13912345678", "86-139-1234-5678",
+    "+86 139 1234 5678", "(+86) 139-1234-5678", "8613912345678", "１３９１２３４５６７８",
+])
+def test_every_spelling_of_a_mobile_is_one_number(raw: str) -> None:
+    assert normalise(raw) == MOBILE
+
+
+@pytest.mark.parametrize("raw", [
+    "01065123456", "010-6512 3456", "010-65123456", "+86 10 6512 3456", "0086 10 6512 3456",
+    "65123456",  # a bare 8-digit number is a Beijing one: the hotline is Beijing's
+])
+def test_beijing_landline_with_or_without_010(raw: str) -> None:
+    assert normalise(raw) == BEIJING
+
+
+@pytest.mark.parametrize(("raw", "e164"), [
+    ("021-1234 5678", "+862112345678"),  # Shanghai
+    ("0755-12345678", "+8675512345678"),  # Shenzhen, a 4-digit area code
+    ("020 8888 6666", "+862088886666"),
+    ("400-810-8888", "+864008108888"),
+    ("+1 202 555 0123", "+12025550123"),  # a foreign number keeps its country
+])
+def test_other_area_codes_and_countries(raw: str, e164: str) -> None:
+    assert normalise(raw) == e164
+
+
+@pytest.mark.parametrize(("raw", "e164"), [
+    ("12345", "+8612345"), ("+8612345", "+8612345"), ("95598", "+8695598"),
+    ("110", "+86110"), ("119", "+86119"), ("120", "+86120"), ("10086", "+8610086"),
+])
+def test_service_numbers(raw: str, e164: str) -> None:
+    assert normalise(raw) == e164
+
+
+@pytest.mark.parametrize("raw", [
+    None, "", "   ", "anonymous", "Anonymous", "unknown", "restricted", "withheld", "000", "0",
+    "abc", "sip:1", "1391234567", "139123456789", "12", "99999", "+86", "138****5678",
+    "1" * 60,
+])
+def test_what_is_no_number(raw: str | None) -> None:
+    assert normalise(raw) is None
+
+
+@pytest.mark.parametrize(("e164", "shown"), [
+    (MOBILE, "139 1234 5678"),
+    (BEIJING, "010-6512 3456"),
+    ("+862112345678", "021-1234 5678"),
+    ("+8675512345678", "0755-1234 5678"),
+    ("+8612345", "12345"),
+    ("+86110", "110"),
+    ("+864008108888", "400 810 8888"),
+    ("+12025550123", "+1 202-555-0123"),
+    ("138****5678", "138****5678"),  # already masked: shown as it is
+    (None, ""),
+])
+def test_display_the_chinese_way(e164: str | None, shown: str) -> None:
+    assert display(e164) == shown
+
+
+@pytest.mark.parametrize(("e164", "masked"), [
+    (MOBILE, "139****5678"),
+    (BEIJING, "010****3456"),
+    ("+8612345", "123**"),
+    ("13811112222", "138****2222"),  # a number stored before E.164
+    (None, None),
+])
+def test_mask_keeps_the_recognisable_ends_of_the_domestic_form(e164: str | None,
+                                                               masked: str | None) -> None:
+    assert mask(e164) == masked
+    assert mask_phone(e164) == masked  # the name the rest of the code calls
+
+
+def test_masking_for_roles_goes_through_queries() -> None:
+    ticket = Ticket(number="2612020001", caller_phone=MOBILE, confidential=False)
+    operator = Actor(id=1, name="op", role=Role.OPERATOR)
+    supervisor = Actor(id=2, name="sup", role=Role.SUPERVISOR, unit_path="/1/")
+    assert caller_phone_for(operator, ticket, masked=False) == MOBILE
+    assert caller_phone_for(operator, ticket, masked=True) == "139****5678"
+    assert caller_phone_for(supervisor, ticket, masked=False) == "139****5678"
+    withheld = Ticket(number="2612020002", caller_phone=None, confidential=False)
+    assert caller_phone_for(operator, withheld, masked=False) is None
+
+
+@pytest.mark.parametrize(("e164", "forms"), [
+    (MOBILE, {"e164": MOBILE, "national": "013912345678", "phone": "13912345678"}),
+    (BEIJING, {"e164": BEIJING, "national": "01065123456", "phone": "01065123456"}),
+    ("+8675512345678", {"e164": "+8675512345678", "national": "075512345678",
+                        "phone": "075512345678"}),
+    ("+8695598", {"e164": "+8695598", "national": "95598", "phone": "95598"}),
+    ("+12025550123", {"e164": "+12025550123", "national": "0012025550123",
+                      "phone": "0012025550123"}),
+    ("13900000030", {"e164": "+8613900000030", "national": "013900000030",
+                     "phone": "13900000030"}),
+    ("1001", {"e164": "1001", "national": "1001", "phone": "1001"}),  # a lab extension
+])
+def test_dial_forms(e164: str, forms: dict[str, str]) -> None:
+    assert dial_forms(e164) == forms
+
+
+def test_the_shipped_uri_template_dials_the_domestic_form() -> None:
+    template = Settings().outbound.sip_uri_template
+    assert template.format(**dial_forms(MOBILE)) == "13912345678"
+    assert "sip:{national}@trunk:5060".format(**dial_forms(BEIJING)) == \
+        "sip:01065123456@trunk:5060"
+    assert "sip:{e164}@trunk".format(**dial_forms(MOBILE)) == "sip:+8613912345678@trunk"
+    assert domestic(MOBILE) == "13912345678"
+
+
+@pytest.mark.parametrize(("keyed", "e164"), [
+    ("13912345678", MOBILE), ("01065123456", BEIJING), ("65123456", BEIJING),
+    ("110", None), ("12345", None),  # no citizen is called back on a service number
+    ("", None), ("139", None), ("0012025550123", None),
+])
+def test_a_keyed_in_callback_number(keyed: str, e164: str | None) -> None:
+    assert callback_number(keyed) == e164

@@ -1,0 +1,169 @@
+"""Phone numbers: one spelling per number, decided here for every way a number comes in.
+
+``+8613912345678``, ``008613912345678``, ``13912345678`` and ``86-139-1234-5678`` are one
+caller. Stored spellings that differ split a caller in two: the 多诉 link, the key-1
+status lookup and the survey's daily cap all compare numbers, so every number is stored in
+E.164 (``+8613912345678``) by :func:`normalise`, and only shown or dialled in other forms
+(:func:`display`, :func:`mask`, :func:`dial_forms`). The rules are Google's libphonenumber
+(``phonenumbers``), kept up to date by its maintainers, not a regex of ours.
+"""
+
+from __future__ import annotations
+
+import phonenumbers
+from phonenumbers import PhoneNumberFormat, shortnumberinfo
+
+DEFAULT_REGION = "CN"
+# The hotline is Beijing's: a bare 7- or 8-digit landline number is a Beijing (010) one,
+# the way a Beijing caller or operator writes it.
+LOCAL_AREA_CODE = "10"
+
+# What a carrier or softphone puts in the From user when the number is withheld; none of
+# them is a number, but "anonymous" must not be mistaken for a typo to be refused either.
+_MAX_INPUT = 40
+
+
+def _short_number(digits: str, region: str) -> phonenumbers.PhoneNumber | None:
+    """A service number (12345, 95598, 110, 10086) as the region dials it."""
+    if not digits.isdigit() or not 3 <= len(digits) <= 6:
+        return None
+    number = phonenumbers.parse(digits, region)
+    return number if shortnumberinfo.is_valid_short_number_for_region(number, region) else None
+
+
+def _parse(raw: str, region: str) -> phonenumbers.PhoneNumber | None:
+    text = raw.strip()
+    if not text or len(text) > _MAX_INPUT:
+        return None
+    compact = "".join(ch for ch in text if ch not in " -().")
+    if region == "CN" and compact.startswith("86") and not compact.startswith("+"):
+        # "86-139-1234-5678": the country code written without + or 00.
+        digits = compact[2:]
+        if len(digits) >= 9 and digits.isdigit():
+            compact = "+86" + digits
+    for prefix in ("+86", "0086"):
+        if region == "CN" and compact.startswith(prefix):
+            short = _short_number(compact[len(prefix):], region)
+            if short is not None:  # "+8612345": the hotline's own number as SIP writes it
+                return short
+    short = _short_number(compact, region)
+    if short is not None:
+        return short
+    try:
+        number = phonenumbers.parse(compact, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if phonenumbers.is_valid_number(number):
+        return number
+    if region == "CN" and compact.isdigit() and len(compact) in (7, 8) \
+            and compact[0] not in "01":
+        local = phonenumbers.parse("0" + LOCAL_AREA_CODE + compact, region)
+        if phonenumbers.is_valid_number(local):
+            return local
+    return None
+
+
+def normalise(raw: str | None, default_region: str = DEFAULT_REGION) -> str | None:
+    """``raw`` in E.164 (``+8613912345678``, ``+861065123456``; a service number such as
+    12345 as ``+8612345``), or None when it is no number (anonymous, withheld, garbage)."""
+    if not raw:
+        return None
+    number = _parse(raw, default_region)
+    if number is None:
+        return None
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+def is_chinese(e164: str | None) -> bool:
+    """A mainland number (mobile, landline or service number)."""
+    return bool(e164) and e164.startswith("+86")  # type: ignore[union-attr]
+
+
+def _national_digits(e164: str) -> str:
+    """The national significant number: 13912345678, 1065123456, 12345."""
+    return e164[3:] if e164.startswith("+86") else e164.lstrip("+")
+
+
+def _is_short(e164: str) -> bool:
+    return is_chinese(e164) and len(_national_digits(e164)) <= 6
+
+
+def _has_area_code(e164: str) -> bool:
+    """A landline (dialled with 0 + area code at home); mobiles, 400/800 numbers and
+    service numbers are dialled as they are."""
+    if not is_chinese(e164) or _is_short(e164):
+        return False
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.number_type(number) in (phonenumbers.PhoneNumberType.FIXED_LINE,
+                                                phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+
+def display(e164: str | None) -> str:
+    """How a Chinese reader writes the number: ``139 1234 5678``, ``010-6512 3456``,
+    ``0755-1234 5678``, ``12345``; a foreign number in its international form."""
+    if not e164:
+        return ""
+    if _is_short(e164):
+        return _national_digits(e164)
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    if number.country_code != 86:
+        return phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)
+    national = phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
+    if not _has_area_code(e164):
+        return national
+    area, _, rest = national.partition(" ")
+    return f"{area}-{rest}" if rest else national
+
+
+def mask(phone: str | None) -> str | None:
+    """``139****5678``: enough to recognise a number, not enough to dial it. A stored
+    E.164 number is masked in its domestic form (the country code says nothing)."""
+    if not phone:
+        return phone
+    shown = domestic(phone) if phone.startswith("+") else phone
+    if len(shown) <= 7:
+        return shown[:3] + "*" * (len(shown) - 3)
+    return shown[:3] + "*" * (len(shown) - 7) + shown[-4:]
+
+
+def domestic(e164: str) -> str:
+    """The number as dialled inside China: ``13912345678``, ``01065123456``, ``12345``;
+    a foreign number as ``00`` + its international digits."""
+    if not is_chinese(e164):
+        return "00" + e164.lstrip("+")
+    digits = _national_digits(e164)
+    return "0" + digits if _has_area_code(e164) else digits
+
+
+def dial_forms(phone: str) -> dict[str, str]:
+    """The placeholders of ``outbound.sip_uri_template`` for a stored number: ``{e164}``
+    (+8613912345678), ``{national}`` with the trunk prefix 0 the way many Chinese trunks want
+    every national call (013912345678, 01065123456; a service number as it is) and
+    ``{phone}``, the domestic form (13912345678, 01065123456, 12345). Something that is no
+    number (an extension in a test lab) fills every placeholder as it is."""
+    e164 = phone if phone.startswith("+") else normalise(phone)
+    if e164 is None:
+        return {"e164": phone, "national": phone, "phone": phone}
+    if not is_chinese(e164):
+        national = "00" + e164.lstrip("+")
+    elif _is_short(e164):
+        national = _national_digits(e164)
+    else:
+        national = "0" + _national_digits(e164)
+    return {"e164": e164, "national": national, "phone": domestic(e164)}
+
+
+def callback_number(raw: str | None) -> str | None:
+    """``raw`` in E.164 when the hotline can call a citizen back on it: a mainland mobile or
+    landline (what a caller keys in on the IVR). Service numbers (110, 12345) and foreign
+    numbers are no citizen's callback number."""
+    e164 = normalise(raw)
+    if e164 is None or not is_chinese(e164) or _is_short(e164):
+        return None
+    return e164
