@@ -10,7 +10,14 @@ What it takes to run it on a machine with no audio device and a non-loopback int
   not honoured by linphonec) its only listening point is IPv6 and an INVITE to 127.0.0.1
   fails with "No listening point matching";
 - ``sip_tcp_port``/``sip_tls_port`` -1, else it takes TCP 5060 and parallel runs collide;
-- ``guess_hostname=0``, else its From host is the outward address, not the contact's.
+- ``guess_hostname=0``, else its From host is the outward address, not the contact's;
+- ``register_only_when_network_is_up=0``: its first REGISTER fails (IPv6, see above) and,
+  with the default 1, it never tries again.
+- ``$HOME/.local/share/linphone`` must exist (see ``start``), else it answers every
+  incoming call 503 (its core stays in GlobalStartup; "states global" shows it).
+- no ``gruu`` in ``[sip] supported``: registered, it would answer with its GRUU as Contact
+  (``sip:user@127.0.0.1;gr=...``, no port), where the caller's ACK and BYE go when the
+  proxy does not record-route (the test Kamailio does not) -- port 5060, nobody.
 It sends keys as RFC 2833 telephone-events (``[sip] use_rfc2833`` is on by default, SIP
 INFO off): a digit typed on its command line during a call is sent that way.
 """
@@ -73,6 +80,10 @@ bind_address={harness.LOOPBACK}
 contact=sip:{self.user}@{harness.LOOPBACK}
 guess_hostname=0
 inc_timeout=30
+register_only_when_network_is_up=0
+register_only_when_upnp_is_ok=0
+default_proxy={0 if self.registrar_port is not None else -1}
+supported=replaces, outbound
 [rtp]
 bind_address={harness.LOOPBACK}
 audio_rtp_port={self.rtp_port}
@@ -118,7 +129,10 @@ enabled=0
         self.workdir.mkdir(parents=True, exist_ok=True)
         rc = self.workdir / "linphonerc"
         rc.write_text(self.config_text())
-        # Its call log database and ZRTP cache go under $HOME: keep them in the workdir.
+        # Its call-log database goes under $HOME: keep it in the workdir. The directory must
+        # exist: when the database cannot be opened the core never leaves GlobalStartup and
+        # refuses every incoming call with 503 (outgoing ones still work).
+        (self.workdir / ".local" / "share" / "linphone").mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "HOME": str(self.workdir)}
         cmd = ["linphonec", "-c", str(rc), "-d", "5", "-l", str(self.log_path)]
         if self.auto_answer:
@@ -131,10 +145,24 @@ enabled=0
         self.command("soundcard use files")
         self.command(f"play {self.play}")
         self.command(f"record {self.record}")
+        self.command("states global")
         self.wait_for("Using wav files instead of soundcard", timeout=10)
+        self.wait_for("LinphoneGlobalOn", timeout=10)
         if self.registrar_port is not None:
-            self.wait_for("Registration on", timeout=10)
+            self._wait_registered(timeout=10)
         return self
+
+    def _wait_registered(self, timeout: float) -> None:
+        # linphonec prints nothing when a registration succeeds: ask until it says so.
+        deadline = time.monotonic() + timeout
+        while True:
+            self.command("status register")
+            try:
+                self.wait_for("registered, identity=", timeout=0.5)
+                return
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
 
     def _read(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
