@@ -141,6 +141,14 @@ enabled=0
                                      stderr=subprocess.STDOUT, env=env, cwd=self.workdir,
                                      start_new_session=True)
         threading.Thread(target=self._read, daemon=True).start()
+        try:
+            self._set_up()
+        except BaseException:
+            self.stop()  # a phone that never came up must not outlive the test
+            raise
+        return self
+
+    def _set_up(self) -> None:
         self.command("ipv6 disable")
         self.command("soundcard use files")
         self.command(f"play {self.play}")
@@ -150,7 +158,6 @@ enabled=0
         self.wait_for("LinphoneGlobalOn", timeout=10)
         if self.registrar_port is not None:
             self._wait_registered(timeout=10)
-        return self
 
     def _wait_registered(self, timeout: float) -> None:
         # linphonec prints nothing when a registration succeeds: ask until it says so.
