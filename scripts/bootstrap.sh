@@ -14,7 +14,7 @@ want_test=0
 # suite drives for real.
 debs=(espeak-ng sox)
 if [ "$want_test" = 1 ]; then
-    debs+=(postgresql sip-tester kamailio baresip chromium fonts-wqy-microhei)
+    debs+=(postgresql sip-tester kamailio baresip linphone-cli chromium fonts-wqy-microhei)
 fi
 missing=()
 for d in "${debs[@]}"; do
