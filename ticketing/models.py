@@ -159,6 +159,9 @@ class Ticket(Base):
     # settings.verification.exclusion_reasons, and their words.
     exclusion_reason: Mapped[str | None] = mapped_column(String(32))
     exclusion_text: Mapped[str | None] = mapped_column(Text)
+    # The citizen's key to the public status page (ticketing.citizen): random, never the
+    # number (numbers are sequential, so anyone could walk them). Made on first use.
+    status_token: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
 
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
