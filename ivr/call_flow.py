@@ -72,6 +72,7 @@ class State(Enum):
     ASK_AGAIN = "ask_again"  # empty or low-confidence transcript: say it again (once)
     READBACK = "readback"  # "您反映的是…问题，地址是…" + "确认请按1，重新录音请按2"
     CONFIRM = "confirm"  # waiting for 1 / 2
+    PREFERENCES = "preferences"  # 1 保密, 2 不要回访, # (or silence) to file
     RERECORD = "rerecord"  # 2: record the complaint again
     FILE = "file"  # make the ticket, read its number and deadline
     GOODBYE = "goodbye"
@@ -95,7 +96,9 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     State.UNDERSTAND: _ANY | {State.ASK_AGAIN, State.READBACK, State.EMERGENCY},
     State.ASK_AGAIN: _ANY | {State.BEEP, State.RECORD, State.OPERATOR},
     State.READBACK: _ANY | {State.CONFIRM, State.OPERATOR},
-    State.CONFIRM: _ANY | {State.FILE, State.RERECORD, State.OPERATOR, State.CONFIRM},
+    State.CONFIRM: _ANY | {State.PREFERENCES, State.FILE, State.RERECORD, State.OPERATOR,
+                           State.CONFIRM},
+    State.PREFERENCES: _ANY | {State.FILE, State.OPERATOR},
     State.RERECORD: _ANY | {State.BEEP, State.RECORD, State.OPERATOR},
     State.FILE: _ANY | {State.GOODBYE},
     State.GOODBYE: _ANY | {State.DONE},
@@ -440,7 +443,7 @@ class Dialogue:
         if self.call.ended:
             return State.HANGUP
         if key == "1":
-            return State.FILE
+            return State.PREFERENCES
         if key == "2":
             return State.RERECORD
         if key == "0":
@@ -454,6 +457,26 @@ class Dialogue:
         if self._play(self.prompts.pcm("confirm_again")) is Heard.HUNG_UP:
             return State.HANGUP
         return State.CONFIRM
+
+    def _s_preferences(self) -> State:
+        """1 keeps the caller's identity from the handler (保密), 2 asks for no callback;
+        either, both or none, then # -- or silence, which files the ticket as it is."""
+        self.call.flush_dtmf()
+        heard = self._play(self.prompts.pcm("preferences"))
+        while heard is not Heard.HUNG_UP:
+            key = self._key(timeout=self.sip.confirm_timeout_seconds)
+            if self.call.ended:
+                break
+            if key is None or key == "#":
+                return State.FILE
+            if key == "0":
+                return State.OPERATOR
+            if key not in ("1", "2"):
+                continue
+            self.intake.preferences(confidential=key == "1", no_contact=key == "2")
+            heard = self._play(self.prompts.pcm(
+                "preference_confidential" if key == "1" else "preference_no_contact"))
+        return State.HANGUP
 
     def _s_rerecord(self) -> State:
         assert self.audio is not None
@@ -563,14 +586,18 @@ class Dialogue:
                       exc.__class__.__name__)
             pcm = self.prompts.pcm("status_unavailable")
         else:
-            if not found.tickets:
-                pcm = self.prompts.pcm("status_none")
-            else:
-                pcm = (self.prompts.pcm("status_intro")
-                       + self.prompts.say(P.status_count_text(found.open_count), "status")
-                       + b"".join(self.prompts.pcm("status_ticket") + self.prompts.number(t.tail)
-                                  + self.prompts.say(t.label + "。", "status")
-                                  for t in found.tickets))
+            pcm = self.prompts.pcm("status_none") if not found.tickets else (
+                self.prompts.pcm("status_intro")
+                + self.prompts.say(P.status_count_text(found.open_count), "status")
+                + b"".join(self.prompts.pcm("status_ticket") + self.prompts.number(t.tail)
+                           + self.prompts.say(t.label + "。", "status")
+                           for t in found.tickets))
+            if found.closed:
+                pcm += self.prompts.pcm("status_closed_intro") + b"".join(
+                    self.prompts.pcm("status_ticket") + self.prompts.number(t.tail)
+                    + self.prompts.say(P.text("status_closed_tail", answer=t.answer),
+                                       "status")
+                    for t in found.closed)
         heard = self._play(pcm)
         if heard is Heard.HUNG_UP:
             return State.HANGUP

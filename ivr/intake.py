@@ -39,6 +39,7 @@ log = logging.getLogger("hotline.ivr.intake")
 MIN_RECOVERED_SECONDS = 1.0
 # caller_phone of a ticket whose caller sent no phone number (a SIP user name).
 NO_NUMBER = "000"
+PREFERENCE_LABELS = {"confidential": "身份保密", "no_contact": "不要回访"}
 
 
 @dataclass
@@ -62,6 +63,9 @@ class CallJournal:
     keys: str = ""
     ticket_number: str | None = None
     node: str = ""  # the node that took the call (settings.node)
+    # Chosen by keypad after the read-back (ivr.call_flow, State.PREFERENCES).
+    confidential: bool = False  # 保密: keep the caller's identity from the handler
+    no_contact: bool = False  # 不要回访: no survey call, no SMS
 
 
 @dataclass(frozen=True)
@@ -178,7 +182,8 @@ def _file_ticket(session: Session, domain: Domain, j: CallJournal) -> Ticket:
         session=session, domain=domain, actor=actor,
         channel="twilio" if j.carrier == "twilio" else "phone",
         caller_phone=j.caller if has_number else NO_NUMBER,
-        no_contact=not has_number,
+        confidential=j.confidential,
+        no_contact=j.no_contact or not has_number,
         # A SIP user part is whatever the caller's phone put there; the ticket must not fail.
         caller_name=None if has_number or not j.caller else strip_unsafe(f"SIP {j.caller}")[:64],
         demand=text or service.TRANSCRIPT_PENDING,
@@ -186,6 +191,12 @@ def _file_ticket(session: Session, domain: Domain, j: CallJournal) -> Ticket:
         recording_path=j.recording_path, recording_sha256=j.recording_sha256,
         call_id=j.call_id, received_at=_dt(j.arrived_at),
     )
+    if j.confidential or j.no_contact:
+        chosen = {k: True for k in ("confidential", "no_contact") if getattr(j, k)}
+        service.record_event(session=session, ticket=ticket, actor=actor,
+                             action="citizen_preferences", note="市民按键选择："
+                             + "、".join(PREFERENCE_LABELS[k] for k in chosen),
+                             data={**chosen, "via": "ivr_keypad"})
     service.accept(session=session, domain=domain, ticket=ticket, actor=actor)
     if not text and j.recording_path:
         enqueue(session=session, ticket_id=ticket.id, recording_path=j.recording_path,
@@ -220,6 +231,12 @@ class CallIntake:
 
     def key(self, digit: str) -> None:
         self.journal.keys += digit
+
+    def preferences(self, *, confidential: bool = False, no_contact: bool = False) -> None:
+        """The caller's keypad choices; switched on only, kept in the spool at once."""
+        self.journal.confidential = self.journal.confidential or confidential
+        self.journal.no_contact = self.journal.no_contact or no_contact
+        self.spool.write(self.journal)
 
     def recording(self, path: Path, sha256: str | None = None,
                   seconds: float | None = None) -> None:
