@@ -91,7 +91,8 @@ def receive(*, session: Session, domain: Domain, sender: str, text: str,
            for e in ticket.events):
         return Handled.DUPLICATE
     try:
-        citizen.follow_up(session=session, ticket=ticket, actor=CITIZEN, text=words,
+        # Kept as typed: the normalised form is only for reading codes.
+        citizen.follow_up(session=session, ticket=ticket, actor=CITIZEN, text=text.strip(),
                           via="sms", ref=ref, at=now)
     except InvalidInput:
         log.warning("inbound SMS %s from %s: text refused (control characters)", ref, masked)
