@@ -35,6 +35,7 @@ TAIL_DIGITS = 4
 # The answer as read at key 1: short enough to hear, long enough to mean something.
 ANSWER_CHARS = 40
 _PHONE_LIKE = re.compile(r"\d[\d -]{5,}\d")
+_CJK_NAME = re.compile(r"[\u4e00-\u9fff]{2}$")
 
 
 @dataclass(frozen=True)
@@ -61,10 +62,19 @@ def told_answer(ticket: Ticket) -> str:
     """The short answer with what must not be read to a caller ID taken out: the handler's
     name and anything that looks like a phone number."""
     text = short_answer(ticket, ANSWER_CHARS)
-    name = ticket.handler.display_name if ticket.handler is not None else ""
-    if name:
+    for name in _name_forms(ticket.handler.display_name if ticket.handler else ""):
         text = text.replace(name, "承办人")
     return _PHONE_LIKE.sub("", text)
+
+
+def _name_forms(display_name: str) -> list[str]:
+    """The handler's display name and, when it ends in Chinese characters, its last two and
+    three (a display name is often "unit + title + 姓名"; replies use the 姓名 alone).
+    Longest first, so the whole name goes before its parts."""
+    forms = {display_name} if display_name else set()
+    if _CJK_NAME.search(display_name):
+        forms |= {display_name[-3:], display_name[-2:]}
+    return sorted(forms, key=len, reverse=True)
 
 
 def open_tickets(sessions: sessionmaker[Session], caller: str, limit: int = 3,
