@@ -460,8 +460,8 @@ class Dialogue:
 
     def _s_preferences(self) -> State:
         """1 keeps the caller's identity from the handler (保密), 2 asks for no callback;
-        either, both or none, then # -- or silence, which files the ticket as it is."""
-        self.call.flush_dtmf()
+        either, both or none, then # -- or silence, which files the ticket as it is. Keys
+        pressed ahead (a caller who knows the menu) count; each choice is said back."""
         heard = self._play(self.prompts.pcm("preferences"))
         while heard is not Heard.HUNG_UP:
             key = self._key(timeout=self.sip.confirm_timeout_seconds)
