@@ -1,7 +1,7 @@
 """The citizen hears back: SMS to the caller's number when the ticket is accepted, when more
 information is asked of them, and with the answer when it is closed; the status page the
 SMS links to. On SQLite and PostgreSQL, through the real worker and WebhookSms posting to a
-loopback stand-in for the SMS gateway (tests/outbound/sms_gateway.py)."""
+loopback stand-in for the SMS gateway (tests.support.nodes.SmsGateway)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from outbound.models import Kind
 from outbound.planner import plan
 from outbound.sms import WebhookSms
 from outbound.worker import OutboundWorker
-from tests.outbound.sms_gateway import SmsGateway
 from tests.outbound.support import (
     ScriptedDialer,
     close_ticket,
@@ -30,6 +29,7 @@ from tests.outbound.support import (
     ticket,
 )
 from tests.support.city import City
+from tests.support.nodes import SmsGateway
 from ticketing import citizen, service
 from ticketing.context import Domain
 
