@@ -36,6 +36,7 @@ from tests.outbound.support import (
     ticket,
 )
 from tests.sip import harness
+from tests.sip.callers import silence_pcm16, ulaw_pcap
 from tests.support.city import City, seed_city
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory
@@ -119,8 +120,12 @@ class Phones:
         tag = uuid.uuid4().hex[:8]
         pcaps = [dtmf_pcap(self.workdir / f"key-{tag}-{i}.pcap", d, timestamp=16000 * (i + 1))
                  for i, d in enumerate(digits)]
-        steps = "\n".join(harness.play(p, 1500 if i < len(pcaps) - 1 else 50)
+        steps = "\n".join(harness.play(p, 1500 if i < len(pcaps) - 1 else 250)
                           for i, p in enumerate(pcaps))
+        # Then silence, as a phone keeps sending RTP: the survey's report and questions
+        # outlast the RTP-inactivity watchdog (SIPp sends nothing once a pcap ends).
+        silence = ulaw_pcap(self.workdir / f"silence-{tag}.pcap", silence_pcm16(60))
+        steps += "\n" + harness.play(silence, 0)
         text = (SCENARIOS / "uas_keys.xml").read_text().replace("@KEYS@", steps)
         path = self.workdir / f"uas_keys-{tag}.xml"
         path.write_text(text)
