@@ -189,6 +189,8 @@ class TicketEvent(Base):
     """One audited step of a ticket (全程留痕). Rows are only ever inserted."""
 
     __tablename__ = "ticket_events"
+    # The outbound planner looks up recent steps by kind (outbound.citizen_sms).
+    __table_args__ = (Index("ix_ticket_events_action_at", "action", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)

@@ -452,8 +452,12 @@ def status_page_body(ticket: Ticket, domain: Domain) -> str:
     def local(at: datetime | None) -> str:
         return at.astimezone(domain.tz).strftime("%Y-%m-%d %H:%M") if at else "—"
 
+    try:
+        category = category_label(ticket.category)
+    except KeyError:  # a category since removed from config/categories.toml
+        category = ticket.category
     rows = [("工单编号", ticket.number),
-            ("诉求类别", category_label(ticket.category)),
+            ("诉求类别", category),
             ("受理时间", local(ticket.received_at)),
             ("办理状态", PUBLIC_STATUS_LABELS[Status(ticket.status)])]
     if Status(ticket.status) not in (Status.CLOSED, Status.SURVEYED, Status.ARCHIVED):

@@ -1,4 +1,4 @@
-"""The citizen hears back: an unguessable token per ticket for the public status page
+"""The citizen hears back: a status-page token per ticket; recent audit steps by kind
 
 Revision ID: 0008e
 Revises: 0007
@@ -20,9 +20,11 @@ def upgrade() -> None:
     with op.batch_alter_table("tickets", schema=None) as batch_op:
         batch_op.add_column(sa.Column("status_token", sa.String(length=64), nullable=True))
         batch_op.create_index("ix_tickets_status_token", ["status_token"], unique=True)
+    op.create_index("ix_ticket_events_action_at", "ticket_events", ["action", "at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_ticket_events_action_at", table_name="ticket_events")
     with op.batch_alter_table("tickets", schema=None) as batch_op:
         batch_op.drop_index("ix_tickets_status_token")
         batch_op.drop_column("status_token")
