@@ -241,6 +241,17 @@ class OutboundSettings(BaseModel):
     tts_voice: str = "cmn"
     # SMS retries when the provider fails (seconds after each failure).
     sms_retry_seconds: list[int] = Field(default_factory=lambda: [60, 300])
+    # The citizen hears back (docs/outbound.md): an SMS to the caller when the ticket is
+    # accepted, when more information is asked of them, and with the answer at closure.
+    citizen_sms: bool = True
+    # Steps older than this are not texted any more (a late SMS confuses more than it
+    # tells; and turning the feature on does not text every past caller).
+    citizen_sms_max_age_hours: float = 24.0
+    # Public address of the status page (/s/<token>) as the citizen's phone reaches it.
+    status_page_base_url: str = "http://127.0.0.1:8000"
+    # Shared secret of the SMS gateway's inbound webhook (HMAC-SHA256 of the body in
+    # X-Hotline-Signature); empty: the webhook refuses everything (403).
+    sms_inbound_secret: str = ""
 
 
 class Settings(BaseSettings):

@@ -30,7 +30,7 @@ from ticketing.db import make_engine, make_session_factory, require_migrated, sc
 from ticketing.schemas import ERROR_RESPONSES
 from ticketing.service import InvalidInput, NotFound
 from ticketing.states import PermissionDenied, ReasonRequired, TransitionError
-from ticketing.views import router
+from ticketing.views import public_router, router
 
 log = logging.getLogger("hotline.app")
 
@@ -177,6 +177,7 @@ def create_app(
     app.include_router(observability_router)
     install_error_handlers(app)
     app.include_router(router, responses=ERROR_RESPONSES)
+    app.include_router(public_router)
     app.include_router(twilio_views.router, responses=ERROR_RESPONSES)
     app.include_router(outbound_router, responses=ERROR_RESPONSES)
     app.include_router(knowledge_router, responses=ERROR_RESPONSES)

@@ -78,6 +78,7 @@ class State(Enum):
     ASK_AGAIN = "ask_again"  # empty or low-confidence transcript: say it again (once)
     READBACK = "readback"  # "您反映的是…问题，地址是…" + "确认请按1，重新录音请按2"
     CONFIRM = "confirm"  # waiting for 1 / 2
+    PREFERENCES = "preferences"  # 1 保密, 2 不要回访, # (or silence) to file
     RERECORD = "rerecord"  # 2: record the complaint again
     FILE = "file"  # make the ticket, read its number and deadline
     GOODBYE = "goodbye"
@@ -103,8 +104,9 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     State.UNDERSTAND: _ANY | {State.ASK_AGAIN, State.READBACK, State.EMERGENCY},
     State.ASK_AGAIN: _ANY | {State.BEEP, State.RECORD, State.OPERATOR},
     State.READBACK: _ANY | {State.CONFIRM, State.OPERATOR},
-    State.CONFIRM: _ANY | {State.FILE, State.RERECORD, State.OPERATOR, State.CONFIRM,
-                           State.CALLBACK_NUMBER},
+    State.CONFIRM: _ANY | {State.PREFERENCES, State.FILE, State.RERECORD, State.OPERATOR,
+                           State.CONFIRM, State.CALLBACK_NUMBER},
+    State.PREFERENCES: _ANY | {State.FILE, State.OPERATOR, State.CALLBACK_NUMBER},
     State.RERECORD: _ANY | {State.BEEP, State.RECORD, State.OPERATOR},
     State.FILE: _ANY | {State.GOODBYE},
     State.GOODBYE: _ANY | {State.DONE},
@@ -479,7 +481,7 @@ class Dialogue:
         if self.call.ended:
             return State.HANGUP
         if key == "1":
-            return self._filing(State.FILE)
+            return State.PREFERENCES
         if key == "2":
             return State.RERECORD
         if key == "0":
@@ -493,6 +495,29 @@ class Dialogue:
         if self._play(self.prompts.pcm("confirm_again")) is Heard.HUNG_UP:
             return State.HANGUP
         return State.CONFIRM
+
+    def _s_preferences(self) -> State:
+        """1 keeps the caller's identity from the handler (保密), 2 asks for no callback;
+        either, both or none, then # -- or silence, which files the ticket as it is. Keys
+        pressed ahead (a caller who knows the menu) count; each choice is said back."""
+        heard = self._play(self.prompts.pcm("preferences"))
+        while heard is not Heard.HUNG_UP:
+            key = self._key(timeout=self.sip.confirm_timeout_seconds)
+            if self.call.ended:
+                break
+            if key is None or key == "#":
+                # A withheld caller who asked for no callback is not asked for a number.
+                if self.intake.journal.no_contact:
+                    return State.FILE
+                return self._filing(State.FILE)
+            if key == "0":
+                return State.OPERATOR
+            if key not in ("1", "2"):
+                continue
+            self.intake.preferences(confidential=key == "1", no_contact=key == "2")
+            heard = self._play(self.prompts.pcm(
+                "preference_confidential" if key == "1" else "preference_no_contact"))
+        return State.HANGUP
 
     def _s_rerecord(self) -> State:
         assert self.audio is not None
@@ -634,6 +659,12 @@ class Dialogue:
                        + b"".join(self.prompts.pcm("status_ticket") + self.prompts.number(t.tail)
                                   + self.prompts.say(t.label + "。", "status")
                                   for t in found.tickets))
+            if found.closed:
+                pcm += self.prompts.pcm("status_closed_intro") + b"".join(
+                    self.prompts.pcm("status_ticket") + self.prompts.number(t.tail)
+                    + self.prompts.say(P.text("status_closed_tail", answer=t.answer),
+                                       "status")
+                    for t in found.closed)
         heard = self._play(pcm)
         if heard is Heard.HUNG_UP:
             return State.HANGUP

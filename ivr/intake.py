@@ -41,6 +41,8 @@ MIN_RECOVERED_SECONDS = 1.0
 # Keys taken for a callback number (SIP and Twilio): 12 digits hold a landline with its
 # area code (075512345678); more is a leaned-on keypad.
 MAX_CALLBACK_DIGITS = 16
+PREFERENCE_LABELS = {"confidential": "身份保密", "no_contact": "不要回访"}
+
 
 @dataclass
 class CallJournal:
@@ -65,6 +67,9 @@ class CallJournal:
     callback_number: str | None = None
     ticket_number: str | None = None
     node: str = ""  # the node that took the call (settings.node)
+    # Chosen by keypad after the read-back (ivr.call_flow, State.PREFERENCES).
+    confidential: bool = False  # 保密: keep the caller's identity from the handler
+    no_contact: bool = False  # 不要回访: no survey call, no SMS
 
 
 @dataclass(frozen=True)
@@ -183,6 +188,7 @@ def _file_ticket(session: Session, domain: Domain, j: CallJournal) -> Ticket:
         session=session, domain=domain, actor=actor,
         channel="twilio" if j.carrier == "twilio" else "phone",
         caller_phone=number or keyed, caller_phone_keyed=keyed is not None,
+        confidential=j.confidential, no_contact=j.no_contact,
         # A SIP user part is whatever the caller's phone put there; the ticket must not fail.
         caller_name=None if number or not j.caller else strip_unsafe(f"SIP {j.caller}")[:64],
         demand=text or service.TRANSCRIPT_PENDING,
@@ -190,6 +196,12 @@ def _file_ticket(session: Session, domain: Domain, j: CallJournal) -> Ticket:
         recording_path=j.recording_path, recording_sha256=j.recording_sha256,
         call_id=j.call_id, received_at=_dt(j.arrived_at),
     )
+    if j.confidential or j.no_contact:
+        chosen = {k: True for k in ("confidential", "no_contact") if getattr(j, k)}
+        service.record_event(session=session, ticket=ticket, actor=actor,
+                             action="citizen_preferences", note="市民按键选择："
+                             + "、".join(PREFERENCE_LABELS[k] for k in chosen),
+                             data={**chosen, "via": "ivr_keypad"})
     service.accept(session=session, domain=domain, ticket=ticket, actor=actor)
     if not text and j.recording_path:
         enqueue(session=session, ticket_id=ticket.id, recording_path=j.recording_path,
@@ -233,6 +245,12 @@ class CallIntake:
     def callback_number(self, e164: str) -> None:
         """The number the caller keyed in to be called back (before the ticket is filed)."""
         self.journal.callback_number = e164
+        self.spool.write(self.journal)
+
+    def preferences(self, *, confidential: bool = False, no_contact: bool = False) -> None:
+        """The caller's keypad choices; switched on only, kept in the spool at once."""
+        self.journal.confidential = self.journal.confidential or confidential
+        self.journal.no_contact = self.journal.no_contact or no_contact
         self.spool.write(self.journal)
 
     def recording(self, path: Path, sha256: str | None = None,

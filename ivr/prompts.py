@@ -47,6 +47,10 @@ PROMPTS: dict[str, str] = {
     "readback_unclassified": "您的诉求已录音。",
     "confirm": "确认请按1，重新录音请按2。",
     "confirm_again": "请按键选择：确认请按1，重新录音请按2。",
+    # After the confirm key: two optional choices, then # (or silence) files the ticket.
+    "preferences": "需要对您的身份保密请按1，不需要回访请按2，确认请按井号键。",
+    "preference_confidential": "已为您选择身份保密。",
+    "preference_no_contact": "已为您选择不回访。",
     "ticket_number": "您的诉求已受理，工单编号是",  # followed by the digits
     "deadline": "我们将在{deadline}办理并答复您。",  # deadline_phrase()
     "filed_later": "您的诉求已记录，我们稍后会与您联系告知工单编号。",
@@ -61,6 +65,10 @@ PROMPTS: dict[str, str] = {
     "status_item": "尾号{number}的工单，{status}。",  # status_item_text(); number as digits
     "status_ticket": "尾号",  # followed by the digits, then the status label
     "status_none": "没有查到您这个号码正在办理的工单。",
+    # Closed in the last 30 days: the short answer (ivr.ticket_lookup.told_answer).
+    "status_closed_intro": "最近办结的工单如下。",
+    "status_closed_item": "尾号{number}的工单已办结，{answer}。",  # status_closed_text()
+    "status_closed_tail": "的工单已办结，{answer}。",  # after the digit clips
     "status_unavailable": "抱歉，暂时无法查询工单办理情况，请稍后再试。",
     # A withheld number: tickets are found by the number the network gives, and none came.
     "status_no_number": "您的来电未显示号码，无法查询工单办理情况。",
@@ -139,6 +147,10 @@ def status_count_text(count: int) -> str:
 
 def status_item_text(number: str, status_label: str) -> str:
     return text("status_item", number=digits_text(number), status=status_label)
+
+
+def status_closed_text(number: str, answer: str) -> str:
+    return text("status_closed_item", number=digits_text(number), answer=answer)
 
 
 def _num(value: float) -> str:

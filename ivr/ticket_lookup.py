@@ -3,52 +3,94 @@
 The caller is known only by caller ID, which anyone can set on a direct SIP call (and
 many trunks pass through). So the answer is only what is safe to tell whoever claims the
 number: how many tickets are open, and for each the last digits of its number and a coarse
-step (ticketing.states.PUBLIC_STATUS_LABELS). Never a confidential ticket (that a number
-filed one is itself the secret), never the demand, the unit, a handler's name or phone.
+step (ticketing.states.PUBLIC_STATUS_LABELS); for tickets closed in the last 30 days also the
+short answer (outcome and the start of the reply, ticketing.citizen.short_answer) -- with
+the handler's name and any phone number taken out of it. Never a confidential ticket (that
+a number filed one is itself the secret), never the demand, the unit, a handler's name or
+phone.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 
+from ticketing.citizen import RECENT_CLOSED_DAYS, short_answer
 from ticketing.models import Ticket
 from ticketing.phones import normalise
 from ticketing.queries import same_identified_caller
-from ticketing.states import OPEN_STATUSES, PUBLIC_STATUS_LABELS, Status, values
+from ticketing.states import (
+    FINISHED_STATUSES,
+    OPEN_STATUSES,
+    PUBLIC_STATUS_LABELS,
+    Status,
+    values,
+)
 
 # Enough for the caller to tell their tickets apart, too little to act on one elsewhere
 # (the API, the console and the outbound menus all want the full number).
 TAIL_DIGITS = 4
+# The answer as read at key 1: short enough to hear, long enough to mean something.
+ANSWER_CHARS = 40
+_PHONE_LIKE = re.compile(r"\d[\d -]{5,}\d")
+_CJK_NAME = re.compile(r"[\u4e00-\u9fff]{2}$")
 
 
 @dataclass(frozen=True)
 class TicketStatus:
     tail: str  # the last TAIL_DIGITS digits of the ticket number
     label: str  # zh-CN: 已受理 / 办理中 / 已办结
+    answer: str = ""  # closed ones: "已解决：……" (ANSWER_CHARS at most)
 
 
 @dataclass(frozen=True)
 class StatusReport:
     open_count: int
     tickets: list[TicketStatus] = field(default_factory=list)  # newest first
+    # Closed in the last RECENT_CLOSED_DAYS days, most recently closed first.
+    closed: list[TicketStatus] = field(default_factory=list)
     # The caller's number is withheld: there is nothing to look up by (the dialogue says so).
     no_number: bool = False
 
 
-def open_tickets(sessions: sessionmaker[Session], caller: str,
-                 limit: int = 3) -> StatusReport:
+def told_answer(ticket: Ticket) -> str:
+    """The short answer with what must not be read to a caller ID taken out: the handler's
+    name and anything that looks like a phone number."""
+    text = short_answer(ticket, ANSWER_CHARS)
+    for name in _name_forms(ticket.handler.display_name if ticket.handler else ""):
+        text = text.replace(name, "承办人")
+    return _PHONE_LIKE.sub("", text)
+
+
+def _name_forms(display_name: str) -> list[str]:
+    """The handler's display name and, when it ends in Chinese characters, its last two and
+    three (a display name is often "unit + title + 姓名"; replies use the 姓名 alone).
+    Longest first, so the whole name goes before its parts."""
+    forms = {display_name} if display_name else set()
+    if _CJK_NAME.search(display_name):
+        forms |= {display_name[-3:], display_name[-2:]}
+    return sorted(forms, key=len, reverse=True)
+
+
+
+def open_tickets(sessions: sessionmaker[Session], caller: str, limit: int = 3,
+                 closed_limit: int = 2, now: datetime | None = None) -> StatusReport:
     """The open, non-confidential tickets filed from this number (in any spelling: it is
-    compared in E.164), their count and the latest ``limit`` (newest first). Tickets whose
-    number was keyed in on the IVR are not the caller's to hear about: anyone can key any
-    number. Raises SQLAlchemyError when the database is down (the dialogue says so)."""
+    compared in E.164): their count and the latest ``limit`` (newest first); and the latest
+    ``closed_limit`` closed in the last RECENT_CLOSED_DAYS days with their short answer.
+    Tickets whose number was keyed in on the IVR are not the caller's to hear about: anyone
+    can key any number. Raises SQLAlchemyError when the database is down (the dialogue says
+    so)."""
     number = normalise(caller)
     if number is None:
         return StatusReport(0, no_number=True)
-    conds = (same_identified_caller(number), Ticket.confidential.is_(False),
-             Ticket.status.in_(values(OPEN_STATUSES)))
+    mine = (same_identified_caller(number), Ticket.confidential.is_(False))
+    conds = (*mine, Ticket.status.in_(values(OPEN_STATUSES)))
+    since = (now or datetime.now(UTC)) - timedelta(days=RECENT_CLOSED_DAYS)
     with sessions() as session:
         count = session.scalar(select(func.count(Ticket.id)).where(*conds)) or 0
         rows = session.execute(
@@ -56,7 +98,16 @@ def open_tickets(sessions: sessionmaker[Session], caller: str,
             .order_by(Ticket.received_at.desc(), Ticket.id.desc())
             .limit(limit)
         ).all()
+        closed = session.scalars(
+            select(Ticket).options(joinedload(Ticket.handler))
+            .where(*mine, Ticket.status.in_(values(FINISHED_STATUSES)),
+                   Ticket.closed_at >= since)
+            .order_by(Ticket.closed_at.desc(), Ticket.id.desc()).limit(closed_limit)
+        ).all()
+        closed_told = [TicketStatus(t.number[-TAIL_DIGITS:],
+                                    PUBLIC_STATUS_LABELS[Status(t.status)], told_answer(t))
+                       for t in closed]
     return StatusReport(count, [
         TicketStatus(number[-TAIL_DIGITS:], PUBLIC_STATUS_LABELS[Status(status)])
         for number, status in rows
-    ])
+    ], closed_told)

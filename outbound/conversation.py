@@ -25,6 +25,9 @@ class Step:
     prompt_id: str  # recorded prompt name (config/prompts/<id>.wav) or cache key
     text: str  # zh-CN, spoken by TTS when there is no recording
     keys: str = ""  # keys that answer this step; empty: say it and hang up
+    # Said once before ``text`` (not repeated when the question is asked again), always
+    # by TTS: it carries ticket data, which no recording under config/prompts can hold.
+    report: str = ""
 
     @property
     def final(self) -> bool:

@@ -72,7 +72,14 @@ class SipDialer:
             conversation.answered(call.call_id)
             step = conversation.step(keys)
             silent_asks = 0
+            reported: set[str] = set()
             while True:
+                if step.report and step.report not in reported:
+                    # Heard in full: a key pressed meanwhile waits for the question.
+                    reported.add(step.report)
+                    wav = self.prompts.speech(f"{step.prompt_id}_report", step.report)
+                    if call.play_wav(str(wav), interrupt_on_dtmf=False) is PlayResult.HUNG_UP:
+                        break
                 played = call.play_wav(self._wav(step), interrupt_on_dtmf=not step.final)
                 if played is PlayResult.HUNG_UP or step.final:
                     break
@@ -176,6 +183,8 @@ def twiml_for(step: Step, *, action: str, key_timeout: float) -> str:
         response.say(step.text, language="zh-CN")
         response.hangup()
         return str(response)
+    if step.report:  # before the <Gather>: a key pressed during it is not an answer yet
+        response.say(step.report, language="zh-CN")
     gather = Gather(num_digits=1, action=action, method="POST", timeout=int(key_timeout))
     gather.say(step.text, language="zh-CN")
     response.append(gather)

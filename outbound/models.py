@@ -21,6 +21,9 @@ class Kind(StrEnum):
     UTILITY_CALL = "utility_call"  # a utility still undispatched: call the duty dispatcher
     SURVEY_CALL = "survey_call"  # 回访 after closure
     SURVEY_SMS = "survey_sms"  # survey calls unanswered: SMS with a reply code
+    # The caller hears back: accepted / more information asked / answer at closure. One
+    # per (ticket, audit event): round is the event's id, step what it was (CitizenStep).
+    CITIZEN_SMS = "citizen_sms"
 
 
 CALL_KINDS = frozenset({Kind.SIGN_CALL, Kind.ESCALATE_CALL, Kind.URGE, Kind.SURVEY_CALL,

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
+from outbound.citizen_sms import plan_citizen_sms
 from outbound.ladder import due_items
 from outbound.models import SIGN_KINDS, Kind, OutboundTask, TaskStatus
 from outbound.policies import insert_ignore, task_row
@@ -38,6 +39,7 @@ def plan(*, session: Session, domain: Domain, now: datetime) -> PlanStats:
     stats.created += plan_urges(session=session, domain=domain, now=now)
     stats.created += plan_utility_calls(session=session, domain=domain, now=now)
     stats.created += plan_surveys(session=session, domain=domain, now=now)
+    stats.created += plan_citizen_sms(session=session, domain=domain, now=now)
     session.flush()
     return stats
 

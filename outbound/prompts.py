@@ -19,3 +19,7 @@ class PromptLibrary:
 
     def wav(self, prompt_id: str, text: str) -> Path:
         return self.renderer.recorded(prompt_id) or self.renderer.speech(prompt_id, text)
+
+    def speech(self, prompt_id: str, text: str) -> Path:
+        """``text`` spoken by TTS whatever is recorded under ``prompt_id``."""
+        return self.renderer.speech(prompt_id, text)

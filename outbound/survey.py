@@ -30,7 +30,7 @@ from outbound.policies import (
     task_row,
 )
 from outbound.timing import in_quiet_hours, local_day_start, next_allowed, next_day_start
-from ticketing import service
+from ticketing import citizen, service
 from ticketing.context import Domain
 from ticketing.models import SurveyResult, Ticket
 from ticketing.queries import may_contact
@@ -78,14 +78,26 @@ def _quiet_or_capped(session: Session, domain: Domain, task: OutboundTask, ticke
     return False
 
 
+# The handler's answer as the survey call reads it before the questions.
+REPORT_ANSWER_CHARS = 60
+
+
+def report_text(ticket: Ticket) -> str:
+    """What the handler reported, said before the two questions: the citizen judges the
+    answer they were given, not a guess at it."""
+    return (f"您好，这里是12345热线回访。关于您反映的问题，承办单位答复"
+            f"{citizen.short_answer(ticket, REPORT_ANSWER_CHARS)}。")
+
+
 class SurveyConversation(Conversation):
-    def __init__(self, *, task_round: int, **kw: object) -> None:
+    def __init__(self, *, task_round: int, report: str = "", **kw: object) -> None:
         super().__init__(**kw)  # type: ignore[arg-type]
         self.task_round = task_round
+        self.report = report
 
     def step(self, keys: str) -> Step:
         if not keys:
-            return Step("survey_resolved", Q_RESOLVED, keys="12")
+            return Step("survey_resolved", Q_RESOLVED, keys="12", report=self.report)
         if len(keys) == 1:
             return Step("survey_satisfied", Q_SATISFIED, keys="12")
         return Step("survey_thanks", "感谢您对一二三四五热线工作的支持，再见。")
@@ -130,7 +142,7 @@ class SurveyCall:
                      task: OutboundTask, attempt: OutboundAttempt, ticket: Ticket
                      ) -> Conversation:
         return SurveyConversation(sessions=sessions, domain=domain, attempt_id=attempt.id,
-                                  task_round=task.round)
+                                  task_round=task.round, report=report_text(ticket))
 
     def after(self, *, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
               attempt: OutboundAttempt, now: datetime) -> None:

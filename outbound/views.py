@@ -1,8 +1,11 @@
-"""HTTP endpoints of the outbound service: Twilio's voice webhooks (signed, checked) and
-the supervisors' review queue of dissatisfied citizens."""
+"""HTTP endpoints of the outbound service: Twilio's voice webhooks (signed, checked),
+citizens' SMS replies (the SMS gateway's and Twilio's, signed, checked) and the
+supervisors' review queue of dissatisfied citizens."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import time
 from datetime import datetime
@@ -11,13 +14,14 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from config.settings import Settings
 from outbound.dialers import TWILIO_STATUS, TwilioDialer, twilio_webhook_base, twiml_for
+from outbound.inbound_sms import receive
 from outbound.models import OutboundAttempt, Outcome, SurveyReview
 from outbound.worker import conversation_for
 from telephony.twilio import signature
@@ -181,6 +185,73 @@ async def twilio_status(request: Request, attempt: AttemptId) -> Response:
     except _Refused as refused:
         return refused.response()
     return Response(status_code=204)
+
+
+# --- citizens' SMS replies -------------------------------------------------------------
+#
+# Both answer 200 to any message that passed the signature check, whatever it was (an
+# unknown sender too: the gateway must not retry it); what was done is logged.
+
+SMS_SIGNATURE_HEADER = "X-Hotline-Signature"
+
+
+def _gateway_refusal(secret: str, body: bytes, given: str | None) -> str | None:
+    """Why the gateway's inbound SMS must be refused, or None. An HMAC under an empty key
+    is anyone's to compute, so an empty secret refuses everything."""
+    if not secret:
+        return "outbound.sms_inbound_secret is empty: inbound SMS are refused"
+    if not given:
+        return f"{SMS_SIGNATURE_HEADER} missing"
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, given.strip().lower().removeprefix("sha256=")):
+        return f"{SMS_SIGNATURE_HEADER} invalid"
+    return None
+
+
+def _receive_sms(request: Request, sender: str, text: str, ref: str) -> str:
+    with transaction(request.app.state.sessions) as session:
+        return receive(session=session, domain=request.app.state.domain, sender=sender,
+                       text=text, ref=ref).value
+
+
+class InboundSms(BaseModel):
+    id: str = Field(default="", max_length=128)
+    text: str = Field(default="", max_length=2000)
+    sender: str = Field(alias="from", min_length=1, max_length=32)
+
+
+@router.post("/sms/inbound", include_in_schema=False)
+async def gateway_sms(request: Request) -> Response:
+    """The SMS gateway's inbound webhook: JSON {"id", "from", "text"}, signed with
+    HMAC-SHA256 of the raw body under outbound.sms_inbound_secret (hex)."""
+    settings: Settings = request.app.state.settings
+    body = await request.body()
+    refused = _gateway_refusal(settings.outbound.sms_inbound_secret, body,
+                               request.headers.get(SMS_SIGNATURE_HEADER))
+    if refused:
+        log.warning("inbound SMS refused: %s", refused)
+        return JSONResponse({"error": "forbidden", "detail": refused}, 403)
+    try:
+        msg = InboundSms.model_validate_json(body)
+    except ValueError:
+        return JSONResponse({"error": "invalid", "detail": "expected {id, from, text}"}, 422)
+    await run_in_threadpool(_receive_sms, request, msg.sender, msg.text,
+                            msg.id or hashlib.sha256(body).hexdigest()[:32])
+    return JSONResponse({"ok": True})
+
+
+@router.post("/twilio/sms", include_in_schema=False)
+async def twilio_sms(request: Request) -> Response:
+    """Twilio's inbound SMS webhook (the one signature check, telephony.twilio.signature)."""
+    try:
+        params = await _signed_form(request)
+    except _Refused as refused:
+        return refused.response()
+    sender = (params.get("From") or "")[:32]
+    if sender:
+        await run_in_threadpool(_receive_sms, request, sender, params.get("Body") or "",
+                                (params.get("MessageSid") or "")[:128])
+    return _twiml("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>")
 
 
 # --- review queue ----------------------------------------------------------------------

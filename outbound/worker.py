@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from outbound.citizen_sms import CitizenSms
 from outbound.conversation import Conversation
 from outbound.dialers import CallResult, Dialer
 from outbound.models import Kind, OutboundAttempt, OutboundTask, Outcome, TaskStatus
@@ -56,6 +57,7 @@ POLICIES: dict[str, Policy] = {
     Kind.UTILITY_CALL.value: UtilityCall(),
     Kind.SURVEY_CALL.value: SurveyCall(),
     Kind.SURVEY_SMS.value: SurveySms(),
+    Kind.CITIZEN_SMS.value: CitizenSms(),
 }
 
 EVENT_NOTES: dict[str, str] = {
@@ -66,6 +68,7 @@ EVENT_NOTES: dict[str, str] = {
     Kind.UTILITY_CALL.value: "水电气暖督办电话",
     Kind.SURVEY_CALL.value: "回访电话",
     Kind.SURVEY_SMS.value: "回访短信",
+    Kind.CITIZEN_SMS.value: "告知市民短信",
 }
 
 

@@ -164,6 +164,9 @@ class Ticket(Base):
     # settings.verification.exclusion_reasons, and their words.
     exclusion_reason: Mapped[str | None] = mapped_column(String(32))
     exclusion_text: Mapped[str | None] = mapped_column(Text)
+    # The citizen's key to the public status page (ticketing.citizen): random, never the
+    # number (numbers are sequential, so anyone could walk them). Made on first use.
+    status_token: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
 
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -191,6 +194,8 @@ class TicketEvent(Base):
     """One audited step of a ticket (全程留痕). Rows are only ever inserted."""
 
     __tablename__ = "ticket_events"
+    # The outbound planner looks up recent steps by kind (outbound.citizen_sms).
+    __table_args__ = (Index("ix_ticket_events_action_at", "action", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)

@@ -79,6 +79,18 @@ def is_chinese(e164: str | None) -> bool:
     return bool(e164) and e164.startswith("+86")  # type: ignore[union-attr]
 
 
+def can_text(e164: str | None) -> bool:
+    """A number an SMS can reach: a mobile (a landline or a service number cannot)."""
+    if not e164:
+        return False
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.number_type(number) in (phonenumbers.PhoneNumberType.MOBILE,
+                                                phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+
 def _national_digits(e164: str) -> str:
     """The national significant number: 13912345678, 1065123456, 12345."""
     return e164[3:] if e164.startswith("+86") else e164.lstrip("+")

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ticketing import queries, service
+from ticketing import citizen, queries, service
 from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.deps import DomainDep, Token, require, unit_of_work
@@ -162,6 +162,19 @@ def send_back(ref: str, body: Reason, request: Request, token: Token, domain: Do
 @router.post("/tickets/{ref}/return", response_model=TicketOut)
 def return_ticket(ref: str, body: Reason, request: Request, token: Token, domain: DomainDep):
     return _act(request, token, domain, ref, service.return_ticket, reason=body.reason)
+
+
+@router.post("/tickets/{ref}/request_info", response_model=EventOut)
+def request_info(ref: str, body: Reason, request: Request, token: Token, domain: DomainDep):
+    """补充信息: ask the citizen for what is missing (``reason`` is the question, texted to
+    the caller's number unless they asked for no callback); the ticket stays where it is."""
+    with unit_of_work(request, token) as (session, actor):
+        require(actor, Role.OPERATOR, Role.HANDLER, Role.SUPERVISOR, Role.ADMIN)
+        ticket = service.get_ticket(session=session, actor=actor, ref=ref)
+        citizen.request_info(session=session, ticket=ticket, actor=actor,
+                             question=body.reason, at=domain.now())
+        session.commit()
+        return EventOut.of(service.events_of(session=session, ticket=ticket)[-1])
 
 
 @router.post("/tickets/{ref}/exclude", response_model=TicketOut)
@@ -394,3 +407,65 @@ def rotate(user_id: int, request: Request, response: Response,
         new_token = rotate_token(session=session, user=user, actor=actor)
         session.commit()
         return {"id": user.id, "username": user.username, "token": new_token}
+
+
+# --- the citizen's status page ---------------------------------------------------------
+
+public_router = APIRouter(tags=["citizen"])
+
+_PAGE = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex"><title>12345 工单办理情况</title></head>
+<body style="font-family:sans-serif;max-width:36em;margin:1em auto;padding:0 1em">
+<h1>12345 工单办理情况</h1>
+{body}
+<p>查询也可拨打12345按1。</p>
+</body></html>"""
+
+
+def _page(body: str, status: int = 200) -> Response:
+    # The link is the key: not cached, not sent on as a referrer, not indexed.
+    return Response(_PAGE.format(body=body), status, media_type="text/html; charset=utf-8",
+                    headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
+                             "X-Robots-Tag": "noindex"})
+
+
+@public_router.get("/s/{token}", response_class=Response, include_in_schema=False)
+def status_page(token: str, request: Request, domain: DomainDep) -> Response:
+    """One ticket's step and answer, for whoever holds the link texted to its caller. Only
+    what the citizen told us and the answer they are owed: never the caller's number or
+    name, the unit, nor a handler."""
+    with request.app.state.sessions() as session:
+        ticket = citizen.by_status_token(session=session, token=token)
+        if ticket is None:
+            return _page("<p>没有找到这个工单，请核对短信中的链接。</p>", 404)
+        return _page(status_page_body(ticket, domain))
+
+
+def status_page_body(ticket: Ticket, domain: Domain) -> str:
+    from html import escape
+
+    from ticketing.classify import category_label
+    from ticketing.states import PUBLIC_STATUS_LABELS
+
+    def local(at: datetime | None) -> str:
+        return at.astimezone(domain.tz).strftime("%Y-%m-%d %H:%M") if at else "—"
+
+    try:
+        category = category_label(ticket.category)
+    except KeyError:  # a category since removed from config/categories.toml
+        category = ticket.category
+    rows = [("工单编号", ticket.number),
+            ("诉求类别", category),
+            ("受理时间", local(ticket.received_at)),
+            ("办理状态", PUBLIC_STATUS_LABELS[Status(ticket.status)])]
+    if Status(ticket.status) not in (Status.CLOSED, Status.SURVEYED, Status.ARCHIVED):
+        rows.append(("办理时限", local(ticket.due_at)))
+    else:
+        rows += [("办结时间", local(ticket.closed_at)),
+                 ("办理结果", citizen.outcome_label(ticket)),
+                 ("答复内容", ticket.reply_text or "—")]
+    cells = "".join(f"<tr><th align=left>{escape(k)}</th><td>{escape(v)}</td></tr>"
+                    for k, v in rows)
+    return f"<table>{cells}</table>"

@@ -153,8 +153,9 @@ def dial_operator(uri: str, urls: Urls, ring_seconds: int) -> str:
 
 
 def status_report(report: StatusReport | None, settings: Settings, urls: Urls) -> str:
-    """The caller's open tickets as ivr.ticket_lookup allows them to be told (None: lookup
-    failed), then the recording turn for a new complaint."""
+    """The caller's open tickets, and the answers of those closed lately, as
+    ivr.ticket_lookup allows them to be told (None: lookup failed), then the recording turn
+    for a new complaint."""
     r = VoiceResponse()
     if report is None:
         _say(r, prompts.text("status_unavailable"))
@@ -167,6 +168,10 @@ def status_report(report: StatusReport | None, settings: Settings, urls: Urls) -
             _say(r, prompts.status_item_text(t.tail, t.label))
     else:
         _say(r, prompts.text("status_none"))
+    if report is not None and report.closed:
+        _say(r, prompts.text("status_closed_intro"))
+        for t in report.closed:
+            _say(r, prompts.status_closed_text(t.tail, t.answer))
     _say(r, prompts.text("status_done"))
     _record(r, settings, urls)
     return r.to_xml()

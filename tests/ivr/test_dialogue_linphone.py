@@ -9,12 +9,12 @@ import wave
 from pathlib import Path
 
 import pytest
-from tests.sip.callers import silence_pcm16
 
 from ivr.callrecords import CallOutcome
 from ivr.prompts import PromptLibrary
 from telephony.media.wav import write_wav_pcm16
 from tests.ivr.conftest import PHRASES, rms
+from tests.support.callers import silence_pcm16
 from tests.support.linphone import AVAILABLE, Linphone
 
 pytestmark = [pytest.mark.sip,

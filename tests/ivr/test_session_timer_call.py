@@ -16,14 +16,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.sip import harness
-from tests.sip.callers import silence_pcm16, ulaw_pcap
 
 from telephony.call import EndReason
 from telephony.media import g711
 from telephony.sip.session_timer import MIN_SE_SECONDS
 from tests.ivr.conftest import AudioAssets, EchoTestHandler, FrontEndFactory, rms
 from tests.ivr.ivrkit import assert_ok
+from tests.support import harness
+from tests.support.callers import silence_pcm16, ulaw_pcap
 
 pytestmark = pytest.mark.sip
 

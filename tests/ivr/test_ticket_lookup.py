@@ -1,8 +1,11 @@
-"""Key 1 status lookup: only what is safe to tell whoever sets the caller ID. On SQLite
+"""Key 1 status lookup: only what is safe to tell whoever sets the caller ID (and for tickets
+closed in the last 30 days, the short answer). On SQLite
 and PostgreSQL, at the function level (the calls that read it out are in
 test_dialogue_operator.py and tests/twilio)."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -54,7 +57,7 @@ def test_reveals_only_counts_last_digits_and_coarse_steps(
         assert report == StatusReport(2, [
             TicketStatus(queued.number[-4:], "已受理"),
             TicketStatus(water.number[-4:], "办理中"),
-        ])
+        ], closed=[TicketStatus(done.number[-4:], "已办结", "已解决：已修复")])
     told = repr(open_tickets(sessions, CALLER))
     for withheld in (water.number, secret.number[-4:], "王先生", "孙强", "13900000030",
                      "bj-water", "停水", "望京"):
@@ -83,3 +86,29 @@ def test_a_keyed_in_number_tells_nothing(
         s.commit()
         assert t.caller_phone == "+86" + CALLER and t.status == "dispatched"
     assert open_tickets(sessions, CALLER) == StatusReport(0, [])
+
+
+def test_closed_answers_without_names_numbers_or_secrets(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    shown = _file(sessions, domain, city, "朝阳区望京西园三区5号楼停水了")
+    secret = _file(sessions, domain, city, "朝阳区望京西园四区2号楼停水了", confidential=True)
+    handler, operator = city.actor("water-handler"), city.actor("operator")
+    with sessions() as s:
+        for done, text in ((shown, "孙强已到现场抢修，恢复供水。有问题请打13900000030"),
+                           (secret, "已约谈物业")):
+            t = s.get_one(Ticket, done.id)
+            service.sign(session=s, domain=domain, ticket=t, actor=handler)
+            service.reply(session=s, domain=domain, ticket=t, actor=handler, text=text,
+                          outcome="resolved")
+            service.close(session=s, domain=domain, ticket=t, actor=operator)
+        s.commit()
+    report = open_tickets(sessions, CALLER)
+    assert report.open_count == 0 and report.tickets == []
+    (closed,) = report.closed  # never the confidential one
+    assert closed.tail == shown.number[-4:] and closed.label == "已办结"
+    assert closed.answer.startswith("已解决：承办人已到现场抢修，恢复供水。")
+    for withheld in ("孙强", "13900000030", secret.number[-4:], "约谈"):
+        assert withheld not in repr(report), withheld
+    # Only the last 30 days.
+    later = open_tickets(sessions, CALLER, now=domain.now() + timedelta(days=31))
+    assert later == StatusReport(0, [], [])

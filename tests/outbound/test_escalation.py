@@ -96,7 +96,8 @@ def test_shipped_ladder_reaches_handler_supervisor_superior_until_closed(
                        "superior_unit"]
     assert [e.data["how"] for e in urges] == ["sms", "call", "call", "call", "call"]
     assert "超期督办（第2次" in (urges[-1].note or "")
-    assert sms.sent and sms.sent[0][0] == normalise(CY_HANDLER) and number in sms.sent[0][1]
+    to_staff = [m for m in sms.sent if m[0] != normalise("13811112222")]  # the caller hears back apart
+    assert to_staff and to_staff[0][0] == normalise(CY_HANDLER) and number in to_staff[0][1]
     assert dialer.calls == [(CY_HANDLER, "1"), (CY_SUPERVISOR, "1"), (CITY_SUPERVISOR, "1"),
                             (CITY_SUPERVISOR, "1")]
 

@@ -20,8 +20,8 @@ from tests.outbound.support import attempts, close_ticket, drive, new_ticket, ta
 
 # The SIPp phones' fixtures: the same Kamailio, fast settings, front end and worker.
 from tests.outbound.test_sip import env, frontend, kamailio, short_prompts, sip_worker  # noqa: F401
-from tests.sip import harness
-from tests.sip.callers import silence_pcm16
+from tests.support import harness
+from tests.support.callers import silence_pcm16
 from tests.support.linphone import AVAILABLE, Linphone
 from ticketing.models import SurveyResult
 

@@ -78,7 +78,9 @@ def test_sms_then_reminder_call_key_1_signs(ob_sessions: sessionmaker[Session],
     worker.tick()
     worker.wait_idle()
     assert len(dialer.calls) == 1
-    assert len(tasks(ob_sessions, number)) == 2  # the SMS and the one call
+    # The SMS and the one call (and the citizen's "accepted" SMS, test_citizen_sms.py).
+    assert sorted(t.kind for t in tasks(ob_sessions, number)) == [
+        Kind.CITIZEN_SMS, Kind.SIGN_CALL, Kind.SMS_DISPATCH]
 
 
 def test_busy_and_declined_are_retried_on_schedule_then_supervisor_called(
@@ -146,7 +148,7 @@ def test_sign_between_plan_and_dial_is_seen_at_claim(
         claims = claim_due(session=s, domain=ob_domain, worker="w", now=later, limit=10,
                            carrier="x", sms_carrier="y")
         s.commit()
-    assert [c.kind for c in claims] == [Kind.SMS_DISPATCH]
+    assert sorted(c.kind for c in claims) == [Kind.CITIZEN_SMS, Kind.SMS_DISPATCH]
     (call_task,) = tasks(ob_sessions, number, Kind.SIGN_CALL)
     assert call_task.status == "cancelled" and call_task.attempts == 0
 
@@ -160,8 +162,10 @@ def test_planning_is_idempotent_and_the_unique_key_holds(
             plan(session=s, domain=ob_domain, now=ob_domain.now())
             s.commit()
     got = tasks(ob_sessions, number)
-    assert sorted(t.kind for t in got) == [Kind.SIGN_CALL, Kind.SMS_DISPATCH]
-    assert {t.round for t in got} == {1}
+    assert sorted(t.kind for t in got) == [Kind.CITIZEN_SMS, Kind.SIGN_CALL,
+                                           Kind.SMS_DISPATCH]
+    # Sign work by dispatch round; the citizen's SMS by the audit event it tells of.
+    assert {t.round for t in got if t.kind != Kind.CITIZEN_SMS} == {1}
     with ob_sessions() as s, pytest.raises(IntegrityError):
         s.add(OutboundTask(ticket_id=got[0].ticket_id, kind=got[0].kind, round=got[0].round,
                            step=got[0].step, due_at=ob_domain.now()))

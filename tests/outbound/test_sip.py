@@ -38,7 +38,7 @@ from tests.outbound.support import (
     ticket,
 )
 from tests.support import dtmf_tones, harness
-from tests.support.callers import ulaw_pcap
+from tests.support.callers import silence_pcm16, ulaw_pcap
 from tests.support.city import City, seed_city
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory
@@ -137,9 +137,13 @@ class Phones:
 
     def _keys_scenario(self, tag: str, pcaps: list[Path], *, formats: str,
                        rtpmaps: str) -> Path:
-        # Keys 1.5 s apart; after the last one the scenario is at once ready for our BYE.
-        steps = "\n".join(harness.play(p, 1500 if i < len(pcaps) - 1 else 50)
+        # Keys 1.5 s apart.
+        steps = "\n".join(harness.play(p, 1500 if i < len(pcaps) - 1 else 250)
                           for i, p in enumerate(pcaps))
+        # Then silence, as a phone keeps sending RTP: the survey's report and questions
+        # outlast the RTP-inactivity watchdog (SIPp sends nothing once a pcap ends).
+        silence = ulaw_pcap(self.workdir / f"silence-{tag}.pcap", silence_pcm16(60))
+        steps += "\n" + harness.play(silence, 0)
         text = (SCENARIOS / "uas_keys.xml").read_text()
         for marker, value in (("@KEYS@", steps), ("@FORMATS@", formats),
                               ("@RTPMAPS@", rtpmaps)):

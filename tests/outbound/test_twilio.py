@@ -101,7 +101,9 @@ def test_reminder_over_twilio_key_1_signs(api, standin: TwilioStandIn) -> None:
     number = new_ticket(sessions, domain, city)
     drive(twilio_worker(settings, sessions, domain),
           lambda: ticket(sessions, number).status == "signed")
-    assert [m["To"] for m in standin.messages] == [normalise(WATER_HANDLER_PHONE)]  # E.164
+    # The handler's dispatch SMS (the caller's own "accepted" SMS is test_citizen_sms.py's).
+    assert [m["To"] for m in standin.messages if m["To"] != normalise(CITIZEN)] == [
+        normalise(WATER_HANDLER_PHONE)]  # E.164
     assert number in standin.messages[0]["Body"]
     (call,) = standin.calls
     assert call["To"] == normalise(WATER_HANDLER_PHONE) and call["From"] == "+861012345"
@@ -379,3 +381,26 @@ def test_finished_survey_attempt_cannot_be_answered_again(hook_app: Any) -> None
     resp = hook.post("gather", {"attempt": attempt, "keys": "1"}, {"CallSid": sid, "Digits": "1"})
     assert resp.status_code == 409
     assert _surveys(sessions) == 0 and ticket(sessions, number).status == "closed"
+
+
+def test_survey_call_reads_the_answer_before_the_questions(hook_app: Any) -> None:
+    """What the citizen hears on the survey call, in order: the handler's answer (outcome
+    and the shortened reply), then question 1 in the <Gather>; question 2 has no report."""
+    import xml.etree.ElementTree as ET
+
+    from outbound.survey import Q_RESOLVED, Q_SATISFIED
+
+    hook, sessions, domain, city = hook_app(TOKEN, auth_token=TOKEN)
+    number = new_ticket(sessions, domain, city, phone=CITIZEN)
+    close_ticket(sessions, domain, city, number)  # the handler replied "已修复", resolved
+    sid = "CA" + "3" * 32
+    attempt = _claim_calls(sessions, domain, carrier="twilio",
+                           refs={Kind.SURVEY_CALL: sid})[Kind.SURVEY_CALL]
+    first = ET.fromstring(hook.post("voice", {"attempt": attempt}, {"CallSid": sid}).text)
+    said = [el.text or "" for el in first.iter("Say")]
+    assert "承办单位答复已解决：已修复" in said[0]
+    assert said[1:] == [Q_RESOLVED, Q_RESOLVED]  # asked twice when no key comes
+    assert [child.tag for child in first][:2] == ["Say", "Gather"]  # report, then question
+    second = ET.fromstring(hook.post("gather", {"attempt": attempt, "keys": ""},
+                                     {"CallSid": sid, "Digits": "1"}).text)
+    assert [el.text for el in second.iter("Say")] == [Q_SATISFIED, Q_SATISFIED]

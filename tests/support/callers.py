@@ -82,8 +82,18 @@ class CallerScript:
         self._pause(len(pcm16) // 16)  # ms of audio
         return self.wait(then_wait)
 
-    def key(self, digit: str, *, then_wait: float = 0.3) -> CallerScript:
-        self._play(dtmf_pcap(digit))
+    def key(self, digit: str, *, then_wait: float = 0.3,
+            timestamp: int | None = None) -> CallerScript:
+        """An RFC 2833 key press. The same digit (or any key) pressed again in one call
+        needs its own ``timestamp``: a receiver takes a repeated timestamp for the same
+        press (tests/outbound/dtmf.py)."""
+        if timestamp is None:
+            self._play(dtmf_pcap(digit))
+        else:
+            from tests.outbound.dtmf import dtmf_pcap as stamped
+
+            self._n += 1
+            self._play(stamped(self.dir / f"key{self._n}.pcap", digit, timestamp=timestamp))
         self._pause(250)  # the Debian captures last about 0.2 s
         return self.wait(then_wait)
 

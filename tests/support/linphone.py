@@ -32,7 +32,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.sip import harness
+from tests.support import harness
 
 AVAILABLE = shutil.which("linphonec") is not None
 

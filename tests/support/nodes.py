@@ -49,17 +49,26 @@ def node_env(*, database_url: str, recordings: Path, prompts: Path, sms_url: str
 
 
 class SmsGateway:
-    """The SMS provider's webhook (outbound.sms_provider = webhook), on loopback."""
+    """The SMS provider's webhook (outbound.sms_provider = webhook), on loopback. Keeps
+    what it accepted; ``fail_next`` makes it answer 503 to that many messages (kept in
+    ``refused``) to exercise the retries."""
 
     def __init__(self) -> None:
         self.received: list[dict[str, str]] = []
+        self.refused: list[dict[str, str]] = []
+        self.fail_next = 0
+        self.lock = threading.Lock()
         gateway = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                gateway.received.append(json.loads(body))
-                self.send_response(200)
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+                with gateway.lock:
+                    fail = gateway.fail_next > 0
+                    if fail:
+                        gateway.fail_next -= 1
+                    (gateway.refused if fail else gateway.received).append(body)
+                self.send_response(503 if fail else 200)
                 self.end_headers()
                 self.wfile.write(b"{}")
 
@@ -69,6 +78,10 @@ class SmsGateway:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/sms"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def to(self, phone: str) -> list[dict[str, str]]:
+        with self.lock:
+            return [m for m in self.received if m["to"] == phone]
 
     def close(self) -> None:
         self.server.shutdown()

@@ -1,0 +1,180 @@
+"""The citizen hears back: an SMS to the caller's own number when their ticket is accepted,
+when more information is asked of them (补充信息), and with the handler's answer when it is
+closed -- each with the ticket number and a link to the status page, the closing one with
+the survey reply codes (outbound.inbound_sms reads the replies).
+
+Never to any number but the ticket's caller; never when they asked for no callback or gave
+no number. A 保密 ticket is kept from the handler, not from its own citizen, so it is texted
+like any other (docs/outbound.md). One work item per (ticket, audit event): the planner
+inserts it, the unique key makes that idempotent, and the worker sends it with the SMS
+retries of every other SMS.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import IntEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from outbound.conversation import Conversation
+from outbound.models import Kind, OutboundAttempt, OutboundTask, Outcome, TaskStatus
+from outbound.policies import (
+    Target,
+    cancel,
+    finish,
+    insert_ignore,
+    postpone,
+    retry_or_none,
+    task_row,
+)
+from outbound.survey import allowed_at
+from outbound.timing import in_quiet_hours
+from ticketing import citizen
+from ticketing.context import Domain
+from ticketing.models import Ticket, TicketEvent
+from ticketing.phones import can_text
+from ticketing.queries import may_contact
+from ticketing.states import FINISHED_STATUSES, OPEN_STATUSES, Action, Status, values
+
+# A Chinese SMS travels as UCS-2: 70 characters in a single message, 67 in each part of a
+# concatenated one. Two parts at most, so the answer is cut to fit 2 x 67.
+SEGMENT_CHARS = 67
+MAX_SEGMENTS = 2
+MAX_CHARS = SEGMENT_CHARS * MAX_SEGMENTS
+SIGNATURE = "【12345】"
+# The two-digit survey reply (outbound.inbound_sms): first 1 resolved / 2 not, second
+# 1 satisfied / 2 not -- the same two answers as the keypad survey.
+REPLY_CODES_TEXT = "评价请回复两位数字：首位1已解决/2未解决，次位1满意/2不满意。"
+
+
+class CitizenStep(IntEnum):
+    ACCEPTED = 1
+    INFO_REQUESTED = 2
+    CLOSED = 3
+
+
+STEP_OF_ACTION: dict[str, CitizenStep] = {
+    Action.ACCEPT.value: CitizenStep.ACCEPTED,
+    "request_info": CitizenStep.INFO_REQUESTED,
+    Action.CLOSE.value: CitizenStep.CLOSED,
+    Action.ANSWER.value: CitizenStep.CLOSED,  # 直接答复: closed at intake
+}
+
+
+def status_url(domain: Domain, token: str) -> str:
+    return f"{domain.settings.outbound.status_page_base_url.rstrip('/')}/s/{token}"
+
+
+def _local(domain: Domain, at: datetime | None) -> str:
+    if at is None:
+        return ""
+    t = at.astimezone(domain.tz)
+    return f"{t.month}月{t.day}日{t.hour:02d}:{t.minute:02d}"
+
+
+def _fit(template: str, filler: str) -> str:
+    """``template`` with ``{}`` replaced by as much of ``filler`` as fits MAX_CHARS."""
+    room = MAX_CHARS - (len(template) - 2)
+    return template.replace("{}", citizen.shorten(filler, max(0, room)), 1)
+
+
+def accepted_text(domain: Domain, ticket: Ticket, url: str) -> str:
+    due = _local(domain, ticket.due_at)
+    by = f"，将于{due}前办理答复" if due else ""
+    return (f"{SIGNATURE}您的诉求已受理，工单号{ticket.number}{by}。"
+            f"查询请拨12345按1，或访问{url}")
+
+
+def info_text(domain: Domain, ticket: Ticket, question: str, url: str) -> str:
+    return _fit(f"{SIGNATURE}您的工单{ticket.number}需补充信息：{{}}请直接回复本短信，"
+                f"或拨打12345。详情{url}", question.rstrip("。") + "。")
+
+
+def closed_text(domain: Domain, ticket: Ticket, url: str) -> str:
+    head = f"{SIGNATURE}您的工单{ticket.number}已办结，"
+    tail = f"。{REPLY_CODES_TEXT}详情{url}"
+    room = MAX_CHARS - len(head) - len(tail)
+    return head + citizen.short_answer(ticket, room) + tail
+
+
+def text_for(*, session: Session, domain: Domain, ticket: Ticket, step: int,
+             event: TicketEvent | None) -> str:
+    url = status_url(domain, citizen.status_token(session=session, ticket=ticket))
+    if step == CitizenStep.ACCEPTED:
+        return accepted_text(domain, ticket, url)
+    if step == CitizenStep.INFO_REQUESTED:
+        return info_text(domain, ticket, (event.note if event else "") or "", url)
+    return closed_text(domain, ticket, url)
+
+
+def _still_true(ticket: Ticket, step: int) -> bool:
+    """Whether the step the SMS is about still holds when it is sent."""
+    status = Status(ticket.status)
+    if step == CitizenStep.CLOSED:
+        return status in FINISHED_STATUSES
+    return status in OPEN_STATUSES
+
+
+class CitizenSms:
+    def prepare(self, *, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
+                now: datetime) -> Target | None:
+        if not may_contact(ticket) or not can_text(ticket.caller_phone):
+            cancel(task, now, "no_contact")
+            return None
+        if not _still_true(ticket, task.step):
+            cancel(task, now, "moved")
+            return None
+        o = domain.settings.outbound
+        if in_quiet_hours(now, tz=domain.tz, start=o.quiet_start, end=o.quiet_end):
+            postpone(task, allowed_at(domain, now), "quiet_hours")
+            return None
+        event = session.get(TicketEvent, task.round)
+        text = text_for(session=session, domain=domain, ticket=ticket, step=task.step,
+                        event=event)
+        return Target(channel="sms", phone=ticket.caller_phone, text=text)
+
+    def conversation(self, *, sessions: sessionmaker[Session], domain: Domain,
+                     task: OutboundTask, attempt: OutboundAttempt, ticket: Ticket
+                     ) -> Conversation:
+        raise TypeError("an SMS has no conversation")
+
+    def after(self, *, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
+              attempt: OutboundAttempt, now: datetime) -> None:
+        if attempt.outcome in (Outcome.SENT, Outcome.UNKNOWN):
+            # UNKNOWN: the worker died after handing it to the provider, maybe; a second
+            # copy of a notice is worse than none (the status page and key 1 still tell).
+            finish(task, now, str(attempt.outcome))
+            return
+        again = retry_or_none(task, domain.settings.outbound.sms_retry_seconds, now)
+        if again is not None:
+            postpone(task, allowed_at(domain, again), attempt.outcome)
+            return
+        finish(task, now, f"sms_{attempt.outcome}", TaskStatus.FAILED)
+
+
+def plan_citizen_sms(*, session: Session, domain: Domain, now: datetime) -> int:
+    """One SMS per recent accept / request_info / close / answer event of a ticket whose
+    caller may be contacted; the unique key (ticket, kind, event id, step) makes repeats
+    no-ops."""
+    o = domain.settings.outbound
+    if not o.citizen_sms:
+        return 0
+    no_task = ~select(OutboundTask.id).where(
+        OutboundTask.ticket_id == TicketEvent.ticket_id,
+        OutboundTask.kind == Kind.CITIZEN_SMS.value,
+        OutboundTask.round == TicketEvent.id).exists()
+    rows = session.execute(
+        select(TicketEvent.id, TicketEvent.ticket_id, TicketEvent.action)
+        .join(Ticket, Ticket.id == TicketEvent.ticket_id)
+        .where(TicketEvent.action.in_(sorted(STEP_OF_ACTION)),
+               TicketEvent.at >= now - timedelta(hours=o.citizen_sms_max_age_hours),
+               Ticket.no_contact.is_(False),
+               Ticket.status.in_(values(OPEN_STATUSES | FINISHED_STATUSES)),
+               no_task)
+    ).all()
+    return insert_ignore(session, [
+        task_row(ticket_id=tid, kind=Kind.CITIZEN_SMS.value, round_=event_id,
+                 step=int(STEP_OF_ACTION[action]), due_at=now, now=now)
+        for event_id, tid, action in rows])

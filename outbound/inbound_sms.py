@@ -1,0 +1,101 @@
+"""Citizens' SMS replies (from the SMS gateway's webhook or Twilio's), read in this order:
+
+1. an unknown sender (no ticket was ever filed from the number): ignored, logged, nothing
+   stored;
+2. "TD" / "不要回访" (and the like): no callback on any of their open or closed-and-awaiting
+   tickets (``ticketing.citizen.stop_callbacks``, audited);
+3. a survey answer, two digits as the closing SMS says ("11", "1 1", "2,1"), optionally
+   after the reply code of the survey SMS (``outbound.survey.reply_code``): scored exactly
+   like the keypad (``outbound.survey.apply_answer``), only for a ticket of theirs closed
+   and awaiting its survey -- the code picks which, else the most recently closed. A
+   second answer finds nothing awaiting and changes nothing;
+4. anything else: added to their most recent open ticket as a follow-up (audited); with
+   nothing open it is logged and dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from enum import StrEnum
+
+from sqlalchemy.orm import Session
+
+from outbound.survey import apply_answer, reply_code
+from ticketing import citizen
+from ticketing.actors import Actor, mask_phone
+from ticketing.context import Domain
+from ticketing.service import InvalidInput
+
+log = logging.getLogger("outbound.inbound_sms")
+
+CITIZEN = Actor.system("citizen_sms")
+STOP_WORDS = frozenset({"TD", "T", "退订", "不要回访", "不需要回访", "不用回访"})
+_ANSWER = re.compile(r"(?:(\d{7,})\s*)?([12])[\s,，、.。]*([12])")
+
+
+class Handled(StrEnum):
+    UNKNOWN_SENDER = "unknown_sender"
+    NO_CONTACT = "no_contact"
+    SURVEY = "survey"
+    SURVEY_NOT_AWAITED = "survey_not_awaited"  # a second answer, or nothing to answer
+    FOLLOW_UP = "follow_up"
+    DUPLICATE = "duplicate"  # the same message delivered again
+    NOTHING_OPEN = "nothing_open"
+    REFUSED = "refused"  # text the ticket cannot store (control characters)
+
+
+def _normalise(text: str) -> str:
+    # Full-width digits and letters (１１, ＴＤ) are what many phones send.
+    return unicodedata.normalize("NFKC", text or "").strip()
+
+
+def receive(*, session: Session, domain: Domain, sender: str, text: str,
+            ref: str) -> Handled:
+    """Act on one inbound SMS (flushes, the caller commits). ``ref`` is the provider's
+    message id (a redelivered message is not added twice)."""
+    now = domain.now()
+    masked = mask_phone(sender)
+    if not citizen.known_sender(session=session, phone=sender):
+        log.warning("inbound SMS %s from unknown sender %s ignored", ref, masked)
+        return Handled.UNKNOWN_SENDER
+    words = _normalise(text)
+    if words.upper() in STOP_WORDS:
+        marked = citizen.stop_callbacks(session=session, phone=sender, actor=CITIZEN,
+                                        via="sms", now=now)
+        log.info("inbound SMS %s from %s: no callback on %d ticket(s)", ref, masked,
+                 len(marked))
+        return Handled.NO_CONTACT
+    answer = _ANSWER.fullmatch(words)
+    if answer is not None:
+        code, first, second = answer.groups()
+        awaiting = citizen.awaiting_survey(session=session, phone=sender, now=now)
+        if code is not None:
+            awaiting = [t for t in awaiting if reply_code(t) == code]
+        if not awaiting:
+            log.info("inbound SMS %s from %s: a survey answer with no survey awaiting it",
+                     ref, masked)
+            return Handled.SURVEY_NOT_AWAITED
+        ticket = awaiting[0]
+        apply_answer(session=session, domain=domain, ticket=ticket, keys=first + second,
+                     call_ref=f"sms:{ref}"[:128])
+        log.info("inbound SMS %s from %s: survey answer for ticket %s", ref, masked,
+                 ticket.number)
+        return Handled.SURVEY
+    ticket = citizen.latest_open(session=session, phone=sender)
+    if ticket is None or not words:
+        log.info("inbound SMS %s from %s: no open ticket to add it to", ref, masked)
+        return Handled.NOTHING_OPEN
+    if any(e.action == "citizen_follow_up" and (e.data or {}).get("ref") == ref
+           for e in ticket.events):
+        return Handled.DUPLICATE
+    try:
+        # Kept as typed: the normalised form is only for reading codes.
+        citizen.follow_up(session=session, ticket=ticket, actor=CITIZEN, text=text.strip(),
+                          via="sms", ref=ref, at=now)
+    except InvalidInput:
+        log.warning("inbound SMS %s from %s: text refused (control characters)", ref, masked)
+        return Handled.REFUSED
+    log.info("inbound SMS %s from %s: follow-up on ticket %s", ref, masked, ticket.number)
+    return Handled.FOLLOW_UP

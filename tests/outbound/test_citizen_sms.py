@@ -1,0 +1,191 @@
+"""The citizen hears back: SMS to the caller's number when the ticket is accepted, when more
+information is asked of them, and with the answer when it is closed; the status page the
+SMS links to. On SQLite and PostgreSQL, through the real worker and WebhookSms posting to a
+loopback stand-in for the SMS gateway (tests.support.nodes.SmsGateway)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from config import Settings
+from hotline.app import create_app
+from outbound.citizen_sms import MAX_CHARS, REPLY_CODES_TEXT, CitizenStep
+from outbound.models import Kind
+from outbound.planner import plan
+from outbound.sms import WebhookSms
+from outbound.worker import OutboundWorker
+from tests.outbound.support import (
+    ScriptedDialer,
+    close_ticket,
+    drive,
+    events,
+    new_ticket,
+    tasks,
+    ticket,
+)
+from tests.support.city import City
+from tests.support.nodes import SmsGateway
+from ticketing import citizen, service
+from ticketing.context import Domain
+
+CITIZEN = "13811112222"
+TOKEN_IN_URL = re.compile(r"/s/([A-Za-z0-9_-]+)")
+
+
+@pytest.fixture
+def gateway() -> Iterator[SmsGateway]:
+    g = SmsGateway()
+    yield g
+    g.close()
+
+
+def _worker(sessions: sessionmaker[Session], domain: Domain, gateway: SmsGateway
+            ) -> OutboundWorker:
+    # Calls (the handler's reminders, the survey) go unanswered: only the SMS matter here.
+    return OutboundWorker(sessions=sessions, domain=domain, dialer=ScriptedDialer(),
+                          sms=WebhookSms(gateway.url), name="test-worker")
+
+
+def _texts(gateway: SmsGateway, phone: str = CITIZEN) -> list[str]:
+    return [m["text"] for m in gateway.to(phone)]
+
+
+def _ask(sessions: sessionmaker[Session], domain: Domain, city: City, number: str,
+         question: str) -> None:
+    op = city.actor("operator")
+    with sessions() as s:
+        t = service.get_ticket(session=s, actor=op, ref=number)
+        citizen.request_info(session=s, ticket=t, actor=op, question=question,
+                             at=domain.now())
+        s.commit()
+
+
+def test_accepted_info_requested_and_closed_reach_the_caller(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City,
+        ob_settings: Settings, gateway: SmsGateway) -> None:
+    assert Settings().outbound.citizen_sms  # shipped: on
+    number = new_ticket(ob_sessions, ob_domain, ob_city, phone=CITIZEN)
+    worker = _worker(ob_sessions, ob_domain, gateway)
+    drive(worker, lambda: len(_texts(gateway)) >= 1)
+    accepted = _texts(gateway)[0]
+    due = ticket(ob_sessions, number).due_at
+    assert due is not None
+    local_due = due.astimezone(ob_domain.tz)
+    assert number in accepted and "已受理" in accepted and "12345按1" in accepted
+    assert f"{local_due.month}月{local_due.day}日{local_due:%H:%M}前" in accepted
+
+    _ask(ob_sessions, ob_domain, ob_city, number, "请补充具体楼门号")
+    drive(worker, lambda: len(_texts(gateway)) >= 2)
+    info = _texts(gateway)[1]
+    assert number in info and "请补充具体楼门号" in info and "回复本短信" in info
+
+    close_ticket(ob_sessions, ob_domain, ob_city, number)  # reply "已修复", resolved
+    drive(worker, lambda: len(_texts(gateway)) >= 3)
+    closed = _texts(gateway)[2]
+    assert number in closed and "已办结" in closed and "已解决：已修复" in closed
+    assert REPLY_CODES_TEXT in closed
+    for text in _texts(gateway):
+        assert len(text) <= MAX_CHARS, text
+        assert CITIZEN not in text
+    # One per step, whatever the number of planning passes.
+    worker.plan_now()
+    worker.plan_now()
+    sms_tasks = tasks(ob_sessions, number, Kind.CITIZEN_SMS)
+    assert sorted(t.step for t in sms_tasks) == [int(s) for s in CitizenStep]
+    assert {t.status for t in sms_tasks} == {"done"}
+    assert [e.data["kind"] for e in events(ob_sessions, number)
+            if e.action == "outbound_sms"].count(Kind.CITIZEN_SMS.value) == 3
+
+    # The link in every SMS is the same unguessable token; the page shows the answer.
+    tokens = {TOKEN_IN_URL.search(t).group(1) for t in _texts(gateway)}  # type: ignore[union-attr]
+    assert tokens == {ticket(ob_sessions, number).status_token}
+    (token,) = tokens
+    assert len(token) >= 22
+    client = TestClient(create_app(ob_settings))
+    page = client.get(f"/s/{token}")
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    assert number in page.text and "已办结" in page.text and "已修复" in page.text
+    for withheld in (CITIZEN, "孙强", "bj-water", "13900000030"):  # caller, handler, unit
+        assert withheld not in page.text
+    assert client.get(f"/s/{number}").status_code == 404  # the number never opens it
+    assert client.get(f"/s/{token[:-1]}x").status_code == 404
+
+
+def test_long_answer_is_cut_to_two_segments(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City,
+        gateway: SmsGateway) -> None:
+    number = new_ticket(ob_sessions, ob_domain, ob_city, phone=CITIZEN)
+    handler, operator = ob_city.actor("water-handler"), ob_city.actor("operator")
+    reply = "经现场核查，望京西园三区5号楼停水系小区二次供水泵房水泵故障所致。" * 6
+    with ob_sessions() as s:
+        t = service.get_ticket(session=s, actor=handler, ref=number)
+        service.sign(session=s, domain=ob_domain, ticket=t, actor=handler)
+        service.reply(session=s, domain=ob_domain, ticket=t, actor=handler, text=reply,
+                      outcome="partly", reason="需更换水泵")
+        service.close(session=s, domain=ob_domain, ticket=t, actor=operator)
+        s.commit()
+    drive(_worker(ob_sessions, ob_domain, gateway),
+          lambda: any("已办结" in t for t in _texts(gateway)))
+    (closed,) = [t for t in _texts(gateway) if "已办结" in t]
+    assert len(closed) <= MAX_CHARS and "部分解决：经现场核查" in closed
+    assert REPLY_CODES_TEXT in closed and TOKEN_IN_URL.search(closed)
+
+
+def test_no_sms_to_a_caller_who_asked_for_no_callback(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City,
+        gateway: SmsGateway) -> None:
+    quiet = new_ticket(ob_sessions, ob_domain, ob_city, phone=CITIZEN, no_contact=True)
+    close_ticket(ob_sessions, ob_domain, ob_city, quiet)
+    with ob_sessions() as s:
+        plan(session=s, domain=ob_domain, now=ob_domain.now())
+        s.commit()
+    assert tasks(ob_sessions, quiet, Kind.CITIZEN_SMS) == []
+    # Asked for after the SMS was planned: the claim sees it and sends nothing.
+    later = new_ticket(ob_sessions, ob_domain, ob_city, phone="13811113333")
+    op = ob_city.actor("operator")  # before our session: SQLite has one writer
+    with ob_sessions() as s:
+        plan(session=s, domain=ob_domain, now=ob_domain.now())
+        t = service.get_ticket(session=s, actor=op, ref=later)
+        citizen.set_preferences(session=s, ticket=t, actor=op, no_contact=True, via="test")
+        s.commit()
+    drive(_worker(ob_sessions, ob_domain, gateway),
+          lambda: all(t.status != "pending"
+                      for t in tasks(ob_sessions, later, Kind.CITIZEN_SMS)))
+    (task,) = tasks(ob_sessions, later, Kind.CITIZEN_SMS)
+    assert (task.status, task.result) == ("cancelled", "no_contact")
+    assert _texts(gateway) == [] and _texts(gateway, "13811113333") == []
+
+
+def test_confidential_caller_is_texted_on_their_own_number(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City,
+        gateway: SmsGateway) -> None:
+    op = ob_city.actor("operator")
+    with ob_sessions() as s:
+        t = service.create_ticket(session=s, domain=ob_domain, actor=op, channel="api",
+                                  caller_phone=CITIZEN, demand="朝阳区望京西园三区5号楼停水了",
+                                  confidential=True)
+        service.accept(session=s, domain=ob_domain, ticket=t, actor=op)
+        s.commit()
+        number = t.number
+    drive(_worker(ob_sessions, ob_domain, gateway), lambda: len(_texts(gateway)) >= 1)
+    assert number in _texts(gateway)[0]
+    # Only ever the caller's number: the handler got their own dispatch SMS, without it.
+    for m in gateway.received:
+        assert m["to"] == CITIZEN or CITIZEN not in m["text"]
+
+
+def test_gateway_failure_is_retried(ob_sessions: sessionmaker[Session], ob_domain: Domain,
+                                    ob_city: City, gateway: SmsGateway) -> None:
+    gateway.fail_next = 100  # everything fails until told otherwise
+    number = new_ticket(ob_sessions, ob_domain, ob_city, phone=CITIZEN)
+    worker = _worker(ob_sessions, ob_domain, gateway)
+    drive(worker, lambda: any(m["to"] == CITIZEN for m in gateway.refused))
+    gateway.fail_next = 0
+    drive(worker, lambda: len(_texts(gateway)) == 1)
+    (task,) = tasks(ob_sessions, number, Kind.CITIZEN_SMS)
+    assert task.status == "done" and task.attempts == 2

@@ -1,0 +1,198 @@
+"""Citizens' SMS replies through our API (in-process, no sockets), on SQLite and PostgreSQL:
+the SMS gateway's webhook (HMAC of the body under a shared secret) and Twilio's inbound SMS
+(the one X-Twilio-Signature check). Survey answers count exactly like keypad answers."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+from twilio.request_validator import RequestValidator
+
+from config import Settings
+from hotline.app import create_app
+from outbound.models import Kind, SurveyReview
+from outbound.planner import plan
+from outbound.survey import reply_code
+from tests.outbound.support import close_ticket, events, new_ticket, tasks, ticket
+from tests.support.city import City
+from ticketing.context import Domain
+from ticketing.models import SurveyResult, TicketEvent
+
+CITIZEN = "13811112222"
+SECRET = "gateway-shared-secret"
+TOKEN = "twilio-auth-token-for-tests"
+GATEWAY = "/api/v1/outbound/sms/inbound"
+TWILIO = "/api/v1/outbound/twilio/sms"
+
+
+@pytest.fixture
+def app_settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={
+        "outbound": settings.outbound.model_copy(update={"sms_inbound_secret": SECRET}),
+        "twilio": settings.twilio.model_copy(update={"auth_token": TOKEN}),
+    })
+
+
+@pytest.fixture
+def client(app_settings: Settings, city: City) -> TestClient:
+    return TestClient(create_app(app_settings))
+
+
+def sms(client: TestClient, sender: str, text: str, ref: str = "m1", *,
+        secret: str | None = SECRET, signature: str | None = None) -> Any:
+    body = json.dumps({"id": ref, "from": sender, "text": text}, ensure_ascii=False).encode()
+    headers = {"Content-Type": "application/json"}
+    if signature is not None:
+        headers["X-Hotline-Signature"] = signature
+    elif secret is not None:
+        headers["X-Hotline-Signature"] = hmac.new(secret.encode(), body,
+                                                  hashlib.sha256).hexdigest()
+    return client.post(GATEWAY, content=body, headers=headers)
+
+
+def _event_count(sessions: sessionmaker[Session]) -> int:
+    with sessions() as s:
+        return s.scalar(select(func.count(TicketEvent.id))) or 0
+
+
+def _result(sessions: sessionmaker[Session], number: str) -> SurveyResult | None:
+    t = ticket(sessions, number)
+    with sessions() as s:
+        return s.scalars(select(SurveyResult).where(SurveyResult.ticket_id == t.id)).first()
+
+
+def test_signature_rules(settings: Settings, client: TestClient,
+                         sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    number = new_ticket(sessions, domain, city, phone=CITIZEN)
+    close_ticket(sessions, domain, city, number)
+    before = _event_count(sessions)
+    assert sms(client, CITIZEN, "11", secret=None).status_code == 403  # missing
+    assert sms(client, CITIZEN, "11", signature="00" * 32).status_code == 403  # bad
+    assert sms(client, CITIZEN, "11", secret="another-secret").status_code == 403
+    # The shipped settings: no secret, so even an HMAC under the empty key is refused.
+    assert settings.outbound.sms_inbound_secret == ""
+    shipped = TestClient(create_app(settings))
+    assert sms(shipped, CITIZEN, "11", secret="").status_code == 403
+    assert _event_count(sessions) == before and _result(sessions, number) is None
+    assert ticket(sessions, number).status == "closed"
+
+
+def test_unknown_sender_is_answered_and_ignored(client: TestClient,
+                                               sessions: sessionmaker[Session]) -> None:
+    before = _event_count(sessions)
+    resp = sms(client, "13700000000", "你好，我家门口的路灯坏了")
+    assert resp.status_code == 200
+    assert _event_count(sessions) == before
+
+
+@pytest.mark.parametrize(("text", "keys", "score", "status", "reviewed"), [
+    ("11", "11", 1.0, "surveyed", False),
+    ("1 2", "12", -0.5, "surveyed", True),
+    ("２，１", "21", -0.5, "dispatched", False),  # full-width, as phones send it
+])
+def test_survey_answer_by_sms_counts_like_the_keypad(
+        text: str, keys: str, score: float, status: str, reviewed: bool,
+        client: TestClient, sessions: sessionmaker[Session], domain: Domain,
+        city: City) -> None:
+    number = new_ticket(sessions, domain, city, phone=CITIZEN)
+    close_ticket(sessions, domain, city, number)
+    with sessions() as s:  # the survey call is planned, then the citizen texts first
+        plan(session=s, domain=domain, now=domain.now())
+        s.commit()
+    assert sms(client, "+86" + CITIZEN, text, ref="sms-1").status_code == 200
+    result = _result(sessions, number)
+    assert result is not None
+    assert (result.keys, result.score, result.call_ref) == (keys, score, "sms:sms-1")
+    t = ticket(sessions, number)
+    assert t.status == status
+    with sessions() as s:
+        assert (s.scalar(select(func.count(SurveyReview.id))) == 1) is reviewed
+    # A second answer changes nothing: nothing is awaiting a survey any more.
+    before = _event_count(sessions)
+    assert sms(client, CITIZEN, "22", ref="sms-2").status_code == 200
+    assert ticket(sessions, number).status == status and ticket(sessions, number).version \
+        == t.version
+    assert _event_count(sessions) == before
+    after = _result(sessions, number)
+    assert after is not None and (after.keys, after.score) == (keys, score)
+
+
+def test_reply_code_picks_the_ticket(client: TestClient, sessions: sessionmaker[Session],
+                                     domain: Domain, city: City) -> None:
+    first = new_ticket(sessions, domain, city, phone=CITIZEN)
+    second = new_ticket(sessions, domain, city, phone=CITIZEN,
+                        demand="朝阳区望京西园四区2号楼停水了，一直没来水")
+    close_ticket(sessions, domain, city, first)
+    close_ticket(sessions, domain, city, second)
+    code = reply_code(ticket(sessions, first))
+    assert sms(client, CITIZEN, f"{code} 11").status_code == 200
+    assert ticket(sessions, first).status == "surveyed"
+    assert ticket(sessions, second).status == "closed"
+    # Without a code: the most recently closed one still awaiting.
+    assert sms(client, CITIZEN, "12", ref="m2").status_code == 200
+    assert ticket(sessions, second).status == "surveyed"
+
+
+def test_td_stops_callbacks(client: TestClient, sessions: sessionmaker[Session],
+                            domain: Domain, city: City) -> None:
+    closed = new_ticket(sessions, domain, city, phone=CITIZEN)
+    close_ticket(sessions, domain, city, closed)
+    open_ = new_ticket(sessions, domain, city, phone=CITIZEN,
+                       demand="朝阳区望京西园四区2号楼停水了，一直没来水")
+    assert sms(client, CITIZEN, "td").status_code == 200
+    for number in (closed, open_):
+        assert ticket(sessions, number).no_contact
+        (ev,) = [e for e in events(sessions, number) if e.action == "citizen_preferences"]
+        assert ev.data == {"no_contact": True, "via": "sms"}
+    with sessions() as s:
+        plan(session=s, domain=domain, now=domain.now())
+        s.commit()
+    assert tasks(sessions, closed, Kind.SURVEY_CALL) == []
+    assert sms(client, CITIZEN, "不要回访", ref="m2").status_code == 200  # nothing new
+    assert [e.action for e in events(sessions, open_)].count("citizen_preferences") == 1
+
+
+def test_other_text_is_a_follow_up_on_the_latest_open_ticket(
+        client: TestClient, sessions: sessionmaker[Session], domain: Domain,
+        city: City) -> None:
+    older = new_ticket(sessions, domain, city, phone=CITIZEN)
+    newer = new_ticket(sessions, domain, city, phone=CITIZEN,
+                       demand="朝阳区望京西园四区2号楼停水了，一直没来水")
+    words = "补充一下：是4单元，从昨晚八点开始停水"
+    assert sms(client, CITIZEN, words, ref="m-7").status_code == 200
+    assert sms(client, CITIZEN, words, ref="m-7").status_code == 200  # redelivered
+    (ev,) = [e for e in events(sessions, newer) if e.action == "citizen_follow_up"]
+    assert ev.note == words and ev.data == {"via": "sms", "ref": "m-7"}
+    assert ev.role == "system"
+    assert "citizen_follow_up" not in [e.action for e in events(sessions, older)]
+
+
+def _twilio(client: TestClient, settings: Settings, form: dict[str, str],
+            token: str | None = TOKEN) -> Any:
+    url = settings.twilio.public_base_url.rstrip("/") + TWILIO
+    headers = ({"X-Twilio-Signature": RequestValidator(token).compute_signature(url, form)}
+               if token is not None else {})
+    return client.post(TWILIO, data=form, headers=headers)
+
+
+def test_twilio_inbound_sms(app_settings: Settings, client: TestClient,
+                            sessions: sessionmaker[Session], domain: Domain,
+                            city: City) -> None:
+    number = new_ticket(sessions, domain, city, phone=CITIZEN)
+    close_ticket(sessions, domain, city, number)
+    form = {"From": "+86" + CITIZEN, "Body": "11", "MessageSid": "SM" + "1" * 32}
+    assert _twilio(client, app_settings, form, token=None).status_code == 403
+    assert _twilio(client, app_settings, form, token="wrong-token").status_code == 403
+    assert ticket(sessions, number).status == "closed"
+    resp = _twilio(client, app_settings, form)
+    assert resp.status_code == 200 and "<Response" in resp.text
+    result = _result(sessions, number)
+    assert result is not None and (result.keys, result.score) == ("11", 1.0)
+    assert ticket(sessions, number).status == "surveyed"

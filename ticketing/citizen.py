@@ -1,0 +1,176 @@
+"""The citizen's side of a ticket: what they may be told about their own ticket, the key to
+its public status page, and what they may change by SMS or keypad.
+
+Who is "the citizen" here: whoever holds the ticket's caller number (caller ID, an SMS
+sender) or its status token. A confidential (保密) ticket is kept from the *handler*, not
+from the citizen who filed it, so its own status and answer do go to its own number --
+never to any other number, and never read out to a caller ID (ivr.ticket_lookup), which
+anyone can set.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ticketing.actors import Actor
+from ticketing.inputs import clean_text
+from ticketing.models import SurveyResult, Ticket
+from ticketing.phones import normalise
+from ticketing.service import REPLY_OUTCOMES, InvalidInput, record_event
+from ticketing.states import OPEN_STATUSES, Status, values
+
+# 128 random bits: the page shows the answer, so the key must not be guessable; the
+# ticket number is sequential and never opens the page.
+TOKEN_BYTES = 16
+# Closed tickets whose answer key 1 reads (and the inbound-SMS rules look back this far).
+RECENT_CLOSED_DAYS = 30
+# What the citizen sends us is kept as typed, up to this much.
+FOLLOW_UP_MAX_CHARS = 500
+_SENTENCE_END = "。！？；!?;"
+
+
+def phone_variants(phone: str) -> set[str]:
+    """What a number sent by a gateway or a caller ID is stored as: its E.164 form
+    (ticketing.phones), or nothing when it is no number -- never the NULL of a withheld
+    caller, which must match no one."""
+    e164 = normalise(phone)
+    return {e164} if e164 else set()
+
+
+def status_token(*, session: Session, ticket: Ticket) -> str:
+    """The ticket's status-page token, made on first use."""
+    if not ticket.status_token:
+        ticket.status_token = secrets.token_urlsafe(TOKEN_BYTES)
+        session.flush()
+    return ticket.status_token
+
+
+def by_status_token(*, session: Session, token: str) -> Ticket | None:
+    # The length check keeps junk out of the query; the token itself is compared by the
+    # database's unique index (guessing 128 bits through it is not a timing game).
+    if not token or len(token) > 64 or not re.fullmatch(r"[A-Za-z0-9_-]+", token):
+        return None
+    return session.scalars(select(Ticket).where(Ticket.status_token == token)).first()
+
+
+def shorten(text: str | None, limit: int) -> str:
+    """``text`` in at most ``limit`` characters, on one line: whole sentences when they fit,
+    else cut with an ellipsis. The one rule for the short answer in SMS, on the survey call
+    and at key 1."""
+    flat = re.sub(r"\s+", " ", (text or "")).strip()
+    if len(flat) <= limit:
+        return flat
+    if limit <= 1:
+        return flat[:max(0, limit)]
+    cut = flat[:limit]
+    end = max(cut.rfind(c) for c in _SENTENCE_END)
+    if end >= limit // 2:  # a whole sentence that keeps at least half the room
+        return cut[:end + 1]
+    return flat[:limit - 1] + "…"
+
+
+def outcome_label(ticket: Ticket) -> str:
+    """已解决 / 部分解决 / 无法解决 (the handler's structured answer); 已答复 when the ticket
+    was answered at intake without one."""
+    return REPLY_OUTCOMES.get(ticket.reply_outcome or "", "已答复")
+
+
+def short_answer(ticket: Ticket, limit: int) -> str:
+    """The answer as the citizen hears it: outcome, then the reply, within ``limit``."""
+    head = outcome_label(ticket)
+    reply = shorten(ticket.reply_text, max(0, limit - len(head) - 1))
+    return f"{head}：{reply}" if reply else head
+
+
+def awaiting_survey(*, session: Session, phone: str, now: datetime) -> list[Ticket]:
+    """Tickets filed from ``phone``, closed, whose citizen has not answered the survey of
+    this closure yet (an "unreachable" record does not count as an answer); most recently
+    closed first."""
+    answered = select(SurveyResult.id).where(
+        SurveyResult.ticket_id == Ticket.id, SurveyResult.closure_round == Ticket.redo_count,
+        SurveyResult.outcome == "answered").exists()
+    return list(session.scalars(
+        select(Ticket).where(
+            Ticket.caller_phone.in_(phone_variants(phone)),
+            Ticket.status == Status.CLOSED.value, Ticket.no_contact.is_(False),
+            Ticket.closed_at >= now - timedelta(days=RECENT_CLOSED_DAYS), ~answered)
+        .order_by(Ticket.closed_at.desc(), Ticket.id.desc())))
+
+
+def latest_open(*, session: Session, phone: str) -> Ticket | None:
+    return session.scalars(
+        select(Ticket).where(Ticket.caller_phone.in_(phone_variants(phone)),
+                             Ticket.status.in_(values(OPEN_STATUSES)))
+        .order_by(Ticket.received_at.desc(), Ticket.id.desc()).limit(1)).first()
+
+
+def known_sender(*, session: Session, phone: str) -> bool:
+    return session.scalar(select(Ticket.id).where(
+        Ticket.caller_phone.in_(phone_variants(phone))).limit(1)) is not None
+
+
+def stop_callbacks(*, session: Session, phone: str, actor: Actor, via: str,
+                   now: datetime) -> list[Ticket]:
+    """The citizen asked for no callback (回复TD / 不要回访): every ticket of theirs still
+    open or closed-and-awaiting-survey is marked, audited; already marked ones are left."""
+    tickets = session.scalars(
+        select(Ticket).where(
+            Ticket.caller_phone.in_(phone_variants(phone)), Ticket.no_contact.is_(False),
+            Ticket.status.in_([*values(OPEN_STATUSES), Status.CLOSED.value]))
+        .order_by(Ticket.id)).all()
+    for ticket in tickets:
+        set_preferences(session=session, ticket=ticket, actor=actor, no_contact=True, via=via,
+                        at=now)
+    return list(tickets)
+
+
+def set_preferences(*, session: Session, ticket: Ticket, actor: Actor,
+                    confidential: bool | None = None, no_contact: bool | None = None,
+                    via: str, at: datetime | None = None) -> bool:
+    """The citizen's 保密 / 不要回访 choice, recorded on the ticket with an audit event.
+    Only ever switched on here: a citizen's "keep me out of it" is not undone by a later
+    message. True when something changed."""
+    changed: dict[str, bool] = {}
+    if confidential and not ticket.confidential:
+        ticket.confidential = changed["confidential"] = True
+    if no_contact and not ticket.no_contact:
+        ticket.no_contact = changed["no_contact"] = True
+    if not changed:
+        return False
+    words = [w for k, w in (("confidential", "身份保密"), ("no_contact", "不要回访"))
+             if k in changed]
+    record_event(session=session, ticket=ticket, actor=actor, action="citizen_preferences",
+                 note="市民要求" + "、".join(words), data={**changed, "via": via}, at=at)
+    session.flush()
+    return True
+
+
+def follow_up(*, session: Session, ticket: Ticket, actor: Actor, text: str, via: str,
+              ref: str | None = None, at: datetime | None = None) -> None:
+    """The citizen's own words added to their ticket (补充信息), audited like every step."""
+    words = clean_text(text, field="text", multiline=True).strip()
+    if not words:
+        raise InvalidInput("text", "nothing to add")
+    record_event(session=session, ticket=ticket, actor=actor, action="citizen_follow_up",
+                 note=words[:FOLLOW_UP_MAX_CHARS], data={"via": via, "ref": ref}, at=at)
+    session.flush()
+
+
+def request_info(*, session: Session, ticket: Ticket, actor: Actor, question: str,
+                 at: datetime | None = None) -> None:
+    """补充信息: the hotline or the handler needs more from the citizen. The ticket stays
+    where it is; the outbound planner texts the question to the caller (unless they asked
+    for no callback) and their reply comes back as a follow-up."""
+    if Status(ticket.status) not in OPEN_STATUSES:
+        raise InvalidInput("ticket", f"ticket {ticket.number} is not open")
+    words = clean_text(question, field="question").strip()
+    if not words:
+        raise InvalidInput("question", "say what is missing")
+    record_event(session=session, ticket=ticket, actor=actor, action="request_info",
+                 note=words[:200], at=at)
+    session.flush()
