@@ -103,6 +103,18 @@ class DuplicateSettings(BaseModel):
     window_hours: float = 72.0
 
 
+class AnalyticsSettings(BaseModel):
+    # 多诉督办: this many tickets of one category in one community (社区/村) within the
+    # window open a 督办 record and alert the supervisor; later ones join the open record.
+    supervise_after: int = Field(default=3, ge=2)
+    supervise_window_days: float = Field(default=7.0, gt=0)
+    # 一诉多办: a handler's ticket page lists tickets of its category in its community (or
+    # street) from this many days back; the dashboard warns about a community with at least
+    # community_warn_tickets tickets of one category in that span.
+    related_window_days: float = Field(default=30.0, gt=0)
+    community_warn_tickets: int = Field(default=5, ge=2)
+
+
 class AsrSettings(BaseModel):
     model_dir: Path = PROJECT_DIR / "var" / "models"
     # Name of the model directory under model_dir the service loads.
@@ -288,6 +300,7 @@ class Settings(BaseSettings):
     duplicates: DuplicateSettings = DuplicateSettings()
     escalation: EscalationSettings = EscalationSettings()
     verification: VerificationSettings = VerificationSettings()
+    analytics: AnalyticsSettings = AnalyticsSettings()
     asr: AsrSettings = AsrSettings()
     sip: SipSettings = SipSettings()
     ivr: IvrSettings = IvrSettings()
