@@ -85,8 +85,8 @@ def on_ticket(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor
         if session.scalar(linked.where(SupervisionLink.case_id == case.id)) is None:
             case.tickets += 1
             case.last_ticket_at = ticket.received_at
-            _link(session, case, [ticket.id], actor,
-                  f"多诉督办：{place_text(ticket)}{label}问题，并入督办件（共{case.tickets}件）", now)
+            note = f"多诉督办：{place_text(ticket)}{label}问题，并入督办件（共{case.tickets}件）"
+            _link(session, case, [ticket.id], actor, note, now)
             session.flush()
         return case
     since = ticket.received_at - timedelta(days=cfg.supervise_window_days)
@@ -135,13 +135,15 @@ def close_case(*, session: Session, domain: Domain, case: SupervisionCase, actor
 
 
 def cases(*, session: Session, actor: Actor, since: datetime | None = None,
-          until: datetime | None = None, open_only: bool = False, limit: int = 100
-          ) -> list[SupervisionCase]:
+          until: datetime | None = None, open_only: bool = False, limit: int = 100,
+          case_id: int | None = None) -> list[SupervisionCase]:
     """Records opened in [since, until) with a ticket ``actor`` may see, newest first."""
     seen = (select(SupervisionLink.id)
             .join(Ticket, Ticket.id == SupervisionLink.ticket_id)
             .where(SupervisionLink.case_id == SupervisionCase.id, scope_filter(actor)))
     stmt = select(SupervisionCase).where(seen.exists())
+    if case_id is not None:
+        stmt = stmt.where(SupervisionCase.id == case_id)
     if since is not None:
         stmt = stmt.where(SupervisionCase.opened_at >= since)
     if until is not None:
