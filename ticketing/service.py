@@ -280,11 +280,9 @@ def create_ticket(
 
 
 def _place(domain: Domain, ticket: Ticket) -> None:
-    """Street and community from the stated address, else from the demand; the district
-    too when only the place named it."""
-    place = domain.locate(ticket.address or "", ticket.district)
-    if place.community is None and place.street is None:
-        place = domain.locate(ticket.demand or "", ticket.district)
+    """Street and community from the stated address, else from the demand (the earlier
+    name wins, so the address's); the district too when only the place named it."""
+    place = domain.locate(f"{ticket.address or ''}，{ticket.demand or ''}", ticket.district)
     ticket.district = ticket.district or place.district
     ticket.street, ticket.community = place.street, place.community
 
