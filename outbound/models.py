@@ -21,6 +21,8 @@ class Kind(StrEnum):
     UTILITY_CALL = "utility_call"  # a utility still undispatched: call the duty dispatcher
     SURVEY_CALL = "survey_call"  # 回访 after closure
     SURVEY_SMS = "survey_sms"  # survey calls unanswered: SMS with a reply code
+    # 多诉督办 opened: SMS to the supervisor (round = the record's id, ticket = its first)
+    SUPERVISE_SMS = "supervise_sms"
 
 
 CALL_KINDS = frozenset({Kind.SIGN_CALL, Kind.ESCALATE_CALL, Kind.URGE, Kind.SURVEY_CALL,

@@ -36,7 +36,14 @@ from outbound.dialers import CallResult, Dialer
 from outbound.models import Kind, OutboundAttempt, OutboundTask, Outcome, TaskStatus
 from outbound.planner import plan
 from outbound.policies import SYSTEM, Policy, Target
-from outbound.reminders import DispatchSms, EscalateCall, SignCall, UrgeCall, UtilityCall
+from outbound.reminders import (
+    DispatchSms,
+    EscalateCall,
+    SignCall,
+    SuperviseSms,
+    UrgeCall,
+    UtilityCall,
+)
 from outbound.sms import SmsSender
 from outbound.survey import SurveyCall, SurveySms
 from outbound.telemetry import LATENESS_SECONDS
@@ -56,6 +63,7 @@ POLICIES: dict[str, Policy] = {
     Kind.UTILITY_CALL.value: UtilityCall(),
     Kind.SURVEY_CALL.value: SurveyCall(),
     Kind.SURVEY_SMS.value: SurveySms(),
+    Kind.SUPERVISE_SMS.value: SuperviseSms(),
 }
 
 EVENT_NOTES: dict[str, str] = {
@@ -66,6 +74,7 @@ EVENT_NOTES: dict[str, str] = {
     Kind.UTILITY_CALL.value: "水电气暖督办电话",
     Kind.SURVEY_CALL.value: "回访电话",
     Kind.SURVEY_SMS.value: "回访短信",
+    Kind.SUPERVISE_SMS.value: "多诉督办短信",
 }
 
 
