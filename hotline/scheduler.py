@@ -51,6 +51,15 @@ def retention_job(sessions: sessionmaker[Session], domain: Domain) -> list[str]:
     return deleted
 
 
+def monthly_report_job(sessions: sessionmaker[Session], domain: Domain) -> None:
+    """The 通报 of the month that just ended (run on the 1st; a rerun replaces the file)."""
+    from hotline.monthly_report import generate
+    from ticketing.monthly import last_month
+
+    path = generate(sessions, domain, last_month(domain))
+    log.info("monthly report written to %s", path)
+
+
 def start_scheduler(
     sessions: sessionmaker[Session], domain: Domain, *, voice: Voice | None = None
 ) -> BackgroundScheduler:
@@ -66,6 +75,10 @@ def start_scheduler(
         archive_job, "interval", hours=1, args=(sessions, domain),
         id="archive-unsurveyable", max_instances=1, coalesce=True,
     )
+    # 01:30 local on the 1st: the month is over and nobody is waiting for the figures.
+    scheduler.add_job(monthly_report_job, "cron", day=1, hour=1, minute=30,
+                      args=(sessions, domain), id="monthly-report", max_instances=1,
+                      coalesce=True, misfire_grace_time=6 * 3600)
     if domain.settings.recordings_retention_days > 0:
         scheduler.add_job(retention_job, "interval", hours=24, args=(sessions, domain),
                           id="recordings-retention", max_instances=1, coalesce=True,
