@@ -20,9 +20,9 @@ from hotline import monthly_report
 from hotline.console import present
 from hotline.console.web import Forbidden, Work, page, render, work
 from ivr.callrecords import CallOutcome, CallRecord
+from ticketing import analytics, supervision
 from ticketing.actors import Actor, mask_phone
 from ticketing.models import Ticket, TicketEvent, Unit
-from ticketing import analytics, supervision
 from ticketing.points import Points, period_bounds, points
 from ticketing.queries import scope_filter
 from ticketing.reports import Figures, figures, hot_spots
