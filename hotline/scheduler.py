@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
 from ticketing.context import Domain
@@ -60,6 +61,11 @@ def monthly_report_job(sessions: sessionmaker[Session], domain: Domain) -> None:
     log.info("monthly report written to %s", path)
 
 
+def monthly_report_trigger(domain: Domain) -> CronTrigger:
+    """01:30 local on the 1st: the month is over and nobody is waiting for the figures."""
+    return CronTrigger(day=1, hour=1, minute=30, timezone=domain.tz)
+
+
 def start_scheduler(
     sessions: sessionmaker[Session], domain: Domain, *, voice: Voice | None = None
 ) -> BackgroundScheduler:
@@ -75,8 +81,7 @@ def start_scheduler(
         archive_job, "interval", hours=1, args=(sessions, domain),
         id="archive-unsurveyable", max_instances=1, coalesce=True,
     )
-    # 01:30 local on the 1st: the month is over and nobody is waiting for the figures.
-    scheduler.add_job(monthly_report_job, "cron", day=1, hour=1, minute=30,
+    scheduler.add_job(monthly_report_job, monthly_report_trigger(domain),
                       args=(sessions, domain), id="monthly-report", max_instances=1,
                       coalesce=True, misfire_grace_time=6 * 3600)
     if domain.settings.recordings_retention_days > 0:

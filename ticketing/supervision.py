@@ -137,17 +137,18 @@ def close_case(*, session: Session, domain: Domain, case: SupervisionCase, actor
 def cases(*, session: Session, actor: Actor, since: datetime | None = None,
           until: datetime | None = None, open_only: bool = False, limit: int = 100,
           case_id: int | None = None) -> list[SupervisionCase]:
-    """Records opened in [since, until) with a ticket ``actor`` may see, newest first."""
+    """Records with a ticket ``actor`` may see — with ``since``/``until``, one received in
+    [since, until) (a month's records are those its complaints fed) — newest first."""
     seen = (select(SupervisionLink.id)
             .join(Ticket, Ticket.id == SupervisionLink.ticket_id)
             .where(SupervisionLink.case_id == SupervisionCase.id, scope_filter(actor)))
+    if since is not None:
+        seen = seen.where(Ticket.received_at >= since)
+    if until is not None:
+        seen = seen.where(Ticket.received_at < until)
     stmt = select(SupervisionCase).where(seen.exists())
     if case_id is not None:
         stmt = stmt.where(SupervisionCase.id == case_id)
-    if since is not None:
-        stmt = stmt.where(SupervisionCase.opened_at >= since)
-    if until is not None:
-        stmt = stmt.where(SupervisionCase.opened_at < until)
     if open_only:
         stmt = stmt.where(SupervisionCase.status == OPEN)
     return list(session.scalars(stmt.order_by(SupervisionCase.opened_at.desc(),
