@@ -42,6 +42,7 @@ from ticketing import service, supervision
 from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory
+from ticketing.directory import add_user
 from ticketing.models import Ticket, Unit, User
 from ticketing.monthly import monthly_report
 from ticketing.points import flag_penalty, period_bounds, previous_period, year_before
@@ -70,6 +71,8 @@ HABITS: dict[str, tuple[float, float, float, float]] = {
     "bj-ecology": (0.9, 0.88, 0.82, 0.85), "cy-housing": (0.65, 0.5, 0.5, 0.55),
 }
 DEFAULT_HABIT = (0.85, 0.8, 0.75, 0.8)
+ROADS = ["建国路", "长安街", "学院路", "京开高速辅路", "西四环", "通惠河北路", "回龙观西大街",
+         "科创街", "两广路", "阜成路"]
 # Districts with a unit in the demo city (others go to the district's rule or the queue).
 WEIGHTED_DISTRICTS = {"朝阳区": 8, "海淀区": 7, "丰台区": 4, "昌平区": 4, "东城区": 3,
                       "西城区": 3, "通州区": 3, "大兴区": 3}
@@ -120,8 +123,10 @@ def file_one(s: Session, domain: Domain, clock: Clock, rng: random.Random, *, at
     fall after ``end`` (when the report is made) do not happen."""
     op = _actor(s, "operator")
     words = rng.choice(PROBLEMS[category][1])
-    name = rng.choice(spot.names)
-    building = f"{rng.randint(1, 30)}号楼" if rng.random() < 0.6 else ""
+    # Many calls name a road or a landmark, not a community: those count by district only.
+    name = (rng.choice(spot.names) if rng.random() < 0.6
+            else rng.choice(ROADS) + rng.choice(["路口", "附近", "公交站旁", "地铁站旁"]))
+    building = f"{rng.randint(1, 30)}号楼" if rng.random() < 0.6 and name in spot.names else ""
     district = spot.district if rng.random() < 0.8 else ""
     clock.at = at
     t = service.create_ticket(session=s, domain=domain, actor=op, channel="phone",
@@ -268,6 +273,12 @@ def main() -> None:
         if s.scalars(select(User).where(User.role == Role.OPERATOR.value)).first():
             raise SystemExit(f"{url} already has users: give an empty database")
         seed(session=s, domain=domain, samples=False)
+        # Every unit the rules or the dispatcher send tickets to has a handler on duty.
+        staffed = set(s.scalars(select(User.unit_id).where(User.role == Role.HANDLER.value)))
+        for unit in s.scalars(select(Unit).where(Unit.id.not_in(staffed)).order_by(Unit.id)):
+            add_user(session=s, username=f"{unit.code}-handler",
+                     display_name=f"{unit.name.removesuffix('人民政府')}承办人",
+                     role=Role.HANDLER, unit_code=unit.code, phone=None)
         s.commit()
     started = time.monotonic()
     counts = simulate(sessions, domain, clock, month=args.month, per_day=args.per_day,
