@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -54,7 +55,7 @@ def test_place_is_stored_and_shown(client: TestClient, city: City) -> None:
 
 def test_repeat_complaints_open_one_supervision_record(
         client: TestClient, sessions: sessionmaker[Session], domain: Domain,
-        city: City) -> None:
+        city: City, settings: Settings) -> None:
     assert domain.settings.analytics.supervise_after == 3  # the shipped threshold
     now = domain.now()
     op = city.actor("operator")
@@ -103,6 +104,15 @@ def test_repeat_complaints_open_one_supervision_record(
         s.commit()
         assert [c.status for c in s.scalars(select(SupervisionCase).order_by(
             SupervisionCase.id))] == ["closed", "open"]
+    with TestClient(create_app(settings), client=("127.0.0.1", 50000)) as local:
+        families = {f.name: f for f in text_string_to_metric_families(
+            local.get("/metrics").text)}
+    assert {x.labels["status"]: x.value for x in
+            families["hotline_supervision_cases"].samples} == {"open": 1.0, "closed": 1.0}
+    # 6 water tickets in one community within 30 days: over the shipped warning line (5).
+    assert families["hotline_community_warnings"].samples[0].value == 1.0
+    assert {x.labels["district"]: x.value for x in
+            families["hotline_tickets_30d_by_district"].samples} == {"朝阳区": 7.0}
 
 
 def test_related_tickets_and_community_warning(
