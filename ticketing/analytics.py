@@ -255,15 +255,21 @@ class Ranking:
     units: list[Ranked]
 
     @property
+    def scored(self) -> list[Ranked]:
+        return [r for r in self.units if r.score is not None]
+
+    @property
     def red(self) -> list[Ranked]:
-        """红榜: the best ranked units (at most LIST_SIZE, never more than half)."""
-        return self.units[:min(LIST_SIZE, len(self.units) // 2)]
+        """红榜: the best scored units (at most LIST_SIZE, never more than half)."""
+        return self.scored[:min(LIST_SIZE, len(self.scored) // 2)]
 
     @property
     def black(self) -> list[Ranked]:
-        """黑榜: the worst ranked units, worst first (never a unit also on the red list)."""
-        n = min(LIST_SIZE, len(self.units) // 2)
-        return list(reversed(self.units[len(self.units) - n:])) if n else []
+        """黑榜: the worst scored units, worst first (never a unit also on the red list);
+        a unit with no rate yet is on neither."""
+        scored = self.scored
+        n = min(LIST_SIZE, len(scored) // 2)
+        return list(reversed(scored[len(scored) - n:])) if n else []
 
     def as_dict(self) -> dict[str, Any]:
         return {"period": self.period, "units": [r.as_dict() for r in self.units],
