@@ -13,9 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.monthly_report import report_path
 from hotline.scheduler import monthly_report_job, monthly_report_trigger
-from tests.support.city import City
+from tests.support.city import City, settle
 from ticketing import service
-from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.monthly import last_month
 from ticketing.points import period_bounds, previous_period
@@ -31,7 +30,7 @@ def _month_of_complaints(sessions: sessionmaker[Session], domain: Domain, city: 
     month = last_month(domain)
     start, _ = period_bounds(month, domain.tz)
     before, _ = period_bounds(previous_period(month), domain.tz)
-    op, survey = city.actor("operator"), Actor.system("outbound")
+    op = city.actor("operator")
     with sessions() as s:
         service.create_ticket(session=s, domain=domain, actor=op, channel="api",
                               caller_phone="13612349999", demand=HEATING.format(n=9),
@@ -47,13 +46,7 @@ def _month_of_complaints(sessions: sessionmaker[Session], domain: Domain, city: 
                                   caller_phone="13612348888", demand="海淀区安宁里停水了",
                                   received_at=start + timedelta(days=4))
         service.accept(session=s, domain=domain, ticket=w, actor=op)
-        h = Actor.of(w.handler)
-        service.sign(session=s, domain=domain, ticket=w, actor=h)
-        service.reply(session=s, domain=domain, ticket=w, actor=h, text="已修复",
-                      outcome="resolved")
-        service.close(session=s, domain=domain, ticket=w, actor=op)
-        service.record_survey(session=s, domain=domain, ticket=w, actor=survey, resolved=True,
-                              satisfied=True)
+        settle(s, domain, w, op, (True, True))
         s.commit()
     return month, numbers
 

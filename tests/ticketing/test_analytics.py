@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from hotline.app import create_app
-from tests.support.city import City
+from tests.support.city import City, settle
 from ticketing import analytics, service, supervision
 from ticketing.actors import Actor
 from ticketing.context import Domain
@@ -195,7 +195,6 @@ def test_trends_against_previous_period_and_last_year(
 
 def test_rankings_red_and_black(client: TestClient, sessions: sessionmaker[Session],
                                 domain: Domain, city: City) -> None:
-    survey = Actor.system("outbound")
     # water: closed on time, satisfied; power: closed, dissatisfied; gas: not replied yet.
     plan = [("朝阳区望京西园三区停水了", (True, True)), ("朝阳区安贞里停电了", (False, False)),
             ("海淀区安宁里燃气泄漏的味道", None), ("朝阳区安贞里暖气不热", (True, False))]
@@ -205,13 +204,7 @@ def test_rankings_red_and_black(client: TestClient, sessions: sessionmaker[Sessi
             t = _file(s, domain, op, f"1375555000{i}", text)
             if verdict is None:
                 continue
-            h = Actor.of(t.handler)
-            service.sign(session=s, domain=domain, ticket=t, actor=h)
-            service.reply(session=s, domain=domain, ticket=t, actor=h, text="已处理",
-                          outcome="resolved")
-            service.close(session=s, domain=domain, ticket=t, actor=op)
-            service.record_survey(session=s, domain=domain, ticket=t, actor=survey,
-                                  resolved=verdict[0], satisfied=verdict[1])
+            settle(s, domain, t, op, verdict)
         s.commit()
     period = domain.now().astimezone(domain.tz).strftime("%Y-%m")
     r = client.get("/api/v1/rankings", params={"period": period},
