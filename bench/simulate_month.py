@@ -287,11 +287,14 @@ def main() -> None:
     # The report is made as the scheduler makes it: early on the 1st of the next month.
     clock.at = period_bounds(args.month, domain.tz)[1] + timedelta(hours=1, minutes=30)
     with sessions() as s:
+        started = time.monotonic()
         r = monthly_report(session=s, domain=domain, month=args.month)
+        gathered = time.monotonic() - started
     path = generate(sessions, domain, args.month)
     print(json.dumps({
         "database": url, "simulated_tickets": counts["tickets"],
         "simulate_seconds": round(elapsed, 1),
+        "report_gather_seconds": round(gathered, 2),  # every SQL figure of the month
         "month": args.month, "overall": r.overall.as_dict(),
         "ranking": [(u.rank, u.code, u.score, u.points) for u in r.ranking.units],
         "red": [u.code for u in r.ranking.red], "black": [u.code for u in r.ranking.black],

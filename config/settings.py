@@ -276,6 +276,9 @@ class Settings(BaseSettings):
     # flags the ticket 待确认 for an operator. The trained model lives in data_dir/classifier.
     classification_confirm_below: float = 0.5
     holidays_file: Path = CONFIG_DIR / "holidays.toml"
+    # District → street (街道/乡镇) → community (社区/村) → estates (小区): how tickets are
+    # placed for hot spots, 多诉督办 and 一诉多办 (docs/metrics.md).
+    gazetteer_file: Path = CONFIG_DIR / "gazetteer.toml"
     prompts_dir: Path = CONFIG_DIR / "prompts"
     # Recordings older than this many days are deleted once a day (never those of open
     # tickets; each deletion is audited on the ticket). 0 keeps them forever.

@@ -43,7 +43,7 @@ class Domain:
     @property
     def gazetteer(self) -> Gazetteer:
         """Streets and communities of the classifier's districts (config/gazetteer.toml)."""
-        return gazetteer_for(self.classification.districts)
+        return gazetteer_for(self.classification.districts, self.settings.gazetteer_file)
 
     def locate(self, text: str, district: str | None) -> Place:
         return locate(text, self.gazetteer, district)

@@ -2,8 +2,9 @@
 
 Hot spots, 多诉督办 and 一诉多办 group tickets by place; an exact address string is too
 fine (every caller words it differently) and a district too coarse. The names come from
-the gazetteer (config/gazetteer.toml, data, not code); its districts are the classifier's
-(config/classification.toml), so the two cannot disagree about what a district is.
+the gazetteer (settings.gazetteer_file, config/gazetteer.toml: data, not code); its
+districts are the classifier's (config/classification.toml), so the two cannot disagree
+about what a district is.
 """
 
 from __future__ import annotations
@@ -84,8 +85,8 @@ def load_gazetteer(districts: tuple[str, ...], path: Path = GAZETTEER_FILE) -> G
 
 
 @lru_cache(maxsize=4)
-def gazetteer_for(districts: tuple[str, ...]) -> Gazetteer:
-    return load_gazetteer(districts)
+def gazetteer_for(districts: tuple[str, ...], path: Path = GAZETTEER_FILE) -> Gazetteer:
+    return load_gazetteer(districts, path)
 
 
 def _known(text: str, table: tuple[tuple[str, tuple[Place, ...]], ...],
