@@ -108,6 +108,8 @@ def on_ticket(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor
             session.flush()
     except IntegrityError:
         # Another node opened the record a moment ago: join it instead.
+        if open_case_of(session, key) is None:
+            raise
         return on_ticket(session=session, domain=domain, ticket=ticket, actor=actor)
     days = f"{cfg.supervise_window_days:g}"
     _link(session, case, ids, actor,
