@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from ticketing.actors import Actor
 from ticketing.models import Ticket, Unit
 from ticketing.points import period_bounds, points, previous_period, year_before
-from ticketing.queries import scope_filter
+from ticketing.queries import caller_visible, may_see_caller, scope_filter
 from ticketing.reports import Figures, figures
 from ticketing.states import Role, Status
 
@@ -98,12 +98,14 @@ class Related:
         return asdict(self)
 
 
-def related_tickets(*, session: Session, ticket: Ticket, now: datetime, days: float,
-                    limit: int = 20) -> list[Related]:
+def related_tickets(*, session: Session, actor: Actor, ticket: Ticket, now: datetime,
+                    days: float, limit: int = 20) -> list[Related]:
     """Recent tickets of the same category in the same community, else the same street:
-    what the handler of ``ticket`` may solve in one go. Shown by number, state and subject
-    only (no caller), confidential tickets' subjects left out."""
-    if not ticket.community and not ticket.street:
+    what the handler of ``ticket`` may solve in one go, whichever unit holds them. Shown by
+    number, state and subject only (no caller). Like a duplicate link (queries.may_see_link)
+    the list ties tickets together, so it is shown only to whom may see the caller of both:
+    a confidential ticket beside a plain one at the same place would point at who called."""
+    if (not ticket.community and not ticket.street) or not may_see_caller(actor, ticket):
         return []
     near = []
     if ticket.community:
@@ -115,13 +117,14 @@ def related_tickets(*, session: Session, ticket: Ticket, now: datetime, days: fl
     rows = session.execute(
         select(Ticket, Unit.name).outerjoin(Unit, Unit.id == Ticket.unit_id)
         .where(Ticket.id != ticket.id, Ticket.category == ticket.category, district,
+               caller_visible(actor),
                or_(*near), Ticket.received_at >= now - timedelta(days=days),
                Ticket.status != Status.EXCLUDED.value)
         .order_by(Ticket.received_at.desc()).limit(limit)
     ).all()
     return [Related(
         number=t.number, received_at=t.received_at, status=t.status,
-        subject="（保密）" if t.confidential else t.subject, unit=unit_name,
+        subject=t.subject, unit=unit_name,
         same="community" if ticket.community and t.community == ticket.community else "street",
     ) for t, unit_name in rows]
 

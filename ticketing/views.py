@@ -384,7 +384,7 @@ def related(ref: str, request: Request, token: Token, domain: DomainDep
         ticket = service.get_ticket(session=session, actor=actor, ref=ref)
         days = domain.settings.analytics.related_window_days
         return [r.as_dict() for r in analytics.related_tickets(
-            session=session, ticket=ticket, now=domain.now(), days=days)]
+            session=session, actor=actor, ticket=ticket, now=domain.now(), days=days)]
 
 
 # response_class=Response has no media type of its own, so the errors stay documented as

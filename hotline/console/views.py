@@ -300,7 +300,7 @@ def render_ticket(request: Request, w: Work, ticket: Ticket, *, status: int = 20
     threshold = w.domain.settings.asr.low_confidence
     # 一诉多办: once dispatched, the handler sees the same problem nearby at a glance.
     related = (analytics.related_tickets(
-        session=w.session, ticket=ticket, now=now,
+        session=w.session, actor=w.actor, ticket=ticket, now=now,
         days=w.domain.settings.analytics.related_window_days)
         if ticket.dispatched_at is not None else [])
     return render(request, "ticket.html", {

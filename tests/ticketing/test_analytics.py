@@ -28,10 +28,11 @@ WATER = "朝阳区望京西园三区{n}号楼停水了，一直没来水"
 
 
 def _file(s: Session, domain: Domain, op: Actor, phone: str, demand: str,
-          received: datetime | None = None, category: str | None = None) -> Ticket:
+          received: datetime | None = None, category: str | None = None,
+          confidential: bool = False) -> Ticket:
     t = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
                               caller_phone=phone, demand=demand, received_at=received,
-                              category=category)
+                              category=category, confidential=confidential)
     service.accept(session=s, domain=domain, ticket=t, actor=op)
     return t
 
@@ -142,6 +143,29 @@ def test_related_tickets_and_community_warning(
             days=domain.settings.analytics.related_window_days, threshold=2)
         assert [(w.community, w.category, w.tickets) for w in warn] == [
             ("花家地社区", category, 2)]
+
+
+def test_related_confidential_ticket_only_for_whom_may_see_its_caller(
+        client: TestClient, sessions: sessionmaker[Session], domain: Domain,
+        city: City) -> None:
+    op = city.actor("operator")
+    with sessions() as s:
+        plain = _file(s, domain, op, "13855550001", WATER.format(n=1))
+        other = _file(s, domain, op, "13855550002", WATER.format(n=2))
+        secret = _file(s, domain, op, "13855550003", WATER.format(n=3), confidential=True)
+        s.commit()
+    def seen(user: str) -> list[str]:
+        r = client.get(f"/api/v1/tickets/{plain.number}/related", headers=_auth(city, user))
+        assert r.status_code == 200, r.text
+        return [x["number"] for x in r.json()]
+
+    # Beside a plain ticket at the same place, a confidential one would point at who called.
+    assert seen("water-handler") == [other.number]
+    assert seen("operator") == [secret.number, other.number]
+    # And on the confidential ticket itself, a handler gets no list at all.
+    r = client.get(f"/api/v1/tickets/{secret.number}/related",
+                   headers=_auth(city, "water-handler"))
+    assert r.status_code == 200 and r.json() == []
 
 
 def test_hot_spots_by_place(client: TestClient, sessions: sessionmaker[Session],
