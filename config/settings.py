@@ -103,6 +103,18 @@ class DuplicateSettings(BaseModel):
     window_hours: float = 72.0
 
 
+class AnalyticsSettings(BaseModel):
+    # 多诉督办: this many tickets of one category in one community (社区/村) within the
+    # window open a 督办 record and alert the supervisor; later ones join the open record.
+    supervise_after: int = Field(default=3, ge=2)
+    supervise_window_days: float = Field(default=7.0, gt=0)
+    # 一诉多办: a handler's ticket page lists tickets of its category in its community (or
+    # street) from this many days back; the dashboard warns about a community with at least
+    # community_warn_tickets tickets of one category in that span.
+    related_window_days: float = Field(default=30.0, gt=0)
+    community_warn_tickets: int = Field(default=5, ge=2)
+
+
 class AsrSettings(BaseModel):
     model_dir: Path = PROJECT_DIR / "var" / "models"
     # Name of the model directory under model_dir the service loads.
@@ -278,6 +290,9 @@ class Settings(BaseSettings):
     # flags the ticket 待确认 for an operator. The trained model lives in data_dir/classifier.
     classification_confirm_below: float = 0.5
     holidays_file: Path = CONFIG_DIR / "holidays.toml"
+    # District → street (街道/乡镇) → community (社区/村) → estates (小区): how tickets are
+    # placed for hot spots, 多诉督办 and 一诉多办 (docs/metrics.md).
+    gazetteer_file: Path = CONFIG_DIR / "gazetteer.toml"
     prompts_dir: Path = CONFIG_DIR / "prompts"
     # Recordings older than this many days are deleted once a day (never those of open
     # tickets; each deletion is audited on the ticket). 0 keeps them forever.
@@ -302,6 +317,7 @@ class Settings(BaseSettings):
     duplicates: DuplicateSettings = DuplicateSettings()
     escalation: EscalationSettings = EscalationSettings()
     verification: VerificationSettings = VerificationSettings()
+    analytics: AnalyticsSettings = AnalyticsSettings()
     asr: AsrSettings = AsrSettings()
     sip: SipSettings = SipSettings()
     ivr: IvrSettings = IvrSettings()

@@ -173,7 +173,8 @@ def create_app(
     app.state.engine = engine
     app.state.sessions = sessions
     app.state.domain = domain
-    app.state.metrics = make_registry(sessions, utility_window=domain.utility_window)
+    app.state.metrics = make_registry(sessions, utility_window=domain.utility_window,
+                                      analytics=settings.analytics)
     app.include_router(observability_router)
     install_error_handlers(app)
     app.include_router(router, responses=ERROR_RESPONSES)

@@ -37,7 +37,7 @@ from ticketing.directory import (
     find_user,
     rotate_token,
 )
-from ticketing.inputs import clean_text
+from ticketing.inputs import InvalidInput, clean_text
 from ticketing.reports import export_csv, figures
 from ticketing.service import NotFound, events_of, get_ticket
 from ticketing.states import STATUS_LABELS, Role, Status
@@ -275,6 +275,26 @@ def doctor() -> None:
             console.print(f"      fix: {c.fix}")
     if any(c.required and not c.ok for c in checks):
         raise typer.Exit(1)
+
+
+report_app = typer.Typer(help="Reports (通报)")
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("monthly")
+def report_monthly(month: Annotated[str | None, typer.Option(
+        help="YYYY-MM; default the month before this one")] = None) -> None:
+    """Generate the monthly 通报 (HTML with charts) under <data_dir>/reports/."""
+    from hotline.monthly_report import generate
+    from ticketing.monthly import last_month
+
+    domain = Domain.load(get_settings())
+    try:
+        path = generate(_sessions(), domain, month or last_month(domain))
+    except InvalidInput as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    console.print(f"wrote {path}")
 
 
 recordings_app = typer.Typer(help="Call recordings: integrity and retention")

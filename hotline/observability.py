@@ -31,11 +31,12 @@ import asr.telemetry  # noqa: F401
 import outbound.telemetry  # noqa: F401
 import telephony.sip.metrics  # noqa: F401
 from asr.jobs import JobStatus, TranscriptionJob
+from config.settings import AnalyticsSettings
 from ivr.callrecords import CallRecord
 from outbound.models import Kind, OutboundTask, TaskStatus
-from ticketing import queries
+from ticketing import analytics, queries
 from ticketing.actors import Actor
-from ticketing.models import SurveyResult, Ticket, utcnow
+from ticketing.models import SupervisionCase, SurveyResult, Ticket, utcnow
 from ticketing.reports import figures, utility_dispatch
 
 RATE_FIGURES = ("response_rate", "on_time_closure_rate", "feedback_rate", "resolution_rate",
@@ -94,9 +95,11 @@ def setup_logging(*, json_lines: bool, level: int = logging.INFO) -> None:
 
 
 class DatabaseCollector(Collector):
-    def __init__(self, sessions: sessionmaker[Session], *, utility_window: timedelta) -> None:
+    def __init__(self, sessions: sessionmaker[Session], *, utility_window: timedelta,
+                 analytics: AnalyticsSettings | None = None) -> None:
         self.sessions = sessions
         self.utility_window = utility_window
+        self.analytics = analytics or AnalyticsSettings()
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         tickets = GaugeMetricFamily("hotline_tickets", "Tickets by state", labels=["status"])
@@ -133,8 +136,30 @@ class DatabaseCollector(Collector):
         handling = GaugeMetricFamily(
             "hotline_average_handling_hours_30d",
             "平均办理时长: call to 办结, tickets received in the last 30 days")
+        cases = GaugeMetricFamily("hotline_supervision_cases",
+                                  "多诉督办 records by status (all time)", labels=["status"])
+        warnings = GaugeMetricFamily(
+            "hotline_community_warnings",
+            "一诉多办: communities with analytics.community_warn_tickets tickets of one "
+            "category within analytics.related_window_days")
+        districts = GaugeMetricFamily(
+            "hotline_tickets_30d_by_district",
+            "Tickets received in the last 30 days per district (hot spots; excluded ones left "
+            "out; district \"\" when the caller named none)", labels=["district"])
         now = utcnow()
         with self.sessions() as s:
+            system = Actor.system("metrics")
+            counts = dict(s.execute(select(SupervisionCase.status, func.count())
+                                    .group_by(SupervisionCase.status)).all())
+            for status in ("open", "closed"):
+                cases.add_metric([status], counts.get(status, 0))
+            warnings.add_metric([], len(analytics.community_warnings(
+                session=s, actor=system, now=now, days=self.analytics.related_window_days,
+                threshold=self.analytics.community_warn_tickets, limit=10_000)))
+            for place in analytics.place_hot_spots(
+                    session=s, actor=system, level="district", since=now - timedelta(days=30),
+                    by_category=False, min_tickets=1, limit=100):
+                districts.add_metric([place.district or ""], place.tickets)
             month = figures(session=s, actor=Actor.system("metrics"), now=now,
                             since=now - timedelta(days=30), utility_window=self.utility_window)
             for name in RATE_FIGURES:
@@ -182,7 +207,7 @@ class DatabaseCollector(Collector):
             ):
                 live.add_metric([node or ""], n)
         yield from (tickets, overdue, calls, backlog, surveys, waiting, oldest, live,
-                    utilities, utility_rate, rates, handling)
+                    utilities, utility_rate, rates, handling, cases, warnings, districts)
 
 
 def _aware(value: datetime) -> datetime:
@@ -201,10 +226,11 @@ class ProcessCollector(Collector):
         yield from REGISTRY.collect()
 
 
-def make_registry(sessions: sessionmaker[Session], *, utility_window: timedelta
-                  ) -> CollectorRegistry:
+def make_registry(sessions: sessionmaker[Session], *, utility_window: timedelta,
+                  analytics: AnalyticsSettings | None = None) -> CollectorRegistry:
     registry = CollectorRegistry()
-    registry.register(DatabaseCollector(sessions, utility_window=utility_window))
+    registry.register(DatabaseCollector(sessions, utility_window=utility_window,
+                                        analytics=analytics))
     registry.register(ProcessCollector())
     return registry
 

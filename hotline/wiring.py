@@ -31,7 +31,13 @@ from asr.backlog import run_backlog
 from asr.batch import transcribe_clean
 from asr.engine import AsrEngine
 from config import Settings
-from hotline.scheduler import archive_job, escalate_utilities_job, retention_job
+from hotline.scheduler import (
+    archive_job,
+    escalate_utilities_job,
+    monthly_report_job,
+    monthly_report_trigger,
+    retention_job,
+)
 from ivr.intake import recover_spool
 from ivr.runtime import IvrRuntime, load_engine, spool_for, start_ivr
 from outbound.dialers import Dialer, SipDialer, TwilioDialer
@@ -146,6 +152,9 @@ def schedule_jobs(background: Background) -> BackgroundScheduler:
                       id="escalate-utilities", max_instances=1, coalesce=True)
     scheduler.add_job(archive_job, "interval", hours=1, args=(sessions, domain),
                       id="archive-unsurveyable", max_instances=1, coalesce=True)
+    scheduler.add_job(monthly_report_job, monthly_report_trigger(domain),
+                      args=(sessions, domain), id="monthly-report", max_instances=1,
+                      coalesce=True, misfire_grace_time=6 * 3600)
     if settings.recordings_retention_days > 0:
         scheduler.add_job(retention_job, "interval", hours=24, args=(sessions, domain),
                           id="recordings-retention", max_instances=1, coalesce=True,

@@ -24,6 +24,8 @@ class Kind(StrEnum):
     # The caller hears back: accepted / more information asked / answer at closure. One
     # per (ticket, audit event): round is the event's id, step what it was (CitizenStep).
     CITIZEN_SMS = "citizen_sms"
+    # 多诉督办 opened: SMS to the supervisor (round = the record's id, ticket = its first)
+    SUPERVISE_SMS = "supervise_sms"
 
 
 CALL_KINDS = frozenset({Kind.SIGN_CALL, Kind.ESCALATE_CALL, Kind.URGE, Kind.SURVEY_CALL,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from outbound.citizen_sms import plan_citizen_sms
@@ -19,7 +19,7 @@ from outbound.policies import insert_ignore, task_row
 from outbound.rounds import dispatch_rounds
 from outbound.survey import allowed_at
 from ticketing.context import Domain
-from ticketing.models import SurveyResult, Ticket
+from ticketing.models import SupervisionCase, SupervisionLink, SurveyResult, Ticket
 from ticketing.queries import contactable, queued_since, waiting_too_long_to_wait
 from ticketing.states import ASSIGNED_STATUSES, Status, values
 
@@ -40,6 +40,7 @@ def plan(*, session: Session, domain: Domain, now: datetime) -> PlanStats:
     stats.created += plan_utility_calls(session=session, domain=domain, now=now)
     stats.created += plan_surveys(session=session, domain=domain, now=now)
     stats.created += plan_citizen_sms(session=session, domain=domain, now=now)
+    stats.created += plan_supervision_sms(session=session, now=now)
     session.flush()
     return stats
 
@@ -151,4 +152,21 @@ def plan_surveys(*, session: Session, domain: Domain, now: datetime) -> int:
     rows = [task_row(ticket_id=tid, kind=Kind.SURVEY_CALL.value, round_=redo, step=0,
                      due_at=allowed_at(domain, max(closed_at or now, now)), now=now)
             for tid, redo, closed_at in closed]
+    return insert_ignore(session, rows)
+
+
+def plan_supervision_sms(*, session: Session, now: datetime) -> int:
+    """An SMS to the supervisor for every open 多诉督办 record nobody has been told about
+    (ticketing.supervision opens them; the core cannot send anything itself)."""
+    first = (select(func.min(SupervisionLink.ticket_id))
+             .where(SupervisionLink.case_id == SupervisionCase.id).scalar_subquery())
+    no_task = ~select(OutboundTask.id).where(
+        OutboundTask.kind == Kind.SUPERVISE_SMS.value, OutboundTask.round == SupervisionCase.id,
+    ).exists()
+    rows = [task_row(ticket_id=tid, kind=Kind.SUPERVISE_SMS.value, round_=cid, step=0,
+                     due_at=now, now=now)
+            for cid, tid in session.execute(
+                select(SupervisionCase.id, first)
+                .where(SupervisionCase.status == "open", no_task)).all()
+            if tid is not None]
     return insert_ignore(session, rows)

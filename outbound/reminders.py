@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from outbound.conversation import Conversation, Step
@@ -25,11 +25,11 @@ from outbound.policies import (
     task_row,
 )
 from outbound.rounds import dispatch_round
-from ticketing import service
+from ticketing import service, supervision
 from ticketing.actors import Actor, mask_phone
 from ticketing.classify import category_label
 from ticketing.context import Domain
-from ticketing.models import Ticket, User
+from ticketing.models import SupervisionCase, SupervisionLink, Ticket, Unit, User
 from ticketing.states import ASSIGNED_STATUSES, AWAITING_DISPATCH_STATUSES, Status, values
 
 log = logging.getLogger("outbound.reminders")
@@ -115,6 +115,42 @@ def _after_sms(domain: Domain, task: OutboundTask, attempt: OutboundAttempt,
             finish(task, now, "sms_failed", TaskStatus.FAILED)
         else:
             postpone(task, again)
+
+
+# --- 多诉督办 --------------------------------------------------------------------------
+
+
+class SuperviseSms:
+    """Tell the supervisor a 督办 record opened: the unit's (nearest) supervisor of the
+    first of its tickets placed with a unit, else the city's."""
+
+    def prepare(self, *, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
+                now: datetime) -> Target | None:
+        case = session.get(SupervisionCase, task.round)
+        if case is None or case.status != supervision.OPEN:
+            cancel(task, now, "supervision_closed")
+            return None
+        unit = session.scalars(
+            select(Unit).join(Ticket, Ticket.unit_id == Unit.id)
+            .join(SupervisionLink, SupervisionLink.ticket_id == Ticket.id)
+            .where(SupervisionLink.case_id == case.id).order_by(Ticket.id).limit(1)).first()
+        boss = supervisor_of(session=session, unit=unit or session.scalars(
+            select(Unit).where(Unit.parent_id.is_(None)).order_by(Unit.id)).first())
+        if boss is None or not boss.phone:
+            finish(task, now, "no_supervisor_phone", TaskStatus.FAILED)
+            return None
+        numbers = supervision.case_tickets(session=session, case_id=case.id)
+        text = (f"【12345】多诉督办：{supervision.place_text(case)}"
+                f"{category_label(case.category)}问题已有{case.tickets}件工单"
+                f"（{'、'.join(numbers[:3])}{'等' if len(numbers) > 3 else ''}），请督办。")
+        return Target(channel="sms", phone=boss.phone, user_id=boss.id, text=text)
+
+    def conversation(self, **_: object) -> Conversation:
+        raise TypeError("an SMS has no conversation")
+
+    def after(self, *, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
+              attempt: OutboundAttempt, now: datetime) -> None:
+        _after_sms(domain, task, attempt, now)
 
 
 # --- the 签收 reminder call -------------------------------------------------------------

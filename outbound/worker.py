@@ -37,7 +37,14 @@ from outbound.dialers import CallResult, Dialer
 from outbound.models import Kind, OutboundAttempt, OutboundTask, Outcome, TaskStatus
 from outbound.planner import plan
 from outbound.policies import SYSTEM, Policy, Target
-from outbound.reminders import DispatchSms, EscalateCall, SignCall, UrgeCall, UtilityCall
+from outbound.reminders import (
+    DispatchSms,
+    EscalateCall,
+    SignCall,
+    SuperviseSms,
+    UrgeCall,
+    UtilityCall,
+)
 from outbound.sms import SmsSender
 from outbound.survey import SurveyCall, SurveySms
 from outbound.telemetry import LATENESS_SECONDS
@@ -58,6 +65,7 @@ POLICIES: dict[str, Policy] = {
     Kind.SURVEY_CALL.value: SurveyCall(),
     Kind.SURVEY_SMS.value: SurveySms(),
     Kind.CITIZEN_SMS.value: CitizenSms(),
+    Kind.SUPERVISE_SMS.value: SuperviseSms(),
 }
 
 EVENT_NOTES: dict[str, str] = {
@@ -69,6 +77,7 @@ EVENT_NOTES: dict[str, str] = {
     Kind.SURVEY_CALL.value: "回访电话",
     Kind.SURVEY_SMS.value: "回访短信",
     Kind.CITIZEN_SMS.value: "告知市民短信",
+    Kind.SUPERVISE_SMS.value: "多诉督办短信",
 }
 
 

@@ -12,6 +12,7 @@ from ticketing.classify import ClassificationRules, load_rules
 from ticketing.dispatch_rules import RuleTable, load_rule_table
 from ticketing.intake_model import IntakeModel, Understanding, store_for, understand
 from ticketing.models import utcnow
+from ticketing.places import Gazetteer, Place, gazetteer_for, locate
 from ticketing.workcalendar import WorkCalendar
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,14 @@ class Domain:
             calendar=WorkCalendar(settings.holidays_file),
             model=load_model(settings),
         )
+
+    @property
+    def gazetteer(self) -> Gazetteer:
+        """Streets and communities of the classifier's districts (config/gazetteer.toml)."""
+        return gazetteer_for(self.classification.districts, self.settings.gazetteer_file)
+
+    def locate(self, text: str, district: str | None) -> Place:
+        return locate(text, self.gazetteer, district)
 
     @property
     def utility_window(self) -> timedelta:

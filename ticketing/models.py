@@ -112,6 +112,8 @@ class Ticket(Base):
         Index("ix_tickets_unit_status", "unit_id", "status"),
         Index("ix_tickets_caller", "caller_phone", "received_at"),
         Index("ix_tickets_address", "category", "address"),
+        # 多诉督办 and 一诉多办 look up one category in one place over a span of days.
+        Index("ix_tickets_place", "community", "category", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -129,6 +131,10 @@ class Ticket(Base):
     no_contact: Mapped[bool] = mapped_column(Boolean, default=False)
     address: Mapped[str | None] = mapped_column(String(256))
     district: Mapped[str | None] = mapped_column(String(32))
+    # Street office (街道/乡镇) and community (社区/村, or the 小区 named), from
+    # ticketing.places; None when the caller named none.
+    street: Mapped[str | None] = mapped_column(String(64))
+    community: Mapped[str | None] = mapped_column(String(64))
     category: Mapped[str] = mapped_column(String(32), default="other")
     urgency: Mapped[str] = mapped_column(String(16), default="general")
     subject: Mapped[str] = mapped_column(String(128), default="")
@@ -237,3 +243,39 @@ class TicketSequence(Base):
 
     day: Mapped[str] = mapped_column(String(8), primary_key=True)
     last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SupervisionCase(Base):
+    """多诉督办: many tickets about one problem (one category) in one community within a
+    window. One open record per (category, place); later tickets join it."""
+
+    __tablename__ = "supervision_cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category: Mapped[str] = mapped_column(String(32))
+    district: Mapped[str | None] = mapped_column(String(32))
+    street: Mapped[str | None] = mapped_column(String(64))
+    community: Mapped[str] = mapped_column(String(64))
+    # category|district|street|community while open, NULL once closed: a unique key that
+    # lets only one open record exist per group, even with two nodes creating at once
+    # (NULLs never collide, on either database).
+    open_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    tickets: Mapped[int] = mapped_column(Integer, default=0)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    last_ticket_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    close_note: Mapped[str | None] = mapped_column(Text)
+
+
+class SupervisionLink(Base):
+    """A ticket in a 督办 record."""
+
+    __tablename__ = "supervision_links"
+    __table_args__ = (UniqueConstraint("case_id", "ticket_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("supervision_cases.id"), index=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -54,16 +54,44 @@ def flag_penalty(*, session: Session, domain: Domain, ticket: Ticket, actor: Act
 
 
 def period_bounds(period: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """"2026" or "2026-12" → [start, end) in local time: the year or month totals."""
-    year, _, month = period.partition("-")
+    """"2026", "2026-Q4" or "2026-12" → [start, end) in local time: the year, quarter or
+    month totals."""
+    year, _, part = period.partition("-")
     try:
-        since = datetime(int(year), int(month or 1), 1, tzinfo=tz)
+        if part.upper().startswith("Q"):
+            quarter = int(part[1:])
+            if not 1 <= quarter <= 4:
+                raise ValueError(part)
+            since = datetime(int(year), 3 * quarter - 2, 1, tzinfo=tz)
+            return since, _add_months(since, 3)
+        since = datetime(int(year), int(part or 1), 1, tzinfo=tz)
     except ValueError as exc:
-        raise InvalidInput("period", f"no such period {period!r}; YYYY or YYYY-MM") from exc
-    if not month:
-        return since, since.replace(year=since.year + 1)
-    return since, since.replace(year=since.year + since.month // 12,
-                                month=since.month % 12 + 1)
+        raise InvalidInput("period", f"no such period {period!r}; YYYY, YYYY-Qn or YYYY-MM"
+                           ) from exc
+    return since, _add_months(since, 1 if part else 12)
+
+
+def _add_months(start: datetime, months: int) -> datetime:
+    index = start.year * 12 + start.month - 1 + months
+    return start.replace(year=index // 12, month=index % 12 + 1)
+
+
+def previous_period(period: str) -> str:
+    """The period just before: 2026-01 → 2025-12, 2026-Q1 → 2025-Q4, 2026 → 2025."""
+    year, _, part = period.partition("-")
+    if not part:
+        return str(int(year) - 1)
+    if part.upper().startswith("Q"):
+        q = int(part[1:])
+        return f"{year}-Q{q - 1}" if q > 1 else f"{int(year) - 1}-Q4"
+    m = int(part)
+    return f"{year}-{m - 1:02d}" if m > 1 else f"{int(year) - 1}-12"
+
+
+def year_before(period: str) -> str:
+    """The same period one year earlier."""
+    year, sep, part = period.partition("-")
+    return f"{int(year) - 1}{sep}{part}"
 
 
 @dataclass

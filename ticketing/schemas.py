@@ -170,6 +170,8 @@ class TicketOut(BaseModel):
     confidential: bool
     address: str | None
     district: str | None
+    street: str | None = Field(default=None, description="街道/乡镇 (ticketing.places)")
+    community: str | None = Field(default=None, description="社区/村 or the 小区 named")
     category: str
     urgency: str
     kind: str = Field(description="诉求类型: complaint, report, inquiry, suggestion, help, praise")
@@ -217,7 +219,8 @@ class TicketOut(BaseModel):
             caller_withheld=not hide and t.caller_phone is None,
             caller_name=None if hide else t.caller_name,
             confidential=t.confidential, address=t.address, district=t.district,
-            category=t.category, urgency=t.urgency, subject=t.subject, demand=t.demand,
+            street=t.street, community=t.community, category=t.category, urgency=t.urgency,
+            subject=t.subject, demand=t.demand,
             kind=t.kind, emergency=t.emergency, needs_confirmation=t.needs_confirmation,
             confidence=dict((t.classification or {}).get("confidence") or {}),
             # The verbatim words and the voice identify a confidential caller as surely as

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ticketing import phones
+from ticketing import phones, supervision
 from ticketing.actors import Actor
 from ticketing.classify import UTILITY_CATEGORIES
 from ticketing.context import Domain
@@ -275,6 +275,7 @@ def create_ticket(
         created_at=now,
         updated_at=now,
     )
+    _place(domain, ticket)
     session.add(ticket)
     session.flush()
     record_event(
@@ -287,8 +288,17 @@ def create_ticket(
         at=now,
     )
     _link_duplicate(session=session, domain=domain, ticket=ticket, actor=actor, now=now)
+    supervision.on_ticket(session=session, domain=domain, ticket=ticket, actor=actor)
     session.flush()
     return ticket
+
+
+def _place(domain: Domain, ticket: Ticket) -> None:
+    """Street and community from the stated address, else from the demand (the earlier
+    name wins, so the address's); the district too when only the place named it."""
+    place = domain.locate(f"{ticket.address or ''}，{ticket.demand or ''}", ticket.district)
+    ticket.district = ticket.district or place.district
+    ticket.street, ticket.community = place.street, place.community
 
 
 def _address_key(ticket: Ticket) -> str:
@@ -797,7 +807,9 @@ def attach_transcript(
         ticket.district = ticket.district or guess.district
         ticket.address = ticket.address or guess.address
         ticket.subject = guess.subject[:128]
+        _place(domain, ticket)
         _reapply_classification(session=session, domain=domain, ticket=ticket, actor=actor)
+        supervision.on_ticket(session=session, domain=domain, ticket=ticket, actor=actor)
     session.flush()
     return ticket
 

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ticketing import citizen, queries, service
+from ticketing import analytics, citizen, queries, service, supervision
 from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.deps import DomainDep, Token, require, unit_of_work
@@ -23,7 +23,7 @@ from ticketing.directory import (
     rotate_token,
 )
 from ticketing.inputs import local_aware
-from ticketing.models import Ticket, Unit, User
+from ticketing.models import SupervisionCase, Ticket, Unit, User
 from ticketing.points import PENALTY_ROLES, flag_penalty, period_bounds, points
 from ticketing.reports import export_csv, figures, hot_spots
 from ticketing.schemas import (
@@ -46,6 +46,10 @@ from ticketing.schemas import (
 from ticketing.states import AWAITING_DISPATCH_STATUSES, Role, Status, values
 
 router = APIRouter(prefix="/api/v1")
+
+PERIOD_PATTERN = r"^\d{4}(-\d{2}|-[Qq][1-4])?$"
+PERIOD_HELP = "YYYY, YYYY-Qn or YYYY-MM; default this month"
+FIGURE_ROLES = (Role.SUPERVISOR, Role.ADMIN, Role.OPERATOR)  # who reads the figures
 
 
 def _show(session: Session, ticket: Ticket, actor: Actor) -> TicketOut:
@@ -211,8 +215,8 @@ def penalty(ref: str, body: PenaltyBody, request: Request, token: Token, domain:
 @router.get("/points")
 def points_of_period(
     request: Request, token: Token, domain: DomainDep,
-    period: Annotated[str | None, Query(pattern=r"^\d{4}(-\d{2})?$",
-                                        description="YYYY or YYYY-MM; default this month")] = None,
+    period: Annotated[str | None, Query(pattern=PERIOD_PATTERN,
+                                        description=PERIOD_HELP)] = None,
 ) -> dict[str, object]:
     """Points per unit and handler for a month or a year (docs/metrics.md)."""
     with unit_of_work(request, token) as (session, actor):
@@ -296,6 +300,104 @@ def hotspots(request: Request, token: Token, domain: DomainDep,
         since = local_aware(since, domain.tz, field="query.since")
         return [h.__dict__ for h in hot_spots(session=session, actor=actor, since=since,
                                               min_tickets=min_tickets)]
+
+
+@router.get("/hotspots/places")
+def place_hotspots(request: Request, token: Token, domain: DomainDep,
+                   level: Annotated[str, Query(pattern="^(district|street|community)$")
+                                    ] = "community",
+                   since: Annotated[datetime | None, Query(description=MOMENT)] = None,
+                   until: Annotated[datetime | None, Query(description=MOMENT)] = None,
+                   min_tickets: Annotated[int, Query(ge=1, le=1000)] = 2,
+                   ) -> list[dict[str, object]]:
+    """Hot spots grouped by district, street (街道/乡镇) or community (社区/村) and category."""
+    with unit_of_work(request, token) as (session, actor):
+        require(actor, *FIGURE_ROLES)
+        rows = analytics.place_hot_spots(
+            session=session, actor=actor, level=level,
+            since=local_aware(since, domain.tz, field="query.since"),
+            until=local_aware(until, domain.tz, field="query.until"), min_tickets=min_tickets)
+        return [r.as_dict() for r in rows]
+
+
+def _period(domain: Domain, period: str | None) -> str:
+    return period or domain.now().astimezone(domain.tz).strftime("%Y-%m")
+
+
+@router.get("/trends")
+def trends(request: Request, token: Token, domain: DomainDep,
+           period: Annotated[str | None, Query(pattern=PERIOD_PATTERN,
+                                               description=PERIOD_HELP)] = None,
+           ) -> dict[str, object]:
+    """未诉先办: tickets per category and district against the previous period and the same
+    period last year; the categories rising fastest first."""
+    with unit_of_work(request, token) as (session, actor):
+        require(actor, *FIGURE_ROLES)
+        return analytics.trends(session=session, actor=actor, period=_period(domain, period),
+                                tz=domain.tz).as_dict()
+
+
+@router.get("/rankings")
+def rankings(request: Request, token: Token, domain: DomainDep,
+             period: Annotated[str | None, Query(pattern=PERIOD_PATTERN,
+                                                 description=PERIOD_HELP)] = None,
+             ) -> dict[str, object]:
+    """红黑榜: units ranked by 三率两度 then points (order in docs/metrics.md)."""
+    with unit_of_work(request, token) as (session, actor):
+        require(actor, *FIGURE_ROLES)
+        return analytics.ranking(session=session, actor=actor, period=_period(domain, period),
+                                 tz=domain.tz, now=domain.now(),
+                                 utility_window=domain.utility_window).as_dict()
+
+
+def _case_out(session: Session, case: SupervisionCase) -> dict[str, object]:
+    return {"id": case.id, "category": case.category, "district": case.district,
+            "street": case.street, "community": case.community, "status": case.status,
+            "tickets": supervision.case_tickets(session=session, case_id=case.id),
+            "opened_at": case.opened_at, "last_ticket_at": case.last_ticket_at,
+            "closed_at": case.closed_at, "closed_by": case.closed_by,
+            "close_note": case.close_note}
+
+
+@router.get("/supervision")
+def supervision_cases(request: Request, token: Token, domain: DomainDep,
+                      open_only: bool = False,
+                      since: Annotated[datetime | None, Query(description=MOMENT)] = None,
+                      ) -> list[dict[str, object]]:
+    """多诉督办 records with a ticket the reader may see, newest first."""
+    with unit_of_work(request, token) as (session, actor):
+        require(actor, *FIGURE_ROLES)
+        found = supervision.cases(session=session, actor=actor, open_only=open_only,
+                                  since=local_aware(since, domain.tz, field="query.since"))
+        return [_case_out(session, c) for c in found]
+
+
+@router.post("/supervision/{case_id}/close")
+def close_supervision(case_id: int, body: Reason, request: Request, token: Token,
+                      domain: DomainDep) -> dict[str, object]:
+    """A supervisor closes a 督办 record, saying how the problem was settled; audited."""
+    with unit_of_work(request, token) as (session, actor):
+        require(actor, *supervision.CLOSE_ROLES)
+        found = supervision.cases(session=session, actor=actor, limit=1,
+                                  case_id=case_id)
+        if not found:
+            raise HTTPException(404, f"supervision record {case_id} not found")
+        case = supervision.close_case(session=session, domain=domain, case=found[0],
+                                      actor=actor, note=body.reason)
+        out = _case_out(session, case)
+        session.commit()
+        return out
+
+
+@router.get("/tickets/{ref}/related")
+def related(ref: str, request: Request, token: Token, domain: DomainDep
+            ) -> list[dict[str, object]]:
+    """一诉多办: recent tickets of the same category in the same community or street."""
+    with unit_of_work(request, token) as (session, actor):
+        ticket = service.get_ticket(session=session, actor=actor, ref=ref)
+        days = domain.settings.analytics.related_window_days
+        return [r.as_dict() for r in analytics.related_tickets(
+            session=session, actor=actor, ticket=ticket, now=domain.now(), days=days)]
 
 
 # response_class=Response has no media type of its own, so the errors stay documented as

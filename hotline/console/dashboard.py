@@ -12,13 +12,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
 from sqlalchemy import func, select
 
 from asr.jobs import JobStatus, TranscriptionJob
+from hotline import monthly_report
 from hotline.console import present
-from hotline.console.web import Work, page, render, work
+from hotline.console.web import Forbidden, Work, page, render, work
 from ivr.callrecords import CallOutcome, CallRecord
+from ticketing import analytics, supervision
 from ticketing.actors import Actor, mask_phone
 from ticketing.models import Ticket, TicketEvent, Unit
 from ticketing.points import Points, period_bounds, points
@@ -126,6 +128,32 @@ def _escalations_today(w: Work) -> list[tuple[TicketEvent, str]]:
     return [(e, number) for e, number in found if present.event_is_escalation(e)][:50]
 
 
+def _analytics(w: Work, since: datetime) -> dict[str, object]:
+    """The closed loop's side of the dashboard: 督办, hot places, 一诉多办 warnings,
+    未诉先办 and 红黑榜 of this month."""
+    cfg = w.domain.settings.analytics
+    now = w.domain.now()
+    month = now.astimezone(w.domain.tz).strftime("%Y-%m")
+    open_cases = supervision.cases(session=w.session, actor=w.actor, open_only=True, limit=20)
+    return {
+        "cases": [(c, supervision.case_tickets(session=w.session, case_id=c.id))
+                  for c in open_cases],
+        "hot_places": {level: analytics.place_hot_spots(
+            session=w.session, actor=w.actor, level=level, since=since, by_category=False,
+            min_tickets=1, limit=8) for level in ("district", "street", "community")},
+        "warnings": analytics.community_warnings(
+            session=w.session, actor=w.actor, now=now, days=cfg.related_window_days,
+            threshold=cfg.community_warn_tickets),
+        "warn_days": cfg.related_window_days,
+        "warn_tickets": cfg.community_warn_tickets,
+        "trends": analytics.trends(session=w.session, actor=w.actor, period=month,
+                                   tz=w.domain.tz),
+        "ranking": analytics.ranking(session=w.session, actor=w.actor, period=month,
+                                     tz=w.domain.tz, now=now,
+                                     utility_window=w.domain.utility_window),
+    }
+
+
 @router.get("/dashboard")
 @page
 def dashboard(request: Request, period: str = "7d", unit: str = "") -> Response:
@@ -171,4 +199,35 @@ def dashboard(request: Request, period: str = "7d", unit: str = "") -> Response:
             "asr_oldest": oldest_job,
             "escalations": _escalations_today(w),
             "points": _month_points(w),
+            **_analytics(w, since),
         })
+
+
+def _may_read_reports(w: Work) -> None:
+    # The 通报 is city-wide: whoever sees every ticket, or a supervisor of the top unit.
+    w.require(*DASHBOARD_ROLES)
+    unit = w.session.get(Unit, w.actor.unit_id) if w.actor.unit_id else None
+    if not (w.actor.sees_everything or (unit is not None and unit.parent_id is None)):
+        raise Forbidden("月度通报为全市数据，仅市级督办员、话务员和管理员可查看。")
+
+
+@router.get("/reports")
+@page
+def reports(request: Request) -> Response:
+    with work(request) as w:
+        _may_read_reports(w)
+        return render(request, "reports.html", {
+            "reports": monthly_report.stored_reports(w.domain.settings)})
+
+
+@router.get("/reports/{name}")
+@page
+def report_file(name: str, request: Request) -> Response:
+    with work(request) as w:
+        _may_read_reports(w)
+        if not monthly_report.FILE_PATTERN.match(name):
+            return Response("no such report", status_code=404)
+        path = monthly_report.reports_dir(w.domain.settings) / name
+        if not path.is_file():
+            return Response("no such report", status_code=404)
+        return FileResponse(path, media_type="text/html; charset=utf-8")

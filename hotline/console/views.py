@@ -14,7 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from hotline.console import auth, present, recordings
 from hotline.console.web import Work, error_page, is_htmx, page, render, work
-from ticketing import queries, service
+from ticketing import analytics, queries, service, supervision
 from ticketing.directory import authenticate, end_sessions
 from ticketing.inputs import BadCharacters, ascii_int, clean_text
 from ticketing.models import Ticket, Unit, User
@@ -298,7 +298,15 @@ def render_ticket(request: Request, w: Work, ticket: Ticket, *, status: int = 20
     duplicate_of = (queries.linked_original(ticket)
                     if queries.may_see_link(w.actor, ticket) else None)
     threshold = w.domain.settings.asr.low_confidence
+    # 一诉多办: once dispatched, the handler sees the same problem nearby at a glance.
+    related = (analytics.related_tickets(
+        session=w.session, actor=w.actor, ticket=ticket, now=now,
+        days=w.domain.settings.analytics.related_window_days)
+        if ticket.dispatched_at is not None else [])
     return render(request, "ticket.html", {
+        "related": related,
+        "related_days": w.domain.settings.analytics.related_window_days,
+        "supervision": supervision.cases_of_ticket(session=w.session, ticket_id=ticket.id),
         "v": view,
         "ticket": ticket,
         "events": queries.visible_events(session=w.session, actor=w.actor, ticket=ticket),

@@ -100,3 +100,24 @@ def test_list_and_stats_use_the_one_overdue(env: Path) -> None:
     assert late_number in r.output and set_aside_number in r.output
     r = runner.invoke(app, ["stats"])
     assert r.exit_code == 0 and '"overdue": 1' in r.output
+
+
+def test_report_monthly(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOTLINE_DATA_DIR", str(env))
+    get_settings.cache_clear()
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(app, ["demo"]).exit_code == 0  # three sample tickets, this month
+    r = runner.invoke(app, ["report", "monthly", "--month", "2026-11"])
+    assert r.exit_code == 0, r.output
+    path = env / "reports" / "monthly-2026-11.html"
+    assert str(path) in r.output.replace("\n", "")
+    html = path.read_text(encoding="utf-8")
+    assert "月度通报" in html and "本月没有已派单的工单。" in html  # nothing received in Nov
+    this_month = Domain.load(get_settings()).now().astimezone(
+        Domain.load(get_settings()).tz).strftime("%Y-%m")
+    r = runner.invoke(app, ["report", "monthly", "--month", this_month])
+    assert r.exit_code == 0, r.output
+    html = (env / "reports" / f"monthly-{this_month}.html").read_text(encoding="utf-8")
+    assert "<td>北京市自来水集团</td>" in html and "<td>朝阳区望京街道</td>" in html
+    for bad in ("2026-13", "2026", "11-2026"):
+        assert runner.invoke(app, ["report", "monthly", "--month", bad]).exit_code == 2

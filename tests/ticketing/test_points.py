@@ -11,28 +11,20 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from hotline.app import create_app
-from tests.support.city import City
+from tests.support.city import City, settle
 from ticketing import service
-from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.models import utcnow
 
 
 def _closed(sessions: sessionmaker[Session], domain: Domain, city: City, phone: str,
             demand: str, verdict: tuple[bool, bool] | None) -> str:
-    op, survey = city.actor("operator"), Actor.system("outbound")
+    op = city.actor("operator")
     with sessions() as s:
         t = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
                                   caller_phone=phone, demand=demand)
         service.accept(session=s, domain=domain, ticket=t, actor=op)
-        handler = Actor.of(t.handler)
-        service.sign(session=s, domain=domain, ticket=t, actor=handler)
-        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已处理",
-                      outcome="resolved")
-        service.close(session=s, domain=domain, ticket=t, actor=op)
-        if verdict is not None:
-            service.record_survey(session=s, domain=domain, ticket=t, actor=survey,
-                                  resolved=verdict[0], satisfied=verdict[1])
+        settle(s, domain, t, op, verdict)
         s.commit()
         return t.number
 

@@ -1,0 +1,175 @@
+"""多诉督办: many complaints about one problem in one community become one 督办 record.
+
+``settings.analytics.supervise_after`` tickets of one category from one community (社区/村)
+within ``supervise_window_days`` open a record linked to all of them; each ticket gets an
+audited ``supervise`` event, and the outbound worker sends the supervisor an SMS (it finds
+records nobody has been told about: the core never imports outbound). While the record is
+open, every later ticket of the group joins it; a supervisor closes it, and a new record
+can only open after that. One open record per group is a unique key, not a check, so two
+nodes filing the Nth ticket at once still open one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ticketing.actors import Actor
+from ticketing.classify import category_label
+from ticketing.context import Domain
+from ticketing.inputs import InvalidInput, clean_text
+from ticketing.models import SupervisionCase, SupervisionLink, Ticket, TicketEvent
+from ticketing.queries import scope_filter
+from ticketing.states import Role, Status
+
+SUPERVISE_EVENT = "supervise"
+CLOSE_ROLES = (Role.SUPERVISOR, Role.ADMIN)
+OPEN, CLOSED = "open", "closed"
+
+
+def group_key(ticket: Ticket) -> str:
+    return "|".join((ticket.category, ticket.district or "", ticket.street or "",
+                     ticket.community or ""))
+
+
+def place_text(case: SupervisionCase | Ticket) -> str:
+    return "".join(p for p in (case.district, case.street, case.community) if p)
+
+
+def same_group(ticket: Ticket) -> list[object]:
+    """WHERE clauses: the tickets of ``ticket``'s group (category and place)."""
+    def eq(column: object, value: str | None) -> object:
+        return column.is_(None) if value is None else column == value  # type: ignore[attr-defined]
+
+    return [Ticket.category == ticket.category, Ticket.community == ticket.community,
+            eq(Ticket.district, ticket.district), eq(Ticket.street, ticket.street),
+            Ticket.status != Status.EXCLUDED.value]
+
+
+def _event(ticket_id: int, actor: Actor, case: SupervisionCase, note: str,
+           at: datetime) -> TicketEvent:
+    return TicketEvent(ticket_id=ticket_id, actor_id=actor.id, actor_name=actor.name,
+                       role=actor.role.value, action=SUPERVISE_EVENT, note=note,
+                       data={"case": case.id, "tickets": case.tickets}, at=at)
+
+
+def _link(session: Session, case: SupervisionCase, ticket_ids: list[int], actor: Actor,
+          note: str, now: datetime) -> None:
+    for tid in ticket_ids:
+        session.add(SupervisionLink(case_id=case.id, ticket_id=tid, at=now))
+        session.add(_event(tid, actor, case, note, now))
+
+
+def open_case_of(session: Session, key: str) -> SupervisionCase | None:
+    return session.scalars(select(SupervisionCase).where(SupervisionCase.open_key == key)
+                           ).first()
+
+
+def on_ticket(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor
+              ) -> SupervisionCase | None:
+    """Join ``ticket`` to its group's open record, or open one when the group has reached
+    the threshold within the window; returns the record, or None."""
+    if not ticket.community or ticket.status == Status.EXCLUDED.value:
+        return None
+    cfg = domain.settings.analytics
+    now = domain.now()
+    key = group_key(ticket)
+    label = category_label(ticket.category)
+    session.flush()
+    linked = select(SupervisionLink.ticket_id).where(SupervisionLink.ticket_id == ticket.id)
+    case = open_case_of(session, key)
+    if case is not None:
+        if session.scalar(linked.where(SupervisionLink.case_id == case.id)) is None:
+            case.tickets += 1
+            case.last_ticket_at = ticket.received_at
+            note = f"多诉督办：{place_text(ticket)}{label}问题，并入督办件（共{case.tickets}件）"
+            _link(session, case, [ticket.id], actor, note, now)
+            session.flush()
+        return case
+    since = ticket.received_at - timedelta(days=cfg.supervise_window_days)
+    ids = list(session.scalars(
+        select(Ticket.id).where(*same_group(ticket), Ticket.received_at >= since,
+                                Ticket.received_at <= ticket.received_at)
+        .order_by(Ticket.received_at, Ticket.id)))
+    if ticket.id not in ids:
+        ids.append(ticket.id)
+    if len(ids) < cfg.supervise_after:
+        return None
+    case = SupervisionCase(
+        category=ticket.category, district=ticket.district, street=ticket.street,
+        community=ticket.community or "", open_key=key, status=OPEN, tickets=len(ids),
+        opened_at=now, last_ticket_at=ticket.received_at)
+    try:
+        with session.begin_nested():
+            session.add(case)
+            session.flush()
+    except IntegrityError:
+        # Another node opened the record a moment ago: join it instead.
+        if open_case_of(session, key) is None:
+            raise
+        return on_ticket(session=session, domain=domain, ticket=ticket, actor=actor)
+    days = f"{cfg.supervise_window_days:g}"
+    _link(session, case, ids, actor,
+          f"多诉督办：{place_text(ticket)}{days}天内{len(ids)}件{label}诉求，已立督办件", now)
+    session.flush()
+    return case
+
+
+def close_case(*, session: Session, domain: Domain, case: SupervisionCase, actor: Actor,
+               note: str) -> SupervisionCase:
+    """A supervisor closes the record (the problem is settled); audited on every ticket."""
+    if case.status != OPEN:
+        raise InvalidInput("case", "督办件已办结")
+    note = clean_text(note or "", field="note", multiline=True).strip()
+    if not note:
+        raise InvalidInput("note", "办结督办件需说明处理情况")
+    now = domain.now()
+    case.status, case.open_key = CLOSED, None
+    case.closed_at, case.closed_by, case.close_note = now, actor.name, note
+    for tid in session.scalars(select(SupervisionLink.ticket_id)
+                               .where(SupervisionLink.case_id == case.id)):
+        session.add(_event(tid, actor, case, f"督办件办结：{note}", now))
+    session.flush()
+    return case
+
+
+def cases(*, session: Session, actor: Actor, since: datetime | None = None,
+          until: datetime | None = None, open_only: bool = False, limit: int = 100,
+          case_id: int | None = None) -> list[SupervisionCase]:
+    """Records with a ticket ``actor`` may see — with ``since``/``until``, one received in
+    [since, until) (a month's records are those its complaints fed) — newest first."""
+    seen = (select(SupervisionLink.id)
+            .join(Ticket, Ticket.id == SupervisionLink.ticket_id)
+            .where(SupervisionLink.case_id == SupervisionCase.id, scope_filter(actor)))
+    if since is not None:
+        seen = seen.where(Ticket.received_at >= since)
+    if until is not None:
+        seen = seen.where(Ticket.received_at < until)
+    stmt = select(SupervisionCase).where(seen.exists())
+    if case_id is not None:
+        stmt = stmt.where(SupervisionCase.id == case_id)
+    if open_only:
+        stmt = stmt.where(SupervisionCase.status == OPEN)
+    return list(session.scalars(stmt.order_by(SupervisionCase.opened_at.desc(),
+                                              SupervisionCase.id.desc()).limit(limit)))
+
+
+def case_tickets(*, session: Session, case_id: int) -> list[str]:
+    """Ticket numbers of a record, oldest first."""
+    return list(session.scalars(
+        select(Ticket.number).join(SupervisionLink, SupervisionLink.ticket_id == Ticket.id)
+        .where(SupervisionLink.case_id == case_id).order_by(Ticket.received_at, Ticket.id)))
+
+
+def count_open(*, session: Session) -> int:
+    return session.scalar(select(func.count(SupervisionCase.id))
+                          .where(SupervisionCase.status == OPEN)) or 0
+
+
+def cases_of_ticket(*, session: Session, ticket_id: int) -> list[SupervisionCase]:
+    return list(session.scalars(
+        select(SupervisionCase).join(SupervisionLink, SupervisionLink.case_id == SupervisionCase.id)
+        .where(SupervisionLink.ticket_id == ticket_id).order_by(SupervisionCase.id)))
