@@ -52,12 +52,26 @@ def retention_job(sessions: sessionmaker[Session], domain: Domain) -> list[str]:
 
 
 def start_scheduler(
-    sessions: sessionmaker[Session], domain: Domain, *, voice: Voice | None = None
+    sessions: sessionmaker[Session], domain: Domain, *, voice: Voice | None = None,
+    jobs: bool = True, outbound: bool = True,
 ) -> BackgroundScheduler:
+    """The voice job when ``voice`` is given, the ticket jobs with ``jobs``, the outbound
+    worker with ``outbound`` (and outbound enabled in the settings)."""
     scheduler = BackgroundScheduler(timezone=domain.tz)
     if voice is not None:
         scheduler.add_job(voice.tick, "interval", seconds=30, id="voice",
                           max_instances=1, coalesce=True)
+    if jobs:
+        _add_ticket_jobs(scheduler, sessions, domain)
+    if outbound and domain.settings.outbound.enabled:
+        _add_outbound_worker(scheduler, sessions, domain)
+    scheduler.start()
+    return scheduler
+
+
+def _add_ticket_jobs(
+    scheduler: BackgroundScheduler, sessions: sessionmaker[Session], domain: Domain
+) -> None:
     scheduler.add_job(
         escalate_utilities_job, "interval", seconds=30, args=(sessions, domain),
         id="escalate-utilities", max_instances=1, coalesce=True,
@@ -70,21 +84,23 @@ def start_scheduler(
         scheduler.add_job(retention_job, "interval", hours=24, args=(sessions, domain),
                           id="recordings-retention", max_instances=1, coalesce=True,
                           next_run_time=datetime.now(domain.tz) + timedelta(minutes=5))
-    if domain.settings.outbound.enabled:
-        from outbound.runtime import build_worker
 
-        worker, stop_worker = build_worker(sessions, domain)
-        # Jobs stay in memory: the due rows in outbound_tasks are the state (docs/outbound.md).
-        scheduler.add_job(
-            worker.tick, "interval", seconds=domain.settings.outbound.poll_seconds,
-            id="outbound", max_instances=1, coalesce=True,
-        )
-        shutdown = scheduler.shutdown
 
-        def shutdown_with_worker(wait: bool = True) -> None:
-            shutdown(wait=wait)
-            stop_worker()
+def _add_outbound_worker(
+    scheduler: BackgroundScheduler, sessions: sessionmaker[Session], domain: Domain
+) -> None:
+    from outbound.runtime import build_worker
 
-        scheduler.shutdown = shutdown_with_worker  # type: ignore[method-assign]
-    scheduler.start()
-    return scheduler
+    worker, stop_worker = build_worker(sessions, domain)
+    # Jobs stay in memory: the due rows in outbound_tasks are the state (docs/outbound.md).
+    scheduler.add_job(
+        worker.tick, "interval", seconds=domain.settings.outbound.poll_seconds,
+        id="outbound", max_instances=1, coalesce=True,
+    )
+    shutdown = scheduler.shutdown
+
+    def shutdown_with_worker(wait: bool = True) -> None:
+        shutdown(wait=wait)
+        stop_worker()
+
+    scheduler.shutdown = shutdown_with_worker  # type: ignore[method-assign]
