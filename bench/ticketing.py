@@ -69,6 +69,43 @@ def start_service(db_url: str, port: int, workdir: Path, workers: int) -> subpro
     raise RuntimeError("service did not start")
 
 
+def _processes() -> dict[int, tuple[int, float, str]]:
+    """pid -> (parent pid, CPU seconds so far, command line) of every process."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        found[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick, cmd)
+    return found
+
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds used so far by ``root`` and its live descendants (a process that ended
+    in between is not counted: keep the measured processes alive across the measure)."""
+    procs = _processes()
+    pids, total = {root}, 0.0
+    for _ in range(4):  # uvicorn parent -> workers; postmaster -> backends
+        pids |= {pid for pid, (ppid, _, _) in procs.items() if ppid in pids}
+    for pid in pids:
+        if pid in procs:
+            total += procs[pid][1]
+    return total
+
+
+def postmaster_pid(port: int) -> int | None:
+    for pid, (_, _, cmd) in _processes().items():
+        if "postgres" in cmd and f"-p {port}" in cmd and "pg_ctl" not in cmd:
+            return pid
+    return None
+
+
 def _body(i: int) -> dict[str, str]:
     return {"caller_phone": f"139{i:08d}", "demand": COMPLAINTS[i % len(COMPLAINTS)]}
 
@@ -96,7 +133,11 @@ async def load(port: int, token: str, clients: int, total: int,
             except asyncio.QueueEmpty:
                 return
             t0 = time.perf_counter()
-            r = await c.post("/api/v1/tickets", json=_body(i), headers=headers)
+            try:
+                r = await c.post("/api/v1/tickets", json=_body(i), headers=headers)
+            except httpx.HTTPError:
+                errors += 1
+                continue
             dt = time.perf_counter() - t0
             if _accepted(r):
                 latencies.append(dt)
@@ -152,7 +193,8 @@ async def offer(port: int, token: str, rate: float, seconds: float,
     return latencies, elapsed, errors
 
 
-def report(name: str, latencies: list[float], elapsed: float, errors: int) -> None:
+def report(name: str, latencies: list[float], elapsed: float, errors: int,
+           cpu: str = "") -> None:
     if len(latencies) < 2:
         print(f"{name:10s} tickets={len(latencies)} errors={errors} (too few answers)")
         return
@@ -161,21 +203,31 @@ def report(name: str, latencies: list[float], elapsed: float, errors: int) -> No
     print(f"{name:10s} tickets={len(latencies)} errors={errors} "
           f"throughput={len(latencies) / elapsed:.1f}/s "
           f"p50={q[49] * 1000:.1f}ms p95={q[94] * 1000:.1f}ms p99={q[98] * 1000:.1f}ms "
-          f"max={max(latencies) * 1000:.1f}ms over_1s={over_1s}", flush=True)
+          f"max={max(latencies) * 1000:.1f}ms over_1s={over_1s}{cpu}", flush=True)
 
 
-def run(name: str, db_url: str, args: argparse.Namespace, workdir: Path) -> None:
+def run(name: str, db_url: str, args: argparse.Namespace, workdir: Path,
+        db_pid: int | None = None) -> None:
     port = free_port()
     proc = start_service(db_url, port, workdir, args.workers)
     token = proc.token  # type: ignore[attr-defined]
     try:
         warm = min(100, args.tickets)
         asyncio.run(load(port, token, args.clients, warm))
+        # CPU per ticket is what a loaded, shared machine distorts least (latency and
+        # throughput there depend on what else runs).
+        cpu0 = (tree_cpu(proc.pid), tree_cpu(db_pid) if db_pid else 0.0)
         if args.rate:
-            label = f"{name} open {args.rate:g}/s"
-            report(label, *asyncio.run(offer(port, token, args.rate, args.seconds, warm)))
+            name = f"{name} open {args.rate:g}/s"
+            result = asyncio.run(offer(port, token, args.rate, args.seconds, warm))
         else:
-            report(name, *asyncio.run(load(port, token, args.clients, args.tickets, warm)))
+            result = asyncio.run(load(port, token, args.clients, args.tickets, warm))
+        n = max(1, len(result[0]))
+        service_ms = (tree_cpu(proc.pid) - cpu0[0]) / n * 1000
+        cpu = f" cpu/ticket: service={service_ms:.1f}ms"
+        if db_pid:
+            cpu += f" db={(tree_cpu(db_pid) - cpu0[1]) / n * 1000:.1f}ms"
+        report(name, *result, cpu=cpu)
     finally:
         proc.terminate()
         proc.wait(20)
@@ -202,7 +254,7 @@ def main() -> None:
                 with psycopg.connect(host=pg.host, port=pg.port, user=pg.user,
                                      dbname="postgres", autocommit=True) as conn:
                     conn.execute("CREATE DATABASE bench")
-                run("postgresql", pg.url("bench"), args, work)
+                run("postgresql", pg.url("bench"), args, work, postmaster_pid(pg.port))
 
 
 if __name__ == "__main__":

@@ -103,7 +103,10 @@ def serve(
         raise typer.Exit(2) from exc
     if workers > 1:
         # uvicorn starts each worker from an import string; the app is built in the worker.
-        uvicorn.run("hotline.app:api_worker_app", factory=True, workers=workers, **bind)
+        # A loaded node takes longer than uvicorn's default 5 s to import the app in a new
+        # worker; the supervisor would kill it as dead and start another, forever.
+        uvicorn.run("hotline.app:api_worker_app", factory=True, workers=workers,
+                    timeout_worker_healthcheck=60, **bind)
         return
     uvicorn.run(create_app(settings, role=role), **bind)
 

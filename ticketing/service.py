@@ -502,6 +502,7 @@ def dispatch(
     ticket.unit_id = unit.id
     ticket.unit = unit
     ticket.handler_id = handler.id if handler else None
+    ticket.handler = handler  # already loaded: the answer need not load it again
     ticket.dispatched_at = now
     ticket.sign_due_at = now + timedelta(seconds=domain.settings.deadlines.sign_window_seconds)
     ticket.signed_at = None
