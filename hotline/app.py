@@ -156,13 +156,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        voice, stop = start_background(settings, sessions, domain, parts)
-        if voice is not None:
-            app.state.asr_engine = voice.engine
+        background = start_background(settings, sessions, domain, parts)
+        if background.voice is not None:
+            app.state.asr_engine = background.voice.engine
         try:
             yield
         finally:
-            stop()
+            background.stop()
             engine.dispose()
 
     app = FastAPI(

@@ -82,13 +82,13 @@ def serve(
 
     from hotline.app import create_app
 
-    settings = get_settings()
-    setup_logging(json_lines=settings.log_json)
     try:
         check_workers(role, workers)
     except RoleError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
+    settings = get_settings()
+    setup_logging(json_lines=settings.log_json)
     if Part.HTTP not in PARTS[role]:
         _serve_headless(settings, PARTS[role])
         return
@@ -122,12 +122,12 @@ def _serve_headless(settings: Settings, parts: frozenset[Part]) -> None:
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
-    _, stop = start_background(settings, sessions, Domain.load(settings), parts)
+    background = start_background(settings, sessions, Domain.load(settings), parts)
     console.print(f"running {', '.join(sorted(p.value for p in parts))}; stop with Ctrl-C")
     try:
         stopping.wait()
     finally:
-        stop()
+        background.stop()
 
 
 @db_app.command("upgrade")

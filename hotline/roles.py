@@ -8,18 +8,16 @@ port, and the background jobs — run in their own process beside it.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from hotline.scheduler import start_scheduler
 from hotline.voice import Voice, start_voice
 from ticketing.context import Domain
-
-log = logging.getLogger("hotline.roles")
 
 
 class ServeRole(StrEnum):
@@ -59,21 +57,30 @@ def check_workers(role: ServeRole, workers: int) -> None:
                         "which must run once per node)")
 
 
+@dataclass
+class Background:
+    """The non-HTTP parts one process started."""
+
+    voice: Voice | None
+    scheduler: BackgroundScheduler | None
+
+    def job_ids(self) -> set[str]:
+        return {job.id for job in self.scheduler.get_jobs()} if self.scheduler else set()
+
+    def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+        if self.voice is not None:
+            self.voice.stop()
+
+
 def start_background(
     settings: Settings, sessions: sessionmaker[Session], domain: Domain, parts: frozenset[Part]
-) -> tuple[Voice | None, Callable[[], None]]:
-    """Start the non-HTTP parts among ``parts``; returns the voice side (None when not among
-    them) and the function that stops what was started."""
+) -> Background:
+    """Start the parts among ``parts`` that are not the HTTP server."""
     voice = start_voice(settings, sessions, domain) if Part.VOICE in parts else None
     scheduler = None
     if voice is not None or Part.JOBS in parts or Part.OUTBOUND in parts:
         scheduler = start_scheduler(sessions, domain, voice=voice, jobs=Part.JOBS in parts,
                                     outbound=Part.OUTBOUND in parts)
-
-    def stop() -> None:
-        if scheduler is not None:
-            scheduler.shutdown(wait=False)
-        if voice is not None:
-            voice.stop()
-
-    return voice, stop
+    return Background(voice=voice, scheduler=scheduler)
