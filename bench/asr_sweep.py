@@ -74,6 +74,8 @@ def model_with(model: Path, conf: dict[str, str], workdir: Path) -> Path:
     if not conf:
         return model
     out = workdir / ("model-" + "-".join(f"{k}{v}" for k, v in sorted(conf.items())))
+    if out.exists():  # another variant with the same decoder options
+        return out
     out.mkdir()
     for entry in model.iterdir():
         if entry.name != "conf":
