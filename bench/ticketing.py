@@ -1,11 +1,17 @@
-"""Tickets created and dispatched per second with 50 concurrent HTTP clients.
+"""Tickets created and dispatched per second over HTTP, closed-loop or open-loop.
 
-Starts the real service (uvicorn, one process) on loopback against SQLite and against a
-throwaway PostgreSQL, seeds the demo city, then lets N clients POST complaints (each is
-classified, accepted and dispatched in the same request) for a bounded count. Prints
-throughput and create→dispatched latency percentiles per backend.
+Starts the real service (`hotline serve --role api`, uvicorn) on loopback against SQLite
+and/or a throwaway PostgreSQL, seeds the demo city, then POSTs complaints (each is
+classified, accepted and dispatched in the same request) and prints throughput and
+create→dispatched latency percentiles per backend.
 
-    .venv/bin/python bench/ticketing.py [--clients 50] [--tickets 2000]
+Closed loop (default): N clients, each sends its next ticket when the last one answered,
+for a bounded count. Open loop (--rate): tickets are offered at a fixed rate for a bounded
+time whatever the service answers, so a slow service shows as latency, not as less load.
+
+    .venv/bin/python bench/ticketing.py [--clients 50] [--tickets 2000] [--database both]
+    .venv/bin/python bench/ticketing.py --rate 100 --seconds 20 --database postgresql
+    .venv/bin/python bench/ticketing.py --workers 2 --database postgresql
 """
 
 from __future__ import annotations
@@ -37,19 +43,22 @@ COMPLAINTS = [
 ]
 
 
-def start_service(db_url: str, port: int, workdir: Path) -> subprocess.Popen[bytes]:
+def start_service(db_url: str, port: int, workdir: Path, workers: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "HOTLINE_DATABASE_URL": db_url, "HOTLINE_PORT": str(port),
            "HOTLINE_DATA_DIR": str(workdir)}
-    hotline = str(REPO / ".venv" / "bin" / "hotline")
+    # The venv running this script (a worktree has none of its own).
+    hotline = str(Path(sys.executable).parent / "hotline")
     subprocess.run([hotline, "db", "upgrade"], env=env, check=True, capture_output=True)
     out = subprocess.run([hotline, "demo"], env=env, check=True, capture_output=True, text=True)
     token = next(line.split()[-2] for line in out.stdout.splitlines() if "operator" in line
                  and "│" in line)
-    env["BENCH_TOKEN"] = token
-    proc = subprocess.Popen([hotline, "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Only the API: the IVR and the schedulers are not what this measures.
+    cmd = [hotline, "serve", "--port", str(port), "--role", "api"]
+    if workers > 1:
+        cmd += ["--workers", str(workers)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     proc.token = token  # type: ignore[attr-defined]
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
@@ -60,11 +69,58 @@ def start_service(db_url: str, port: int, workdir: Path) -> subprocess.Popen[byt
     raise RuntimeError("service did not start")
 
 
-async def load(port: int, token: str, clients: int, total: int) -> tuple[list[float], float, int]:
+def _processes() -> dict[int, tuple[int, float, str]]:
+    """pid -> (parent pid, CPU seconds so far, command line) of every process."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        found[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick, cmd)
+    return found
+
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds used so far by ``root`` and its live descendants (a process that ended
+    in between is not counted: keep the measured processes alive across the measure)."""
+    procs = _processes()
+    pids, total = {root}, 0.0
+    for _ in range(4):  # uvicorn parent -> workers; postmaster -> backends
+        pids |= {pid for pid, (ppid, _, _) in procs.items() if ppid in pids}
+    for pid in pids:
+        if pid in procs:
+            total += procs[pid][1]
+    return total
+
+
+def postmaster_pid(port: int) -> int | None:
+    for pid, (_, _, cmd) in _processes().items():
+        if "postgres" in cmd and f"-p {port}" in cmd and "pg_ctl" not in cmd:
+            return pid
+    return None
+
+
+def _body(i: int) -> dict[str, str]:
+    return {"caller_phone": f"139{i:08d}", "demand": COMPLAINTS[i % len(COMPLAINTS)]}
+
+
+def _accepted(r: httpx.Response) -> bool:
+    return r.status_code == 201 and r.json()["status"] != "draft"
+
+
+async def load(port: int, token: str, clients: int, total: int,
+               first: int = 0) -> tuple[list[float], float, int]:
+    """Closed loop: ``clients`` clients share ``total`` tickets."""
     latencies: list[float] = []
     errors = 0
     queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(total):
+    for i in range(first, first + total):
         queue.put_nowait(i)
     headers = {"Authorization": f"Bearer {token}"}
     limits = httpx.Limits(max_connections=clients)
@@ -76,11 +132,14 @@ async def load(port: int, token: str, clients: int, total: int) -> tuple[list[fl
                 i = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            body = {"caller_phone": f"139{i:08d}", "demand": COMPLAINTS[i % len(COMPLAINTS)]}
             t0 = time.perf_counter()
-            r = await c.post("/api/v1/tickets", json=body, headers=headers)
+            try:
+                r = await c.post("/api/v1/tickets", json=_body(i), headers=headers)
+            except httpx.HTTPError:
+                errors += 1
+                continue
             dt = time.perf_counter() - t0
-            if r.status_code == 201 and r.json()["status"] != "draft":  # accepted
+            if _accepted(r):
                 latencies.append(dt)
             else:
                 errors += 1
@@ -93,39 +152,109 @@ async def load(port: int, token: str, clients: int, total: int) -> tuple[list[fl
     return latencies, elapsed, errors
 
 
-def report(name: str, latencies: list[float], elapsed: float, errors: int) -> None:
+async def offer(port: int, token: str, rate: float, seconds: float,
+                first: int = 0) -> tuple[list[float], float, int]:
+    """Open loop: one ticket every 1/rate s for ``seconds``, each on its own task, so a
+    request the service is slow to answer does not delay the next one being offered."""
+    latencies: list[float] = []
+    errors = 0
+    headers = {"Authorization": f"Bearer {token}"}
+    # Enough connections that the client never queues a request the schedule offered.
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=200)
+
+    async def one(c: httpx.AsyncClient, i: int) -> None:
+        nonlocal errors
+        t0 = time.perf_counter()
+        try:
+            r = await c.post("/api/v1/tickets", json=_body(i), headers=headers)
+        except httpx.HTTPError:
+            errors += 1
+            return
+        dt = time.perf_counter() - t0
+        if _accepted(r):
+            latencies.append(dt)
+        else:
+            errors += 1
+
+    count = int(rate * seconds)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits,
+                                 timeout=30) as c:
+        tasks = []
+        t0 = time.perf_counter()
+        for n in range(count):
+            # Sleep to the n-th slot of the schedule (not 1/rate after the last send), so
+            # the offered rate holds even when the event loop is late now and then.
+            delay = t0 + n / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(c, first + n)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - t0
+    return latencies, elapsed, errors
+
+
+def report(name: str, latencies: list[float], elapsed: float, errors: int,
+           cpu: str = "") -> None:
+    if len(latencies) < 2:
+        print(f"{name:10s} tickets={len(latencies)} errors={errors} (too few answers)")
+        return
     q = statistics.quantiles(latencies, n=100)
+    over_1s = sum(1 for v in latencies if v > 1)
     print(f"{name:10s} tickets={len(latencies)} errors={errors} "
           f"throughput={len(latencies) / elapsed:.1f}/s "
-          f"p50={q[49] * 1000:.1f}ms p95={q[94] * 1000:.1f}ms max={max(latencies) * 1000:.1f}ms")
+          f"p50={q[49] * 1000:.1f}ms p95={q[94] * 1000:.1f}ms p99={q[98] * 1000:.1f}ms "
+          f"max={max(latencies) * 1000:.1f}ms over_1s={over_1s}{cpu}", flush=True)
 
 
-def run(name: str, db_url: str, clients: int, total: int, workdir: Path) -> None:
+def run(name: str, db_url: str, args: argparse.Namespace, workdir: Path,
+        db_pid: int | None = None) -> None:
     port = free_port()
-    proc = start_service(db_url, port, workdir)
+    proc = start_service(db_url, port, workdir, args.workers)
+    token = proc.token  # type: ignore[attr-defined]
     try:
-        asyncio.run(load(port, proc.token, clients, min(100, total)))  # type: ignore[attr-defined]
-        report(name, *asyncio.run(load(port, proc.token, clients, total)))  # type: ignore[attr-defined]
+        warm = min(100, args.tickets)
+        asyncio.run(load(port, token, args.clients, warm))
+        # CPU per ticket is what a loaded, shared machine distorts least (latency and
+        # throughput there depend on what else runs).
+        cpu0 = (tree_cpu(proc.pid), tree_cpu(db_pid) if db_pid else 0.0)
+        if args.rate:
+            name = f"{name} open {args.rate:g}/s"
+            result = asyncio.run(offer(port, token, args.rate, args.seconds, warm))
+        else:
+            result = asyncio.run(load(port, token, args.clients, args.tickets, warm))
+        n = max(1, len(result[0]))
+        service_ms = (tree_cpu(proc.pid) - cpu0[0]) / n * 1000
+        cpu = f" cpu/ticket: service={service_ms:.1f}ms"
+        if db_pid:
+            cpu += f" db={(tree_cpu(db_pid) - cpu0[1]) / n * 1000:.1f}ms"
+        report(name, *result, cpu=cpu)
     finally:
         proc.terminate()
-        proc.wait(10)
+        proc.wait(20)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--clients", type=int, default=50)
-    ap.add_argument("--tickets", type=int, default=2000)
+    ap.add_argument("--clients", type=int, default=50, help="closed loop: concurrent clients")
+    ap.add_argument("--tickets", type=int, default=2000, help="closed loop: tickets in all")
+    ap.add_argument("--rate", type=float, default=0,
+                    help="open loop: tickets offered per second (0: closed loop)")
+    ap.add_argument("--seconds", type=float, default=20, help="open loop: how long to offer")
+    ap.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
+    ap.add_argument("--workers", type=int, default=1, help="API worker processes")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        run("sqlite", f"sqlite:///{work / 'bench.db'}", args.clients, args.tickets, work)
-        with running_pg_server() as pg:
-            import psycopg
+        if args.database in ("sqlite", "both"):
+            run("sqlite", f"sqlite:///{work / 'bench.db'}", args, work)
+        if args.database in ("postgresql", "both"):
+            with running_pg_server() as pg:
+                import psycopg
 
-            with psycopg.connect(host=pg.host, port=pg.port, user=pg.user, dbname="postgres",
-                                 autocommit=True) as conn:
-                conn.execute("CREATE DATABASE bench")
-            run("postgresql", pg.url("bench"), args.clients, args.tickets, work)
+                with psycopg.connect(host=pg.host, port=pg.port, user=pg.user,
+                                     dbname="postgres", autocommit=True) as conn:
+                    conn.execute("CREATE DATABASE bench")
+                run("postgresql", pg.url("bench"), args, work, postmaster_pid(pg.port))
 
 
 if __name__ == "__main__":

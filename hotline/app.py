@@ -16,10 +16,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from asr.readiness import model_status
-from config import Settings
+from config import Settings, get_settings
 from hotline import console, dbadmin
-from hotline.observability import make_registry
+from hotline.observability import make_registry, setup_logging
 from hotline.observability import router as observability_router
+from hotline.roles import PARTS, Part, ServeRole
 from hotline.wiring import start_background
 from ivr.twilio import views as twilio_views
 from knowledge.views import router as knowledge_router
@@ -142,25 +143,27 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def create_app(
-    settings: Settings, *, check_schema: bool = True, background: bool = False
+    settings: Settings, *, check_schema: bool = True, background: bool = False,
+    role: ServeRole | None = None,
 ) -> FastAPI:
-    """The API app; with ``background`` it also runs the scheduled jobs while it lives."""
+    """The API app; while it lives it also runs the other parts of ``role`` (with
+    ``background`` and no role: every part, as `hotline serve` does by default)."""
     engine = make_engine(settings.database_url)
     if check_schema:
         require_migrated(engine, dbadmin.head_revision())
     sessions = make_session_factory(engine)
     domain = Domain.load(settings)
+    parts = PARTS[role or (ServeRole.ALL if background else ServeRole.API)] - {Part.HTTP}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        jobs = start_background(settings, sessions, domain) if background else None
-        if jobs is not None:
-            app.state.asr_engine = jobs.engine
+        background = start_background(settings, sessions, domain, parts)
+        if background.engine is not None:
+            app.state.asr_engine = background.engine
         try:
             yield
         finally:
-            if jobs is not None:
-                jobs.stop()
+            background.stop()
             engine.dispose()
 
     app = FastAPI(
@@ -208,3 +211,11 @@ def create_app(
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
+
+
+def api_worker_app() -> FastAPI:
+    """One uvicorn worker of `hotline serve --role api --workers N` (uvicorn imports the
+    app anew in each worker process; the settings come from the same environment)."""
+    settings = get_settings()
+    setup_logging(json_lines=settings.log_json)
+    return create_app(settings, role=ServeRole.API)

@@ -14,11 +14,12 @@ from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
 from asr.cli import app as asr_app
-from config import get_settings
+from config import Settings, get_settings
 from hotline import dbadmin
 from hotline.classify_cli import app as classify_app
 from hotline.kbcli import kb_app
 from hotline.observability import setup_logging
+from hotline.roles import PARTS, Part, RoleError, ServeRole, check_workers
 from ticketing import queries
 from ticketing.actors import Actor
 from ticketing.context import Domain
@@ -70,23 +71,63 @@ def _sessions() -> sessionmaker[Session]:
 def serve(
     host: Annotated[str | None, typer.Option(help="bind address")] = None,
     port: Annotated[int | None, typer.Option(help="HTTP port")] = None,
+    role: Annotated[ServeRole, typer.Option(
+        help="all: everything in one process; api: the HTTP API only; ivr: the SIP IVR and "
+             "speech; outbound: the outbound worker and the ticket jobs")] = ServeRole.ALL,
+    workers: Annotated[int, typer.Option(
+        help="API worker processes (--role api only; worth it on PostgreSQL)")] = 1,
 ) -> None:
-    """Run the HTTP API (and, when configured, the SIP front end and schedulers)."""
+    """Run the HTTP API, the SIP front end and the schedulers (or one of them: --role)."""
     import uvicorn
 
     from hotline.app import create_app
 
+    try:
+        check_workers(role, workers)
+    except RoleError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
     settings = get_settings()
     setup_logging(json_lines=settings.log_json)
+    if Part.HTTP not in PARTS[role]:
+        _serve_headless(settings, PARTS[role])
+        return
+    bind = {"host": host or settings.host, "port": port or settings.port,
+            # Forwarded headers are applied by the app, from settings.trusted_proxies only;
+            # uvicorn's own handling would also believe any client on 127.0.0.1.
+            "proxy_headers": False}
     try:
-        application = create_app(settings, background=True)
+        require_migrated(make_engine(settings.database_url), dbadmin.head_revision())
     except NotMigrated as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
-    # Forwarded headers are applied by the app, from settings.trusted_proxies only;
-    # uvicorn's own handling would also believe any client on 127.0.0.1.
-    uvicorn.run(application, host=host or settings.host, port=port or settings.port,
-                proxy_headers=False)
+    if workers > 1:
+        # uvicorn starts each worker from an import string; the app is built in the worker.
+        # A loaded node takes longer than uvicorn's default 5 s to import the app in a new
+        # worker; the supervisor would kill it as dead and start another, forever.
+        uvicorn.run("hotline.app:api_worker_app", factory=True, workers=workers,
+                    timeout_worker_healthcheck=60, **bind)
+        return
+    uvicorn.run(create_app(settings, role=role), **bind)
+
+
+def _serve_headless(settings: Settings, parts: frozenset[Part]) -> None:
+    """A role without HTTP: start its parts and run until SIGTERM or SIGINT."""
+    import signal
+    import threading
+
+    from hotline.wiring import start_background
+
+    sessions = _sessions()
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    background = start_background(settings, sessions, Domain.load(settings), parts)
+    console.print(f"running {', '.join(sorted(p.value for p in parts))}; stop with Ctrl-C")
+    try:
+        stopping.wait()
+    finally:
+        background.stop()
 
 
 @db_app.command("upgrade")

@@ -31,6 +31,7 @@ from asr.backlog import run_backlog
 from asr.batch import transcribe_clean
 from asr.engine import AsrEngine
 from config import Settings
+from hotline.roles import Part
 from hotline.scheduler import (
     archive_job,
     escalate_utilities_job,
@@ -96,7 +97,16 @@ class Background:
     scheduler: BackgroundScheduler | None = None
     outbound: OutboundWorker | None = None
     stop_outbound: Callable[[], None] = lambda: None
+    parts: frozenset[Part] = frozenset(Part)
     _voice_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def voice(self) -> bool:
+        """Whether this process runs the voice part (the SIP IVR and the speech model)."""
+        return Part.VOICE in self.parts
+
+    def job_ids(self) -> set[str]:
+        return {job.id for job in self.scheduler.get_jobs()} if self.scheduler else set()
 
     def start_ivr(self) -> None:
         """Start (or retry starting) the SIP front end; a registrar that is down at start-up
@@ -146,16 +156,19 @@ def schedule_jobs(background: Background) -> BackgroundScheduler:
     sessions, domain = background.sessions, background.domain
     settings = domain.settings
     scheduler = BackgroundScheduler(timezone=domain.tz)
-    scheduler.add_job(background.voice_tick, "interval", seconds=VOICE_TICK_SECONDS,
-                      id="voice", max_instances=1, coalesce=True)
-    scheduler.add_job(escalate_utilities_job, "interval", seconds=30, args=(sessions, domain),
-                      id="escalate-utilities", max_instances=1, coalesce=True)
-    scheduler.add_job(archive_job, "interval", hours=1, args=(sessions, domain),
-                      id="archive-unsurveyable", max_instances=1, coalesce=True)
-    scheduler.add_job(monthly_report_job, monthly_report_trigger(domain),
-                      args=(sessions, domain), id="monthly-report", max_instances=1,
-                      coalesce=True, misfire_grace_time=6 * 3600)
-    if settings.recordings_retention_days > 0:
+    if background.voice:
+        scheduler.add_job(background.voice_tick, "interval", seconds=VOICE_TICK_SECONDS,
+                          id="voice", max_instances=1, coalesce=True)
+    if Part.JOBS in background.parts:
+        scheduler.add_job(escalate_utilities_job, "interval", seconds=30,
+                          args=(sessions, domain), id="escalate-utilities", max_instances=1,
+                          coalesce=True)
+        scheduler.add_job(archive_job, "interval", hours=1, args=(sessions, domain),
+                          id="archive-unsurveyable", max_instances=1, coalesce=True)
+        scheduler.add_job(monthly_report_job, monthly_report_trigger(domain),
+                          args=(sessions, domain), id="monthly-report", max_instances=1,
+                          coalesce=True, misfire_grace_time=6 * 3600)
+    if Part.JOBS in background.parts and settings.recordings_retention_days > 0:
         scheduler.add_job(retention_job, "interval", hours=24, args=(sessions, domain),
                           id="recordings-retention", max_instances=1, coalesce=True,
                           next_run_time=datetime.now(domain.tz) + timedelta(minutes=5))
@@ -167,15 +180,20 @@ def schedule_jobs(background: Background) -> BackgroundScheduler:
     return scheduler
 
 
-def start_background(settings: Settings, sessions: sessionmaker[Session],
-                     domain: Domain) -> Background:
-    """Load the speech model, start the IVR (retried by the voice job when it cannot start
-    yet), build the outbound worker, and start every job."""
+def start_background(settings: Settings, sessions: sessionmaker[Session], domain: Domain,
+                     parts: frozenset[Part] = frozenset(Part)) -> Background:
+    """Start the non-HTTP ``parts`` (``hotline.roles``; all of them by default): the voice
+    part loads the speech model and starts the IVR (retried by the voice job when it cannot
+    start yet); the outbound part builds the outbound worker; then every job of those parts
+    on one scheduler (none when no part needs one)."""
+    voice = Part.VOICE in parts
     background = Background(settings=settings, sessions=sessions, domain=domain,
-                            engine=load_engine(settings))
-    background.start_ivr()
-    if settings.outbound.enabled:
+                            engine=load_engine(settings) if voice else None, parts=parts)
+    if voice:
+        background.start_ivr()
+    if Part.OUTBOUND in parts and settings.outbound.enabled:
         background.outbound, background.stop_outbound = build_outbound(sessions, domain)
-    background.scheduler = schedule_jobs(background)
-    background.scheduler.start()
+    if parts & {Part.VOICE, Part.JOBS, Part.OUTBOUND}:
+        background.scheduler = schedule_jobs(background)
+        background.scheduler.start()
     return background

@@ -224,9 +224,12 @@ class CallAudio:
             try:
                 if kind == "begin":
                     turn = item[1]
+                    # No partial results: the call flow waits for the final transcript,
+                    # and asking Vosk for a partial every 0.2 s cost about a sixth of
+                    # the decoder's CPU (bench/asr_sweep.py).
                     stream = self.engine.stream(
                         sample_rate=self.sample_rate, grammar=self.phrase_list or None,
-                        postprocess=normalize)
+                        postprocess=normalize, partial_interval=None)
                 elif kind == "frame":
                     if stream is not None and item[1] == turn and not self._closing:
                         stream.push(item[2])

@@ -11,8 +11,9 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ticketing import phones, supervision
@@ -28,6 +29,7 @@ from ticketing.inputs import (
     clean_optional,
     clean_text,
 )
+from ticketing.intake_model import Understanding
 from ticketing.models import SurveyResult, Ticket, TicketEvent, TicketSequence, Unit, User
 from ticketing.queries import (
     LINK_EVENT,
@@ -166,29 +168,42 @@ def _apply(
 def _next_number(session: Session, domain: Domain, now: datetime) -> str:
     """Date + per-day sequence, e.g. 2611240007: ten digits, easy to read back by phone."""
     day = now.astimezone(domain.tz).strftime("%y%m%d")
-    # An UPDATE takes the row lock first, so concurrent creators queue here and never
-    # hand out the same number (PostgreSQL); SQLite serialises writers anyway.
-    res = session.execute(
-        update(TicketSequence)
-        .where(TicketSequence.day == day)
-        .values(last=TicketSequence.last + 1)
-        .returning(TicketSequence.last)
-    ).first()
-    if res is None:
-        try:
-            with session.begin_nested():
-                session.add(TicketSequence(day=day, last=1))
-            seq = 1
-        except IntegrityError:  # another creator inserted the day's row first
-            seq = session.execute(
-                update(TicketSequence)
-                .where(TicketSequence.day == day)
-                .values(last=TicketSequence.last + 1)
-                .returning(TicketSequence.last)
-            ).scalar_one()
+    bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    if engine.dialect.name == "sqlite":
+        # SQLite serialises writers anyway: the counter rides in the ticket's transaction.
+        seq = _bump_day_counter(session.connection(), day)
     else:
-        seq = res[0]
+        # The counter row is locked from its UPDATE to the commit. Bumped in the ticket's
+        # transaction, it would be held through all of that transaction and every creator
+        # would queue behind it; bumped in a transaction of its own it is held for one
+        # statement. A number whose ticket then rolls back is skipped, as a sequence's is.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            seq = _bump_day_counter(conn, day)
     return f"{day}{seq:04d}"
+
+
+def _bump_day_counter(conn: Connection, day: str) -> int:
+    """The day's next counter value; the first creator of the day inserts its row."""
+    bump = (update(TicketSequence).where(TicketSequence.day == day)
+            .values(last=TicketSequence.last + 1).returning(TicketSequence.last))
+    seq = conn.execute(bump).scalar()
+    if seq is not None:
+        return seq
+    # Two first creators of a day: one inserts, the other's insert does nothing and its
+    # second UPDATE (which waits for the inserter's commit) counts on from there.
+    inserted = conn.execute(
+        _insert_day_row(conn).values(day=day, last=1)
+        .on_conflict_do_nothing(index_elements=[TicketSequence.day])
+        .returning(TicketSequence.last)
+    ).scalar()
+    return inserted if inserted is not None else conn.execute(bump).scalar_one()
+
+
+def _insert_day_row(conn: Connection) -> Any:
+    if conn.dialect.name == "postgresql":
+        return postgresql_insert(TicketSequence)
+    return sqlite_insert(TicketSequence)
 
 
 def validate_phone(phone: str) -> str:
@@ -197,6 +212,25 @@ def validate_phone(phone: str) -> str:
     if e164 is None:
         raise InvalidInput("caller_phone", f"invalid phone number: {phone!r}")
     return e164
+
+
+def _intake_text(demand: str, transcript: str | None) -> str:
+    """The words a ticket is classified by: the demand, else the call's transcript."""
+    return clean_text(demand or "", field="demand", multiline=True).strip() or (
+        transcript or "").strip()
+
+
+def understand_demand(
+    *, domain: Domain, demand: str, transcript: str | None = None
+) -> Understanding | None:
+    """What create_ticket would understand of this demand, computed without the session."""
+    return _understand(domain, _intake_text(demand, transcript))
+
+
+def _understand(domain: Domain, text: str) -> Understanding | None:
+    # The placeholder of a call still being transcribed is no demand: it stays in the manual
+    # queue as "other" until attach_transcript classifies the words (a model would guess).
+    return domain.understand(text) if text and text != TRANSCRIPT_PENDING else None
 
 
 def create_ticket(
@@ -222,13 +256,16 @@ def create_ticket(
     recording_sha256: str | None = None,
     call_id: str | None = None,
     received_at: datetime | None = None,
+    understood: Understanding | None = None,
 ) -> Ticket:
     """Create a draft ticket, classifying the demand for whatever the caller did not say.
 
     ``caller_phone`` None: the caller's number is unknown (withheld); nobody calls or texts
     them back and nothing is linked by their number. ``caller_phone_keyed``: the number was
     keyed in by the caller on the IVR, not given by the network -- used to call back, never
-    to tell who called (anyone can key any number)."""
+    to tell who called (anyone can key any number). ``understood`` is ``understand_demand``
+    of the same demand and transcript, when the caller ran it before opening the transaction
+    (it needs no lock, and holding one while it runs delays every other creator)."""
     if channel not in CHANNELS:
         raise InvalidInput("channel", f"unknown channel {channel!r}; one of {', '.join(CHANNELS)}")
     phone = validate_phone(caller_phone) if caller_phone and caller_phone.strip() else None
@@ -239,12 +276,10 @@ def create_ticket(
     address = clean_optional(address, field="address")
     district = clean_optional(district, field="district")
     subject = clean_optional(subject, field="subject")
-    text = demand.strip() or (transcript or "").strip()
+    text = _intake_text(demand, transcript)
     now = domain.now()
     received = received_at or now
-    # The placeholder of a call still being transcribed is no demand: it stays in the manual
-    # queue as "other" until attach_transcript classifies the words (a model would guess).
-    guess = domain.understand(text) if text and text != TRANSCRIPT_PENDING else None
+    guess = understood if understood is not None else _understand(domain, text)
     ticket = Ticket(
         number=_next_number(session, domain, received),
         channel=channel,
@@ -394,7 +429,11 @@ def accept(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor) ->
         settings=domain.settings.deadlines,
         calendar=domain.calendar,
     )
-    auto_dispatch(session=session, domain=domain, ticket=ticket, actor=actor)
+    # The rule's unit and the least-loaded handler are looked up without flushing the
+    # acceptance first (neither lookup reads this ticket's status), so acceptance and
+    # dispatch reach the database as one UPDATE of the ticket.
+    with session.no_autoflush:
+        auto_dispatch(session=session, domain=domain, ticket=ticket, actor=actor)
     session.flush()
     return ticket
 
@@ -489,6 +528,7 @@ def dispatch(
     ticket.unit_id = unit.id
     ticket.unit = unit
     ticket.handler_id = handler.id if handler else None
+    ticket.handler = handler  # already loaded: the answer need not load it again
     ticket.dispatched_at = now
     ticket.sign_due_at = now + timedelta(seconds=domain.settings.deadlines.sign_window_seconds)
     ticket.signed_at = None

@@ -62,15 +62,22 @@ def _show(session: Session, ticket: Ticket, actor: Actor) -> TicketOut:
 
 @router.post("/tickets", status_code=201, response_model=TicketOut)
 def create_ticket(body: TicketCreate, request: Request, token: Token, domain: DomainDep):
+    # Classified before the transaction: on SQLite the transaction holds the write lock
+    # from its first statement, and every other creator would wait for the classifier.
+    understood = service.understand_demand(domain=domain, demand=body.demand)
     with unit_of_work(request, token) as (session, actor):
         require(actor, Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)
         ticket = service.create_ticket(
-            session=session, domain=domain, actor=actor, **body.model_dump(exclude={"accept"}),
+            session=session, domain=domain, actor=actor, understood=understood,
+            **body.model_dump(exclude={"accept"}),
         )
         if body.accept:
             service.accept(session=session, domain=domain, ticket=ticket, actor=actor)
+        # The answer is read inside the transaction: read after the commit it would open
+        # a second transaction (on SQLite, queue for the write lock once more).
+        shown = _show(session, ticket, actor)
         session.commit()
-        return _show(session, ticket, actor)
+        return shown
 
 
 @router.get("/tickets", response_model=TicketPage)

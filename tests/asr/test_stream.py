@@ -77,6 +77,18 @@ def test_partials_then_final(engine, phone_speech, push_frames) -> None:
     assert finals and finals[-1].transcript.text == stream.finish().text
 
 
+def test_no_partials_when_not_asked_same_final(engine, phone_speech, push_frames) -> None:
+    # The IVR asks for none (it waits for the final transcript); the words are the same.
+    audio = phone_speech["아파트 전기 고장 났어요"] + bytes(SECOND)
+    with_partials = engine.stream(sample_rate=8000)
+    push_frames(with_partials, audio)
+    stream = engine.stream(sample_rate=8000, partial_interval=None)
+    events = push_frames(stream, audio)
+    assert not any(isinstance(e, Partial) for e in events)
+    assert any(isinstance(e, UtteranceEnd) for e in events)
+    assert stream.finish().text == with_partials.finish().text != ""
+
+
 def test_two_hours_without_memory_growth(engine, phone_speech, push_frames) -> None:
     """2 h of a call: line noise and silence with a sentence every 20 minutes.
 

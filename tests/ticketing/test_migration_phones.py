@@ -1,4 +1,4 @@
-"""Migration 0008b on data an older release left, on SQLite and PostgreSQL: every stored
+"""Migration 0008 on data an older release left, on SQLite and PostgreSQL: every stored
 phone in E.164, the "000" placeholder gone, a ticket number that is no number dropped with
 an audit event, and the new release's rules (one caller across spellings) on the old rows."""
 
@@ -52,7 +52,7 @@ def _ticket(conn: sa.Connection, n: int, phone: str) -> None:
         {"id": n, "number": f"26120100{n:02d}", "phone": phone, "now": now})
 
 
-def test_0008b_normalises_what_older_releases_stored(old_db_url: str) -> None:
+def test_0008_normalises_what_older_releases_stored(old_db_url: str) -> None:
     engine = make_engine(old_db_url)
     old = {1: "13811112222", 2: "+8613811112222", 3: "008613811112222", 4: "010-65123456",
            5: "000", 6: "99999", 7: "12345"}
@@ -99,7 +99,7 @@ def test_0008b_normalises_what_older_releases_stored(old_db_url: str) -> None:
     engine.dispose()
 
 
-def test_0008b_goes_back_down(old_db_url: str) -> None:
+def test_0008_goes_back_down(old_db_url: str) -> None:
     dbadmin.upgrade(old_db_url)
     engine = make_engine(old_db_url)
     with engine.begin() as conn:

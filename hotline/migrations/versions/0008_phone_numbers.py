@@ -20,7 +20,7 @@ from alembic import op
 
 from ticketing.phones import normalise
 
-revision: str = "0008b"
+revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

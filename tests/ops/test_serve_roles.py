@@ -1,0 +1,157 @@
+"""`hotline serve --role api|ivr|outbound|all`: what each role starts, that only the API
+runs as several worker processes, and (real uvicorn, PostgreSQL) two API workers filing
+tickets side by side with distinct numbers while no SIP port is bound."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from config import Settings
+from hotline.cli import app as cli
+from hotline.roles import PARTS, Part, RoleError, ServeRole, check_workers
+from hotline.wiring import start_background
+from tests.support.city import City
+from tests.support.harness import free_port
+from ticketing.context import Domain
+
+TICKET_JOBS = {"escalate-utilities", "archive-unsurveyable", "monthly-report"}
+
+
+def _role_settings(sqlite_url: str, tmp_path: Path) -> Settings:
+    """Shipped defaults; only the ports and directories are this test's own."""
+    base = Settings(database_url=sqlite_url, data_dir=tmp_path, recordings_dir=tmp_path / "rec")
+    return base.model_copy(update={
+        "sip": base.sip.model_copy(update={"port": free_port()}),
+        "outbound": base.outbound.model_copy(update={"sip_port": free_port()}),
+    })
+
+
+@pytest.mark.parametrize(("role", "voice", "jobs"), [
+    (ServeRole.API, False, set()),
+    (ServeRole.IVR, True, {"voice"}),
+    (ServeRole.OUTBOUND, False, TICKET_JOBS | {"outbound"}),
+    (ServeRole.ALL, True, TICKET_JOBS | {"outbound", "voice"}),
+])
+def test_each_role_starts_only_its_parts(
+    role: ServeRole, voice: bool, jobs: set[str], sqlite_url: str, tmp_path: Path,
+    sessions_for_sqlite: sessionmaker[Session],
+) -> None:
+    settings = _role_settings(sqlite_url, tmp_path)
+    background = start_background(settings, sessions_for_sqlite, Domain.load(settings),
+                                  PARTS[role] - {Part.HTTP})
+    try:
+        assert background.voice is voice
+        assert (background.engine is not None) is voice
+        if voice:  # the SIP IVR is up, on the configured port
+            assert background.ivr is not None
+        assert background.job_ids() == jobs
+    finally:
+        background.stop()
+
+
+def test_only_the_api_role_runs_several_workers() -> None:
+    check_workers(ServeRole.API, 4)
+    for role in (ServeRole.IVR, ServeRole.OUTBOUND, ServeRole.ALL):
+        check_workers(role, 1)
+        with pytest.raises(RoleError, match="needs --role api"):
+            check_workers(role, 2)
+    with pytest.raises(RoleError):
+        check_workers(ServeRole.API, 0)
+    # The command refuses before it starts anything (no settings read, no port bound).
+    result = CliRunner().invoke(cli, ["serve", "--role", "all", "--workers", "2"])
+    assert result.exit_code == 2
+    assert "needs --role api" in result.output
+
+
+@pytest.fixture
+def sessions_for_sqlite(sqlite_url: str):
+    from ticketing.db import make_engine, make_session_factory
+
+    engine = make_engine(sqlite_url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _udp_port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_api_role_two_workers_on_postgresql(db_url: str, city: City, tmp_path: Path) -> None:
+    port, sip_port, outbound_port = free_port(), free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    env.update({"HOTLINE_DATABASE_URL": db_url, "HOTLINE_PORT": str(port),
+                "HOTLINE_DATA_DIR": str(tmp_path), "HOTLINE_RECORDINGS_DIR": str(tmp_path / "r"),
+                "HOTLINE_SIP__PORT": str(sip_port),
+                "HOTLINE_OUTBOUND__SIP_PORT": str(outbound_port)})
+    log = tmp_path / "serve.log"
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("hotline")), "serve", "--role", "api",
+         "--workers", "2"],
+        env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        workers = [p for p in _children(proc.pid)
+                   if b"multiprocessing" in Path(f"/proc/{p}/cmdline").read_bytes()
+                   and b"resource_tracker" not in Path(f"/proc/{p}/cmdline").read_bytes()]
+        assert len(workers) == 2, workers
+
+        async def file_all() -> list[httpx.Response]:
+            headers = {"Authorization": f"Bearer {city.tokens['operator']}"}
+            async with httpx.AsyncClient(base_url=base, timeout=60) as c:
+                return await asyncio.gather(*(
+                    c.post("/api/v1/tickets", headers=headers,
+                           json={"caller_phone": f"1350000{i:04d}",
+                                 "demand": f"海淀区中关村大街{i}号门前井盖丢了"})
+                    for i in range(24)))
+
+        answers = asyncio.run(file_all())
+        assert [r.status_code for r in answers] == [201] * 24
+        numbers = [r.json()["number"] for r in answers]
+        assert len(set(numbers)) == 24
+        assert all(r.json()["status"] == "dispatched" for r in answers)
+        # The api role leaves SIP to the ivr and outbound roles.
+        assert _udp_port_free(sip_port) and _udp_port_free(outbound_port)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
