@@ -7,7 +7,7 @@ for the 多诉 link, the key-1 status lookup and the survey's daily cap. A ticke
 number at all becomes NULL too, and what it was is kept in an audit event. Directory
 phones that are no number (an extension, say) are left as they are: they are still dialled.
 
-Revision ID: 0008b
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-02 18:30:00.000000
 """

@@ -1,7 +1,7 @@
 """Street and community on tickets; 多诉督办 records and their tickets
 
-Revision ID: 0008d
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-02 18:40:00.000000
 """
 

@@ -1,7 +1,7 @@
 """The citizen hears back: a status-page token per ticket; recent audit steps by kind
 
-Revision ID: 0008e
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-02 18:30:00.000000
 """
 
