@@ -13,9 +13,10 @@ import pytest
 from ivr.callrecords import CallOutcome
 from ivr.prompts import PromptLibrary
 from telephony.media.wav import write_wav_pcm16
-from tests.ivr.conftest import PHRASES, rms
+from tests.ivr.conftest import PHRASES
 from tests.support.callers import silence_pcm16
 from tests.support.linphone import AVAILABLE, Linphone
+from tests.support.sipkit import rms
 
 pytestmark = [pytest.mark.sip,
               pytest.mark.skipif(not AVAILABLE, reason="linphone-cli not installed")]

@@ -20,10 +20,10 @@ import pytest
 from telephony.call import EndReason
 from telephony.media import g711
 from telephony.sip.session_timer import MIN_SE_SECONDS
-from tests.ivr.conftest import AudioAssets, EchoTestHandler, FrontEndFactory, rms
 from tests.ivr.ivrkit import assert_ok
 from tests.support import harness
 from tests.support.callers import silence_pcm16, ulaw_pcap
+from tests.support.sipkit import AudioAssets, EchoTestHandler, FrontEndFactory, rms
 
 pytestmark = pytest.mark.sip
 

@@ -15,7 +15,6 @@ from sqlalchemy import select
 
 from outbound.models import Kind
 from telephony.media.wav import write_wav_pcm16
-from tests.ivr.conftest import rms
 from tests.outbound.support import attempts, close_ticket, drive, new_ticket, tasks, ticket
 
 # The SIPp phones' fixtures: the same Kamailio, fast settings, front end and worker.
@@ -23,6 +22,7 @@ from tests.outbound.test_sip import env, frontend, kamailio, short_prompts, sip_
 from tests.support import harness
 from tests.support.callers import silence_pcm16
 from tests.support.linphone import AVAILABLE, Linphone
+from tests.support.sipkit import rms
 from ticketing.models import SurveyResult
 
 pytestmark = [pytest.mark.sip,
