@@ -46,7 +46,7 @@ from ticketing.directory import add_user
 from ticketing.models import Ticket, Unit, User
 from ticketing.monthly import monthly_report
 from ticketing.points import flag_penalty, period_bounds, previous_period, year_before
-from ticketing.states import Role, Status
+from ticketing.states import AWAITING_DISPATCH_STATUSES, Role, Status
 
 # category → (weight, what citizens say about it)
 PROBLEMS: dict[str, tuple[int, list[str]]] = {
@@ -134,7 +134,7 @@ def file_one(s: Session, domain: Domain, clock: Clock, rng: random.Random, *, at
                               category=category, no_contact=rng.random() < 0.05)
     clock.at = at + timedelta(minutes=rng.uniform(1, 4))
     service.accept(session=s, domain=domain, ticket=t, actor=op)
-    if t.status in (Status.ACCEPTED.value, Status.RETURNED.value):
+    if Status(t.status) in AWAITING_DISPATCH_STATUSES:
         unit = _district_unit(s, spot.district)
         clock.at += timedelta(minutes=rng.uniform(2, 30))
         service.dispatch(session=s, domain=domain, ticket=t, actor=op, unit_id=unit.id)

@@ -43,7 +43,7 @@ from ticketing.schemas import (
     UnitCreate,
     UserCreate,
 )
-from ticketing.states import AWAITING_DISPATCH_STATUSES, Role, Status, values
+from ticketing.states import AWAITING_DISPATCH_STATUSES, FINISHED_STATUSES, Role, Status, values
 
 router = APIRouter(prefix="/api/v1")
 
@@ -569,7 +569,7 @@ def status_page_body(ticket: Ticket, domain: Domain) -> str:
             ("诉求类别", category),
             ("受理时间", local(ticket.received_at)),
             ("办理状态", PUBLIC_STATUS_LABELS[Status(ticket.status)])]
-    if Status(ticket.status) not in (Status.CLOSED, Status.SURVEYED, Status.ARCHIVED):
+    if Status(ticket.status) not in FINISHED_STATUSES:
         rows.append(("办理时限", local(ticket.due_at)))
     else:
         rows += [("办结时间", local(ticket.closed_at)),

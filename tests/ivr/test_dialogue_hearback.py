@@ -34,7 +34,8 @@ def through_line(pcm16: bytes) -> bytes:
 
 def test_choices_come_only_after_the_confirm_key() -> None:
     assert State.PREFERENCES in TRANSITIONS[State.CONFIRM]
-    assert TRANSITIONS[State.PREFERENCES] == {State.FILE, State.OPERATOR, State.HANGUP}
+    assert TRANSITIONS[State.PREFERENCES] == {State.FILE, State.OPERATOR, State.CALLBACK_NUMBER,
+                                              State.HANGUP}
     assert State.PREFERENCES not in TRANSITIONS[State.EMERGENCY]  # never delays a fire
 
 

@@ -107,4 +107,4 @@ def test_voice_job_starts_a_late_ivr_and_settles_spooled_calls(
     assert spool_for(serve_settings).pending() == []
     with sessions() as s:
         ticket = s.scalars(select(Ticket).where(Ticket.call_id == "wiring-1")).one()
-        assert ticket.demand == WATER and ticket.caller_phone == "13811112222"
+        assert ticket.demand == WATER and ticket.caller_phone == "+8613811112222"

@@ -159,7 +159,7 @@ def test_sigkill_mid_run_loses_nothing_and_dials_no_attempt_twice(
     assert {str(a.id) for ats in by_ticket.values() for a in ats} >= handler_refs
     # SMS: at most once each (an SMS in flight at the kill is not sent again).
     # (The handler's dispatch SMS; the callers' own "accepted" SMS are test_citizen_sms.py's.)
-    sms_refs = [e.ref for e in ledger.ledger.sms() if e.to == WATER_HANDLER_PHONE]
+    sms_refs = [e.ref for e in ledger.ledger.sms() if e.to == normalise(WATER_HANDLER_PHONE)]
     assert len(sms_refs) == len(set(sms_refs)) and len(sms_refs) <= n
     assert all(t.status == "done" for t in sms)
 
@@ -186,5 +186,5 @@ def test_two_workers_place_each_call_exactly_once(
             OutboundAttempt.kind == Kind.SMS_DISPATCH)).all()
     assert len(attempts_) == n and len({a.ticket_id for a in attempts_}) == n
     assert len(sms) == n
-    assert len([e for e in ledger.ledger.sms() if e.to == WATER_HANDLER_PHONE]) == n
+    assert len([e for e in ledger.ledger.sms() if e.to == normalise(WATER_HANDLER_PHONE)]) == n
     assert {a.worker for a in attempts_ + sms} <= {"A", "B"}

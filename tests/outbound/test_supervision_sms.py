@@ -21,6 +21,9 @@ from tests.outbound.support import (
 from tests.support.city import City
 from ticketing.context import Domain
 from ticketing.models import SupervisionCase
+from ticketing.phones import normalise
+
+BOSS = normalise(CITY_SUPERVISOR_PHONE)
 
 
 def test_supervisor_gets_one_sms_per_record(sessions: sessionmaker[Session], domain: Domain,
@@ -31,7 +34,7 @@ def test_supervisor_gets_one_sms_per_record(sessions: sessionmaker[Session], dom
     worker = OutboundWorker(sessions=sessions, domain=domain, dialer=ScriptedDialer({}),
                             sms=sms, name="test-worker")
     try:
-        drive(worker, lambda: any(to == CITY_SUPERVISOR_PHONE for to, _ in sms.sent))
+        drive(worker, lambda: any(to == BOSS for to, _ in sms.sent))
         # A fourth ticket joins the open record: no second SMS, however often we plan.
         numbers.append(new_ticket(sessions, domain, city, phone="13811110009",
                                   demand="望京西园三区9号楼也停水了"))
@@ -43,7 +46,7 @@ def test_supervisor_gets_one_sms_per_record(sessions: sessionmaker[Session], dom
         worker.wait_idle()
     finally:
         worker.shutdown(wait=True)
-    to_boss = [text for to, text in sms.sent if to == CITY_SUPERVISOR_PHONE]
+    to_boss = [text for to, text in sms.sent if to == BOSS]
     # bj-water (a utility company) has no supervisor of its own: the city's is told.
     assert to_boss == [f"【12345】多诉督办：朝阳区望京街道望京西园三区社区供水问题已有3件工单"
                        f"（{'、'.join(numbers[:3])}），请督办。"]
