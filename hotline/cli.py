@@ -294,11 +294,10 @@ def stats(unit: str | None = None) -> None:
 @app.command()
 def export(out: Annotated[Path, typer.Option("--out", "-o")] = Path("tickets.csv")) -> None:
     """Export tickets as CSV for Excel (UTF-8 with BOM)."""
-    settings = get_settings()
-    with transaction(_sessions()) as session:
-        body = export_csv(session=session, actor=Actor.system("cli"),
-                          tz=Domain.load(settings).tz)
-    out.write_text(body, encoding="utf-8", newline="")
+    domain = Domain.load(get_settings())
+    with out.open("w", encoding="utf-8", newline="") as fh:
+        fh.writelines(export_csv(sessions=_sessions(), actor=Actor.system("cli"),
+                                 tz=domain.tz, now=domain.now()))
     console.print(f"wrote {out}")
 
 
