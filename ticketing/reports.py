@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, type_coerce
+from sqlalchemy import and_, func, or_, select, true, type_coerce
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from ticketing.actors import Actor
@@ -266,7 +266,8 @@ def export_csv(*, sessions: sessionmaker[Session], actor: Actor, tz: ZoneInfo,
     UTF-8 with a BOM (written by the caller's encoding of the first chunk) so Excel opens
     the Chinese text correctly.
 
-    Each batch is its own short read (keyset on the id), not one cursor held open while a
+    In call-time order. Each batch is its own short read (keyset on the call time and
+    id, ``ix_tickets_received``), not one cursor held open while a
     slow client downloads: on SQLite every transaction takes the write lock at BEGIN
     (ticketing.db), and on PostgreSQL a long open transaction holds back vacuum.
     """
@@ -274,11 +275,12 @@ def export_csv(*, sessions: sessionmaker[Session], actor: Actor, tz: ZoneInfo,
     # A file leaves the system: only those who call citizens back get whole numbers.
     masked = actor.role not in (Role.ADMIN, Role.OPERATOR, Role.SYSTEM)
     yield "\ufeff" + _csv_line([label for _, label in EXPORT_COLUMNS])
-    last_id = 0
+    after: Any = true()
     while True:
         with sessions() as session:
             rows = session.scalars(
-                select(Ticket).where(*conds, Ticket.id > last_id).order_by(Ticket.id)
+                select(Ticket).where(*conds, after)
+                .order_by(Ticket.received_at, Ticket.id)
                 .options(joinedload(Ticket.unit)).limit(batch)
             ).all()
             if not rows:
@@ -288,7 +290,9 @@ def export_csv(*, sessions: sessionmaker[Session], actor: Actor, tz: ZoneInfo,
                 _csv_line(_export_row(actor, t, surveys.get(t.id), tz=tz, masked=masked))
                 for t in rows
             )
-        last_id = rows[-1].id
+        last = rows[-1]
+        after = or_(Ticket.received_at > last.received_at,
+                    and_(Ticket.received_at == last.received_at, Ticket.id > last.id))
         yield chunk
 
 
