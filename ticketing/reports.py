@@ -237,7 +237,9 @@ EXPORT_COLUMNS = (
     ("caller_name", "姓名"),
     ("caller_phone", "电话"),
     ("kind", "诉求类型"),
-    ("subject", "反映主体"),
+    # The generated title (category and the clause naming the problem). The 反映主体 (who
+    # or what is complained about) is not a field of the ticket, so it has no column.
+    ("subject", "标题"),
     # Categories are one level (config/categories.toml): there is no sub-category to export.
     ("category", "分类"),
     ("address", "地址"),

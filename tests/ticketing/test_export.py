@@ -67,7 +67,7 @@ def test_columns_of_a_settled_ticket(client: TestClient, city: City, domain: Dom
     assert list(row) == [label for _, label in EXPORT_COLUMNS]
     assert row["工单编号"] == t.number and row["姓名"] == "李女士"
     assert row["电话"] == "13811112222"
-    assert row["诉求类型"] == "投诉" and row["反映主体"] == t.subject and row["反映主体"]
+    assert row["诉求类型"] == "投诉" and row["标题"] == t.subject and row["标题"]
     assert row["分类"] == "供水" and row["地址"] == "朝阳区望京西园三区5号楼"
     assert row["区"] == "朝阳区" and row["街道/乡镇"] and row["社区/村"]
     assert row["诉求内容"] == WATER and row["承办单位"] == "北京市自来水集团"
