@@ -235,6 +235,10 @@ class OutboundSettings(BaseModel):
     # Ring time before an unanswered call counts as no answer; wait for each key.
     ring_seconds: float = 30.0
     key_timeout_seconds: float = 8.0
+    # The 签收 reminder call is placed this long before the sign window ends, so that a
+    # handler who answers and presses 1 signs inside it and counts for the response rate
+    # (响应率); placed at the window's end, no keypad sign could ever be on time.
+    sign_call_lead_seconds: float = 120.0
     # A claimed item belongs to its worker this long; must exceed the longest call.
     lease_seconds: float = 300.0
     # Calls (and SMS) a worker process has in flight at once.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -38,7 +39,7 @@ from ticketing.directory import (
     find_user,
     rotate_token,
 )
-from ticketing.inputs import InvalidInput, clean_text
+from ticketing.inputs import InvalidInput, clean_text, local_aware
 from ticketing.reports import export_csv, figures
 from ticketing.service import NotFound, events_of, get_ticket
 from ticketing.states import STATUS_LABELS, Role, Status
@@ -292,13 +293,26 @@ def stats(unit: str | None = None) -> None:
 
 
 @app.command()
-def export(out: Annotated[Path, typer.Option("--out", "-o")] = Path("tickets.csv")) -> None:
-    """Export tickets as CSV for Excel (UTF-8 with BOM)."""
-    settings = get_settings()
-    with transaction(_sessions()) as session:
-        body = export_csv(session=session, actor=Actor.system("cli"),
-                          tz=Domain.load(settings).tz)
-    out.write_text(body, encoding="utf-8", newline="")
+def export(
+    out: Annotated[Path, typer.Option("--out", "-o")] = Path("tickets.csv"),
+    since: Annotated[datetime | None, typer.Option(
+        help="call time from (inclusive), local time")] = None,
+    until: Annotated[datetime | None, typer.Option(
+        help="call time until (exclusive), local time")] = None,
+    unit: Annotated[str | None, typer.Option(help="exactly this unit's code")] = None,
+    category: str | None = None,
+    status: Status | None = None,
+) -> None:
+    """Export tickets as CSV for Excel (UTF-8 with BOM), written as they are read."""
+    domain = Domain.load(get_settings())
+    filters = queries.Filters(
+        status=status.value if status else None, category=category, unit_code=unit,
+        received_from=local_aware(since, domain.tz, field="since"),
+        received_until=local_aware(until, domain.tz, field="until"),
+    )
+    with out.open("w", encoding="utf-8", newline="") as fh:
+        fh.writelines(export_csv(sessions=_sessions(), actor=Actor.system("cli"),
+                                 tz=domain.tz, filters=filters, now=domain.now()))
     console.print(f"wrote {out}")
 
 

@@ -6,7 +6,7 @@ a cursor would skip events): every pass looks at what tickets ARE now."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, select, update
@@ -71,7 +71,9 @@ def _existing(session: Session, kind: Kind, ticket_ids: list[int]) -> set[tuple[
 
 
 def plan_sign_work(*, session: Session, domain: Domain, now: datetime) -> int:
-    """Dispatched and unsigned: an SMS now and a reminder call when the sign window ends."""
+    """Dispatched and unsigned: an SMS now and a reminder call before the sign window ends
+    (``sign_call_lead_seconds`` before it), early enough for its key 1 to sign on time."""
+    lead = timedelta(seconds=domain.settings.outbound.sign_call_lead_seconds)
     waiting = session.execute(
         select(Ticket.id, Ticket.sign_due_at)
         .where(Ticket.status == Status.DISPATCHED.value, Ticket.signed_at.is_(None),
@@ -88,7 +90,7 @@ def plan_sign_work(*, session: Session, domain: Domain, now: datetime) -> int:
         rows.append(task_row(ticket_id=tid, kind=Kind.SMS_DISPATCH.value, round_=r, step=0,
                              due_at=now, now=now))
         rows.append(task_row(ticket_id=tid, kind=Kind.SIGN_CALL.value, round_=r, step=0,
-                             due_at=sign_due, now=now))
+                             due_at=max(now, sign_due - lead), now=now))
     return insert_ignore(session, rows)
 
 

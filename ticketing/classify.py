@@ -24,6 +24,7 @@ from config import CONFIG_DIR, get_settings
 __all__ = [
     "EMERGENCY_SERVICES",
     "KINDS",
+    "KIND_LABELS",
     "URGENCY_LEVELS",
     "UTILITY_CATEGORIES",
     "Classification",
@@ -40,6 +41,9 @@ UTILITY_CATEGORIES: frozenset[str] = frozenset({"water", "power", "gas", "heatin
 URGENCY_LEVELS: tuple[str, ...] = ("urgent", "livelihood", "general")
 # 诉求类型 of the 12345 standard; "complaint" is what a caller means when nothing else is said.
 KINDS: tuple[str, ...] = ("complaint", "report", "inquiry", "suggestion", "help", "praise")
+# 诉求类型 as the console and the export show it.
+KIND_LABELS: dict[str, str] = {"complaint": "投诉", "report": "举报", "inquiry": "咨询",
+                               "suggestion": "建议", "help": "求助", "praise": "表扬"}
 # Hand-over targets: police, fire and rescue, ambulance; "none" for everything else.
 EMERGENCY_SERVICES: tuple[str, ...] = ("110", "119", "120", "none")
 

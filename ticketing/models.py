@@ -114,6 +114,8 @@ class Ticket(Base):
         Index("ix_tickets_address", "category", "address"),
         # 多诉督办 and 一诉多办 look up one category in one place over a span of days.
         Index("ix_tickets_place", "community", "category", "received_at"),
+        # The CSV export pages through tickets in call-time order (keyset on both).
+        Index("ix_tickets_received", "received_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

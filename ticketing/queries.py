@@ -205,6 +205,8 @@ class Filters:
     unit_code: str | None = None  # exactly this unit
     q: str | None = None
     unconfirmed: bool = False  # 待确认: classification waiting for an operator
+    received_from: datetime | None = None  # call time, inclusive
+    received_until: datetime | None = None  # call time, exclusive
 
 
 def conditions(actor: Actor, f: Filters, now: datetime) -> list[Any]:
@@ -223,6 +225,10 @@ def conditions(actor: Actor, f: Filters, now: datetime) -> list[Any]:
         conds.append(search(f.q, actor))
     if f.unconfirmed:
         conds.append(Ticket.needs_confirmation.is_(True))
+    if f.received_from is not None:
+        conds.append(Ticket.received_at >= f.received_from)
+    if f.received_until is not None:
+        conds.append(Ticket.received_at < f.received_until)
     return conds
 
 

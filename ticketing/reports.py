@@ -7,20 +7,29 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, type_coerce
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, func, or_, select, true, type_coerce
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from ticketing.actors import Actor
-from ticketing.classify import UTILITY_CATEGORIES, category_label
+from ticketing.classify import KIND_LABELS, UTILITY_CATEGORIES, category_label
 from ticketing.inputs import csv_cell
 from ticketing.models import SurveyResult, Ticket, TicketEvent, Unit, UTCDateTime
 from ticketing.phones import domestic
-from ticketing.queries import caller_phone_for, is_overdue, may_see_caller, scope_filter
+from ticketing.queries import (
+    Filters,
+    caller_phone_for,
+    conditions,
+    is_overdue,
+    may_see_caller,
+    scope_filter,
+)
+from ticketing.service import REPLY_OUTCOMES
 from ticketing.states import STATUS_LABELS, Action, Role, Status
 
 
@@ -227,49 +236,126 @@ EXPORT_COLUMNS = (
     ("received_at", "来电时间"),
     ("caller_name", "姓名"),
     ("caller_phone", "电话"),
+    ("kind", "诉求类型"),
+    # The generated title (category and the clause naming the problem). The 反映主体 (who
+    # or what is complained about) is not a field of the ticket, so it has no column.
     ("subject", "标题"),
+    # Categories are one level (config/categories.toml): there is no sub-category to export.
     ("category", "分类"),
+    ("address", "地址"),
+    ("district", "区"),
+    ("street", "街道/乡镇"),
+    ("community", "社区/村"),
     ("demand", "诉求内容"),
     ("status", "状态"),
     ("unit", "承办单位"),
     ("sign_due_at", "签收时限"),
     ("due_at", "办结时限"),
     ("closed_at", "办结时间"),
+    ("reply_outcome", "办理结果"),
+    ("reply_text", "答复内容"),
+    ("survey", "回访结果"),
 )
 
+# Rows fetched per query: the file is written as it is read, never held whole in memory.
+EXPORT_BATCH = 500
 
-def export_csv(*, session: Session, actor: Actor, tz: ZoneInfo, **filters: str | None) -> str:
-    """UTF-8 with a BOM so Excel opens the Chinese text correctly."""
-    stmt = select(Ticket).where(scope_filter(actor)).order_by(Ticket.received_at)
-    if filters.get("status"):
-        stmt = stmt.where(Ticket.status == filters["status"])
-    out = io.StringIO()
-    out.write("\ufeff")
-    w = csv.writer(out, lineterminator="\r\n")
-    w.writerow([label for _, label in EXPORT_COLUMNS])
+
+def export_csv(*, sessions: sessionmaker[Session], actor: Actor, tz: ZoneInfo,
+               filters: Filters | None = None, now: datetime,
+               batch: int = EXPORT_BATCH) -> Iterator[str]:
+    """The tickets ``actor`` may see as CSV text, lazily, one chunk per batch of rows:
+    UTF-8 with a BOM (written by the caller's encoding of the first chunk) so Excel opens
+    the Chinese text correctly.
+
+    In call-time order. Each batch is its own short read (keyset on the call time and
+    id, ``ix_tickets_received``), not one cursor held open while a
+    slow client downloads: on SQLite every transaction takes the write lock at BEGIN
+    (ticketing.db), and on PostgreSQL a long open transaction holds back vacuum.
+    """
+    conds = conditions(actor, filters or Filters(), now)
     # A file leaves the system: only those who call citizens back get whole numbers.
     masked = actor.role not in (Role.ADMIN, Role.OPERATOR, Role.SYSTEM)
+    yield "\ufeff" + _csv_line([label for _, label in EXPORT_COLUMNS])
+    after: Any = true()
+    while True:
+        with sessions() as session:
+            rows = session.scalars(
+                select(Ticket).where(*conds, after)
+                .order_by(Ticket.received_at, Ticket.id)
+                .options(joinedload(Ticket.unit)).limit(batch)
+            ).all()
+            if not rows:
+                return
+            surveys = _latest_surveys(session, [t.id for t in rows])
+            chunk = "".join(
+                _csv_line(_export_row(actor, t, surveys.get(t.id), tz=tz, masked=masked))
+                for t in rows
+            )
+        last = rows[-1]
+        after = or_(Ticket.received_at > last.received_at,
+                    and_(Ticket.received_at == last.received_at, Ticket.id > last.id))
+        yield chunk
 
+
+def _csv_line(cells: list[str]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerow([csv_cell(c) for c in cells])
+    return out.getvalue()
+
+
+def _latest_surveys(session: Session, ticket_ids: list[int]) -> dict[int, SurveyResult]:
+    """The newest survey of each ticket (a ticket redone after 驳回 is surveyed again)."""
+    latest: dict[int, SurveyResult] = {}
+    for s in session.scalars(
+        select(SurveyResult).where(SurveyResult.ticket_id.in_(ticket_ids))
+        .order_by(SurveyResult.ticket_id, SurveyResult.id)
+    ):
+        latest[s.ticket_id] = s
+    return latest
+
+
+def _export_row(actor: Actor, t: Ticket, survey: SurveyResult | None, *, tz: ZoneInfo,
+                masked: bool) -> list[str]:
     def when(dt: datetime | None) -> str:
         return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if dt else ""
 
-    for t in session.scalars(stmt):
-        hidden = not may_see_caller(actor, t)
-        w.writerow([csv_cell(cell) for cell in (
-            t.number,
-            when(t.received_at),
-            "保密" if hidden else (t.caller_name or ""),
-            "保密" if hidden else _phone_cell(caller_phone_for(actor, t, masked=masked)),
-            t.subject,
-            _category_text(t.category),
-            t.demand,
-            _status_text(t.status),
-            t.unit.name if t.unit else "",
-            when(t.sign_due_at),
-            when(t.due_at),
-            when(t.closed_at),
-        )])
-    return out.getvalue()
+    hidden = not may_see_caller(actor, t)
+    return [
+        t.number,
+        when(t.received_at),
+        "保密" if hidden else (t.caller_name or ""),
+        "保密" if hidden else _phone_cell(caller_phone_for(actor, t, masked=masked)),
+        KIND_LABELS.get(t.kind, t.kind),
+        t.subject,
+        _category_text(t.category),
+        t.address or "",
+        t.district or "",
+        t.street or "",
+        t.community or "",
+        t.demand,
+        _status_text(t.status),
+        t.unit.name if t.unit else "",
+        when(t.sign_due_at),
+        when(t.due_at),
+        when(t.closed_at),
+        REPLY_OUTCOMES.get(t.reply_outcome or "", t.reply_outcome or ""),
+        "；".join(x for x in (t.reply_text, t.reply_reason) if x),
+        _survey_text(survey),
+    ]
+
+
+def _survey_text(survey: SurveyResult | None) -> str:
+    if survey is None:
+        return ""
+    if survey.outcome == "unreachable":
+        return "未接通"
+    parts = []
+    if survey.resolved is not None:
+        parts.append("已解决" if survey.resolved else "未解决")
+    if survey.satisfied is not None:
+        parts.append("满意" if survey.satisfied else "不满意")
+    return "，".join(parts) or "已回访"
 
 
 def _phone_cell(phone: str | None) -> str:

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -407,18 +407,30 @@ def related(ref: str, request: Request, token: Token, domain: DomainDep
             session=session, actor=actor, ticket=ticket, now=domain.now(), days=days)]
 
 
-# response_class=Response has no media type of its own, so the errors stay documented as
+# The response class has no media type of its own, so the errors stay documented as
 # JSON while the file is documented as CSV.
-@router.get("/export.csv", response_class=Response, responses={
-    200: {"description": "UTF-8 CSV with a BOM (for Excel)",
+@router.get("/export.csv", response_class=StreamingResponse, responses={
+    200: {"description": "UTF-8 CSV with a BOM (for Excel), streamed as it is read",
           "content": {"text/csv": {"schema": {"type": "string"}}}}})
-def export(request: Request, token: Token, domain: DomainDep,
-           status: Status | None = None) -> Response:
-    with unit_of_work(request, token) as (session, actor):
-        body = export_csv(session=session, actor=actor, tz=domain.tz,
-                          status=status.value if status else None)
-    return Response(
-        content=body.encode("utf-8"),
+def export(
+    request: Request, token: Token, domain: DomainDep,
+    status: Status | None = None,
+    category: str | None = None,
+    unit: Annotated[str | None, Query(description="exactly this unit's code")] = None,
+    since: Annotated[datetime | None, Query(description="call time from (inclusive)")] = None,
+    until: Annotated[datetime | None, Query(description="call time until (exclusive)")] = None,
+) -> StreamingResponse:
+    filters = queries.Filters(
+        status=status.value if status else None, category=category, unit_code=unit,
+        received_from=local_aware(since, domain.tz, field="query.since"),
+        received_until=local_aware(until, domain.tz, field="query.until"),
+    )
+    with unit_of_work(request, token) as (_session, actor):
+        pass  # authenticated here; the rows are read batch by batch as the body is sent
+    chunks = export_csv(sessions=request.app.state.sessions, actor=actor, tz=domain.tz,
+                        filters=filters, now=domain.now())
+    return StreamingResponse(
+        (chunk.encode("utf-8") for chunk in chunks),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="tickets.csv"'},
     )

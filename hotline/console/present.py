@@ -37,8 +37,6 @@ ROLE_LABELS = {
 }
 
 URGENCY_LABELS = {"urgent": "紧急", "livelihood": "民生急事", "general": "一般"}
-KIND_LABELS = {"complaint": "投诉", "report": "举报", "inquiry": "咨询", "suggestion": "建议",
-               "help": "求助", "praise": "表扬"}
 EMERGENCY_LABELS = {"none": "无", "110": "110 报警", "119": "119 消防救援", "120": "120 急救"}
 FIELD_LABELS = {"category": "分类", "urgency": "紧急程度", "kind": "诉求类型",
                 "emergency": "紧急联动"}

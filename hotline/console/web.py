@@ -32,6 +32,7 @@ from hotline.console.auth import (
     user_matches,
 )
 from ticketing.actors import Actor
+from ticketing.classify import KIND_LABELS
 from ticketing.context import Domain
 from ticketing.models import User
 from ticketing.service import REPLY_OUTCOMES, NotFound
@@ -57,7 +58,7 @@ templates.env.filters.update(
 templates.env.globals.update(
     ROLE_LABELS=present.ROLE_LABELS,
     URGENCY_LABELS=present.URGENCY_LABELS,
-    KIND_LABELS=present.KIND_LABELS,
+    KIND_LABELS=KIND_LABELS,
     EMERGENCY_LABELS=present.EMERGENCY_LABELS,
     FIELD_LABELS=present.FIELD_LABELS,
     CHANNEL_LABELS=present.CHANNEL_LABELS,

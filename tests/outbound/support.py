@@ -36,6 +36,8 @@ def fast(settings: Settings, **outbound: object) -> Settings:
         "ring_seconds": 4.0, "key_timeout_seconds": 4.0, "lease_seconds": 60.0,
         "quiet_start": "00:00", "quiet_end": "00:00",
         "max_parallel": 4, "survey_daily_cap": 10,
+        # With a one-second sign window the reminder call comes when it ends, as before.
+        "sign_call_lead_seconds": 0.0,
     }
     values.update(outbound)
     # The escalation ladder is off here: these tests are about other work items, and the

@@ -52,6 +52,14 @@ def test_demo_show_stats_export(env: Path) -> None:
     assert runner.invoke(app, ["export", "-o", str(out)]).exit_code == 0
     rows = list(csv.DictReader(out.open(encoding="utf-8-sig")))
     assert len(rows) == 3 and {r["工单编号"] for r in rows} >= {number}
+    assert runner.invoke(app, ["export", "-o", str(out), "--category", "water",
+                               "--status", "dispatched"]).exit_code == 0
+    water = list(csv.DictReader(out.open(encoding="utf-8-sig")))
+    assert water and all(r["分类"] == "供水" and r["状态"] == "已派单" for r in water)
+    assert len(water) < len(rows)
+    assert runner.invoke(app, ["export", "-o", str(out), "--since", "2000-01-01",
+                               "--until", "2000-01-02"]).exit_code == 0
+    assert list(csv.DictReader(out.open(encoding="utf-8-sig"))) == []
     # A second demo run keeps the city and issues fresh tokens.
     r = runner.invoke(app, ["demo"])
     assert r.exit_code == 0 and "already there" in r.output
