@@ -39,6 +39,8 @@ def worker_env(db_url: str, data_dir: Path) -> dict[str, str]:
         "HOTLINE_OUTBOUND__LEASE_SECONDS": "5", "HOTLINE_OUTBOUND__MAX_PARALLEL": "8",
         "HOTLINE_OUTBOUND__REMINDER_RETRY_SECONDS": "[1, 1]",
         "HOTLINE_OUTBOUND__SMS_RETRY_SECONDS": "[1]",
+        # With a one-second sign window the reminder call comes when it ends, as fast() has it.
+        "HOTLINE_OUTBOUND__SIGN_CALL_LEAD_SECONDS": "0",
         "HOTLINE_OUTBOUND__URGE_AT_FRACTIONS": "[]",
         "HOTLINE_OUTBOUND__QUIET_START": "00:00", "HOTLINE_OUTBOUND__QUIET_END": "00:00",
     }
