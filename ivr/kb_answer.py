@@ -9,14 +9,18 @@ the console's function, called from ``ivr.intake``).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
 from knowledge import service as kb
 from knowledge.models import KbEntry
 from ticketing.context import Domain
 from ticketing.intake_model import Understanding
+
+log = logging.getLogger("hotline.ivr.kb_answer")
 
 
 @dataclass(frozen=True)
@@ -48,3 +52,13 @@ def find_answer(*, session: Session, domain: Domain, text: str,
         return None
     return KbAnswer(entry_id=entry.id, version=entry.version, title=entry.title,
                     text=entry.answer, confidence=found.answer.confidence)
+
+
+def warm(*, sessions: sessionmaker[Session], domain: Domain) -> None:
+    """Load the segmenter's dictionary and index the entries at start-up, not while the
+    first caller with a question waits in silence."""
+    try:
+        with sessions() as session:
+            kb.search(session=session, text="", today=kb.today(domain), limit=1)
+    except SQLAlchemyError as exc:  # the first question builds it, as without a warm-up
+        log.warning("knowledge base not indexed at start-up: %s", exc.__class__.__name__)

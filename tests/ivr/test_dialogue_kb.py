@@ -50,8 +50,8 @@ def kb_ivr(ivr_factory, vosk_engine, monkeypatch: pytest.MonkeyPatch):  # type: 
         kb.import_tsv(session=s, actor=Actor.system("test"),
                       text=(SHARED / "kb" / "faq.tsv").read_text(encoding="utf-8"))
         s.commit()
-        # The precondition, and jieba and the index loaded before the call, as a live
-        # service has them after its first question.
+        # The precondition; it also indexes the entries imported after start-up (which
+        # indexed an empty base), as the first question after an import would.
         found = kb.search(session=s, text=MEANT, today=kb.today(ivr.domain))
         assert found.answer is not None and found.answer.id == ENTRY
     finish_turn = CallAudio.finish_turn
