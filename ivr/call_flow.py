@@ -20,6 +20,13 @@ with an audited hand-over event) and the call is bridged to that service's URI
 (``ivr.emergency_uris``) or, none set, to the duty operator; when nobody answers the caller
 is told to dial the service themselves.
 
+Questions (知识库): when the knowledge base says one of its current entries answers the
+caller's words (``knowledge.search``'s own confidence rule, which also refuses complaints
+sharing words with an entry), the entry's answer is read (ANSWER) before any read-back, then
+"问题解决了请按1，需要转办请按2": 1 files a ticket closed at intake as 直接答复 through the
+console's function (ANSWERED, counted in 直办率); 2 or no key goes on to the read-back as
+without an answer; 0 reaches the operator. An answer is offered once per call.
+
 Withheld numbers: a caller whose number the network did not give (anonymous, withheld,
 unknown) gets a ticket with no phone, and before it is filed is offered once to key in a
 number to be called back on (CALLBACK_NUMBER). That number is stored as keyed in by the
@@ -48,6 +55,7 @@ from ivr import prompts as P
 from ivr.audio import CallAudio
 from ivr.callrecords import CallOutcome
 from ivr.intake import MAX_CALLBACK_DIGITS, CallIntake, FiledTicket, Spool
+from ivr.kb_answer import KbAnswer, find_answer
 from ivr.ticket_lookup import open_tickets
 from ivr.transfer import TransferResult, bridge_to_operator
 from telephony.call import CallHandle, PlayResult
@@ -88,6 +96,9 @@ class State(Enum):
     STATUS = "status"  # 1: read the caller's open tickets
     AFTER_STATUS = "after_status"  # "如需反映新的诉求，请在提示音后直接说出"
     EMERGENCY = "emergency"  # 110/119/120: ticket at once, then bridge to the service
+    # A question the knowledge base answers: its answer, then "问题解决了请按1，需要转办请按2"
+    ANSWER = "answer"
+    ANSWERED = "answered"  # 1: a ticket closed at intake as 直接答复
     # Withheld number: "如需回访，请输入您的手机号码…", before the ticket (or callback request)
     CALLBACK_NUMBER = "callback_number"
     HANGUP = "hangup"  # the caller hung up: keep what was said
@@ -101,7 +112,9 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     State.BEEP: _ANY | {State.RECORD, State.OPERATOR},
     State.RECORD: _ANY | {State.UNDERSTAND, State.REPROMPT, State.SILENCE_GOODBYE,
                           State.GOODBYE, State.OPERATOR, State.FILE, State.CALLBACK_NUMBER},
-    State.UNDERSTAND: _ANY | {State.ASK_AGAIN, State.READBACK, State.EMERGENCY},
+    State.UNDERSTAND: _ANY | {State.ASK_AGAIN, State.READBACK, State.EMERGENCY, State.ANSWER},
+    State.ANSWER: _ANY | {State.ANSWERED, State.READBACK, State.OPERATOR},
+    State.ANSWERED: _ANY | {State.GOODBYE},
     State.ASK_AGAIN: _ANY | {State.BEEP, State.RECORD, State.OPERATOR},
     State.READBACK: _ANY | {State.CONFIRM, State.OPERATOR},
     State.CONFIRM: _ANY | {State.PREFERENCES, State.FILE, State.RERECORD, State.OPERATOR,
@@ -155,13 +168,18 @@ def emergency_service(understanding: Understanding | None) -> str | None:
     return understanding.emergency
 
 
-def after_understanding(understanding: Understanding | None, *, ask_again: bool) -> State:
+def after_understanding(understanding: Understanding | None, *, ask_again: bool,
+                        answer: KbAnswer | None = None) -> State:
     """The step after a turn was classified: an emergency is handed over at once -- never
     read back for a confirm key, nor asked again when the words were unsure (a false alarm
-    costs a transfer, a miss can cost a life); ``ask_again`` is "unsure and not asked yet"."""
+    costs a transfer, a miss can cost a life); ``ask_again`` is "unsure and not asked yet";
+    a question the knowledge base answers (``answer``, ``ivr.kb_answer.find_answer``) is
+    answered before anything is read back."""
     if emergency_service(understanding) is not None:
         return State.EMERGENCY
-    return State.ASK_AGAIN if ask_again else State.READBACK
+    if ask_again:
+        return State.ASK_AGAIN
+    return State.ANSWER if answer is not None else State.READBACK
 
 
 def emergency_target(settings: Settings, service_number: str) -> tuple[str, str]:
@@ -207,6 +225,8 @@ class Dialogue:
         self.transcript: Transcript | None = None  # latest turn with words
         self.asr_error: str | None = None
         self.classification: Understanding | None = None
+        self.kb_answer: KbAnswer | None = None
+        self.kb_offered = False  # an answer is read once a call: 2 means "file it"
         self.filed: FiledTicket | None = None
         self.ticket_filed = False  # file_ticket() was called (number known or spooled)
         self.handlers: dict[State, Callable[[], State]] = {
@@ -456,8 +476,58 @@ class Dialogue:
                                if t is not None and t.text.strip() else None)
         live_asr = self.svc.engine is not None and self.asr_error is None
         unsure = t is None or not t.text.strip() or bool(t.low_confidence)
-        return after_understanding(self.classification,
-                                   ask_again=live_asr and unsure and self.asked_again < 1)
+        ask_again = live_asr and unsure and self.asked_again < 1
+        if t is not None and not ask_again and not self.kb_offered:
+            self.kb_answer = self._find_answer(t.text)
+        return after_understanding(self.classification, ask_again=ask_again,
+                                   answer=self.kb_answer)
+
+    def _find_answer(self, text: str) -> KbAnswer | None:
+        try:
+            with self.svc.sessions() as session:
+                return find_answer(session=session, domain=self.svc.domain, text=text,
+                                   understanding=self.classification)
+        except SQLAlchemyError as exc:
+            # Without the knowledge base the caller is served as before: a ticket.
+            log.error("call %s: knowledge base unavailable: %s", self.call.call_id,
+                      exc.__class__.__name__)
+            return None
+
+    def _s_answer(self) -> State:
+        a = self.kb_answer
+        assert a is not None
+        self.kb_offered = True
+        log.info("call %s: answered from knowledge entry %s v%d (confidence %.2f)",
+                 self.call.call_id, a.entry_id, a.version, a.confidence,
+                 extra=self._log_fields(State.ANSWER))
+        pcm = (self.prompts.pcm("kb_intro") + self.prompts.kb_answer(a.entry_id, a.version, a.text)
+               + self.prompts.pcm("kb_resolved_ask"))
+        if self._play(pcm) is Heard.HUNG_UP:
+            return State.HANGUP
+        key = self._key(timeout=self.sip.confirm_timeout_seconds)
+        if self.call.ended:
+            return State.HANGUP
+        if key == "1":
+            return State.ANSWERED
+        if key == "0":
+            return State.OPERATOR
+        # 2, no key or another: the caller's words go on as a ticket, as without an answer.
+        self.call.flush_dtmf()
+        self.kb_answer = None
+        return State.READBACK
+
+    def _s_answered(self) -> State:
+        assert self.kb_answer is not None
+        self.intake.answered_from(self.kb_answer.entry_id)
+        filed = self._file(CallOutcome.TICKET)
+        self.outcome = CallOutcome.TICKET
+        # Database down: the spool files the 直接答复 later; the caller has the answer.
+        if self._play(self.prompts.pcm("kb_answered"), keys=False) is Heard.HUNG_UP:
+            return State.HANGUP
+        log.info("call %s: 直接答复 ticket %s", self.call.call_id,
+                 filed.number if filed is not None else "(spooled)",
+                 extra=self._log_fields(State.ANSWERED))
+        return State.GOODBYE
 
     def _s_ask_again(self) -> State:
         self.asked_again += 1

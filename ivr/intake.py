@@ -25,12 +25,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from asr.jobs import enqueue
 from ivr.callrecords import CallOutcome, CallRecord
+from knowledge import service as kb
 from ticketing import service
 from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.db import transaction
 from ticketing.deadlines import URGENCY_LABELS, Urgency
-from ticketing.inputs import strip_unsafe
+from ticketing.inputs import InvalidInput, strip_unsafe
 from ticketing.models import Ticket, utcnow
 from ticketing.phones import normalise
 
@@ -70,6 +71,8 @@ class CallJournal:
     # Chosen by keypad after the read-back (ivr.call_flow, State.PREFERENCES).
     confidential: bool = False  # 保密: keep the caller's identity from the handler
     no_contact: bool = False  # 不要回访: no survey call, no SMS
+    # The knowledge entry whose answer resolved the call (key 1): filed as 直接答复.
+    kb_entry: str | None = None
 
 
 @dataclass(frozen=True)
@@ -177,25 +180,20 @@ def _file_ticket(session: Session, domain: Domain, j: CallJournal) -> Ticket:
         return ticket
     actor = Actor.system("ivr")
     text = (j.transcript or "").strip()
+    if j.kb_entry and text:
+        answered = _answer_from_kb(session, domain, j, actor, text)
+        if answered is not None:
+            rec.ticket_id = answered.id
+            session.flush()
+            return answered
     if j.outcome == CallOutcome.CALLBACK_REQUEST.value and not text:
         text = "市民来电要求人工服务，坐席未接通，请回电。"
     # A caller without a number (withheld: "anonymous", "unknown"; a softphone user
     # "citizen") gets a ticket with no phone -- never a placeholder all such callers would
     # share -- or the number they keyed in, marked as theirs to call, not as who called.
-    number = normalise(j.caller)
-    keyed = None if number is not None else normalise(j.callback_number)
-    ticket = service.create_ticket(
-        session=session, domain=domain, actor=actor,
-        channel="twilio" if j.carrier == "twilio" else "phone",
-        caller_phone=number or keyed, caller_phone_keyed=keyed is not None,
-        confidential=j.confidential, no_contact=j.no_contact,
-        # A SIP user part is whatever the caller's phone put there; the ticket must not fail.
-        caller_name=None if number or not j.caller else strip_unsafe(f"SIP {j.caller}")[:64],
-        demand=text or service.TRANSCRIPT_PENDING,
-        transcript=j.transcript, transcript_meta=j.transcript_meta,
-        recording_path=j.recording_path, recording_sha256=j.recording_sha256,
-        call_id=j.call_id, received_at=_dt(j.arrived_at),
-    )
+    ticket = service.create_ticket(session=session, domain=domain, actor=actor,
+                                   demand=text or service.TRANSCRIPT_PENDING,
+                                   **_call_fields(j))
     if j.confidential or j.no_contact:
         chosen = {k: True for k in ("confidential", "no_contact") if getattr(j, k)}
         service.record_event(session=session, ticket=ticket, actor=actor,
@@ -210,6 +208,36 @@ def _file_ticket(session: Session, domain: Domain, j: CallJournal) -> Ticket:
     rec.ticket_id = ticket.id
     session.flush()
     return ticket
+
+
+def _call_fields(j: CallJournal) -> dict[str, Any]:
+    """What a call gives its ticket besides the words, whichever way it is filed."""
+    number = normalise(j.caller)
+    keyed = None if number is not None else normalise(j.callback_number)
+    return {
+        "channel": "twilio" if j.carrier == "twilio" else "phone",
+        "caller_phone": number or keyed, "caller_phone_keyed": keyed is not None,
+        "confidential": j.confidential, "no_contact": j.no_contact,
+        # A SIP user part is whatever the caller's phone put there; the ticket must not fail.
+        "caller_name": None if number or not j.caller else strip_unsafe(f"SIP {j.caller}")[:64],
+        "transcript": j.transcript, "transcript_meta": j.transcript_meta,
+        "recording_path": j.recording_path, "recording_sha256": j.recording_sha256,
+        "call_id": j.call_id, "received_at": _dt(j.arrived_at),
+    }
+
+
+def _answer_from_kb(session: Session, domain: Domain, j: CallJournal, actor: Actor,
+                    text: str) -> Ticket | None:
+    """直接答复 through the console's own function (so 直办率 counts the call alike); None
+    when the entry was retired or expired since it was read (a spool recovered later): the
+    caller's question is then filed as any other."""
+    try:
+        return kb.answer_from_entry(session=session, domain=domain, actor=actor,
+                                    entry_id=j.kb_entry or "", demand=text, **_call_fields(j))
+    except (InvalidInput, service.NotFound) as exc:
+        log.warning("call %s: knowledge entry %s no longer answers (%s); filed as a ticket",
+                    j.call_id, j.kb_entry, exc)
+        return None
 
 
 def _filed(t: Ticket) -> FiledTicket:
@@ -251,6 +279,11 @@ class CallIntake:
         """The caller's keypad choices; switched on only, kept in the spool at once."""
         self.journal.confidential = self.journal.confidential or confidential
         self.journal.no_contact = self.journal.no_contact or no_contact
+        self.spool.write(self.journal)
+
+    def answered_from(self, entry_id: str) -> None:
+        """Key 1 after an entry's answer: the ticket is a 直接答复 from that entry."""
+        self.journal.kb_entry = entry_id
         self.spool.write(self.journal)
 
     def recording(self, path: Path, sha256: str | None = None,

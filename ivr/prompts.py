@@ -81,6 +81,11 @@ PROMPTS: dict[str, str] = {
     "callback_number_taken": "好的，我们将通过您输入的号码与您联系。",
     "status_done": "如需反映新的诉求，请在提示音后直接说出。",
     "busy": "您好，现在所有线路都忙，请稍后再拨12345。再见。",
+    # A question the knowledge base answers: the entry's answer (PromptLibrary.kb_answer)
+    # between these two, then key 1 records a 直接答复, 2 (or nothing) files it as today.
+    "kb_intro": "关于您咨询的问题，答复如下。",
+    "kb_resolved_ask": "问题解决了请按1，需要转办请按2。",
+    "kb_answered": "好的，您的咨询已答复并记录。",
     "asr_pending_note": "（录音待转写）",  # ticket text when nothing could be transcribed
 }
 
@@ -193,6 +198,15 @@ class PromptLibrary:
         return self._remember(
             f"say:{sentence}", lambda: self.renderer.speech(name, speakable(sentence)),
             keep=len(self._pcm) < 512,  # addresses are unbounded: do not grow forever
+        )
+
+    def kb_answer(self, entry_id: str, version: int, sentence: str) -> bytes:
+        """A knowledge entry's answer, made once per entry and version (an edit is a new
+        version, hence a new file) and then played from the cache to every caller."""
+        return self._remember(
+            f"kb:{entry_id}:{version}",
+            lambda: self.renderer.speech(f"kb-{entry_id}-v{version}", speakable(sentence)),
+            keep=len(self._pcm) < 512,  # long answers, many entries: the disk cache has them
         )
 
     def number(self, number: str) -> bytes:

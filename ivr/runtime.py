@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ivr import kb_answer
 from ivr.call_flow import IvrServices, run_call
 from ivr.intake import Spool, recover_spool
 from ivr.prompts import PromptLibrary
@@ -87,6 +88,7 @@ def start_ivr(settings: Settings, sessions: sessionmaker[Session], domain: Domai
         engine = None
     prompts = PromptLibrary(settings)
     prompts.warm()  # espeak-ng for every fixed prompt now, not in front of the first caller
+    kb_answer.warm(sessions=sessions, domain=domain)
     services = IvrServices(settings=settings, sessions=sessions, domain=domain,
                            prompts=prompts, spool=spool_for(settings), engine=engine)
     recovered: list[str] = []

@@ -340,17 +340,21 @@ def search(*, session: Session, text: str, today: date, category: str | None = N
 
 
 def answer_from_entry(*, session: Session, domain: Domain, actor: Actor, entry_id: str,
-                      channel: str, caller_phone: str, demand: str,
-                      caller_name: str | None = None) -> Ticket:
+                      channel: str, caller_phone: str | None, demand: str,
+                      caller_name: str | None = None, **ticket_fields: Any) -> Ticket:
     """Record a caller's question answered from a current entry: a ticket closed at intake
-    as 直接答复, its reply the entry's answer, its audit naming the entry and version."""
+    as 直接答复, its reply the entry's answer, its audit naming the entry and version.
+
+    The console and the IVR both come here, so 直办率 counts them alike; ``ticket_fields``
+    are what a call adds for ``create_ticket`` (call id, transcript, recording, keyed
+    number)."""
     entry = get_entry(session=session, entry_id=entry_id)
     if not is_current(entry, today(domain)):
         raise InvalidInput("entry", f"knowledge entry {entry_id} is not published and valid")
     ticket = ticketing_service.create_ticket(
         session=session, domain=domain, actor=actor, channel=channel, caller_phone=caller_phone,
         demand=demand, caller_name=caller_name, category=entry.category,
-        subject=entry.title[:128],
+        subject=entry.title[:128], **ticket_fields,
     )
     return ticketing_service.answer(
         session=session, domain=domain, ticket=ticket, actor=actor, text=entry.answer,

@@ -1,0 +1,151 @@
+"""A caller's question answered from the knowledge base, end to end: a SIPp caller speaks,
+our IVR (start_ivr, shipped settings, the sample FAQ imported) reads the entry's answer and
+"问题解决了请按1，需要转办请按2"; key 1 makes a ticket closed at intake as 直接答复 (counted
+in 直办率), key 2 goes on to the read-back and files an ordinary ticket.
+
+The Korean test model cannot hear Mandarin, so the Mandarin words a Chinese model would
+have produced replace its transcript at the transcript step (``CallAudio.finish_turn``);
+the knowledge base, the classification and the ticket then see them as from a live model."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from ivr.audio import CallAudio, TurnResult
+from ivr.callrecords import CallOutcome
+from ivr.prompts import PromptLibrary
+from knowledge import service as kb
+from telephony.media import g711
+from tests.conftest import SHARED
+from tests.ivr.conftest import PHRASES
+from tests.ivr.ivrkit import CALLER, assert_ok, detached
+from tests.support import harness
+from tests.support.callers import CallerScript
+from ticketing.actors import Actor
+from ticketing.models import TicketEvent
+from ticketing.phones import normalise
+from ticketing.reports import figures
+
+pytestmark = pytest.mark.sip
+
+SPOKEN = PHRASES[0]  # "물이 나오지 않습니다", what the caller says in the test language
+HEARD = "물이"  # the word the recognizer reliably returns for SPOKEN
+MEANT = "想问下失业金在哪里申请"  # what a Mandarin model would have heard: kb026's question
+ENTRY = "kb026"
+
+
+def through_line(pcm16: bytes) -> bytes:
+    return g711.ulaw_to_pcm16(g711.pcm16_to_ulaw(pcm16))
+
+
+@pytest.fixture
+def kb_ivr(ivr_factory, vosk_engine, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    ivr = ivr_factory(engine=vosk_engine)
+    with ivr.sessions() as s:
+        kb.import_tsv(session=s, actor=Actor.system("test"),
+                      text=(SHARED / "kb" / "faq.tsv").read_text(encoding="utf-8"))
+        s.commit()
+        # The precondition; it also indexes the entries imported after start-up (which
+        # indexed an empty base), as the first question after an import would.
+        found = kb.search(session=s, text=MEANT, today=kb.today(ivr.domain))
+        assert found.answer is not None and found.answer.id == ENTRY
+    finish_turn = CallAudio.finish_turn
+
+    def mandarin(self: CallAudio, timeout: float) -> TurnResult:
+        result = finish_turn(self, timeout)
+        t = result.transcript
+        if t is not None and HEARD in t.text:
+            return dataclasses.replace(result, transcript=dataclasses.replace(t, text=MEANT))
+        return result
+
+    monkeypatch.setattr(CallAudio, "finish_turn", mandarin)
+    return ivr
+
+
+def answer_audio(ivr) -> tuple[bytes, str]:  # type: ignore[no-untyped-def]
+    with ivr.sessions() as s:
+        entry = kb.get_entry(session=s, entry_id=ENTRY)
+        version, text = entry.version, entry.answer
+    return PromptLibrary(ivr.settings).kb_answer(ENTRY, version, text), text
+
+
+def call(ivr, speech: bytes, tmp_path: Path,  # type: ignore[no-untyped-def]
+         keys: list[tuple[str, float]]) -> bytes:
+    """The caller speaks, presses # and, once the answer has been read, ``keys``; what
+    the caller heard."""
+    prompts = PromptLibrary(ivr.settings)
+    answer, _ = answer_audio(ivr)
+    # Keys interrupt a prompt: press only once the answer and the question after it were
+    # heard whole (the IVR then waits confirm_timeout_seconds for the key).
+    heard_answer = sum(map(len, (prompts.pcm("kb_intro"), answer,
+                                 prompts.pcm("kb_resolved_ask")))) / 16000
+    script = (CallerScript(tmp_path / "caller").wait(0.5)
+              .say(speech, then_wait=0.3)
+              .key("#", then_wait=heard_answer + 2.5))
+    for digit, then_wait in keys:
+        script.key(digit, then_wait=then_wait)
+    sink = harness.RtpSink()
+    try:
+        result = ivr.caller(script, media_port=str(sink.port), timeout_s=120).run()
+        time.sleep(0.3)
+    finally:
+        sink.close()
+    assert_ok(result)
+    return g711.ulaw_to_pcm16(b"".join(p.payload for p in sink.packets))
+
+
+def test_key_1_after_the_answer_makes_a_direct_answer_ticket(
+        kb_ivr, korean_speech, tmp_path: Path) -> None:
+    heard = call(kb_ivr, korean_speech[SPOKEN], tmp_path, [("1", 0)])
+
+    (rec,) = kb_ivr.wait_record()
+    assert rec.outcome == CallOutcome.TICKET and rec.keys == "#1"
+    ticket = kb_ivr.ticket_of(rec)
+    answer, text = answer_audio(kb_ivr)
+    assert ticket is not None and ticket.caller_phone == normalise(CALLER)
+    assert ticket.status == "closed" and ticket.unit_id is None and ticket.closed_at
+    assert ticket.reply_text == text and ticket.transcript == MEANT
+    assert ticket.call_id == rec.call_id and ticket.recording_path == rec.recording_path
+    events = detached(kb_ivr.sessions, select(TicketEvent).where(
+        TicketEvent.ticket_id == ticket.id, TicketEvent.action == "answer"))
+    assert [e.data for e in events] == [{"kb_entry": ENTRY, "kb_version": 1}]
+    with kb_ivr.sessions() as s:
+        f = figures(session=s, actor=Actor.system("test"), now=kb_ivr.domain.now(),
+                    utility_window=kb_ivr.domain.utility_window)
+    assert f.answered_directly == 1 and f.direct_answer_rate == 1.0
+
+    prompts = PromptLibrary(kb_ivr.settings)
+    assert through_line(answer) in heard
+    for key in ("kb_resolved_ask", "kb_answered", "goodbye"):
+        assert through_line(prompts.pcm(key)) in heard, key
+    assert through_line(prompts.pcm("confirm")) not in heard
+    # Made once for this entry version and kept for every later caller.
+    assert list((kb_ivr.settings.data_dir / "prompts").glob(f"kb-{ENTRY}-v1-*.wav"))
+
+
+def test_key_2_after_the_answer_files_an_ordinary_ticket(
+        kb_ivr, korean_speech, tmp_path: Path) -> None:
+    # 2: pass it on; 1 once the read-back and its confirm prompt were heard; silence at
+    # the choices then files the ticket.
+    heard = call(kb_ivr, korean_speech[SPOKEN], tmp_path, [("2", 6.0), ("1", 0)])
+
+    (rec,) = kb_ivr.wait_record()
+    assert rec.outcome == CallOutcome.TICKET and rec.keys == "#21"
+    ticket = kb_ivr.ticket_of(rec)
+    assert ticket is not None and ticket.transcript == MEANT
+    assert ticket.status in ("dispatched", "accepted") and ticket.closed_at is None
+    assert ticket.reply_text is None
+    assert not detached(kb_ivr.sessions, select(TicketEvent).where(
+        TicketEvent.ticket_id == ticket.id, TicketEvent.action == "answer"))
+
+    prompts = PromptLibrary(kb_ivr.settings)
+    answer, _ = answer_audio(kb_ivr)
+    assert through_line(answer) in heard
+    for key in ("kb_resolved_ask", "confirm", "ticket_number"):
+        assert through_line(prompts.pcm(key)) in heard, key
+    assert through_line(prompts.pcm("kb_answered")) not in heard
