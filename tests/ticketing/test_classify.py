@@ -125,6 +125,20 @@ def test_negated_danger_is_not_urgent(text: str) -> None:
     assert result.urgency == "general", result.matched
 
 
+@pytest.mark.parametrize("text", ["老人家满了六十岁老年卡在哪里可以办", "公交卡在哪里充值",
+                                  "社保卡在哪里补办"])
+def test_a_card_asked_for_is_no_one_shut_in(text: str) -> None:
+    """"卡在哪里" asks where a card is done; "卡在...里" (stuck inside) must not read it as a
+    person shut in, or a question about a senior card is handed to 119."""
+    result = classify(text)
+    assert (result.urgency, result.emergency) == ("general", "none"), result.matched
+
+
+def test_someone_stuck_inside_still_is() -> None:
+    assert classify("孩子被锁在车里了").emergency == "119"
+    assert classify("电梯卡在三楼了，里面有人").urgency == "urgent"
+
+
 def test_negation_only_cancels_its_own_cue() -> None:
     result = classify("楼道里有很重的煤气味，目前没有人受伤")
     assert (result.category, result.urgency) == ("gas", "urgent")
