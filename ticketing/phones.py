@@ -79,16 +79,20 @@ def is_chinese(e164: str | None) -> bool:
     return bool(e164) and e164.startswith("+86")  # type: ignore[union-attr]
 
 
+def _number_type(e164: str | None) -> int | None:
+    """phonenumbers' type of a stored number (PhoneNumberType), None when unreadable."""
+    if not e164:
+        return None
+    try:
+        return phonenumbers.number_type(phonenumbers.parse(e164, None))
+    except phonenumbers.NumberParseException:
+        return None
+
+
 def can_text(e164: str | None) -> bool:
     """A number an SMS can reach: a mobile (a landline or a service number cannot)."""
-    if not e164:
-        return False
-    try:
-        number = phonenumbers.parse(e164, None)
-    except phonenumbers.NumberParseException:
-        return False
-    return phonenumbers.number_type(number) in (phonenumbers.PhoneNumberType.MOBILE,
-                                                phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+    return _number_type(e164) in (phonenumbers.PhoneNumberType.MOBILE,
+                                  phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
 
 def _national_digits(e164: str) -> str:
@@ -105,12 +109,8 @@ def _has_area_code(e164: str) -> bool:
     service numbers are dialled as they are."""
     if not is_chinese(e164) or _is_short(e164):
         return False
-    try:
-        number = phonenumbers.parse(e164, None)
-    except phonenumbers.NumberParseException:
-        return False
-    return phonenumbers.number_type(number) in (phonenumbers.PhoneNumberType.FIXED_LINE,
-                                                phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+    return _number_type(e164) in (phonenumbers.PhoneNumberType.FIXED_LINE,
+                                  phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
 
 def display(e164: str | None) -> str:

@@ -8,7 +8,15 @@ import pytest
 from config.settings import Settings
 from ticketing.actors import Actor, mask_phone
 from ticketing.models import Ticket
-from ticketing.phones import callback_number, dial_forms, display, domestic, mask, normalise
+from ticketing.phones import (
+    callback_number,
+    can_text,
+    dial_forms,
+    display,
+    domestic,
+    mask,
+    normalise,
+)
 from ticketing.queries import caller_phone_for
 from ticketing.states import Role
 
@@ -132,3 +140,11 @@ def test_the_shipped_uri_template_dials_the_domestic_form() -> None:
 ])
 def test_a_keyed_in_callback_number(keyed: str, e164: str | None) -> None:
     assert callback_number(keyed) == e164
+
+
+def test_only_mobiles_are_texted() -> None:
+    """The citizen SMS goes to mobiles only: a landline or 12345 cannot take it."""
+    assert can_text(normalise("13912345678"))
+    assert not can_text(normalise("010-6512 3456"))
+    assert not can_text(normalise("12345"))
+    assert not can_text(None) and not can_text("garbage")
