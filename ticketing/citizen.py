@@ -14,7 +14,7 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, false, select
 from sqlalchemy.orm import Session
 
 from ticketing.actors import Actor
@@ -34,12 +34,11 @@ FOLLOW_UP_MAX_CHARS = 500
 _SENTENCE_END = "。！？；!?;"
 
 
-def phone_variants(phone: str) -> set[str]:
-    """What a number sent by a gateway or a caller ID is stored as: its E.164 form
-    (ticketing.phones), or nothing when it is no number -- never the NULL of a withheld
-    caller, which must match no one."""
+def _filed_from(phone: str) -> ColumnElement[bool]:
+    """Tickets filed from ``phone`` in any spelling (compared in E.164, ticketing.phones);
+    none for what is no number -- never the NULL of withheld callers, which match no one."""
     e164 = normalise(phone)
-    return {e164} if e164 else set()
+    return Ticket.caller_phone == e164 if e164 else false()
 
 
 def status_token(*, session: Session, ticket: Ticket) -> str:
@@ -96,7 +95,7 @@ def awaiting_survey(*, session: Session, phone: str, now: datetime) -> list[Tick
         SurveyResult.outcome == "answered").exists()
     return list(session.scalars(
         select(Ticket).where(
-            Ticket.caller_phone.in_(phone_variants(phone)),
+            _filed_from(phone),
             Ticket.status == Status.CLOSED.value, Ticket.no_contact.is_(False),
             Ticket.closed_at >= now - timedelta(days=RECENT_CLOSED_DAYS), ~answered)
         .order_by(Ticket.closed_at.desc(), Ticket.id.desc())))
@@ -104,14 +103,14 @@ def awaiting_survey(*, session: Session, phone: str, now: datetime) -> list[Tick
 
 def latest_open(*, session: Session, phone: str) -> Ticket | None:
     return session.scalars(
-        select(Ticket).where(Ticket.caller_phone.in_(phone_variants(phone)),
+        select(Ticket).where(_filed_from(phone),
                              Ticket.status.in_(values(OPEN_STATUSES)))
         .order_by(Ticket.received_at.desc(), Ticket.id.desc()).limit(1)).first()
 
 
 def known_sender(*, session: Session, phone: str) -> bool:
     return session.scalar(select(Ticket.id).where(
-        Ticket.caller_phone.in_(phone_variants(phone))).limit(1)) is not None
+        _filed_from(phone)).limit(1)) is not None
 
 
 def stop_callbacks(*, session: Session, phone: str, actor: Actor, via: str,
@@ -120,7 +119,7 @@ def stop_callbacks(*, session: Session, phone: str, actor: Actor, via: str,
     open or closed-and-awaiting-survey is marked, audited; already marked ones are left."""
     tickets = session.scalars(
         select(Ticket).where(
-            Ticket.caller_phone.in_(phone_variants(phone)), Ticket.no_contact.is_(False),
+            _filed_from(phone), Ticket.no_contact.is_(False),
             Ticket.status.in_([*values(OPEN_STATUSES), Status.CLOSED.value]))
         .order_by(Ticket.id)).all()
     for ticket in tickets:
