@@ -99,6 +99,17 @@ class VerificationSettings(BaseModel):
         "诉求人无法联系且信息不全"])
 
 
+class AttachmentSettings(BaseModel):
+    """Photos and documents a handler attaches to the reply (ticketing.attachments)."""
+
+    # Largest file accepted. Upload requests may exceed max_body_bytes by this much (the
+    # form fields around the file still count against max_body_bytes).
+    max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    # Categories whose reply must carry at least one attachment (the evidence whose absence
+    # a supervisor otherwise flags as 资料不全). Empty: an attachment is never required.
+    required_categories: list[str] = Field(default_factory=list)
+
+
 class DuplicateSettings(BaseModel):
     window_hours: float = 72.0
 
@@ -321,6 +332,7 @@ class Settings(BaseSettings):
     duplicates: DuplicateSettings = DuplicateSettings()
     escalation: EscalationSettings = EscalationSettings()
     verification: VerificationSettings = VerificationSettings()
+    attachments: AttachmentSettings = AttachmentSettings()
     analytics: AnalyticsSettings = AnalyticsSettings()
     asr: AsrSettings = AsrSettings()
     sip: SipSettings = SipSettings()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -36,20 +37,30 @@ from ticketing.views import public_router, router
 log = logging.getLogger("hotline.app")
 
 
-class BodyLimit:
-    """Refuse request bodies over the limit before they are read into memory (413)."""
+# Where a file comes with the request (ticketing.attachments): the API's upload and the
+# console's reply form.
+UPLOAD_PATHS = re.compile(r"/api/v1/tickets/[^/]+/attachments|/console/tickets/[^/]+/reply")
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+
+class BodyLimit:
+    """Refuse request bodies over the limit before they are read into memory (413).
+    Requests to ``UPLOAD_PATHS`` may also carry one file of up to ``upload_bytes``."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, upload_bytes: int = 0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_bytes = upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.max_bytes
+        if scope.get("method") == "POST" and UPLOAD_PATHS.fullmatch(scope.get("path", "")):
+            limit += self.upload_bytes
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await _too_large(self.max_bytes)(scope, receive, send)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _too_large(limit)(scope, receive, send)
             return
         # A chunked body has no length to check, so it is read here, at most max_bytes of
         # it, before the app sees it: an error raised from inside the app's own read would
@@ -60,8 +71,8 @@ class BodyLimit:
         while message["type"] == "http.request":
             chunks.append(message.get("body", b""))
             seen += len(chunks[-1])
-            if seen > self.max_bytes:
-                await _too_large(self.max_bytes)(scope, receive, send)
+            if seen > limit:
+                await _too_large(limit)(scope, receive, send)
                 return
             if not message.get("more_body", False):
                 message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
@@ -209,7 +220,8 @@ def create_app(
             "asr": {"ready": asr.ready, "model": asr.path, "detail": asr.detail},
         }
 
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
+                       upload_bytes=settings.attachments.max_bytes)
     return app
 
 

@@ -281,3 +281,25 @@ class SupervisionLink(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("supervision_cases.id"), index=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReplyAttachment(Base):
+    """A photo or document (jpeg, png, pdf) the handler attaches to the reply: evidence, kept
+    like a recording with its SHA-256 (ticketing.attachments). Only ever inserted; the one
+    later write ties an upload made before the reply to that reply's event."""
+
+    __tablename__ = "reply_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    # The reply event it went with; None while the reply is still being written.
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_events.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(128))
+    media_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    # Also the file's name in the store: the content decides where it lives, so no path
+    # from the database is ever opened.
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

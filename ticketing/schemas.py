@@ -277,3 +277,21 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorOut, "description": "request body over max_body_bytes"},
     422: {"model": ErrorOut, "description": "invalid input; `field` names it"},
 }
+
+
+class AttachmentOut(BaseModel):
+    """A photo or document of the handler's reply (ticketing.attachments)."""
+
+    id: int
+    filename: str
+    media_type: str = Field(description="what the file's own bytes are: image/jpeg, "
+                            "image/png or application/pdf")
+    size: int
+    sha256: str = Field(description="taken at upload; checked on every download")
+    uploaded_by: str
+    created_at: datetime
+    reply_event_id: int | None = Field(description="the reply it went with; null while the "
+                                       "reply is still being written")
+    problem: Literal["missing", "mismatch"] | None = Field(
+        description="the stored file is gone or no longer matches its SHA-256 (then it is "
+        "not served)")

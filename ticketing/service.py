@@ -30,7 +30,15 @@ from ticketing.inputs import (
     clean_text,
 )
 from ticketing.intake_model import Understanding
-from ticketing.models import SurveyResult, Ticket, TicketEvent, TicketSequence, Unit, User
+from ticketing.models import (
+    ReplyAttachment,
+    SurveyResult,
+    Ticket,
+    TicketEvent,
+    TicketSequence,
+    Unit,
+    User,
+)
 from ticketing.queries import (
     LINK_EVENT,
     identified_caller,
@@ -596,9 +604,26 @@ def reply(
     reason = (reason or "").strip() or None
     if outcome != "resolved" and reason is None:
         raise InvalidInput("reason", f"a {outcome} answer needs the reason why")
+    # Files uploaded for this reply (ticketing.attachments) go with its event.
+    pending = list(session.scalars(
+        select(ReplyAttachment).where(ReplyAttachment.ticket_id == ticket.id,
+                                      ReplyAttachment.event_id.is_(None))
+        .order_by(ReplyAttachment.id)))
+    if not pending and ticket.category in domain.settings.attachments.required_categories:
+        # The evidence whose absence would cost the unit 资料不全 (ticketing.points).
+        raise InvalidInput("attachment", f"a reply on a {ticket.category} ticket needs a "
+                           "photo or document attached")
     now = domain.now()
     _apply(session=session, ticket=ticket, actor=actor, action=Action.REPLY, now=now,
-           reason=text, data={"outcome": outcome, "why": reason})
+           reason=text, data={"outcome": outcome, "why": reason,
+                              **({"attachments": [a.id for a in pending]} if pending else {})})
+    if pending:
+        session.flush()
+        event_id = session.scalar(
+            select(func.max(TicketEvent.id)).where(TicketEvent.ticket_id == ticket.id,
+                                                   TicketEvent.action == Action.REPLY.value))
+        for att in pending:
+            att.event_id = event_id
     ticket.reply_text = text.strip()
     ticket.reply_outcome = outcome
     ticket.reply_reason = reason if outcome != "resolved" else None

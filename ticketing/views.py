@@ -6,12 +6,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ticketing import analytics, citizen, queries, service, supervision
+from config import Settings
+from ticketing import analytics, attachments, citizen, queries, service, supervision
 from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.deps import DomainDep, Token, require, unit_of_work
@@ -23,10 +24,11 @@ from ticketing.directory import (
     rotate_token,
 )
 from ticketing.inputs import local_aware
-from ticketing.models import SupervisionCase, Ticket, Unit, User
+from ticketing.models import ReplyAttachment, SupervisionCase, Ticket, Unit, User
 from ticketing.points import PENALTY_ROLES, flag_penalty, period_bounds, points
 from ticketing.reports import export_csv, figures, hot_spots
 from ticketing.schemas import (
+    AttachmentOut,
     ClassificationBody,
     DispatchBody,
     EventOut,
@@ -156,6 +158,77 @@ def sign(ref: str, request: Request, token: Token, domain: DomainDep):
 def reply(ref: str, body: ReplyBody, request: Request, token: Token, domain: DomainDep):
     return _act(request, token, domain, ref, service.reply, text=body.text,
                 outcome=body.outcome, reason=body.reason)
+
+
+# --- reply attachments ------------------------------------------------------------------
+
+
+def read_upload(upload: UploadFile, limit: int) -> bytes:
+    """At most one byte over ``limit`` of an uploaded file: enough to tell it is too big."""
+    return upload.file.read(limit + 1)
+
+
+def _attachment_out(settings: Settings, att: ReplyAttachment) -> AttachmentOut:
+    return AttachmentOut(
+        id=att.id, filename=att.filename, media_type=att.media_type, size=att.size,
+        sha256=att.sha256, uploaded_by=att.uploaded_by, created_at=att.created_at,
+        reply_event_id=att.event_id,
+        problem=attachments.problem(settings, att),  # type: ignore[arg-type]  # a Literal
+    )
+
+
+@router.post("/tickets/{ref}/attachments", status_code=201, response_model=AttachmentOut)
+def upload_attachment(ref: str, request: Request, token: Token, domain: DomainDep,
+                      file: Annotated[UploadFile, File(description="JPEG, PNG or PDF")]):
+    """A photo or document for the reply being written (the handler of a signed ticket);
+    the next /reply takes every file uploaded since the last one. Audited."""
+    data = read_upload(file, domain.settings.attachments.max_bytes)
+    with unit_of_work(request, token) as (session, actor):
+        ticket = service.get_ticket(session=session, actor=actor, ref=ref)
+        try:
+            att = attachments.add(session=session, domain=domain, ticket=ticket, actor=actor,
+                                  data=data, filename=file.filename)
+        except attachments.AttachmentTooLarge as exc:
+            raise HTTPException(413, str(exc)) from exc
+        out = _attachment_out(domain.settings, att)
+        session.commit()
+        return out
+
+
+@router.get("/tickets/{ref}/attachments", response_model=list[AttachmentOut])
+def list_attachments(ref: str, request: Request, token: Token, domain: DomainDep):
+    """The reply's photos and documents, for whoever may see the ticket."""
+    with unit_of_work(request, token) as (session, actor):
+        ticket = service.get_ticket(session=session, actor=actor, ref=ref)
+        return [_attachment_out(domain.settings, a)
+                for a in attachments.of_ticket(session=session, ticket=ticket)]
+
+
+@router.get("/tickets/{ref}/attachments/{attachment_id}", response_class=Response, responses={
+    200: {"description": "the file, as uploaded (its SHA-256 checked)",
+          "content": {t: {} for _, t, _ in attachments.SIGNATURES}}})
+def download_attachment(ref: str, attachment_id: int, request: Request, token: Token,
+                        domain: DomainDep) -> Response:
+    """One file, only if it still matches the SHA-256 taken at upload (409 otherwise)."""
+    with unit_of_work(request, token) as (session, actor):
+        ticket = service.get_ticket(session=session, actor=actor, ref=ref)
+        att = attachments.get(session=session, ticket=ticket, attachment_id=attachment_id)
+        try:
+            data = attachments.load_verified(domain.settings, att)
+        except attachments.AttachmentProblem as exc:
+            raise HTTPException(exc.status, str(exc)) from exc
+        return attachment_response(data, att)
+
+
+def attachment_response(data: bytes, att: ReplyAttachment) -> Response:
+    """The file as the API and the console serve it: never sniffed into something else,
+    never cached, a PDF saved rather than opened in the page."""
+    inline = att.media_type.startswith("image/")
+    return Response(data, media_type=att.media_type, headers={
+        "Cache-Control": "private, no-store",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": attachments.content_disposition(att, inline=inline),
+    })
 
 
 @router.post("/tickets/{ref}/close", response_model=TicketOut)
