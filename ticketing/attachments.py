@@ -23,6 +23,7 @@ import tempfile
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import BinaryIO
 from urllib.parse import quote
 
 from sqlalchemy import select
@@ -61,6 +62,10 @@ SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
 class AttachmentTooLarge(InvalidInput):
     """Over settings.attachments.max_bytes (answered 413, not 422)."""
 
+    def __init__(self, limit: int) -> None:
+        self.limit_mb = limit / 2**20
+        super().__init__("file", f"the file is over {limit} bytes")
+
 
 class AttachmentProblem(Exception):
     """A stored file that cannot be served as it was uploaded; the message is zh-CN."""
@@ -78,12 +83,23 @@ class Finding:
     problem: str  # "missing" | "mismatch"
 
 
-def content_disposition(att: ReplyAttachment, *, inline: bool) -> str:
-    """The download's file name: an ASCII stand-in for old clients, the real (often
-    Chinese) name per RFC 6266."""
+def read_upload(stream: BinaryIO, limit: int) -> bytes:
+    """At most one byte over ``limit`` of an uploaded file: enough to tell it is too big."""
+    return stream.read(limit + 1)
+
+
+def download_headers(att: ReplyAttachment) -> dict[str, str]:
+    """Headers of a served file (API and console alike): never sniffed into something
+    else, never cached, a PDF saved rather than opened inside the site; the name as an
+    ASCII stand-in plus the real (often Chinese) one per RFC 6266."""
     fallback = f"attachment-{att.id}{Path(att.filename).suffix}"
-    kind = "inline" if inline else "attachment"
-    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(att.filename)}"
+    kind = "inline" if att.media_type.startswith("image/") else "attachment"
+    return {
+        "Cache-Control": "private, no-store",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Disposition":
+            f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(att.filename)}",
+    }
 
 
 def store_dir(settings: Settings) -> Path:
@@ -163,7 +179,7 @@ def add(
     if not data:
         raise InvalidInput("file", "the file is empty")
     if len(data) > limit:
-        raise AttachmentTooLarge("file", f"the file is over {limit} bytes")
+        raise AttachmentTooLarge(limit)
     kind = sniff(data)
     if kind is None:
         raise InvalidInput("file", "only JPEG, PNG and PDF files are accepted")

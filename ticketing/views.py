@@ -163,11 +163,6 @@ def reply(ref: str, body: ReplyBody, request: Request, token: Token, domain: Dom
 # --- reply attachments ------------------------------------------------------------------
 
 
-def read_upload(upload: UploadFile, limit: int) -> bytes:
-    """At most one byte over ``limit`` of an uploaded file: enough to tell it is too big."""
-    return upload.file.read(limit + 1)
-
-
 def _attachment_out(settings: Settings, att: ReplyAttachment) -> AttachmentOut:
     return AttachmentOut(
         id=att.id, filename=att.filename, media_type=att.media_type, size=att.size,
@@ -182,7 +177,7 @@ def upload_attachment(ref: str, request: Request, token: Token, domain: DomainDe
                       file: Annotated[UploadFile, File(description="JPEG, PNG or PDF")]):
     """A photo or document for the reply being written (the handler of a signed ticket);
     the next /reply takes every file uploaded since the last one. Audited."""
-    data = read_upload(file, domain.settings.attachments.max_bytes)
+    data = attachments.read_upload(file.file, domain.settings.attachments.max_bytes)
     with unit_of_work(request, token) as (session, actor):
         ticket = service.get_ticket(session=session, actor=actor, ref=ref)
         try:
@@ -217,18 +212,8 @@ def download_attachment(ref: str, attachment_id: int, request: Request, token: T
             data = attachments.load_verified(domain.settings, att)
         except attachments.AttachmentProblem as exc:
             raise HTTPException(exc.status, str(exc)) from exc
-        return attachment_response(data, att)
-
-
-def attachment_response(data: bytes, att: ReplyAttachment) -> Response:
-    """The file as the API and the console serve it: never sniffed into something else,
-    never cached, a PDF saved rather than opened in the page."""
-    inline = att.media_type.startswith("image/")
-    return Response(data, media_type=att.media_type, headers={
-        "Cache-Control": "private, no-store",
-        "X-Content-Type-Options": "nosniff",
-        "Content-Disposition": attachments.content_disposition(att, inline=inline),
-    })
+        return Response(data, media_type=att.media_type,
+                        headers=attachments.download_headers(att))
 
 
 @router.post("/tickets/{ref}/close", response_model=TicketOut)

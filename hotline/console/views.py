@@ -7,14 +7,14 @@ from dataclasses import replace
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from hotline.console import auth, present, recordings
 from hotline.console.web import Work, error_page, is_htmx, page, render, work
-from ticketing import analytics, queries, service, supervision
+from ticketing import analytics, attachments, queries, service, supervision
 from ticketing.directory import authenticate, end_sessions
 from ticketing.inputs import BadCharacters, ascii_int, clean_text
 from ticketing.models import Ticket, Unit, User
@@ -61,6 +61,8 @@ FIELD_MESSAGES = {
     # the penalty form.
     "kind": "请从列表中选择（诉求类型或扣分项）。",
     "emergency": "请从列表中选择紧急联动。",
+    "file": "附件须为 JPEG、PNG 图片或 PDF 文件，且不能为空。",
+    "attachment": "该类别的反馈须附上现场照片或证明材料（JPEG、PNG 或 PDF）。",
 }
 BAD_CHARACTERS = "内容含有不允许的控制字符（如 NUL、文字方向控制符），请删除后重新提交。"
 
@@ -105,6 +107,8 @@ def refusal(exc: Exception) -> tuple[int, str]:
         return 422, f"“{ACTION_LABELS[exc.action]}”需要填写理由。"
     if isinstance(exc, BadCharacters):
         return 422, BAD_CHARACTERS
+    if isinstance(exc, attachments.AttachmentTooLarge):
+        return 413, f"附件过大：每个文件不能超过 {exc.limit_mb:g} MB。"
     if isinstance(exc, InvalidInput):
         return 422, FIELD_MESSAGES.get(exc.field, str(exc))
     if isinstance(exc, StaleDataError):
@@ -328,6 +332,11 @@ def render_ticket(request: Request, w: Work, ticket: Ticket, *, status: int = 20
         "is_escalation": present.event_is_escalation,
         "may_classify": w.actor.role in service.CLASSIFIER_ROLES,
         "categories": present.categories(),
+        "attachments": [(a, attachments.problem(w.domain.settings, a))
+                        for a in attachments.of_ticket(session=w.session, ticket=ticket)],
+        "attachment_required": (ticket.category
+                                in w.domain.settings.attachments.required_categories),
+        "attachment_mb": w.domain.settings.attachments.max_bytes / 2**20,
     }, status)
 
 
@@ -349,7 +358,8 @@ def _int_or_none(value: str, field: str) -> int | None:
     return number
 
 
-def _perform(w: Work, ticket: Ticket, action: Action, form: dict[str, str]) -> None:
+def _perform(w: Work, ticket: Ticket, action: Action, form: dict[str, str],
+             files: list[UploadFile] | None = None) -> None:
     """Call the same service function the API endpoint for ``action`` calls."""
     common = {"session": w.session, "domain": w.domain, "ticket": ticket, "actor": w.actor}
     # The API's bodies apply the same rule (ticketing.schemas.Strict).
@@ -364,6 +374,13 @@ def _perform(w: Work, ticket: Ticket, action: Action, form: dict[str, str]) -> N
         case Action.SIGN:
             service.sign(**common, via="web")
         case Action.REPLY:
+            limit = w.domain.settings.attachments.max_bytes
+            for upload in files or []:
+                data = attachments.read_upload(upload.file, limit)
+                if not upload.filename and not data:
+                    continue  # the file input left empty: the browser sends a blank part
+                attachments.add(session=w.session, domain=w.domain, ticket=ticket,
+                                actor=w.actor, data=data, filename=upload.filename)
             service.reply(**common, text=form["text"], outcome=form["outcome"],
                           reason=reason or None)
         case Action.CLOSE:
@@ -472,6 +489,7 @@ def act(
     exclusion_reason: Annotated[str, Form(max_length=32)] = "",
     unit_id: Annotated[str, Form(max_length=12)] = "",
     handler_id: Annotated[str, Form(max_length=12)] = "",
+    files: Annotated[list[UploadFile] | None, File()] = None,
 ) -> Response:
     with work(request, csrf=csrf, post=True) as w:
         ticket = service.get_ticket(session=w.session, actor=w.actor, ref=number)
@@ -482,7 +500,7 @@ def act(
                 "handler_id": handler_id, "outcome": outcome,
                 "exclusion_reason": exclusion_reason}
         try:
-            _perform(w, ticket, chosen, form)
+            _perform(w, ticket, chosen, form, files)
             w.session.commit()
         except REFUSALS as exc:
             w.session.rollback()
@@ -497,6 +515,25 @@ def act(
                 f"/console/queue?done={chosen.value}&number={ticket.number}", status_code=303)
         return RedirectResponse(f"/console/tickets/{ticket.number}?done={chosen.value}",
                                 status_code=303)
+
+
+# --- reply attachments -----------------------------------------------------------------
+
+
+@router.get("/tickets/{number}/attachments/{attachment_id}")
+@page
+def attachment(number: str, attachment_id: int, request: Request) -> Response:
+    """A photo or document of the reply, for whoever may see the ticket (the API's rule),
+    only while it matches the SHA-256 taken at upload."""
+    with work(request) as w:
+        ticket = service.get_ticket(session=w.session, actor=w.actor, ref=number)
+        att = attachments.get(session=w.session, ticket=ticket, attachment_id=attachment_id)
+        try:
+            data = attachments.load_verified(w.domain.settings, att)
+        except attachments.AttachmentProblem as exc:
+            return error_page(request, exc.status, "附件无法提供", str(exc))
+        return Response(data, media_type=att.media_type,
+                        headers=attachments.download_headers(att))
 
 
 # --- recording -----------------------------------------------------------------------
