@@ -18,16 +18,18 @@ COPY config config
 COPY hotline hotline
 COPY knowledge knowledge
 RUN pip install --no-cache-dir . && mkdir -p /data/models /data/recordings /data/spool /data/shared \
+       /data/attachments \
     && chown -R hotline /data
 
 ENV HOTLINE_DATA_DIR=/data \
     HOTLINE_RECORDINGS_DIR=/data/recordings \
+    HOTLINE_ATTACHMENTS__DIR=/data/attachments \
     HOTLINE_ASR__MODEL_DIR=/data/models \
     HOTLINE_CONSOLE_SECRET_FILE=/data/shared/console_secret \
     HOTLINE_HOST=0.0.0.0 \
     PYTHONUNBUFFERED=1
 # /data/shared holds the console secret; mount one volume there on every node.
-VOLUME ["/data/models", "/data/recordings", "/data/spool", "/data/shared"]
+VOLUME ["/data/models", "/data/recordings", "/data/attachments", "/data/spool", "/data/shared"]
 USER hotline
 EXPOSE 8000 5080/udp 20000-20099/udp
 HEALTHCHECK --interval=15s --timeout=3s --retries=3 \

@@ -105,6 +105,9 @@ class AttachmentSettings(BaseModel):
     # Largest file accepted. Upload requests may exceed max_body_bytes by this much (the
     # form fields around the file still count against max_body_bytes).
     max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    # Where the files are kept (named by their SHA-256). Empty: data_dir/attachments. With
+    # several nodes, storage every node mounts (docker-compose does): any node serves them.
+    dir: Path | None = None
     # Categories whose reply must carry at least one attachment (the evidence whose absence
     # a supervisor otherwise flags as 资料不全). Empty: an attachment is never required.
     required_categories: list[str] = Field(default_factory=list)

@@ -370,6 +370,26 @@ def recordings_verify() -> None:
         raise typer.Exit(1)
 
 
+attachments_app = typer.Typer(help="Reply attachments (photos, documents): integrity")
+app.add_typer(attachments_app, name="attachments")
+
+
+@attachments_app.command("verify")
+def attachments_verify() -> None:
+    """Check every reply attachment against the SHA-256 taken at upload."""
+    from ticketing.attachments import verify
+
+    settings = get_settings()
+    with transaction(_sessions()) as session:
+        checked, problems = verify(session=session, settings=settings)
+    for p in problems:
+        console.print(f"[red]{p.problem}[/red] attachment {p.attachment_id} "
+                      f"(ticket id {p.ticket_id}, sha256 {p.sha256})")
+    console.print(f"{checked} attachment(s) checked, {len(problems)} problem(s)")
+    if problems:
+        raise typer.Exit(1)
+
+
 @recordings_app.command("retention")
 def recordings_retention(
     days: Annotated[int | None, typer.Option(

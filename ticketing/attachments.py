@@ -2,7 +2,8 @@
 
 Stored like recordings: the SHA-256 is taken when the file arrives and checked again every
 time it is served; a file that no longer matches is reported and never handed out. Files
-are content-addressed under ``data_dir/attachments`` (the name is the hash), so nothing in
+are content-addressed under ``settings.attachments.dir`` (default ``data_dir/attachments``;
+the name is the hash), so nothing in
 the database is a path that could be made to point elsewhere.
 
 What a file is, is decided by its first bytes, never by the name or the type the client
@@ -103,7 +104,7 @@ def download_headers(att: ReplyAttachment) -> dict[str, str]:
 
 
 def store_dir(settings: Settings) -> Path:
-    return Path(settings.data_dir) / "attachments"
+    return Path(settings.attachments.dir or Path(settings.data_dir) / "attachments")
 
 
 def _path(settings: Settings, sha256: str) -> Path:

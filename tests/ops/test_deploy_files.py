@@ -58,7 +58,8 @@ def test_dockerfile_runs_unprivileged_with_volumes() -> None:
     assert "hotline db upgrade" in text
     # Named volumes take the owner of the image's directory: every mounted one must exist
     # in the image, made before the chown to the unprivileged user.
-    for path in ("/data/models", "/data/recordings", "/data/spool", "/data/shared"):
+    for path in ("/data/models", "/data/recordings", "/data/attachments", "/data/spool",
+                 "/data/shared"):
         assert path in text.split("chown")[0] and f'"{path}"' in text
     assert "HOTLINE_CONSOLE_SECRET_FILE=/data/shared/" in text
 
@@ -75,6 +76,19 @@ def test_compose_nodes_share_one_console_secret_across_re_creates(compose: dict)
         files.add(secret)
         volumes.add(mounts[mount])
     assert len(files) == 1 and len(volumes) == 1 and volumes <= set(compose["volumes"])
+
+
+def test_compose_nodes_keep_attachments_on_one_volume(compose: dict) -> None:
+    """A reply's files, uploaded through one node, are served by the other and outlive the
+    containers: the settings' directory is one named volume on both nodes."""
+    image_env = (REPO / "Dockerfile").read_text()
+    assert "HOTLINE_ATTACHMENTS__DIR=/data/attachments" in image_env
+    volumes = set()
+    for node in ("ivr-a", "ivr-b"):
+        mounts = {v.split(":")[1]: v.split(":")[0]
+                  for v in compose["services"][node]["volumes"]}
+        volumes.add(mounts["/data/attachments"])
+    assert len(volumes) == 1 and volumes <= set(compose["volumes"])
 
 
 def test_env_example_names_only_real_settings() -> None:

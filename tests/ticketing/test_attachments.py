@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from config import Settings
+from config import Settings, get_settings
 from hotline.app import create_app
 from tests.support.city import City
 from ticketing import attachments, service
@@ -336,3 +336,35 @@ def test_shipped_settings_reply_without_attachment(
         assert t.status == "replied"
         reply = service.events_of(session=s, ticket=t)[-1]
         assert reply.action == "reply" and "attachments" not in reply.data
+
+
+def test_cli_verify_reports_a_tampered_file(sqlite_url: str, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from hotline.cli import app as cli
+    from tests.support.city import seed_city
+    from ticketing.db import make_engine, make_session_factory
+
+    config = Settings(database_url=sqlite_url, data_dir=tmp_path / "data")
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("HOTLINE_DATA_DIR", str(config.data_dir))
+    engine = make_engine(sqlite_url)
+    try:
+        city = seed_city(make_session_factory(engine), Domain.load(config))
+        with TestClient(create_app(config)) as client:
+            number = signed_ticket(client, city)
+            att = upload(client, city, number, png(), "p.png", "image/png").json()
+    finally:
+        engine.dispose()
+    runner = CliRunner()
+    get_settings.cache_clear()  # the command reads the environment set above
+    try:
+        r = runner.invoke(cli, ["attachments", "verify"])
+        assert r.exit_code == 0 and "1 attachment(s) checked, 0 problem(s)" in r.output
+        stored = attachments.store_dir(config) / att["sha256"][:2] / att["sha256"]
+        stored.write_bytes(png(5, 5))
+        r = runner.invoke(cli, ["attachments", "verify"])
+        assert r.exit_code == 1 and f"mismatch attachment {att['id']}" in r.output
+    finally:
+        get_settings.cache_clear()
