@@ -3,8 +3,8 @@
 Stored like recordings: the SHA-256 is taken when the file arrives and checked again every
 time it is served; a file that no longer matches is reported and never handed out. Files
 are content-addressed under ``settings.attachments.dir`` (default ``data_dir/attachments``;
-the name is the hash), so nothing in
-the database is a path that could be made to point elsewhere.
+the name is the hash), so nothing in the database is a path that could be made to point
+elsewhere.
 
 What a file is, is decided by its first bytes, never by the name or the type the client
 sent. Who may list and read attachments is who may see the ticket (``service.get_ticket``);
@@ -69,10 +69,21 @@ class AttachmentTooLarge(InvalidInput):
 
 
 class AttachmentProblem(Exception):
-    """A stored file that cannot be served as it was uploaded; the message is zh-CN."""
+    """A stored file that cannot be served as it was uploaded: ``problem`` is "missing" or
+    "mismatch"; ``str()`` is the zh-CN message for the console, ``detail`` the API's."""
 
-    def __init__(self, message: str, status: int = 409) -> None:
-        self.status = status
+    MESSAGES = {  # noqa: RUF012 -- a constant table
+        "missing": (404, "附件文件不存在，无法提供下载。",
+                    "the stored file is missing"),
+        "mismatch": (409, "附件校验失败：SHA-256 与上传时记录的不一致，文件可能已损坏或被篡改，"
+                          "已拒绝提供。",
+                     "the stored file no longer matches the SHA-256 taken at upload; "
+                     "not served"),
+    }
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+        self.status, message, self.detail = self.MESSAGES[problem]
         super().__init__(message)
 
 
@@ -223,18 +234,11 @@ def get(*, session: Session, ticket: Ticket, attachment_id: int) -> ReplyAttachm
 
 def problem(settings: Settings, att: ReplyAttachment) -> str | None:
     """"missing", "mismatch" or None when the stored file is the one uploaded."""
-    path = _path(settings, att.sha256)
-    if not path.is_file():
-        return "missing"
-    return None if _sha256_file(path) == att.sha256 else "mismatch"
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    try:
+        load_verified(settings, att)
+    except AttachmentProblem as exc:
+        return exc.problem
+    return None
 
 
 def load_verified(settings: Settings, att: ReplyAttachment) -> bytes:
@@ -242,14 +246,13 @@ def load_verified(settings: Settings, att: ReplyAttachment) -> bytes:
     path = _path(settings, att.sha256)
     try:
         data = path.read_bytes()
-    except FileNotFoundError as exc:
+    except OSError as exc:  # gone, or no longer a readable file
         log.error("attachment %s of ticket %s is missing from the store", att.id, att.ticket_id)
-        raise AttachmentProblem("附件文件不存在，无法提供下载。", 404) from exc
+        raise AttachmentProblem("missing") from exc
     if hashlib.sha256(data).hexdigest() != att.sha256:
         log.error("attachment %s of ticket %s no longer matches its SHA-256 %s",
                   att.id, att.ticket_id, att.sha256)
-        raise AttachmentProblem(
-            "附件校验失败：SHA-256 与上传时记录的不一致，文件可能已损坏或被篡改，已拒绝提供。")
+        raise AttachmentProblem("mismatch")
     return data
 
 

@@ -211,7 +211,7 @@ def download_attachment(ref: str, attachment_id: int, request: Request, token: T
         try:
             data = attachments.load_verified(domain.settings, att)
         except attachments.AttachmentProblem as exc:
-            raise HTTPException(exc.status, str(exc)) from exc
+            raise HTTPException(exc.status, exc.detail) from exc
         return Response(data, media_type=att.media_type,
                         headers=attachments.download_headers(att))
 
