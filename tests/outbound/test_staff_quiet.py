@@ -119,6 +119,22 @@ def test_general_ticket_urge_at_night_waits_for_the_morning_and_is_audited(
     assert "顺延至03月17日08:00" in page
 
 
+def test_general_ticket_urge_sms_at_night_waits_too(
+    settings: Settings, sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    clock = Clock(domain)
+    # Monday 14:30: the 50 % SMS to the handler falls on Friday 02:30.
+    clock.at = _local(domain, 2026, 3, 9, 14, 30)
+    number, received, due = _signed_ticket(sessions, domain, city)
+    worker, _, sms = _worker(sessions, domain)
+    run(worker, clock, received + (due - received) * 0.5 + timedelta(seconds=1))
+    assert _staff_sms(sms) == []
+    (postponed,) = [e for e in events(sessions, number) if e.action == "urge_postponed"]
+    assert "短信通知承办人顺延至03月13日08:00" in (postponed.note or "")
+    run(worker, clock, _local(domain, 2026, 3, 13, 8))
+    assert [m[0] for m in _staff_sms(sms)] == [normalise(CY_HANDLER)]
+
+
 def test_urgent_ticket_reaches_people_at_any_hour(
     settings: Settings, sessions: sessionmaker[Session], domain: Domain, city: City
 ) -> None:
@@ -144,3 +160,16 @@ def test_staff_quiet_hours_must_be_clock_times(bad: str) -> None:
 def test_staff_quiet_overrides_must_be_urgencies() -> None:
     with pytest.raises(ValidationError):
         Settings(outbound={"staff_quiet_overrides": ["critical"]})
+
+
+def test_livelihood_ticket_is_not_held_either(
+    settings: Settings, sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    clock = Clock(domain)
+    clock.at = _local(domain, 2026, 3, 10, 14)  # Tuesday 14:00: its 50 % SMS at 02:00
+    number, received, due = _signed_ticket(sessions, domain, city, urgency="livelihood")
+    assert due - received == timedelta(hours=24)
+    worker, _, sms = _worker(sessions, domain)
+    run(worker, clock, received + (due - received) * 0.5 + timedelta(seconds=1))
+    assert [m[0] for m in _staff_sms(sms)] == [normalise(CY_HANDLER)]
+    assert not [e for e in events(sessions, number) if e.action == "urge_postponed"]
