@@ -40,6 +40,9 @@ class DeadlineSettings(BaseModel):
 
 # Who an escalation rung reaches: the ticket's handler, the nearest supervisor of its unit,
 # the supervisor one level above that (superior unit), the hotline's on-duty dispatcher.
+# A local clock time, 00:00–23:59.
+_HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
 Who = Literal["handler", "unit_supervisor", "superior_unit", "duty_dispatcher"]
 How = Literal["sms", "call"]
 
@@ -240,8 +243,19 @@ class OutboundSettings(BaseModel):
     dialer: str = "sip"  # sip | twilio
     reminder_retry_seconds: list[int] = Field(default_factory=lambda: [300, 600])
     survey_retry_seconds: list[int] = Field(default_factory=lambda: [1800, 7200])
+    # The citizen's quiet hours: no 回访 call and no citizen SMS in [quiet_start, quiet_end).
     quiet_start: str = "21:00"
     quiet_end: str = "08:00"
+    # Staff quiet hours for the 催办/督办 ladder (docs/outbound.md): a rung (call or SMS)
+    # that comes due in [staff_quiet_start, staff_quiet_end) waits for the end, audited on
+    # the ticket, unless the ticket's urgency is listed in staff_quiet_overrides. Urgent
+    # (life safety, 1 h) and livelihood (24 h) tickets cannot give up a night of their time
+    # allowed; a general ticket has days. Equal start and end: no staff quiet hours. The
+    # 签收 reminder and the duty dispatcher's calls are 7x24 and never wait.
+    staff_quiet_start: str = Field(default="22:00", pattern=_HHMM)
+    staff_quiet_end: str = Field(default="08:00", pattern=_HHMM)
+    staff_quiet_overrides: list[Literal["urgent", "livelihood", "general"]] = Field(
+        default_factory=lambda: ["urgent", "livelihood"])
     survey_daily_cap: int = 2
     poll_seconds: float = 1.0
     # How often the planner turns ticket state into work items (outbound_tasks rows).

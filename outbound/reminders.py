@@ -25,6 +25,7 @@ from outbound.policies import (
     task_row,
 )
 from outbound.rounds import dispatch_round
+from outbound.timing import next_allowed
 from ticketing import service, supervision
 from ticketing.actors import Actor, mask_phone
 from ticketing.classify import category_label
@@ -309,6 +310,29 @@ def _rung_moment(rung_at: float | None, every_hours: float | None, repetition: i
     return f"超期督办（第{repetition + 1}次，每{every_hours:g}小时）"
 
 
+def staff_quiet_until(domain: Domain, ticket: Ticket, now: datetime) -> datetime | None:
+    """When a 催办 of this ticket due now may go instead (the end of staff quiet hours), or
+    None when it goes now: outside them, or the ticket's urgency overrides them."""
+    o = domain.settings.outbound
+    if ticket.urgency in o.staff_quiet_overrides:
+        return None
+    until = next_allowed(now, tz=domain.tz, start=o.staff_quiet_start, end=o.staff_quiet_end)
+    return until if until > now else None
+
+
+def _later_repetition_due(session: Session, task: OutboundTask, now: datetime) -> bool:
+    """Whether a later repetition of this task's overdue rung is due now as well (they
+    gather at the end of staff quiet hours)."""
+    rung_end = (task.step // STEP_SPAN + 1) * STEP_SPAN
+    return session.scalar(
+        select(OutboundTask.id).where(
+            OutboundTask.ticket_id == task.ticket_id, OutboundTask.kind == task.kind,
+            OutboundTask.round == task.round, OutboundTask.step > task.step,
+            OutboundTask.step < rung_end, OutboundTask.due_at <= now,
+            OutboundTask.status.in_([TaskStatus.PENDING.value,
+                                     TaskStatus.IN_PROGRESS.value])).limit(1)) is not None
+
+
 class UrgeCall:
     """One rung of the escalation ladder (settings.escalation.ladder): an SMS or a call to
     the handler, the unit's supervisor, the superior unit or the duty dispatcher."""
@@ -321,6 +345,24 @@ class UrgeCall:
         rung = rung_for(domain, task.step)
         if rung is None:
             cancel(task, now, "ladder_changed")
+            return None
+        if rung.every_hours is not None and _later_repetition_due(session, task, now):
+            # Repetitions that waited out the night together: the latest one speaks for all.
+            cancel(task, now, "superseded")
+            return None
+        until = staff_quiet_until(domain, ticket, now)
+        if until is not None:
+            postpone(task, until, "quiet_hours")
+            o = domain.settings.outbound
+            service.record_event(
+                session=session, ticket=ticket, actor=SYSTEM, action="urge_postponed",
+                note=(f"夜间免打扰（{o.staff_quiet_start}–{o.staff_quiet_end}）："
+                      f"{_rung_moment(rung.at, rung.every_hours, task.step % STEP_SPAN)}"
+                      f"{HOW_LABELS[rung.how]}通知{WHO_LABELS[rung.who]}顺延至"
+                      f"{_local(domain, until)}"),
+                data={"kind": task.kind, "round": task.round, "step": task.step,
+                      "who": rung.who, "how": rung.how, "until": until.isoformat()},
+                at=now)
             return None
         found = recipient(session=session, who=rung.who, ticket=ticket)
         if found is None:

@@ -20,8 +20,8 @@ from ticketing.actors import Actor
 from ticketing.models import Ticket, Unit
 from ticketing.points import period_bounds, points, previous_period, year_before
 from ticketing.queries import caller_visible, may_see_caller, scope_filter
-from ticketing.reports import Figures, figures
-from ticketing.states import Role, Status
+from ticketing.reports import LoopCounts, loop_counts
+from ticketing.states import Status
 
 # Grouping levels of hot spots: the place columns each groups by.
 LEVELS: dict[str, tuple[Any, ...]] = {
@@ -244,7 +244,7 @@ class Ranked:
     name: str
     score: float | None  # mean of the 三率两度 the unit has, in percent
     points: float
-    figures: Figures
+    figures: LoopCounts  # the counts its rates come from
 
     def as_dict(self) -> dict[str, Any]:
         return {"rank": self.rank, "code": self.code, "name": self.name, "score": self.score,
@@ -279,7 +279,7 @@ class Ranking:
                 "red": [r.code for r in self.red], "black": [r.code for r in self.black]}
 
 
-def composite(f: Figures) -> float | None:
+def composite(f: LoopCounts) -> float | None:
     rates = [getattr(f, k) for k in RANKED_RATES if getattr(f, k) is not None]
     return round(100 * sum(rates) / len(rates), 2) if rates else None
 
@@ -287,20 +287,19 @@ def composite(f: Figures) -> float | None:
 def ranking(*, session: Session, actor: Actor, period: str, tz: ZoneInfo, now: datetime,
             utility_window: timedelta) -> Ranking:
     """Units with tickets received in ``period`` (month, quarter or year), ranked by the
-    mean of their 三率两度, then their points, then their tickets (docs/metrics.md)."""
+    mean of their 三率两度, then their points, then their tickets (docs/metrics.md). Every
+    unit's counts come from one grouped query (reports.loop_counts), the definitions
+    figures() uses too. (``utility_window`` does not enter the ranked rates.)"""
     since, until = period_bounds(period, tz)
-    unit_ids = list(session.scalars(
-        select(Ticket.unit_id).where(scope_filter(actor), Ticket.unit_id.is_not(None),
-                                     Ticket.received_at >= since, Ticket.received_at < until)
-        .group_by(Ticket.unit_id)))
+    # Scope is by unit (queries.scope_filter): a unit in scope has all its tickets in it.
+    per_unit = loop_counts(session=session, now=now, by=Ticket.unit_id, conds=[
+        scope_filter(actor), Ticket.unit_id.is_not(None),
+        Ticket.received_at >= since, Ticket.received_at < until])
     scores = {s.code: s.total for s in points(session=session, actor=actor, since=since,
                                               until=until).units}
     rows = []
-    for unit in session.scalars(select(Unit).where(Unit.id.in_(unit_ids))):
-        # A handler-shaped actor scopes figures() to exactly this unit, not its subtree.
-        exact = Actor(id=None, name=unit.code, role=Role.HANDLER, unit_id=unit.id)
-        f = figures(session=session, actor=exact, now=now, since=since, until=until,
-                    utility_window=utility_window)
+    for unit in session.scalars(select(Unit).where(Unit.id.in_(list(per_unit)))):
+        f = per_unit[unit.id]
         rows.append((unit, f, composite(f), scores.get(unit.code, 0.0)))
     rows.sort(key=lambda r: (r[2] is None, -(r[2] or 0.0), -r[3], -r[1].tickets, r[0].code))
     return Ranking(period=period, units=[

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select, true, type_coerce
-from sqlalchemy.orm import Session, joinedload, sessionmaker
+from sqlalchemy import and_, case, func, or_, select, true, type_coerce
+from sqlalchemy.orm import Session, aliased, joinedload, sessionmaker
 
 from ticketing.actors import Actor
 from ticketing.classify import KIND_LABELS, UTILITY_CATEGORIES, category_label
@@ -73,6 +73,85 @@ class Figures:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class LoopCounts:
+    """The counts behind 按时办结率, 反馈率, 解决率, 满意率 and 契合度 (docs/metrics.md), of
+    all tickets or of one group (a unit): excluded tickets are out, the latest closure
+    round's survey answer is the one that stands."""
+
+    tickets: int = 0
+    due: int = 0  # closed, or past the deadline now
+    closed_on_time: int = 0
+    replied_on_time: int = 0
+    surveyed: int = 0  # answered surveys
+    resolved: int = 0
+    satisfied: int = 0
+    compared: int = 0  # answered surveys of tickets with a handler's outcome
+    matched: int = 0
+
+    @property
+    def on_time_closure_rate(self) -> float | None:
+        return _rate(self.closed_on_time, self.due)
+
+    @property
+    def feedback_rate(self) -> float | None:
+        return _rate(self.replied_on_time, self.due)
+
+    @property
+    def resolution_rate(self) -> float | None:
+        return _rate(self.resolved, self.surveyed)
+
+    @property
+    def satisfaction_rate(self) -> float | None:
+        return _rate(self.satisfied, self.surveyed)
+
+    @property
+    def match_rate(self) -> float | None:
+        return _rate(self.matched, self.compared)
+
+
+def loop_counts(*, session: Session, conds: list[Any], now: datetime,
+                by: Any = None) -> dict[Any, LoopCounts]:
+    """:class:`LoopCounts` of the tickets matching ``conds``, per value of the column ``by``
+    (all in one row keyed None without it): one grouped query, whatever the groups."""
+    latest_round = (select(SurveyResult.ticket_id,
+                           func.max(SurveyResult.closure_round).label("round"))
+                    .group_by(SurveyResult.ticket_id).subquery())
+    survey = aliased(SurveyResult)
+    counted = Ticket.status != Status.EXCLUDED.value
+    # A ticket counts for on-time closure (and feedback) once it is closed or its deadline
+    # has passed.
+    due = and_(counted, Ticket.due_at.is_not(None),
+               or_(Ticket.closed_at.is_not(None), Ticket.due_at <= now))
+    answered = and_(counted, survey.outcome == "answered")
+    heard_resolved = survey.resolved.is_(True)
+    said = and_(Ticket.reply_outcome.is_not(None), Ticket.reply_outcome != "")
+    # 契合度: "resolved" against "resolved"; partly / not resolvable against "not resolved".
+    agree = or_(and_(Ticket.reply_outcome == "resolved", heard_resolved),
+                and_(Ticket.reply_outcome != "resolved", or_(survey.resolved.is_(None),
+                                                             survey.resolved.is_(False))))
+
+    def n(*when: Any) -> Any:
+        return func.coalesce(func.sum(case((and_(*when), 1), else_=0)), 0)
+
+    keys = [] if by is None else [by]
+    rows = session.execute(
+        select(*keys, n(counted), n(due),
+               n(due, Ticket.closed_at.is_not(None), Ticket.closed_at <= Ticket.due_at),
+               n(due, Ticket.replied_at.is_not(None), Ticket.replied_at <= Ticket.due_at),
+               n(answered), n(answered, heard_resolved),
+               n(answered, survey.satisfied.is_(True)),
+               n(answered, said), n(answered, said, agree))
+        .select_from(Ticket)
+        .outerjoin(latest_round, latest_round.c.ticket_id == Ticket.id)
+        .outerjoin(survey, and_(survey.ticket_id == Ticket.id,
+                                survey.closure_round == latest_round.c.round))
+        .where(*conds).group_by(*keys)
+    ).all()
+    return {(row[0] if keys else None): LoopCounts(*(int(v) for v in row[len(keys):]))
+            for row in rows}
+
+
 def figures(
     *,
     session: Session,
@@ -102,13 +181,8 @@ def figures(
         t for t in dispatched
         if t.signed_at is not None and t.sign_due_at is not None and t.signed_at <= t.sign_due_at
     ]
-    # A ticket counts for on-time closure once it is closed or its deadline has passed.
-    due = [
-        t for t in counted
-        if t.due_at is not None and (t.closed_at is not None or t.due_at <= now)
-    ]
-    on_time = [t for t in due if t.closed_at is not None and t.closed_at <= t.due_at]
     ids = [t.id for t in counted]
+    loop = loop_counts(session=session, conds=conds, now=now).get(None, LoopCounts())
     surveys: list[SurveyResult] = []
     if ids:
         # The latest closure round's answer is the one that stands.
@@ -126,18 +200,10 @@ def figures(
             select(func.count(func.distinct(TicketEvent.ticket_id)))
             .where(TicketEvent.ticket_id.in_(ids), TicketEvent.action == Action.ANSWER.value)
         ) or 0
-    answered = [s for s in latest.values() if s.outcome == "answered"]
-    resolved = sum(1 for s in answered if s.resolved)
-    satisfied = sum(1 for s in answered if s.satisfied)
-    scores = [s.score for s in answered if s.score is not None]
+    scores = [s.score for s in latest.values()
+              if s.outcome == "answered" and s.score is not None]
     in_window, utilities = utility_dispatch(session=session, conds=conds, now=now,
                                             window=utility_window)
-    replied_on_time = [t for t in due if t.replied_at is not None and t.replied_at <= t.due_at]
-    by_id = {t.id: t for t in counted}
-    # 契合度: "resolved" against "resolved"; partly / not resolvable against "not resolved".
-    compared = [(by_id[s.ticket_id].reply_outcome == "resolved", bool(s.resolved))
-                for s in answered if by_id[s.ticket_id].reply_outcome]
-    matched = sum(1 for said, heard in compared if said == heard)
     closed = [t for t in counted if t.closed_at is not None]
     hours = [(t.closed_at - t.received_at).total_seconds() / 3600 for t in closed
              if t.closed_at is not None]
@@ -147,14 +213,14 @@ def figures(
         dispatched=len(dispatched),
         signed_in_time=len(signed_in_time),
         response_rate=_rate(len(signed_in_time), len(dispatched)),
-        due=len(due),
-        closed_on_time=len(on_time),
-        on_time_closure_rate=_rate(len(on_time), len(due)),
-        surveyed=len(answered),
-        resolved=resolved,
-        satisfied=satisfied,
-        resolution_rate=_rate(resolved, len(answered)),
-        satisfaction_rate=_rate(satisfied, len(answered)),
+        due=loop.due,
+        closed_on_time=loop.closed_on_time,
+        on_time_closure_rate=loop.on_time_closure_rate,
+        surveyed=loop.surveyed,
+        resolved=loop.resolved,
+        satisfied=loop.satisfied,
+        resolution_rate=loop.resolution_rate,
+        satisfaction_rate=loop.satisfaction_rate,
         average_score=round(sum(scores) / len(scores), 4) if scores else None,
         unreachable=sum(1 for s in latest.values() if s.outcome == "unreachable"),
         overdue=sum(1 for t in rows if is_overdue(t, now)),
@@ -163,11 +229,11 @@ def figures(
         utilities=utilities,
         utilities_dispatched_in_window=in_window,
         utility_dispatch_rate=_rate(in_window, utilities),
-        replied_on_time=len(replied_on_time),
-        feedback_rate=_rate(len(replied_on_time), len(due)),
-        matched=matched,
-        compared=len(compared),
-        match_rate=_rate(matched, len(compared)),
+        replied_on_time=loop.replied_on_time,
+        feedback_rate=loop.feedback_rate,
+        matched=loop.matched,
+        compared=loop.compared,
+        match_rate=loop.match_rate,
         closed=len(closed),
         average_handling_hours=round(sum(hours) / len(hours), 2) if hours else None,
     )

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ticketing import phones, supervision
 from ticketing.actors import Actor
-from ticketing.classify import UTILITY_CATEGORIES
+from ticketing.classify import UTILITY_CATEGORIES, category_label
 from ticketing.context import Domain
 from ticketing.deadlines import due_at
 from ticketing.inputs import (
@@ -934,6 +934,12 @@ def confirm_classification(
             setattr(ticket, name, value)
     after = {f: getattr(ticket, f) for f in CLASSIFICATION_FIELDS}
     changed = after != before
+    old_label = f"{category_label(before['category'])}："
+    if after["category"] != before["category"] and ticket.subject.startswith(old_label):
+        # The generated title leads with the category (classify._subject): keep it true,
+        # or the list and the export name the corrected ticket by the wrong one.
+        ticket.subject = (f"{category_label(after['category'])}："
+                          f"{ticket.subject.removeprefix(old_label)}")[:128]
     ticket.needs_confirmation = False
     now = domain.now()
     record_event(session=session, ticket=ticket, actor=actor,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.staticfiles import StaticFiles
 
-from hotline.console import dashboard, intake, kb, views
+from hotline.console import dashboard, intake, kb, supervision, views
 from hotline.console.web import STATIC_DIR
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -18,6 +18,7 @@ router.include_router(views.router)
 router.include_router(intake.router)
 router.include_router(dashboard.router)
 router.include_router(kb.router)
+router.include_router(supervision.router)
 
 
 def static_files() -> StaticFiles:

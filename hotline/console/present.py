@@ -53,6 +53,7 @@ EVENT_LABELS: dict[str, str] = {
     "transcribed": "录音转写",
     "escalate": "提级督办",
     "urge": "催办",
+    "urge_postponed": "催办顺延",
     "sms": "短信",
     "call": "电话",
     "outbound_call": "外呼电话",

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from datetime import date, datetime, time, timedelta
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from sqlalchemy import func, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from hotline.console import auth, present, recordings
 from hotline.console.web import Work, error_page, is_htmx, page, render, work
 from ticketing import analytics, attachments, queries, service, supervision
+from ticketing.context import Domain
 from ticketing.directory import authenticate, end_sessions
 from ticketing.inputs import BadCharacters, ascii_int, clean_text
 from ticketing.models import Ticket, Unit, User
 from ticketing.points import PENALTIES, PENALTY_ROLES, flag_penalty
+from ticketing.reports import export_csv
 from ticketing.service import InvalidInput
 from ticketing.states import (
     ACTION_LABELS,
@@ -216,39 +219,69 @@ def logout(request: Request, csrf: Annotated[str, Form(max_length=128)] = "") ->
 # --- queue ---------------------------------------------------------------------------
 
 
+def _day(value: str, field: str) -> date | None:
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(field, "日期格式应为 YYYY-MM-DD。") from None
+
+
+def queue_filters(domain: Domain, *, status: str, category: str, q: str, since: str = "",
+                  until: str = "") -> tuple[str, queries.Filters, queries.Filters]:
+    """The queue's form as filters, for the list and its CSV export alike: the status
+    chosen (normalised), the filters without the status (for the counts), and with it.
+    ``since``/``until`` are local days of the call, both included."""
+    if category not in present.categories():
+        category = ""
+    first, last = _day(since, "since"), _day(until, "until")
+    if first and last and first > last:
+        raise InvalidInput("until", "结束日期不能早于开始日期。")
+    shared = queries.Filters(
+        category=category or None, q=q.strip()[:64],
+        received_from=(datetime.combine(first, time(), domain.tz) if first else None),
+        received_until=(datetime.combine(last + timedelta(days=1), time(), domain.tz)
+                        if last else None))
+    if status == "open":
+        return status, shared, replace(shared, open_only=True)
+    if status == "overdue":
+        return status, shared, replace(shared, overdue=True)
+    if status == "unconfirmed":
+        return status, shared, replace(shared, unconfirmed=True)
+    if status in {s.value for s in Status}:
+        return status, shared, replace(shared, status=status)
+    return "all", shared, shared
+
+
 @router.get("/queue")
 @page
 def queue(request: Request, status: str = "open", category: str = "", q: str = "",
           page_no: Annotated[str, Query(alias="page")] = "1", done: str = "",
-          number: str = "") -> Response:
+          number: str = "", since: str = "", until: str = "") -> Response:
     with work(request) as w:
         now = w.domain.now()
-        q = q.strip()[:64]
         page_num = ascii_int(page_no) or 1
         page_num = page_num if page_num < 100000 else 1
-        if category not in present.categories():
-            category = ""
-        shared = queries.Filters(category=category or None, q=q)
+        try:
+            status, shared, chosen = queue_filters(w.domain, status=status, category=category,
+                                                   q=q, since=since, until=until)
+        except InvalidInput as exc:
+            return error_page(request, 422, "查询条件有误", str(exc))
+        category, q = shared.category or "", shared.q or ""
         base = queries.conditions(w.actor, shared, now)
         counts = dict(w.session.execute(
             select(Ticket.status, func.count(Ticket.id)).where(*base).group_by(Ticket.status)
         ).all())
-        if status == "open":
-            chosen = replace(shared, open_only=True)
-        elif status == "overdue":
-            chosen = replace(shared, overdue=True)
-        elif status == "unconfirmed":
-            chosen = replace(shared, unconfirmed=True)
-        elif status in {s.value for s in Status}:
-            chosen = replace(shared, status=status)
-        else:
-            status, chosen = "all", shared
         found = queries.ticket_page(session=w.session, actor=w.actor, filters=chosen, now=now,
                                     page=page_num, page_size=QUEUE_PAGE_SIZE)
         overdue = w.session.scalar(select(func.count(Ticket.id)).where(
             *base, queries.overdue(now))) or 0
         rows, total = found.rows, found.total
         open_values = values(OPEN_STATUSES)
+        listing = {"status": status, "category": category, "q": q, "since": since.strip(),
+                   "until": until.strip()}
         ctx = {
             "rows": [present.ticket_view(t, w.actor, now, masked=True) for t in rows],
             "total": total,
@@ -258,9 +291,9 @@ def queue(request: Request, status: str = "open", category: str = "", q: str = "
             "unconfirmed_count": w.session.scalar(select(func.count(Ticket.id)).where(
                 *base, Ticket.needs_confirmation.is_(True))) or 0,
             "all_count": sum(counts.values()),
-            "status": status,
-            "category": category,
-            "q": q,
+            **listing,
+            # The export link carries the very filters of the list it sits under.
+            "filter_query": urlencode({k: v for k, v in listing.items() if v}),
             "page": page_num,
             "pages": max(1, -(-total // QUEUE_PAGE_SIZE)),
             "categories": present.categories(),
@@ -270,6 +303,28 @@ def queue(request: Request, status: str = "open", category: str = "", q: str = "
         }
         template = "_queue_table.html" if is_htmx(request) else "queue.html"
         return render(request, template, ctx)
+
+
+@router.get("/export.csv")
+@page
+def export(request: Request, status: str = "open", category: str = "", q: str = "",
+           since: str = "", until: str = "") -> Response:
+    """The queue's tickets as the API's streaming CSV export (ticketing.reports), with the
+    queue's filters; rows scoped and numbers masked by the reader's role as there."""
+    with work(request) as w:
+        try:
+            _, _, chosen = queue_filters(w.domain, status=status, category=category, q=q,
+                                         since=since, until=until)
+        except InvalidInput as exc:
+            return error_page(request, 422, "查询条件有误", str(exc))
+        actor, now = w.actor, w.domain.now()
+    chunks = export_csv(sessions=request.app.state.sessions, actor=actor, tz=w.domain.tz,
+                        filters=chosen, now=now)
+    return StreamingResponse(
+        (chunk.encode("utf-8") for chunk in chunks),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="tickets.csv"',
+                 "Cache-Control": "private, no-store"})
 
 
 # --- ticket page ---------------------------------------------------------------------

@@ -23,6 +23,8 @@ from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.models import SupervisionCase, SupervisionLink, Ticket, TicketEvent
 from ticketing.points import period_bounds
+from ticketing.reports import figures
+from ticketing.states import Role
 
 WATER = "朝阳区望京西园三区{n}号楼停水了，一直没来水"
 
@@ -301,3 +303,101 @@ def test_two_nodes_filing_the_third_complaint_open_one_record(
         assert case.tickets == 4 and case.status == "open"
         assert len(s.scalars(select(SupervisionLink.id)).all()) == 4
         assert third.id in set(s.scalars(select(SupervisionLink.ticket_id)))
+
+
+def test_ranking_counts_by_unit_match_hand_counts_and_figures(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    """红黑榜 from one grouped query per period: every unit's counts and rates as counted by
+    hand, and as figures() gives for that unit alone (the definition they share)."""
+    start = datetime(2026, 3, 2, 10, tzinfo=domain.tz)  # a Monday; 24-hour deadlines
+    clock = [start]
+    domain.now = lambda: clock[0]  # type: ignore[method-assign]
+    op, sup, bot = city.actor("operator"), city.actor("supervisor"), Actor.system("outbound")
+    # Looked up before our session: SQLite has one writer.
+    staff = {u: city.actor(u) for u in ("water-handler", "power-handler", "gas-handler")}
+
+    def at(hours: float) -> None:
+        clock[0] = start + timedelta(hours=hours)
+
+    def filed(s: Session, i: int, category: str, demand: str, handler: str,
+              hours: float = 0) -> Ticket:
+        at(hours)
+        t = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
+                                  caller_phone=f"1382222{i:04d}", category=category,
+                                  urgency="livelihood", demand=demand)
+        service.accept(session=s, domain=domain, ticket=t, actor=op)
+        service.sign(session=s, domain=domain, ticket=t, actor=staff[handler])
+        return t
+
+    def answered(s: Session, t: Ticket, handler: str, outcome: str, hours: float) -> None:
+        at(hours)
+        service.reply(session=s, domain=domain, ticket=t, actor=staff[handler],
+                      text="已处理", outcome=outcome,
+                      reason=None if outcome == "resolved" else "产权自管")
+        service.close(session=s, domain=domain, ticket=t, actor=op)
+
+    def surveyed(s: Session, t: Ticket, resolved: bool, satisfied: bool) -> None:
+        service.record_survey(session=s, domain=domain, ticket=t, actor=bot,
+                              resolved=resolved, satisfied=satisfied)
+
+    with sessions() as s:
+        w = "water-handler"
+        w1 = filed(s, 1, "water", "朝阳区望京西园一区停水了", w)
+        answered(s, w1, w, "resolved", 2)
+        surveyed(s, w1, True, True)
+        # The handler said it cannot be solved; the citizen says it was: no match.
+        w2 = filed(s, 2, "water", "朝阳区望京西园二区停水了", w)
+        answered(s, w2, w, "unresolvable", 2)
+        surveyed(s, w2, True, False)
+        filed(s, 3, "water", "朝阳区望京西园三区停水了", w)  # open past its deadline
+        w4 = filed(s, 4, "water", "朝阳区望京西园四区停水了", w)
+        service.exclude(session=s, domain=domain, ticket=w4, actor=sup, reason="重复恶意来电")
+        # 驳回重办: the first closure's answer is replaced by the second's.
+        w5 = filed(s, 5, "water", "朝阳区望京西园五区停水了", w)
+        answered(s, w5, w, "resolved", 2)
+        surveyed(s, w5, False, False)
+        at(3)
+        service.reject_redo(session=s, domain=domain, ticket=w5, actor=sup, reason="未修好")
+        service.sign(session=s, domain=domain, ticket=w5, actor=staff[w])
+        answered(s, w5, w, "resolved", 5)
+        surveyed(s, w5, True, True)
+        # Power: replied and closed after its deadline; the citizen never answered.
+        p1 = filed(s, 6, "power", "朝阳区安贞里停电了", "power-handler")
+        answered(s, p1, "power-handler", "resolved", 30)
+        service.record_unreachable(session=s, domain=domain, ticket=p1, actor=bot)
+        # The month before: not in this month's ranking.
+        clock[0] = start - timedelta(days=5)
+        before = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
+                                       caller_phone="13822229999", category="power",
+                                       demand="朝阳区安贞里又停电了")
+        service.accept(session=s, domain=domain, ticket=before, actor=op)
+        # Gas: not due yet, nothing to rate.
+        filed(s, 7, "gas", "海淀区安宁里燃气泄漏的味道", "gas-handler", hours=60)
+        s.commit()
+
+    now = start + timedelta(days=3)
+    with sessions() as s:
+        r = analytics.ranking(session=s, actor=op, period="2026-03", tz=domain.tz, now=now,
+                              utility_window=domain.utility_window)
+        fields = ("tickets", "due", "closed_on_time", "replied_on_time", "surveyed",
+                  "resolved", "satisfied", "compared", "matched")
+        got = {u.code: tuple(getattr(u.figures, k) for k in fields) for u in r.units}
+        assert got == {"bj-water": (4, 4, 3, 3, 3, 3, 2, 3, 2),
+                       "bj-power": (1, 1, 0, 0, 0, 0, 0, 0, 0),
+                       "bj-gas": (1, 0, 0, 0, 0, 0, 0, 0, 0)}
+        water = r.units[0]
+        assert [u.code for u in r.units] == ["bj-water", "bj-power", "bj-gas"]
+        assert [getattr(water.figures, k) for k in analytics.RANKED_RATES] == [
+            0.75, 0.75, 1.0, 0.6667, 0.6667]
+        assert [u.score for u in r.units] == [76.67, 0.0, None]
+        assert [u.code for u in r.red] == ["bj-water"]
+        assert [u.code for u in r.black] == ["bj-power"]
+        # Each unit alone through figures(), the per-unit computation this replaced.
+        for u in r.units:
+            unit_id = s.scalars(select(Ticket.unit_id).join(Ticket.unit)
+                                .where(Ticket.unit.has(code=u.code))).first()
+            exact = Actor(id=None, name=u.code, role=Role.HANDLER, unit_id=unit_id)
+            f = figures(session=s, actor=exact, now=now, since=start - timedelta(days=1),
+                        until=now, utility_window=domain.utility_window)
+            assert tuple(getattr(f, k) for k in fields) == got[u.code]
+            assert all(getattr(f, k) == getattr(u.figures, k) for k in analytics.RANKED_RATES)

@@ -77,6 +77,22 @@ def test_columns_of_a_settled_ticket(client: TestClient, city: City, domain: Dom
     assert row["回访结果"] == "已解决，不满意"
 
 
+def test_title_follows_a_corrected_category(client: TestClient, city: City, domain: Domain,
+                                            sessions: sessionmaker[Session]) -> None:
+    """标题 (Ticket.subject) is filled from the demand and leads with the category; an
+    operator's correction of the category carries into it, so the file stays true."""
+    t = make(sessions, domain, city, demand=WATER, received_at=domain.now())
+    assert t.subject.startswith("供水：")
+    operator = city.actor("operator")
+    with sessions() as s:
+        service.confirm_classification(session=s, domain=domain, ticket=s.get_one(Ticket, t.id),
+                                       actor=operator, category="property")
+        s.commit()
+    (row,) = rows_of(client.get("/api/v1/export.csv", headers=auth(city, "operator")).content)
+    assert row["分类"] == "物业管理"
+    assert row["标题"] == "物业管理：" + t.subject.removeprefix("供水：")
+
+
 def test_filters_by_call_time_unit_category_status(
     client: TestClient, city: City, domain: Domain, sessions: sessionmaker[Session]
 ) -> None:

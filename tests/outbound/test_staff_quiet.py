@@ -1,0 +1,175 @@
+"""Staff quiet hours as SHIPPED (config/hotline.toml + config/settings.py): a general
+ticket's 催办 due at night waits for the morning, audited on the ticket page; repetitions
+of 超期督办 that gathered overnight go as one call; an urgent ticket reaches people at any
+hour. SQLite and PostgreSQL, the domain's clock moved by hand (see test_escalation.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy.orm import Session, sessionmaker
+
+from config import Settings
+from hotline.app import create_app
+from outbound.models import Kind
+from outbound.worker import OutboundWorker
+from tests.console.conftest import log_in
+from tests.outbound.support import RecordingSms, Script, ScriptedDialer, events, tasks
+from tests.outbound.test_escalation import (
+    CITY_SUPERVISOR,
+    CY_HANDLER,
+    CY_SUPERVISOR,
+    Clock,
+    run,
+)
+from tests.support.city import City
+from ticketing import service
+from ticketing.context import Domain
+from ticketing.phones import normalise
+
+CITIZEN = "13811112222"
+STREETLIGHT = "朝阳区阜通东大街的路灯坏了好几天了"
+
+
+def _local(domain: Domain, year: int, month: int, day: int, hour: int, minute: int = 0
+           ) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=domain.tz)
+
+
+def _signed_ticket(sessions: sessionmaker[Session], domain: Domain, city: City,
+                   urgency: str | None = None) -> tuple[str, datetime, datetime]:
+    operator, handler = city.actor("operator"), city.actor("cy-handler")
+    with sessions() as s:
+        t = service.create_ticket(session=s, domain=domain, actor=operator, channel="api",
+                                  caller_phone=CITIZEN, category="municipal",
+                                  district="朝阳区", demand=STREETLIGHT, urgency=urgency)
+        service.accept(session=s, domain=domain, ticket=t, actor=operator)
+        service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        s.commit()
+        assert t.due_at is not None
+        return t.number, t.received_at, t.due_at
+
+
+def _worker(sessions: sessionmaker[Session], domain: Domain
+            ) -> tuple[OutboundWorker, ScriptedDialer, RecordingSms]:
+    sms = RecordingSms()
+    dialer = ScriptedDialer({p: Script(["1"]) for p in (CY_HANDLER, CY_SUPERVISOR,
+                                                        CITY_SUPERVISOR)})
+    return (OutboundWorker(sessions=sessions, domain=domain, dialer=dialer, sms=sms,
+                           name="quiet"), dialer, sms)
+
+
+def _staff_sms(sms: RecordingSms) -> list[tuple[str, str]]:
+    return [m for m in sms.sent if m[0] != normalise(CITIZEN)]
+
+
+def test_general_ticket_urge_at_night_waits_for_the_morning_and_is_audited(
+    settings: Settings, sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    shipped = Settings().outbound
+    assert (settings.outbound.staff_quiet_start, settings.outbound.staff_quiet_end,
+            settings.outbound.staff_quiet_overrides) == (
+        shipped.staff_quiet_start, shipped.staff_quiet_end, shipped.staff_quiet_overrides)
+    assert settings.escalation == Settings().escalation
+    clock = Clock(domain)
+    # Monday 21:00 (no holiday that week): the deadline is the next Monday 21:00, so the
+    # 75 % call to the handler falls on Sunday 03:00 and 超期督办 on Tuesday 01:00, 05:00.
+    clock.at = _local(domain, 2026, 3, 9, 21)
+    number, received, due = _signed_ticket(sessions, domain, city)
+    assert due == _local(domain, 2026, 3, 16, 21)
+    worker, dialer, sms = _worker(sessions, domain)
+
+    run(worker, clock, received + (due - received) * 0.5 + timedelta(seconds=1))  # Fri 09:00
+    assert [m[0] for m in _staff_sms(sms)] == [normalise(CY_HANDLER)]
+
+    run(worker, clock, received + (due - received) * 0.75 + timedelta(seconds=1))  # Sun 03:00
+    assert dialer.calls == []
+    postponed = [e for e in events(sessions, number) if e.action == "urge_postponed"]
+    assert len(postponed) == 1
+    assert "通知承办人顺延至03月15日08:00" in (postponed[0].note or "")
+    assert (datetime.fromisoformat(postponed[0].data["until"])
+            == _local(domain, 2026, 3, 15, 8))
+
+    run(worker, clock, _local(domain, 2026, 3, 15, 7, 59))
+    assert dialer.calls == []
+    run(worker, clock, _local(domain, 2026, 3, 15, 8))
+    assert dialer.calls == [(CY_HANDLER, "1")]
+
+    run(worker, clock, due + timedelta(seconds=1))  # Monday 21:00: before quiet hours
+    assert dialer.calls[1:] == [(CY_SUPERVISOR, "1")]
+
+    # Overdue through the night: the 01:00 and 05:00 repetitions both wait, and at 08:00
+    # the superior unit hears one call, not two.
+    run(worker, clock, _local(domain, 2026, 3, 17, 1, 0) + timedelta(seconds=1))
+    run(worker, clock, _local(domain, 2026, 3, 17, 5, 0) + timedelta(seconds=1))
+    assert dialer.calls[2:] == []
+    run(worker, clock, _local(domain, 2026, 3, 17, 8))
+    assert dialer.calls[2:] == [(CITY_SUPERVISOR, "1")]
+    results = {u.step: u.result for u in tasks(sessions, number, Kind.URGE)}
+    assert list(results.values()).count("superseded") == 1
+    # The next repetition keeps its own time (09:00), outside quiet hours.
+    run(worker, clock, _local(domain, 2026, 3, 17, 9) + timedelta(seconds=1))
+    assert dialer.calls[3:] == [(CITY_SUPERVISOR, "1")]
+
+    page = log_in(create_app(settings), city, "supervisor").get(
+        f"/console/tickets/{number}").text
+    assert "催办顺延" in page and "顺延至03月15日08:00" in page
+    assert "顺延至03月17日08:00" in page
+
+
+def test_general_ticket_urge_sms_at_night_waits_too(
+    settings: Settings, sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    clock = Clock(domain)
+    # Monday 14:30: the 50 % SMS to the handler falls on Friday 02:30.
+    clock.at = _local(domain, 2026, 3, 9, 14, 30)
+    number, received, due = _signed_ticket(sessions, domain, city)
+    worker, _, sms = _worker(sessions, domain)
+    run(worker, clock, received + (due - received) * 0.5 + timedelta(seconds=1))
+    assert _staff_sms(sms) == []
+    (postponed,) = [e for e in events(sessions, number) if e.action == "urge_postponed"]
+    assert "短信通知承办人顺延至03月13日08:00" in (postponed.note or "")
+    run(worker, clock, _local(domain, 2026, 3, 13, 8))
+    assert [m[0] for m in _staff_sms(sms)] == [normalise(CY_HANDLER)]
+
+
+def test_urgent_ticket_reaches_people_at_any_hour(
+    settings: Settings, sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    clock = Clock(domain)
+    clock.at = _local(domain, 2026, 3, 10, 2)  # Tuesday 02:00
+    number, received, due = _signed_ticket(sessions, domain, city, urgency="urgent")
+    assert due - received == timedelta(hours=1)
+    worker, dialer, sms = _worker(sessions, domain)
+    run(worker, clock, received + (due - received) * 0.5 + timedelta(seconds=1))
+    assert [m[0] for m in _staff_sms(sms)] == [normalise(CY_HANDLER)]
+    run(worker, clock, received + (due - received) * 0.75 + timedelta(seconds=1))
+    run(worker, clock, due + timedelta(seconds=1))
+    assert dialer.calls == [(CY_HANDLER, "1"), (CY_SUPERVISOR, "1")]
+    assert not [e for e in events(sessions, number) if e.action == "urge_postponed"]
+
+
+@pytest.mark.parametrize("bad", ["25:00", "8:00", "noon", ""])
+def test_staff_quiet_hours_must_be_clock_times(bad: str) -> None:
+    with pytest.raises(ValidationError):
+        Settings(outbound={"staff_quiet_start": bad})
+
+
+def test_staff_quiet_overrides_must_be_urgencies() -> None:
+    with pytest.raises(ValidationError):
+        Settings(outbound={"staff_quiet_overrides": ["critical"]})
+
+
+def test_livelihood_ticket_is_not_held_either(
+    settings: Settings, sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    clock = Clock(domain)
+    clock.at = _local(domain, 2026, 3, 10, 14)  # Tuesday 14:00: its 50 % SMS at 02:00
+    number, received, due = _signed_ticket(sessions, domain, city, urgency="livelihood")
+    assert due - received == timedelta(hours=24)
+    worker, _, sms = _worker(sessions, domain)
+    run(worker, clock, received + (due - received) * 0.5 + timedelta(seconds=1))
+    assert [m[0] for m in _staff_sms(sms)] == [normalise(CY_HANDLER)]
+    assert not [e for e in events(sessions, number) if e.action == "urge_postponed"]
