@@ -22,6 +22,7 @@ from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
+from config.settings import OutboundSettings
 from outbound.survey import apply_answer, reply_code
 from ticketing import citizen
 from ticketing.actors import Actor, mask_phone
@@ -33,6 +34,20 @@ log = logging.getLogger("outbound.inbound_sms")
 CITIZEN = Actor.system("citizen_sms")
 STOP_WORDS = frozenset({"TD", "T", "退订", "不要回访", "不需要回访", "不用回访"})
 _ANSWER = re.compile(r"(?:(\d{7,})\s*)?([12])[\s,，、.。]*([12])")
+
+
+# An HMAC under an empty key is anyone's to compute: with no secret the gateway's webhook
+# refuses every message (outbound.views), so this is said wherever configuration is checked.
+EMPTY_SECRET = "outbound.sms_inbound_secret is empty: inbound SMS are refused"
+
+
+def gateway_secret_problem(outbound: OutboundSettings) -> str | None:
+    """What is wrong when SMS go out through the gateway (``sms_provider`` "webhook"), whose
+    citizens' replies come back to its webhook, and no shared secret is set: every reply
+    (TD, a survey answer, a follow-up) is refused and lost. None when nothing is."""
+    if outbound.sms_provider == "webhook" and not outbound.sms_inbound_secret:
+        return f"{EMPTY_SECRET}, yet SMS go out through the gateway, whose replies come there"
+    return None
 
 
 class Handled(StrEnum):
