@@ -9,7 +9,8 @@
    like the keypad (``outbound.survey.apply_answer``), only for a ticket of theirs closed
    and awaiting its survey -- the code picks which, else the most recently closed. A
    second answer finds nothing awaiting and changes nothing;
-4. anything else: added to their most recent open ticket as a follow-up (audited); with
+4. anything else: added to their most recent open ticket as a follow-up (audited), and its
+   handler is told by SMS (``outbound.reminders.FollowUpSms``, one per follow-up); with
    nothing open it is logged and dropped.
 """
 
@@ -23,6 +24,7 @@ from enum import StrEnum
 from sqlalchemy.orm import Session
 
 from config.settings import OutboundSettings
+from outbound.reminders import tell_handler_of_follow_up
 from outbound.survey import apply_answer, reply_code
 from ticketing import citizen
 from ticketing.actors import Actor, mask_phone
@@ -107,10 +109,11 @@ def receive(*, session: Session, domain: Domain, sender: str, text: str,
         return Handled.DUPLICATE
     try:
         # Kept as typed: the normalised form is only for reading codes.
-        citizen.follow_up(session=session, ticket=ticket, actor=CITIZEN, text=text.strip(),
-                          via="sms", ref=ref, at=now)
+        event = citizen.follow_up(session=session, ticket=ticket, actor=CITIZEN,
+                                  text=text.strip(), via="sms", ref=ref, at=now)
     except InvalidInput:
         log.warning("inbound SMS %s from %s: text refused (control characters)", ref, masked)
         return Handled.REFUSED
+    tell_handler_of_follow_up(session=session, ticket=ticket, event=event, now=now)
     log.info("inbound SMS %s from %s: follow-up on ticket %s", ref, masked, ticket.number)
     return Handled.FOLLOW_UP
