@@ -25,6 +25,7 @@ from hotline.roles import PARTS, Part, ServeRole
 from hotline.wiring import start_background
 from ivr.twilio import views as twilio_views
 from knowledge.views import router as knowledge_router
+from outbound.inbound_sms import gateway_secret_problem
 from outbound.views import router as outbound_router
 from telephony.twilio.signature import posture_problems
 from ticketing.context import Domain
@@ -208,6 +209,8 @@ def create_app(
         log.warning("%s", asr_status.detail)
     for problem in posture_problems(settings):
         (log.error if problem.serious else log.warning)("%s", problem.text)
+    if sms_problem := gateway_secret_problem(settings.outbound):
+        log.warning("%s", sms_problem)
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:

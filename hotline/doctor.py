@@ -16,6 +16,7 @@ from asr.readiness import model_status
 from config import Settings
 from hotline import dbadmin
 from hotline.console.auth import secret_path
+from outbound.inbound_sms import gateway_secret_problem
 from telephony.sip.floodguard import resolve_trusted, trusted_entries, untrusted_direct_warning
 from telephony.sip.transaction import new_request, udp_via
 from telephony.sip.uri import sip_uri
@@ -173,6 +174,18 @@ def check_outbound(s: Settings) -> Check:
         "outbound", True, f"SMS via {o.sms_provider}, calls via {o.dialer}")
 
 
+def check_inbound_sms(s: Settings) -> Check:
+    """The SMS gateway's webhook (citizens' replies) must be able to verify what it gets."""
+    if problem := gateway_secret_problem(s.outbound):
+        return Check("inbound sms", False, problem,
+                     "set HOTLINE_OUTBOUND__SMS_INBOUND_SECRET to the secret the gateway signs "
+                     "with", required=False)
+    if s.outbound.sms_inbound_secret:
+        return Check("inbound sms", True, "gateway webhook verifies its signature")
+    return Check("inbound sms", True, f"SMS via {s.outbound.sms_provider}: gateway webhook "
+                 "unused (refuses everything)", required=False)
+
+
 def check_twilio(s: Settings) -> Check:
     """Twilio webhooks sign ticket actions and surveys: they must be verified."""
     problems = posture_problems(s)
@@ -210,7 +223,7 @@ def check_registrar(s: Settings) -> Check:
 CHECKS: tuple[Callable[[Settings], Check], ...] = (
     check_database, check_rules, check_model, check_dirs, check_prompt_tools,
     check_http_port, check_sip_port, check_trusted_sources, check_sip_trunk,
-    check_console_secret, check_outbound, check_registrar, check_twilio,
+    check_console_secret, check_outbound, check_inbound_sms, check_registrar, check_twilio,
 )
 
 

@@ -9,6 +9,10 @@ from sqlalchemy import Float, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketing.models import Base, UTCDateTime, utcnow
+from ticketing.phones import normalise
+
+# What the columns hold of a caller ID: longer is a leaned-on softphone, not a number.
+CALLER_CHARS = 64
 
 
 class CallOutcome(StrEnum):
@@ -32,7 +36,12 @@ class CallRecord(Base):
     call_id: Mapped[str] = mapped_column(String(128), unique=True)
     carrier: Mapped[str] = mapped_column(String(16), default="sip")  # sip | twilio
     direction: Mapped[str] = mapped_column(String(8), default="in")
-    caller: Mapped[str] = mapped_column(String(64))
+    # E.164 like a ticket's number (ticketing.phones), so that a call and its caller's
+    # tickets compare; None when withheld or no number at all (see caller_fields).
+    caller: Mapped[str | None] = mapped_column(String(CALLER_CHARS))
+    # The caller ID as it came, kept only when it was no number (anonymous, a softphone's
+    # user name, a carrier's odd spelling): what to look at when a number was not read.
+    caller_raw: Mapped[str | None] = mapped_column(String(CALLER_CHARS))
     callee: Mapped[str | None] = mapped_column(String(64))
     arrived_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -45,3 +54,10 @@ class CallRecord(Base):
     node: Mapped[str | None] = mapped_column(String(64))
     keys: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(Text)
+
+
+def caller_fields(raw: str | None) -> dict[str, str | None]:
+    """A call record's ``caller`` and ``caller_raw`` for the caller ID ``raw`` (the SIP From
+    user or asserted identity, Twilio's From)."""
+    e164 = normalise(raw)
+    return {"caller": e164, "caller_raw": None if e164 or not raw else raw[:CALLER_CHARS]}

@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from asr.jobs import enqueue
-from ivr.callrecords import CallOutcome, CallRecord
+from ivr.callrecords import CallOutcome, CallRecord, caller_fields
 from knowledge import service as kb
 from ticketing import service
 from ticketing.actors import Actor
@@ -151,7 +151,7 @@ def _dt(value: str | None) -> datetime | None:
 def _record_for(session: Session, j: CallJournal) -> CallRecord:
     rec = session.scalars(select(CallRecord).where(CallRecord.call_id == j.call_id)).first()
     if rec is None:
-        rec = CallRecord(call_id=j.call_id, carrier=j.carrier, caller=j.caller,
+        rec = CallRecord(call_id=j.call_id, carrier=j.carrier, **caller_fields(j.caller),
                          arrived_at=_dt(j.arrived_at) or utcnow(),
                          node=j.node or os.uname().nodename)
         session.add(rec)

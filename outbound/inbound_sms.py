@@ -9,7 +9,8 @@
    like the keypad (``outbound.survey.apply_answer``), only for a ticket of theirs closed
    and awaiting its survey -- the code picks which, else the most recently closed. A
    second answer finds nothing awaiting and changes nothing;
-4. anything else: added to their most recent open ticket as a follow-up (audited); with
+4. anything else: added to their most recent open ticket as a follow-up (audited), and its
+   handler is told by SMS (``outbound.reminders.FollowUpSms``, one per follow-up); with
    nothing open it is logged and dropped.
 """
 
@@ -22,6 +23,8 @@ from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
+from config.settings import OutboundSettings
+from outbound.reminders import tell_handler_of_follow_up
 from outbound.survey import apply_answer, reply_code
 from ticketing import citizen
 from ticketing.actors import Actor, mask_phone
@@ -33,6 +36,20 @@ log = logging.getLogger("outbound.inbound_sms")
 CITIZEN = Actor.system("citizen_sms")
 STOP_WORDS = frozenset({"TD", "T", "退订", "不要回访", "不需要回访", "不用回访"})
 _ANSWER = re.compile(r"(?:(\d{7,})\s*)?([12])[\s,，、.。]*([12])")
+
+
+# An HMAC under an empty key is anyone's to compute: with no secret the gateway's webhook
+# refuses every message (outbound.views), so this is said wherever configuration is checked.
+EMPTY_SECRET = "outbound.sms_inbound_secret is empty: inbound SMS are refused"
+
+
+def gateway_secret_problem(outbound: OutboundSettings) -> str | None:
+    """What is wrong when SMS go out through the gateway (``sms_provider`` "webhook"), whose
+    citizens' replies come back to its webhook, and no shared secret is set: every reply
+    (TD, a survey answer, a follow-up) is refused and lost. None when nothing is."""
+    if outbound.sms_provider == "webhook" and not outbound.sms_inbound_secret:
+        return f"{EMPTY_SECRET}, yet SMS go out through the gateway, whose replies come there"
+    return None
 
 
 class Handled(StrEnum):
@@ -92,10 +109,11 @@ def receive(*, session: Session, domain: Domain, sender: str, text: str,
         return Handled.DUPLICATE
     try:
         # Kept as typed: the normalised form is only for reading codes.
-        citizen.follow_up(session=session, ticket=ticket, actor=CITIZEN, text=text.strip(),
-                          via="sms", ref=ref, at=now)
+        event = citizen.follow_up(session=session, ticket=ticket, actor=CITIZEN,
+                                  text=text.strip(), via="sms", ref=ref, at=now)
     except InvalidInput:
         log.warning("inbound SMS %s from %s: text refused (control characters)", ref, masked)
         return Handled.REFUSED
+    tell_handler_of_follow_up(session=session, ticket=ticket, event=event, now=now)
     log.info("inbound SMS %s from %s: follow-up on ticket %s", ref, masked, ticket.number)
     return Handled.FOLLOW_UP

@@ -26,6 +26,9 @@ class Kind(StrEnum):
     CITIZEN_SMS = "citizen_sms"
     # 多诉督办 opened: SMS to the supervisor (round = the record's id, ticket = its first)
     SUPERVISE_SMS = "supervise_sms"
+    # The citizen added words to their open ticket by SMS: SMS to its handler (round = the
+    # follow-up's audit event id, so one per follow-up).
+    FOLLOW_UP_SMS = "follow_up_sms"
 
 
 CALL_KINDS = frozenset({Kind.SIGN_CALL, Kind.ESCALATE_CALL, Kind.URGE, Kind.SURVEY_CALL,

@@ -1,5 +1,6 @@
 """Handler-side work: SMS on arrival, the 签收 reminder call (key 1 signs), escalation to
-the unit's supervisor when reminders go unheeded, and 催办 near the deadline."""
+the unit's supervisor when reminders go unheeded, 催办 near the deadline, and an SMS when
+the citizen adds to their ticket by SMS."""
 
 from __future__ import annotations
 
@@ -26,12 +27,18 @@ from outbound.policies import (
 )
 from outbound.rounds import dispatch_round
 from outbound.timing import next_allowed
-from ticketing import service, supervision
+from ticketing import citizen, service, supervision
 from ticketing.actors import Actor, mask_phone
 from ticketing.classify import category_label
 from ticketing.context import Domain
-from ticketing.models import SupervisionCase, SupervisionLink, Ticket, Unit, User
-from ticketing.states import ASSIGNED_STATUSES, AWAITING_DISPATCH_STATUSES, Status, values
+from ticketing.models import SupervisionCase, SupervisionLink, Ticket, TicketEvent, Unit, User
+from ticketing.states import (
+    ASSIGNED_STATUSES,
+    AWAITING_DISPATCH_STATUSES,
+    OPEN_STATUSES,
+    Status,
+    values,
+)
 
 log = logging.getLogger("outbound.reminders")
 
@@ -116,6 +123,49 @@ def _after_sms(domain: Domain, task: OutboundTask, attempt: OutboundAttempt,
             finish(task, now, "sms_failed", TaskStatus.FAILED)
         else:
             postpone(task, again)
+
+
+# --- the citizen's follow-up ----------------------------------------------------------
+
+# The citizen's words in the handler's SMS: the rest is on the ticket (FOLLOW_UP_MAX_CHARS),
+# and the SMS stays within two segments.
+FOLLOW_UP_SMS_CHARS = 80
+
+
+def tell_handler_of_follow_up(*, session: Session, ticket: Ticket, event: TicketEvent,
+                              now: datetime) -> None:
+    """Queue the handler's SMS about a citizen's follow-up (``event``). Keyed by the event:
+    a redelivered message that made no new event queues nothing new."""
+    insert_ignore(session, [task_row(ticket_id=ticket.id, kind=Kind.FOLLOW_UP_SMS.value,
+                                     round_=event.id, step=0, due_at=now, now=now)])
+
+
+class FollowUpSms:
+    """The citizen added words to the ticket: its current handler is told by SMS, while
+    the ticket is open (closed before the SMS went out: nothing to act on any more)."""
+
+    def prepare(self, *, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
+                now: datetime) -> Target | None:
+        event = session.get(TicketEvent, task.round)
+        if ticket.status not in values(OPEN_STATUSES) or event is None:
+            cancel(task, now, "ticket_closed")
+            return None
+        if ticket.handler is None:  # with the unit, not yet a person: the console shows it
+            cancel(task, now, "no_handler")
+            return None
+        text = (f"【12345】工单{ticket.number}市民补充信息："
+                f"{citizen.shorten(event.note, FOLLOW_UP_SMS_CHARS)}")
+        target = _handler_target(ticket, text, channel="sms")
+        if target is None:
+            finish(task, now, "no_handler_phone", TaskStatus.FAILED)
+        return target
+
+    def conversation(self, **_: object) -> Conversation:
+        raise TypeError("an SMS has no conversation")
+
+    def after(self, *, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
+              attempt: OutboundAttempt, now: datetime) -> None:
+        _after_sms(domain, task, attempt, now)
 
 
 # --- 多诉督办 --------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from config.settings import Settings
 from outbound.dialers import TWILIO_STATUS, TwilioDialer, twilio_webhook_base, twiml_for
-from outbound.inbound_sms import receive
+from outbound.inbound_sms import EMPTY_SECRET, receive
 from outbound.models import OutboundAttempt, Outcome, SurveyReview
 from outbound.worker import conversation_for
 from telephony.twilio import signature
@@ -199,7 +199,7 @@ def _gateway_refusal(secret: str, body: bytes, given: str | None) -> str | None:
     """Why the gateway's inbound SMS must be refused, or None. An HMAC under an empty key
     is anyone's to compute, so an empty secret refuses everything."""
     if not secret:
-        return "outbound.sms_inbound_secret is empty: inbound SMS are refused"
+        return EMPTY_SECRET
     if not given:
         return f"{SMS_SIGNATURE_HEADER} missing"
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()

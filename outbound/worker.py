@@ -40,6 +40,7 @@ from outbound.policies import SYSTEM, Policy, Target
 from outbound.reminders import (
     DispatchSms,
     EscalateCall,
+    FollowUpSms,
     SignCall,
     SuperviseSms,
     UrgeCall,
@@ -66,6 +67,7 @@ POLICIES: dict[str, Policy] = {
     Kind.SURVEY_SMS.value: SurveySms(),
     Kind.CITIZEN_SMS.value: CitizenSms(),
     Kind.SUPERVISE_SMS.value: SuperviseSms(),
+    Kind.FOLLOW_UP_SMS.value: FollowUpSms(),
 }
 
 EVENT_NOTES: dict[str, str] = {
@@ -78,6 +80,7 @@ EVENT_NOTES: dict[str, str] = {
     Kind.SURVEY_SMS.value: "回访短信",
     Kind.CITIZEN_SMS.value: "告知市民短信",
     Kind.SUPERVISE_SMS.value: "多诉督办短信",
+    Kind.FOLLOW_UP_SMS.value: "市民补充信息短信",
 }
 
 

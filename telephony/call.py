@@ -59,6 +59,8 @@ class EndReason(enum.Enum):
     NO_ANSWER = "no_answer"  # outbound: ring timeout, 408, 480, 487
     FAILED = "failed"  # outbound: any other failure
     SHUTDOWN = "shutdown"  # front end stopped
+    # A session timer was agreed and no refresh came: we sent BYE (RFC 4028 10)
+    SESSION_EXPIRED = "session_expired"
 
 
 class Direction(enum.Enum):
@@ -140,6 +142,10 @@ class CallHandle:
         self.ack_received = threading.Event()
         # Inbound: the flood guard has given back the INVITE's token (the call proved real).
         self.proven = False
+        # Inbound: the session interval in force (RFC 4028; None: no timer) and when it was
+        # last set going (answer or refresh), on the front end's session clock.
+        self.session_interval: int | None = None
+        self.session_refreshed = 0.0
         self.rtp: Rtp16Stream | None = None
         self.rtp_port: int | None = None
         self.media: Negotiated | None = None

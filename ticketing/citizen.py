@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from ticketing.actors import Actor
 from ticketing.inputs import clean_text
-from ticketing.models import SurveyResult, Ticket
+from ticketing.models import SurveyResult, Ticket, TicketEvent
 from ticketing.phones import normalise
 from ticketing.service import REPLY_OUTCOMES, InvalidInput, record_event
 from ticketing.states import OPEN_STATUSES, Status, values
@@ -150,14 +150,17 @@ def set_preferences(*, session: Session, ticket: Ticket, actor: Actor,
 
 
 def follow_up(*, session: Session, ticket: Ticket, actor: Actor, text: str, via: str,
-              ref: str | None = None, at: datetime | None = None) -> None:
-    """The citizen's own words added to their ticket (补充信息), audited like every step."""
+              ref: str | None = None, at: datetime | None = None) -> TicketEvent:
+    """The citizen's own words added to their ticket (补充信息), audited like every step;
+    the audit event (flushed: its id names the follow-up)."""
     words = clean_text(text, field="text", multiline=True).strip()
     if not words:
         raise InvalidInput("text", "nothing to add")
-    record_event(session=session, ticket=ticket, actor=actor, action="citizen_follow_up",
-                 note=words[:FOLLOW_UP_MAX_CHARS], data={"via": via, "ref": ref}, at=at)
+    event = record_event(session=session, ticket=ticket, actor=actor,
+                         action="citizen_follow_up", note=words[:FOLLOW_UP_MAX_CHARS],
+                         data={"via": via, "ref": ref}, at=at)
     session.flush()
+    return event
 
 
 def request_info(*, session: Session, ticket: Ticket, actor: Actor, question: str,

@@ -31,7 +31,13 @@ class Strict(BaseModel):
 
 
 class TicketCreate(Strict):
-    caller_phone: str = Field(min_length=3, max_length=32, examples=["13812345678"])
+    # No length floor here: a short non-number gets the service's one message
+    # (service.validate_phone), not a second rule of ours.
+    caller_phone: str | None = Field(
+        default=None, max_length=32, examples=["13812345678"],
+        description="the caller's number in any common spelling, stored in E.164; null or "
+                    "absent: withheld (no callback or SMS, no survey, no 多诉 link by number, "
+                    "no status lookup by number)")
     demand: str = Field(min_length=1, max_length=5000, description="诉求内容")
     channel: Literal["phone", "twilio", "web", "api"] = "api"
     caller_name: str | None = Field(default=None, max_length=64)

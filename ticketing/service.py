@@ -215,10 +215,12 @@ def _insert_day_row(conn: Connection) -> Any:
 
 
 def validate_phone(phone: str) -> str:
-    """``phone`` in E.164 (ticketing.phones); a typed number that is none is refused."""
+    """``phone`` in E.164 (ticketing.phones); a typed number that is none is refused, with
+    how to say there is none (a withheld number is no placeholder such as "anonymous")."""
     e164 = phones.normalise(phone)
     if e164 is None:
-        raise InvalidInput("caller_phone", f"invalid phone number: {phone!r}")
+        raise InvalidInput("caller_phone", f"invalid phone number: {phone!r}; for a withheld "
+                                           "number give none (null)")
     return e164
 
 

@@ -144,7 +144,8 @@ class TwilioCalls:
                 return None
             ticket = s.get(Ticket, rec.ticket_id) if rec.ticket_id is not None else None
             return CallJournal(
-                call_id=rec.call_id, caller=rec.caller, carrier=rec.carrier,
+                call_id=rec.call_id, caller=rec.caller or rec.caller_raw or "",
+                carrier=rec.carrier,
                 arrived_at=rec.arrived_at.isoformat(),
                 answered_at=rec.answered_at.isoformat() if rec.answered_at else None,
                 ended_at=rec.ended_at.isoformat() if rec.ended_at else None,

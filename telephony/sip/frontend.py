@@ -13,7 +13,9 @@ no SDP → 488; SDP without PCMU/PCMA on RTP/AVP, or a c= that is not a unicast 
 more than ``source_call_limit`` from one untrusted address → 486 + Retry-After (calls in
 progress untouched); CANCEL before answer → 200 + 487, handler sees ENDED; BYE → 200, call
 ENDED; 200 not ACKed within ``ack_timeout``, no first RTP within ``first_rtp_timeout``, no
-RTP for ``rtp_timeout`` s → BYE, call ENDED. ``Require`` of an option we lack → 420 +
+RTP for ``rtp_timeout`` s → BYE, call ENDED; a session timer agreed and not refreshed → BYE
+at the interval less min(32 s, interval/3) (RFC 4028 10), call ENDED (session_expired), a
+refresh setting the timer going again. ``Require`` of an option we lack → 420 +
 Unsupported; ``Session-Expires`` below 90 s → 422; re-INVITE/UPDATE in a call (session
 refresh) → 200 with our SDP unchanged, 488 for an offer we could not serve; UPDATE outside a
 dialog → 481. P-Asserted-Identity / Remote-Party-ID name the caller only from a trusted
@@ -129,6 +131,7 @@ class SipFrontEnd:
         register_timeout: float = 4.0,
         ring_timeout: float = 30.0,
         linger: float = 8.0,
+        session_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         sip = settings.sip if isinstance(settings, Settings) else settings
         if sip.mode not in ("register", "direct"):
@@ -141,6 +144,9 @@ class SipFrontEnd:
         self.register_timeout = register_timeout
         self.ring_timeout = ring_timeout
         self.linger = linger
+        # What session timers are measured by: a minute and more (RFC 4028's 90 s minimum),
+        # which a test drives instead of waiting it out.
+        self.session_clock = session_clock
         self.local_ip = sip.bind_ip
         self.registrar = (sip.registrar_ip, sip.registrar_port)
         self.status = PhoneStatus.STOPPED
@@ -591,14 +597,23 @@ class SipFrontEnd:
             sdp = build_sdp(ip=self.local_ip, port=call.rtp_port or 0,
                             session_id=call.session_id,
                             formats=[(media.audio_pt, media.codec)], event_pt=media.event_pt)
+        self._session_refreshed(call, msg)
         self.send_to(build_response(msg, 200, extra=[
             *self.contact_headers(), *session_timer.answer_headers(msg)], body=sdp),
             msg.source)
+
+    def _session_refreshed(self, call: CallHandle, msg: SipMessage) -> None:
+        """Our 2xx to ``msg`` (the INVITE, or a refresh) sets the session timer going with
+        the interval it grants (``session_timer.answer_headers`` says the same)."""
+        call.session_interval = session_timer.granted_interval(msg)
+        call.session_refreshed = self.session_clock()
 
     def send_invite_2xx(self, call: CallHandle) -> None:
         """Send our 200 OK and retransmit it until the ACK (RFC 3261 13.3.1.4), or until
         the watchdog ends the call for want of one (``ack_timeout``, which frees the line
         long before RFC 3261's 64*T1)."""
+        assert call.invite is not None
+        self._session_refreshed(call, call.invite)
         self.send_to(call.last_invite_response, call.invite_source)
         metrics.ANSWER_SECONDS.observe(max(0.0, time.time() - call.created_at))
         started = time.monotonic()
@@ -721,6 +736,10 @@ class SipFrontEnd:
                 rx_packets=rtp.rx_packets if inbound else 1, last_rx=rtp.last_rx,
                 ack_timeout=self.sip.ack_timeout, first_rtp_timeout=self.sip.first_rtp_timeout,
                 rtp_timeout=self.rtp_timeout)
+            if reason is None and session_timer.expired(
+                    now=self.session_clock(), refreshed=call.session_refreshed,
+                    interval=call.session_interval):
+                reason = EndReason.SESSION_EXPIRED
             if reason is None:
                 continue
             log.warning("call %s: %s after %.1f s, hanging up", call.call_id, reason.value,

@@ -158,8 +158,11 @@ def busy_day(sessions: sessionmaker[Session], domain: Domain, recordings: Path) 
                              data={"kind": "sign_call", "outcome": "no_answer"})
         service.record_event(session=s, ticket=e, actor=system, action="escalate",
                              note="派单后未签收（两次提醒未接），已提级至单位督办")
-        s.add(CallRecord(call_id="live-1", carrier="sip", caller="13912345678",
+        s.add(CallRecord(call_id="live-1", carrier="sip", caller="+8613912345678",
                          callee="12345", arrived_at=now - timedelta(seconds=40),
+                         outcome="in_progress", node="recording"))
+        s.add(CallRecord(call_id="live-2", carrier="sip", caller=None, caller_raw="anonymous",
+                         callee="12345", arrived_at=now - timedelta(seconds=20),
                          outcome="in_progress", node="recording"))
         s.commit()
     number = call_ticket(sessions, domain, recordings)

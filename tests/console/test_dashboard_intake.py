@@ -35,6 +35,7 @@ def test_dashboard_shows_rates_volumes_and_live_work(
     assert re.search(r"<td>朝阳区安贞里小区</td><td>物业管理</td><td class=\"num\">2</td>", hot)
     # Live work from the other packages' tables.
     assert "139****5678" in html and "正在进行的通话" in html  # call in progress, masked
+    assert '<span class="muted">未显示号码</span>' in html and ">None<" not in html  # withheld
     assert re.search(r'<p class="big warn-text">1 <small>条待转写</small>', html)
     assert f'<a href="/console/tickets/{busy.escalated}">{busy.escalated}</a> 提级督办' in html
     # Periods and unit filters.

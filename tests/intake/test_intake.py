@@ -11,6 +11,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -66,6 +67,31 @@ def test_call_becomes_dispatched_ticket(sessions: sessionmaker[Session], domain:
         assert rec.outcome == CallOutcome.TICKET and rec.answered_at and rec.ended_at
         assert t.number == filed.number and t.status == "dispatched" and t.channel == "phone"
         assert t.call_id == "c1" and t.transcript == WATER
+
+
+@pytest.mark.parametrize(("caller_id", "caller", "raw"), [
+    ("13811112222", "+8613811112222", None),
+    ("0086-138-1111-2222", "+8613811112222", None),  # one caller, one spelling
+    ("+861065123456", "+861065123456", None),
+    ("anonymous", None, "anonymous"),  # withheld: no number, what came kept apart
+    ("", None, None),
+    ("9" * 30, None, "9" * 30),
+    ("citizen-" + "x" * 90, None, ("citizen-" + "x" * 90)[:64]),  # no longer than its column
+])
+def test_the_call_record_names_its_caller_like_a_ticket(
+        sessions: sessionmaker[Session], domain: Domain, city: City, tmp_path: Path,
+        caller_id: str, caller: str | None, raw: str | None) -> None:
+    call = CallIntake(sessions=sessions, domain=domain, spool=Spool(tmp_path / "spool"),
+                      call_id="c-id", caller=caller_id)
+    call.answered()
+    call.understood(WATER, {"low_confidence": []})
+    call.file_ticket()
+    assert call.end() is True
+    with sessions() as s:
+        rec = s.scalars(select(CallRecord)).one()
+        ticket = s.get_one(Ticket, rec.ticket_id)
+        assert (rec.caller, rec.caller_raw) == (caller, raw)
+        assert rec.caller == ticket.caller_phone  # a call and its ticket compare
 
 
 def test_silence_only_is_abandoned_without_ticket(sessions: sessionmaker[Session],

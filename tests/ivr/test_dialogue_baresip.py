@@ -56,7 +56,7 @@ def test_baresip_through_kamailio_to_the_ivr(ivr_factory, vosk_engine, korean_sp
         log.close()
 
     ticket = ivr.ticket_of(rec)
-    assert rec.caller == "citizen"  # a SIP user name, not a phone number
+    assert rec.caller is None and rec.caller_raw == "citizen"  # a SIP user name, no number
     assert rec.outcome == CallOutcome.TICKET and ticket is not None
     # No number to call back (it was offered to key one in, and keyed nothing): no phone,
     # never a placeholder every such caller would share.

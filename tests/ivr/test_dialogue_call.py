@@ -44,7 +44,8 @@ def test_complaint_becomes_dispatched_ticket_and_caller_hears_greeting(
     (rec,) = ivr.wait_record()
     ticket = ivr.ticket_of(rec)
     assert rec.outcome == CallOutcome.TICKET
-    assert rec.caller == CALLER and rec.answered_at and rec.ended_at
+    assert rec.caller == "+86" + CALLER and rec.caller_raw is None  # E.164, as on tickets
+    assert rec.answered_at and rec.ended_at
     assert rec.arrived_at <= rec.answered_at <= rec.ended_at
     assert "1" in (rec.keys or "") and "#" in (rec.keys or "")
     wav = Path(rec.recording_path or "")

@@ -50,7 +50,7 @@ def test_busy_overflow_refuses_the_extra_call_and_keeps_the_first(
     assert_ok(first.wait())
 
     (rec,) = ivr.wait_record()
-    assert rec.outcome == CallOutcome.TICKET and rec.caller != "13900139000"
+    assert rec.outcome == CallOutcome.TICKET and rec.caller == "+8613800138000"
     assert "물이" in (ivr.ticket_of(rec).transcript or "")
 
 

@@ -50,7 +50,7 @@ def test_linphone_complains_and_confirms_with_keys(ivr_factory, vosk_engine, kor
 
     ticket = ivr.ticket_of(rec)
     assert rec.outcome == CallOutcome.TICKET, phone.log_tail()
-    assert rec.caller == CITIZEN
+    assert rec.caller == "+86" + CITIZEN and rec.caller_raw is None
     assert "#" in (rec.keys or "") and "1" in (rec.keys or ""), rec.keys
     assert ticket is not None and ticket.caller_phone.endswith(CITIZEN)
     assert ticket.transcript and "물이" in ticket.transcript, ticket.transcript

@@ -87,7 +87,7 @@ def test_without_a_number_the_caller_keys_one_in_for_the_callback(ivr_factory,
 
     (rec,) = ivr.wait_record()
     ticket = ivr.ticket_of(rec)
-    assert rec.caller == "anonymous" and rec.outcome == CallOutcome.CALLBACK_REQUEST
+    assert rec.caller is None and rec.caller_raw == "anonymous" and rec.outcome == CallOutcome.CALLBACK_REQUEST
     assert (rec.keys or "").startswith("0139#13912345678#")
     assert ticket is not None
     # Kept to call back on, marked as keyed in by the caller (not who called).

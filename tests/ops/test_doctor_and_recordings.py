@@ -208,6 +208,35 @@ def test_doctor_fails_unverifiable_twilio_webhooks(cli_env: str,
     assert "FAIL twilio" in r.output and "HOTLINE_TWILIO__AUTH_TOKEN" in r.output
 
 
+def test_doctor_warns_of_a_gateway_webhook_without_its_secret(
+        cli_env: str, monkeypatch: pytest.MonkeyPatch, sqlite_url: str, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """SMS through the gateway with no inbound secret: every citizen's reply (TD, a survey
+    answer, a follow-up) would be refused, so doctor warns (not fails) and start-up logs it."""
+    from hotline.app import create_app
+    from hotline.doctor import check_inbound_sms
+
+    gateway = {"sms_provider": "webhook", "sms_webhook_url": "http://127.0.0.1:1/sms"}
+    c = check_inbound_sms(Settings(outbound=gateway))
+    assert not c.ok and not c.required
+    assert "sms_inbound_secret is empty" in c.detail
+    assert "HOTLINE_OUTBOUND__SMS_INBOUND_SECRET" in c.fix
+    assert check_inbound_sms(Settings(outbound={**gateway, "sms_inbound_secret": "s3"})).ok
+    # Shipped defaults (SMS only logged): the webhook is not in use, nothing to warn of.
+    assert check_inbound_sms(Settings()).ok
+
+    monkeypatch.setenv("HOTLINE_OUTBOUND__SMS_PROVIDER", "webhook")
+    monkeypatch.setenv("HOTLINE_OUTBOUND__SMS_WEBHOOK_URL", "http://127.0.0.1:1/sms")
+    get_settings.cache_clear()
+    r = runner.invoke(app, ["doctor"])
+    assert r.exit_code == 0, r.output  # a warning: the service still runs
+    assert "warn inbound sms" in r.output and "SMS_INBOUND_SECRET" in r.output, r.output
+
+    with caplog.at_level(logging.WARNING, logger="hotline.app"):
+        create_app(Settings(database_url=sqlite_url, data_dir=tmp_path, outbound=gateway))
+    assert any("sms_inbound_secret is empty" in r.getMessage() for r in caplog.records)
+
+
 def test_startup_log_flags_signatures_off(sqlite_url: str, tmp_path: Path,
                                           caplog: pytest.LogCaptureFixture) -> None:
     from hotline.app import create_app

@@ -26,6 +26,7 @@ class LedgerEntry:
     to: str
     ref: str  # the attempt id (calls) or the SMS ref
     at: float  # time.time() when it reached the carrier
+    text: str = ""  # an SMS's text
 
 
 @dataclass
@@ -53,7 +54,7 @@ class LedgerServer:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 entry = LedgerEntry(self.path.strip("/"), body["to"], str(body["ref"]),
-                                    time.time())
+                                    time.time(), body.get("text", ""))
                 with ledger_.lock:
                     ledger_.entries.append(entry)
                 if entry.kind == "call" and ledger_.ring_seconds:
@@ -118,7 +119,7 @@ class LedgerSms:
 
     def send(self, *, to: str, text: str, ref: str) -> SmsResult:
         try:
-            self.client.post(f"{self.url}/sms", json={"to": to, "ref": ref})
+            self.client.post(f"{self.url}/sms", json={"to": to, "ref": ref, "text": text})
         except httpx.HTTPError as exc:
             return SmsResult(ok=False, detail=str(exc))
         return SmsResult(ok=True, ref=ref)

@@ -20,10 +20,22 @@ from hotline.app import create_app
 from outbound.models import Kind, SurveyReview
 from outbound.planner import plan
 from outbound.survey import reply_code
-from tests.outbound.support import close_ticket, events, new_ticket, tasks, ticket
+from outbound.worker import OutboundWorker
+from tests.outbound.standins import LedgerServer, LedgerSms
+from tests.outbound.support import (
+    WATER_HANDLER_PHONE,
+    ScriptedDialer,
+    close_ticket,
+    drive,
+    events,
+    new_ticket,
+    tasks,
+    ticket,
+)
 from tests.support.city import City
 from ticketing.context import Domain
 from ticketing.models import SurveyResult, TicketEvent
+from ticketing.phones import normalise
 
 CITIZEN = "13811112222"
 SECRET = "gateway-shared-secret"
@@ -172,6 +184,72 @@ def test_other_text_is_a_follow_up_on_the_latest_open_ticket(
     assert ev.note == words and ev.data == {"via": "sms", "ref": "m-7"}
     assert ev.role == "system"
     assert "citizen_follow_up" not in [e.action for e in events(sessions, older)]
+
+
+def _follow_ups_sent(ledger: LedgerServer, number: str) -> list[str]:
+    return [e.text for e in ledger.ledger.sms()
+            if e.to == HANDLER and e.text.startswith(f"【12345】工单{number}市民补充信息")]
+
+
+HANDLER = normalise(WATER_HANDLER_PHONE)
+
+
+def test_the_handler_is_texted_once_per_follow_up_while_the_ticket_is_open(
+        client: TestClient, sessions: sessionmaker[Session], domain: Domain,
+        city: City) -> None:
+    number = new_ticket(sessions, domain, city, phone=CITIZEN)
+    assert ticket(sessions, number).handler_id is not None  # dispatched to water-handler
+    first, second = "补充一下：是4单元，从昨晚八点开始停水", "现在楼道里也漏水了"
+    for ref, words in (("m-1", first), ("m-1", first), ("m-2", second)):  # m-1 redelivered
+        assert sms(client, CITIZEN, words, ref=ref).json() == {"ok": True}
+    follow_ups = [e.id for e in events(sessions, number) if e.action == "citizen_follow_up"]
+    assert len(follow_ups) == 2
+    queued = tasks(sessions, number, Kind.FOLLOW_UP_SMS.value)
+    assert [t.round for t in queued] == follow_ups
+    with LedgerServer() as ledger:
+        worker = OutboundWorker(sessions=sessions, domain=domain, dialer=ScriptedDialer({}),
+                                sms=LedgerSms(ledger.url), name="test-worker")
+        try:
+            drive(worker, lambda: len(_follow_ups_sent(ledger, number)) >= 2)
+            for _ in range(3):  # planning again, and again, sends nothing new
+                with sessions() as s:
+                    plan(session=s, domain=domain, now=domain.now())
+                    s.commit()
+                worker.tick()
+                worker.wait_idle()
+        finally:
+            worker.shutdown(wait=True)
+        assert sorted(_follow_ups_sent(ledger, number)) == sorted(
+            f"【12345】工单{number}市民补充信息：{w}" for w in (first, second))
+        # To the handler only: the citizen hears nothing of their own words.
+        assert not [e for e in ledger.ledger.sms() if "补充信息：" in e.text and e.to != HANDLER]
+    assert [(t.status, t.result) for t in tasks(sessions, number, Kind.FOLLOW_UP_SMS.value)
+            ] == [("done", "sent")] * 2
+    sent = [e for e in events(sessions, number) if e.action == "outbound_sms"
+            and (e.data or {}).get("kind") == Kind.FOLLOW_UP_SMS.value]
+    assert len(sent) == 2
+
+
+def test_no_handler_sms_about_a_ticket_closed_before_it_went_out(
+        client: TestClient, sessions: sessionmaker[Session], domain: Domain,
+        city: City) -> None:
+    number = new_ticket(sessions, domain, city, phone=CITIZEN)
+    assert sms(client, CITIZEN, "补充：是4单元", ref="m-3").json() == {"ok": True}
+    close_ticket(sessions, domain, city, number)  # before any worker ran
+    # Closed: the citizen's next words are no follow-up of it, and queue nothing.
+    assert sms(client, CITIZEN, "还有一件事", ref="m-4").json() == {"ok": True}
+    assert len(tasks(sessions, number, Kind.FOLLOW_UP_SMS.value)) == 1
+    with LedgerServer() as ledger:
+        worker = OutboundWorker(sessions=sessions, domain=domain, dialer=ScriptedDialer({}),
+                                sms=LedgerSms(ledger.url), name="test-worker")
+        try:
+            drive(worker, lambda: tasks(sessions, number, Kind.FOLLOW_UP_SMS.value)[0].status
+                  != "pending")
+        finally:
+            worker.shutdown(wait=True)
+        assert _follow_ups_sent(ledger, number) == []
+    (task,) = tasks(sessions, number, Kind.FOLLOW_UP_SMS.value)
+    assert (task.status, task.result) == ("cancelled", "ticket_closed")
 
 
 def _twilio(client: TestClient, settings: Settings, form: dict[str, str],

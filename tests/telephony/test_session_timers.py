@@ -10,6 +10,9 @@ from telephony.sip.message import SipMessage
 from telephony.sip.session_timer import (
     MIN_SE_SECONDS,
     answer_headers,
+    bye_after,
+    expired,
+    granted_interval,
     session_expires,
     too_brief,
     unsupported_options,
@@ -49,6 +52,37 @@ def test_no_timer_without_one_asked_for_or_without_support_for_it() -> None:
     # Asked for, but the caller could not refresh: we would have to, and we do not.
     assert answer_headers(request("Session-Expires: 1800\r\n")) == []
     assert session_expires(request("Session-Expires: soon\r\n")) is None
+
+
+def test_the_granted_interval_is_what_the_answer_says() -> None:
+    msg = request("Supported: timer\r\nSession-Expires: 1800;refresher=uac\r\n")
+    assert granted_interval(msg) == 1800
+    assert answer_headers(msg)[0] == ("Session-Expires", f"{granted_interval(msg)};refresher=uac")
+    # A refresh without a timer, or from a caller that cannot refresh: no timer in force.
+    assert granted_interval(request("Supported: timer\r\n", method="UPDATE")) is None
+    assert granted_interval(request("Session-Expires: 1800\r\n")) is None
+
+
+@pytest.mark.parametrize(("interval", "bye_at"), [
+    (MIN_SE_SECONDS, 60.0),  # a third of 90 s is less than 32 s
+    (96, 64.0),  # the two rules meet
+    (1800, 1768.0),  # 32 s before expiry
+])
+def test_the_bye_goes_out_before_expiry_by_the_lesser_of_32_s_and_a_third(
+        interval: int, bye_at: float) -> None:
+    assert bye_after(interval) == bye_at
+    assert not expired(now=100.0 + bye_at - 0.01, refreshed=100.0, interval=interval)
+    assert expired(now=100.0 + bye_at, refreshed=100.0, interval=interval)
+
+
+def test_a_refresh_sets_the_timer_going_again_and_no_timer_never_expires() -> None:
+    answered, refreshed = 1000.0, 1000.0 + 50
+    late = answered + bye_after(MIN_SE_SECONDS) + 10  # past expiry counted from the answer
+    assert expired(now=late, refreshed=answered, interval=MIN_SE_SECONDS)
+    assert not expired(now=late, refreshed=refreshed, interval=MIN_SE_SECONDS)
+    assert expired(now=refreshed + bye_after(MIN_SE_SECONDS), refreshed=refreshed,
+                   interval=MIN_SE_SECONDS)
+    assert not expired(now=answered + 10**6, refreshed=answered, interval=None)
 
 
 def test_a_session_interval_below_the_minimum_is_too_brief() -> None:

@@ -23,10 +23,12 @@ BEFORE = "0007"
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def old_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database migrated only up to the release before phones were normalised."""
+    """An empty database migrated only up to the release before phones were normalised
+    (or up to the ``BEFORE`` of the test module that imports this fixture)."""
+    before = getattr(request.module, "BEFORE", BEFORE)
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'old.db'}"
-        dbadmin.upgrade(url, BEFORE)
+        dbadmin.upgrade(url, before)
         yield url
         return
     server: PgServer = request.getfixturevalue("pg_server")
@@ -35,7 +37,7 @@ def old_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
                               dbname=name)
     janitor.init()
     try:
-        dbadmin.upgrade(server.url(name), BEFORE)
+        dbadmin.upgrade(server.url(name), before)
         yield server.url(name)
     finally:
         janitor.drop()

@@ -9,16 +9,17 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from hotline.app import create_app
 from tests.support.city import City
-from ticketing import directory, service
+from ticketing import citizen, directory, service
 from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.models import Ticket
-from ticketing.queries import Filters, ticket_page
+from ticketing.queries import Filters, contactable, ticket_page
 from ticketing.states import Role
 
 # No address in the words: only "the same caller" can link these (other callers are linked
@@ -110,6 +111,50 @@ def test_the_api_stores_e164_and_refuses_what_is_no_number(client: TestClient,
         r = client.post("/api/v1/tickets", headers=h,
                         json={"caller_phone": bad, "demand": "路灯坏了"})
         assert r.status_code == 422 and r.json()["field"] == "caller_phone", bad
+
+
+def test_the_api_takes_a_withheld_caller_as_no_number(client: TestClient, city: City,
+                                                      sessions: sessionmaker[Session]) -> None:
+    """No caller_phone (absent, null or blank) is a withheld number, as on the IVR: a
+    ticket with no phone, which nobody calls, texts or surveys, links to nobody by number
+    and no number's status lookup finds."""
+    h = {"Authorization": f"Bearer {city.tokens['operator']}"}
+    made = [client.post("/api/v1/tickets", headers=h, json={
+        **phone, "demand": NO_WATER, "category": "water", "district": "朝阳区"})
+        for phone in ({}, {"caller_phone": None}, {"caller_phone": "  "})]
+    assert [r.status_code for r in made] == [201] * 3, [r.text for r in made]
+    bodies = [r.json() for r in made]
+    for body in bodies:
+        assert body["caller_phone"] is None and body["caller_phone_display"] is None
+        assert body["caller_withheld"] and not body["caller_phone_keyed"]
+    # A number-identified caller's same complaint twice is linked (the test above); three
+    # withheld callers' are three complaints.
+    assert [b["duplicate_of"] for b in bodies] == [None] * 3
+    ids = [b["id"] for b in bodies]
+    with sessions() as s:
+        tickets = s.scalars(select(Ticket).where(Ticket.id.in_(ids))).all()
+        assert [t.duplicate_count for t in tickets] == [0] * 3
+        # Nobody to call back, text or survey (queries.contactable: 回访, SMS, survey).
+        reachable = s.scalars(select(Ticket.id).where(Ticket.id.in_(ids), contactable()))
+        assert list(reachable) == []
+        for sender in ("anonymous", "", "13811112222"):  # key 1 and SMS look up by number
+            assert citizen.latest_open(session=s, phone=sender) is None, sender
+            assert not citizen.known_sender(session=s, phone=sender), sender
+
+
+@pytest.mark.parametrize("bad", ["anonymous", "withheld", "1391234567", "000", "12",
+                                 "+86 139 1234 567x"])
+def test_a_caller_phone_that_is_no_number_is_refused_saying_how_to_withhold(
+        client: TestClient, city: City, bad: str) -> None:
+    h = {"Authorization": f"Bearer {city.tokens['operator']}"}
+    r = client.post("/api/v1/tickets", headers=h, json={"caller_phone": bad, "demand": "路灯坏了"})
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["field"] == "caller_phone"
+    assert "invalid phone number" in body["detail"] and "null" in body["detail"], body
+    too_long = client.post("/api/v1/tickets", headers=h,
+                           json={"caller_phone": "1" * 33, "demand": "路灯坏了"})
+    assert too_long.status_code == 422 and too_long.json()["field"] == "caller_phone"
 
 
 def test_directory_phones_are_stored_in_e164(sessions: sessionmaker[Session],
