@@ -1,4 +1,4 @@
-"""Migration 0012d on call records an older release left, on SQLite and PostgreSQL: the
+"""Migration 0013 on call records an older release left, on SQLite and PostgreSQL: the
 caller in E.164 like a ticket's number, and a caller ID that was no number kept apart."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from ticketing.db import make_engine
 BEFORE = "0011"
 
 
-def test_0012d_normalises_the_callers_of_old_call_records(old_db_url: str) -> None:  # noqa: F811
+def test_0013_normalises_the_callers_of_old_call_records(old_db_url: str) -> None:  # noqa: F811
     engine = make_engine(old_db_url)
     old = {1: "13811112222", 2: "+8613811112222", 3: "008613811112222", 4: "anonymous",
            5: "citizen", 6: ""}

@@ -5,8 +5,8 @@
 ``ticketing.phones.normalise`` (the one rule) through ``ivr.callrecords.caller_fields``, NULL
 when it was no number, and that caller ID moves to the new ``caller_raw`` for diagnostics.
 
-Revision ID: 0012d
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-03 02:30:00.000000
 """
 
@@ -17,8 +17,8 @@ from alembic import op
 
 from ivr.callrecords import caller_fields
 
-revision: str = "0012d"
-down_revision: str | None = "0011"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

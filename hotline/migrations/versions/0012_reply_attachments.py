@@ -1,6 +1,6 @@
 """Photos and documents attached to the handler's reply, with their SHA-256
 
-Revision ID: 0012a
+Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-03 02:10:00.000000
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012a"
+revision: str = "0012"
 down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
