@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, joinedload, sessionmaker
 from ticketing.actors import Actor
 from ticketing.classify import KIND_LABELS, UTILITY_CATEGORIES, category_label
 from ticketing.inputs import csv_cell
+from ticketing.merging import still_counted
 from ticketing.models import SurveyResult, Ticket, TicketEvent, Unit, UTCDateTime
 from ticketing.phones import domestic
 from ticketing.queries import (
@@ -68,6 +69,9 @@ class Figures:
     # 直接答复: answered at intake, never dispatched; 直办率 = these over all tickets.
     answered_directly: int = 0
     direct_answer_rate: float | None = None
+    # 并单: tickets merged into another's group (ticketing.merging.still_counted says what
+    # they still count for).
+    merged: int = 0
 
     def as_dict(self) -> dict[str, float | int | None]:
         return asdict(self)
@@ -97,7 +101,8 @@ def figures(
         conds.append(Ticket.unit_id.in_(select(Unit.id).where(Unit.path.startswith(unit.path))))
     rows = session.scalars(select(Ticket).where(*conds)).all()
     counted = [t for t in rows if t.status != Status.EXCLUDED.value]
-    dispatched = [t for t in counted if t.dispatched_at is not None]
+    dispatched = [t for t in counted if t.dispatched_at is not None
+                  and still_counted(t.sign_due_at, t.merged_at)]
     signed_in_time = [
         t for t in dispatched
         if t.signed_at is not None and t.sign_due_at is not None and t.signed_at <= t.sign_due_at
@@ -106,6 +111,7 @@ def figures(
     due = [
         t for t in counted
         if t.due_at is not None and (t.closed_at is not None or t.due_at <= now)
+        and still_counted(t.due_at, t.merged_at)
     ]
     on_time = [t for t in due if t.closed_at is not None and t.closed_at <= t.due_at]
     ids = [t.id for t in counted]
@@ -138,7 +144,8 @@ def figures(
     compared = [(by_id[s.ticket_id].reply_outcome == "resolved", bool(s.resolved))
                 for s in answered if by_id[s.ticket_id].reply_outcome]
     matched = sum(1 for said, heard in compared if said == heard)
-    closed = [t for t in counted if t.closed_at is not None]
+    # A merged ticket's closure is its primary's: the group's handling time counts once.
+    closed = [t for t in counted if t.closed_at is not None and t.merged_at is None]
     hours = [(t.closed_at - t.received_at).total_seconds() / 3600 for t in closed
              if t.closed_at is not None]
     return Figures(
@@ -170,6 +177,7 @@ def figures(
         match_rate=_rate(matched, len(compared)),
         closed=len(closed),
         average_handling_hours=round(sum(hours) / len(hours), 2) if hours else None,
+        merged=sum(1 for t in counted if t.merged_into_id is not None),
     )
 
 
@@ -185,14 +193,16 @@ def utility_dispatch(*, session: Session, conds: list[Any], now: datetime,
         .scalar_subquery()
     )
     rows = session.execute(
-        select(Ticket.received_at, type_coerce(first, UTCDateTime()))
+        select(Ticket.received_at, type_coerce(first, UTCDateTime()), Ticket.merged_at)
         .where(*conds, Ticket.category.in_(sorted(UTILITY_CATEGORIES)),
                Ticket.status != Status.EXCLUDED.value)
     ).all()
     in_window = counted = 0
-    for received, dispatched in rows:
+    for received, dispatched, merged_at in rows:
         if dispatched is None and received + window > now:
             continue  # still inside its window: not late yet, not on time yet
+        if not still_counted(received + window, merged_at):
+            continue
         counted += 1
         in_window += dispatched is not None and dispatched <= received + window
     return in_window, counted

@@ -1,0 +1,204 @@
+"""并单: a supervisor or operator merges duplicates into one primary ticket, so that one
+answer and one satisfaction survey cover the group and every caller still hears the result.
+
+The rules (docs/metrics.md, "并单"):
+
+- Only operators, supervisors and admins merge (the MERGE transition's roles): a handler
+  could otherwise hide a late ticket in someone else's group.
+- Primary and merged tickets are open; a ticket is never merged into itself, into a merged
+  ticket, nor is a primary merged into another (groups are one level deep, so no cycle can
+  form: 拆单 the group first).
+- Same unit: a merged ticket is held by the primary's unit, or by none yet (then the
+  primary's unit takes it over; 拆单 hands it back to the dispatch queue). A ticket with
+  another unit is refused: 改派 it first, so no unit loses a ticket without a decision.
+- Never across the confidential flag (as a duplicate link): the group lists its tickets
+  side by side.
+- A merged ticket is in state ``merged``: off the handlers' queues, the sign reminders and
+  the deadline ladder (they take open / assigned states only). Every ticket of the group
+  gets an audited event.
+- When the primary is closed (核实办结), each merged ticket is closed with the same answer
+  (``close_merged``, which the citizen SMS planner texts like any closure).
+- One survey for the group, on the primary (its result is stored there): called to the
+  primary's caller, else, when they asked for no callback or gave no number, to the earliest
+  merged caller who may be called. Merged tickets are never surveyed themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, exists, select
+from sqlalchemy.orm import Session, aliased
+
+from ticketing.actors import Actor
+from ticketing.context import Domain
+from ticketing.inputs import InvalidInput
+from ticketing.models import Ticket
+from ticketing.queries import contactable, is_open, may_contact
+from ticketing.service import apply_transition, record_event
+from ticketing.states import (
+    AWAITING_DISPATCH_STATUSES,
+    TRANSITIONS,
+    UNDISPATCHED_STATUSES,
+    Action,
+    PermissionDenied,
+    Status,
+    TransitionError,
+    transition_for,
+)
+
+GROUP_EVENT = "merge_group"  # on the primary: who was merged into it
+SPLIT_EVENT = "unmerge_group"  # on the primary: who left the group
+MERGE_ROLES = TRANSITIONS[Action.MERGE].roles
+CLOSER = Actor.system("merge")
+# A ticket merged from one of these had no unit of its own: 拆单 gives it back no unit.
+_UNIT_LESS = UNDISPATCHED_STATUSES | AWAITING_DISPATCH_STATUSES
+
+
+def members(*, session: Session, primary: Ticket) -> list[Ticket]:
+    """Every ticket merged into ``primary`` (still merged, or closed with it), oldest call
+    first."""
+    return list(session.scalars(
+        select(Ticket).where(Ticket.merged_into_id == primary.id)
+        .order_by(Ticket.received_at, Ticket.id)))
+
+
+def primary_of(*, session: Session, ticket: Ticket) -> Ticket | None:
+    if ticket.merged_into_id is None:
+        return None
+    return session.get(Ticket, ticket.merged_into_id)
+
+
+def _has_members(session: Session, ticket: Ticket) -> bool:
+    return session.scalar(select(Ticket.id).where(Ticket.merged_into_id == ticket.id)
+                          .limit(1)) is not None
+
+
+def _refuse_member(session: Session, primary: Ticket, other: Ticket) -> None:
+    """Why ``other`` may not join ``primary``'s group (its state is the table's to judge)."""
+    if other.id == primary.id:
+        raise InvalidInput("others", "不能将工单并入其自身。")
+    if _has_members(session, other):
+        raise InvalidInput("others", f"工单{other.number}是并单主单，请先拆单再并入。")
+    if other.confidential != primary.confidential:
+        raise InvalidInput("others", f"工单{other.number}与主单保密设置不同，不能并单。")
+    if other.unit_id is not None and other.unit_id != primary.unit_id:
+        raise InvalidInput("others",
+                           f"工单{other.number}由其他单位承办，请先改派到主单的承办单位。")
+
+
+def merge(*, session: Session, domain: Domain, primary: Ticket, others: Sequence[Ticket],
+          actor: Actor, reason: str | None = None) -> list[Ticket]:
+    """Merge ``others`` into ``primary``; returns the merged tickets. Everything is checked
+    before anything changes (the caller's transaction holds it all together anyway)."""
+    if actor.role not in MERGE_ROLES:
+        raise PermissionDenied(actor.role, Action.MERGE)
+    if primary.merged_into_id is not None or not is_open(primary.status):
+        raise TransitionError(Status(primary.status), Action.MERGE)
+    unique = list({t.id: t for t in others}.values())
+    if not unique:
+        raise InvalidInput("others", "请选择要并入的工单。")
+    for other in unique:
+        _refuse_member(session, primary, other)
+        # The table says whether this state may be merged (an already merged, closed or
+        # excluded ticket may not), before the first ticket is changed.
+        transition_for(Status(other.status), Action.MERGE, actor.role, reason)
+    reason = (reason or "").strip() or None
+    now = domain.now()
+    for other in unique:
+        old = apply_transition(session=session, ticket=other, actor=actor, action=Action.MERGE,
+                               now=now, reason=reason, data={"primary": primary.number})
+        other.merged_into_id = primary.id
+        other.merged_at = now
+        other.merged_from_status = old.value
+        if other.unit_id is None:
+            other.unit_id = primary.unit_id
+    record_event(session=session, ticket=primary, actor=actor, action=GROUP_EVENT,
+                 note=f"并单：{'、'.join(t.number for t in unique)} 并入本工单",
+                 data={"merged": [t.number for t in unique], "reason": reason}, at=now)
+    session.flush()
+    return unique
+
+
+def unmerge(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor,
+            reason: str) -> Ticket:
+    """拆单: a ticket merged by mistake leaves its group and goes back to the state it was
+    merged from (its deadline stands); audited on it and on the primary."""
+    primary = primary_of(session=session, ticket=ticket)
+    back = Status(ticket.merged_from_status or Status.ACCEPTED.value)
+    now = domain.now()
+    apply_transition(session=session, ticket=ticket, actor=actor, action=Action.UNMERGE,
+                     now=now, reason=reason,
+                     data={"primary": primary.number if primary else None}, to=back)
+    if back in _UNIT_LESS:
+        ticket.unit_id = None
+        ticket.handler_id = None
+    ticket.merged_into_id = None
+    ticket.merged_at = None
+    ticket.merged_from_status = None
+    if primary is not None:
+        record_event(session=session, ticket=primary, actor=actor, action=SPLIT_EVENT,
+                     note=f"拆单：{ticket.number} 移出本组（{reason.strip()}）",
+                     data={"unmerged": ticket.number}, at=now)
+    session.flush()
+    return ticket
+
+
+def close_members(*, session: Session, domain: Domain, primary: Ticket,
+                  actor: Actor) -> list[Ticket]:
+    """The primary was just closed: close every ticket still merged into it with the same
+    answer (service.close calls this)."""
+    now = domain.now()
+    closed = []
+    for member in members(session=session, primary=primary):
+        if member.status != Status.MERGED.value:
+            continue
+        apply_transition(session=session, ticket=member, actor=CLOSER,
+                         action=Action.CLOSE_MERGED, now=now,
+                         reason=f"随主单{primary.number}办结",
+                         data={"primary": primary.number, "outcome": primary.reply_outcome,
+                               "closed_by": actor.name})
+        member.reply_text = primary.reply_text
+        member.reply_outcome = primary.reply_outcome
+        member.reply_reason = primary.reply_reason
+        member.replied_at = primary.replied_at
+        member.closed_at = now
+        closed.append(member)
+    return closed
+
+
+# --- the group's one survey ---------------------------------------------------------------
+
+
+def survey_phone(*, session: Session, ticket: Ticket) -> str | None:
+    """The number the group's survey calls (and texts), None when nobody is to be surveyed:
+    a merged ticket's citizen is surveyed through its primary, never on it."""
+    if ticket.merged_into_id is not None:
+        return None
+    if may_contact(ticket):
+        return ticket.caller_phone
+    for member in members(session=session, primary=ticket):
+        if may_contact(member):
+            return member.caller_phone
+    return None
+
+
+def surveyable() -> Any:
+    """``survey_phone`` is not None, as a WHERE clause on Ticket."""
+    member = aliased(Ticket)
+    a_member_to_call = exists(select(member.id).where(member.merged_into_id == Ticket.id,
+                                                      contactable(member)))
+    return and_(Ticket.merged_into_id.is_(None), contactable() | a_member_to_call)
+
+
+# --- the figures -----------------------------------------------------------------------------
+
+
+def still_counted(deadline: datetime | None, merged_at: datetime | None) -> bool:
+    """Whether a timeliness figure (响应率, 按期办结率, 反馈率, 水电气暖派单及时率) still counts a
+    ticket against ``deadline``: always when it was never merged; a merged ticket only when
+    the deadline had passed before the merge. Otherwise the group counts once, through its
+    primary, and merging a late ticket away cannot hide the lateness."""
+    return merged_at is None or (deadline is not None and deadline <= merged_at)
