@@ -149,8 +149,8 @@ def unmerge(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor,
 def close_members(*, session: Session, domain: Domain, primary: Ticket,
                   actor: Actor) -> list[Ticket]:
     """The primary was just closed: close every ticket still merged into it with the same
-    answer (service.close calls this)."""
-    now = domain.now()
+    answer, at the same moment (service.close calls this)."""
+    now = primary.closed_at or domain.now()
     closed = []
     for member in members(session=session, primary=primary):
         if member.status != Status.MERGED.value:
