@@ -29,14 +29,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.inputs import InvalidInput
 from ticketing.models import Ticket
-from ticketing.queries import contactable, is_open, may_contact
+from ticketing.queries import caller_visible, contactable, is_open, may_contact, scope_filter
 from ticketing.service import apply_transition, record_event
 from ticketing.states import (
     AWAITING_DISPATCH_STATUSES,
@@ -47,6 +47,7 @@ from ticketing.states import (
     Status,
     TransitionError,
     transition_for,
+    values,
 )
 
 GROUP_EVENT = "merge_group"  # on the primary: who was merged into it
@@ -76,17 +77,18 @@ def _has_members(session: Session, ticket: Ticket) -> bool:
                           .limit(1)) is not None
 
 
-def _refuse_member(session: Session, primary: Ticket, other: Ticket) -> None:
-    """Why ``other`` may not join ``primary``'s group (its state is the table's to judge)."""
+def refusal(session: Session, primary: Ticket, other: Ticket) -> str | None:
+    """Why ``other`` may not join ``primary``'s group, None when it may (its state is the
+    transition table's to judge)."""
     if other.id == primary.id:
-        raise InvalidInput("others", "不能将工单并入其自身。")
+        return "不能将工单并入其自身。"
     if _has_members(session, other):
-        raise InvalidInput("others", f"工单{other.number}是并单主单，请先拆单再并入。")
+        return f"工单{other.number}是并单主单，请先拆单再并入。"
     if other.confidential != primary.confidential:
-        raise InvalidInput("others", f"工单{other.number}与主单保密设置不同，不能并单。")
+        return f"工单{other.number}与主单保密设置不同，不能并单。"
     if other.unit_id is not None and other.unit_id != primary.unit_id:
-        raise InvalidInput("others",
-                           f"工单{other.number}由其他单位承办，请先改派到主单的承办单位。")
+        return f"工单{other.number}由其他单位承办，请先改派到主单的承办单位。"
+    return None
 
 
 def merge(*, session: Session, domain: Domain, primary: Ticket, others: Sequence[Ticket],
@@ -101,7 +103,9 @@ def merge(*, session: Session, domain: Domain, primary: Ticket, others: Sequence
     if not unique:
         raise InvalidInput("others", "请选择要并入的工单。")
     for other in unique:
-        _refuse_member(session, primary, other)
+        why = refusal(session, primary, other)
+        if why is not None:
+            raise InvalidInput("others", why)
         # The table says whether this state may be merged (an already merged, closed or
         # excluded ticket may not), before the first ticket is changed.
         transition_for(Status(other.status), Action.MERGE, actor.role, reason)
@@ -167,6 +171,29 @@ def close_members(*, session: Session, domain: Domain, primary: Ticket,
         member.closed_at = now
         closed.append(member)
     return closed
+
+
+def candidates(*, session: Session, actor: Actor, ticket: Ticket, since: datetime,
+               limit: int = 20) -> list[Ticket]:
+    """What the ticket page offers to merge into ``ticket``: open tickets linked to it as
+    duplicates (重复诉求, either way) or of its category in its community since ``since``,
+    that ``actor`` may see with their caller and that a merge would take."""
+    if ticket.merged_into_id is not None or not is_open(ticket.status):
+        return []
+    near = [Ticket.duplicate_of_id == ticket.id]
+    if ticket.duplicate_of_id is not None:
+        near += [Ticket.id == ticket.duplicate_of_id,
+                 Ticket.duplicate_of_id == ticket.duplicate_of_id]
+    if ticket.community:
+        near.append(and_(Ticket.community == ticket.community,
+                         Ticket.category == ticket.category, Ticket.received_at >= since))
+    found = session.scalars(
+        select(Ticket).where(
+            or_(*near), Ticket.id != ticket.id, Ticket.merged_into_id.is_(None),
+            Ticket.status.in_(values(TRANSITIONS[Action.MERGE].sources)),
+            scope_filter(actor), caller_visible(actor))
+        .order_by(Ticket.received_at, Ticket.id).limit(limit))
+    return [t for t in found if refusal(session, ticket, t) is None]
 
 
 # --- the group's one survey ---------------------------------------------------------------
