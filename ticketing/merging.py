@@ -20,7 +20,8 @@ The rules (docs/metrics.md, "并单"):
   (``close_merged``, which the citizen SMS planner texts like any closure).
 - One survey for the group, on the primary (its result is stored there): called to the
   primary's caller, else, when they asked for no callback or gave no number, to the earliest
-  merged caller who may be called. Merged tickets are never surveyed themselves.
+  merged caller who may be called. Merged tickets are never surveyed themselves. When the
+  primary is sent back for redo (驳回重办), they wait for its next answer again.
 """
 
 from __future__ import annotations
@@ -194,6 +195,24 @@ def candidates(*, session: Session, actor: Actor, ticket: Ticket, since: datetim
             scope_filter(actor), caller_visible(actor))
         .order_by(Ticket.received_at, Ticket.id).limit(limit))
     return [t for t in found if refusal(session, ticket, t) is None]
+
+
+def reopen_members(*, session: Session, domain: Domain, primary: Ticket) -> list[Ticket]:
+    """The primary was just sent back for redo (驳回重办): the tickets closed with it wait for
+    its next answer again, so each caller hears that one too (service.reject_redo calls
+    this). An archived one stays archived."""
+    now = domain.now()
+    reopened = []
+    for member in members(session=session, primary=primary):
+        if member.status != Status.CLOSED.value:
+            continue
+        apply_transition(session=session, ticket=member, actor=CLOSER,
+                         action=Action.REOPEN_MERGED, now=now,
+                         reason=f"主单{primary.number}驳回重办", data={"primary": primary.number})
+        member.closed_at = None
+        member.replied_at = None
+        reopened.append(member)
+    return reopened
 
 
 # --- the group's one survey ---------------------------------------------------------------

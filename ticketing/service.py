@@ -742,6 +742,9 @@ def reject_redo(
         calendar=domain.calendar,
         working_days=domain.settings.deadlines.redo_working_days,
     )
+    from ticketing import merging  # builds on this module
+
+    merging.reopen_members(session=session, domain=domain, primary=ticket)
     session.flush()
     return ticket
 

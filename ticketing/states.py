@@ -44,6 +44,7 @@ class Action(StrEnum):
     MERGE = "merge"  # 并单: into an open primary ticket
     UNMERGE = "unmerge"  # 拆单: a merge made by mistake, undone
     CLOSE_MERGED = "close_merged"  # closed with the primary of its group, with its answer
+    REOPEN_MERGED = "reopen_merged"  # the primary is redone (驳回重办): merged again
 
 
 class Role(StrEnum):
@@ -89,6 +90,7 @@ ACTION_LABELS: dict[Action, str] = {
     Action.MERGE: "并单",
     Action.UNMERGE: "拆单",
     Action.CLOSE_MERGED: "随主单办结",
+    Action.REOPEN_MERGED: "随主单重办",
 }
 
 
@@ -197,6 +199,8 @@ TRANSITIONS: dict[Action, Transition] = {
         Transition(Action.UNMERGE, frozenset({Status.MERGED}), Status.ACCEPTED,
                    frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN}), needs_reason=True),
         Transition(Action.CLOSE_MERGED, frozenset({Status.MERGED}), Status.CLOSED,
+                   frozenset({Role.SYSTEM})),
+        Transition(Action.REOPEN_MERGED, frozenset({Status.CLOSED}), Status.MERGED,
                    frozenset({Role.SYSTEM})),
         # Answered on the spot: never dispatched, closed at intake (counted as 直办率).
         Transition(Action.ANSWER, frozenset({Status.DRAFT}), Status.CLOSED, _ALL_STAFF),

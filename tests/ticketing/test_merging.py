@@ -203,6 +203,37 @@ def test_closing_the_primary_closes_the_group_with_one_answer_and_one_survey(
         assert primary.status == Status.CLOSED  # its caller is still to be surveyed
 
 
+def test_a_redo_of_the_primary_reopens_the_group_and_its_next_answer_closes_it_again(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    op, sup = city.actor("operator"), city.actor("supervisor")
+    with sessions() as s:
+        primary, second, third = _group_of_three(s, domain, op)
+        merging.merge(session=s, domain=domain, primary=primary, others=[second, third],
+                      actor=op)
+        _settle(s, domain, primary, "已修复", op)
+        service.reject_redo(session=s, domain=domain, ticket=primary, actor=sup,
+                            reason="回访：市民反映问题未解决")
+        s.commit()
+        for member in (second, third):
+            assert member.status == Status.MERGED and member.closed_at is None
+            assert _actions(s, member)[-2:] == ["close_merged", "reopen_merged"]
+        _settle(s, domain, primary, "更换了主管道，已恢复供水", op)
+        s.commit()
+        for member in (second, third):
+            assert member.status == Status.CLOSED
+            assert member.reply_text == "更换了主管道，已恢复供水"
+        # Each caller is texted each of the two answers: one SMS item per closing event.
+        plan(session=s, domain=domain, now=domain.now())
+        s.commit()
+        closing = s.scalars(select(OutboundTask.ticket_id).where(
+            OutboundTask.kind == Kind.CITIZEN_SMS.value, OutboundTask.step == 3)).all()
+        assert sorted(closing) == sorted([primary.id, second.id, third.id] * 2)
+        # The redo's survey is again the group's one, on the primary.
+        surveys = s.scalars(select(OutboundTask.ticket_id).where(
+            OutboundTask.kind == Kind.SURVEY_CALL.value)).all()
+        assert surveys == [primary.id]
+
+
 def test_the_group_survey_goes_to_a_merged_caller_when_the_primary_cannot_be_called(
         sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
     op = city.actor("operator")

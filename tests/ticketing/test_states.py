@@ -44,6 +44,7 @@ EXPECTED_TARGET = {
     # Nominal: 拆单 goes back to the state the ticket was merged from (test_merging.py).
     Action.UNMERGE: Status.ACCEPTED,
     Action.CLOSE_MERGED: Status.CLOSED,
+    Action.REOPEN_MERGED: Status.MERGED,
 }
 
 ALLOWED_FROM = {
@@ -69,6 +70,7 @@ ALLOWED_FROM = {
                    Status.REPLIED, Status.RETURNED, Status.EXCLUSION_REQUESTED},
     Action.UNMERGE: {Status.MERGED},
     Action.CLOSE_MERGED: {Status.MERGED},
+    Action.REOPEN_MERGED: {Status.CLOSED},
 }
 
 PAIRS = [(s, a) for a in Action for s in Status]
@@ -127,6 +129,7 @@ def test_reason_required(action: Action) -> None:
         (Action.MERGE, Role.HANDLER),  # a handler could hide a late ticket in a group
         (Action.UNMERGE, Role.HANDLER),
         (Action.CLOSE_MERGED, Role.OPERATOR),  # only with the primary's closure
+        (Action.REOPEN_MERGED, Role.SUPERVISOR),  # only with the primary's redo
     ],
 )
 def test_role_not_allowed(action: Action, role: Role) -> None:
