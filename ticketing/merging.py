@@ -59,12 +59,14 @@ CLOSER = Actor.system("merge")
 _UNIT_LESS = UNDISPATCHED_STATUSES | AWAITING_DISPATCH_STATUSES
 
 
-def members(*, session: Session, primary: Ticket) -> list[Ticket]:
+def members(*, session: Session, primary: Ticket, actor: Actor | None = None) -> list[Ticket]:
     """Every ticket merged into ``primary`` (still merged, or closed with it), oldest call
-    first."""
-    return list(session.scalars(
-        select(Ticket).where(Ticket.merged_into_id == primary.id)
-        .order_by(Ticket.received_at, Ticket.id)))
+    first; with ``actor``, those in their scope (a primary 改派'd after the merge leaves its
+    merged tickets with the unit they had)."""
+    stmt = select(Ticket).where(Ticket.merged_into_id == primary.id)
+    if actor is not None:
+        stmt = stmt.where(scope_filter(actor))
+    return list(session.scalars(stmt.order_by(Ticket.received_at, Ticket.id)))
 
 
 def primary_of(*, session: Session, ticket: Ticket) -> Ticket | None:
@@ -98,7 +100,7 @@ def merge(*, session: Session, domain: Domain, primary: Ticket, others: Sequence
     before anything changes (the caller's transaction holds it all together anyway)."""
     if actor.role not in MERGE_ROLES:
         raise PermissionDenied(actor.role, Action.MERGE)
-    if primary.merged_into_id is not None or not is_open(primary.status):
+    if not is_open(primary.status):  # closed, excluded, or itself merged
         raise TransitionError(Status(primary.status), Action.MERGE)
     unique = list({t.id: t for t in others}.values())
     if not unique:
@@ -120,6 +122,10 @@ def merge(*, session: Session, domain: Domain, primary: Ticket, others: Sequence
         other.merged_from_status = old.value
         if other.unit_id is None:
             other.unit_id = primary.unit_id
+    # An UPDATE of the primary, so its optimistic lock catches a concurrent merge the other
+    # way round (A into B while B into A: a cycle) or a concurrent closure (a ticket merged
+    # into a primary being closed would never be closed).
+    primary.updated_at = now
     record_event(session=session, ticket=primary, actor=actor, action=GROUP_EVENT,
                  note=f"并单：{'、'.join(t.number for t in unique)} 并入本工单",
                  data={"merged": [t.number for t in unique], "reason": reason}, at=now)

@@ -167,14 +167,14 @@ def close(ref: str, request: Request, token: Token, domain: DomainDep,
     return _act(request, token, domain, ref, service.close, note=body.note if body else None)
 
 
-def group_out(session: Session, ticket: Ticket) -> GroupOut:
+def group_out(session: Session, ticket: Ticket, actor: Actor) -> GroupOut:
     """The 并单 group ``ticket`` is in (as its primary or a member); no members: none."""
     primary = merging.primary_of(session=session, ticket=ticket) or ticket
     return GroupOut(
         primary=primary.number, primary_status=primary.status,
         members=[GroupMemberOut(number=m.number, status=m.status, subject=m.subject,
                                 received_at=m.received_at, merged_at=m.merged_at)
-                 for m in merging.members(session=session, primary=primary)])
+                 for m in merging.members(session=session, primary=primary, actor=actor)])
 
 
 @router.post("/tickets/{ref}/merge", response_model=GroupOut)
@@ -187,7 +187,7 @@ def merge(ref: str, body: MergeBody, request: Request, token: Token, domain: Dom
         others = [service.get_ticket(session=session, actor=actor, ref=r) for r in body.others]
         merging.merge(session=session, domain=domain, primary=primary, others=others,
                       actor=actor, reason=body.reason)
-        out = group_out(session, primary)
+        out = group_out(session, primary, actor)
         session.commit()
         return out
 
@@ -202,7 +202,8 @@ def unmerge(ref: str, body: Reason, request: Request, token: Token, domain: Doma
 @router.get("/tickets/{ref}/group", response_model=GroupOut)
 def group(ref: str, request: Request, token: Token):
     with unit_of_work(request, token) as (session, actor):
-        return group_out(session, service.get_ticket(session=session, actor=actor, ref=ref))
+        return group_out(session, service.get_ticket(session=session, actor=actor, ref=ref),
+                         actor)
 
 
 @router.post("/tickets/{ref}/send_back", response_model=TicketOut)

@@ -313,7 +313,7 @@ def render_ticket(request: Request, w: Work, ticket: Ticket, *, status: int = 20
         "supervision": supervision.cases_of_ticket(session=w.session, ticket_id=ticket.id),
         # 并单: the group this ticket is in, and what may be merged into it from here.
         "merged_into": merging.primary_of(session=w.session, ticket=ticket),
-        "members": merging.members(session=w.session, primary=ticket),
+        "members": merging.members(session=w.session, primary=ticket, actor=w.actor),
         "may_merge": may_merge and queries.is_open(ticket.status)
         and ticket.merged_into_id is None,
         "merge_candidates": merging.candidates(

@@ -4,6 +4,7 @@ SQLite and PostgreSQL, through the service and the API."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -11,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from config import Settings
 from hotline.app import create_app
@@ -338,6 +340,48 @@ def test_unmerge_puts_a_ticket_back_where_it_was(sessions: sessionmaker[Session]
         events = s.scalars(select(TicketEvent.action).where(
             TicketEvent.ticket_id == primary.id)).all()
         assert "close" in events
+
+
+def test_merging_two_tickets_into_each_other_at_once_merges_one(
+        sessions: sessionmaker[Session], domain: Domain, city: City, db_url: str) -> None:
+    op, sup = city.actor("operator"), city.actor("supervisor")
+    with sessions() as s:
+        a = _file(s, domain, op, "13811110001", WATER.format(n=5))
+        b = _file(s, domain, op, "13811110002", WATER.format(n=6))
+        s.commit()
+        numbers = (a.number, b.number)
+    # Only PostgreSQL lets two transactions read the same versions and race to write.
+    race = db_url.startswith("postgresql")
+    both_read = threading.Barrier(2, timeout=20)
+    both_started = threading.Barrier(2, timeout=20)
+    outcomes: list[str] = []
+
+    def merge_into(i: int) -> None:
+        both_started.wait()
+        with sessions() as s:
+            primary = service.get_ticket(session=s, actor=sup, ref=numbers[i])
+            other = service.get_ticket(session=s, actor=sup, ref=numbers[1 - i])
+            if race:
+                both_read.wait()
+            try:
+                merging.merge(session=s, domain=domain, primary=primary, others=[other],
+                              actor=sup)
+                s.commit()
+                outcomes.append("ok")
+            except (StaleDataError, TransitionError) as exc:
+                s.rollback()
+                outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=merge_into, args=(i,)) for i in range(2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(30)
+    assert sorted(outcomes) == sorted(["ok", "StaleDataError" if race else "TransitionError"])
+    with sessions() as s:
+        statuses = sorted(s.scalars(select(Ticket.status).where(
+            Ticket.number.in_(numbers))).all())
+        assert statuses == ["dispatched", "merged"]
 
 
 # --- the API ---------------------------------------------------------------------------
