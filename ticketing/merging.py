@@ -11,6 +11,7 @@ The rules (docs/metrics.md, "并单"):
 - Same unit: a merged ticket is held by the primary's unit, or by none yet (then the
   primary's unit takes it over; 拆单 hands it back to the dispatch queue). A ticket with
   another unit is refused: 改派 it first, so no unit loses a ticket without a decision.
+  When the primary is dispatched or 改派'd later, its merged tickets follow it.
 - Never across the confidential flag (as a duplicate link): the group lists its tickets
   side by side.
 - A merged ticket is in state ``merged``: off the handlers' queues, the sign reminders and
@@ -53,6 +54,7 @@ from ticketing.states import (
 
 GROUP_EVENT = "merge_group"  # on the primary: who was merged into it
 SPLIT_EVENT = "unmerge_group"  # on the primary: who left the group
+FOLLOW_EVENT = "merged_unit"  # on a merged ticket: it followed its primary to another unit
 MERGE_ROLES = TRANSITIONS[Action.MERGE].roles
 CLOSER = Actor.system("merge")
 # A ticket merged from one of these had no unit of its own: 拆单 gives it back no unit.
@@ -155,6 +157,24 @@ def unmerge(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor,
                      data={"unmerged": ticket.number}, at=now)
     session.flush()
     return ticket
+
+
+def follow_primary(*, session: Session, primary: Ticket, actor: Actor) -> list[Ticket]:
+    """The primary was just dispatched or 改派'd: the tickets merged into it go with it, so
+    the unit answering the group holds all of it (service.dispatch calls this). Their
+    handler is dropped: 拆单 would otherwise hand one back to a handler of another unit."""
+    moved = []
+    for member in members(session=session, primary=primary):
+        if member.status != Status.MERGED.value or member.unit_id == primary.unit_id:
+            continue
+        member.unit_id = primary.unit_id
+        member.handler_id = None
+        record_event(session=session, ticket=member, actor=actor, action=FOLLOW_EVENT,
+                     note=f"随主单{primary.number}转至{primary.unit.name if primary.unit else ''}",
+                     data={"primary": primary.number,
+                           "unit": primary.unit.code if primary.unit else None})
+        moved.append(member)
+    return moved
 
 
 def close_members(*, session: Session, domain: Domain, primary: Ticket,

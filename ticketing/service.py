@@ -540,6 +540,9 @@ def dispatch(
     ticket.dispatched_at = now
     ticket.sign_due_at = now + timedelta(seconds=domain.settings.deadlines.sign_window_seconds)
     ticket.signed_at = None
+    from ticketing import merging  # builds on this module
+
+    merging.follow_primary(session=session, primary=ticket, actor=actor)
     session.flush()
     return ticket
 

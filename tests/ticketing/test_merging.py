@@ -236,6 +236,28 @@ def test_a_redo_of_the_primary_reopens_the_group_and_its_next_answer_closes_it_a
         assert surveys == [primary.id]
 
 
+def test_merged_tickets_follow_their_primary_to_another_unit(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    op = city.actor("operator")
+    cy = city.unit_id("cy")
+    with sessions() as s:
+        primary = _file(s, domain, op, "13811110001", ENQUIRY, district=None,
+                        category="other")
+        queued = _file(s, domain, op, "13811110002", ENQUIRY, district=None,
+                       category="other")
+        merging.merge(session=s, domain=domain, primary=primary, others=[queued], actor=op)
+        assert queued.unit_id is None  # the primary has none yet either
+        service.dispatch(session=s, domain=domain, ticket=primary, actor=op, unit_id=cy)
+        s.commit()
+        assert queued.unit_id == cy and queued.status == Status.MERGED
+        event = service.events_of(session=s, ticket=queued)[-1]
+        assert event.action == merging.FOLLOW_EVENT and event.data["unit"] == "cy"
+        # 拆单: back to the dispatch queue it was merged from, no unit.
+        merging.unmerge(session=s, domain=domain, ticket=queued, actor=op, reason="误并")
+        s.commit()
+        assert (queued.status, queued.unit_id) == (Status.ACCEPTED, None)
+
+
 def test_the_group_survey_goes_to_a_merged_caller_when_the_primary_cannot_be_called(
         sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
     op = city.actor("operator")
