@@ -28,7 +28,7 @@ The rules (docs/metrics.md, "并单"):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, or_, select
@@ -138,7 +138,9 @@ def merge(*, session: Session, domain: Domain, primary: Ticket, others: Sequence
 def unmerge(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor,
             reason: str) -> Ticket:
     """拆单: a ticket merged by mistake leaves its group and goes back to the state it was
-    merged from (its deadline stands); audited on it and on the primary."""
+    merged from (its 办结 deadline stands); audited on it and on the primary. A dispatched
+    ticket whose sign window had not ended when it was merged gets a new one: the window
+    ran while it was on no one's queue."""
     primary = primary_of(session=session, ticket=ticket)
     back = Status(ticket.merged_from_status or Status.ACCEPTED.value)
     now = domain.now()
@@ -148,6 +150,9 @@ def unmerge(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor,
     if back in _UNIT_LESS:
         ticket.unit_id = None
         ticket.handler_id = None
+    if back == Status.DISPATCHED and not still_counted(ticket.sign_due_at, ticket.merged_at):
+        ticket.sign_due_at = now + timedelta(
+            seconds=domain.settings.deadlines.sign_window_seconds)
     ticket.merged_into_id = None
     ticket.merged_at = None
     ticket.merged_from_status = None

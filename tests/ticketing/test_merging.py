@@ -344,6 +344,10 @@ def test_unmerge_puts_a_ticket_back_where_it_was(sessions: sessionmaker[Session]
                         reason="不是同一问题")
         s.commit()
         assert second.status == Status.DISPATCHED and second.unit_id == primary.unit_id
+        # Its sign window had not ended when merged: a new one from the split.
+        window = timedelta(seconds=domain.settings.deadlines.sign_window_seconds)
+        split_at = service.events_of(session=s, ticket=second)[-1].at
+        assert second.sign_due_at == split_at + window
         assert third.status == Status.ACCEPTED and third.unit_id is None
         for t in (second, third):
             assert t.merged_into_id is None and t.merged_at is None
