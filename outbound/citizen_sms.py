@@ -60,6 +60,7 @@ STEP_OF_ACTION: dict[str, CitizenStep] = {
     "request_info": CitizenStep.INFO_REQUESTED,
     Action.CLOSE.value: CitizenStep.CLOSED,
     Action.ANSWER.value: CitizenStep.CLOSED,  # 直接答复: closed at intake
+    Action.CLOSE_MERGED.value: CitizenStep.CLOSED,  # 并单: closed with its group's primary
 }
 
 
@@ -94,7 +95,9 @@ def info_text(domain: Domain, ticket: Ticket, question: str, url: str) -> str:
 
 def closed_text(domain: Domain, ticket: Ticket, url: str) -> str:
     head = f"{SIGNATURE}您的工单{ticket.number}已办结，"
-    tail = f"。{REPLY_CODES_TEXT}详情{url}"
+    # A merged ticket is not surveyed (its group is, once, through the primary): no codes.
+    codes = "" if ticket.merged_into_id is not None else REPLY_CODES_TEXT
+    tail = f"。{codes}详情{url}"
     room = MAX_CHARS - len(head) - len(tail)
     return head + citizen.short_answer(ticket, room) + tail
 

@@ -19,8 +19,9 @@ from outbound.policies import insert_ignore, task_row
 from outbound.rounds import dispatch_rounds
 from outbound.survey import allowed_at
 from ticketing.context import Domain
+from ticketing.merging import surveyable
 from ticketing.models import SupervisionCase, SupervisionLink, SurveyResult, Ticket
-from ticketing.queries import contactable, queued_since, waiting_too_long_to_wait
+from ticketing.queries import queued_since, waiting_too_long_to_wait
 from ticketing.states import ASSIGNED_STATUSES, Status, values
 
 ASSIGNED = values(ASSIGNED_STATUSES)
@@ -137,8 +138,9 @@ def plan_utility_calls(*, session: Session, domain: Domain, now: datetime) -> in
 
 
 def plan_surveys(*, session: Session, domain: Domain, now: datetime) -> int:
-    """Closed, a number to call and contact allowed, no survey result and no survey task
-    for this closure."""
+    """Closed, a number to call and contact allowed (for a 并单 group: the primary, called
+    on its own or a merged caller's number, ticketing.merging.surveyable), no survey
+    result and no survey task for this closure."""
     no_task = ~select(OutboundTask.id).where(
         OutboundTask.ticket_id == Ticket.id, OutboundTask.kind == Kind.SURVEY_CALL.value,
         OutboundTask.round == Ticket.redo_count,
@@ -149,7 +151,7 @@ def plan_surveys(*, session: Session, domain: Domain, now: datetime) -> int:
     ).exists()
     closed = session.execute(
         select(Ticket.id, Ticket.redo_count, Ticket.closed_at)
-        .where(Ticket.status == Status.CLOSED.value, contactable(), no_task, no_result)
+        .where(Ticket.status == Status.CLOSED.value, surveyable(), no_task, no_result)
     ).all()
     rows = [task_row(ticket_id=tid, kind=Kind.SURVEY_CALL.value, round_=redo, step=0,
                      due_at=allowed_at(domain, max(closed_at or now, now)), now=now)

@@ -32,8 +32,8 @@ from outbound.policies import (
 from outbound.timing import in_quiet_hours, local_day_start, next_allowed, next_day_start
 from ticketing import citizen, service
 from ticketing.context import Domain
+from ticketing.merging import survey_phone
 from ticketing.models import SurveyResult, Ticket
-from ticketing.queries import may_contact
 from ticketing.states import Status
 
 Q_RESOLVED = "您反映的问题是否已经解决？已解决请按1，未解决请按2。"
@@ -52,12 +52,16 @@ def survey_result(session: Session, ticket: Ticket, round_: int) -> SurveyResult
     ).first()
 
 
-def _survey_wanted(session: Session, task: OutboundTask, ticket: Ticket) -> bool:
-    return (ticket.status == Status.CLOSED.value and ticket.redo_count == task.round
-            and may_contact(ticket) and survey_result(session, ticket, task.round) is None)
+def _survey_wanted(session: Session, task: OutboundTask, ticket: Ticket) -> str | None:
+    """The number to survey on, None when the survey is no longer wanted. One survey per
+    并单 group, on its primary (ticketing.merging.survey_phone picks whose number)."""
+    if (ticket.status != Status.CLOSED.value or ticket.redo_count != task.round
+            or survey_result(session, ticket, task.round) is not None):
+        return None
+    return survey_phone(session=session, ticket=ticket)
 
 
-def _quiet_or_capped(session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
+def _quiet_or_capped(session: Session, domain: Domain, task: OutboundTask, phone: str,
                      now: datetime, *, count_cap: bool) -> bool:
     """Postpone the task (and say True) during quiet hours or over the daily cap."""
     o = domain.settings.outbound
@@ -68,7 +72,7 @@ def _quiet_or_capped(session: Session, domain: Domain, task: OutboundTask, ticke
         placed_today = session.scalar(
             select(func.count(OutboundAttempt.id)).where(
                 OutboundAttempt.kind == Kind.SURVEY_CALL.value,
-                OutboundAttempt.to_phone == ticket.caller_phone,
+                OutboundAttempt.to_phone == phone,
                 OutboundAttempt.started_at >= local_day_start(now, tz=domain.tz),
             )
         ) or 0
@@ -131,12 +135,13 @@ def apply_answer(*, session: Session, domain: Domain, ticket: Ticket, keys: str,
 class SurveyCall:
     def prepare(self, *, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
                 now: datetime) -> Target | None:
-        if not _survey_wanted(session, task, ticket):
+        phone = _survey_wanted(session, task, ticket)
+        if phone is None:
             cancel(task, now, "not_wanted")
             return None
-        if _quiet_or_capped(session, domain, task, ticket, now, count_cap=True):
+        if _quiet_or_capped(session, domain, task, phone, now, count_cap=True):
             return None
-        return Target(channel="call", phone=ticket.caller_phone or "")
+        return Target(channel="call", phone=phone)
 
     def conversation(self, *, sessions: sessionmaker[Session], domain: Domain,
                      task: OutboundTask, attempt: OutboundAttempt, ticket: Ticket
@@ -172,15 +177,16 @@ def reply_code(ticket: Ticket) -> str:
 class SurveySms:
     def prepare(self, *, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
                 now: datetime) -> Target | None:
-        if not _survey_wanted(session, task, ticket):
+        phone = _survey_wanted(session, task, ticket)
+        if phone is None:
             cancel(task, now, "not_wanted")
             return None
-        if _quiet_or_capped(session, domain, task, ticket, now, count_cap=False):
+        if _quiet_or_capped(session, domain, task, phone, now, count_cap=False):
             return None
         text = (f"【12345】您反映的问题（工单{ticket.number}）已办结，回访电话未能接通。"
                 f"请回复“{reply_code(ticket)}”加两位数字评价：第一位 1已解决/2未解决，"
                 "第二位 1满意/2不满意。")
-        return Target(channel="sms", phone=ticket.caller_phone or "", text=text)
+        return Target(channel="sms", phone=phone, text=text)
 
     def conversation(self, **_: object) -> Conversation:
         raise TypeError("an SMS has no conversation")

@@ -97,6 +97,8 @@ def awaiting_survey(*, session: Session, phone: str, now: datetime) -> list[Tick
         select(Ticket).where(
             _filed_from(phone),
             Ticket.status == Status.CLOSED.value, Ticket.no_contact.is_(False),
+            # A merged ticket is surveyed through its primary (ticketing.merging).
+            Ticket.merged_into_id.is_(None),
             Ticket.closed_at >= now - timedelta(days=RECENT_CLOSED_DAYS), ~answered)
         .order_by(Ticket.closed_at.desc(), Ticket.id.desc())))
 

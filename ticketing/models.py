@@ -163,6 +163,12 @@ class Ticket(Base):
     redo_count: Mapped[int] = mapped_column(Integer, default=0)
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     duplicate_count: Mapped[int] = mapped_column(Integer, default=0)
+    # 并单 (ticketing.merging): the group's primary, when this ticket was merged into one;
+    # kept after the group is closed (the record of whose answer it got). The status it
+    # was merged from is what 拆单 restores; merged_at bounds what the figures still count.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    merged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    merged_from_status: Mapped[str | None] = mapped_column(String(16))
     reply_text: Mapped[str | None] = mapped_column(Text)
     # The handler's structured answer (ticketing.service.REPLY_OUTCOMES) and, unless
     # resolved, why; compared with the citizen's survey answer (办理情况契合度).

@@ -92,10 +92,11 @@ def same_identified_caller(e164: str) -> Any:
     return and_(Ticket.caller_phone == e164, Ticket.caller_phone_keyed.is_(False))
 
 
-def contactable() -> Any:
+def contactable(tickets: Any = Ticket) -> Any:
     """Tickets whose citizen may be called or texted back (回访, SMS): a number, and no
-    "do not call me back". A keyed-in number is good enough to call."""
-    return and_(Ticket.no_contact.is_(False), Ticket.caller_phone.is_not(None))
+    "do not call me back". A keyed-in number is good enough to call. ``tickets``: an
+    alias of Ticket, to ask it of another row of the same query."""
+    return and_(tickets.no_contact.is_(False), tickets.caller_phone.is_not(None))
 
 
 def may_contact(ticket: Ticket) -> bool:

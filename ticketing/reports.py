@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, aliased, joinedload, sessionmaker
 from ticketing.actors import Actor
 from ticketing.classify import KIND_LABELS, UTILITY_CATEGORIES, category_label
 from ticketing.inputs import csv_cell
+from ticketing.merging import still_counted, still_counted_sql
 from ticketing.models import SurveyResult, Ticket, TicketEvent, Unit, UTCDateTime
 from ticketing.phones import domestic
 from ticketing.queries import (
@@ -68,6 +69,9 @@ class Figures:
     # 直接答复: answered at intake, never dispatched; 直办率 = these over all tickets.
     answered_directly: int = 0
     direct_answer_rate: float | None = None
+    # 并单: tickets merged into another's group (ticketing.merging.still_counted says what
+    # they still count for).
+    merged: int = 0
 
     def as_dict(self) -> dict[str, float | int | None]:
         return asdict(self)
@@ -122,7 +126,8 @@ def loop_counts(*, session: Session, conds: list[Any], now: datetime,
     # A ticket counts for on-time closure (and feedback) once it is closed or its deadline
     # has passed.
     due = and_(counted, Ticket.due_at.is_not(None),
-               or_(Ticket.closed_at.is_not(None), Ticket.due_at <= now))
+               or_(Ticket.closed_at.is_not(None), Ticket.due_at <= now),
+               still_counted_sql(Ticket.due_at))
     answered = and_(counted, survey.outcome == "answered")
     heard_resolved = survey.resolved.is_(True)
     said = and_(Ticket.reply_outcome.is_not(None), Ticket.reply_outcome != "")
@@ -176,7 +181,8 @@ def figures(
         conds.append(Ticket.unit_id.in_(select(Unit.id).where(Unit.path.startswith(unit.path))))
     rows = session.scalars(select(Ticket).where(*conds)).all()
     counted = [t for t in rows if t.status != Status.EXCLUDED.value]
-    dispatched = [t for t in counted if t.dispatched_at is not None]
+    dispatched = [t for t in counted if t.dispatched_at is not None
+                  and still_counted(t.sign_due_at, t.merged_at)]
     signed_in_time = [
         t for t in dispatched
         if t.signed_at is not None and t.sign_due_at is not None and t.signed_at <= t.sign_due_at
@@ -204,7 +210,8 @@ def figures(
               if s.outcome == "answered" and s.score is not None]
     in_window, utilities = utility_dispatch(session=session, conds=conds, now=now,
                                             window=utility_window)
-    closed = [t for t in counted if t.closed_at is not None]
+    # A merged ticket's closure is its primary's: the group's handling time counts once.
+    closed = [t for t in counted if t.closed_at is not None and t.merged_at is None]
     hours = [(t.closed_at - t.received_at).total_seconds() / 3600 for t in closed
              if t.closed_at is not None]
     return Figures(
@@ -236,6 +243,7 @@ def figures(
         match_rate=loop.match_rate,
         closed=len(closed),
         average_handling_hours=round(sum(hours) / len(hours), 2) if hours else None,
+        merged=sum(1 for t in counted if t.merged_into_id is not None),
     )
 
 
@@ -251,14 +259,16 @@ def utility_dispatch(*, session: Session, conds: list[Any], now: datetime,
         .scalar_subquery()
     )
     rows = session.execute(
-        select(Ticket.received_at, type_coerce(first, UTCDateTime()))
+        select(Ticket.received_at, type_coerce(first, UTCDateTime()), Ticket.merged_at)
         .where(*conds, Ticket.category.in_(sorted(UTILITY_CATEGORIES)),
                Ticket.status != Status.EXCLUDED.value)
     ).all()
     in_window = counted = 0
-    for received, dispatched in rows:
+    for received, dispatched, merged_at in rows:
         if dispatched is None and received + window > now:
             continue  # still inside its window: not late yet, not on time yet
+        if not still_counted(received + window, merged_at):
+            continue
         counted += 1
         in_window += dispatched is not None and dispatched <= received + window
     return in_window, counted

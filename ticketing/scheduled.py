@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 from ticketing import service
 from ticketing.actors import Actor
 from ticketing.context import Domain
+from ticketing.merging import surveyable
 from ticketing.models import SurveyResult, Ticket
-from ticketing.queries import contactable, queued_since, waiting_utilities
+from ticketing.queries import queued_since, waiting_utilities
 from ticketing.states import Status
 
 
@@ -56,8 +57,9 @@ def escalate_waiting_utilities(*, session: Session, domain: Domain) -> list[Tick
 
 def archive_unsurveyable(*, session: Session, domain: Domain) -> list[Ticket]:
     """Archive closed tickets nobody can survey — no number, or the citizen asked for no
-    callback (since the closure), or the survey of this closure found them unreachable
-    (since then) — once settings.verification.archive_unsurveyable_days have passed. A
+    callback (since the closure), a ticket merged into another's group (surveyed through
+    its primary), or the survey of this closure found them unreachable (since then) — once
+    settings.verification.archive_unsurveyable_days have passed. A
     survey that arrives before that (an SMS reply) still counts."""
     now = domain.now()
     cutoff = now - timedelta(days=domain.settings.verification.archive_unsurveyable_days)
@@ -68,7 +70,7 @@ def archive_unsurveyable(*, session: Session, domain: Domain) -> list[Ticket]:
     due = session.scalars(
         select(Ticket)
         .where(Ticket.status == Status.CLOSED.value,
-               or_(and_(~contactable(), Ticket.closed_at <= cutoff), unreachable))
+               or_(and_(~surveyable(), Ticket.closed_at <= cutoff), unreachable))
         .order_by(Ticket.id)
         .with_for_update(skip_locked=True)
     ).all()

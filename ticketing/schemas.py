@@ -67,6 +67,32 @@ class Reason(Strict):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+TicketRef = Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[0-9]+$")]
+
+
+class MergeBody(Strict):
+    """并单: the tickets (numbers or ids) to merge into the one in the path."""
+
+    others: list[TicketRef] = Field(min_length=1, max_length=50)
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class GroupMemberOut(BaseModel):
+    number: str
+    status: str
+    subject: str
+    received_at: datetime
+    merged_at: datetime | None
+
+
+class GroupOut(BaseModel):
+    """A 并单 group: its primary and the tickets merged into it (closed ones included)."""
+
+    primary: str
+    primary_status: str
+    members: list[GroupMemberOut]
+
+
 class OptionalNote(Strict):
     note: str | None = Field(default=None, max_length=2000)
 
@@ -196,6 +222,7 @@ class TicketOut(BaseModel):
     redo_count: int
     duplicate_of: int | None
     duplicate_count: int
+    merged_into: int | None = Field(default=None, description="并单: the group's primary (id)")
     reply_text: str | None
     reply_outcome: str | None = None
     reply_reason: str | None = None
@@ -238,6 +265,7 @@ class TicketOut(BaseModel):
             escalated=t.escalated, redo_count=t.redo_count,
             duplicate_of=t.duplicate_of_id if link else None,
             duplicate_count=t.duplicate_count if link else 0, reply_text=t.reply_text,
+            merged_into=t.merged_into_id,
             reply_outcome=t.reply_outcome, reply_reason=t.reply_reason,
             exclusion_reason=t.exclusion_reason, exclusion_text=t.exclusion_text,
             received_at=t.received_at, dispatched_at=t.dispatched_at,

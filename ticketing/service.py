@@ -148,13 +148,17 @@ def _apply(
     now: datetime,
     reason: str | None = None,
     data: dict[str, Any] | None = None,
+    to: Status | None = None,
 ) -> Status:
-    """Check the transition table, move the ticket and audit it. Returns the old status."""
+    """Check the transition table, move the ticket and audit it. Returns the old status.
+    ``to``: where the ticket goes when the table's target is nominal (拆单 goes back to
+    the state the ticket was merged from)."""
     if actor.role != Role.SYSTEM and not may_see_ticket(actor, ticket):
         raise NotFound(f"ticket {ticket.number} not found")
     old = Status(ticket.status)
     t = transition_for(old, action, actor.role, reason)
-    ticket.status = t.target.value
+    target = to or t.target
+    ticket.status = target.value
     ticket.updated_at = now
     record_event(
         session=session,
@@ -162,12 +166,16 @@ def _apply(
         actor=actor,
         action=action.value,
         from_status=old.value,
-        to_status=t.target.value,
+        to_status=target.value,
         note=reason,
         data=data,
         at=now,
     )
     return old
+
+
+# The one way another core module (ticketing.merging) moves a ticket through the table.
+apply_transition = _apply
 
 
 # --- creation ------------------------------------------------------------------------
@@ -542,6 +550,9 @@ def dispatch(
     ticket.dispatched_at = now
     ticket.sign_due_at = now + timedelta(seconds=domain.settings.deadlines.sign_window_seconds)
     ticket.signed_at = None
+    from ticketing import merging  # builds on this module
+
+    merging.follow_primary(session=session, primary=ticket, actor=actor)
     session.flush()
     return ticket
 
@@ -645,6 +656,11 @@ def close(
     _apply(session=session, ticket=ticket, actor=actor, action=Action.CLOSE, now=now, reason=note,
            data={"outcome": ticket.reply_outcome})
     ticket.closed_at = now
+    # 并单: the tickets merged into this one are closed with its answer. Imported here:
+    # merging builds on this module.
+    from ticketing import merging
+
+    merging.close_members(session=session, domain=domain, primary=ticket, actor=actor)
     session.flush()
     return ticket
 
@@ -756,6 +772,9 @@ def reject_redo(
         calendar=domain.calendar,
         working_days=domain.settings.deadlines.redo_working_days,
     )
+    from ticketing import merging  # builds on this module
+
+    merging.reopen_members(session=session, domain=domain, primary=ticket)
     session.flush()
     return ticket
 

@@ -22,6 +22,7 @@ class Status(StrEnum):
     RETURNED = "returned"  # 退单: back to the dispatch queue
     EXCLUDED = "excluded"  # 剔除: unreasonable demand, left out of the rates
     EXCLUSION_REQUESTED = "excl_requested"  # 剔除 asked for by the handler, for a supervisor
+    MERGED = "merged"  # 并单: handled as part of another ticket's group (ticketing.merging)
 
 
 class Action(StrEnum):
@@ -40,6 +41,10 @@ class Action(StrEnum):
     SEND_BACK = "send_back"  # 核实退回: the answer does not hold; back to the handler
     REQUEST_EXCLUSION = "request_exclusion"  # 申请剔除 (handler, reason from a list)
     DENY_EXCLUSION = "deny_exclusion"  # 剔除申请不予通过: back to the handler
+    MERGE = "merge"  # 并单: into an open primary ticket
+    UNMERGE = "unmerge"  # 拆单: a merge made by mistake, undone
+    CLOSE_MERGED = "close_merged"  # closed with the primary of its group, with its answer
+    REOPEN_MERGED = "reopen_merged"  # the primary is redone (驳回重办): merged again
 
 
 class Role(StrEnum):
@@ -63,6 +68,7 @@ STATUS_LABELS: dict[Status, str] = {
     Status.RETURNED: "已退单",
     Status.EXCLUDED: "已剔除",
     Status.EXCLUSION_REQUESTED: "剔除待审核",
+    Status.MERGED: "已并单",
 }
 
 ACTION_LABELS: dict[Action, str] = {
@@ -81,6 +87,10 @@ ACTION_LABELS: dict[Action, str] = {
     Action.SEND_BACK: "核实退回",
     Action.REQUEST_EXCLUSION: "申请剔除",
     Action.DENY_EXCLUSION: "驳回剔除申请",
+    Action.MERGE: "并单",
+    Action.UNMERGE: "拆单",
+    Action.CLOSE_MERGED: "随主单办结",
+    Action.REOPEN_MERGED: "随主单重办",
 }
 
 
@@ -181,6 +191,17 @@ TRANSITIONS: dict[Action, Transition] = {
             Status.DISPATCHED,
             _SUPERVISING | {Role.OPERATOR},
         ),
+        # 并单 is the hotline's call, never a handler's: a handler could hide a late ticket
+        # in another's group. Only an open ticket is merged; UNMERGE puts it back in the
+        # state it was merged from (ticketing.merging.unmerge), the target here is nominal.
+        Transition(Action.MERGE, _OPEN_STATES, Status.MERGED,
+                   frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN})),
+        Transition(Action.UNMERGE, frozenset({Status.MERGED}), Status.ACCEPTED,
+                   frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN}), needs_reason=True),
+        Transition(Action.CLOSE_MERGED, frozenset({Status.MERGED}), Status.CLOSED,
+                   frozenset({Role.SYSTEM})),
+        Transition(Action.REOPEN_MERGED, frozenset({Status.CLOSED}), Status.MERGED,
+                   frozenset({Role.SYSTEM})),
         # Answered on the spot: never dispatched, closed at intake (counted as 直办率).
         Transition(Action.ANSWER, frozenset({Status.DRAFT}), Status.CLOSED, _ALL_STAFF),
     )
@@ -213,7 +234,7 @@ def values(statuses: frozenset[Status]) -> list[str]:
 # nothing that tells which unit or person is on it.
 PUBLIC_STATUS_LABELS: dict[Status, str] = {
     **{s: "已受理" for s in (Status.DRAFT, Status.ACCEPTED, Status.RETURNED)},
-    **{s: "办理中" for s in ASSIGNED_STATUSES},
+    **{s: "办理中" for s in ASSIGNED_STATUSES | {Status.MERGED}},
     **{s: "已办结" for s in FINISHED_STATUSES | {Status.EXCLUDED}},
 }
 

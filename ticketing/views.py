@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config import Settings
-from ticketing import analytics, attachments, citizen, queries, service, supervision
+from ticketing import analytics, attachments, citizen, merging, queries, service, supervision
 from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.deps import DomainDep, Token, require, unit_of_work
@@ -33,6 +33,9 @@ from ticketing.schemas import (
     DispatchBody,
     EventOut,
     ExclusionRequest,
+    GroupMemberOut,
+    GroupOut,
+    MergeBody,
     OptionalNote,
     PenaltyBody,
     Reason,
@@ -220,6 +223,45 @@ def download_attachment(ref: str, attachment_id: int, request: Request, token: T
 def close(ref: str, request: Request, token: Token, domain: DomainDep,
           body: OptionalNote | None = None):
     return _act(request, token, domain, ref, service.close, note=body.note if body else None)
+
+
+def group_out(session: Session, ticket: Ticket, actor: Actor) -> GroupOut:
+    """The 并单 group ``ticket`` is in (as its primary or a member); no members: none."""
+    primary = merging.primary_of(session=session, ticket=ticket) or ticket
+    return GroupOut(
+        primary=primary.number, primary_status=primary.status,
+        members=[GroupMemberOut(number=m.number, status=m.status, subject=m.subject,
+                                received_at=m.received_at, merged_at=m.merged_at)
+                 for m in merging.members(session=session, primary=primary, actor=actor)])
+
+
+@router.post("/tickets/{ref}/merge", response_model=GroupOut)
+def merge(ref: str, body: MergeBody, request: Request, token: Token, domain: DomainDep):
+    """并单: merge open duplicates into this open ticket; one answer and one survey then
+    cover the group, and every caller is texted the answer (docs/metrics.md)."""
+    with unit_of_work(request, token) as (session, actor):
+        require(actor, *merging.MERGE_ROLES)
+        primary = service.get_ticket(session=session, actor=actor, ref=ref)
+        others = [service.get_ticket(session=session, actor=actor, ref=r) for r in body.others]
+        merging.merge(session=session, domain=domain, primary=primary, others=others,
+                      actor=actor, reason=body.reason)
+        out = group_out(session, primary, actor)
+        session.commit()
+        return out
+
+
+@router.post("/tickets/{ref}/unmerge", response_model=TicketOut)
+def unmerge(ref: str, body: Reason, request: Request, token: Token, domain: DomainDep):
+    """拆单: a ticket merged by mistake leaves its group, back to the state it had."""
+    return _act(request, token, domain, ref, merging.unmerge, *merging.MERGE_ROLES,
+                reason=body.reason)
+
+
+@router.get("/tickets/{ref}/group", response_model=GroupOut)
+def group(ref: str, request: Request, token: Token):
+    with unit_of_work(request, token) as (session, actor):
+        return group_out(session, service.get_ticket(session=session, actor=actor, ref=ref),
+                         actor)
 
 
 @router.post("/tickets/{ref}/send_back", response_model=TicketOut)

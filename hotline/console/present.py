@@ -181,7 +181,7 @@ def available_actions(status: str, actor: Actor) -> list[Action]:
     st = Status(status)
     order = (Action.ACCEPT, Action.DISPATCH, Action.SIGN, Action.REPLY, Action.CLOSE,
              Action.SEND_BACK, Action.RETURN, Action.REQUEST_EXCLUSION, Action.REASSIGN,
-             Action.REJECT, Action.EXCLUDE, Action.DENY_EXCLUSION)
+             Action.REJECT, Action.EXCLUDE, Action.DENY_EXCLUSION, Action.UNMERGE)
     return [a for a in order
             if actor.role in TRANSITIONS[a].roles and st in TRANSITIONS[a].sources]
 

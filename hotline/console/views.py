@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import Annotated
@@ -15,14 +16,14 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from hotline.console import auth, present, recordings
 from hotline.console.web import Work, error_page, is_htmx, page, render, work
-from ticketing import analytics, attachments, queries, service, supervision
+from ticketing import analytics, attachments, merging, queries, service, supervision
 from ticketing.context import Domain
 from ticketing.directory import authenticate, end_sessions
 from ticketing.inputs import BadCharacters, ascii_int, clean_text
 from ticketing.models import Ticket, Unit, User
 from ticketing.points import PENALTIES, PENALTY_ROLES, flag_penalty
 from ticketing.reports import export_csv
-from ticketing.service import InvalidInput
+from ticketing.service import InvalidInput, NotFound
 from ticketing.states import (
     ACTION_LABELS,
     OPEN_STATUSES,
@@ -354,6 +355,8 @@ def render_ticket(request: Request, w: Work, ticket: Ticket, *, status: int = 20
         handlers = list(w.session.scalars(
             select(User).where(User.role == Role.HANDLER.value, User.active.is_(True))
             .order_by(User.unit_id, User.id)))
+    days = w.domain.settings.analytics.related_window_days
+    may_merge = w.actor.role in merging.MERGE_ROLES
     duplicate_of = (queries.linked_original(ticket)
                     if queries.may_see_link(w.actor, ticket) else None)
     threshold = w.domain.settings.asr.low_confidence
@@ -366,6 +369,14 @@ def render_ticket(request: Request, w: Work, ticket: Ticket, *, status: int = 20
         "related": related,
         "related_days": w.domain.settings.analytics.related_window_days,
         "supervision": supervision.cases_of_ticket(session=w.session, ticket_id=ticket.id),
+        # 并单: the group this ticket is in, and what may be merged into it from here.
+        "merged_into": merging.primary_of(session=w.session, ticket=ticket),
+        "members": merging.members(session=w.session, primary=ticket, actor=w.actor),
+        "may_merge": may_merge and queries.is_open(ticket.status)
+        and ticket.merged_into_id is None,
+        "merge_candidates": merging.candidates(
+            session=w.session, actor=w.actor, ticket=ticket,
+            since=now - timedelta(days=days)) if may_merge else [],
         "v": view,
         "ticket": ticket,
         "events": queries.visible_events(session=w.session, actor=w.actor, ticket=ticket),
@@ -453,6 +464,8 @@ def _perform(w: Work, ticket: Ticket, action: Action, form: dict[str, str],
             service.exclude(**common, reason=reason)
         case Action.REJECT:
             service.reject_redo(**common, reason=reason)
+        case Action.UNMERGE:
+            merging.unmerge(**common, reason=reason)
         case Action.DISPATCH | Action.REASSIGN:
             unit_id = _int_or_none(form["unit_id"], "unit_id")
             if unit_id is None:
@@ -470,7 +483,7 @@ def _perform(w: Work, ticket: Ticket, action: Action, form: dict[str, str],
 CONSOLE_ACTIONS = {a.value: a for a in (
     Action.ACCEPT, Action.DISPATCH, Action.SIGN, Action.REPLY, Action.CLOSE, Action.RETURN,
     Action.EXCLUDE, Action.REJECT, Action.REASSIGN, Action.SEND_BACK,
-    Action.REQUEST_EXCLUSION, Action.DENY_EXCLUSION,
+    Action.REQUEST_EXCLUSION, Action.DENY_EXCLUSION, Action.UNMERGE,
 )}
 
 
@@ -527,6 +540,51 @@ def classification(
             return render_ticket(request, w, ticket, status=status, error=message,
                                  failed="classification", form=form)
         return RedirectResponse(f"/console/tickets/{ticket.number}?done=classification",
+                                status_code=303)
+
+
+def _refs(typed: str) -> list[str]:
+    """Ticket numbers typed in one box, separated by anything that is not a digit."""
+    return re.findall(r"[0-9]+", typed)[:50]
+
+
+# Registered before the generic action route, which would otherwise take "merge".
+@router.post("/tickets/{number}/merge")
+@page
+def merge(
+    number: str,
+    request: Request,
+    csrf: Annotated[str, Form(max_length=128)] = "",
+    others: Annotated[list[str] | None, Form()] = None,
+    typed: Annotated[str, Form(max_length=1000)] = "",
+    reason: Annotated[str, Form(max_length=MAX_REASON)] = "",
+) -> Response:
+    """并单: the duplicates ticked on the page (and any numbers typed) into this ticket;
+    the API's rules (ticketing.merging)."""
+    form = {"typed": typed, "reason": reason}
+    with work(request, csrf=csrf, post=True) as w:
+        primary = service.get_ticket(session=w.session, actor=w.actor, ref=number)
+        ticked = [o for o in (others or [])[:50] if re.fullmatch(r"[0-9]{1,20}", o)]
+        refs = list(dict.fromkeys([*ticked, *_refs(typed)]))
+        try:
+            chosen = []
+            for ref in refs:
+                try:
+                    chosen.append(service.get_ticket(session=w.session, actor=w.actor,
+                                                     ref=ref))
+                except NotFound as exc:
+                    raise InvalidInput("others", f"未找到工单{ref}。") from exc
+            merging.merge(session=w.session, domain=w.domain, primary=primary,
+                          others=chosen, actor=w.actor,
+                          reason=clean_text(reason, field="reason", multiline=True))
+            w.session.commit()
+        except REFUSALS as exc:
+            w.session.rollback()
+            status, message = refusal(exc)
+            primary = service.get_ticket(session=w.session, actor=w.actor, ref=number)
+            return render_ticket(request, w, primary, status=status, error=message,
+                                 failed="merge", form=form)
+        return RedirectResponse(f"/console/tickets/{primary.number}?done=merge#merge",
                                 status_code=303)
 
 

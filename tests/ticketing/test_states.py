@@ -40,6 +40,11 @@ EXPECTED_TARGET = {
     Action.SEND_BACK: Status.SIGNED,
     Action.REQUEST_EXCLUSION: Status.EXCLUSION_REQUESTED,
     Action.DENY_EXCLUSION: Status.SIGNED,
+    Action.MERGE: Status.MERGED,
+    # Nominal: 拆单 goes back to the state the ticket was merged from (test_merging.py).
+    Action.UNMERGE: Status.ACCEPTED,
+    Action.CLOSE_MERGED: Status.CLOSED,
+    Action.REOPEN_MERGED: Status.MERGED,
 }
 
 ALLOWED_FROM = {
@@ -59,6 +64,13 @@ ALLOWED_FROM = {
     Action.SEND_BACK: {Status.REPLIED},
     Action.REQUEST_EXCLUSION: {Status.SIGNED},
     Action.DENY_EXCLUSION: {Status.EXCLUSION_REQUESTED},
+    # 并单: only an open ticket joins a group; only a merged one leaves it or is closed
+    # with its primary.
+    Action.MERGE: {Status.DRAFT, Status.ACCEPTED, Status.DISPATCHED, Status.SIGNED,
+                   Status.REPLIED, Status.RETURNED, Status.EXCLUSION_REQUESTED},
+    Action.UNMERGE: {Status.MERGED},
+    Action.CLOSE_MERGED: {Status.MERGED},
+    Action.REOPEN_MERGED: {Status.CLOSED},
 }
 
 PAIRS = [(s, a) for a in Action for s in Status]
@@ -93,7 +105,7 @@ def test_table_matches_expectations() -> None:
 
 @pytest.mark.parametrize("action", [Action.RETURN, Action.EXCLUDE, Action.REJECT,
                                     Action.SEND_BACK, Action.REQUEST_EXCLUSION,
-                                    Action.DENY_EXCLUSION])
+                                    Action.DENY_EXCLUSION, Action.UNMERGE])
 def test_reason_required(action: Action) -> None:
     source = next(iter(ALLOWED_FROM[action]))
     for blank in (None, "", "   "):
@@ -114,6 +126,10 @@ def test_reason_required(action: Action) -> None:
         (Action.REQUEST_EXCLUSION, Role.OPERATOR),
         (Action.ACCEPT, Role.HANDLER),
         (Action.REASSIGN, Role.HANDLER),
+        (Action.MERGE, Role.HANDLER),  # a handler could hide a late ticket in a group
+        (Action.UNMERGE, Role.HANDLER),
+        (Action.CLOSE_MERGED, Role.OPERATOR),  # only with the primary's closure
+        (Action.REOPEN_MERGED, Role.SUPERVISOR),  # only with the primary's redo
     ],
 )
 def test_role_not_allowed(action: Action, role: Role) -> None:

@@ -1,0 +1,121 @@
+"""并单 through the real outbound worker: when the primary is closed every caller of the group
+is texted the answer once (WebhookSms to the loopback SMS gateway stand-in), and the group
+gets one survey call (the scripted dialer: who is called, and how often, is scheduling
+logic). On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from outbound.citizen_sms import REPLY_CODES_TEXT
+from outbound.inbound_sms import Handled, receive
+from outbound.models import Kind
+from outbound.sms import WebhookSms
+from outbound.worker import OutboundWorker
+from tests.outbound.support import (
+    Script,
+    ScriptedDialer,
+    close_ticket,
+    drive,
+    new_ticket,
+    tasks,
+    ticket,
+)
+from tests.support.city import City
+from tests.support.nodes import SmsGateway
+from ticketing import merging, service
+from ticketing.context import Domain
+from ticketing.models import SurveyResult
+from ticketing.phones import normalise
+
+PRIMARY, SECOND, THIRD = "13811110001", "13811110002", "13811110003"
+WATER = "朝阳区望京西园三区{n}号楼停水了，一直没来水"
+
+
+@pytest.fixture
+def gateway() -> Iterator[SmsGateway]:
+    g = SmsGateway()
+    yield g
+    g.close()
+
+
+def _closed_texts(gateway: SmsGateway, phone: str) -> list[str]:
+    return [m["text"] for m in gateway.to(normalise(phone) or phone) if "已办结" in m["text"]]
+
+
+def _group(sessions: sessionmaker[Session], domain: Domain, city: City,
+           primary_kw: dict[str, object]) -> tuple[str, str, str]:
+    numbers = (new_ticket(sessions, domain, city, demand=WATER.format(n=5), phone=PRIMARY,
+                          **primary_kw),  # type: ignore[arg-type]
+               new_ticket(sessions, domain, city, demand=WATER.format(n=6), phone=SECOND),
+               new_ticket(sessions, domain, city, demand=WATER.format(n=7), phone=THIRD))
+    supervisor = city.actor("supervisor")
+    with sessions() as s:
+        primary, *others = (service.get_ticket(session=s, actor=supervisor, ref=n)
+                            for n in numbers)
+        merging.merge(session=s, domain=domain, primary=primary, others=others,
+                      actor=supervisor, reason="同一小区停水")
+        s.commit()
+    return numbers
+
+
+def _survey_calls(dialer: ScriptedDialer) -> list[str]:
+    citizens = {PRIMARY, SECOND, THIRD}
+    return [phone for phone, _ in dialer.calls if phone in citizens]
+
+
+def test_each_caller_is_texted_the_answer_once_and_the_group_surveyed_once(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City,
+        gateway: SmsGateway) -> None:
+    numbers = _group(ob_sessions, ob_domain, ob_city, {})
+    close_ticket(ob_sessions, ob_domain, ob_city, numbers[0])  # "已修复", resolved
+    dialer = ScriptedDialer({PRIMARY: Script(["11"])})
+    worker = OutboundWorker(sessions=ob_sessions, domain=ob_domain, dialer=dialer,
+                            sms=WebhookSms(gateway.url), name="test-worker")
+    drive(worker, lambda: ticket(ob_sessions, numbers[0]).status == "surveyed"
+          and all(_closed_texts(gateway, p) for p in (PRIMARY, SECOND, THIRD)))
+    worker.plan_now()
+    worker.plan_now()
+    drive(worker, lambda: True)
+
+    for phone, number in zip((PRIMARY, SECOND, THIRD), numbers, strict=True):
+        (text,) = _closed_texts(gateway, phone)
+        assert number in text and "已修复" in text
+        # Only the surveyed caller is offered the reply codes.
+        assert (REPLY_CODES_TEXT in text) is (phone == PRIMARY)
+    assert _survey_calls(dialer) == [PRIMARY]
+    for member in numbers[1:]:
+        assert tasks(ob_sessions, member, Kind.SURVEY_CALL) == []
+        assert ticket(ob_sessions, member).status == "closed"
+    primary_id = ticket(ob_sessions, numbers[0]).id
+    with ob_sessions() as s:
+        results = s.scalars(select(SurveyResult)).all()
+        assert [(r.ticket_id, r.keys) for r in results] == [(primary_id, "11")]
+        # A merged caller answering by SMS anyway finds no survey of theirs awaiting it.
+        assert receive(session=s, domain=ob_domain, sender=SECOND, text="22",
+                       ref="sms-1") == Handled.SURVEY_NOT_AWAITED
+        s.commit()
+        assert len(s.scalars(select(SurveyResult)).all()) == 1
+
+
+def test_the_survey_calls_a_merged_caller_when_the_primary_asked_for_no_callback(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City,
+        gateway: SmsGateway) -> None:
+    numbers = _group(ob_sessions, ob_domain, ob_city, {"no_contact": True})
+    close_ticket(ob_sessions, ob_domain, ob_city, numbers[0])
+    dialer = ScriptedDialer({SECOND: Script(["12"])})
+    worker = OutboundWorker(sessions=ob_sessions, domain=ob_domain, dialer=dialer,
+                            sms=WebhookSms(gateway.url), name="test-worker")
+    drive(worker, lambda: ticket(ob_sessions, numbers[0]).status == "surveyed"
+          and all(_closed_texts(gateway, p) for p in (SECOND, THIRD)))
+    assert _survey_calls(dialer) == [SECOND]
+    assert _closed_texts(gateway, PRIMARY) == []  # no callback means no SMS either
+    primary_id = ticket(ob_sessions, numbers[0]).id
+    with ob_sessions() as s:
+        (result,) = s.scalars(select(SurveyResult)).all()
+        assert result.ticket_id == primary_id
+        assert (result.resolved, result.satisfied) == (True, False)

@@ -1,0 +1,288 @@
+"""并单: a supervisor or operator merges duplicates into one primary ticket, so that one
+answer and one satisfaction survey cover the group and every caller still hears the result.
+
+The rules (docs/metrics.md, "并单"):
+
+- Only operators, supervisors and admins merge (the MERGE transition's roles): a handler
+  could otherwise hide a late ticket in someone else's group.
+- Primary and merged tickets are open; a ticket is never merged into itself, into a merged
+  ticket, nor is a primary merged into another (groups are one level deep, so no cycle can
+  form: 拆单 the group first).
+- Same unit: a merged ticket is held by the primary's unit, or by none yet (then the
+  primary's unit takes it over; 拆单 hands it back to the dispatch queue). A ticket with
+  another unit is refused: 改派 it first, so no unit loses a ticket without a decision.
+  When the primary is dispatched or 改派'd later, its merged tickets follow it.
+- Never across the confidential flag (as a duplicate link): the group lists its tickets
+  side by side.
+- A merged ticket is in state ``merged``: off the handlers' queues, the sign reminders and
+  the deadline ladder (they take open / assigned states only). Every ticket of the group
+  gets an audited event.
+- When the primary is closed (核实办结), each merged ticket is closed with the same answer
+  (``close_merged``, which the citizen SMS planner texts like any closure).
+- One survey for the group, on the primary (its result is stored there): called to the
+  primary's caller, else, when they asked for no callback or gave no number, to the earliest
+  merged caller who may be called. Merged tickets are never surveyed themselves. When the
+  primary is sent back for redo (驳回重办), they wait for its next answer again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from ticketing.actors import Actor
+from ticketing.context import Domain
+from ticketing.inputs import InvalidInput
+from ticketing.models import Ticket
+from ticketing.queries import caller_visible, contactable, is_open, may_contact, scope_filter
+from ticketing.service import apply_transition, record_event
+from ticketing.states import (
+    AWAITING_DISPATCH_STATUSES,
+    TRANSITIONS,
+    UNDISPATCHED_STATUSES,
+    Action,
+    PermissionDenied,
+    Status,
+    TransitionError,
+    transition_for,
+    values,
+)
+
+GROUP_EVENT = "merge_group"  # on the primary: who was merged into it
+SPLIT_EVENT = "unmerge_group"  # on the primary: who left the group
+FOLLOW_EVENT = "merged_unit"  # on a merged ticket: it followed its primary to another unit
+MERGE_ROLES = TRANSITIONS[Action.MERGE].roles
+CLOSER = Actor.system("merge")
+# A ticket merged from one of these had no unit of its own: 拆单 gives it back no unit.
+_UNIT_LESS = UNDISPATCHED_STATUSES | AWAITING_DISPATCH_STATUSES
+
+
+def members(*, session: Session, primary: Ticket, actor: Actor | None = None) -> list[Ticket]:
+    """Every ticket merged into ``primary`` (still merged, or closed with it), oldest call
+    first; with ``actor``, those in their scope (a primary 改派'd after the merge leaves its
+    merged tickets with the unit they had)."""
+    stmt = select(Ticket).where(Ticket.merged_into_id == primary.id)
+    if actor is not None:
+        stmt = stmt.where(scope_filter(actor))
+    return list(session.scalars(stmt.order_by(Ticket.received_at, Ticket.id)))
+
+
+def primary_of(*, session: Session, ticket: Ticket) -> Ticket | None:
+    if ticket.merged_into_id is None:
+        return None
+    return session.get(Ticket, ticket.merged_into_id)
+
+
+def _has_members(session: Session, ticket: Ticket) -> bool:
+    return session.scalar(select(Ticket.id).where(Ticket.merged_into_id == ticket.id)
+                          .limit(1)) is not None
+
+
+def refusal(session: Session, primary: Ticket, other: Ticket) -> str | None:
+    """Why ``other`` may not join ``primary``'s group, None when it may (its state is the
+    transition table's to judge)."""
+    if other.id == primary.id:
+        return "不能将工单并入其自身。"
+    if _has_members(session, other):
+        return f"工单{other.number}是并单主单，请先拆单再并入。"
+    if other.confidential != primary.confidential:
+        return f"工单{other.number}与主单保密设置不同，不能并单。"
+    if other.unit_id is not None and other.unit_id != primary.unit_id:
+        return f"工单{other.number}由其他单位承办，请先改派到主单的承办单位。"
+    return None
+
+
+def merge(*, session: Session, domain: Domain, primary: Ticket, others: Sequence[Ticket],
+          actor: Actor, reason: str | None = None) -> list[Ticket]:
+    """Merge ``others`` into ``primary``; returns the merged tickets. Everything is checked
+    before anything changes (the caller's transaction holds it all together anyway)."""
+    if actor.role not in MERGE_ROLES:
+        raise PermissionDenied(actor.role, Action.MERGE)
+    if not is_open(primary.status):  # closed, excluded, or itself merged
+        raise TransitionError(Status(primary.status), Action.MERGE)
+    unique = list({t.id: t for t in others}.values())
+    if not unique:
+        raise InvalidInput("others", "请选择要并入的工单。")
+    for other in unique:
+        why = refusal(session, primary, other)
+        if why is not None:
+            raise InvalidInput("others", why)
+        # The table says whether this state may be merged (an already merged, closed or
+        # excluded ticket may not), before the first ticket is changed.
+        transition_for(Status(other.status), Action.MERGE, actor.role, reason)
+    reason = (reason or "").strip() or None
+    now = domain.now()
+    for other in unique:
+        old = apply_transition(session=session, ticket=other, actor=actor, action=Action.MERGE,
+                               now=now, reason=reason, data={"primary": primary.number})
+        other.merged_into_id = primary.id
+        other.merged_at = now
+        other.merged_from_status = old.value
+        if other.unit_id is None:
+            other.unit_id = primary.unit_id
+    # An UPDATE of the primary, so its optimistic lock catches a concurrent merge the other
+    # way round (A into B while B into A: a cycle) or a concurrent closure (a ticket merged
+    # into a primary being closed would never be closed).
+    primary.updated_at = now
+    record_event(session=session, ticket=primary, actor=actor, action=GROUP_EVENT,
+                 note=f"并单：{'、'.join(t.number for t in unique)} 并入本工单",
+                 data={"merged": [t.number for t in unique], "reason": reason}, at=now)
+    session.flush()
+    return unique
+
+
+def unmerge(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor,
+            reason: str) -> Ticket:
+    """拆单: a ticket merged by mistake leaves its group and goes back to the state it was
+    merged from (its 办结 deadline stands); audited on it and on the primary. A dispatched
+    ticket whose sign window had not ended when it was merged gets a new one: the window
+    ran while it was on no one's queue."""
+    primary = primary_of(session=session, ticket=ticket)
+    back = Status(ticket.merged_from_status or Status.ACCEPTED.value)
+    now = domain.now()
+    apply_transition(session=session, ticket=ticket, actor=actor, action=Action.UNMERGE,
+                     now=now, reason=reason,
+                     data={"primary": primary.number if primary else None}, to=back)
+    if back in _UNIT_LESS:
+        ticket.unit_id = None
+        ticket.handler_id = None
+    if back == Status.DISPATCHED and not still_counted(ticket.sign_due_at, ticket.merged_at):
+        ticket.sign_due_at = now + timedelta(
+            seconds=domain.settings.deadlines.sign_window_seconds)
+    ticket.merged_into_id = None
+    ticket.merged_at = None
+    ticket.merged_from_status = None
+    if primary is not None:
+        record_event(session=session, ticket=primary, actor=actor, action=SPLIT_EVENT,
+                     note=f"拆单：{ticket.number} 移出本组（{reason.strip()}）",
+                     data={"unmerged": ticket.number}, at=now)
+    session.flush()
+    return ticket
+
+
+def follow_primary(*, session: Session, primary: Ticket, actor: Actor) -> list[Ticket]:
+    """The primary was just dispatched or 改派'd: the tickets merged into it go with it, so
+    the unit answering the group holds all of it (service.dispatch calls this). Their
+    handler is dropped: 拆单 would otherwise hand one back to a handler of another unit."""
+    moved = []
+    for member in members(session=session, primary=primary):
+        if member.status != Status.MERGED.value or member.unit_id == primary.unit_id:
+            continue
+        member.unit_id = primary.unit_id
+        member.handler_id = None
+        record_event(session=session, ticket=member, actor=actor, action=FOLLOW_EVENT,
+                     note=f"随主单{primary.number}转至{primary.unit.name if primary.unit else ''}",
+                     data={"primary": primary.number,
+                           "unit": primary.unit.code if primary.unit else None})
+        moved.append(member)
+    return moved
+
+
+def close_members(*, session: Session, domain: Domain, primary: Ticket,
+                  actor: Actor) -> list[Ticket]:
+    """The primary was just closed: close every ticket still merged into it with the same
+    answer, at the same moment (service.close calls this)."""
+    now = primary.closed_at or domain.now()
+    closed = []
+    for member in members(session=session, primary=primary):
+        if member.status != Status.MERGED.value:
+            continue
+        apply_transition(session=session, ticket=member, actor=CLOSER,
+                         action=Action.CLOSE_MERGED, now=now,
+                         reason=f"随主单{primary.number}办结",
+                         data={"primary": primary.number, "outcome": primary.reply_outcome,
+                               "closed_by": actor.name})
+        member.reply_text = primary.reply_text
+        member.reply_outcome = primary.reply_outcome
+        member.reply_reason = primary.reply_reason
+        member.replied_at = primary.replied_at
+        member.closed_at = now
+        closed.append(member)
+    return closed
+
+
+def candidates(*, session: Session, actor: Actor, ticket: Ticket, since: datetime,
+               limit: int = 20) -> list[Ticket]:
+    """What the ticket page offers to merge into ``ticket``: open tickets linked to it as
+    duplicates (重复诉求, either way) or of its category in its community since ``since``,
+    that ``actor`` may see with their caller and that a merge would take."""
+    if ticket.merged_into_id is not None or not is_open(ticket.status):
+        return []
+    near = [Ticket.duplicate_of_id == ticket.id]
+    if ticket.duplicate_of_id is not None:
+        near += [Ticket.id == ticket.duplicate_of_id,
+                 Ticket.duplicate_of_id == ticket.duplicate_of_id]
+    if ticket.community:
+        near.append(and_(Ticket.community == ticket.community,
+                         Ticket.category == ticket.category, Ticket.received_at >= since))
+    found = session.scalars(
+        select(Ticket).where(
+            or_(*near), Ticket.id != ticket.id, Ticket.merged_into_id.is_(None),
+            Ticket.status.in_(values(TRANSITIONS[Action.MERGE].sources)),
+            scope_filter(actor), caller_visible(actor))
+        .order_by(Ticket.received_at, Ticket.id).limit(limit))
+    return [t for t in found if refusal(session, ticket, t) is None]
+
+
+def reopen_members(*, session: Session, domain: Domain, primary: Ticket) -> list[Ticket]:
+    """The primary was just sent back for redo (驳回重办): the tickets closed with it wait for
+    its next answer again, so each caller hears that one too (service.reject_redo calls
+    this). An archived one stays archived."""
+    now = domain.now()
+    reopened = []
+    for member in members(session=session, primary=primary):
+        if member.status != Status.CLOSED.value:
+            continue
+        apply_transition(session=session, ticket=member, actor=CLOSER,
+                         action=Action.REOPEN_MERGED, now=now,
+                         reason=f"主单{primary.number}驳回重办", data={"primary": primary.number})
+        member.closed_at = None
+        member.replied_at = None
+        reopened.append(member)
+    return reopened
+
+
+# --- the group's one survey ---------------------------------------------------------------
+
+
+def survey_phone(*, session: Session, ticket: Ticket) -> str | None:
+    """The number the group's survey calls (and texts), None when nobody is to be surveyed:
+    a merged ticket's citizen is surveyed through its primary, never on it."""
+    if ticket.merged_into_id is not None:
+        return None
+    if may_contact(ticket):
+        return ticket.caller_phone
+    for member in members(session=session, primary=ticket):
+        if may_contact(member):
+            return member.caller_phone
+    return None
+
+
+def surveyable() -> Any:
+    """``survey_phone`` is not None, as a WHERE clause on Ticket."""
+    member = aliased(Ticket)
+    a_member_to_call = exists(select(member.id).where(member.merged_into_id == Ticket.id,
+                                                      contactable(member)))
+    return and_(Ticket.merged_into_id.is_(None), contactable() | a_member_to_call)
+
+
+# --- the figures -----------------------------------------------------------------------------
+
+
+def still_counted(deadline: datetime | None, merged_at: datetime | None) -> bool:
+    """Whether a timeliness figure (响应率, 按期办结率, 反馈率, 水电气暖派单及时率) still counts a
+    ticket against ``deadline``: always when it was never merged; a merged ticket only when
+    the deadline had passed before the merge. Otherwise the group counts once, through its
+    primary, and merging a late ticket away cannot hide the lateness."""
+    return merged_at is None or (deadline is not None and deadline <= merged_at)
+
+
+def still_counted_sql(deadline: Any) -> Any:
+    """:func:`still_counted` as an SQL condition on the deadline column ``deadline``, for
+    the grouped figures (ticketing.reports.loop_counts)."""
+    return or_(Ticket.merged_at.is_(None),
+               and_(deadline.is_not(None), deadline <= Ticket.merged_at))
