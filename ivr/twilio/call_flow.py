@@ -30,6 +30,7 @@ from config.settings import Settings
 from ivr import prompts
 from ivr.callrecords import CallOutcome
 from ivr.decisions import (
+    PREFERENCE_SAID,
     AfterAnswer,
     Step,
     after_answer,
@@ -42,7 +43,7 @@ from ivr.decisions import (
     readback_sentence,
     take_turn,
 )
-from ivr.intake import MAX_CALLBACK_DIGITS, FiledTicket, Spool
+from ivr.intake import MAX_CALLBACK_DIGITS, CallJournal, FiledTicket, Spool
 from ivr.ticket_lookup import StatusReport, open_tickets
 from ivr.twilio import twiml
 from ivr.twilio.calls import TwilioCall, TwilioCalls
@@ -231,19 +232,17 @@ class TwilioDialogue:
             call = self.calls.find(call_sid)
             if call is None:
                 return twiml.unknown_call()
-            if call.journal.ticket_number:
-                return self._replay(call)
-            if not call.journal.want_ticket:
+            j = call.journal
+            if j.ticket_number:  # sent again: the same choices said back, one ticket
+                return self._replay(call, preface=_said_back(j))
+            if not j.want_ticket:
                 return twiml.record_again(self.settings, self.urls)
-            said: list[str] = []
             for key in digits[:MAX_CALLBACK_DIGITS]:
                 call.intake.key(key)
                 if key == "0":
                     return self._operator(call)
-                chosen = choose_preference(call.intake, key)
-                if chosen is not None and prompts.text(chosen) not in said:
-                    said.append(prompts.text(chosen))
-            return self._ask_number_or(call, "file", preface="".join(said))
+                choose_preference(call.intake, key)
+            return self._ask_number_or(call, "file", preface=_said_back(j))
 
     def callback_number(self, call_sid: str, digits: str, then: str, attempt: int) -> str:
         """The digits a caller with a withheld number keyed in (or none): kept as their
@@ -431,7 +430,7 @@ class TwilioDialogue:
         return twiml.filed(filed.number, deadline, preface=preface,
                            transcript_pending=not (call.journal.transcript or "").strip())
 
-    def _replay(self, call: TwilioCall) -> str:
+    def _replay(self, call: TwilioCall, preface: str = "") -> str:
         """A webhook Twilio sent again (its first answer timed out): the same answer, and
         nothing recorded twice."""
         j = call.journal
@@ -446,7 +445,7 @@ class TwilioDialogue:
                 emergency = None if t is None or t.emergency in (None, "none") else t.emergency
             if emergency is not None and not call.ended:
                 return self._emergency(call, emergency)  # idempotent: one event
-            return self._filed_twiml(call, filed)
+            return self._filed_twiml(call, filed, preface=preface)
         if j.transcript:
             return self._turn(call, again=True)
         return self._file_and_goodbye(call)
@@ -481,6 +480,11 @@ class TwilioDialogue:
 
     def _settled(self, call: TwilioCall) -> bool:
         return not self.calls.spool.path(call.journal.call_id).exists()
+
+
+def _said_back(j: CallJournal) -> str:
+    """The caller's 保密 / 不要回访 choices, as they are said back before the ticket."""
+    return "".join(prompts.text(PREFERENCE_SAID[k]) for k in PREFERENCE_SAID if getattr(j, k))
 
 
 def _seconds(path: Path) -> float | None:
