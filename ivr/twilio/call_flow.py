@@ -58,7 +58,7 @@ from ivr.twilio.fetch import (
 from telephony.media.wav import AudioFormatError, read_wav
 from ticketing import phones
 from ticketing.context import Domain
-from ticketing.models import Ticket
+from ticketing.models import Ticket, TicketEvent
 
 log = logging.getLogger("hotline.ivr.twilio")
 
@@ -396,10 +396,13 @@ class TwilioDialogue:
         """The urgent ticket and its hand-over event are committed before the <Dial> is
         returned: a caller put through (or cut off) has lost nothing."""
         uri, target = emergency_target(self.settings, number)
-        file_emergency(call.intake, service_number=number, target=target)
-        log.info("call %s: emergency %s hand-over to %s", call.journal.call_id, number, target)
+        if not call.ended:  # else settled already (a webhook sent again): only the answer
+            file_emergency(call.intake, service_number=number, target=target)
+            log.info("call %s: emergency %s hand-over to %s", call.journal.call_id, number,
+                     target)
         if not uri:
-            call.intake.end()
+            if not call.ended:
+                call.intake.end()
             return twiml.emergency_failed(number)
         return twiml.dial_emergency(number, uri, self.urls,
                                     self.settings.twilio.operator_ring_seconds)
@@ -435,15 +438,19 @@ class TwilioDialogue:
         nothing recorded twice."""
         j = call.journal
         if j.ticket_number:
-            if j.kb_entry:
-                return twiml.kb_answered()
             with self.sessions() as s:
                 t = s.scalars(select(Ticket).where(Ticket.number == j.ticket_number)).first()
                 filed = None if t is None else FiledTicket(
                     number=t.number, category=t.category, urgency=t.urgency, due_at=t.due_at,
                     address=t.address)
                 emergency = None if t is None or t.emergency in (None, "none") else t.emergency
-            if emergency is not None and not call.ended:
+                # A settled call's journal is rebuilt from the database, without kb_entry.
+                answered = j.kb_entry is not None or (t is not None and any(
+                    (e.data or {}).get("kb_entry") for e in s.scalars(select(TicketEvent).where(
+                        TicketEvent.ticket_id == t.id, TicketEvent.action == "answer"))))
+            if answered:
+                return twiml.kb_answered()
+            if emergency is not None:
                 return self._emergency(call, emergency)  # idempotent: one event
             return self._filed_twiml(call, filed, preface=preface)
         if j.transcript:
