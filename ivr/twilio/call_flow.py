@@ -58,7 +58,7 @@ from ivr.twilio.fetch import (
 from telephony.media.wav import AudioFormatError, read_wav
 from ticketing import phones
 from ticketing.context import Domain
-from ticketing.models import Ticket, TicketEvent
+from ticketing.models import Ticket
 
 log = logging.getLogger("hotline.ivr.twilio")
 
@@ -444,11 +444,7 @@ class TwilioDialogue:
                     number=t.number, category=t.category, urgency=t.urgency, due_at=t.due_at,
                     address=t.address)
                 emergency = None if t is None or t.emergency in (None, "none") else t.emergency
-                # A settled call's journal is rebuilt from the database, without kb_entry.
-                answered = j.kb_entry is not None or (t is not None and any(
-                    (e.data or {}).get("kb_entry") for e in s.scalars(select(TicketEvent).where(
-                        TicketEvent.ticket_id == t.id, TicketEvent.action == "answer"))))
-            if answered:
+            if j.kb_entry:
                 return twiml.kb_answered()
             if emergency is not None:
                 return self._emergency(call, emergency)  # idempotent: one event
