@@ -46,7 +46,6 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -54,17 +53,26 @@ from asr.backlog import transcript_meta
 from ivr import prompts as P
 from ivr.audio import CallAudio
 from ivr.callrecords import CallOutcome
+from ivr.decisions import (
+    AfterAnswer,
+    after_answer,
+    ask_callback_number,
+    choose_preference,
+    emergency_service,
+    emergency_target,
+    file_direct_answer,
+    file_emergency,
+    next_step,
+    readback_sentence,
+    take_turn,
+)
 from ivr.intake import MAX_CALLBACK_DIGITS, CallIntake, FiledTicket, Spool
-from ivr.kb_answer import KbAnswer, find_answer
+from ivr.kb_answer import KbAnswer
 from ivr.ticket_lookup import open_tickets
 from ivr.transfer import TransferResult, bridge_to_operator
 from telephony.call import CallHandle, PlayResult
-from ticketing import phones, service
-from ticketing.actors import Actor
-from ticketing.classify import category_label
-from ticketing.db import transaction
+from ticketing import phones
 from ticketing.intake_model import Understanding
-from ticketing.models import Ticket
 
 if TYPE_CHECKING:
     from asr.engine import AsrEngine
@@ -161,36 +169,11 @@ class IvrServices:
     frontend: SipFrontEnd | None = None
 
 
-def emergency_service(understanding: Understanding | None) -> str | None:
-    """"110", "119" or "120" when the words call for a hand-over, else None."""
-    if understanding is None or understanding.emergency == "none":
-        return None
-    return understanding.emergency
-
-
 def after_understanding(understanding: Understanding | None, *, ask_again: bool,
                         answer: KbAnswer | None = None) -> State:
-    """The step after a turn was classified: an emergency is handed over at once -- never
-    read back for a confirm key, nor asked again when the words were unsure (a false alarm
-    costs a transfer, a miss can cost a life); ``ask_again`` is "unsure and not asked yet";
-    a question the knowledge base answers (``answer``, ``ivr.kb_answer.find_answer``) is
-    answered before anything is read back."""
-    if emergency_service(understanding) is not None:
-        return State.EMERGENCY
-    if ask_again:
-        return State.ASK_AGAIN
-    return State.ANSWER if answer is not None else State.READBACK
-
-
-def emergency_target(settings: Settings, service_number: str) -> tuple[str, str]:
-    """(URI, kind) the caller is handed to: the service's own line ("uri"), else the duty
-    operator ("operator"), else ("", "none")."""
-    uri = settings.ivr.emergency_uris.get(service_number, "")
-    if uri:
-        return uri, "uri"
-    if settings.sip.operator_uri:
-        return settings.sip.operator_uri, "operator"
-    return "", "none"
+    """The step after a turn was classified, as the dialogue's state (the decision is
+    ``ivr.decisions.next_step``, shared with the Twilio webhooks)."""
+    return State(next_step(understanding, ask_again=ask_again, answer=answer).value)
 
 
 def sip_recording_path(settings: Settings, call_id: str, now: datetime | None = None) -> Path:
@@ -366,7 +349,8 @@ class Dialogue:
         """``then`` (FILE or CALLBACK); first, once, a caller whose number was withheld is
         offered to key one in -- the only way anybody can call them back. An emergency is
         never delayed for it."""
-        if self.number_asked or self.intake.caller_number is not None:
+        if not ask_callback_number(self.intake, asked=self.number_asked,
+                                   callback_request=then is State.CALLBACK):
             return then
         self.after_number = then
         return State.CALLBACK_NUMBER
@@ -386,10 +370,12 @@ class Dialogue:
             # "*" and the letter keys are no part of a number: ignored.
         return digits
 
-    def _file(self, outcome: CallOutcome) -> FiledTicket | None:
+    def _file(self, outcome: CallOutcome,
+              how: Callable[[], FiledTicket | None] | None = None) -> FiledTicket | None:
+        """File the call's ticket (``how``: the emergency or 直接答复 way, ivr.decisions)."""
         self._understood()
         self.ticket_filed = True
-        self.filed = self.intake.file_ticket(outcome)
+        self.filed = how() if how is not None else self.intake.file_ticket(outcome)
         return self.filed
 
     # ================================================================= states
@@ -472,26 +458,14 @@ class Dialogue:
     def _s_understand(self) -> State:
         self._end_turn()
         t = self.transcript
-        self.classification = (self.svc.domain.understand(t.text)
-                               if t is not None and t.text.strip() else None)
         live_asr = self.svc.engine is not None and self.asr_error is None
         unsure = t is None or not t.text.strip() or bool(t.low_confidence)
         ask_again = live_asr and unsure and self.asked_again < 1
-        if t is not None and not ask_again and not self.kb_offered:
-            self.kb_answer = self._find_answer(t.text)
-        return after_understanding(self.classification, ask_again=ask_again,
-                                   answer=self.kb_answer)
-
-    def _find_answer(self, text: str) -> KbAnswer | None:
-        try:
-            with self.svc.sessions() as session:
-                return find_answer(session=session, domain=self.svc.domain, text=text,
-                                   understanding=self.classification)
-        except SQLAlchemyError as exc:
-            # Without the knowledge base the caller is served as before: a ticket.
-            log.error("call %s: knowledge base unavailable: %s", self.call.call_id,
-                      exc.__class__.__name__)
-            return None
+        turn = take_turn(sessions=self.svc.sessions, domain=self.svc.domain,
+                         text=t.text if t is not None else None, ask_again=ask_again,
+                         offer_answer=not self.kb_offered, call_id=self.call.call_id)
+        self.classification, self.kb_answer = turn.understanding, turn.answer
+        return State(turn.step.value)
 
     def _s_answer(self) -> State:
         a = self.kb_answer
@@ -507,9 +481,10 @@ class Dialogue:
         key = self._key(timeout=self.sip.confirm_timeout_seconds)
         if self.call.ended:
             return State.HANGUP
-        if key == "1":
+        choice = after_answer(key)
+        if choice is AfterAnswer.RESOLVED:
             return State.ANSWERED
-        if key == "0":
+        if choice is AfterAnswer.OPERATOR:
             return State.OPERATOR
         # 2, no key or another: the caller's words go on as a ticket, as without an answer.
         self.call.flush_dtmf()
@@ -518,8 +493,8 @@ class Dialogue:
 
     def _s_answered(self) -> State:
         assert self.kb_answer is not None
-        self.intake.answered_from(self.kb_answer.entry_id)
-        filed = self._file(CallOutcome.TICKET)
+        entry_id = self.kb_answer.entry_id
+        filed = self._file(CallOutcome.TICKET, lambda: file_direct_answer(self.intake, entry_id))
         self.outcome = CallOutcome.TICKET
         # Database down: the spool files the 直接答复 later; the caller has the answer.
         if self._play(self.prompts.pcm("kb_answered"), keys=False) is Heard.HUNG_UP:
@@ -537,9 +512,7 @@ class Dialogue:
         return self._after_listening_prompt(heard)
 
     def _s_readback(self) -> State:
-        c = self.classification
-        label = category_label(c.category) if c is not None else None
-        sentence = P.readback_text(label, c.address if c is not None else None)
+        sentence = readback_sentence(self.classification)
         pcm = self.prompts.say(sentence, "readback") + self.prompts.pcm("confirm")
         heard = self._play(pcm)
         if heard is Heard.HUNG_UP:
@@ -576,17 +549,13 @@ class Dialogue:
             if self.call.ended:
                 break
             if key is None or key == "#":
-                # A withheld caller who asked for no callback is not asked for a number.
-                if self.intake.journal.no_contact:
-                    return State.FILE
                 return self._filing(State.FILE)
             if key == "0":
                 return State.OPERATOR
-            if key not in ("1", "2"):
+            said = choose_preference(self.intake, key)
+            if said is None:
                 continue
-            self.intake.preferences(confidential=key == "1", no_contact=key == "2")
-            heard = self._play(self.prompts.pcm(
-                "preference_confidential" if key == "1" else "preference_no_contact"))
+            heard = self._play(self.prompts.pcm(said))
         return State.HANGUP
 
     def _s_rerecord(self) -> State:
@@ -647,10 +616,10 @@ class Dialogue:
         fe = self.svc.frontend
         if fe is None:
             uri, target = "", "none"
-        filed = self._file(CallOutcome.TICKET)
+        # Database down: the spool files the (urgent) ticket later, without the event.
+        self._file(CallOutcome.TICKET, lambda: file_emergency(
+            self.intake, service_number=number, target=target))
         self.outcome = CallOutcome.TICKET
-        if filed is not None:  # database down: the spool files the (urgent) ticket later
-            self._record_handover(filed.number, number, target)
         if uri and fe is not None:
             heard = self._play(self.prompts.pcm(f"emergency_transfer_{number}"))
             if heard is Heard.HUNG_UP:
@@ -690,18 +659,6 @@ class Dialogue:
                     return State.HANGUP
                 break
         return self.after_number
-
-    def _record_handover(self, number: str, service_number: str, target: str) -> None:
-        try:
-            with transaction(self.svc.sessions) as session:
-                ticket = session.scalars(select(Ticket).where(Ticket.number == number)).one()
-                service.record_emergency_handover(
-                    session=session, ticket=ticket, actor=Actor.system("ivr"),
-                    service=service_number, target=target)
-        except SQLAlchemyError as exc:
-            # The caller's transfer must not wait on the audit: the ticket itself is urgent.
-            log.error("call %s: hand-over event not recorded: %s", self.call.call_id,
-                      exc.__class__.__name__)
 
     def _s_callback(self) -> State:
         self._file(CallOutcome.CALLBACK_REQUEST)

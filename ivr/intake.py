@@ -73,6 +73,9 @@ class CallJournal:
     no_contact: bool = False  # 不要回访: no survey call, no SMS
     # The knowledge entry whose answer resolved the call (key 1): filed as 直接答复.
     kb_entry: str | None = None
+    # The knowledge entry whose answer was read (Twilio: kept between webhooks until the
+    # caller's 1 / 2); an answer is offered once a call.
+    kb_offered: str | None = None
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,12 @@
 
 Same dialogue as the SIP IVR (issue 5): greeting with 0 (operator) and 1 (status) open,
 record until # / silence / maximum length, read back what was understood, 1 confirms and
-2 re-records, then the ticket number digit by digit and the deadline. Whatever happens to
+2 re-records, then 1 保密 / 2 不要回访 (#, or nothing, files), then the ticket number digit by
+digit and the deadline. What the words lead to is ``ivr.decisions``' call, as on the SIP
+line (issue 14): an emergency (110/119/120) files an urgent ticket with its hand-over event
+before the <Dial> is returned, without read-back or key; a question a knowledge entry
+answers is answered first, then 1 files a 直接答复 and 2 (or no key) goes on to the
+read-back. Whatever happens to
 the download or the recognizer, a recorded complaint becomes a ticket; what could not be
 transcribed in time goes to the transcription backlog (intake enqueues it).
 """
@@ -24,7 +29,21 @@ from asr.engine import AsrEngine
 from config.settings import Settings
 from ivr import prompts
 from ivr.callrecords import CallOutcome
-from ivr.intake import MAX_CALLBACK_DIGITS, FiledTicket, Spool
+from ivr.decisions import (
+    PREFERENCE_SAID,
+    AfterAnswer,
+    Step,
+    after_answer,
+    ask_callback_number,
+    choose_preference,
+    emergency_service,
+    emergency_target,
+    file_direct_answer,
+    file_emergency,
+    readback_sentence,
+    take_turn,
+)
+from ivr.intake import MAX_CALLBACK_DIGITS, CallJournal, FiledTicket, Spool
 from ivr.ticket_lookup import StatusReport, open_tickets
 from ivr.twilio import twiml
 from ivr.twilio.calls import TwilioCall, TwilioCalls
@@ -38,7 +57,6 @@ from ivr.twilio.fetch import (
 )
 from telephony.media.wav import AudioFormatError, read_wav
 from ticketing import phones
-from ticketing.classify import category_label, classify
 from ticketing.context import Domain
 from ticketing.models import Ticket
 
@@ -166,7 +184,10 @@ class TwilioDialogue:
                 return twiml.record_again(self.settings, self.urls)
             key = digits[:1]
             call.intake.key(key)
-            if key in ("", "1"):
+            if key == "1":
+                call.save()
+                return twiml.preferences(self.settings, self.urls)
+            if key == "":  # no key at all: taken as it is, as the SIP line does at last
                 return self._ask_number_or(call, "file")
             if key == "2":
                 # The first recording stays in the journal until a new one replaces it:
@@ -177,6 +198,51 @@ class TwilioDialogue:
                 return self._operator(call)
             call.save()
             return twiml.readback("", self.urls, again=True)
+
+    def answer(self, call_sid: str, digits: str) -> str:
+        """The key after a knowledge entry's answer: 1 resolved (直接答复), 0 operator, 2 /
+        no key / any other goes on to the read-back, as without an answer."""
+        with self.calls.lock(call_sid):
+            call = self.calls.find(call_sid)
+            if call is None:
+                return twiml.unknown_call()
+            j = call.journal
+            if j.ticket_number:
+                return self._replay(call)
+            if not j.want_ticket:  # nothing recorded yet: speak first
+                return twiml.record_again(self.settings, self.urls)
+            key = digits[:1]
+            call.intake.key(key)
+            # No answer was read in this call: the key means nothing here; read back.
+            choice = after_answer(key) if j.kb_offered else AfterAnswer.TICKET
+            if choice is AfterAnswer.RESOLVED and j.kb_offered:
+                # Database down: the spool files the 直接答复 later; the caller has it.
+                file_direct_answer(call.intake, j.kb_offered)
+                call.intake.end()
+                return twiml.kb_answered()
+            if choice is AfterAnswer.OPERATOR:
+                return self._operator(call)
+            call.save()
+            return twiml.readback(self._readback(j.transcript), self.urls)
+
+    def preferences(self, call_sid: str, digits: str) -> str:
+        """The keys after the confirm key, in the order pressed: 1 保密, 2 不要回访, 0 the
+        operator (choices made before it stand); others are ignored. Then the ticket."""
+        with self.calls.lock(call_sid):
+            call = self.calls.find(call_sid)
+            if call is None:
+                return twiml.unknown_call()
+            j = call.journal
+            if j.ticket_number:  # sent again: the same choices said back, one ticket
+                return self._replay(call, preface=_said_back(j))
+            if not j.want_ticket:
+                return twiml.record_again(self.settings, self.urls)
+            for key in digits[:MAX_CALLBACK_DIGITS]:
+                call.intake.key(key)
+                if key == "0":
+                    return self._operator(call)
+                choose_preference(call.intake, key)
+            return self._ask_number_or(call, "file", preface=_said_back(j))
 
     def callback_number(self, call_sid: str, digits: str, then: str, attempt: int) -> str:
         """The digits a caller with a withheld number keyed in (or none): kept as their
@@ -204,12 +270,19 @@ class TwilioDialogue:
             call.intake.end()
             return self._filed_twiml(call, filed, preface=taken)
 
-    def dialed(self, call_sid: str, dial_status: str) -> str:
-        """The <Dial> action: the operator answered (and the call is over), or not."""
+    def dialed(self, call_sid: str, dial_status: str, emergency: str | None = None) -> str:
+        """The <Dial> action: the operator answered (and the call is over), or not. After
+        an emergency hand-over (``emergency``) the urgent ticket stands either way; unanswered,
+        the caller is told to dial the service."""
         with self.calls.lock(call_sid):
             call = self.calls.find(call_sid)
             if call is None:
                 return twiml.unknown_call()
+            if emergency is not None:
+                call.intake.end()
+                if dial_status in DIAL_ANSWERED:
+                    return twiml.hang_up()
+                return twiml.emergency_failed(emergency)
             if dial_status in DIAL_ANSWERED:
                 call.intake.end(CallOutcome.OPERATOR)
                 return twiml.hang_up()
@@ -297,31 +370,60 @@ class TwilioDialogue:
             self.calls.settle(call)
             return twiml.hang_up()
         if decoded.text:
-            return twiml.readback(self._readback(decoded.text), self.urls)
+            return self._turn(call)
         return self._file_and_goodbye(call)
 
-    def _readback(self, text: str) -> str:
-        guess = classify(text, self.domain.classification)
-        try:
-            label: str | None = category_label(guess.category)
-        except KeyError:
-            label = None
-        return prompts.readback_text(label, guess.address)
+    def _turn(self, call: TwilioCall, *, again: bool = False) -> str:
+        """What the words lead to (ivr.decisions, as on the SIP line). ``again``: the same
+        recording's webhook once more -- the same answer is offered again."""
+        j = call.journal
+        turn = take_turn(sessions=self.sessions, domain=self.domain, text=j.transcript,
+                         ask_again=False, offer_answer=again or j.kb_offered is None,
+                         call_id=j.call_id)
+        number = emergency_service(turn.understanding)
+        if turn.step is Step.EMERGENCY and number is not None:
+            return self._emergency(call, number)
+        if turn.step is Step.ANSWER and turn.answer is not None:
+            a = turn.answer
+            log.info("call %s: answered from knowledge entry %s v%d (confidence %.2f)",
+                     j.call_id, a.entry_id, a.version, a.confidence)
+            j.kb_offered = a.entry_id
+            call.save()
+            return twiml.kb_answer(a.text, self.settings, self.urls)
+        return twiml.readback(readback_sentence(turn.understanding), self.urls)
 
-    def _file_and_goodbye(self, call: TwilioCall) -> str:
+    def _emergency(self, call: TwilioCall, number: str) -> str:
+        """The urgent ticket and its hand-over event are committed before the <Dial> is
+        returned: a caller put through (or cut off) has lost nothing."""
+        uri, target = emergency_target(self.settings, number)
+        if not call.ended:  # else settled already (a webhook sent again): only the answer
+            file_emergency(call.intake, service_number=number, target=target)
+            log.info("call %s: emergency %s hand-over to %s", call.journal.call_id, number,
+                     target)
+        if not uri:
+            if not call.ended:
+                call.intake.end()
+            return twiml.emergency_failed(number)
+        return twiml.dial_emergency(number, uri, self.urls,
+                                    self.settings.twilio.operator_ring_seconds)
+
+    def _readback(self, text: str | None) -> str:
+        return readback_sentence(self.domain.understand(text) if text else None)
+
+    def _file_and_goodbye(self, call: TwilioCall, preface: str = "") -> str:
         filed = call.intake.file_ticket()
         call.intake.end()
-        return self._filed_twiml(call, filed)
+        return self._filed_twiml(call, filed, preface=preface)
 
-    def _ask_number_or(self, call: TwilioCall, then: str) -> str:
+    def _ask_number_or(self, call: TwilioCall, then: str, preface: str = "") -> str:
         """Before the ticket ("file") or the callback request ("callback"): a caller whose
         number was withheld is offered to key one in (as on the SIP line)."""
-        if call.intake.caller_number is None and call.journal.callback_number is None:
+        if ask_callback_number(call.intake, asked=False, callback_request=then == "callback"):
             call.save()
-            return twiml.ask_callback_number(self.urls, then=then)
+            return twiml.ask_callback_number(self.urls, then=then, preface=preface)
         if then == "callback":
-            return self._callback_request(call)
-        return self._file_and_goodbye(call)
+            return self._callback_request(call, preface=preface)
+        return self._file_and_goodbye(call, preface=preface)
 
     def _filed_twiml(self, call: TwilioCall, filed: FiledTicket | None,
                      preface: str = "") -> str:
@@ -331,7 +433,9 @@ class TwilioDialogue:
         return twiml.filed(filed.number, deadline, preface=preface,
                            transcript_pending=not (call.journal.transcript or "").strip())
 
-    def _replay(self, call: TwilioCall) -> str:
+    def _replay(self, call: TwilioCall, preface: str = "") -> str:
+        """A webhook Twilio sent again (its first answer timed out): the same answer, and
+        nothing recorded twice."""
         j = call.journal
         if j.ticket_number:
             with self.sessions() as s:
@@ -339,9 +443,14 @@ class TwilioDialogue:
                 filed = None if t is None else FiledTicket(
                     number=t.number, category=t.category, urgency=t.urgency, due_at=t.due_at,
                     address=t.address)
-            return self._filed_twiml(call, filed)
+                emergency = None if t is None or t.emergency in (None, "none") else t.emergency
+            if j.kb_entry:
+                return twiml.kb_answered()
+            if emergency is not None:
+                return self._emergency(call, emergency)  # idempotent: one event
+            return self._filed_twiml(call, filed, preface=preface)
         if j.transcript:
-            return twiml.readback(self._readback(j.transcript), self.urls)
+            return self._turn(call, again=True)
         return self._file_and_goodbye(call)
 
     def _operator(self, call: TwilioCall) -> str:
@@ -374,6 +483,11 @@ class TwilioDialogue:
 
     def _settled(self, call: TwilioCall) -> bool:
         return not self.calls.spool.path(call.journal.call_id).exists()
+
+
+def _said_back(j: CallJournal) -> str:
+    """The caller's 保密 / 不要回访 choices, as they are said back before the ticket."""
+    return "".join(prompts.text(PREFERENCE_SAID[k]) for k in PREFERENCE_SAID if getattr(j, k))
 
 
 def _seconds(path: Path) -> float | None:

@@ -25,7 +25,7 @@ from ivr.callrecords import CallRecord
 from ivr.intake import CallIntake, CallJournal, Spool, settle
 from ticketing.context import Domain
 from ticketing.db import transaction
-from ticketing.models import Ticket
+from ticketing.models import Ticket, TicketEvent
 
 log = logging.getLogger("hotline.ivr.twilio")
 
@@ -143,6 +143,11 @@ class TwilioCalls:
             if rec is None:
                 return None
             ticket = s.get(Ticket, rec.ticket_id) if rec.ticket_id is not None else None
+            # The entry of a 直接答复 (its "answer" event), so a replay says it was answered.
+            kb_entry = None if ticket is None else next(
+                (str(e.data["kb_entry"]) for e in s.scalars(select(TicketEvent).where(
+                    TicketEvent.ticket_id == ticket.id, TicketEvent.action == "answer"))
+                 if e.data and e.data.get("kb_entry")), None)
             return CallJournal(
                 call_id=rec.call_id, caller=rec.caller or rec.caller_raw or "",
                 carrier=rec.carrier,
@@ -154,4 +159,6 @@ class TwilioCalls:
                 recording_path=rec.recording_path, recording_sha256=rec.recording_sha256,
                 recording_seconds=rec.recording_seconds, keys=rec.keys or "",
                 ticket_number=ticket.number if ticket else None,
+                confidential=bool(ticket and ticket.confidential),
+                no_contact=bool(ticket and ticket.no_contact), kb_entry=kb_entry,
             )

@@ -92,10 +92,12 @@ def readback(sentence: str, urls: Urls, *, again: bool = False) -> str:
     return r.to_xml()
 
 
-def ask_callback_number(urls: Urls, *, then: str, attempt: int = 1) -> str:
+def ask_callback_number(urls: Urls, *, then: str, attempt: int = 1, preface: str = "") -> str:
     """A withheld number: the caller may key one in for the callback, ending with #; # alone
     (or nothing) declines. The action gets the digits, or none (the redirect)."""
     r = VoiceResponse()
+    if preface:
+        _say(r, preface)
     action = urls("callback-number", then=then, attempt=attempt)
     g = r.gather(input="dtmf", finish_on_key="#", timeout=6, action=action, method="POST")
     _say(g, prompts.text("ask_callback_number" if attempt == 1 else "callback_number_invalid"))
@@ -142,14 +144,63 @@ def callback_left(preface: str = "") -> str:
 
 
 def dial_operator(uri: str, urls: Urls, ring_seconds: int) -> str:
+    return _dial(uri, prompts.text("transfer"), urls("dialed"), ring_seconds)
+
+
+def dial_emergency(service_number: str, uri: str, urls: Urls, ring_seconds: int) -> str:
+    """三号联动: "正在为您转接119" and the call goes to the service's line (or the duty
+    operator); no read-back, no key. The action learns it was this hand-over."""
+    return _dial(uri, prompts.text(f"emergency_transfer_{service_number}"),
+                 urls("dialed", emergency=service_number), ring_seconds)
+
+
+def _dial(uri: str, sentence: str, action: str, ring_seconds: int) -> str:
     r = VoiceResponse()
-    _say(r, prompts.text("transfer"))
-    d = r.dial(action=urls("dialed"), method="POST", timeout=ring_seconds)
+    _say(r, sentence)
+    d = r.dial(action=action, method="POST", timeout=ring_seconds)
     if uri.startswith(("sip:", "sips:")):
         d.sip(uri)
     else:  # a plain phone number: Twilio dials it on the PSTN
         d.number(uri)
     return r.to_xml()
+
+
+def emergency_failed(service_number: str) -> str:
+    """Nobody to put the caller through to: they must dial the service themselves."""
+    return say_and_hang_up(prompts.text(f"emergency_failed_{service_number}"))
+
+
+def kb_answer(answer: str, settings: Settings, urls: Urls) -> str:
+    """A knowledge entry's answer, then "问题解决了请按1，需要转办请按2"; no key goes on as
+    2 does (the redirect): the caller's words are never dropped for want of a key."""
+    r = VoiceResponse()
+    g = r.gather(input="dtmf", num_digits=1, timeout=_key_seconds(settings),
+                 action=urls("answer"), method="POST")
+    _say(g, prompts.text("kb_intro"))
+    _say(g, answer)
+    _say(g, prompts.text("kb_resolved_ask"))
+    r.redirect(urls("answer"), method="POST")
+    return r.to_xml()
+
+
+def kb_answered() -> str:
+    return say_and_hang_up(prompts.text("kb_answered"), prompts.text("goodbye"))
+
+
+def preferences(settings: Settings, urls: Urls) -> str:
+    """After the confirm key: 1 保密, 2 不要回访 (either, both or none), # or silence files
+    the ticket. The keys come in one action (the gather ends on # or a pause)."""
+    r = VoiceResponse()
+    g = r.gather(input="dtmf", finish_on_key="#", timeout=_key_seconds(settings),
+                 action=urls("preferences"), method="POST")
+    _say(g, prompts.text("preferences"))
+    r.redirect(urls("preferences"), method="POST")
+    return r.to_xml()
+
+
+def _key_seconds(settings: Settings) -> int:
+    # The SIP dialogue's wait for a key; Twilio takes whole seconds.
+    return max(1, round(settings.sip.confirm_timeout_seconds))
 
 
 def status_report(report: StatusReport | None, settings: Settings, urls: Urls) -> str:

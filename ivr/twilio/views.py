@@ -20,6 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from config.settings import Settings
+from ivr.prompts import EMERGENCY_SERVICES_SPOKEN
 from ivr.twilio import twiml
 from ivr.twilio.call_flow import TwilioDialogue
 from ivr.twilio.fetch import SID_RE
@@ -136,6 +137,21 @@ async def confirm(request: Request) -> Response:
                          lambda d, f, _: d.confirm(f["CallSid"], f.get("Digits", "")))
 
 
+@router.post("/answer")
+async def answer(request: Request) -> Response:
+    """1 resolved (直接答复), 2 or no key on to the read-back, 0 operator, after a
+    knowledge entry's answer."""
+    return await _handle(request, ("CallSid", "From"),
+                         lambda d, f, _: d.answer(f["CallSid"], f.get("Digits", "")))
+
+
+@router.post("/preferences")
+async def preferences(request: Request) -> Response:
+    """1 保密, 2 不要回访 (# or nothing: as they are), after the confirm key."""
+    return await _handle(request, ("CallSid", "From"),
+                         lambda d, f, _: d.preferences(f["CallSid"], f.get("Digits", "")))
+
+
 @router.post("/callback-number")
 async def callback_number(request: Request) -> Response:
     """The digits a caller with a withheld number keyed in for the callback (or none)."""
@@ -148,9 +164,13 @@ async def callback_number(request: Request) -> Response:
 
 @router.post("/dialed")
 async def dialed(request: Request) -> Response:
-    """The <Dial> action after the transfer to the operator."""
+    """The <Dial> action after the transfer to the operator or an emergency hand-over."""
+    # Only our own (signed) URLs carry it; anything but a service number is no hand-over.
+    raw = request.query_params.get("emergency")
+    emergency = raw if raw in EMERGENCY_SERVICES_SPOKEN else None
     return await _handle(request, ("CallSid", "From"),
-                         lambda d, f, _: d.dialed(f["CallSid"], f.get("DialCallStatus", "")))
+                         lambda d, f, _: d.dialed(f["CallSid"], f.get("DialCallStatus", ""),
+                                                  emergency))
 
 
 @router.post("/silence")

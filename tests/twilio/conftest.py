@@ -100,11 +100,12 @@ def standin() -> Iterator[StandIn]:
 # --------------------------------------------------------------------------- our app
 @pytest.fixture
 def make_twilio(settings: Settings, asr_engine: AsrEngine, standin: StandIn) -> Iterator[Any]:
-    """make_twilio(twilio={...}, sip={...}, engine=True) -> Twilio, our app behind it."""
+    """make_twilio(twilio={...}, sip={...}, ivr={...}, engine=True) -> Twilio, our app
+    behind it."""
     clients: list[TestClient] = []
 
     def make(*, twilio: dict[str, Any] | None = None, sip: dict[str, Any] | None = None,
-             engine: bool = True) -> Twilio:
+             ivr: dict[str, Any] | None = None, engine: bool = True) -> Twilio:
         # Recordings are fetched only from twilio.api_base: here, the stand-in. These
         # flows are about what the caller hears once the words are back; on a loaded test
         # machine real Vosk may need longer than the shipped 9 s, which would turn every
@@ -113,7 +114,8 @@ def make_twilio(settings: Settings, asr_engine: AsrEngine, standin: StandIn) -> 
                                "api_base": standin.base, "public_base_url": PUBLIC_BASE,
                                "webhook_budget_seconds": 60.0, **(twilio or {})})
         ours = settings.model_copy(update={
-            "twilio": tw, "sip": settings.sip.model_copy(update=sip or {})})
+            "twilio": tw, "sip": settings.sip.model_copy(update=sip or {}),
+            "ivr": settings.ivr.model_copy(update=ivr or {})})
         app = create_app(ours)
         app.state.asr_engine = asr_engine if engine else None
         client = TestClient(app)

@@ -116,8 +116,12 @@ def test_spoken_complaint_becomes_a_ticket(
     assert spoken[0].startswith("您反映的是") or spoken[0] == prompts.text("readback_unclassified")
     assert spoken[-1] == prompts.text("confirm")
 
+    # 1 confirms; then 保密 / 不要回访 are offered, and # alone (no digits) files as it is.
     root = twiml(twilio.post("/twilio/confirm", call_form(call, Digits="1")))
+    assert says(root) == [prompts.text("preferences")] and count(sessions, Ticket) == 0
+    root = twiml(twilio.post("/twilio/preferences", call_form(call, Digits="")))
     ticket = _ticket(sessions)
+    assert not ticket.confidential and not ticket.no_contact
     spoken = says(root)
     assert spoken[0] == prompts.text("ticket_number") + prompts.digits_text(ticket.number) + "。"
     assert verbs(root)[-1] == "Hangup"
@@ -163,14 +167,19 @@ def test_replayed_webhooks_make_one_ticket(
     first = twiml(twilio.post("/twilio/recorded", form))
     again = twiml(twilio.post("/twilio/recorded", form))
     assert says(first) == says(again)
-    confirmed = [says(twiml(twilio.post("/twilio/confirm", call_form(call, Digits="1"))))
+    asked = [says(twiml(twilio.post("/twilio/confirm", call_form(call, Digits="1"))))
+             for _ in range(2)]
+    assert asked[0] == asked[1] == [prompts.text("preferences")]
+    confirmed = [says(twiml(twilio.post("/twilio/preferences", call_form(call, Digits="1"))))
                  for _ in range(2)]
     twiml(twilio.post("/twilio/recording-status", _recording_status(call, rec, url)))
 
     assert confirmed[0] == confirmed[1]
     assert count(sessions, Ticket) == 1 and count(sessions, CallRecord) == 1
     assert len(standin.downloads) == 1
-    assert prompts.digits_text(_ticket(sessions).number) in confirmed[0][0]
+    assert confirmed[0][0] == prompts.text("preference_confidential")
+    assert prompts.digits_text(_ticket(sessions).number) in confirmed[0][1]
+    assert _ticket(sessions).confidential
 
 
 def test_download_failure_files_ticket_and_backlog_finishes_it(
@@ -442,6 +451,8 @@ def test_withheld_caller_keys_in_a_callback_number(
     url = standin.add_recording(call, rec, recording_wav)
     twiml(twilio.post("/twilio/recorded", _record_params(call, rec, url, **form)))
     root = twiml(twilio.post("/twilio/confirm", call_form(call, Digits="1", **form)))
+    assert says(root) == [prompts.text("preferences")]
+    root = twiml(twilio.post("/twilio/preferences", call_form(call, Digits="", **form)))
     assert says(root) == [prompts.text("ask_callback_number")]
     path, _, query = _gather_action(root).partition("?")
     root = twiml(twilio.post(path, call_form(call, Digits="139", **form), query=query))

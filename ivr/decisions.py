@@ -1,0 +1,203 @@
+"""What a caller's words and keys lead to, for every carrier.
+
+The SIP dialogue (``ivr.call_flow``) and the Twilio webhooks (``ivr.twilio.call_flow``) ask
+the same questions of a turn -- is it an emergency (三号联动), does the knowledge base answer
+it (知识库), else read it back -- and record the same things: an urgent ticket with its
+hand-over event, a 直接答复 closed at intake, the caller's 保密 / 不要回访 choices. They are
+decided here, once; each carrier only says them its own way (audio on the line, TwiML).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ivr import prompts as P
+from ivr.callrecords import CallOutcome
+from ivr.intake import CallIntake, FiledTicket
+from ivr.kb_answer import KbAnswer, find_answer
+from ticketing import service
+from ticketing.actors import Actor
+from ticketing.classify import category_label
+from ticketing.db import transaction
+from ticketing.models import Ticket, TicketEvent
+
+if TYPE_CHECKING:
+    from config.settings import Settings
+    from ticketing.context import Domain
+    from ticketing.intake_model import Understanding
+
+log = logging.getLogger("hotline.ivr.decisions")
+
+HANDOVER_ACTION = "emergency_handover"
+
+
+class Step(Enum):
+    """Where a classified turn goes (the values are the SIP dialogue's state names)."""
+
+    EMERGENCY = "emergency"  # hand over at once: no read-back, no confirm key
+    ASK_AGAIN = "ask_again"  # unsure words: say it once more
+    ANSWER = "answer"  # a knowledge entry answers: read it, then 1 resolved / 2 file it
+    READBACK = "readback"  # "您反映的是…问题" + confirm
+
+
+class AfterAnswer(Enum):
+    """The key pressed after a knowledge entry's answer was read."""
+
+    RESOLVED = "resolved"  # 1: a 直接答复 ticket, closed at intake
+    OPERATOR = "operator"  # 0
+    TICKET = "ticket"  # 2, no key or any other: the words go on as a ticket
+
+
+# The keypad choices offered after the confirm key (both carriers, one menu).
+PREFERENCE_KEYS: dict[str, str] = {"1": "confidential", "2": "no_contact"}
+PREFERENCE_SAID: dict[str, str] = {"confidential": "preference_confidential",
+                                   "no_contact": "preference_no_contact"}
+
+
+@dataclass(frozen=True)
+class Turn:
+    understanding: Understanding | None
+    answer: KbAnswer | None
+    step: Step
+
+
+def emergency_service(understanding: Understanding | None) -> str | None:
+    """"110", "119" or "120" when the words call for a hand-over, else None."""
+    if understanding is None or understanding.emergency == "none":
+        return None
+    return understanding.emergency
+
+
+def next_step(understanding: Understanding | None, *, ask_again: bool,
+              answer: KbAnswer | None = None) -> Step:
+    """An emergency is handed over at once -- never read back for a confirm key, nor asked
+    again when the words were unsure (a false alarm costs a transfer, a miss can cost a
+    life); ``ask_again`` is "unsure and not asked yet"; a question the knowledge base
+    answers is answered before anything is read back."""
+    if emergency_service(understanding) is not None:
+        return Step.EMERGENCY
+    if ask_again:
+        return Step.ASK_AGAIN
+    return Step.ANSWER if answer is not None else Step.READBACK
+
+
+def take_turn(*, sessions: sessionmaker[Session], domain: Domain, text: str | None,
+              ask_again: bool, offer_answer: bool, call_id: str) -> Turn:
+    """Classify a turn's words and decide its step. ``offer_answer`` is False once an
+    answer was read in this call (offered once: a caller who pressed 2 wants a ticket)."""
+    understanding = domain.understand(text) if text and text.strip() else None
+    answer = None
+    if text and offer_answer and not ask_again:
+        answer = answer_for(sessions=sessions, domain=domain, text=text,
+                            understanding=understanding, call_id=call_id)
+    return Turn(understanding, answer,
+                next_step(understanding, ask_again=ask_again, answer=answer))
+
+
+def answer_for(*, sessions: sessionmaker[Session], domain: Domain, text: str,
+               understanding: Understanding | None, call_id: str) -> KbAnswer | None:
+    try:
+        with sessions() as session:
+            return find_answer(session=session, domain=domain, text=text,
+                               understanding=understanding)
+    except SQLAlchemyError as exc:
+        # Without the knowledge base the caller is served as before: a ticket.
+        log.error("call %s: knowledge base unavailable: %s", call_id, exc.__class__.__name__)
+        return None
+
+
+def after_answer(key: str | None) -> AfterAnswer:
+    if key == "1":
+        return AfterAnswer.RESOLVED
+    if key == "0":
+        return AfterAnswer.OPERATOR
+    return AfterAnswer.TICKET
+
+
+def readback_sentence(understanding: Understanding | None) -> str:
+    """"您反映的是…问题，地址是…。" from what was understood."""
+    if understanding is None:
+        return P.readback_text(None, None)
+    try:
+        label: str | None = category_label(understanding.category)
+    except KeyError:  # a category the label table does not know: no label, no crash
+        label = None
+    return P.readback_text(label, understanding.address)
+
+
+def emergency_target(settings: Settings, service_number: str) -> tuple[str, str]:
+    """(URI or number, kind) the caller is handed to: the service's own line ("uri"), else
+    the duty operator ("operator"), else ("", "none")."""
+    uri = settings.ivr.emergency_uris.get(service_number, "")
+    if uri:
+        return uri, "uri"
+    if settings.sip.operator_uri:
+        return settings.sip.operator_uri, "operator"
+    return "", "none"
+
+
+def file_emergency(intake: CallIntake, *, service_number: str,
+                   target: str) -> FiledTicket | None:
+    """The urgent ticket and its hand-over event, before the caller is put through (the
+    words are in the journal already). None when the database is down: the spool files
+    the ticket later, the caller is still put through. Safe to repeat (a webhook retried):
+    one ticket (by call id), one hand-over event."""
+    filed = intake.file_ticket(CallOutcome.TICKET)
+    if filed is not None:
+        record_handover(intake.sessions, ticket_number=filed.number,
+                        service_number=service_number, target=target,
+                        call_id=intake.journal.call_id)
+    return filed
+
+
+def record_handover(sessions: sessionmaker[Session], *, ticket_number: str,
+                    service_number: str, target: str, call_id: str) -> None:
+    try:
+        with transaction(sessions) as session:
+            ticket = session.scalars(select(Ticket).where(Ticket.number == ticket_number)).one()
+            done = session.scalar(select(TicketEvent.id).where(
+                TicketEvent.ticket_id == ticket.id, TicketEvent.action == HANDOVER_ACTION))
+            if done is None:
+                service.record_emergency_handover(
+                    session=session, ticket=ticket, actor=Actor.system("ivr"),
+                    service=service_number, target=target)
+    except SQLAlchemyError as exc:
+        # The caller's transfer must not wait on the audit: the ticket itself is urgent.
+        log.error("call %s: hand-over event not recorded: %s", call_id,
+                  exc.__class__.__name__)
+
+
+def file_direct_answer(intake: CallIntake, entry_id: str) -> FiledTicket | None:
+    """Key 1 after an entry's answer: a ticket closed at intake as 直接答复 (the console's
+    function, counted in 直办率); None when the database is down (the spool files it)."""
+    intake.answered_from(entry_id)
+    return intake.file_ticket(CallOutcome.TICKET)
+
+
+def choose_preference(intake: CallIntake, key: str) -> str | None:
+    """Key 1 保密 / 2 不要回访 after the confirm key: switched on in the journal; the
+    catalog key of the sentence that says it back, or None for any other key."""
+    choice = PREFERENCE_KEYS.get(key)
+    if choice is None:
+        return None
+    intake.preferences(**{choice: True})
+    return PREFERENCE_SAID[choice]
+
+
+def ask_callback_number(intake: CallIntake, *, asked: bool, callback_request: bool) -> bool:
+    """Whether a caller is offered to key in a number to be called back on: only when the
+    network gave none, none was keyed in and the offer was not made yet in this call. A
+    caller who chose 不要回访 is not asked before a ticket -- but is before a callback
+    request (they pressed 0 and nobody answered: a call back is what they want now). An
+    emergency is never delayed for it (its callers never reach this)."""
+    j = intake.journal
+    if asked or intake.caller_number is not None or j.callback_number is not None:
+        return False
+    return callback_request or not j.no_contact
