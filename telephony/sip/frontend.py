@@ -7,9 +7,10 @@ INVITEs through it; "direct" never registers and takes INVITEs sent straight to
 ``bind_ip:port`` (outbound targets must then be full SIP URIs).
 
 The front end owns the socket, the timer thread, the client transactions and the table of
-calls, and hands the rest to its parts: ``registration`` (REGISTER and its refreshes),
-``admission`` (flood guard, trust, line limits, refusals) and ``dialer`` (outbound legs).
-In-dialog requests of inbound calls are handled here.
+calls, takes new INVITEs (a call handle, its RTP port, its handler thread), watches the
+calls up, and routes the rest to its parts: ``registration`` (REGISTER and its
+refreshes), ``admission`` (flood guard, trust, line limits, refusals), ``indialog``
+(requests inside our dialogs, our 2xx until its ACK) and ``dialer`` (outbound legs).
 
 Defined outcomes for what arrives (docs/sip.md has the table):
 malformed SIP → 400 when answerable, else dropped; INVITE whose SDP is unreadable → 400;
@@ -31,7 +32,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -46,6 +46,7 @@ from telephony.sip.dialer import Dialer
 from telephony.sip.dialog import ALLOW, dialog_request, in_dialog_dest
 from telephony.sip.floodguard import COST_ABANDONED_CALL, FloodGuard
 from telephony.sip.identity import asserted_caller
+from telephony.sip.indialog import InDialog
 from telephony.sip.message import SipMessage, build_response
 from telephony.sip.registration import Registration, RegistrationState, SipRegistrationError
 from telephony.sip.sdp import (
@@ -53,10 +54,9 @@ from telephony.sip.sdp import (
     NotAcceptable,
     SdpError,
     answer_offer,
-    build_sdp,
     parse_sdp,
 )
-from telephony.sip.timers import T1, T2, TIMER_B, Timer, Timers, stall_reason
+from telephony.sip.timers import Timer, Timers, stall_reason
 from telephony.sip.transaction import ClientTransactions, udp_via
 from telephony.sip.transport import SipTransport
 from telephony.sip.uri import sip_uri, strip_tag, uri_hostport, uri_of, uri_user
@@ -129,6 +129,11 @@ class SipFrontEnd:
                     expires=expires, challenge=challenge),
                 exchange=self._exchange, later=self._later,
                 expires=register_expires, timeout=register_timeout)
+        self.dialogs = InDialog(lookup=self._lookup, send=self.send_to, later=self._later,
+                                new_tag=self.new_tag, contact_headers=self.contact_headers,
+                                local_ip=self.local_ip, refuse=self.admission.refuse,
+                                # Late-bound: a test replaces session_clock on a live node.
+                                clock=lambda: self.session_clock())
         self.dialer = Dialer(self, self._transactions, username=sip.username,
                              registrar=self.registrar if self.mode == "register" else None,
                              ring_timeout=ring_timeout)
@@ -243,6 +248,10 @@ class SipFrontEnd:
             self._transactions.end(txn)
         return txn.final
 
+    def _lookup(self, call_id: str) -> CallHandle | None:
+        with self._lock:
+            return self._calls.get(call_id)
+
     # -- receiving ---------------------------------------------------------------------
     def _on_message(self, msg: SipMessage) -> None:
         if msg.type == 0:  # response
@@ -255,9 +264,9 @@ class SipFrontEnd:
         if not self.admission.admit(msg, in_dialog=in_dialog):
             return
         handler = {
-            "INVITE": self._on_invite, "ACK": self._on_ack, "BYE": self._on_bye,
-            "CANCEL": self._on_cancel, "OPTIONS": self._on_options, "INFO": self._on_info,
-            "UPDATE": self._on_update,
+            "INVITE": self._on_invite, "ACK": self.dialogs.on_ack, "BYE": self.dialogs.on_bye,
+            "CANCEL": self.dialogs.on_cancel, "OPTIONS": self.dialogs.on_options,
+            "INFO": self.dialogs.on_info, "UPDATE": self.dialogs.on_update,
         }.get(msg.method)
         if handler is None:
             code = 405 if msg.method in ("REGISTER", "SUBSCRIBE", "PUBLISH") else 501
@@ -266,11 +275,10 @@ class SipFrontEnd:
         handler(msg)
 
     def _on_invite(self, msg: SipMessage) -> None:
-        with self._lock:
-            call = self._calls.get(msg.call_id)
+        call = self._lookup(msg.call_id)
         if call is not None:
             if msg.to_tag and msg.to_tag == call.local_tag:
-                self._on_reinvite(call, msg)
+                self.dialogs.on_refresh(call, msg)  # re-INVITE
             elif call.invite is not None and msg.top_branch == call.invite.top_branch:
                 if call.last_invite_response is not None:  # retransmitted INVITE
                     self.send_to(call.last_invite_response, msg.source)
@@ -281,7 +289,7 @@ class SipFrontEnd:
         if msg.to_tag:
             self.send_to(build_response(msg, 481), msg.source)
             return
-        if self.admission.refuse_other_number(msg) or self._refuse_options(msg):
+        if self.admission.refuse_other_number(msg) or self.dialogs.refuse_options(msg):
             return
         self.send_to(build_response(msg, 100), msg.source)
         content_type = msg.first("Content-Type").split(";")[0].strip().lower()
@@ -380,154 +388,8 @@ class SipFrontEnd:
         call.rtp_port = self._ports.acquire(bind)
         call.rtp = holder[-1]
 
-    def _refuse_options(self, msg: SipMessage) -> bool:
-        """420 for a ``Require`` we do not implement, 422 for a session interval below our
-        minimum (RFC 3261 8.2.2.3, RFC 4028 8.1); True when the request was refused. An
-        INVITE's refusal waits for its ACK like any other (``Admission.refuse``)."""
-        unsupported = session_timer.unsupported_options(msg)
-        if unsupported:
-            code, extra = 420, [("Unsupported", ", ".join(unsupported))]
-        elif session_timer.too_brief(msg):
-            code, extra = 422, [("Min-SE", str(session_timer.MIN_SE_SECONDS))]
-        else:
-            return False
-        if msg.method == "INVITE" and not msg.to_tag:
-            self.admission.refuse(msg, code, extra=extra)
-        else:
-            self.send_to(build_response(msg, code, extra=extra), msg.source)
-        return True
-
-    def _on_reinvite(self, call: CallHandle, msg: SipMessage) -> None:
-        self._on_refresh(call, msg)
-
-    def _on_update(self, msg: SipMessage) -> None:
-        """UPDATE (RFC 3311): carriers' session-timer refresh, with or without SDP; only
-        inside a dialog of ours (481 otherwise, like BYE)."""
-        with self._lock:
-            call = self._calls.get(msg.call_id)
-        if (call is None or call.ended or msg.to_tag != call.local_tag
-                or (call.remote_tag and msg.from_tag != call.remote_tag)):
-            self.send_to(build_response(msg, 481), msg.source)
-            return
-        self._on_refresh(call, msg)
-
-    def _on_refresh(self, call: CallHandle, msg: SipMessage) -> None:
-        """A re-INVITE or UPDATE: session refresh or hold. Our media stays as it is (same
-        codec, same port; only where we send RTP follows a new offer) and the answer
-        carries the same SDP, so a refresh keeps the call and its audio. An offer we could
-        not accept at the start of the call (no PCMU/PCMA on RTP/AVP) is refused with 488
-        and the call goes on as before; c=0.0.0.0 is the old way to hold (RFC 2543)."""
-        media = call.media
-        if call.state is not CallState.ANSWERED or media is None:
-            self.send_to(build_response(msg, 491), msg.source)
-            return
-        if self._refuse_options(msg):
-            return
-        new: Negotiated | None = None
-        if msg.body_bytes:
-            try:
-                offer = parse_sdp(msg.body_bytes)
-            except SdpError as exc:
-                self.send_to(build_response(msg, 400, extra=[
-                    ("Warning", f'399 hotline12345 "malformed SDP: {exc}"')]), msg.source)
-                return
-            try:
-                new = answer_offer(offer)
-            except NotAcceptable as exc:
-                if offer.connection_ip != "0.0.0.0":
-                    self.send_to(build_response(msg, 488, extra=[
-                        ("Warning", f'399 hotline12345 "{exc}"')]), msg.source)
-                    return
-        if new is not None and call.rtp is not None:
-            call.rtp.outIP, call.rtp.outPort = new.remote_ip, new.remote_port
-        # A re-INVITE without SDP wants our offer in the 200; an UPDATE without SDP none.
-        sdp = b""
-        if msg.body_bytes or msg.method == "INVITE":
-            sdp = build_sdp(ip=self.local_ip, port=call.rtp_port or 0,
-                            session_id=call.session_id,
-                            formats=[(media.audio_pt, media.codec)], event_pt=media.event_pt)
-        self._session_refreshed(call, msg)
-        self.send_to(build_response(msg, 200, extra=[
-            *self.contact_headers(), *session_timer.answer_headers(msg)], body=sdp),
-            msg.source)
-
-    def _session_refreshed(self, call: CallHandle, msg: SipMessage) -> None:
-        """Our 2xx to ``msg`` (the INVITE, or a refresh) sets the session timer going with
-        the interval it grants (``session_timer.answer_headers`` says the same)."""
-        call.session_interval = session_timer.granted_interval(msg)
-        call.session_refreshed = self.session_clock()
-
     def send_invite_2xx(self, call: CallHandle) -> None:
-        """Send our 200 OK and retransmit it until the ACK (RFC 3261 13.3.1.4), or until
-        the watchdog ends the call for want of one (``ack_timeout``, which frees the line
-        long before RFC 3261's 64*T1)."""
-        assert call.invite is not None
-        self._session_refreshed(call, call.invite)
-        self.send_to(call.last_invite_response, call.invite_source)
-        metrics.ANSWER_SECONDS.observe(max(0.0, time.time() - call.created_at))
-        started = time.monotonic()
-
-        def again(interval: float) -> None:
-            if call.ack_received.is_set() or call.state is not CallState.ANSWERED:
-                return
-            if time.monotonic() - started >= TIMER_B:
-                return
-            self.send_to(call.last_invite_response, call.invite_source)
-            self._later(min(interval * 2, T2), again, min(interval * 2, T2))
-
-        self._later(T1, again, T1)
-
-    def _on_ack(self, msg: SipMessage) -> None:
-        with self._lock:
-            call = self._calls.get(msg.call_id)
-        if call is not None:
-            call.ack_received.set()
-
-    def _on_bye(self, msg: SipMessage) -> None:
-        with self._lock:
-            call = self._calls.get(msg.call_id)
-        if call is None or (call.remote_tag and msg.from_tag != call.remote_tag):
-            self.send_to(build_response(msg, 481), msg.source)
-            return
-        self.send_to(build_response(msg, 200), msg.source)
-        if call.state is CallState.INCOMING and call.invite is not None:
-            # BYE before our 2xx (a confused peer): end the INVITE too.
-            call.last_invite_response = build_response(call.invite, 487, to_tag=call.local_tag)
-            self.send_to(call.last_invite_response, call.invite_source)
-        call.remote_ended(EndReason.REMOTE_HANGUP)
-
-    def _on_cancel(self, msg: SipMessage) -> None:  # F7
-        with self._lock:
-            call = self._calls.get(msg.call_id)
-        if (call is None or call.invite is None
-                or msg.top_branch != call.invite.top_branch):
-            self.send_to(build_response(msg, 481), msg.source)
-            return
-        self.send_to(build_response(msg, 200, to_tag=call.local_tag), msg.source)
-        if call.state is CallState.INCOMING:
-            terminated = build_response(call.invite, 487, to_tag=call.local_tag)
-            if call.transition(CallState.ENDED, EndReason.CANCELLED):
-                call.last_invite_response = terminated
-                self.send_to(terminated, call.invite_source)
-
-    def _on_options(self, msg: SipMessage) -> None:
-        self.send_to(build_response(msg, 200, to_tag=None if msg.to_tag else
-                                     self.new_tag(),
-                                     extra=[("Allow", ALLOW), ("Accept", "application/sdp"),
-                                            session_timer.SUPPORTED_HEADER]),
-                      msg.source)
-
-    def _on_info(self, msg: SipMessage) -> None:
-        with self._lock:
-            call = self._calls.get(msg.call_id)
-        if call is None:
-            self.send_to(build_response(msg, 481), msg.source)
-            return
-        self.send_to(build_response(msg, 200), msg.source)
-        # SIP INFO DTMF (application/dtmf-relay: "Signal=5"), sent by some trunks.
-        m = re.search(rb"Signal\s*=\s*([0-9*#A-Da-d])", msg.body_bytes)
-        if m:
-            call.rx_dtmf(m.group(1).decode().upper())
+        self.dialogs.send_invite_2xx(call)
 
     # -- ending ------------------------------------------------------------------------
     def call_ended(self, call: CallHandle) -> None:
