@@ -4,8 +4,8 @@ We keep pyVoIP's pieces that work (``SIPMessage``'s header parser, ``SIPClient``
 tag/branch/Call-ID generators and REGISTER/digest builders, ``RTPClient``'s socket and
 sequence/timestamp/SSRC state, ``SIPStatus``/``PayloadType``) and replace the parts that
 broke on real peers, in ``telephony.sip.message`` (F1, F4), ``telephony.sip.transport``
-(F2, F3, F5), ``telephony.rtp`` (F10-F14, F16) and ``telephony.sip.frontend`` (F3-F7,
-F15). Each fix below names the fault (F-number, used in docs/sip.md) and the
+(F2, F3, F5), ``telephony.rtp`` (F10-F14, F16) and ``telephony.sip.frontend`` with its
+parts (F3-F7, F15). Each fix below names the fault (F-number, used in docs/sip.md) and the
 upstream issue when one exists (github.com/tayler6000/pyVoIP/issues/N):
 
 F1  ``SIPMessage`` raises on any method outside INVITE/ACK/BYE/CANCEL (OPTIONS, INFO,
@@ -24,12 +24,12 @@ F4  ``gen_ack`` puts a fresh random To-tag and the To URI (not the Contact) in t
     a 2xx (#178, #312, #101); with a proxy that does not record-route the ACK is relayed
     nowhere, the callee keeps retransmitting 200 and never starts its media. This is why
     outbound-call DTMF never arrived (see docs/sip.md). ``gen_ok`` for BYE also invents a
-    To-tag (#312). → dialog-correct ACK/BYE/responses built in ``telephony.sip.frontend``.
+    To-tag (#312). → dialog-correct ACK/BYE/responses (``telephony.sip.dialog``, ``dialer``).
 F5  ``SIPClient.start`` always REGISTERs (#51, #60: no peer-to-peer); registration blocks
     holding ``recvLock`` up to 30 s per try; a failure is retried on a timer thread and
     ``start()`` returns as if all went well, status stuck at REGISTERING (#185, #246);
     after 3 failures the whole phone is stopped. → ``SipTransport.start`` only binds;
-    the front end registers as a transaction on the shared receive loop, raises
+    ``telephony.sip.registration`` registers as a transaction on the shared receive loop, raises
     ``SipRegistrationError`` from ``start()`` when the first REGISTER fails, and keeps
     retrying refreshes without stopping the listener.
 F6  ``invite()`` reads the SIP socket itself under ``recvLock`` (#315), drops a 200 that

@@ -5,9 +5,10 @@ Modules: ``message`` (parse/build), ``uri`` (SIP URIs, dial targets), ``transpor
 UDP socket), ``timers`` (one timer thread, stalled-call decision), ``transaction`` (requests
 we send: the one request builder, retransmission, response matching, the outbound leg),
 ``sdp`` (offer/answer), ``session_timer`` (option tags, RFC 4028), ``identity`` (trusted
-caller identity), ``floodguard`` (admission of untrusted sources), ``frontend``
-(registration, inbound admission, dialogs, outbound dialing), ``metrics`` (Prometheus
-figures). The call handle is
+caller identity), ``floodguard`` (token buckets per source), ``frontend`` (the socket
+and the router of messages to: ``registration``, ``admission`` (who is let in),
+``indialog`` (requests inside our dialogs), ``dialer`` (outbound legs); ``dialog`` says
+where an in-dialog request goes), ``metrics`` (Prometheus figures). The call handle is
 ``telephony.call``, RTP ``telephony.rtp``. Usage::
 
     fe = SipFrontEnd(settings, on_call)   # on_call(CallHandle) runs in its own thread

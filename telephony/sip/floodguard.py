@@ -10,7 +10,7 @@ answer, since answering tells a scanner that someone is here. Requests inside a 
 already exists are never checked, so a ban cannot cut a call in progress. Trusted sources
 (the proxy every call comes through) are never limited.
 
-What a request costs (the front end applies these, ``SipFrontEnd._admit``):
+What a request costs (``telephony.sip.admission`` applies these):
 
 - every new request (INVITE, REGISTER, OPTIONS, a stray BYE...) and every malformed
   datagram: one token;

@@ -1,0 +1,215 @@
+"""Who is let in: the flood guard applied to what arrives, the trust list kept fresh, the
+line limits, and the final refusals of INVITEs (remembered until their ACK).
+
+What each request costs is the flood guard's table (``telephony.sip.floodguard``); this
+module decides which requests are charged at all. Requests of a call we have pass
+untouched, so a ban never cuts a call in progress; so does the ACK of a final answer we
+sent (it carries the To tag only that answer had: a blind scanner cannot make it up), which
+for a capacity refusal also gives the INVITE's token back.
+
+It owns no socket: it is given a ``send(data, addr)`` callable, a tag generator and a timer
+factory.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from config.settings import SipSettings
+from telephony.call import CallHandle
+from telephony.sip import metrics
+from telephony.sip.floodguard import (
+    COST_WRONG_NUMBER,
+    FloodGuard,
+    is_address,
+    is_our_number,
+    resolve_trusted,
+    source_call_limit,
+    trusted_entries,
+)
+from telephony.sip.message import SipMessage, build_response
+from telephony.sip.timers import TIMER_B
+from telephony.sip.transaction import Later
+from telephony.sip.uri import uri_user
+
+log = logging.getLogger("telephony.sip")
+
+Send = Callable[[bytes, tuple[str, int] | None], None]
+Resolve = Callable[[Iterable[str]], list[str]]
+Spawn = Callable[[Callable[[], None]], None]
+
+# How often trusted host names are resolved again (see Admission._refresh_trusted).
+TRUSTED_REFRESH_SECONDS = 30.0
+# Sent with every busy refusal: a phone or SBC that redials automatically should wait a
+# little, not hammer; 486 (not 503) so that an SBC does not take the whole node out of
+# its route set for that long (RFC 3261 21.5.4).
+BUSY_RETRY_AFTER_SECONDS = 10
+# Refused INVITEs remembered so their ACK is known as part of our transaction (Timer H).
+MAX_REFUSALS = 4096
+
+
+@dataclass
+class _Refusal:
+    """A final non-2xx answer we sent to an INVITE, waiting for its ACK."""
+
+    to_tag: str
+    source_ip: str
+    expires: float
+    refund: bool  # capacity refusal: its ACK gives the INVITE's token back
+
+
+def _thread(job: Callable[[], None]) -> None:
+    threading.Thread(target=job, name="sip-trusted-dns", daemon=True).start()
+
+
+class Admission:
+    def __init__(self, sip: SipSettings, *, send: Send, new_tag: Callable[[], str],
+                 later: Later, clock: Callable[[], float] = time.monotonic,
+                 resolve: Resolve = resolve_trusted, spawn: Spawn = _thread) -> None:
+        self.sip = sip
+        self._send = send
+        self._new_tag = new_tag
+        self._later = later
+        self._clock = clock
+        self._resolve = resolve
+        self._spawn = spawn
+        self._entries = trusted_entries(sip)
+        self.flood = FloodGuard(rate=sip.flood_rate_per_second, burst=sip.flood_burst,
+                                ban_seconds=sip.flood_ban_seconds,
+                                trusted=resolve(self._entries), clock=clock)
+        self.rejected: dict[int, int] = {}  # final codes sent to refused INVITEs, counted
+        self._refusals: OrderedDict[str, _Refusal] = OrderedDict()  # by Call-ID
+        self._lock = threading.Lock()
+        self._running = False
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        self._running = True
+        if not all(is_address(e) for e in self._entries):
+            self._later(TRUSTED_REFRESH_SECONDS, self._refresh_trusted)
+
+    def stop(self) -> None:
+        self._running = False
+
+    def _refresh_trusted(self) -> None:
+        """Trusted host names (``kamailio`` in compose) are resolved again now and then: a
+        proxy restarted on a new address must not find itself banned by its own nodes."""
+        if not self._running:
+            return
+        # DNS can take seconds: never on the timer thread, which also retransmits for calls.
+        self._spawn(self._resolve_trusted)
+        self._later(TRUSTED_REFRESH_SECONDS, self._refresh_trusted)
+
+    def _resolve_trusted(self) -> None:
+        self.flood.set_trusted(self._resolve(self._entries))
+
+    # -- decisions ---------------------------------------------------------------------
+    def is_trusted(self, source_ip: str) -> bool:
+        return self.flood.is_trusted(source_ip)
+
+    def admit(self, msg: SipMessage, *, in_dialog: bool) -> bool:
+        """Whether to handle a request (False: drop it unanswered). ``in_dialog``: it
+        belongs to a call we have (in-dialog request, ACK, CANCEL, retransmitted INVITE).
+        Everything else that is not the ACK of one of our refusals is charged to its
+        source, a To tag or not."""
+        if msg.source is None or in_dialog:
+            return True
+        refusal: _Refusal | None = None
+        if msg.method == "ACK":
+            with self._lock:
+                refusal = self._refusals.get(msg.call_id)
+                if (refusal is not None and msg.to_tag == refusal.to_tag
+                        and refusal.source_ip == msg.source[0]):
+                    del self._refusals[msg.call_id]
+                else:
+                    refusal = None
+        if refusal is not None:
+            if refusal.refund and self._clock() < refusal.expires:
+                self.flood.refund(refusal.source_ip)
+            return True
+        return self._charge(msg.source[0], f"{msg.method} {msg.call_id[:24]}")
+
+    def admit_malformed(self, source_ip: str) -> bool:
+        """Whether a datagram that does not parse is answered (or logged) at all."""
+        return self._charge(source_ip, "malformed datagrams")
+
+    def refund(self, source_ip: str) -> None:
+        """A call proved real (ACKed, RTP received): its INVITE's token back."""
+        self.flood.refund(source_ip)
+
+    def penalize(self, source_ip: str, tokens: float, what: str) -> None:
+        if self.flood.penalize(source_ip, tokens):
+            self._banned(source_ip, what)
+
+    def refuse_other_number(self, msg: SipMessage) -> bool:
+        """404 for an INVITE to a number that is not ours, charged as extension guessing
+        (svwar); True when refused."""
+        if is_our_number(self.sip, uri_user(msg.request_uri)):
+            return False
+        if msg.source is not None:  # admit() charged one token already
+            self.penalize(msg.source[0], COST_WRONG_NUMBER - 1, "INVITE to other numbers")
+        self.refuse(msg, 404, warning="not a number of this service")
+        return True
+
+    def line_refusal(self, live: Sequence[CallHandle], source_ip: str) -> str | None:
+        """Why a new inbound call from ``source_ip`` gets no line while ``live`` (the
+        inbound calls up) are, or None when it gets one: every line busy, or an untrusted
+        address already holding its share."""
+        if len(live) >= self.sip.max_calls:
+            return f"all {self.sip.max_calls} lines busy"
+        limit = source_call_limit(self.sip)
+        if not self.is_trusted(source_ip) and sum(
+                1 for c in live if c.invite_source and c.invite_source[0] == source_ip
+        ) >= limit:
+            return f"{limit} lines busy from this address"
+        return None
+
+    # -- refusals ----------------------------------------------------------------------
+    def refuse(self, msg: SipMessage, code: int, reason: str | None = None,
+               warning: str = "", extra: list[tuple[str, str]] | None = None,
+               capacity: bool = False) -> None:
+        """A final non-2xx to an INVITE. ``capacity``: refused for want of a line (ours to
+        answer for, not the caller's fault), so it says when to retry and its ACK refunds."""
+        headers = list(extra or [])
+        if capacity:
+            headers.append(("Retry-After", str(BUSY_RETRY_AFTER_SECONDS)))
+        if warning:
+            headers.append(("Warning", f'399 hotline12345 "{warning}"'))
+        log.info("INVITE %s from %s refused: %s %s", msg.call_id, msg.source, code, warning)
+        to_tag = self._new_tag()
+        with self._lock:
+            self.rejected[code] = self.rejected.get(code, 0) + 1
+            if msg.source is not None:
+                earlier = self._refusals.get(msg.call_id)
+                if earlier is not None and earlier.source_ip == msg.source[0]:
+                    to_tag = earlier.to_tag  # a retransmitted INVITE: the same answer
+                self._refusals[msg.call_id] = _Refusal(
+                    to_tag=to_tag, source_ip=msg.source[0],
+                    expires=self._clock() + TIMER_B, refund=capacity)
+                while len(self._refusals) > MAX_REFUSALS:
+                    self._refusals.popitem(last=False)
+        self._send(build_response(msg, code, reason, to_tag=to_tag, extra=headers),
+                   msg.source)
+
+    # -- charging ----------------------------------------------------------------------
+    def _charge(self, source_ip: str, what: str) -> bool:
+        bans = self.flood.bans
+        if self.flood.admit(source_ip):
+            return True
+        metrics.FLOOD_DROPPED.inc()
+        if self.flood.bans != bans:
+            self._banned(source_ip, what)
+        return False
+
+    def _banned(self, source_ip: str, what: str) -> None:
+        metrics.FLOOD_BANS.inc()
+        log.warning("SIP flood from %s (%s...): its new requests are dropped for %.0f s",
+                    source_ip, what, self.flood.ban_seconds)
+
+
+__all__ = ["BUSY_RETRY_AFTER_SECONDS", "MAX_REFUSALS", "TRUSTED_REFRESH_SECONDS", "Admission"]

@@ -1,0 +1,223 @@
+"""Outbound legs (pyVoIP fault F6 fixed): the INVITE we send, what its responses do to the
+call, the ACK of a non-2xx and of a 2xx (again for each retransmission), the CANCEL when
+nobody answers in time, and the BYE for a 2xx we can no longer use.
+
+The dialer owns no socket: it asks a ``DialerLink`` (the front end) to send, to name tags
+and Vias, and to open the call's media and dialog, and a ``Transactions`` to run the INVITE
+and CANCEL client transactions.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Protocol
+
+from telephony.call import (
+    CallHandle,
+    CallState,
+    DialOutcome,
+    Direction,
+    EndReason,
+    OutcomeKind,
+    Signalling,
+    outcome_for_status,
+)
+from telephony.sip.dialog import ALLOW, dialog_request, in_dialog_dest
+from telephony.sip.message import SipMessage
+from telephony.sip.sdp import (
+    DEFAULT_EVENT_PT,
+    Negotiated,
+    SdpError,
+    build_sdp,
+    negotiate,
+    offer_formats,
+    parse_sdp,
+)
+from telephony.sip.transaction import ClientTxn, OutboundLeg, new_request
+from telephony.sip.uri import dial_target, sip_uri, uri_of, uri_user
+
+# How long a call waits for the final answer to its CANCEL (a 487, or a 2xx that crossed).
+CANCEL_WAIT_SECONDS = 5.0
+
+# A final answer's code, as the reason the call ended.
+_END_REASONS = {
+    OutcomeKind.BUSY: EndReason.BUSY,
+    OutcomeKind.DECLINED: EndReason.DECLINED,
+    OutcomeKind.NO_ANSWER: EndReason.NO_ANSWER,
+}
+# How the call ended, as the outcome of dialing.
+_OUTCOMES = {
+    EndReason.BUSY: OutcomeKind.BUSY,
+    EndReason.DECLINED: OutcomeKind.DECLINED,
+    EndReason.NO_ANSWER: OutcomeKind.NO_ANSWER,
+    EndReason.CANCELLED: OutcomeKind.NO_ANSWER,
+}
+
+
+class DialerLink(Signalling, Protocol):
+    """What the dialer asks of the front end beyond a call handle's ``Signalling``."""
+
+    @property
+    def contact_uri(self) -> str: ...
+
+    def new_tag(self) -> str: ...
+
+    def new_via(self) -> str: ...
+
+    def open_outbound(self, call: CallHandle) -> None:
+        """Bind the call's RTP and route its in-dialog requests to it; RuntimeError when
+        no RTP port is free."""
+        ...
+
+
+class Transactions(Protocol):
+    def start(self, data: bytes, dest: tuple[str, int], call_id: str, method: str,
+              on_response: Callable[[SipMessage | None], None] | None = None) -> ClientTxn: ...
+
+
+class Dialer:
+    def __init__(self, link: DialerLink, transactions: Transactions, *, username: str,
+                 registrar: tuple[str, int] | None, ring_timeout: float = 30.0) -> None:
+        self.link = link
+        self.transactions = transactions
+        self.username = username
+        self.registrar = registrar  # None: direct mode
+        self.ring_timeout = ring_timeout
+        self._legs: dict[str, tuple[CallHandle, OutboundLeg]] = {}  # by Call-ID
+        self._lock = threading.Lock()
+
+    def resolve_target(self, target: str) -> tuple[str, tuple[str, int]]:
+        """Request-URI and where to send the INVITE. Register mode sends everything to the
+        registrar as outbound proxy; a bare number becomes number@registrar."""
+        return dial_target(target, registrar=self.registrar)
+
+    def dial(self, target: str, *, timeout: float | None = None) -> DialOutcome:
+        """Place a call; returns when it is answered, refused, or ``timeout`` (ring time,
+        default ``ring_timeout``) has passed. An ANSWERED outcome carries the CallHandle."""
+        uri, dest = self.resolve_target(target)
+        domain = self.registrar[0] if self.registrar is not None else self.link.local_ip
+        call = CallHandle(self.link, direction=Direction.OUTBOUND,
+                          call_id=f"{uuid.uuid4().hex}@{self.link.local_ip}",
+                          local_tag=self.link.new_tag(), caller=self.username,
+                          callee=uri_user(uri))
+        call.local_uri = f"<{sip_uri(self.username, domain)}>"
+        call.remote_uri = f"<{uri}>"
+        try:
+            self.link.open_outbound(call)
+        except RuntimeError as exc:
+            return DialOutcome(OutcomeKind.FAILED, detail=str(exc))
+        leg = OutboundLeg(request_uri=uri, dest=dest, invite_via=self.link.new_via())
+        with self._lock:
+            self._legs[call.call_id] = (call, leg)
+        sdp = build_sdp(ip=self.link.local_ip, port=call.rtp_port or 0,
+                        session_id=call.session_id, formats=offer_formats(),
+                        event_pt=DEFAULT_EVENT_PT)
+        invite = new_request("INVITE", uri, via=leg.invite_via,
+                             from_=f"{call.local_uri};tag={call.local_tag}", to=call.remote_uri,
+                             call_id=call.call_id, cseq=1, contact=self.link.contact_uri,
+                             extra=[("Allow", ALLOW)], body=sdp)
+        leg.invite_txn = self.transactions.start(
+            invite, dest, call.call_id, "INVITE",
+            on_response=lambda m: self.on_invite_response(call, leg, m))
+        ring = self.ring_timeout if timeout is None else timeout
+        if not call.wait_answered_or_final(ring):
+            self.cancel(call)
+            call.wait_answered_or_final(CANCEL_WAIT_SECONDS)
+            if not call.ended and call.state is not CallState.ANSWERED:
+                call.transition(CallState.ENDED, EndReason.NO_ANSWER)
+        if call.state is CallState.ANSWERED:
+            return DialOutcome(OutcomeKind.ANSWERED, call=call, status=call.final_status)
+        kind = _OUTCOMES.get(call.end_reason or EndReason.FAILED, OutcomeKind.FAILED)
+        return DialOutcome(kind, status=call.final_status,
+                           detail=(call.end_reason.value if call.end_reason else ""))
+
+    def on_invite_response(self, call: CallHandle, leg: OutboundLeg,
+                           msg: SipMessage | None) -> None:
+        if msg is None:  # Timer B: nobody answered the INVITE at all
+            if not call.ended and call.state is not CallState.ANSWERED:
+                call.transition(CallState.ENDED, EndReason.FAILED)
+            return
+        code = msg.status_code
+        if code < 200:
+            if code > 100 and call.state is CallState.DIALING:
+                call.transition(CallState.ALERTING)
+            leg.provisional = True
+            return
+        if code >= 300:
+            self._ack_non_2xx(call, leg, msg)
+            if not call.ended:
+                call.final_status = code
+                call.transition(CallState.ENDED,
+                                _END_REASONS.get(outcome_for_status(code), EndReason.FAILED))
+            return
+        # 2xx: first one sets up the dialog; retransmissions get the same ACK again.
+        if call.state is CallState.ANSWERED or leg.ack is not None:
+            if leg.ack is not None:
+                self.link.send_to(leg.ack, in_dialog_dest(call))
+            return
+        call.remote_tag = msg.to_tag
+        call.remote_target = uri_of(msg.first("Contact")) or leg.request_uri
+        call.route_set = msg.route_list("Record-Route")
+        call.final_status = code
+        leg.ack = dialog_request(call, "ACK", 1, via=self.link.new_via(),
+                                 contact=self.link.contact_uri)
+        self.link.send_to(leg.ack, in_dialog_dest(call))  # F4: right To-tag and R-URI
+        media: Negotiated | None = None
+        try:
+            media = negotiate(parse_sdp(msg.body_bytes)) if msg.body_bytes else None
+        except SdpError:
+            media = None
+        if media is None or call.ended or call.rtp is None:
+            # 2xx after we gave up (CANCEL race) or an answer we cannot use: end it.
+            if not call.ended:
+                call.transition(CallState.ENDED, EndReason.FAILED)
+            self.link.send_bye(call)
+            return
+        call.media, call.codec = media, media.codec
+        call.rtp.configure(media)
+        call.rtp.start()
+        call.transition(CallState.ANSWERED)
+
+    def _ack_non_2xx(self, call: CallHandle, leg: OutboundLeg, msg: SipMessage) -> None:
+        # RFC 3261 17.1.1.3: the INVITE's Via (same branch) and the response's To.
+        self.link.send_to(new_request("ACK", leg.request_uri, via=leg.invite_via,
+                                      from_=f"{call.local_uri};tag={call.local_tag}",
+                                      to=msg.first("To"), call_id=call.call_id, cseq=1),
+                          leg.dest)
+
+    def cancel(self, call: CallHandle) -> None:
+        """Give up ringing: CANCEL after a provisional, else stop the INVITE (a failure)."""
+        with self._lock:
+            entry = self._legs.get(call.call_id)
+        leg = entry[1] if entry is not None else None
+        txn = leg.invite_txn if leg is not None else None
+        if leg is None or txn is None or call.ended or call.state is CallState.ANSWERED:
+            return
+        if not txn.provisional:
+            # RFC 3261 9.1: no CANCEL before a provisional; just stop retransmitting.
+            # Not even a 100 Trying: the peer is unreachable, which is a failure.
+            txn.done.set()
+            call.transition(CallState.ENDED, EndReason.FAILED)
+            return
+        # RFC 3261 9.1: the INVITE's Request-URI, Via branch, From, To and CSeq number.
+        cancel = new_request("CANCEL", leg.request_uri, via=leg.invite_via,
+                             from_=f"{call.local_uri};tag={call.local_tag}",
+                             to=call.remote_uri, call_id=call.call_id, cseq=1)
+        self.transactions.start(cancel, leg.dest, call.call_id, "CANCEL")
+
+    def on_stray_2xx(self, msg: SipMessage) -> None:
+        """A 2xx for an INVITE whose transaction is over (a retransmission after it ended):
+        the same ACK again, so the far end does not keep retransmitting."""
+        with self._lock:
+            entry = self._legs.get(msg.call_id)
+        if entry is not None and entry[1].ack is not None:
+            self.link.send_to(entry[1].ack, in_dialog_dest(entry[0]))
+
+    def forget(self, call_id: str) -> None:
+        with self._lock:
+            self._legs.pop(call_id, None)
+
+
+__all__ = ["CANCEL_WAIT_SECONDS", "Dialer", "DialerLink", "Transactions"]

@@ -1,0 +1,33 @@
+"""Requests inside a dialog we have (ACK of a 2xx, BYE): where they go and how they read.
+Shared by the front end (BYE) and the dialer (ACK), so both follow one route set."""
+
+from __future__ import annotations
+
+from telephony.call import CallHandle, Direction
+from telephony.sip.transaction import new_request
+from telephony.sip.uri import uri_hostport, uri_of
+
+# The methods we take, in every Allow we send.
+ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE"
+
+
+def in_dialog_dest(call: CallHandle) -> tuple[str, int]:
+    """The first Route if the dialog has a route set, else the peer's Contact."""
+    if call.route_set:
+        return uri_hostport(uri_of(call.route_set[0]))
+    return uri_hostport(call.remote_target)
+
+
+def dialog_request(call: CallHandle, method: str, cseq: int, *, via: str,
+                   contact: str) -> bytes:
+    # Record-Route as received: an INVITE we took lists it in our order, a 2xx to ours
+    # in reverse (RFC 3261 12.1.1, 12.1.2).
+    route = call.route_set if call.direction is Direction.INBOUND else list(
+        reversed(call.route_set))
+    return new_request(method, call.remote_target, via=via, routes=route,
+                       from_=f"{call.local_uri};tag={call.local_tag}",
+                       to=f"{call.remote_uri};tag={call.remote_tag}",
+                       call_id=call.call_id, cseq=cseq, contact=contact)
+
+
+__all__ = ["ALLOW", "dialog_request", "in_dialog_dest"]

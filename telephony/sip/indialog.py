@@ -1,0 +1,198 @@
+"""Requests inside the dialogs we have, and the server side of an INVITE once its call
+exists: ACK, BYE, CANCEL (F7), INFO (DTMF), OPTIONS, session refreshes by re-INVITE or
+UPDATE (RFC 4028, RFC 3311), the 420/422 of options we lack, and our 200 OK retransmitted
+until its ACK (RFC 3261 13.3.1.4).
+
+It owns neither the socket nor the table of calls: it is given ``lookup(call_id)``, a
+``send(data, addr)`` callable, a timer factory, and the refusal of an INVITE (the
+admission's, so that its ACK is recognised).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from telephony.call import CallHandle, CallState, EndReason
+from telephony.sip import metrics, session_timer
+from telephony.sip.dialog import ALLOW
+from telephony.sip.message import SipMessage, build_response
+from telephony.sip.sdp import (
+    Negotiated,
+    NotAcceptable,
+    SdpError,
+    answer_offer,
+    build_sdp,
+    parse_sdp,
+)
+from telephony.sip.timers import T1, T2, TIMER_B
+from telephony.sip.transaction import Later
+
+Send = Callable[[bytes, tuple[str, int] | None], None]
+
+
+class Refuse(Protocol):
+    def __call__(self, msg: SipMessage, code: int, *,
+                 extra: list[tuple[str, str]] | None = None) -> None: ...
+
+
+class InDialog:
+    def __init__(self, *, lookup: Callable[[str], CallHandle | None], send: Send,
+                 later: Later, new_tag: Callable[[], str],
+                 contact_headers: Callable[[], list[tuple[str, str]]], local_ip: str,
+                 refuse: Refuse, clock: Callable[[], float]) -> None:
+        self._lookup = lookup
+        self._send = send
+        self._later = later
+        self._new_tag = new_tag
+        self._contact_headers = contact_headers
+        self.local_ip = local_ip
+        self._refuse = refuse
+        # What session timers are measured by (the front end's ``session_clock``).
+        self._clock = clock
+
+    def refuse_options(self, msg: SipMessage) -> bool:
+        """420 for a ``Require`` we do not implement, 422 for a session interval below our
+        minimum (RFC 3261 8.2.2.3, RFC 4028 8.1); True when the request was refused. An
+        INVITE's refusal waits for its ACK like any other (``Admission.refuse``)."""
+        unsupported = session_timer.unsupported_options(msg)
+        if unsupported:
+            code, extra = 420, [("Unsupported", ", ".join(unsupported))]
+        elif session_timer.too_brief(msg):
+            code, extra = 422, [("Min-SE", str(session_timer.MIN_SE_SECONDS))]
+        else:
+            return False
+        if msg.method == "INVITE" and not msg.to_tag:
+            self._refuse(msg, code, extra=extra)
+        else:
+            self._send(build_response(msg, code, extra=extra), msg.source)
+        return True
+
+    def on_update(self, msg: SipMessage) -> None:
+        """UPDATE (RFC 3311): carriers' session-timer refresh, with or without SDP; only
+        inside a dialog of ours (481 otherwise, like BYE)."""
+        call = self._lookup(msg.call_id)
+        if (call is None or call.ended or msg.to_tag != call.local_tag
+                or (call.remote_tag and msg.from_tag != call.remote_tag)):
+            self._send(build_response(msg, 481), msg.source)
+            return
+        self.on_refresh(call, msg)
+
+    def on_refresh(self, call: CallHandle, msg: SipMessage) -> None:
+        """A re-INVITE or UPDATE: session refresh or hold. Our media stays as it is (same
+        codec, same port; only where we send RTP follows a new offer) and the answer
+        carries the same SDP, so a refresh keeps the call and its audio. An offer we could
+        not accept at the start of the call (no PCMU/PCMA on RTP/AVP) is refused with 488
+        and the call goes on as before; c=0.0.0.0 is the old way to hold (RFC 2543)."""
+        media = call.media
+        if call.state is not CallState.ANSWERED or media is None:
+            self._send(build_response(msg, 491), msg.source)
+            return
+        if self.refuse_options(msg):
+            return
+        new: Negotiated | None = None
+        if msg.body_bytes:
+            try:
+                offer = parse_sdp(msg.body_bytes)
+            except SdpError as exc:
+                self._send(build_response(msg, 400, extra=[
+                    ("Warning", f'399 hotline12345 "malformed SDP: {exc}"')]), msg.source)
+                return
+            try:
+                new = answer_offer(offer)
+            except NotAcceptable as exc:
+                if offer.connection_ip != "0.0.0.0":
+                    self._send(build_response(msg, 488, extra=[
+                        ("Warning", f'399 hotline12345 "{exc}"')]), msg.source)
+                    return
+        if new is not None and call.rtp is not None:
+            call.rtp.outIP, call.rtp.outPort = new.remote_ip, new.remote_port
+        # A re-INVITE without SDP wants our offer in the 200; an UPDATE without SDP none.
+        sdp = b""
+        if msg.body_bytes or msg.method == "INVITE":
+            sdp = build_sdp(ip=self.local_ip, port=call.rtp_port or 0,
+                            session_id=call.session_id,
+                            formats=[(media.audio_pt, media.codec)], event_pt=media.event_pt)
+        self._session_refreshed(call, msg)
+        self._send(build_response(msg, 200, extra=[
+            *self._contact_headers(), *session_timer.answer_headers(msg)], body=sdp),
+            msg.source)
+
+    def _session_refreshed(self, call: CallHandle, msg: SipMessage) -> None:
+        """Our 2xx to ``msg`` (the INVITE, or a refresh) sets the session timer going with
+        the interval it grants (``session_timer.answer_headers`` says the same)."""
+        call.session_interval = session_timer.granted_interval(msg)
+        call.session_refreshed = self._clock()
+
+    def send_invite_2xx(self, call: CallHandle) -> None:
+        """Send our 200 OK and retransmit it until the ACK (RFC 3261 13.3.1.4), or until
+        the watchdog ends the call for want of one (``ack_timeout``, which frees the line
+        long before RFC 3261's 64*T1)."""
+        assert call.invite is not None
+        self._session_refreshed(call, call.invite)
+        self._send(call.last_invite_response, call.invite_source)
+        metrics.ANSWER_SECONDS.observe(max(0.0, time.time() - call.created_at))
+        started = time.monotonic()
+
+        def again(interval: float) -> None:
+            if call.ack_received.is_set() or call.state is not CallState.ANSWERED:
+                return
+            if time.monotonic() - started >= TIMER_B:
+                return
+            self._send(call.last_invite_response, call.invite_source)
+            self._later(min(interval * 2, T2), again, min(interval * 2, T2))
+
+        self._later(T1, again, T1)
+
+    def on_ack(self, msg: SipMessage) -> None:
+        call = self._lookup(msg.call_id)
+        if call is not None:
+            call.ack_received.set()
+
+    def on_bye(self, msg: SipMessage) -> None:
+        call = self._lookup(msg.call_id)
+        if call is None or (call.remote_tag and msg.from_tag != call.remote_tag):
+            self._send(build_response(msg, 481), msg.source)
+            return
+        self._send(build_response(msg, 200), msg.source)
+        if call.state is CallState.INCOMING and call.invite is not None:
+            # BYE before our 2xx (a confused peer): end the INVITE too.
+            call.last_invite_response = build_response(call.invite, 487, to_tag=call.local_tag)
+            self._send(call.last_invite_response, call.invite_source)
+        call.remote_ended(EndReason.REMOTE_HANGUP)
+
+    def on_cancel(self, msg: SipMessage) -> None:  # F7
+        call = self._lookup(msg.call_id)
+        if (call is None or call.invite is None
+                or msg.top_branch != call.invite.top_branch):
+            self._send(build_response(msg, 481), msg.source)
+            return
+        self._send(build_response(msg, 200, to_tag=call.local_tag), msg.source)
+        if call.state is CallState.INCOMING:
+            terminated = build_response(call.invite, 487, to_tag=call.local_tag)
+            if call.transition(CallState.ENDED, EndReason.CANCELLED):
+                call.last_invite_response = terminated
+                self._send(terminated, call.invite_source)
+
+    def on_options(self, msg: SipMessage) -> None:
+        self._send(build_response(msg, 200, to_tag=None if msg.to_tag else
+                                     self._new_tag(),
+                                     extra=[("Allow", ALLOW), ("Accept", "application/sdp"),
+                                            session_timer.SUPPORTED_HEADER]),
+                      msg.source)
+
+    def on_info(self, msg: SipMessage) -> None:
+        call = self._lookup(msg.call_id)
+        if call is None:
+            self._send(build_response(msg, 481), msg.source)
+            return
+        self._send(build_response(msg, 200), msg.source)
+        # SIP INFO DTMF (application/dtmf-relay: "Signal=5"), sent by some trunks.
+        m = re.search(rb"Signal\s*=\s*([0-9*#A-Da-d])", msg.body_bytes)
+        if m:
+            call.rx_dtmf(m.group(1).decode().upper())
+
+
+__all__ = ["InDialog"]

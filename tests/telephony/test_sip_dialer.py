@@ -1,0 +1,244 @@
+"""The dialer's handling of what comes back to its INVITE, socket-free: a far end scripted
+per request (the responses real SIP stacks give), the requests the dialer sends read back
+as SIP. Busy, declined, ring timeout with CANCEL and 487, no answer at all (Timer B), a 2xx
+we cannot use, a 2xx retransmitted. The same against SIPp and baresip is in
+tests/telephony/test_sip_outbound.py and test_sip_baresip.py."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from config.settings import Settings
+from telephony.call import CallHandle, CallState, EndReason, OutcomeKind
+from telephony.sip.dialer import Dialer
+from telephony.sip.message import SipMessage, build_response
+from telephony.sip.transaction import ClientTxn, udp_via
+
+LOCAL_IP = "127.0.0.1"
+PEER = ("192.0.2.20", 5062)
+TARGET = f"sip:1001@{PEER[0]}:{PEER[1]}"
+OnResponse = Callable[[SipMessage | None], None]
+
+
+class Link:
+    """The front end as the dialer sees it: records what is sent, binds no RTP."""
+
+    local_ip = LOCAL_IP
+    contact_uri = f"sip:12345@{LOCAL_IP}:5060"
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[SipMessage, tuple[str, int] | None]] = []
+        self.byes: list[CallHandle] = []
+        self.opened: list[CallHandle] = []
+        self.no_ports = False
+        self.dialer: Dialer | None = None
+        self._n = 0
+
+    def contact_headers(self) -> list[tuple[str, str]]:
+        return [("Contact", f"<{self.contact_uri}>")]
+
+    def send_to(self, data: bytes, addr: tuple[str, int] | None) -> None:
+        self.sent.append((SipMessage(data), addr))
+
+    def send_invite_2xx(self, call: CallHandle) -> None:
+        raise AssertionError("an outbound call sends no 2xx")
+
+    def send_bye(self, call: CallHandle) -> None:
+        self.byes.append(call)
+
+    def cancel_outbound(self, call: CallHandle) -> None:
+        assert self.dialer is not None
+        self.dialer.cancel(call)
+
+    def call_ended(self, call: CallHandle) -> None: ...
+
+    def new_tag(self) -> str:
+        self._n += 1
+        return f"tag{self._n}"
+
+    def new_via(self) -> str:
+        self._n += 1
+        return udp_via(LOCAL_IP, 5060, f"z9hG4bKdial{self._n}")
+
+    def open_outbound(self, call: CallHandle) -> None:
+        if self.no_ports:
+            raise RuntimeError("no free RTP port")
+        self.opened.append(call)
+
+
+class FarEnd:
+    """Client transactions whose responses come from ``script(method, request)``: a list
+    of (code, body) answered at once, in order. ``None`` in place of the list: silence."""
+
+    def __init__(self, script: Callable[[str, SipMessage], list[tuple[int, bytes]] | None]):
+        self.script = script
+        self.requests: list[tuple[SipMessage, tuple[str, int]]] = []
+        self.txns: dict[str, ClientTxn] = {}
+        self.invite_response: OnResponse | None = None
+
+    def start(self, data: bytes, dest: tuple[str, int], call_id: str, method: str,
+              on_response: OnResponse | None = None) -> ClientTxn:
+        request = SipMessage(data)
+        self.requests.append((request, dest))
+        txn = ClientTxn(data=data, dest=dest, method=method, call_id=call_id,
+                        on_response=on_response)
+        self.txns[method] = txn
+        if method == "INVITE":
+            self.invite_response = on_response
+            self.invite = request
+        for code, body in self.script(method, request) or []:
+            self.answer(method, code, body)
+        return txn
+
+    def answer(self, method: str, code: int, body: bytes = b"",
+               extra: list[tuple[str, str]] | None = None) -> None:
+        """``code`` to the last ``method`` request; CANCEL's final also ends the INVITE."""
+        request = next(r for r, _ in reversed(self.requests) if r.method == method)
+        headers = [("Contact", f"<sip:1001@{PEER[0]}:{PEER[1]}>"), *(extra or [])]
+        response = SipMessage(build_response(request, code, to_tag="far1", extra=headers,
+                                             body=body, content_type="application/sdp"
+                                             if body else None))
+        txn = self.txns[method]
+        if code < 200:
+            txn.provisional = True
+        else:
+            txn.final = response
+            txn.done.set()
+        if txn.on_response is not None:
+            txn.on_response(response)
+        if method == "CANCEL" and code == 200:
+            self.answer("INVITE", 487)
+
+
+def make_dialer(script: Callable[[str, SipMessage], list[tuple[int, bytes]] | None],
+                ) -> tuple[Dialer, Link, FarEnd]:
+    link, far = Link(), FarEnd(script)
+    dialer = Dialer(link, far, username=Settings().sip.username, registrar=None)
+    link.dialer = dialer
+    return dialer, link, far
+
+
+def acks(link: Link) -> list[tuple[SipMessage, tuple[str, int] | None]]:
+    return [(m, a) for m, a in link.sent if m.method == "ACK"]
+
+
+@pytest.mark.parametrize(("code", "kind", "reason"), [
+    (486, OutcomeKind.BUSY, EndReason.BUSY),
+    (600, OutcomeKind.BUSY, EndReason.BUSY),
+    (603, OutcomeKind.DECLINED, EndReason.DECLINED),
+    (480, OutcomeKind.NO_ANSWER, EndReason.NO_ANSWER),
+    (404, OutcomeKind.FAILED, EndReason.FAILED),
+])
+def test_a_final_refusal_is_acked_on_the_invite_branch_and_ends_the_call(
+        code: int, kind: OutcomeKind, reason: EndReason) -> None:
+    dialer, link, far = make_dialer(
+        lambda method, _r: [(100, b""), (180, b""), (code, b"")] if method == "INVITE" else [])
+    outcome = dialer.dial(TARGET, timeout=5)
+    assert outcome.kind is kind and outcome.status == code and outcome.call is None
+    assert outcome.detail == reason.value
+    [(ack, addr)] = acks(link)
+    assert addr == PEER  # RFC 3261 17.1.1.3: where the INVITE went, same branch
+    assert ack.top_branch == far.invite.top_branch
+    assert ack.to_tag == "far1" and ack.cseq == (1, "ACK")
+    assert link.opened[0].end_reason is reason
+
+
+def test_ring_timeout_after_ringing_cancels_and_the_487_ends_it_as_no_answer() -> None:
+    dialer, link, far = make_dialer(
+        lambda method, _r: {"INVITE": [(180, b"")], "CANCEL": [(200, b"")]}[method])
+    outcome = dialer.dial(TARGET, timeout=0.05)
+    assert outcome.kind is OutcomeKind.NO_ANSWER and outcome.status == 487
+    [(cancel, dest)] = [(r, d) for r, d in far.requests if r.method == "CANCEL"]
+    # RFC 3261 9.1: the INVITE's Request-URI, branch, From, Call-ID and CSeq number.
+    assert dest == PEER and cancel.request_uri == far.invite.request_uri
+    assert cancel.top_branch == far.invite.top_branch and cancel.cseq == (1, "CANCEL")
+    assert cancel.from_tag == far.invite.from_tag and cancel.call_id == far.invite.call_id
+    [(ack, _)] = acks(link)  # the 487 is ACKed too
+    assert ack.to_tag == "far1"
+
+
+def test_ring_timeout_without_even_a_trying_sends_no_cancel_and_fails() -> None:
+    dialer, _link, far = make_dialer(lambda _m, _r: None)
+    outcome = dialer.dial(TARGET, timeout=0.05)
+    assert outcome.kind is OutcomeKind.FAILED and outcome.status is None
+    assert [r.method for r, _ in far.requests] == ["INVITE"]
+    assert far.txns["INVITE"].done.is_set()  # retransmissions stop
+
+
+def test_timer_b_without_any_answer_fails_the_call() -> None:
+    dialer, link, far = make_dialer(lambda _m, _r: None)
+    calls: list[CallHandle] = []
+
+    def script(method: str, _r: SipMessage) -> None:
+        assert far.invite_response is not None
+        calls.extend(link.opened)
+        far.invite_response(None)  # the transaction layer gave up
+
+    far.script = script
+    outcome = dialer.dial(TARGET, timeout=5)
+    assert outcome.kind is OutcomeKind.FAILED and calls[0].end_reason is EndReason.FAILED
+
+
+def test_a_2xx_without_usable_sdp_is_acked_then_hung_up() -> None:
+    dialer, link, far = make_dialer(lambda _m, _r: [(200, b"")])
+    outcome = dialer.dial(TARGET, timeout=5)
+    assert outcome.kind is OutcomeKind.FAILED
+    [call] = link.opened
+    assert link.byes == [call] and call.end_reason is EndReason.FAILED
+    [(ack, addr)] = acks(link)
+    # F4: the ACK of a 2xx is a new request to the Contact, with the far end's To tag.
+    assert addr == PEER and ack.request_uri == f"sip:1001@{PEER[0]}:{PEER[1]}"
+    assert ack.to_tag == "far1" and ack.top_branch != far.invite.top_branch
+    # A retransmitted 2xx gets the same ACK again, in its transaction or after.
+    far.answer("INVITE", 200)
+    dialer.on_stray_2xx(far.txns["INVITE"].final or far.invite)
+    assert [m.top_branch for m, _ in acks(link)] == [ack.top_branch] * 3
+
+
+def test_a_2xx_with_unreadable_sdp_is_refused_the_same_way() -> None:
+    dialer, link, _far = make_dialer(lambda _m, _r: [(200, b"v=0\r\nthis is not sdp\r\n")])
+    assert dialer.dial(TARGET, timeout=5).kind is OutcomeKind.FAILED
+    assert len(link.byes) == 1
+
+
+def test_a_forgotten_call_gets_no_ack_for_a_late_2xx() -> None:
+    dialer, link, far = make_dialer(lambda _m, _r: [(200, b"")])
+    dialer.dial(TARGET, timeout=5)
+    dialer.forget(link.opened[0].call_id)
+    sent = len(link.sent)
+    dialer.on_stray_2xx(far.txns["INVITE"].final or far.invite)
+    assert len(link.sent) == sent
+
+
+def test_no_rtp_port_fails_before_any_invite() -> None:
+    dialer, link, far = make_dialer(lambda _m, _r: [])
+    link.no_ports = True
+    outcome = dialer.dial(TARGET, timeout=5)
+    assert outcome.kind is OutcomeKind.FAILED and "RTP port" in outcome.detail
+    assert not far.requests
+
+
+def test_cancel_after_the_answer_or_the_end_does_nothing() -> None:
+    dialer, link, far = make_dialer(
+        lambda method, _r: [(180, b""), (486, b"")] if method == "INVITE" else [])
+    dialer.dial(TARGET, timeout=5)
+    [call] = link.opened
+    assert call.state is CallState.ENDED
+    dialer.cancel(call)
+    assert [r.method for r, _ in far.requests] == ["INVITE"]
+
+
+def test_targets_go_to_the_registrar_in_register_mode_only() -> None:
+    sip = Settings().sip
+    registrar = (sip.registrar_ip, sip.registrar_port)
+    via_registrar = Dialer(Link(), FarEnd(lambda _m, _r: None), username=sip.username,
+                           registrar=registrar)
+    assert via_registrar.resolve_target("1001") == (
+        f"sip:1001@{registrar[0]}:{registrar[1]}", registrar)
+    assert via_registrar.resolve_target(TARGET)[1] == registrar
+    dialer, _link, _far = make_dialer(lambda _m, _r: None)
+    assert dialer.resolve_target(TARGET) == (TARGET, PEER)
+    with pytest.raises(ValueError):
+        dialer.resolve_target("1001")  # direct mode: a bare number goes nowhere

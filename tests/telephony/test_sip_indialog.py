@@ -1,0 +1,245 @@
+"""Requests inside our dialogs, socket-free: BYE, CANCEL, INFO, UPDATE and re-INVITE
+refreshes, the 420/422 of options we lack, our 200 OK retransmitted until its ACK. The
+requests are real SIP text; what goes out is read back as SIP. The same against SIPp is
+in tests/telephony/test_sip_requests.py and test_session_timers.py."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from telephony.call import CallHandle, CallState, Direction, EndReason
+from telephony.sip import session_timer
+from telephony.sip.indialog import InDialog
+from telephony.sip.message import SipMessage, build_response
+from telephony.sip.sdp import answer_offer, build_sdp, offer_formats, parse_sdp
+from telephony.sip.timers import T1, Timer
+from telephony.sip.transaction import new_request, udp_via
+
+PEER = ("192.0.2.30", 5070)
+LOCAL_IP = "127.0.0.1"
+
+
+class Wire:
+    def __init__(self) -> None:
+        self.sent: list[tuple[SipMessage, tuple[str, int] | None]] = []
+        self.timers: list[Timer] = []
+        self.refused: list[tuple[int, list[tuple[str, str]] | None]] = []
+        self.calls: dict[str, CallHandle] = {}
+        self.now = 100.0
+
+    def send(self, data: bytes, addr: tuple[str, int] | None) -> None:
+        self.sent.append((SipMessage(data), addr))
+
+    def later(self, delay: float, fn: Callable[..., Any], *args: Any) -> Timer:
+        timer = Timer(delay, fn, args)
+        self.timers.append(timer)
+        return timer
+
+    def refuse(self, msg: SipMessage, code: int, *,
+               extra: list[tuple[str, str]] | None = None) -> None:
+        self.refused.append((code, extra))
+
+    def fire(self) -> None:
+        timer = self.timers.pop(0)
+        timer.fn(*timer.args)
+
+    # the call handle's signalling
+    local_ip = LOCAL_IP
+
+    def contact_headers(self) -> list[tuple[str, str]]:
+        return [("Contact", f"<sip:12345@{LOCAL_IP}:5060>")]
+
+    def send_to(self, data: bytes, addr: tuple[str, int] | None) -> None:
+        self.send(data, addr)
+
+    def send_invite_2xx(self, call: CallHandle) -> None: ...
+
+    def send_bye(self, call: CallHandle) -> None: ...
+
+    def cancel_outbound(self, call: CallHandle) -> None: ...
+
+    def call_ended(self, call: CallHandle) -> None: ...
+
+
+def make() -> tuple[InDialog, Wire]:
+    wire = Wire()
+    dialogs = InDialog(lookup=wire.calls.get, send=wire.send, later=wire.later,
+                       new_tag=lambda: "ot1", contact_headers=wire.contact_headers,
+                       local_ip=LOCAL_IP, refuse=wire.refuse, clock=lambda: wire.now)
+    return dialogs, wire
+
+
+def sip_request(method: str, *, call_id: str = "dlg1", to_tag: str = "ours",
+                from_tag: str = "theirs", branch: str = "z9hG4bKinv",
+                extra: list[tuple[str, str]] | None = None, body: bytes = b"") -> SipMessage:
+    to = "<sip:12345@127.0.0.1>" + (f";tag={to_tag}" if to_tag else "")
+    data = new_request(method, "sip:12345@127.0.0.1", via=udp_via(PEER[0], PEER[1], branch),
+                       from_=f"<sip:13800000000@{PEER[0]}>;tag={from_tag}", to=to,
+                       call_id=call_id, cseq=2, contact=f"sip:13800000000@{PEER[0]}:{PEER[1]}",
+                       extra=[*(extra or []), *([("Content-Type", "application/sdp")]
+                                                if body else [])], body=body)
+    return SipMessage(data, PEER)
+
+
+def offer(port: int = 40000) -> bytes:
+    return build_sdp(ip=PEER[0], port=port, session_id=7, formats=offer_formats(), event_pt=101)
+
+
+def inbound_call(wire: Wire, *, answered: bool) -> CallHandle:
+    invite = sip_request("INVITE", to_tag="", body=offer())
+    call = CallHandle(wire, direction=Direction.INBOUND, call_id="dlg1", local_tag="ours",
+                      caller="13800000000", callee="12345")
+    call.invite, call.invite_source = invite, PEER
+    call.media = answer_offer(parse_sdp(invite.body_bytes))
+    call.remote_tag = "theirs"
+    call.last_invite_response = build_response(invite, 180, to_tag="ours")
+    if answered:
+        call.last_invite_response = build_response(invite, 200, to_tag="ours")
+        call.transition(CallState.ANSWERED)
+    wire.calls[call.call_id] = call
+    return call
+
+
+def codes(wire: Wire) -> list[int]:
+    return [m.status_code for m, _ in wire.sent]
+
+
+def test_bye_in_the_dialog_ends_the_call() -> None:
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=True)
+    dialogs.on_bye(sip_request("BYE"))
+    assert codes(wire) == [200] and wire.sent[0][1] == PEER
+    assert call.end_reason is EndReason.REMOTE_HANGUP
+
+
+def test_bye_from_a_stranger_or_for_no_call_is_481() -> None:
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=True)
+    dialogs.on_bye(sip_request("BYE", from_tag="forged"))
+    dialogs.on_bye(sip_request("BYE", call_id="nope"))
+    assert codes(wire) == [481, 481] and not call.ended
+
+
+def test_bye_before_our_answer_also_ends_the_invite_with_487() -> None:
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=False)
+    dialogs.on_bye(sip_request("BYE"))
+    assert codes(wire) == [200, 487] and wire.sent[1][0].cseq == (2, "INVITE")
+    assert call.ended
+
+
+def test_cancel_of_a_ringing_call_gets_200_then_487_and_ends_it() -> None:
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=False)
+    dialogs.on_cancel(sip_request("CANCEL", to_tag=""))
+    assert codes(wire) == [200, 487]
+    assert wire.sent[1][0].to_tag == "ours" and call.end_reason is EndReason.CANCELLED
+    # A retransmitted INVITE now hears the 487 (the front end resends this).
+    assert call.last_invite_response is not None
+    assert SipMessage(call.last_invite_response).status_code == 487
+
+
+def test_cancel_on_another_branch_or_after_the_answer() -> None:
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=False)
+    dialogs.on_cancel(sip_request("CANCEL", to_tag="", branch="z9hG4bKother"))
+    assert codes(wire) == [481] and not call.ended
+    call.last_invite_response = build_response(call.invite or sip_request("INVITE"), 200)
+    call.transition(CallState.ANSWERED)
+    dialogs.on_cancel(sip_request("CANCEL", to_tag=""))
+    assert codes(wire) == [481, 200] and call.state is CallState.ANSWERED  # too late
+
+
+def test_info_dtmf_reaches_the_call() -> None:
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=True)
+    dialogs.on_info(sip_request("INFO", extra=[("Content-Type", "application/dtmf-relay")],
+                                body=b"Signal=7\r\nDuration=160\r\n"))
+    dialogs.on_info(sip_request("INFO", call_id="nope"))
+    assert codes(wire) == [200, 481] and call.get_dtmf() == "7"
+
+
+def test_update_outside_a_dialog_is_481() -> None:
+    dialogs, wire = make()
+    inbound_call(wire, answered=True)
+    dialogs.on_update(sip_request("UPDATE", call_id="nope"))
+    dialogs.on_update(sip_request("UPDATE", to_tag="not-ours"))
+    assert codes(wire) == [481, 481]
+
+
+def test_update_without_sdp_refreshes_the_session_timer_and_sends_no_sdp() -> None:
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=True)
+    wire.now = 500.0
+    dialogs.on_update(sip_request("UPDATE", extra=[("Session-Expires", "1800;refresher=uac"),
+                                                   ("Supported", "timer")]))
+    [(ok, _)] = wire.sent
+    assert ok.status_code == 200 and not ok.body_bytes
+    assert call.session_refreshed == 500.0 and call.session_interval == 1800
+
+
+def test_reinvite_gets_our_unchanged_sdp_and_a_hold_offer_is_taken() -> None:
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=True)
+    hold = offer().replace(PEER[0].encode(), b"0.0.0.0")
+    dialogs.on_refresh(call, sip_request("INVITE", branch="z9hG4bKre", body=hold))
+    [(ok, _)] = wire.sent
+    assert ok.status_code == 200
+    assert call.media is not None
+    answer = parse_sdp(ok.body_bytes)
+    assert answer.connection_ip == LOCAL_IP and not call.ended
+
+
+def test_reinvite_with_an_offer_we_cannot_serve_is_488_and_the_call_goes_on() -> None:
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=True)
+    g729_only = build_sdp(ip=PEER[0], port=40002, session_id=8, formats=[(18, "G729")],
+                          event_pt=None)
+    dialogs.on_refresh(call, sip_request("INVITE", branch="z9hG4bKre", body=g729_only))
+    dialogs.on_refresh(call, sip_request("INVITE", branch="z9hG4bKre2", body=b"v=0\r\nnonsense"))
+    assert codes(wire) == [488, 400] and call.state is CallState.ANSWERED
+
+
+def test_refresh_of_a_call_not_yet_answered_is_491() -> None:
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=False)
+    dialogs.on_refresh(call, sip_request("INVITE", branch="z9hG4bKre"))
+    assert codes(wire) == [491]
+
+
+def test_options_we_lack_and_too_brief_sessions() -> None:
+    dialogs, wire = make()
+    new = sip_request("INVITE", to_tag="", extra=[("Require", "100rel, foo")])
+    assert dialogs.refuse_options(new)
+    brief = sip_request("INVITE", to_tag="", extra=[("Session-Expires", "30")])
+    assert dialogs.refuse_options(brief)
+    # A new INVITE's refusal goes through the admission (its ACK must be known).
+    assert [code for code, _ in wire.refused] == [420, 422] and not wire.sent
+    assert ("Min-SE", str(session_timer.MIN_SE_SECONDS)) in (wire.refused[1][1] or [])
+    # Inside a dialog it is a plain answer.
+    assert dialogs.refuse_options(sip_request("UPDATE", extra=[("Require", "foo")]))
+    assert codes(wire) == [420] and wire.sent[0][0].first("Unsupported")
+    assert not dialogs.refuse_options(sip_request("INVITE", to_tag=""))
+
+
+def test_our_2xx_is_retransmitted_until_the_ack() -> None:
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=True)
+    dialogs.send_invite_2xx(call)
+    assert codes(wire) == [200] and call.session_refreshed == wire.now
+    assert [t.when for t in wire.timers] == [T1]
+    wire.fire()
+    assert codes(wire) == [200, 200] and [t.when for t in wire.timers] == [2 * T1]
+    dialogs.on_ack(sip_request("ACK"))
+    assert call.ack_received.is_set()
+    wire.fire()
+    assert codes(wire) == [200, 200] and not wire.timers
+
+
+def test_options_outside_a_dialog_names_what_we_take() -> None:
+    dialogs, wire = make()
+    dialogs.on_options(sip_request("OPTIONS", call_id="probe", to_tag=""))
+    [(ok, _)] = wire.sent
+    assert ok.status_code == 200 and ok.to_tag == "ot1"
+    assert "UPDATE" in ok.first("Allow") and ok.first("Accept") == "application/sdp"
