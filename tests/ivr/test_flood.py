@@ -108,7 +108,7 @@ def test_service_guard_drops_a_flood_while_a_call_goes_on(
                        caller="13800000002", hold=0.5)
     assert_ok(later.run())
     records = ivr.wait_record(count=2)
-    assert [r.caller for r in records] == ["13800000001", "13800000002"]
+    assert [r.caller for r in records] == ["+8613800000001", "+8613800000002"]
     assert all(r.outcome == CallOutcome.TICKET for r in records)
     assert all(ivr.ticket_of(r) is not None for r in records)
 
