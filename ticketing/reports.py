@@ -303,9 +303,12 @@ EXPORT_COLUMNS = (
     ("caller_name", "姓名"),
     ("caller_phone", "电话"),
     ("kind", "诉求类型"),
-    # The generated title (category and the clause naming the problem). The 反映主体 (who
-    # or what is complained about) is not a field of the ticket, so it has no column.
+    # The generated title (category and the clause naming the problem).
     ("subject", "标题"),
+    # Whom the complaint is about, when known. Not masked: a business or an office is no
+    # personal data, and the words it was read from are in 诉求内容 unmasked anyway
+    # (docs/metrics.md).
+    ("respondent", "反映主体"),
     # Categories are one level (config/categories.toml): there is no sub-category to export.
     ("category", "分类"),
     ("address", "地址"),
@@ -394,6 +397,7 @@ def _export_row(actor: Actor, t: Ticket, survey: SurveyResult | None, *, tz: Zon
         "保密" if hidden else _phone_cell(caller_phone_for(actor, t, masked=masked)),
         KIND_LABELS.get(t.kind, t.kind),
         t.subject,
+        t.respondent or "",
         _category_text(t.category),
         t.address or "",
         t.district or "",
