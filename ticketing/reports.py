@@ -80,6 +80,8 @@ class LoopCounts:
     round's survey answer is the one that stands."""
 
     tickets: int = 0
+    dispatched: int = 0
+    signed_in_time: int = 0  # dispatched, and signed by the sign-by time
     due: int = 0  # closed, or past the deadline now
     closed_on_time: int = 0
     replied_on_time: int = 0
@@ -88,6 +90,10 @@ class LoopCounts:
     satisfied: int = 0
     compared: int = 0  # answered surveys of tickets with a handler's outcome
     matched: int = 0
+
+    @property
+    def response_rate(self) -> float | None:
+        return _rate(self.signed_in_time, self.dispatched)
 
     @property
     def on_time_closure_rate(self) -> float | None:
@@ -134,9 +140,13 @@ def loop_counts(*, session: Session, conds: list[Any], now: datetime,
     def n(*when: Any) -> Any:
         return func.coalesce(func.sum(case((and_(*when), 1), else_=0)), 0)
 
+    dispatched = and_(counted, Ticket.dispatched_at.is_not(None))
     keys = [] if by is None else [by]
     rows = session.execute(
-        select(*keys, n(counted), n(due),
+        select(*keys, n(counted), n(dispatched),
+               n(dispatched, Ticket.signed_at.is_not(None), Ticket.sign_due_at.is_not(None),
+                 Ticket.signed_at <= Ticket.sign_due_at),
+               n(due),
                n(due, Ticket.closed_at.is_not(None), Ticket.closed_at <= Ticket.due_at),
                n(due, Ticket.replied_at.is_not(None), Ticket.replied_at <= Ticket.due_at),
                n(answered), n(answered, heard_resolved),
@@ -176,11 +186,6 @@ def figures(
         conds.append(Ticket.unit_id.in_(select(Unit.id).where(Unit.path.startswith(unit.path))))
     rows = session.scalars(select(Ticket).where(*conds)).all()
     counted = [t for t in rows if t.status != Status.EXCLUDED.value]
-    dispatched = [t for t in counted if t.dispatched_at is not None]
-    signed_in_time = [
-        t for t in dispatched
-        if t.signed_at is not None and t.sign_due_at is not None and t.signed_at <= t.sign_due_at
-    ]
     ids = [t.id for t in counted]
     loop = loop_counts(session=session, conds=conds, now=now).get(None, LoopCounts())
     surveys: list[SurveyResult] = []
@@ -210,9 +215,9 @@ def figures(
     return Figures(
         tickets=len(counted),
         excluded=len(rows) - len(counted),
-        dispatched=len(dispatched),
-        signed_in_time=len(signed_in_time),
-        response_rate=_rate(len(signed_in_time), len(dispatched)),
+        dispatched=loop.dispatched,
+        signed_in_time=loop.signed_in_time,
+        response_rate=loop.response_rate,
         due=loop.due,
         closed_on_time=loop.closed_on_time,
         on_time_closure_rate=loop.on_time_closure_rate,
