@@ -33,6 +33,8 @@ class Domain:
 
     @classmethod
     def load(cls, settings: Settings) -> Domain:
+        # Read now: a broken rules file must stop the start, not every ticket's creation.
+        rules_for(settings.respondent_file)
         return cls(
             settings=settings,
             rules=load_rule_table(settings.rules_file),
