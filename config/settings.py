@@ -325,6 +325,9 @@ class Settings(BaseSettings):
     # District → street (街道/乡镇) → community (社区/村) → estates (小区): how tickets are
     # placed for hot spots, 多诉督办 and 一诉多办 (docs/metrics.md).
     gazetteer_file: Path = CONFIG_DIR / "gazetteer.toml"
+    # 反映主体: the suffixes, stop words and generic names a ticket's respondent is read by
+    # from the caller's words (ticketing.respondent).
+    respondent_file: Path = CONFIG_DIR / "respondent.toml"
     prompts_dir: Path = CONFIG_DIR / "prompts"
     # Recordings older than this many days are deleted once a day (never those of open
     # tickets; each deletion is audited on the ticket). 0 keeps them forever.

@@ -13,6 +13,7 @@ from ticketing.dispatch_rules import RuleTable, load_rule_table
 from ticketing.intake_model import IntakeModel, Understanding, store_for, understand
 from ticketing.models import utcnow
 from ticketing.places import Gazetteer, Place, gazetteer_for, locate
+from ticketing.respondent import extract, rules_for
 from ticketing.workcalendar import WorkCalendar
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,8 @@ class Domain:
 
     @classmethod
     def load(cls, settings: Settings) -> Domain:
+        # Read now: a broken rules file must stop the start, not every ticket's creation.
+        rules_for(settings.respondent_file)
         return cls(
             settings=settings,
             rules=load_rule_table(settings.rules_file),
@@ -47,6 +50,10 @@ class Domain:
 
     def locate(self, text: str, district: str | None) -> Place:
         return locate(text, self.gazetteer, district)
+
+    def respondent(self, text: str) -> str | None:
+        """反映主体 the words name (config/respondent.toml), None when they name none."""
+        return extract(text, rules_for(self.settings.respondent_file))
 
     @property
     def utility_window(self) -> timedelta:

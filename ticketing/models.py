@@ -140,6 +140,10 @@ class Ticket(Base):
     category: Mapped[str] = mapped_column(String(32), default="other")
     urgency: Mapped[str] = mapped_column(String(16), default="general")
     subject: Mapped[str] = mapped_column(String(128), default="")
+    # 反映主体: whom the complaint is about (a company, shop, 物业, site, landlord, office),
+    # as the caller's words named it (ticketing.respondent) or an operator set it; None
+    # when unknown.
+    respondent: Mapped[str | None] = mapped_column(String(100))
     demand: Mapped[str] = mapped_column(Text, default="")
     transcript: Mapped[str | None] = mapped_column(Text)
     transcript_meta: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -84,6 +84,8 @@ class LoopCounts:
     round's survey answer is the one that stands."""
 
     tickets: int = 0
+    dispatched: int = 0
+    signed_in_time: int = 0  # dispatched, and signed by the sign-by time
     due: int = 0  # closed, or past the deadline now
     closed_on_time: int = 0
     replied_on_time: int = 0
@@ -92,6 +94,10 @@ class LoopCounts:
     satisfied: int = 0
     compared: int = 0  # answered surveys of tickets with a handler's outcome
     matched: int = 0
+
+    @property
+    def response_rate(self) -> float | None:
+        return _rate(self.signed_in_time, self.dispatched)
 
     @property
     def on_time_closure_rate(self) -> float | None:
@@ -139,9 +145,14 @@ def loop_counts(*, session: Session, conds: list[Any], now: datetime,
     def n(*when: Any) -> Any:
         return func.coalesce(func.sum(case((and_(*when), 1), else_=0)), 0)
 
+    dispatched = and_(counted, Ticket.dispatched_at.is_not(None),
+                      still_counted_sql(Ticket.sign_due_at))
     keys = [] if by is None else [by]
     rows = session.execute(
-        select(*keys, n(counted), n(due),
+        select(*keys, n(counted), n(dispatched),
+               n(dispatched, Ticket.signed_at.is_not(None), Ticket.sign_due_at.is_not(None),
+                 Ticket.signed_at <= Ticket.sign_due_at),
+               n(due),
                n(due, Ticket.closed_at.is_not(None), Ticket.closed_at <= Ticket.due_at),
                n(due, Ticket.replied_at.is_not(None), Ticket.replied_at <= Ticket.due_at),
                n(answered), n(answered, heard_resolved),
@@ -181,12 +192,6 @@ def figures(
         conds.append(Ticket.unit_id.in_(select(Unit.id).where(Unit.path.startswith(unit.path))))
     rows = session.scalars(select(Ticket).where(*conds)).all()
     counted = [t for t in rows if t.status != Status.EXCLUDED.value]
-    dispatched = [t for t in counted if t.dispatched_at is not None
-                  and still_counted(t.sign_due_at, t.merged_at)]
-    signed_in_time = [
-        t for t in dispatched
-        if t.signed_at is not None and t.sign_due_at is not None and t.signed_at <= t.sign_due_at
-    ]
     ids = [t.id for t in counted]
     loop = loop_counts(session=session, conds=conds, now=now).get(None, LoopCounts())
     surveys: list[SurveyResult] = []
@@ -217,9 +222,9 @@ def figures(
     return Figures(
         tickets=len(counted),
         excluded=len(rows) - len(counted),
-        dispatched=len(dispatched),
-        signed_in_time=len(signed_in_time),
-        response_rate=_rate(len(signed_in_time), len(dispatched)),
+        dispatched=loop.dispatched,
+        signed_in_time=loop.signed_in_time,
+        response_rate=loop.response_rate,
         due=loop.due,
         closed_on_time=loop.closed_on_time,
         on_time_closure_rate=loop.on_time_closure_rate,
@@ -313,9 +318,12 @@ EXPORT_COLUMNS = (
     ("caller_name", "姓名"),
     ("caller_phone", "电话"),
     ("kind", "诉求类型"),
-    # The generated title (category and the clause naming the problem). The 反映主体 (who
-    # or what is complained about) is not a field of the ticket, so it has no column.
+    # The generated title (category and the clause naming the problem).
     ("subject", "标题"),
+    # Whom the complaint is about, when known. Not masked: a business or an office is no
+    # personal data, and the words it was read from are in 诉求内容 unmasked anyway
+    # (docs/metrics.md).
+    ("respondent", "反映主体"),
     # Categories are one level (config/categories.toml): there is no sub-category to export.
     ("category", "分类"),
     ("address", "地址"),
@@ -404,6 +412,7 @@ def _export_row(actor: Actor, t: Ticket, survey: SurveyResult | None, *, tz: Zon
         "保密" if hidden else _phone_cell(caller_phone_for(actor, t, masked=masked)),
         KIND_LABELS.get(t.kind, t.kind),
         t.subject,
+        t.respondent or "",
         _category_text(t.category),
         t.address or "",
         t.district or "",

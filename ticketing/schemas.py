@@ -12,6 +12,7 @@ from ticketing.actors import Actor
 from ticketing.inputs import MAX_ID, check_category, clean_text
 from ticketing.models import Ticket, TicketEvent
 from ticketing.phones import display
+from ticketing.respondent import MAX_LENGTH as RESPONDENT_MAX
 
 
 class Strict(BaseModel):
@@ -48,6 +49,10 @@ class TicketCreate(Strict):
     category: str | None = Field(default=None, max_length=32)
     urgency: Literal["urgent", "livelihood", "general"] | None = None
     subject: str | None = Field(default=None, max_length=128)
+    respondent: str | None = Field(
+        default=None, max_length=RESPONDENT_MAX,
+        description="反映主体 (whom the complaint is about); absent: read from the demand "
+                    "when it names one")
     accept: bool = Field(default=True, description="受理 and auto-dispatch at once")
 
     @field_validator("demand")
@@ -144,6 +149,12 @@ class ClassificationBody(Strict):
         return None if v is None else check_category(v)
 
 
+class RespondentBody(Strict):
+    """Set or correct the 反映主体; null or blank clears it (not known)."""
+
+    respondent: str | None = Field(max_length=RESPONDENT_MAX, examples=["鑫源建筑工地"])
+
+
 class SurveyBody(Strict):
     resolved: bool
     satisfied: bool
@@ -213,6 +224,8 @@ class TicketOut(BaseModel):
     confidence: dict[str, float] = Field(
         description="probability of each learned field; empty when the rules alone classified")
     subject: str
+    respondent: str | None = Field(default=None, description="反映主体: whom the complaint "
+                                   "is about, when known")
     demand: str
     transcript: str | None
     recording_path: str | None
@@ -253,7 +266,7 @@ class TicketOut(BaseModel):
             caller_name=None if hide else t.caller_name,
             confidential=t.confidential, address=t.address, district=t.district,
             street=t.street, community=t.community, category=t.category, urgency=t.urgency,
-            subject=t.subject, demand=t.demand,
+            subject=t.subject, respondent=t.respondent, demand=t.demand,
             kind=t.kind, emergency=t.emergency, needs_confirmation=t.needs_confirmation,
             confidence=dict((t.classification or {}).get("confidence") or {}),
             # The verbatim words and the voice identify a confidential caller as surely as

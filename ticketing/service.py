@@ -46,6 +46,7 @@ from ticketing.queries import (
     same_identified_caller,
 )
 from ticketing.queries import scope_filter as scope_filter  # callers written against service
+from ticketing.respondent import MAX_LENGTH as RESPONDENT_MAX
 from ticketing.states import (
     ASSIGNED_STATUSES,
     OPEN_STATUSES,
@@ -268,6 +269,7 @@ def create_ticket(
     category: str | None = None,
     urgency: str | None = None,
     subject: str | None = None,
+    respondent: str | None = None,
     transcript: str | None = None,
     transcript_meta: dict[str, Any] | None = None,
     recording_path: str | None = None,
@@ -294,6 +296,7 @@ def create_ticket(
     address = clean_optional(address, field="address")
     district = clean_optional(district, field="district")
     subject = clean_optional(subject, field="subject")
+    respondent = check_respondent(respondent)
     text = _intake_text(demand, transcript)
     now = domain.now()
     received = received_at or now
@@ -316,6 +319,7 @@ def create_ticket(
         needs_confirmation=bool(guess and guess.needs_confirmation and category is None),
         classification_confidence=_lowest(guess.confidence) if guess else None,
         subject=(subject or (guess.subject if guess else "") or "")[:128],
+        respondent=respondent or _respondent_of(domain, text),
         demand=text,
         transcript=transcript,
         transcript_meta=transcript_meta,
@@ -344,6 +348,11 @@ def create_ticket(
     supervision.on_ticket(session=session, domain=domain, ticket=ticket, actor=actor)
     session.flush()
     return ticket
+
+
+def _respondent_of(domain: Domain, text: str) -> str | None:
+    # The placeholder of a call still being transcribed names nobody (as in _understand).
+    return domain.respondent(text) if text and text != TRANSCRIPT_PENDING else None
 
 
 def _place(domain: Domain, ticket: Ticket) -> None:
@@ -893,6 +902,8 @@ def attach_transcript(
         ticket.district = ticket.district or guess.district
         ticket.address = ticket.address or guess.address
         ticket.subject = guess.subject[:128]
+        # Only an empty one: an operator's respondent outranks the rules.
+        ticket.respondent = ticket.respondent or _respondent_of(domain, text)
         _place(domain, ticket)
         _reapply_classification(session=session, domain=domain, ticket=ticket, actor=actor)
         supervision.on_ticket(session=session, domain=domain, ticket=ticket, actor=actor)
@@ -968,6 +979,40 @@ def confirm_classification(
                  data={"before": before, "after": after}, at=now)
     if after["urgency"] != before["urgency"] or after["category"] != before["category"]:
         _reapply_classification(session=session, domain=domain, ticket=ticket, actor=actor)
+    session.flush()
+    return ticket
+
+
+# Who may set or correct the 反映主体 (API and console alike): those who correct the
+# classification, the intake side.
+RESPONDENT_ROLES = CLASSIFIER_ROLES
+RESPONDENT_EVENT = "respondent_set"
+
+
+def check_respondent(value: str | None) -> str | None:
+    """``value`` as a 反映主体 may be stored: one line of clean text (inputs.clean_text), no
+    longer than the column; blank is None (not known)."""
+    if value is None:
+        return None
+    value = clean_text(value, field="respondent").strip()
+    if len(value) > RESPONDENT_MAX:
+        raise InvalidInput("respondent", f"respondent is longer than {RESPONDENT_MAX} "
+                                         "characters")
+    return value or None
+
+
+def set_respondent(
+    *, session: Session, domain: Domain, ticket: Ticket, actor: Actor, respondent: str | None
+) -> Ticket:
+    """An operator sets, corrects or clears (None or blank) the 反映主体; audited with the
+    before and after values, like a classification correction."""
+    after = check_respondent(respondent)
+    before = ticket.respondent
+    if after == before:
+        return ticket  # nothing changed: no event for a form sent back unchanged
+    ticket.respondent = after
+    record_event(session=session, ticket=ticket, actor=actor, action=RESPONDENT_EVENT,
+                 data={"before": before, "after": after}, at=domain.now())
     session.flush()
     return ticket
 

@@ -41,6 +41,7 @@ from ticketing.schemas import (
     Reason,
     ReassignBody,
     ReplyBody,
+    RespondentBody,
     SurveyBody,
     TicketCreate,
     TicketOut,
@@ -352,6 +353,14 @@ def confirm_classification(ref: str, body: ClassificationBody, request: Request,
     """Confirm (empty body) or correct the classification; clears 待确认, audited."""
     return _act(request, token, domain, ref, service.confirm_classification,
                 *service.CLASSIFIER_ROLES, **body.model_dump())
+
+
+@router.post("/tickets/{ref}/respondent", response_model=TicketOut)
+def set_respondent(ref: str, body: RespondentBody, request: Request, token: Token,
+                   domain: DomainDep):
+    """Set, correct or clear (null) the 反映主体; audited with before and after."""
+    return _act(request, token, domain, ref, service.set_respondent,
+                *service.RESPONDENT_ROLES, respondent=body.respondent)
 
 
 @router.post("/tickets/{ref}/survey", response_model=TicketOut)

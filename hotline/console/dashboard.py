@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from asr.jobs import JobStatus, TranscriptionJob
 from hotline import monthly_report
@@ -21,11 +22,11 @@ from hotline.console import present
 from hotline.console.web import Forbidden, Work, page, render, work
 from ivr.callrecords import CallOutcome, CallRecord
 from ticketing import analytics, supervision
-from ticketing.actors import Actor, mask_phone
+from ticketing.actors import mask_phone
 from ticketing.models import Ticket, TicketEvent, Unit
 from ticketing.points import Points, period_bounds, points
 from ticketing.queries import scope_filter
-from ticketing.reports import Figures, figures, hot_spots
+from ticketing.reports import LoopCounts, figures, hot_spots, loop_counts
 from ticketing.states import Role
 
 router = APIRouter()
@@ -38,7 +39,7 @@ MAX_UNIT_ROWS = 20
 @dataclass(frozen=True)
 class UnitRow:
     unit: Unit
-    f: Figures
+    f: LoopCounts
 
 
 @dataclass(frozen=True)
@@ -63,27 +64,25 @@ def _units_in_scope(w: Work) -> list[Unit]:
     return list(w.session.scalars(stmt))
 
 
-def _unit_rows(w: Work, since: datetime, conds: list[object]) -> list[UnitRow]:
-    now = w.domain.now()
-    counts = w.session.execute(
+def unit_rows(*, session: Session, conds: list[object], now: datetime,
+              limit: int = MAX_UNIT_ROWS) -> list[UnitRow]:
+    """The units with the most tickets matching ``conds`` and their rates, each unit's own
+    tickets only (not its subtree's): the grouped query the 红黑榜 is built on
+    (reports.loop_counts), not figures() once per unit."""
+    top = session.execute(
         select(Ticket.unit_id, func.count(Ticket.id))
         .where(*conds, Ticket.unit_id.is_not(None))
         .group_by(Ticket.unit_id)
-        .order_by(func.count(Ticket.id).desc())
-        .limit(MAX_UNIT_ROWS)
+        .order_by(func.count(Ticket.id).desc(), Ticket.unit_id)
+        .limit(limit)
     ).all()
-    rows = []
-    for unit_id, _ in counts:
-        unit = w.session.get(Unit, unit_id)
-        if unit is None:
-            continue
-        # figures() scopes by actor; a handler-shaped actor scopes to exactly this unit
-        # (a unit= filter would add its whole subtree and count children twice). The unit
-        # came from a query already limited to the user's scope.
-        exact = Actor(id=None, name=unit.code, role=Role.HANDLER, unit_id=unit.id)
-        rows.append(UnitRow(unit, figures(session=w.session, actor=exact, now=now,
-                                          since=since, utility_window=w.domain.utility_window)))
-    return rows
+    ids = [unit_id for unit_id, _ in top]
+    if not ids:
+        return []
+    counts = loop_counts(session=session, now=now, by=Ticket.unit_id,
+                         conds=[*conds, Ticket.unit_id.in_(ids)])
+    units = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(ids)))}
+    return [UnitRow(units[i], counts.get(i, LoopCounts())) for i in ids if i in units]
 
 
 def _category_days(w: Work, conds: list[object], days: list[date]
@@ -187,7 +186,7 @@ def dashboard(request: Request, period: str = "7d", unit: str = "") -> Response:
             "units": units,
             "unit": chosen.code if chosen else "",
             "overall": overall,
-            "unit_rows": _unit_rows(w, since, conds),
+            "unit_rows": unit_rows(session=w.session, conds=conds, now=w.domain.now()),
             "days": days,
             "grid": grid,
             "peak": peak,

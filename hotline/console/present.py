@@ -64,6 +64,7 @@ EVENT_LABELS: dict[str, str] = {
     "attachment_uploaded": "上传附件",
     "classification_confirmed": "确认分类",
     "classification_corrected": "更正分类",
+    "respondent_set": "修改反映主体",
 }
 
 # Events that count as "reminders escalated" on the dashboard: the escalation itself, and

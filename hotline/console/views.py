@@ -23,6 +23,7 @@ from ticketing.inputs import BadCharacters, ascii_int, clean_text
 from ticketing.models import Ticket, Unit, User
 from ticketing.points import PENALTIES, PENALTY_ROLES, flag_penalty
 from ticketing.reports import export_csv
+from ticketing.respondent import MAX_LENGTH as RESPONDENT_MAX
 from ticketing.service import InvalidInput, NotFound
 from ticketing.states import (
     ACTION_LABELS,
@@ -65,6 +66,7 @@ FIELD_MESSAGES = {
     # the penalty form.
     "kind": "请从列表中选择（诉求类型或扣分项）。",
     "emergency": "请从列表中选择紧急联动。",
+    "respondent": f"反映主体不能超过 {RESPONDENT_MAX} 个字。",
     "file": "附件须为 JPEG、PNG 图片或 PDF 文件，且不能为空。",
     "attachment": "该类别的反馈须附上现场照片或证明材料（JPEG、PNG 或 PDF）。",
 }
@@ -93,6 +95,8 @@ def done_label(done: str) -> str:
         return "创建并受理"
     if done == "classification":
         return "确认分类"
+    if done == "respondent":
+        return "保存反映主体"
     try:
         return ACTION_LABELS[Action(done)]
     except ValueError:
@@ -397,6 +401,8 @@ def render_ticket(request: Request, w: Work, ticket: Ticket, *, status: int = 20
         "done": done_label(done),
         "is_escalation": present.event_is_escalation,
         "may_classify": w.actor.role in service.CLASSIFIER_ROLES,
+        "may_set_respondent": w.actor.role in service.RESPONDENT_ROLES,
+        "respondent_max": RESPONDENT_MAX,
         "categories": present.categories(),
         "attachments": [(a, attachments.problem(w.domain.settings, a))
                         for a in attachments.of_ticket(session=w.session, ticket=ticket)],
@@ -585,6 +591,36 @@ def merge(
             return render_ticket(request, w, primary, status=status, error=message,
                                  failed="merge", form=form)
         return RedirectResponse(f"/console/tickets/{primary.number}?done=merge#merge",
+                                status_code=303)
+
+
+# Registered before the generic action route, which would otherwise take "respondent".
+@router.post("/tickets/{number}/respondent")
+@page
+def respondent(
+    number: str,
+    request: Request,
+    csrf: Annotated[str, Form(max_length=128)] = "",
+    # The form's maxlength is the column's; a longer value still reaches the service's one
+    # rule and its message (a client need not be a browser).
+    respondent: Annotated[str, Form(max_length=4 * RESPONDENT_MAX)] = "",
+) -> Response:
+    """Set, correct or clear the 反映主体: the API's rule (service.set_respondent)."""
+    with work(request, csrf=csrf, post=True) as w:
+        ticket = service.get_ticket(session=w.session, actor=w.actor, ref=number)
+        if w.actor.role not in service.RESPONDENT_ROLES:
+            return error_page(request, 403, "无权操作", "您的角色不能修改反映主体。")
+        try:
+            service.set_respondent(session=w.session, domain=w.domain, ticket=ticket,
+                                   actor=w.actor, respondent=respondent)
+            w.session.commit()
+        except REFUSALS as exc:
+            w.session.rollback()
+            status, message = refusal(exc)
+            ticket = service.get_ticket(session=w.session, actor=w.actor, ref=number)
+            return render_ticket(request, w, ticket, status=status, error=message,
+                                 failed="respondent", form={"respondent": respondent})
+        return RedirectResponse(f"/console/tickets/{ticket.number}?done=respondent",
                                 status_code=303)
 
 
