@@ -15,8 +15,9 @@ bridged; CALLBACK_REQUEST when no operator answered (a ticket asks for a call ba
 STATUS_QUERY when they only listened to their tickets' status.
 
 Emergencies (三号联动): words classified 110/119/120 skip the read-back and its confirm key --
-a caller reporting a fire must not be asked to press 1. The ticket is filed at once (urgent,
-with an audited hand-over event) and the call is bridged to that service's URI
+a caller reporting a fire must not be asked to press 1. The hand-over is journaled in the spool
+at once and the urgent ticket with its audited hand-over event is written beside the transfer
+(recover_spool files it if the database is down) while the call is bridged to that service's URI
 (``ivr.emergency_uris``) or, none set, to the duty operator; when nobody answers the caller
 is told to dial the service themselves.
 
@@ -46,7 +47,6 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -59,12 +59,9 @@ from ivr.kb_answer import KbAnswer, find_answer
 from ivr.ticket_lookup import open_tickets
 from ivr.transfer import TransferResult, bridge_to_operator
 from telephony.call import CallHandle, PlayResult
-from ticketing import phones, service
-from ticketing.actors import Actor
+from ticketing import phones
 from ticketing.classify import category_label
-from ticketing.db import transaction
 from ticketing.intake_model import Understanding
-from ticketing.models import Ticket
 
 if TYPE_CHECKING:
     from asr.engine import AsrEngine
@@ -647,10 +644,13 @@ class Dialogue:
         fe = self.svc.frontend
         if fe is None:
             uri, target = "", "none"
-        filed = self._file(CallOutcome.TICKET)
+        # Journaled now, written to the database beside the transfer: the caller is never
+        # kept from the service by the database, and a database that is down loses nothing
+        # (recover_spool files the urgent ticket and its hand-over event later).
+        self._understood()
+        self.ticket_filed = True
         self.outcome = CallOutcome.TICKET
-        if filed is not None:  # database down: the spool files the (urgent) ticket later
-            self._record_handover(filed.number, number, target)
+        self.intake.hand_over(number, target)
         if uri and fe is not None:
             heard = self._play(self.prompts.pcm(f"emergency_transfer_{number}"))
             if heard is Heard.HUNG_UP:
@@ -690,18 +690,6 @@ class Dialogue:
                     return State.HANGUP
                 break
         return self.after_number
-
-    def _record_handover(self, number: str, service_number: str, target: str) -> None:
-        try:
-            with transaction(self.svc.sessions) as session:
-                ticket = session.scalars(select(Ticket).where(Ticket.number == number)).one()
-                service.record_emergency_handover(
-                    session=session, ticket=ticket, actor=Actor.system("ivr"),
-                    service=service_number, target=target)
-        except SQLAlchemyError as exc:
-            # The caller's transfer must not wait on the audit: the ticket itself is urgent.
-            log.error("call %s: hand-over event not recorded: %s", self.call.call_id,
-                      exc.__class__.__name__)
 
     def _s_callback(self) -> State:
         self._file(CallOutcome.CALLBACK_REQUEST)
