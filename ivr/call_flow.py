@@ -15,8 +15,9 @@ bridged; CALLBACK_REQUEST when no operator answered (a ticket asks for a call ba
 STATUS_QUERY when they only listened to their tickets' status.
 
 Emergencies (三号联动): words classified 110/119/120 skip the read-back and its confirm key --
-a caller reporting a fire must not be asked to press 1. The ticket is filed at once (urgent,
-with an audited hand-over event) and the call is bridged to that service's URI
+a caller reporting a fire must not be asked to press 1. The hand-over is journaled in the spool
+at once and the urgent ticket with its audited hand-over event is written beside the transfer
+(recover_spool files it if the database is down) while the call is bridged to that service's URI
 (``ivr.emergency_uris``) or, none set, to the duty operator; when nobody answers the caller
 is told to dial the service themselves.
 
@@ -61,7 +62,6 @@ from ivr.decisions import (
     emergency_service,
     emergency_target,
     file_direct_answer,
-    file_emergency,
     next_step,
     readback_sentence,
     take_turn,
@@ -616,10 +616,13 @@ class Dialogue:
         fe = self.svc.frontend
         if fe is None:
             uri, target = "", "none"
-        # Database down: the spool files the (urgent) ticket later, without the event.
-        self._file(CallOutcome.TICKET, lambda: file_emergency(
-            self.intake, service_number=number, target=target))
+        # Journaled now, written to the database beside the transfer: the caller is never
+        # kept from the service by the database, and a database that is down loses nothing
+        # (recover_spool files the urgent ticket and its hand-over event later).
+        self._understood()
+        self.ticket_filed = True
         self.outcome = CallOutcome.TICKET
+        self.intake.hand_over(number, target)
         if uri and fe is not None:
             heard = self._play(self.prompts.pcm(f"emergency_transfer_{number}"))
             if heard is Heard.HUNG_UP:

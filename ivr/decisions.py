@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,11 +21,7 @@ from ivr import prompts as P
 from ivr.callrecords import CallOutcome
 from ivr.intake import CallIntake, FiledTicket
 from ivr.kb_answer import KbAnswer, find_answer
-from ticketing import service
-from ticketing.actors import Actor
 from ticketing.classify import category_label
-from ticketing.db import transaction
-from ticketing.models import Ticket, TicketEvent
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -34,9 +29,6 @@ if TYPE_CHECKING:
     from ticketing.intake_model import Understanding
 
 log = logging.getLogger("hotline.ivr.decisions")
-
-HANDOVER_ACTION = "emergency_handover"
-
 
 class Step(Enum):
     """Where a classified turn goes (the values are the SIP dialogue's state names)."""
@@ -145,33 +137,13 @@ def emergency_target(settings: Settings, service_number: str) -> tuple[str, str]
 
 def file_emergency(intake: CallIntake, *, service_number: str,
                    target: str) -> FiledTicket | None:
-    """The urgent ticket and its hand-over event, before the caller is put through (the
-    words are in the journal already). None when the database is down: the spool files
-    the ticket later, the caller is still put through. Safe to repeat (a webhook retried):
-    one ticket (by call id), one hand-over event."""
-    filed = intake.file_ticket(CallOutcome.TICKET)
-    if filed is not None:
-        record_handover(intake.sessions, ticket_number=filed.number,
-                        service_number=service_number, target=target,
-                        call_id=intake.journal.call_id)
-    return filed
-
-
-def record_handover(sessions: sessionmaker[Session], *, ticket_number: str,
-                    service_number: str, target: str, call_id: str) -> None:
-    try:
-        with transaction(sessions) as session:
-            ticket = session.scalars(select(Ticket).where(Ticket.number == ticket_number)).one()
-            done = session.scalar(select(TicketEvent.id).where(
-                TicketEvent.ticket_id == ticket.id, TicketEvent.action == HANDOVER_ACTION))
-            if done is None:
-                service.record_emergency_handover(
-                    session=session, ticket=ticket, actor=Actor.system("ivr"),
-                    service=service_number, target=target)
-    except SQLAlchemyError as exc:
-        # The caller's transfer must not wait on the audit: the ticket itself is urgent.
-        log.error("call %s: hand-over event not recorded: %s", call_id,
-                  exc.__class__.__name__)
+    """The urgent ticket and its hand-over event, journaled first (CallIntake.hand_over:
+    the spool's one rule for both), then filed now for a caller who waits on the answer
+    (Twilio's webhook). None when the database is down: the spool files the ticket and the
+    event later, the caller is still put through. Safe to repeat (a webhook retried): one
+    ticket (by call id), one hand-over event."""
+    intake.hand_over(service_number, target)
+    return intake.file_ticket(CallOutcome.TICKET)
 
 
 def file_direct_answer(intake: CallIntake, entry_id: str) -> FiledTicket | None:

@@ -6,14 +6,22 @@ ticket when one is due, are committed. If the database is down, or the process d
 spool still holds the caller's number, the recording and whatever was understood;
 :func:`recover_spool` turns it into the ticket later. Ticket creation is idempotent by call
 id, so recovering a call twice never makes two tickets.
+
+An emergency hand-over (三号联动) is journaled the same way before the caller is bridged:
+the spool holds the service and target, the urgent ticket and its ``emergency_handover``
+event are written in the background (the transfer never waits on the database) and, if the
+database is down, by :func:`recover_spool` later -- once per call, however often a call is
+settled.
 """
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import json
 import logging
 import os
+import threading
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -32,7 +40,7 @@ from ticketing.context import Domain
 from ticketing.db import transaction
 from ticketing.deadlines import URGENCY_LABELS, Urgency
 from ticketing.inputs import InvalidInput, strip_unsafe
-from ticketing.models import Ticket, utcnow
+from ticketing.models import Ticket, TicketEvent, utcnow
 from ticketing.phones import normalise
 
 log = logging.getLogger("hotline.ivr.intake")
@@ -76,6 +84,9 @@ class CallJournal:
     # The knowledge entry whose answer was read (Twilio: kept between webhooks until the
     # caller's 1 / 2); an answer is offered once a call.
     kb_offered: str | None = None
+    # 三号联动: {"service": "110"|"119"|"120", "target": "uri"|"operator"|"none"} once the
+    # call was handed over; the ticket then carries the emergency_handover event.
+    handover: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -170,7 +181,36 @@ def _record_for(session: Session, j: CallJournal) -> CallRecord:
 
 
 def _file_ticket(session: Session, domain: Domain, j: CallJournal) -> Ticket:
-    """Create (or find, by call id) the call's ticket, accepted and auto-dispatched."""
+    """Create (or find, by call id) the call's ticket, accepted and auto-dispatched, with
+    its hand-over event when the call was handed over."""
+    ticket = _ticket_for(session, domain, j)
+    if j.handover is not None:
+        _record_handover(session, ticket, j)
+    return ticket
+
+
+def _record_handover(session: Session, ticket: Ticket, j: CallJournal) -> None:
+    """The hand-over event, once: a call can be settled again after a crash between the
+    commit and the spool file's removal, and the ticket itself is found by call id."""
+    assert j.handover is not None
+    done = session.scalars(select(TicketEvent.id).where(
+        TicketEvent.ticket_id == ticket.id, TicketEvent.action == service.HANDOVER_ACTION)
+        .limit(1)).first()
+    if done is not None:
+        return
+    try:
+        service.record_emergency_handover(
+            session=session, ticket=ticket, actor=Actor.system("ivr"),
+            service=str(j.handover.get("service", "")),
+            target=str(j.handover.get("target", "")))
+    except InvalidInput as exc:
+        # A spool file edited by hand or left by another version: the urgent ticket matters
+        # more than its audit line, so it is filed without it.
+        log.error("call %s: hand-over not recorded, unknown service in the spool: %s",
+                  j.call_id, exc)
+
+
+def _ticket_for(session: Session, domain: Domain, j: CallJournal) -> Ticket:
     rec = _record_for(session, j)
     if rec.ticket_id is not None:
         ticket = session.get_one(Ticket, rec.ticket_id)
@@ -259,6 +299,9 @@ class CallIntake:
         self.journal = CallJournal(call_id=call_id, caller=caller, carrier=carrier,
                                    node=domain.settings.node)
         self.spool.write(self.journal)
+        # The hand-over's filing, running beside the transfer (see hand_over).
+        self._filing: threading.Thread | None = None
+        self._filed_aside: FiledTicket | None = None
 
     def answered(self) -> None:
         self.journal.answered_at = utcnow().isoformat()
@@ -304,9 +347,39 @@ class CallIntake:
         self.journal.want_ticket = True
         self.spool.write(self.journal)
 
+    def hand_over(self, service_number: str, target: str) -> None:
+        """三号联动: the urgent ticket and its hand-over event are due. Journaled in the
+        spool now; written to the database on a thread of its own, so the caller's transfer
+        never waits on it (a database that is down can take its connect timeout to say so).
+        Whatever that write does not get done, :meth:`end` or recover_spool does."""
+        j = self.journal
+        j.want_ticket = True
+        j.outcome = CallOutcome.TICKET.value
+        j.handover = {"service": service_number, "target": target}
+        self.spool.write(j)
+        # A copy: the call goes on changing (and writing) its journal meanwhile.
+        snapshot = copy.deepcopy(j)
+        self._filing = threading.Thread(target=self._file_aside, args=(snapshot,),
+                                        name=f"handover-{j.call_id}", daemon=True)
+        self._filing.start()
+
+    def _file_aside(self, snapshot: CallJournal) -> None:
+        self._filed_aside = self._try_db(lambda s: _filed(_file_ticket(s, self.domain,
+                                                                       snapshot)))
+
+    def _await_filing(self) -> None:
+        # Two writers filing the same call at once could both miss the other's ticket.
+        if self._filing is None:
+            return
+        self._filing.join()
+        self._filing = None
+        if self._filed_aside is not None:
+            self.journal.ticket_number = self._filed_aside.number
+
     def file_ticket(self, outcome: CallOutcome = CallOutcome.TICKET) -> FiledTicket | None:
         """Make the ticket now (to read its number back); None if the database is down,
         in which case the spool keeps the call and the ticket is made on recovery."""
+        self._await_filing()
         self.journal.want_ticket = True
         self.journal.outcome = outcome.value
         self.spool.write(self.journal)
@@ -318,6 +391,7 @@ class CallIntake:
 
     def end(self, outcome: CallOutcome | None = None) -> bool:
         """Close the journal; True once everything is in the database (spool removed)."""
+        self._await_filing()
         j = self.journal
         j.ended_at = utcnow().isoformat()
         if outcome is not None and not (j.ticket_number and outcome == CallOutcome.ABANDONED):

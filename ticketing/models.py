@@ -104,6 +104,20 @@ class AccountEvent(Base):
     action: Mapped[str] = mapped_column(String(32))
 
 
+class LoginFailure(Base):
+    """One failed console login, counted against its key ("name:<user name>" or
+    "addr:<client address>"). In the database rather than in memory so that every worker
+    process and node shares one count and a restart keeps it (hotline.console.auth). Rows
+    are only inserted and deleted, never updated, so concurrent failures cannot lose one."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_key_at", "key", "failed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(160))
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
 class Ticket(Base):
     """A citizen's complaint or request (工单)."""
 

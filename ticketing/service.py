@@ -126,6 +126,9 @@ def record_event(
     return ev
 
 
+HANDOVER_ACTION = "emergency_handover"  # 三号联动: the audit action of a hand-over
+
+
 def record_emergency_handover(
     *, session: Session, ticket: Ticket, actor: Actor, service: str, target: str
 ) -> TicketEvent:
@@ -134,7 +137,7 @@ def record_emergency_handover(
     # The ticket is already urgent: create_ticket classified the same words (emergency ->
     # urgent), so its deadline is the urgent one; this only records what was done.
     service = check_label("emergency", service)
-    ev = record_event(session=session, ticket=ticket, actor=actor, action="emergency_handover",
+    ev = record_event(session=session, ticket=ticket, actor=actor, action=HANDOVER_ACTION,
                       note=f"转接{service}", data={"service": service, "target": target})
     session.flush()
     return ev

@@ -7,7 +7,8 @@ nothing about a session is kept server side. Each request checks the fingerprint
 epoch against the user's row, so a new token, disabling the user, or logging out (which
 bumps the epoch) ends the user's console sessions everywhere at once.
 
-Failed logins are counted in memory, per process (``LoginLimiter``).
+Failed logins are counted in the database (``LoginLimiter``), shared by every worker
+process and node.
 """
 
 from __future__ import annotations
@@ -18,17 +19,19 @@ import hmac
 import json
 import os
 import secrets
-import threading
 import time
-from collections import deque
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from fastapi import Request
 from fastapi.responses import Response
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
-from ticketing.models import User
+from ticketing.db import transaction
+from ticketing.models import LoginFailure, User, utcnow
 
 COOKIE = "hotline_console"
 COOKIE_PATH = "/console"
@@ -37,12 +40,13 @@ SESSION_SECONDS = 12 * 3600  # one working shift; after that, log in again
 ANON_SECONDS = 3600
 _FINGERPRINT_CHARS = 16
 SECRET_FILE = "console_secret"
-# Failed logins allowed per user name and per client address within the window; one more
-# gets 429 until the oldest failure is older than the window. Tokens are 192-bit random, so
-# this is not what keeps them from being guessed: it keeps a script from hammering the form
-# and makes an attempt visible (logged) rather than silent.
+# Failed logins allowed per user name and per client address within the window (counted
+# across all processes and nodes); one more gets 429 until the oldest failure is older than
+# the window. Tokens are 192-bit random, so this is not what keeps them from being guessed:
+# it keeps a script from hammering the form and makes an attempt visible (logged).
 LOGIN_MAX_FAILURES = 5
 LOGIN_WINDOW_SECONDS = 300
+_KEY_CHARS = 160  # login_failures.key
 
 
 class LoginRequired(Exception):
@@ -194,58 +198,49 @@ def check_csrf(request: Request, s: ConsoleSession, submitted: str | None) -> No
 class LoginLimiter:
     """Recent failed logins per key ("name:<user name>", "addr:<client address>").
 
-    In memory and per process: each node (and each worker process) counts on its own, so
-    an attacker spreading attempts over N nodes gets N times the allowance, and a restart
-    forgets. Good enough against a script on one form; see docs/console.md."""
+    Counted in the database (``login_failures``, one row per failure), so every worker
+    process and node shares one count and a restart keeps it. A failure is an INSERT, never
+    a read-modify-write of a counter, so concurrent failures cannot lose one on either
+    database; rows older than the window are deleted as new failures come in."""
 
-    # Past this many keys, stale ones are swept (an attacker can invent user names).
-    _SWEEP_AT = 10_000
-
-    def __init__(self, max_failures: int = LOGIN_MAX_FAILURES,
+    def __init__(self, sessions: sessionmaker[Session],
+                 max_failures: int = LOGIN_MAX_FAILURES,
                  window_seconds: float = LOGIN_WINDOW_SECONDS) -> None:
+        self.sessions = sessions
         self.max_failures = max_failures
-        self.window = window_seconds
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+        self.window = timedelta(seconds=window_seconds)
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._failures.get(key)
-        if times is None:
-            return deque()
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        return times
+    def blocked(self, keys: list[str], now: datetime | None = None) -> bool:
+        cutoff = (now or utcnow()) - self.window
+        with self.sessions() as session:
+            counts = session.execute(
+                select(func.count()).select_from(LoginFailure)
+                .where(LoginFailure.key.in_([_stored(k) for k in keys]),
+                       LoginFailure.failed_at > cutoff)
+                .group_by(LoginFailure.key)).scalars().all()
+        return any(n >= self.max_failures for n in counts)
 
-    def blocked(self, keys: list[str], now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            return any(len(self._recent(k, now)) >= self.max_failures for k in keys)
-
-    def failed(self, keys: list[str], now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            if len(self._failures) >= self._SWEEP_AT:
-                for k in [k for k in self._failures if not self._recent(k, now)]:
-                    del self._failures[k]
-            for k in keys:
-                self._failures.setdefault(k, deque()).append(now)
+    def failed(self, keys: list[str], now: datetime | None = None) -> None:
+        now = now or utcnow()
+        with transaction(self.sessions) as session:
+            # An attacker can invent user names: what is past the window goes at once.
+            session.execute(delete(LoginFailure)
+                            .where(LoginFailure.failed_at <= now - self.window))
+            session.add_all(LoginFailure(key=_stored(k), failed_at=now) for k in keys)
 
     def succeeded(self, name_key: str) -> None:
         # Only the name's count: other people behind the same address keep theirs.
-        with self._lock:
-            self._failures.pop(name_key, None)
+        with transaction(self.sessions) as session:
+            session.execute(delete(LoginFailure).where(LoginFailure.key == _stored(name_key)))
 
 
-_limiter_lock = threading.Lock()
+def _stored(key: str) -> str:
+    # The name field is limited by the form, the address by nothing of ours.
+    return key[:_KEY_CHARS]
 
 
 def login_limiter(request: Request) -> LoginLimiter:
-    state = request.app.state
-    with _limiter_lock:
-        limiter: LoginLimiter | None = getattr(state, "login_limiter", None)
-        if limiter is None:
-            limiter = state.login_limiter = LoginLimiter()
-    return limiter
+    return LoginLimiter(request.app.state.sessions)
 
 
 def login_keys(request: Request, username: str) -> list[str]:

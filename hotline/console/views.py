@@ -188,14 +188,16 @@ def login(
         return again(429, f"登录失败次数过多，请 {minutes} 分钟后再试。")
     with request.app.state.sessions() as session:
         user = authenticate(session=session, username=username.strip(), token=token.strip())
-        # One message for a wrong name and a wrong token: don't confirm which accounts exist.
-        if user is None:
-            limiter.failed(keys)
-            log.info("console login failed (%s)", keys[1])
-            return again(401, "用户名或令牌不正确。")
-        limiter.succeeded(keys[0])
-        new = auth.new_session(user)
-        role = Role(user.role)
+        new = auth.new_session(user) if user is not None else None
+        role = Role(user.role) if user is not None else None
+    # The count is written after this session is closed: on SQLite its transaction holds
+    # the write lock, and the limiter's own transaction would wait on it.
+    # One message for a wrong name and a wrong token: don't confirm which accounts exist.
+    if new is None or role is None:
+        limiter.failed(keys)
+        log.info("console login failed (%s)", keys[1])
+        return again(401, "用户名或令牌不正确。")
+    limiter.succeeded(keys[0])
     response = RedirectResponse(safe_next(next) or home_for(role), status_code=303)
     auth.set_cookie(request, response, new)
     return response

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from config import Settings
 from hotline.app import create_app
@@ -19,8 +21,9 @@ from tests.console.conftest import csrf_of
 from tests.console.seed import make_ticket
 from tests.support.city import City
 from ticketing.context import Domain
+from ticketing.db import make_engine, make_session_factory
 from ticketing.directory import issue_token
-from ticketing.models import Ticket, User
+from ticketing.models import LoginFailure, Ticket, User
 
 
 def test_login_sets_a_strict_httponly_signed_cookie(app: FastAPI, city: City) -> None:
@@ -210,17 +213,99 @@ def test_failed_logins_are_limited_per_name_and_per_address(app: FastAPI, city: 
     assert _login(app, "supervisor", city.tokens["supervisor"], there)[1].status_code == 303
 
 
-def test_login_limit_forgets_after_the_window_and_on_success() -> None:
-    limiter = auth.LoginLimiter(max_failures=2, window_seconds=300)
+def test_login_limit_forgets_after_the_window_and_on_success(sessions) -> None:
+    limiter = auth.LoginLimiter(sessions, max_failures=2, window_seconds=300)
     keys = ["name:operator", "addr:198.51.100.7"]
-    limiter.failed(keys, now=1000)
-    limiter.failed(keys, now=1100)
-    assert limiter.blocked(keys, now=1200)
-    assert limiter.blocked(["addr:198.51.100.7"], now=1299)
-    assert not limiter.blocked(keys, now=1301)  # the first failure is out of the window
-    limiter.failed(keys, now=1302)
+    t0 = datetime(2026, 12, 3, 2, 0, tzinfo=UTC)
+
+    def at(seconds: float) -> datetime:
+        return t0 + timedelta(seconds=seconds)
+
+    limiter.failed(keys, now=at(1000))
+    limiter.failed(keys, now=at(1100))
+    assert limiter.blocked(keys, now=at(1200))
+    assert limiter.blocked(["addr:198.51.100.7"], now=at(1299))
+    assert not limiter.blocked(keys, now=at(1301))  # the first failure is out of the window
+    limiter.failed(keys, now=at(1302))
     limiter.succeeded("name:operator")
-    assert not limiter.blocked(["name:operator"], now=1303)
+    assert not limiter.blocked(["name:operator"], now=at(1303))
+    # Failures past the window are deleted as new ones come in: the table stays small.
+    with sessions() as s:
+        assert s.scalars(select(LoginFailure.key).order_by(LoginFailure.key)).all() == [
+            "addr:198.51.100.7", "addr:198.51.100.7"]
+    limiter.failed(["addr:203.0.113.9"], now=at(1700))
+    with sessions() as s:
+        assert s.scalars(select(LoginFailure.key)).all() == ["addr:203.0.113.9"]
+
+
+def test_an_overlong_key_is_cut_to_the_column_and_still_counted(sessions) -> None:
+    # The client address comes from the ASGI server (or a trusted proxy's header), not from
+    # a form with a max_length: a longer one must neither fail the login nor dodge the count.
+    limiter = auth.LoginLimiter(sessions, max_failures=2)
+    key = "addr:" + "f" * 500
+    limiter.failed([key])
+    limiter.failed([key])
+    assert limiter.blocked([key])
+    assert limiter.blocked(["addr:" + "f" * 400])  # same first 160 characters
+    assert not limiter.blocked(["addr:ffff"])
+
+
+def test_the_count_is_shared_by_nodes_and_survives_a_restart(
+    settings: Settings, city: City
+) -> None:
+    # Two nodes (or two `hotline serve` workers): each app has its own engine and pool,
+    # sharing only the database.
+    a, b = create_app(settings), create_app(settings)
+    here, there = ("198.51.100.7", 1000), ("203.0.113.9", 1000)
+    for i in range(auth.LOGIN_MAX_FAILURES):
+        assert _login((a, b)[i % 2], "operator", "guess", here)[1].status_code == 401
+    # The fifth failure was on b; a knows it, for the name and for the address.
+    assert _login(a, "operator", city.tokens["operator"], there)[1].status_code == 429
+    assert _login(a, "supervisor", city.tokens["supervisor"], here)[1].status_code == 429
+    # A restart (a new app on the same database) does not forget.
+    restarted = create_app(settings)
+    assert _login(restarted, "operator", city.tokens["operator"], there)[1].status_code == 429
+    assert _login(restarted, "supervisor", city.tokens["supervisor"], there)[1].status_code == 303
+
+
+def test_success_on_one_node_clears_only_the_name_everywhere(
+    settings: Settings, city: City
+) -> None:
+    a, b = create_app(settings), create_app(settings)
+    here = ("198.51.100.7", 1000)
+    for _ in range(auth.LOGIN_MAX_FAILURES - 1):
+        assert _login(a, "operator", "guess", here)[1].status_code == 401
+    assert _login(b, "operator", city.tokens["operator"], here)[1].status_code == 303
+    # The name starts afresh on a: four more failures do not block it ...
+    for _ in range(auth.LOGIN_MAX_FAILURES - 1):
+        assert _login(a, "operator", "guess", ("203.0.113.9", 1))[1].status_code == 401
+    assert _login(a, "operator", city.tokens["operator"], ("203.0.113.10", 1))[1].status_code == 303
+    # ... while the address kept its four: one more failure from it and it is blocked.
+    assert _login(b, "nobody", "guess", here)[1].status_code == 401
+    assert _login(a, "supervisor", city.tokens["supervisor"], here)[1].status_code == 429
+
+
+def test_concurrent_failures_on_several_nodes_are_all_counted(settings: Settings) -> None:
+    # Each "node" has its own engine; the failures race on the one database and none may be
+    # lost (an UPDATE of a counter read before would lose some).
+    engines = [make_engine(settings.database_url) for _ in range(2)]
+    limiters = [auth.LoginLimiter(make_session_factory(e)) for e in engines]
+    keys = ["name:operator", "addr:198.51.100.7"]
+    per_thread, threads = 10, 6
+    try:
+        with ThreadPoolExecutor(threads) as pool:
+            for f in [pool.submit(lambda i=i: [limiters[i % 2].failed(keys)
+                                               for _ in range(per_thread)])
+                      for i in range(threads)]:
+                f.result()
+        with make_session_factory(engines[0])() as s:
+            counts = dict(s.execute(select(LoginFailure.key, func.count())
+                                    .group_by(LoginFailure.key)).all())
+        assert counts == {k: per_thread * threads for k in keys}
+        assert all(limiter.blocked(keys[1:]) for limiter in limiters)
+    finally:
+        for e in engines:
+            e.dispose()
 
 
 def test_forwarded_headers_count_only_from_trusted_proxies(
