@@ -303,6 +303,18 @@ class CallIntake:
         self._filing: threading.Thread | None = None
         self._filed_aside: FiledTicket | None = None
 
+    @classmethod
+    def resume(cls, *, sessions: sessionmaker[Session], domain: Domain, spool: Spool,
+               journal: CallJournal) -> CallIntake:
+        """Around a journal read back from the spool or the database (Twilio's next
+        webhook): the constructor would write a fresh journal over it."""
+        intake = cls.__new__(cls)
+        intake.sessions, intake.domain, intake.spool = sessions, domain, spool
+        intake.journal = journal
+        intake._filing = None
+        intake._filed_aside = None
+        return intake
+
     def answered(self) -> None:
         self.journal.answered_at = utcnow().isoformat()
         self.spool.write(self.journal)

@@ -116,15 +116,8 @@ class TwilioCalls:
 
     # ---- internals
     def _intake(self, journal: CallJournal) -> CallIntake:
-        # CallIntake() would write a fresh journal over the one being resumed; build the
-        # object around the existing journal instead. (A CallIntake.resume() in
-        # ivr/intake.py would be the cleaner home for this.)
-        intake = CallIntake.__new__(CallIntake)
-        intake.sessions = self.sessions
-        intake.domain = self.domain
-        intake.spool = self.spool
-        intake.journal = journal
-        return intake
+        return CallIntake.resume(sessions=self.sessions, domain=self.domain, spool=self.spool,
+                                 journal=journal)
 
     def _from_spool(self, call_sid: str) -> CallJournal | None:
         try:
