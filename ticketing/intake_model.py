@@ -81,7 +81,11 @@ SVM_C = 1.0
 # Recall-favouring decisions, chosen by 5-fold cross-validation on the training data (never
 # on a held-out file): urgent when P(urgent) reaches this even if another level is likelier;
 # an emergency when the services together reach ``emergency`` (the likeliest one is named).
-DECISION: dict[str, float] = {"urgent": 0.25, "emergency": 0.25}
+# ``inquiry``: from this P(咨询) on, the call is a question and neither low threshold applies.
+DECISION: dict[str, float] = {"urgent": 0.25, "emergency": 0.25, "inquiry": 0.5}
+# The kind rule (config/classification.toml) that finds a procedural question: where or how
+# to do paperwork. Such a call is asking, not reporting a danger (see ``predict``).
+QUESTION_RULE = "kind.procedure"
 # Terms seen in fewer texts are dropped: same accuracy in 5-fold CV, half the artifact.
 MIN_DF = 2
 # Seed of the recogniser-style copy each training text gets (evaluation uses seed 0).
@@ -338,8 +342,18 @@ class IntakeModel:
         """
         out: dict[str, tuple[str, float]] = {}
         decision = {**DECISION, **self.info.get("decision", {})}
-        for name, proba in self.probabilities(text, ruled).items():
+        probabilities = self.probabilities(text, ruled)
+        # The low thresholds are for callers describing a situation. A caller asking how,
+        # where or when to do something (咨询) reports no danger in progress, so there the
+        # likeliest label stands; a life-safety cue the rules find still raises it
+        # (``understand``). "身分证快到期了要去哪里换" is a question, not an emergency.
+        asking = (probabilities.get("kind", {}).get("inquiry", 0.0) >= decision["inquiry"]
+                  or any(m.startswith(f"{QUESTION_RULE}:") for m in ruled.matched))
+        for name, proba in probabilities.items():
             label = max(proba, key=lambda k: proba[k])
+            if asking:
+                out[name] = (label, proba[label])
+                continue
             if name == "urgency" and proba.get("urgent", 0.0) >= decision["urgent"]:
                 label = "urgent"
             if name == "emergency":
