@@ -322,19 +322,22 @@ def test_fast_features_and_probabilities_equal_sklearns(model: IntakeModel, rule
     from sklearn.svm import LinearSVC
 
     from ticketing.intake_model import (
-        AUGMENT_SEED,
+        AUGMENT_SEEDS,
+        CHAR_NGRAMS,
         MIN_DF,
         _jieba_words,
+        _pinyin_grams,
         _prepare,
         _rule_votes,
     )
 
     rows = read_labelled(small_file)
     texts = [_prepare(t) for t in [r.text for r in rows]
-             + [degrade(r.text, seed=AUGMENT_SEED) for r in rows]]
-    vectorisers = [TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True,
-                                   min_df=MIN_DF),
-                   TfidfVectorizer(analyzer=_jieba_words, sublinear_tf=True, min_df=MIN_DF)]
+             + [degrade(r.text, seed=seed) for seed in AUGMENT_SEEDS for r in rows]]
+    vectorisers = [TfidfVectorizer(analyzer="char", ngram_range=(1, CHAR_NGRAMS),
+                                   sublinear_tf=True, min_df=MIN_DF),
+                   TfidfVectorizer(analyzer=_jieba_words, sublinear_tf=True, min_df=MIN_DF),
+                   TfidfVectorizer(analyzer=_pinyin_grams, sublinear_tf=True, min_df=MIN_DF)]
     for vec in vectorisers:
         vec.fit(texts)
     for ours_block, vec in zip(model.vocabularies, vectorisers, strict=True):

@@ -20,7 +20,13 @@ from typer.testing import CliRunner
 from config import Settings, get_settings
 from hotline.cli import app as cli
 from tests.conftest import SHARED
-from ticketing.classify import EMERGENCY_SERVICES, KINDS, URGENCY_LEVELS, known_categories
+from ticketing.classify import (
+    EMERGENCY_SERVICES,
+    KINDS,
+    URGENCY_LEVELS,
+    classify,
+    known_categories,
+)
 from ticketing.classify import load_rules as load_classification
 from ticketing.context import Domain
 from ticketing.intake_model import (
@@ -187,6 +193,28 @@ def test_a_city_model_wins_and_an_unreadable_one_falls_back_to_the_shipped(
 def test_the_issue_misses_are_urgent(text: str, shipped: IntakeModel) -> None:
     got = understand(text, load_classification(), shipped)
     assert got.urgency == "urgent"
+
+
+@pytest.mark.parametrize("text", [
+    "身分证快到期了要去哪里换",  # issue 15: the old threshold made this urgent
+    "护照下个月过期，到哪儿能补办，要带什么",
+    "老年卡丢了去哪里补，急着坐公交",
+    "残疾证到期了怎么换证，要不要再去医院",
+])
+def test_a_procedural_question_is_not_urgent(text: str, shipped: IntakeModel) -> None:
+    """Where or how to do paperwork is a question, not a danger: the recall-favouring
+    thresholds do not apply to it (``IntakeModel.predict``)."""
+    got = understand(text, load_classification(), shipped)
+    assert got.urgency != "urgent" and got.emergency == "none", got
+
+
+def test_the_question_guard_never_lowers_what_the_rules_raise(shipped: IntakeModel) -> None:
+    """A question with a life-safety cue in it stays urgent and is handed over."""
+    rules = load_classification()
+    text = "楼道里着火了，灭火器去哪里领"
+    assert any(m.startswith("kind.procedure:") for m in classify(text, rules).matched)
+    got = understand(text, rules, shipped)
+    assert (got.urgency, got.emergency) == ("urgent", "119")
 
 
 def test_held_out_urgent_calls_come_out_urgent(shipped: IntakeModel,
