@@ -35,7 +35,7 @@ import os
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import pairwise
@@ -594,10 +594,15 @@ def _describe(model: IntakeModel, path: Path, metrics: dict[str, Any] | None,
               sources: Sequence[str]) -> dict[str, Any]:
     """Write the artifact and return its pointer record (file, SHA-256, data, metrics)."""
     import joblib
+    import numpy as np
 
-    # Plain data only (see the module docstring); compressed, a few MB.
+    # Plain data only (see the module docstring); compressed, a few MB. Coefficients are most
+    # of the file and are stored in half precision (read back as float32): a score moves by
+    # under 0.1 %, no decision on the held-out files changed (tests/ticketing/test_intake.py).
+    fields = {name: replace(f, coef=f.coef.astype(np.float16))
+              for name, f in model.fields.items()}
     joblib.dump({"format": FORMAT_VERSION, "vocabularies": model.vocabularies,
-                 "fields": model.fields}, path, compress=("zlib", 6))
+                 "fields": fields}, path, compress=("zlib", 6))
     return {
         **{k: v for k, v in model.info.items() if k not in ("origin", "path")},
         "format": FORMAT_VERSION,
@@ -627,10 +632,14 @@ def _read_artifact(path: str, digest: str, recorded: str | None) -> dict[str, An
     if recorded != digest:
         raise ValueError(f"{path}: SHA-256 {digest[:12]} does not match the recorded "
                          f"{str(recorded)[:12]}; refusing to load it")
+    import numpy as np
+
     payload = joblib.load(path)
     if payload.get("format") != FORMAT_VERSION:
         raise ValueError(f"{Path(path).name}: model format {payload.get('format')!r} "
                          f"is not {FORMAT_VERSION}; train again")
+    for f in payload["fields"].values():
+        f.coef = np.asarray(f.coef, dtype=np.float32)  # stored in half precision
     return payload
 
 

@@ -360,6 +360,25 @@ def test_fast_features_and_probabilities_equal_sklearns(model: IntakeModel, rule
             assert np.allclose(f.probabilities(ours), expected, atol=1e-5)
 
 
+def test_a_stored_model_decides_as_the_trained_one(model: IntakeModel, rules,
+                                                  tmp_path: Path) -> None:
+    """Coefficients are stored in half precision: read back, every decision on the held-out
+    texts is the one the model made before it was written, probabilities within 0.1 %."""
+    root = Path(__file__).resolve().parents[2] / "data" / "intake"
+    texts = [r.text for name in ("heldout.tsv", "heldout-2.tsv")
+             for r in read_labelled(root / name)]
+    store = ModelStore(tmp_path / "classifier", shipped=None)
+    store.save(model)
+    loaded = store.load_current()
+    assert loaded is not None
+    for text in texts:
+        ruled = classify(text, rules)
+        before, after = model.predict(text, ruled), loaded.predict(text, ruled)
+        assert {k: v[0] for k, v in before.items()} == {k: v[0] for k, v in after.items()}
+        for name, (_, p) in before.items():
+            assert abs(after[name][1] - p) < 1e-3, (text, name)
+
+
 @pytest.mark.parametrize(("text", "service"), [
     ("楼顶上站着一个年轻人，说要跳楼，底下围了好多人", "110"),
     ("我家孩子在公园门口走丢了，六岁，穿红衣服", "110"),
