@@ -219,8 +219,9 @@ def test_the_question_guard_never_lowers_what_the_rules_raise(shipped: IntakeMod
 
 def test_held_out_urgent_calls_come_out_urgent(shipped: IntakeModel,
                                                heldout: list[LabelledText]) -> None:
-    """Every urgent line of the held-out file, as written: at most 2 of 86 missed (85 of
-    86 caught when the model shipped; recall is the figure the issue asks for)."""
+    """Every urgent line of the held-out file, as written: at most 2 of 86 missed (84 of
+    86 caught by the model of issue 15, 85 before; recall is the figure the issue asks
+    for)."""
     rules = load_classification()
     urgent = [r.text for r in heldout if r.labels["urgency"] == "urgent"]
     assert len(urgent) >= 80
@@ -237,7 +238,8 @@ def test_held_out_emergencies_are_flagged_and_always_urgent(
     results = [understand(r.text, rules, shipped) for r in emergencies]
     assert all(got.urgency == "urgent" for got in results)
     flagged = sum(got.emergency != "none" for got in results)
-    # When shipped: 45 of 51 flagged, 42 with the service the label names.
+    # Model of issue 15: 47 of 51 flagged, 41 with the service the label names (the model
+    # before: 45 and 42).
     assert flagged >= 0.85 * len(emergencies), flagged
     named = sum(got.emergency == r.labels["emergency"] for got, r in zip(
         results, emergencies, strict=True))
@@ -249,4 +251,21 @@ def test_calm_held_out_calls_raise_few_alarms(shipped: IntakeModel,
     rules = load_classification()
     general = [r.text for r in heldout if r.labels["urgency"] == "general"]
     alarms = [t for t in general if understand(t, rules, shipped).emergency != "none"]
-    assert len(alarms) <= 0.05 * len(general), alarms  # none of 96 when shipped
+    assert len(alarms) <= 0.05 * len(general), alarms  # 1 of 96 (issue 15; none before)
+
+
+def test_the_second_held_out_file(shipped: IntakeModel) -> None:
+    """data/intake/heldout-2.tsv, written for issue 15 and never trained or tuned on. The
+    floors are what the shipped model measured (clean text): category 139 of 162, urgent
+    36 of 39, emergencies flagged 23 of 24; 5 of the 112 calm (general) calls handed over,
+    4 of them by the rules (a danger word in a question or a report), 1 by the model."""
+    rules = load_classification()
+    rows = read_labelled(HELDOUT_2)
+    got = [understand(r.text, rules, shipped) for r in rows]
+    assert sum(g.category == r.labels["category"] for g, r in zip(got, rows, strict=True)) >= 139
+    urgent = [g for g, r in zip(got, rows, strict=True) if r.labels["urgency"] == "urgent"]
+    assert len(urgent) == 39 and sum(g.urgency == "urgent" for g in urgent) >= 36
+    real = [g for g, r in zip(got, rows, strict=True) if r.labels["emergency"] != "none"]
+    assert len(real) == 24 and sum(g.emergency != "none" for g in real) >= 23
+    calm = [g for g, r in zip(got, rows, strict=True) if r.labels["urgency"] == "general"]
+    assert len(calm) == 112 and sum(g.emergency != "none" for g in calm) <= 5
