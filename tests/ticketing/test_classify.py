@@ -139,6 +139,47 @@ def test_someone_stuck_inside_still_is() -> None:
     assert classify("电梯卡在三楼了，里面有人").urgency == "urgent"
 
 
+# What must never be missed (issue 15), in words written for this test from what each
+# service handles: a scald, a poisoning, a choking, a flood defence giving way, people left
+# hanging in the air or gone down a pit, extortion, a fraudster's "safe account".
+@pytest.mark.parametrize(("text", "service"), [
+    ("孩子把暖瓶碰倒了，开水浇在脚上，脚背烫掉了一块皮", "120"),
+    ("我们在山里采了野蘑菇炖汤，吃完两个人就开始说胡话", "120"),
+    ("吃了虾以后过敏了，嘴唇肿起来，现在喉咙发紧说话费劲", "120"),
+    ("老爷子吃年糕噎住了喉咙，脸都憋紫了", "120"),
+    ("河堤那边开始往外渗水了，水位还在涨，堤下面就是村子", "119"),
+    ("缆车停在半空一个多小时了，上面有老人和孩子", "119"),
+    ("有个工人下到污水井里清淤，下去就没上来，上面的人喊他也不应", "119"),
+    ("几个人到我店里来收保护费，说不交就砸店", "110"),
+    ("有人打电话说我的银行卡涉案，让我把钱转到安全账户", "110"),
+    ("一个醉汉躺在马路中间，车都是贴着他开过去的", "110"),
+])
+def test_what_must_never_be_missed(text: str, service: str) -> None:
+    got = classify(text)
+    assert (got.emergency, got.urgency) == (service, "urgent"), got.matched
+
+
+@pytest.mark.parametrize("text", [
+    "上次孩子烫伤的医药费，幼儿园到现在也不给报销",
+    "去年堤坝渗水的事后来修好了吗",
+    "小区搞消防演练，教大家电梯停在半空时怎么自救",
+])
+def test_a_past_or_practised_danger_is_no_emergency(text: str) -> None:
+    assert classify(text).emergency == "none", classify(text).matched
+
+
+@pytest.mark.parametrize("text", ["身份证快到期了要去哪里换", "护照过期了到哪儿补办",
+                                  "办居住证需要什么材料", "失业金怎么申请"])
+def test_a_procedural_question_is_an_inquiry(text: str) -> None:
+    got = classify(text)
+    assert got.kind == "inquiry" and any(m.startswith("kind.procedure:") for m in got.matched)
+
+
+def test_a_call_for_help_is_help_even_when_it_asks_where() -> None:
+    got = classify("救命啊，孩子掉河里了，去哪里找人帮忙")
+    assert (got.kind, got.emergency) == ("help", "119"), got.matched
+
+
 def test_negation_only_cancels_its_own_cue() -> None:
     result = classify("楼道里有很重的煤气味，目前没有人受伤")
     assert (result.category, result.urgency) == ("gas", "urgent")
