@@ -211,7 +211,8 @@ def test_two_nodes_share_calls_survive_a_killed_node_and_send_each_sms_once(
 
     # Kamailio's probing puts the restarted node back in rotation: of two new calls, one
     # goes to each node (round robin).
-    time.sleep(4)  # two probe intervals (ds_ping_interval = 2 s)
+    _wait("Kamailio's probing to route to node-a again", lambda: cluster.front.routed_to()
+          == {n.sip_port for n in cluster.nodes.values()})
     rejoin = {}
     for i in (20, 21):
         phone = f"1380000{i:04d}"
