@@ -50,9 +50,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             if used & fixtures:
                 item.add_marker(marker)
         if item.get_closest_marker("asr") and not item.get_closest_marker("sip"):
-            # Decoding is CPU-bound, and some of these decode against a real-time budget
-            # (a Twilio webhook's 9 s): run one after another on one worker (loadgroup)
-            # rather than five decoders starving each other on two cores.
+            # Decoding is CPU-bound (the Twilio webhook's 9 s budget is counted in CPU time
+            # in tests, tests/twilio/conftest.py): run one after another on one worker
+            # (loadgroup) rather than five decoders starving each other on two cores.
             item.add_marker(pytest.mark.xdist_group("vosk"))
 
     def rank(item: pytest.Item) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -52,6 +53,13 @@ def test_never_overwrites(tmp_path: Path) -> None:
         CallRecorder(path)
 
 
+def _header_data_bytes(path: Path) -> int:
+    """The data size the WAV header states now (0 until the first sync writes it)."""
+    with path.open("rb") as f:
+        header = f.read(44)
+    return struct.unpack("<I", header[40:44])[0] if len(header) == 44 else 0
+
+
 def test_valid_after_sigkill_and_repairable(tmp_path: Path) -> None:
     path = tmp_path / "killed.wav"
     child = subprocess.Popen(
@@ -59,7 +67,13 @@ def test_valid_after_sigkill_and_repairable(tmp_path: Path) -> None:
     )
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == "started"
-        time.sleep(1.0)
+        # Killed once a periodic sync has put audio in the header, however slowly a loaded
+        # machine lets the child reach it; audio written after that sync is on disk too.
+        deadline = time.monotonic() + 30
+        while _header_data_bytes(path) == 0:
+            assert time.monotonic() < deadline and child.poll() is None
+            time.sleep(0.05)
+        time.sleep(0.05)
     finally:
         os.kill(child.pid, signal.SIGKILL)
         child.wait()

@@ -92,6 +92,14 @@ class IvrUnderTest:
             self.runtime = None
 
     # ---- what happened
+    def wait_live_calls(self, count: int = 1, timeout: float = 30.0) -> None:
+        """Until ``count`` calls are taken in at the front end and not ended."""
+        assert self.runtime is not None
+        deadline = time.monotonic() + timeout
+        while len(self.runtime.frontend.active_calls()) < count:
+            assert time.monotonic() < deadline, f"{count} live call(s) expected"
+            time.sleep(0.05)
+
     def wait_record(self, *, count: int = 1, timeout: float = 20.0) -> list[CallRecord]:
         """Call records once ``count`` calls have ended (outcome settled)."""
         deadline = time.monotonic() + timeout

@@ -41,7 +41,7 @@ def test_busy_overflow_refuses_the_extra_call_and_keeps_the_first(
         ivr_factory, vosk_engine, korean_speech, tmp_path: Path) -> None:
     ivr = ivr_factory(engine=vosk_engine, max_calls=1)
     first = ivr.caller(complaint(tmp_path / "a", korean_speech[WATER])).start()
-    time.sleep(1.5)  # first call answered and in its greeting
+    ivr.wait_live_calls(1)  # the first call holds the one line
     refused = render_scenario("uac_refused.xml", tmp_path / "b",
                               **uac_subs(caller="13900139000"), CODE="486")
     second = Sipp(refused, tmp_path / "b", target=ivr.target, timeout_s=10)
@@ -58,7 +58,7 @@ def test_malformed_sip_mid_call_does_not_disturb_it(ivr_factory, vosk_engine, ko
                                                     tmp_path: Path) -> None:
     ivr = ivr_factory(engine=vosk_engine)
     call = ivr.caller(complaint(tmp_path, korean_speech[WATER])).start()
-    time.sleep(2.5)
+    ivr.wait_live_calls(1)  # mid-call: the junk arrives while the call is up
     port = ivr.runtime.frontend.local_port
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.settimeout(2)

@@ -123,18 +123,23 @@ def test_outbound_backlog_lateness_and_live_calls(settings: Settings, city: City
         assert ("hotline_calls_active", (("direction", "inbound"),)) in before
         assert ("hotline_call_answer_seconds_count", ()) in before
         assert ("hotline_asr_audio_seconds_total", ()) in before
+        assert before[lateness] >= 0  # every kind's lateness, before any worker claims
 
-        # A worker taking the SMS 7 s later still: the lateness histogram shows it.
+        # A worker taking the SMS 7 s later still: the lateness histogram shows it. The
+        # citizen's SMS is due too outside quiet hours (21:00-08:00 local), so how many
+        # items are claimed depends on the time of day; the handler's SMS is one of them.
         with sessions() as s:
-            (claim,) = claim_due(session=s, domain=domain, worker="w", limit=5,
-                                 now=now + timedelta(seconds=7), carrier="sip",
-                                 sms_carrier="log")
+            claims = claim_due(session=s, domain=domain, worker="w", limit=5,
+                               now=now + timedelta(seconds=7), carrier="sip",
+                               sms_carrier="log")
             s.commit()
-        assert claim.kind == "sms_dispatch"
+        assert [c.kind for c in claims if c.kind == "sms_dispatch"] == ["sms_dispatch"]
         after = _samples(client.get("/metrics").text)
-    assert after[lateness] == before.get(lateness, 0) + 1
+    assert after[lateness] == before[lateness] + 1
     sum_key = ("hotline_reminder_lateness_seconds_sum", (("kind", "sms_dispatch"),))
-    assert after[sum_key] - before.get(sum_key, 0) >= 47  # 40 s overdue + 7 s
+    # 40 s overdue + 7 s; a float sum carried over from earlier tests in this process can
+    # make the difference 46.99999999999999.
+    assert after[sum_key] - before[sum_key] >= 47 - 1e-6
     assert after[("hotline_outbound_due", (("kind", "sms_dispatch"),))] == 0
 
 

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -116,14 +117,31 @@ def user_phone(sessions: sessionmaker[Session], username: str) -> str:
         return s.scalars(select(User.phone).where(User.username == username)).one()
 
 
-def drive(worker: OutboundWorker, until: Callable[[], bool], timeout: float = 20.0) -> None:
-    """Tick the worker like the scheduler does until ``until()`` holds."""
+class Clock:
+    """The domain's clock, moved by the test: the planner, the worker and the service all
+    read ``domain.now()``, so windows and retries pass without waiting for them."""
+
+    def __init__(self, domain: Domain) -> None:
+        self.at = domain.now()
+        domain.now = lambda: self.at  # type: ignore[method-assign]
+
+
+def drive(worker: OutboundWorker, until: Callable[[], bool], timeout: float = 20.0, *,
+          clock: Clock | None = None, step: timedelta = timedelta(seconds=0.25)) -> None:
+    """Tick the worker like the scheduler does until ``until()`` holds. With ``clock``, the
+    domain's time moves on by ``step`` each round (once what was started has finished)
+    instead of the test waiting for the wall clock."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         worker.tick()
         if until() and worker.wait_idle(0.5) and until():
             return
-        time.sleep(0.05)
+        if clock is None:
+            time.sleep(0.05)
+            continue
+        worker.wait_idle()
+        clock.at += step
+        worker.plan_now()
     raise AssertionError("condition not reached in time")
 
 

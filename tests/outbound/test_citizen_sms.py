@@ -20,6 +20,7 @@ from outbound.planner import plan
 from outbound.sms import WebhookSms
 from outbound.worker import OutboundWorker
 from tests.outbound.support import (
+    Clock,
     ScriptedDialer,
     close_ticket,
     drive,
@@ -183,10 +184,12 @@ def test_confidential_caller_is_texted_on_their_own_number(
 def test_gateway_failure_is_retried(ob_sessions: sessionmaker[Session], ob_domain: Domain,
                                     ob_city: City, gateway: SmsGateway) -> None:
     gateway.fail_next = 100  # everything fails until told otherwise
+    clock = Clock(ob_domain)
     number = new_ticket(ob_sessions, ob_domain, ob_city, phone=CITIZEN)
     worker = _worker(ob_sessions, ob_domain, gateway)
-    drive(worker, lambda: any(m["to"] == normalise(CITIZEN) for m in gateway.refused))
+    drive(worker, lambda: any(m["to"] == normalise(CITIZEN) for m in gateway.refused),
+          clock=clock)
     gateway.fail_next = 0
-    drive(worker, lambda: len(_texts(gateway)) == 1)
+    drive(worker, lambda: len(_texts(gateway)) == 1, clock=clock)
     (task,) = tasks(ob_sessions, number, Kind.CITIZEN_SMS)
     assert task.status == "done" and task.attempts == 2

@@ -18,6 +18,7 @@ from outbound.models import Kind
 from outbound.worker import OutboundWorker
 from tests.console.conftest import log_in
 from tests.outbound.support import (
+    Clock,
     RecordingSms,
     Script,
     ScriptedDialer,
@@ -35,12 +36,6 @@ from ticketing.scheduled import escalate_waiting_utilities
 CY_HANDLER, CY_SUPERVISOR, CITY_SUPERVISOR = "13900000010", "13900000003", "13900000002"
 DUTY_OPERATOR = "13900000001"
 WATER_ADDRESS = "朝阳区望京西园三区5号楼"
-
-
-class Clock:
-    def __init__(self, domain: Domain) -> None:
-        self.at = domain.now()
-        domain.now = lambda: self.at  # type: ignore[method-assign]
 
 
 def run(worker: OutboundWorker, clock: Clock, at: datetime) -> None:

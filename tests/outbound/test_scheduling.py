@@ -23,6 +23,7 @@ from outbound.worker import OutboundWorker, claim_due, conversation_for
 from tests.outbound.support import (
     CITY_SUPERVISOR_PHONE,
     WATER_HANDLER_PHONE,
+    Clock,
     RecordingSms,
     Script,
     ScriptedDialer,
@@ -52,11 +53,12 @@ def make_worker(sessions: sessionmaker[Session], domain: Domain, dialer: Scripte
 
 def test_sms_then_reminder_call_key_1_signs(ob_sessions: sessionmaker[Session],
                                             ob_domain: Domain, ob_city: City) -> None:
+    clock = Clock(ob_domain)
     number = new_ticket(ob_sessions, ob_domain, ob_city)
     dialer = ScriptedDialer({WATER_HANDLER_PHONE: Script(["1"])})
     sms = RecordingSms()
     worker = make_worker(ob_sessions, ob_domain, dialer, sms)
-    drive(worker, lambda: ticket(ob_sessions, number).status == "signed")
+    drive(worker, lambda: ticket(ob_sessions, number).status == "signed", clock=clock)
     # SMS gateways (Twilio) take E.164.
     assert sms.sent and sms.sent[0][0] == normalise(WATER_HANDLER_PHONE)
     assert number in sms.sent[0][1]
@@ -86,6 +88,7 @@ def test_sms_then_reminder_call_key_1_signs(ob_sessions: sessionmaker[Session],
 def test_busy_and_declined_are_retried_on_schedule_then_supervisor_called(
     ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City
 ) -> None:
+    clock = Clock(ob_domain)
     number = new_ticket(ob_sessions, ob_domain, ob_city)
     dialer = ScriptedDialer({
         WATER_HANDLER_PHONE: Script([Outcome.BUSY, Outcome.REJECTED, Outcome.NO_ANSWER]),
@@ -93,7 +96,8 @@ def test_busy_and_declined_are_retried_on_schedule_then_supervisor_called(
     })
     worker = make_worker(ob_sessions, ob_domain, dialer)
     drive(worker, lambda: any(t.status == "done"
-                              for t in tasks(ob_sessions, number, Kind.ESCALATE_CALL)))
+                              for t in tasks(ob_sessions, number, Kind.ESCALATE_CALL)),
+          clock=clock)
     handler_calls = attempts(ob_sessions, number, Kind.SIGN_CALL)
     assert [a.outcome for a in handler_calls] == ["busy", "rejected", "no_answer"]
     # Retried on the schedule (1 s here), never straight away.
@@ -111,6 +115,7 @@ def test_busy_and_declined_are_retried_on_schedule_then_supervisor_called(
 def test_signing_in_the_api_stops_pending_reminders(
     ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City
 ) -> None:
+    clock = Clock(ob_domain)
     number = new_ticket(ob_sessions, ob_domain, ob_city)
     dialer = ScriptedDialer()
     worker = make_worker(ob_sessions, ob_domain, dialer)
@@ -121,10 +126,12 @@ def test_signing_in_the_api_stops_pending_reminders(
                      ticket=service.get_ticket(session=s, actor=handler, ref=number),
                      actor=handler, via="web")
         s.commit()
-    deadline = datetime.now(UTC) + timedelta(seconds=2)
-    while datetime.now(UTC) < deadline:
+    # Past the (one-second) sign window, when the reminder call would have been due.
+    for _ in range(8):
+        clock.at += timedelta(seconds=0.25)
+        worker.plan_now()
         worker.tick()
-    worker.wait_idle()
+        worker.wait_idle()
     assert dialer.calls == []
     (call_task,) = tasks(ob_sessions, number, Kind.SIGN_CALL)
     assert call_task.status == "cancelled"
@@ -204,13 +211,15 @@ def test_survey_answers(keys: str, score: float, status: str, reviewed: bool,
 def test_survey_unanswered_retries_then_sms_then_unreachable(
     ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City
 ) -> None:
+    clock = Clock(ob_domain)
     number = new_ticket(ob_sessions, ob_domain, ob_city, phone=CITIZEN)
     close_ticket(ob_sessions, ob_domain, ob_city, number)
     dialer = ScriptedDialer({CITIZEN: Script([Outcome.NO_ANSWER, Outcome.BUSY, "1"])})
     sms = RecordingSms()
     worker = make_worker(ob_sessions, ob_domain, dialer, sms)
     drive(worker, lambda: any(t.status == "done"
-                              for t in tasks(ob_sessions, number, Kind.SURVEY_SMS)))
+                              for t in tasks(ob_sessions, number, Kind.SURVEY_SMS)),
+          clock=clock)
     # Answered but only one key on the last call: not an answer; the retries ran out.
     assert [c[0] for c in dialer.calls] == [CITIZEN] * 3
     assert sms.sent[-1][0] == normalise(CITIZEN) and "回复" in sms.sent[-1][1]

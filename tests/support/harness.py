@@ -166,6 +166,17 @@ class FrontKamailio(Kamailio):
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def routed_to(self) -> set[int]:
+        """Ports of the nodes the dispatcher sends calls to now (flag A, active), as its
+        ctl socket reports them: what its probing concluded, not a guess at how long it
+        takes."""
+        out = subprocess.run(
+            [shutil.which("kamcmd") or "/usr/sbin/kamcmd", "-s",
+             f"unix:{self.workdir / 'kamailio_ctl'}", "dispatcher.list"],
+            capture_output=True, text=True, timeout=10, check=True).stdout
+        found = re.findall(r"URI: sip:[\d.]+:(\d+)\s+FLAGS: (\w+)", out)
+        return {int(port) for port, flags in found if flags.startswith("A")}
+
 
 # ---------------------------------------------------------------------------------------
 # SIPp

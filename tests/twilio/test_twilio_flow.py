@@ -145,8 +145,9 @@ def test_spoken_complaint_becomes_a_ticket(
 
 def test_shipped_decoding_budget_reads_the_words_back(
         make_twilio: Any, standin: StandIn, recording_wav: bytes) -> None:
-    """The other flows here run with a generous budget (a loaded test machine); this one keeps
-    the shipped webhook budget: a short recording is decoded within it and read back."""
+    """On the shipped webhook budget (every flow here keeps it, counted in CPU time so the
+    test machine's load does not decide): a short recording is downloaded, decoded within
+    it and read back, not sent to the backlog."""
     shipped = TwilioSettings().webhook_budget_seconds
     twilio = make_twilio(twilio={"webhook_budget_seconds": shipped})
     assert twilio.settings.twilio.webhook_budget_seconds == shipped
