@@ -36,8 +36,8 @@ from sqlalchemy.orm import Session, aliased
 
 from ticketing.actors import Actor
 from ticketing.context import Domain
-from ticketing.inputs import InvalidInput
-from ticketing.models import Ticket
+from ticketing.inputs import InvalidInput, clean_text
+from ticketing.models import SupervisionLink, Ticket
 from ticketing.queries import caller_visible, contactable, is_open, may_contact, scope_filter
 from ticketing.service import apply_transition, record_event
 from ticketing.states import (
@@ -46,6 +46,7 @@ from ticketing.states import (
     UNDISPATCHED_STATUSES,
     Action,
     PermissionDenied,
+    ReasonRequired,
     Status,
     TransitionError,
     transition_for,
@@ -133,6 +134,23 @@ def merge(*, session: Session, domain: Domain, primary: Ticket, others: Sequence
                  data={"merged": [t.number for t in unique], "reason": reason}, at=now)
     session.flush()
     return unique
+
+
+def merge_linked(*, session: Session, domain: Domain, case_id: int, primary: Ticket,
+                 others: Sequence[Ticket], actor: Actor, reason: str) -> list[Ticket]:
+    """并单 from a 多诉督办 record (ticketing.supervision): ``others`` into ``primary``, all
+    linked to record ``case_id``, by :func:`merge`'s rules. The reason is required: the
+    supervisor decides for tickets of several callers at once, and says why."""
+    reason = clean_text(reason or "", field="reason", multiline=True).strip()
+    if not reason:
+        raise ReasonRequired(Action.MERGE)
+    linked = set(session.scalars(select(SupervisionLink.ticket_id)
+                                 .where(SupervisionLink.case_id == case_id)))
+    for t in (primary, *others):
+        if t.id not in linked:
+            raise InvalidInput("others", f"工单{t.number}不属于本督办件。")
+    return merge(session=session, domain=domain, primary=primary, others=others, actor=actor,
+                 reason=reason)
 
 
 def unmerge(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor,
