@@ -56,6 +56,7 @@ from ticketing.states import (
 GROUP_EVENT = "merge_group"  # on the primary: who was merged into it
 SPLIT_EVENT = "unmerge_group"  # on the primary: who left the group
 FOLLOW_EVENT = "merged_unit"  # on a merged ticket: it followed its primary to another unit
+SIGN_WINDOW_EVENT = "unmerge_sign_window"  # on a split ticket: a new sign window from 拆单
 MERGE_ROLES = TRANSITIONS[Action.MERGE].roles
 CLOSER = Actor.system("merge")
 # A ticket merged from one of these had no unit of its own: 拆单 gives it back no unit.
@@ -171,6 +172,11 @@ def unmerge(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor,
     if back == Status.DISPATCHED and not still_counted(ticket.sign_due_at, ticket.merged_at):
         ticket.sign_due_at = now + timedelta(
             seconds=domain.settings.deadlines.sign_window_seconds)
+        # Audited, and a new dispatch round for the sign reminders (outbound.rounds): the
+        # old round's were stopped by the merge and spoke of the old window.
+        record_event(session=session, ticket=ticket, actor=actor, action=SIGN_WINDOW_EVENT,
+                     note="拆单：重新计算签收时限", at=now,
+                     data={"sign_due_at": ticket.sign_due_at.isoformat()})
     ticket.merged_into_id = None
     ticket.merged_at = None
     ticket.merged_from_status = None

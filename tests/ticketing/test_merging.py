@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -469,3 +470,101 @@ def test_api_merge_group_refusals_and_unmerge(client: TestClient, city: City) ->
     assert r.json()["merged_into"] is None
     assert [m["number"] for m in client.get(f"/api/v1/tickets/{a}/group",
                                             headers=sup).json()["members"]] == [b]
+
+
+@dataclass
+class _Clocked(Domain):
+    """The real domain on a clock that can be moved on: the shipped five-minute sign window
+    passes without the test waiting for it."""
+
+    ahead: timedelta = timedelta(0)
+
+    def now(self) -> datetime:
+        return super().now() + self.ahead
+
+
+def _sign_tasks(s: Session, t: Ticket) -> list[tuple[str, int, str, datetime]]:
+    return sorted((k.kind, k.round, k.status, k.due_at) for k in s.scalars(
+        select(OutboundTask).where(OutboundTask.ticket_id == t.id,
+                                   OutboundTask.kind.in_([Kind.SMS_DISPATCH.value,
+                                                          Kind.SIGN_CALL.value]))))
+
+
+def _same_instant(a: datetime | None, b: datetime) -> bool:
+    # SQLite hands back naive UTC, PostgreSQL aware: compare the instants.
+    assert a is not None
+    return a.replace(tzinfo=None) == b.astimezone(UTC).replace(tzinfo=None)
+
+
+def test_unmerge_keeps_a_late_sign_late_and_gives_an_unended_window_a_new_one(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    """拆单 (docs/metrics.md): a ticket whose sign window had ended before the merge is still
+    counted late after it, and gets no reminders for a window long gone; one whose window
+    had not ended gets a new window from the split, counted on it, with its reminders."""
+    d = _Clocked(settings=domain.settings, rules=domain.rules,
+                 classification=domain.classification, calendar=domain.calendar,
+                 model=domain.model)
+    window = timedelta(seconds=d.settings.deadlines.sign_window_seconds)
+    lead = timedelta(seconds=d.settings.outbound.sign_call_lead_seconds)
+    op, sup = city.actor("operator"), city.actor("supervisor")
+
+    def rates() -> tuple[int, int]:
+        f = figures(session=s, actor=sup, now=d.now(), utility_window=d.utility_window)
+        return f.dispatched, f.signed_in_time
+
+    with sessions() as s:
+        before = rates()
+        late = _file(s, d, op, "13811110003", WATER.format(n=7))
+        plan(session=s, domain=d, now=d.now())
+        s.commit()
+        d.ahead += window + timedelta(minutes=1)  # the late ticket's window ends unsigned
+        primary = _file(s, d, op, "13811110001", WATER.format(n=5))
+        fresh = _file(s, d, op, "13811110002", WATER.format(n=6))
+        plan(session=s, domain=d, now=d.now())
+        s.commit()
+        late_due, fresh_due = late.sign_due_at, fresh.sign_due_at
+        assert late_due is not None and fresh_due is not None
+        merging.merge(session=s, domain=d, primary=primary, others=[late, fresh], actor=sup,
+                      reason="同一小区停水")
+        plan(session=s, domain=d, now=d.now())  # merged: off the sign reminders
+        s.commit()
+        for t in (late, fresh):
+            assert [status for kind, _, status, _ in _sign_tasks(s, t)
+                    if kind == Kind.SIGN_CALL.value] == ["cancelled"]
+        # While merged: the primary and the late ticket count, none of them signed in time.
+        assert rates() == (before[0] + 2, before[1])
+
+        d.ahead += window  # the fresh ticket's first window ends while it is merged
+        for t in (late, fresh):
+            merging.unmerge(session=s, domain=d, ticket=t, actor=sup, reason="不是同一问题")
+        split_at = d.now()
+        s.commit()
+        assert late.sign_due_at == late_due  # ended before the merge: it stands
+        assert late.sign_due_at < split_at
+        assert fresh.sign_due_at is not None and fresh.sign_due_at > split_at
+        assert fresh.sign_due_at != fresh_due
+        assert _same_instant(
+            fresh.sign_due_at,
+            service.events_of(session=s, ticket=fresh)[-1].at + window)
+
+        old_late, old_fresh = _sign_tasks(s, late), _sign_tasks(s, fresh)
+        plan(session=s, domain=d, now=d.now())
+        s.commit()
+        # The late ticket: nothing new ("sign by" a time long gone would be no reminder).
+        assert _sign_tasks(s, late) == old_late
+        # The fresh one: a new round, the dispatch SMS now and the call before its new
+        # window ends, as for a dispatch.
+        new = [t for t in _sign_tasks(s, fresh) if t not in old_fresh]
+        (old_round,) = {r for _, r, _, _ in old_fresh}
+        assert [(kind, r, status) for kind, r, status, _ in new] == [
+            (Kind.SIGN_CALL.value, old_round + 1, "pending"),
+            (Kind.SMS_DISPATCH.value, old_round + 1, "pending")]
+        assert _same_instant(new[0][3], fresh.sign_due_at - lead)
+
+        # Both signed now, within the fresh ticket's new window: the late one still late.
+        handler = Actor.of(fresh.handler)
+        d.ahead += timedelta(seconds=1)
+        for t in (late, fresh):
+            service.sign(session=s, domain=d, ticket=t, actor=handler)
+        s.commit()
+        assert rates() == (before[0] + 3, before[1] + 1)
