@@ -352,7 +352,9 @@ def test_unmerge_puts_a_ticket_back_where_it_was(sessions: sessionmaker[Session]
         assert third.status == Status.ACCEPTED and third.unit_id is None
         for t in (second, third):
             assert t.merged_into_id is None and t.merged_at is None
-            assert _actions(s, t)[-2:] == ["merge", "unmerge"]
+        # The new sign window is audited (and starts a new round of sign reminders).
+        assert _actions(s, second)[-3:] == ["merge", "unmerge", merging.SIGN_WINDOW_EVENT]
+        assert _actions(s, third)[-2:] == ["merge", "unmerge"]
         assert _actions(s, primary)[-3:] == ["merge_group", "unmerge_group", "unmerge_group"]
         # Closing the primary now closes nothing else.
         _settle(s, domain, primary, "已修复", op)
