@@ -114,9 +114,11 @@ def awaiting_survey(*, session: Session, phone: str, now: datetime) -> list[Tick
 
 
 def latest_open(*, session: Session, phone: str) -> Ticket | None:
+    """Their most recent ticket still waiting for its answer: open, or merged (并单) into an
+    open primary, whose answer it waits for (ticketing.merging.answering)."""
     return session.scalars(
         select(Ticket).where(_filed_from(phone),
-                             Ticket.status.in_(values(OPEN_STATUSES)))
+                             Ticket.status.in_([*values(OPEN_STATUSES), Status.MERGED.value]))
         .order_by(Ticket.received_at.desc(), Ticket.id.desc()).limit(1)).first()
 
 
@@ -162,15 +164,22 @@ def set_preferences(*, session: Session, ticket: Ticket, actor: Actor,
 
 
 def follow_up(*, session: Session, ticket: Ticket, actor: Actor, text: str, via: str,
-              ref: str | None = None, at: datetime | None = None) -> TicketEvent:
+              ref: str | None = None, at: datetime | None = None,
+              merged_from: Ticket | None = None) -> TicketEvent:
     """The citizen's own words added to their ticket (补充信息), audited like every step;
-    the audit event (flushed: its id names the follow-up)."""
+    the audit event (flushed: its id names the follow-up). ``merged_from``: their ticket is
+    merged (并单) into ``ticket``, whose handler answers it, so the words go there, saying
+    whose they are."""
     words = clean_text(text, field="text", multiline=True).strip()
     if not words:
         raise InvalidInput("text", "nothing to add")
+    data: dict[str, str | None] = {"via": via, "ref": ref}
+    if merged_from is not None:
+        words = f"（并入本单的工单{merged_from.number}来电人）{words}"
+        data["merged"] = merged_from.number
     event = record_event(session=session, ticket=ticket, actor=actor,
                          action="citizen_follow_up", note=words[:FOLLOW_UP_MAX_CHARS],
-                         data={"via": via, "ref": ref}, at=at)
+                         data=data, at=at)
     session.flush()
     return event
 

@@ -79,6 +79,14 @@ def primary_of(*, session: Session, ticket: Ticket) -> Ticket | None:
     return session.get(Ticket, ticket.merged_into_id)
 
 
+def answering(*, session: Session, ticket: Ticket) -> Ticket:
+    """The ticket whose answer ``ticket``'s citizen waits for: its primary while merged,
+    else itself (a citizen's follow-up goes to whoever is writing that answer)."""
+    if ticket.status == Status.MERGED.value:
+        return primary_of(session=session, ticket=ticket) or ticket
+    return ticket
+
+
 def _has_members(session: Session, ticket: Ticket) -> bool:
     return session.scalar(select(Ticket.id).where(Ticket.merged_into_id == ticket.id)
                           .limit(1)) is not None

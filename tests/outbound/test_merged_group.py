@@ -26,10 +26,12 @@ from outbound.survey import reply_code
 from outbound.worker import OutboundWorker
 from tests.outbound.standins import LedgerServer, LedgerSms
 from tests.outbound.support import (
+    WATER_HANDLER_PHONE,
     Script,
     ScriptedDialer,
     close_ticket,
     drive,
+    events,
     new_ticket,
     tasks,
     ticket,
@@ -185,3 +187,37 @@ def _answers(sessions: sessionmaker[Session]) -> list[tuple[int, str, bool, bool
         return [(r.ticket_id, r.keys, r.resolved, r.satisfied)
                 for r in s.scalars(select(SurveyResult).where(SurveyResult.outcome == "answered")
                                    .order_by(SurveyResult.id))]
+
+
+def test_a_merged_callers_follow_up_sms_reaches_the_primarys_handler(
+        ob_settings: Settings, ob_sessions: sessionmaker[Session], ob_domain: Domain,
+        ob_city: City) -> None:
+    """SECOND's ticket is merged, so off every queue: their 补充信息 goes to the primary,
+    whose handler writes the group's answer, saying whose it is, and the handler is texted
+    once (a redelivery adds nothing)."""
+    numbers = _group(ob_sessions, ob_domain, ob_city, {})
+    settings = ob_settings.model_copy(update={
+        "outbound": ob_settings.outbound.model_copy(update={"sms_inbound_secret": SECRET})})
+    client = TestClient(create_app(settings))
+    words = "补充：6号楼2单元也停水了，从早上七点开始"
+    for ref in ("f-1", "f-1"):  # delivered twice
+        assert _sms(client, SECOND, words, ref).status_code == 200
+    (follow_up,) = [e for e in events(ob_sessions, numbers[0])
+                    if e.action == "citizen_follow_up"]
+    assert follow_up.note == f"（并入本单的工单{numbers[1]}来电人）{words}"
+    assert (follow_up.data or {})["merged"] == numbers[1]
+    assert not [e for n in numbers[1:] for e in events(ob_sessions, n)
+                if e.action == "citizen_follow_up"]
+    with LedgerServer() as ledger:
+        worker = OutboundWorker(sessions=ob_sessions, domain=ob_domain,
+                                dialer=ScriptedDialer({}), sms=LedgerSms(ledger.url),
+                                name="test-worker")
+        try:
+            drive(worker, lambda: any("市民补充信息" in e.text for e in ledger.ledger.sms()))
+            worker.plan_now()
+            drive(worker, lambda: True)
+        finally:
+            worker.shutdown(wait=True)
+        texted = [e for e in ledger.ledger.sms() if "市民补充信息" in e.text]
+    assert [(e.to, numbers[0] in e.text, words in e.text) for e in texted] == [
+        (normalise(WATER_HANDLER_PHONE), True, True)]
