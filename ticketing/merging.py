@@ -112,6 +112,12 @@ def merge(*, session: Session, domain: Domain, primary: Ticket, others: Sequence
     before anything changes (the caller's transaction holds it all together anyway)."""
     if actor.role not in MERGE_ROLES:
         raise PermissionDenied(actor.role, Action.MERGE)
+    # Two merges of the same tickets at once (PostgreSQL): each locks the rows in one order,
+    # then reads them afresh, so the second waits for the first and judges what it left.
+    # Without it each could hold a row the other is about to update: a deadlock.
+    session.scalars(select(Ticket).where(Ticket.id.in_({primary.id, *(t.id for t in others)}))
+                    .order_by(Ticket.id).with_for_update()
+                    .execution_options(populate_existing=True)).all()
     if not is_open(primary.status):  # closed, excluded, or itself merged
         raise TransitionError(Status(primary.status), Action.MERGE)
     unique = list({t.id: t for t in others}.values())
@@ -167,9 +173,14 @@ def unmerge(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor,
     """拆单: a ticket merged by mistake leaves its group and goes back to the state it was
     merged from (its 办结 deadline stands); audited on it and on the primary. A dispatched
     ticket whose sign window had not ended when it was merged gets a new one: the window
-    ran while it was on no one's queue."""
+    ran while it was on no one's queue. One whose primary was returned (退单) while it was
+    merged has no unit any more: it goes back to the dispatch queue (``returned``)."""
     primary = primary_of(session=session, ticket=ticket)
     back = Status(ticket.merged_from_status or Status.ACCEPTED.value)
+    if ticket.unit_id is None and back not in _UNIT_LESS:
+        # Its unit returned the group (退单) while it was merged: it is the queue's again.
+        back = Status.RETURNED
+        ticket.sign_due_at = None
     now = domain.now()
     apply_transition(session=session, ticket=ticket, actor=actor, action=Action.UNMERGE,
                      now=now, reason=reason,
@@ -197,17 +208,20 @@ def unmerge(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor,
 
 
 def follow_primary(*, session: Session, primary: Ticket, actor: Actor) -> list[Ticket]:
-    """The primary was just dispatched or 改派'd: the tickets merged into it go with it, so
-    the unit answering the group holds all of it (service.dispatch calls this). Their
-    handler is dropped: 拆单 would otherwise hand one back to a handler of another unit."""
+    """The primary was just dispatched, 改派'd or returned (退单, to the dispatch queue): the
+    tickets merged into it go with it, so the unit answering the group holds all of it, and
+    a unit that returned the group holds none of it (service.dispatch and
+    service.return_ticket call this). Their handler is dropped: 拆单 would otherwise hand
+    one back to a handler of another unit."""
     moved = []
     for member in members(session=session, primary=primary):
         if member.status != Status.MERGED.value or member.unit_id == primary.unit_id:
             continue
         member.unit_id = primary.unit_id
         member.handler_id = None
+        where = f"转至{primary.unit.name}" if primary.unit else "退回派单队列"
         record_event(session=session, ticket=member, actor=actor, action=FOLLOW_EVENT,
-                     note=f"随主单{primary.number}转至{primary.unit.name if primary.unit else ''}",
+                     note=f"随主单{primary.number}{where}",
                      data={"primary": primary.number,
                            "unit": primary.unit.code if primary.unit else None})
         moved.append(member)

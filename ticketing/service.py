@@ -705,6 +705,10 @@ def return_ticket(
     ticket.unit = None
     ticket.handler_id = None
     ticket.sign_due_at = None
+    from ticketing import merging  # builds on this module
+
+    # Its merged tickets go back to the queue with it: the unit said none of it is theirs.
+    merging.follow_primary(session=session, primary=ticket, actor=actor)
     session.flush()
     return ticket
 

@@ -27,7 +27,13 @@ from ticketing.inputs import InvalidInput
 from ticketing.models import SurveyResult, Ticket, TicketEvent
 from ticketing.reports import figures
 from ticketing.scheduled import archive_unsurveyable
-from ticketing.states import PermissionDenied, ReasonRequired, Status, TransitionError
+from ticketing.states import (
+    AWAITING_DISPATCH_STATUSES,
+    PermissionDenied,
+    ReasonRequired,
+    Status,
+    TransitionError,
+)
 
 WATER = "朝阳区望京西园三区{n}号楼停水了，一直没来水。"
 ENQUIRY = "我想咨询一下办理居住证需要什么材料"  # no dispatch rule: the manual queue
@@ -406,11 +412,55 @@ def test_merging_two_tickets_into_each_other_at_once_merges_one(
         th.start()
     for th in threads:
         th.join(30)
-    assert sorted(outcomes) == sorted(["ok", "StaleDataError" if race else "TransitionError"])
+    # On PostgreSQL the second waits for the first's lock, then sees its primary merged.
+    assert sorted(outcomes) == ["TransitionError", "ok"]
     with sessions() as s:
         statuses = sorted(s.scalars(select(Ticket.status).where(
             Ticket.number.in_(numbers))).all())
         assert statuses == ["dispatched", "merged"]
+
+
+def test_merging_one_ticket_into_two_primaries_at_once_merges_it_once(
+        sessions: sessionmaker[Session], domain: Domain, city: City, db_url: str) -> None:
+    op, sup = city.actor("operator"), city.actor("supervisor")
+    with sessions() as s:
+        numbers = [_file(s, domain, op, f"1381111000{n}", WATER.format(n=n)).number
+                   for n in (5, 6, 7)]
+        s.commit()
+    race = db_url.startswith("postgresql")  # SQLite: one writer, they take turns
+    both_read = threading.Barrier(2, timeout=20)
+    outcomes: list[str] = []
+
+    def merge_into(i: int) -> None:
+        with sessions() as s:
+            primary = service.get_ticket(session=s, actor=sup, ref=numbers[i])
+            other = service.get_ticket(session=s, actor=sup, ref=numbers[2])
+            if race:
+                both_read.wait()
+            try:
+                merging.merge(session=s, domain=domain, primary=primary, others=[other],
+                              actor=sup)
+                s.commit()
+                outcomes.append("ok")
+            except (StaleDataError, TransitionError) as exc:
+                s.rollback()
+                outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=merge_into, args=(i,)) for i in range(2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(30)
+    # The second sees the ticket already merged: refused by the table, not a deadlock.
+    assert sorted(outcomes) == ["TransitionError", "ok"]
+    with sessions() as s:
+        tickets = {t.number: t for t in s.scalars(select(Ticket).where(
+            Ticket.number.in_(numbers)))}
+        merged = tickets[numbers[2]]
+        assert merged.status == "merged"
+        assert merged.merged_into_id in {tickets[n].id for n in numbers[:2]}
+        assert len(s.scalars(select(TicketEvent).where(
+            TicketEvent.ticket_id == merged.id, TicketEvent.action == "merge")).all()) == 1
 
 
 # --- the API ---------------------------------------------------------------------------
@@ -570,3 +620,36 @@ def test_unmerge_keeps_a_late_sign_late_and_gives_an_unended_window_a_new_one(
             service.sign(session=s, domain=d, ticket=t, actor=handler)
         s.commit()
         assert rates() == (before[0] + 3, before[1] + 1)
+
+
+def test_a_returned_primary_takes_its_group_back_to_the_queue(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    """退单 of the primary: the unit said the problem is not theirs, so it holds none of the
+    group; a merged ticket cannot be returned itself, and 拆单 later puts it in the dispatch
+    queue, not back on the queue of the unit that returned it."""
+    op, sup = city.actor("operator"), city.actor("supervisor")
+    with sessions() as s:
+        primary, second, _ = _group_of_three(s, domain, op)
+        merging.merge(session=s, domain=domain, primary=primary, others=[second], actor=sup,
+                      reason="同一小区停水")
+        s.commit()
+        handler = Actor.of(primary.handler)
+        with pytest.raises(TransitionError):
+            service.return_ticket(session=s, domain=domain, ticket=second, actor=sup,
+                                  reason="非本单位职责")
+        s.rollback()
+        service.return_ticket(session=s, domain=domain, ticket=primary, actor=handler,
+                              reason="非本单位职责")
+        s.commit()
+        assert (primary.status, primary.unit_id) == (Status.RETURNED, None)
+        assert (second.status, second.unit_id, second.handler_id) == (Status.MERGED, None,
+                                                                      None)
+        assert _actions(s, second)[-1] == merging.FOLLOW_EVENT
+        assert service.events_of(session=s, ticket=second)[-1].note == (
+            f"随主单{primary.number}退回派单队列")
+        # The hotline's operator, who runs the dispatch queue, splits it off.
+        merging.unmerge(session=s, domain=domain, ticket=second, actor=op, reason="误并")
+        s.commit()
+        assert (second.status, second.unit_id, second.handler_id, second.sign_due_at) == (
+            Status.RETURNED, None, None, None)
+        assert Status(second.status) in AWAITING_DISPATCH_STATUSES
