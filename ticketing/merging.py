@@ -92,6 +92,14 @@ def _has_members(session: Session, ticket: Ticket) -> bool:
                           .limit(1)) is not None
 
 
+def refuse_exclusion(*, session: Session, ticket: Ticket) -> None:
+    """剔除 of a primary would leave its merged tickets waiting for an answer that never
+    comes (only the primary's closure closes them): 拆单 them first, so each is judged on
+    its own (service.exclude calls this)."""
+    if _has_members(session, ticket):
+        raise InvalidInput("ticket", f"工单{ticket.number}是并单主单，请先拆单再剔除。")
+
+
 def refusal(session: Session, primary: Ticket, other: Ticket) -> str | None:
     """Why ``other`` may not join ``primary``'s group, None when it may (its state is the
     transition table's to judge)."""

@@ -717,6 +717,9 @@ def exclude(
     *, session: Session, domain: Domain, ticket: Ticket, actor: Actor, reason: str
 ) -> Ticket:
     """剔除: an unreasonable demand; kept, audited, and left out of the rates."""
+    from ticketing import merging  # builds on this module
+
+    merging.refuse_exclusion(session=session, ticket=ticket)
     _apply(
         session=session, ticket=ticket, actor=actor, action=Action.EXCLUDE, now=domain.now(),
         reason=reason,

@@ -653,3 +653,22 @@ def test_a_returned_primary_takes_its_group_back_to_the_queue(
         assert (second.status, second.unit_id, second.handler_id, second.sign_due_at) == (
             Status.RETURNED, None, None, None)
         assert Status(second.status) in AWAITING_DISPATCH_STATUSES
+
+
+def test_a_primary_is_not_excluded_while_tickets_wait_on_it(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    op, sup = city.actor("operator"), city.actor("supervisor")
+    with sessions() as s:
+        primary, second, _ = _group_of_three(s, domain, op)
+        merging.merge(session=s, domain=domain, primary=primary, others=[second], actor=sup)
+        s.commit()
+        with pytest.raises(InvalidInput, match="是并单主单，请先拆单再剔除"):
+            service.exclude(session=s, domain=domain, ticket=primary, actor=sup,
+                            reason="不合理诉求")
+        s.rollback()
+        assert (primary.status, second.status) == (Status.DISPATCHED, Status.MERGED)
+        merging.unmerge(session=s, domain=domain, ticket=second, actor=sup, reason="各自处理")
+        service.exclude(session=s, domain=domain, ticket=primary, actor=sup,
+                        reason="不合理诉求")
+        s.commit()
+        assert (primary.status, second.status) == (Status.EXCLUDED, Status.DISPATCHED)
