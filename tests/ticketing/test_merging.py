@@ -20,7 +20,8 @@ from hotline.app import create_app
 from outbound.models import Kind, OutboundTask
 from outbound.planner import plan
 from tests.support.city import City
-from ticketing import merging, queries, service
+from tests.ticketing.test_attachments import png
+from ticketing import attachments, merging, queries, service
 from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.inputs import InvalidInput
@@ -672,3 +673,31 @@ def test_a_primary_is_not_excluded_while_tickets_wait_on_it(
                         reason="不合理诉求")
         s.commit()
         assert (primary.status, second.status) == (Status.EXCLUDED, Status.DISPATCHED)
+
+
+def test_a_merged_ticket_takes_no_attachment_and_keeps_the_one_it_had(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    """A file uploaded for a reply in progress stays with its ticket through 并单 and 拆单 and
+    goes with that ticket's own reply; while merged nobody replies on it, so nobody adds one."""
+    op, sup = city.actor("operator"), city.actor("supervisor")
+    with sessions() as s:
+        primary, second, _ = _group_of_three(s, domain, op)
+        handler = Actor.of(second.handler)
+        service.sign(session=s, domain=domain, ticket=second, actor=handler)
+        kept = attachments.add(session=s, domain=domain, ticket=second, actor=handler,
+                               data=png(), filename="现场.png")
+        merging.merge(session=s, domain=domain, primary=primary, others=[second], actor=sup)
+        s.commit()
+        assert not attachments.may_attach(handler, second)
+        with pytest.raises(TransitionError):
+            attachments.add(session=s, domain=domain, ticket=second, actor=handler,
+                            data=png(rgb=(1, 2, 3)), filename="另一张.png")
+        s.rollback()
+        merging.unmerge(session=s, domain=domain, ticket=second, actor=sup, reason="不是同一问题")
+        assert second.status == Status.SIGNED and second.handler_id == handler.id
+        service.reply(session=s, domain=domain, ticket=second, actor=handler, text="已修复",
+                      outcome="resolved")
+        s.commit()
+        (att,) = attachments.of_ticket(session=s, ticket=second)
+        reply = service.events_of(session=s, ticket=second)[-1]
+        assert (att.id, att.event_id, reply.action) == (kept.id, reply.id, "reply")
