@@ -10,8 +10,9 @@
    and awaiting its survey -- the code picks which, else the most recently closed. A
    second answer finds nothing awaiting and changes nothing;
 4. anything else: added to their most recent open ticket as a follow-up (audited), and its
-   handler is told by SMS (``outbound.reminders.FollowUpSms``, one per follow-up); with
-   nothing open it is logged and dropped.
+   handler is told by SMS (``outbound.reminders.FollowUpSms``, one per follow-up); when
+   that ticket is merged (并单), to its primary, whose handler writes the group's answer;
+   with nothing open it is logged and dropped.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sqlalchemy.orm import Session
 from config.settings import OutboundSettings
 from outbound.reminders import tell_handler_of_follow_up
 from outbound.survey import apply_answer, reply_code
-from ticketing import citizen
+from ticketing import citizen, merging
 from ticketing.actors import Actor, mask_phone
 from ticketing.context import Domain
 from ticketing.service import InvalidInput
@@ -100,17 +101,19 @@ def receive(*, session: Session, domain: Domain, sender: str, text: str,
         log.info("inbound SMS %s from %s: survey answer for ticket %s", ref, masked,
                  ticket.number)
         return Handled.SURVEY
-    ticket = citizen.latest_open(session=session, phone=sender)
-    if ticket is None or not words:
+    theirs = citizen.latest_open(session=session, phone=sender)
+    if theirs is None or not words:
         log.info("inbound SMS %s from %s: no open ticket to add it to", ref, masked)
         return Handled.NOTHING_OPEN
+    ticket = merging.answering(session=session, ticket=theirs)
     if any(e.action == "citizen_follow_up" and (e.data or {}).get("ref") == ref
            for e in ticket.events):
         return Handled.DUPLICATE
     try:
         # Kept as typed: the normalised form is only for reading codes.
         event = citizen.follow_up(session=session, ticket=ticket, actor=CITIZEN,
-                                  text=text.strip(), via="sms", ref=ref, at=now)
+                                  text=text.strip(), via="sms", ref=ref, at=now,
+                                  merged_from=theirs if theirs is not ticket else None)
     except InvalidInput:
         log.warning("inbound SMS %s from %s: text refused (control characters)", ref, masked)
         return Handled.REFUSED

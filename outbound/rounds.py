@@ -1,5 +1,6 @@
-"""Which dispatch a ticket is in. Sign work belongs to one dispatch: a reassignment or a
-驳回重办 starts a new round, so the old round's reminders stop and new ones are planned."""
+"""Which dispatch a ticket is in. Sign work belongs to one dispatch: a reassignment, a
+驳回重办 or a new sign window from 拆单 starts a new round, so the old round's reminders
+stop and new ones are planned."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from collections.abc import Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ticketing.merging import SIGN_WINDOW_EVENT
 from ticketing.models import TicketEvent
 
-DISPATCH_ACTIONS = ("dispatch", "reassign", "reject")
+# 拆单 giving a ticket a new sign window (ticketing.merging) is a round too: the merge
+# stopped the old round's reminders, and they named the old window.
+DISPATCH_ACTIONS = ("dispatch", "reassign", "reject", SIGN_WINDOW_EVENT)
 
 
 def dispatch_rounds(*, session: Session, ticket_ids: Iterable[int]) -> dict[int, int]:

@@ -13,12 +13,14 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, false, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from ticketing.actors import Actor
 from ticketing.inputs import clean_text
+from ticketing.merging import survey_phone
 from ticketing.models import SurveyResult, Ticket, TicketEvent
 from ticketing.phones import normalise
 from ticketing.service import REPLY_OUTCOMES, InvalidInput, record_event
@@ -34,11 +36,12 @@ FOLLOW_UP_MAX_CHARS = 500
 _SENTENCE_END = "。！？；!?;"
 
 
-def _filed_from(phone: str) -> ColumnElement[bool]:
+def _filed_from(phone: str, tickets: Any = Ticket) -> ColumnElement[bool]:
     """Tickets filed from ``phone`` in any spelling (compared in E.164, ticketing.phones);
-    none for what is no number -- never the NULL of withheld callers, which match no one."""
+    none for what is no number -- never the NULL of withheld callers, which match no one.
+    ``tickets``: an alias of Ticket, to ask it of another row of the same query."""
     e164 = normalise(phone)
-    return Ticket.caller_phone == e164 if e164 else false()
+    return tickets.caller_phone == e164 if e164 else false()
 
 
 def status_token(*, session: Session, ticket: Ticket) -> str:
@@ -87,26 +90,35 @@ def short_answer(ticket: Ticket, limit: int) -> str:
 
 
 def awaiting_survey(*, session: Session, phone: str, now: datetime) -> list[Ticket]:
-    """Tickets filed from ``phone``, closed, whose citizen has not answered the survey of
-    this closure yet (an "unreachable" record does not count as an answer); most recently
-    closed first."""
+    """Tickets whose survey goes to ``phone``, closed, whose citizen has not answered the
+    survey of this closure yet (an "unreachable" record does not count as an answer); most
+    recently closed first. A 并单 group's survey is on its primary, and may go to a merged
+    caller (ticketing.merging.survey_phone picks whose number): that caller's answer is the
+    primary's, and nobody else's in the group is."""
     answered = select(SurveyResult.id).where(
         SurveyResult.ticket_id == Ticket.id, SurveyResult.closure_round == Ticket.redo_count,
         SurveyResult.outcome == "answered").exists()
-    return list(session.scalars(
+    member = aliased(Ticket)
+    theirs_merged = select(member.id).where(member.merged_into_id == Ticket.id,
+                                            _filed_from(phone, member)).exists()
+    found = session.scalars(
         select(Ticket).where(
-            _filed_from(phone),
-            Ticket.status == Status.CLOSED.value, Ticket.no_contact.is_(False),
+            or_(_filed_from(phone), theirs_merged),
+            Ticket.status == Status.CLOSED.value,
             # A merged ticket is surveyed through its primary (ticketing.merging).
             Ticket.merged_into_id.is_(None),
             Ticket.closed_at >= now - timedelta(days=RECENT_CLOSED_DAYS), ~answered)
-        .order_by(Ticket.closed_at.desc(), Ticket.id.desc())))
+        .order_by(Ticket.closed_at.desc(), Ticket.id.desc()))
+    e164 = normalise(phone)
+    return [t for t in found if survey_phone(session=session, ticket=t) == e164]
 
 
 def latest_open(*, session: Session, phone: str) -> Ticket | None:
+    """Their most recent ticket still waiting for its answer: open, or merged (并单) into an
+    open primary, whose answer it waits for (ticketing.merging.answering)."""
     return session.scalars(
         select(Ticket).where(_filed_from(phone),
-                             Ticket.status.in_(values(OPEN_STATUSES)))
+                             Ticket.status.in_([*values(OPEN_STATUSES), Status.MERGED.value]))
         .order_by(Ticket.received_at.desc(), Ticket.id.desc()).limit(1)).first()
 
 
@@ -152,15 +164,22 @@ def set_preferences(*, session: Session, ticket: Ticket, actor: Actor,
 
 
 def follow_up(*, session: Session, ticket: Ticket, actor: Actor, text: str, via: str,
-              ref: str | None = None, at: datetime | None = None) -> TicketEvent:
+              ref: str | None = None, at: datetime | None = None,
+              merged_from: Ticket | None = None) -> TicketEvent:
     """The citizen's own words added to their ticket (补充信息), audited like every step;
-    the audit event (flushed: its id names the follow-up)."""
+    the audit event (flushed: its id names the follow-up). ``merged_from``: their ticket is
+    merged (并单) into ``ticket``, whose handler answers it, so the words go there, saying
+    whose they are."""
     words = clean_text(text, field="text", multiline=True).strip()
     if not words:
         raise InvalidInput("text", "nothing to add")
+    data: dict[str, str | None] = {"via": via, "ref": ref}
+    if merged_from is not None:
+        words = f"（并入本单的工单{merged_from.number}来电人）{words}"
+        data["merged"] = merged_from.number
     event = record_event(session=session, ticket=ticket, actor=actor,
                          action="citizen_follow_up", note=words[:FOLLOW_UP_MAX_CHARS],
-                         data={"via": via, "ref": ref}, at=at)
+                         data=data, at=at)
     session.flush()
     return event
 

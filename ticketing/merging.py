@@ -36,8 +36,8 @@ from sqlalchemy.orm import Session, aliased
 
 from ticketing.actors import Actor
 from ticketing.context import Domain
-from ticketing.inputs import InvalidInput
-from ticketing.models import Ticket
+from ticketing.inputs import InvalidInput, clean_text
+from ticketing.models import SupervisionLink, Ticket
 from ticketing.queries import caller_visible, contactable, is_open, may_contact, scope_filter
 from ticketing.service import apply_transition, record_event
 from ticketing.states import (
@@ -46,6 +46,7 @@ from ticketing.states import (
     UNDISPATCHED_STATUSES,
     Action,
     PermissionDenied,
+    ReasonRequired,
     Status,
     TransitionError,
     transition_for,
@@ -55,6 +56,7 @@ from ticketing.states import (
 GROUP_EVENT = "merge_group"  # on the primary: who was merged into it
 SPLIT_EVENT = "unmerge_group"  # on the primary: who left the group
 FOLLOW_EVENT = "merged_unit"  # on a merged ticket: it followed its primary to another unit
+SIGN_WINDOW_EVENT = "unmerge_sign_window"  # on a split ticket: a new sign window from 拆单
 MERGE_ROLES = TRANSITIONS[Action.MERGE].roles
 CLOSER = Actor.system("merge")
 # A ticket merged from one of these had no unit of its own: 拆单 gives it back no unit.
@@ -77,9 +79,25 @@ def primary_of(*, session: Session, ticket: Ticket) -> Ticket | None:
     return session.get(Ticket, ticket.merged_into_id)
 
 
+def answering(*, session: Session, ticket: Ticket) -> Ticket:
+    """The ticket whose answer ``ticket``'s citizen waits for: its primary while merged,
+    else itself (a citizen's follow-up goes to whoever is writing that answer)."""
+    if ticket.status == Status.MERGED.value:
+        return primary_of(session=session, ticket=ticket) or ticket
+    return ticket
+
+
 def _has_members(session: Session, ticket: Ticket) -> bool:
     return session.scalar(select(Ticket.id).where(Ticket.merged_into_id == ticket.id)
                           .limit(1)) is not None
+
+
+def refuse_exclusion(*, session: Session, ticket: Ticket) -> None:
+    """剔除 of a primary would leave its merged tickets waiting for an answer that never
+    comes (only the primary's closure closes them): 拆单 them first, so each is judged on
+    its own (service.exclude calls this)."""
+    if _has_members(session, ticket):
+        raise InvalidInput("ticket", f"工单{ticket.number}是并单主单，请先拆单再剔除。")
 
 
 def refusal(session: Session, primary: Ticket, other: Ticket) -> str | None:
@@ -102,6 +120,12 @@ def merge(*, session: Session, domain: Domain, primary: Ticket, others: Sequence
     before anything changes (the caller's transaction holds it all together anyway)."""
     if actor.role not in MERGE_ROLES:
         raise PermissionDenied(actor.role, Action.MERGE)
+    # Two merges of the same tickets at once (PostgreSQL): each locks the rows in one order,
+    # then reads them afresh, so the second waits for the first and judges what it left.
+    # Without it each could hold a row the other is about to update: a deadlock.
+    session.scalars(select(Ticket).where(Ticket.id.in_({primary.id, *(t.id for t in others)}))
+                    .order_by(Ticket.id).with_for_update()
+                    .execution_options(populate_existing=True)).all()
     if not is_open(primary.status):  # closed, excluded, or itself merged
         raise TransitionError(Status(primary.status), Action.MERGE)
     unique = list({t.id: t for t in others}.values())
@@ -135,14 +159,36 @@ def merge(*, session: Session, domain: Domain, primary: Ticket, others: Sequence
     return unique
 
 
+def merge_linked(*, session: Session, domain: Domain, case_id: int, primary: Ticket,
+                 others: Sequence[Ticket], actor: Actor, reason: str) -> list[Ticket]:
+    """并单 from a 多诉督办 record (ticketing.supervision): ``others`` into ``primary``, all
+    linked to record ``case_id``, by :func:`merge`'s rules. The reason is required: the
+    supervisor decides for tickets of several callers at once, and says why."""
+    reason = clean_text(reason or "", field="reason", multiline=True).strip()
+    if not reason:
+        raise ReasonRequired(Action.MERGE)
+    linked = set(session.scalars(select(SupervisionLink.ticket_id)
+                                 .where(SupervisionLink.case_id == case_id)))
+    for t in (primary, *others):
+        if t.id not in linked:
+            raise InvalidInput("others", f"工单{t.number}不属于本督办件。")
+    return merge(session=session, domain=domain, primary=primary, others=others, actor=actor,
+                 reason=reason)
+
+
 def unmerge(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor,
             reason: str) -> Ticket:
     """拆单: a ticket merged by mistake leaves its group and goes back to the state it was
     merged from (its 办结 deadline stands); audited on it and on the primary. A dispatched
     ticket whose sign window had not ended when it was merged gets a new one: the window
-    ran while it was on no one's queue."""
+    ran while it was on no one's queue. One whose primary was returned (退单) while it was
+    merged has no unit any more: it goes back to the dispatch queue (``returned``)."""
     primary = primary_of(session=session, ticket=ticket)
     back = Status(ticket.merged_from_status or Status.ACCEPTED.value)
+    if ticket.unit_id is None and back not in _UNIT_LESS:
+        # Its unit returned the group (退单) while it was merged: it is the queue's again.
+        back = Status.RETURNED
+        ticket.sign_due_at = None
     now = domain.now()
     apply_transition(session=session, ticket=ticket, actor=actor, action=Action.UNMERGE,
                      now=now, reason=reason,
@@ -153,6 +199,11 @@ def unmerge(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor,
     if back == Status.DISPATCHED and not still_counted(ticket.sign_due_at, ticket.merged_at):
         ticket.sign_due_at = now + timedelta(
             seconds=domain.settings.deadlines.sign_window_seconds)
+        # Audited, and a new dispatch round for the sign reminders (outbound.rounds): the
+        # old round's were stopped by the merge and spoke of the old window.
+        record_event(session=session, ticket=ticket, actor=actor, action=SIGN_WINDOW_EVENT,
+                     note="拆单：重新计算签收时限", at=now,
+                     data={"sign_due_at": ticket.sign_due_at.isoformat()})
     ticket.merged_into_id = None
     ticket.merged_at = None
     ticket.merged_from_status = None
@@ -165,17 +216,20 @@ def unmerge(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor,
 
 
 def follow_primary(*, session: Session, primary: Ticket, actor: Actor) -> list[Ticket]:
-    """The primary was just dispatched or 改派'd: the tickets merged into it go with it, so
-    the unit answering the group holds all of it (service.dispatch calls this). Their
-    handler is dropped: 拆单 would otherwise hand one back to a handler of another unit."""
+    """The primary was just dispatched, 改派'd or returned (退单, to the dispatch queue): the
+    tickets merged into it go with it, so the unit answering the group holds all of it, and
+    a unit that returned the group holds none of it (service.dispatch and
+    service.return_ticket call this). Their handler is dropped: 拆单 would otherwise hand
+    one back to a handler of another unit."""
     moved = []
     for member in members(session=session, primary=primary):
         if member.status != Status.MERGED.value or member.unit_id == primary.unit_id:
             continue
         member.unit_id = primary.unit_id
         member.handler_id = None
+        where = f"转至{primary.unit.name}" if primary.unit else "退回派单队列"
         record_event(session=session, ticket=member, actor=actor, action=FOLLOW_EVENT,
-                     note=f"随主单{primary.number}转至{primary.unit.name if primary.unit else ''}",
+                     note=f"随主单{primary.number}{where}",
                      data={"primary": primary.number,
                            "unit": primary.unit.code if primary.unit else None})
         moved.append(member)

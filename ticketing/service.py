@@ -717,6 +717,10 @@ def return_ticket(
     ticket.unit = None
     ticket.handler_id = None
     ticket.sign_due_at = None
+    from ticketing import merging  # builds on this module
+
+    # Its merged tickets go back to the queue with it: the unit said none of it is theirs.
+    merging.follow_primary(session=session, primary=ticket, actor=actor)
     session.flush()
     return ticket
 
@@ -725,6 +729,9 @@ def exclude(
     *, session: Session, domain: Domain, ticket: Ticket, actor: Actor, reason: str
 ) -> Ticket:
     """剔除: an unreasonable demand; kept, audited, and left out of the rates."""
+    from ticketing import merging  # builds on this module
+
+    merging.refuse_exclusion(session=session, ticket=ticket)
     _apply(
         session=session, ticket=ticket, actor=actor, action=Action.EXCLUDE, now=domain.now(),
         reason=reason,

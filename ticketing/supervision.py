@@ -164,6 +164,14 @@ def case_tickets(*, session: Session, case_id: int) -> list[str]:
         .where(SupervisionLink.case_id == case_id).order_by(Ticket.received_at, Ticket.id)))
 
 
+def linked_tickets(*, session: Session, case_id: int, actor: Actor) -> list[Ticket]:
+    """The record's tickets ``actor`` may see, oldest first (its page's 并单 form)."""
+    return list(session.scalars(
+        select(Ticket).join(SupervisionLink, SupervisionLink.ticket_id == Ticket.id)
+        .where(SupervisionLink.case_id == case_id, scope_filter(actor))
+        .order_by(Ticket.received_at, Ticket.id)))
+
+
 def count_open(*, session: Session) -> int:
     return session.scalar(select(func.count(SupervisionCase.id))
                           .where(SupervisionCase.status == OPEN)) or 0

@@ -556,6 +556,23 @@ def _refs(typed: str) -> list[str]:
     return re.findall(r"[0-9]+", typed)[:50]
 
 
+def ticket_refs(ticked: list[str] | None) -> list[str]:
+    """The ticket numbers ticked on a 并单 form (checkbox values), junk left out."""
+    return [o for o in (ticked or [])[:50] if re.fullmatch(r"[0-9]{1,20}", o)]
+
+
+def tickets_by_number(w: Work, refs: list[str]) -> list[Ticket]:
+    """The tickets a 并单 form names, each as ``w.actor`` may see it; one they may not see
+    is reported as not found, as service.get_ticket does."""
+    chosen = []
+    for ref in refs:
+        try:
+            chosen.append(service.get_ticket(session=w.session, actor=w.actor, ref=ref))
+        except NotFound as exc:
+            raise InvalidInput("others", f"未找到工单{ref}。") from exc
+    return chosen
+
+
 # Registered before the generic action route, which would otherwise take "merge".
 @router.post("/tickets/{number}/merge")
 @page
@@ -572,16 +589,9 @@ def merge(
     form = {"typed": typed, "reason": reason}
     with work(request, csrf=csrf, post=True) as w:
         primary = service.get_ticket(session=w.session, actor=w.actor, ref=number)
-        ticked = [o for o in (others or [])[:50] if re.fullmatch(r"[0-9]{1,20}", o)]
-        refs = list(dict.fromkeys([*ticked, *_refs(typed)]))
+        refs = list(dict.fromkeys([*ticket_refs(others), *_refs(typed)]))
         try:
-            chosen = []
-            for ref in refs:
-                try:
-                    chosen.append(service.get_ticket(session=w.session, actor=w.actor,
-                                                     ref=ref))
-                except NotFound as exc:
-                    raise InvalidInput("others", f"未找到工单{ref}。") from exc
+            chosen = tickets_by_number(w, refs)
             merging.merge(session=w.session, domain=w.domain, primary=primary,
                           others=chosen, actor=w.actor,
                           reason=clean_text(reason, field="reason", multiline=True))

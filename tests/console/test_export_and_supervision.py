@@ -1,5 +1,5 @@
 """The queue's export button (the queue's filters, a call-time range, the API's streaming
-CSV) and the 督办 record page's 办结督办 form, through the console on SQLite and
+CSV) and the 督办 record page's 办结督办 and 并单 forms, through the console on SQLite and
 PostgreSQL with the shipped settings: right and wrong roles, bad input."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import io
 import re
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.console.seed import make_ticket
 from tests.support.city import City
-from ticketing import service
+from ticketing import citizen, service
 from ticketing.context import Domain
 from ticketing.models import SupervisionCase, Ticket, TicketEvent
 
@@ -181,3 +182,98 @@ def test_supervision_record_refuses_the_wrong_role_and_a_forged_form(
     assert r.status_code == 403 and "CSRF" in r.text
     assert sup.get(f"/console/supervision/{case_id + 1000}").status_code == 404
     assert _case(sessions, case_id).status == "open"
+
+
+def _statuses(sessions: sessionmaker[Session], numbers: list[str]) -> list[str]:
+    with sessions() as s:
+        found = dict(s.execute(select(Ticket.number, Ticket.status)
+                               .where(Ticket.number.in_(numbers))).tuples().all())
+    return [found[n] for n in numbers]
+
+
+def _merge(c: TestClient, case_id: int, **form: object) -> Any:
+    return c.post(f"/console/supervision/{case_id}/merge", data={"csrf": c.csrf, **form})
+
+
+def test_supervisor_merges_the_records_tickets_into_one(
+        as_user: Users, sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    case_id, numbers = _open_case(sessions, domain, city)
+    first, second, third = numbers
+    outsider = make_ticket(sessions, domain, demand="朝阳区望京西园三区8号楼停水了",
+                           phone="13700000018")
+    sup = as_user("supervisor")
+    page = sup.get(f"/console/supervision/{case_id}").text
+    assert f'action="/console/supervision/{case_id}/merge"' in page
+    for n in numbers:
+        assert f'name="primary" value="{n}"' in page and f'name="others" value="{n}"' in page
+
+    # Refused, saying why, and nothing changes: no reason; no primary; a ticket of another
+    # record; the primary ticked as one to merge (the merging service's own check).
+    r = _merge(sup, case_id, primary=first, others=[second, third], reason="  ")
+    assert r.status_code == 422 and "“并单”需要填写理由" in r.text
+    assert f'name="others" value="{second}" aria-label="将{second}并入主单" checked' in r.text
+    r = _merge(sup, case_id, others=[second], reason="同一换热站")
+    assert r.status_code == 422 and "请选择主单" in r.text
+    r = _merge(sup, case_id, primary=first, others=[second, outsider], reason="同一换热站")
+    assert r.status_code == 422 and f"工单{outsider}不属于本督办件" in r.text
+    r = _merge(sup, case_id, primary=outsider, others=[second], reason="同一换热站")
+    assert r.status_code == 422 and f"工单{outsider}不属于本督办件" in r.text
+    r = _merge(sup, case_id, primary=first, others=[first, second], reason="同一换热站")
+    assert r.status_code == 422 and "不能将工单并入其自身" in r.text
+    r = _merge(sup, case_id, primary=first, others=["999999"], reason="同一换热站")
+    assert r.status_code == 422 and "未找到工单999999" in r.text
+    r = _merge(sup, case_id, primary=first, others=[second], reason="换热站\x00")
+    assert r.status_code == 422 and "控制字符" in r.text
+    assert _statuses(sessions, [*numbers, outsider]) == ["dispatched"] * 4
+
+    reason = "同一换热站循环泵故障，合并办理"
+    r = _merge(sup, case_id, primary=second, others=[first, third], reason=reason)
+    assert r.status_code == 303
+    assert r.headers["location"] == f"/console/supervision/{case_id}?done=merge#merge"
+    assert _statuses(sessions, numbers) == ["merged", "dispatched", "merged"]
+    page = sup.get(r.headers["location"]).text
+    assert "已并单。" in page and 'id="merge"' not in page  # one open ticket is left
+    # Audited by the merging service on every ticket of the group, with the reason.
+    with sessions() as s:
+        audited = s.execute(select(Ticket.number, TicketEvent.action, TicketEvent.note)
+                            .join(TicketEvent).where(
+                                TicketEvent.action.in_(["merge", "merge_group"]),
+                                TicketEvent.actor_name == "督办科王科长")).tuples().all()
+    assert sorted(audited) == sorted([
+        (first, "merge", reason), (third, "merge", reason),
+        (second, "merge_group", f"并单：{first}、{third} 并入本工单")])
+    member = sup.get(f"/console/tickets/{first}").text
+    assert f'本工单已并入主单 <a href="/console/tickets/{second}">{second}</a>' in member
+
+
+def test_merging_from_the_record_refuses_the_wrong_role_and_a_forged_form(
+        as_user: Users, sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    case_id, numbers = _open_case(sessions, domain, city)
+    form = {"primary": numbers[0], "others": numbers[1:], "reason": "同一换热站"}
+    op = as_user("operator")  # merges from the ticket page, not from the record
+    page = op.get(f"/console/supervision/{case_id}")
+    assert page.status_code == 200 and 'id="merge"' not in page.text
+    r = _merge(op, case_id, **form)
+    assert r.status_code == 403 and "不能使用此页面" in r.text
+    handler = as_user("heating-handler")
+    assert _merge(handler, case_id, **form).status_code == 403
+    sup = as_user("supervisor")
+    r = sup.post(f"/console/supervision/{case_id}/merge", data={"csrf": "forged", **form})
+    assert r.status_code == 403 and "CSRF" in r.text
+    assert _merge(sup, case_id + 1000, **form).status_code == 404
+    assert _statuses(sessions, numbers) == ["dispatched"] * 3
+
+
+def test_the_record_offers_no_merge_across_the_confidential_flag(
+        as_user: Users, sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    case_id, numbers = _open_case(sessions, domain, city)
+    operator = city.actor("operator")  # before our session: SQLite has one writer
+    with sessions() as s:
+        t = s.scalars(select(Ticket).where(Ticket.number == numbers[2])).one()
+        citizen.set_preferences(session=s, ticket=t, actor=operator,
+                                confidential=True, via="test")
+        s.commit()
+    sup = as_user("supervisor")
+    r = _merge(sup, case_id, primary=numbers[0], others=numbers[1:], reason="同一换热站")
+    assert r.status_code == 422 and f"工单{numbers[2]}与主单保密设置不同" in r.text
+    assert _statuses(sessions, numbers) == ["dispatched"] * 3

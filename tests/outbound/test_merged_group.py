@@ -5,22 +5,33 @@ logic). On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from config import Settings
+from hotline.app import create_app
 from outbound.citizen_sms import REPLY_CODES_TEXT
 from outbound.inbound_sms import Handled, receive
 from outbound.models import Kind
 from outbound.sms import WebhookSms
+from outbound.survey import reply_code
 from outbound.worker import OutboundWorker
+from tests.outbound.standins import LedgerServer, LedgerSms
 from tests.outbound.support import (
+    WATER_HANDLER_PHONE,
     Script,
     ScriptedDialer,
     close_ticket,
     drive,
+    events,
     new_ticket,
     tasks,
     ticket,
@@ -33,6 +44,7 @@ from ticketing.models import SurveyResult
 from ticketing.phones import normalise
 
 PRIMARY, SECOND, THIRD = "13811110001", "13811110002", "13811110003"
+SECRET = "gateway-shared-secret"
 WATER = "朝阳区望京西园三区{n}号楼停水了，一直没来水"
 
 
@@ -119,3 +131,93 @@ def test_the_survey_calls_a_merged_caller_when_the_primary_asked_for_no_callback
         (result,) = s.scalars(select(SurveyResult)).all()
         assert result.ticket_id == primary_id
         assert (result.resolved, result.satisfied) == (True, False)
+
+
+def test_a_merged_callers_sms_answer_to_the_groups_survey_is_the_primarys_once(
+        ob_settings: Settings, ob_sessions: sessionmaker[Session], ob_domain: Domain,
+        ob_city: City) -> None:
+    """The primary's caller asked for no callback, so the survey goes to SECOND, who does
+    not pick up: the survey SMS (with the primary's reply code) goes to SECOND, and their
+    reply through the gateway's webhook is the primary's answer, taken once."""
+    numbers = _group(ob_sessions, ob_domain, ob_city, {"no_contact": True})
+    close_ticket(ob_sessions, ob_domain, ob_city, numbers[0])
+    dialer = ScriptedDialer({})  # nobody answers: retries, then the survey SMS
+    with LedgerServer() as ledger:
+        worker = OutboundWorker(sessions=ob_sessions, domain=ob_domain, dialer=dialer,
+                                sms=LedgerSms(ledger.url), name="test-worker")
+        try:
+            drive(worker, lambda: any("回访电话未能接通" in e.text for e in ledger.ledger.sms()))
+        finally:
+            worker.shutdown(wait=True)
+        survey_sms = [e for e in ledger.ledger.sms() if "回访电话未能接通" in e.text]
+    assert [e.to for e in survey_sms] == [normalise(SECOND)]
+    assert {phone for phone, _ in dialer.calls} == {SECOND}
+    primary = ticket(ob_sessions, numbers[0])
+    code = reply_code(primary)
+    assert f"工单{numbers[0]}" in survey_sms[0].text and f"“{code}”" in survey_sms[0].text
+
+    settings = ob_settings.model_copy(update={
+        "outbound": ob_settings.outbound.model_copy(update={"sms_inbound_secret": SECRET})})
+    client = TestClient(create_app(settings))
+    # THIRD is in the group too, but the survey is not theirs: their answer finds nothing.
+    assert _sms(client, THIRD, f"{code}11", "r-0").status_code == 200
+    assert _answers(ob_sessions) == []
+    assert _sms(client, SECOND, f"{code} 1 2", "r-1").status_code == 200
+    assert _sms(client, SECOND, f"{code}22", "r-2").status_code == 200  # a second answer
+    assert _sms(client, SECOND, "21", "r-3").status_code == 200  # and one without the code
+    assert _answers(ob_sessions) == [(primary.id, "12", True, False)]
+    assert ticket(ob_sessions, numbers[0]).status == "surveyed"
+    for member in numbers[1:]:
+        assert ticket(ob_sessions, member).status == "closed"
+    with ob_sessions() as s:
+        assert receive(session=s, domain=ob_domain, sender=SECOND, text=f"{code}11",
+                       ref="r-4") == Handled.SURVEY_NOT_AWAITED
+
+
+def _sms(client: TestClient, sender: str, text: str, ref: str) -> Any:
+    body = json.dumps({"id": ref, "from": sender, "text": text}, ensure_ascii=False).encode()
+    signature = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return client.post("/api/v1/outbound/sms/inbound", content=body,
+                        headers={"Content-Type": "application/json",
+                                 "X-Hotline-Signature": signature})
+
+
+def _answers(sessions: sessionmaker[Session]) -> list[tuple[int, str, bool, bool]]:
+    with sessions() as s:
+        return [(r.ticket_id, r.keys, r.resolved, r.satisfied)
+                for r in s.scalars(select(SurveyResult).where(SurveyResult.outcome == "answered")
+                                   .order_by(SurveyResult.id))]
+
+
+def test_a_merged_callers_follow_up_sms_reaches_the_primarys_handler(
+        ob_settings: Settings, ob_sessions: sessionmaker[Session], ob_domain: Domain,
+        ob_city: City) -> None:
+    """SECOND's ticket is merged, so off every queue: their 补充信息 goes to the primary,
+    whose handler writes the group's answer, saying whose it is, and the handler is texted
+    once (a redelivery adds nothing)."""
+    numbers = _group(ob_sessions, ob_domain, ob_city, {})
+    settings = ob_settings.model_copy(update={
+        "outbound": ob_settings.outbound.model_copy(update={"sms_inbound_secret": SECRET})})
+    client = TestClient(create_app(settings))
+    words = "补充：6号楼2单元也停水了，从早上七点开始"
+    for ref in ("f-1", "f-1"):  # delivered twice
+        assert _sms(client, SECOND, words, ref).status_code == 200
+    (follow_up,) = [e for e in events(ob_sessions, numbers[0])
+                    if e.action == "citizen_follow_up"]
+    assert follow_up.note == f"（并入本单的工单{numbers[1]}来电人）{words}"
+    assert (follow_up.data or {})["merged"] == numbers[1]
+    assert not [e for n in numbers[1:] for e in events(ob_sessions, n)
+                if e.action == "citizen_follow_up"]
+    with LedgerServer() as ledger:
+        worker = OutboundWorker(sessions=ob_sessions, domain=ob_domain,
+                                dialer=ScriptedDialer({}), sms=LedgerSms(ledger.url),
+                                name="test-worker")
+        try:
+            drive(worker, lambda: any("市民补充信息" in e.text for e in ledger.ledger.sms()))
+            worker.plan_now()
+            drive(worker, lambda: True)
+        finally:
+            worker.shutdown(wait=True)
+        texted = [e for e in ledger.ledger.sms() if "市民补充信息" in e.text]
+    assert [(e.to, numbers[0] in e.text, words in e.text) for e in texted] == [
+        (normalise(WATER_HANDLER_PHONE), True, True)]

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,14 +20,21 @@ from hotline.app import create_app
 from outbound.models import Kind, OutboundTask
 from outbound.planner import plan
 from tests.support.city import City
-from ticketing import merging, queries, service
+from tests.ticketing.test_attachments import png
+from ticketing import attachments, merging, queries, service
 from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.inputs import InvalidInput
 from ticketing.models import SurveyResult, Ticket, TicketEvent
 from ticketing.reports import figures
 from ticketing.scheduled import archive_unsurveyable
-from ticketing.states import PermissionDenied, ReasonRequired, Status, TransitionError
+from ticketing.states import (
+    AWAITING_DISPATCH_STATUSES,
+    PermissionDenied,
+    ReasonRequired,
+    Status,
+    TransitionError,
+)
 
 WATER = "朝阳区望京西园三区{n}号楼停水了，一直没来水。"
 ENQUIRY = "我想咨询一下办理居住证需要什么材料"  # no dispatch rule: the manual queue
@@ -351,7 +359,9 @@ def test_unmerge_puts_a_ticket_back_where_it_was(sessions: sessionmaker[Session]
         assert third.status == Status.ACCEPTED and third.unit_id is None
         for t in (second, third):
             assert t.merged_into_id is None and t.merged_at is None
-            assert _actions(s, t)[-2:] == ["merge", "unmerge"]
+        # The new sign window is audited (and starts a new round of sign reminders).
+        assert _actions(s, second)[-3:] == ["merge", "unmerge", merging.SIGN_WINDOW_EVENT]
+        assert _actions(s, third)[-2:] == ["merge", "unmerge"]
         assert _actions(s, primary)[-3:] == ["merge_group", "unmerge_group", "unmerge_group"]
         # Closing the primary now closes nothing else.
         _settle(s, domain, primary, "已修复", op)
@@ -403,11 +413,55 @@ def test_merging_two_tickets_into_each_other_at_once_merges_one(
         th.start()
     for th in threads:
         th.join(30)
-    assert sorted(outcomes) == sorted(["ok", "StaleDataError" if race else "TransitionError"])
+    # On PostgreSQL the second waits for the first's lock, then sees its primary merged.
+    assert sorted(outcomes) == ["TransitionError", "ok"]
     with sessions() as s:
         statuses = sorted(s.scalars(select(Ticket.status).where(
             Ticket.number.in_(numbers))).all())
         assert statuses == ["dispatched", "merged"]
+
+
+def test_merging_one_ticket_into_two_primaries_at_once_merges_it_once(
+        sessions: sessionmaker[Session], domain: Domain, city: City, db_url: str) -> None:
+    op, sup = city.actor("operator"), city.actor("supervisor")
+    with sessions() as s:
+        numbers = [_file(s, domain, op, f"1381111000{n}", WATER.format(n=n)).number
+                   for n in (5, 6, 7)]
+        s.commit()
+    race = db_url.startswith("postgresql")  # SQLite: one writer, they take turns
+    both_read = threading.Barrier(2, timeout=20)
+    outcomes: list[str] = []
+
+    def merge_into(i: int) -> None:
+        with sessions() as s:
+            primary = service.get_ticket(session=s, actor=sup, ref=numbers[i])
+            other = service.get_ticket(session=s, actor=sup, ref=numbers[2])
+            if race:
+                both_read.wait()
+            try:
+                merging.merge(session=s, domain=domain, primary=primary, others=[other],
+                              actor=sup)
+                s.commit()
+                outcomes.append("ok")
+            except (StaleDataError, TransitionError) as exc:
+                s.rollback()
+                outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=merge_into, args=(i,)) for i in range(2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(30)
+    # The second sees the ticket already merged: refused by the table, not a deadlock.
+    assert sorted(outcomes) == ["TransitionError", "ok"]
+    with sessions() as s:
+        tickets = {t.number: t for t in s.scalars(select(Ticket).where(
+            Ticket.number.in_(numbers)))}
+        merged = tickets[numbers[2]]
+        assert merged.status == "merged"
+        assert merged.merged_into_id in {tickets[n].id for n in numbers[:2]}
+        assert len(s.scalars(select(TicketEvent).where(
+            TicketEvent.ticket_id == merged.id, TicketEvent.action == "merge")).all()) == 1
 
 
 # --- the API ---------------------------------------------------------------------------
@@ -469,3 +523,181 @@ def test_api_merge_group_refusals_and_unmerge(client: TestClient, city: City) ->
     assert r.json()["merged_into"] is None
     assert [m["number"] for m in client.get(f"/api/v1/tickets/{a}/group",
                                             headers=sup).json()["members"]] == [b]
+
+
+@dataclass
+class _Clocked(Domain):
+    """The real domain on a clock that can be moved on: the shipped five-minute sign window
+    passes without the test waiting for it."""
+
+    ahead: timedelta = timedelta(0)
+
+    def now(self) -> datetime:
+        return super().now() + self.ahead
+
+
+def _sign_tasks(s: Session, t: Ticket) -> list[tuple[str, int, str, datetime]]:
+    return sorted((k.kind, k.round, k.status, k.due_at) for k in s.scalars(
+        select(OutboundTask).where(OutboundTask.ticket_id == t.id,
+                                   OutboundTask.kind.in_([Kind.SMS_DISPATCH.value,
+                                                          Kind.SIGN_CALL.value]))))
+
+
+def _same_instant(a: datetime | None, b: datetime) -> bool:
+    # SQLite hands back naive UTC, PostgreSQL aware: compare the instants.
+    assert a is not None
+    return a.replace(tzinfo=None) == b.astimezone(UTC).replace(tzinfo=None)
+
+
+def test_unmerge_keeps_a_late_sign_late_and_gives_an_unended_window_a_new_one(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    """拆单 (docs/metrics.md): a ticket whose sign window had ended before the merge is still
+    counted late after it, and gets no reminders for a window long gone; one whose window
+    had not ended gets a new window from the split, counted on it, with its reminders."""
+    d = _Clocked(settings=domain.settings, rules=domain.rules,
+                 classification=domain.classification, calendar=domain.calendar,
+                 model=domain.model)
+    window = timedelta(seconds=d.settings.deadlines.sign_window_seconds)
+    lead = timedelta(seconds=d.settings.outbound.sign_call_lead_seconds)
+    op, sup = city.actor("operator"), city.actor("supervisor")
+
+    def rates() -> tuple[int, int]:
+        f = figures(session=s, actor=sup, now=d.now(), utility_window=d.utility_window)
+        return f.dispatched, f.signed_in_time
+
+    with sessions() as s:
+        before = rates()
+        late = _file(s, d, op, "13811110003", WATER.format(n=7))
+        plan(session=s, domain=d, now=d.now())
+        s.commit()
+        d.ahead += window + timedelta(minutes=1)  # the late ticket's window ends unsigned
+        primary = _file(s, d, op, "13811110001", WATER.format(n=5))
+        fresh = _file(s, d, op, "13811110002", WATER.format(n=6))
+        plan(session=s, domain=d, now=d.now())
+        s.commit()
+        late_due, fresh_due = late.sign_due_at, fresh.sign_due_at
+        assert late_due is not None and fresh_due is not None
+        merging.merge(session=s, domain=d, primary=primary, others=[late, fresh], actor=sup,
+                      reason="同一小区停水")
+        plan(session=s, domain=d, now=d.now())  # merged: off the sign reminders
+        s.commit()
+        for t in (late, fresh):
+            assert [status for kind, _, status, _ in _sign_tasks(s, t)
+                    if kind == Kind.SIGN_CALL.value] == ["cancelled"]
+        # While merged: the primary and the late ticket count, none of them signed in time.
+        assert rates() == (before[0] + 2, before[1])
+
+        d.ahead += window  # the fresh ticket's first window ends while it is merged
+        for t in (late, fresh):
+            merging.unmerge(session=s, domain=d, ticket=t, actor=sup, reason="不是同一问题")
+        split_at = d.now()
+        s.commit()
+        assert late.sign_due_at == late_due  # ended before the merge: it stands
+        assert late.sign_due_at < split_at
+        assert fresh.sign_due_at is not None and fresh.sign_due_at > split_at
+        assert fresh.sign_due_at != fresh_due
+        assert _same_instant(
+            fresh.sign_due_at,
+            service.events_of(session=s, ticket=fresh)[-1].at + window)
+
+        old_late, old_fresh = _sign_tasks(s, late), _sign_tasks(s, fresh)
+        plan(session=s, domain=d, now=d.now())
+        s.commit()
+        # The late ticket: nothing new ("sign by" a time long gone would be no reminder).
+        assert _sign_tasks(s, late) == old_late
+        # The fresh one: a new round, the dispatch SMS now and the call before its new
+        # window ends, as for a dispatch.
+        new = [t for t in _sign_tasks(s, fresh) if t not in old_fresh]
+        (old_round,) = {r for _, r, _, _ in old_fresh}
+        assert [(kind, r, status) for kind, r, status, _ in new] == [
+            (Kind.SIGN_CALL.value, old_round + 1, "pending"),
+            (Kind.SMS_DISPATCH.value, old_round + 1, "pending")]
+        assert _same_instant(new[0][3], fresh.sign_due_at - lead)
+
+        # Both signed now, within the fresh ticket's new window: the late one still late.
+        handler = Actor.of(fresh.handler)
+        d.ahead += timedelta(seconds=1)
+        for t in (late, fresh):
+            service.sign(session=s, domain=d, ticket=t, actor=handler)
+        s.commit()
+        assert rates() == (before[0] + 3, before[1] + 1)
+
+
+def test_a_returned_primary_takes_its_group_back_to_the_queue(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    """退单 of the primary: the unit said the problem is not theirs, so it holds none of the
+    group; a merged ticket cannot be returned itself, and 拆单 later puts it in the dispatch
+    queue, not back on the queue of the unit that returned it."""
+    op, sup = city.actor("operator"), city.actor("supervisor")
+    with sessions() as s:
+        primary, second, _ = _group_of_three(s, domain, op)
+        merging.merge(session=s, domain=domain, primary=primary, others=[second], actor=sup,
+                      reason="同一小区停水")
+        s.commit()
+        handler = Actor.of(primary.handler)
+        with pytest.raises(TransitionError):
+            service.return_ticket(session=s, domain=domain, ticket=second, actor=sup,
+                                  reason="非本单位职责")
+        s.rollback()
+        service.return_ticket(session=s, domain=domain, ticket=primary, actor=handler,
+                              reason="非本单位职责")
+        s.commit()
+        assert (primary.status, primary.unit_id) == (Status.RETURNED, None)
+        assert (second.status, second.unit_id, second.handler_id) == (Status.MERGED, None,
+                                                                      None)
+        assert _actions(s, second)[-1] == merging.FOLLOW_EVENT
+        assert service.events_of(session=s, ticket=second)[-1].note == (
+            f"随主单{primary.number}退回派单队列")
+        # The hotline's operator, who runs the dispatch queue, splits it off.
+        merging.unmerge(session=s, domain=domain, ticket=second, actor=op, reason="误并")
+        s.commit()
+        assert (second.status, second.unit_id, second.handler_id, second.sign_due_at) == (
+            Status.RETURNED, None, None, None)
+        assert Status(second.status) in AWAITING_DISPATCH_STATUSES
+
+
+def test_a_primary_is_not_excluded_while_tickets_wait_on_it(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    op, sup = city.actor("operator"), city.actor("supervisor")
+    with sessions() as s:
+        primary, second, _ = _group_of_three(s, domain, op)
+        merging.merge(session=s, domain=domain, primary=primary, others=[second], actor=sup)
+        s.commit()
+        with pytest.raises(InvalidInput, match="是并单主单，请先拆单再剔除"):
+            service.exclude(session=s, domain=domain, ticket=primary, actor=sup,
+                            reason="不合理诉求")
+        s.rollback()
+        assert (primary.status, second.status) == (Status.DISPATCHED, Status.MERGED)
+        merging.unmerge(session=s, domain=domain, ticket=second, actor=sup, reason="各自处理")
+        service.exclude(session=s, domain=domain, ticket=primary, actor=sup,
+                        reason="不合理诉求")
+        s.commit()
+        assert (primary.status, second.status) == (Status.EXCLUDED, Status.DISPATCHED)
+
+
+def test_a_merged_ticket_takes_no_attachment_and_keeps_the_one_it_had(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    """A file uploaded for a reply in progress stays with its ticket through 并单 and 拆单 and
+    goes with that ticket's own reply; while merged nobody replies on it, so nobody adds one."""
+    op, sup = city.actor("operator"), city.actor("supervisor")
+    with sessions() as s:
+        primary, second, _ = _group_of_three(s, domain, op)
+        handler = Actor.of(second.handler)
+        service.sign(session=s, domain=domain, ticket=second, actor=handler)
+        kept = attachments.add(session=s, domain=domain, ticket=second, actor=handler,
+                               data=png(), filename="现场.png")
+        merging.merge(session=s, domain=domain, primary=primary, others=[second], actor=sup)
+        s.commit()
+        assert not attachments.may_attach(handler, second)
+        with pytest.raises(TransitionError):
+            attachments.add(session=s, domain=domain, ticket=second, actor=handler,
+                            data=png(rgb=(1, 2, 3)), filename="另一张.png")
+        s.rollback()
+        merging.unmerge(session=s, domain=domain, ticket=second, actor=sup, reason="不是同一问题")
+        assert second.status == Status.SIGNED and second.handler_id == handler.id
+        service.reply(session=s, domain=domain, ticket=second, actor=handler, text="已修复",
+                      outcome="resolved")
+        s.commit()
+        (att,) = attachments.of_ticket(session=s, ticket=second)
+        reply = service.events_of(session=s, ticket=second)[-1]
+        assert (att.id, att.event_id, reply.action) == (kept.id, reply.id, "reply")
