@@ -65,6 +65,10 @@ EVENT_LABELS: dict[str, str] = {
     "classification_confirmed": "确认分类",
     "classification_corrected": "更正分类",
     "respondent_set": "修改反映主体",
+    "merge_group": "并入工单",
+    "unmerge_group": "拆出工单",
+    "merged_unit": "随主单转派",
+    "unmerge_sign_window": "拆单后重新计时签收",
 }
 
 # Events that count as "reminders escalated" on the dashboard: the escalation itself, and
