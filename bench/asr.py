@@ -44,10 +44,11 @@ def rss_mb() -> float:
     return kib / 1024
 
 
-def speak(text: str, workdir: Path) -> tuple[bytes, bytes]:
-    """(8 kHz pcm16 via μ-law, the same upsampled to 16 kHz by sox)."""
+def speak(text: str, workdir: Path, voice: tuple[str, ...] = ()) -> tuple[bytes, bytes]:
+    """(8 kHz pcm16 via μ-law, the same upsampled to 16 kHz by sox); ``voice``: more
+    espeak-ng options (-s words per minute, -p pitch) for other speakers."""
     wav, ulaw, pcm, up = (workdir / n for n in ("s.wav", "s.ul", "s.pcm", "s.up"))
-    subprocess.run(["espeak-ng", "-v", "ko", "-w", wav, text], check=True)
+    subprocess.run(["espeak-ng", "-v", "ko", *voice, "-w", wav, text], check=True)
     subprocess.run(["sox", "-V1", wav, "-t", "raw", "-r", "8000", "-e", "u-law", ulaw], check=True)
     pcm8 = g711.ulaw_to_pcm16(ulaw.read_bytes())
     pcm.write_bytes(pcm8)
