@@ -60,8 +60,8 @@ def _alternatives(engine: AsrEngine, pcm16: bytes) -> int:
 
 def test_options_reach_the_decoder(model_path: Path, phone_speech: dict[str, bytes]) -> None:
     # The lattice beam decides how many paths the lattice keeps, so how many different
-    # n-best alternatives Vosk can give: a wide one leaves several per sentence, a beam
-    # of almost nothing leaves one. (Word accuracy is no test here: on this hard speech
+    # n-best alternatives Vosk can give: a wide one leaves several per sentence (on
+    # average), a beam of almost nothing leaves one. (Word accuracy is no test here: on this hard speech
     # even a far too narrow beam is about as wrong as the shipped one.)
     counts = {}
     for lattice_beam in (8.0, 0.01):
@@ -69,8 +69,8 @@ def test_options_reach_the_decoder(model_path: Path, phone_speech: dict[str, byt
                            decoder=DecoderOptions(lattice_beam=lattice_beam))
         counts[lattice_beam] = [_alternatives(engine, pcm) for pcm in phone_speech.values()]
         engine.close()
-    assert all(n > 1 for n in counts[8.0])
-    assert all(n == 1 for n in counts[0.01])
+    assert all(n == 1 for n in counts[0.01]), counts
+    assert sum(counts[8.0]) > 2 * len(counts[8.0]), counts
 
 
 def test_max_active_not_above_the_models_min_active_is_refused(model_path: Path) -> None:
