@@ -85,14 +85,15 @@ def transcribe(
     from asr.batch import transcribe_file
     from asr.cleanup import normalize
     from asr.engine import AsrEngine
-    from asr.model_store import ModelError
+    from asr.model_store import DecoderOptions, ModelError
     from telephony.media.wav import AudioFormatError
 
     settings = _settings().asr
     model_path = model or Path(settings.model_dir) / settings.model_name
     try:
         began = time.perf_counter()
-        engine = AsrEngine(model_path, workers=1, low_confidence=settings.low_confidence)
+        engine = AsrEngine(model_path, workers=1, low_confidence=settings.low_confidence,
+                           decoder=DecoderOptions.from_settings(settings))
         load_seconds = time.perf_counter() - began
         if grammar:
             checked = engine.grammar(grammar)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from asr.model_store import load_model
+from asr.model_store import DecoderOptions, load_model
 
 if TYPE_CHECKING:
     import vosk
@@ -49,8 +49,12 @@ class AsrEngine:
         *,
         workers: int = 0,
         low_confidence: float = 0.6,
+        decoder: DecoderOptions | None = None,
     ) -> None:
-        self.model = model if _is_vosk_model(model) else load_model(model)  # type: ignore[arg-type]
+        # `decoder` applies when the model is loaded here; a loaded Model keeps its own.
+        self.model = (
+            model if _is_vosk_model(model) else load_model(model, decoder)  # type: ignore[arg-type]
+        )
         self.model_path = None if _is_vosk_model(model) else Path(model)  # type: ignore[arg-type]
         self.workers = workers if workers > 0 else (os.cpu_count() or 1)
         self.low_confidence = low_confidence
@@ -69,6 +73,7 @@ class AsrEngine:
             Path(asr.model_dir) / asr.model_name,
             workers=asr.workers,
             low_confidence=asr.low_confidence,
+            decoder=DecoderOptions.from_settings(asr),
         )
 
     # ------------------------------------------------------------------ concurrency

@@ -15,9 +15,10 @@ import shutil
 import tarfile
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 if TYPE_CHECKING:
@@ -125,17 +126,90 @@ def _nonempty(path: Path) -> bool:
         return False
 
 
-def load_model(path: Path | str) -> vosk.Model:
-    """Load a Vosk model, raising ModelError subclasses with the path in the message."""
+@dataclass(frozen=True)
+class DecoderOptions:
+    """Beam-search limits that replace the model's own conf/model.conf values; None keeps
+    the model's. Smaller values decode faster and prune more (docs/asr.md has the sweep)."""
+
+    beam: float | None = None
+    max_active: int | None = None
+    lattice_beam: float | None = None
+
+    @classmethod
+    def from_settings(cls, asr: Any) -> DecoderOptions:
+        return cls(asr.beam, asr.max_active, asr.lattice_beam)
+
+    def conf(self) -> dict[str, str]:
+        """The overrides as model.conf options (Kaldi's names)."""
+        values = {"beam": self.beam, "max-active": self.max_active,
+                  "lattice-beam": self.lattice_beam}
+        return {key: str(value) for key, value in values.items() if value is not None}
+
+
+def read_model_conf(path: Path) -> dict[str, str]:
+    """conf/model.conf of the model in `path` as {option: value} (Kaldi's names)."""
+    options = {}
+    for line in (Path(path) / "conf" / "model.conf").read_text().splitlines():
+        key, sep, value = line.strip().removeprefix("--").partition("=")
+        if sep:
+            options[key] = value
+    return options
+
+
+@contextlib.contextmanager
+def decoder_overlay(path: Path, options: DecoderOptions | None) -> Iterator[Path]:
+    """`path`, or while the block runs a copy of it whose conf/model.conf carries `options`.
+
+    Vosk takes beam, max-active and lattice-beam only from conf/model.conf when the Model is
+    created: its API (vosk 0.3.45 KaldiRecognizer/Model) has no setter for them. The copy
+    links every other file of the model, so it costs no disk, and may go once the model is
+    loaded (Vosk reads all files at load).
+    """
+    overrides = options.conf() if options is not None else {}
+    if not overrides:
+        yield path
+        return
+    conf = read_model_conf(path)
+    min_active = int(conf.get("min-active", "200"))
+    if options is not None and options.max_active is not None and options.max_active <= min_active:
+        # Kaldi asserts min-active < max-active and aborts the whole process otherwise.
+        raise ModelError(
+            f"max-active {options.max_active} must be above the model's min-active "
+            f"{min_active} ({path / 'conf' / 'model.conf'})"
+        )
+    conf.update(overrides)
+    with tempfile.TemporaryDirectory(prefix="vosk-decoder-") as tmp:
+        overlay = Path(tmp) / path.name
+        overlay.mkdir()
+        for entry in path.iterdir():
+            if entry.name != "conf":
+                (overlay / entry.name).symlink_to(entry.resolve())
+        (overlay / "conf").mkdir()
+        for entry in (path / "conf").iterdir():
+            if entry.name != "model.conf":
+                shutil.copy(entry, overlay / "conf" / entry.name)
+        (overlay / "conf" / "model.conf").write_text(
+            "".join(f"--{key}={value}\n" for key, value in conf.items())
+        )
+        yield overlay
+
+
+def load_model(path: Path | str, decoder: DecoderOptions | None = None) -> vosk.Model:
+    """Load a Vosk model, raising ModelError subclasses with the path in the message.
+
+    `decoder` replaces the model's beam-search limits (settings.asr.beam, max_active,
+    lattice_beam); None or all-None options load the model as it ships.
+    """
     import vosk
 
     path = Path(path)
     check_model_dir(path)
     vosk.SetLogLevel(-1)  # Kaldi's LOG lines go to stderr on every load; we report ourselves
-    try:
-        return vosk.Model(str(path))
-    except Exception as exc:  # vosk raises a bare Exception("Failed to create a model")
-        raise ModelDamagedError(f"Vosk could not load the model in {path}: {exc}") from exc
+    with decoder_overlay(path, decoder) as load_from:
+        try:
+            return vosk.Model(str(load_from))
+        except Exception as exc:  # vosk raises a bare Exception("Failed to create a model")
+            raise ModelDamagedError(f"Vosk could not load the model in {path}: {exc}") from exc
 
 
 def list_models(model_dir: Path | str) -> list[InstalledModel]:

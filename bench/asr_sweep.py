@@ -1,17 +1,22 @@
 """Live ASR settings side by side: decoder CPU per audio second against accuracy.
 
-For each variant — Vosk decoder options (beam, max-active, lattice-beam, written into a
-copy of the model's conf/model.conf; the model files themselves are linked, not copied),
+For each variant — Vosk decoder options (beam, max-active, lattice-beam: settings.asr,
+applied by asr.model_store.load_model; "model-conf" is the model as it ships, "shipped"
+what config/settings.py ships),
 how often partial results are asked for, how much audio goes to one AcceptWaveform — it
 decodes the same espeak-ng speech as bench/asr.py through the phone path and prints:
 
 - cpu-RTF: decoder thread CPU seconds per second of continuous speech (one stream, no
-  gate). CPU, not wall time, so a loaded shared machine distorts it least; streams per
-  core ~ 1 / cpu-RTF for speech, more with the VAD gate on real calls (bench/asr.py).
-- CER: character error rate of the free-form transcripts of the 12 test sentences, and
-  list-WER: word error rate decoding them against the phrase list: the accuracy the
-  variant costs. (espeak-ng Korean through the Korean test model is hard speech: the
-  absolute CER is high; compare variants with each other.)
+  gate). CPU, not wall time, so a loaded shared machine distorts it least; speech/core =
+  1 / cpu-RTF streams of non-stop talk per core.
+- call-RTF: the same for a hotline-shaped call (bench/asr.py's realistic_call: turns of
+  1-3 sentences, 1-6 s pauses with line hiss) through the VAD gate, as the IVR decodes;
+  calls/core = 1 / call-RTF live calls per core.
+- CER: character error rate of the free-form transcripts of the 12 test sentences spoken
+  by several espeak-ng voices (--voices), and list-WER: word error rate decoding them
+  against the phrase list: the accuracy the variant costs. (espeak-ng Korean through the
+  Korean test model is hard speech: the absolute CER is high; compare variants with each
+  other. Vosk's result varies by about a point from run to run on the same audio.)
 
     .venv/bin/python bench/asr_sweep.py [--model PATH] [--seconds 20] [--only NAME,...]
 """
@@ -20,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import shutil
 import sys
 import tempfile
 import time
@@ -31,8 +35,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from asr.engine import AsrEngine  # noqa: E402
-from asr.model_store import bundled_test_model, load_model  # noqa: E402
+from asr.model_store import DecoderOptions, bundled_test_model, load_model  # noqa: E402
 from asr.wer import edit_distance  # noqa: E402
+from config import Settings  # noqa: E402
 
 # bench/asr.py holds the speech, the phone path and the decode loop; it is loaded by path
 # because its module name would shadow the asr package.
@@ -46,52 +51,33 @@ RATE = bench_asr.RATE
 @dataclass(frozen=True)
 class Variant:
     name: str
-    conf: dict[str, str] = field(default_factory=dict)  # model.conf option -> value
+    decoder: DecoderOptions = field(default_factory=DecoderOptions)  # None: the model's own
     push_ms: int = 20  # audio per push, i.e. per AcceptWaveform without the gate
-    partial_interval: float = 0.2  # seconds of audio between PartialResult calls
+    partial_interval: float | None = None  # seconds between PartialResult calls; None as the IVR
 
+
+# espeak-ng speakers for the accuracy set: rate (words per minute) and pitch; the first is
+# the default voice of tests/asr/test_accuracy.py. 12 sentences x 6 voices: one edit moves
+# CER by ~0.3 points instead of ~1.7 with the 12 sentences alone.
+VOICES = [(), ("-s", "140"), ("-s", "210"), ("-p", "30"), ("-p", "75"),
+          ("-s", "160", "-p", "60")]
 
 VARIANTS = [
-    Variant("shipped"),
-    Variant("partials-1s", partial_interval=1.0),
-    Variant("partials-off", partial_interval=1e9),
+    Variant("model-conf"),  # the model's own conf/model.conf (Korean test model: 10/3000/2)
+    Variant("shipped", DecoderOptions.from_settings(Settings().asr)),
+    Variant("partials-0.2s", partial_interval=0.2),
     Variant("push-100ms", push_ms=100),
-    Variant("push-200ms+partials-1s", push_ms=200, partial_interval=1.0),
-    Variant("beam8-active2000", {"beam": "8.0", "max-active": "2000"}),
-    Variant("beam7-active1500-lat1", {"beam": "7.0", "max-active": "1500",
-                                      "lattice-beam": "1.0"}),
-    Variant("beam6-active1000-lat1", {"beam": "6.0", "max-active": "1000",
-                                      "lattice-beam": "1.0"}),
-    Variant("beam5-active700-lat1", {"beam": "5.0", "max-active": "700",
-                                     "lattice-beam": "1.0"}),
-    Variant("partials-off+beam8-active2000", {"beam": "8.0", "max-active": "2000"},
-            partial_interval=1e9),
+    Variant("active1500", DecoderOptions(max_active=1500)),
+    Variant("active1000", DecoderOptions(max_active=1000)),
+    Variant("active700", DecoderOptions(max_active=700)),
+    Variant("beam8-active2000", DecoderOptions(8.0, 2000)),
+    Variant("beam8-active2000-lat1", DecoderOptions(8.0, 2000, 1.0)),
+    Variant("beam7-active1500", DecoderOptions(7.0, 1500)),
+    Variant("beam7-active1500-lat1", DecoderOptions(7.0, 1500, 1.0)),
+    Variant("beam6-active1000", DecoderOptions(6.0, 1000)),
+    Variant("beam6-active1000-lat1", DecoderOptions(6.0, 1000, 1.0)),
+    Variant("beam5-active700-lat1", DecoderOptions(5.0, 700, 1.0)),
 ]
-
-
-def model_with(model: Path, conf: dict[str, str], workdir: Path) -> Path:
-    """``model`` with some model.conf options replaced (a linked copy)."""
-    if not conf:
-        return model
-    out = workdir / ("model-" + "-".join(f"{k}{v}" for k, v in sorted(conf.items())))
-    if out.exists():  # another variant with the same decoder options
-        return out
-    out.mkdir()
-    for entry in model.iterdir():
-        if entry.name != "conf":
-            (out / entry.name).symlink_to(entry)
-    (out / "conf").mkdir()
-    for entry in (model / "conf").iterdir():
-        if entry.name != "model.conf":
-            shutil.copy(entry, out / "conf" / entry.name)
-    lines = []
-    for line in (model / "conf" / "model.conf").read_text().splitlines():
-        key = line.strip().removeprefix("--").split("=", 1)[0]
-        lines.append(f"--{key}={conf[key]}" if key in conf else line)
-    lines += [f"--{k}={v}" for k, v in conf.items()
-              if not any(line.startswith(f"--{k}=") for line in lines)]
-    (out / "conf" / "model.conf").write_text("\n".join(lines) + "\n")
-    return out
 
 
 def decode(engine: AsrEngine, pcm: bytes, variant: Variant,
@@ -104,16 +90,23 @@ def decode(engine: AsrEngine, pcm: bytes, variant: Variant,
     return stream.finish().text
 
 
-def measure(variant: Variant, model: Path, speech: bytes, sentences: list[tuple[str, bytes]]
-            ) -> tuple[float, float, float]:
-    engine = AsrEngine(load_model(model), workers=1)
+def measure(variant: Variant, model: Path, speech: bytes, call: bytes,
+            sentences: list[tuple[str, bytes]]) -> tuple[float, float, float, float]:
+    engine = AsrEngine(load_model(model, variant.decoder), workers=1)
     try:
         decode(engine, speech[: RATE * 2 * 3], variant)  # warm-up
         began = time.thread_time()
         decode(engine, speech, variant)
         cpu_rtf = (time.thread_time() - began) / (len(speech) / (2 * RATE))
+        # A hotline call (bench/asr.py: turns and pauses) through the VAD gate, as live.
+        stream = engine.stream(sample_rate=RATE, partial_interval=variant.partial_interval)
+        began = time.thread_time()
+        for offset in range(0, len(call), 320):
+            stream.push(call[offset:offset + 320])
+        stream.finish()
+        call_rtf = (time.thread_time() - began) / (len(call) / (2 * RATE))
         rates = []
-        for grammar in (None, [text for text, _ in sentences]):
+        for grammar in (None, bench_asr.SENTENCES):
             edits = total = 0
             for text, pcm in sentences:
                 hyp = decode(engine, pcm, variant, grammar)
@@ -124,7 +117,7 @@ def measure(variant: Variant, model: Path, speech: bytes, sentences: list[tuple[
                 edits += edit_distance(ref_u, hyp_u)
                 total += len(ref_u)
             rates.append(edits / total)
-        return cpu_rtf, rates[0], rates[1]
+        return cpu_rtf, call_rtf, rates[0], rates[1]
     finally:
         engine.close()
 
@@ -134,6 +127,8 @@ def main() -> None:
     ap.add_argument("--model", type=Path, default=None)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--only", default="", help="comma-separated variant names")
+    ap.add_argument("--voices", type=int, default=len(VOICES),
+                    help=f"espeak-ng voices in the accuracy set (1-{len(VOICES)}; 1: the tests')")
     args = ap.parse_args()
     model = args.model or bundled_test_model()
     if model is None:
@@ -144,20 +139,21 @@ def main() -> None:
         speech_dir = work / "speech"
         speech_dir.mkdir()
         pairs = [bench_asr.speak(s, speech_dir) for s in bench_asr.SENTENCES]
-        sentences = list(zip(bench_asr.SENTENCES, (p[0] for p in pairs), strict=True))
-        speech = bench_asr.continuous_speech([p[0] for p in pairs], args.seconds)
-        print(f"model {model}; {args.seconds:.0f} s continuous speech; "
-              f"{len(sentences)} sentences for CER")
-        print(f"{'variant':30s} {'cpu-RTF':>8s} {'streams/core':>13s} {'CER':>6s} "
-              f"{'list-WER':>8s}")
+        sentences = [(text, bench_asr.speak(text, speech_dir, voice)[0])
+                     for voice in VOICES[: args.voices] for text in bench_asr.SENTENCES]
+        clips = [p[0] for p in pairs]
+        speech = bench_asr.continuous_speech(clips, args.seconds)
+        call = bench_asr.realistic_call(clips, args.seconds * 3)
+        print(f"model {model}; {args.seconds:.0f} s continuous speech, {args.seconds * 3:.0f} s "
+              f"call; {len(sentences)} utterances ({args.voices} voices) for CER/list-WER")
+        print(f"{'variant':30s} {'cpu-RTF':>8s} {'speech/core':>11s} {'call-RTF':>8s} "
+              f"{'calls/core':>10s} {'CER':>6s} {'list-WER':>8s}")
         for variant in VARIANTS:
             if wanted and variant.name not in wanted:
                 continue
-            cpu_rtf, cer, wer = measure(variant, model_with(model, variant.conf, work), speech,
-                                        sentences)
-            print(f"{variant.name:30s} {cpu_rtf:8.3f} {1 / cpu_rtf:13.1f} {cer:6.3f} "
-                  f"{wer:8.3f}", flush=True)
-
+            cpu_rtf, call_rtf, cer, wer = measure(variant, model, speech, call, sentences)
+            print(f"{variant.name:30s} {cpu_rtf:8.3f} {1 / cpu_rtf:11.1f} {call_rtf:8.3f} "
+                  f"{1 / call_rtf:10.1f} {cer:6.3f} {wer:8.3f}", flush=True)
 
 if __name__ == "__main__":
     main()

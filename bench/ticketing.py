@@ -12,6 +12,7 @@ time whatever the service answers, so a slow service shows as latency, not as le
     .venv/bin/python bench/ticketing.py [--clients 50] [--tickets 2000] [--database both]
     .venv/bin/python bench/ticketing.py --rate 100 --seconds 20 --database postgresql
     .venv/bin/python bench/ticketing.py --workers 2 --database postgresql
+    .venv/bin/python bench/ticketing.py --via console --database sqlite   # the intake form
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -114,15 +117,42 @@ def _accepted(r: httpx.Response) -> bool:
     return r.status_code == 201 and r.json()["status"] != "draft"
 
 
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+Sender = Callable[[httpx.AsyncClient, int], Awaitable[bool]]
+
+
+async def sender(c: httpx.AsyncClient, token: str, via: str) -> Sender:
+    """How one ticket is filed: POST /api/v1/tickets, or the operator's console form
+    (logged in once through the login form; the client keeps the cookie)."""
+    if via == "api":
+        headers = {"Authorization": f"Bearer {token}"}
+
+        async def api(c: httpx.AsyncClient, i: int) -> bool:
+            return _accepted(await c.post("/api/v1/tickets", json=_body(i), headers=headers))
+
+        return api
+    form = await c.get("/console/login")
+    login = await c.post("/console/login", data={
+        "username": "operator", "token": token, "csrf": CSRF.findall(form.text)[0]})
+    if login.status_code != 303:
+        raise RuntimeError(f"console login refused: {login.status_code}")
+    csrf = CSRF.findall((await c.get("/console/queue")).text)[0]
+
+    async def console(c: httpx.AsyncClient, i: int) -> bool:
+        r = await c.post("/console/intake", data={**_body(i), "csrf": csrf})
+        return r.status_code == 303 and "done=create" in r.headers.get("location", "")
+
+    return console
+
+
 async def load(port: int, token: str, clients: int, total: int,
-               first: int = 0) -> tuple[list[float], float, int]:
+               first: int = 0, via: str = "api") -> tuple[list[float], float, int]:
     """Closed loop: ``clients`` clients share ``total`` tickets."""
     latencies: list[float] = []
     errors = 0
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(first, first + total):
         queue.put_nowait(i)
-    headers = {"Authorization": f"Bearer {token}"}
     limits = httpx.Limits(max_connections=clients)
 
     async def client(c: httpx.AsyncClient) -> None:
@@ -134,18 +164,19 @@ async def load(port: int, token: str, clients: int, total: int,
                 return
             t0 = time.perf_counter()
             try:
-                r = await c.post("/api/v1/tickets", json=_body(i), headers=headers)
+                ok = await send(c, i)
             except httpx.HTTPError:
                 errors += 1
                 continue
             dt = time.perf_counter() - t0
-            if _accepted(r):
+            if ok:
                 latencies.append(dt)
             else:
                 errors += 1
 
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits,
                                  timeout=30) as c:
+        send = await sender(c, token, via)
         t0 = time.perf_counter()
         await asyncio.gather(*(client(c) for _ in range(clients)))
         elapsed = time.perf_counter() - t0
@@ -153,12 +184,11 @@ async def load(port: int, token: str, clients: int, total: int,
 
 
 async def offer(port: int, token: str, rate: float, seconds: float,
-                first: int = 0) -> tuple[list[float], float, int]:
+                first: int = 0, via: str = "api") -> tuple[list[float], float, int]:
     """Open loop: one ticket every 1/rate s for ``seconds``, each on its own task, so a
     request the service is slow to answer does not delay the next one being offered."""
     latencies: list[float] = []
     errors = 0
-    headers = {"Authorization": f"Bearer {token}"}
     # Enough connections that the client never queues a request the schedule offered.
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=200)
 
@@ -166,12 +196,12 @@ async def offer(port: int, token: str, rate: float, seconds: float,
         nonlocal errors
         t0 = time.perf_counter()
         try:
-            r = await c.post("/api/v1/tickets", json=_body(i), headers=headers)
+            ok = await send(c, i)
         except httpx.HTTPError:
             errors += 1
             return
         dt = time.perf_counter() - t0
-        if _accepted(r):
+        if ok:
             latencies.append(dt)
         else:
             errors += 1
@@ -179,6 +209,7 @@ async def offer(port: int, token: str, rate: float, seconds: float,
     count = int(rate * seconds)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits,
                                  timeout=30) as c:
+        send = await sender(c, token, via)
         tasks = []
         t0 = time.perf_counter()
         for n in range(count):
@@ -213,15 +244,15 @@ def run(name: str, db_url: str, args: argparse.Namespace, workdir: Path,
     token = proc.token  # type: ignore[attr-defined]
     try:
         warm = min(100, args.tickets)
-        asyncio.run(load(port, token, args.clients, warm))
+        asyncio.run(load(port, token, args.clients, warm, via=args.via))
         # CPU per ticket is what a loaded, shared machine distorts least (latency and
         # throughput there depend on what else runs).
         cpu0 = (tree_cpu(proc.pid), tree_cpu(db_pid) if db_pid else 0.0)
         if args.rate:
             name = f"{name} open {args.rate:g}/s"
-            result = asyncio.run(offer(port, token, args.rate, args.seconds, warm))
+            result = asyncio.run(offer(port, token, args.rate, args.seconds, warm, args.via))
         else:
-            result = asyncio.run(load(port, token, args.clients, args.tickets, warm))
+            result = asyncio.run(load(port, token, args.clients, args.tickets, warm, args.via))
         n = max(1, len(result[0]))
         service_ms = (tree_cpu(proc.pid) - cpu0[0]) / n * 1000
         cpu = f" cpu/ticket: service={service_ms:.1f}ms"
@@ -242,6 +273,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20, help="open loop: how long to offer")
     ap.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
     ap.add_argument("--workers", type=int, default=1, help="API worker processes")
+    ap.add_argument("--via", choices=("api", "console"), default="api",
+                    help="file through POST /api/v1/tickets or the operator's console form")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

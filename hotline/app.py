@@ -189,7 +189,8 @@ def create_app(
     app.state.sessions = sessions
     app.state.domain = domain
     app.state.metrics = make_registry(sessions, utility_window=domain.utility_window,
-                                      analytics=settings.analytics)
+                                      analytics=settings.analytics,
+                                      figures_ttl=settings.metrics_figures_ttl_seconds)
     app.include_router(observability_router)
     install_error_handlers(app)
     app.include_router(router, responses=ERROR_RESPONSES)

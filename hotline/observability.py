@@ -2,8 +2,10 @@
 
 Ticket, call, backlog and survey figures are read from the database at scrape time rather
 than counted in memory: every node then reports the same truth, and a restart loses
-nothing. Process-local figures (calls live on this node, answer time, ASR speed, reminder
-lateness) live in prometheus_client's process registry, defined by the parts that own them
+nothing. The figures over weeks of tickets (``SlowFigures``) are reused for
+``metrics_figures_ttl_seconds`` rather than recomputed at every scrape. Process-local
+figures (calls live on this node, answer time, ASR speed, reminder lateness) live in
+prometheus_client's process registry, defined by the parts that own them
 (``*/telemetry.py``), and are served beside the database ones.
 """
 
@@ -14,7 +16,10 @@ import ipaddress
 import json
 import logging
 import re
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Request
@@ -94,12 +99,64 @@ def setup_logging(*, json_lines: bool, level: int = logging.INFO) -> None:
     logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
 
 
+@dataclass(frozen=True)
+class SlowFigures:
+    """The figures that read weeks of tickets (the 30-day rates, hot spots, 一诉多办) or
+    every utility ticket ever: seconds of database work on a big install, and they move
+    slowly, so a scrape every 15 s reuses them for ``metrics_figures_ttl_seconds``."""
+
+    rates: dict[str, float]
+    handling_hours: float | None
+    districts: list[tuple[str, int]]
+    community_warnings: int
+    utility_in_window: int
+    utility_counted: int
+
+
 class DatabaseCollector(Collector):
     def __init__(self, sessions: sessionmaker[Session], *, utility_window: timedelta,
-                 analytics: AnalyticsSettings | None = None) -> None:
+                 analytics: AnalyticsSettings | None = None, figures_ttl: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.sessions = sessions
         self.utility_window = utility_window
         self.analytics = analytics or AnalyticsSettings()
+        self.figures_ttl = figures_ttl
+        self.clock = clock
+        self._figures: tuple[float, SlowFigures] | None = None  # (clock when computed, ...)
+        self._figures_lock = threading.Lock()
+
+    def slow_figures(self, now: datetime) -> SlowFigures:
+        """The cached figures, recomputed once they are ``figures_ttl`` seconds old.
+
+        Computed in a session of their own, before the scrape opens its own: a second
+        scrape waiting here then holds no connection (on SQLite, no write lock) that the
+        computing one would need."""
+        with self._figures_lock:
+            if self._figures is not None and self.clock() - self._figures[0] < self.figures_ttl:
+                return self._figures[1]
+            taken = self.clock()
+            system = Actor.system("metrics")
+            with self.sessions() as s:
+                warnings = len(analytics.community_warnings(
+                    session=s, actor=system, now=now,
+                    days=self.analytics.related_window_days,
+                    threshold=self.analytics.community_warn_tickets, limit=10_000))
+                districts = [(place.district or "", place.tickets)
+                             for place in analytics.place_hot_spots(
+                                 session=s, actor=system, level="district",
+                                 since=now - timedelta(days=30), by_category=False,
+                                 min_tickets=1, limit=100)]
+                month = figures(session=s, actor=system, now=now,
+                                since=now - timedelta(days=30),
+                                utility_window=self.utility_window)
+                in_window, counted = utility_dispatch(session=s, conds=[], now=now,
+                                                      window=self.utility_window)
+            rates = {name: getattr(month, name) for name in RATE_FIGURES
+                     if getattr(month, name) is not None}
+            found = SlowFigures(rates, month.average_handling_hours, districts, warnings,
+                                in_window, counted)
+            self._figures = (taken, found)
+            return found
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         tickets = GaugeMetricFamily("hotline_tickets", "Tickets by state", labels=["status"])
@@ -147,33 +204,23 @@ class DatabaseCollector(Collector):
             "Tickets received in the last 30 days per district (hot spots; excluded ones left "
             "out; district \"\" when the caller named none)", labels=["district"])
         now = utcnow()
+        slow = self.slow_figures(now)
+        warnings.add_metric([], slow.community_warnings)
+        for district, n in slow.districts:
+            districts.add_metric([district], n)
+        for name, value in slow.rates.items():
+            rates.add_metric([name], value)
+        if slow.handling_hours is not None:
+            handling.add_metric([], slow.handling_hours)
+        utilities.add_metric(["true"], slow.utility_in_window)
+        utilities.add_metric(["false"], slow.utility_counted - slow.utility_in_window)
+        if slow.utility_counted:
+            utility_rate.add_metric([], slow.utility_in_window / slow.utility_counted)
         with self.sessions() as s:
-            system = Actor.system("metrics")
             counts = dict(s.execute(select(SupervisionCase.status, func.count())
                                     .group_by(SupervisionCase.status)).all())
             for status in ("open", "closed"):
                 cases.add_metric([status], counts.get(status, 0))
-            warnings.add_metric([], len(analytics.community_warnings(
-                session=s, actor=system, now=now, days=self.analytics.related_window_days,
-                threshold=self.analytics.community_warn_tickets, limit=10_000)))
-            for place in analytics.place_hot_spots(
-                    session=s, actor=system, level="district", since=now - timedelta(days=30),
-                    by_category=False, min_tickets=1, limit=100):
-                districts.add_metric([place.district or ""], place.tickets)
-            month = figures(session=s, actor=Actor.system("metrics"), now=now,
-                            since=now - timedelta(days=30), utility_window=self.utility_window)
-            for name in RATE_FIGURES:
-                value = getattr(month, name)
-                if value is not None:
-                    rates.add_metric([name], value)
-            if month.average_handling_hours is not None:
-                handling.add_metric([], month.average_handling_hours)
-            in_window, counted = utility_dispatch(session=s, conds=[], now=now,
-                                                  window=self.utility_window)
-            utilities.add_metric(["true"], in_window)
-            utilities.add_metric(["false"], counted - in_window)
-            if counted:
-                utility_rate.add_metric([], in_window / counted)
             for status, n in s.execute(select(Ticket.status, func.count()).group_by(Ticket.status)):
                 tickets.add_metric([status], n)
             overdue.add_metric([], s.scalar(
@@ -227,10 +274,12 @@ class ProcessCollector(Collector):
 
 
 def make_registry(sessions: sessionmaker[Session], *, utility_window: timedelta,
-                  analytics: AnalyticsSettings | None = None) -> CollectorRegistry:
+                  analytics: AnalyticsSettings | None = None, figures_ttl: float = 60.0,
+                  clock: Callable[[], float] = time.monotonic) -> CollectorRegistry:
     registry = CollectorRegistry()
     registry.register(DatabaseCollector(sessions, utility_window=utility_window,
-                                        analytics=analytics))
+                                        analytics=analytics, figures_ttl=figures_ttl,
+                                        clock=clock))
     registry.register(ProcessCollector())
     return registry
 

@@ -40,6 +40,7 @@ from ticketing.context import Domain
 from ticketing.db import transaction
 from ticketing.deadlines import URGENCY_LABELS, Urgency
 from ticketing.inputs import InvalidInput, strip_unsafe
+from ticketing.intake_model import Understanding
 from ticketing.models import Ticket, TicketEvent, utcnow
 from ticketing.phones import normalise
 
@@ -180,10 +181,28 @@ def _record_for(session: Session, j: CallJournal) -> CallRecord:
     return rec
 
 
-def _file_ticket(session: Session, domain: Domain, j: CallJournal) -> Ticket:
+def _words(j: CallJournal) -> str:
+    """What the call's ticket says the caller wants: the transcript, else (a callback
+    request with no words) a note of that; empty when nothing was understood yet."""
+    text = (j.transcript or "").strip()
+    if j.outcome == CallOutcome.CALLBACK_REQUEST.value and not text:
+        return "市民来电要求人工服务，坐席未接通，请回电。"
+    return text
+
+
+def _understand(domain: Domain, j: CallJournal) -> Understanding | None:
+    """The call's words classified before any transaction is opened (pure CPU: holding the
+    SQLite write lock or PostgreSQL row locks through it delays every other creator)."""
+    return service.understand_demand(domain=domain, demand=_words(j) or service.TRANSCRIPT_PENDING,
+                                     transcript=j.transcript)
+
+
+def _file_ticket(session: Session, domain: Domain, j: CallJournal,
+                 understood: Understanding | None) -> Ticket:
     """Create (or find, by call id) the call's ticket, accepted and auto-dispatched, with
-    its hand-over event when the call was handed over."""
-    ticket = _ticket_for(session, domain, j)
+    its hand-over event when the call was handed over. ``understood`` is
+    ``_understand(domain, j)``, run before the transaction."""
+    ticket = _ticket_for(session, domain, j, understood)
     if j.handover is not None:
         _record_handover(session, ticket, j)
     return ticket
@@ -210,7 +229,8 @@ def _record_handover(session: Session, ticket: Ticket, j: CallJournal) -> None:
                   j.call_id, exc)
 
 
-def _ticket_for(session: Session, domain: Domain, j: CallJournal) -> Ticket:
+def _ticket_for(session: Session, domain: Domain, j: CallJournal,
+                understood: Understanding | None) -> Ticket:
     rec = _record_for(session, j)
     if rec.ticket_id is not None:
         ticket = session.get_one(Ticket, rec.ticket_id)
@@ -224,19 +244,18 @@ def _ticket_for(session: Session, domain: Domain, j: CallJournal) -> Ticket:
     actor = Actor.system("ivr")
     text = (j.transcript or "").strip()
     if j.kb_entry and text:
-        answered = _answer_from_kb(session, domain, j, actor, text)
+        answered = _answer_from_kb(session, domain, j, actor, text, understood)
         if answered is not None:
             rec.ticket_id = answered.id
             session.flush()
             return answered
-    if j.outcome == CallOutcome.CALLBACK_REQUEST.value and not text:
-        text = "市民来电要求人工服务，坐席未接通，请回电。"
+    text = _words(j)
     # A caller without a number (withheld: "anonymous", "unknown"; a softphone user
     # "citizen") gets a ticket with no phone -- never a placeholder all such callers would
     # share -- or the number they keyed in, marked as theirs to call, not as who called.
     ticket = service.create_ticket(session=session, domain=domain, actor=actor,
                                    demand=text or service.TRANSCRIPT_PENDING,
-                                   **_call_fields(j))
+                                   understood=understood, **_call_fields(j))
     if j.confidential or j.no_contact:
         chosen = {k: True for k in ("confidential", "no_contact") if getattr(j, k)}
         service.record_event(session=session, ticket=ticket, actor=actor,
@@ -270,13 +289,14 @@ def _call_fields(j: CallJournal) -> dict[str, Any]:
 
 
 def _answer_from_kb(session: Session, domain: Domain, j: CallJournal, actor: Actor,
-                    text: str) -> Ticket | None:
+                    text: str, understood: Understanding | None) -> Ticket | None:
     """直接答复 through the console's own function (so 直办率 counts the call alike); None
     when the entry was retired or expired since it was read (a spool recovered later): the
     caller's question is then filed as any other."""
     try:
         return kb.answer_from_entry(session=session, domain=domain, actor=actor,
-                                    entry_id=j.kb_entry or "", demand=text, **_call_fields(j))
+                                    entry_id=j.kb_entry or "", demand=text,
+                                    understood=understood, **_call_fields(j))
     except (InvalidInput, service.NotFound) as exc:
         log.warning("call %s: knowledge entry %s no longer answers (%s); filed as a ticket",
                     j.call_id, j.kb_entry, exc)
@@ -376,8 +396,9 @@ class CallIntake:
         self._filing.start()
 
     def _file_aside(self, snapshot: CallJournal) -> None:
+        understood = _understand(self.domain, snapshot)
         self._filed_aside = self._try_db(lambda s: _filed(_file_ticket(s, self.domain,
-                                                                       snapshot)))
+                                                                       snapshot, understood)))
 
     def _await_filing(self) -> None:
         # Two writers filing the same call at once could both miss the other's ticket.
@@ -395,7 +416,9 @@ class CallIntake:
         self.journal.want_ticket = True
         self.journal.outcome = outcome.value
         self.spool.write(self.journal)
-        filed = self._try_db(lambda s: _filed(_file_ticket(s, self.domain, self.journal)))
+        understood = _understand(self.domain, self.journal)
+        filed = self._try_db(
+            lambda s: _filed(_file_ticket(s, self.domain, self.journal, understood)))
         if filed is not None:
             self.journal.ticket_number = filed.number
             self.spool.write(self.journal)
@@ -426,10 +449,13 @@ class CallIntake:
 def settle(*, sessions: sessionmaker[Session], domain: Domain, spool: Spool,
            journal: CallJournal) -> bool:
     """Write a finished call (and its ticket, if due) to the database; drop its spool file."""
+    # A ticket filed mid-call (its number read back) is only found again here.
+    filing = journal.want_ticket and not journal.ticket_number
+    understood = _understand(domain, journal) if filing else None
     try:
         with transaction(sessions) as session:
             if journal.want_ticket:
-                ticket = _file_ticket(session, domain, journal)
+                ticket = _file_ticket(session, domain, journal, understood)
                 journal.ticket_number = ticket.number
             else:
                 _record_for(session, journal)

