@@ -18,6 +18,7 @@ from ticketing.classify import classify
 from ticketing.context import Domain
 from ticketing.intake_model import Understanding
 from ticketing.models import Unit
+from ticketing.respondent import MAX_LENGTH as RESPONDENT_MAX
 from ticketing.service import InvalidInput
 from ticketing.states import Role
 
@@ -59,7 +60,8 @@ def _understood_before_transaction(request: Request, demand: str) -> Understandi
 def intake_form(request: Request) -> Response:
     with work(request) as w:
         w.require(*INTAKE_ROLES)
-        return render(request, "intake.html", {"form": {}, "categories": present.categories()})
+        return render(request, "intake.html", {"form": {}, "categories": present.categories(),
+                                               "respondent_max": RESPONDENT_MAX})
 
 
 @router.post("/intake/suggest")
@@ -83,14 +85,17 @@ def create(
     caller_name: Annotated[str, Form(max_length=64)] = "",
     demand: Annotated[str, Form(max_length=MAX_TEXT)] = "",
     address: Annotated[str, Form(max_length=256)] = "",
+    # The form's maxlength is the column's; a longer value still reaches the service's one
+    # rule (service.check_respondent) and its message (a client need not be a browser).
+    respondent: Annotated[str, Form(max_length=4 * RESPONDENT_MAX)] = "",
     category: Annotated[str, Form(max_length=32)] = "",
     urgency: Annotated[str, Form(max_length=16)] = "",
     confidential: Annotated[str, Form(max_length=8)] = "",
     no_contact: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
     form = {"caller_phone": caller_phone, "caller_name": caller_name, "demand": demand,
-            "address": address, "category": category, "urgency": urgency,
-            "confidential": confidential, "no_contact": no_contact}
+            "address": address, "respondent": respondent, "category": category,
+            "urgency": urgency, "confidential": confidential, "no_contact": no_contact}
     understood = _understood_before_transaction(request, demand)
     with work(request, csrf=csrf, post=True) as w:
         w.require(*INTAKE_ROLES)
@@ -103,6 +108,8 @@ def create(
                 caller_name=caller_name.strip() or None,
                 confidential=bool(confidential), no_contact=bool(no_contact),
                 address=address.strip() or None,
+                # Blank: the service reads it from the words (ticketing.respondent).
+                respondent=respondent,
                 # Checked by the service (ticketing.inputs.check_category), as for the API.
                 category=category or None,
                 urgency=urgency if urgency in present.URGENCY_LABELS else None,
@@ -113,6 +120,7 @@ def create(
             w.session.rollback()
             return render(request, "intake.html", {
                 "form": form, "categories": present.categories(),
+                "respondent_max": RESPONDENT_MAX,
                 "error": refusal(exc)[1],
                 "s": _suggestion(w, demand),
             }, 422)
@@ -133,6 +141,7 @@ def answer(
     caller_name: Annotated[str, Form(max_length=64)] = "",
     demand: Annotated[str, Form(max_length=MAX_TEXT)] = "",
     address: Annotated[str, Form(max_length=256)] = "",
+    respondent: Annotated[str, Form(max_length=4 * RESPONDENT_MAX)] = "",
     category: Annotated[str, Form(max_length=32)] = "",
     urgency: Annotated[str, Form(max_length=16)] = "",
     confidential: Annotated[str, Form(max_length=8)] = "",
@@ -141,8 +150,8 @@ def answer(
     """直接答复: the operator read the caller an entry's answer; the call is recorded as a
     ticket closed at intake, never dispatched (counted apart in the figures: 直办率)."""
     form = {"caller_phone": caller_phone, "caller_name": caller_name, "demand": demand,
-            "address": address, "category": category, "urgency": urgency,
-            "confidential": confidential, "no_contact": no_contact}
+            "address": address, "respondent": respondent, "category": category,
+            "urgency": urgency, "confidential": confidential, "no_contact": no_contact}
     understood = _understood_before_transaction(request, demand)
     with work(request, csrf=csrf, post=True) as w:
         w.require(*INTAKE_ROLES)
@@ -152,14 +161,16 @@ def answer(
             ticket = kb.answer_from_entry(
                 session=w.session, domain=w.domain, actor=w.actor, entry_id=entry_id,
                 channel="web", caller_phone=caller_phone, demand=demand.strip(),
-                caller_name=caller_name.strip() or None, understood=understood)
+                caller_name=caller_name.strip() or None, understood=understood,
+                respondent=respondent)
             w.session.commit()
         except (InvalidInput, service.NotFound) as exc:
             w.session.rollback()
             message = (refusal(exc)[1] if isinstance(exc, InvalidInput) and exc.field != "entry"
                        else "该知识条目已停用或不在有效期内，请重新选择。")
             return render(request, "intake.html", {
-                "form": form, "categories": present.categories(), "error": message,
+                "form": form, "categories": present.categories(),
+                "respondent_max": RESPONDENT_MAX, "error": message,
                 "s": _suggestion(w, demand),
             }, 422)
         return RedirectResponse(f"/console/tickets/{ticket.number}?done=answer",

@@ -73,3 +73,46 @@ def test_a_handler_sees_it_but_may_not_change_it(as_user: Users, sessions,
     r = h.post(f"/console/tickets/{n}/respondent", data={"csrf": h.csrf, "respondent": "某公司"})
     assert r.status_code == 403 and "不能修改反映主体" in r.text
     assert stored(sessions, n) == ("永兴建筑工地", [])
+
+
+def _latest(sessions) -> tuple[str, str | None, str]:
+    with sessions() as s:
+        t = s.scalars(select(Ticket).order_by(Ticket.id.desc())).first()
+        assert t is not None
+        return t.number, t.respondent, t.demand
+
+
+def test_intake_form_takes_it_typed_or_reads_it_from_the_words(as_user: Users,
+                                                              sessions) -> None:
+    op = as_user("operator")
+    form = op.get("/console/intake").text
+    assert f'name="respondent" value="" maxlength="{MAX_LENGTH}"' in form
+    r = op.post("/console/intake", data={"csrf": op.csrf, "caller_phone": "13800001111",
+                                         "demand": SITE, "respondent": " 北京永兴建筑有限公司 "})
+    assert r.status_code == 303, r.text
+    number, typed, _ = _latest(sessions)
+    assert typed == "北京永兴建筑有限公司"  # the operator's word outranks the rules
+    assert "反映主体：</span>北京永兴建筑有限公司" in op.get(f"/console/tickets/{number}").text
+    r = op.post("/console/intake", data={"csrf": op.csrf, "caller_phone": "13800001111",
+                                         "demand": SITE, "respondent": "  "})
+    assert r.status_code == 303, r.text
+    second, extracted, demand = _latest(sessions)
+    assert second != number and demand == SITE and extracted == "永兴建筑工地"
+
+
+def test_intake_form_refuses_bad_respondent_and_keeps_what_was_typed(as_user: Users,
+                                                                     sessions) -> None:
+    op = as_user("operator")
+    with sessions() as s:
+        before = s.scalars(select(Ticket.id).order_by(Ticket.id.desc())).first()
+    fields = {"csrf": op.csrf, "caller_phone": "13800001111", "caller_name": "钱",
+              "demand": SITE}
+    long = "工" * (MAX_LENGTH + 1)
+    r = op.post("/console/intake", data={**fields, "respondent": long})
+    assert r.status_code == 422 and f"反映主体不能超过 {MAX_LENGTH} 个字" in r.text
+    assert f'value="{long}"' in r.text and 'value="钱"' in r.text and f"{SITE}</textarea>" in r.text
+    r = op.post("/console/intake", data={**fields, "respondent": "永兴\u202e工地"})
+    assert r.status_code == 422 and "不允许的控制字符" in r.text
+    assert 'value="永兴\u202e工地"' in r.text and f"{SITE}</textarea>" in r.text
+    with sessions() as s:  # nothing was created by either refusal
+        assert s.scalars(select(Ticket.id).order_by(Ticket.id.desc())).first() == before
