@@ -33,6 +33,7 @@ from outbound.survey import allowed_at
 from outbound.timing import in_quiet_hours
 from ticketing import citizen
 from ticketing.context import Domain
+from ticketing.merging import surveyed_caller
 from ticketing.models import Ticket, TicketEvent
 from ticketing.phones import can_text
 from ticketing.queries import may_contact
@@ -93,10 +94,11 @@ def info_text(domain: Domain, ticket: Ticket, question: str, url: str) -> str:
                 f"或拨打12345。详情{url}", question.rstrip("。") + "。")
 
 
-def closed_text(domain: Domain, ticket: Ticket, url: str) -> str:
+def closed_text(domain: Domain, ticket: Ticket, url: str, *, surveyed: bool) -> str:
+    """``surveyed``: the group's survey goes to this ticket's caller (a 并单 group is
+    surveyed once, ticketing.merging.surveyed_caller): only they are given the codes."""
     head = f"{SIGNATURE}您的工单{ticket.number}已办结，"
-    # A merged ticket is not surveyed (its group is, once, through the primary): no codes.
-    codes = "" if ticket.merged_into_id is not None else REPLY_CODES_TEXT
+    codes = REPLY_CODES_TEXT if surveyed else ""
     tail = f"。{codes}详情{url}"
     room = MAX_CHARS - len(head) - len(tail)
     return head + citizen.short_answer(ticket, room) + tail
@@ -109,7 +111,9 @@ def text_for(*, session: Session, domain: Domain, ticket: Ticket, step: int,
         return accepted_text(domain, ticket, url)
     if step == CitizenStep.INFO_REQUESTED:
         return info_text(domain, ticket, (event.note if event else "") or "", url)
-    return closed_text(domain, ticket, url)
+    surveyed = surveyed_caller(session=session, ticket=ticket)
+    return closed_text(domain, ticket, url,
+                       surveyed=surveyed is not None and surveyed.id == ticket.id)
 
 
 def _still_true(ticket: Ticket, step: int) -> bool:

@@ -303,17 +303,27 @@ def reopen_members(*, session: Session, domain: Domain, primary: Ticket) -> list
 # --- the group's one survey ---------------------------------------------------------------
 
 
+def surveyed_caller(*, session: Session, ticket: Ticket) -> Ticket | None:
+    """The ticket whose caller the survey of ``ticket``'s group goes to: its primary's own
+    caller, or when they asked for no callback the first merged caller who did not; None
+    when nobody is to be surveyed. The one caller offered the survey's reply codes
+    (outbound.citizen_sms) is this one, so a reply can only come from whom it is for."""
+    primary = primary_of(session=session, ticket=ticket) or ticket
+    if may_contact(primary):
+        return primary
+    for member in members(session=session, primary=primary):
+        if may_contact(member):
+            return member
+    return None
+
+
 def survey_phone(*, session: Session, ticket: Ticket) -> str | None:
     """The number the group's survey calls (and texts), None when nobody is to be surveyed:
     a merged ticket's citizen is surveyed through its primary, never on it."""
     if ticket.merged_into_id is not None:
         return None
-    if may_contact(ticket):
-        return ticket.caller_phone
-    for member in members(session=session, primary=ticket):
-        if may_contact(member):
-            return member.caller_phone
-    return None
+    surveyed = surveyed_caller(session=session, ticket=ticket)
+    return surveyed.caller_phone if surveyed is not None else None
 
 
 def surveyable() -> Any:

@@ -133,6 +133,46 @@ def test_the_survey_calls_a_merged_caller_when_the_primary_asked_for_no_callback
         assert (result.resolved, result.satisfied) == (True, False)
 
 
+def test_only_the_merged_caller_who_is_surveyed_is_texted_the_reply_codes(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """The primary's caller asked for no callback, so the group's survey is SECOND's: their
+    close SMS offers the reply codes, THIRD's does not, and SECOND's reply by the codes is
+    the primary's answer (loopback SMS ledger)."""
+    numbers = _group(ob_sessions, ob_domain, ob_city, {"no_contact": True})
+    close_ticket(ob_sessions, ob_domain, ob_city, numbers[0])
+    with LedgerServer() as ledger:
+        worker = OutboundWorker(sessions=ob_sessions, domain=ob_domain,
+                                dialer=ScriptedDialer({}), sms=LedgerSms(ledger.url),
+                                name="test-worker")
+
+        def closed() -> dict[str, list[str]]:
+            found: dict[str, list[str]] = {}
+            for e in ledger.ledger.sms():
+                if "已办结" in e.text:
+                    found.setdefault(e.to, []).append(e.text)
+            return found
+
+        try:
+            drive(worker, lambda: {normalise(SECOND), normalise(THIRD)} <= closed().keys())
+            worker.plan_now()
+            drive(worker, lambda: True)
+        finally:
+            worker.shutdown(wait=True)
+        texts = closed()
+    assert normalise(PRIMARY) not in texts  # no callback means no SMS either
+    (second,) = texts[normalise(SECOND)]
+    (third,) = texts[normalise(THIRD)]
+    assert numbers[1] in second and numbers[2] in third
+    assert REPLY_CODES_TEXT in second and REPLY_CODES_TEXT not in third
+    with ob_sessions() as s:
+        assert receive(session=s, domain=ob_domain, sender=THIRD, text="11",
+                       ref="c-1") == Handled.SURVEY_NOT_AWAITED
+        assert receive(session=s, domain=ob_domain, sender=SECOND, text="12",
+                       ref="c-2") == Handled.SURVEY
+        s.commit()
+    assert _answers(ob_sessions) == [(ticket(ob_sessions, numbers[0]).id, "12", True, False)]
+
+
 def test_a_merged_callers_sms_answer_to_the_groups_survey_is_the_primarys_once(
         ob_settings: Settings, ob_sessions: sessionmaker[Session], ob_domain: Domain,
         ob_city: City) -> None:
