@@ -41,6 +41,7 @@ from ticketing.models import SupervisionLink, Ticket
 from ticketing.queries import caller_visible, contactable, is_open, may_contact, scope_filter
 from ticketing.service import apply_transition, record_event
 from ticketing.states import (
+    ASSIGNED_STATUSES,
     AWAITING_DISPATCH_STATUSES,
     TRANSITIONS,
     UNDISPATCHED_STATUSES,
@@ -61,6 +62,9 @@ MERGE_ROLES = TRANSITIONS[Action.MERGE].roles
 CLOSER = Actor.system("merge")
 # A ticket merged from one of these had no unit of its own: 拆单 gives it back no unit.
 _UNIT_LESS = UNDISPATCHED_STATUSES | AWAITING_DISPATCH_STATUSES
+# States a handler of the unit has taken the ticket into (signed it, or more): without that
+# handler (the ticket followed its primary to another unit) nobody there has taken it on.
+_TAKEN_ON = ASSIGNED_STATUSES - {Status.DISPATCHED}
 
 
 def members(*, session: Session, primary: Ticket, actor: Actor | None = None) -> list[Ticket]:
@@ -182,21 +186,32 @@ def unmerge(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor,
     merged from (its 办结 deadline stands); audited on it and on the primary. A dispatched
     ticket whose sign window had not ended when it was merged gets a new one: the window
     ran while it was on no one's queue. One whose primary was returned (退单) while it was
-    merged has no unit any more: it goes back to the dispatch queue (``returned``)."""
+    merged has no unit any more: it goes back to the dispatch queue (``returned``). One
+    signed (or further) that followed its primary to another unit (follow_primary drops
+    its handler) goes back dispatched to that unit, to be signed there in a new window."""
     primary = primary_of(session=session, ticket=ticket)
     back = Status(ticket.merged_from_status or Status.ACCEPTED.value)
+    now = domain.now()
+    new_unit = False
     if ticket.unit_id is None and back not in _UNIT_LESS:
         # Its unit returned the group (退单) while it was merged: it is the queue's again.
         back = Status.RETURNED
         ticket.sign_due_at = None
-    now = domain.now()
+    elif back in _TAKEN_ON and ticket.handler_id is None:
+        # Signed by a handler of the unit it has left: nobody at its new unit has, and a
+        # signed ticket with no handler is on nobody's list.
+        back = Status.DISPATCHED
+        new_unit = True
+        ticket.signed_at = None
+        ticket.replied_at = None
     apply_transition(session=session, ticket=ticket, actor=actor, action=Action.UNMERGE,
                      now=now, reason=reason,
                      data={"primary": primary.number if primary else None}, to=back)
     if back in _UNIT_LESS:
         ticket.unit_id = None
         ticket.handler_id = None
-    if back == Status.DISPATCHED and not still_counted(ticket.sign_due_at, ticket.merged_at):
+    if back == Status.DISPATCHED and (
+            new_unit or not still_counted(ticket.sign_due_at, ticket.merged_at)):
         ticket.sign_due_at = now + timedelta(
             seconds=domain.settings.deadlines.sign_window_seconds)
         # Audited, and a new dispatch round for the sign reminders (outbound.rounds): the

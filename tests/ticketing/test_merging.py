@@ -656,6 +656,50 @@ def test_a_returned_primary_takes_its_group_back_to_the_queue(
         assert Status(second.status) in AWAITING_DISPATCH_STATUSES
 
 
+def test_a_signed_ticket_that_followed_its_primary_comes_back_dispatched_to_the_new_unit(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    """Merged from 已签收, then 改派'd with its primary to another unit (follow_primary drops
+    its handler): 拆单 hands it to the new unit to sign, in a new sign window, with its
+    reminders, never 已签收 by nobody; the handler of the unit it left no longer has it."""
+    op, sup = city.actor("operator"), city.actor("supervisor")
+    cy, cy_handler = city.unit_id("cy"), city.actor("cy-handler")
+    window = timedelta(seconds=domain.settings.deadlines.sign_window_seconds)
+    with sessions() as s:
+        primary, second, _ = _group_of_three(s, domain, op)
+        water_handler = Actor.of(second.handler)
+        service.sign(session=s, domain=domain, ticket=second, actor=water_handler)
+        merging.merge(session=s, domain=domain, primary=primary, others=[second], actor=sup,
+                      reason="同一小区停水")
+        service.reassign(session=s, domain=domain, ticket=primary, actor=sup, unit_id=cy,
+                         reason="属地管理")
+        s.commit()
+        assert (second.status, second.unit_id, second.handler_id) == (Status.MERGED, cy, None)
+        merging.unmerge(session=s, domain=domain, ticket=second, actor=sup,
+                        reason="不是同一问题")
+        s.commit()
+        split = service.events_of(session=s, ticket=second)
+        assert [(e.action, e.to_status) for e in split[-2:]] == [
+            ("unmerge", "dispatched"), (merging.SIGN_WINDOW_EVENT, None)]
+        assert (second.status, second.unit_id, second.handler_id, second.signed_at) == (
+            Status.DISPATCHED, cy, None, None)
+        assert _same_instant(second.sign_due_at, split[-1].at + window)
+        # On the new unit's queue, off the old handler's; the dispatch round is a new one.
+        def queue(actor: Actor) -> list[str]:
+            page = queries.ticket_page(session=s, actor=actor, now=domain.now(),
+                                       filters=queries.Filters(open_only=True))
+            return [t.number for t in page.rows]
+
+        assert second.number in queue(cy_handler)
+        assert second.number not in queue(water_handler)
+        plan(session=s, domain=domain, now=domain.now())
+        s.commit()
+        assert Kind.SMS_DISPATCH.value in {kind for kind, _, status, _ in _sign_tasks(s, second)
+                                           if status == "pending"}
+        service.sign(session=s, domain=domain, ticket=second, actor=cy_handler)
+        s.commit()
+        assert (second.status, second.handler_id) == (Status.SIGNED, cy_handler.id)
+
+
 def test_a_primary_is_not_excluded_while_tickets_wait_on_it(
         sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
     op, sup = city.actor("operator"), city.actor("supervisor")
