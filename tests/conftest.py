@@ -42,6 +42,24 @@ TIER_FIXTURES = {
 START_FIRST = ("asr", "sip", "postgres")
 
 
+# Decoding is CPU-bound (the Twilio webhook's 9 s budget is counted in CPU time in tests,
+# tests/twilio/conftest.py), so decoding tests run one after another per group (loadgroup)
+# rather than five decoders starving each other on two cores. One group for all of them
+# was the longest stretch of the run (about 4.5 min on a free core, ~150 tests), bounding
+# its wall time: they are split into three groups of roughly equal decoding time, at most
+# three decoders at once. The first prefix that an item's path starts with names its group.
+VOSK_GROUPS = (
+    ("tests/twilio/test_twilio_flow.py", "vosk-twilio-flow"),
+    ("tests/twilio/test_twilio_parity.py", "vosk-twilio-parity"),
+    ("", "vosk"),  # tests/asr, tests/intake, the other Twilio files
+)
+
+
+def _vosk_group(item: pytest.Item) -> str:
+    where = Path(item.path).resolve().relative_to(REPO).as_posix()
+    return next(group for prefix, group in VOSK_GROUPS if where.startswith(prefix))
+
+
 @pytest.hookimpl(tryfirst=True)  # before the conftests that skip on the markers
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
@@ -50,10 +68,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             if used & fixtures:
                 item.add_marker(marker)
         if item.get_closest_marker("asr") and not item.get_closest_marker("sip"):
-            # Decoding is CPU-bound (the Twilio webhook's 9 s budget is counted in CPU time
-            # in tests, tests/twilio/conftest.py): run one after another on one worker
-            # (loadgroup) rather than five decoders starving each other on two cores.
-            item.add_marker(pytest.mark.xdist_group("vosk"))
+            item.add_marker(pytest.mark.xdist_group(_vosk_group(item)))
 
     def rank(item: pytest.Item) -> int:
         return next((i for i, m in enumerate(START_FIRST) if item.get_closest_marker(m)),
