@@ -143,15 +143,16 @@ class AsrSettings(BaseModel):
     # for narrow deployments and tests: a grammar forces speech onto its phrases.
     phrase_list: list[str] = Field(default_factory=list)
     # Beam-search limits of the decoder, replacing the model's conf/model.conf values (None:
-    # the model's own; the small models ship 10 / 3000 / 2). config/hotline.toml sets
-    # 6 / 1000 / 1: ~40 % less CPU per call within 2 points of error rate (docs/asr.md).
+    # the model's own; the small models ship 10 / 3000 / 2). Narrower beams measured up to
+    # ~40 % less CPU per call within 2 points of error rate, but with the dither below the
+    # same audio then decodes differently from stream to stream (docs/asr.md): not shipped.
     beam: float | None = Field(default=None, gt=0)
     max_active: int | None = Field(default=None, gt=0)
     lattice_beam: float | None = Field(default=None, gt=0)
     # Noise Kaldi adds to the audio before the features (conf/mfcc.conf; None: the model's,
     # which is Kaldi's 1.0 when unset). It is drawn from a process-wide random state, so
-    # with it the same audio decodes differently from stream to stream; config/hotline.toml
-    # sets 0 so a call's transcript depends on its audio only.
+    # with it the same audio decodes differently from stream to stream. 0 makes decoding
+    # repeatable but costs 8 kHz audio accuracy on a 16 kHz model (docs/asr.md): not shipped.
     dither: float | None = Field(default=None, ge=0)
 
 
