@@ -152,7 +152,7 @@ class AsrSettings(BaseModel):
     # Noise Kaldi adds to the audio before the features (conf/mfcc.conf; None: the model's,
     # which is Kaldi's 1.0 when unset). It is drawn from a process-wide random state, so
     # with it the same audio decodes differently from stream to stream. 0 makes decoding
-    # repeatable but costs 8 kHz audio accuracy on a 16 kHz model (docs/asr.md): not shipped.
+    # repeatable but costs phrase-list accuracy on 8 kHz audio (docs/asr.md): not shipped.
     dither: float | None = Field(default=None, ge=0)
 
 
