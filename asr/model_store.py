@@ -128,16 +128,21 @@ def _nonempty(path: Path) -> bool:
 
 @dataclass(frozen=True)
 class DecoderOptions:
-    """Beam-search limits that replace the model's own conf/model.conf values; None keeps
-    the model's. Smaller values decode faster and prune more (docs/asr.md has the sweep)."""
+    """Beam-search limits that replace the model's own conf/model.conf values, and the
+    feature dither that replaces conf/mfcc.conf's; None keeps the model's. Smaller beams
+    decode faster and prune more (docs/asr.md has the sweep)."""
 
     beam: float | None = None
     max_active: int | None = None
     lattice_beam: float | None = None
+    # Kaldi adds Gaussian noise of this scale to every sample before the features
+    # (default 1.0 when mfcc.conf does not say), drawn from the process-wide rand():
+    # the same audio then decodes differently from one stream to the next.
+    dither: float | None = None
 
     @classmethod
     def from_settings(cls, asr: Any) -> DecoderOptions:
-        return cls(asr.beam, asr.max_active, asr.lattice_beam)
+        return cls(asr.beam, asr.max_active, asr.lattice_beam, asr.dither)
 
     def conf(self) -> dict[str, str]:
         """The overrides as model.conf options (Kaldi's names)."""
@@ -145,11 +150,15 @@ class DecoderOptions:
                   "lattice-beam": self.lattice_beam}
         return {key: str(value) for key, value in values.items() if value is not None}
 
+    def mfcc_conf(self) -> dict[str, str]:
+        """The overrides as mfcc.conf options (Kaldi's names)."""
+        return {} if self.dither is None else {"dither": str(self.dither)}
 
-def read_model_conf(path: Path) -> dict[str, str]:
-    """conf/model.conf of the model in `path` as {option: value} (Kaldi's names)."""
+
+def read_model_conf(path: Path, name: str = "model.conf") -> dict[str, str]:
+    """conf/`name` of the model in `path` as {option: value} (Kaldi's names)."""
     options = {}
-    for line in (Path(path) / "conf" / "model.conf").read_text().splitlines():
+    for line in (Path(path) / "conf" / name).read_text().splitlines():
         key, sep, value = line.strip().removeprefix("--").partition("=")
         if sep:
             options[key] = value
@@ -158,7 +167,8 @@ def read_model_conf(path: Path) -> dict[str, str]:
 
 @contextlib.contextmanager
 def decoder_overlay(path: Path, options: DecoderOptions | None) -> Iterator[Path]:
-    """`path`, or while the block runs a copy of it whose conf/model.conf carries `options`.
+    """`path`, or while the block runs a copy of it whose conf/model.conf and
+    conf/mfcc.conf carry `options`.
 
     Vosk takes beam, max-active and lattice-beam only from conf/model.conf when the Model is
     created: its API (vosk 0.3.45 KaldiRecognizer/Model) has no setter for them. The copy
@@ -166,7 +176,8 @@ def decoder_overlay(path: Path, options: DecoderOptions | None) -> Iterator[Path
     loaded (Vosk reads all files at load).
     """
     overrides = options.conf() if options is not None else {}
-    if not overrides:
+    mfcc_overrides = options.mfcc_conf() if options is not None else {}
+    if not overrides and not mfcc_overrides:
         yield path
         return
     conf = read_model_conf(path)
@@ -178,6 +189,9 @@ def decoder_overlay(path: Path, options: DecoderOptions | None) -> Iterator[Path
             f"{min_active} ({path / 'conf' / 'model.conf'})"
         )
     conf.update(overrides)
+    has_mfcc = (path / "conf" / "mfcc.conf").is_file()
+    mfcc = read_model_conf(path, "mfcc.conf") if has_mfcc else {}
+    mfcc.update(mfcc_overrides)
     with tempfile.TemporaryDirectory(prefix="vosk-decoder-") as tmp:
         overlay = Path(tmp) / path.name
         overlay.mkdir()
@@ -186,11 +200,14 @@ def decoder_overlay(path: Path, options: DecoderOptions | None) -> Iterator[Path
                 (overlay / entry.name).symlink_to(entry.resolve())
         (overlay / "conf").mkdir()
         for entry in (path / "conf").iterdir():
-            if entry.name != "model.conf":
+            if entry.name not in ("model.conf", "mfcc.conf"):
                 shutil.copy(entry, overlay / "conf" / entry.name)
-        (overlay / "conf" / "model.conf").write_text(
-            "".join(f"--{key}={value}\n" for key, value in conf.items())
-        )
+        for name, options_of in (("model.conf", conf), ("mfcc.conf", mfcc)):
+            if not options_of:
+                continue
+            (overlay / "conf" / name).write_text(
+                "".join(f"--{key}={value}\n" for key, value in options_of.items())
+            )
         yield overlay
 
 
@@ -198,7 +215,8 @@ def load_model(path: Path | str, decoder: DecoderOptions | None = None) -> vosk.
     """Load a Vosk model, raising ModelError subclasses with the path in the message.
 
     `decoder` replaces the model's beam-search limits (settings.asr.beam, max_active,
-    lattice_beam); None or all-None options load the model as it ships.
+    lattice_beam) and feature dither (settings.asr.dither); None or all-None options load
+    the model as it ships.
     """
     import vosk
 

@@ -1,6 +1,6 @@
 """Live ASR settings side by side: decoder CPU per audio second against accuracy.
 
-For each variant — Vosk decoder options (beam, max-active, lattice-beam: settings.asr,
+For each variant — Vosk decoder options (beam, max-active, lattice-beam, dither: settings.asr,
 applied by asr.model_store.load_model; "model-conf" is the model as it ships, "shipped"
 what config/settings.py ships),
 how often partial results are asked for, how much audio goes to one AcceptWaveform — it
@@ -77,6 +77,10 @@ VARIANTS = [
     Variant("beam6-active1000", DecoderOptions(6.0, 1000)),
     Variant("beam6-active1000-lat1", DecoderOptions(6.0, 1000, 1.0)),
     Variant("beam5-active700-lat1", DecoderOptions(5.0, 700, 1.0)),
+    # No dither (conf/mfcc.conf): the same audio decodes the same way in every stream.
+    Variant("model-conf-dither0", DecoderOptions(dither=0.0)),
+    Variant("beam7-active1500-lat1-dither0", DecoderOptions(7.0, 1500, 1.0, 0.0)),
+    Variant("beam6-active1000-lat1-dither0", DecoderOptions(6.0, 1000, 1.0, 0.0)),
 ]
 
 

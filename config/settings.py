@@ -144,11 +144,16 @@ class AsrSettings(BaseModel):
     phrase_list: list[str] = Field(default_factory=list)
     # Beam-search limits of the decoder, replacing the model's conf/model.conf values (None:
     # the model's own; the small models ship 10 / 3000 / 2). Narrower beams measured up to
-    # ~40 % less CPU per call within 2 points of error rate, but make the final transcript
-    # depend on whether partial results were asked for (docs/asr.md): not shipped yet.
+    # ~40 % less CPU per call within 2 points of error rate, but with the dither below the
+    # same audio then decodes differently from stream to stream (docs/asr.md): not shipped.
     beam: float | None = Field(default=None, gt=0)
     max_active: int | None = Field(default=None, gt=0)
     lattice_beam: float | None = Field(default=None, gt=0)
+    # Noise Kaldi adds to the audio before the features (conf/mfcc.conf; None: the model's,
+    # which is Kaldi's 1.0 when unset). It is drawn from a process-wide random state, so
+    # with it the same audio decodes differently from stream to stream. 0 makes decoding
+    # repeatable but costs phrase-list accuracy on 8 kHz audio (docs/asr.md): not shipped.
+    dither: float | None = Field(default=None, ge=0)
 
 
 class SipSettings(BaseModel):

@@ -1,8 +1,9 @@
-"""Decoder beam options (settings.asr.beam / max_active / lattice_beam) reach Vosk.
+"""Decoder options (settings.asr.beam / max_active / lattice_beam / dither) reach Vosk.
 
 Vosk's Python API has no setter for them (vosk 0.3.45: KaldiRecognizer and Model take none);
 Kaldi reads them from the model's conf/model.conf when the Model is created, so
-``load_model`` loads through a linked copy whose model.conf carries them."""
+``load_model`` loads through a linked copy whose model.conf carries them (and whose
+mfcc.conf carries the feature dither)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,25 @@ def test_overlay_carries_the_options_and_leaves_the_model_alone(model_path: Path
     assert (model_path / "conf" / "model.conf").read_text() == shipped
 
 
+def test_dither_goes_into_mfcc_conf_next_to_the_models_feature_options(model_path: Path) -> None:
+    with decoder_overlay(model_path, DecoderOptions(dither=0.0)) as overlay:
+        mfcc = read_model_conf(overlay, "mfcc.conf")
+        assert mfcc.pop("dither") == "0.0"
+        assert mfcc == read_model_conf(model_path, "mfcc.conf")
+        assert read_model_conf(overlay) == read_model_conf(model_path)
+    assert "dither" not in read_model_conf(model_path, "mfcc.conf")
+
+
+def test_a_model_without_mfcc_conf_gets_none_from_beam_options(tmp_path: Path) -> None:
+    # Only the options asked for are written: no feature file appears for beam settings.
+    model = tmp_path / "model"
+    (model / "conf").mkdir(parents=True)
+    (model / "conf" / "model.conf").write_text("--min-active=200\n--beam=10.0\n")
+    with decoder_overlay(model, DecoderOptions(beam=6.0)) as overlay:
+        assert read_model_conf(overlay) == {"min-active": "200", "beam": "6.0"}
+        assert not (overlay / "conf" / "mfcc.conf").exists()
+
+
 def test_no_options_load_the_model_as_it_ships(model_path: Path) -> None:
     with decoder_overlay(model_path, DecoderOptions()) as same:
         assert same == model_path
@@ -73,6 +93,25 @@ def test_options_reach_the_decoder(model_path: Path, phone_speech: dict[str, byt
     assert sum(counts[8.0]) > 2 * len(counts[8.0]), counts
 
 
+def test_without_dither_the_same_audio_gives_the_same_words_in_every_stream(
+        model_path: Path, phone_speech: dict[str, bytes]) -> None:
+    # Kaldi's default dither is drawn from a process-wide random state, so at a narrow beam
+    # two streams of the same audio can disagree, with or without partial results; dither 0
+    # makes the words depend on the audio only, whether partials are asked for or not.
+    engine = AsrEngine(model_path, workers=1,
+                       decoder=DecoderOptions(beam=6.0, max_active=1000, lattice_beam=1.0,
+                                              dither=0.0))
+    audio = phone_speech["아파트 전기 고장 났어요"] + bytes(8000 * 2)
+    texts = set()
+    for partial_interval in (0.2, None, 0.2, None):
+        stream = engine.stream(sample_rate=8000, partial_interval=partial_interval)
+        for offset in range(0, len(audio), 320):
+            stream.push(audio[offset : offset + 320])
+        texts.add(stream.finish().text)
+    engine.close()
+    assert len(texts) == 1 and "" not in texts, texts
+
+
 def test_max_active_not_above_the_models_min_active_is_refused(model_path: Path) -> None:
     # Kaldi would assert and abort the whole process: refused with the reason instead.
     min_active = int(read_model_conf(model_path)["min-active"])
@@ -81,7 +120,8 @@ def test_max_active_not_above_the_models_min_active_is_refused(model_path: Path)
 
 
 @pytest.mark.parametrize("field,value", [("beam", "0"), ("max_active", "-5"),
-                                         ("lattice_beam", "-1"), ("beam", "wide")])
+                                         ("lattice_beam", "-1"), ("beam", "wide"),
+                                         ("dither", "-0.5"), ("dither", "none")])
 def test_bad_decoder_settings_are_refused_at_start_up(
         monkeypatch: pytest.MonkeyPatch, field: str, value: str) -> None:
     monkeypatch.setenv(f"HOTLINE_ASR__{field.upper()}", value)
