@@ -27,6 +27,7 @@ from ivr.twilio import views as twilio_views
 from knowledge.views import router as knowledge_router
 from outbound.inbound_sms import gateway_secret_problem
 from outbound.views import router as outbound_router
+from telephony.media.prompts import voice_status
 from telephony.twilio.signature import posture_problems
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory, require_migrated, schema_revision
@@ -222,6 +223,9 @@ def create_app(
             "database": engine.dialect.name,
             "schema": schema_revision(engine),
             "asr": {"ready": asr.ready, "model": asr.path, "detail": asr.detail},
+            # Which voice callers hear (the IVR's; the outbound scripts use the same tools).
+            "voice": voice_status(recorded_dir=settings.prompts_dir,
+                                  voice=settings.sip.prompt_voice).as_dict(),
         }
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,

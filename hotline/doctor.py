@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import uuid
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from config import Settings
 from hotline import dbadmin
 from hotline.console.auth import secret_path
 from outbound.inbound_sms import gateway_secret_problem
+from telephony.media.prompts import voice_status
 from telephony.sip.floodguard import resolve_trusted, trusted_entries, untrusted_direct_warning
 from telephony.sip.transaction import new_request, udp_via
 from telephony.sip.uri import sip_uri
@@ -80,14 +80,11 @@ def check_dirs(s: Settings) -> Check:
 
 
 def check_prompt_tools(s: Settings) -> Check:
-    recorded = sorted(p.name for p in Path(s.prompts_dir).glob("*.wav")) if Path(
-        s.prompts_dir).is_dir() else []
-    tools = [t for t in ("espeak-ng", "sox") if shutil.which(t) is None]
-    if tools and not recorded:
-        return Check("prompts", False, f"no recorded prompts and {', '.join(tools)} missing",
+    st = voice_status(recorded_dir=Path(s.prompts_dir), voice=s.sip.prompt_voice)
+    if not st.ready:
+        return Check("prompts", False, st.describe(),
                      "apt-get install espeak-ng sox, or put recorded WAVs in config/prompts/")
-    return Check("prompts", True, f"{len(recorded)} recorded prompt(s); generator "
-                 + ("missing: " + ", ".join(tools) if tools else "available"))
+    return Check("prompts", True, st.describe())
 
 
 def _port(name: str, host: str, port: int, kind: socket.SocketKind, setting: str) -> Check:

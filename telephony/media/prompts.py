@@ -14,10 +14,12 @@ import hashlib
 import logging
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from telephony.media.wav import PHONE_RATE
@@ -29,6 +31,45 @@ _SAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 class PromptError(RuntimeError):
     """A prompt could not be made (espeak-ng or sox missing or failing)."""
+
+
+GENERATOR_TOOLS = ("espeak-ng", "sox")
+
+
+@dataclass(frozen=True)
+class VoiceStatus:
+    """Which voice speaks to callers: recordings where config/prompts has them, the
+    generator (espeak-ng with ``voice``, converted by sox) for every other sentence,
+    knowledge-base answers included. What `hotline doctor` and /healthz report."""
+
+    voice: str
+    recorded: int  # WAV recordings in the recorded directory
+    missing: tuple[str, ...]  # generator tools not on PATH
+
+    @property
+    def generator(self) -> str | None:
+        return None if self.missing else "espeak-ng"
+
+    @property
+    def ready(self) -> bool:
+        # Without the generator only recorded sentences can be played: enough for a
+        # fixed menu, never for answers read from the knowledge base.
+        return self.generator is not None or self.recorded > 0
+
+    def describe(self) -> str:
+        speaks = (f"espeak-ng voice {self.voice}" if self.generator
+                  else f"no generator ({', '.join(self.missing)} missing)")
+        return f"{speaks}; {self.recorded} recorded prompt(s)"
+
+    def as_dict(self) -> dict[str, object]:
+        return {"ready": self.ready, "generator": self.generator, "voice": self.voice,
+                "recorded_prompts": self.recorded, "missing": list(self.missing)}
+
+
+def voice_status(*, recorded_dir: Path, voice: str) -> VoiceStatus:
+    recorded = sum(1 for _ in recorded_dir.glob("*.wav")) if recorded_dir.is_dir() else 0
+    missing = tuple(t for t in GENERATOR_TOOLS if shutil.which(t) is None)
+    return VoiceStatus(voice=voice, recorded=recorded, missing=missing)
 
 
 class PromptRenderer:

@@ -83,3 +83,26 @@ def test_both_catalogues_render_through_it(tmp_path: Path) -> None:
     # A recorded outbound prompt at another rate is converted, as the IVR's always were.
     _record(tmp_path / "recorded" / "survey_intro.wav", rate=16000, channels=1)
     _line_ready(outbound.wav("survey_intro", "text not used"))
+
+
+def test_voice_status_names_the_generator_and_the_recordings(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from telephony.media.prompts import voice_status
+
+    shipped = Settings()
+    here = voice_status(recorded_dir=tmp_path, voice=shipped.sip.prompt_voice)
+    # The suite's machine has the generator (scripts/bootstrap.sh installs it).
+    assert here.generator == "espeak-ng" and here.ready and here.voice == "cmn"
+    assert here.describe() == "espeak-ng voice cmn; 0 recorded prompt(s)"
+
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
+    bare = voice_status(recorded_dir=tmp_path, voice="cmn")
+    assert bare.generator is None and not bare.ready
+    assert bare.missing == ("espeak-ng", "sox")
+    assert bare.describe() == "no generator (espeak-ng, sox missing); 0 recorded prompt(s)"
+    (tmp_path / "greeting.wav").write_bytes(b"RIFF")
+    recorded_only = voice_status(recorded_dir=tmp_path, voice="cmn")
+    assert recorded_only.ready and recorded_only.as_dict() == {
+        "ready": True, "generator": None, "voice": "cmn", "recorded_prompts": 1,
+        "missing": ["espeak-ng", "sox"]}
+    assert not voice_status(recorded_dir=tmp_path / "absent", voice="cmn").ready

@@ -188,6 +188,10 @@ def test_stats_and_hotspots(client: TestClient, city: City) -> None:
 def test_healthz(client: TestClient) -> None:
     r = client.get("/healthz")
     assert r.status_code == 200 and r.json()["status"] == "ok"
+    # Which voice callers hear: the generator the suite's machine has, the shipped voice.
+    voice = r.json()["voice"]
+    assert voice["ready"] and voice["generator"] == "espeak-ng" and voice["voice"] == "cmn"
+    assert voice["missing"] == [] and isinstance(voice["recorded_prompts"], int)
 
 
 def test_refuses_unmigrated_database(tmp_path: Path) -> None:
