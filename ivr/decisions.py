@@ -137,12 +137,12 @@ def emergency_target(settings: Settings, service_number: str) -> tuple[str, str]
 
 def file_emergency(intake: CallIntake, *, service_number: str,
                    target: str) -> FiledTicket | None:
-    """The urgent ticket and its hand-over event, journaled first (CallIntake.hand_over:
-    the spool's one rule for both), then filed now for a caller who waits on the answer
-    (Twilio's webhook). None when the database is down: the spool files the ticket and the
-    event later, the caller is still put through. Safe to repeat (a webhook retried): one
-    ticket (by call id), one hand-over event."""
-    intake.hand_over(service_number, target)
+    """The urgent ticket and its hand-over event, journaled first (the spool's one rule,
+    as the SIP line's CallIntake.hand_over), then filed now, in this thread, for a caller
+    who waits on the answer (Twilio's webhook). None when the database is down: the spool
+    files the ticket and the event later, the caller is still put through. Safe to repeat
+    (a webhook retried): one ticket (by call id), one hand-over event."""
+    intake.journal_handover(service_number, target)
     return intake.file_ticket(CallOutcome.TICKET)
 
 

@@ -384,16 +384,22 @@ class CallIntake:
         spool now; written to the database on a thread of its own, so the caller's transfer
         never waits on it (a database that is down can take its connect timeout to say so).
         Whatever that write does not get done, :meth:`end` or recover_spool does."""
-        j = self.journal
-        j.want_ticket = True
-        j.outcome = CallOutcome.TICKET.value
-        j.handover = {"service": service_number, "target": target}
-        self.spool.write(j)
+        j = self.journal_handover(service_number, target)
         # A copy: the call goes on changing (and writing) its journal meanwhile.
         snapshot = copy.deepcopy(j)
         self._filing = threading.Thread(target=self._file_aside, args=(snapshot,),
                                         name=f"handover-{j.call_id}", daemon=True)
         self._filing.start()
+
+    def journal_handover(self, service_number: str, target: str) -> CallJournal:
+        """The hand-over in the spool: from here on the urgent ticket and its event are
+        filed whatever happens to the database (by whoever files the call next)."""
+        j = self.journal
+        j.want_ticket = True
+        j.outcome = CallOutcome.TICKET.value
+        j.handover = {"service": service_number, "target": target}
+        self.spool.write(j)
+        return j
 
     def _file_aside(self, snapshot: CallJournal) -> None:
         understood = _understand(self.domain, snapshot)

@@ -46,6 +46,9 @@ def test_doctor_passes_and_warns_about_the_model(cli_env: str) -> None:
     assert r.exit_code == 0, r.output
     assert "ok   database" in r.output
     assert "warn speech model" in r.output and "hotline asr fetch small-cn" in r.output
+    # Shipped defaults: no SMS gateway, so no inbound-secret warning; espeak-ng speaks.
+    assert "warn inbound sms" not in r.output, r.output
+    assert "espeak-ng voice cmn" in r.output, r.output
 
 
 def test_doctor_names_busy_ports_and_a_missing_way_out(tmp_path: Path) -> None:
