@@ -14,7 +14,7 @@ import re
 import tomllib
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,10 @@ __all__ = [
     "classify",
     "known_categories",
     "load_rules",
+    "sub_categories",
+    "sub_category_of",
+    "sub_category_in",
+    "sub_category_label",
 ]
 
 # 水电气暖: fixed by the 12345 service standard (10-minute dispatch), so policy in code.
@@ -70,6 +74,8 @@ class Classification:
     matched: tuple[str, ...]  # rule ids/keywords that fired, for audit
     kind: str = "complaint"
     emergency: str = "none"
+    # 细分类 inside ``category``; None when no sub-category rule fired or two tied.
+    sub_category: str | None = None
 
 
 @dataclass(frozen=True)
@@ -109,16 +115,48 @@ class ClassificationRules:
     strong_address: re.Pattern[str] | None  # what makes an unanchored phrase an address
     bare_suffixes: frozenset[str]  # a suffix alone ("小区") is not an address
     source: Path | None = None
+    # target = sub-category code, categories = the one category it belongs to.
+    sub_category_rules: tuple[Rule, ...] = ()
 
 
 # --------------------------------------------------------------------------- labels
 
 
+_SUB_CODE = re.compile(r"[a-z][a-z0-9_]{0,31}")
+
+
 @lru_cache(maxsize=1)
-def _category_labels() -> Mapping[str, str]:
+def _taxonomy() -> tuple[Mapping[str, str], Mapping[str, Mapping[str, str]]]:
+    """(category code -> label, category code -> {sub-category code -> label}), checked.
+
+    Read once; the first caller is Domain.load (through load_rules), so a broken file stops
+    the start instead of the first ticket.
+    """
     with CATEGORIES_FILE.open("rb") as fh:
         data = tomllib.load(fh)
-    return dict(data["categories"])
+    labels = dict(data["categories"])
+    subs: dict[str, dict[str, str]] = {}
+    for category, table in data.get("sub_categories", {}).items():
+        if category not in labels:
+            raise ValueError(f"{CATEGORIES_FILE}: [sub_categories.{category}]: unknown category")
+        if not isinstance(table, dict):
+            raise ValueError(f"{CATEGORIES_FILE}: sub_categories.{category} must be a table")
+        seen: set[str] = set()
+        for code, label in table.items():
+            where = f"{CATEGORIES_FILE}: sub_categories.{category}.{code}"
+            if not _SUB_CODE.fullmatch(code):
+                raise ValueError(f"{where}: a code is lower-case ASCII, at most 32 characters")
+            if not isinstance(label, str) or not label.strip():
+                raise ValueError(f"{where}: needs a label")
+            if label in seen:
+                raise ValueError(f"{where}: label {label!r} used twice in {category}")
+            seen.add(label)
+        subs[category] = dict(table)
+    return labels, subs
+
+
+def _category_labels() -> Mapping[str, str]:
+    return _taxonomy()[0]
 
 
 def known_categories() -> tuple[str, ...]:
@@ -129,6 +167,22 @@ def known_categories() -> tuple[str, ...]:
 def category_label(code: str) -> str:
     """zh-CN label of a category code ("water" -> "供水"); unknown codes raise KeyError."""
     return _category_labels()[code]
+
+
+def sub_categories(category: str) -> Mapping[str, str]:
+    """Sub-category code -> zh-CN label of ``category``, in file order; empty for a category
+    without any (or an unknown one)."""
+    return _taxonomy()[1].get(category, {})
+
+
+def sub_category_in(category: str, code: str) -> bool:
+    """Whether ``code`` is a sub-category of ``category``."""
+    return code in sub_categories(category)
+
+
+def sub_category_label(category: str, code: str) -> str:
+    """zh-CN label of a sub-category ("water", "cut" -> "停水"); KeyError if not of it."""
+    return sub_categories(category)[code]
 
 
 # --------------------------------------------------------------------------- loading
@@ -168,6 +222,9 @@ def load_rules(path: Path | None = None) -> ClassificationRules:
     kind_rules = tuple(
         _parse_rule(raw, path, target_key="kind", allowed=set(KINDS), negatable=False)
         for raw in data.get("kind_rules", [])
+    )
+    sub_category_rules = tuple(
+        _parse_sub_rule(raw, path) for raw in data.get("sub_category_rules", [])
     )
     for rule in urgency_rules:
         if unknown := rule.categories - categories:
@@ -215,7 +272,18 @@ def load_rules(path: Path | None = None) -> ClassificationRules:
             [*address.get("road_suffixes", []), *address.get("place_suffixes", [])]
         ),
         source=path,
+        sub_category_rules=sub_category_rules,
     )
+
+
+def _parse_sub_rule(raw: Mapping[str, Any], path: Path) -> Rule:
+    """A [[sub_category_rules]] entry: its sub-category must be one of its category's."""
+    category = raw.get("category")
+    if category not in _category_labels():
+        raise ValueError(f"{path}: rule {raw.get('id')}: unknown category {category!r}")
+    rule = _parse_rule(raw, path, target_key="sub_category",
+                       allowed=set(sub_categories(category)), negatable=False)
+    return replace(rule, categories=frozenset({category}))
 
 
 def _parse_rule(
@@ -387,6 +455,34 @@ def _kind(text: str, rules: ClassificationRules) -> tuple[str, list[str]]:
     return "complaint", []
 
 
+def _sub_category(text: str, category: str,
+                  rules: ClassificationRules) -> tuple[str | None, list[str]]:
+    """The sub-category of ``category`` with the highest score, or None when no rule of that
+    category fires or the best two tie (no guess: an operator sets it)."""
+    scores: dict[str, float] = {}
+    hits_of: dict[str, list[str]] = {}
+    for rule in rules.sub_category_rules:
+        if category not in rule.categories:
+            continue
+        if hits := _rule_hits(rule, text, rules):
+            scores[rule.target] = scores.get(rule.target, 0.0) + rule.weight * len(hits)
+            hits_of.setdefault(rule.target, []).extend(f"{rule.id}:{h}" for h in hits)
+    ranked = sorted(scores.values(), reverse=True)
+    if not ranked or (len(ranked) > 1 and ranked[0] == ranked[1]):
+        return None, []
+    best = max(scores, key=lambda code: scores[code])
+    return best, hits_of[best]
+
+
+def sub_category_of(text: str, category: str,
+                    rules: ClassificationRules | None = None) -> tuple[str | None, list[str]]:
+    """The sub-category the rules find in ``text`` inside ``category`` (None when in doubt)
+    and the cues that chose it; for a category decided by something other than the rules
+    (the learned model)."""
+    rules = rules if rules is not None else _default_rules()
+    return _sub_category(_normalize(text), category, rules)
+
+
 def _district(text: str, rules: ClassificationRules) -> tuple[str | None, str | None]:
     """District and the audit cue; explicit "X区" beats an area, which beats a bare name."""
     found: list[tuple[int, int, str, str]] = []  # (rank, position, district, cue)
@@ -461,10 +557,11 @@ def classify(text: str, rules: ClassificationRules | None = None) -> Classificat
     if emergency != "none":
         urgency = "urgent"  # a hand-over to 110/119/120 is life or property safety
     kind, kind_hits = _kind(norm, rules)
+    sub_category, sub_hits = _sub_category(norm, category, rules)
     district, district_cue = _district(norm, rules)
     address = _address(norm, rules)
     label = category_label(category)
-    matched = [*category_hits, *urgency_hits, *emergency_hits, *kind_hits]
+    matched = [*category_hits, *urgency_hits, *emergency_hits, *kind_hits, *sub_hits]
     if district_cue:
         matched.append(district_cue)
     return Classification(
@@ -481,6 +578,7 @@ def classify(text: str, rules: ClassificationRules | None = None) -> Classificat
         matched=tuple(matched),
         kind=kind,
         emergency=emergency,
+        sub_category=sub_category,
     )
 
 
