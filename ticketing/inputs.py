@@ -12,7 +12,13 @@ from __future__ import annotations
 import unicodedata
 from datetime import UTC, datetime, tzinfo
 
-from ticketing.classify import EMERGENCY_SERVICES, KINDS, URGENCY_LEVELS, category_label
+from ticketing.classify import (
+    EMERGENCY_SERVICES,
+    KINDS,
+    URGENCY_LEVELS,
+    category_label,
+    sub_categories,
+)
 
 
 class InvalidInput(ValueError):
@@ -79,6 +85,17 @@ def check_category(code: str) -> str:
         category_label(code)
     except KeyError:
         raise InvalidInput("category", f"unknown category {code!r}") from None
+    return code
+
+
+def check_sub_category(category: str, code: str) -> str:
+    """``code`` if it is a sub-category of ``category`` (config/categories.toml): a pair the
+    taxonomy does not hold ("water" / "lift") is refused, never stored."""
+    known = sub_categories(category)
+    if code not in known:
+        choice = "、".join(f"{c}（{label}）" for c, label in known.items()) or "无细分类"
+        raise InvalidInput("sub_category", f"sub_category {code!r} is not one of category "
+                                           f"{category!r}: {choice}")
     return code
 
 

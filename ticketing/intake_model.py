@@ -51,6 +51,7 @@ from ticketing.classify import (
     category_label,
     classify,
     known_categories,
+    sub_category_of,
 )
 
 __all__ = [
@@ -450,10 +451,14 @@ class Understanding:
     needs_confirmation: bool
     matched: tuple[str, ...]
     source: str  # "model" or "rules"
+    # 细分类 inside ``category``, by the keyword rules alone (the model learns none: see
+    # docs/classification.md); None when in doubt.
+    sub_category: str | None = None
 
     def as_record(self) -> dict[str, Any]:
         return {
             "category": self.category,
+            "sub_category": self.sub_category,
             "urgency": self.urgency,
             "kind": self.kind,
             "emergency": self.emergency,
@@ -486,6 +491,7 @@ def understand(
             category=ruled.category, urgency=ruled.urgency, kind=ruled.kind,
             emergency=ruled.emergency, district=ruled.district, address=ruled.address,
             subject=ruled.subject, confidence={}, matched=tuple(matched), source="rules",
+            sub_category=ruled.sub_category,
             needs_confirmation=not any(m.split(":", 1)[0].split(".")[0] == ruled.category
                                        for m in matched),
         )
@@ -505,12 +511,17 @@ def understand(
         urgency = floor
         confidence["urgency"] = 1.0
     subject = ruled.subject
+    sub_category = ruled.sub_category
     if category != ruled.category:
         # The rules' subject starts with their category label; keep the clause only.
         subject = ruled.subject.split("：", 1)[-1]
         subject = f"{category_label(category)}：{subject}"
+        # The rules' sub-category belongs to their category: look inside the model's.
+        sub_category, sub_hits = sub_category_of(text, category, rules)
+        matched = [m for m in matched if not m.startswith("sub.")] + sub_hits
     return Understanding(
         category=category, urgency=urgency, kind=kind, emergency=emergency,
+        sub_category=sub_category,
         district=ruled.district, address=ruled.address, subject=subject,
         confidence=confidence, matched=tuple(matched), source="model",
         needs_confirmation=any(p < confirm_below for p in confidence.values()),

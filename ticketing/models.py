@@ -152,6 +152,10 @@ class Ticket(Base):
     street: Mapped[str | None] = mapped_column(String(64))
     community: Mapped[str | None] = mapped_column(String(64))
     category: Mapped[str] = mapped_column(String(32), default="other")
+    # 细分类: a code of the category's [sub_categories] table (config/categories.toml), never
+    # one of another category (ticketing.service clears it when the category changes); None
+    # when the rules were in doubt and nobody set it.
+    sub_category: Mapped[str | None] = mapped_column(String(32))
     urgency: Mapped[str] = mapped_column(String(16), default="general")
     subject: Mapped[str] = mapped_column(String(128), default="")
     # 反映主体: whom the complaint is about (a company, shop, 物业, site, landlord, office),
