@@ -39,7 +39,7 @@ from ticketing.directory import (
     find_user,
     rotate_token,
 )
-from ticketing.inputs import InvalidInput, clean_text, local_aware
+from ticketing.inputs import InvalidInput, check_sub_category, clean_text, local_aware
 from ticketing.reports import export_csv, figures
 from ticketing.service import NotFound, events_of, get_ticket
 from ticketing.states import STATUS_LABELS, Role, Status
@@ -301,12 +301,21 @@ def export(
         help="call time until (exclusive), local time")] = None,
     unit: Annotated[str | None, typer.Option(help="exactly this unit's code")] = None,
     category: str | None = None,
+    sub_category: Annotated[str | None, typer.Option(
+        help="细分类 code of --category (codes are per category)")] = None,
     status: Status | None = None,
 ) -> None:
     """Export tickets as CSV for Excel (UTF-8 with BOM), written as they are read."""
     domain = Domain.load(get_settings())
+    if sub_category:
+        try:
+            check_sub_category(category or "", sub_category)
+        except InvalidInput as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from exc
     filters = queries.Filters(
-        status=status.value if status else None, category=category, unit_code=unit,
+        status=status.value if status else None, category=category,
+        sub_category=sub_category or None, unit_code=unit,
         received_from=local_aware(since, domain.tz, field="since"),
         received_until=local_aware(until, domain.tz, field="until"),
     )

@@ -37,6 +37,7 @@ __all__ = [
     "sub_category_of",
     "sub_category_in",
     "sub_category_label",
+    "sub_category_text",
 ]
 
 # 水电气暖: fixed by the 12345 service standard (10-minute dispatch), so policy in code.
@@ -183,6 +184,14 @@ def sub_category_in(category: str, code: str) -> bool:
 def sub_category_label(category: str, code: str) -> str:
     """zh-CN label of a sub-category ("water", "cut" -> "停水"); KeyError if not of it."""
     return sub_categories(category)[code]
+
+
+def sub_category_text(category: str, code: str | None) -> str:
+    """What the console, the API and the export show: the label, "" for none, the code
+    itself for one since removed from config/categories.toml (the row still shows)."""
+    if not code:
+        return ""
+    return sub_categories(category).get(code, code)
 
 
 # --------------------------------------------------------------------------- loading

@@ -88,14 +88,14 @@ def check_category(code: str) -> str:
     return code
 
 
-def check_sub_category(category: str, code: str) -> str:
+def check_sub_category(category: str, code: str, *, field: str = "sub_category") -> str:
     """``code`` if it is a sub-category of ``category`` (config/categories.toml): a pair the
     taxonomy does not hold ("water" / "lift") is refused, never stored."""
     known = sub_categories(category)
     if code not in known:
         choice = "、".join(f"{c}（{label}）" for c, label in known.items()) or "无细分类"
-        raise InvalidInput("sub_category", f"sub_category {code!r} is not one of category "
-                                           f"{category!r}: {choice}")
+        raise InvalidInput(field, f"sub_category {code!r} is not one of category "
+                                  f"{category!r}: {choice}")
     return code
 
 

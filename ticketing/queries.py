@@ -203,6 +203,8 @@ class Filters:
     open_only: bool = False
     overdue: bool = False
     category: str | None = None
+    # A code of ``category`` (inputs.check_sub_category): codes are only unique per category.
+    sub_category: str | None = None
     unit_code: str | None = None  # exactly this unit
     q: str | None = None
     unconfirmed: bool = False  # 待确认: classification waiting for an operator
@@ -220,6 +222,8 @@ def conditions(actor: Actor, f: Filters, now: datetime) -> list[Any]:
         conds.append(overdue(now))
     if f.category:
         conds.append(Ticket.category == f.category)
+    if f.category and f.sub_category:
+        conds.append(Ticket.sub_category == f.sub_category)
     if f.unit_code:
         conds.append(Ticket.unit_id.in_(select(Unit.id).where(Unit.code == f.unit_code)))
     if f.q and f.q.strip():

@@ -17,7 +17,12 @@ from sqlalchemy import and_, case, func, or_, select, true, type_coerce
 from sqlalchemy.orm import Session, aliased, joinedload, sessionmaker
 
 from ticketing.actors import Actor
-from ticketing.classify import KIND_LABELS, UTILITY_CATEGORIES, category_label
+from ticketing.classify import (
+    KIND_LABELS,
+    UTILITY_CATEGORIES,
+    category_label,
+    sub_category_text,
+)
 from ticketing.inputs import csv_cell
 from ticketing.merging import still_counted, still_counted_sql
 from ticketing.models import SurveyResult, Ticket, TicketEvent, Unit, UTCDateTime
@@ -324,8 +329,9 @@ EXPORT_COLUMNS = (
     # personal data, and the words it was read from are in 诉求内容 unmasked anyway
     # (docs/metrics.md).
     ("respondent", "反映主体"),
-    # Categories are one level (config/categories.toml): there is no sub-category to export.
     ("category", "分类"),
+    # 细分类 inside it (config/categories.toml [sub_categories]); empty when none.
+    ("sub_category", "细分类"),
     ("address", "地址"),
     ("district", "区"),
     ("street", "街道/乡镇"),
@@ -414,6 +420,7 @@ def _export_row(actor: Actor, t: Ticket, survey: SurveyResult | None, *, tz: Zon
         t.subject,
         t.respondent or "",
         _category_text(t.category),
+        sub_category_text(t.category, t.sub_category),
         t.address or "",
         t.district or "",
         t.street or "",

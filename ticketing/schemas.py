@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from ticketing import queries
 from ticketing.actors import Actor
+from ticketing.classify import sub_category_text
 from ticketing.inputs import MAX_ID, check_category, clean_text
 from ticketing.models import Ticket, TicketEvent
 from ticketing.phones import display
@@ -47,6 +48,10 @@ class TicketCreate(Strict):
     address: str | None = Field(default=None, max_length=256)
     district: str | None = Field(default=None, max_length=32)
     category: str | None = Field(default=None, max_length=32)
+    sub_category: str | None = Field(
+        default=None, max_length=32,
+        description="细分类 code of the category (given or recognised); absent: recognised "
+                    "from the demand when the rules are sure")
     urgency: Literal["urgent", "livelihood", "general"] | None = None
     subject: str | None = Field(default=None, max_length=128)
     respondent: str | None = Field(
@@ -142,6 +147,10 @@ class ClassificationBody(Strict):
     urgency: Literal["urgent", "livelihood", "general"] | None = None
     kind: Literal["complaint", "report", "inquiry", "suggestion", "help", "praise"] | None = None
     emergency: Literal["110", "119", "120", "none"] | None = None
+    sub_category: str | None = Field(
+        default=None, max_length=32,
+        description="细分类 code of the (corrected) category; \"\" clears it; absent or null "
+                    "leaves it (a category change clears one the new category lacks)")
 
     @field_validator("category")
     @classmethod
@@ -216,6 +225,9 @@ class TicketOut(BaseModel):
     street: str | None = Field(default=None, description="街道/乡镇 (ticketing.places)")
     community: str | None = Field(default=None, description="社区/村 or the 小区 named")
     category: str
+    sub_category: str | None = Field(default=None, description="细分类 code inside the "
+                                     "category (config/categories.toml); null: none")
+    sub_category_label: str | None = Field(default=None, description="细分类 as shown (zh-CN)")
     urgency: str
     kind: str = Field(description="诉求类型: complaint, report, inquiry, suggestion, help, praise")
     emergency: str = Field(description="hand-over service: 110, 119, 120 or none")
@@ -266,6 +278,8 @@ class TicketOut(BaseModel):
             caller_name=None if hide else t.caller_name,
             confidential=t.confidential, address=t.address, district=t.district,
             street=t.street, community=t.community, category=t.category, urgency=t.urgency,
+            sub_category=t.sub_category,
+            sub_category_label=sub_category_text(t.category, t.sub_category) or None,
             subject=t.subject, respondent=t.respondent, demand=t.demand,
             kind=t.kind, emergency=t.emergency, needs_confirmation=t.needs_confirmation,
             confidence=dict((t.classification or {}).get("confidence") or {}),

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ticketing import phones, supervision
 from ticketing.actors import Actor
-from ticketing.classify import UTILITY_CATEGORIES, category_label
+from ticketing.classify import UTILITY_CATEGORIES, category_label, sub_category_in
 from ticketing.context import Domain
 from ticketing.deadlines import due_at
 from ticketing.inputs import (
@@ -26,6 +26,7 @@ from ticketing.inputs import (
     ascii_int,
     check_category,
     check_label,
+    check_sub_category,
     clean_optional,
     clean_text,
 )
@@ -270,6 +271,7 @@ def create_ticket(
     address: str | None = None,
     district: str | None = None,
     category: str | None = None,
+    sub_category: str | None = None,
     urgency: str | None = None,
     subject: str | None = None,
     respondent: str | None = None,
@@ -304,6 +306,15 @@ def create_ticket(
     now = domain.now()
     received = received_at or now
     guess = understood if understood is not None else _understand(domain, text)
+    chosen = category or (guess.category if guess else "other")
+    if sub_category:
+        sub_category = check_sub_category(chosen, sub_category)
+    elif guess and guess.category == chosen:
+        # The rules' sub-category belongs to the category they read; for one an operator
+        # typed over it there is none until someone sets it.
+        sub_category = guess.sub_category
+    else:
+        sub_category = None
     ticket = Ticket(
         number=_next_number(session, domain, received),
         channel=channel,
@@ -314,7 +325,8 @@ def create_ticket(
         no_contact=no_contact,
         address=address or (guess.address if guess else None),
         district=district or (guess.district if guess else None),
-        category=category or (guess.category if guess else "other"),
+        category=chosen,
+        sub_category=sub_category,
         urgency=urgency or (guess.urgency if guess else "general"),
         kind=guess.kind if guess else "complaint",
         emergency=guess.emergency if guess else "none",
@@ -905,6 +917,7 @@ def attach_transcript(
     if text and waiting:
         guess = domain.understand(text)
         ticket.category, ticket.urgency = guess.category, guess.urgency
+        ticket.sub_category = guess.sub_category
         ticket.kind, ticket.emergency = guess.kind, guess.emergency
         ticket.needs_confirmation = guess.needs_confirmation
         ticket.classification_confidence = _lowest(guess.confidence)
@@ -936,7 +949,7 @@ def _reapply_classification(*, session: Session, domain: Domain, ticket: Ticket,
         auto_dispatch(session=session, domain=domain, ticket=ticket, actor=actor)
 
 
-CLASSIFICATION_FIELDS = ("category", "urgency", "kind", "emergency")
+CLASSIFICATION_FIELDS = ("category", "urgency", "kind", "emergency", "sub_category")
 # Who may confirm or correct a classification (API and console alike): the intake side.
 CLASSIFIER_ROLES = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)
 CONFIRM_EVENT = "classification_confirmed"
@@ -953,6 +966,7 @@ def confirm_classification(
     urgency: str | None = None,
     kind: str | None = None,
     emergency: str | None = None,
+    sub_category: str | None = None,
 ) -> Ticket:
     """An operator confirms the classification (no values) or corrects some fields.
 
@@ -960,7 +974,9 @@ def confirm_classification(
     values: these events are the training data of ``hotline classify train
     --from-corrections``. A corrected urgency moves the deadline; a corrected category of a
     ticket still waiting for a unit is dispatched by the rules again. An emergency is always
-    urgent, so naming a service raises the urgency.
+    urgent, so naming a service raises the urgency. ``sub_category``: None leaves it, "" clears
+    it, a code sets it and must be one of the (new) category's; a category change clears a
+    sub-category the new category does not have.
     """
     wanted = {
         "category": check_category(category) if category else None,
@@ -970,10 +986,18 @@ def confirm_classification(
     }
     if (wanted["emergency"] or ticket.emergency) != "none" and not urgency:
         wanted["urgency"] = "urgent"
+    category_after = wanted["category"] or ticket.category
+    # Checked before anything changes: a refused pair leaves the ticket as it was.
+    sub_after = (ticket.sub_category if sub_category is None
+                 else check_sub_category(category_after, sub_category) if sub_category
+                 else None)
+    if sub_after is not None and not sub_category_in(category_after, sub_after):
+        sub_after = None
     before = {f: getattr(ticket, f) for f in CLASSIFICATION_FIELDS}
     for name, value in wanted.items():
         if value is not None:
             setattr(ticket, name, value)
+    ticket.sub_category = sub_after
     after = {f: getattr(ticket, f) for f in CLASSIFICATION_FIELDS}
     changed = after != before
     old_label = f"{category_label(before['category'])}："
@@ -1038,7 +1062,9 @@ def reviewed_classifications(*, session: Session) -> list[tuple[str, dict[str, s
     latest: dict[int, tuple[str, dict[str, str]]] = {}
     for ticket_id, demand, data in rows:
         if demand and demand != TRANSCRIPT_PENDING and data and data.get("after"):
-            latest[ticket_id] = (demand, dict(data["after"]))
+            # No sub-category is no label (events before sub-categories have none either).
+            latest[ticket_id] = (demand, {k: v for k, v in data["after"].items()
+                                          if v is not None})
     return list(latest.values())
 
 

@@ -23,7 +23,7 @@ from ticketing.directory import (
     enable_user,
     rotate_token,
 )
-from ticketing.inputs import local_aware
+from ticketing.inputs import check_sub_category, local_aware
 from ticketing.models import ReplyAttachment, SupervisionCase, Ticket, Unit, User
 from ticketing.points import PENALTY_ROLES, flag_penalty, period_bounds, points
 from ticketing.reports import export_csv, figures, hot_spots
@@ -56,6 +56,16 @@ router = APIRouter(prefix="/api/v1")
 PERIOD_PATTERN = r"^\d{4}(-\d{2}|-[Qq][1-4])?$"
 PERIOD_HELP = "YYYY, YYYY-Qn or YYYY-MM; default this month"
 FIGURE_ROLES = (Role.SUPERVISOR, Role.ADMIN, Role.OPERATOR)  # who reads the figures
+
+
+SUB_CATEGORY_HELP = "细分类 code; only with category, and one of its sub-categories"
+
+
+def _sub_category_filter(category: str | None, code: str | None) -> str | None:
+    """A sub-category filter is a code of the category filter's (codes are per category)."""
+    if not code:
+        return None
+    return check_sub_category(category or "", code, field="query.sub_category")
 
 
 def _show(session: Session, ticket: Ticket, actor: Actor) -> TicketOut:
@@ -93,6 +103,8 @@ def list_tickets(
     domain: DomainDep,
     status: Status | None = None,
     category: str | None = None,
+    sub_category: Annotated[str | None, Query(max_length=32, description=SUB_CATEGORY_HELP)
+                            ] = None,
     unit: str | None = None,
     q: Annotated[str | None, Query(max_length=64,
                                    description="number, phone or its last 4+ digits")] = None,
@@ -105,6 +117,7 @@ def list_tickets(
         found = queries.ticket_page(
             session=session, actor=actor, now=domain.now(),
             filters=queries.Filters(status=status.value if status else None, category=category,
+                                    sub_category=_sub_category_filter(category, sub_category),
                                     unit_code=unit, q=q, overdue=overdue,
                                     unconfirmed=unconfirmed),
             page=page, page_size=page_size,
@@ -525,12 +538,15 @@ def export(
     request: Request, token: Token, domain: DomainDep,
     status: Status | None = None,
     category: str | None = None,
+    sub_category: Annotated[str | None, Query(max_length=32, description=SUB_CATEGORY_HELP)
+                            ] = None,
     unit: Annotated[str | None, Query(description="exactly this unit's code")] = None,
     since: Annotated[datetime | None, Query(description="call time from (inclusive)")] = None,
     until: Annotated[datetime | None, Query(description="call time until (exclusive)")] = None,
 ) -> StreamingResponse:
     filters = queries.Filters(
-        status=status.value if status else None, category=category, unit_code=unit,
+        status=status.value if status else None, category=category,
+        sub_category=_sub_category_filter(category, sub_category), unit_code=unit,
         received_from=local_aware(since, domain.tz, field="query.since"),
         received_until=local_aware(until, domain.tz, field="query.until"),
     )
