@@ -34,9 +34,9 @@ __all__ = [
     "known_categories",
     "load_rules",
     "sub_categories",
-    "sub_category_of",
     "sub_category_in",
     "sub_category_label",
+    "sub_category_of",
     "sub_category_text",
 ]
 
