@@ -15,7 +15,7 @@ from typing import Any
 from asr.cleanup import clean_words
 from ticketing import queries
 from ticketing.actors import Actor
-from ticketing.classify import CATEGORIES_FILE
+from ticketing.classify import CATEGORIES_FILE, sub_categories
 from ticketing.models import Ticket, TicketEvent
 from ticketing.schemas import TicketOut
 from ticketing.states import (
@@ -85,6 +85,30 @@ def categories() -> dict[str, str]:
 
 def category_label(code: str | None) -> str:
     return categories().get(code or "", code or "—")
+
+
+# A console form names a sub-category as "<category>:<code>": codes are only unique within
+# their category, and one select lists the sub-categories of every category.
+SUB_SEPARATOR = ":"
+
+
+def sub_category_groups() -> list[tuple[str, list[tuple[str, str]]]]:
+    """(category label, [(form value, sub-category label)]) for the categories that have
+    sub-categories, in file order: the optgroups of the console's 细分类 selects."""
+    return [(label, [(f"{code}{SUB_SEPARATOR}{sub}", sub_label)
+                     for sub, sub_label in sub_categories(code).items()])
+            for code, label in categories().items() if sub_categories(code)]
+
+
+def sub_category_value(category: str | None, code: str | None) -> str:
+    """The form value of a ticket's sub-category ("" for none)."""
+    return f"{category}{SUB_SEPARATOR}{code}" if category and code else ""
+
+
+def split_sub_category(value: str) -> tuple[str, str]:
+    """(category, code) of a form value; ("", "") for none or anything else."""
+    category, sep, code = value.partition(SUB_SEPARATOR)
+    return (category, code) if sep and category and code else ("", "")
 
 
 def status_label(code: str | None) -> str:

@@ -17,6 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from hotline.console import auth, present, recordings
 from hotline.console.web import Work, error_page, is_htmx, page, render, work
 from ticketing import analytics, attachments, merging, queries, service, supervision
+from ticketing.classify import sub_category_in
 from ticketing.context import Domain
 from ticketing.directory import authenticate, end_sessions
 from ticketing.inputs import BadCharacters, ascii_int, clean_text
@@ -59,6 +60,7 @@ FIELD_MESSAGES = {
     "handler_id": "所选承办人不属于该承办单位。",
     "demand": "请填写诉求内容。",
     "category": "请从列表中选择分类。",
+    "sub_category": "所选细分类不属于所选分类，请重新选择。",
     "outcome": "请选择办理结果。",
     "reason": "请填写原因：部分解决或无法解决需说明原因，申请剔除需从列表中选择原因。",
     "urgency": "请从列表中选择紧急程度。",
@@ -237,17 +239,25 @@ def _day(value: str, field: str) -> date | None:
 
 
 def queue_filters(domain: Domain, *, status: str, category: str, q: str, since: str = "",
-                  until: str = "") -> tuple[str, queries.Filters, queries.Filters]:
+                  until: str = "", sub_category: str = ""
+                  ) -> tuple[str, queries.Filters, queries.Filters]:
     """The queue's form as filters, for the list and its CSV export alike: the status
     chosen (normalised), the filters without the status (for the counts), and with it.
-    ``since``/``until`` are local days of the call, both included."""
+    ``since``/``until`` are local days of the call, both included. ``sub_category`` is a
+    form value ("water:cut"); it implies its category, and one of another category than the
+    category chosen, or none the taxonomy holds, is dropped like an unknown category."""
     if category not in present.categories():
         category = ""
+    sub_of, sub = present.split_sub_category(sub_category)
+    if sub_of and not category:
+        category = sub_of if sub_of in present.categories() else ""
+    if sub_of != category or not sub_category_in(category, sub):
+        sub = ""
     first, last = _day(since, "since"), _day(until, "until")
     if first and last and first > last:
         raise InvalidInput("until", "结束日期不能早于开始日期。")
     shared = queries.Filters(
-        category=category or None, q=q.strip()[:64],
+        category=category or None, sub_category=sub or None, q=q.strip()[:64],
         received_from=(datetime.combine(first, time(), domain.tz) if first else None),
         received_until=(datetime.combine(last + timedelta(days=1), time(), domain.tz)
                         if last else None))
@@ -266,17 +276,20 @@ def queue_filters(domain: Domain, *, status: str, category: str, q: str, since: 
 @page
 def queue(request: Request, status: str = "open", category: str = "", q: str = "",
           page_no: Annotated[str, Query(alias="page")] = "1", done: str = "",
-          number: str = "", since: str = "", until: str = "") -> Response:
+          number: str = "", since: str = "", until: str = "",
+          sub_category: str = "") -> Response:
     with work(request) as w:
         now = w.domain.now()
         page_num = ascii_int(page_no) or 1
         page_num = page_num if page_num < 100000 else 1
         try:
             status, shared, chosen = queue_filters(w.domain, status=status, category=category,
-                                                   q=q, since=since, until=until)
+                                                   q=q, since=since, until=until,
+                                                   sub_category=sub_category)
         except InvalidInput as exc:
             return error_page(request, 422, "查询条件有误", str(exc))
         category, q = shared.category or "", shared.q or ""
+        sub_category = present.sub_category_value(shared.category, shared.sub_category)
         base = queries.conditions(w.actor, shared, now)
         counts = dict(w.session.execute(
             select(Ticket.status, func.count(Ticket.id)).where(*base).group_by(Ticket.status)
@@ -287,8 +300,8 @@ def queue(request: Request, status: str = "open", category: str = "", q: str = "
             *base, queries.overdue(now))) or 0
         rows, total = found.rows, found.total
         open_values = values(OPEN_STATUSES)
-        listing = {"status": status, "category": category, "q": q, "since": since.strip(),
-                   "until": until.strip()}
+        listing = {"status": status, "category": category, "sub_category": sub_category,
+                   "q": q, "since": since.strip(), "until": until.strip()}
         ctx = {
             "rows": [present.ticket_view(t, w.actor, now, masked=True) for t in rows],
             "total": total,
@@ -304,6 +317,7 @@ def queue(request: Request, status: str = "open", category: str = "", q: str = "
             "page": page_num,
             "pages": max(1, -(-total // QUEUE_PAGE_SIZE)),
             "categories": present.categories(),
+            "sub_category_groups": present.sub_category_groups(),
             "statuses": [(s.value, STATUS_LABELS[s]) for s in Status],
             "done": done_label(done),
             "done_number": number if ascii_int(number) is not None else "",
@@ -315,13 +329,13 @@ def queue(request: Request, status: str = "open", category: str = "", q: str = "
 @router.get("/export.csv")
 @page
 def export(request: Request, status: str = "open", category: str = "", q: str = "",
-           since: str = "", until: str = "") -> Response:
+           since: str = "", until: str = "", sub_category: str = "") -> Response:
     """The queue's tickets as the API's streaming CSV export (ticketing.reports), with the
     queue's filters; rows scoped and numbers masked by the reader's role as there."""
     with work(request) as w:
         try:
             _, _, chosen = queue_filters(w.domain, status=status, category=category, q=q,
-                                         since=since, until=until)
+                                         since=since, until=until, sub_category=sub_category)
         except InvalidInput as exc:
             return error_page(request, 422, "查询条件有误", str(exc))
         actor, now = w.actor, w.domain.now()
@@ -406,6 +420,8 @@ def render_ticket(request: Request, w: Work, ticket: Ticket, *, status: int = 20
         "may_set_respondent": w.actor.role in service.RESPONDENT_ROLES,
         "respondent_max": RESPONDENT_MAX,
         "categories": present.categories(),
+        "sub_category_groups": present.sub_category_groups(),
+        "sub_category_value": present.sub_category_value(ticket.category, ticket.sub_category),
         "attachments": [(a, attachments.problem(w.domain.settings, a))
                         for a in attachments.of_ticket(session=w.session, ticket=ticket)],
         "attachment_required": (ticket.category
@@ -530,6 +546,7 @@ def classification(
     urgency: Annotated[str, Form(max_length=16)] = "",
     kind: Annotated[str, Form(max_length=16)] = "",
     emergency: Annotated[str, Form(max_length=8)] = "",
+    sub_category: Annotated[str, Form(max_length=80)] = "",
 ) -> Response:
     form = {"category": category, "urgency": urgency, "kind": kind, "emergency": emergency}
     with work(request, csrf=csrf, post=True) as w:
@@ -539,16 +556,33 @@ def classification(
                 return error_page(request, 403, "无权操作", "您的角色不能确认或更正分类。")
             service.confirm_classification(
                 session=w.session, domain=w.domain, ticket=ticket, actor=w.actor,
-                **{k: v or None for k, v in form.items()})
+                **{k: v or None for k, v in form.items()},
+                sub_category=_sub_category_choice(ticket, category or ticket.category,
+                                                  sub_category))
             w.session.commit()
         except REFUSALS as exc:
             w.session.rollback()
             status, message = refusal(exc)
             ticket = service.get_ticket(session=w.session, actor=w.actor, ref=number)
             return render_ticket(request, w, ticket, status=status, error=message,
-                                 failed="classification", form=form)
+                                 failed="classification",
+                                 form={**form, "sub_category": sub_category})
         return RedirectResponse(f"/console/tickets/{ticket.number}?done=classification",
                                 status_code=303)
+
+
+def _sub_category_choice(ticket: Ticket, category: str, value: str) -> str | None:
+    """The form's 细分类 for service.confirm_classification: None when left as it was (a
+    category change then clears one the new category lacks), "" for none, else the code,
+    which must be of the category chosen on the same form."""
+    if value == present.sub_category_value(ticket.category, ticket.sub_category):
+        return None
+    if not value:
+        return ""
+    of, code = present.split_sub_category(value)
+    if of != category:
+        raise InvalidInput("sub_category", f"sub_category {value!r} is not of {category!r}")
+    return code
 
 
 def _refs(typed: str) -> list[str]:

@@ -25,3 +25,31 @@
   setInterval(tick, 30000);
   document.addEventListener("htmx:afterSwap", tick);
 })();
+// A 细分类 select lists the sub-categories of every category (the server checks the pair);
+// show only those of the category chosen in the same form. A choice the new category does
+// not have falls back to the first option ("无" / "全部细分类"), as the server would clear it.
+(function () {
+  "use strict";
+  function follow(sub) {
+    var form = sub.form, name = sub.getAttribute("data-follows");
+    var category = form && form.elements[name];
+    if (!category) return;
+    function apply() {
+      var chosen = category.value;
+      Array.prototype.forEach.call(sub.querySelectorAll("optgroup"), function (group) {
+        var first = group.querySelector("option");
+        var of = first ? first.value.split(":")[0] : "";
+        var shown = !chosen || of === chosen;
+        group.hidden = !shown;
+        group.disabled = !shown;
+      });
+      var picked = sub.options[sub.selectedIndex];
+      if (picked && picked.parentNode.disabled) sub.selectedIndex = 0;
+    }
+    category.addEventListener("change", apply);
+    apply();
+  }
+  function init() { document.querySelectorAll("select[data-follows]").forEach(follow); }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();
