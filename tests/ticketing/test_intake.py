@@ -262,10 +262,13 @@ def test_unsure_ticket_is_flagged_then_corrected_and_audited(
         assert [e.action for e in events] == ["classification_corrected"]
         assert events[0].data["before"]["category"] == "other"
         assert events[0].data["after"] == {"category": "municipal", "urgency": "urgent",
-                                           "kind": "report", "emergency": "none"}
+                                           "kind": "report", "emergency": "none",
+                                           "sub_category": None}
         assert events[0].role == "operator"
         reviewed = service.reviewed_classifications(session=s)
-    assert reviewed == [(t.demand, events[0].data["after"])]
+    # No sub-category is no label: the training rows carry only what was decided.
+    assert reviewed == [(t.demand, {"category": "municipal", "urgency": "urgent",
+                                    "kind": "report", "emergency": "none"})]
     assert client.get("/api/v1/tickets?unconfirmed=true", headers=op).json()["total"] == 0
 
 
