@@ -3,7 +3,7 @@
 Existing tickets get NULL (none): nothing is guessed for them afterwards; an operator may
 set one with the classification correction.
 
-Revision ID: 0017a
+Revision ID: 0017
 Revises: 0016
 Create Date: 2026-12-03 05:40:00.000000
 """
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0017a"
+revision: str = "0017"
 down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
