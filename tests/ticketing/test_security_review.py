@@ -1,0 +1,166 @@
+"""An attacker's review of the HTTP surface (docs/security.md, "The HTTP surface"): what a
+logged-in user of one unit can learn about tickets outside their scope through lists that
+name tickets, how downloaded attachments are served, and what an unexpected error shows.
+Through the real app on SQLite and PostgreSQL with the shipped settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from config import Settings
+from hotline.app import create_app
+from tests.console.conftest import log_in
+from tests.support.city import City
+from tests.ticketing.test_attachments import png, signed_ticket, upload
+from ticketing.models import SupervisionCase
+
+WATER = "朝阳区望京西园三区5号楼停水了，一直没来水"
+HEATING = "朝阳区安贞里{n}号楼暖气不热，家里才十几度"
+SUPERVISORS = ("supervisor", "cy-supervisor")  # the city's and a district's
+
+
+def auth(city: City, user: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {city.tokens[user]}"}
+
+
+@pytest.fixture
+def app(settings: Settings, city: City) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as c:
+        yield c
+
+
+def create(client: TestClient, city: City, demand: str, phone: str, **extra: object) -> dict:
+    r = client.post("/api/v1/tickets", headers=auth(city, "operator"),
+                    json={"caller_phone": phone, "demand": demand, **extra})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+# --- lists that name tickets hold only tickets the reader may open -----------------------
+
+
+def test_manual_dispatch_queue_lists_only_tickets_the_reader_may_open(
+        client: TestClient, city: City) -> None:
+    ticket = create(client, city, WATER, "13811112222", category="water")
+    number = ticket["number"]
+    r = client.post(f"/api/v1/tickets/{number}/return", headers=auth(city, "water-handler"),
+                    json={"reason": "不属于本单位职责"})
+    assert r.status_code == 200 and r.json()["status"] == "returned", r.text
+    assert r.json()["unit"] is None
+
+    # The dispatcher's queue: the returned ticket waits there.
+    listed = client.get("/api/v1/queue/manual", headers=auth(city, "operator"))
+    assert number in [t["number"] for t in listed.json()]
+    for user in SUPERVISORS:
+        # A unit-less ticket is in no supervisor's scope: the ticket itself is absent...
+        assert client.get(f"/api/v1/tickets/{number}",
+                          headers=auth(city, user)).status_code == 404
+        # ...and so is its demand, address and masked number from the queue.
+        listed = client.get("/api/v1/queue/manual", headers=auth(city, user))
+        assert listed.status_code == 200
+        assert number not in [t["number"] for t in listed.json()]
+        for t in listed.json():
+            assert client.get(f"/api/v1/tickets/{t['number']}",
+                              headers=auth(city, user)).status_code == 200
+    # A handler is not a dispatcher.
+    assert client.get("/api/v1/queue/manual",
+                      headers=auth(city, "water-handler")).status_code == 403
+
+
+def _case_across_units(client: TestClient, city: City, sessions) -> tuple[int, list[str], str]:
+    """A 督办 record of three heating tickets, one of them 改派'd to the 朝阳区 unit: the
+    record's number, its tickets, and the one in 朝阳区."""
+    numbers = [create(client, city, HEATING.format(n=n + 1), f"1371234100{n}")["number"]
+               for n in range(3)]
+    with sessions() as s:
+        case_id = s.scalars(select(SupervisionCase.id)).one()
+    r = client.post(f"/api/v1/tickets/{numbers[1]}/reassign", headers=auth(city, "operator"),
+                    json={"unit_id": city.unit_id("cy"), "reason": "属地办理"})
+    assert r.status_code == 200 and r.json()["unit"] == "cy", r.text
+    for n in (numbers[0], numbers[2]):  # the others are held by a unit outside 朝阳区
+        r = client.get(f"/api/v1/tickets/{n}", headers=auth(city, "operator")).json()
+        assert r["unit"] is not None and not r["unit"].startswith("cy")
+    return case_id, numbers, numbers[1]
+
+
+def test_supervision_record_names_only_the_readers_tickets(
+        client: TestClient, city: City, sessions) -> None:
+    case_id, numbers, theirs = _case_across_units(client, city, sessions)
+
+    # The city's supervisor oversees every unit: the whole record.
+    cases = client.get("/api/v1/supervision", headers=auth(city, "supervisor")).json()
+    assert [c["tickets"] for c in cases if c["id"] == case_id] == [numbers]
+
+    # 朝阳区's supervisor sees the record for their one ticket, and only that ticket.
+    cy = auth(city, "cy-supervisor")
+    cases = client.get("/api/v1/supervision", headers=cy).json()
+    assert [c["tickets"] for c in cases if c["id"] == case_id] == [[theirs]]
+    for n in numbers:
+        if n != theirs:
+            assert client.get(f"/api/v1/tickets/{n}", headers=cy).status_code == 404
+    r = client.post(f"/api/v1/supervision/{case_id}/close", headers=cy,
+                    json={"reason": "已统一协调热力公司检修"})
+    assert r.status_code == 200 and r.json()["tickets"] == [theirs]
+
+
+def test_supervision_pages_link_only_the_readers_tickets(
+        app: FastAPI, client: TestClient, city: City, sessions) -> None:
+    case_id, numbers, theirs = _case_across_units(client, city, sessions)
+    others = [n for n in numbers if n != theirs]
+    cy = log_in(app, city, "cy-supervisor")
+    for path in (f"/console/supervision/{case_id}", "/console/dashboard"):
+        page = cy.get(path)
+        assert page.status_code == 200
+        assert f'href="/console/tickets/{theirs}"' in page.text
+        for n in others:
+            assert n not in page.text, (path, n)
+    city_wide = log_in(app, city, "supervisor").get(f"/console/supervision/{case_id}").text
+    assert all(f'href="/console/tickets/{n}"' in city_wide for n in numbers)
+
+
+# --- downloaded attachments run nothing in our origin ------------------------------------
+
+
+def test_attachment_downloads_are_sandboxed(app: FastAPI, client: TestClient,
+                                            city: City) -> None:
+    number = signed_ticket(client, city)
+    att = upload(client, city, number, png(), "现场.png", "image/png").json()
+    api = client.get(f"/api/v1/tickets/{number}/attachments/{att['id']}",
+                     headers=auth(city, "water-handler"))
+    console = log_in(app, city, "water-handler").get(
+        f"/console/tickets/{number}/attachments/{att['id']}")
+    for r in (api, console):
+        assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+        policy = [d.strip() for d in r.headers["content-security-policy"].split(";")]
+        assert "sandbox" in policy and "default-src 'none'" in policy
+        assert r.headers["x-content-type-options"] == "nosniff"
+
+
+# --- an unexpected error shows nothing of the code -----------------------------------------
+
+
+def test_an_unexpected_error_shows_no_trace(app: FastAPI, city: City) -> None:
+    secret = "db password is hunter2"
+
+    def broken() -> None:
+        raise RuntimeError(secret)
+
+    # Routes that fail the way a bug would, under the API's and the console's prefixes.
+    app.add_api_route("/api/v1/broken", broken)
+    app.add_api_route("/console/broken", broken)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        for path in ("/api/v1/broken", "/console/broken"):
+            r = c.get(path, headers=auth(city, "operator"))
+            assert r.status_code == 500
+            assert secret not in r.text and "Traceback" not in r.text
+            assert "RuntimeError" not in r.text and ".py" not in r.text
