@@ -6,6 +6,7 @@ Through the real app on SQLite and PostgreSQL with the shipped settings."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, time
 
 import pytest
 from fastapi import FastAPI
@@ -14,9 +15,16 @@ from sqlalchemy import select
 
 from config import Settings
 from hotline.app import create_app
+from outbound.models import Kind
+from outbound.sms import WebhookSms
+from outbound.worker import OutboundWorker
 from tests.console.conftest import log_in
+from tests.outbound.support import Clock, ScriptedDialer, drive
 from tests.support.city import City
+from tests.support.nodes import SmsGateway
 from tests.ticketing.test_attachments import png, signed_ticket, upload
+from ticketing import service
+from ticketing.context import Domain
 from ticketing.models import SupervisionCase
 
 WATER = "朝阳区望京西园三区5号楼停水了，一直没来水"
@@ -126,6 +134,62 @@ def test_supervision_pages_link_only_the_readers_tickets(
             assert n not in page.text, (path, n)
     city_wide = log_in(app, city, "supervisor").get(f"/console/supervision/{case_id}").text
     assert all(f'href="/console/tickets/{n}"' in city_wide for n in numbers)
+
+
+# --- a confidential caller's number stays out of the handler's audit trail -------------
+
+
+@pytest.fixture
+def gateway() -> Iterator[SmsGateway]:
+    g = SmsGateway()
+    yield g
+    g.close()
+
+
+def test_confidential_callers_number_is_not_in_the_handlers_trail(
+        app: FastAPI, client: TestClient, city: City, sessions, domain: Domain,
+        gateway: SmsGateway) -> None:
+    # Mid-morning, outside the shipped quiet hours, so the 受理 SMS goes out at once.
+    clock = Clock(domain)
+    clock.at = datetime.combine(clock.at.astimezone(domain.tz).date(), time(10), domain.tz)
+    operator = city.actor("operator")
+    with sessions() as s:
+        t = service.create_ticket(session=s, domain=domain, actor=operator, channel="api",
+                                  caller_phone="13811112222", demand=WATER, confidential=True)
+        service.accept(session=s, domain=domain, ticket=t, actor=operator)
+        s.commit()
+        number = t.number
+    # The real worker texts the caller (受理短信) through a loopback SMS gateway, and audits
+    # the attempt on the ticket with the number it went to, masked.
+    worker = OutboundWorker(sessions=sessions, domain=domain, dialer=ScriptedDialer(),
+                            sms=WebhookSms(gateway.url), name="test-worker")
+    try:
+        drive(worker, lambda: bool(gateway.to("+8613811112222")), clock=clock)
+    finally:
+        worker.shutdown()
+    masked = "138****2222"
+
+    def trail(user: str) -> list[dict]:
+        r = client.get(f"/api/v1/tickets/{number}/events", headers=auth(city, user))
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def texted(events: list[dict]) -> list[dict]:
+        return [e for e in events if (e["data"] or {}).get("kind") == Kind.CITIZEN_SMS.value]
+
+    # The operator calls citizens back: the trail says where the SMS went.
+    assert [e["data"]["to"] for e in texted(trail("operator"))] == [masked]
+    # The handler sees that the caller was texted, never to which number: not in the trail,
+    # not in the ticket, not on the console's ticket page.
+    mine = trail("water-handler")
+    assert texted(mine) and all("to" not in e["data"] for e in texted(mine))
+    shown = client.get(f"/api/v1/tickets/{number}", headers=auth(city, "water-handler"))
+    assert shown.json()["caller_phone"] is None and masked not in shown.text
+    assert masked not in str(mine)
+    page = log_in(app, city, "water-handler").get(f"/console/tickets/{number}")
+    assert page.status_code == 200 and "受理" in page.text and masked not in page.text
+    # Hiding it changed nothing stored.
+    assert [e["data"]["to"] for e in texted(trail("operator"))] == [masked]
 
 
 # --- downloaded attachments run nothing in our origin ------------------------------------
