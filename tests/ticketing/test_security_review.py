@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from config import Settings
 from hotline.app import create_app
+from hotline.console import dashboard, intake, kb, supervision, views
 from outbound.models import Kind
 from outbound.sms import WebhookSms
 from outbound.worker import OutboundWorker
@@ -25,7 +26,7 @@ from tests.support.nodes import SmsGateway
 from tests.ticketing.test_attachments import png, signed_ticket, upload
 from ticketing import service
 from ticketing.context import Domain
-from ticketing.models import SupervisionCase
+from ticketing.models import SupervisionCase, Ticket, TicketEvent
 
 WATER = "朝阳区望京西园三区5号楼停水了，一直没来水"
 HEATING = "朝阳区安贞里{n}号楼暖气不热，家里才十几度"
@@ -228,3 +229,79 @@ def test_an_unexpected_error_shows_no_trace(app: FastAPI, city: City) -> None:
             assert r.status_code == 500
             assert secret not in r.text and "Traceback" not in r.text
             assert "RuntimeError" not in r.text and ".py" not in r.text
+
+
+# --- every console form needs the session's CSRF token -------------------------------------
+
+
+def _console_posts() -> list[str]:
+    """Every POST route of the console, with its path parameters filled in below."""
+    paths = []
+    for module in (views, intake, dashboard, kb, supervision):
+        paths += ["/console" + r.path for r in module.router.routes
+                  if "POST" in getattr(r, "methods", ())]
+    return sorted(set(paths))
+
+
+def _trail(sessions, number: str) -> list[tuple[str, str]]:
+    with sessions() as s:
+        tid = s.scalars(select(Ticket.id).where(Ticket.number == number)).one()
+        return [(e.action, e.to_status or "") for e in s.scalars(
+            select(TicketEvent).where(TicketEvent.ticket_id == tid).order_by(TicketEvent.id))]
+
+
+def test_every_console_post_refuses_a_forged_form(
+        app: FastAPI, client: TestClient, city: City, sessions) -> None:
+    number = create(client, city, WATER, "13811112222", category="water")["number"]
+    before = _trail(sessions, number)
+    fill = {"{number}": number, "{action}": "sign", "{case_id}": "1", "{entry_id}": "KB-1"}
+    paths = _console_posts()
+    assert {"/console/login", "/console/logout", "/console/tickets/{number}/{action}",
+            "/console/tickets/{number}/merge", "/console/intake"} <= set(paths)
+    for user in ("admin", "water-handler"):
+        browser = log_in(app, city, user)
+        for path in paths:
+            for path_param, value in fill.items():
+                path = path.replace(path_param, value)
+            assert "{" not in path, path
+            for form in ({}, {"csrf": "forged"}, {"csrf": ""}):
+                # Multipart, with a file: the KB import needs one to reach its check.
+                r = browser.post(path, data={"reason": "伪造", "text": "伪造", **form},
+                                 files={"file": ("kb.tsv", b"id\ttitle\n", "text/plain")})
+                # Refused for the token, not for the role or the state.
+                assert r.status_code == 403, (user, path, form, r.status_code)
+                assert "安全校验失败" in r.text, (user, path, form)
+        # Still logged in (a forged logout ends nothing), and nothing happened.
+        assert browser.get("/console/queue").status_code == 200
+    assert _trail(sessions, number) == before
+
+
+# --- no body sets what the service decides (mass assignment) --------------------------------
+
+
+@pytest.mark.parametrize("path, body", [
+    ("reply", {"text": "已修复", "outcome": "resolved", "status": "closed"}),
+    ("reply", {"text": "已修复", "outcome": "resolved", "unit_id": 1}),
+    ("respondent", {"respondent": "某公司", "confidential": False}),
+    ("request_exclusion", {"reason": "重复诉求", "text": "重复", "points": 0}),
+    ("sign", None),
+])
+def test_a_handler_cannot_set_fields_the_service_decides(
+        client: TestClient, city: City, sessions, path: str, body: dict | None) -> None:
+    ticket = create(client, city, WATER, "13811112222", category="water",
+                    confidential=True)
+    number = ticket["number"]
+    before = _trail(sessions, number)
+    handler = auth(city, "water-handler")
+    if body is None:  # no PATCH/PUT of a ticket at all
+        for method in ("PATCH", "PUT"):
+            r = client.request(method, f"/api/v1/tickets/{number}", headers=handler,
+                               json={"status": "closed", "unit": "hd", "confidential": False})
+            assert r.status_code == 405, (method, r.status_code)
+    else:
+        r = client.post(f"/api/v1/tickets/{number}/{path}", headers=handler, json=body)
+        assert r.status_code == 422 and r.json()["error"] == "invalid_input", r.text
+    shown = client.get(f"/api/v1/tickets/{number}", headers=auth(city, "operator")).json()
+    assert (shown["status"], shown["unit"], shown["confidential"]) == (
+        ticket["status"], ticket["unit"], True)
+    assert _trail(sessions, number) == before
