@@ -305,3 +305,40 @@ def test_a_handler_cannot_set_fields_the_service_decides(
     assert (shown["status"], shown["unit"], shown["confidential"]) == (
         ticket["status"], ticket["unit"], True)
     assert _trail(sessions, number) == before
+
+
+# --- 并单/拆单 stay within the scope of whoever merges ----------------------------------------
+
+
+def test_a_supervisor_cannot_merge_or_split_tickets_outside_their_units(
+        client: TestClient, city: City, sessions) -> None:
+    op, cy = auth(city, "operator"), auth(city, "cy-supervisor")
+    water = [create(client, city, WATER, f"1381111000{n}", category="water")["number"]
+             for n in range(3)]  # held by bj-water, outside 朝阳区
+    mine = create(client, city, WATER, "13811110009", category="water")["number"]
+    r = client.post(f"/api/v1/tickets/{mine}/reassign", headers=op,
+                    json={"unit_id": city.unit_id("cy"), "reason": "属地办理"})
+    assert r.status_code == 200 and r.json()["unit"] == "cy"
+    before = {n: _trail(sessions, n) for n in [*water, mine]}
+
+    # Their own ticket as primary, another unit's as the one merged: as if absent.
+    r = client.post(f"/api/v1/tickets/{mine}/merge", headers=cy, json={"others": [water[0]]})
+    assert r.status_code == 404
+    # Another unit's ticket as primary (by number or by id).
+    for ref in (water[0], str(client.get(f"/api/v1/tickets/{water[0]}",
+                                          headers=op).json()["id"])):
+        r = client.post(f"/api/v1/tickets/{ref}/merge", headers=cy, json={"others": [mine]})
+        assert r.status_code == 404
+    assert {n: _trail(sessions, n) for n in [*water, mine]} == before
+
+    # The operator merges the water tickets; 朝阳区's supervisor can neither split the group
+    # nor read it.
+    r = client.post(f"/api/v1/tickets/{water[0]}/merge", headers=op,
+                    json={"others": water[1:], "reason": "同一楼栋停水"})
+    assert r.status_code == 200, r.text
+    r = client.post(f"/api/v1/tickets/{water[1]}/unmerge", headers=cy, json={"reason": "误并"})
+    assert r.status_code == 404
+    assert client.get(f"/api/v1/tickets/{water[1]}/group", headers=cy).status_code == 404
+    # The group is as the operator left it.
+    assert client.get(f"/api/v1/tickets/{water[1]}",
+                      headers=op).json()["status"] == "merged"
