@@ -181,9 +181,10 @@ def upload_attachment(ref: str, request: Request, token: Token, domain: DomainDe
                       file: Annotated[UploadFile, File(description="JPEG, PNG or PDF")]):
     """A photo or document for the reply being written (the handler of a signed ticket);
     the next /reply takes every file uploaded since the last one. Audited."""
-    data = attachments.read_upload(file.file, domain.settings.attachments.max_bytes)
     with unit_of_work(request, token) as (session, actor):
         ticket = service.get_ticket(session=session, actor=actor, ref=ref)
+        # Read only for a user who may see the ticket: a made-up token costs no memory.
+        data = attachments.read_upload(file.file, domain.settings.attachments.max_bytes)
         try:
             att = attachments.add(session=session, domain=domain, ticket=ticket, actor=actor,
                                   data=data, filename=file.filename)

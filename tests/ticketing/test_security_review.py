@@ -342,3 +342,62 @@ def test_a_supervisor_cannot_merge_or_split_tickets_outside_their_units(
     # The group is as the operator left it.
     assert client.get(f"/api/v1/tickets/{water[1]}",
                       headers=op).json()["status"] == "merged"
+
+
+# --- an upload is not held in memory before its token is checked ---------------------------
+
+
+def _through_body_limit(chunks: list[bytes], *, declared: bool) -> tuple[int, list[int]]:
+    """Send an upload's body through hotline.app.BodyLimit (the shipped limits) in
+    ``chunks``; returns the answer's status and the sizes of the body messages the app
+    behind it received."""
+    import asyncio
+
+    from hotline.app import BodyLimit
+
+    shipped = Settings()
+    seen: list[int] = []
+
+    async def app_behind(scope, receive, send) -> None:  # reads the body as an app does
+        while True:
+            message = await receive()
+            seen.append(len(message.get("body", b"")))
+            if not message.get("more_body", False):
+                break
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    messages = [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}
+                for i, c in enumerate(chunks)]
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return messages.pop(0)
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    length = sum(map(len, chunks))
+    headers = [(b"content-length", str(length).encode())] if declared else []
+    scope = {"type": "http", "method": "POST", "headers": headers,
+             "path": "/api/v1/tickets/2612030001/attachments"}
+    limit = BodyLimit(app_behind, max_bytes=shipped.max_body_bytes,
+                      upload_bytes=shipped.attachments.max_bytes)
+    asyncio.run(limit(scope, receive, send))
+    return sent[0]["status"], seen
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+def test_an_upload_reaches_the_app_as_it_arrives_never_copied_whole(declared: bool) -> None:
+    chunk = 2**16
+    shipped = Settings()
+    n = shipped.attachments.max_bytes // chunk  # a file at the shipped limit, in 64 KB parts
+    status, seen = _through_body_limit([b"\0" * chunk] * n, declared=declared)
+    # The app (the multipart parser, which puts a file part in a temporary file) gets the
+    # parts one by one: no message holding the whole body, so no second copy of it.
+    assert status == 204 and seen == [chunk] * n
+    # Over the limit is still refused before the app reads anything.
+    over = shipped.max_body_bytes + shipped.attachments.max_bytes + 1
+    status, seen = _through_body_limit([b"\0" * chunk] * (over // chunk + 1),
+                                       declared=declared)
+    assert status == 413 and seen == []
