@@ -401,3 +401,74 @@ def test_an_upload_reaches_the_app_as_it_arrives_never_copied_whole(declared: bo
     status, seen = _through_body_limit([b"\0" * chunk] * (over // chunk + 1),
                                        declared=declared)
     assert status == 413 and seen == []
+
+
+# --- every Twilio webhook and the SMS gateway's check their signature -----------------------
+
+
+def _webhooks() -> list[str]:
+    """Every route Twilio or the SMS gateway posts to (the routers' own lists, so a new
+    webhook is swept too)."""
+    from ivr.twilio import views as inbound
+    from outbound import views as outbound
+
+    paths = [inbound.router.prefix + r.path.removeprefix(inbound.router.prefix)
+             for r in inbound.router.routes if "POST" in getattr(r, "methods", ())]
+    paths += [r.path for r in outbound.router.routes if "POST" in getattr(r, "methods", ())
+              and ("/twilio/" in r.path or "/sms/" in r.path)]
+    return sorted(set(paths))
+
+
+def _forged_posts(client: TestClient, token: str) -> list[tuple[str, str, int]]:
+    import hashlib
+    import hmac
+
+    from twilio.request_validator import RequestValidator
+
+    form = {"CallSid": "CA" + "0" * 32, "From": "+8613811112222", "CallStatus": "completed",
+            "Digits": "1", "RecordingSid": "RE" + "0" * 32, "MessageSid": "SM" + "0" * 32,
+            "RecordingUrl": "https://api.twilio.com/x", "RecordingStatus": "completed",
+            "Body": "11"}
+    body = b'{"id": "m1", "from": "13811112222", "text": "11"}'
+    answers = []
+    for path in _webhooks():
+        url = f"{path}?attempt=1"
+        if path.endswith("/sms/inbound"):
+            tries = {"no signature": {},
+                     "empty-key HMAC": {"X-Hotline-Signature": hmac.new(
+                         b"", body, hashlib.sha256).hexdigest()},
+                     "wrong signature": {"X-Hotline-Signature": "0" * 64}}
+            for why, headers in tries.items():
+                r = client.post(url, content=body, headers={
+                    **headers, "Content-Type": "application/json"})
+                answers.append((path, why, r.status_code))
+            continue
+        signed = RequestValidator(token).compute_signature(
+            "https://hotline.example" + url, {**form, "CallSid": "CA" + "1" * 32})
+        tries = {"no signature": None, "wrong signature": "bm90IGl0",
+                 "empty-key signature": RequestValidator("").compute_signature(
+                     "http://127.0.0.1:8000" + url, form),
+                 "another form's signature": signed}
+        for why, signature in tries.items():
+            headers = {"X-Twilio-Signature": signature} if signature else {}
+            r = client.post(url, data=form, headers=headers)
+            answers.append((path, why, r.status_code))
+    return answers
+
+
+def test_every_webhook_refuses_a_forged_request_with_the_shipped_settings(
+        client: TestClient) -> None:
+    assert {"/twilio/status", "/twilio/recording-status", "/api/v1/outbound/twilio/status",
+            "/api/v1/outbound/twilio/sms", "/api/v1/outbound/sms/inbound"} <= set(_webhooks())
+    refused = _forged_posts(client, token="")
+    assert refused and all(status == 403 for _, _, status in refused), refused
+
+
+def test_every_twilio_webhook_refuses_a_bad_signature_when_configured(
+        settings: Settings, city: City) -> None:
+    token = "0123456789abcdef0123456789abcdef"
+    configured = settings.model_copy(update={"twilio": settings.twilio.model_copy(update={
+        "auth_token": token, "public_base_url": "https://hotline.example"})})
+    with TestClient(create_app(configured)) as c:
+        refused = _forged_posts(c, token=token)
+    assert refused and all(status == 403 for _, _, status in refused), refused
