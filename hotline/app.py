@@ -64,24 +64,29 @@ class BodyLimit:
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await _too_large(limit)(scope, receive, send)
             return
+        if declared is not None:
+            # The server delivers no more than the declared length: the app reads it as it
+            # comes (a file part goes to a temporary file), and anyone can send one, with
+            # any token, so it is not held here in memory as well.
+            await self.app(scope, receive, send)
+            return
         # A chunked body has no length to check, so it is read here, at most max_bytes of
         # it, before the app sees it: an error raised from inside the app's own read would
         # come out as the app's 400 ("error parsing the body"), not as 413.
-        chunks: list[bytes] = []
+        pending: list[Message] = []
         seen = 0
-        message = await receive()
-        while message["type"] == "http.request":
-            chunks.append(message.get("body", b""))
-            seen += len(chunks[-1])
+        while True:
+            message = await receive()
+            pending.append(message)
+            if message["type"] != "http.request":
+                break  # the client's disconnect, handed on as read
+            seen += len(message.get("body", b""))
             if seen > limit:
                 await _too_large(limit)(scope, receive, send)
                 return
             if not message.get("more_body", False):
-                message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
                 break
-            message = await receive()
-        # The whole body as one message, or the client's disconnect, handed on as read.
-        pending: list[Message] = [message]
+        pending.reverse()  # handed on one by one, as they came: no second copy
 
         async def replay() -> Message:
             return pending.pop() if pending else await receive()

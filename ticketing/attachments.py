@@ -109,6 +109,9 @@ def download_headers(att: ReplyAttachment) -> dict[str, str]:
     return {
         "Cache-Control": "private, no-store",
         "X-Content-Type-Options": "nosniff",
+        # Opened on its own (an image shown inline), a file is a document of our origin:
+        # sandboxed with nothing allowed, a crafted file can run nothing with the session.
+        "Content-Security-Policy": "default-src 'none'; img-src 'self'; sandbox",
         "Content-Disposition":
             f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(att.filename)}",
     }

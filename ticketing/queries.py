@@ -125,15 +125,36 @@ def may_see_link(actor: Actor, ticket: Ticket) -> bool:
     return original is None or may_see_caller(actor, original)
 
 
+# Where an audit event notes a number it called or texted (outbound.worker: the caller's for
+# the survey and the citizen SMS, masked, but 7 of 11 digits).
+CONTACT_KEYS = frozenset({"to"})
+
+
+def _without_contact(event: TicketEvent) -> TicketEvent:
+    """A copy of ``event`` without the numbers it reached, never added to the session (the
+    trail is insert-only: the stored row must not change)."""
+    data = event.data
+    if not isinstance(data, dict) or not CONTACT_KEYS & data.keys():
+        return event
+    return TicketEvent(
+        id=event.id, ticket_id=event.ticket_id, at=event.at, actor_id=event.actor_id,
+        actor_name=event.actor_name, role=event.role, action=event.action,
+        from_status=event.from_status, to_status=event.to_status, note=event.note,
+        data={k: v for k, v in data.items() if k not in CONTACT_KEYS})
+
+
 def visible_events(*, session: Session, actor: Actor, ticket: Ticket) -> list[TicketEvent]:
     """The audit trail as ``actor`` may read it: the duplicate-link event goes with the
-    link it records."""
-    events = session.scalars(
+    link it records, and where the caller is hidden (保密) no event shows the number a
+    call or SMS went to."""
+    events = list(session.scalars(
         select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)
-    )
-    if may_see_link(actor, ticket):
-        return list(events)
-    return [e for e in events if e.action != LINK_EVENT]
+    ))
+    if not may_see_link(actor, ticket):
+        events = [e for e in events if e.action != LINK_EVENT]
+    if not may_see_caller(actor, ticket):
+        events = [_without_contact(e) for e in events]
+    return events
 
 
 # --- search and overdue ------------------------------------------------------------------

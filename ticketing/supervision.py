@@ -157,11 +157,14 @@ def cases(*, session: Session, actor: Actor, since: datetime | None = None,
                                               SupervisionCase.id.desc()).limit(limit)))
 
 
-def case_tickets(*, session: Session, case_id: int) -> list[str]:
-    """Ticket numbers of a record, oldest first."""
-    return list(session.scalars(
-        select(Ticket.number).join(SupervisionLink, SupervisionLink.ticket_id == Ticket.id)
-        .where(SupervisionLink.case_id == case_id).order_by(Ticket.received_at, Ticket.id)))
+def case_tickets(*, session: Session, case_id: int, actor: Actor | None = None) -> list[str]:
+    """Ticket numbers of a record, oldest first; with ``actor``, only those they may open
+    (a record spans units: a supervisor sees it for one ticket of theirs, not the rest)."""
+    stmt = (select(Ticket.number).join(SupervisionLink, SupervisionLink.ticket_id == Ticket.id)
+            .where(SupervisionLink.case_id == case_id))
+    if actor is not None:
+        stmt = stmt.where(scope_filter(actor))
+    return list(session.scalars(stmt.order_by(Ticket.received_at, Ticket.id)))
 
 
 def linked_tickets(*, session: Session, case_id: int, actor: Actor) -> list[Ticket]:

@@ -194,9 +194,10 @@ def upload_attachment(ref: str, request: Request, token: Token, domain: DomainDe
                       file: Annotated[UploadFile, File(description="JPEG, PNG or PDF")]):
     """A photo or document for the reply being written (the handler of a signed ticket);
     the next /reply takes every file uploaded since the last one. Audited."""
-    data = attachments.read_upload(file.file, domain.settings.attachments.max_bytes)
     with unit_of_work(request, token) as (session, actor):
         ticket = service.get_ticket(session=session, actor=actor, ref=ref)
+        # Read only for a user who may see the ticket: a made-up token costs no memory.
+        data = attachments.read_upload(file.file, domain.settings.attachments.max_bytes)
         try:
             att = attachments.add(session=session, domain=domain, ticket=ticket, actor=actor,
                                   data=data, filename=file.filename)
@@ -385,12 +386,14 @@ def survey(ref: str, body: SurveyBody, request: Request, token: Token, domain: D
 
 @router.get("/queue/manual", response_model=list[TicketOut])
 def manual_queue(request: Request, token: Token):
-    """Accepted or returned tickets no rule could dispatch, escalated first, oldest first."""
+    """Accepted or returned tickets no rule could dispatch, escalated first, oldest first;
+    only those the reader may open (a supervisor's scope holds no unit-less ticket)."""
     with unit_of_work(request, token) as (session, actor):
         require(actor, Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)
         rows = session.scalars(
             select(Ticket)
-            .where(Ticket.status.in_(values(AWAITING_DISPATCH_STATUSES)))
+            .where(Ticket.status.in_(values(AWAITING_DISPATCH_STATUSES)),
+                   queries.scope_filter(actor))
             .order_by(Ticket.escalated.desc(), Ticket.received_at)
         ).all()
         return [TicketOut.of(t, actor, masked=True) for t in rows]
@@ -479,10 +482,10 @@ def rankings(request: Request, token: Token, domain: DomainDep,
                                  utility_window=domain.utility_window).as_dict()
 
 
-def _case_out(session: Session, case: SupervisionCase) -> dict[str, object]:
+def _case_out(session: Session, case: SupervisionCase, actor: Actor) -> dict[str, object]:
     return {"id": case.id, "category": case.category, "district": case.district,
             "street": case.street, "community": case.community, "status": case.status,
-            "tickets": supervision.case_tickets(session=session, case_id=case.id),
+            "tickets": supervision.case_tickets(session=session, case_id=case.id, actor=actor),
             "opened_at": case.opened_at, "last_ticket_at": case.last_ticket_at,
             "closed_at": case.closed_at, "closed_by": case.closed_by,
             "close_note": case.close_note}
@@ -498,7 +501,7 @@ def supervision_cases(request: Request, token: Token, domain: DomainDep,
         require(actor, *FIGURE_ROLES)
         found = supervision.cases(session=session, actor=actor, open_only=open_only,
                                   since=local_aware(since, domain.tz, field="query.since"))
-        return [_case_out(session, c) for c in found]
+        return [_case_out(session, c, actor) for c in found]
 
 
 @router.post("/supervision/{case_id}/close")
@@ -513,7 +516,7 @@ def close_supervision(case_id: int, body: Reason, request: Request, token: Token
             raise HTTPException(404, f"supervision record {case_id} not found")
         case = supervision.close_case(session=session, domain=domain, case=found[0],
                                       actor=actor, note=body.reason)
-        out = _case_out(session, case)
+        out = _case_out(session, case, actor)
         session.commit()
         return out
 

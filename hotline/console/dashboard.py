@@ -135,7 +135,8 @@ def _analytics(w: Work, since: datetime) -> dict[str, object]:
     month = now.astimezone(w.domain.tz).strftime("%Y-%m")
     open_cases = supervision.cases(session=w.session, actor=w.actor, open_only=True, limit=20)
     return {
-        "cases": [(c, supervision.case_tickets(session=w.session, case_id=c.id))
+        "cases": [(c, supervision.case_tickets(session=w.session, case_id=c.id,
+                                               actor=w.actor))
                   for c in open_cases],
         "hot_places": {level: analytics.place_hot_spots(
             session=w.session, actor=w.actor, level=level, since=since, by_category=False,

@@ -39,7 +39,8 @@ def _case_page(request: Request, w: Work, case_id: int, *, status: int = 200,
                  if queries.is_open(t.status) and t.merged_into_id is None]
     return render(request, "supervision.html", {
         "case": case,
-        "numbers": supervision.case_tickets(session=w.session, case_id=case.id),
+        "numbers": supervision.case_tickets(session=w.session, case_id=case.id,
+                                              actor=w.actor),
         "place": supervision.place_text(case),
         "may_close": case.status == supervision.OPEN
         and w.actor.role in supervision.CLOSE_ROLES,
