@@ -26,7 +26,6 @@ from outbound.models import OutboundAttempt, Outcome, SurveyReview
 from outbound.worker import conversation_for
 from telephony.twilio import signature
 from ticketing import queries
-from ticketing.actors import mask_phone
 from ticketing.context import Domain
 from ticketing.db import transaction
 from ticketing.deps import Token, require, unit_of_work
@@ -317,6 +316,7 @@ def resolve_review(review_id: Annotated[int, Path(ge=1, le=MAX_ID)], body: Resol
         session.commit()
         return {"id": review.id, "ticket": ticket.number, "closure_round": review.closure_round,
                 "reason": review.reason, "keys": review.keys,
-                "caller_phone": mask_phone(ticket.caller_phone), "unit_id": ticket.unit_id,
+                "caller_phone": queries.caller_phone_for(actor, ticket, masked=True),
+                "unit_id": ticket.unit_id,
                 "created_at": review.created_at, "resolved_at": review.resolved_at,
                 "note": review.note}

@@ -151,11 +151,14 @@ TRANSITIONS: dict[Action, Transition] = {
             _SUPERVISING,
             needs_reason=True,
         ),
+        # The citizen's answer comes from the survey call or SMS (SYSTEM), or is keyed in
+        # by the centre's staff from a callback. Never a supervisor: supervisors oversee
+        # the units ranked on these answers and could raise their own 满意度.
         Transition(
             Action.SURVEY,
             frozenset({Status.CLOSED}),
             Status.SURVEYED,
-            frozenset({Role.SYSTEM, Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN}),
+            frozenset({Role.SYSTEM, Role.OPERATOR, Role.ADMIN}),
         ),
         Transition(
             Action.ARCHIVE,

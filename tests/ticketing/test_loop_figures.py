@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
@@ -16,7 +17,7 @@ from tests.support.city import City
 from ticketing import service
 from ticketing.actors import Actor
 from ticketing.context import Domain
-from ticketing.models import Ticket, utcnow
+from ticketing.models import SurveyResult, Ticket, utcnow
 from ticketing.reports import figures
 
 
@@ -110,3 +111,40 @@ def test_a_handler_cannot_move_the_figures_through_any_ticket_endpoint(
     assert after == before
     with sessions() as s:
         assert s.get_one(Ticket, t.id).status == "replied"
+
+
+def test_only_the_centre_keys_in_a_survey_answer(
+    settings: Settings, sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """满意度 ranks the units a supervisor oversees, so no supervisor may record the
+    citizen's answer; the centre's operator (a callback taken by hand) may, once."""
+    op, handler = city.actor("operator"), city.actor("cy-housing-handler")
+    unit, handler_id = city.unit_id("cy-housing"), city.user_id("cy-housing-handler")
+    with sessions() as s:
+        t = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
+                                  caller_phone="13811113333", category="housing",
+                                  demand="朝阳区望京西园三区的保障房分配迟迟没有结果")
+        service.accept(session=s, domain=domain, ticket=t, actor=op)
+        if t.unit_id != unit:
+            service.reassign(session=s, domain=domain, ticket=t, actor=op, unit_id=unit,
+                             handler_id=handler_id)
+        service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已修复",
+                      outcome="resolved")
+        service.close(session=s, domain=domain, ticket=t, actor=op)
+        s.commit()
+        number = t.number
+    body = {"resolved": True, "satisfied": True, "keys": "11"}
+    with TestClient(create_app(settings)) as client:
+        for who in ("supervisor", "cy-supervisor"):
+            r = client.post(f"/api/v1/tickets/{number}/survey", json=body,
+                            headers={"Authorization": f"Bearer {city.tokens[who]}"})
+            assert r.status_code == 403, (who, r.status_code)
+        with sessions() as s:
+            assert s.scalars(select(SurveyResult).where(SurveyResult.ticket_id == t.id)).all() == []
+            assert [e.action for e in s.get_one(Ticket, t.id).events].count("survey") == 0
+        o = {"Authorization": f"Bearer {city.tokens['operator']}"}
+        assert client.post(f"/api/v1/tickets/{number}/survey", json=body,
+                           headers=o).status_code == 200
+        again = client.post(f"/api/v1/tickets/{number}/survey", json=body, headers=o)
+        assert again.status_code == 422 and "already surveyed" in again.text
