@@ -212,7 +212,7 @@ def unmerge(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor,
         ticket.handler_id = None
     if back == Status.DISPATCHED and (
             new_unit or not still_counted(ticket.sign_due_at, ticket.merged_at)):
-        open_sign_window(session=session, domain=domain, ticket=ticket, actor=actor, now=now)
+        open_sign_window(session=session, domain=domain, ticket=ticket, now=now)
         # Audited, and a new dispatch round for the sign reminders (outbound.rounds): the
         # old round's were stopped by the merge and spoke of the old window.
         record_event(session=session, ticket=ticket, actor=actor, action=SIGN_WINDOW_EVENT,

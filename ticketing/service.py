@@ -561,7 +561,7 @@ def dispatch(
     ticket.handler_id = handler.id if handler else None
     ticket.handler = handler  # already loaded: the answer need not load it again
     ticket.dispatched_at = now
-    open_sign_window(session=session, domain=domain, ticket=ticket, actor=actor, now=now)
+    open_sign_window(session=session, domain=domain, ticket=ticket, now=now)
     ticket.signed_at = None
     from ticketing import merging  # builds on this module
 
@@ -574,7 +574,7 @@ def dispatch(
 SIGN_WINDOW_HELD_EVENT = "dispatch_sms_postponed"
 
 
-def open_sign_window(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor,
+def open_sign_window(*, session: Session, domain: Domain, ticket: Ticket,
                      now: datetime) -> None:
     """A new 签收 window for the handler. It opens when the dispatch SMS reaches them: now,
     or for a ticket held by staff quiet hours (quiet.staff_quiet_until, the rule that holds
@@ -588,7 +588,8 @@ def open_sign_window(*, session: Session, domain: Domain, ticket: Ticket, actor:
     o = domain.settings.outbound
     at = held.astimezone(domain.tz).strftime("%m月%d日%H:%M")
     due = ticket.sign_due_at.astimezone(domain.tz).strftime("%m月%d日%H:%M")
-    record_event(session=session, ticket=ticket, actor=actor, action=SIGN_WINDOW_HELD_EVENT,
+    record_event(session=session, ticket=ticket, actor=Actor.system("quiet_hours"),
+                 action=SIGN_WINDOW_HELD_EVENT,
                  note=(f"夜间免打扰（{o.staff_quiet_start}–{o.staff_quiet_end}）：派单短信"
                        f"顺延至{at}，签收时限随之顺延至{due}"),
                  data={"until": held.isoformat(), "sign_due_at": ticket.sign_due_at.isoformat()},
@@ -806,7 +807,7 @@ def reject_redo(
     )
     ticket.redo_count += 1
     ticket.dispatched_at = now
-    open_sign_window(session=session, domain=domain, ticket=ticket, actor=actor, now=now)
+    open_sign_window(session=session, domain=domain, ticket=ticket, now=now)
     ticket.signed_at = None
     ticket.replied_at = None
     ticket.closed_at = None

@@ -32,7 +32,7 @@ from tests.outbound.test_escalation import (
     run,
 )
 from tests.support.city import City
-from ticketing import service
+from ticketing import merging, service
 from ticketing.context import Domain
 from ticketing.models import Ticket
 from ticketing.phones import normalise
@@ -306,3 +306,45 @@ def test_redo_at_night_opens_its_sign_window_in_the_morning(
         assert t.sign_due_at == _local(domain, 2026, 3, 11, 8) + _window(domain)
     assert [e.action for e in events(sessions, number)][-2:] == [
         "reject", "dispatch_sms_postponed"]
+
+
+def test_split_at_night_opens_its_new_sign_window_in_the_morning(
+    settings: Settings, sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    clock = Clock(domain)
+    clock.at = _local(domain, 2026, 3, 10, 21, 50)
+    first = _dispatched_ticket(sessions, domain, city)
+    second = _dispatched_ticket(sessions, domain, city)
+    operator, supervisor = city.actor("operator"), city.actor("supervisor")
+    first_id, second_id = ticket(sessions, first).id, ticket(sessions, second).id
+    with sessions() as s:  # SQLite has one writer: ids looked up before this session
+        primary, other = s.get_one(Ticket, first_id), s.get_one(Ticket, second_id)
+        merging.merge(session=s, domain=domain, primary=primary, others=[other],
+                      actor=operator)  # inside its sign window: a new one at the split
+        s.commit()
+    clock.at = _local(domain, 2026, 3, 10, 23)
+    with sessions() as s:
+        other = s.get_one(Ticket, second_id)
+        merging.unmerge(session=s, domain=domain, ticket=other, actor=supervisor,
+                        reason="不是同一问题")
+        s.commit()
+        assert other.status == "dispatched"
+        assert other.sign_due_at == _local(domain, 2026, 3, 11, 8) + _window(domain)
+    assert [e.action for e in events(sessions, second)][-2:] == [
+        "dispatch_sms_postponed", "unmerge_sign_window"]
+    worker, dialer, sms = _worker(sessions, domain)
+    run(worker, clock, _local(domain, 2026, 3, 10, 23, 10))
+    # The primary's window opened by day (21:50): its SMS and call go. The split one's SMS
+    # waits for the morning, and its reminder call for the window that opens then.
+    assert [second in text for _, text in _staff_sms(sms)] == [False]
+    assert dialer.calls == [(CY_HANDLER, "1")]
+    assert ticket(sessions, first).status == "signed"
+    run(worker, clock, _local(domain, 2026, 3, 11, 7, 59))
+    assert len(_staff_sms(sms)) == 1 and len(dialer.calls) == 1
+    run(worker, clock, _local(domain, 2026, 3, 11, 8))
+    assert [second in text for _, text in _staff_sms(sms)] == [False, True]
+    assert len(dialer.calls) == 1
+    lead = timedelta(seconds=settings.outbound.sign_call_lead_seconds)
+    run(worker, clock, _local(domain, 2026, 3, 11, 8) + _window(domain) - lead)
+    assert dialer.calls[1:] == [(CY_HANDLER, "1")]
+    assert ticket(sessions, second).status == "signed"
