@@ -199,7 +199,9 @@ def _lock_hash(conn: Connection | Session, sha256: str) -> None:
 def _write_on_commit(session: Session) -> None:
     for path, (sha256, data) in session.info.pop(_TO_WRITE, {}).items():
         _lock_hash(session, sha256)
-        if path.is_file():
+        # A row rolled back to a savepoint since: its file is wanted no more.
+        if path.is_file() or not session.scalar(
+                select(exists().where(ReplyAttachment.sha256 == sha256))):
             continue
         _write_once(path, data)
         session.info.setdefault(_WRITTEN, {})[path] = sha256

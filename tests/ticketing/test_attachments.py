@@ -458,3 +458,23 @@ def test_discard_unreferenced_never_touches_a_referenced_file(
     stray.write_bytes(b"left by a crash")
     assert attachments.discard_unreferenced(engine, stray, stray.name)
     assert not stray.exists() and path.read_bytes() == photo
+
+
+def test_a_file_rolled_back_to_a_savepoint_is_not_stored(
+    settings: Settings, city: City, sessions, domain: Domain
+) -> None:
+    op, handler = city.actor("operator"), city.actor("water-handler")
+    with sessions() as s:
+        t = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
+                                  caller_phone="13811112222", demand=WATER, category="water")
+        service.accept(session=s, domain=domain, ticket=t, actor=op)
+        service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        savepoint = s.begin_nested()
+        attachments.add(session=s, domain=domain, ticket=t, actor=handler,
+                        data=png(rgb=(8, 8, 8)), filename="撤回.png")
+        savepoint.rollback()
+        kept = attachments.add(session=s, domain=domain, ticket=t, actor=handler,
+                               data=pdf("kept"), filename="保留.pdf")
+        s.commit()
+        assert stored_files(settings) == [
+            attachments.store_dir(settings) / kept.sha256[:2] / kept.sha256]
