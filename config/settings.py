@@ -263,7 +263,9 @@ class OutboundSettings(BaseModel):
     # the ticket, unless the ticket's urgency is listed in staff_quiet_overrides. Urgent
     # (life safety, 1 h) and livelihood (24 h) tickets cannot give up a night of their time
     # allowed; a general ticket has days. Equal start and end: no staff quiet hours. The
-    # 签收 reminder and the duty dispatcher's calls are 7x24 and never wait.
+    # same rule moves a general ticket dispatched at night: its dispatch SMS and its 签收
+    # window (so the reminder call) start at the end (service.open_sign_window). The duty
+    # dispatcher's calls are 7x24 and never wait.
     staff_quiet_start: str = Field(default="22:00", pattern=_HHMM)
     staff_quiet_end: str = Field(default="08:00", pattern=_HHMM)
     staff_quiet_overrides: list[Literal["urgent", "livelihood", "general"]] = Field(

@@ -72,9 +72,12 @@ def _existing(session: Session, kind: Kind, ticket_ids: list[int]) -> set[tuple[
 
 
 def plan_sign_work(*, session: Session, domain: Domain, now: datetime) -> int:
-    """Dispatched and unsigned: an SMS now and a reminder call before the sign window ends
-    (``sign_call_lead_seconds`` before it), early enough for its key 1 to sign on time."""
+    """Dispatched and unsigned: an SMS when the sign window opens (now, or the end of staff
+    quiet hours for a held general ticket: service.open_sign_window) and a reminder call
+    before it ends (``sign_call_lead_seconds`` before), early enough for key 1 to be on
+    time."""
     lead = timedelta(seconds=domain.settings.outbound.sign_call_lead_seconds)
+    window = timedelta(seconds=domain.settings.deadlines.sign_window_seconds)
     waiting = session.execute(
         select(Ticket.id, Ticket.sign_due_at)
         .where(Ticket.status == Status.DISPATCHED.value, Ticket.signed_at.is_(None),
@@ -89,7 +92,7 @@ def plan_sign_work(*, session: Session, domain: Domain, now: datetime) -> int:
         if (tid, r) in have:
             continue
         rows.append(task_row(ticket_id=tid, kind=Kind.SMS_DISPATCH.value, round_=r, step=0,
-                             due_at=now, now=now))
+                             due_at=max(now, sign_due - window), now=now))
         rows.append(task_row(ticket_id=tid, kind=Kind.SIGN_CALL.value, round_=r, step=0,
                              due_at=max(now, sign_due - lead), now=now))
     return insert_ignore(session, rows)

@@ -26,12 +26,12 @@ from outbound.policies import (
     task_row,
 )
 from outbound.rounds import dispatch_round
-from outbound.timing import next_allowed
 from ticketing import citizen, service, supervision
 from ticketing.actors import Actor, mask_phone
 from ticketing.classify import category_label
 from ticketing.context import Domain
 from ticketing.models import SupervisionCase, SupervisionLink, Ticket, TicketEvent, Unit, User
+from ticketing.quiet import staff_quiet_until
 from ticketing.states import (
     ASSIGNED_STATUSES,
     AWAITING_DISPATCH_STATUSES,
@@ -358,16 +358,6 @@ def _rung_moment(rung_at: float | None, every_hours: float | None, repetition: i
     if rung_at is not None:
         return "到期催办" if rung_at >= 1 else f"催办（办理时限已过{round(rung_at * 100)}%）"
     return f"超期督办（第{repetition + 1}次，每{every_hours:g}小时）"
-
-
-def staff_quiet_until(domain: Domain, ticket: Ticket, now: datetime) -> datetime | None:
-    """When a 催办 of this ticket due now may go instead (the end of staff quiet hours), or
-    None when it goes now: outside them, or the ticket's urgency overrides them."""
-    o = domain.settings.outbound
-    if ticket.urgency in o.staff_quiet_overrides:
-        return None
-    until = next_allowed(now, tz=domain.tz, start=o.staff_quiet_start, end=o.staff_quiet_end)
-    return until if until > now else None
 
 
 def _later_repetition_due(session: Session, task: OutboundTask, now: datetime) -> bool:

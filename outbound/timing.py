@@ -2,36 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+# Quiet hours are the core's rule (it moves a sign window out of the staff's night).
+from ticketing.quiet import in_quiet_hours, next_allowed, parse_hhmm
 
-def parse_hhmm(value: str) -> time:
-    hours, _, minutes = value.strip().partition(":")
-    return time(int(hours), int(minutes or 0))
-
-
-def in_quiet_hours(at: datetime, *, tz: ZoneInfo, start: str, end: str) -> bool:
-    """True inside [start, end) local time; the window may wrap midnight (21:00–08:00)."""
-    local = at.astimezone(tz).time()
-    q_start, q_end = parse_hhmm(start), parse_hhmm(end)
-    if q_start == q_end:
-        return False
-    if q_start < q_end:
-        return q_start <= local < q_end
-    return local >= q_start or local < q_end
-
-
-def next_allowed(at: datetime, *, tz: ZoneInfo, start: str, end: str) -> datetime:
-    """``at`` itself outside quiet hours, else the end of the quiet period (UTC)."""
-    if not in_quiet_hours(at, tz=tz, start=start, end=end):
-        return at
-    local = at.astimezone(tz)
-    q_end = parse_hhmm(end)
-    candidate = local.replace(hour=q_end.hour, minute=q_end.minute, second=0, microsecond=0)
-    if candidate <= local:
-        candidate += timedelta(days=1)
-    return candidate.astimezone(UTC)
+__all__ = ["in_quiet_hours", "local_day_start", "next_allowed", "next_day_start", "parse_hhmm"]
 
 
 def local_day_start(at: datetime, *, tz: ZoneInfo) -> datetime:

@@ -13,6 +13,13 @@ the reply waits for it and is tied to the reply event by ``service.reply``.
 
 Retention: ``hotline.recordings.apply_retention`` deletes call recordings, which belong to
 call records; it has no rule for other files of a ticket, so attachments are kept.
+
+A file reaches the store only when the transaction adding its row commits (``add`` leaves
+it with the session, written just before COMMIT): a refused reply, or any rollback,
+leaves no file that no row references. Should the COMMIT itself fail after the write,
+the file is removed again unless a row references its hash (files are shared by content:
+another ticket's row may), decided under a lock on the hash that every writer of it takes
+too, so a file is never deleted under a row that is committing.
 """
 
 from __future__ import annotations
@@ -27,8 +34,8 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import BinaryIO
 from urllib.parse import quote
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Engine, event, exists, select, text
+from sqlalchemy.orm import Session, SessionTransaction
 
 from config import Settings
 from ticketing import service
@@ -176,14 +183,75 @@ def _write_once(path: Path, data: bytes) -> None:
         raise
 
 
+# session.info keys: files to write at COMMIT ({path: (sha256, bytes)}), and those this
+# transaction's COMMIT created (removed again if the COMMIT fails).
+_TO_WRITE = "attachments_to_write"
+_WRITTEN = "attachments_written"
+
+
+def _lock_hash(conn: Connection | Session, sha256: str) -> None:
+    """Hold the hash until the transaction ends (PostgreSQL; SQLite transactions begin
+    IMMEDIATE, ticketing.db, so they are serialised already)."""
+    dialect = conn.dialect if isinstance(conn, Connection) else conn.get_bind().dialect
+    if dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                     {"key": int(sha256[:15], 16)})
+
+
+@event.listens_for(Session, "before_commit")
+def _write_on_commit(session: Session) -> None:
+    for path, (sha256, data) in session.info.pop(_TO_WRITE, {}).items():
+        _lock_hash(session, sha256)
+        # A row rolled back to a savepoint since: its file is wanted no more.
+        if path.is_file() or not session.scalar(
+                select(exists().where(ReplyAttachment.sha256 == sha256))):
+            continue
+        _write_once(path, data)
+        session.info.setdefault(_WRITTEN, {})[path] = sha256
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    session.info.pop(_WRITTEN, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _ended(session: Session, transaction: SessionTransaction) -> None:
+    # Rolled back, closed, or a COMMIT that failed: nothing of it may be left in the
+    # store. (After a commit, _committed has emptied _WRITTEN already.)
+    if transaction.parent is not None:
+        return
+    session.info.pop(_TO_WRITE, None)
+    written = session.info.pop(_WRITTEN, {})
+    if not written:
+        return
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    for path, sha256 in written.items():
+        try:
+            discard_unreferenced(engine, path, sha256)
+        except Exception:  # the transaction's own error is the one to report
+            log.exception("could not check attachment file %s after a failed commit", sha256)
+
+
+def discard_unreferenced(engine: Engine, path: Path, sha256: str) -> bool:
+    """Remove a stored file that no attachment row references (its own transaction, under
+    the hash's lock); True when removed. A referenced file is never touched."""
+    with engine.begin() as conn:
+        _lock_hash(conn, sha256)
+        if conn.scalar(select(exists().where(ReplyAttachment.sha256 == sha256))):
+            return False
+        path.unlink(missing_ok=True)
+    log.info("removed attachment file %s: its transaction did not commit", sha256)
+    return True
+
+
 def add(
     *, session: Session, domain: Domain, ticket: Ticket, actor: Actor, data: bytes,
     filename: str | None,
 ) -> ReplyAttachment:
-    """Check and store one file for the ticket's reply in progress; audited on the ticket.
-
-    The bytes are on disk before the row is flushed; a transaction that then rolls back
-    leaves an unreferenced file in the store, never a row without its file."""
+    """Check one file for the ticket's reply in progress and add its row, audited on the
+    ticket. The file is stored when the session commits (see the module's doc)."""
     if not may_see_ticket(actor, ticket):
         raise service.NotFound(f"ticket {ticket.number} not found")
     if not may_attach(actor, ticket):
@@ -200,7 +268,7 @@ def add(
         raise InvalidInput("file", "only JPEG, PNG and PDF files are accepted")
     media_type, ext = kind
     sha256 = hashlib.sha256(data).hexdigest()
-    _write_once(_path(domain.settings, sha256), data)
+    session.info.setdefault(_TO_WRITE, {})[_path(domain.settings, sha256)] = (sha256, data)
     now = domain.now()
     att = ReplyAttachment(
         ticket_id=ticket.id, filename=clean_filename(filename, ext), media_type=media_type,

@@ -28,7 +28,7 @@ The rules (docs/metrics.md, "并单"):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, exists, or_, select
@@ -39,7 +39,7 @@ from ticketing.context import Domain
 from ticketing.inputs import InvalidInput, clean_text
 from ticketing.models import SupervisionLink, Ticket
 from ticketing.queries import caller_visible, contactable, is_open, may_contact, scope_filter
-from ticketing.service import apply_transition, record_event
+from ticketing.service import apply_transition, open_sign_window, record_event
 from ticketing.states import (
     ASSIGNED_STATUSES,
     AWAITING_DISPATCH_STATUSES,
@@ -212,8 +212,7 @@ def unmerge(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor,
         ticket.handler_id = None
     if back == Status.DISPATCHED and (
             new_unit or not still_counted(ticket.sign_due_at, ticket.merged_at)):
-        ticket.sign_due_at = now + timedelta(
-            seconds=domain.settings.deadlines.sign_window_seconds)
+        open_sign_window(session=session, domain=domain, ticket=ticket, now=now)
         # Audited, and a new dispatch round for the sign reminders (outbound.rounds): the
         # old round's were stopped by the merge and spoke of the old window.
         record_event(session=session, ticket=ticket, actor=actor, action=SIGN_WINDOW_EVENT,

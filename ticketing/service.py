@@ -47,6 +47,7 @@ from ticketing.queries import (
     same_identified_caller,
 )
 from ticketing.queries import scope_filter as scope_filter  # callers written against service
+from ticketing.quiet import staff_quiet_until
 from ticketing.respondent import MAX_LENGTH as RESPONDENT_MAX
 from ticketing.states import (
     ASSIGNED_STATUSES,
@@ -572,13 +573,39 @@ def dispatch(
     ticket.handler_id = handler.id if handler else None
     ticket.handler = handler  # already loaded: the answer need not load it again
     ticket.dispatched_at = now
-    ticket.sign_due_at = now + timedelta(seconds=domain.settings.deadlines.sign_window_seconds)
+    open_sign_window(session=session, domain=domain, ticket=ticket, now=now)
     ticket.signed_at = None
     from ticketing import merging  # builds on this module
 
     merging.follow_primary(session=session, primary=ticket, actor=actor)
     session.flush()
     return ticket
+
+
+# The handler's SMS of a held sign window (outbound plans it for the window's opening).
+SIGN_WINDOW_HELD_EVENT = "dispatch_sms_postponed"
+
+
+def open_sign_window(*, session: Session, domain: Domain, ticket: Ticket,
+                     now: datetime) -> None:
+    """A new 签收 window for the handler. It opens when the dispatch SMS reaches them: now,
+    or for a ticket held by staff quiet hours (quiet.staff_quiet_until, the rule that holds
+    催办) at their end, so the reminder call (outbound, before the window ends) never asks
+    for a sign of an SMS not yet sent, and a sign in the morning is on time. Audited."""
+    window = timedelta(seconds=domain.settings.deadlines.sign_window_seconds)
+    held = staff_quiet_until(domain, ticket, now)
+    ticket.sign_due_at = (held or now) + window
+    if held is None:
+        return
+    o = domain.settings.outbound
+    at = held.astimezone(domain.tz).strftime("%m月%d日%H:%M")
+    due = ticket.sign_due_at.astimezone(domain.tz).strftime("%m月%d日%H:%M")
+    record_event(session=session, ticket=ticket, actor=Actor.system("quiet_hours"),
+                 action=SIGN_WINDOW_HELD_EVENT,
+                 note=(f"夜间免打扰（{o.staff_quiet_start}–{o.staff_quiet_end}）：派单短信"
+                       f"顺延至{at}，签收时限随之顺延至{due}"),
+                 data={"until": held.isoformat(), "sign_due_at": ticket.sign_due_at.isoformat()},
+                 at=now)
 
 
 def reassign(
@@ -792,7 +819,7 @@ def reject_redo(
     )
     ticket.redo_count += 1
     ticket.dispatched_at = now
-    ticket.sign_due_at = now + timedelta(seconds=domain.settings.deadlines.sign_window_seconds)
+    open_sign_window(session=session, domain=domain, ticket=ticket, now=now)
     ticket.signed_at = None
     ticket.replied_at = None
     ticket.closed_at = None

@@ -203,9 +203,8 @@ def upload_attachment(ref: str, request: Request, token: Token, domain: DomainDe
                                   data=data, filename=file.filename)
         except attachments.AttachmentTooLarge as exc:
             raise HTTPException(413, str(exc)) from exc
-        out = _attachment_out(domain.settings, att)
-        session.commit()
-        return out
+        session.commit()  # stores the file (ticketing.attachments)
+        return _attachment_out(domain.settings, att)
 
 
 @router.get("/tickets/{ref}/attachments", response_model=list[AttachmentOut])

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from fastapi import Request
 from fastapi.responses import Response
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
@@ -195,13 +195,25 @@ def check_csrf(request: Request, s: ConsoleSession, submitted: str | None) -> No
         raise CsrfFailed
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """A login let through by ``LoginLimiter.admit``: its rows, one per key, already count
+    as a failure; ``succeeded`` takes them back."""
+
+    ids: tuple[int, ...]
+
+
 class LoginLimiter:
     """Recent failed logins per key ("name:<user name>", "addr:<client address>").
 
     Counted in the database (``login_failures``, one row per failure), so every worker
     process and node shares one count and a restart keeps it. A failure is an INSERT, never
     a read-modify-write of a counter, so concurrent failures cannot lose one on either
-    database; rows older than the window are deleted as new failures come in."""
+    database; rows older than the window are deleted as new failures come in.
+
+    ``admit`` counts and records an attempt in one transaction with its keys locked, before
+    the token is checked: of simultaneous attempts no more than the limit are let through
+    (a check and a later write would let each of them past a count that none had raised)."""
 
     def __init__(self, sessions: sessionmaker[Session],
                  max_failures: int = LOGIN_MAX_FAILURES,
@@ -210,28 +222,58 @@ class LoginLimiter:
         self.max_failures = max_failures
         self.window = timedelta(seconds=window_seconds)
 
-    def blocked(self, keys: list[str], now: datetime | None = None) -> bool:
-        cutoff = (now or utcnow()) - self.window
-        with self.sessions() as session:
-            counts = session.execute(
-                select(func.count()).select_from(LoginFailure)
-                .where(LoginFailure.key.in_([_stored(k) for k in keys]),
-                       LoginFailure.failed_at > cutoff)
-                .group_by(LoginFailure.key)).scalars().all()
+    def _blocked(self, session: Session, keys: list[str], now: datetime) -> bool:
+        counts = session.execute(
+            select(func.count()).select_from(LoginFailure)
+            .where(LoginFailure.key.in_([_stored(k) for k in keys]),
+                   LoginFailure.failed_at > now - self.window)
+            .group_by(LoginFailure.key)).scalars().all()
         return any(n >= self.max_failures for n in counts)
 
+    def blocked(self, keys: list[str], now: datetime | None = None) -> bool:
+        with self.sessions() as session:
+            return self._blocked(session, keys, now or utcnow())
+
+    def _record(self, session: Session, keys: list[str], now: datetime) -> list[LoginFailure]:
+        # An attacker can invent user names: what is past the window goes at once.
+        session.execute(delete(LoginFailure).where(LoginFailure.failed_at <= now - self.window))
+        rows = [LoginFailure(key=_stored(k), failed_at=now) for k in keys]
+        session.add_all(rows)
+        return rows
+
     def failed(self, keys: list[str], now: datetime | None = None) -> None:
+        with transaction(self.sessions) as session:
+            self._record(session, keys, now or utcnow())
+
+    def admit(self, keys: list[str], now: datetime | None = None) -> Attempt | None:
+        """None when any key is at the limit; else the attempt, recorded as a failure."""
         now = now or utcnow()
         with transaction(self.sessions) as session:
-            # An attacker can invent user names: what is past the window goes at once.
-            session.execute(delete(LoginFailure)
-                            .where(LoginFailure.failed_at <= now - self.window))
-            session.add_all(LoginFailure(key=_stored(k), failed_at=now) for k in keys)
+            if session.get_bind().dialect.name == "postgresql":
+                # Held to COMMIT, in one order (no deadlock between a name and an address);
+                # SQLite needs none: its transactions begin IMMEDIATE (ticketing.db).
+                for key in sorted({_stored(k) for k in keys}):
+                    session.execute(text("SELECT pg_advisory_xact_lock(:lock)"),
+                                    {"lock": _lock_id(key)})
+            if self._blocked(session, keys, now):
+                return None
+            rows = self._record(session, keys, now)
+            session.flush()
+            return Attempt(tuple(r.id for r in rows))
 
-    def succeeded(self, name_key: str) -> None:
-        # Only the name's count: other people behind the same address keep theirs.
+    def succeeded(self, name_key: str, attempt: Attempt | None = None) -> None:
+        # Only the name's count: other people behind the same address keep theirs (less
+        # this attempt, which admit recorded as a failure in advance).
         with transaction(self.sessions) as session:
             session.execute(delete(LoginFailure).where(LoginFailure.key == _stored(name_key)))
+            if attempt is not None:
+                session.execute(delete(LoginFailure).where(LoginFailure.id.in_(attempt.ids)))
+
+
+def _lock_id(key: str) -> int:
+    """A PostgreSQL advisory lock id (signed 64 bits) for one login key."""
+    return int.from_bytes(hashlib.sha256(b"login:" + key.encode()).digest()[:8], "big",
+                          signed=True)
 
 
 def _stored(key: str) -> str:

@@ -182,8 +182,10 @@ def login(
         return again(403, "安全校验失败，请重新输入后登录。")
     limiter = auth.login_limiter(request)
     keys = auth.login_keys(request, username)
-    # Checked before the token: while blocked, a right guess must not be told apart.
-    if limiter.blocked(keys):
+    # Counted and recorded before the token is checked, at once (no two attempts share one
+    # place under the limit); while blocked, a right guess must not be told apart.
+    attempt = limiter.admit(keys)
+    if attempt is None:
         # The address only: a token pasted into the name field must not reach the log.
         log.warning("console login refused: too many failures (%s)", keys[1])
         minutes = auth.LOGIN_WINDOW_SECONDS // 60
@@ -192,14 +194,11 @@ def login(
         user = authenticate(session=session, username=username.strip(), token=token.strip())
         new = auth.new_session(user) if user is not None else None
         role = Role(user.role) if user is not None else None
-    # The count is written after this session is closed: on SQLite its transaction holds
-    # the write lock, and the limiter's own transaction would wait on it.
     # One message for a wrong name and a wrong token: don't confirm which accounts exist.
-    if new is None or role is None:
-        limiter.failed(keys)
+    if new is None or role is None:  # already counted by admit
         log.info("console login failed (%s)", keys[1])
         return again(401, "用户名或令牌不正确。")
-    limiter.succeeded(keys[0])
+    limiter.succeeded(keys[0], attempt)
     response = RedirectResponse(safe_next(next) or home_for(role), status_code=303)
     auth.set_cookie(request, response, new)
     return response

@@ -133,3 +133,53 @@ def test_required_category_form_says_so(settings: Settings, city: City, sessions
     assert r.status_code == 422 and "须附上现场照片" in r.text
     assert reply(h, n, [("现场.png", png(), "image/png")]).status_code == 303
     assert status_of(sessions, n) == "replied"
+
+
+def stored(settings: Settings) -> list[str]:
+    root = attachments.store_dir(settings)
+    return sorted(p.name for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def test_refused_reply_stores_no_file(as_user: Users, sessions, domain: Domain,
+                                      settings: Settings) -> None:
+    n = make_ticket(sessions, domain)
+    h = as_user("water-handler")
+    h.post(f"/console/tickets/{n}/sign", data={"csrf": h.csrf})
+    # Each file is good; the reply is refused after them (a partial answer needs a reason,
+    # an unknown outcome is no answer), so nothing of it may stay behind.
+    r = reply(h, n, [("现场.png", png(), "image/png")], outcome="partly")
+    assert r.status_code == 422 and status_of(sessions, n) == "signed"
+    r = reply(h, n, [("单据.pdf", pdf(), "application/pdf")], outcome="done")
+    assert r.status_code == 422 and status_of(sessions, n) == "signed"
+    r = reply(h, n, [("ok.png", png(rgb=(9, 9, 9)), "image/png"), ("x.jpg", GIF, "image/jpeg")])
+    assert r.status_code == 422
+    assert stored(settings) == []
+    with sessions() as s:
+        assert s.scalars(select(ReplyAttachment)).all() == []
+    # The same reply made right is stored, once.
+    r = reply(h, n, [("现场.png", png(), "image/png")], outcome="partly", reason="需更换管道")
+    assert r.status_code == 303 and stored(settings) == [hashlib.sha256(png()).hexdigest()]
+
+
+def test_refused_reply_leaves_a_file_another_ticket_shares(
+    as_user: Users, sessions, domain: Domain, settings: Settings
+) -> None:
+    first, second = make_ticket(sessions, domain), make_ticket(sessions, domain)
+    h = as_user("water-handler")
+    for n in (first, second):
+        h.post(f"/console/tickets/{n}/sign", data={"csrf": h.csrf})
+    photo = png()
+    assert reply(h, first, [("现场.png", photo, "image/png")]).status_code == 303
+    sha = hashlib.sha256(photo).hexdigest()
+    assert stored(settings) == [sha]
+    # The second ticket's reply carries the same bytes (deduplicated to one file) and a
+    # new one, and is refused: the shared file stays, the new one never lands.
+    r = reply(h, second, [("同一张.png", photo, "image/png"), ("新.pdf", pdf(), "application/pdf")],
+              outcome="unresolvable")
+    assert r.status_code == 422 and status_of(sessions, second) == "signed"
+    assert stored(settings) == [sha]
+    with sessions() as s:
+        (att,) = s.scalars(select(ReplyAttachment)).all()
+        att_id = att.id
+    got = as_user("supervisor").get(f"/console/tickets/{first}/attachments/{att_id}")
+    assert got.status_code == 200 and got.content == photo

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -16,6 +18,7 @@ from sqlalchemy import func, select
 from config import Settings
 from hotline.app import create_app
 from hotline.console import auth
+from hotline.console import views as console_views
 from hotline.doctor import check_console_secret
 from tests.console.conftest import csrf_of
 from tests.console.seed import make_ticket
@@ -368,3 +371,57 @@ def test_secret_file_is_shared_by_nodes(settings: Settings, city: City, tmp_path
     assert "HOTLINE_CONSOLE_SECRET" in per_node.fix
     assert check_console_secret(settings.model_copy(update={"console_secret_file": shared})).ok
     assert check_console_secret(settings.model_copy(update={"console_secret": "x" * 40})).ok
+
+
+@pytest.mark.parametrize("spread", ["one_address", "many_addresses"])
+def test_simultaneous_wrong_tokens_get_no_more_tries_than_the_limit(
+    app: FastAPI, city: City, sessions, monkeypatch: pytest.MonkeyPatch, spread: str
+) -> None:
+    # The real check, counted: how many attempts reached the token at all.
+    checked: list[str] = []
+    guard = threading.Lock()
+    real = console_views.authenticate
+
+    def counted(**kw: Any) -> User | None:
+        with guard:
+            checked.append(kw["token"])
+        return real(**kw)
+
+    monkeypatch.setattr(console_views, "authenticate", counted)
+    limit, fired = auth.LOGIN_MAX_FAILURES, 3 * auth.LOGIN_MAX_FAILURES
+    clients = []
+    for i in range(fired):  # each its own browser with its own login form and cookie
+        where = ("198.51.100.7" if spread == "one_address" else f"198.51.100.{i + 10}", 1000)
+        c = TestClient(app, follow_redirects=False, client=where)
+        clients.append((c, csrf_of(c.get("/console/login").text)))
+    start = threading.Barrier(fired)
+
+    def attempt(i: int) -> int:
+        c, csrf = clients[i]
+        start.wait()
+        return c.post("/console/login", data={
+            "username": "operator", "token": f"guess-{i}", "csrf": csrf}).status_code
+
+    with ThreadPoolExecutor(fired) as pool:
+        codes = list(pool.map(attempt, range(fired)))
+    assert sorted(codes) == [401] * limit + [429] * (fired - limit)
+    assert len(checked) == limit
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(LoginFailure)
+                        .where(LoginFailure.key == "name:operator")) == limit
+    # The right token is refused too while the name is blocked, and not checked.
+    _, r = _login(app, "operator", city.tokens["operator"], ("203.0.113.9", 1000))
+    assert r.status_code == 429 and len(checked) == limit
+
+
+def test_a_successful_login_takes_back_its_own_count(app: FastAPI, city: City, sessions) -> None:
+    here = ("198.51.100.7", 1000)
+    for _ in range(auth.LOGIN_MAX_FAILURES - 1):
+        assert _login(app, "supervisor", "guess", here)[1].status_code == 401
+    # Recorded before the token was checked, a success is no failure of the address.
+    assert _login(app, "operator", city.tokens["operator"], here)[1].status_code == 303
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(LoginFailure)
+                        .where(LoginFailure.key == "addr:198.51.100.7")) == (
+            auth.LOGIN_MAX_FAILURES - 1)
+    assert _login(app, "operator", city.tokens["operator"], here)[1].status_code == 303

@@ -16,7 +16,14 @@ from hotline.app import create_app
 from outbound.models import Kind
 from outbound.worker import OutboundWorker
 from tests.console.conftest import log_in
-from tests.outbound.support import RecordingSms, Script, ScriptedDialer, events, tasks
+from tests.outbound.support import (
+    RecordingSms,
+    Script,
+    ScriptedDialer,
+    events,
+    tasks,
+    ticket,
+)
 from tests.outbound.test_escalation import (
     CITY_SUPERVISOR,
     CY_HANDLER,
@@ -25,8 +32,9 @@ from tests.outbound.test_escalation import (
     run,
 )
 from tests.support.city import City
-from ticketing import service
+from ticketing import merging, service
 from ticketing.context import Domain
+from ticketing.models import Ticket
 from ticketing.phones import normalise
 
 CITIZEN = "13811112222"
@@ -173,3 +181,170 @@ def test_livelihood_ticket_is_not_held_either(
     run(worker, clock, received + (due - received) * 0.5 + timedelta(seconds=1))
     assert [m[0] for m in _staff_sms(sms)] == [normalise(CY_HANDLER)]
     assert not [e for e in events(sessions, number) if e.action == "urge_postponed"]
+
+
+# --- the dispatch SMS and the 签收 window of a ticket dispatched at night ---------------
+
+
+def _dispatched_ticket(sessions: sessionmaker[Session], domain: Domain, city: City,
+                       urgency: str | None = None) -> str:
+    operator = city.actor("operator")
+    with sessions() as s:
+        t = service.create_ticket(session=s, domain=domain, actor=operator, channel="api",
+                                  caller_phone=CITIZEN, category="municipal",
+                                  district="朝阳区", demand=STREETLIGHT, urgency=urgency)
+        service.accept(session=s, domain=domain, ticket=t, actor=operator)
+        s.commit()
+        assert t.status == "dispatched" and t.handler is not None
+        assert t.urgency == (urgency or "general")
+        return t.number
+
+
+def _window(domain: Domain) -> timedelta:
+    return timedelta(seconds=domain.settings.deadlines.sign_window_seconds)
+
+
+def test_general_ticket_dispatched_at_night_is_told_and_reminded_in_the_morning(
+    settings: Settings, sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    shipped = Settings()
+    assert settings.outbound.model_dump() == shipped.outbound.model_dump()
+    assert settings.deadlines.sign_window_seconds == shipped.deadlines.sign_window_seconds
+    clock = Clock(domain)
+    clock.at = _local(domain, 2026, 3, 9, 23, 10)  # Monday 23:10
+    number = _dispatched_ticket(sessions, domain, city)
+    morning = _local(domain, 2026, 3, 10, 8)
+    t = ticket(sessions, number)
+    assert t.sign_due_at == morning + _window(domain)
+    (held,) = [e for e in events(sessions, number) if e.action == "dispatch_sms_postponed"]
+    assert "派单短信顺延至03月10日08:00" in (held.note or "")
+    assert "签收时限随之顺延至03月10日08:05" in (held.note or "")
+    assert datetime.fromisoformat(held.data["until"]) == morning
+
+    worker, dialer, sms = _worker(sessions, domain)
+    # The night through, and past the end of an unheld window (23:15): nothing.
+    for at in (clock.at + timedelta(seconds=1), _local(domain, 2026, 3, 9, 23, 20),
+               _local(domain, 2026, 3, 10, 3), morning - timedelta(seconds=1)):
+        run(worker, clock, at)
+    assert _staff_sms(sms) == [] and dialer.calls == []
+    assert not t.escalated and ticket(sessions, number).status == "dispatched"
+
+    run(worker, clock, morning)
+    ((to, text),) = _staff_sms(sms)
+    assert to == normalise(CY_HANDLER) and "请于03月10日08:05前签收" in text
+    assert dialer.calls == []  # the reminder comes before the window ends, not with the SMS
+
+    lead = timedelta(seconds=settings.outbound.sign_call_lead_seconds)
+    run(worker, clock, morning + _window(domain) - lead)
+    assert dialer.calls == [(CY_HANDLER, "1")]
+    signed = ticket(sessions, number)
+    assert signed.status == "signed" and not signed.escalated
+    assert signed.signed_at is not None and signed.sign_due_at is not None
+    assert signed.signed_at <= signed.sign_due_at  # on time: counts for 响应率
+
+    page = log_in(create_app(settings), city, "supervisor").get(
+        f"/console/tickets/{number}").text
+    assert "派单短信顺延" in page and "派单短信顺延至03月10日08:00" in page
+
+
+@pytest.mark.parametrize("urgency", ["urgent", "livelihood"])
+def test_urgent_and_livelihood_dispatch_sms_goes_at_night(
+    settings: Settings, sessions: sessionmaker[Session], domain: Domain, city: City,
+    urgency: str
+) -> None:
+    clock = Clock(domain)
+    clock.at = _local(domain, 2026, 3, 10, 2)  # Tuesday 02:00
+    number = _dispatched_ticket(sessions, domain, city, urgency=urgency)
+    assert ticket(sessions, number).sign_due_at == clock.at + _window(domain)
+    worker, dialer, sms = _worker(sessions, domain)
+    run(worker, clock, clock.at + timedelta(seconds=1))
+    assert [m[0] for m in _staff_sms(sms)] == [normalise(CY_HANDLER)]
+    lead = timedelta(seconds=settings.outbound.sign_call_lead_seconds)
+    run(worker, clock, _local(domain, 2026, 3, 10, 2) + _window(domain) - lead)
+    assert dialer.calls == [(CY_HANDLER, "1")]
+    assert not [e for e in events(sessions, number)
+                if e.action in ("dispatch_sms_postponed", "urge_postponed")]
+
+
+def test_general_ticket_dispatched_by_day_is_not_held(
+    settings: Settings, sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    clock = Clock(domain)
+    clock.at = _local(domain, 2026, 3, 10, 21, 59)  # Tuesday, a minute before quiet hours
+    number = _dispatched_ticket(sessions, domain, city)
+    assert ticket(sessions, number).sign_due_at == clock.at + _window(domain)
+    worker, dialer, sms = _worker(sessions, domain)
+    # Planned after 22:00: the window opened by day, so the SMS goes and the call follows.
+    run(worker, clock, _local(domain, 2026, 3, 10, 22, 0) + timedelta(seconds=1))
+    assert [m[0] for m in _staff_sms(sms)] == [normalise(CY_HANDLER)]
+    run(worker, clock, _local(domain, 2026, 3, 10, 22, 2))
+    assert dialer.calls == [(CY_HANDLER, "1")]
+    assert not [e for e in events(sessions, number) if e.action == "dispatch_sms_postponed"]
+
+
+def test_redo_at_night_opens_its_sign_window_in_the_morning(
+    settings: Settings, sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    clock = Clock(domain)
+    clock.at = _local(domain, 2026, 3, 10, 15)
+    number, _, _ = _signed_ticket(sessions, domain, city)
+    handler, operator = city.actor("cy-handler"), city.actor("operator")
+    supervisor = city.actor("supervisor")
+    with sessions() as s:
+        t = s.get_one(Ticket, ticket(sessions, number).id)
+        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="路灯已修复",
+                      outcome="resolved")
+        if t.status != "closed":
+            service.close(session=s, domain=domain, ticket=t, actor=operator)
+        s.commit()
+    clock.at = _local(domain, 2026, 3, 10, 23, 30)
+    with sessions() as s:
+        t = s.get_one(Ticket, ticket(sessions, number).id)
+        service.reject_redo(session=s, domain=domain, ticket=t, actor=supervisor,
+                            reason="市民反映仍未修好")
+        s.commit()
+        assert t.sign_due_at == _local(domain, 2026, 3, 11, 8) + _window(domain)
+    assert [e.action for e in events(sessions, number)][-2:] == [
+        "reject", "dispatch_sms_postponed"]
+
+
+def test_split_at_night_opens_its_new_sign_window_in_the_morning(
+    settings: Settings, sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    clock = Clock(domain)
+    clock.at = _local(domain, 2026, 3, 10, 21, 50)
+    first = _dispatched_ticket(sessions, domain, city)
+    second = _dispatched_ticket(sessions, domain, city)
+    operator, supervisor = city.actor("operator"), city.actor("supervisor")
+    first_id, second_id = ticket(sessions, first).id, ticket(sessions, second).id
+    with sessions() as s:  # SQLite has one writer: ids looked up before this session
+        primary, other = s.get_one(Ticket, first_id), s.get_one(Ticket, second_id)
+        merging.merge(session=s, domain=domain, primary=primary, others=[other],
+                      actor=operator)  # inside its sign window: a new one at the split
+        s.commit()
+    clock.at = _local(domain, 2026, 3, 10, 23)
+    with sessions() as s:
+        other = s.get_one(Ticket, second_id)
+        merging.unmerge(session=s, domain=domain, ticket=other, actor=supervisor,
+                        reason="不是同一问题")
+        s.commit()
+        assert other.status == "dispatched"
+        assert other.sign_due_at == _local(domain, 2026, 3, 11, 8) + _window(domain)
+    assert [e.action for e in events(sessions, second)][-2:] == [
+        "dispatch_sms_postponed", "unmerge_sign_window"]
+    worker, dialer, sms = _worker(sessions, domain)
+    run(worker, clock, _local(domain, 2026, 3, 10, 23, 10))
+    # The primary's window opened by day (21:50): its SMS and call go. The split one's SMS
+    # waits for the morning, and its reminder call for the window that opens then.
+    assert [second in text for _, text in _staff_sms(sms)] == [False]
+    assert dialer.calls == [(CY_HANDLER, "1")]
+    assert ticket(sessions, first).status == "signed"
+    run(worker, clock, _local(domain, 2026, 3, 11, 7, 59))
+    assert len(_staff_sms(sms)) == 1 and len(dialer.calls) == 1
+    run(worker, clock, _local(domain, 2026, 3, 11, 8))
+    assert [second in text for _, text in _staff_sms(sms)] == [False, True]
+    assert len(dialer.calls) == 1
+    lead = timedelta(seconds=settings.outbound.sign_call_lead_seconds)
+    run(worker, clock, _local(domain, 2026, 3, 11, 8) + _window(domain) - lead)
+    assert dialer.calls[1:] == [(CY_HANDLER, "1")]
+    assert ticket(sessions, second).status == "signed"

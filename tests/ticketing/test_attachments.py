@@ -368,3 +368,113 @@ def test_cli_verify_reports_a_tampered_file(sqlite_url: str, tmp_path: Path,
         assert r.exit_code == 1 and f"mismatch attachment {att['id']}" in r.output
     finally:
         get_settings.cache_clear()
+
+
+# --- no file without a committed row, and never a row without its file ------------------
+
+
+def _blocked(settings: Settings, data: bytes) -> Path:
+    """The file's place in the store taken by a directory: writing it fails, as a full or
+    broken disk would fail it, at COMMIT."""
+    sha = hashlib.sha256(data).hexdigest()
+    place = attachments.store_dir(settings) / sha[:2] / sha
+    place.mkdir(parents=True)
+    return place
+
+
+def test_api_upload_stores_its_file_only_with_its_row(
+    settings: Settings, city: City, sessions
+) -> None:
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        number = signed_ticket(c, city)
+        shared = png(rgb=(7, 7, 7))
+        assert upload(c, city, number, shared, "a.png", "image/png").status_code == 201
+        fresh = pdf("a page that cannot be stored")
+        place = _blocked(settings, fresh)
+        r = upload(c, city, number, fresh, "b.pdf", "application/pdf")
+        assert r.status_code == 500
+        with sessions() as s:
+            rows = s.scalars(select(ReplyAttachment)).all()
+            assert [a.sha256 for a in rows] == [hashlib.sha256(shared).hexdigest()]
+            assert [e.action for e in s.scalars(select(TicketEvent)).all()].count(
+                attachments.UPLOAD_EVENT) == 1
+        place.rmdir()
+        assert stored_files(settings) == [attachments.store_dir(settings)
+                                          / rows[0].sha256[:2] / rows[0].sha256]
+        r = upload(c, city, number, fresh, "b.pdf", "application/pdf")
+        assert r.status_code == 201 and r.json()["problem"] is None
+
+
+def test_failed_commit_removes_the_files_it_wrote_but_not_a_shared_one(
+    settings: Settings, city: City, sessions, domain: Domain
+) -> None:
+    op, handler = city.actor("operator"), city.actor("water-handler")
+    shared, fresh, blocked = png(rgb=(3, 3, 3)), png(rgb=(4, 4, 4)), pdf("blocked")
+    with sessions() as s:
+        tickets = []
+        for _ in range(2):
+            t = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
+                                      caller_phone="13811112222", demand=WATER,
+                                      category="water")
+            service.accept(session=s, domain=domain, ticket=t, actor=op)
+            service.sign(session=s, domain=domain, ticket=t, actor=handler)
+            tickets.append(t)
+        s.commit()
+        first, second = tickets
+        kept = attachments.add(session=s, domain=domain, ticket=first, actor=handler,
+                               data=shared, filename="现场.png")
+        s.commit()
+        kept_id = kept.id
+        place = _blocked(settings, blocked)
+        for data in (shared, fresh, blocked):  # the fresh file is written before the failure
+            attachments.add(session=s, domain=domain, ticket=second, actor=handler, data=data,
+                            filename="x")
+        service.reply(session=s, domain=domain, ticket=second, actor=handler, text="已修复",
+                      outcome="resolved")
+        with pytest.raises(OSError):
+            s.commit()
+        s.rollback()
+        assert s.get_one(Ticket, second.id).status == "signed"
+        assert [a.id for a in s.scalars(select(ReplyAttachment))] == [kept_id]
+    place.rmdir()
+    sha = hashlib.sha256(shared).hexdigest()
+    assert stored_files(settings) == [attachments.store_dir(settings) / sha[:2] / sha]
+    with sessions() as s:
+        assert attachments.problem(settings, s.get_one(ReplyAttachment, kept_id)) is None
+
+
+def test_discard_unreferenced_never_touches_a_referenced_file(
+    client: TestClient, city: City, settings: Settings, sessions
+) -> None:
+    number = signed_ticket(client, city)
+    photo = png(rgb=(5, 6, 7))
+    sha = upload(client, city, number, photo, "a.png", "image/png").json()["sha256"]
+    path = attachments.store_dir(settings) / sha[:2] / sha
+    engine = sessions.kw["bind"]
+    assert not attachments.discard_unreferenced(engine, path, sha)
+    assert path.read_bytes() == photo
+    stray = attachments.store_dir(settings) / "ab" / ("ab" + "0" * 62)
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    stray.write_bytes(b"left by a crash")
+    assert attachments.discard_unreferenced(engine, stray, stray.name)
+    assert not stray.exists() and path.read_bytes() == photo
+
+
+def test_a_file_rolled_back_to_a_savepoint_is_not_stored(
+    settings: Settings, city: City, sessions, domain: Domain
+) -> None:
+    op, handler = city.actor("operator"), city.actor("water-handler")
+    with sessions() as s:
+        t = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
+                                  caller_phone="13811112222", demand=WATER, category="water")
+        service.accept(session=s, domain=domain, ticket=t, actor=op)
+        service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        savepoint = s.begin_nested()
+        attachments.add(session=s, domain=domain, ticket=t, actor=handler,
+                        data=png(rgb=(8, 8, 8)), filename="撤回.png")
+        savepoint.rollback()
+        kept = attachments.add(session=s, domain=domain, ticket=t, actor=handler,
+                               data=pdf("kept"), filename="保留.pdf")
+        s.commit()
+        assert stored_files(settings) == [
+            attachments.store_dir(settings) / kept.sha256[:2] / kept.sha256]
