@@ -38,7 +38,7 @@ from config import Settings
 from hotline import dbadmin
 from hotline.demo import seed
 from hotline.monthly_report import generate
-from ticketing import service, supervision
+from ticketing import merging, service, supervision
 from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory
@@ -118,9 +118,12 @@ def _district_unit(s: Session, district: str) -> Unit | None:
 
 
 def file_one(s: Session, domain: Domain, clock: Clock, rng: random.Random, *, at: datetime,
-             spot: Spot, category: str, phone: str, end: datetime) -> Ticket:
+             spot: Spot, category: str, phone: str, end: datetime,
+             same_problem: list[str] | None = None) -> Ticket:
     """One call and what follows it, each step at its simulated time; steps that would
-    fall after ``end`` (when the report is made) do not happen."""
+    fall after ``end`` (when the report is made) do not happen. ``same_problem``: numbers
+    of neighbours who call about the same thing within the hour; the operator merges their
+    tickets into this one (并单), so one answer and one survey cover them all."""
     op = _actor(s, "operator")
     words = rng.choice(PROBLEMS[category][1])
     # Many calls name a road or a landmark, not a community: those count by district only.
@@ -132,8 +135,20 @@ def file_one(s: Session, domain: Domain, clock: Clock, rng: random.Random, *, at
     t = service.create_ticket(session=s, domain=domain, actor=op, channel="phone",
                               caller_phone=phone, demand=f"{district}{name}{building}{words}",
                               category=category, no_contact=rng.random() < 0.05)
+    if category == "other" and rng.random() < 0.6:
+        # A question the knowledge base answers on the spot (直接答复): no unit involved.
+        clock.at = at + timedelta(minutes=rng.uniform(1, 3))
+        return service.answer(session=s, domain=domain, ticket=t, actor=op,
+                              text="已根据知识库答复来电人", data={"source": "simulation"})
     clock.at = at + timedelta(minutes=rng.uniform(1, 4))
     service.accept(session=s, domain=domain, ticket=t, actor=op)
+    for neighbour in same_problem or []:
+        clock.at += timedelta(minutes=rng.uniform(5, 50))
+        dup = service.create_ticket(session=s, domain=domain, actor=op, channel="phone",
+                                    caller_phone=neighbour, category=category,
+                                    demand=f"{district}{name}也是{words}")
+        merging.merge(session=s, domain=domain, primary=t, others=[dup], actor=op,
+                      reason="同一问题，并单处理")
     if Status(t.status) in AWAITING_DISPATCH_STATUSES:
         unit = _district_unit(s, spot.district)
         clock.at += timedelta(minutes=rng.uniform(2, 30))
@@ -200,8 +215,11 @@ def simulate(sessions: sessionmaker[Session], domain: Domain, clock: Clock, *, m
         for day in range(days):
             for _ in range(max(1, int(rng.gauss(daily, daily / 5)))):
                 at = since + timedelta(days=day, seconds=rng.uniform(7 * 3600, 22 * 3600))
+                neighbours: list[str] = []
                 if period == month and rng.random() < 0.06:
                     spot, category = rng.choice(standing)
+                    if rng.random() < 0.4:
+                        neighbours = [f"139{next(phone_seq):08d}"]
                 else:
                     spot = rng.choice(by_district[rng.choices(districts, weights)[0]])
                     category = rng.choices(categories, cat_weights)[0]
@@ -209,9 +227,10 @@ def simulate(sessions: sessionmaker[Session], domain: Domain, clock: Clock, *, m
                         category = "other"
                 with sessions() as s:
                     file_one(s, domain, clock, rng, at=at, spot=spot, category=category,
-                             phone=f"138{next(phone_seq):08d}", end=end)
+                             phone=f"138{next(phone_seq):08d}", end=end,
+                             same_problem=neighbours)
                     s.commit()
-                counts["tickets"] += 1
+                counts["tickets"] += 1 + len(neighbours)
     since, until = period_bounds(month, domain.tz)
     with sessions() as s:
         boss = _actor(s, "supervisor")
