@@ -10,6 +10,8 @@ and for the same text written like recogniser output (ticketing.degrade, seed 0)
    before any model existed (a fifth in recogniser style);
 2b. the shipped model on data/intake/heldout-2.tsv: 161 complaints written for issue 15
    in new wording (40 in recogniser style), never trained or tuned on;
+2c. the shipped model on data/intake/heldout-3.tsv: 171 complaints written for the second
+   round of issue 15 before any change (33 in recogniser style), never trained or tuned on;
 3. the shared corpus (../shared/corpus/complaints*.tsv, 280 lines) by 5-fold
    cross-validation: each fifth scored by a model trained on data/intake/train.tsv plus the
    other four fifths, so no shared line is ever scored by a model that saw it;
@@ -49,6 +51,7 @@ TRAIN = ROOT / "data/intake/train.tsv"
 OWN_HELDOUT = ROOT / "data/intake/heldout.tsv"
 BENCH_HELDOUT = ROOT / "bench/data/heldout.tsv"
 OWN_HELDOUT_2 = ROOT / "data/intake/heldout-2.tsv"
+OWN_HELDOUT_3 = ROOT / "data/intake/heldout-3.tsv"
 CORPUS = [ROOT.parent / "shared/corpus/complaints.tsv",
           ROOT.parent / "shared/corpus/complaints-2.tsv"]
 console = Console(width=120)
@@ -106,6 +109,8 @@ def main(quick: bool) -> None:
     report("2. shipped model, bench/data/heldout.tsv", bench,
            lambda t: understand(t, rules, model))
     report("2b. shipped model, data/intake/heldout-2.tsv", read_labelled(OWN_HELDOUT_2),
+           lambda t: understand(t, rules, model))
+    report("2c. shipped model, data/intake/heldout-3.tsv", read_labelled(OWN_HELDOUT_3),
            lambda t: understand(t, rules, model))
     if not quick:
         shared_cross_validation(rules)
