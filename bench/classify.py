@@ -18,7 +18,10 @@ and for the same text written like recogniser output (ticketing.degrade, seed 0)
 4. rules alone on 1 and 2, for comparison;
 5. milliseconds per text for rules alone and for model + rules (target ≤ 5 ms).
 
-``--quick`` skips 3 (five trainings, the slowest part).
+``--quick`` skips 3 (five trainings, the slowest part). ``--compare DIR`` also times the
+model in DIR (a shipped-model directory, e.g. the previous commit's data/intake/model/
+extracted with ``git show``) in alternating rounds with the current one, so both are timed
+under the same load.
 """
 
 from __future__ import annotations
@@ -95,7 +98,7 @@ def per_text_ms(fn, texts: list[str], rounds: int = 5) -> tuple[float, float]:
     return statistics.mean(samples), samples[int(len(samples) * 0.99) - 1]
 
 
-def main(quick: bool) -> None:
+def main(quick: bool, compare: Path | None = None) -> None:
     rules = load_rules()
     model = ModelStore(ROOT / "var/nonexistent", shipped=SHIPPED_DIR).load_current()
     assert model is not None, "no shipped model in data/intake/model/"
@@ -124,7 +127,17 @@ def main(quick: bool) -> None:
         mean, p99 = per_text_ms(fn, texts)
         console.print(f"5. {name}: {mean:.2f} ms per text (p99 {p99:.2f} ms) "
                       f"over {len(texts)} texts x 5")
+    if compare is not None:
+        other = ModelStore(ROOT / "var/nonexistent", shipped=compare).load_current()
+        assert other is not None, f"no model in {compare}"
+        for round_ in range(3):
+            for name, m in (("compared", other), ("current", model)):
+                mean, p99 = per_text_ms(lambda t, m=m: understand(t, rules, m), texts, rounds=1)
+                console.print(f"5c. round {round_ + 1}, {name} model + rules: {mean:.2f} ms per "
+                              f"text (p99 {p99:.2f} ms) over {len(texts)} texts")
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv)
+    args = sys.argv[1:]
+    main(quick="--quick" in args,
+         compare=Path(args[args.index("--compare") + 1]) if "--compare" in args else None)
