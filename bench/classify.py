@@ -10,13 +10,18 @@ and for the same text written like recogniser output (ticketing.degrade, seed 0)
    before any model existed (a fifth in recogniser style);
 2b. the shipped model on data/intake/heldout-2.tsv: 161 complaints written for issue 15
    in new wording (40 in recogniser style), never trained or tuned on;
+2c. the shipped model on data/intake/heldout-3.tsv: 171 complaints written for the second
+   round of issue 15 before any change (33 in recogniser style), never trained or tuned on;
 3. the shared corpus (../shared/corpus/complaints*.tsv, 280 lines) by 5-fold
    cross-validation: each fifth scored by a model trained on data/intake/train.tsv plus the
    other four fifths, so no shared line is ever scored by a model that saw it;
 4. rules alone on 1 and 2, for comparison;
 5. milliseconds per text for rules alone and for model + rules (target ≤ 5 ms).
 
-``--quick`` skips 3 (five trainings, the slowest part).
+``--quick`` skips 3 (five trainings, the slowest part). ``--compare DIR`` also times the
+model in DIR (a shipped-model directory, e.g. the previous commit's data/intake/model/
+extracted with ``git show``) in alternating rounds with the current one, so both are timed
+under the same load.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ TRAIN = ROOT / "data/intake/train.tsv"
 OWN_HELDOUT = ROOT / "data/intake/heldout.tsv"
 BENCH_HELDOUT = ROOT / "bench/data/heldout.tsv"
 OWN_HELDOUT_2 = ROOT / "data/intake/heldout-2.tsv"
+OWN_HELDOUT_3 = ROOT / "data/intake/heldout-3.tsv"
 CORPUS = [ROOT.parent / "shared/corpus/complaints.tsv",
           ROOT.parent / "shared/corpus/complaints-2.tsv"]
 console = Console(width=120)
@@ -92,7 +98,7 @@ def per_text_ms(fn, texts: list[str], rounds: int = 5) -> tuple[float, float]:
     return statistics.mean(samples), samples[int(len(samples) * 0.99) - 1]
 
 
-def main(quick: bool) -> None:
+def main(quick: bool, compare: Path | None = None) -> None:
     rules = load_rules()
     model = ModelStore(ROOT / "var/nonexistent", shipped=SHIPPED_DIR).load_current()
     assert model is not None, "no shipped model in data/intake/model/"
@@ -107,6 +113,8 @@ def main(quick: bool) -> None:
            lambda t: understand(t, rules, model))
     report("2b. shipped model, data/intake/heldout-2.tsv", read_labelled(OWN_HELDOUT_2),
            lambda t: understand(t, rules, model))
+    report("2c. shipped model, data/intake/heldout-3.tsv", read_labelled(OWN_HELDOUT_3),
+           lambda t: understand(t, rules, model))
     if not quick:
         shared_cross_validation(rules)
     report("4a. rules alone, data/intake/heldout.tsv", own, lambda t: understand(t, rules))
@@ -119,7 +127,17 @@ def main(quick: bool) -> None:
         mean, p99 = per_text_ms(fn, texts)
         console.print(f"5. {name}: {mean:.2f} ms per text (p99 {p99:.2f} ms) "
                       f"over {len(texts)} texts x 5")
+    if compare is not None:
+        other = ModelStore(ROOT / "var/nonexistent", shipped=compare).load_current()
+        assert other is not None, f"no model in {compare}"
+        for round_ in range(3):
+            for name, m in (("compared", other), ("current", model)):
+                mean, p99 = per_text_ms(lambda t, m=m: understand(t, rules, m), texts, rounds=1)
+                console.print(f"5c. round {round_ + 1}, {name} model + rules: {mean:.2f} ms per "
+                              f"text (p99 {p99:.2f} ms) over {len(texts)} texts")
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv)
+    args = sys.argv[1:]
+    main(quick="--quick" in args,
+         compare=Path(args[args.index("--compare") + 1]) if "--compare" in args else None)
