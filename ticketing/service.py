@@ -336,6 +336,9 @@ def create_ticket(
         updated_at=now,
     )
     _place(domain, ticket)
+    # Looked up before the INSERT, so the link rides in it: no second UPDATE of the new row.
+    original = _duplicate_of(session=session, domain=domain, ticket=ticket)
+    ticket.duplicate_of_id = original.id if original is not None else None
     session.add(ticket)
     session.flush()
     record_event(
@@ -347,7 +350,9 @@ def create_ticket(
         data={"channel": channel},
         at=now,
     )
-    _link_duplicate(session=session, domain=domain, ticket=ticket, actor=actor, now=now)
+    if original is not None:
+        _count_duplicate(session=session, ticket=ticket, original=original, actor=actor,
+                         now=now)
     supervision.on_ticket(session=session, domain=domain, ticket=ticket, actor=actor)
     session.flush()
     return ticket
@@ -377,11 +382,10 @@ def _same_address(a: Ticket, b: Ticket) -> bool:
     return not key_a or not key_b or key_a == key_b
 
 
-def _link_duplicate(
-    *, session: Session, domain: Domain, ticket: Ticket, actor: Actor, now: datetime
-) -> None:
-    """重复诉求 / 多诉: link a new ticket to an open one about the same problem, and count it
-    there, so the unit handles the problem once and every caller hears the outcome.
+def _duplicate_of(*, session: Session, domain: Domain, ticket: Ticket) -> Ticket | None:
+    """重复诉求 / 多诉: the open ticket about the same problem that a new ticket is linked to
+    (and counted on, ``_count_duplicate``), so the unit handles the problem once and every
+    caller hears the outcome; None when there is none.
 
     The same problem is the same category at the same place within the window: from the
     same caller, the same district (and the same address when both tickets have one); from
@@ -392,7 +396,7 @@ def _link_duplicate(
     """
     since = ticket.received_at - timedelta(hours=domain.settings.duplicates.window_hours)
     common = [
-        Ticket.id != ticket.id,
+        *([Ticket.id != ticket.id] if ticket.id is not None else []),
         Ticket.duplicate_of_id.is_(None),
         Ticket.status.in_(values(OPEN_STATUSES - {Status.DRAFT})),
         Ticket.received_at >= since,
@@ -422,18 +426,13 @@ def _link_duplicate(
             select(Ticket).where(*common, Ticket.address == ticket.address)
             .order_by(Ticket.received_at, Ticket.id).limit(1)
         ).all()
-    original = min(found, key=lambda c: (c.received_at, c.id)) if found else None
-    if original is None:
-        return
-    ticket.duplicate_of_id = original.id
-    # Counted with an UPDATE so concurrent duplicates don't lose increments, and without
-    # bumping the original's optimistic-lock version (a handler may be signing it).
-    session.execute(
-        update(Ticket)
-        .where(Ticket.id == original.id)
-        .values(duplicate_count=Ticket.duplicate_count + 1)
-        .execution_options(synchronize_session=False)
-    )
+    return min(found, key=lambda c: (c.received_at, c.id)) if found else None
+
+
+def _count_duplicate(
+    *, session: Session, ticket: Ticket, original: Ticket, actor: Actor, now: datetime
+) -> None:
+    """Audit ``ticket``'s link to ``original`` and count it there."""
     record_event(
         session=session,
         ticket=ticket,
@@ -442,6 +441,16 @@ def _link_duplicate(
         note=f"重复诉求，关联工单 {original.number}",
         data={"original": original.number},
         at=now,
+    )
+    # Counted with an UPDATE so concurrent duplicates don't lose increments, and without
+    # bumping the original's optimistic-lock version (a handler may be signing it). The
+    # autoflush before it writes the create and link events in one go (one INSERT on
+    # PostgreSQL).
+    session.execute(
+        update(Ticket)
+        .where(Ticket.id == original.id)
+        .values(duplicate_count=Ticket.duplicate_count + 1)
+        .execution_options(synchronize_session=False)
     )
 
 
