@@ -59,12 +59,26 @@ def run(name: str, url: str, work: Path, tickets: int, profile: bool,
     def _count(_c: Any, _cur: Any, statement: str, *_a: Any) -> None:
         kinds[statement.split(None, 1)[0].upper()] += 1
 
+    # How long each transaction is open (on SQLite a writer's holds the write lock).
+    held = [0.0]
+    opened: dict[int, float] = {}
+
+    @event.listens_for(app.state.engine, "begin")
+    def _opened(conn: Any) -> None:
+        opened[id(conn)] = time.perf_counter()
+
+    @event.listens_for(app.state.engine, "commit")
+    @event.listens_for(app.state.engine, "rollback")
+    def _closed(conn: Any) -> None:
+        if (t0 := opened.pop(id(conn), None)) is not None:
+            held[0] += time.perf_counter() - t0
+
     headers = {"Authorization": f"Bearer {token}"}
     prof = cProfile.Profile() if profile else None
-    wall = cpu = 0.0
+    wall = cpu = in_tx = 0.0
 
     async def drive() -> None:
-        nonlocal wall, cpu
+        nonlocal wall, cpu, in_tx
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             async def post(i: int) -> None:
@@ -75,6 +89,7 @@ def run(name: str, url: str, work: Path, tickets: int, profile: bool,
             for i in range(50):  # warm: caches, pool, the day's counter row
                 await post(i)
             kinds.clear()
+            held[0] = 0.0
             w0, c0 = time.perf_counter(), time.process_time()
             if prof:
                 prof.enable()
@@ -83,12 +98,14 @@ def run(name: str, url: str, work: Path, tickets: int, profile: bool,
             if prof:
                 prof.disable()
             wall = (time.perf_counter() - w0) / tickets * 1000
+            in_tx = held[0] / tickets * 1000
             cpu = (time.process_time() - c0) / tickets * 1000
 
     asyncio.run(drive())
     per = {k: round(v / tickets, 2) for k, v in sorted(kinds.items())}
     print(f"{name:10s} tickets={tickets} statements/ticket={sum(kinds.values()) / tickets:.2f} "
-          f"{per} wall={wall:.2f}ms cpu={cpu:.2f}ms (in process, client included)", flush=True)
+          f"{per} wall={wall:.2f}ms cpu={cpu:.2f}ms in_transaction={in_tx:.2f}ms "
+          "(in process, client included)", flush=True)
     if prof:
         if save:
             save.mkdir(parents=True, exist_ok=True)
