@@ -11,7 +11,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, Row, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -371,18 +371,23 @@ def _place(domain: Domain, ticket: Ticket) -> None:
     ticket.street, ticket.community = place.street, place.community
 
 
-def _address_key(ticket: Ticket) -> str:
+def _address_key(ticket: Ticket | Row[Any]) -> str:
     address = re.sub(r"\s", "", ticket.address or "")
     return address.removeprefix(ticket.district) if ticket.district else address
 
 
-def _same_address(a: Ticket, b: Ticket) -> bool:
+def _same_address(a: Ticket | Row[Any], b: Ticket) -> bool:
     """The same address, or one of the two has none (a caller need not repeat it)."""
     key_a, key_b = _address_key(a), _address_key(b)
     return not key_a or not key_b or key_a == key_b
 
 
-def _duplicate_of(*, session: Session, domain: Domain, ticket: Ticket) -> Ticket | None:
+# What linking needs of the original: a row of these, not a whole ticket (its JSON too).
+_DUPLICATE_COLUMNS = (Ticket.id, Ticket.number, Ticket.received_at, Ticket.address,
+                      Ticket.district)
+
+
+def _duplicate_of(*, session: Session, domain: Domain, ticket: Ticket) -> Row[Any] | None:
     """重复诉求 / 多诉: the open ticket about the same problem that a new ticket is linked to
     (and counted on, ``_count_duplicate``), so the unit handles the problem once and every
     caller hears the outcome; None when there is none.
@@ -403,7 +408,7 @@ def _duplicate_of(*, session: Session, domain: Domain, ticket: Ticket) -> Ticket
         Ticket.category == ticket.category,
         Ticket.confidential == ticket.confidential,
     ]
-    found: list[Ticket] = []
+    found: list[Row[Any]] = []
     caller = identified_caller(ticket)
     if caller is not None:
         same_caller = [
@@ -416,21 +421,22 @@ def _duplicate_of(*, session: Session, domain: Domain, ticket: Ticket) -> Ticket
         ]
         # One caller's open tickets in the window are a handful: the address is compared
         # here, where "朝阳区望京西园三区5号楼" and "望京西园三区5号楼" are one place.
-        found += [c for c in session.scalars(
-            select(Ticket).where(*same_caller).order_by(Ticket.received_at, Ticket.id)
+        found += [c for c in session.execute(
+            select(*_DUPLICATE_COLUMNS).where(*same_caller)
+            .order_by(Ticket.received_at, Ticket.id)
         ) if _same_address(c, ticket)][:1]
     if ticket.address:
         # Other callers: only the same stated address (indexed equality; a neighbour who
         # words the address differently is left to the hot-spot report).
-        found += session.scalars(
-            select(Ticket).where(*common, Ticket.address == ticket.address)
+        found += session.execute(
+            select(*_DUPLICATE_COLUMNS).where(*common, Ticket.address == ticket.address)
             .order_by(Ticket.received_at, Ticket.id).limit(1)
         ).all()
     return min(found, key=lambda c: (c.received_at, c.id)) if found else None
 
 
 def _count_duplicate(
-    *, session: Session, ticket: Ticket, original: Ticket, actor: Actor, now: datetime
+    *, session: Session, ticket: Ticket, original: Row[Any], actor: Actor, now: datetime
 ) -> None:
     """Audit ``ticket``'s link to ``original`` and count it there."""
     record_event(
