@@ -43,7 +43,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             # A deferred transaction that reads and then writes fails at once with
             # SQLITE_BUSY_SNAPSHOT when another writer committed in between; busy_timeout
             # cannot help there. Taking the write lock at BEGIN makes writers queue instead.
-            # A reader (read_only_sessions) never writes, so it takes no lock: in WAL it
+            # A reader (make_read_session_factory) never writes, so it takes no lock: in WAL it
             # reads its snapshot beside the writer instead of queueing behind every ticket.
             read_only = conn.get_execution_options().get(READ_ONLY, False)
             conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
@@ -56,7 +56,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
-READ_ONLY = "hotline_read_only"  # execution option of the engine read_only_sessions binds
+READ_ONLY = "hotline_read_only"  # execution option: this connection's transaction only reads
 
 
 class ReadOnlySession(Session):

@@ -222,7 +222,6 @@ class LinearField:
         scores = np.exp(scores - scores.max(axis=1, keepdims=True))
         return scores / scores.sum(axis=1, keepdims=True)
 
-
     def scores(self, x: Any) -> Any:
         """x·coefᵀ (rows × classes) for a sparse ``x``.
 

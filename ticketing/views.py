@@ -61,7 +61,7 @@ FIGURE_ROLES = (Role.SUPERVISOR, Role.ADMIN, Role.OPERATOR)  # who reads the fig
 def _show(session: Session, ticket: Ticket, actor: Actor) -> TicketOut:
     # Held while the answer is built: both visibility checks read the linked original, and
     # the session keeps a loaded row only while something refers to it (else two SELECTs).
-    original = queries.linked_original(ticket)  # noqa: F841
+    _original = queries.linked_original(ticket)
     events = queries.visible_events(session=session, actor=actor, ticket=ticket)
     return TicketOut.of(ticket, actor, events=events)
 
