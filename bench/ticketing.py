@@ -117,6 +117,10 @@ def _accepted(r: httpx.Response) -> bool:
     return r.status_code == 201 and r.json()["status"] != "draft"
 
 
+# Idle connections are dropped by the client before uvicorn's 5 s keep-alive timeout drops
+# them: with httpx's default (also 5 s) a request sent on a connection the server was just
+# closing failed with ReadError and counted as an error of the service.
+KEEPALIVE = 2.0
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 Sender = Callable[[httpx.AsyncClient, int], Awaitable[bool]]
 
@@ -153,7 +157,7 @@ async def load(port: int, token: str, clients: int, total: int,
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(first, first + total):
         queue.put_nowait(i)
-    limits = httpx.Limits(max_connections=clients)
+    limits = httpx.Limits(max_connections=clients, keepalive_expiry=KEEPALIVE)
 
     async def client(c: httpx.AsyncClient) -> None:
         nonlocal errors
@@ -190,7 +194,8 @@ async def offer(port: int, token: str, rate: float, seconds: float,
     latencies: list[float] = []
     errors = 0
     # Enough connections that the client never queues a request the schedule offered.
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=200)
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=200,
+                          keepalive_expiry=KEEPALIVE)
 
     async def one(c: httpx.AsyncClient, i: int) -> None:
         nonlocal errors

@@ -30,7 +30,13 @@ from outbound.views import router as outbound_router
 from telephony.media.prompts import voice_status
 from telephony.twilio.signature import posture_problems
 from ticketing.context import Domain
-from ticketing.db import make_engine, make_session_factory, require_migrated, schema_revision
+from ticketing.db import (
+    make_engine,
+    make_read_session_factory,
+    make_session_factory,
+    require_migrated,
+    schema_revision,
+)
 from ticketing.schemas import ERROR_RESPONSES
 from ticketing.service import InvalidInput, NotFound
 from ticketing.states import PermissionDenied, ReasonRequired, TransitionError
@@ -170,6 +176,7 @@ def create_app(
     if check_schema:
         require_migrated(engine, dbadmin.head_revision())
     sessions = make_session_factory(engine)
+    read_sessions = make_read_session_factory(engine)
     domain = Domain.load(settings)
     parts = PARTS[role or (ServeRole.ALL if background else ServeRole.API)] - {Part.HTTP}
 
@@ -193,8 +200,10 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = sessions
+    app.state.read_sessions = read_sessions
     app.state.domain = domain
-    app.state.metrics = make_registry(sessions, utility_window=domain.utility_window,
+    # A scrape only reads: it must not queue behind (nor hold up) the ticket writers.
+    app.state.metrics = make_registry(read_sessions, utility_window=domain.utility_window,
                                       analytics=settings.analytics,
                                       figures_ttl=settings.metrics_figures_ttl_seconds)
     app.include_router(observability_router)

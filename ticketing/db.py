@@ -39,11 +39,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             dbapi_conn.isolation_level = None
 
         @event.listens_for(engine, "begin")
-        def _begin_immediate(conn: Any) -> None:
+        def _begin(conn: Any) -> None:
             # A deferred transaction that reads and then writes fails at once with
             # SQLITE_BUSY_SNAPSHOT when another writer committed in between; busy_timeout
             # cannot help there. Taking the write lock at BEGIN makes writers queue instead.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A reader (make_read_session_factory) never writes, so it takes no lock: in WAL it
+            # reads its snapshot beside the writer instead of queueing behind every ticket.
+            read_only = conn.get_execution_options().get(READ_ONLY, False)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     if "poolclass" not in kwargs:
@@ -53,8 +56,32 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
+READ_ONLY = "hotline_read_only"  # execution option: this connection's transaction only reads
+
+
+class ReadOnlySession(Session):
+    """A session that only reads: on SQLite its transaction starts deferred (no write lock).
+
+    A flush with changes is refused: on SQLite a deferred transaction that then writes can
+    fail with SQLITE_BUSY_SNAPSHOT, and a reader that writes belongs in a writer's session.
+    """
+
+    def flush(self, objects: Any = None) -> None:
+        if self.new or self.dirty or self.deleted:
+            raise RuntimeError("a read-only session may not write; use make_session_factory")
+        super().flush(objects)
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that may write (on SQLite: BEGIN IMMEDIATE, the write lock from the start)."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def make_read_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for requests that only read (lists, a ticket, /metrics): the one place that
+    decides a transaction is a reader's. Same pool and connections as the writers'."""
+    return sessionmaker(engine.execution_options(**{READ_ONLY: True}), class_=ReadOnlySession,
+                        expire_on_commit=False)
 
 
 @contextmanager

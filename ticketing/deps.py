@@ -34,15 +34,19 @@ DomainDep = Annotated[Domain, Depends(get_domain)]
 
 
 @contextmanager
-def unit_of_work(request: Request, token: str) -> Iterator[tuple[Session, Actor]]:
+def unit_of_work(
+    request: Request, token: str, *, read_only: bool = False
+) -> Iterator[tuple[Session, Actor]]:
     """The request's session and the authenticated actor.
 
     All database work of a request happens inside this block, in the endpoint's one
     worker thread. (A session opened by a dependency lives across several thread-pool
     hops; on SQLite, whose transactions take the write lock at BEGIN, 50 concurrent
-    requests then deadlock waiting for each other's threads.)
+    requests then deadlock waiting for each other's threads.) ``read_only``: the request
+    only reads, and on SQLite does not queue for the write lock (ticketing.db).
     """
-    session: Session = request.app.state.sessions()
+    state = request.app.state
+    session: Session = state.read_sessions() if read_only else state.sessions()
     try:
         user = user_for_token(session=session, token=token)
         if user is None:

@@ -11,7 +11,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, Row, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -349,6 +349,9 @@ def create_ticket(
         updated_at=now,
     )
     _place(domain, ticket)
+    # Looked up before the INSERT, so the link rides in it: no second UPDATE of the new row.
+    original = _duplicate_of(session=session, domain=domain, ticket=ticket)
+    ticket.duplicate_of_id = original.id if original is not None else None
     session.add(ticket)
     session.flush()
     record_event(
@@ -360,7 +363,9 @@ def create_ticket(
         data={"channel": channel},
         at=now,
     )
-    _link_duplicate(session=session, domain=domain, ticket=ticket, actor=actor, now=now)
+    if original is not None:
+        _count_duplicate(session=session, ticket=ticket, original=original, actor=actor,
+                         now=now)
     supervision.on_ticket(session=session, domain=domain, ticket=ticket, actor=actor)
     session.flush()
     return ticket
@@ -379,22 +384,26 @@ def _place(domain: Domain, ticket: Ticket) -> None:
     ticket.street, ticket.community = place.street, place.community
 
 
-def _address_key(ticket: Ticket) -> str:
+def _address_key(ticket: Ticket | Row[Any]) -> str:
     address = re.sub(r"\s", "", ticket.address or "")
     return address.removeprefix(ticket.district) if ticket.district else address
 
 
-def _same_address(a: Ticket, b: Ticket) -> bool:
+def _same_address(a: Ticket | Row[Any], b: Ticket) -> bool:
     """The same address, or one of the two has none (a caller need not repeat it)."""
     key_a, key_b = _address_key(a), _address_key(b)
     return not key_a or not key_b or key_a == key_b
 
 
-def _link_duplicate(
-    *, session: Session, domain: Domain, ticket: Ticket, actor: Actor, now: datetime
-) -> None:
-    """重复诉求 / 多诉: link a new ticket to an open one about the same problem, and count it
-    there, so the unit handles the problem once and every caller hears the outcome.
+# What linking needs of the original: a row of these, not a whole ticket (its JSON too).
+_DUPLICATE_COLUMNS = (Ticket.id, Ticket.number, Ticket.received_at, Ticket.address,
+                      Ticket.district)
+
+
+def _duplicate_of(*, session: Session, domain: Domain, ticket: Ticket) -> Row[Any] | None:
+    """重复诉求 / 多诉: the open ticket about the same problem that a new ticket is linked to
+    (and counted on, ``_count_duplicate``), so the unit handles the problem once and every
+    caller hears the outcome; None when there is none.
 
     The same problem is the same category at the same place within the window: from the
     same caller, the same district (and the same address when both tickets have one); from
@@ -405,14 +414,14 @@ def _link_duplicate(
     """
     since = ticket.received_at - timedelta(hours=domain.settings.duplicates.window_hours)
     common = [
-        Ticket.id != ticket.id,
+        *([Ticket.id != ticket.id] if ticket.id is not None else []),
         Ticket.duplicate_of_id.is_(None),
         Ticket.status.in_(values(OPEN_STATUSES - {Status.DRAFT})),
         Ticket.received_at >= since,
         Ticket.category == ticket.category,
         Ticket.confidential == ticket.confidential,
     ]
-    found: list[Ticket] = []
+    found: list[Row[Any]] = []
     caller = identified_caller(ticket)
     if caller is not None:
         same_caller = [
@@ -425,28 +434,24 @@ def _link_duplicate(
         ]
         # One caller's open tickets in the window are a handful: the address is compared
         # here, where "朝阳区望京西园三区5号楼" and "望京西园三区5号楼" are one place.
-        found += [c for c in session.scalars(
-            select(Ticket).where(*same_caller).order_by(Ticket.received_at, Ticket.id)
+        found += [c for c in session.execute(
+            select(*_DUPLICATE_COLUMNS).where(*same_caller)
+            .order_by(Ticket.received_at, Ticket.id)
         ) if _same_address(c, ticket)][:1]
     if ticket.address:
         # Other callers: only the same stated address (indexed equality; a neighbour who
         # words the address differently is left to the hot-spot report).
-        found += session.scalars(
-            select(Ticket).where(*common, Ticket.address == ticket.address)
+        found += session.execute(
+            select(*_DUPLICATE_COLUMNS).where(*common, Ticket.address == ticket.address)
             .order_by(Ticket.received_at, Ticket.id).limit(1)
         ).all()
-    original = min(found, key=lambda c: (c.received_at, c.id)) if found else None
-    if original is None:
-        return
-    ticket.duplicate_of_id = original.id
-    # Counted with an UPDATE so concurrent duplicates don't lose increments, and without
-    # bumping the original's optimistic-lock version (a handler may be signing it).
-    session.execute(
-        update(Ticket)
-        .where(Ticket.id == original.id)
-        .values(duplicate_count=Ticket.duplicate_count + 1)
-        .execution_options(synchronize_session=False)
-    )
+    return min(found, key=lambda c: (c.received_at, c.id)) if found else None
+
+
+def _count_duplicate(
+    *, session: Session, ticket: Ticket, original: Row[Any], actor: Actor, now: datetime
+) -> None:
+    """Audit ``ticket``'s link to ``original`` and count it there."""
     record_event(
         session=session,
         ticket=ticket,
@@ -455,6 +460,16 @@ def _link_duplicate(
         note=f"重复诉求，关联工单 {original.number}",
         data={"original": original.number},
         at=now,
+    )
+    # Counted with an UPDATE so concurrent duplicates don't lose increments, and without
+    # bumping the original's optimistic-lock version (a handler may be signing it). The
+    # autoflush before it writes the create and link events in one go (one INSERT on
+    # PostgreSQL).
+    session.execute(
+        update(Ticket)
+        .where(Ticket.id == original.id)
+        .values(duplicate_count=Ticket.duplicate_count + 1)
+        .execution_options(synchronize_session=False)
     )
 
 

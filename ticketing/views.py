@@ -69,6 +69,9 @@ def _sub_category_filter(category: str | None, code: str | None) -> str | None:
 
 
 def _show(session: Session, ticket: Ticket, actor: Actor) -> TicketOut:
+    # Held while the answer is built: both visibility checks read the linked original, and
+    # the session keeps a loaded row only while something refers to it (else two SELECTs).
+    _original = queries.linked_original(ticket)
     events = queries.visible_events(session=session, actor=actor, ticket=ticket)
     return TicketOut.of(ticket, actor, events=events)
 
@@ -113,7 +116,7 @@ def list_tickets(
     page: Annotated[int, Query(ge=1, le=100000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ):
-    with unit_of_work(request, token) as (session, actor):
+    with unit_of_work(request, token, read_only=True) as (session, actor):
         found = queries.ticket_page(
             session=session, actor=actor, now=domain.now(),
             filters=queries.Filters(status=status.value if status else None, category=category,
@@ -130,13 +133,13 @@ def list_tickets(
 
 @router.get("/tickets/{ref}", response_model=TicketOut)
 def show_ticket(ref: str, request: Request, token: Token):
-    with unit_of_work(request, token) as (session, actor):
+    with unit_of_work(request, token, read_only=True) as (session, actor):
         return _show(session, service.get_ticket(session=session, actor=actor, ref=ref), actor)
 
 
 @router.get("/tickets/{ref}/events", response_model=list[EventOut])
 def ticket_events(ref: str, request: Request, token: Token):
-    with unit_of_work(request, token) as (session, actor):
+    with unit_of_work(request, token, read_only=True) as (session, actor):
         ticket = service.get_ticket(session=session, actor=actor, ref=ref)
         return [EventOut.of(e)
                 for e in queries.visible_events(session=session, actor=actor, ticket=ticket)]
