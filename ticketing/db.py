@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,14 +18,80 @@ class NotMigrated(RuntimeError):
     """The database schema is missing or older than this code needs."""
 
 
+SQLITE_BUSY_SECONDS = 30
+
+
+class _WriterQueue:
+    """SQLite's writers of one process wait here, in turn, for the one write lock.
+
+    Left to SQLite alone, a writer that finds the lock taken polls it with sleeps growing to
+    100 ms (busy_timeout), so under a burst the lock sits free while writers sleep and the
+    unlucky ones wait seconds. Waiting on a Python lock, the next writer starts the moment
+    the last one commits. Other processes (a second worker, the CLI) still meet at SQLite's
+    lock, with busy_timeout as before.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holder: int | None = None
+
+    @staticmethod
+    def _key(conn: Any) -> int:
+        # The pool hands the dialect its proxy of the DBAPI connection, a session the raw one.
+        return id(getattr(conn, "dbapi_connection", conn))
+
+    def enter(self, dbapi_conn: Any) -> None:
+        if not self._lock.acquire(timeout=SQLITE_BUSY_SECONDS):
+            raise sqlite3.OperationalError("database is locked (writers queued too long)")
+        self._holder = self._key(dbapi_conn)
+
+    def leave(self, dbapi_conn: Any) -> None:
+        # Only the connection that took its turn gives it back: a reader's rollback, or a
+        # pool reset of a connection that never wrote, is not a turn.
+        if self._holder is not None and self._holder == self._key(dbapi_conn):
+            self._holder = None
+            self._lock.release()
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+            url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS},
+            **kwargs,
         )
+        writers = _WriterQueue()
+        dialect = engine.dialect
+        do_commit, do_rollback = dialect.do_commit, dialect.do_rollback
+
+        # Every end of a transaction goes through the dialect (a session's commit, a
+        # rollback, the pool's reset of a returned connection), so the turn is given back
+        # after the COMMIT or ROLLBACK has run, whichever path ended it.
+        def _commit(dbapi_conn: Any) -> None:
+            try:
+                do_commit(dbapi_conn)
+            finally:
+                writers.leave(dbapi_conn)
+
+        def _rollback(dbapi_conn: Any) -> None:
+            try:
+                do_rollback(dbapi_conn)
+            finally:
+                writers.leave(dbapi_conn)
+
+        dialect.do_commit = _commit  # type: ignore[method-assign]
+        dialect.do_rollback = _rollback  # type: ignore[method-assign]
+
+        # A connection dropped without a rollback (invalidated after an error, closed)
+        # ends its transaction in SQLite; its turn must end too, or every writer after it
+        # would wait the full busy time.
+        def _dropped(dbapi_conn: Any, *_: Any) -> None:
+            writers.leave(dbapi_conn)
+
+        for name in ("checkin", "close", "close_detached", "invalidate", "soft_invalidate"):
+            event.listen(engine, name, _dropped)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -45,8 +113,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             # cannot help there. Taking the write lock at BEGIN makes writers queue instead.
             # A reader (make_read_session_factory) never writes, so it takes no lock: in WAL it
             # reads its snapshot beside the writer instead of queueing behind every ticket.
-            read_only = conn.get_execution_options().get(READ_ONLY, False)
-            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+            if conn.get_execution_options().get(READ_ONLY, False):
+                conn.exec_driver_sql("BEGIN")
+                return
+            dbapi_conn = conn.connection.dbapi_connection
+            writers.enter(dbapi_conn)
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                writers.leave(dbapi_conn)
+                raise
 
         return engine
     if "poolclass" not in kwargs:
