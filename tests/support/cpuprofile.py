@@ -128,7 +128,11 @@ def report(where: Path, top: int = 15) -> None:
     fixtures: collections.Counter[str] = collections.Counter()
     calls: collections.Counter[str] = collections.Counter()
     workers = 0.0
-    for f in sorted(where.glob("*.jsonl")):
+    # Under xdist the controller's children are the workers: count the workers alone.
+    logs = sorted(where.glob("*.jsonl"))
+    if len(logs) > 1:
+        logs = [f for f in logs if f.stem != "main"]
+    for f in logs:
         start = None
         for line in f.read_text().splitlines():
             row = json.loads(line)
@@ -146,7 +150,7 @@ def report(where: Path, top: int = 15) -> None:
     for nodeid, cpu in tests.items():
         files[nodeid.split("::")[0]] += cpu
     print(f"tests: {len(tests)}  CPU in tests (incl. PostgreSQL): {sum(tests.values()):.1f} s"
-          f"  workers' own CPU start..end: {workers:.1f} s")
+          f"  processes' own CPU, start to end: {workers:.1f} s")
     print(f"\ntop {top} tests by CPU s:")
     for nodeid, cpu in sorted(tests.items(), key=lambda kv: -kv[1])[:top]:
         print(f"  {cpu:7.2f}  {nodeid}")
