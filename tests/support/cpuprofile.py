@@ -52,10 +52,17 @@ def _postmasters() -> Iterator[int]:
             yield int(lines[0])
 
 
+_pg_seen: dict[int, float] = {}
+
+
 def _pg_cpu() -> float:
     # The server and the backends it has reaped: a test's connections are closed by its
-    # end, so live backends (a /proc scan per test) would add little but cost much.
-    return sum(_proc_cpu(pid, waited=True) for pid in _postmasters()) if _pg_ports else 0.0
+    # end, so live backends (a /proc scan per test) would add little but cost much. A
+    # stopped server keeps its last figure, or the test that stops it would be credited
+    # with minus the whole server's CPU.
+    for pid in _postmasters():
+        _pg_seen[pid] = max(_pg_seen.get(pid, 0.0), _proc_cpu(pid, waited=True))
+    return sum(_pg_seen.values())
 
 
 def _cpu() -> float:
