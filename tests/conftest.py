@@ -55,9 +55,24 @@ VOSK_GROUPS = (
 )
 
 
+# Module-scoped fixtures costly enough that their module's tests stay on one xdist worker
+# (loadgroup): spread over five workers, each worker made its own (test_intake's trained
+# model: ~2 s of CPU each time).
+COSTLY_MODULE_FIXTURES = frozenset({"model"})
+
+
 def _vosk_group(item: pytest.Item) -> str:
     where = Path(item.path).resolve().relative_to(REPO).as_posix()
     return next(group for prefix, group in VOSK_GROUPS if where.startswith(prefix))
+
+
+def _uses_costly_module_fixture(item: pytest.Item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(defs[-1].scope == "module"
+               for name, defs in info.name2fixturedefs.items()
+               if name in COSTLY_MODULE_FIXTURES and defs)
 
 
 @pytest.hookimpl(tryfirst=True)  # before the conftests that skip on the markers
@@ -69,6 +84,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 item.add_marker(marker)
         if item.get_closest_marker("asr") and not item.get_closest_marker("sip"):
             item.add_marker(pytest.mark.xdist_group(_vosk_group(item)))
+        elif _uses_costly_module_fixture(item):
+            item.add_marker(pytest.mark.xdist_group(
+                Path(item.path).resolve().relative_to(REPO).as_posix()))
 
     def rank(item: pytest.Item) -> int:
         return next((i for i, m in enumerate(START_FIRST) if item.get_closest_marker(m)),
