@@ -103,7 +103,7 @@ def pytest_collection_modifyitems_xdist_groups(config: pytest.Config, items: lis
     worker writes that suffix into ``item._nodeid``, which pytest 9 items no longer read
     (their id is ``item._id``): every test was its own group and the groups above had no
     effect. The suffix is written where pytest 9 reads it, as xdist means it."""
-    if not config.getvalue("loadgroup"):
+    if not config.getoption("loadgroup", default=False):  # set in xdist workers only
         return
     for item in items:
         groups = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
