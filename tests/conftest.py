@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from _pytest.nodeid import NodeId
 from pytest_postgresql.janitor import DatabaseJanitor
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -44,20 +45,35 @@ START_FIRST = ("asr", "sip", "postgres")
 
 # Decoding is CPU-bound (the Twilio webhook's 9 s budget is counted in CPU time in tests,
 # tests/twilio/conftest.py), so decoding tests run one after another per group (loadgroup)
-# rather than five decoders starving each other on two cores. One group for all of them
-# was the longest stretch of the run (about 4.5 min on a free core, ~150 tests), bounding
-# its wall time: they are split into three groups of roughly equal decoding time, at most
+# rather than five decoders starving each other on two cores: three groups of roughly
+# equal decoding CPU (40-60 s each, measured with tests/support/cpuprofile.py), at most
 # three decoders at once. The first prefix that an item's path starts with names its group.
 VOSK_GROUPS = (
-    ("tests/twilio/test_twilio_flow.py", "vosk-twilio-flow"),
-    ("tests/twilio/test_twilio_parity.py", "vosk-twilio-parity"),
-    ("", "vosk"),  # tests/asr, tests/intake, the other Twilio files
+    ("tests/twilio/", "vosk-twilio"),  # the one recording decoded once (decode_once)
+    ("tests/asr/test_decoder_options.py", "vosk-accuracy"),
+    ("tests/asr/test_accuracy.py", "vosk-accuracy"),
+    ("", "vosk"),  # the other tests/asr files, tests/intake
 )
+
+
+# Module-scoped fixtures costly enough that their module's tests stay on one xdist worker
+# (loadgroup): spread over five workers, each worker made its own (test_intake's trained
+# model: ~2 s of CPU each time).
+COSTLY_MODULE_FIXTURES = frozenset({"model"})
 
 
 def _vosk_group(item: pytest.Item) -> str:
     where = Path(item.path).resolve().relative_to(REPO).as_posix()
     return next(group for prefix, group in VOSK_GROUPS if where.startswith(prefix))
+
+
+def _uses_costly_module_fixture(item: pytest.Item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(defs[-1].scope == "module"
+               for name, defs in info.name2fixturedefs.items()
+               if name in COSTLY_MODULE_FIXTURES and defs)
 
 
 @pytest.hookimpl(tryfirst=True)  # before the conftests that skip on the markers
@@ -69,12 +85,31 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 item.add_marker(marker)
         if item.get_closest_marker("asr") and not item.get_closest_marker("sip"):
             item.add_marker(pytest.mark.xdist_group(_vosk_group(item)))
+        elif _uses_costly_module_fixture(item):
+            item.add_marker(pytest.mark.xdist_group(
+                Path(item.path).resolve().relative_to(REPO).as_posix()))
 
     def rank(item: pytest.Item) -> int:
         return next((i for i, m in enumerate(START_FIRST) if item.get_closest_marker(m)),
                     len(START_FIRST))
 
     items.sort(key=rank)  # stable: files keep their order within a tier
+
+
+# After xdist's own hook, which pytest 9 no longer heeds.
+@pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")
+def pytest_collection_modifyitems_xdist_groups(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """xdist's loadgroup sends the tests whose node ids end in "@group" to one worker. Its
+    worker writes that suffix into ``item._nodeid``, which pytest 9 items no longer read
+    (their id is ``item._id``): every test was its own group and the groups above had no
+    effect. The suffix is written where pytest 9 reads it, as xdist means it."""
+    if not config.getoption("loadgroup", default=False):  # set in xdist workers only
+        return
+    for item in items:
+        groups = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                         for m in item.iter_markers("xdist_group")})
+        if groups and "@" not in item.nodeid and hasattr(item, "_id"):
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(groups)}")
 
 
 @pytest.fixture(scope="session")

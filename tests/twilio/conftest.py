@@ -9,6 +9,9 @@ behind HTTP basic auth, as Twilio's API documents it; it is not Twilio.
 from __future__ import annotations
 
 import base64
+import copy
+import dataclasses
+import hashlib
 import shutil
 import subprocess
 import threading
@@ -25,6 +28,7 @@ from config import Settings
 from config.settings import TwilioSettings
 from hotline.app import create_app
 from ivr.twilio import call_flow, decode, views
+from ivr.twilio.decode import Decoded
 from tests.twilio.helpers import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE, SPOKEN, StandIn, Twilio
 
 
@@ -50,6 +54,43 @@ def recording_wav(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     subprocess.run(["sox", "-V1", str(line), "-b", "16", "-e", "signed-integer", str(wav),
                     "pad", "0.3", "0.5"], check=True)
     return wav.read_bytes()
+
+
+@pytest.fixture(scope="session")
+def decodings() -> dict[tuple[int, bytes], Decoded]:
+    """Transcripts of recordings this test process has decoded, by (engine, file content)."""
+    return {}
+
+
+@pytest.fixture
+def decode_once(monkeypatch: pytest.MonkeyPatch,
+                decodings: dict[tuple[int, bytes], Decoded]) -> None:
+    """The same recording decoded once per test process, by the real engine, then its
+    transcript reused: for tests about what the call does around the transcript. Decoding
+    the one recording cost ~2 s of CPU per webhook, most of the Twilio tests' time; the
+    tests about decoding itself (test_spoken_complaint_becomes_a_ticket, the budget tests)
+    decode on every run. Only a finished decode is kept, and only reused before the deadline
+    (a late webhook still takes the real path and its errors)."""
+    real = call_flow.decode_within
+
+    def decode_within(engine: AsrEngine | None, path: Any, *, deadline: float,
+                      rtf_guess: float) -> Decoded:
+        try:
+            content = path.read_bytes()
+        except OSError:
+            content = None
+        if engine is None or content is None or decode.time.monotonic() > deadline:
+            return real(engine, path, deadline=deadline, rtf_guess=rtf_guess)
+        key = (id(engine), hashlib.sha256(content).digest())
+        if key not in decodings:
+            result = real(engine, path, deadline=deadline, rtf_guess=rtf_guess)
+            if result.error is not None or result.text is None:
+                return result
+            decodings[key] = result
+        hit = decodings[key]
+        return dataclasses.replace(hit, meta=copy.deepcopy(hit.meta))
+
+    monkeypatch.setattr(call_flow, "decode_within", decode_within)
 
 
 # --------------------------------------------------------------------------- stand-in API

@@ -157,6 +157,7 @@ def test_shipped_decoding_budget_reads_the_words_back(
     assert says(root[0])[-1] == prompts.text("confirm")
 
 
+@pytest.mark.usefixtures("decode_once")  # about the call, not the decoding
 def test_replayed_webhooks_make_one_ticket(
         twilio: Twilio, standin: StandIn, recording_wav: bytes,
         sessions: sessionmaker[Session]) -> None:
@@ -235,6 +236,7 @@ def test_no_time_or_no_model_still_reads_the_number(
     assert Path(job.recording_path).is_file() and job.status == JobStatus.PENDING
 
 
+@pytest.mark.usefixtures("decode_once")  # about the call, not the decoding
 def test_hang_up_after_recording_leaves_the_ticket(
         twilio: Twilio, standin: StandIn, recording_wav: bytes,
         sessions: sessionmaker[Session]) -> None:
@@ -247,6 +249,7 @@ def test_hang_up_after_recording_leaves_the_ticket(
     assert _call_record(sessions, call).outcome == CallOutcome.TICKET
 
 
+@pytest.mark.usefixtures("decode_once")  # about the call, not the decoding
 def test_hang_up_during_recording_ticket_from_recording_callback(
         twilio: Twilio, standin: StandIn, recording_wav: bytes,
         sessions: sessionmaker[Session]) -> None:
@@ -368,6 +371,7 @@ def test_silence_prompts_once_then_ends_without_ticket(
     assert count(sessions, Ticket) == 0
 
 
+@pytest.mark.usefixtures("decode_once")  # about the call, not the decoding
 def test_two_re_records_and_the_new_recording_is_filed(
         twilio: Twilio, standin: StandIn, recording_wav: bytes,
         sessions: sessionmaker[Session]) -> None:
@@ -387,6 +391,7 @@ def test_two_re_records_and_the_new_recording_is_filed(
     assert ticket.recording_path and ticket.recording_path.endswith(f"{rec2}.wav")
 
 
+@pytest.mark.usefixtures("decode_once")  # about the call, not the decoding
 def test_slow_download_does_not_hold_up_other_calls(
         twilio: Twilio, standin: StandIn, recording_wav: bytes,
         sessions: sessionmaker[Session]) -> None:
@@ -441,6 +446,7 @@ def test_withheld_caller_id_has_no_status_and_no_phone(
     assert _call_record(sessions, other).outcome == CallOutcome.CALLBACK_REQUEST
 
 
+@pytest.mark.usefixtures("decode_once")  # about the call, not the decoding
 def test_withheld_caller_keys_in_a_callback_number(
         twilio: Twilio, standin: StandIn, sessions: sessionmaker[Session],
         recording_wav: bytes) -> None:

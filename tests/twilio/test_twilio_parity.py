@@ -49,6 +49,10 @@ from ticketing.models import Ticket, TicketEvent
 from ticketing.reports import figures
 from ticketing.states import Status
 
+# The calls here are about what follows the transcript: the one recording is decoded once
+# per test process (decode_once, tests/twilio/conftest.py), not once per webhook.
+pytestmark = pytest.mark.usefixtures("decode_once")
+
 HEARD = "나오"  # part of what the test model hears in the recording (나오지 않습니다)
 FIRE = "我们楼道里着火了，浓烟很大，快来人啊"
 QUESTION = "想问下失业金在哪里申请"  # kb026's question, worded unlike the entry
@@ -57,8 +61,9 @@ WATER = "朝阳区望京西园三区5号楼停水一天了"
 
 
 @pytest.fixture
-def meant(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """meant["text"]: what a Mandarin model would have heard in the recording."""
+def meant(monkeypatch: pytest.MonkeyPatch, decode_once: None) -> dict[str, str]:
+    """meant["text"]: what a Mandarin model would have heard in the recording (decoded once
+    per test process: decode_once, tests/twilio/conftest.py)."""
     said: dict[str, str] = {}
     decode = twilio_flow.decode_within
 

@@ -1,0 +1,173 @@
+"""CPU accounting for the test suite: ``-p tests.support.cpuprofile`` with
+HOTLINE_CPU_PROFILE=DIR writes one JSON line per test and per fixture setup to
+DIR/<worker>.jsonl; ``python -m tests.support.cpuprofile DIR`` ranks them.
+
+The suite is CPU-bound on shared cores, so wall durations (--durations) say more about
+the load than about a test: this counts CPU seconds instead. A test's figure is its
+process's own CPU plus the children it waited for (espeak-ng, sox, SIPp...) plus the
+session's PostgreSQL server (a daemon, so no child of ours: read from /proc).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import resource
+import sys
+import time
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_TICK = os.sysconf("SC_CLK_TCK")
+_pg_ports: set[int] = set()
+
+
+def _own_cpu() -> float:
+    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+
+def _proc_cpu(pid: int, *, waited: bool) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    if waited:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return ticks / _TICK
+
+
+def _postmasters() -> Iterator[int]:
+    for pidfile in Path("/tmp").glob("hotline-pg-*/data/postmaster.pid"):
+        try:
+            lines = pidfile.read_text().splitlines()
+        except OSError:
+            continue
+        if len(lines) > 3 and int(lines[3]) in _pg_ports:
+            yield int(lines[0])
+
+
+_pg_seen: dict[int, float] = {}
+
+
+def _pg_cpu() -> float:
+    # The server and the backends it has reaped: a test's connections are closed by its
+    # end, so live backends (a /proc scan per test) would add little but cost much. A
+    # stopped server keeps its last figure, or the test that stops it would be credited
+    # with minus the whole server's CPU.
+    for pid in _postmasters():
+        _pg_seen[pid] = max(_pg_seen.get(pid, 0.0), _proc_cpu(pid, waited=True))
+    return sum(_pg_seen.values())
+
+
+def _cpu() -> float:
+    return _own_cpu() + _pg_cpu()
+
+
+class _Recorder:
+    def __init__(self, out: Path) -> None:
+        self.file = out.open("a", encoding="utf-8")
+        self.stack: list[float] = []  # per open fixture setup: CPU spent in nested setups
+
+    def write(self, **row: Any) -> None:
+        self.file.write(json.dumps(row) + "\n")
+        self.file.flush()
+
+
+_rec: _Recorder | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _rec
+    where = os.environ.get("HOTLINE_CPU_PROFILE")
+    if not where:
+        return
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    Path(where).mkdir(parents=True, exist_ok=True)
+    _rec = _Recorder(Path(where) / f"{worker}.jsonl")
+    _rec.write(kind="start", worker=worker, cpu=_own_cpu(), wall=time.time())
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _rec is not None:
+        _rec.write(kind="end", cpu=_own_cpu(), wall=time.time())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, None]:
+    if _rec is None:
+        yield
+        return
+    cpu0, own0, wall0 = _cpu(), _own_cpu(), time.monotonic()
+    yield
+    cpu1, own1 = _cpu(), _own_cpu()
+    _rec.write(kind="test", id=item.nodeid, cpu=cpu1 - cpu0, own=own1 - own0,
+               wall=time.monotonic() - wall0)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(fixturedef: Any, request: Any) -> Generator[None, Any, None]:
+    if _rec is None:
+        yield
+        return
+    _rec.stack.append(0.0)
+    cpu0 = _own_cpu()
+    outcome = yield
+    spent = _own_cpu() - cpu0
+    nested = _rec.stack.pop()
+    if _rec.stack:
+        _rec.stack[-1] += spent
+    if fixturedef.argname == "pg_server" and outcome.exception is None:
+        _pg_ports.add(int(outcome.get_result().port))
+    param = getattr(request, "param", None)
+    _rec.write(kind="fixture", name=fixturedef.argname, scope=fixturedef.scope,
+               param=str(param) if param is not None else None,
+               cpu=spent - nested, incl=spent)
+
+
+def report(where: Path, top: int = 15) -> None:
+    tests: dict[str, float] = {}
+    fixtures: collections.Counter[str] = collections.Counter()
+    calls: collections.Counter[str] = collections.Counter()
+    workers = 0.0
+    # Under xdist the controller's children are the workers: count the workers alone.
+    logs = sorted(where.glob("*.jsonl"))
+    if len(logs) > 1:
+        logs = [f for f in logs if f.stem != "main"]
+    for f in logs:
+        start = None
+        for line in f.read_text().splitlines():
+            row = json.loads(line)
+            if row["kind"] == "test":
+                tests[row["id"]] = row["cpu"]
+            elif row["kind"] == "fixture":
+                key = f"{row['name']}[{row['param']}]" if row["param"] else row["name"]
+                fixtures[key] += row["cpu"]
+                calls[key] += 1
+            elif row["kind"] == "start":
+                start = row["cpu"]
+            elif row["kind"] == "end" and start is not None:
+                workers += row["cpu"] - start
+    files: collections.Counter[str] = collections.Counter()
+    for nodeid, cpu in tests.items():
+        files[nodeid.split("::")[0]] += cpu
+    print(f"tests: {len(tests)}  CPU in tests (incl. PostgreSQL): {sum(tests.values()):.1f} s"
+          f"  processes' own CPU, start to end: {workers:.1f} s")
+    print(f"\ntop {top} tests by CPU s:")
+    for nodeid, cpu in sorted(tests.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"  {cpu:7.2f}  {nodeid}")
+    print(f"\ntop {top} files by CPU s:")
+    for name, cpu in files.most_common(top):
+        print(f"  {cpu:7.2f}  {name}")
+    print(f"\ntop {top} fixtures by CPU s in their own setup (calls):")
+    for name, cpu in fixtures.most_common(top):
+        print(f"  {cpu:7.2f}  ({calls[name]:4d})  {name}")
+
+
+if __name__ == "__main__":
+    report(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 15)
