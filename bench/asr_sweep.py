@@ -66,7 +66,10 @@ VARIANTS = [
     Variant("model-conf"),  # the model's own conf/model.conf (Korean test model: 10/3000/2)
     Variant("shipped", DecoderOptions.from_settings(Settings().asr)),
     Variant("partials-0.2s", partial_interval=0.2),
+    Variant("push-40ms", push_ms=40),
     Variant("push-100ms", push_ms=100),
+    Variant("push-200ms", push_ms=200),
+    Variant("push-400ms", push_ms=400),
     Variant("active1500", DecoderOptions(max_active=1500)),
     Variant("active1000", DecoderOptions(max_active=1000)),
     Variant("active700", DecoderOptions(max_active=700)),
@@ -105,8 +108,9 @@ def measure(variant: Variant, model: Path, speech: bytes, call: bytes,
         # A hotline call (bench/asr.py: turns and pauses) through the VAD gate, as live.
         stream = engine.stream(sample_rate=RATE, partial_interval=variant.partial_interval)
         began = time.thread_time()
-        for offset in range(0, len(call), 320):
-            stream.push(call[offset:offset + 320])
+        step = RATE * 2 * variant.push_ms // 1000
+        for offset in range(0, len(call), step):
+            stream.push(call[offset:offset + step])
         stream.finish()
         call_rtf = (time.thread_time() - began) / (len(call) / (2 * RATE))
         rates = []

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from asr.cleanup import normalize
+from asr.engine import DecodePriority
 from asr.recording import CallRecorder, Recording
 from asr.vad import EnergyGate
 
@@ -48,6 +49,11 @@ FRAME_SECONDS = 0.02
 # A cough or a click opens the gate for a frame or two; a complaint is longer than this.
 MIN_SPEECH_SECONDS = 0.3
 ASR_NICE = 10
+# Audio per push to the recognizer, i.e. per Vosk AcceptWaveform (the gate still works in
+# 20 ms frames). Fewer, larger calls cost less CPU per second of speech (docs/asr.md); no
+# one reads partial words here, and a turn's end or a finish pushes the rest at once, so
+# the size delays no transcript.
+ASR_CHUNK_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,7 @@ class CallAudio:
         self._frames = 0  # frames received since answer (the call's audio clock)
         self._turn = 0
         self._turn_active = False
+        self._waited_turn = 0  # the turn whose final words someone waits for (hurry)
         self._turn_started_frame = 0
         self._speech_frames = 0  # in the current turn
         self._last_speech_frame: int | None = None
@@ -149,11 +156,17 @@ class CallAudio:
             if self.asr_error is None:
                 self._q.put(("drop", self._turn))
 
+    def hurry(self) -> None:
+        """Someone now waits for this turn's words (the caller for the read-back, or the
+        ticket after a hang-up): its decoding goes ahead of calls still talking."""
+        self._waited_turn = self._turn
+
     def finish_turn(self, timeout: float) -> TurnResult:
         """The turn's transcript; waits up to ``timeout`` s for the recognizer to catch up."""
         with self._lock:
             self._turn_active = False
             turn = self._turn
+            self._waited_turn = turn
             error = self.asr_error
             future: Future[Transcript] = Future()
             if error is None:
@@ -216,12 +229,24 @@ class CallAudio:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), ASR_NICE)
         stream: StreamingTranscriber | None = None
         turn = 0
+        chunk: list[bytes] = []  # the turn's frames not yet pushed
+        chunk_frames = max(1, round(ASR_CHUNK_SECONDS / FRAME_SECONDS))
         while True:
             item = self._q.get()
             if item is None:
                 return
             kind = item[0]
             try:
+                if kind == "frame":
+                    if stream is not None and item[1] == turn and not self._closing:
+                        chunk.append(item[2])
+                        if len(chunk) >= chunk_frames:
+                            self._push(stream, turn, chunk)
+                    continue
+                # Every other request closes the chunk: its audio comes first.
+                if stream is not None and chunk and not self._closing:
+                    self._push(stream, turn, chunk)
+                chunk.clear()
                 if kind == "begin":
                     turn = item[1]
                     # No partial results: the call flow waits for the final transcript,
@@ -230,9 +255,6 @@ class CallAudio:
                     stream = self.engine.stream(
                         sample_rate=self.sample_rate, grammar=self.phrase_list or None,
                         postprocess=normalize, partial_interval=None)
-                elif kind == "frame":
-                    if stream is not None and item[1] == turn and not self._closing:
-                        stream.push(item[2])
                 elif kind == "drop":
                     if item[1] == turn:
                         stream = None
@@ -254,6 +276,13 @@ class CallAudio:
                     item[2].set_exception(exc)
                 self._fail_pending()
                 return
+
+    def _push(self, stream: StreamingTranscriber, turn: int, chunk: list[bytes]) -> None:
+        # Read per push: the dialogue raises it from its own thread when the turn ends.
+        stream.priority = (DecodePriority.TURN_ENDED if self._waited_turn == turn
+                           else DecodePriority.LIVE)
+        stream.push(b"".join(chunk))
+        chunk.clear()
 
     def _fail_pending(self) -> None:
         """After an ASR failure: answer any finish request still queued."""
