@@ -44,6 +44,7 @@ class DecodePriority(IntEnum):
 
     TURN_ENDED = 0  # someone waits for this stream's final transcript
     LIVE = 1  # the caller is still talking: the words are not needed yet
+    BACKLOG = 2  # a recording (asr.batch): nobody is on the line
 
 
 class PrioritySlots:

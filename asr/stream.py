@@ -175,7 +175,8 @@ class StreamingTranscriber:
 
     def finish(self) -> Transcript:
         """End of call: flush, return everything said (all utterances, joined)."""
-        self.priority = DecodePriority.TURN_ENDED
+        if self.priority == DecodePriority.LIVE:  # a live caller's words: someone waits
+            self.priority = DecodePriority.TURN_ENDED
         with self._lock:
             if not self.finished:
                 events: list[Event] = []
