@@ -104,11 +104,11 @@ class CallAudio:
         self._pump.join(timeout)
         # Whatever the recognizer still has queued is no longer wanted (the dialogue took
         # its transcript, or gave up waiting for it): skip it rather than burn a decoding
-        # slot other calls need, and do not wait for it.
+        # slot other calls need, and do not wait for it. Not even briefly: a recognizer
+        # that is behind is inside a push, and a join here held every hang-up's ticket
+        # for its whole timeout (bench/ivr.py, docs/asr.md). The thread ends at the None.
         self._closing = True
         self._q.put(None)
-        if self._asr.is_alive():
-            self._asr.join(1.0)
         if self._recording is None:
             self._recording = self.recorder.close()
         return self._recording

