@@ -49,11 +49,6 @@ FRAME_SECONDS = 0.02
 # A cough or a click opens the gate for a frame or two; a complaint is longer than this.
 MIN_SPEECH_SECONDS = 0.3
 ASR_NICE = 10
-# Audio per push to the recognizer, i.e. per Vosk AcceptWaveform (the gate still works in
-# 20 ms frames). Fewer, larger calls cost less CPU per second of speech (docs/asr.md); no
-# one reads partial words here, and a turn's end or a finish pushes the rest at once, so
-# the size delays no transcript.
-ASR_CHUNK_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -229,24 +224,12 @@ class CallAudio:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), ASR_NICE)
         stream: StreamingTranscriber | None = None
         turn = 0
-        chunk: list[bytes] = []  # the turn's frames not yet pushed
-        chunk_frames = max(1, round(ASR_CHUNK_SECONDS / FRAME_SECONDS))
         while True:
             item = self._q.get()
             if item is None:
                 return
             kind = item[0]
             try:
-                if kind == "frame":
-                    if stream is not None and item[1] == turn and not self._closing:
-                        chunk.append(item[2])
-                        if len(chunk) >= chunk_frames:
-                            self._push(stream, turn, chunk)
-                    continue
-                # Every other request closes the chunk: its audio comes first.
-                if stream is not None and chunk and not self._closing:
-                    self._push(stream, turn, chunk)
-                chunk.clear()
                 if kind == "begin":
                     turn = item[1]
                     # No partial results: the call flow waits for the final transcript,
@@ -255,6 +238,13 @@ class CallAudio:
                     stream = self.engine.stream(
                         sample_rate=self.sample_rate, grammar=self.phrase_list or None,
                         postprocess=normalize, partial_interval=None)
+                elif kind == "frame":
+                    if stream is not None and item[1] == turn and not self._closing:
+                        # Read per push: the dialogue raises it (hurry) from its thread.
+                        stream.priority = (DecodePriority.TURN_ENDED
+                                           if self._waited_turn == turn
+                                           else DecodePriority.LIVE)
+                        stream.push(item[2])
                 elif kind == "drop":
                     if item[1] == turn:
                         stream = None
@@ -276,13 +266,6 @@ class CallAudio:
                     item[2].set_exception(exc)
                 self._fail_pending()
                 return
-
-    def _push(self, stream: StreamingTranscriber, turn: int, chunk: list[bytes]) -> None:
-        # Read per push: the dialogue raises it from its own thread when the turn ends.
-        stream.priority = (DecodePriority.TURN_ENDED if self._waited_turn == turn
-                           else DecodePriority.LIVE)
-        stream.push(b"".join(chunk))
-        chunk.clear()
 
     def _fail_pending(self) -> None:
         """After an ASR failure: answer any finish request still queued."""
