@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from asr.engine import AsrEngine, Grammar
+from asr.engine import AsrEngine, DecodePriority, Grammar
 from asr.stream import Transcript
 from telephony.media.wav import Audio, read_wav
 
@@ -42,9 +42,13 @@ def transcribe_audio(
     postprocess: Callable[[str], str] | None = None,
 ) -> BatchResult:
     began = time.perf_counter()
+    # No partial results: nobody reads them here, and they cost decoder CPU (docs/asr.md).
     stream = engine.stream(
-        sample_rate=audio.sample_rate, grammar=grammar, vad=vad, postprocess=postprocess
+        sample_rate=audio.sample_rate, grammar=grammar, vad=vad, postprocess=postprocess,
+        partial_interval=None,
     )
+    # A recording has no caller waiting on the line: live calls decode first.
+    stream.priority = DecodePriority.BACKLOG
     step = int(audio.sample_rate * _CHUNK_SECONDS) * 2
     pcm = memoryview(audio.pcm16)
     for offset in range(0, len(pcm), step):

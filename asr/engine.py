@@ -9,17 +9,25 @@ That is also the danger: 20 calls pushing audio from 20 threads would run 20 dec
 2 cores and all fall behind together. Every AcceptWaveform therefore runs under
 `decode_slot()`, a semaphore sized from the cores (settings.asr.workers, 0 = all cores);
 `executor` is a pool of the same size for callers (asyncio) that must not block.
+
+When the slots are short, who decodes next matters: a call whose turn has ended has a
+caller (or a ticket) waiting for its final words, while a caller still talking will not
+need them for seconds. The semaphore therefore hands a freed slot to the most urgent
+waiter (`DecodePriority`), first come first served within a priority.
 """
 
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import json
 import os
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from enum import IntEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +37,64 @@ if TYPE_CHECKING:
     import vosk
 
     from asr.stream import StreamingTranscriber
+
+
+class DecodePriority(IntEnum):
+    """Lower is served first when decoding slots are short."""
+
+    TURN_ENDED = 0  # someone waits for this stream's final transcript
+    LIVE = 1  # the caller is still talking: the words are not needed yet
+    BACKLOG = 2  # a recording (asr.batch): nobody is on the line
+
+
+class PrioritySlots:
+    """A counting semaphore whose waiters get a freed slot by priority, then arrival.
+
+    A released slot is handed to the chosen waiter directly (never put back for anyone to
+    grab), so a steady stream of LIVE pushes cannot overtake a waiting TURN_ENDED one.
+    """
+
+    def __init__(self, slots: int) -> None:
+        if slots < 1:
+            raise ValueError("slots must be at least 1")
+        self.slots = slots
+        self._free = slots
+        self._mutex = threading.Lock()
+        self._waiters: list[tuple[int, int, threading.Lock]] = []
+        self._arrival = itertools.count()
+
+    def acquire(self, priority: int = DecodePriority.LIVE) -> None:
+        with self._mutex:
+            if self._free and not self._waiters:
+                self._free -= 1
+                return
+            # A lock taken here and released by whoever hands us the slot: the cheapest
+            # one-shot wake-up for exactly this thread.
+            baton = threading.Lock()
+            baton.acquire()
+            heapq.heappush(self._waiters, (int(priority), next(self._arrival), baton))
+        baton.acquire()
+
+    def release(self) -> None:
+        with self._mutex:
+            if self._waiters:
+                heapq.heappop(self._waiters)[2].release()
+            elif self._free < self.slots:
+                self._free += 1
+            else:
+                raise ValueError("released more slots than were acquired")
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiters)
+
+    @contextlib.contextmanager
+    def hold(self, priority: int = DecodePriority.LIVE) -> Iterator[None]:
+        self.acquire(priority)
+        try:
+            yield
+        finally:
+            self.release()
 
 
 @dataclass(frozen=True)
@@ -58,7 +124,7 @@ class AsrEngine:
         self.model_path = None if _is_vosk_model(model) else Path(model)  # type: ignore[arg-type]
         self.workers = workers if workers > 0 else (os.cpu_count() or 1)
         self.low_confidence = low_confidence
-        self._slots = threading.BoundedSemaphore(self.workers)
+        self._slots = PrioritySlots(self.workers)
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
 
@@ -77,11 +143,12 @@ class AsrEngine:
         )
 
     # ------------------------------------------------------------------ concurrency
-    @contextlib.contextmanager
-    def decode_slot(self) -> Iterator[None]:
-        """Hold one of `workers` decoding slots (blocks while all are busy)."""
-        with self._slots:
-            yield
+    def decode_slot(
+        self, priority: int = DecodePriority.LIVE
+    ) -> contextlib.AbstractContextManager[None]:
+        """Hold one of `workers` decoding slots (blocks while all are busy; the most urgent
+        waiter gets the next free one)."""
+        return self._slots.hold(priority)
 
     @property
     def executor(self) -> ThreadPoolExecutor:

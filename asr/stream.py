@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from asr import telemetry
+from asr.engine import DecodePriority
 from asr.vad import EnergyGate
 
 if TYPE_CHECKING:
@@ -109,6 +110,9 @@ class StreamingTranscriber:
         self._last_speech_sample: int | None = None
         self.decoded_seconds = 0.0
         self.finished = False
+        # Who decodes first when the engine's slots are short; the owner raises it to
+        # DecodePriority.TURN_ENDED once someone waits for this stream's final words.
+        self.priority: int = DecodePriority.LIVE
 
     # ------------------------------------------------------------------ turn signals
     @property
@@ -158,9 +162,8 @@ class StreamingTranscriber:
                     events.append(SpeechStarted(start / self.sample_rate))
                 batch.extend(decision.frames)
                 if decision.closed:
-                    self._decode(b"".join(batch), events)
+                    self._end_utterance(events, b"".join(batch))
                     batch = []
-                    self._end_utterance(events)
             if batch:
                 self._decode(b"".join(batch), events)
             return events
@@ -172,13 +175,15 @@ class StreamingTranscriber:
 
     def finish(self) -> Transcript:
         """End of call: flush, return everything said (all utterances, joined)."""
+        if self.priority == DecodePriority.LIVE:  # a live caller's words: someone waits
+            self.priority = DecodePriority.TURN_ENDED
         with self._lock:
             if not self.finished:
                 events: list[Event] = []
-                if self._pending and self._utterance_open:
-                    self._decode(self._pending, events)
+                # Less than a frame: the gate never judged it, so only an open utterance
+                # takes it.
+                self._end_utterance(events, self._pending if self._utterance_open else b"")
                 self._pending = b""
-                self._end_utterance(events)
                 self.finished = True
                 telemetry.stream_finished(self._stream_samples / self.sample_rate,
                                           self._fed_samples / self.sample_rate,
@@ -197,31 +202,41 @@ class StreamingTranscriber:
     def _decode(self, chunk: bytes, events: list[Event]) -> None:
         if not chunk:
             return
+        with self.engine.decode_slot(self.priority):
+            self._accept(chunk, events)
+
+    def _accept(self, chunk: bytes, events: list[Event]) -> None:
+        """One AcceptWaveform; the caller holds a decoding slot."""
         import time
 
         self._utterance_open = True
         began = time.perf_counter()
-        with self.engine.decode_slot():
-            endpoint = self._rec.AcceptWaveform(chunk)
-            self._fed_samples += len(chunk) // 2
-            if endpoint:
-                result = self._rec.Result()
-            elif self.partial_interval is not None and (
-                self._fed_samples - self._last_partial_at
-            ) >= self.partial_interval * self.sample_rate:
-                self._last_partial_at = self._fed_samples
-                partial = json.loads(self._rec.PartialResult()).get("partial", "")
-                if partial and partial != self._last_partial:
-                    self._last_partial = partial
-                    events.append(Partial(partial))
+        endpoint = self._rec.AcceptWaveform(chunk)
+        self._fed_samples += len(chunk) // 2
+        if endpoint:
+            result = self._rec.Result()
+        elif self.partial_interval is not None and (
+            self._fed_samples - self._last_partial_at
+        ) >= self.partial_interval * self.sample_rate:
+            self._last_partial_at = self._fed_samples
+            partial = json.loads(self._rec.PartialResult()).get("partial", "")
+            if partial and partial != self._last_partial:
+                self._last_partial = partial
+                events.append(Partial(partial))
         self.decoded_seconds += time.perf_counter() - began
         if endpoint:
             self._emit_final(result, events)
 
-    def _end_utterance(self, events: list[Event]) -> None:
-        if not self._utterance_open:
+    def _end_utterance(self, events: list[Event], tail: bytes = b"") -> None:
+        """Decode ``tail`` and take the final result under one slot: a finish waited for
+        must not queue twice behind other streams (DecodePriority)."""
+        if not self._utterance_open and not tail:
             return
-        with self.engine.decode_slot():
+        with self.engine.decode_slot(self.priority):
+            if tail:
+                self._accept(tail, events)
+            if not self._utterance_open:  # Vosk's endpointer ended it on the tail
+                return
             result = self._rec.FinalResult()
         self._emit_final(result, events)
 

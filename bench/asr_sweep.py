@@ -19,6 +19,7 @@ decodes the same espeak-ng speech as bench/asr.py through the phone path and pri
   other. Vosk's result varies by about a point from run to run on the same audio.)
 
     .venv/bin/python bench/asr_sweep.py [--model PATH] [--seconds 20] [--only NAME,...]
+        [--repeat N] [--speed-only]
 """
 
 from __future__ import annotations
@@ -66,7 +67,10 @@ VARIANTS = [
     Variant("model-conf"),  # the model's own conf/model.conf (Korean test model: 10/3000/2)
     Variant("shipped", DecoderOptions.from_settings(Settings().asr)),
     Variant("partials-0.2s", partial_interval=0.2),
+    Variant("push-40ms", push_ms=40),
     Variant("push-100ms", push_ms=100),
+    Variant("push-200ms", push_ms=200),
+    Variant("push-400ms", push_ms=400),
     Variant("active1500", DecoderOptions(max_active=1500)),
     Variant("active1000", DecoderOptions(max_active=1000)),
     Variant("active700", DecoderOptions(max_active=700)),
@@ -95,7 +99,8 @@ def decode(engine: AsrEngine, pcm: bytes, variant: Variant,
 
 
 def measure(variant: Variant, model: Path, speech: bytes, call: bytes,
-            sentences: list[tuple[str, bytes]]) -> tuple[float, float, float, float]:
+            sentences: list[tuple[str, bytes]],
+            accuracy: bool = True) -> tuple[float, float, float, float]:
     engine = AsrEngine(load_model(model, variant.decoder), workers=1)
     try:
         decode(engine, speech[: RATE * 2 * 3], variant)  # warm-up
@@ -105,12 +110,13 @@ def measure(variant: Variant, model: Path, speech: bytes, call: bytes,
         # A hotline call (bench/asr.py: turns and pauses) through the VAD gate, as live.
         stream = engine.stream(sample_rate=RATE, partial_interval=variant.partial_interval)
         began = time.thread_time()
-        for offset in range(0, len(call), 320):
-            stream.push(call[offset:offset + 320])
+        step = RATE * 2 * variant.push_ms // 1000
+        for offset in range(0, len(call), step):
+            stream.push(call[offset:offset + step])
         stream.finish()
         call_rtf = (time.thread_time() - began) / (len(call) / (2 * RATE))
         rates = []
-        for grammar in (None, bench_asr.SENTENCES):
+        for grammar in (None, bench_asr.SENTENCES) if accuracy else ():
             edits = total = 0
             for text, pcm in sentences:
                 hyp = decode(engine, pcm, variant, grammar)
@@ -121,6 +127,8 @@ def measure(variant: Variant, model: Path, speech: bytes, call: bytes,
                 edits += edit_distance(ref_u, hyp_u)
                 total += len(ref_u)
             rates.append(edits / total)
+        if not accuracy:
+            return cpu_rtf, call_rtf, float("nan"), float("nan")
         return cpu_rtf, call_rtf, rates[0], rates[1]
     finally:
         engine.close()
@@ -133,6 +141,10 @@ def main() -> None:
     ap.add_argument("--only", default="", help="comma-separated variant names")
     ap.add_argument("--voices", type=int, default=len(VOICES),
                     help=f"espeak-ng voices in the accuracy set (1-{len(VOICES)}; 1: the tests')")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="measure the chosen variants this many times, interleaved (A B A B): "
+                         "on a shared machine the load drifts over all of them alike")
+    ap.add_argument("--speed-only", action="store_true", help="skip CER/list-WER")
     args = ap.parse_args()
     model = args.model or bundled_test_model()
     if model is None:
@@ -152,10 +164,10 @@ def main() -> None:
               f"call; {len(sentences)} utterances ({args.voices} voices) for CER/list-WER")
         print(f"{'variant':30s} {'cpu-RTF':>8s} {'speech/core':>11s} {'call-RTF':>8s} "
               f"{'calls/core':>10s} {'CER':>6s} {'list-WER':>8s}")
-        for variant in VARIANTS:
-            if wanted and variant.name not in wanted:
-                continue
-            cpu_rtf, call_rtf, cer, wer = measure(variant, model, speech, call, sentences)
+        chosen = [v for v in VARIANTS if not wanted or v.name in wanted]
+        for variant in chosen * args.repeat:
+            cpu_rtf, call_rtf, cer, wer = measure(variant, model, speech, call, sentences,
+                                                  accuracy=not args.speed_only)
             print(f"{variant.name:30s} {cpu_rtf:8.3f} {1 / cpu_rtf:11.1f} {call_rtf:8.3f} "
                   f"{1 / call_rtf:10.1f} {cer:6.3f} {wer:8.3f}", flush=True)
 

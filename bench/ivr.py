@@ -13,6 +13,10 @@ Prints per rate: calls, failures, peak simultaneous calls, answer time p95 (INVI
 the caller, SIPp's response time), hang-up → ticket accepted/dispatched p95 (BYE received →
 the ticket's accepted_at; accept and auto-dispatch are one transaction), transcripts made
 live, and the largest gap between RTP packets we sent (any call).
+With --backlog, after the last rate: the recordings left to the transcription backlog
+(tickets filed without live words) are transcribed as `hotline serve`'s voice job does
+(asr.backlog.run_backlog, same engine), printing how many, their audio and how long the
+backlog took to catch up.
 Everything binds 127.0.0.1; SIPp is bounded by -m, -timeout and -l.
 """
 
@@ -115,6 +119,8 @@ def main() -> None:
     ap.add_argument("--grammar", action="store_true", help="phrase-list decoding")
     ap.add_argument("--db", default="", help="database URL (default: SQLite in a temp dir)")
     ap.add_argument("--max-calls", type=int, default=40)
+    ap.add_argument("--backlog", action="store_true",
+                    help="then time the transcription backlog catching up")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
 
@@ -155,6 +161,8 @@ def main() -> None:
     try:
         for rate in [float(r) for r in args.rates.split(",")]:
             run_rate(rate, args, ivr, sessions, observer, script, target, tmp)
+        if args.backlog:
+            catch_up(sessions, domain, engine)
     finally:
         ivr.stop()
         db.dispose()
@@ -202,6 +210,26 @@ def run_rate(rate: float, args: argparse.Namespace, ivr: runtime_mod.IvrRuntime,
           f"{observer.transcribed:>4}/{len(ended):<4} {gap:>9.1f}ms")
     if latencies:
         print(f"{'':>7} hang-up→ticket median {statistics.median(latencies) * 1000:.0f} ms")
+
+
+def catch_up(sessions, domain: Domain, engine: AsrEngine) -> None:  # type: ignore[no-untyped-def]
+    """Transcribe what the surge left to the backlog, as the voice job would."""
+    from asr.backlog import run_backlog
+    from asr.batch import transcribe_clean
+    from asr.jobs import JobStatus, TranscriptionJob
+    from telephony.media.wav import read_wav
+
+    with sessions() as s:
+        paths = s.scalars(select(TranscriptionJob.recording_path)
+                          .where(TranscriptionJob.status == JobStatus.PENDING.value)).all()
+    audio = sum(read_wav(p).duration_seconds for p in paths)
+    began, cpu = time.monotonic(), time.process_time()
+    done = run_backlog(sessions=sessions, domain=domain, limit=len(paths) + 1,
+                       transcribe=lambda p: transcribe_clean(engine, p))
+    wall, cpu = time.monotonic() - began, time.process_time() - cpu
+    print(f"\nbacklog: {len(paths)} recordings, {audio:.0f} s of audio: {done.done} done, "
+          f"{done.retried + done.failed} not, in {wall:.1f} s wall ({cpu:.1f} s CPU); "
+          f"{audio / wall if wall else float('nan'):.1f} s of audio per second")
 
 
 def sipp_count(stdout: str, name: str) -> int:

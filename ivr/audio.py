@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from asr.cleanup import normalize
+from asr.engine import DecodePriority
 from asr.recording import CallRecorder, Recording
 from asr.vad import EnergyGate
 
@@ -74,6 +75,7 @@ class CallAudio:
         self._frames = 0  # frames received since answer (the call's audio clock)
         self._turn = 0
         self._turn_active = False
+        self._waited_turn = 0  # the turn whose final words someone waits for (hurry)
         self._turn_started_frame = 0
         self._speech_frames = 0  # in the current turn
         self._last_speech_frame: int | None = None
@@ -97,11 +99,11 @@ class CallAudio:
         self._pump.join(timeout)
         # Whatever the recognizer still has queued is no longer wanted (the dialogue took
         # its transcript, or gave up waiting for it): skip it rather than burn a decoding
-        # slot other calls need, and do not wait for it.
+        # slot other calls need, and do not wait for it. Not even briefly: a recognizer
+        # that is behind is inside a push, and a join here held every hang-up's ticket
+        # for its whole timeout (bench/ivr.py, docs/asr.md). The thread ends at the None.
         self._closing = True
         self._q.put(None)
-        if self._asr.is_alive():
-            self._asr.join(1.0)
         if self._recording is None:
             self._recording = self.recorder.close()
         return self._recording
@@ -149,11 +151,17 @@ class CallAudio:
             if self.asr_error is None:
                 self._q.put(("drop", self._turn))
 
+    def hurry(self) -> None:
+        """Someone now waits for this turn's words (the caller for the read-back, or the
+        ticket after a hang-up): its decoding goes ahead of calls still talking."""
+        self._waited_turn = self._turn
+
     def finish_turn(self, timeout: float) -> TurnResult:
         """The turn's transcript; waits up to ``timeout`` s for the recognizer to catch up."""
         with self._lock:
             self._turn_active = False
             turn = self._turn
+            self._waited_turn = turn
             error = self.asr_error
             future: Future[Transcript] = Future()
             if error is None:
@@ -232,6 +240,10 @@ class CallAudio:
                         postprocess=normalize, partial_interval=None)
                 elif kind == "frame":
                     if stream is not None and item[1] == turn and not self._closing:
+                        # Read per push: the dialogue raises it (hurry) from its thread.
+                        stream.priority = (DecodePriority.TURN_ENDED
+                                           if self._waited_turn == turn
+                                           else DecodePriority.LIVE)
                         stream.push(item[2])
                 elif kind == "drop":
                     if item[1] == turn:

@@ -327,6 +327,8 @@ class Dialogue:
         assert self.audio is not None
         if self.ticket_filed or self.outcome is not None:
             return
+        if self.audio.listening:
+            self.audio.hurry()  # the ticket now waits for these words
         # Drain first: on a node short of CPU the audio reader can be seconds behind the
         # BYE, and the speech it has not read yet is the complaint (bench/scale.py). Nobody
         # waits on the line now, so wait generously.
