@@ -30,13 +30,13 @@ from outbound.policies import (
     task_row,
 )
 from outbound.survey import allowed_at
-from outbound.timing import in_quiet_hours
 from ticketing import citizen
 from ticketing.context import Domain
 from ticketing.merging import surveyed_caller
 from ticketing.models import Ticket, TicketEvent
 from ticketing.phones import can_text
 from ticketing.queries import may_contact
+from ticketing.quiet import in_quiet_hours
 from ticketing.states import FINISHED_STATUSES, OPEN_STATUSES, Action, Status, values
 
 # A Chinese SMS travels as UCS-2: 70 characters in a single message, 67 in each part of a

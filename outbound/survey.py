@@ -29,11 +29,12 @@ from outbound.policies import (
     retry_or_none,
     task_row,
 )
-from outbound.timing import in_quiet_hours, local_day_start, next_allowed, next_day_start
+from outbound.timing import local_day_start, next_day_start
 from ticketing import citizen, service
 from ticketing.context import Domain
 from ticketing.merging import survey_phone
 from ticketing.models import SurveyResult, Ticket
+from ticketing.quiet import in_quiet_hours, next_allowed
 from ticketing.states import Status
 
 Q_RESOLVED = "您反映的问题是否已经解决？已解决请按1，未解决请按2。"

@@ -1,14 +1,12 @@
-"""Quiet hours and local days, in the hotline's time zone (Asia/Shanghai by default)."""
+"""Local days in the hotline's time zone (Asia/Shanghai by default), for daily caps; quiet
+hours themselves are the core's rule (ticketing.quiet)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-# Quiet hours are the core's rule (it moves a sign window out of the staff's night).
-from ticketing.quiet import in_quiet_hours, next_allowed, parse_hhmm
-
-__all__ = ["in_quiet_hours", "local_day_start", "next_allowed", "next_day_start", "parse_hhmm"]
+from ticketing.quiet import parse_hhmm
 
 
 def local_day_start(at: datetime, *, tz: ZoneInfo) -> datetime:

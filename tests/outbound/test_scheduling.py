@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from outbound.models import Kind, OutboundAttempt, OutboundTask, Outcome, SurveyReview
 from outbound.planner import plan
-from outbound.timing import next_allowed
 from outbound.worker import OutboundWorker, claim_due, conversation_for
 from tests.outbound.support import (
     CITY_SUPERVISOR_PHONE,
@@ -40,6 +39,7 @@ from ticketing import service
 from ticketing.context import Domain
 from ticketing.models import SurveyResult
 from ticketing.phones import normalise
+from ticketing.quiet import next_allowed
 from ticketing.scheduled import archive_unsurveyable
 
 CITIZEN = "13811112222"
