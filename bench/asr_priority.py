@@ -15,7 +15,6 @@ how far behind real time the pushes ran at worst.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import random
 import statistics
 import sys
@@ -26,13 +25,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from asr_bench_loader import load_bench_asr  # noqa: E402
+
 from asr.engine import AsrEngine, DecodePriority  # noqa: E402
 from asr.model_store import bundled_test_model  # noqa: E402
 
-_spec = importlib.util.spec_from_file_location("bench_asr", REPO / "bench" / "asr.py")
-assert _spec is not None and _spec.loader is not None
-bench_asr = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench_asr)
+bench_asr = load_bench_asr()
 RATE = bench_asr.RATE
 PUSH = 0.2  # seconds per push, ivr.audio.ASR_CHUNK_SECONDS
 

@@ -25,7 +25,6 @@ decodes the same espeak-ng speech as bench/asr.py through the phone path and pri
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import tempfile
 import time
@@ -35,17 +34,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from asr_bench_loader import load_bench_asr  # noqa: E402
+
 from asr.engine import AsrEngine  # noqa: E402
 from asr.model_store import DecoderOptions, bundled_test_model, load_model  # noqa: E402
 from asr.wer import edit_distance  # noqa: E402
 from config import Settings  # noqa: E402
 
-# bench/asr.py holds the speech, the phone path and the decode loop; it is loaded by path
-# because its module name would shadow the asr package.
-_spec = importlib.util.spec_from_file_location("bench_asr", REPO / "bench" / "asr.py")
-assert _spec is not None and _spec.loader is not None
-bench_asr = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench_asr)
+bench_asr = load_bench_asr()
 RATE = bench_asr.RATE
 
 

@@ -13,7 +13,6 @@ same words and a difference is the gate's.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -22,15 +21,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from asr_bench_loader import load_bench_asr  # noqa: E402
+
 from asr.engine import AsrEngine  # noqa: E402
 from asr.model_store import DecoderOptions, bundled_test_model  # noqa: E402
 from asr.vad import EnergyGate  # noqa: E402
 from asr.wer import edit_distance  # noqa: E402
 
-_spec = importlib.util.spec_from_file_location("bench_asr", REPO / "bench" / "asr.py")
-assert _spec is not None and _spec.loader is not None
-bench_asr = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench_asr)
+bench_asr = load_bench_asr()
 RATE = bench_asr.RATE
 VOICES = [(), ("-s", "210"), ("-p", "30")]
 
