@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -96,13 +95,27 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _udp_port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+def _udp_ports_bound_by(pids: list[int]) -> set[int]:
+    """The UDP ports the sockets of these processes are bound to (from /proc). Asked of the
+    processes themselves: whether a port is free says nothing when another test running in
+    parallel may have taken it."""
+    inodes: set[str] = set()
+    for pid in pids:
+        fds = Path(f"/proc/{pid}/fd")
+        for fd in fds.iterdir() if fds.exists() else ():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:["):-1])
+    ports: set[int] = set()
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[9] in inodes:
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
 
 
 @pytest.mark.postgres
@@ -150,7 +163,8 @@ def test_api_role_two_workers_on_postgresql(db_url: str, city: City, tmp_path: P
         assert len(set(numbers)) == 24
         assert all(r.json()["status"] == "dispatched" for r in answers)
         # The api role leaves SIP to the ivr and outbound roles.
-        assert _udp_port_free(sip_port) and _udp_port_free(outbound_port)
+        bound = _udp_ports_bound_by([proc.pid, *_children(proc.pid)])
+        assert sip_port not in bound and outbound_port not in bound, bound
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
