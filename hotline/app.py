@@ -19,7 +19,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from asr.readiness import model_status
 from config import Settings, get_settings
 from hotline import console, dbadmin
-from hotline.observability import make_registry, setup_logging
+from hotline.observability import make_registry, metrics_allowed, setup_logging
 from hotline.observability import router as observability_router
 from hotline.roles import PARTS, Part, ServeRole
 from hotline.wiring import start_background
@@ -229,7 +229,12 @@ def create_app(
         log.warning("%s", sms_problem)
 
     @app.get("/healthz")
-    def healthz() -> dict[str, Any]:
+    def healthz(request: Request) -> dict[str, Any]:
+        # Anyone may ask whether the process is up (container health checks, the load
+        # balancer); what it runs on (database kind, schema, paths) is for the same
+        # audience as /metrics, by the same rule.
+        if not metrics_allowed(request, settings.metrics_token):
+            return {"status": "ok"}
         # Re-checked on each call: installing a model needs no restart to show up here.
         asr = model_status(settings.asr.model_dir, settings.asr.model_name)
         return {

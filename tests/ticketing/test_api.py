@@ -185,9 +185,20 @@ def test_stats_and_hotspots(client: TestClient, city: City) -> None:
     assert client.get("/api/v1/stats", headers=auth(city, "water-handler")).status_code == 403
 
 
-def test_healthz(client: TestClient) -> None:
+def test_healthz_tells_strangers_only_that_it_is_up(client: TestClient) -> None:
     r = client.get("/healthz")
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+    # Through a proxy on this host it is still a stranger (the /metrics rule).
+    local = TestClient(client.app, client=("127.0.0.1", 50000))
+    relayed = local.get("/healthz", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert relayed.json() == {"status": "ok"}
+
+
+def test_healthz_details_for_this_host(client: TestClient) -> None:
+    local = TestClient(client.app, client=("127.0.0.1", 50000))
+    r = local.get("/healthz")
     assert r.status_code == 200 and r.json()["status"] == "ok"
+    assert r.json()["database"] in {"sqlite", "postgresql"} and r.json()["schema"]
     # Which voice callers hear: the generator the suite's machine has, the shipped voice.
     voice = r.json()["voice"]
     assert voice["ready"] and voice["generator"] == "espeak-ng" and voice["voice"] == "cmn"
