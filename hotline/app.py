@@ -37,6 +37,7 @@ from ticketing.db import (
     require_migrated,
     schema_revision,
 )
+from ticketing.deps import TokenGate
 from ticketing.schemas import ERROR_RESPONSES
 from ticketing.service import InvalidInput, NotFound
 from ticketing.states import PermissionDenied, ReasonRequired, TransitionError
@@ -201,6 +202,7 @@ def create_app(
     app.state.engine = engine
     app.state.sessions = sessions
     app.state.read_sessions = read_sessions
+    app.state.token_gate = TokenGate()
     app.state.domain = domain
     # A scrape only reads: it must not queue behind (nor hold up) the ticket writers.
     app.state.metrics = make_registry(read_sessions, utility_window=domain.utility_window,

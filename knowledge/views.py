@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from knowledge import service
 from knowledge.models import EntryStatus, KbEntry, KbVersion
 from ticketing import service as ticketing_service
-from ticketing.deps import DomainDep, Token, require, unit_of_work
+from ticketing.deps import DomainDep, Token, known_token, require, unit_of_work
 from ticketing.queries import visible_events
 from ticketing.schemas import TicketOut
 from ticketing.states import Role
@@ -193,7 +193,9 @@ def retire(entry_id: str, request: Request, token: Token):
 def answer(body: AnswerBody, request: Request, token: Token, domain: DomainDep):
     """直接答复: the caller's question answered from an entry, recorded as a ticket closed
     at intake (counted in the figures as answered_directly / 直办率)."""
-    # Classified before the transaction, as POST /tickets does (ticketing.views).
+    # Classified before the transaction, for a known token, as POST /tickets does
+    # (ticketing.views).
+    known_token(request, token)
     understood = ticketing_service.understand_demand(domain=domain, demand=body.demand)
     with unit_of_work(request, token) as (session, actor):
         require(actor, *ANSWER_ROLES)

@@ -15,7 +15,7 @@ from config import Settings
 from ticketing import analytics, attachments, citizen, merging, queries, service, supervision
 from ticketing.actors import Actor
 from ticketing.context import Domain
-from ticketing.deps import DomainDep, Token, require, unit_of_work
+from ticketing.deps import DomainDep, Token, known_token, require, unit_of_work
 from ticketing.directory import (
     add_unit,
     add_user,
@@ -83,6 +83,8 @@ def _show(session: Session, ticket: Ticket, actor: Actor) -> TicketOut:
 def create_ticket(body: TicketCreate, request: Request, token: Token, domain: DomainDep):
     # Classified before the transaction: on SQLite the transaction holds the write lock
     # from its first statement, and every other creator would wait for the classifier.
+    # Only for a known token: classifying is the costliest step a stranger could buy.
+    known_token(request, token)
     understood = service.understand_demand(domain=domain, demand=body.demand)
     with unit_of_work(request, token) as (session, actor):
         require(actor, Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)
