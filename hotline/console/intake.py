@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from hotline.console import present
 from hotline.console.views import MAX_TEXT, refusal
-from hotline.console.web import Work, page, render, work
+from hotline.console.web import Work, page, render, signed_in, work
 from knowledge import service as kb
 from knowledge.models import KbEntry
 from ticketing import service
@@ -44,10 +44,13 @@ def _suggestion(w: Work, text: str) -> dict[str, object] | None:
     return {"guess": guess, "unit": unit, "kb": found, "kb_entries": entries}
 
 
-def _understood_before_transaction(request: Request, demand: str) -> Understanding | None:
+def _understood_before_transaction(request: Request, demand: str, csrf: str
+                                   ) -> Understanding | None:
     """The demand classified as the API does it (service.understand_demand), before
     ``work`` opens the session: on SQLite its first statement takes the write lock, and
-    every other creator would wait for the classifier."""
+    every other creator would wait for the classifier. Only for a signed-in form post:
+    classifying is the costliest step a stranger could buy."""
+    signed_in(request, csrf=csrf, post=True)
     domain: Domain = request.app.state.domain
     try:
         return service.understand_demand(domain=domain, demand=demand.strip())
@@ -96,7 +99,7 @@ def create(
     form = {"caller_phone": caller_phone, "caller_name": caller_name, "demand": demand,
             "address": address, "respondent": respondent, "category": category,
             "urgency": urgency, "confidential": confidential, "no_contact": no_contact}
-    understood = _understood_before_transaction(request, demand)
+    understood = _understood_before_transaction(request, demand, csrf)
     with work(request, csrf=csrf, post=True) as w:
         w.require(*INTAKE_ROLES)
         try:
@@ -152,7 +155,7 @@ def answer(
     form = {"caller_phone": caller_phone, "caller_name": caller_name, "demand": demand,
             "address": address, "respondent": respondent, "category": category,
             "urgency": urgency, "confidential": confidential, "no_contact": no_contact}
-    understood = _understood_before_transaction(request, demand)
+    understood = _understood_before_transaction(request, demand, csrf)
     with work(request, csrf=csrf, post=True) as w:
         w.require(*INTAKE_ROLES)
         try:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from hotline.console import present
 from hotline.console.auth import (
+    ConsoleSession,
     CsrfFailed,
     LoginRequired,
     check_csrf,
@@ -98,14 +99,22 @@ class Work:
             raise Forbidden(f"您的角色（{self.me.role_label}）不能使用此页面。")
 
 
-@contextmanager
-def work(request: Request, *, csrf: str | None = None, post: bool = False) -> Iterator[Work]:
-    """The logged-in user's session; with ``post`` the CSRF token must match first."""
+def signed_in(request: Request, *, csrf: str | None = None, post: bool = False) -> ConsoleSession:
+    """The request's signed console session (LoginRequired without one); with ``post`` its
+    CSRF token must match. Costs no database work: a page that works before ``work``
+    (classifying an intake) asks this first, so a stranger buys nothing."""
     s = read_session(request)
     if s is None or s.user_id is None:
         raise LoginRequired
     if post:
         check_csrf(request, s, csrf)
+    return s
+
+
+@contextmanager
+def work(request: Request, *, csrf: str | None = None, post: bool = False) -> Iterator[Work]:
+    """The logged-in user's session; with ``post`` the CSRF token must match first."""
+    s = signed_in(request, csrf=csrf, post=post)
     session: Session = request.app.state.sessions()
     try:
         user = session.get(User, s.user_id)

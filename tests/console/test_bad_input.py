@@ -95,3 +95,25 @@ def test_range_past_the_end_of_a_recording_is_416(
     assert r.status_code == 206 and r.headers["content-range"] == (
         f"bytes {size - 10}-{size - 1}/{size}")
 
+
+
+def test_intake_classifies_nothing_for_strangers_or_forged_forms(
+    app, as_user: Users, sessions, monkeypatch
+) -> None:
+    # Classifying runs before the transaction and is the costliest step of an intake: a
+    # post without a signed-in session, or with a wrong CSRF token, must not start it.
+    domain: Domain = app.state.domain
+    seen: list[str] = []
+    understand = domain.understand
+    monkeypatch.setattr(domain, "understand", lambda text: seen.append(text) or understand(text))
+    stranger = TestClient(app, follow_redirects=False)
+    for path in ("/console/intake", "/console/intake/answer"):
+        r = stranger.post(path, data={"csrf": "x", "caller_phone": "13800001111",
+                                      "demand": "1" * 5000})
+        assert r.status_code in (303, 403), (path, r.status_code)
+    op = as_user("operator")
+    r = op.post("/console/intake", data={"csrf": "forged", "caller_phone": "13800001111",
+                                         "demand": "朝阳区望京停水了"})
+    assert r.status_code == 403
+    assert seen == [] and count(sessions) == 0
+    assert intake(op).status_code == 303 and len(seen) == 1 and count(sessions) == 1
