@@ -113,7 +113,7 @@ def main() -> None:
              "original rows": [i for i in scored if i < len(original)],
              "extra rows": [i for i in scored if i >= len(original)]}
     for title, idx in parts.items():
-        if not idx:
+        if not idx or (title == "all scored rows" and len(idx) == len(parts["original rows"])):
             continue
         sub = [rows[i] for i in idx]
         c = [clean[i] for i in idx]
