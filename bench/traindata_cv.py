@@ -1,0 +1,144 @@
+"""5-fold cross-validation of the intake model over the training data, with and without new
+labelled lines, on fixed folds (issue 15, third round).
+
+Run by hand::
+
+    .venv/bin/python bench/traindata_cv.py                       # before: train.tsv + shared
+    .venv/bin/python bench/traindata_cv.py --extra data/intake/train-new.tsv
+    .venv/bin/python bench/traindata_cv.py --extra data/intake/train-new.tsv --extra-train-only
+
+The original rows (data/intake/train.tsv, then ../shared/corpus/complaints*.tsv) are split
+into folds exactly as ``ticketing.intake_eval.cross_validate`` splits them (seed 0), with or
+without ``--extra``, so "original rows" figures compare before and after on the same texts
+with the same folds. Extra rows get their own shuffle (same seed) into the same number of
+folds; ``--extra-train-only`` keeps them on the training side of every fold (never scored).
+Each fold's model scores its test texts clean and in recogniser style (ticketing.degrade,
+seed 0), as ``hotline classify eval --cv`` does, but with one training per fold.
+
+Prints the summary figures for all scored rows, the original rows only and the extra rows
+only, and the most frequent confusions per field. Only the training data is ever read: the
+held-out files are never scored here. ``--dump FILE`` writes every scored row's labels and
+predictions as JSON lines, to look at the misses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from rich.console import Console
+
+from hotline.classify_cli import _summary_table
+from ticketing.classify import load_rules
+from ticketing.degrade import degrade
+from ticketing.intake_eval import evaluate
+from ticketing.intake_model import (
+    FIELDS,
+    IntakeModel,
+    LabelledText,
+    Understanding,
+    read_labelled,
+    shipped_sources,
+    understand,
+)
+
+console = Console(width=140)
+
+
+def _folds(n: int, folds: int, seed: int) -> list[int]:
+    """Fold of each row, as cross_validate assigns it (order[k::folds] is fold k)."""
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    fold = [0] * n
+    for j, i in enumerate(order):
+        fold[i] = j % folds
+    return fold
+
+
+def _confusions(rows: list[LabelledText], results: list[Understanding], top: int) -> None:
+    for name in (*FIELDS,):
+        pairs = Counter((r.labels[name], getattr(u, name) or "")
+                        for r, u in zip(rows, results, strict=True)
+                        if name in r.labels and r.labels[name] != (getattr(u, name) or ""))
+        shown = ", ".join(f"{w}->{g} {c}" for (w, g), c in pairs.most_common(top))
+        console.print(f"  {name} misses ({sum(pairs.values())}): {shown}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--extra", type=Path, action="append", default=[],
+                        help="labelled TSV added to the original rows")
+    parser.add_argument("--extra-train-only", action="store_true",
+                        help="extra rows only ever on the training side")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-degraded", action="store_true")
+    parser.add_argument("--dump", type=Path, help="JSON lines of every scored row")
+    args = parser.parse_args()
+
+    rules = load_rules()
+    original = [r for p in shipped_sources() if p.exists() for r in read_labelled(p)]
+    extra = [r for p in args.extra for r in read_labelled(p)]
+    fold_of = _folds(len(original), args.folds, args.seed)
+    extra_fold = ([-1] * len(extra) if args.extra_train_only
+                  else _folds(len(extra), args.folds, args.seed))
+    rows = original + extra
+    folds = fold_of + extra_fold
+    console.print(f"{len(original)} original rows, {len(extra)} extra rows"
+                  f"{' (training side only)' if args.extra_train_only else ''}, "
+                  f"{args.folds} folds, seed {args.seed}")
+
+    clean: list[Understanding | None] = [None] * len(rows)
+    noisy: list[Understanding | None] = [None] * len(rows)
+    started = time.perf_counter()
+    for k in range(args.folds):
+        model = IntakeModel.train([r for r, f in zip(rows, folds, strict=True) if f != k],
+                                  rules)
+        for i, f in enumerate(folds):
+            if f == k:
+                clean[i] = understand(rows[i].text, rules, model)
+                if not args.no_degraded:
+                    noisy[i] = understand(degrade(rows[i].text), rules, model)
+        console.print(f"fold {k + 1}/{args.folds} done, {time.perf_counter() - started:.0f} s")
+
+    scored = [i for i, f in enumerate(folds) if f >= 0]
+    parts = {"all scored rows": scored,
+             "original rows": [i for i in scored if i < len(original)],
+             "extra rows": [i for i in scored if i >= len(original)]}
+    for title, idx in parts.items():
+        if not idx or (title == "all scored rows" and len(idx) == len(parts["original rows"])):
+            continue
+        sub = [rows[i] for i in idx]
+        c = [clean[i] for i in idx]
+        report = evaluate(sub, c)  # type: ignore[arg-type]
+        n_report = (evaluate(sub, [noisy[i] for i in idx])  # type: ignore[misc]
+                    if not args.no_degraded else None)
+        console.print(_summary_table(f"{title} ({len(idx)}): clean"
+                                     + (" / recogniser-style" if n_report else ""),
+                                     report["summary"], n_report["summary"] if n_report else None))
+        _confusions(sub, c, 12)  # type: ignore[arg-type]
+
+    if args.dump:
+        with args.dump.open("w", encoding="utf-8") as fh:
+            for i in scored:
+                u = clean[i]
+                assert u is not None
+                fh.write(json.dumps({
+                    "i": i, "original": i < len(original), "text": rows[i].text,
+                    "labels": rows[i].labels,
+                    "got": {f: getattr(u, f) for f in (*FIELDS, "district")},
+                    "confidence": u.confidence,
+                    "noisy": ({f: getattr(noisy[i], f) for f in FIELDS}
+                              if noisy[i] is not None else None),
+                }, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    main()
