@@ -163,9 +163,29 @@ def test_what_must_never_be_missed(text: str, service: str) -> None:
     "上次孩子烫伤的医药费，幼儿园到现在也不给报销",
     "去年堤坝渗水的事后来修好了吗",
     "小区搞消防演练，教大家电梯停在半空时怎么自救",
+    "上个月电梯困人的事物业到现在也没给个说法",
+    "去年冬天我爸煤气中毒住院，医药费到现在还没报销完",
+    "对面工地都半夜一点了还在打桩，整栋楼跟着震",
+    "楼下棋牌室一直在打麻将，吵到后半夜",
 ])
 def test_a_past_or_practised_danger_is_no_emergency(text: str) -> None:
     assert classify(text).emergency == "none", classify(text).matched
+
+
+@pytest.mark.parametrize(("text", "service"), [
+    ("电梯困人了，我女儿一个人在里面", "119"),
+    ("上次就修过，现在电梯又困人了，里面有个老人", "119"),
+    ("我爸刚才在家晕倒了，叫不醒", "120"),
+    ("楼下两个人还在打，有一个头都破了", "110"),
+])
+def test_the_same_dangers_now_are_emergencies(text: str, service: str) -> None:
+    assert classify(text).emergency == service, classify(text).matched
+
+
+def test_a_flood_damaged_car_is_no_flood() -> None:
+    got = classify("二手车商卖给我一辆泡水车，说是一手无事故")
+    assert got.urgency != "urgent", got.matched
+    assert classify("暴雨把地下室泡水了，里面还有电箱").urgency == "urgent"
 
 
 @pytest.mark.parametrize("text", ["身份证快到期了要去哪里换", "护照过期了到哪儿补办",
