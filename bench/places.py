@@ -1,0 +1,120 @@
+"""District figures of the rules' gazetteer ([districts]/[areas] of config/classification.toml).
+
+Run by hand: ``.venv/bin/python bench/places.py [--names] [--no-timing]``. On
+data/intake/train.tsv plus the shared corpus (../shared/corpus/complaints*.tsv) it prints:
+
+1. district accuracy on clean text and on the same text in recogniser style
+   (ticketing.degrade, seeds 0, 1 and 2): over all texts, then over the texts that name a
+   district ("named": the share of those found right), with the errors split into missed (a
+   district labelled, none found), wrong (another district found) and false (none labelled,
+   one found);
+2. with ``--names``: every area name (and every pinyin key) that matches a line labelled
+   with another district, or a line labelled with none: a name that hits where the label is
+   another district is wrong or ambiguous;
+3. milliseconds per text: the district look-up alone, the whole rule pass (classify) and
+   ``understand`` with the shipped model, over the clean and recogniser-style texts.
+
+The held-out files are never read here.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ticketing.classify import _district, _normalize, classify, load_rules
+from ticketing.degrade import degrade
+from ticketing.intake_model import SHIPPED_DIR, LabelledText, ModelStore, read_labelled, understand
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = [ROOT / "data/intake/train.tsv",
+           ROOT.parent / "shared/corpus/complaints.tsv",
+           ROOT.parent / "shared/corpus/complaints-2.tsv"]
+SEEDS = (0, 1, 2)
+
+
+def score(rows: list[LabelledText], texts: list[str], find: Callable[[str], str | None]) -> str:
+    counts: Counter[str] = Counter()
+    for row, text in zip(rows, texts, strict=True):
+        want, got = row.labels.get("district", ""), find(text) or ""
+        if want == got:
+            counts["right"] += 1
+        elif not got:
+            counts["missed"] += 1
+        elif not want:
+            counts["false"] += 1
+        else:
+            counts["wrong"] += 1
+    named = sum(bool(r.labels.get("district")) for r in rows)
+    found = 1 - (counts["missed"] + counts["wrong"]) / named
+    return (f"{counts['right'] / len(rows):6.1%}  named {found:6.1%}  (missed "
+            f"{counts['missed']}, wrong {counts['wrong']}, false {counts['false']})")
+
+
+def audit_names(rows: list[LabelledText], rules) -> None:
+    """Names that match lines labelled otherwise: wrong, ambiguous or a common word."""
+    texts = [(_normalize(r.text), r.labels.get("district", "")) for r in rows]
+    print("\nnames matching lines labelled with another district / with none:")
+    flagged = 0
+    for area, district in sorted(rules.areas, key=lambda a: a[0]):
+        other = [t for t, label in texts if area in t and label and label != district]
+        unlabelled = [t for t, label in texts if area in t and not label]
+        if other or unlabelled:
+            flagged += 1
+            sample = (other or unlabelled)[0]
+            print(f"  {area} -> {district}: other {len(other)}, none {len(unlabelled)}  "
+                  f"e.g. {sample[:60]}")
+    print(f"  {flagged} of {len(rules.areas)} names flagged")
+
+
+def per_text_ms(fn: Callable[[str], object], texts: list[str], rounds: int = 3) -> float:
+    fn(texts[0])
+    samples = []
+    for _ in range(rounds):
+        for text in texts:
+            started = time.perf_counter()
+            fn(text)
+            samples.append((time.perf_counter() - started) * 1000)
+    return statistics.mean(samples)
+
+
+def main(names: bool, timing: bool) -> None:
+    rules = load_rules()
+    rows = [row for path in SOURCES for row in read_labelled(path)]
+    labelled = sum(bool(r.labels.get("district")) for r in rows)
+    print(f"{len(rows)} texts ({labelled} with a district), {len(rules.areas)} area names")
+
+    def find(text: str) -> str | None:
+        return _district(_normalize(text), rules)[0]
+
+    clean = [r.text for r in rows]
+    print(f"clean:          {score(rows, clean, find)}")
+    noisy_all: list[str] = []
+    for seed in SEEDS:
+        noisy = [degrade(t, seed=seed) for t in clean]
+        noisy_all += noisy
+        print(f"recogniser s={seed}: {score(rows, noisy, find)}")
+    print(f"recogniser all: {score(rows * len(SEEDS), noisy_all, find)}")
+    if names:
+        audit_names(rows, rules)
+    if timing:
+        model = ModelStore(ROOT / "var/nonexistent", shipped=SHIPPED_DIR).load_current()
+        texts = clean[::4] + noisy_all[::12]
+        norm = [_normalize(t) for t in texts]
+        ms = per_text_ms(lambda t: _district(t, rules), norm)
+        print(f"\ndistrict look-up: {ms:.3f} ms per text over {len(texts)} texts x 3")
+        ms = per_text_ms(lambda t: classify(t, rules), texts)
+        print(f"classify (all rules): {ms:.3f} ms per text")
+        if model is not None:
+            ms = per_text_ms(lambda t: understand(t, rules, model), texts)
+            print(f"understand (shipped model + rules): {ms:.3f} ms per text")
+
+
+if __name__ == "__main__":
+    main(names="--names" in sys.argv[1:], timing="--no-timing" not in sys.argv[1:])
