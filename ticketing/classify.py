@@ -13,13 +13,14 @@ from __future__ import annotations
 import re
 import tomllib
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from config import CONFIG_DIR, get_settings
+from ticketing.pinyin import readings, syllable
 
 __all__ = [
     "EMERGENCY_SERVICES",
@@ -96,6 +97,29 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class PlaceName:
+    """One name the district look-up knows."""
+
+    rank: int  # 0 "朝阳区", 1 an area, 2 a bare "朝阳": the lowest rank in a text wins
+    district: str | None  # None: no one district's ("西四环" runs through three)
+    cue: str  # for Classification.matched
+
+
+# A name as characters (exact pass) or as toneless syllables (the sound pass).
+_Key = TypeVar("_Key", str, tuple[str, ...])
+
+
+@dataclass(frozen=True)
+class PlaceIndex:
+    """[districts] and [areas] as two tables keyed by first character / first syllable,
+    longest name first, so one left-to-right pass finds the longest name at each position:
+    "朝阳门" (东城) is read before the "朝阳" inside it, "石景山" before "景山"."""
+
+    by_char: Mapping[str, tuple[tuple[str, PlaceName], ...]]
+    by_sound: Mapping[str, tuple[tuple[tuple[str, ...], PlaceName], ...]]
+
+
+@dataclass(frozen=True)
 class ClassificationRules:
     category_rules: tuple[Rule, ...]
     urgency_rules: tuple[Rule, ...]
@@ -118,6 +142,8 @@ class ClassificationRules:
     source: Path | None = None
     # target = sub-category code, categories = the one category it belongs to.
     sub_category_rules: tuple[Rule, ...] = ()
+    # districts and areas compiled for the one-pass look-up; built by load_rules
+    places: PlaceIndex | None = None
 
 
 # --------------------------------------------------------------------------- labels
@@ -241,11 +267,17 @@ def load_rules(path: Path | None = None) -> ClassificationRules:
 
     negation = data.get("negation", {})
     districts = tuple(data.get("districts", {}).get("names", []))
+    not_by_sound = data.get("districts", {}).get("not_by_sound", [])
     areas_raw: dict[str, str] = data.get("areas", {})
     for area, district in areas_raw.items():
-        if district not in districts:
+        # "" marks a name that belongs to no one district but holds an area's name.
+        if district not in districts and district != "":
             raise ValueError(f"{path}: area {area!r} maps to unknown district {district!r}")
+    known = {*districts, *(d.removesuffix("区") for d in districts), *areas_raw}
+    if unknown_names := sorted(set(not_by_sound) - known):
+        raise ValueError(f"{path}: districts.not_by_sound: unknown names {unknown_names}")
     areas = tuple(sorted(areas_raw.items(), key=lambda kv: -len(kv[0])))
+    places = _index_places(districts, areas, frozenset(not_by_sound))
     address = data.get("address", {})
     address_pattern, intersection_pattern = (
         _compile_address(address, districts, [a for a, _ in areas]) if address else (None, None)
@@ -282,6 +314,7 @@ def load_rules(path: Path | None = None) -> ClassificationRules:
         ),
         source=path,
         sub_category_rules=sub_category_rules,
+        places=places,
     )
 
 
@@ -494,38 +527,73 @@ def sub_category_of(text: str, category: str,
     return _sub_category(_normalize(text), category, rules)
 
 
-def _literal_spans(needle: str, text: str) -> Iterator[tuple[int, int]]:
-    """The spans re.finditer(re.escape(needle), text) gives, by str.find: compiling (or
-    looking up) an escaped pattern per name and text was a third of classifying."""
-    if not needle:
-        yield from ((i, i) for i in range(len(text) + 1))
-        return
-    start = text.find(needle)
-    while start != -1:
-        yield start, start + len(needle)
-        start = text.find(needle, start + len(needle))
+# A shorter name is not looked for by sound: two syllables sound like too many ordinary
+# words and word pairs ("通风太差" reads feng tai, 丰台; "还垫付" hai dian, 海淀). So a bare
+# "海淀" is found as written only; "海淀区" and "门头沟" by sound as well.
+MIN_SOUND_NAME = 3
+
+
+def _index_places(districts: tuple[str, ...], areas: tuple[tuple[str, str], ...],
+                  not_by_sound: frozenset[str]) -> PlaceIndex:
+    names: dict[str, PlaceName] = {}
+    for area, district in areas:
+        names[area] = PlaceName(1, district or None, f"area:{area}")
+    for district in districts:
+        names[district] = PlaceName(0, district, f"district:{district}")
+        bare = district.removesuffix("区")
+        names.setdefault(bare, PlaceName(2, district, f"district:{bare}"))
+    sounds: dict[tuple[str, ...], PlaceName] = {}
+    for name, place in names.items():
+        if place.district is None or name in not_by_sound:
+            continue
+        if len(name) < MIN_SOUND_NAME:
+            continue
+        for reading in readings(name):
+            # A reading two names share ("石园" and "市园"...) keeps the better-ranked name.
+            if reading not in sounds or sounds[reading].rank > place.rank:
+                sounds[reading] = replace(place, cue=f"sound:{name}")
+    return PlaceIndex(by_char=_by_first(names), by_sound=_by_first(sounds))
+
+
+def _by_first(table: Mapping[_Key, PlaceName]) -> dict[Any, tuple[tuple[_Key, PlaceName], ...]]:
+    out: dict[Any, list[tuple[_Key, PlaceName]]] = {}
+    for key, place in sorted(table.items(), key=lambda kv: -len(kv[0])):
+        out.setdefault(key[0], []).append((key, place))
+    return {first: tuple(entries) for first, entries in out.items()}
+
+
+def _scan(seq: _Key, table: Mapping[Any, tuple[tuple[_Key, PlaceName], ...]]
+          ) -> list[tuple[int, int, PlaceName]]:
+    """Leftmost-longest names in ``seq``, not overlapping: (rank, position, name)."""
+    found: list[tuple[int, int, PlaceName]] = []
+    i, end = 0, len(seq)
+    while i < end:
+        for key, place in table.get(seq[i], ()):
+            if seq[i:i + len(key)] == key:
+                found.append((place.rank, i, place))
+                i += len(key)
+                break
+        else:
+            i += 1
+    return found
 
 
 def _district(text: str, rules: ClassificationRules) -> tuple[str | None, str | None]:
-    """District and the audit cue; explicit "X区" beats an area, which beats a bare name."""
-    found: list[tuple[int, int, str, str]] = []  # (rank, position, district, cue)
-    area_spans: list[tuple[int, int]] = []
-    for area, district in rules.areas:
-        for span in _literal_spans(area, text):
-            found.append((1, span[0], district, f"area:{area}"))
-            area_spans.append(span)
-    for district in rules.districts:
-        for start, _ in _literal_spans(district, text):
-            found.append((0, start, district, f"district:{district}"))
-        bare = district.removesuffix("区")
-        for start, _ in _literal_spans(bare, text):
-            # "朝阳门" is an area of 东城: a bare name inside an area name is not a district.
-            if not any(s <= start < e for s, e in area_spans):
-                found.append((2, start, district, f"district:{bare}"))
+    """District and the audit cue; explicit "X区" beats an area, which beats a bare name;
+    the earliest of equals wins. Names are read as written first; only when that finds none
+    are they read by sound, as a recogniser's homophones ("潮阳区", "海电区") still sound."""
+    index = rules.places
+    if index is None:
+        return None, None
+    text = "".join(text.split())  # "朝阳 区": a recogniser spaces words
+    found = [f for f in _scan(text, index.by_char) if f[2].district]
+    if not found:
+        sounds = tuple(syllable(ch) for ch in text)
+        found = [f for f in _scan(sounds, index.by_sound) if f[2].district]
     if not found:
         return None, None
-    _, _, district, cue = min(found)
-    return district, cue
+    _, _, place = min(found, key=lambda f: (f[0], f[1]))
+    return place.district, place.cue
 
 
 def _address(text: str, rules: ClassificationRules) -> str | None:
