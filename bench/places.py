@@ -8,9 +8,9 @@ data/intake/train.tsv plus the shared corpus (../shared/corpus/complaints*.tsv) 
    district ("named": the share of those found right), with the errors split into missed (a
    district labelled, none found), wrong (another district found) and false (none labelled,
    one found);
-2. with ``--names``: every area name (and every pinyin key) that matches a line labelled
-   with another district, or a line labelled with none: a name that hits where the label is
-   another district is wrong or ambiguous;
+2. with ``--names``: every name the look-up reads (as written in the clean lines, by sound
+   in the recogniser-style ones) in a line labelled with another district, or with none: a
+   name that hits where the label is another district is wrong or ambiguous;
 3. milliseconds per text: the district look-up alone, the whole rule pass (classify) and
    ``understand`` with the shipped model, over the clean and recogniser-style texts.
 
@@ -28,9 +28,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ticketing.classify import _district, _normalize, classify, load_rules
+from ticketing.classify import _district, _normalize, _scan, classify, load_rules
 from ticketing.degrade import degrade
 from ticketing.intake_model import SHIPPED_DIR, LabelledText, ModelStore, read_labelled, understand
+from ticketing.pinyin import syllable
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = [ROOT / "data/intake/train.tsv",
@@ -57,20 +58,39 @@ def score(rows: list[LabelledText], texts: list[str], find: Callable[[str], str 
             f"{counts['missed']}, wrong {counts['wrong']}, false {counts['false']})")
 
 
-def audit_names(rows: list[LabelledText], rules) -> None:
-    """Names that match lines labelled otherwise: wrong, ambiguous or a common word."""
-    texts = [(_normalize(r.text), r.labels.get("district", "")) for r in rows]
-    print("\nnames matching lines labelled with another district / with none:")
-    flagged = 0
-    for area, district in sorted(rules.areas, key=lambda a: a[0]):
-        other = [t for t, label in texts if area in t and label and label != district]
-        unlabelled = [t for t, label in texts if area in t and not label]
-        if other or unlabelled:
-            flagged += 1
-            sample = (other or unlabelled)[0]
-            print(f"  {area} -> {district}: other {len(other)}, none {len(unlabelled)}  "
-                  f"e.g. {sample[:60]}")
-    print(f"  {flagged} of {len(rules.areas)} names flagged")
+def audit_names(rows: list[LabelledText], noisy: list[str], rules) -> None:
+    """Names the look-up reads in lines labelled otherwise: wrong, ambiguous or a common
+    word. Every name it reads counts (not only the one that decides), as written in the clean
+    lines and by sound in the recogniser-style ones."""
+    index = rules.places
+    other: Counter[str] = Counter()
+    unlabelled: Counter[str] = Counter()
+    sample: dict[str, str] = {}
+    labels = [r.labels.get("district", "") for r in rows]
+    clean = [("".join(_normalize(r.text).split()), label)
+             for r, label in zip(rows, labels, strict=True)]
+    heard = [("".join(_normalize(t).split()), labels[i % len(rows)])
+             for i, t in enumerate(noisy)]
+    for text, label in clean:
+        hits = [p for _, _, p in _scan(text, index.by_char)]
+        _count(hits, text, label, other, unlabelled, sample)
+    for text, label in heard:
+        hits = [p for _, _, p in _scan(tuple(syllable(c) for c in text), index.by_sound)]
+        _count(hits, text, label, other, unlabelled, sample)
+    print("\nnames read in lines labelled with another district / with none:")
+    for cue in sorted({*other, *unlabelled}):
+        print(f"  {cue}: other {other[cue]}, none {unlabelled[cue]}  e.g. {sample[cue][:60]}")
+    print(f"  {len({*other, *unlabelled})} of {len(rules.areas)} area names + 16 districts "
+          "flagged")
+
+
+def _count(hits: list, text: str, label: str, other: Counter[str], unlabelled: Counter[str],
+           sample: dict[str, str]) -> None:
+    for place in hits:
+        if place.district is None or place.district == label:
+            continue
+        (other if label else unlabelled)[place.cue] += 1
+        sample.setdefault(place.cue, text)
 
 
 def per_text_ms(fn: Callable[[str], object], texts: list[str], rounds: int = 3) -> float:
@@ -102,7 +122,7 @@ def main(names: bool, timing: bool) -> None:
         print(f"recogniser s={seed}: {score(rows, noisy, find)}")
     print(f"recogniser all: {score(rows * len(SEEDS), noisy_all, find)}")
     if names:
-        audit_names(rows, rules)
+        audit_names(rows, noisy_all, rules)
     if timing:
         model = ModelStore(ROOT / "var/nonexistent", shipped=SHIPPED_DIR).load_current()
         texts = clean[::4] + noisy_all[::12]
