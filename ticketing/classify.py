@@ -544,12 +544,11 @@ def _index_places(districts: tuple[str, ...], areas: tuple[tuple[str, str], ...]
         names.setdefault(bare, PlaceName(2, district, f"district:{bare}"))
     sounds: dict[tuple[str, ...], PlaceName] = {}
     for name, place in names.items():
-        if place.district is None or name in not_by_sound:
-            continue
-        if len(name) < MIN_SOUND_NAME:
+        # A name of no district is read by sound too: it hides the names inside it there too.
+        if name in not_by_sound or len(name) < MIN_SOUND_NAME:
             continue
         for reading in readings(name):
-            # A reading two names share ("石园" and "市园"...) keeps the better-ranked name.
+            # A reading two names share (none in the shipped file) keeps the better-ranked.
             if reading not in sounds or sounds[reading].rank > place.rank:
                 sounds[reading] = replace(place, cue=f"sound:{name}")
     return PlaceIndex(by_char=_by_first(names), by_sound=_by_first(sounds))
