@@ -4,6 +4,7 @@ spaces a recogniser puts between words, and never from an ordinary word. No data
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import jieba
@@ -200,3 +201,19 @@ def test_no_dictionary_word_sounds_like_a_place() -> None:
     allowed = {("高陵镇", "sound:高岭镇"), ("玄武门", "sound:宣武门"),
                ("龙潭虎穴", "sound:龙潭湖"), ("世界和平理事会", "sound:和平里")}
     assert set(clashes) <= allowed, sorted(set(clashes) - allowed)
+
+
+def test_the_one_pass_scan_finds_what_a_longest_first_regex_finds() -> None:
+    """_scan (a table by first character) reads the names re.finditer reads with every name in
+    one alternation, longest first: leftmost, longest at each position, never overlapping."""
+    rules = load_rules()
+    index = rules.places
+    assert index is not None
+    names = [name for entries in index.by_char.values() for name, _ in entries]
+    pattern = re.compile("|".join(map(re.escape, sorted(names, key=len, reverse=True))))
+    texts = ["朝阳区朝阳门朝阳", "石景山景山", "东四环东四十条东四", "大兴庄大兴安岭大兴",
+             "西单元西单", "上地铁上地", "", "区", "我家楼下停水了"]
+    for text in texts:
+        got = [(pos, pos + len(place.cue.split(":", 1)[1]))
+               for _, pos, place in _scan(text, index.by_char)]
+        assert got == [m.span() for m in pattern.finditer(text)], text
