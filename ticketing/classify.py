@@ -589,13 +589,13 @@ def _by_first(table: Mapping[_Key, PlaceName]) -> dict[Any, tuple[tuple[_Key, Pl
 
 def _scan(seq: _Key, table: Mapping[Any, tuple[tuple[_Key, PlaceName], ...]]
           ) -> list[tuple[int, int, PlaceName]]:
-    """Leftmost-longest names in ``seq``, not overlapping: (rank, position, name)."""
+    """Leftmost-longest names in ``seq``, not overlapping: (start, end, name)."""
     found: list[tuple[int, int, PlaceName]] = []
     i, end = 0, len(seq)
     while i < end:
         for key, place in table.get(seq[i], ()):
             if seq[i:i + len(key)] == key:
-                found.append((place.rank, i, place))
+                found.append((i, i + len(key), place))
                 i += len(key)
                 break
         else:
@@ -605,19 +605,24 @@ def _scan(seq: _Key, table: Mapping[Any, tuple[tuple[_Key, PlaceName], ...]]
 
 def _district(text: str, rules: ClassificationRules) -> tuple[str | None, str | None]:
     """District and the audit cue; explicit "X区" beats an area, which beats a bare name;
-    the earliest of equals wins. Names are read as written first; only when that finds none
-    are they read by sound, as a recogniser's homophones ("潮阳区", "海电区") still sound."""
+    the earliest of equals wins. Names are read as written first, and by sound (a recogniser's
+    homophones: "潮阳区", "海电区") only when that finds none, or when what it found lies
+    inside an "X区" heard in full: "势景山区" is 石景山区 misspelt, not 景山 (东城)."""
     index = rules.places
     if index is None:
         return None, None
     text = "".join(text.split())  # "朝阳 区": a recogniser spaces words
     found = [f for f in _scan(text, index.by_char) if f[2].district]
-    if not found:
+    if not any(place.rank == 0 for _, _, place in found):
         sounds = tuple(syllable(ch) for ch in text)
-        found = [f for f in _scan(sounds, index.by_sound) if f[2].district]
+        heard = [f for f in _scan(sounds, index.by_sound) if f[2].district]
+        if found:
+            heard = [(start, end, place) for start, end, place in heard if place.rank == 0
+                     and any(start <= s and e <= end for s, e, _ in found)]
+        found += heard
     if not found:
         return None, None
-    _, _, place = min(found, key=lambda f: (f[0], f[1]))
+    _, _, place = min(found, key=lambda f: (f[2].rank, f[0]))
     return place.district, place.cue
 
 

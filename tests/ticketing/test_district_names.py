@@ -83,6 +83,15 @@ def test_recogniser_homophones_found_by_sound(text: str, district: str | None) -
     assert classify(text).district == district
 
 
+def test_a_district_heard_in_full_wins_over_the_area_inside_it() -> None:
+    # 石 misspelt leaves 景山 (东城) written; the whole "shi jing shan qu" is 石景山区.
+    result = classify("势景山区有个井盖丢了")
+    assert (result.district, result.matched[-1]) == ("石景山区", "sound:石景山区")
+    assert classify("景山公园门口有人摆摊").district == "东城区"
+    # a district heard elsewhere in the text does not overrule what was written
+    assert classify("我在西单上班，家住潮阳区").district == "西城区"
+
+
 def test_sound_is_read_only_when_nothing_is_found_as_written() -> None:
     # "海淀" is said as written: the homophone of 朝阳区 later on is not consulted.
     result = classify("我在海淀上班，家住潮阳区，楼道的灯坏了")
@@ -214,8 +223,7 @@ def test_the_one_pass_scan_finds_what_a_longest_first_regex_finds() -> None:
     texts = ["朝阳区朝阳门朝阳", "石景山景山", "东四环东四十条东四", "大兴庄大兴安岭大兴",
              "西单元西单", "上地铁上地", "", "区", "我家楼下停水了"]
     for text in texts:
-        got = [(pos, pos + len(place.cue.split(":", 1)[1]))
-               for _, pos, place in _scan(text, index.by_char)]
+        got = [(start, end) for start, end, _ in _scan(text, index.by_char)]
         assert got == [m.span() for m in pattern.finditer(text)], text
 
 
