@@ -28,7 +28,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ticketing.classify import _district, _normalize, _scan, classify, load_rules
+from ticketing.classify import (
+    _district,
+    _misspelt,
+    _normalize,
+    _scan,
+    classify,
+    load_rules,
+)
 from ticketing.degrade import degrade
 from ticketing.intake_model import SHIPPED_DIR, LabelledText, ModelStore, read_labelled, understand
 from ticketing.pinyin import syllable
@@ -61,7 +68,8 @@ def score(rows: list[LabelledText], texts: list[str], find: Callable[[str], str 
 def audit_names(rows: list[LabelledText], noisy: list[str], rules) -> None:
     """Names the look-up reads in lines labelled otherwise: wrong, ambiguous or a common
     word. Every name it reads counts (not only the one that decides), as written in the clean
-    lines and by sound in the recogniser-style ones."""
+    lines and by sound (close enough in writing to pass for it misspelt) in the
+    recogniser-style ones."""
     index = rules.places
     other: Counter[str] = Counter()
     unlabelled: Counter[str] = Counter()
@@ -75,7 +83,9 @@ def audit_names(rows: list[LabelledText], noisy: list[str], rules) -> None:
         hits = [p for _, _, p in _scan(text, index.by_char)]
         _count(hits, text, label, other, unlabelled, sample)
     for text, label in heard:
-        hits = [p for _, _, p in _scan(tuple(syllable(c) for c in text), index.by_sound)]
+        hits = [p for _, _, p in _scan(tuple(syllable(c) for c in text), index.by_sound,
+                                       lambda i, p, t=text: _misspelt(t[i:i + len(p.name)],
+                                                                      p.name))]
         _count(hits, text, label, other, unlabelled, sample)
     print("\nnames read in lines labelled with another district / with none:")
     for cue in sorted({*other, *unlabelled}):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import tomllib
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -103,6 +103,7 @@ class PlaceName:
     rank: int  # 0 "朝阳区", 1 an area, 2 a bare "朝阳": the lowest rank in a text wins
     district: str | None  # None: no one district's ("西四环" runs through three)
     cue: str  # for Classification.matched
+    name: str = ""  # as written
 
 
 # A name as characters (exact pass) or as toneless syllables (the sound pass).
@@ -564,11 +565,11 @@ def _index_places(districts: tuple[str, ...], areas: tuple[tuple[str, str], ...]
                   not_by_sound: frozenset[str]) -> PlaceIndex:
     names: dict[str, PlaceName] = {}
     for area, district in areas:
-        names[area] = PlaceName(1, district or None, f"area:{area}")
+        names[area] = PlaceName(1, district or None, f"area:{area}", area)
     for district in districts:
-        names[district] = PlaceName(0, district, f"district:{district}")
+        names[district] = PlaceName(0, district, f"district:{district}", district)
         bare = district.removesuffix("区")
-        names.setdefault(bare, PlaceName(2, district, f"district:{bare}"))
+        names.setdefault(bare, PlaceName(2, district, f"district:{bare}", bare))
     sounds: dict[tuple[str, ...], PlaceName] = {}
     for name, place in names.items():
         # A name of no district is read by sound too: it hides the names inside it there too.
@@ -588,20 +589,36 @@ def _by_first(table: Mapping[_Key, PlaceName]) -> dict[Any, tuple[tuple[_Key, Pl
     return {first: tuple(entries) for first, entries in out.items()}
 
 
-def _scan(seq: _Key, table: Mapping[Any, tuple[tuple[_Key, PlaceName], ...]]
+def _scan(seq: _Key, table: Mapping[Any, tuple[tuple[_Key, PlaceName], ...]],
+          fits: Callable[[int, PlaceName], bool] | None = None
           ) -> list[tuple[int, int, PlaceName]]:
-    """Leftmost-longest names in ``seq``, not overlapping: (start, end, name)."""
+    """Leftmost-longest names in ``seq``, not overlapping: (start, end, name). ``fits``:
+    whether a name whose key matches at a position is taken there."""
     found: list[tuple[int, int, PlaceName]] = []
     i, end = 0, len(seq)
     while i < end:
         for key, place in table.get(seq[i], ()):
-            if seq[i:i + len(key)] == key:
+            if seq[i:i + len(key)] == key and (fits is None or fits(i, place)):
                 found.append((i, i + len(key), place))
                 i += len(key)
                 break
         else:
             i += 1
     return found
+
+
+def _misspelt(written: str, name: str) -> bool:
+    """Whether ``written``, which sounds like ``name``, is that name misspelt: a recogniser
+    swaps a character or so; ordinary words that happen to sound like a name share few of its
+    characters ("孩子住院" has zi zhu yuan, 紫竹院; "可以录音" ke yi lu, 科怡路). The last
+    character must be as written: a word plus a homophone of a place word is not the place
+    ("和平解决" is no 和平街, "学院录取" no 学院路)."""
+    differ = sum(a != b for a, b in zip(written, name, strict=True))
+    if written[-1] == name[-1] and differ <= max(1, len(name) // 4):
+        return True
+    # A recogniser writes 区 as 去 or 趋 as often as not: then the name before it must pass
+    # on its own ("超阳去" is 朝阳区; "大性去" is too far).
+    return len(name) > 2 and name.endswith("区") and _misspelt(written[:-1], name[:-1])
 
 
 def _district(text: str, rules: ClassificationRules) -> tuple[str | None, str | None]:
@@ -613,10 +630,17 @@ def _district(text: str, rules: ClassificationRules) -> tuple[str | None, str | 
     if index is None:
         return None, None
     text = "".join(text.split())  # "朝阳 区": a recogniser spaces words
-    found = [f for f in _scan(text, index.by_char) if f[2].district]
+    written = _scan(text, index.by_char)
+    found = [f for f in written if f[2].district]
     if not any(place.rank == 0 for _, _, place in found):
+        # What is written as a name of no district is that, whatever it sounds like:
+        # "大型区域" is no 大兴区.
+        hidden = [(start, end) for start, end, place in written if place.district is None]
         sounds = tuple(syllable(ch) for ch in text)
-        heard = [f for f in _scan(sounds, index.by_sound) if f[2].district]
+        heard = [(start, end, place) for start, end, place in _scan(
+                     sounds, index.by_sound,
+                     lambda i, p: _misspelt(text[i:i + len(p.name)], p.name))
+                 if place.district and not any(s < end and start < e for s, e in hidden)]
         if found:
             heard = [(start, end, place) for start, end, place in heard if place.rank == 0
                      and any(start <= s and e <= end for s, e, _ in found)]
