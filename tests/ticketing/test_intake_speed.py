@@ -4,7 +4,6 @@ classification arithmetic giving the same results to the bit."""
 
 from __future__ import annotations
 
-import re
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from config import Settings
 from hotline.app import create_app
 from tests.conftest import REPO, CityTemplate
 from tests.support.city import City
-from ticketing.classify import _literal_spans, classify
+from ticketing.classify import classify
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_read_session_factory
 from ticketing.models import Ticket, TicketEvent, Unit
@@ -185,11 +184,3 @@ def test_one_text_scores_equal_the_matrix_product_to_the_bit(tmp_path: Path) -> 
         for field in model.fields.values():
             expected = np.asarray(x @ field.coef.T).reshape(1, -1)
             assert np.array_equal(field.scores(x), expected), (text, field.classes)
-
-
-def test_literal_spans_are_those_of_the_escaped_pattern() -> None:
-    cases = [("朝阳", "朝阳区朝阳门朝阳"), ("aa", "aaaaa"), ("区", "没有"), ("", "ab"),
-             ("a.b", "a.bxa.b"), ("x", "")]
-    for needle, text in cases:
-        assert list(_literal_spans(needle, text)) == [
-            m.span() for m in re.finditer(re.escape(needle), text)], (needle, text)
