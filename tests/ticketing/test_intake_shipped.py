@@ -226,9 +226,9 @@ def test_the_question_guard_never_lowers_what_the_rules_raise(shipped: IntakeMod
 
 def test_held_out_urgent_calls_come_out_urgent(shipped: IntakeModel,
                                                heldout: list[LabelledText]) -> None:
-    """Every urgent line of the held-out file, as written: at most 2 of 86 missed (84 of
-    86 caught by the model of issue 15, 85 before; recall is the figure the issue asks
-    for)."""
+    """Every urgent line of the held-out file, as written: at most 2 of 85 missed (83 of
+    85 caught by the model of the third round of issue 15, after the relabelling of
+    docs/labelling.md; recall is the figure the issue asks for)."""
     rules = load_classification()
     urgent = [r.text for r in heldout if r.labels["urgency"] == "urgent"]
     assert len(urgent) >= 80
@@ -245,8 +245,8 @@ def test_held_out_emergencies_are_flagged_and_always_urgent(
     results = [understand(r.text, rules, shipped) for r in emergencies]
     assert all(got.urgency == "urgent" for got in results)
     flagged = sum(got.emergency != "none" for got in results)
-    # Model of issue 15: 47 of 51 flagged, 40 with the service the label names (the model
-    # before: 45 and 42). Flagging is what saves a life (an operator re-routes a wrong
+    # Third round of issue 15: 45 of 48 flagged, 40 with the service the label names (the
+    # second round, before the relabelling: 47 and 40 of 51). Flagging is what saves a life (an operator re-routes a wrong
     # service), so the naming floor is what was measured, 40 of 51.
     assert flagged >= 0.85 * len(emergencies), flagged
     named = sum(got.emergency == r.labels["emergency"] for got, r in zip(
@@ -259,39 +259,60 @@ def test_calm_held_out_calls_raise_few_alarms(shipped: IntakeModel,
     rules = load_classification()
     general = [r.text for r in heldout if r.labels["urgency"] == "general"]
     alarms = [t for t in general if understand(t, rules, shipped).emergency != "none"]
-    assert len(alarms) <= 0.05 * len(general), alarms  # 1 of 96 (issue 15; none before)
+    assert len(alarms) <= 0.05 * len(general), alarms  # 3 of 97 (third round of issue 15)
 
 
 def test_the_second_held_out_file(shipped: IntakeModel) -> None:
     """data/intake/heldout-2.tsv, written for issue 15 and never trained or tuned on. The
-    floors are what the shipped model measured (clean text): category 139 of 162, urgent
-    36 of 39, emergencies flagged 23 of 24; 5 of the 112 calm (general) calls handed over,
-    4 of them by the rules (a danger word in a question or a report), 1 by the model."""
+    floors are what the shipped model measured (clean text, labels as docs/labelling.md
+    fixed them): category 144 of 162, urgent 37 of 38, emergencies flagged 23 of 23; 4 of
+    the 110 calm (general) calls handed over (third round of issue 15)."""
     rules = load_classification()
     rows = read_labelled(HELDOUT_2)
     got = [understand(r.text, rules, shipped) for r in rows]
-    assert sum(g.category == r.labels["category"] for g, r in zip(got, rows, strict=True)) >= 139
+    assert sum(g.category == r.labels["category"] for g, r in zip(got, rows, strict=True)) >= 144
     urgent = [g for g, r in zip(got, rows, strict=True) if r.labels["urgency"] == "urgent"]
-    assert len(urgent) == 39 and sum(g.urgency == "urgent" for g in urgent) >= 36
+    assert len(urgent) == 38 and sum(g.urgency == "urgent" for g in urgent) >= 37
     real = [g for g, r in zip(got, rows, strict=True) if r.labels["emergency"] != "none"]
-    assert len(real) == 24 and sum(g.emergency != "none" for g in real) >= 23
+    assert len(real) == 23 and sum(g.emergency != "none" for g in real) >= 23
     calm = [g for g, r in zip(got, rows, strict=True) if r.labels["urgency"] == "general"]
-    assert len(calm) == 112 and sum(g.emergency != "none" for g in calm) <= 5
+    assert len(calm) == 110 and sum(g.emergency != "none" for g in calm) <= 4
 
 
 def test_the_third_held_out_file(shipped: IntakeModel) -> None:
     """data/intake/heldout-3.tsv, written for the second round of issue 15 before any change
     and scored once at the end, never trained or tuned on. The floors are what the shipped
-    model measured (clean text): category 151 of 171, urgent 44 of 46, emergencies flagged
-    32 of 35; 9 of the 110 calm (general) calls handed over. The model before measured
-    category 156, urgent 44, emergencies flagged 31, 10 hand-overs of calls that were none."""
+    model measured (clean text, labels as docs/labelling.md fixed them; third round of issue
+    15): category 156 of 171, urgent 46 of 47, emergencies flagged 31 of 33; 7 of the 109
+    calm (general) calls handed over. The second round's model, before the relabelling:
+    category 151, urgent 44 of 46, flagged 32 of 35, 9 of 110."""
     rules = load_classification()
     rows = read_labelled(HELDOUT_3)
     got = [understand(r.text, rules, shipped) for r in rows]
-    assert sum(g.category == r.labels["category"] for g, r in zip(got, rows, strict=True)) >= 151
+    assert sum(g.category == r.labels["category"] for g, r in zip(got, rows, strict=True)) >= 156
     urgent = [g for g, r in zip(got, rows, strict=True) if r.labels["urgency"] == "urgent"]
-    assert len(urgent) == 46 and sum(g.urgency == "urgent" for g in urgent) >= 44
+    assert len(urgent) == 47 and sum(g.urgency == "urgent" for g in urgent) >= 46
     real = [g for g, r in zip(got, rows, strict=True) if r.labels["emergency"] != "none"]
-    assert len(real) == 35 and sum(g.emergency != "none" for g in real) >= 32
+    assert len(real) == 33 and sum(g.emergency != "none" for g in real) >= 31
     calm = [g for g, r in zip(got, rows, strict=True) if r.labels["urgency"] == "general"]
-    assert len(calm) == 110 and sum(g.emergency != "none" for g in calm) <= 9
+    assert len(calm) == 109 and sum(g.emergency != "none" for g in calm) <= 7
+
+
+def test_the_fourth_held_out_file(shipped: IntakeModel) -> None:
+    """data/intake/heldout-4.tsv, written for the third round of issue 15 by someone who read
+    only ../shared/ (not the training data, the rules or the guide), scored once with the
+    model before that round and once at its end, never trained or tuned on. The floors are
+    what the shipped model measured (clean text): category 243 of 278, urgent 66 of 67,
+    emergencies flagged 40 of 42 and all urgent; 5 of the 159 calm (general) calls handed
+    over. The model before the round: category 236, urgent 66, flagged 39."""
+    rules = load_classification()
+    rows = read_labelled(HELDOUT_4)
+    got = [understand(r.text, rules, shipped) for r in rows]
+    assert sum(g.category == r.labels["category"] for g, r in zip(got, rows, strict=True)) >= 243
+    urgent = [g for g, r in zip(got, rows, strict=True) if r.labels["urgency"] == "urgent"]
+    assert len(urgent) == 67 and sum(g.urgency == "urgent" for g in urgent) >= 66
+    real = [g for g, r in zip(got, rows, strict=True) if r.labels["emergency"] != "none"]
+    assert len(real) == 42 and sum(g.emergency != "none" for g in real) >= 40
+    assert all(g.urgency == "urgent" for g in real)
+    calm = [g for g, r in zip(got, rows, strict=True) if r.labels["urgency"] == "general"]
+    assert len(calm) == 159 and sum(g.emergency != "none" for g in calm) <= 5
