@@ -20,6 +20,7 @@ from ticketing import phones, supervision
 from ticketing.actors import Actor
 from ticketing.classify import UTILITY_CATEGORIES, category_label, sub_category_in
 from ticketing.context import Domain
+from ticketing.db import run_at_commit
 from ticketing.deadlines import due_at
 from ticketing.inputs import (
     InvalidInput,
@@ -462,15 +463,13 @@ def _count_duplicate(
         at=now,
     )
     # Counted with an UPDATE so concurrent duplicates don't lose increments, and without
-    # bumping the original's optimistic-lock version (a handler may be signing it). The
-    # autoflush before it writes the create and link events in one go (one INSERT on
-    # PostgreSQL).
-    session.execute(
-        update(Ticket)
-        .where(Ticket.id == original.id)
-        .values(duplicate_count=Ticket.duplicate_count + 1)
-        .execution_options(synchronize_session=False)
-    )
+    # bumping the original's optimistic-lock version (a handler may be signing it). Run
+    # last: every caller about a much-reported problem bumps this one row, and its lock
+    # is held from the UPDATE to the commit.
+    run_at_commit(session, update(Ticket)
+                  .where(Ticket.id == original.id)
+                  .values(duplicate_count=Ticket.duplicate_count + 1)
+                  .execution_options(synchronize_session=False))
 
 
 # --- lifecycle -----------------------------------------------------------------------

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
+import anyio.to_thread
 from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import select
@@ -79,8 +80,33 @@ def _show(session: Session, ticket: Ticket, actor: Actor) -> TicketOut:
 # --- tickets ------------------------------------------------------------------------
 
 
+# Tickets one process files at once; further requests wait for a turn in the order they
+# came. Unbounded, they took all of the thread pool's 40 threads, each with up to two
+# database connections (the ticket's and the number's): the pool's 20 were not enough, so
+# connections were opened and closed per request, and under load the turns went by chance
+# (the GIL), leaving some requests waiting seconds while later ones were answered. A few
+# threads keep one process's core busy while others wait for the database.
+INTAKE_CONCURRENCY = 8
+
+
+def intake_limiter(request: Request) -> anyio.CapacityLimiter:
+    """The app's turns for filing tickets (made on first use: it belongs to the event loop)."""
+    state = request.app.state
+    limiter: anyio.CapacityLimiter | None = getattr(state, "intake_limiter", None)
+    if limiter is None:
+        limiter = state.intake_limiter = anyio.CapacityLimiter(INTAKE_CONCURRENCY)
+    return limiter
+
+
 @router.post("/tickets", status_code=201, response_model=TicketOut)
-def create_ticket(body: TicketCreate, request: Request, token: Token, domain: DomainDep):
+async def create_ticket(body: TicketCreate, request: Request, token: Token,
+                        domain: DomainDep) -> TicketOut:
+    return await anyio.to_thread.run_sync(_create_ticket, body, request, token, domain,
+                                          limiter=intake_limiter(request))
+
+
+def _create_ticket(body: TicketCreate, request: Request, token: str,
+                   domain: Domain) -> TicketOut:
     # Classified before the transaction: on SQLite the transaction holds the write lock
     # from its first statement, and every other creator would wait for the classifier.
     understood = service.understand_demand(domain=domain, demand=body.demand)
