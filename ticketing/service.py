@@ -11,7 +11,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, select, update
+from sqlalchemy import Connection, Row, and_, false, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -422,31 +422,36 @@ def _duplicate_of(*, session: Session, domain: Domain, ticket: Ticket) -> Row[An
         Ticket.category == ticket.category,
         Ticket.confidential == ticket.confidential,
     ]
-    found: list[Row[Any]] = []
+    # Both ways of being the same problem in one SELECT (one round trip per ticket, not
+    # two), each row saying which it is; the oldest row that qualifies wins.
+    ways = []
     caller = identified_caller(ticket)
     if caller is not None:
-        same_caller = [
-            *common,
+        ways.append(and_(
             same_identified_caller(caller),
             # Unknown district matches only unknown: two places we cannot tell apart are
             # not known to be one.
             Ticket.district.is_(None) if ticket.district is None
             else Ticket.district == ticket.district,
-        ]
-        # One caller's open tickets in the window are a handful: the address is compared
-        # here, where "朝阳区望京西园三区5号楼" and "望京西园三区5号楼" are one place.
-        found += [c for c in session.execute(
-            select(*_DUPLICATE_COLUMNS).where(*same_caller)
-            .order_by(Ticket.received_at, Ticket.id)
-        ) if _same_address(c, ticket)][:1]
+        ))
     if ticket.address:
         # Other callers: only the same stated address (indexed equality; a neighbour who
         # words the address differently is left to the hot-spot report).
-        found += session.execute(
-            select(*_DUPLICATE_COLUMNS).where(*common, Ticket.address == ticket.address)
-            .order_by(Ticket.received_at, Ticket.id).limit(1)
-        ).all()
-    return min(found, key=lambda c: (c.received_at, c.id)) if found else None
+        ways.append(Ticket.address == ticket.address)
+    if not ways:
+        return None
+    same_caller = ways[0] if caller is not None else false()
+    rows = session.execute(
+        select(*_DUPLICATE_COLUMNS, same_caller.label("same_caller"))
+        .where(*common, or_(*ways)).order_by(Ticket.received_at, Ticket.id)
+    ).all()
+    for row in rows:
+        # The same caller's tickets match on the district; their addresses are compared
+        # here, where "朝阳区望京西园三区5号楼" and "望京西园三区5号楼" are one place.
+        if (ticket.address and row.address == ticket.address) or (
+                row.same_caller and _same_address(row, ticket)):
+            return row
+    return None
 
 
 def _count_duplicate(
