@@ -368,7 +368,9 @@ def create_ticket(
         _count_duplicate(session=session, ticket=ticket, original=original, actor=actor,
                          now=now)
     supervision.on_ticket(session=session, domain=domain, ticket=ticket, actor=actor)
-    session.flush()
+    # The ticket's row is written (it has its id); its audit events go with the next flush,
+    # at the commit at the latest: a caller that accepts it next writes them together with
+    # the acceptance's (one INSERT on PostgreSQL, not two).
     return ticket
 
 
@@ -976,7 +978,9 @@ def attach_transcript(
         _place(domain, ticket)
         _reapply_classification(session=session, domain=domain, ticket=ticket, actor=actor)
         supervision.on_ticket(session=session, domain=domain, ticket=ticket, actor=actor)
-    session.flush()
+    # The ticket's row is written (it has its id); its audit events go with the next flush,
+    # at the commit at the latest: a caller that accepts it next writes them together with
+    # the acceptance's (one INSERT on PostgreSQL, not two).
     return ticket
 
 
