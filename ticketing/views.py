@@ -80,18 +80,22 @@ def _show(session: Session, ticket: Ticket, actor: Actor) -> TicketOut:
 # --- tickets ------------------------------------------------------------------------
 
 
-# Tickets one process files at once; further requests wait for a turn in the order they
-# came. Unbounded, they took all of the thread pool's 40 threads, each with up to two
-# database connections (the ticket's and the number's): the pool's 20 were not enough, so
-# connections were opened and closed per request, and under load the turns went by chance
-# (the GIL), leaving some requests waiting seconds while later ones were answered. A few
-# threads keep one process's core busy while others wait for the database.
+# Tickets one process files at once on PostgreSQL; further requests wait for a turn in the
+# order they came. Unbounded, they took all of the thread pool's 40 threads, each with up
+# to two connections (the ticket's and the number's): the pool's 20 were not enough, so
+# connections were closed and opened again (a server process each) per request, and the
+# turns went by chance (the GIL). A few threads keep one process's core busy while others
+# wait for the database. SQLite keeps the thread pool's: its writers already queue, in
+# turn, for the one write lock (ticketing.db), and a connection there is a file handle.
 INTAKE_CONCURRENCY = 8
 
 
-def intake_limiter(request: Request) -> anyio.CapacityLimiter:
-    """The app's turns for filing tickets (made on first use: it belongs to the event loop)."""
+def intake_limiter(request: Request) -> anyio.CapacityLimiter | None:
+    """The app's turns for filing tickets (made on first use: it belongs to the event loop);
+    None: the thread pool's own."""
     state = request.app.state
+    if state.engine.dialect.name == "sqlite":
+        return None
     limiter: anyio.CapacityLimiter | None = getattr(state, "intake_limiter", None)
     if limiter is None:
         limiter = state.intake_limiter = anyio.CapacityLimiter(INTAKE_CONCURRENCY)
