@@ -978,9 +978,7 @@ def attach_transcript(
         _place(domain, ticket)
         _reapply_classification(session=session, domain=domain, ticket=ticket, actor=actor)
         supervision.on_ticket(session=session, domain=domain, ticket=ticket, actor=actor)
-    # The ticket's row is written (it has its id); its audit events go with the next flush,
-    # at the commit at the latest: a caller that accepts it next writes them together with
-    # the acceptance's (one INSERT on PostgreSQL, not two).
+    session.flush()
     return ticket
 
 
