@@ -303,3 +303,31 @@ def test_postgresql_callers_about_one_problem_do_not_queue_for_each_other(
         linked = set(s.scalars(select(SupervisionLink.ticket_id)
                                .where(SupervisionLink.case_id == case_id)))
         assert {mine_id, *other} <= linked and len(linked) == 5
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgresql_a_burst_of_tickets_reuses_the_pool(client: TestClient, city: City) -> None:
+    """40 tickets filed at once (as many as the thread pool has threads) take turns: no
+    more connections are opened than the pool keeps, so none is closed and opened again per
+    request (each is a server process on PostgreSQL)."""
+    engine = client.app.state.engine
+    opened: list[object] = []
+    event.listen(engine, "connect", lambda *_: opened.append(None))
+    token = city.tokens["operator"]
+    start = threading.Barrier(40, timeout=30)
+    answers: list[int] = []
+
+    def caller(i: int) -> None:
+        start.wait()
+        r = client.post("/api/v1/tickets", headers=auth(token),
+                        json={"caller_phone": f"137{i:08d}", "demand": "海淀区中关村大街人行道井盖丢了"})
+        answers.append(r.status_code)
+
+    threads = [threading.Thread(target=caller, args=(i,)) for i in range(40)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(120)
+    assert answers == [201] * 40
+    assert len(opened) <= engine.pool.size(), len(opened)
