@@ -3,7 +3,8 @@
 Starts the real service (`hotline serve --role api`, uvicorn) on loopback against SQLite
 and/or a throwaway PostgreSQL, seeds the demo city, then POSTs complaints (each is
 classified, accepted and dispatched in the same request) and prints throughput and
-create→dispatched latency percentiles per backend.
+create→dispatched latency percentiles per backend. On PostgreSQL it also prints what the
+database saw meanwhile: connections opened, and sessions waiting for a row lock.
 
 Closed loop (default): N clients, each sends its next ticket when the last one answered,
 for a bounded count. Open loop (--rate): tickets are offered at a fixed rate for a bounded
@@ -25,9 +26,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -47,8 +52,11 @@ COMPLAINTS = [
 
 
 def start_service(db_url: str, port: int, workdir: Path, workers: int) -> subprocess.Popen[bytes]:
+    # PYTHONPATH: the service runs this checkout's code; the venv's `hotline` would import
+    # the checkout it was installed from (another worktree's, not the one measured).
     env = {**os.environ, "HOTLINE_DATABASE_URL": db_url, "HOTLINE_PORT": str(port),
-           "HOTLINE_DATA_DIR": str(workdir)}
+           "HOTLINE_DATA_DIR": str(workdir),
+           "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH"))))}
     # The venv running this script (a worktree has none of its own).
     hotline = str(Path(sys.executable).parent / "hotline")
     subprocess.run([hotline, "db", "upgrade"], env=env, check=True, capture_output=True)
@@ -107,6 +115,66 @@ def postmaster_pid(port: int) -> int | None:
         if "postgres" in cmd and f"-p {port}" in cmd and "pg_ctl" not in cmd:
             return pid
     return None
+
+
+class DatabaseWatch:
+    """What PostgreSQL saw during the measured run: connections opened (a pool that closes and
+    reopens them pays a backend start each time), and, sampled every 50 ms, how many
+    sessions were waiting for a lock and on which statement (a hot row queues creators)."""
+
+    def __init__(self, dsn: dict[str, object]) -> None:
+        self.dsn = dsn
+        self.samples = 0
+        self.waits: Counter[str] = Counter()
+        self.most = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _query(self, conn: Any, sql: str) -> list[tuple[Any, ...]]:
+        return conn.execute(sql).fetchall()
+
+    def __enter__(self) -> DatabaseWatch:
+        import psycopg
+
+        with psycopg.connect(**self.dsn, autocommit=True) as conn:
+            self._sessions0 = self._sessions(conn)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        import psycopg
+
+        self._stop.set()
+        self._thread.join()
+        with psycopg.connect(**self.dsn, autocommit=True) as conn:
+            # Less this watch's own two connections.
+            self.opened = self._sessions(conn) - self._sessions0 - 2
+
+    def _sessions(self, conn: Any) -> int:
+        return int(self._query(conn, "SELECT sessions FROM pg_stat_database "
+                                     "WHERE datname = current_database()")[0][0])
+
+    def _sample(self) -> None:
+        import psycopg
+
+        with psycopg.connect(**self.dsn, autocommit=True) as conn:
+            while not self._stop.wait(0.05):
+                rows = self._query(conn, """
+                    SELECT wait_event_type, left(query, 40) FROM pg_stat_activity
+                    WHERE datname = current_database() AND pid <> pg_backend_pid()
+                      AND backend_type = 'client backend'""")
+                self.samples += 1
+                self.most = max(self.most, len(rows))
+                for wait_type, query in rows:
+                    if wait_type == "Lock":
+                        self.waits[" ".join(query.split()[:3])] += 1
+
+    def summary(self) -> str:
+        n = max(1, self.samples)
+        waits = ", ".join(f"{count / n:.1f} on {query!r}"
+                          for query, count in self.waits.most_common(3)) or "none"
+        return (f"   database: connections opened={self.opened} most sessions={self.most} "
+                f"waiting for a lock (mean of {self.samples} samples): {waits}")
 
 
 def _body(i: int) -> dict[str, str]:
@@ -243,7 +311,7 @@ def report(name: str, latencies: list[float], elapsed: float, errors: int,
 
 
 def run(name: str, db_url: str, args: argparse.Namespace, workdir: Path,
-        db_pid: int | None = None) -> None:
+        db_pid: int | None = None, dsn: dict[str, object] | None = None) -> None:
     port = free_port()
     proc = start_service(db_url, port, workdir, args.workers)
     token = proc.token  # type: ignore[attr-defined]
@@ -253,17 +321,23 @@ def run(name: str, db_url: str, args: argparse.Namespace, workdir: Path,
         # CPU per ticket is what a loaded, shared machine distorts least (latency and
         # throughput there depend on what else runs).
         cpu0 = (tree_cpu(proc.pid), tree_cpu(db_pid) if db_pid else 0.0)
-        if args.rate:
-            name = f"{name} open {args.rate:g}/s"
-            result = asyncio.run(offer(port, token, args.rate, args.seconds, warm, args.via))
-        else:
-            result = asyncio.run(load(port, token, args.clients, args.tickets, warm, args.via))
+        watch = DatabaseWatch(dsn) if dsn else nullcontext()
+        with watch:
+            if args.rate:
+                name = f"{name} open {args.rate:g}/s"
+                result = asyncio.run(offer(port, token, args.rate, args.seconds, warm,
+                                           args.via))
+            else:
+                result = asyncio.run(load(port, token, args.clients, args.tickets, warm,
+                                          args.via))
         n = max(1, len(result[0]))
         service_ms = (tree_cpu(proc.pid) - cpu0[0]) / n * 1000
         cpu = f" cpu/ticket: service={service_ms:.1f}ms"
         if db_pid:
             cpu += f" db={(tree_cpu(db_pid) - cpu0[1]) / n * 1000:.1f}ms"
         report(name, *result, cpu=cpu)
+        if isinstance(watch, DatabaseWatch):
+            print(watch.summary(), flush=True)
     finally:
         proc.terminate()
         proc.wait(20)
@@ -292,7 +366,8 @@ def main() -> None:
                 with psycopg.connect(host=pg.host, port=pg.port, user=pg.user,
                                      dbname="postgres", autocommit=True) as conn:
                     conn.execute("CREATE DATABASE bench")
-                run("postgresql", pg.url("bench"), args, work, postmaster_pid(pg.port))
+                run("postgresql", pg.url("bench"), args, work, postmaster_pid(pg.port),
+                    dict(host=pg.host, port=pg.port, user=pg.user, dbname="bench"))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+from sqlalchemy.sql import Executable
 
 
 class NotMigrated(RuntimeError):
@@ -130,6 +131,54 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         kwargs.setdefault("max_overflow", 40)
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+_AT_COMMIT = "hotline_at_commit"  # Session.info key: statements run_at_commit queued
+
+
+def run_at_commit(session: Session, statement: Executable) -> None:
+    """Run ``statement`` in the session's transaction, but last, just before its COMMIT.
+
+    For an UPDATE of a row that many concurrent transactions touch (a counter on the
+    original of a much-reported problem): PostgreSQL holds the row's lock from the UPDATE
+    to the commit, so run where it was written it holds every other creator of that row up
+    for the rest of the request; run last, for one round trip. The statement still commits
+    or rolls back with the transaction, and a savepoint rolled back drops the statements
+    queued inside it."""
+    tx = session.get_nested_transaction() or session.get_transaction() or session.begin()
+    session.info.setdefault(_AT_COMMIT, []).append((tx, statement))
+
+
+@event.listens_for(Session, "before_commit")
+def _run_queued(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: the outer transaction goes on
+    # Taken off first: should one fail, the rollback must not find them still queued.
+    for _, statement in session.info.pop(_AT_COMMIT, ()):
+        session.execute(statement)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session: Session, rolled_back: SessionTransaction) -> None:
+    queued = session.info.get(_AT_COMMIT)
+    if not queued:
+        return
+
+    def inside(tx: SessionTransaction | None) -> bool:
+        while tx is not None:
+            if tx is rolled_back:
+                return True
+            tx = tx.parent
+        return False
+
+    session.info[_AT_COMMIT] = [(tx, s) for tx, s in queued if not inside(tx)]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_unfinished(session: Session, transaction: SessionTransaction) -> None:
+    # The session closed without a commit (or committed: the queue is empty then).
+    if transaction.parent is None:
+        session.info.pop(_AT_COMMIT, None)
 
 
 READ_ONLY = "hotline_read_only"  # execution option: this connection's transaction only reads

@@ -11,7 +11,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, select, update
+from sqlalchemy import Connection, Row, false, func, select, true, union_all, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -20,6 +20,7 @@ from ticketing import phones, supervision
 from ticketing.actors import Actor
 from ticketing.classify import UTILITY_CATEGORIES, category_label, sub_category_in
 from ticketing.context import Domain
+from ticketing.db import run_at_commit
 from ticketing.deadlines import due_at
 from ticketing.inputs import (
     InvalidInput,
@@ -367,7 +368,9 @@ def create_ticket(
         _count_duplicate(session=session, ticket=ticket, original=original, actor=actor,
                          now=now)
     supervision.on_ticket(session=session, domain=domain, ticket=ticket, actor=actor)
-    session.flush()
+    # The ticket's row is written (it has its id); its audit events go with the next flush,
+    # at the commit at the latest: a caller that accepts it next writes them together with
+    # the acceptance's (one INSERT on PostgreSQL, not two).
     return ticket
 
 
@@ -421,31 +424,36 @@ def _duplicate_of(*, session: Session, domain: Domain, ticket: Ticket) -> Row[An
         Ticket.category == ticket.category,
         Ticket.confidential == ticket.confidential,
     ]
-    found: list[Row[Any]] = []
+    # Both ways of being the same problem in one statement (one round trip per ticket, not
+    # two), each row saying which it is; the oldest row that qualifies wins. A UNION, not
+    # an OR: each half keeps its own index (with an OR, SQLite read every ticket of the
+    # category, inside the write lock).
+    ways = []
     caller = identified_caller(ticket)
     if caller is not None:
-        same_caller = [
+        ways.append(select(*_DUPLICATE_COLUMNS, true().label("same_caller")).where(
             *common,
             same_identified_caller(caller),
             # Unknown district matches only unknown: two places we cannot tell apart are
             # not known to be one.
             Ticket.district.is_(None) if ticket.district is None
             else Ticket.district == ticket.district,
-        ]
-        # One caller's open tickets in the window are a handful: the address is compared
-        # here, where "朝阳区望京西园三区5号楼" and "望京西园三区5号楼" are one place.
-        found += [c for c in session.execute(
-            select(*_DUPLICATE_COLUMNS).where(*same_caller)
-            .order_by(Ticket.received_at, Ticket.id)
-        ) if _same_address(c, ticket)][:1]
+        ))
     if ticket.address:
         # Other callers: only the same stated address (indexed equality; a neighbour who
-        # words the address differently is left to the hot-spot report).
-        found += session.execute(
-            select(*_DUPLICATE_COLUMNS).where(*common, Ticket.address == ticket.address)
-            .order_by(Ticket.received_at, Ticket.id).limit(1)
-        ).all()
-    return min(found, key=lambda c: (c.received_at, c.id)) if found else None
+        # words the address differently is left to the hot-spot report). Later callers'
+        # tickets are linked, so few unlinked ones share an address.
+        ways.append(select(*_DUPLICATE_COLUMNS, false().label("same_caller"))
+                    .where(*common, Ticket.address == ticket.address))
+    if not ways:
+        return None
+    rows = session.execute(ways[0] if len(ways) == 1 else union_all(*ways)).all()
+    for row in sorted(rows, key=lambda r: (r.received_at, r.id)):
+        # The same caller's tickets match on the district; their addresses are compared
+        # here, where "朝阳区望京西园三区5号楼" and "望京西园三区5号楼" are one place.
+        if not row.same_caller or _same_address(row, ticket):
+            return row
+    return None
 
 
 def _count_duplicate(
@@ -462,15 +470,13 @@ def _count_duplicate(
         at=now,
     )
     # Counted with an UPDATE so concurrent duplicates don't lose increments, and without
-    # bumping the original's optimistic-lock version (a handler may be signing it). The
-    # autoflush before it writes the create and link events in one go (one INSERT on
-    # PostgreSQL).
-    session.execute(
-        update(Ticket)
-        .where(Ticket.id == original.id)
-        .values(duplicate_count=Ticket.duplicate_count + 1)
-        .execution_options(synchronize_session=False)
-    )
+    # bumping the original's optimistic-lock version (a handler may be signing it). Run
+    # last: every caller about a much-reported problem bumps this one row, and its lock
+    # is held from the UPDATE to the commit.
+    run_at_commit(session, update(Ticket)
+                  .where(Ticket.id == original.id)
+                  .values(duplicate_count=Ticket.duplicate_count + 1)
+                  .execution_options(synchronize_session=False))
 
 
 # --- lifecycle -----------------------------------------------------------------------

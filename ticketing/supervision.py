@@ -13,13 +13,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ticketing.actors import Actor
 from ticketing.classify import category_label
 from ticketing.context import Domain
+from ticketing.db import run_at_commit
 from ticketing.inputs import InvalidInput, clean_text
 from ticketing.models import SupervisionCase, SupervisionLink, Ticket, TicketEvent
 from ticketing.queries import scope_filter
@@ -83,8 +85,16 @@ def on_ticket(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor
     case = open_case_of(session, key)
     if case is not None:
         if session.scalar(linked.where(SupervisionLink.case_id == case.id)) is None:
-            case.tickets += 1
-            case.last_ticket_at = ticket.received_at
+            # Counted by an UPDATE at the commit (every caller about the problem bumps this
+            # one row, and an UPDATE holds its lock until the commit); the ORM's own would
+            # write back the count read here and lose a concurrent joiner's increment.
+            run_at_commit(session, update(SupervisionCase)
+                          .where(SupervisionCase.id == case.id)
+                          .values(tickets=SupervisionCase.tickets + 1,
+                                  last_ticket_at=ticket.received_at)
+                          .execution_options(synchronize_session=False))
+            set_committed_value(case, "tickets", case.tickets + 1)
+            set_committed_value(case, "last_ticket_at", ticket.received_at)
             note = f"多诉督办：{place_text(ticket)}{label}问题，并入督办件（共{case.tickets}件）"
             _link(session, case, [ticket.id], actor, note, now)
             session.flush()

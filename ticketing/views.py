@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
+import anyio.to_thread
 from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import select
@@ -79,8 +80,37 @@ def _show(session: Session, ticket: Ticket, actor: Actor) -> TicketOut:
 # --- tickets ------------------------------------------------------------------------
 
 
+# Tickets one process files at once on PostgreSQL; further requests wait for a turn in the
+# order they came. Unbounded, they took all of the thread pool's 40 threads, each with up
+# to two connections (the ticket's and the number's): the pool's 20 were not enough, so
+# connections were closed and opened again (a server process each) per request, and the
+# turns went by chance (the GIL). A few threads keep one process's core busy while others
+# wait for the database. SQLite keeps the thread pool's: its writers already queue, in
+# turn, for the one write lock (ticketing.db), and a connection there is a file handle.
+INTAKE_CONCURRENCY = 8
+
+
+def intake_limiter(request: Request) -> anyio.CapacityLimiter | None:
+    """The app's turns for filing tickets (made on first use: it belongs to the event loop);
+    None: the thread pool's own."""
+    state = request.app.state
+    if state.engine.dialect.name == "sqlite":
+        return None
+    limiter: anyio.CapacityLimiter | None = getattr(state, "intake_limiter", None)
+    if limiter is None:
+        limiter = state.intake_limiter = anyio.CapacityLimiter(INTAKE_CONCURRENCY)
+    return limiter
+
+
 @router.post("/tickets", status_code=201, response_model=TicketOut)
-def create_ticket(body: TicketCreate, request: Request, token: Token, domain: DomainDep):
+async def create_ticket(body: TicketCreate, request: Request, token: Token,
+                        domain: DomainDep) -> TicketOut:
+    return await anyio.to_thread.run_sync(_create_ticket, body, request, token, domain,
+                                          limiter=intake_limiter(request))
+
+
+def _create_ticket(body: TicketCreate, request: Request, token: str,
+                   domain: Domain) -> TicketOut:
     # Classified before the transaction: on SQLite the transaction holds the write lock
     # from its first statement, and every other creator would wait for the classifier.
     # Only for a known token: classifying is the costliest step a stranger could buy.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,16 +14,18 @@ from typing import Any
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, select, update
+from sqlalchemy import Engine, event, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from hotline.app import create_app
 from tests.conftest import REPO, CityTemplate
 from tests.support.city import City
+from ticketing import service
 from ticketing.classify import classify
 from ticketing.context import Domain
-from ticketing.db import make_engine, make_read_session_factory
-from ticketing.models import Ticket, TicketEvent, Unit
+from ticketing.db import make_engine, make_read_session_factory, make_session_factory, run_at_commit
+from ticketing.models import SupervisionCase, SupervisionLink, Ticket, TicketEvent, Unit
 
 LOCAL = ("127.0.0.1", 50000)  # /metrics answers loopback clients under the shipped settings
 
@@ -32,12 +35,14 @@ LOCAL = ("127.0.0.1", 50000)  # /metrics answers loopback clients under the ship
 # one flush are inserted one by one (no RETURNING batch there); PostgreSQL batches them and
 # has no BEGIN statement, but bumps the ticket number on a connection of its own.
 STATEMENTS = {
-    # BEGIN IMMEDIATE, token, number, 2 duplicate look-ups, INSERT ticket, INSERT create,
-    # unit, handler, merged members, UPDATE ticket, INSERT accept, INSERT dispatch, events
-    "sqlite": {"new": 14, "duplicate": 17},
-    # token, number, 2 look-ups, INSERT ticket, INSERT create, unit, handler, members,
-    # UPDATE ticket, INSERT accept+dispatch, events
-    "postgresql": {"new": 12, "duplicate": 14},
+    # BEGIN IMMEDIATE, token, number, duplicate look-up (both ways in one), INSERT ticket,
+    # INSERT create, unit, handler, merged members, UPDATE ticket, INSERT accept, INSERT
+    # dispatch, events; a duplicate adds INSERT link, its original, UPDATE original's count
+    "sqlite": {"new": 13, "duplicate": 16},
+    # token, number, look-up, INSERT ticket, unit, handler, members, UPDATE ticket, INSERT
+    # create+accept+dispatch events, events; a duplicate adds its original and the count
+    # (its link event rides in the same INSERT as the others)
+    "postgresql": {"new": 10, "duplicate": 12},
 }
 
 
@@ -57,6 +62,13 @@ class Statements:
     def __init__(self, client: TestClient) -> None:
         self.seen: list[str] = []
         event.listen(client.app.state.engine, "before_cursor_execute", self._record)
+
+    @classmethod
+    def on(cls, engine: Engine) -> Statements:
+        watch = cls.__new__(cls)
+        watch.seen = []
+        event.listen(engine, "before_cursor_execute", watch._record)
+        return watch
 
     def _record(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         self.seen.append(" ".join(statement.split()[:3]))
@@ -85,6 +97,8 @@ def test_statements_per_ticket(client: TestClient, city: City, db_url: str) -> N
     assert again["duplicate_of"] == new["id"]
     assert new_count <= STATEMENTS[backend]["new"], counted.seen
     assert duplicate_count <= STATEMENTS[backend]["duplicate"], counted.seen
+    # The original's count, a row every caller about the problem updates, is written last.
+    assert counted.seen[-1] == "UPDATE tickets SET", counted.seen
     # Fewer statements, not fewer records: every step is audited, the link counted.
     with city.sessions() as s:
         actions = {t: [e.action for e in s.scalars(select(TicketEvent).where(
@@ -184,3 +198,127 @@ def test_one_text_scores_equal_the_matrix_product_to_the_bit(tmp_path: Path) -> 
         for field in model.fields.values():
             expected = np.asarray(x @ field.coef.T).reshape(1, -1)
             assert np.array_equal(field.scores(x), expected), (text, field.classes)
+
+
+def test_run_at_commit_runs_last_and_only_with_the_commit(db_url: str) -> None:
+    engine = make_engine(db_url)
+    factory = make_session_factory(engine)
+    try:
+        with factory() as s:
+            s.add_all([Unit(code="a", name="甲"), Unit(code="b", name="乙")])
+            s.commit()
+
+        def rename(code: str, name: str) -> Any:
+            return update(Unit).where(Unit.code == code).values(name=name)
+
+        with factory() as s:
+            run_at_commit(s, rename("a", "回滚"))
+            s.rollback()
+            s.add(Unit(code="c", name="丙"))
+            s.commit()  # the next transaction: what the rolled-back one queued is gone
+        with factory() as s:
+            run_at_commit(s, rename("b", "未提交"))
+        # The session closed without a commit: nothing ran, nothing is left queued.
+        seen = Statements.on(engine)
+        with factory() as s:
+            run_at_commit(s, rename("a", "丁"))
+            savepoint = s.begin_nested()
+            run_at_commit(s, rename("b", "撤回的保存点"))
+            savepoint.rollback()
+            with s.begin_nested():  # a savepoint released: the outer transaction goes on
+                s.add(Unit(code="d", name="戊"))
+            s.add(Unit(code="e", name="己"))
+            s.commit()
+        writes = [w for w in seen.seen if w.split()[0] in ("INSERT", "UPDATE")]
+        # Queued first, run last: after the INSERTs flushed at the commit.
+        assert writes[-1] == "UPDATE units SET" and writes.count("UPDATE units SET") == 1
+        with factory() as s:
+            names = {code: name for code, name in s.execute(select(Unit.code, Unit.name))}
+        assert names == {"a": "丁", "b": "乙", "c": "丙", "d": "戊", "e": "己"}
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgresql_callers_about_one_problem_do_not_queue_for_each_other(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """Every duplicate of a much-reported problem counts itself on the original ticket and
+    on the community's 督办 record. Those two rows are not held until the filing transaction
+    commits: a second caller's ticket is filed and committed while the first is still open,
+    and neither count loses the other's increment."""
+    op = city.actor("operator")
+    address = "朝阳区望京西园三区5号楼"
+
+    def file(s: Session, phone: str) -> Ticket:
+        t = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
+                                  caller_phone=phone, demand=f"{address}停水了，一直没来水",
+                                  address=address, category="water")
+        service.accept(session=s, domain=domain, ticket=t, actor=op)
+        return t
+
+    with sessions() as s:
+        # Three calls: the original, two duplicates, and the community's 督办 record opens.
+        original = file(s, "13600000001")
+        for phone in ("13600000002", "13600000003"):
+            file(s, phone)
+        s.commit()
+        original_id = original.id
+        case_id = s.scalars(select(SupervisionCase.id)).one()
+    first = sessions()
+    try:
+        mine = file(first, "13600000004")
+        other: list[int] = []
+
+        def second_caller() -> None:
+            with sessions() as s:
+                other.append(file(s, "13600000005").id)
+                s.commit()
+
+        th = threading.Thread(target=second_caller)
+        th.start()
+        th.join(30)  # with either row held by `first`, this waits for its commit
+        assert other and not th.is_alive(), "the second caller waited for the first's commit"
+        first.commit()
+        mine_id = mine.id
+    finally:
+        first.close()
+    th.join(30)
+    with sessions() as s:
+        stored = s.get(Ticket, original_id)
+        case = s.get(SupervisionCase, case_id)
+        assert stored is not None and case is not None
+        assert stored.duplicate_count == 4
+        assert case.tickets == 5
+        linked = set(s.scalars(select(SupervisionLink.ticket_id)
+                               .where(SupervisionLink.case_id == case_id)))
+        assert {mine_id, *other} <= linked and len(linked) == 5
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgresql_a_burst_of_tickets_reuses_the_pool(client: TestClient, city: City) -> None:
+    """40 tickets filed at once (as many as the thread pool has threads) take turns: no
+    more connections are opened than the pool keeps, so none is closed and opened again per
+    request (each is a server process on PostgreSQL)."""
+    engine = client.app.state.engine
+    opened: list[object] = []
+    event.listen(engine, "connect", lambda *_: opened.append(None))
+    token = city.tokens["operator"]
+    start = threading.Barrier(40, timeout=30)
+    answers: list[int] = []
+
+    def caller(i: int) -> None:
+        start.wait()
+        r = client.post("/api/v1/tickets", headers=auth(token),
+                        json={"caller_phone": f"137{i:08d}", "demand": "海淀区中关村大街人行道井盖丢了"})
+        answers.append(r.status_code)
+
+    threads = [threading.Thread(target=caller, args=(i,)) for i in range(40)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(120)
+    assert answers == [201] * 40
+    assert len(opened) <= engine.pool.size(), len(opened)
