@@ -1,7 +1,7 @@
 """Live decoding under load: who gets a decoding slot first, and pushes of any size.
 
 The slot tests are socket- and model-free (threads and the semaphore only); the chunking
-test runs the real Vosk model on espeak-ng phone speech.
+test runs the real Vosk model on espeak-ng phone speech (asr tier).
 """
 
 from __future__ import annotations
@@ -121,6 +121,10 @@ def _decode_all(engine: AsrEngine, audios: list[bytes], push_ms: int) -> list[st
     return texts
 
 
+# Marked by hand: it loads its own dither-0 model from model_path, so no fixture of the asr
+# tier (tests/conftest.py TIER_FIXTURES) puts it there, and it ran in the fast tier and was
+# scheduled as an ordinary test, often last (~40 s of CPU, the suite's longest tail).
+@pytest.mark.asr
 def test_larger_pushes_keep_the_words(model_path: Path, phone_speech: dict[str, bytes]) -> None:
     """Pushing 200 ms per AcceptWaveform instead of the IVR's 20 ms. With dither 0
     decoding depends on the audio only (test_decoder_options.py), so what differs is the
