@@ -30,17 +30,20 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
 # A test that uses one of these (directly or through another fixture) is in that tier, so
-# `scripts/test.sh --fast` (-m "not sip and not asr and not postgres") leaves it out without
-# anyone remembering to mark it. The PostgreSQL half of ``db_url`` is marked on its param.
+# `scripts/test.sh --fast` (-m "not sip and not asr and not postgres and not external")
+# leaves it out without anyone remembering to mark it. The PostgreSQL half of ``db_url`` is
+# marked on its param. "external" is Chromium here (tests/console/test_browser.py's page);
+# the tests that start `hotline serve` or worker processes carry the mark themselves.
 TIER_FIXTURES = {
     "postgres": {"pg_server", "pg_template"},
     "asr": {"vosk_model"},
+    "external": {"page"},
 }
 
 
 # Real calls take seconds to minutes, everything else milliseconds: the slow tiers are
 # handed to the xdist workers first, so no long call starts last and holds up the run.
-START_FIRST = ("asr", "sip", "postgres")
+START_FIRST = ("asr", "sip", "postgres", "external")
 
 # The longest single tests (wall, --durations; most wait on real calls, timers, a browser
 # or child processes, not on the CPU), longest first, go out before everything else: with
