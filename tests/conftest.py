@@ -30,28 +30,56 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
 # A test that uses one of these (directly or through another fixture) is in that tier, so
-# `scripts/test.sh --fast` (-m "not sip and not asr and not postgres") leaves it out without
-# anyone remembering to mark it. The PostgreSQL half of ``db_url`` is marked on its param.
+# `scripts/test.sh --fast` (-m "not sip and not asr and not postgres and not external")
+# leaves it out without anyone remembering to mark it. The PostgreSQL half of ``db_url`` is
+# marked on its param. "external" is Chromium here (tests/console/test_browser.py's page);
+# the tests that start `hotline serve` or worker processes carry the mark themselves.
 TIER_FIXTURES = {
     "postgres": {"pg_server", "pg_template"},
     "asr": {"vosk_model"},
+    "external": {"page"},
 }
 
 
 # Real calls take seconds to minutes, everything else milliseconds: the slow tiers are
 # handed to the xdist workers first, so no long call starts last and holds up the run.
-START_FIRST = ("asr", "sip", "postgres")
+START_FIRST = ("asr", "sip", "postgres", "external")
+
+# The longest single tests (wall, --durations; most wait on real calls, timers, a browser
+# or child processes, not on the CPU), longest first, go out before everything else: with
+# 8 workers the run ends with its last worker, and a 100 s test handed out late ends it
+# alone. Groups (below) need no entry: xdist's loadgroup hands out the biggest groups first.
+# A prefix of a node id: a file, or one test.
+LONG_POLES = (
+    "tests/ivr/test_scale_out.py",
+    "tests/ivr/test_session_timer_call.py::test_refreshed_call_outlives_the_session_interval",
+    "tests/ivr/test_dialogue_call.py::test_complaint_becomes_dispatched_ticket_and_caller_",
+    "tests/ivr/test_dialogue_kb.py::test_key_2_after_the_answer_files_an_ordinary_ticket",
+    "tests/ivr/test_call_logs.py::test_every_step_logged_with_call_id_and_ticket_never_",
+    "tests/console/test_sub_category_browser.py",
+    "tests/console/test_browser.py",
+    "tests/console/test_attachments_browser.py",
+    "tests/ticketing/test_intake.py::test_train_stores_versions_and_the_service_loads_",
+    "tests/ivr/test_dialogue_busy_decoder.py",
+    "tests/ivr/test_dialogue_linphone.py",
+    "tests/ivr/test_dialogue_kb.py",
+    "tests/ticketing/test_intake_shipped.py::test_training_set_shares_nothing_with_the_",
+    "tests/ivr/test_dialogue_baresip.py",
+)
 
 
 # Decoding is CPU-bound (the Twilio webhook's 9 s budget is counted in CPU time in tests,
 # tests/twilio/conftest.py), so decoding tests run one after another per group (loadgroup)
-# rather than five decoders starving each other on two cores: three groups of roughly
-# equal decoding CPU (40-60 s each, measured with tests/support/cpuprofile.py), at most
-# three decoders at once. The first prefix that an item's path starts with names its group.
+# rather than every decoder starving the others on two cores: four groups of roughly
+# equal decoding CPU (40-65 s each under load, measured with tests/support/cpuprofile.py),
+# at most four decoders at once, all started first. test_live_decoding has a group of its
+# own: its push-size test alone decodes ~50 s of CPU, which would have doubled "vosk".
+# The first prefix that an item's path starts with names its group.
 VOSK_GROUPS = (
     ("tests/twilio/", "vosk-twilio"),  # the one recording decoded once (decode_once)
     ("tests/asr/test_decoder_options.py", "vosk-accuracy"),
     ("tests/asr/test_accuracy.py", "vosk-accuracy"),
+    ("tests/asr/test_live_decoding.py", "vosk-live"),
     ("", "vosk"),  # the other tests/asr files, tests/intake
 )
 
@@ -89,9 +117,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group(
                 Path(item.path).resolve().relative_to(REPO).as_posix()))
 
-    def rank(item: pytest.Item) -> int:
-        return next((i for i, m in enumerate(START_FIRST) if item.get_closest_marker(m)),
+    def rank(item: pytest.Item) -> tuple[int, int]:
+        pole = next((i for i, p in enumerate(LONG_POLES) if item.nodeid.startswith(p)),
+                    len(LONG_POLES))
+        tier = next((i for i, m in enumerate(START_FIRST) if item.get_closest_marker(m)),
                     len(START_FIRST))
+        return pole, tier
 
     items.sort(key=rank)  # stable: files keep their order within a tier
 

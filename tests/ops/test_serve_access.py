@@ -19,6 +19,8 @@ from tests.support.city import City, seed_city
 from tests.support.harness import free_port
 from ticketing.context import Domain
 
+pytestmark = pytest.mark.external
+
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 TLS = {"X-Forwarded-Proto": "https"}
 

@@ -25,6 +25,8 @@ from ticketing.context import Domain
 from ticketing.models import Ticket
 from ticketing.phones import normalise
 
+pytestmark = pytest.mark.external
+
 REPO = Path(__file__).resolve().parents[2]
 
 
