@@ -19,14 +19,15 @@ The held-out files are never read here.
 
 from __future__ import annotations
 
-import statistics
 import sys
-import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import classify as classify_bench  # bench/classify.py: one timing loop for both benches
 
 from ticketing.classify import (
     _district,
@@ -103,15 +104,8 @@ def _count(hits: list, text: str, label: str, other: Counter[str], unlabelled: C
         sample.setdefault(place.cue, text)
 
 
-def per_text_ms(fn: Callable[[str], object], texts: list[str], rounds: int = 3) -> float:
-    fn(texts[0])
-    samples = []
-    for _ in range(rounds):
-        for text in texts:
-            started = time.perf_counter()
-            fn(text)
-            samples.append((time.perf_counter() - started) * 1000)
-    return statistics.mean(samples)
+def per_text_ms(fn: Callable[[str], object], texts: list[str]) -> float:
+    return classify_bench.per_text_ms(fn, texts, rounds=3)[0]  # the mean
 
 
 def main(names: bool, timing: bool) -> None:
