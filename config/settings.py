@@ -143,9 +143,9 @@ class AsrSettings(BaseModel):
     # for narrow deployments and tests: a grammar forces speech onto its phrases.
     phrase_list: list[str] = Field(default_factory=list)
     # Beam-search limits of the decoder, replacing the model's conf/model.conf values (None:
-    # the model's own; the small models ship 10 / 3000 / 2). Narrower beams measured up to
-    # ~40 % less CPU per call within 2 points of error rate, but with the dither below the
-    # same audio then decodes differently from stream to stream (docs/asr.md): not shipped.
+    # the model's own; the small models ship 10 / 3000 / 2). config/hotline.toml ships
+    # 7 / 1500 / 1: ~35 % less CPU per call within 1 point of error rate (docs/asr.md). With
+    # the dither below the same audio may decode differently from stream to stream.
     beam: float | None = Field(default=None, gt=0)
     max_active: int | None = Field(default=None, gt=0)
     lattice_beam: float | None = Field(default=None, gt=0)
