@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import statistics
 import subprocess
 import sys
@@ -157,21 +158,35 @@ class Probe:
             self.waits: list[float] = []
             self.began = time.monotonic()
             self.cpu_began = time.process_time()
+            self.machine_began = machine_ticks()
 
     def report(self) -> str:
         with self.lock:
             wall = time.monotonic() - self.began
             cpu = time.process_time() - self.cpu_began
+            busy, total = (now - then for now, then in zip(machine_ticks(), self.machine_began,
+                                                          strict=True))
+            cores = os.cpu_count() or 1
             waits = sorted(self.slot_waits)
             return (
                 f"{'':>7} decoder {self.decode_cpu:.1f} CPU s for {self.decoded_audio:.0f} s of "
                 f"speech ({self.decode_cpu / max(self.decoded_audio, 1e-9):.3f} CPU s/s) in "
                 f"{wall:.0f} s: {self.decode_cpu / wall:.2f} cores; process {cpu / wall:.2f} "
-                f"cores\n{'':>7} slot waits {len(waits)}, p95 {p95(waits) * 1000:.0f} ms, max "
+                f"cores; machine {cores * busy / max(total, 1):.2f} of {cores} cores busy"
+                f"\n{'':>7} slot waits {len(waits)}, p95 {p95(waits) * 1000:.0f} ms, max "
                 f"{max(waits, default=0) * 1000:.0f} ms; at hang-up the recognizer was behind "
                 f"p50 {statistics.median(self.behind or [0]):.1f} s, p95 {p95(self.behind):.1f} s,"
                 f" max {max(self.behind, default=0):.1f} s; transcript wait p50 "
                 f"{statistics.median(self.waits or [0]):.2f} s, p95 {p95(self.waits):.2f} s")
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) CPU ticks of the whole machine (/proc/stat): whether the cores were
+    full while the recognizers fell behind, which our process alone does not show."""
+    with open("/proc/stat") as stat:
+        ticks = [int(v) for v in stat.readline().split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    return sum(ticks) - idle, sum(ticks)
 
 
 def sipp_rtt(workdir: Path) -> list[float]:
