@@ -95,7 +95,8 @@ class StreamingTranscriber:
             self.gate = gate if gate is not None else EnergyGate(frame_ms=frame_ms)
         self.partial_interval = partial_interval
         self.postprocess = postprocess
-        self._rec = engine.recognizer(sample_rate, grammar)
+        self._rec, self._rec_key = engine.lend(sample_rate, grammar)
+        self._rec_cleared = True  # no audio since its last FinalResult: fit to lend again
         self._lock = threading.Lock()
         self._pending = b""  # bytes short of a whole frame
         self._stream_samples = 0  # everything pushed
@@ -185,6 +186,7 @@ class StreamingTranscriber:
                 self._end_utterance(events, self._pending if self._utterance_open else b"")
                 self._pending = b""
                 self.finished = True
+                self._give_back()
                 telemetry.stream_finished(self._stream_samples / self.sample_rate,
                                           self._fed_samples / self.sample_rate,
                                           self.decoded_seconds)
@@ -199,6 +201,17 @@ class StreamingTranscriber:
         if speech:
             self._last_speech_sample = self._stream_samples
 
+    def _give_back(self) -> None:
+        """Hand the recognizer back to the engine for the next stream, cleared. After
+        Vosk's endpointer (Result) it still holds this caller's features and i-vector,
+        which a FinalResult drops, and FinalResult only runs on audio it has not ended."""
+        if not self._rec_cleared:
+            with self.engine.decode_slot(self.priority):
+                self._rec.AcceptWaveform(bytes(self.frame_bytes))
+                self._rec.FinalResult()
+        # Another stream may now take it: this one never touches it again (finished).
+        self.engine.give_back(self._rec, self._rec_key)
+
     def _decode(self, chunk: bytes, events: list[Event]) -> None:
         if not chunk:
             return
@@ -210,6 +223,7 @@ class StreamingTranscriber:
         import time
 
         self._utterance_open = True
+        self._rec_cleared = False
         began = time.perf_counter()
         endpoint = self._rec.AcceptWaveform(chunk)
         self._fed_samples += len(chunk) // 2
@@ -238,6 +252,7 @@ class StreamingTranscriber:
             if not self._utterance_open:  # Vosk's endpointer ended it on the tail
                 return
             result = self._rec.FinalResult()
+            self._rec_cleared = True
         self._emit_final(result, events)
 
     def _emit_final(self, raw: str, events: list[Event]) -> None:

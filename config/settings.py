@@ -154,6 +154,10 @@ class AsrSettings(BaseModel):
     # with it the same audio decodes differently from stream to stream. 0 makes decoding
     # repeatable but costs phrase-list accuracy on 8 kHz audio (docs/asr.md): not shipped.
     dither: float | None = Field(default=None, ge=0)
+    # Recognizers of finished streams kept for the next ones (0: a new one per stream). A
+    # new one costs ~4x the decoder CPU of a short call (its lazily built graph cache,
+    # docs/asr.md); each kept one holds that cache, ~20-30 MB.
+    idle_recognizers: int = Field(default=32, ge=0)
 
 
 class SipSettings(BaseModel):
