@@ -238,7 +238,8 @@ def main() -> None:
     seed_city(sessions, domain)
     t0 = time.monotonic()
     decoder = DecoderOptions.from_settings(settings.asr)
-    engine = AsrEngine(model, workers=settings.asr.workers, decoder=decoder)
+    engine = AsrEngine(model, workers=settings.asr.workers, decoder=decoder,
+                       idle_recognizers=settings.asr.idle_recognizers)
     print(f"model loaded in {time.monotonic() - t0:.1f} s; {engine.workers} decoding slots; "
           f"{'phrase list' if args.grammar else 'free-form'} decoding; decoder "
           f"{decoder.conf() or 'as the model ships'}; db {db.dialect.name}")
