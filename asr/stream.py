@@ -192,6 +192,17 @@ class StreamingTranscriber:
                                           self.decoded_seconds)
             return _join(self._utterances, self.postprocess)
 
+    def discard(self) -> None:
+        """Nobody wants this stream's words any more (the turn was dropped, the call is
+        over): end it and hand its recognizer back, cleared, for the next stream. On a
+        node that is behind, a recognizer not handed back would make the next call start
+        a new one, whose cost puts it further behind."""
+        with self._lock:
+            if not self.finished:
+                self.finished = True
+                self._pending = b""
+                self._give_back()
+
     @property
     def utterances(self) -> list[Transcript]:
         return list(self._utterances)

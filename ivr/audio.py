@@ -235,11 +235,15 @@ class CallAudio:
         while True:
             item = carried.pop() if carried else self._q.get()
             if item is None:
+                if stream is not None:  # its recognizer serves the next call
+                    self._discard(stream)
                 return
             kind = item[0]
             try:
                 if kind == "begin":
                     turn = item[1]
+                    if stream is not None:  # the last turn's, never finished
+                        self._discard(stream)
                     # No partial results: the call flow waits for the final transcript,
                     # and asking Vosk for a partial every 0.2 s cost about a sixth of
                     # the decoder's CPU (bench/asr_sweep.py).
@@ -254,7 +258,8 @@ class CallAudio:
                                            else DecodePriority.LIVE)
                         stream.push(self._queued_audio(item, carried))
                 elif kind == "drop":
-                    if item[1] == turn:
+                    if item[1] == turn and stream is not None:
+                        self._discard(stream)
                         stream = None
                 elif kind == "finish":
                     future: Future[Transcript] = item[2]
@@ -274,6 +279,12 @@ class CallAudio:
                     item[2].set_exception(exc)
                 self._fail_pending(carried)
                 return
+
+    def _discard(self, stream: StreamingTranscriber) -> None:
+        try:
+            stream.discard()
+        except Exception:  # the call goes on (or is over) either way; nothing is lost
+            log.exception("call %s: handing back a recognizer failed", self.call.call_id)
 
     def _queued_audio(self, item: tuple[Any, ...],
                       carried: list[tuple[Any, ...] | None]) -> bytes:

@@ -83,3 +83,30 @@ def test_no_recognizer_is_kept_when_turned_off(vosk_model: object) -> None:
     s = engine.stream(sample_rate=8000)
     s.finish()
     assert engine.lend(8000)[0] is not s._rec
+
+
+def test_a_discarded_stream_hands_its_recognizer_back_cleared(
+        model_path: Path, phone_speech: dict[str, bytes]) -> None:
+    # The IVR discards a turn nobody waits for any more (a dropped turn, a call over while
+    # its recognizer was behind): cut off mid-sentence, its recognizer still serves the
+    # next call, with a new one's words.
+    engine = AsrEngine(model_path, workers=1, decoder=DecoderOptions(dither=0.0),
+                       idle_recognizers=0)
+    audio = bytes(SECOND // 2) + phone_speech["가스 냄새가 납니다"] + bytes(SECOND)
+    try:
+        new = _decode(engine, audio)
+        engine.idle_recognizers = 1
+        cut = engine.stream(sample_rate=8000, partial_interval=None)
+        speech = phone_speech["물이 나오지 않습니다"]
+        cut.push(speech[: len(speech) // 2])  # mid-utterance
+        cut.discard()
+        assert cut.finished
+        with pytest.raises(RuntimeError):
+            cut.push(speech)
+        stream = engine.stream(sample_rate=8000, partial_interval=None)
+        assert stream._rec is cut._rec
+        for offset in range(0, len(audio), 320):
+            stream.push(audio[offset : offset + 320])
+        assert stream.finish().text == new
+    finally:
+        engine.close()
