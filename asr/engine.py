@@ -136,7 +136,8 @@ class AsrEngine:
         self._executor_lock = threading.Lock()
         # Finished streams' recognizers by (rate, grammar), at most idle_recognizers in all.
         self.idle_recognizers = idle_recognizers
-        self._idle: dict[Hashable, list[vosk.KaldiRecognizer]] = {}
+        # With each, the samples it has been fed: Vosk's word times count from its creation.
+        self._idle: dict[Hashable, list[tuple[vosk.KaldiRecognizer, int]]] = {}
         self._idle_count = 0
         self._idle_lock = threading.Lock()
 
@@ -213,24 +214,27 @@ class AsrEngine:
 
     def lend(
         self, sample_rate: int, grammar: Grammar | Sequence[str] | str | None = None
-    ) -> tuple[vosk.KaldiRecognizer, Hashable]:
-        """A recognizer for one stream, and the key to hand it back under (`give_back`):
-        an idle one for the same rate and grammar when there is one, else a new one."""
+    ) -> tuple[vosk.KaldiRecognizer, Hashable, int]:
+        """A recognizer for one stream, the key to hand it back under (`give_back`) and
+        the samples it was fed before (Vosk's word times count from there): an idle one
+        for the same rate and grammar when there is one, else a new one."""
         grammar = self._checked_grammar(grammar)
         key = (float(sample_rate), None if grammar is None else grammar.to_json())
         with self._idle_lock:
             idle = self._idle.get(key)
             if idle:
                 self._idle_count -= 1
-                return idle.pop(), key
-        return self.recognizer(sample_rate, grammar), key
+                rec, fed = idle.pop()
+                return rec, key, fed
+        return self.recognizer(sample_rate, grammar), key, 0
 
-    def give_back(self, rec: vosk.KaldiRecognizer, key: Hashable) -> None:
+    def give_back(self, rec: vosk.KaldiRecognizer, key: Hashable, fed_samples: int) -> None:
         """Keep a finished stream's recognizer for the next stream. The caller has
-        cleared it (its last call was FinalResult: no features or decoder state left)."""
+        cleared it (its last call was FinalResult: no features or decoder state left);
+        ``fed_samples``: all it was ever fed."""
         with self._idle_lock:
             if self._idle_count < self.idle_recognizers:
-                self._idle.setdefault(key, []).append(rec)
+                self._idle.setdefault(key, []).append((rec, fed_samples))
                 self._idle_count += 1
 
     def recognizer(

@@ -95,7 +95,8 @@ class StreamingTranscriber:
             self.gate = gate if gate is not None else EnergyGate(frame_ms=frame_ms)
         self.partial_interval = partial_interval
         self.postprocess = postprocess
-        self._rec, self._rec_key = engine.lend(sample_rate, grammar)
+        # A recognizer used before counts its word times from its first stream's start.
+        self._rec, self._rec_key, self._rec_base = engine.lend(sample_rate, grammar)
         self._rec_cleared = True  # no audio since its last FinalResult: fit to lend again
         self._lock = threading.Lock()
         self._pending = b""  # bytes short of a whole frame
@@ -216,12 +217,14 @@ class StreamingTranscriber:
         """Hand the recognizer back to the engine for the next stream, cleared. After
         Vosk's endpointer (Result) it still holds this caller's features and i-vector,
         which a FinalResult drops, and FinalResult only runs on audio it has not ended."""
+        fed = self._rec_base + self._fed_samples
         if not self._rec_cleared:
             with self.engine.decode_slot(self.priority):
                 self._rec.AcceptWaveform(bytes(self.frame_bytes))
                 self._rec.FinalResult()
+            fed += self.frame_bytes // 2
         # Another stream may now take it: this one never touches it again (finished).
-        self.engine.give_back(self._rec, self._rec_key)
+        self.engine.give_back(self._rec, self._rec_key, fed)
 
     def _decode(self, chunk: bytes, events: list[Event]) -> None:
         if not chunk:
@@ -291,7 +294,7 @@ class StreamingTranscriber:
         events.append(UtteranceEnd(words[-1].end, transcript))
 
     def _to_stream(self, fed_seconds: float) -> float:
-        fed = round(fed_seconds * self.sample_rate)
+        fed = round(fed_seconds * self.sample_rate) - self._rec_base
         base_fed, base_stream = self._segments[0]
         for seg_fed, seg_stream in self._segments:
             if seg_fed <= fed:
