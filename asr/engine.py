@@ -10,6 +10,12 @@ That is also the danger: 20 calls pushing audio from 20 threads would run 20 dec
 `decode_slot()`, a semaphore sized from the cores (settings.asr.workers, 0 = all cores);
 `executor` is a pool of the same size for callers (asyncio) that must not block.
 
+A recognizer is costly to start: the small models decode through a lookahead composition
+of their graphs (HCLr.fst with Gr.fst) that each recognizer builds lazily and caches for
+itself, so a new one pays for that cache on every call (measured: ~4x the decoder CPU per
+second of a short call, docs/asr.md). A finished stream therefore hands its recognizer
+back, cleared, and the next stream with the same rate and grammar takes it (`lend`).
+
 When the slots are short, who decodes next matters: a call whose turn has ended has a
 caller (or a ticket) waiting for its final words, while a caller still talking will not
 need them for seconds. The semaphore therefore hands a freed slot to the most urgent
@@ -24,7 +30,7 @@ import itertools
 import json
 import os
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import IntEnum
@@ -116,6 +122,7 @@ class AsrEngine:
         workers: int = 0,
         low_confidence: float = 0.6,
         decoder: DecoderOptions | None = None,
+        idle_recognizers: int = 32,
     ) -> None:
         # `decoder` applies when the model is loaded here; a loaded Model keeps its own.
         self.model = (
@@ -127,6 +134,12 @@ class AsrEngine:
         self._slots = PrioritySlots(self.workers)
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
+        # Finished streams' recognizers by (rate, grammar), at most idle_recognizers in all.
+        self.idle_recognizers = idle_recognizers
+        # With each, the samples it has been fed: Vosk's word times count from its creation.
+        self._idle: dict[Hashable, list[tuple[vosk.KaldiRecognizer, int]]] = {}
+        self._idle_count = 0
+        self._idle_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Any = None) -> AsrEngine:
@@ -140,6 +153,7 @@ class AsrEngine:
             workers=asr.workers,
             low_confidence=asr.low_confidence,
             decoder=DecoderOptions.from_settings(asr),
+            idle_recognizers=asr.idle_recognizers,
         )
 
     # ------------------------------------------------------------------ concurrency
@@ -188,13 +202,7 @@ class AsrEngine:
             kept.append("[unk]")
         return Grammar(tuple(kept), tuple(missing))
 
-    def recognizer(
-        self, sample_rate: int, grammar: Grammar | Sequence[str] | str | None = None
-    ) -> vosk.KaldiRecognizer:
-        """A fresh recognizer for one stream. Kaldi resamples internally to the model
-        rate (conf/mfcc.conf allows up/down-sampling), so 8 kHz phone audio goes in as is."""
-        import vosk
-
+    def _checked_grammar(self, grammar: Grammar | Sequence[str] | str | None) -> Grammar | None:
         if grammar is not None and not isinstance(grammar, Grammar):
             grammar = self.grammar(grammar)
         if grammar is not None and not grammar.phrases:
@@ -202,6 +210,41 @@ class AsrEngine:
                 f"no phrase of the grammar is in the model's vocabulary "
                 f"(unknown words: {', '.join(grammar.missing_words)})"
             )
+        return grammar
+
+    def lend(
+        self, sample_rate: int, grammar: Grammar | Sequence[str] | str | None = None
+    ) -> tuple[vosk.KaldiRecognizer, Hashable, int]:
+        """A recognizer for one stream, the key to hand it back under (`give_back`) and
+        the samples it was fed before (Vosk's word times count from there): an idle one
+        for the same rate and grammar when there is one, else a new one."""
+        grammar = self._checked_grammar(grammar)
+        key = (float(sample_rate), None if grammar is None else grammar.to_json())
+        with self._idle_lock:
+            idle = self._idle.get(key)
+            if idle:
+                self._idle_count -= 1
+                rec, fed = idle.pop()
+                return rec, key, fed
+        return self.recognizer(sample_rate, grammar), key, 0
+
+    def give_back(self, rec: vosk.KaldiRecognizer, key: Hashable, fed_samples: int) -> None:
+        """Keep a finished stream's recognizer for the next stream. The caller has
+        cleared it (its last call was FinalResult: no features or decoder state left);
+        ``fed_samples``: all it was ever fed."""
+        with self._idle_lock:
+            if self._idle_count < self.idle_recognizers:
+                self._idle.setdefault(key, []).append((rec, fed_samples))
+                self._idle_count += 1
+
+    def recognizer(
+        self, sample_rate: int, grammar: Grammar | Sequence[str] | str | None = None
+    ) -> vosk.KaldiRecognizer:
+        """A new recognizer. Kaldi resamples internally to the model rate (conf/mfcc.conf
+        allows up/down-sampling), so 8 kHz phone audio goes in as is."""
+        import vosk
+
+        grammar = self._checked_grammar(grammar)
         if grammar is None:
             rec = vosk.KaldiRecognizer(self.model, float(sample_rate))
         else:

@@ -95,7 +95,9 @@ class StreamingTranscriber:
             self.gate = gate if gate is not None else EnergyGate(frame_ms=frame_ms)
         self.partial_interval = partial_interval
         self.postprocess = postprocess
-        self._rec = engine.recognizer(sample_rate, grammar)
+        # A recognizer used before counts its word times from its first stream's start.
+        self._rec, self._rec_key, self._rec_base = engine.lend(sample_rate, grammar)
+        self._rec_cleared = True  # no audio since its last FinalResult: fit to lend again
         self._lock = threading.Lock()
         self._pending = b""  # bytes short of a whole frame
         self._stream_samples = 0  # everything pushed
@@ -185,10 +187,22 @@ class StreamingTranscriber:
                 self._end_utterance(events, self._pending if self._utterance_open else b"")
                 self._pending = b""
                 self.finished = True
+                self._give_back()
                 telemetry.stream_finished(self._stream_samples / self.sample_rate,
                                           self._fed_samples / self.sample_rate,
                                           self.decoded_seconds)
             return _join(self._utterances, self.postprocess)
+
+    def discard(self) -> None:
+        """Nobody wants this stream's words any more (the turn was dropped, the call is
+        over): end it and hand its recognizer back, cleared, for the next stream. On a
+        node that is behind, a recognizer not handed back would make the next call start
+        a new one, whose cost puts it further behind."""
+        with self._lock:
+            if not self.finished:
+                self.finished = True
+                self._pending = b""
+                self._give_back()
 
     @property
     def utterances(self) -> list[Transcript]:
@@ -198,6 +212,19 @@ class StreamingTranscriber:
     def _note_speech(self, speech: bool) -> None:
         if speech:
             self._last_speech_sample = self._stream_samples
+
+    def _give_back(self) -> None:
+        """Hand the recognizer back to the engine for the next stream, cleared. After
+        Vosk's endpointer (Result) it still holds this caller's features and i-vector,
+        which a FinalResult drops, and FinalResult only runs on audio it has not ended."""
+        fed = self._rec_base + self._fed_samples
+        if not self._rec_cleared:
+            with self.engine.decode_slot(self.priority):
+                self._rec.AcceptWaveform(bytes(self.frame_bytes))
+                self._rec.FinalResult()
+            fed += self.frame_bytes // 2
+        # Another stream may now take it: this one never touches it again (finished).
+        self.engine.give_back(self._rec, self._rec_key, fed)
 
     def _decode(self, chunk: bytes, events: list[Event]) -> None:
         if not chunk:
@@ -210,6 +237,7 @@ class StreamingTranscriber:
         import time
 
         self._utterance_open = True
+        self._rec_cleared = False
         began = time.perf_counter()
         endpoint = self._rec.AcceptWaveform(chunk)
         self._fed_samples += len(chunk) // 2
@@ -238,6 +266,7 @@ class StreamingTranscriber:
             if not self._utterance_open:  # Vosk's endpointer ended it on the tail
                 return
             result = self._rec.FinalResult()
+            self._rec_cleared = True
         self._emit_final(result, events)
 
     def _emit_final(self, raw: str, events: list[Event]) -> None:
@@ -265,7 +294,7 @@ class StreamingTranscriber:
         events.append(UtteranceEnd(words[-1].end, transcript))
 
     def _to_stream(self, fed_seconds: float) -> float:
-        fed = round(fed_seconds * self.sample_rate)
+        fed = round(fed_seconds * self.sample_rate) - self._rec_base
         base_fed, base_stream = self._segments[0]
         for seg_fed, seg_stream in self._segments:
             if seg_fed <= fed:

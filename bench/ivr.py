@@ -17,6 +17,11 @@ With --backlog, after the last rate: the recordings left to the transcription ba
 (tickets filed without live words) are transcribed as `hotline serve`'s voice job does
 (asr.backlog.run_backlog, same engine), printing how many, their audio and how long the
 backlog took to catch up.
+Where the hang-up -> ticket time goes, per rate: the decoder's CPU (thread CPU inside
+AcceptWaveform) per wall second, i.e. the cores live decoding took, and the process's own;
+the waits for a decoding slot; and, when the ticket waits for the words, how much caller
+audio the call's recognizer still had queued (seconds behind) and how long the wait took.
+The decoder is the shipped one (config/hotline.toml; HOTLINE_ASR__* try others).
 Everything binds 127.0.0.1; SIPp is bounded by -m, -timeout and -l.
 """
 
@@ -25,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import statistics
 import subprocess
 import sys
@@ -38,10 +44,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import select
 
 import ivr.runtime as runtime_mod
-from asr.engine import AsrEngine
-from asr.model_store import bundled_test_model
-from config.settings import AsrSettings, Settings, SipSettings
+from asr.engine import AsrEngine, PrioritySlots
+from asr.model_store import DecoderOptions, bundled_test_model
+from asr.stream import StreamingTranscriber
+from config.settings import Settings, SipSettings
 from hotline import dbadmin
+from ivr.audio import FRAME_SECONDS, CallAudio, TurnResult
 from ivr.callrecords import CallRecord
 from tests.support import harness
 from tests.support.callers import CallerScript, espeak_pcm16
@@ -100,6 +108,87 @@ class Observer:
             self.transcribed = 0
 
 
+class Probe:
+    """Wraps the decoder, the decoding slots and the transcript wait (bench only) to show
+    where the time between hang-up and ticket goes."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.reset()
+        accept, acquire, finish_turn = (StreamingTranscriber._accept, PrioritySlots.acquire,
+                                        CallAudio.finish_turn)
+        probe = self
+
+        def timed_accept(stream, chunk, events):  # type: ignore[no-untyped-def]
+            began = time.thread_time()
+            try:
+                return accept(stream, chunk, events)
+            finally:
+                spent = time.thread_time() - began
+                with probe.lock:
+                    probe.decode_cpu += spent
+                    probe.decoded_audio += len(chunk) / 2 / stream.sample_rate
+
+        def timed_acquire(slots, priority=1):  # type: ignore[no-untyped-def]
+            began = time.monotonic()
+            acquire(slots, priority)
+            waited = time.monotonic() - began
+            with probe.lock:
+                probe.slot_waits.append(waited)
+
+        def timed_finish_turn(audio, timeout):  # type: ignore[no-untyped-def]
+            behind = audio._q.qsize() * FRAME_SECONDS  # queued frames (and a few markers)
+            began = time.monotonic()
+            result: TurnResult = finish_turn(audio, timeout)
+            with probe.lock:
+                probe.behind.append(behind)
+                probe.waits.append(time.monotonic() - began)
+            return result
+
+        StreamingTranscriber._accept = timed_accept  # type: ignore[method-assign]
+        PrioritySlots.acquire = timed_acquire  # type: ignore[method-assign]
+        CallAudio.finish_turn = timed_finish_turn  # type: ignore[method-assign]
+
+    def reset(self) -> None:
+        with self.lock:
+            self.decode_cpu = 0.0
+            self.decoded_audio = 0.0
+            self.slot_waits: list[float] = []
+            self.behind: list[float] = []
+            self.waits: list[float] = []
+            self.began = time.monotonic()
+            self.cpu_began = time.process_time()
+            self.machine_began = machine_ticks()
+
+    def report(self) -> str:
+        with self.lock:
+            wall = time.monotonic() - self.began
+            cpu = time.process_time() - self.cpu_began
+            busy, total = (now - then for now, then in zip(machine_ticks(), self.machine_began,
+                                                          strict=True))
+            cores = os.cpu_count() or 1
+            waits = sorted(self.slot_waits)
+            return (
+                f"{'':>7} decoder {self.decode_cpu:.1f} CPU s for {self.decoded_audio:.0f} s of "
+                f"speech ({self.decode_cpu / max(self.decoded_audio, 1e-9):.3f} CPU s/s) in "
+                f"{wall:.0f} s: {self.decode_cpu / wall:.2f} cores; process {cpu / wall:.2f} "
+                f"cores; machine {cores * busy / max(total, 1):.2f} of {cores} cores busy"
+                f"\n{'':>7} slot waits {len(waits)}, p95 {p95(waits) * 1000:.0f} ms, max "
+                f"{max(waits, default=0) * 1000:.0f} ms; at hang-up the recognizer was behind "
+                f"p50 {statistics.median(self.behind or [0]):.1f} s, p95 {p95(self.behind):.1f} s,"
+                f" max {max(self.behind, default=0):.1f} s; transcript wait p50 "
+                f"{statistics.median(self.waits or [0]):.2f} s, p95 {p95(self.waits):.2f} s")
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) CPU ticks of the whole machine (/proc/stat): whether the cores were
+    full while the recognizers fell behind, which our process alone does not show."""
+    with open("/proc/stat") as stat:
+        ticks = [int(v) for v in stat.readline().split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    return sum(ticks) - idle, sum(ticks)
+
+
 def sipp_rtt(workdir: Path) -> list[float]:
     out: list[float] = []
     for f in workdir.glob("*_rtt.csv"):
@@ -140,17 +229,22 @@ def main() -> None:
                         max_calls=args.max_calls, end_silence_seconds=1.5,
                         # SIPp stands in for the carrier's SBC: one address, every call.
                         trusted_sources=["127.0.0.1"]),
-        asr=AsrSettings(phrase_list=PHRASES if args.grammar else []),
+        # The shipped decoder (config/hotline.toml, HOTLINE_ASR__*), this bench's phrases.
+        asr=Settings().asr.model_copy(update={"phrase_list": PHRASES if args.grammar else []}),
     )
     domain = Domain.load(settings)
     db = make_engine(db_url)
     sessions = make_session_factory(db)
     seed_city(sessions, domain)
     t0 = time.monotonic()
-    engine = AsrEngine(model)
+    decoder = DecoderOptions.from_settings(settings.asr)
+    engine = AsrEngine(model, workers=settings.asr.workers, decoder=decoder,
+                       idle_recognizers=settings.asr.idle_recognizers)
     print(f"model loaded in {time.monotonic() - t0:.1f} s; {engine.workers} decoding slots; "
-          f"{'phrase list' if args.grammar else 'free-form'} decoding; db {db.dialect.name}")
+          f"{'phrase list' if args.grammar else 'free-form'} decoding; decoder "
+          f"{decoder.conf() or 'as the model ships'}; db {db.dialect.name}")
     observer = Observer()
+    probe = Probe()
     ivr = runtime_mod.start_ivr(settings, sessions, domain, engine=engine)
     target = f"127.0.0.1:{ivr.frontend.local_port}"
     speech = espeak_pcm16(PHRASES[0] + " " + PHRASES[4], tmp / "speech")
@@ -160,7 +254,7 @@ def main() -> None:
           f"{'hangup→ticket p95':>17} {'max':>6} {'live text':>9} {'max RTP gap':>11}")
     try:
         for rate in [float(r) for r in args.rates.split(",")]:
-            run_rate(rate, args, ivr, sessions, observer, script, target, tmp)
+            run_rate(rate, args, ivr, sessions, observer, probe, script, target, tmp)
         if args.backlog:
             catch_up(sessions, domain, engine)
     finally:
@@ -169,13 +263,15 @@ def main() -> None:
 
 
 def run_rate(rate: float, args: argparse.Namespace, ivr: runtime_mod.IvrRuntime,
-             sessions, observer: Observer, script: CallerScript, target: str,  # type: ignore[no-untyped-def]
+             sessions, observer: Observer, probe: Probe, script: CallerScript,  # type: ignore[no-untyped-def]
+             target: str,
              tmp: Path) -> None:
     count = max(1, round(rate * args.seconds))
     workdir = tmp / f"sipp-{rate}"
     scenario = harness.render_scenario("uac_call.xml", workdir, **harness.uac_subs(
         caller="13800138000", media=script.render(), ending="bye"))
     observer.reset()
+    probe.reset()
     started_wall = time.time()
     proc = subprocess.run(
         ["sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(harness.free_port()),
@@ -210,6 +306,7 @@ def run_rate(rate: float, args: argparse.Namespace, ivr: runtime_mod.IvrRuntime,
           f"{observer.transcribed:>4}/{len(ended):<4} {gap:>9.1f}ms")
     if latencies:
         print(f"{'':>7} hang-up→ticket median {statistics.median(latencies) * 1000:.0f} ms")
+    print(probe.report())
 
 
 def catch_up(sessions, domain: Domain, engine: AsrEngine) -> None:  # type: ignore[no-untyped-def]

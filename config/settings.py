@@ -143,9 +143,9 @@ class AsrSettings(BaseModel):
     # for narrow deployments and tests: a grammar forces speech onto its phrases.
     phrase_list: list[str] = Field(default_factory=list)
     # Beam-search limits of the decoder, replacing the model's conf/model.conf values (None:
-    # the model's own; the small models ship 10 / 3000 / 2). Narrower beams measured up to
-    # ~40 % less CPU per call within 2 points of error rate, but with the dither below the
-    # same audio then decodes differently from stream to stream (docs/asr.md): not shipped.
+    # the model's own; the small models ship 10 / 3000 / 2). config/hotline.toml ships
+    # 7 / 1500 / 1: ~35 % less CPU per call within 1 point of error rate (docs/asr.md). With
+    # the dither below the same audio may decode differently from stream to stream.
     beam: float | None = Field(default=None, gt=0)
     max_active: int | None = Field(default=None, gt=0)
     lattice_beam: float | None = Field(default=None, gt=0)
@@ -154,6 +154,10 @@ class AsrSettings(BaseModel):
     # with it the same audio decodes differently from stream to stream. 0 makes decoding
     # repeatable but costs phrase-list accuracy on 8 kHz audio (docs/asr.md): not shipped.
     dither: float | None = Field(default=None, ge=0)
+    # Recognizers of finished streams kept for the next ones (0: a new one per stream). A
+    # new one costs ~4x the decoder CPU of a short call (its lazily built graph cache,
+    # docs/asr.md); each kept one holds that cache, ~20-30 MB.
+    idle_recognizers: int = Field(default=32, ge=0)
 
 
 class SipSettings(BaseModel):

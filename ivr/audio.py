@@ -9,7 +9,10 @@ Three jobs, two threads per call, so none can hold up another:
 - the *ASR* thread feeds the queue to a ``StreamingTranscriber``. Decoding is the slow part
   (a Vosk stream costs ~0.2 of a core on continuous speech, and ``AsrEngine`` bounds the
   decoders to the core count), so on a busy node it lags; the recording and the turn
-  signals never do, because they are on the pump thread.
+  signals never do, because they are on the pump thread. When it lags, it takes all the
+  frames queued for the turn (up to ``MAX_PUSH_SECONDS``) in one push: one decoding slot
+  and one ``AcceptWaveform`` for the lot instead of one per 20 ms frame, each of which
+  cost a hand-over of the slot and the GIL twice (docs/asr.md, "Hang-up -> ticket").
 
 A *turn* is one answer to a prompt ("say your complaint"). Each turn gets a fresh
 transcriber; ``finish_turn`` waits (bounded) for the recognizer to catch up with the audio
@@ -49,6 +52,10 @@ FRAME_SECONDS = 0.02
 # A cough or a click opens the gate for a frame or two; a complaint is longer than this.
 MIN_SPEECH_SECONDS = 0.3
 ASR_NICE = 10
+# Most audio a recognizer that is behind takes in one push. Pushes up to 400 ms measured
+# the same accuracy as 20 ms ones (docs/asr.md, "Live calls under load"); a push holds
+# its slot, so a turn waited for queues at most this much decoding behind it.
+MAX_PUSH_SECONDS = 0.4
 
 
 @dataclass(frozen=True)
@@ -224,14 +231,19 @@ class CallAudio:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), ASR_NICE)
         stream: StreamingTranscriber | None = None
         turn = 0
+        carried: list[tuple[Any, ...] | None] = []  # taken from the queue, not yet handled
         while True:
-            item = self._q.get()
+            item = carried.pop() if carried else self._q.get()
             if item is None:
+                if stream is not None:  # its recognizer serves the next call
+                    self._discard(stream)
                 return
             kind = item[0]
             try:
                 if kind == "begin":
                     turn = item[1]
+                    if stream is not None:  # the last turn's, never finished
+                        self._discard(stream)
                     # No partial results: the call flow waits for the final transcript,
                     # and asking Vosk for a partial every 0.2 s cost about a sixth of
                     # the decoder's CPU (bench/asr_sweep.py).
@@ -244,9 +256,10 @@ class CallAudio:
                         stream.priority = (DecodePriority.TURN_ENDED
                                            if self._waited_turn == turn
                                            else DecodePriority.LIVE)
-                        stream.push(item[2])
+                        stream.push(self._queued_audio(item, carried))
                 elif kind == "drop":
-                    if item[1] == turn:
+                    if item[1] == turn and stream is not None:
+                        self._discard(stream)
                         stream = None
                 elif kind == "finish":
                     future: Future[Transcript] = item[2]
@@ -264,14 +277,37 @@ class CallAudio:
                     self.asr_error = f"live ASR failed: {exc!r}"[:300]
                 if kind == "finish":
                     item[2].set_exception(exc)
-                self._fail_pending()
+                self._fail_pending(carried)
                 return
 
-    def _fail_pending(self) -> None:
-        """After an ASR failure: answer any finish request still queued."""
+    def _discard(self, stream: StreamingTranscriber) -> None:
+        try:
+            stream.discard()
+        except Exception:  # the call goes on (or is over) either way; nothing is lost
+            log.exception("call %s: handing back a recognizer failed", self.call.call_id)
+
+    def _queued_audio(self, item: tuple[Any, ...],
+                      carried: list[tuple[Any, ...] | None]) -> bytes:
+        """``item``'s frame and the frames of the same turn queued behind it, up to
+        MAX_PUSH_SECONDS; the first other item is put in ``carried`` to handle next."""
+        frames = [item[2]]
+        while len(frames) * FRAME_SECONDS < MAX_PUSH_SECONDS:
+            try:
+                nxt = self._q.get_nowait()
+            except queue.Empty:
+                break
+            if nxt is None or nxt[0] != "frame" or nxt[1] != item[1]:
+                carried.append(nxt)
+                break
+            frames.append(nxt[2])
+        return b"".join(frames)
+
+    def _fail_pending(self, carried: list[tuple[Any, ...] | None]) -> None:
+        """After an ASR failure: answer any finish request still queued (or taken from
+        the queue and not yet handled)."""
         while True:
             try:
-                item = self._q.get_nowait()
+                item = carried.pop() if carried else self._q.get_nowait()
             except queue.Empty:
                 return
             if item is not None and item[0] == "finish":

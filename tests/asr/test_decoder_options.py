@@ -137,3 +137,17 @@ def test_the_engine_takes_the_options_from_the_settings(model_path: Path) -> Non
                                         max_active=min_active))
     with pytest.raises(ModelError, match="must be above the model's min-active"):
         AsrEngine.from_settings(settings)
+
+
+def test_the_shipped_decoder_reaches_the_model_and_is_narrower_than_its_own(
+        model_path: Path) -> None:
+    # config/hotline.toml's [asr] beams are what the service (and every test's vosk_model)
+    # loads: narrower than the model's own, and a max-active Kaldi accepts.
+    options = DecoderOptions.from_settings(Settings().asr)
+    assert options.conf(), "config/hotline.toml ships decoder beams"
+    own = read_model_conf(model_path)
+    with decoder_overlay(model_path, options) as overlay:
+        conf = read_model_conf(overlay)
+    for key in ("beam", "max-active", "lattice-beam"):
+        assert float(conf[key]) == float(options.conf()[key]) < float(own[key]), key
+    assert int(conf["max-active"]) > int(own["min-active"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import threading
 import time
@@ -11,7 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from asr.engine import AsrEngine
-from asr.wer import cer
+from asr.model_store import DecoderOptions
+from config import Settings
 
 pytestmark = pytest.mark.asr
 
@@ -28,7 +30,14 @@ def test_grammar_drops_phrases_with_unknown_words(engine) -> None:
         engine.recognizer(8000, ["zzzz-not-a-word"])
 
 
-def test_streams_share_the_model_across_threads(engine, phone_speech, push_frames) -> None:
+def test_streams_share_the_model_across_threads(model_path, phone_speech, push_frames) -> None:
+    # The shipped beams without dither: decoding then depends on the audio only
+    # (test_decoder_options.py), so four threads sharing the model must give exactly the
+    # words of one-at-a-time decoding; any cross-talk between streams would change them.
+    # (With dither every stream draws other noise: at the shipped beams two decodes of
+    # one clip differed by more than half their characters in about one run in six.)
+    options = DecoderOptions.from_settings(Settings().asr)
+    engine = AsrEngine(model_path, decoder=dataclasses.replace(options, dither=0.0))
     texts = list(phone_speech)[:4]
 
     def run(text: str) -> str:
@@ -36,14 +45,13 @@ def test_streams_share_the_model_across_threads(engine, phone_speech, push_frame
         push_frames(stream, phone_speech[text])
         return stream.finish().text
 
-    sequential = [run(t) for t in texts]
-    with ThreadPoolExecutor(4) as pool:
-        parallel = list(pool.map(run, texts))
-    # Vosk is not bit-for-bit repeatable even run after run in one thread (measured: the
-    # same clip gives "라보엠 발바닥 니다" or "LA 빌렘 발바닥 니다"), so "same results" means
-    # close, not equal: no cross-talk between streams, which would garble them entirely.
-    for seq, par in zip(sequential, parallel, strict=True):
-        assert par and cer(seq, par) <= 0.5, (seq, par)
+    try:
+        sequential = [run(t) for t in texts]
+        with ThreadPoolExecutor(4) as pool:
+            parallel = list(pool.map(run, texts))
+    finally:
+        engine.close()
+    assert all(sequential) and parallel == sequential, (sequential, parallel)
 
 
 def test_decode_slots_bound_concurrency(vosk_model) -> None:
