@@ -14,6 +14,7 @@ from hotline.app import create_app
 from knowledge import service
 from knowledge.models import EntryStatus
 from tests.conftest import SHARED
+from tests.support.api import auth
 from tests.support.city import City
 from ticketing.actors import Actor
 from ticketing.directory import add_user
@@ -41,10 +42,6 @@ def faq(sessions: sessionmaker[Session], city: City) -> None:
         service.import_tsv(session=s, actor=Actor.system("test"),
                            text=(SHARED / "kb" / "faq.tsv").read_text(encoding="utf-8"))
         s.commit()
-
-
-def auth(city: City, user: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {city.tokens[user]}"}
 
 
 def test_search_returns_ids_scores_and_confidence(client: TestClient, city: City,

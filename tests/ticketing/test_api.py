@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,19 +12,10 @@ from sqlalchemy import select
 
 from config import Settings
 from hotline.app import create_app
+from tests.support.api import auth
 from tests.support.city import City
 from ticketing.directory import hash_token
 from ticketing.models import AccountEvent, Ticket, User
-
-
-@pytest.fixture
-def client(settings: Settings, city: City) -> Iterator[TestClient]:
-    with TestClient(create_app(settings), raise_server_exceptions=True) as c:
-        yield c
-
-
-def auth(city: City, user: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {city.tokens[user]}"}
 
 
 def create(client: TestClient, city: City, **body: object) -> dict:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from config import Settings, get_settings
 from hotline.app import create_app
+from tests.support.api import auth
 from tests.support.city import City
 from ticketing import attachments, service
 from ticketing.context import Domain
@@ -63,10 +64,6 @@ def pdf(text: str = "water restored") -> bytes:
 GIF = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00"
        b"\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
 HTML = b"<html><script>alert(document.cookie)</script></html>"
-
-
-def auth(city: City, user: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {city.tokens[user]}"}
 
 
 @pytest.fixture

@@ -16,19 +16,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from config import Settings
-from hotline.app import create_app
+from tests.support.api import auth
 from tests.support.city import City
 from ticketing.models import Ticket
-
-
-@pytest.fixture
-def client(settings: Settings, city: City) -> Iterator[TestClient]:
-    with TestClient(create_app(settings), raise_server_exceptions=True) as c:
-        yield c
-
-
-def auth(city: City, user: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {city.tokens[user]}"}
 
 
 def create(client: TestClient, city: City, **body: object):

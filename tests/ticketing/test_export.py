@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from config import Settings
-from hotline.app import create_app
+from tests.support.api import auth
 from tests.support.city import City, settle
 from ticketing import service
 from ticketing.context import Domain
@@ -23,16 +20,6 @@ from ticketing.reports import EXPORT_BATCH, EXPORT_COLUMNS, export_csv
 
 WATER = "朝阳区望京西园三区5号楼停水了，一直没来水"
 POWER = "海淀区中关村南大街10号院停电了"
-
-
-@pytest.fixture
-def client(settings: Settings, city: City) -> Iterator[TestClient]:
-    with TestClient(create_app(settings), raise_server_exceptions=True) as c:
-        yield c
-
-
-def auth(city: City, user: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {city.tokens[user]}"}
 
 
 def rows_of(body: bytes) -> list[dict[str, str]]:

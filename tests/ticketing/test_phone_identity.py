@@ -5,15 +5,11 @@ tests/outbound/test_scheduling.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from config import Settings
-from hotline.app import create_app
 from tests.support.city import City
 from ticketing import citizen, directory, service
 from ticketing.actors import Actor
@@ -26,12 +22,6 @@ from ticketing.states import Role
 # by the same stated address only), so a link proves the numbers were taken as one.
 NO_WATER = "家里停水了，一直没来水，请尽快处理"
 SPELLINGS = ("13811112222", "008613811112222", "86-138-1111-2222", "+86 138 1111 2222")
-
-
-@pytest.fixture
-def client(settings: Settings, city: City) -> Iterator[TestClient]:
-    with TestClient(create_app(settings), raise_server_exceptions=True) as c:
-        yield c
 
 
 def _new(s: Session, domain: Domain, actor: Actor, phone: str | None, *,

@@ -18,6 +18,7 @@ from config import Settings
 from hotline.app import create_app
 from outbound.models import SurveyReview
 from tests.console.conftest import log_in
+from tests.support.api import auth
 from tests.support.city import City
 from ticketing import service
 from ticketing.actors import Actor
@@ -40,10 +41,6 @@ def client(app: FastAPI) -> Iterator[TestClient]:
     # A loopback client: /metrics answers only loopback (or a token) under shipped settings.
     with TestClient(app, raise_server_exceptions=True, client=("127.0.0.1", 50000)) as c:
         yield c
-
-
-def auth(city: City, user: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {city.tokens[user]}"}
 
 
 def new(sessions: sessionmaker[Session], domain: Domain, actor: Actor, **kw: object) -> Ticket:

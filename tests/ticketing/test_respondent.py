@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -15,9 +14,8 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from config import Settings
 from hotline import dbadmin
-from hotline.app import create_app
+from tests.support.api import auth
 from tests.support.city import City
 from tests.ticketing.test_migration_phones import old_db_url  # noqa: F401 - the fixture
 from ticketing import service
@@ -201,16 +199,6 @@ def test_rules_file_is_checked(tmp_path: Path) -> None:
 
 
 # --- intake, API, export: both databases ---------------------------------------------
-
-
-@pytest.fixture
-def client(settings: Settings, city: City) -> Iterator[TestClient]:
-    with TestClient(create_app(settings), raise_server_exceptions=True) as c:
-        yield c
-
-
-def auth(city: City, user: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {city.tokens[user]}"}
 
 
 SITE = "朝阳区望京西园三区旁边永兴建筑工地半夜还在打桩，吵得没法睡。"

@@ -21,6 +21,7 @@ from outbound.sms import WebhookSms
 from outbound.worker import OutboundWorker
 from tests.console.conftest import log_in
 from tests.outbound.support import Clock, ScriptedDialer, drive
+from tests.support.api import auth
 from tests.support.city import City
 from tests.support.nodes import SmsGateway
 from tests.ticketing.test_attachments import png, signed_ticket, upload
@@ -31,10 +32,6 @@ from ticketing.models import SupervisionCase, Ticket, TicketEvent
 WATER = "朝阳区望京西园三区5号楼停水了，一直没来水"
 HEATING = "朝阳区安贞里{n}号楼暖气不热，家里才十几度"
 SUPERVISORS = ("supervisor", "cy-supervisor")  # the city's and a district's
-
-
-def auth(city: City, user: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {city.tokens[user]}"}
 
 
 @pytest.fixture

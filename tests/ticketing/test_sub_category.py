@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,8 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from config import CONFIG_DIR, Settings, get_settings
-from hotline.app import create_app
 from hotline.cli import app as cli
+from tests.support.api import auth
 from tests.support.city import City
 from ticketing import classify as classify_module
 from ticketing import service
@@ -40,16 +39,6 @@ WATER_TIE = "望京西园停水了，水压也一直很低"
 # Water, but no word of any water sub-category.
 WATER_VAGUE = "海淀区学院路20号院自来水的事情一直没人管"
 LIFT = "朝阳区望京西园三区5号楼的电梯又坏了，老人上下楼太难了"
-
-
-@pytest.fixture
-def client(settings: Settings, city: City) -> Iterator[TestClient]:
-    with TestClient(create_app(settings), raise_server_exceptions=True) as c:
-        yield c
-
-
-def auth(city: City, user: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {city.tokens[user]}"}
 
 
 def create(client: TestClient, city: City, demand: str, **extra: object) -> dict:
