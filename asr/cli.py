@@ -45,6 +45,20 @@ def fetch(
 
 
 @app.command()
+def ensure() -> None:
+    """Install the configured model from its pinned download if it is not installed yet."""
+    from asr.model_store import ModelError, ensure_installed
+
+    settings = _settings().asr
+    try:
+        path = ensure_installed(Path(settings.model_dir), settings.model_name)
+    except ModelError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(f"speech model ready in {path}")
+
+
+@app.command()
 def models(
     dest: Annotated[Path | None, typer.Option(help="Model directory (default: settings)")] = None,
 ) -> None:

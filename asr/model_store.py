@@ -339,6 +339,39 @@ def fetch(
     return target
 
 
+def ensure_installed(
+    model_dir: Path | str,
+    model_name: str,
+    *,
+    registry: dict[str, ModelSpec] = REGISTRY,
+    progress: bool = True,
+) -> Path:
+    """The configured model's directory, downloaded from its pinned source when missing.
+
+    `scripts/run.sh` calls this on every start so a new machine transcribes without a
+    manual step; an installed model costs one directory check and no network.
+    """
+    target = Path(model_dir) / model_name
+    if target.exists():
+        check_model_dir(target)  # a damaged model is reported, never silently replaced
+        return target
+    spec = next((s for s in registry.values() if s.name == model_name), None)
+    if spec is None:
+        raise ModelNotFoundError(
+            f"{target} does not exist and {model_name} is no model this project knows how to "
+            "download; install it with `hotline asr fetch <url|archive> --sha256 <hex>`"
+        )
+    if spec.sha256 is None:
+        raise ChecksumError(
+            f"{model_name} has no pinned SHA-256; install it with "
+            f"`hotline asr fetch {spec.key} --sha256 <hex>`"
+        )
+    installed = fetch(spec.url, model_dir, sha256=spec.sha256, progress=progress)
+    if installed.name != model_name:
+        raise FetchError(f"{spec.url} unpacked as {installed.name}, not {model_name}")
+    return installed
+
+
 def _say(message: str) -> None:
     from rich.console import Console
 

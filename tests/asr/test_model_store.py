@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import socket
+import threading
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -14,7 +19,9 @@ from asr.model_store import (
     FetchError,
     ModelDamagedError,
     ModelNotFoundError,
+    ModelSpec,
     check_model_dir,
+    ensure_installed,
     fetch,
     list_models,
     load_model,
@@ -136,3 +143,94 @@ def test_damaged_model_dirs(tmp_path: Path) -> None:
 @pytest.mark.asr
 def test_bundled_test_model_is_valid(model_path: Path) -> None:
     check_model_dir(model_path)
+
+
+# ------------------------------------------------- first start: the configured model
+
+
+@contextmanager
+def _serving(payload: bytes) -> Iterator[str]:
+    """A loopback HTTP server standing in for the model site."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/vosk-model-fake-0.1.zip"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _registry(url: str, sha256: str | None) -> dict[str, ModelSpec]:
+    return {"fake": ModelSpec(key="fake", name="vosk-model-fake-0.1", url=url, sha256=sha256)}
+
+
+def test_ensure_downloads_the_missing_model_once(tmp_path: Path) -> None:
+    archive, digest = _fake_archive(tmp_path)
+    models = tmp_path / "models"
+    with _serving(archive.read_bytes()) as url:
+        path = ensure_installed(models, "vosk-model-fake-0.1", registry=_registry(url, digest),
+                                progress=False)
+    assert path == models / "vosk-model-fake-0.1"
+    assert (path / "am/final.mdl").read_bytes() == FAKE_FILES["am/final.mdl"]
+    # The server is gone: an installed model needs no network on the next start.
+    again = ensure_installed(models, "vosk-model-fake-0.1",
+                             registry=_registry("http://127.0.0.1:9/gone.zip", digest),
+                             progress=False)
+    assert again == path
+
+
+def test_ensure_refuses_a_download_with_the_wrong_checksum(tmp_path: Path) -> None:
+    archive, _ = _fake_archive(tmp_path)
+    models = tmp_path / "models"
+    with _serving(archive.read_bytes()) as url, pytest.raises(ChecksumError):
+        ensure_installed(models, "vosk-model-fake-0.1", registry=_registry(url, "0" * 64),
+                         progress=False)
+    assert not (models / "vosk-model-fake-0.1").exists()
+    assert [p.name for p in models.iterdir()] == []  # no partial download left behind
+
+
+def test_ensure_unreachable_source_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(FetchError, match="failed"):
+        ensure_installed(tmp_path, "vosk-model-fake-0.1",
+                         registry=_registry(f"http://127.0.0.1:{port}/m.zip", "0" * 64),
+                         progress=False)
+
+
+def test_ensure_unknown_or_unpinned_model_is_not_downloaded(tmp_path: Path) -> None:
+    with pytest.raises(ModelNotFoundError, match="hotline asr fetch"):
+        ensure_installed(tmp_path, "vosk-model-nobody-knows", progress=False)
+    # The shipped registry's large model has no pin: refused before any network.
+    with pytest.raises(ChecksumError, match="--sha256"):
+        ensure_installed(tmp_path, REGISTRY["cn"].name, progress=False)
+
+
+def test_ensure_reports_a_damaged_install_instead_of_replacing_it(tmp_path: Path) -> None:
+    (tmp_path / "vosk-model-fake-0.1" / "am").mkdir(parents=True)
+    with pytest.raises(ModelDamagedError):
+        ensure_installed(tmp_path, "vosk-model-fake-0.1",
+                         registry=_registry("http://127.0.0.1:9/m.zip", "0" * 64),
+                         progress=False)
+
+
+def test_shipped_settings_ensure_the_pinned_small_model() -> None:
+    """What run.sh installs on a new machine is what the service loads by default."""
+    from config.settings import Settings
+
+    name = Settings().asr.model_name
+    spec = next(s for s in REGISTRY.values() if s.name == name)
+    assert spec.sha256 is not None and spec.url.startswith("https://")
