@@ -50,6 +50,8 @@ QUESTION_WORDS = (
     "啥", "吗", "么", "能不能", "可不可以", "可以不", "是不是", "有没有", "要不要", "需不需要",
     "多少", "多久", "几号", "几点", "何时", "请问", "问一下", "问问", "咨询", "想知道",
     "想了解", "了解一下", "需要什么", "需要带", "要带", "怎么办", "么办", "能否", "是否",
+    # Spoken and northern forms: 咋整, 找哪儿, 行不行, 几月几号.
+    "咋", "哪", "行不行", "几月", "几时", "多长", "找谁",
 )
 # Words that report a problem, someone to blame, or how long it has gone on.
 COMPLAINT_WORDS = (
@@ -65,6 +67,11 @@ STOP_WORDS = frozenset(" ".join((
     "和 与 或者 得 着 过 给 把 被 让 到 从 对 跟 自己 现在",
     "今年 明年 家里 办 弄 怎么办 里 吗 那片 哪个 哪些 些 有没有 没有",
     "是不是 多久 几 号 能否 是否 谢谢 你好 喂 嗯 那么 这么 时候 不能 能够 问下 想问",
+    # Spoken fillers and the frame around a question ("听说…具体怎么操作"): no entry is
+    # about them, yet each one a caller adds would count against every entry's coverage.
+    "呃 额 哎 唉 噢 哈 啦 就是 然后 这样 的话 听说 具体 一般 已经 说 刚 刚刚 才 又 再",
+    "还是 比较 特别 非常 真的 其实 主要 打听 麻烦 帮 帮忙 帮我 行 行不行 不行 可以吗",
+    "好 手续 流程 步骤 操作 准备 打算 想要 咋 整 到底 究竟 大概 多长 哪天 几月 下",
 )).split())
 _CLEAN = re.compile(r"[^\w]+")
 # Three or more digits read one by one, as phone and service numbers are.
@@ -162,7 +169,7 @@ def _segments(text: str) -> list[list[str]]:
     jieba glues a question word to its neighbour (去哪领 → 去/哪领, 失业金在哪里 → 失业/金在)
     and the content word is lost."""
     tok = _jieba()
-    return [tok.lcut(chunk) for chunk in _ASKING.split(normalise(text)) if chunk]
+    return [tok.lcut(chunk, HMM=False) for chunk in _ASKING.split(normalise(text)) if chunk]
 
 
 def words(text: str) -> list[str]:
@@ -170,7 +177,7 @@ def words(text: str) -> list[str]:
     公积金), fillers dropped first: search mode alone would find 不能 inside 能不能."""
     tok = _jieba()
     return [part for chunk in _segments(text) for w in chunk if w not in STOP_WORDS
-            for part in tok.lcut_for_search(w) if part not in STOP_WORDS]
+            for part in tok.lcut_for_search(w, HMM=False) if part not in STOP_WORDS]
 
 
 def _fold(syllable: str) -> str:
@@ -205,9 +212,13 @@ def is_question(text: str) -> bool:
     return any(w in t for w in QUESTION_WORDS)
 
 
-def is_complaint(text: str) -> bool:
+def complaint_words(text: str) -> set[str]:
     t = normalise(text)
-    return any(w in t for w in COMPLAINT_WORDS)
+    return {w for w in COMPLAINT_WORDS if w in t}
+
+
+def is_complaint(text: str) -> bool:
+    return bool(complaint_words(text))
 
 
 def _fields(doc: Doc) -> dict[str, str]:
@@ -263,6 +274,9 @@ class Index:
 
     def __init__(self, docs: Iterable[Doc]) -> None:
         self.docs = list(docs)
+        # An entry's own wording: a complaint word it uses itself (kb013's 商家不给退) is the
+        # situation it answers, not a sign the caller wants a unit sent.
+        self.texts = [normalise("".join(_fields(d).values())) for d in self.docs]
         self.words = _Signal([_weighted(d, words) for d in self.docs])
         self.sounds = _Signal([_weighted(d, sounds) for d in self.docs])
 
@@ -287,7 +301,7 @@ class Index:
         best = ranked[0][0]
         second = ranked[1][0] if len(ranked) > 1 else 0.0
         margin = (best - second) / best
-        complaint = is_complaint(text)
+        complaining = complaint_words(text)
         hits = []
         features: dict[str, float] = {}
         for rank, (score, i) in enumerate(ranked[:limit]):
@@ -296,7 +310,7 @@ class Index:
                 "sounds": self.sounds.coverage(qs, i),
                 "margin": margin if rank == 0 else 0.0,
                 "question": float(question),
-                "complaint": float(complaint),
+                "complaint": float(any(w not in self.texts[i] for w in complaining)),
             }
             if rank == 0:
                 features = f
