@@ -75,6 +75,7 @@ STOP_WORDS = frozenset(" ".join((
     "呃 额 哎 唉 噢 哈 啦 就是 然后 这样 的话 听说 具体 一般 已经 说 刚 刚刚 才 又 再",
     "还是 比较 特别 非常 真的 其实 主要 打听 麻烦 帮 帮忙 帮我 行 行不行 不行 可以吗",
     "好 手续 流程 步骤 操作 准备 打算 想要 咋 整 到底 究竟 大概 多长 哪天 几月 几号 几点 下",
+    "以前 之前 原来 当时 后来",
 )).split())
 _CLEAN = re.compile(r"[^\w]+")
 # Three or more digits read one by one, as phone and service numbers are.
