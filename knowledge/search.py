@@ -75,7 +75,7 @@ STOP_WORDS = frozenset(" ".join((
     "呃 额 哎 唉 噢 哈 啦 就是 然后 这样 的话 听说 具体 一般 已经 说 刚 刚刚 才 又 再",
     "还是 比较 特别 非常 真的 其实 主要 打听 麻烦 帮 帮忙 帮我 行 行不行 不行 可以吗",
     "好 手续 流程 步骤 操作 准备 打算 想要 咋 整 到底 究竟 大概 多长 哪天 几月 几号 几点 下",
-    "以前 之前 原来 当时 后来",
+    "以前 之前 原来 当时 后来 儿",
 )).split())
 _CLEAN = re.compile(r"[^\w]+")
 # Three or more digits read one by one, as phone and service numbers are.
@@ -180,8 +180,16 @@ def words(text: str) -> list[str]:
     """Content words of ``text``, each with the shorter words inside it (公积金 → 公积,
     公积金), fillers dropped first: search mode alone would find 不能 inside 能不能."""
     tok = _jieba()
-    return [part for chunk in _segments(text) for w in chunk if w not in STOP_WORDS
+    return [part for chunk in _segments(text) for w in chunk if not _filler(w)
             for part in tok.lcut_for_search(w, HMM=False) if part not in STOP_WORDS]
+
+
+def _filler(word: str) -> bool:
+    """A filler, or a dictionary word made of fillers only (打听一下, 请问一下)."""
+    if word in STOP_WORDS:
+        return True
+    inner = [p for p in _jieba().lcut_for_search(word, HMM=False) if p != word]
+    return bool(inner) and all(p in STOP_WORDS for p in inner)
 
 
 def _fold(syllable: str) -> str:
@@ -200,7 +208,7 @@ def sounds(text: str) -> list[str]:
     for chunk in _segments(text):
         runs.append([])
         for w in chunk:
-            if w in STOP_WORDS:
+            if _filler(w):
                 runs.append([])
             else:
                 runs[-1].append(w)
