@@ -75,7 +75,7 @@ STOP_WORDS = frozenset(" ".join((
     "呃 额 哎 唉 噢 哈 啦 就是 然后 这样 的话 听说 具体 一般 已经 说 刚 刚刚 才 又 再",
     "还是 比较 特别 非常 真的 其实 主要 打听 麻烦 帮 帮忙 帮我 行 行不行 不行 可以吗",
     "好 手续 流程 步骤 操作 准备 打算 想要 咋 整 到底 究竟 大概 多长 哪天 几月 几号 几点 下",
-    "以前 之前 原来 当时 后来 儿",
+    "以前 之前 原来 当时 后来 儿 找 部门",
 )).split())
 _CLEAN = re.compile(r"[^\w]+")
 # Three or more digits read one by one, as phone and service numbers are.
@@ -84,6 +84,8 @@ _DIGITS = str.maketrans("零〇幺一二三四五六七八九", "001123456789")
 # Question words that never belong to a content word, longest first.
 _ASKING = re.compile("|".join(sorted(
     ("怎么样", "怎么", "怎样", "如何", "哪里", "哪儿", "哪个", "哪些", "在哪", "去哪", "哪",
+     # whole, or 在哪 would leave 里 to make 里弄 (a lane) of 在哪里弄
+     "在哪里", "在哪儿", "去哪里", "去哪儿",
      "什么", "啥", "吗", "呢", "请问", "能不能", "可不可以", "有没有", "要不要"),
     key=len, reverse=True)))
 # Recogniser and accent confusions folded before comparing sounds.
