@@ -19,6 +19,7 @@ Below the threshold nothing is returned.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import math
@@ -186,6 +187,7 @@ def words(text: str) -> list[str]:
             for part in tok.lcut_for_search(w, HMM=False) if part not in STOP_WORDS]
 
 
+@functools.lru_cache(maxsize=8192)
 def _filler(word: str) -> bool:
     """A filler, or a dictionary word made of fillers only (打听一下, 请问一下)."""
     if word in STOP_WORDS:
