@@ -1,14 +1,17 @@
 """Knowledge-base retrieval on labelled caller utterances: top-1, precision and recall.
 
     .venv/bin/python bench/kb.py [--kb ../shared/kb/faq.tsv]
-        [--questions bench/data/kb_questions.tsv] [--sweep]
+        [--questions bench/data/kb_questions.tsv bench/data/kb_fresh2.tsv] [--sweep]
 
 The entries are imported with ``hotline kb import``'s code into a throwaway SQLite database
 and searched with the service's ``knowledge.service.search`` at the shipped threshold, so
 the figures are those of the product. The question file's ``split`` column keeps a third
 ("held") that was never looked at while choosing weights or the threshold; its figures are
 printed apart, and so are those of the "fresh" lines, written after the method was
-settled and run once. ``--sweep`` prints precision/recall over thresholds on the tuning part only.
+settled and run once. ``kb_fresh2.tsv`` (split "fresh2") was written blind, before its
+writer read the method, and scored once before and once after the method was reworked
+without looking at its lines. ``--sweep`` prints precision/recall over thresholds on the
+tuning part only.
 
 - top-1: answerable utterances whose best hit is the right entry (threshold ignored);
 - precision: of the utterances answered (confidence ≥ threshold), the share answered with
@@ -68,7 +71,8 @@ def show(label: str, f: dict[str, float], threshold: float) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--kb", type=Path, default=HERE.parents[1] / "shared" / "kb" / "faq.tsv")
-    ap.add_argument("--questions", type=Path, default=HERE / "data" / "kb_questions.tsv")
+    ap.add_argument("--questions", type=Path, nargs="+",
+                    default=[HERE / "data" / "kb_questions.tsv", HERE / "data" / "kb_fresh2.tsv"])
     ap.add_argument("--sweep", action="store_true")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -79,7 +83,8 @@ def main() -> None:
         with transaction(sessions) as s:
             service.import_tsv(session=s, actor=Actor.system("bench"),
                                text=args.kb.read_text(encoding="utf-8"))
-        rows = list(csv.DictReader(args.questions.open(encoding="utf-8"), delimiter="\t"))
+        rows = [r for path in args.questions
+                for r in csv.DictReader(path.open(encoding="utf-8"), delimiter="\t")]
         results = []
         with sessions() as s:
             started = time.perf_counter()
@@ -91,11 +96,14 @@ def main() -> None:
                                               limit=3))
             per_query = (time.perf_counter() - started) / len(rows)
         engine.dispose()
-    print(f"{args.kb.name}: {len(rows)} utterances from {args.questions.name}; index built in "
+    print(f"{args.kb.name}: {len(rows)} utterances from "
+          f"{', '.join(p.name for p in args.questions)}; index built in "
           f"{build * 1000:.0f} ms (jieba's dictionary included), {per_query * 1000:.1f} ms "
           f"per search")
-    for split in ("tune", "held", "fresh"):
+    for split in ("tune", "held", "fresh", "fresh2"):
         pairs = [(r, res) for r, res in zip(rows, results, strict=True) if r["split"] == split]
+        if not pairs:
+            continue
         show(split, figures([p[0] for p in pairs], [p[1] for p in pairs],
                             DEFAULT_MIN_CONFIDENCE), DEFAULT_MIN_CONFIDENCE)
     show("all", figures(rows, results, DEFAULT_MIN_CONFIDENCE), DEFAULT_MIN_CONFIDENCE)
