@@ -79,6 +79,8 @@ STOP_WORDS = frozenset(" ".join((
     "以前 之前 原来 当时 后来 儿 找 部门",
 )).split())
 _CLEAN = re.compile(r"[^\w]+")
+# Punctuation ends a clause: read across it, "有只狗，狗证" would make 狗狗 of 狗，狗.
+_CLAUSE_END = re.compile(r"[^\w\s]+")
 # Three or more digits read one by one, as phone and service numbers are.
 _SPOKEN_NUMBER = re.compile("[零〇幺一二三四五六七八九]{3,}")
 _DIGITS = str.maketrans("零〇幺一二三四五六七八九", "001123456789")
@@ -176,7 +178,8 @@ def _segments(text: str) -> list[list[str]]:
     jieba glues a question word to its neighbour (去哪领 → 去/哪领, 失业金在哪里 → 失业/金在)
     and the content word is lost."""
     tok = _jieba()
-    return [tok.lcut(chunk, HMM=False) for chunk in _ASKING.split(normalise(text)) if chunk]
+    return [tok.lcut(chunk, HMM=False) for clause in _CLAUSE_END.split(text)
+            for chunk in _ASKING.split(normalise(clause)) if chunk]
 
 
 def words(text: str) -> list[str]:

@@ -149,3 +149,11 @@ def test_expired_entry_never_returned_and_category_prior(index: Index) -> None:
     text = "电费和燃气费在哪交"
     assert index.search(text, today=TODAY, category="power").hits[0].id == "kb040"
     assert index.search(text, today=TODAY, category="gas").hits[0].id == "kb042"
+
+
+def test_punctuation_ends_a_clause_for_segmentation() -> None:
+    """Joined across "，", 狗 and 狗证 made 狗狗 (a dog) and the licence word was lost."""
+    assert "狗狗" not in words("我家有只狗，狗证过期了怎么续")
+    assert words("我家有只狗，狗证过期了怎么续").count("狗") == 2
+    # Without punctuation (a recogniser's text) nothing changes.
+    assert words("孩子上学学籍怎么转") == words("孩子上学，学籍怎么转")
