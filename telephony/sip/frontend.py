@@ -43,7 +43,7 @@ from telephony.rtp import PortPool, Rtp16Stream
 from telephony.sip import metrics, session_timer
 from telephony.sip.admission import Admission
 from telephony.sip.dialer import Dialer
-from telephony.sip.dialog import ALLOW, dialog_request, in_dialog_dest
+from telephony.sip.dialog import ALLOW, dialog_request, in_dialog, in_dialog_dest
 from telephony.sip.floodguard import COST_ABANDONED_CALL, FloodGuard
 from telephony.sip.identity import asserted_caller
 from telephony.sip.indialog import InDialog
@@ -277,8 +277,11 @@ class SipFrontEnd:
     def _on_invite(self, msg: SipMessage) -> None:
         call = self._lookup(msg.call_id)
         if call is not None:
-            if msg.to_tag and msg.to_tag == call.local_tag:
-                self.dialogs.on_refresh(call, msg)  # re-INVITE
+            if msg.to_tag:  # re-INVITE, if it is in the call's dialog
+                if in_dialog(call, msg):
+                    self.dialogs.on_refresh(call, msg)
+                else:
+                    self.send_to(build_response(msg, 481), msg.source)
             elif call.invite is not None and msg.top_branch == call.invite.top_branch:
                 if call.last_invite_response is not None:  # retransmitted INVITE
                     self.send_to(call.last_invite_response, msg.source)

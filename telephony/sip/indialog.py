@@ -17,7 +17,7 @@ from typing import Protocol
 
 from telephony.call import CallHandle, CallState, EndReason
 from telephony.sip import metrics, session_timer
-from telephony.sip.dialog import ALLOW
+from telephony.sip.dialog import ALLOW, in_dialog
 from telephony.sip.message import SipMessage, build_response
 from telephony.sip.sdp import (
     Negotiated,
@@ -74,8 +74,7 @@ class InDialog:
         """UPDATE (RFC 3311): carriers' session-timer refresh, with or without SDP; only
         inside a dialog of ours (481 otherwise, like BYE)."""
         call = self._lookup(msg.call_id)
-        if (call is None or call.ended or msg.to_tag != call.local_tag
-                or (call.remote_tag and msg.from_tag != call.remote_tag)):
+        if call is None or call.ended or not in_dialog(call, msg):
             self._send(build_response(msg, 481), msg.source)
             return
         self.on_refresh(call, msg)
@@ -185,7 +184,7 @@ class InDialog:
 
     def on_info(self, msg: SipMessage) -> None:
         call = self._lookup(msg.call_id)
-        if call is None:
+        if call is None or not in_dialog(call, msg):
             self._send(build_response(msg, 481), msg.source)
             return
         self._send(build_response(msg, 200), msg.source)

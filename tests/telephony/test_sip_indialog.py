@@ -160,6 +160,18 @@ def test_info_dtmf_reaches_the_call() -> None:
     assert codes(wire) == [200, 481] and call.get_dtmf() == "7"
 
 
+def test_info_from_outside_the_dialog_keys_nothing() -> None:
+    # Only the Call-ID right (a stranger who saw it): no digit, 481.
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=True)
+    relay = [("Content-Type", "application/dtmf-relay")]
+    dialogs.on_info(sip_request("INFO", to_tag="guess", from_tag="evil", extra=relay,
+                                body=b"Signal=0\r\n"))
+    dialogs.on_info(sip_request("INFO", from_tag="evil", extra=relay, body=b"Signal=0\r\n"))
+    dialogs.on_info(sip_request("INFO", to_tag="", extra=relay, body=b"Signal=0\r\n"))
+    assert codes(wire) == [481, 481, 481] and call.get_dtmf(timeout=0) is None
+
+
 def test_update_outside_a_dialog_is_481() -> None:
     dialogs, wire = make()
     inbound_call(wire, answered=True)
