@@ -150,6 +150,7 @@ class CallHandle:
         self.rtp_port: int | None = None
         self.media: Negotiated | None = None
         self.session_id = uuid.uuid4().int % 10**9
+        self.sdp_version = self.session_id  # o= version; up by one when our SDP changes
 
     @property
     def dtmf_mode(self) -> str | None:

@@ -23,6 +23,10 @@ _DECODERS = {0: g711.ulaw_to_pcm16, 8: g711.alaw_to_pcm16}
 _PAYLOAD_TYPES = {"PCMU": RTP.PayloadType.PCMU, "PCMA": RTP.PayloadType.PCMA}
 
 
+def _frames(encoded: bytes) -> list[bytes]:
+    return [encoded[i:i + FRAME_SAMPLES] for i in range(0, len(encoded), FRAME_SAMPLES)]
+
+
 class PlaybackToken:
     """Set when the transmitter has sent the last frame of one play request."""
 
@@ -67,16 +71,23 @@ class Rtp16Stream(RTP.RTPClient):
 
     def configure(self, media: Any) -> None:
         """Set codec, payload numbers and destination once the offer/answer is done
-        (outbound calls bind their port before the answer names the codec)."""
-        self.codec = media.codec
-        self.audio_pt = media.audio_pt
+        (outbound calls bind their port before the answer names the codec), or when a
+        re-INVITE changes them mid-call: frames already queued in the old codec are
+        re-encoded, so a prompt being played goes on in the codec its packets are marked."""
+        with self._out_lock:
+            if media.codec != self.codec:
+                decode, encode = g711.DECODERS[self.codec], _ENCODERS[media.codec]
+                self._out = deque(item if isinstance(item, PlaybackToken)
+                                  else encode(decode(item)) for item in self._out)
+            self.codec = media.codec
+            self.audio_pt = media.audio_pt
+            self._encode = _ENCODERS[media.codec]
+            self._silence = self._encode(b"\x00" * FRAME_BYTES)
         self.event_pt = media.event_pt
         self.assoc = {media.audio_pt: _PAYLOAD_TYPES[media.codec]}
         if media.event_pt is not None:
             self.assoc[media.event_pt] = RTP.PayloadType.EVENT
         self.preference = _PAYLOAD_TYPES[media.codec]
-        self._encode = _ENCODERS[media.codec]
-        self._silence = self._encode(b"\x00" * FRAME_BYTES)
         self._inband = self._inband_detector(media.event_pt)
         self.outIP, self.outPort = media.remote_ip, media.remote_port
 
@@ -186,11 +197,13 @@ class Rtp16Stream(RTP.RTPClient):
         when the last one has been sent."""
         if len(pcm) % FRAME_BYTES:
             pcm += b"\x00" * (FRAME_BYTES - len(pcm) % FRAME_BYTES)
-        encoded = self._encode(pcm)
+        codec = self.codec
+        frames = _frames(_ENCODERS[codec](pcm))
         token = PlaybackToken()
-        frames = [encoded[i:i + FRAME_SAMPLES] for i in range(0, len(encoded), FRAME_SAMPLES)]
         token.frames = len(frames)
         with self._out_lock:
+            if self.codec != codec:  # a re-INVITE switched codecs while we encoded
+                frames = _frames(self._encode(pcm))
             self._out.extend(frames)
             self._out.append(token)
         return token
@@ -203,15 +216,17 @@ class Rtp16Stream(RTP.RTPClient):
             if isinstance(item, PlaybackToken):
                 item.done.set()
 
-    def _next_payload(self) -> bytes:
+    def _next_payload(self) -> tuple[int, bytes]:
+        """The next frame and its payload type, read together (``configure`` may switch
+        the codec between two frames)."""
         with self._out_lock:
             while self._out:
                 item = self._out.popleft()
                 if isinstance(item, PlaybackToken):
                     item.done.set()
                     continue
-                return item
-        return self._silence
+                return self.audio_pt, item
+            return self.audio_pt, self._silence
 
     def trans(self) -> None:
         assert self.sin is not None
@@ -219,8 +234,8 @@ class Rtp16Stream(RTP.RTPClient):
         deadline = time.monotonic()
         marker = 0x80
         while self.NSD:
-            payload = self._next_payload()
-            header = struct.pack("!BBHII", 0x80, marker | self.audio_pt,
+            audio_pt, payload = self._next_payload()
+            header = struct.pack("!BBHII", 0x80, marker | audio_pt,
                                  self.outSequence & 0xFFFF, self.outTimestamp & 0xFFFFFFFF,
                                  self.outSSRC)
             marker = 0

@@ -25,6 +25,7 @@ from telephony.sip.sdp import (
     SdpError,
     answer_offer,
     build_sdp,
+    negotiate,
     parse_sdp,
 )
 from telephony.sip.timers import T1, T2, TIMER_B
@@ -80,11 +81,14 @@ class InDialog:
         self.on_refresh(call, msg)
 
     def on_refresh(self, call: CallHandle, msg: SipMessage) -> None:
-        """A re-INVITE or UPDATE: session refresh or hold. Our media stays as it is (same
-        codec, same port; only where we send RTP follows a new offer) and the answer
-        carries the same SDP, so a refresh keeps the call and its audio. An offer we could
-        not accept at the start of the call (no PCMU/PCMA on RTP/AVP) is refused with 488
-        and the call goes on as before; c=0.0.0.0 is the old way to hold (RFC 2543)."""
+        """A re-INVITE or UPDATE: session refresh, hold or codec change. Our port stays;
+        where we send RTP follows a new offer. The codec stays while the offer still has
+        it, so a refresh keeps the call and its audio and gets the same SDP; an offer
+        without it (PCMU -> PCMA only) switches our RTP to the codec offered, because an
+        answer may only name what the offer did (RFC 3264 6.1) and the caller would hear
+        the other law as noise. An offer we could not accept at the start of the call (no
+        PCMU/PCMA on RTP/AVP) is refused with 488 and the call goes on as before;
+        c=0.0.0.0 is the old way to hold (RFC 2543)."""
         media = call.media
         if call.state is not CallState.ANSWERED or media is None:
             self._send(build_response(msg, 491), msg.source)
@@ -100,19 +104,24 @@ class InDialog:
                     ("Warning", f'399 hotline12345 "malformed SDP: {exc}"')]), msg.source)
                 return
             try:
-                new = answer_offer(offer)
+                new = negotiate(offer, (media.codec,)) or answer_offer(offer)
             except NotAcceptable as exc:
                 if offer.connection_ip != "0.0.0.0":
                     self._send(build_response(msg, 488, extra=[
                         ("Warning", f'399 hotline12345 "{exc}"')]), msg.source)
                     return
         if new is not None and call.rtp is not None:
+            if (new.codec, new.audio_pt, new.event_pt) != (
+                    media.codec, media.audio_pt, media.event_pt):
+                call.rtp.configure(new)
+                call.media, call.codec, media = new, new.codec, new
+                call.sdp_version += 1
             call.rtp.outIP, call.rtp.outPort = new.remote_ip, new.remote_port
         # A re-INVITE without SDP wants our offer in the 200; an UPDATE without SDP none.
         sdp = b""
         if msg.body_bytes or msg.method == "INVITE":
             sdp = build_sdp(ip=self.local_ip, port=call.rtp_port or 0,
-                            session_id=call.session_id,
+                            session_id=call.session_id, version=call.sdp_version,
                             formats=[(media.audio_pt, media.codec)], event_pt=media.event_pt)
         self._session_refreshed(call, msg)
         self._send(build_response(msg, 200, extra=[

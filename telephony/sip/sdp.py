@@ -170,12 +170,14 @@ def negotiate(offer: MediaOffer,
 
 
 def build_sdp(*, ip: str, port: int, session_id: int, formats: list[tuple[int, str]],
-              event_pt: int | None) -> bytes:
-    """An offer (several formats) or an answer (one format) for one audio stream."""
+              event_pt: int | None, version: int | None = None) -> bytes:
+    """An offer (several formats) or an answer (one format) for one audio stream.
+    ``version`` (o= line; the session id by default) goes up each time our SDP in a
+    session changes (RFC 3264 8)."""
     pts = [pt for pt, _ in formats] + ([event_pt] if event_pt is not None else [])
     lines = [
         "v=0",
-        f"o=hotline12345 {session_id} {session_id} IN IP4 {ip}",
+        f"o=hotline12345 {session_id} {session_id if version is None else version} IN IP4 {ip}",
         "s=hotline12345",
         f"c=IN IP4 {ip}",
         "t=0 0",
