@@ -64,6 +64,7 @@ class Rtp16Stream(RTP.RTPClient):
         self.started = self.last_rx = time.monotonic()
         self.rx_packets = 0
         self.rx_bad = 0
+        self.rx_foreign = 0  # packets from an address other than the peer's (dropped)
         self.tx_packets = 0
         self.max_send_gap = 0.0
         self.max_send_gap_at = 0  # packet index where it happened
@@ -136,17 +137,27 @@ class Rtp16Stream(RTP.RTPClient):
         assert self.sin is not None
         while self.NSD:
             try:
-                packet = self.sin.recv(4096)
+                packet, (source, _) = self.sin.recvfrom(4096)
             except TimeoutError:
                 continue
             except OSError:
                 if not self.NSD:
                     break
                 continue
+            if not self.from_peer(source):
+                self.rx_foreign += 1
+                continue
             try:
                 self.parse_packet(packet)
             except Exception:
                 self.rx_bad += 1
+
+    def from_peer(self, source: str) -> bool:
+        """RTP counts only from the address the peer's SDP named (where we send ours).
+        Our ports are few and handed out in turn, so anyone could otherwise key digits
+        (telephone-event) or speak into a citizen's call, or keep a dead one alive. Until
+        the answer names it (an outbound call's early media) any source is taken."""
+        return self.outIP in ("0.0.0.0", source)
 
     def parse_packet(self, packet: bytes) -> None:
         if len(packet) < 12 or packet[0] >> 6 != 2:

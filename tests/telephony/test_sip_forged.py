@@ -4,16 +4,21 @@ settings with raw UDP peers on loopback: they get 481 and change nothing in the 
 
 from __future__ import annotations
 
+import array
+import math
+import socket
+import struct
 import time
 from collections.abc import Iterator
 
 import pytest
 
 from telephony.call import CallHandle, CallState
+from telephony.media import g711
 from telephony.sip.frontend import SipFrontEnd
 from tests.support.lines import AnsweringLines as Lines
 from tests.support.lines import shipped_front_end
-from tests.support.rawsip import RawPeer, header, status
+from tests.support.rawsip import RawPeer, header, sdp_port, status
 
 pytestmark = pytest.mark.sip
 
@@ -82,6 +87,52 @@ def test_forged_info_and_reinvite_get_481_and_change_nothing(
         caller.send(_forged(caller, "INFO", "victim", to=our_to, from_tag="fvictim",
                             body="Signal=5\r\n", content_type=relay))
         assert call.get_dtmf(timeout=2) == "5"
+        caller.send(caller.ack(answer, method="BYE", cseq=8))
+    finally:
+        caller.close()
+        stranger.close()
+
+
+def _tone_packets(freqs: tuple[int, int], count: int) -> list[bytes]:
+    """A key as a DTMF tone in PCMU packets (RawPeer's offer has no telephone-event, so
+    the call takes its keys from the audio)."""
+    packets = []
+    for n in range(count):
+        pcm = array.array("h", (int(6000 * (math.sin(2 * math.pi * freqs[0] * t / 8000)
+                                            + math.sin(2 * math.pi * freqs[1] * t / 8000)))
+                                for t in range(160 * n, 160 * (n + 1)))).tobytes()
+        packets.append(struct.pack("!BBHII", 0x80, 0, 100 + n, 160 * n, 0xBAD)
+                       + g711.pcm16_to_ulaw(pcm))
+    return packets
+
+
+def test_rtp_from_anyone_but_the_caller_is_dropped(
+        shipped: tuple[SipFrontEnd, Lines]) -> None:
+    fe, lines = shipped
+    caller = RawPeer(CALLER, fe.local_port)
+    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    stranger.bind((STRANGER, 0))
+    try:
+        answer, call = _answered(fe, lines, caller, "spray")
+        heard: list[bytes] = []
+        call.on_audio = heard.append
+        port = ("127.0.0.1", sdp_port(answer))
+        tone_0 = _tone_packets((941, 1336), 8)  # key 0 as a tone, 160 ms
+        for packet in tone_0:
+            stranger.sendto(packet, port)
+            time.sleep(0.02)
+        time.sleep(0.3)
+        assert call.get_dtmf(timeout=0) is None and heard == []
+        assert call.rtp is not None and call.rtp.rx_foreign == len(tone_0)
+        # The same tone from the caller's own address keys its digit.
+        for packet in tone_0:
+            caller.media.sendto(packet, port)
+            time.sleep(0.02)
+        assert call.get_dtmf(timeout=2) == "0"
+        deadline = time.monotonic() + 2
+        while len(heard) < len(tone_0) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(heard) == len(tone_0)
         caller.send(caller.ack(answer, method="BYE", cseq=8))
     finally:
         caller.close()
