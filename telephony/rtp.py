@@ -180,11 +180,13 @@ class Rtp16Stream(RTP.RTPClient):
         self.rx_packets += 1
         if pt == self.event_pt:
             self._telephone_event(payload, timestamp)
-        elif pt in _DECODERS:
+        elif pt == self.audio_pt or pt in _DECODERS:
             if seq == self._last_seq:
                 return  # duplicate
             self._last_seq = seq
-            pcm16 = _DECODERS[pt](payload)
+            # The negotiated number first: an offer may put PCMU on a dynamic one (96).
+            pcm16 = (g711.DECODERS[self.codec] if pt == self.audio_pt else _DECODERS[pt])(
+                payload)
             self.on_audio(pcm16)
             detector = self._inband
             if detector is not None and self.dtmf is not None:
