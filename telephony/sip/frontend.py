@@ -436,7 +436,7 @@ class SipFrontEnd:
                 # Outbound: the callee's phone may stay silent; only the mid-call watchdog.
                 rx_packets=rtp.rx_packets if inbound else 1, last_rx=rtp.last_rx,
                 ack_timeout=self.sip.ack_timeout, first_rtp_timeout=self.sip.first_rtp_timeout,
-                rtp_timeout=self.rtp_timeout)
+                rtp_timeout=self.rtp_timeout, held=call.held)
             if reason is None and session_timer.expired(
                     now=self.session_clock(), refreshed=call.session_refreshed,
                     interval=call.session_interval):

@@ -23,9 +23,11 @@ from telephony.sip.sdp import (
     Negotiated,
     NotAcceptable,
     SdpError,
+    answer_direction,
     answer_offer,
     build_sdp,
     negotiate,
+    on_hold,
     parse_sdp,
 )
 from telephony.sip.timers import T1, T2, TIMER_B
@@ -87,8 +89,10 @@ class InDialog:
         without it (PCMU -> PCMA only) switches our RTP to the codec offered, because an
         answer may only name what the offer did (RFC 3264 6.1) and the caller would hear
         the other law as noise. An offer we could not accept at the start of the call (no
-        PCMU/PCMA on RTP/AVP) is refused with 488 and the call goes on as before;
-        c=0.0.0.0 is the old way to hold (RFC 2543)."""
+        PCMU/PCMA on RTP/AVP) is refused with 488 and the call goes on as before.
+        Hold (a=sendonly or inactive, or c=0.0.0.0, the RFC 2543 way) gets the mirrored
+        direction in our answer (RFC 3264 6.1) and keeps the RTP watchdog from ending the
+        call while the caller sends nothing."""
         media = call.media
         if call.state is not CallState.ANSWERED or media is None:
             self._send(build_response(msg, 491), msg.source)
@@ -96,6 +100,7 @@ class InDialog:
         if self.refuse_options(msg):
             return
         new: Negotiated | None = None
+        direction, held = call.sdp_direction, call.held
         if msg.body_bytes:
             try:
                 offer = parse_sdp(msg.body_bytes)
@@ -110,19 +115,30 @@ class InDialog:
                     self._send(build_response(msg, 488, extra=[
                         ("Warning", f'399 hotline12345 "{exc}"')]), msg.source)
                     return
+            direction, held = answer_direction(offer.direction), on_hold(offer)
+        changed = direction != call.sdp_direction
         if new is not None and call.rtp is not None:
             if (new.codec, new.audio_pt, new.event_pt) != (
                     media.codec, media.audio_pt, media.event_pt):
                 call.rtp.configure(new)
                 call.media, call.codec, media = new, new.codec, new
-                call.sdp_version += 1
+                changed = True
             call.rtp.outIP, call.rtp.outPort = new.remote_ip, new.remote_port
+        if held != call.held and call.rtp is not None:
+            # Held, the caller sends no RTP: the RTP watchdog waits; taken off hold, it
+            # counts from now, not from the last packet before the hold.
+            call.rtp.last_rx = time.monotonic()
+        call.held = held
+        if changed:
+            call.sdp_direction = direction
+            call.sdp_version += 1
         # A re-INVITE without SDP wants our offer in the 200; an UPDATE without SDP none.
         sdp = b""
         if msg.body_bytes or msg.method == "INVITE":
             sdp = build_sdp(ip=self.local_ip, port=call.rtp_port or 0,
                             session_id=call.session_id, version=call.sdp_version,
-                            formats=[(media.audio_pt, media.codec)], event_pt=media.event_pt)
+                            formats=[(media.audio_pt, media.codec)], event_pt=media.event_pt,
+                            direction=call.sdp_direction)
         self._session_refreshed(call, msg)
         self._send(build_response(msg, 200, extra=[
             *self._contact_headers(), *session_timer.answer_headers(msg)], body=sdp),

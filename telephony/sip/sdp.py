@@ -169,8 +169,25 @@ def negotiate(offer: MediaOffer,
         return None
 
 
+_ANSWER_DIRECTION = {"sendrecv": "sendrecv", "sendonly": "recvonly",
+                     "recvonly": "sendonly", "inactive": "inactive"}
+
+
+def answer_direction(offered: str) -> str:
+    """The direction attribute answering ``offered`` (RFC 3264 6.1): a caller that only
+    sends (puts us on hold) is answered recvonly."""
+    return _ANSWER_DIRECTION[offered]
+
+
+def on_hold(offer: MediaOffer) -> bool:
+    """Whether the offer puts the call on hold: the caller will send no RTP (a=sendonly
+    with music is fine too), or c=0.0.0.0 (RFC 2543)."""
+    return offer.direction in ("sendonly", "inactive") or offer.connection_ip == "0.0.0.0"
+
+
 def build_sdp(*, ip: str, port: int, session_id: int, formats: list[tuple[int, str]],
-              event_pt: int | None, version: int | None = None) -> bytes:
+              event_pt: int | None, version: int | None = None,
+              direction: str = "sendrecv") -> bytes:
     """An offer (several formats) or an answer (one format) for one audio stream.
     ``version`` (o= line; the session id by default) goes up each time our SDP in a
     session changes (RFC 3264 8)."""
@@ -186,7 +203,7 @@ def build_sdp(*, ip: str, port: int, session_id: int, formats: list[tuple[int, s
     lines += [f"a=rtpmap:{pt} {name}/8000" for pt, name in formats]
     if event_pt is not None:
         lines += [f"a=rtpmap:{event_pt} telephone-event/8000", f"a=fmtp:{event_pt} 0-15"]
-    lines += ["a=ptime:20", "a=sendrecv"]
+    lines += ["a=ptime:20", f"a={direction}"]
     return ("\r\n".join(lines) + "\r\n").encode()
 
 

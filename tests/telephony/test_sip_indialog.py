@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from telephony.call import CallHandle, CallState, Direction, EndReason
 from telephony.sip import session_timer
 from telephony.sip.indialog import InDialog
@@ -201,6 +203,28 @@ def test_reinvite_gets_our_unchanged_sdp_and_a_hold_offer_is_taken() -> None:
     assert call.media is not None
     answer = parse_sdp(ok.body_bytes)
     assert answer.connection_ip == LOCAL_IP and not call.ended
+
+
+@pytest.mark.parametrize(("offered", "answered"), [
+    ("sendonly", "recvonly"), ("inactive", "inactive")])
+def test_hold_and_unhold_mirror_the_direction_and_hold_the_rtp_watchdog(
+        offered: str, answered: str) -> None:
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=True)
+    hold = offer().replace(b"a=sendrecv", f"a={offered}".encode())
+    dialogs.on_refresh(call, sip_request("INVITE", branch="z9hG4bKhold", body=hold))
+    dialogs.on_refresh(call, sip_request("INVITE", branch="z9hG4bKhold2", body=hold))
+    held, again = (m for m, _ in wire.sent)
+    assert held.status_code == 200 and f"a={answered}\r\n".encode() in held.body_bytes
+    assert b"a=sendrecv" not in held.body_bytes and call.held
+    version = int(held.body_bytes.split(b"\r\n")[1].split()[2])
+    assert version == call.session_id + 1  # our SDP changed (RFC 3264 8)
+    assert again.body_bytes == held.body_bytes  # the same hold again: the same SDP
+    dialogs.on_refresh(call, sip_request("INVITE", branch="z9hG4bKunhold", body=offer()))
+    unheld = wire.sent[-1][0]
+    assert b"a=sendrecv\r\n" in unheld.body_bytes and not call.held
+    assert int(unheld.body_bytes.split(b"\r\n")[1].split()[2]) == version + 1
+    assert call.state is CallState.ANSWERED
 
 
 def test_reinvite_with_an_offer_we_cannot_serve_is_488_and_the_call_goes_on() -> None:
