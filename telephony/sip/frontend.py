@@ -59,7 +59,7 @@ from telephony.sip.sdp import (
 from telephony.sip.timers import Timer, Timers, stall_reason
 from telephony.sip.transaction import ClientTransactions, udp_via
 from telephony.sip.transport import SipTransport
-from telephony.sip.uri import sip_uri, strip_tag, uri_hostport, uri_of, uri_user
+from telephony.sip.uri import sip_uri, strip_tag, unicast_ipv4, uri_hostport, uri_of, uri_user
 
 log = logging.getLogger("telephony.sip")
 
@@ -311,7 +311,7 @@ class SipFrontEnd:
             self.admission.refuse(msg, 400, "Bad Request", warning=f"malformed SDP: {exc}")
             return
         try:  # where our BYE would go: fail now, not on the timer thread at hang-up
-            uri_hostport(uri_of(route_set[0]) if route_set else remote_target)
+            unicast_ipv4(uri_hostport(uri_of(route_set[0]) if route_set else remote_target)[0])
         except ValueError as exc:
             self.admission.refuse(msg, 400, "Bad Request", warning=f"malformed Contact: {exc}")
             return

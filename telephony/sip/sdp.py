@@ -8,9 +8,10 @@ address) is a 488. pyVoIP's own SDP parser is not used
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass, field
+
+from telephony.sip.uri import unicast_ipv4
 
 # Static payload types of the two codecs we speak (RFC 3551).
 STATIC_CODECS: dict[int, str] = {0: "PCMU", 8: "PCMA"}
@@ -124,17 +125,13 @@ def parse_sdp(body: bytes | str) -> MediaOffer:
 
 
 def media_address(value: str) -> str:
-    """The c= address if we can send RTP to it: a unicast IPv4 address. Host names would
-    make every RTP packet a DNS look-up (and point our media anywhere); IPv6, multicast,
-    0.0.0.0 and broadcast are not reachable from our IPv4 unicast sockets."""
+    """The c= address if we can send RTP to it: a unicast IPv4 address (``unicast_ipv4``:
+    host names would make every RTP packet a DNS look-up and point our media anywhere;
+    IPv6, multicast, 0.0.0.0 and broadcast are not reachable from our IPv4 sockets)."""
     try:
-        ip = ipaddress.ip_address(value)
+        return unicast_ipv4(value)
     except ValueError as exc:
-        raise NotAcceptable(f"c= address {value[:60]!r} is not an IP address") from exc
-    if (ip.version != 4 or ip.is_multicast or ip.is_unspecified
-            or ip == ipaddress.IPv4Address("255.255.255.255")):
-        raise NotAcceptable(f"c= address {value} is not a unicast IPv4 address")
-    return str(ip)
+        raise NotAcceptable(f"c= address {exc}") from exc
 
 
 def answer_offer(offer: MediaOffer,
