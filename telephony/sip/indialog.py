@@ -172,12 +172,12 @@ class InDialog:
 
     def on_ack(self, msg: SipMessage) -> None:
         call = self._lookup(msg.call_id)
-        if call is not None:
+        if call is not None and in_dialog(call, msg):
             call.ack_received.set()
 
     def on_bye(self, msg: SipMessage) -> None:
         call = self._lookup(msg.call_id)
-        if call is None or (call.remote_tag and msg.from_tag != call.remote_tag):
+        if call is None or not in_dialog(call, msg):
             self._send(build_response(msg, 481), msg.source)
             return
         self._send(build_response(msg, 200), msg.source)

@@ -123,6 +123,18 @@ def test_bye_from_a_stranger_or_for_no_call_is_481() -> None:
     assert codes(wire) == [481, 481] and not call.ended
 
 
+def test_bye_or_ack_with_a_to_tag_not_ours_changes_nothing() -> None:
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=True)
+    dialogs.on_ack(sip_request("ACK", to_tag="guess"))
+    dialogs.on_bye(sip_request("BYE", to_tag="guess"))
+    dialogs.on_bye(sip_request("BYE", to_tag=""))
+    assert codes(wire) == [481, 481] and call.state is CallState.ANSWERED
+    assert not call.ack_received.is_set()
+    dialogs.on_ack(sip_request("ACK"))
+    assert call.ack_received.is_set()
+
+
 def test_bye_before_our_answer_also_ends_the_invite_with_487() -> None:
     dialogs, wire = make()
     call = inbound_call(wire, answered=False)
