@@ -150,6 +150,9 @@ class CallHandle:
         self.rtp_port: int | None = None
         self.media: Negotiated | None = None
         self.session_id = uuid.uuid4().int % 10**9
+        self.sdp_version = self.session_id  # o= version; up by one when our SDP changes
+        self.sdp_direction = "sendrecv"  # our a= direction (recvonly while held)
+        self.held = False  # the peer's last offer put the call on hold (no RTP expected)
 
     @property
     def dtmf_mode(self) -> str | None:

@@ -23,6 +23,10 @@ _DECODERS = {0: g711.ulaw_to_pcm16, 8: g711.alaw_to_pcm16}
 _PAYLOAD_TYPES = {"PCMU": RTP.PayloadType.PCMU, "PCMA": RTP.PayloadType.PCMA}
 
 
+def _frames(encoded: bytes) -> list[bytes]:
+    return [encoded[i:i + FRAME_SAMPLES] for i in range(0, len(encoded), FRAME_SAMPLES)]
+
+
 class PlaybackToken:
     """Set when the transmitter has sent the last frame of one play request."""
 
@@ -60,6 +64,7 @@ class Rtp16Stream(RTP.RTPClient):
         self.started = self.last_rx = time.monotonic()
         self.rx_packets = 0
         self.rx_bad = 0
+        self.rx_foreign = 0  # packets from an address other than the peer's (dropped)
         self.tx_packets = 0
         self.max_send_gap = 0.0
         self.max_send_gap_at = 0  # packet index where it happened
@@ -67,16 +72,23 @@ class Rtp16Stream(RTP.RTPClient):
 
     def configure(self, media: Any) -> None:
         """Set codec, payload numbers and destination once the offer/answer is done
-        (outbound calls bind their port before the answer names the codec)."""
-        self.codec = media.codec
-        self.audio_pt = media.audio_pt
+        (outbound calls bind their port before the answer names the codec), or when a
+        re-INVITE changes them mid-call: frames already queued in the old codec are
+        re-encoded, so a prompt being played goes on in the codec its packets are marked."""
+        with self._out_lock:
+            if media.codec != self.codec:
+                decode, encode = g711.DECODERS[self.codec], _ENCODERS[media.codec]
+                self._out = deque(item if isinstance(item, PlaybackToken)
+                                  else encode(decode(item)) for item in self._out)
+            self.codec = media.codec
+            self.audio_pt = media.audio_pt
+            self._encode = _ENCODERS[media.codec]
+            self._silence = self._encode(b"\x00" * FRAME_BYTES)
         self.event_pt = media.event_pt
         self.assoc = {media.audio_pt: _PAYLOAD_TYPES[media.codec]}
         if media.event_pt is not None:
             self.assoc[media.event_pt] = RTP.PayloadType.EVENT
         self.preference = _PAYLOAD_TYPES[media.codec]
-        self._encode = _ENCODERS[media.codec]
-        self._silence = self._encode(b"\x00" * FRAME_BYTES)
         self._inband = self._inband_detector(media.event_pt)
         self.outIP, self.outPort = media.remote_ip, media.remote_port
 
@@ -125,17 +137,27 @@ class Rtp16Stream(RTP.RTPClient):
         assert self.sin is not None
         while self.NSD:
             try:
-                packet = self.sin.recv(4096)
+                packet, (source, _) = self.sin.recvfrom(4096)
             except TimeoutError:
                 continue
             except OSError:
                 if not self.NSD:
                     break
                 continue
+            if not self.from_peer(source):
+                self.rx_foreign += 1
+                continue
             try:
                 self.parse_packet(packet)
             except Exception:
                 self.rx_bad += 1
+
+    def from_peer(self, source: str) -> bool:
+        """RTP counts only from the address the peer's SDP named (where we send ours).
+        Our ports are few and handed out in turn, so anyone could otherwise key digits
+        (telephone-event) or speak into a citizen's call, or keep a dead one alive. Until
+        the answer names it (an outbound call's early media) any source is taken."""
+        return self.outIP in ("0.0.0.0", source)
 
     def parse_packet(self, packet: bytes) -> None:
         if len(packet) < 12 or packet[0] >> 6 != 2:
@@ -158,11 +180,13 @@ class Rtp16Stream(RTP.RTPClient):
         self.rx_packets += 1
         if pt == self.event_pt:
             self._telephone_event(payload, timestamp)
-        elif pt in _DECODERS:
+        elif pt == self.audio_pt or pt in _DECODERS:
             if seq == self._last_seq:
                 return  # duplicate
             self._last_seq = seq
-            pcm16 = _DECODERS[pt](payload)
+            # The negotiated number first: an offer may put PCMU on a dynamic one (96).
+            pcm16 = (g711.DECODERS[self.codec] if pt == self.audio_pt else _DECODERS[pt])(
+                payload)
             self.on_audio(pcm16)
             detector = self._inband
             if detector is not None and self.dtmf is not None:
@@ -186,11 +210,13 @@ class Rtp16Stream(RTP.RTPClient):
         when the last one has been sent."""
         if len(pcm) % FRAME_BYTES:
             pcm += b"\x00" * (FRAME_BYTES - len(pcm) % FRAME_BYTES)
-        encoded = self._encode(pcm)
+        codec = self.codec
+        frames = _frames(_ENCODERS[codec](pcm))
         token = PlaybackToken()
-        frames = [encoded[i:i + FRAME_SAMPLES] for i in range(0, len(encoded), FRAME_SAMPLES)]
         token.frames = len(frames)
         with self._out_lock:
+            if self.codec != codec:  # a re-INVITE switched codecs while we encoded
+                frames = _frames(self._encode(pcm))
             self._out.extend(frames)
             self._out.append(token)
         return token
@@ -203,15 +229,17 @@ class Rtp16Stream(RTP.RTPClient):
             if isinstance(item, PlaybackToken):
                 item.done.set()
 
-    def _next_payload(self) -> bytes:
+    def _next_payload(self) -> tuple[int, bytes]:
+        """The next frame and its payload type, read together (``configure`` may switch
+        the codec between two frames)."""
         with self._out_lock:
             while self._out:
                 item = self._out.popleft()
                 if isinstance(item, PlaybackToken):
                     item.done.set()
                     continue
-                return item
-        return self._silence
+                return self.audio_pt, item
+            return self.audio_pt, self._silence
 
     def trans(self) -> None:
         assert self.sin is not None
@@ -219,8 +247,8 @@ class Rtp16Stream(RTP.RTPClient):
         deadline = time.monotonic()
         marker = 0x80
         while self.NSD:
-            payload = self._next_payload()
-            header = struct.pack("!BBHII", 0x80, marker | self.audio_pt,
+            audio_pt, payload = self._next_payload()
+            header = struct.pack("!BBHII", 0x80, marker | audio_pt,
                                  self.outSequence & 0xFFFF, self.outTimestamp & 0xFFFFFFFF,
                                  self.outSSRC)
             marker = 0

@@ -4,11 +4,20 @@ Shared by the front end (BYE) and the dialer (ACK), so both follow one route set
 from __future__ import annotations
 
 from telephony.call import CallHandle, Direction
+from telephony.sip.message import SipMessage
 from telephony.sip.transaction import new_request
 from telephony.sip.uri import uri_hostport, uri_of
 
 # The methods we take, in every Allow we send.
 ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE"
+
+
+def in_dialog(call: CallHandle, request: SipMessage) -> bool:
+    """Whether ``request`` is in ``call``'s dialog: our tag as its To tag, the peer's as its
+    From tag. The Call-ID alone is not enough: anyone who saw it could end the call's
+    refresh timer or key digits into it."""
+    return (request.to_tag == call.local_tag
+            and (not call.remote_tag or request.from_tag == call.remote_tag))
 
 
 def in_dialog_dest(call: CallHandle) -> tuple[str, int]:
@@ -30,4 +39,4 @@ def dialog_request(call: CallHandle, method: str, cseq: int, *, via: str,
                        call_id=call.call_id, cseq=cseq, contact=contact)
 
 
-__all__ = ["ALLOW", "dialog_request", "in_dialog_dest"]
+__all__ = ["ALLOW", "dialog_request", "in_dialog", "in_dialog_dest"]

@@ -43,7 +43,7 @@ from telephony.rtp import PortPool, Rtp16Stream
 from telephony.sip import metrics, session_timer
 from telephony.sip.admission import Admission
 from telephony.sip.dialer import Dialer
-from telephony.sip.dialog import ALLOW, dialog_request, in_dialog_dest
+from telephony.sip.dialog import ALLOW, dialog_request, in_dialog, in_dialog_dest
 from telephony.sip.floodguard import COST_ABANDONED_CALL, FloodGuard
 from telephony.sip.identity import asserted_caller
 from telephony.sip.indialog import InDialog
@@ -59,7 +59,7 @@ from telephony.sip.sdp import (
 from telephony.sip.timers import Timer, Timers, stall_reason
 from telephony.sip.transaction import ClientTransactions, udp_via
 from telephony.sip.transport import SipTransport
-from telephony.sip.uri import sip_uri, strip_tag, uri_hostport, uri_of, uri_user
+from telephony.sip.uri import sip_uri, strip_tag, unicast_ipv4, uri_hostport, uri_of, uri_user
 
 log = logging.getLogger("telephony.sip")
 
@@ -277,8 +277,11 @@ class SipFrontEnd:
     def _on_invite(self, msg: SipMessage) -> None:
         call = self._lookup(msg.call_id)
         if call is not None:
-            if msg.to_tag and msg.to_tag == call.local_tag:
-                self.dialogs.on_refresh(call, msg)  # re-INVITE
+            if msg.to_tag:  # re-INVITE, if it is in the call's dialog
+                if in_dialog(call, msg):
+                    self.dialogs.on_refresh(call, msg)
+                else:
+                    self.send_to(build_response(msg, 481), msg.source)
             elif call.invite is not None and msg.top_branch == call.invite.top_branch:
                 if call.last_invite_response is not None:  # retransmitted INVITE
                     self.send_to(call.last_invite_response, msg.source)
@@ -308,7 +311,7 @@ class SipFrontEnd:
             self.admission.refuse(msg, 400, "Bad Request", warning=f"malformed SDP: {exc}")
             return
         try:  # where our BYE would go: fail now, not on the timer thread at hang-up
-            uri_hostport(uri_of(route_set[0]) if route_set else remote_target)
+            unicast_ipv4(uri_hostport(uri_of(route_set[0]) if route_set else remote_target)[0])
         except ValueError as exc:
             self.admission.refuse(msg, 400, "Bad Request", warning=f"malformed Contact: {exc}")
             return
@@ -433,7 +436,7 @@ class SipFrontEnd:
                 # Outbound: the callee's phone may stay silent; only the mid-call watchdog.
                 rx_packets=rtp.rx_packets if inbound else 1, last_rx=rtp.last_rx,
                 ack_timeout=self.sip.ack_timeout, first_rtp_timeout=self.sip.first_rtp_timeout,
-                rtp_timeout=self.rtp_timeout)
+                rtp_timeout=self.rtp_timeout, held=call.held)
             if reason is None and session_timer.expired(
                     now=self.session_clock(), refreshed=call.session_refreshed,
                     interval=call.session_interval):

@@ -17,14 +17,17 @@ from typing import Protocol
 
 from telephony.call import CallHandle, CallState, EndReason
 from telephony.sip import metrics, session_timer
-from telephony.sip.dialog import ALLOW
+from telephony.sip.dialog import ALLOW, in_dialog
 from telephony.sip.message import SipMessage, build_response
 from telephony.sip.sdp import (
     Negotiated,
     NotAcceptable,
     SdpError,
+    answer_direction,
     answer_offer,
     build_sdp,
+    negotiate,
+    on_hold,
     parse_sdp,
 )
 from telephony.sip.timers import T1, T2, TIMER_B
@@ -74,18 +77,22 @@ class InDialog:
         """UPDATE (RFC 3311): carriers' session-timer refresh, with or without SDP; only
         inside a dialog of ours (481 otherwise, like BYE)."""
         call = self._lookup(msg.call_id)
-        if (call is None or call.ended or msg.to_tag != call.local_tag
-                or (call.remote_tag and msg.from_tag != call.remote_tag)):
+        if call is None or call.ended or not in_dialog(call, msg):
             self._send(build_response(msg, 481), msg.source)
             return
         self.on_refresh(call, msg)
 
     def on_refresh(self, call: CallHandle, msg: SipMessage) -> None:
-        """A re-INVITE or UPDATE: session refresh or hold. Our media stays as it is (same
-        codec, same port; only where we send RTP follows a new offer) and the answer
-        carries the same SDP, so a refresh keeps the call and its audio. An offer we could
-        not accept at the start of the call (no PCMU/PCMA on RTP/AVP) is refused with 488
-        and the call goes on as before; c=0.0.0.0 is the old way to hold (RFC 2543)."""
+        """A re-INVITE or UPDATE: session refresh, hold or codec change. Our port stays;
+        where we send RTP follows a new offer. The codec stays while the offer still has
+        it, so a refresh keeps the call and its audio and gets the same SDP; an offer
+        without it (PCMU -> PCMA only) switches our RTP to the codec offered, because an
+        answer may only name what the offer did (RFC 3264 6.1) and the caller would hear
+        the other law as noise. An offer we could not accept at the start of the call (no
+        PCMU/PCMA on RTP/AVP) is refused with 488 and the call goes on as before.
+        Hold (a=sendonly or inactive, or c=0.0.0.0, the RFC 2543 way) gets the mirrored
+        direction in our answer (RFC 3264 6.1) and keeps the RTP watchdog from ending the
+        call while the caller sends nothing."""
         media = call.media
         if call.state is not CallState.ANSWERED or media is None:
             self._send(build_response(msg, 491), msg.source)
@@ -93,6 +100,7 @@ class InDialog:
         if self.refuse_options(msg):
             return
         new: Negotiated | None = None
+        direction, held = call.sdp_direction, call.held
         if msg.body_bytes:
             try:
                 offer = parse_sdp(msg.body_bytes)
@@ -101,20 +109,36 @@ class InDialog:
                     ("Warning", f'399 hotline12345 "malformed SDP: {exc}"')]), msg.source)
                 return
             try:
-                new = answer_offer(offer)
+                new = negotiate(offer, (media.codec,)) or answer_offer(offer)
             except NotAcceptable as exc:
                 if offer.connection_ip != "0.0.0.0":
                     self._send(build_response(msg, 488, extra=[
                         ("Warning", f'399 hotline12345 "{exc}"')]), msg.source)
                     return
+            direction, held = answer_direction(offer.direction), on_hold(offer)
+        changed = direction != call.sdp_direction
         if new is not None and call.rtp is not None:
+            if (new.codec, new.audio_pt, new.event_pt) != (
+                    media.codec, media.audio_pt, media.event_pt):
+                call.rtp.configure(new)
+                call.media, call.codec, media = new, new.codec, new
+                changed = True
             call.rtp.outIP, call.rtp.outPort = new.remote_ip, new.remote_port
+        if held != call.held and call.rtp is not None:
+            # Held, the caller sends no RTP: the RTP watchdog waits; taken off hold, it
+            # counts from now, not from the last packet before the hold.
+            call.rtp.last_rx = time.monotonic()
+        call.held = held
+        if changed:
+            call.sdp_direction = direction
+            call.sdp_version += 1
         # A re-INVITE without SDP wants our offer in the 200; an UPDATE without SDP none.
         sdp = b""
         if msg.body_bytes or msg.method == "INVITE":
             sdp = build_sdp(ip=self.local_ip, port=call.rtp_port or 0,
-                            session_id=call.session_id,
-                            formats=[(media.audio_pt, media.codec)], event_pt=media.event_pt)
+                            session_id=call.session_id, version=call.sdp_version,
+                            formats=[(media.audio_pt, media.codec)], event_pt=media.event_pt,
+                            direction=call.sdp_direction)
         self._session_refreshed(call, msg)
         self._send(build_response(msg, 200, extra=[
             *self._contact_headers(), *session_timer.answer_headers(msg)], body=sdp),
@@ -148,12 +172,12 @@ class InDialog:
 
     def on_ack(self, msg: SipMessage) -> None:
         call = self._lookup(msg.call_id)
-        if call is not None:
+        if call is not None and in_dialog(call, msg):
             call.ack_received.set()
 
     def on_bye(self, msg: SipMessage) -> None:
         call = self._lookup(msg.call_id)
-        if call is None or (call.remote_tag and msg.from_tag != call.remote_tag):
+        if call is None or not in_dialog(call, msg):
             self._send(build_response(msg, 481), msg.source)
             return
         self._send(build_response(msg, 200), msg.source)
@@ -185,7 +209,7 @@ class InDialog:
 
     def on_info(self, msg: SipMessage) -> None:
         call = self._lookup(msg.call_id)
-        if call is None:
+        if call is None or not in_dialog(call, msg):
             self._send(build_response(msg, 481), msg.source)
             return
         self._send(build_response(msg, 200), msg.source)

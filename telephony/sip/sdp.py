@@ -8,9 +8,10 @@ address) is a 488. pyVoIP's own SDP parser is not used
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass, field
+
+from telephony.sip.uri import unicast_ipv4
 
 # Static payload types of the two codecs we speak (RFC 3551).
 STATIC_CODECS: dict[int, str] = {0: "PCMU", 8: "PCMA"}
@@ -124,17 +125,13 @@ def parse_sdp(body: bytes | str) -> MediaOffer:
 
 
 def media_address(value: str) -> str:
-    """The c= address if we can send RTP to it: a unicast IPv4 address. Host names would
-    make every RTP packet a DNS look-up (and point our media anywhere); IPv6, multicast,
-    0.0.0.0 and broadcast are not reachable from our IPv4 unicast sockets."""
+    """The c= address if we can send RTP to it: a unicast IPv4 address (``unicast_ipv4``:
+    host names would make every RTP packet a DNS look-up and point our media anywhere;
+    IPv6, multicast, 0.0.0.0 and broadcast are not reachable from our IPv4 sockets)."""
     try:
-        ip = ipaddress.ip_address(value)
+        return unicast_ipv4(value)
     except ValueError as exc:
-        raise NotAcceptable(f"c= address {value[:60]!r} is not an IP address") from exc
-    if (ip.version != 4 or ip.is_multicast or ip.is_unspecified
-            or ip == ipaddress.IPv4Address("255.255.255.255")):
-        raise NotAcceptable(f"c= address {value} is not a unicast IPv4 address")
-    return str(ip)
+        raise NotAcceptable(f"c= address {exc}") from exc
 
 
 def answer_offer(offer: MediaOffer,
@@ -169,13 +166,32 @@ def negotiate(offer: MediaOffer,
         return None
 
 
+_ANSWER_DIRECTION = {"sendrecv": "sendrecv", "sendonly": "recvonly",
+                     "recvonly": "sendonly", "inactive": "inactive"}
+
+
+def answer_direction(offered: str) -> str:
+    """The direction attribute answering ``offered`` (RFC 3264 6.1): a caller that only
+    sends (puts us on hold) is answered recvonly."""
+    return _ANSWER_DIRECTION[offered]
+
+
+def on_hold(offer: MediaOffer) -> bool:
+    """Whether the offer puts the call on hold: the caller will send no RTP (a=sendonly
+    with music is fine too), or c=0.0.0.0 (RFC 2543)."""
+    return offer.direction in ("sendonly", "inactive") or offer.connection_ip == "0.0.0.0"
+
+
 def build_sdp(*, ip: str, port: int, session_id: int, formats: list[tuple[int, str]],
-              event_pt: int | None) -> bytes:
-    """An offer (several formats) or an answer (one format) for one audio stream."""
+              event_pt: int | None, version: int | None = None,
+              direction: str = "sendrecv") -> bytes:
+    """An offer (several formats) or an answer (one format) for one audio stream.
+    ``version`` (o= line; the session id by default) goes up each time our SDP in a
+    session changes (RFC 3264 8)."""
     pts = [pt for pt, _ in formats] + ([event_pt] if event_pt is not None else [])
     lines = [
         "v=0",
-        f"o=hotline12345 {session_id} {session_id} IN IP4 {ip}",
+        f"o=hotline12345 {session_id} {session_id if version is None else version} IN IP4 {ip}",
         "s=hotline12345",
         f"c=IN IP4 {ip}",
         "t=0 0",
@@ -184,7 +200,7 @@ def build_sdp(*, ip: str, port: int, session_id: int, formats: list[tuple[int, s
     lines += [f"a=rtpmap:{pt} {name}/8000" for pt, name in formats]
     if event_pt is not None:
         lines += [f"a=rtpmap:{event_pt} telephone-event/8000", f"a=fmtp:{event_pt} 0-15"]
-    lines += ["a=ptime:20", "a=sendrecv"]
+    lines += ["a=ptime:20", f"a={direction}"]
     return ("\r\n".join(lines) + "\r\n").encode()
 
 

@@ -71,7 +71,7 @@ class Timers:
 
 def stall_reason(*, now: float, answered: float, acked: bool, rx_packets: int,
                  last_rx: float, ack_timeout: float, first_rtp_timeout: float,
-                 rtp_timeout: float) -> EndReason | None:
+                 rtp_timeout: float, held: bool = False) -> EndReason | None:
     """Why an answered inbound call should end now, if it should (times are monotonic
     seconds; ``answered`` is when our 200 OK went out). A caller's phone ACKs within a round
     trip and sends RTP at once: a call that does neither holds a line for nobody."""
@@ -79,6 +79,6 @@ def stall_reason(*, now: float, answered: float, acked: bool, rx_packets: int,
         return EndReason.NO_ACK
     if rx_packets == 0 and now - answered >= first_rtp_timeout:
         return EndReason.NO_RTP
-    if now - last_rx > rtp_timeout:
+    if not held and now - last_rx > rtp_timeout:  # on hold a caller sends nothing
         return EndReason.RTP_TIMEOUT
     return None

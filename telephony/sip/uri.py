@@ -3,6 +3,7 @@ and where a dial target goes. Pure functions, no socket."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 DEFAULT_PORT = 5060
@@ -34,6 +35,21 @@ def uri_hostport(uri: str) -> tuple[str, int]:
     if not (port.isascii() and port.isdigit()) or len(port) > 5 or not 0 < int(port) < 65536:
         raise ValueError(f"bad port in {uri[:80]!r}")
     return host, int(port)
+
+
+def unicast_ipv4(value: str) -> str:
+    """``value`` if it is a unicast IPv4 address, the only kind our sockets send to;
+    ValueError saying why otherwise. Host names are refused too: each packet to one
+    would be a DNS look-up, on whatever thread sends it, as slow as its DNS server
+    wants (an RTP stream, the timer thread that retransmits BYE for every call)."""
+    try:
+        ip = ipaddress.ip_address(value)
+    except ValueError as exc:
+        raise ValueError(f"{value[:60]!r} is not an IP address") from exc
+    if (ip.version != 4 or ip.is_multicast or ip.is_unspecified
+            or ip == ipaddress.IPv4Address("255.255.255.255")):
+        raise ValueError(f"{value} is not a unicast IPv4 address")
+    return str(ip)
 
 
 def uri_user(uri: str) -> str:

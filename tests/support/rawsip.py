@@ -70,6 +70,20 @@ class RawPeer:
             f"Content-Type: application/sdp\r\nContent-Length: {len(body)}\r\n\r\n{body}"
         ).encode()
 
+    def request(self, method: str, call_id: str, *, to: str, from_tag: str, cseq: int,
+                body: str = "", content_type: str = "") -> bytes:
+        """A request in a dialog (re-INVITE, INFO...), or one forged to look like it:
+        ``to`` and ``from_tag`` say which dialog it claims."""
+        return (
+            f"{method} sip:12345@127.0.0.1:{self.target[1]} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {self.ip}:{self.port};branch=z9hG4bK{method}{from_tag}{cseq}\r\n"
+            f"From: <sip:13800138000@{self.ip}>;tag={from_tag}\r\nTo: {to}\r\n"
+            f"Call-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n"
+            f"Contact: <sip:13800138000@{self.ip}:{self.port}>\r\nMax-Forwards: 70\r\n"
+            + (f"Content-Type: {content_type}\r\n" if content_type else "")
+            + f"Content-Length: {len(body)}\r\n\r\n{body}"
+        ).encode()
+
     def sdp(self, c: str | None = None) -> str:
         return (f"v=0\r\no=- 1 1 IN IP4 {self.ip}\r\ns=-\r\nc={c or 'IN IP4 ' + self.ip}\r\n"
                 f"t=0 0\r\nm=audio {self.media_port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")

@@ -268,3 +268,17 @@ def test_outbound_stream_takes_its_mode_from_the_answer() -> None:
     for packet in rtp_packets(dialled("#"), 8):
         s.parse_packet(packet)
     assert keys == ["#"]
+
+
+def test_audio_on_a_dynamic_payload_number_is_decoded_with_its_codec() -> None:
+    """An offer may map PCMU to a dynamic number (a=rtpmap:96 PCMU/8000); we answer with
+    it and must hear what comes on it, not only on the static 0 and 8."""
+    keys: list[str] = []
+    frames: list[bytes] = []
+    s = Rtp16Stream(local=("127.0.0.1", 0), remote=("127.0.0.1", 9), codec="PCMU",
+                    audio_pt=96, event_pt=None, on_audio=frames.append, on_dtmf=keys.append)
+    audio = dialled("5")
+    for packet in rtp_packets(audio):
+        s.parse_packet(bytes([packet[0], 96]) + packet[2:])
+    assert keys == ["5"]
+    assert b"".join(frames)[: len(audio)] == LAWS["PCMU"](audio)

@@ -141,11 +141,11 @@ def test_stall_reasons_with_a_fake_clock() -> None:
     sip = SipSettings()
 
     def reason(now: float, *, acked: bool = True, rx: int = 0,
-               last_rx: float = 0.0) -> EndReason | None:
+               last_rx: float = 0.0, held: bool = False) -> EndReason | None:
         return stall_reason(now=now, answered=0.0, acked=acked, rx_packets=rx,
                             last_rx=last_rx, ack_timeout=sip.ack_timeout,
                             first_rtp_timeout=sip.first_rtp_timeout,
-                            rtp_timeout=sip.rtp_timeout)
+                            rtp_timeout=sip.rtp_timeout, held=held)
 
     assert reason(1.0, acked=False) is None  # the 200 is still being retransmitted
     assert reason(sip.ack_timeout, acked=False) is EndReason.NO_ACK  # long before 32 s
@@ -153,6 +153,8 @@ def test_stall_reasons_with_a_fake_clock() -> None:
     assert reason(sip.first_rtp_timeout) is EndReason.NO_RTP  # ACKed, silent: freed
     assert reason(60.0, rx=3000, last_rx=59.9) is None  # a long call with media goes on
     assert reason(60.0, rx=3000, last_rx=60.0 - sip.rtp_timeout - 0.1) is EndReason.RTP_TIMEOUT
+    # On hold (a re-INVITE a=sendonly/inactive) the caller sends nothing: not a dead call.
+    assert reason(60.0, rx=3000, last_rx=60.0 - sip.rtp_timeout - 0.1, held=True) is None
     assert sip.ack_timeout < 32 and sip.first_rtp_timeout < sip.rtp_timeout
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from telephony.call import CallHandle, CallState, Direction, EndReason
 from telephony.sip import session_timer
 from telephony.sip.indialog import InDialog
@@ -121,6 +123,18 @@ def test_bye_from_a_stranger_or_for_no_call_is_481() -> None:
     assert codes(wire) == [481, 481] and not call.ended
 
 
+def test_bye_or_ack_with_a_to_tag_not_ours_changes_nothing() -> None:
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=True)
+    dialogs.on_ack(sip_request("ACK", to_tag="guess"))
+    dialogs.on_bye(sip_request("BYE", to_tag="guess"))
+    dialogs.on_bye(sip_request("BYE", to_tag=""))
+    assert codes(wire) == [481, 481] and call.state is CallState.ANSWERED
+    assert not call.ack_received.is_set()
+    dialogs.on_ack(sip_request("ACK"))
+    assert call.ack_received.is_set()
+
+
 def test_bye_before_our_answer_also_ends_the_invite_with_487() -> None:
     dialogs, wire = make()
     call = inbound_call(wire, answered=False)
@@ -160,6 +174,18 @@ def test_info_dtmf_reaches_the_call() -> None:
     assert codes(wire) == [200, 481] and call.get_dtmf() == "7"
 
 
+def test_info_from_outside_the_dialog_keys_nothing() -> None:
+    # Only the Call-ID right (a stranger who saw it): no digit, 481.
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=True)
+    relay = [("Content-Type", "application/dtmf-relay")]
+    dialogs.on_info(sip_request("INFO", to_tag="guess", from_tag="evil", extra=relay,
+                                body=b"Signal=0\r\n"))
+    dialogs.on_info(sip_request("INFO", from_tag="evil", extra=relay, body=b"Signal=0\r\n"))
+    dialogs.on_info(sip_request("INFO", to_tag="", extra=relay, body=b"Signal=0\r\n"))
+    assert codes(wire) == [481, 481, 481] and call.get_dtmf(timeout=0) is None
+
+
 def test_update_outside_a_dialog_is_481() -> None:
     dialogs, wire = make()
     inbound_call(wire, answered=True)
@@ -189,6 +215,28 @@ def test_reinvite_gets_our_unchanged_sdp_and_a_hold_offer_is_taken() -> None:
     assert call.media is not None
     answer = parse_sdp(ok.body_bytes)
     assert answer.connection_ip == LOCAL_IP and not call.ended
+
+
+@pytest.mark.parametrize(("offered", "answered"), [
+    ("sendonly", "recvonly"), ("inactive", "inactive")])
+def test_hold_and_unhold_mirror_the_direction_and_hold_the_rtp_watchdog(
+        offered: str, answered: str) -> None:
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=True)
+    hold = offer().replace(b"a=sendrecv", f"a={offered}".encode())
+    dialogs.on_refresh(call, sip_request("INVITE", branch="z9hG4bKhold", body=hold))
+    dialogs.on_refresh(call, sip_request("INVITE", branch="z9hG4bKhold2", body=hold))
+    held, again = (m for m, _ in wire.sent)
+    assert held.status_code == 200 and f"a={answered}\r\n".encode() in held.body_bytes
+    assert b"a=sendrecv" not in held.body_bytes and call.held
+    version = int(held.body_bytes.split(b"\r\n")[1].split()[2])
+    assert version == call.session_id + 1  # our SDP changed (RFC 3264 8)
+    assert again.body_bytes == held.body_bytes  # the same hold again: the same SDP
+    dialogs.on_refresh(call, sip_request("INVITE", branch="z9hG4bKunhold", body=offer()))
+    unheld = wire.sent[-1][0]
+    assert b"a=sendrecv\r\n" in unheld.body_bytes and not call.held
+    assert int(unheld.body_bytes.split(b"\r\n")[1].split()[2]) == version + 1
+    assert call.state is CallState.ANSWERED
 
 
 def test_reinvite_with_an_offer_we_cannot_serve_is_488_and_the_call_goes_on() -> None:
