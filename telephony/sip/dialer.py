@@ -155,7 +155,7 @@ class Dialer:
         # 2xx: first one sets up the dialog; retransmissions get the same ACK again.
         if call.state is CallState.ANSWERED or leg.ack is not None:
             if leg.ack is not None:
-                self.link.send_to(leg.ack, in_dialog_dest(call))
+                self.link.send_to(leg.ack, in_dialog_dest(call, leg.dest))
             return
         call.remote_tag = msg.to_tag
         call.remote_target = uri_of(msg.first("Contact")) or leg.request_uri
@@ -163,7 +163,7 @@ class Dialer:
         call.final_status = code
         leg.ack = dialog_request(call, "ACK", 1, via=self.link.new_via(),
                                  contact=self.link.contact_uri)
-        self.link.send_to(leg.ack, in_dialog_dest(call))  # F4: right To-tag and R-URI
+        self.link.send_to(leg.ack, in_dialog_dest(call, leg.dest))  # F4: right To-tag and R-URI
         media: Negotiated | None = None
         try:
             media = negotiate(parse_sdp(msg.body_bytes)) if msg.body_bytes else None
@@ -213,7 +213,7 @@ class Dialer:
         with self._lock:
             entry = self._legs.get(msg.call_id)
         if entry is not None and entry[1].ack is not None:
-            self.link.send_to(entry[1].ack, in_dialog_dest(entry[0]))
+            self.link.send_to(entry[1].ack, in_dialog_dest(entry[0], entry[1].dest))
 
     def forget(self, call_id: str) -> None:
         with self._lock:

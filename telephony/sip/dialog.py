@@ -3,10 +3,12 @@ Shared by the front end (BYE) and the dialer (ACK), so both follow one route set
 
 from __future__ import annotations
 
+import ipaddress
+
 from telephony.call import CallHandle, Direction
 from telephony.sip.message import SipMessage
 from telephony.sip.transaction import new_request
-from telephony.sip.uri import uri_hostport, uri_of
+from telephony.sip.uri import unicast_ipv4, uri_hostport, uri_of
 
 # The methods we take, in every Allow we send.
 ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE"
@@ -20,11 +22,26 @@ def in_dialog(call: CallHandle, request: SipMessage) -> bool:
             and (not call.remote_tag or request.from_tag == call.remote_tag))
 
 
-def in_dialog_dest(call: CallHandle) -> tuple[str, int]:
-    """The first Route if the dialog has a route set, else the peer's Contact."""
-    if call.route_set:
-        return uri_hostport(uri_of(call.route_set[0]))
-    return uri_hostport(call.remote_target)
+def first_hop(route_set: list[str], remote_target: str,
+              came_from: tuple[str, int] | None) -> tuple[str, int]:
+    """Where the dialog's requests go: the first Route if it has a route set, else the
+    peer's Contact. A host name there is not looked up: a look-up would stall the one
+    thread that sends BYE and retransmits for every call, as long as a DNS server likes.
+    The request goes where the dialog's INVITE (or our INVITE's 2xx) came from instead:
+    the proxy or peer that holds the dialog's next hop, as a carrier SBC naming itself by
+    name does. ValueError for a malformed URI or an address no IPv4 socket reaches."""
+    host, port = uri_hostport(uri_of(route_set[0]) if route_set else remote_target)
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if came_from is None:
+            raise ValueError(f"{host[:60]!r} is a host name and no source to use") from None
+        return came_from
+    return unicast_ipv4(host), port
+
+
+def in_dialog_dest(call: CallHandle, came_from: tuple[str, int] | None) -> tuple[str, int]:
+    return first_hop(call.route_set, call.remote_target, came_from)
 
 
 def dialog_request(call: CallHandle, method: str, cseq: int, *, via: str,
@@ -39,4 +56,4 @@ def dialog_request(call: CallHandle, method: str, cseq: int, *, via: str,
                        call_id=call.call_id, cseq=cseq, contact=contact)
 
 
-__all__ = ["ALLOW", "dialog_request", "in_dialog", "in_dialog_dest"]
+__all__ = ["ALLOW", "dialog_request", "first_hop", "in_dialog", "in_dialog_dest"]

@@ -43,7 +43,7 @@ from telephony.rtp import PortPool, Rtp16Stream
 from telephony.sip import metrics, session_timer
 from telephony.sip.admission import Admission
 from telephony.sip.dialer import Dialer
-from telephony.sip.dialog import ALLOW, dialog_request, in_dialog, in_dialog_dest
+from telephony.sip.dialog import ALLOW, dialog_request, first_hop, in_dialog, in_dialog_dest
 from telephony.sip.floodguard import COST_ABANDONED_CALL, FloodGuard
 from telephony.sip.identity import asserted_caller
 from telephony.sip.indialog import InDialog
@@ -59,7 +59,7 @@ from telephony.sip.sdp import (
 from telephony.sip.timers import Timer, Timers, stall_reason
 from telephony.sip.transaction import ClientTransactions, udp_via
 from telephony.sip.transport import SipTransport
-from telephony.sip.uri import sip_uri, strip_tag, unicast_ipv4, uri_hostport, uri_of, uri_user
+from telephony.sip.uri import sip_uri, strip_tag, uri_of, uri_user
 
 log = logging.getLogger("telephony.sip")
 
@@ -311,7 +311,7 @@ class SipFrontEnd:
             self.admission.refuse(msg, 400, "Bad Request", warning=f"malformed SDP: {exc}")
             return
         try:  # where our BYE would go: fail now, not on the timer thread at hang-up
-            unicast_ipv4(uri_hostport(uri_of(route_set[0]) if route_set else remote_target)[0])
+            first_hop(route_set, remote_target, msg.source)
         except ValueError as exc:
             self.admission.refuse(msg, 400, "Bad Request", warning=f"malformed Contact: {exc}")
             return
@@ -417,7 +417,8 @@ class SipFrontEnd:
         call.local_cseq += 1
         data = dialog_request(call, "BYE", call.local_cseq, via=self.new_via(),
                               contact=self.contact_uri)
-        self._transactions.start(data, in_dialog_dest(call), call.call_id, "BYE")
+        self._transactions.start(data, in_dialog_dest(call, call.invite_source),
+                                call.call_id, "BYE")
 
     def _watchdog(self) -> None:
         now = time.monotonic()

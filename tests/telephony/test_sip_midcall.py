@@ -225,3 +225,38 @@ def test_rtp_from_anyone_but_the_caller_is_dropped(
         time.sleep(0.05)
     assert len(heard) == len(key_0)
     caller.send(caller.ack(answer, method="BYE", cseq=8))
+
+
+@pytest.mark.parametrize("where", ["contact", "record-route"])
+def test_a_host_name_where_our_bye_goes_is_answered_and_bye_goes_to_the_source(
+        shipped: tuple[SipFrontEnd, Lines], peers: tuple[RawPeer, RawPeer], where: str) -> None:
+    """A carrier SBC or proxy that names itself by host name still gets its call answered
+    (refusing it would lose the complaint). Our BYE goes where the INVITE came from: a
+    look-up of the name (".invalid" never resolves) would stall the thread every call's
+    BYE and retransmissions share."""
+    _, lines = shipped
+    caller, _ = peers
+    call_id = f"host-{where}"
+    invite = caller.invite(call_id)
+    if where == "contact":
+        invite = invite.replace(f"@{caller.ip}:{caller.port}>".encode(), b"@sbc.invalid:5060>")
+    else:
+        invite = caller.invite(call_id, extra="Record-Route: <sip:proxy.invalid;lr>\r\n")
+    caller.send(invite)
+    answer = caller.finals(1)[call_id]
+    assert status(answer) == 200
+    caller.send(caller.ack(answer))
+    caller.send_rtp(answer, packets=3)
+    call = lines.one()
+    call.hangup()
+    caller.sock.settimeout(2.0)
+    while True:  # the 200 may come again before our ACK was seen
+        data = caller.sock.recv(65535)
+        if data.startswith(b"BYE "):
+            break
+    assert header(data, "Call-ID") == call_id
+    first_line = data.split(b"\r\n", 1)[0]
+    assert (b"sbc.invalid" if where == "contact" else caller.ip.encode()) in first_line
+    if where == "record-route":
+        assert header(data, "Route") == "<sip:proxy.invalid;lr>"
+    assert call.ended
