@@ -40,7 +40,7 @@ from tests.outbound.support import (
 )
 from tests.support.city import City
 from tests.support.nodes import SmsGateway
-from ticketing import merging, service
+from ticketing import citizen, merging, service
 from ticketing.context import Domain
 from ticketing.db import transaction
 from ticketing.models import SurveyResult, Ticket
@@ -379,3 +379,31 @@ def test_a_handler_signing_while_the_claim_texts_the_citizen_is_not_refused(
     assert after.status == "signed" and after.status_token
     assert [c.target.text for c in claims if c.kind == Kind.CITIZEN_SMS.value
             and after.status_token in (c.target.text or "") and "已受理" in (c.target.text or "")]
+
+
+def test_two_first_uses_of_the_status_link_at_once_give_the_citizen_one_link(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """Two workers' claim passes text the same citizen at once (say its acceptance and its
+    closure): the one that loaded the ticket first finds the link made by the other when
+    it comes to make it, and texts that one -- never a second link for one ticket."""
+    number = new_ticket(ob_sessions, ob_domain, ob_city, phone=PRIMARY)
+    t0 = ticket(ob_sessions, number)
+    made: list[str] = []
+
+    def other_worker() -> None:
+        with transaction(ob_sessions) as s:
+            made.append(citizen.status_token(session=s, ticket=s.get_one(Ticket, t0.id)))
+
+    if _one_writer(ob_sessions):
+        other_worker()
+    with transaction(ob_sessions) as s:
+        if _one_writer(ob_sessions):
+            t = s.get_one(Ticket, t0.id)
+        else:
+            with _when_loaded(t0.id, s, other_worker):
+                t = s.get_one(Ticket, t0.id)
+            assert t.status_token is None  # as loaded, before the other worker's commit
+        token = citizen.status_token(session=s, ticket=t)
+
+    assert made == [token] and ticket(ob_sessions, number).status_token == token
+    assert ticket(ob_sessions, number).version == t0.version  # the link is no edit
