@@ -15,8 +15,9 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy import ColumnElement, false, or_, select, update
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ticketing.actors import Actor
 from ticketing.inputs import clean_text
@@ -45,11 +46,25 @@ def _filed_from(phone: str, tickets: Any = Ticket) -> ColumnElement[bool]:
 
 
 def status_token(*, session: Session, ticket: Ticket) -> str:
-    """The ticket's status-page token, made on first use."""
-    if not ticket.status_token:
-        ticket.status_token = secrets.token_urlsafe(TOKEN_BYTES)
-        session.flush()
-    return ticket.status_token
+    """The ticket's status-page token, made on first use.
+
+    Made by an UPDATE of its own that leaves the optimistic lock (``Ticket.version``) and
+    ``updated_at`` alone: the token is no edit of the ticket. Through the versioned flush,
+    the outbound claim pass making it (texting the citizen) failed with StaleDataError
+    whenever another transaction had saved the ticket since the claim loaded it (a survey
+    answer, a handler's sign), or made that transaction fail the same way. Two first uses
+    at once: the first token stays, the other reads it."""
+    if ticket.status_token:
+        return ticket.status_token
+    session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket.id, Ticket.status_token.is_(None))
+        .values(status_token=secrets.token_urlsafe(TOKEN_BYTES), updated_at=Ticket.updated_at)
+        .execution_options(synchronize_session=False))
+    token = session.scalars(select(Ticket.status_token).where(Ticket.id == ticket.id)).one()
+    assert token is not None
+    set_committed_value(ticket, "status_token", token)
+    return token
 
 
 def by_status_token(*, session: Session, token: str) -> Ticket | None:

@@ -3,7 +3,9 @@ database look-ups the dialogue tests assert on."""
 
 from __future__ import annotations
 
+import itertools
 import shutil
+import struct
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +18,7 @@ from asr.jobs import TranscriptionJob
 from config.settings import AsrSettings, Settings, SipSettings
 from ivr.callrecords import CallRecord
 from ivr.runtime import IvrRuntime, start_ivr
+from telephony.media import g711
 from tests.support import harness
 from tests.support.callers import CallerScript
 from tests.support.harness import Sipp, SippResult, render_scenario, uac_subs
@@ -23,6 +26,7 @@ from ticketing.context import Domain
 from ticketing.models import Ticket
 
 CALLER = "13800138000"
+_KEY_STAMPS = itertools.count(1)  # each press its own RTP timestamp (a repeat is one press)
 
 
 def ivr_settings(tmp: Path, database_url: str, *, prompt_speed: int, phrase_list: list[str],
@@ -91,6 +95,23 @@ class IvrUnderTest:
             self.runtime.stop()
             self.runtime = None
 
+    def press(self, digit: str, *, via: harness.RtpSink) -> None:
+        """Key ``digit`` on the one live call as its phone does (RFC 4733 events,
+        harness.dtmf_event_payloads), sent from ``via``: the media address the SIPp caller's
+        SDP announced (``media_port``), so the keys come from the caller's own address. A
+        SIPp scenario runs on its own clock; a press from here can follow what the
+        caller heard (``wait_heard``)."""
+        assert self.runtime is not None
+        (call,) = self.runtime.frontend.active_calls()
+        rtp = call.rtp
+        assert rtp is not None and rtp.event_pt is not None
+        stamp = next(_KEY_STAMPS) * 80_000
+        for n, payload in enumerate(harness.dtmf_event_payloads(digit)):
+            header = struct.pack("!BBHII", 0x80, (0x80 if n == 0 else 0) | rtp.event_pt,
+                                 (stamp // 160 + n) & 0xFFFF, stamp, 0x5EED0001)
+            via.sock.sendto(header + payload, (rtp.inIP, rtp.inPort))
+            time.sleep(0.02)
+
     # ---- what happened
     def wait_live_calls(self, count: int = 1, timeout: float = 30.0) -> None:
         """Until ``count`` calls are taken in at the front end and not ended."""
@@ -143,6 +164,21 @@ def detached(sessions: sessionmaker[Session], stmt: Select[Any]) -> list[Any]:
         for row in rows:
             s.expunge(row)
         return list(rows)
+
+
+def heard_so_far(sink: harness.RtpSink) -> bytes:
+    """What the caller heard so far: the μ-law RTP our IVR sent to ``sink``, decoded."""
+    return g711.ulaw_to_pcm16(b"".join(p.payload for p in list(sink.packets)))
+
+
+def wait_heard(sink: harness.RtpSink, sound: bytes, timeout: float = 90.0) -> None:
+    """Until ``sound`` (16-bit PCM as it comes through the line) was heard whole: a caller
+    who listens to a prompt before pressing, however long the IVR took to start it (under
+    load, recognising the turn before an answer can take seconds)."""
+    deadline = time.monotonic() + timeout
+    while sound not in heard_so_far(sink):
+        assert time.monotonic() < deadline, "the prompt was not heard whole"
+        time.sleep(0.05)
 
 
 def assert_ok(result: SippResult) -> None:

@@ -8,22 +8,24 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from hotline.app import create_app
-from outbound.citizen_sms import REPLY_CODES_TEXT
+from outbound.citizen_sms import REPLY_CODES_TEXT, SIGNATURE
 from outbound.inbound_sms import Handled, receive
 from outbound.models import Kind
+from outbound.planner import plan
 from outbound.sms import WebhookSms
-from outbound.survey import reply_code
-from outbound.worker import OutboundWorker
+from outbound.survey import apply_answer, reply_code
+from outbound.worker import Claim, OutboundWorker, claim_due
 from tests.outbound.standins import LedgerServer, LedgerSms
 from tests.outbound.support import (
     WATER_HANDLER_PHONE,
@@ -38,9 +40,10 @@ from tests.outbound.support import (
 )
 from tests.support.city import City
 from tests.support.nodes import SmsGateway
-from ticketing import merging, service
+from ticketing import citizen, merging, service
 from ticketing.context import Domain
-from ticketing.models import SurveyResult
+from ticketing.db import transaction
+from ticketing.models import SurveyResult, Ticket
 from ticketing.phones import normalise
 
 PRIMARY, SECOND, THIRD = "13811110001", "13811110002", "13811110003"
@@ -55,8 +58,16 @@ def gateway() -> Iterator[SmsGateway]:
     g.close()
 
 
+def _closing_notice(text: str) -> bool:
+    """The citizen SMS of a closure (citizen_sms.closed_text). The survey's SMS, once its
+    calls went unanswered, says 已办结 too; with retries a second apart (``fast``) a slow
+    run reaches it within a test, and it is not a second closing notice."""
+    return text.startswith(f"{SIGNATURE}您的工单") and "已办结" in text
+
+
 def _closed_texts(gateway: SmsGateway, phone: str) -> list[str]:
-    return [m["text"] for m in gateway.to(normalise(phone) or phone) if "已办结" in m["text"]]
+    return [m["text"] for m in gateway.to(normalise(phone) or phone)
+            if _closing_notice(m["text"])]
 
 
 def _group(sessions: sessionmaker[Session], domain: Domain, city: City,
@@ -148,7 +159,7 @@ def test_only_the_merged_caller_who_is_surveyed_is_texted_the_reply_codes(
         def closed() -> dict[str, list[str]]:
             found: dict[str, list[str]] = {}
             for e in ledger.ledger.sms():
-                if "已办结" in e.text:
+                if _closing_notice(e.text):
                     found.setdefault(e.to, []).append(e.text)
             return found
 
@@ -261,3 +272,139 @@ def test_a_merged_callers_follow_up_sms_reaches_the_primarys_handler(
         texted = [e for e in ledger.ledger.sms() if "市民补充信息" in e.text]
     assert [(e.to, numbers[0] in e.text, words in e.text) for e in texted] == [
         (normalise(WATER_HANDLER_PHONE), True, True)]
+
+
+# --- a ticket written by the claim pass and by someone else at the same moment -----------
+# The claim pass (claim_due) loads each due item's ticket and, texting a citizen, makes the
+# ticket's status-page token on first use; the survey answer of a call in flight (another
+# worker thread), an SMS reply or a handler in the console writes the same ticket row. On
+# PostgreSQL each is its own transaction: one loads the row, the other commits an update,
+# then the first writes. On SQLite one writer at a time (ticketing.db's writer queue) runs
+# the two transactions one after the other: the same end state is asserted on both.
+
+
+def _one_writer(sessions: sessionmaker[Session]) -> bool:
+    return sessions.kw["bind"].dialect.name == "sqlite"
+
+
+@contextmanager
+def _when_loaded(ticket_id: int, session: Session, then: Callable[[], None]) -> Iterator[None]:
+    """Run ``then`` (another session's transaction) once ``session`` has loaded ticket
+    ``ticket_id``, before it writes: the interleaving a loaded machine produced at random.
+    The ticket stays as loaded in ``session`` (a session keeps an unchanged object only
+    while someone holds it), as in one claim step between loading the ticket and writing."""
+    held: list[Ticket] = []
+
+    def loaded(target: Ticket, context: Any) -> None:
+        if target.id == ticket_id and context.session is session and not held:
+            held.append(target)
+            then()
+
+    event.listen(Ticket, "load", loaded)
+    try:
+        yield
+    finally:
+        event.remove(Ticket, "load", loaded)
+    assert held, "the ticket was never loaded"
+
+
+def _load_while(sessions: sessionmaker[Session], session: Session, ticket_id: int,
+                other: Callable[[], None]) -> Ticket:
+    """Ticket ``ticket_id`` as ``session`` (nothing run in it yet) loads it, with ``other``
+    committed after the load, before ``session`` writes. On SQLite ``other`` runs first:
+    one writer at a time, and ``session`` takes the write lock when it begins."""
+    if _one_writer(sessions):
+        other()
+        return session.get_one(Ticket, ticket_id)
+    with _when_loaded(ticket_id, session, other):
+        return session.get_one(Ticket, ticket_id)
+
+
+def _claim(sessions: sessionmaker[Session], domain: Domain, session: Session) -> list[Claim]:
+    return claim_due(session=session, domain=domain, worker="test-worker", now=domain.now(),
+                     limit=100, carrier="test", sms_carrier="test")
+
+
+def test_the_survey_answer_saved_while_the_claim_texts_the_primary_both_stand(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """The claim pass has loaded the closed primary to text its answer when the group's
+    survey answer (11) of the primary commits; then the claim makes the primary's status
+    link. Both stand: the SMS is claimed with the link, the ticket is surveyed."""
+    numbers = _group(ob_sessions, ob_domain, ob_city, {})
+    close_ticket(ob_sessions, ob_domain, ob_city, numbers[0])
+    primary = ticket(ob_sessions, numbers[0])
+    with transaction(ob_sessions) as s:
+        plan(session=s, domain=ob_domain, now=ob_domain.now())
+
+    def answer() -> None:
+        with transaction(ob_sessions) as s:
+            t = s.get_one(Ticket, primary.id)
+            apply_answer(session=s, domain=ob_domain, ticket=t, keys="11", call_ref="race-1")
+
+    with transaction(ob_sessions) as s:
+        if _one_writer(ob_sessions):
+            claims = _claim(ob_sessions, ob_domain, s)
+        else:
+            with _when_loaded(primary.id, s, answer):
+                claims = _claim(ob_sessions, ob_domain, s)
+    if _one_writer(ob_sessions):
+        answer()
+
+    after = ticket(ob_sessions, numbers[0])
+    assert after.status == "surveyed" and after.status_token
+    texts = [c.target.text or "" for c in claims
+             if c.kind == Kind.CITIZEN_SMS.value and c.target.phone == normalise(PRIMARY)]
+    assert any(_closing_notice(t) and after.status_token in t for t in texts), texts
+    with ob_sessions() as s:
+        (result,) = s.scalars(select(SurveyResult)).all()
+        assert (result.ticket_id, result.keys) == (primary.id, "11")
+
+
+def test_a_handler_signing_while_the_claim_texts_the_citizen_is_not_refused(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """The other way round: the handler's sign (a console request) has loaded the ticket
+    when the claim pass texts its caller the acceptance with the status link and commits.
+    Making the link is no edit of the ticket: the sign is saved, not refused as a
+    conflicting change (StaleDataError → 409)."""
+    number = new_ticket(ob_sessions, ob_domain, ob_city, phone=PRIMARY)
+    t0 = ticket(ob_sessions, number)
+    with transaction(ob_sessions) as s:
+        plan(session=s, domain=ob_domain, now=ob_domain.now())
+    claims: list[Claim] = []
+
+    def claim() -> None:
+        with transaction(ob_sessions) as s:
+            claims.extend(_claim(ob_sessions, ob_domain, s))
+
+    handler = ob_city.actor("water-handler")
+    with transaction(ob_sessions) as s:
+        t = _load_while(ob_sessions, s, t0.id, claim)
+        service.sign(session=s, domain=ob_domain, ticket=t, actor=handler, via="web")
+
+    after = ticket(ob_sessions, number)
+    assert after.status == "signed" and after.status_token
+    assert [c.target.text for c in claims if c.kind == Kind.CITIZEN_SMS.value
+            and after.status_token in (c.target.text or "") and "已受理" in (c.target.text or "")]
+
+
+def test_two_first_uses_of_the_status_link_at_once_give_the_citizen_one_link(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """Two workers' claim passes text the same citizen at once (say its acceptance and its
+    closure): the one that loaded the ticket first finds the link made by the other when
+    it comes to make it, and texts that one -- never a second link for one ticket."""
+    number = new_ticket(ob_sessions, ob_domain, ob_city, phone=PRIMARY)
+    t0 = ticket(ob_sessions, number)
+    made: list[str] = []
+
+    def other_worker() -> None:
+        with transaction(ob_sessions) as s:
+            made.append(citizen.status_token(session=s, ticket=s.get_one(Ticket, t0.id)))
+
+    with transaction(ob_sessions) as s:
+        t = _load_while(ob_sessions, s, t0.id, other_worker)
+        # As loaded, before the other worker's commit (on PostgreSQL; SQLite ran it first).
+        assert t.status_token is None or _one_writer(ob_sessions)
+        token = citizen.status_token(session=s, ticket=t)
+
+    assert made == [token] and ticket(ob_sessions, number).status_token == token
+    assert ticket(ob_sessions, number).version == t0.version  # the link is no edit

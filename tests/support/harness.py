@@ -262,16 +262,20 @@ def dtmf_pcap(digit: str) -> Path:
 DTMF_EVENTS = "0123456789*#"  # RFC 4733 event codes 0-11
 
 
+def dtmf_event_payloads(digit: str) -> list[bytes]:
+    """The RFC 4733 payloads of one 120 ms key press: six updates, three end packets."""
+    event = DTMF_EVENTS.index(digit)
+    updates = [bytes([event, 10]) + (160 * (n + 1)).to_bytes(2, "big") for n in range(6)]
+    return updates + [bytes([event, 0x80 | 10]) + (160 * 6).to_bytes(2, "big")] * 3
+
+
 def dtmf_event_pcap(path: Path, digit: str, *, timestamp: int,
                     payload_type: int = 101) -> Path:
     """One RFC 4733 key press (six updates, three end packets) at its own RTP timestamp.
     The Debian captures (dtmf_pcap) all carry one timestamp, which a receiver rightly
     takes for a retransmission when the same key comes again: a phone number with a
     repeated digit needs a press of its own for each key."""
-    event = DTMF_EVENTS.index(digit)
-    updates = [bytes([event, 10]) + (160 * (n + 1)).to_bytes(2, "big") for n in range(6)]
-    end = [bytes([event, 0x80 | 10]) + (160 * 6).to_bytes(2, "big")] * 3
-    payloads = updates + end
+    payloads = dtmf_event_payloads(digit)
     return write_rtp_pcap(path, payloads, payload_type=payload_type,
                           timestamps=[timestamp] * len(payloads))
 
