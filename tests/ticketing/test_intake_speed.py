@@ -21,11 +21,12 @@ from config import Settings
 from hotline.app import create_app
 from tests.conftest import REPO, CityTemplate
 from tests.support.city import City
-from ticketing import merging, queries, service
+from ticketing import directory, merging, queries, service
+from ticketing.actors import Actor
 from ticketing.classify import classify
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_read_session_factory, make_session_factory, run_at_commit
-from ticketing.models import SupervisionCase, SupervisionLink, Ticket, TicketEvent, Unit
+from ticketing.models import SupervisionCase, SupervisionLink, Ticket, TicketEvent, Unit, User
 
 LOCAL = ("127.0.0.1", 50000)  # /metrics answers loopback clients under the shipped settings
 
@@ -163,6 +164,29 @@ def test_a_new_tickets_trail_and_members_are_read_from_the_database_when_unsure(
             assert shown[t.id] == _trail(queries.visible_events(session=s, actor=op,
                                                                 ticket=stored))
     assert [row[3] for row in shown[dup.id]][-1] == merging.FOLLOW_EVENT
+
+
+def test_actor_for_token_is_the_actor_of_user_for_token(
+    sessions: sessionmaker[Session], city: City
+) -> None:
+    """Every request's one statement for its actor (no User object loaded) gives what the
+    User object would, for every role (a supervisor's and a handler's unit path too), and
+    nobody for a disabled user's, an unknown or an empty token."""
+    assert {"operator", "water-handler", "supervisor"} <= city.tokens.keys(), city.tokens.keys()
+    with sessions() as s:
+        for token in city.tokens.values():
+            user = directory.user_for_token(session=s, token=token)
+            assert user is not None
+            assert directory.actor_for_token(session=s, token=token) == Actor.of(user)
+        assert any(Actor.of(u).unit_path for u in s.scalars(select(User)))
+        handler = directory.user_for_token(session=s, token=city.tokens["water-handler"])
+        assert handler is not None
+        directory.disable_user(session=s, user=handler, actor=Actor.system())
+        s.commit()
+    with sessions() as s:
+        assert directory.actor_for_token(session=s, token=city.tokens["water-handler"]) is None
+        assert directory.actor_for_token(session=s, token="not-a-token") is None
+        assert directory.actor_for_token(session=s, token="") is None
 
 
 @pytest.fixture
