@@ -4,7 +4,8 @@ Starts the real service (`hotline serve --role api`, uvicorn) on loopback agains
 and/or a throwaway PostgreSQL, seeds the demo city, then POSTs complaints (each is
 classified, accepted and dispatched in the same request) and prints throughput and
 create→dispatched latency percentiles per backend. On PostgreSQL it also prints what the
-database saw meanwhile: connections opened, and sessions waiting for a row lock.
+database saw meanwhile: connections opened, and sessions waiting for a row lock. CPU per
+ticket is printed for the service, PostgreSQL and this client (all on the same cores).
 
 Closed loop (default): N clients, each sends its next ticket when the last one answered,
 for a bounded count. Open loop (--rate): tickets are offered at a fixed rate for a bounded
