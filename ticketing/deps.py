@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ticketing.actors import Actor
 from ticketing.context import Domain
-from ticketing.directory import hash_token, user_for_token
+from ticketing.directory import actor_for_token, hash_token, user_for_token
 from ticketing.states import Role
 
 
@@ -96,10 +96,10 @@ def unit_of_work(
     state = request.app.state
     session: Session = state.read_sessions() if read_only else state.sessions()
     try:
-        user = user_for_token(session=session, token=token)
-        if user is None:
+        actor = actor_for_token(session=session, token=token)
+        if actor is None:
             raise HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"})
-        yield session, Actor.of(user)
+        yield session, actor
     finally:
         session.rollback()
         session.close()

@@ -38,7 +38,15 @@ from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.inputs import InvalidInput, clean_text
 from ticketing.models import SupervisionLink, Ticket
-from ticketing.queries import caller_visible, contactable, is_open, may_contact, scope_filter
+from ticketing.queries import (
+    caller_visible,
+    contactable,
+    created_here,
+    forget_created,
+    is_open,
+    may_contact,
+    scope_filter,
+)
 from ticketing.service import apply_transition, open_sign_window, record_event
 from ticketing.states import (
     ASSIGNED_STATUSES,
@@ -71,6 +79,8 @@ def members(*, session: Session, primary: Ticket, actor: Actor | None = None) ->
     """Every ticket merged into ``primary`` (still merged, or closed with it), oldest call
     first; with ``actor``, those in their scope (a primary 改派'd after the merge leaves its
     merged tickets with the unit they had)."""
+    if created_here(session, primary):
+        return []  # inserted by this transaction, and nothing merged into it since
     stmt = select(Ticket).where(Ticket.merged_into_id == primary.id)
     if actor is not None:
         stmt = stmt.where(scope_filter(actor))
@@ -144,6 +154,7 @@ def merge(*, session: Session, domain: Domain, primary: Ticket, others: Sequence
         transition_for(Status(other.status), Action.MERGE, actor.role, reason)
     reason = (reason or "").strip() or None
     now = domain.now()
+    forget_created(session, primary)  # its members are in the database from now on
     for other in unique:
         old = apply_transition(session=session, ticket=other, actor=actor, action=Action.MERGE,
                                now=now, reason=reason, data={"primary": primary.number})

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, false, func, or_, select, true, type_coerce
+from sqlalchemy import and_, event, false, func, or_, select, true, type_coerce
 from sqlalchemy.orm import Session, object_session
 
 from ticketing.actors import Actor, mask_phone
@@ -143,13 +143,70 @@ def _without_contact(event: TicketEvent) -> TicketEvent:
         data={k: v for k, v in data.items() if k not in CONTACT_KEYS})
 
 
+# --- tickets this transaction created --------------------------------------------------
+
+# Session.info key: id of a ticket this transaction inserted -> the events flushed for it.
+# Such a ticket's whole trail passed through this session, so its answer needs no SELECT
+# of it, and nothing can be merged into it but by this session (merging.merge forgets it).
+_CREATED = "hotline_created_tickets"
+
+
+def note_created(session: Session, ticket: Ticket) -> None:
+    """``ticket`` was just inserted (flushed, with its id) by this session's transaction,
+    and none of its events has been flushed yet."""
+    session.info.setdefault(_CREATED, {})[ticket.id] = []
+
+
+def forget_created(session: Session, ticket: Ticket) -> None:
+    """Answer for ``ticket`` from the database again (something joins it that the session
+    does not track)."""
+    session.info.get(_CREATED, {}).pop(ticket.id, None)
+
+
+def created_here(session: Session, ticket: Ticket) -> bool:
+    """Whether this transaction inserted ``ticket`` (and tracks it: see ``note_created``)."""
+    return ticket.id in session.info.get(_CREATED, {})
+
+
+@event.listens_for(Session, "after_flush")
+def _collect_created_events(session: Session, _context: Any) -> None:
+    created = session.info.get(_CREATED)
+    if not created:
+        return
+    for obj in session.new:
+        if isinstance(obj, TicketEvent) and obj.ticket_id in created:
+            created[obj.ticket_id].append(obj)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_rolled_back(session: Session, _rolled_back: Any) -> None:
+    # After any rollback (a savepoint's too) what was collected may name rows that are
+    # gone: ask the database.
+    session.info.pop(_CREATED, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_committed(session: Session, transaction: Any) -> None:
+    # After the commit other transactions may add to the ticket.
+    if transaction.parent is None:
+        session.info.pop(_CREATED, None)
+
+
+def _trail(session: Session, ticket: Ticket) -> list[TicketEvent]:
+    created = session.info.get(_CREATED, {})
+    if ticket.id in created:
+        session.flush()  # what the SELECT's autoflush would write
+        return sorted(created[ticket.id], key=lambda e: e.id)
+    return list(session.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)
+    ))
+
+
 def visible_events(*, session: Session, actor: Actor, ticket: Ticket) -> list[TicketEvent]:
     """The audit trail as ``actor`` may read it: the duplicate-link event goes with the
     link it records, and where the caller is hidden (保密) no event shows the number a
     call or SMS went to."""
-    events = list(session.scalars(
-        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)
-    ))
+    events = _trail(session, ticket)
     if not may_see_link(actor, ticket):
         events = [e for e in events if e.action != LINK_EVENT]
     if not may_see_caller(actor, ticket):

@@ -45,6 +45,7 @@ from ticketing.queries import (
     LINK_EVENT,
     identified_caller,
     may_see_ticket,
+    note_created,
     same_identified_caller,
 )
 from ticketing.queries import scope_filter as scope_filter  # callers written against service
@@ -355,6 +356,7 @@ def create_ticket(
     ticket.duplicate_of_id = original.id if original is not None else None
     session.add(ticket)
     session.flush()
+    note_created(session, ticket)
     record_event(
         session=session,
         ticket=ticket,

@@ -21,11 +21,12 @@ from config import Settings
 from hotline.app import create_app
 from tests.conftest import REPO, CityTemplate
 from tests.support.city import City
-from ticketing import service
+from ticketing import directory, merging, queries, service
+from ticketing.actors import Actor
 from ticketing.classify import classify
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_read_session_factory, make_session_factory, run_at_commit
-from ticketing.models import SupervisionCase, SupervisionLink, Ticket, TicketEvent, Unit
+from ticketing.models import SupervisionCase, SupervisionLink, Ticket, TicketEvent, Unit, User
 
 LOCAL = ("127.0.0.1", 50000)  # /metrics answers loopback clients under the shipped settings
 
@@ -36,13 +37,15 @@ LOCAL = ("127.0.0.1", 50000)  # /metrics answers loopback clients under the ship
 # has no BEGIN statement, but bumps the ticket number on a connection of its own.
 STATEMENTS = {
     # BEGIN IMMEDIATE, token, number, duplicate look-up (both ways in one), INSERT ticket,
-    # INSERT create, unit, handler, merged members, UPDATE ticket, INSERT accept, INSERT
-    # dispatch, events; a duplicate adds INSERT link, its original, UPDATE original's count
-    "sqlite": {"new": 13, "duplicate": 16},
-    # token, number, look-up, INSERT ticket, unit, handler, members, UPDATE ticket, INSERT
-    # create+accept+dispatch events, events; a duplicate adds its original and the count
-    # (its link event rides in the same INSERT as the others)
-    "postgresql": {"new": 10, "duplicate": 12},
+    # INSERT create, unit, handler, UPDATE ticket, INSERT accept, INSERT dispatch; a
+    # duplicate adds INSERT link, its original, UPDATE original's count. No SELECT of the
+    # merged members nor of the events: the ticket is this transaction's, its whole trail
+    # went through the session (ticketing.queries.note_created).
+    "sqlite": {"new": 11, "duplicate": 14},
+    # token, number, look-up, INSERT ticket, unit, handler, UPDATE ticket, INSERT
+    # create+accept+dispatch events; a duplicate adds its original and the count (its link
+    # event rides in the same INSERT as the others)
+    "postgresql": {"new": 8, "duplicate": 10},
 }
 
 
@@ -96,6 +99,7 @@ def test_statements_per_ticket(client: TestClient, city: City, db_url: str) -> N
     assert new["status"] == again["status"] == "dispatched"
     assert again["duplicate_of"] == new["id"]
     assert new_count <= STATEMENTS[backend]["new"], counted.seen
+    assert not [s for s in counted.seen if s.startswith("SELECT ticket_events")], counted.seen
     assert duplicate_count <= STATEMENTS[backend]["duplicate"], counted.seen
     # The original's count, a row every caller about the problem updates, is written last.
     assert counted.seen[-1] == "UPDATE tickets SET", counted.seen
@@ -112,6 +116,77 @@ def test_statements_per_ticket(client: TestClient, city: City, db_url: str) -> N
     assert actions[again["id"]] == ["create", "link_duplicate", "accept", "dispatch"]
     # The answer shows what was stored.
     assert [e["action"] for e in again["events"]] == actions[again["id"]]
+
+
+def _trail(events: list[TicketEvent]) -> list[tuple[Any, ...]]:
+    return [(e.id, e.at, e.actor_name, e.action, e.from_status, e.to_status, e.note, e.data)
+            for e in events]
+
+
+def test_a_new_tickets_trail_and_members_are_read_from_the_database_when_unsure(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """A ticket created in the transaction answers from the session (no SELECT of its trail
+    or of tickets merged into it) only while that is the whole truth: a merge into it in the
+    same transaction (as bench/simulate_month.py does) and a rolled-back savepoint send the
+    reads to the database again, and the trail shown is the one stored."""
+    op = city.actor("operator")
+    with sessions() as s:
+        unit_id = s.scalars(select(Unit.id).order_by(Unit.id)).first()
+
+        def new(phone: str) -> Ticket:
+            return service.create_ticket(session=s, domain=domain, actor=op, channel="api",
+                                         caller_phone=phone, category="other",
+                                         demand="小区门口有人摆摊占道")
+
+        primary = new("13700000001")
+        service.accept(session=s, domain=domain, ticket=primary, actor=op)
+        dup = new("13700000002")
+        merging.merge(session=s, domain=domain, primary=primary, others=[dup], actor=op,
+                      reason="同一问题，并单处理")
+        assert [m.id for m in merging.members(session=s, primary=primary)] == [dup.id]
+        service.dispatch(session=s, domain=domain, ticket=primary, actor=op, unit_id=unit_id)
+        assert dup.unit_id == primary.unit_id == unit_id  # the member followed its primary
+
+        third = new("13700000003")
+        savepoint = s.begin_nested()
+        service.record_event(session=s, ticket=third, actor=op, action="note", note="撤回")
+        s.flush()
+        savepoint.rollback()
+        shown = {t.id: _trail(queries.visible_events(session=s, actor=op, ticket=t))
+                 for t in (primary, dup, third)}
+        s.commit()
+    assert "note" not in [row[3] for row in shown[third.id]]
+    with sessions() as s:
+        for t in (primary, dup, third):
+            stored = s.get(Ticket, t.id)
+            assert stored is not None
+            assert shown[t.id] == _trail(queries.visible_events(session=s, actor=op,
+                                                                ticket=stored))
+    assert [row[3] for row in shown[dup.id]][-1] == merging.FOLLOW_EVENT
+
+
+def test_actor_for_token_is_the_actor_of_user_for_token(
+    sessions: sessionmaker[Session], city: City
+) -> None:
+    """Every request's one statement for its actor (no User object loaded) gives what the
+    User object would, for every role (a supervisor's and a handler's unit path too), and
+    nobody for a disabled user's, an unknown or an empty token."""
+    assert {"operator", "water-handler", "supervisor"} <= city.tokens.keys(), city.tokens.keys()
+    with sessions() as s:
+        for token in city.tokens.values():
+            user = directory.user_for_token(session=s, token=token)
+            assert user is not None
+            assert directory.actor_for_token(session=s, token=token) == Actor.of(user)
+        assert any(Actor.of(u).unit_path for u in s.scalars(select(User)))
+        handler = directory.user_for_token(session=s, token=city.tokens["water-handler"])
+        assert handler is not None
+        directory.disable_user(session=s, user=handler, actor=Actor.system())
+        s.commit()
+    with sessions() as s:
+        assert directory.actor_for_token(session=s, token=city.tokens["water-handler"]) is None
+        assert directory.actor_for_token(session=s, token="not-a-token") is None
+        assert directory.actor_for_token(session=s, token="") is None
 
 
 @pytest.fixture
