@@ -16,10 +16,11 @@ the caller, SIPp's response time), hang-up → ticket accepted/dispatched p95 (B
 the ticket's accepted_at; accept and auto-dispatch are one transaction), transcripts made
 live, and the largest gap between RTP packets we sent (any call).
 Start-up as `hotline serve` does it: the IVR answers at once and asr.warm_recognizers
-recognizers are warmed in the background (HOTLINE_ASR__WARM_RECOGNIZERS=0: none, as before
-issue 16's warm-up); the first rate's calls start without waiting for it, and the warm-up's
-time, CPU and memory are printed. --cold runs each rate in a fresh process (a restarted
-node meeting that rate); without it the rates follow one another in one process (warm).
+recognizers are warmed in the background (HOTLINE_ASR__WARM_RECOGNIZERS=0: none, as
+before); the first rate's calls start without waiting for it (--after-warm-up: they do),
+and the warm-up's time, CPU and memory are printed. --cold runs each rate in a fresh
+process (a restarted node meeting that rate); without it the rates follow one another in
+one process (warm).
 With --backlog, after the last rate: the recordings left to the transcription backlog
 (tickets filed without live words) are transcribed as `hotline serve`'s voice job does
 (asr.backlog.run_backlog, same engine), printing how many, their audio and how long the
@@ -228,6 +229,8 @@ def main() -> None:
                     help="then time the transcription backlog catching up")
     ap.add_argument("--cold", action="store_true",
                     help="each rate in a fresh process, as right after a restart")
+    ap.add_argument("--after-warm-up", action="store_true",
+                    help="calls start once the start-up warm-up is done (default: at once)")
     args = ap.parse_args()
     if args.cold:
         argv = [a for a in sys.argv[1:] if a != "--cold"]
@@ -274,6 +277,10 @@ def main() -> None:
     warm = warm_up_recognizers(engine, settings, ivr.services.prompts)
     print(f"warm-up: {settings.asr.warm_recognizers} recognizers (asr.warm_recognizers) in the "
           f"background; RSS {rss:.0f} MB with the model loaded")
+    if warm is not None and args.after_warm_up:
+        warm.wait()
+        print(f"warm-up done before the first call: {warm.warmed} in {warm.wall_seconds:.1f} s"
+              f" ({warm.cpu_seconds:.1f} CPU s); RSS {rss_mb():.0f} MB")
     target = f"127.0.0.1:{ivr.frontend.local_port}"
     speech = espeak_pcm16(PHRASES[0] + " " + PHRASES[4], tmp / "speech")
     script = CallerScript(tmp / "caller").wait(1.0).say(speech, then_wait=0.3)
