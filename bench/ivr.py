@@ -57,7 +57,7 @@ from asr.model_store import DecoderOptions, bundled_test_model
 from asr.stream import StreamingTranscriber
 from config.settings import Settings, SipSettings
 from hotline import dbadmin
-from hotline.wiring import warm_up_recognizers
+from hotline.wiring import BACKLOG_BATCH, VOICE_TICK_SECONDS, warm_up_recognizers
 from ivr.audio import FRAME_SECONDS, CallAudio, TurnResult
 from ivr.callrecords import CallRecord
 from tests.support import harness
@@ -361,13 +361,25 @@ def catch_up(sessions, domain: Domain, engine: AsrEngine) -> None:  # type: igno
         paths = s.scalars(select(TranscriptionJob.recording_path)
                           .where(TranscriptionJob.status == JobStatus.PENDING.value)).all()
     audio = sum(read_wav(p).duration_seconds for p in paths)
+    took: list[float] = []  # per recording, claim to words
+
+    def transcribe(path: Path):  # type: ignore[no-untyped-def]
+        began = time.monotonic()
+        try:
+            return transcribe_clean(engine, path)
+        finally:
+            took.append(time.monotonic() - began)
+
     began, cpu = time.monotonic(), time.process_time()
     done = run_backlog(sessions=sessions, domain=domain, limit=len(paths) + 1,
-                       transcribe=lambda p: transcribe_clean(engine, p))
+                       transcribe=transcribe)
     wall, cpu = time.monotonic() - began, time.process_time() - cpu
     print(f"\nbacklog: {len(paths)} recordings, {audio:.0f} s of audio: {done.done} done, "
           f"{done.retried + done.failed} not, in {wall:.1f} s wall ({cpu:.1f} s CPU); "
           f"{audio / wall if wall else float('nan'):.1f} s of audio per second")
+    print(f"as `hotline serve`'s voice job would take them ({BACKLOG_BATCH} per tick, a tick "
+          f"every {VOICE_TICK_SECONDS} s, a tick due while one runs is skipped): drained "
+          f"{scheduled_drain(took, wall - sum(took)):.0f} s after the surge")
     # Nothing lost, nothing twice: every call of every rate has one ticket of its own, and
     # after the backlog every ticket has its words.
     from sqlalchemy import func
@@ -384,6 +396,20 @@ def catch_up(sessions, domain: Domain, engine: AsrEngine) -> None:  # type: igno
                            .where(TranscriptionJob.status == JobStatus.PENDING.value))
     print(f"calls {calls}, with a ticket {with_ticket}, distinct tickets {distinct}, tickets "
           f"in all {tickets}; tickets without words {wordless}; backlog jobs pending {pending}")
+
+
+def scheduled_drain(took: list[float], overhead: float) -> float:
+    """When the voice job would have finished ``took`` (seconds per recording, in order)
+    if the first tick came right after the surge: APScheduler's interval job with
+    max_instances=1 starts the next tick at the first due time after the last one ended."""
+    per = overhead / max(len(took), 1)
+    at = 0.0
+    for first in range(0, len(took), BACKLOG_BATCH):
+        end = at + sum(t + per for t in took[first : first + BACKLOG_BATCH])
+        if first + BACKLOG_BATCH >= len(took):
+            return end
+        at = (end // VOICE_TICK_SECONDS + 1) * VOICE_TICK_SECONDS
+    return at
 
 
 def sipp_count(stdout: str, name: str) -> int:
