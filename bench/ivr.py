@@ -52,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import select
 
 import ivr.runtime as runtime_mod
-from asr.engine import AsrEngine, PrioritySlots
+from asr.engine import AsrEngine, DecodePriority, PrioritySlots
 from asr.model_store import DecoderOptions, bundled_test_model
 from asr.stream import StreamingTranscriber
 from config.settings import Settings, SipSettings
@@ -129,6 +129,8 @@ class Probe:
         probe = self
 
         def timed_accept(stream, chunk, events):  # type: ignore[no-untyped-def]
+            if stream.priority == DecodePriority.WARM_UP:  # not a call's: counted apart
+                return accept(stream, chunk, events)
             began = time.thread_time()
             try:
                 return accept(stream, chunk, events)
