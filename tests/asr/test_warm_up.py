@@ -168,3 +168,34 @@ def test_warm_recognizers_from_the_environment_is_validated(
         Settings()
     monkeypatch.setenv("HOTLINE_ASR__WARM_RECOGNIZERS", "0")
     assert Settings().asr.warm_recognizers == 0
+
+
+def test_serve_starts_the_warm_up_in_the_background(tmp_path: Path, model_path: Path) -> None:
+    # `hotline serve`'s voice part: the model loads, then the warm-up starts and the start
+    # goes on without waiting for it. SIP off here, so the greeting comes from a prompt
+    # library of its own, as when the IVR cannot start yet.
+    from hotline.roles import Part
+    from hotline.wiring import start_background
+    from ticketing.context import Domain
+    from ticketing.db import make_engine, make_session_factory
+
+    shipped = Settings()
+    settings = Settings(
+        data_dir=tmp_path / "data", prompts_dir=tmp_path / "no-recordings",
+        database_url=f"sqlite:///{tmp_path / 'unused.db'}",
+        sip=shipped.sip.model_copy(update={"enabled": False}),
+        asr=shipped.asr.model_copy(update={
+            "model_dir": model_path.parent, "model_name": model_path.name,
+            "warm_recognizers": 2}))  # a size, not a rule (see above)
+    db = make_engine(settings.database_url)
+    background = start_background(settings, make_session_factory(db), Domain.load(settings),
+                                  parts=frozenset({Part.VOICE}))
+    try:
+        job = background.warm_up
+        assert background.engine is not None and job is not None and job.count == 2
+        assert not job.done.is_set()  # start-up did not wait for it
+        assert job.wait(120) and job.error is None and job.warmed == 2
+        assert background.engine._idle_count == 2
+    finally:
+        background.stop()
+        db.dispose()
