@@ -160,9 +160,9 @@ class AsrSettings(BaseModel):
     idle_recognizers: int = Field(default=32, ge=0)
     # Recognizers built and warmed in the background when the voice part starts (speech
     # decoded through each), so a surge right after a restart meets warm ones: a new one
-    # decodes ~4x slower until its cache fills. Each costs about 2 CPU s at start-up and
-    # holds ~20-30 MB (docs/asr.md). Default: sip.max_calls' default, the calls at once
-    # at the rated 3 calls/s. Kept among the idle ones, so at most idle_recognizers.
+    # decodes ~3x slower until its cache fills. Each costs ~2.5 CPU s at start-up and
+    # holds ~40 MB (docs/asr.md). Default: sip.max_calls' default, the calls at once at
+    # the rated 3 calls/s. Kept among the idle ones, so at most idle_recognizers.
     warm_recognizers: int = Field(default=20, ge=0)
 
     @model_validator(mode="after")
