@@ -52,8 +52,9 @@ log = logging.getLogger("hotline.asr.engine")
 
 # Audio fed to a recognizer per push while warming up.
 WARM_UP_PUSH_SECONDS = 0.2
-# The warm-up thread's nice: below the live decoders (ivr.audio.ASR_NICE, 10) and the RTP
-# threads (0), so it takes only the CPU they leave.
+# The warm-up thread runs under SCHED_IDLE (Linux), so it takes only the CPU the live
+# decoders (ivr.audio.ASR_NICE, 10) and the RTP threads (0) leave; where that is refused,
+# at this nice. At nice 19 alone it still took ~0.3 of a core from a surge's decoders.
 WARM_UP_NICE = 19
 
 
@@ -285,8 +286,8 @@ class AsrEngine:
         thread, decode ``clip`` (16-bit mono speech at ``sample_rate``) through each so its
         graph cache fills, and hand each to the idle ones as soon as it is warm.
 
-        Calls go on meanwhile: the warm-up takes no decoding slot and its thread runs at
-        nice WARM_UP_NICE, so it decodes on the CPU the calls leave; a call that comes
+        Calls go on meanwhile: the warm-up takes no decoding slot and its thread runs
+        under SCHED_IDLE, so it decodes on the CPU the calls leave; a call that comes
         before a recognizer is warm makes its own, as without the warm-up."""
         if count < 0:
             raise ValueError("count must not be negative")
@@ -301,9 +302,10 @@ class AsrEngine:
 
     def _warm_up(self, job: WarmUp, clip: bytes, sample_rate: int,
                  grammar: Grammar | None) -> None:
-        # Linux nice is per thread (native id); raising it needs no privilege.
+        # Linux scheduling is per thread (native id); lowering it needs no privilege.
         with contextlib.suppress(OSError, AttributeError):
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WARM_UP_NICE)
+            os.sched_setscheduler(threading.get_native_id(), os.SCHED_IDLE, os.sched_param(0))
         began, cpu = time.monotonic(), time.thread_time()
         step = int(sample_rate * WARM_UP_PUSH_SECONDS) * 2
         try:
