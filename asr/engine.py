@@ -196,7 +196,8 @@ class AsrEngine:
         """Hold one of `workers` decoding slots (blocks while all are busy; the most urgent
         waiter gets the next free one). WARM_UP takes none: its thread runs at the lowest
         CPU priority, and a slot held by a thread the kernel starves (a busy node) would
-        keep a live call waiting for it -- measured: calls at 1/s fell 2.6 s behind."""
+        keep a live call waiting for it (with slots and nice 0, calls at 1/s fell 2.6 s
+        behind, docs/asr.md)."""
         if priority >= DecodePriority.WARM_UP:
             return contextlib.nullcontext()
         return self._slots.hold(priority)
