@@ -15,6 +15,8 @@ of their graphs (HCLr.fst with Gr.fst) that each recognizer builds lazily and ca
 itself, so a new one pays for that cache on every call (measured: ~4x the decoder CPU per
 second of a short call, docs/asr.md). A finished stream therefore hands its recognizer
 back, cleared, and the next stream with the same rate and grammar takes it (`lend`).
+A process that has just started has none to hand out, so `warm_up` builds some in the
+background and decodes speech through each before the calls need them.
 
 When the slots are short, who decodes next matters: a call whose turn has ended has a
 caller (or a ticket) waiting for its final words, while a caller still talking will not
@@ -28,11 +30,13 @@ import contextlib
 import heapq
 import itertools
 import json
+import logging
 import os
 import threading
+import time
 from collections.abc import Hashable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +48,15 @@ if TYPE_CHECKING:
 
     from asr.stream import StreamingTranscriber
 
+log = logging.getLogger("hotline.asr.engine")
+
+# Audio fed to a recognizer per push while warming up.
+WARM_UP_PUSH_SECONDS = 0.2
+# The warm-up thread runs under SCHED_IDLE (Linux), so it takes only the CPU the live
+# decoders (ivr.audio.ASR_NICE, 10) and the RTP threads (0) leave; where that is refused,
+# at this nice. At nice 19 alone it still took ~0.3 of a core from a surge's decoders.
+WARM_UP_NICE = 19
+
 
 class DecodePriority(IntEnum):
     """Lower is served first when decoding slots are short."""
@@ -51,6 +64,9 @@ class DecodePriority(IntEnum):
     TURN_ENDED = 0  # someone waits for this stream's final transcript
     LIVE = 1  # the caller is still talking: the words are not needed yet
     BACKLOG = 2  # a recording (asr.batch): nobody is on the line
+    # Filling a new recognizer's cache for calls still to come (warm_up): decoded outside
+    # the slots, by a thread at the lowest CPU priority (decode_slot).
+    WARM_UP = 3
 
 
 class PrioritySlots:
@@ -114,6 +130,23 @@ class Grammar:
         return json.dumps(list(self.phrases), ensure_ascii=False)
 
 
+@dataclass
+class WarmUp:
+    """A background warm-up of recognizers (`AsrEngine.warm_up`); its figures are for logs
+    and bench/ivr.py."""
+
+    count: int
+    clip_seconds: float
+    done: threading.Event = field(default_factory=threading.Event)
+    warmed: int = 0  # handed to the idle recognizers so far
+    wall_seconds: float = 0.0
+    cpu_seconds: float = 0.0  # the warm-up thread's own, decoding included
+    error: BaseException | None = None
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self.done.wait(timeout)
+
+
 class AsrEngine:
     def __init__(
         self,
@@ -161,7 +194,12 @@ class AsrEngine:
         self, priority: int = DecodePriority.LIVE
     ) -> contextlib.AbstractContextManager[None]:
         """Hold one of `workers` decoding slots (blocks while all are busy; the most urgent
-        waiter gets the next free one)."""
+        waiter gets the next free one). WARM_UP takes none: its thread runs at the lowest
+        CPU priority, and a slot held by a thread the kernel starves (a busy node) would
+        keep a live call waiting for it (with slots and nice 0, calls at 1/s fell 2.6 s
+        behind, docs/asr.md)."""
+        if priority >= DecodePriority.WARM_UP:
+            return contextlib.nullcontext()
         return self._slots.hold(priority)
 
     @property
@@ -236,6 +274,63 @@ class AsrEngine:
             if self._idle_count < self.idle_recognizers:
                 self._idle.setdefault(key, []).append((rec, fed_samples))
                 self._idle_count += 1
+
+    def warm_up(
+        self,
+        count: int,
+        clip: bytes,
+        *,
+        sample_rate: int = 8000,
+        grammar: Grammar | Sequence[str] | str | None = None,
+    ) -> WarmUp:
+        """Build ``count`` recognizers for (``sample_rate``, ``grammar``) in a background
+        thread, decode ``clip`` (16-bit mono speech at ``sample_rate``) through each so its
+        graph cache fills, and hand each to the idle ones as soon as it is warm.
+
+        Calls go on meanwhile: the warm-up takes no decoding slot and its thread runs
+        under SCHED_IDLE, so it decodes on the CPU the calls leave; a call that comes
+        before a recognizer is warm makes its own, as without the warm-up."""
+        if count < 0:
+            raise ValueError("count must not be negative")
+        if count and len(clip) < 2 * sample_rate // 10:
+            raise ValueError("the warm-up clip must hold at least 0.1 s of audio")
+        grammar = self._checked_grammar(grammar)  # a bad grammar fails here, not in the thread
+        job = WarmUp(count, len(clip) / 2 / sample_rate)
+        thread = threading.Thread(target=self._warm_up, args=(job, clip, sample_rate, grammar),
+                                  name="asr-warm-up", daemon=True)
+        thread.start()
+        return job
+
+    def _warm_up(self, job: WarmUp, clip: bytes, sample_rate: int,
+                 grammar: Grammar | None) -> None:
+        # Linux scheduling is per thread (native id); lowering it needs no privilege.
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WARM_UP_NICE)
+            os.sched_setscheduler(threading.get_native_id(), os.SCHED_IDLE, os.sched_param(0))
+        began, cpu = time.monotonic(), time.thread_time()
+        step = int(sample_rate * WARM_UP_PUSH_SECONDS) * 2
+        try:
+            # All lent before any is handed back: each is a different recognizer (a call
+            # that finished meanwhile may hand one in; warming it again does no harm).
+            streams = [self.stream(sample_rate, grammar, vad=False, partial_interval=None)
+                       for _ in range(job.count)]
+            for stream in streams:
+                stream.priority = DecodePriority.WARM_UP
+            for stream in streams:
+                for offset in range(0, len(clip), step):
+                    stream.push(clip[offset : offset + step])
+                stream.discard()  # cleared and handed to the idle ones: nobody wants its words
+                job.warmed += 1
+        except Exception as exc:  # a failed warm-up leaves the calls to warm them, as before
+            job.error = exc
+            log.exception("recognizer warm-up stopped after %d of %d", job.warmed, job.count)
+        finally:
+            job.wall_seconds = time.monotonic() - began
+            job.cpu_seconds = time.thread_time() - cpu
+            job.done.set()
+        if job.error is None:
+            log.info("%d recognizers warmed in %.1f s (%.1f CPU s, %.1f s of audio each)",
+                     job.warmed, job.wall_seconds, job.cpu_seconds, job.clip_seconds)
 
     def recognizer(
         self, sample_rate: int, grammar: Grammar | Sequence[str] | str | None = None

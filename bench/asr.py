@@ -1,6 +1,7 @@
 """ASR bench: real-time factor, concurrent 8 kHz streams, memory, VAD saving, 8k vs 16k.
 
     .venv/bin/python bench/asr.py [--model PATH] [--seconds 60] [--accuracy-runs 3]
+    .venv/bin/python bench/asr.py --warm-up [--rounds 3]   # what warms a new recognizer
     HOTLINE_ASR__BEAM=8 HOTLINE_ASR__MAX_ACTIVE=2000 .venv/bin/python bench/asr.py  # other beams
 
 Speech is espeak-ng (Korean voice) through sox to 8 kHz μ-law, decoded by telephony.media.g711, the
@@ -118,6 +119,71 @@ def parallel_capacity(engine: AsrEngine, audio: bytes, streams: int, *, vad: boo
     return time.perf_counter() - began
 
 
+def greeting_pcm(workdir: Path) -> bytes:
+    """The IVR's greeting as the service makes it (espeak-ng, voice cmn, 8 kHz)."""
+    from ivr.prompts import PROMPTS, speakable
+    from telephony.media.prompts import PromptRenderer
+    from telephony.media.wav import read_wav_pcm16
+
+    sip = Settings().sip
+    renderer = PromptRenderer(recorded_dir=workdir / "none", cache_dir=workdir,
+                              voice=sip.prompt_voice, speed=sip.prompt_speed)
+    return read_wav_pcm16(renderer.speech("greeting", speakable(PROMPTS["greeting"])))
+
+
+def warm_up_bench(model_path: Path, decoder: DecoderOptions, clips8: list[bytes],
+                  greeting: bytes, rounds: int) -> None:
+    """Decoder CPU (thread time) of a test call on a recognizer warmed in each way; the
+    test call's sentences are not in any warm-up clip but "used"."""
+    from hotline.wiring import WARM_UP_SECONDS
+
+    model = load_model(model_path, decoder)
+    hiss = noise(1.0, 40, seed=9)
+    sec = RATE * 2
+    calls = [bytes(sec) + clips8[1] + hiss[: sec // 5] + clips8[10] + bytes(sec // 2),
+             bytes(sec) + clips8[2] + hiss[: sec // 5] + clips8[7] + bytes(sec // 2)]
+    other = continuous_speech([clips8[i] for i in (0, 4, 5, 8, 11)], WARM_UP_SECONDS)
+    used = [bytes(sec) + clips8[3] + bytes(sec // 2), bytes(sec) + clips8[6] + bytes(sec // 2)]
+    variants: list[tuple[str, bytes | None]] = [
+        ("none (a new recognizer)", None),
+        (f"silence {WARM_UP_SECONDS:g} s", bytes(int(WARM_UP_SECONDS * sec))),
+        (f"line noise {WARM_UP_SECONDS:g} s", noise(WARM_UP_SECONDS, 300, seed=1)),
+        ("greeting (cmn) 4 s", greeting[: 4 * sec]),
+        (f"greeting (cmn) {WARM_UP_SECONDS:g} s (shipped)",
+         greeting[: int(WARM_UP_SECONDS * sec)]),
+        (f"greeting (cmn) whole, {len(greeting) / sec:.0f} s", greeting),
+        (f"other Korean speech {WARM_UP_SECONDS:g} s", other),
+        ("two earlier calls (warm by use)", b"".join(used)),
+    ]
+    print(f"\nwarm-up: decoder CPU s of a call ({len(calls[0]) / sec:.1f} s, "
+          f"{rounds} rounds, median), on a recognizer warmed with:")
+    print(f"  {'warm-up clip':38} {'warm-up CPU':>11} {'1st call':>9} {'2nd call':>9}")
+    for label, clip in variants:
+        cost, first, second = [], [], []
+        for _ in range(rounds):
+            engine = AsrEngine(model, workers=1, idle_recognizers=1)
+            if clip is not None:
+                job = engine.warm_up(1, clip)
+                job.wait()
+                cost.append(job.cpu_seconds)
+            for call, out in zip(calls, (first, second), strict=True):
+                began = time.thread_time()
+                decode(engine, call)
+                out.append(time.thread_time() - began)
+        print(f"  {label:38} {median(cost):>10.2f}s {median(first):>8.2f}s "
+              f"{median(second):>8.2f}s")
+    gc.collect()
+    engine = AsrEngine(model, workers=1, idle_recognizers=10)
+    base = rss_mb()
+    engine.warm_up(10, greeting[: int(WARM_UP_SECONDS * sec)]).wait()
+    print(f"memory: 10 recognizers warmed with the shipped clip hold "
+          f"{(rss_mb() - base) / 10:.1f} MB each")
+
+
+def median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2] if values else 0.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", type=Path, default=None)
@@ -126,6 +192,10 @@ def main() -> None:
     parser.add_argument("--partials", type=float, default=None,
                         help="ask for a partial result every this many seconds of audio "
                              "(default: never, as the IVR decodes; 0.2 before)")
+    parser.add_argument("--warm-up", action="store_true",
+                        help="only: a call's decoder CPU on recognizers warmed in different "
+                             "ways (AsrEngine.warm_up), and the memory a warmed one holds")
+    parser.add_argument("--rounds", type=int, default=3, help="--warm-up repeats")
     args = parser.parse_args()
     global PARTIAL_INTERVAL
     PARTIAL_INTERVAL = args.partials
@@ -139,7 +209,11 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         pairs = [speak(s, Path(tmp)) for s in SENTENCES]
+        greeting = greeting_pcm(Path(tmp)) if args.warm_up else b""
     clips8 = [p[0] for p in pairs]
+    if args.warm_up:
+        warm_up_bench(model_path, decoder, clips8, greeting, args.rounds)
+        return
 
     gc.collect()
     before = rss_mb()

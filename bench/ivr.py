@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/ivr.py                      # rates 1, 2.5, 5 calls/s, 12 s each
     .venv/bin/python bench/ivr.py --rates 2,5 --seconds 20 --grammar
+    .venv/bin/python bench/ivr.py --rates 1,2.5,3 --seconds 20 --cold   # each from a restart
+    .venv/bin/python bench/ivr.py --rates 5 --seconds 20 --backlog      # surge, then catch-up
 
 Each call: answer, the caller talks over the greeting (barge-in) with ~2.5 s of Korean speech
 (espeak-ng, μ-law RTP from a pcap), then hangs up -- the "hang-up after speaking" path, so
@@ -13,6 +15,12 @@ Prints per rate: calls, failures, peak simultaneous calls, answer time p95 (INVI
 the caller, SIPp's response time), hang-up → ticket accepted/dispatched p95 (BYE received →
 the ticket's accepted_at; accept and auto-dispatch are one transaction), transcripts made
 live, and the largest gap between RTP packets we sent (any call).
+Start-up as `hotline serve` does it: the IVR answers at once and asr.warm_recognizers
+recognizers are warmed in the background (HOTLINE_ASR__WARM_RECOGNIZERS=0: none, as
+before); the first rate's calls start without waiting for it (--after-warm-up: they do),
+and the warm-up's time, CPU and memory are printed. --cold runs each rate in a fresh
+process (a restarted node meeting that rate); without it the rates follow one another in
+one process (warm).
 With --backlog, after the last rate: the recordings left to the transcription backlog
 (tickets filed without live words) are transcribed as `hotline serve`'s voice job does
 (asr.backlog.run_backlog, same engine), printing how many, their audio and how long the
@@ -44,11 +52,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import select
 
 import ivr.runtime as runtime_mod
-from asr.engine import AsrEngine, PrioritySlots
+from asr.engine import AsrEngine, DecodePriority, PrioritySlots
 from asr.model_store import DecoderOptions, bundled_test_model
 from asr.stream import StreamingTranscriber
 from config.settings import Settings, SipSettings
 from hotline import dbadmin
+from hotline.wiring import BACKLOG_BATCH, VOICE_TICK_SECONDS, warm_up_recognizers
 from ivr.audio import FRAME_SECONDS, CallAudio, TurnResult
 from ivr.callrecords import CallRecord
 from tests.support import harness
@@ -120,6 +129,8 @@ class Probe:
         probe = self
 
         def timed_accept(stream, chunk, events):  # type: ignore[no-untyped-def]
+            if stream.priority == DecodePriority.WARM_UP:  # not a call's: counted apart
+                return accept(stream, chunk, events)
             began = time.thread_time()
             try:
                 return accept(stream, chunk, events)
@@ -180,6 +191,14 @@ class Probe:
                 f"{statistics.median(self.waits or [0]):.2f} s, p95 {p95(self.waits):.2f} s")
 
 
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def machine_ticks() -> tuple[int, int]:
     """(busy, total) CPU ticks of the whole machine (/proc/stat): whether the cores were
     full while the recognizers fell behind, which our process alone does not show."""
@@ -210,7 +229,17 @@ def main() -> None:
     ap.add_argument("--max-calls", type=int, default=40)
     ap.add_argument("--backlog", action="store_true",
                     help="then time the transcription backlog catching up")
+    ap.add_argument("--cold", action="store_true",
+                    help="each rate in a fresh process, as right after a restart")
+    ap.add_argument("--after-warm-up", action="store_true",
+                    help="calls start once the start-up warm-up is done (default: at once)")
     args = ap.parse_args()
+    if args.cold:
+        argv = [a for a in sys.argv[1:] if a != "--cold"]
+        for rate in args.rates.split(","):
+            print(f"=== {rate} calls/s from a fresh process", flush=True)
+            subprocess.run([sys.executable, __file__, *argv, "--rates", rate], check=True)
+        return
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
 
     model = bundled_test_model()
@@ -246,6 +275,14 @@ def main() -> None:
     observer = Observer()
     probe = Probe()
     ivr = runtime_mod.start_ivr(settings, sessions, domain, engine=engine)
+    rss = rss_mb()
+    warm = warm_up_recognizers(engine, settings, ivr.services.prompts)
+    print(f"warm-up: {settings.asr.warm_recognizers} recognizers (asr.warm_recognizers) in the "
+          f"background; RSS {rss:.0f} MB with the model loaded")
+    if warm is not None and args.after_warm_up:
+        warm.wait()
+        print(f"warm-up done before the first call: {warm.warmed} in {warm.wall_seconds:.1f} s"
+              f" ({warm.cpu_seconds:.1f} CPU s); RSS {rss_mb():.0f} MB")
     target = f"127.0.0.1:{ivr.frontend.local_port}"
     speech = espeak_pcm16(PHRASES[0] + " " + PHRASES[4], tmp / "speech")
     script = CallerScript(tmp / "caller").wait(1.0).say(speech, then_wait=0.3)
@@ -255,6 +292,12 @@ def main() -> None:
     try:
         for rate in [float(r) for r in args.rates.split(",")]:
             run_rate(rate, args, ivr, sessions, observer, probe, script, target, tmp)
+            if warm is not None:
+                print(f"{'':>7} warm-up: {warm.warmed}/{warm.count} warmed"
+                      + (f" in {warm.wall_seconds:.1f} s, {warm.cpu_seconds:.1f} CPU s "
+                         f"({warm.clip_seconds:.1f} s of greeting each); RSS now "
+                         f"{rss_mb():.0f} MB" if warm.done.is_set() else ", still going")
+                      + (f"; failed: {warm.error}" if warm.error else ""))
         if args.backlog:
             catch_up(sessions, domain, engine)
     finally:
@@ -320,13 +363,55 @@ def catch_up(sessions, domain: Domain, engine: AsrEngine) -> None:  # type: igno
         paths = s.scalars(select(TranscriptionJob.recording_path)
                           .where(TranscriptionJob.status == JobStatus.PENDING.value)).all()
     audio = sum(read_wav(p).duration_seconds for p in paths)
+    took: list[float] = []  # per recording, claim to words
+
+    def transcribe(path: Path):  # type: ignore[no-untyped-def]
+        began = time.monotonic()
+        try:
+            return transcribe_clean(engine, path)
+        finally:
+            took.append(time.monotonic() - began)
+
     began, cpu = time.monotonic(), time.process_time()
     done = run_backlog(sessions=sessions, domain=domain, limit=len(paths) + 1,
-                       transcribe=lambda p: transcribe_clean(engine, p))
+                       transcribe=transcribe)
     wall, cpu = time.monotonic() - began, time.process_time() - cpu
     print(f"\nbacklog: {len(paths)} recordings, {audio:.0f} s of audio: {done.done} done, "
           f"{done.retried + done.failed} not, in {wall:.1f} s wall ({cpu:.1f} s CPU); "
           f"{audio / wall if wall else float('nan'):.1f} s of audio per second")
+    print(f"as `hotline serve`'s voice job would take them ({BACKLOG_BATCH} per tick, a tick "
+          f"every {VOICE_TICK_SECONDS} s, a tick due while one runs is skipped): drained "
+          f"{scheduled_drain(took, wall - sum(took)):.0f} s after the surge")
+    # Nothing lost, nothing twice: every call of every rate has one ticket of its own, and
+    # after the backlog every ticket has its words.
+    from sqlalchemy import func
+
+    with sessions() as s:
+        calls = s.scalar(select(func.count(CallRecord.id)))
+        with_ticket = s.scalar(select(func.count(CallRecord.id))
+                               .where(CallRecord.ticket_id.is_not(None)))
+        distinct = s.scalar(select(func.count(func.distinct(CallRecord.ticket_id))))
+        tickets = s.scalar(select(func.count(Ticket.id)))
+        wordless = s.scalar(select(func.count(Ticket.id)).where(
+            func.coalesce(Ticket.transcript, "") == ""))
+        pending = s.scalar(select(func.count(TranscriptionJob.id))
+                           .where(TranscriptionJob.status == JobStatus.PENDING.value))
+    print(f"calls {calls}, with a ticket {with_ticket}, distinct tickets {distinct}, tickets "
+          f"in all {tickets}; tickets without words {wordless}; backlog jobs pending {pending}")
+
+
+def scheduled_drain(took: list[float], overhead: float) -> float:
+    """When the voice job would have finished ``took`` (seconds per recording, in order)
+    if the first tick came right after the surge: APScheduler's interval job with
+    max_instances=1 starts the next tick at the first due time after the last one ended."""
+    per = overhead / max(len(took), 1)
+    at = 0.0
+    for first in range(0, len(took), BACKLOG_BATCH):
+        end = at + sum(t + per for t in took[first : first + BACKLOG_BATCH])
+        if first + BACKLOG_BATCH >= len(took):
+            return end
+        at = (end // VOICE_TICK_SECONDS + 1) * VOICE_TICK_SECONDS
+    return at
 
 
 def sipp_count(stdout: str, name: str) -> int:

@@ -158,6 +158,21 @@ class AsrSettings(BaseModel):
     # new one costs ~4x the decoder CPU of a short call (its lazily built graph cache,
     # docs/asr.md); each kept one holds that cache, ~20-30 MB.
     idle_recognizers: int = Field(default=32, ge=0)
+    # Recognizers built and warmed in the background when the voice part starts (speech
+    # decoded through each), so a surge right after a restart meets warm ones: a new one
+    # decodes ~3x slower until its cache fills. Each costs ~2.5 CPU s at start-up and
+    # holds ~40 MB (docs/asr.md). Default: sip.max_calls' default, the calls at once at
+    # the rated 3 calls/s. Kept among the idle ones, so at most idle_recognizers.
+    warm_recognizers: int = Field(default=20, ge=0)
+
+    @model_validator(mode="after")
+    def _warm_ones_are_kept(self) -> AsrSettings:
+        if self.warm_recognizers > self.idle_recognizers:
+            raise ValueError(
+                f"asr.warm_recognizers ({self.warm_recognizers}) is more than "
+                f"asr.idle_recognizers ({self.idle_recognizers}) keeps: the rest would be "
+                "warmed and thrown away; raise idle_recognizers or lower warm_recognizers")
+        return self
 
 
 class SipSettings(BaseModel):

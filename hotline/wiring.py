@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from asr.backlog import run_backlog
 from asr.batch import transcribe_clean
-from asr.engine import AsrEngine
+from asr.engine import AsrEngine, WarmUp
 from config import Settings
 from hotline.roles import Part
 from hotline.scheduler import (
@@ -40,11 +40,14 @@ from hotline.scheduler import (
     retention_job,
 )
 from ivr.intake import recover_spool
+from ivr.prompts import PromptLibrary
 from ivr.runtime import IvrRuntime, load_engine, spool_for, start_ivr
 from outbound.dialers import Dialer, SipDialer, TwilioDialer
 from outbound.prompts import PromptLibrary as OutboundPrompts
 from outbound.sms import make_sms
 from outbound.worker import OutboundWorker
+from telephony.media.prompts import PromptError
+from telephony.media.wav import PHONE_RATE
 from telephony.sip.floodguard import untrusted_direct_warning
 from telephony.sip.frontend import SipFrontEnd
 from ticketing.context import Domain
@@ -53,6 +56,29 @@ log = logging.getLogger("hotline.wiring")
 
 VOICE_TICK_SECONDS = 30
 BACKLOG_BATCH = 20  # recordings transcribed per voice tick
+# What warms the recognizers at start-up: the first seconds of the greeting, the one speech
+# in the callers' language a fresh node has (recorded or espeak-ng). Speech fills a new
+# recognizer's cache far better than silence or noise, any speech nearly as well as the
+# caller's own; past ~8 s it gains little (docs/asr.md, "Warm-up at start-up").
+WARM_UP_PROMPT = "greeting"
+WARM_UP_SECONDS = 8.0
+
+
+def warm_up_recognizers(engine: AsrEngine, settings: Settings,
+                        prompts: PromptLibrary) -> WarmUp | None:
+    """Start warming ``settings.asr.warm_recognizers`` recognizers for the IVR's calls
+    (phone rate, the live phrase list) in the background; None when there is nothing to
+    warm or no greeting to warm them with (the calls then warm them, as before)."""
+    count = settings.asr.warm_recognizers
+    if count == 0:
+        return None
+    try:
+        clip = prompts.pcm(WARM_UP_PROMPT)[: int(WARM_UP_SECONDS * PHONE_RATE) * 2]
+    except PromptError as exc:
+        log.warning("recognizers not warmed at start-up (no %s prompt: %s)", WARM_UP_PROMPT, exc)
+        return None
+    return engine.warm_up(count, clip, sample_rate=PHONE_RATE,
+                          grammar=settings.asr.phrase_list or None)
 
 
 def make_dialer(settings: Settings, sessions: sessionmaker[Session]
@@ -94,6 +120,7 @@ class Background:
     domain: Domain
     engine: AsrEngine | None
     ivr: IvrRuntime | None = None
+    warm_up: WarmUp | None = None
     scheduler: BackgroundScheduler | None = None
     outbound: OutboundWorker | None = None
     stop_outbound: Callable[[], None] = lambda: None
@@ -191,6 +218,11 @@ def start_background(settings: Settings, sessions: sessionmaker[Session], domain
                             engine=load_engine(settings) if voice else None, parts=parts)
     if voice:
         background.start_ivr()
+    if background.engine is not None:
+        # After the IVR answers: calls that come meanwhile are decoded (docs/asr.md).
+        prompts = (background.ivr.services.prompts if background.ivr is not None
+                   else PromptLibrary(settings))
+        background.warm_up = warm_up_recognizers(background.engine, settings, prompts)
     if Part.OUTBOUND in parts and settings.outbound.enabled:
         background.outbound, background.stop_outbound = build_outbound(sessions, domain)
     if parts & {Part.VOICE, Part.JOBS, Part.OUTBOUND}:
