@@ -173,6 +173,9 @@ class AsrEngine:
         self._idle: dict[Hashable, list[tuple[vosk.KaldiRecognizer, int]]] = {}
         self._idle_count = 0
         self._idle_lock = threading.Lock()
+        # Set by close: a warm-up still running stops at its next push (a stopped service,
+        # or a test's, must not keep building recognizers nobody will lend).
+        self._closing = threading.Event()
 
     @classmethod
     def from_settings(cls, settings: Any = None) -> AsrEngine:
@@ -210,6 +213,7 @@ class AsrEngine:
             return self._executor
 
     def close(self) -> None:
+        self._closing.set()
         with self._executor_lock:
             if self._executor is not None:
                 self._executor.shutdown(wait=True)
@@ -318,6 +322,10 @@ class AsrEngine:
                 stream.priority = DecodePriority.WARM_UP
             for stream in streams:
                 for offset in range(0, len(clip), step):
+                    if self._closing.is_set():
+                        log.info("recognizer warm-up stopped by close after %d of %d",
+                                 job.warmed, job.count)
+                        return
                     stream.push(clip[offset : offset + step])
                 stream.discard()  # cleared and handed to the idle ones: nobody wants its words
                 job.warmed += 1

@@ -202,3 +202,15 @@ def test_serve_starts_the_warm_up_in_the_background(tmp_path: Path, model_path: 
     finally:
         background.stop()
         db.dispose()
+
+
+def test_closing_the_engine_stops_a_warm_up_under_way(
+        vosk_model: object, phone_speech: dict[str, bytes]) -> None:
+    """A service (or a test) that stops mid warm-up does not go on building and feeding
+    recognizers nobody will lend."""
+    engine = AsrEngine(vosk_model, workers=1, idle_recognizers=32)  # type: ignore[arg-type]
+    job = engine.warm_up(30, _greeting_like(phone_speech) * 4)
+    engine.close()
+    assert job.wait(WAIT)
+    assert job.error is None
+    assert job.warmed < 30
