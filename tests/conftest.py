@@ -52,7 +52,6 @@ START_FIRST = ("asr", "sip", "postgres", "external")
 # A prefix of a node id: a file, or one test.
 LONG_POLES = (
     "tests/ivr/test_scale_out.py",
-    "tests/ivr/test_session_timer_call.py::test_refreshed_call_outlives_the_session_interval",
     "tests/ivr/test_dialogue_call.py::test_complaint_becomes_dispatched_ticket_and_caller_",
     "tests/ivr/test_dialogue_kb.py::test_key_2_after_the_answer_files_an_ordinary_ticket",
     "tests/ivr/test_call_logs.py::test_every_step_logged_with_call_id_and_ticket_never_",

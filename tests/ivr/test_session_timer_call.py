@@ -1,15 +1,18 @@
 """Session timers end to end (RFC 4028): a SIPp caller asks for the shortest interval we
-allow (Min-SE, 90 s) as its own refresher, refreshes by UPDATE at half of it and by
-re-INVITE at its end, keeps sending speech, and presses a key after the interval has run
-out from the first answer. Our front end (shipped settings, ports moved) keeps the call:
-what the caller says after the expiry point is recorded and the key is heard.
+allow (Min-SE, 90 s) as its own refresher, refreshes by UPDATE and then by re-INVITE, keeps
+sending speech, and presses a key once the interval has run out from the first answer. Our
+front end (shipped settings, ports moved) keeps the call: what the caller says after the
+expiry point is recorded and the key is heard.
 
 We never refresh ourselves and set no interval of our own: the one in force is the
 caller's (``telephony/sip/session_timer.py``), so 90 s is the shortest call that outlives
 one. A call whose refreshes stop is ended by our BYE at the interval less min(32 s, a
-third) (RFC 4028 10), 60 s of 90: that test drives the front end's session clock
-(``SipFrontEnd.session_clock``) past those minutes instead of waiting them out, against our
-IVR with real Vosk, and the complaint the caller was making is filed all the same.
+third) (RFC 4028 10), 60 s of 90. Both tests drive the front end's session clock
+(``SipFrontEnd.session_clock``, what every session-timer decision reads) past those
+minutes instead of waiting them out: 50 s at a time, short of the BYE, so only the
+refreshes keep the call (the arithmetic on the real 90 s is tests/telephony/
+test_session_timers.py's). The second runs against our IVR with real Vosk, and the
+complaint the caller was making is filed all the same.
 """
 
 from __future__ import annotations
@@ -25,39 +28,57 @@ from telephony.call import CallHandle, EndReason
 from telephony.media import g711
 from telephony.sip.session_timer import MIN_SE_SECONDS, bye_after
 from tests.ivr.conftest import PHRASES
-from tests.ivr.ivrkit import IvrUnderTest, assert_ok
+from tests.ivr.ivrkit import assert_ok
 from tests.support import harness
 from tests.support.callers import silence_pcm16, ulaw_pcap
 from tests.support.sipkit import AudioAssets, EchoTestHandler, FrontEndFactory, rms
 
 pytestmark = pytest.mark.sip
 
-REFRESH_S = MIN_SE_SECONDS // 2  # RFC 4028 10: the refresher refreshes at half the interval
-SPOKEN_AT_S = MIN_SE_SECONDS + 1.5  # the second sentence: after the first interval ran out
-KEY_AT_S = MIN_SE_SECONDS + 6  # after the speech pcap (MIN_SE + 5 s) has ended
+# 50 s: short of our BYE (60 s after the answer or the last refresh) by more than this
+# machine's slowest poll; two such skips without a refresh between them end the call.
+ALMOST_S = bye_after(MIN_SE_SECONDS) - 10
+REFRESH_MS = 3000  # real time between the answer, the UPDATE and the re-INVITE
+SPOKEN_AT_S = 2 * REFRESH_MS / 1000 + 1.5  # the second sentence: after both refreshes
 
 
 def test_refreshed_call_outlives_the_session_interval_with_its_audio(
         make_frontend: FrontEndFactory, audio: AudioAssets, sipps: list[harness.Sipp],
         tmp_path: Path) -> None:
-    handler = EchoTestHandler(audio.prompt_wav, digits_wanted=1, dtmf_timeout=KEY_AT_S + 30,
-                              hang_up=True)
-    fe = make_frontend(handler)
     speech = audio.speech_pcm16
     said = (speech + silence_pcm16(SPOKEN_AT_S - len(speech) / 16000) + speech)
-    said += silence_pcm16(MIN_SE_SECONDS + 5 - len(said) / 16000)
+    said += silence_pcm16(0.5)
+    key_at_s = len(said) / 16000 + 0.5  # after the speech pcap has ended
+    handler = EchoTestHandler(audio.prompt_wav, digits_wanted=1, dtmf_timeout=key_at_s + 30,
+                              hang_up=True)
+    clock = SessionClock()
+    fe = make_frontend(handler, session_clock=clock)
     workdir = tmp_path / "sipp"
     workdir.mkdir()
     scenario = harness.render_scenario(
         "uac_session_timer.xml", workdir, SE=str(MIN_SE_SECONDS),
         AUDIO=str(ulaw_pcap(workdir / "said.pcap", said)),
-        FIRST_MS=str(REFRESH_S * 1000), SECOND_MS=str((MIN_SE_SECONDS - REFRESH_S) * 1000),
-        KEY_MS=str((KEY_AT_S - MIN_SE_SECONDS) * 1000),
+        FIRST_MS=str(REFRESH_MS), SECOND_MS=str(REFRESH_MS),
+        KEY_MS=str(int(key_at_s * 1000) - 2 * REFRESH_MS),
         KEY=str(harness.dtmf_pcap("5")))
     caller = harness.Sipp(scenario, workdir, target=f"{harness.LOOPBACK}:{fe.local_port}",
-                          timeout_s=KEY_AT_S + 30)
+                          timeout_s=int(key_at_s) + 30)
     sipps.append(caller)
-    result = caller.run()
+    caller.start()
+
+    call = _answered(fe.active_calls)
+    assert call.session_interval == MIN_SE_SECONDS
+    assert call.rtp is not None
+    answered, answered_at = call.session_refreshed, call.rtp.started
+    clock.skip(ALMOST_S)
+    _wait_for("refresh by UPDATE", lambda: call.session_refreshed != answered)
+    first = call.session_refreshed
+    clock.skip(ALMOST_S)  # past the interval counted from the answer: only the UPDATE keeps it
+    assert clock() - answered > MIN_SE_SECONDS
+    expired_at = time.monotonic()  # real time, for where the recording has got to
+    _wait_for("refresh by re-INVITE", lambda: call.session_refreshed != first)
+    clock.skip(ALMOST_S)  # 150 s after the answer, 50 s after the re-INVITE: the key comes
+    result = caller.wait()
     assert_ok(result)  # every refresh answered 200 with our interval confirmed
 
     (rec,) = handler.wait_records(1, timeout=10)
@@ -65,10 +86,11 @@ def test_refreshed_call_outlives_the_session_interval_with_its_audio(
     assert rec.end_reason is EndReason.LOCAL_HANGUP  # we ended it, on the key
     # Recorded throughout: the whole call, and the sentence said after the expiry point.
     recorded = bytes(rec.recorded)
-    assert len(recorded) >= 16000 * (MIN_SE_SECONDS + 4)
+    assert len(recorded) >= 16000 * (SPOKEN_AT_S + len(speech) / 16000)
     second = g711.ulaw_to_pcm16(g711.pcm16_to_ulaw(speech))
-    assert recorded.rfind(second) >= 16000 * MIN_SE_SECONDS
-    assert rms(recorded[16000 * MIN_SE_SECONDS:]) > 100
+    past = int(16000 * (expired_at - answered_at))
+    assert recorded.rfind(second) >= past
+    assert rms(recorded[past:]) > 100
 
 
 class SessionClock:
@@ -92,14 +114,12 @@ def _wait_for(what: str, check: Callable[[], bool], timeout: float = 20.0) -> No
         time.sleep(0.02)
 
 
-def _the_call(ivr: IvrUnderTest) -> CallHandle:
+def _answered(active_calls: Callable[[], list[CallHandle]]) -> CallHandle:
     """The call once answered (its session timer set going)."""
-    assert ivr.runtime is not None
-    frontend = ivr.runtime.frontend
     found: list[CallHandle] = []
 
     def answered() -> bool:
-        found[:] = [c for c in frontend.active_calls() if c.session_interval is not None]
+        found[:] = [c for c in active_calls() if c.session_interval is not None]
         return bool(found)
 
     _wait_for("answered call with a session timer", answered)
@@ -112,9 +132,6 @@ def test_a_call_whose_refreshes_stop_is_ended_at_expiry_and_its_complaint_filed(
     assert ivr.runtime is not None
     clock = SessionClock()
     ivr.runtime.frontend.session_clock = clock
-    # 50 s: short of our BYE (60 s) by more than this machine's slowest poll, yet together
-    # with a second skip well past it.
-    almost = bye_after(MIN_SE_SECONDS) - 10
     gas = korean_speech[PHRASES[1]]
     # Speaking from the first moment and throughout: the session ends mid-complaint.
     said = (gas + silence_pcm16(0.3)) * 5 + silence_pcm16(20)
@@ -127,15 +144,15 @@ def test_a_call_whose_refreshes_stop_is_ended_at_expiry_and_its_complaint_filed(
     ivr.sipps.append(caller)
     caller.start()
 
-    call = _the_call(ivr)
+    call = _answered(ivr.runtime.frontend.active_calls)
     assert call.session_interval == MIN_SE_SECONDS
     answered = call.session_refreshed
-    clock.skip(almost)  # no BYE before the interval less min(32 s, interval/3)...
+    clock.skip(ALMOST_S)  # no BYE before the interval less min(32 s, interval/3)...
     _wait_for("first refresh", lambda: call.session_refreshed != answered)
     first = call.session_refreshed
     # ...and a refresh starts it again: 100 s after the answer, 50 s after the refresh, the
     # call is still up for the second UPDATE (SIPp fails on a BYE instead of its 200).
-    clock.skip(almost)
+    clock.skip(ALMOST_S)
     _wait_for("second refresh", lambda: call.session_refreshed != first)
     clock.skip(bye_after(MIN_SE_SECONDS))  # no third refresh: our BYE, which SIPp awaits
     result = caller.wait()
