@@ -104,18 +104,17 @@ class NotNow:
     """When the urgent and emergency cues are silent: the caller speaks of no danger present
     now. One mechanism for every such rule, so a past fire and a past fall are read alike."""
 
-    # In the cue's clause: over and done ("上次", "已经灭了") or hypothetical / asked about
-    # ("如果", "万一", "会不会"), drills and talks included.
-    over: tuple[str, ...]
-    over_patterns: tuple[re.Pattern[str], ...]
-    # Anywhere in the text: the whole call is about something else than a rescue: money after
-    # the fact (退货, 医药费), a question (请问) or the cues of these kind rules (thanks,
-    # suggestions, paperwork questions).
-    frame_words: tuple[str, ...]
+    # In the cue's clause: over and done ("上次", "昨天") or hypothetical / asked about
+    # ("如果", "万一", "会不会"), drills and talks included; words and patterns as one regex.
+    over: re.Pattern[str] | None
+    # Anywhere in the text: the whole call is about something else than a rescue: it is over
+    # (已经灭了), money after the fact (退货, 医药费), a question (请问) or the cues of these
+    # kind rules (thanks, suggestions, paperwork questions).
+    frame: re.Pattern[str] | None
     frame_rules: tuple[str, ...]
     # Anywhere in the text: the danger goes on ("还在冒烟", "血止不住"); then nothing above
     # silences a cue.
-    still: tuple[re.Pattern[str], ...]
+    still: re.Pattern[str] | None
 
 
 @dataclass(frozen=True)
@@ -352,18 +351,24 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
         return None
     if unknown := sorted(set(raw.get("frame_rules", [])) - kind_ids):
         raise ValueError(f"{path}: not_now.frame_rules: unknown kind rules {unknown}")
+
+    def one(words: Iterable[str], patterns: Iterable[str]) -> re.Pattern[str] | None:
+        # One alternation: a scan per text instead of one per word (classify runs per call).
+        parts = [*(f"(?:{p})" for p in patterns), *([_alternation(words)] if words else [])]
+        return re.compile("|".join(parts)) if parts else None
+
     try:
-        over_patterns = tuple(re.compile(p) for p in raw.get("over_patterns", []))
-        still = tuple(re.compile(p) for p in raw.get("still", []))
+        for key in ("over_patterns", "still"):
+            for pattern in raw.get(key, []):
+                re.compile(pattern)
+        return NotNow(
+            over=one(raw.get("over", []), raw.get("over_patterns", [])),
+            frame=one(raw.get("frame_words", []), []),
+            frame_rules=tuple(raw.get("frame_rules", [])),
+            still=one([], raw.get("still", [])),
+        )
     except re.error as exc:
         raise ValueError(f"{path}: not_now: bad pattern: {exc}") from exc
-    return NotNow(
-        over=tuple(raw.get("over", [])),
-        over_patterns=over_patterns,
-        frame_words=tuple(raw.get("frame_words", [])),
-        frame_rules=tuple(raw.get("frame_rules", [])),
-        still=still,
-    )
 
 
 def _parse_sub_rule(raw: Mapping[str, Any], path: Path) -> Rule:
@@ -516,18 +521,15 @@ def _quiet_spans(text: str, rules: ClassificationRules) -> tuple[Span, ...]:
     clause that tells of a danger over or only imagined; nowhere when the text says the
     danger goes on."""
     cfg = rules.not_now
-    if cfg is None or any(p.search(text) for p in cfg.still):
+    if cfg is None or (cfg.still and cfg.still.search(text)):
         return ()
-    if any(w in text for w in cfg.frame_words) or any(
+    if (cfg.frame and cfg.frame.search(text)) or any(
         _rule_hits(rule, text, rules) for rule in rules.kind_rules if rule.id in cfg.frame_rules
     ):
         return ((0, len(text)),)
-    spans: list[Span] = []
-    for m in _CLAUSE_SPLIT.finditer(text):
-        clause = m.group(0)
-        if any(w in clause for w in cfg.over) or any(p.search(clause) for p in cfg.over_patterns):
-            spans.append(m.span())
-    return tuple(spans)
+    if cfg.over is None:
+        return ()
+    return tuple(m.span() for m in _CLAUSE_SPLIT.finditer(text) if cfg.over.search(m.group(0)))
 
 
 def _quiet(pos: int, spans: tuple[Span, ...]) -> bool:
