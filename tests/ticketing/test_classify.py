@@ -184,19 +184,18 @@ def test_the_same_dangers_now_are_emergencies(text: str, service: str) -> None:
 
 # A dispatcher sends someone for a danger present now ([not_now] in classification.toml):
 # not for one over and done, imagined, asked about, thanked for or paid for after the fact.
-@pytest.mark.parametrize("text", [
-    # Over and done.
-    "上周楼下饭馆着火了，烧黑了半面墙，物业一直没来清理",
-    "我家老人在菜市场晕倒过一次，已经出院了，想问问能不能申请紧急呼叫器",
-    # Imagined or asked about.
-    "要是楼道里着火了，我们这栋楼的老人怎么下楼",
-    "请问燃气泄漏报警器在哪里能买到，多少钱一个",
-    # A faulty product, after the fact.
-    "网上买的电热毯用了一晚上就冒烟了，卖家不给退货",
-    # Thanks and a suggestion.
-    "谢谢那位路过的大姐，我爸在公交站晕倒的时候是她打的电话",
-    "建议在河边多装几个救生圈，这里夏天有人游野泳落水",
-])
+NOT_NOW: dict[str, list[str]] = {
+    "over and done": ["上周楼下饭馆着火了，烧黑了半面墙，物业一直没来清理",
+                      "我家老人在菜市场晕倒过一次，已经出院了，想问问能不能申请紧急呼叫器"],
+    "imagined or asked about": ["要是楼道里着火了，我们这栋楼的老人怎么下楼",
+                                "请问燃气泄漏报警器在哪里能买到，多少钱一个"],
+    "a faulty product": ["网上买的电热毯用了一晚上就冒烟了，卖家不给退货"],
+    "thanks or a suggestion": ["谢谢那位路过的大姐，我爸在公交站晕倒的时候是她打的电话",
+                               "建议在河边多装几个救生圈，这里夏天有人游野泳落水"],
+}
+
+
+@pytest.mark.parametrize("text", [t for texts in NOT_NOW.values() for t in texts])
 def test_a_danger_not_present_now_raises_no_floor(text: str) -> None:
     got = classify(text)
     assert got.urgency != "urgent" and got.emergency == "none", got.matched
@@ -378,26 +377,12 @@ def test_not_now_from_a_custom_file(tmp_path: Path) -> None:
     path = tmp_path / "rules.toml"
     path.write_text(
         """
-[[urgency_rules]]
-id = "urgent.test"
-level = "urgent"
-keywords = ["太烫了"]
-
-[[urgency_rules]]
-id = "urgent.always"
-level = "urgent"
-now_only = false
-keywords = ["冒烟"]
-
-[[emergency_rules]]
-id = "emergency.test"
-service = "120"
-keywords = ["烫伤"]
-
-[[kind_rules]]
-id = "kind.praise"
-kind = "praise"
-keywords = ["谢谢"]
+urgency_rules = [
+    {id = "urgent.test", level = "urgent", keywords = ["太烫了"]},
+    {id = "urgent.always", level = "urgent", now_only = false, keywords = ["冒烟"]},
+]
+emergency_rules = [{id = "emergency.test", service = "120", keywords = ["烫伤"]}]
+kind_rules = [{id = "kind.praise", kind = "praise", keywords = ["谢谢"]}]
 
 [not_now]
 over = ["昨天"]
