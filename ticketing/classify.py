@@ -104,17 +104,20 @@ class NotNow:
     """When the urgent and emergency cues are silent: the caller speaks of no danger present
     now. One mechanism for every such rule, so a past fire and a past fall are read alike."""
 
-    # In the cue's clause: over and done ("上次", "昨天") or hypothetical / asked about
-    # ("如果", "万一", "会不会"), drills and talks included; words and patterns as one regex.
+    # In the cue's clause: over and done ("上次", "昨天") or hypothetical ("如果", "万一"),
+    # drills and talks included; words and patterns as one regex.
     over: re.Pattern[str] | None
     # Anywhere in the text: the whole call is about something else than a rescue: it is over
-    # (已经灭了), money after the fact (退货, 医药费), a question (请问) or the cues of these
-    # kind rules (thanks, suggestions, paperwork questions).
+    # (已经灭了), money after the fact (退货, 医药费) or the cues of these kind rules (thanks,
+    # suggestions). Never a question: callers in danger ask too.
     frame: re.Pattern[str] | None
     frame_rules: tuple[str, ...]
     # Anywhere in the text: the danger goes on ("还在冒烟", "血止不住"); then nothing above
     # silences a cue.
     still: re.Pattern[str] | None
+    # In the cue's clause: it began then and has not ended ("昨天开始", "一直到现在"), so its
+    # "昨天" is no past. Only the clause: "医药费到现在也不给" keeps a past injury past.
+    ongoing: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -358,7 +361,7 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
         return re.compile("|".join(parts)) if parts else None
 
     try:
-        for key in ("over_patterns", "still"):
+        for key in ("over_patterns", "still", "ongoing"):
             for pattern in raw.get(key, []):
                 re.compile(pattern)
         return NotNow(
@@ -366,6 +369,7 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
             frame=one(raw.get("frame_words", []), []),
             frame_rules=tuple(raw.get("frame_rules", [])),
             still=one([], raw.get("still", [])),
+            ongoing=one([], raw.get("ongoing", [])),
         )
     except re.error as exc:
         raise ValueError(f"{path}: not_now: bad pattern: {exc}") from exc
@@ -529,7 +533,9 @@ def _quiet_spans(text: str, rules: ClassificationRules) -> tuple[Span, ...]:
         return ((0, len(text)),)
     if cfg.over is None:
         return ()
-    return tuple(m.span() for m in _CLAUSE_SPLIT.finditer(text) if cfg.over.search(m.group(0)))
+    return tuple(m.span() for m in _CLAUSE_SPLIT.finditer(text)
+                 if cfg.over.search(m.group(0))
+                 and not (cfg.ongoing and cfg.ongoing.search(m.group(0))))
 
 
 def _quiet(pos: int, spans: tuple[Span, ...]) -> bool:

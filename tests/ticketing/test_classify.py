@@ -187,8 +187,10 @@ def test_the_same_dangers_now_are_emergencies(text: str, service: str) -> None:
 NOT_NOW: dict[str, list[str]] = {
     "over and done": ["上周楼下饭馆着火了，烧黑了半面墙，物业一直没来清理",
                       "我家老人在菜市场晕倒过一次，已经出院了，想问问能不能申请紧急呼叫器"],
-    "imagined or asked about": ["要是楼道里着火了，我们这栋楼的老人怎么下楼",
-                                "请问燃气泄漏报警器在哪里能买到，多少钱一个"],
+    # Not "asked about": a question is no sign the danger is over (below), so "请问燃气泄漏
+    # 报警器在哪里能买到" raises the floor, a false alarm an operator clears.
+    "imagined": ["要是楼道里着火了，我们这栋楼的老人怎么下楼",
+                 "万一半夜煤气泄漏了，独居老人怎么能知道"],
     "a faulty product": ["网上买的电热毯用了一晚上就冒烟了，卖家不给退货"],
     "thanks or a suggestion": ["谢谢那位路过的大姐，我爸在公交站晕倒的时候是她打的电话",
                                "建议在河边多装几个救生圈，这里夏天有人游野泳落水"],
@@ -209,10 +211,29 @@ def test_a_danger_not_present_now_raises_no_floor(text: str) -> None:
     ("网上买的充电宝在床上着火了，现在还在冒烟", "119"),
     ("谢谢你们，快来人，厨房着火了", "119"),
     ("从昨天我妈就说胸口疼，刚才倒在地上叫不醒", "120"),
+    # Callers in danger ask: a question word silences nothing.
+    ("请问一下电梯困人了找谁，我妈在里面", "119"),
+    ("我想问问，楼下着火了烟很大我们要不要往下跑", "119"),
+    ("咨询一下，孩子发高烧四十度抽搐了去哪个医院", "120"),
+    ("请问小区门口有人拿刀砍人打110还是12345", "110"),
 ])
 def test_a_danger_still_going_on_keeps_its_floor(text: str, service: str) -> None:
     got = classify(text)
     assert (got.urgency, got.emergency) == ("urgent", service), got.matched
+
+
+@pytest.mark.parametrize("text", [
+    "昨天晚上开始厨房里一股煤气味，今天更大了，家里还有孩子",
+    "前天起小区就停电，一直到现在，楼上老人靠制氧机",
+])
+def test_a_danger_that_began_then_and_goes_on_keeps_its_floor(text: str) -> None:
+    """"昨天开始" is when it began, not a past: the clause's time word silences nothing."""
+    assert classify(text).urgency == "urgent", classify(text).matched
+
+
+def test_began_then_unsilences_only_its_own_clause() -> None:
+    # "到现在" is about the payment: the injury stays past.
+    assert classify("上次孩子烫伤的医药费，幼儿园到现在还不给报销").urgency != "urgent"
 
 
 def test_over_words_silence_their_clause_only() -> None:
