@@ -57,6 +57,7 @@ CATEGORIES_FILE = CONFIG_DIR / "categories.toml"
 SUBJECT_MAX_CHARS = 20
 
 _CLAUSE_BREAK = re.compile(r"[，。；！？、,.;!?\n]")
+_CLAUSE_SPLIT = re.compile(r"[^，。；！？、,.;!?\n]+")
 # Vosk emits Chinese as space-separated words; spaces carry no meaning between CJK chars.
 _CJK_SPACE = re.compile(r"(?<=[\u4e00-\u9fff])\s+|\s+(?=[\u4e00-\u9fff])")
 _LEADING_FILLER = re.compile(
@@ -94,6 +95,29 @@ class Rule:
     # A cue in a clause containing one of these words does not fire: "消防演习" speaks of
     # fire without one.
     unless: tuple[str, ...] = ()
+    # An urgent or emergency cue fires only for a danger present now (see NotNow).
+    now_only: bool = False
+
+
+@dataclass(frozen=True)
+class NotNow:
+    """When the urgent and emergency cues are silent: the caller speaks of no danger present
+    now. One mechanism for every such rule, so a past fire and a past fall are read alike."""
+
+    # In the cue's clause: over and done ("上次", "昨天") or hypothetical ("如果", "万一"),
+    # drills and talks included; words and patterns as one regex.
+    over: re.Pattern[str] | None
+    # Anywhere in the text: the whole call is about something else than a rescue: it is over
+    # (已经灭了), money after the fact (退货, 医药费) or the cues of these kind rules (thanks,
+    # suggestions). Never a question: callers in danger ask too.
+    frame: re.Pattern[str] | None
+    frame_rules: tuple[str, ...]
+    # Anywhere in the text: the danger goes on ("还在冒烟", "血止不住"); then nothing above
+    # silences a cue.
+    still: re.Pattern[str] | None
+    # In the cue's clause: it began then and has not ended ("昨天开始", "一直到现在"), so its
+    # "昨天" is no past. Only the clause: "医药费到现在也不给" keeps a past injury past.
+    ongoing: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -145,6 +169,7 @@ class ClassificationRules:
     sub_category_rules: tuple[Rule, ...] = ()
     # districts and areas compiled for the one-pass look-up; built by load_rules
     places: PlaceIndex | None = None
+    not_now: NotNow | None = None
 
 
 # --------------------------------------------------------------------------- labels
@@ -246,13 +271,15 @@ def load_rules(path: Path | None = None) -> ClassificationRules:
         _parse_rule(raw, path, target_key="category", allowed=categories, negatable=False)
         for raw in data.get("category_rules", [])
     )
+    # A floor cue (urgent or a hand-over) speaks of a danger now unless a rule says otherwise.
     urgency_rules = tuple(
-        _parse_rule(raw, path, target_key="level", allowed=set(URGENCY_LEVELS), negatable=True)
+        _parse_rule(raw, path, target_key="level", allowed=set(URGENCY_LEVELS), negatable=True,
+                    now_only=raw.get("level") == "urgent")
         for raw in data.get("urgency_rules", [])
     )
     emergency_rules = tuple(
         _parse_rule(raw, path, target_key="service", allowed=set(EMERGENCY_SERVICES) - {"none"},
-                    negatable=True)
+                    negatable=True, now_only=True)
         for raw in data.get("emergency_rules", [])
     )
     kind_rules = tuple(
@@ -266,6 +293,7 @@ def load_rules(path: Path | None = None) -> ClassificationRules:
         if unknown := rule.categories - categories:
             raise ValueError(f"{path}: rule {rule.id}: unknown categories {sorted(unknown)}")
 
+    not_now = _parse_not_now(data.get("not_now"), path, {r.id for r in kind_rules})
     negation = data.get("negation", {})
     districts = tuple(data.get("districts", {}).get("names", []))
     not_by_sound = data.get("districts", {}).get("not_by_sound", [])
@@ -317,7 +345,34 @@ def load_rules(path: Path | None = None) -> ClassificationRules:
         source=path,
         sub_category_rules=sub_category_rules,
         places=places,
+        not_now=not_now,
     )
+
+
+def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]) -> NotNow | None:
+    if not raw:
+        return None
+    if unknown := sorted(set(raw.get("frame_rules", [])) - kind_ids):
+        raise ValueError(f"{path}: not_now.frame_rules: unknown kind rules {unknown}")
+
+    def one(words: Iterable[str], patterns: Iterable[str]) -> re.Pattern[str] | None:
+        # One alternation: a scan per text instead of one per word (classify runs per call).
+        parts = [*(f"(?:{p})" for p in patterns), *([_alternation(words)] if words else [])]
+        return re.compile("|".join(parts)) if parts else None
+
+    try:
+        for key in ("over_patterns", "still", "ongoing"):
+            for pattern in raw.get(key, []):
+                re.compile(pattern)
+        return NotNow(
+            over=one(raw.get("over", []), raw.get("over_patterns", [])),
+            frame=one(raw.get("frame_words", []), []),
+            frame_rules=tuple(raw.get("frame_rules", [])),
+            still=one([], raw.get("still", [])),
+            ongoing=one([], raw.get("ongoing", [])),
+        )
+    except re.error as exc:
+        raise ValueError(f"{path}: not_now: bad pattern: {exc}") from exc
 
 
 def _parse_sub_rule(raw: Mapping[str, Any], path: Path) -> Rule:
@@ -331,7 +386,8 @@ def _parse_sub_rule(raw: Mapping[str, Any], path: Path) -> Rule:
 
 
 def _parse_rule(
-    raw: Mapping[str, Any], path: Path, *, target_key: str, allowed: set[str], negatable: bool
+    raw: Mapping[str, Any], path: Path, *, target_key: str, allowed: set[str], negatable: bool,
+    now_only: bool = False,
 ) -> Rule:
     rule_id = raw.get("id") or f"<unnamed {target_key} rule>"
     target = raw.get(target_key)
@@ -355,6 +411,7 @@ def _parse_rule(
         categories=frozenset(raw.get("categories", [])),
         negatable=bool(raw.get("negatable", negatable)),
         unless=tuple(raw.get("unless", [])),
+        now_only=bool(raw.get("now_only", now_only)),
     )
 
 
@@ -446,31 +503,68 @@ def _negated(text: str, pos: int, rules: ClassificationRules) -> bool:
     return any(prefix.endswith(word) for word in rules.negation_adjacent)
 
 
+def _clause(text: str, pos: int) -> tuple[int, int]:
+    """Start and end of the clause around ``pos``."""
+    end = next((i for i in range(pos, len(text)) if _CLAUSE_BREAK.match(text[i])), len(text))
+    return _clause_start(text, pos), end
+
+
 def _excepted(text: str, pos: int, rule: Rule) -> bool:
     if not rule.unless:
         return False
-    start = _clause_start(text, pos)
-    end = next((i for i in range(pos, len(text)) if _CLAUSE_BREAK.match(text[i])), len(text))
+    start, end = _clause(text, pos)
     return any(word in text[start:end] for word in rule.unless)
 
 
-def _rule_hits(rule: Rule, text: str, rules: ClassificationRules) -> list[str]:
-    """Distinct cues of ``rule`` present in ``text`` (at least once not negated)."""
+Span = tuple[int, int]
+
+
+def _quiet_spans(text: str, rules: ClassificationRules) -> tuple[Span, ...]:
+    """Where in ``text`` (normalised) the cues of danger now do not fire: the whole text when
+    the call is framed as thanks, a suggestion, a question or money after the fact, else each
+    clause that tells of a danger over or only imagined; nowhere when the text says the
+    danger goes on."""
+    cfg = rules.not_now
+    if cfg is None or (cfg.still and cfg.still.search(text)):
+        return ()
+    if (cfg.frame and cfg.frame.search(text)) or any(
+        _rule_hits(rule, text, rules) for rule in rules.kind_rules if rule.id in cfg.frame_rules
+    ):
+        return ((0, len(text)),)
+    if cfg.over is None:
+        return ()
+    return tuple(m.span() for m in _CLAUSE_SPLIT.finditer(text)
+                 if cfg.over.search(m.group(0))
+                 and not (cfg.ongoing and cfg.ongoing.search(m.group(0))))
+
+
+def _quiet(pos: int, spans: tuple[Span, ...]) -> bool:
+    return any(start <= pos < end for start, end in spans)
+
+
+def _rule_hits(rule: Rule, text: str, rules: ClassificationRules,
+               quiet: tuple[Span, ...] = ()) -> list[str]:
+    """Distinct cues of ``rule`` present in ``text`` (at least once not negated, excepted or,
+    for a rule of danger now, inside a ``quiet`` span)."""
+
+    def fires(pos: int) -> bool:
+        return not (
+            (rule.negatable and _negated(text, pos, rules))
+            or _excepted(text, pos, rule)
+            or (rule.now_only and _quiet(pos, quiet))
+        )
+
     hits: list[str] = []
     for kw in rule.keywords:
         start = text.find(kw)
         while start != -1:
-            if not (rule.negatable and _negated(text, start, rules)) and not _excepted(
-                text, start, rule
-            ):
+            if fires(start):
                 hits.append(kw)
                 break
             start = text.find(kw, start + 1)
     for pattern in rule.patterns:
         for m in pattern.finditer(text):
-            if not (rule.negatable and _negated(text, m.start(), rules)) and not _excepted(
-                text, m.start(), rule
-            ):
+            if fires(m.start()):
                 hits.append(m.group(0))
                 break
     return hits
@@ -495,12 +589,13 @@ def _score_categories(
     return ranked[0], matched, cues
 
 
-def _urgency(text: str, category: str, rules: ClassificationRules) -> tuple[str, list[str]]:
+def _urgency(text: str, category: str, rules: ClassificationRules,
+             quiet: tuple[Span, ...] = ()) -> tuple[str, list[str]]:
     fired: dict[str, list[str]] = {}
     for rule in rules.urgency_rules:
         if rule.categories and category not in rule.categories:
             continue
-        if hits := _rule_hits(rule, text, rules):
+        if hits := _rule_hits(rule, text, rules, quiet):
             fired.setdefault(rule.target, []).extend(f"{rule.id}:{h}" for h in hits)
     for level in URGENCY_LEVELS:
         if level in fired:
@@ -508,11 +603,12 @@ def _urgency(text: str, category: str, rules: ClassificationRules) -> tuple[str,
     return "general", []
 
 
-def _emergency(text: str, rules: ClassificationRules) -> tuple[str, list[str]]:
+def _emergency(text: str, rules: ClassificationRules,
+               quiet: tuple[Span, ...] = ()) -> tuple[str, list[str]]:
     """The service with the most cues (file order breaks ties), or "none"."""
     fired: dict[str, list[str]] = {}
     for rule in rules.emergency_rules:
-        if hits := _rule_hits(rule, text, rules):
+        if hits := _rule_hits(rule, text, rules, quiet):
             fired.setdefault(rule.target, []).extend(f"{rule.id}:{h}" for h in hits)
     if not fired:
         return "none", []
@@ -698,8 +794,9 @@ def classify(text: str, rules: ClassificationRules | None = None) -> Classificat
     rules = rules if rules is not None else _default_rules()
     norm = _normalize(text)
     category, category_hits, cues = _score_categories(norm, rules)
-    urgency, urgency_hits = _urgency(norm, category, rules)
-    emergency, emergency_hits = _emergency(norm, rules)
+    quiet = _quiet_spans(norm, rules)
+    urgency, urgency_hits = _urgency(norm, category, rules, quiet)
+    emergency, emergency_hits = _emergency(norm, rules, quiet)
     if emergency != "none":
         urgency = "urgent"  # a hand-over to 110/119/120 is life or property safety
     kind, kind_hits = _kind(norm, rules)

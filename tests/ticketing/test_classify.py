@@ -182,6 +182,67 @@ def test_the_same_dangers_now_are_emergencies(text: str, service: str) -> None:
     assert classify(text).emergency == service, classify(text).matched
 
 
+# A dispatcher sends someone for a danger present now ([not_now] in classification.toml):
+# not for one over and done, imagined, asked about, thanked for or paid for after the fact.
+NOT_NOW: dict[str, list[str]] = {
+    "over and done": ["上周楼下饭馆着火了，烧黑了半面墙，物业一直没来清理",
+                      "我家老人在菜市场晕倒过一次，已经出院了，想问问能不能申请紧急呼叫器"],
+    # Not "asked about": a question is no sign the danger is over (below), so "请问燃气泄漏
+    # 报警器在哪里能买到" raises the floor, a false alarm an operator clears.
+    "imagined": ["要是楼道里着火了，我们这栋楼的老人怎么下楼",
+                 "万一半夜煤气泄漏了，独居老人怎么能知道"],
+    "a faulty product": ["网上买的电热毯用了一晚上就冒烟了，卖家不给退货"],
+    "thanks or a suggestion": ["谢谢那位路过的大姐，我爸在公交站晕倒的时候是她打的电话",
+                               "建议在河边多装几个救生圈，这里夏天有人游野泳落水"],
+}
+
+
+@pytest.mark.parametrize("text", [t for texts in NOT_NOW.values() for t in texts])
+def test_a_danger_not_present_now_raises_no_floor(text: str) -> None:
+    got = classify(text)
+    assert got.urgency != "urgent" and got.emergency == "none", got.matched
+
+
+# The same markers with the danger still going on: nothing is silenced.
+@pytest.mark.parametrize(("text", "service"), [
+    ("上周修过的电线今天又冒烟了，还在冒", "119"),
+    ("请问谁能来帮帮忙，电梯卡在三楼，人还在里面", "119"),
+    ("如果再不来人就出人命了，我爸摔倒以后血止不住", "120"),
+    ("网上买的充电宝在床上着火了，现在还在冒烟", "119"),
+    ("谢谢你们，快来人，厨房着火了", "119"),
+    ("从昨天我妈就说胸口疼，刚才倒在地上叫不醒", "120"),
+    # Callers in danger ask: a question word silences nothing.
+    ("请问一下电梯困人了找谁，我妈在里面", "119"),
+    ("我想问问，楼下着火了烟很大我们要不要往下跑", "119"),
+    ("咨询一下，孩子发高烧四十度抽搐了去哪个医院", "120"),
+    ("请问小区门口有人拿刀砍人打110还是12345", "110"),
+])
+def test_a_danger_still_going_on_keeps_its_floor(text: str, service: str) -> None:
+    got = classify(text)
+    assert (got.urgency, got.emergency) == ("urgent", service), got.matched
+
+
+@pytest.mark.parametrize("text", [
+    "昨天晚上开始厨房里一股煤气味，今天更大了，家里还有孩子",
+    "前天起小区就停电，一直到现在，楼上老人靠制氧机",
+])
+def test_a_danger_that_began_then_and_goes_on_keeps_its_floor(text: str) -> None:
+    """"昨天开始" is when it began, not a past: the clause's time word silences nothing."""
+    assert classify(text).urgency == "urgent", classify(text).matched
+
+
+def test_began_then_unsilences_only_its_own_clause() -> None:
+    # "到现在" is about the payment: the injury stays past.
+    assert classify("上次孩子烫伤的医药费，幼儿园到现在还不给报销").urgency != "urgent"
+
+
+def test_over_words_silence_their_clause_only() -> None:
+    """A past danger told before a present one does not silence the present one."""
+    got = classify("去年楼里就着过一次火，今天楼道的电线又冒火花了")
+    assert got.urgency == "urgent", got.matched
+    assert not any(m.endswith(":着火") for m in got.matched)
+
+
 def test_a_flood_damaged_car_is_no_flood() -> None:
     got = classify("二手车商卖给我一辆泡水车，说是一手无事故")
     assert got.urgency != "urgent", got.matched
@@ -333,6 +394,43 @@ names = ["海淀区"]
     assert classify("停水了", rules).category == "other"
 
 
+def test_not_now_from_a_custom_file(tmp_path: Path) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text(
+        """
+urgency_rules = [
+    {id = "urgent.test", level = "urgent", keywords = ["太烫了"]},
+    {id = "urgent.always", level = "urgent", now_only = false, keywords = ["冒烟"]},
+]
+emergency_rules = [{id = "emergency.test", service = "120", keywords = ["烫伤"]}]
+kind_rules = [{id = "kind.praise", kind = "praise", keywords = ["谢谢"]}]
+
+[not_now]
+over = ["昨天"]
+over_patterns = ['烫过(一|两)次']
+frame_words = ["退钱"]
+frame_rules = ["kind.praise"]
+still = ['还在']
+""",
+        encoding="utf-8",
+    )
+    rules = load_rules(path)
+
+    def floor(text: str) -> tuple[str, str]:
+        got = classify(text, rules)
+        return got.urgency, got.emergency
+
+    assert floor("奶茶太烫了") == ("urgent", "none")
+    assert floor("昨天奶茶太烫了") == ("general", "none")  # over, in its clause
+    assert floor("昨天去过，今天奶茶太烫了") == ("urgent", "none")  # another clause
+    assert floor("奶茶烫过两次，太烫了") == ("urgent", "none")
+    assert floor("奶茶烫过两次太烫了") == ("general", "none")
+    assert floor("奶茶太烫了，给我退钱") == ("general", "none")  # framed, anywhere
+    assert floor("谢谢，孩子烫伤了") == ("general", "none")  # a frame rule's cue
+    assert floor("谢谢，孩子烫伤了，还在哭") == ("urgent", "120")  # still going on
+    assert floor("昨天楼道冒烟") == ("urgent", "none")  # now_only = false
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
@@ -340,6 +438,8 @@ names = ["海淀区"]
         ('[[category_rules]]\nid = "x"\ncategory = "water"\npatterns = ["(停水"]\n', "pattern"),
         ('[[urgency_rules]]\nid = "x"\nlevel = "soon"\nkeywords = ["快"]\n', "soon"),
         ('[[category_rules]]\nid = "x"\ncategory = "water"\n', "keywords or patterns"),
+        ('[not_now]\nframe_rules = ["kind.nope"]\n', "kind.nope"),
+        ("[not_now]\nstill = ['(还']\n", "not_now: bad pattern"),
     ],
 )
 def test_bad_rule_file_fails_at_load(tmp_path: Path, body: str, message: str) -> None:
