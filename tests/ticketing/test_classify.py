@@ -472,3 +472,21 @@ def test_corpus_accuracy() -> None:
     assert accuracy("category") >= CATEGORY_FLOOR
     assert accuracy("urgency") >= URGENCY_FLOOR
     assert accuracy("district") >= DISTRICT_FLOOR
+
+
+def test_rules_are_parsed_once_per_content_and_again_when_edited(tmp_path: Path) -> None:
+    """Every Domain.load shares one parse of the same file; an edit, however soon after,
+    is read again (the cache is keyed by content, not by the file's time)."""
+    shipped = get_settings().classification_file
+    path = tmp_path / "classification.toml"
+    path.write_bytes(shipped.read_bytes())
+    first = load_rules(path)
+    assert load_rules(path) is first
+    assert classify("小区门口的路灯坏了", first).category != "water"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        '\n[[category_rules]]\nid = "water.supply"',
+        '\n[[category_rules]]\nid = "t.lamp"\ncategory = "water"\nkeywords = ["路灯坏了"]\n'
+        'weight = 50\n\n[[category_rules]]\nid = "water.supply"', 1), encoding="utf-8")
+    edited = load_rules(path)
+    assert edited is not first
+    assert classify("小区门口的路灯坏了", edited).category == "water"
