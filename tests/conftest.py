@@ -62,7 +62,6 @@ LONG_POLES = (
     "tests/ivr/test_dialogue_busy_decoder.py",
     "tests/ivr/test_dialogue_linphone.py",
     "tests/ivr/test_dialogue_kb.py",
-    "tests/ticketing/test_intake_shipped.py::test_training_set_shares_nothing_with_the_",
     "tests/ivr/test_dialogue_baresip.py",
 )
 
