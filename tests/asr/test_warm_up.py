@@ -214,3 +214,23 @@ def test_closing_the_engine_stops_a_warm_up_under_way(
     assert job.wait(WAIT)
     assert job.error is None
     assert job.warmed < 30
+
+
+def test_start_up_on_the_shipped_settings_warms_the_shipped_count_in_the_background(
+        tmp_path: Path, vosk_model: object) -> None:
+    """The shipped asr.warm_recognizers, unchanged: start-up returns at once with a warm-up
+    of that many under way (the ones above warm 2 to the end; the count is a size), and
+    stopping the service ends it."""
+    shipped = Settings()
+    settings = Settings(data_dir=tmp_path / "data", prompts_dir=tmp_path / "no-recordings")
+    assert settings.asr == shipped.asr  # nothing of the ASR settings changed
+    engine = AsrEngine(vosk_model, workers=1,  # type: ignore[arg-type]
+                       idle_recognizers=shipped.asr.idle_recognizers)
+    job = warm_up_recognizers(engine, settings, PromptLibrary(settings))
+    try:
+        assert job is not None and job.count == shipped.asr.warm_recognizers
+        assert not job.done.is_set()  # start-up did not wait for it
+    finally:
+        engine.close()
+    assert job.wait(WAIT) and job.error is None
+    assert job.warmed < job.count  # stopped with the engine, not run to the end
