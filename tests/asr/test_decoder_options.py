@@ -7,6 +7,7 @@ mfcc.conf carries the feature dither)."""
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 from pathlib import Path
@@ -71,8 +72,15 @@ def test_no_options_load_the_model_as_it_ships(model_path: Path) -> None:
         assert same == model_path
 
 
+# Kaldi draws its dither from the C library's process-wide rand() (docs/asr.md, "Decoder
+# beam and dither"): unseeded, a near-zero lattice beam now and then kept two tied paths of
+# one sentence (one CI run in many). Seeded, each decoding is the same every run.
+_libc = ctypes.CDLL(None)
+
+
 def _alternatives(engine: AsrEngine, pcm16: bytes) -> int:
     rec = engine.recognizer(8000)
+    _libc.srand(12345)
     rec.SetMaxAlternatives(10)
     rec.AcceptWaveform(pcm16)
     return len(json.loads(rec.FinalResult())["alternatives"])
