@@ -1,7 +1,8 @@
 """Knowledge-base retrieval on labelled caller utterances: top-1, precision and recall.
 
     .venv/bin/python bench/kb.py [--kb ../shared/kb/faq.tsv]
-        [--questions bench/data/kb_questions.tsv bench/data/kb_fresh2.tsv] [--sweep]
+        [--questions bench/data/kb_questions.tsv bench/data/kb_fresh2.tsv
+         bench/data/kb_fresh3.tsv] [--sweep]
 
 The entries are imported with ``hotline kb import``'s code into a throwaway SQLite database
 and searched with the service's ``knowledge.service.search`` at the shipped threshold, so
@@ -10,7 +11,8 @@ the figures are those of the product. The question file's ``split`` column keeps
 printed apart, and so are those of the "fresh" lines, written after the method was
 settled and run once. ``kb_fresh2.tsv`` (split "fresh2") was written blind, before its
 writer read the method, and scored once before and once after the method was reworked
-without looking at its lines. ``--sweep`` prints precision/recall over thresholds on the
+without looking at its lines. ``kb_fresh3.tsv`` (split "fresh3") was written blind too, and
+scored once on the method as it stood. ``--sweep`` prints precision/recall over thresholds on the
 tuning part only.
 
 - top-1: answerable utterances whose best hit is the right entry (threshold ignored);
@@ -72,7 +74,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--kb", type=Path, default=HERE.parents[1] / "shared" / "kb" / "faq.tsv")
     ap.add_argument("--questions", type=Path, nargs="+",
-                    default=[HERE / "data" / "kb_questions.tsv", HERE / "data" / "kb_fresh2.tsv"])
+                    default=[HERE / "data" / "kb_questions.tsv", HERE / "data" / "kb_fresh2.tsv",
+                             HERE / "data" / "kb_fresh3.tsv"])
     ap.add_argument("--sweep", action="store_true")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -100,7 +103,7 @@ def main() -> None:
           f"{', '.join(p.name for p in args.questions)}; index built in "
           f"{build * 1000:.0f} ms (jieba's dictionary included), {per_query * 1000:.1f} ms "
           f"per search")
-    for split in ("tune", "held", "fresh", "fresh2"):
+    for split in ("tune", "held", "fresh", "fresh2", "fresh3"):
         pairs = [(r, res) for r, res in zip(rows, results, strict=True) if r["split"] == split]
         if not pairs:
             continue
