@@ -360,7 +360,8 @@ class Index:
                       features=features)
 
 
-def confidence(f: dict[str, float]) -> float:
+def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
+               evidence_power: float = EVIDENCE_POWER) -> float:
     """How sure the best entry answers: the share of what was said that it covers (the
     better of words and sounds, so a homophone costs little), lowered when the words are
     not a question or read as a complaint, raised a little by a clear lead (a little: the
@@ -375,8 +376,8 @@ def confidence(f: dict[str, float]) -> float:
     which gains nothing, and the question factor is applied after, unchanged."""
     covered = max(f["words"], 0.5 * (f["words"] + f["sounds"]))
     said = f.get("said", 0.0)
-    if 0.0 < covered < 1.0 and said > EVIDENCE_WORDS:
-        odds = covered / (1.0 - covered) * (said / EVIDENCE_WORDS) ** EVIDENCE_POWER
+    if 0.0 < covered < 1.0 and said > evidence_words:
+        odds = covered / (1.0 - covered) * (said / evidence_words) ** evidence_power
         covered = odds / (1.0 + odds)
     asked = 1.0 if f["question"] and not f["complaint"] else (
         0.75 if f["question"] else 0.5)
