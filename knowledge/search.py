@@ -379,6 +379,10 @@ def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
     if 0.0 < covered < 1.0 and said > evidence_words:
         odds = covered / (1.0 - covered) * (said / evidence_words) ** evidence_power
         covered = odds / (1.0 + odds)
-    asked = 1.0 if f["question"] and not f["complaint"] else (
-        0.75 if f["question"] else 0.5)
+    asked = 1.0 if asks(f) else (0.75 if f["question"] else 0.5)
     return covered * asked * (0.9 + 0.1 * f["margin"])
+
+
+def asks(f: dict[str, float]) -> bool:
+    """The words ask a question and report no problem the entry does not speak of."""
+    return bool(f.get("question")) and not f.get("complaint")
