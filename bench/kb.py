@@ -39,9 +39,17 @@ from typing import Any
 # Before bench/ itself, whose ticketing.py would shadow the package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from config.settings import Settings
 from hotline import dbadmin
 from knowledge import service
-from knowledge.search import DEFAULT_MIN_CONFIDENCE, EVIDENCE_POWER, EVIDENCE_WORDS, confidence
+from knowledge.search import (
+    DEFAULT_MIN_CONFIDENCE,
+    EVIDENCE_POWER,
+    EVIDENCE_WORDS,
+    asks,
+    confidence,
+    worth_confirming,
+)
 from ticketing.actors import Actor
 from ticketing.db import make_engine, make_session_factory, transaction
 
@@ -119,19 +127,36 @@ def main() -> None:
         show(split, figures([p[0] for p in pairs], [p[1] for p in pairs],
                             DEFAULT_MIN_CONFIDENCE), DEFAULT_MIN_CONFIDENCE)
     show("all", figures(rows, results, DEFAULT_MIN_CONFIDENCE), DEFAULT_MIN_CONFIDENCE)
+    # The SIP IVR asks "您是想问<title>吗" between its two thresholds: counted here as if
+    # every caller said yes to their own entry and no to any other (a "false answer" is
+    # then a complaint or unanswerable question asked about, not one answered).
+    ivr = Settings().ivr
+    low = ivr.kb_confirm_from
+
+    def offered(res: Any) -> float:
+        return 1.0 if res.answer is not None or worth_confirming(res, low) else 0.0
+
+    print(f"answered directly (>= {ivr.kb_answer_from:.2f}) or after a confirmation "
+          f"(>= {low:.2f}, questions only):")
+    for split in ("tune", "held", "fresh", "fresh2", None):
+        pairs = [(r, res) for r, res in zip(rows, results, strict=True)
+                 if split is None or r["split"] == split]
+        if pairs:
+            show(split or "all", figures([p[0] for p in pairs], [p[1] for p in pairs], 1.0,
+                                         offered), low)
     if args.sweep:
         pairs = [(r, res) for r, res in zip(rows, results, strict=True) if r["split"] == "tune"]
         for t in [x / 20 for x in range(4, 17)]:
             show(f"tune@{t:.2f}", figures([p[0] for p in pairs], [p[1] for p in pairs], t), t)
     if args.holdout:
-        holdout(rows, results)
+        holdout(rows, results, low)
 
 
 # Candidates for (EVIDENCE_WORDS, EVIDENCE_POWER); infinity turns the rule off.
 HOLDOUT_GRID = [(w, p) for w in (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, math.inf) for p in (1.0, 2.0, 3.0)]
 
 
-def holdout(rows: list[dict[str, str]], results: list) -> None:
+def holdout(rows: list[dict[str, str]], results: list, low: float) -> None:
     t = DEFAULT_MIN_CONFIDENCE
 
     def conf_with(w: float, p: float) -> Callable[[Any], float]:
@@ -158,7 +183,15 @@ def holdout(rows: list[dict[str, str]], results: list) -> None:
         for split in (*train, out, "held"):
             label = f"{split}{'*' if split == out else ''}"
             show(label, figures(*part((split,)), t, conf_with(w, -p)), t)
-    print("(* left out while choosing)")
+        direct = conf_with(w, -p)
+
+        def offered(res: Any, direct: Callable[[Any], float] = direct) -> float:
+            c = direct(res)
+            return 1.0 if c >= t or (c >= low and asks(res.features)) else 0.0
+
+        show(f"{out}*", figures(*part((out,)), 1.0, offered), low)
+    print(f"(* left out while choosing; at {low:.2f}: answered directly or after a "
+          "confirmation)")
 
 
 if __name__ == "__main__":

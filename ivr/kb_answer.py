@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from knowledge import service as kb
 from knowledge.models import KbEntry
-from knowledge.search import asks
+from knowledge.search import worth_confirming
 from ticketing.context import Domain
 from ticketing.intake_model import Understanding
 
@@ -58,9 +58,8 @@ def find_answer(*, session: Session, domain: Domain, text: str,
                       category=understanding.category if understanding is not None else None,
                       limit=1, min_confidence=limits.kb_answer_from)
     hit = found.answer
-    if hit is None and may_confirm and found.hits and asks(found.features) \
-            and found.hits[0].confidence >= limits.kb_confirm_from:
-        hit = found.hits[0]
+    if hit is None and may_confirm:
+        hit = worth_confirming(found, limits.kb_confirm_from)
     if hit is None:
         return None
     entry = session.get(KbEntry, hit.id)

@@ -383,6 +383,15 @@ def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
     return covered * asked * (0.9 + 0.1 * f["margin"])
 
 
+def worth_confirming(result: Result, confirm_from: float) -> Hit | None:
+    """The best hit when it did not reach the result's threshold but reaches
+    ``confirm_from`` and the words ask a question: likely enough to ask the caller "is this
+    what you mean?", never a complaint's."""
+    if result.answer is not None or not result.hits or not asks(result.features):
+        return None
+    return result.hits[0] if result.hits[0].confidence >= confirm_from else None
+
+
 def asks(f: dict[str, float]) -> bool:
     """The words ask a question and report no problem the entry does not speak of."""
     return bool(f.get("question")) and not f.get("complaint")

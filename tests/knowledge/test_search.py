@@ -18,6 +18,7 @@ from knowledge.search import (
     confidence,
     is_question,
     words,
+    worth_confirming,
 )
 from tests.conftest import SHARED
 
@@ -222,3 +223,16 @@ def test_no_question_never_reaches_the_threshold_however_much_is_said() -> None:
     for said in (EVIDENCE_WORDS, 3 * EVIDENCE_WORDS, 10 * EVIDENCE_WORDS):
         assert confidence(_f(0.9, said, question=0.0)) < DEFAULT_MIN_CONFIDENCE
         assert confidence(_f(0.9, said, question=0.0, complaint=1.0)) < DEFAULT_MIN_CONFIDENCE
+
+
+def test_worth_confirming_is_a_likely_question_under_the_threshold(index: Index) -> None:
+    story = index.search("我昨天去菜市场买菜，回来一摸兜发现身份证丢了，这可怎么补办", today=TODAY)
+    assert story.answer is None and story.hits[0].id == "kb004"
+    assert worth_confirming(story, 0.3) == story.hits[0]
+    assert worth_confirming(story, story.hits[0].confidence + 0.01) is None  # under the bound
+    sure = index.search("身份证丢了怎么补办", today=TODAY)
+    assert sure.answer is not None and worth_confirming(sure, 0.0) is None  # answered anyway
+    complaint = index.search("燃气公司的人上门安检硬要我买他们的报警器，不买就不给我通气",
+                             today=TODAY)
+    assert complaint.hits[0].confidence >= 0.3 and worth_confirming(complaint, 0.3) is None
+    assert worth_confirming(index.search("", today=TODAY), 0.0) is None
