@@ -478,6 +478,14 @@ class Dialogue:
         self.classification, self.kb_answer = turn.understanding, turn.answer
         return State(turn.step.value)
 
+    def _after_kb_prompt(self, pcm: bytes) -> AfterAnswer | None:
+        """Play a knowledge-base prompt that asks for 1 or 2; the key's meaning (None: the
+        caller hung up)."""
+        if self._play(pcm) is Heard.HUNG_UP:
+            return None
+        key = self._key(timeout=self.sip.confirm_timeout_seconds)
+        return None if self.call.ended else after_answer(key)
+
     def _s_confirm_entry(self) -> State:
         a = self.kb_answer
         assert a is not None
@@ -485,15 +493,13 @@ class Dialogue:
         log.info("call %s: asked to confirm knowledge entry %s (confidence %.2f)",
                  self.call.call_id, a.entry_id, a.confidence,
                  extra=self._log_fields(State.CONFIRM_ENTRY))
-        if self._play(self.prompts.say(P.kb_confirm_text(a.title), "kb_confirm")) \
-                is Heard.HUNG_UP:
+        choice = self._after_kb_prompt(self.prompts.say(P.kb_confirm_text(a.title),
+                                                        "kb_confirm"))
+        if choice is None:
             return State.HANGUP
-        key = self._key(timeout=self.sip.confirm_timeout_seconds)
-        if self.call.ended:
-            return State.HANGUP
-        if key == "1":
+        if choice is AfterAnswer.RESOLVED:  # 1: yes, that is the question
             return State.ANSWER
-        if key == "0":
+        if choice is AfterAnswer.OPERATOR:
             return State.OPERATOR
         # 2, no key or another: not what they asked; their words go on as a ticket.
         self.call.flush_dtmf()
@@ -509,12 +515,9 @@ class Dialogue:
                  extra=self._log_fields(State.ANSWER))
         pcm = (self.prompts.pcm("kb_intro") + self.prompts.kb_answer(a.entry_id, a.version, a.text)
                + self.prompts.pcm("kb_resolved_ask"))
-        if self._play(pcm) is Heard.HUNG_UP:
+        choice = self._after_kb_prompt(pcm)
+        if choice is None:
             return State.HANGUP
-        key = self._key(timeout=self.sip.confirm_timeout_seconds)
-        if self.call.ended:
-            return State.HANGUP
-        choice = after_answer(key)
         if choice is AfterAnswer.RESOLVED:
             return State.ANSWERED
         if choice is AfterAnswer.OPERATOR:

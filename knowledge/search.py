@@ -13,8 +13,10 @@ Ranking adds the two, each scaled to the query's best entry, and a small prior f
 caller's category when it is known. Whether the best entry *answers* is a separate
 question, decided by a confidence built from how much of what the caller said the entry
 covers (IDF-weighted, for both signals), whether the words are a question at all (a
-complaint that shares words with an entry is not one), and the margin to the runner-up.
-Below the threshold nothing is returned.
+complaint that shares words with an entry is not one), and the margin to the runner-up;
+a caller who says much of the entry has the context around it count less (see
+:func:`confidence`). Below the threshold nothing is returned; :func:`worth_confirming`
+says whether the best entry is still likely enough to ask the caller about.
 """
 
 from __future__ import annotations

@@ -29,9 +29,6 @@ from ivr.kb_answer import find_answer
 from knowledge import service as kb
 from knowledge.search import DEFAULT_MIN_CONFIDENCE
 from telephony.call import PlayResult
-from tests.conftest import SHARED
-from tests.support.city import City
-from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.models import Ticket, TicketEvent
 from ticketing.states import Status
@@ -80,14 +77,6 @@ class SaidTurn:
 
     def finish_turn(self, timeout: float) -> TurnResult:
         return TurnResult(Transcript(self.text))
-
-
-@pytest.fixture
-def faq(sessions: sessionmaker[Session], city: City) -> None:
-    with sessions() as s:
-        kb.import_tsv(session=s, actor=Actor.system("test"),
-                      text=(SHARED / "kb" / "faq.tsv").read_text(encoding="utf-8"))
-        s.commit()
 
 
 @pytest.fixture
