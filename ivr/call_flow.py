@@ -478,13 +478,23 @@ class Dialogue:
         self.classification, self.kb_answer = turn.understanding, turn.answer
         return State(turn.step.value)
 
-    def _after_kb_prompt(self, pcm: bytes) -> AfterAnswer | None:
-        """Play a knowledge-base prompt that asks for 1 or 2; the key's meaning (None: the
-        caller hung up)."""
+    def _kb_prompt(self, pcm: bytes, *, yes: State) -> State:
+        """Play a knowledge-base prompt that asks for 1 or 2: 1 leads to ``yes``, 0 to the
+        operator; 2, no key or another: the caller's words go on as a ticket, as without an
+        answer."""
         if self._play(pcm) is Heard.HUNG_UP:
-            return None
+            return State.HANGUP
         key = self._key(timeout=self.sip.confirm_timeout_seconds)
-        return None if self.call.ended else after_answer(key)
+        if self.call.ended:
+            return State.HANGUP
+        choice = after_answer(key)
+        if choice is AfterAnswer.RESOLVED:
+            return yes
+        if choice is AfterAnswer.OPERATOR:
+            return State.OPERATOR
+        self.call.flush_dtmf()
+        self.kb_answer = None
+        return State.READBACK
 
     def _s_confirm_entry(self) -> State:
         a = self.kb_answer
@@ -493,18 +503,9 @@ class Dialogue:
         log.info("call %s: asked to confirm knowledge entry %s (confidence %.2f)",
                  self.call.call_id, a.entry_id, a.confidence,
                  extra=self._log_fields(State.CONFIRM_ENTRY))
-        choice = self._after_kb_prompt(self.prompts.say(P.kb_confirm_text(a.title),
-                                                        "kb_confirm"))
-        if choice is None:
-            return State.HANGUP
-        if choice is AfterAnswer.RESOLVED:  # 1: yes, that is the question
-            return State.ANSWER
-        if choice is AfterAnswer.OPERATOR:
-            return State.OPERATOR
-        # 2, no key or another: not what they asked; their words go on as a ticket.
-        self.call.flush_dtmf()
-        self.kb_answer = None
-        return State.READBACK
+        # 1: yes, that is the question -- its answer is read
+        return self._kb_prompt(self.prompts.say(P.kb_confirm_text(a.title), "kb_confirm"),
+                               yes=State.ANSWER)
 
     def _s_answer(self) -> State:
         a = self.kb_answer
@@ -515,17 +516,7 @@ class Dialogue:
                  extra=self._log_fields(State.ANSWER))
         pcm = (self.prompts.pcm("kb_intro") + self.prompts.kb_answer(a.entry_id, a.version, a.text)
                + self.prompts.pcm("kb_resolved_ask"))
-        choice = self._after_kb_prompt(pcm)
-        if choice is None:
-            return State.HANGUP
-        if choice is AfterAnswer.RESOLVED:
-            return State.ANSWERED
-        if choice is AfterAnswer.OPERATOR:
-            return State.OPERATOR
-        # 2, no key or another: the caller's words go on as a ticket, as without an answer.
-        self.call.flush_dtmf()
-        self.kb_answer = None
-        return State.READBACK
+        return self._kb_prompt(pcm, yes=State.ANSWERED)
 
     def _s_answered(self) -> State:
         assert self.kb_answer is not None
