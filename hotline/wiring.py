@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from asr.backlog import BacklogRun, Transcribe, run_backlog
 from asr.batch import transcribe_clean
 from asr.engine import AsrEngine, WarmUp
+from asr.readiness import WARM_UP, WarmStatus, warm_status
 from config import Settings
 from hotline.roles import Part
 from hotline.scheduler import (
@@ -147,6 +148,13 @@ class Background:
     def voice(self) -> bool:
         """Whether this process runs the voice part (the SIP IVR and the speech model)."""
         return Part.VOICE in self.parts
+
+    def warm_status(self) -> WarmStatus | None:
+        """The start-up warm-up, for /healthz and /metrics; None without the voice part.
+        Calls are answered either way: this says how many it carries at once yet."""
+        if not self.voice:
+            return None
+        return warm_status(self.settings.asr.warm_recognizers, self.warm_up)
 
     def job_ids(self) -> set[str]:
         return {job.id for job in self.scheduler.get_jobs()} if self.scheduler else set()
@@ -296,6 +304,8 @@ def start_background(settings: Settings, sessions: sessionmaker[Session], domain
         prompts = (background.ivr.services.prompts if background.ivr is not None
                    else PromptLibrary(settings))
         background.warm_up = warm_up_recognizers(background.engine, settings, prompts)
+    if voice:
+        WARM_UP.track(background.warm_status)
     if Part.OUTBOUND in parts and settings.outbound.enabled:
         background.outbound, background.stop_outbound = build_outbound(sessions, domain)
     if parts & {Part.VOICE, Part.JOBS, Part.OUTBOUND}:
