@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -50,9 +51,15 @@ def file_wordless_calls(sessions: sessionmaker[Session], domain: Domain, tmp_pat
         assert pending_count(session=s) == n
 
 
-def voice_only(settings: Settings) -> Settings:
-    # The IVR is not what is tested here: without SIP the voice tick binds no port.
-    return settings.model_copy(update={"sip": settings.sip.model_copy(update={"enabled": False})})
+def voice_part(settings: Settings, sessions: sessionmaker[Session], domain: Domain,
+               transcribe: Callable[[Path], Transcript]) -> Background:
+    """`hotline serve`'s voice part, its backlog decoded by ``transcribe``. The IVR is not
+    what is tested here: without SIP the voice tick binds no port."""
+    return Background(
+        settings=settings.model_copy(update={
+            "sip": settings.sip.model_copy(update={"enabled": False})}),
+        sessions=sessions, domain=domain, engine=None, transcribe=transcribe,
+        parts=frozenset({Part.VOICE}))
 
 
 class Transcriber:
@@ -102,8 +109,7 @@ def test_one_voice_tick_drains_a_surge_and_holds_nothing_up(
     file_wordless_calls(sessions, domain, tmp_path, n)
     release = threading.Event()
     transcribe = Transcriber(hold_first=release)
-    b = Background(settings=voice_only(settings), sessions=sessions, domain=domain,
-                   engine=None, transcribe=transcribe, parts=frozenset({Part.VOICE}))
+    b = voice_part(settings, sessions, domain, transcribe)
     try:
         b.voice_tick()
         assert transcribe.first_taken.wait(WAIT)
@@ -148,8 +154,7 @@ def test_a_failing_recording_does_not_stop_the_drain_nor_spin(
             raise OSError(f"cannot read {path}")
         return Transcript(text=WATER)
 
-    b = Background(settings=voice_only(settings), sessions=sessions, domain=domain,
-                   engine=None, transcribe=transcribe, parts=frozenset({Part.VOICE}))
+    b = voice_part(settings, sessions, domain, transcribe)
     try:
         b.voice_tick()
         assert b.wait_backlog(WAIT)
@@ -173,8 +178,7 @@ def test_stopping_the_service_stops_the_drain_between_recordings(
     file_wordless_calls(sessions, domain, tmp_path, n)
     release = threading.Event()
     transcribe = Transcriber(hold_first=release)
-    b = Background(settings=voice_only(settings), sessions=sessions, domain=domain,
-                   engine=None, transcribe=transcribe, parts=frozenset({Part.VOICE}))
+    b = voice_part(settings, sessions, domain, transcribe)
     b.voice_tick()
     assert transcribe.first_taken.wait(WAIT)
     stopper = threading.Thread(target=b.stop)
@@ -195,14 +199,12 @@ import sys, time
 from pathlib import Path
 from asr.stream import Transcript
 from config import Settings
-from hotline.roles import Part
-from hotline.wiring import Background
+from tests.asr.test_backlog_drain import voice_part
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory
 
 url, data, marker, words = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
 settings = Settings(database_url=url, data_dir=data, recordings_dir=data / "rec")
-settings = settings.model_copy(update={"sip": settings.sip.model_copy(update={"enabled": False})})
 seen = []
 
 def transcribe(path):
@@ -212,9 +214,8 @@ def transcribe(path):
         time.sleep(600)
     return Transcript(text=words)
 
-b = Background(settings=settings, sessions=make_session_factory(make_engine(url)),
-               domain=Domain.load(settings), engine=None, transcribe=transcribe,
-               parts=frozenset({Part.VOICE}))
+b = voice_part(settings, make_session_factory(make_engine(url)), Domain.load(settings),
+               transcribe)
 b.voice_tick()
 b.wait_backlog()
 """
@@ -223,9 +224,9 @@ b.wait_backlog()
 def test_a_drain_killed_mid_recording_loses_nothing_and_does_nothing_twice(
         settings: Settings, sessions: sessionmaker[Session], domain: Domain, city: City,
         tmp_path: Path) -> None:
+    marker = tmp_path / "third-recording"
     n = BACKLOG_BATCH + 5
     file_wordless_calls(sessions, domain, tmp_path, n)
-    marker = tmp_path / "third-recording"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     doomed = subprocess.Popen([sys.executable, "-c", _DOOMED, settings.database_url,
                                str(tmp_path), str(marker), WATER], env=env)
@@ -246,8 +247,7 @@ def test_a_drain_killed_mid_recording_loses_nothing_and_does_nothing_twice(
         assert claimed.recording_path == in_hand  # still under the dead worker's lease
 
     transcribe = Transcriber()
-    b = Background(settings=voice_only(settings), sessions=sessions, domain=domain,
-                   engine=None, transcribe=transcribe, parts=frozenset({Part.VOICE}))
+    b = voice_part(settings, sessions, domain, transcribe)
     try:
         # Within the dead worker's lease its recording is left alone...
         b.voice_tick()
