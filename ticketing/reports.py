@@ -35,7 +35,7 @@ from ticketing.queries import (
     may_see_caller,
     scope_filter,
 )
-from ticketing.service import REPLY_OUTCOMES
+from ticketing.service import MISSED_CLOSE, MISSED_REPLY, MISSED_SIGN, REPLY_OUTCOMES
 from ticketing.states import STATUS_LABELS, Action, Role, Status
 
 
@@ -134,10 +134,19 @@ def loop_counts(*, session: Session, conds: list[Any], now: datetime,
                     .group_by(SurveyResult.ticket_id).subquery())
     survey = aliased(SurveyResult)
     counted = Ticket.status != Status.EXCLUDED.value
+
+    def missed_before(flag: str) -> Any:
+        # An earlier closure round, reopened by 驳回重办, missed this deadline: the redo's
+        # new deadlines do not make the ticket on time (service.missed_in_round).
+        return select(TicketEvent.id).where(
+            TicketEvent.ticket_id == Ticket.id, TicketEvent.action == Action.REJECT.value,
+            TicketEvent.data[flag].as_boolean().is_(True)).exists()
+
     # A ticket counts for on-time closure (and feedback) once it is closed or its deadline
-    # has passed.
+    # has passed, or an earlier round was late.
     due = and_(counted, Ticket.due_at.is_not(None),
-               or_(Ticket.closed_at.is_not(None), Ticket.due_at <= now),
+               or_(Ticket.closed_at.is_not(None), Ticket.due_at <= now,
+                   missed_before(MISSED_CLOSE), missed_before(MISSED_REPLY)),
                still_counted_sql(Ticket.due_at))
     answered = and_(counted, survey.outcome == "answered")
     heard_resolved = survey.resolved.is_(True)
@@ -156,10 +165,12 @@ def loop_counts(*, session: Session, conds: list[Any], now: datetime,
     rows = session.execute(
         select(*keys, n(counted), n(dispatched),
                n(dispatched, Ticket.signed_at.is_not(None), Ticket.sign_due_at.is_not(None),
-                 Ticket.signed_at <= Ticket.sign_due_at),
+                 Ticket.signed_at <= Ticket.sign_due_at, ~missed_before(MISSED_SIGN)),
                n(due),
-               n(due, Ticket.closed_at.is_not(None), Ticket.closed_at <= Ticket.due_at),
-               n(due, Ticket.replied_at.is_not(None), Ticket.replied_at <= Ticket.due_at),
+               n(due, Ticket.closed_at.is_not(None), Ticket.closed_at <= Ticket.due_at,
+                 ~missed_before(MISSED_CLOSE)),
+               n(due, Ticket.replied_at.is_not(None), Ticket.replied_at <= Ticket.due_at,
+                 ~missed_before(MISSED_REPLY)),
                n(answered), n(answered, heard_resolved),
                n(answered, survey.satisfied.is_(True)),
                n(answered, said), n(answered, said, agree))

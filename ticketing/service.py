@@ -831,6 +831,25 @@ def deny_exclusion(
     return ticket
 
 
+# What a closure round missed, kept on its 驳回重办 event: the redo gets new deadlines, and
+# without these a unit (or its supervisor) could reopen a late ticket and close it again in
+# time to turn it into an on-time one (ticketing.reports.loop_counts reads them).
+MISSED_SIGN, MISSED_REPLY, MISSED_CLOSE = "late_sign", "late_reply", "late_close"
+
+
+def missed_in_round(ticket: Ticket) -> dict[str, bool]:
+    """The deadlines the ticket's current (closed) round missed, as REJECT event data."""
+    missed = {
+        MISSED_SIGN: ticket.sign_due_at is not None
+        and (ticket.signed_at is None or ticket.signed_at > ticket.sign_due_at),
+        MISSED_REPLY: ticket.due_at is not None
+        and (ticket.replied_at is None or ticket.replied_at > ticket.due_at),
+        MISSED_CLOSE: ticket.due_at is not None and ticket.closed_at is not None
+        and ticket.closed_at > ticket.due_at,
+    }
+    return {k: True for k, v in missed.items() if v}
+
+
 def reject_redo(
     *, session: Session, domain: Domain, ticket: Ticket, actor: Actor, reason: str
 ) -> Ticket:
@@ -838,7 +857,8 @@ def reject_redo(
     closure gets a new satisfaction survey."""
     now = domain.now()
     _apply(
-        session=session, ticket=ticket, actor=actor, action=Action.REJECT, now=now, reason=reason
+        session=session, ticket=ticket, actor=actor, action=Action.REJECT, now=now, reason=reason,
+        data=missed_in_round(ticket) or None,
     )
     ticket.redo_count += 1
     ticket.dispatched_at = now

@@ -1,0 +1,112 @@
+"""Ways a unit (or its supervisor) could move its own 三率两度 without doing the work, on
+SQLite and PostgreSQL with the shipped settings: reopening a late ticket to reset its
+clock, correcting the urgency of a late ticket, a redo's unanswered survey call."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.support.city import City
+from ticketing import service
+from ticketing.actors import Actor
+from ticketing.context import Domain
+from ticketing.models import Ticket, utcnow
+from ticketing.reports import Figures, figures
+
+WATER_OUT = "朝阳区望京西园三区5号楼从早上开始停水了，到现在还没有来水。"
+
+
+def _clocked(domain: Domain) -> tuple[datetime, list[datetime]]:
+    start = utcnow() - timedelta(days=3)
+    clock = [start]
+    domain.now = lambda: clock[0]  # type: ignore[method-assign]
+    return start, clock
+
+
+def _filed(s: Session, domain: Domain, city: City, urgency: str) -> Ticket:
+    op = city.actor("operator")
+    t = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
+                              caller_phone="13811112222", category="water", urgency=urgency,
+                              demand=WATER_OUT)
+    service.accept(session=s, domain=domain, ticket=t, actor=op)
+    return t
+
+
+def _figures(s: Session, domain: Domain, city: City) -> Figures:
+    return figures(session=s, actor=city.actor("operator"), now=domain.now(),
+                   utility_window=domain.utility_window)
+
+
+def test_a_redo_does_not_reset_the_clock_of_a_late_round(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """Signed, answered and closed late, then 驳回重办 by the unit's supervisor and closed
+    again at once under the redo's new deadlines: still late on all three counts."""
+    start, clock = _clocked(domain)
+    op, handler = city.actor("operator"), city.actor("water-handler")
+    sup = city.actor("supervisor")
+    with sessions() as s:
+        t = _filed(s, domain, city, "livelihood")  # 24 hours; signing due in 5 minutes
+        clock[0] = start + timedelta(hours=1)
+        service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        clock[0] = start + timedelta(hours=30)
+        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已恢复供水",
+                      outcome="resolved")
+        service.close(session=s, domain=domain, ticket=t, actor=op)
+        s.commit()
+        late = _figures(s, domain, city)
+        assert (late.due, late.closed_on_time, late.replied_on_time) == (1, 0, 0)
+        assert (late.dispatched, late.signed_in_time) == (1, 0)
+
+        clock[0] = start + timedelta(hours=31)
+        service.reject_redo(session=s, domain=domain, ticket=t, actor=sup, reason="再核一下")
+        s.commit()
+        # Reopened, with a deadline a day away: the late closure is still on the record.
+        during = _figures(s, domain, city)
+        assert (during.due, during.closed_on_time, during.replied_on_time) == (1, 0, 0)
+        assert during.signed_in_time == 0
+
+        clock[0] = start + timedelta(hours=31, minutes=1)
+        service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已恢复供水",
+                      outcome="resolved")
+        service.close(session=s, domain=domain, ticket=t, actor=op)
+        s.commit()
+        after = _figures(s, domain, city)
+        assert (after.due, after.closed_on_time, after.replied_on_time) == (1, 0, 0)
+        assert (after.dispatched, after.signed_in_time) == (1, 0)
+
+
+def test_a_redo_of_a_round_done_in_time_counts_the_redo(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """The other side of the rule: a round done in time and redone is judged by the redo's
+    own deadlines (docs/metrics.md), late redo late, prompt redo on time."""
+    start, clock = _clocked(domain)
+    op, handler = city.actor("operator"), city.actor("water-handler")
+    with sessions() as s:
+        t = _filed(s, domain, city, "livelihood")
+        service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        clock[0] = start + timedelta(hours=2)
+        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已恢复供水",
+                      outcome="resolved")
+        service.close(session=s, domain=domain, ticket=t, actor=op)
+        service.record_survey(session=s, domain=domain, ticket=t, actor=Actor.system("survey"),
+                              resolved=False, satisfied=False)
+        service.reject_redo(session=s, domain=domain, ticket=t, actor=Actor.system("survey"),
+                            reason="回访：未解决")
+        s.commit()
+        during = _figures(s, domain, city)
+        assert (during.due, during.closed_on_time, during.signed_in_time) == (0, 0, 0)
+        clock[0] = start + timedelta(hours=2, minutes=1)
+        service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        clock[0] = start + timedelta(hours=3)
+        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已彻底修复",
+                      outcome="resolved")
+        service.close(session=s, domain=domain, ticket=t, actor=op)
+        s.commit()
+        after = _figures(s, domain, city)
+        assert (after.due, after.closed_on_time, after.replied_on_time) == (1, 1, 1)
+        assert (after.dispatched, after.signed_in_time) == (1, 1)
