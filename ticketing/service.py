@@ -1082,7 +1082,13 @@ def confirm_classification(
                  action=CORRECT_EVENT if changed else CONFIRM_EVENT,
                  data={"before": before, "after": after}, at=now)
     if after["urgency"] != before["urgency"] or after["category"] != before["category"]:
+        missed = ticket.due_at if ticket.due_at is not None and ticket.due_at <= now else None
         _reapply_classification(session=session, domain=domain, ticket=ticket, actor=actor)
+        if missed is not None and actor.role == Role.SUPERVISOR:
+            # Supervisors oversee the units ranked on this deadline: their "correction" of
+            # a ticket already late must not make it on time. The centre (operator, admin)
+            # may still correct a deadline after review (待确认).
+            ticket.due_at = min(missed, ticket.due_at or missed)
     session.flush()
     return ticket
 

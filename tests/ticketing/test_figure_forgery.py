@@ -13,6 +13,7 @@ from ticketing import service
 from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.models import Ticket, utcnow
+from ticketing.queries import is_overdue
 from ticketing.reports import Figures, figures
 
 WATER_OUT = "朝阳区望京西园三区5号楼从早上开始停水了，到现在还没有来水。"
@@ -110,3 +111,30 @@ def test_a_redo_of_a_round_done_in_time_counts_the_redo(
         after = _figures(s, domain, city)
         assert (after.due, after.closed_on_time, after.replied_on_time) == (1, 1, 1)
         assert (after.dispatched, after.signed_in_time) == (1, 1)
+
+
+def test_a_correction_does_not_move_a_deadline_already_passed(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """An urgent ticket left three hours: its unit's supervisor "corrects" it to general.
+    The classification changes; the deadline it missed stands, and it stays overdue."""
+    start, clock = _clocked(domain)
+    sup = city.actor("supervisor")
+    with sessions() as s:
+        t = _filed(s, domain, city, "urgent")
+        missed = t.due_at
+        assert missed is not None and missed == t.received_at + timedelta(hours=1)
+        clock[0] = start + timedelta(hours=3)
+        assert is_overdue(t, domain.now())
+        service.confirm_classification(session=s, domain=domain, ticket=t, actor=sup,
+                                       urgency="general")
+        s.commit()
+        assert t.urgency == "general"
+        assert t.due_at == missed
+        assert is_overdue(t, domain.now())
+        # Before the deadline a correction still moves it (both ways).
+        fresh = _filed(s, domain, city, "urgent")
+        service.confirm_classification(session=s, domain=domain, ticket=fresh, actor=sup,
+                                       urgency="general")
+        s.commit()
+        assert fresh.due_at is not None and fresh.due_at > fresh.received_at + timedelta(days=1)
