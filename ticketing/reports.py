@@ -131,6 +131,7 @@ def loop_counts(*, session: Session, conds: list[Any], now: datetime,
     (all in one row keyed None without it): one grouped query, whatever the groups."""
     latest_round = (select(SurveyResult.ticket_id,
                            func.max(SurveyResult.closure_round).label("round"))
+                    .where(SurveyResult.outcome == "answered")
                     .group_by(SurveyResult.ticket_id).subquery())
     survey = aliased(SurveyResult)
     counted = Ticket.status != Status.EXCLUDED.value
@@ -212,7 +213,6 @@ def figures(
     loop = loop_counts(session=session, conds=conds, now=now).get(None, LoopCounts())
     surveys: list[SurveyResult] = []
     if ids:
-        # The latest closure round's answer is the one that stands.
         surveys = list(
             session.scalars(
                 select(SurveyResult)
@@ -221,14 +221,16 @@ def figures(
             )
         )
     latest: dict[int, SurveyResult] = {s.ticket_id: s for s in surveys}
+    # The latest *answered* round's verdict stands (as in loop_counts and ticketing.points):
+    # a redo's survey call that finds nobody does not erase what the citizen said.
+    verdicts = {s.ticket_id: s for s in surveys if s.outcome == "answered"}
     direct = 0
     if ids:
         direct = session.scalar(
             select(func.count(func.distinct(TicketEvent.ticket_id)))
             .where(TicketEvent.ticket_id.in_(ids), TicketEvent.action == Action.ANSWER.value)
         ) or 0
-    scores = [s.score for s in latest.values()
-              if s.outcome == "answered" and s.score is not None]
+    scores = [s.score for s in verdicts.values() if s.score is not None]
     in_window, utilities = utility_dispatch(session=session, conds=conds, now=now,
                                             window=utility_window)
     # A merged ticket's closure is its primary's: the group's handling time counts once.

@@ -138,3 +138,35 @@ def test_a_correction_does_not_move_a_deadline_already_passed(
                                        urgency="general")
         s.commit()
         assert fresh.due_at is not None and fresh.due_at > fresh.received_at + timedelta(days=1)
+
+
+def test_an_unreached_redo_survey_does_not_erase_the_citizens_answer(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """"Not resolved, not satisfied" sends the ticket back (驳回重办); the redo's survey call
+    finds nobody. The answer the citizen gave stands (the latest *answered* round, as for
+    the points), not a blank."""
+    start, clock = _clocked(domain)
+    op, handler = city.actor("operator"), city.actor("water-handler")
+    bot = Actor.system("outbound")
+    with sessions() as s:
+        t = _filed(s, domain, city, "livelihood")
+        service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        clock[0] = start + timedelta(hours=2)
+        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已恢复供水",
+                      outcome="resolved")
+        service.close(session=s, domain=domain, ticket=t, actor=op)
+        service.record_survey(session=s, domain=domain, ticket=t, actor=bot,
+                              resolved=False, satisfied=False)
+        service.reject_redo(session=s, domain=domain, ticket=t, actor=bot, reason="回访：未解决")
+        clock[0] = start + timedelta(hours=3)
+        service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已彻底修复",
+                      outcome="resolved")
+        service.close(session=s, domain=domain, ticket=t, actor=op)
+        service.record_unreachable(session=s, domain=domain, ticket=t, actor=bot)
+        s.commit()
+        f = _figures(s, domain, city)
+        assert (f.surveyed, f.resolved, f.satisfied) == (1, 0, 0)
+        assert (f.resolution_rate, f.satisfaction_rate, f.average_score) == (0.0, 0.0, -1.0)
+        assert (f.compared, f.matched) == (1, 0)
