@@ -30,6 +30,7 @@ from ticketing.inputs import (
     check_sub_category,
     clean_optional,
     clean_text,
+    has_text,
 )
 from ticketing.intake_model import Understanding
 from ticketing.models import (
@@ -684,12 +685,12 @@ def reply(
     """反馈: the handler's answer with its structured outcome, then 核实 by the hotline —
     unless the ticket's category skips it (settings.verification), when the system closes
     it at once."""
-    if not text or not text.strip():
+    if not has_text(text):
         raise InvalidInput("text", "a reply needs text")
     if outcome not in REPLY_OUTCOMES:
         raise InvalidInput("outcome", f"outcome must be one of {', '.join(REPLY_OUTCOMES)}")
     reason = (reason or "").strip() or None
-    if outcome != "resolved" and reason is None:
+    if outcome != "resolved" and not has_text(reason):
         raise InvalidInput("reason", f"a {outcome} answer needs the reason why")
     # Files uploaded for this reply (ticketing.attachments) go with its event.
     pending = list(session.scalars(
@@ -811,7 +812,7 @@ def request_exclusion(
     if reason not in allowed:
         raise InvalidInput("reason", f"reason must be one of {', '.join(allowed)}")
     text = (text or "").strip()
-    if not text:
+    if not has_text(text):
         raise InvalidInput("text", "say why the demand should be excluded")
     _apply(session=session, ticket=ticket, actor=actor, action=Action.REQUEST_EXCLUSION,
            now=domain.now(), reason=f"{reason}：{text}", data={"reason": reason})

@@ -6,15 +6,18 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.city import City
-from ticketing import service
+from ticketing import merging, service, supervision
 from ticketing.actors import Actor
 from ticketing.context import Domain
-from ticketing.models import Ticket, utcnow
+from ticketing.models import SupervisionCase, Ticket, utcnow
+from ticketing.points import flag_penalty
 from ticketing.queries import is_overdue
 from ticketing.reports import Figures, figures
+from ticketing.states import ReasonRequired, Status
 
 WATER_OUT = "朝阳区望京西园三区5号楼从早上开始停水了，到现在还没有来水。"
 
@@ -170,3 +173,53 @@ def test_an_unreached_redo_survey_does_not_erase_the_citizens_answer(
         assert (f.surveyed, f.resolved, f.satisfied) == (1, 0, 0)
         assert (f.resolution_rate, f.satisfaction_rate, f.average_score) == (0.0, 0.0, -1.0)
         assert (f.compared, f.matched) == (1, 0)
+
+
+INVISIBLE_REASONS = ["\u200b", "\u200b\u3000\u200d", "\ufeff", "\u2060 \u2063", "\u00ad"]
+
+
+def test_an_invisible_reason_is_no_reason(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """剔除 takes a ticket out of every figure; with a reason of zero-width characters
+    (which strip() keeps) it did, and the audit trail showed an empty reason. Every
+    transition that needs a reason, and 申请剔除's text, refuse it; nothing changes."""
+    sup, handler = city.actor("supervisor"), city.actor("water-handler")
+    with sessions() as s:
+        t = _filed(s, domain, city, "livelihood")
+        s.commit()
+        for reason in INVISIBLE_REASONS:
+            with pytest.raises(ReasonRequired):
+                service.exclude(session=s, domain=domain, ticket=t, actor=sup, reason=reason)
+            with pytest.raises(ReasonRequired):
+                service.return_ticket(session=s, domain=domain, ticket=t, actor=handler,
+                                      reason=reason)
+        s.rollback()
+        service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        s.commit()
+        for text in INVISIBLE_REASONS:
+            with pytest.raises(service.InvalidInput):
+                service.request_exclusion(session=s, domain=domain, ticket=t, actor=handler,
+                                          reason="无理诉求", text=text)
+            with pytest.raises(service.InvalidInput):
+                service.reply(session=s, domain=domain, ticket=t, actor=handler, text=text,
+                              outcome="resolved")
+            with pytest.raises(service.InvalidInput):
+                service.reply(session=s, domain=domain, ticket=t, actor=handler, text="无法处理",
+                              outcome="unresolvable", reason=text)
+            with pytest.raises(service.InvalidInput):
+                flag_penalty(session=s, domain=domain, ticket=t, actor=sup, kind="incomplete",
+                             reason=text)
+            with pytest.raises(ReasonRequired):
+                merging.merge_linked(session=s, domain=domain, case_id=0, primary=t, others=[],
+                                     actor=sup, reason=text)
+            with pytest.raises(service.InvalidInput):
+                supervision.close_case(session=s, domain=domain, actor=sup, note=text,
+                                       case=SupervisionCase(status=supervision.OPEN))
+        s.rollback()
+        assert t.status == Status.SIGNED
+        assert _figures(s, domain, city).excluded == 0
+        # A reason with words around a zero-width joiner is a reason.
+        service.exclude(session=s, domain=domain, ticket=t, actor=sup, reason="无理\u200d诉求")
+        s.commit()
+        assert t.status == Status.EXCLUDED
