@@ -137,10 +137,12 @@ def loop_counts(*, session: Session, conds: list[Any], now: datetime,
     counted = Ticket.status != Status.EXCLUDED.value
 
     def missed_before(flag: str) -> Any:
-        # An earlier closure round, reopened by 驳回重办, missed this deadline: the redo's
-        # new deadlines do not make the ticket on time (service.missed_in_round).
+        # An earlier closure round, reopened by 驳回重办 (or a sign window before a 改派
+        # within the unit), missed this deadline: the new deadlines do not make the ticket
+        # on time (service.missed_in_round).
         return select(TicketEvent.id).where(
-            TicketEvent.ticket_id == Ticket.id, TicketEvent.action == Action.REJECT.value,
+            TicketEvent.ticket_id == Ticket.id,
+            TicketEvent.action.in_([Action.REJECT.value, Action.REASSIGN.value]),
             TicketEvent.data[flag].as_boolean().is_(True)).exists()
 
     # A ticket counts for on-time closure (and feedback) once it is closed or its deadline

@@ -579,6 +579,10 @@ def dispatch(
     if handler_id and (handler is None or handler.unit_id != unit_id):
         raise InvalidInput("handler_id", f"handler {handler_id} is not in unit {unit.code}")
     now = domain.now()
+    # 改派 within the unit opens a new sign window; the one it missed stays missed (as for
+    # 驳回重办). Another unit's window is that unit's own.
+    missed = (action == Action.REASSIGN and ticket.unit_id == unit.id
+              and missed_sign(ticket, now))
     _apply(
         session=session,
         ticket=ticket,
@@ -590,6 +594,7 @@ def dispatch(
             "unit": unit.code,
             "handler": handler.username if handler else None,
             "rule": rule_id,
+            **({MISSED_SIGN: True} if missed else {}),
         },
     )
     ticket.unit_id = unit.id
@@ -832,17 +837,24 @@ def deny_exclusion(
     return ticket
 
 
-# What a closure round missed, kept on its 驳回重办 event: the redo gets new deadlines, and
-# without these a unit (or its supervisor) could reopen a late ticket and close it again in
-# time to turn it into an on-time one (ticketing.reports.loop_counts reads them).
+# What a closure round missed, kept on its 驳回重办 event (and a missed sign window on a 改派
+# within the unit): the redo gets new deadlines, and without these a unit (or its
+# supervisor) could reopen a late ticket and close it again in time to turn it into an
+# on-time one (ticketing.reports.loop_counts reads them).
 MISSED_SIGN, MISSED_REPLY, MISSED_CLOSE = "late_sign", "late_reply", "late_close"
 
 
-def missed_in_round(ticket: Ticket) -> dict[str, bool]:
+def missed_sign(ticket: Ticket, now: datetime) -> bool:
+    """Whether the ticket's current sign window was missed: signed after it, or not signed
+    and it has passed."""
+    due = ticket.sign_due_at
+    return due is not None and (ticket.signed_at > due if ticket.signed_at else due < now)
+
+
+def missed_in_round(ticket: Ticket, now: datetime) -> dict[str, bool]:
     """The deadlines the ticket's current (closed) round missed, as REJECT event data."""
     missed = {
-        MISSED_SIGN: ticket.sign_due_at is not None
-        and (ticket.signed_at is None or ticket.signed_at > ticket.sign_due_at),
+        MISSED_SIGN: missed_sign(ticket, now),
         MISSED_REPLY: ticket.due_at is not None
         and (ticket.replied_at is None or ticket.replied_at > ticket.due_at),
         MISSED_CLOSE: ticket.due_at is not None and ticket.closed_at is not None
@@ -859,7 +871,7 @@ def reject_redo(
     now = domain.now()
     _apply(
         session=session, ticket=ticket, actor=actor, action=Action.REJECT, now=now, reason=reason,
-        data=missed_in_round(ticket) or None,
+        data=missed_in_round(ticket, now) or None,
     )
     ticket.redo_count += 1
     ticket.dispatched_at = now

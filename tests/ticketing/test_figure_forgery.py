@@ -223,3 +223,34 @@ def test_an_invisible_reason_is_no_reason(
         service.exclude(session=s, domain=domain, ticket=t, actor=sup, reason="无理\u200d诉求")
         s.commit()
         assert t.status == Status.EXCLUDED
+
+
+def test_a_reassignment_within_the_unit_does_not_reset_a_missed_sign_window(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """Nobody signed within the 5 minutes; an hour later the unit's supervisor 改派s it to
+    the same unit (same handler) and it is signed at once: still not signed in time. A
+    改派 to another unit starts that unit's own window."""
+    start, clock = _clocked(domain)
+    sup, handler = city.actor("supervisor"), city.actor("water-handler")
+    power, power_handler = city.unit_id("bj-power"), city.actor("power-handler")
+    with sessions() as s:
+        t = _filed(s, domain, city, "livelihood")
+        s.commit()
+        other = _filed(s, domain, city, "livelihood")
+        s.commit()
+        clock[0] = start + timedelta(hours=1)
+        assert t.unit_id is not None and other.unit_id is not None
+        service.reassign(session=s, domain=domain, ticket=t, actor=sup, unit_id=t.unit_id,
+                         handler_id=t.handler_id, reason="提醒签收")
+        service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        s.commit()
+        f = _figures(s, domain, city)
+        assert (f.dispatched, f.signed_in_time) == (2, 0)
+        service.reassign(session=s, domain=domain, ticket=other, actor=sup,
+                         unit_id=power,
+                         reason="派错单位")
+        service.sign(session=s, domain=domain, ticket=other, actor=power_handler)
+        s.commit()
+        f = _figures(s, domain, city)
+        assert (f.dispatched, f.signed_in_time) == (2, 1)
