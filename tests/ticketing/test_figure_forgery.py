@@ -38,6 +38,20 @@ def _filed(s: Session, domain: Domain, city: City, urgency: str) -> Ticket:
     return t
 
 
+def _answered(s: Session, domain: Domain, t: Ticket, handler: Actor, op: Actor,
+              text: str) -> None:
+    """The handler's answer ("resolved") and the centre's 核实 closure, at the clock's time."""
+    service.reply(session=s, domain=domain, ticket=t, actor=handler, text=text,
+                  outcome="resolved")
+    service.close(session=s, domain=domain, ticket=t, actor=op)
+
+
+def _timeliness(s: Session, domain: Domain, city: City) -> tuple[int, ...]:
+    """(due, closed on time, replied on time, dispatched, signed in time)."""
+    f = _figures(s, domain, city)
+    return f.due, f.closed_on_time, f.replied_on_time, f.dispatched, f.signed_in_time
+
+
 def _figures(s: Session, domain: Domain, city: City) -> Figures:
     return figures(session=s, actor=city.actor("operator"), now=domain.now(),
                    utility_window=domain.utility_window)
@@ -56,31 +70,21 @@ def test_a_redo_does_not_reset_the_clock_of_a_late_round(
         clock[0] = start + timedelta(hours=1)
         service.sign(session=s, domain=domain, ticket=t, actor=handler)
         clock[0] = start + timedelta(hours=30)
-        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已恢复供水",
-                      outcome="resolved")
-        service.close(session=s, domain=domain, ticket=t, actor=op)
+        _answered(s, domain, t, handler, op, "已恢复供水")
         s.commit()
-        late = _figures(s, domain, city)
-        assert (late.due, late.closed_on_time, late.replied_on_time) == (1, 0, 0)
-        assert (late.dispatched, late.signed_in_time) == (1, 0)
+        assert _timeliness(s, domain, city) == (1, 0, 0, 1, 0)
 
         clock[0] = start + timedelta(hours=31)
         service.reject_redo(session=s, domain=domain, ticket=t, actor=sup, reason="再核一下")
         s.commit()
         # Reopened, with a deadline a day away: the late closure is still on the record.
-        during = _figures(s, domain, city)
-        assert (during.due, during.closed_on_time, during.replied_on_time) == (1, 0, 0)
-        assert during.signed_in_time == 0
+        assert _timeliness(s, domain, city) == (1, 0, 0, 1, 0)
 
         clock[0] = start + timedelta(hours=31, minutes=1)
         service.sign(session=s, domain=domain, ticket=t, actor=handler)
-        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已恢复供水",
-                      outcome="resolved")
-        service.close(session=s, domain=domain, ticket=t, actor=op)
+        _answered(s, domain, t, handler, op, "已恢复供水")
         s.commit()
-        after = _figures(s, domain, city)
-        assert (after.due, after.closed_on_time, after.replied_on_time) == (1, 0, 0)
-        assert (after.dispatched, after.signed_in_time) == (1, 0)
+        assert _timeliness(s, domain, city) == (1, 0, 0, 1, 0)
 
 
 def test_a_redo_of_a_round_done_in_time_counts_the_redo(
@@ -94,26 +98,19 @@ def test_a_redo_of_a_round_done_in_time_counts_the_redo(
         t = _filed(s, domain, city, "livelihood")
         service.sign(session=s, domain=domain, ticket=t, actor=handler)
         clock[0] = start + timedelta(hours=2)
-        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已恢复供水",
-                      outcome="resolved")
-        service.close(session=s, domain=domain, ticket=t, actor=op)
+        _answered(s, domain, t, handler, op, "已恢复供水")
         service.record_survey(session=s, domain=domain, ticket=t, actor=Actor.system("survey"),
                               resolved=False, satisfied=False)
         service.reject_redo(session=s, domain=domain, ticket=t, actor=Actor.system("survey"),
                             reason="回访：未解决")
         s.commit()
-        during = _figures(s, domain, city)
-        assert (during.due, during.closed_on_time, during.signed_in_time) == (0, 0, 0)
+        assert _timeliness(s, domain, city) == (0, 0, 0, 1, 0)
         clock[0] = start + timedelta(hours=2, minutes=1)
         service.sign(session=s, domain=domain, ticket=t, actor=handler)
         clock[0] = start + timedelta(hours=3)
-        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已彻底修复",
-                      outcome="resolved")
-        service.close(session=s, domain=domain, ticket=t, actor=op)
+        _answered(s, domain, t, handler, op, "已彻底修复")
         s.commit()
-        after = _figures(s, domain, city)
-        assert (after.due, after.closed_on_time, after.replied_on_time) == (1, 1, 1)
-        assert (after.dispatched, after.signed_in_time) == (1, 1)
+        assert _timeliness(s, domain, city) == (1, 1, 1, 1, 1)
 
 
 def test_a_correction_does_not_move_a_deadline_already_passed(
@@ -156,17 +153,13 @@ def test_an_unreached_redo_survey_does_not_erase_the_citizens_answer(
         t = _filed(s, domain, city, "livelihood")
         service.sign(session=s, domain=domain, ticket=t, actor=handler)
         clock[0] = start + timedelta(hours=2)
-        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已恢复供水",
-                      outcome="resolved")
-        service.close(session=s, domain=domain, ticket=t, actor=op)
+        _answered(s, domain, t, handler, op, "已恢复供水")
         service.record_survey(session=s, domain=domain, ticket=t, actor=bot,
                               resolved=False, satisfied=False)
         service.reject_redo(session=s, domain=domain, ticket=t, actor=bot, reason="回访：未解决")
         clock[0] = start + timedelta(hours=3)
         service.sign(session=s, domain=domain, ticket=t, actor=handler)
-        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已彻底修复",
-                      outcome="resolved")
-        service.close(session=s, domain=domain, ticket=t, actor=op)
+        _answered(s, domain, t, handler, op, "已彻底修复")
         service.record_unreachable(session=s, domain=domain, ticket=t, actor=bot)
         s.commit()
         f = _figures(s, domain, city)
