@@ -175,6 +175,8 @@ class ClassificationRules:
     # districts and areas compiled for the one-pass look-up; built by load_rules
     places: PlaceIndex | None = None
     not_now: NotNow | None = None
+    # [negation] questions: "是不是", "会不会是" hold a negation word that negates nothing.
+    negation_questions: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------- labels
@@ -358,6 +360,7 @@ def _load_rules(path: Path, raw: bytes) -> ClassificationRules:
         sub_category_rules=sub_category_rules,
         places=places,
         not_now=not_now,
+        negation_questions=tuple(negation.get("questions", [])),
     )
 
 
@@ -505,8 +508,13 @@ def _clause_start(text: str, pos: int) -> int:
     return 0
 
 
-def _negated(text: str, pos: int, rules: ClassificationRules) -> bool:
+def _negated(text: str, pos: int, rules: ClassificationRules, danger: bool = False) -> bool:
     prefix = text[_clause_start(text, pos) : pos]
+    # A danger asked about ("是不是着火了") is suspected now; an outage asked about
+    # ("是不是要停水") may be a plan, so only the floor's cues read the question so.
+    for question in rules.negation_questions if danger else ():
+        # Masked, not removed: the gap to an earlier negation keeps its length.
+        prefix = prefix.replace(question, "?" * len(question))
     for gap in range(rules.negation_max_gap + 1):
         end = len(prefix) - gap
         if any(ch in rules.negation_gap_breakers for ch in prefix[end:]):
@@ -570,7 +578,7 @@ def _rule_hits(rule: Rule, text: str, rules: ClassificationRules,
 
     def fires(pos: int, end: int) -> bool:
         return not (
-            (rule.negatable and _negated(text, pos, rules))
+            (rule.negatable and _negated(text, pos, rules, rule.now_only))
             or _excepted(text, pos, rule)
             or (rule.now_only and _quiet(pos, end, quiet))
         )
