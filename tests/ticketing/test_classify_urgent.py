@@ -33,6 +33,7 @@ NOT_NOW: dict[str, list[str]] = {
         "前些天家里老人晕倒叫了救护车，人家收了我们六百块，这个收费标准是怎么定的",
         "暖气片漏水把地板泡坏了，热力公司说要改造得让我自己出钱",
         "楼上跑水把我家淹了，物业让我们自己承担",
+        "上 礼 拜 救 护 车 来 了 一 趟 收 了 八 百 正 常 吗",
     ],
     # A rumour asked about (B15).
     "rumour": [
@@ -74,6 +75,9 @@ def test_no_danger_now_raises_no_floor(text: str) -> None:
     # Money words, but the water is still coming (`still`).
     ("楼上水管爆了水还在往下流，我家东西全泡了，这损失谁出钱", "none"),
     ("暖气管子正在往外喷热水，物业说得让我们自己出钱", "none"),
+    ("电梯又卡住了，上回修完收了我们两千多，里面还有人", "119"),
+    # "一块" is a measure word, not a sum: no bill.
+    ("外墙的瓷砖掉了一块，砸到了楼下的车", "none"),
     # Heard of, but what the caller smells is told first.
     ("楼道里煤气味很重，我听说有人家漏气了", "119"),
     # Imagined words after a danger told first: unpunctuated speech is one clause.
