@@ -164,10 +164,8 @@ def test_look_alikes_of_the_new_cues_are_not_urgent(text: str) -> None:
 
 # --- the rule file ----------------------------------------------------------------------
 
-def test_ahead_and_frame_patterns_from_a_custom_file(tmp_path: Path) -> None:
-    path = tmp_path / "rules.toml"
-    path.write_text(
-        """
+# `ahead` words and patterns, `frame_patterns`, on a file of their own.
+AHEAD_RULES = """
 urgency_rules = [{id = "urgent.test", level = "urgent", keywords = ["冒烟"]}]
 
 [not_now]
@@ -175,25 +173,18 @@ ahead = ["要是"]
 ahead_patterns = ['会不会(?!是)']
 frame_patterns = ['收了.{0,4}块']
 still = ['还在']
-""",
-        encoding="utf-8",
-    )
-    rules = load_rules(path)
-
-    def level(text: str) -> str:
-        return classify(text, rules).urgency
-
-    assert level("要是冒烟了怎么办") == "general"      # after the word
-    assert level("冒烟了要是烧起来怎么办") == "urgent"  # before it, same clause
-    assert level("会不会冒烟") == "general"
-    assert level("会不会是冒烟") == "urgent"            # the pattern's look-ahead
-    assert level("冒烟了，修一下收了两百块") == "general"  # a frame pattern, anywhere
-    assert level("还在冒烟，修一下收了两百块") == "urgent"  # still going on
+"""
 
 
-@pytest.mark.parametrize("key", ["ahead_patterns", "frame_patterns"])
-def test_a_bad_not_now_pattern_fails_at_load(tmp_path: Path, key: str) -> None:
-    path = tmp_path / "bad.toml"
-    path.write_text(f"[not_now]\n{key} = ['(万一']\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="not_now: bad pattern"):
-        load_rules(path)
+@pytest.mark.parametrize(("text", "level"), [
+    ("要是冒烟了怎么办", "general"),            # after the word
+    ("冒烟了要是烧起来怎么办", "urgent"),        # before it, same clause
+    ("会不会冒烟", "general"),
+    ("会不会是冒烟", "urgent"),                  # the pattern's look-ahead
+    ("冒烟了，修一下收了两百块", "general"),     # a frame pattern, anywhere
+    ("还在冒烟，修一下收了两百块", "urgent"),    # still going on
+])
+def test_ahead_and_frame_patterns_from_a_custom_file(tmp_path: Path, text: str,
+                                                      level: str) -> None:
+    (tmp_path / "rules.toml").write_text(AHEAD_RULES, encoding="utf-8")
+    assert classify(text, load_rules(tmp_path / "rules.toml")).urgency == level
