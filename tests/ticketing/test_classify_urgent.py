@@ -61,7 +61,15 @@ NOT_NOW: dict[str, list[str]] = {
             "我 家 的 鹦 鹉 飞 到 树 上 下 不 来 了"],
     # Smoke that was a test.
     "test burn": ["电厂烟囱冒黑烟，后来问了说是在试烧，虚惊一场"],
+    # Care after the fact.
+    "rabies shots": ["孩子被邻居家的狗咬破了点皮，狂犬疫苗在哪儿能打"],
 }
+
+
+def test_piling_is_no_violence() -> None:
+    """"还在打桩" is a building site, as emergency.police_signs already reads it."""
+    assert _floor("工地凌晨一点还在打桩，整栋楼都在震")[0] != "urgent"
+    assert _floor("楼下那伙人还在打，有个人倒在地上了") == ("urgent", "110")
 
 
 @pytest.mark.parametrize("text", [t for texts in NOT_NOW.values() for t in texts])
@@ -90,6 +98,8 @@ def test_no_danger_now_raises_no_floor(text: str) -> None:
     ("楼上两口子打起来了，吵得厉害，还在摔东西", "110"),
     # A cry for help is no suggestion; a collapse in front of the caller.
     ("商场里有人倒地不起，谁知道AED在哪，快来人", "120"),
+    # A bite that still bleeds is no question of shots.
+    ("孩子被狗咬了，血止不住，要打狂犬疫苗吗", "120"),
     # A person in the same clause as the pet.
     ("孩子去追小狗掉进河里了", "119"),
 ])
