@@ -83,6 +83,8 @@ def test_no_danger_now_raises_no_floor(text: str) -> None:
     # Money words, but the water is still coming (`still`).
     ("楼上水管爆了水还在往下流，我家东西全泡了，这损失谁出钱", "none"),
     ("暖气管子正在往外喷热水，物业说得让我们自己出钱", "none"),
+    ("楼上水管爆了水一直往下流，损失谁赔", "none"),
+    ("暖气管子爆了，热水往外喷，物业让我们自己出钱修", "none"),
     ("电梯又卡住了，上回修完收了我们两千多，里面还有人", "119"),
     # "一块" is a measure word, not a sum: no bill.
     ("外墙的瓷砖掉了一块，砸到了楼下的车", "none"),
