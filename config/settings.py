@@ -36,6 +36,10 @@ class DeadlineSettings(BaseModel):
     utility_dispatch_seconds: int = 600
     # A rejected-and-redone (驳回重办) ticket gets this many working days again.
     redo_working_days: int = 5
+    # A unit may 退单 (not ours) only this long after the ticket reached it, and never past
+    # the ticket's deadline: later, a unit sitting on a ticket could hand its lateness to
+    # whichever unit gets it next. After that only the centre moves it (改派).
+    return_window_hours: float = Field(default=2.0, gt=0)
 
 
 # Who an escalation rung reaches: the ticket's handler, the nearest supervisor of its unit,

@@ -775,12 +775,17 @@ def send_back(
 def return_ticket(
     *, session: Session, domain: Domain, ticket: Ticket, actor: Actor, reason: str
 ) -> Ticket:
-    """退单 (not our jurisdiction): back to the dispatch queue, unit cleared."""
+    """退单 (not our jurisdiction): back to the dispatch queue, unit cleared. Only within
+    :func:`return_deadline`; the caller's transaction is to be rolled back on the refusal."""
     now = domain.now()
-    _apply(
+    last = return_deadline(session=session, domain=domain, ticket=ticket)
+    _apply(  # the table's refusals (state, role, reason) come before the window's
         session=session, ticket=ticket, actor=actor, action=Action.RETURN, now=now, reason=reason,
         data={"unit": ticket.unit.code if ticket.unit else None},
     )
+    if last is not None and now > last:
+        raise InvalidInput("return_window", f"the 退单 window closed at {last.isoformat()}; "
+                           "only the centre can move the ticket now (改派)")
     ticket.unit_id = None
     ticket.unit = None
     ticket.handler_id = None
@@ -791,6 +796,36 @@ def return_ticket(
     merging.follow_primary(session=session, primary=ticket, actor=actor)
     session.flush()
     return ticket
+
+
+def return_deadline(*, session: Session, domain: Domain, ticket: Ticket) -> datetime | None:
+    """The last moment the ticket's unit may 退单 it: ``return_window_hours`` after it reached
+    the unit, and never past its deadline. None when it is at no unit.
+
+    "Reached" is read from the audit trail, not from ``dispatched_at``: a 改派 within the
+    same unit (which opens a new sign window) must not open a new 退单 window. A ticket
+    held by staff quiet hours reaches the unit when they end, as its dispatch SMS does."""
+    unit: object = None
+    reached: datetime | None = None
+    moves = session.execute(
+        select(TicketEvent.at, TicketEvent.action, TicketEvent.data)
+        .where(TicketEvent.ticket_id == ticket.id,
+               TicketEvent.action.in_(_UNIT_MOVES))
+        .order_by(TicketEvent.id)
+    ).all()
+    for at, action, data in moves:
+        to = None if action == Action.RETURN.value else (data or {}).get("unit")
+        if to != unit:
+            unit, reached = to, at
+    if unit is None or reached is None:
+        return None
+    reached = staff_quiet_until(domain, ticket, reached) or reached
+    last = reached + timedelta(hours=domain.settings.deadlines.return_window_hours)
+    return min(last, ticket.due_at) if ticket.due_at is not None else last
+
+
+# The steps that move a ticket to a unit or away from it (return_deadline).
+_UNIT_MOVES = (Action.DISPATCH.value, Action.REASSIGN.value, Action.RETURN.value)
 
 
 def exclude(

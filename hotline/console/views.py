@@ -71,6 +71,8 @@ FIELD_MESSAGES = {
     "respondent": f"反映主体不能超过 {RESPONDENT_MAX} 个字。",
     "file": "附件须为 JPEG、PNG 图片或 PDF 文件，且不能为空。",
     "attachment": "该类别的反馈须附上现场照片或证明材料（JPEG、PNG 或 PDF）。",
+    "return_window": "已超过退单时限（工单到达本单位后的退单时限，且不晚于办理时限），"
+                     "请联系12345中心改派。",
 }
 BAD_CHARACTERS = "内容含有不允许的控制字符（如 NUL、文字方向控制符），请删除后重新提交。"
 

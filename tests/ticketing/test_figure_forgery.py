@@ -247,3 +247,87 @@ def test_a_reassignment_within_the_unit_does_not_reset_a_missed_sign_window(
         s.commit()
         f = _figures(s, domain, city)
         assert (f.dispatched, f.signed_in_time) == (2, 1)
+
+
+def _clocked_at(domain: Domain, local_hour: int) -> tuple[datetime, list[datetime]]:
+    """A clock three days back at ``local_hour`` o'clock in the city's time zone (staff quiet
+    hours depend on the hour, so a test of them must not depend on when it runs)."""
+    day = (utcnow() - timedelta(days=3)).astimezone(domain.tz)
+    start = day.replace(hour=local_hour, minute=0, second=0, microsecond=0)
+    clock = [start]
+    domain.now = lambda: clock[0]  # type: ignore[method-assign]
+    return start, clock
+
+
+def _filed_and_saved(s: Session, domain: Domain, city: City, urgency: str) -> Ticket:
+    t = _filed(s, domain, city, urgency)
+    s.commit()  # city.actor writes in a session of its own: one writer at a time on SQLite
+    return t
+
+
+def test_a_unit_may_return_a_ticket_only_within_its_window(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """退单 ("not ours") within the shipped 2 hours of the ticket reaching the unit, never past
+    its deadline: later, a unit could sit on a ticket and hand its lateness to the next unit.
+    A 改派 within the unit opens no new window; the centre's 改派 to another unit gives that
+    unit its own; a refused 退单 changes nothing."""
+    assert domain.settings.deadlines.return_window_hours == 2
+    start, clock = _clocked_at(domain, 10)
+    sup, handler = city.actor("supervisor"), city.actor("water-handler")
+    power, power_handler = city.unit_id("bj-power"), city.actor("power-handler")
+    with sessions() as s:
+        early, late, urgent = (_filed_and_saved(s, domain, city, urgency)
+                               for urgency in ("general", "general", "urgent"))
+        water = late.unit_id
+        assert water is not None
+        clock[0] = start + timedelta(hours=1, minutes=59)
+        service.return_ticket(session=s, domain=domain, ticket=early, actor=handler,
+                              reason="不属于本单位职责")
+        s.commit()
+        assert early.status == Status.RETURNED.value
+        # The urgent ticket's 1-hour deadline ended its window first.
+        with pytest.raises(service.InvalidInput) as refused:
+            service.return_ticket(session=s, domain=domain, ticket=urgent, actor=handler,
+                                  reason="不属于本单位职责")
+        assert refused.value.field == "return_window"
+        s.rollback()
+        service.reassign(session=s, domain=domain, ticket=late, actor=sup, unit_id=water,
+                         handler_id=late.handler_id, reason="提醒签收")
+        s.commit()
+        clock[0] = start + timedelta(hours=2, minutes=1)
+        with pytest.raises(service.InvalidInput):
+            service.return_ticket(session=s, domain=domain, ticket=late, actor=handler,
+                                  reason="不属于本单位职责")
+        s.rollback()
+        for t in (late, urgent):
+            s.refresh(t)
+            assert (t.status, t.unit_id) == (Status.DISPATCHED.value, water)
+        service.reassign(session=s, domain=domain, ticket=late, actor=sup, unit_id=power,
+                         reason="派错单位")
+        s.commit()
+        service.return_ticket(session=s, domain=domain, ticket=late, actor=power_handler,
+                              reason="不属于本单位职责")
+        s.commit()
+        assert (late.status, late.unit_id) == (Status.RETURNED.value, None)
+
+
+def test_a_ticket_held_by_staff_quiet_hours_reaches_the_unit_in_the_morning(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """A general ticket dispatched at 23:00 is held until 08:00 (its SMS and sign window);
+    its 退单 window runs from then, not from the night."""
+    start, clock = _clocked_at(domain, 23)
+    handler = city.actor("water-handler")
+    with sessions() as s:
+        t = _filed(s, domain, city, "general")
+        s.commit()
+        morning = (start + timedelta(days=1)).replace(hour=8)
+        assert service.return_deadline(session=s, domain=domain, ticket=t) == \
+            morning + timedelta(hours=2)
+        clock[0] = morning + timedelta(hours=1, minutes=59)
+        service.return_ticket(session=s, domain=domain, ticket=t, actor=handler,
+                              reason="不属于本单位职责")
+        s.commit()
+        assert t.status == Status.RETURNED.value
+        assert service.return_deadline(session=s, domain=domain, ticket=t) is None
