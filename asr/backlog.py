@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -35,9 +36,16 @@ RETRY_BACKOFF = timedelta(minutes=1)
 
 @dataclass
 class BacklogRun:
+    taken: int = 0  # jobs claimed; fewer than the limit: none was left to claim
     done: int = 0
     retried: int = 0
     failed: int = 0
+
+    def add(self, other: BacklogRun) -> None:
+        self.taken += other.taken
+        self.done += other.done
+        self.retried += other.retried
+        self.failed += other.failed
 
 
 def worker_name() -> str:
@@ -59,17 +67,22 @@ def run_backlog(
     limit: int = 100,
     lease: timedelta = timedelta(minutes=10),
     worker: str | None = None,
+    stop: threading.Event | None = None,
 ) -> BacklogRun:
-    """Process up to ``limit`` jobs; returns what happened to them."""
+    """Process up to ``limit`` jobs, claiming none once ``stop`` is set; returns what
+    happened to them."""
     me = worker or worker_name()
     actor = Actor.system("asr")
     run = BacklogRun()
     for _ in range(limit):
+        if stop is not None and stop.is_set():
+            break
         with transaction(sessions) as session:
             job = claim_next(session=session, worker=me, now=domain.now(), lease=lease)
             if job is None:
                 break
             job_id, path, attempts = job.id, Path(job.recording_path), job.attempts
+        run.taken += 1
         try:
             transcript = transcribe(path)
         except Exception as exc:

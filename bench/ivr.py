@@ -22,9 +22,10 @@ and the warm-up's time, CPU and memory are printed. --cold runs each rate in a f
 process (a restarted node meeting that rate); without it the rates follow one another in
 one process (warm).
 With --backlog, after the last rate: the recordings left to the transcription backlog
-(tickets filed without live words) are transcribed as `hotline serve`'s voice job does
-(asr.backlog.run_backlog, same engine), printing how many, their audio and how long the
-backlog took to catch up.
+(tickets filed without live words) are transcribed by `hotline serve`'s own voice job
+(hotline.wiring: Background.voice_tick on its APScheduler interval, the first tick right
+after the surge; same engine), printing how many, their audio and how long after the surge
+the backlog was empty.
 Where the hang-up -> ticket time goes, per rate: the decoder's CPU (thread CPU inside
 AcceptWaveform) per wall second, i.e. the cores live decoding took, and the process's own;
 the waits for a decoding slot; and, when the ticket waits for the words, how much caller
@@ -57,7 +58,7 @@ from asr.model_store import DecoderOptions, bundled_test_model
 from asr.stream import StreamingTranscriber
 from config.settings import Settings, SipSettings
 from hotline import dbadmin
-from hotline.wiring import BACKLOG_BATCH, VOICE_TICK_SECONDS, warm_up_recognizers
+from hotline.wiring import VOICE_TICK_SECONDS, warm_up_recognizers
 from ivr.audio import FRAME_SECONDS, CallAudio, TurnResult
 from ivr.callrecords import CallRecord
 from tests.support import harness
@@ -299,7 +300,7 @@ def main() -> None:
                          f"{rss_mb():.0f} MB" if warm.done.is_set() else ", still going")
                       + (f"; failed: {warm.error}" if warm.error else ""))
         if args.backlog:
-            catch_up(sessions, domain, engine)
+            catch_up(settings, sessions, domain, engine, ivr)
     finally:
         ivr.stop()
         db.dispose()
@@ -352,36 +353,43 @@ def run_rate(rate: float, args: argparse.Namespace, ivr: runtime_mod.IvrRuntime,
     print(probe.report())
 
 
-def catch_up(sessions, domain: Domain, engine: AsrEngine) -> None:  # type: ignore[no-untyped-def]
-    """Transcribe what the surge left to the backlog, as the voice job would."""
-    from asr.backlog import run_backlog
-    from asr.batch import transcribe_clean
-    from asr.jobs import JobStatus, TranscriptionJob
+def catch_up(settings: Settings, sessions, domain: Domain, engine: AsrEngine,  # type: ignore[no-untyped-def]
+             ivr: runtime_mod.IvrRuntime) -> None:
+    """Transcribe what the surge left to the backlog with `hotline serve`'s voice job."""
+    from datetime import datetime
+
+    from asr.jobs import JobStatus, TranscriptionJob, pending_count
+    from hotline.roles import Part
+    from hotline.wiring import Background, schedule_jobs
     from telephony.media.wav import read_wav
 
     with sessions() as s:
         paths = s.scalars(select(TranscriptionJob.recording_path)
                           .where(TranscriptionJob.status == JobStatus.PENDING.value)).all()
     audio = sum(read_wav(p).duration_seconds for p in paths)
-    took: list[float] = []  # per recording, claim to words
-
-    def transcribe(path: Path):  # type: ignore[no-untyped-def]
-        began = time.monotonic()
-        try:
-            return transcribe_clean(engine, path)
-        finally:
-            took.append(time.monotonic() - began)
-
+    background = Background(settings=settings, sessions=sessions, domain=domain, engine=engine,
+                            ivr=ivr, parts=frozenset({Part.VOICE}))
+    scheduler = schedule_jobs(background)
     began, cpu = time.monotonic(), time.process_time()
-    done = run_backlog(sessions=sessions, domain=domain, limit=len(paths) + 1,
-                       transcribe=transcribe)
+    scheduler.start()
+    scheduler.modify_job("voice", next_run_time=datetime.now(domain.tz))
+    try:
+        while True:
+            with sessions() as s:
+                if pending_count(session=s) == 0:
+                    break
+            if time.monotonic() - began > 3600:
+                print("backlog: not drained within an hour")
+                break
+            time.sleep(0.5)
+    finally:
+        scheduler.shutdown(wait=False)
     wall, cpu = time.monotonic() - began, time.process_time() - cpu
-    print(f"\nbacklog: {len(paths)} recordings, {audio:.0f} s of audio: {done.done} done, "
-          f"{done.retried + done.failed} not, in {wall:.1f} s wall ({cpu:.1f} s CPU); "
-          f"{audio / wall if wall else float('nan'):.1f} s of audio per second")
-    print(f"as `hotline serve`'s voice job would take them ({BACKLOG_BATCH} per tick, a tick "
-          f"every {VOICE_TICK_SECONDS} s, a tick due while one runs is skipped): drained "
-          f"{scheduled_drain(took, wall - sum(took)):.0f} s after the surge")
+    print(f"\nbacklog: {len(paths)} recordings, {audio:.0f} s of audio, drained by the voice "
+          f"job (a tick every {VOICE_TICK_SECONDS} s, the first right after the surge) "
+          f"{wall:.1f} s after the surge ({cpu:.1f} s CPU, {cpu / audio if audio else 0:.2f} "
+          f"CPU s per audio s); {audio / wall if wall else float('nan'):.1f} s of audio per "
+          f"second")
     # Nothing lost, nothing twice: every call of every rate has one ticket of its own, and
     # after the backlog every ticket has its words.
     from sqlalchemy import func
@@ -398,20 +406,6 @@ def catch_up(sessions, domain: Domain, engine: AsrEngine) -> None:  # type: igno
                            .where(TranscriptionJob.status == JobStatus.PENDING.value))
     print(f"calls {calls}, with a ticket {with_ticket}, distinct tickets {distinct}, tickets "
           f"in all {tickets}; tickets without words {wordless}; backlog jobs pending {pending}")
-
-
-def scheduled_drain(took: list[float], overhead: float) -> float:
-    """When the voice job would have finished ``took`` (seconds per recording, in order)
-    if the first tick came right after the surge: APScheduler's interval job with
-    max_instances=1 starts the next tick at the first due time after the last one ended."""
-    per = overhead / max(len(took), 1)
-    at = 0.0
-    for first in range(0, len(took), BACKLOG_BATCH):
-        end = at + sum(t + per for t in took[first : first + BACKLOG_BATCH])
-        if first + BACKLOG_BATCH >= len(took):
-            return end
-        at = (end // VOICE_TICK_SECONDS + 1) * VOICE_TICK_SECONDS
-    return at
 
 
 def sipp_count(stdout: str, name: str) -> int:

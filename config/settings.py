@@ -240,6 +240,18 @@ class IvrSettings(BaseModel):
     # Empty: the duty operator (sip.operator_uri) takes the call instead.
     emergency_uris: dict[str, str] = Field(
         default_factory=lambda: {"110": "", "119": "", "120": ""})
+    # 知识库 on the SIP line, on the best entry's confidence (knowledge.search): from
+    # kb_answer_from its answer is read at once (the knowledge base's own threshold,
+    # DEFAULT_MIN_CONFIDENCE); from kb_confirm_from up to that, a question is first
+    # confirmed: "您是想问<title>吗？是请按1，不是请按2". Equal values: no confirmation.
+    kb_confirm_from: float = Field(default=0.3, ge=0, le=1)
+    kb_answer_from: float = Field(default=0.5, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _confirm_below_answer(self) -> IvrSettings:
+        if self.kb_confirm_from > self.kb_answer_from:
+            raise ValueError("ivr.kb_confirm_from must not exceed ivr.kb_answer_from")
+        return self
 
 
 class TwilioSettings(BaseModel):

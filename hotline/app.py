@@ -184,6 +184,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         background = start_background(settings, sessions, domain, parts)
+        app.state.background = background
         if background.engine is not None:
             app.state.asr_engine = background.engine
         try:
@@ -239,11 +240,16 @@ def create_app(
             return {"status": "ok"}
         # Re-checked on each call: installing a model needs no restart to show up here.
         asr = model_status(settings.asr.model_dir, settings.asr.model_name)
+        # Only where this process runs the voice part: "warm" (the start-up warm-up over)
+        # is not "ready" -- a warming node answers calls, fewer at once.
+        background = getattr(request.app.state, "background", None)
+        warm = background.warm_status() if background is not None else None
         return {
             "status": "ok",
             "database": engine.dialect.name,
             "schema": schema_revision(engine),
-            "asr": {"ready": asr.ready, "model": asr.path, "detail": asr.detail},
+            "asr": {"ready": asr.ready, "model": asr.path, "detail": asr.detail,
+                    **({"warm": warm.as_dict()} if warm is not None else {})},
             # Which voice callers hear (the IVR's; the outbound scripts use the same tools).
             "voice": voice_status(recorded_dir=settings.prompts_dir,
                                   voice=settings.sip.prompt_voice).as_dict(),

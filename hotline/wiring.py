@@ -9,7 +9,8 @@ Jobs run by APScheduler with an in-memory store; their state lives in our own ta
 (``hotline.scheduler`` has the ticket jobs):
 
     voice                  30 s   start the IVR if it is down, settle spooled calls, and
-                                  transcribe the backlog (the one job that retries it)
+                                  start draining the transcription backlog (the one job
+                                  that retries it) on a thread of its own, until it is empty
     escalate-utilities     30 s   utilities and urgent tickets waiting in the manual queue
     archive-unsurveyable   1 h    closed tickets whose citizen cannot be surveyed
     recordings-retention   24 h   only when recordings_retention_days > 0
@@ -18,8 +19,11 @@ Jobs run by APScheduler with an in-memory store; their state lives in our own ta
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,9 +31,10 @@ from datetime import datetime, timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
-from asr.backlog import run_backlog
+from asr.backlog import BacklogRun, Transcribe, run_backlog
 from asr.batch import transcribe_clean
 from asr.engine import AsrEngine, WarmUp
+from asr.readiness import WARM_UP, WarmStatus, warm_status
 from config import Settings
 from hotline.roles import Part
 from hotline.scheduler import (
@@ -39,6 +44,7 @@ from hotline.scheduler import (
     monthly_report_trigger,
     retention_job,
 )
+from ivr.audio import ASR_NICE
 from ivr.intake import recover_spool
 from ivr.prompts import PromptLibrary
 from ivr.runtime import IvrRuntime, load_engine, spool_for, start_ivr
@@ -55,7 +61,13 @@ from ticketing.context import Domain
 log = logging.getLogger("hotline.wiring")
 
 VOICE_TICK_SECONDS = 30
-BACKLOG_BATCH = 20  # recordings transcribed per voice tick
+# Recordings claimed per run_backlog call while draining. The drain goes on at once while
+# a batch comes back full (after a surge the cores are free: a tick's wait would only idle
+# them); the stop flag is looked at before each recording.
+BACKLOG_BATCH = 20
+# How long stopping the service waits for the recording being transcribed; past that its
+# lease hands the job to the next worker (nothing lost, nothing applied twice).
+BACKLOG_STOP_WAIT = 5.0
 # What warms the recognizers at start-up: the first seconds of the greeting, the one speech
 # in the callers' language a fresh node has (recorded or espeak-ng). Speech fills a new
 # recognizer's cache far better than silence or noise, any speech nearly as well as the
@@ -125,12 +137,24 @@ class Background:
     outbound: OutboundWorker | None = None
     stop_outbound: Callable[[], None] = lambda: None
     parts: frozenset[Part] = frozenset(Part)
+    # How the backlog decodes a recording; None: with ``engine`` (none without a model).
+    transcribe: Transcribe | None = None
     _voice_lock: threading.Lock = field(default_factory=threading.Lock)
+    _backlog: threading.Thread | None = None
+    _backlog_lock: threading.Lock = field(default_factory=threading.Lock)
+    _stopping: threading.Event = field(default_factory=threading.Event)
 
     @property
     def voice(self) -> bool:
         """Whether this process runs the voice part (the SIP IVR and the speech model)."""
         return Part.VOICE in self.parts
+
+    def warm_status(self) -> WarmStatus | None:
+        """The start-up warm-up, for /healthz and /metrics; None without the voice part.
+        Calls are answered either way: this says how many it carries at once yet."""
+        if not self.voice:
+            return None
+        return warm_status(self.settings.asr.warm_recognizers, self.warm_up)
 
     def job_ids(self) -> set[str]:
         return {job.id for job in self.scheduler.get_jobs()} if self.scheduler else set()
@@ -158,18 +182,75 @@ class Background:
                                  spool=spool_for(self.settings))
             if done:
                 log.info("settled %d spooled call(s): %s", len(done), ", ".join(done))
-            if self.engine is not None:
-                engine = self.engine
-                run_backlog(sessions=self.sessions, domain=self.domain, limit=BACKLOG_BATCH,
-                            transcribe=lambda p: transcribe_clean(
-                                engine, p, self.settings.asr.phrase_list))
+            # Not here: a drain lasts minutes after a surge, and this job must go on
+            # retrying the IVR and settling the spool meanwhile.
+            self.kick_backlog()
         finally:
             self._voice_lock.release()
 
+    def backlog_transcriber(self) -> Transcribe | None:
+        if self.transcribe is not None:
+            return self.transcribe
+        if self.engine is None:
+            return None
+        engine, phrases = self.engine, self.settings.asr.phrase_list
+        return lambda path: transcribe_clean(engine, path, phrases)
+
+    def kick_backlog(self) -> bool:
+        """Start draining the transcription backlog on a thread of its own; False when a
+        drain is under way already (one per process: it holds at most one decoding slot),
+        there is no model, or the service is stopping."""
+        transcribe = self.backlog_transcriber()
+        if transcribe is None or self._stopping.is_set():
+            return False
+        with self._backlog_lock:
+            if self._backlog is not None and self._backlog.is_alive():
+                return False
+            self._backlog = threading.Thread(target=self._backlog_thread, args=(transcribe,),
+                                             name="asr-backlog", daemon=True)
+            self._backlog.start()
+        return True
+
+    def wait_backlog(self, timeout: float | None = None) -> bool:
+        """Wait for the drain under way (if any) to end; False if it is still going."""
+        thread = self._backlog
+        if thread is None:
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
+
+    def _backlog_thread(self, transcribe: Transcribe) -> None:
+        # Live calls keep the priority: each push of a recording takes a decoding slot at
+        # DecodePriority.BACKLOG (handed to live waiters first), and the thread runs at the
+        # live decoders' nice, below the RTP threads. Not SCHED_IDLE like the warm-up: a
+        # slot held by a thread the kernel starves would keep a live call waiting for it.
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), ASR_NICE)
+        try:
+            self.drain_backlog(transcribe)
+        except Exception:  # the database gone, say: the next voice tick starts it again
+            log.exception("transcription backlog stopped; retried at the next voice tick")
+
+    def drain_backlog(self, transcribe: Transcribe) -> BacklogRun:
+        """Transcribe recordings until none is left to claim or the service stops."""
+        began, total = time.monotonic(), BacklogRun()
+        while not self._stopping.is_set():
+            run = run_backlog(sessions=self.sessions, domain=self.domain, limit=BACKLOG_BATCH,
+                              transcribe=transcribe, stop=self._stopping)
+            total.add(run)
+            if run.taken < BACKLOG_BATCH:
+                break
+        if total.taken:
+            log.info("transcription backlog: %d transcribed, %d to retry, %d given up in %.0f s",
+                     total.done, total.retried, total.failed, time.monotonic() - began)
+        return total
+
     def stop(self) -> None:
+        self._stopping.set()
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
+        self.wait_backlog(BACKLOG_STOP_WAIT)
         self.stop_outbound()
         self.stop_outbound = lambda: None
         if self.ivr is not None:
@@ -223,6 +304,8 @@ def start_background(settings: Settings, sessions: sessionmaker[Session], domain
         prompts = (background.ivr.services.prompts if background.ivr is not None
                    else PromptLibrary(settings))
         background.warm_up = warm_up_recognizers(background.engine, settings, prompts)
+    if voice:
+        WARM_UP.track(background.warm_status)
     if Part.OUTBOUND in parts and settings.outbound.enabled:
         background.outbound, background.stop_outbound = build_outbound(sessions, domain)
     if parts & {Part.VOICE, Part.JOBS, Part.OUTBOUND}:

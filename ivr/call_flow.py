@@ -26,7 +26,11 @@ caller's words (``knowledge.search``'s own confidence rule, which also refuses c
 sharing words with an entry), the entry's answer is read (ANSWER) before any read-back, then
 "问题解决了请按1，需要转办请按2": 1 files a ticket closed at intake as 直接答复 through the
 console's function (ANSWERED, counted in 直办率); 2 or no key goes on to the read-back as
-without an answer; 0 reaches the operator. An answer is offered once per call.
+without an answer; 0 reaches the operator. An answer is offered once per call. A question
+whose best entry is likely but under the answer threshold (``settings.ivr.kb_confirm_from``
+up to ``kb_answer_from``) is confirmed first (CONFIRM_ENTRY, "您是想问<title>吗？是请按1，
+不是请按2"): 1 reads the answer as above, 2 or no key goes on to the read-back, 0 reaches
+the operator.
 
 Withheld numbers: a caller whose number the network did not give (anonymous, withheld,
 unknown) gets a ticket with no phone, and before it is filed is offered once to key in a
@@ -107,6 +111,8 @@ class State(Enum):
     # A question the knowledge base answers: its answer, then "问题解决了请按1，需要转办请按2"
     ANSWER = "answer"
     ANSWERED = "answered"  # 1: a ticket closed at intake as 直接答复
+    # Likely but under the answer threshold: "您是想问<title>吗？是请按1，不是请按2"
+    CONFIRM_ENTRY = "confirm_entry"
     # Withheld number: "如需回访，请输入您的手机号码…", before the ticket (or callback request)
     CALLBACK_NUMBER = "callback_number"
     HANGUP = "hangup"  # the caller hung up: keep what was said
@@ -120,7 +126,9 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     State.BEEP: _ANY | {State.RECORD, State.OPERATOR},
     State.RECORD: _ANY | {State.UNDERSTAND, State.REPROMPT, State.SILENCE_GOODBYE,
                           State.GOODBYE, State.OPERATOR, State.FILE, State.CALLBACK_NUMBER},
-    State.UNDERSTAND: _ANY | {State.ASK_AGAIN, State.READBACK, State.EMERGENCY, State.ANSWER},
+    State.UNDERSTAND: _ANY | {State.ASK_AGAIN, State.READBACK, State.EMERGENCY, State.ANSWER,
+                              State.CONFIRM_ENTRY},
+    State.CONFIRM_ENTRY: _ANY | {State.ANSWER, State.READBACK, State.OPERATOR},
     State.ANSWER: _ANY | {State.ANSWERED, State.READBACK, State.OPERATOR},
     State.ANSWERED: _ANY | {State.GOODBYE},
     State.ASK_AGAIN: _ANY | {State.BEEP, State.RECORD, State.OPERATOR},
@@ -465,9 +473,39 @@ class Dialogue:
         ask_again = live_asr and unsure and self.asked_again < 1
         turn = take_turn(sessions=self.svc.sessions, domain=self.svc.domain,
                          text=t.text if t is not None else None, ask_again=ask_again,
-                         offer_answer=not self.kb_offered, call_id=self.call.call_id)
+                         offer_answer=not self.kb_offered, call_id=self.call.call_id,
+                         may_confirm=True)
         self.classification, self.kb_answer = turn.understanding, turn.answer
         return State(turn.step.value)
+
+    def _kb_prompt(self, pcm: bytes, *, yes: State) -> State:
+        """Play a knowledge-base prompt that asks for 1 or 2: 1 leads to ``yes``, 0 to the
+        operator; 2, no key or another: the caller's words go on as a ticket, as without an
+        answer."""
+        if self._play(pcm) is Heard.HUNG_UP:
+            return State.HANGUP
+        key = self._key(timeout=self.sip.confirm_timeout_seconds)
+        if self.call.ended:
+            return State.HANGUP
+        choice = after_answer(key)
+        if choice is AfterAnswer.RESOLVED:
+            return yes
+        if choice is AfterAnswer.OPERATOR:
+            return State.OPERATOR
+        self.call.flush_dtmf()
+        self.kb_answer = None
+        return State.READBACK
+
+    def _s_confirm_entry(self) -> State:
+        a = self.kb_answer
+        assert a is not None
+        self.kb_offered = True  # offered once: a caller who says no wants a ticket
+        log.info("call %s: asked to confirm knowledge entry %s (confidence %.2f)",
+                 self.call.call_id, a.entry_id, a.confidence,
+                 extra=self._log_fields(State.CONFIRM_ENTRY))
+        # 1: yes, that is the question -- its answer is read
+        return self._kb_prompt(self.prompts.say(P.kb_confirm_text(a.title), "kb_confirm"),
+                               yes=State.ANSWER)
 
     def _s_answer(self) -> State:
         a = self.kb_answer
@@ -478,20 +516,7 @@ class Dialogue:
                  extra=self._log_fields(State.ANSWER))
         pcm = (self.prompts.pcm("kb_intro") + self.prompts.kb_answer(a.entry_id, a.version, a.text)
                + self.prompts.pcm("kb_resolved_ask"))
-        if self._play(pcm) is Heard.HUNG_UP:
-            return State.HANGUP
-        key = self._key(timeout=self.sip.confirm_timeout_seconds)
-        if self.call.ended:
-            return State.HANGUP
-        choice = after_answer(key)
-        if choice is AfterAnswer.RESOLVED:
-            return State.ANSWERED
-        if choice is AfterAnswer.OPERATOR:
-            return State.OPERATOR
-        # 2, no key or another: the caller's words go on as a ticket, as without an answer.
-        self.call.flush_dtmf()
-        self.kb_answer = None
-        return State.READBACK
+        return self._kb_prompt(pcm, yes=State.ANSWERED)
 
     def _s_answered(self) -> State:
         assert self.kb_answer is not None

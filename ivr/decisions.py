@@ -36,6 +36,7 @@ class Step(Enum):
     EMERGENCY = "emergency"  # hand over at once: no read-back, no confirm key
     ASK_AGAIN = "ask_again"  # unsure words: say it once more
     ANSWER = "answer"  # a knowledge entry answers: read it, then 1 resolved / 2 file it
+    CONFIRM_ENTRY = "confirm_entry"  # likely answers: "您是想问…吗", 1 read it / 2 file it
     READBACK = "readback"  # "您反映的是…问题" + confirm
 
 
@@ -77,28 +78,34 @@ def next_step(understanding: Understanding | None, *, ask_again: bool,
         return Step.EMERGENCY
     if ask_again:
         return Step.ASK_AGAIN
-    return Step.ANSWER if answer is not None else Step.READBACK
+    if answer is None:
+        return Step.READBACK
+    return Step.CONFIRM_ENTRY if answer.confirm else Step.ANSWER
 
 
 def take_turn(*, sessions: sessionmaker[Session], domain: Domain, text: str | None,
-              ask_again: bool, offer_answer: bool, call_id: str) -> Turn:
+              ask_again: bool, offer_answer: bool, call_id: str,
+              may_confirm: bool = False) -> Turn:
     """Classify a turn's words and decide its step. ``offer_answer`` is False once an
-    answer was read in this call (offered once: a caller who pressed 2 wants a ticket)."""
+    answer was read in this call (offered once: a caller who pressed 2 wants a ticket);
+    ``may_confirm``: the carrier has the confirmation turn (``Step.CONFIRM_ENTRY``)."""
     understanding = domain.understand(text) if text and text.strip() else None
     answer = None
     if text and offer_answer and not ask_again:
         answer = answer_for(sessions=sessions, domain=domain, text=text,
-                            understanding=understanding, call_id=call_id)
+                            understanding=understanding, call_id=call_id,
+                            may_confirm=may_confirm)
     return Turn(understanding, answer,
                 next_step(understanding, ask_again=ask_again, answer=answer))
 
 
 def answer_for(*, sessions: sessionmaker[Session], domain: Domain, text: str,
-               understanding: Understanding | None, call_id: str) -> KbAnswer | None:
+               understanding: Understanding | None, call_id: str,
+               may_confirm: bool = False) -> KbAnswer | None:
     try:
         with sessions() as session:
             return find_answer(session=session, domain=domain, text=text,
-                               understanding=understanding)
+                               understanding=understanding, may_confirm=may_confirm)
     except SQLAlchemyError as exc:
         # Without the knowledge base the caller is served as before: a ticket.
         log.error("call %s: knowledge base unavailable: %s", call_id, exc.__class__.__name__)

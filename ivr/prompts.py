@@ -86,6 +86,9 @@ PROMPTS: dict[str, str] = {
     "kb_intro": "关于您咨询的问题，答复如下。",
     "kb_resolved_ask": "问题解决了请按1，需要转办请按2。",
     "kb_answered": "好的，您的咨询已答复并记录。",
+    # The best entry is likely, not sure: ask first (kb_confirm_text; title without its
+    # own end punctuation). 1 reads the answer as above, 2 files the words as today.
+    "kb_confirm": "您是想问{title}吗？是请按1，不是请按2。",
     "asr_pending_note": "（录音待转写）",  # ticket text when nothing could be transcribed
 }
 
@@ -144,6 +147,10 @@ def readback_text(category_label: str | None, address: str | None) -> str:
     if address:
         return text("readback_with_address", category=category_label, address=address)
     return text("readback_no_address", category=category_label)
+
+
+def kb_confirm_text(title: str) -> str:
+    return text("kb_confirm", title=title.strip().rstrip("？?。.！!，, "))
 
 
 def status_count_text(count: int) -> str:

@@ -13,8 +13,10 @@ Ranking adds the two, each scaled to the query's best entry, and a small prior f
 caller's category when it is known. Whether the best entry *answers* is a separate
 question, decided by a confidence built from how much of what the caller said the entry
 covers (IDF-weighted, for both signals), whether the words are a question at all (a
-complaint that shares words with an entry is not one), and the margin to the runner-up.
-Below the threshold nothing is returned.
+complaint that shares words with an entry is not one), and the margin to the runner-up;
+a caller who says much of the entry has the context around it count less (see
+:func:`confidence`). Below the threshold nothing is returned; :func:`worth_confirming`
+says whether the best entry is still likely enough to ask the caller about.
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ CATEGORY_PRIOR = 1.25
 SINGLE_CHAR_CREDIT = 0.5
 # Shipped threshold on the confidence (see :func:`confidence`).
 DEFAULT_MIN_CONFIDENCE = 0.5
+# What a short question says of its entry, in rare words' worth (see :meth:`_Signal.said`):
+# a caller who says more of the entry than this has the words they add around it count
+# less, by the square of the ratio (see :func:`confidence`).
+EVIDENCE_WORDS = 2.0
+EVIDENCE_POWER = 2.0
 
 # Words that ask (a question to answer, not a problem to hand to a unit).
 QUESTION_WORDS = (
@@ -281,17 +288,24 @@ class _Signal:
         floor = self.bm25.delta * sum(self.bm25.idf.get(t, 0.0) for t in query)
         return [max(float(s) - floor, 0.0) for s in self.bm25.get_scores(query)]
 
-    def coverage(self, query: list[str], i: int) -> float:
-        terms = set(query)
-        if not terms:
-            return 0.0
-        weight = {t: self.idf.get(t, self.unknown_idf) for t in terms}
+    def weights(self, query: list[str], i: int) -> tuple[float, float]:
+        """IDF weight of the query's terms that entry ``i`` has, and of all of them."""
+        weight = {t: self.idf.get(t, self.unknown_idf) for t in set(query)}
         covered = sum(w for t, w in weight.items() if t in self.sets[i])
         # A caller's single-character verb is often the entry's word shortened (查 for
         # 查询, 换 for 换领): half the credit, as it may as well mean something else.
         partly = sum(w for t, w in weight.items()
                      if len(t) == 1 and t not in self.sets[i] and t in self.chars[i])
-        return (covered + SINGLE_CHAR_CREDIT * partly) / sum(weight.values())
+        return covered + SINGLE_CHAR_CREDIT * partly, sum(weight.values())
+
+    def coverage(self, query: list[str], i: int) -> float:
+        covered, total = self.weights(query, i)
+        return covered / total if total else 0.0
+
+    def said(self, query: list[str], i: int) -> float:
+        """How much of entry ``i`` the query says, counted in rare words (a term only two
+        entries have weighs one): an absolute amount, which extra words do not dilute."""
+        return self.weights(query, i)[0] / self.unknown_idf
 
 
 class Index:
@@ -332,6 +346,7 @@ class Index:
         for rank, (score, i) in enumerate(ranked[:limit]):
             f = {
                 "words": self.words.coverage(qw, i),
+                "said": self.words.said(qw, i),
                 "sounds": self.sounds.coverage(qs, i),
                 "margin": margin if rank == 0 else 0.0,
                 "question": float(question),
@@ -347,13 +362,38 @@ class Index:
                       features=features)
 
 
-def confidence(f: dict[str, float]) -> float:
+def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
+               evidence_power: float = EVIDENCE_POWER) -> float:
     """How sure the best entry answers: the share of what was said that it covers (the
     better of words and sounds, so a homophone costs little), lowered when the words are
     not a question or read as a complaint, raised a little by a clear lead (a little: the
     runner-up is often a near duplicate, 公积金 for rent or for a purchase, that the ranking
-    already told apart)."""
+    already told apart).
+
+    A long-winded caller adds context no entry has (where they came from, what happened,
+    who told them), and every such word lowers the share. So when the caller has said more
+    of the entry than a short question needs (``EVIDENCE_WORDS`` rare words' worth), the
+    odds of the share grow with the square of how much more: the context then costs
+    less. A complaint or an unanswerable question shares a word or two with an entry,
+    which gains nothing, and the question factor is applied after, unchanged."""
     covered = max(f["words"], 0.5 * (f["words"] + f["sounds"]))
-    asked = 1.0 if f["question"] and not f["complaint"] else (
-        0.75 if f["question"] else 0.5)
+    said = f.get("said", 0.0)
+    if 0.0 < covered < 1.0 and said > evidence_words:
+        odds = covered / (1.0 - covered) * (said / evidence_words) ** evidence_power
+        covered = odds / (1.0 + odds)
+    asked = 1.0 if asks(f) else (0.75 if f["question"] else 0.5)
     return covered * asked * (0.9 + 0.1 * f["margin"])
+
+
+def worth_confirming(result: Result, confirm_from: float) -> Hit | None:
+    """The best hit when it did not reach the result's threshold but reaches
+    ``confirm_from`` and the words ask a question: likely enough to ask the caller "is this
+    what you mean?", never a complaint's."""
+    if result.answer is not None or not result.hits or not asks(result.features):
+        return None
+    return result.hits[0] if result.hits[0].confidence >= confirm_from else None
+
+
+def asks(f: dict[str, float]) -> bool:
+    """The words ask a question and report no problem the entry does not speak of."""
+    return bool(f.get("question")) and not f.get("complaint")

@@ -22,6 +22,7 @@ import re
 import unicodedata
 from enum import StrEnum
 
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from config.settings import OutboundSettings
@@ -30,6 +31,8 @@ from outbound.survey import apply_answer, reply_code
 from ticketing import citizen, merging
 from ticketing.actors import Actor, mask_phone
 from ticketing.context import Domain
+from ticketing.models import SurveyResult, Ticket
+from ticketing.phones import normalise
 from ticketing.service import InvalidInput
 
 log = logging.getLogger("outbound.inbound_sms")
@@ -95,9 +98,20 @@ def receive(*, session: Session, domain: Domain, sender: str, text: str,
             log.info("inbound SMS %s from %s: a survey answer with no survey awaiting it",
                      ref, masked)
             return Handled.SURVEY_NOT_AWAITED
+        call_ref = f"sms:{ref}"[:128]
+        theirs = select(Ticket.id).where(or_(Ticket.caller_phone == normalise(sender),
+                                             Ticket.id.in_([t.id for t in awaiting])))
+        if session.scalar(select(SurveyResult.id).where(
+                SurveyResult.ticket_id.in_(theirs), SurveyResult.call_ref == call_ref
+        ).limit(1)) is not None:
+            # The same message again (the signatures carry no time: a replayed request
+            # would otherwise answer the survey of a round redone since, or of their
+            # next ticket).
+            log.warning("inbound SMS %s from %s: survey answer already counted", ref, masked)
+            return Handled.DUPLICATE
         ticket = awaiting[0]
         apply_answer(session=session, domain=domain, ticket=ticket, keys=first + second,
-                     call_ref=f"sms:{ref}"[:128])
+                     call_ref=call_ref)
         log.info("inbound SMS %s from %s: survey answer for ticket %s", ref, masked,
                  ticket.number)
         return Handled.SURVEY

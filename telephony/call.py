@@ -74,6 +74,15 @@ class PlayResult(enum.Enum):
     HUNG_UP = "hung_up"
 
 
+class KeySource(enum.Enum):
+    """The two ways a key reaches us. A call takes its keys from the first of them that
+    brings one and ignores the other from then on, as a PBX does: some phones send every
+    key both ways, and a caller pressing 1 must not give "11"."""
+
+    RTP = "rtp"  # telephone-event packets, or tones in the audio (``dtmf_mode`` decides)
+    INFO = "info"  # SIP INFO application/dtmf-relay
+
+
 class InvalidTransition(RuntimeError):
     pass
 
@@ -126,6 +135,8 @@ class CallHandle:
         self._state = CallState.INCOMING if direction is Direction.INBOUND else CallState.DIALING
         self._cond = threading.Condition()
         self._dtmf: deque[str] = deque()
+        self.key_source: KeySource | None = None  # set by the first key (``rx_dtmf``)
+        self.last_info_cseq = -1  # the peer's last INFO: a retransmission keys nothing
         self._audio: queue.Queue[bytes] = queue.Queue(maxsize=3000)  # 60 s of 20 ms frames
         self._ended = threading.Event()
         self._answered_or_final = threading.Event()
@@ -256,11 +267,23 @@ class CallHandle:
                 self._audio.get_nowait()
             self._audio.put_nowait(pcm16)
 
-    def rx_dtmf(self, digit: str) -> None:  # RTP receive thread, or SIP INFO
+    def rx_dtmf(self, digit: str, source: KeySource = KeySource.RTP) -> None:
+        """A key from the RTP receive thread (telephone-event or in-band) or a SIP INFO.
+        Keys from the other source than the call's first key are dropped: a phone that
+        sends both would count every press twice. A repeated press of the same key from
+        the same source is two presses (each source already reports a press once)."""
         with self._cond:
-            self._dtmf.append(digit)
-            self._cond.notify_all()
-        log.info("call %s DTMF %s", self.call_id, digit)
+            if self.key_source is None:
+                self.key_source = source
+            taken = source is self.key_source
+            if taken:
+                self._dtmf.append(digit)
+                self._cond.notify_all()
+        if taken:
+            log.info("call %s DTMF %s (%s)", self.call_id, digit, source.value)
+        else:
+            log.info("call %s DTMF %s by %s ignored: this call's keys come by %s",
+                     self.call_id, digit, source.value, self.key_source.value)
 
     def read_pcm16(self, timeout: float | None = None) -> bytes | None:
         """The next received 20 ms frame (16-bit LE mono 8 kHz); None on timeout, or when
@@ -393,6 +416,7 @@ __all__ = [
     "Direction",
     "EndReason",
     "InvalidTransition",
+    "KeySource",
     "OutcomeKind",
     "PlayResult",
 ]

@@ -104,12 +104,13 @@ class NotNow:
     """When the urgent and emergency cues are silent: the caller speaks of no danger present
     now. One mechanism for every such rule, so a past fire and a past fall are read alike."""
 
-    # In the cue's clause: over and done ("上次", "昨天") or hypothetical ("如果", "万一"),
-    # drills and talks included; words and patterns as one regex.
+    # In the cue's clause: over and done ("上次", "昨天"), drills and talks included; words
+    # and patterns as one regex.
     over: re.Pattern[str] | None
     # Anywhere in the text: the whole call is about something else than a rescue: it is over
-    # (已经灭了), money after the fact (退货, 医药费) or the cues of these kind rules (thanks,
-    # suggestions). Never a question: callers in danger ask too.
+    # (已经灭了), money after the fact (退货, 医药费, 谁出钱), a rumour checked (是真的吗) or
+    # the cues of these kind rules (thanks, suggestions). Never a question as such: callers
+    # in danger ask too.
     frame: re.Pattern[str] | None
     frame_rules: tuple[str, ...]
     # Anywhere in the text: the danger goes on ("还在冒烟", "血止不住"); then nothing above
@@ -118,6 +119,10 @@ class NotNow:
     # In the cue's clause: it began then and has not ended ("昨天开始", "一直到现在"), so its
     # "昨天" is no past. Only the clause: "医药费到现在也不给" keeps a past injury past.
     ongoing: re.Pattern[str] | None = None
+    # In the cue's clause, from the word on: a danger only imagined or heard of ("万一着火",
+    # "会不会塌", "听说…爆炸"). What the clause said before the word stands: unpunctuated
+    # speech is one clause, and "楼下着火了烟很大会不会烧上来" is a fire.
+    ahead: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -170,6 +175,8 @@ class ClassificationRules:
     # districts and areas compiled for the one-pass look-up; built by load_rules
     places: PlaceIndex | None = None
     not_now: NotNow | None = None
+    # [negation] questions: "是不是", "会不会是" hold a negation word that negates nothing.
+    negation_questions: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------- labels
@@ -353,6 +360,7 @@ def _load_rules(path: Path, raw: bytes) -> ClassificationRules:
         sub_category_rules=sub_category_rules,
         places=places,
         not_now=not_now,
+        negation_questions=tuple(negation.get("questions", [])),
     )
 
 
@@ -368,15 +376,16 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
         return re.compile("|".join(parts)) if parts else None
 
     try:
-        for key in ("over_patterns", "still", "ongoing"):
+        for key in ("over_patterns", "frame_patterns", "still", "ongoing", "ahead_patterns"):
             for pattern in raw.get(key, []):
                 re.compile(pattern)
         return NotNow(
             over=one(raw.get("over", []), raw.get("over_patterns", [])),
-            frame=one(raw.get("frame_words", []), []),
+            frame=one(raw.get("frame_words", []), raw.get("frame_patterns", [])),
             frame_rules=tuple(raw.get("frame_rules", [])),
             still=one([], raw.get("still", [])),
             ongoing=one([], raw.get("ongoing", [])),
+            ahead=one(raw.get("ahead", []), raw.get("ahead_patterns", [])),
         )
     except re.error as exc:
         raise ValueError(f"{path}: not_now: bad pattern: {exc}") from exc
@@ -499,8 +508,13 @@ def _clause_start(text: str, pos: int) -> int:
     return 0
 
 
-def _negated(text: str, pos: int, rules: ClassificationRules) -> bool:
+def _negated(text: str, pos: int, rules: ClassificationRules, danger: bool = False) -> bool:
     prefix = text[_clause_start(text, pos) : pos]
+    # A danger asked about ("是不是着火了") is suspected now; an outage asked about
+    # ("是不是要停水") may be a plan, so only the floor's cues read the question so.
+    for question in rules.negation_questions if danger else ():
+        # Masked, not removed: the gap to an earlier negation keeps its length.
+        prefix = prefix.replace(question, "?" * len(question))
     for gap in range(rules.negation_max_gap + 1):
         end = len(prefix) - gap
         if any(ch in rules.negation_gap_breakers for ch in prefix[end:]):
@@ -523,30 +537,38 @@ def _excepted(text: str, pos: int, rule: Rule) -> bool:
     return any(word in text[start:end] for word in rule.unless)
 
 
-Span = tuple[int, int]
+# (clause start, quiet from, clause end): a cue that starts in the clause and ends after
+# "quiet from" is silent; "quiet from" is the clause start unless a word of `ahead` set it.
+Span = tuple[int, int, int]
 
 
 def _quiet_spans(text: str, rules: ClassificationRules) -> tuple[Span, ...]:
     """Where in ``text`` (normalised) the cues of danger now do not fire: the whole text when
-    the call is framed as thanks, a suggestion, a question or money after the fact, else each
-    clause that tells of a danger over or only imagined; nowhere when the text says the
-    danger goes on."""
+    the call is framed as thanks, a suggestion, a rumour checked or money after the fact,
+    else each clause that tells of a danger over, and the rest of each clause from a word
+    that makes it imagined or heard of; nowhere when the text says the danger goes on."""
     cfg = rules.not_now
     if cfg is None or (cfg.still and cfg.still.search(text)):
         return ()
     if (cfg.frame and cfg.frame.search(text)) or any(
         _rule_hits(rule, text, rules) for rule in rules.kind_rules if rule.id in cfg.frame_rules
     ):
-        return ((0, len(text)),)
-    if cfg.over is None:
-        return ()
-    return tuple(m.span() for m in _CLAUSE_SPLIT.finditer(text)
-                 if cfg.over.search(m.group(0))
-                 and not (cfg.ongoing and cfg.ongoing.search(m.group(0))))
+        return ((0, 0, len(text)),)
+    spans: list[Span] = []
+    for m in _CLAUSE_SPLIT.finditer(text):
+        clause, (start, end) = m.group(0), m.span()
+        if cfg.ongoing and cfg.ongoing.search(clause):
+            continue
+        if cfg.over and cfg.over.search(clause):
+            spans.append((start, start, end))
+        elif cfg.ahead and (word := cfg.ahead.search(clause)):
+            spans.append((start, start + word.start(), end))
+    return tuple(spans)
 
 
-def _quiet(pos: int, spans: tuple[Span, ...]) -> bool:
-    return any(start <= pos < end for start, end in spans)
+def _quiet(start: int, end: int, spans: tuple[Span, ...]) -> bool:
+    return any(first <= start < last and end > quiet_from
+               for first, quiet_from, last in spans)
 
 
 def _rule_hits(rule: Rule, text: str, rules: ClassificationRules,
@@ -554,24 +576,24 @@ def _rule_hits(rule: Rule, text: str, rules: ClassificationRules,
     """Distinct cues of ``rule`` present in ``text`` (at least once not negated, excepted or,
     for a rule of danger now, inside a ``quiet`` span)."""
 
-    def fires(pos: int) -> bool:
+    def fires(pos: int, end: int) -> bool:
         return not (
-            (rule.negatable and _negated(text, pos, rules))
+            (rule.negatable and _negated(text, pos, rules, rule.now_only))
             or _excepted(text, pos, rule)
-            or (rule.now_only and _quiet(pos, quiet))
+            or (rule.now_only and _quiet(pos, end, quiet))
         )
 
     hits: list[str] = []
     for kw in rule.keywords:
         start = text.find(kw)
         while start != -1:
-            if fires(start):
+            if fires(start, start + len(kw)):
                 hits.append(kw)
                 break
             start = text.find(kw, start + 1)
     for pattern in rule.patterns:
         for m in pattern.finditer(text):
-            if fires(m.start()):
+            if fires(m.start(), m.end()):
                 hits.append(m.group(0))
                 break
     return hits

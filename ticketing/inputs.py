@@ -74,6 +74,14 @@ def strip_unsafe(value: str) -> str:
                    if ch in "\r\n\t" or not _unsafe(ch))
 
 
+def has_text(value: str | None) -> bool:
+    """Whether ``value`` has something to read: not only spaces and invisible format
+    characters (zero-width spaces, joiners, BOM, soft hyphens), which ``str.strip`` keeps.
+    A required reason (剔除, 驳回, 退单 ...) or answer made of them is no reason at all."""
+    return any(not ch.isspace() and unicodedata.category(ch) not in ("Cf", "Cc")
+               for ch in value or "")
+
+
 def clean_optional(value: str | None, *, field: str, multiline: bool = False) -> str | None:
     return None if value is None else clean_text(value, field=field, multiline=multiline)
 

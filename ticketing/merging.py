@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, aliased
 
 from ticketing.actors import Actor
 from ticketing.context import Domain
-from ticketing.inputs import InvalidInput, clean_text
+from ticketing.inputs import InvalidInput, clean_text, has_text
 from ticketing.models import SupervisionLink, Ticket
 from ticketing.queries import (
     caller_visible,
@@ -180,7 +180,7 @@ def merge_linked(*, session: Session, domain: Domain, case_id: int, primary: Tic
     linked to record ``case_id``, by :func:`merge`'s rules. The reason is required: the
     supervisor decides for tickets of several callers at once, and says why."""
     reason = clean_text(reason or "", field="reason", multiline=True).strip()
-    if not reason:
+    if not has_text(reason):
         raise ReasonRequired(Action.MERGE)
     linked = set(session.scalars(select(SupervisionLink.ticket_id)
                                  .where(SupervisionLink.case_id == case_id)))

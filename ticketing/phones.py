@@ -10,6 +10,8 @@ E.164 (``+8613912345678``) by :func:`normalise`, and only shown or dialled in ot
 
 from __future__ import annotations
 
+import unicodedata
+
 import phonenumbers
 from phonenumbers import PhoneNumberFormat, shortnumberinfo
 
@@ -23,9 +25,17 @@ LOCAL_AREA_CODE = "10"
 _MAX_INPUT = 40
 
 
+def ascii_digits(text: str) -> str:
+    """``text`` with the decimal digits of any script (full-width ２, Arabic-Indic ٢, what
+    input methods type) as ASCII ones. Superscripts and other "digits" that are no decimal
+    digit stay as they are, and so are no number: ``str.isdigit`` is true for "²", and
+    libphonenumber raises on it."""
+    return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in text)
+
+
 def _short_number(digits: str, region: str) -> phonenumbers.PhoneNumber | None:
     """A service number (12345, 95598, 110, 10086) as the region dials it."""
-    if not digits.isdigit() or not 3 <= len(digits) <= 6:
+    if not (digits.isascii() and digits.isdigit()) or not 3 <= len(digits) <= 6:
         return None
     number = phonenumbers.parse(digits, region)
     return number if shortnumberinfo.is_valid_short_number_for_region(number, region) else None
@@ -35,11 +45,11 @@ def _parse(raw: str, region: str) -> phonenumbers.PhoneNumber | None:
     text = raw.strip()
     if not text or len(text) > _MAX_INPUT:
         return None
-    compact = "".join(ch for ch in text if ch not in " -().")
+    compact = "".join(ch for ch in ascii_digits(text) if ch not in " -().")
     if region == "CN" and compact.startswith("86") and not compact.startswith("+"):
         # "86-139-1234-5678": the country code written without + or 00.
         digits = compact[2:]
-        if len(digits) >= 9 and digits.isdigit():
+        if len(digits) >= 9 and digits.isascii() and digits.isdigit():
             compact = "+86" + digits
     for prefix in ("+86", "0086"):
         if region == "CN" and compact.startswith(prefix):
@@ -55,7 +65,7 @@ def _parse(raw: str, region: str) -> phonenumbers.PhoneNumber | None:
         return None
     if phonenumbers.is_valid_number(number):
         return number
-    if region == "CN" and compact.isdigit() and len(compact) in (7, 8) \
+    if region == "CN" and compact.isascii() and compact.isdigit() and len(compact) in (7, 8) \
             and compact[0] not in "01":
         local = phonenumbers.parse("0" + LOCAL_AREA_CODE + compact, region)
         if phonenumbers.is_valid_number(local):

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from ticketing.actors import Actor
 from ticketing.context import Domain
-from ticketing.inputs import InvalidInput, clean_text
+from ticketing.inputs import InvalidInput, clean_text, has_text
 from ticketing.models import SurveyResult, Ticket, TicketEvent, Unit, User
 from ticketing.queries import scope_filter
 from ticketing.states import Role
@@ -40,7 +40,7 @@ def flag_penalty(*, session: Session, domain: Domain, ticket: Ticket, actor: Act
     if kind not in PENALTIES:
         raise InvalidInput("kind", f"kind must be one of {', '.join(PENALTIES)}")
     reason = clean_text(reason or "", field="reason", multiline=True).strip()
-    if not reason:
+    if not has_text(reason):
         raise InvalidInput("reason", "a penalty needs the reason")
     points, label = PENALTIES[kind]
     event = TicketEvent(

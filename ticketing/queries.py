@@ -16,7 +16,7 @@ from ticketing.actors import Actor, mask_phone
 from ticketing.classify import UTILITY_CATEGORIES
 from ticketing.deadlines import Urgency
 from ticketing.models import Ticket, TicketEvent, Unit, UTCDateTime
-from ticketing.phones import normalise
+from ticketing.phones import ascii_digits, normalise
 from ticketing.states import AWAITING_DISPATCH_STATUSES, OPEN_STATUSES, Action, Role, Status, values
 
 # A phone search by trailing digits needs this many, so it matches what a masked list
@@ -220,10 +220,11 @@ def visible_events(*, session: Session, actor: Actor, ticket: Ticket) -> list[Ti
 def search(q: str, actor: Actor) -> Any:
     """Ticket number, full phone, or the last digits of a phone as printed masked; a phone
     never finds a caller ``actor`` may not see (a handler must not learn that a
-    confidential caller's number has a ticket)."""
-    q = q.strip()
+    confidential caller's number has a ticket). Digits of any script (a Chinese input
+    method's full-width ２２２２) are read as ASCII ones, as phones.normalise reads them."""
+    q = ascii_digits(q.strip())
     phone = Ticket.caller_phone == (normalise(q) or q)
-    if len(q) >= MIN_PHONE_SUFFIX and q.isdigit():
+    if len(q) >= MIN_PHONE_SUFFIX and q.isascii() and q.isdigit():
         phone = or_(phone, Ticket.caller_phone.endswith(q, autoescape=True))
     return or_(Ticket.number == q, and_(phone, caller_visible(actor)))
 

@@ -35,7 +35,7 @@ from ticketing.queries import (
     may_see_caller,
     scope_filter,
 )
-from ticketing.service import REPLY_OUTCOMES
+from ticketing.service import MISSED_CLOSE, MISSED_REPLY, MISSED_SIGN, REPLY_OUTCOMES
 from ticketing.states import STATUS_LABELS, Action, Role, Status
 
 
@@ -131,13 +131,30 @@ def loop_counts(*, session: Session, conds: list[Any], now: datetime,
     (all in one row keyed None without it): one grouped query, whatever the groups."""
     latest_round = (select(SurveyResult.ticket_id,
                            func.max(SurveyResult.closure_round).label("round"))
+                    .where(SurveyResult.outcome == "answered")
                     .group_by(SurveyResult.ticket_id).subquery())
     survey = aliased(SurveyResult)
     counted = Ticket.status != Status.EXCLUDED.value
+
+    # Deadlines an earlier closure round, reopened by 驳回重办 (or a sign window before a
+    # 改派 within the unit), missed: the new deadlines do not make the ticket on time
+    # (service.missed_in_round). One row per ticket that has such events, joined once.
+    def flagged(name: str) -> Any:
+        return func.max(case((TicketEvent.data[name].as_boolean().is_(True), 1), else_=0))
+
+    missed = (select(TicketEvent.ticket_id, *(flagged(f).label(f) for f in
+                                               (MISSED_SIGN, MISSED_REPLY, MISSED_CLOSE)))
+              .where(TicketEvent.action.in_([Action.REJECT.value, Action.REASSIGN.value]))
+              .group_by(TicketEvent.ticket_id).subquery())
+
+    def missed_before(flag: str) -> Any:
+        return func.coalesce(missed.c[flag], 0) == 1
+
     # A ticket counts for on-time closure (and feedback) once it is closed or its deadline
-    # has passed.
+    # has passed, or an earlier round was late.
     due = and_(counted, Ticket.due_at.is_not(None),
-               or_(Ticket.closed_at.is_not(None), Ticket.due_at <= now),
+               or_(Ticket.closed_at.is_not(None), Ticket.due_at <= now,
+                   missed_before(MISSED_CLOSE), missed_before(MISSED_REPLY)),
                still_counted_sql(Ticket.due_at))
     answered = and_(counted, survey.outcome == "answered")
     heard_resolved = survey.resolved.is_(True)
@@ -156,15 +173,18 @@ def loop_counts(*, session: Session, conds: list[Any], now: datetime,
     rows = session.execute(
         select(*keys, n(counted), n(dispatched),
                n(dispatched, Ticket.signed_at.is_not(None), Ticket.sign_due_at.is_not(None),
-                 Ticket.signed_at <= Ticket.sign_due_at),
+                 Ticket.signed_at <= Ticket.sign_due_at, ~missed_before(MISSED_SIGN)),
                n(due),
-               n(due, Ticket.closed_at.is_not(None), Ticket.closed_at <= Ticket.due_at),
-               n(due, Ticket.replied_at.is_not(None), Ticket.replied_at <= Ticket.due_at),
+               n(due, Ticket.closed_at.is_not(None), Ticket.closed_at <= Ticket.due_at,
+                 ~missed_before(MISSED_CLOSE)),
+               n(due, Ticket.replied_at.is_not(None), Ticket.replied_at <= Ticket.due_at,
+                 ~missed_before(MISSED_REPLY)),
                n(answered), n(answered, heard_resolved),
                n(answered, survey.satisfied.is_(True)),
                n(answered, said), n(answered, said, agree))
         .select_from(Ticket)
         .outerjoin(latest_round, latest_round.c.ticket_id == Ticket.id)
+        .outerjoin(missed, missed.c.ticket_id == Ticket.id)
         .outerjoin(survey, and_(survey.ticket_id == Ticket.id,
                                 survey.closure_round == latest_round.c.round))
         .where(*conds).group_by(*keys)
@@ -201,7 +221,6 @@ def figures(
     loop = loop_counts(session=session, conds=conds, now=now).get(None, LoopCounts())
     surveys: list[SurveyResult] = []
     if ids:
-        # The latest closure round's answer is the one that stands.
         surveys = list(
             session.scalars(
                 select(SurveyResult)
@@ -210,14 +229,16 @@ def figures(
             )
         )
     latest: dict[int, SurveyResult] = {s.ticket_id: s for s in surveys}
+    # The latest *answered* round's verdict stands (as in loop_counts and ticketing.points):
+    # a redo's survey call that finds nobody does not erase what the citizen said.
+    verdicts = {s.ticket_id: s for s in surveys if s.outcome == "answered"}
     direct = 0
     if ids:
         direct = session.scalar(
             select(func.count(func.distinct(TicketEvent.ticket_id)))
             .where(TicketEvent.ticket_id.in_(ids), TicketEvent.action == Action.ANSWER.value)
         ) or 0
-    scores = [s.score for s in latest.values()
-              if s.outcome == "answered" and s.score is not None]
+    scores = [s.score for s in verdicts.values() if s.score is not None]
     in_window, utilities = utility_dispatch(session=session, conds=conds, now=now,
                                             window=utility_window)
     # A merged ticket's closure is its primary's: the group's handling time counts once.

@@ -30,6 +30,7 @@ from ticketing.inputs import (
     check_sub_category,
     clean_optional,
     clean_text,
+    has_text,
 )
 from ticketing.intake_model import Understanding
 from ticketing.models import (
@@ -578,6 +579,10 @@ def dispatch(
     if handler_id and (handler is None or handler.unit_id != unit_id):
         raise InvalidInput("handler_id", f"handler {handler_id} is not in unit {unit.code}")
     now = domain.now()
+    # 改派 within the unit opens a new sign window; the one it missed stays missed (as for
+    # 驳回重办). Another unit's window is that unit's own.
+    missed = (action == Action.REASSIGN and ticket.unit_id == unit.id
+              and missed_sign(ticket, now))
     _apply(
         session=session,
         ticket=ticket,
@@ -589,6 +594,7 @@ def dispatch(
             "unit": unit.code,
             "handler": handler.username if handler else None,
             "rule": rule_id,
+            **({MISSED_SIGN: True} if missed else {}),
         },
     )
     ticket.unit_id = unit.id
@@ -684,12 +690,12 @@ def reply(
     """反馈: the handler's answer with its structured outcome, then 核实 by the hotline —
     unless the ticket's category skips it (settings.verification), when the system closes
     it at once."""
-    if not text or not text.strip():
+    if not has_text(text):
         raise InvalidInput("text", "a reply needs text")
     if outcome not in REPLY_OUTCOMES:
         raise InvalidInput("outcome", f"outcome must be one of {', '.join(REPLY_OUTCOMES)}")
     reason = (reason or "").strip() or None
-    if outcome != "resolved" and reason is None:
+    if outcome != "resolved" and not has_text(reason):
         raise InvalidInput("reason", f"a {outcome} answer needs the reason why")
     # Files uploaded for this reply (ticketing.attachments) go with its event.
     pending = list(session.scalars(
@@ -811,7 +817,7 @@ def request_exclusion(
     if reason not in allowed:
         raise InvalidInput("reason", f"reason must be one of {', '.join(allowed)}")
     text = (text or "").strip()
-    if not text:
+    if not has_text(text):
         raise InvalidInput("text", "say why the demand should be excluded")
     _apply(session=session, ticket=ticket, actor=actor, action=Action.REQUEST_EXCLUSION,
            now=domain.now(), reason=f"{reason}：{text}", data={"reason": reason})
@@ -831,6 +837,32 @@ def deny_exclusion(
     return ticket
 
 
+# What a closure round missed, kept on its 驳回重办 event (and a missed sign window on a 改派
+# within the unit): the redo gets new deadlines, and without these a unit (or its
+# supervisor) could reopen a late ticket and close it again in time to turn it into an
+# on-time one (ticketing.reports.loop_counts reads them).
+MISSED_SIGN, MISSED_REPLY, MISSED_CLOSE = "late_sign", "late_reply", "late_close"
+
+
+def missed_sign(ticket: Ticket, now: datetime) -> bool:
+    """Whether the ticket's current sign window was missed: signed after it, or not signed
+    and it has passed."""
+    due = ticket.sign_due_at
+    return due is not None and (ticket.signed_at > due if ticket.signed_at else due < now)
+
+
+def missed_in_round(ticket: Ticket, now: datetime) -> dict[str, bool]:
+    """The deadlines the ticket's current (closed) round missed, as REJECT event data."""
+    missed = {
+        MISSED_SIGN: missed_sign(ticket, now),
+        MISSED_REPLY: ticket.due_at is not None
+        and (ticket.replied_at is None or ticket.replied_at > ticket.due_at),
+        MISSED_CLOSE: ticket.due_at is not None and ticket.closed_at is not None
+        and ticket.closed_at > ticket.due_at,
+    }
+    return {k: True for k, v in missed.items() if v}
+
+
 def reject_redo(
     *, session: Session, domain: Domain, ticket: Ticket, actor: Actor, reason: str
 ) -> Ticket:
@@ -838,7 +870,8 @@ def reject_redo(
     closure gets a new satisfaction survey."""
     now = domain.now()
     _apply(
-        session=session, ticket=ticket, actor=actor, action=Action.REJECT, now=now, reason=reason
+        session=session, ticket=ticket, actor=actor, action=Action.REJECT, now=now, reason=reason,
+        data=missed_in_round(ticket, now) or None,
     )
     ticket.redo_count += 1
     ticket.dispatched_at = now
@@ -1062,7 +1095,13 @@ def confirm_classification(
                  action=CORRECT_EVENT if changed else CONFIRM_EVENT,
                  data={"before": before, "after": after}, at=now)
     if after["urgency"] != before["urgency"] or after["category"] != before["category"]:
+        missed = ticket.due_at if ticket.due_at is not None and ticket.due_at <= now else None
         _reapply_classification(session=session, domain=domain, ticket=ticket, actor=actor)
+        if missed is not None and actor.role == Role.SUPERVISOR:
+            # Supervisors oversee the units ranked on this deadline: their "correction" of
+            # a ticket already late must not make it on time. The centre (operator, admin)
+            # may still correct a deadline after review (待确认).
+            ticket.due_at = min(missed, ticket.due_at or missed)
     session.flush()
     return ticket
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ticketing.inputs import has_text
+
 
 class Status(StrEnum):
     DRAFT = "draft"
@@ -274,6 +276,6 @@ def transition_for(status: Status, action: Action, role: Role, reason: str | Non
         raise PermissionDenied(role, action)
     if status not in t.sources:
         raise TransitionError(status, action)
-    if t.needs_reason and not (reason and reason.strip()):
+    if t.needs_reason and not has_text(reason):
         raise ReasonRequired(action)
     return t

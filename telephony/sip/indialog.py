@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from telephony.call import CallHandle, CallState, EndReason
+from telephony.call import CallHandle, CallState, EndReason, KeySource
 from telephony.sip import metrics, session_timer
 from telephony.sip.dialog import ALLOW, in_dialog
 from telephony.sip.message import SipMessage, build_response
@@ -213,10 +213,16 @@ class InDialog:
             self._send(build_response(msg, 481), msg.source)
             return
         self._send(build_response(msg, 200), msg.source)
+        # A retransmission (our 200 was lost) carries the CSeq already seen: answered
+        # again, keyed once (RFC 3261 12.2.2: a dialog's CSeq only goes up).
+        cseq = msg.cseq[0]
+        if cseq <= call.last_info_cseq:
+            return
+        call.last_info_cseq = cseq
         # SIP INFO DTMF (application/dtmf-relay: "Signal=5"), sent by some trunks.
         m = re.search(rb"Signal\s*=\s*([0-9*#A-Da-d])", msg.body_bytes)
         if m:
-            call.rx_dtmf(m.group(1).decode().upper())
+            call.rx_dtmf(m.group(1).decode().upper(), KeySource.INFO)
 
 
 __all__ = ["InDialog"]

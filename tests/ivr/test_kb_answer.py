@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,8 +16,6 @@ from ivr.intake import CallIntake, Spool
 from ivr.kb_answer import find_answer
 from knowledge import service as kb
 from knowledge.models import EntryStatus
-from tests.conftest import SHARED
-from tests.support.city import City
 from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.models import Ticket, TicketEvent
@@ -28,14 +25,6 @@ from ticketing.states import Status
 QUESTION = "想问下失业金在哪里申请"  # kb026, worded unlike the entry
 # Shares 派出所/户口 with kb007 (上户口) but reports a problem: a ticket, never an answer.
 COMPLAINT = "派出所办户口的窗口态度太差了"
-
-
-@pytest.fixture
-def faq(sessions: sessionmaker[Session], city: City) -> None:
-    with sessions() as s:
-        kb.import_tsv(session=s, actor=Actor.system("test"),
-                      text=(SHARED / "kb" / "faq.tsv").read_text(encoding="utf-8"))
-        s.commit()
 
 
 def decide(sessions: sessionmaker[Session], domain: Domain, text: str) -> tuple[State, str | None]:

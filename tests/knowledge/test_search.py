@@ -9,7 +9,17 @@ from datetime import date
 
 import pytest
 
-from knowledge.search import SINGLE_CHAR_CREDIT, Doc, Index, is_question, words
+from knowledge.search import (
+    DEFAULT_MIN_CONFIDENCE,
+    EVIDENCE_WORDS,
+    SINGLE_CHAR_CREDIT,
+    Doc,
+    Index,
+    confidence,
+    is_question,
+    words,
+    worth_confirming,
+)
 from tests.conftest import SHARED
 
 TODAY = date(2026, 12, 2)
@@ -157,3 +167,72 @@ def test_punctuation_ends_a_clause_for_segmentation() -> None:
     assert words("我家有只狗，狗证过期了怎么续").count("狗") == 2
     # Without punctuation (a recogniser's text) nothing changes.
     assert words("孩子上学学籍怎么转") == words("孩子上学，学籍怎么转")
+
+
+# A long-winded caller: the question says its entry well, the rest is their story.
+@pytest.mark.parametrize(("text", "entry"), [
+    ("我上个月刚从河南老家搬过来，在朝阳这边租了个房子，听同事说租房子的公积金能取出来，"
+     "这个怎么提取", "kb014"),
+    ("我妈今年六十五了，腿脚不太好，听邻居说老年人坐公交不花钱，这个卡在哪办", "kb010"),
+    ("我们单位上周突然说不干了，人都散了，我这个失业金怎么申请", "kb026"),
+])
+def test_context_around_a_question_costs_less(index: Index, text: str, entry: str) -> None:
+    r = index.search(text, today=TODAY)
+    assert r.features["words"] < DEFAULT_MIN_CONFIDENCE  # most words are the story
+    assert r.features["said"] > EVIDENCE_WORDS
+    assert r.answer is not None and r.answer.id == entry
+
+
+@pytest.mark.parametrize("text", [
+    # Context around a question no entry answers (it shares 申请 and little else).
+    "我上个月从河南过来，在这边租了房，想问下残疾人证在哪里申请",
+    # A long complaint that says much of kb024 (where to report unpaid wages).
+    "我家那口子在工地干活，老板拖欠工资大半年了，一直不给，我们天天去要也没人管",
+])
+def test_context_does_not_make_an_answer_of_the_wrong_call(index: Index, text: str) -> None:
+    assert index.search(text, today=TODAY).answer is None
+
+
+def test_said_counts_the_entrys_words_in_rare_words() -> None:
+    index = Index([Doc(id=f"d{n}", title=t, category="other", answer="见窗口。")
+                   for n, t in enumerate(["护照办理", "护照换发", "居住证办理", "社保查询"])])
+    i = [d.id for d in index.docs].index("d0")
+    # 护照 is in two of the four entries: one rare word's worth, however much else is said.
+    assert index.words.said(["护照"], i) == pytest.approx(1.0)
+    assert index.words.said(["护照", "老家", "上个月"], i) == pytest.approx(1.0)
+    assert index.words.said(["社保"], i) == 0.0
+
+
+def _f(words_: float, said: float, *, question: float = 1.0, complaint: float = 0.0,
+       margin: float = 0.5) -> dict[str, float]:
+    return {"words": words_, "sounds": words_, "said": said, "margin": margin,
+            "question": question, "complaint": complaint}
+
+
+def test_confidence_grows_with_what_was_said_of_the_entry_only_past_a_short_question() -> None:
+    share = 0.35
+    short = confidence(_f(share, EVIDENCE_WORDS))
+    assert confidence(_f(share, 0.5)) == short  # a word or two: the share alone decides
+    assert short < confidence(_f(share, 1.5 * EVIDENCE_WORDS)) < confidence(
+        _f(share, 2 * EVIDENCE_WORDS))
+    assert confidence(_f(1.0, 3 * EVIDENCE_WORDS)) == confidence(_f(1.0, EVIDENCE_WORDS))
+    assert confidence(_f(0.0, 3 * EVIDENCE_WORDS)) == 0.0
+
+
+def test_no_question_never_reaches_the_threshold_however_much_is_said() -> None:
+    for said in (EVIDENCE_WORDS, 3 * EVIDENCE_WORDS, 10 * EVIDENCE_WORDS):
+        assert confidence(_f(0.9, said, question=0.0)) < DEFAULT_MIN_CONFIDENCE
+        assert confidence(_f(0.9, said, question=0.0, complaint=1.0)) < DEFAULT_MIN_CONFIDENCE
+
+
+def test_worth_confirming_is_a_likely_question_under_the_threshold(index: Index) -> None:
+    story = index.search("我昨天去菜市场买菜，回来一摸兜发现身份证丢了，这可怎么补办", today=TODAY)
+    assert story.answer is None and story.hits[0].id == "kb004"
+    assert worth_confirming(story, 0.3) == story.hits[0]
+    assert worth_confirming(story, story.hits[0].confidence + 0.01) is None  # under the bound
+    sure = index.search("身份证丢了怎么补办", today=TODAY)
+    assert sure.answer is not None and worth_confirming(sure, 0.0) is None  # answered anyway
+    complaint = index.search("燃气公司的人上门安检硬要我买他们的报警器，不买就不给我通气",
+                             today=TODAY)
+    assert complaint.hits[0].confidence >= 0.3 and worth_confirming(complaint, 0.3) is None
+    assert worth_confirming(index.search("", today=TODAY), 0.0) is None

@@ -259,6 +259,50 @@ def test_bye_in_the_middle_of_the_prompt(make_frontend: FrontEndFactory, audio: 
     assert rec.end_reason is EndReason.REMOTE_HANGUP
 
 
+def info_key(digit: str, cseq: int) -> str:
+    """A scenario step: the caller keys ``digit`` by SIP INFO (application/dtmf-relay)."""
+    return f"""  <send retrans="500">
+    <![CDATA[
+INFO [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "citizen" <sip:{CALLER}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+[last_To:]
+[routes]
+Call-ID: [call_id]
+CSeq: {cseq} INFO
+Contact: <sip:{CALLER}@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Type: application/dtmf-relay
+Content-Length: [len]
+
+Signal={digit}
+Duration=120
+
+    ]]>
+  </send>
+  <recv response="200" />"""
+
+
+def test_keys_sent_both_as_events_and_as_info_count_once(
+        make_frontend: FrontEndFactory, audio: AudioAssets, sipp_dir: Path,
+        sipps: list[Sipp]) -> None:
+    """A phone that sends every key as RFC 4733 events and as SIP INFO: pressing 1, 1, 2
+    gives "112", not "111122"."""
+    handler = EchoTestHandler(audio.prompt_wav, digits_wanted=3)
+    fe = make_frontend(handler, mode="direct")
+    steps = [pause(300)]
+    for n, digit in enumerate("112"):
+        press = harness.dtmf_event_pcap(sipp_dir / f"key{n}.pcap", digit,
+                                        timestamp=80_000 * (n + 1))
+        steps += [play(press, 40), info_key(digit, cseq=10 + n), pause(300)]
+    result = caller(sipp_dir, f"127.0.0.1:{fe.local_port}", sipps,
+                    media="\n".join([*steps, pause(500)])).run()
+    assert result.ok, result.stdout[-2000:] + result.errors[-2000:]
+    (rec,) = handler.wait_records(1)
+    assert rec.digits == "112"
+    assert rec.end_reason is EndReason.REMOTE_HANGUP
+
+
 def test_key_interrupts_the_prompt(make_frontend: FrontEndFactory, audio: AudioAssets,
                                    sipp_dir: Path, sipps: list[Sipp]) -> None:
     handler = EchoTestHandler(audio.long_prompt_wav, interrupt_on_dtmf=True, digits_wanted=1,

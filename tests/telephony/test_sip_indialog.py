@@ -5,18 +5,23 @@ in tests/telephony/test_sip_requests.py and test_session_timers.py."""
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from telephony.call import CallHandle, CallState, Direction, EndReason
+from telephony.call import CallHandle, CallState, Direction, EndReason, KeySource
+from telephony.media import g711
+from telephony.rtp import Rtp16Stream
 from telephony.sip import session_timer
 from telephony.sip.indialog import InDialog
 from telephony.sip.message import SipMessage, build_response
 from telephony.sip.sdp import answer_offer, build_sdp, offer_formats, parse_sdp
 from telephony.sip.timers import T1, Timer
 from telephony.sip.transaction import new_request, udp_via
+from tests.support.dtmf_tones import dialled
+from tests.support.harness import dtmf_event_payloads
 
 PEER = ("192.0.2.30", 5070)
 LOCAL_IP = "127.0.0.1"
@@ -74,11 +79,13 @@ def make() -> tuple[InDialog, Wire]:
 
 def sip_request(method: str, *, call_id: str = "dlg1", to_tag: str = "ours",
                 from_tag: str = "theirs", branch: str = "z9hG4bKinv",
-                extra: list[tuple[str, str]] | None = None, body: bytes = b"") -> SipMessage:
+                extra: list[tuple[str, str]] | None = None, body: bytes = b"",
+                cseq: int = 2) -> SipMessage:
     to = "<sip:12345@127.0.0.1>" + (f";tag={to_tag}" if to_tag else "")
     data = new_request(method, "sip:12345@127.0.0.1", via=udp_via(PEER[0], PEER[1], branch),
                        from_=f"<sip:13800000000@{PEER[0]}>;tag={from_tag}", to=to,
-                       call_id=call_id, cseq=2, contact=f"sip:13800000000@{PEER[0]}:{PEER[1]}",
+                       call_id=call_id, cseq=cseq,
+                       contact=f"sip:13800000000@{PEER[0]}:{PEER[1]}",
                        extra=[*(extra or []), *([("Content-Type", "application/sdp")]
                                                 if body else [])], body=body)
     return SipMessage(data, PEER)
@@ -101,6 +108,12 @@ def inbound_call(wire: Wire, *, answered: bool) -> CallHandle:
         call.transition(CallState.ANSWERED)
     wire.calls[call.call_id] = call
     return call
+
+
+def ulaw_packets(pcm: bytes, first_seq: int) -> list[bytes]:
+    payload = g711.pcm16_to_ulaw(pcm + b"\x00" * (-len(pcm) % 320))
+    return [struct.pack("!BBHII", 0x80, 0, first_seq + n, 160 * (first_seq + n), 0x5EED)
+            + payload[i:i + 160] for n, i in enumerate(range(0, len(payload), 160))]
 
 
 def codes(wire: Wire) -> list[int]:
@@ -184,6 +197,84 @@ def test_info_from_outside_the_dialog_keys_nothing() -> None:
     dialogs.on_info(sip_request("INFO", from_tag="evil", extra=relay, body=b"Signal=0\r\n"))
     dialogs.on_info(sip_request("INFO", to_tag="", extra=relay, body=b"Signal=0\r\n"))
     assert codes(wire) == [481, 481, 481] and call.get_dtmf(timeout=0) is None
+
+
+RELAY = [("Content-Type", "application/dtmf-relay")]
+
+
+def info_key(digit: str, cseq: int) -> SipMessage:
+    return sip_request("INFO", extra=RELAY, body=f"Signal={digit}\r\nDuration=120\r\n".encode(),
+                       cseq=cseq)
+
+
+def event_packets(digit: str, timestamp: int, first_seq: int) -> list[bytes]:
+    """One RFC 4733 press as a phone sends it: six updates, three end packets."""
+    return [struct.pack("!BBHII", 0x80, 101, first_seq + n, timestamp, 0x5EED) + payload
+            for n, payload in enumerate(dtmf_event_payloads(digit))]
+
+
+def call_with_media(wire: Wire, event_pt: int | None) -> tuple[CallHandle, Rtp16Stream]:
+    call = inbound_call(wire, answered=True)
+    # The RTP stream the front end gives the call, fed here without a socket.
+    rtp = Rtp16Stream(local=(LOCAL_IP, 0), remote=PEER, codec="PCMU", audio_pt=0,
+                      event_pt=event_pt, on_audio=lambda _: None, on_dtmf=call.rx_dtmf)
+    return call, rtp
+
+
+@pytest.mark.parametrize("info_first", [False, True], ids=["rtp-first", "info-first"])
+def test_a_phone_sending_every_key_both_ways_counts_each_press_once(info_first: bool) -> None:
+    """Some phones send each key as telephone-event RTP and as SIP INFO. The first way a
+    key comes on a call is the call's; the other is ignored from then on. Pressing 1, 1, 2
+    gives "112": the same key pressed again is a press of its own, not a duplicate."""
+    dialogs, wire = make()
+    call, rtp = call_with_media(wire, event_pt=101)
+    for n, digit in enumerate("112"):
+        packets = event_packets(digit, timestamp=8000 * (n + 1), first_seq=100 + 10 * n)
+        if info_first:
+            dialogs.on_info(info_key(digit, cseq=3 + n))
+        for packet in packets:
+            rtp.parse_packet(packet)
+        if not info_first:
+            dialogs.on_info(info_key(digit, cseq=3 + n))
+    assert call.flush_dtmf() == "112"
+    assert call.key_source is (KeySource.INFO if info_first else KeySource.RTP)
+    assert codes(wire) == [200, 200, 200]  # the ignored INFOs are still answered
+
+
+def test_a_phone_keying_info_and_leaving_tones_in_the_audio_counts_once() -> None:
+    """A PCMU-only call (keys searched in the audio) whose phone also sends INFO."""
+    dialogs, wire = make()
+    call, rtp = call_with_media(wire, event_pt=None)
+    for n, digit in enumerate("55"):
+        dialogs.on_info(info_key(digit, cseq=3 + n))
+        for packet in ulaw_packets(dialled(digit, on_ms=100, off_ms=100), first_seq=200 * n):
+            rtp.parse_packet(packet)
+    assert call.flush_dtmf() == "55" and call.key_source is KeySource.INFO
+
+
+def test_keys_by_one_way_only_are_all_taken() -> None:
+    # A trunk that sends INFO alone, and a phone that sends events alone: nothing dropped.
+    dialogs, wire = make()
+    call, _ = call_with_media(wire, event_pt=101)
+    for n, digit in enumerate("1234*#"):
+        dialogs.on_info(info_key(digit, cseq=3 + n))
+    assert call.flush_dtmf() == "1234*#"
+    call, rtp = call_with_media(make()[1], event_pt=101)
+    for n, digit in enumerate("99"):
+        for packet in event_packets(digit, timestamp=8000 * (n + 1), first_seq=10 * n):
+            rtp.parse_packet(packet)
+    assert call.flush_dtmf() == "99" and call.key_source is KeySource.RTP
+
+
+def test_a_retransmitted_info_is_answered_and_keys_once() -> None:
+    """Our 200 to an INFO lost: the phone sends the same INFO (same CSeq) again."""
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=True)
+    dialogs.on_info(info_key("3", cseq=5))
+    dialogs.on_info(info_key("3", cseq=5))  # retransmission
+    dialogs.on_info(info_key("3", cseq=4))  # older than one already taken
+    dialogs.on_info(info_key("3", cseq=6))  # a new press of the same key
+    assert codes(wire) == [200, 200, 200, 200] and call.flush_dtmf() == "33"
 
 
 def test_update_outside_a_dialog_is_481() -> None:

@@ -440,6 +440,8 @@ still = ['还在']
         ('[[category_rules]]\nid = "x"\ncategory = "water"\n', "keywords or patterns"),
         ('[not_now]\nframe_rules = ["kind.nope"]\n', "kind.nope"),
         ("[not_now]\nstill = ['(还']\n", "not_now: bad pattern"),
+        ("[not_now]\nahead_patterns = ['(万一']\n", "not_now: bad pattern"),
+        ("[not_now]\nframe_patterns = ['(收了']\n", "not_now: bad pattern"),
     ],
 )
 def test_bad_rule_file_fails_at_load(tmp_path: Path, body: str, message: str) -> None:

@@ -1,0 +1,186 @@
+"""The confirmation turn for a likely knowledge entry, without sockets: the SIP dialogue's
+own state handlers (``ivr.call_flow.Dialogue``, checked against ``TRANSITIONS`` at every
+step) on a scripted line that records what was played and hands over the keys a caller
+presses once a prompt has been heard. Real parts otherwise: the shipped settings and
+thresholds, the sample FAQ imported into SQLite and PostgreSQL, espeak-ng's prompts, the
+intake that files the ticket.
+
+A caller who tells a story around the question ranks the right entry first but under the
+answer threshold: asked "您是想问<title>吗", key 1 reads the answer (and its key 1 files the
+直接答复), key 2 or no key goes on to the read-back. A complaint in the same band is never
+asked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from asr.stream import Transcript
+from config.settings import IvrSettings, Settings
+from ivr import prompts as P
+from ivr.audio import TurnResult
+from ivr.call_flow import TRANSITIONS, Dialogue, IvrServices, State
+from ivr.intake import Spool
+from ivr.kb_answer import find_answer
+from knowledge import service as kb
+from knowledge.search import DEFAULT_MIN_CONFIDENCE
+from telephony.call import PlayResult
+from ticketing.context import Domain
+from ticketing.models import Ticket, TicketEvent
+from ticketing.states import Status
+
+# kb004 (身份证丢了怎么补办), told as a story: ranked first, confidence under 0.5.
+STORY = "我昨天去菜市场买菜，回来一摸兜发现身份证丢了，这可怎么补办"
+ENTRY = "kb004"
+QUESTION = "想问下失业金在哪里申请"  # kb026, answered at once
+# Says much of kb043 (燃气公司上门安检) but asks nothing: a ticket, never a confirmation.
+COMPLAINT = "燃气公司的人上门安检硬要我买他们的报警器，不买就不给我通气"
+
+
+class ScriptedLine:
+    """What ``Dialogue`` uses of a ``CallHandle``: every prompt is heard to its end, then
+    the caller presses the next key of the script (none left: silence)."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self.call_id = "kb-confirm-1"
+        self.caller = "13800138000"
+        self.keys = list(keys)
+        self.played: list[bytes] = []
+        self.ended = False
+
+    def play_pcm16(self, pcm16: bytes, *, interrupt_on_dtmf: bool = False) -> PlayResult:
+        self.played.append(pcm16)
+        return PlayResult.COMPLETED
+
+    def get_dtmf(self, timeout: float | None = 0.0) -> str | None:
+        return self.keys.pop(0) if self.keys else None
+
+    def flush_dtmf(self) -> str:
+        return ""
+
+    def hangup(self) -> None:
+        self.ended = True
+
+
+class SaidTurn:
+    """The turn's recogniser: the words given, as a live model's transcript."""
+
+    barge_in_armed = False
+    speech_started = False
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def finish_turn(self, timeout: float) -> TurnResult:
+        return TurnResult(Transcript(self.text))
+
+
+@pytest.fixture
+def services(settings: Settings, sessions: sessionmaker[Session], domain: Domain,
+             tmp_path: Path, faq: None) -> IvrServices:
+    return IvrServices(settings=settings, sessions=sessions, domain=domain,
+                       prompts=P.PromptLibrary(settings), spool=Spool(tmp_path / "spool"),
+                       engine=None)
+
+
+def converse(services: IvrServices, text: str, keys: list[str],
+             until: frozenset[State]) -> tuple[Dialogue, ScriptedLine, list[State]]:
+    """From the turn's words on, state by state as ``Dialogue.run`` steps, to ``until``."""
+    line = ScriptedLine(keys)
+    d = Dialogue(line, services)  # type: ignore[arg-type]
+    d.audio = SaidTurn(text)  # type: ignore[assignment]
+    d.intake.answered()
+    state, path = State.UNDERSTAND, [State.UNDERSTAND]
+    while state not in until:
+        nxt = d.handlers[state]()
+        assert nxt in TRANSITIONS[state], f"{state} -> {nxt}"
+        state = nxt
+        path.append(state)
+    return d, line, path
+
+
+def kb004(services: IvrServices) -> tuple[bytes, bytes]:
+    """The confirmation prompt and the answer, as the caller hears them."""
+    with services.sessions() as s:
+        entry = kb.get_entry(session=s, entry_id=ENTRY)
+        title, version, answer = entry.title, entry.version, entry.answer
+    return (services.prompts.say(P.kb_confirm_text(title), "kb_confirm"),
+            services.prompts.kb_answer(ENTRY, version, answer))
+
+
+def test_the_band_is_offered_for_confirmation_only_to_a_carrier_that_asks(
+        sessions: sessionmaker[Session], domain: Domain, faq: None) -> None:
+    with sessions() as s:
+        story = find_answer(session=s, domain=domain, text=STORY,
+                            understanding=domain.understand(STORY), may_confirm=True)
+        assert story is not None and story.entry_id == ENTRY and story.confirm
+        limits = domain.settings.ivr
+        assert limits.kb_confirm_from <= story.confidence < limits.kb_answer_from
+        # Twilio's webhooks have no confirmation turn: nothing, as before.
+        assert find_answer(session=s, domain=domain, text=STORY,
+                           understanding=domain.understand(STORY)) is None
+        sure = find_answer(session=s, domain=domain, text=QUESTION,
+                           understanding=domain.understand(QUESTION), may_confirm=True)
+        assert sure is not None and sure.entry_id == "kb026" and not sure.confirm
+        found = kb.search(session=s, text=COMPLAINT, today=kb.today(domain))
+        assert found.hits[0].confidence >= limits.kb_confirm_from  # in the band, yet
+        assert find_answer(session=s, domain=domain, text=COMPLAINT,
+                           understanding=domain.understand(COMPLAINT), may_confirm=True) is None
+
+
+def test_yes_reads_the_answer_and_its_key_1_files_the_direct_answer(
+        services: IvrServices) -> None:
+    d, line, path = converse(services, STORY, ["1", "1"], frozenset({State.GOODBYE}))
+    assert path == [State.UNDERSTAND, State.CONFIRM_ENTRY, State.ANSWER, State.ANSWERED,
+                    State.GOODBYE]
+    ask, answer = kb004(services)
+    assert line.played[0] == ask
+    assert answer in line.played[1]
+    assert d.filed is not None
+    with services.sessions() as s:
+        ticket = s.scalars(select(Ticket).where(Ticket.number == d.filed.number)).one()
+        assert ticket.status == Status.CLOSED.value and ticket.transcript == STORY
+        events = s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id,
+                                                     TicketEvent.action == "answer")).all()
+        assert [e.data["kb_entry"] for e in events] == [ENTRY]
+
+
+@pytest.mark.parametrize("keys", [["2"], []], ids=["no", "no key"])
+def test_no_goes_on_to_the_read_back_without_the_answer(services: IvrServices,
+                                                        keys: list[str]) -> None:
+    d, line, path = converse(services, STORY, keys, frozenset({State.READBACK}))
+    assert path == [State.UNDERSTAND, State.CONFIRM_ENTRY, State.READBACK]
+    ask, _ = kb004(services)
+    assert line.played == [ask]
+    assert d.kb_answer is None and d.kb_offered  # offered once: no answer on a re-record
+
+
+def test_key_0_reaches_the_operator(services: IvrServices) -> None:
+    _, _, path = converse(services, STORY, ["0"], frozenset({State.OPERATOR}))
+    assert path == [State.UNDERSTAND, State.CONFIRM_ENTRY, State.OPERATOR]
+
+
+def test_a_sure_answer_is_read_without_asking(services: IvrServices) -> None:
+    _, _, path = converse(services, QUESTION, [], frozenset({State.ANSWER}))
+    assert path == [State.UNDERSTAND, State.ANSWER]
+
+
+def test_a_complaint_in_the_band_is_read_back_never_asked(services: IvrServices) -> None:
+    _, line, path = converse(services, COMPLAINT, [], frozenset({State.READBACK}))
+    assert path == [State.UNDERSTAND, State.READBACK] and line.played == []
+
+
+def test_threshold_pair_shipped_and_checked() -> None:
+    shipped = IvrSettings()
+    assert shipped.kb_answer_from == DEFAULT_MIN_CONFIDENCE  # the knowledge base's own
+    assert shipped.kb_confirm_from < shipped.kb_answer_from
+    with pytest.raises(ValidationError):
+        IvrSettings(kb_confirm_from=0.6, kb_answer_from=0.5)
+
+
+def test_confirmation_names_the_entry_without_its_own_question_mark() -> None:
+    assert P.kb_confirm_text("身份证丢了怎么补办？") == "您是想问身份证丢了怎么补办吗？是请按1，不是请按2。"
