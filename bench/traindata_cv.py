@@ -33,6 +33,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -72,6 +73,17 @@ def _confusions(rows: list[LabelledText], results: list[Understanding], top: int
                         if name in r.labels and r.labels[name] != (getattr(u, name) or ""))
         shown = ", ".join(f"{w}->{g} {c}" for (w, g), c in pairs.most_common(top))
         console.print(f"  {name} misses ({sum(pairs.values())}): {shown}")
+
+
+def _per_class(report: dict[str, Any], n_report: dict[str, Any] | None) -> None:
+    """Recall and precision of each urgency level: the 24-hour class is the one a summary
+    accuracy hides (issue 15, fifth round)."""
+    for level, (precision, recall, support) in report["fields"]["urgency"].per_class.items():
+        line = f"  urgency {level} ({support}): recall {recall:.1%}, precision {precision:.1%}"
+        if n_report:
+            n_precision, n_recall, _ = n_report["fields"]["urgency"].per_class[level]
+            line += f" / recogniser-style {n_recall:.1%}, {n_precision:.1%}"
+        console.print(line)
 
 
 def main() -> None:
@@ -132,6 +144,7 @@ def main() -> None:
         console.print(_summary_table(f"{title} ({len(idx)}): clean"
                                      + (" / recogniser-style" if n_report else ""),
                                      report["summary"], n_report["summary"] if n_report else None))
+        _per_class(report, n_report)
         _confusions(sub, c, 12)  # type: ignore[arg-type]
         for name in args.fields or ():
             if name in report["fields"]:
@@ -146,7 +159,7 @@ def main() -> None:
                     "i": i, "original": i < len(original), "text": rows[i].text,
                     "labels": rows[i].labels,
                     "got": {f: getattr(u, f) for f in (*FIELDS, "district")},
-                    "confidence": u.confidence,
+                    "confidence": u.confidence, "matched": list(u.matched),
                     "noisy": ({f: getattr(noisy[i], f) for f in FIELDS}
                               if noisy[i] is not None else None),
                 }, ensure_ascii=False) + "\n")

@@ -117,6 +117,27 @@ def test_rules_give_a_kind(rules) -> None:
     assert classify("楼下的垃圾三天没人收了", rules).kind == "complaint"
 
 
+# A household without water, gas or heat now is livelihood (24 h); low water pressure and a
+# flat at 18 °C or warmer are general (docs/labelling.md L1, G).
+LIVELIHOOD_CUES = [
+    ("村里自来水的泵坏了，这几天家家户户都去河边挑水", "livelihood"),
+    ("我们楼从早上到现在一滴自来水都没有", "livelihood"),
+    ("燃气表换了以后我家三天开不了火", "livelihood"),
+    ("小区的锅炉停了，暖气片摸着跟没开一样", "livelihood"),
+    ("暖气开了跟没开一样，屋里只有十五度", "livelihood"),
+    ("水压有点低，洗澡的时候水小，倒也能用", "general"),
+    ("暖气屋里十八度，能不能再烧热一点", "general"),
+    ("暖气太足了，屋里二十六度，能不能调低点", "general"),
+]
+
+
+@pytest.mark.parametrize(("text", "level"), LIVELIHOOD_CUES)
+def test_livelihood_cues_follow_the_labelling_guide(text: str, level: str, rules) -> None:
+    got = classify(text, rules)
+    assert got.urgency == level, got.matched
+    assert any(m.startswith("livelihood.") for m in got.matched) == (level == "livelihood")
+
+
 # --------------------------------------------------------------------------- degrade
 
 
