@@ -269,10 +269,89 @@ def test_one_text_scores_equal_the_matrix_product_to_the_bit(tmp_path: Path) -> 
     assert model is not None  # the shipped model
     texts = [*_heldout_texts(300), "", "？"]
     for text in texts:
-        x = model.features(text, classify(text, domain.classification))
+        ruled = classify(text, domain.classification)
+        x = model.features(text, ruled)
+        row = model.row(text, ruled)  # what classifying uses: no sparse matrix
+        assert np.array_equal(row.indices, x.indices) and np.array_equal(row.data, x.data)
         for field in model.fields.values():
             expected = np.asarray(x @ field.coef.T).reshape(1, -1)
             assert np.array_equal(field.scores(x), expected), (text, field.classes)
+            assert np.array_equal(field.scores(row), expected), (text, field.classes)
+
+
+def _train_texts() -> list[str]:
+    lines = (REPO / "data" / "intake" / "train.tsv").read_text(encoding="utf-8").splitlines()
+    return [line.split("\t")[0] for line in lines[1:]]
+
+
+def test_every_training_text_is_classified_as_scikit_learn_would(tmp_path: Path) -> None:
+    """The shipped model's hand-made path (TF-IDF row, scores from the coefficient rows,
+    calibrated softmax) against scikit-learn's own: vectorisers given the model's
+    vocabularies and idf, LinearSVC.decision_function on the whole matrix. Every text of
+    data/intake/train.tsv gets the same probabilities within 1e-9 and the same labels."""
+    from scipy import sparse
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.svm import LinearSVC
+
+    from ticketing.intake_model import (
+        IntakeModel,
+        _jieba_words,
+        _pinyin_grams,
+        _prepare,
+        _rule_votes,
+    )
+
+    domain = Domain.load(Settings(data_dir=tmp_path))
+    model = domain.model
+    assert model is not None
+    texts = _train_texts()
+    assert len(texts) > 2000
+    ruled = [classify(t, domain.classification) for t in texts]
+    analyzers = {"char": "char", "words": _jieba_words, "pinyin": _pinyin_grams}
+    blocks = []
+    for block in model.vocabularies:
+        options = {"ngram_range": (1, block.longest)} if block.analyzer == "char" else {}
+        vectoriser = TfidfVectorizer(analyzer=analyzers[block.analyzer],  # type: ignore[arg-type]
+                                     vocabulary=block.vocabulary, sublinear_tf=True,
+                                     **options)  # type: ignore[arg-type]
+        vectoriser.idf_ = block.idf
+        blocks.append(vectoriser.transform([_prepare(t) for t in texts]))
+    matrix = sparse.hstack([*blocks, _rule_votes(ruled)]).tocsr()
+    assert matrix.shape == (len(texts), model.width)
+    theirs: dict[str, Any] = {}
+    for name, f in model.fields.items():
+        svm = LinearSVC()
+        svm.classes_ = np.array(f.classes)
+        svm.coef_, svm.intercept_ = f.coef.astype(np.float64), f.intercept.astype(np.float64)
+        scores = svm.decision_function(matrix).reshape(len(texts), -1)
+        if scores.shape[1] == 1:  # two classes: one score, for the second
+            scores = np.hstack([-scores / 2, scores / 2])
+        scores = scores * f.temperature
+        e = np.exp(scores - scores.max(axis=1, keepdims=True))
+        theirs[name] = e / e.sum(axis=1, keepdims=True)
+
+    class ScikitLearns(IntakeModel):
+        """The same model deciding on scikit-learn's probabilities of text ``i``."""
+
+        i = 0
+
+        def probabilities(self, text: str, ruled: Any) -> dict[str, dict[str, float]]:
+            return {name: dict(zip(f.classes, map(float, theirs[name][self.i]), strict=True))
+                    for name, f in self.fields.items()}
+
+    reference = ScikitLearns(model.vocabularies, model.fields, model.info)
+    worst = 0.0
+    for i, text in enumerate(texts):
+        ours = model.probabilities(text, ruled[i])
+        for name, f in model.fields.items():
+            worst = max(worst, float(np.abs(
+                np.array([ours[name][c] for c in f.classes]) - theirs[name][i]).max()))
+        reference.i = i
+        decided, expected = model.predict(text, ruled[i]), reference.predict(text, ruled[i])
+        assert {k: label for k, (label, _) in decided.items()} == {
+            k: label for k, (label, _) in expected.items()}, text
+        assert all(abs(decided[k][1] - expected[k][1]) <= 1e-9 for k in expected), text
+    assert worst <= 1e-9
 
 
 def test_run_at_commit_runs_last_and_only_with_the_commit(db_url: str) -> None:
