@@ -126,7 +126,6 @@ def record_event(
     """Append an audit event; used for transitions and for non-transition steps
     (reminder calls, SMS, surveys, escalations) alike."""
     ev = TicketEvent(
-        ticket_id=ticket.id,
         actor_id=actor.id,
         actor_name=actor.name,
         role=actor.role.value,
@@ -136,6 +135,12 @@ def record_event(
         note=note,
         data=data,
     )
+    if ticket.id is not None:
+        ev.ticket_id = ticket.id
+    else:
+        # A ticket still to be INSERTed (create_ticket's ``accept``): the flush fills the id
+        # in. Never for a stored ticket: setting the relationship would load its events.
+        ev.ticket = ticket
     if at is not None:
         ev.at = at
     session.add(ev)
@@ -231,7 +236,9 @@ def _bump_day_counter(conn: Connection, day: str) -> int:
         .on_conflict_do_nothing(index_elements=[TicketSequence.day])
         .returning(TicketSequence.last)
     ).scalar()
-    return inserted if inserted is not None else conn.execute(_BUMP_DAY, {"of_day": day}).scalar_one()
+    if inserted is not None:
+        return inserted
+    return conn.execute(_BUMP_DAY, {"of_day": day}).scalar_one()
 
 
 _BUMP_DAY = (update(TicketSequence).where(TicketSequence.day == bindparam("of_day"))
@@ -299,15 +306,20 @@ def create_ticket(
     call_id: str | None = None,
     received_at: datetime | None = None,
     understood: Understanding | None = None,
+    accept_now: bool = False,
 ) -> Ticket:
-    """Create a draft ticket, classifying the demand for whatever the caller did not say.
+    """Create a draft ticket, classifying the demand for whatever the caller did not say;
+    with ``accept_now``, also accept it and dispatch it by the rule table (``accept``).
 
     ``caller_phone`` None: the caller's number is unknown (withheld); nobody calls or texts
     them back and nothing is linked by their number. ``caller_phone_keyed``: the number was
     keyed in by the caller on the IVR, not given by the network -- used to call back, never
     to tell who called (anyone can key any number). ``understood`` is ``understand_demand``
     of the same demand and transcript, when the caller ran it before opening the transaction
-    (it needs no lock, and holding one while it runs delays every other creator)."""
+    (it needs no lock, and holding one while it runs delays every other creator).
+    ``accept_now``: the ticket is written once, accepted and dispatched, with its trail (one
+    INSERT, not an INSERT of the draft and an UPDATE); its audit events are the same, and in
+    the same order, as ``accept`` called after the draft's creation writes."""
     if channel not in CHANNELS:
         raise InvalidInput("channel", f"unknown channel {channel!r}; one of {', '.join(CHANNELS)}")
     phone = validate_phone(caller_phone) if caller_phone and caller_phone.strip() else None
@@ -369,7 +381,8 @@ def create_ticket(
     original = _duplicate_of(session=session, domain=domain, ticket=ticket)
     ticket.duplicate_of_id = original.id if original is not None else None
     session.add(ticket)
-    session.flush()
+    if not accept_now:
+        session.flush()
     note_created(session, ticket)
     record_event(
         session=session,
@@ -383,7 +396,14 @@ def create_ticket(
     if original is not None:
         _count_duplicate(session=session, ticket=ticket, original=original, actor=actor,
                          now=now)
+    if accept_now and supervision.may_join(ticket):
+        # 督办 needs the ticket's row (its id, and its group counted in the database), and
+        # its event comes before the acceptance's: written as a draft first, as without
+        # ``accept``.
+        session.flush()
     supervision.on_ticket(session=session, domain=domain, ticket=ticket, actor=actor)
+    if accept_now:
+        accept(session=session, domain=domain, ticket=ticket, actor=actor)
     # The ticket's row is written (it has its id); its audit events go with the next flush,
     # at the commit at the latest: a caller that accepts it next writes them together with
     # the acceptance's (one INSERT on PostgreSQL, not two).
