@@ -425,6 +425,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1, help="API worker processes")
     ap.add_argument("--via", choices=("api", "console"), default="api",
                     help="file through POST /api/v1/tickets or the operator's console form")
+    ap.add_argument("--durable", action="store_true",
+                    help="PostgreSQL as shipped (fsync, synchronous_commit on), not the "
+                    "throwaway test cluster's settings")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -437,6 +440,16 @@ def main() -> None:
                 with psycopg.connect(host=pg.host, port=pg.port, user=pg.user,
                                      dbname="postgres", autocommit=True) as conn:
                     conn.execute("CREATE DATABASE bench")
+                    if args.durable:
+                        # The test fixture's cluster is throwaway: fsync and synchronous
+                        # commit off. docker-compose.yml's postgres:16 ships them on.
+                        for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+                            conn.execute(f"ALTER SYSTEM SET {setting} = on")
+                        conn.execute("SELECT pg_reload_conf()")
+                        time.sleep(0.5)  # the postmaster hands the reload on to backends
+                    shown = {n: conn.execute(f"SHOW {n}").scalar()
+                             for n in ("fsync", "synchronous_commit")}
+                    print(f"postgresql settings: {shown}", flush=True)
                 run("postgresql", pg.url("bench"), args, work, postmaster_pid(pg.port),
                     dict(host=pg.host, port=pg.port, user=pg.user, dbname="bench"))
 
