@@ -426,28 +426,21 @@ def main() -> None:
     ap.add_argument("--via", choices=("api", "console"), default="api",
                     help="file through POST /api/v1/tickets or the operator's console form")
     ap.add_argument("--durable", action="store_true",
-                    help="PostgreSQL as shipped (fsync, synchronous_commit on), not the "
-                    "throwaway test cluster's settings")
+                    help="PostgreSQL as shipped (fsync, synchronous_commit on), not with "
+                    "the throwaway test cluster's settings (both off)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if args.database in ("sqlite", "both"):
             run("sqlite", f"sqlite:///{work / 'bench.db'}", args, work)
         if args.database in ("postgresql", "both"):
-            with running_pg_server() as pg:
+            with running_pg_server(durable=args.durable) as pg:
                 import psycopg
 
                 with psycopg.connect(host=pg.host, port=pg.port, user=pg.user,
                                      dbname="postgres", autocommit=True) as conn:
                     conn.execute("CREATE DATABASE bench")
-                    if args.durable:
-                        # The test fixture's cluster is throwaway: fsync and synchronous
-                        # commit off. docker-compose.yml's postgres:16 ships them on.
-                        for setting in ("fsync", "synchronous_commit", "full_page_writes"):
-                            conn.execute(f"ALTER SYSTEM SET {setting} = on")
-                        conn.execute("SELECT pg_reload_conf()")
-                        time.sleep(0.5)  # the postmaster hands the reload on to backends
-                    shown = {n: conn.execute(f"SHOW {n}").scalar()
+                    shown = {n: conn.execute(f"SHOW {n}").fetchone()[0]  # type: ignore[index]
                              for n in ("fsync", "synchronous_commit")}
                     print(f"postgresql settings: {shown}", flush=True)
                 run("postgresql", pg.url("bench"), args, work, postmaster_pid(pg.port),
