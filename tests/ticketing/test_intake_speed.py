@@ -550,3 +550,46 @@ def test_a_ticket_accepted_as_it_is_created_is_written_once_with_the_same_trail(
                 ] == ["INSERT INTO tickets"], o[2]
     assert "UPDATE tickets SET" in one_step[0][2]
     assert all("UPDATE tickets SET" in o[2] for o in two_steps)
+
+
+def test_postgresql_day_counter_commits_without_waiting_for_the_disk_and_only_it(
+    tmp_path: Path,
+) -> None:
+    """On a cluster with PostgreSQL's shipped durability (synchronous_commit on), the day
+    counter's own transaction commits asynchronously -- so its row is not locked through a
+    WAL flush -- while the ticket's transaction, on a connection from the same pool, still
+    commits synchronously; the numbers run on one by one."""
+    from hotline import dbadmin
+    from tests.support.pgserver import running_pg_server
+
+    with running_pg_server(durable=True) as pg:
+        import psycopg
+
+        with psycopg.connect(host=pg.host, port=pg.port, user=pg.user, dbname="postgres",
+                             autocommit=True) as conn:
+            conn.execute("CREATE DATABASE counter")
+        url = pg.url("counter")
+        dbadmin.upgrade(url)
+        engine = make_engine(url)
+        try:
+            domain = Domain.load(Settings(database_url=url, data_dir=tmp_path))
+            with engine.connect() as conn:
+                assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+                # Inside the bump's transaction the setting is off, for it alone.
+                conn.execute(service._BUMP_DAY_OWN_COMMIT, {"of_day": "000101"})
+                assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
+                conn.commit()
+                assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+            factory = make_session_factory(engine)
+            numbers = []
+            for _ in range(3):
+                with factory() as s:
+                    numbers.append(service._next_number(s, domain, domain.now()))
+                    # The ticket's own transaction: synchronous as shipped.
+                    assert s.connection().exec_driver_sql(
+                        "SHOW synchronous_commit").scalar() == "on"
+            assert [int(n[-4:]) for n in numbers] == [1, 2, 3]
+            with engine.connect() as conn:  # the pool's connections kept the shipped setting
+                assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+        finally:
+            engine.dispose()
