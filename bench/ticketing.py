@@ -425,18 +425,24 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1, help="API worker processes")
     ap.add_argument("--via", choices=("api", "console"), default="api",
                     help="file through POST /api/v1/tickets or the operator's console form")
+    ap.add_argument("--durable", action="store_true",
+                    help="PostgreSQL as shipped (fsync, synchronous_commit on), not with "
+                    "the throwaway test cluster's settings (both off)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if args.database in ("sqlite", "both"):
             run("sqlite", f"sqlite:///{work / 'bench.db'}", args, work)
         if args.database in ("postgresql", "both"):
-            with running_pg_server() as pg:
+            with running_pg_server(durable=args.durable) as pg:
                 import psycopg
 
                 with psycopg.connect(host=pg.host, port=pg.port, user=pg.user,
                                      dbname="postgres", autocommit=True) as conn:
                     conn.execute("CREATE DATABASE bench")
+                    shown = {n: conn.execute(f"SHOW {n}").fetchone()[0]  # type: ignore[index]
+                             for n in ("fsync", "synchronous_commit")}
+                    print(f"postgresql settings: {shown}", flush=True)
                 run("postgresql", pg.url("bench"), args, work, postmaster_pid(pg.port),
                     dict(host=pg.host, port=pg.port, user=pg.user, dbname="bench"))
 

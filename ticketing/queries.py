@@ -152,24 +152,40 @@ _CREATED = "hotline_created_tickets"
 
 
 def note_created(session: Session, ticket: Ticket) -> None:
-    """``ticket`` was just inserted (flushed, with its id) by this session's transaction,
-    and none of its events has been flushed yet."""
-    session.info.setdefault(_CREATED, {})[ticket.id] = []
+    """``ticket`` is inserted by this session's transaction (just flushed, with its id, or
+    added and still to be flushed), and none of its events has been flushed yet."""
+    if ticket.id is None:
+        session.info.setdefault(_PENDING, []).append(ticket)
+    else:
+        session.info.setdefault(_CREATED, {})[ticket.id] = []
+
+
+# Tickets ``note_created`` was told of before their INSERT: their id is known after it.
+_PENDING = "hotline_created_pending"
 
 
 def forget_created(session: Session, ticket: Ticket) -> None:
     """Answer for ``ticket`` from the database again (something joins it that the session
     does not track)."""
     session.info.get(_CREATED, {}).pop(ticket.id, None)
+    if pending := session.info.get(_PENDING):
+        pending[:] = [t for t in pending if t is not ticket]
 
 
 def created_here(session: Session, ticket: Ticket) -> bool:
     """Whether this transaction inserted ``ticket`` (and tracks it: see ``note_created``)."""
-    return ticket.id in session.info.get(_CREATED, {})
+    return ticket.id in session.info.get(_CREATED, {}) or any(
+        t is ticket for t in session.info.get(_PENDING, ()))
 
 
 @event.listens_for(Session, "after_flush")
 def _collect_created_events(session: Session, _context: Any) -> None:
+    if pending := session.info.get(_PENDING):
+        # Inserted by this flush (the events flushed with them are collected below).
+        created = session.info.setdefault(_CREATED, {})
+        for ticket in [t for t in pending if t.id is not None]:
+            created[ticket.id] = []
+        pending[:] = [t for t in pending if t.id is None]
     created = session.info.get(_CREATED)
     if not created:
         return
@@ -183,6 +199,7 @@ def _forget_rolled_back(session: Session, _rolled_back: Any) -> None:
     # After any rollback (a savepoint's too) what was collected may name rows that are
     # gone: ask the database.
     session.info.pop(_CREATED, None)
+    session.info.pop(_PENDING, None)
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -190,6 +207,7 @@ def _forget_committed(session: Session, transaction: Any) -> None:
     # After the commit other transactions may add to the ticket.
     if transaction.parent is None:
         session.info.pop(_CREATED, None)
+        session.info.pop(_PENDING, None)
 
 
 def _trail(session: Session, ticket: Ticket) -> list[TicketEvent]:

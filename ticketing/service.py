@@ -9,9 +9,21 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, false, func, select, true, union_all, update
+from sqlalchemy import (
+    Connection,
+    Executable,
+    Row,
+    bindparam,
+    false,
+    func,
+    select,
+    true,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -115,7 +127,6 @@ def record_event(
     """Append an audit event; used for transitions and for non-transition steps
     (reminder calls, SMS, surveys, escalations) alike."""
     ev = TicketEvent(
-        ticket_id=ticket.id,
         actor_id=actor.id,
         actor_name=actor.name,
         role=actor.role.value,
@@ -125,6 +136,12 @@ def record_event(
         note=note,
         data=data,
     )
+    if ticket.id is not None:
+        ev.ticket_id = ticket.id
+    else:
+        # A ticket still to be INSERTed (create_ticket's ``accept``): the flush fills the id
+        # in. Never for a stored ticket: setting the relationship would load its events.
+        ev.ticket = ticket
     if at is not None:
         ev.at = at
     session.add(ev)
@@ -210,9 +227,8 @@ def _next_number(session: Session, domain: Domain, now: datetime) -> str:
 
 def _bump_day_counter(conn: Connection, day: str) -> int:
     """The day's next counter value; the first creator of the day inserts its row."""
-    bump = (update(TicketSequence).where(TicketSequence.day == day)
-            .values(last=TicketSequence.last + 1).returning(TicketSequence.last))
-    seq = conn.execute(bump).scalar()
+    bump = _BUMP_DAY_OWN_COMMIT if conn.dialect.name == "postgresql" else _BUMP_DAY
+    seq = conn.execute(bump, {"of_day": day}).scalar()
     if seq is not None:
         return seq
     # Two first creators of a day: one inserts, the other's insert does nothing and its
@@ -222,7 +238,26 @@ def _bump_day_counter(conn: Connection, day: str) -> int:
         .on_conflict_do_nothing(index_elements=[TicketSequence.day])
         .returning(TicketSequence.last)
     ).scalar()
-    return inserted if inserted is not None else conn.execute(bump).scalar_one()
+    if inserted is not None:
+        return inserted
+    return conn.execute(_BUMP_DAY, {"of_day": day}).scalar_one()
+
+
+_BUMP_DAY = (update(TicketSequence).where(TicketSequence.day == bindparam("of_day"))
+             .values(last=TicketSequence.last + 1).returning(TicketSequence.last))
+# PostgreSQL's bump, a transaction of its own, commits without waiting for its WAL to reach
+# the disk (synchronous_commit off for that one transaction: set_config's is_local, in the
+# same statement). With the shipped synchronous_commit on, the row stayed locked through
+# that flush, and every creator queued for it (1.1 sessions waiting on average, closed
+# loop, bench/ticketing.py --durable). Nothing durable is lost: the WAL is flushed in
+# order, so the commit of a ticket that took the number (synchronous, after the bump's)
+# makes the bump durable first; a bump lost in a crash belonged to no committed ticket.
+_BUMP_DAY_OWN_COMMIT = (
+    update(TicketSequence)
+    .where(TicketSequence.day == bindparam("of_day"),
+           select(func.set_config("synchronous_commit", "off", true())).scalar_subquery()
+           == "off")
+    .values(last=TicketSequence.last + 1).returning(TicketSequence.last))
 
 
 def _insert_day_row(conn: Connection) -> Any:
@@ -286,15 +321,20 @@ def create_ticket(
     call_id: str | None = None,
     received_at: datetime | None = None,
     understood: Understanding | None = None,
+    accept_now: bool = False,
 ) -> Ticket:
-    """Create a draft ticket, classifying the demand for whatever the caller did not say.
+    """Create a draft ticket, classifying the demand for whatever the caller did not say;
+    with ``accept_now``, also accept it and dispatch it by the rule table (``accept``).
 
     ``caller_phone`` None: the caller's number is unknown (withheld); nobody calls or texts
     them back and nothing is linked by their number. ``caller_phone_keyed``: the number was
     keyed in by the caller on the IVR, not given by the network -- used to call back, never
     to tell who called (anyone can key any number). ``understood`` is ``understand_demand``
     of the same demand and transcript, when the caller ran it before opening the transaction
-    (it needs no lock, and holding one while it runs delays every other creator)."""
+    (it needs no lock, and holding one while it runs delays every other creator).
+    ``accept_now``: the ticket is written once, accepted and dispatched, with its trail (one
+    INSERT, not an INSERT of the draft and an UPDATE); its audit events are the same, and in
+    the same order, as ``accept`` called after the draft's creation writes."""
     if channel not in CHANNELS:
         raise InvalidInput("channel", f"unknown channel {channel!r}; one of {', '.join(CHANNELS)}")
     phone = validate_phone(caller_phone) if caller_phone and caller_phone.strip() else None
@@ -356,7 +396,8 @@ def create_ticket(
     original = _duplicate_of(session=session, domain=domain, ticket=ticket)
     ticket.duplicate_of_id = original.id if original is not None else None
     session.add(ticket)
-    session.flush()
+    if not accept_now:
+        session.flush()
     note_created(session, ticket)
     record_event(
         session=session,
@@ -370,7 +411,14 @@ def create_ticket(
     if original is not None:
         _count_duplicate(session=session, ticket=ticket, original=original, actor=actor,
                          now=now)
+    if accept_now and supervision.may_join(ticket):
+        # 督办 needs the ticket's row (its id, and its group counted in the database), and
+        # its event comes before the acceptance's: written as a draft first, as without
+        # ``accept``.
+        session.flush()
     supervision.on_ticket(session=session, domain=domain, ticket=ticket, actor=actor)
+    if accept_now:
+        accept(session=session, domain=domain, ticket=ticket, actor=actor)
     # The ticket's row is written (it has its id); its audit events go with the next flush,
     # at the commit at the latest: a caller that accepts it next writes them together with
     # the acceptance's (one INSERT on PostgreSQL, not two).
@@ -418,45 +466,61 @@ def _duplicate_of(*, session: Session, domain: Domain, ticket: Ticket) -> Row[An
     the confidential flag: it would put a confidential caller's ticket beside a ticket that
     shows their number.
     """
-    since = ticket.received_at - timedelta(hours=domain.settings.duplicates.window_hours)
-    common = [
-        *([Ticket.id != ticket.id] if ticket.id is not None else []),
-        Ticket.duplicate_of_id.is_(None),
-        Ticket.status.in_(values(OPEN_STATUSES - {Status.DRAFT})),
-        Ticket.received_at >= since,
-        Ticket.category == ticket.category,
-        Ticket.confidential == ticket.confidential,
-    ]
-    # Both ways of being the same problem in one statement (one round trip per ticket, not
-    # two), each row saying which it is; the oldest row that qualifies wins. A UNION, not
-    # an OR: each half keeps its own index (with an OR, SQLite read every ticket of the
-    # category, inside the write lock).
-    ways = []
     caller = identified_caller(ticket)
-    if caller is not None:
-        ways.append(select(*_DUPLICATE_COLUMNS, true().label("same_caller")).where(
-            *common,
-            same_identified_caller(caller),
-            # Unknown district matches only unknown: two places we cannot tell apart are
-            # not known to be one.
-            Ticket.district.is_(None) if ticket.district is None
-            else Ticket.district == ticket.district,
-        ))
-    if ticket.address:
-        # Other callers: only the same stated address (indexed equality; a neighbour who
-        # words the address differently is left to the hot-spot report). Later callers'
-        # tickets are linked, so few unlinked ones share an address.
-        ways.append(select(*_DUPLICATE_COLUMNS, false().label("same_caller"))
-                    .where(*common, Ticket.address == ticket.address))
-    if not ways:
+    query = _duplicate_query(known_id=ticket.id is not None, by_caller=caller is not None,
+                             district_known=ticket.district is not None,
+                             by_address=bool(ticket.address))
+    if query is None:
         return None
-    rows = session.execute(ways[0] if len(ways) == 1 else union_all(*ways)).all()
+    since = ticket.received_at - timedelta(hours=domain.settings.duplicates.window_hours)
+    rows = session.execute(query, {
+        "id": ticket.id, "since": since, "category": ticket.category,
+        "confidential": ticket.confidential, "caller": caller, "district": ticket.district,
+        "address": ticket.address}).all()
     for row in sorted(rows, key=lambda r: (r.received_at, r.id)):
         # The same caller's tickets match on the district; their addresses are compared
         # here, where "朝阳区望京西园三区5号楼" and "望京西园三区5号楼" are one place.
         if not row.same_caller or _same_address(row, ticket):
             return row
     return None
+
+
+@lru_cache(maxsize=16)
+def _duplicate_query(*, known_id: bool, by_caller: bool, district_known: bool,
+                     by_address: bool) -> Executable | None:
+    """``_duplicate_of``'s statement for one shape of ticket, built once (building it cost
+    more than running it); its values are bound parameters."""
+    common = [
+        *([Ticket.id != bindparam("id")] if known_id else []),
+        Ticket.duplicate_of_id.is_(None),
+        Ticket.status.in_(values(OPEN_STATUSES - {Status.DRAFT})),
+        Ticket.received_at >= bindparam("since"),
+        Ticket.category == bindparam("category"),
+        Ticket.confidential == bindparam("confidential"),
+    ]
+    # Both ways of being the same problem in one statement (one round trip per ticket, not
+    # two), each row saying which it is; the oldest row that qualifies wins. A UNION, not
+    # an OR: each half keeps its own index (with an OR, SQLite read every ticket of the
+    # category, inside the write lock).
+    ways = []
+    if by_caller:
+        ways.append(select(*_DUPLICATE_COLUMNS, true().label("same_caller")).where(
+            *common,
+            same_identified_caller(bindparam("caller")),
+            # Unknown district matches only unknown: two places we cannot tell apart are
+            # not known to be one.
+            Ticket.district == bindparam("district") if district_known
+            else Ticket.district.is_(None),
+        ))
+    if by_address:
+        # Other callers: only the same stated address (indexed equality; a neighbour who
+        # words the address differently is left to the hot-spot report). Later callers'
+        # tickets are linked, so few unlinked ones share an address.
+        ways.append(select(*_DUPLICATE_COLUMNS, false().label("same_caller"))
+                    .where(*common, Ticket.address == bindparam("address")))
+    if not ways:
+        return None
+    return ways[0] if len(ways) == 1 else union_all(*ways)
 
 
 def _count_duplicate(
@@ -509,9 +573,7 @@ def auto_dispatch(*, session: Session, domain: Domain, ticket: Ticket, actor: Ac
     """Dispatch by the rule table; with no matching rule or unit, leave the ticket in the
     manual queue (status accepted/returned) and say so in the audit trail."""
     rule = domain.rules.match(ticket.category, ticket.district)
-    unit = (
-        session.scalars(select(Unit).where(Unit.code == rule.unit)).first() if rule else None
-    )
+    unit = session.scalars(_UNIT_BY_CODE, {"code": rule.unit}).first() if rule else None
     if rule is None or unit is None:
         why = "no dispatch rule matches" if rule is None else f"unit {rule.unit} does not exist"
         record_event(
@@ -535,27 +597,31 @@ def auto_dispatch(*, session: Session, domain: Domain, ticket: Ticket, actor: Ac
     return True
 
 
+_UNIT_BY_CODE = select(Unit).where(Unit.code == bindparam("code"))
+
+
 def on_duty_handler(*, session: Session, unit_id: int) -> User | None:
     """The unit's on-duty handler carrying the fewest open tickets."""
-    open_count = (
-        select(func.count(Ticket.id))
-        .where(
-            Ticket.handler_id == User.id,
-            Ticket.status.in_(values(ASSIGNED_STATUSES)),
-        )
-        .scalar_subquery()
+    return session.scalars(_ON_DUTY_HANDLER, {"unit_id": unit_id}).first()
+
+
+# Built once, as the other statements of the intake path: building costs more than running.
+_ON_DUTY_HANDLER = (
+    select(User)
+    .where(
+        User.unit_id == bindparam("unit_id"),
+        User.role == Role.HANDLER.value,
+        User.on_duty.is_(True),
+        User.active.is_(True),
     )
-    return session.scalars(
-        select(User)
-        .where(
-            User.unit_id == unit_id,
-            User.role == Role.HANDLER.value,
-            User.on_duty.is_(True),
-            User.active.is_(True),
-        )
-        .order_by(open_count, User.id)
-        .limit(1)
-    ).first()
+    .order_by(
+        select(func.count(Ticket.id))
+        .where(Ticket.handler_id == User.id, Ticket.status.in_(values(ASSIGNED_STATUSES)))
+        .scalar_subquery(),
+        User.id,
+    )
+    .limit(1)
+)
 
 
 def dispatch(

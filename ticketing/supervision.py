@@ -70,11 +70,16 @@ def open_case_of(session: Session, key: str) -> SupervisionCase | None:
                            ).first()
 
 
+def may_join(ticket: Ticket) -> bool:
+    """Whether ``ticket`` can count towards a 督办 record at all (``on_ticket``)."""
+    return bool(ticket.community) and ticket.status != Status.EXCLUDED.value
+
+
 def on_ticket(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor
               ) -> SupervisionCase | None:
     """Join ``ticket`` to its group's open record, or open one when the group has reached
     the threshold within the window; returns the record, or None."""
-    if not ticket.community or ticket.status == Status.EXCLUDED.value:
+    if not may_join(ticket):
         return None
     cfg = domain.settings.analytics
     now = domain.now()

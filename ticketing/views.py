@@ -120,10 +120,8 @@ def _create_ticket(body: TicketCreate, request: Request, token: str,
         require(actor, Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)
         ticket = service.create_ticket(
             session=session, domain=domain, actor=actor, understood=understood,
-            **body.model_dump(exclude={"accept"}),
+            accept_now=body.accept, **body.model_dump(exclude={"accept"}),
         )
-        if body.accept:
-            service.accept(session=session, domain=domain, ticket=ticket, actor=actor)
         # The answer is read inside the transaction: read after the commit it would open
         # a second transaction (on SQLite, queue for the write lock once more).
         shown = _show(session, ticket, actor)

@@ -47,7 +47,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_pg_server() -> Iterator[PgServer]:
+def running_pg_server(*, durable: bool = False) -> Iterator[PgServer]:
+    """A throwaway cluster; ``durable``: with PostgreSQL's own fsync, synchronous_commit
+    and full_page_writes (on, as docker-compose.yml's postgres:16 ships) instead of off."""
     bindir = pg_bindir()
     if bindir is None:
         raise RuntimeError("PostgreSQL server binaries not found: run scripts/bootstrap.sh --test")
@@ -66,8 +68,9 @@ def running_pg_server() -> Iterator[PgServer]:
         check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     # fsync off: the data is thrown away; durability is not what these tests measure.
-    opts = (f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+    opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c max_connections=200"
+    if not durable:
+        opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     subprocess.run(
         [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l",
          str(base / "log"), "-w", "-t", "60", "start"],

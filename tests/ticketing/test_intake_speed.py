@@ -4,6 +4,7 @@ classification arithmetic giving the same results to the bit."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 import threading
@@ -36,16 +37,17 @@ LOCAL = ("127.0.0.1", 50000)  # /metrics answers loopback clients under the ship
 # one flush are inserted one by one (no RETURNING batch there); PostgreSQL batches them and
 # has no BEGIN statement, but bumps the ticket number on a connection of its own.
 STATEMENTS = {
-    # BEGIN IMMEDIATE, token, number, duplicate look-up (both ways in one), INSERT ticket,
-    # INSERT create, unit, handler, UPDATE ticket, INSERT accept, INSERT dispatch; a
-    # duplicate adds INSERT link, its original, UPDATE original's count. No SELECT of the
-    # merged members nor of the events: the ticket is this transaction's, its whole trail
-    # went through the session (ticketing.queries.note_created).
-    "sqlite": {"new": 11, "duplicate": 14},
-    # token, number, look-up, INSERT ticket, unit, handler, UPDATE ticket, INSERT
-    # create+accept+dispatch events; a duplicate adds its original and the count (its link
-    # event rides in the same INSERT as the others)
-    "postgresql": {"new": 8, "duplicate": 10},
+    # BEGIN IMMEDIATE, token, number, duplicate look-up (both ways in one), unit, handler,
+    # INSERT ticket (accepted and dispatched: written once, no UPDATE of a draft), INSERT
+    # create, INSERT accept, INSERT dispatch; a duplicate adds INSERT link, its original,
+    # UPDATE original's count. No SELECT of the merged members nor of the events: the
+    # ticket is this transaction's, its whole trail went through the session
+    # (ticketing.queries.note_created).
+    "sqlite": {"new": 10, "duplicate": 13},
+    # token, number, look-up, unit, handler, INSERT ticket, INSERT create+accept+dispatch
+    # events; a duplicate adds its original and the count (its link event rides in the
+    # same INSERT as the others)
+    "postgresql": {"new": 7, "duplicate": 9},
 }
 
 
@@ -269,10 +271,89 @@ def test_one_text_scores_equal_the_matrix_product_to_the_bit(tmp_path: Path) -> 
     assert model is not None  # the shipped model
     texts = [*_heldout_texts(300), "", "？"]
     for text in texts:
-        x = model.features(text, classify(text, domain.classification))
+        ruled = classify(text, domain.classification)
+        x = model.features(text, ruled)
+        row = model.row(text, ruled)  # what classifying uses: no sparse matrix
+        assert np.array_equal(row.indices, x.indices) and np.array_equal(row.data, x.data)
         for field in model.fields.values():
             expected = np.asarray(x @ field.coef.T).reshape(1, -1)
             assert np.array_equal(field.scores(x), expected), (text, field.classes)
+            assert np.array_equal(field.scores(row), expected), (text, field.classes)
+
+
+def _train_texts() -> list[str]:
+    lines = (REPO / "data" / "intake" / "train.tsv").read_text(encoding="utf-8").splitlines()
+    return [line.split("\t")[0] for line in lines[1:]]
+
+
+def test_every_training_text_is_classified_as_scikit_learn_would(tmp_path: Path) -> None:
+    """The shipped model's hand-made path (TF-IDF row, scores from the coefficient rows,
+    calibrated softmax) against scikit-learn's own: vectorisers given the model's
+    vocabularies and idf, LinearSVC.decision_function on the whole matrix. Every text of
+    data/intake/train.tsv gets the same probabilities within 1e-9 and the same labels."""
+    from scipy import sparse
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.svm import LinearSVC
+
+    from ticketing.intake_model import (
+        IntakeModel,
+        _jieba_words,
+        _pinyin_grams,
+        _prepare,
+        _rule_votes,
+    )
+
+    domain = Domain.load(Settings(data_dir=tmp_path))
+    model = domain.model
+    assert model is not None
+    texts = _train_texts()
+    assert len(texts) > 2000
+    ruled = [classify(t, domain.classification) for t in texts]
+    analyzers = {"char": "char", "words": _jieba_words, "pinyin": _pinyin_grams}
+    blocks = []
+    for block in model.vocabularies:
+        options = {"ngram_range": (1, block.longest)} if block.analyzer == "char" else {}
+        vectoriser = TfidfVectorizer(analyzer=analyzers[block.analyzer],  # type: ignore[arg-type]
+                                     vocabulary=block.vocabulary, sublinear_tf=True,
+                                     **options)  # type: ignore[arg-type]
+        vectoriser.idf_ = block.idf
+        blocks.append(vectoriser.transform([_prepare(t) for t in texts]))
+    matrix = sparse.hstack([*blocks, _rule_votes(ruled)]).tocsr()
+    assert matrix.shape == (len(texts), model.width)
+    theirs: dict[str, Any] = {}
+    for name, f in model.fields.items():
+        svm = LinearSVC()
+        svm.classes_ = np.array(f.classes)
+        svm.coef_, svm.intercept_ = f.coef.astype(np.float64), f.intercept.astype(np.float64)
+        scores = svm.decision_function(matrix).reshape(len(texts), -1)
+        if scores.shape[1] == 1:  # two classes: one score, for the second
+            scores = np.hstack([-scores / 2, scores / 2])
+        scores = scores * f.temperature
+        e = np.exp(scores - scores.max(axis=1, keepdims=True))
+        theirs[name] = e / e.sum(axis=1, keepdims=True)
+
+    class ScikitLearns(IntakeModel):
+        """The same model deciding on scikit-learn's probabilities of text ``i``."""
+
+        i = 0
+
+        def probabilities(self, text: str, ruled: Any) -> dict[str, dict[str, float]]:
+            return {name: dict(zip(f.classes, map(float, theirs[name][self.i]), strict=True))
+                    for name, f in self.fields.items()}
+
+    reference = ScikitLearns(model.vocabularies, model.fields, model.info)
+    worst = 0.0
+    for i, text in enumerate(texts):
+        ours = model.probabilities(text, ruled[i])
+        for name, f in model.fields.items():
+            worst = max(worst, float(np.abs(
+                np.array([ours[name][c] for c in f.classes]) - theirs[name][i]).max()))
+        reference.i = i
+        decided, expected = model.predict(text, ruled[i]), reference.predict(text, ruled[i])
+        assert {k: label for k, (label, _) in decided.items()} == {
+            k: label for k, (label, _) in expected.items()}, text
+        assert all(abs(decided[k][1] - expected[k][1]) <= 1e-9 for k in expected), text
+    assert worst <= 1e-9
 
 
 def test_run_at_commit_runs_last_and_only_with_the_commit(db_url: str) -> None:
@@ -397,3 +478,118 @@ def test_postgresql_a_burst_of_tickets_reuses_the_pool(client: TestClient, city:
         th.join(120)
     assert answers == [201] * 40
     assert len(opened) <= engine.pool.size(), len(opened)
+
+
+# Filed in this order: the third 望京 complaint opens a 督办 record (the shipped
+# supervise_after is 3), the 海淀 one is dispatched by a rule, the last has no rule.
+INTAKE = [
+    ("13800000001", "朝阳区望京西园三区5号楼停水了，一直没来水", None),
+    ("13800000002", "朝阳区望京西园三区7号楼也停水了", None),
+    ("13800000003", "望京西园三区2号楼停水两天了", None),
+    ("13800000004", "海淀区中关村大街人行道井盖丢了，很危险", None),
+    ("13800000005", "海淀区中关村大街人行道井盖丢了，很危险", None),
+    ("13800000006", "我想咨询一下办理居住证需要什么材料", "other"),
+]
+
+
+def _filed(s: Session, domain: Domain, actor: Actor, engine: Engine, *,
+           accept_now: bool) -> list[tuple[Any, ...]]:
+    """File INTAKE accepted (in one step or in two); what each ticket became, its trail and
+    the ticket statements its filing sent."""
+    outcome = []
+    for phone, demand, category in INTAKE:
+        sent = Statements.on(engine)
+        t = service.create_ticket(session=s, domain=domain, actor=actor, channel="api",
+                                  caller_phone=phone, demand=demand, category=category,
+                                  accept_now=accept_now)
+        if not accept_now:
+            service.accept(session=s, domain=domain, ticket=t, actor=actor)
+        s.flush()
+        event.remove(engine, "before_cursor_execute", sent._record)
+        # Ids and numbers differ between the two runs (PostgreSQL's sequences and day
+        # counter do not roll back).
+        trail = [(e.action, e.from_status, e.to_status, re.sub(r"\d{10}", "N", e.note or ""),
+                  {k: v for k, v in (e.data or {}).items() if k not in ("case", "original")})
+                 for e in s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == t.id)
+                                    .order_by(TicketEvent.id))]
+        outcome.append(((t.status, t.unit_id, t.handler_id, t.category, t.community,
+                         t.duplicate_of_id is not None, t.accepted_at is not None,
+                         t.dispatched_at is not None, t.sign_due_at is not None,
+                         t.due_at is not None), trail,
+                        [q for q in sent.seen if q.split()[-1] == "tickets"
+                         or q.startswith("UPDATE tickets")]))
+    return outcome
+
+
+def test_a_ticket_accepted_as_it_is_created_is_written_once_with_the_same_trail(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """create_ticket(accept_now=True), as POST /tickets files: the ticket is INSERTed once,
+    accepted and dispatched, instead of a draft's INSERT and an UPDATE, and ends as the
+    same ticket with the same audit trail, in the same order, as create then accept: a
+    dispatched one, duplicates linked, the 督办 record's event before the acceptance, one
+    left to the manual queue. Each path runs in a transaction rolled back after it."""
+    op = city.actor("operator")
+    with sessions() as s:
+        engine = s.get_bind().engine  # type: ignore[union-attr]
+        two_steps = _filed(s, domain, op, engine, accept_now=False)
+        s.rollback()
+        one_step = _filed(s, domain, op, engine, accept_now=True)
+        s.rollback()
+    assert [o[:2] for o in one_step] == [o[:2] for o in two_steps]
+    actions = [[e[0] for e in o[1]] for o in one_step]
+    assert actions[0] == ["create", "accept", "dispatch"]
+    assert actions[2][:3] == ["create", "supervise", "accept"]
+    assert actions[4] == ["create", "link_duplicate", "accept", "dispatch"]
+    assert actions[5] == ["create", "accept", "manual_queue"]
+    assert one_step[5][0][0] == "accepted" and one_step[3][0][0] == "dispatched"
+    # A ticket outside any community: one INSERT, no UPDATE. One that may join a 督办
+    # record is written as a draft first, as before (the record needs its row).
+    for o in (one_step[3], one_step[5]):
+        assert [q for q in o[2] if q.startswith(("INSERT INTO tickets", "UPDATE tickets"))
+                ] == ["INSERT INTO tickets"], o[2]
+    assert "UPDATE tickets SET" in one_step[0][2]
+    assert all("UPDATE tickets SET" in o[2] for o in two_steps)
+
+
+def test_postgresql_day_counter_commits_without_waiting_for_the_disk_and_only_it(
+    tmp_path: Path,
+) -> None:
+    """On a cluster with PostgreSQL's shipped durability (synchronous_commit on), the day
+    counter's own transaction commits asynchronously -- so its row is not locked through a
+    WAL flush -- while the ticket's transaction, on a connection from the same pool, still
+    commits synchronously; the numbers run on one by one."""
+    from hotline import dbadmin
+    from tests.support.pgserver import running_pg_server
+
+    with running_pg_server(durable=True) as pg:
+        import psycopg
+
+        with psycopg.connect(host=pg.host, port=pg.port, user=pg.user, dbname="postgres",
+                             autocommit=True) as conn:
+            conn.execute("CREATE DATABASE counter")
+        url = pg.url("counter")
+        dbadmin.upgrade(url)
+        engine = make_engine(url)
+        try:
+            domain = Domain.load(Settings(database_url=url, data_dir=tmp_path))
+            with engine.connect() as conn:
+                assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+                # Inside the bump's transaction the setting is off, for it alone.
+                conn.execute(service._BUMP_DAY_OWN_COMMIT, {"of_day": "000101"})
+                assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
+                conn.commit()
+                assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+            factory = make_session_factory(engine)
+            numbers = []
+            for _ in range(3):
+                with factory() as s:
+                    numbers.append(service._next_number(s, domain, domain.now()))
+                    # The ticket's own transaction: synchronous as shipped.
+                    assert s.connection().exec_driver_sql(
+                        "SHOW synchronous_commit").scalar() == "on"
+            assert [int(n[-4:]) for n in numbers] == [1, 2, 3]
+            with engine.connect() as conn:  # the pool's connections kept the shipped setting
+                assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+        finally:
+            engine.dispose()
