@@ -20,7 +20,7 @@ from config import Settings
 from hotline import dbadmin
 from tests.support.city import City, seed_city
 from tests.support.pgserver import PgServer, running_pg_server
-from tests.support.route_fields import install as share_route_fields
+from tests.support.shared_routes import install as share_route_state
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory
 
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
-share_route_fields()  # every app a test builds: tests/support/route_fields.py
+share_route_state()  # by every app a test builds: tests/support/shared_routes.py
 
 # A test that uses one of these (directly or through another fixture) is in that tier, so
 # `scripts/test.sh --fast` (-m "not sip and not asr and not postgres and not external")
