@@ -20,6 +20,7 @@ from config import Settings
 from hotline import dbadmin
 from tests.support.city import City, seed_city
 from tests.support.pgserver import PgServer, running_pg_server
+from tests.support.shared_routes import install as share_route_state
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory
 
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+
+share_route_state()  # by every app a test builds: tests/support/shared_routes.py
 
 # A test that uses one of these (directly or through another fixture) is in that tier, so
 # `scripts/test.sh --fast` (-m "not sip and not asr and not postgres and not external")
@@ -72,12 +75,17 @@ LONG_POLES = (
 # equal decoding CPU (40-65 s each under load, measured with tests/support/cpuprofile.py),
 # at most four decoders at once, all started first. test_live_decoding has a group of its
 # own: its push-size test alone decodes ~50 s of CPU, which would have doubled "vosk".
+# So has test_warm_up: its warm-ups run under SCHED_IDLE (asr/engine.py), so they wait for
+# a core nothing else wants and take no CPU from the decoders, but in "vosk" every test
+# queued behind them waited too (one full run on a machine loaded by other work: the
+# "vosk" worker ended ~130 s after the others, its warm-up tests 1080 s of its 1580).
 # The first prefix that an item's path starts with names its group.
 VOSK_GROUPS = (
     ("tests/twilio/", "vosk-twilio"),  # the one recording decoded once (decode_once)
     ("tests/asr/test_decoder_options.py", "vosk-accuracy"),
     ("tests/asr/test_accuracy.py", "vosk-accuracy"),
     ("tests/asr/test_live_decoding.py", "vosk-live"),
+    ("tests/asr/test_warm_up.py", "vosk-warm-up"),
     ("", "vosk"),  # the other tests/asr files, tests/intake
 )
 
