@@ -56,11 +56,24 @@ def mask_phones(text: str) -> str:
 
 
 class MaskingFilter(logging.Filter):
+    """Masks numbers in the message and in a logged exception's text: a SIP error's
+    traceback quotes headers (From: <sip:138…>) that the message never shows."""
+
+    _plain = logging.Formatter()
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         masked = mask_phones(message)
         if masked != message:
             record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            # Formatters use exc_text when it is set (JsonFormatter too), so the masked
+            # text is the only one any handler prints.
+            record.exc_text = self._plain.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask_phones(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask_phones(record.stack_info)
         return True
 
 
@@ -79,8 +92,8 @@ class JsonFormatter(logging.Formatter):
         for key in self.FIELDS:
             if hasattr(record, key):
                 out[key] = getattr(record, key)
-        if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
+        if record.exc_info or record.exc_text:
+            out["exc"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(out, ensure_ascii=False)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 
 import pytest
 from fastapi.testclient import TestClient
@@ -80,6 +81,19 @@ def test_json_log_line_masks_and_keeps_call_fields() -> None:
     assert line["msg"] == "call from 138****5678 answered"
     assert line["call_id"] == "abc@127.0.0.1" and line["ticket"] == "2611240001"
     assert line["level"] == "INFO"
+
+
+def test_a_logged_exception_is_masked_too() -> None:
+    """A SIP handler's traceback quotes the request's headers; the number in them is
+    masked in the JSON line and in the plain one alike."""
+    try:
+        raise ValueError("bad header From: <sip:13812345678@127.0.0.1>;tag=1")
+    except ValueError:
+        record = logging.LogRecord("telephony.sip", logging.ERROR, __file__, 1,
+                                   "handler crashed", (), sys.exc_info())
+    assert MaskingFilter().filter(record)
+    for line in (JsonFormatter().format(record), logging.Formatter().format(record)):
+        assert "13812345678" not in line and "138****5678" in line
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
