@@ -291,3 +291,15 @@ def city(request: pytest.FixtureRequest, db_url: str,
     the seeded template, so only its tokens are needed here."""
     backend = "postgresql" if db_url.startswith("postgresql") else "sqlite"
     return City(tokens=dict(_city_template(request, backend).tokens), sessions=sessions)
+
+
+@pytest.fixture
+def faq(sessions: sessionmaker[Session], city: City) -> None:
+    """The sample FAQ (../shared/kb/faq.tsv) imported into the city's knowledge base."""
+    from knowledge import service as kb  # only the tests that ask for it load jieba's side
+    from ticketing.actors import Actor
+
+    with sessions() as s:
+        kb.import_tsv(session=s, actor=Actor.system("test"),
+                      text=(SHARED / "kb" / "faq.tsv").read_text(encoding="utf-8"))
+        s.commit()

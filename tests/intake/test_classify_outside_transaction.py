@@ -24,11 +24,8 @@ from config import Settings
 from hotline.app import create_app
 from ivr.callrecords import CallOutcome
 from ivr.intake import CallIntake, Spool, recover_spool
-from knowledge import service as kb
-from tests.conftest import SHARED
 from tests.console.conftest import log_in
 from tests.support.city import City
-from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.models import Ticket
 from ticketing.states import Status
@@ -76,13 +73,6 @@ def classified(monkeypatch: pytest.MonkeyPatch) -> Iterator[Classified]:
         event.remove(Pool, "checkout", checkout)
         event.remove(Pool, "checkin", checkin)
 
-
-@pytest.fixture
-def faq(sessions: sessionmaker[Session], city: City) -> None:
-    with sessions() as s:
-        kb.import_tsv(session=s, actor=Actor.system("test"),
-                      text=(SHARED / "kb" / "faq.tsv").read_text(encoding="utf-8"))
-        s.commit()
 
 
 def _ticket(sessions: sessionmaker[Session], number: str) -> Ticket:

@@ -9,12 +9,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import SipSettings
-from knowledge import service as kb
-from tests.conftest import SHARED
-from tests.support.city import City
 from tests.support.sipkit import (  # noqa: F401 (fixtures and the missing-tools hook)
     audio,
     kamailio,
@@ -23,7 +19,6 @@ from tests.support.sipkit import (  # noqa: F401 (fixtures and the missing-tools
     sipp_dir,
     sipps,
 )
-from ticketing.actors import Actor
 
 # Korean sentences whose words are all in the test model's vocabulary: the phrase list the
 # live recognizer is restricted to in these tests (settings.asr.phrase_list).
@@ -114,11 +109,3 @@ def ivr_factory(tmp_path: Path, sqlite_url: str, korean_speech: dict[str, bytes]
     for db in engines:
         db.dispose()
 
-
-@pytest.fixture
-def faq(sessions: sessionmaker[Session], city: City) -> None:
-    """The sample FAQ imported (the knowledge-base tests)."""
-    with sessions() as s:
-        kb.import_tsv(session=s, actor=Actor.system("test"),
-                      text=(SHARED / "kb" / "faq.tsv").read_text(encoding="utf-8"))
-        s.commit()

@@ -13,7 +13,6 @@ from config import Settings
 from hotline.app import create_app
 from knowledge import service
 from knowledge.models import EntryStatus
-from tests.conftest import SHARED
 from tests.support.api import auth
 from tests.support.city import City
 from ticketing.actors import Actor
@@ -35,13 +34,6 @@ def editor(sessions: sessionmaker[Session], city: City) -> dict[str, str]:
         s.commit()
     return {"Authorization": f"Bearer {token}"}
 
-
-@pytest.fixture
-def faq(sessions: sessionmaker[Session], city: City) -> None:
-    with sessions() as s:
-        service.import_tsv(session=s, actor=Actor.system("test"),
-                           text=(SHARED / "kb" / "faq.tsv").read_text(encoding="utf-8"))
-        s.commit()
 
 
 def test_search_returns_ids_scores_and_confidence(client: TestClient, city: City,

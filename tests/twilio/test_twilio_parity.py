@@ -28,7 +28,6 @@ from ivr.callrecords import CallOutcome, CallRecord
 from ivr.twilio import call_flow as twilio_flow
 from ivr.twilio.decode import Decoded
 from knowledge import service as kb
-from tests.conftest import SHARED
 from tests.support.city import City
 from tests.twilio.helpers import (
     AUTH_TOKEN,
@@ -76,13 +75,6 @@ def meant(monkeypatch: pytest.MonkeyPatch, decode_once: None) -> dict[str, str]:
     monkeypatch.setattr(twilio_flow, "decode_within", mandarin)
     return said
 
-
-@pytest.fixture
-def faq(sessions: sessionmaker[Session], city: City) -> None:
-    with sessions() as s:
-        kb.import_tsv(session=s, actor=Actor.system("test"),
-                      text=(SHARED / "kb" / "faq.tsv").read_text(encoding="utf-8"))
-        s.commit()
 
 
 def _recorded(twilio: Twilio, standin: StandIn, wav: bytes, call: str,
