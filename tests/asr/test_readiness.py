@@ -15,6 +15,7 @@ from asr.readiness import warm_status
 from config import Settings
 from hotline.app import create_app
 from hotline.roles import ServeRole
+from tests.support import harness
 
 pytestmark = pytest.mark.asr
 
@@ -24,12 +25,16 @@ LOCAL = ("127.0.0.1", 50000)  # this host, not through a proxy: may read /metric
 
 
 def voice_node(settings: Settings, tmp_path: Path, model_path: Path) -> Settings:
-    """The shipped ASR settings on the test model; SIP off (no port bound here), so the
-    greeting that warms the recognizers comes from espeak-ng."""
+    """The shipped ASR and SIP settings on the test model, the IVR answering on free
+    loopback ports (the shipped 5080 may be taken by a neighbouring test); no recorded
+    prompts, so the greeting that warms the recognizers comes from espeak-ng."""
     shipped = Settings()
+    rtp = harness.free_port_block(10)
     return settings.model_copy(update={
         "prompts_dir": tmp_path / "no-recordings",
-        "sip": settings.sip.model_copy(update={"enabled": False}),
+        "sip": shipped.sip.model_copy(update={
+            "bind_ip": harness.LOOPBACK, "port": harness.free_port(),
+            "rtp_port_low": rtp, "rtp_port_high": rtp + 9}),
         "asr": shipped.asr.model_copy(update={"model_dir": model_path.parent,
                                               "model_name": model_path.name}),
     })
@@ -54,6 +59,14 @@ def test_a_warming_node_is_up_and_says_it_is_cold(settings: Settings, tmp_path: 
         assert "\nhotline_asr_recognizers_warmed " in metrics
         # The answer to anyone else (a load balancer without the token) is unchanged.
         assert stranger.get("/healthz").json() == {"status": "ok"}
+        # And the IVR answers meanwhile, on the shipped SIP settings.
+        answer = None
+        for _ in range(100):
+            answer = harness.sip_options(node.sip.port)
+            if answer is not None:
+                break
+        assert answer is not None and answer.startswith(b"SIP/2.0 200")
+        assert not local.get("/healthz").json()["asr"]["warm"]["warm"]
 
 
 def test_a_node_without_the_voice_part_reports_no_warm_up(settings: Settings) -> None:

@@ -80,6 +80,28 @@ def _kill_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> Non
 # ---------------------------------------------------------------------------------------
 
 
+def sip_options(port: int, timeout: float = 0.3) -> bytes | None:
+    """Send one SIP OPTIONS to ``port`` on loopback; the answer, or None (no answer)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(timeout)
+    s.bind((LOOPBACK, 0))
+    me = s.getsockname()[1]
+    msg = (
+        f"OPTIONS sip:ping@{LOOPBACK}:{port} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP {LOOPBACK}:{me};branch=z9hG4bKping{me}\r\n"
+        f"From: <sip:ping@{LOOPBACK}>;tag=p{me}\r\nTo: <sip:ping@{LOOPBACK}>\r\n"
+        f"Call-ID: ping{me}@{LOOPBACK}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 5\r\n"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()
+    try:
+        s.sendto(msg, (LOOPBACK, port))
+        return s.recv(4096)
+    except OSError:
+        return None
+    finally:
+        s.close()
+
+
 class Kamailio:
     """A registrar/proxy without authentication, in the foreground, with its own runtime
     directory and pid file."""
@@ -115,24 +137,8 @@ class Kamailio:
 
     def _answers(self) -> bool:
         """True once it answers an OPTIONS (to itself: 404 or 200 both prove it's up)."""
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.settimeout(0.3)
-        s.bind((LOOPBACK, 0))
-        port = s.getsockname()[1]
-        msg = (
-            f"OPTIONS sip:ping@{LOOPBACK}:{self.port} SIP/2.0\r\n"
-            f"Via: SIP/2.0/UDP {LOOPBACK}:{port};branch=z9hG4bKping{port}\r\n"
-            f"From: <sip:ping@{LOOPBACK}>;tag=p{port}\r\nTo: <sip:ping@{LOOPBACK}>\r\n"
-            f"Call-ID: ping{port}@{LOOPBACK}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 5\r\n"
-            "Content-Length: 0\r\n\r\n"
-        ).encode()
-        try:
-            s.sendto(msg, (LOOPBACK, self.port))
-            return s.recv(4096).startswith(b"SIP/2.0")
-        except OSError:
-            return False
-        finally:
-            s.close()
+        answer = sip_options(self.port)
+        return answer is not None and answer.startswith(b"SIP/2.0")
 
     def stop(self) -> None:
         if self.proc is not None:
