@@ -210,7 +210,10 @@ seen = []
 def transcribe(path):
     seen.append(path)
     if len(seen) == 3:
-        marker.write_text(str(path))
+        # Written then renamed: the test polls for the marker and must never read it half-written.
+        part = marker.with_suffix(".part")
+        part.write_text(str(path))
+        part.rename(marker)
         time.sleep(600)
     return Transcript(text=words)
 
