@@ -155,7 +155,7 @@ def main() -> None:
 
 
 # Splits printed apart, in the order they were written.
-SPLITS = ("tune", "held", "fresh", "fresh2", "fresh3")
+SPLITS = ("tune", "held", "fresh", "fresh2", "fresh3", "fresh4")
 
 # Candidates for (EVIDENCE_WORDS, EVIDENCE_POWER); infinity turns the rule off.
 HOLDOUT_GRID = [(w, p) for w in (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, math.inf) for p in (1.0, 2.0, 3.0)]
