@@ -229,7 +229,7 @@ class CallHandle:
             sdp = build_sdp(ip=self._signalling.local_ip, port=self.rtp_port or 0,
                             session_id=self.session_id,
                             formats=[(self.media.audio_pt, self.media.codec)],
-                            event_pt=self.media.event_pt)
+                            event_pt=self.media.event_pt, layout=self.media.layout)
             response = build_response(self.invite, 200, to_tag=self.local_tag,
                                       extra=[*self._signalling.contact_headers(),
                                              *session_timer.answer_headers(self.invite)],

@@ -101,6 +101,7 @@ class InDialog:
             return
         new: Negotiated | None = None
         direction, held = call.sdp_direction, call.held
+        layout: tuple[str, ...] = ()
         if msg.body_bytes:
             try:
                 offer = parse_sdp(msg.body_bytes)
@@ -116,6 +117,7 @@ class InDialog:
                         ("Warning", f'399 hotline12345 "{exc}"')]), msg.source)
                     return
             direction, held = answer_direction(offer.direction), on_hold(offer)
+            layout = offer.layout
         changed = direction != call.sdp_direction
         if new is not None and call.rtp is not None:
             if (new.codec, new.audio_pt, new.event_pt) != (
@@ -138,7 +140,7 @@ class InDialog:
             sdp = build_sdp(ip=self.local_ip, port=call.rtp_port or 0,
                             session_id=call.session_id, version=call.sdp_version,
                             formats=[(media.audio_pt, media.codec)], event_pt=media.event_pt,
-                            direction=call.sdp_direction)
+                            direction=call.sdp_direction, layout=layout)
         self._session_refreshed(call, msg)
         self._send(build_response(msg, 200, extra=[
             *self._contact_headers(), *session_timer.answer_headers(msg)], body=sdp),
