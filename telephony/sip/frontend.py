@@ -14,7 +14,7 @@ refreshes), ``admission`` (flood guard, trust, line limits, refusals), ``indialo
 
 Defined outcomes for what arrives (docs/sip.md has the table):
 malformed SIP → 400 when answerable, else dropped; INVITE whose SDP is unreadable → 400;
-no SDP → 488; SDP without PCMU/PCMA on RTP/AVP (or without audio at all), or a c= that is not a unicast IPv4 address
+no SDP → 488; SDP without PCMU/PCMA on RTP/AVP, or a c= that is not a unicast IPv4 address
 → 488; Request-URI user not one of ours → 404; more than ``max_calls`` inbound calls, or
 more than ``source_call_limit`` from one untrusted address → 486 + Retry-After (calls in
 progress untouched); CANCEL before answer → 200 + 487, handler sees ENDED; BYE → 200, call
