@@ -177,12 +177,16 @@ class CallHandle:
     def state(self) -> CallState:
         return self._state
 
-    def transition(self, new: CallState, reason: EndReason | None = None) -> bool:
+    def transition(self, new: CallState, reason: EndReason | None = None, *,
+                   only_from: CallState | None = None) -> bool:
         """(SIP layer) Apply a transition from the table; False when the call is already
-        ENDED (races between BYE, CANCEL, timeouts and local hangup are normal),
+        ENDED (races between BYE, CANCEL, timeouts and local hangup are normal), or is no
+        longer in ``only_from`` (checked under the same lock as the change),
         InvalidTransition for anything else that is not in the table."""
         with self._cond:
             old = self._state
+            if only_from is not None and old is not only_from:
+                return False
             if new not in TRANSITIONS[old]:
                 if old is CallState.ENDED:
                     return False

@@ -198,7 +198,12 @@ class InDialog:
         self._send(build_response(msg, 200, to_tag=call.local_tag), msg.source)
         if call.state is CallState.INCOMING:
             terminated = build_response(call.invite, 487, to_tag=call.local_tag)
-            if call.transition(CallState.ENDED, EndReason.CANCELLED):
+            # Only while still unanswered: the handler's answer() may win between the
+            # check above and here, and a 487 after our 200 would end a call the caller
+            # was told is up, with no BYE (RFC 3261 9.2: a CANCEL after the 2xx changes
+            # nothing; the caller hangs up with a BYE).
+            if call.transition(CallState.ENDED, EndReason.CANCELLED,
+                               only_from=CallState.INCOMING):
                 call.last_invite_response = terminated
                 self._send(terminated, call.invite_source)
 
