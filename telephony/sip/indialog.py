@@ -24,12 +24,14 @@ from telephony.sip.sdp import (
     Negotiated,
     NotAcceptable,
     SdpError,
+    UnsupportedBody,
     answer_direction,
     answer_offer,
     build_sdp,
     negotiate,
     on_hold,
     parse_sdp,
+    sdp_body,
 )
 from telephony.sip.timers import T1, T2, TIMER_B
 from telephony.sip.transaction import Later
@@ -109,7 +111,12 @@ class InDialog:
         layout: tuple[str, ...] = ()
         if msg.body_bytes:
             try:
-                offer = parse_sdp(msg.body_bytes)
+                offer = parse_sdp(sdp_body(msg.first("Content-Type"), msg.body_bytes))
+            except UnsupportedBody as exc:
+                self._send(build_response(msg, 415, extra=[
+                    ("Accept", "application/sdp, multipart/mixed"),
+                    ("Warning", f'399 hotline12345 "{exc}"')]), msg.source)
+                return
             except SdpError as exc:
                 self._send(build_response(msg, 400, extra=[
                     ("Warning", f'399 hotline12345 "malformed SDP: {exc}"')]), msg.source)

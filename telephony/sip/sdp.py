@@ -8,6 +8,8 @@ address) is a 488. pyVoIP's own SDP parser is not used
 
 from __future__ import annotations
 
+import email
+import email.policy
 import re
 from dataclasses import dataclass, field
 
@@ -34,6 +36,39 @@ class SdpError(ValueError):
 
 class NotAcceptable(ValueError):
     """SDP we can read but cannot serve (answered with 488); the message says why."""
+
+
+class UnsupportedBody(ValueError):
+    """A body that is not SDP and holds none we may take (answered with 415)."""
+
+
+def sdp_body(content_type: str, body: bytes) -> bytes:
+    """The SDP of a request: its body (application/sdp), or the application/sdp part of a
+    multipart/mixed one, as SIP-I/SIP-T gateways from the PSTN send it with the ISUP
+    message beside it (RFC 3204; its ``handling=optional`` part is ignored, a part we
+    cannot read marked ``handling=required`` is refused). b"" for no body at all."""
+    if not body:
+        return b""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if kind == "application/sdp":
+        return body
+    if kind != "multipart/mixed":
+        raise UnsupportedBody(f"{kind or 'a body without Content-Type'} is not SDP")
+    whole = email.message_from_bytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body,
+                                     policy=email.policy.compat32)
+    parts = whole.get_payload() if whole.is_multipart() else None
+    if not isinstance(parts, list):
+        raise UnsupportedBody("multipart/mixed without parts")
+    sdp: bytes | None = None
+    for part in parts:
+        if part.get_content_type() == "application/sdp" and sdp is None:
+            payload = part.get_payload(decode=True)
+            sdp = payload if isinstance(payload, bytes) else b""
+        elif "handling=required" in part.get("Content-Disposition", "").replace(" ", "").lower():
+            raise UnsupportedBody(f"a required {part.get_content_type()} part")
+    if sdp is None:
+        raise UnsupportedBody("multipart/mixed without an application/sdp part")
+    return sdp
 
 
 @dataclass
