@@ -6,14 +6,10 @@ loopback, no SIPp: it cannot send multipart bodies), then socket-free for the re
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from telephony.sip.frontend import SipFrontEnd
 from telephony.sip.sdp import UnsupportedBody, parse_sdp, sdp_body
-from tests.support.lines import AnsweringLines as Lines
-from tests.support.lines import shipped_front_end
+from tests.support.lines import AnsweringLines, shipped_front_end
 from tests.support.rawsip import RawPeer, header, sdp_port, status
 from tests.telephony.test_sip_indialog import inbound_call, make, sip_request
 
@@ -43,18 +39,9 @@ def invite(peer: RawPeer, call_id: str, body: bytes) -> bytes:
             .encode() + body)
 
 
-@pytest.fixture
-def shipped() -> Iterator[tuple[SipFrontEnd, Lines]]:
-    lines = Lines()
-    fe = shipped_front_end(lines, rtp_ports=10)
-    yield fe, lines
-    fe.stop()
-
-
 @pytest.mark.sip
-def test_a_sip_i_invite_is_answered_from_its_sdp_part(
-        shipped: tuple[SipFrontEnd, Lines]) -> None:
-    fe, _ = shipped
+def test_a_sip_i_invite_is_answered_from_its_sdp_part() -> None:
+    fe = shipped_front_end(AnsweringLines())
     peer = RawPeer(GATEWAY, fe.local_port)
     try:
         peer.send(invite(peer, "sipi-ok", multipart(peer.sdp().encode())))
@@ -72,6 +59,7 @@ def test_a_sip_i_invite_is_answered_from_its_sdp_part(
         assert status(peer.finals(1)["sipi-after"]) == 200
     finally:
         peer.close()
+        fe.stop()
 
 
 def test_the_sdp_part_is_read_and_the_isup_part_left() -> None:
