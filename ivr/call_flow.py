@@ -68,6 +68,7 @@ from ivr.decisions import (
     file_direct_answer,
     next_step,
     readback_sentence,
+    rerecord,
     take_turn,
 )
 from ivr.intake import MAX_CALLBACK_DIGITS, CallIntake, FiledTicket, Spool
@@ -124,10 +125,6 @@ _ANY = frozenset({State.HANGUP})  # every live state may lose its caller
 # choices, each said back, and slips. Without a bound, a line keying on (a stuck key, a
 # caller or a script pressing * every few seconds) held the menu and the line for ever.
 MAX_PREFERENCE_KEYS = 6
-# Times a caller may say the complaint again (key 2 at the read-back); the next 2 goes to
-# the operator (a callback ticket when none answers). Without a bound, say, 2, say, 2...
-# held a line for as long as the caller (or a script) kept at it.
-MAX_RERECORDS = 2
 TRANSITIONS: dict[State, frozenset[State]] = {
     State.GREETING: _ANY | {State.BEEP, State.RECORD, State.OPERATOR, State.STATUS},
     State.REPROMPT: _ANY | {State.BEEP, State.RECORD, State.OPERATOR, State.STATUS},
@@ -217,7 +214,6 @@ class Dialogue:
         self.reprompts = 0
         self.asked_again = 0
         self.confirm_asks = 0
-        self.rerecords = 0
         self.status_heard = False
         self.number_asked = False  # a caller with a withheld number is asked once per call
         self.after_number = State.FILE  # where CALLBACK_NUMBER goes on
@@ -562,8 +558,7 @@ class Dialogue:
         if key == "1":
             return State.PREFERENCES
         if key == "2":
-            self.rerecords += 1
-            return State.RERECORD if self.rerecords <= MAX_RERECORDS else State.OPERATOR
+            return State.RERECORD if rerecord(self.intake) else State.OPERATOR
         if key == "0":
             return State.OPERATOR
         # No key or a wrong one: ask once more, then take the complaint as it is -- the

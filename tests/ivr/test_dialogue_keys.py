@@ -8,14 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.call_flow import (
-    MAX_PREFERENCE_KEYS,
-    MAX_RERECORDS,
-    TRANSITIONS,
-    Dialogue,
-    IvrServices,
-    State,
-)
+from ivr.call_flow import MAX_PREFERENCE_KEYS, TRANSITIONS, Dialogue, IvrServices, State
+from ivr.decisions import MAX_RERECORDS
 from tests.ivr import test_kb_confirm as scripted
 
 services = scripted.services  # the fixture: shipped settings, both databases
