@@ -68,6 +68,7 @@ from ivr.decisions import (
     file_direct_answer,
     next_step,
     readback_sentence,
+    rerecord,
     take_turn,
 )
 from ivr.intake import MAX_CALLBACK_DIGITS, CallIntake, FiledTicket, Spool
@@ -120,6 +121,10 @@ class State(Enum):
 
 
 _ANY = frozenset({State.HANGUP})  # every live state may lose its caller
+# Keys the preferences menu takes before it files the ticket as chosen so far: both
+# choices, each said back, and slips. Without a bound, a line keying on (a stuck key, a
+# caller or a script pressing * every few seconds) held the menu and the line for ever.
+MAX_PREFERENCE_KEYS = 6
 TRANSITIONS: dict[State, frozenset[State]] = {
     State.GREETING: _ANY | {State.BEEP, State.RECORD, State.OPERATOR, State.STATUS},
     State.REPROMPT: _ANY | {State.BEEP, State.RECORD, State.OPERATOR, State.STATUS},
@@ -553,7 +558,7 @@ class Dialogue:
         if key == "1":
             return State.PREFERENCES
         if key == "2":
-            return State.RERECORD
+            return State.RERECORD if rerecord(self.intake) else State.OPERATOR
         if key == "0":
             return State.OPERATOR
         # No key or a wrong one: ask once more, then take the complaint as it is -- the
@@ -571,11 +576,13 @@ class Dialogue:
         either, both or none, then # -- or silence, which files the ticket as it is. Keys
         pressed ahead (a caller who knows the menu) count; each choice is said back."""
         heard = self._play(self.prompts.pcm("preferences"))
+        keys = 0
         while heard is not Heard.HUNG_UP:
             key = self._key(timeout=self.sip.confirm_timeout_seconds)
             if self.call.ended:
                 break
-            if key is None or key == "#":
+            keys += 1
+            if key is None or key == "#" or keys > MAX_PREFERENCE_KEYS:
                 return self._filing(State.FILE)
             if key == "0":
                 return State.OPERATOR

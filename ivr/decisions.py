@@ -30,6 +30,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hotline.ivr.decisions")
 
+# Times a caller may say the complaint again (key 2 at the read-back); the next 2 goes to
+# the operator (a callback ticket when none answers). Without a bound, say, 2, say, 2...
+# held a line for as long as the caller (or a script) kept at it.
+MAX_RERECORDS = 2
+
 class Step(Enum):
     """Where a classified turn goes (the values are the SIP dialogue's state names)."""
 
@@ -168,6 +173,16 @@ def choose_preference(intake: CallIntake, key: str) -> str | None:
         return None
     intake.preferences(**{choice: True})
     return PREFERENCE_SAID[choice]
+
+
+def rerecord(intake: CallIntake) -> bool:
+    """Key 2 at the read-back: True (counted in the journal) while the caller may say the
+    complaint again, False once MAX_RERECORDS were used: then the operator."""
+    j = intake.journal
+    if j.rerecords >= MAX_RERECORDS:
+        return False
+    j.rerecords += 1
+    return True
 
 
 def ask_callback_number(intake: CallIntake, *, asked: bool, callback_request: bool) -> bool:

@@ -25,6 +25,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("outbound.dialers")
 
+# Wrong keys in a row to one question before the call ends as answered without an
+# answer. Each one
+# repeats the question; without a bound, a line keying garbage (an answering service's
+# tones, a fax, a child) held the call and the worker's thread for as long as it went on.
+MAX_WRONG_KEYS = 3
+
 
 @dataclass
 class CallResult:
@@ -71,7 +77,7 @@ class SipDialer:
         try:
             conversation.answered(call.call_id)
             step = conversation.step(keys)
-            silent_asks = 0
+            silent_asks = wrong_keys = 0
             reported: set[str] = set()
             while True:
                 if step.report and step.report not in reported:
@@ -91,8 +97,13 @@ class SipDialer:
                         break
                     continue
                 if key not in step.keys:
+                    wrong_keys += 1
+                    if wrong_keys >= MAX_WRONG_KEYS:
+                        log.info("call %s: %d wrong keys, ending it", call.call_id, wrong_keys)
+                        break
                     continue  # a wrong key repeats the question
                 keys += key
+                wrong_keys = 0
                 conversation.pressed(keys)
                 step = conversation.step(keys)
         finally:

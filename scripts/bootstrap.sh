@@ -13,6 +13,12 @@ want_test=0
 # IVR never answers, so the plain run installs them too. --test adds the peers the
 # suite drives for real.
 debs=(espeak-ng sox)
+PY="${PYTHON:-python3}"
+# Debian keeps venv's ensurepip in python3-venv, which a fresh machine lacks: without it
+# `python3 -m venv` below stops the first run.
+if [ ! -x .venv/bin/python ] && ! "$PY" -c "import ensurepip" >/dev/null 2>&1; then
+    debs+=(python3-venv)
+fi
 if [ "$want_test" = 1 ]; then
     debs+=(postgresql sip-tester kamailio baresip linphone-cli chromium fonts-wqy-microhei)
 fi
@@ -28,7 +34,6 @@ if [ "${#missing[@]}" -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-PY="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
     .venv/bin/pip install -q --upgrade pip

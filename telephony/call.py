@@ -177,12 +177,16 @@ class CallHandle:
     def state(self) -> CallState:
         return self._state
 
-    def transition(self, new: CallState, reason: EndReason | None = None) -> bool:
+    def transition(self, new: CallState, reason: EndReason | None = None, *,
+                   only_from: CallState | None = None) -> bool:
         """(SIP layer) Apply a transition from the table; False when the call is already
-        ENDED (races between BYE, CANCEL, timeouts and local hangup are normal),
+        ENDED (races between BYE, CANCEL, timeouts and local hangup are normal), or is no
+        longer in ``only_from`` (checked under the same lock as the change),
         InvalidTransition for anything else that is not in the table."""
         with self._cond:
             old = self._state
+            if only_from is not None and old is not only_from:
+                return False
             if new not in TRANSITIONS[old]:
                 if old is CallState.ENDED:
                     return False
@@ -229,7 +233,7 @@ class CallHandle:
             sdp = build_sdp(ip=self._signalling.local_ip, port=self.rtp_port or 0,
                             session_id=self.session_id,
                             formats=[(self.media.audio_pt, self.media.codec)],
-                            event_pt=self.media.event_pt)
+                            event_pt=self.media.event_pt, layout=self.media.layout)
             response = build_response(self.invite, 200, to_tag=self.local_tag,
                                       extra=[*self._signalling.contact_headers(),
                                              *session_timer.answer_headers(self.invite)],

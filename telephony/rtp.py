@@ -58,6 +58,7 @@ class Rtp16Stream(RTP.RTPClient):
         self._out_lock = threading.Lock()
         self._recent_events: deque[tuple[int, int]] = deque(maxlen=16)
         self._last_seq: int | None = None
+        self._rx_partial = b""  # received audio short of a whole 20 ms frame
         self._threads: list[threading.Thread] = []
         self.sin: socket.socket | None = None
         # Measurements, read by tests and the bench.
@@ -187,12 +188,25 @@ class Rtp16Stream(RTP.RTPClient):
             # The negotiated number first: an offer may put PCMU on a dynamic one (96).
             pcm16 = (g711.DECODERS[self.codec] if pt == self.audio_pt else _DECODERS[pt])(
                 payload)
-            self.on_audio(pcm16)
+            self._deliver(pcm16)
             detector = self._inband
             if detector is not None and self.dtmf is not None:
                 for key in detector.feed(pcm16):
                     self.dtmf(key)
         # Anything else (comfort noise, stray payload types) only proves the peer is alive.
+
+    def _deliver(self, pcm16: bytes) -> None:
+        """Hand on the audio in 20 ms frames whatever the peer's packet time: listeners
+        count frames as 20 ms each (the IVR's silence and speech timing), and a phone
+        sending a=ptime:30 (or 10, 40, 60) made every pause 1.5 (0.5, 2, 3) times as long."""
+        if not self._rx_partial and len(pcm16) == FRAME_BYTES:
+            self.on_audio(pcm16)
+            return
+        data = self._rx_partial + pcm16
+        whole = len(data) - len(data) % FRAME_BYTES
+        self._rx_partial = data[whole:]
+        for i in range(0, whole, FRAME_BYTES):
+            self.on_audio(data[i:i + FRAME_BYTES])
 
     def _telephone_event(self, payload: bytes, timestamp: int) -> None:
         if len(payload) < 4 or payload[0] >= len(_DTMF_KEYS):

@@ -41,6 +41,7 @@ from ivr.decisions import (
     file_direct_answer,
     file_emergency,
     readback_sentence,
+    rerecord,
     take_turn,
 )
 from ivr.intake import MAX_CALLBACK_DIGITS, CallJournal, FiledTicket, Spool
@@ -190,6 +191,8 @@ class TwilioDialogue:
             if key == "":  # no key at all: taken as it is, as the SIP line does at last
                 return self._ask_number_or(call, "file")
             if key == "2":
+                if not rerecord(call.intake):
+                    return self._operator(call)
                 # The first recording stays in the journal until a new one replaces it:
                 # a hang-up during the re-recording still leaves a ticket.
                 call.save()

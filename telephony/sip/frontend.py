@@ -53,8 +53,10 @@ from telephony.sip.sdp import (
     Negotiated,
     NotAcceptable,
     SdpError,
+    UnsupportedBody,
     answer_offer,
     parse_sdp,
+    sdp_body,
 )
 from telephony.sip.timers import Timer, Timers, stall_reason
 from telephony.sip.transaction import ClientTransactions, udp_via
@@ -295,18 +297,20 @@ class SipFrontEnd:
         if self.admission.refuse_other_number(msg) or self.dialogs.refuse_options(msg):
             return
         self.send_to(build_response(msg, 100), msg.source)
-        content_type = msg.first("Content-Type").split(";")[0].strip().lower()
         if not msg.body_bytes:
             self.admission.refuse(msg, 488, warning="INVITE without an SDP offer is not supported")
             return
-        if content_type != "application/sdp":
-            self.admission.refuse(msg, 415, extra=[("Accept", "application/sdp")])
+        try:
+            body = sdp_body(msg.first("Content-Type"), msg.body_bytes)
+        except UnsupportedBody as exc:
+            self.admission.refuse(msg, 415, warning=str(exc),
+                                  extra=[("Accept", "application/sdp, multipart/mixed")])
             return
         from_value = msg.first("From")
         remote_target = uri_of(msg.first("Contact")) or uri_of(from_value)
         route_set = msg.route_list("Record-Route")
         try:
-            offer = parse_sdp(msg.body_bytes)
+            offer = parse_sdp(body)
         except SdpError as exc:
             self.admission.refuse(msg, 400, "Bad Request", warning=f"malformed SDP: {exc}")
             return

@@ -10,6 +10,7 @@ admission's, so that its ACK is recognised).
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -23,17 +24,20 @@ from telephony.sip.sdp import (
     Negotiated,
     NotAcceptable,
     SdpError,
+    UnsupportedBody,
     answer_direction,
     answer_offer,
     build_sdp,
     negotiate,
     on_hold,
     parse_sdp,
+    sdp_body,
 )
 from telephony.sip.timers import T1, T2, TIMER_B
 from telephony.sip.transaction import Later
 
 Send = Callable[[bytes, tuple[str, int] | None], None]
+log = logging.getLogger("telephony.sip")
 
 
 class Refuse(Protocol):
@@ -55,6 +59,9 @@ class InDialog:
         self._refuse = refuse
         # What session timers are measured by (the front end's ``session_clock``).
         self._clock = clock
+        # Calls whose last re-INVITE came without SDP: our 200 carried the offer, and the
+        # answer comes in the ACK (RFC 3261 14.2), by the re-INVITE's CSeq number.
+        self._offered: dict[str, int] = {}
 
     def refuse_options(self, msg: SipMessage) -> bool:
         """420 for a ``Require`` we do not implement, 422 for a session interval below our
@@ -101,9 +108,15 @@ class InDialog:
             return
         new: Negotiated | None = None
         direction, held = call.sdp_direction, call.held
+        layout: tuple[str, ...] = ()
         if msg.body_bytes:
             try:
-                offer = parse_sdp(msg.body_bytes)
+                offer = parse_sdp(sdp_body(msg.first("Content-Type"), msg.body_bytes))
+            except UnsupportedBody as exc:
+                self._send(build_response(msg, 415, extra=[
+                    ("Accept", "application/sdp, multipart/mixed"),
+                    ("Warning", f'399 hotline12345 "{exc}"')]), msg.source)
+                return
             except SdpError as exc:
                 self._send(build_response(msg, 400, extra=[
                     ("Warning", f'399 hotline12345 "malformed SDP: {exc}"')]), msg.source)
@@ -116,6 +129,7 @@ class InDialog:
                         ("Warning", f'399 hotline12345 "{exc}"')]), msg.source)
                     return
             direction, held = answer_direction(offer.direction), on_hold(offer)
+            layout = offer.layout
         changed = direction != call.sdp_direction
         if new is not None and call.rtp is not None:
             if (new.codec, new.audio_pt, new.event_pt) != (
@@ -138,7 +152,9 @@ class InDialog:
             sdp = build_sdp(ip=self.local_ip, port=call.rtp_port or 0,
                             session_id=call.session_id, version=call.sdp_version,
                             formats=[(media.audio_pt, media.codec)], event_pt=media.event_pt,
-                            direction=call.sdp_direction)
+                            direction=call.sdp_direction, layout=layout)
+        if msg.method == "INVITE" and not msg.body_bytes:
+            self._offered[call.call_id] = msg.cseq[0]
         self._session_refreshed(call, msg)
         self._send(build_response(msg, 200, extra=[
             *self._contact_headers(), *session_timer.answer_headers(msg)], body=sdp),
@@ -174,6 +190,40 @@ class InDialog:
         call = self._lookup(msg.call_id)
         if call is not None and in_dialog(call, msg):
             call.ack_received.set()
+            if self._offered.get(call.call_id) == msg.cseq[0]:
+                del self._offered[call.call_id]
+                self._take_answer(call, msg)
+
+    def _take_answer(self, call: CallHandle, ack: SipMessage) -> None:
+        """The answer to the offer in our 200 to an SDP-less re-INVITE, in its ACK: an SBC
+        re-anchoring the media (a transfer, a B2BUA moving the call) names where RTP now
+        goes. Before, the ACK's SDP was ignored: we sent to the old port and dropped the
+        caller's RTP from the new address, and the call died of rtp_timeout. An ACK
+        without SDP, or with one we cannot use, leaves the media as it was."""
+        media = call.media
+        if media is None or call.rtp is None or call.ended:
+            return
+        try:
+            answer = parse_sdp(ack.body_bytes) if ack.body_bytes else None
+        except SdpError as exc:
+            log.warning("call %s: unreadable SDP answer in the ACK (%s); media unchanged",
+                        call.call_id, exc)
+            return
+        if answer is None:
+            log.warning("call %s: ACK without the SDP answer to our offer; media unchanged",
+                        call.call_id)
+            return
+        held = on_hold(answer)
+        if not held:
+            new = negotiate(answer, (media.codec,))
+            if new is None:
+                log.warning("call %s: SDP answer in the ACK we cannot use; media unchanged",
+                            call.call_id)
+                return
+            call.rtp.outIP, call.rtp.outPort = new.remote_ip, new.remote_port
+        if held != call.held:
+            call.rtp.last_rx = time.monotonic()
+        call.held = held
 
     def on_bye(self, msg: SipMessage) -> None:
         call = self._lookup(msg.call_id)
@@ -196,7 +246,12 @@ class InDialog:
         self._send(build_response(msg, 200, to_tag=call.local_tag), msg.source)
         if call.state is CallState.INCOMING:
             terminated = build_response(call.invite, 487, to_tag=call.local_tag)
-            if call.transition(CallState.ENDED, EndReason.CANCELLED):
+            # Only while still unanswered: the handler's answer() may win between the
+            # check above and here, and a 487 after our 200 would end a call the caller
+            # was told is up, with no BYE (RFC 3261 9.2: a CANCEL after the 2xx changes
+            # nothing; the caller hangs up with a BYE).
+            if call.transition(CallState.ENDED, EndReason.CANCELLED,
+                               only_from=CallState.INCOMING):
                 call.last_invite_response = terminated
                 self._send(terminated, call.invite_source)
 

@@ -8,6 +8,8 @@ address) is a 488. pyVoIP's own SDP parser is not used
 
 from __future__ import annotations
 
+import email
+import email.policy
 import re
 from dataclasses import dataclass, field
 
@@ -36,6 +38,39 @@ class NotAcceptable(ValueError):
     """SDP we can read but cannot serve (answered with 488); the message says why."""
 
 
+class UnsupportedBody(ValueError):
+    """A body that is not SDP and holds none we may take (answered with 415)."""
+
+
+def sdp_body(content_type: str, body: bytes) -> bytes:
+    """The SDP of a request: its body (application/sdp), or the application/sdp part of a
+    multipart/mixed one, as SIP-I/SIP-T gateways from the PSTN send it with the ISUP
+    message beside it (RFC 3204; its ``handling=optional`` part is ignored, a part we
+    cannot read marked ``handling=required`` is refused). b"" for no body at all."""
+    if not body:
+        return b""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if kind == "application/sdp":
+        return body
+    if kind != "multipart/mixed":
+        raise UnsupportedBody(f"{kind or 'a body without Content-Type'} is not SDP")
+    whole = email.message_from_bytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body,
+                                     policy=email.policy.compat32)
+    parts = whole.get_payload() if whole.is_multipart() else None
+    if not isinstance(parts, list):
+        raise UnsupportedBody("multipart/mixed without parts")
+    sdp: bytes | None = None
+    for part in parts:
+        if part.get_content_type() == "application/sdp" and sdp is None:
+            payload = part.get_payload(decode=True)
+            sdp = payload if isinstance(payload, bytes) else b""
+        elif "handling=required" in part.get("Content-Disposition", "").replace(" ", "").lower():
+            raise UnsupportedBody(f"a required {part.get_content_type()} part")
+    if sdp is None:
+        raise UnsupportedBody("multipart/mixed without an application/sdp part")
+    return sdp
+
+
 @dataclass
 class MediaOffer:
     connection_ip: str
@@ -44,6 +79,10 @@ class MediaOffer:
     formats: list[int]
     rtpmap: dict[int, tuple[str, int]] = field(default_factory=dict)
     direction: str = "sendrecv"
+    # Every m= line of the offer in order, the audio stream we take as "" and the others
+    # as the m= line that refuses them (port 0): an answer has as many m= lines as its
+    # offer, in the same order (RFC 3264 6), or a video phone's stack rejects it.
+    layout: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -55,10 +94,13 @@ class Negotiated:
     event_pt: int | None
     remote_ip: str
     remote_port: int
+    layout: tuple[str, ...] = ()  # ``MediaOffer.layout`` of the offer answered
 
 
 def parse_sdp(body: bytes | str) -> MediaOffer:
-    """The first audio stream of an SDP body. Raises SdpError when it is malformed."""
+    """The first audio stream of an SDP body. Raises SdpError when it is malformed. An
+    offer with no audio stream (video alone) is read as a refused one (port 0), which
+    ``answer_offer`` answers 488 like any other offer we cannot serve."""
     try:
         text = body.decode("utf-8") if isinstance(body, bytes) else body
     except UnicodeDecodeError as exc:
@@ -72,6 +114,8 @@ def parse_sdp(body: bytes | str) -> MediaOffer:
     audio: MediaOffer | None = None
     in_audio = False
     seen_audio = False
+    seen_media = False
+    layout: list[str] = []
     for line in lines:
         m = _LINE.match(line)
         if not m:
@@ -81,9 +125,12 @@ def parse_sdp(body: bytes | str) -> MediaOffer:
             parts = value.split()
             if len(parts) < 4:
                 raise SdpError(f"bad m= line {line[:80]!r}")
+            seen_media = True
             in_audio = parts[0] == "audio" and not seen_audio
             if not in_audio:
+                layout.append(" ".join([parts[0], "0", *parts[2:]]))
                 continue
+            layout.append("")
             seen_audio = True
             pm = _PORT.match(parts[1])
             if not pm or not 0 <= int(pm.group(1)) <= 65535:
@@ -106,7 +153,7 @@ def parse_sdp(body: bytes | str) -> MediaOffer:
             address = parts[2].split("/")[0]
             if audio is not None and in_audio:
                 audio.connection_ip = address
-            elif audio is None:
+            elif not seen_media:  # another stream's own c= is not the session's
                 session_c = address
         elif key == "a" and in_audio and audio is not None:
             name, _, val = value.partition(":")
@@ -118,7 +165,11 @@ def parse_sdp(body: bytes | str) -> MediaOffer:
             elif name in ("sendrecv", "sendonly", "recvonly", "inactive"):
                 audio.direction = name
     if audio is None:
-        raise SdpError("no m=audio line")
+        if not seen_media:
+            raise SdpError("no m= line")
+        return MediaOffer(connection_ip=session_c or "", port=0, proto="", formats=[],
+                          layout=tuple(layout))
+    audio.layout = tuple(layout)
     if not audio.connection_ip:
         raise SdpError("no c= line for the audio stream")
     return audio
@@ -138,6 +189,8 @@ def answer_offer(offer: MediaOffer,
                  preferred: tuple[str, ...] = SUPPORTED_CODECS) -> Negotiated:
     """Pick the offerer's first G.711 format and its telephone-event number. Raises
     NotAcceptable (→ 488) saying why when there is none, or nowhere to send RTP."""
+    if not offer.proto:
+        raise NotAcceptable("no audio stream: offer PCMU or PCMA on RTP/AVP")
     if offer.port == 0 or offer.proto not in ("RTP/AVP", "RTP/AVPF"):
         raise NotAcceptable("no common codec: offer PCMU or PCMA on RTP/AVP")
     remote_ip = media_address(offer.connection_ip)
@@ -154,7 +207,7 @@ def answer_offer(offer: MediaOffer,
     if codec_pt is None:
         raise NotAcceptable("no common codec: offer PCMU or PCMA on RTP/AVP")
     return Negotiated(codec=codec, audio_pt=codec_pt, event_pt=event_pt,
-                      remote_ip=remote_ip, remote_port=offer.port)
+                      remote_ip=remote_ip, remote_port=offer.port, layout=offer.layout)
 
 
 def negotiate(offer: MediaOffer,
@@ -184,10 +237,11 @@ def on_hold(offer: MediaOffer) -> bool:
 
 def build_sdp(*, ip: str, port: int, session_id: int, formats: list[tuple[int, str]],
               event_pt: int | None, version: int | None = None,
-              direction: str = "sendrecv") -> bytes:
+              direction: str = "sendrecv", layout: tuple[str, ...] = ()) -> bytes:
     """An offer (several formats) or an answer (one format) for one audio stream.
     ``version`` (o= line; the session id by default) goes up each time our SDP in a
-    session changes (RFC 3264 8)."""
+    session changes (RFC 3264 8). An answer's ``layout`` (``MediaOffer.layout``) puts
+    the offer's other streams, refused, around ours in the offer's order."""
     pts = [pt for pt, _ in formats] + ([event_pt] if event_pt is not None else [])
     lines = [
         "v=0",
@@ -195,12 +249,14 @@ def build_sdp(*, ip: str, port: int, session_id: int, formats: list[tuple[int, s
         "s=hotline12345",
         f"c=IN IP4 {ip}",
         "t=0 0",
-        f"m=audio {port} RTP/AVP {' '.join(str(p) for p in pts)}",
     ]
-    lines += [f"a=rtpmap:{pt} {name}/8000" for pt, name in formats]
+    audio = [f"m=audio {port} RTP/AVP {' '.join(str(p) for p in pts)}"]
+    audio += [f"a=rtpmap:{pt} {name}/8000" for pt, name in formats]
     if event_pt is not None:
-        lines += [f"a=rtpmap:{event_pt} telephone-event/8000", f"a=fmtp:{event_pt} 0-15"]
-    lines += ["a=ptime:20", f"a={direction}"]
+        audio += [f"a=rtpmap:{event_pt} telephone-event/8000", f"a=fmtp:{event_pt} 0-15"]
+    audio += ["a=ptime:20", f"a={direction}"]
+    for refused in layout or ("",):
+        lines += audio if not refused else [f"m={refused}"]
     return ("\r\n".join(lines) + "\r\n").encode()
 
 

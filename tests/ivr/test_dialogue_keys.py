@@ -1,0 +1,62 @@
+"""Lines that key on, socket-free on the dialogue's own state handlers (the scripted line
+of test_kb_confirm): in the preferences menu (1 保密 / 2 不要回访 / #) the ticket is filed
+after MAX_PREFERENCE_KEYS keys with the choices made so far; key 2 at the read-back
+records again MAX_RERECORDS times, then goes to the operator. Before, both took keys for
+as long as they came and held the line."""
+
+from __future__ import annotations
+
+import pytest
+
+from ivr.call_flow import MAX_PREFERENCE_KEYS, TRANSITIONS, Dialogue, IvrServices, State
+from ivr.decisions import MAX_RERECORDS
+from tests.ivr import test_kb_confirm as scripted
+
+services = scripted.services  # the fixture: shipped settings, both databases
+
+
+@pytest.mark.parametrize("garbage", ["*", "A", "9", "1"])
+def test_endless_keys_in_the_preferences_menu_file_the_ticket(
+        services: IvrServices, garbage: str) -> None:
+    keys = ["1", *[garbage] * 200]  # 1 confirms the read-back, then the menu
+    d, line, path = scripted.converse(services, scripted.COMPLAINT, keys,
+                                      frozenset({State.FILE}))
+    assert path[-3:] == [State.CONFIRM, State.PREFERENCES, State.FILE]
+    assert len(line.keys) == 200 - (MAX_PREFERENCE_KEYS + 1)
+    assert d.intake.journal.confidential is (garbage == "1")
+
+
+def test_choices_then_hash_file_at_once(services: IvrServices) -> None:
+    d, line, path = scripted.converse(services, scripted.COMPLAINT, ["1", "2", "#", "9"],
+                                      frozenset({State.FILE}))
+    assert path[-2:] == [State.PREFERENCES, State.FILE] and line.keys == ["9"]
+    assert d.intake.journal.no_contact
+
+
+class SaidAgain(scripted.SaidTurn):
+    """A caller who says the complaint each time they are asked to."""
+
+    speech_started = True
+    silence_after_speech = 60.0
+
+    def begin_turn(self) -> None: ...
+
+    def drop_turn(self) -> None: ...
+
+
+def test_key_2_again_and_again_reaches_the_operator(services: IvrServices) -> None:
+    # Each round: a key the recording ignores (a leaned-on keypad), then 2 at the read-back.
+    keys = ["5", "2"] * 10
+    line = scripted.ScriptedLine(keys)
+    d = Dialogue(line, services)  # type: ignore[arg-type]
+    d.audio = SaidAgain(scripted.COMPLAINT)  # type: ignore[assignment]
+    d.intake.answered()
+    state, path = State.UNDERSTAND, [State.UNDERSTAND]
+    while state is not State.OPERATOR:
+        nxt = d.handlers[state]()
+        assert nxt in TRANSITIONS[state], f"{state} -> {nxt}"
+        assert len(path) < 100, "the caller was asked to say it again without end"
+        state = nxt
+        path.append(state)
+    assert path.count(State.RERECORD) == MAX_RERECORDS
+    assert path[-2:] == [State.CONFIRM, State.OPERATOR]

@@ -1,0 +1,42 @@
+"""scripts/bootstrap.sh on a fresh Debian machine, where python3 has no ensurepip (Debian
+ships it in python3-venv, not installed by default) and `python3 -m venv` fails: the
+first run installs python3-venv with the other packages; with ensurepip, or a venv
+already made, it does not. apt-get, dpkg-query and the Python are recorders on PATH."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.ops.test_bootstrap import REPO, _bootstrap, _exe
+
+
+def fresh_checkout(tmp_path: Path, *, ensurepip: bool) -> Path:
+    """No .venv yet; PYTHON is a stand-in that answers ``-c "import ensurepip"`` as told
+    and makes a venv of stand-ins (python, pip) when asked to."""
+    root = tmp_path / "repo"
+    (root / "scripts").mkdir(parents=True)
+    shutil.copy(REPO / "scripts/bootstrap.sh", root / "scripts/bootstrap.sh")
+    shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
+    _exe(tmp_path / "python3", f"""case "$*" in
+  "-c import ensurepip") exit {0 if ensurepip else 1} ;;
+  "-m venv .venv") mkdir -p .venv/bin
+    printf '#!/bin/sh\\nexit 0\\n' > .venv/bin/python
+    printf '#!/bin/sh\\nexit 0\\n' > .venv/bin/pip
+    chmod +x .venv/bin/python .venv/bin/pip ;;
+esac
+""")
+    return root
+
+
+@pytest.mark.parametrize("ensurepip", [False, True], ids=["debian-fresh", "with-ensurepip"])
+def test_first_run_installs_python3_venv_only_when_venv_cannot_work(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ensurepip: bool) -> None:
+    root = fresh_checkout(tmp_path, ensurepip=ensurepip)
+    monkeypatch.setenv("PYTHON", str(tmp_path / "python3"))
+    calls = _bootstrap(root, installed={"espeak-ng", "sox"})
+    install = set(calls[1].split()) if calls else set()
+    assert ("python3-venv" in install) is not ensurepip
+    assert (root / ".venv/bin/python").exists()  # the run went on to make the venv

@@ -1,0 +1,94 @@
+"""The SIP dialer's conversation loop against a callee keying only wrong keys, socket-free
+(the carrier loop alone; a stand-in call plays nothing): the call ends after
+MAX_WRONG_KEYS of them in a row as answered with no answer, instead of repeating the question for
+as long as the keys come. A wrong key before a right one still counts the right one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from config.settings import Settings
+from outbound.conversation import Conversation, Step
+from outbound.dialers import MAX_WRONG_KEYS, SipDialer
+from outbound.models import Outcome
+from outbound.prompts import PromptLibrary
+from telephony.call import DialOutcome, OutcomeKind, PlayResult
+
+
+class KeyingCall:
+    """Answers, hears every prompt, and keys what ``keys`` yields (None: silence)."""
+
+    call_id = "stand-in-call"
+
+    def __init__(self, keys: Iterator[str | None]) -> None:
+        self.keys = keys
+        self.asked = 0
+        self.ended = False
+
+    def play_wav(self, path: str, *, interrupt_on_dtmf: bool = False) -> PlayResult:
+        assert Path(path).is_file()
+        self.asked += 1
+        assert self.asked < 100, "the question was repeated without end"
+        return PlayResult.COMPLETED
+
+    def get_dtmf(self, timeout: float | None = 0.0) -> str | None:
+        return next(self.keys)
+
+    def hangup(self) -> None:
+        self.ended = True
+
+
+class FrontEnd:
+    def __init__(self, call: KeyingCall) -> None:
+        self.placed = call
+
+    def call(self, target: str, *, timeout: float | None = None) -> DialOutcome:
+        return DialOutcome(OutcomeKind.ANSWERED, call=self.placed)  # type: ignore[arg-type]
+
+
+class TwoQuestions(Conversation):
+    def __init__(self) -> None:
+        self.pressed_keys: list[str] = []
+
+    def step(self, keys: str) -> Step:
+        if len(keys) < 2:
+            return Step(f"q{len(keys)}", "请按一或二", keys="12")
+        return Step("bye", "再见")
+
+    def answered(self, call_ref: str | None = None) -> None: ...
+
+    def pressed(self, keys: str) -> None:
+        self.pressed_keys.append(keys)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path)
+
+
+def forever(key: str) -> Iterator[str | None]:
+    while True:
+        yield key
+
+
+@pytest.mark.parametrize("garbage", ["*", "#", "A", "D", "9"])
+def test_endless_wrong_keys_end_the_call_as_answered_without_an_answer(
+        settings: Settings, garbage: str) -> None:
+    call = KeyingCall(forever(garbage))
+    conversation = TwoQuestions()
+    result = SipDialer(FrontEnd(call), PromptLibrary(settings), settings).call(  # type: ignore[arg-type]
+        to="13800138000", conversation=conversation)
+    assert result.outcome is Outcome.ANSWERED and result.keys == ""
+    assert call.asked == MAX_WRONG_KEYS and call.ended
+    assert conversation.pressed_keys == []
+
+
+def test_a_wrong_key_then_right_ones_is_an_answer(settings: Settings) -> None:
+    call = KeyingCall(iter(["*", "1", "#", "A", "2"]))
+    conversation = TwoQuestions()
+    result = SipDialer(FrontEnd(call), PromptLibrary(settings), settings).call(  # type: ignore[arg-type]
+        to="13800138000", conversation=conversation)
+    assert result.keys == "12" and conversation.pressed_keys == ["1", "12"]

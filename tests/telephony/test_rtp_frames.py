@@ -1,0 +1,34 @@
+"""What the RTP receiver hands on, socket-free: 20 ms frames whatever packet time the
+peer chose (a=ptime:10, 30, 40, 60 are all legal), the audio itself unchanged."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+
+from telephony.media import g711
+from telephony.rtp import FRAME_BYTES, Rtp16Stream
+
+
+def packets(pcm16: bytes, samples_per_packet: int) -> list[bytes]:
+    payload = g711.pcm16_to_ulaw(pcm16)
+    return [struct.pack("!BBHII", 0x80, 0, n, n * samples_per_packet, 0x4321)
+            + payload[i:i + samples_per_packet]
+            for n, i in enumerate(range(0, len(payload), samples_per_packet))]
+
+
+@pytest.mark.parametrize("ptime_ms", [10, 20, 30, 40, 60])
+def test_audio_reaches_listeners_in_20_ms_frames_whatever_the_ptime(ptime_ms: int) -> None:
+    frames: list[bytes] = []
+    stream = Rtp16Stream(local=("127.0.0.1", 0), remote=("127.0.0.1", 9), codec="PCMU",
+                         audio_pt=0, event_pt=None, on_audio=frames.append,
+                         on_dtmf=lambda key: None)
+    rng = np.random.default_rng(7)
+    speech = rng.integers(-8000, 8000, 8000 * 6 // 5, dtype="<i2").tobytes()  # 1.2 s
+    for packet in packets(speech, 8 * ptime_ms):
+        stream.parse_packet(packet)
+    assert {len(f) for f in frames} == {FRAME_BYTES}
+    assert len(frames) == 60  # 1.2 s of audio is 60 frames of 20 ms, not 1.2 s / ptime
+    assert b"".join(frames) == g711.ulaw_to_pcm16(g711.pcm16_to_ulaw(speech))

@@ -1,0 +1,98 @@
+"""Offers with more than one stream, socket-free: an audio + video phone gets an answer
+with as many m= lines as its offer, in its order, the video refused with port 0
+(RFC 3264 6), at the answer and at a re-INVITE; an offer of video alone is 488, not a
+malformed 400; another stream's c= is not taken for the audio's."""
+
+from __future__ import annotations
+
+import pytest
+
+from telephony.call import CallHandle, Direction
+from telephony.sip.message import SipMessage
+from telephony.sip.sdp import NotAcceptable, answer_offer, parse_sdp
+from tests.telephony.test_sip_indialog import (
+    LOCAL_IP,
+    PEER,
+    Wire,
+    inbound_call,
+    make,
+    sip_request,
+)
+
+AUDIO = ("m=audio 40000 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"
+         "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=sendrecv\r\n")
+VIDEO = "m=video 40002 RTP/AVP 96 97\r\na=rtpmap:96 H264/90000\r\na=rtpmap:97 VP8/90000\r\n"
+HEAD = f"v=0\r\no=phone 1 1 IN IP4 {PEER[0]}\r\ns=-\r\nc=IN IP4 {PEER[0]}\r\nt=0 0\r\n"
+
+
+def m_lines(sdp: bytes) -> list[list[str]]:
+    return [line[2:].split() for line in sdp.decode().split("\r\n") if line.startswith("m=")]
+
+
+def answered(offer: str) -> SipMessage:
+    """Our 200 OK to an INVITE carrying ``offer``, as the IVR's ``call.answer()`` sends it."""
+    wire = Wire()
+    invite = sip_request("INVITE", to_tag="", body=offer.encode())
+    call = CallHandle(wire, direction=Direction.INBOUND, call_id="dlg1", local_tag="ours",
+                      caller="13800000000", callee="12345")
+    call.invite, call.invite_source = invite, PEER
+    call.media = answer_offer(parse_sdp(invite.body_bytes))
+    call.rtp_port = 30000
+
+    class Rtp:
+        def start(self) -> None: ...
+
+    call.rtp = Rtp()  # type: ignore[assignment]
+    assert call.answer()
+    return SipMessage(call.last_invite_response or b"")
+
+
+@pytest.mark.parametrize("offer", [HEAD + AUDIO + VIDEO, HEAD + VIDEO + AUDIO],
+                         ids=["audio-first", "video-first"])
+def test_the_answer_has_every_offered_stream_in_order_video_refused(offer: str) -> None:
+    ok = answered(offer)
+    offered, answer = m_lines(offer.encode()), m_lines(ok.body_bytes)
+    assert [m[0] for m in answer] == [m[0] for m in offered]
+    video = next(m for m in answer if m[0] == "video")
+    assert video[1] == "0" and video[2:] == ["RTP/AVP", "96", "97"]
+    audio = next(m for m in answer if m[0] == "audio")
+    assert audio[1] == "30000" and audio[3:] == ["0", "101"]
+    # Our audio's attributes are in the audio's block, none in the refused video's.
+    blocks = {b.split()[0]: b for b in ok.body_bytes.decode().split("m=")[1:]}
+    assert "a=rtpmap:0 PCMU/8000" in blocks["audio"] and "a=" not in blocks["video"]
+    read_back = parse_sdp(ok.body_bytes)
+    assert read_back.connection_ip == LOCAL_IP and read_back.port == 30000
+
+
+def test_an_audio_only_offer_is_answered_with_one_stream_as_before() -> None:
+    assert [m[0] for m in m_lines(answered(HEAD + AUDIO).body_bytes)] == ["audio"]
+
+
+def test_a_reinvite_adding_video_is_answered_with_both_lines() -> None:
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=True)
+    call.rtp_port = 30000
+    dialogs.on_refresh(call, sip_request("INVITE", branch="z9hG4bKvid",
+                                         body=(HEAD + AUDIO + VIDEO).encode()))
+    [(ok, _)] = wire.sent
+    assert ok.status_code == 200
+    assert [(m[0], m[1] == "0") for m in m_lines(ok.body_bytes)] == [
+        ("audio", False), ("video", True)]
+
+
+def test_video_alone_is_not_acceptable_rather_than_malformed() -> None:
+    offer = parse_sdp((HEAD + VIDEO).encode())
+    with pytest.raises(NotAcceptable, match="no audio stream"):
+        answer_offer(offer)
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=True)
+    dialogs.on_refresh(call, sip_request("INVITE", branch="z9hG4bKvo",
+                                         body=(HEAD + VIDEO).encode()))
+    assert [m.status_code for m, _ in wire.sent] == [488] and not call.ended
+
+
+def test_the_video_streams_own_address_is_not_the_audios() -> None:
+    head = f"v=0\r\no=phone 1 1 IN IP4 {PEER[0]}\r\ns=-\r\nc=IN IP4 {PEER[0]}\r\nt=0 0\r\n"
+    video = VIDEO + "c=IN IP4 198.51.100.9\r\n"
+    offer = parse_sdp((head + video + AUDIO).encode())
+    assert offer.connection_ip == PEER[0] and offer.port == 40000

@@ -1,0 +1,101 @@
+"""Socket-free: a CANCEL racing our 200 OK, the call handler answering between the
+CANCEL's check of the call and its ending of it (the call stays answered, the CANCEL gets
+its 200 and no 487 follows our 200, RFC 3261 9.2; before, the call ended as cancelled with
+our 200 out and no BYE, the caller left on a silent line); and a re-INVITE without SDP,
+whose answer comes in the ACK (RFC 3261 14.2) and moves our RTP (before, it was ignored).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from telephony.call import CallHandle, CallState, EndReason
+from telephony.rtp import Rtp16Stream
+from telephony.sip.message import SipMessage
+from telephony.sip.sdp import build_sdp, parse_sdp
+from tests.telephony.test_sip_indialog import (
+    PEER,
+    call_with_media,
+    codes,
+    inbound_call,
+    make,
+    sip_request,
+)
+
+
+class Rtp:
+    def start(self) -> None: ...
+
+
+def test_a_cancel_losing_the_race_to_our_answer_leaves_the_call_up() -> None:
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=False)
+    call.rtp = Rtp()  # type: ignore[assignment]
+    real = CallHandle.transition
+
+    def handler_answers_first(self: CallHandle, new: CallState, *args: Any,
+                              **kw: Any) -> bool:
+        if new is CallState.ENDED and self.state is CallState.INCOMING:
+            assert self.answer()  # the handler thread, just after the CANCEL's check
+        return real(self, new, *args, **kw)
+
+    call.transition = handler_answers_first.__get__(call)  # type: ignore[method-assign]
+    dialogs.on_cancel(sip_request("CANCEL", to_tag=""))
+    assert codes(wire) == [200]  # the CANCEL's 200; no 487 for the INVITE
+    assert call.state is CallState.ANSWERED and call.end_reason is None
+    assert SipMessage(call.last_invite_response or b"").status_code == 200
+    dialogs.on_bye(sip_request("BYE", branch="z9hG4bKbye", cseq=3))
+    assert call.end_reason is EndReason.REMOTE_HANGUP
+
+
+def test_a_cancel_before_the_answer_still_ends_the_call() -> None:
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=False)
+    call.rtp = Rtp()  # type: ignore[assignment]
+    dialogs.on_cancel(sip_request("CANCEL", to_tag=""))
+    assert codes(wire) == [200, 487] and call.end_reason is EndReason.CANCELLED
+    assert not call.answer()
+
+
+# --- a re-INVITE without SDP: our offer in the 200, the answer in the ACK -------------
+
+
+def reinvite_without_sdp(new_ip: str, new_port: int, ack_body: bytes | None = None
+                         ) -> tuple[CallHandle, Rtp16Stream, list[int]]:
+    dialogs, wire = make()
+    call, rtp = call_with_media(wire, 101)
+    call.rtp, call.rtp_port = rtp, 30000
+    dialogs.on_refresh(call, sip_request("INVITE", branch="z9hG4bKlate", cseq=5))
+    offer = parse_sdp(wire.sent[-1][0].body_bytes)  # ours, in the 200
+    assert offer.port == 30000 and offer.formats == [0, 101]
+    body = ack_body if ack_body is not None else build_sdp(
+        ip=new_ip, port=new_port, session_id=9, formats=[(0, "PCMU")], event_pt=101)
+    dialogs.on_ack(sip_request("ACK", branch="z9hG4bKlateack", cseq=5, body=body))
+    return call, rtp, codes(wire)
+
+
+def test_the_answer_in_the_ack_moves_our_rtp_where_the_sbc_reanchored_it() -> None:
+    call, rtp, sent = reinvite_without_sdp("192.0.2.77", 41234)
+    assert sent == [200] and call.state is CallState.ANSWERED
+    assert (rtp.outIP, rtp.outPort) == ("192.0.2.77", 41234)
+    assert rtp.from_peer("192.0.2.77") and not rtp.from_peer(PEER[0])
+
+
+@pytest.mark.parametrize("ack_body", [b"", b"v=0\r\nnonsense",
+                                      b"v=0\r\nc=IN IP4 192.0.2.77\r\nm=audio 4 RTP/AVP 18\r\n"],
+                         ids=["no-sdp", "unreadable", "no-common-codec"])
+def test_an_ack_without_a_usable_answer_leaves_the_media_as_it_was(ack_body: bytes) -> None:
+    call, rtp, _ = reinvite_without_sdp("192.0.2.77", 41234, ack_body)
+    assert (rtp.outIP, rtp.outPort) == PEER and call.state is CallState.ANSWERED
+
+
+def test_an_ack_of_the_initial_invite_moves_nothing() -> None:
+    dialogs, wire = make()
+    call, rtp = call_with_media(wire, 101)
+    call.rtp = rtp
+    moved = build_sdp(ip="192.0.2.77", port=41234, session_id=9, formats=[(0, "PCMU")],
+                      event_pt=101)
+    dialogs.on_ack(sip_request("ACK", branch="z9hG4bKack", cseq=1, body=moved))
+    assert (rtp.outIP, rtp.outPort) == PEER and call.ack_received.is_set()
