@@ -35,6 +35,7 @@ log = logging.getLogger("hotline.ivr.decisions")
 # held a line for as long as the caller (or a script) kept at it.
 MAX_RERECORDS = 2
 
+
 class Step(Enum):
     """Where a classified turn goes (the values are the SIP dialogue's state names)."""
 
