@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -267,6 +268,7 @@ def ticket_list(
 @ticket_app.command("show")
 def ticket_show(ref: str) -> None:
     """Show one ticket with its full audit trail."""
+    tz = ZoneInfo(get_settings().timezone)
     with transaction(_sessions()) as session:
         try:
             t = get_ticket(session=session, actor=Actor.system("cli"), ref=ref)
@@ -277,7 +279,9 @@ def ticket_show(ref: str) -> None:
                       f"{t.category}/{t.urgency} unit={t.unit.code if t.unit else '-'}")
         console.print(f"demand: {t.demand}")
         for e in events_of(session=session, ticket=t):
-            console.print(f"  {e.at.isoformat(timespec='seconds')} {e.actor_name}({e.role}) "
+            # In the city's time (HOTLINE_TIMEZONE) like the console, with its offset.
+            at = e.at.astimezone(tz).isoformat(timespec="seconds")
+            console.print(f"  {at} {e.actor_name}({e.role}) "
                           f"{e.action} {e.from_status or ''}→{e.to_status or ''} {e.note or ''}")
 
 

@@ -45,6 +45,7 @@ def test_demo_show_stats_export(env: Path) -> None:
                   if line.startswith("sample ticket"))
     r = runner.invoke(app, ["ticket", "show", number])
     assert r.exit_code == 0 and "dispatch" in r.output
+    assert "+08:00" in r.output and "+00:00" not in r.output  # the shipped Asia/Shanghai
     assert runner.invoke(app, ["ticket", "show", "0000000000"]).exit_code == 1
     r = runner.invoke(app, ["stats"])
     assert r.exit_code == 0 and '"tickets": 3' in r.output
