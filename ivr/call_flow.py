@@ -63,6 +63,7 @@ from ivr.decisions import (
     after_answer,
     ask_callback_number,
     choose_preference,
+    confirm_again,
     emergency_service,
     emergency_target,
     file_direct_answer,
@@ -213,7 +214,6 @@ class Dialogue:
         self.outcome: CallOutcome | None = None
         self.reprompts = 0
         self.asked_again = 0
-        self.confirm_asks = 0
         self.status_heard = False
         self.number_asked = False  # a caller with a withheld number is asked once per call
         self.after_number = State.FILE  # where CALLBACK_NUMBER goes on
@@ -561,10 +561,7 @@ class Dialogue:
             return State.RERECORD if rerecord(self.intake) else State.OPERATOR
         if key == "0":
             return State.OPERATOR
-        # No key or a wrong one: ask once more, then take the complaint as it is -- the
-        # caller said it and is still on the line; a ticket is better than none.
-        self.confirm_asks += 1
-        if self.confirm_asks > 1:
+        if not confirm_again(self.intake):
             return self._filing(State.FILE)
         self.call.flush_dtmf()
         if self._play(self.prompts.pcm("confirm_again")) is Heard.HUNG_UP:
@@ -595,7 +592,7 @@ class Dialogue:
     def _s_rerecord(self) -> State:
         assert self.audio is not None
         self.audio.begin_turn()
-        self.confirm_asks = 0  # asked_again is not reset: "say it again" once per call
+        # asked_again is not reset: "say it again" once per call
         heard = self._play(self.prompts.pcm("rerecord"), barge_in=True)
         return self._after_listening_prompt(heard)
 

@@ -34,6 +34,8 @@ log = logging.getLogger("hotline.ivr.decisions")
 # the operator (a callback ticket when none answers). Without a bound, say, 2, say, 2...
 # held a line for as long as the caller (or a script) kept at it.
 MAX_RERECORDS = 2
+# Times the read-back's question is asked again after no key or a wrong one (confirm_again).
+MAX_CONFIRM_ASKS = 1
 
 
 class Step(Enum):
@@ -183,6 +185,19 @@ def rerecord(intake: CallIntake) -> bool:
     if j.rerecords >= MAX_RERECORDS:
         return False
     j.rerecords += 1
+    j.confirm_asks = 0  # a new recording gets its own read-back
+    return True
+
+
+def confirm_again(intake: CallIntake) -> bool:
+    """No key or a wrong one at the read-back: True (counted in the journal) the first
+    time, when the question is asked once more; False after: the complaint is filed as it
+    is -- the caller said it and is still on the line, and a ticket is better than none.
+    Without a bound a line keying garbage heard the question for as long as it went on."""
+    j = intake.journal
+    if j.confirm_asks >= MAX_CONFIRM_ASKS:
+        return False
+    j.confirm_asks += 1
     return True
 
 

@@ -82,6 +82,8 @@ class CallJournal:
     no_contact: bool = False  # 不要回访: no survey call, no SMS
     # Times key 2 at the read-back had the complaint said again (ivr.decisions.rerecord).
     rerecords: int = 0
+    # Read-back questions asked again after no key or a wrong one (ivr.decisions.confirm_again).
+    confirm_asks: int = 0
     # The knowledge entry whose answer resolved the call (key 1): filed as 直接答复.
     kb_entry: str | None = None
     # The knowledge entry whose answer was read (Twilio: kept between webhooks until the

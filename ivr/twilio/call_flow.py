@@ -36,6 +36,7 @@ from ivr.decisions import (
     after_answer,
     ask_callback_number,
     choose_preference,
+    confirm_again,
     emergency_service,
     emergency_target,
     file_direct_answer,
@@ -199,6 +200,8 @@ class TwilioDialogue:
                 return twiml.record_again(self.settings, self.urls, prompts.text("rerecord"))
             if key == "0":
                 return self._operator(call)
+            if not confirm_again(call.intake):  # a wrong key again: filed as it is
+                return self._ask_number_or(call, "file")
             call.save()
             return twiml.readback("", self.urls, again=True)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from ivr.call_flow import MAX_PREFERENCE_KEYS, TRANSITIONS, Dialogue, IvrServices, State
-from ivr.decisions import MAX_RERECORDS
+from ivr.decisions import MAX_CONFIRM_ASKS, MAX_RERECORDS
 from tests.ivr import test_kb_confirm as scripted
 
 services = scripted.services  # the fixture: shipped settings, both databases
@@ -60,3 +60,12 @@ def test_key_2_again_and_again_reaches_the_operator(services: IvrServices) -> No
         path.append(state)
     assert path.count(State.RERECORD) == MAX_RERECORDS
     assert path[-2:] == [State.CONFIRM, State.OPERATOR]
+
+
+@pytest.mark.parametrize("garbage", ["*", "#", "A", "9"])
+def test_wrong_keys_at_the_read_back_ask_once_more_then_file(
+        services: IvrServices, garbage: str) -> None:
+    d, line, path = scripted.converse(services, scripted.COMPLAINT, [garbage] * 50,
+                                      frozenset({State.FILE}))
+    assert path[-3:] == [State.CONFIRM, State.CONFIRM, State.FILE]
+    assert len(line.keys) == 48 and d.intake.journal.confirm_asks == MAX_CONFIRM_ASKS

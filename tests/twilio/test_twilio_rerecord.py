@@ -34,3 +34,19 @@ def test_a_third_2_at_the_read_back_reaches_the_operator(
     assert "Record" not in verbs(root) and verbs(root)[-1] == "Dial"
     assert says(root) == [prompts.text("transfer")]
     assert _ticket(sessions).recording_path.endswith(f"{rec}.wav")  # the last one said
+
+
+@pytest.mark.usefixtures("decode_once")
+def test_a_second_wrong_key_at_the_read_back_files_the_complaint(
+        make_twilio: Any, standin: StandIn, recording_wav: bytes,
+        sessions: sessionmaker[Session]) -> None:
+    """As on SIP (ivr.decisions.confirm_again): asked once more, then filed as it is,
+    instead of the question again for as long as a line keys garbage."""
+    twilio = make_twilio()
+    call, _, resp = _start_and_record(twilio, standin, recording_wav)
+    twiml(resp)
+    root = twiml(twilio.post("/twilio/confirm", call_form(call, Digits="*")))
+    assert prompts.text("confirm_again") in says(root)
+    root = twiml(twilio.post("/twilio/confirm", call_form(call, Digits="A")))
+    ticket = _ticket(sessions)
+    assert says(root)[0] == prompts.text("ticket_number") + prompts.digits_text(ticket.number) + "。"
