@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import NamedTuple
 
 import jieba
 from pypinyin import Style, lazy_pinyin
@@ -100,6 +101,12 @@ _ASKING = re.compile("|".join(sorted(
     key=len, reverse=True)))
 # Recogniser and accent confusions folded before comparing sounds.
 _FOLDS = (("zh", "z"), ("ch", "c"), ("sh", "s"))
+# Han characters (a recogniser's homophone is one of them, and each is one syllable).
+_HAN_RUN = re.compile("[\u4e00-\u9fff]+")
+# Longest stretch of the caller's characters respelt as one of the entries' words.
+RESPELL_MAX = 5
+# A negation is what the caller means, never a slip (没气 is not 煤气).
+_NEGATION = re.compile("[没不未别无]")
 
 
 @dataclass(frozen=True)
@@ -233,6 +240,117 @@ def sounds(text: str) -> list[str]:
     return out
 
 
+class _Spelling:
+    """The entries' own words, by sound, to respell a recogniser's homophones with.
+
+    A small recogniser writes 居住正 for 居住证 and 叫社保 for 交社保: the sounds signal
+    still meets the entry, but the words signal, and with it the confidence, loses the
+    word, which costs most in a long story where every word counts. So a stretch of the
+    caller's characters that sounds like one of the words an entry is about (its title's
+    and keywords', see :meth:`_Syllable.alike`) is written as that word first, when it is
+    less of a word itself: three or more characters jieba's dictionary does not know or
+    knows as rarer (分类 for 分内 kept as a word of its own is the price), two characters
+    only when it does not know them and they sound the same, tone and all (a pair of
+    syllables is shared by too many words: 工伤 is not 工商, 往上 not 网上).
+    """
+
+    def __init__(self, docs: Sequence[Doc]) -> None:
+        self.freq = _jieba().FREQ
+        # Any word of any entry is kept as the caller said it.
+        self.known: set[str] = set()
+        heads: set[str] = set()
+        for doc in docs:
+            for text in _fields(doc).values():
+                self.known.update(w for w in words(text) if len(w) > 1 and _HAN_RUN.fullmatch(w))
+            # The title's and each keyword's words, and runs of them (交社保 of 怎么交社保),
+            # never across a question word or from one keyword into the next.
+            for phrase in (doc.title, *doc.keywords, *doc.synonyms):
+                for run in _HAN_RUN.findall(_ASKING.sub(" ", normalise(phrase))):
+                    cut = list(itertools.accumulate(
+                        (len(w) for w in _jieba().lcut(run, HMM=False)), initial=0))
+                    heads.update(run[a:b] for a, b in itertools.combinations(cut, 2)
+                                 if 2 <= b - a <= RESPELL_MAX)
+        self.known |= heads
+        self.by_sound: dict[tuple[str, ...], list[tuple[str, list[_Syllable]]]] = {}
+        for term in sorted(heads, key=lambda t: (-self._freq(t), t)):
+            syl = _syllables(term)
+            self.by_sound.setdefault(tuple(x.folded for x in syl), []).append((term, syl))
+
+    def _freq(self, word: str) -> int:
+        return self.freq.get(word) or 0
+
+    def _heard_as(self, span: str, syl: list[_Syllable]) -> str | None:
+        """The entries' most common word that ``span`` may be a slip for, if any."""
+        pair = len(span) == 2
+        if pair and (self._freq(span) or any(c in STOP_WORDS for c in span)):
+            return None  # a word, or a word and a filler (是水 is not 试水)
+        for term, own in self.by_sound.get(tuple(x.folded for x in syl), ()):
+            if (all(a.alike(b, strict=pair) for a, b in zip(syl, own, strict=True))
+                    and self._freq(span) < max(self._freq(term), 1)):
+                return term
+        return None
+
+    def respell(self, text: str) -> str:
+        return _HAN_RUN.sub(lambda m: self._run(m.group()), text)
+
+    def _run(self, run: str) -> str:
+        syl = _syllables(run)
+        # Where the caller's own dictionary words are: two characters that cut one (是外
+        # of 是外地) are no word misheard. Longer stretches may (居住正 of 居住/正要):
+        # the recogniser's slip is what made jieba find the wrong word.
+        inside: set[int] = set()
+        start = 0
+        for w in _jieba().lcut(run, HMM=False):
+            if len(w) > 1 and self._freq(w):
+                inside.update(range(start + 1, start + len(w)))
+            start += len(w)
+        out: list[str] = []
+        i = 0
+        while i < len(run):
+            for n in range(min(RESPELL_MAX, len(run) - i), 1, -1):
+                span = run[i:i + n]
+                if span in self.known:
+                    out.append(span)
+                    break
+                if (n == 2 and (i in inside or i + n in inside)) or _NEGATION.search(span):
+                    continue
+                term = self._heard_as(span, syl[i:i + n])
+                if term is not None:
+                    out.append(term)
+                    break
+            else:
+                n = 1
+                out.append(run[i])
+            i += n
+        return "".join(out)
+
+
+class _Syllable(NamedTuple):
+    folded: str  # toneless, confusions folded (see _fold)
+    plain: str  # toneless
+    tone: str  # 1-5
+
+    def alike(self, other: _Syllable, *, strict: bool) -> bool:
+        """Heard alike: the same syllable in another tone (叫 for 交), or a folded one in the
+        same tone (经 for 金, 内 for 类); ``strict``, the same syllable and tone only. Not
+        both at once: 三 (san1) is not 上 (shang4)."""
+        if strict:
+            return (self.plain, self.tone) == (other.plain, other.tone)
+        return self.plain == other.plain or (self.folded, self.tone) == (other.folded,
+                                                                         other.tone)
+
+
+def _syllables(run: str) -> list[_Syllable]:
+    """Each character's syllable of a run of Han characters (pinyin reads a run as a
+    whole, so a character that has two readings gets the one its neighbours call for)."""
+    plain = lazy_pinyin(run, style=Style.NORMAL, errors="default")
+    toned = lazy_pinyin(run, style=Style.TONE3, errors="default", neutral_tone_with_five=True)
+    if len(plain) != len(run) or len(toned) != len(run):  # not one syllable a character
+        return [_Syllable(c, c, "") for c in run]
+    return [_Syllable(_fold(p), p, t[-1:] if t[-1:].isdigit() else "")
+            for p, t in zip(plain, toned, strict=True)]
+
+
 def is_question(text: str) -> bool:
     t = normalise(text)
     return any(w in t for w in QUESTION_WORDS)
@@ -318,10 +436,12 @@ class Index:
         self.texts = [normalise("".join(_fields(d).values())) for d in self.docs]
         self.words = _Signal([_weighted(d, words) for d in self.docs])
         self.sounds = _Signal([_weighted(d, sounds) for d in self.docs])
+        self.spelling = _Spelling(self.docs)
 
     def search(self, text: str, *, today: date, category: str | None = None, limit: int = 5,
                min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> Result:
-        qw, qs = words(text), sounds(text)
+        spoken = self.spelling.respell(text)
+        qw, qs = words(spoken), sounds(spoken)
         question = is_question(text)
         sw, ss = self.words.scores(qw), self.sounds.scores(qs)
         top_w, top_s = max(sw, default=0.0) or 1.0, max(ss, default=0.0) or 1.0
