@@ -48,6 +48,9 @@ CATEGORY_PRIOR = 1.25
 # Share of a word's weight a single character of the caller's earns when it is only part
 # of one of the entry's words (see :meth:`_Signal.coverage`).
 SINGLE_CHAR_CREDIT = 0.5
+# Share of a word's weight the caller earns towards the confidence when only the entry's
+# answer has it, not its title, keywords or synonyms (see :func:`confidence`).
+ANSWER_CREDIT = 0.5
 # Shipped threshold on the confidence (see :func:`confidence`).
 DEFAULT_MIN_CONFIDENCE = 0.5
 # What a short question says of its entry, in rare words' worth (see :meth:`_Signal.said`):
@@ -69,6 +72,13 @@ QUESTION_WORDS = (
 COMPLAINT_WORDS = (
     "投诉", "举报", "反映", "没人管", "不管", "太差", "太大", "太吵", "扰民", "乱收费",
     "不给", "不退", "还没", "一直", "好几天", "多天", "严重", "威胁", "坏了", "要求处理",
+    # A complaint put as a question: who is to blame (为什么, 凭什么, 怎么能, 怎么回事),
+    # how often it goes wrong (老是, 天天, 好几次), a service that fails the caller (约不上,
+    # 不到账, 推来推去, 态度) or a call for someone to act (管不管, 派人). The entry that
+    # explains the matter does not answer it.
+    "为什么", "凭什么", "怎么还", "怎么能", "怎么又", "怎么回事", "老是", "总是", "天天",
+    "好几次", "管管", "管不管", "谁来管", "没人来", "派人", "推来推去", "推诿", "态度",
+    "不耐烦", "插队", "黄牛", "约不上", "不到账", "没到账",
 )
 # Words that carry no content for matching (fillers, pronouns, question words).
 STOP_WORDS = frozenset(" ".join((
@@ -370,9 +380,14 @@ def _fields(doc: Doc) -> dict[str, str]:
             "synonyms": " ".join(doc.synonyms), "answer": doc.answer}
 
 
-def _weighted(doc: Doc, analyse: Callable[[str], list[str]]) -> list[str]:
+def _weighted(doc: Doc, analyse: Callable[[str], list[str]], *,
+              heads: bool = False) -> list[str]:
+    """The entry's terms, each field's as many times as it weighs (``heads``: all but the
+    answer's)."""
     terms: list[str] = []
     for name, text in _fields(doc).items():
+        if heads and name == "answer":
+            continue
         if name in ("keywords", "synonyms"):
             # Each keyword is its own phrase: no syllable pair across two keywords.
             toks = [t for kw in text.split() for t in analyse(kw)]
@@ -385,9 +400,12 @@ def _weighted(doc: Doc, analyse: Callable[[str], list[str]]) -> list[str]:
 class _Signal:
     """BM25 over one kind of term, plus the IDF-weighted share of the query it covers."""
 
-    def __init__(self, docs: Sequence[list[str]]) -> None:
+    def __init__(self, docs: Sequence[list[str]],
+                 heads: Sequence[list[str]] | None = None) -> None:
         self.bm25 = BM25Plus(list(docs)) if docs else None
         self.sets = [set(d) for d in docs]
+        # What each entry is about (title, keywords, synonyms): see :func:`confidence`.
+        self.heads = [set(h) for h in heads] if heads is not None else self.sets
         self.chars = [set("".join(t for t in s if len(t) > 1)) for s in self.sets]
         n = max(len(docs), 1)
         df: dict[str, int] = {}
@@ -406,24 +424,33 @@ class _Signal:
         floor = self.bm25.delta * sum(self.bm25.idf.get(t, 0.0) for t in query)
         return [max(float(s) - floor, 0.0) for s in self.bm25.get_scores(query)]
 
-    def weights(self, query: list[str], i: int) -> tuple[float, float]:
-        """IDF weight of the query's terms that entry ``i`` has, and of all of them."""
+    def weights(self, query: list[str], i: int) -> tuple[float, float, float]:
+        """IDF weight of the query's terms that entry ``i`` has, of those only its answer
+        has (a part of the first), and of all of them."""
         weight = {t: self.idf.get(t, self.unknown_idf) for t in set(query)}
         covered = sum(w for t, w in weight.items() if t in self.sets[i])
+        answer = sum(w for t, w in weight.items() if t in self.sets[i] and t not in self.heads[i])
         # A caller's single-character verb is often the entry's word shortened (查 for
         # 查询, 换 for 换领): half the credit, as it may as well mean something else.
         partly = sum(w for t, w in weight.items()
                      if len(t) == 1 and t not in self.sets[i] and t in self.chars[i])
-        return covered + SINGLE_CHAR_CREDIT * partly, sum(weight.values())
+        return covered + SINGLE_CHAR_CREDIT * partly, answer, sum(weight.values())
 
     def coverage(self, query: list[str], i: int) -> float:
-        covered, total = self.weights(query, i)
+        covered, _, total = self.weights(query, i)
         return covered / total if total else 0.0
 
-    def said(self, query: list[str], i: int) -> float:
+    def answer_only(self, query: list[str], i: int) -> float:
+        """The part of :meth:`coverage` that only entry ``i``'s answer has."""
+        _, answer, total = self.weights(query, i)
+        return answer / total if total else 0.0
+
+    def said(self, query: list[str], i: int, *, answer_only: bool = False) -> float:
         """How much of entry ``i`` the query says, counted in rare words (a term only two
-        entries have weighs one): an absolute amount, which extra words do not dilute."""
-        return self.weights(query, i)[0] / self.unknown_idf
+        entries have weighs one): an absolute amount, which extra words do not dilute
+        (``answer_only``: of the words only its answer has)."""
+        covered, answer, _ = self.weights(query, i)
+        return (answer if answer_only else covered) / self.unknown_idf
 
 
 class Index:
@@ -434,7 +461,8 @@ class Index:
         # An entry's own wording: a complaint word it uses itself (kb013's 商家不给退) is the
         # situation it answers, not a sign the caller wants a unit sent.
         self.texts = [normalise("".join(_fields(d).values())) for d in self.docs]
-        self.words = _Signal([_weighted(d, words) for d in self.docs])
+        self.words = _Signal([_weighted(d, words) for d in self.docs],
+                             [_weighted(d, words, heads=True) for d in self.docs])
         self.sounds = _Signal([_weighted(d, sounds) for d in self.docs])
         self.spelling = _Spelling(self.docs)
 
@@ -466,7 +494,9 @@ class Index:
         for rank, (score, i) in enumerate(ranked[:limit]):
             f = {
                 "words": self.words.coverage(qw, i),
+                "words_answer": self.words.answer_only(qw, i),
                 "said": self.words.said(qw, i),
+                "said_answer": self.words.said(qw, i, answer_only=True),
                 "sounds": self.sounds.coverage(qs, i),
                 "margin": margin if rank == 0 else 0.0,
                 "question": float(question),
@@ -483,7 +513,8 @@ class Index:
 
 
 def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
-               evidence_power: float = EVIDENCE_POWER) -> float:
+               evidence_power: float = EVIDENCE_POWER,
+               answer_credit: float = ANSWER_CREDIT) -> float:
     """How sure the best entry answers: the share of what was said that it covers (the
     better of words and sounds, so a homophone costs little), lowered when the words are
     not a question or read as a complaint, raised a little by a clear lead (a little: the
@@ -496,8 +527,12 @@ def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
     odds of the share grow with the square of how much more: the context then costs
     less. A complaint or an unanswerable question shares a word or two with an entry,
     which gains nothing, and the question factor is applied after, unchanged."""
-    covered = max(f["words"], 0.5 * (f["words"] + f["sounds"]))
-    said = f.get("said", 0.0)
+    # Words only the answer has count for less: the answer speaks of much else (业主 and
+    # 同意 in the maintenance fund's answer do not make an owners' committee its topic).
+    spared = 1.0 - answer_credit
+    said_words = f["words"] - spared * f.get("words_answer", 0.0)
+    covered = max(said_words, 0.5 * (said_words + f["sounds"]))
+    said = f.get("said", 0.0) - spared * f.get("said_answer", 0.0)
     if 0.0 < covered < 1.0 and said > evidence_words:
         odds = covered / (1.0 - covered) * (said / evidence_words) ** evidence_power
         covered = odds / (1.0 + odds)
