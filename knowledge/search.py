@@ -72,10 +72,14 @@ QUESTION_WORDS = (
 COMPLAINT_WORDS = (
     "投诉", "举报", "反映", "没人管", "不管", "太差", "太大", "太吵", "扰民", "乱收费",
     "不给", "不退", "还没", "一直", "好几天", "多天", "严重", "威胁", "坏了", "要求处理",
-    # A complaint put as a question: who is to blame (为什么, 凭什么, 怎么能, 怎么回事),
-    # how often it goes wrong (老是, 天天, 好几次), a service that fails the caller (约不上,
-    # 不到账, 推来推去, 态度) or a call for someone to act (管不管, 派人). The entry that
-    # explains the matter does not answer it.
+)
+# Words that blame: a complaint put as a question, asking who is at fault (为什么, 凭什么,
+# 怎么能, 怎么回事), saying how often it goes wrong (老是, 天天, 好几次), that a service
+# fails the caller (约不上, 不到账, 推来推去, 态度) or calling for someone to act (管不管,
+# 派人). Unlike the words above (一直, 不给 also tell the situation a question is about:
+# "房子一直空着", "辞退了不给补偿"), a question with one of these is never answered from an
+# entry that does not use it: the entry explains the matter, the caller complains of it.
+BLAME_WORDS = (
     "为什么", "凭什么", "怎么还", "怎么能", "怎么又", "怎么回事", "老是", "总是", "天天",
     "好几次", "管管", "管不管", "谁来管", "没人来", "派人", "推来推去", "推诿", "态度",
     "不耐烦", "插队", "黄牛", "约不上", "不到账", "没到账",
@@ -366,9 +370,10 @@ def is_question(text: str) -> bool:
     return any(w in t for w in QUESTION_WORDS)
 
 
-def complaint_words(text: str) -> set[str]:
+def complaint_words(text: str, words_: Iterable[str] = COMPLAINT_WORDS + BLAME_WORDS) -> set[str]:
+    """The complaint (and blame) words in ``text``."""
     t = normalise(text)
-    return {w for w in COMPLAINT_WORDS if w in t}
+    return {w for w in words_ if w in t}
 
 
 def is_complaint(text: str) -> bool:
@@ -501,6 +506,8 @@ class Index:
                 "margin": margin if rank == 0 else 0.0,
                 "question": float(question),
                 "complaint": float(any(w not in self.texts[i] for w in complaining)),
+                "blame": float(any(w not in self.texts[i] for w in complaining
+                                   if w in BLAME_WORDS)),
             }
             if rank == 0:
                 features = f
@@ -536,7 +543,7 @@ def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
     if 0.0 < covered < 1.0 and said > evidence_words:
         odds = covered / (1.0 - covered) * (said / evidence_words) ** evidence_power
         covered = odds / (1.0 + odds)
-    asked = 1.0 if asks(f) else (0.75 if f["question"] else 0.5)
+    asked = 1.0 if asks(f) else (0.75 if f["question"] and not f.get("blame") else 0.5)
     return covered * asked * (0.9 + 0.1 * f["margin"])
 
 
