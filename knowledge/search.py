@@ -9,11 +9,16 @@ synonyms (weighted up) and answer:
   homophone (公基金 for 公积金) or a segmentation the recogniser's text leads jieba into
   still meets the entry.
 
+Before either, a stretch of the caller's characters that sounds like a word of an entry's
+title or keywords but is no word of its own (居住正, 叫社保) is respelt as that word (see
+:class:`_Spelling`): a recogniser's homophone then counts as the word in the confidence too.
+
 Ranking adds the two, each scaled to the query's best entry, and a small prior for the
 caller's category when it is known. Whether the best entry *answers* is a separate
 question, decided by a confidence built from how much of what the caller said the entry
-covers (IDF-weighted, for both signals), whether the words are a question at all (a
-complaint that shares words with an entry is not one), and the margin to the runner-up;
+covers (IDF-weighted, for both signals; a word only its answer has counts half), whether
+the words are a question at all (a complaint that shares words with an entry is not one,
+nor is a question that blames: 怎么还, 凭什么, 约不上), and the margin to the runner-up;
 a caller who says much of the entry has the context around it count less (see
 :func:`confidence`). Below the threshold nothing is returned; :func:`worth_confirming`
 says whether the best entry is still likely enough to ask the caller about.
@@ -55,7 +60,8 @@ ANSWER_CREDIT = 0.5
 DEFAULT_MIN_CONFIDENCE = 0.5
 # What a short question says of its entry, in rare words' worth (see :meth:`_Signal.said`):
 # a caller who says more of the entry than this has the words they add around it count
-# less, by the square of the ratio (see :func:`confidence`).
+# less, by the cube of the ratio (see :func:`confidence`; the cube since the words only
+# an answer has count half: what is said of the entry weighs less than it did).
 EVIDENCE_WORDS = 2.0
 EVIDENCE_POWER = 2.0
 
@@ -531,9 +537,13 @@ def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
     A long-winded caller adds context no entry has (where they came from, what happened,
     who told them), and every such word lowers the share. So when the caller has said more
     of the entry than a short question needs (``EVIDENCE_WORDS`` rare words' worth), the
-    odds of the share grow with the square of how much more: the context then costs
+    odds of the share grow with the cube of how much more: the context then costs
     less. A complaint or an unanswerable question shares a word or two with an entry,
-    which gains nothing, and the question factor is applied after, unchanged."""
+    which gains nothing, and the question factor is applied after, unchanged: a question
+    that blames (``BLAME_WORDS``) counts as no question at all.
+
+    ``answer_credit``: the share of its weight a word earns when only the entry's answer
+    has it (``ANSWER_CREDIT``; 1 counts it as the title's)."""
     # Words only the answer has count for less: the answer speaks of much else (业主 and
     # 同意 in the maintenance fund's answer do not make an owners' committee its topic).
     spared = 1.0 - answer_credit
