@@ -269,9 +269,9 @@ class _Spelling:
     caller's characters that sounds like one of the words an entry is about (its title's
     and keywords', see :meth:`_Syllable.alike`) is written as that word first, when it is
     less of a word itself: three or more characters jieba's dictionary does not know or
-    knows as rarer (分类 for 分内 kept as a word of its own is the price), two characters
-    only when it does not know them and they sound the same, tone and all (a pair of
-    syllables is shared by too many words: 工伤 is not 工商, 往上 not 网上).
+    knows as rarer (分内投放 → 分类投放), two characters only when it does not know them
+    and they sound the same, tone and all (a pair of syllables is shared by too many
+    words: 工伤 is not 工商, 往上 not 网上, and a lone 分内 stays).
     """
 
     def __init__(self, docs: Sequence[Doc]) -> None:
