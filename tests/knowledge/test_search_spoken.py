@@ -17,25 +17,13 @@ import pytest
 from knowledge.search import (
     ANSWER_CREDIT,
     DEFAULT_MIN_CONFIDENCE,
-    Doc,
     Index,
     confidence,
     worth_confirming,
 )
-from tests.conftest import SHARED
 
 TODAY = date(2026, 12, 2)
 PROBES = Path(__file__).with_name("probes.tsv")
-
-
-@pytest.fixture(scope="module")
-def index() -> Index:
-    with (SHARED / "kb" / "faq.tsv").open(encoding="utf-8") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
-    return Index(Doc(id=r["id"], title=r["title"], category=r["category"], answer=r["answer"],
-                     keywords=tuple(r["keywords"].split(",")),
-                     valid_until=date.fromisoformat(r["valid_until"]) if r["valid_until"]
-                     else None) for r in rows)
 
 
 def _probes(*types: str) -> list[dict[str, str]]:
