@@ -92,7 +92,7 @@ def test_complaint_put_as_a_question_is_not_answered_or_offered(index: Index,
                                                                 text: str) -> None:
     r = index.search(text, today=TODAY)
     assert r.answer is None
-    assert worth_confirming(r, 0.3) is None or not r.features["blame"]
+    assert worth_confirming(r, 0.3) is None  # not even asked about
 
 
 def test_blame_word_holds_back_only_a_question_that_blames(index: Index) -> None:
