@@ -60,8 +60,7 @@ ANSWER_CREDIT = 0.5
 DEFAULT_MIN_CONFIDENCE = 0.5
 # What a short question says of its entry, in rare words' worth (see :meth:`_Signal.said`):
 # a caller who says more of the entry than this has the words they add around it count
-# less, by the cube of the ratio (see :func:`confidence`; the cube since the words only
-# an answer has count half: what is said of the entry weighs less than it did).
+# less, by the square of the ratio (see :func:`confidence`).
 EVIDENCE_WORDS = 2.0
 EVIDENCE_POWER = 2.0
 
@@ -537,7 +536,7 @@ def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
     A long-winded caller adds context no entry has (where they came from, what happened,
     who told them), and every such word lowers the share. So when the caller has said more
     of the entry than a short question needs (``EVIDENCE_WORDS`` rare words' worth), the
-    odds of the share grow with the cube of how much more: the context then costs
+    odds of the share grow with the square of how much more: the context then costs
     less. A complaint or an unanswerable question shares a word or two with an entry,
     which gains nothing, and the question factor is applied after, unchanged: a question
     that blames (``BLAME_WORDS``) counts as no question at all.
