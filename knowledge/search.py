@@ -9,11 +9,16 @@ synonyms (weighted up) and answer:
   homophone (公基金 for 公积金) or a segmentation the recogniser's text leads jieba into
   still meets the entry.
 
+Before either, a stretch of the caller's characters that sounds like a word of an entry's
+title or keywords but is no word of its own (居住正, 叫社保) is respelt as that word (see
+:class:`_Spelling`): a recogniser's homophone then counts as the word in the confidence too.
+
 Ranking adds the two, each scaled to the query's best entry, and a small prior for the
 caller's category when it is known. Whether the best entry *answers* is a separate
 question, decided by a confidence built from how much of what the caller said the entry
-covers (IDF-weighted, for both signals), whether the words are a question at all (a
-complaint that shares words with an entry is not one), and the margin to the runner-up;
+covers (IDF-weighted, for both signals; a word only its answer has counts half), whether
+the words are a question at all (a complaint that shares words with an entry is not one,
+nor is a question that blames: 怎么还, 凭什么, 约不上), and the margin to the runner-up;
 a caller who says much of the entry has the context around it count less (see
 :func:`confidence`). Below the threshold nothing is returned; :func:`worth_confirming`
 says whether the best entry is still likely enough to ask the caller about.
@@ -32,6 +37,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import NamedTuple
 
 import jieba
 from pypinyin import Style, lazy_pinyin
@@ -47,6 +53,9 @@ CATEGORY_PRIOR = 1.25
 # Share of a word's weight a single character of the caller's earns when it is only part
 # of one of the entry's words (see :meth:`_Signal.coverage`).
 SINGLE_CHAR_CREDIT = 0.5
+# Share of a word's weight the caller earns towards the confidence when only the entry's
+# answer has it, not its title, keywords or synonyms (see :func:`confidence`).
+ANSWER_CREDIT = 0.5
 # Shipped threshold on the confidence (see :func:`confidence`).
 DEFAULT_MIN_CONFIDENCE = 0.5
 # What a short question says of its entry, in rare words' worth (see :meth:`_Signal.said`):
@@ -68,6 +77,17 @@ QUESTION_WORDS = (
 COMPLAINT_WORDS = (
     "投诉", "举报", "反映", "没人管", "不管", "太差", "太大", "太吵", "扰民", "乱收费",
     "不给", "不退", "还没", "一直", "好几天", "多天", "严重", "威胁", "坏了", "要求处理",
+)
+# Words that blame: a complaint put as a question, asking who is at fault (为什么, 凭什么,
+# 怎么能, 怎么回事), saying how often it goes wrong (老是, 天天, 好几次), that a service
+# fails the caller (约不上, 不到账, 推来推去, 态度) or calling for someone to act (管不管,
+# 派人). Unlike the words above (一直, 不给 also tell the situation a question is about:
+# "房子一直空着", "辞退了不给补偿"), a question with one of these is never answered from an
+# entry that does not use it: the entry explains the matter, the caller complains of it.
+BLAME_WORDS = (
+    "为什么", "凭什么", "怎么还", "怎么能", "怎么又", "怎么回事", "老是", "总是", "天天",
+    "好几次", "管管", "管不管", "谁来管", "没人来", "派人", "推来推去", "推诿", "态度",
+    "不耐烦", "插队", "黄牛", "约不上", "不到账", "没到账",
 )
 # Words that carry no content for matching (fillers, pronouns, question words).
 STOP_WORDS = frozenset(" ".join((
@@ -100,6 +120,12 @@ _ASKING = re.compile("|".join(sorted(
     key=len, reverse=True)))
 # Recogniser and accent confusions folded before comparing sounds.
 _FOLDS = (("zh", "z"), ("ch", "c"), ("sh", "s"))
+# Han characters (a recogniser's homophone is one of them, and each is one syllable).
+_HAN_RUN = re.compile("[\u4e00-\u9fff]+")
+# Longest stretch of the caller's characters respelt as one of the entries' words.
+RESPELL_MAX = 5
+# A negation is what the caller means, never a slip (没气 is not 煤气).
+_NEGATION = re.compile("[没不未别无]")
 
 
 @dataclass(frozen=True)
@@ -233,14 +259,126 @@ def sounds(text: str) -> list[str]:
     return out
 
 
+class _Spelling:
+    """The entries' own words, by sound, to respell a recogniser's homophones with.
+
+    A small recogniser writes 居住正 for 居住证 and 叫社保 for 交社保: the sounds signal
+    still meets the entry, but the words signal, and with it the confidence, loses the
+    word, which costs most in a long story where every word counts. So a stretch of the
+    caller's characters that sounds like one of the words an entry is about (its title's
+    and keywords', see :meth:`_Syllable.alike`) is written as that word first, when it is
+    less of a word itself: three or more characters jieba's dictionary does not know or
+    knows as rarer (分内投放 → 分类投放), two characters only when it does not know them
+    and they sound the same, tone and all (a pair of syllables is shared by too many
+    words: 工伤 is not 工商, 往上 not 网上, and a lone 分内 stays).
+    """
+
+    def __init__(self, docs: Sequence[Doc]) -> None:
+        self.freq = _jieba().FREQ
+        # Any word of any entry is kept as the caller said it.
+        self.known: set[str] = set()
+        heads: set[str] = set()
+        for doc in docs:
+            for text in _fields(doc).values():
+                self.known.update(w for w in words(text) if len(w) > 1 and _HAN_RUN.fullmatch(w))
+            # The title's and each keyword's words, and runs of them (交社保 of 怎么交社保),
+            # never across a question word or from one keyword into the next.
+            for phrase in (doc.title, *doc.keywords, *doc.synonyms):
+                for run in _HAN_RUN.findall(_ASKING.sub(" ", normalise(phrase))):
+                    cut = list(itertools.accumulate(
+                        (len(w) for w in _jieba().lcut(run, HMM=False)), initial=0))
+                    heads.update(run[a:b] for a, b in itertools.combinations(cut, 2)
+                                 if 2 <= b - a <= RESPELL_MAX)
+        self.known |= heads
+        self.by_sound: dict[tuple[str, ...], list[tuple[str, list[_Syllable]]]] = {}
+        for term in sorted(heads, key=lambda t: (-self._freq(t), t)):
+            syl = _syllables(term)
+            self.by_sound.setdefault(tuple(x.folded for x in syl), []).append((term, syl))
+
+    def _freq(self, word: str) -> int:
+        return self.freq.get(word) or 0
+
+    def _heard_as(self, span: str, syl: list[_Syllable]) -> str | None:
+        """The entries' most common word that ``span`` may be a slip for, if any."""
+        pair = len(span) == 2
+        if pair and (self._freq(span) or any(c in STOP_WORDS for c in span)):
+            return None  # a word, or a word and a filler (是水 is not 试水)
+        for term, own in self.by_sound.get(tuple(x.folded for x in syl), ()):
+            if (all(a.alike(b, strict=pair) for a, b in zip(syl, own, strict=True))
+                    and self._freq(span) < max(self._freq(term), 1)):
+                return term
+        return None
+
+    def respell(self, text: str) -> str:
+        return _HAN_RUN.sub(lambda m: self._run(m.group()), text)
+
+    def _run(self, run: str) -> str:
+        syl = _syllables(run)
+        # Where the caller's own dictionary words are: two characters that cut one (是外
+        # of 是外地) are no word misheard. Longer stretches may (居住正 of 居住/正要):
+        # the recogniser's slip is what made jieba find the wrong word.
+        inside: set[int] = set()
+        start = 0
+        for w in _jieba().lcut(run, HMM=False):
+            if len(w) > 1 and self._freq(w):
+                inside.update(range(start + 1, start + len(w)))
+            start += len(w)
+        out: list[str] = []
+        i = 0
+        while i < len(run):
+            for n in range(min(RESPELL_MAX, len(run) - i), 1, -1):
+                span = run[i:i + n]
+                if span in self.known:
+                    out.append(span)
+                    break
+                if (n == 2 and (i in inside or i + n in inside)) or _NEGATION.search(span):
+                    continue
+                term = self._heard_as(span, syl[i:i + n])
+                if term is not None:
+                    out.append(term)
+                    break
+            else:
+                n = 1
+                out.append(run[i])
+            i += n
+        return "".join(out)
+
+
+class _Syllable(NamedTuple):
+    folded: str  # toneless, confusions folded (see _fold)
+    plain: str  # toneless
+    tone: str  # 1-5
+
+    def alike(self, other: _Syllable, *, strict: bool) -> bool:
+        """Heard alike: the same syllable in another tone (叫 for 交), or a folded one in the
+        same tone (经 for 金, 内 for 类); ``strict``, the same syllable and tone only. Not
+        both at once: 三 (san1) is not 上 (shang4)."""
+        if strict:
+            return (self.plain, self.tone) == (other.plain, other.tone)
+        return self.plain == other.plain or (self.folded, self.tone) == (other.folded,
+                                                                         other.tone)
+
+
+def _syllables(run: str) -> list[_Syllable]:
+    """Each character's syllable of a run of Han characters (pinyin reads a run as a
+    whole, so a character that has two readings gets the one its neighbours call for)."""
+    plain = lazy_pinyin(run, style=Style.NORMAL, errors="default")
+    toned = lazy_pinyin(run, style=Style.TONE3, errors="default", neutral_tone_with_five=True)
+    if len(plain) != len(run) or len(toned) != len(run):  # not one syllable a character
+        return [_Syllable(c, c, "") for c in run]
+    return [_Syllable(_fold(p), p, t[-1:] if t[-1:].isdigit() else "")
+            for p, t in zip(plain, toned, strict=True)]
+
+
 def is_question(text: str) -> bool:
     t = normalise(text)
     return any(w in t for w in QUESTION_WORDS)
 
 
-def complaint_words(text: str) -> set[str]:
+def complaint_words(text: str, words_: Iterable[str] = COMPLAINT_WORDS + BLAME_WORDS) -> set[str]:
+    """The complaint (and blame) words in ``text``."""
     t = normalise(text)
-    return {w for w in COMPLAINT_WORDS if w in t}
+    return {w for w in words_ if w in t}
 
 
 def is_complaint(text: str) -> bool:
@@ -252,9 +390,14 @@ def _fields(doc: Doc) -> dict[str, str]:
             "synonyms": " ".join(doc.synonyms), "answer": doc.answer}
 
 
-def _weighted(doc: Doc, analyse: Callable[[str], list[str]]) -> list[str]:
+def _weighted(doc: Doc, analyse: Callable[[str], list[str]], *,
+              heads: bool = False) -> list[str]:
+    """The entry's terms, each field's as many times as it weighs (``heads``: all but the
+    answer's)."""
     terms: list[str] = []
     for name, text in _fields(doc).items():
+        if heads and name == "answer":
+            continue
         if name in ("keywords", "synonyms"):
             # Each keyword is its own phrase: no syllable pair across two keywords.
             toks = [t for kw in text.split() for t in analyse(kw)]
@@ -267,9 +410,12 @@ def _weighted(doc: Doc, analyse: Callable[[str], list[str]]) -> list[str]:
 class _Signal:
     """BM25 over one kind of term, plus the IDF-weighted share of the query it covers."""
 
-    def __init__(self, docs: Sequence[list[str]]) -> None:
+    def __init__(self, docs: Sequence[list[str]],
+                 heads: Sequence[list[str]] | None = None) -> None:
         self.bm25 = BM25Plus(list(docs)) if docs else None
         self.sets = [set(d) for d in docs]
+        # What each entry is about (title, keywords, synonyms): see :func:`confidence`.
+        self.heads = [set(h) for h in heads] if heads is not None else self.sets
         self.chars = [set("".join(t for t in s if len(t) > 1)) for s in self.sets]
         n = max(len(docs), 1)
         df: dict[str, int] = {}
@@ -288,24 +434,33 @@ class _Signal:
         floor = self.bm25.delta * sum(self.bm25.idf.get(t, 0.0) for t in query)
         return [max(float(s) - floor, 0.0) for s in self.bm25.get_scores(query)]
 
-    def weights(self, query: list[str], i: int) -> tuple[float, float]:
-        """IDF weight of the query's terms that entry ``i`` has, and of all of them."""
+    def weights(self, query: list[str], i: int) -> tuple[float, float, float]:
+        """IDF weight of the query's terms that entry ``i`` has, of those only its answer
+        has (a part of the first), and of all of them."""
         weight = {t: self.idf.get(t, self.unknown_idf) for t in set(query)}
         covered = sum(w for t, w in weight.items() if t in self.sets[i])
+        answer = sum(w for t, w in weight.items() if t in self.sets[i] and t not in self.heads[i])
         # A caller's single-character verb is often the entry's word shortened (查 for
         # 查询, 换 for 换领): half the credit, as it may as well mean something else.
         partly = sum(w for t, w in weight.items()
                      if len(t) == 1 and t not in self.sets[i] and t in self.chars[i])
-        return covered + SINGLE_CHAR_CREDIT * partly, sum(weight.values())
+        return covered + SINGLE_CHAR_CREDIT * partly, answer, sum(weight.values())
 
     def coverage(self, query: list[str], i: int) -> float:
-        covered, total = self.weights(query, i)
+        covered, _, total = self.weights(query, i)
         return covered / total if total else 0.0
 
-    def said(self, query: list[str], i: int) -> float:
+    def answer_only(self, query: list[str], i: int) -> float:
+        """The part of :meth:`coverage` that only entry ``i``'s answer has."""
+        _, answer, total = self.weights(query, i)
+        return answer / total if total else 0.0
+
+    def said(self, query: list[str], i: int, *, answer_only: bool = False) -> float:
         """How much of entry ``i`` the query says, counted in rare words (a term only two
-        entries have weighs one): an absolute amount, which extra words do not dilute."""
-        return self.weights(query, i)[0] / self.unknown_idf
+        entries have weighs one): an absolute amount, which extra words do not dilute
+        (``answer_only``: of the words only its answer has)."""
+        covered, answer, _ = self.weights(query, i)
+        return (answer if answer_only else covered) / self.unknown_idf
 
 
 class Index:
@@ -316,12 +471,15 @@ class Index:
         # An entry's own wording: a complaint word it uses itself (kb013's 商家不给退) is the
         # situation it answers, not a sign the caller wants a unit sent.
         self.texts = [normalise("".join(_fields(d).values())) for d in self.docs]
-        self.words = _Signal([_weighted(d, words) for d in self.docs])
+        self.words = _Signal([_weighted(d, words) for d in self.docs],
+                             [_weighted(d, words, heads=True) for d in self.docs])
         self.sounds = _Signal([_weighted(d, sounds) for d in self.docs])
+        self.spelling = _Spelling(self.docs)
 
     def search(self, text: str, *, today: date, category: str | None = None, limit: int = 5,
                min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> Result:
-        qw, qs = words(text), sounds(text)
+        spoken = self.spelling.respell(text)
+        qw, qs = words(spoken), sounds(spoken)
         question = is_question(text)
         sw, ss = self.words.scores(qw), self.sounds.scores(qs)
         top_w, top_s = max(sw, default=0.0) or 1.0, max(ss, default=0.0) or 1.0
@@ -346,11 +504,15 @@ class Index:
         for rank, (score, i) in enumerate(ranked[:limit]):
             f = {
                 "words": self.words.coverage(qw, i),
+                "words_answer": self.words.answer_only(qw, i),
                 "said": self.words.said(qw, i),
+                "said_answer": self.words.said(qw, i, answer_only=True),
                 "sounds": self.sounds.coverage(qs, i),
                 "margin": margin if rank == 0 else 0.0,
                 "question": float(question),
                 "complaint": float(any(w not in self.texts[i] for w in complaining)),
+                "blame": float(any(w not in self.texts[i] for w in complaining
+                                   if w in BLAME_WORDS)),
             }
             if rank == 0:
                 features = f
@@ -363,7 +525,8 @@ class Index:
 
 
 def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
-               evidence_power: float = EVIDENCE_POWER) -> float:
+               evidence_power: float = EVIDENCE_POWER,
+               answer_credit: float = ANSWER_CREDIT) -> float:
     """How sure the best entry answers: the share of what was said that it covers (the
     better of words and sounds, so a homophone costs little), lowered when the words are
     not a question or read as a complaint, raised a little by a clear lead (a little: the
@@ -375,13 +538,21 @@ def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
     of the entry than a short question needs (``EVIDENCE_WORDS`` rare words' worth), the
     odds of the share grow with the square of how much more: the context then costs
     less. A complaint or an unanswerable question shares a word or two with an entry,
-    which gains nothing, and the question factor is applied after, unchanged."""
-    covered = max(f["words"], 0.5 * (f["words"] + f["sounds"]))
-    said = f.get("said", 0.0)
+    which gains nothing, and the question factor is applied after, unchanged: a question
+    that blames (``BLAME_WORDS``) counts as no question at all.
+
+    ``answer_credit``: the share of its weight a word earns when only the entry's answer
+    has it (``ANSWER_CREDIT``; 1 counts it as the title's)."""
+    # Words only the answer has count for less: the answer speaks of much else (业主 and
+    # 同意 in the maintenance fund's answer do not make an owners' committee its topic).
+    spared = 1.0 - answer_credit
+    said_words = f["words"] - spared * f.get("words_answer", 0.0)
+    covered = max(said_words, 0.5 * (said_words + f["sounds"]))
+    said = f.get("said", 0.0) - spared * f.get("said_answer", 0.0)
     if 0.0 < covered < 1.0 and said > evidence_words:
         odds = covered / (1.0 - covered) * (said / evidence_words) ** evidence_power
         covered = odds / (1.0 + odds)
-    asked = 1.0 if asks(f) else (0.75 if f["question"] else 0.5)
+    asked = 1.0 if asks(f) else (0.75 if f["question"] and not f.get("blame") else 0.5)
     return covered * asked * (0.9 + 0.1 * f["margin"])
 
 

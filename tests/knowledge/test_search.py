@@ -4,7 +4,6 @@ that shares words with an entry finds nothing. Shipped threshold and weights."""
 
 from __future__ import annotations
 
-import csv
 from datetime import date
 
 import pytest
@@ -20,19 +19,8 @@ from knowledge.search import (
     words,
     worth_confirming,
 )
-from tests.conftest import SHARED
 
 TODAY = date(2026, 12, 2)
-
-
-@pytest.fixture(scope="module")
-def index() -> Index:
-    with (SHARED / "kb" / "faq.tsv").open(encoding="utf-8") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
-    return Index(Doc(id=r["id"], title=r["title"], category=r["category"], answer=r["answer"],
-                     keywords=tuple(r["keywords"].split(",")),
-                     valid_until=date.fromisoformat(r["valid_until"]) if r["valid_until"]
-                     else None) for r in rows)
 
 
 CLEAR = [
