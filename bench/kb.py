@@ -1,8 +1,8 @@
 """Knowledge-base retrieval on labelled caller utterances: top-1, precision and recall.
 
     .venv/bin/python bench/kb.py [--kb ../shared/kb/faq.tsv]
-        [--questions bench/data/kb_questions.tsv bench/data/kb_fresh2.tsv
-         bench/data/kb_fresh3.tsv] [--sweep] [--holdout]
+        [--questions FILE ... (default: every bench/data/kb_*.tsv)]
+        [--sweep] [--holdout]
 
 The entries are imported with ``hotline kb import``'s code into a throwaway SQLite database
 and searched with the service's ``knowledge.service.search`` at the shipped threshold, so
@@ -94,8 +94,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--kb", type=Path, default=HERE.parents[1] / "shared" / "kb" / "faq.tsv")
     ap.add_argument("--questions", type=Path, nargs="+",
-                    default=[HERE / "data" / "kb_questions.tsv", HERE / "data" / "kb_fresh2.tsv",
-                             HERE / "data" / "kb_fresh3.tsv"])
+                    # Every question file: a new blind one is scored without a code change.
+                    default=sorted((HERE / "data").glob("kb_*.tsv")))
     ap.add_argument("--sweep", action="store_true")
     ap.add_argument("--holdout", action="store_true")
     args = ap.parse_args()
