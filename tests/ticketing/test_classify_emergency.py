@@ -9,9 +9,12 @@ in danger now.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
-from ticketing.classify import classify
+from ticketing.classify import classify, load_rules
 
 
 def _handover(text: str) -> str:
@@ -142,3 +145,106 @@ def test_a_danger_now_is_handed_over(text: str, service: str) -> None:
 ])
 def test_the_service_is_the_one_the_scene_needs(text: str, service: str) -> None:
     assert _handover(text) == service, _cues(text)
+
+
+# --- each construction both ways --------------------------------------------------------
+
+@pytest.mark.parametrize(("quiet", "loud", "service"), [
+    # In care already / an ambulance about to be called.
+    ("我妈晕倒了，已经送到医院了，医院在走廊加床", "我妈晕倒了，要不要送医院", "120"),
+    # A fire that is out / one that is not.
+    ("厨房着火了，火已经灭掉了，墙熏黑了找谁修", "厨房着火了，火还没灭", "119"),
+    # Who lives there / what happens now.
+    ("我家老人有心脏病，楼里电梯老坏", "我家老人心脏病犯了，捂着胸口", "120"),
+    ("我爸脑梗以后一直卧床，想申请护理补贴", "我爸好像脑梗了，说话含糊", "120"),
+    # A pet hurt / a person hurt by a dog.
+    ("我家狗被电动车撞了，腿一直瘸", "孩子被狗咬伤了，腿上流了好多血", "120"),
+    # Asked in general / told with the danger in front of the caller.
+    ("家里燃气泄漏的话应该先关阀门还是先开窗", "家里燃气泄漏了，煤气味很重，我们先关了阀门", "119"),
+    ("请问着火的时候应该怎么逃生", "楼下着火了，应该先打哪个电话", "119"),
+    ("新闻里说有个小区着火了，我们这栋楼消防通道也堵着", "对面楼着火了，新闻里说的那种高层火灾", "119"),
+    # A barrier broken / a bone broken.
+    ("小区门口的护栏被车撞断了", "孩子的腿被车撞断了", "120"),
+    # A stove's flame / a flame that climbs.
+    ("燃气灶的火苗很小，饭都做不熟", "燃气管接口着了，火苗窜起来老高", "119"),
+    # Sparks / smoke from the wiring.
+    ("墙上的插座冒火花，一插电器就跳闸", "墙上的插座冒烟了，屋里一股焦味", "119"),
+    # A drug on sale / a drug swallowed.
+    ("楼下药店随便卖安眠药", "我妈吃了一瓶安眠药，叫不醒", "120"),
+    # A thing in the air / people in the air.
+    ("楼上的空调外机歪着吊在半空", "缆车停在半空了，上面有十几个游客", "119"),
+    # An ambulance billed, late or blocked / one to be called.
+    ("叫一次救护车收费标准是多少", "老人倒地不起，快帮忙叫救护车", "120"),
+    # Nearly / did.
+    ("楼上扔下来一个花盆差点砸到人", "楼上扔下来一个酒瓶子砸到孩子头上，满脸是血", "110"),
+    ("刚才有个孩子差点掉进河里，被大人拉住了", "刚才有个孩子掉进河里了", "119"),
+    # Chimney smoke / a stairwell full of it.
+    ("对面工厂的烟囱冒黑烟", "楼道里全是烟，看不清路", "119"),
+    # A lift door left open / a lift with someone shut in.
+    ("电梯门没关好，物业说明天来修", "电梯停在两层中间了，我妈在里面", "119"),
+])
+def test_each_construction_both_ways(quiet: str, loud: str, service: str) -> None:
+    assert _handover(quiet) == "none", _cues(quiet)
+    assert _handover(loud) == service, _cues(loud)
+
+
+@pytest.mark.parametrize("text", [
+    "楼上扔下来一个酒瓶子差点砸到我家孩子",            # nearly: the hazard is still there
+    "墙上的插座冒火花，一插电器就跳闸",                # sparks: the power company, now
+    "插座都烧黑了，一股焦味",                          # scorched wiring
+    "小区门口的消火栓让车撞断了，水柱冲得老高",        # a hydrant spouting
+    "救护车通道被私家车堵住了，救护车进不来",          # emergency access blocked
+    "电梯门开着就往上走了",                            # a lift running with its door open
+])
+def test_a_hazard_without_a_handover_stays_urgent(text: str) -> None:
+    got = classify(text)
+    assert (got.urgency, got.emergency) == ("urgent", "none"), _cues(text)
+
+
+# --- the rule file ----------------------------------------------------------------------
+
+NEARLY_RULES = """
+emergency_rules = [{id = "emergency.test", service = "110", keywords = ["砸到"]}]
+urgency_rules = [{id = "urgent.test", level = "urgent", keywords = ["砸到"]}]
+
+[not_now]
+nearly = ['差点']
+"""
+
+
+def test_nearly_silences_only_the_handover(tmp_path: Path) -> None:
+    (tmp_path / "rules.toml").write_text(NEARLY_RULES, encoding="utf-8")
+    rules = load_rules(tmp_path / "rules.toml")
+    near = classify("差点砸到人", rules)
+    assert (near.urgency, near.emergency) == ("urgent", "none")
+    # Only the clause that says "差点": the next one is a hit.
+    hit = classify("上次差点砸到人，这次砸到了", rules)
+    assert (hit.urgency, hit.emergency) == ("urgent", "110")
+
+
+FOLLOWS_RULES = """
+emergency_rules = [
+    {id = "emergency.a", service = "120", keywords = ["流血", "不动了"]},
+    {id = "emergency.b", service = "110", keywords = ["撞了"]},
+]
+"""
+
+
+@pytest.mark.parametrize(("follows", "service"), [("", "120"), ('[handover]\nfollows = ["120"]', "110")])
+def test_a_following_service_gives_way(tmp_path: Path, follows: str, service: str) -> None:
+    """With no [handover] the most cues win (120: two); a service that follows is named
+    only when nothing else fires."""
+    (tmp_path / "rules.toml").write_text(FOLLOWS_RULES + follows, encoding="utf-8")
+    rules = load_rules(tmp_path / "rules.toml")
+    assert classify("车撞了，有人流血，不动了", rules).emergency == service
+    assert classify("有人流血，不动了", rules).emergency == "120"
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ('[handover]\nfollows = ["911"]\n', "handover.follows: unknown services ['911']"),
+    ("[not_now]\nnearly = ['(差点']\n", "not_now: bad pattern"),
+])
+def test_a_bad_handover_setting_is_refused(tmp_path: Path, extra: str, message: str) -> None:
+    (tmp_path / "rules.toml").write_text(FOLLOWS_RULES + extra, encoding="utf-8")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_rules(tmp_path / "rules.toml")
