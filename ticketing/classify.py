@@ -123,9 +123,10 @@ class NotNow:
     # "会不会塌", "听说…爆炸"). What the clause said before the word stands: unpunctuated
     # speech is one clause, and "楼下着火了烟很大会不会烧上来" is a fire.
     ahead: re.Pattern[str] | None = None
-    # In the cue's clause, for the hand-over cues only: a danger that nearly happened
-    # ("差点砸到孩子"). The hazard is still there (urgent), but nobody needs rescuing.
-    nearly: re.Pattern[str] | None = None
+    # In the cue's clause, for the hand-over cues only: a danger that nearly happened or
+    # happens as a habit ("差点砸到孩子", "一到半夜就有人打架"). The hazard is there
+    # (urgent), but there is nobody to rescue or stop now.
+    hazard_only: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -387,7 +388,7 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
 
     try:
         for key in ("over_patterns", "frame_patterns", "still", "ongoing", "ahead_patterns",
-                    "nearly"):
+                    "hazard_only"):
             for pattern in raw.get(key, []):
                 re.compile(pattern)
         return NotNow(
@@ -397,7 +398,7 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
             still=one([], raw.get("still", [])),
             ongoing=one([], raw.get("ongoing", [])),
             ahead=one(raw.get("ahead", []), raw.get("ahead_patterns", [])),
-            nearly=one([], raw.get("nearly", [])),
+            hazard_only=one([], raw.get("hazard_only", [])),
         )
     except re.error as exc:
         raise ValueError(f"{path}: not_now: bad pattern: {exc}") from exc
@@ -560,20 +561,20 @@ def _quiet_spans(text: str, rules: ClassificationRules,
     the call is framed as thanks, a suggestion, a rumour checked or money after the fact,
     else each clause that tells of a danger over, and the rest of each clause from a word
     that makes it imagined or heard of; nowhere when the text says the danger goes on. For
-    the ``handover`` cues also each clause that tells of a danger that nearly happened,
-    whatever else the text says: "刚才差点掉进河里" goes on in no sense."""
+    the ``handover`` cues also each clause that tells of a danger that nearly happened or
+    recurs as a habit, whatever else the text says: "刚才差点掉进河里" goes on in no sense."""
     cfg = rules.not_now
     if cfg is None:
         return ()
-    nearly = [(m.start(), m.start(), m.end()) for m in _CLAUSE_SPLIT.finditer(text)
-              if handover and cfg.nearly and cfg.nearly.search(m.group(0))]
+    hazard = [(m.start(), m.start(), m.end()) for m in _CLAUSE_SPLIT.finditer(text)
+              if handover and cfg.hazard_only and cfg.hazard_only.search(m.group(0))]
     if cfg.still and cfg.still.search(text):
-        return tuple(nearly)
+        return tuple(hazard)
     if (cfg.frame and cfg.frame.search(text)) or any(
         _rule_hits(rule, text, rules) for rule in rules.kind_rules if rule.id in cfg.frame_rules
     ):
         return ((0, 0, len(text)),)
-    spans: list[Span] = nearly
+    spans: list[Span] = hazard
     for m in _CLAUSE_SPLIT.finditer(text):
         clause, (start, end) = m.group(0), m.span()
         if cfg.ongoing and cfg.ongoing.search(clause):

@@ -182,6 +182,12 @@ def test_the_service_is_the_one_the_scene_needs(text: str, service: str) -> None
     ("对面工厂的烟囱冒黑烟", "楼道里全是烟，看不清路", "119"),
     # A lift door left open / a lift with someone shut in.
     ("电梯门没关好，物业说明天来修", "电梯停在两层中间了，我妈在里面", "119"),
+    # A habit / tonight's fight.
+    ("烧烤摊一到半夜就有人喝多了打架", "烧烤摊一到半夜就闹，现在又打起来了，有人拿着刀", "110"),
+    # Feared / seen.
+    ("楼道里堆满了纸箱子，我怕着火", "楼道里堆的纸箱子着火了", "119"),
+    # Not serious, says the caller / short of breath now.
+    ("老人这两天胸口有点闷，不算严重，想去医院看看挂哪个科", "老人胸口疼得厉害，喘不上气", "120"),
 ])
 def test_each_construction_both_ways(quiet: str, loud: str, service: str) -> None:
     assert _handover(quiet) == "none", _cues(quiet)
@@ -208,11 +214,11 @@ emergency_rules = [{id = "emergency.test", service = "110", keywords = ["砸到"
 urgency_rules = [{id = "urgent.test", level = "urgent", keywords = ["砸到"]}]
 
 [not_now]
-nearly = ['差点']
+hazard_only = ['差点']
 """
 
 
-def test_nearly_silences_only_the_handover(tmp_path: Path) -> None:
+def test_hazard_only_silences_only_the_handover(tmp_path: Path) -> None:
     (tmp_path / "rules.toml").write_text(NEARLY_RULES, encoding="utf-8")
     rules = load_rules(tmp_path / "rules.toml")
     near = classify("差点砸到人", rules)
@@ -242,7 +248,7 @@ def test_a_following_service_gives_way(tmp_path: Path, follows: str, service: st
 
 @pytest.mark.parametrize(("extra", "message"), [
     ('[handover]\nfollows = ["911"]\n', "handover.follows: unknown services ['911']"),
-    ("[not_now]\nnearly = ['(差点']\n", "not_now: bad pattern"),
+    ("[not_now]\nhazard_only = ['(差点']\n", "not_now: bad pattern"),
 ])
 def test_a_bad_handover_setting_is_refused(tmp_path: Path, extra: str, message: str) -> None:
     (tmp_path / "rules.toml").write_text(FOLLOWS_RULES + extra, encoding="utf-8")
