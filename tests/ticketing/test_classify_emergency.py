@@ -123,6 +123,10 @@ def test_no_one_in_danger_now_is_no_handover(text: str) -> None:
     # Violence now.
     ("单元门口有个男的拿着刀在那儿晃，嘴里骂骂咧咧的", "110"),
     ("有人站在楼顶边上说不想活了", "110"),
+    # Said without the usual words: not waking, a head wound, a child shut in a car.
+    ("我同事趴在桌上叫不起来了", "120"),
+    ("老太太摔了一跤，头磕在马路牙子上，流血了", "120"),
+    ("停车场一辆车里锁着个小孩，车主不在", "119"),
     ("楼下有人打架，一个已经倒在地上了还在踢", "110"),
 ])
 def test_a_danger_now_is_handed_over(text: str, service: str) -> None:
@@ -180,6 +184,8 @@ def test_the_service_is_the_one_the_scene_needs(text: str, service: str) -> None
     ("刚才有个孩子差点掉进河里，被大人拉住了", "刚才有个孩子掉进河里了", "119"),
     # Chimney smoke / a stairwell full of it.
     ("对面工厂的烟囱冒黑烟", "楼道里全是烟，看不清路", "119"),
+    # Too sleepy to get up in the morning / cannot be woken.
+    ("孩子早上叫不起来，上学老迟到，想问问作息怎么调整", "我爸躺在床上叫不起来了，嘴唇发紫", "120"),
     # A lift door left open / a lift with someone shut in.
     ("电梯门没关好，物业说明天来修", "电梯停在两层中间了，我妈在里面", "119"),
     # A habit / tonight's fight.
