@@ -184,6 +184,8 @@ def test_the_service_is_the_one_the_scene_needs(text: str, service: str) -> None
     ("刚才有个孩子差点掉进河里，被大人拉住了", "刚才有个孩子掉进河里了", "119"),
     # Chimney smoke / a stairwell full of it.
     ("对面工厂的烟囱冒黑烟", "楼道里全是烟，看不清路", "119"),
+    # A stone's head / a person's.
+    ("山上的石头砸破了护坡的网子，悬在路边", "老人被推倒了，头磕在台阶上流血了", "120"),
     # Too sleepy to get up in the morning / cannot be woken.
     ("孩子早上叫不起来，上学老迟到，想问问作息怎么调整", "我爸躺在床上叫不起来了，嘴唇发紫", "120"),
     # A lift door left open / a lift with someone shut in.
