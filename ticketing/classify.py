@@ -562,24 +562,21 @@ def _quiet_spans(text: str, rules: ClassificationRules,
     else each clause that tells of a danger over, and the rest of each clause from a word
     that makes it imagined or heard of; nowhere when the text says the danger goes on. For
     the ``handover`` cues also each clause that tells of a danger that nearly happened or
-    recurs as a habit, whatever else the text says: "刚才差点掉进河里" goes on in no sense."""
+    recurs as a habit."""
     cfg = rules.not_now
-    if cfg is None:
+    if cfg is None or (cfg.still and cfg.still.search(text)):
         return ()
-    hazard = [(m.start(), m.start(), m.end()) for m in _CLAUSE_SPLIT.finditer(text)
-              if handover and cfg.hazard_only and cfg.hazard_only.search(m.group(0))]
-    if cfg.still and cfg.still.search(text):
-        return tuple(hazard)
     if (cfg.frame and cfg.frame.search(text)) or any(
         _rule_hits(rule, text, rules) for rule in rules.kind_rules if rule.id in cfg.frame_rules
     ):
         return ((0, 0, len(text)),)
-    spans: list[Span] = hazard
+    spans: list[Span] = []
     for m in _CLAUSE_SPLIT.finditer(text):
         clause, (start, end) = m.group(0), m.span()
         if cfg.ongoing and cfg.ongoing.search(clause):
             continue
-        if cfg.over and cfg.over.search(clause):
+        if (cfg.over and cfg.over.search(clause)) or (
+                handover and cfg.hazard_only and cfg.hazard_only.search(clause)):
             spans.append((start, start, end))
         elif cfg.ahead and (word := cfg.ahead.search(clause)):
             spans.append((start, start + word.start(), end))

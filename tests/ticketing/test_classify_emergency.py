@@ -181,7 +181,14 @@ def test_the_service_is_the_one_the_scene_needs(text: str, service: str) -> None
     ("叫一次救护车收费标准是多少", "老人倒地不起，快帮忙叫救护车", "120"),
     # Nearly / did.
     ("楼上扔下来一个花盆差点砸到人", "楼上扔下来一个酒瓶子砸到孩子头上，满脸是血", "110"),
-    ("刚才有个孩子差点掉进河里，被大人拉住了", "刚才有个孩子掉进河里了", "119"),
+    ("有个孩子差点掉进河里，被大人拉住了", "刚才有个孩子掉进河里了", "119"),
+    # Nearly, but the attacker is still there (`still`).
+    ("有人拿着刀差点砍到我", "有人拿着刀差点砍到我，他还在楼道里", "110"),
+    # Unpunctuated speech: a background illness does not silence what happens now.
+    ("我家老人有心脏病平时吃药", "我家老人有心脏病刚刚突然晕倒了", "120"),
+    ("我爸中风以后一直卧床", "我爸中风以后一个人在家摔倒了起不来", "120"),
+    # An ambulance late or blocked / one needed.
+    ("救护车四十分钟才到", "我们这里需要救护车", "120"),
     # Chimney smoke / a stairwell full of it.
     ("对面工厂的烟囱冒黑烟", "楼道里全是烟，看不清路", "119"),
     # A stone's head / a person's.
