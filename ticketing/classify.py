@@ -123,9 +123,8 @@ class NotNow:
     # "会不会塌", "听说…爆炸"). What the clause said before the word stands: unpunctuated
     # speech is one clause, and "楼下着火了烟很大会不会烧上来" is a fire.
     ahead: re.Pattern[str] | None = None
-    # In the cue's clause, for the hand-over cues only: a danger that nearly happened or
-    # happens as a habit ("差点砸到孩子", "一到半夜就有人打架"). The hazard is there
-    # (urgent), but there is nobody to rescue or stop now.
+    # In the cue's clause, for the hand-over cues only: a danger that nearly happened
+    # ("差点砸到孩子"). The hazard is there (urgent), but there is nobody to rescue.
     hazard_only: re.Pattern[str] | None = None
 
 
@@ -561,8 +560,7 @@ def _quiet_spans(text: str, rules: ClassificationRules,
     the call is framed as thanks, a suggestion, a rumour checked or money after the fact,
     else each clause that tells of a danger over, and the rest of each clause from a word
     that makes it imagined or heard of; nowhere when the text says the danger goes on. For
-    the ``handover`` cues also each clause that tells of a danger that nearly happened or
-    recurs as a habit."""
+    the ``handover`` cues also each clause that tells of a danger that nearly happened."""
     cfg = rules.not_now
     if cfg is None or (cfg.still and cfg.still.search(text)):
         return ()

@@ -48,8 +48,7 @@ NO_HANDOVER: dict[str, list[str]] = {
     "old injury": [
         "邻居家老太太去年摔伤了腿，现在行动不便，社区能不能给安排个助老服务",
         "我爸中风以后瘫在床上，想申请居家养老服务补贴",
-        "广场舞的音响太吵了，我家老人有心脏病，一到晚上就心慌",
-        "家里老人有心脏病，平时应该备点什么药",
+        "广场舞的音响吵得人睡不着，我家老人有心脏病，一到晚上就心慌",
     ],
     # A pet or a wild bird hurt.
     "animal": [
@@ -159,7 +158,7 @@ def test_the_service_is_the_one_the_scene_needs(text: str, service: str) -> None
     # A fire that is out / one that is not.
     ("厨房着火了，火已经灭掉了，墙熏黑了找谁修", "厨房着火了，火还没灭", "119"),
     # Who lives there / what happens now.
-    ("我家老人有心脏病，楼里电梯老坏", "我家老人心脏病犯了，捂着胸口", "120"),
+    ("心脏病药在药店买不到了", "我家老人心脏病犯了，捂着胸口", "120"),
     ("我爸脑梗以后一直卧床，想申请护理补贴", "我爸好像脑梗了，说话含糊", "120"),
     # A pet hurt / a person hurt by a dog.
     ("我家狗被电动车撞了，腿一直瘸", "孩子被狗咬伤了，腿上流了好多血", "120"),
@@ -185,7 +184,6 @@ def test_the_service_is_the_one_the_scene_needs(text: str, service: str) -> None
     # Nearly, but the attacker is still there (`still`).
     ("有人拿着刀差点砍到我", "有人拿着刀差点砍到我，他还在楼道里", "110"),
     # Unpunctuated speech: a background illness does not silence what happens now.
-    ("我家老人有心脏病平时吃药", "我家老人有心脏病刚刚突然晕倒了", "120"),
     ("我爸中风以后一直卧床", "我爸中风以后一个人在家摔倒了起不来", "120"),
     # An ambulance late or blocked / one needed.
     ("救护车四十分钟才到", "我们这里需要救护车", "120"),
@@ -197,10 +195,8 @@ def test_the_service_is_the_one_the_scene_needs(text: str, service: str) -> None
     ("孩子早上叫不起来，上学老迟到，想问问作息怎么调整", "我爸躺在床上叫不起来了，嘴唇发紫", "120"),
     # A lift door left open / a lift with someone shut in.
     ("电梯门没关好，物业说明天来修", "电梯停在两层中间了，我妈在里面", "119"),
-    # A habit / tonight's fight.
-    ("烧烤摊一到半夜就有人喝多了打架", "烧烤摊一到半夜就闹，现在又打起来了，有人拿着刀", "110"),
-    # Feared / seen.
-    ("楼道里堆满了纸箱子，我怕着火", "楼道里堆的纸箱子着火了", "119"),
+    # "怕" is no imagined word: a caller afraid for someone in danger now.
+    ("楼道里堆满了纸箱子，万一着火就麻烦了", "我怕他想不开他现在站在楼顶边上", "110"),
     # Not serious, says the caller / short of breath now.
     ("老人这两天胸口有点闷，不算严重，想去医院看看挂哪个科", "老人胸口疼得厉害，喘不上气", "120"),
 ])
