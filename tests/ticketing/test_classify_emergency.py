@@ -75,7 +75,6 @@ NO_HANDOVER: dict[str, list[str]] = {
         "小区门口的护栏被车撞断了，一直没人修",
         "燃气灶的火苗一直是黄的，锅底都熏黑了，是不是灶头坏了",
         "对面工厂的烟囱天天冒黑烟，窗户都不敢开",
-        "家里插座冒了一下火花就跳闸了，现在不敢用了，想找电工来看看",
         "药店不凭处方就卖安眠药，应该查一查",
     ],
     # Nearly happened: a hazard to fix, no one to rescue.
@@ -170,8 +169,6 @@ def test_the_service_is_the_one_the_scene_needs(text: str, service: str) -> None
     ("小区门口的护栏被车撞断了", "孩子的腿被车撞断了", "120"),
     # A stove's flame / a flame that climbs.
     ("燃气灶的火苗很小，饭都做不熟", "燃气管接口着了，火苗窜起来老高", "119"),
-    # Sparks / smoke from the wiring.
-    ("墙上的插座冒火花，一插电器就跳闸", "墙上的插座冒烟了，屋里一股焦味", "119"),
     # A drug on sale / a drug swallowed.
     ("楼下药店随便卖安眠药", "我妈吃了一瓶安眠药，叫不醒", "120"),
     # A thing in the air / people in the air.
@@ -207,8 +204,7 @@ def test_each_construction_both_ways(quiet: str, loud: str, service: str) -> Non
 
 @pytest.mark.parametrize("text", [
     "楼上扔下来一个酒瓶子差点砸到我家孩子",            # nearly: the hazard is still there
-    "墙上的插座冒火花，一插电器就跳闸",                # sparks: the power company, now
-    "插座都烧黑了，一股焦味",                          # scorched wiring
+    "楼道里的线管烧黑了，一股焦味",                    # scorched wiring
     "小区门口的消火栓让车撞断了，水柱冲得老高",        # a hydrant spouting
     "救护车通道被私家车堵住了，救护车进不来",          # emergency access blocked
     "电梯门开着就往上走了",                            # a lift running with its door open
