@@ -554,31 +554,35 @@ def _excepted(text: str, pos: int, rule: Rule) -> bool:
 Span = tuple[int, int, int]
 
 
-def _quiet_spans(text: str, rules: ClassificationRules,
-                 handover: bool = False) -> tuple[Span, ...]:
-    """Where in ``text`` (normalised) the cues of danger now do not fire: the whole text when
-    the call is framed as thanks, a suggestion, a rumour checked or money after the fact,
-    else each clause that tells of a danger over, and the rest of each clause from a word
-    that makes it imagined or heard of; nowhere when the text says the danger goes on. For
-    the ``handover`` cues also each clause that tells of a danger that nearly happened."""
+def _quiet_spans(text: str,
+                 rules: ClassificationRules) -> tuple[tuple[Span, ...], tuple[Span, ...]]:
+    """Where in ``text`` (normalised) the cues of danger now do not fire, for the urgent
+    floor and for the hand-over: the whole text when the call is framed as thanks, a
+    suggestion, a rumour checked or money after the fact, else each clause that tells of a
+    danger over, and the rest of each clause from a word that makes it imagined or heard
+    of; for the hand-over also each clause that tells of a danger that nearly happened;
+    nowhere when the text says the danger goes on. One pass for both (classify runs per
+    call)."""
     cfg = rules.not_now
     if cfg is None or (cfg.still and cfg.still.search(text)):
-        return ()
+        return (), ()
     if (cfg.frame and cfg.frame.search(text)) or any(
         _rule_hits(rule, text, rules) for rule in rules.kind_rules if rule.id in cfg.frame_rules
     ):
-        return ((0, 0, len(text)),)
+        return ((0, 0, len(text)),), ((0, 0, len(text)),)
     spans: list[Span] = []
+    hazard: list[Span] = []
     for m in _CLAUSE_SPLIT.finditer(text):
         clause, (start, end) = m.group(0), m.span()
         if cfg.ongoing and cfg.ongoing.search(clause):
             continue
-        if (cfg.over and cfg.over.search(clause)) or (
-                handover and cfg.hazard_only and cfg.hazard_only.search(clause)):
+        if cfg.over and cfg.over.search(clause):
             spans.append((start, start, end))
         elif cfg.ahead and (word := cfg.ahead.search(clause)):
             spans.append((start, start + word.start(), end))
-    return tuple(spans)
+        if cfg.hazard_only and cfg.hazard_only.search(clause):
+            hazard.append((start, start, end))
+    return tuple(spans), (*spans, *hazard)
 
 
 def _quiet(start: int, end: int, spans: tuple[Span, ...]) -> bool:
@@ -840,9 +844,9 @@ def classify(text: str, rules: ClassificationRules | None = None) -> Classificat
     rules = rules if rules is not None else _default_rules()
     norm = _normalize(text)
     category, category_hits, cues = _score_categories(norm, rules)
-    quiet = _quiet_spans(norm, rules)
+    quiet, handover_quiet = _quiet_spans(norm, rules)
     urgency, urgency_hits = _urgency(norm, category, rules, quiet)
-    emergency, emergency_hits = _emergency(norm, rules, _quiet_spans(norm, rules, True))
+    emergency, emergency_hits = _emergency(norm, rules, handover_quiet)
     if emergency != "none":
         urgency = "urgent"  # a hand-over to 110/119/120 is life or property safety
     kind, kind_hits = _kind(norm, rules)
