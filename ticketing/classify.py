@@ -123,6 +123,9 @@ class NotNow:
     # "会不会塌", "听说…爆炸"). What the clause said before the word stands: unpunctuated
     # speech is one clause, and "楼下着火了烟很大会不会烧上来" is a fire.
     ahead: re.Pattern[str] | None = None
+    # In the cue's clause, for the hand-over cues only: a danger that nearly happened
+    # ("差点砸到孩子"). The hazard is there (urgent), but there is nobody to rescue.
+    hazard_only: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,9 @@ class ClassificationRules:
     not_now: NotNow | None = None
     # [negation] questions: "是不是", "会不会是" hold a negation word that negates nothing.
     negation_questions: tuple[str, ...] = ()
+    # [handover] follows: services sent only when no other fires (the ambulance comes with
+    # the fire service or the police to their scene).
+    emergency_follows: frozenset[str] = frozenset()
 
 
 # --------------------------------------------------------------------------- labels
@@ -308,6 +314,9 @@ def _load_rules(path: Path, raw: bytes) -> ClassificationRules:
             raise ValueError(f"{path}: rule {rule.id}: unknown categories {sorted(unknown)}")
 
     not_now = _parse_not_now(data.get("not_now"), path, {r.id for r in kind_rules})
+    follows = frozenset(data.get("handover", {}).get("follows", []))
+    if unknown_services := sorted(follows - (set(EMERGENCY_SERVICES) - {"none"})):
+        raise ValueError(f"{path}: handover.follows: unknown services {unknown_services}")
     negation = data.get("negation", {})
     districts = tuple(data.get("districts", {}).get("names", []))
     not_by_sound = data.get("districts", {}).get("not_by_sound", [])
@@ -361,6 +370,7 @@ def _load_rules(path: Path, raw: bytes) -> ClassificationRules:
         places=places,
         not_now=not_now,
         negation_questions=tuple(negation.get("questions", [])),
+        emergency_follows=follows,
     )
 
 
@@ -376,7 +386,8 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
         return re.compile("|".join(parts)) if parts else None
 
     try:
-        for key in ("over_patterns", "frame_patterns", "still", "ongoing", "ahead_patterns"):
+        for key in ("over_patterns", "frame_patterns", "still", "ongoing", "ahead_patterns",
+                    "hazard_only"):
             for pattern in raw.get(key, []):
                 re.compile(pattern)
         return NotNow(
@@ -386,6 +397,7 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
             still=one([], raw.get("still", [])),
             ongoing=one([], raw.get("ongoing", [])),
             ahead=one(raw.get("ahead", []), raw.get("ahead_patterns", [])),
+            hazard_only=one([], raw.get("hazard_only", [])),
         )
     except re.error as exc:
         raise ValueError(f"{path}: not_now: bad pattern: {exc}") from exc
@@ -542,19 +554,24 @@ def _excepted(text: str, pos: int, rule: Rule) -> bool:
 Span = tuple[int, int, int]
 
 
-def _quiet_spans(text: str, rules: ClassificationRules) -> tuple[Span, ...]:
-    """Where in ``text`` (normalised) the cues of danger now do not fire: the whole text when
-    the call is framed as thanks, a suggestion, a rumour checked or money after the fact,
-    else each clause that tells of a danger over, and the rest of each clause from a word
-    that makes it imagined or heard of; nowhere when the text says the danger goes on."""
+def _quiet_spans(text: str,
+                 rules: ClassificationRules) -> tuple[tuple[Span, ...], tuple[Span, ...]]:
+    """Where in ``text`` (normalised) the cues of danger now do not fire, for the urgent
+    floor and for the hand-over: the whole text when the call is framed as thanks, a
+    suggestion, a rumour checked or money after the fact, else each clause that tells of a
+    danger over, and the rest of each clause from a word that makes it imagined or heard
+    of; for the hand-over also each clause that tells of a danger that nearly happened;
+    nowhere when the text says the danger goes on. One pass for both (classify runs per
+    call)."""
     cfg = rules.not_now
     if cfg is None or (cfg.still and cfg.still.search(text)):
-        return ()
+        return (), ()
     if (cfg.frame and cfg.frame.search(text)) or any(
         _rule_hits(rule, text, rules) for rule in rules.kind_rules if rule.id in cfg.frame_rules
     ):
-        return ((0, 0, len(text)),)
+        return ((0, 0, len(text)),), ((0, 0, len(text)),)
     spans: list[Span] = []
+    hazard: list[Span] = []
     for m in _CLAUSE_SPLIT.finditer(text):
         clause, (start, end) = m.group(0), m.span()
         if cfg.ongoing and cfg.ongoing.search(clause):
@@ -563,7 +580,9 @@ def _quiet_spans(text: str, rules: ClassificationRules) -> tuple[Span, ...]:
             spans.append((start, start, end))
         elif cfg.ahead and (word := cfg.ahead.search(clause)):
             spans.append((start, start + word.start(), end))
-    return tuple(spans)
+        if cfg.hazard_only and cfg.hazard_only.search(clause):
+            hazard.append((start, start, end))
+    return tuple(spans), (*spans, *hazard)
 
 
 def _quiet(start: int, end: int, spans: tuple[Span, ...]) -> bool:
@@ -634,14 +653,16 @@ def _urgency(text: str, category: str, rules: ClassificationRules,
 
 def _emergency(text: str, rules: ClassificationRules,
                quiet: tuple[Span, ...] = ()) -> tuple[str, list[str]]:
-    """The service with the most cues (file order breaks ties), or "none"."""
+    """The service with the most cues (file order breaks ties) among those that lead a
+    scene ([handover] follows: the ambulance comes along with them), or "none"."""
     fired: dict[str, list[str]] = {}
     for rule in rules.emergency_rules:
         if hits := _rule_hits(rule, text, rules, quiet):
             fired.setdefault(rule.target, []).extend(f"{rule.id}:{h}" for h in hits)
     if not fired:
         return "none", []
-    service = max(fired, key=lambda s: len(fired[s]))
+    leading = [s for s in fired if s not in rules.emergency_follows] or list(fired)
+    service = max(leading, key=lambda s: len(fired[s]))
     return service, fired[service]
 
 
@@ -823,9 +844,9 @@ def classify(text: str, rules: ClassificationRules | None = None) -> Classificat
     rules = rules if rules is not None else _default_rules()
     norm = _normalize(text)
     category, category_hits, cues = _score_categories(norm, rules)
-    quiet = _quiet_spans(norm, rules)
+    quiet, handover_quiet = _quiet_spans(norm, rules)
     urgency, urgency_hits = _urgency(norm, category, rules, quiet)
-    emergency, emergency_hits = _emergency(norm, rules, quiet)
+    emergency, emergency_hits = _emergency(norm, rules, handover_quiet)
     if emergency != "none":
         urgency = "urgent"  # a hand-over to 110/119/120 is life or property safety
     kind, kind_hits = _kind(norm, rules)
