@@ -17,8 +17,10 @@ from sqlalchemy import (
     Executable,
     Row,
     bindparam,
+    event,
     false,
     func,
+    insert,
     select,
     true,
     union_all,
@@ -26,7 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state
 
 from ticketing import phones, supervision
 from ticketing.actors import Actor
@@ -418,11 +421,109 @@ def create_ticket(
         session.flush()
     supervision.on_ticket(session=session, domain=domain, ticket=ticket, actor=actor)
     if accept_now:
+        if ticket.id is None:
+            # Still unwritten: acceptance's flush writes it and its trail with two plain
+            # INSERTs (_write_at_once) rather than the unit of work.
+            session.info[_WRITE_AT_ONCE] = ticket
         accept(session=session, domain=domain, ticket=ticket, actor=actor)
     # The ticket's row is written (it has its id); its audit events go with the next flush,
     # at the commit at the latest: a caller that accepts it next writes them together with
     # the acceptance's (one INSERT on PostgreSQL, not two).
     return ticket
+
+
+# Session.info key: a ticket created and accepted in one go (create_ticket's ``accept_now``),
+# which the next flush writes by ``_write_at_once``.
+_WRITE_AT_ONCE = "hotline_write_at_once"
+
+
+def _column_defaults(mapper: Any) -> list[tuple[str, Any]]:
+    """(attribute, default) of each column but the key: what the unit of work would INSERT
+    for an attribute left unset (a column default, else NULL)."""
+    found = []
+    for prop in mapper.column_attrs:
+        column = prop.columns[0]
+        if column.primary_key:
+            continue
+        default = column.default
+        if default is None and column.server_default is not None:
+            # Only the database knows its value: not writable without reading it back.
+            raise TypeError(f"{column} has a server default only")
+        found.append((prop.key, default))
+    return found
+
+
+_TICKET_COLUMNS = _column_defaults(Ticket.__mapper__)
+_EVENT_COLUMNS = _column_defaults(TicketEvent.__mapper__)
+_INSERT_TICKET = insert(Ticket.__table__).returning(Ticket.__table__.c.id)
+# PostgreSQL returns the ids in the order of the rows (one INSERT, SQLAlchemy's sentinel).
+_INSERT_EVENTS_ORDERED = insert(TicketEvent.__table__).returning(
+    TicketEvent.__table__.c.id, sort_by_parameter_order=True)
+# SQLite: one multi-row INSERT, whose RETURNING rows come in no promised order. Its rows are
+# inserted in the order of VALUES, each with the next rowid (max + 1: we hold the write
+# lock), so the ascending ids are the rows' in order.
+_INSERT_EVENTS = insert(TicketEvent.__table__).returning(TicketEvent.__table__.c.id)
+
+
+def _row(obj: Any, columns: list[tuple[str, Any]], **given: Any) -> dict[str, Any]:
+    """The INSERT's values of a new object, ``given`` ones first; an unset attribute gets
+    its default, set on the object too, so that nothing of the stored row is left to load."""
+    values = obj.__dict__
+    row = dict(given)
+    for key, default in columns:
+        if key in given:
+            continue
+        if key in values:
+            row[key] = values[key]
+            continue
+        value = None
+        if default is not None:
+            value = default.arg(None) if default.is_callable else default.arg
+        setattr(obj, key, value)
+        row[key] = value
+    return row
+
+
+@event.listens_for(Session, "before_flush")
+def _write_at_once(session: Session, _context: Any, _objects: Any) -> None:
+    """The flush of a ticket created, accepted and dispatched in one go: the ticket's row and
+    its trail are INSERTed by two Core statements (one executemany of the events), and the
+    objects become the session's persistent ones as a flush would leave them. The unit of
+    work cost a quarter of POST /tickets' CPU for the same two INSERTs on PostgreSQL (on
+    SQLite one INSERT per event). Anything else to write in the same flush (or a ticket
+    already written): the unit of work does it all, as before."""
+    ticket = session.info.pop(_WRITE_AT_ONCE, None)
+    if ticket is None or ticket.id is not None or session.deleted:
+        return
+    new = list(session.new)
+    events = [o for o in new if isinstance(o, TicketEvent) and o.__dict__.get("ticket") is ticket
+              and "ticket_id" not in o.__dict__]
+    if len(events) + 1 != len(new) or ticket not in session.new or session.dirty:
+        return
+    # In the order they were added, as the unit of work inserts them (the trail's order).
+    events.sort(key=lambda e: instance_state(e).insert_order)
+    conn = session.connection()
+    # The first version, as the unit of work's INSERT would number it.
+    version = Ticket.__mapper__.version_id_generator(None)  # type: ignore[misc]
+    ticket_id = conn.execute(_INSERT_TICKET, _row(ticket, _TICKET_COLUMNS, version=version)
+                             ).scalar_one()
+    rows = [_row(e, _EVENT_COLUMNS, ticket_id=ticket_id) for e in events]
+    if conn.dialect.name == "postgresql":
+        ids = list(conn.execute(_INSERT_EVENTS_ORDERED, rows).scalars())
+    else:
+        ids = sorted(conn.execute(_INSERT_EVENTS, rows).scalars())
+        if ids and ids[-1] - ids[0] != len(ids) - 1:
+            raise RuntimeError(f"ticket events got ids {ids}: not one run, order unknown")
+    for obj in (ticket, *events):
+        session.expunge(obj)
+    ticket.id, ticket.version = ticket_id, version
+    for ev, ev_id in zip(events, ids, strict=True):
+        ev.id, ev.ticket_id = ev_id, ticket_id
+    for obj in (ticket, *events):
+        # As if just loaded: the values set are the stored ones, nothing is pending.
+        make_transient_to_detached(obj)
+        session.add(obj)
+    note_created(session, ticket, events)
 
 
 def _respondent_of(domain: Domain, text: str) -> str | None:
