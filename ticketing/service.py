@@ -8,12 +8,14 @@ and its audit event are committed together or not at all.
 from __future__ import annotations
 
 import re
+import weakref
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Engine,
     Executable,
     Row,
     bindparam,
@@ -674,7 +676,7 @@ def auto_dispatch(*, session: Session, domain: Domain, ticket: Ticket, actor: Ac
     """Dispatch by the rule table; with no matching rule or unit, leave the ticket in the
     manual queue (status accepted/returned) and say so in the audit trail."""
     rule = domain.rules.match(ticket.category, ticket.district)
-    unit = session.scalars(_UNIT_BY_CODE, {"code": rule.unit}).first() if rule else None
+    unit = _unit_by_code(session, rule.unit) if rule else None
     if rule is None or unit is None:
         why = "no dispatch rule matches" if rule is None else f"unit {rule.unit} does not exist"
         record_event(
@@ -699,6 +701,50 @@ def auto_dispatch(*, session: Session, domain: Domain, ticket: Ticket, actor: Ac
 
 
 _UNIT_BY_CODE = select(Unit).where(Unit.code == bindparam("code"))
+
+# Units are only ever inserted, never changed or deleted (ticketing.directory.add_unit is
+# their one writer), so a unit stored once is that row for as long as the database lives:
+# the dispatch rules' units are read once per engine, then put into each session as if
+# loaded, without a SELECT per ticket. Only units a committed transaction read are kept (a
+# unit added by a transaction that then rolls back never was). Absent units are not kept:
+# one added later is found by the next ticket.
+_UNITS: weakref.WeakKeyDictionary[Engine, dict[str, dict[str, Any]]] = (
+    weakref.WeakKeyDictionary())
+_UNITS_READ = "hotline_units_read"  # Session.info key: units this transaction read by code
+_UNIT_COLUMNS = tuple(prop.key for prop in Unit.__mapper__.column_attrs)
+
+
+def _engine_of(session: Session) -> Engine:
+    bind = session.get_bind()
+    return bind.engine if isinstance(bind, Connection) else bind  # type: ignore[return-value]
+
+
+def _unit_by_code(session: Session, code: str) -> Unit | None:
+    values = _UNITS.get(_engine_of(session), {}).get(code)
+    if values is None:
+        unit = session.scalars(_UNIT_BY_CODE, {"code": code}).first()
+        if unit is not None:
+            session.info.setdefault(_UNITS_READ, {})[code] = {
+                key: getattr(unit, key) for key in _UNIT_COLUMNS}
+        return unit
+    known = session.identity_map.get(session.identity_key(Unit, values["id"]))
+    if known is not None:
+        return known  # type: ignore[no-any-return]
+    unit = Unit(**values)
+    make_transient_to_detached(unit)  # as just loaded: nothing to write
+    session.add(unit)
+    return unit
+
+
+@event.listens_for(Session, "after_commit")
+def _keep_units_read(session: Session) -> None:
+    if read := session.info.pop(_UNITS_READ, None):
+        _UNITS.setdefault(_engine_of(session), {}).update(read)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_units_read(session: Session, _rolled_back: Any) -> None:
+    session.info.pop(_UNITS_READ, None)
 
 
 def on_duty_handler(*, session: Session, unit_id: int) -> User | None:
