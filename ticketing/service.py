@@ -576,7 +576,11 @@ def _duplicate_of(*, session: Session, domain: Domain, ticket: Ticket) -> Row[An
     if query is None:
         return None
     since = ticket.received_at - timedelta(hours=domain.settings.duplicates.window_hours)
-    rows = session.execute(query, {
+    if session.autoflush:
+        session.flush()  # what the session's own execute would do first
+    # On the session's connection: it reads columns, no entities, and the ORM's execution
+    # (two thirds of the look-up's CPU) added nothing to them.
+    rows = session.connection().execute(query, {
         "id": ticket.id, "since": since, "category": ticket.category,
         "confidential": ticket.confidential, "caller": caller, "district": ticket.district,
         "address": ticket.address}).all()
