@@ -401,6 +401,9 @@ def create_ticket(
     original = _duplicate_of(session=session, domain=domain, ticket=ticket)
     ticket.duplicate_of_id = original.id if original is not None else None
     session.add(ticket)
+    # The first flush writes it with plain INSERTs, not the unit of work (_write_at_once):
+    # a draft's now, an accepted ticket's with its acceptance and dispatch.
+    session.info[_WRITE_AT_ONCE] = ticket
     if not accept_now:
         session.flush()
     note_created(session, ticket)
@@ -423,10 +426,6 @@ def create_ticket(
         session.flush()
     supervision.on_ticket(session=session, domain=domain, ticket=ticket, actor=actor)
     if accept_now:
-        if ticket.id is None:
-            # Still unwritten: acceptance's flush writes it and its trail with two plain
-            # INSERTs (_write_at_once) rather than the unit of work.
-            session.info[_WRITE_AT_ONCE] = ticket
         accept(session=session, domain=domain, ticket=ticket, actor=actor)
     # The ticket's row is written (it has its id); its audit events go with the next flush,
     # at the commit at the latest: a caller that accepts it next writes them together with
@@ -434,8 +433,8 @@ def create_ticket(
     return ticket
 
 
-# Session.info key: a ticket created and accepted in one go (create_ticket's ``accept_now``),
-# which the next flush writes by ``_write_at_once``.
+# Session.info key: a ticket create_ticket added, which the next flush writes by
+# ``_write_at_once``.
 _WRITE_AT_ONCE = "hotline_write_at_once"
 
 
@@ -488,12 +487,12 @@ def _row(obj: Any, columns: list[tuple[str, Any]], **given: Any) -> dict[str, An
 
 @event.listens_for(Session, "before_flush")
 def _write_at_once(session: Session, _context: Any, _objects: Any) -> None:
-    """The flush of a ticket created, accepted and dispatched in one go: the ticket's row and
-    its trail are INSERTed by two Core statements (one executemany of the events), and the
-    objects become the session's persistent ones as a flush would leave them. The unit of
-    work cost a quarter of POST /tickets' CPU for the same two INSERTs on PostgreSQL (on
-    SQLite one INSERT per event). Anything else to write in the same flush (or a ticket
-    already written): the unit of work does it all, as before."""
+    """The first flush of a new ticket (a draft, or with ``accept_now`` accepted and
+    dispatched): the ticket's row and its trail so far are INSERTed by two Core statements
+    (one executemany of the events), and the objects become the session's persistent ones
+    as a flush would leave them. The unit of work cost a quarter of POST /tickets' CPU for
+    the same two INSERTs on PostgreSQL (on SQLite one INSERT per event). Anything else to
+    write in the same flush: the unit of work does it all, as before."""
     ticket = session.info.pop(_WRITE_AT_ONCE, None)
     if ticket is None or ticket.id is not None or session.deleted:
         return
@@ -510,7 +509,9 @@ def _write_at_once(session: Session, _context: Any, _objects: Any) -> None:
     ticket_id = conn.execute(_INSERT_TICKET, _row(ticket, _TICKET_COLUMNS, version=version)
                              ).scalar_one()
     rows = [_row(e, _EVENT_COLUMNS, ticket_id=ticket_id) for e in events]
-    if conn.dialect.name == "postgresql":
+    if not rows:
+        ids = []
+    elif conn.dialect.name == "postgresql":
         ids = list(conn.execute(_INSERT_EVENTS_ORDERED, rows).scalars())
     else:
         ids = sorted(conn.execute(_INSERT_EVENTS, rows).scalars())
