@@ -89,8 +89,12 @@ def is_chinese(e164: str | None) -> bool:
     return bool(e164) and e164.startswith("+86")  # type: ignore[union-attr]
 
 
-def _number_type(e164: str | None) -> int | None:
-    """phonenumbers' type of a stored number (PhoneNumberType), None when unreadable."""
+def _number_type(e164: str | None, parsed: phonenumbers.PhoneNumber | None = None
+                 ) -> int | None:
+    """phonenumbers' type of a stored number (PhoneNumberType), None when unreadable;
+    ``parsed``: the number already parsed (parsing is most of the cost)."""
+    if parsed is not None:
+        return phonenumbers.number_type(parsed)
     if not e164:
         return None
     try:
@@ -114,13 +118,13 @@ def _is_short(e164: str) -> bool:
     return is_chinese(e164) and len(_national_digits(e164)) <= 6
 
 
-def _has_area_code(e164: str) -> bool:
+def _has_area_code(e164: str, parsed: phonenumbers.PhoneNumber | None = None) -> bool:
     """A landline (dialled with 0 + area code at home); mobiles, 400/800 numbers and
     service numbers are dialled as they are."""
     if not is_chinese(e164) or _is_short(e164):
         return False
-    return _number_type(e164) in (phonenumbers.PhoneNumberType.FIXED_LINE,
-                                  phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+    return _number_type(e164, parsed) in (phonenumbers.PhoneNumberType.FIXED_LINE,
+                                          phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
 
 def display(e164: str | None) -> str:
@@ -137,7 +141,7 @@ def display(e164: str | None) -> str:
     if number.country_code != 86:
         return phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)
     national = phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
-    if not _has_area_code(e164):
+    if not _has_area_code(e164, number):
         return national
     area, _, rest = national.partition(" ")
     return f"{area}-{rest}" if rest else national

@@ -5,6 +5,7 @@ and what "overdue" means: defined once, here, for the API, the console, the CLI 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -151,13 +152,17 @@ def _without_contact(event: TicketEvent) -> TicketEvent:
 _CREATED = "hotline_created_tickets"
 
 
-def note_created(session: Session, ticket: Ticket) -> None:
+def note_created(session: Session, ticket: Ticket,
+                 written: Iterable[TicketEvent] = ()) -> None:
     """``ticket`` is inserted by this session's transaction (just flushed, with its id, or
-    added and still to be flushed), and none of its events has been flushed yet."""
+    added and still to be flushed), and none of its events has been flushed yet but
+    ``written``: those inserted with it outside a flush (service's ticket written at once)."""
     if ticket.id is None:
         session.info.setdefault(_PENDING, []).append(ticket)
-    else:
-        session.info.setdefault(_CREATED, {})[ticket.id] = []
+        return
+    if pending := session.info.get(_PENDING):
+        pending[:] = [t for t in pending if t is not ticket]
+    session.info.setdefault(_CREATED, {})[ticket.id] = list(written)
 
 
 # Tickets ``note_created`` was told of before their INSERT: their id is known after it.

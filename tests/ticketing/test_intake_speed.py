@@ -4,6 +4,7 @@ classification arithmetic giving the same results to the bit."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import sqlite3
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
@@ -27,27 +29,27 @@ from ticketing.actors import Actor
 from ticketing.classify import classify
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_read_session_factory, make_session_factory, run_at_commit
+from ticketing.dispatch_rules import DispatchRule, RuleTable
 from ticketing.models import SupervisionCase, SupervisionLink, Ticket, TicketEvent, Unit, User
+from ticketing.schemas import TicketOut
 
 LOCAL = ("127.0.0.1", 50000)  # /metrics answers loopback clients under the shipped settings
 
 # What filing one ticket costs in SQL statements, POST /api/v1/tickets with accept (create,
 # classify, accept, dispatch, answer; every step audited). An upper bound that documents
-# the count: more statements than this is a regression to explain. On SQLite the events of
-# one flush are inserted one by one (no RETURNING batch there); PostgreSQL batches them and
-# has no BEGIN statement, but bumps the ticket number on a connection of its own.
+# the count: more statements than this is a regression to explain. PostgreSQL has no BEGIN
+# statement, but bumps the ticket number on a connection of its own.
 STATEMENTS = {
-    # BEGIN IMMEDIATE, token, number, duplicate look-up (both ways in one), unit, handler,
-    # INSERT ticket (accepted and dispatched: written once, no UPDATE of a draft), INSERT
-    # create, INSERT accept, INSERT dispatch; a duplicate adds INSERT link, its original,
-    # UPDATE original's count. No SELECT of the merged members nor of the events: the
-    # ticket is this transaction's, its whole trail went through the session
-    # (ticketing.queries.note_created).
-    "sqlite": {"new": 10, "duplicate": 13},
-    # token, number, look-up, unit, handler, INSERT ticket, INSERT create+accept+dispatch
-    # events; a duplicate adds its original and the count (its link event rides in the
-    # same INSERT as the others)
-    "postgresql": {"new": 7, "duplicate": 9},
+    # BEGIN IMMEDIATE, token, number, duplicate look-up (both ways in one), unit (read once
+    # per database: this is the first ticket of its rule's unit), handler, INSERT ticket
+    # (accepted and dispatched: written once, no UPDATE of a draft), INSERT its events
+    # (create, accept, dispatch: one statement, service._write_at_once); a duplicate adds
+    # its original and the UPDATE of the original's count, and its unit is known by then.
+    # No SELECT of the merged members nor of the events: the ticket is this transaction's,
+    # its whole trail went through the session (ticketing.queries.note_created).
+    "sqlite": {"new": 8, "duplicate": 9},
+    # the same without BEGIN
+    "postgresql": {"new": 7, "duplicate": 8},
 }
 
 
@@ -593,3 +595,142 @@ def test_postgresql_day_counter_commits_without_waiting_for_the_disk_and_only_it
                 assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
         finally:
             engine.dispose()
+
+
+def _stored_row(s: Session, ticket_id: int) -> dict[str, Any]:
+    """The ticket's stored row, as the database returns it (no ORM in between)."""
+    row = s.connection().execute(select(Ticket.__table__).where(Ticket.__table__.c.id
+                                                                 == ticket_id)).one()
+    return dict(row._mapping)
+
+
+# What differs between two filings of the same words: the row's identity and clock.
+_PER_FILING = {"id", "number", "caller_phone", "version", "received_at", "accepted_at",
+               "dispatched_at", "sign_due_at", "due_at", "created_at", "updated_at"}
+
+
+def test_a_ticket_written_at_once_is_stored_and_held_as_a_flush_would_leave_it(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """create_ticket(accept_now=True) outside any community: the ticket and its trail are
+    two INSERTs (not the unit of work's flush), and afterwards the session holds them as a
+    flush would: nothing left to write, the stored values and version, the trail in order
+    with the stored ids; the row equals the one create-then-accept stores, and a later
+    change in another transaction passes the optimistic lock."""
+    op = city.actor("operator")
+    demand = "海淀区中关村大街人行道井盖丢了，很危险"
+
+    def file(s: Session, phone: str, accept_now: bool) -> Ticket:
+        t = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
+                                  caller_phone=phone, demand=demand, accept_now=accept_now)
+        if not accept_now:
+            service.accept(session=s, domain=domain, ticket=t, actor=op)
+        return t
+
+    with sessions() as s:
+        two_steps = _stored_row(s, file(s, "13600000001", accept_now=False).id)
+        s.rollback()
+        engine = s.get_bind().engine  # type: ignore[union-attr]
+        sent = Statements.on(engine)
+        t = file(s, "13600000002", accept_now=True)
+        event.remove(engine, "before_cursor_execute", sent._record)
+        written = ("INSERT INTO tickets", "INSERT INTO ticket_events", "UPDATE tickets SET")
+        assert [q for q in sent.seen if q in written] == list(written[:2]), sent.seen
+        assert not s.new and not s.dirty
+        state = sa_inspect(t)
+        assert state.persistent and not state.expired_attributes - {"events"}
+        assert t.version == 1 and t.status == "dispatched" and t.unit is not None
+        held = _trail(queries.visible_events(session=s, actor=op, ticket=t))
+        assert [row[3] for row in held] == ["create", "accept", "dispatch"]
+        assert [row[0] for row in held] == sorted(row[0] for row in held)
+        s.commit()
+    with sessions() as s:
+        stored = s.get(Ticket, t.id)
+        assert stored is not None
+        assert held == _trail(queries.visible_events(session=s, actor=op, ticket=stored))
+        row = _stored_row(s, t.id)
+        assert row["version"] == 1
+        assert {k: v for k, v in row.items() if k not in _PER_FILING} == {
+            k: v for k, v in two_steps.items() if k not in _PER_FILING}
+        assert all(row[k] is not None for k in _PER_FILING - {"caller_phone"})
+        handler = s.get(User, stored.handler_id)
+        assert handler is not None
+        service.sign(session=s, domain=domain, ticket=stored, actor=Actor.of(handler))
+        s.commit()
+        assert stored.version == 2
+
+
+def test_a_ticket_is_written_by_the_unit_of_work_when_the_flush_holds_more(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """Anything else waiting in the session (here another ticket's note) is no ticket written
+    at once: the one flush writes both, the unit of work's way, and nothing is lost."""
+    op = city.actor("operator")
+    with sessions() as s:
+        other = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
+                                      caller_phone="13600000003", category="other",
+                                      demand="小区门口有人摆摊占道")
+        s.flush()
+        service.record_event(session=s, ticket=other, actor=op, action="note", note="回访")
+        t = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
+                                  caller_phone="13600000004",
+                                  demand="海淀区中关村大街人行道井盖丢了，很危险", accept_now=True)
+        assert not s.new and t.status == "dispatched"
+        s.commit()
+    with sessions() as s:
+        actions = {tid: [e.action for e in s.scalars(select(TicketEvent).where(
+            TicketEvent.ticket_id == tid).order_by(TicketEvent.id))] for tid in (other.id, t.id)}
+    assert actions == {other.id: ["create", "note"], t.id: ["create", "accept", "dispatch"]}
+
+
+def test_dispatch_units_are_read_once_per_database_and_only_once_committed(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """A rule's unit is read from the database until a committed transaction has read it;
+    then tickets are dispatched to it without a SELECT, and shown with its stored name. A
+    unit added by a transaction that rolled back is not dispatched to afterwards, and a
+    unit missing when a ticket came is found once it is added."""
+    code = "test-unit-cache"
+    d = dataclasses.replace(domain, rules=RuleTable(
+        (DispatchRule(id="test", unit=code, category="other"),)))
+    op = city.actor("operator")
+    phones = iter(f"136000001{i:02d}" for i in range(20))
+
+    def file(s: Session) -> Ticket:
+        return service.create_ticket(session=s, domain=d, actor=op, channel="api",
+                                     caller_phone=next(phones), category="other",
+                                     demand="小区门口有人摆摊占道", accept_now=True)
+
+    def units_read(engine: Engine) -> list[str]:
+        seen: list[str] = []
+        event.listen(engine, "before_cursor_execute",
+                     lambda _c, _cur, sql, *_a: seen.append(sql))
+        return seen
+
+    with sessions() as s:
+        engine = s.get_bind().engine  # type: ignore[union-attr]
+        assert file(s).status == "accepted"  # no such unit: the manual queue
+        s.commit()
+        directory.add_unit(session=s, code=code, name="测试单位")
+        assert file(s).status == "dispatched"  # the unit this transaction added
+        s.rollback()
+        assert file(s).status == "accepted"  # ... which is gone
+        s.commit()
+    with sessions() as s:
+        unit_id = directory.add_unit(session=s, code=code, name="测试单位").id
+        s.commit()
+    seen = units_read(engine)
+    for reads in (1, 0, 0):
+        seen.clear()
+        with sessions() as s:
+            t = file(s)
+            assert t.status == "dispatched" and t.unit_id == unit_id
+            assert (t.unit.code, t.unit.name) == (code, "测试单位")  # type: ignore[union-attr]
+            shown = TicketOut.of(t, op, events=queries.visible_events(
+                session=s, actor=op, ticket=t))
+            s.commit()
+        assert len([q for q in seen if "FROM units" in q]) == reads, seen
+        assert shown.status == "dispatched"
+    with sessions() as s:
+        stored = s.get(Ticket, t.id)
+        assert stored is not None and stored.unit_id == unit_id
