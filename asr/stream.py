@@ -16,9 +16,10 @@ first pushed sample), not on the decoder's, which never saw the skipped silence.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -232,9 +233,10 @@ class StreamingTranscriber:
         abandoned: then as it is, for the next stream to clear). After Vosk's endpointer
         (Result) it still holds this caller's features and i-vector, which a FinalResult
         drops."""
-        if not self._rec_cleared and not self._abandoned:
-            with self.engine.decode_slot(self.priority):
-                self._clear()
+        if not self._rec_cleared:
+            with self._slot() as ours:
+                if ours:
+                    self._clear()
         # Another stream may now take it: this one never touches it again (finished).
         self.engine.give_back(self._rec, self._rec_key, self._rec_base + self._fed_samples,
                               self._rec_cleared)
@@ -252,9 +254,20 @@ class StreamingTranscriber:
     def _decode(self, chunk: bytes, events: list[Event]) -> None:
         if not chunk:
             return
-        with self.engine.decode_slot(self.priority):
-            if not self._abandoned:  # checked once the slot is ours: a push may wait long
+        with self._slot() as ours:
+            if ours:
                 self._accept(chunk, events)
+
+    @contextlib.contextmanager
+    def _slot(self) -> Iterator[bool]:
+        """A decoding slot at this stream's priority; yields whether to decode: False once
+        the stream is abandoned, looked at again when the slot is ours (a push may have
+        waited long for it, and the call ended meanwhile)."""
+        if self._abandoned:
+            yield False
+            return
+        with self.engine.decode_slot(self.priority):
+            yield not self._abandoned
 
     def _accept(self, chunk: bytes, events: list[Event]) -> None:
         """One AcceptWaveform; the caller holds a decoding slot."""
@@ -286,8 +299,8 @@ class StreamingTranscriber:
         must not queue twice behind other streams (DecodePriority)."""
         if not self._utterance_open and not tail:
             return
-        with self.engine.decode_slot(self.priority):
-            if self._abandoned:
+        with self._slot() as ours:
+            if not ours:
                 return
             if tail:
                 self._accept(tail, events)
