@@ -12,7 +12,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -147,15 +146,7 @@ def test_an_ivr_only_node_shows_its_warm_up_on_its_status_listener(
                             stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://{Settings().status_host}:{status_port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            try:
-                health = httpx.get(f"{base}/healthz", timeout=2)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.3)
+        health = harness.first_http_answer(f"{base}/healthz", proc, log)
         assert health.status_code == 200
         body = health.json()
         assert body["status"] == "ok" and body["role"] == "ivr" and body["parts"] == ["voice"]
