@@ -232,8 +232,9 @@ class StreamingTranscriber:
         """Hand the recognizer back to the engine for the next stream, cleared (unless
         abandoned: then as it is, for the next stream to clear). After Vosk's endpointer
         (Result) it still holds this caller's features and i-vector, which a FinalResult
-        drops."""
-        if not self._rec_cleared:
+        drops. One this stream took uncleared and never fed goes back as it came: nobody
+        need pay for clearing it before someone takes it."""
+        if not self._rec_cleared and not self._rec_stale:
             with self._slot() as ours:
                 if ours:
                     self._clear()

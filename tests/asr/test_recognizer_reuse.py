@@ -116,6 +116,12 @@ def test_a_discarded_stream_hands_its_recognizer_back_cleared(
             cut.push(speech)
         (_, _, cleared), = engine._idle[cut._rec_key]
         assert cleared is not abandoned
+        if abandoned:  # taken by a turn with nothing said: it goes back as it came, unpaid
+            silent = engine.stream(sample_rate=8000, partial_interval=None)
+            silent.push(bytes(SECOND // 2))
+            assert silent._rec is cut._rec and not silent.finish().text
+            (_, _, cleared), = engine._idle[cut._rec_key]
+            assert cleared is False
         stream = engine.stream(sample_rate=8000, partial_interval=None)
         assert stream._rec is cut._rec and stream._rec_stale is abandoned
         for offset in range(0, len(audio), 320):
