@@ -169,8 +169,9 @@ class AsrEngine:
         self._executor_lock = threading.Lock()
         # Finished streams' recognizers by (rate, grammar), at most idle_recognizers in all.
         self.idle_recognizers = idle_recognizers
-        # With each, the samples it has been fed: Vosk's word times count from its creation.
-        self._idle: dict[Hashable, list[tuple[vosk.KaldiRecognizer, int]]] = {}
+        # With each, the samples it has been fed (Vosk's word times count from its
+        # creation) and whether it is cleared (`give_back`).
+        self._idle: dict[Hashable, list[tuple[vosk.KaldiRecognizer, int, bool]]] = {}
         self._idle_count = 0
         self._idle_lock = threading.Lock()
         # Set by close: a warm-up still running stops at its next push (a stopped service,
@@ -256,27 +257,33 @@ class AsrEngine:
 
     def lend(
         self, sample_rate: int, grammar: Grammar | Sequence[str] | str | None = None
-    ) -> tuple[vosk.KaldiRecognizer, Hashable, int]:
-        """A recognizer for one stream, the key to hand it back under (`give_back`) and
-        the samples it was fed before (Vosk's word times count from there): an idle one
-        for the same rate and grammar when there is one, else a new one."""
+    ) -> tuple[vosk.KaldiRecognizer, Hashable, int, bool]:
+        """A recognizer for one stream, the key to hand it back under (`give_back`), the
+        samples it was fed before (Vosk's word times count from there) and whether it is
+        cleared: an idle one for the same rate and grammar when there is one (a cleared one
+        first), else a new one. One not cleared still holds its last stream's features; the
+        stream clears it under its own decoding slot before its first audio."""
         grammar = self._checked_grammar(grammar)
         key = (float(sample_rate), None if grammar is None else grammar.to_json())
         with self._idle_lock:
             idle = self._idle.get(key)
             if idle:
                 self._idle_count -= 1
-                rec, fed = idle.pop()
-                return rec, key, fed
-        return self.recognizer(sample_rate, grammar), key, 0
+                at = next((i for i in range(len(idle) - 1, -1, -1) if idle[i][2]), -1)
+                rec, fed, cleared = idle.pop(at)
+                return rec, key, fed, cleared
+        return self.recognizer(sample_rate, grammar), key, 0, True
 
-    def give_back(self, rec: vosk.KaldiRecognizer, key: Hashable, fed_samples: int) -> None:
-        """Keep a finished stream's recognizer for the next stream. The caller has
-        cleared it (its last call was FinalResult: no features or decoder state left);
+    def give_back(self, rec: vosk.KaldiRecognizer, key: Hashable, fed_samples: int,
+                  cleared: bool = True) -> None:
+        """Keep a finished stream's recognizer for the next stream. ``cleared``: its last
+        call was FinalResult (no features or decoder state left); a stream nobody waits
+        for hands it back as it is, and whoever takes it next pays the clearing, at its
+        own priority (a FinalResult nobody reads must not go ahead of anyone's decoding).
         ``fed_samples``: all it was ever fed."""
         with self._idle_lock:
             if self._idle_count < self.idle_recognizers:
-                self._idle.setdefault(key, []).append((rec, fed_samples))
+                self._idle.setdefault(key, []).append((rec, fed_samples, cleared))
                 self._idle_count += 1
 
     def warm_up(

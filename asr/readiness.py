@@ -83,6 +83,17 @@ def warm_status(wanted: int, job: WarmUp | None) -> WarmStatus:
                       f"{job.warmed} recognizers warmed in {job.wall_seconds:.0f} s")
 
 
+def asr_health(model_dir: Path | str, model_name: str,
+               warm: WarmStatus | None) -> dict[str, object]:
+    """/healthz's ``asr`` (the API's and a node's without it, ``hotline.status``): the
+    model re-checked on each call (installing one needs no restart to show up), and the
+    warm-up only where this process runs the voice part (``warm``: None elsewhere).
+    "warm" is not "ready": a warming node answers calls, fewer at once."""
+    asr = model_status(model_dir, model_name)
+    return {"ready": asr.ready, "model": asr.path, "detail": asr.detail,
+            **({"warm": warm.as_dict()} if warm is not None else {})}
+
+
 class WarmUpCollector(Collector):
     """The warm-up of this process's voice part, for Prometheus: ``hotline_asr_warm`` (1
     once it is over) and ``hotline_asr_recognizers_warmed``. Nothing from a process

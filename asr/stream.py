@@ -16,9 +16,10 @@ first pushed sample), not on the decoder's, which never saw the skipped silence.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -96,8 +97,12 @@ class StreamingTranscriber:
         self.partial_interval = partial_interval
         self.postprocess = postprocess
         # A recognizer used before counts its word times from its first stream's start.
-        self._rec, self._rec_key, self._rec_base = engine.lend(sample_rate, grammar)
-        self._rec_cleared = True  # no audio since its last FinalResult: fit to lend again
+        self._rec, self._rec_key, self._rec_base, cleared = engine.lend(sample_rate, grammar)
+        self._rec_cleared = cleared  # no audio since its last FinalResult: fit to lend again
+        # Handed back uncleared by a stream nobody waited for: cleared before our first audio.
+        self._rec_stale = not cleared
+        # Set by abandon(): nobody will read this stream's words.
+        self._abandoned = False
         self._lock = threading.Lock()
         self._pending = b""  # bytes short of a whole frame
         self._stream_samples = 0  # everything pushed
@@ -193,11 +198,21 @@ class StreamingTranscriber:
                                           self.decoded_seconds)
             return _join(self._utterances, self.postprocess)
 
+    def abandon(self) -> None:
+        """Nobody will read this stream's words (the wait for them timed out, the call is
+        over). Safe from any thread: a push waiting for its decoding slot decodes nothing
+        once it gets it, and the recognizer goes back uncleared (`discard`, `finish`): the
+        next stream to take it clears it at its own priority. Clearing costs a FinalResult
+        -- most of a second of CPU on a recognizer that is still cold -- and done here,
+        at the ended turn's priority, the FinalResults of a surge's timed-out calls held
+        the slots for minutes after the calls while the backlog waited (docs/asr.md)."""
+        self._abandoned = True
+
     def discard(self) -> None:
         """Nobody wants this stream's words any more (the turn was dropped, the call is
-        over): end it and hand its recognizer back, cleared, for the next stream. On a
-        node that is behind, a recognizer not handed back would make the next call start
-        a new one, whose cost puts it further behind."""
+        over): end it and hand its recognizer back for the next stream, cleared (unless
+        abandoned). On a node that is behind, a recognizer not handed back would make the
+        next call start a new one, whose cost puts it further behind."""
         with self._lock:
             if not self.finished:
                 self.finished = True
@@ -214,28 +229,53 @@ class StreamingTranscriber:
             self._last_speech_sample = self._stream_samples
 
     def _give_back(self) -> None:
-        """Hand the recognizer back to the engine for the next stream, cleared. After
-        Vosk's endpointer (Result) it still holds this caller's features and i-vector,
-        which a FinalResult drops, and FinalResult only runs on audio it has not ended."""
-        fed = self._rec_base + self._fed_samples
-        if not self._rec_cleared:
-            with self.engine.decode_slot(self.priority):
-                self._rec.AcceptWaveform(bytes(self.frame_bytes))
-                self._rec.FinalResult()
-            fed += self.frame_bytes // 2
+        """Hand the recognizer back to the engine for the next stream, cleared (unless
+        abandoned: then as it is, for the next stream to clear). After Vosk's endpointer
+        (Result) it still holds this caller's features and i-vector, which a FinalResult
+        drops. One this stream took uncleared and never fed goes back as it came: nobody
+        need pay for clearing it before someone takes it."""
+        if not self._rec_cleared and not self._rec_stale:
+            with self._slot() as ours:
+                if ours:
+                    self._clear()
         # Another stream may now take it: this one never touches it again (finished).
-        self.engine.give_back(self._rec, self._rec_key, fed)
+        self.engine.give_back(self._rec, self._rec_key, self._rec_base + self._fed_samples,
+                              self._rec_cleared)
+
+    def _clear(self) -> None:
+        """Drop the recognizer's features and decoder state (FinalResult; a frame of
+        silence first, as FinalResult only runs on audio it has not ended). The caller
+        holds a decoding slot."""
+        self._rec.AcceptWaveform(bytes(self.frame_bytes))
+        self._rec.FinalResult()
+        self._rec_base += self.frame_bytes // 2
+        self._rec_cleared = True
+        self._rec_stale = False
 
     def _decode(self, chunk: bytes, events: list[Event]) -> None:
         if not chunk:
             return
+        with self._slot() as ours:
+            if ours:
+                self._accept(chunk, events)
+
+    @contextlib.contextmanager
+    def _slot(self) -> Iterator[bool]:
+        """A decoding slot at this stream's priority; yields whether to decode: False once
+        the stream is abandoned, looked at again when the slot is ours (a push may have
+        waited long for it, and the call ended meanwhile)."""
+        if self._abandoned:
+            yield False
+            return
         with self.engine.decode_slot(self.priority):
-            self._accept(chunk, events)
+            yield not self._abandoned
 
     def _accept(self, chunk: bytes, events: list[Event]) -> None:
         """One AcceptWaveform; the caller holds a decoding slot."""
         import time
 
+        if self._rec_stale:
+            self._clear()
         self._utterance_open = True
         self._rec_cleared = False
         began = time.perf_counter()
@@ -260,7 +300,9 @@ class StreamingTranscriber:
         must not queue twice behind other streams (DecodePriority)."""
         if not self._utterance_open and not tail:
             return
-        with self.engine.decode_slot(self.priority):
+        with self._slot() as ours:
+            if not ours:
+                return
             if tail:
                 self._accept(tail, events)
             if not self._utterance_open:  # Vosk's endpointer ended it on the tail

@@ -363,6 +363,12 @@ class Settings(BaseSettings):
     node_name: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
+    # The roles without the HTTP API (`hotline serve --role ivr|outbound`) answer /healthz
+    # and /metrics (this process's own figures: SIP, ASR warm-up and decoding) here, by
+    # the API's rule for who may read them (metrics_token, else loopback clients only).
+    # Loopback by default; 0: no listener (docs/scaling.md, "A node without the API").
+    status_host: str = "127.0.0.1"
+    status_port: int = Field(default=8001, ge=0, le=65535)
     log_json: bool = False
     max_body_bytes: int = 64 * 1024
     rules_file: Path = CONFIG_DIR / "dispatch_rules.toml"
@@ -412,6 +418,24 @@ class Settings(BaseSettings):
     ivr: IvrSettings = IvrSettings()
     twilio: TwilioSettings = TwilioSettings()
     outbound: OutboundSettings = OutboundSettings()
+
+    @field_validator("status_host")
+    @classmethod
+    def _an_address(cls, host: str) -> str:
+        # An address, as uvicorn's host is used: a name could resolve to an interface the
+        # operator did not mean to open.
+        try:
+            return str(ipaddress.ip_address(host.strip()))
+        except ValueError as exc:
+            raise ValueError(f"status_host {host!r} is not an IP address") from exc
+
+    @model_validator(mode="after")
+    def _status_port_apart(self) -> Settings:
+        # The API and an IVR node's status listener often share a host (one node split
+        # into roles, same settings): the second to start would find its port taken.
+        if self.status_port and self.status_port == self.port:
+            raise ValueError(f"status_port {self.status_port} is the API's port")
+        return self
 
     @field_validator("trusted_proxies")
     @classmethod

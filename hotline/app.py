@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from asr.readiness import model_status
+from asr.readiness import asr_health, model_status
 from config import Settings, get_settings
 from hotline import console, dbadmin
 from hotline.observability import make_registry, metrics_allowed, setup_logging
@@ -238,18 +238,13 @@ def create_app(
         # audience as /metrics, by the same rule.
         if not metrics_allowed(request, settings.metrics_token):
             return {"status": "ok"}
-        # Re-checked on each call: installing a model needs no restart to show up here.
-        asr = model_status(settings.asr.model_dir, settings.asr.model_name)
-        # Only where this process runs the voice part: "warm" (the start-up warm-up over)
-        # is not "ready" -- a warming node answers calls, fewer at once.
         background = getattr(request.app.state, "background", None)
         warm = background.warm_status() if background is not None else None
         return {
             "status": "ok",
             "database": engine.dialect.name,
             "schema": schema_revision(engine),
-            "asr": {"ready": asr.ready, "model": asr.path, "detail": asr.detail,
-                    **({"warm": warm.as_dict()} if warm is not None else {})},
+            "asr": asr_health(settings.asr.model_dir, settings.asr.model_name, warm),
             # Which voice callers hear (the IVR's; the outbound scripts use the same tools).
             "voice": voice_status(recorded_dir=settings.prompts_dir,
                                   voice=settings.sip.prompt_voice).as_dict(),

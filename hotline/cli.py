@@ -92,7 +92,7 @@ def serve(
     settings = get_settings()
     setup_logging(json_lines=settings.log_json)
     if Part.HTTP not in PARTS[role]:
-        _serve_headless(settings, PARTS[role])
+        _serve_headless(settings, role)
         return
     bind = {"host": host or settings.host, "port": port or settings.port,
             # Forwarded headers are applied by the app, from settings.trusted_proxies only;
@@ -113,22 +113,29 @@ def serve(
     uvicorn.run(create_app(settings, role=role), **bind)
 
 
-def _serve_headless(settings: Settings, parts: frozenset[Part]) -> None:
-    """A role without HTTP: start its parts and run until SIGTERM or SIGINT."""
+def _serve_headless(settings: Settings, role: ServeRole) -> None:
+    """A role without HTTP: start its parts, and its status listener (/healthz, /metrics;
+    ``hotline.status``) unless status_port is 0, and run until SIGTERM or SIGINT."""
     import signal
     import threading
 
+    from hotline.status import StatusServer
     from hotline.wiring import start_background
 
+    parts = PARTS[role]
     sessions = _sessions()
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
     background = start_background(settings, sessions, Domain.load(settings), parts)
+    status = StatusServer(settings, background, role.value)
+    if settings.status_port:
+        status.start()
     console.print(f"running {', '.join(sorted(p.value for p in parts))}; stop with Ctrl-C")
     try:
         stopping.wait()
     finally:
+        status.stop()
         background.stop()
 
 

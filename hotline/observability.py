@@ -18,7 +18,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -298,6 +298,8 @@ def make_registry(sessions: sessionmaker[Session], *, utility_window: timedelta,
 
 
 router = APIRouter()
+METRICS_FORBIDDEN = ("forbidden: set metrics_token and send it as a bearer token, or scrape "
+                     "from this host\n")
 
 
 # Headers a proxy adds: a request carrying one was relayed, so its loopback peer address
@@ -306,24 +308,28 @@ _RELAYED = ("forwarded", "x-forwarded-for", "x-real-ip")
 
 
 def metrics_allowed(request: Request, token: str) -> bool:
-    """With ``metrics_token`` set: that bearer token, compared in constant time. Without:
-    loopback clients only, and not through a proxy (the figures name nodes, units and
-    outcomes; not for the internet)."""
+    return peer_allowed(request.client.host if request.client else "", request.headers, token)
+
+
+def peer_allowed(host: str, headers: Mapping[str, str], token: str) -> bool:
+    """Who may read /metrics and the details of /healthz (here, and on the status listener
+    of a node without the API, ``hotline.status``). With ``metrics_token`` set: that bearer
+    token, compared in constant time. Without: loopback clients only, and not through a
+    proxy (the figures name nodes, units and outcomes; not for the internet). ``headers``
+    looked up case-insensitively."""
     if token:
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        scheme, _, given = (headers.get("authorization") or "").partition(" ")
         return scheme.lower() == "bearer" and hmac.compare_digest(
             given.strip().encode(), token.encode())
-    host = request.client.host if request.client else ""
     try:
         loopback = ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-    return loopback and not any(h in request.headers for h in _RELAYED)
+    return loopback and not any(h in headers for h in _RELAYED)
 
 
 @router.get("/metrics", include_in_schema=False)
 def metrics(request: Request) -> Response:
     if not metrics_allowed(request, request.app.state.settings.metrics_token):
-        return Response("forbidden: set metrics_token and send it as a bearer token, or "
-                        "scrape from this host\n", status_code=403, media_type="text/plain")
+        return Response(METRICS_FORBIDDEN, status_code=403, media_type="text/plain")
     return Response(generate_latest(request.app.state.metrics), media_type=CONTENT_TYPE_LATEST)

@@ -83,6 +83,8 @@ class CallAudio:
         self._turn = 0
         self._turn_active = False
         self._waited_turn = 0  # the turn whose final words someone waits for (hurry)
+        self._given_up = 0  # the last turn whose words nobody waits for any more
+        self._stream: StreamingTranscriber | None = None  # the ASR thread's, for _give_up
         self._turn_started_frame = 0
         self._speech_frames = 0  # in the current turn
         self._last_speech_frame: int | None = None
@@ -110,6 +112,7 @@ class CallAudio:
         # that is behind is inside a push, and a join here held every hang-up's ticket
         # for its whole timeout (bench/ivr.py, docs/asr.md). The thread ends at the None.
         self._closing = True
+        self._give_up(self._turn)
         self._q.put(None)
         if self._recording is None:
             self._recording = self.recorder.close()
@@ -178,11 +181,28 @@ class CallAudio:
         try:
             return TurnResult(future.result(timeout=timeout))
         except FutureTimeout:
+            self._give_up(turn)
             log.warning("call %s: live transcript not ready after %.1f s; the backlog will "
                         "transcribe the recording", self.call.call_id, timeout)
             return TurnResult(None, f"live transcription more than {timeout:g} s behind")
         except Exception as exc:  # the ASR thread recorded why
             return TurnResult(None, self.asr_error or repr(exc))
+
+    def _give_up(self, turn: int) -> None:
+        """Nobody will read the words of ``turn`` or any before it (the wait timed out, the
+        call is over): the ASR thread decodes none of their audio, nor the FinalResult of
+        their finish, and a push of theirs waiting for a slot decodes nothing once it gets
+        one. Finished anyway, at the ended turn's top priority, a surge's timed-out calls
+        held every slot for minutes after the calls while the backlog waited (docs/asr.md,
+        "The wait before the drain")."""
+        with self._lock:
+            self._given_up = max(self._given_up, turn)
+            stream = self._stream
+        if stream is not None:
+            stream.abandon()
+
+    def _wanted(self, turn: int) -> bool:
+        return not self._closing and turn > self._given_up
 
     # ---------------------------------------------------------------- threads
     def _run_pump(self) -> None:
@@ -250,8 +270,12 @@ class CallAudio:
                     stream = self.engine.stream(
                         sample_rate=self.sample_rate, grammar=self.phrase_list or None,
                         postprocess=normalize, partial_interval=None)
+                    with self._lock:
+                        self._stream = stream
+                    if not self._wanted(turn):  # given up before its stream was made
+                        stream.abandon()
                 elif kind == "frame":
-                    if stream is not None and item[1] == turn and not self._closing:
+                    if stream is not None and item[1] == turn and self._wanted(turn):
                         # Read per push: the dialogue raises it (hurry) from its thread.
                         stream.priority = (DecodePriority.TURN_ENDED
                                            if self._waited_turn == turn
@@ -265,6 +289,11 @@ class CallAudio:
                     future: Future[Transcript] = item[2]
                     if stream is None or item[1] != turn:
                         future.set_exception(RuntimeError("no recognizer for this turn"))
+                        continue
+                    if not self._wanted(turn):  # the wait timed out: nobody reads the words
+                        future.set_exception(RuntimeError("nobody waits for these words"))
+                        self._discard(stream)
+                        stream = None
                         continue
                     future.set_result(stream.finish())
                     stream = None
@@ -281,6 +310,9 @@ class CallAudio:
                 return
 
     def _discard(self, stream: StreamingTranscriber) -> None:
+        # Abandoned: its recognizer is cleared by the next stream that takes it, at that
+        # stream's priority, not here at this one's for words nobody reads.
+        stream.abandon()
         try:
             stream.discard()
         except Exception:  # the call goes on (or is over) either way; nothing is lost

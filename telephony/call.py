@@ -75,12 +75,43 @@ class PlayResult(enum.Enum):
 
 
 class KeySource(enum.Enum):
-    """The two ways a key reaches us. A call takes its keys from the first of them that
-    brings one and ignores the other from then on, as a PBX does: some phones send every
-    key both ways, and a caller pressing 1 must not give "11"."""
+    """The two ways a key reaches us (``KeyLock`` decides which one a call listens to)."""
 
     RTP = "rtp"  # telephone-event packets, or tones in the audio (``dtmf_mode`` decides)
     INFO = "info"  # SIP INFO application/dtmf-relay
+
+
+# How long the source a call's keys come by must have been silent before the other one
+# may take over. A phone that sends every key both ways sends the two copies of a press
+# within milliseconds (tens with a proxy in the signalling path), so this keeps them one
+# key; and a call locked by a key that was no key (a false in-band tone in speech) loses
+# only the other source's keys of the next seconds, not all of them.
+KEY_TAKEOVER_SECONDS = 2.0
+
+
+class KeyLock:
+    """Which keys of a call count when they may come two ways, as a PBX does: the call
+    listens to the source of its first key and ignores the other -- some phones send every
+    key both ways, and a caller pressing 1 must not give "11" -- until the source it listens
+    to has brought no key for ``KEY_TAKEOVER_SECONDS``: then the other takes over with its
+    next key. A key of the source listened to always counts (a press of the same key again
+    is a press of its own: each source reports a press once). What a source reports is a
+    whole press already: an RFC 4733 event once it has ended, from the SDP's address only
+    (``telephony.rtp``); an in-band tone once Q.24's checks pass; an INFO once per CSeq.
+    Pure (the time is given), one per call, used under the call's lock."""
+
+    def __init__(self) -> None:
+        self.source: KeySource | None = None
+        self._last_key_at = float("-inf")
+
+    def admit(self, source: KeySource, now: float) -> bool:
+        """Whether a key that came by ``source`` at ``now`` (monotonic seconds) counts."""
+        if (self.source is not None and source is not self.source
+                and now - self._last_key_at < KEY_TAKEOVER_SECONDS):
+            return False
+        self.source = source
+        self._last_key_at = now
+        return True
 
 
 class InvalidTransition(RuntimeError):
@@ -135,7 +166,7 @@ class CallHandle:
         self._state = CallState.INCOMING if direction is Direction.INBOUND else CallState.DIALING
         self._cond = threading.Condition()
         self._dtmf: deque[str] = deque()
-        self.key_source: KeySource | None = None  # set by the first key (``rx_dtmf``)
+        self._keys = KeyLock()  # which source's keys count (``rx_dtmf``)
         self.last_info_cseq = -1  # the peer's last INFO: a retransmission keys nothing
         self._audio: queue.Queue[bytes] = queue.Queue(maxsize=3000)  # 60 s of 20 ms frames
         self._ended = threading.Event()
@@ -164,6 +195,11 @@ class CallHandle:
         self.sdp_version = self.session_id  # o= version; up by one when our SDP changes
         self.sdp_direction = "sendrecv"  # our a= direction (recvonly while held)
         self.held = False  # the peer's last offer put the call on hold (no RTP expected)
+
+    @property
+    def key_source(self) -> KeySource | None:
+        """The source this call's keys are taken from now (None before the first key)."""
+        return self._keys.source
 
     @property
     def dtmf_mode(self) -> str | None:
@@ -272,22 +308,23 @@ class CallHandle:
             self._audio.put_nowait(pcm16)
 
     def rx_dtmf(self, digit: str, source: KeySource = KeySource.RTP) -> None:
-        """A key from the RTP receive thread (telephone-event or in-band) or a SIP INFO.
-        Keys from the other source than the call's first key are dropped: a phone that
-        sends both would count every press twice. A repeated press of the same key from
-        the same source is two presses (each source already reports a press once)."""
+        """A key from the RTP receive thread (telephone-event or in-band) or a SIP INFO;
+        whether it counts is ``KeyLock``'s rule."""
         with self._cond:
-            if self.key_source is None:
-                self.key_source = source
-            taken = source is self.key_source
+            before = self._keys.source
+            taken = self._keys.admit(source, time.monotonic())
             if taken:
                 self._dtmf.append(digit)
                 self._cond.notify_all()
-        if taken:
-            log.info("call %s DTMF %s (%s)", self.call_id, digit, source.value)
-        else:
+        if not taken:
             log.info("call %s DTMF %s by %s ignored: this call's keys come by %s",
-                     self.call_id, digit, source.value, self.key_source.value)
+                     self.call_id, digit, source.value, before.value if before else "-")
+        elif before is not None and before is not source:
+            log.info("call %s DTMF %s (%s): keys now come by %s, %s silent for %g s",
+                     self.call_id, digit, source.value, source.value, before.value,
+                     KEY_TAKEOVER_SECONDS)
+        else:
+            log.info("call %s DTMF %s (%s)", self.call_id, digit, source.value)
 
     def read_pcm16(self, timeout: float | None = None) -> bytes | None:
         """The next received 20 ms frame (16-bit LE mono 8 kHz); None on timeout, or when
@@ -420,6 +457,7 @@ __all__ = [
     "Direction",
     "EndReason",
     "InvalidTransition",
+    "KeyLock",
     "KeySource",
     "OutcomeKind",
     "PlayResult",

@@ -54,8 +54,9 @@ F12 Send pacing: sleeps "20 ms minus time spent" per packet and needs
 F13 RFC 2833: a digit is reported only from a packet with the marker bit, so a lost first
     packet loses the key; ``RTPMessage`` ignores the header extension and padding
     lengths; an unknown payload type raises inside the receive loop. → own RTP header
-    parse; digits keyed on (RTP timestamp, event): the first packet of an event reports
-    it, the end-packet retransmits are dropped.
+    parse; digits keyed on (RTP timestamp, event), reported once when the event ends (any
+    of its three end packets), or when the next event begins if all three were lost and
+    it had lasted 40 ms; a lone stray packet keys nothing.
 F14 RTP ports: ``random.choice`` over the range, ports of failed/ended calls not
     released (#27), ``request_port`` may spin forever. → ``PortPool`` (even ports,
     round-robin, probe-bind, released on call end).

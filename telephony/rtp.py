@@ -18,6 +18,10 @@ from telephony.pyvoip import RTP
 FRAME_SAMPLES = 160  # 20 ms at 8 kHz
 FRAME_BYTES = FRAME_SAMPLES * 2  # 16-bit
 _DTMF_KEYS = "0123456789*#ABCD"
+# An RFC 4733 event whose three end packets were all lost still counts, when the next
+# event begins, if it had lasted this long (timestamp units; 40 ms at 8 kHz, the shortest
+# press Q.24 accepts); a lone stray packet does not.
+MIN_UNENDED_EVENT_DURATION = 320
 _ENCODERS = {"PCMU": g711.pcm16_to_ulaw, "PCMA": g711.pcm16_to_alaw}  # F11
 _DECODERS = {0: g711.ulaw_to_pcm16, 8: g711.alaw_to_pcm16}
 _PAYLOAD_TYPES = {"PCMU": RTP.PayloadType.PCMU, "PCMA": RTP.PayloadType.PCMA}
@@ -57,6 +61,8 @@ class Rtp16Stream(RTP.RTPClient):
         self._out: deque[bytes | PlaybackToken] = deque()
         self._out_lock = threading.Lock()
         self._recent_events: deque[tuple[int, int]] = deque(maxlen=16)
+        # The event heard and not ended yet: (timestamp, event, duration so far).
+        self._open_event: tuple[int, int, int] | None = None
         self._last_seq: int | None = None
         self._rx_partial = b""  # received audio short of a whole 20 ms frame
         self._threads: list[threading.Thread] = []
@@ -209,14 +215,30 @@ class Rtp16Stream(RTP.RTPClient):
             self.on_audio(data[i:i + FRAME_BYTES])
 
     def _telephone_event(self, payload: bytes, timestamp: int) -> None:
+        """A key is reported when its event ends (the E bit, sent three times), as a PBX
+        acts on a key's end: a stray event packet, or an event begun and never finished,
+        keys nothing and so cannot lock the call's keys to RTP (``KeyLock``)."""
         if len(payload) < 4 or payload[0] >= len(_DTMF_KEYS):
             return
         key = (timestamp, payload[0])
         if key in self._recent_events:
-            return  # later packets and the end retransmits of an event already reported
+            return  # the end retransmits of an event already reported
+        unended = self._open_event
+        if unended is not None and unended[:2] != key:
+            # A new event while the last one never ended: its end packets were lost.
+            self._open_event = None
+            if unended[2] >= MIN_UNENDED_EVENT_DURATION:
+                self._report_event(unended[:2])
+        if payload[1] & 0x80:
+            self._open_event = None
+            self._report_event(key)
+        else:
+            self._open_event = (timestamp, payload[0], int.from_bytes(payload[2:4], "big"))
+
+    def _report_event(self, key: tuple[int, int]) -> None:
         self._recent_events.append(key)
         if self.dtmf is not None:
-            self.dtmf(_DTMF_KEYS[payload[0]])
+            self.dtmf(_DTMF_KEYS[key[1]])
 
     # -- send (F11, F12) ---------------------------------------------------------------
     def queue_pcm16(self, pcm: bytes) -> PlaybackToken:

@@ -5,10 +5,19 @@ as /healthz's ``asr.warm`` and the ``hotline_asr_warm`` gauge."""
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from asr.engine import AsrEngine, WarmUp
 from asr.readiness import warm_status
@@ -22,6 +31,7 @@ pytestmark = pytest.mark.asr
 SECOND = 8000 * 2
 WAIT = 600  # the warm-up runs under SCHED_IDLE: a bound against a hang on a busy machine
 LOCAL = ("127.0.0.1", 50000)  # this host, not through a proxy: may read /metrics
+REPO = Path(__file__).resolve().parents[2]
 
 
 def voice_node(settings: Settings, tmp_path: Path, model_path: Path) -> Settings:
@@ -108,3 +118,100 @@ def test_a_warm_up_stopped_or_failed_or_never_started_is_not_warm(
     assert not warm_status(20, None).warm
     # None asked for (asr.warm_recognizers = 0): nothing to wait for.
     assert warm_status(0, None).warm
+
+
+# ------------------------------------------------- a node without the API (hotline.status)
+
+
+@pytest.mark.external
+def test_an_ivr_only_node_shows_its_warm_up_on_its_status_listener(
+        sqlite_url: str, tmp_path: Path, model_path: Path) -> None:
+    """`hotline serve --role ivr` has no API: its /healthz and /metrics come from the status
+    listener, on loopback as shipped. The real command in a process of its own; only the
+    database, directories, model and ports are this test's (the shipped ports may be taken
+    by a neighbouring test)."""
+    status_port, sip_port, rtp = harness.free_port(), harness.free_port(), harness.free_port_block(10)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    env.update({"HOTLINE_DATABASE_URL": sqlite_url, "HOTLINE_DATA_DIR": str(tmp_path),
+                "HOTLINE_RECORDINGS_DIR": str(tmp_path / "rec"),
+                "HOTLINE_PROMPTS_DIR": str(tmp_path / "no-recordings"),
+                "HOTLINE_ASR__MODEL_DIR": str(model_path.parent),
+                "HOTLINE_ASR__MODEL_NAME": model_path.name,
+                "HOTLINE_SIP__BIND_IP": harness.LOOPBACK, "HOTLINE_SIP__PORT": str(sip_port),
+                "HOTLINE_SIP__RTP_PORT_LOW": str(rtp), "HOTLINE_SIP__RTP_PORT_HIGH": str(rtp + 9),
+                "HOTLINE_STATUS_PORT": str(status_port)})
+    log = tmp_path / "serve.log"
+    proc = subprocess.Popen([sys.executable, "-m", "hotline", "serve", "--role", "ivr"],
+                            cwd=REPO, env=env, stdout=log.open("wb"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://{Settings().status_host}:{status_port}"
+    try:
+        health = harness.first_http_answer(f"{base}/healthz", proc, log)
+        assert health.status_code == 200
+        body = health.json()
+        assert body["status"] == "ok" and body["role"] == "ivr" and body["parts"] == ["voice"]
+        assert body["asr"]["ready"] is True
+        warm = body["asr"]["warm"]
+        assert warm["of"] == Settings().asr.warm_recognizers and 0 <= warm["warmed"] <= warm["of"]
+        assert body["sip"] == {"enabled": True, "answering": True, "port": sip_port}
+        metrics = httpx.get(f"{base}/metrics", timeout=5)
+        assert metrics.status_code == 200
+        # This process's own figures: the warm-up (0 or 1: it may end between the two
+        # requests), its calls up.
+        assert re.search(r"\nhotline_asr_warm [01]\.0\n", metrics.text)
+        assert "\nhotline_asr_recognizers_warmed " in metrics.text
+        assert '\nhotline_calls_active{direction="inbound"} 0.0\n' in metrics.text
+        # Relayed by a proxy (so not known to be this host): the bare answer, no figures.
+        relayed = {"X-Forwarded-For": "203.0.113.9"}
+        assert httpx.get(f"{base}/healthz", headers=relayed).json() == {"status": "ok"}
+        assert httpx.get(f"{base}/metrics", headers=relayed).status_code == 403
+        assert httpx.get(f"{base}/nothing").status_code == 404
+        # The SIP side answers too: the OPTIONS probe a SIP proxy uses for liveness.
+        answer = next((a for _ in range(50) if (a := harness.sip_options(sip_port))), None)
+        assert answer is not None and answer.startswith(b"SIP/2.0 200")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+    assert proc.returncode == 0, log.read_text()
+
+
+def test_a_taken_status_port_leaves_the_node_running_without_it(
+        settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    from hotline.roles import Part
+    from hotline.status import StatusServer
+    from hotline.wiring import Background
+
+    taken = socket.socket()
+    taken.bind((Settings().status_host, 0))
+    taken.listen()
+    try:
+        node = settings.model_copy(update={"status_port": taken.getsockname()[1]})
+        background = Background(settings=node, sessions=None, domain=None, engine=None,  # type: ignore[arg-type]
+                                parts=frozenset({Part.VOICE}))
+        status = StatusServer(node, background, "ivr")
+        assert status.start() is False and status.port is None
+        assert "no status listener" in caplog.text
+        status.stop()  # nothing to stop: harmless
+    finally:
+        taken.close()
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"status_host": "localhost"}, "not an IP address"),
+    ({"status_host": "0.0.0.0.1"}, "not an IP address"),
+    ({"status_port": 70000}, "less than or equal to 65535"),
+    ({"status_port": -1}, "greater than or equal to 0"),
+    ({"status_port": 8000, "port": 8000}, "is the API's port"),
+])
+def test_bad_status_listener_settings_are_refused(changes: dict[str, object],
+                                                  message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        Settings(**changes)  # type: ignore[arg-type]
+
+
+def test_the_status_listener_ships_on_loopback_and_can_be_turned_off() -> None:
+    shipped = Settings()
+    assert ipaddress.ip_address(shipped.status_host).is_loopback
+    assert shipped.status_port not in (0, shipped.port)
+    assert Settings(status_port=0).status_port == 0  # no listener
+    assert Settings(status_host=" ::1 ").status_host == "::1"

@@ -52,7 +52,7 @@ def test_a_reused_recognizer_gives_the_words_of_a_new_one(
         for vad in (True, False):  # without the gate, Vosk's endpointer ends the utterance
             engine.idle_recognizers = 1
             _decode(engine, before, vad=vad)
-            (kept,) = [rec for recs in engine._idle.values() for rec, _ in recs]
+            (kept,) = [rec for recs in engine._idle.values() for rec, _, _ in recs]
             stream = engine.stream(sample_rate=8000, partial_interval=None)
             assert stream._rec is kept  # taken again, not made anew
             for offset in range(0, len(audio), 320):
@@ -92,11 +92,13 @@ def test_no_recognizer_is_kept_when_turned_off(vosk_model: object) -> None:
     assert engine.lend(8000)[0] is not s._rec
 
 
+@pytest.mark.parametrize("abandoned", [False, True])
 def test_a_discarded_stream_hands_its_recognizer_back_cleared(
-        model_path: Path, phone_speech: dict[str, bytes]) -> None:
+        model_path: Path, phone_speech: dict[str, bytes], abandoned: bool) -> None:
     # The IVR discards a turn nobody waits for any more (a dropped turn, a call over while
     # its recognizer was behind): cut off mid-sentence, its recognizer still serves the
-    # next call, with a new one's words.
+    # next call, with a new one's words. Abandoned first (the IVR's way), it goes back
+    # uncleared and the next stream clears it before its own audio.
     engine = AsrEngine(model_path, workers=1, decoder=DecoderOptions(dither=0.0),
                        idle_recognizers=0)
     audio = bytes(SECOND // 2) + phone_speech["가스 냄새가 납니다"] + bytes(SECOND)
@@ -106,12 +108,22 @@ def test_a_discarded_stream_hands_its_recognizer_back_cleared(
         cut = engine.stream(sample_rate=8000, partial_interval=None)
         speech = phone_speech["물이 나오지 않습니다"]
         cut.push(speech[: len(speech) // 2])  # mid-utterance
+        if abandoned:
+            cut.abandon()
         cut.discard()
         assert cut.finished
         with pytest.raises(RuntimeError):
             cut.push(speech)
+        (_, _, cleared), = engine._idle[cut._rec_key]
+        assert cleared is not abandoned
+        if abandoned:  # taken by a turn with nothing said: it goes back as it came, unpaid
+            silent = engine.stream(sample_rate=8000, partial_interval=None)
+            silent.push(bytes(SECOND // 2))
+            assert silent._rec is cut._rec and not silent.finish().text
+            (_, _, cleared), = engine._idle[cut._rec_key]
+            assert cleared is False
         stream = engine.stream(sample_rate=8000, partial_interval=None)
-        assert stream._rec is cut._rec
+        assert stream._rec is cut._rec and stream._rec_stale is abandoned
         for offset in range(0, len(audio), 320):
             stream.push(audio[offset : offset + 320])
         assert _words(stream.finish()) == new

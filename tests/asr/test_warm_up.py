@@ -113,8 +113,8 @@ def test_start_up_warms_with_the_greeting_for_the_live_calls(
         assert job.clip_seconds == pytest.approx(min(greeting, WARM_UP_SECONDS), abs=1e-3)
         assert job.wait(WAIT) and job.error is None and job.warmed == 2
         assert engine._idle_count == 2
-        _, _, fed = engine.lend(PHONE_RATE)
-        assert fed > 0  # a warmed one: it has decoded the greeting
+        _, _, fed, cleared = engine.lend(PHONE_RATE)
+        assert fed > 0 and cleared  # a warmed one: it has decoded the greeting
         off = settings.model_copy(update={
             "asr": settings.asr.model_copy(update={"warm_recognizers": 0})})
         assert warm_up_recognizers(engine, off, prompts) is None

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -22,7 +21,7 @@ from hotline.cli import app as cli
 from hotline.roles import PARTS, Part, RoleError, ServeRole, check_workers
 from hotline.wiring import start_background
 from tests.support.city import City
-from tests.support.harness import free_port
+from tests.support.harness import first_http_answer, free_port
 from ticketing.context import Domain
 
 TICKET_JOBS = {"escalate-utilities", "archive-unsurveyable", "monthly-report"}
@@ -134,15 +133,7 @@ def test_api_role_two_workers_on_postgresql(db_url: str, city: City, tmp_path: P
         env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
+        assert first_http_answer(f"{base}/healthz", proc, log).status_code == 200
         workers = [p for p in _children(proc.pid)
                    if b"multiprocessing" in Path(f"/proc/{p}/cmdline").read_bytes()
                    and b"resource_tracker" not in Path(f"/proc/{p}/cmdline").read_bytes()]

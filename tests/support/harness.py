@@ -19,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 KAMAILIO_CFG = Path(__file__).resolve().parent / "kamailio" / "kamailio.cfg.tmpl"
@@ -78,6 +79,23 @@ def _kill_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> Non
 # ---------------------------------------------------------------------------------------
 # Kamailio
 # ---------------------------------------------------------------------------------------
+
+
+def first_http_answer(url: str, proc: subprocess.Popen[bytes], log: Path,
+                      deadline_seconds: float = 120.0) -> Any:
+    """The first answer (an httpx.Response) of a server process starting up (`hotline
+    serve`): polled until it answers; fails with the process's log if it exits first or
+    takes longer than ``deadline_seconds``."""
+    import httpx
+
+    deadline = time.monotonic() + deadline_seconds
+    while True:
+        assert proc.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, log.read_text()
+        try:
+            return httpx.get(url, timeout=2)
+        except httpx.HTTPError:
+            time.sleep(0.3)
 
 
 def sip_options(port: int, timeout: float = 0.3) -> bytes | None:

@@ -11,7 +11,15 @@ from typing import Any
 
 import pytest
 
-from telephony.call import CallHandle, CallState, Direction, EndReason, KeySource
+from telephony.call import (
+    KEY_TAKEOVER_SECONDS,
+    CallHandle,
+    CallState,
+    Direction,
+    EndReason,
+    KeyLock,
+    KeySource,
+)
 from telephony.media import g711
 from telephony.rtp import Rtp16Stream
 from telephony.sip import session_timer
@@ -264,6 +272,78 @@ def test_keys_by_one_way_only_are_all_taken() -> None:
         for packet in event_packets(digit, timestamp=8000 * (n + 1), first_seq=10 * n):
             rtp.parse_packet(packet)
     assert call.flush_dtmf() == "99" and call.key_source is KeySource.RTP
+
+
+# ---------------------------------------------------------------- which source's keys count
+# KeyLock's rule on its own, socket-free, with the shipped takeover time; the times are
+# seconds on the call's monotonic clock.
+
+
+def _admitted(keys: list[tuple[float, KeySource, str]]) -> str:
+    lock = KeyLock()
+    return "".join(digit for at, source, digit in keys if lock.admit(source, at))
+
+
+RTP, INFO = KeySource.RTP, KeySource.INFO
+
+
+@pytest.mark.parametrize("first", [RTP, INFO], ids=["rtp-first", "info-first"])
+def test_a_key_sent_both_ways_is_one_key_and_a_real_double_press_is_two(
+        first: KeySource) -> None:
+    other = INFO if first is RTP else RTP
+    # One press, both ways (the copies milliseconds apart): one key.
+    assert _admitted([(10.0, first, "1"), (10.02, other, "1")]) == "1"
+    # Pressing 1 twice, 300 ms apart, each press sent both ways: two keys, not four.
+    assert _admitted([(10.0, first, "1"), (10.02, other, "1"),
+                      (10.3, first, "1"), (10.33, other, "1")]) == "11"
+    # Pressed again after a pause: whichever copy comes first counts, the other not.
+    assert _admitted([(10.0, first, "1"), (10.02, other, "1"),
+                      (20.0, other, "2"), (20.01, first, "2")]) == "12"
+
+
+@pytest.mark.parametrize("stray", [RTP, INFO])
+def test_a_stray_key_does_not_lock_out_the_other_source_for_good(stray: KeySource) -> None:
+    """A key that was no key (a false in-band tone in the caller's speech, a stray event)
+    comes first; the caller's real keys come the other way. Those within the takeover time
+    of it are lost (the price of never counting a press twice), every one after counts."""
+    real = INFO if stray is RTP else RTP
+    lock = KeyLock()
+    assert lock.admit(stray, 0.0) and lock.source is stray
+    assert not lock.admit(real, KEY_TAKEOVER_SECONDS - 0.1)
+    assert lock.admit(real, KEY_TAKEOVER_SECONDS + 0.1) and lock.source is real
+    # From then on the real source's keys, quick presses included, all count.
+    assert all(lock.admit(real, KEY_TAKEOVER_SECONDS + 0.1 + 0.25 * n) for n in range(1, 6))
+    assert lock.source is real
+
+
+def test_a_lone_event_packet_keys_nothing_and_locks_nothing() -> None:
+    """A stray telephone-event packet (no end bit, no end ever) before the caller's INFO
+    keys: no key, no lock; every INFO key counts at once."""
+    dialogs, wire = make()
+    call, rtp = call_with_media(wire, event_pt=101)
+    (first, *_) = dtmf_event_payloads("9")
+    rtp.parse_packet(struct.pack("!BBHII", 0x80, 101, 7, 4000, 0x5EED) + first)
+    assert call.key_source is None and call.flush_dtmf() == ""
+    for n, digit in enumerate("12#"):
+        dialogs.on_info(info_key(digit, cseq=3 + n))
+    assert call.flush_dtmf() == "12#" and call.key_source is KeySource.INFO
+
+
+def test_an_event_counts_at_its_end_and_one_whose_ends_were_lost_at_the_next() -> None:
+    _, wire = make()
+    call, rtp = call_with_media(wire, event_pt=101)
+    one, two = (event_packets(d, timestamp=8000 * (n + 1), first_seq=20 * n)
+                for n, d in enumerate("47"))
+    for packet in one[:6]:  # the updates: the key is not over yet
+        rtp.parse_packet(packet)
+    assert call.flush_dtmf() == ""
+    # Its three end packets lost; the next press begins: the first (120 ms long) counts
+    # then, the second at its end, each once.
+    rtp.parse_packet(two[0])
+    assert call.flush_dtmf() == "4"
+    for packet in two[1:]:
+        rtp.parse_packet(packet)
+    assert call.flush_dtmf() == "7" and call.key_source is KeySource.RTP
 
 
 def test_a_retransmitted_info_is_answered_and_keys_once() -> None:
