@@ -191,6 +191,10 @@ def test_the_service_is_the_one_the_scene_needs(text: str, service: str) -> None
     ("电梯门没关好，物业说明天来修", "电梯停在两层中间了，我妈在里面", "119"),
     # "怕" is no imagined word: a caller afraid for someone in danger now.
     ("楼道里堆满了纸箱子，万一着火就麻烦了", "我怕他想不开他现在站在楼顶边上", "110"),
+    # A live wire down on a shed or a clothes line / on a car with people in it, on a man.
+    ("大风把电线刮断了，搭在车棚顶上，一直没人来修", "高压线断了搭在公交车上，车上全是人", "119"),
+    ("电线掉下来了搭在晾衣杆上", "刚才有根电线掉下来砸在一个大爷身上，大爷躺地上了", "119"),
+    ("有根电线断了掉在人行道上，一直没人管", "有根电线断了掉在一个人身上，人倒在地上", "119"),
     # Not serious, says the caller / short of breath now.
     ("老人这两天胸口有点闷，不算严重，想去医院看看挂哪个科", "老人胸口疼得厉害，喘不上气", "120"),
 ])
