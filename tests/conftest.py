@@ -79,12 +79,19 @@ LONG_POLES = (
 # a core nothing else wants and take no CPU from the decoders, but in "vosk" every test
 # queued behind them waited too (one full run on a machine loaded by other work: the
 # "vosk" worker ended ~130 s after the others, its warm-up tests 1080 s of its 1580).
-# The first prefix that an item's path starts with names its group.
+# Two warm-up groups, of about equal warm-up CPU: a SCHED_IDLE thread only runs on a core
+# nobody else wants, and one group ran its warm-ups one after another on at most one of the
+# two (a full run on a loaded machine: that worker ended ~130 s after the others again,
+# 1280 s of warm-up tests for 35 CPU-s).
+# The first prefix that an item's "path::name" starts with names its group.
 VOSK_GROUPS = (
     ("tests/twilio/", "vosk-twilio"),  # the one recording decoded once (decode_once)
     ("tests/asr/test_decoder_options.py", "vosk-accuracy"),
     ("tests/asr/test_accuracy.py", "vosk-accuracy"),
     ("tests/asr/test_live_decoding.py", "vosk-live"),
+    ("tests/asr/test_warm_up.py::test_start_up_", "vosk-warm-up-start"),
+    ("tests/asr/test_warm_up.py::test_serve_", "vosk-warm-up-start"),
+    ("tests/asr/test_warm_up.py::test_closing_", "vosk-warm-up-start"),
     ("tests/asr/test_warm_up.py", "vosk-warm-up"),
     ("", "vosk"),  # the other tests/asr files, tests/intake
 )
@@ -97,7 +104,7 @@ COSTLY_MODULE_FIXTURES = frozenset({"model"})
 
 
 def _vosk_group(item: pytest.Item) -> str:
-    where = Path(item.path).resolve().relative_to(REPO).as_posix()
+    where = f"{Path(item.path).resolve().relative_to(REPO).as_posix()}::{item.name}"
     return next(group for prefix, group in VOSK_GROUPS if where.startswith(prefix))
 
 

@@ -39,12 +39,6 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _has_cjk_font() -> bool:
     fc = shutil.which("fc-list")
     return bool(fc and subprocess.run([fc, ":lang=zh", "family"], capture_output=True,
@@ -54,10 +48,14 @@ def _has_cjk_font() -> bool:
 @pytest.fixture
 def server(settings: Settings, city: City, sessions, domain: Domain) -> Iterator[tuple[str, object]]:
     busy = busy_day(sessions, domain, settings.recordings_dir)
-    port = _free_port()
+    # Bound here and handed to uvicorn: a port looked up free and bound later by the server
+    # thread could be taken in between by any other socket on the machine.
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
     srv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
                                         log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not srv.started:
@@ -66,6 +64,7 @@ def server(settings: Settings, city: City, sessions, domain: Domain) -> Iterator
     yield f"http://127.0.0.1:{port}", busy
     srv.should_exit = True
     thread.join(10)
+    sock.close()
 
 
 @pytest.fixture

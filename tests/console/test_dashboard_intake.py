@@ -42,6 +42,11 @@ def test_dashboard_shows_rates_volumes_and_live_work(
     assert as_user("supervisor").get("/console/dashboard?period=today").status_code == 200
     assert as_user("supervisor").get("/console/dashboard?period=bogus").status_code == 200
     one = as_user("supervisor").get("/console/dashboard?unit=bj-water&period=30d").text
+    # Not in the filter's reach: the 红黑榜, this month's and city-wide (analytics.ranking).
+    # Whether the seeded 海淀 tickets (3-4 days old) are in this month depends on the day
+    # the test runs, so the filter is checked on the rest of the page.
+    ranking = one.index('<section class="card" id="ranking">')
+    one = one[:ranking] + one[one.index("</section>", ranking):]
     assert "<td>北京市自来水集团</td>" in one and "<td>海淀区人民政府</td>" not in one
 
 

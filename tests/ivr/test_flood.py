@@ -18,6 +18,7 @@ from tests.ivr.conftest import PHRASES
 from tests.ivr.ivrkit import IvrUnderTest, assert_ok
 from tests.support import harness
 from tests.support.callers import CallerScript
+from tests.support.waiting import wait_until
 
 # 127.0.0.2 stands in for the carrier's SBC (FrontKamailio's CARRIER_NETS); the others are
 # a softphone that later floods (a hijacked or scanning host), a REGISTER sweeper, and a
@@ -40,13 +41,6 @@ def _wait_answered(ivr: IvrUnderTest, timeout: float = 15.0) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("the citizen's call was not answered")
-
-
-def _wait_until(check, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def _unanswered(target_port: int, source: str) -> bool:
@@ -82,8 +76,8 @@ def test_service_guard_drops_a_flood_while_a_call_goes_on(
                          caller="13800000001", hold=5.0).start()
     _wait_answered(ivr)
     assert REGISTRY.get_sample_value("hotline_calls_active", {"direction": "inbound"}) >= 1
-    _wait_until(lambda: REGISTRY.get_sample_value("hotline_call_answer_seconds_count")
-                == answered0 + 1)
+    wait_until(lambda: REGISTRY.get_sample_value("hotline_call_answer_seconds_count")
+               == answered0 + 1, 5.0, "the answer counted")
     dropped0 = REGISTRY.get_sample_value("hotline_sip_flood_dropped_total") or 0
 
     invites = harness.sipp_flood("flood_invite.xml", tmp_path / "flood", target=ivr.target,
@@ -150,7 +144,7 @@ def test_kamailio_pike_stops_a_flood_before_the_nodes_and_spares_the_call(
                                    source_ip=CARRIER, count=100, rate=200)
         assert burst.ok
         # >= 100: Kamailio may retransmit an INVITE the node was slow to answer.
-        _wait_until(lambda: fe.rejected.get(488, 0) - before >= 100)
+        wait_until(lambda: fe.rejected.get(488, 0) - before >= 100, 5.0, "100 refused")
         assert f"pike: request flood from {CARRIER}" not in front.log_text()
 
         later = _long_call(ivr, korean_speech[PHRASES[1]], tmp_path / "c2",

@@ -21,6 +21,7 @@ from outbound.models import Kind, OutboundAttempt, OutboundTask
 from tests.outbound.standins import Ledger, LedgerServer
 from tests.outbound.support import WATER_HANDLER_PHONE, new_ticket
 from tests.support.city import City
+from tests.support.waiting import wait_until
 from ticketing.context import Domain
 from ticketing.models import Ticket
 from ticketing.phones import normalise
@@ -87,15 +88,6 @@ def workers(db_url: str, tmp_path: Path, ledger: LedgerServer) -> Iterator[Worke
     w.stop_all()
 
 
-def wait_for(cond, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not reached in time")
-
-
 def statuses(sessions: sessionmaker[Session]) -> collections.Counter[str]:
     with sessions() as s:
         return collections.Counter(s.scalars(select(Ticket.status)).all())
@@ -136,12 +128,12 @@ def test_sigkill_mid_run_loses_nothing_and_dials_no_attempt_twice(
     for i in range(n):
         new_ticket(ob_sessions, ob_domain, ob_city, demand=f"朝阳区望京西园{i + 1}号楼停水了")
     first = workers.start("A")
-    wait_for(lambda: len(ledger.ledger.calls()) >= 8)
+    wait_until(lambda: len(ledger.ledger.calls()) >= 8, 60, "8 calls placed", every=0.1)
     os.killpg(first.pid, signal.SIGKILL)  # mid-run: calls in flight, claims held
     first.wait()
     killed_at = len(ledger.ledger.calls())
     workers.start("B")
-    wait_for(lambda: settled(ob_sessions, n))
+    wait_until(lambda: settled(ob_sessions, n), 60, "every task settled", every=0.1)
     workers.stop_all()
 
     calls = ledger.ledger.calls()
@@ -190,7 +182,8 @@ def test_two_workers_place_each_call_exactly_once(
         new_ticket(ob_sessions, ob_domain, ob_city, demand=f"朝阳区望京西园{i + 1}号楼停水了")
     workers.start("A")
     workers.start("B")
-    wait_for(lambda: statuses(ob_sessions)["signed"] == n)
+    wait_until(lambda: statuses(ob_sessions)["signed"] == n, 60, "every ticket signed",
+               every=0.1)
     time.sleep(1.0)  # anything doubled would show up now
     workers.stop_all()
     calls = ledger.ledger.calls()

@@ -76,7 +76,8 @@ def api(sqlite_url: str, tmp_path: Path, standin: TwilioStandIn
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    while not server.started:
+    while not server.started:  # a port it cannot bind ends the thread: fail, never hang
+        assert thread.is_alive(), "uvicorn did not start"
         time.sleep(0.02)
     engine = make_engine(sqlite_url)
     sessions = make_session_factory(engine)

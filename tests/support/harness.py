@@ -43,12 +43,26 @@ def _probe(port: int) -> bool:
     return True
 
 
+def _handed_out_range() -> range:
+    """Ports the kernel never picks by itself: below its ephemeral range. A probed-free port
+    is bound later by a child process (SIPp, Kamailio, PostgreSQL, a service), and one inside
+    that range could meanwhile become any socket's source port: a connect(), a bind to port 0
+    (every RTP sink, PostgreSQL client, HTTP client of every test process on the machine)."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768  # Linux's default
+    # A machine whose ephemeral range starts too low for this keeps the old random spread.
+    return range(10000, low) if low >= 20000 else range(30000, 60000)
+
+
 def free_port_block(size: int = 2) -> int:
     """First port of ``size`` consecutive free ports (UDP and TCP), never handed out twice
     in this process. Random base so parallel runs rarely collide."""
+    ports = _handed_out_range()
     with _port_lock:
         for _ in range(500):
-            base = random.randrange(30000, 60000 - size) & ~1
+            base = random.randrange(ports.start, ports.stop - size) & ~1
             block = range(base, base + size)
             if any(p in _handed_out for p in block):
                 continue
@@ -486,15 +500,26 @@ class RtpSink:
                 data = self.sock.recv(4096)
             except OSError:
                 continue
-            if len(data) < 12:
-                continue
-            seq, ts, ssrc = struct.unpack_from("!HII", data, 2)
-            self.packets.append(RtpPacket(time.monotonic(), data[1] & 0x7F, bool(data[1] & 0x80),
-                                          seq, ts, ssrc, data[12:]))
+            self._keep(data)
+
+    def _keep(self, data: bytes) -> None:
+        if len(data) < 12:
+            return
+        seq, ts, ssrc = struct.unpack_from("!HII", data, 2)
+        self.packets.append(RtpPacket(time.monotonic(), data[1] & 0x7F, bool(data[1] & 0x80),
+                                      seq, ts, ssrc, data[12:]))
 
     def close(self) -> None:
         self._running = False
         self._thread.join(timeout=1)
+        # What arrived but the thread had not read yet (it lags on a loaded machine) is
+        # still in the socket's buffer: kept too, so no packet sent before close is lost.
+        self.sock.setblocking(False)
+        while True:
+            try:
+                self._keep(self.sock.recv(4096))
+            except OSError:
+                break
         self.sock.close()
 
 

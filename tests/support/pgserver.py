@@ -12,13 +12,16 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+# Not a port the kernel hands out itself: the server binds it only after initdb (seconds),
+# and an ephemeral port could meanwhile become some client's source port.
+from tests.support.harness import free_port
 
 
 @dataclass(frozen=True)
@@ -38,12 +41,6 @@ def pg_bindir() -> Path | None:
         return Path(found[-1]).parent
     pg_ctl = shutil.which("pg_ctl")
     return Path(pg_ctl).parent if pg_ctl else None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

@@ -5,7 +5,6 @@ RTP, malformed datagrams); a bounded SIPp surge for the carrier's blackout burst
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from tests.support.callers import CallerScript
 from tests.support.lines import AnsweringLines as Lines
 from tests.support.lines import shipped_front_end
 from tests.support.rawsip import RawPeer, header, status
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.sip
 
@@ -32,13 +32,6 @@ def shipped() -> Iterator[tuple[SipFrontEnd, Lines]]:
     fe = shipped_front_end(lines, rtp_ports=60)
     yield fe, lines
     fe.stop()
-
-
-def _wait(check, timeout: float) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
 
 
 def test_one_address_cannot_hold_every_line(shipped: tuple[SipFrontEnd, Lines]) -> None:
@@ -72,7 +65,7 @@ def test_one_address_cannot_hold_every_line(shipped: tuple[SipFrontEnd, Lines]) 
         # The held lines are freed long before RFC 3261's 32 s, and so is the silent one.
         held = lines.by_source(FLOODER)
         assert len(held) == limit
-        _wait(lambda: all(c.ended for c in lines.calls), timeout=15)
+        wait_until(lambda: all(c.ended for c in lines.calls), 15, "every call ended")
         assert {c.end_reason for c in held} == {EndReason.NO_ACK}
         assert lines.by_source(SILENT)[0].end_reason is EndReason.NO_RTP
         assert lines.by_source(CITIZEN)[0].end_reason is EndReason.REMOTE_HANGUP

@@ -5,7 +5,6 @@ with only the ports moved; the trusted-PAI test adds the one setting it is about
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,6 +15,7 @@ from telephony.sip.frontend import SipFrontEnd
 from tests.support.lines import AnsweringLines as Answering
 from tests.support.lines import shipped_front_end
 from tests.support.rawsip import RawPeer, header, sdp_port, status
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.sip
 
@@ -70,13 +70,6 @@ def anonymous_invite(peer: RawPeer, call_id: str, extra: str) -> bytes:
         b'From: "Anonymous" <sip:anonymous@anonymous.invalid>')
 
 
-def wait_for(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
 def test_refreshes_by_update_and_reinvite_keep_the_call_and_its_audio(start: Starter) -> None:
     fe, lines = start()
     peer = RawPeer(STRANGER, fe.local_port)
@@ -94,7 +87,8 @@ def test_refreshes_by_update_and_reinvite_keep_the_call_and_its_audio(start: Sta
         peer.send(peer.ack(answer))
         peer.send_rtp(answer)
         call = lines.one()
-        wait_for(lambda: call.rtp is not None and call.rtp.rx_packets >= 10)
+        wait_until(lambda: call.rtp is not None and call.rtp.rx_packets >= 10, 5.0,
+                   "the caller's first audio")
 
         # Refresh without SDP: 200, no body, the timer confirmed again.
         peer.send(in_dialog(peer, answer, "UPDATE", 2, "Supported: timer\r\n"
@@ -122,7 +116,8 @@ def test_refreshes_by_update_and_reinvite_keep_the_call_and_its_audio(start: Sta
 
         before = call.rtp.rx_packets if call.rtp is not None else 0
         peer.send_rtp(answer)
-        wait_for(lambda: call.rtp is not None and call.rtp.rx_packets >= before + 10)
+        wait_until(lambda: call.rtp is not None and call.rtp.rx_packets >= before + 10,
+                   5.0, "audio after the refresh")
         assert call.state is CallState.ANSWERED
         peer.send(peer.ack(answer, method="BYE", cseq=5))
         assert status(reply(peer, "BYE")) == 200
