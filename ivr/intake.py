@@ -168,7 +168,12 @@ def _dt(value: str | None) -> datetime | None:
 
 
 def _record_for(session: Session, j: CallJournal) -> CallRecord:
-    rec = session.scalars(select(CallRecord).where(CallRecord.call_id == j.call_id)).first()
+    # Locked to the end of the transaction: the call's own thread settling it at hang-up and
+    # the voice job's recover_spool (or another node's) can take the same ended journal at
+    # once, and on PostgreSQL both then saw no ticket on the record and filed one each. The
+    # second now waits and finds the first one's ticket (SQLite's writers queue at BEGIN).
+    rec = session.scalars(select(CallRecord).where(CallRecord.call_id == j.call_id)
+                          .with_for_update()).first()
     if rec is None:
         rec = CallRecord(call_id=j.call_id, carrier=j.carrier, **caller_fields(j.caller),
                          arrived_at=_dt(j.arrived_at) or utcnow(),
