@@ -47,7 +47,11 @@ from ticketing.reports import figures, utility_dispatch
 RATE_FIGURES = ("response_rate", "on_time_closure_rate", "feedback_rate", "resolution_rate",
                 "satisfaction_rate", "match_rate", "utility_dispatch_rate")
 
-PHONE_RE = re.compile(r"(?<!\d)(\+?86)?(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+# A mobile number as it appears in SIP and in our own text: bare, +86 / 86 / 0086, the
+# trunk prefix 0 an outbound URI may carry (sip:013812345678@…, phones.dial_forms), and
+# grouped by a space or hyphen (138 1234 5678). The prefix is what lets a number that
+# follows another digit be found at all (0086…, 0138…).
+PHONE_RE = re.compile(r"(?<!\d)(\+?86[ -]?|0086[ -]?|0)?(1[3-9]\d)[ -]?(\d{4})[ -]?(\d{4})(?!\d)")
 
 
 def mask_phones(text: str) -> str:

@@ -65,6 +65,13 @@ def test_metrics_only_for_loopback_or_the_token(sqlite_url: str, tmp_path) -> No
         ("+8613812345678", "+86138****5678"),
         ("ticket 2611240001 for 13900001111", "ticket 2611240001 for 139****1111"),
         ("no phone here 12345", "no phone here 12345"),
+        # After another digit: an international or a trunk prefix (outbound URIs).
+        ("To: <sip:008613812345678@10.0.0.1>", "To: <sip:0086138****5678@10.0.0.1>"),
+        ("INVITE sip:013812345678@trunk", "INVITE sip:0138****5678@trunk"),
+        ("sip:8613812345678@gw", "sip:86138****5678@gw"),
+        # Grouped as people write it.
+        ("回拨 138 1234 5678 或 +86 139-0000-1111", "回拨 138****5678 或 +86 139****1111"),
+        ("call-id 20138123456789 stays", "call-id 20138123456789 stays"),
     ],
 )
 def test_phone_numbers_masked(text: str, masked: str) -> None:
