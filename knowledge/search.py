@@ -118,6 +118,11 @@ _ASKING = re.compile("|".join(sorted(
      "在哪里", "在哪儿", "去哪里", "去哪儿",
      "什么", "啥", "吗", "呢", "请问", "能不能", "可不可以", "有没有", "要不要"),
     key=len, reverse=True)))
+# Questions asked by their form rather than a word: a verb and its negation (会不会,
+# 够不够, 去没去), a choice (是自动发还是要申请; 还是 before a negation is "still": 还是不热,
+# a complaint) and a clause that ends in 不 (能办不？).
+_ASKING_FORM = re.compile(
+    r"([\u4e00-\u9fff])[不没]\1|是[^\W_]{1,15}还是(?![不没])|不(?=[？?]|$)")
 # Recogniser and accent confusions folded before comparing sounds.
 _FOLDS = (("zh", "z"), ("ch", "c"), ("sh", "s"))
 # Han characters (a recogniser's homophone is one of them, and each is one syllable).
@@ -372,7 +377,7 @@ def _syllables(run: str) -> list[_Syllable]:
 
 def is_question(text: str) -> bool:
     t = normalise(text)
-    return any(w in t for w in QUESTION_WORDS)
+    return any(w in t for w in QUESTION_WORDS) or bool(_ASKING_FORM.search(text.strip()))
 
 
 def complaint_words(text: str, words_: Iterable[str] = COMPLAINT_WORDS + BLAME_WORDS) -> set[str]:

@@ -138,6 +138,33 @@ def test_question_signal() -> None:
     assert not is_question("楼上漏水把我家天花板泡了")
 
 
+@pytest.mark.parametrize("text", [
+    "房子租出去了不去登记会不会罚款",  # a verb and its negation
+    "这个证明够不够用",
+    "补贴是每月自动发还是得自己去申请",  # a choice
+    "是我自己交还是单位交",
+    "没有单位的能办不？",  # a clause ending in 不
+    "手机上能弄不",
+])
+def test_question_asked_by_its_form(text: str) -> None:
+    assert is_question(text)
+
+
+@pytest.mark.parametrize("text", [
+    "交了暖气费家里还是不热",  # 还是 before a negation: "still"
+    "暖气还是没来",
+    "这张罚单我不认。",
+    "一点都不热",
+])
+def test_still_and_a_plain_negation_ask_nothing(text: str) -> None:
+    assert not is_question(text)
+
+
+def test_choice_question_is_answered_from_its_entry(index: Index) -> None:
+    r = index.search("剩饭剩菜是扔厨余垃圾还是扔其他垃圾", today=TODAY)
+    assert r.question and r.answer is not None and r.answer.id == "kb044"
+
+
 def test_expired_entry_never_returned_and_category_prior(index: Index) -> None:
     text = "暖气什么时候开始供"
     assert "kb034" in [h.id for h in index.search(text, today=TODAY).hits]
