@@ -129,6 +129,8 @@ _FOLDS = (("zh", "z"), ("ch", "c"), ("sh", "s"))
 _HAN_RUN = re.compile("[\u4e00-\u9fff]+")
 # Longest stretch of the caller's characters respelt as one of the entries' words.
 RESPELL_MAX = 5
+# Numerals and demonstratives: what a measure word (个) follows when it counts.
+_COUNTING = frozenset("一二两三四五六七八九十百千几这那每哪整半某各上下")
 # A negation is what the caller means, never a slip (没气 is not 煤气).
 _NEGATION = re.compile("[没不未别无]")
 
@@ -295,6 +297,13 @@ class _Spelling:
                     heads.update(run[a:b] for a, b in itertools.combinations(cut, 2)
                                  if 2 <= b - a <= RESPELL_MAX)
         self.known |= heads
+        # A caller splits a verb and its object with a measure word (备个案, 报个名, 登个记,
+        # 办个证): the entries' two-character words said that way are read as the word.
+        # Never after a numeral or a demonstrative: 一个小区 counts, it is not 一小.
+        split = sorted(f"{h[0]}个{h[1]}" for h in heads
+                       if len(h) == 2 and _HAN_RUN.fullmatch(h) and h[0] not in _COUNTING
+                       and h[0] not in STOP_WORDS)
+        self.split = re.compile("|".join(split)) if split else None
         self.by_sound: dict[tuple[str, ...], list[tuple[str, list[_Syllable]]]] = {}
         for term in sorted(heads, key=lambda t: (-self._freq(t), t)):
             syl = _syllables(term)
@@ -315,6 +324,8 @@ class _Spelling:
         return None
 
     def respell(self, text: str) -> str:
+        if self.split is not None:
+            text = self.split.sub(lambda m: m.group()[0] + m.group()[2], text)
         return _HAN_RUN.sub(lambda m: self._run(m.group()), text)
 
     def _run(self, run: str) -> str:

@@ -59,6 +59,21 @@ def test_real_words_are_not_respelt(index: Index, text: str) -> None:
     assert index.spelling.respell(text) == text
 
 
+@pytest.mark.parametrize(("heard", "meant"), [
+    ("房东还要去备个案吗", "房东还要去备案吗"),  # a verb and its object split by 个
+    ("想开个店要办什么", "想开店要办什么"),
+    ("孩子报个名去哪", "孩子报名去哪"),
+])
+def test_verb_and_object_split_by_a_measure_word_are_one_word(index: Index, heard: str,
+                                                              meant: str) -> None:
+    assert index.spelling.respell(heard) == meant
+
+
+@pytest.mark.parametrize("text", ["我们一个小区的人", "这个证明", "上个月交的"])
+def test_a_measure_word_that_counts_is_left_alone(index: Index, text: str) -> None:
+    assert index.spelling.respell(text) == text
+
+
 def test_respelling_keeps_punctuation_and_other_scripts(index: Index) -> None:
     assert index.spelling.respell("燃气费的IC卡，怎么冲值？") == "燃气费的IC卡，怎么充值？"
     assert index.spelling.respell("") == ""
