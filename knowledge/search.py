@@ -34,7 +34,7 @@ import re
 import threading
 import tomllib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import NamedTuple
@@ -202,6 +202,28 @@ def _load_synonyms(path: Path) -> tuple[re.Pattern[str] | None, dict[str, str]]:
 
 
 _SYNONYMS, _TO_WORD = _load_synonyms(SYNONYMS_FILE)
+
+TOPICS_FILE = CONFIG_DIR / "kb_topics.toml"
+
+
+def load_topics(path: Path) -> dict[str, tuple[str, ...]]:
+    with path.open("rb") as f:
+        topics: dict[str, list[str]] = tomllib.load(f).get("topics", {})
+    return {word: tuple(phrases) for word, phrases in topics.items()}
+
+
+_TOPICS = load_topics(TOPICS_FILE)
+
+
+def with_topics(doc: Doc, topics: dict[str, tuple[str, ...]] | None = None) -> Doc:
+    """``doc`` with what callers call its topics (config/kb_topics.toml) among its
+    synonyms: each topic word its title, keywords or synonyms use brings its phrases."""
+    topics = _TOPICS if topics is None else topics
+    own = normalise("".join((doc.title, *doc.keywords, *doc.synonyms)))
+    extra = [p for word, phrases in topics.items() if normalise(word) in own for p in phrases]
+    if not extra:
+        return doc
+    return replace(doc, synonyms=tuple(dict.fromkeys((*doc.synonyms, *extra))))
 
 
 def normalise(text: str) -> str:
@@ -483,7 +505,7 @@ class Index:
     """The published entries, ready to search. Built once per change of the entries."""
 
     def __init__(self, docs: Iterable[Doc]) -> None:
-        self.docs = list(docs)
+        self.docs = [with_topics(d) for d in docs]
         # An entry's own wording: a complaint word it uses itself (kb013's 商家不给退) is the
         # situation it answers, not a sign the caller wants a unit sent.
         self.texts = [normalise("".join(_fields(d).values())) for d in self.docs]

@@ -90,7 +90,8 @@ def test_misheard_question_is_never_answered_from_another_entry(index: Index,
 def test_callers_phrasings_reach_the_targets(index: Index) -> None:
     """Recall >= 80 % and precision >= 90 % on the answerable probes, at most one in ten
     complaints and questions without an entry answered (conditions: see below)."""
-    rows = _probes("homophone", "homophone-story", "story", "real-word", "complaint", "none")
+    rows = _probes("homophone", "homophone-story", "story", "real-word", "topic", "complaint",
+                   "none")
     results = [(row, index.search(row["text"], today=TODAY).answer) for row in rows]
     answerable = [(row, a) for row, a in results if row["expect"]]
     negatives = [(row, a) for row, a in results if not row["expect"]]
@@ -139,8 +140,19 @@ def test_answer_credit_lowers_only_the_answers_share() -> None:
 
 
 @pytest.mark.parametrize("text", ["我们不是北京户口孩子今年该上小学了怎么报名",
-                                  "外省户口的孩子想在北京上初中要办什么手续"])
+                                  "外省户口的孩子想在北京上初中要办什么手续",
+                                  "孩子户口在老家想在北京读小学要准备什么"])
 def test_callers_words_for_a_non_local_hukou_meet_the_entry_for_it(index: Index,
                                                                   text: str) -> None:
     r = index.search(text, today=TODAY)
     assert r.answer is not None and r.answer.id == "kb033"
+
+
+@pytest.mark.parametrize("row", _probes("topic"), ids=lambda r: r["text"][:12])
+def test_callers_name_for_a_topic_finds_its_entry(index: Index, row: dict[str, str]) -> None:
+    """What callers call a topic (config/kb_topics.toml: 领证, 敬老卡, 剩饭剩菜, 碎砖)
+    ranks its entry first, and never answers from another."""
+    r = index.search(row["text"], today=TODAY)
+    assert r.hits[0].id == row["expect"]
+    assert r.answer is None or r.answer.id == row["expect"]
+
