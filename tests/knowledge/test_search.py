@@ -19,6 +19,7 @@ from knowledge.search import (
     confidence,
     is_question,
     load_topics,
+    normalise,
     with_topics,
     words,
     worth_confirming,
@@ -285,4 +286,24 @@ def test_index_searches_the_topic_phrases(index: Index) -> None:
     assert r.hits[0].id == "kb008"
     r = index.search("剩饭剩菜扔哪个桶", today=TODAY)
     assert r.answer is not None and r.answer.id == "kb044"
+
+
+@pytest.mark.parametrize(("said", "word"), [
+    ("身份证下个月就到日子了", "到期"),
+    ("钱包让人给偷了", "丢失"),
+    ("包在地铁上让人摸走了", "丢失"),
+    ("我闺女今年六岁", "孩子"),
+    ("缴费证明在哪能打出来", "打印"),
+    ("孩子是上礼拜刚生的", "刚出生"),
+    ("我把房子租出去了", "出租"),
+])
+def test_spoken_phrase_reads_as_the_entries_word(said: str, word: str) -> None:
+    assert word in normalise(said)
+
+
+def test_spoken_phrases_meet_their_entries(index: Index) -> None:
+    r = index.search("我闺女刚生的想给她上户口要带啥", today=TODAY)
+    assert r.answer is not None and r.answer.id == "kb007"
+    r = index.search("身份证下个月到日子了去哪换", today=TODAY)
+    assert r.answer is not None and r.answer.id == "kb003"
 
