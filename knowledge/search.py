@@ -320,12 +320,20 @@ class _Spelling:
                                  if 2 <= b - a <= RESPELL_MAX)
         self.known |= heads
         # A caller splits a verb and its object with a measure word (备个案, 报个名, 登个记,
-        # 办个证): the entries' two-character words said that way are read as the word.
-        # Never after a numeral or a demonstrative: 一个小区 counts, it is not 一小.
-        split = sorted(f"{h[0]}个{h[1]}" for h in heads
-                       if len(h) == 2 and _HAN_RUN.fullmatch(h) and h[0] not in _COUNTING
-                       and h[0] not in STOP_WORDS)
-        self.split = re.compile("|".join(split)) if split else None
+        # 办个证), or a compound with 的 after the word it starts with (居住的证, 停水的通知):
+        # the entries' words said that way are read as the word. 个 never after a numeral
+        # or a demonstrative: 一个小区 counts, it is not 一小.
+        self.joined: dict[str, str] = {}
+        for h in heads:
+            if not _HAN_RUN.fullmatch(h):
+                continue
+            if len(h) == 2 and h[0] not in _COUNTING and h[0] not in STOP_WORDS:
+                self.joined[f"{h[0]}个{h[1]}"] = h
+            for k in range(2, len(h)):
+                if self._freq(h[:k]) and h[k:] not in STOP_WORDS:
+                    self.joined.setdefault(f"{h[:k]}的{h[k:]}", h)
+        self.split = (re.compile("|".join(sorted(self.joined, key=len, reverse=True)))
+                      if self.joined else None)
         self.by_sound: dict[tuple[str, ...], list[tuple[str, list[_Syllable]]]] = {}
         for term in sorted(heads, key=lambda t: (-self._freq(t), t)):
             syl = _syllables(term)
@@ -347,7 +355,7 @@ class _Spelling:
 
     def respell(self, text: str) -> str:
         if self.split is not None:
-            text = self.split.sub(lambda m: m.group()[0] + m.group()[2], text)
+            text = self.split.sub(lambda m: self.joined[m.group()], text)
         return _HAN_RUN.sub(lambda m: self._run(m.group()), text)
 
     def _run(self, run: str) -> str:

@@ -63,13 +63,16 @@ def test_real_words_are_not_respelt(index: Index, text: str) -> None:
     ("房东还要去备个案吗", "房东还要去备案吗"),  # a verb and its object split by 个
     ("想开个店要办什么", "想开店要办什么"),
     ("孩子报个名去哪", "孩子报名去哪"),
+    ("就是那个居住的证要住多久", "就是那个居住证要住多久"),  # 的 inside a compound
+    ("停水的通知在哪看", "停水通知在哪看"),
 ])
 def test_verb_and_object_split_by_a_measure_word_are_one_word(index: Index, heard: str,
                                                               meant: str) -> None:
     assert index.spelling.respell(heard) == meant
 
 
-@pytest.mark.parametrize("text", ["我们一个小区的人", "这个证明", "上个月交的"])
+@pytest.mark.parametrize("text", ["我们一个小区的人", "这个证明", "上个月交的", "我的身份证",
+                                  "孩子的学校"])
 def test_a_measure_word_that_counts_is_left_alone(index: Index, text: str) -> None:
     assert index.spelling.respell(text) == text
 
