@@ -120,9 +120,11 @@ _ASKING = re.compile("|".join(sorted(
     key=len, reverse=True)))
 # Questions asked by their form rather than a word: a verb and its negation (会不会,
 # 够不够, 去没去), a choice (是自动发还是要申请; 还是 before a negation is "still": 还是不热,
-# a complaint) and a clause that ends in 不 (能办不？).
+# a complaint), a clause that ends in 不 (能办不？) and a service the caller wants done
+# (想办个老年卡, 想给我妈办, 想申请): at a hotline, asking how.
 _ASKING_FORM = re.compile(
-    r"([\u4e00-\u9fff])[不没]\1|是[^\W_]{1,15}还是(?![不没])|不(?=[？?]|$)")
+    r"([\u4e00-\u9fff])[不没]\1|是[^\W_]{1,15}还是(?![不没])|不(?=[？?]|$)"
+    r"|想(?:给[^\W_]{1,3})?(?:办|申请|申领)")
 # Recogniser and accent confusions folded before comparing sounds.
 _FOLDS = (("zh", "z"), ("ch", "c"), ("sh", "s"))
 # Han characters (a recogniser's homophone is one of them, and each is one syllable).

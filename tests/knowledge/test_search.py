@@ -150,6 +150,8 @@ def test_question_signal() -> None:
     "是我自己交还是单位交",
     "没有单位的能办不？",  # a clause ending in 不
     "手机上能弄不",
+    "我爸满六十了想给他办张老年卡",  # a service the caller wants done
+    "家里困难想申请公租房",
 ])
 def test_question_asked_by_its_form(text: str) -> None:
     assert is_question(text)
@@ -160,6 +162,7 @@ def test_question_asked_by_its_form(text: str) -> None:
     "暖气还是没来",
     "这张罚单我不认。",
     "一点都不热",
+    "我想他了",
 ])
 def test_still_and_a_plain_negation_ask_nothing(text: str) -> None:
     assert not is_question(text)
