@@ -34,7 +34,7 @@ import re
 import threading
 import tomllib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import NamedTuple
@@ -118,12 +118,21 @@ _ASKING = re.compile("|".join(sorted(
      "在哪里", "在哪儿", "去哪里", "去哪儿",
      "什么", "啥", "吗", "呢", "请问", "能不能", "可不可以", "有没有", "要不要"),
     key=len, reverse=True)))
+# Questions asked by their form rather than a word: a verb and its negation (会不会,
+# 够不够, 去没去), a choice (是自动发还是要申请; 还是 before a negation is "still": 还是不热,
+# a complaint), a clause that ends in 不 (能办不？) and a service the caller wants done
+# (想办个老年卡, 想给我妈办, 想申请): at a hotline, asking how.
+_ASKING_FORM = re.compile(
+    r"([\u4e00-\u9fff])[不没]\1|是[^\W_]{1,15}还是(?![不没])|不(?=[？?]|$)"
+    r"|想(?:给[^\W_]{1,3})?(?:办|申请|申领)")
 # Recogniser and accent confusions folded before comparing sounds.
 _FOLDS = (("zh", "z"), ("ch", "c"), ("sh", "s"))
 # Han characters (a recogniser's homophone is one of them, and each is one syllable).
 _HAN_RUN = re.compile("[\u4e00-\u9fff]+")
 # Longest stretch of the caller's characters respelt as one of the entries' words.
 RESPELL_MAX = 5
+# Numerals and demonstratives: what a measure word (个) follows when it counts.
+_COUNTING = frozenset("一二两三四五六七八九十百千几这那每哪整半某各上下")
 # A negation is what the caller means, never a slip (没气 is not 煤气).
 _NEGATION = re.compile("[没不未别无]")
 
@@ -195,6 +204,28 @@ def _load_synonyms(path: Path) -> tuple[re.Pattern[str] | None, dict[str, str]]:
 
 
 _SYNONYMS, _TO_WORD = _load_synonyms(SYNONYMS_FILE)
+
+TOPICS_FILE = CONFIG_DIR / "kb_topics.toml"
+
+
+def load_topics(path: Path) -> dict[str, tuple[str, ...]]:
+    with path.open("rb") as f:
+        topics: dict[str, list[str]] = tomllib.load(f).get("topics", {})
+    return {word: tuple(phrases) for word, phrases in topics.items()}
+
+
+_TOPICS = load_topics(TOPICS_FILE)
+
+
+def with_topics(doc: Doc, topics: dict[str, tuple[str, ...]] | None = None) -> Doc:
+    """``doc`` with what callers call its topics (config/kb_topics.toml) among its
+    synonyms: each topic word its title, keywords or synonyms use brings its phrases."""
+    topics = _TOPICS if topics is None else topics
+    own = normalise("".join((doc.title, *doc.keywords, *doc.synonyms)))
+    extra = [p for word, phrases in topics.items() if normalise(word) in own for p in phrases]
+    if not extra:
+        return doc
+    return replace(doc, synonyms=tuple(dict.fromkeys((*doc.synonyms, *extra))))
 
 
 def normalise(text: str) -> str:
@@ -290,6 +321,21 @@ class _Spelling:
                     heads.update(run[a:b] for a, b in itertools.combinations(cut, 2)
                                  if 2 <= b - a <= RESPELL_MAX)
         self.known |= heads
+        # A caller splits a verb and its object with a measure word (备个案, 报个名, 登个记,
+        # 办个证), or a compound with 的 after the word it starts with (居住的证, 停水的通知):
+        # the entries' words said that way are read as the word. 个 never after a numeral
+        # or a demonstrative: 一个小区 counts, it is not 一小.
+        self.joined: dict[str, str] = {}
+        for h in heads:
+            if not _HAN_RUN.fullmatch(h):
+                continue
+            if len(h) == 2 and h[0] not in _COUNTING and h[0] not in STOP_WORDS:
+                self.joined[f"{h[0]}个{h[1]}"] = h
+            for k in range(2, len(h)):
+                if self._freq(h[:k]) and h[k:] not in STOP_WORDS:
+                    self.joined.setdefault(f"{h[:k]}的{h[k:]}", h)
+        self.split = (re.compile("|".join(sorted(self.joined, key=len, reverse=True)))
+                      if self.joined else None)
         self.by_sound: dict[tuple[str, ...], list[tuple[str, list[_Syllable]]]] = {}
         for term in sorted(heads, key=lambda t: (-self._freq(t), t)):
             syl = _syllables(term)
@@ -310,6 +356,8 @@ class _Spelling:
         return None
 
     def respell(self, text: str) -> str:
+        if self.split is not None:
+            text = self.split.sub(lambda m: self.joined[m.group()], text)
         return _HAN_RUN.sub(lambda m: self._run(m.group()), text)
 
     def _run(self, run: str) -> str:
@@ -372,7 +420,7 @@ def _syllables(run: str) -> list[_Syllable]:
 
 def is_question(text: str) -> bool:
     t = normalise(text)
-    return any(w in t for w in QUESTION_WORDS)
+    return any(w in t for w in QUESTION_WORDS) or bool(_ASKING_FORM.search(text.strip()))
 
 
 def complaint_words(text: str, words_: Iterable[str] = COMPLAINT_WORDS + BLAME_WORDS) -> set[str]:
@@ -467,7 +515,7 @@ class Index:
     """The published entries, ready to search. Built once per change of the entries."""
 
     def __init__(self, docs: Iterable[Doc]) -> None:
-        self.docs = list(docs)
+        self.docs = [with_topics(d) for d in docs]
         # An entry's own wording: a complaint word it uses itself (kb013's 商家不给退) is the
         # situation it answers, not a sign the caller wants a unit sent.
         self.texts = [normalise("".join(_fields(d).values())) for d in self.docs]

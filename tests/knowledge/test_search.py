@@ -12,10 +12,15 @@ from knowledge.search import (
     DEFAULT_MIN_CONFIDENCE,
     EVIDENCE_WORDS,
     SINGLE_CHAR_CREDIT,
+    TOPICS_FILE,
     Doc,
     Index,
+    complaint_words,
     confidence,
     is_question,
+    load_topics,
+    normalise,
+    with_topics,
     words,
     worth_confirming,
 )
@@ -138,6 +143,36 @@ def test_question_signal() -> None:
     assert not is_question("楼上漏水把我家天花板泡了")
 
 
+@pytest.mark.parametrize("text", [
+    "房子租出去了不去登记会不会罚款",  # a verb and its negation
+    "这个证明够不够用",
+    "补贴是每月自动发还是得自己去申请",  # a choice
+    "是我自己交还是单位交",
+    "没有单位的能办不？",  # a clause ending in 不
+    "手机上能弄不",
+    "我爸满六十了想给他办张老年卡",  # a service the caller wants done
+    "家里困难想申请公租房",
+])
+def test_question_asked_by_its_form(text: str) -> None:
+    assert is_question(text)
+
+
+@pytest.mark.parametrize("text", [
+    "交了暖气费家里还是不热",  # 还是 before a negation: "still"
+    "暖气还是没来",
+    "这张罚单我不认。",
+    "一点都不热",
+    "我想他了",
+])
+def test_still_and_a_plain_negation_ask_nothing(text: str) -> None:
+    assert not is_question(text)
+
+
+def test_choice_question_is_answered_from_its_entry(index: Index) -> None:
+    r = index.search("剩饭剩菜是扔厨余垃圾还是扔其他垃圾", today=TODAY)
+    assert r.question and r.answer is not None and r.answer.id == "kb044"
+
+
 def test_expired_entry_never_returned_and_category_prior(index: Index) -> None:
     text = "暖气什么时候开始供"
     assert "kb034" in [h.id for h in index.search(text, today=TODAY).hits]
@@ -224,3 +259,54 @@ def test_worth_confirming_is_a_likely_question_under_the_threshold(index: Index)
                              today=TODAY)
     assert complaint.hits[0].confidence >= 0.3 and worth_confirming(complaint, 0.3) is None
     assert worth_confirming(index.search("", today=TODAY), 0.0) is None
+
+
+def test_topic_phrases_join_only_the_entries_that_use_the_topic_word() -> None:
+    topics = {"结婚登记": ("领证", "扯证")}
+    marriage = Doc(id="m", title="结婚登记去哪儿办", category="other", answer="民政局。",
+                   keywords=("婚姻登记",), synonyms=("扯证",))
+    other = Doc(id="o", title="居住证怎么办", category="other", answer="派出所。")
+    got = with_topics(marriage, topics)
+    # Added once, after the editor's own synonyms; the text read to callers is unchanged.
+    assert got.synonyms == ("扯证", "领证")
+    assert (got.title, got.answer, got.keywords) == (marriage.title, marriage.answer,
+                                                     marriage.keywords)
+    assert with_topics(other, topics) == other
+
+
+def test_shipped_topic_phrases_say_no_complaint() -> None:
+    """An entry's own words are its subject to the complaint guard (see
+    test_complaint_word_counts_only_when_the_entry_does_not_use_it): a complaint word among
+    the phrases would let complaints about that topic be answered."""
+    topics = load_topics(TOPICS_FILE)
+    assert len(topics) >= 40
+    assert {p: complaint_words(p) for ps in topics.values() for p in ps
+            if complaint_words(p)} == {}
+
+
+def test_index_searches_the_topic_phrases(index: Index) -> None:
+    r = index.search("跟对象下个月去扯证要带什么", today=TODAY)
+    assert r.hits[0].id == "kb008"
+    r = index.search("剩饭剩菜扔哪个桶", today=TODAY)
+    assert r.answer is not None and r.answer.id == "kb044"
+
+
+@pytest.mark.parametrize(("said", "word"), [
+    ("身份证下个月就到日子了", "到期"),
+    ("钱包让人给偷了", "丢失"),
+    ("包在地铁上让人摸走了", "丢失"),
+    ("我闺女今年六岁", "孩子"),
+    ("缴费证明在哪能打出来", "打印"),
+    ("孩子是上礼拜刚生的", "刚出生"),
+    ("我把房子租出去了", "出租"),
+])
+def test_spoken_phrase_reads_as_the_entries_word(said: str, word: str) -> None:
+    assert word in normalise(said)
+
+
+def test_spoken_phrases_meet_their_entries(index: Index) -> None:
+    r = index.search("我闺女刚生的想给她上户口要带啥", today=TODAY)
+    assert r.answer is not None and r.answer.id == "kb007"
+    r = index.search("身份证下个月到日子了去哪换", today=TODAY)
+    assert r.answer is not None and r.answer.id == "kb003"
+

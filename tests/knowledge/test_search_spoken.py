@@ -59,6 +59,24 @@ def test_real_words_are_not_respelt(index: Index, text: str) -> None:
     assert index.spelling.respell(text) == text
 
 
+@pytest.mark.parametrize(("heard", "meant"), [
+    ("房东还要去备个案吗", "房东还要去备案吗"),  # a verb and its object split by 个
+    ("想开个店要办什么", "想开店要办什么"),
+    ("孩子报个名去哪", "孩子报名去哪"),
+    ("就是那个居住的证要住多久", "就是那个居住证要住多久"),  # 的 inside a compound
+    ("停水的通知在哪看", "停水通知在哪看"),
+])
+def test_verb_and_object_split_by_a_measure_word_are_one_word(index: Index, heard: str,
+                                                              meant: str) -> None:
+    assert index.spelling.respell(heard) == meant
+
+
+@pytest.mark.parametrize("text", ["我们一个小区的人", "这个证明", "上个月交的", "我的身份证",
+                                  "孩子的学校"])
+def test_a_measure_word_that_counts_is_left_alone(index: Index, text: str) -> None:
+    assert index.spelling.respell(text) == text
+
+
 def test_respelling_keeps_punctuation_and_other_scripts(index: Index) -> None:
     assert index.spelling.respell("燃气费的IC卡，怎么冲值？") == "燃气费的IC卡，怎么充值？"
     assert index.spelling.respell("") == ""
@@ -75,7 +93,8 @@ def test_misheard_question_is_never_answered_from_another_entry(index: Index,
 def test_callers_phrasings_reach_the_targets(index: Index) -> None:
     """Recall >= 80 % and precision >= 90 % on the answerable probes, at most one in ten
     complaints and questions without an entry answered (conditions: see below)."""
-    rows = _probes("homophone", "homophone-story", "story", "real-word", "complaint", "none")
+    rows = _probes("homophone", "homophone-story", "story", "real-word", "topic", "complaint",
+                   "none")
     results = [(row, index.search(row["text"], today=TODAY).answer) for row in rows]
     answerable = [(row, a) for row, a in results if row["expect"]]
     negatives = [(row, a) for row, a in results if not row["expect"]]
@@ -124,8 +143,19 @@ def test_answer_credit_lowers_only_the_answers_share() -> None:
 
 
 @pytest.mark.parametrize("text", ["我们不是北京户口孩子今年该上小学了怎么报名",
-                                  "外省户口的孩子想在北京上初中要办什么手续"])
+                                  "外省户口的孩子想在北京上初中要办什么手续",
+                                  "孩子户口在老家想在北京读小学要准备什么"])
 def test_callers_words_for_a_non_local_hukou_meet_the_entry_for_it(index: Index,
                                                                   text: str) -> None:
     r = index.search(text, today=TODAY)
     assert r.answer is not None and r.answer.id == "kb033"
+
+
+@pytest.mark.parametrize("row", _probes("topic"), ids=lambda r: r["text"][:12])
+def test_callers_name_for_a_topic_finds_its_entry(index: Index, row: dict[str, str]) -> None:
+    """What callers call a topic (config/kb_topics.toml: 领证, 敬老卡, 剩饭剩菜, 碎砖)
+    ranks its entry first, and never answers from another."""
+    r = index.search(row["text"], today=TODAY)
+    assert r.hits[0].id == row["expect"]
+    assert r.answer is None or r.answer.id == row["expect"]
+
