@@ -282,6 +282,48 @@ Content-Length: 0
             "MEDIA": media, "ENDING": endings[ending].replace("@CALLER@", caller)}
 
 
+_ACK_HEAD = """  <send>
+    <![CDATA[
+ACK [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "citizen" <sip:@CALLER@@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+[last_To:]
+[routes]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Contact: <sip:@CALLER@@[local_ip]:[local_port]>
+Max-Forwards: 70
+"""
+_DELAYED_ACKS = {
+    "answer": _ACK_HEAD + """Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio @MEDIA_PORT@ RTP/AVP @CODECS@
+@RTPMAPS@
+a=sendrecv
+
+    ]]>
+  </send>""",
+    "no_sdp": _ACK_HEAD + """Content-Length: 0
+
+    ]]>
+  </send>""",
+    "none": "",
+}
+
+
+def delayed_offer_subs(*, ack: str = "answer", **uac: Any) -> dict[str, str]:
+    """The markers of scenarios/uac_delayed_offer.xml: ``ack`` is "answer" (the ACK carries
+    the answer: ``codecs``, telephone-event unless told otherwise, as ``uac_subs``),
+    "no_sdp" (an ACK without SDP) or "none" (no ACK at all); the rest as ``uac_subs``."""
+    return {"ACK": _DELAYED_ACKS[ack], **uac_subs(**uac)}
+
+
 def play(pcap: Path | str, then_pause_ms: int) -> str:
     """A scenario step: start RTP from a pcap, then wait (play_pcap_audio is async)."""
     step = f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>'
