@@ -238,12 +238,12 @@ class InDialog:
             return
         offer = self._offered.get(call.call_id)
         if offer is not None and offer.cseq == msg.cseq[0]:
-            del self._offered[call.call_id]
+            self._offered.pop(call.call_id, None)
             call.ack_received.set()
             self._take_answer(call, msg, offer)
         elif call.state is not CallState.OFFERED:
-            # (An ACK of another CSeq acknowledges no 200 of an OFFERED call's: its wait
-            # for the ACK with the answer goes on, and so does the retransmission.)
+            # (An ACK with another CSeq is not the ACK of our 200 with the offer: an
+            # OFFERED call keeps waiting for that one, our 200 still retransmitted.)
             call.ack_received.set()
 
     def _take_answer(self, call: CallHandle, ack: SipMessage, offer: _Offer) -> None:

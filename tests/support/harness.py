@@ -470,12 +470,34 @@ def sipp_count(stdout: str, name: str) -> int:
     return 0
 
 
+_SURGE_SDP = """Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-15
+a=sendrecv
+"""
+_NO_SDP = "Content-Length: 0\n"
+
+
 def sipp_surge(workdir: Path, *, target: str, source_ip: str, count: int, rate: float,
-               media: str, service: str = "12345", recv_timeout_s: int = 8) -> SurgeResult:
+               media: str, service: str = "12345", recv_timeout_s: int = 8,
+               delayed_offer: bool = False) -> SurgeResult:
     """``count`` complete calls (tests/support/scenarios/uac_surge.xml) from one address at
     ``rate`` per second, no limit on how many are up at once: a carrier's SBC in a surge.
+    ``delayed_offer``: each INVITE without SDP, the answer (PCMU) in the ACK.
     Bounded by -m, -timeout and -recv_timeout (a call without a final answer fails)."""
-    scenario = render_scenario("uac_surge.xml", workdir, CALLER="13800138000", MEDIA=media)
+    scenario = render_scenario(
+        "uac_surge.xml", workdir, CALLER="13800138000", MEDIA=media,
+        INVITE_SDP=_NO_SDP if delayed_offer else _SURGE_SDP,
+        ACK_SDP=_SURGE_SDP if delayed_offer else _NO_SDP)
     out = workdir / f"surge-{random.randrange(1 << 30):x}.out"
     limit = int(count / rate) + 6 * recv_timeout_s + 30
     cmd = ["sipp", "-sf", str(scenario), "-i", source_ip, "-p", str(free_port()),
