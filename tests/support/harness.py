@@ -236,6 +236,42 @@ def render_scenario(name: str, dest_dir: Path, **subs: str) -> Path:
     return out
 
 
+def _uac_send(method: str, cseq: int, body: str = "", retrans: bool = False) -> str:
+    """A SIPp step sending ``method`` in the caller's dialog (ACK, BYE), with ``body``
+    (Content-Type and the rest, "" for none)."""
+    attrs = ' retrans="500"' if retrans else ""
+    return f"""  <send{attrs}>
+    <![CDATA[
+{method} [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "citizen" <sip:@CALLER@@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+[last_To:]
+[routes]
+Call-ID: [call_id]
+CSeq: {cseq} {method}
+Contact: <sip:@CALLER@@[local_ip]:[local_port]>
+Max-Forwards: 70
+{body or "Content-Length: 0" + chr(10)}
+    ]]>
+  </send>"""
+
+
+def _sdp(media_port: str, codecs: str, rtpmaps: str) -> str:
+    """A SIPp SDP body (an offer, or the answer in an ACK) with its Content headers."""
+    return f"""Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio {media_port} RTP/AVP {codecs}
+{rtpmaps}
+a=sendrecv
+"""
+
+
 def uac_subs(*, caller: str = "13800138000", codecs: str = "0", media_port: str = "[media_port]",
              media: str = "", ending: str = "bye", telephone_event: bool = True
              ) -> dict[str, str]:
@@ -247,21 +283,7 @@ def uac_subs(*, caller: str = "13800138000", codecs: str = "0", media_port: str 
         codecs += " 101"
         rtpmaps += "\na=rtpmap:101 telephone-event/8000\na=fmtp:101 0-15"
     endings = {
-        "bye": """  <send retrans="500">
-    <![CDATA[
-BYE [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "citizen" <sip:@CALLER@@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-[last_To:]
-[routes]
-Call-ID: [call_id]
-CSeq: 2 BYE
-Contact: <sip:@CALLER@@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Length: 0
-
-    ]]>
-  </send>
+        "bye": _uac_send("BYE", 2, retrans=True) + """
   <recv response="200" crlf="true" />""",
         "wait_bye": """  <recv request="BYE" />
   <send>
@@ -282,37 +304,9 @@ Content-Length: 0
             "MEDIA": media, "ENDING": endings[ending].replace("@CALLER@", caller)}
 
 
-_ACK_HEAD = """  <send>
-    <![CDATA[
-ACK [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "citizen" <sip:@CALLER@@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-[last_To:]
-[routes]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Contact: <sip:@CALLER@@[local_ip]:[local_port]>
-Max-Forwards: 70
-"""
 _DELAYED_ACKS = {
-    "answer": _ACK_HEAD + """Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio @MEDIA_PORT@ RTP/AVP @CODECS@
-@RTPMAPS@
-a=sendrecv
-
-    ]]>
-  </send>""",
-    "no_sdp": _ACK_HEAD + """Content-Length: 0
-
-    ]]>
-  </send>""",
+    "answer": _uac_send("ACK", 1, _sdp("@MEDIA_PORT@", "@CODECS@", "@RTPMAPS@")),
+    "no_sdp": _uac_send("ACK", 1),
     "none": "",
 }
 
@@ -470,20 +464,8 @@ def sipp_count(stdout: str, name: str) -> int:
     return 0
 
 
-_SURGE_SDP = """Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0 101
-a=rtpmap:0 PCMU/8000
-a=rtpmap:101 telephone-event/8000
-a=fmtp:101 0-15
-a=sendrecv
-"""
+_SURGE_SDP = _sdp("[media_port]", "0 101", "a=rtpmap:0 PCMU/8000\n"
+                  "a=rtpmap:101 telephone-event/8000\na=fmtp:101 0-15")
 _NO_SDP = "Content-Length: 0\n"
 
 
