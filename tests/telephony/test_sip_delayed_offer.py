@@ -4,10 +4,13 @@ caller's answer comes in the ACK. Socket-free: our offer, the call's OFFERED sta
 read as the answer (the same path as a re-INVITE without SDP), every ACK we cannot use.
 Against the front end at the shipped settings with raw UDP peers on loopback: the handler
 is started only once the answer is in, a bad answer or no ACK ends the call with BYE, and
-SDP-less INVITEs hold lines and pay the flood guard as any INVITE does. With a SIPp caller
-and the IVR end to end: tests/ivr/test_dialogue_delayed_offer.py."""
+SDP-less INVITEs hold lines and pay the flood guard as any INVITE does. A SIPp caller
+through Kamailio in register mode; with the IVR end to end (a ticket):
+tests/ivr/test_dialogue_delayed_offer.py."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -33,8 +36,10 @@ from telephony.sip.sdp import (
     parse_sdp,
 )
 from telephony.sip.timers import T1, stall_reason
+from tests.support import harness
 from tests.support.lines import AnsweringLines
 from tests.support.rawsip import RawPeer, header, sdp_port, status
+from tests.support.sipkit import AudioAssets, EchoTestHandler, FrontEndFactory
 from tests.support.waiting import wait_until
 from tests.telephony.test_sip_indialog import LOCAL_IP, PEER, Wire, codes, sip_request
 
@@ -348,3 +353,30 @@ def test_sdp_less_invites_hold_lines_and_pay_like_any_invite(
     finally:
         flooder.close()
         other.close()
+
+
+@pytest.mark.sip
+def test_a_delayed_offer_through_kamailio_in_register_mode(
+        make_frontend: FrontEndFactory, kamailio: harness.Kamailio, audio: AudioAssets,
+        sipp_dir: Path, sipps: list[harness.Sipp], tmp_path: Path) -> None:
+    """A SIPp caller's INVITE without SDP, through Kamailio (our registrar, a real proxy):
+    our offer goes back through it, the ACK with the answer (PCMU) comes through it, and
+    the call carries the caller's speech and keys to the handler like any call."""
+    handler = EchoTestHandler(audio.prompt_wav, digits_wanted=3, recording_dir=tmp_path)
+    fe = make_frontend(handler, mode="register", kamailio=kamailio)
+    media = "\n".join([harness.play(audio.speech_pcap, audio.speech_ms + 200),
+                       *(harness.play(harness.dtmf_pcap(d), 300) for d in "12#"),
+                       harness.pause(500)])
+    scenario = harness.render_scenario("uac_delayed_offer.xml", sipp_dir,
+                                       **harness.delayed_offer_subs(ack="answer", media=media))
+    result = harness.Sipp(scenario, sipp_dir, target=f"127.0.0.1:{kamailio.port}",
+                          service=fe.sip.username, timeout_s=20)
+    sipps.append(result)
+    outcome = result.run()
+    assert outcome.ok, outcome.stdout[-2000:] + outcome.errors[-2000:]
+    (rec,) = handler.wait_records(1)
+    assert rec.answered and rec.digits == "12#"
+    assert rec.end_reason is EndReason.REMOTE_HANGUP
+    assert rec.call.codec == "PCMU" and rec.call.dtmf_mode == "rfc2833"
+    assert audio.speech_pcm16 in bytes(rec.recorded)  # every sample, decoded, in order
+    assert fe.delayed_offers == {"offered": 1, "answered": 1}
