@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -86,6 +87,7 @@ class InDialog:
         # picked, or None when there was none we can use (the front end ends the call).
         self._on_offer_answer = on_offer_answer
         self.offers: dict[str, int] = {}  # delayed offers, by how they ended (OFFERED...)
+        self._offers_lock = threading.Lock()  # counted by the receive and timer threads
 
     def refuse_options(self, msg: SipMessage) -> bool:
         """420 for a ``Require`` we do not implement, 422 for a session interval below our
@@ -225,7 +227,8 @@ class InDialog:
                                session_id=call.session_id))
 
     def count_offer(self, outcome: str) -> None:
-        self.offers[outcome] = self.offers.get(outcome, 0) + 1
+        with self._offers_lock:
+            self.offers[outcome] = self.offers.get(outcome, 0) + 1
         metrics.DELAYED_OFFERS.labels(outcome).inc()
 
     def forget(self, call_id: str) -> None:
