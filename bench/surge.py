@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/surge.py                    # 40 calls at 5/s, SBC not trusted
     .venv/bin/python bench/surge.py --count 100 --rate 10 --trusted
+    .venv/bin/python bench/surge.py --delayed-offer    # INVITEs without SDP (CUCM, SIP-I)
 
 SIPp sends ``count`` complete calls (INVITE, ACK, RTP for ``--hold`` s, BYE; a 486/503 is
 ACKed) from 127.0.0.75 to a SipFrontEnd built from config/hotline.toml + defaults (only
@@ -43,6 +44,8 @@ def main() -> None:
     ap.add_argument("--hold", type=float, default=2.0, help="seconds each answered call lasts")
     ap.add_argument("--trusted", action="store_true", help="list the SBC in trusted_sources")
     ap.add_argument("--probe-seconds", type=float, default=75.0)
+    ap.add_argument("--delayed-offer", action="store_true",
+                    help="INVITEs without SDP, the answer in the ACK (CUCM trunks, SIP-I)")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-surge-"))
@@ -65,18 +68,20 @@ def main() -> None:
     print(f"shipped settings: {sip.mode} mode, {sip.max_calls} lines, flood guard "
           f"{sip.flood_rate_per_second:g}/s burst {sip.flood_burst} ban "
           f"{sip.flood_ban_seconds:g} s, trusted {sip.trusted_sources or 'none'}")
-    print(f"surge: {args.count} calls at {args.rate:g}/s from {SBC}, {args.hold:g} s each")
+    print(f"surge: {args.count} calls at {args.rate:g}/s from {SBC}, {args.hold:g} s each"
+          + (", delayed offer (no SDP in the INVITE)" if args.delayed_offer else ""))
     try:
         script = CallerScript(tmp / "caller", hold_seconds=args.hold + 3).wait(args.hold)
         t0 = time.monotonic()
         surge = harness.sipp_surge(tmp / "surge", target=f"127.0.0.1:{fe.local_port}",
                                    source_ip=SBC, count=args.count, rate=args.rate,
-                                   media=script.render())
+                                   media=script.render(), delayed_offer=args.delayed_offer)
         ended = time.monotonic()
         busy = fe.rejected.get(486, 0) + fe.rejected.get(503, 0)
-        print(f"answered {len(answered)}  busy(486/503) {busy}  dropped unanswered "
-              f"{surge.failed}  (SIPp: {surge.successful} completed, {surge.failed} failed; "
-              f"burst took {ended - t0:.1f} s)")
+        refused = sum(n for code, n in fe.rejected.items() if code not in (486, 503))
+        print(f"answered {len(answered)}  busy(486/503) {busy}  refused otherwise {refused}  "
+              f"dropped unanswered {surge.failed}  (SIPp: {surge.successful} completed, "
+              f"{surge.failed} failed; burst took {ended - t0:.1f} s)")
         print(f"banned: {fe.flood.banned(SBC)}  flood guard drops: {fe.flood.dropped}")
         after = probe(fe.local_port, args.probe_seconds)
         print("next call answered " + (f"{after:.1f} s after the burst" if after is not None

@@ -31,6 +31,9 @@ log = logging.getLogger("telephony.sip")
 
 class CallState(enum.Enum):
     INCOMING = "incoming"  # inbound INVITE accepted for handling, not answered yet
+    # Inbound INVITE without SDP (a delayed offer): our 200 carried our offer, and the
+    # call waits for the caller's answer in the ACK; no media and no handler before it.
+    OFFERED = "offered"
     DIALING = "dialing"  # outbound INVITE sent, nothing heard back yet
     ALERTING = "alerting"  # outbound, a 1xx came back
     ANSWERED = "answered"  # media flowing
@@ -38,7 +41,8 @@ class CallState(enum.Enum):
 
 
 TRANSITIONS: dict[CallState, frozenset[CallState]] = {
-    CallState.INCOMING: frozenset({CallState.ANSWERED, CallState.ENDED}),
+    CallState.INCOMING: frozenset({CallState.ANSWERED, CallState.OFFERED, CallState.ENDED}),
+    CallState.OFFERED: frozenset({CallState.ANSWERED, CallState.ENDED}),
     CallState.DIALING: frozenset({CallState.ALERTING, CallState.ANSWERED, CallState.ENDED}),
     CallState.ALERTING: frozenset({CallState.ANSWERED, CallState.ENDED}),
     CallState.ANSWERED: frozenset({CallState.ENDED}),
@@ -53,6 +57,9 @@ class EndReason(enum.Enum):
     REJECTED = "rejected"  # we refused an inbound call (final non-2xx)
     RTP_TIMEOUT = "rtp_timeout"  # no RTP for rtp_timeout seconds: treated as hung up
     NO_ACK = "no_ack"  # our 200 OK was not acknowledged within ack_timeout
+    # Our 200 carried the SDP offer (the INVITE had none) and its ACK brought no answer we
+    # can use: none, unreadable, no codec we offered, or no address we can send RTP to.
+    BAD_ANSWER = "bad_answer"
     NO_RTP = "no_rtp"  # answered, but no RTP at all from the caller within first_rtp_timeout
     BUSY = "busy"  # outbound: 486/600
     DECLINED = "declined"  # outbound: 603
@@ -182,6 +189,8 @@ class CallHandle:
         self.invite_source: tuple[str, int] | None = None
         self.last_invite_response: bytes | None = None
         self.ack_received = threading.Event()
+        # Inbound delayed offer: when our 200 with the offer went out (monotonic).
+        self.offer_sent_at = 0.0
         # Inbound: the flood guard has given back the INVITE's token (the call proved real).
         self.proven = False
         # Inbound: the session interval in force (RFC 4028; None: no timer) and when it was
@@ -259,27 +268,60 @@ class CallHandle:
 
     # -- answering (inbound) -----------------------------------------------------------
     def answer(self) -> bool:
-        """Send 200 OK with our SDP and start media. False if the caller already left."""
+        """Send 200 OK with our SDP and start media. True when the call is answered: also
+        a call the SIP layer answered itself (an INVITE without SDP, whose answer came in
+        the ACK before the handler was started); False if the caller already left."""
         if self.direction is not Direction.INBOUND:
             raise InvalidTransition("only inbound calls are answered")
         with self._cond:
+            if self._state is CallState.ANSWERED:
+                return True
             if self._state is not CallState.INCOMING:
                 return False
-            assert self.invite is not None and self.media is not None
-            sdp = build_sdp(ip=self._signalling.local_ip, port=self.rtp_port or 0,
-                            session_id=self.session_id,
-                            formats=[(self.media.audio_pt, self.media.codec)],
-                            event_pt=self.media.event_pt, layout=self.media.layout)
-            response = build_response(self.invite, 200, to_tag=self.local_tag,
-                                      extra=[*self._signalling.contact_headers(),
-                                             *session_timer.answer_headers(self.invite)],
-                                      body=sdp)
-            self.last_invite_response = response
+            assert self.media is not None
+            self.last_invite_response = self._ok(build_sdp(
+                ip=self._signalling.local_ip, port=self.rtp_port or 0,
+                session_id=self.session_id, formats=[(self.media.audio_pt, self.media.codec)],
+                event_pt=self.media.event_pt, layout=self.media.layout))
             assert self.rtp is not None
             self.rtp.start()
             self.transition(CallState.ANSWERED)
         self._signalling.send_invite_2xx(self)
         return True
+
+    def offer(self, sdp: bytes) -> bool:
+        """(SIP layer) Answer an INVITE that came without SDP (a delayed offer, RFC 3261
+        13.2.1): our 200 carries ``sdp``, our offer, and the call waits in OFFERED for the
+        answer in the ACK (``take_answer``). False if the call is no longer INCOMING."""
+        with self._cond:
+            if self._state is not CallState.INCOMING:
+                return False
+            self.last_invite_response = self._ok(sdp)
+            self.offer_sent_at = time.monotonic()
+            self.transition(CallState.OFFERED)
+        self._signalling.send_invite_2xx(self)
+        return True
+
+    def take_answer(self, media: Negotiated) -> bool:
+        """(SIP layer) The answer to our offer came in the ACK: media starts in the codec
+        it picked and the call is up, as if ``answer`` had been called. False if the call
+        is no longer waiting for it (ended meanwhile)."""
+        with self._cond:
+            if self._state is not CallState.OFFERED:
+                return False
+            assert self.rtp is not None
+            self.media, self.codec = media, media.codec
+            self.rtp.configure(media)
+            self.rtp.start()
+            self.transition(CallState.ANSWERED)
+        return True
+
+    def _ok(self, sdp: bytes) -> bytes:
+        """Our 200 to the INVITE, carrying ``sdp`` (an answer, or our offer)."""
+        assert self.invite is not None
+        return build_response(self.invite, 200, to_tag=self.local_tag,
+                              extra=[*self._signalling.contact_headers(),
+                                     *session_timer.answer_headers(self.invite)], body=sdp)
 
     def reject(self, code: int = 486) -> None:
         """Refuse an inbound call that has not been answered (486 busy, 603 decline...)."""
@@ -401,7 +443,7 @@ class CallHandle:
         state = self._state
         if state is CallState.INCOMING:
             self.reject(480)
-        elif state is CallState.ANSWERED:
+        elif state in (CallState.ANSWERED, CallState.OFFERED):
             if self.transition(CallState.ENDED, EndReason.LOCAL_HANGUP):
                 self._signalling.send_bye(self)
         elif state in (CallState.DIALING, CallState.ALERTING):

@@ -26,15 +26,7 @@ from telephony.call import (
 )
 from telephony.sip.dialog import ALLOW, dialog_request, in_dialog_dest
 from telephony.sip.message import SipMessage
-from telephony.sip.sdp import (
-    DEFAULT_EVENT_PT,
-    Negotiated,
-    SdpError,
-    build_sdp,
-    negotiate,
-    offer_formats,
-    parse_sdp,
-)
+from telephony.sip.sdp import Negotiated, SdpError, build_offer, negotiate, parse_sdp
 from telephony.sip.transaction import ClientTxn, OutboundLeg, new_request
 from telephony.sip.uri import dial_target, sip_uri, uri_of, uri_user
 
@@ -111,9 +103,8 @@ class Dialer:
         leg = OutboundLeg(request_uri=uri, dest=dest, invite_via=self.link.new_via())
         with self._lock:
             self._legs[call.call_id] = (call, leg)
-        sdp = build_sdp(ip=self.link.local_ip, port=call.rtp_port or 0,
-                        session_id=call.session_id, formats=offer_formats(),
-                        event_pt=DEFAULT_EVENT_PT)
+        sdp = build_offer(ip=self.link.local_ip, port=call.rtp_port or 0,
+                          session_id=call.session_id)
         invite = new_request("INVITE", uri, via=leg.invite_via,
                              from_=f"{call.local_uri};tag={call.local_tag}", to=call.remote_uri,
                              call_id=call.call_id, cseq=1, contact=self.link.contact_uri,

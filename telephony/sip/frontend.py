@@ -14,8 +14,10 @@ refreshes), ``admission`` (flood guard, trust, line limits, refusals), ``indialo
 
 Defined outcomes for what arrives (docs/sip.md has the table):
 malformed SIP → 400 when answerable, else dropped; INVITE whose SDP is unreadable → 400;
-no SDP → 488; SDP without PCMU/PCMA on RTP/AVP, or a c= that is not a unicast IPv4 address
-→ 488; Request-URI user not one of ours → 404; more than ``max_calls`` inbound calls, or
+no SDP (a delayed offer) → 200 with our offer, the call OFFERED and its handler started
+only once the ACK brings a usable answer, else BYE (bad_answer; no ACK: no_ack); SDP without
+PCMU/PCMA on RTP/AVP, or a c= that is not a unicast IPv4 address → 488; Request-URI user not
+one of ours → 404; more than ``max_calls`` inbound calls, or
 more than ``source_call_limit`` from one untrusted address → 486 + Retry-After (calls in
 progress untouched); CANCEL before answer → 200 + 487, handler sees ENDED; BYE → 200, call
 ENDED; 200 not ACKed within ``ack_timeout``, no first RTP within ``first_rtp_timeout``, no
@@ -46,7 +48,7 @@ from telephony.sip.dialer import Dialer
 from telephony.sip.dialog import ALLOW, dialog_request, first_hop, in_dialog, in_dialog_dest
 from telephony.sip.floodguard import COST_ABANDONED_CALL, FloodGuard
 from telephony.sip.identity import asserted_caller
-from telephony.sip.indialog import InDialog
+from telephony.sip.indialog import NO_ACK, InDialog
 from telephony.sip.message import SipMessage, build_response
 from telephony.sip.registration import Registration, RegistrationState, SipRegistrationError
 from telephony.sip.sdp import (
@@ -135,7 +137,8 @@ class SipFrontEnd:
                                 new_tag=self.new_tag, contact_headers=self.contact_headers,
                                 local_ip=self.local_ip, refuse=self.admission.refuse,
                                 # Late-bound: a test replaces session_clock on a live node.
-                                clock=lambda: self.session_clock())
+                                clock=lambda: self.session_clock(),
+                                on_offer_answer=self._offer_answered)
         self.dialer = Dialer(self, self._transactions, username=sip.username,
                              registrar=self.registrar if self.mode == "register" else None,
                              ring_timeout=ring_timeout)
@@ -157,6 +160,13 @@ class SipFrontEnd:
     def rejected(self) -> dict[int, int]:
         """Final codes sent to refused INVITEs, counted."""
         return self.admission.rejected
+
+    @property
+    def delayed_offers(self) -> dict[str, int]:
+        """INVITEs without SDP answered with our offer ("offered"), and how the wait for
+        the answer in their ACK ended ("answered", "no_ack", "ack_without_sdp",
+        "unusable_answer"), counted."""
+        return self.dialogs.offers
 
     @property
     def local_port(self) -> int:
@@ -202,7 +212,7 @@ class SipFrontEnd:
         metrics.untrack(self)
         for call in self.active_calls():
             try:
-                if call.state is CallState.ANSWERED:
+                if call.state in (CallState.ANSWERED, CallState.OFFERED):
                     if call.transition(CallState.ENDED, EndReason.SHUTDOWN):
                         self.send_bye(call)
                 else:
@@ -297,9 +307,6 @@ class SipFrontEnd:
         if self.admission.refuse_other_number(msg) or self.dialogs.refuse_options(msg):
             return
         self.send_to(build_response(msg, 100), msg.source)
-        if not msg.body_bytes:
-            self.admission.refuse(msg, 488, warning="INVITE without an SDP offer is not supported")
-            return
         try:
             body = sdp_body(msg.first("Content-Type"), msg.body_bytes)
         except UnsupportedBody as exc:
@@ -310,7 +317,7 @@ class SipFrontEnd:
         remote_target = uri_of(msg.first("Contact")) or uri_of(from_value)
         route_set = msg.route_list("Record-Route")
         try:
-            offer = parse_sdp(body)
+            offer = parse_sdp(body) if body else None  # None: a delayed offer
         except SdpError as exc:
             self.admission.refuse(msg, 400, "Bad Request", warning=f"malformed SDP: {exc}")
             return
@@ -320,7 +327,7 @@ class SipFrontEnd:
             self.admission.refuse(msg, 400, "Bad Request", warning=f"malformed Contact: {exc}")
             return
         try:
-            media = answer_offer(offer)
+            media = answer_offer(offer) if offer is not None else None
         except NotAcceptable as exc:
             self.admission.refuse(msg, 488, warning=str(exc))
             return
@@ -355,15 +362,44 @@ class SipFrontEnd:
                 self._calls.pop(call.call_id, None)
             self.admission.refuse(msg, 503, warning="no free RTP port", capacity=True)
             return
+        if media is None:
+            # Our offer in the 200 now; the call is the handler's (prompts, recording,
+            # the call journal) only once its ACK brings the answer (_offer_answered).
+            # Meanwhile it holds its line like any call, and the watchdog ends it if no
+            # ACK comes.
+            self.dialogs.offer(call)
+            return
         call.codec = media.codec
         ringing = build_response(msg, 180, to_tag=call.local_tag, extra=self.contact_headers())
         call.last_invite_response = ringing
         self.send_to(ringing, msg.source)
+        self._start_handler(call)
+
+    def _start_handler(self, call: CallHandle) -> None:
         thread = threading.Thread(target=self._run_handler, args=(call,),
                                   name=f"call-{call.call_id[:12]}", daemon=True)
         with self._lock:
             self._handlers.add(thread)
         thread.start()
+
+    def _offer_answered(self, call: CallHandle, media: Negotiated | None) -> None:
+        """The ACK of our 200 with an offer (the INVITE had no SDP) came: with a usable
+        answer the call is up in the codec it picked and runs like any other; without
+        one it is ended by BYE and its source charged like an answered call abandoned."""
+        if media is not None:
+            if call.take_answer(media):
+                self._start_handler(call)
+            return
+        if call.transition(CallState.ENDED, EndReason.BAD_ANSWER, only_from=CallState.OFFERED):
+            self.send_bye(call)
+            self._abandoned(call, EndReason.BAD_ANSWER)
+
+    def _abandoned(self, call: CallHandle, reason: EndReason) -> None:
+        """An answered call that never became one: its source pays for the line it held."""
+        source = call.invite_source[0] if call.invite_source else ""
+        if source:
+            self.admission.penalize(source, COST_ABANDONED_CALL,
+                                    f"calls abandoned: {reason.value}")
 
     def _run_handler(self, call: CallHandle) -> None:
         try:
@@ -413,6 +449,7 @@ class SipFrontEnd:
             if self._calls.get(call.call_id) is call:
                 del self._calls[call.call_id]
         self.dialer.forget(call.call_id)
+        self.dialogs.forget(call.call_id)
         self._transactions.forget(call.call_id)
 
     def send_bye(self, call: CallHandle) -> None:
@@ -427,6 +464,9 @@ class SipFrontEnd:
     def _watchdog(self) -> None:
         now = time.monotonic()
         for call in self.active_calls():
+            if call.state is CallState.OFFERED:
+                self._end_if_unacked(call, now)
+                continue
             rtp = call.rtp
             if call.state is not CallState.ANSWERED or rtp is None or not rtp.NSD:
                 continue
@@ -452,10 +492,25 @@ class SipFrontEnd:
                         now - rtp.started)
             if call.transition(CallState.ENDED, reason):
                 self.send_bye(call)
-                if source and reason in (EndReason.NO_ACK, EndReason.NO_RTP):
-                    self.admission.penalize(source, COST_ABANDONED_CALL,
-                                            f"calls abandoned: {reason.value}")
+                if inbound and reason in (EndReason.NO_ACK, EndReason.NO_RTP):
+                    self._abandoned(call, reason)
         self._later(0.25, self._watchdog)
+
+    def _end_if_unacked(self, call: CallHandle, now: float) -> None:
+        """A delayed offer whose 200 no ACK has answered within ``ack_timeout`` (no media
+        yet: only the ACK is waited for) ends as any unacknowledged 200 does."""
+        reason = stall_reason(now=now, answered=call.offer_sent_at, acked=False,
+                              rx_packets=0, last_rx=now, ack_timeout=self.sip.ack_timeout,
+                              first_rtp_timeout=self.sip.first_rtp_timeout,
+                              rtp_timeout=self.rtp_timeout, media=False)
+        if reason is None:
+            return
+        log.warning("call %s: %s after %.1f s (our 200 carried the SDP offer), hanging up",
+                    call.call_id, reason.value, now - call.offer_sent_at)
+        if call.transition(CallState.ENDED, reason, only_from=CallState.OFFERED):
+            self.dialogs.count_offer(NO_ACK)
+            self.send_bye(call)
+            self._abandoned(call, reason)
 
 
     # -- outbound (F6) -----------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Requests inside the dialogs we have, and the server side of an INVITE once its call
 exists: ACK, BYE, CANCEL (F7), INFO (DTMF), OPTIONS, session refreshes by re-INVITE or
-UPDATE (RFC 4028, RFC 3311), the 420/422 of options we lack, and our 200 OK retransmitted
-until its ACK (RFC 3261 13.3.1.4).
+UPDATE (RFC 4028, RFC 3311), the 420/422 of options we lack, our 200 OK retransmitted
+until its ACK (RFC 3261 13.3.1.4), and our SDP offer in the 200 to an INVITE or re-INVITE
+that had none, whose answer comes in the ACK (RFC 3261 13.2.1, 14.2; one path for both).
 
 It owns neither the socket nor the table of calls: it is given ``lookup(call_id)``, a
 ``send(data, addr)`` callable, a timer factory, and the refusal of an INVITE (the
@@ -12,8 +13,10 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from telephony.call import CallHandle, CallState, EndReason, KeySource
@@ -21,12 +24,15 @@ from telephony.sip import metrics, session_timer
 from telephony.sip.dialog import ALLOW, in_dialog
 from telephony.sip.message import SipMessage, build_response
 from telephony.sip.sdp import (
+    SUPPORTED_CODECS,
+    MediaOffer,
     Negotiated,
     NotAcceptable,
     SdpError,
     UnsupportedBody,
     answer_direction,
     answer_offer,
+    build_offer,
     build_sdp,
     negotiate,
     on_hold,
@@ -45,11 +51,26 @@ class Refuse(Protocol):
                  extra: list[tuple[str, str]] | None = None) -> None: ...
 
 
+# How the wait for the answer to our offer in the 200 to an INVITE without SDP ended
+# (``InDialog.offers``, ``hotline_sip_delayed_offers_total``); OFFERED counts the offers.
+OFFERED, ANSWERED, NO_ACK = "offered", "answered", "no_ack"
+ACK_WITHOUT_SDP, UNUSABLE_ANSWER = "ack_without_sdp", "unusable_answer"
+
+
+@dataclass(frozen=True)
+class _Offer:
+    """Our SDP offer in a 200, waiting for its answer in the ACK."""
+
+    cseq: int  # the INVITE's CSeq number, which its ACK carries (RFC 3261 17.1.1.3)
+    codecs: tuple[str, ...]  # what it offered: the answer must pick one of these
+
+
 class InDialog:
     def __init__(self, *, lookup: Callable[[str], CallHandle | None], send: Send,
                  later: Later, new_tag: Callable[[], str],
                  contact_headers: Callable[[], list[tuple[str, str]]], local_ip: str,
-                 refuse: Refuse, clock: Callable[[], float]) -> None:
+                 refuse: Refuse, clock: Callable[[], float],
+                 on_offer_answer: Callable[[CallHandle, Negotiated | None], None]) -> None:
         self._lookup = lookup
         self._send = send
         self._later = later
@@ -59,9 +80,14 @@ class InDialog:
         self._refuse = refuse
         # What session timers are measured by (the front end's ``session_clock``).
         self._clock = clock
-        # Calls whose last re-INVITE came without SDP: our 200 carried the offer, and the
-        # answer comes in the ACK (RFC 3261 14.2), by the re-INVITE's CSeq number.
-        self._offered: dict[str, int] = {}
+        # Calls whose INVITE or last re-INVITE came without SDP: our 200 carried the offer,
+        # and the answer comes in the ACK (RFC 3261 13.2.1, 14.2), by its CSeq number.
+        self._offered: dict[str, _Offer] = {}
+        # Told how the answer to our offer to an INVITE without SDP came out: the media it
+        # picked, or None when there was none we can use (the front end ends the call).
+        self._on_offer_answer = on_offer_answer
+        self.offers: dict[str, int] = {}  # delayed offers, by how they ended (OFFERED...)
+        self._offers_lock = threading.Lock()  # counted by the receive and timer threads
 
     def refuse_options(self, msg: SipMessage) -> bool:
         """420 for a ``Require`` we do not implement, 422 for a session interval below our
@@ -109,14 +135,16 @@ class InDialog:
         new: Negotiated | None = None
         direction, held = call.sdp_direction, call.held
         layout: tuple[str, ...] = ()
-        if msg.body_bytes:
+        try:
+            body = sdp_body(msg.first("Content-Type"), msg.body_bytes)
+        except UnsupportedBody as exc:
+            self._send(build_response(msg, 415, extra=[
+                ("Accept", "application/sdp, multipart/mixed"),
+                ("Warning", f'399 hotline12345 "{exc}"')]), msg.source)
+            return
+        if body:
             try:
-                offer = parse_sdp(sdp_body(msg.first("Content-Type"), msg.body_bytes))
-            except UnsupportedBody as exc:
-                self._send(build_response(msg, 415, extra=[
-                    ("Accept", "application/sdp, multipart/mixed"),
-                    ("Warning", f'399 hotline12345 "{exc}"')]), msg.source)
-                return
+                offer = parse_sdp(body)
             except SdpError as exc:
                 self._send(build_response(msg, 400, extra=[
                     ("Warning", f'399 hotline12345 "malformed SDP: {exc}"')]), msg.source)
@@ -148,13 +176,13 @@ class InDialog:
             call.sdp_version += 1
         # A re-INVITE without SDP wants our offer in the 200; an UPDATE without SDP none.
         sdp = b""
-        if msg.body_bytes or msg.method == "INVITE":
+        if body or msg.method == "INVITE":
             sdp = build_sdp(ip=self.local_ip, port=call.rtp_port or 0,
                             session_id=call.session_id, version=call.sdp_version,
                             formats=[(media.audio_pt, media.codec)], event_pt=media.event_pt,
                             direction=call.sdp_direction, layout=layout)
-        if msg.method == "INVITE" and not msg.body_bytes:
-            self._offered[call.call_id] = msg.cseq[0]
+        if msg.method == "INVITE" and not body:
+            self._offered[call.call_id] = _Offer(msg.cseq[0], (media.codec,))
         self._session_refreshed(call, msg)
         self._send(build_response(msg, 200, extra=[
             *self._contact_headers(), *session_timer.answer_headers(msg)], body=sdp),
@@ -177,7 +205,8 @@ class InDialog:
         started = time.monotonic()
 
         def again(interval: float) -> None:
-            if call.ack_received.is_set() or call.state is not CallState.ANSWERED:
+            if call.ack_received.is_set() or call.state not in (CallState.ANSWERED,
+                                                                CallState.OFFERED):
                 return
             if time.monotonic() - started >= TIMER_B:
                 return
@@ -186,36 +215,69 @@ class InDialog:
 
         self._later(T1, again, T1)
 
+    def offer(self, call: CallHandle) -> None:
+        """Answer an INVITE without SDP (a delayed offer, RFC 3261 13.2.1, RFC 3264): our
+        offer in the 200 (every codec we speak, telephone-event), retransmitted until the
+        ACK, which must carry the answer. The call waits in OFFERED meanwhile; the ACK is
+        taken as the answer to a re-INVITE's offer is (``on_ack``)."""
+        assert call.invite is not None
+        self._offered[call.call_id] = _Offer(call.invite.cseq[0], SUPPORTED_CODECS)
+        self.count_offer(OFFERED)
+        call.offer(build_offer(ip=self.local_ip, port=call.rtp_port or 0,
+                               session_id=call.session_id))
+
+    def count_offer(self, outcome: str) -> None:
+        with self._offers_lock:
+            self.offers[outcome] = self.offers.get(outcome, 0) + 1
+        metrics.DELAYED_OFFERS.labels(outcome).inc()
+
+    def forget(self, call_id: str) -> None:
+        """The call is gone: an offer it never had answered is not kept for ever."""
+        self._offered.pop(call_id, None)
+
     def on_ack(self, msg: SipMessage) -> None:
         call = self._lookup(msg.call_id)
-        if call is not None and in_dialog(call, msg):
+        if call is None or not in_dialog(call, msg):
+            return
+        offer = self._offered.get(call.call_id)
+        if offer is not None and offer.cseq == msg.cseq[0]:
+            self._offered.pop(call.call_id, None)
             call.ack_received.set()
-            if self._offered.get(call.call_id) == msg.cseq[0]:
-                del self._offered[call.call_id]
-                self._take_answer(call, msg)
+            self._take_answer(call, msg, offer)
+        elif call.state is not CallState.OFFERED:
+            # (An ACK with another CSeq is not the ACK of our 200 with the offer: an
+            # OFFERED call keeps waiting for that one, our 200 still retransmitted.)
+            call.ack_received.set()
 
-    def _take_answer(self, call: CallHandle, ack: SipMessage) -> None:
-        """The answer to the offer in our 200 to an SDP-less re-INVITE, in its ACK: an SBC
+    def _take_answer(self, call: CallHandle, ack: SipMessage, offer: _Offer) -> None:
+        """The answer to the offer in our 200, in its ACK. To an INVITE without SDP: the
+        call goes up in the codec the answer picked, or, with no answer we can use, is
+        ended (the front end's ``on_offer_answer``). To a re-INVITE without SDP: an SBC
         re-anchoring the media (a transfer, a B2BUA moving the call) names where RTP now
         goes. Before, the ACK's SDP was ignored: we sent to the old port and dropped the
         caller's RTP from the new address, and the call died of rtp_timeout. An ACK
-        without SDP, or with one we cannot use, leaves the media as it was."""
+        without SDP, or with one we cannot use, leaves that call's media as it was."""
+        answer: MediaOffer | None = None
+        outcome, why = UNUSABLE_ANSWER, ""
+        try:
+            body = sdp_body(ack.first("Content-Type"), ack.body_bytes)
+            answer = parse_sdp(body) if body else None
+            if answer is None:
+                outcome, why = ACK_WITHOUT_SDP, "ACK without the SDP answer to our offer"
+        except (SdpError, UnsupportedBody) as exc:
+            why = f"unreadable SDP answer in the ACK ({exc})"
+        if call.state is CallState.OFFERED:
+            self._answer_to_invite(call, answer, offer, outcome, why)
+            return
         media = call.media
         if media is None or call.rtp is None or call.ended:
             return
-        try:
-            answer = parse_sdp(ack.body_bytes) if ack.body_bytes else None
-        except SdpError as exc:
-            log.warning("call %s: unreadable SDP answer in the ACK (%s); media unchanged",
-                        call.call_id, exc)
-            return
         if answer is None:
-            log.warning("call %s: ACK without the SDP answer to our offer; media unchanged",
-                        call.call_id)
+            log.warning("call %s: %s; media unchanged", call.call_id, why)
             return
         held = on_hold(answer)
         if not held:
-            new = negotiate(answer, (media.codec,))
+            new = negotiate(answer, offer.codecs)
             if new is None:
                 log.warning("call %s: SDP answer in the ACK we cannot use; media unchanged",
                             call.call_id)
@@ -224,6 +286,26 @@ class InDialog:
         if held != call.held:
             call.rtp.last_rx = time.monotonic()
         call.held = held
+
+    def _answer_to_invite(self, call: CallHandle, answer: MediaOffer | None, offer: _Offer,
+                          outcome: str, why: str) -> None:
+        """The ACK of a delayed offer: its answer must pick a codec we offered and name
+        an address we can send RTP to (``answer_offer``, the rules of an offer)."""
+        media: Negotiated | None = None
+        if answer is not None:
+            try:
+                media = answer_offer(answer, offer.codecs)
+            except NotAcceptable as exc:
+                why = f"SDP answer in the ACK we cannot use: {exc}"
+        if media is None:
+            log.warning("call %s: %s; ending the call", call.call_id, why)
+            self.count_offer(outcome)
+        else:
+            # Our next SDP (a re-INVITE's answer) names the one codec picked, not the two
+            # offered: a changed SDP, a new o= version (RFC 3264 8).
+            call.sdp_version += 1
+            self.count_offer(ANSWERED)
+        self._on_offer_answer(call, media)
 
     def on_bye(self, msg: SipMessage) -> None:
         call = self._lookup(msg.call_id)
@@ -280,4 +362,4 @@ class InDialog:
             call.rx_dtmf(m.group(1).decode().upper(), KeySource.INFO)
 
 
-__all__ = ["InDialog"]
+__all__ = ["ACK_WITHOUT_SDP", "ANSWERED", "NO_ACK", "OFFERED", "UNUSABLE_ANSWER", "InDialog"]

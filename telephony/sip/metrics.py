@@ -29,6 +29,12 @@ CALLS_BY_DTMF_MODE = Counter(
     labelnames=["direction", "mode"],
 )
 FLOOD_BANS = Counter("hotline_sip_flood_bans", "Source addresses banned by the flood guard")
+DELAYED_OFFERS = Counter(
+    "hotline_sip_delayed_offers",
+    "Inbound INVITEs without SDP answered with our offer, by how the wait for the answer in "
+    "the ACK ended: answered, no_ack, ack_without_sdp, unusable_answer",
+    labelnames=["outcome"],
+)
 
 _frontends: weakref.WeakSet[SipFrontEnd] = weakref.WeakSet()
 

@@ -2,7 +2,9 @@
 
 Small and strict on purpose: an offer we cannot read is a 400, an offer we can read but
 cannot serve (no PCMU/PCMA on plain RTP/AVP, or a c= address that is not a unicast IPv4
-address) is a 488. pyVoIP's own SDP parser is not used
+address) is a 488. What we answer with and what we offer (an outbound INVITE, the 200 to
+an INVITE without SDP) come from one table, ``STATIC_CODECS``; an answer to our offer is
+read by the same rules as an offer (``answer_offer``). pyVoIP's own SDP parser is not used
 (see ``telephony.pyvoip`` F9).
 """
 
@@ -15,9 +17,10 @@ from dataclasses import dataclass, field
 
 from telephony.sip.uri import unicast_ipv4
 
-# Static payload types of the two codecs we speak (RFC 3551).
+# Static payload types of the two codecs we speak (RFC 3551), in our order of preference:
+# the one table our answers are picked from and our offers list.
 STATIC_CODECS: dict[int, str] = {0: "PCMU", 8: "PCMA"}
-SUPPORTED_CODECS = ("PCMU", "PCMA")
+SUPPORTED_CODECS = tuple(STATIC_CODECS.values())
 DEFAULT_EVENT_PT = 101
 
 _LINE = re.compile(r"^([a-z])=(.*)$")
@@ -46,7 +49,8 @@ def sdp_body(content_type: str, body: bytes) -> bytes:
     """The SDP of a request: its body (application/sdp), or the application/sdp part of a
     multipart/mixed one, as SIP-I/SIP-T gateways from the PSTN send it with the ISUP
     message beside it (RFC 3204; its ``handling=optional`` part is ignored, a part we
-    cannot read marked ``handling=required`` is refused). b"" for no body at all."""
+    cannot read marked ``handling=required`` is refused). b"" for no SDP at all: no body,
+    or a multipart/mixed one with the ISUP message alone (a gateway's delayed offer)."""
     if not body:
         return b""
     kind = content_type.split(";", 1)[0].strip().lower()
@@ -66,9 +70,7 @@ def sdp_body(content_type: str, body: bytes) -> bytes:
             sdp = payload if isinstance(payload, bytes) else b""
         elif "handling=required" in part.get("Content-Disposition", "").replace(" ", "").lower():
             raise UnsupportedBody(f"a required {part.get_content_type()} part")
-    if sdp is None:
-        raise UnsupportedBody("multipart/mixed without an application/sdp part")
-    return sdp
+    return sdp if sdp is not None else b""
 
 
 @dataclass
@@ -261,4 +263,12 @@ def build_sdp(*, ip: str, port: int, session_id: int, formats: list[tuple[int, s
 
 
 def offer_formats() -> list[tuple[int, str]]:
-    return [(0, "PCMU"), (8, "PCMA")]
+    """Every codec we speak, as an offer lists them (payload type, name)."""
+    return list(STATIC_CODECS.items())
+
+
+def build_offer(*, ip: str, port: int, session_id: int) -> bytes:
+    """Our offer: every codec of ``STATIC_CODECS`` and telephone-event (RFC 4733), on our
+    RTP port; the answer picks one (``answer_offer`` reads it)."""
+    return build_sdp(ip=ip, port=port, session_id=session_id, formats=offer_formats(),
+                     event_pt=DEFAULT_EVENT_PT)

@@ -71,12 +71,17 @@ class Timers:
 
 def stall_reason(*, now: float, answered: float, acked: bool, rx_packets: int,
                  last_rx: float, ack_timeout: float, first_rtp_timeout: float,
-                 rtp_timeout: float, held: bool = False) -> EndReason | None:
+                 rtp_timeout: float, held: bool = False, media: bool = True
+                 ) -> EndReason | None:
     """Why an answered inbound call should end now, if it should (times are monotonic
     seconds; ``answered`` is when our 200 OK went out). A caller's phone ACKs within a round
-    trip and sends RTP at once: a call that does neither holds a line for nobody."""
+    trip and sends RTP at once: a call that does neither holds a line for nobody.
+    ``media=False``: our 200 carried the SDP offer (the INVITE had none) and no media runs
+    before the answer in the ACK, so only the ACK is waited for, and as long."""
     if not acked and now - answered >= ack_timeout:
         return EndReason.NO_ACK
+    if not media:
+        return None
     if rx_packets == 0 and now - answered >= first_rtp_timeout:
         return EndReason.NO_RTP
     if not held and now - last_rx > rtp_timeout:  # on hold a caller sends nothing

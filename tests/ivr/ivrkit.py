@@ -75,12 +75,17 @@ class IvrUnderTest:
                media_port: str = "[media_port]", caller: str = CALLER, timeout_s: int = 60,
                target: str | None = None, service: str = "12345",
                local_ip: str = harness.LOOPBACK, telephone_event: bool = True,
-               codecs: str = "0") -> Sipp:
+               codecs: str = "0", delayed_offer: str | None = None) -> Sipp:
+        """``delayed_offer``: an INVITE without SDP, and an ACK that carries the answer
+        ("answer", ``codecs``), no SDP ("no_sdp"), or no ACK at all ("none")."""
         media = script.render() if isinstance(script, CallerScript) else script
         d = self.workdir / "sipp"
-        scenario = render_scenario("uac_call.xml", d, **uac_subs(
-            caller=caller, media=media, ending=ending, media_port=media_port,
-            telephone_event=telephone_event, codecs=codecs))
+        subs = {"caller": caller, "media": media, "ending": ending, "media_port": media_port,
+                "telephone_event": telephone_event, "codecs": codecs}
+        scenario = (render_scenario("uac_call.xml", d, **uac_subs(**subs))
+                    if delayed_offer is None else render_scenario(
+                        "uac_delayed_offer.xml", d,
+                        **harness.delayed_offer_subs(ack=delayed_offer, **subs)))
         s = Sipp(scenario, d, target=target or self.target, service=service,
                  timeout_s=timeout_s, local_ip=local_ip)
         self.sipps.append(s)

@@ -236,6 +236,42 @@ def render_scenario(name: str, dest_dir: Path, **subs: str) -> Path:
     return out
 
 
+def _uac_send(method: str, cseq: int, body: str = "", retrans: bool = False) -> str:
+    """A SIPp step sending ``method`` in the caller's dialog (ACK, BYE), with ``body``
+    (Content-Type and the rest, "" for none)."""
+    attrs = ' retrans="500"' if retrans else ""
+    return f"""  <send{attrs}>
+    <![CDATA[
+{method} [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "citizen" <sip:@CALLER@@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+[last_To:]
+[routes]
+Call-ID: [call_id]
+CSeq: {cseq} {method}
+Contact: <sip:@CALLER@@[local_ip]:[local_port]>
+Max-Forwards: 70
+{body or "Content-Length: 0" + chr(10)}
+    ]]>
+  </send>"""
+
+
+def _sdp(media_port: str, codecs: str, rtpmaps: str) -> str:
+    """A SIPp SDP body (an offer, or the answer in an ACK) with its Content headers."""
+    return f"""Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio {media_port} RTP/AVP {codecs}
+{rtpmaps}
+a=sendrecv
+"""
+
+
 def uac_subs(*, caller: str = "13800138000", codecs: str = "0", media_port: str = "[media_port]",
              media: str = "", ending: str = "bye", telephone_event: bool = True
              ) -> dict[str, str]:
@@ -247,21 +283,7 @@ def uac_subs(*, caller: str = "13800138000", codecs: str = "0", media_port: str 
         codecs += " 101"
         rtpmaps += "\na=rtpmap:101 telephone-event/8000\na=fmtp:101 0-15"
     endings = {
-        "bye": """  <send retrans="500">
-    <![CDATA[
-BYE [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "citizen" <sip:@CALLER@@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-[last_To:]
-[routes]
-Call-ID: [call_id]
-CSeq: 2 BYE
-Contact: <sip:@CALLER@@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Length: 0
-
-    ]]>
-  </send>
+        "bye": _uac_send("BYE", 2, retrans=True) + """
   <recv response="200" crlf="true" />""",
         "wait_bye": """  <recv request="BYE" />
   <send>
@@ -280,6 +302,20 @@ Content-Length: 0
     }
     return {"CALLER": caller, "CODECS": codecs, "RTPMAPS": rtpmaps, "MEDIA_PORT": media_port,
             "MEDIA": media, "ENDING": endings[ending].replace("@CALLER@", caller)}
+
+
+_DELAYED_ACKS = {
+    "answer": _uac_send("ACK", 1, _sdp("@MEDIA_PORT@", "@CODECS@", "@RTPMAPS@")),
+    "no_sdp": _uac_send("ACK", 1),
+    "none": "",
+}
+
+
+def delayed_offer_subs(*, ack: str = "answer", **uac: Any) -> dict[str, str]:
+    """The markers of scenarios/uac_delayed_offer.xml: ``ack`` is "answer" (the ACK carries
+    the answer: ``codecs``, telephone-event unless told otherwise, as ``uac_subs``),
+    "no_sdp" (an ACK without SDP) or "none" (no ACK at all); the rest as ``uac_subs``."""
+    return {"ACK": _DELAYED_ACKS[ack], **uac_subs(**uac)}
 
 
 def play(pcap: Path | str, then_pause_ms: int) -> str:
@@ -428,12 +464,22 @@ def sipp_count(stdout: str, name: str) -> int:
     return 0
 
 
+_SURGE_SDP = _sdp("[media_port]", "0 101", "a=rtpmap:0 PCMU/8000\n"
+                  "a=rtpmap:101 telephone-event/8000\na=fmtp:101 0-15")
+_NO_SDP = "Content-Length: 0\n"
+
+
 def sipp_surge(workdir: Path, *, target: str, source_ip: str, count: int, rate: float,
-               media: str, service: str = "12345", recv_timeout_s: int = 8) -> SurgeResult:
+               media: str, service: str = "12345", recv_timeout_s: int = 8,
+               delayed_offer: bool = False) -> SurgeResult:
     """``count`` complete calls (tests/support/scenarios/uac_surge.xml) from one address at
     ``rate`` per second, no limit on how many are up at once: a carrier's SBC in a surge.
+    ``delayed_offer``: each INVITE without SDP, the answer (PCMU) in the ACK.
     Bounded by -m, -timeout and -recv_timeout (a call without a final answer fails)."""
-    scenario = render_scenario("uac_surge.xml", workdir, CALLER="13800138000", MEDIA=media)
+    scenario = render_scenario(
+        "uac_surge.xml", workdir, CALLER="13800138000", MEDIA=media,
+        INVITE_SDP=_NO_SDP if delayed_offer else _SURGE_SDP,
+        ACK_SDP=_SURGE_SDP if delayed_offer else _NO_SDP)
     out = workdir / f"surge-{random.randrange(1 << 30):x}.out"
     limit = int(count / rate) + 6 * recv_timeout_s + 30
     cmd = ["sipp", "-sf", str(scenario), "-i", source_ip, "-p", str(free_port()),

@@ -4,7 +4,10 @@ that answers every call and stays on it until it ends, like the IVR without its 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from typing import Any
+
+import pytest
 
 from config.settings import Settings
 from telephony.call import CallHandle
@@ -45,3 +48,12 @@ def shipped_front_end(lines: AnsweringLines, *, rtp_ports: int = 10,
     fe = SipFrontEnd(sip, lines, rtp_timeout=sip.rtp_timeout)
     fe.start()
     return fe
+
+
+@pytest.fixture
+def shipped() -> Iterator[tuple[SipFrontEnd, AnsweringLines]]:
+    """A front end at the shipped settings with 60 RTP ports, and its handler."""
+    lines = AnsweringLines()
+    fe = shipped_front_end(lines, rtp_ports=60)
+    yield fe, lines
+    fe.stop()

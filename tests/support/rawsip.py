@@ -84,19 +84,26 @@ class RawPeer:
             + f"Content-Length: {len(body)}\r\n\r\n{body}"
         ).encode()
 
-    def sdp(self, c: str | None = None) -> str:
+    def sdp(self, c: str | None = None, *, codec: str = "PCMU") -> str:
+        """An offer (or the answer in an ACK) of ``codec`` alone (PCMU, PCMA, G729...)."""
+        pt = {"PCMU": 0, "PCMA": 8, "G729": 18}[codec]
         return (f"v=0\r\no=- 1 1 IN IP4 {self.ip}\r\ns=-\r\nc={c or 'IN IP4 ' + self.ip}\r\n"
-                f"t=0 0\r\nm=audio {self.media_port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
+                f"t=0 0\r\nm=audio {self.media_port} RTP/AVP {pt}\r\n"
+                f"a=rtpmap:{pt} {codec}/8000\r\n")
 
-    def ack(self, response: bytes, *, method: str = "ACK", cseq: int = 1) -> bytes:
-        """ACK (or BYE) in the dialog/transaction of ``response``."""
+    def ack(self, response: bytes, *, method: str = "ACK", cseq: int = 1,
+            sdp: str = "") -> bytes:
+        """ACK (or BYE) in the dialog/transaction of ``response``; ``sdp``: the answer an
+        ACK carries to the offer in a 200 (the INVITE had none)."""
         call_id = header(response, "Call-ID")
         return (
             f"{method} sip:12345@127.0.0.1:{self.target[1]} SIP/2.0\r\n"
             f"Via: SIP/2.0/UDP {self.ip}:{self.port};branch=z9hG4bK{method}{call_id}\r\n"
             f"From: <sip:13800138000@{self.ip}>;tag=f{call_id}\r\n"
             f"To: {header(response, 'To')}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n"
-            "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+            "Max-Forwards: 70\r\n"
+            + ("Content-Type: application/sdp\r\n" if sdp else "")
+            + f"Content-Length: {len(sdp)}\r\n\r\n{sdp}"
         ).encode()
 
     def send_rtp(self, answer: bytes, packets: int = 10) -> None:

@@ -5,7 +5,6 @@ RTP, malformed datagrams); a bounded SIPp surge for the carrier's blackout burst
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,6 @@ from telephony.sip.frontend import SipFrontEnd
 from tests.support import harness
 from tests.support.callers import CallerScript
 from tests.support.lines import AnsweringLines as Lines
-from tests.support.lines import shipped_front_end
 from tests.support.rawsip import RawPeer, header, status
 from tests.support.waiting import wait_until
 
@@ -24,14 +22,6 @@ pytestmark = pytest.mark.sip
 
 FLOODER, CITIZEN, SILENT, JUNK, SBC = (
     "127.0.0.70", "127.0.0.71", "127.0.0.72", "127.0.0.74", "127.0.0.75")
-
-
-@pytest.fixture
-def shipped() -> Iterator[tuple[SipFrontEnd, Lines]]:
-    lines = Lines()
-    fe = shipped_front_end(lines, rtp_ports=60)
-    yield fe, lines
-    fe.stop()
 
 
 def test_one_address_cannot_hold_every_line(shipped: tuple[SipFrontEnd, Lines]) -> None:

@@ -25,7 +25,7 @@ from telephony.rtp import Rtp16Stream
 from telephony.sip import session_timer
 from telephony.sip.indialog import InDialog
 from telephony.sip.message import SipMessage, build_response
-from telephony.sip.sdp import answer_offer, build_sdp, offer_formats, parse_sdp
+from telephony.sip.sdp import Negotiated, answer_offer, build_sdp, offer_formats, parse_sdp
 from telephony.sip.timers import T1, Timer
 from telephony.sip.transaction import new_request, udp_via
 from tests.support.dtmf_tones import dialled
@@ -42,6 +42,8 @@ class Wire:
         self.refused: list[tuple[int, list[tuple[str, str]] | None]] = []
         self.calls: dict[str, CallHandle] = {}
         self.now = 100.0
+        # What the front end was told of answers to our offers to INVITEs without SDP.
+        self.offer_answers: list[tuple[CallHandle, Negotiated | None]] = []
 
     def send(self, data: bytes, addr: tuple[str, int] | None) -> None:
         self.sent.append((SipMessage(data), addr))
@@ -54,6 +56,9 @@ class Wire:
     def refuse(self, msg: SipMessage, code: int, *,
                extra: list[tuple[str, str]] | None = None) -> None:
         self.refused.append((code, extra))
+
+    def offer_answered(self, call: CallHandle, media: Negotiated | None) -> None:
+        self.offer_answers.append((call, media))
 
     def fire(self) -> None:
         timer = self.timers.pop(0)
@@ -81,7 +86,8 @@ def make() -> tuple[InDialog, Wire]:
     wire = Wire()
     dialogs = InDialog(lookup=wire.calls.get, send=wire.send, later=wire.later,
                        new_tag=lambda: "ot1", contact_headers=wire.contact_headers,
-                       local_ip=LOCAL_IP, refuse=wire.refuse, clock=lambda: wire.now)
+                       local_ip=LOCAL_IP, refuse=wire.refuse, clock=lambda: wire.now,
+                       on_offer_answer=wire.offer_answered)
     return dialogs, wire
 
 
