@@ -34,6 +34,11 @@ from ticketing.pinyin import syllable
         ("地坛医院门口的路太堵了", "朝阳区"),
         ("八达岭长城景区有人强行拉客", "延庆区"),
         ("亦庄经海路的工地晚上一直施工", "大兴区"),
+        ("德外大街那个公交站的顶棚漏雨", "西城区"),  # 德胜门外, as callers shorten it
+        ("四道口路口的红绿灯老坏", "海淀区"),
+        ("动物园站换乘的通道太挤了", "西城区"),
+        ("野生动物园门口停车乱收费", "大兴区"),  # not the zoo station (西城)
+        ("新桥大街上的井盖丢了一个", "门头沟区"),
         # a longer name wins over the name inside it
         ("朝阳门外有个井盖没了", "东城区"),
         ("石景山鲁谷这边停水了", "石景山区"),  # 石景山, not the 景山 (东城) inside it
@@ -62,6 +67,8 @@ def test_district_from_places(text: str, district: str) -> None:
         "隔壁大兴土木装修了半年",  # an idiom, not 大兴
         "家里东西四处乱放，物业进来检查",  # 东西四处, not 西四
         "卧室朝阳台那面墙渗水",  # towards the balcony, not 朝阳
+        "八达岭高速上车抛锚了",  # the expressway runs from 海淀 to 延庆
+        "大兴机场线的车厢行李架太少",  # a metro line from 丰台 to 大兴
     ],
 )
 def test_ordinary_words_name_no_district(text: str) -> None:
