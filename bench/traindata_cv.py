@@ -42,14 +42,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rich.console import Console
 
 from hotline.classify_cli import _print_field, _summary_table
-from ticketing.classify import load_rules
+from ticketing.classify import Classification, classify, load_rules
 from ticketing.degrade import degrade
 from ticketing.intake_eval import evaluate
 from ticketing.intake_model import (
+    DECISION,
     FIELDS,
     IntakeModel,
     LabelledText,
     Understanding,
+    decide,
+    floored,
     read_labelled,
     shipped_sources,
     understand,
@@ -118,6 +121,57 @@ def _hold_out(train: list[LabelledText], held: list[LabelledText], args: argpars
     _report("held-out file", held, clean, noisy, args.fields)
 
 
+def _seen(text: str, rules: Any, model: IntakeModel) -> dict[str, Any]:
+    ruled = classify(text, rules)
+    return {"probabilities": model.probabilities(text, ruled),
+            "ruled": {"urgency": ruled.urgency, "emergency": ruled.emergency,
+                      "matched": list(ruled.matched)}}
+
+
+def _decided(seen: dict[str, Any], decision: dict[str, float]) -> tuple[str, str]:
+    """Urgency and emergency as ``understand`` decides them under ``decision``."""
+    ruled = seen["ruled"]
+    guess = decide(seen["probabilities"], ruled["matched"], decision)
+    floor = Classification(category="other", urgency=ruled["urgency"], district=None,
+                           address=None, subject="", matched=tuple(ruled["matched"]),
+                           emergency=ruled["emergency"])
+    return floored(guess["urgency"][0], guess["emergency"][0], floor)
+
+
+def _sweep(rows: list[dict[str, Any]]) -> None:
+    """Urgency and emergency figures of the stored CV probabilities under other thresholds
+    (``DECISION``): the thresholds are chosen on these, never on a held-out file."""
+    urgent_grid = (0.1, 0.12, 0.15, 0.18, 0.2, 0.22, 0.25, 0.3, 0.35, 0.4, 0.5)
+    emergency_grid = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
+    for style in ("clean", "noisy"):
+        if not all(style in r["seen"] for r in rows):
+            continue
+        labelled = [(r["labels"].get("urgency"), r["labels"].get("emergency"), r["seen"][style])
+                    for r in rows]
+        n_urgent = sum(u == "urgent" for u, _, _ in labelled)
+        n_emergency = sum(e not in (None, "none") for _, e, _ in labelled)
+        console.print(f"sweep, {style} ({len(labelled)} rows, {n_urgent} urgent, "
+                      f"{n_emergency} emergencies); shipped {DECISION}")
+        for key, grid in (("urgent", urgent_grid), ("emergency", emergency_grid)):
+            for value in grid:
+                got = [(_decided(seen, {**DECISION, key: value}), u, e)
+                       for u, e, seen in labelled]
+                right = sum(g[0] == u for g, u, _ in got)
+                missed = sum(u == "urgent" and g[0] != "urgent" for g, u, _ in got)
+                false_urgent = sum(u != "urgent" and g[0] == "urgent" for g, u, _ in got)
+                # As intake_eval.evaluate counts them: a flag is right when the text is an
+                # emergency at all; rows without an emergency label are left out.
+                flagged = [e for g, _, e in got if e is not None and g[1] != "none"]
+                caught = sum(e != "none" for e in flagged)
+                hits = sum(e not in (None, "none") and g[1] != "none" for g, _, e in got)
+                console.print(
+                    f"  {key} {value:.2f}: urgency {right / len(got):.1%}, missed urgent "
+                    f"{missed}, false urgent {false_urgent}, 8*missed+false "
+                    f"{8 * missed + false_urgent}; emergency recall "
+                    f"{hits / max(n_emergency, 1):.1%}, precision "
+                    f"{caught / max(len(flagged), 1):.1%} ({len(flagged)} flags)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--extra", type=Path, action="append", default=[],
@@ -130,10 +184,18 @@ def main() -> None:
     parser.add_argument("--dump", type=Path, help="JSON lines of every scored row")
     parser.add_argument("--fields", nargs="+", choices=[*FIELDS, "district"],
                         help="train and score only these labels (e.g. kind)")
+    parser.add_argument("--sweep", action="store_true",
+                        help="figures of other urgent/emergency thresholds on the CV")
+    parser.add_argument("--sweep-dump", type=Path,
+                        help="no folds: sweep the thresholds over a --dump file")
     parser.add_argument("--hold-out", type=Path,
                         help="an original source never trained on: score it, no folds")
     args = parser.parse_args()
 
+    if args.sweep_dump:
+        with args.sweep_dump.open(encoding="utf-8") as fh:
+            _sweep([row for row in map(json.loads, fh) if row["original"]])
+        return
     rules = load_rules()
     held = args.hold_out.resolve() if args.hold_out else None
     original = [r for p in shipped_sources() if p.exists() and p.resolve() != held
@@ -157,6 +219,8 @@ def main() -> None:
 
     clean: list[Understanding | None] = [None] * len(rows)
     noisy: list[Understanding | None] = [None] * len(rows)
+    # What the fold's model and the rules said of each text, for --dump and --sweep.
+    seen: list[dict[str, Any]] = [{} for _ in rows]
     started = time.perf_counter()
     for k in range(args.folds):
         model = IntakeModel.train([r for r, f in zip(rows, folds, strict=True) if f != k],
@@ -164,8 +228,11 @@ def main() -> None:
         for i, f in enumerate(folds):
             if f == k:
                 clean[i] = understand(rows[i].text, rules, model)
+                seen[i]["clean"] = _seen(rows[i].text, rules, model)
                 if not args.no_degraded:
-                    noisy[i] = understand(degrade(rows[i].text), rules, model)
+                    noisy_text = degrade(rows[i].text)
+                    noisy[i] = understand(noisy_text, rules, model)
+                    seen[i]["noisy"] = _seen(noisy_text, rules, model)
         console.print(f"fold {k + 1}/{args.folds} done, {time.perf_counter() - started:.0f} s")
 
     scored = [i for i, f in enumerate(folds) if f >= 0]
@@ -191,7 +258,11 @@ def main() -> None:
                     "confidence": u.confidence, "matched": list(u.matched),
                     "noisy": ({f: getattr(noisy[i], f) for f in FIELDS}
                               if noisy[i] is not None else None),
+                    "seen": seen[i],
                 }, ensure_ascii=False) + "\n")
+    if args.sweep:
+        _sweep([{"labels": rows[i].labels, "seen": seen[i]} for i in scored
+                if i < len(original)])
 
 
 if __name__ == "__main__":

@@ -197,6 +197,16 @@ def test_the_service_is_the_one_the_scene_needs(text: str, service: str) -> None
     ("有根电线断了掉在人行道上，一直没人管", "有根电线断了掉在一个人身上，人倒在地上", "119"),
     # Not serious, says the caller / short of breath now.
     ("老人这两天胸口有点闷，不算严重，想去医院看看挂哪个科", "老人胸口疼得厉害，喘不上气", "120"),
+    # Seventh round. A road that floods and stalls cars / a vehicle stalled in the water with
+    # people still in it (E2: a flooded car).
+    ("一下雨这个桥洞就积水，电动车开过去就熄火，年年如此",
+     "下大雨了，立交桥底下有辆出租车熄火在积水里，司机还在车里", "119"),
+    ("小区地库进水了，好多车泡在水里", "路口的积水太深，一辆公交车熄火了，车上还有十几个乘客",
+     "119"),
+    ("积水把我的车泡了，发动机熄火了，修车花了两万，保险公司不赔",
+     "一 辆 大 巴 熄 火 在 水 里 车 上 还 有 好 多 老 人", "119"),
+    # Drowning prevention (a talk, a sign) / someone drowning.
+    ("学校想搞防溺水安全教育，能不能请消防员来讲课", "水库里有个孩子溺水了，正在往下沉", "119"),
 ])
 def test_each_construction_both_ways(quiet: str, loud: str, service: str) -> None:
     assert _handover(quiet) == "none", _cues(quiet)

@@ -200,3 +200,29 @@ def test_ahead_and_frame_patterns_from_a_custom_file(tmp_path: Path, text: str,
                                                       level: str) -> None:
     (tmp_path / "rules.toml").write_text(AHEAD_RULES, encoding="utf-8")
     assert classify(text, load_rules(tmp_path / "rules.toml")).urgency == level
+
+
+# --- seventh round: the floor stays off what docs/labelling.md calls livelihood ----------
+
+# (livelihood or general by L1/B1/U5, urgent by U5/U3): the same situation both ways.
+FLOOR_VS_LIVELIHOOD = [
+    # Insulin keeps for days out of a fridge (U5: L1) / a ventilator without power.
+    ("停电一整天了，冰箱里放着我妈的胰岛素，啥时候能来电", "停电了，我爸靠呼吸机，备用电池快没电了"),
+    # Old people cold in an outage (B1) / hard frost or a room in single figures (U5).
+    ("暖气停了两天，家里两个老人冻得直哆嗦", "暖气停了两天，外面零下十五度，家里八十多的老人冻得发紫"),
+    # Very old or alone and cold through: "very old and frail or alone" (U5).
+    ("暖气停了两天，家里两个老人冻得直哆嗦", "暖气停了两天，我九十了，一个人在家手脚冰凉"),
+    ("停暖三天了，外面零下五度，屋里十四度，老伴身体不好", "停暖三天了，屋里只有六度，家里老人卧床起不来"),
+    ("小区停暖了，今天夜里零下三度，家里有老人", "小区停暖了，今天夜里零下十二度，家里有刚出生的婴儿"),
+    ("屋里才七度，我们年轻人扛得住，就是想问问什么时候修好", "屋里才七度，家里九十岁的老人一直在床上躺着"),
+    # Sewage backing up (L1) / clean water pouring from a burst pipe (U3).
+    ("胡同的下水道堵了，污水漫到院子里了", "楼上水管爆了，水漫到我家客厅，还在往下流"),
+    # (`unless` reads the clause: "马桶堵了，水漫出来" with a comma still fires.)
+    ("马桶堵了水漫出来一地", "暖气管子裂开了，水漫了一屋子"),
+]
+
+
+@pytest.mark.parametrize(("calm", "urgent"), FLOOR_VS_LIVELIHOOD)
+def test_the_floor_stays_off_what_the_guide_calls_livelihood(calm: str, urgent: str) -> None:
+    assert _floor(calm)[0] != "urgent", _danger_cues(calm)
+    assert _floor(urgent)[0] == "urgent", _danger_cues(urgent)
