@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import copy
 import fcntl
+import hashlib
 import json
 import logging
 import os
+import secrets
 import threading
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -32,7 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from asr.jobs import enqueue
-from ivr.callrecords import CallOutcome, CallRecord, caller_fields
+from ivr.callrecords import CALL_ID_CHARS, CallOutcome, CallRecord, caller_fields
 from knowledge import service as kb
 from ticketing import service
 from ticketing.actors import Actor
@@ -161,6 +163,39 @@ class Spool:
             except (ValueError, TypeError) as exc:
                 log.error("unreadable spool file %s kept for inspection: %s", p, exc)
         return out
+
+
+def call_id_taken(*, sessions: sessionmaker[Session], spool: Spool, call_id: str) -> bool:
+    """Whether any call, of any carrier, already has this id (live in the spool, or
+    settled). Raises SQLAlchemyError when the database cannot say."""
+    if spool.path(call_id).exists():
+        return True
+    with sessions() as s:
+        return s.scalar(select(CallRecord.id).where(CallRecord.call_id == call_id)
+                        ) is not None
+
+
+def new_call_key(*, sessions: sessionmaker[Session], spool: Spool, call_id: str) -> str:
+    """The id a new call is journaled, recorded and ticketed under: its own id, unless
+
+    - that is longer than the columns (a SIP Call-ID has no limit; PostgreSQL refused the
+      record and the call stayed in the spool for ever): its head and a digest of the whole;
+    - another call already has it (a phone that repeats Call-IDs, or someone who read a
+      call's INVITE and sent their own with its Call-ID): the first call's record was
+      found and updated, the second complaint filed as the first one's ticket and its
+      recording put in place of the first one's. A random suffix makes it a call of its own.
+    """
+    key = call_id
+    if len(key) > CALL_ID_CHARS:
+        digest = hashlib.sha256(call_id.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+        key = f"{call_id[:CALL_ID_CHARS - 33]}~{digest}"
+    try:
+        taken = call_id_taken(sessions=sessions, spool=spool, call_id=key)
+    except SQLAlchemyError:  # the database is down: the spool is all there is to ask
+        taken = spool.path(key).exists()
+    if not taken:
+        return key
+    return f"{key[:CALL_ID_CHARS - 17]}~{secrets.token_hex(8)}"
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -325,7 +360,9 @@ class CallIntake:
         self.sessions = sessions
         self.domain = domain
         self.spool = spool
-        self.journal = CallJournal(call_id=call_id, caller=caller, carrier=carrier,
+        # A new call (a journal read back is ``resume``d): kept under a key of its own.
+        key = new_call_key(sessions=sessions, spool=spool, call_id=call_id)
+        self.journal = CallJournal(call_id=key, caller=caller, carrier=carrier,
                                    node=domain.settings.node)
         self.spool.write(self.journal)
         # The hand-over's filing, running beside the transfer (see hand_over).
