@@ -41,6 +41,7 @@ number). Key 1 without a number says it cannot look anything up.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import time
@@ -194,7 +195,9 @@ def sip_recording_path(settings: Settings, call_id: str, now: datetime | None = 
     """Where a SIP call's recording is written: a folder per day, named by time and Call-ID
     (a Twilio recording's is ``ivr.twilio.fetch.twilio_recording_path``)."""
     now = now or datetime.now(UTC)
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", call_id)[:80]
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", call_id)
+    if len(safe) > 80:  # two calls' ids alike for 80 characters must not share a file
+        safe = f"{safe[:47]}-{hashlib.sha256(call_id.encode()).hexdigest()[:32]}"
     return (Path(settings.recordings_dir) / now.strftime("%Y/%m/%d")
             / f"{now.strftime('%H%M%S')}-{safe}.wav")
 
@@ -235,8 +238,9 @@ class Dialogue:
             self.intake.end(CallOutcome.ABANDONED)
             return
         self.intake.answered()
+        # Named by the call's key, not its Call-ID: one a caller reused is another file.
         audio = CallAudio(self.call, recording_path=sip_recording_path(
-            self.svc.settings, self.call.call_id), engine=self.svc.engine,
+            self.svc.settings, self.intake.journal.call_id), engine=self.svc.engine,
             phrase_list=self.svc.settings.asr.phrase_list)
         self.audio = audio
         audio.start()

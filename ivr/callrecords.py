@@ -13,6 +13,9 @@ from ticketing.phones import normalise
 
 # What the columns hold of a caller ID: longer is a leaned-on softphone, not a number.
 CALLER_CHARS = 64
+# What the columns hold of a call's id (call records, tickets, transcription jobs). A SIP
+# Call-ID has no length limit; a longer one is kept as ``ivr.intake.new_call_key`` says.
+CALL_ID_CHARS = 128
 
 
 class CallOutcome(StrEnum):
@@ -33,7 +36,7 @@ class CallRecord(Base):
     __tablename__ = "call_records"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    call_id: Mapped[str] = mapped_column(String(128), unique=True)
+    call_id: Mapped[str] = mapped_column(String(CALL_ID_CHARS), unique=True)
     carrier: Mapped[str] = mapped_column(String(16), default="sip")  # sip | twilio
     direction: Mapped[str] = mapped_column(String(8), default="in")
     # E.164 like a ticket's number (ticketing.phones), so that a call and its caller's

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import copy
 import fcntl
+import hashlib
 import json
 import logging
 import os
+import secrets
 import threading
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -32,7 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from asr.jobs import enqueue
-from ivr.callrecords import CallOutcome, CallRecord, caller_fields
+from ivr.callrecords import CALL_ID_CHARS, CallOutcome, CallRecord, caller_fields
 from knowledge import service as kb
 from ticketing import service
 from ticketing.actors import Actor
@@ -161,6 +163,37 @@ class Spool:
             except (ValueError, TypeError) as exc:
                 log.error("unreadable spool file %s kept for inspection: %s", p, exc)
         return out
+
+
+def call_id_taken(*, sessions: sessionmaker[Session], spool: Spool, call_id: str) -> bool:
+    """Whether any call, of any carrier, already has this id (live in the spool, or
+    settled). Raises SQLAlchemyError when the database cannot say."""
+    if spool.path(call_id).exists():
+        return True
+    with sessions() as s:
+        return s.scalar(select(CallRecord.id).where(CallRecord.call_id == call_id)
+                        ) is not None
+
+
+def new_call_key(*, spool: Spool, call_id: str) -> str:
+    """The id a new call is journaled, recorded and ticketed under: its own id, unless
+
+    - that is longer than the columns (a SIP Call-ID has no limit; PostgreSQL refused the
+      record and the call stayed in the spool for ever): its head and a digest of the whole;
+    - a call in this spool has it now: a key of its own (``other_key``).
+
+    No database here: a call is never kept waiting for one before it is answered. A call
+    whose id a settled call had is given its own key at its first write
+    (``CallIntake._claim``)."""
+    key = call_id
+    if len(key) > CALL_ID_CHARS:
+        digest = hashlib.sha256(call_id.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+        key = f"{call_id[:CALL_ID_CHARS - 33]}~{digest}"
+    return other_key(key) if spool.path(key).exists() else key
+
+
+def other_key(key: str) -> str:
+    return f"{key[:CALL_ID_CHARS - 17]}~{secrets.token_hex(8)}"
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -325,8 +358,10 @@ class CallIntake:
         self.sessions = sessions
         self.domain = domain
         self.spool = spool
-        self.journal = CallJournal(call_id=call_id, caller=caller, carrier=carrier,
-                                   node=domain.settings.node)
+        # A new call (a journal read back is ``resume``d): kept under a key of its own.
+        self.journal = CallJournal(call_id=new_call_key(spool=spool, call_id=call_id),
+                                   caller=caller, carrier=carrier, node=domain.settings.node)
+        self._claimed = False
         self.spool.write(self.journal)
         # The hand-over's filing, running beside the transfer (see hand_over).
         self._filing: threading.Thread | None = None
@@ -340,6 +375,7 @@ class CallIntake:
         intake = cls.__new__(cls)
         intake.sessions, intake.domain, intake.spool = sessions, domain, spool
         intake.journal = journal
+        intake._claimed = True
         intake._filing = None
         intake._filed_aside = None
         return intake
@@ -347,7 +383,24 @@ class CallIntake:
     def answered(self) -> None:
         self.journal.answered_at = utcnow().isoformat()
         self.spool.write(self.journal)
-        self._try_db(lambda s: _record_for(s, self.journal))
+        self._try_db(lambda s: _record_for(s, self._claim(s)))
+
+    def _claim(self, session: Session) -> CallJournal:
+        """Before a new call's first write: a record already under its key is another
+        call's (a phone repeating Call-IDs, SIPp's ``1-<pid>@ip`` after a restart, someone
+        who read an INVITE). Found and updated, it made the second call the first one's
+        ticket, its complaint lost and its recording in place of the first one's; the
+        call takes a key of its own instead (its spool file renamed)."""
+        j = self.journal
+        if not self._claimed:
+            if session.scalar(select(CallRecord.id).where(CallRecord.call_id == j.call_id)
+                              ) is not None:
+                old = j.call_id
+                j.call_id = other_key(old)
+                self.spool.write(j)
+                self.spool.remove(old)
+            self._claimed = True
+        return j
 
     def key(self, digit: str) -> None:
         self.journal.keys += digit
@@ -394,6 +447,9 @@ class CallIntake:
         never waits on it (a database that is down can take its connect timeout to say so).
         Whatever that write does not get done, :meth:`end` or recover_spool does."""
         j = self.journal_handover(service_number, target)
+        # The hand-over never waits on the database: the key is the one the call has (a
+        # real call claimed it when answered).
+        self._claimed = True
         # A copy: the call goes on changing (and writing) its journal meanwhile.
         snapshot = copy.deepcopy(j)
         self._filing = threading.Thread(target=self._file_aside, args=(snapshot,),
@@ -433,7 +489,7 @@ class CallIntake:
         self.spool.write(self.journal)
         understood = _understand(self.domain, self.journal)
         filed = self._try_db(
-            lambda s: _filed(_file_ticket(s, self.domain, self.journal, understood)))
+            lambda s: _filed(_file_ticket(s, self.domain, self._claim(s), understood)))
         if filed is not None:
             self.journal.ticket_number = filed.number
             self.spool.write(self.journal)
@@ -449,6 +505,8 @@ class CallIntake:
         elif j.outcome == CallOutcome.IN_PROGRESS.value:
             j.outcome = CallOutcome.TICKET.value if j.want_ticket else CallOutcome.ABANDONED.value
         self.spool.write(j)
+        if not self._claimed:  # never answered (CANCEL), or the database was down then
+            self._try_db(self._claim)
         return settle(sessions=self.sessions, domain=self.domain, spool=self.spool, journal=j)
 
     def _try_db(self, fn: Any) -> Any:

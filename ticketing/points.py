@@ -53,11 +53,19 @@ def flag_penalty(*, session: Session, domain: Domain, ticket: Ticket, actor: Act
     return event
 
 
+# Years a period may name: its end, the period before it and the year before it (trends)
+# are dates in every time zone. 0001-01 in UTC and the month after 9999-12 were no dates:
+# a bare 500 from /points, /trends and /rankings.
+PERIOD_YEARS = range(1901, 9999)
+
+
 def period_bounds(period: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """"2026", "2026-Q4" or "2026-12" → [start, end) in local time: the year, quarter or
     month totals."""
     year, _, part = period.partition("-")
     try:
+        if int(year) not in PERIOD_YEARS:
+            raise ValueError(year)
         if part.upper().startswith("Q"):
             quarter = int(part[1:])
             if not 1 <= quarter <= 4:

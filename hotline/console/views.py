@@ -20,7 +20,7 @@ from ticketing import analytics, attachments, merging, queries, service, supervi
 from ticketing.classify import sub_category_in
 from ticketing.context import Domain
 from ticketing.directory import authenticate, end_sessions
-from ticketing.inputs import BadCharacters, ascii_int, clean_text
+from ticketing.inputs import BadCharacters, ascii_int, clean_text, local_aware
 from ticketing.models import Ticket, Unit, User
 from ticketing.points import PENALTIES, PENALTY_ROLES, flag_penalty
 from ticketing.reports import export_csv
@@ -239,6 +239,17 @@ def _day(value: str, field: str) -> date | None:
         raise InvalidInput(field, "日期格式应为 YYYY-MM-DD。") from None
 
 
+def _day_start(domain: Domain, day: date, later: int, field: str) -> datetime:
+    """The start of ``day`` + ``later`` days in the hotline's time zone, in UTC. The API's
+    rule (``inputs.local_aware``): 0001-01-01 in Beijing has no UTC time, and 9999-12-31
+    no next day; both were a 500."""
+    try:
+        return local_aware(datetime.combine(day + timedelta(days=later), time()), domain.tz,
+                           field=field)
+    except (InvalidInput, OverflowError):
+        raise InvalidInput(field, "日期超出范围。") from None
+
+
 def queue_filters(domain: Domain, *, status: str, category: str, q: str, since: str = "",
                   until: str = "", sub_category: str = ""
                   ) -> tuple[str, queries.Filters, queries.Filters]:
@@ -259,9 +270,8 @@ def queue_filters(domain: Domain, *, status: str, category: str, q: str, since: 
         raise InvalidInput("until", "结束日期不能早于开始日期。")
     shared = queries.Filters(
         category=category or None, sub_category=sub or None, q=q.strip()[:64],
-        received_from=(datetime.combine(first, time(), domain.tz) if first else None),
-        received_until=(datetime.combine(last + timedelta(days=1), time(), domain.tz)
-                        if last else None))
+        received_from=_day_start(domain, first, 0, "since") if first else None,
+        received_until=_day_start(domain, last, 1, "until") if last else None)
     if status == "open":
         return status, shared, replace(shared, open_only=True)
     if status == "overdue":

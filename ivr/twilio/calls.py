@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from asr.jobs import TranscriptionJob
 from ivr.callrecords import CallRecord
-from ivr.intake import CallIntake, CallJournal, Spool, settle
+from ivr.intake import CallIntake, CallJournal, Spool, call_id_taken, settle
 from ticketing.context import Domain
 from ticketing.db import transaction
 from ticketing.models import Ticket, TicketEvent
@@ -74,11 +74,7 @@ class TwilioCalls:
 
     def taken(self, call_sid: str) -> bool:
         """Whether any call, of any carrier, already has this id (live or settled)."""
-        if self.spool.path(call_sid).exists():
-            return True
-        with self.sessions() as s:
-            return s.scalar(select(CallRecord.id).where(CallRecord.call_id == call_sid)
-                            ) is not None
+        return call_id_taken(sessions=self.sessions, spool=self.spool, call_id=call_sid)
 
     def find(self, call_sid: str) -> TwilioCall | None:
         journal = self._from_spool(call_sid)

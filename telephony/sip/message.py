@@ -5,6 +5,7 @@ a request we cannot read. Fault numbers: ``telephony.pyvoip``."""
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Sequence
 
 from telephony.pyvoip import SIP
@@ -39,6 +40,10 @@ REQUIRED_HEADERS = ("Via", "From", "To", "Call-ID", "CSeq")
 MAX_HEADERS = 100
 MAX_DATAGRAM_BYTES = 16 * 1024
 MAX_CSEQ = 2**31 - 1  # RFC 3261 8.1.1.5: CSeq numbers are below 2**31
+# No SIP header holds a control character but the tab (RFC 3261 25.1: no CTL outside LWS).
+# A Call-ID or From user carrying a bare CR, ESC, NEL or U+2028 went as it was into every
+# log line of the call and into the call record (a forged log line, terminal escapes).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 # What we call ourselves: User-Agent of our requests, Server of our responses.
 USER_AGENT = "hotline12345 (pyVoIP 1.6.8 adapter)"
 
@@ -60,10 +65,16 @@ def split_message(raw: bytes, *, strict: bool = True
         raise SipSyntaxError("header block is not UTF-8") from exc
     lines = text.replace("\r\n", "\n").split("\n")
     start = lines[0].strip()
+    if _CONTROL.search(start):
+        raise SipSyntaxError("control character in the start line")
     headers: list[tuple[str, str]] = []
     for line in lines[1:]:
         if not line:
             continue
+        if _CONTROL.search(line):
+            if not strict:
+                continue
+            raise SipSyntaxError("control character in a header")
         if line[0] in " \t":
             if not headers:
                 raise SipSyntaxError("continuation line before any header")

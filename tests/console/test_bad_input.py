@@ -117,3 +117,19 @@ def test_intake_classifies_nothing_for_strangers_or_forged_forms(
     assert r.status_code == 403
     assert seen == [] and count(sessions) == 0
     assert intake(op).status_code == 303 and len(seen) == 1 and count(sessions) == 1
+
+
+def test_queue_days_at_the_calendars_ends_are_a_form_error_not_a_500(
+        as_user: Users, sessions, domain: Domain) -> None:
+    # Fourth review: 0001-01-01 in Beijing is no UTC time, the day after 9999-12-31 no
+    # date; the queue and its CSV export answered a bare 500.
+    make_ticket(sessions, domain)
+    sup = as_user("supervisor")
+    for days in ({"since": "0001-01-01"}, {"until": "9999-12-31"},
+                 {"since": "0001-01-01", "until": "9999-12-31"}):
+        for path in ("/console/queue", "/console/export.csv"):
+            r = sup.get(path, params=days)
+            assert r.status_code == 422, (path, days, r.status_code)
+            assert "日期超出范围" in r.text, (path, days)
+    r = sup.get("/console/queue", params={"since": "2000-01-01", "until": "9998-12-30"})
+    assert r.status_code == 200

@@ -102,3 +102,29 @@ def test_a_contact_port_that_is_not_one_raises_value_error(uri: str) -> None:
         uri_hostport(uri)
     assert uri_hostport("sip:a@192.0.2.1:5062;transport=udp") == ("192.0.2.1", 5062)
     assert uri_hostport("sip:a@192.0.2.1") == ("192.0.2.1", 5060)
+
+
+# Fourth review: a Call-ID and a From user with a bare CR, ESC, NEL and LINE SEPARATOR went
+# into every log line of the call (a forged line at the start of a terminal row, colours,
+# a new line for whatever splits on NEL/U+2028) and the call record's caller_raw.
+CONTROLS = ["\r", "\x1b[2K", "\x00", "\x7f", "\x85", "\u2028", "\u2029", "\x0b"]
+
+
+@pytest.mark.parametrize("ctl", CONTROLS, ids=repr)
+@pytest.mark.parametrize("where", ["Call-ID: c1@x", "From: <sip:13800138000@192.0.2.10>"])
+def test_control_characters_in_a_header_are_a_syntax_error_answered_without_them(
+        ctl: str, where: str) -> None:
+    name, value = where.split(": ", 1)
+    forged = f"{value[:8]}{ctl}2026-12-03 18:00:00,000 INFO forged{value[8:]}"
+    raw = request().replace(where.encode(), f"{name}: {forged}".encode())
+    with pytest.raises(SipSyntaxError, match="control character"):
+        SipMessage(raw, ("192.0.2.10", 5060))
+    reply = bad_request_for(raw, "control character")
+    # Either no answer (a header a response must copy was unreadable) or one without it.
+    assert reply is None or ctl.encode() not in reply
+
+
+def test_tabs_and_mandarin_display_names_are_no_control_characters() -> None:
+    raw = request().replace(b"From: <sip:", 'From: "张\t三" <sip:'.encode())
+    msg = SipMessage(raw, ("192.0.2.10", 5060))
+    assert msg.method == "INVITE" and "张" in msg.first("From")

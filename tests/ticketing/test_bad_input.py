@@ -220,3 +220,16 @@ def test_a_token_revoked_after_the_gate_changes_nothing(
     assert create(client, city, demand="海淀区中关村南大街停电了").status_code == 401
     with city.sessions() as s:
         assert len(s.scalars(select(Ticket)).all()) == 1
+
+
+@pytest.mark.parametrize("route", ["/api/v1/points", "/api/v1/trends", "/api/v1/rankings"])
+@pytest.mark.parametrize("period", ["9999-12", "9999", "9999-Q4", "0001-01", "0001", "0001-Q1"])
+def test_a_period_at_the_calendars_ends_is_refused_not_a_500(
+        client: TestClient, city: City, route: str, period: str) -> None:
+    # Fourth review: the pattern lets any four digits through; the month after 9999-12,
+    # or 0001-01 in UTC (or the year before it, for trends), is no date: a bare 500.
+    r = client.get(route, params={"period": period}, headers=auth(city, "supervisor"))
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == "period"
+    assert client.get(route, params={"period": "2026-11"},
+                      headers=auth(city, "supervisor")).status_code == 200
