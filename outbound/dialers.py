@@ -64,7 +64,15 @@ class SipDialer:
         from telephony.call import OutcomeKind, PlayResult
 
         target = self.settings.sip_uri_template.format(**dial_forms(to))
-        placed = self.frontend.call(target, timeout=self.settings.ring_seconds)
+        try:
+            placed = self.frontend.call(target, timeout=self.settings.ring_seconds)
+        except ValueError as exc:
+            # A target the front end cannot route (a bare number in direct mode, with no
+            # trunk or registrar set): the settings' fault, not a crash of this task. One
+            # line, not a traceback every poll; the attempt fails and is retried as any.
+            log.warning("call to %s not placed: %s (set outbound.sip_uri_template or a "
+                        "registrar)", to, exc)
+            return CallResult(Outcome.FAILED, detail=f"not dialable: {exc}"[:500])
         if placed.kind is not OutcomeKind.ANSWERED or placed.call is None:
             outcome = {
                 OutcomeKind.BUSY: Outcome.BUSY,
