@@ -8,7 +8,9 @@
 # timers, not on the CPU (about 570 CPU-s in 440-500 s of wall on 2 cores), so 8 workers
 # overlap more waiting than 5 did; HOTLINE_TEST_WORKERS overrides the number.
 # The fast tier waits on almost nothing: 3 workers keep both cores busy, and each worker
-# more only collects all ~2400 tests again (~6 s of CPU each, most of 8 workers' overhead).
+# more only collects all ~2700 tests again (~9 s of CPU each with the bytecode below kept,
+# most of 8 workers' overhead; a module that builds much when imported costs it 8 times:
+# tests/api/test_openapi_fuzz.py builds its schema when it runs, not when collected).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
