@@ -2,7 +2,8 @@
 # Runs the test suite, installing what it needs first. CI runs it without arguments.
 #   bash scripts/test.sh            the whole suite
 #   bash scripts/test.sh --fast     the fast tier: no real SIP peers, no Vosk, no PostgreSQL,
-#                                   no browser or service processes (marker "external")
+#                                   no browser or service processes (marker "external"), no
+#                                   OpenAPI fuzz (marker "fuzz": ~30 % of the tier's CPU)
 #   bash scripts/test.sh ARGS...    extra pytest arguments (a path, -x, -k, -n 0, ...)
 # Tests run in parallel (pytest-xdist) because most of their time waits on real calls and
 # timers, not on the CPU (about 570 CPU-s in 440-500 s of wall on 2 cores), so 8 workers
@@ -18,7 +19,7 @@ tier=()
 workers=8
 if [ "${1:-}" = "--fast" ]; then
     shift
-    tier=(-m "not sip and not asr and not postgres and not external")
+    tier=(-m "not sip and not asr and not postgres and not external and not fuzz")
     workers=3
 fi
 
