@@ -2,13 +2,16 @@
 # Runs the test suite, installing what it needs first. CI runs it without arguments.
 #   bash scripts/test.sh            the whole suite
 #   bash scripts/test.sh --fast     the fast tier: no real SIP peers, no Vosk, no PostgreSQL,
-#                                   no browser or service processes (marker "external")
+#                                   no browser or service processes (marker "external"), no
+#                                   OpenAPI fuzz (marker "fuzz": ~30 % of the tier's CPU)
 #   bash scripts/test.sh ARGS...    extra pytest arguments (a path, -x, -k, -n 0, ...)
 # Tests run in parallel (pytest-xdist) because most of their time waits on real calls and
 # timers, not on the CPU (about 570 CPU-s in 440-500 s of wall on 2 cores), so 8 workers
 # overlap more waiting than 5 did; HOTLINE_TEST_WORKERS overrides the number.
 # The fast tier waits on almost nothing: 3 workers keep both cores busy, and each worker
-# more only collects all ~2400 tests again (~6 s of CPU each, most of 8 workers' overhead).
+# more only collects all ~2700 tests again (~9 s of CPU each with the bytecode below kept,
+# most of 8 workers' overhead; a module that builds much when imported costs it 8 times:
+# tests/api/test_openapi_fuzz.py builds its schema when it runs, not when collected).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +19,7 @@ tier=()
 workers=8
 if [ "${1:-}" = "--fast" ]; then
     shift
-    tier=(-m "not sip and not asr and not postgres and not external")
+    tier=(-m "not sip and not asr and not postgres and not external and not fuzz")
     workers=3
 fi
 

@@ -33,7 +33,8 @@ SHARED = REPO.parent / "shared"
 share_route_state()  # by every app a test builds: tests/support/shared_routes.py
 
 # A test that uses one of these (directly or through another fixture) is in that tier, so
-# `scripts/test.sh --fast` (-m "not sip and not asr and not postgres and not external")
+# `scripts/test.sh --fast` (-m "not sip and not asr and not postgres and not external and
+# not fuzz")
 # leaves it out without anyone remembering to mark it. The PostgreSQL half of ``db_url`` is
 # marked on its param. "external" is Chromium here (tests/console/test_browser.py's page);
 # the tests that start `hotline serve` or worker processes carry the mark themselves.
@@ -62,6 +63,8 @@ LONG_POLES = (
     "tests/console/test_browser.py",
     "tests/console/test_attachments_browser.py",
     "tests/ticketing/test_intake.py::test_train_stores_versions_and_the_service_loads_",
+    # Four tests of ~30 CPU-s each (every API operation as one role, run as subtests).
+    "tests/api/test_openapi_fuzz.py",
     "tests/ivr/test_dialogue_busy_decoder.py",
     "tests/ivr/test_dialogue_linphone.py",
     "tests/ivr/test_dialogue_kb.py",

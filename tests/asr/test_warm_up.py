@@ -6,6 +6,7 @@ the calls that come meanwhile; and a bad setting must stop the start, saying why
 from __future__ import annotations
 
 import ctypes
+import os
 import time
 from pathlib import Path
 
@@ -31,6 +32,18 @@ WAIT = 600
 _libc = ctypes.CDLL(None)
 
 
+@pytest.fixture
+def warm_up_at_worker_priority(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The warm-up thread at the test process's own priority instead of SCHED_IDLE, for the
+    tests about what warming does (words, phrase lists, the greeting clip, stopping), not
+    about whom it yields to: under SCHED_IDLE they waited for a core nobody else wanted,
+    which a full xdist run seldom leaves (one run at load 2-11: 184 s and 337 s of wall for
+    8 and 11 CPU-s). test_warm_up_runs_in_the_background_..., the serve test and the
+    shipped-settings test keep the shipped scheduling."""
+    monkeypatch.setattr("asr.engine.WARM_UP_NICE", os.getpriority(os.PRIO_PROCESS, 0))
+    monkeypatch.setattr(os, "sched_setscheduler", lambda *args: None)
+
+
 def _words(transcript: Transcript) -> list[tuple[str, float, float]]:
     return [(w.text, w.start, w.end) for w in transcript.words]
 
@@ -50,6 +63,7 @@ def _greeting_like(phone_speech: dict[str, bytes]) -> bytes:
             + phone_speech["주차 문제가 있어요"])
 
 
+@pytest.mark.usefixtures("warm_up_at_worker_priority")
 def test_a_warmed_recognizer_gives_the_words_of_a_fresh_one(
         vosk_model: object, phone_speech: dict[str, bytes]) -> None:
     # The shipped decoder (beams, dither), the shipped number of kept recognizers.
@@ -96,6 +110,7 @@ def test_warm_up_runs_in_the_background_and_a_call_meanwhile_is_decoded(
         engine.close()
 
 
+@pytest.mark.usefixtures("warm_up_at_worker_priority")
 def test_start_up_warms_with_the_greeting_for_the_live_calls(
         tmp_path: Path, vosk_model: object, phone_speech: dict[str, bytes]) -> None:
     # What `hotline serve` runs: the IVR's greeting (espeak-ng here, no recording), cut to
@@ -122,6 +137,7 @@ def test_start_up_warms_with_the_greeting_for_the_live_calls(
         engine.close()
 
 
+@pytest.mark.usefixtures("warm_up_at_worker_priority")
 def test_warm_up_with_a_phrase_list_warms_recognizers_for_it(
         vosk_model: object, phone_speech: dict[str, bytes]) -> None:
     engine = AsrEngine(vosk_model, workers=1)  # type: ignore[arg-type]
@@ -204,6 +220,7 @@ def test_serve_starts_the_warm_up_in_the_background(tmp_path: Path, model_path: 
         db.dispose()
 
 
+@pytest.mark.usefixtures("warm_up_at_worker_priority")
 def test_closing_the_engine_stops_a_warm_up_under_way(
         vosk_model: object, phone_speech: dict[str, bytes]) -> None:
     """A service (or a test) that stops mid warm-up does not go on building and feeding

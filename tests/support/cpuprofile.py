@@ -103,11 +103,13 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, None]:
     if _rec is None:
         yield
         return
-    cpu0, own0, wall0 = _cpu(), _own_cpu(), time.monotonic()
+    cpu0, own0, wall0, began = _cpu(), _own_cpu(), time.monotonic(), time.time()
     yield
     cpu1, own1 = _cpu(), _own_cpu()
+    # ``began`` (epoch s) places the test on its worker's timeline: which worker ends the
+    # run, and what it was doing, is the critical path of an xdist run.
     _rec.write(kind="test", id=item.nodeid, cpu=cpu1 - cpu0, own=own1 - own0,
-               wall=time.monotonic() - wall0)
+               wall=time.monotonic() - wall0, began=began)
 
 
 @pytest.hookimpl(hookwrapper=True)
