@@ -171,8 +171,14 @@ def call_id_taken(*, sessions: sessionmaker[Session], spool: Spool, call_id: str
     if spool.path(call_id).exists():
         return True
     with sessions() as s:
-        return s.scalar(select(CallRecord.id).where(CallRecord.call_id == call_id)
-                        ) is not None
+        return _recorded(s, call_id)
+
+
+def _recorded(session: Session, call_id: str) -> bool:
+    """Whether a settled call has this id (one check for the Twilio line and for a SIP
+    call's first write, ``CallIntake._claim``)."""
+    return session.scalar(select(CallRecord.id).where(CallRecord.call_id == call_id)
+                          ) is not None
 
 
 def new_call_key(*, spool: Spool, call_id: str) -> str:
@@ -393,8 +399,7 @@ class CallIntake:
         call takes a key of its own instead (its spool file renamed)."""
         j = self.journal
         if not self._claimed:
-            if session.scalar(select(CallRecord.id).where(CallRecord.call_id == j.call_id)
-                              ) is not None:
+            if _recorded(session, j.call_id):
                 old = j.call_id
                 j.call_id = other_key(old)
                 self.spool.write(j)
