@@ -452,6 +452,21 @@ class Settings(BaseSettings):
         return out
 
     @property
+    def api_url(self) -> str:
+        """The API's base URL as a client on this machine reaches it, from ``host`` and
+        ``port``: a wildcard bind (0.0.0.0, ::) is reached on loopback, and an IPv6
+        address is bracketed (``http://:::8000`` is no URL)."""
+        host = self.host.strip()
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:  # a name: reached as it is
+            return f"http://{host}:{self.port}"
+        if address.is_unspecified:
+            address = ipaddress.ip_address("::1" if address.version == 6 else "127.0.0.1")
+        shown = f"[{address}]" if address.version == 6 else str(address)
+        return f"http://{shown}:{self.port}"
+
+    @property
     def node(self) -> str:
         return self.node_name or socket.gethostname()
 

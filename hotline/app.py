@@ -29,6 +29,7 @@ from outbound.inbound_sms import gateway_secret_problem
 from outbound.views import router as outbound_router
 from telephony.media.prompts import voice_status
 from telephony.twilio.signature import posture_problems
+from ticketing.citizen import InfoRequestOpen
 from ticketing.context import Domain
 from ticketing.db import (
     make_engine,
@@ -137,6 +138,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _stale(_: Request, exc: StaleDataError) -> JSONResponse:
         return _error(409, "concurrent_update",
                       "the ticket was changed by someone else at the same time; reload it")
+
+    @app.exception_handler(InfoRequestOpen)
+    async def _info_open(_: Request, exc: InfoRequestOpen) -> JSONResponse:
+        return _error(409, "info_request_open", str(exc), pending=exc.pending)
 
     @app.exception_handler(PermissionDenied)
     async def _denied(_: Request, exc: PermissionDenied) -> JSONResponse:

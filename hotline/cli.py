@@ -164,11 +164,13 @@ def demo() -> None:
     console.print(table)
     for number in result.tickets:
         console.print(f"sample ticket {number}")
-    base = f"http://{settings.host}:{settings.port}"
+    # Every address from the settings (HOTLINE_HOST, HOTLINE_PORT), and the command on one
+    # line whatever the terminal's width: a wrapped one runs as two commands when pasted.
+    base = settings.api_url
     console.print(
         f"\ntry: curl -s -H 'Authorization: Bearer {result.tokens.get('operator', '...')}' "
-        f"{base}/api/v1/tickets"
-    )
+        f"{base}/api/v1/tickets", soft_wrap=True)
+    console.print(f"console: {base}/console   API docs: {base}/docs", soft_wrap=True)
 
 
 @user_app.command("add")

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ticketing.actors import Actor
+from ticketing.context import Domain
 from ticketing.inputs import clean_text
 from ticketing.merging import survey_phone
 from ticketing.models import SurveyResult, Ticket, TicketEvent
@@ -199,16 +200,65 @@ def follow_up(*, session: Session, ticket: Ticket, actor: Actor, text: str, via:
     return event
 
 
-def request_info(*, session: Session, ticket: Ticket, actor: Actor, question: str,
-                 at: datetime | None = None) -> None:
+class InfoRequestOpen(Exception):
+    """A different 补充信息 question while the citizen has not answered the last one (HTTP
+    409): they are texted one question at a time, never two in a row."""
+
+    def __init__(self, ticket: Ticket, pending: TicketEvent) -> None:
+        # Read now: the answer is written after the request's session is gone.
+        self.pending = pending.note or ""
+        super().__init__(
+            f"ticket {ticket.number} already asked the citizen for information "
+            f"({self.pending!r}) and waits for their answer; it is texted once, ask again "
+            "after their answer")
+
+
+def open_info_request(*, session: Session, domain: Domain, ticket: Ticket,
+                      now: datetime) -> TicketEvent | None:
+    """The ticket's last 补充信息 still waiting for the citizen: no follow-up of theirs and no
+    change of state since, and younger than ``outbound.citizen_sms_max_age_hours`` (past
+    that its SMS has gone or never will: asking again is a new reminder)."""
+    max_age = timedelta(hours=domain.settings.outbound.citizen_sms_max_age_hours)
+    last = session.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id,
+                                  TicketEvent.action == "request_info",
+                                  TicketEvent.at >= now - max_age)
+        .order_by(TicketEvent.id.desc()).limit(1)).first()
+    if last is None:
+        return None
+    moved_on = select(TicketEvent.id).where(
+        TicketEvent.ticket_id == ticket.id, TicketEvent.id > last.id,
+        or_(TicketEvent.action == "citizen_follow_up", TicketEvent.to_status.is_not(None)))
+    return None if session.scalar(moved_on.limit(1)) is not None else last
+
+
+def request_info(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor,
+                 question: str, at: datetime | None = None) -> TicketEvent:
     """补充信息: the hotline or the handler needs more from the citizen. The ticket stays
     where it is; the outbound planner texts the question to the caller (unless they asked
-    for no callback) and their reply comes back as a follow-up."""
-    if Status(ticket.status) not in OPEN_STATUSES:
-        raise InvalidInput("ticket", f"ticket {ticket.number} is not open")
+    for no callback; one SMS per request event, outbound.citizen_sms) and their reply
+    comes back as a follow-up. The audit event of the request.
+
+    One question at a time: the same question again while it waits for the citizen (a
+    double click, a client's retry) is that request, not a second one -- nothing new is
+    recorded or texted; a different one raises InfoRequestOpen (docs/outbound.md)."""
     words = clean_text(question, field="question").strip()
     if not words:
         raise InvalidInput("question", "say what is missing")
-    record_event(session=session, ticket=ticket, actor=actor, action="request_info",
-                 note=words[:200], at=at)
+    # Two requests at once (PostgreSQL): the row lock makes the second wait for the first
+    # and then see its event. SQLite's writers take turns already (BEGIN IMMEDIATE).
+    session.scalars(select(Ticket).where(Ticket.id == ticket.id).with_for_update()
+                    .execution_options(populate_existing=True)).one()
+    if Status(ticket.status) not in OPEN_STATUSES:
+        raise InvalidInput("ticket", f"ticket {ticket.number} is not open")
+    note = words[:200]
+    now = at or domain.now()
+    pending = open_info_request(session=session, domain=domain, ticket=ticket, now=now)
+    if pending is not None:
+        if pending.note == note:
+            return pending
+        raise InfoRequestOpen(ticket, pending)
+    event = record_event(session=session, ticket=ticket, actor=actor, action="request_info",
+                         note=note, at=now)
     session.flush()
+    return event

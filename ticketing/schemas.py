@@ -319,13 +319,15 @@ class ErrorOut(BaseModel):
 
     error: str = Field(description="machine-readable code", examples=[
         "invalid_input", "unauthorized", "forbidden", "not_found", "invalid_transition",
-        "concurrent_update", "body_too_large"])
+        "concurrent_update", "info_request_open", "body_too_large"])
     detail: str = Field(description="what went wrong, in English")
     field: str | None = Field(default=None, description="invalid_input: the first bad field")
     errors: list[FieldErrorOut] | None = Field(
         default=None, description="invalid_input from validation: every bad field")
     status: str | None = Field(default=None, description="invalid_transition: current state")
     action: str | None = Field(default=None, description="invalid_transition: refused action")
+    pending: str | None = Field(
+        default=None, description="info_request_open: the question the citizen has not answered")
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -325,14 +325,16 @@ def return_ticket(ref: str, body: Reason, request: Request, token: Token, domain
 @router.post("/tickets/{ref}/request_info", response_model=EventOut)
 def request_info(ref: str, body: Reason, request: Request, token: Token, domain: DomainDep):
     """补充信息: ask the citizen for what is missing (``reason`` is the question, texted to
-    the caller's number unless they asked for no callback); the ticket stays where it is."""
+    the caller's number unless they asked for no callback); the ticket stays where it is.
+    The same question again while the citizen has not answered it answers that request (no
+    second SMS); a different one is refused with 409 ``info_request_open``."""
     with unit_of_work(request, token) as (session, actor):
         require(actor, Role.OPERATOR, Role.HANDLER, Role.SUPERVISOR, Role.ADMIN)
         ticket = service.get_ticket(session=session, actor=actor, ref=ref)
-        citizen.request_info(session=session, ticket=ticket, actor=actor,
-                             question=body.reason, at=domain.now())
+        event = citizen.request_info(session=session, domain=domain, ticket=ticket,
+                                     actor=actor, question=body.reason, at=domain.now())
         session.commit()
-        return EventOut.of(service.events_of(session=session, ticket=ticket)[-1])
+        return EventOut.of(event)
 
 
 @router.post("/tickets/{ref}/exclude", response_model=TicketOut)

@@ -26,7 +26,14 @@ from telephony.call import (
 )
 from telephony.sip.dialog import ALLOW, dialog_request, in_dialog_dest
 from telephony.sip.message import SipMessage
-from telephony.sip.sdp import Negotiated, SdpError, build_offer, negotiate, parse_sdp
+from telephony.sip.sdp import (
+    Negotiated,
+    NotAcceptable,
+    SdpError,
+    build_offer,
+    call_media,
+    parse_sdp,
+)
 from telephony.sip.transaction import ClientTxn, OutboundLeg, new_request
 from telephony.sip.uri import dial_target, sip_uri, uri_of, uri_user
 
@@ -157,8 +164,10 @@ class Dialer:
         self.link.send_to(leg.ack, in_dialog_dest(call, leg.dest))  # F4: right To-tag and R-URI
         media: Negotiated | None = None
         try:
-            media = negotiate(parse_sdp(msg.body_bytes)) if msg.body_bytes else None
-        except SdpError:
+            # The answer to our offer starts the call: the rules of an inbound call's
+            # (call_media; an answer on hold leaves the citizen hearing nothing).
+            media = call_media(parse_sdp(msg.body_bytes)) if msg.body_bytes else None
+        except (SdpError, NotAcceptable):
             media = None
         if media is None or call.ended or call.rtp is None:
             # 2xx after we gave up (CANCEL race) or an answer we cannot use: end it.

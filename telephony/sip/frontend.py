@@ -56,7 +56,7 @@ from telephony.sip.sdp import (
     NotAcceptable,
     SdpError,
     UnsupportedBody,
-    answer_offer,
+    call_media,
     parse_sdp,
     sdp_body,
 )
@@ -327,7 +327,7 @@ class SipFrontEnd:
             self.admission.refuse(msg, 400, "Bad Request", warning=f"malformed Contact: {exc}")
             return
         try:
-            media = answer_offer(offer) if offer is not None else None
+            media = call_media(offer) if offer is not None else None
         except NotAcceptable as exc:
             self.admission.refuse(msg, 488, warning=str(exc))
             return

@@ -34,6 +34,7 @@ from telephony.sip.sdp import (
     answer_offer,
     build_offer,
     build_sdp,
+    call_media,
     negotiate,
     on_hold,
     parse_sdp,
@@ -289,12 +290,13 @@ class InDialog:
 
     def _answer_to_invite(self, call: CallHandle, answer: MediaOffer | None, offer: _Offer,
                           outcome: str, why: str) -> None:
-        """The ACK of a delayed offer: its answer must pick a codec we offered and name
-        an address we can send RTP to (``answer_offer``, the rules of an offer)."""
+        """The ACK of a delayed offer: its answer must pick a codec we offered, name an
+        address we can send RTP to and take our audio (``call_media``, the rules of an
+        INVITE's offer): a=inactive or a=sendonly there refuses the IVR's every word."""
         media: Negotiated | None = None
         if answer is not None:
             try:
-                media = answer_offer(answer, offer.codecs)
+                media = call_media(answer, offer.codecs)
             except NotAcceptable as exc:
                 why = f"SDP answer in the ACK we cannot use: {exc}"
         if media is None:

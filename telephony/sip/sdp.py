@@ -4,7 +4,8 @@ Small and strict on purpose: an offer we cannot read is a 400, an offer we can r
 cannot serve (no PCMU/PCMA on plain RTP/AVP, or a c= address that is not a unicast IPv4
 address) is a 488. What we answer with and what we offer (an outbound INVITE, the 200 to
 an INVITE without SDP) come from one table, ``STATIC_CODECS``; an answer to our offer is
-read by the same rules as an offer (``answer_offer``). pyVoIP's own SDP parser is not used
+read by the same rules as an offer (``answer_offer``), and a call starts only with SDP
+that lets the caller hear us (``call_media``: not on hold). pyVoIP's own SDP parser is not used
 (see ``telephony.pyvoip`` F9).
 """
 
@@ -235,6 +236,21 @@ def on_hold(offer: MediaOffer) -> bool:
     """Whether the offer puts the call on hold: the caller will send no RTP (a=sendonly
     with music is fine too), or c=0.0.0.0 (RFC 2543)."""
     return offer.direction in ("sendonly", "inactive") or offer.connection_ip == "0.0.0.0"
+
+
+def call_media(sdp: MediaOffer, preferred: tuple[str, ...] = SUPPORTED_CODECS) -> Negotiated:
+    """The media a call starts with from the peer's SDP: an INVITE's offer, or the answer
+    to the offer in our 200 to an INVITE without one. ``answer_offer``'s rules, and the
+    caller must hear us: SDP that puts the call on hold from its start (``on_hold``:
+    a=sendonly, a=inactive, c=0.0.0.0) refuses our audio, and an IVR call is nothing but
+    that audio -- answered, it only died of no_rtp at the RTP timeout. Raises
+    NotAcceptable saying why. A re-INVITE's hold is no start and keeps its own path
+    (``InDialog.on_refresh``)."""
+    media = answer_offer(sdp, preferred)
+    if on_hold(sdp):
+        raise NotAcceptable(f"a={sdp.direction} at the start of a call: the caller would "
+                            "hear nothing; offer or answer sendrecv")
+    return media
 
 
 def build_sdp(*, ip: str, port: int, session_id: int, formats: list[tuple[int, str]],

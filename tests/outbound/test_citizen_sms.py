@@ -62,8 +62,8 @@ def _ask(sessions: sessionmaker[Session], domain: Domain, city: City, number: st
     op = city.actor("operator")
     with sessions() as s:
         t = service.get_ticket(session=s, actor=op, ref=number)
-        citizen.request_info(session=s, ticket=t, actor=op, question=question,
-                             at=domain.now())
+        citizen.request_info(session=s, domain=domain, ticket=t, actor=op,
+                             question=question, at=domain.now())
         s.commit()
 
 
@@ -82,6 +82,7 @@ def test_accepted_info_requested_and_closed_reach_the_caller(
     assert f"{local_due.month}月{local_due.day}日{local_due:%H:%M}前" in accepted
 
     _ask(ob_sessions, ob_domain, ob_city, number, "请补充具体楼门号")
+    _ask(ob_sessions, ob_domain, ob_city, number, "请补充具体楼门号")  # a retry: one SMS
     drive(worker, lambda: len(_texts(gateway)) >= 2)
     info = _texts(gateway)[1]
     assert number in info and "请补充具体楼门号" in info and "回复本短信" in info

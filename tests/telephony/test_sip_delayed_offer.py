@@ -168,8 +168,12 @@ def test_the_answer_in_the_ack_puts_the_call_up_in_the_codec_it_picked() -> None
     (answer_sdp("PCMA").replace(b"IN IP4 192.0.2.31", b"IN IP4 media.example.com"),
      "unusable_answer"),
     (answer_sdp("PCMA").replace(b"m=audio 41000", b"m=audio 0"), "unusable_answer"),
+    # RFC 3264 6.1 lets the answer to our sendrecv offer refuse our audio; an IVR call is
+    # nothing but that audio (before, the call went up and died of no_rtp).
+    (answer_sdp("PCMA").replace(b"a=sendrecv", b"a=inactive"), "unusable_answer"),
+    (answer_sdp("PCMA").replace(b"a=sendrecv", b"a=sendonly"), "unusable_answer"),
 ], ids=["no-sdp", "unreadable", "no-codec-we-offered", "c-0.0.0.0", "c-host-name",
-        "stream-refused"])
+        "stream-refused", "inactive", "sendonly"])
 def test_an_ack_without_a_usable_answer_is_reported_with_why(ack_body: bytes,
                                                              outcome: str) -> None:
     dialogs, wire, call = offered_call()
@@ -179,6 +183,24 @@ def test_an_ack_without_a_usable_answer_is_reported_with_why(ack_body: bytes,
     assert call.state is CallState.OFFERED  # the front end ends it (BYE, bad_answer)
     wire.fire()
     assert codes(wire) == [200]  # the ACK came: no more retransmissions
+
+
+def test_a_hold_after_a_delayed_offer_answered_still_holds() -> None:
+    """Hold is a re-INVITE's business, not the start's: a call up through a delayed offer
+    is put on hold (a=sendonly, a=inactive) and taken off it as any call is."""
+    dialogs, wire, call = offered_call()
+    dialogs.on_ack(sip_request("ACK", to_tag="ours", cseq=1, body=answer_sdp("PCMA")))
+    [(_, media)] = wire.offer_answers
+    assert media is not None and call.take_answer(media)
+    for cseq, (direction, ours, held) in enumerate([("sendonly", "recvonly", True),
+                                                    ("inactive", "inactive", True),
+                                                    ("sendrecv", "sendrecv", False)], 2):
+        body = answer_sdp("PCMA").replace(b"a=sendrecv", f"a={direction}".encode())
+        dialogs.on_refresh(call, sip_request("INVITE", branch=f"z9hG4bKh{cseq}", cseq=cseq,
+                                             body=body))
+        ok = wire.sent[-1][0]
+        assert ok.status_code == 200 and f"a={ours}".encode() in ok.body_bytes
+        assert call.held is held and call.state is CallState.ANSWERED
 
 
 def test_an_ack_of_another_cseq_is_not_the_answer_and_the_200_goes_on() -> None:
@@ -285,8 +307,25 @@ def test_the_call_reaches_the_handler_only_with_the_answer(
 
 
 @pytest.mark.sip
-@pytest.mark.parametrize("ack", ["no-sdp", "g729", None], ids=["ack-no-sdp", "ack-g729",
-                                                                "no-ack"])
+def test_an_invite_on_hold_from_its_start_is_488_by_the_same_rule(
+        shipped: tuple[SipFrontEnd, AnsweringLines]) -> None:
+    """The rule the answer in the ACK is read by is the one of an INVITE's own offer
+    (sdp.call_media): on hold from the start, the caller would hear nothing of the IVR."""
+    fe, lines = shipped
+    peer = RawPeer(CALLER, fe.local_port)
+    try:
+        for direction in ("inactive", "sendonly"):
+            peer.send(peer.invite(f"held-{direction}", body=peer.sdp() + f"a={direction}\r\n"))
+            final = peer.finals(1)[f"held-{direction}"]
+            assert status(final) == 488 and f"a={direction}" in header(final, "Warning")
+        assert not lines.calls and fe.delayed_offers == {}
+    finally:
+        peer.close()
+
+
+@pytest.mark.sip
+@pytest.mark.parametrize("ack", ["no-sdp", "g729", "inactive", None],
+                         ids=["ack-no-sdp", "ack-g729", "ack-inactive", "no-ack"])
 def test_no_usable_answer_or_no_ack_ends_the_call_with_bye(
         shipped: tuple[SipFrontEnd, AnsweringLines], ack: str | None,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -305,13 +344,16 @@ def test_no_usable_answer_or_no_ack_ends_the_call_with_bye(
         (ok,) = peer.finals(1).values()
         (call,) = fe.active_calls()
         if ack is not None:
-            peer.send(peer.ack(ok, sdp="" if ack == "no-sdp" else peer.sdp(codec="G729")))
+            answer = {"no-sdp": "", "g729": peer.sdp(codec="G729"),
+                      "inactive": peer.sdp(codec="PCMA") + "a=inactive\r\n"}[ack]
+            peer.send(peer.ack(ok, sdp=answer))
         bye = bye_for(peer, "late-bad", wait=fe.sip.ack_timeout + 4)
         assert bye is not None, "no BYE"
         assert call.ended and not lines.calls  # the handler never ran
         expected = {None: EndReason.NO_ACK}.get(ack, EndReason.BAD_ANSWER)
         assert call.end_reason is expected
-        outcome = {"no-sdp": "ack_without_sdp", "g729": "unusable_answer", None: "no_ack"}[ack]
+        outcome = {"no-sdp": "ack_without_sdp", "g729": "unusable_answer",
+                   "inactive": "unusable_answer", None: "no_ack"}[ack]
         assert fe.delayed_offers == {"offered": 1, outcome: 1}
         # Charged as an answered call abandoned (COST_ABANDONED_CALL), whichever it was.
         wait_until(lambda: charged, 5, "the source charged")  # (just after the BYE)

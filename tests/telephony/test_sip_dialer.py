@@ -12,8 +12,10 @@ import pytest
 
 from config.settings import Settings
 from telephony.call import CallHandle, CallState, EndReason, OutcomeKind
+from telephony.rtp import Rtp16Stream
 from telephony.sip.dialer import Dialer
 from telephony.sip.message import SipMessage, build_response
+from telephony.sip.sdp import build_sdp
 from telephony.sip.transaction import ClientTxn, udp_via
 
 LOCAL_IP = "127.0.0.1"
@@ -201,6 +203,45 @@ def test_a_2xx_with_unreadable_sdp_is_refused_the_same_way() -> None:
     dialer, link, _far = make_dialer(lambda _m, _r: [(200, b"v=0\r\nthis is not sdp\r\n")])
     assert dialer.dial(TARGET, timeout=5).kind is OutcomeKind.FAILED
     assert len(link.byes) == 1
+
+
+class MediaLink(Link):
+    """A link that gives each call an RTP stream, configured for real but never started
+    (no socket, no threads): what the dialer does with a usable answer shows."""
+
+    def open_outbound(self, call: CallHandle) -> None:
+        super().open_outbound(call)
+        call.rtp = UnstartedRtp(local=(LOCAL_IP, 30000), remote=("0.0.0.0", 0), codec="PCMU",
+                                audio_pt=0, event_pt=None, on_audio=lambda _: None,
+                                on_dtmf=call.rx_dtmf)
+        call.rtp_port = 30000
+
+
+class UnstartedRtp(Rtp16Stream):
+    def start(self) -> None:
+        self.NSD = True
+
+
+@pytest.mark.parametrize(("direction", "answered"), [
+    ("sendrecv", True), ("recvonly", True), ("inactive", False), ("sendonly", False)])
+def test_a_2xx_whose_answer_refuses_our_audio_is_hung_up(direction: str,
+                                                         answered: bool) -> None:
+    """The answer to our offer starts the call by the rule an inbound call's SDP is read
+    by (sdp.call_media): on hold from the start, the citizen would hear nothing."""
+    answer = build_sdp(ip=PEER[0], port=41000, session_id=3, formats=[(0, "PCMU")],
+                       event_pt=None, direction=direction)
+    link, far = MediaLink(), FarEnd(lambda _m, _r: [(200, answer)])
+    dialer = Dialer(link, far, username=Settings().sip.username, registrar=None)
+    link.dialer = dialer
+    outcome = dialer.dial(TARGET, timeout=5)
+    [call] = link.opened
+    assert len(acks(link)) == 1
+    if answered:
+        assert outcome.kind is OutcomeKind.ANSWERED and call.state is CallState.ANSWERED
+        assert not link.byes
+    else:
+        assert outcome.kind is OutcomeKind.FAILED and call.end_reason is EndReason.FAILED
+        assert link.byes == [call]
 
 
 def test_a_forgotten_call_gets_no_ack_for_a_late_2xx() -> None:

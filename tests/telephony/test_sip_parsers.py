@@ -13,7 +13,14 @@ from telephony.sip.message import (
     bad_request_for,
     split_message,
 )
-from telephony.sip.sdp import NotAcceptable, SdpError, answer_offer, negotiate, parse_sdp
+from telephony.sip.sdp import (
+    NotAcceptable,
+    SdpError,
+    answer_offer,
+    call_media,
+    negotiate,
+    parse_sdp,
+)
 from telephony.sip.uri import uri_hostport
 
 HUGE = "9" * 5000  # past Python's int() digit limit: int() raises ValueError
@@ -68,6 +75,22 @@ def test_a_media_address_we_cannot_send_to_is_not_acceptable(c: str) -> None:
     with pytest.raises(NotAcceptable, match="c= address"):
         answer_offer(offer)  # ... that we cannot serve: 488, saying why
     assert negotiate(offer) is None
+
+
+@pytest.mark.parametrize(("direction", "starts"), [
+    ("sendrecv", True), ("recvonly", True), ("sendonly", False), ("inactive", False)])
+def test_a_call_starts_only_with_sdp_that_takes_our_audio(direction: str,
+                                                          starts: bool) -> None:
+    """``call_media``, the one rule for the SDP a call starts with (an INVITE's offer, the
+    answer in the ACK of a delayed offer, the 200 to our INVITE): on hold from the start
+    (a=sendonly, a=inactive) the caller would hear no word of the IVR -- 488, or BYE."""
+    offer = parse_sdp(sdp(extra=f"a={direction}\r\n"))
+    assert answer_offer(offer).codec == "PCMU"  # a re-INVITE's hold stays servable
+    if starts:
+        assert call_media(offer) == answer_offer(offer)
+    else:
+        with pytest.raises(NotAcceptable, match=f"a={direction}"):
+            call_media(offer)
 
 
 def test_too_many_headers_is_a_syntax_error_still_answered_400() -> None:

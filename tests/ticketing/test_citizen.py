@@ -4,8 +4,11 @@ and API)."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
@@ -14,7 +17,7 @@ from tests.support.city import City
 from ticketing import citizen, service
 from ticketing.context import Domain
 from ticketing.inputs import InvalidInput
-from ticketing.models import Ticket
+from ticketing.models import Ticket, TicketEvent
 
 WATER = "朝阳区望京西园三区5号楼停水了，一直没来水"
 CALLER = "13811112222"
@@ -105,4 +108,91 @@ def test_request_info_by_api(settings: Settings, sessions: sessionmaker[Session]
         service.close(session=s, domain=domain, ticket=t, actor=operator)
         s.commit()
         with pytest.raises(InvalidInput):
-            citizen.request_info(session=s, ticket=t, actor=operator, question="还要什么")
+            citizen.request_info(session=s, domain=domain, ticket=t, actor=operator,
+                                 question="还要什么")
+
+
+def _requests(sessions: sessionmaker[Session], number: str) -> list[str | None]:
+    with sessions() as s:
+        return list(s.scalars(select(TicketEvent.note).join(Ticket).where(
+            Ticket.number == number, TicketEvent.action == "request_info")
+            .order_by(TicketEvent.id)))
+
+
+def test_request_info_again_is_the_same_request_and_one_at_a_time(
+        settings: Settings, sessions: sessionmaker[Session], domain: Domain,
+        city: City) -> None:
+    """A double click or a client's retry asks once (one audit event, so one SMS); a
+    different question while the citizen has not answered is refused with 409 until they
+    answer (or the ticket moves on)."""
+    number = _ticket(sessions, domain, city)
+    client = TestClient(create_app(settings))
+
+    def ask(question: str) -> object:
+        return client.post(f"/api/v1/tickets/{number}/request_info",
+                           json={"reason": question},
+                           headers={"Authorization": f"Bearer {city.tokens['water-handler']}"})
+
+    first = ask("请提供具体的楼门号")
+    again = ask("请提供具体的楼门号")
+    assert first.status_code == again.status_code == 200  # type: ignore[attr-defined]
+    assert again.json() == first.json()  # type: ignore[attr-defined]  # that request
+    other = ask("请提供停水开始的时间")
+    assert other.status_code == 409  # type: ignore[attr-defined]
+    body = other.json()  # type: ignore[attr-defined]
+    assert body["error"] == "info_request_open" and body["pending"] == "请提供具体的楼门号"
+    assert _requests(sessions, number) == ["请提供具体的楼门号"]
+    # The citizen answers: the next question is a request of its own.
+    op = city.actor("operator")  # before our session: SQLite has one writer
+    with sessions() as s:
+        t = service.get_ticket(session=s, actor=op, ref=number)
+        citizen.follow_up(session=s, ticket=t, actor=op, text="3单元", via="sms",
+                          at=domain.now())
+        s.commit()
+    assert ask("请提供停水开始的时间").status_code == 200  # type: ignore[attr-defined]
+    # The ticket moves on (signed): a question of that step is new too.
+    assert ask("还有哪些楼停水").status_code == 409  # type: ignore[attr-defined]
+    handler = city.actor("water-handler")
+    with sessions() as s:
+        service.sign(session=s, domain=domain, ticket=service.get_ticket(
+            session=s, actor=handler, ref=number), actor=handler)
+        s.commit()
+    assert ask("还有哪些楼停水").status_code == 200  # type: ignore[attr-defined]
+    assert _requests(sessions, number) == ["请提供具体的楼门号", "请提供停水开始的时间",
+                                           "还有哪些楼停水"]
+
+
+@pytest.mark.parametrize("questions", [("请提供楼门号", "请提供楼门号"),
+                                       ("请提供楼门号", "请提供停水时间")])
+def test_two_request_info_at_once_record_one(
+        sessions: sessionmaker[Session], domain: Domain, city: City, db_url: str,
+        questions: tuple[str, str]) -> None:
+    number = _ticket(sessions, domain, city)
+    handler = city.actor("water-handler")
+    # Only PostgreSQL lets two transactions read the same events and race to write.
+    race = db_url.startswith("postgresql")
+    both_read = threading.Barrier(2, timeout=20)
+    outcomes: list[str] = []
+
+    def ask(question: str) -> None:
+        with sessions() as s:
+            t = service.get_ticket(session=s, actor=handler, ref=number)
+            if race:
+                both_read.wait()
+            try:
+                citizen.request_info(session=s, domain=domain, ticket=t, actor=handler,
+                                     question=question)
+                s.commit()
+                outcomes.append("ok")
+            except citizen.InfoRequestOpen:
+                s.rollback()
+                outcomes.append("open")
+
+    threads = [threading.Thread(target=ask, args=(q,)) for q in questions]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(30)
+    assert len(_requests(sessions, number)) == 1
+    same = questions[0] == questions[1]
+    assert sorted(outcomes) == (["ok", "ok"] if same else ["ok", "open"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -65,6 +66,28 @@ def test_demo_show_stats_export(env: Path) -> None:
     r = runner.invoke(app, ["demo"])
     assert r.exit_code == 0 and "already there" in r.output
 
+
+@pytest.mark.parametrize(("host", "port", "base"), [
+    ("127.0.0.1", "9123", "http://127.0.0.1:9123"),
+    ("0.0.0.0", "8080", "http://127.0.0.1:8080"),  # a wildcard bind is reached on loopback
+    ("::", "8443", "http://[::1]:8443"),
+    ("::1", "9000", "http://[::1]:9000"),
+])
+def test_demo_prints_the_urls_of_the_settings(env: Path, monkeypatch: pytest.MonkeyPatch,
+                                              host: str, port: str, base: str) -> None:
+    monkeypatch.setenv("HOTLINE_HOST", host)
+    monkeypatch.setenv("HOTLINE_PORT", port)
+    get_settings.cache_clear()
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    r = runner.invoke(app, ["demo"])
+    assert r.exit_code == 0, r.output
+    urls = re.findall(r"https?://\S+", r.output)
+    assert urls and all(u.startswith(base + "/") for u in urls), urls
+    assert f"{base}/console" in urls and ":8000" not in r.output
+    # The curl is one line, runnable as pasted, with the operator's token.
+    (curl,) = [line for line in r.output.splitlines() if "curl" in line]
+    assert curl.endswith(f"{base}/api/v1/tickets") and "Authorization: Bearer " in curl
+    assert f"{base}/api/v1/tickets" in urls
 
 def test_user_add(env: Path) -> None:
     runner.invoke(app, ["db", "upgrade"])
