@@ -263,7 +263,9 @@ class TwilioSettings(BaseModel):
     auth_token: str = ""
     api_base: str = "https://api.twilio.com"
     from_number: str = ""
-    public_base_url: str = "http://127.0.0.1:8000"
+    # The URL Twilio calls and signs. Empty: the API's own address (Settings.api_url), so a
+    # development setup that moves HOTLINE_PORT still verifies; a real one sets its public URL.
+    public_base_url: str = ""
     # Status callbacks whose X-Twilio-Signature does not verify get 403; only a local
     # development setup without a real account may turn this off.
     verify_signatures: bool = True
@@ -341,7 +343,8 @@ class OutboundSettings(BaseModel):
     # tells; and turning the feature on does not text every past caller).
     citizen_sms_max_age_hours: float = 24.0
     # Public address of the status page (/s/<token>) as the citizen's phone reaches it.
-    status_page_base_url: str = "http://127.0.0.1:8000"
+    # Empty: the API's own address (Settings.api_url), which only this machine reaches.
+    status_page_base_url: str = ""
     # Shared secret of the SMS gateway's inbound webhook (HMAC-SHA256 of the body in
     # X-Hotline-Signature); empty: the webhook refuses everything (403).
     sms_inbound_secret: str = ""
@@ -435,6 +438,18 @@ class Settings(BaseSettings):
         # into roles, same settings): the second to start would find its port taken.
         if self.status_port and self.status_port == self.port:
             raise ValueError(f"status_port {self.status_port} is the API's port")
+        return self
+
+    @model_validator(mode="after")
+    def _public_urls_default_to_the_api(self) -> Settings:
+        # A fixed "http://127.0.0.1:8000" default went stale when only HOTLINE_PORT moved:
+        # Twilio's signatures were checked against the wrong URL and SMS links pointed at
+        # the wrong port.
+        if not self.twilio.public_base_url:
+            self.twilio = self.twilio.model_copy(update={"public_base_url": self.api_url})
+        if not self.outbound.status_page_base_url:
+            self.outbound = self.outbound.model_copy(
+                update={"status_page_base_url": self.api_url})
         return self
 
     @field_validator("trusted_proxies")
