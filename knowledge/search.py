@@ -605,7 +605,7 @@ def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
     spared = 1.0 - answer_credit
     said_words = f["words"] - spared * f.get("words_answer", 0.0)
     covered = max(said_words, 0.5 * (said_words + f["sounds"]))
-    said = f.get("said", 0.0) - spared * f.get("said_answer", 0.0)
+    said = said_of_entry(f, answer_credit=answer_credit)
     if 0.0 < covered < 1.0 and said > evidence_words:
         odds = covered / (1.0 - covered) * (said / evidence_words) ** evidence_power
         covered = odds / (1.0 + odds)
@@ -613,11 +613,25 @@ def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
     return covered * asked * (0.9 + 0.1 * f["margin"])
 
 
+def said_of_entry(f: dict[str, float], *, answer_credit: float = ANSWER_CREDIT) -> float:
+    """How much of the best entry the caller said, in rare words (see :meth:`_Signal.said`),
+    a word only its answer has at ``answer_credit``."""
+    return f.get("said", 0.0) - (1.0 - answer_credit) * f.get("said_answer", 0.0)
+
+
 def worth_confirming(result: Result, confirm_from: float) -> Hit | None:
     """The best hit when it did not reach the result's threshold but reaches
     ``confirm_from`` and the words ask a question: likely enough to ask the caller "is this
-    what you mean?", never a complaint's."""
+    what you mean?", never a complaint's.
+
+    Only when the caller said more of the entry than a short question does
+    (``EVIDENCE_WORDS``): the turn is for a long story that buries its question. A short
+    question that stays under the threshold left out what it is about (离婚 beside the
+    marriage entry's 登记, a cat beside the dog licence): asking "did you mean <title>?"
+    would only offer the caller the neighbouring topic."""
     if result.answer is not None or not result.hits or not asks(result.features):
+        return None
+    if said_of_entry(result.features) <= EVIDENCE_WORDS:
         return None
     return result.hits[0] if result.hits[0].confidence >= confirm_from else None
 

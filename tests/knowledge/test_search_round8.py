@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.search import Index, is_question, normalise, worth_confirming
+from knowledge.search import (
+    ANSWER_CREDIT,
+    EVIDENCE_WORDS,
+    Index,
+    is_question,
+    normalise,
+    said_of_entry,
+    worth_confirming,
+)
 
 TODAY = date(2026, 12, 2)
 PROBES = Path(__file__).with_name("probes.tsv")
@@ -102,3 +110,31 @@ def test_callers_words_of_this_round_are_answered_from_their_entry(index: Index,
 def test_questions_no_entry_answers_of_this_round(index: Index, text: str) -> None:
     assert _probe(text)["expect"] == ""
     assert index.search(text, today=TODAY).answer is None
+
+
+@pytest.mark.parametrize("text", ["离婚手续去哪儿办要预约吗", "驾驶证到期了怎么换",
+                                  "免费体检在哪里做", "领养老金要带什么材料"])
+def test_a_short_question_that_left_out_its_topic_is_not_offered(index: Index,
+                                                                 text: str) -> None:
+    """Under the threshold and short: the caller asked of something the best entry is not
+    about, and "did you mean <title>?" would offer the neighbouring topic."""
+    assert _probe(text)["expect"] == ""
+    r = index.search(text, today=TODAY)
+    assert r.answer is None and r.hits[0].confidence >= 0.3  # in the band, yet
+    assert said_of_entry(r.features) <= EVIDENCE_WORDS
+    assert worth_confirming(r, 0.3) is None
+
+
+def test_a_story_that_says_much_of_its_entry_is_still_offered(index: Index) -> None:
+    r = index.search("我去年在天津那边的公司上了三年班交了社保今年换到北京这边的单位了"
+                     "之前交的社保能转到北京来吗", today=TODAY)
+    assert r.answer is None and r.hits[0].id == "kb021"
+    assert said_of_entry(r.features) > EVIDENCE_WORDS
+    assert worth_confirming(r, 0.3) == r.hits[0]
+
+
+def test_what_was_said_counts_answer_only_words_at_their_credit() -> None:
+    f = {"said": 3.0, "said_answer": 2.0}
+    assert said_of_entry(f) == pytest.approx(3.0 - (1 - ANSWER_CREDIT) * 2.0)
+    assert said_of_entry(f, answer_credit=1.0) == pytest.approx(3.0)
+    assert said_of_entry({}) == 0.0
