@@ -96,7 +96,7 @@ def test_spoken_phrases_of_this_round(said: str, word: str) -> None:
     "出国用的那个本子过期了上哪换",
     "我们下个月想把证领了，去哪儿领",
     "想开个小铺子卖早餐，先得办什么照",
-    "我爸退休回老家住了，在老家看病北京医保能用吗",
+    "我爸退休去外地养老了，北京的医保在那边能用吗",
     "老板工钱没给，我去哪儿告他",
 ])
 def test_callers_words_of_this_round_are_answered_from_their_entry(index: Index,
