@@ -88,6 +88,9 @@ BLAME_WORDS = (
     "为什么", "凭什么", "怎么还", "怎么能", "怎么又", "怎么回事", "老是", "总是", "天天",
     "好几次", "管管", "管不管", "谁来管", "没人来", "派人", "推来推去", "推诿", "态度",
     "不耐烦", "插队", "黄牛", "约不上", "不到账", "没到账",
+    # Asking for the reason of a wrong done (这是什么道理) or for someone to be hurried
+    # (帮我催一下): the matter is the caller's grievance, the entry only explains it.
+    "什么道理", "啥道理", "讲不讲理", "催一下", "催催", "帮我催",
 )
 # Words that carry no content for matching (fillers, pronouns, question words).
 STOP_WORDS = frozenset(" ".join((
@@ -121,10 +124,16 @@ _ASKING = re.compile("|".join(sorted(
 # Questions asked by their form rather than a word: a verb and its negation (会不会,
 # 够不够, 去没去), a choice (是自动发还是要申请; 还是 before a negation is "still": 还是不热,
 # a complaint), a clause that ends in 不 (能办不？) and a service the caller wants done
-# (想办个老年卡, 想给我妈办, 想申请): at a hotline, asking how.
+# (想办个老年卡, 想给我妈办, 想申请): at a hotline, asking how. A choice may also go
+# without 是 when one word closes both of its sides (去银行办还是去中心办, 三月还是四月):
+# 还是 "still" is followed by what happened (还是把账单寄来了), never by a side that ends
+# as the first one did.
 _ASKING_FORM = re.compile(
     r"([\u4e00-\u9fff])[不没]\1|是[^\W_]{1,15}还是(?![不没])|不(?=[？?]|$)"
-    r"|想(?:给[^\W_]{1,3})?(?:办|申请|申领)")
+    r"|想(?:给[^\W_]{1,3})?(?:办|申请|申领)"
+    r"|([\u4e00-\u9fff])还是(?![不没])[^\W_]{0,12}\2(?![^\W_])")
+# 么 of degree and of alternatives (这么多, 那么贵, 多么, 要么): no question.
+_NOT_ASKING = re.compile("这么|那么|多么|要么")
 # Recogniser and accent confusions folded before comparing sounds.
 _FOLDS = (("zh", "z"), ("ch", "c"), ("sh", "s"))
 # Han characters (a recogniser's homophone is one of them, and each is one syllable).
@@ -419,7 +428,7 @@ def _syllables(run: str) -> list[_Syllable]:
 
 
 def is_question(text: str) -> bool:
-    t = normalise(text)
+    t = _NOT_ASKING.sub("", normalise(text))
     return any(w in t for w in QUESTION_WORDS) or bool(_ASKING_FORM.search(text.strip()))
 
 
@@ -596,7 +605,7 @@ def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
     spared = 1.0 - answer_credit
     said_words = f["words"] - spared * f.get("words_answer", 0.0)
     covered = max(said_words, 0.5 * (said_words + f["sounds"]))
-    said = f.get("said", 0.0) - spared * f.get("said_answer", 0.0)
+    said = said_of_entry(f, answer_credit=answer_credit)
     if 0.0 < covered < 1.0 and said > evidence_words:
         odds = covered / (1.0 - covered) * (said / evidence_words) ** evidence_power
         covered = odds / (1.0 + odds)
@@ -604,11 +613,25 @@ def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
     return covered * asked * (0.9 + 0.1 * f["margin"])
 
 
+def said_of_entry(f: dict[str, float], *, answer_credit: float = ANSWER_CREDIT) -> float:
+    """How much of the best entry the caller said, in rare words (see :meth:`_Signal.said`),
+    a word only its answer has at ``answer_credit``."""
+    return f.get("said", 0.0) - (1.0 - answer_credit) * f.get("said_answer", 0.0)
+
+
 def worth_confirming(result: Result, confirm_from: float) -> Hit | None:
     """The best hit when it did not reach the result's threshold but reaches
     ``confirm_from`` and the words ask a question: likely enough to ask the caller "is this
-    what you mean?", never a complaint's."""
+    what you mean?", never a complaint's.
+
+    Only when the caller said more of the entry than a short question does
+    (``EVIDENCE_WORDS``): the turn is for a long story that buries its question. A short
+    question that stays under the threshold left out what it is about (离婚 beside the
+    marriage entry's 登记, a cat beside the dog licence): asking "did you mean <title>?"
+    would only offer the caller the neighbouring topic."""
     if result.answer is not None or not result.hits or not asks(result.features):
+        return None
+    if said_of_entry(result.features) <= EVIDENCE_WORDS:
         return None
     return result.hits[0] if result.hits[0].confidence >= confirm_from else None
 
