@@ -109,6 +109,8 @@ def main() -> None:
                                text=args.kb.read_text(encoding="utf-8"))
         rows = [r for path in args.questions
                 for r in csv.DictReader(path.open(encoding="utf-8"), delimiter="\t")]
+        # Every split the files name, in their order: a new file is reported on its own.
+        splits = list(dict.fromkeys(r["split"] for r in rows))
         results = []
         with sessions() as s:
             started = time.perf_counter()
@@ -124,7 +126,7 @@ def main() -> None:
           f"{', '.join(p.name for p in args.questions)}; index built in "
           f"{build * 1000:.0f} ms (jieba's dictionary included), {per_query * 1000:.1f} ms "
           f"per search")
-    for split in SPLITS:
+    for split in splits:
         pairs = [(r, res) for r, res in zip(rows, results, strict=True) if r["split"] == split]
         if not pairs:
             continue
@@ -142,7 +144,7 @@ def main() -> None:
 
     print(f"answered directly (>= {ivr.kb_answer_from:.2f}) or after a confirmation "
           f"(>= {low:.2f}, questions only):")
-    for split in (*SPLITS, None):
+    for split in (*splits, None):
         pairs = [(r, res) for r, res in zip(rows, results, strict=True)
                  if split is None or r["split"] == split]
         if pairs:
@@ -157,8 +159,6 @@ def main() -> None:
 
 
 # Splits printed apart, in the order they were written.
-SPLITS = ("tune", "held", "fresh", "fresh2", "fresh3", "fresh4")
-
 # Candidates for (EVIDENCE_WORDS, EVIDENCE_POWER, ANSWER_CREDIT); infinity turns the evidence
 # rule off, an answer credit of 1 counts an answer's words as the title's.
 HOLDOUT_GRID = [(w, p, a) for w in (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, math.inf)
