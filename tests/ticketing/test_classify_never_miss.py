@@ -25,6 +25,9 @@ from ticketing.classify import classify
     # Ways out in a fire blocked or locked (U4).
     ("商场三楼的安全出口让商户拿货架给堵死了", "urgent.exit_blocked"),
     ("我们宿舍楼的疏散通道被锁上了，说是怕丢东西", "urgent.exit_blocked"),
+    # A grate gone leaves a hole like a manhole's (U4); a signal stuck on one colour.
+    ("小区门口排水沟的盖板让人偷走了三块，晚上黑咕隆咚的", "urgent.manhole"),
+    ("十字路口的信号灯一直是红灯，两边的车都堵死了", "urgent.traffic_signal"),
     # A room in single figures with someone frail (U5), said as a range.
     ("暖气三天没热了，屋里才五六度，我妈八十多了一直打哆嗦", "urgent.person_at_risk"),
 ])
@@ -42,6 +45,8 @@ def test_a_danger_now_is_urgent(text: str, rule: str) -> None:
     "安全出口的指示灯不亮了，建议物业换一下",           # a sign, nothing blocked
     "请问商场的安全出口应该留多宽",                     # asked
     "屋里十七八度，暖气不太热，老人觉得有点凉",         # 17-18 °C is no single figure
+    "路口的雨水篦子堵了，一下雨就积水",                 # blocked, not gone
+    "行人过马路的绿灯时间太短了，建议延长一点",         # a timing, not a fault
 ])
 def test_near_misses_stay_calm(text: str) -> None:
     assert classify(text).urgency != "urgent", _cues(text)
@@ -64,6 +69,7 @@ def test_near_misses_stay_calm(text: str) -> None:
     # A confused person walked off (E1).
     ("我妈有老年痴呆，中午趁我做饭自己跑出去了，到现在没找着", "110"),
     ("我爸早上溜出去了，他出门就记不住家在哪，手机也没带", "110"),
+    ("我奶奶有点糊涂了，上午自己下楼买菜，到现在没回来", "110"),
     # Money sent to a fraudster just now (B14).
     ("有人冒充客服说帮我退款，我刚才转了五千过去，现在电话打不通了，是不是被骗了", "110"),
     ("网上刷单被骗了，刚刚又转了两万，对方把我拉黑了", "110"),
