@@ -28,6 +28,8 @@ from ticketing.classify import classify
     # A grate gone leaves a hole like a manhole's (U4); a signal stuck on one colour.
     ("小区门口排水沟的盖板让人偷走了三块，晚上黑咕隆咚的", "urgent.manhole"),
     ("十字路口的信号灯一直是红灯，两边的车都堵死了", "urgent.traffic_signal"),
+    # A lift that slid, told after how often it fails (B7, B9).
+    ("我们单元的电梯三天两头出毛病，上礼拜修完，今天早上又往下溜了一截", "urgent.life_safety"),
     # A room in single figures with someone frail (U5), said as a range.
     ("暖气三天没热了，屋里才五六度，我妈八十多了一直打哆嗦", "urgent.person_at_risk"),
 ])
@@ -47,6 +49,7 @@ def test_a_danger_now_is_urgent(text: str, rule: str) -> None:
     "屋里十七八度，暖气不太热，老人觉得有点凉",         # 17-18 °C is no single figure
     "路口的雨水篦子堵了，一下雨就积水",                 # blocked, not gone
     "行人过马路的绿灯时间太短了，建议延长一点",         # a timing, not a fault
+    "电梯往下走的时候有点异响，想让物业检查一下",       # a noise, no slide
 ])
 def test_near_misses_stay_calm(text: str) -> None:
     assert classify(text).urgency != "urgent", _cues(text)
