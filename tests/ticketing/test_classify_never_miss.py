@@ -1,0 +1,97 @@
+"""Urgent and emergency situations that must never be missed (issue 15, eighth round).
+
+Every sentence here was written for these tests from docs/labelling.md (U2, U4, U5, B4,
+B14, E1-E3), not taken from any labelled file. Each situation is checked both ways: the
+danger now, and a near miss in the same words that must stay calm (or keep its service).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.ticketing.test_classify_urgent import _danger_cues as _cues
+from ticketing.classify import classify
+
+
+@pytest.mark.parametrize(("text", "rule"), [
+    # A hole someone can fall into, left open where people pass (U4).
+    ("燃气公司在我们小区门口挖了个深坑，围挡让风刮倒了，晚上黑灯瞎火的", "urgent.open_pit"),
+    ("路边的管沟挖了一个礼拜，连个警示灯都没有，骑车的根本看不见", "urgent.open_pit"),
+    ("施工队把便道刨开了就走了，也没个围挡，老人买菜都从边上过", "urgent.open_pit"),
+    ("楼后头那个基坑就用一根绳子拦着，放学的孩子老在坑边上跑", "urgent.open_pit"),
+    # Conductors bared where anyone can touch them (U2).
+    ("广场上音响的电源线被车轧破皮了，跳舞的人来回踩", "urgent.bare_wire"),
+    ("单元门口那根电缆外皮磨没了，铜线都露出来了", "urgent.bare_wire"),
+    # Ways out in a fire blocked or locked (U4).
+    ("商场三楼的安全出口让商户拿货架给堵死了", "urgent.exit_blocked"),
+    ("我们宿舍楼的疏散通道被锁上了，说是怕丢东西", "urgent.exit_blocked"),
+    # A grate gone leaves a hole like a manhole's (U4); a signal stuck on one colour.
+    ("小区门口排水沟的盖板让人偷走了三块，晚上黑咕隆咚的", "urgent.manhole"),
+    ("十字路口的信号灯一直是红灯，两边的车都堵死了", "urgent.traffic_signal"),
+    # A lift that slid, told after how often it fails (B7, B9).
+    ("我们单元的电梯三天两头出毛病，上礼拜修完，今天早上又往下溜了一截", "urgent.life_safety"),
+    # A room in single figures with someone frail (U5), said as a range.
+    ("暖气三天没热了，屋里才五六度，我妈八十多了一直打哆嗦", "urgent.person_at_risk"),
+])
+def test_a_danger_now_is_urgent(text: str, rule: str) -> None:
+    got = classify(text)
+    assert got.urgency == "urgent", got.matched
+    assert any(m.startswith(f"{rule}:") for m in got.matched), got.matched
+
+
+@pytest.mark.parametrize("text", [
+    "小区路面坑坑洼洼的，开车颠得厉害，能不能修一修",   # a pothole, no pit
+    "楼前的沟已经填上了，就是土还没清走",               # filled in
+    "工地那个坑围得挺严实的，就是晚上施工太吵",         # fenced, a noise call
+    "家里电线老化了，想找人换一下，找谁",               # worn, nothing bared
+    "安全出口的指示灯不亮了，建议物业换一下",           # a sign, nothing blocked
+    "请问商场的安全出口应该留多宽",                     # asked
+    "屋里十七八度，暖气不太热，老人觉得有点凉",         # 17-18 °C is no single figure
+    "路口的雨水篦子堵了，一下雨就积水",                 # blocked, not gone
+    "行人过马路的绿灯时间太短了，建议延长一点",         # a timing, not a fault
+    "电梯往下走的时候有点异响，想让物业检查一下",       # a noise, no slide
+])
+def test_near_misses_stay_calm(text: str) -> None:
+    assert classify(text).urgency != "urgent", _cues(text)
+
+
+@pytest.mark.parametrize(("text", "service"), [
+    # Gas that cannot be shut off (B4, E2).
+    ("液化气罐的阀门锈死了关不上，一直呲呲往外冒气", "119"),
+    ("燃气灶的旋钮掉了关不住，火一直着", "119"),
+    # People cut off and still inside (E2).
+    ("对面楼着火了，烟很大，五楼还有人困着下不来", "119"),
+    ("村里一间老房子塌了半边，里面还有个老大爷没出来", "119"),
+    # A chemical store giving off smoke (hazmat, E2); the ambulance follows.
+    ("厂区的危化品仓库冒黄烟了，好几个工人咳得喘不上气", "119"),
+    # Someone found lying on the floor, a fall onto the head (E3).
+    ("我去给奶奶送饭，一开门发现她倒在地上，怎么喊都不答应", "120"),
+    ("邻居大哥修房顶从梯子上摔下来，后脑勺着地了", "120"),
+    # A driver running people down (E1): the police's scene, the ambulance follows.
+    ("路口一辆车冲上便道撞了好几个人，地上有人在流血", "110"),
+    # A confused person walked off (E1).
+    ("我妈有老年痴呆，中午趁我做饭自己跑出去了，到现在没找着", "110"),
+    ("我爸早上溜出去了，他出门就记不住家在哪，手机也没带", "110"),
+    ("我奶奶有点糊涂了，上午自己下楼买菜，到现在没回来", "110"),
+    # Money sent to a fraudster just now (B14).
+    ("有人冒充客服说帮我退款，我刚才转了五千过去，现在电话打不通了，是不是被骗了", "110"),
+    ("网上刷单被骗了，刚刚又转了两万，对方把我拉黑了", "110"),
+])
+def test_a_danger_now_is_handed_over(text: str, service: str) -> None:
+    got = classify(text)
+    assert got.emergency == service, got.matched
+    assert got.urgency == "urgent"
+
+
+@pytest.mark.parametrize("text", [
+    "家里水龙头坏了关不上，一直滴水",                       # water, no gas
+    "燃气灶打不着火了，是不是没气了",                       # a supply matter
+    "去年在网上刷单被骗了三千，现在还能报案吗",             # an old loss
+    "接到个诈骗电话说我快递丢了，我直接挂了",               # nothing sent
+    "我爸有点老年痴呆，想问问附近有没有日托的地方",         # asked, nobody gone
+    "老房子的后墙塌了一块，没住人，村里说修要等开春",       # nobody inside
+    "化工厂的烟囱天天冒白烟，味儿挺大的",                   # a stack, pollution
+    "学校组织防踩踏演练，孩子们练习躺在地上不动",           # a drill
+])
+def test_near_misses_are_not_handed_over(text: str) -> None:
+    assert classify(text).emergency == "none", _cues(text)
