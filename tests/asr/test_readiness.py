@@ -50,8 +50,13 @@ def voice_node(settings: Settings, tmp_path: Path, model_path: Path) -> Settings
     })
 
 
-def test_a_warming_node_is_up_and_says_it_is_cold(settings: Settings, tmp_path: Path,
+def test_a_warming_node_is_up_and_says_it_is_cold(sqlite_url: str, tmp_path: Path,
                                                    model_path: Path) -> None:
+    # One database: what is tested is the model, the warm-up and the answers, none of
+    # which touches storage, and each run loads its own model and starts a warm-up of the
+    # shipped count (~7 CPU-s); the PostgreSQL run repeated all of it for nothing more.
+    settings = Settings(database_url=sqlite_url, data_dir=tmp_path,
+                        recordings_dir=tmp_path / "rec")
     node = voice_node(settings, tmp_path, model_path)
     shipped = Settings().asr.warm_recognizers
     with TestClient(create_app(node, role=ServeRole.IVR)) as stranger:

@@ -6,12 +6,9 @@ utterance of its previous stream ended (the gate's FinalResult or Vosk's endpoin
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from asr.engine import AsrEngine
-from asr.model_store import DecoderOptions
 from asr.stream import Transcript
 
 pytestmark = pytest.mark.asr
@@ -39,10 +36,10 @@ def _decode(engine: AsrEngine, audio: bytes, *, vad: bool = True) -> list[tuple[
 
 
 def test_a_reused_recognizer_gives_the_words_of_a_new_one(
-        model_path: Path, phone_speech: dict[str, bytes]) -> None:
+        vosk_model_without_dither: object, phone_speech: dict[str, bytes]) -> None:
     # Dither 0: the words depend on the audio only (test_decoder_options.py), so any
     # difference would be state left over from the previous caller.
-    engine = AsrEngine(model_path, workers=1, decoder=DecoderOptions(dither=0.0),
+    engine = AsrEngine(vosk_model_without_dither, workers=1,  # type: ignore[arg-type]
                        idle_recognizers=0)
     before = phone_speech["물이 나오지 않습니다"] + bytes(SECOND * 2)
     audio = bytes(SECOND // 2) + phone_speech["가스 냄새가 납니다"] + bytes(SECOND)
@@ -94,12 +91,13 @@ def test_no_recognizer_is_kept_when_turned_off(vosk_model: object) -> None:
 
 @pytest.mark.parametrize("abandoned", [False, True])
 def test_a_discarded_stream_hands_its_recognizer_back_cleared(
-        model_path: Path, phone_speech: dict[str, bytes], abandoned: bool) -> None:
+        vosk_model_without_dither: object, phone_speech: dict[str, bytes],
+        abandoned: bool) -> None:
     # The IVR discards a turn nobody waits for any more (a dropped turn, a call over while
     # its recognizer was behind): cut off mid-sentence, its recognizer still serves the
     # next call, with a new one's words. Abandoned first (the IVR's way), it goes back
     # uncleared and the next stream clears it before its own audio.
-    engine = AsrEngine(model_path, workers=1, decoder=DecoderOptions(dither=0.0),
+    engine = AsrEngine(vosk_model_without_dither, workers=1,  # type: ignore[arg-type]
                        idle_recognizers=0)
     audio = bytes(SECOND // 2) + phone_speech["가스 냄새가 납니다"] + bytes(SECOND)
     try:
