@@ -85,6 +85,8 @@ def test_a_danger_now_is_handed_over(text: str, service: str) -> None:
 
 @pytest.mark.parametrize("text", [
     "家里水龙头坏了关不上，一直滴水",                       # water, no gas
+    "我家灶台下面的柜门关不上了，装修留下的毛病",           # a cupboard, not the gas
+    "燃气表箱的小门锈死了，抄表员打不开",                   # the meter box's lid
     "燃气灶打不着火了，是不是没气了",                       # a supply matter
     "去年在网上刷单被骗了三千，现在还能报案吗",             # an old loss
     "接到个诈骗电话说我快递丢了，我直接挂了",               # nothing sent
