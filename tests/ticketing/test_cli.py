@@ -42,6 +42,9 @@ def test_demo_show_stats_export(env: Path) -> None:
     r = runner.invoke(app, ["demo"])
     assert r.exit_code == 0, r.output
     assert "operator" in r.output and "sample ticket" in r.output
+    # The shipped settings: the curl and the console on the API's shipped address.
+    assert "http://127.0.0.1:8000/api/v1/tickets" in r.output
+    assert "http://127.0.0.1:8000/console" in r.output
     number = next(line.split()[-1] for line in r.output.splitlines()
                   if line.startswith("sample ticket"))
     r = runner.invoke(app, ["ticket", "show", number])
