@@ -126,7 +126,10 @@ class InDialog:
         PCMU/PCMA on RTP/AVP) is refused with 488 and the call goes on as before.
         Hold (a=sendonly or inactive, or c=0.0.0.0, the RFC 2543 way) gets the mirrored
         direction in our answer (RFC 3264 6.1) and keeps the RTP watchdog from ending the
-        call while the caller sends nothing."""
+        call while the caller sends nothing; so does a=recvonly (a caller that only
+        listens, answered sendonly: the prompts go on, the dialogue's own waits for speech
+        and keys decide, not rtp_timeout). Refused at a call's start (``call_media``),
+        none of these ends a call that is up."""
         media = call.media
         if call.state is not CallState.ANSWERED or media is None:
             self._send(build_response(msg, 491), msg.source)
@@ -277,12 +280,14 @@ class InDialog:
             log.warning("call %s: %s; media unchanged", call.call_id, why)
             return
         held = on_hold(answer)
-        if not held:
-            new = negotiate(answer, offer.codecs)
-            if new is None:
-                log.warning("call %s: SDP answer in the ACK we cannot use; media unchanged",
-                            call.call_id)
-                return
+        new = negotiate(answer, offer.codecs)
+        if new is None and not held:
+            log.warning("call %s: SDP answer in the ACK we cannot use; media unchanged",
+                        call.call_id)
+            return
+        if new is not None:
+            # (Held a=sendonly/inactive, or a=recvonly: the address is still where our
+            # RTP goes; c=0.0.0.0 names none and leaves it as it was.)
             call.rtp.outIP, call.rtp.outPort = new.remote_ip, new.remote_port
         if held != call.held:
             call.rtp.last_rx = time.monotonic()

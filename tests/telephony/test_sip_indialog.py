@@ -395,7 +395,10 @@ def test_reinvite_gets_our_unchanged_sdp_and_a_hold_offer_is_taken() -> None:
 
 
 @pytest.mark.parametrize(("offered", "answered"), [
-    ("sendonly", "recvonly"), ("inactive", "inactive")])
+    ("sendonly", "recvonly"), ("inactive", "inactive"),
+    # A caller that only listens (RFC 3264 6.1: answered sendonly; before, sendonly too,
+    # but the watchdog ended the call rtp_timeout 10 s later, the prompts still playing).
+    ("recvonly", "sendonly")])
 def test_hold_and_unhold_mirror_the_direction_and_hold_the_rtp_watchdog(
         offered: str, answered: str) -> None:
     dialogs, wire = make()
