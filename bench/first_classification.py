@@ -41,7 +41,7 @@ sessions = make_session_factory(make_engine(url))
 warm_up = 0.0
 if warm:
     began = time.perf_counter()
-    assert warm_up_text(domain, sessions).wait(600)
+    assert warm_up_text(domain).wait(600)
     warm_up = time.perf_counter() - began
 began = time.perf_counter()
 domain.understand(caller)

@@ -48,7 +48,7 @@ from ivr.audio import ASR_NICE
 from ivr.intake import recover_spool
 from ivr.prompts import PromptLibrary
 from ivr.runtime import IvrRuntime, load_engine, spool_for, start_ivr
-from knowledge import service as kb
+from knowledge import search as kb_search
 from outbound.dialers import Dialer, SipDialer, TwilioDialer
 from outbound.prompts import PromptLibrary as OutboundPrompts
 from outbound.sms import make_sms
@@ -105,8 +105,8 @@ WARM_UP_TEXT = "朝阳区望京西园三区5号楼从今天早上开始停水，
 @dataclass
 class TextWarmUp:
     """The start-up warm-up of the classifier (jieba's dictionary, the intake model's first
-    pass, the rules' and places' tables) and of the knowledge base's search (its tokenizer
-    and index), on a thread of its own (``warm_up_text``)."""
+    pass, the rules' and places' tables) and of the knowledge base's search (its own
+    tokenizer), on a thread of its own (``warm_up_text``)."""
 
     done: threading.Event = field(default_factory=threading.Event)
     wall_seconds: float = 0.0
@@ -120,7 +120,8 @@ class TextWarmUp:
         classification waits for what the warm-up loads."""
         if not self.done.is_set():
             return {"warm": False, "detail": "loading jieba's dictionary, the intake model "
-                    "and the knowledge base's index; classifications meanwhile wait for it"}
+                    "and the knowledge base's tokenizer; classifications meanwhile wait for "
+                    "it"}
         if self.error is not None:
             return {"warm": False, "detail": f"the warm-up failed ({self.error}); the first "
                     "classification loads what it needs"}
@@ -128,10 +129,13 @@ class TextWarmUp:
                 f"{self.wall_seconds:.1f} s"}
 
 
-def warm_up_text(domain: Domain, sessions: sessionmaker[Session]) -> TextWarmUp:
-    """Classify ``WARM_UP_TEXT`` and search the knowledge base with it once, in the
-    background: the start goes on (a classification that comes meanwhile waits for the
-    same load behind jieba's lock, never loads twice)."""
+def warm_up_text(domain: Domain) -> TextWarmUp:
+    """Classify ``WARM_UP_TEXT`` and cut it as the knowledge base's search does, once, in
+    the background: the start goes on (a classification that comes meanwhile waits for
+    the same load behind jieba's lock, never loads twice). No database: the index of the
+    entries is built by the first search (each change of the entries builds it again),
+    and a thread still warming when a stopped service drops its database holds no
+    connection to it."""
     job = TextWarmUp()
 
     def run() -> None:
@@ -139,10 +143,9 @@ def warm_up_text(domain: Domain, sessions: sessionmaker[Session]) -> TextWarmUp:
         try:
             understood = domain.understand(WARM_UP_TEXT)
             domain.locate(WARM_UP_TEXT, understood.district)
-            with sessions() as session:
-                kb.search(session=session, text=WARM_UP_TEXT, today=kb.today(domain),
-                          category=understood.category, limit=3)
-        except Exception as exc:  # (a database not migrated yet, say) nothing is lost
+            kb_search.words(WARM_UP_TEXT)
+            kb_search.sounds(WARM_UP_TEXT)
+        except Exception as exc:  # nothing is lost: the first classification loads it
             job.error = exc
             log.warning("classifier warm-up failed: %s", exc)
         finally:
@@ -162,7 +165,7 @@ def start_warm_up(background: Background) -> None:
     recognizers after the IVR answers (calls that come meanwhile are decoded,
     docs/asr.md). Reported by ``Background.warm_status`` and ``classifier_status``."""
     if background.parts & {Part.HTTP, Part.VOICE}:
-        background.text_warm_up = warm_up_text(background.domain, background.sessions)
+        background.text_warm_up = warm_up_text(background.domain)
     if background.engine is not None:
         prompts = (background.ivr.services.prompts if background.ivr is not None
                    else PromptLibrary(background.settings))
