@@ -21,7 +21,7 @@ from config import Settings, get_settings
 from hotline import console, dbadmin
 from hotline.observability import make_registry, metrics_allowed, setup_logging
 from hotline.observability import router as observability_router
-from hotline.roles import PARTS, Part, ServeRole
+from hotline.roles import PARTS, ServeRole
 from hotline.wiring import start_background
 from ivr.twilio import views as twilio_views
 from knowledge.views import router as knowledge_router
@@ -184,7 +184,9 @@ def create_app(
     sessions = make_session_factory(engine)
     read_sessions = make_read_session_factory(engine)
     domain = Domain.load(settings)
-    parts = PARTS[role or (ServeRole.ALL if background else ServeRole.API)] - {Part.HTTP}
+    # HTTP included: the API classifies (tickets, the console's suggestions), so the
+    # start-up warm-up warms the classifier here too (hotline.wiring.start_warm_up).
+    parts = PARTS[role or (ServeRole.ALL if background else ServeRole.API)]
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -250,6 +252,8 @@ def create_app(
             "database": engine.dialect.name,
             "schema": schema_revision(engine),
             "asr": asr_health(settings.asr.model_dir, settings.asr.model_name, warm),
+            "classifier": (background.classifier_status() if background is not None
+                           else None),
             # Which voice callers hear (the IVR's; the outbound scripts use the same tools).
             "voice": voice_status(recorded_dir=settings.prompts_dir,
                                   voice=settings.sip.prompt_voice).as_dict(),

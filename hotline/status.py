@@ -36,6 +36,8 @@ def health(settings: Settings, background: Background, role: str) -> dict[str, A
     """What /healthz tells whoever may read the details."""
     out: dict[str, Any] = {"status": "ok", "role": role,
                            "parts": sorted(p.value for p in background.parts)}
+    if (classifier := background.classifier_status()) is not None:
+        out["classifier"] = classifier
     if background.voice:
         out["asr"] = asr_health(settings.asr.model_dir, settings.asr.model_name,
                                 background.warm_status())

@@ -48,6 +48,7 @@ from ivr.audio import ASR_NICE
 from ivr.intake import recover_spool
 from ivr.prompts import PromptLibrary
 from ivr.runtime import IvrRuntime, load_engine, spool_for, start_ivr
+from knowledge import search as kb_search
 from outbound.dialers import Dialer, SipDialer, TwilioDialer
 from outbound.prompts import PromptLibrary as OutboundPrompts
 from outbound.sms import make_sms
@@ -93,6 +94,85 @@ def warm_up_recognizers(engine: AsrEngine, settings: Settings,
                           grammar=settings.asr.phrase_list or None)
 
 
+# What warms the reading of callers' words at start-up: one complaint as a caller says it,
+# through what the first ticket and the console's first live suggestion would run. The
+# first classification in a process loaded jieba's dictionary (the intake model's word
+# analyzer) and the knowledge base its own tokenizer and index: 2-8 s of wall on a loaded
+# node, paid by the first caller's ticket and the operator's first suggestion.
+WARM_UP_TEXT = "朝阳区望京西园三区5号楼从今天早上开始停水，家里有老人，请问什么时候能来水？"
+
+
+@dataclass
+class TextWarmUp:
+    """The start-up warm-up of the classifier (jieba's dictionary, the intake model's first
+    pass, the rules' and places' tables) and of the knowledge base's search (its own
+    tokenizer), on a thread of its own (``warm_up_text``)."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    wall_seconds: float = 0.0
+    error: BaseException | None = None
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self.done.wait(timeout)
+
+    def as_dict(self) -> dict[str, object]:
+        """/healthz's ``classifier``: the node classifies either way; cold, the first
+        classification waits for what the warm-up loads."""
+        if not self.done.is_set():
+            return {"warm": False, "detail": "loading jieba's dictionary, the intake model "
+                    "and the knowledge base's tokenizer; classifications meanwhile wait for "
+                    "it"}
+        if self.error is not None:
+            return {"warm": False, "detail": f"the warm-up failed ({self.error}); the first "
+                    "classification loads what it needs"}
+        return {"warm": True, "detail": "classifier and knowledge base warmed in "
+                f"{self.wall_seconds:.1f} s"}
+
+
+def warm_up_text(domain: Domain) -> TextWarmUp:
+    """Classify ``WARM_UP_TEXT`` and cut it as the knowledge base's search does, once, in
+    the background: the start goes on (a classification that comes meanwhile waits for
+    the same load behind jieba's lock, never loads twice). No database: the index of the
+    entries is built by the first search (each change of the entries builds it again),
+    and a thread still warming when a stopped service drops its database holds no
+    connection to it."""
+    job = TextWarmUp()
+
+    def run() -> None:
+        began = time.monotonic()
+        try:
+            understood = domain.understand(WARM_UP_TEXT)
+            domain.locate(WARM_UP_TEXT, understood.district)
+            kb_search.words(WARM_UP_TEXT)
+            kb_search.sounds(WARM_UP_TEXT)
+        except Exception as exc:  # nothing is lost: the first classification loads it
+            job.error = exc
+            log.warning("classifier warm-up failed: %s", exc)
+        finally:
+            job.wall_seconds = time.monotonic() - began
+            job.done.set()
+        if job.error is None:
+            log.info("classifier and knowledge base warm in %.1f s", job.wall_seconds)
+
+    threading.Thread(target=run, name="text-warm-up", daemon=True).start()
+    return job
+
+
+def start_warm_up(background: Background) -> None:
+    """Everything start-up warms, in the background, the one path for all of it: the
+    classifier and the knowledge base where this process reads callers' words (the API:
+    tickets and the console's suggestions; the voice part: calls), and the voice part's
+    recognizers after the IVR answers (calls that come meanwhile are decoded,
+    docs/asr.md). Reported by ``Background.warm_status`` and ``classifier_status``."""
+    if background.parts & {Part.HTTP, Part.VOICE}:
+        background.text_warm_up = warm_up_text(background.domain)
+    if background.engine is not None:
+        prompts = (background.ivr.services.prompts if background.ivr is not None
+                   else PromptLibrary(background.settings))
+        background.warm_up = warm_up_recognizers(background.engine, background.settings,
+                                                 prompts)
+
+
 def make_dialer(settings: Settings, sessions: sessionmaker[Session]
                 ) -> tuple[Dialer, Callable[[], None]]:
     """The configured outbound dialer and how to stop it. SIP calls go out through a front
@@ -132,7 +212,8 @@ class Background:
     domain: Domain
     engine: AsrEngine | None
     ivr: IvrRuntime | None = None
-    warm_up: WarmUp | None = None
+    warm_up: WarmUp | None = None  # the recognizers'
+    text_warm_up: TextWarmUp | None = None  # the classifier's and knowledge base's
     scheduler: BackgroundScheduler | None = None
     outbound: OutboundWorker | None = None
     stop_outbound: Callable[[], None] = lambda: None
@@ -155,6 +236,11 @@ class Background:
         if not self.voice:
             return None
         return warm_status(self.settings.asr.warm_recognizers, self.warm_up)
+
+    def classifier_status(self) -> dict[str, object] | None:
+        """The start-up warm-up of the classifier and knowledge base, for /healthz; None
+        in a process that reads no caller's words (the outbound role)."""
+        return self.text_warm_up.as_dict() if self.text_warm_up is not None else None
 
     def job_ids(self) -> set[str]:
         return {job.id for job in self.scheduler.get_jobs()} if self.scheduler else set()
@@ -290,20 +376,17 @@ def schedule_jobs(background: Background) -> BackgroundScheduler:
 
 def start_background(settings: Settings, sessions: sessionmaker[Session], domain: Domain,
                      parts: frozenset[Part] = frozenset(Part)) -> Background:
-    """Start the non-HTTP ``parts`` (``hotline.roles``; all of them by default): the voice
-    part loads the speech model and starts the IVR (retried by the voice job when it cannot
-    start yet); the outbound part builds the outbound worker; then every job of those parts
-    on one scheduler (none when no part needs one)."""
+    """Start the non-HTTP ``parts`` (``hotline.roles``; all of them by default; HTTP among
+    them says the API runs in this process too): the voice part loads the speech model and
+    starts the IVR (retried by the voice job when it cannot start yet); the start-up
+    warm-up (``start_warm_up``); the outbound part builds the outbound worker; then every
+    job of those parts on one scheduler (none when no part needs one)."""
     voice = Part.VOICE in parts
     background = Background(settings=settings, sessions=sessions, domain=domain,
                             engine=load_engine(settings) if voice else None, parts=parts)
     if voice:
         background.start_ivr()
-    if background.engine is not None:
-        # After the IVR answers: calls that come meanwhile are decoded (docs/asr.md).
-        prompts = (background.ivr.services.prompts if background.ivr is not None
-                   else PromptLibrary(settings))
-        background.warm_up = warm_up_recognizers(background.engine, settings, prompts)
+    start_warm_up(background)
     if voice:
         WARM_UP.track(background.warm_status)
     if Part.OUTBOUND in parts and settings.outbound.enabled:

@@ -174,7 +174,10 @@ class CallHandle:
         self._cond = threading.Condition()
         self._dtmf: deque[str] = deque()
         self._keys = KeyLock()  # which source's keys count (``rx_dtmf``)
-        self.last_info_cseq = -1  # the peer's last INFO: a retransmission keys nothing
+        # The peer's last in-dialog CSeq taken (re-INVITE, UPDATE, INFO; RFC 3261 12.2.2),
+        # and our answer to its last refresh, sent again to a retransmission of it.
+        self.remote_cseq = -1
+        self.last_refresh: tuple[int, str, bytes] | None = None  # (CSeq, branch, response)
         self._audio: queue.Queue[bytes] = queue.Queue(maxsize=3000)  # 60 s of 20 ms frames
         self._ended = threading.Event()
         self._answered_or_final = threading.Event()

@@ -22,6 +22,19 @@ def in_dialog(call: CallHandle, request: SipMessage) -> bool:
             and (not call.remote_tag or request.from_tag == call.remote_tag))
 
 
+def of_call(call: CallHandle, request: SipMessage) -> bool:
+    """Whether ``request`` belongs to ``call``: a request in its dialog (``in_dialog``; an
+    ACK of our final answer carries our tag too), or, before any tag of ours, its INVITE
+    again or the CANCEL of it (the INVITE's branch). What only shares the Call-ID (an
+    INVITE with another From tag, a made-up To tag) is a request of its own, charged by
+    the flood guard like any new one."""
+    if request.to_tag:
+        return in_dialog(call, request)
+    invite = call.invite
+    return (request.method in ("INVITE", "CANCEL") and invite is not None
+            and request.top_branch == invite.top_branch)
+
+
 def first_hop(route_set: list[str], remote_target: str,
               came_from: tuple[str, int] | None) -> tuple[str, int]:
     """Where the dialog's requests go: the first Route if it has a route set, else the
@@ -56,4 +69,4 @@ def dialog_request(call: CallHandle, method: str, cseq: int, *, via: str,
                        call_id=call.call_id, cseq=cseq, contact=contact)
 
 
-__all__ = ["ALLOW", "dialog_request", "first_hop", "in_dialog", "in_dialog_dest"]
+__all__ = ["ALLOW", "dialog_request", "first_hop", "in_dialog", "in_dialog_dest", "of_call"]

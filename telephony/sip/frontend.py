@@ -45,7 +45,14 @@ from telephony.rtp import PortPool, Rtp16Stream
 from telephony.sip import metrics, session_timer
 from telephony.sip.admission import Admission
 from telephony.sip.dialer import Dialer
-from telephony.sip.dialog import ALLOW, dialog_request, first_hop, in_dialog, in_dialog_dest
+from telephony.sip.dialog import (
+    ALLOW,
+    dialog_request,
+    first_hop,
+    in_dialog,
+    in_dialog_dest,
+    of_call,
+)
 from telephony.sip.floodguard import COST_ABANDONED_CALL, FloodGuard
 from telephony.sip.identity import asserted_caller
 from telephony.sip.indialog import NO_ACK, InDialog
@@ -272,8 +279,8 @@ class SipFrontEnd:
                 self.dialer.on_stray_2xx(msg)
             return
         with self._lock:
-            in_dialog = msg.call_id in self._calls
-        if not self.admission.admit(msg, in_dialog=in_dialog):
+            call = self._calls.get(msg.call_id)
+        if not self.admission.admit(msg, in_dialog=call is not None and of_call(call, msg)):
             return
         handler = {
             "INVITE": self._on_invite, "ACK": self.dialogs.on_ack, "BYE": self.dialogs.on_bye,

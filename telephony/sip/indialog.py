@@ -90,7 +90,7 @@ class InDialog:
         self.offers: dict[str, int] = {}  # delayed offers, by how they ended (OFFERED...)
         self._offers_lock = threading.Lock()  # counted by the receive and timer threads
 
-    def refuse_options(self, msg: SipMessage) -> bool:
+    def refuse_options(self, msg: SipMessage, send: Send | None = None) -> bool:
         """420 for a ``Require`` we do not implement, 422 for a session interval below our
         minimum (RFC 3261 8.2.2.3, RFC 4028 8.1); True when the request was refused. An
         INVITE's refusal waits for its ACK like any other (``Admission.refuse``)."""
@@ -104,7 +104,7 @@ class InDialog:
         if msg.method == "INVITE" and not msg.to_tag:
             self._refuse(msg, code, extra=extra)
         else:
-            self._send(build_response(msg, code, extra=extra), msg.source)
+            (send or self._send)(build_response(msg, code, extra=extra), msg.source)
         return True
 
     def on_update(self, msg: SipMessage) -> None:
@@ -116,7 +116,47 @@ class InDialog:
             return
         self.on_refresh(call, msg)
 
+    def _new_in_sequence(self, call: CallHandle, msg: SipMessage) -> bool:
+        """Whether ``msg`` (a re-INVITE, UPDATE or INFO of the peer's) comes after every
+        request of the peer's already taken in the dialog, its INVITE's included; if so,
+        its CSeq is now the last taken (RFC 3261 12.2.2: a dialog's CSeq only goes up).
+        One that does not is a retransmission (our answer lost) or a request delivered out
+        of order, late: taken again, a hold's retransmission arriving after the unhold put
+        the call back on hold, and an old offer moved our RTP back to a port the peer had
+        left."""
+        cseq = msg.cseq[0]
+        first = call.invite.cseq[0] if call.invite is not None else -1
+        if cseq <= max(call.remote_cseq, first):
+            return False
+        call.remote_cseq = cseq
+        return True
+
     def on_refresh(self, call: CallHandle, msg: SipMessage) -> None:
+        """A re-INVITE or UPDATE in order (``_new_in_sequence``), answered and its answer
+        kept; the retransmission of the last one gets the same answer again, and one out
+        of order 500 (RFC 3261 12.2.2, 14.2), the call unchanged."""
+        last = call.last_refresh
+        if not self._new_in_sequence(call, msg):
+            if last is not None and (last[0], last[1]) == (msg.cseq[0], msg.top_branch):
+                self._send(last[2], msg.source)
+            else:
+                # (No Retry-After: the request is stale; tried again, it would undo
+                # what the peer has asked for since.)
+                self._send(build_response(msg, 500, extra=[
+                    ("Warning", f'399 hotline12345 "CSeq {msg.cseq[0]} is out of order in '
+                                'this dialog"')]), msg.source)
+            return
+        answered: list[bytes] = []
+
+        def send(data: bytes, addr: tuple[str, int] | None) -> None:
+            answered.append(data)
+            self._send(data, addr)
+
+        self._refresh(call, msg, send)
+        if answered:
+            call.last_refresh = (msg.cseq[0], msg.top_branch, answered[-1])
+
+    def _refresh(self, call: CallHandle, msg: SipMessage, send: Send) -> None:
         """A re-INVITE or UPDATE: session refresh, hold or codec change. Our port stays;
         where we send RTP follows a new offer. The codec stays while the offer still has
         it, so a refresh keeps the call and its audio and gets the same SDP; an offer
@@ -126,12 +166,15 @@ class InDialog:
         PCMU/PCMA on RTP/AVP) is refused with 488 and the call goes on as before.
         Hold (a=sendonly or inactive, or c=0.0.0.0, the RFC 2543 way) gets the mirrored
         direction in our answer (RFC 3264 6.1) and keeps the RTP watchdog from ending the
-        call while the caller sends nothing."""
+        call while the caller sends nothing; so does a=recvonly (a caller that only
+        listens, answered sendonly: the prompts go on, the dialogue's own waits for speech
+        and keys decide, not rtp_timeout). Refused at a call's start (``call_media``),
+        none of these ends a call that is up."""
         media = call.media
         if call.state is not CallState.ANSWERED or media is None:
-            self._send(build_response(msg, 491), msg.source)
+            send(build_response(msg, 491), msg.source)
             return
-        if self.refuse_options(msg):
+        if self.refuse_options(msg, send):
             return
         new: Negotiated | None = None
         direction, held = call.sdp_direction, call.held
@@ -139,7 +182,7 @@ class InDialog:
         try:
             body = sdp_body(msg.first("Content-Type"), msg.body_bytes)
         except UnsupportedBody as exc:
-            self._send(build_response(msg, 415, extra=[
+            send(build_response(msg, 415, extra=[
                 ("Accept", "application/sdp, multipart/mixed"),
                 ("Warning", f'399 hotline12345 "{exc}"')]), msg.source)
             return
@@ -147,14 +190,14 @@ class InDialog:
             try:
                 offer = parse_sdp(body)
             except SdpError as exc:
-                self._send(build_response(msg, 400, extra=[
+                send(build_response(msg, 400, extra=[
                     ("Warning", f'399 hotline12345 "malformed SDP: {exc}"')]), msg.source)
                 return
             try:
                 new = negotiate(offer, (media.codec,)) or answer_offer(offer)
             except NotAcceptable as exc:
                 if offer.connection_ip != "0.0.0.0":
-                    self._send(build_response(msg, 488, extra=[
+                    send(build_response(msg, 488, extra=[
                         ("Warning", f'399 hotline12345 "{exc}"')]), msg.source)
                     return
             direction, held = answer_direction(offer.direction), on_hold(offer)
@@ -185,7 +228,7 @@ class InDialog:
         if msg.method == "INVITE" and not body:
             self._offered[call.call_id] = _Offer(msg.cseq[0], (media.codec,))
         self._session_refreshed(call, msg)
-        self._send(build_response(msg, 200, extra=[
+        send(build_response(msg, 200, extra=[
             *self._contact_headers(), *session_timer.answer_headers(msg)], body=sdp),
             msg.source)
 
@@ -277,12 +320,14 @@ class InDialog:
             log.warning("call %s: %s; media unchanged", call.call_id, why)
             return
         held = on_hold(answer)
-        if not held:
-            new = negotiate(answer, offer.codecs)
-            if new is None:
-                log.warning("call %s: SDP answer in the ACK we cannot use; media unchanged",
-                            call.call_id)
-                return
+        new = negotiate(answer, offer.codecs)
+        if new is None and not held:
+            log.warning("call %s: SDP answer in the ACK we cannot use; media unchanged",
+                        call.call_id)
+            return
+        if new is not None:
+            # (Held a=sendonly/inactive, or a=recvonly: the address is still where our
+            # RTP goes; c=0.0.0.0 names none and leaves it as it was.)
             call.rtp.outIP, call.rtp.outPort = new.remote_ip, new.remote_port
         if held != call.held:
             call.rtp.last_rx = time.monotonic()
@@ -353,11 +398,9 @@ class InDialog:
             return
         self._send(build_response(msg, 200), msg.source)
         # A retransmission (our 200 was lost) carries the CSeq already seen: answered
-        # again, keyed once (RFC 3261 12.2.2: a dialog's CSeq only goes up).
-        cseq = msg.cseq[0]
-        if cseq <= call.last_info_cseq:
+        # again, keyed once; so is one older than a request already taken.
+        if not self._new_in_sequence(call, msg):
             return
-        call.last_info_cseq = cseq
         # SIP INFO DTMF (application/dtmf-relay: "Signal=5"), sent by some trunks.
         m = re.search(rb"Signal\s*=\s*([0-9*#A-Da-d])", msg.body_bytes)
         if m:

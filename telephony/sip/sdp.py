@@ -232,25 +232,45 @@ def answer_direction(offered: str) -> str:
     return _ANSWER_DIRECTION[offered]
 
 
-def on_hold(offer: MediaOffer) -> bool:
-    """Whether the offer puts the call on hold: the caller will send no RTP (a=sendonly
-    with music is fine too), or c=0.0.0.0 (RFC 2543)."""
-    return offer.direction in ("sendonly", "inactive") or offer.connection_ip == "0.0.0.0"
+# Why SDP leaves an IVR call without its two-way audio, by what it says (RFC 3264 5.1,
+# 6.1: an offer's or answer's direction is the sender's own view; RFC 2543's hold is a
+# c= of 0.0.0.0). Each says its own reason: a refusal names what the peer sent.
+_ONE_WAY = {
+    "sendonly": "a=sendonly (on hold): the caller would hear nothing",
+    "inactive": "a=inactive (on hold): no audio either way",
+    "recvonly": "a=recvonly: the caller would send no speech and no keys",
+}
+_OLD_HOLD = "c=0.0.0.0 (on hold, RFC 2543): the caller would hear nothing"
+
+
+def one_way(sdp: MediaOffer) -> str | None:
+    """Why ``sdp`` takes the call off its two-way audio, or None when it does not:
+    a=sendonly or a=inactive (hold), c=0.0.0.0 (hold the RFC 2543 way), or a=recvonly
+    (the peer only listens: no speech, no RFC 2833 keys)."""
+    if sdp.connection_ip == "0.0.0.0":
+        return _OLD_HOLD
+    return _ONE_WAY.get(sdp.direction)
+
+
+def on_hold(sdp: MediaOffer) -> bool:
+    """Whether no RTP is to be expected from the peer (or none sent to it): a held call,
+    or one whose peer only listens (``one_way``). The RTP watchdog waits meanwhile."""
+    return one_way(sdp) is not None
 
 
 def call_media(sdp: MediaOffer, preferred: tuple[str, ...] = SUPPORTED_CODECS) -> Negotiated:
     """The media a call starts with from the peer's SDP: an INVITE's offer, or the answer
-    to the offer in our 200 to an INVITE without one. ``answer_offer``'s rules, and the
-    caller must hear us: SDP that puts the call on hold from its start (``on_hold``:
-    a=sendonly, a=inactive, c=0.0.0.0) refuses our audio, and an IVR call is nothing but
-    that audio -- answered, it only died of no_rtp at the RTP timeout. Raises
+    to the offer in our 200 to an INVITE without one, or the 200 to our INVITE.
+    ``answer_offer``'s rules, and the audio must go both ways (``one_way``): an IVR call
+    is nothing but the caller hearing us and answering by voice or key. Answered, a call
+    on hold from its start only died of no_rtp at the RTP timeout, and so did one whose
+    caller only listens (a=recvonly: no RTP at all, first_rtp_timeout). Raises
     NotAcceptable saying why. A re-INVITE's hold is no start and keeps its own path
     (``InDialog.on_refresh``)."""
-    media = answer_offer(sdp, preferred)
-    if on_hold(sdp):
-        raise NotAcceptable(f"a={sdp.direction} at the start of a call: the caller would "
-                            "hear nothing; offer or answer sendrecv")
-    return media
+    why = one_way(sdp)
+    if why is not None:
+        raise NotAcceptable(f"{why}, at the start of a call; offer or answer sendrecv")
+    return answer_offer(sdp, preferred)
 
 
 def build_sdp(*, ip: str, port: int, session_id: int, formats: list[tuple[int, str]],

@@ -137,3 +137,41 @@ def test_a_surge_from_one_address_is_served_not_banned(
                                source_ip=SBC, count=1, rate=1, media=quick.render())
     assert after.successful == 1
     assert len([c for c in lines.by_source(SBC) if c.answered_at]) == len(answered) + 1
+
+
+def test_requests_that_only_share_a_live_call_id_pay_like_new_ones(
+        shipped: tuple[SipFrontEnd, Lines]) -> None:
+    """A Call-ID we have is not a pass: INVITEs with another From tag (a careless peer
+    reusing a Call-ID, or anyone who learnt it -- the caller itself) and requests with a
+    made-up To tag are requests of their own, charged like any new one, so a burst of
+    them gets its address banned while the call goes on. Before, each got its 482 or
+    481 for free, past the flood guard and past a ban: 60 of them, 60 answers, no ban."""
+    fe, lines = shipped
+    citizen, flooder = RawPeer(CITIZEN, fe.local_port), RawPeer(FLOODER, fe.local_port)
+    try:
+        citizen.send(citizen.invite("live"))
+        (answer,) = citizen.finals(1).values()
+        assert status(answer) == 200
+        citizen.send(citizen.ack(answer))
+        citizen.send_rtp(answer)
+        call = lines.one()
+        for i in range(60):
+            flooder.send(citizen.invite("live").replace(b"tag=flive", f"tag=x{i}".encode())
+                         .replace(b"branch=z9hG4bKlive", f"branch=z9hG4bKx{i}".encode()))
+        for i in range(20):
+            flooder.send(flooder.request("BYE", "live", to="<sip:12345@127.0.0.1>;tag=guess",
+                                         from_tag="flive", cseq=2 + i))
+        flooder.finals(wait=1.5)  # (what was answered before the ban)
+        assert fe.flood.banned(FLOODER) and not fe.flood.banned(CITIZEN)
+        flooder.send(flooder.invite("fresh"))  # banned: dropped unanswered
+        assert flooder.finals(1, wait=1.5) == {}
+        # The citizen's call is untouched and its own requests still answered.
+        assert not call.ended
+        citizen.send(citizen.ack(answer, method="BYE", cseq=2))
+        bye = citizen.finals(1)
+        assert [status(r) for r in bye.values()] == [200]
+        wait_until(lambda: call.ended, 5, "the citizen's BYE ended the call")
+        assert call.end_reason is EndReason.REMOTE_HANGUP
+    finally:
+        citizen.close()
+        flooder.close()

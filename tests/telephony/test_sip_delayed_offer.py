@@ -172,8 +172,10 @@ def test_the_answer_in_the_ack_puts_the_call_up_in_the_codec_it_picked() -> None
     # nothing but that audio (before, the call went up and died of no_rtp).
     (answer_sdp("PCMA").replace(b"a=sendrecv", b"a=inactive"), "unusable_answer"),
     (answer_sdp("PCMA").replace(b"a=sendrecv", b"a=sendonly"), "unusable_answer"),
+    # Only listening: no speech, no RFC 2833 key (before, the call went up, no_rtp).
+    (answer_sdp("PCMA").replace(b"a=sendrecv", b"a=recvonly"), "unusable_answer"),
 ], ids=["no-sdp", "unreadable", "no-codec-we-offered", "c-0.0.0.0", "c-host-name",
-        "stream-refused", "inactive", "sendonly"])
+        "stream-refused", "inactive", "sendonly", "recvonly"])
 def test_an_ack_without_a_usable_answer_is_reported_with_why(ack_body: bytes,
                                                              outcome: str) -> None:
     dialogs, wire, call = offered_call()
@@ -310,11 +312,14 @@ def test_the_call_reaches_the_handler_only_with_the_answer(
 def test_an_invite_on_hold_from_its_start_is_488_by_the_same_rule(
         shipped: tuple[SipFrontEnd, AnsweringLines]) -> None:
     """The rule the answer in the ACK is read by is the one of an INVITE's own offer
-    (sdp.call_media): on hold from the start, the caller would hear nothing of the IVR."""
+    (sdp.call_media): on hold from the start, the caller would hear nothing of the IVR;
+    a caller that only listens (a=recvonly) would send no speech and no key. Before, a
+    recvonly INVITE was answered 200 a=sendrecv (no valid answer to it, RFC 3264 6.1),
+    and ended by our BYE as no_rtp at first_rtp_timeout, its source charged."""
     fe, lines = shipped
     peer = RawPeer(CALLER, fe.local_port)
     try:
-        for direction in ("inactive", "sendonly"):
+        for direction in ("inactive", "sendonly", "recvonly"):
             peer.send(peer.invite(f"held-{direction}", body=peer.sdp() + f"a={direction}\r\n"))
             final = peer.finals(1)[f"held-{direction}"]
             assert status(final) == 488 and f"a={direction}" in header(final, "Warning")
@@ -324,8 +329,9 @@ def test_an_invite_on_hold_from_its_start_is_488_by_the_same_rule(
 
 
 @pytest.mark.sip
-@pytest.mark.parametrize("ack", ["no-sdp", "g729", "inactive", None],
-                         ids=["ack-no-sdp", "ack-g729", "ack-inactive", "no-ack"])
+@pytest.mark.parametrize("ack", ["no-sdp", "g729", "inactive", "recvonly", None],
+                         ids=["ack-no-sdp", "ack-g729", "ack-inactive", "ack-recvonly",
+                              "no-ack"])
 def test_no_usable_answer_or_no_ack_ends_the_call_with_bye(
         shipped: tuple[SipFrontEnd, AnsweringLines], ack: str | None,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -345,7 +351,8 @@ def test_no_usable_answer_or_no_ack_ends_the_call_with_bye(
         (call,) = fe.active_calls()
         if ack is not None:
             answer = {"no-sdp": "", "g729": peer.sdp(codec="G729"),
-                      "inactive": peer.sdp(codec="PCMA") + "a=inactive\r\n"}[ack]
+                      "inactive": peer.sdp(codec="PCMA") + "a=inactive\r\n",
+                      "recvonly": peer.sdp(codec="PCMA") + "a=recvonly\r\n"}[ack]
             peer.send(peer.ack(ok, sdp=answer))
         bye = bye_for(peer, "late-bad", wait=fe.sip.ack_timeout + 4)
         assert bye is not None, "no BYE"
@@ -353,7 +360,8 @@ def test_no_usable_answer_or_no_ack_ends_the_call_with_bye(
         expected = {None: EndReason.NO_ACK}.get(ack, EndReason.BAD_ANSWER)
         assert call.end_reason is expected
         outcome = {"no-sdp": "ack_without_sdp", "g729": "unusable_answer",
-                   "inactive": "unusable_answer", None: "no_ack"}[ack]
+                   "inactive": "unusable_answer", "recvonly": "unusable_answer",
+                   None: "no_ack"}[ack]
         assert fe.delayed_offers == {"offered": 1, outcome: 1}
         # Charged as an answered call abandoned (COST_ABANDONED_CALL), whichever it was.
         wait_until(lambda: charged, 5, "the source charged")  # (just after the BYE)

@@ -223,11 +223,13 @@ class UnstartedRtp(Rtp16Stream):
 
 
 @pytest.mark.parametrize(("direction", "answered"), [
-    ("sendrecv", True), ("recvonly", True), ("inactive", False), ("sendonly", False)])
+    ("sendrecv", True), ("recvonly", False), ("inactive", False), ("sendonly", False)])
 def test_a_2xx_whose_answer_refuses_our_audio_is_hung_up(direction: str,
                                                          answered: bool) -> None:
     """The answer to our offer starts the call by the rule an inbound call's SDP is read
-    by (sdp.call_media): on hold from the start, the citizen would hear nothing."""
+    by (sdp.call_media): on hold from the start, the citizen would hear nothing; only
+    listening (a=recvonly), they could key no answer (every outbound conversation waits
+    for keys) -- failed, and retried as any failed call is."""
     answer = build_sdp(ip=PEER[0], port=41000, session_id=3, formats=[(0, "PCMU")],
                        event_pt=None, direction=direction)
     link, far = MediaLink(), FarEnd(lambda _m, _r: [(200, answer)])

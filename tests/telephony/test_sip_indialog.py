@@ -5,6 +5,7 @@ in tests/telephony/test_sip_requests.py and test_session_timers.py."""
 
 from __future__ import annotations
 
+import itertools
 import struct
 from collections.abc import Callable
 from typing import Any
@@ -91,10 +92,18 @@ def make() -> tuple[InDialog, Wire]:
     return dialogs, wire
 
 
+# A phone's CSeq in a dialog only goes up (RFC 3261 12.2.2), and the front end answers a
+# request older than one it took with 500: each request made here without a CSeq of its
+# own comes after every one before it (the INVITE of ``inbound_call`` has 1).
+_NEXT_CSEQ = itertools.count(2)
+
+
 def sip_request(method: str, *, call_id: str = "dlg1", to_tag: str = "ours",
                 from_tag: str = "theirs", branch: str = "z9hG4bKinv",
                 extra: list[tuple[str, str]] | None = None, body: bytes = b"",
-                cseq: int = 2) -> SipMessage:
+                cseq: int | None = None) -> SipMessage:
+    if cseq is None:
+        cseq = next(_NEXT_CSEQ)
     to = "<sip:12345@127.0.0.1>" + (f";tag={to_tag}" if to_tag else "")
     data = new_request(method, "sip:12345@127.0.0.1", via=udp_via(PEER[0], PEER[1], branch),
                        from_=f"<sip:13800000000@{PEER[0]}>;tag={from_tag}", to=to,
@@ -110,7 +119,7 @@ def offer(port: int = 40000) -> bytes:
 
 
 def inbound_call(wire: Wire, *, answered: bool) -> CallHandle:
-    invite = sip_request("INVITE", to_tag="", body=offer())
+    invite = sip_request("INVITE", to_tag="", body=offer(), cseq=1)
     call = CallHandle(wire, direction=Direction.INBOUND, call_id="dlg1", local_tag="ours",
                       caller="13800000000", callee="12345")
     call.invite, call.invite_source = invite, PEER
@@ -166,7 +175,7 @@ def test_bye_before_our_answer_also_ends_the_invite_with_487() -> None:
     dialogs, wire = make()
     call = inbound_call(wire, answered=False)
     dialogs.on_bye(sip_request("BYE"))
-    assert codes(wire) == [200, 487] and wire.sent[1][0].cseq == (2, "INVITE")
+    assert codes(wire) == [200, 487] and wire.sent[1][0].cseq == (1, "INVITE")
     assert call.ended
 
 
@@ -395,7 +404,10 @@ def test_reinvite_gets_our_unchanged_sdp_and_a_hold_offer_is_taken() -> None:
 
 
 @pytest.mark.parametrize(("offered", "answered"), [
-    ("sendonly", "recvonly"), ("inactive", "inactive")])
+    ("sendonly", "recvonly"), ("inactive", "inactive"),
+    # A caller that only listens (RFC 3264 6.1: answered sendonly; before, sendonly too,
+    # but the watchdog ended the call rtp_timeout 10 s later, the prompts still playing).
+    ("recvonly", "sendonly")])
 def test_hold_and_unhold_mirror_the_direction_and_hold_the_rtp_watchdog(
         offered: str, answered: str) -> None:
     dialogs, wire = make()
@@ -414,6 +426,43 @@ def test_hold_and_unhold_mirror_the_direction_and_hold_the_rtp_watchdog(
     assert b"a=sendrecv\r\n" in unheld.body_bytes and not call.held
     assert int(unheld.body_bytes.split(b"\r\n")[1].split()[2]) == version + 1
     assert call.state is CallState.ANSWERED
+
+
+def test_a_late_reinvite_is_500_and_changes_nothing_and_a_retransmission_gets_our_answer(
+        ) -> None:
+    """RFC 3261 12.2.2: the peer's CSeq only goes up in a dialog. Before, every re-INVITE
+    was taken whatever its CSeq: a hold's retransmission delivered after the unhold put the
+    call back on hold (the RTP watchdog off for good), and an old offer moved our RTP back
+    to a port the peer (or its SBC) had left."""
+    dialogs, wire = make()
+    call, rtp = call_with_media(wire, 101)
+    call.rtp = rtp
+    held = offer(40002).replace(b"a=sendrecv", b"a=sendonly")
+    hold = sip_request("INVITE", branch="z9hG4bKhold", cseq=10, body=held)
+    dialogs.on_refresh(call, hold)
+    dialogs.on_refresh(call, sip_request("INVITE", branch="z9hG4bKunhold", cseq=11,
+                                         body=offer(40004)))
+    assert codes(wire) == [200, 200] and not call.held and rtp.outPort == 40004
+    version = call.sdp_version
+    # The hold's retransmission (our 200 to it lost), delivered late: a new branch would
+    # be a new request, the same branch is the same one; neither is taken again.
+    dialogs.on_refresh(call, hold)
+    dialogs.on_refresh(call, sip_request("INVITE", branch="z9hG4bKold", cseq=9, body=held))
+    dialogs.on_refresh(call, sip_request("UPDATE", branch="z9hG4bKupd", cseq=11, body=held))
+    late, old, update = (m for m, _ in wire.sent[2:])
+    assert (late.status_code, old.status_code, update.status_code) == (500, 500, 500)
+    assert "out of order" in old.first("Warning") and not old.first("Retry-After")
+    assert not call.held and call.sdp_version == version and rtp.outPort == 40004
+    # The unhold's own retransmission gets the same 200 again, the call unchanged.
+    dialogs.on_refresh(call, sip_request("INVITE", branch="z9hG4bKunhold", cseq=11,
+                                         body=offer(40004)))
+    again = wire.sent[-1][0]
+    assert again.status_code == 200 and again.body_bytes == wire.sent[1][0].body_bytes
+    assert call.sdp_version == version and call.state is CallState.ANSWERED
+    # An INFO shares the dialog's sequence: older than the last re-INVITE, it keys nothing.
+    dialogs.on_info(info_key("5", cseq=8))
+    dialogs.on_info(info_key("6", cseq=12))
+    assert call.flush_dtmf() == "6"
 
 
 def test_reinvite_with_an_offer_we_cannot_serve_is_488_and_the_call_goes_on() -> None:

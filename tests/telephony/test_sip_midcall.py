@@ -265,3 +265,33 @@ def test_a_host_name_where_our_bye_goes_is_answered_and_bye_goes_to_the_source(
     if where == "record-route":
         assert header(data, "Route") == "<sip:proxy.invalid;lr>"
     assert call.ended
+
+
+def test_a_reinvite_delivered_late_is_500_and_leaves_the_call_as_the_last_one_put_it(
+        shipped: tuple[SipFrontEnd, Lines], peers: tuple[RawPeer, RawPeer]) -> None:
+    """A phone holds (CSeq 2) and unholds to a new RTP port (CSeq 3); the hold's
+    retransmission comes last (a lost 200, a slow path). RFC 3261 12.2.2: 500, and the
+    call stays off hold with its RTP at the new port. Before: 200, the call was held
+    again (its RTP watchdog off) and our RTP went back to the port the phone had left."""
+    _, lines = shipped
+    caller, _ = peers
+    moved = RawPeer(CALLER, caller.target[1])
+    try:
+        answer, call = _answered(lines, caller, "late", _offer(caller, caller.media_port, [0]))
+        hold = _reinvite(caller, answer, _offer(caller, caller.media_port, [0])
+                         + "a=sendonly\r\n", 2)
+        caller.send(hold)
+        assert status(_final(caller)) == 200 and call.held
+        unhold = _reinvite(caller, answer, _offer(caller, moved.media_port, [0]), 3)
+        caller.send(unhold)
+        assert status(_final(caller)) == 200 and not call.held
+        caller.send(hold)  # the same request again, late
+        late = _final(caller)
+        assert status(late) == 500 and "out of order" in header(late, "Warning")
+        assert call.rtp is not None and call.rtp.outPort == moved.media_port
+        assert not call.held and call.state is CallState.ANSWERED
+        caller.send(unhold)  # its own retransmission: our 200 again
+        assert status(_final(caller)) == 200 and not call.held
+        caller.send(caller.ack(answer, method="BYE", cseq=4))
+    finally:
+        moved.close()

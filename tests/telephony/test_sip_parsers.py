@@ -78,12 +78,14 @@ def test_a_media_address_we_cannot_send_to_is_not_acceptable(c: str) -> None:
 
 
 @pytest.mark.parametrize(("direction", "starts"), [
-    ("sendrecv", True), ("recvonly", True), ("sendonly", False), ("inactive", False)])
+    ("sendrecv", True), ("recvonly", False), ("sendonly", False), ("inactive", False)])
 def test_a_call_starts_only_with_sdp_that_takes_our_audio(direction: str,
                                                           starts: bool) -> None:
     """``call_media``, the one rule for the SDP a call starts with (an INVITE's offer, the
     answer in the ACK of a delayed offer, the 200 to our INVITE): on hold from the start
-    (a=sendonly, a=inactive) the caller would hear no word of the IVR -- 488, or BYE."""
+    (a=sendonly, a=inactive) the caller would hear no word of the IVR, and one that only
+    listens (a=recvonly) would send no speech and no RFC 2833 key -- answered, it died
+    no_rtp at first_rtp_timeout -- so 488, or BYE."""
     offer = parse_sdp(sdp(extra=f"a={direction}\r\n"))
     assert answer_offer(offer).codec == "PCMU"  # a re-INVITE's hold stays servable
     if starts:
@@ -91,6 +93,26 @@ def test_a_call_starts_only_with_sdp_that_takes_our_audio(direction: str,
     else:
         with pytest.raises(NotAcceptable, match=f"a={direction}"):
             call_media(offer)
+
+
+@pytest.mark.parametrize(("c", "direction", "says", "not_said"), [
+    # Before: "c= address 0.0.0.0 is not a unicast IPv4 address" (as for a broken
+    # address), and the hold rule's own message for it read "a=sendrecv at the start".
+    ("0.0.0.0", "sendrecv", "c=0.0.0.0 (on hold, RFC 2543)", "a=sendrecv"),
+    ("0.0.0.0", "sendonly", "c=0.0.0.0 (on hold, RFC 2543)", "unicast"),
+    ("192.0.2.10", "sendonly", "a=sendonly (on hold): the caller would hear nothing", "c="),
+    ("192.0.2.10", "inactive", "a=inactive (on hold): no audio either way", "c="),
+    ("192.0.2.10", "recvonly", "a=recvonly: the caller would send no speech and no keys",
+     "hear nothing"),
+])
+def test_each_refusal_of_a_call_start_says_its_own_reason(c: str, direction: str, says: str,
+                                                          not_said: str) -> None:
+    offer = parse_sdp(sdp(c=f"IN IP4 {c}", extra=f"a={direction}\r\n"))
+    with pytest.raises(NotAcceptable) as refused:
+        call_media(offer)
+    why = str(refused.value)
+    assert why.startswith(says) and "at the start of a call" in why
+    assert not_said not in why
 
 
 def test_too_many_headers_is_a_syntax_error_still_answered_400() -> None:

@@ -91,6 +91,20 @@ def test_an_ack_without_a_usable_answer_leaves_the_media_as_it_was(ack_body: byt
     assert (rtp.outIP, rtp.outPort) == PEER and call.state is CallState.ANSWERED
 
 
+@pytest.mark.parametrize("direction", ["recvonly", "sendonly"])
+def test_a_one_way_answer_in_the_ack_moves_our_rtp_and_holds_the_watchdog(
+        direction: str) -> None:
+    """An SBC re-anchoring a caller who only listens (a=recvonly) or holds (a=sendonly):
+    our RTP goes where the answer names, and the rtp_timeout watchdog waits. Before, a
+    recvonly answer was not "held" (the call died rtp_timeout 10 s later), and a sendonly
+    one left our RTP at the old address."""
+    body = build_sdp(ip="192.0.2.77", port=41234, session_id=9, formats=[(0, "PCMU")],
+                     event_pt=101, direction=direction)
+    call, rtp, sent = reinvite_without_sdp("192.0.2.77", 41234, body)
+    assert sent == [200] and call.state is CallState.ANSWERED
+    assert (rtp.outIP, rtp.outPort) == ("192.0.2.77", 41234) and call.held
+
+
 def test_an_ack_of_the_initial_invite_moves_nothing() -> None:
     dialogs, wire = make()
     call, rtp = call_with_media(wire, 101)

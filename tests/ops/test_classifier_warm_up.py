@@ -1,0 +1,90 @@
+"""The classifier warmed at start-up (hotline.wiring.start_warm_up, the one warm-up path,
+beside the recognizers'): before, the first classification in a process loaded jieba's
+dictionary (2-8 s on a loaded node), paid by the first caller's ticket, and the console's
+first live suggestion loaded the knowledge base's tokenizer. Asserted on state: after the
+warm-up, neither the first classification nor the first knowledge search loads a
+dictionary; /healthz says whether the warm-up is over."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jieba
+import pytest
+from fastapi.testclient import TestClient
+
+import knowledge.search
+from config import Settings
+from hotline.app import create_app
+from hotline.roles import Part, ServeRole
+from hotline.wiring import TextWarmUp, start_background
+from knowledge import service as kb
+from ticketing.context import Domain
+from ticketing.db import make_engine, make_session_factory
+
+LOCAL = ("127.0.0.1", 50000)  # may read /healthz's details
+WAIT = 300  # a bound against a hang on a loaded machine, not a speed
+FIRST_CALLER = "海淀区中关村南大街12号院门口的路灯坏了一个星期了，晚上黑得看不见路"
+
+
+def test_after_the_start_up_warm_up_the_first_classification_loads_no_dictionary(
+        sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings(database_url=sqlite_url, data_dir=tmp_path,
+                        recordings_dir=tmp_path / "rec")
+    # A fresh process: jieba's dictionary not loaded, nor the knowledge base's tokenizer
+    # (this test process may have loaded them before: forgotten for this test).
+    monkeypatch.setattr(jieba.dt, "initialized", False)
+    monkeypatch.setattr(knowledge.search, "_tokenizer", None)
+    with TestClient(create_app(settings, role=ServeRole.API), client=LOCAL) as client:
+        background = client.app.state.background
+        job = background.text_warm_up
+        assert job is not None and job.wait(WAIT) and job.error is None
+        assert client.get("/healthz").json()["classifier"]["warm"] is True
+        loads: list[jieba.Tokenizer] = []
+        initialize = jieba.Tokenizer.initialize
+
+        def counted(self: jieba.Tokenizer, *args: object, **kwargs: object) -> None:
+            if not self.initialized:
+                loads.append(self)  # (an initialized tokenizer's call returns at once)
+            initialize(self, *args, **kwargs)
+
+        monkeypatch.setattr(jieba.Tokenizer, "initialize", counted)
+        domain: Domain = client.app.state.domain
+        # The first caller's ticket: the model's words come from jieba's global tokenizer.
+        understood = domain.understand(FIRST_CALLER)
+        assert understood.source == "model" and understood.category == "municipal"
+        # The console's first live suggestion: the knowledge base's own tokenizer.
+        with client.app.state.sessions() as session:
+            kb.search(session=session, text=FIRST_CALLER, today=kb.today(domain))
+        assert loads == []  # nothing loaded again
+        assert jieba.dt.initialized and knowledge.search._tokenizer is not None
+
+
+def test_a_process_that_reads_no_words_warms_no_classifier(sqlite_url: str,
+                                                            tmp_path: Path) -> None:
+    """The outbound role (SMS, reminder and survey calls) classifies nothing: no warm-up,
+    nothing said of it."""
+    settings = Settings(database_url=sqlite_url, data_dir=tmp_path,
+                        recordings_dir=tmp_path / "rec",
+                        outbound=Settings().outbound.model_copy(update={"enabled": False}))
+    db = make_engine(settings.database_url)
+    background = start_background(settings, make_session_factory(db), Domain.load(settings),
+                                  parts=frozenset({Part.JOBS, Part.OUTBOUND}))
+    try:
+        assert background.text_warm_up is None and background.classifier_status() is None
+    finally:
+        background.stop()
+        db.dispose()
+
+
+def test_the_warm_up_is_reported_warm_only_once_over_and_never_after_a_failure() -> None:
+    job = TextWarmUp()
+    assert job.as_dict()["warm"] is False and "loading" in str(job.as_dict()["detail"])
+    failed = TextWarmUp(error=RuntimeError("no such table: kb_entries"))
+    failed.done.set()
+    assert failed.as_dict()["warm"] is False
+    assert "no such table" in str(failed.as_dict()["detail"])
+    over = TextWarmUp(wall_seconds=3.2)
+    over.done.set()
+    assert over.as_dict() == {"warm": True,
+                              "detail": "classifier and knowledge base warmed in 3.2 s"}
