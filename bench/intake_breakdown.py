@@ -82,36 +82,37 @@ class Breakdown:
         self.app = 0.0
         self.total = 0.0
 
+    def _enter(self) -> float:
+        self._stack.append(0.0)
+        return time.process_time()
+
+    def _leave(self, label: str, t0: float) -> None:
+        """Charge the CPU since ``t0`` to ``label``, less its named callees', and to the
+        named caller as a callee's."""
+        spent = time.process_time() - t0
+        self.own[label] += spent - self._stack.pop()
+        self.calls[label] += 1
+        if self._stack:
+            self._stack[-1] += spent
+
     def _timed(self, label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-        own, calls, stack = self.own, self.calls, self._stack
-        clock = time.process_time
         if inspect.iscoroutinefunction(fn):
             @functools.wraps(fn)
             async def timed_async(*args: Any, **kwargs: Any) -> Any:
-                t0 = clock()
-                stack.append(0.0)
+                t0 = self._enter()
                 try:
                     return await fn(*args, **kwargs)
                 finally:
-                    spent = clock() - t0
-                    own[label] += spent - stack.pop()
-                    calls[label] += 1
-                    if stack:
-                        stack[-1] += spent
+                    self._leave(label, t0)
             return timed_async
 
         @functools.wraps(fn)
         def timed(*args: Any, **kwargs: Any) -> Any:
-            t0 = clock()
-            stack.append(0.0)
+            t0 = self._enter()
             try:
                 return fn(*args, **kwargs)
             finally:
-                spent = clock() - t0
-                own[label] += spent - stack.pop()
-                calls[label] += 1
-                if stack:
-                    stack[-1] += spent
+                self._leave(label, t0)
         return timed
 
     def install(self) -> None:
