@@ -4,11 +4,13 @@ Builds the API app (no server, no sockets) on a fresh SQLite file and/or a throw
 PostgreSQL with the demo city, files ``--tickets`` tickets one after another through
 httpx's ASGI transport, and prints SQL statements per ticket (an engine listener counts
 them, by kind), wall and CPU milliseconds per ticket, and with ``--profile`` the top
-functions of a cProfile (CPU time) of the measured tickets. Thread-pool hops are run inline
+functions of a cProfile (CPU time) of the measured tickets, with ``--breakdown`` the CPU per
+ticket of each step of the request (bench/intake_breakdown.py). Thread-pool hops are run inline
 here so that one profiler sees the whole request (framework, endpoint, ORM, driver); what
 uvicorn adds (HTTP parsing, the thread pool) is the difference to bench/ticketing.py.
 
     .venv/bin/python bench/intake_profile.py [--tickets 300] [--database both] [--profile]
+                                             [--breakdown]
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import anyio.to_thread  # noqa: E402
 import httpx  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
+from bench.intake_breakdown import Breakdown  # noqa: E402
 from bench.ticketing import COMPLAINTS  # noqa: E402
 from config import Settings  # noqa: E402
 from hotline import dbadmin  # noqa: E402
@@ -46,7 +49,7 @@ async def _inline(func: Callable[..., Any], *args: Any, **_options: Any) -> Any:
 
 
 def run(name: str, url: str, work: Path, tickets: int, profile: bool,
-        save: Path | None = None) -> None:
+        save: Path | None = None, breakdown: bool = False) -> None:
     dbadmin.upgrade(url)
     app = create_app(Settings(database_url=url, data_dir=work))
     with app.state.sessions() as s:
@@ -76,11 +79,12 @@ def run(name: str, url: str, work: Path, tickets: int, profile: bool,
     # Timed in CPU seconds: on a machine shared with other work, wall time would charge each
     # function for the moments the process waited for a core.
     prof = cProfile.Profile(time.process_time) if profile else None
+    steps = Breakdown() if breakdown else None
     wall = cpu = in_tx = 0.0
 
     async def drive() -> None:
         nonlocal wall, cpu, in_tx
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=steps.app_middleware(app) if steps else app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             async def post(i: int) -> None:
                 r = await client.post("/api/v1/tickets", headers=headers, json={
@@ -91,6 +95,8 @@ def run(name: str, url: str, work: Path, tickets: int, profile: bool,
                 await post(i)
             kinds.clear()
             held[0] = 0.0
+            if steps:
+                steps.install()
             w0, c0 = time.perf_counter(), time.process_time()
             if prof:
                 prof.enable()
@@ -101,12 +107,17 @@ def run(name: str, url: str, work: Path, tickets: int, profile: bool,
             wall = (time.perf_counter() - w0) / tickets * 1000
             in_tx = held[0] / tickets * 1000
             cpu = (time.process_time() - c0) / tickets * 1000
+            if steps:
+                steps.uninstall()
+                steps.total = cpu * tickets / 1000
 
     asyncio.run(drive())
     per = {k: round(v / tickets, 2) for k, v in sorted(kinds.items())}
     print(f"{name:10s} tickets={tickets} statements/ticket={sum(kinds.values()) / tickets:.2f} "
           f"{per} wall={wall:.2f}ms cpu={cpu:.2f}ms in_transaction={in_tx:.2f}ms "
           "(in process, client included)", flush=True)
+    if steps:
+        print(steps.report(tickets), flush=True)
     if prof:
         if save:
             save.mkdir(parents=True, exist_ok=True)
@@ -147,6 +158,8 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--save", type=Path, help="with --profile: write the stats here "
                     "(NAME.prof per database) for pstats/snakeviz")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="CPU per ticket of each step of the request (own time of each)")
     args = ap.parse_args()
     # One thread: the profiler sees the endpoint, and no pool hop adds to the figures. Every
     # hop (FastAPI's for plain functions, the intake's own turns) goes through this call.
@@ -155,7 +168,7 @@ def main() -> None:
         work = Path(tmp)
         if args.database in ("sqlite", "both"):
             run("sqlite", f"sqlite:///{work / 'p.db'}", work, args.tickets, args.profile,
-                args.save)
+                args.save, args.breakdown)
         if args.database in ("postgresql", "both"):
             with running_pg_server() as pg:
                 import psycopg
@@ -164,7 +177,7 @@ def main() -> None:
                                      dbname="postgres", autocommit=True) as conn:
                     conn.execute("CREATE DATABASE prof")
                 run("postgresql", pg.url("prof"), work, args.tickets, args.profile,
-                args.save)
+                    args.save, args.breakdown)
 
 
 if __name__ == "__main__":

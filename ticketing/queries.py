@@ -117,12 +117,19 @@ def linked_original(ticket: Ticket) -> Ticket | None:
     return session.get(Ticket, ticket.duplicate_of_id) if session is not None else None
 
 
+def original_for_link(actor: Actor, ticket: Ticket) -> Ticket | None:
+    """The linked original, when whether ``actor`` may see the link depends on it: never
+    for whom may see every caller (a whole ticket's SELECT per duplicate filed, for an answer
+    that would not read it)."""
+    return None if actor.sees_caller_of_confidential else linked_original(ticket)
+
+
 def may_see_link(actor: Actor, ticket: Ticket) -> bool:
     """A duplicate link says "the same person called about both": shown only to whom may
     see the caller of both tickets, or it would tie a confidential ticket to a number."""
     if not may_see_caller(actor, ticket):
         return False
-    original = linked_original(ticket)
+    original = original_for_link(actor, ticket)
     return original is None or may_see_caller(actor, original)
 
 

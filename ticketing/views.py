@@ -70,9 +70,10 @@ def _sub_category_filter(category: str | None, code: str | None) -> str | None:
 
 
 def _show(session: Session, ticket: Ticket, actor: Actor) -> TicketOut:
-    # Held while the answer is built: both visibility checks read the linked original, and
-    # the session keeps a loaded row only while something refers to it (else two SELECTs).
-    _original = queries.linked_original(ticket)
+    # Held while the answer is built: both visibility checks read the linked original (if
+    # they need it), and the session keeps a loaded row only while something refers to it
+    # (else two SELECTs).
+    _original = queries.original_for_link(actor, ticket)
     events = queries.visible_events(session=session, actor=actor, ticket=ticket)
     return TicketOut.of(ticket, actor, events=events)
 
