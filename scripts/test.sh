@@ -3,7 +3,7 @@
 #   bash scripts/test.sh            the whole suite
 #   bash scripts/test.sh --fast     the fast tier: no real SIP peers, no Vosk, no PostgreSQL,
 #                                   no browser or service processes (marker "external"), no
-#                                   OpenAPI fuzz (marker "fuzz": ~30 % of the tier's CPU)
+#                                   OpenAPI fuzz (marker "fuzz": ~70 CPU-s, a sixth more)
 #   bash scripts/test.sh ARGS...    extra pytest arguments (a path, -x, -k, -n 0, ...)
 # Tests run in parallel (pytest-xdist). The whole suite is CPU-bound now (a clean-clone CI
 # run: ~1,420 CPU-s in 14 min 21 s on 2 cores), so a worker more overlaps little waiting
@@ -12,6 +12,12 @@
 # run each at load 6-13: 1,298 → 1,197 CPU-s of pytest (with this round's test cuts;
 # ~40 of it the two workers fewer), the workers ending within 11 s of each other.
 # HOTLINE_TEST_WORKERS overrides the number.
+# Ninth round, one full profiled run at load ~15 before: 1,305 CPU-s of pytest (user+sys);
+# the fuzz's four tests were 114 of it, now one test of 71 (tests/api); and a
+# clean clone's pip install 75 → ~31 CPU-s (+9 in the collect-only pass below; bootstrap.sh).
+# The fast tier, measured at load 8-14 with 3 workers (the selection below, warm caches):
+# 2,257 tests, 336 CPU-s (322 user + 13 sys), 666 s of wall: over its 90 s target on CPU
+# alone (168 s on two idle cores at best).
 # The fast tier waits on almost nothing: 3 workers keep both cores busy, and each worker
 # more only collects all ~2900 tests again (~9 s of CPU each with the bytecode below kept,
 # most of 8 workers' overhead; a module that builds much when imported costs it 8 times:

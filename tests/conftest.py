@@ -63,7 +63,7 @@ LONG_POLES = (
     "tests/console/test_browser.py",
     "tests/console/test_attachments_browser.py",
     "tests/ticketing/test_intake.py::test_train_stores_versions_and_the_service_loads_",
-    # Four tests of ~30 CPU-s each (every API operation as one role, run as subtests).
+    # ~70 CPU-s in one test (every API operation's examples as each role, as subtests).
     "tests/api/test_openapi_fuzz.py",
     "tests/ivr/test_dialogue_busy_decoder.py",
     "tests/ivr/test_dialogue_linphone.py",

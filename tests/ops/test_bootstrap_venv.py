@@ -24,7 +24,7 @@ def fresh_checkout(tmp_path: Path, *, ensurepip: bool) -> Path:
   "-c import ensurepip") exit {0 if ensurepip else 1} ;;
   "-m venv .venv") mkdir -p .venv/bin
     printf '#!/bin/sh\\nexit 0\\n' > .venv/bin/python
-    printf '#!/bin/sh\\nexit 0\\n' > .venv/bin/pip
+    printf '#!/bin/sh\\necho "$*" >> pip.log\\n' > .venv/bin/pip
     chmod +x .venv/bin/python .venv/bin/pip ;;
 esac
 """)
@@ -40,3 +40,20 @@ def test_first_run_installs_python3_venv_only_when_venv_cannot_work(
     install = set(calls[1].split()) if calls else set()
     assert ("python3-venv" in install) is not ensurepip
     assert (root / ".venv/bin/python").exists()  # the run went on to make the venv
+
+
+@pytest.mark.parametrize("mode", [(), ("--test",)], ids=["plain", "test"])
+def test_only_the_test_install_leaves_byte_compiling_to_first_use(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: tuple[str, ...]) -> None:
+    """pip byte-compiles every module it installs; the suite imports about a fifth of them,
+    and scripts/test.sh's collect-only pass compiles those once. The service's install keeps
+    them compiled: a process with PYTHONDONTWRITEBYTECODE would compile at every start."""
+    root = fresh_checkout(tmp_path, ensurepip=True)
+    monkeypatch.setenv("PYTHON", str(tmp_path / "python3"))
+    _bootstrap(root, *mode, installed={"espeak-ng", "sox", "postgresql", "sip-tester",
+                                       "kamailio", "baresip", "linphone-cli", "chromium",
+                                       "fonts-wqy-microhei"})
+    installs = [line.split() for line in (root / "pip.log").read_text().splitlines()
+                if "-e" in line.split()]
+    assert len(installs) == 1
+    assert ("--no-compile" in installs[0]) is bool(mode)
