@@ -79,15 +79,17 @@ COMPLAINT_WORDS = (
     "投诉", "举报", "反映", "没人管", "不管", "太差", "太大", "太吵", "扰民", "乱收费",
     "不给", "不退", "还没", "一直", "好几天", "多天", "严重", "威胁", "坏了", "要求处理",
 )
-# Words that blame: a complaint put as a question, asking who is at fault (为什么, 凭什么,
-# 怎么能, 怎么回事), saying how often it goes wrong (老是, 天天, 好几次), that a service
-# fails the caller (约不上, 不到账, 推来推去, 态度) or calling for someone to act (管不管,
-# 派人). Unlike the words above (一直, 不给 also tell the situation a question is about:
-# "房子一直空着", "辞退了不给补偿"), a question with one of these is never answered from an
-# entry that does not use it: the entry explains the matter, the caller complains of it.
+# Words that blame: a complaint put as a question, asking who is at fault (为什么,
+# 凭什么, spoken 为啥, 凭啥, 怎么能, 怎么回事), saying how often it goes wrong (老是, 天天,
+# 好几次), that a service fails the caller (约不上, 不到账, 推来推去, 态度) or calling
+# for someone to act (管不管, 派人). Unlike the words above (一直, 不给 also tell the
+# situation a question is about: "房子一直空着", "辞退了不给补偿"), a question with one
+# of these is never answered from an entry that does not use it: the entry explains the
+# matter, the caller complains of it.
 BLAME_WORDS = (
-    "为什么", "凭什么", "怎么还", "怎么能", "怎么又", "怎么回事", "老是", "总是", "天天",
-    "好几次", "管管", "管不管", "谁来管", "没人来", "派人", "推来推去", "推诿", "态度",
+    "为什么", "为啥", "凭什么", "凭啥", "怎么还", "怎么能", "怎么又", "怎么回事", "老是",
+    "总是", "天天", "好几次", "管管", "管不管", "谁来管", "没人来", "派人", "推来推去",
+    "推诿", "态度",
     "不耐烦", "插队", "黄牛", "约不上", "不到账", "没到账",
     # Asking for the reason of a wrong done (这是什么道理) or for someone to be hurried
     # (帮我催一下): the matter is the caller's grievance, the entry only explains it.

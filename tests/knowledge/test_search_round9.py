@@ -102,3 +102,19 @@ def test_a_phrase_naming_two_members_of_a_family_is_refused(tmp_path: Path) -> N
 def test_every_shipped_family_has_members(objects) -> None:  # type: ignore[no-untyped-def]
     assert len(objects.families) >= 10
     assert all(f.member_of for f in objects.families)
+
+
+@pytest.mark.parametrize("text", ["凭啥停车费收这么贵", "为啥我的失业金这个月没到"])
+def test_spoken_why_blames_like_the_written_one(index: Index, text: str) -> None:
+    """为啥 and 凭啥 are how 为什么 and 凭什么 are said: a grievance, not a question the
+    entry answers (the complaint probes' test checks it is not offered either)."""
+    assert _probes("complaint") and text in {r["text"] for r in _probes("complaint")}
+    r = index.search(text, today=TODAY)
+    assert r.features["blame"] == 1.0 and r.answer is None
+
+
+@pytest.mark.parametrize("row", _probes("spoken"), ids=lambda r: r["text"][:12])
+def test_renting_out_said_as_renting_to_someone_finds_the_rental_entry(
+        index: Index, row: dict[str, str]) -> None:
+    r = index.search(row["text"], today=TODAY)
+    assert r.answer is not None and r.answer.id == row["expect"]
