@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from config.settings import CONFIG_DIR
@@ -31,14 +31,20 @@ class Family:
     frame: tuple[str, ...] = ()
     # an entry whose whole text names no member does not answer a caller who names one
     foreign: bool = False
+    # at each position, the longest phrase starting there (a lookahead: matches overlap)
+    pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        alternation = "|".join(re.escape(p) for p in sorted(self.member_of, key=len,
+                                                            reverse=True))
+        object.__setattr__(self, "pattern", re.compile(f"(?=({alternation}))"))
 
     def named(self, text: str) -> frozenset[str]:
         """Every member a phrase names in ``text``, but a phrase inside a longer one names
         nothing (工作居住证 is not 居住证). Overlapping phrases both count: 自来水费 names
         the bill even though 来水 starts first."""
-        spans = [(m.start(), m.start() + len(phrase), member)
-                 for phrase, member in self.member_of.items()
-                 for m in re.finditer(re.escape(phrase), text)]
+        spans = [(m.start(), m.start() + len(m.group(1)), self.member_of[m.group(1)])
+                 for m in self.pattern.finditer(text)]
         return frozenset(member for a, b, member in spans if member is not None
                          and not any(c <= a and b <= d and (c, d) != (a, b) for c, d, _ in spans))
 
