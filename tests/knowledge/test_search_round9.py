@@ -118,3 +118,18 @@ def test_renting_out_said_as_renting_to_someone_finds_the_rental_entry(
         index: Index, row: dict[str, str]) -> None:
     r = index.search(row["text"], today=TODAY)
     assert r.answer is not None and r.answer.id == row["expect"]
+
+
+@pytest.mark.parametrize("text", ["买的鸡蛋是坏的商家不给退去哪投诉",
+                                  "网上买的烤鸭过期了怎么投诉商家"])
+def test_food_named_after_an_animal_names_no_pet(index: Index, text: str) -> None:
+    """鸡蛋, 烤鸭 hold an animal's character: no pet, so the consumer-complaint entry
+    (which speaks of no animal) still answers where to complain."""
+    r = index.search(text, today=TODAY)
+    assert r.features["other_object"] == 0.0
+    assert r.answer is not None and r.answer.id == "kb013"
+
+
+def test_things_named_after_an_animal_are_ignored(objects) -> None:  # type: ignore[no-untyped-def]
+    for text in ("买的热狗过期了", "门上的猫眼坏了", "去鸟巢看演出"):
+        assert "pets" not in objects.named(text), text
