@@ -44,6 +44,7 @@ from pypinyin import Style, lazy_pinyin
 from rank_bm25 import BM25Plus
 
 from config.settings import CONFIG_DIR
+from knowledge.objects import OBJECTS_FILE, load_objects
 
 # Field weights (how many times a field's terms count): the title and the editor's
 # keywords say what the entry is about; the answer also says much else.
@@ -78,15 +79,17 @@ COMPLAINT_WORDS = (
     "投诉", "举报", "反映", "没人管", "不管", "太差", "太大", "太吵", "扰民", "乱收费",
     "不给", "不退", "还没", "一直", "好几天", "多天", "严重", "威胁", "坏了", "要求处理",
 )
-# Words that blame: a complaint put as a question, asking who is at fault (为什么, 凭什么,
-# 怎么能, 怎么回事), saying how often it goes wrong (老是, 天天, 好几次), that a service
-# fails the caller (约不上, 不到账, 推来推去, 态度) or calling for someone to act (管不管,
-# 派人). Unlike the words above (一直, 不给 also tell the situation a question is about:
-# "房子一直空着", "辞退了不给补偿"), a question with one of these is never answered from an
-# entry that does not use it: the entry explains the matter, the caller complains of it.
+# Words that blame: a complaint put as a question, asking who is at fault (为什么,
+# 凭什么, spoken 为啥, 凭啥, 怎么能, 怎么回事), saying how often it goes wrong (老是, 天天,
+# 好几次), that a service fails the caller (约不上, 不到账, 推来推去, 态度) or calling
+# for someone to act (管不管, 派人). Unlike the words above (一直, 不给 also tell the
+# situation a question is about: "房子一直空着", "辞退了不给补偿"), a question with one
+# of these is never answered from an entry that does not use it: the entry explains the
+# matter, the caller complains of it.
 BLAME_WORDS = (
-    "为什么", "凭什么", "怎么还", "怎么能", "怎么又", "怎么回事", "老是", "总是", "天天",
-    "好几次", "管管", "管不管", "谁来管", "没人来", "派人", "推来推去", "推诿", "态度",
+    "为什么", "为啥", "凭什么", "凭啥", "怎么还", "怎么能", "怎么又", "怎么回事", "老是",
+    "总是", "天天", "好几次", "管管", "管不管", "谁来管", "没人来", "派人", "推来推去",
+    "推诿", "态度",
     "不耐烦", "插队", "黄牛", "约不上", "不到账", "没到账",
     # Asking for the reason of a wrong done (这是什么道理) or for someone to be hurried
     # (帮我催一下): the matter is the caller's grievance, the entry only explains it.
@@ -244,6 +247,9 @@ def normalise(text: str) -> str:
     text = _CLEAN.sub("", text.lower()).replace("_", "")
     text = _SPOKEN_NUMBER.sub(lambda m: m.group().translate(_DIGITS), text)
     return _SYNONYMS.sub(lambda m: _TO_WORD[m.group()], text) if _SYNONYMS else text
+
+
+_OBJECTS = load_objects(OBJECTS_FILE, normalise)
 
 
 def _segments(text: str) -> list[list[str]]:
@@ -532,12 +538,16 @@ class Index:
                              [_weighted(d, words, heads=True) for d in self.docs])
         self.sounds = _Signal([_weighted(d, sounds) for d in self.docs])
         self.spelling = _Spelling(self.docs)
+        # What each entry is about, by the objects its title names (knowledge/objects.py).
+        self.about = [_OBJECTS.named(d.title, title=True) for d in self.docs]
+        self.mentions = [_OBJECTS.named(t) for t in self.texts]
 
     def search(self, text: str, *, today: date, category: str | None = None, limit: int = 5,
                min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> Result:
         spoken = self.spelling.respell(text)
         qw, qs = words(spoken), sounds(spoken)
         question = is_question(text)
+        named = _OBJECTS.named(spoken)
         sw, ss = self.words.scores(qw), self.sounds.scores(qs)
         top_w, top_s = max(sw, default=0.0) or 1.0, max(ss, default=0.0) or 1.0
         ranked: list[tuple[float, int]] = []
@@ -570,6 +580,8 @@ class Index:
                 "complaint": float(any(w not in self.texts[i] for w in complaining)),
                 "blame": float(any(w not in self.texts[i] for w in complaining
                                    if w in BLAME_WORDS)),
+                "other_object": float(_OBJECTS.other_object(named, self.about[i],
+                                                            self.mentions[i]) is not None),
             }
             if rank == 0:
                 features = f
@@ -600,6 +612,11 @@ def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
 
     ``answer_credit``: the share of its weight a word earns when only the entry's answer
     has it (``ANSWER_CREDIT``; 1 counts it as the title's)."""
+    if f.get("other_object"):
+        # The caller names another member of a family than the entry's title (驾驶证
+        # against 身份证, a bite against the dog licence): however many words they share,
+        # the entry answers a neighbouring question, and offering it would mislead.
+        return 0.0
     # Words only the answer has count for less: the answer speaks of much else (业主 and
     # 同意 in the maintenance fund's answer do not make an owners' committee its topic).
     spared = 1.0 - answer_credit

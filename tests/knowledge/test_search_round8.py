@@ -14,6 +14,7 @@ from knowledge.search import (
     ANSWER_CREDIT,
     EVIDENCE_WORDS,
     Index,
+    confidence,
     is_question,
     normalise,
     said_of_entry,
@@ -120,7 +121,9 @@ def test_a_short_question_that_left_out_its_topic_is_not_offered(index: Index,
     about, and "did you mean <title>?" would offer the neighbouring topic."""
     assert _probe(text)["expect"] == ""
     r = index.search(text, today=TODAY)
-    assert r.answer is None and r.hits[0].confidence >= 0.3  # in the band, yet
+    # In the band, yet: the ninth round's object rule sets 领养老金's confidence to 0
+    # (养老金 against the 高龄津贴 entry); this rule must hold without it.
+    assert r.answer is None and confidence({**r.features, "other_object": 0.0}) >= 0.3
     assert said_of_entry(r.features) <= EVIDENCE_WORDS
     assert worth_confirming(r, 0.3) is None
 

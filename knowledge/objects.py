@@ -1,0 +1,114 @@
+"""What a question is about: the objects of a family a caller or an entry's title names.
+
+A caller asking about a neighbouring topic shares the entry's frame and most of its words
+(驾驶证快到期了怎么换证 against 身份证快到期了怎么换新的; 社保卡丢了怎么补办 against
+身份证丢了怎么补办): the coverage share cannot tell them apart, the object can. The families
+and the phrases naming their members are data (config/kb_objects.toml); this module reads
+them and says whether a caller names another member of a family than the entry's title.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from config.settings import CONFIG_DIR
+
+OBJECTS_FILE = CONFIG_DIR / "kb_objects.toml"
+
+# What a text names: family → the members named in it.
+Named = Mapping[str, frozenset[str]]
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    member_of: Mapping[str, str | None]  # phrase → member (None: names none, see load)
+    # the family applies only to entries whose title has one of these (empty: any entry)
+    frame: tuple[str, ...] = ()
+    # an entry whose whole text names no member does not answer a caller who names one
+    foreign: bool = False
+    # at each position, the longest phrase starting there (a lookahead: matches overlap)
+    pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        alternation = "|".join(re.escape(p) for p in sorted(self.member_of, key=len,
+                                                            reverse=True))
+        object.__setattr__(self, "pattern", re.compile(f"(?=({alternation}))"))
+
+    def named(self, text: str) -> frozenset[str]:
+        """Every member a phrase names in ``text``, but a phrase inside a longer one names
+        nothing (工作居住证 is not 居住证). Overlapping phrases both count: 自来水费 names
+        the bill even though 来水 starts first."""
+        spans = [(m.start(), m.start() + len(m.group(1)), self.member_of[m.group(1)])
+                 for m in self.pattern.finditer(text)]
+        return frozenset(member for a, b, member in spans if member is not None
+                         and not any(c <= a and b <= d and (c, d) != (a, b) for c, d, _ in spans))
+
+
+class Objects:
+    """The families of ``config/kb_objects.toml``, ready to read texts with.
+
+    Texts are compared after the same normalisation (``normalise``) the search applies,
+    so that a caller's 不是北京户口 is 外地户口 on both sides."""
+
+    def __init__(self, families: list[Family], normalise: Callable[[str], str]) -> None:
+        self.families = families
+        self.normalise = normalise
+
+    def named(self, text: str, *, title: bool = False) -> dict[str, frozenset[str]]:
+        """The members each family has in ``text`` (``title``: an entry's title, for which a
+        family applies only within its frame)."""
+        t = self.normalise(text)
+        out: dict[str, frozenset[str]] = {}
+        for fam in self.families:
+            if title and fam.frame and not any(w in t for w in fam.frame):
+                continue
+            found = fam.named(t)
+            if found:
+                out[fam.name] = found
+        return out
+
+    def other_object(self, caller: Named, about: Named, mentions: Named) -> str | None:
+        """The family in which the caller asks of another object than the entry's, if any.
+
+        ``about``: what the entry's title names; ``mentions``: what its whole text (title,
+        keywords, synonyms, answer) names. The caller names members of a family and none
+        of those the title names (another document, card, benefit or account operation
+        than the entry's), or, in a ``foreign`` family, members the entry never speaks of
+        (a cat or a parrot against the residence permit's 登记)."""
+        for fam in self.families:
+            said = caller.get(fam.name)
+            if not said:
+                continue
+            own = about.get(fam.name)
+            if own and not (said & own):
+                return fam.name
+            if fam.foreign and not mentions.get(fam.name):
+                return fam.name
+        return None
+
+
+def load_objects(path: Path, normalise: Callable[[str], str]) -> Objects:
+    with path.open("rb") as f:
+        data = tomllib.load(f).get("family", {})
+    families = []
+    for name, spec in data.items():
+        members: dict[str, list[str]] = spec.get("members", {})
+        # ``ignore``: phrases that hold a member's phrase and name no member (狂犬疫苗 is
+        # a vaccine named after a disease, not a dog).
+        member_of: dict[str, str | None] = {normalise(p): None for p in spec.get("ignore", ())}
+        for member, phrases in members.items():
+            for phrase in phrases:
+                key = normalise(phrase)
+                if member_of.setdefault(key, member) != member:
+                    raise ValueError(f"{path}: {phrase!r} names two members of {name}")
+        if not member_of:
+            continue
+        families.append(Family(name=name, member_of=member_of,
+                               frame=tuple(normalise(w) for w in spec.get("frame", ())),
+                               foreign=bool(spec.get("foreign", False))))
+    return Objects(families, normalise)
