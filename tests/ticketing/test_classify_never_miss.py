@@ -35,6 +35,8 @@ from ticketing.classify import classify
     ("我们单元的电梯三天两头出毛病，上礼拜修完，今天早上又往下溜了一截", "urgent.life_safety"),
     # A room in single figures with someone frail (U5), said as a range.
     ("暖气三天没热了，屋里才五六度，我妈八十多了一直打哆嗦", "urgent.person_at_risk"),
+    # A newborn in a room in single figures (U5's first example; ninth round).
+    ("暖气坏了三天了，屋里才六度，孩子刚出生十天，一直哭", "urgent.person_at_risk"),
 ])
 def test_a_danger_now_is_urgent(text: str, rule: str) -> None:
     got = classify(text)
@@ -50,6 +52,8 @@ def test_a_danger_now_is_urgent(text: str, rule: str) -> None:
     "安全出口的指示灯不亮了，建议物业换一下",           # a sign, nothing blocked
     "请问商场的安全出口应该留多宽",                     # asked
     "屋里十七八度，暖气不太热，老人觉得有点凉",         # 17-18 °C is no single figure
+    "孩子刚出生十天，家里停电了一上午，啥时候来电",     # a newborn, no cold said (B1)
+    "孩子刚出生十天，暖气不太热，屋里十七八度",         # 17-18 °C with a newborn
     "路口的雨水篦子堵了，一下雨就积水",                 # blocked, not gone
     "行人过马路的绿灯时间太短了，建议延长一点",         # a timing, not a fault
     "电梯往下走的时候有点异响，想让物业检查一下",       # a noise, no slide
