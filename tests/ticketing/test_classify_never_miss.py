@@ -25,6 +25,9 @@ from ticketing.classify import classify
     # Ways out in a fire blocked or locked (U4).
     ("商场三楼的安全出口让商户拿货架给堵死了", "urgent.exit_blocked"),
     ("我们宿舍楼的疏散通道被锁上了，说是怕丢东西", "urgent.exit_blocked"),
+    ("安全出口让砖头堵住了，人根本出不去", "urgent.exit_blocked"),
+    # Nobody has said the wire is dead (ninth round: "不带电" silences only when said).
+    ("电线掉地上了，外皮磨破了，不知道带不带电", "urgent.bare_wire"),
     # A grate gone leaves a hole like a manhole's (U4); a signal stuck on one colour.
     ("小区门口排水沟的盖板让人偷走了三块，晚上黑咕隆咚的", "urgent.manhole"),
     ("十字路口的信号灯一直是红灯，两边的车都堵死了", "urgent.traffic_signal"),
@@ -32,6 +35,8 @@ from ticketing.classify import classify
     ("我们单元的电梯三天两头出毛病，上礼拜修完，今天早上又往下溜了一截", "urgent.life_safety"),
     # A room in single figures with someone frail (U5), said as a range.
     ("暖气三天没热了，屋里才五六度，我妈八十多了一直打哆嗦", "urgent.person_at_risk"),
+    # A newborn in a room in single figures (U5's first example; ninth round).
+    ("暖气坏了三天了，屋里才六度，孩子刚出生十天，一直哭", "urgent.person_at_risk"),
 ])
 def test_a_danger_now_is_urgent(text: str, rule: str) -> None:
     got = classify(text)
@@ -47,9 +52,17 @@ def test_a_danger_now_is_urgent(text: str, rule: str) -> None:
     "安全出口的指示灯不亮了，建议物业换一下",           # a sign, nothing blocked
     "请问商场的安全出口应该留多宽",                     # asked
     "屋里十七八度，暖气不太热，老人觉得有点凉",         # 17-18 °C is no single figure
+    "孩子刚出生十天，家里停电了一上午，啥时候来电",     # a newborn, no cold said (B1)
+    "孩子刚出生十天，暖气不太热，屋里十七八度",         # 17-18 °C with a newborn
     "路口的雨水篦子堵了，一下雨就积水",                 # blocked, not gone
     "行人过马路的绿灯时间太短了，建议延长一点",         # a timing, not a fault
     "电梯往下走的时候有点异响，想让物业检查一下",       # a noise, no slide
+    # Ninth round: a fire door wedged open is no exit blocked (the way out is open; U4);
+    # a bared line that carries no current is no live part (U2).
+    "楼道的防火门老让人用砖头顶住，关不上",
+    "我们楼每层的防火门都用砖头顶上了，一直开着",
+    "我们楼下那根电缆外皮磨破了，露着铜丝，物业说是网线，不带电的",
+    "楼道里那根电缆皮破了，铜丝都露出来了，物业来看了说就是电话线",
 ])
 def test_near_misses_stay_calm(text: str) -> None:
     assert classify(text).urgency != "urgent", _cues(text)
@@ -73,6 +86,8 @@ def test_near_misses_stay_calm(text: str) -> None:
     ("我妈有老年痴呆，中午趁我做饭自己跑出去了，到现在没找着", "110"),
     ("我爸早上溜出去了，他出门就记不住家在哪，手机也没带", "110"),
     ("我奶奶有点糊涂了，上午自己下楼买菜，到现在没回来", "110"),
+    ("我妈有点糊涂了，中午自己走出门，到现在也没回来", "110"),
+    ("我爸痴呆好几年了，下午自己溜出去了，手机也没带", "110"),
     # Money sent to a fraudster just now (B14).
     ("有人冒充客服说帮我退款，我刚才转了五千过去，现在电话打不通了，是不是被骗了", "110"),
     ("网上刷单被骗了，刚刚又转了两万，对方把我拉黑了", "110"),
@@ -91,6 +106,9 @@ def test_a_danger_now_is_handed_over(text: str, service: str) -> None:
     "去年在网上刷单被骗了三千，现在还能报案吗",             # an old loss
     "接到个诈骗电话说我快递丢了，我直接挂了",               # nothing sent
     "我爸有点老年痴呆，想问问附近有没有日托的地方",         # asked, nobody gone
+    # Out for a short walk is not missing yet (E1 is a missing person; ninth round).
+    "我妈有点糊涂了，刚自己走出门遛弯去了，说遛十分钟就回来",
+    "我爸有点糊涂了，刚才自己溜出去了，说就在楼下转一会儿就回来",
     "老房子的后墙塌了一块，没住人，村里说修要等开春",       # nobody inside
     "化工厂的烟囱天天冒白烟，味儿挺大的",                   # a stack, pollution
     "学校组织防踩踏演练，孩子们练习躺在地上不动",           # a drill

@@ -63,6 +63,10 @@ NOT_NOW: dict[str, list[str]] = {
     "test burn": ["电厂烟囱冒黑烟，后来问了说是在试烧，虚惊一场"],
     # Care after the fact.
     "rabies shots": ["孩子被邻居家的狗咬破了点皮，狂犬疫苗在哪儿能打"],
+    # Still in hospital, or a stay counted in days, is care after the fact (B17), not a
+    # danger going on: "还在医院" is no "还在冒烟".
+    "in care": ["孩子上周让开水烫伤了，现在还在医院换药，幼儿园一分钱不出",
+                "我爸在工地让钢管砸了脚，住了二十天院，老板说合同上写了不管"],
 }
 
 
@@ -104,6 +108,9 @@ def test_no_danger_now_raises_no_floor(text: str) -> None:
     ("孩子被狗咬了，血止不住，要打狂犬疫苗吗", "120"),
     # A person in the same clause as the pet.
     ("孩子去追小狗掉进河里了", "119"),
+    # "还在" with no hospital after it is still going on; "院子" is no hospital stay.
+    ("孩子让开水烫伤了，皮都掉了，现在还在哭", "120"),
+    ("我们住了三十年的院子里那棵大树要倒了，底下天天有人过", "none"),
 ])
 def test_a_danger_present_keeps_its_floor(text: str, service: str) -> None:
     assert _floor(text) == ("urgent", service), _danger_cues(text)
