@@ -162,6 +162,37 @@ def test_training_set_shares_nothing_with_the_evaluation_sets() -> None:
         assert closest < 0.4, text
 
 
+# Situations docs/labelling.md gives one category (C4, C7, C10, C11), told by words that
+# leave no doubt which situation a line is; the other reading is named where it exists.
+BOUNDARIES = [
+    # C4: what may fall from the outside of a block is housing, whoever owns it.
+    ("housing", re.compile(r"(空调外机|外机)的?架子?.{0,6}(锈|断|歪|掉)|太阳能热水器.{0,8}(锈|松|歪|悬|晃)"
+                           r"|保温(板|层).{0,8}掉"), None),
+    # C10: a building site's crane is housing unless the call is about its workers.
+    ("housing", re.compile(r"塔吊.{0,12}(晃|转|吊)"), re.compile(r"工资|讨薪|工钱|无证|司机")),
+    # C7: someone acutely ill or injured at work now is health (the ambulance acts).
+    ("health", re.compile(r"(工友|工人|有个人).{0,16}(掉下来|中暑|倒在地上|抽搐|流了一地|没醒)"),
+     re.compile(r"工资|医药费|工伤|不给|扣|赔|老板还不让|挂在|压着")),  # pay; or a rescue
+    # C11: a fall on one's own off a bike is health; a collision is traffic, a fall caused
+    # by a broken way is the way's (municipal), someone lost in the hills a rescue (C2).
+    ("health", re.compile(r"骑.{0,6}摔"), re.compile(r"撞|剐|司机|刹车|井盖|坑|山里")),
+]
+
+
+@pytest.mark.parametrize("category,cue,unless", BOUNDARIES,
+                         ids=["C4-facade", "C10-crane", "C7-acute-at-work", "C11-own-fall"])
+def test_training_labels_follow_the_category_boundaries(category: str, cue: re.Pattern[str],
+                                                        unless: re.Pattern[str] | None) -> None:
+    """A training line in one of these situations carries the guide's category: two labels
+    for one situation teach the model nothing but the split (issue 15, ninth round)."""
+    rows = [r for r in read_labelled(TRAIN) if r.labels["urgency"] != "general"
+            and cue.search(r.text) and not (unless and unless.search(r.text))]
+    assert rows, "no training line in this situation"
+    wrong = [(r.labels["category"], r.text[:30]) for r in rows
+             if r.labels["category"] != category]
+    assert not wrong
+
+
 # --------------------------------------------------------------------------- shipped model
 
 
