@@ -65,8 +65,7 @@ def test_a_process_that_reads_no_words_warms_no_classifier(sqlite_url: str,
     """The outbound role (SMS, reminder and survey calls) classifies nothing: no warm-up,
     nothing said of it."""
     settings = Settings(database_url=sqlite_url, data_dir=tmp_path,
-                        recordings_dir=tmp_path / "rec",
-                        outbound=Settings().outbound.model_copy(update={"enabled": False}))
+                        recordings_dir=tmp_path / "rec")
     db = make_engine(settings.database_url)
     background = start_background(settings, make_session_factory(db), Domain.load(settings),
                                   parts=frozenset({Part.JOBS, Part.OUTBOUND}))
