@@ -272,16 +272,34 @@ a=sendrecv
 """
 
 
-def uac_subs(*, caller: str = "13800138000", codecs: str = "0", media_port: str = "[media_port]",
-             media: str = "", ending: str = "bye", telephone_event: bool = True
-             ) -> dict[str, str]:
-    """``telephone_event=False``: the offer has no telephone-event (an old PSTN gateway,
-    keys only as tones in the audio)."""
+def _formats(codecs: str, telephone_event: bool) -> tuple[str, str]:
+    """The m= line's payload types for ``codecs`` ("0 8"...) and their a=rtpmap lines."""
     names = {"0": "PCMU", "8": "PCMA", "9": "G722", "18": "G729", "3": "GSM"}
     rtpmaps = "\n".join(f"a=rtpmap:{c} {names[c]}/8000" for c in codecs.split())
     if telephone_event:
         codecs += " 101"
         rtpmaps += "\na=rtpmap:101 telephone-event/8000\na=fmtp:101 0-15"
+    return codecs, rtpmaps
+
+
+def uac_reinvite(cseq: int, *, codecs: str, media_port: str = "[media_port]",
+                 telephone_event: bool = True) -> str:
+    """Scenario steps for the caller's re-INVITE in its call (uac_call.xml's @MEDIA@):
+    an offer of ``codecs`` at ``media_port``, our 200, its ACK."""
+    formats, rtpmaps = _formats(codecs, telephone_event)
+    return "\n".join([
+        _uac_send("INVITE", cseq, _sdp(media_port, formats, rtpmaps), retrans=True),
+        '  <recv response="100" optional="true" />',
+        '  <recv response="200" />',
+        _uac_send("ACK", cseq)])
+
+
+def uac_subs(*, caller: str = "13800138000", codecs: str = "0", media_port: str = "[media_port]",
+             media: str = "", ending: str = "bye", telephone_event: bool = True
+             ) -> dict[str, str]:
+    """``telephone_event=False``: the offer has no telephone-event (an old PSTN gateway,
+    keys only as tones in the audio)."""
+    codecs, rtpmaps = _formats(codecs, telephone_event)
     endings = {
         "bye": _uac_send("BYE", 2, retrans=True) + """
   <recv response="200" crlf="true" />""",
@@ -300,8 +318,10 @@ Content-Length: 0
   </send>
   <timewait milliseconds="300"/>""",
     }
+    # (The @MEDIA@ block may hold requests of the caller's too: uac_reinvite.)
     return {"CALLER": caller, "CODECS": codecs, "RTPMAPS": rtpmaps, "MEDIA_PORT": media_port,
-            "MEDIA": media, "ENDING": endings[ending].replace("@CALLER@", caller)}
+            "MEDIA": media.replace("@CALLER@", caller),
+            "ENDING": endings[ending].replace("@CALLER@", caller)}
 
 
 _DELAYED_ACKS = {
