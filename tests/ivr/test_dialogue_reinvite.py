@@ -8,7 +8,6 @@ its ACK, and 491 to overlapping offers, socket-free: tests/telephony/test_sip_re
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ import pytest
 from ivr.callrecords import CallOutcome
 from ivr.prompts import PromptLibrary
 from tests.ivr.conftest import PHRASES
-from tests.ivr.ivrkit import CALLER, assert_ok
+from tests.ivr.ivrkit import CALLER, assert_ok, run_heard
 from tests.support import harness
 from tests.support.callers import CallerScript
 
@@ -39,15 +38,8 @@ def test_a_reinvite_to_pcma_mid_greeting_and_the_words_and_keys_after_it(
               .wait(1.0)  # into the greeting
               .reinvite("PCMA", media_port=str(sink.port))
               .wait(len(greeting) / 16000 - 1.0 + 0.8)  # the rest of it and the tone
-              .say(korean_speech[WATER], then_wait=0.3)
-              .key("#", then_wait=1.5)
-              .key("1", then_wait=0))
-    try:
-        result = ivr.caller(script, media_port=str(sink.port), timeout_s=90).run()
-        time.sleep(0.3)
-    finally:
-        sink.close()
-    assert_ok(result)
+              .complain(korean_speech[WATER]))
+    result = run_heard(ivr.caller(script, media_port=str(sink.port), timeout_s=90), sink)
     (ok,) = [m for m in _messages(result.messages)
              if "SIP/2.0 200 OK" in m and "CSeq: 2 INVITE" in m]
     assert re.search(r"^m=audio \d+ RTP/AVP 8 101\s*$", ok, re.M), ok
@@ -76,9 +68,7 @@ def test_a_burst_of_alaw_callers_each_reach_the_dialogue(
     for number, phrase in zip(numbers, phrases, strict=True):
         script = (CallerScript(tmp_path / number, codec="PCMA")
                   .wait(len(greeting) / 16000 + 0.8)
-                  .say(korean_speech[phrase], then_wait=0.3)
-                  .key("#", then_wait=1.5)
-                  .key("1", then_wait=0))
+                  .complain(korean_speech[phrase]))
         callers.append(ivr.caller(script, caller=number, codecs="8",
                                   timeout_s=120).start())
     for sipp in callers:

@@ -98,6 +98,11 @@ class CallerScript:
         self._pause(250)  # the Debian captures last about 0.2 s
         return self.wait(then_wait)
 
+    def complain(self, speech: bytes) -> CallerScript:
+        """Say the complaint, end it with #, and confirm what is read back with 1."""
+        return (self.say(speech, then_wait=0.3).key("#", then_wait=1.5)
+                .key("1", then_wait=0))
+
     def tone_key(self, digit: str, *, then_wait: float = 0.3) -> CallerScript:
         """The key as a tone in the audio (a phone without telephone-event): 100 ms of
         tone at -10 dBm0 per frequency, then silence."""
