@@ -214,10 +214,12 @@ class InDialog:
                 ("Warning", f'399 hotline12345 "our offer in the 200 to CSeq {unacked.cseq} '
                             'awaits its answer in the ACK"')]), msg.source)
         else:
-            if unacked is not None and msg.method == "INVITE":
-                # A newer re-INVITE: the peer had our 2xx (RFC 3261 14.1), its ACK was lost
-                # or is late; sending the 2xx on would end the call at 64*T1 for nothing.
-                self._settle(call, unacked)
+            # A newer re-INVITE: the peer had our 2xx (RFC 3261 14.1), its ACK was lost or
+            # is late; sending the 2xx on would end the call at 64*T1 for nothing, and the
+            # watchdog would end it at ack_timeout were it the first INVITE's.
+            if (unacked is not None and msg.method == "INVITE"
+                    and self._settle(call, unacked)):
+                call.ack_received.set()
             self._refresh(call, msg, send)
         if answered:
             call.last_refresh = (msg.cseq[0], msg.top_branch, answered[-1])

@@ -156,8 +156,9 @@ def test_a_reinvite_while_our_offer_awaits_its_answer_is_491() -> None:
 def test_a_newer_reinvite_confirms_a_200_whose_ack_was_lost() -> None:
     """Our 200 carried our answer (the offer/answer is complete) and its ACK was lost: the
     peer, which could send no re-INVITE before it had that 200, sends the next one. It is
-    taken (RFC 5407 3.1.5), and the old 200 is sent no more: sent on, it would end the
-    call at 64*T1 with a peer that never ACKs it again."""
+    taken (RFC 5407 3.1.4-3.1.5, re-INVITEs in the "Moratorium" state), and the old 200 is
+    sent no more: sent on, it would end the call at 64*T1 with a peer that never ACKs it
+    again."""
     dialogs, wire, call, _ = answered_call()
     dialogs.on_refresh(call, reinvite(5, offer()))
     dialogs.on_refresh(call, reinvite(6, pcma_offer()))
@@ -172,3 +173,16 @@ def test_a_newer_reinvite_confirms_a_200_whose_ack_was_lost() -> None:
     dialogs.on_ack(sip_request("ACK", cseq=6))
     wire.fire()
     assert codes(wire) == [200, 200, 200] and not wire.timers and not call.ended
+
+
+def test_a_reinvite_before_the_first_ack_stands_for_it() -> None:
+    """The first INVITE's ACK lost, the caller's next request a re-INVITE: it could only
+    have been sent with our 200, so the call counts as ACKed and the watchdog leaves it
+    up (before, it was ended no_ack at ack_timeout, the caller mid-sentence)."""
+    dialogs, wire, call, _ = answered_call()
+    call.ack_received.clear()
+    dialogs.send_invite_2xx(call)  # (our 200 again, as if its ACK had never come)
+    dialogs.on_refresh(call, reinvite(2, offer()))
+    assert call.ack_received.is_set()
+    assert dialogs.invite_state(call.call_id) is InviteState.ACK_AWAITED
+    assert wire.sent[-1][0].cseq == (2, "INVITE")
