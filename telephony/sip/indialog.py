@@ -296,11 +296,11 @@ class InDialog:
         self._session_refreshed(call, msg)
         ok = build_response(msg, 200, extra=[
             *self._contact_headers(), *session_timer.answer_headers(msg)], body=sdp)
-        send(ok, msg.source)
         if msg.method == "INVITE":
             self._await_ack(call, _Unacked(
                 msg.cseq[0], msg.top_branch, ok, msg.source,
                 None if body else _Offer(msg.cseq[0], (media.codec,))))
+        send(ok, msg.source)
 
     def _session_refreshed(self, call: CallHandle, msg: SipMessage) -> None:
         """Our 2xx to ``msg`` (the INVITE, or a refresh) sets the session timer going with
@@ -315,12 +315,14 @@ class InDialog:
         invite = call.invite
         assert invite is not None and call.last_invite_response is not None
         self._session_refreshed(call, invite)
-        self._send(call.last_invite_response, call.invite_source)
-        metrics.ANSWER_SECONDS.observe(max(0.0, time.time() - call.created_at))
         offer = (_Offer(invite.cseq[0], SUPPORTED_CODECS)
                  if call.state is CallState.OFFERED else None)
+        # Awaited before it is sent: the handler's thread sends it, and the receive thread
+        # may have its ACK (on loopback, within a millisecond) before the next line here.
         self._await_ack(call, _Unacked(invite.cseq[0], invite.top_branch,
                                        call.last_invite_response, call.invite_source, offer))
+        self._send(call.last_invite_response, call.invite_source)
+        metrics.ANSWER_SECONDS.observe(max(0.0, time.time() - call.created_at))
 
     def invite_state(self, call_id: str) -> InviteState:
         unacked = self._unacked.get(call_id)
@@ -330,7 +332,7 @@ class InDialog:
         return self._unacked.get(call.call_id)
 
     def _await_ack(self, call: CallHandle, unacked: _Unacked) -> None:
-        """Our 2xx (``unacked.response``, just sent) goes again at T1, then at doubling
+        """Our 2xx (``unacked.response``, sent now) goes again at T1, then at doubling
         intervals up to T2, until its ACK, the call's end, or 64*T1 (RFC 3261 13.3.1.4).
         Before 2026-12-04 only the 200 to the first INVITE was: a 200 to a re-INVITE lost
         on UDP, or its ACK lost, left the peer resending or its answer in the ACK unread."""

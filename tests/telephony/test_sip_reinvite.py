@@ -186,3 +186,29 @@ def test_a_reinvite_before_the_first_ack_stands_for_it() -> None:
     assert call.ack_received.is_set()
     assert dialogs.invite_state(call.call_id) is InviteState.ACK_AWAITED
     assert wire.sent[-1][0].cseq == (2, "INVITE")
+
+
+def test_an_ack_that_beats_the_end_of_our_send_still_stops_our_200() -> None:
+    """On loopback the ACK can be in (on the receive thread) before the handler's thread
+    is back from sending the 200: it must find the 200 awaited already, or the 200 goes
+    again to a caller that has ACKed it."""
+    dialogs, wire, call, _ = answered_call()
+    call2 = CallHandle(wire, direction=Direction.INBOUND, call_id="dlg3", local_tag="o3",
+                       caller="", callee="12345")
+    call2.invite, call2.invite_source = sip_request("INVITE", call_id="dlg3", to_tag="",
+                                                    body=offer(), cseq=1), PEER
+    call2.media, call2.rtp = call.media, call.rtp
+    wire.calls["dlg3"] = call2
+    send = wire.send
+
+    def acked_at_once(data: bytes, addr: tuple[str, int] | None) -> None:
+        send(data, addr)
+        if SipMessage(data).status_code == 200:
+            dialogs.on_ack(sip_request("ACK", call_id="dlg3", to_tag="o3", cseq=1))
+
+    wire.send = acked_at_once  # type: ignore[method-assign]
+    dialogs._send = acked_at_once  # (the dialogs were given the wire's send)
+    assert call2.answer() and call2.ack_received.is_set()
+    while wire.timers:
+        wire.fire()
+    assert codes(wire) == [200]
