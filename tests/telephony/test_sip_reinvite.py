@@ -41,6 +41,17 @@ def answered_call() -> tuple[InDialog, OfferWire, CallHandle, Rtp16Stream]:
     return dialogs, wire, call, rtp
 
 
+def another_call(wire: OfferWire, like: CallHandle, call_id: str, tag: str) -> CallHandle:
+    """A second call, not answered yet, whose media is ``like``'s."""
+    call = CallHandle(wire, direction=Direction.INBOUND, call_id=call_id, local_tag=tag,
+                      caller="", callee="12345")
+    call.invite, call.invite_source = sip_request("INVITE", call_id=call_id, to_tag="",
+                                                  body=offer(), cseq=1), PEER
+    call.media, call.rtp = like.media, like.rtp
+    wire.calls[call_id] = call
+    return call
+
+
 def reinvite(cseq: int, body: bytes = b"", branch: str = "") -> SipMessage:
     return sip_request("INVITE", branch=branch or f"z9hG4bKre{cseq}", cseq=cseq, body=body)
 
@@ -103,12 +114,7 @@ def test_the_first_invites_200_unacked_is_left_to_the_watchdog() -> None:
     """The first 200 stops at 64*T1 too, with no BYE of its own: the front end's watchdog
     has ended the call at ``ack_timeout`` (4 s) and charged its source."""
     _, wire, call, _ = answered_call()
-    call2 = CallHandle(wire, direction=Direction.INBOUND, call_id="dlg2", local_tag="o2",
-                       caller="", callee="12345")
-    call2.invite, call2.invite_source = sip_request("INVITE", call_id="dlg2", to_tag="",
-                                                    body=offer(), cseq=1), PEER
-    call2.media, call2.rtp = call.media, call.rtp
-    wire.calls["dlg2"] = call2
+    call2 = another_call(wire, call, "dlg2", "o2")
     assert call2.answer()
     while wire.timers:
         wire.fire()
@@ -193,12 +199,7 @@ def test_an_ack_that_beats_the_end_of_our_send_still_stops_our_200() -> None:
     is back from sending the 200: it must find the 200 awaited already, or the 200 goes
     again to a caller that has ACKed it."""
     dialogs, wire, call, _ = answered_call()
-    call2 = CallHandle(wire, direction=Direction.INBOUND, call_id="dlg3", local_tag="o3",
-                       caller="", callee="12345")
-    call2.invite, call2.invite_source = sip_request("INVITE", call_id="dlg3", to_tag="",
-                                                    body=offer(), cseq=1), PEER
-    call2.media, call2.rtp = call.media, call.rtp
-    wire.calls["dlg3"] = call2
+    call2 = another_call(wire, call, "dlg3", "o3")
     send = wire.send
 
     def acked_at_once(data: bytes, addr: tuple[str, int] | None) -> None:
