@@ -74,9 +74,9 @@ class InviteState(enum.Enum):
     calls it "Accepted", RFC 5407 "Moratorium")."""
 
     CONFIRMED = "confirmed"  # every 2xx of ours ACKed (or none sent): a re-INVITE is taken
-    # Our 2xx carried our answer (or, to an UPDATE-less refresh, our SDP unchanged): sent
-    # again until its ACK; the offer/answer is complete, so a newer re-INVITE is taken and
-    # confirms it (the peer could not send one without our 2xx, RFC 3261 14.1).
+    # Our 2xx carried our answer (to a plain refresh, our SDP unchanged): sent again until
+    # its ACK; the offer/answer is complete, so a newer re-INVITE is taken and confirms it
+    # (the peer could not send one without our 2xx, RFC 3261 14.1).
     ACK_AWAITED = "ack_awaited"
     # Our 2xx carried our offer (the INVITE or re-INVITE had none): its ACK brings the
     # answer, and until then the peer may make no offer (RFC 3264 4): a re-INVITE, or an
