@@ -484,22 +484,22 @@ def sipp_count(stdout: str, name: str) -> int:
     return 0
 
 
-_SURGE_SDP = _sdp("[media_port]", "0 101", "a=rtpmap:0 PCMU/8000\n"
-                  "a=rtpmap:101 telephone-event/8000\na=fmtp:101 0-15")
 _NO_SDP = "Content-Length: 0\n"
 
 
 def sipp_surge(workdir: Path, *, target: str, source_ip: str, count: int, rate: float,
                media: str, service: str = "12345", recv_timeout_s: int = 8,
-               delayed_offer: bool = False) -> SurgeResult:
+               delayed_offer: bool = False, codecs: str = "0") -> SurgeResult:
     """``count`` complete calls (tests/support/scenarios/uac_surge.xml) from one address at
     ``rate`` per second, no limit on how many are up at once: a carrier's SBC in a surge.
-    ``delayed_offer``: each INVITE without SDP, the answer (PCMU) in the ACK.
+    ``codecs``: the offer's ("0" PCMU, "8" PCMA alone), with telephone-event;
+    ``delayed_offer``: each INVITE without SDP, the answer (``codecs``) in the ACK.
     Bounded by -m, -timeout and -recv_timeout (a call without a final answer fails)."""
+    offer = _sdp("[media_port]", *_formats(codecs, True))
     scenario = render_scenario(
         "uac_surge.xml", workdir, CALLER="13800138000", MEDIA=media,
-        INVITE_SDP=_NO_SDP if delayed_offer else _SURGE_SDP,
-        ACK_SDP=_SURGE_SDP if delayed_offer else _NO_SDP)
+        INVITE_SDP=_NO_SDP if delayed_offer else offer,
+        ACK_SDP=offer if delayed_offer else _NO_SDP)
     out = workdir / f"surge-{random.randrange(1 << 30):x}.out"
     limit = int(count / rate) + 6 * recv_timeout_s + 30
     cmd = ["sipp", "-sf", str(scenario), "-i", source_ip, "-p", str(free_port()),
