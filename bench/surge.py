@@ -3,6 +3,7 @@
     .venv/bin/python bench/surge.py                    # 40 calls at 5/s, SBC not trusted
     .venv/bin/python bench/surge.py --count 100 --rate 10 --trusted
     .venv/bin/python bench/surge.py --delayed-offer    # INVITEs without SDP (CUCM, SIP-I)
+    .venv/bin/python bench/surge.py --alaw             # offers of PCMA alone, A-law RTP
 
 SIPp sends ``count`` complete calls (INVITE, ACK, RTP for ``--hold`` s, BYE; a 486/503 is
 ACKed) from 127.0.0.75 to a SipFrontEnd built from config/hotline.toml + defaults (only
@@ -23,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -46,7 +48,10 @@ def main() -> None:
     ap.add_argument("--probe-seconds", type=float, default=75.0)
     ap.add_argument("--delayed-offer", action="store_true",
                     help="INVITEs without SDP, the answer in the ACK (CUCM trunks, SIP-I)")
+    ap.add_argument("--alaw", action="store_true",
+                    help="offers of PCMA alone (and telephone-event), the callers' RTP A-law")
     args = ap.parse_args()
+    codec = "PCMA" if args.alaw else "PCMU"
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-surge-"))
     rtp = harness.free_port_block(2 * 40 + 20)
@@ -69,13 +74,16 @@ def main() -> None:
           f"{sip.flood_rate_per_second:g}/s burst {sip.flood_burst} ban "
           f"{sip.flood_ban_seconds:g} s, trusted {sip.trusted_sources or 'none'}")
     print(f"surge: {args.count} calls at {args.rate:g}/s from {SBC}, {args.hold:g} s each"
-          + (", delayed offer (no SDP in the INVITE)" if args.delayed_offer else ""))
+          + (", delayed offer (no SDP in the INVITE)" if args.delayed_offer else "")
+          + f", {codec}")
     try:
-        script = CallerScript(tmp / "caller", hold_seconds=args.hold + 3).wait(args.hold)
+        script = CallerScript(tmp / "caller", hold_seconds=args.hold + 3,
+                              codec=codec).wait(args.hold)
         t0 = time.monotonic()
         surge = harness.sipp_surge(tmp / "surge", target=f"127.0.0.1:{fe.local_port}",
                                    source_ip=SBC, count=args.count, rate=args.rate,
-                                   media=script.render(), delayed_offer=args.delayed_offer)
+                                   media=script.render(), delayed_offer=args.delayed_offer,
+                                   codecs="8" if args.alaw else "0")
         ended = time.monotonic()
         busy = fe.rejected.get(486, 0) + fe.rejected.get(503, 0)
         refused = sum(n for code, n in fe.rejected.items() if code not in (486, 503))
@@ -83,6 +91,8 @@ def main() -> None:
               f"dropped unanswered {surge.failed}  (SIPp: {surge.successful} completed, "
               f"{surge.failed} failed; burst took {ended - t0:.1f} s)")
         print(f"banned: {fe.flood.banned(SBC)}  flood guard drops: {fe.flood.dropped}")
+        print("answered in: " + ", ".join(f"{c} {n}" for c, n in sorted(
+            Counter(call.codec for call in answered).items())))
         after = probe(fe.local_port, args.probe_seconds)
         print("next call answered " + (f"{after:.1f} s after the burst" if after is not None
                                        else f"not within {args.probe_seconds:g} s"))

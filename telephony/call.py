@@ -56,7 +56,9 @@ class EndReason(enum.Enum):
     CANCELLED = "cancelled"  # caller gave up before we answered (CANCEL)
     REJECTED = "rejected"  # we refused an inbound call (final non-2xx)
     RTP_TIMEOUT = "rtp_timeout"  # no RTP for rtp_timeout seconds: treated as hung up
-    NO_ACK = "no_ack"  # our 200 OK was not acknowledged within ack_timeout
+    # Our 200 OK was not acknowledged: to the INVITE within ack_timeout, to a re-INVITE
+    # within 64*T1 (RFC 3261 13.3.1.4, ``telephony.sip.indialog``).
+    NO_ACK = "no_ack"
     # Our 200 carried the SDP offer (the INVITE had none) and its ACK brought no answer we
     # can use: none, unreadable, no codec we offered, or no address we can send RTP to.
     BAD_ANSWER = "bad_answer"
@@ -451,6 +453,14 @@ class CallHandle:
                 self._signalling.send_bye(self)
         elif state in (CallState.DIALING, CallState.ALERTING):
             self._signalling.cancel_outbound(self)
+
+    def end(self, reason: EndReason) -> bool:
+        """(SIP layer) End an answered call from our side for ``reason``, with BYE. False
+        when it was not up (already ended, say)."""
+        if not self.transition(CallState.ENDED, reason, only_from=CallState.ANSWERED):
+            return False
+        self._signalling.send_bye(self)
+        return True
 
     def remote_ended(self, reason: EndReason) -> None:
         self.transition(CallState.ENDED, reason)

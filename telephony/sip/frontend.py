@@ -25,9 +25,10 @@ RTP for ``rtp_timeout`` s → BYE, call ENDED; a session timer agreed and not re
 at the interval less min(32 s, interval/3) (RFC 4028 10), call ENDED (session_expired), a
 refresh setting the timer going again. ``Require`` of an option we lack → 420 +
 Unsupported; ``Session-Expires`` below 90 s → 422; re-INVITE/UPDATE in a call (session
-refresh) → 200 with our SDP unchanged, 488 for an offer we could not serve; UPDATE outside a
-dialog → 481. P-Asserted-Identity / Remote-Party-ID name the caller only from a trusted
-source (the flood guard's trust list).
+refresh) → 200 with our SDP unchanged, 488 for an offer we could not serve, 491 for an offer
+while ours in a 2xx awaits its answer, our 2xx to a re-INVITE sent again until its ACK (BYE
+after 64*T1 without one); UPDATE outside a dialog → 481. P-Asserted-Identity /
+Remote-Party-ID name the caller only from a trusted source (the flood guard's trust list).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Requests inside the dialogs we have, and the server side of an INVITE once its call
 exists: ACK, BYE, CANCEL (F7), INFO (DTMF), OPTIONS, session refreshes by re-INVITE or
-UPDATE (RFC 4028, RFC 3311), the 420/422 of options we lack, our 200 OK retransmitted
-until its ACK (RFC 3261 13.3.1.4), and our SDP offer in the 200 to an INVITE or re-INVITE
-that had none, whose answer comes in the ACK (RFC 3261 13.2.1, 14.2; one path for both).
+UPDATE (RFC 4028, RFC 3311), the 420/422 of options we lack, our 200 OK to an INVITE or
+re-INVITE retransmitted until its ACK (RFC 3261 13.3.1.4; ``InviteState``), 491 to an offer
+while ours is unanswered, and our SDP offer in the 200 to an INVITE or re-INVITE that had
+none, whose answer comes in the ACK (RFC 3261 13.2.1, 14.2; one path for both).
 
 It owns neither the socket nor the table of calls: it is given ``lookup(call_id)``, a
 ``send(data, addr)`` callable, a timer factory, and the refusal of an INVITE (the
@@ -11,6 +12,7 @@ admission's, so that its ACK is recognised).
 
 from __future__ import annotations
 
+import enum
 import logging
 import re
 import threading
@@ -19,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from telephony.call import CallHandle, CallState, EndReason, KeySource
+from telephony.call import CallHandle, CallState, EndReason, InvalidTransition, KeySource
 from telephony.sip import metrics, session_timer
 from telephony.sip.dialog import ALLOW, in_dialog
 from telephony.sip.message import SipMessage, build_response
@@ -40,7 +42,7 @@ from telephony.sip.sdp import (
     parse_sdp,
     sdp_body,
 )
-from telephony.sip.timers import T1, T2, TIMER_B
+from telephony.sip.timers import ACK_WAIT, T1, T2
 from telephony.sip.transaction import Later
 
 Send = Callable[[bytes, tuple[str, int] | None], None]
@@ -66,6 +68,48 @@ class _Offer:
     codecs: tuple[str, ...]  # what it offered: the answer must pick one of these
 
 
+class InviteState(enum.Enum):
+    """Where a call's dialog stands with the peer's INVITEs (the first and every
+    re-INVITE): whether a 2xx of ours still waits for its ACK (RFC 3261 13.3.1.4; RFC 6026
+    calls it "Accepted", RFC 5407 "Moratorium")."""
+
+    CONFIRMED = "confirmed"  # every 2xx of ours ACKed (or none sent): a re-INVITE is taken
+    # Our 2xx carried our answer (to a plain refresh, our SDP unchanged): sent again until
+    # its ACK; the offer/answer is complete, so a newer re-INVITE is taken and confirms it
+    # (the peer could not send one without our 2xx, RFC 3261 14.1).
+    ACK_AWAITED = "ack_awaited"
+    # Our 2xx carried our offer (the INVITE or re-INVITE had none): its ACK brings the
+    # answer, and until then the peer may make no offer (RFC 3264 4): a re-INVITE, or an
+    # UPDATE with SDP, gets 491 (RFC 3261 14.2, RFC 3311 5.2).
+    ANSWER_AWAITED = "answer_awaited"
+
+
+INVITE_TRANSITIONS: dict[InviteState, frozenset[InviteState]] = {
+    InviteState.CONFIRMED: frozenset({InviteState.ACK_AWAITED, InviteState.ANSWER_AWAITED}),
+    # Its ACK; a newer re-INVITE (which then makes its own 2xx await its ACK); the call's
+    # end; or 64*T1 without the ACK, which ends a re-INVITE's call with BYE.
+    InviteState.ACK_AWAITED: frozenset({InviteState.CONFIRMED}),
+    InviteState.ANSWER_AWAITED: frozenset({InviteState.CONFIRMED}),
+}
+
+
+@dataclass
+class _Unacked:
+    """Our 2xx to one INVITE or re-INVITE of the peer's, sent again until its ACK."""
+
+    cseq: int  # the request's CSeq number: its ACK carries the same (RFC 3261 13.2.2.4)
+    branch: str  # the request's: a retransmission of it gets this 2xx again
+    response: bytes
+    dest: tuple[str, int] | None
+    offer: _Offer | None  # our 2xx carried this offer: the ACK brings its answer
+    waited: float = 0.0  # seconds of retransmission so far (the sum of the timers' delays)
+
+    @property
+    def state(self) -> InviteState:
+        return InviteState.ANSWER_AWAITED if self.offer is not None else (
+            InviteState.ACK_AWAITED)
+
+
 class InDialog:
     def __init__(self, *, lookup: Callable[[str], CallHandle | None], send: Send,
                  later: Later, new_tag: Callable[[], str],
@@ -81,9 +125,12 @@ class InDialog:
         self._refuse = refuse
         # What session timers are measured by (the front end's ``session_clock``).
         self._clock = clock
-        # Calls whose INVITE or last re-INVITE came without SDP: our 200 carried the offer,
-        # and the answer comes in the ACK (RFC 3261 13.2.1, 14.2), by its CSeq number.
-        self._offered: dict[str, _Offer] = {}
+        # Calls whose 2xx to the INVITE or last re-INVITE waits for its ACK (the call's
+        # ``InviteState`` is CONFIRMED when it has none here); when the request came
+        # without SDP, our 2xx carried the offer and the ACK brings the answer (RFC 3261
+        # 13.2.1, 14.2), found by its CSeq number.
+        self._unacked: dict[str, _Unacked] = {}
+        self._unacked_lock = threading.Lock()  # the receive and timer threads both move it
         # Told how the answer to our offer to an INVITE without SDP came out: the media it
         # picked, or None when there was none we can use (the front end ends the call).
         self._on_offer_answer = on_offer_answer
@@ -134,8 +181,15 @@ class InDialog:
     def on_refresh(self, call: CallHandle, msg: SipMessage) -> None:
         """A re-INVITE or UPDATE in order (``_new_in_sequence``), answered and its answer
         kept; the retransmission of the last one gets the same answer again, and one out
-        of order 500 (RFC 3261 12.2.2, 14.2), the call unchanged."""
+        of order 500 (RFC 3261 12.2.2, 14.2), the call unchanged. An offer while our own
+        in a 2xx awaits its answer (``InviteState.ANSWER_AWAITED``) gets 491."""
         last = call.last_refresh
+        unacked = self._unacked_of(call)
+        if unacked is not None and (unacked.cseq, unacked.branch) == (msg.cseq[0],
+                                                                      msg.top_branch):
+            # (Kept apart from ``last_refresh``: a 491 sent since must not replace it.)
+            self._send(unacked.response, msg.source)
+            return
         if not self._new_in_sequence(call, msg):
             if last is not None and (last[0], last[1]) == (msg.cseq[0], msg.top_branch):
                 self._send(last[2], msg.source)
@@ -152,7 +206,21 @@ class InDialog:
             answered.append(data)
             self._send(data, addr)
 
-        self._refresh(call, msg, send)
+        if unacked is not None and unacked.offer is not None and (
+                msg.method == "INVITE" or msg.body_bytes):
+            # Both offers cannot be answered at once (RFC 3264 4): the peer answers ours in
+            # the ACK our retransmitted 2xx asks for, then makes its offer again.
+            send(build_response(msg, 491, extra=[
+                ("Warning", f'399 hotline12345 "our offer in the 200 to CSeq {unacked.cseq} '
+                            'awaits its answer in the ACK"')]), msg.source)
+        else:
+            # A newer re-INVITE: the peer had our 2xx (RFC 3261 14.1), its ACK was lost or
+            # is late; sending the 2xx on would end the call at 64*T1 for nothing, and the
+            # watchdog would end it at ack_timeout were it the first INVITE's.
+            if (unacked is not None and msg.method == "INVITE"
+                    and self._settle(call, unacked)):
+                call.ack_received.set()
+            self._refresh(call, msg, send)
         if answered:
             call.last_refresh = (msg.cseq[0], msg.top_branch, answered[-1])
 
@@ -225,12 +293,14 @@ class InDialog:
                             session_id=call.session_id, version=call.sdp_version,
                             formats=[(media.audio_pt, media.codec)], event_pt=media.event_pt,
                             direction=call.sdp_direction, layout=layout)
-        if msg.method == "INVITE" and not body:
-            self._offered[call.call_id] = _Offer(msg.cseq[0], (media.codec,))
         self._session_refreshed(call, msg)
-        send(build_response(msg, 200, extra=[
-            *self._contact_headers(), *session_timer.answer_headers(msg)], body=sdp),
-            msg.source)
+        ok = build_response(msg, 200, extra=[
+            *self._contact_headers(), *session_timer.answer_headers(msg)], body=sdp)
+        if msg.method == "INVITE":
+            self._await_ack(call, _Unacked(
+                msg.cseq[0], msg.top_branch, ok, msg.source,
+                None if body else _Offer(msg.cseq[0], (media.codec,))))
+        send(ok, msg.source)
 
     def _session_refreshed(self, call: CallHandle, msg: SipMessage) -> None:
         """Our 2xx to ``msg`` (the INVITE, or a refresh) sets the session timer going with
@@ -239,33 +309,83 @@ class InDialog:
         call.session_refreshed = self._clock()
 
     def send_invite_2xx(self, call: CallHandle) -> None:
-        """Send our 200 OK and retransmit it until the ACK (RFC 3261 13.3.1.4), or until
+        """Send our 200 OK to the call's INVITE, and again until its ACK (``_await_ack``);
         the watchdog ends the call for want of one (``ack_timeout``, which frees the line
-        long before RFC 3261's 64*T1)."""
-        assert call.invite is not None
-        self._session_refreshed(call, call.invite)
+        long before RFC 3261's 64*T1). An OFFERED call's 200 carries our offer."""
+        invite = call.invite
+        assert invite is not None and call.last_invite_response is not None
+        self._session_refreshed(call, invite)
+        offer = (_Offer(invite.cseq[0], SUPPORTED_CODECS)
+                 if call.state is CallState.OFFERED else None)
+        # Awaited before it is sent: the handler's thread sends it, and the receive thread
+        # may have its ACK (on loopback, within a millisecond) before the next line here.
+        self._await_ack(call, _Unacked(invite.cseq[0], invite.top_branch,
+                                       call.last_invite_response, call.invite_source, offer))
         self._send(call.last_invite_response, call.invite_source)
         metrics.ANSWER_SECONDS.observe(max(0.0, time.time() - call.created_at))
-        started = time.monotonic()
 
-        def again(interval: float) -> None:
-            if call.ack_received.is_set() or call.state not in (CallState.ANSWERED,
-                                                                CallState.OFFERED):
-                return
-            if time.monotonic() - started >= TIMER_B:
-                return
-            self._send(call.last_invite_response, call.invite_source)
-            self._later(min(interval * 2, T2), again, min(interval * 2, T2))
+    def invite_state(self, call_id: str) -> InviteState:
+        unacked = self._unacked.get(call_id)
+        return unacked.state if unacked is not None else InviteState.CONFIRMED
 
-        self._later(T1, again, T1)
+    def _unacked_of(self, call: CallHandle) -> _Unacked | None:
+        return self._unacked.get(call.call_id)
+
+    def _await_ack(self, call: CallHandle, unacked: _Unacked) -> None:
+        """Our 2xx (``unacked.response``, sent now) goes again at T1, then at doubling
+        intervals up to T2, until its ACK, the call's end, or 64*T1 (RFC 3261 13.3.1.4).
+        Before 2026-12-04 only the 200 to the first INVITE was: a 200 to a re-INVITE lost
+        on UDP, or its ACK lost, left the peer resending or its answer in the ACK unread."""
+        with self._unacked_lock:
+            self._move(call, InviteState.CONFIRMED, unacked.state)
+            self._unacked[call.call_id] = unacked
+        self._later(T1, self._again, call, unacked, T1)
+
+    def _move(self, call: CallHandle, old: InviteState, new: InviteState) -> None:
+        """(Under ``_unacked_lock``.) The call's ``InviteState`` goes from ``old`` to
+        ``new`` as ``INVITE_TRANSITIONS`` allows; InvalidTransition for anything else."""
+        now = self.invite_state(call.call_id)
+        if now is not old or new not in INVITE_TRANSITIONS[old]:
+            raise InvalidTransition(f"{call.call_id}: INVITE {now.value} -> {new.value}")
+        if new is not old:
+            log.debug("call %s INVITE: %s -> %s", call.call_id, old.value, new.value)
+
+    def _settle(self, call: CallHandle, unacked: _Unacked) -> bool:
+        """The 2xx ``unacked`` needs sending no more (its ACK came, or a newer re-INVITE
+        confirmed it): CONFIRMED. False if it was no longer awaited (ACKed, forgotten)."""
+        with self._unacked_lock:
+            if self._unacked.get(call.call_id) is not unacked:
+                return False
+            self._move(call, unacked.state, InviteState.CONFIRMED)
+            del self._unacked[call.call_id]
+        return True
+
+    def _again(self, call: CallHandle, unacked: _Unacked, delay: float) -> None:
+        if self._unacked.get(call.call_id) is not unacked or call.ended:
+            return
+        unacked.waited += delay
+        if unacked.waited < ACK_WAIT:
+            self._send(unacked.response, unacked.dest)
+            # The last wait ends at 64*T1 exactly, not a whole T2 past it.
+            wait = min(delay * 2, T2, ACK_WAIT - unacked.waited)
+            self._later(wait, self._again, call, unacked, wait)
+            return
+        if not self._settle(call, unacked):
+            return
+        if call.invite is not None and unacked.cseq == call.invite.cseq[0]:
+            # The first INVITE's: the watchdog has ended the call at ack_timeout already,
+            # and charges its source (``SipFrontEnd._watchdog``); nothing more to send.
+            return
+        # RFC 3261 13.3.1.4: the dialog is confirmed, and the session ended with BYE.
+        log.warning("call %s: no ACK for our 200 to the re-INVITE (CSeq %d) in %.0f s, "
+                    "hanging up", call.call_id, unacked.cseq, ACK_WAIT)
+        call.end(EndReason.NO_ACK)
 
     def offer(self, call: CallHandle) -> None:
         """Answer an INVITE without SDP (a delayed offer, RFC 3261 13.2.1, RFC 3264): our
         offer in the 200 (every codec we speak, telephone-event), retransmitted until the
         ACK, which must carry the answer. The call waits in OFFERED meanwhile; the ACK is
         taken as the answer to a re-INVITE's offer is (``on_ack``)."""
-        assert call.invite is not None
-        self._offered[call.call_id] = _Offer(call.invite.cseq[0], SUPPORTED_CODECS)
         self.count_offer(OFFERED)
         call.offer(build_offer(ip=self.local_ip, port=call.rtp_port or 0,
                                session_id=call.session_id))
@@ -276,22 +396,35 @@ class InDialog:
         metrics.DELAYED_OFFERS.labels(outcome).inc()
 
     def forget(self, call_id: str) -> None:
-        """The call is gone: an offer it never had answered is not kept for ever."""
-        self._offered.pop(call_id, None)
+        """The call is gone: a 2xx (an offer) it never had ACKed is not kept for ever."""
+        with self._unacked_lock:
+            self._unacked.pop(call_id, None)
 
     def on_ack(self, msg: SipMessage) -> None:
         call = self._lookup(msg.call_id)
         if call is None or not in_dialog(call, msg):
             return
-        offer = self._offered.get(call.call_id)
-        if offer is not None and offer.cseq == msg.cseq[0]:
-            self._offered.pop(call.call_id, None)
+        unacked = self._unacked_of(call)
+        if (unacked is not None and self._acks(unacked, msg.cseq[0])
+                and self._settle(call, unacked)):
             call.ack_received.set()
-            self._take_answer(call, msg, offer)
+            if unacked.offer is not None:
+                self._take_answer(call, msg, unacked.offer)
         elif call.state is not CallState.OFFERED:
-            # (An ACK with another CSeq is not the ACK of our 200 with the offer: an
-            # OFFERED call keeps waiting for that one, our 200 still retransmitted.)
+            # (An ACK with another CSeq is not the ACK of the 2xx we send again -- a late
+            # ACK of an earlier one, or of a 491 -- and an OFFERED call keeps waiting for
+            # that of our 200 with the offer.)
             call.ack_received.set()
+
+    @staticmethod
+    def _acks(unacked: _Unacked, cseq: int) -> bool:
+        """Whether an ACK of CSeq ``cseq`` in the dialog acknowledges ``unacked``. Its own
+        carries its CSeq (RFC 3261 13.2.2.4), and only that one answers our offer; a
+        lower one is a late ACK of an earlier 2xx and confirms nothing newer (taken for
+        this one, the peer's lost ACK would go unnoticed). A higher one, from a peer that
+        numbers its ACKs on, is taken when no answer is due: ended at 64*T1 instead, a
+        call that works would be lost."""
+        return cseq == unacked.cseq or (unacked.offer is None and cseq > unacked.cseq)
 
     def _take_answer(self, call: CallHandle, ack: SipMessage, offer: _Offer) -> None:
         """The answer to the offer in our 200, in its ACK. To an INVITE without SDP: the
@@ -407,4 +540,13 @@ class InDialog:
             call.rx_dtmf(m.group(1).decode().upper(), KeySource.INFO)
 
 
-__all__ = ["ACK_WITHOUT_SDP", "ANSWERED", "NO_ACK", "OFFERED", "UNUSABLE_ANSWER", "InDialog"]
+__all__ = [
+    "ACK_WITHOUT_SDP",
+    "ANSWERED",
+    "INVITE_TRANSITIONS",
+    "NO_ACK",
+    "OFFERED",
+    "UNUSABLE_ANSWER",
+    "InDialog",
+    "InviteState",
+]

@@ -16,6 +16,8 @@ from telephony.call import EndReason
 log = logging.getLogger("telephony.sip")
 
 T1, T2, TIMER_B = 0.5, 4.0, 32.0  # RFC 3261 17.1.1.1
+# How long a UAS sends its 2xx to an INVITE again while no ACK comes (RFC 3261 13.3.1.4).
+ACK_WAIT = 64 * T1
 
 
 class Timer:

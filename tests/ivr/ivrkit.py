@@ -186,5 +186,17 @@ def wait_heard(sink: harness.RtpSink, sound: bytes, timeout: float = 90.0) -> No
         time.sleep(0.05)
 
 
+def run_heard(sipp: Sipp, sink: harness.RtpSink) -> SippResult:
+    """Run a SIPp caller whose SDP names ``sink``'s port to its end (what we sent it is in
+    ``sink.packets``), then close the sink; the scenario must have gone through."""
+    try:
+        result = sipp.run()
+        time.sleep(0.3)  # our last packets
+    finally:
+        sink.close()
+    assert_ok(result)
+    return result
+
+
 def assert_ok(result: SippResult) -> None:
     assert result.ok, (result.stdout[-2500:] + "\n--- errors ---\n" + result.errors[-2500:])

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from telephony.media import g711
 from tests.support import dtmf_tones
-from tests.support.harness import dtmf_event_pcap, dtmf_pcap, write_rtp_pcap
+from tests.support.harness import dtmf_event_pcap, dtmf_pcap, uac_reinvite, write_rtp_pcap
 
 FRAME = 160  # μ-law bytes per 20 ms
 
@@ -57,6 +57,7 @@ class CallerScript:
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.codec = codec
+        self.hold_seconds = hold_seconds
         self.silence = g711_pcap(self.dir / "silence.pcap", silence_pcm16(hold_seconds), codec)
         self.steps: list[str] = []
         self._n = 0
@@ -97,6 +98,11 @@ class CallerScript:
         self._pause(250)  # the Debian captures last about 0.2 s
         return self.wait(then_wait)
 
+    def complain(self, speech: bytes) -> CallerScript:
+        """Say the complaint, end it with #, and confirm what is read back with 1."""
+        return (self.say(speech, then_wait=0.3).key("#", then_wait=1.5)
+                .key("1", then_wait=0))
+
     def tone_key(self, digit: str, *, then_wait: float = 0.3) -> CallerScript:
         """The key as a tone in the audio (a phone without telephone-event): 100 ms of
         tone at -10 dBm0 per frequency, then silence."""
@@ -116,6 +122,19 @@ class CallerScript:
             self._pause(250)
             self.wait(0.1)
         return self.wait(then_wait)
+
+    def reinvite(self, codec: str, *, cseq: int = 2,
+                 media_port: str = "[media_port]") -> CallerScript:
+        """Mid-call, the caller's re-INVITE offering ``codec`` alone (PCMU or PCMA; with
+        telephone-event), as a phone or SBC switching the law does; what it says from then
+        on is sent in that codec."""
+        pt = {"PCMU": g711.PCMU_PAYLOAD_TYPE, "PCMA": g711.PCMA_PAYLOAD_TYPE}[codec]
+        self.steps.append(uac_reinvite(cseq, codecs=str(pt), media_port=media_port))
+        self.codec = codec
+        # (Its silence so far is in the old law: from here on, the new one's.)
+        self.silence = g711_pcap(self.dir / f"silence-{codec}.pcap",
+                                 silence_pcm16(self.hold_seconds), codec)
+        return self.wait(0)
 
     def render(self) -> str:
         return "\n".join(self.steps)

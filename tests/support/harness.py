@@ -272,16 +272,34 @@ a=sendrecv
 """
 
 
-def uac_subs(*, caller: str = "13800138000", codecs: str = "0", media_port: str = "[media_port]",
-             media: str = "", ending: str = "bye", telephone_event: bool = True
-             ) -> dict[str, str]:
-    """``telephone_event=False``: the offer has no telephone-event (an old PSTN gateway,
-    keys only as tones in the audio)."""
+def _formats(codecs: str, telephone_event: bool) -> tuple[str, str]:
+    """The m= line's payload types for ``codecs`` ("0 8"...) and their a=rtpmap lines."""
     names = {"0": "PCMU", "8": "PCMA", "9": "G722", "18": "G729", "3": "GSM"}
     rtpmaps = "\n".join(f"a=rtpmap:{c} {names[c]}/8000" for c in codecs.split())
     if telephone_event:
         codecs += " 101"
         rtpmaps += "\na=rtpmap:101 telephone-event/8000\na=fmtp:101 0-15"
+    return codecs, rtpmaps
+
+
+def uac_reinvite(cseq: int, *, codecs: str, media_port: str = "[media_port]",
+                 telephone_event: bool = True) -> str:
+    """Scenario steps for the caller's re-INVITE in its call (uac_call.xml's @MEDIA@):
+    an offer of ``codecs`` at ``media_port``, our 200, its ACK."""
+    formats, rtpmaps = _formats(codecs, telephone_event)
+    return "\n".join([
+        _uac_send("INVITE", cseq, _sdp(media_port, formats, rtpmaps), retrans=True),
+        '  <recv response="100" optional="true" />',
+        '  <recv response="200" />',
+        _uac_send("ACK", cseq)])
+
+
+def uac_subs(*, caller: str = "13800138000", codecs: str = "0", media_port: str = "[media_port]",
+             media: str = "", ending: str = "bye", telephone_event: bool = True
+             ) -> dict[str, str]:
+    """``telephone_event=False``: the offer has no telephone-event (an old PSTN gateway,
+    keys only as tones in the audio)."""
+    codecs, rtpmaps = _formats(codecs, telephone_event)
     endings = {
         "bye": _uac_send("BYE", 2, retrans=True) + """
   <recv response="200" crlf="true" />""",
@@ -300,8 +318,10 @@ Content-Length: 0
   </send>
   <timewait milliseconds="300"/>""",
     }
+    # (The @MEDIA@ block may hold requests of the caller's too: uac_reinvite.)
     return {"CALLER": caller, "CODECS": codecs, "RTPMAPS": rtpmaps, "MEDIA_PORT": media_port,
-            "MEDIA": media, "ENDING": endings[ending].replace("@CALLER@", caller)}
+            "MEDIA": media.replace("@CALLER@", caller),
+            "ENDING": endings[ending].replace("@CALLER@", caller)}
 
 
 _DELAYED_ACKS = {
@@ -464,22 +484,22 @@ def sipp_count(stdout: str, name: str) -> int:
     return 0
 
 
-_SURGE_SDP = _sdp("[media_port]", "0 101", "a=rtpmap:0 PCMU/8000\n"
-                  "a=rtpmap:101 telephone-event/8000\na=fmtp:101 0-15")
 _NO_SDP = "Content-Length: 0\n"
 
 
 def sipp_surge(workdir: Path, *, target: str, source_ip: str, count: int, rate: float,
                media: str, service: str = "12345", recv_timeout_s: int = 8,
-               delayed_offer: bool = False) -> SurgeResult:
+               delayed_offer: bool = False, codecs: str = "0") -> SurgeResult:
     """``count`` complete calls (tests/support/scenarios/uac_surge.xml) from one address at
     ``rate`` per second, no limit on how many are up at once: a carrier's SBC in a surge.
-    ``delayed_offer``: each INVITE without SDP, the answer (PCMU) in the ACK.
+    ``codecs``: the offer's ("0" PCMU, "8" PCMA alone), with telephone-event;
+    ``delayed_offer``: each INVITE without SDP, the answer (``codecs``) in the ACK.
     Bounded by -m, -timeout and -recv_timeout (a call without a final answer fails)."""
+    offer = _sdp("[media_port]", *_formats(codecs, True))
     scenario = render_scenario(
         "uac_surge.xml", workdir, CALLER="13800138000", MEDIA=media,
-        INVITE_SDP=_NO_SDP if delayed_offer else _SURGE_SDP,
-        ACK_SDP=_SURGE_SDP if delayed_offer else _NO_SDP)
+        INVITE_SDP=_NO_SDP if delayed_offer else offer,
+        ACK_SDP=offer if delayed_offer else _NO_SDP)
     out = workdir / f"surge-{random.randrange(1 << 30):x}.out"
     limit = int(count / rate) + 6 * recv_timeout_s + 30
     cmd = ["sipp", "-sf", str(scenario), "-i", source_ip, "-p", str(free_port()),

@@ -88,13 +88,18 @@ class OfferWire(Wire):
         self.byes.append(call)
 
 
-def offered_call() -> tuple[InDialog, OfferWire, CallHandle]:
+def wired_dialogs() -> tuple[InDialog, OfferWire]:
     wire = OfferWire()
     dialogs = InDialog(lookup=wire.calls.get, send=wire.send, later=wire.later,
                        new_tag=lambda: "ot1", contact_headers=wire.contact_headers,
                        local_ip=LOCAL_IP, refuse=wire.refuse, clock=lambda: wire.now,
                        on_offer_answer=wire.offer_answered)
     wire.dialogs = dialogs
+    return dialogs, wire
+
+
+def offered_call() -> tuple[InDialog, OfferWire, CallHandle]:
+    dialogs, wire = wired_dialogs()
     invite = sip_request("INVITE", to_tag="", cseq=1)  # no body: a delayed offer
     call = CallHandle(wire, direction=Direction.INBOUND, call_id="dlg1", local_tag="ours",
                       caller="13800000000", callee="12345")

@@ -295,3 +295,55 @@ def test_a_reinvite_delivered_late_is_500_and_leaves_the_call_as_the_last_one_pu
         caller.send(caller.ack(answer, method="BYE", cseq=4))
     finally:
         moved.close()
+
+
+def _responses(peer: RawPeer, seconds: float) -> list[bytes]:
+    """Every response that reaches ``peer`` within ``seconds``."""
+    got: list[bytes] = []
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        peer.sock.settimeout(left)
+        with contextlib.suppress(TimeoutError):
+            data = peer.sock.recv(65535)
+            if data.startswith(b"SIP/2.0 "):
+                got.append(data)
+    return got
+
+
+def test_our_200_to_a_reinvite_comes_again_until_its_ack_and_an_offer_meanwhile_is_491(
+        shipped: tuple[SipFrontEnd, Lines], peers: tuple[RawPeer, RawPeer]) -> None:
+    """A re-INVITE without SDP (an SBC re-anchoring the media) gets our offer in the 200;
+    its ACK, with the answer, is lost. RFC 3261 13.3.1.4: the 200 comes again at T1,
+    doubling, until the ACK; an offer of the caller's meanwhile is 491 (RFC 3261 14.2).
+    Before, the 200 came once: the answer was never read and the SBC's new address never
+    got our RTP."""
+    _, lines = shipped
+    caller, _ = peers
+    moved = RawPeer(CALLER, caller.target[1])
+    try:
+        answer, call = _answered(lines, caller, "lostack", _offer(caller, caller.media_port,
+                                                                  [0, 101]))
+        caller.send(_reinvite(caller, answer, "", 2).replace(
+            b"Content-Type: application/sdp\r\n", b""))
+        first = _responses(caller, 1.8)  # sent at 0, 0.5 and 1.5 s
+        assert [status(r) for r in first] == [200, 200, 200]
+        assert {header(r, "CSeq") for r in first} == {"2 INVITE"}
+        assert b"m=audio" in first[0] and first[1] == first[0]
+        caller.send(_reinvite(caller, answer, _offer(caller, moved.media_port, [8, 101]), 3))
+        busy = _final(caller)
+        assert status(busy) == 491 and header(busy, "CSeq") == "3 INVITE"
+        caller.send(caller.ack(first[0], cseq=2,
+                               sdp=_offer(caller, moved.media_port, [0, 101])))
+        # The next one was due at 3.5 s: none comes after the ACK.
+        assert [header(r, "CSeq") for r in _responses(caller, 2.2)
+                if status(r) == 200] == []
+        assert call.rtp is not None and call.rtp.outPort == moved.media_port
+        # The caller's offer again, as RFC 3261 14.1 has it: taken.
+        caller.send(_reinvite(caller, answer, _offer(caller, moved.media_port, [8, 101]), 4))
+        ok = _final(caller)
+        assert status(ok) == 200 and call.codec == "PCMA"
+        caller.send(caller.ack(ok, cseq=4))
+        assert call.state is CallState.ANSWERED
+        caller.send(caller.ack(answer, method="BYE", cseq=5))
+    finally:
+        moved.close()

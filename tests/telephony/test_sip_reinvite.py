@@ -1,0 +1,215 @@
+"""Our 2xx to a re-INVITE until its ACK, and re-INVITEs that overlap, socket-free (the
+requests are real SIP text, the timers fired by hand): RFC 3261 13.3.1.4 (the 2xx sent again
+at T1 doubling to T2 until its ACK, BYE after 64*T1 without one), 14.2 and RFC 3311 5.2
+(491 to an offer while ours awaits its answer), RFC 5407's "Moratorium" (a newer re-INVITE
+confirms a 2xx whose ACK was lost). The dialog's states are ``indialog.InviteState``.
+Against SIPp, with the IVR, a re-INVITE whose first ACK is lost switching the call to
+A-law: tests/ivr/test_dialogue_reinvite.py."""
+
+from __future__ import annotations
+
+from telephony.call import CallHandle, CallState, Direction, EndReason
+from telephony.rtp import Rtp16Stream
+from telephony.sip.indialog import INVITE_TRANSITIONS, InDialog, InviteState
+from telephony.sip.message import SipMessage
+from telephony.sip.sdp import answer_offer, build_sdp, parse_sdp
+from telephony.sip.timers import ACK_WAIT, T1, T2
+from tests.telephony.test_sip_delayed_offer import OfferWire, answer_sdp, wired_dialogs
+from tests.telephony.test_sip_indialog import LOCAL_IP, PEER, codes, offer, sip_request
+
+
+def answered_call() -> tuple[InDialog, OfferWire, CallHandle, Rtp16Stream]:
+    """A call up in PCMU whose 200 has been ACKed, as the front end leaves it."""
+    dialogs, wire = wired_dialogs()
+    invite = sip_request("INVITE", to_tag="", body=offer(), cseq=1)
+    call = CallHandle(wire, direction=Direction.INBOUND, call_id="dlg1", local_tag="ours",
+                      caller="13800000000", callee="12345")
+    call.invite, call.invite_source, call.remote_tag = invite, PEER, "theirs"
+    call.media = answer_offer(parse_sdp(invite.body_bytes))
+    call.codec = call.media.codec
+    rtp = Rtp16Stream(local=(LOCAL_IP, 0), remote=PEER, codec="PCMU", audio_pt=0,
+                      event_pt=101, on_audio=lambda _: None, on_dtmf=call.rx_dtmf)
+    rtp.start = lambda: None  # type: ignore[method-assign]  # no socket, no threads
+    call.rtp, call.rtp_port = rtp, 30000
+    wire.calls[call.call_id] = call
+    assert call.answer()
+    assert dialogs.invite_state(call.call_id) is InviteState.ACK_AWAITED
+    dialogs.on_ack(sip_request("ACK", cseq=1))
+    assert dialogs.invite_state(call.call_id) is InviteState.CONFIRMED
+    wire.sent.clear()
+    wire.timers.clear()
+    return dialogs, wire, call, rtp
+
+
+def another_call(wire: OfferWire, like: CallHandle, call_id: str, tag: str) -> CallHandle:
+    """A second call, not answered yet, whose media is ``like``'s."""
+    call = CallHandle(wire, direction=Direction.INBOUND, call_id=call_id, local_tag=tag,
+                      caller="", callee="12345")
+    call.invite, call.invite_source = sip_request("INVITE", call_id=call_id, to_tag="",
+                                                  body=offer(), cseq=1), PEER
+    call.media, call.rtp = like.media, like.rtp
+    wire.calls[call_id] = call
+    return call
+
+
+def reinvite(cseq: int, body: bytes = b"", branch: str = "") -> SipMessage:
+    return sip_request("INVITE", branch=branch or f"z9hG4bKre{cseq}", cseq=cseq, body=body)
+
+
+def pcma_offer(port: int = 40002) -> bytes:
+    return build_sdp(ip=PEER[0], port=port, session_id=7, formats=[(8, "PCMA")], event_pt=101)
+
+
+def test_the_dialog_states_and_their_transitions() -> None:
+    expected = {
+        InviteState.CONFIRMED: {InviteState.ACK_AWAITED, InviteState.ANSWER_AWAITED},
+        InviteState.ACK_AWAITED: {InviteState.CONFIRMED},
+        InviteState.ANSWER_AWAITED: {InviteState.CONFIRMED},
+    }
+    assert expected == INVITE_TRANSITIONS
+
+
+def test_our_200_to_a_reinvite_goes_again_until_its_ack() -> None:
+    """Before, it went once: lost on UDP behind a proxy (which stopped the caller's INVITE
+    retransmissions with its 100), or its ACK lost, nothing sent it again."""
+    dialogs, wire, call, rtp = answered_call()
+    dialogs.on_refresh(call, reinvite(5, pcma_offer()))
+    assert codes(wire) == [200] and call.codec == "PCMA"
+    assert dialogs.invite_state(call.call_id) is InviteState.ACK_AWAITED
+    delays = []
+    for _ in range(4):
+        delays.append(wire.timers[0].when)
+        wire.fire()
+    assert delays == [T1, 2 * T1, 4 * T1, T2] and codes(wire) == [200] * 5
+    assert all(m.body_bytes == wire.sent[0][0].body_bytes for m, _ in wire.sent)
+    assert {addr for _, addr in wire.sent} == {PEER}
+    # A late ACK of the first INVITE acknowledges an earlier 200, not this one.
+    dialogs.on_ack(sip_request("ACK", cseq=1))
+    assert dialogs.invite_state(call.call_id) is InviteState.ACK_AWAITED
+    wire.fire()
+    assert codes(wire) == [200] * 6
+    dialogs.on_ack(sip_request("ACK", cseq=5))
+    assert dialogs.invite_state(call.call_id) is InviteState.CONFIRMED
+    wire.fire()
+    assert codes(wire) == [200] * 6 and not wire.timers
+    assert call.state is CallState.ANSWERED and (rtp.outIP, rtp.outPort) == (PEER[0], 40002)
+
+
+def test_no_ack_for_64_t1_ends_the_call_with_bye() -> None:
+    """RFC 3261 13.3.1.4: the dialog is confirmed and the session ended with BYE."""
+    dialogs, wire, call, _ = answered_call()
+    dialogs.on_refresh(call, reinvite(5, offer()))
+    waited = 0.0
+    while wire.timers:
+        waited += wire.timers[0].when
+        wire.fire()
+    assert waited == ACK_WAIT  # the last wait ends at 64*T1, not a T2 past it
+    # Sent at 0, 0.5, 1.5, 3.5, then every T2 up to 31.5 s.
+    assert codes(wire) == [200] * 11
+    assert call.end_reason is EndReason.NO_ACK and wire.byes == [call]
+    assert dialogs.invite_state(call.call_id) is InviteState.CONFIRMED
+
+
+def test_the_first_invites_200_unacked_is_left_to_the_watchdog() -> None:
+    """The first 200 stops at 64*T1 too, with no BYE of its own: the front end's watchdog
+    has ended the call at ``ack_timeout`` (4 s) and charged its source."""
+    _, wire, call, _ = answered_call()
+    call2 = another_call(wire, call, "dlg2", "o2")
+    assert call2.answer()
+    while wire.timers:
+        wire.fire()
+    assert codes(wire) == [200] * 11 and not wire.byes and call2.state is CallState.ANSWERED
+
+
+def test_a_reinvite_while_our_offer_awaits_its_answer_is_491() -> None:
+    """A re-INVITE without SDP gets our offer in the 200; until the ACK brings the answer
+    the peer may make no offer of its own (RFC 3264 4). Before, a second re-INVITE was
+    taken while ours was open: our offer's answer, in the ACK that followed, was then read
+    against the wrong offer, or not at all."""
+    dialogs, wire, call, rtp = answered_call()
+    dialogs.on_refresh(call, reinvite(5))  # no SDP: our offer in the 200
+    ours = wire.sent[0][0]
+    assert ours.status_code == 200 and parse_sdp(ours.body_bytes).formats == [0, 101]
+    assert dialogs.invite_state(call.call_id) is InviteState.ANSWER_AWAITED
+    dialogs.on_refresh(call, reinvite(6, pcma_offer()))
+    busy = wire.sent[1][0]
+    assert busy.status_code == 491 and "awaits its answer" in busy.first("Warning")
+    # The retransmission of the 491's re-INVITE gets the 491; of ours, our offer again.
+    dialogs.on_refresh(call, reinvite(6, pcma_offer()))
+    dialogs.on_refresh(call, reinvite(5))
+    assert [m.status_code for m, _ in wire.sent[2:]] == [491, 200]
+    assert wire.sent[3][0].body_bytes == ours.body_bytes
+    # An UPDATE with an offer is refused the same way (RFC 3311 5.2); one without SDP,
+    # a session refresh, makes no offer and is taken.
+    dialogs.on_update(sip_request("UPDATE", branch="z9hG4bKupd", cseq=7, body=pcma_offer()))
+    dialogs.on_update(sip_request("UPDATE", branch="z9hG4bKupd2", cseq=8))
+    assert [m.status_code for m, _ in wire.sent[4:]] == [491, 200]
+    assert call.codec == "PCMU" and (rtp.outIP, rtp.outPort) == PEER
+    # Our 200 goes on until the ACK; the ACK of the 491 is not it.
+    dialogs.on_ack(sip_request("ACK", branch="z9hG4bKre6", cseq=6))
+    wire.fire()
+    assert wire.sent[-1][0].status_code == 200
+    assert dialogs.invite_state(call.call_id) is InviteState.ANSWER_AWAITED
+    dialogs.on_ack(sip_request("ACK", cseq=5, body=answer_sdp("PCMU", port=41000)))
+    assert dialogs.invite_state(call.call_id) is InviteState.CONFIRMED
+    assert (rtp.outIP, rtp.outPort) == ("192.0.2.31", 41000)
+    # The peer's offer again, as RFC 3261 14.1 has it retry: taken.
+    dialogs.on_refresh(call, reinvite(9, pcma_offer(41002)))
+    assert wire.sent[-1][0].status_code == 200 and call.codec == "PCMA"
+    assert (rtp.outIP, rtp.outPort) == (PEER[0], 41002)
+
+
+def test_a_newer_reinvite_confirms_a_200_whose_ack_was_lost() -> None:
+    """Our 200 carried our answer (the offer/answer is complete) and its ACK was lost: the
+    peer, which could send no re-INVITE before it had that 200, sends the next one. It is
+    taken (RFC 5407 3.1.4-3.1.5, re-INVITEs in the "Moratorium" state), and the old 200 is
+    sent no more: sent on, it would end the call at 64*T1 with a peer that never ACKs it
+    again."""
+    dialogs, wire, call, _ = answered_call()
+    dialogs.on_refresh(call, reinvite(5, offer()))
+    dialogs.on_refresh(call, reinvite(6, pcma_offer()))
+    assert codes(wire) == [200, 200] and call.codec == "PCMA"
+    first, second = (t for t in wire.timers)
+    assert (first.when, second.when) == (T1, T1)
+    wire.fire()  # the first 200's timer: nothing
+    assert codes(wire) == [200, 200]
+    wire.fire()  # the second's: sent again
+    assert codes(wire) == [200, 200, 200]
+    assert wire.sent[-1][0].cseq[0] == 6
+    dialogs.on_ack(sip_request("ACK", cseq=6))
+    wire.fire()
+    assert codes(wire) == [200, 200, 200] and not wire.timers and not call.ended
+
+
+def test_a_reinvite_before_the_first_ack_stands_for_it() -> None:
+    """The first INVITE's ACK lost, the caller's next request a re-INVITE: it could only
+    have been sent with our 200, so the call counts as ACKed and the watchdog leaves it
+    up (before, it was ended no_ack at ack_timeout, the caller mid-sentence)."""
+    dialogs, wire, call, _ = answered_call()
+    call.ack_received.clear()
+    dialogs.send_invite_2xx(call)  # (our 200 again, as if its ACK had never come)
+    dialogs.on_refresh(call, reinvite(2, offer()))
+    assert call.ack_received.is_set()
+    assert dialogs.invite_state(call.call_id) is InviteState.ACK_AWAITED
+    assert wire.sent[-1][0].cseq == (2, "INVITE")
+
+
+def test_an_ack_that_beats_the_end_of_our_send_still_stops_our_200() -> None:
+    """On loopback the ACK can be in (on the receive thread) before the handler's thread
+    is back from sending the 200: it must find the 200 awaited already, or the 200 goes
+    again to a caller that has ACKed it."""
+    dialogs, wire, call, _ = answered_call()
+    call2 = another_call(wire, call, "dlg3", "o3")
+    send = wire.send
+
+    def acked_at_once(data: bytes, addr: tuple[str, int] | None) -> None:
+        send(data, addr)
+        if SipMessage(data).status_code == 200:
+            dialogs.on_ack(sip_request("ACK", call_id="dlg3", to_tag="o3", cseq=1))
+
+    wire.send = acked_at_once  # type: ignore[method-assign]
+    dialogs._send = acked_at_once  # (the dialogs were given the wire's send)
+    assert call2.answer() and call2.ack_received.is_set()
+    while wire.timers:
+        wire.fire()
+    assert codes(wire) == [200]
