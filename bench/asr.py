@@ -112,6 +112,15 @@ def parallel_capacity(engine: AsrEngine, audio: bytes, streams: int, *,
     """(wall seconds, process CPU seconds) for `streams` threads each decoding `audio` as
     fast as possible. CPU is what a shared machine's load distorts least: streams per core
     = audio seconds / CPU seconds."""
+    # A node that has seen this many calls at once holds as many warm recognizers
+    # (docs/asr.md, "Recognizers are kept and reused"); without this each step's extra
+    # threads would pay for new ones, 4x the decoding of a warm one, inside the timing.
+    warm = [engine.stream(sample_rate=RATE, vad=False, partial_interval=None)
+            for _ in range(streams)]  # all lent before any is handed back: each a different one
+    for stream in warm:
+        for offset in range(0, min(len(audio), RATE * 2 * 5), FRAME):
+            stream.push(audio[offset : offset + FRAME])
+        stream.finish()
     barrier = threading.Barrier(streams + 1)
 
     def worker() -> None:
