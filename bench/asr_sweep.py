@@ -38,6 +38,7 @@ from asr_bench_loader import load_bench_asr  # noqa: E402
 
 from asr.engine import AsrEngine  # noqa: E402
 from asr.model_store import DecoderOptions, bundled_test_model, load_model  # noqa: E402
+from asr.vad import EnergyGate  # noqa: E402
 from asr.wer import edit_distance  # noqa: E402
 from config import Settings  # noqa: E402
 
@@ -51,13 +52,12 @@ class Variant:
     decoder: DecoderOptions = field(default_factory=DecoderOptions)  # None: the model's own
     push_ms: int = 20  # audio per push, i.e. per AcceptWaveform without the gate
     partial_interval: float | None = None  # seconds between PartialResult calls; None as the IVR
+    # The voice gate's hangover on the call (None: the stream's own gate). Only the call-RTF
+    # sees it (the accuracy set is decoded ungated): bench/asr_vad.py measures its words.
+    hangover_ms: int | None = None
 
 
-# espeak-ng speakers for the accuracy set: rate (words per minute) and pitch; the first is
-# the default voice of tests/asr/test_accuracy.py. 12 sentences x 6 voices: one edit moves
-# CER by ~0.3 points instead of ~1.7 with the 12 sentences alone.
-VOICES = [(), ("-s", "140"), ("-s", "210"), ("-p", "30"), ("-p", "75"),
-          ("-s", "160", "-p", "60")]
+VOICES = bench_asr.VOICES
 
 VARIANTS = [
     Variant("model-conf"),  # the model's own conf/model.conf (Korean test model: 10/3000/2)
@@ -77,6 +77,10 @@ VARIANTS = [
     Variant("beam6-active1000", DecoderOptions(6.0, 1000)),
     Variant("beam6-active1000-lat1", DecoderOptions(6.0, 1000, 1.0)),
     Variant("beam5-active700-lat1", DecoderOptions(5.0, 700, 1.0)),
+    Variant("beam7-active1000-lat1", DecoderOptions(7.0, 1000, 1.0)),
+    Variant("beam7-active1500-lat0.5", DecoderOptions(7.0, 1500, 0.5)),
+    Variant("shipped-hangover-400", DecoderOptions.from_settings(Settings().asr), hangover_ms=400),
+    Variant("shipped-hangover-300", DecoderOptions.from_settings(Settings().asr), hangover_ms=300),
     # No dither (conf/mfcc.conf): the same audio decodes the same way in every stream.
     Variant("model-conf-dither0", DecoderOptions(dither=0.0)),
     Variant("beam7-active1500-lat1-dither0", DecoderOptions(7.0, 1500, 1.0, 0.0)),
@@ -104,7 +108,10 @@ def measure(variant: Variant, model: Path, speech: bytes, call: bytes,
         decode(engine, speech, variant)
         cpu_rtf = (time.thread_time() - began) / (len(speech) / (2 * RATE))
         # A hotline call (bench/asr.py: turns and pauses) through the VAD gate, as live.
-        stream = engine.stream(sample_rate=RATE, partial_interval=variant.partial_interval)
+        gate = (None if variant.hangover_ms is None
+                else EnergyGate(hangover_ms=variant.hangover_ms))
+        stream = engine.stream(sample_rate=RATE, partial_interval=variant.partial_interval,
+                               gate=gate)
         began = time.thread_time()
         step = RATE * 2 * variant.push_ms // 1000
         for offset in range(0, len(call), step):

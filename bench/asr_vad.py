@@ -1,13 +1,14 @@
 """Voice gate settings: audio the decoder is spared against words lost.
 
-    .venv/bin/python bench/asr_vad.py [--voices 3]
+    .venv/bin/python bench/asr_vad.py [--voices 3] [--held-out]
 
 For each EnergyGate variant (asr.vad): the share of bench/asr.py's realistic call (turns and
 pauses with line hiss) that reaches the decoder -- counted from the stream, so exact, not a
 timing -- and the word loss on the 12 test sentences x ``--voices`` espeak-ng voices, each
 between 1 s of line hiss: characters of the ungated transcript missing from the gated one
 (and CER of each against the text). Decoding with dither 0, so the same audio gives the
-same words and a difference is the gate's.
+same words and a difference is the gate's. ``--held-out`` takes the three voices of
+bench/asr.py's VOICES the earlier gate figures (docs/asr.md) were not measured on.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ from asr.wer import edit_distance  # noqa: E402
 
 bench_asr = load_bench_asr()
 RATE = bench_asr.RATE
-VOICES = [(), ("-s", "210"), ("-p", "30")]
+# The voices the gate's first figures were measured on; --held-out: the others.
+VOICES = [bench_asr.VOICES[i] for i in (0, 2, 3)]
+HELD_OUT = [v for v in bench_asr.VOICES if v not in VOICES]
 
 
 @dataclass(frozen=True)
@@ -48,8 +51,10 @@ class GateVariant:
 
 VARIANTS = [
     GateVariant("shipped"),
+    GateVariant("hangover-500", hangover_ms=500),
     GateVariant("hangover-400", hangover_ms=400),
     GateVariant("hangover-300", hangover_ms=300),
+    GateVariant("hangover-200", hangover_ms=200),
     GateVariant("preroll-200", preroll_ms=200),
     GateVariant("ratio-4", ratio=4.0),
     GateVariant("attack-3", attack_frames=3),
@@ -73,6 +78,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--voices", type=int, default=len(VOICES))
     ap.add_argument("--seconds", type=float, default=60.0, help="realistic call length")
+    ap.add_argument("--held-out", action="store_true",
+                    help="the voices the earlier figures were not measured on")
     args = ap.parse_args()
     model = bundled_test_model()
     if model is None:
@@ -81,7 +88,8 @@ def main() -> None:
         work = Path(tmp)
         clips = [bench_asr.speak(s, work)[0] for s in bench_asr.SENTENCES]
         sentences = [(text, bench_asr.speak(text, work, voice)[0])
-                     for voice in VOICES[: args.voices] for text in bench_asr.SENTENCES]
+                     for voice in (HELD_OUT if args.held_out else VOICES)[: args.voices]
+                     for text in bench_asr.SENTENCES]
     call = bench_asr.realistic_call(clips, args.seconds)
     hiss = bench_asr.noise(1.0, 40, seed=3)
     engine = AsrEngine(model, workers=1, decoder=DecoderOptions(dither=0.0))
