@@ -21,6 +21,8 @@ OBJECTS_FILE = CONFIG_DIR / "kb_objects.toml"
 
 # What a text names: family → the members named in it.
 Named = Mapping[str, frozenset[str]]
+# The member a family's general word names (宠物 for any pet): it stands for every member.
+ANY = "*"
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class Family:
     frame: tuple[str, ...] = ()
     # an entry whose whole text names no member does not answer a caller who names one
     foreign: bool = False
+    # an entry whose title names a member answers only a caller who names one too
+    required: bool = False
     # at each position, the longest phrase starting there (a lookahead: matches overlap)
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
@@ -79,13 +83,17 @@ class Objects:
         keywords, synonyms, answer) names. The caller names members of a family and none
         of those the title names (another document, card, benefit or account operation
         than the entry's), or, in a ``foreign`` family, members the entry never speaks of
-        (a cat or a parrot against the residence permit's 登记)."""
+        (a cat or a parrot against the residence permit's 登记); or, in a ``required``
+        family, none at all when the title names one (年检 or 狂犬疫苗 with no animal is a
+        car's or a person's, not the dog licence's)."""
         for fam in self.families:
             said = caller.get(fam.name)
-            if not said:
-                continue
             own = about.get(fam.name)
-            if own and not (said & own):
+            if not said:
+                if fam.required and own:
+                    return fam.name
+                continue
+            if own and not (said & own) and ANY not in said | own:
                 return fam.name
             if fam.foreign and not mentions.get(fam.name):
                 return fam.name
@@ -101,6 +109,8 @@ def load_objects(path: Path, normalise: Callable[[str], str]) -> Objects:
         # ``ignore``: phrases that hold a member's phrase and name no member (狂犬疫苗 is
         # a vaccine named after a disease, not a dog).
         member_of: dict[str, str | None] = {normalise(p): None for p in spec.get("ignore", ())}
+        # ``general``: words for the family itself (宠物), which name any of its members.
+        members = {ANY: list(spec.get("general", ())), **members}
         for member, phrases in members.items():
             for phrase in phrases:
                 key = normalise(phrase)
@@ -110,5 +120,6 @@ def load_objects(path: Path, normalise: Callable[[str], str]) -> Objects:
             continue
         families.append(Family(name=name, member_of=member_of,
                                frame=tuple(normalise(w) for w in spec.get("frame", ())),
-                               foreign=bool(spec.get("foreign", False))))
+                               foreign=bool(spec.get("foreign", False)),
+                               required=bool(spec.get("required", False))))
     return Objects(families, normalise)
