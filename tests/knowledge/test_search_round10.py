@@ -2,13 +2,18 @@
 speaks of one. 年检, 打疫苗, 登记 and 办证 are done about cars, shops and people too: with no
 animal named, the words are a car's inspection or a person's rabies shot, not the dog
 licence's question. Shipped settings; probes written for this (none from shared/ or
-bench/data)."""
+bench/data). Also the one rule for an entry's validity window, both ends counted."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
-from knowledge.search import Index, worth_confirming
+from knowledge.models import EntryStatus, KbEntry
+from knowledge.objects import ANY
+from knowledge.search import Doc, Index, worth_confirming
+from knowledge.service import is_current
 from tests.knowledge.test_search_round9 import TODAY, _probes
 
 
@@ -37,6 +42,19 @@ def test_an_animal_entry_needs_an_animal_named(objects) -> None:  # type: ignore
 
 
 def test_a_general_word_names_any_member_but_no_particular_one(objects) -> None:  # type: ignore[no-untyped-def]
-    from knowledge.objects import ANY
     assert objects.named("宠物登记去哪办")["pets"] == {ANY}
     assert objects.named("我家金毛要办证吗")["pets"] == {"狗"}
+
+
+def test_one_validity_rule_for_searching_and_answering() -> None:
+    """Both ends of an entry's window count; the search (``Doc.current``) and the filing of
+    a direct answer (``service.is_current``) read the same rule, so an entry is never
+    found on a day it may not answer."""
+    start, end = date(2026, 11, 15), date(2027, 3, 15)
+    doc = Doc(id="x", title="t", category="heating", answer="a", valid_from=start,
+              valid_until=end)
+    entry = KbEntry(id="x", status=EntryStatus.PUBLISHED.value, valid_from=start,
+                    valid_until=end)
+    for day, valid in ((date(2026, 11, 14), False), (start, True), (end, True),
+                       (date(2027, 3, 16), False)):
+        assert doc.current(day) is valid and is_current(entry, day) is valid, day
