@@ -83,7 +83,8 @@ class Objects:
         keywords, synonyms, answer) names. The caller names members of a family and none
         of those the title names (another document, card, benefit or account operation
         than the entry's), or, in a ``foreign`` family, members the entry never speaks of
-        (a cat or a parrot against the residence permit's 登记); or, in a ``required``
+        (a cat or a parrot against the residence permit's 登记; a general word alone, as in
+        宠物店, names no animal of the caller's); or, in a ``required``
         family, none at all when the title names one (年检 or 狂犬疫苗 with no animal is a
         car's or a person's, not the dog licence's)."""
         for fam in self.families:
@@ -95,7 +96,7 @@ class Objects:
                 continue
             if own and not (said & own) and ANY not in said | own:
                 return fam.name
-            if fam.foreign and not mentions.get(fam.name):
+            if fam.foreign and said - {ANY} and not mentions.get(fam.name):
                 return fam.name
         return None
 

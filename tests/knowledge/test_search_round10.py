@@ -58,3 +58,14 @@ def test_one_validity_rule_for_searching_and_answering() -> None:
     for day, valid in ((date(2026, 11, 14), False), (start, True), (end, True),
                        (date(2027, 3, 16), False)):
         assert doc.current(day) is valid and is_current(entry, day) is valid, day
+
+
+@pytest.mark.parametrize("text", ["在宠物店买的东西有质量问题去哪投诉",
+                                  "网上买的猫粮是过期的商家不给退去哪投诉"])
+def test_a_shop_or_supplies_for_pets_name_no_animal_of_the_callers(index: Index,
+                                                                    text: str) -> None:
+    """宠物店 (the general word) and 猫粮 (a thing named after an animal) are a consumer's
+    matter: the consumer-complaint entry, which speaks of no animal, still answers."""
+    r = index.search(text, today=TODAY)
+    assert r.features["other_object"] == 0.0
+    assert r.answer is not None and r.answer.id == "kb013"
