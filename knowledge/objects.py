@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pypinyin import Style, lazy_pinyin
+
 from config.settings import CONFIG_DIR
 
 OBJECTS_FILE = CONFIG_DIR / "kb_objects.toml"
@@ -37,11 +39,23 @@ class Family:
     required: bool = False
     # at each position, the longest phrase starting there (a lookahead: matches overlap)
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    # the toneless syllables of the phrases of two or more characters, space-separated
+    sounds: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         alternation = "|".join(re.escape(p) for p in sorted(self.member_of, key=len,
                                                             reverse=True))
         object.__setattr__(self, "pattern", re.compile(f"(?=({alternation}))"))
+        object.__setattr__(self, "sounds", tuple(sorted(
+            {_toneless(p) for p, member in self.member_of.items()
+             if member is not None and len(p) > 1})))
+
+    def heard(self, text: str) -> bool:
+        """``text`` has a phrase of two or more characters of this family by its sound, in
+        any tone: a recogniser writes 养够 for 养狗 (two syllables are distinctive; a single
+        one, 够 for 狗, is not)."""
+        spoken = f" {_toneless(text)} "
+        return any(f" {s} " in spoken for s in self.sounds)
 
     def named(self, text: str) -> frozenset[str]:
         """Every member a phrase names in ``text``, but a phrase inside a longer one names
@@ -63,15 +77,20 @@ class Objects:
         self.families = families
         self.normalise = normalise
 
-    def named(self, text: str, *, title: bool = False) -> dict[str, frozenset[str]]:
+    def named(self, text: str, *, title: bool = False,
+              caller: bool = False) -> dict[str, frozenset[str]]:
         """The members each family has in ``text`` (``title``: an entry's title, for which a
-        family applies only within its frame)."""
+        family applies only within its frame; ``caller``: a caller's words, in which a
+        ``required`` family's phrase misheard as a homophone names some member, so the
+        recogniser's slip does not hold back the entry the caller asked about)."""
         t = self.normalise(text)
         out: dict[str, frozenset[str]] = {}
         for fam in self.families:
             if title and fam.frame and not any(w in t for w in fam.frame):
                 continue
             found = fam.named(t)
+            if not found and caller and fam.required and fam.heard(t):
+                found = frozenset({ANY})
             if found:
                 out[fam.name] = found
         return out
@@ -99,6 +118,10 @@ class Objects:
             if fam.foreign and said - {ANY} and not mentions.get(fam.name):
                 return fam.name
         return None
+
+
+def _toneless(text: str) -> str:
+    return " ".join(lazy_pinyin(text, style=Style.NORMAL, errors="ignore"))
 
 
 def load_objects(path: Path, normalise: Callable[[str], str]) -> Objects:

@@ -553,7 +553,7 @@ class Index:
         spoken = self.spelling.respell(text)
         qw, qs = words(spoken), sounds(spoken)
         question = is_question(text)
-        named = _OBJECTS.named(spoken)
+        named = _OBJECTS.named(spoken, caller=True)
         sw, ss = self.words.scores(qw), self.sounds.scores(qs)
         top_w, top_s = max(sw, default=0.0) or 1.0, max(ss, default=0.0) or 1.0
         ranked: list[tuple[float, int]] = []

@@ -69,3 +69,19 @@ def test_a_shop_or_supplies_for_pets_name_no_animal_of_the_callers(index: Index,
     r = index.search(text, today=TODAY)
     assert r.features["other_object"] == 0.0
     assert r.answer is not None and r.answer.id == "kb013"
+
+
+@pytest.mark.parametrize("text", ["家里刚养够了要去哪登记", "阳犬登记在哪办"])
+def test_an_animal_misheard_as_a_homophone_still_names_one(index: Index, text: str) -> None:
+    """A recogniser writes 养够 for 养狗 (another tone, so no respelling): two syllables
+    that sound like a pet phrase name an animal, and the dog licence still answers."""
+    r = index.search(text, today=TODAY)
+    assert r.features["other_object"] == 0.0
+    assert r.answer is not None and r.answer.id == "kb050"
+
+
+def test_a_single_syllable_is_no_animal(objects) -> None:  # type: ignore[no-untyped-def]
+    # 够 alone sounds like 狗, as 能够 and 够不够 do: only a phrase of two syllables counts.
+    assert "pets" not in objects.named("车辆年检的材料够不够", caller=True)
+    assert objects.named("养够了要登记吗", caller=True)["pets"] == {ANY}
+    assert "pets" not in objects.named("养够了要登记吗")  # an entry's text is read as written
