@@ -15,12 +15,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pypinyin import Style, lazy_pinyin
+
 from config.settings import CONFIG_DIR
 
 OBJECTS_FILE = CONFIG_DIR / "kb_objects.toml"
 
 # What a text names: family → the members named in it.
 Named = Mapping[str, frozenset[str]]
+# The member a family's general word names (宠物 for any pet): it stands for every member.
+ANY = "*"
 
 
 @dataclass(frozen=True)
@@ -31,13 +35,27 @@ class Family:
     frame: tuple[str, ...] = ()
     # an entry whose whole text names no member does not answer a caller who names one
     foreign: bool = False
+    # an entry whose title names a member answers only a caller who names one too
+    required: bool = False
     # at each position, the longest phrase starting there (a lookahead: matches overlap)
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    # the toneless syllables of the phrases of two or more characters, space-separated
+    sounds: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         alternation = "|".join(re.escape(p) for p in sorted(self.member_of, key=len,
                                                             reverse=True))
         object.__setattr__(self, "pattern", re.compile(f"(?=({alternation}))"))
+        object.__setattr__(self, "sounds", tuple(sorted(
+            {_toneless(p) for p, member in self.member_of.items()
+             if member is not None and len(p) > 1})))
+
+    def heard(self, text: str) -> bool:
+        """``text`` has a phrase of two or more characters of this family by its sound, in
+        any tone: a recogniser writes 养够 for 养狗 (two syllables are distinctive; a single
+        one, 够 for 狗, is not)."""
+        spoken = f" {_toneless(text)} "
+        return any(f" {s} " in spoken for s in self.sounds)
 
     def named(self, text: str) -> frozenset[str]:
         """Every member a phrase names in ``text``, but a phrase inside a longer one names
@@ -59,15 +77,20 @@ class Objects:
         self.families = families
         self.normalise = normalise
 
-    def named(self, text: str, *, title: bool = False) -> dict[str, frozenset[str]]:
+    def named(self, text: str, *, title: bool = False,
+              caller: bool = False) -> dict[str, frozenset[str]]:
         """The members each family has in ``text`` (``title``: an entry's title, for which a
-        family applies only within its frame)."""
+        family applies only within its frame; ``caller``: a caller's words, in which a
+        ``required`` family's phrase misheard as a homophone names some member, so the
+        recogniser's slip does not hold back the entry the caller asked about)."""
         t = self.normalise(text)
         out: dict[str, frozenset[str]] = {}
         for fam in self.families:
             if title and fam.frame and not any(w in t for w in fam.frame):
                 continue
             found = fam.named(t)
+            if not found and caller and fam.required and fam.heard(t):
+                found = frozenset({ANY})
             if found:
                 out[fam.name] = found
         return out
@@ -79,17 +102,26 @@ class Objects:
         keywords, synonyms, answer) names. The caller names members of a family and none
         of those the title names (another document, card, benefit or account operation
         than the entry's), or, in a ``foreign`` family, members the entry never speaks of
-        (a cat or a parrot against the residence permit's 登记)."""
+        (a cat or a parrot against the residence permit's 登记; a general word alone, as in
+        宠物店, names no animal of the caller's); or, in a ``required``
+        family, none at all when the title names one (年检 or 狂犬疫苗 with no animal is a
+        car's or a person's, not the dog licence's)."""
         for fam in self.families:
             said = caller.get(fam.name)
-            if not said:
-                continue
             own = about.get(fam.name)
-            if own and not (said & own):
+            if not said:
+                if fam.required and own:
+                    return fam.name
+                continue
+            if own and not (said & own) and ANY not in said | own:
                 return fam.name
-            if fam.foreign and not mentions.get(fam.name):
+            if fam.foreign and said - {ANY} and not mentions.get(fam.name):
                 return fam.name
         return None
+
+
+def _toneless(text: str) -> str:
+    return " ".join(lazy_pinyin(text, style=Style.NORMAL, errors="ignore"))
 
 
 def load_objects(path: Path, normalise: Callable[[str], str]) -> Objects:
@@ -101,6 +133,8 @@ def load_objects(path: Path, normalise: Callable[[str], str]) -> Objects:
         # ``ignore``: phrases that hold a member's phrase and name no member (狂犬疫苗 is
         # a vaccine named after a disease, not a dog).
         member_of: dict[str, str | None] = {normalise(p): None for p in spec.get("ignore", ())}
+        # ``general``: words for the family itself (宠物), which name any of its members.
+        members = {ANY: list(spec.get("general", ())), **members}
         for member, phrases in members.items():
             for phrase in phrases:
                 key = normalise(phrase)
@@ -110,5 +144,6 @@ def load_objects(path: Path, normalise: Callable[[str], str]) -> Objects:
             continue
         families.append(Family(name=name, member_of=member_of,
                                frame=tuple(normalise(w) for w in spec.get("frame", ())),
-                               foreign=bool(spec.get("foreign", False))))
+                               foreign=bool(spec.get("foreign", False)),
+                               required=bool(spec.get("required", False))))
     return Objects(families, normalise)

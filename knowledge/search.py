@@ -163,8 +163,14 @@ class Doc:
     valid_until: date | None = None
 
     def current(self, today: date) -> bool:
-        return ((self.valid_from is None or self.valid_from <= today)
-                and (self.valid_until is None or today <= self.valid_until))
+        return within(self.valid_from, self.valid_until, today)
+
+
+def within(valid_from: date | None, valid_until: date | None, today: date) -> bool:
+    """An entry's validity window holds ``today`` (the hotline's local date; both ends
+    count, and an open end is no limit): the one rule for searching and for answering."""
+    return ((valid_from is None or valid_from <= today)
+            and (valid_until is None or today <= valid_until))
 
 
 @dataclass(frozen=True)
@@ -547,7 +553,7 @@ class Index:
         spoken = self.spelling.respell(text)
         qw, qs = words(spoken), sounds(spoken)
         question = is_question(text)
-        named = _OBJECTS.named(spoken)
+        named = _OBJECTS.named(spoken, caller=True)
         sw, ss = self.words.scores(qw), self.sounds.scores(qs)
         top_w, top_s = max(sw, default=0.0) or 1.0, max(ss, default=0.0) or 1.0
         ranked: list[tuple[float, int]] = []

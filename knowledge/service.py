@@ -20,7 +20,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from knowledge.models import EntryStatus, KbEntry, KbVersion
-from knowledge.search import DEFAULT_MIN_CONFIDENCE, Doc, Index, Result
+from knowledge.search import DEFAULT_MIN_CONFIDENCE, Doc, Index, Result, within
 from ticketing import service as ticketing_service
 from ticketing.actors import Actor
 from ticketing.context import Domain
@@ -99,8 +99,7 @@ def check_fields(fields: EntryFields) -> EntryFields:
 def is_current(entry: KbEntry, today: date) -> bool:
     """Published and within its validity window on ``today`` (the hotline's local date)."""
     return (entry.status == EntryStatus.PUBLISHED.value
-            and (entry.valid_from is None or entry.valid_from <= today)
-            and (entry.valid_until is None or today <= entry.valid_until))
+            and within(entry.valid_from, entry.valid_until, today))
 
 
 def snapshot(entry: KbEntry) -> dict[str, Any]:

@@ -5,6 +5,7 @@ filing leaves an ordinary ticket. Shipped settings and the shipped threshold."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -23,6 +24,12 @@ from ticketing.reports import figures
 from ticketing.states import Status
 
 QUESTION = "想问下失业金在哪里申请"  # kb026, worded unlike the entry
+# kb030 in the sample is valid until 2026-12-31, the hotline's (Beijing) date.
+SEASONAL = "城乡居民医保每年什么时候交"
+# 2026-12-31 15:30 and 16:30 UTC: 23:30 on the last valid day and 00:30 the day after, in
+# Beijing (UTC still reads the 31st at both: the hotline's date decides).
+LAST_VALID_EVENING = datetime(2026, 12, 31, 15, 30, tzinfo=UTC)
+DAY_AFTER = datetime(2026, 12, 31, 16, 30, tzinfo=UTC)
 # Shares 派出所/户口 with kb007 (上户口) but reports a problem: a ticket, never an answer.
 COMPLAINT = "派出所办户口的窗口态度太差了"
 
@@ -64,12 +71,28 @@ def test_retired_entry_is_not_offered(sessions: sessionmaker[Session], domain: D
     assert decide(sessions, domain, QUESTION)[1] != "kb026"
 
 
+def _pin(domain: Domain, at: datetime) -> None:
+    """The project's clock, not the calendar the suite happens to run on."""
+    domain.now = lambda: at  # type: ignore[method-assign]
+
+
+def test_an_entry_past_its_validity_is_neither_answered_nor_offered(
+        sessions: sessionmaker[Session], domain: Domain, faq: None) -> None:
+    _pin(domain, LAST_VALID_EVENING)
+    assert decide(sessions, domain, SEASONAL) == (State.ANSWER, "kb030")
+    _pin(domain, DAY_AFTER)
+    assert decide(sessions, domain, SEASONAL) == (State.READBACK, None)
+    with sessions() as s:
+        assert find_answer(session=s, domain=domain, text=SEASONAL,
+                           understanding=domain.understand(SEASONAL), may_confirm=True) is None
+
+
 def _file(sessions: sessionmaker[Session], domain: Domain, tmp_path: Path,
-          entry_id: str) -> Ticket:
+          entry_id: str, question: str = QUESTION) -> Ticket:
     intake = CallIntake(sessions=sessions, domain=domain, spool=Spool(tmp_path / "spool"),
                         call_id="kb-call-1", caller="13800138000")
     intake.answered()
-    intake.understood(QUESTION)
+    intake.understood(question)
     intake.answered_from(entry_id)
     filed = intake.file_ticket(CallOutcome.TICKET)
     assert filed is not None
@@ -107,3 +130,20 @@ def test_entry_retired_before_filing_leaves_an_ordinary_ticket(
     ticket = _file(sessions, domain, tmp_path, "kb026")
     assert ticket.status != Status.CLOSED.value and ticket.closed_at is None
     assert ticket.demand == QUESTION
+
+
+def test_entry_expired_before_filing_leaves_an_ordinary_ticket(
+        sessions: sessionmaker[Session], domain: Domain, faq: None, tmp_path: Path) -> None:
+    """Read on the last valid evening, key 1 after midnight: the answer is no longer the
+    centre's word, so the question is filed as any other (and nothing fails)."""
+    _pin(domain, DAY_AFTER)
+    ticket = _file(sessions, domain, tmp_path, "kb030", SEASONAL)
+    assert ticket.status != Status.CLOSED.value and ticket.closed_at is None
+    assert ticket.demand == SEASONAL
+
+
+def test_entry_filed_on_its_last_valid_day_is_a_direct_answer(
+        sessions: sessionmaker[Session], domain: Domain, faq: None, tmp_path: Path) -> None:
+    _pin(domain, LAST_VALID_EVENING)
+    ticket = _file(sessions, domain, tmp_path, "kb030", SEASONAL)
+    assert ticket.status == Status.CLOSED.value and ticket.unit_id is None

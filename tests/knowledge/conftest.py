@@ -8,7 +8,8 @@ from datetime import date
 
 import pytest
 
-from knowledge.search import Doc, Index
+from knowledge.objects import OBJECTS_FILE, Objects, load_objects
+from knowledge.search import Doc, Index, normalise
 from tests.conftest import SHARED
 
 
@@ -20,3 +21,9 @@ def index() -> Index:
                      keywords=tuple(r["keywords"].split(",")),
                      valid_until=date.fromisoformat(r["valid_until"]) if r["valid_until"]
                      else None) for r in rows)
+
+
+@pytest.fixture(scope="session")
+def objects() -> Objects:
+    """The shipped object families (config/kb_objects.toml), read as the search reads them."""
+    return load_objects(OBJECTS_FILE, normalise)

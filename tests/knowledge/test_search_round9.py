@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.objects import OBJECTS_FILE, load_objects
+from knowledge.objects import load_objects
 from knowledge.search import Index, confidence, normalise, worth_confirming
 
 TODAY = date(2026, 12, 2)
@@ -55,11 +55,6 @@ def test_complaint_guard_still_holds_when_the_object_is_the_entrys(index: Index)
     r = index.search("身份证到期了去换新的推来推去好几次都办不了", today=TODAY)
     assert r.hits[0].id == "kb003" and r.features["other_object"] == 0.0
     assert r.answer is None and worth_confirming(r, 0.3) is None
-
-
-@pytest.fixture(scope="module")
-def objects():  # type: ignore[no-untyped-def]
-    return load_objects(OBJECTS_FILE, normalise)
 
 
 def test_an_entry_is_about_what_its_title_names(objects) -> None:  # type: ignore[no-untyped-def]
