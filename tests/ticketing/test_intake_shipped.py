@@ -167,8 +167,8 @@ def test_training_set_shares_nothing_with_the_evaluation_sets() -> None:
         assert closest < 0.4, text
 
 
-# Situations docs/labelling.md gives one category (C4, C7, C10, C11), told by words that
-# leave no doubt which situation a line is; the other reading is named where it exists.
+# Situations docs/labelling.md gives one category (C4, C7, C10, C11, C13), told by words
+# that leave no doubt which situation a line is; the other reading is named where it exists.
 BOUNDARIES = [
     # C4: what may fall from the outside of a block is housing, whoever owns it.
     ("housing", re.compile(r"(空调外机|外机)的?架子?.{0,6}(锈|断|歪|掉)|太阳能热水器.{0,8}(锈|松|歪|悬|晃)"
@@ -181,11 +181,16 @@ BOUNDARIES = [
     # C11: a fall on one's own off a bike is health; a collision is traffic, a fall caused
     # by a broken way is the way's (municipal), someone lost in the hills a rescue (C2).
     ("health", re.compile(r"骑.{0,6}摔"), re.compile(r"撞|剐|司机|刹车|井盖|坑|山里")),
+    # C13: a block's or an estate's own drains backing up are the property company's; a
+    # street's, a hutong's or a courtyard's sewer is municipal (not told by these words).
+    ("property", re.compile(r"(单元|楼|小区)(里|里的|的)?(化粪池|排水立管|下水主管|总下水管|下水管道?"
+                            r"|下水道|污水管)(堵|满|反|返)"), re.compile(r"没上来|掉进|下去")),
 ]
 
 
 @pytest.mark.parametrize("category,cue,unless", BOUNDARIES,
-                         ids=["C4-facade", "C10-crane", "C7-acute-at-work", "C11-own-fall"])
+                         ids=["C4-facade", "C10-crane", "C7-acute-at-work", "C11-own-fall",
+                              "C13-block-drains"])
 def test_training_labels_follow_the_category_boundaries(category: str, cue: re.Pattern[str],
                                                         unless: re.Pattern[str] | None) -> None:
     """A training line in one of these situations carries the guide's category: two labels
