@@ -63,6 +63,9 @@ LONG_POLES = (
     "tests/console/test_browser.py",
     "tests/console/test_attachments_browser.py",
     "tests/ticketing/test_intake.py::test_train_stores_versions_and_the_service_loads_",
+    # The fast tier's longest test (~10 CPU-s: every training text against scikit-learn):
+    # it ran in file order, so it could start last and end the run alone.
+    "tests/ticketing/test_intake_speed.py::test_every_training_text_is_classified_as_",
     # ~70 CPU-s in one test (every API operation's examples as each role, as subtests).
     "tests/api/test_openapi_fuzz.py",
     "tests/ivr/test_dialogue_busy_decoder.py",

@@ -345,15 +345,28 @@ def test_every_training_text_is_classified_as_scikit_learn_would(tmp_path: Path)
             return {name: dict(zip(f.classes, map(float, theirs[name][self.i]), strict=True))
                     for name, f in self.fields.items()}
 
+    class Ours(IntakeModel):
+        """The shipped model, keeping the probabilities its ``predict`` decided on: one
+        classification per text instead of two (~1 ms each, 3,600 texts)."""
+
+        seen: dict[str, dict[str, float]] | None = None
+
+        def probabilities(self, text: str, ruled: Any) -> dict[str, dict[str, float]]:
+            self.seen = super().probabilities(text, ruled)
+            return self.seen
+
     reference = ScikitLearns(model.vocabularies, model.fields, model.info)
+    shipped = Ours(model.vocabularies, model.fields, model.info)
     worst = 0.0
     for i, text in enumerate(texts):
-        ours = model.probabilities(text, ruled[i])
+        decided = shipped.predict(text, ruled[i])
+        ours = shipped.seen
+        assert ours is not None
         for name, f in model.fields.items():
             worst = max(worst, float(np.abs(
                 np.array([ours[name][c] for c in f.classes]) - theirs[name][i]).max()))
         reference.i = i
-        decided, expected = model.predict(text, ruled[i]), reference.predict(text, ruled[i])
+        expected = reference.predict(text, ruled[i])
         assert {k: label for k, (label, _) in decided.items()} == {
             k: label for k, (label, _) in expected.items()}, text
         assert all(abs(decided[k][1] - expected[k][1]) <= 1e-9 for k in expected), text
