@@ -104,6 +104,10 @@ def test_near_misses_stay_calm(text: str) -> None:
     # Money sent to a fraudster just now (B14).
     ("有人冒充客服说帮我退款，我刚才转了五千过去，现在电话打不通了，是不是被骗了", "110"),
     ("网上刷单被骗了，刚刚又转了两万，对方把我拉黑了", "110"),
+    # Someone still down or inside, told first or heard of (tenth round: only a supposed
+    # "still" is silent).
+    ("我爸在小区台阶上摔倒了起不来，腿好像断了", "120"),
+    ("我们村有户人家的老房子后墙塌了，听说屋里还有个老太太没出来", "119"),
 ])
 def test_a_danger_now_is_handed_over(text: str, service: str) -> None:
     got = classify(text)
@@ -125,6 +129,10 @@ def test_a_danger_now_is_handed_over(text: str, service: str) -> None:
     "老房子的后墙塌了一块，没住人，村里说修要等开春",       # nobody inside
     "化工厂的烟囱天天冒白烟，味儿挺大的",                   # a stack, pollution
     "学校组织防踩踏演练，孩子们练习躺在地上不动",           # a drill
+    # A "still" after 要是 or 万一 is supposed like the rest of its clause (tenth round).
+    "请问家里老人要是在家摔倒了起不来，社区有没有一键呼叫的设备可以申请",
+    "我想问问万一有人摔倒了起不来，物业的值班电话是多少",
+    "假如老人一个人在家晕倒了叫不醒，邻居能不能先破门",
 ])
 def test_near_misses_are_not_handed_over(text: str) -> None:
     assert classify(text).emergency == "none", _cues(text)
