@@ -141,7 +141,7 @@ def _decided(seen: dict[str, Any], decision: dict[str, float]) -> tuple[str, str
 def _sweep(rows: list[dict[str, Any]]) -> None:
     """Urgency and emergency figures of the stored CV probabilities under other thresholds
     (``DECISION``): the thresholds are chosen on these, never on a held-out file."""
-    urgent_grid = (0.1, 0.12, 0.15, 0.18, 0.2, 0.22, 0.25, 0.3, 0.35, 0.4, 0.5)
+    urgent_grid = (0.1, 0.12, 0.14, 0.15, 0.16, 0.18, 0.2, 0.22, 0.25, 0.3, 0.35, 0.4, 0.5)
     emergency_grid = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
     for style in ("clean", "noisy"):
         if not all(style in r["seen"] for r in rows):

@@ -131,6 +131,9 @@ class NotNow:
     # "会不会塌", "听说…爆炸"). What the clause said before the word stands: unpunctuated
     # speech is one clause, and "楼下着火了烟很大会不会烧上来" is a fire.
     ahead: re.Pattern[str] | None = None
+    # The words of ``ahead`` that suppose ("要是", "万一"): a ``still`` after one in its own
+    # clause is supposed too ("要是摔倒了起不来"). Not hearsay: "听说屋里还有人" is a report.
+    suppose: re.Pattern[str] | None = None
     # In the cue's clause, for the hand-over cues only: a danger that nearly happened
     # ("差点砸到孩子"). The hazard is there (urgent), but there is nobody to rescue.
     hazard_only: re.Pattern[str] | None = None
@@ -404,7 +407,9 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
             frame_rules=tuple(raw.get("frame_rules", [])),
             still=one([], raw.get("still", [])),
             ongoing=one([], raw.get("ongoing", [])),
-            ahead=one(raw.get("ahead", []), raw.get("ahead_patterns", [])),
+            ahead=one([*raw.get("ahead", []), *raw.get("suppose", [])],
+                      raw.get("ahead_patterns", [])),
+            suppose=one(raw.get("suppose", []), []),
             hazard_only=one([], raw.get("hazard_only", [])),
         )
     except re.error as exc:
@@ -572,7 +577,7 @@ def _quiet_spans(text: str,
     nowhere when the text says the danger goes on. One pass for both (classify runs per
     call)."""
     cfg = rules.not_now
-    if cfg is None or (cfg.still and cfg.still.search(text)):
+    if cfg is None or _goes_on(text, cfg):
         return (), ()
     if (cfg.frame and cfg.frame.search(text)) or any(
         _rule_hits(rule, text, rules) for rule in rules.kind_rules if rule.id in cfg.frame_rules
@@ -591,6 +596,20 @@ def _quiet_spans(text: str,
         if cfg.hazard_only and cfg.hazard_only.search(clause):
             hazard.append((start, start, end))
     return tuple(spans), (*spans, *hazard)
+
+
+def _goes_on(text: str, cfg: NotNow) -> bool:
+    """Whether ``text`` says the danger goes on (``still``), outside what a clause supposes:
+    in "老人要是在家摔倒了起不来，有没有一键呼叫" the "起不来" follows "要是" and is as
+    supposed as the fall (tenth round: the rules handed this question to 120)."""
+    if cfg.still is None:
+        return False
+    for m in cfg.still.finditer(text):
+        start, _ = _clause(text, m.start())
+        word = cfg.suppose.search(text, start, m.start()) if cfg.suppose else None
+        if word is None:
+            return True
+    return False
 
 
 def _quiet(start: int, end: int, spans: tuple[Span, ...]) -> bool:

@@ -37,6 +37,12 @@ from ticketing.classify import classify
     ("暖气三天没热了，屋里才五六度，我妈八十多了一直打哆嗦", "urgent.person_at_risk"),
     # A newborn in a room in single figures (U5's first example; ninth round).
     ("暖气坏了三天了，屋里才六度，孩子刚出生十天，一直哭", "urgent.person_at_risk"),
+    # Fireworks or fuel kept by the case among homes or on the pavement (U2; tenth round).
+    ("小区门口有人摆摊卖烟花，一箱一箱堆在人行道上，旁边就是住户", "urgent.stored_explosives"),
+    ("楼下小卖部后院码着几十箱鞭炮，说是过年卖的", "urgent.stored_explosives"),
+    ("有人开着三轮车在胡同口卖炮仗，车上满满一车，停那儿不走", "urgent.stored_explosives"),
+    ("隔壁院子里囤了好几十个煤气罐，天天有人来拉", "urgent.stored_explosives"),
+    ("楼道里码着十几个液化气罐，是一楼饭馆放的", "urgent.stored_explosives"),
 ])
 def test_a_danger_now_is_urgent(text: str, rule: str) -> None:
     got = classify(text)
@@ -63,6 +69,13 @@ def test_a_danger_now_is_urgent(text: str, rule: str) -> None:
     "我们楼每层的防火门都用砖头顶上了，一直开着",
     "我们楼下那根电缆外皮磨破了，露着铜丝，物业说是网线，不带电的",
     "楼道里那根电缆皮破了，铜丝都露出来了，物业来看了说就是电话线",
+    # Tenth round: fireworks or gas bottles asked about, bought for a family, kept where
+    # they belong, or already taken away are no store (U2).
+    "请问今年春节我们这片让不让放鞭炮",
+    "昨天买了两箱烟花，想问问几点以后不能放",
+    "我们饭馆后厨有两个液化气罐，想问问要不要办什么手续",
+    "想问问烟花爆竹批发的仓库离居民楼要多远",
+    "去年过年楼下堆过好几箱鞭炮，后来已经让城管收走了",
 ])
 def test_near_misses_stay_calm(text: str) -> None:
     assert classify(text).urgency != "urgent", _cues(text)
@@ -91,6 +104,10 @@ def test_near_misses_stay_calm(text: str) -> None:
     # Money sent to a fraudster just now (B14).
     ("有人冒充客服说帮我退款，我刚才转了五千过去，现在电话打不通了，是不是被骗了", "110"),
     ("网上刷单被骗了，刚刚又转了两万，对方把我拉黑了", "110"),
+    # Someone still down or inside, told first or heard of (tenth round: only a supposed
+    # "still" is silent).
+    ("我爸在小区台阶上摔倒了起不来，腿好像断了", "120"),
+    ("我们村有户人家的老房子后墙塌了，听说屋里还有个老太太没出来", "119"),
 ])
 def test_a_danger_now_is_handed_over(text: str, service: str) -> None:
     got = classify(text)
@@ -112,6 +129,10 @@ def test_a_danger_now_is_handed_over(text: str, service: str) -> None:
     "老房子的后墙塌了一块，没住人，村里说修要等开春",       # nobody inside
     "化工厂的烟囱天天冒白烟，味儿挺大的",                   # a stack, pollution
     "学校组织防踩踏演练，孩子们练习躺在地上不动",           # a drill
+    # A "still" after 要是 or 万一 is supposed like the rest of its clause (tenth round).
+    "请问家里老人要是在家摔倒了起不来，社区有没有一键呼叫的设备可以申请",
+    "我想问问万一有人摔倒了起不来，物业的值班电话是多少",
+    "假如老人一个人在家晕倒了叫不醒，邻居能不能先破门",
 ])
 def test_near_misses_are_not_handed_over(text: str) -> None:
     assert classify(text).emergency == "none", _cues(text)
