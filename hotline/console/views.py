@@ -19,8 +19,9 @@ from hotline.console.web import Work, error_page, is_htmx, page, render, work
 from ticketing import analytics, attachments, merging, queries, service, supervision
 from ticketing.classify import sub_category_in
 from ticketing.context import Domain
+from ticketing.deps import RowIdPath
 from ticketing.directory import authenticate, end_sessions
-from ticketing.inputs import BadCharacters, ascii_int, clean_text, local_aware
+from ticketing.inputs import MAX_ID, BadCharacters, ascii_int, clean_text, local_aware
 from ticketing.models import Ticket, Unit, User
 from ticketing.points import PENALTIES, PENALTY_ROLES, flag_penalty
 from ticketing.reports import export_csv
@@ -454,8 +455,9 @@ def _int_or_none(value: str, field: str) -> int | None:
     if not value:
         return None
     number = ascii_int(value)
-    if number is None:
-        raise InvalidInput(field, f"{field} must be a number")
+    # Past the database's INTEGER no row can match, and PostgreSQL's driver would raise.
+    if number is None or number > MAX_ID:
+        raise InvalidInput(field, f"{field} must be a row id")
     return number
 
 
@@ -728,7 +730,7 @@ def act(
 
 @router.get("/tickets/{number}/attachments/{attachment_id}")
 @page
-def attachment(number: str, attachment_id: int, request: Request) -> Response:
+def attachment(number: str, attachment_id: RowIdPath, request: Request) -> Response:
     """A photo or document of the reply, for whoever may see the ticket (the API's rule),
     only while it matches the SHA-256 taken at upload."""
     with work(request) as w:

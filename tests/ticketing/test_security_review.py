@@ -469,3 +469,54 @@ def test_every_twilio_webhook_refuses_a_bad_signature_when_configured(
     with TestClient(create_app(configured)) as c:
         refused = _forged_posts(c, token=token)
     assert refused and all(status == 403 for _, _, status in refused), refused
+
+
+# --- numeric ids past the database's integers ------------------------------------------------
+
+
+def _int_path_routes() -> list[tuple[str, str, list[str]]]:
+    """Every route with a numeric path parameter: (method, path, those names). From the
+    routers' own route lists, so a route added later is swept too."""
+    from fastapi.routing import APIRoute
+
+    from knowledge import views as kb_api
+    from outbound import views as outbound_api
+    from ticketing import views as api
+
+    routes = [(r, "") for m in (api, outbound_api, kb_api) for r in m.router.routes]
+    routes += [(r, "/console") for m in (views, intake, dashboard, kb, supervision)
+               for r in m.router.routes]
+    found = []
+    for route, prefix in routes:
+        if not isinstance(route, APIRoute):
+            continue
+        names = [p.name for p in route.dependant.path_params
+                 if p.field_info.annotation is int]
+        if names:
+            found += [(method, prefix + route.path, names) for method in sorted(route.methods)]
+    return found
+
+
+@pytest.mark.parametrize("huge", [2**31, 2**63, 10**20])
+def test_an_id_past_the_databases_integers_is_refused_not_an_error(
+        app: FastAPI, client: TestClient, city: City, huge: int) -> None:
+    # 2**31 overflows PostgreSQL's INTEGER columns, 2**63 SQLite's: either was a 500 (the
+    # driver's OverflowError / DataError) on attachments, 督办 records and accounts.
+    number = create(client, city, WATER, "13811112222", category="water")["number"]
+    routes = _int_path_routes()
+    assert {"/api/v1/tickets/{ref}/attachments/{attachment_id}",
+            "/api/v1/users/{user_id}/disable", "/api/v1/supervision/{case_id}/close",
+            "/console/supervision/{case_id}",
+            "/console/tickets/{number}/attachments/{attachment_id}"
+            } <= {path for _, path, _ in routes}
+    browser = log_in(app, city, "admin")
+    for method, path, names in routes:
+        url = path.replace("{ref}", number).replace("{number}", number)
+        for name in names:
+            url = url.replace("{" + name + "}", str(huge))
+        if path.startswith("/console"):
+            r = browser.request(method, url, data={"csrf": browser.csrf, "reason": "核查"})
+        else:
+            r = client.request(method, url, headers=auth(city, "admin"),
+                               json={"reason": "核查", "note": "核查"})
+        assert 400 <= r.status_code < 500, (method, url, r.status_code)
