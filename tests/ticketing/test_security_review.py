@@ -350,7 +350,7 @@ def _through_body_limit(chunks: list[bytes], *, declared: bool) -> tuple[int, li
     behind it received."""
     import asyncio
 
-    from hotline.app import BodyLimit
+    from hotline.app import BodyLimit, upload_allowances
 
     shipped = Settings()
     seen: list[int] = []
@@ -379,7 +379,7 @@ def _through_body_limit(chunks: list[bytes], *, declared: bool) -> tuple[int, li
     scope = {"type": "http", "method": "POST", "headers": headers,
              "path": "/api/v1/tickets/2612030001/attachments"}
     limit = BodyLimit(app_behind, max_bytes=shipped.max_body_bytes,
-                      upload_bytes=shipped.attachments.max_bytes)
+                      uploads=upload_allowances(shipped))
     asyncio.run(limit(scope, receive, send))
     return sent[0]["status"], seen
 
