@@ -439,6 +439,7 @@ def render_ticket(request: Request, w: Work, ticket: Ticket, *, status: int = 20
         "attachment_required": (ticket.category
                                 in w.domain.settings.attachments.required_categories),
         "attachment_mb": w.domain.settings.attachments.max_bytes / 2**20,
+        "attachment_files": attachments.MAX_FILES,
     }, status)
 
 
@@ -478,6 +479,8 @@ def _perform(w: Work, ticket: Ticket, action: Action, form: dict[str, str],
             service.sign(**common, via="web")
         case Action.REPLY:
             limit = w.domain.settings.attachments.max_bytes
+            if len(files or []) > attachments.MAX_FILES:
+                raise InvalidInput("files", f"一次最多上传 {attachments.MAX_FILES} 个附件。")
             for upload in files or []:
                 data = attachments.read_upload(upload.file, limit)
                 if not upload.filename and not data:

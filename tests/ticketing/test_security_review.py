@@ -344,7 +344,9 @@ def test_a_supervisor_cannot_merge_or_split_tickets_outside_their_units(
 # --- an upload is not held in memory before its token is checked ---------------------------
 
 
-def _through_body_limit(chunks: list[bytes], *, declared: bool) -> tuple[int, list[int]]:
+def _through_body_limit(chunks: list[bytes], *, declared: bool,
+                        path: str = "/api/v1/tickets/2612030001/attachments"
+                        ) -> tuple[int, list[int]]:
     """Send an upload's body through hotline.app.BodyLimit (the shipped limits) in
     ``chunks``; returns the answer's status and the sizes of the body messages the app
     behind it received."""
@@ -376,10 +378,10 @@ def _through_body_limit(chunks: list[bytes], *, declared: bool) -> tuple[int, li
 
     length = sum(map(len, chunks))
     headers = [(b"content-length", str(length).encode())] if declared else []
-    scope = {"type": "http", "method": "POST", "headers": headers,
-             "path": "/api/v1/tickets/2612030001/attachments"}
+    scope = {"type": "http", "method": "POST", "headers": headers, "path": path}
     limit = BodyLimit(app_behind, max_bytes=shipped.max_body_bytes,
-                      uploads=upload_allowances(shipped))
+                      uploads=upload_allowances(shipped),
+                      chunked_upload_bytes=shipped.attachments.max_bytes)
     asyncio.run(limit(scope, receive, send))
     return sent[0]["status"], seen
 
@@ -397,6 +399,21 @@ def test_an_upload_reaches_the_app_as_it_arrives_never_copied_whole(declared: bo
     over = shipped.max_body_bytes + shipped.attachments.max_bytes + 1
     status, seen = _through_body_limit([b"\0" * chunk] * (over // chunk + 1),
                                        declared=declared)
+    assert status == 413 and seen == []
+
+
+def test_the_reply_forms_files_pass_but_never_held_in_memory_past_one() -> None:
+    # The console's reply form carries up to attachments.MAX_FILES files: with a declared
+    # length they reach the app as they come; sent chunked (buffered here) no more than
+    # one file's worth, as before, whatever a stranger sends.
+    from ticketing.attachments import MAX_FILES
+
+    chunk, shipped = 2**16, Settings()
+    n = 2 * shipped.attachments.max_bytes // chunk  # two files at the limit
+    path = "/console/tickets/2612030001/reply"
+    status, seen = _through_body_limit([b"\0" * chunk] * n, declared=True, path=path)
+    assert status == 204 and seen == [chunk] * n and MAX_FILES >= 2
+    status, seen = _through_body_limit([b"\0" * chunk] * n, declared=False, path=path)
     assert status == 413 and seen == []
 
 
