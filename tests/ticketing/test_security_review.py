@@ -537,3 +537,28 @@ def test_an_id_past_the_databases_integers_is_refused_not_an_error(
             r = client.request(method, url, headers=auth(city, "admin"),
                                json={"reason": "核查", "note": "核查"})
         assert 400 <= r.status_code < 500, (method, url, r.status_code)
+
+
+# --- 核实 is someone else's check of the answer ------------------------------------------------
+
+
+def test_whoever_replied_cannot_verify_their_own_answer(
+        client: TestClient, city: City, sessions) -> None:
+    # A district supervisor may sign and reply for their units (the transition table's
+    # _HANDLING) and may close (_VERIFYING): alone they gave the answer and "verified" it,
+    # 核实 skipped, closed on time. A handler never closes their own ticket; nor does anyone
+    # else who replied.
+    ticket = create(client, city, "朝阳区安贞里3号楼物业不管楼道垃圾，堆了一个星期", "13811115555",
+                    category="property")
+    number, sup = ticket["number"], auth(city, "cy-supervisor")
+    assert client.get(f"/api/v1/tickets/{number}", headers=sup).status_code == 200
+    assert client.post(f"/api/v1/tickets/{number}/sign", headers=sup).status_code == 200
+    r = client.post(f"/api/v1/tickets/{number}/reply", headers=sup,
+                    json={"text": "已清理", "outcome": "resolved"})
+    assert r.status_code == 200, r.text
+    r = client.post(f"/api/v1/tickets/{number}/close", headers=sup)
+    assert r.status_code == 403, r.text
+    assert _trail(sessions, number)[-1] == ("reply", "replied")
+    # Someone else verifies it: the centre's operator.
+    r = client.post(f"/api/v1/tickets/{number}/close", headers=auth(city, "operator"))
+    assert r.status_code == 200 and r.json()["status"] == "closed"
