@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,6 +19,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from asr.readiness import asr_health, model_status
 from config import Settings, get_settings
 from hotline import console, dbadmin
+from hotline.console import kb as console_kb
 from hotline.observability import make_registry, metrics_allowed, setup_logging
 from hotline.observability import router as observability_router
 from hotline.roles import PARTS, ServeRole
@@ -29,6 +30,7 @@ from outbound.inbound_sms import gateway_secret_problem
 from outbound.views import router as outbound_router
 from telephony.media.prompts import voice_status
 from telephony.twilio.signature import posture_problems
+from ticketing import attachments
 from ticketing.citizen import InfoRequestOpen
 from ticketing.context import Domain
 from ticketing.db import (
@@ -47,27 +49,44 @@ from ticketing.views import public_router, router
 log = logging.getLogger("hotline.app")
 
 
-# Where a file comes with the request (ticketing.attachments): the API's upload and the
-# console's reply form.
-UPLOAD_PATHS = re.compile(r"/api/v1/tickets/[^/]+/attachments|/console/tickets/[^/]+/reply")
+# Where files come with the request: a reply's attachments (ticketing.attachments; one by
+# the API's upload, several by the console's reply form) and the console's knowledge-base TSV.
+ATTACHMENT_PATH = re.compile(r"/api/v1/tickets/[^/]+/attachments")
+REPLY_FORM_PATH = re.compile(r"/console/tickets/[^/]+/reply")
+KB_IMPORT_PATH = re.compile(r"/console/kb/import")
+
+Uploads = Sequence[tuple[re.Pattern[str], int]]
+
+
+def upload_allowances(settings: Settings) -> Uploads:
+    """What each upload path may carry beyond ``max_body_bytes``: the file its own check
+    allows, so that check (not a bare 413) answers a file too large."""
+    one_file = settings.attachments.max_bytes
+    return [(ATTACHMENT_PATH, one_file), (REPLY_FORM_PATH, attachments.MAX_FILES * one_file),
+            (KB_IMPORT_PATH, console_kb.MAX_IMPORT_BYTES)]
 
 
 class BodyLimit:
-    """Refuse request bodies over the limit before they are read into memory (413).
-    Requests to ``UPLOAD_PATHS`` may also carry one file of up to ``upload_bytes``."""
+    """Refuse request bodies over the limit before they are read into memory (413). A POST
+    to one of ``uploads``' paths may also carry files up to its allowance; one sent
+    chunked (held here in memory, and no browser sends a form so) at most
+    ``chunked_upload_bytes`` of it."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, upload_bytes: int = 0) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, uploads: Uploads = (),
+                 chunked_upload_bytes: int = 0) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.upload_bytes = upload_bytes
+        self.uploads = uploads
+        self.chunked_upload_bytes = chunked_upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         limit = self.max_bytes
-        if scope.get("method") == "POST" and UPLOAD_PATHS.fullmatch(scope.get("path", "")):
-            limit += self.upload_bytes
+        if scope.get("method") == "POST":
+            path = scope.get("path", "")
+            limit += next((extra for where, extra in self.uploads if where.fullmatch(path)), 0)
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await _too_large(limit)(scope, receive, send)
@@ -78,6 +97,7 @@ class BodyLimit:
             # any token, so it is not held here in memory as well.
             await self.app(scope, receive, send)
             return
+        limit = min(limit, self.max_bytes + self.chunked_upload_bytes)
         # A chunked body has no length to check, so it is read here, at most max_bytes of
         # it, before the app sees it: an error raised from inside the app's own read would
         # come out as the app's 400 ("error parsing the body"), not as 413.
@@ -260,7 +280,8 @@ def create_app(
         }
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
-                       upload_bytes=settings.attachments.max_bytes)
+                       uploads=upload_allowances(settings),
+                       chunked_upload_bytes=settings.attachments.max_bytes)
     return app
 
 

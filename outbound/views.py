@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -28,7 +28,7 @@ from telephony.twilio import signature
 from ticketing import queries
 from ticketing.context import Domain
 from ticketing.db import transaction
-from ticketing.deps import Token, require, unit_of_work
+from ticketing.deps import RowIdPath, Token, require, unit_of_work
 from ticketing.inputs import MAX_ID
 from ticketing.models import Ticket
 from ticketing.schemas import Strict
@@ -54,7 +54,7 @@ _CALL_REF_WAIT_SECONDS = 5.0
 _CALL_REF_POLL_SECONDS = 0.05
 _FINAL_STATUSES = frozenset({"completed", *TWILIO_STATUS})
 # A row id: larger numbers would be a database error (500) on PostgreSQL, not a 422.
-AttemptId = Annotated[int, Query(ge=1, le=2**31 - 1)]
+AttemptId = Annotated[int, Query(ge=1, le=MAX_ID)]
 
 
 class _Refused(Exception):
@@ -294,7 +294,7 @@ def list_reviews(request: Request, token: Token, include_resolved: bool = False
 
 
 @router.post("/reviews/{review_id}/resolve", response_model=ReviewOut)
-def resolve_review(review_id: Annotated[int, Path(ge=1, le=MAX_ID)], body: ResolveBody,
+def resolve_review(review_id: RowIdPath, body: ResolveBody,
                    request: Request, token: Token) -> dict[str, Any]:
     from ticketing import service
 

@@ -102,6 +102,11 @@ class Finding:
     problem: str  # "missing" | "mismatch"
 
 
+# Files with one reply from the console's form (the API takes one per request): the
+# request may carry this many files of attachments.max_bytes each (hotline.app.BodyLimit).
+MAX_FILES = 5
+
+
 def read_upload(stream: BinaryIO, limit: int) -> bytes:
     """At most one byte over ``limit`` of an uploaded file: enough to tell it is too big."""
     return stream.read(limit + 1)

@@ -10,12 +10,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Request
 from sqlalchemy.orm import Session
 
 from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.directory import actor_for_token, hash_token, user_for_token
+from ticketing.inputs import MAX_ID
 from ticketing.states import Role
 
 
@@ -35,6 +36,10 @@ async def get_domain(request: Request) -> Domain:
 
 Token = Annotated[str, Depends(bearer_token)]
 DomainDep = Annotated[Domain, Depends(get_domain)]
+# A row's id in a path (attachments, 督办 records, accounts, reviews; API and console): one
+# past the database's INTEGER (2**31 on PostgreSQL, 2**63 on SQLite) overflowed the driver,
+# a 500; out of range it is invalid input (422) before anything is read.
+RowIdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 class TokenGate:

@@ -114,14 +114,21 @@ def _national_digits(e164: str) -> str:
     return e164[3:] if e164.startswith("+86") else e164.lstrip("+")
 
 
-def _is_short(e164: str) -> bool:
-    return is_chinese(e164) and len(_national_digits(e164)) <= 6
+# A mainland service number (110, 12345, 95598) has at most this many digits; stored in
+# E.164 it is "+86" and these, at most 9 characters (queries.contactable reads it so).
+SERVICE_NUMBER_DIGITS = 6
+
+
+def is_service_number(e164: str | None) -> bool:
+    """110, 119, 120, 12345, 95598...: a service's number, never a citizen's to call back."""
+    return (e164 is not None and is_chinese(e164)
+            and len(_national_digits(e164)) <= SERVICE_NUMBER_DIGITS)
 
 
 def _has_area_code(e164: str, parsed: phonenumbers.PhoneNumber | None = None) -> bool:
     """A landline (dialled with 0 + area code at home); mobiles, 400/800 numbers and
     service numbers are dialled as they are."""
-    if not is_chinese(e164) or _is_short(e164):
+    if not is_chinese(e164) or is_service_number(e164):
         return False
     return _number_type(e164, parsed) in (phonenumbers.PhoneNumberType.FIXED_LINE,
                                           phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
@@ -132,7 +139,7 @@ def display(e164: str | None) -> str:
     ``0755-1234 5678``, ``12345``; a foreign number in its international form."""
     if not e164:
         return ""
-    if _is_short(e164):
+    if is_service_number(e164):
         return _national_digits(e164)
     try:
         number = phonenumbers.parse(e164, None)
@@ -178,7 +185,7 @@ def dial_forms(phone: str) -> dict[str, str]:
         return {"e164": phone, "national": phone, "phone": phone}
     if not is_chinese(e164):
         national = "00" + e164.lstrip("+")
-    elif _is_short(e164):
+    elif is_service_number(e164):
         national = _national_digits(e164)
     else:
         national = "0" + _national_digits(e164)
@@ -190,6 +197,6 @@ def callback_number(raw: str | None) -> str | None:
     landline (what a caller keys in on the IVR). Service numbers (110, 12345) and foreign
     numbers are no citizen's callback number."""
     e164 = normalise(raw)
-    if e164 is None or not is_chinese(e164) or _is_short(e164):
+    if e164 is None or not is_chinese(e164) or is_service_number(e164):
         return None
     return e164

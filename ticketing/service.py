@@ -75,6 +75,7 @@ from ticketing.states import (
     OPEN_STATUSES,
     UNDISPATCHED_STATUSES,
     Action,
+    PermissionDenied,
     Role,
     Status,
     transition_for,
@@ -961,10 +962,19 @@ def reply(
 def close(
     *, session: Session, domain: Domain, ticket: Ticket, actor: Actor, note: str | None = None
 ) -> Ticket:
-    """核实办结: an operator or supervisor found the handler's answer true and closes."""
+    """核实办结: an operator or supervisor found the handler's answer true and closes.
+    核实 is someone else's check: whoever gave the answer (a supervisor may sign and reply
+    for their units) may not verify it, as a handler never closes their own ticket. The
+    caller's transaction is to be rolled back on the refusal."""
     now = domain.now()
     _apply(session=session, ticket=ticket, actor=actor, action=Action.CLOSE, now=now, reason=note,
            data={"outcome": ticket.reply_outcome})
+    replied_by = session.scalars(
+        select(TicketEvent.actor_id).where(TicketEvent.ticket_id == ticket.id,
+                                           TicketEvent.action == Action.REPLY.value)
+        .order_by(TicketEvent.id.desc()).limit(1)).first()
+    if actor.id is not None and replied_by == actor.id:
+        raise PermissionDenied(actor.role, Action.CLOSE)
     ticket.closed_at = now
     # 并单: the tickets merged into this one are closed with its answer. Imported here:
     # merging builds on this module.

@@ -16,7 +16,7 @@ from config import Settings
 from ticketing import analytics, attachments, citizen, merging, queries, service, supervision
 from ticketing.actors import Actor
 from ticketing.context import Domain
-from ticketing.deps import DomainDep, Token, known_token, require, unit_of_work
+from ticketing.deps import DomainDep, RowIdPath, Token, known_token, require, unit_of_work
 from ticketing.directory import (
     add_unit,
     add_user,
@@ -253,7 +253,7 @@ def list_attachments(ref: str, request: Request, token: Token, domain: DomainDep
 @router.get("/tickets/{ref}/attachments/{attachment_id}", response_class=Response, responses={
     200: {"description": "the file, as uploaded (its SHA-256 checked)",
           "content": {t: {} for _, t, _ in attachments.SIGNATURES}}})
-def download_attachment(ref: str, attachment_id: int, request: Request, token: Token,
+def download_attachment(ref: str, attachment_id: RowIdPath, request: Request, token: Token,
                         domain: DomainDep) -> Response:
     """One file, only if it still matches the SHA-256 taken at upload (409 otherwise)."""
     with unit_of_work(request, token) as (session, actor):
@@ -539,7 +539,7 @@ def supervision_cases(request: Request, token: Token, domain: DomainDep,
 
 
 @router.post("/supervision/{case_id}/close")
-def close_supervision(case_id: int, body: Reason, request: Request, token: Token,
+def close_supervision(case_id: RowIdPath, body: Reason, request: Request, token: Token,
                       domain: DomainDep) -> dict[str, object]:
     """A supervisor closes a 督办 record, saying how the problem was settled; audited."""
     with unit_of_work(request, token) as (session, actor):
@@ -656,7 +656,7 @@ def _account(session: Session, user_id: int) -> User:
 
 
 @router.post("/users/{user_id}/disable")
-def disable(user_id: int, request: Request, token: Token) -> dict[str, object]:
+def disable(user_id: RowIdPath, request: Request, token: Token) -> dict[str, object]:
     """Lock a user out at once: their token and console sessions stop working (admins)."""
     with unit_of_work(request, token) as (session, actor):
         require(actor, Role.ADMIN)
@@ -670,7 +670,7 @@ def disable(user_id: int, request: Request, token: Token) -> dict[str, object]:
 
 
 @router.post("/users/{user_id}/enable")
-def enable(user_id: int, request: Request, token: Token) -> dict[str, object]:
+def enable(user_id: RowIdPath, request: Request, token: Token) -> dict[str, object]:
     with unit_of_work(request, token) as (session, actor):
         require(actor, Role.ADMIN)
         user = _account(session, user_id)
@@ -680,7 +680,7 @@ def enable(user_id: int, request: Request, token: Token) -> dict[str, object]:
 
 
 @router.post("/users/{user_id}/rotate-token")
-def rotate(user_id: int, request: Request, response: Response,
+def rotate(user_id: RowIdPath, request: Request, response: Response,
            token: Token) -> dict[str, object]:
     """A new token for the user, shown in this answer only; the old one stops working."""
     response.headers["Cache-Control"] = "no-store"  # a credential: kept by no cache

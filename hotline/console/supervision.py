@@ -14,6 +14,7 @@ from hotline.console.dashboard import DASHBOARD_ROLES
 from hotline.console.views import REFUSALS, refusal, ticket_refs, tickets_by_number
 from hotline.console.web import Work, error_page, page, render, work
 from ticketing import merging, queries, supervision
+from ticketing.deps import RowIdPath
 from ticketing.inputs import InvalidInput
 
 router = APIRouter()
@@ -52,7 +53,7 @@ def _case_page(request: Request, w: Work, case_id: int, *, status: int = 200,
 
 @router.get("/supervision/{case_id}")
 @page
-def case_page(case_id: int, request: Request, done: str = "") -> Response:
+def case_page(case_id: RowIdPath, request: Request, done: str = "") -> Response:
     with work(request) as w:
         w.require(*DASHBOARD_ROLES)  # who reads the records, as GET /api/v1/supervision
         return _case_page(request, w, case_id, done=done)
@@ -61,7 +62,7 @@ def case_page(case_id: int, request: Request, done: str = "") -> Response:
 @router.post("/supervision/{case_id}/close")
 @page
 def close_case(
-    case_id: int,
+    case_id: RowIdPath,
     request: Request,
     csrf: Annotated[str, Form(max_length=128)] = "",
     note: Annotated[str, Form()] = "",
@@ -87,7 +88,7 @@ def close_case(
 @router.post("/supervision/{case_id}/merge")
 @page
 def merge_tickets(
-    case_id: int,
+    case_id: RowIdPath,
     request: Request,
     csrf: Annotated[str, Form(max_length=128)] = "",
     primary: Annotated[str, Form(max_length=20)] = "",

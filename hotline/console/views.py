@@ -19,8 +19,9 @@ from hotline.console.web import Work, error_page, is_htmx, page, render, work
 from ticketing import analytics, attachments, merging, queries, service, supervision
 from ticketing.classify import sub_category_in
 from ticketing.context import Domain
+from ticketing.deps import RowIdPath
 from ticketing.directory import authenticate, end_sessions
-from ticketing.inputs import BadCharacters, ascii_int, clean_text, local_aware
+from ticketing.inputs import MAX_ID, BadCharacters, ascii_int, clean_text, local_aware
 from ticketing.models import Ticket, Unit, User
 from ticketing.points import PENALTIES, PENALTY_ROLES, flag_penalty
 from ticketing.reports import export_csv
@@ -438,6 +439,7 @@ def render_ticket(request: Request, w: Work, ticket: Ticket, *, status: int = 20
         "attachment_required": (ticket.category
                                 in w.domain.settings.attachments.required_categories),
         "attachment_mb": w.domain.settings.attachments.max_bytes / 2**20,
+        "attachment_files": attachments.MAX_FILES,
     }, status)
 
 
@@ -454,8 +456,9 @@ def _int_or_none(value: str, field: str) -> int | None:
     if not value:
         return None
     number = ascii_int(value)
-    if number is None:
-        raise InvalidInput(field, f"{field} must be a number")
+    # Past the database's INTEGER no row can match, and PostgreSQL's driver would raise.
+    if number is None or number > MAX_ID:
+        raise InvalidInput(field, f"{field} must be a row id")
     return number
 
 
@@ -476,6 +479,8 @@ def _perform(w: Work, ticket: Ticket, action: Action, form: dict[str, str],
             service.sign(**common, via="web")
         case Action.REPLY:
             limit = w.domain.settings.attachments.max_bytes
+            if len(files or []) > attachments.MAX_FILES:
+                raise InvalidInput("files", f"一次最多上传 {attachments.MAX_FILES} 个附件。")
             for upload in files or []:
                 data = attachments.read_upload(upload.file, limit)
                 if not upload.filename and not data:
@@ -728,7 +733,7 @@ def act(
 
 @router.get("/tickets/{number}/attachments/{attachment_id}")
 @page
-def attachment(number: str, attachment_id: int, request: Request) -> Response:
+def attachment(number: str, attachment_id: RowIdPath, request: Request) -> Response:
     """A photo or document of the reply, for whoever may see the ticket (the API's rule),
     only while it matches the SHA-256 taken at upload."""
     with work(request) as w:

@@ -183,3 +183,27 @@ def test_refused_reply_leaves_a_file_another_ticket_shares(
         att_id = att.id
     got = as_user("supervisor").get(f"/console/tickets/{first}/attachments/{att_id}")
     assert got.status_code == 200 and got.content == photo
+
+
+def test_several_photos_each_under_the_limit_go_with_one_reply(
+    as_user: Users, sessions, domain: Domain, settings: Settings
+) -> None:
+    """The form takes several files, "每个不超过 10 MB": two photos of 6 MB were over the
+    request limit as a whole (a bare JSON 413, the reply typed lost)."""
+    n = make_ticket(sessions, domain)
+    h = as_user("water-handler")
+    assert h.post(f"/console/tickets/{n}/sign", data={"csrf": h.csrf}).status_code == 303
+    each = settings.attachments.max_bytes * 6 // 10  # the shipped limit: 6 MB of 10
+    photos = [(f"现场{i}.png", png(rgb=(i, 0, 0)) + b"\0" * each, "image/png") for i in (1, 2)]
+    r = reply(h, n, photos)
+    assert r.status_code == 303, r.text[:200]
+    with sessions() as s:
+        assert len(s.scalars(select(ReplyAttachment)).all()) == 2
+    # More files than the form allows: its own message, the reply not sent.
+    n2 = make_ticket(sessions, domain)
+    assert h.post(f"/console/tickets/{n2}/sign", data={"csrf": h.csrf}).status_code == 303
+    many = [(f"{i}.png", png(rgb=(i, 1, 1)), "image/png")
+            for i in range(attachments.MAX_FILES + 1)]
+    r = reply(h, n2, many)
+    assert r.status_code == 422 and f"最多上传 {attachments.MAX_FILES} 个附件" in r.text
+    assert status_of(sessions, n2) == "signed"

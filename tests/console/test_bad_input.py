@@ -133,3 +133,16 @@ def test_queue_days_at_the_calendars_ends_are_a_form_error_not_a_500(
             assert "日期超出范围" in r.text, (path, days)
     r = sup.get("/console/queue", params={"since": "2000-01-01", "until": "9998-12-30"})
     assert r.status_code == 200
+
+
+def test_a_unit_or_handler_id_past_the_databases_integers_is_a_form_error(
+        as_user: Users, sessions, domain: Domain) -> None:
+    # The form takes up to 12 digits; 2**31 overflows PostgreSQL's INTEGER columns (a 500).
+    n = make_ticket(sessions, domain, demand="海淀区某小区物业不管楼道垃圾", category="property")
+    op = as_user("operator")
+    for form in ({"unit_id": str(2**31)}, {"unit_id": "1", "handler_id": "999999999999"}):
+        r = op.post(f"/console/tickets/{n}/reassign",
+                    data={"csrf": op.csrf, "reason": "属地管理", **form})
+        assert r.status_code == 422, (form, r.status_code)
+    with sessions() as s:
+        assert s.scalars(select(Ticket.status).where(Ticket.number == n)).one() == "dispatched"

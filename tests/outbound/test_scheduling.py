@@ -37,7 +37,8 @@ from tests.outbound.support import (
 from tests.support.city import City
 from ticketing import service
 from ticketing.context import Domain
-from ticketing.models import SurveyResult
+from ticketing.merging import survey_phone
+from ticketing.models import SurveyResult, Ticket
 from ticketing.phones import normalise
 from ticketing.quiet import next_allowed
 from ticketing.scheduled import archive_unsurveyable
@@ -231,8 +232,11 @@ def test_survey_unanswered_retries_then_sms_then_unreachable(
     assert "survey_unreachable" in [e.action for e in events(ob_sessions, number)]
 
 
-@pytest.mark.parametrize("who", [{"no_contact": True}, {"phone": None}],
-                         ids=["no_contact", "withheld_number"])
+# A service number as the caller's (a spoofed From in direct SIP mode, a slip at the
+# console): the survey robot must never dial 110 or the hotline itself.
+@pytest.mark.parametrize("who", [{"no_contact": True}, {"phone": None}, {"phone": "110"},
+                                 {"phone": "+8612345"}],
+                         ids=["no_contact", "withheld_number", "police", "the_hotline"])
 def test_no_survey_without_consent_or_a_number_and_archived_later(
         who: dict[str, object], ob_sessions: sessionmaker[Session], ob_domain: Domain,
         ob_city: City) -> None:
@@ -243,6 +247,9 @@ def test_no_survey_without_consent_or_a_number_and_archived_later(
         s.commit()
     assert tasks(ob_sessions, number, Kind.SURVEY_CALL) == []
     assert ticket(ob_sessions, number).status == "closed"
+    with ob_sessions() as s:  # the rule read on one ticket (survey, citizen SMS) agrees
+        t = s.scalars(select(Ticket).where(Ticket.number == number)).one()
+        assert survey_phone(session=s, ticket=t) is None
     later = Domain.load(ob_domain.settings)
     days = ob_domain.settings.verification.archive_unsurveyable_days
     later.now = lambda: ob_domain.now() + timedelta(days=days, minutes=1)  # type: ignore

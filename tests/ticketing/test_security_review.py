@@ -344,13 +344,15 @@ def test_a_supervisor_cannot_merge_or_split_tickets_outside_their_units(
 # --- an upload is not held in memory before its token is checked ---------------------------
 
 
-def _through_body_limit(chunks: list[bytes], *, declared: bool) -> tuple[int, list[int]]:
+def _through_body_limit(chunks: list[bytes], *, declared: bool,
+                        path: str = "/api/v1/tickets/2612030001/attachments"
+                        ) -> tuple[int, list[int]]:
     """Send an upload's body through hotline.app.BodyLimit (the shipped limits) in
     ``chunks``; returns the answer's status and the sizes of the body messages the app
     behind it received."""
     import asyncio
 
-    from hotline.app import BodyLimit
+    from hotline.app import BodyLimit, upload_allowances
 
     shipped = Settings()
     seen: list[int] = []
@@ -376,10 +378,10 @@ def _through_body_limit(chunks: list[bytes], *, declared: bool) -> tuple[int, li
 
     length = sum(map(len, chunks))
     headers = [(b"content-length", str(length).encode())] if declared else []
-    scope = {"type": "http", "method": "POST", "headers": headers,
-             "path": "/api/v1/tickets/2612030001/attachments"}
+    scope = {"type": "http", "method": "POST", "headers": headers, "path": path}
     limit = BodyLimit(app_behind, max_bytes=shipped.max_body_bytes,
-                      upload_bytes=shipped.attachments.max_bytes)
+                      uploads=upload_allowances(shipped),
+                      chunked_upload_bytes=shipped.attachments.max_bytes)
     asyncio.run(limit(scope, receive, send))
     return sent[0]["status"], seen
 
@@ -397,6 +399,21 @@ def test_an_upload_reaches_the_app_as_it_arrives_never_copied_whole(declared: bo
     over = shipped.max_body_bytes + shipped.attachments.max_bytes + 1
     status, seen = _through_body_limit([b"\0" * chunk] * (over // chunk + 1),
                                        declared=declared)
+    assert status == 413 and seen == []
+
+
+def test_the_reply_forms_files_pass_but_never_held_in_memory_past_one() -> None:
+    # The console's reply form carries up to attachments.MAX_FILES files: with a declared
+    # length they reach the app as they come; sent chunked (buffered here) no more than
+    # one file's worth, as before, whatever a stranger sends.
+    from ticketing.attachments import MAX_FILES
+
+    chunk, shipped = 2**16, Settings()
+    n = 2 * shipped.attachments.max_bytes // chunk  # two files at the limit
+    path = "/console/tickets/2612030001/reply"
+    status, seen = _through_body_limit([b"\0" * chunk] * n, declared=True, path=path)
+    assert status == 204 and seen == [chunk] * n and MAX_FILES >= 2
+    status, seen = _through_body_limit([b"\0" * chunk] * n, declared=False, path=path)
     assert status == 413 and seen == []
 
 
@@ -469,3 +486,79 @@ def test_every_twilio_webhook_refuses_a_bad_signature_when_configured(
     with TestClient(create_app(configured)) as c:
         refused = _forged_posts(c, token=token)
     assert refused and all(status == 403 for _, _, status in refused), refused
+
+
+# --- numeric ids past the database's integers ------------------------------------------------
+
+
+def _int_path_routes() -> list[tuple[str, str, list[str]]]:
+    """Every route with a numeric path parameter: (method, path, those names). From the
+    routers' own route lists, so a route added later is swept too."""
+    from fastapi.routing import APIRoute
+
+    from knowledge import views as kb_api
+    from outbound import views as outbound_api
+    from ticketing import views as api
+
+    routes = [(r, "") for m in (api, outbound_api, kb_api) for r in m.router.routes]
+    routes += [(r, "/console") for m in (views, intake, dashboard, kb, supervision)
+               for r in m.router.routes]
+    found = []
+    for route, prefix in routes:
+        if not isinstance(route, APIRoute):
+            continue
+        names = [p.name for p in route.dependant.path_params
+                 if p.field_info.annotation is int]
+        if names:
+            found += [(method, prefix + route.path, names) for method in sorted(route.methods)]
+    return found
+
+
+@pytest.mark.parametrize("huge", [2**31, 2**63, 10**20])
+def test_an_id_past_the_databases_integers_is_refused_not_an_error(
+        app: FastAPI, client: TestClient, city: City, huge: int) -> None:
+    # 2**31 overflows PostgreSQL's INTEGER columns, 2**63 SQLite's: either was a 500 (the
+    # driver's OverflowError / DataError) on attachments, 督办 records and accounts.
+    number = create(client, city, WATER, "13811112222", category="water")["number"]
+    routes = _int_path_routes()
+    assert {"/api/v1/tickets/{ref}/attachments/{attachment_id}",
+            "/api/v1/users/{user_id}/disable", "/api/v1/supervision/{case_id}/close",
+            "/console/supervision/{case_id}",
+            "/console/tickets/{number}/attachments/{attachment_id}"
+            } <= {path for _, path, _ in routes}
+    browser = log_in(app, city, "admin")
+    for method, path, names in routes:
+        url = path.replace("{ref}", number).replace("{number}", number)
+        for name in names:
+            url = url.replace("{" + name + "}", str(huge))
+        if path.startswith("/console"):
+            r = browser.request(method, url, data={"csrf": browser.csrf, "reason": "核查"})
+        else:
+            r = client.request(method, url, headers=auth(city, "admin"),
+                               json={"reason": "核查", "note": "核查"})
+        assert 400 <= r.status_code < 500, (method, url, r.status_code)
+
+
+# --- 核实 is someone else's check of the answer ------------------------------------------------
+
+
+def test_whoever_replied_cannot_verify_their_own_answer(
+        client: TestClient, city: City, sessions) -> None:
+    # A district supervisor may sign and reply for their units (the transition table's
+    # _HANDLING) and may close (_VERIFYING): alone they gave the answer and "verified" it,
+    # 核实 skipped, closed on time. A handler never closes their own ticket; nor does anyone
+    # else who replied.
+    ticket = create(client, city, "朝阳区安贞里3号楼物业不管楼道垃圾，堆了一个星期", "13811115555",
+                    category="property")
+    number, sup = ticket["number"], auth(city, "cy-supervisor")
+    assert client.get(f"/api/v1/tickets/{number}", headers=sup).status_code == 200
+    assert client.post(f"/api/v1/tickets/{number}/sign", headers=sup).status_code == 200
+    r = client.post(f"/api/v1/tickets/{number}/reply", headers=sup,
+                    json={"text": "已清理", "outcome": "resolved"})
+    assert r.status_code == 200, r.text
+    r = client.post(f"/api/v1/tickets/{number}/close", headers=sup)
+    assert r.status_code == 403, r.text
+    assert _trail(sessions, number)[-1] == ("reply", "replied")
+    # Someone else verifies it: the centre's operator.
+    r = client.post(f"/api/v1/tickets/{number}/close", headers=auth(city, "operator"))
+    assert r.status_code == 200 and r.json()["status"] == "closed"
