@@ -158,10 +158,10 @@ class InDialog:
         """UPDATE (RFC 3311): carriers' session-timer refresh, with or without SDP; only
         inside a dialog of ours (481 otherwise, like BYE)."""
         call = self._lookup(msg.call_id)
-        if call is None or call.ended or not in_dialog(call, msg):
+        if call is None or not in_dialog(call, msg):
             self._send(build_response(msg, 481), msg.source)
             return
-        self.on_refresh(call, msg)
+        self.on_refresh(call, msg)  # (481 too once the call has ended)
 
     def _new_in_sequence(self, call: CallHandle, msg: SipMessage) -> bool:
         """Whether ``msg`` (a re-INVITE, UPDATE or INFO of the peer's) comes after every
@@ -182,7 +182,8 @@ class InDialog:
         """A re-INVITE or UPDATE in order (``_new_in_sequence``), answered and its answer
         kept; the retransmission of the last one gets the same answer again, and one out
         of order 500 (RFC 3261 12.2.2, 14.2), the call unchanged. An offer while our own
-        in a 2xx awaits its answer (``InviteState.ANSWER_AWAITED``) gets 491."""
+        in a 2xx awaits its answer (``InviteState.ANSWER_AWAITED``) gets 491; a new
+        request once the call has ended, 481."""
         last = call.last_refresh
         unacked = self._unacked_of(call)
         if unacked is not None and (unacked.cseq, unacked.branch) == (msg.cseq[0],
@@ -190,8 +191,15 @@ class InDialog:
             # (Kept apart from ``last_refresh``: a 491 sent since must not replace it.)
             self._send(unacked.response, msg.source)
             return
+        again = last is not None and (last[0], last[1]) == (msg.cseq[0], msg.top_branch)
+        if call.ended and not again:
+            # The BYE (either side's) ended the dialog (RFC 3261 15). Before, a re-INVITE
+            # then got 491, which has the peer try it again in 2.1-4 s (RFC 3261 14.1),
+            # for a call that is gone.
+            self._send(build_response(msg, 481), msg.source)
+            return
         if not self._new_in_sequence(call, msg):
-            if last is not None and (last[0], last[1]) == (msg.cseq[0], msg.top_branch):
+            if last is not None and again:
                 self._send(last[2], msg.source)
             else:
                 # (No Retry-After: the request is stale; tried again, it would undo

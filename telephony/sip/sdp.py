@@ -241,6 +241,10 @@ _ONE_WAY = {
     "recvonly": "a=recvonly: the caller would send no speech and no keys",
 }
 _OLD_HOLD = "c=0.0.0.0 (on hold, RFC 2543): the caller would hear nothing"
+# What the peer must change for a call to start: c=0.0.0.0 is refused whatever its a=
+# line says (an offer with a=sendrecv too), so asking it for a=sendrecv would be wrong.
+_SEND_BOTH_WAYS = "offer or answer a=sendrecv"
+_NAME_AN_ADDRESS = "c= must name the address our RTP is to go to"
 
 
 def one_way(sdp: MediaOffer) -> str | None:
@@ -269,7 +273,8 @@ def call_media(sdp: MediaOffer, preferred: tuple[str, ...] = SUPPORTED_CODECS) -
     (``InDialog.on_refresh``)."""
     why = one_way(sdp)
     if why is not None:
-        raise NotAcceptable(f"{why}, at the start of a call; offer or answer sendrecv")
+        remedy = _NAME_AN_ADDRESS if why == _OLD_HOLD else _SEND_BOTH_WAYS
+        raise NotAcceptable(f"{why}, at the start of a call; {remedy}")
     return answer_offer(sdp, preferred)
 
 

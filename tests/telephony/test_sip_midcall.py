@@ -347,3 +347,26 @@ def test_our_200_to_a_reinvite_comes_again_until_its_ack_and_an_offer_meanwhile_
         caller.send(caller.ack(answer, method="BYE", cseq=5))
     finally:
         moved.close()
+
+
+def test_a_bye_while_our_200_awaits_its_ack_stops_it_and_a_reinvite_after_is_481(
+        shipped: tuple[SipFrontEnd, Lines], peers: tuple[RawPeer, RawPeer]) -> None:
+    """The caller hangs up before it ACKs our 200 to its re-INVITE: after the 200 to the
+    BYE, our 200 to the re-INVITE comes no more, and a re-INVITE is 481 (RFC 3261 15; before,
+    491, which has the peer send it again, RFC 3261 14.1). Socket-free:
+    test_sip_reinvite.py."""
+    _, lines = shipped
+    caller, _ = peers
+    answer, call = _answered(lines, caller, "byebeforeack",
+                             _offer(caller, caller.media_port, [0, 101]))
+    caller.send(_reinvite(caller, answer, _offer(caller, caller.media_port, [0, 101]), 2))
+    assert status(ok := _final(caller)) == 200 and header(ok, "CSeq") == "2 INVITE"
+    caller.send(caller.ack(answer, method="BYE", cseq=3))
+    got = _responses(caller, 2.0)  # our 200 to the re-INVITE was due at 0.5 and 1.5 s
+    bye_ok = [i for i, r in enumerate(got) if header(r, "CSeq") == "3 BYE"]
+    assert bye_ok and status(got[bye_ok[0]]) == 200
+    assert [header(r, "CSeq") for r in got[bye_ok[0]:]] == ["3 BYE"]
+    assert call.state is CallState.ENDED
+    caller.send(_reinvite(caller, answer, _offer(caller, caller.media_port, [8, 101]), 4))
+    refused = _final(caller)
+    assert status(refused) == 481 and header(refused, "CSeq") == "4 INVITE"

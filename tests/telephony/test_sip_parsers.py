@@ -95,23 +95,30 @@ def test_a_call_starts_only_with_sdp_that_takes_our_audio(direction: str,
             call_media(offer)
 
 
-@pytest.mark.parametrize(("c", "direction", "says", "not_said"), [
+@pytest.mark.parametrize(("c", "direction", "says", "remedy", "not_said"), [
     # Before: "c= address 0.0.0.0 is not a unicast IPv4 address" (as for a broken
-    # address), and the hold rule's own message for it read "a=sendrecv at the start".
-    ("0.0.0.0", "sendrecv", "c=0.0.0.0 (on hold, RFC 2543)", "a=sendrecv"),
-    ("0.0.0.0", "sendonly", "c=0.0.0.0 (on hold, RFC 2543)", "unicast"),
-    ("192.0.2.10", "sendonly", "a=sendonly (on hold): the caller would hear nothing", "c="),
-    ("192.0.2.10", "inactive", "a=inactive (on hold): no audio either way", "c="),
+    # address), and then the refusal of c=0.0.0.0 asked for "sendrecv" -- which an offer
+    # with a=sendrecv and c=0.0.0.0 already was.
+    ("0.0.0.0", "sendrecv", "c=0.0.0.0 (on hold, RFC 2543)", "c= must name the address",
+     "sendrecv"),
+    ("0.0.0.0", "sendonly", "c=0.0.0.0 (on hold, RFC 2543)", "c= must name the address",
+     "unicast"),
+    ("192.0.2.10", "sendonly", "a=sendonly (on hold): the caller would hear nothing",
+     "offer or answer a=sendrecv", "c="),
+    ("192.0.2.10", "inactive", "a=inactive (on hold): no audio either way",
+     "offer or answer a=sendrecv", "c="),
     ("192.0.2.10", "recvonly", "a=recvonly: the caller would send no speech and no keys",
-     "hear nothing"),
+     "offer or answer a=sendrecv", "hear nothing"),
 ])
 def test_each_refusal_of_a_call_start_says_its_own_reason(c: str, direction: str, says: str,
+                                                          remedy: str,
                                                           not_said: str) -> None:
     offer = parse_sdp(sdp(c=f"IN IP4 {c}", extra=f"a={direction}\r\n"))
     with pytest.raises(NotAcceptable) as refused:
         call_media(offer)
     why = str(refused.value)
     assert why.startswith(says) and "at the start of a call" in why
+    assert remedy in why
     assert not_said not in why
 
 

@@ -213,3 +213,22 @@ def test_an_ack_that_beats_the_end_of_our_send_still_stops_our_200() -> None:
     while wire.timers:
         wire.fire()
     assert codes(wire) == [200]
+
+
+def test_the_callers_bye_stops_our_200_and_a_later_reinvite_is_481() -> None:
+    """The caller hangs up while our 200 to its re-INVITE still awaits its ACK: the 200 goes
+    no more, and a re-INVITE after the BYE is 481, the dialog gone (RFC 3261 15). Before,
+    it was 491, which has the peer send it again 2.1-4 s later (RFC 3261 14.1)."""
+    dialogs, wire, call, _ = answered_call()
+    dialogs.on_refresh(call, reinvite(5, offer()))
+    call.remote_ended(EndReason.REMOTE_HANGUP)  # what ``on_bye`` does
+    while wire.timers:
+        wire.fire()
+    assert codes(wire) == [200]
+    dialogs.on_refresh(call, reinvite(5, offer()))  # its retransmission: the same answer
+    dialogs.on_refresh(call, reinvite(7, pcma_offer()))
+    dialogs.on_update(sip_request("UPDATE", branch="z9hG4bKupd", cseq=8))
+    assert codes(wire) == [200, 200, 481, 481] and call.codec == "PCMU"
+    assert wire.sent[1][0].body_bytes == wire.sent[0][0].body_bytes
+    dialogs.forget(call.call_id)
+    assert dialogs.invite_state(call.call_id) is InviteState.CONFIRMED
