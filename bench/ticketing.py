@@ -71,17 +71,21 @@ def start_service(db_url: str, port: int, workdir: Path,
     cmd = [hotline, "serve", "--port", str(port), "--role", "api"]
     if workers is not None:
         cmd += ["--workers", str(workers)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = workdir / f"serve-{port}.log"
+    proc = subprocess.Popen(cmd, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     proc.token = token  # type: ignore[attr-defined]
-    deadline = time.monotonic() + 60
+    t0 = time.monotonic()
+    deadline = t0 + 180
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                print(f"service up in {time.monotonic() - t0:.1f} s", flush=True)
                 return proc
         except httpx.HTTPError:
             time.sleep(0.2)
     proc.kill()
-    raise RuntimeError("service did not start")
+    tail = log.read_text(errors="replace").splitlines()[-20:]
+    raise RuntimeError("service did not start:\n" + "\n".join(tail))
 
 
 def _processes() -> dict[int, tuple[int, float, str]]:
