@@ -13,7 +13,7 @@ time whatever the service answers, so a slow service shows as latency, not as le
 
     .venv/bin/python bench/ticketing.py [--clients 50] [--tickets 2000] [--database both]
     .venv/bin/python bench/ticketing.py --rate 100 --seconds 20 --database postgresql
-    .venv/bin/python bench/ticketing.py --workers 2 --database postgresql
+    .venv/bin/python bench/ticketing.py --workers 1 --database postgresql   # one process
     .venv/bin/python bench/ticketing.py --via console --database sqlite   # the intake form
 """
 
@@ -53,7 +53,8 @@ COMPLAINTS = [
 ]
 
 
-def start_service(db_url: str, port: int, workdir: Path, workers: int) -> subprocess.Popen[bytes]:
+def start_service(db_url: str, port: int, workdir: Path,
+                  workers: int | None) -> subprocess.Popen[bytes]:
     # PYTHONPATH: the service runs this checkout's code; the venv's `hotline` would import
     # the checkout it was installed from (another worktree's, not the one measured).
     env = {**os.environ, "HOTLINE_DATABASE_URL": db_url, "HOTLINE_PORT": str(port),
@@ -66,20 +67,25 @@ def start_service(db_url: str, port: int, workdir: Path, workers: int) -> subpro
     token = next(line.split()[-2] for line in out.stdout.splitlines() if "operator" in line
                  and "│" in line)
     # Only the API: the IVR and the schedulers are not what this measures.
+    # No --workers: the shipped default (one per core on PostgreSQL, one on SQLite).
     cmd = [hotline, "serve", "--port", str(port), "--role", "api"]
-    if workers > 1:
+    if workers is not None:
         cmd += ["--workers", str(workers)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = workdir / f"serve-{port}.log"
+    proc = subprocess.Popen(cmd, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     proc.token = token  # type: ignore[attr-defined]
-    deadline = time.monotonic() + 60
+    t0 = time.monotonic()
+    deadline = t0 + 180
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                print(f"service up in {time.monotonic() - t0:.1f} s", flush=True)
                 return proc
         except httpx.HTTPError:
             time.sleep(0.2)
     proc.kill()
-    raise RuntimeError("service did not start")
+    tail = log.read_text(errors="replace").splitlines()[-20:]
+    raise RuntimeError("service did not start:\n" + "\n".join(tail))
 
 
 def _processes() -> dict[int, tuple[int, float, str]]:
@@ -110,6 +116,13 @@ def tree_cpu(root: int) -> float:
         if pid in procs:
             total += procs[pid][1]
     return total
+
+
+def api_processes(root: int) -> int:
+    """How many processes serve the API: uvicorn's worker children, else the one process."""
+    children = [cmd for _, (ppid, _, cmd) in _processes().items()
+                if ppid == root and "multiprocessing" in cmd and "resource_tracker" not in cmd]
+    return len(children) or 1
 
 
 def postmaster_pid(port: int) -> int | None:
@@ -381,6 +394,7 @@ def run(name: str, db_url: str, args: argparse.Namespace, workdir: Path,
     port = free_port()
     proc = start_service(db_url, port, workdir, args.workers)
     token = proc.token  # type: ignore[attr-defined]
+    name = f"{name} x{api_processes(proc.pid)}"
     try:
         warm = min(100, args.tickets)
         asyncio.run(load(port, token, args.clients, warm, via=args.via))
@@ -422,7 +436,9 @@ def main() -> None:
                     help="open loop: tickets offered per second (0: closed loop)")
     ap.add_argument("--seconds", type=float, default=20, help="open loop: how long to offer")
     ap.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
-    ap.add_argument("--workers", type=int, default=1, help="API worker processes")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="API worker processes (default: the service's, one per core on "
+                    "PostgreSQL and one on SQLite)")
     ap.add_argument("--via", choices=("api", "console"), default="api",
                     help="file through POST /api/v1/tickets or the operator's console form")
     ap.add_argument("--durable", action="store_true",

@@ -21,7 +21,7 @@ from hotline import dbadmin
 from hotline.classify_cli import app as classify_app
 from hotline.kbcli import kb_app
 from hotline.observability import setup_logging
-from hotline.roles import PARTS, Part, RoleError, ServeRole, check_workers
+from hotline.roles import PARTS, Part, RoleError, ServeRole, check_workers, default_workers
 from ticketing import queries
 from ticketing.actors import Actor
 from ticketing.context import Domain
@@ -76,8 +76,9 @@ def serve(
     role: Annotated[ServeRole, typer.Option(
         help="all: everything in one process; api: the HTTP API only; ivr: the SIP IVR and "
              "speech; outbound: the outbound worker and the ticket jobs")] = ServeRole.ALL,
-    workers: Annotated[int, typer.Option(
-        help="API worker processes (--role api only; worth it on PostgreSQL)")] = 1,
+    workers: Annotated[int | None, typer.Option(
+        help="API worker processes (--role api only; default: one per core on PostgreSQL "
+             "without Twilio, else 1)", show_default=False)] = None,
 ) -> None:
     """Run the HTTP API, the SIP front end and the schedulers (or one of them: --role)."""
     import uvicorn
@@ -85,11 +86,14 @@ def serve(
     from hotline.app import create_app
 
     try:
-        check_workers(role, workers)
+        if workers is not None:
+            check_workers(role, workers)
     except RoleError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
     settings = get_settings()
+    if workers is None:
+        workers = default_workers(role, settings)
     setup_logging(json_lines=settings.log_json)
     if Part.HTTP not in PARTS[role]:
         _serve_headless(settings, role)

@@ -9,7 +9,13 @@ starts the parts a role names.
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
+
+from sqlalchemy.engine import make_url
+
+from config import Settings
+from telephony.twilio.signature import in_use as twilio_in_use
 
 
 class ServeRole(StrEnum):
@@ -47,3 +53,20 @@ def check_workers(role: ServeRole, workers: int) -> None:
         raise RoleError(f"--workers {workers} needs --role api (role {role.value} runs "
                         f"{', '.join(sorted(p.value for p in PARTS[role] - {Part.HTTP}))}, "
                         "which must run once per node)")
+
+
+
+def default_workers(role: ServeRole, settings: Settings, cores: int | None = None) -> int:
+    """How many processes `hotline serve` runs when --workers is not given: one per core for
+    the API role on PostgreSQL, else one.
+
+    One process files tickets on one core (the GIL): on a 2-core node it served about 60
+    tickets/s and fell seconds behind at 100/s offered, where two kept up (docs/scaling.md).
+    PostgreSQL orders the writers of all processes; on SQLite they all queue for the one
+    write lock, so a second process buys little there, and the other roles must run once.
+    An install that uses Twilio stays at one: the webhooks of one call are serialised by a
+    lock in the process (docs/twilio.md, "Limits")."""
+    if (PARTS[role] != {Part.HTTP} or twilio_in_use(settings)
+            or make_url(settings.database_url).get_backend_name() != "postgresql"):
+        return 1
+    return max(1, cores if cores is not None else (os.cpu_count() or 1))

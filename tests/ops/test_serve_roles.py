@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from config import Settings
 from hotline.cli import app as cli
-from hotline.roles import PARTS, Part, RoleError, ServeRole, check_workers
+from hotline.roles import PARTS, Part, RoleError, ServeRole, check_workers, default_workers
 from hotline.wiring import start_background
 from tests.support.city import City
 from tests.support.harness import first_http_answer, free_port
@@ -72,6 +72,24 @@ def test_only_the_api_role_runs_several_workers() -> None:
     assert "needs --role api" in result.output
 
 
+def test_the_api_role_on_postgresql_runs_one_worker_per_core_by_default(tmp_path: Path) -> None:
+    pg = Settings(database_url="postgresql+psycopg://hotline@db/hotline", data_dir=tmp_path)
+    lite = Settings(database_url=f"sqlite:///{tmp_path / 'h.db'}", data_dir=tmp_path)
+    assert default_workers(ServeRole.API, pg, cores=2) == 2
+    assert default_workers(ServeRole.API, pg, cores=8) == 8
+    assert default_workers(ServeRole.API, pg) == (os.cpu_count() or 1)
+    # SQLite's writers meet at one file lock; the other roles must run once per node.
+    assert default_workers(ServeRole.API, lite, cores=2) == 1
+    for role in (ServeRole.IVR, ServeRole.OUTBOUND, ServeRole.ALL):
+        assert default_workers(role, pg, cores=2) == 1
+    for role in ServeRole:
+        check_workers(role, default_workers(role, pg))
+    # Twilio's webhooks of one call are serialised by a lock in the process.
+    twilio = pg.model_copy(update={"twilio": pg.twilio.model_copy(
+        update={"account_sid": "AC0", "auth_token": "secret"})})
+    assert default_workers(ServeRole.API, twilio, cores=2) == 1
+
+
 @pytest.fixture
 def sessions_for_sqlite(sqlite_url: str):
     from ticketing.db import make_engine, make_session_factory
@@ -119,7 +137,13 @@ def _udp_ports_bound_by(pids: list[int]) -> set[int]:
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-def test_api_role_two_workers_on_postgresql(db_url: str, city: City, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("given", "expected"), [
+    (["--workers", "2"], 2),
+    # Not given: one per core, the shipped default on PostgreSQL.
+    ([], os.cpu_count() or 1),
+], ids=["workers-2", "default"])
+def test_api_role_workers_on_postgresql(db_url: str, city: City, tmp_path: Path,
+                                        given: list[str], expected: int) -> None:
     port, sip_port, outbound_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
     env.update({"HOTLINE_DATABASE_URL": db_url, "HOTLINE_PORT": str(port),
@@ -128,8 +152,7 @@ def test_api_role_two_workers_on_postgresql(db_url: str, city: City, tmp_path: P
                 "HOTLINE_OUTBOUND__SIP_PORT": str(outbound_port)})
     log = tmp_path / "serve.log"
     proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("hotline")), "serve", "--role", "api",
-         "--workers", "2"],
+        [str(Path(sys.executable).with_name("hotline")), "serve", "--role", "api", *given],
         env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -137,7 +160,8 @@ def test_api_role_two_workers_on_postgresql(db_url: str, city: City, tmp_path: P
         workers = [p for p in _children(proc.pid)
                    if b"multiprocessing" in Path(f"/proc/{p}/cmdline").read_bytes()
                    and b"resource_tracker" not in Path(f"/proc/{p}/cmdline").read_bytes()]
-        assert len(workers) == 2, workers
+        # One process serves by itself; N > 1 are uvicorn's worker children.
+        assert len(workers) == (expected if expected > 1 else 0), workers
 
         async def file_all() -> list[httpx.Response]:
             headers = {"Authorization": f"Bearer {city.tokens['operator']}"}
