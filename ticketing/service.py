@@ -8,7 +8,6 @@ and its audit event are committed together or not at all.
 from __future__ import annotations
 
 import re
-import threading
 import weakref
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -224,73 +223,35 @@ def _next_number(session: Session, domain: Domain, now: datetime) -> str:
         # SQLite serialises writers anyway: the counter rides in the ticket's transaction.
         seq = _bump_day_counter(session.connection(), day)
     else:
-        seq = _number_blocks(engine).next(engine, day)
+        # The counter row is locked from its UPDATE to the commit. Bumped in the ticket's
+        # transaction, it would be held through all of that transaction and every creator
+        # would queue behind it; bumped in a transaction of its own it is held for one
+        # statement. A number whose ticket then rolls back is skipped, as a sequence's is.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            seq = _bump_day_counter(conn, day)
     return f"{day}{seq:04d}"
 
 
-# Numbers a PostgreSQL process claims from the day's counter at once. The counter row is
-# locked from its UPDATE to the commit: bumped in the ticket's transaction, every creator
-# would queue behind it, so it is bumped in a transaction of its own -- a pool checkout, its
-# ping, the UPDATE and a commit, 6 % of a ticket's CPU (cProfile, bench/intake_profile.py).
-# Claimed in blocks, once per NUMBER_BLOCK tickets. Numbers stay unique (the row is the one
-# source, for processes running older code too); they ascend within a process, while two
-# processes' numbers of a day interleave by block, and a block's unused numbers are skipped
-# when the process ends, as a rolled-back ticket's number is.
-NUMBER_BLOCK = 8
-
-
-class _NumberBlock:
-    """The day's counter values this process has claimed and not yet given out."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._day = ""
-        self._next = self._last = 0
-
-    def next(self, engine: Engine, day: str) -> int:
-        with self._lock:
-            if day != self._day or self._next > self._last:
-                with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                    last = _bump_day_counter(conn, day, by=NUMBER_BLOCK)
-                self._day, self._next, self._last = day, last - NUMBER_BLOCK + 1, last
-            seq = self._next
-            self._next += 1
-            return seq
-
-
-_BLOCKS: weakref.WeakKeyDictionary[Engine, _NumberBlock] = weakref.WeakKeyDictionary()
-_BLOCKS_GUARD = threading.Lock()
-
-
-def _number_blocks(engine: Engine) -> _NumberBlock:
-    with _BLOCKS_GUARD:
-        block = _BLOCKS.get(engine)
-        if block is None:
-            block = _BLOCKS[engine] = _NumberBlock()
-        return block
-
-
-def _bump_day_counter(conn: Connection, day: str, by: int = 1) -> int:
-    """The day's counter after adding ``by`` to it; the first creator of the day inserts its
-    row."""
+def _bump_day_counter(conn: Connection, day: str) -> int:
+    """The day's next counter value; the first creator of the day inserts its row."""
     bump = _BUMP_DAY_OWN_COMMIT if conn.dialect.name == "postgresql" else _BUMP_DAY
-    seq = conn.execute(bump, {"of_day": day, "by": by}).scalar()
+    seq = conn.execute(bump, {"of_day": day}).scalar()
     if seq is not None:
         return seq
     # Two first creators of a day: one inserts, the other's insert does nothing and its
     # second UPDATE (which waits for the inserter's commit) counts on from there.
     inserted = conn.execute(
-        _insert_day_row(conn).values(day=day, last=by)
+        _insert_day_row(conn).values(day=day, last=1)
         .on_conflict_do_nothing(index_elements=[TicketSequence.day])
         .returning(TicketSequence.last)
     ).scalar()
     if inserted is not None:
         return inserted
-    return conn.execute(_BUMP_DAY, {"of_day": day, "by": by}).scalar_one()
+    return conn.execute(_BUMP_DAY, {"of_day": day}).scalar_one()
 
 
 _BUMP_DAY = (update(TicketSequence).where(TicketSequence.day == bindparam("of_day"))
-             .values(last=TicketSequence.last + bindparam("by", 1)).returning(TicketSequence.last))
+             .values(last=TicketSequence.last + 1).returning(TicketSequence.last))
 # PostgreSQL's bump, a transaction of its own, commits without waiting for its WAL to reach
 # the disk (synchronous_commit off for that one transaction: set_config's is_local, in the
 # same statement). With the shipped synchronous_commit on, the row stayed locked through
@@ -303,7 +264,7 @@ _BUMP_DAY_OWN_COMMIT = (
     .where(TicketSequence.day == bindparam("of_day"),
            select(func.set_config("synchronous_commit", "off", true())).scalar_subquery()
            == "off")
-    .values(last=TicketSequence.last + bindparam("by", 1)).returning(TicketSequence.last))
+    .values(last=TicketSequence.last + 1).returning(TicketSequence.last))
 
 
 def _insert_day_row(conn: Connection) -> Any:

@@ -612,42 +612,6 @@ def test_postgresql_day_counter_commits_without_waiting_for_the_disk_and_only_it
             engine.dispose()
 
 
-@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-def test_postgresql_processes_claim_ticket_numbers_in_blocks(db_url: str, domain: Domain) -> None:
-    """On PostgreSQL a process bumps the day's counter once per ``NUMBER_BLOCK`` numbers, in a
-    transaction of its own; two processes (two engines, each its own pool) get distinct
-    numbers, each ascending, and the counter row stays the one source."""
-    block = service.NUMBER_BLOCK
-    engines = {name: make_engine(db_url) for name in ("a", "b")}
-    bumps = []
-
-    def count(_c: Any, _cur: Any, statement: str, *_a: Any) -> None:
-        if "ticket_sequences" in statement:
-            bumps.append(statement.split(None, 1)[0])
-
-    try:
-        for engine in engines.values():
-            event.listen(engine, "before_cursor_execute", count)
-        factories = {name: make_session_factory(e) for name, e in engines.items()}
-        now = domain.now()
-        got: dict[str, list[int]] = {"a": [], "b": []}
-        for name in ["a"] * 3 + ["b"] + ["a"] * (block - 2):
-            with factories[name]() as s:
-                number = service._next_number(s, domain, now)
-                s.rollback()  # a rolled-back ticket does not give its number back
-            assert number[:6] == now.astimezone(domain.tz).strftime("%y%m%d")
-            got[name].append(int(number[6:]))
-        assert got["a"] == [*range(1, block + 1), 2 * block + 1]
-        assert got["b"] == [block + 1]
-        # Three claims for block + 2 numbers: the day's row inserted, then two bumps.
-        assert bumps == ["UPDATE", "INSERT", "UPDATE", "UPDATE"]
-        with engines["a"].connect() as conn:
-            assert conn.exec_driver_sql("SELECT last FROM ticket_sequences").scalar() == 3 * block
-    finally:
-        for engine in engines.values():
-            engine.dispose()
-
-
 def _stored_row(s: Session, ticket_id: int) -> dict[str, Any]:
     """The ticket's stored row, as the database returns it (no ORM in between)."""
     row = s.connection().execute(select(Ticket.__table__).where(Ticket.__table__.c.id
