@@ -17,7 +17,7 @@ from ticketing.actors import Actor, mask_phone
 from ticketing.classify import UTILITY_CATEGORIES
 from ticketing.deadlines import Urgency
 from ticketing.models import Ticket, TicketEvent, Unit, UTCDateTime
-from ticketing.phones import SERVICE_NUMBER_DIGITS, ascii_digits, is_service_number, normalise
+from ticketing.phones import SERVICE_NUMBER_DIGITS, ascii_digits, callback_number, normalise
 from ticketing.states import AWAITING_DISPATCH_STATUSES, OPEN_STATUSES, Action, Role, Status, values
 
 # A phone search by trailing digits needs this many, so it matches what a masked list
@@ -95,20 +95,21 @@ def same_identified_caller(e164: str) -> Any:
 
 def contactable(tickets: Any = Ticket) -> Any:
     """Tickets whose citizen may be called or texted back (回访, SMS): a number, and no
-    "do not call me back". A keyed-in number is good enough to call. A service number
-    (``phones.is_service_number``: 110, 12345) is nobody to call back: a caller ID of 110
-    (spoofed in direct SIP mode, or a slip at the console) must not make the survey robot
-    dial the police. ``tickets``: an alias of Ticket, to ask it of another row of the same
-    query."""
+    "do not call me back". A keyed-in number is good enough to call. Only a number
+    ``phones.callback_number`` accepts, a mainland one that is no service's: a caller ID of
+    110 or 12345 (spoofed in direct SIP mode, or a slip at the console) must not make the
+    survey robot dial the police, nor a spoofed foreign one (a premium-rate line abroad)
+    make the city pay per minute for a call it placed itself. ``tickets``: an alias of
+    Ticket, to ask it of another row of the same query."""
     phone = tickets.caller_phone
-    service = and_(phone.like("+86%"), func.length(phone) <= 3 + SERVICE_NUMBER_DIGITS)
-    return and_(tickets.no_contact.is_(False), phone.is_not(None), ~service)
+    mainland = phone.like("+86%")
+    service = func.length(phone) <= 3 + SERVICE_NUMBER_DIGITS
+    return and_(tickets.no_contact.is_(False), phone.is_not(None), mainland, ~service)
 
 
 def may_contact(ticket: Ticket) -> bool:
     """``contactable`` for one loaded ticket."""
-    return (not ticket.no_contact and ticket.caller_phone is not None
-            and not is_service_number(ticket.caller_phone))
+    return not ticket.no_contact and callback_number(ticket.caller_phone) is not None
 
 
 # --- duplicate links (重复诉求) ----------------------------------------------------------

@@ -233,10 +233,13 @@ def test_survey_unanswered_retries_then_sms_then_unreachable(
 
 
 # A service number as the caller's (a spoofed From in direct SIP mode, a slip at the
-# console): the survey robot must never dial 110 or the hotline itself.
+# console): the survey robot must never dial 110 or the hotline itself; nor a number abroad
+# (a spoofed premium-rate line would be paid per minute by the city).
 @pytest.mark.parametrize("who", [{"no_contact": True}, {"phone": None}, {"phone": "110"},
-                                 {"phone": "+8612345"}],
-                         ids=["no_contact", "withheld_number", "police", "the_hotline"])
+                                 {"phone": "+8612345"}, {"phone": "+447911123456"},
+                                 {"phone": "+12025550123"}],
+                         ids=["no_contact", "withheld_number", "police", "the_hotline",
+                              "abroad_uk", "abroad_us"])
 def test_no_survey_without_consent_or_a_number_and_archived_later(
         who: dict[str, object], ob_sessions: sessionmaker[Session], ob_domain: Domain,
         ob_city: City) -> None:
