@@ -40,6 +40,7 @@ from ticketing.context import Domain
 from ticketing.merging import survey_phone
 from ticketing.models import SurveyResult, Ticket
 from ticketing.phones import normalise
+from ticketing.queries import contactable, may_contact
 from ticketing.quiet import next_allowed
 from ticketing.scheduled import archive_unsurveyable
 
@@ -260,6 +261,22 @@ def test_no_survey_without_consent_or_a_number_and_archived_later(
         archived = archive_unsurveyable(session=s, domain=later)
         s.commit()
     assert [t.number for t in archived] == [number]
+
+
+def test_the_rule_for_one_ticket_and_the_query_agree(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """``queries.may_contact`` (one loaded ticket: citizen SMS, merging) and
+    ``queries.contactable`` (the planner's SQL) say the same of every number a ticket can
+    hold: mainland mobile and landline yes; service numbers, numbers abroad, none no."""
+    phones = ["13912345678", "+861065123456", "110", "12345", "95598", "+12025550123",
+              "+447911123456", None]
+    numbers = [new_ticket(ob_sessions, ob_domain, ob_city, phone=p) for p in phones]
+    with ob_sessions() as s:
+        rows = s.scalars(select(Ticket).where(Ticket.number.in_(numbers))).all()
+        one_by_one = {t.number for t in rows if may_contact(t)}
+        by_query = set(s.scalars(select(Ticket.number).where(Ticket.number.in_(numbers),
+                                                               contactable())))
+    assert one_by_one == by_query == set(numbers[:2])
 
 
 def test_a_keyed_in_number_is_surveyed(ob_sessions: sessionmaker[Session],
