@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import random
 import re
 import threading
 import time
@@ -131,6 +132,11 @@ class InDialog:
         # 13.2.1, 14.2), found by its CSeq number.
         self._unacked: dict[str, _Unacked] = {}
         self._unacked_lock = threading.Lock()  # the receive and timer threads both move it
+        # Calls whose INVITE our 2xx has answered (registered, then sent): only they take a
+        # re-INVITE. ``CallHandle.answer()`` makes a call ANSWERED under its lock and sends
+        # the 200 after it; a re-INVITE taken in between had its 2xx registered first, and
+        # the INVITE's registration then raised InvalidTransition (RFC 3261 14.2, below).
+        self._answered: set[str] = set()
         # Told how the answer to our offer to an INVITE without SDP came out: the media it
         # picked, or None when there was none we can use (the front end ends the call).
         self._on_offer_answer = on_offer_answer
@@ -214,8 +220,20 @@ class InDialog:
             answered.append(data)
             self._send(data, addr)
 
-        if unacked is not None and unacked.offer is not None and (
+        # (An outbound call's INVITE is ours: the peer's 2xx answered it before the call
+        # was up.)
+        if (msg.method == "INVITE" and call.invite is not None
+                and call.call_id not in self._answered):
+            # RFC 3261 14.2: a re-INVITE before our final answer to the INVITE (ringing, or
+            # answer() between its lock and its 200) gets 500 and a Retry-After of 0-10 s,
+            # random so that peers do not come back together; the call is left as it was.
+            send(build_response(msg, 500, extra=[
+                ("Retry-After", str(random.randint(0, 10))),
+                ("Warning", f'399 hotline12345 "our answer to the INVITE (CSeq '
+                            f'{call.invite.cseq[0]}) has not been sent yet"')]), msg.source)
+        elif (unacked := self._unacked_of(call)) is not None and unacked.offer is not None and (
                 msg.method == "INVITE" or msg.body_bytes):
+            # (``unacked`` read again: our 2xx to the INVITE may have gone since the top.)
             # Both offers cannot be answered at once (RFC 3264 4): the peer answers ours in
             # the ACK our retransmitted 2xx asks for, then makes its offer again.
             send(build_response(msg, 491, extra=[
@@ -330,6 +348,9 @@ class InDialog:
         self._await_ack(call, _Unacked(invite.cseq[0], invite.top_branch,
                                        call.last_invite_response, call.invite_source, offer))
         self._send(call.last_invite_response, call.invite_source)
+        # Only now is a re-INVITE taken (``on_refresh``): its 2xx is registered after this
+        # one, and a re-INVITE cannot stand for the ACK of a 200 that has not gone yet.
+        self._answered.add(call.call_id)
         metrics.ANSWER_SECONDS.observe(max(0.0, time.time() - call.created_at))
 
     def invite_state(self, call_id: str) -> InviteState:
@@ -407,6 +428,7 @@ class InDialog:
         """The call is gone: a 2xx (an offer) it never had ACKed is not kept for ever."""
         with self._unacked_lock:
             self._unacked.pop(call_id, None)
+            self._answered.discard(call_id)
 
     def on_ack(self, msg: SipMessage) -> None:
         call = self._lookup(msg.call_id)
