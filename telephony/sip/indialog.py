@@ -2,7 +2,8 @@
 exists: ACK, BYE, CANCEL (F7), INFO (DTMF), OPTIONS, session refreshes by re-INVITE or
 UPDATE (RFC 4028, RFC 3311), the 420/422 of options we lack, our 200 OK to an INVITE or
 re-INVITE retransmitted until its ACK (RFC 3261 13.3.1.4; ``InviteState``), 491 to an offer
-while ours is unanswered, and our SDP offer in the 200 to an INVITE or re-INVITE that had
+while ours is unanswered, 500 + Retry-After to a re-INVITE before our 2xx to the INVITE has
+gone (14.2), and our SDP offer in the 200 to an INVITE or re-INVITE that had
 none, whose answer comes in the ACK (RFC 3261 13.2.1, 14.2; one path for both).
 
 It owns neither the socket nor the table of calls: it is given ``lookup(call_id)``, a
@@ -188,8 +189,9 @@ class InDialog:
         """A re-INVITE or UPDATE in order (``_new_in_sequence``), answered and its answer
         kept; the retransmission of the last one gets the same answer again, and one out
         of order 500 (RFC 3261 12.2.2, 14.2), the call unchanged. An offer while our own
-        in a 2xx awaits its answer (``InviteState.ANSWER_AWAITED``) gets 491; a new
-        request once the call has ended, 481."""
+        in a 2xx awaits its answer (``InviteState.ANSWER_AWAITED``) gets 491; a re-INVITE
+        before our 2xx to the INVITE has gone, 500 + Retry-After; a new request once the
+        call has ended, 481."""
         last = call.last_refresh
         unacked = self._unacked_of(call)
         if unacked is not None and (unacked.cseq, unacked.branch) == (msg.cseq[0],
