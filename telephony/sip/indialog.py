@@ -2,7 +2,8 @@
 exists: ACK, BYE, CANCEL (F7), INFO (DTMF), OPTIONS, session refreshes by re-INVITE or
 UPDATE (RFC 4028, RFC 3311), the 420/422 of options we lack, our 200 OK to an INVITE or
 re-INVITE retransmitted until its ACK (RFC 3261 13.3.1.4; ``InviteState``), 491 to an offer
-while ours is unanswered, and our SDP offer in the 200 to an INVITE or re-INVITE that had
+while ours is unanswered, 500 + Retry-After to a re-INVITE before our 2xx to the INVITE has
+gone (14.2), and our SDP offer in the 200 to an INVITE or re-INVITE that had
 none, whose answer comes in the ACK (RFC 3261 13.2.1, 14.2; one path for both).
 
 It owns neither the socket nor the table of calls: it is given ``lookup(call_id)``, a
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import random
 import re
 import threading
 import time
@@ -131,6 +133,11 @@ class InDialog:
         # 13.2.1, 14.2), found by its CSeq number.
         self._unacked: dict[str, _Unacked] = {}
         self._unacked_lock = threading.Lock()  # the receive and timer threads both move it
+        # Calls whose INVITE our 2xx has answered (registered, then sent): only they take a
+        # re-INVITE. ``CallHandle.answer()`` makes a call ANSWERED under its lock and sends
+        # the 200 after it; a re-INVITE taken in between had its 2xx registered first, and
+        # the INVITE's registration then raised InvalidTransition (RFC 3261 14.2, below).
+        self._answered: set[str] = set()
         # Told how the answer to our offer to an INVITE without SDP came out: the media it
         # picked, or None when there was none we can use (the front end ends the call).
         self._on_offer_answer = on_offer_answer
@@ -182,8 +189,9 @@ class InDialog:
         """A re-INVITE or UPDATE in order (``_new_in_sequence``), answered and its answer
         kept; the retransmission of the last one gets the same answer again, and one out
         of order 500 (RFC 3261 12.2.2, 14.2), the call unchanged. An offer while our own
-        in a 2xx awaits its answer (``InviteState.ANSWER_AWAITED``) gets 491; a new
-        request once the call has ended, 481."""
+        in a 2xx awaits its answer (``InviteState.ANSWER_AWAITED``) gets 491; a re-INVITE
+        before our 2xx to the INVITE has gone, 500 + Retry-After; a new request once the
+        call has ended, 481."""
         last = call.last_refresh
         unacked = self._unacked_of(call)
         if unacked is not None and (unacked.cseq, unacked.branch) == (msg.cseq[0],
@@ -214,8 +222,20 @@ class InDialog:
             answered.append(data)
             self._send(data, addr)
 
-        if unacked is not None and unacked.offer is not None and (
+        # (An outbound call's INVITE is ours: the peer's 2xx answered it before the call
+        # was up.)
+        if (msg.method == "INVITE" and call.invite is not None
+                and call.call_id not in self._answered):
+            # RFC 3261 14.2: a re-INVITE before our final answer to the INVITE (ringing, or
+            # answer() between its lock and its 200) gets 500 and a Retry-After of 0-10 s,
+            # random so that peers do not come back together; the call is left as it was.
+            send(build_response(msg, 500, extra=[
+                ("Retry-After", str(random.randint(0, 10))),
+                ("Warning", f'399 hotline12345 "our answer to the INVITE (CSeq '
+                            f'{call.invite.cseq[0]}) has not been sent yet"')]), msg.source)
+        elif (unacked := self._unacked_of(call)) is not None and unacked.offer is not None and (
                 msg.method == "INVITE" or msg.body_bytes):
+            # (``unacked`` read again: our 2xx to the INVITE may have gone since the top.)
             # Both offers cannot be answered at once (RFC 3264 4): the peer answers ours in
             # the ACK our retransmitted 2xx asks for, then makes its offer again.
             send(build_response(msg, 491, extra=[
@@ -330,6 +350,9 @@ class InDialog:
         self._await_ack(call, _Unacked(invite.cseq[0], invite.top_branch,
                                        call.last_invite_response, call.invite_source, offer))
         self._send(call.last_invite_response, call.invite_source)
+        # Only now is a re-INVITE taken (``on_refresh``): its 2xx is registered after this
+        # one, and a re-INVITE cannot stand for the ACK of a 200 that has not gone yet.
+        self._answered.add(call.call_id)
         metrics.ANSWER_SECONDS.observe(max(0.0, time.time() - call.created_at))
 
     def invite_state(self, call_id: str) -> InviteState:
@@ -407,6 +430,7 @@ class InDialog:
         """The call is gone: a 2xx (an offer) it never had ACKed is not kept for ever."""
         with self._unacked_lock:
             self._unacked.pop(call_id, None)
+            self._answered.discard(call_id)
 
     def on_ack(self, msg: SipMessage) -> None:
         call = self._lookup(msg.call_id)

@@ -45,6 +45,7 @@ class Wire:
         self.now = 100.0
         # What the front end was told of answers to our offers to INVITEs without SDP.
         self.offer_answers: list[tuple[CallHandle, Negotiated | None]] = []
+        self.dialogs: InDialog | None = None  # the dialogs ``make`` gave this wire
 
     def send(self, data: bytes, addr: tuple[str, int] | None) -> None:
         self.sent.append((SipMessage(data), addr))
@@ -89,6 +90,7 @@ def make() -> tuple[InDialog, Wire]:
                        new_tag=lambda: "ot1", contact_headers=wire.contact_headers,
                        local_ip=LOCAL_IP, refuse=wire.refuse, clock=lambda: wire.now,
                        on_offer_answer=wire.offer_answered)
+    wire.dialogs = dialogs
     return dialogs, wire
 
 
@@ -126,10 +128,16 @@ def inbound_call(wire: Wire, *, answered: bool) -> CallHandle:
     call.media = answer_offer(parse_sdp(invite.body_bytes))
     call.remote_tag = "theirs"
     call.last_invite_response = build_response(invite, 180, to_tag="ours")
+    wire.calls[call.call_id] = call
     if answered:
         call.last_invite_response = build_response(invite, 200, to_tag="ours")
         call.transition(CallState.ANSWERED)
-    wire.calls[call.call_id] = call
+        if wire.dialogs is not None:
+            # Our 200 gone, as ``answer()`` has it sent (a re-INVITE is taken only after
+            # it, RFC 3261 14.2), its ACK not yet in; what it sent is not the test's.
+            wire.dialogs.send_invite_2xx(call)
+            wire.sent.clear()
+            wire.timers.clear()
     return call
 
 
@@ -475,11 +483,16 @@ def test_reinvite_with_an_offer_we_cannot_serve_is_488_and_the_call_goes_on() ->
     assert codes(wire) == [488, 400] and call.state is CallState.ANSWERED
 
 
-def test_refresh_of_a_call_not_yet_answered_is_491() -> None:
+def test_a_reinvite_before_our_answer_is_500_with_retry_after_and_an_update_491() -> None:
+    """RFC 3261 14.2: a re-INVITE in the early dialog (after our 180, before our final
+    answer to the INVITE) gets 500 with a Retry-After of 0-10 s; before, 491, which is for
+    glare. An UPDATE there is no second INVITE: 491, the call not up."""
     dialogs, wire = make()
     call = inbound_call(wire, answered=False)
     dialogs.on_refresh(call, sip_request("INVITE", branch="z9hG4bKre"))
-    assert codes(wire) == [491]
+    dialogs.on_update(sip_request("UPDATE", branch="z9hG4bKupd"))
+    assert codes(wire) == [500, 491] and call.state is CallState.INCOMING
+    assert 0 <= int(wire.sent[0][0].first("Retry-After")) <= 10
 
 
 def test_options_we_lack_and_too_brief_sessions() -> None:
@@ -499,7 +512,10 @@ def test_options_we_lack_and_too_brief_sessions() -> None:
 
 def test_our_2xx_is_retransmitted_until_the_ack() -> None:
     dialogs, wire = make()
-    call = inbound_call(wire, answered=True)
+    call = inbound_call(wire, answered=False)
+    call.last_invite_response = build_response(call.invite or sip_request("INVITE"), 200,
+                                               to_tag="ours")
+    call.transition(CallState.ANSWERED)
     dialogs.send_invite_2xx(call)
     assert codes(wire) == [200] and call.session_refreshed == wire.now
     assert [t.when for t in wire.timers] == [T1]

@@ -18,8 +18,8 @@ from tests.telephony.test_sip_delayed_offer import OfferWire, answer_sdp, wired_
 from tests.telephony.test_sip_indialog import LOCAL_IP, PEER, codes, offer, sip_request
 
 
-def answered_call() -> tuple[InDialog, OfferWire, CallHandle, Rtp16Stream]:
-    """A call up in PCMU whose 200 has been ACKed, as the front end leaves it."""
+def ringing_call() -> tuple[InDialog, OfferWire, CallHandle, Rtp16Stream]:
+    """A call offered PCMU, not answered yet: the handler's ``answer()`` is next."""
     dialogs, wire = wired_dialogs()
     invite = sip_request("INVITE", to_tag="", body=offer(), cseq=1)
     call = CallHandle(wire, direction=Direction.INBOUND, call_id="dlg1", local_tag="ours",
@@ -32,6 +32,12 @@ def answered_call() -> tuple[InDialog, OfferWire, CallHandle, Rtp16Stream]:
     rtp.start = lambda: None  # type: ignore[method-assign]  # no socket, no threads
     call.rtp, call.rtp_port = rtp, 30000
     wire.calls[call.call_id] = call
+    return dialogs, wire, call, rtp
+
+
+def answered_call() -> tuple[InDialog, OfferWire, CallHandle, Rtp16Stream]:
+    """A call up in PCMU whose 200 has been ACKed, as the front end leaves it."""
+    dialogs, wire, call, rtp = ringing_call()
     assert call.answer()
     assert dialogs.invite_state(call.call_id) is InviteState.ACK_AWAITED
     dialogs.on_ack(sip_request("ACK", cseq=1))
@@ -232,3 +238,67 @@ def test_the_callers_bye_stops_our_200_and_a_later_reinvite_is_481() -> None:
     assert wire.sent[1][0].body_bytes == wire.sent[0][0].body_bytes
     dialogs.forget(call.call_id)
     assert dialogs.invite_state(call.call_id) is InviteState.CONFIRMED
+
+
+def test_a_reinvite_between_the_answer_and_our_200_is_500_with_retry_after() -> None:
+    """``answer()`` makes the call ANSWERED under its lock and sends our 200 after it; a
+    re-INVITE taken by the receive thread in between (a peer breaking RFC 3261 14.1) had
+    its own 200 registered first, and the registration of the INVITE's then raised
+    InvalidTransition: the handler's ``answer()`` failed and the call was lost. Now it is
+    answered as RFC 3261 14.2 has a re-INVITE before our final answer to the INVITE
+    answered: 500 with a Retry-After of 0-10 s, the call unchanged; our 200 goes and goes
+    again until its ACK, and the peer's retry is taken."""
+    dialogs, wire, call, rtp = ringing_call()
+    early = reinvite(2, pcma_offer())
+    send_invite_2xx = wire.send_invite_2xx
+
+    def reinvite_lands_first(answering: CallHandle) -> None:
+        # The receive thread runs here, between answer()'s lock and its send.
+        assert answering.state is CallState.ANSWERED
+        dialogs.on_refresh(answering, early)
+        send_invite_2xx(answering)
+
+    wire.send_invite_2xx = reinvite_lands_first  # type: ignore[method-assign]
+    assert call.answer()
+    refused, ok = (m for m, _ in wire.sent)
+    assert refused.status_code == 500 and refused.cseq == (2, "INVITE")
+    assert 0 <= int(refused.first("Retry-After")) <= 10
+    assert (ok.status_code, ok.cseq) == (200, (1, "INVITE"))
+    assert call.codec == "PCMU" and (rtp.outIP, rtp.outPort) == PEER
+    assert dialogs.invite_state(call.call_id) is InviteState.ACK_AWAITED
+    # The refused re-INVITE sent again gets its 500 again; our 200 goes on until its ACK.
+    dialogs.on_refresh(call, early)
+    wire.fire()
+    assert codes(wire) == [500, 200, 500, 200]
+    dialogs.on_ack(sip_request("ACK", cseq=1))
+    assert dialogs.invite_state(call.call_id) is InviteState.CONFIRMED
+    # The peer tries again, a new request after Retry-After (RFC 3261 14.1): taken.
+    dialogs.on_refresh(call, reinvite(3, pcma_offer()))
+    assert wire.sent[-1][0].status_code == 200 and call.codec == "PCMA"
+    assert call.state is CallState.ANSWERED and call.ack_received.is_set()
+
+
+def test_our_200_sent_while_the_receive_thread_answers_a_reinvite_loses_neither() -> None:
+    """The other order: the call ANSWERED, the receive thread answering a re-INVITE, and
+    the handler's thread sending our 200 to the INVITE while it does. Before, the receive
+    thread's registration of its own 200 then raised InvalidTransition and the re-INVITE
+    got no answer at all."""
+    dialogs, wire, call, _ = ringing_call()
+    pending: list[CallHandle] = []
+    send_invite_2xx = wire.send_invite_2xx
+    wire.send_invite_2xx = pending.append  # type: ignore[method-assign]
+    assert call.answer() and call.state is CallState.ANSWERED and pending == [call]
+    contact_headers = wire.contact_headers
+
+    def handler_sends_meanwhile() -> list[tuple[str, str]]:
+        while pending:
+            send_invite_2xx(pending.pop())
+        return contact_headers()
+
+    dialogs._contact_headers = handler_sends_meanwhile  # (given the wire's at construction)
+    dialogs.on_refresh(call, reinvite(2, pcma_offer()))
+    while pending:
+        send_invite_2xx(pending.pop())
+    assert [(m.status_code, m.cseq[0]) for m, _ in wire.sent] == [(500, 2), (200, 1)]
+    assert wire.sent[0][0].first("Retry-After") and call.codec == "PCMU"
+    assert dialogs.invite_state(call.call_id) is InviteState.ACK_AWAITED
