@@ -183,3 +183,10 @@ def test_api_role_workers_on_postgresql(db_url: str, city: City, tmp_path: Path,
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def test_the_shipped_settings_run_every_role_in_one_process() -> None:
+    """The shipped settings, unchanged (SQLite): `hotline serve` starts one process whatever
+    the role; one worker per core is for PostgreSQL only."""
+    shipped = Settings()
+    assert [default_workers(role, shipped, cores=2) for role in ServeRole] == [1] * len(ServeRole)
