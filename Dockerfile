@@ -8,7 +8,7 @@ RUN apt-get update \
 
 RUN useradd --system --uid 10001 --home-dir /srv/hotline --create-home hotline
 WORKDIR /srv/hotline
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY ticketing ticketing
 COPY asr asr
 COPY ivr ivr
@@ -17,7 +17,7 @@ COPY telephony telephony
 COPY config config
 COPY hotline hotline
 COPY knowledge knowledge
-RUN pip install --no-cache-dir . && mkdir -p /data/models /data/recordings /data/spool /data/shared \
+RUN pip install --no-cache-dir -c constraints.txt . && mkdir -p /data/models /data/recordings /data/spool /data/shared \
        /data/attachments \
     && chown -R hotline /data
 

@@ -38,7 +38,7 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
     .venv/bin/pip install -q --upgrade pip
 fi
-stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)-$want_test
+stamp=.venv/.installed-$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)-$want_test
 if [ ! -f "$stamp" ]; then
     extra=""
     compile=()
@@ -51,7 +51,9 @@ if [ ! -f "$stamp" ]; then
         extra="[test]"
         compile=(--no-compile)
     fi
-    .venv/bin/pip install -q "${compile[@]}" -e ".${extra}"
+    # constraints.txt: the versions the suite passed with (a release since can break a fresh
+    # machine that nothing here changed).
+    .venv/bin/pip install -q "${compile[@]}" -c constraints.txt -e ".${extra}"
     rm -f .venv/.installed-*
     touch "$stamp"
 fi

@@ -27,10 +27,12 @@ def checkout(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
     (root / "scripts").mkdir(parents=True)
     shutil.copy(REPO / "scripts/bootstrap.sh", root / "scripts/bootstrap.sh")
-    shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
+    for name in ("pyproject.toml", "constraints.txt"):
+        shutil.copy(REPO / name, root / name)
     (root / ".venv/bin").mkdir(parents=True)
     _exe(root / ".venv/bin/python", "exit 0\n")
-    digest = hashlib.sha256((root / "pyproject.toml").read_bytes()).hexdigest()[:16]
+    digest = hashlib.sha256((root / "pyproject.toml").read_bytes()
+                            + (root / "constraints.txt").read_bytes()).hexdigest()[:16]
     for mode in ("0", "1"):
         (root / f".venv/.installed-{digest}-{mode}").touch()
     return root

@@ -19,7 +19,8 @@ def fresh_checkout(tmp_path: Path, *, ensurepip: bool) -> Path:
     root = tmp_path / "repo"
     (root / "scripts").mkdir(parents=True)
     shutil.copy(REPO / "scripts/bootstrap.sh", root / "scripts/bootstrap.sh")
-    shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
+    for name in ("pyproject.toml", "constraints.txt"):
+        shutil.copy(REPO / name, root / name)
     _exe(tmp_path / "python3", f"""case "$*" in
   "-c import ensurepip") exit {0 if ensurepip else 1} ;;
   "-m venv .venv") mkdir -p .venv/bin
@@ -57,3 +58,5 @@ def test_only_the_test_install_leaves_byte_compiling_to_first_use(
                 if "-e" in line.split()]
     assert len(installs) == 1
     assert ("--no-compile" in installs[0]) is bool(mode)
+    # Both installs take the tested versions, not whatever was released since.
+    assert installs[0][installs[0].index("-c") + 1] == "constraints.txt"
