@@ -81,4 +81,4 @@ def warm(*, sessions: sessionmaker[Session], domain: Domain) -> None:
         log.warning("knowledge base not indexed at start-up: %s", exc.__class__.__name__)
         return
     if current == 0:
-        log.warning("%s; %s", kb.NO_ENTRIES, kb.IMPORT_HINT)
+        log.warning("knowledge base: %s; %s", kb.NO_ENTRIES, kb.IMPORT_HINT)

@@ -105,7 +105,7 @@ def is_current(entry: KbEntry, today: date) -> bool:
 # Said by the IVR's start-up log and `hotline doctor` when no entry is current: a fresh
 # install has none (nothing seeds them), and its callers' questions are then read back and
 # filed as tickets with no word of why.
-NO_ENTRIES = ("the knowledge base has no current entry: callers' questions are filed as "
+NO_ENTRIES = ("no current entry: callers' questions are filed as "
               "tickets, none answered (直接答复)")
 IMPORT_HINT = "import entries with `hotline kb import FILE.tsv` (columns: docs/knowledge.md)"
 
