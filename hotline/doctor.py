@@ -7,14 +7,18 @@ import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from asr.readiness import model_status
 from config import Settings
 from hotline import dbadmin
 from hotline.console.auth import secret_path
+from knowledge import service as kb
 from outbound.inbound_sms import gateway_secret_problem
 from telephony.media.prompts import voice_status
 from telephony.sip.floodguard import resolve_trusted, trusted_entries, untrusted_direct_warning
@@ -65,6 +69,22 @@ def check_model(s: Settings) -> Check:
     st = model_status(s.asr.model_dir, s.asr.model_name)
     return Check("speech model", st.ready, st.path if st.ready else st.detail,
                  "run `hotline asr fetch small-cn`", required=False)
+
+
+def check_knowledge_base(s: Settings) -> Check:
+    engine = make_engine(s.database_url)
+    try:
+        with Session(engine) as session:
+            current = kb.count_current(session=session,
+                                       today=datetime.now(ZoneInfo(s.timezone)).date())
+    except SQLAlchemyError as exc:
+        return Check("knowledge base", False, f"cannot be read ({exc.__class__.__name__})",
+                     "see the database check", required=False)
+    finally:
+        engine.dispose()
+    if current == 0:
+        return Check("knowledge base", False, kb.NO_ENTRIES, kb.IMPORT_HINT, required=False)
+    return Check("knowledge base", True, f"{current} current entries")
 
 
 def check_dirs(s: Settings) -> Check:
@@ -218,7 +238,7 @@ def check_registrar(s: Settings) -> Check:
 
 
 CHECKS: tuple[Callable[[Settings], Check], ...] = (
-    check_database, check_rules, check_model, check_dirs, check_prompt_tools,
+    check_database, check_rules, check_knowledge_base, check_model, check_dirs, check_prompt_tools,
     check_http_port, check_sip_port, check_trusted_sources, check_sip_trunk,
     check_console_secret, check_outbound, check_inbound_sms, check_registrar, check_twilio,
 )

@@ -76,5 +76,9 @@ def warm(*, sessions: sessionmaker[Session], domain: Domain) -> None:
     try:
         with sessions() as session:
             kb.search(session=session, text="", today=kb.today(domain), limit=1)
+            current = kb.count_current(session=session, today=kb.today(domain))
     except SQLAlchemyError as exc:  # the first question builds it, as without a warm-up
         log.warning("knowledge base not indexed at start-up: %s", exc.__class__.__name__)
+        return
+    if current == 0:
+        log.warning("knowledge base: %s; %s", kb.NO_ENTRIES, kb.IMPORT_HINT)

@@ -102,6 +102,21 @@ def is_current(entry: KbEntry, today: date) -> bool:
             and within(entry.valid_from, entry.valid_until, today))
 
 
+# Said by the IVR's start-up log and `hotline doctor` when no entry is current: a fresh
+# install has none (nothing seeds them), and its callers' questions are then read back and
+# filed as tickets with no word of why.
+NO_ENTRIES = ("no current entry: callers' questions are filed as "
+              "tickets, none answered (直接答复)")
+IMPORT_HINT = "import entries with `hotline kb import FILE.tsv` (columns: docs/knowledge.md)"
+
+
+def count_current(*, session: Session, today: date) -> int:
+    """How many entries a caller's question may be answered from on ``today``."""
+    entries = session.scalars(
+        select(KbEntry).where(KbEntry.status == EntryStatus.PUBLISHED.value))
+    return sum(1 for entry in entries if is_current(entry, today))
+
+
 def snapshot(entry: KbEntry) -> dict[str, Any]:
     return {
         "id": entry.id, "title": entry.title, "answer": entry.answer,

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 import socket
 import threading
 import time
@@ -35,11 +36,15 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 if TYPE_CHECKING:
     from config.settings import SipSettings
 
 log = logging.getLogger("telephony.sip")
+
+# RFC 3966 visual separators, which a dialled number may carry and its comparison ignores.
+VISUAL_SEPARATORS = re.compile(r"[-.()]")
 
 # Enough for a scan from many addresses without letting memory grow without bound.
 MAX_TRACKED_SOURCES = 10_000
@@ -160,9 +165,13 @@ def source_call_limit(sip: SipSettings) -> int:
 
 def is_our_number(sip: SipSettings, user: str) -> bool:
     """Whether a Request-URI user is the hotline: one of ``numbers``, or ``username`` (the
-    registrar rewrites the Request-URI to our Contact). URI parameters do not count."""
-    user = user.split(";", 1)[0]
-    return bool(user) and (user in sip.numbers or user == sip.username)
+    registrar rewrites the Request-URI to our Contact). URI parameters do not count, nor
+    %-escapes (RFC 3261 19.1.4: sip:%31%32345@ is sip:12345@) nor a number's visual
+    separators (RFC 3966 5.1.1: 010-12345 is 01012345, as a gateway may write it)."""
+    user = unquote(user.split(";", 1)[0])
+    number = VISUAL_SEPARATORS.sub("", user)
+    return bool(user) and (user in sip.numbers or number in sip.numbers
+                           or user == sip.username)
 
 
 def untrusted_direct_warning(sip: SipSettings) -> str:

@@ -5,9 +5,11 @@ filing leaves an ordinary ticket. Shipped settings and the shipped threshold."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -147,3 +149,25 @@ def test_entry_filed_on_its_last_valid_day_is_a_direct_answer(
     _pin(domain, LAST_VALID_EVENING)
     ticket = _file(sessions, domain, tmp_path, "kb030", SEASONAL)
     assert ticket.status == Status.CLOSED.value and ticket.unit_id is None
+
+
+def test_start_up_warns_when_no_entry_can_answer(sessions: sessionmaker[Session],
+                                                 domain: Domain,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """A fresh install has an empty knowledge base: the IVR says so at start-up instead of
+    filing every question as a ticket without a word of why."""
+    from ivr.kb_answer import warm
+
+    with caplog.at_level(logging.WARNING, logger="hotline.ivr.kb_answer"):
+        warm(sessions=sessions, domain=domain)
+    assert kb.IMPORT_HINT in caplog.text and kb.NO_ENTRIES in caplog.text
+
+
+def test_start_up_is_quiet_with_the_sample_entries(sessions: sessionmaker[Session],
+                                                   domain: Domain, faq: None,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    from ivr.kb_answer import warm
+
+    with caplog.at_level(logging.WARNING, logger="hotline.ivr.kb_answer"):
+        warm(sessions=sessions, domain=domain)
+    assert kb.NO_ENTRIES not in caplog.text

@@ -251,3 +251,24 @@ def test_startup_log_flags_signatures_off(sqlite_url: str, tmp_path: Path,
         create_app(settings)
     flagged = [r for r in caplog.records if "verify_signatures is off" in r.getMessage()]
     assert flagged and flagged[0].levelno == logging.ERROR
+
+
+def test_doctor_says_a_fresh_install_answers_no_question(cli_env: str, tmp_path: Path) -> None:
+    """`run.sh` and `hotline demo` seed no 知识库: until entries are imported every caller's
+    question is filed as a ticket, and the doctor is where a new install learns why."""
+    r = runner.invoke(app, ["doctor"])
+    assert r.exit_code == 0, r.output  # a warning: the line still takes complaints
+    assert "warn knowledge base" in r.output and "hotline kb import" in r.output, r.output
+
+    # An entry no longer valid answers nobody: still the warning.
+    tsv = tmp_path / "kb.tsv"
+    tsv.write_text("id\tcategory\ttitle\tanswer\tkeywords\tvalid_until\n"
+                   "k1\tother\t冬季供暖几号开始\t每年11月15日开始供暖。\t供暖\t2020-03-15\n")
+    assert runner.invoke(app, ["kb", "import", str(tsv)]).exit_code == 0
+    assert "warn knowledge base" in runner.invoke(app, ["doctor"]).output
+
+    tsv.write_text("id\tcategory\ttitle\tanswer\tkeywords\tvalid_until\n"
+                   "k2\tother\t身份证丢了怎么补办\t带户口簿到派出所补办。\t身份证\t\n")
+    assert runner.invoke(app, ["kb", "import", str(tsv)]).exit_code == 0
+    r = runner.invoke(app, ["doctor"])
+    assert "ok   knowledge base: 1 current entries" in r.output, r.output

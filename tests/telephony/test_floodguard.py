@@ -169,6 +169,17 @@ def test_shipped_limits_and_numbers() -> None:
     assert not any(is_our_number(sip, u) for u in ("100", "1000", "", "admin", "012345"))
 
 
+def test_a_service_number_however_the_uri_spells_it() -> None:
+    """%-escapes (RFC 3261 19.1.4) and visual separators (RFC 3966) name the same number:
+    before, sip:010-12345@ and sip:%31%32345@ got 404 "not a number of this service" and
+    were charged as extension guessing."""
+    sip = Settings().sip
+    for user in ("010-12345", "+86-10-12345", "(010)12345", "%31%32345", "+86.12345;user=phone"):
+        assert is_our_number(sip, user), user
+    for user in ("10-0", "-", "%", "0-1-0", "1234-5-6", "%2D"):
+        assert not is_our_number(sip, user), user
+
+
 def test_doctor_and_start_up_say_direct_mode_trusts_no_trunk() -> None:
     shipped = Settings()
     check = check_sip_trunk(shipped)
