@@ -62,3 +62,11 @@ def test_a_one_character_everyday_word_is_refused() -> None:
     # One character would silence every cue holding it ("火" would end 着火 for good).
     with pytest.raises(ValueError, match="two characters"):
         _everyday(["火"], Path("classification.toml"))
+
+
+@pytest.mark.parametrize("text", [
+    "上个礼拜我被困在电梯里半个小时，想问问电梯年检归哪个部门管",
+    "上个星期楼下饭馆着火了，外墙熏黑了一大片到现在没人清理",
+])
+def test_last_week_said_in_full_is_past(text: str) -> None:
+    assert _floor(text)[1] == "none"
