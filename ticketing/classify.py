@@ -194,6 +194,8 @@ class ClassificationRules:
     # [handover] follows: services sent only when no other fires (the ambulance comes with
     # the fire service or the police to their scene).
     emergency_follows: frozenset[str] = frozenset()
+    # [everyday_words]: every place one of them occurs (a lookahead, so overlapping ones too).
+    everyday: re.Pattern[str] | None = None
 
 
 # --------------------------------------------------------------------------- labels
@@ -382,7 +384,14 @@ def _load_rules(path: Path, raw: bytes) -> ClassificationRules:
         not_now=not_now,
         negation_questions=tuple(negation.get("questions", [])),
         emergency_follows=follows,
+        everyday=_everyday(data.get("everyday_words", {}).get("words", []), path),
     )
+
+
+def _everyday(words: list[str], path: Path) -> re.Pattern[str] | None:
+    if any(len(w) < 2 for w in words):
+        raise ValueError(f"{path}: everyday_words: a word has two characters at least")
+    return re.compile(f"(?=({_alternation(words)}))") if words else None
 
 
 def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]) -> NotNow | None:
@@ -555,6 +564,22 @@ def _clause(text: str, pos: int) -> tuple[int, int]:
     return _clause_start(text, pos), end
 
 
+@lru_cache(maxsize=8)
+def _everyday_spans(text: str, everyday: re.Pattern[str]) -> tuple[tuple[int, int], ...]:
+    """Where the everyday words are in ``text``: once per text, every rule asks."""
+    return tuple((m.start(), m.start() + len(m.group(1))) for m in everyday.finditer(text))
+
+
+def _in_everyday_word(text: str, pos: int, end: int, rules: ClassificationRules) -> bool:
+    """Whether the cue at ``pos:end`` is part of a longer everyday word: it lies inside one
+    ("爆炸性", "跳楼价") or shares characters with one without holding it ("写着火爆" is
+    写着 + 火爆, no 着火). The longer word is read, as place names are ("西单元" is no 西单)."""
+    if rules.everyday is None:
+        return False
+    return any(start < end and pos < stop and not (pos <= start and stop <= end)
+               for start, stop in _everyday_spans(text, rules.everyday))
+
+
 def _excepted(text: str, pos: int, rule: Rule) -> bool:
     if not rule.unless:
         return False
@@ -630,6 +655,7 @@ def _rule_hits(rule: Rule, text: str, rules: ClassificationRules,
         return not (
             (rule.negatable and _negated(text, pos, rules, rule.now_only))
             or _excepted(text, pos, rule)
+            or _in_everyday_word(text, pos, end, rules)
             or (rule.now_only and _quiet(pos, end, quiet))
         )
 
