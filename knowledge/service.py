@@ -110,6 +110,11 @@ NO_ENTRIES = ("no current entry: callers' questions are filed as "
 IMPORT_HINT = "import entries with `hotline kb import FILE.tsv` (columns: docs/knowledge.md)"
 
 
+def has_entries(*, session: Session) -> bool:
+    """Whether the knowledge base has ever had an entry (any status: a retired one counts)."""
+    return session.scalar(select(KbEntry.id).limit(1)) is not None
+
+
 def count_current(*, session: Session, today: date) -> int:
     """How many entries a caller's question may be answered from on ``today``."""
     entries = session.scalars(

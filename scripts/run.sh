@@ -4,6 +4,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 .venv/bin/hotline db upgrade
+# A first start answers callers' questions from the sample 知识库 beside the checkout
+# (../shared/kb/faq.tsv): without entries every question becomes a ticket. Only into a
+# knowledge base that never had one, so an editor's retirements stand.
+sample=../shared/kb/faq.tsv
+[ -f "$sample" ] && .venv/bin/hotline kb import --if-empty "$sample"
 # The first start downloads the pinned Mandarin model (43 MB). Offline, the service still
 # answers and records every call; the backlog is transcribed once a model is installed.
 .venv/bin/hotline asr ensure \

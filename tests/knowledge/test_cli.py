@@ -55,3 +55,31 @@ def test_bad_file_changes_nothing(env: Path) -> None:
     assert r.exit_code == 1 and "line 3" in r.output
     r = runner.invoke(app, ["kb", "export", str(env / "out.tsv")])
     assert "wrote 0 entries" in r.output
+
+
+def test_the_first_start_seeds_the_sample_once_and_never_over_an_editor(env: Path) -> None:
+    """scripts/run.sh runs `kb import --if-empty` on every start."""
+    r = runner.invoke(app, ["kb", "import", "--if-empty", str(FAQ)])
+    assert r.exit_code == 0 and "50 created" in r.output, r.output
+    r = runner.invoke(app, ["kb", "import", "--if-empty", str(FAQ)])
+    assert r.exit_code == 0 and "nothing imported" in r.output, r.output
+
+    from hotline.cli import _sessions
+    from knowledge.models import EntryStatus, KbEntry
+    from ticketing.db import transaction
+
+    with transaction(_sessions()) as session:
+        for entry in session.query(KbEntry):
+            entry.status = EntryStatus.RETIRED.value  # an editor emptied the base
+    r = runner.invoke(app, ["kb", "import", "--if-empty", str(FAQ)])
+    assert "nothing imported" in r.output
+    with transaction(_sessions()) as session:
+        assert {e.status for e in session.query(KbEntry)} == {EntryStatus.RETIRED.value}
+
+
+def test_the_run_script_seeds_from_the_sample_beside_the_checkout() -> None:
+    root = Path(__file__).resolve().parents[2]
+    run = (root / "scripts/run.sh").read_text(encoding="utf-8")
+    assert 'hotline kb import --if-empty "$sample"' in run
+    # run.sh runs from the checkout's root: its relative path is the suite's sample.
+    assert (root / "../shared/kb/faq.tsv").resolve() == FAQ.resolve()
