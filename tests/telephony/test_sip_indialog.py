@@ -77,6 +77,11 @@ class Wire:
 
     def send_invite_2xx(self, call: CallHandle) -> None: ...
 
+    def send_invite_final(self, call: CallHandle, response: bytes) -> None:
+        # As the front end does: through the dialogs' table of our non-2xx finals.
+        assert self.dialogs is not None and call.invite is not None
+        self.dialogs.finals.send(call.invite, response, call.invite_source)
+
     def send_bye(self, call: CallHandle) -> None: ...
 
     def cancel_outbound(self, call: CallHandle) -> None: ...
