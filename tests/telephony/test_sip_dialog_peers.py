@@ -27,6 +27,7 @@ from tests.telephony.sipwire import (
     ringing_call,
 )
 
+
 def call_up(fe: SipFrontEnd, *, source: tuple[str, int] = PHONE,
             record_route: str | None = None, call_id: str = "c1") -> CallHandle:
     """A call taken through the front end's receive path, answered and ACKed."""
