@@ -227,9 +227,12 @@ class InDialog:
             answered.append(data)
             self._answer(msg, data, addr)
 
+        early = self._early_update(call, msg)
+        if early is not None:
+            send(early, msg.source)
         # (An outbound call's INVITE is ours: the peer's 2xx answered it before the call
         # was up.)
-        if (msg.method == "INVITE" and call.invite is not None
+        elif (msg.method == "INVITE" and call.invite is not None
                 and call.call_id not in self._answered):
             # RFC 3261 14.2: a re-INVITE before our final answer to the INVITE (ringing, or
             # answer() between its lock and its 200) gets 500 and a Retry-After of 0-10 s,
@@ -256,6 +259,41 @@ class InDialog:
             self._refresh(call, msg, send)
         if answered:
             call.last_refresh = (msg.cseq[0], msg.top_branch, answered[-1])
+
+    def _early_update(self, call: CallHandle, msg: SipMessage) -> bytes | None:
+        """Our answer to an UPDATE in an early dialog (RFC 3311 5.1-5.2), or None when
+        ``msg`` is no such thing. Inbound: before our 2xx to the INVITE has gone (ringing,
+        or inside ``answer()``, as for a re-INVITE); outbound: our INVITE not answered yet.
+        Without SDP (a session refresh, a target refresh): 200, nothing changed. With an
+        offer: 500 + Retry-After when the INVITE's offer is still unanswered (we never
+        answer it early: no SDP in our 180, no 100rel), 491 when our offer is (an outbound
+        INVITE's, or an inbound delayed offer's whose 200 is about to go). An early offer
+        once an offer/answer is complete, the case to answer or refuse 488, cannot arise:
+        we complete none before the 2xx. Before 2026-12-04 every early UPDATE got 491,
+        which has the peer send it again and again (RFC 3261 14.1) for a refresh that
+        needed no more than a 200."""
+        if msg.method != "UPDATE":
+            return None
+        if call.invite is not None and call.call_id not in self._answered:
+            theirs_unanswered = call.media is not None  # the INVITE carried an offer
+        elif call.invite is None and call.state in (CallState.DIALING, CallState.ALERTING):
+            theirs_unanswered = False  # our INVITE's offer awaits the callee's answer
+        elif call.state is CallState.OFFERED and not msg.body_bytes:
+            # Our 200 with the offer has gone (the dialog is confirmed), its ACK not here:
+            # a refresh is taken as in the early dialog (an offer: 491, below in on_refresh).
+            theirs_unanswered = False
+        else:
+            return None
+        if not msg.body_bytes:
+            return build_response(msg, 200, extra=self._contact_headers())
+        if theirs_unanswered:
+            assert call.invite is not None
+            return build_response(msg, 500, extra=[
+                ("Retry-After", str(random.randint(0, 10))),
+                ("Warning", f'399 hotline12345 "the offer in the INVITE (CSeq '
+                            f'{call.invite.cseq[0]}) is not answered yet"')])
+        return build_response(msg, 491, extra=[
+            ("Warning", '399 hotline12345 "our offer awaits its answer"')])
 
     def _answer(self, msg: SipMessage, response: bytes,
                 addr: tuple[str, int] | None = None) -> None:
