@@ -27,7 +27,12 @@ refresh setting the timer going again. ``Require`` of an option we lack → 420 
 Unsupported; ``Session-Expires`` below 90 s → 422; re-INVITE/UPDATE in a call (session
 refresh) → 200 with our SDP unchanged, 488 for an offer we could not serve, 491 for an offer
 while ours in a 2xx awaits its answer, our 2xx to a re-INVITE sent again until its ACK (BYE
-after 64*T1 without one); UPDATE outside a dialog → 481. P-Asserted-Identity /
+after 64*T1 without one); UPDATE outside a dialog → 481; UPDATE before our 200 → 200
+without SDP, 500 + Retry-After with an offer. Every non-2xx final to an INVITE or
+re-INVITE is sent again until its ACK, and its INVITE again, ACK and CANCEL are absorbed by
+its transaction (``server_transaction``). A request of a call from a host that is not
+the dialog's peer (``dialog.from_peer``) → 403, charged, the call untouched; past the
+dialog's budget → 503 + Retry-After (never ACK, BYE, CANCEL). P-Asserted-Identity /
 Remote-Party-ID name the caller only from a trusted source (the flood guard's trust list).
 """
 
