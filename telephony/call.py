@@ -147,6 +147,9 @@ class Signalling(Protocol):
 
     def send_invite_2xx(self, call: CallHandle) -> None: ...
 
+    # A non-2xx final answer to the call's INVITE, sent again until its ACK.
+    def send_invite_final(self, call: CallHandle, response: bytes) -> None: ...
+
     def send_bye(self, call: CallHandle) -> None: ...
 
     def cancel_outbound(self, call: CallHandle) -> None: ...
@@ -187,6 +190,9 @@ class CallHandle:
         self.remote_tag = ""
         self.remote_target = ""  # the peer's Contact URI
         self.route_set: list[str] = []
+        # The addresses the dialog's requests may come from (``dialog.dialog_peers``;
+        # empty: not known yet, any).
+        self.peers: frozenset[str] = frozenset()
         self.local_uri = ""  # our From (outbound) / To (inbound) header value, without tag
         self.remote_uri = ""
         self.local_cseq = 1
@@ -339,7 +345,7 @@ class CallHandle:
         # Outside the lock: ending stops RTP threads that may be waiting for it.
         if self.transition(CallState.ENDED, EndReason.REJECTED):
             self.final_status = code
-            self._signalling.send_to(response, self.invite_source)
+            self._signalling.send_invite_final(self, response)
 
     # -- media -------------------------------------------------------------------------
     def rx_audio(self, pcm16: bytes) -> None:  # RTP receive thread

@@ -1,5 +1,6 @@
 """Who is let in: the flood guard applied to what arrives, the trust list kept fresh, the
-line limits, and the final refusals of INVITEs (remembered until their ACK).
+line limits, and the final refusals of INVITEs (sent again until their ACK by the INVITE
+server transactions, ``server_transaction.InviteFinals``, which it owns).
 
 What each request costs is the flood guard's table (``telephony.sip.floodguard``); this
 module decides which requests are charged at all. Requests of a call we have pass
@@ -16,9 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 
 from config.settings import SipSettings
 from telephony.call import CallHandle
@@ -33,7 +32,7 @@ from telephony.sip.floodguard import (
     trusted_entries,
 )
 from telephony.sip.message import SipMessage, build_response
-from telephony.sip.timers import TIMER_B
+from telephony.sip.server_transaction import InviteFinal, InviteFinals
 from telephony.sip.transaction import Later
 from telephony.sip.uri import uri_user
 
@@ -49,20 +48,9 @@ TRUSTED_REFRESH_SECONDS = 30.0
 # little, not hammer; 486 (not 503) so that an SBC does not take the whole node out of
 # its route set for that long (RFC 3261 21.5.4).
 BUSY_RETRY_AFTER_SECONDS = 10
-# Refused INVITEs remembered so their ACK is known as part of our transaction (Timer H).
-MAX_REFUSALS = 4096
-
-
-@dataclass
-class _Refusal:
-    """A final non-2xx answer we sent to an INVITE, waiting for its ACK."""
-
-    to_tag: str
-    source_ip: str
-    expires: float
-    refund: bool  # capacity refusal: its ACK gives the INVITE's token back
-
-
+# Sent with the 503 to an in-dialog request past its dialog's budget: a second refills
+# five requests' worth at the shipped rate.
+DIALOG_RETRY_AFTER_SECONDS = 1
 def _thread(job: Callable[[], None]) -> None:
     threading.Thread(target=job, name="sip-trusted-dns", daemon=True).start()
 
@@ -82,8 +70,14 @@ class Admission:
         self.flood = FloodGuard(rate=sip.flood_rate_per_second, burst=sip.flood_burst,
                                 ban_seconds=sip.flood_ban_seconds,
                                 trusted=resolve(self._entries), clock=clock)
+        # Requests inside one dialog, by Call-ID: a bucket like a source's, no ban.
+        self.dialog_flood = FloodGuard(rate=sip.flood_rate_per_second, burst=sip.flood_burst,
+                                       ban_seconds=0.0, clock=clock)
+        self.dialog_limited = 0  # in-dialog requests refused 503 for that, counted
         self.rejected: dict[int, int] = {}  # final codes sent to refused INVITEs, counted
-        self._refusals: OrderedDict[str, _Refusal] = OrderedDict()  # by Call-ID
+        # Every non-2xx final to an INVITE, ours here or a call's, until its ACK.
+        self.finals = InviteFinals(send=send, later=later, on_ack=self._refusal_acked,
+                                   silenced=self.flood.banned)
         self._lock = threading.Lock()
         self._running = False
 
@@ -115,24 +109,35 @@ class Admission:
     def admit(self, msg: SipMessage, *, in_dialog: bool) -> bool:
         """Whether to handle a request (False: drop it unanswered). ``in_dialog``: it
         belongs to a call we have (in-dialog request, ACK, CANCEL, retransmitted INVITE).
-        Everything else that is not the ACK of one of our refusals is charged to its
-        source, a To tag or not."""
+        Everything else is charged to its source, a To tag or not. (What belongs to one of
+        our non-2xx answers -- its INVITE again, its ACK, a CANCEL -- the front end has
+        given to ``finals`` before: it is free.)"""
         if msg.source is None or in_dialog:
             return True
-        refusal: _Refusal | None = None
-        if msg.method == "ACK":
-            with self._lock:
-                refusal = self._refusals.get(msg.call_id)
-                if (refusal is not None and msg.to_tag == refusal.to_tag
-                        and refusal.source_ip == msg.source[0]):
-                    del self._refusals[msg.call_id]
-                else:
-                    refusal = None
-        if refusal is not None:
-            if refusal.refund and self._clock() < refusal.expires:
-                self.flood.refund(refusal.source_ip)
-            return True
         return self._charge(msg.source[0], f"{msg.method} {msg.call_id[:24]}")
+
+    def admit_in_dialog(self, msg: SipMessage) -> bool:
+        """Whether a request of a call we have, from its peer, is taken (False: 503 +
+        Retry-After; the call goes on). Each dialog has a bucket of its own at the flood
+        guard's rate and depth, whoever sends (a trusted proxy relays a caller's requests
+        too): re-INVITEs, UPDATEs, INFOs and OPTIONS past it are refused, so one caller
+        cannot keep the receive thread renegotiating its media or keying digits at line
+        rate. ACK, BYE and CANCEL are never refused: a call always ends when its caller
+        says. Nothing is charged to the source: a PBX's many calls are many dialogs, and
+        a ban would stop its next calls."""
+        if msg.method in ("ACK", "BYE", "CANCEL"):
+            return True
+        if self.dialog_flood.admit(msg.call_id):
+            return True
+        with self._lock:
+            self.dialog_limited += 1
+        return False
+
+    def _refusal_acked(self, final: InviteFinal) -> None:
+        """The ACK of a capacity refusal (within Timer H, while it was still sent again):
+        the INVITE's token back, as the refusal was ours to answer for."""
+        if final.refund:
+            self.flood.refund(final.source_ip)
 
     def admit_malformed(self, source_ip: str) -> bool:
         """Whether a datagram that does not parse is answered (or logged) at all."""
@@ -181,20 +186,11 @@ class Admission:
         if warning:
             headers.append(("Warning", f'399 hotline12345 "{warning}"'))
         log.info("INVITE %s from %s refused: %s %s", msg.call_id, msg.source, code, warning)
-        to_tag = self._new_tag()
         with self._lock:
             self.rejected[code] = self.rejected.get(code, 0) + 1
-            if msg.source is not None:
-                earlier = self._refusals.get(msg.call_id)
-                if earlier is not None and earlier.source_ip == msg.source[0]:
-                    to_tag = earlier.to_tag  # a retransmitted INVITE: the same answer
-                self._refusals[msg.call_id] = _Refusal(
-                    to_tag=to_tag, source_ip=msg.source[0],
-                    expires=self._clock() + TIMER_B, refund=capacity)
-                while len(self._refusals) > MAX_REFUSALS:
-                    self._refusals.popitem(last=False)
-        self._send(build_response(msg, code, reason, to_tag=to_tag, extra=headers),
-                   msg.source)
+        # (A retransmission of the INVITE that reaches this gets its first answer again.)
+        self.finals.send(msg, build_response(msg, code, reason, to_tag=self._new_tag(),
+                                             extra=headers), msg.source, refund=capacity)
 
     # -- charging ----------------------------------------------------------------------
     def _charge(self, source_ip: str, what: str) -> bool:
@@ -212,4 +208,5 @@ class Admission:
                     source_ip, what, self.flood.ban_seconds)
 
 
-__all__ = ["BUSY_RETRY_AFTER_SECONDS", "MAX_REFUSALS", "TRUSTED_REFRESH_SECONDS", "Admission"]
+__all__ = ["BUSY_RETRY_AFTER_SECONDS", "DIALOG_RETRY_AFTER_SECONDS", "TRUSTED_REFRESH_SECONDS",
+           "Admission"]

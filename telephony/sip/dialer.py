@@ -24,7 +24,7 @@ from telephony.call import (
     Signalling,
     outcome_for_status,
 )
-from telephony.sip.dialog import ALLOW, dialog_request, in_dialog_dest
+from telephony.sip.dialog import ALLOW, dialog_peers, dialog_request, in_dialog_dest
 from telephony.sip.message import SipMessage
 from telephony.sip.sdp import (
     Negotiated,
@@ -158,6 +158,7 @@ class Dialer:
         call.remote_tag = msg.to_tag
         call.remote_target = uri_of(msg.first("Contact")) or leg.request_uri
         call.route_set = msg.route_list("Record-Route")
+        call.peers = dialog_peers(call, leg.dest)
         call.final_status = code
         leg.ack = dialog_request(call, "ACK", 1, via=self.link.new_via(),
                                  contact=self.link.contact_uri)

@@ -35,6 +35,33 @@ def of_call(call: CallHandle, request: SipMessage) -> bool:
             and request.top_branch == invite.top_branch)
 
 
+def dialog_peers(call: CallHandle, came_from: tuple[str, int] | None) -> frozenset[str]:
+    """The addresses the requests of ``call``'s dialog may come from (``from_peer``): where
+    its INVITE came from (ours: where we sent it), that is the phone, or the proxy in front
+    of it; every proxy of its route set (Record-Route: a record-routing proxy, kamailio,
+    stays in the path and sends every request of the dialog); and, without a route set,
+    the peer's Contact (a proxy that does not record-route lets the phone's BYE come
+    straight from it). Host names are not looked up (``first_hop``): such a hop's requests
+    come from the address the INVITE came from."""
+    hosts = {came_from[0]} if came_from is not None else set()
+    for uri in [uri_of(r) for r in call.route_set] or [call.remote_target]:
+        try:
+            host, _ = uri_hostport(uri)
+            hosts.add(str(ipaddress.ip_address(host)))
+        except ValueError:
+            continue
+    return frozenset(hosts)
+
+
+def from_peer(call: CallHandle, source_ip: str, *, trusted: bool) -> bool:
+    """Whether a request of ``call``'s dialog (``of_call``) may be taken from
+    ``source_ip``: one of the dialog's peers (``dialog_peers``, set when the dialog
+    began), or a trusted source (a carrier's SBC cluster may send a call's BYE from another
+    of its nodes). The tags and the Call-ID travel in clear text: whoever saw them could
+    otherwise end the call (a forged BYE), key digits into it or move its media."""
+    return trusted or not call.peers or source_ip in call.peers
+
+
 def first_hop(route_set: list[str], remote_target: str,
               came_from: tuple[str, int] | None) -> tuple[str, int]:
     """Where the dialog's requests go: the first Route if it has a route set, else the
@@ -69,4 +96,5 @@ def dialog_request(call: CallHandle, method: str, cseq: int, *, via: str,
                        call_id=call.call_id, cseq=cseq, contact=contact)
 
 
-__all__ = ["ALLOW", "dialog_request", "first_hop", "in_dialog", "in_dialog_dest", "of_call"]
+__all__ = ["ALLOW", "dialog_peers", "dialog_request", "first_hop", "from_peer", "in_dialog",
+           "in_dialog_dest", "of_call"]

@@ -7,8 +7,11 @@ the service's own line for a node reached directly (direct mode, a trunk without
 Each source address has a token bucket (``rate`` per second, ``burst`` deep). A source that
 empties it is banned for ``ban_seconds``: its out-of-dialog requests are dropped without an
 answer, since answering tells a scanner that someone is here. Requests inside a dialog that
-already exists are never checked, so a ban cannot cut a call in progress. Trusted sources
-(the proxy every call comes through) are never limited.
+already exists, from its peer, are never charged to the address, so a ban cannot cut a
+call in progress (each dialog has a bucket of its own instead, by Call-ID and without a
+ban: ``Admission.admit_in_dialog``; the same requests from another host are charged like
+new ones, ``dialog.from_peer``). Trusted sources (the proxy every call comes through) are
+never limited.
 
 What a request costs (``telephony.sip.admission`` applies these):
 

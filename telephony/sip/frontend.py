@@ -27,7 +27,12 @@ refresh setting the timer going again. ``Require`` of an option we lack → 420 
 Unsupported; ``Session-Expires`` below 90 s → 422; re-INVITE/UPDATE in a call (session
 refresh) → 200 with our SDP unchanged, 488 for an offer we could not serve, 491 for an offer
 while ours in a 2xx awaits its answer, our 2xx to a re-INVITE sent again until its ACK (BYE
-after 64*T1 without one); UPDATE outside a dialog → 481. P-Asserted-Identity /
+after 64*T1 without one); UPDATE outside a dialog → 481; UPDATE before our 200 → 200
+without SDP, 500 + Retry-After with an offer. Every non-2xx final to an INVITE or
+re-INVITE is sent again until its ACK, and its INVITE again, ACK and CANCEL are absorbed by
+its transaction (``server_transaction``). A request of a call from a host that is not
+the dialog's peer (``dialog.from_peer``) → 403, charged, the call untouched; past the
+dialog's budget → 503 + Retry-After (never ACK, BYE, CANCEL). P-Asserted-Identity /
 Remote-Party-ID name the caller only from a trusted source (the flood guard's trust list).
 """
 
@@ -44,12 +49,14 @@ from config.settings import Settings, SipSettings
 from telephony.call import CallHandle, CallState, DialOutcome, Direction, EndReason
 from telephony.rtp import PortPool, Rtp16Stream
 from telephony.sip import metrics, session_timer
-from telephony.sip.admission import Admission
+from telephony.sip.admission import DIALOG_RETRY_AFTER_SECONDS, Admission
 from telephony.sip.dialer import Dialer
 from telephony.sip.dialog import (
     ALLOW,
+    dialog_peers,
     dialog_request,
     first_hop,
+    from_peer,
     in_dialog,
     in_dialog_dest,
     of_call,
@@ -146,7 +153,8 @@ class SipFrontEnd:
                                 local_ip=self.local_ip, refuse=self.admission.refuse,
                                 # Late-bound: a test replaces session_clock on a live node.
                                 clock=lambda: self.session_clock(),
-                                on_offer_answer=self._offer_answered)
+                                on_offer_answer=self._offer_answered,
+                                finals=self.admission.finals)
         self.dialer = Dialer(self, self._transactions, username=sip.username,
                              registrar=self.registrar if self.mode == "register" else None,
                              ring_timeout=ring_timeout)
@@ -279,9 +287,25 @@ class SipFrontEnd:
                     and 200 <= msg.status_code < 300):
                 self.dialer.on_stray_2xx(msg)
             return
+        # The INVITE again, its ACK or its CANCEL, for a non-2xx answer of ours: the
+        # transaction's, whatever call or dialog there is, and free.
+        if self.admission.finals.take(msg):
+            return
         with self._lock:
             call = self._calls.get(msg.call_id)
-        if not self.admission.admit(msg, in_dialog=call is not None and of_call(call, msg)):
+        ours = call is not None and of_call(call, msg)
+        if call is not None and ours and not self._from_peer(call, msg):
+            return
+        if not self.admission.admit(msg, in_dialog=ours):
+            return
+        if ours and not self.admission.admit_in_dialog(msg):
+            busy = build_response(msg, 503, extra=[
+                ("Retry-After", str(DIALOG_RETRY_AFTER_SECONDS)),
+                ("Warning", '399 hotline12345 "too many requests in this dialog"')])
+            if msg.method == "INVITE":  # (a re-INVITE's, sent again until its ACK)
+                self.admission.finals.send(msg, busy, msg.source)
+            else:
+                self.send_to(busy, msg.source)
             return
         handler = {
             "INVITE": self._on_invite, "ACK": self.dialogs.on_ack, "BYE": self.dialogs.on_bye,
@@ -294,6 +318,22 @@ class SipFrontEnd:
             return
         handler(msg)
 
+    def _from_peer(self, call: CallHandle, msg: SipMessage) -> bool:
+        """Whether a request of ``call``'s dialog comes from one of its peers
+        (``dialog.from_peer``). One that does not is a stranger's that knows the Call-ID
+        and tags: not taken, charged as a new request, 403 when the flood guard lets it be
+        answered (the call untouched)."""
+        source_ip = msg.source[0] if msg.source is not None else ""
+        if msg.source is None or from_peer(call, source_ip,
+                                           trusted=self.admission.is_trusted(source_ip)):
+            return True
+        log.warning("call %s: %s from %s, not from the dialog's peer (%s): refused",
+                    call.call_id, msg.method, source_ip, ", ".join(sorted(call.peers)))
+        if self.admission.admit(msg, in_dialog=False) and msg.method != "ACK":
+            self.send_to(build_response(msg, 403, extra=[
+                ("Warning", '399 hotline12345 "not from this dialog\'s peer"')]), msg.source)
+        return False
+
     def _on_invite(self, msg: SipMessage) -> None:
         call = self._lookup(msg.call_id)
         if call is not None:
@@ -301,16 +341,16 @@ class SipFrontEnd:
                 if in_dialog(call, msg):
                     self.dialogs.on_refresh(call, msg)
                 else:
-                    self.send_to(build_response(msg, 481), msg.source)
+                    self.admission.finals.send(msg, build_response(msg, 481), msg.source)
             elif call.invite is not None and msg.top_branch == call.invite.top_branch:
                 if call.last_invite_response is not None:  # retransmitted INVITE
                     self.send_to(call.last_invite_response, msg.source)
             else:
-                self.send_to(build_response(msg, 482, to_tag=self.new_tag()),
-                              msg.source)
+                self.admission.finals.send(
+                    msg, build_response(msg, 482, to_tag=self.new_tag()), msg.source)
             return
         if msg.to_tag:
-            self.send_to(build_response(msg, 481), msg.source)
+            self.admission.finals.send(msg, build_response(msg, 481), msg.source)
             return
         if self.admission.refuse_other_number(msg) or self.dialogs.refuse_options(msg):
             return
@@ -362,6 +402,7 @@ class SipFrontEnd:
             call.remote_tag = msg.from_tag
             call.remote_target = remote_target
             call.route_set = route_set
+            call.peers = dialog_peers(call, msg.source)
             self._calls[call.call_id] = call
         try:
             self._bind_rtp(call, media)
@@ -441,6 +482,10 @@ class SipFrontEnd:
 
     def send_invite_2xx(self, call: CallHandle) -> None:
         self.dialogs.send_invite_2xx(call)
+
+    def send_invite_final(self, call: CallHandle, response: bytes) -> None:
+        assert call.invite is not None
+        self.admission.finals.send(call.invite, response, call.invite_source)
 
     # -- ending ------------------------------------------------------------------------
     def call_ended(self, call: CallHandle) -> None:

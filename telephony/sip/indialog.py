@@ -44,7 +44,8 @@ from telephony.sip.sdp import (
     parse_sdp,
     sdp_body,
 )
-from telephony.sip.timers import ACK_WAIT, T1, T2
+from telephony.sip.server_transaction import InviteFinals, final_code
+from telephony.sip.timers import ACK_WAIT, T1, next_retransmission
 from telephony.sip.transaction import Later
 
 Send = Callable[[bytes, tuple[str, int] | None], None]
@@ -117,9 +118,13 @@ class InDialog:
                  later: Later, new_tag: Callable[[], str],
                  contact_headers: Callable[[], list[tuple[str, str]]], local_ip: str,
                  refuse: Refuse, clock: Callable[[], float],
-                 on_offer_answer: Callable[[CallHandle, Negotiated | None], None]) -> None:
+                 on_offer_answer: Callable[[CallHandle, Negotiated | None], None],
+                 finals: InviteFinals | None = None) -> None:
         self._lookup = lookup
         self._send = send
+        # Our non-2xx finals to INVITEs and re-INVITEs, sent again until their ACK (the
+        # admission's table, so that one table absorbs every such ACK).
+        self.finals = finals or InviteFinals(send=send, later=later)
         self._later = later
         self._new_tag = new_tag
         self._contact_headers = contact_headers
@@ -204,7 +209,7 @@ class InDialog:
             # The BYE (either side's) ended the dialog (RFC 3261 15). Before, a re-INVITE
             # then got 491, which has the peer try it again in 2.1-4 s (RFC 3261 14.1),
             # for a call that is gone.
-            self._send(build_response(msg, 481), msg.source)
+            self._answer(msg, build_response(msg, 481))
             return
         if not self._new_in_sequence(call, msg):
             if last is not None and again:
@@ -212,19 +217,22 @@ class InDialog:
             else:
                 # (No Retry-After: the request is stale; tried again, it would undo
                 # what the peer has asked for since.)
-                self._send(build_response(msg, 500, extra=[
+                self._answer(msg, build_response(msg, 500, extra=[
                     ("Warning", f'399 hotline12345 "CSeq {msg.cseq[0]} is out of order in '
-                                'this dialog"')]), msg.source)
+                                'this dialog"')]))
             return
         answered: list[bytes] = []
 
         def send(data: bytes, addr: tuple[str, int] | None) -> None:
             answered.append(data)
-            self._send(data, addr)
+            self._answer(msg, data, addr)
 
+        early = self._early_update(call, msg)
+        if early is not None:
+            send(early, msg.source)
         # (An outbound call's INVITE is ours: the peer's 2xx answered it before the call
         # was up.)
-        if (msg.method == "INVITE" and call.invite is not None
+        elif (msg.method == "INVITE" and call.invite is not None
                 and call.call_id not in self._answered):
             # RFC 3261 14.2: a re-INVITE before our final answer to the INVITE (ringing, or
             # answer() between its lock and its 200) gets 500 and a Retry-After of 0-10 s,
@@ -251,6 +259,51 @@ class InDialog:
             self._refresh(call, msg, send)
         if answered:
             call.last_refresh = (msg.cseq[0], msg.top_branch, answered[-1])
+
+    def _early_update(self, call: CallHandle, msg: SipMessage) -> bytes | None:
+        """Our answer to an UPDATE in an early dialog (RFC 3311 5.1-5.2), or None when
+        ``msg`` is no such thing. Inbound: before our 2xx to the INVITE has gone (ringing,
+        or inside ``answer()``, as for a re-INVITE); outbound: our INVITE not answered yet.
+        Without SDP (a session refresh, a target refresh): 200, nothing changed. With an
+        offer: 500 + Retry-After when the INVITE's offer is still unanswered (we never
+        answer it early: no SDP in our 180, no 100rel), 491 when our offer is (an outbound
+        INVITE's, or an inbound delayed offer's whose 200 is about to go). An early offer
+        once an offer/answer is complete, the case to answer or refuse 488, cannot arise:
+        we complete none before the 2xx. Before 2026-12-04 every early UPDATE got 491,
+        which has the peer send it again and again (RFC 3261 14.1) for a refresh that
+        needed no more than a 200."""
+        if msg.method != "UPDATE":
+            return None
+        if call.invite is not None and call.call_id not in self._answered:
+            theirs_unanswered = call.media is not None  # the INVITE carried an offer
+        elif call.invite is None and call.state in (CallState.DIALING, CallState.ALERTING):
+            theirs_unanswered = False  # our INVITE's offer awaits the callee's answer
+        elif call.state is CallState.OFFERED and not msg.body_bytes:
+            # Our 200 with the offer has gone (the dialog is confirmed), its ACK not here:
+            # a refresh is taken as in the early dialog (an offer: 491, below in on_refresh).
+            theirs_unanswered = False
+        else:
+            return None
+        if not msg.body_bytes:
+            return build_response(msg, 200, extra=self._contact_headers())
+        if theirs_unanswered:
+            assert call.invite is not None
+            return build_response(msg, 500, extra=[
+                ("Retry-After", str(random.randint(0, 10))),
+                ("Warning", f'399 hotline12345 "the offer in the INVITE (CSeq '
+                            f'{call.invite.cseq[0]}) is not answered yet"')])
+        return build_response(msg, 491, extra=[
+            ("Warning", '399 hotline12345 "our offer awaits its answer"')])
+
+    def _answer(self, msg: SipMessage, response: bytes,
+                addr: tuple[str, int] | None = None) -> None:
+        """Our answer to a request of the peer's in a dialog; a non-2xx final one to a
+        re-INVITE is sent again until its ACK (RFC 3261 17.2.1), like every INVITE's."""
+        addr = addr or msg.source
+        if msg.method == "INVITE" and final_code(response) >= 300:
+            self.finals.send(msg, response, addr)
+        else:
+            self._send(response, addr)
 
     def _refresh(self, call: CallHandle, msg: SipMessage, send: Send) -> None:
         """A re-INVITE or UPDATE: session refresh, hold or codec change. Our port stays;
@@ -395,10 +448,9 @@ class InDialog:
         if self._unacked.get(call.call_id) is not unacked or call.ended:
             return
         unacked.waited += delay
-        if unacked.waited < ACK_WAIT:
+        wait = next_retransmission(delay, unacked.waited)
+        if wait is not None:
             self._send(unacked.response, unacked.dest)
-            # The last wait ends at 64*T1 exactly, not a whole T2 past it.
-            wait = min(delay * 2, T2, ACK_WAIT - unacked.waited)
             self._later(wait, self._again, call, unacked, wait)
             return
         if not self._settle(call, unacked):
@@ -528,7 +580,7 @@ class InDialog:
         if call.state is CallState.INCOMING and call.invite is not None:
             # BYE before our 2xx (a confused peer): end the INVITE too.
             call.last_invite_response = build_response(call.invite, 487, to_tag=call.local_tag)
-            self._send(call.last_invite_response, call.invite_source)
+            self.finals.send(call.invite, call.last_invite_response, call.invite_source)
         call.remote_ended(EndReason.REMOTE_HANGUP)
 
     def on_cancel(self, msg: SipMessage) -> None:  # F7
@@ -547,7 +599,7 @@ class InDialog:
             if call.transition(CallState.ENDED, EndReason.CANCELLED,
                                only_from=CallState.INCOMING):
                 call.last_invite_response = terminated
-                self._send(terminated, call.invite_source)
+                self.finals.send(call.invite, terminated, call.invite_source)
 
     def on_options(self, msg: SipMessage) -> None:
         self._send(build_response(msg, 200, to_tag=None if msg.to_tag else

@@ -16,8 +16,22 @@ from telephony.call import EndReason
 log = logging.getLogger("telephony.sip")
 
 T1, T2, TIMER_B = 0.5, 4.0, 32.0  # RFC 3261 17.1.1.1
-# How long a UAS sends its 2xx to an INVITE again while no ACK comes (RFC 3261 13.3.1.4).
+# How long a UAS sends its 2xx to an INVITE again while no ACK comes (RFC 3261 13.3.1.4),
+# and its non-2xx final answer (Timer H, 17.2.1).
 ACK_WAIT = 64 * T1
+# How long a non-2xx final's transaction stays after its ACK, to absorb the ACK's own
+# retransmissions over UDP (Timer I, RFC 3261 17.2.1).
+T4 = 5.0
+
+
+def next_retransmission(delay: float, waited: float) -> float | None:
+    """The wait before an answer to an INVITE goes again, the last one having waited
+    ``delay`` and all so far ``waited`` seconds: doubling up to T2, the last wait ending at
+    64*T1 exactly (RFC 3261 13.3.1.4 for a 2xx, Timers G and H of 17.2.1 for the rest);
+    None once 64*T1 has passed without the ACK."""
+    if waited >= ACK_WAIT:
+        return None
+    return min(delay * 2, T2, ACK_WAIT - waited)
 
 
 class Timer:

@@ -159,14 +159,17 @@ def test_busy_refusal_says_when_to_retry_and_its_ack_refunds() -> None:
     assert answer.status_code == 486 and addr == invite.source
     assert answer.first("Retry-After") == str(BUSY_RETRY_AFTER_SECONDS)
     assert admission.rejected == {486: 1}
-    # The retransmitted INVITE gets the same answer (same To tag).
+    # The retransmitted INVITE is the refusal's transaction's: the same answer (same To
+    # tag), free; even refused a second time it would get the first answer.
+    assert admission.finals.take(invite)
+    assert wire.sent[-1][0].to_tag == answer.to_tag
     admission.refuse(invite, 486, warning="all lines busy", capacity=True)
     assert wire.sent[-1][0].to_tag == answer.to_tag
     # Drain the bucket but one; the ACK is free and gives the INVITE's token back.
     for n in range(burst(admission.sip) - 2):
         assert admission.admit(request("OPTIONS", SCANNER, call_id=f"o{n}"), in_dialog=False)
     ack = request("ACK", SCANNER, call_id="busy1", to_tag=answer.to_tag)
-    assert admission.admit(ack, in_dialog=False)
+    assert admission.finals.take(ack)
     assert admission.admit(request("OPTIONS", SCANNER, call_id="after1"), in_dialog=False)
     assert admission.admit(request("OPTIONS", SCANNER, call_id="after2"), in_dialog=False)
     assert not admission.admit(request("OPTIONS", SCANNER, call_id="after3"), in_dialog=False)
@@ -183,10 +186,13 @@ def test_an_ack_with_a_made_up_tag_or_source_is_charged() -> None:
         admission.admit(request("OPTIONS", other, call_id=f"q{n}"), in_dialog=False)
     # The right tag from another address is no part of our transaction: charged (and the
     # refusal stays for the real ACK).
+    assert not admission.finals.take(request("ACK", other, call_id="r1", to_tag=tag))
     assert not admission.admit(request("ACK", other, call_id="r1", to_tag=tag), in_dialog=False)
-    assert admission.admit(request("ACK", SCANNER, call_id="r1", to_tag=tag), in_dialog=False)
+    assert admission.finals.take(request("ACK", SCANNER, call_id="r1", to_tag=tag))
     for n in range(burst(admission.sip) + 1):
-        admission.admit(request("ACK", SCANNER, call_id="r1", to_tag=f"x{n}"), in_dialog=False)
+        ack = request("ACK", SCANNER, call_id="r1", to_tag=f"x{n}")
+        if not admission.finals.take(ack):
+            admission.admit(ack, in_dialog=False)
     assert admission.flood.banned(SCANNER)
 
 
@@ -214,6 +220,8 @@ class NoSignalling:
     def send_to(self, data: bytes, addr: tuple[str, int] | None) -> None: ...
 
     def send_invite_2xx(self, call: CallHandle) -> None: ...
+
+    def send_invite_final(self, call: CallHandle, response: bytes) -> None: ...
 
     def send_bye(self, call: CallHandle) -> None: ...
 

@@ -47,6 +47,9 @@ class Link:
     def send_invite_2xx(self, call: CallHandle) -> None:
         raise AssertionError("an outbound call sends no 2xx")
 
+    def send_invite_final(self, call: CallHandle, response: bytes) -> None:
+        raise AssertionError("an outbound call answers no INVITE")
+
     def send_bye(self, call: CallHandle) -> None:
         self.byes.append(call)
 

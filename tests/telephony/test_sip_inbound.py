@@ -12,6 +12,7 @@ import pytest
 from telephony.call import CallState, EndReason, PlayResult
 from telephony.media import g711
 from telephony.sip.frontend import PhoneStatus, SipRegistrationError
+from telephony.sip.timers import T1
 from tests.support import harness
 from tests.support.harness import Sipp, dtmf_pcap, pause, play, render_scenario, uac_subs
 from tests.support.sipkit import AudioAssets, EchoTestHandler, FrontEndFactory, rms
@@ -164,6 +165,37 @@ def test_no_common_codec_gets_488(make_frontend: FrontEndFactory, audio: AudioAs
     assert result.ok, result.stdout[-2000:] + result.errors[-2000:]
     assert not handler.records
     assert fe.rejected.get(488) == 1
+
+
+def test_a_refusal_through_kamailio_is_acked_by_it_and_sent_once(
+        make_frontend: FrontEndFactory, kamailio: harness.Kamailio, audio: AudioAssets,
+        sipp_dir: Path, sipps: list[Sipp]) -> None:
+    """Our 488 goes again until its ACK (RFC 3261 17.2.1). Kamailio's tm ACKs it itself,
+    hop by hop, with the branch of the INVITE it sent us: only a real stateful proxy shows
+    that its ACK is matched to our transaction (a mismatch would leave the 488 sent
+    eleven times over 32 s and the ACK charged as a new request)."""
+    handler = EchoTestHandler(audio.prompt_wav)
+    fe = make_frontend(handler, mode="register", kamailio=kamailio)
+    sent: list[bytes] = []
+    send = fe._transport.send
+
+    def counting(data: bytes, addr: tuple[str, int]) -> None:
+        sent.append(data)
+        send(data, addr)
+
+    fe._transport.send = counting  # type: ignore[method-assign]
+    scenario = render_scenario("uac_refused.xml", sipp_dir, CALLER=CALLER, CODECS="9 18",
+                               RTPMAPS="a=rtpmap:9 G722/8000\na=rtpmap:18 G729/8000",
+                               CODE="488")
+    result = Sipp(scenario, sipp_dir, target=f"127.0.0.1:{kamailio.port}",
+                  service=fe.sip.username, timeout_s=10).run()
+    assert result.ok, result.stdout[-2000:] + result.errors[-2000:]
+    time.sleep(3 * T1)  # past the first retransmission (T1), had the ACK not matched
+    refusals = [d for d in sent if d.startswith(b"SIP/2.0 488")]
+    assert len(refusals) == 1 and fe.rejected.get(488) == 1
+    finals = list(fe.admission.finals._finals.values())
+    assert [(f.code, f.state.value) for f in finals] == [(488, "confirmed")]
+    assert not handler.records
 
 
 def _udp_exchange(port: int, payload: bytes, wait: float = 1.0) -> bytes | None:

@@ -266,10 +266,12 @@ def test_a_reinvite_between_the_answer_and_our_200_is_500_with_retry_after() -> 
     assert (ok.status_code, ok.cseq) == (200, (1, "INVITE"))
     assert call.codec == "PCMU" and (rtp.outIP, rtp.outPort) == PEER
     assert dialogs.invite_state(call.call_id) is InviteState.ACK_AWAITED
-    # The refused re-INVITE sent again gets its 500 again; our 200 goes on until its ACK.
+    # The refused re-INVITE sent again gets its 500 again; the 500 goes again until its
+    # ACK (Timer G), and our 200 until its own.
     dialogs.on_refresh(call, early)
     wire.fire()
-    assert codes(wire) == [500, 200, 500, 200]
+    wire.fire()
+    assert codes(wire) == [500, 200, 500, 500, 200]
     dialogs.on_ack(sip_request("ACK", cseq=1))
     assert dialogs.invite_state(call.call_id) is InviteState.CONFIRMED
     # The peer tries again, a new request after Retry-After (RFC 3261 14.1): taken.

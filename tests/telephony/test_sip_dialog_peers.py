@@ -1,0 +1,146 @@
+"""Who may speak in a dialog (``dialog.dialog_peers``, ``dialog.from_peer``), and how
+much (``Admission.admit_in_dialog``). A BYE, INFO or re-INVITE with the right Call-ID and
+tags from another host ended the call, keyed digits into it or moved its media: the tags
+travel in clear text. Now a dialog's requests are taken from its peers only: the phone
+when it calls us directly; the record-routing proxy (kamailio) when one sits between (the
+phone's requests then come through it); the proxy or the phone when the proxy does not
+record-route; a trusted source always. And each dialog has its own budget of re-INVITEs,
+UPDATEs, INFOs and OPTIONS (the flood guard's bucket, no ban), while ACK, BYE and CANCEL
+always pass. Socket-free: a real front end at the shipped settings (``sipwire``)."""
+
+from __future__ import annotations
+
+from config.settings import Settings
+from telephony.call import CallHandle, CallState, Direction, EndReason
+from telephony.sip.admission import DIALOG_RETRY_AFTER_SECONDS
+from telephony.sip.dialog import dialog_peers
+from telephony.sip.frontend import SipFrontEnd
+from telephony.sip.message import SipMessage
+from tests.telephony.sipwire import (
+    PHONE,
+    PROXY,
+    STRANGER,
+    Clockwork,
+    front_end,
+    offer,
+    request,
+    ringing_call,
+)
+
+
+def call_up(fe: SipFrontEnd, *, source: tuple[str, int] = PHONE,
+            record_route: str | None = None, call_id: str = "c1") -> CallHandle:
+    """A call taken through the front end's receive path, answered and ACKed."""
+    invite = request("INVITE", call_id=call_id, source=source, body=offer(),
+                     record_route=record_route)
+    call = ringing_call(fe, invite)
+    assert call.answer()
+    fe._on_message(request("ACK", call_id=call_id, source=source, to_tag=call.local_tag))
+    assert call.ack_received.is_set()
+    return call
+
+
+def bye(call: CallHandle, source: tuple[str, int], cseq: int = 2) -> SipMessage:
+    return request("BYE", call_id=call.call_id, source=source, cseq=cseq,
+                   to_tag=call.local_tag)
+
+
+def info(call: CallHandle, source: tuple[str, int], cseq: int, key: str = "5") -> SipMessage:
+    return request("INFO", call_id=call.call_id, source=source, cseq=cseq,
+                   to_tag=call.local_tag, body=f"Signal={key}\r\n".encode(),
+                   content_type="application/dtmf-relay")
+
+
+def answers(wire: Clockwork, method: str) -> list[tuple[int, tuple[str, int]]]:
+    return [(m.status_code, addr) for m, addr in wire.sent
+            if m.type == 0 and m.cseq[1] == method]
+
+
+def test_a_direct_callers_dialog_takes_requests_from_the_phone_alone() -> None:
+    fe, wire = front_end()
+    fe.flood.clock = lambda: 5000.0  # no refill while the test runs
+    call = call_up(fe)
+    assert call.peers == {PHONE[0]}
+    fe._on_message(bye(call, STRANGER))
+    fe._on_message(info(call, STRANGER, 3))
+    fe._on_message(request("INVITE", call_id=call.call_id, source=STRANGER, cseq=4,
+                           to_tag=call.local_tag, body=offer(40666)))
+    assert [(m.status_code, addr) for m, addr in wire.sent[-3:]] == [(403, STRANGER)] * 3
+    assert call.state is CallState.ANSWERED and call.get_dtmf(timeout=0) is None
+    assert call.rtp is not None and call.rtp.outPort == 40000  # media not moved
+    # Each charged as a new request of the stranger's (the flood guard's ban applies).
+    assert fe.flood._buckets[STRANGER[0]].tokens == Settings().sip.flood_burst - 3
+    fe._on_message(bye(call, PHONE, cseq=5))
+    assert answers(wire, "BYE")[-1] == (200, PHONE)
+    assert call.end_reason is EndReason.REMOTE_HANGUP
+
+
+def test_behind_a_record_routing_proxy_the_proxy_speaks_for_the_phone() -> None:
+    """kamailio record-routes: the phone's BYE comes through it, from its address; a BYE
+    straight from the phone would bypass the route set (RFC 3261 12.2.1.1)."""
+    fe, wire = front_end()
+    call = call_up(fe, source=PROXY, record_route=f"<sip:{PROXY[0]}:{PROXY[1]};lr>")
+    assert call.peers == {PROXY[0]}
+    fe._on_message(bye(call, STRANGER))
+    fe._on_message(bye(call, PHONE))
+    assert answers(wire, "BYE") == [(403, STRANGER), (403, PHONE)]
+    assert call.state is CallState.ANSWERED
+    fe._on_message(info(call, PROXY, 3, "7"))
+    assert call.get_dtmf(timeout=0) == "7"
+    fe._on_message(bye(call, PROXY, cseq=4))
+    assert answers(wire, "BYE")[-1] == (200, PROXY) and call.ended
+
+
+def test_behind_a_proxy_that_does_not_record_route_the_phone_speaks_itself() -> None:
+    fe, wire = front_end()
+    call = call_up(fe, source=PROXY)
+    assert call.peers == {PROXY[0], PHONE[0]}  # where the INVITE came from; its Contact
+    fe._on_message(bye(call, STRANGER))
+    assert answers(wire, "BYE") == [(403, STRANGER)] and not call.ended
+    fe._on_message(bye(call, PHONE, cseq=3))
+    assert answers(wire, "BYE")[-1] == (200, PHONE) and call.ended
+
+
+def test_a_trusted_source_may_speak_in_any_dialog() -> None:
+    """A carrier's SBC cluster may send a call's BYE from another node than its INVITE."""
+    other_node = "192.0.2.51"
+    fe, wire = front_end(Settings().sip.model_copy(
+        update={"trusted_sources": [PROXY[0], other_node]}))
+    call = call_up(fe, source=PROXY, record_route=f"<sip:{PROXY[0]};lr>")
+    fe._on_message(bye(call, (other_node, 5060)))
+    assert answers(wire, "BYE") == [(200, (other_node, 5060))] and call.ended
+
+
+def test_each_dialog_has_a_budget_and_bye_always_passes() -> None:
+    sip = Settings().sip
+    fe, wire = front_end(sip)
+    fe.admission.dialog_flood.clock = lambda: 1000.0  # no refill while the test runs
+    call = call_up(fe)
+    other = call_up(fe, call_id="c2")
+    for n in range(sip.flood_burst + 5):
+        fe._on_message(info(call, PHONE, 10 + n, "1"))
+    codes = [code for code, _ in answers(wire, "INFO")]
+    assert codes == [200] * sip.flood_burst + [503] * 5
+    refused = wire.sent[-1][0]
+    assert refused.first("Retry-After") == str(DIALOG_RETRY_AFTER_SECONDS)
+    assert fe.admission.dialog_limited == 5
+    keys = 0
+    while call.get_dtmf(timeout=0) is not None:
+        keys += 1
+    # (One way per call: every key came by INFO.)
+    assert keys == sip.flood_burst
+    # The source is not banned: its other call and its next calls go on.
+    fe._on_message(info(other, PHONE, 10, "2"))
+    assert answers(wire, "INFO")[-1] == (200, PHONE) and other.get_dtmf(timeout=0) == "2"
+    assert not fe.flood.banned(PHONE[0])
+    fe._on_message(bye(call, PHONE, cseq=99))
+    assert answers(wire, "BYE") == [(200, PHONE)] and call.ended
+
+
+def test_an_outbound_calls_peers_are_where_we_sent_it_and_its_route() -> None:
+    call = CallHandle(Clockwork(), direction=Direction.OUTBOUND,  # type: ignore[arg-type]
+                      call_id="o1", local_tag="l", caller="", callee="")
+    call.remote_target = "sip:1001@192.0.2.77:5062"
+    assert dialog_peers(call, ("192.0.2.9", 5060)) == {"192.0.2.9", "192.0.2.77"}
+    call.route_set = ["<sip:192.0.2.9;lr>", "<sip:edge.example.net;lr>"]
+    assert dialog_peers(call, ("192.0.2.9", 5060)) == {"192.0.2.9"}
