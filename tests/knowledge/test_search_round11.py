@@ -16,6 +16,7 @@ from knowledge.search import (
     NO_STORY,
     Index,
     confidence,
+    normalise,
     said_of_entry,
     story,
     worth_confirming,
@@ -80,3 +81,14 @@ def test_the_story_rule_keeps_a_likely_story_for_the_confirmation_turn(index: In
     still offered for confirmation, not answered."""
     r = index.search("我昨天去菜市场买菜，回来一摸兜发现身份证丢了，这可怎么补办", today=TODAY)
     assert r.answer is None and worth_confirming(r, 0.3) == r.hits[0]
+
+
+def test_colloquial_moving_and_firing_read_as_the_entries_words(index: Index) -> None:
+    """挪过来 an account is 转移 it, 把我开了 is 辞退 (config/kb_synonyms.toml); 挪用
+    (embezzling) and a door that 开了 are neither."""
+    assert "转移" in normalise("老家的医保能挪过来吗") and "转移" in normalise("公积金挪到新单位")
+    assert "转移" not in normalise("维修资金被挪用了")
+    assert "辞退" in normalise("老板把我开了") and "辞退" in normalise("干了三年被开了")
+    assert "辞退" not in normalise("单元门开了一天没人关")
+    r = index.search("在天津交的社保，能挪到北京来吗？", today=TODAY)
+    assert r.answer is not None and r.answer.id == "kb021"
