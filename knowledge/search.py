@@ -64,6 +64,15 @@ DEFAULT_MIN_CONFIDENCE = 0.5
 # less, by the square of the ratio (see :func:`confidence`).
 EVIDENCE_WORDS = 2.0
 EVIDENCE_POWER = 2.0
+# A caller who tells a story around their question ("我钱包让人偷了，身份证也在里头，这可咋整？")
+# adds words no entry has outside the question's clause. Once they have said more of the
+# entry than a short question (``EVIDENCE_WORDS``), such a word the entry lacks weighs
+# this much of a word in the question itself (see :func:`story` and :func:`confidence`);
+# chosen by leave-one-file-out over the bench files (docs/knowledge.md, eleventh round).
+STORY_WEIGHT = 0.25
+# The share of the asking clauses' words the entry must have for the story around them to
+# count less: their question has to be about the entry.
+STORY_ASKED = 0.5
 
 # Words that ask (a question to answer, not a problem to hand to a unit).
 QUESTION_WORDS = (
@@ -439,6 +448,33 @@ def _syllables(run: str) -> list[_Syllable]:
             for p, t in zip(plain, toned, strict=True)]
 
 
+class Story(NamedTuple):
+    """The clauses of an utterance around its question (see :func:`story`)."""
+
+    words: frozenset[str]  # content words only the clauses that ask nothing have
+    sounds: frozenset[str]  # their syllable pairs, likewise
+    asked: frozenset[str]  # content words of the clauses that ask
+
+
+NO_STORY = Story(frozenset(), frozenset(), frozenset())
+
+
+def story(text: str) -> Story:
+    """Split ``text`` at punctuation into the clauses that ask (a question word or form:
+    吗, 呢, 怎么, 哪里, 能…不) and the story around them. Only when both are there: a
+    caller whose every clause asks, or none does (a complaint, or a recogniser's text with
+    no punctuation), has no story to tell apart."""
+    clauses = [c for c in _CLAUSE_END.split(text) if c.strip()]
+    asking = [is_question(c) for c in clauses]
+    if all(asking) or not any(asking):
+        return NO_STORY
+    asked_w = {t for c, a in zip(clauses, asking, strict=True) if a for t in words(c)}
+    asked_s = {t for c, a in zip(clauses, asking, strict=True) if a for t in sounds(c)}
+    told_w = {t for c, a in zip(clauses, asking, strict=True) if not a for t in words(c)}
+    told_s = {t for c, a in zip(clauses, asking, strict=True) if not a for t in sounds(c)}
+    return Story(frozenset(told_w - asked_w), frozenset(told_s - asked_s), frozenset(asked_w))
+
+
 def is_question(text: str) -> bool:
     t = _NOT_ASKING.sub("", normalise(text))
     return any(w in t for w in QUESTION_WORDS) or bool(_ASKING_FORM.search(text.strip()))
@@ -519,6 +555,14 @@ class _Signal:
         covered, _, total = self.weights(query, i)
         return covered / total if total else 0.0
 
+    def told(self, query: list[str], i: int, context: frozenset[str]) -> float:
+        """The share of the query's weight that is ``context`` (the story around the
+        question) and that entry ``i`` lacks."""
+        weight = {t: self.idf.get(t, self.unknown_idf) for t in set(query)}
+        total = sum(weight.values())
+        lacked = sum(w for t, w in weight.items() if t in context and t not in self.sets[i])
+        return lacked / total if total else 0.0
+
     def answer_only(self, query: list[str], i: int) -> float:
         """The part of :meth:`coverage` that only entry ``i``'s answer has."""
         _, answer, total = self.weights(query, i)
@@ -554,6 +598,7 @@ class Index:
         qw, qs = words(spoken), sounds(spoken)
         question = is_question(text)
         named = _OBJECTS.named(spoken, caller=True)
+        told = story(spoken)
         sw, ss = self.words.scores(qw), self.sounds.scores(qs)
         top_w, top_s = max(sw, default=0.0) or 1.0, max(ss, default=0.0) or 1.0
         ranked: list[tuple[float, int]] = []
@@ -575,12 +620,20 @@ class Index:
         hits = []
         features: dict[str, float] = {}
         for rank, (score, i) in enumerate(ranked[:limit]):
+            # A story counts for less only when the question is about the entry: the
+            # entry has at least half of what the asking clauses say, or they say nothing
+            # of their own (这可咋整). Else the story named the entry's topic and the
+            # question asks what it does not answer (…，这合法吗; …，残疾人证在哪里申请).
+            ctx = (told if not told.asked
+                   or self.words.coverage(list(told.asked), i) >= STORY_ASKED else NO_STORY)
             f = {
                 "words": self.words.coverage(qw, i),
                 "words_answer": self.words.answer_only(qw, i),
                 "said": self.words.said(qw, i),
                 "said_answer": self.words.said(qw, i, answer_only=True),
                 "sounds": self.sounds.coverage(qs, i),
+                "words_told": self.words.told(qw, i, ctx.words),
+                "sounds_told": self.sounds.told(qs, i, ctx.sounds),
                 "margin": margin if rank == 0 else 0.0,
                 "question": float(question),
                 "complaint": float(any(w not in self.texts[i] for w in complaining)),
@@ -601,7 +654,8 @@ class Index:
 
 def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
                evidence_power: float = EVIDENCE_POWER,
-               answer_credit: float = ANSWER_CREDIT) -> float:
+               answer_credit: float = ANSWER_CREDIT,
+               story_weight: float = STORY_WEIGHT) -> float:
     """How sure the best entry answers: the share of what was said that it covers (the
     better of words and sounds, so a homophone costs little), lowered when the words are
     not a question or read as a complaint, raised a little by a clear lead (a little: the
@@ -617,7 +671,11 @@ def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
     that blames (``BLAME_WORDS``) counts as no question at all.
 
     ``answer_credit``: the share of its weight a word earns when only the entry's answer
-    has it (``ANSWER_CREDIT``; 1 counts it as the title's)."""
+    has it (``ANSWER_CREDIT``; 1 counts it as the title's).
+
+    ``story_weight``: what a word of the story around the question that the entry lacks
+    weighs (``STORY_WEIGHT``), once the caller said more of the entry than a short
+    question does; 1 counts it as a word of the question."""
     if f.get("other_object"):
         # The caller names another member of a family than the entry's title (驾驶证
         # against 身份证, a bite against the dog licence): however many words they share,
@@ -626,9 +684,15 @@ def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
     # Words only the answer has count for less: the answer speaks of much else (业主 and
     # 同意 in the maintenance fund's answer do not make an owners' committee its topic).
     spared = 1.0 - answer_credit
-    said_words = f["words"] - spared * f.get("words_answer", 0.0)
-    covered = max(said_words, 0.5 * (said_words + f["sounds"]))
     said = said_of_entry(f, answer_credit=answer_credit)
+    # A caller who said little of the entry is no story around its question: the words
+    # around one or two of the entry's words are the question (公司不干了要注销).
+    told = said > evidence_words
+    cut = 1.0 - story_weight
+    w_scale = 1.0 / (1.0 - cut * f.get("words_told", 0.0)) if told else 1.0
+    s_scale = 1.0 / (1.0 - cut * f.get("sounds_told", 0.0)) if told else 1.0
+    said_words = (f["words"] - spared * f.get("words_answer", 0.0)) * w_scale
+    covered = max(said_words, 0.5 * (said_words + f["sounds"] * s_scale))
     if 0.0 < covered < 1.0 and said > evidence_words:
         odds = covered / (1.0 - covered) * (said / evidence_words) ** evidence_power
         covered = odds / (1.0 + odds)
