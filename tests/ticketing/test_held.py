@@ -201,3 +201,24 @@ def test_a_refused_close_leaves_ticket_and_trail_untouched(
         t = s.get(Ticket, out["id"])
         assert (t.status, t.closed_at, t.version) == ("replied", None, version)
     assert _trail(sessions, out["id"]) == before
+
+
+def test_a_late_transcript_that_says_too_little_is_held_and_one_that_says_more_is_not(
+        city: City, domain: Domain, sessions: sessionmaker[Session]) -> None:
+    # A call recorded while no speech model was ready: the ticket waits in the manual
+    # queue until the words arrive (service.attach_transcript).
+    system = city.actor("operator")
+    with transaction(sessions) as s:
+        mumbled, spoken = (service.create_ticket(
+            session=s, domain=domain, actor=system, channel="phone",
+            caller_phone=phone, demand=service.TRANSCRIPT_PENDING, accept_now=True)
+            for phone in ("13811112222", "13811113333"))
+    with transaction(sessions) as s:
+        for tid, words in ((mumbled.id, "嗯 嗯 喂"), (spoken.id, "喂 你好 我 家 停电 了")):
+            service.attach_transcript(session=s, domain=domain, ticket=s.get(Ticket, tid),
+                                      actor=system, text=words)
+    with sessions() as s:
+        held, sent = s.get(Ticket, mumbled.id), s.get(Ticket, spoken.id)
+        assert queries.is_held(held) and held.unit_id is None
+        assert not queries.is_held(sent) and sent.status == "dispatched"
+    assert _trail(sessions, mumbled.id)[-1] == service.HOLD_EVENT
