@@ -34,6 +34,9 @@ class DeadlineSettings(BaseModel):
     sign_window_seconds: int = 300
     # Utilities (水电气暖) must leave the manual queue within this many seconds.
     utility_dispatch_seconds: int = 600
+    # A ticket held for the operator because it says too little (ticketing.substance) is
+    # shown as overdue for confirmation (console, /metrics) once this long after the call.
+    confirm_held_seconds: int = Field(default=600, gt=0)
     # A rejected-and-redone (驳回重办) ticket gets this many working days again.
     redo_working_days: int = 5
     # A unit may 退单 (not ours) only this long after the ticket reached it, and never past
@@ -376,6 +379,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024
     rules_file: Path = CONFIG_DIR / "dispatch_rules.toml"
     classification_file: Path = CONFIG_DIR / "classification.toml"
+    # What "says too little" is (fillers, minimum content): a ticket held for an operator.
+    too_little_file: Path = CONFIG_DIR / "too_little.toml"
     # A learned field (category, urgency, kind, emergency) whose probability is below this
     # flags the ticket 待确认 for an operator. The trained model lives in data_dir/classifier.
     classification_confirm_below: float = 0.5

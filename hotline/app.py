@@ -234,6 +234,7 @@ def create_app(
     app.state.domain = domain
     # A scrape only reads: it must not queue behind (nor hold up) the ticket writers.
     app.state.metrics = make_registry(read_sessions, utility_window=domain.utility_window,
+                                      confirm_window=domain.confirm_window,
                                       analytics=settings.analytics,
                                       figures_ttl=settings.metrics_figures_ttl_seconds)
     app.include_router(observability_router)

@@ -27,7 +27,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 # Imported for their registrations in the process registry: a node that never used a part
@@ -132,10 +132,12 @@ class SlowFigures:
 
 class DatabaseCollector(Collector):
     def __init__(self, sessions: sessionmaker[Session], *, utility_window: timedelta,
+                 confirm_window: timedelta,
                  analytics: AnalyticsSettings | None = None, figures_ttl: float = 60.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.sessions = sessions
         self.utility_window = utility_window
+        self.confirm_window = confirm_window
         self.analytics = analytics or AnalyticsSettings()
         self.figures_ttl = figures_ttl
         self.clock = clock
@@ -220,6 +222,11 @@ class DatabaseCollector(Collector):
             "hotline_tickets_30d_by_district",
             "Tickets received in the last 30 days per district (hot spots; excluded ones left "
             "out; district \"\" when the caller named none)", labels=["district"])
+        held = GaugeMetricFamily(
+            "hotline_tickets_held",
+            "Tickets held for the operator, not dispatched, because their words say too little "
+            "(docs/classification.md), by whether the confirmation window "
+            "(deadlines.confirm_held_seconds) has passed since the call", labels=["overdue"])
         now = utcnow()
         slow = self.slow_figures(now)
         warnings.add_metric([], slow.community_warnings)
@@ -242,6 +249,10 @@ class DatabaseCollector(Collector):
                 tickets.add_metric([status], n)
             overdue.add_metric([], s.scalar(
                 select(func.count()).select_from(Ticket).where(queries.overdue(now))) or 0)
+            late = queries.held_overdue(now, self.confirm_window)
+            for is_late, n in ((True, late), (False, and_(queries.held(), ~late))):
+                held.add_metric([str(is_late).lower()], s.scalar(
+                    select(func.count()).select_from(Ticket).where(n)) or 0)
             for outcome, n in s.execute(
                 select(CallRecord.outcome, func.count()).group_by(CallRecord.outcome)
             ):
@@ -270,7 +281,7 @@ class DatabaseCollector(Collector):
                 .where(CallRecord.ended_at.is_(None)).group_by(CallRecord.node)
             ):
                 live.add_metric([node or ""], n)
-        yield from (tickets, overdue, calls, backlog, surveys, waiting, oldest, live,
+        yield from (tickets, overdue, held, calls, backlog, surveys, waiting, oldest, live,
                     utilities, utility_rate, rates, handling, cases, warnings, districts)
 
 
@@ -291,10 +302,12 @@ class ProcessCollector(Collector):
 
 
 def make_registry(sessions: sessionmaker[Session], *, utility_window: timedelta,
+                  confirm_window: timedelta,
                   analytics: AnalyticsSettings | None = None, figures_ttl: float = 60.0,
                   clock: Callable[[], float] = time.monotonic) -> CollectorRegistry:
     registry = CollectorRegistry()
     registry.register(DatabaseCollector(sessions, utility_window=utility_window,
+                                        confirm_window=confirm_window,
                                         analytics=analytics, figures_ttl=figures_ttl,
                                         clock=clock))
     registry.register(ProcessCollector())

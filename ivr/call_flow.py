@@ -98,7 +98,7 @@ class State(Enum):
     BEEP = "beep"  # the tone after which we listen
     RECORD = "record"  # listening: ends on #, silence after speech, or max length
     UNDERSTAND = "understand"  # the turn's transcript, classified
-    ASK_AGAIN = "ask_again"  # empty or low-confidence transcript: say it again (once)
+    ASK_AGAIN = "ask_again"  # empty, low-confidence or too-little words: say it again (once)
     READBACK = "readback"  # "您反映的是…问题，地址是…" + "确认请按1，重新录音请按2"
     CONFIRM = "confirm"  # waiting for 1 / 2
     PREFERENCES = "preferences"  # 1 保密, 2 不要回访, # (or silence) to file
@@ -479,9 +479,10 @@ class Dialogue:
         t = self.transcript
         live_asr = self.svc.engine is not None and self.asr_error is None
         unsure = t is None or not t.text.strip() or bool(t.low_confidence)
-        ask_again = live_asr and unsure and self.asked_again < 1
+        may_ask_again = live_asr and self.asked_again < 1
         turn = take_turn(sessions=self.svc.sessions, domain=self.svc.domain,
-                         text=t.text if t is not None else None, ask_again=ask_again,
+                         text=t.text if t is not None else None,
+                         ask_again=may_ask_again and unsure, may_ask_again=may_ask_again,
                          offer_answer=not self.kb_offered, call_id=self.call.call_id,
                          may_confirm=True)
         self.classification, self.kb_answer = turn.understanding, turn.answer

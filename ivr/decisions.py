@@ -93,11 +93,15 @@ def next_step(understanding: Understanding | None, *, ask_again: bool,
 
 def take_turn(*, sessions: sessionmaker[Session], domain: Domain, text: str | None,
               ask_again: bool, offer_answer: bool, call_id: str,
-              may_confirm: bool = False) -> Turn:
+              may_confirm: bool = False, may_ask_again: bool = False) -> Turn:
     """Classify a turn's words and decide its step. ``offer_answer`` is False once an
     answer was read in this call (offered once: a caller who pressed 2 wants a ticket);
-    ``may_confirm``: the carrier has the confirmation turn (``Step.CONFIRM_ENTRY``)."""
+    ``may_confirm``: the carrier has the confirmation turn (``Step.CONFIRM_ENTRY``);
+    ``may_ask_again``: the carrier may still ask once more, which words that say too
+    little ("喂", "嗯嗯") make it do, as unsure words do."""
     understanding = domain.understand(text) if text and text.strip() else None
+    if may_ask_again and understanding is not None and understanding.too_little:
+        ask_again = True
     answer = None
     if text and offer_answer and not ask_again:
         answer = answer_for(sessions=sessions, domain=domain, text=text,
@@ -129,8 +133,9 @@ def after_answer(key: str | None) -> AfterAnswer:
 
 
 def readback_sentence(understanding: Understanding | None) -> str:
-    """"您反映的是…问题，地址是…。" from what was understood."""
-    if understanding is None:
+    """"您反映的是…问题，地址是…。" from what was understood; words that say too little
+    get no category read back (it would be a guess at nothing): "您的诉求已录音。"."""
+    if understanding is None or understanding.too_little:
         return P.readback_text(None, None)
     try:
         label: str | None = category_label(understanding.category)

@@ -14,6 +14,7 @@ from ticketing.intake_model import IntakeModel, Understanding, store_for, unders
 from ticketing.models import utcnow
 from ticketing.places import Gazetteer, Place, gazetteer_for, locate
 from ticketing.respondent import extract, rules_for
+from ticketing.substance import Substance, load_substance
 from ticketing.workcalendar import WorkCalendar
 
 log = logging.getLogger(__name__)
@@ -27,9 +28,12 @@ class Domain:
     calendar: WorkCalendar
     model: IntakeModel | None = None  # None: classification by the rules alone
     tz: ZoneInfo = field(init=False)
+    substance: Substance = field(init=False)  # what "says too little" is (held tickets)
 
     def __post_init__(self) -> None:
         self.tz = ZoneInfo(self.settings.timezone)
+        # Read now: a broken file must stop the start, not every ticket's creation.
+        self.substance = load_substance(self.settings.too_little_file)
 
     @classmethod
     def load(cls, settings: Settings) -> Domain:
@@ -60,10 +64,17 @@ class Domain:
         """Utilities (水电气暖) must leave the manual queue within this of the call."""
         return timedelta(seconds=self.settings.deadlines.utility_dispatch_seconds)
 
+    @property
+    def confirm_window(self) -> timedelta:
+        """A ticket held for the operator is overdue for confirmation this long after the
+        call (docs/classification.md, "Says too little")."""
+        return timedelta(seconds=self.settings.deadlines.confirm_held_seconds)
+
     def understand(self, text: str) -> Understanding:
         """Category, urgency, kind, emergency, place of one text (model + rules floor)."""
         return understand(text, self.classification, self.model,
-                          confirm_below=self.settings.classification_confirm_below)
+                          confirm_below=self.settings.classification_confirm_below,
+                          substance=self.substance)
 
     def now(self) -> datetime:
         return utcnow()

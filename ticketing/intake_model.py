@@ -54,6 +54,7 @@ from ticketing.classify import (
     sub_category_of,
 )
 from ticketing.pinyin import syllable as _syllable
+from ticketing.substance import Substance, load_substance
 
 __all__ = [
     "FIELDS",
@@ -517,9 +518,13 @@ class Understanding:
     # 细分类 inside ``category``, by the keyword rules alone (the model learns none: see
     # docs/classification.md); None when in doubt.
     sub_category: str | None = None
+    # The words say too little to act on (ticketing.substance) and nothing urgent: the
+    # ticket is held for an operator (always 待确认), not dispatched.
+    too_little: bool = False
 
     def as_record(self) -> dict[str, Any]:
         return {
+            "too_little": self.too_little,
             "category": self.category,
             "sub_category": self.sub_category,
             "urgency": self.urgency,
@@ -552,15 +557,32 @@ def understand(
     model: IntakeModel | None = None,
     *,
     confirm_below: float = 0.5,
+    substance: Substance | None = None,
 ) -> Understanding:
     """Classify one text: the model where trained, the rules as floor and fallback.
 
     The rules can only raise what the model says, never lower it: a life-safety cue makes
     the ticket urgent, an emergency cue names the service. Low confidence on any learned
     field flags the ticket for an operator (待确认); with rules alone a text that matched
-    no category cue is flagged, since "other" then means "not understood".
+    no category cue is flagged, since "other" then means "not understood". Words that say
+    too little (``substance``, default the shipped config/too_little.toml) are flagged and
+    marked ``too_little`` unless they name an emergency or a rule's urgent cue.
     """
     ruled = classify(text, rules)
+    understood = _understand(text, ruled, rules, model, confirm_below=confirm_below)
+    if ruled.urgency == "urgent" or understood.emergency != "none":
+        return understood  # "救命", "着火了", even "火": urged and handed over, never held
+    if not (substance or load_substance()).too_little(text):
+        return understood
+    # Urgent here is the model's recall-favouring threshold (DECISION) reading noise: "没事了"
+    # and "转人工" reach P(urgent) 0.2-0.3 with no cue. Held at an urgent deadline, the
+    # ticket would be late within the hour for naming nothing; the operator sets it.
+    urgency = "general" if understood.urgency == "urgent" else understood.urgency
+    return replace(understood, urgency=urgency, too_little=True, needs_confirmation=True)
+
+
+def _understand(text: str, ruled: Classification, rules: ClassificationRules,
+                model: IntakeModel | None, *, confirm_below: float) -> Understanding:
     matched = list(ruled.matched)
     if model is None:
         return Understanding(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, event, false, func, or_, select, true, type_coerce
@@ -280,6 +280,36 @@ def is_overdue(ticket: Ticket, now: datetime) -> bool:
     return is_open(ticket.status) and ticket.due_at is not None and ticket.due_at < now
 
 
+# --- held for the operator: says too little (ticketing.substance) -------------------------
+
+
+def held() -> Any:
+    """Accepted, not dispatched, because the words say too little and no operator has
+    confirmed or corrected them yet (docs/classification.md, "Says too little"). The mark
+    is the intake's record (``too_little``); the operator's confirmation clears
+    ``needs_confirmation`` and so releases the ticket."""
+    return and_(Ticket.status == Status.ACCEPTED.value, Ticket.unit_id.is_(None),
+                Ticket.needs_confirmation.is_(True),
+                Ticket.classification["too_little"].as_boolean().is_(True))
+
+
+def is_held(ticket: Ticket) -> bool:
+    """``held`` for one loaded ticket."""
+    return (ticket.status == Status.ACCEPTED.value and ticket.unit_id is None
+            and ticket.needs_confirmation
+            and (ticket.classification or {}).get("too_little") is True)
+
+
+def held_overdue(now: datetime, window: timedelta) -> Any:
+    """Held and not confirmed within ``window`` of the call (settings.deadlines
+    .confirm_held_seconds): nobody is acting on it."""
+    return and_(held(), Ticket.received_at < now - window)
+
+
+def is_held_overdue(ticket: Ticket, now: datetime, window: timedelta) -> bool:
+    return is_held(ticket) and ticket.received_at < now - window
+
+
 # --- utilities (水电气暖) waiting for dispatch ---------------------------------------------
 
 
@@ -296,9 +326,11 @@ def queued_since() -> Any:
 
 
 def waiting_utilities() -> Any:
-    """Utilities in the manual dispatch queue."""
+    """Utilities in the manual dispatch queue. Not a held ticket: its category is the
+    intake's guess at words that say too little, and what it needs is an operator's look
+    (``held_overdue``), not the rules again nor a dispatcher called to send it."""
     return and_(Ticket.status.in_(values(AWAITING_DISPATCH_STATUSES)),
-                Ticket.category.in_(sorted(UTILITY_CATEGORIES)))
+                Ticket.category.in_(sorted(UTILITY_CATEGORIES)), ~held())
 
 
 def waiting_too_long_to_wait() -> Any:
@@ -306,7 +338,7 @@ def waiting_too_long_to_wait() -> Any:
     (水电气暖, dispatched within 10 minutes) and urgent ones (life or property safety, often
     a category no rule covers, e.g. a fire reported with no place). A person is called when
     the utility window ends."""
-    return and_(Ticket.status.in_(values(AWAITING_DISPATCH_STATUSES)),
+    return and_(Ticket.status.in_(values(AWAITING_DISPATCH_STATUSES)), ~held(),
                 or_(Ticket.category.in_(sorted(UTILITY_CATEGORIES)),
                     Ticket.urgency == Urgency.URGENT.value))
 

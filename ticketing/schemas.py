@@ -233,6 +233,9 @@ class TicketOut(BaseModel):
     emergency: str = Field(description="hand-over service: 110, 119, 120 or none")
     needs_confirmation: bool = Field(description="待确认: an operator should confirm or "
                                      "correct the classification")
+    held: bool = Field(default=False, description="held for the operator, not dispatched: "
+                       "the words say too little to act on (docs/classification.md); the "
+                       "operator's confirmation or correction dispatches it")
     confidence: dict[str, float] = Field(
         description="probability of each learned field; empty when the rules alone classified")
     subject: str
@@ -282,6 +285,7 @@ class TicketOut(BaseModel):
             sub_category_label=sub_category_text(t.category, t.sub_category) or None,
             subject=t.subject, respondent=t.respondent, demand=t.demand,
             kind=t.kind, emergency=t.emergency, needs_confirmation=t.needs_confirmation,
+            held=queries.is_held(t),
             confidence=dict((t.classification or {}).get("confidence") or {}),
             # The verbatim words and the voice identify a confidential caller as surely as
             # the number does; the demand (what must be done) stays visible to the handler.

@@ -63,6 +63,7 @@ from ticketing.models import (
 from ticketing.queries import (
     LINK_EVENT,
     identified_caller,
+    is_held,
     may_see_ticket,
     note_created,
     same_identified_caller,
@@ -78,6 +79,7 @@ from ticketing.states import (
     PermissionDenied,
     Role,
     Status,
+    Transition,
     transition_for,
     values,
 )
@@ -172,6 +174,16 @@ def record_emergency_handover(
     return ev
 
 
+def _allowed(*, ticket: Ticket, actor: Actor, action: Action,
+             reason: str | None) -> Transition:
+    """The refusals of ``_apply`` (a ticket out of sight, the transition table), changing
+    nothing: for an action with a refusal of its own to check after these and before any
+    change."""
+    if actor.role != Role.SYSTEM and not may_see_ticket(actor, ticket):
+        raise NotFound(f"ticket {ticket.number} not found")
+    return transition_for(Status(ticket.status), action, actor.role, reason)
+
+
 def _apply(
     *,
     session: Session,
@@ -186,10 +198,8 @@ def _apply(
     """Check the transition table, move the ticket and audit it. Returns the old status.
     ``to``: where the ticket goes when the table's target is nominal (拆单 goes back to
     the state the ticket was merged from)."""
-    if actor.role != Role.SYSTEM and not may_see_ticket(actor, ticket):
-        raise NotFound(f"ticket {ticket.number} not found")
     old = Status(ticket.status)
-    t = transition_for(old, action, actor.role, reason)
+    t = _allowed(ticket=ticket, actor=actor, action=action, reason=reason)
     target = to or t.target
     ticket.status = target.value
     ticket.updated_at = now
@@ -690,9 +700,21 @@ def accept(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor) ->
     return ticket
 
 
+# The audit event of a ticket held for the operator (auto_dispatch).
+HOLD_EVENT = "held_for_confirmation"
+
+
 def auto_dispatch(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor) -> bool:
     """Dispatch by the rule table; with no matching rule or unit, leave the ticket in the
-    manual queue (status accepted/returned) and say so in the audit trail."""
+    manual queue (status accepted/returned) and say so in the audit trail. A ticket whose
+    words say too little (``queries.is_held``) is held for the operator instead: a handler
+    must not be sent a ticket nobody could act on; confirming it releases it."""
+    if is_held(ticket):
+        record_event(session=session, ticket=ticket, actor=actor, action=HOLD_EVENT,
+                     note="诉求内容过少，暂不派单：请话务员核实诉求后确认或更正分类",
+                     data={"category": ticket.category, "district": ticket.district},
+                     at=domain.now())
+        return False
     rule = domain.rules.match(ticket.category, ticket.district)
     unit = _unit_by_code(session, rule.unit) if rule else None
     if rule is None or unit is None:
@@ -965,16 +987,19 @@ def close(
     """核实办结: an operator or supervisor found the handler's answer true and closes.
     核实 is someone else's check: whoever gave the answer (a supervisor may sign and reply
     for their units) may not verify it, as a handler never closes their own ticket. The
-    caller's transaction is to be rolled back on the refusal."""
+    caller's transaction is rolled back on a refusal all the same."""
     now = domain.now()
-    _apply(session=session, ticket=ticket, actor=actor, action=Action.CLOSE, now=now, reason=note,
-           data={"outcome": ticket.reply_outcome})
+    # Refused before anything changes: the ticket and its trail stay as they were even if
+    # the caller went on to commit. The table's refusals come first, as for any action.
+    _allowed(ticket=ticket, actor=actor, action=Action.CLOSE, reason=note)
     replied_by = session.scalars(
         select(TicketEvent.actor_id).where(TicketEvent.ticket_id == ticket.id,
                                            TicketEvent.action == Action.REPLY.value)
         .order_by(TicketEvent.id.desc()).limit(1)).first()
     if actor.id is not None and replied_by == actor.id:
         raise PermissionDenied(actor.role, Action.CLOSE)
+    _apply(session=session, ticket=ticket, actor=actor, action=Action.CLOSE, now=now, reason=note,
+           data={"outcome": ticket.reply_outcome})
     ticket.closed_at = now
     # 并单: the tickets merged into this one are closed with its answer. Imported here:
     # merging builds on this module.
@@ -1352,6 +1377,7 @@ def confirm_classification(
     if sub_after is not None and not sub_category_in(category_after, sub_after):
         sub_after = None
     before = {f: getattr(ticket, f) for f in CLASSIFICATION_FIELDS}
+    held = is_held(ticket)
     for name, value in wanted.items():
         if value is not None:
             setattr(ticket, name, value)
@@ -1377,6 +1403,10 @@ def confirm_classification(
             # a ticket already late must not make it on time. The centre (operator, admin)
             # may still correct a deadline after review (待确认).
             ticket.due_at = min(missed, ticket.due_at or missed)
+    elif held:
+        # The operator has looked at the words: the hold is over, dispatch by the rules
+        # (a changed category or urgency was dispatched just above, once).
+        auto_dispatch(session=session, domain=domain, ticket=ticket, actor=actor)
     session.flush()
     return ticket
 

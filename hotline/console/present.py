@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -50,6 +50,7 @@ EVENT_LABELS: dict[str, str] = {
     "create": "创建工单",
     "link_duplicate": "关联重复诉求",
     "manual_queue": "转人工派单",
+    "held_for_confirmation": "内容过少，暂不派单",
     "transcribed": "录音转写",
     "escalate": "提级督办",
     "urge": "催办",
@@ -169,13 +170,16 @@ class TicketView:
     sign_text: str | None  # a dispatched, unsigned ticket's sign-by countdown
     sign_overdue: bool
     closed_late: bool
+    # Held for the operator (says too little), and past the confirmation window.
+    held_overdue: bool = False
 
     @property
     def status_label(self) -> str:
         return status_label(self.t.status)
 
 
-def ticket_view(ticket: Ticket, actor: Actor, now: datetime, *, masked: bool) -> TicketView:
+def ticket_view(ticket: Ticket, actor: Actor, now: datetime, *, masked: bool,
+                confirm_window: timedelta) -> TicketView:
     out = TicketOut.of(ticket, actor, masked=masked)
     status = Status(ticket.status)
     finished = status in FINISHED_STATUSES
@@ -200,6 +204,7 @@ def ticket_view(ticket: Ticket, actor: Actor, now: datetime, *, masked: bool) ->
         sign_text=sign_text,
         sign_overdue=sign_overdue,
         closed_late=closed_late,
+        held_overdue=queries.is_held_overdue(ticket, now, confirm_window),
     )
 
 

@@ -315,7 +315,8 @@ def queue(request: Request, status: str = "open", category: str = "", q: str = "
         listing = {"status": status, "category": category, "sub_category": sub_category,
                    "q": q, "since": since.strip(), "until": until.strip()}
         ctx = {
-            "rows": [present.ticket_view(t, w.actor, now, masked=True) for t in rows],
+            "rows": [present.ticket_view(t, w.actor, now, masked=True,
+                                         confirm_window=w.domain.confirm_window) for t in rows],
             "total": total,
             "counts": counts,
             "open_count": sum(counts.get(v, 0) for v in open_values),
@@ -367,7 +368,8 @@ def render_ticket(request: Request, w: Work, ticket: Ticket, *, status: int = 20
                   error: str | None = None, failed: str | None = None,
                   form: dict[str, str] | None = None, done: str = "") -> Response:
     now = w.domain.now()
-    view = present.ticket_view(ticket, w.actor, now, masked=False)
+    view = present.ticket_view(ticket, w.actor, now, masked=False,
+                               confirm_window=w.domain.confirm_window)
     actions = present.available_actions(ticket.status, w.actor)
     recording_error: str | None = None
     has_recording = False

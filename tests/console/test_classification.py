@@ -63,3 +63,27 @@ def test_bad_values_and_handlers_are_refused(as_user: Users, sessions, domain: D
     r = h.post(f"/console/tickets/{water}/classification",
                data={"csrf": h.csrf, "category": "other"})
     assert r.status_code == 403
+
+
+def test_a_held_ticket_is_shown_as_held_and_the_confirmation_dispatches_it(
+        as_user: Users, sessions, domain: Domain) -> None:
+    # "嗯嗯" says too little: created and accepted, held for the operator (docs/console.md).
+    n = make_ticket(sessions, domain, demand="嗯嗯")
+    op = as_user("operator")
+    queue = op.get("/console/queue?status=unconfirmed").text
+    assert f"/console/tickets/{n}" in queue and "内容过少·未派单" in queue
+    assert "待确认后派单" in queue
+    page = op.get(f"/console/tickets/{n}").text
+    assert "内容过少·未派单" in page and "诉求内容过少，工单已受理但未派单" in page
+    assert "内容过少，暂不派单" in page  # the hold in the timeline
+    r = op.post(f"/console/tickets/{n}/classification", data={
+        "csrf": op.csrf, "category": "water", "urgency": "general", "kind": "complaint",
+        "emergency": "none"})
+    assert r.status_code == 303, r.text
+    page = op.get(r.headers["location"]).text
+    assert "内容过少·未派单" not in page and "held-note" not in page
+    with sessions() as s:
+        t = s.scalars(select(Ticket).where(Ticket.number == n)).one()
+        assert (t.status, t.needs_confirmation, t.unit.code) == ("dispatched", False, "bj-water")
+        assert [e.action for e in s.scalars(select(TicketEvent).where(
+            TicketEvent.ticket_id == t.id, TicketEvent.action == "dispatch"))] == ["dispatch"]

@@ -30,6 +30,7 @@ class Scraper:
         # The app's own registry, on a clock the test moves.
         app.state.metrics = make_registry(
             app.state.sessions, utility_window=app.state.domain.utility_window,
+            confirm_window=app.state.domain.confirm_window,
             analytics=settings.analytics, figures_ttl=settings.metrics_figures_ttl_seconds,
             clock=lambda: self.now)
         event.listen(app.state.engine, "before_cursor_execute", self._count)
