@@ -65,7 +65,8 @@ from asr.model_store import DecoderOptions, bundled_test_model
 from asr.stream import StreamingTranscriber
 from config.settings import Settings, SipSettings
 from hotline import dbadmin
-from hotline.wiring import VOICE_TICK_SECONDS, warm_up_recognizers
+from hotline.roles import Part
+from hotline.wiring import VOICE_TICK_SECONDS, Background, warm_up_recognizers
 from ivr.audio import FRAME_SECONDS, CallAudio, TurnResult
 from ivr.call_flow import Dialogue
 from ivr.callrecords import CallRecord
@@ -93,6 +94,7 @@ class Observer:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.ended_at: dict[str, float] = {}
+        self.every_bye: dict[str, float] = {}  # every rate's, for the backlog's figures
         self.gaps: dict[str, float] = {}
         self.live = 0
         self.peak = 0
@@ -111,6 +113,7 @@ class Observer:
             with self.lock:
                 if call.ended_at is not None:
                     self.ended_at[call.call_id] = call.ended_at
+                    self.every_bye[call.call_id] = call.ended_at
                 self.gaps[call.call_id] = call.stats.max_send_gap_ms
                 if dialogue.transcript is not None:
                     self.transcribed += 1
@@ -149,9 +152,10 @@ class Probe:
                     probe.decode_cpu += spent
                     probe.decoded_audio += len(chunk) / 2 / stream.sample_rate
 
-        def timed_acquire(slots, priority=1):  # type: ignore[no-untyped-def]
+        def timed_acquire(slots, priority=1, since=None):  # type: ignore[no-untyped-def]
             began = time.monotonic()
-            acquire(slots, priority)
+            # (and so on code from before PrioritySlots took ``since``)
+            acquire(slots, priority) if since is None else acquire(slots, priority, since)
             waited = time.monotonic() - began
             with probe.lock:
                 probe.slot_waits.append(waited)
@@ -350,7 +354,13 @@ def main() -> None:
     observer = Observer()
     probe = Probe()
     stages = Stages()
-    ivr = runtime_mod.start_ivr(settings, sessions, domain, engine=engine)
+    # Started as `hotline serve` starts it: a call that leaves its words to the backlog
+    # starts the drain (Background.kick_backlog).
+    background = Background(settings=settings, sessions=sessions, domain=domain, engine=engine,
+                            parts=frozenset({Part.VOICE}))
+    background.start_ivr()
+    ivr = background.ivr
+    assert ivr is not None
     rss = rss_mb()
     warm = warm_up_recognizers(engine, settings, ivr.services.prompts)
     print(f"warm-up: {settings.asr.warm_recognizers} recognizers (asr.warm_recognizers) in the "
@@ -375,9 +385,9 @@ def main() -> None:
                          f"{rss_mb():.0f} MB" if warm.done.is_set() else ", still going")
                       + (f"; failed: {warm.error}" if warm.error else ""))
         if args.backlog:
-            catch_up(settings, sessions, domain, engine, ivr)
+            catch_up(sessions, domain, background, observer)
     finally:
-        ivr.stop()
+        background.stop()
         db.dispose()
 
 
@@ -435,22 +445,20 @@ def run_rate(rate: float, args: argparse.Namespace, ivr: runtime_mod.IvrRuntime,
     print(stages.report(ended, dispatched, decode_cpu, process_cpu))
 
 
-def catch_up(settings: Settings, sessions, domain: Domain, engine: AsrEngine,  # type: ignore[no-untyped-def]
-             ivr: runtime_mod.IvrRuntime) -> None:
-    """Transcribe what the surge left to the backlog with `hotline serve`'s voice job."""
+def catch_up(sessions, domain: Domain, background: Background,  # type: ignore[no-untyped-def]
+             observer: Observer) -> None:
+    """Transcribe what the surge left to the backlog with `hotline serve`'s voice job (the
+    calls' ends started its drain already)."""
     from datetime import datetime
 
     from asr.jobs import JobStatus, TranscriptionJob, pending_count
-    from hotline.roles import Part
-    from hotline.wiring import Background, schedule_jobs
+    from hotline.wiring import schedule_jobs
     from telephony.media.wav import read_wav
 
     with sessions() as s:
         paths = s.scalars(select(TranscriptionJob.recording_path)
                           .where(TranscriptionJob.status == JobStatus.PENDING.value)).all()
     audio = sum(read_wav(p).duration_seconds for p in paths)
-    background = Background(settings=settings, sessions=sessions, domain=domain, engine=engine,
-                            ivr=ivr, parts=frozenset({Part.VOICE}))
     scheduler = schedule_jobs(background)
     began, cpu = time.monotonic(), time.process_time()
     scheduler.start()
@@ -486,6 +494,17 @@ def catch_up(settings: Settings, sessions, domain: Domain, engine: AsrEngine,  #
             func.coalesce(Ticket.transcript, "") == ""))
         pending = s.scalar(select(func.count(TranscriptionJob.id))
                            .where(TranscriptionJob.status == JobStatus.PENDING.value))
+    # Hang-up -> dispatched over every call of every rate, the backlog's included.
+    with sessions() as s:
+        rows = s.execute(select(CallRecord.call_id, Ticket.dispatched_at)
+                         .join(Ticket, Ticket.id == CallRecord.ticket_id)).all()
+    with observer.lock:
+        byes = dict(observer.every_bye)
+    gaps = [row.dispatched_at.timestamp() - byes[row.call_id] for row in rows
+            if row.dispatched_at is not None and row.call_id in byes]
+    print(f"hang-up -> dispatched, every call: {len(gaps)} dispatched of {len(rows)}, "
+          f"p50 {statistics.median(gaps or [0]):.1f} s, p95 {p95(gaps):.1f} s, max "
+          f"{max(gaps, default=0):.1f} s (from the BYE)")
     print(f"calls {calls}, with a ticket {with_ticket}, distinct tickets {distinct}, tickets "
           f"in all {tickets}; tickets without words {wordless}; backlog jobs pending {pending}")
 
