@@ -263,7 +263,7 @@ class Stages:
                 f"{'':>7} steps p50/p95 ms: BYE→seen {step(ended, self.seen)}, seen→words "
                 f"{step(self.seen, self.final)}, words→committed "
                 f"{step(self.final, self.committed)}, BYE→committed "
-                f"{step(ended, self.committed)}; dispatched with live words "
+                f"{step(ended, self.committed)}; dispatched by the rate's end "
                 f"{len(sent)}/{len(ended)}, BYE→dispatched {step(ended, sent)}"
                 f"\n{'':>7} CPU per call: decoding {decode_cpu / calls:.2f} s, filing "
                 f"{statistics.mean(filing or [0]) * 1000:.0f} ms (max "
