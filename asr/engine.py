@@ -78,8 +78,8 @@ class PrioritySlots:
     ``since`` puts the oldest stream of a rank first, push after push: the turn that ended
     first (its transcript wait runs out first) is decoded to its end before the next one,
     where arrival order alone served every waiting turn a push in turn and, when slots were
-    short, let every turn's wait run out (docs/asr.md, "Oldest turn first"). Without it a
-    waiter ranks by the time it arrived.
+    short, let every turn's wait run out (docs/asr.md, "Hang-up -> dispatched ticket, step
+    by step"). Without it a waiter ranks by the time it arrived.
     """
 
     def __init__(self, slots: int) -> None:

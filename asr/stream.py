@@ -103,7 +103,8 @@ class StreamingTranscriber:
         # (take_recognizer), not here: a call holds one only once its caller's speech is
         # being decoded, so a node uses as many as it decodes at once, not one per call on
         # the line, and when slots are short the streams served first (the oldest turns)
-        # get the recognizers the last ones warmed (docs/asr.md, "Oldest turn first").
+        # get the recognizers the last ones warmed (docs/asr.md, "Hang-up -> dispatched
+        # ticket, step by step").
         self._rec: Any = None
         self._rec_key: Hashable = None
         # A recognizer used before counts its word times from its first stream's start.
