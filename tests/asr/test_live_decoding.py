@@ -205,11 +205,18 @@ def test_the_older_turn_decodes_first_on_real_streams(vosk_model: object,
     for stream, since in ((older, 1.0), (younger, 2.0)):
         stream.priority, stream.since = DecodePriority.TURN_ENDED, since
     speech = phone_speech["가스 냄새가 납니다"]
-    done: list[str] = []
+    done: list[str] = []  # who decoded, in order: noted under the slot
+    for stream, name in ((older, "older"), (younger, "younger")):
+        def noted(chunk: bytes, events: list[object], accept=stream._accept,
+                  name: str = name) -> None:
+            done.append(name)
+            accept(chunk, events)
+
+        stream._accept = noted  # type: ignore[method-assign]
     busy = engine.decode_slot()
     busy.__enter__()
-    threads = [threading.Thread(target=lambda: (younger.push(speech), done.append("younger"))),
-               threading.Thread(target=lambda: (older.push(speech), done.append("older")))]
+    threads = [threading.Thread(target=younger.push, args=(speech,)),
+               threading.Thread(target=older.push, args=(speech,))]
     for i, t in enumerate(threads):
         t.start()
         while engine._slots.waiting < i + 1:
