@@ -70,10 +70,16 @@ class DecodePriority(IntEnum):
 
 
 class PrioritySlots:
-    """A counting semaphore whose waiters get a freed slot by priority, then arrival.
+    """A counting semaphore whose waiters get a freed slot by priority, then by how long
+    their stream has been waiting (``since``), then arrival.
 
     A released slot is handed to the chosen waiter directly (never put back for anyone to
     grab), so a steady stream of LIVE pushes cannot overtake a waiting TURN_ENDED one.
+    ``since`` puts the oldest stream of a rank first, push after push: the turn that ended
+    first (its transcript wait runs out first) is decoded to its end before the next one,
+    where arrival order alone served every waiting turn a push in turn and, when slots were
+    short, let every turn's wait run out (docs/asr.md, "Hang-up -> dispatched ticket, step
+    by step"). Without it a waiter ranks by the time it arrived.
     """
 
     def __init__(self, slots: int) -> None:
@@ -82,10 +88,11 @@ class PrioritySlots:
         self.slots = slots
         self._free = slots
         self._mutex = threading.Lock()
-        self._waiters: list[tuple[int, int, threading.Lock]] = []
+        self._waiters: list[tuple[int, float, int, threading.Lock]] = []
         self._arrival = itertools.count()
 
-    def acquire(self, priority: int = DecodePriority.LIVE) -> None:
+    def acquire(self, priority: int = DecodePriority.LIVE, since: float | None = None) -> None:
+        """``since``: a ``time.monotonic()`` stamp; the earlier, the sooner served."""
         with self._mutex:
             if self._free and not self._waiters:
                 self._free -= 1
@@ -94,13 +101,15 @@ class PrioritySlots:
             # one-shot wake-up for exactly this thread.
             baton = threading.Lock()
             baton.acquire()
-            heapq.heappush(self._waiters, (int(priority), next(self._arrival), baton))
+            heapq.heappush(self._waiters, (int(priority),
+                                           time.monotonic() if since is None else since,
+                                           next(self._arrival), baton))
         baton.acquire()
 
     def release(self) -> None:
         with self._mutex:
             if self._waiters:
-                heapq.heappop(self._waiters)[2].release()
+                heapq.heappop(self._waiters)[-1].release()
             elif self._free < self.slots:
                 self._free += 1
             else:
@@ -111,8 +120,9 @@ class PrioritySlots:
         return len(self._waiters)
 
     @contextlib.contextmanager
-    def hold(self, priority: int = DecodePriority.LIVE) -> Iterator[None]:
-        self.acquire(priority)
+    def hold(self, priority: int = DecodePriority.LIVE,
+             since: float | None = None) -> Iterator[None]:
+        self.acquire(priority, since)
         try:
             yield
         finally:
@@ -195,7 +205,7 @@ class AsrEngine:
 
     # ------------------------------------------------------------------ concurrency
     def decode_slot(
-        self, priority: int = DecodePriority.LIVE
+        self, priority: int = DecodePriority.LIVE, since: float | None = None
     ) -> contextlib.AbstractContextManager[None]:
         """Hold one of `workers` decoding slots (blocks while all are busy; the most urgent
         waiter gets the next free one). WARM_UP takes none: its thread runs at the lowest
@@ -204,7 +214,7 @@ class AsrEngine:
         behind, docs/asr.md)."""
         if priority >= DecodePriority.WARM_UP:
             return contextlib.nullcontext()
-        return self._slots.hold(priority)
+        return self._slots.hold(priority, since)
 
     @property
     def executor(self) -> ThreadPoolExecutor:
@@ -327,6 +337,7 @@ class AsrEngine:
                        for _ in range(job.count)]
             for stream in streams:
                 stream.priority = DecodePriority.WARM_UP
+                stream.take_recognizer()  # now: a stream takes one at its first audio
             for stream in streams:
                 for offset in range(0, len(clip), step):
                     if self._closing.is_set():

@@ -19,9 +19,10 @@ import asyncio
 import contextlib
 import json
 import threading
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from asr import telemetry
 from asr.engine import DecodePriority
@@ -96,11 +97,21 @@ class StreamingTranscriber:
             self.gate = gate if gate is not None else EnergyGate(frame_ms=frame_ms)
         self.partial_interval = partial_interval
         self.postprocess = postprocess
+        # A bad grammar fails here, not at the first audio.
+        self._grammar = engine._checked_grammar(grammar)
+        # The recognizer is taken at the first audio to decode, under its decoding slot
+        # (take_recognizer), not here: a call holds one only once its caller's speech is
+        # being decoded, so a node uses as many as it decodes at once, not one per call on
+        # the line, and when slots are short the streams served first (the oldest turns)
+        # get the recognizers the last ones warmed (docs/asr.md, "Hang-up -> dispatched
+        # ticket, step by step").
+        self._rec: Any = None
+        self._rec_key: Hashable = None
         # A recognizer used before counts its word times from its first stream's start.
-        self._rec, self._rec_key, self._rec_base, cleared = engine.lend(sample_rate, grammar)
-        self._rec_cleared = cleared  # no audio since its last FinalResult: fit to lend again
+        self._rec_base = 0
+        self._rec_cleared = True  # no audio since its last FinalResult: fit to lend again
         # Handed back uncleared by a stream nobody waited for: cleared before our first audio.
-        self._rec_stale = not cleared
+        self._rec_stale = False
         # Set by abandon(): nobody will read this stream's words.
         self._abandoned = False
         self._lock = threading.Lock()
@@ -120,6 +131,10 @@ class StreamingTranscriber:
         # Who decodes first when the engine's slots are short; the owner raises it to
         # DecodePriority.TURN_ENDED once someone waits for this stream's final words.
         self.priority: int = DecodePriority.LIVE
+        # Among streams of one priority, the one waiting longest is served first
+        # (asr.engine.PrioritySlots): its start, until its owner moves it to when its turn
+        # ended (someone has waited for the words since then).
+        self.since = time.monotonic()
 
     # ------------------------------------------------------------------ turn signals
     @property
@@ -198,6 +213,16 @@ class StreamingTranscriber:
                                           self.decoded_seconds)
             return _join(self._utterances, self.postprocess)
 
+    def take_recognizer(self) -> None:
+        """Take this stream's recognizer now if it has none (an idle one, else a new one).
+        Decoding does it by itself; the warm-up does it first for each of its streams, so
+        that each warms a different one."""
+        if self._rec is None:
+            self._rec, self._rec_key, self._rec_base, cleared = self.engine.lend(
+                self.sample_rate, self._grammar)
+            self._rec_cleared = cleared
+            self._rec_stale = not cleared
+
     def abandon(self) -> None:
         """Nobody will read this stream's words (the wait for them timed out, the call is
         over). Safe from any thread: a push waiting for its decoding slot decodes nothing
@@ -233,7 +258,10 @@ class StreamingTranscriber:
         abandoned: then as it is, for the next stream to clear). After Vosk's endpointer
         (Result) it still holds this caller's features and i-vector, which a FinalResult
         drops. One this stream took uncleared and never fed goes back as it came: nobody
-        need pay for clearing it before someone takes it."""
+        need pay for clearing it before someone takes it. A stream that never decoded
+        took none."""
+        if self._rec is None:
+            return
         if not self._rec_cleared and not self._rec_stale:
             with self._slot() as ours:
                 if ours:
@@ -267,13 +295,12 @@ class StreamingTranscriber:
         if self._abandoned:
             yield False
             return
-        with self.engine.decode_slot(self.priority):
+        with self.engine.decode_slot(self.priority, self.since):
             yield not self._abandoned
 
     def _accept(self, chunk: bytes, events: list[Event]) -> None:
         """One AcceptWaveform; the caller holds a decoding slot."""
-        import time
-
+        self.take_recognizer()
         if self._rec_stale:
             self._clear()
         self._utterance_open = True

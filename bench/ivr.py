@@ -31,6 +31,13 @@ AcceptWaveform) per wall second, i.e. the cores live decoding took, and the proc
 the waits for a decoding slot; and, when the ticket waits for the words, how much caller
 audio the call's recognizer still had queued (seconds behind) and how long the wait took.
 The decoder is the shipped one (config/hotline.toml; HOTLINE_ASR__* try others).
+Per call, along the path from the hang-up to the dispatched ticket (wall clock, the
+process's own timestamps): the BYE received, the dialogue seeing it, the final words (the
+transcript wait over), the ticket committed (accept and auto-dispatch, one transaction),
+and dispatched (its dispatched_at: at once when the words came live, after the backlog's
+words otherwise); and the CPU each call cost: decoding (thread CPU inside AcceptWaveform),
+filing (thread CPU of closing the call: ticket, dispatch, spool, record) and the process's
+in all.
 Everything binds 127.0.0.1; SIPp is bounded by -m, -timeout and -l.
 """
 
@@ -58,8 +65,10 @@ from asr.model_store import DecoderOptions, bundled_test_model
 from asr.stream import StreamingTranscriber
 from config.settings import Settings, SipSettings
 from hotline import dbadmin
-from hotline.wiring import VOICE_TICK_SECONDS, warm_up_recognizers
+from hotline.roles import Part
+from hotline.wiring import VOICE_TICK_SECONDS, Background, warm_up_recognizers
 from ivr.audio import FRAME_SECONDS, CallAudio, TurnResult
+from ivr.call_flow import Dialogue
 from ivr.callrecords import CallRecord
 from tests.support import harness
 from tests.support.callers import CallerScript, espeak_pcm16
@@ -85,6 +94,7 @@ class Observer:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.ended_at: dict[str, float] = {}
+        self.every_bye: dict[str, float] = {}  # every rate's, for the backlog's figures
         self.gaps: dict[str, float] = {}
         self.live = 0
         self.peak = 0
@@ -103,6 +113,7 @@ class Observer:
             with self.lock:
                 if call.ended_at is not None:
                     self.ended_at[call.call_id] = call.ended_at
+                    self.every_bye[call.call_id] = call.ended_at
                 self.gaps[call.call_id] = call.stats.max_send_gap_ms
                 if dialogue.transcript is not None:
                     self.transcribed += 1
@@ -141,9 +152,10 @@ class Probe:
                     probe.decode_cpu += spent
                     probe.decoded_audio += len(chunk) / 2 / stream.sample_rate
 
-        def timed_acquire(slots, priority=1):  # type: ignore[no-untyped-def]
+        def timed_acquire(slots, priority=1, since=None):  # type: ignore[no-untyped-def]
             began = time.monotonic()
-            acquire(slots, priority)
+            # (and so on code from before PrioritySlots took ``since``)
+            acquire(slots, priority) if since is None else acquire(slots, priority, since)
             waited = time.monotonic() - began
             with probe.lock:
                 probe.slot_waits.append(waited)
@@ -190,6 +202,72 @@ class Probe:
                 f"p50 {statistics.median(self.behind or [0]):.1f} s, p95 {p95(self.behind):.1f} s,"
                 f" max {max(self.behind, default=0):.1f} s; transcript wait p50 "
                 f"{statistics.median(self.waits or [0]):.2f} s, p95 {p95(self.waits):.2f} s")
+
+
+class Stages:
+    """Per call: when the dialogue saw the hang-up, when the final words came (or the wait
+    ended), when the ticket was committed, and the thread CPU of filing it (bench only)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.reset()
+        keep, finish, finish_turn = (Dialogue._keep_what_was_said, Dialogue._finish,
+                                     CallAudio.finish_turn)
+        stages = self
+
+        def seen(dialogue):  # type: ignore[no-untyped-def]
+            with stages.lock:
+                stages.seen.setdefault(dialogue.call.call_id, time.time())
+            return keep(dialogue)
+
+        def finished(dialogue):  # type: ignore[no-untyped-def]
+            began = time.thread_time()
+            try:
+                return finish(dialogue)
+            finally:
+                with stages.lock:
+                    stages.committed[dialogue.call.call_id] = time.time()
+                    stages.filing_cpu[dialogue.call.call_id] = time.thread_time() - began
+
+        def words(audio, timeout):  # type: ignore[no-untyped-def]
+            result = finish_turn(audio, timeout)
+            with stages.lock:
+                stages.final[audio.call.call_id] = time.time()
+            return result
+
+        Dialogue._keep_what_was_said = seen  # type: ignore[method-assign]
+        Dialogue._finish = finished  # type: ignore[method-assign]
+        CallAudio.finish_turn = words  # type: ignore[method-assign]
+
+    def reset(self) -> None:
+        with self.lock:
+            self.seen: dict[str, float] = {}
+            self.final: dict[str, float] = {}
+            self.committed: dict[str, float] = {}
+            self.filing_cpu: dict[str, float] = {}
+
+    def report(self, ended: dict[str, float], dispatched: dict[str, float | None],
+               decode_cpu: float, process_cpu: float) -> str:
+        """p50/p95 of each step after the BYE, and the CPU per call."""
+        def step(frm: dict[str, float], to: dict[str, float]) -> str:
+            gaps = [to[c] - frm[c] for c in ended if c in frm and c in to]
+            if not gaps:
+                return "-"
+            return f"{statistics.median(gaps) * 1000:.0f}/{p95(gaps) * 1000:.0f}"
+
+        with self.lock:
+            sent = {c: t for c, t in dispatched.items() if t is not None}
+            calls = max(len(ended), 1)
+            filing = [self.filing_cpu[c] for c in ended if c in self.filing_cpu]
+            return (
+                f"{'':>7} steps p50/p95 ms: BYE→seen {step(ended, self.seen)}, seen→words "
+                f"{step(self.seen, self.final)}, words→committed "
+                f"{step(self.final, self.committed)}, BYE→committed "
+                f"{step(ended, self.committed)}; dispatched by the rate's end "
+                f"{len(sent)}/{len(ended)}, BYE→dispatched {step(ended, sent)}"
+                f"\n{'':>7} CPU per call: decoding {decode_cpu / calls:.2f} s, filing "
+                f"{statistics.mean(filing or [0]) * 1000:.0f} ms (max "
+                f"{max(filing, default=0) * 1000:.0f}), process {process_cpu / calls:.2f} s")
 
 
 def rss_mb() -> float:
@@ -275,7 +353,14 @@ def main() -> None:
           f"{decoder.conf() or 'as the model ships'}; db {db.dialect.name}")
     observer = Observer()
     probe = Probe()
-    ivr = runtime_mod.start_ivr(settings, sessions, domain, engine=engine)
+    stages = Stages()
+    # Started as `hotline serve` starts it: a call that leaves its words to the backlog
+    # starts the drain (Background.kick_backlog).
+    background = Background(settings=settings, sessions=sessions, domain=domain, engine=engine,
+                            parts=frozenset({Part.VOICE}))
+    background.start_ivr()
+    ivr = background.ivr
+    assert ivr is not None
     rss = rss_mb()
     warm = warm_up_recognizers(engine, settings, ivr.services.prompts)
     print(f"warm-up: {settings.asr.warm_recognizers} recognizers (asr.warm_recognizers) in the "
@@ -292,7 +377,7 @@ def main() -> None:
           f"{'hangup→ticket p95':>17} {'max':>6} {'live text':>9} {'max RTP gap':>11}")
     try:
         for rate in [float(r) for r in args.rates.split(",")]:
-            run_rate(rate, args, ivr, sessions, observer, probe, script, target, tmp)
+            run_rate(rate, args, ivr, sessions, observer, probe, stages, script, target, tmp)
             if warm is not None:
                 print(f"{'':>7} warm-up: {warm.warmed}/{warm.count} warmed"
                       + (f" in {warm.wall_seconds:.1f} s, {warm.cpu_seconds:.1f} CPU s "
@@ -300,14 +385,15 @@ def main() -> None:
                          f"{rss_mb():.0f} MB" if warm.done.is_set() else ", still going")
                       + (f"; failed: {warm.error}" if warm.error else ""))
         if args.backlog:
-            catch_up(settings, sessions, domain, engine, ivr)
+            catch_up(sessions, domain, background, observer)
     finally:
-        ivr.stop()
+        background.stop()
         db.dispose()
 
 
 def run_rate(rate: float, args: argparse.Namespace, ivr: runtime_mod.IvrRuntime,
-             sessions, observer: Observer, probe: Probe, script: CallerScript,  # type: ignore[no-untyped-def]
+             sessions, observer: Observer, probe: Probe, stages: Stages,  # type: ignore[no-untyped-def]
+             script: CallerScript,
              target: str,
              tmp: Path) -> None:
     count = max(1, round(rate * args.seconds))
@@ -316,6 +402,7 @@ def run_rate(rate: float, args: argparse.Namespace, ivr: runtime_mod.IvrRuntime,
         caller="13800138000", media=script.render(), ending="bye"))
     observer.reset()
     probe.reset()
+    stages.reset()
     started_wall = time.time()
     proc = subprocess.run(
         ["sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(harness.free_port()),
@@ -335,7 +422,7 @@ def run_rate(rate: float, args: argparse.Namespace, ivr: runtime_mod.IvrRuntime,
         time.sleep(0.2)
     with sessions() as s:
         rows = s.execute(
-            select(CallRecord.call_id, Ticket.accepted_at, Ticket.status)
+            select(CallRecord.call_id, Ticket.accepted_at, Ticket.dispatched_at, Ticket.status)
             .join(Ticket, Ticket.id == CallRecord.ticket_id)
             .where(CallRecord.call_id.in_(list(ended)))
         ).all()
@@ -351,24 +438,27 @@ def run_rate(rate: float, args: argparse.Namespace, ivr: runtime_mod.IvrRuntime,
     if latencies:
         print(f"{'':>7} hang-up→ticket median {statistics.median(latencies) * 1000:.0f} ms")
     print(probe.report())
+    dispatched = {row.call_id: row.dispatched_at.timestamp() if row.dispatched_at else None
+                  for row in rows}
+    with probe.lock:
+        decode_cpu, process_cpu = probe.decode_cpu, time.process_time() - probe.cpu_began
+    print(stages.report(ended, dispatched, decode_cpu, process_cpu))
 
 
-def catch_up(settings: Settings, sessions, domain: Domain, engine: AsrEngine,  # type: ignore[no-untyped-def]
-             ivr: runtime_mod.IvrRuntime) -> None:
-    """Transcribe what the surge left to the backlog with `hotline serve`'s voice job."""
+def catch_up(sessions, domain: Domain, background: Background,  # type: ignore[no-untyped-def]
+             observer: Observer) -> None:
+    """Transcribe what the surge left to the backlog with `hotline serve`'s voice job (the
+    calls' ends started its drain already)."""
     from datetime import datetime
 
     from asr.jobs import JobStatus, TranscriptionJob, pending_count
-    from hotline.roles import Part
-    from hotline.wiring import Background, schedule_jobs
+    from hotline.wiring import schedule_jobs
     from telephony.media.wav import read_wav
 
     with sessions() as s:
         paths = s.scalars(select(TranscriptionJob.recording_path)
                           .where(TranscriptionJob.status == JobStatus.PENDING.value)).all()
     audio = sum(read_wav(p).duration_seconds for p in paths)
-    background = Background(settings=settings, sessions=sessions, domain=domain, engine=engine,
-                            ivr=ivr, parts=frozenset({Part.VOICE}))
     scheduler = schedule_jobs(background)
     began, cpu = time.monotonic(), time.process_time()
     scheduler.start()
@@ -404,6 +494,17 @@ def catch_up(settings: Settings, sessions, domain: Domain, engine: AsrEngine,  #
             func.coalesce(Ticket.transcript, "") == ""))
         pending = s.scalar(select(func.count(TranscriptionJob.id))
                            .where(TranscriptionJob.status == JobStatus.PENDING.value))
+    # Hang-up -> dispatched over every call of every rate, the backlog's included.
+    with sessions() as s:
+        rows = s.execute(select(CallRecord.call_id, Ticket.dispatched_at)
+                         .join(Ticket, Ticket.id == CallRecord.ticket_id)).all()
+    with observer.lock:
+        byes = dict(observer.every_bye)
+    gaps = [row.dispatched_at.timestamp() - byes[row.call_id] for row in rows
+            if row.dispatched_at is not None and row.call_id in byes]
+    print(f"hang-up -> dispatched, every call: {len(gaps)} dispatched of {len(rows)}, "
+          f"p50 {statistics.median(gaps or [0]):.1f} s, p95 {p95(gaps):.1f} s, max "
+          f"{max(gaps, default=0):.1f} s (from the BYE)")
     print(f"calls {calls}, with a ticket {with_ticket}, distinct tickets {distinct}, tickets "
           f"in all {tickets}; tickets without words {wordless}; backlog jobs pending {pending}")
 

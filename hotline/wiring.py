@@ -254,7 +254,10 @@ class Background:
         if self.ivr is not None or not self.settings.sip.enabled:
             return
         try:
-            self.ivr = start_ivr(self.settings, self.sessions, self.domain, engine=self.engine)
+            # A call whose words are left to the backlog starts the drain at once: its
+            # ticket is dispatched when they come, not a voice tick later.
+            self.ivr = start_ivr(self.settings, self.sessions, self.domain, engine=self.engine,
+                                 on_backlog=self.kick_backlog)
         except Exception as exc:  # SipRegistrationError, port in use, ...
             log.error("IVR not answering yet (%s); retrying in %d s", exc, VOICE_TICK_SECONDS)
             return

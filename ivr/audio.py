@@ -28,6 +28,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -83,6 +84,7 @@ class CallAudio:
         self._turn = 0
         self._turn_active = False
         self._waited_turn = 0  # the turn whose final words someone waits for (hurry)
+        self._waited_since = 0.0  # since when (monotonic): the oldest wait is served first
         self._given_up = 0  # the last turn whose words nobody waits for any more
         self._stream: StreamingTranscriber | None = None  # the ASR thread's, for _give_up
         self._turn_started_frame = 0
@@ -163,15 +165,22 @@ class CallAudio:
 
     def hurry(self) -> None:
         """Someone now waits for this turn's words (the caller for the read-back, or the
-        ticket after a hang-up): its decoding goes ahead of calls still talking."""
-        self._waited_turn = self._turn
+        ticket after a hang-up): its decoding goes ahead of calls still talking, and of
+        turns that ended later."""
+        with self._lock:
+            self._wait_for(self._turn)
+
+    def _wait_for(self, turn: int) -> None:
+        """Someone waits for ``turn``'s words from now on (once). Under ``_lock``."""
+        if self._waited_turn != turn:
+            self._waited_turn, self._waited_since = turn, time.monotonic()
 
     def finish_turn(self, timeout: float) -> TurnResult:
         """The turn's transcript; waits up to ``timeout`` s for the recognizer to catch up."""
         with self._lock:
             self._turn_active = False
             turn = self._turn
-            self._waited_turn = turn
+            self._wait_for(turn)  # before the finish is queued: it is decoded at that rank
             error = self.asr_error
             future: Future[Transcript] = Future()
             if error is None:
@@ -276,10 +285,7 @@ class CallAudio:
                         stream.abandon()
                 elif kind == "frame":
                     if stream is not None and item[1] == turn and self._wanted(turn):
-                        # Read per push: the dialogue raises it (hurry) from its thread.
-                        stream.priority = (DecodePriority.TURN_ENDED
-                                           if self._waited_turn == turn
-                                           else DecodePriority.LIVE)
+                        self._rank(stream, turn)
                         stream.push(self._queued_audio(item, carried))
                 elif kind == "drop":
                     if item[1] == turn and stream is not None:
@@ -295,6 +301,7 @@ class CallAudio:
                         self._discard(stream)
                         stream = None
                         continue
+                    self._rank(stream, turn)
                     future.set_result(stream.finish())
                     stream = None
             except Exception as exc:
@@ -308,6 +315,15 @@ class CallAudio:
                     item[2].set_exception(exc)
                 self._fail_pending(carried)
                 return
+
+    def _rank(self, stream: StreamingTranscriber, turn: int) -> None:
+        """Read per push: the dialogue raises it (hurry, finish_turn) from its thread."""
+        with self._lock:
+            waited, since = self._waited_turn == turn, self._waited_since
+        if waited:
+            stream.priority, stream.since = DecodePriority.TURN_ENDED, since
+        else:
+            stream.priority = DecodePriority.LIVE
 
     def _discard(self, stream: StreamingTranscriber) -> None:
         # Abandoned: its recognizer is cleared by the next stream that takes it, at that

@@ -73,7 +73,7 @@ from ivr.decisions import (
     rerecord,
     take_turn,
 )
-from ivr.intake import MAX_CALLBACK_DIGITS, CallIntake, FiledTicket, Spool
+from ivr.intake import MAX_CALLBACK_DIGITS, CallIntake, FiledTicket, Spool, left_to_backlog
 from ivr.kb_answer import KbAnswer
 from ivr.ticket_lookup import open_tickets
 from ivr.transfer import TransferResult, bridge_to_operator
@@ -182,6 +182,10 @@ class IvrServices:
     spool: Spool
     engine: AsrEngine | None
     frontend: SipFrontEnd | None = None
+    # Called once a call's ticket waits for the transcription backlog's words (hotline
+    # serve: start the drain now). The voice job's tick would find the job too, but up to
+    # its interval later, and the ticket is not dispatched before its words come.
+    on_backlog: Callable[[], object] | None = None
 
 
 def after_understanding(understanding: Understanding | None, *, ask_again: bool,
@@ -277,6 +281,12 @@ class Dialogue:
         for key in self.call.flush_dtmf():
             self.intake.key(key)
         settled = self.intake.end(self.outcome)
+        if settled and self.svc.on_backlog is not None and left_to_backlog(self.intake.journal):
+            try:
+                self.svc.on_backlog()
+            except Exception:  # the voice job's next tick starts the drain instead
+                log.exception("call %s: starting the transcription backlog failed",
+                              self.call.call_id)
         log.info("call %s from %s: %s, outcome %s, ticket %s%s", self.call.call_id,
                  self.call.caller, " > ".join(s.value for s in self.trace),
                  self.intake.journal.outcome, self.intake.journal.ticket_number,

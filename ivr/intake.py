@@ -238,6 +238,12 @@ def _words(j: CallJournal) -> str:
     return text
 
 
+def left_to_backlog(j: CallJournal) -> bool:
+    """The call's ticket waits for the transcription backlog's words: it was due, nothing
+    was understood live, and there is a recording to transcribe."""
+    return j.want_ticket and not _words(j) and bool(j.recording_path)
+
+
 def _understand(domain: Domain, j: CallJournal) -> Understanding | None:
     """The call's words classified before any transaction is opened (pure CPU: holding the
     SQLite write lock or PostgreSQL row locks through it delays every other creator)."""
@@ -311,7 +317,7 @@ def _ticket_for(session: Session, domain: Domain, j: CallJournal,
                              + "、".join(PREFERENCE_LABELS[k] for k in chosen),
                              data={**chosen, "via": "ivr_keypad"})
     service.accept(session=session, domain=domain, ticket=ticket, actor=actor)
-    if not text and j.recording_path:
+    if left_to_backlog(j):
         enqueue(session=session, ticket_id=ticket.id, recording_path=j.recording_path,
                 recording_sha256=j.recording_sha256, call_id=j.call_id,
                 reason=j.asr_error or "no transcript at call time")

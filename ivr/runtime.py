@@ -26,6 +26,8 @@ from telephony.call import CallHandle
 from telephony.sip.frontend import SipFrontEnd
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sqlalchemy.orm import Session, sessionmaker
 
     from asr.engine import AsrEngine
@@ -79,9 +81,11 @@ class IvrRuntime:
 
 
 def start_ivr(settings: Settings, sessions: sessionmaker[Session], domain: Domain, *,
-              engine: AsrEngine | bool | None = True) -> IvrRuntime:
+              engine: AsrEngine | bool | None = True,
+              on_backlog: Callable[[], object] | None = None) -> IvrRuntime:
     """Load the model (``engine=True``; or pass a loaded engine, or None for none), recover
-    the spool, make the prompts, start the SIP front end in ``settings.sip.mode``."""
+    the spool, make the prompts, start the SIP front end in ``settings.sip.mode``.
+    ``on_backlog`` is called when a call leaves its words to the transcription backlog."""
     if engine is True:
         engine = load_engine(settings)
     elif engine is False:
@@ -90,7 +94,8 @@ def start_ivr(settings: Settings, sessions: sessionmaker[Session], domain: Domai
     prompts.warm()  # espeak-ng for every fixed prompt now, not in front of the first caller
     kb_answer.warm(sessions=sessions, domain=domain)
     services = IvrServices(settings=settings, sessions=sessions, domain=domain,
-                           prompts=prompts, spool=spool_for(settings), engine=engine)
+                           prompts=prompts, spool=spool_for(settings), engine=engine,
+                           on_backlog=on_backlog)
     recovered: list[str] = []
     try:
         # Before the front end starts no call of ours is live: what the spool holds as in

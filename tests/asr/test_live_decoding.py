@@ -154,3 +154,101 @@ def test_larger_pushes_keep_the_words(vosk_model_without_dither: object,
         # ~100 characters: five of them may come out otherwise (a changed word is 2-3),
         # not a sentence's worth.
         assert cer(texts) <= cer(by_push[20]) + 0.05, (ms, texts, by_push[20])
+
+
+def test_within_a_rank_the_stream_waiting_longest_is_served_first() -> None:
+    """Turns that ended at 10, 20 and 30 s (``since``) queue their pushes in another order:
+    the freed slots go to the oldest wait, push after push, so the turn whose transcript
+    wait runs out first is decoded first instead of every turn getting a push in turn."""
+    slots = PrioritySlots(1)
+    slots.acquire()
+    served: list[str] = []
+    threads = []
+    ended = DecodePriority.TURN_ENDED
+    order = [("ended-30s", ended, 30.0), ("live-0s", DecodePriority.LIVE, 0.0),
+             ("ended-10s", ended, 10.0), ("ended-20s", ended, 20.0)]
+    for i, (name, priority, since) in enumerate(order):
+        def wait(name: str = name, priority: DecodePriority = priority,
+                 since: float = since) -> None:
+            with slots.hold(priority, since):
+                served.append(name)
+
+        t = threading.Thread(target=wait)
+        t.start()
+        threads.append(t)
+        while slots.waiting < i + 1:
+            threading.Event().wait(0.001)
+    slots.release()
+    for t in threads:
+        t.join(10)
+    # The rank still comes first: a live push waits behind every ended turn however old.
+    assert served == ["ended-10s", "ended-20s", "ended-30s", "live-0s"]
+
+
+def test_without_a_stamp_waiters_are_served_in_arrival_order() -> None:
+    slots = PrioritySlots(1)
+    slots.acquire()
+    served, threads = _queue_waiters(slots, [DecodePriority.LIVE] * 3)
+    slots.release()
+    for t in threads:
+        t.join(10)
+    assert served == ["LIVE-0", "LIVE-1", "LIVE-2"]
+
+
+def test_the_older_turn_decodes_first_on_real_streams(vosk_model: object,
+                                                      phone_speech: dict[str, bytes]) -> None:
+    """Two turns have ended, the slot is busy; the younger turn's push queues first. The
+    older one (its ``since`` earlier: the IVR sets it when the turn ended) gets the slot."""
+    engine = AsrEngine(vosk_model, workers=1)  # type: ignore[arg-type]
+    older = engine.stream(sample_rate=8000, partial_interval=None)
+    younger = engine.stream(sample_rate=8000, partial_interval=None)
+    for stream, since in ((older, 1.0), (younger, 2.0)):
+        stream.priority, stream.since = DecodePriority.TURN_ENDED, since
+    speech = phone_speech["가스 냄새가 납니다"]
+    done: list[str] = []  # who decoded, in order: noted under the slot
+    for stream, name in ((older, "older"), (younger, "younger")):
+        def noted(chunk: bytes, events: list[object], accept=stream._accept,
+                  name: str = name) -> None:
+            done.append(name)
+            accept(chunk, events)
+
+        stream._accept = noted  # type: ignore[method-assign]
+    busy = engine.decode_slot()
+    busy.__enter__()
+    threads = [threading.Thread(target=younger.push, args=(speech,)),
+               threading.Thread(target=older.push, args=(speech,))]
+    for i, t in enumerate(threads):
+        t.start()
+        while engine._slots.waiting < i + 1:
+            threading.Event().wait(0.001)
+    busy.__exit__(None, None, None)
+    for t in threads:
+        t.join(300)  # a bound against a hang on two shared cores, not a speed limit
+    assert done == ["older", "younger"]
+    assert older.finish().text and younger.finish().text
+
+
+def test_a_stream_takes_a_recognizer_only_once_it_decodes(vosk_model: object,
+                                                         phone_speech: dict[str, bytes]) -> None:
+    """A call on the line whose caller has not spoken (the greeting playing, silence the
+    gate keeps from the decoder) holds no recognizer: streams made for ten such calls leave
+    the one idle (warm) recognizer to the first stream that has speech to decode, which
+    hands it back for the next when it finishes."""
+    engine = AsrEngine(vosk_model, workers=1)  # type: ignore[arg-type]
+    first = engine.stream(sample_rate=8000, partial_interval=None)
+    first.push(phone_speech["물이 나오지 않습니다"])
+    assert first.finish().text
+    (warm,) = [rec for recs in engine._idle.values() for rec, _, _ in recs]
+    waiting = [engine.stream(sample_rate=8000, partial_interval=None) for _ in range(10)]
+    for stream in waiting:
+        stream.push(bytes(SECOND))  # silence: gated, nothing decoded
+    assert engine._idle_count == 1  # none was taken
+    talking = waiting[-1]
+    talking.push(phone_speech["가스 냄새가 납니다"])
+    assert talking._rec is warm and engine._idle_count == 0
+    assert talking.finish().words  # its words (free-form Korean: which ones varies)
+    for stream in waiting[:-1]:
+        assert not stream.finish().text  # nothing said, nothing to give back
+    assert engine._idle_count == 1
+    (back,) = [rec for recs in engine._idle.values() for rec, _, _ in recs]
+    assert back is warm

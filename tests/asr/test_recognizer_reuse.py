@@ -51,6 +51,7 @@ def test_a_reused_recognizer_gives_the_words_of_a_new_one(
             _decode(engine, before, vad=vad)
             (kept,) = [rec for recs in engine._idle.values() for rec, _, _ in recs]
             stream = engine.stream(sample_rate=8000, partial_interval=None)
+            stream.take_recognizer()  # as its first audio would
             assert stream._rec is kept  # taken again, not made anew
             for offset in range(0, len(audio), 320):
                 stream.push(audio[offset : offset + 320])
@@ -67,6 +68,8 @@ def test_a_reused_recognizer_gives_the_words_of_a_new_one(
 def test_kept_recognizers_are_bounded_and_keyed_by_rate_and_grammar(vosk_model: object) -> None:
     engine = AsrEngine(vosk_model, idle_recognizers=2)  # type: ignore[arg-type]
     streams = [engine.stream(sample_rate=8000) for _ in range(3)]
+    for s in streams:
+        s.take_recognizer()  # as their first audio would
     recs = [s._rec for s in streams]
     for s in streams:
         s.finish()
@@ -76,6 +79,7 @@ def test_kept_recognizers_are_bounded_and_keyed_by_rate_and_grammar(vosk_model: 
     assert id(engine.lend(8000)[0]) not in {id(r) for r in recs}
     # Another rate or a grammar never gets a free-form 8 kHz recognizer.
     s = engine.stream(sample_rate=8000)
+    s.take_recognizer()
     s.finish()
     assert engine.lend(16000)[0] is not s._rec
     assert engine.lend(8000, ["감사합니다"])[0] is not s._rec
@@ -85,6 +89,7 @@ def test_kept_recognizers_are_bounded_and_keyed_by_rate_and_grammar(vosk_model: 
 def test_no_recognizer_is_kept_when_turned_off(vosk_model: object) -> None:
     engine = AsrEngine(vosk_model, idle_recognizers=0)  # type: ignore[arg-type]
     s = engine.stream(sample_rate=8000)
+    s.take_recognizer()
     s.finish()
     assert engine.lend(8000)[0] is not s._rec
 
@@ -114,13 +119,14 @@ def test_a_discarded_stream_hands_its_recognizer_back_cleared(
             cut.push(speech)
         (_, _, cleared), = engine._idle[cut._rec_key]
         assert cleared is not abandoned
-        if abandoned:  # taken by a turn with nothing said: it goes back as it came, unpaid
+        if abandoned:  # a turn with nothing said takes none: it stays as it came, unpaid
             silent = engine.stream(sample_rate=8000, partial_interval=None)
             silent.push(bytes(SECOND // 2))
-            assert silent._rec is cut._rec and not silent.finish().text
+            assert silent._rec is None and not silent.finish().text
             (_, _, cleared), = engine._idle[cut._rec_key]
             assert cleared is False
         stream = engine.stream(sample_rate=8000, partial_interval=None)
+        stream.take_recognizer()  # as its first audio would
         assert stream._rec is cut._rec and stream._rec_stale is abandoned
         for offset in range(0, len(audio), 320):
             stream.push(audio[offset : offset + 320])

@@ -102,9 +102,13 @@ def test_warm_up_runs_in_the_background_and_a_call_meanwhile_is_decoded(
         transcript = stream.finish()
         assert transcript.words
         assert job.wait(WAIT) and job.error is None and job.warmed == 4
-        # Four warm ones kept, plus the call's own: the next five calls get kept ones.
-        lent = [engine.lend(8000)[0] for _ in range(5)]
-        assert len({id(r) for r in lent}) == 5 and stream._rec in lent
+        # Four warm ones kept, plus the call's own -- unless the call, which takes its
+        # recognizer at its first speech, took one the warm-up had handed in by then: the
+        # next calls get every one of them.
+        kept = engine._idle_count
+        assert kept in (4, 5)
+        lent = [engine.lend(8000)[0] for _ in range(kept)]
+        assert len({id(r) for r in lent}) == kept and stream._rec in lent
         assert engine._idle_count == 0
     finally:
         engine.close()

@@ -60,8 +60,9 @@ def busy(vosk_model: object, monkeypatch: pytest.MonkeyPatch
     served: list[tuple[int, str]] = []
     acquire = PrioritySlots.acquire
 
-    def noted(slots: PrioritySlots, priority: int = DecodePriority.LIVE) -> None:
-        acquire(slots, priority)
+    def noted(slots: PrioritySlots, priority: int = DecodePriority.LIVE,
+              since: float | None = None) -> None:
+        acquire(slots, priority, since)
         served.append((int(priority), threading.current_thread().name))
 
     monkeypatch.setattr(engine._slots, "acquire", noted.__get__(engine._slots))
@@ -127,10 +128,9 @@ def test_a_call_over_whose_words_timed_out_decodes_nothing_more_and_the_backlog_
     # decoded nothing and handed it on; no FinalResult at TURN_ENDED, nothing after.
     assert [p for p, name in served if name.startswith("ivr-asr")] == [DecodePriority.LIVE]
     assert served[-1] == (DecodePriority.BACKLOG, "asr-backlog")
-    # Its recognizer went back having been fed nothing (and so needing no clearing).
-    assert audio._stream is not None and engine._idle_count == 1
-    rec, _, fed, cleared = engine.lend(8000, PHRASES)
-    assert rec is audio._stream._rec and (fed, cleared) == (0, True)
+    # Having decoded nothing it took no recognizer (none to clear, none made for it).
+    assert audio._stream is not None and audio._stream._rec is None
+    assert engine._idle_count == 0
 
 
 def test_a_turn_given_up_mid_call_is_not_decoded_and_the_next_turn_has_its_own_words(
