@@ -195,6 +195,11 @@ class StreamingTranscriber:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.engine.executor, self.push, pcm16)
 
+    @property
+    def fed_seconds(self) -> float:
+        """Seconds of audio the decoder has been given (the gate keeps the rest from it)."""
+        return self._fed_samples / self.sample_rate
+
     def finish(self) -> Transcript:
         """End of call: flush, return everything said (all utterances, joined)."""
         if self.priority == DecodePriority.LIVE:  # a live caller's words: someone waits
