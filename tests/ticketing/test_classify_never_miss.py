@@ -51,6 +51,10 @@ from ticketing.classify import classify
     ("暖气管子爆了，热水哗哗往外喷，拿盆接都接不过来", "urgent.burst_flood"),
     ("楼上的水管爆了，不是滴滴答答的，水顺着灯往下流", "urgent.burst_flood"),
     ("施工队把电缆挖断了就走了，线头扔在坑里没人管", "urgent.cable_dug"),
+    # A box that sparks; water over the car doors; a hazard that will hurt someone.
+    ("单元门口的电表箱一直啪啪打火，谁也不敢碰", "urgent.fire"),
+    ("桥底下积水没过车门了，有辆车熄火在里面", "urgent.life_safety"),
+    ("楼顶的广告牌晃得厉害，风再大点会砸伤人", "urgent.life_safety"),
 ])
 def test_a_danger_now_is_urgent(text: str, rule: str) -> None:
     got = classify(text)
@@ -96,6 +100,13 @@ def test_a_danger_now_is_urgent(text: str, rule: str) -> None:
     "小区的变压器烧坏了，整个小区停电一上午了",
     "物业说是配电箱烧了，电工明天才来换，楼里没电",
     "村边那个砖窑一到晚上就冒黑烟，全村都呛得慌",
+    # A stove that will not light or a lighter is no spark (L1); ankle-deep water is waded;
+    # the 会 of 居委会 is a body, not "会出事".
+    "燃气灶打火打不着两天了，燃气公司让等着",
+    "我家灶一打火就灭，是不是该换电池了",
+    "楼下小卖部把打火机卖给小学生，能不能管管",
+    "地下通道一下雨就积水，没过脚面，得蹚过去",
+    "小区的健身器材都锁在居委会，说是怕出事，能不能放出来",
 ])
 def test_near_misses_stay_calm(text: str) -> None:
     assert classify(text).urgency != "urgent", _cues(text)
@@ -133,6 +144,7 @@ def test_near_misses_stay_calm(text: str) -> None:
     ("楼下配电箱烧了起来，火苗往上蹿", "119"),
     ("屋里的电线烧着了，满屋子都是烟", "119"),
     ("对面楼三层的窗户往外冒黑烟，里面好像有人", "119"),
+    ("楼道里堆的纸箱子着起来了，快来人", "119"),   # caught fire, no other fire word
 ])
 def test_a_danger_now_is_handed_over(text: str, service: str) -> None:
     got = classify(text)
@@ -163,6 +175,7 @@ def test_a_danger_now_is_handed_over(text: str, service: str) -> None:
     "小区的变压器烧坏了，整个小区停电一上午了",
     "物业说是配电箱烧了，电工明天才来换，楼里没电",
     "村边那个砖窑一到晚上就冒黑烟，全村都呛得慌",
+    "山上有人用炭火烧烤，旁边全是干草，一着起来可不得了",  # supposed
 ])
 def test_near_misses_are_not_handed_over(text: str) -> None:
     assert classify(text).emergency == "none", _cues(text)
