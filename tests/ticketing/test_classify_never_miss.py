@@ -55,6 +55,8 @@ from ticketing.classify import classify
     ("单元门口的电表箱一直啪啪打火，谁也不敢碰", "urgent.fire"),
     ("桥底下积水没过车门了，有辆车熄火在里面", "urgent.life_safety"),
     ("楼顶的广告牌晃得厉害，风再大点会砸伤人", "urgent.life_safety"),
+    # A pole about to fall, told after how it got so (U4).
+    ("村口那根电线杆子被大车刮了一下现在快倒了", "urgent.collapse"),
 ])
 def test_a_danger_now_is_urgent(text: str, rule: str) -> None:
     got = classify(text)
@@ -107,6 +109,7 @@ def test_a_danger_now_is_urgent(text: str, rule: str) -> None:
     "楼下小卖部把打火机卖给小学生，能不能管管",
     "地下通道一下雨就积水，没过脚面，得蹚过去",
     "小区的健身器材都锁在居委会，说是怕出事，能不能放出来",
+    "小区门口那家树人教育培训学校快倒闭了，预交的学费能退吗",   # a school closing down
 ])
 def test_near_misses_stay_calm(text: str) -> None:
     assert classify(text).urgency != "urgent", _cues(text)
