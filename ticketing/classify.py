@@ -95,6 +95,10 @@ class Rule:
     # A cue in a clause containing one of these words does not fire: "消防演习" speaks of
     # fire without one.
     unless: tuple[str, ...] = ()
+    # Anywhere in the call, not negated, this stops every cue of the rule: the caller gave
+    # the scale of what the cue names ("暖气片漏水…滴滴答答的" is a drip, not a burst), and
+    # a scale word is often said a clause after the cue.
+    unless_call: re.Pattern[str] | None = None
     # An urgent or emergency cue fires only for a danger present now (see NotNow).
     now_only: bool = False
 
@@ -452,6 +456,11 @@ def _parse_rule(
     keywords = tuple(raw.get("keywords", []))
     if not keywords and not patterns:
         raise ValueError(f"{path}: rule {rule_id}: needs keywords or patterns")
+    try:
+        unless_call = (re.compile("|".join(f"(?:{p})" for p in raw["unless_call"]))
+                       if raw.get("unless_call") else None)
+    except re.error as exc:
+        raise ValueError(f"{path}: rule {rule_id}: bad unless_call: {exc}") from exc
     return Rule(
         id=rule_id,
         target=target,
@@ -461,6 +470,7 @@ def _parse_rule(
         categories=frozenset(raw.get("categories", [])),
         negatable=bool(raw.get("negatable", negatable)),
         unless=tuple(raw.get("unless", [])),
+        unless_call=unless_call,
         now_only=bool(raw.get("now_only", now_only)),
     )
 
@@ -649,6 +659,9 @@ def _rule_hits(rule: Rule, text: str, rules: ClassificationRules,
     screen = rule.any_keyword
     keywords = rule.keywords if screen is not None and screen.search(text) else ()
     if not keywords and not rule.patterns:
+        return []
+    if rule.unless_call and any(not _negated(text, m.start(), rules)
+                                for m in rule.unless_call.finditer(text)):
         return []
 
     def fires(pos: int, end: int) -> bool:

@@ -43,6 +43,20 @@ from ticketing.classify import classify
     ("有人开着三轮车在胡同口卖炮仗，车上满满一车，停那儿不走", "urgent.stored_explosives"),
     ("隔壁院子里囤了好几十个煤气罐，天天有人来拉", "urgent.stored_explosives"),
     ("楼道里码着十几个液化气罐，是一楼饭馆放的", "urgent.stored_explosives"),
+    # Eleventh round: the twins of the calm calls below, said at the scale of a danger. A
+    # lift stuck is no key card (B5); a basin that cannot keep up, or a drip denied, is a
+    # flood (U3); a cable dug through and left lying, with no outage said, may be live (U2).
+    ("电梯卡在十二楼和十三楼中间了，我和孩子在里面", "urgent.trapped_injured"),
+    ("电梯卡住不动了，里面有个老太太在喊", "urgent.trapped_injured"),
+    ("暖气管子爆了，热水哗哗往外喷，拿盆接都接不过来", "urgent.burst_flood"),
+    ("楼上的水管爆了，不是滴滴答答的，水顺着灯往下流", "urgent.burst_flood"),
+    ("施工队把电缆挖断了就走了，线头扔在坑里没人管", "urgent.cable_dug"),
+    # A box that sparks; water over the car doors; a hazard that will hurt someone.
+    ("单元门口的电表箱一直啪啪打火，谁也不敢碰", "urgent.fire"),
+    ("桥底下积水没过车门了，有辆车熄火在里面", "urgent.life_safety"),
+    ("楼顶的广告牌晃得厉害，风再大点会砸伤人", "urgent.life_safety"),
+    # A pole about to fall, told after how it got so (U4).
+    ("村口那根电线杆子被大车刮了一下现在快倒了", "urgent.collapse"),
 ])
 def test_a_danger_now_is_urgent(text: str, rule: str) -> None:
     got = classify(text)
@@ -76,6 +90,26 @@ def test_a_danger_now_is_urgent(text: str, rule: str) -> None:
     "我们饭馆后厨有两个液化气罐，想问问要不要办什么手续",
     "想问问烟花爆竹批发的仓库离居民楼要多远",
     "去年过年楼下堆过好几箱鞭炮，后来已经让城管收走了",
+    # Eleventh round: the scale or the state the caller gives a floor cue. A 电梯卡 is a key
+    # card; a drip caught in a basin is a repair (U3); a cable dug through with the power off
+    # is dead, the outage the point (L1); a box burnt out burns no more (E4); a kiln smoking
+    # every night is pollution.
+    "物业把我们家的电梯卡停用了，说先把物业费交了再说",
+    "我的电梯卡刷不了了，想问问去哪儿补办",
+    "卫生间暖气片的接口漏水，一滴一滴的，拿盆接着呢，想找人来换个垫",
+    "厨房水管接头漏水，滴滴答答一晚上，接了小半桶",
+    "修路的把电缆挖断了，我们整栋楼停电大半天了，啥时候来电",
+    "小区的变压器烧坏了，整个小区停电一上午了",
+    "物业说是配电箱烧了，电工明天才来换，楼里没电",
+    "村边那个砖窑一到晚上就冒黑烟，全村都呛得慌",
+    # A stove that will not light or a lighter is no spark (L1); ankle-deep water is waded;
+    # the 会 of 居委会 is a body, not "会出事".
+    "燃气灶打火打不着两天了，燃气公司让等着",
+    "我家灶一打火就灭，是不是该换电池了",
+    "楼下小卖部把打火机卖给小学生，能不能管管",
+    "地下通道一下雨就积水，没过脚面，得蹚过去",
+    "小区的健身器材都锁在居委会，说是怕出事，能不能放出来",
+    "小区门口那家树人教育培训学校快倒闭了，预交的学费能退吗",   # a school closing down
 ])
 def test_near_misses_stay_calm(text: str) -> None:
     assert classify(text).urgency != "urgent", _cues(text)
@@ -108,6 +142,12 @@ def test_near_misses_stay_calm(text: str) -> None:
     # "still" is silent).
     ("我爸在小区台阶上摔倒了起不来，腿好像断了", "120"),
     ("我们村有户人家的老房子后墙塌了，听说屋里还有个老太太没出来", "119"),
+    # Eleventh round: the twins of the burnt-out box, the key card and the kiln, now.
+    ("电梯卡在两层中间了，我妈一个人在里面", "119"),
+    ("楼下配电箱烧了起来，火苗往上蹿", "119"),
+    ("屋里的电线烧着了，满屋子都是烟", "119"),
+    ("对面楼三层的窗户往外冒黑烟，里面好像有人", "119"),
+    ("楼道里堆的纸箱子着起来了，快来人", "119"),   # caught fire, no other fire word
 ])
 def test_a_danger_now_is_handed_over(text: str, service: str) -> None:
     got = classify(text)
@@ -133,6 +173,12 @@ def test_a_danger_now_is_handed_over(text: str, service: str) -> None:
     "请问家里老人要是在家摔倒了起不来，社区有没有一键呼叫的设备可以申请",
     "我想问问万一有人摔倒了起不来，物业的值班电话是多少",
     "假如老人一个人在家晕倒了叫不醒，邻居能不能先破门",
+    # Eleventh round: a key card, a box burnt out, a kiln every night (see the calm list).
+    "物业把我们家的电梯卡停用了，说先把物业费交了再说",
+    "小区的变压器烧坏了，整个小区停电一上午了",
+    "物业说是配电箱烧了，电工明天才来换，楼里没电",
+    "村边那个砖窑一到晚上就冒黑烟，全村都呛得慌",
+    "山上有人用炭火烧烤，旁边全是干草，一着起来可不得了",  # supposed
 ])
 def test_near_misses_are_not_handed_over(text: str) -> None:
     assert classify(text).emergency == "none", _cues(text)

@@ -380,8 +380,11 @@ HELD_OUT_FLOORS = {
     # Category 156 until the seventh round's model, 152 since: docs/labelling.md's C2 now
     # puts a lost, confused adult under security (this file says other), and three
     # one-line swaps (a bike-parking suggestion, unpaid overtime, a school fire drill).
-    "heldout-3": (HELDOUT_3, Floors(category=152, urgent=(47, 46), emergencies=(33, 31),
-                                    calm=(109, 7))),
+    # Urgent lines 47 → 48, calm 109 → 108 (eleventh round, urgency12): a gate blocked to
+    # ambulances every day relabelled urgent by docs/labelling.md U4 (relabel-log.tsv); the
+    # fire-lane lines of heldout-5, -6 and -7 the same.
+    "heldout-3": (HELDOUT_3, Floors(category=152, urgent=(48, 46), emergencies=(33, 31),
+                                    calm=(108, 7))),
     # Category 243 with the third round's model, 242 with the fourth's (3,027 texts): the
     # floor now sits a few lines under, like the others, not at the first score.
     # Emergencies 40 of 42 until the fifth round's model (3,273 texts), 39 since: with the
@@ -392,16 +395,16 @@ HELD_OUT_FLOORS = {
                                     calm=(159, 5))),
     # Scored with the third round's model, unchanged: category 265, urgent 64 of 70,
     # flagged 33 of 34, 12 of 166 calm calls handed over; floors a few lines under that.
-    "heldout-5": (HELDOUT_5, Floors(category=259, urgent=(70, 62), emergencies=(34, 32),
-                                    calm=(166, 14))),
+    "heldout-5": (HELDOUT_5, Floors(category=259, urgent=(71, 62), emergencies=(34, 32),
+                                    calm=(165, 14))),
     # Scored once with the shipped model unchanged: category 274 of 318, urgent 64 of 65,
     # flagged 32 of 32, 3 of 183 calm calls handed over; floors a few lines under that.
-    "heldout-6": (HELDOUT_6, Floors(category=268, urgent=(65, 62), emergencies=(32, 30),
-                                    calm=(183, 5))),
+    "heldout-6": (HELDOUT_6, Floors(category=268, urgent=(66, 62), emergencies=(32, 30),
+                                    calm=(182, 5))),
     # Scored once with the shipped model unchanged: category 305 of 351, urgent 74 of 75,
     # flagged 40 of 42, 6 of 198 calm calls handed over; floors a few lines under that.
-    "heldout-7": (HELDOUT_7, Floors(category=299, urgent=(75, 72), emergencies=(42, 38),
-                                    calm=(198, 8))),
+    "heldout-7": (HELDOUT_7, Floors(category=299, urgent=(76, 72), emergencies=(42, 38),
+                                    calm=(197, 8))),
     # Scored once with the shipped model unchanged: category 292 of 360, urgent 82 of 86,
     # flagged 44 of 47, 2 of 195 calm calls handed over; floors a few lines under that.
     "heldout-8": (HELDOUT_8, Floors(category=285, urgent=(86, 79), emergencies=(47, 41),
