@@ -20,8 +20,10 @@ from pathlib import Path
 
 from config import get_settings
 
-# A Han character counts one; a run of Latin letters counts one (a word: "WiFi", "ATM").
-_UNIT = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[a-z]+")
+# A run of Latin letters counts one (a word: "WiFi", "ATM"); any other letter counts one by
+# itself: a Han character, and as much a Hangul or kana syllable (a recogniser for another
+# language writes those, and the suite's speech model is Korean). Not digits, not symbols.
+_UNIT = re.compile(r"[a-z]+|[^\W\d_a-z]")
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,9 @@ from ticketing.states import PermissionDenied
 SAYS_NOTHING = ["x", "喂", "嗯嗯", "123", "喂，你好？", "嗯……那个……", "有人吗", "我要投诉",
                 "１２３４５", "好的谢谢", "没事了", "转人工"]
 # Short, and enough to act on (the brief's examples and the shortest complaints).
-SAYS_ENOUGH = ["漏水了", "停电", "太吵了", "楼道灯坏了", "WiFi坏了"]
+# Letters of any script count, not Han alone: a recogniser for another language writes
+# Hangul or kana (the suite's speech model is Korean; every such transcript was held).
+SAYS_ENOUGH = ["漏水了", "停电", "太吵了", "楼道灯坏了", "WiFi坏了", "물이 안 나와요", "水が出ない"]
 SHORT_EMERGENCIES = [("着火了", "119"), ("救命", "110"), ("有人晕倒了", "120")]
 
 
