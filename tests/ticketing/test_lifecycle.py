@@ -12,6 +12,7 @@ from tests.support.city import City
 from ticketing import service
 from ticketing.actors import Actor
 from ticketing.context import Domain
+from ticketing.deadlines import due_at
 from ticketing.models import SurveyResult, Ticket, TicketEvent
 from ticketing.reports import figures
 from ticketing.states import PermissionDenied, ReasonRequired, Status, TransitionError
@@ -127,12 +128,19 @@ def test_reject_redo_new_deadline_and_new_survey(sessions: sessionmaker[Session]
         service.record_survey(session=s, domain=domain, ticket=t, actor=system,
                               resolved=False, satisfied=False)
         old_due = t.due_at
+        redo_from = domain.now()
         service.reject_redo(session=s, domain=domain, ticket=t, actor=sup,
                             reason="回访未解决，驳回重办")
         s.commit()
         assert t.status == Status.DISPATCHED and t.redo_count == 1
         assert t.handler.username == "water-handler"
-        assert t.due_at > old_due
+        # The redo's own period, counted from the rejection. Not "later than the first": a
+        # ticket made and redone in the same weekend night has the same deadline (both count
+        # from Monday; the suite failed at 00:07 on a Saturday in Beijing).
+        redo_days = domain.settings.deadlines.redo_working_days
+        assert t.due_at >= due_at(t.urgency, redo_from, settings=domain.settings.deadlines,
+                                  calendar=domain.calendar, working_days=redo_days)
+        assert t.due_at >= old_due
         service.sign(session=s, domain=domain, ticket=t, actor=handler)
         service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已彻底修复",
                       outcome="resolved")
