@@ -70,6 +70,7 @@ HELDOUT_9 = ROOT / "data" / "intake" / "heldout-9.tsv"
 HELDOUT_10 = ROOT / "data" / "intake" / "heldout-10.tsv"
 HELDOUT_11 = ROOT / "data" / "intake" / "heldout-11.tsv"
 HELDOUT_12 = ROOT / "data" / "intake" / "heldout-12.tsv"
+HELDOUT_13 = ROOT / "data" / "intake" / "heldout-13.tsv"
 BENCH_HELDOUT = ROOT / "bench" / "data" / "heldout.tsv"
 SHARED_FILES = [SHARED / "corpus" / "complaints.tsv", SHARED / "corpus" / "complaints-2.tsv"]
 HEADER = "text\tcategory\turgency\tdistrict\tkind\temergency"
@@ -111,10 +112,10 @@ def heldout() -> list[LabelledText]:
 
 @pytest.mark.parametrize("path", [TRAIN, HELDOUT, HELDOUT_2, HELDOUT_3, HELDOUT_4, HELDOUT_5,
                                   HELDOUT_6, HELDOUT_7, HELDOUT_8, HELDOUT_9, HELDOUT_10,
-                                  HELDOUT_11, HELDOUT_12],
+                                  HELDOUT_11, HELDOUT_12, HELDOUT_13],
                          ids=["train", "heldout", "heldout-2", "heldout-3", "heldout-4",
                               "heldout-5", "heldout-6", "heldout-7", "heldout-8", "heldout-9",
-                              "heldout-10", "heldout-11", "heldout-12"])
+                              "heldout-10", "heldout-11", "heldout-12", "heldout-13"])
 def test_labelled_files_are_valid(path: Path) -> None:
     lines = path.read_text(encoding="utf-8").splitlines()
     assert lines[0] == HEADER
@@ -150,7 +151,7 @@ def test_training_set_shares_nothing_with_the_evaluation_sets() -> None:
     train = [r.text for r in read_labelled(TRAIN)]
     others = [r.text for path in [HELDOUT, HELDOUT_2, HELDOUT_3, HELDOUT_4, HELDOUT_5,
                                   HELDOUT_6, HELDOUT_7, HELDOUT_8, HELDOUT_9, HELDOUT_10,
-                                  HELDOUT_11, HELDOUT_12, BENCH_HELDOUT,
+                                  HELDOUT_11, HELDOUT_12, HELDOUT_13, BENCH_HELDOUT,
                                   *SHARED_FILES]
               for r in read_labelled(path)]
     assert not {_key(t) for t in train} & {_key(t) for t in others}
