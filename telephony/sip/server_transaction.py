@@ -120,7 +120,9 @@ class InviteFinals:
                 self._finals[key] = final
                 self._finals.move_to_end(key)
                 while len(self._finals) > self._limit:
-                    self._finals.popitem(last=False)
+                    # Forgotten, so its timer sends it no more either.
+                    _, dropped = self._finals.popitem(last=False)
+                    self._move(dropped, FinalState.TERMINATED)
                 new = True
             else:
                 new = False

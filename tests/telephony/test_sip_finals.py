@@ -257,3 +257,20 @@ def test_nothing_more_goes_to_an_address_banned_since() -> None:
         wire.fire()
     assert wire.codes() == [486, 486]
     assert fe.admission.finals.state(invite) is FinalState.TERMINATED
+
+
+def test_a_transaction_dropped_past_the_limit_is_sent_no_more() -> None:
+    """Past ``limit`` transactions the oldest is dropped, and with it its retransmissions
+    (docs/sip.md): the bound is what a surge of refused INVITEs from many addresses costs.
+    Before, a dropped one stayed COMPLETED and its timer sent it on until 64*T1."""
+    wire = Clockwork()
+    finals = InviteFinals(send=wire.send, later=wire.call_later, limit=2)
+    invites = [request("INVITE", call_id=f"surge{n}", body=offer()) for n in range(3)]
+    sent = [finals.send(i, build_response(i, 486, to_tag=f"t{n}"), PHONE)
+            for n, i in enumerate(invites)]
+    assert sent[0].state is FinalState.TERMINATED
+    assert finals.state(invites[0]) is FinalState.TERMINATED
+    while wire.timers:
+        wire.fire()
+    per_call = [sum(1 for m, _ in wire.sent if m.call_id == i.call_id) for i in invites]
+    assert per_call == [1, 11, 11]
