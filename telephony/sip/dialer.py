@@ -103,6 +103,9 @@ class Dialer:
                           callee=uri_user(uri))
         call.local_uri = f"<{sip_uri(self.username, domain)}>"
         call.remote_uri = f"<{uri}>"
+        # From the INVITE on, not from the 2xx: whoever saw it (Call-ID, our tag) could
+        # otherwise end the call with a BYE while it rings (``dialog.from_peer``).
+        call.peers = dialog_peers(call, dest)
         try:
             self.link.open_outbound(call)
         except RuntimeError as exc:

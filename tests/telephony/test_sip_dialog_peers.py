@@ -10,12 +10,15 @@ always pass. Socket-free: a real front end at the shipped settings (``sipwire``)
 
 from __future__ import annotations
 
+import threading
+import time
+
 from config.settings import Settings
 from telephony.call import CallHandle, CallState, Direction, EndReason
 from telephony.sip.admission import DIALOG_RETRY_AFTER_SECONDS
 from telephony.sip.dialog import dialog_peers
 from telephony.sip.frontend import SipFrontEnd
-from telephony.sip.message import SipMessage
+from telephony.sip.message import SipMessage, build_response
 from tests.telephony.sipwire import (
     PHONE,
     PROXY,
@@ -144,3 +147,34 @@ def test_an_outbound_calls_peers_are_where_we_sent_it_and_its_route() -> None:
     assert dialog_peers(call, ("192.0.2.9", 5060)) == {"192.0.2.9", "192.0.2.77"}
     call.route_set = ["<sip:192.0.2.9;lr>", "<sip:edge.example.net;lr>"]
     assert dialog_peers(call, ("192.0.2.9", 5060)) == {"192.0.2.9"}
+
+
+def test_a_ringing_outbound_call_takes_no_bye_from_a_stranger() -> None:
+    """Until the callee answered, an outbound call had no peers (``peers`` empty: any),
+    so whoever saw its INVITE -- the Call-ID and our From tag -- ended it with a BYE while
+    it rang: a callback or the duty dispatcher's escalation call dropped. From the INVITE
+    on, the dialog's peer is where we sent it."""
+    fe, wire = front_end()
+    fe._transactions._send = wire.send  # (the requests we send, too)
+    fe.flood.clock = lambda: 5000.0
+    outcome: list[object] = []
+    dialing = threading.Thread(target=lambda: outcome.append(
+        fe.dialer.dial(f"sip:1001@{PHONE[0]}:{PHONE[1]}", timeout=30)))
+    dialing.start()
+    try:
+        for _ in range(1000):
+            if wire.sent and fe._calls:
+                break
+            time.sleep(0.01)
+        [call] = fe._calls.values()
+        invite = wire.sent[0][0]
+        assert invite.method == "INVITE"
+        fe._on_message(request("BYE", call_id=call.call_id, source=STRANGER, cseq=7,
+                               to_tag=call.local_tag))
+        assert answers(wire, "BYE") == [(403, STRANGER)]
+        assert not call.ended
+    finally:
+        busy = SipMessage(build_response(invite, 486, to_tag="far"), PHONE)
+        fe._on_message(busy)
+        dialing.join(30)
+    assert not dialing.is_alive() and call.final_status == 486
