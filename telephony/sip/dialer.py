@@ -161,7 +161,9 @@ class Dialer:
         call.remote_tag = msg.to_tag
         call.remote_target = uri_of(msg.first("Contact")) or leg.request_uri
         call.route_set = msg.route_list("Record-Route")
-        call.peers = dialog_peers(call, leg.dest)
+        # And where the answer came from: a trunk named by host (sip_uri_template) is no
+        # address, and no datagram of the dialog would come from its name.
+        call.peers = call.peers | dialog_peers(call, msg.source or leg.dest)
         call.final_status = code
         leg.ack = dialog_request(call, "ACK", 1, via=self.link.new_via(),
                                  contact=self.link.contact_uri)

@@ -178,3 +178,33 @@ def test_a_ringing_outbound_call_takes_no_bye_from_a_stranger() -> None:
         fe._on_message(busy)
         dialing.join(30)
     assert not dialing.is_alive() and call.final_status == 486
+
+
+def test_an_outbound_call_to_a_named_host_ends_with_its_bye() -> None:
+    """sip_uri_template may name the trunk by host name ("sip:{phone}@sbc.example"): the
+    dialog's peers were that name and its Record-Route by name, which no datagram comes
+    from, so the callee's BYE through the SBC got 403 and the call went on after they hung up. The address its answer came
+    from is a peer."""
+    fe, wire = front_end()
+    fe._transactions._send = wire.send
+    outcome: list[object] = []
+    dialing = threading.Thread(target=lambda: outcome.append(
+        fe.dialer.dial("sip:1001@localhost:5060", timeout=30)))
+    dialing.start()
+    for _ in range(1000):
+        if wire.sent and fe._calls:
+            break
+        time.sleep(0.01)
+    [call] = fe._calls.values()
+    invite = wire.sent[0][0]
+    sbc = ("127.0.0.1", 5060)
+    fe._on_message(SipMessage(build_response(invite, 200, to_tag="far", extra=[
+        ("Record-Route", "<sip:localhost;lr>"), ("Contact", "<sip:1001@10.1.2.3:5060>"),
+        ("Content-Type", "application/sdp")],
+        body=offer(40100)), sbc))
+    dialing.join(30)
+    assert not dialing.is_alive() and call.state is CallState.ANSWERED
+    fe._on_message(request("BYE", call_id=call.call_id, source=sbc, cseq=2,
+                           to_tag=call.local_tag, from_tag="far"))
+    assert answers(wire, "BYE") == [(200, sbc)]
+    assert call.end_reason is EndReason.REMOTE_HANGUP
