@@ -44,6 +44,10 @@ Send = Callable[[bytes, tuple[str, int] | None], None]
 # from many addresses is bounded; past it the oldest is dropped (its retransmissions stop,
 # and a late retransmission of its INVITE is taken as a new one).
 MAX_FINALS = 4096
+# The INVITE again is answered (free: a lost answer is not the caller's fault) as often as a
+# client sends it within Timer B (Timer A: at 0.5, 1.5, 3.5, 7.5, 15.5, 31.5 s), no more:
+# copies with a forged source would otherwise draw our answer to its owner, uncharged.
+MAX_INVITE_AGAIN = 6
 
 
 class FinalState(enum.Enum):
@@ -85,6 +89,7 @@ class InviteFinal:
     refund: bool  # a capacity refusal: its ACK gives the INVITE's flood-guard token back
     state: FinalState = FinalState.COMPLETED
     waited: float = 0.0  # seconds of Timer G so far
+    again: int = 0  # the INVITE's copies answered (``MAX_INVITE_AGAIN``)
 
 
 class InviteFinals:
@@ -154,10 +159,13 @@ class InviteFinals:
             if acked:
                 self._move(final, FinalState.CONFIRMED)
             state = final.state
+            answer_again = (msg.method == "INVITE" and state is FinalState.COMPLETED
+                            and final.again < MAX_INVITE_AGAIN)
+            if answer_again:
+                final.again += 1
         if msg.method == "CANCEL":
             self._send(build_response(msg, 200, to_tag=final.to_tag), msg.source)
-        elif (msg.method == "INVITE" and state is FinalState.COMPLETED
-              and not self._silenced(final.source_ip)):
+        elif answer_again and not self._silenced(final.source_ip):
             self._send(final.response, msg.source)
         elif acked:
             self._later(T4, self._terminate, final)
@@ -204,5 +212,5 @@ def final_code(response: bytes) -> int:
     return int(response.split(b" ", 2)[1])
 
 
-__all__ = ["FINAL_TRANSITIONS", "MAX_FINALS", "FinalState", "InviteFinal", "InviteFinals",
-           "final_code"]
+__all__ = ["FINAL_TRANSITIONS", "MAX_FINALS", "MAX_INVITE_AGAIN", "FinalState", "InviteFinal",
+           "InviteFinals", "final_code"]

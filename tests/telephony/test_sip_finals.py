@@ -274,3 +274,18 @@ def test_a_transaction_dropped_past_the_limit_is_sent_no_more() -> None:
         wire.fire()
     per_call = [sum(1 for m, _ in wire.sent if m.call_id == i.call_id) for i in invites]
     assert per_call == [1, 11, 11]
+
+
+def test_the_invite_again_is_answered_no_more_often_than_a_client_resends_it() -> None:
+    """The INVITE again is free (not charged): a lost answer is not the caller's fault. But
+    copies of a refused INVITE sent with a forged source were each answered, uncharged, so
+    the flood guard never banned the address and we answered whoever owns it at the
+    sender's rate. A client resends an INVITE six times at most (Timer A within Timer B):
+    more copies than that are absorbed unanswered."""
+    fe, wire = front_end()
+    invite = request("INVITE", call_id="reflect", source=STRANGER, body=offer())
+    fe.admission.refuse(invite, 486, warning="testing", capacity=True)
+    for _ in range(50):
+        fe._on_message(invite)
+    assert wire.codes() == [486] * 7
+    assert fe.admission.finals.state(invite) is FinalState.COMPLETED
