@@ -69,11 +69,14 @@ FINAL_TRANSITIONS: dict[FinalState, frozenset[FinalState]] = {
     FinalState.TERMINATED: frozenset(),
 }
 
-Key = tuple[str, str, int]  # Call-ID, the INVITE's top Via branch, its CSeq number
+# Call-ID, the INVITE's top Via branch, its CSeq number, the address it came from: a copy
+# from elsewhere is a transaction of its own and never takes the caller's place.
+Key = tuple[str, str, int, str]
 
 
 def _key(msg: SipMessage) -> Key:
-    return msg.call_id, msg.top_branch, msg.cseq[0]
+    return (msg.call_id, msg.top_branch, msg.cseq[0],
+            msg.source[0] if msg.source is not None else "")
 
 
 @dataclass(eq=False)
@@ -115,10 +118,10 @@ class InviteFinals:
         if not 300 <= sent.status_code <= 699:
             raise ValueError(f"not a non-2xx final answer: {sent.status_code}")
         key = _key(invite)
-        source_ip = invite.source[0] if invite.source is not None else ""
+        source_ip = key[3]
         with self._lock:
             final = self._finals.get(key)
-            if final is None or final.source_ip != source_ip:
+            if final is None:
                 final = InviteFinal(key=key, source_ip=source_ip, response=response,
                                     dest=dest, to_tag=sent.to_tag, code=sent.status_code,
                                     refund=refund)
@@ -150,7 +153,6 @@ class InviteFinals:
         with self._lock:
             final = self._finals.get(_key(msg))
             if (final is None or final.state is FinalState.TERMINATED
-                    or final.source_ip != msg.source[0]
                     or (msg.method == "INVITE" and msg.to_tag
                         and msg.to_tag != final.to_tag)
                     or (msg.method == "ACK" and msg.to_tag != final.to_tag)):

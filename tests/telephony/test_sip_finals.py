@@ -289,3 +289,24 @@ def test_the_invite_again_is_answered_no_more_often_than_a_client_resends_it() -
         fe._on_message(invite)
     assert wire.codes() == [486] * 7
     assert fe.admission.finals.state(invite) is FinalState.COMPLETED
+
+
+def test_a_copy_refused_from_another_address_leaves_the_callers_transaction_alone() -> None:
+    """The transaction is the INVITE's from its address. A copy of it (the same Call-ID,
+    branch and CSeq) refused from another address took its place: the caller's ACK then
+    matched nothing (charged as a new request, its capacity refund lost) and our answer
+    went on to the caller for 32 s after it had ACKed."""
+    wire = Clockwork()
+    finals = InviteFinals(send=wire.send, later=wire.call_later)
+    invite = request("INVITE", call_id="twin", body=offer())
+    copy = request("INVITE", call_id="twin", body=offer(), branch=invite.top_branch,
+                   source=STRANGER)
+    answer = build_response(invite, 486, to_tag="ours")
+    busy = SipMessage(answer)
+    finals.send(invite, answer, PHONE)
+    finals.send(copy, build_response(copy, 486, to_tag="theirs"), STRANGER)
+    assert finals.take(ack_of(invite, busy))
+    assert finals.state(invite) is FinalState.CONFIRMED
+    while wire.timers:
+        wire.fire()
+    assert sum(1 for _, addr in wire.sent if addr == PHONE) == 1
