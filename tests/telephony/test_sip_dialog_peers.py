@@ -10,8 +10,11 @@ always pass. Socket-free: a real front end at the shipped settings (``sipwire``)
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+
+import pytest
 
 from config.settings import Settings
 from telephony.call import CallHandle, CallState, Direction, EndReason
@@ -208,3 +211,20 @@ def test_an_outbound_call_to_a_named_host_ends_with_its_bye() -> None:
                            to_tag=call.local_tag, from_tag="far"))
     assert answers(wire, "BYE") == [(200, sbc)]
     assert call.end_reason is EndReason.REMOTE_HANGUP
+
+
+def test_a_stranger_banned_for_its_requests_fills_no_log(caplog: pytest.LogCaptureFixture,
+                                                          ) -> None:
+    """Each refused request of a stranger was logged at WARNING before the flood guard was
+    asked, so a banned sender still wrote a line per datagram at whatever rate it sent.
+    Logged only while it is answered: the ban is logged once by the flood guard."""
+    fe, wire = front_end()
+    fe.flood.clock = lambda: 5000.0
+    call = call_up(fe)
+    burst = Settings().sip.flood_burst
+    with caplog.at_level(logging.WARNING, logger="telephony.sip"):
+        for n in range(5 * burst):
+            fe._on_message(bye(call, STRANGER, cseq=10 + n))
+    refused = [r for r in caplog.records if "not from the dialog's peer" in r.getMessage()]
+    assert len(refused) == burst and answers(wire, "BYE") == [(403, STRANGER)] * burst
+    assert call.state is CallState.ANSWERED
