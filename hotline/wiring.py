@@ -226,6 +226,10 @@ class Background:
     _voice_lock: threading.Lock = field(default_factory=threading.Lock)
     _backlog: threading.Thread | None = None
     _backlog_lock: threading.Lock = field(default_factory=threading.Lock)
+    # Under _backlog_lock: a drain owns the backlog (its thread may not have ended yet),
+    # and was kicked while it did, so it goes round once more.
+    _draining: bool = False
+    _drain_again: bool = False
     _stopping: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -296,11 +300,19 @@ class Background:
         if transcribe is None or self._stopping.is_set():
             return False
         with self._backlog_lock:
-            if self._backlog is not None and self._backlog.is_alive():
+            if self._draining:
+                # The drain under way may have found nothing more just before this job was
+                # queued: it looks again before it ends (else the job waits for a tick).
+                self._drain_again = True
                 return False
+            self._draining, self._drain_again = True, False
             self._backlog = threading.Thread(target=self._backlog_thread, args=(transcribe,),
                                              name="asr-backlog", daemon=True)
-            self._backlog.start()
+            try:
+                self._backlog.start()
+            except RuntimeError:  # no thread to be had: the next kick tries again
+                self._draining = False
+                raise
         return True
 
     def wait_backlog(self, timeout: float | None = None) -> bool:
@@ -319,8 +331,16 @@ class Background:
         with contextlib.suppress(OSError, AttributeError):
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), ASR_NICE)
         try:
-            self.drain_backlog(transcribe)
+            while True:
+                self.drain_backlog(transcribe)
+                with self._backlog_lock:
+                    if not self._drain_again or self._stopping.is_set():
+                        self._draining = False
+                        return
+                    self._drain_again = False
         except Exception:  # the database gone, say: the next voice tick starts it again
+            with self._backlog_lock:
+                self._draining = False
             log.exception("transcription backlog stopped; retried at the next voice tick")
 
     def drain_backlog(self, transcribe: Transcribe) -> BacklogRun:

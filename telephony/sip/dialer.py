@@ -103,6 +103,9 @@ class Dialer:
                           callee=uri_user(uri))
         call.local_uri = f"<{sip_uri(self.username, domain)}>"
         call.remote_uri = f"<{uri}>"
+        # From the INVITE on, not from the 2xx: whoever saw it (Call-ID, our tag) could
+        # otherwise end the call with a BYE while it rings (``dialog.from_peer``).
+        call.peers = dialog_peers(call, dest)
         try:
             self.link.open_outbound(call)
         except RuntimeError as exc:
@@ -158,7 +161,9 @@ class Dialer:
         call.remote_tag = msg.to_tag
         call.remote_target = uri_of(msg.first("Contact")) or leg.request_uri
         call.route_set = msg.route_list("Record-Route")
-        call.peers = dialog_peers(call, leg.dest)
+        # And where the answer came from: a trunk named by host (sip_uri_template) is no
+        # address, and no datagram of the dialog would come from its name.
+        call.peers = call.peers | dialog_peers(call, msg.source or leg.dest)
         call.final_status = code
         leg.ack = dialog_request(call, "ACK", 1, via=self.link.new_via(),
                                  contact=self.link.contact_uri)

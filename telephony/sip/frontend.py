@@ -327,9 +327,11 @@ class SipFrontEnd:
         if msg.source is None or from_peer(call, source_ip,
                                            trusted=self.admission.is_trusted(source_ip)):
             return True
+        if not self.admission.admit(msg, in_dialog=False):
+            return False  # dropped like any banned source's: no line per datagram
         log.warning("call %s: %s from %s, not from the dialog's peer (%s): refused",
                     call.call_id, msg.method, source_ip, ", ".join(sorted(call.peers)))
-        if self.admission.admit(msg, in_dialog=False) and msg.method != "ACK":
+        if msg.method != "ACK":
             self.send_to(build_response(msg, 403, extra=[
                 ("Warning", '399 hotline12345 "not from this dialog\'s peer"')]), msg.source)
         return False

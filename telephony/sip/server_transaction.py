@@ -44,6 +44,10 @@ Send = Callable[[bytes, tuple[str, int] | None], None]
 # from many addresses is bounded; past it the oldest is dropped (its retransmissions stop,
 # and a late retransmission of its INVITE is taken as a new one).
 MAX_FINALS = 4096
+# The INVITE again is answered (free: a lost answer is not the caller's fault) as often as a
+# client sends it within Timer B (Timer A: at 0.5, 1.5, 3.5, 7.5, 15.5, 31.5 s), no more:
+# copies with a forged source would otherwise draw our answer to its owner, uncharged.
+MAX_INVITE_AGAIN = 6
 
 
 class FinalState(enum.Enum):
@@ -65,11 +69,14 @@ FINAL_TRANSITIONS: dict[FinalState, frozenset[FinalState]] = {
     FinalState.TERMINATED: frozenset(),
 }
 
-Key = tuple[str, str, int]  # Call-ID, the INVITE's top Via branch, its CSeq number
+# Call-ID, the INVITE's top Via branch, its CSeq number, the address it came from: a copy
+# from elsewhere is a transaction of its own and never takes the caller's place.
+Key = tuple[str, str, int, str]
 
 
 def _key(msg: SipMessage) -> Key:
-    return msg.call_id, msg.top_branch, msg.cseq[0]
+    return (msg.call_id, msg.top_branch, msg.cseq[0],
+            msg.source[0] if msg.source is not None else "")
 
 
 @dataclass(eq=False)
@@ -85,6 +92,7 @@ class InviteFinal:
     refund: bool  # a capacity refusal: its ACK gives the INVITE's flood-guard token back
     state: FinalState = FinalState.COMPLETED
     waited: float = 0.0  # seconds of Timer G so far
+    again: int = 0  # the INVITE's copies answered (``MAX_INVITE_AGAIN``)
 
 
 class InviteFinals:
@@ -110,17 +118,19 @@ class InviteFinals:
         if not 300 <= sent.status_code <= 699:
             raise ValueError(f"not a non-2xx final answer: {sent.status_code}")
         key = _key(invite)
-        source_ip = invite.source[0] if invite.source is not None else ""
+        source_ip = key[3]
         with self._lock:
             final = self._finals.get(key)
-            if final is None or final.source_ip != source_ip:
+            if final is None:
                 final = InviteFinal(key=key, source_ip=source_ip, response=response,
                                     dest=dest, to_tag=sent.to_tag, code=sent.status_code,
                                     refund=refund)
                 self._finals[key] = final
                 self._finals.move_to_end(key)
                 while len(self._finals) > self._limit:
-                    self._finals.popitem(last=False)
+                    # Forgotten, so its timer sends it no more either.
+                    _, dropped = self._finals.popitem(last=False)
+                    self._move(dropped, FinalState.TERMINATED)
                 new = True
             else:
                 new = False
@@ -143,7 +153,6 @@ class InviteFinals:
         with self._lock:
             final = self._finals.get(_key(msg))
             if (final is None or final.state is FinalState.TERMINATED
-                    or final.source_ip != msg.source[0]
                     or (msg.method == "INVITE" and msg.to_tag
                         and msg.to_tag != final.to_tag)
                     or (msg.method == "ACK" and msg.to_tag != final.to_tag)):
@@ -152,10 +161,13 @@ class InviteFinals:
             if acked:
                 self._move(final, FinalState.CONFIRMED)
             state = final.state
+            answer_again = (msg.method == "INVITE" and state is FinalState.COMPLETED
+                            and final.again < MAX_INVITE_AGAIN)
+            if answer_again:
+                final.again += 1
         if msg.method == "CANCEL":
             self._send(build_response(msg, 200, to_tag=final.to_tag), msg.source)
-        elif (msg.method == "INVITE" and state is FinalState.COMPLETED
-              and not self._silenced(final.source_ip)):
+        elif answer_again and not self._silenced(final.source_ip):
             self._send(final.response, msg.source)
         elif acked:
             self._later(T4, self._terminate, final)
@@ -202,5 +214,5 @@ def final_code(response: bytes) -> int:
     return int(response.split(b" ", 2)[1])
 
 
-__all__ = ["FINAL_TRANSITIONS", "MAX_FINALS", "FinalState", "InviteFinal", "InviteFinals",
-           "final_code"]
+__all__ = ["FINAL_TRANSITIONS", "MAX_FINALS", "MAX_INVITE_AGAIN", "FinalState", "InviteFinal",
+           "InviteFinals", "final_code"]

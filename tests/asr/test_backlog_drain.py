@@ -276,3 +276,44 @@ def test_a_drain_killed_mid_recording_loses_nothing_and_does_nothing_twice(
     finally:
         b.stop()
     assert_every_ticket_transcribed_once(sessions, n)
+
+
+def test_a_job_queued_as_the_drain_ends_is_drained_by_it_not_the_next_tick(
+        settings: Settings, sessions: sessionmaker[Session], domain: Domain, city: City,
+        tmp_path: Path) -> None:
+    """A call whose words are left to the backlog kicks the drain as it ends (ivr
+    ``on_backlog``). The kick that came after the drain under way found nothing more to
+    claim, but before its thread ended, started none (a drain was alive) and was lost: the
+    ticket waited for the next voice tick, 30 s, undispatched. Now that drain goes round
+    once more."""
+    file_wordless_calls(sessions, domain, tmp_path, 1)
+    transcribe = Transcriber()
+    b = voice_part(settings, sessions, domain, transcribe)
+    drained, go_on = threading.Event(), threading.Event()
+    drain = b.drain_backlog
+
+    def drain_then_pause(how: Callable[[Path], Transcript]) -> object:
+        run = drain(how)  # the real drain: it found nothing more to claim
+        if not drained.is_set():
+            drained.set()
+            assert go_on.wait(WAIT)  # its thread not ended yet
+        return run
+
+    b.drain_backlog = drain_then_pause  # type: ignore[method-assign]
+    try:
+        assert b.kick_backlog()
+        assert drained.wait(WAIT)
+        late = CallIntake(sessions=sessions, domain=domain, spool=Spool(tmp_path / "spool"),
+                          call_id="late-0", caller="13811112222")
+        late.recording(tmp_path / "late-0.wav", None, 5.0)
+        late.understood(None, asr_error="decoder behind")
+        assert late.file_ticket() is not None
+        b.kick_backlog()  # as Dialogue._finish does
+        go_on.set()
+        assert b.wait_backlog(WAIT)
+        assert sorted(transcribe.paths) == [str(tmp_path / "late-0.wav"),
+                                            str(tmp_path / "surge-0.wav")]
+        assert_every_ticket_transcribed_once(sessions, 2)
+    finally:
+        go_on.set()
+        b.stop()

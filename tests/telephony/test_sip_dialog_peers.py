@@ -10,12 +10,18 @@ always pass. Socket-free: a real front end at the shipped settings (``sipwire``)
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+
+import pytest
+
 from config.settings import Settings
 from telephony.call import CallHandle, CallState, Direction, EndReason
 from telephony.sip.admission import DIALOG_RETRY_AFTER_SECONDS
 from telephony.sip.dialog import dialog_peers
 from telephony.sip.frontend import SipFrontEnd
-from telephony.sip.message import SipMessage
+from telephony.sip.message import SipMessage, build_response
 from tests.telephony.sipwire import (
     PHONE,
     PROXY,
@@ -144,3 +150,81 @@ def test_an_outbound_calls_peers_are_where_we_sent_it_and_its_route() -> None:
     assert dialog_peers(call, ("192.0.2.9", 5060)) == {"192.0.2.9", "192.0.2.77"}
     call.route_set = ["<sip:192.0.2.9;lr>", "<sip:edge.example.net;lr>"]
     assert dialog_peers(call, ("192.0.2.9", 5060)) == {"192.0.2.9"}
+
+
+def test_a_ringing_outbound_call_takes_no_bye_from_a_stranger() -> None:
+    """Until the callee answered, an outbound call had no peers (``peers`` empty: any),
+    so whoever saw its INVITE -- the Call-ID and our From tag -- ended it with a BYE while
+    it rang: a callback or the duty dispatcher's escalation call dropped. From the INVITE
+    on, the dialog's peer is where we sent it."""
+    fe, wire = front_end()
+    fe._transactions._send = wire.send  # (the requests we send, too)
+    fe.flood.clock = lambda: 5000.0
+    outcome: list[object] = []
+    dialing = threading.Thread(target=lambda: outcome.append(
+        fe.dialer.dial(f"sip:1001@{PHONE[0]}:{PHONE[1]}", timeout=30)))
+    dialing.start()
+    try:
+        for _ in range(1000):
+            if wire.sent and fe._calls:
+                break
+            time.sleep(0.01)
+        [call] = fe._calls.values()
+        invite = wire.sent[0][0]
+        assert invite.method == "INVITE"
+        fe._on_message(request("BYE", call_id=call.call_id, source=STRANGER, cseq=7,
+                               to_tag=call.local_tag))
+        assert answers(wire, "BYE") == [(403, STRANGER)]
+        assert not call.ended
+    finally:
+        busy = SipMessage(build_response(invite, 486, to_tag="far"), PHONE)
+        fe._on_message(busy)
+        dialing.join(30)
+    assert not dialing.is_alive() and call.final_status == 486
+
+
+def test_an_outbound_call_to_a_named_host_ends_with_its_bye() -> None:
+    """sip_uri_template may name the trunk by host name ("sip:{phone}@sbc.example"): the
+    dialog's peers were that name and its Record-Route by name, which no datagram comes
+    from, so the callee's BYE through the SBC got 403 and the call went on after they hung up. The address its answer came
+    from is a peer."""
+    fe, wire = front_end()
+    fe._transactions._send = wire.send
+    outcome: list[object] = []
+    dialing = threading.Thread(target=lambda: outcome.append(
+        fe.dialer.dial("sip:1001@localhost:5060", timeout=30)))
+    dialing.start()
+    for _ in range(1000):
+        if wire.sent and fe._calls:
+            break
+        time.sleep(0.01)
+    [call] = fe._calls.values()
+    invite = wire.sent[0][0]
+    sbc = ("127.0.0.1", 5060)
+    fe._on_message(SipMessage(build_response(invite, 200, to_tag="far", extra=[
+        ("Record-Route", "<sip:localhost;lr>"), ("Contact", "<sip:1001@10.1.2.3:5060>"),
+        ("Content-Type", "application/sdp")],
+        body=offer(40100)), sbc))
+    dialing.join(30)
+    assert not dialing.is_alive() and call.state is CallState.ANSWERED
+    fe._on_message(request("BYE", call_id=call.call_id, source=sbc, cseq=2,
+                           to_tag=call.local_tag, from_tag="far"))
+    assert answers(wire, "BYE") == [(200, sbc)]
+    assert call.end_reason is EndReason.REMOTE_HANGUP
+
+
+def test_a_stranger_banned_for_its_requests_fills_no_log(caplog: pytest.LogCaptureFixture,
+                                                          ) -> None:
+    """Each refused request of a stranger was logged at WARNING before the flood guard was
+    asked, so a banned sender still wrote a line per datagram at whatever rate it sent.
+    Logged only while it is answered: the ban is logged once by the flood guard."""
+    fe, wire = front_end()
+    fe.flood.clock = lambda: 5000.0
+    call = call_up(fe)
+    burst = Settings().sip.flood_burst
+    with caplog.at_level(logging.WARNING, logger="telephony.sip"):
+        for n in range(5 * burst):
+            fe._on_message(bye(call, STRANGER, cseq=10 + n))
+    refused = [r for r in caplog.records if "not from the dialog's peer" in r.getMessage()]
+    assert len(refused) == burst and answers(wire, "BYE") == [(403, STRANGER)] * burst
+    assert call.state is CallState.ANSWERED

@@ -257,3 +257,56 @@ def test_nothing_more_goes_to_an_address_banned_since() -> None:
         wire.fire()
     assert wire.codes() == [486, 486]
     assert fe.admission.finals.state(invite) is FinalState.TERMINATED
+
+
+def test_a_transaction_dropped_past_the_limit_is_sent_no_more() -> None:
+    """Past ``limit`` transactions the oldest is dropped, and with it its retransmissions
+    (docs/sip.md): the bound is what a surge of refused INVITEs from many addresses costs.
+    Before, a dropped one stayed COMPLETED and its timer sent it on until 64*T1."""
+    wire = Clockwork()
+    finals = InviteFinals(send=wire.send, later=wire.call_later, limit=2)
+    invites = [request("INVITE", call_id=f"surge{n}", body=offer()) for n in range(3)]
+    sent = [finals.send(i, build_response(i, 486, to_tag=f"t{n}"), PHONE)
+            for n, i in enumerate(invites)]
+    assert sent[0].state is FinalState.TERMINATED
+    assert finals.state(invites[0]) is FinalState.TERMINATED
+    while wire.timers:
+        wire.fire()
+    per_call = [sum(1 for m, _ in wire.sent if m.call_id == i.call_id) for i in invites]
+    assert per_call == [1, 11, 11]
+
+
+def test_the_invite_again_is_answered_no_more_often_than_a_client_resends_it() -> None:
+    """The INVITE again is free (not charged): a lost answer is not the caller's fault. But
+    copies of a refused INVITE sent with a forged source were each answered, uncharged, so
+    the flood guard never banned the address and we answered whoever owns it at the
+    sender's rate. A client resends an INVITE six times at most (Timer A within Timer B):
+    more copies than that are absorbed unanswered."""
+    fe, wire = front_end()
+    invite = request("INVITE", call_id="reflect", source=STRANGER, body=offer())
+    fe.admission.refuse(invite, 486, warning="testing", capacity=True)
+    for _ in range(50):
+        fe._on_message(invite)
+    assert wire.codes() == [486] * 7
+    assert fe.admission.finals.state(invite) is FinalState.COMPLETED
+
+
+def test_a_copy_refused_from_another_address_leaves_the_callers_transaction_alone() -> None:
+    """The transaction is the INVITE's from its address. A copy of it (the same Call-ID,
+    branch and CSeq) refused from another address took its place: the caller's ACK then
+    matched nothing (charged as a new request, its capacity refund lost) and our answer
+    went on to the caller for 32 s after it had ACKed."""
+    wire = Clockwork()
+    finals = InviteFinals(send=wire.send, later=wire.call_later)
+    invite = request("INVITE", call_id="twin", body=offer())
+    copy = request("INVITE", call_id="twin", body=offer(), branch=invite.top_branch,
+                   source=STRANGER)
+    answer = build_response(invite, 486, to_tag="ours")
+    busy = SipMessage(answer)
+    finals.send(invite, answer, PHONE)
+    finals.send(copy, build_response(copy, 486, to_tag="theirs"), STRANGER)
+    assert finals.take(ack_of(invite, busy))
+    assert finals.state(invite) is FinalState.CONFIRMED
+    while wire.timers:
+        wire.fire()
+    assert sum(1 for _, addr in wire.sent if addr == PHONE) == 1
