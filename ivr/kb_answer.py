@@ -15,8 +15,10 @@ with ``confirm`` set: the caller is asked "您是想问<title>吗" before the an
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,7 +29,37 @@ from knowledge.search import worth_confirming
 from ticketing.context import Domain
 from ticketing.intake_model import Understanding
 
+if TYPE_CHECKING:
+    from asr.stream import Transcript
+
 log = logging.getLogger("hotline.ivr.kb_answer")
+
+# A silence between two of the recogniser's words that ends a clause, in seconds. Vosk
+# places words of fluent speech back to back (gaps of 0-0.1 s) and a speaker draws breath
+# or hesitates inside a phrase for about 0.1-0.25 s; between clauses, where a writer puts a
+# comma, speakers pause for about 0.3-0.6 s, and much longer silences already end Vosk's
+# utterance (its endpointer, then the energy gate). 0.3 s is the shortest pause that is
+# not within a phrase. A clause wrongly ended costs little: the knowledge base discounts
+# only the words of clauses that ask nothing and that the entry lacks.
+CLAUSE_PAUSE_SECONDS = 0.3
+# What the knowledge base reads as the end of a clause (any punctuation does).
+_CLAUSE_MARK = "，"
+
+
+def clause_text(transcript: Transcript, pause: float = CLAUSE_PAUSE_SECONDS) -> str:
+    """The transcript's words with a clause mark where the caller paused at least
+    ``pause`` seconds between two words, for the knowledge base, which tells a story from
+    the question around it by its clauses (``knowledge.search.story``) and a recogniser
+    writes no punctuation. Without word times, the text as it is."""
+    words = transcript.words
+    if not words:
+        return transcript.text
+    parts = [words[0].text]
+    for before, word in itertools.pairwise(words):
+        if round(word.start - before.end, 3) >= pause:  # times are 10 ms frames
+            parts.append(_CLAUSE_MARK)
+        parts.append(word.text)
+    return "".join(parts)
 
 
 @dataclass(frozen=True)
