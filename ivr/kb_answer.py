@@ -15,7 +15,6 @@ with ``confirm`` set: the caller is asked "您是想问<title>吗" before the an
 
 from __future__ import annotations
 
-import itertools
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -47,19 +46,32 @@ _CLAUSE_MARK = "，"
 
 
 def clause_text(transcript: Transcript, pause: float = CLAUSE_PAUSE_SECONDS) -> str:
-    """The transcript's words with a clause mark where the caller paused at least
-    ``pause`` seconds between two words, for the knowledge base, which tells a story from
-    the question around it by its clauses (``knowledge.search.story``) and a recogniser
-    writes no punctuation. Without word times, the text as it is."""
-    words = transcript.words
-    if not words:
-        return transcript.text
-    parts = [words[0].text]
-    for before, word in itertools.pairwise(words):
-        if round(word.start - before.end, 3) >= pause:  # times are 10 ms frames
-            parts.append(_CLAUSE_MARK)
-        parts.append(word.text)
-    return "".join(parts)
+    """The transcript's text with a clause mark before each word the caller said after a
+    pause of at least ``pause`` seconds, for the knowledge base, which tells a story from
+    the question around it by its clauses (``knowledge.search.story``); a recogniser
+    writes no punctuation.
+
+    The marks go into the text, not a text rebuilt from the words: the text is what the
+    rest of the call reads (cleaned up after recognition: spaces dropped, spoken numbers
+    as digits). A word is found in it from where the one before it ended; one that the
+    clean-up rewrote (八十 as 80) is not found and gets no mark, the next word is looked
+    for past it. Without word times, the text as it is."""
+    text, words = transcript.text, transcript.words
+    marks: list[int] = []
+    at = 0
+    found_last = True
+    for n, word in enumerate(words):
+        i = text.find(word.text, at)
+        # Past an unfound word its rewriting lies in between; else only spaces may.
+        if i < 0 or (found_last and text[at:i].strip()):
+            found_last = False
+            continue
+        if n and i > 0 and round(word.start - words[n - 1].end, 3) >= pause:  # 10 ms frames
+            marks.append(i)
+        at, found_last = i + len(word.text), True
+    for i in reversed(marks):
+        text = text[:i].rstrip() + _CLAUSE_MARK + text[i:]
+    return text
 
 
 @dataclass(frozen=True)
