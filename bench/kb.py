@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/kb.py [--kb ../shared/kb/faq.tsv]
         [--questions FILE ... (default: every bench/data/kb_*.tsv)]
-        [--sweep] [--holdout] [--cv]
+        [--sweep] [--holdout] [--cv] [--unpunctuated]
 
 The entries are imported with ``hotline kb import``'s code into a throwaway SQLite database
 and searched with the service's ``knowledge.service.search`` at the shipped threshold, so
@@ -18,7 +18,10 @@ for each of tune, fresh, fresh2 and fresh3 it chooses them, and the share an ans
 earns (``ANSWER_CREDIT``), on the other three (highest recall with precision ≥ 90 % and false
 answers ≤ 10 %, threshold as shipped) and scores the one left out. ``--cv`` does the same
 for the story weight (``STORY_WEIGHT``) and the threshold over every file given, leaving
-out one file (split) at a time.
+out one file (split) at a time. ``--unpunctuated`` searches every line with its
+punctuation taken out, as a recogniser writes it: what the SIP IVR read before it marked
+clauses at the caller's pauses (``ivr.kb_answer.clause_text``); as written, the lines are
+what it reads when the caller pauses where a writer puts a comma.
 
 - top-1: answerable utterances whose best hit is the right entry (threshold ignored);
 - precision: of the utterances answered (confidence ≥ threshold), the share answered with
@@ -32,6 +35,7 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import re
 import sys
 import tempfile
 import time
@@ -62,6 +66,8 @@ from ticketing.db import make_engine, make_session_factory, transaction
 HERE = Path(__file__).resolve().parent
 # The sample's seasonal entries are valid on this day (measured as in the heating season).
 TODAY = date(2026, 12, 2)
+# What a recogniser never writes (``--unpunctuated``).
+PUNCTUATION = re.compile(r"[^\w\s]+")
 
 
 def figures(rows: list[dict[str, str]], results: list, threshold: float,
@@ -102,6 +108,7 @@ def main() -> None:
     ap.add_argument("--sweep", action="store_true")
     ap.add_argument("--holdout", action="store_true")
     ap.add_argument("--cv", action="store_true")
+    ap.add_argument("--unpunctuated", action="store_true")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/kb.db"
@@ -122,8 +129,8 @@ def main() -> None:
             build = time.perf_counter() - started
             started = time.perf_counter()
             for r in rows:
-                results.append(service.search(session=s, text=r["text"], today=TODAY,
-                                              limit=3))
+                text = PUNCTUATION.sub("", r["text"]) if args.unpunctuated else r["text"]
+                results.append(service.search(session=s, text=text, today=TODAY, limit=3))
             per_query = (time.perf_counter() - started) / len(rows)
         engine.dispose()
     print(f"{args.kb.name}: {len(rows)} utterances from "

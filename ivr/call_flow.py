@@ -74,7 +74,7 @@ from ivr.decisions import (
     take_turn,
 )
 from ivr.intake import MAX_CALLBACK_DIGITS, CallIntake, FiledTicket, Spool, left_to_backlog
-from ivr.kb_answer import KbAnswer
+from ivr.kb_answer import KbAnswer, clause_text
 from ivr.ticket_lookup import open_tickets
 from ivr.transfer import TransferResult, bridge_to_operator
 from telephony.call import CallHandle, PlayResult
@@ -494,7 +494,7 @@ class Dialogue:
                          text=t.text if t is not None else None,
                          ask_again=may_ask_again and unsure, may_ask_again=may_ask_again,
                          offer_answer=not self.kb_offered, call_id=self.call.call_id,
-                         may_confirm=True)
+                         may_confirm=True, kb_text=clause_text(t) if t is not None else None)
         self.classification, self.kb_answer = turn.understanding, turn.answer
         return State(turn.step.value)
 

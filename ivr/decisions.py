@@ -93,18 +93,20 @@ def next_step(understanding: Understanding | None, *, ask_again: bool,
 
 def take_turn(*, sessions: sessionmaker[Session], domain: Domain, text: str | None,
               ask_again: bool, offer_answer: bool, call_id: str,
-              may_confirm: bool = False, may_ask_again: bool = False) -> Turn:
+              may_confirm: bool = False, may_ask_again: bool = False,
+              kb_text: str | None = None) -> Turn:
     """Classify a turn's words and decide its step. ``offer_answer`` is False once an
     answer was read in this call (offered once: a caller who pressed 2 wants a ticket);
     ``may_confirm``: the carrier has the confirmation turn (``Step.CONFIRM_ENTRY``);
     ``may_ask_again``: the carrier may still ask once more, which words that say too
-    little ("喂", "嗯嗯") make it do, as unsure words do."""
+    little ("喂", "嗯嗯") make it do, as unsure words do. ``kb_text``: the same words as
+    the knowledge base should read them, with clauses marked (``ivr.kb_answer.clause_text``)."""
     understanding = domain.understand(text) if text and text.strip() else None
     if may_ask_again and understanding is not None and understanding.too_little:
         ask_again = True
     answer = None
     if text and offer_answer and not ask_again:
-        answer = answer_for(sessions=sessions, domain=domain, text=text,
+        answer = answer_for(sessions=sessions, domain=domain, text=kb_text or text,
                             understanding=understanding, call_id=call_id,
                             may_confirm=may_confirm)
     return Turn(understanding, answer,

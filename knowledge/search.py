@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import jieba
+import jieba.posseg
 from pypinyin import Style, lazy_pinyin
 from rank_bm25 import BM25Plus
 
@@ -73,6 +74,17 @@ STORY_WEIGHT = 0.25
 # The share of the asking clauses' words the entry must have for the story around them to
 # count less: their question has to be about the entry.
 STORY_ASKED = 0.5
+# The most an entry that lacks the thing the caller asks about (see :func:`asked_objects`)
+# can be trusted: under the shipped threshold, so it is never read out directly, and above
+# the IVR's confirmation bound (``ivr.kb_confirm_from``, 0.3), so a caller who means that
+# entry after all can still say so when asked "您是想问<title>吗" (docs/knowledge.md, step 9).
+UNASKED_CAP = 0.45
+# jieba's part-of-speech tags of a noun: common and proper nouns, verbal nouns (合理 of
+# 这合理吗), abbreviations (医保), idioms and set phrases (强买强卖).
+_NOUN_TAGS = frozenset({"n", "nz", "nt", "vn", "j", "l", "i"})
+# Nouns that name what is asked of any procedure, not what it is about (要带什么材料,
+# 要多长时间, 有啥办法, 要带啥东西): no entry is needed to say them.
+ASKED_FRAME = frozenset({"时间", "材料", "办法", "东西", "情况"})
 
 # Words that ask (a question to answer, not a problem to hand to a unit).
 QUESTION_WORDS = (
@@ -475,6 +487,45 @@ def story(text: str) -> Story:
     return Story(frozenset(told_w - asked_w), frozenset(told_s - asked_s), frozenset(asked_w))
 
 
+# Every question word, longest first, to find where a clause asks (see :func:`asked_objects`).
+_QUESTION_WORD = re.compile("|".join(sorted(
+    {*QUESTION_WORDS, "怎么样", "在哪里", "在哪儿", "去哪里", "去哪儿", "呢", "有没有", "要不要"},
+    key=len, reverse=True)))
+_pos_lock = threading.Lock()
+_pos: jieba.posseg.POSTokenizer | None = None
+
+
+def _pos_tagger() -> jieba.posseg.POSTokenizer:
+    """Part-of-speech tagging over the private tokenizer's dictionary; built once."""
+    global _pos
+    with _pos_lock:
+        if _pos is None:
+            _pos = jieba.posseg.POSTokenizer(_jieba())
+        return _pos
+
+
+def asked_objects(text: str) -> frozenset[str]:
+    """The things ``text`` asks about: in each clause that asks, the noun that ends the
+    words before a question word (暖气费发票怎么开: 发票; 公积金比例是多少: 比例;
+    这合理吗: 合理), unless it names what is asked of any procedure (``ASKED_FRAME``:
+    要带什么材料). A caller who names an entry's topic and asks about another thing of it
+    shares most words with the entry, which then answers a neighbouring question: this is
+    what tells them apart (see :meth:`Index.search`, feature ``unasked``)."""
+    out: set[str] = set()
+    for clause in _CLAUSE_END.split(text):
+        if not clause.strip() or not is_question(clause):
+            continue
+        stretches = _QUESTION_WORD.split(_NOT_ASKING.sub("", normalise(clause)))
+        for stretch in stretches[:-1]:  # each one ends where a question word starts
+            tagged = [p for p in _pos_tagger().lcut(stretch, HMM=False) if not _filler(p.word)]
+            if not tagged:
+                continue
+            last = tagged[-1]
+            if len(last.word) > 1 and last.flag in _NOUN_TAGS and last.word not in ASKED_FRAME:
+                out.add(last.word)
+    return frozenset(out)
+
+
 def is_question(text: str) -> bool:
     t = _NOT_ASKING.sub("", normalise(text))
     return any(w in t for w in QUESTION_WORDS) or bool(_ASKING_FORM.search(text.strip()))
@@ -592,6 +643,17 @@ class Index:
         self.about = [_OBJECTS.named(d.title, title=True) for d in self.docs]
         self.mentions = [_OBJECTS.named(t) for t in self.texts]
 
+    def has(self, i: int, word: str) -> bool:
+        """Entry ``i`` speaks of ``word`` anywhere (title, keywords, synonyms or answer):
+        the word itself, a word of two or more characters inside it (违章 of 违章罚款), or
+        every syllable pair of it (a homophone the respelling left alone)."""
+        terms = self.words.sets[i]
+        if word in terms or any(p in terms for p in _jieba().lcut_for_search(word, HMM=False)
+                                if len(p) > 1):
+            return True
+        pairs = sounds(word)
+        return bool(pairs) and all(p in self.sounds.sets[i] for p in pairs)
+
     def search(self, text: str, *, today: date, category: str | None = None, limit: int = 5,
                min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> Result:
         spoken = self.spelling.respell(text)
@@ -599,6 +661,7 @@ class Index:
         question = is_question(text)
         named = _OBJECTS.named(spoken, caller=True)
         told = story(spoken)
+        objects_asked = asked_objects(spoken)
         sw, ss = self.words.scores(qw), self.sounds.scores(qs)
         top_w, top_s = max(sw, default=0.0) or 1.0, max(ss, default=0.0) or 1.0
         ranked: list[tuple[float, int]] = []
@@ -641,6 +704,7 @@ class Index:
                                    if w in BLAME_WORDS)),
                 "other_object": float(_OBJECTS.other_object(named, self.about[i],
                                                             self.mentions[i]) is not None),
+                "unasked": float(any(not self.has(i, w) for w in objects_asked)),
             }
             if rank == 0:
                 features = f
@@ -681,6 +745,16 @@ def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
         # against 身份证, a bite against the dog licence): however many words they share,
         # the entry answers a neighbouring question, and offering it would mislead.
         return 0.0
+    value = _confidence(f, evidence_words=evidence_words, evidence_power=evidence_power,
+                        answer_credit=answer_credit, story_weight=story_weight)
+    # The caller asks about a thing the entry never speaks of (暖气费发票怎么开 against how
+    # to pay the heating fee): the entry shares the topic, not the question. Never read
+    # out directly; likely enough, it may still be offered for confirmation.
+    return min(value, UNASKED_CAP) if f.get("unasked") else value
+
+
+def _confidence(f: dict[str, float], *, evidence_words: float, evidence_power: float,
+                answer_credit: float, story_weight: float) -> float:
     # Words only the answer has count for less: the answer speaks of much else (业主 and
     # 同意 in the maintenance fund's answer do not make an owners' committee its topic).
     spared = 1.0 - answer_credit
