@@ -67,6 +67,13 @@ _LEADING_FILLER = re.compile(
 _CN_NUM = "零一二三四五六七八九十百两"
 
 
+# Marks in ``Classification.matched`` of a text that names nobody to rescue now
+# (``_no_rescue``): the model's probability alone hands no such call over.
+NO_VICTIM = "not_now.no_victim"
+SILENCED = "not_now.silenced"
+NO_RESCUE: tuple[str, ...] = (NO_VICTIM, SILENCED)
+
+
 @dataclass(frozen=True)
 class Classification:
     category: str
@@ -141,6 +148,17 @@ class NotNow:
     # In the cue's clause, for the hand-over cues only: a danger that nearly happened
     # ("差点砸到孩子"). The hazard is there (urgent), but there is nobody to rescue.
     hazard_only: re.Pattern[str] | None = None
+    # Anywhere in the text: a habit ("天天", "每天"). The cause is still there (B9), so like
+    # ``still`` it keeps the urgent floor's cues, but a habit is no emergency now: the
+    # hand-over cues stay silent where a past or a frame silenced them ("上个月有辆救护车没进来，
+    # 天天停满车" is a fire lane, not 120; twelfth round).
+    habit: re.Pattern[str] | None = None
+    # Anywhere in the text: the one the danger came near is unhurt or out ("人没大事",
+    # "司机没事在边上站着"), or it nearly happened (``hazard_only``). The hazard may stay
+    # urgent (U4), but nobody is to be rescued (E4): the model's probability alone does not
+    # hand the call over (``NO_VICTIM``, read by ticketing.intake_model.decide); a rule's
+    # hand-over cue still does.
+    unhurt: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -411,7 +429,7 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
 
     try:
         for key in ("over_patterns", "frame_patterns", "still", "ongoing", "ahead_patterns",
-                    "hazard_only"):
+                    "hazard_only", "habit", "unhurt"):
             for pattern in raw.get(key, []):
                 re.compile(pattern)
         return NotNow(
@@ -424,6 +442,8 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
                       raw.get("ahead_patterns", [])),
             suppose=one(raw.get("suppose", []), []),
             hazard_only=one([], raw.get("hazard_only", [])),
+            habit=one([], raw.get("habit", [])),
+            unhurt=one([], raw.get("unhurt", [])),
         )
     except re.error as exc:
         raise ValueError(f"{path}: not_now: bad pattern: {exc}") from exc
@@ -614,10 +634,12 @@ def _quiet_spans(text: str,
     cfg = rules.not_now
     if cfg is None or _goes_on(text, cfg):
         return (), ()
+    # A habit keeps the floor's cues (B9) and silences the hand-over's as before.
+    habit = bool(cfg.habit and cfg.habit.search(text))
     if (cfg.frame and cfg.frame.search(text)) or any(
         _rule_hits(rule, text, rules) for rule in rules.kind_rules if rule.id in cfg.frame_rules
     ):
-        return ((0, 0, len(text)),), ((0, 0, len(text)),)
+        return () if habit else ((0, 0, len(text)),), ((0, 0, len(text)),)
     spans: list[Span] = []
     hazard: list[Span] = []
     for m in _CLAUSE_SPLIT.finditer(text):
@@ -630,7 +652,7 @@ def _quiet_spans(text: str,
             spans.append((start, start + word.start(), end))
         if cfg.hazard_only and cfg.hazard_only.search(clause):
             hazard.append((start, start, end))
-    return tuple(spans), (*spans, *hazard)
+    return () if habit else tuple(spans), (*spans, *hazard)
 
 
 def _goes_on(text: str, cfg: NotNow) -> bool:
@@ -645,6 +667,22 @@ def _goes_on(text: str, cfg: NotNow) -> bool:
         if word is None:
             return True
     return False
+
+
+def _no_rescue(text: str, rules: ClassificationRules, handover_quiet: tuple[Span, ...],
+               emergency: str) -> list[str]:
+    """Marks (for ``Classification.matched``) of a text that names nobody to rescue now:
+    ``NO_VICTIM`` when it says the one the danger came near is unhurt or out, or that it
+    nearly happened (``NotNow.unhurt``, ``NotNow.hazard_only``); ``SILENCED`` when a
+    hand-over cue is there but ``[not_now]`` silenced it (over, framed, imagined)."""
+    cfg = rules.not_now
+    if cfg is None:
+        return []
+    marks = [f"{NO_VICTIM}:{m.group(0)}" for p in (cfg.unhurt, cfg.hazard_only)
+             if p and (m := p.search(text))][:1]
+    if emergency == "none" and handover_quiet and (heard := _emergency(text, rules)[1]):
+        marks.append(f"{SILENCED}:{heard[0]}")
+    return marks
 
 
 def _quiet(start: int, end: int, spans: tuple[Span, ...]) -> bool:
@@ -924,7 +962,8 @@ def classify(text: str, rules: ClassificationRules | None = None) -> Classificat
     district, district_cue = _district(norm, rules)
     address = _address(norm, rules)
     label = category_label(category)
-    matched = [*category_hits, *urgency_hits, *emergency_hits, *kind_hits, *sub_hits]
+    matched = [*category_hits, *urgency_hits, *emergency_hits, *kind_hits, *sub_hits,
+               *_no_rescue(norm, rules, handover_quiet, emergency)]
     if district_cue:
         matched.append(district_cue)
     return Classification(
