@@ -1,7 +1,8 @@
 """A hand-over to 110/119/120 needs someone to rescue now (twelfth round of issue 15).
 
 - A habit ("天天", `[not_now] habit`) keeps the urgent floor's cues, as `still` does, but no
-  longer wakes the hand-over cues that a past, a frame or a near miss silenced.
+  longer wakes the hand-over cues that a past, a frame or a near miss silenced; such a cue
+  still makes the call urgent.
 - A text that says the one the danger came near is unhurt or out, or that it nearly
   happened (`[not_now] unhurt`, `hazard_only`), or whose hand-over cue the rules read as over
   or framed, carries a `NO_RESCUE` mark; with it the model's probability alone hands nothing
@@ -38,6 +39,14 @@ def test_a_habit_does_not_wake_a_silenced_hand_over(text: str) -> None:
     got = classify(text)
     assert got.emergency == "none"
     assert got.urgency == "urgent"  # the floor's cue stands: the cause is still there (B9)
+
+
+def test_a_hand_over_cue_a_habit_kept_live_keeps_the_call_urgent() -> None:
+    """No floor cue but the silenced hand-over cue: urgent as before, not handed over."""
+    got = classify("我们楼下那条路天天停满了车，上礼拜有辆救护车就是没开进来")
+    assert (got.urgency, got.emergency) == ("urgent", "none")
+    # A past danger whose cause is still there (B9) is the model's to weigh: no mark.
+    assert _marks("我们楼下那条路天天停满了车，上礼拜有辆救护车就是没开进来") == []
 
 
 def test_a_habit_with_a_danger_now_is_handed_over() -> None:
