@@ -67,6 +67,13 @@ _LEADING_FILLER = re.compile(
 _CN_NUM = "零一二三四五六七八九十百两"
 
 
+# Marks in ``Classification.matched`` of a text that names nobody to rescue now
+# (``_no_rescue``): the model's probability alone hands no such call over.
+NO_VICTIM = "not_now.no_victim"
+SILENCED = "not_now.silenced"
+NO_RESCUE: tuple[str, ...] = (NO_VICTIM, SILENCED)
+
+
 @dataclass(frozen=True)
 class Classification:
     category: str
@@ -141,6 +148,17 @@ class NotNow:
     # In the cue's clause, for the hand-over cues only: a danger that nearly happened
     # ("差点砸到孩子"). The hazard is there (urgent), but there is nobody to rescue.
     hazard_only: re.Pattern[str] | None = None
+    # Anywhere in the text: a habit ("天天", "每天"). The cause is still there (B9), so like
+    # ``still`` it keeps the urgent floor's cues, but a habit is no emergency now: the
+    # hand-over cues stay silent where a past or a frame silenced them ("上个月有辆救护车没进来，
+    # 天天停满车" is a fire lane, not 120; twelfth round).
+    habit: re.Pattern[str] | None = None
+    # Anywhere in the text: the one the danger came near is unhurt or out ("人没大事",
+    # "司机没事在边上站着"), or it nearly happened (``hazard_only``). The hazard may stay
+    # urgent (U4), but nobody is to be rescued (E4): the model's probability alone does not
+    # hand the call over (``NO_VICTIM``, read by ticketing.intake_model.decide); a rule's
+    # hand-over cue still does.
+    unhurt: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -411,7 +429,7 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
 
     try:
         for key in ("over_patterns", "frame_patterns", "still", "ongoing", "ahead_patterns",
-                    "hazard_only"):
+                    "hazard_only", "habit", "unhurt"):
             for pattern in raw.get(key, []):
                 re.compile(pattern)
         return NotNow(
@@ -424,6 +442,8 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
                       raw.get("ahead_patterns", [])),
             suppose=one(raw.get("suppose", []), []),
             hazard_only=one([], raw.get("hazard_only", [])),
+            habit=one([], raw.get("habit", [])),
+            unhurt=one([], raw.get("unhurt", [])),
         )
     except re.error as exc:
         raise ValueError(f"{path}: not_now: bad pattern: {exc}") from exc
@@ -602,22 +622,26 @@ def _excepted(text: str, pos: int, rule: Rule) -> bool:
 Span = tuple[int, int, int]
 
 
-def _quiet_spans(text: str,
-                 rules: ClassificationRules) -> tuple[tuple[Span, ...], tuple[Span, ...]]:
+def _quiet_spans(
+    text: str, rules: ClassificationRules,
+) -> tuple[tuple[Span, ...], tuple[Span, ...], tuple[Span, ...]]:
     """Where in ``text`` (normalised) the cues of danger now do not fire, for the urgent
     floor and for the hand-over: the whole text when the call is framed as thanks, a
     suggestion, a rumour checked or money after the fact, else each clause that tells of a
     danger over, and the rest of each clause from a word that makes it imagined or heard
     of; for the hand-over also each clause that tells of a danger that nearly happened;
     nowhere when the text says the danger goes on. One pass for both (classify runs per
-    call)."""
+    call). Third: the spans a habit left live for the floor alone, silent for the hand-over."""
     cfg = rules.not_now
     if cfg is None or _goes_on(text, cfg):
-        return (), ()
+        return (), (), ()
+    # A habit keeps the floor's cues (B9) and silences the hand-over's as before.
+    habit = bool(cfg.habit and cfg.habit.search(text))
     if (cfg.frame and cfg.frame.search(text)) or any(
         _rule_hits(rule, text, rules) for rule in rules.kind_rules if rule.id in cfg.frame_rules
     ):
-        return ((0, 0, len(text)),), ((0, 0, len(text)),)
+        whole: tuple[Span, ...] = ((0, 0, len(text)),)
+        return ((), whole, whole) if habit else (whole, whole, ())
     spans: list[Span] = []
     hazard: list[Span] = []
     for m in _CLAUSE_SPLIT.finditer(text):
@@ -630,7 +654,9 @@ def _quiet_spans(text: str,
             spans.append((start, start + word.start(), end))
         if cfg.hazard_only and cfg.hazard_only.search(clause):
             hazard.append((start, start, end))
-    return tuple(spans), (*spans, *hazard)
+    if habit:
+        return (), (*spans, *hazard), tuple(spans)
+    return tuple(spans), (*spans, *hazard), ()
 
 
 def _goes_on(text: str, cfg: NotNow) -> bool:
@@ -645,6 +671,25 @@ def _goes_on(text: str, cfg: NotNow) -> bool:
         if word is None:
             return True
     return False
+
+
+def _no_rescue(text: str, rules: ClassificationRules, handover_quiet: tuple[Span, ...],
+               habit_only: tuple[Span, ...], emergency: str) -> list[str]:
+    """Marks (for ``Classification.matched``) of a text that names nobody to rescue now:
+    ``NO_VICTIM`` when it says the one the danger came near is unhurt or out, or that it
+    nearly happened (``NotNow.unhurt``, ``NotNow.hazard_only``); ``SILENCED`` when a
+    hand-over cue is there but ``[not_now]`` silenced it (over, framed, imagined), unless a
+    habit keeps it live for the floor: a past danger whose cause is still there (B9) is the
+    model's to weigh, as before ("天天喝酒打老婆，昨天打得满脸是血")."""
+    cfg = rules.not_now
+    if cfg is None:
+        return []
+    marks = [f"{NO_VICTIM}:{m.group(0)}" for p in (cfg.unhurt, cfg.hazard_only)
+             if p and (m := p.search(text))][:1]
+    if (emergency == "none" and handover_quiet and not habit_only
+            and (heard := _emergency(text, rules)[1])):
+        marks.append(f"{SILENCED}:{heard[0]}")
+    return marks
 
 
 def _quiet(start: int, end: int, spans: tuple[Span, ...]) -> bool:
@@ -914,17 +959,22 @@ def classify(text: str, rules: ClassificationRules | None = None) -> Classificat
     rules = rules if rules is not None else _default_rules()
     norm = _normalize(text)
     category, category_hits, cues = _score_categories(norm, rules)
-    quiet, handover_quiet = _quiet_spans(norm, rules)
+    quiet, handover_quiet, habit_only = _quiet_spans(norm, rules)
     urgency, urgency_hits = _urgency(norm, category, rules, quiet)
     emergency, emergency_hits = _emergency(norm, rules, handover_quiet)
     if emergency != "none":
         urgency = "urgent"  # a hand-over to 110/119/120 is life or property safety
+    elif habit_only and _emergency(norm, rules, quiet)[0] != "none":
+        # A hand-over cue a habit left live for the floor alone is a danger cue there (B9):
+        # "消防通道天天停满车，上个月救护车没进来" stays urgent, with no hand-over.
+        urgency = "urgent"
     kind, kind_hits = _kind(norm, rules)
     sub_category, sub_hits = _sub_category(norm, category, rules)
     district, district_cue = _district(norm, rules)
     address = _address(norm, rules)
     label = category_label(category)
-    matched = [*category_hits, *urgency_hits, *emergency_hits, *kind_hits, *sub_hits]
+    matched = [*category_hits, *urgency_hits, *emergency_hits, *kind_hits, *sub_hits,
+               *_no_rescue(norm, rules, handover_quiet, habit_only, emergency)]
     if district_cue:
         matched.append(district_cue)
     return Classification(

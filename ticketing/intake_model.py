@@ -45,6 +45,7 @@ from typing import Any, NamedTuple
 from ticketing.classify import (
     EMERGENCY_SERVICES,
     KINDS,
+    NO_RESCUE,
     URGENCY_LEVELS,
     Classification,
     ClassificationRules,
@@ -371,11 +372,19 @@ def decide(probabilities: dict[str, dict[str, float]], matched: Sequence[str],
     kind = probabilities.get("kind", {})
     calm = (sum(kind.get(k, 0.0) for k in CALM_KINDS) >= decision["calm"]
             or any(m.startswith(f"{QUESTION_RULE}:") for m in matched))
+    # Nobody to rescue now (``NO_RESCUE``): someone said unhurt or a near miss ("人没大事",
+    # "差点夹着孩子"), or the rules heard a hand-over cue and read it as over or framed
+    # ("上个月…摔下来了"). The model reads a hazard's or a past's words (a pit, a lift, a
+    # lorry on its side, a fall) as an emergency at any probability; here it hands nothing
+    # over, and an emergency rule's cue still does (``floored``). Twelfth round of issue 15.
+    rescue = not any(m.split(":", 1)[0] in NO_RESCUE for m in matched)
     for name, proba in probabilities.items():
         label = max(proba, key=lambda k: proba[k])
         if not calm and name == "urgency" and proba.get("urgent", 0.0) >= decision["urgent"]:
             label = "urgent"
-        if not calm and name == "emergency":
+        if name == "emergency" and not rescue and "none" in proba:
+            label = "none"
+        elif not calm and name == "emergency":
             services = {k: p for k, p in proba.items() if k != "none"}
             if services and sum(services.values()) >= decision["emergency"]:
                 label = max(services, key=lambda k: services[k])
