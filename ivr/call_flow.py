@@ -122,6 +122,10 @@ class State(Enum):
     DONE = "done"
 
 
+# Longest a # waits for the audio received before it to be counted (CallAudio.catch_up):
+# a caller who spoke and pressed # on a node whose audio pump was behind was told nothing
+# had been heard. Bounded: a pump that never catches up must not hold the line.
+KEY_CATCH_UP_SECONDS = 5.0
 _ANY = frozenset({State.HANGUP})  # every live state may lose its caller
 # Keys the preferences menu takes before it files the ticket as chosen so far: both
 # choices, each said back, and slips. Without a bound, a line keying on (a stuck key, a
@@ -458,6 +462,8 @@ class Dialogue:
             if key == "0":
                 return State.OPERATOR
             if key == "#":
+                if not audio.speech_started:  # the key may have overtaken the speech
+                    audio.catch_up(KEY_CATCH_UP_SECONDS)
                 if audio.speech_started:
                     return State.UNDERSTAND
                 return self._nothing_heard()

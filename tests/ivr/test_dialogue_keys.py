@@ -6,8 +6,15 @@ as long as they came and held the line."""
 
 from __future__ import annotations
 
+import math
+import threading
+import time
+from array import array
+from pathlib import Path
+
 import pytest
 
+from ivr.audio import CallAudio
 from ivr.call_flow import MAX_PREFERENCE_KEYS, TRANSITIONS, Dialogue, IvrServices, State
 from ivr.decisions import MAX_CONFIRM_ASKS, MAX_RERECORDS
 from tests.ivr import test_kb_confirm as scripted
@@ -69,3 +76,50 @@ def test_wrong_keys_at_the_read_back_ask_once_more_then_file(
                                       frozenset({State.FILE}))
     assert path[-3:] == [State.CONFIRM, State.CONFIRM, State.FILE]
     assert len(line.keys) == 48 and d.intake.journal.confirm_asks == MAX_CONFIRM_ASKS
+
+
+class LaggingLine(scripted.ScriptedLine):
+    """A busy node: the caller spoke, then pressed #. The key reaches the dialogue at once;
+    the audio before it reaches the audio pump only once the key was read (the pump behind
+    the RTP receive thread, as under load)."""
+
+    def __init__(self, speech: bytes) -> None:
+        super().__init__(["#"])
+        self.frames = [speech[i : i + 320] for i in range(0, len(speech), 320)]
+        self.audio_received = len(self.frames)
+        self.keyed = threading.Event()
+
+    def get_dtmf(self, timeout: float | None = 0.0) -> str | None:
+        key = super().get_dtmf(timeout)
+        if key is not None:
+            self.keyed.set()
+        return key
+
+    def read_pcm16(self, timeout: float | None = None) -> bytes | None:
+        if not self.keyed.wait(timeout) or not self.frames:
+            return None
+        return self.frames.pop(0)
+
+    def stop_playback(self) -> None: ...
+
+
+def test_hash_after_speech_ends_the_turn_while_the_audio_lags(
+        services: IvrServices, tmp_path: Path) -> None:
+    # One second of a loud tone: speech to the energy gate.
+    speech = array("h", (int(8000 * math.sin(2 * math.pi * 440 * n / 8000))
+                         for n in range(8000))).tobytes()
+    line = LaggingLine(speech)
+    d = Dialogue(line, services)  # type: ignore[arg-type]
+    audio = CallAudio(line, recording_path=tmp_path / "call.wav", engine=None)  # type: ignore[arg-type]
+    d.audio = audio
+    d.intake.answered()
+    audio.start()
+    audio.begin_turn()
+    d.turn_started_at = time.monotonic()
+    try:
+        # Before: "nothing heard" (REPROMPT), the speech not counted yet when # came.
+        assert d.handlers[State.RECORD]() is State.UNDERSTAND
+        assert audio.speech_started and d.intake.journal.keys == "#"
+    finally:
+        line.ended = True
+        audio.close()
