@@ -192,12 +192,10 @@ def wait_recorded(ivr: IvrUnderTest, sound: bytes, *, then: float = 0.0,
     """Until a recording of the IVR holds the start of ``sound`` (16-bit PCM as it comes
     through the line) and, after that start, as much of the caller's audio as ``sound``
     and ``then`` seconds more: the IVR has taken in the caller saying it, on the caller's
-    own audio clock, however late SIPp's player sent it. Then ``press`` keys # as the
-    caller's phone would, whole: a key in the SIPp scenario (``CallerScript.key``) is a
-    pcap the next step's play_pcap_audio cancels, and under load the player stalled long
-    enough for that to cut it before its end packets (an event never ended counts, if at
-    all, when the next key begins: ``telephony.rtp``). Only the start of ``sound`` must match: the next pcap also cuts
-    the tail of a late-played speech."""
+    own audio clock, however late SIPp's player sent it. Then ``press`` keys # whole, as
+    the caller's phone would (``CallerScript.key`` can be cut short under load). Only the
+    start of ``sound`` must match: the next pcap also cuts the tail of a late-played
+    speech."""
     head = sound[:8000]  # 0.5 s: where the speech begins in the recording
     want = len(sound) + 2 * int(8000 * then)
     deadline = time.monotonic() + timeout
