@@ -184,6 +184,8 @@ class CallHandle:
         self.remote_cseq = -1
         self.last_refresh: tuple[int, str, bytes] | None = None  # (CSeq, branch, response)
         self._audio: queue.Queue[bytes] = queue.Queue(maxsize=3000)  # 60 s of 20 ms frames
+        # Frames queued for read_pcm16 so far (written by the RTP receive thread alone).
+        self.audio_received = 0
         self._ended = threading.Event()
         self._answered_or_final = threading.Event()
         # SIP dialog
@@ -353,6 +355,7 @@ class CallHandle:
         if callback is not None:
             callback(pcm16)
             return
+        self.audio_received += 1
         try:
             self._audio.put_nowait(pcm16)
         except queue.Full:  # nobody reading: keep the newest minute

@@ -86,11 +86,15 @@ def test_a_warmed_recognizer_gives_the_words_of_a_fresh_one(
 
 def test_warm_up_runs_in_the_background_and_a_call_meanwhile_is_decoded(
         vosk_model: object, phone_speech: dict[str, bytes]) -> None:
-    # One decoding slot, which the warm-up must leave to the call.
+    # One decoding slot, which the warm-up must leave to the call. One warm-up of a short
+    # phrase: under SCHED_IDLE, as shipped, the test waits for its CPU on a core nobody
+    # else wants (four warm-ups of 14.7 s took 262 s of wall in a full run). A warm-up
+    # costs ~2.3 CPU s whatever its clip (two of 4.9 s: 4.6 s; two of 1.3 s: 4.5 s); how
+    # many is a size, not what this test checks.
     engine = AsrEngine(vosk_model, workers=1, idle_recognizers=8)  # type: ignore[arg-type]
-    clip = _greeting_like(phone_speech) * 3
+    clip = phone_speech["안녕하세요"]
     try:
-        job = engine.warm_up(4, clip)
+        job = engine.warm_up(1, clip)
         stream = engine.stream(sample_rate=8000, partial_interval=None)
         assert not job.done.is_set()  # returned at once: the call starts during the warm-up
         call = bytes(SECOND // 2) + phone_speech["가스 냄새가 납니다"] + bytes(SECOND)
@@ -101,12 +105,12 @@ def test_warm_up_runs_in_the_background_and_a_call_meanwhile_is_decoded(
             assert engine._slots.waiting == 0  # the warm-up never queues for the slot
         transcript = stream.finish()
         assert transcript.words
-        assert job.wait(WAIT) and job.error is None and job.warmed == 4
-        # Four warm ones kept, plus the call's own -- unless the call, which takes its
-        # recognizer at its first speech, took one the warm-up had handed in by then: the
-        # next calls get every one of them.
+        assert job.wait(WAIT) and job.error is None and job.warmed == 1
+        # The warm one kept, plus the call's own -- unless the call, which takes its
+        # recognizer at its first speech, took the one the warm-up had handed in by then:
+        # the next calls get every one of them.
         kept = engine._idle_count
-        assert kept in (4, 5)
+        assert kept in (1, 2)
         lent = [engine.lend(8000)[0] for _ in range(kept)]
         assert len({id(r) for r in lent}) == kept and stream._rec in lent
         assert engine._idle_count == 0

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from asr.jobs import TranscriptionJob
 from config.settings import AsrSettings, Settings, SipSettings
 from ivr.callrecords import CallRecord
+from ivr.prompts import PromptLibrary
 from ivr.runtime import IvrRuntime, start_ivr
 from telephony.media import g711
 from tests.support import harness
@@ -184,6 +185,59 @@ def wait_heard(sink: harness.RtpSink, sound: bytes, timeout: float = 90.0) -> No
     while sound not in heard_so_far(sink):
         assert time.monotonic() < deadline, "the prompt was not heard whole"
         time.sleep(0.05)
+
+
+def wait_recorded(ivr: IvrUnderTest, sound: bytes, *, then: float = 0.0,
+                  timeout: float = 90.0) -> None:
+    """Until a recording of the IVR holds the start of ``sound`` (16-bit PCM as it comes
+    through the line) and, after that start, as much of the caller's audio as ``sound``
+    and ``then`` seconds more: the IVR has taken in the caller saying it, on the caller's
+    own audio clock, however late SIPp's player sent it. Then ``press`` keys # whole, as
+    the caller's phone would (``CallerScript.key`` can be cut short under load). Only the
+    start of ``sound`` must match: the next pcap also cuts the tail of a late-played
+    speech."""
+    head = sound[:8000]  # 0.5 s: where the speech begins in the recording
+    want = len(sound) + 2 * int(8000 * then)
+    deadline = time.monotonic() + timeout
+    while True:
+        for wav in ivr.settings.recordings_dir.rglob("*.wav"):
+            audio = wav.read_bytes()[44:]  # the canonical header (wav_header)
+            at = audio.find(head)
+            while at >= 0 and at % 2:  # samples are two bytes
+                at = audio.find(head, at + 1)
+            if at >= 0 and len(audio) - at >= want:
+                return
+        assert time.monotonic() < deadline, "the caller's speech was not recorded"
+        time.sleep(0.05)
+
+
+def through_line(pcm16: bytes) -> bytes:
+    """``pcm16`` as it comes through a μ-law line."""
+    return g711.ulaw_to_pcm16(g711.pcm16_to_ulaw(pcm16))
+
+
+def converse(ivr: IvrUnderTest, script: CallerScript, speech: bytes,
+             keys: list[tuple[str, str]], *, timeout_s: int = 120) -> harness.RtpSink:
+    """A SIPp caller runs ``script``, which says ``speech`` and then stays on the line:
+    once the IVR has taken in the speech and 0.3 s more of the caller (``wait_recorded``),
+    # ends the turn, and for each (prompt, key) of ``keys`` the key is pressed once that
+    prompt was heard whole (keys interrupt prompts, and how long the IVR takes to reach
+    one depends on the load). The caller's media sink, closed: what it heard."""
+    prompts = PromptLibrary(ivr.settings)
+    sink = harness.RtpSink()
+    try:
+        sipp = ivr.caller(script, media_port=str(sink.port), timeout_s=timeout_s).start()
+        wait_recorded(ivr, through_line(speech), then=0.3)
+        ivr.press("#", via=sink)
+        for prompt, key in keys:
+            wait_heard(sink, through_line(prompts.pcm(prompt)))
+            ivr.press(key, via=sink)
+        result = sipp.wait()
+        time.sleep(0.3)  # our last packets
+    finally:
+        sink.close()
+    assert_ok(result)
+    return sink
 
 
 def run_heard(sipp: Sipp, sink: harness.RtpSink) -> SippResult:

@@ -10,7 +10,6 @@ the knowledge base, the classification and the ticket then see them as from a li
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 
 import pytest
@@ -20,11 +19,9 @@ from ivr.audio import CallAudio, TurnResult
 from ivr.callrecords import CallOutcome
 from ivr.prompts import PromptLibrary
 from knowledge import service as kb
-from telephony.media import g711
 from tests.conftest import SHARED
 from tests.ivr.conftest import PHRASES
-from tests.ivr.ivrkit import CALLER, assert_ok, detached, heard_so_far, wait_heard
-from tests.support import harness
+from tests.ivr.ivrkit import CALLER, converse, detached, heard_so_far, through_line
 from tests.support.callers import CallerScript
 from ticketing.actors import Actor
 from ticketing.models import TicketEvent
@@ -37,10 +34,6 @@ SPOKEN = PHRASES[0]  # "물이 나오지 않습니다", what the caller says in 
 HEARD = "물이"  # the word the recognizer reliably returns for SPOKEN
 MEANT = "想问下失业金在哪里申请"  # what a Mandarin model would have heard: kb026's question
 ENTRY = "kb026"
-
-
-def through_line(pcm16: bytes) -> bytes:
-    return g711.ulaw_to_pcm16(g711.pcm16_to_ulaw(pcm16))
 
 
 @pytest.fixture
@@ -77,27 +70,11 @@ def answer_audio(ivr) -> tuple[bytes, str]:  # type: ignore[no-untyped-def]
 def call(ivr, speech: bytes, tmp_path: Path,  # type: ignore[no-untyped-def]
          keys: list[tuple[str, str]]) -> bytes:
     """The caller speaks, presses # and then, for each (prompt, key) of ``keys``, presses
-    the key once that prompt was heard whole; what the caller heard."""
-    prompts = PromptLibrary(ivr.settings)
-    # Keys interrupt a prompt (by design: a caller who knows the menu need not wait). The
-    # key comes once the prompt was heard, not after a fixed time: how long the IVR takes
-    # from # to the answer (recognising the turn, the knowledge base) depends on the load,
-    # and a key pressed early cut "问题解决了请按1…" short under load.
-    script = (CallerScript(tmp_path / "caller").wait(0.5)
-              .say(speech, then_wait=0.3)
-              .key("#", then_wait=0.3))
-    sink = harness.RtpSink()
-    try:
-        sipp = ivr.caller(script, media_port=str(sink.port), timeout_s=120).start()
-        for prompt, key in keys:
-            wait_heard(sink, through_line(prompts.pcm(prompt)))
-            ivr.press(key, via=sink)
-        result = sipp.wait()
-        time.sleep(0.3)
-    finally:
-        sink.close()
-    assert_ok(result)
-    return heard_so_far(sink)
+    the key once that prompt was heard whole (``converse``); what the caller heard. A key
+    pressed at a fixed time cut "问题解决了请按1…" short under load, and SIPp's own # was
+    cut before its end (CallerScript.key)."""
+    script = CallerScript(tmp_path / "caller").wait(0.5).say(speech, then_wait=0)
+    return heard_so_far(converse(ivr, script, speech, keys))
 
 
 def test_key_1_after_the_answer_makes_a_direct_answer_ticket(

@@ -6,8 +6,16 @@ as long as they came and held the line."""
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import threading
+import time
+from array import array
+from pathlib import Path
+
 import pytest
 
+from ivr.audio import CallAudio
 from ivr.call_flow import MAX_PREFERENCE_KEYS, TRANSITIONS, Dialogue, IvrServices, State
 from ivr.decisions import MAX_CONFIRM_ASKS, MAX_RERECORDS
 from tests.ivr import test_kb_confirm as scripted
@@ -69,3 +77,78 @@ def test_wrong_keys_at_the_read_back_ask_once_more_then_file(
                                       frozenset({State.FILE}))
     assert path[-3:] == [State.CONFIRM, State.CONFIRM, State.FILE]
     assert len(line.keys) == 48 and d.intake.journal.confirm_asks == MAX_CONFIRM_ASKS
+
+
+class LaggingLine(scripted.ScriptedLine):
+    """A busy node: the caller's frames reach the audio pump only once ``released`` is set
+    (the pump behind the RTP receive thread, as under load), while keys and the wall clock
+    reach the dialogue at once."""
+
+    def __init__(self, audio: bytes, keys: list[str]) -> None:
+        super().__init__(keys)
+        self.frames = [audio[i : i + 320] for i in range(0, len(audio), 320)]
+        self.audio_received = len(self.frames)
+        self.released = threading.Event()
+
+    def get_dtmf(self, timeout: float | None = 0.0) -> str | None:
+        key = super().get_dtmf(timeout)
+        if key is None:
+            time.sleep(timeout or 0)
+        return key
+
+    def read_pcm16(self, timeout: float | None = None) -> bytes | None:
+        if not self.released.wait(timeout) or not self.frames:
+            return None
+        return self.frames.pop(0)
+
+    def stop_playback(self) -> None: ...
+
+
+def _tone(seconds: float) -> bytes:
+    """A loud tone: speech to the energy gate."""
+    return array("h", (int(8000 * math.sin(2 * math.pi * 440 * n / 8000))
+                       for n in range(int(8000 * seconds)))).tobytes()
+
+
+def _record(services: IvrServices, line: LaggingLine, tmp_path: Path) -> State:
+    """The listening step's outcome on ``line``, its audio through a real CallAudio."""
+    d = Dialogue(line, services)  # type: ignore[arg-type]
+    audio = CallAudio(line, recording_path=tmp_path / "call.wav", engine=None)  # type: ignore[arg-type]
+    d.audio = audio
+    d.intake.answered()
+    audio.start()
+    audio.begin_turn()
+    d.turn_started_at = time.monotonic()
+    try:
+        return d.handlers[State.RECORD]()
+    finally:
+        line.ended = True
+        audio.close()
+
+
+def test_hash_after_speech_ends_the_turn_while_the_audio_lags(
+        services: IvrServices, tmp_path: Path) -> None:
+    line = LaggingLine(_tone(1.0), ["#"])
+    scripted_get = line.get_dtmf
+
+    def keyed(timeout: float | None = 0.0) -> str | None:
+        key = scripted_get(timeout)
+        line.released.set()  # the speech before the key reaches the pump only now
+        return key
+
+    line.get_dtmf = keyed  # type: ignore[method-assign]
+    # Before: "nothing heard" (REPROMPT): the speech was not counted yet when # came.
+    assert _record(services, line, tmp_path) is State.UNDERSTAND
+
+
+def test_speech_counted_late_is_no_silence_at_the_no_speech_limit(
+        services: IvrServices, tmp_path: Path) -> None:
+    sip = services.settings.sip.model_copy(update={"no_speech_seconds": 0.5,
+                                                   "end_silence_seconds": 0.5})
+    quick = dataclasses.replace(services, settings=services.settings.model_copy(
+        update={"sip": sip}))
+    line = LaggingLine(_tone(1.0) + bytes(2 * 8000), [])
+    # The pump gets the caller's words only after the no-speech limit has passed.
+    threading.Timer(0.8, line.released.set).start()
+    # Before: "nothing heard" (REPROMPT) at 0.5 s, on what the pump had counted by then.
+    assert _record(quick, line, tmp_path) is State.UNDERSTAND
