@@ -143,6 +143,20 @@ def test_each_dialog_has_a_budget_and_bye_always_passes() -> None:
     assert answers(wire, "BYE") == [(200, PHONE)] and call.ended
 
 
+def dial(fe: SipFrontEnd, wire: Clockwork,
+         uri: str) -> tuple[threading.Thread, CallHandle, SipMessage]:
+    """Our outbound call to ``uri``, dialled in a thread: the thread, the call and the INVITE
+    we sent, once it is on the wire."""
+    dialing = threading.Thread(target=lambda: fe.dialer.dial(uri, timeout=30))
+    dialing.start()
+    for _ in range(1000):
+        if wire.sent and fe._calls:
+            break
+        time.sleep(0.01)
+    [call] = fe._calls.values()
+    return dialing, call, wire.sent[0][0]
+
+
 def test_an_outbound_calls_peers_are_where_we_sent_it_and_its_route() -> None:
     call = CallHandle(Clockwork(), direction=Direction.OUTBOUND,  # type: ignore[arg-type]
                       call_id="o1", local_tag="l", caller="", callee="")
@@ -160,17 +174,8 @@ def test_a_ringing_outbound_call_takes_no_bye_from_a_stranger() -> None:
     fe, wire = front_end()
     fe._transactions._send = wire.send  # (the requests we send, too)
     fe.flood.clock = lambda: 5000.0
-    outcome: list[object] = []
-    dialing = threading.Thread(target=lambda: outcome.append(
-        fe.dialer.dial(f"sip:1001@{PHONE[0]}:{PHONE[1]}", timeout=30)))
-    dialing.start()
+    dialing, call, invite = dial(fe, wire, f"sip:1001@{PHONE[0]}:{PHONE[1]}")
     try:
-        for _ in range(1000):
-            if wire.sent and fe._calls:
-                break
-            time.sleep(0.01)
-        [call] = fe._calls.values()
-        invite = wire.sent[0][0]
         assert invite.method == "INVITE"
         fe._on_message(request("BYE", call_id=call.call_id, source=STRANGER, cseq=7,
                                to_tag=call.local_tag))
@@ -190,16 +195,7 @@ def test_an_outbound_call_to_a_named_host_ends_with_its_bye() -> None:
     from is a peer."""
     fe, wire = front_end()
     fe._transactions._send = wire.send
-    outcome: list[object] = []
-    dialing = threading.Thread(target=lambda: outcome.append(
-        fe.dialer.dial("sip:1001@localhost:5060", timeout=30)))
-    dialing.start()
-    for _ in range(1000):
-        if wire.sent and fe._calls:
-            break
-        time.sleep(0.01)
-    [call] = fe._calls.values()
-    invite = wire.sent[0][0]
+    dialing, call, invite = dial(fe, wire, "sip:1001@localhost:5060")
     sbc = ("127.0.0.1", 5060)
     fe._on_message(SipMessage(build_response(invite, 200, to_tag="far", extra=[
         ("Record-Route", "<sip:localhost;lr>"), ("Contact", "<sip:1001@10.1.2.3:5060>"),
