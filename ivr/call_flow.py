@@ -282,8 +282,7 @@ class Dialogue:
         assert self.audio is not None
         rec = self.audio.close()
         self.intake.recording(rec.path, rec.sha256, rec.duration_seconds)
-        for key in self.call.flush_dtmf():
-            self.intake.key(key)
+        self._drop_keys()
         settled = self.intake.end(self.outcome)
         if settled and self.svc.on_backlog is not None and left_to_backlog(self.intake.journal):
             try:
@@ -324,6 +323,12 @@ class Dialogue:
         if key is not None:
             self.intake.key(key)
         return key
+
+    def _drop_keys(self) -> None:
+        """Keys pressed ahead must not answer the next question, but they were pressed: the
+        call record keeps every key (全程留痕), the dialogue ignores these."""
+        for key in self.call.flush_dtmf():
+            self.intake.key(key)
 
     def _after_listening_prompt(self, heard: Heard) -> State:
         """Where a prompt that asks for the complaint leads (greeting, re-prompts)."""
@@ -526,7 +531,7 @@ class Dialogue:
             return yes
         if choice is AfterAnswer.OPERATOR:
             return State.OPERATOR
-        self.call.flush_dtmf()
+        self._drop_keys()
         self.kb_answer = None
         return State.READBACK
 
@@ -592,7 +597,7 @@ class Dialogue:
             return State.OPERATOR
         if not confirm_again(self.intake):
             return self._filing(State.FILE)
-        self.call.flush_dtmf()
+        self._drop_keys()
         if self._play(self.prompts.pcm("confirm_again")) is Heard.HUNG_UP:
             return State.HANGUP
         return State.CONFIRM
@@ -703,8 +708,7 @@ class Dialogue:
 
     def _s_callback_number(self) -> State:
         self.number_asked = True
-        for key in self.call.flush_dtmf():  # keys left from the confirm step
-            self.intake.key(key)
+        self._drop_keys()  # keys left from the confirm step
         for prompt in ("ask_callback_number", "callback_number_invalid"):
             if self._play(self.prompts.pcm(prompt)) is Heard.HUNG_UP:
                 return State.HANGUP
@@ -764,7 +768,7 @@ class Dialogue:
 
     def _s_after_status(self) -> State:
         assert self.audio is not None
-        self.call.flush_dtmf()
+        self._drop_keys()
         self.audio.begin_turn()
         heard = self._play(self.prompts.pcm("status_done"), barge_in=True)
         return self._after_listening_prompt(heard)

@@ -152,3 +152,23 @@ def test_speech_counted_late_is_no_silence_at_the_no_speech_limit(
     threading.Timer(0.8, line.released.set).start()
     # Before: "nothing heard" (REPROMPT) at 0.5 s, on what the pump had counted by then.
     assert _record(quick, line, tmp_path) is State.UNDERSTAND
+
+
+class PressedAhead(scripted.ScriptedLine):
+    """A caller who keyed on: the keys after the one a question takes wait in the queue
+    until the dialogue drops them."""
+
+    def flush_dtmf(self) -> str:
+        keys, self.keys = "".join(self.keys), []
+        return keys
+
+
+def test_keys_dropped_before_the_next_question_stay_in_the_call_record(
+        services: IvrServices) -> None:
+    # 2 (no, not this entry) and 9, 9 pressed ahead: the read-back must not take a 9 as its
+    # answer, and the call record still shows every key the caller pressed (全程留痕).
+    line = PressedAhead(["2", "9", "9"])
+    d, _, path = scripted.converse(services, scripted.STORY, [], frozenset({State.READBACK}),
+                                   line=line)
+    assert path == [State.UNDERSTAND, State.CONFIRM_ENTRY, State.READBACK]
+    assert line.keys == [] and d.intake.journal.keys == "299"

@@ -88,9 +88,11 @@ def services(settings: Settings, sessions: sessionmaker[Session], domain: Domain
 
 
 def converse(services: IvrServices, text: str, keys: list[str],
-             until: frozenset[State]) -> tuple[Dialogue, ScriptedLine, list[State]]:
-    """From the turn's words on, state by state as ``Dialogue.run`` steps, to ``until``."""
-    line = ScriptedLine(keys)
+             until: frozenset[State], *, line: ScriptedLine | None = None,
+             ) -> tuple[Dialogue, ScriptedLine, list[State]]:
+    """From the turn's words on, state by state as ``Dialogue.run`` steps, to ``until``
+    (on ``line`` when given, else a ScriptedLine of ``keys``)."""
+    line = line if line is not None else ScriptedLine(keys)
     d = Dialogue(line, services)  # type: ignore[arg-type]
     d.audio = SaidTurn(text)  # type: ignore[assignment]
     d.intake.answered()
