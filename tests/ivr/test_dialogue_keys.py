@@ -6,7 +6,6 @@ as long as they came and held the line."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import threading
 import time
@@ -143,15 +142,14 @@ def test_hash_after_speech_ends_the_turn_while_the_audio_lags(
 
 def test_speech_counted_late_is_no_silence_at_the_no_speech_limit(
         services: IvrServices, tmp_path: Path) -> None:
-    sip = services.settings.sip.model_copy(update={"no_speech_seconds": 0.5,
-                                                   "end_silence_seconds": 0.5})
-    quick = dataclasses.replace(services, settings=services.settings.model_copy(
-        update={"sip": sip}))
-    line = LaggingLine(_tone(1.0) + bytes(2 * 8000), [])
+    # The shipped limits: the caller's tone, then more silence than end_silence_seconds.
+    sip = services.settings.sip
+    line = LaggingLine(_tone(1.0) + bytes(2 * 8000 * math.ceil(sip.end_silence_seconds + 1)),
+                       [])
     # The pump gets the caller's words only after the no-speech limit has passed.
-    threading.Timer(0.8, line.released.set).start()
-    # Before: "nothing heard" (REPROMPT) at 0.5 s, on what the pump had counted by then.
-    assert _record(quick, line, tmp_path) is State.UNDERSTAND
+    threading.Timer(sip.no_speech_seconds + 0.3, line.released.set).start()
+    # Before: "nothing heard" (REPROMPT) at the limit, on what the pump had counted by then.
+    assert _record(services, line, tmp_path) is State.UNDERSTAND
 
 
 class PressedAhead(scripted.ScriptedLine):
