@@ -228,7 +228,13 @@ class InDialog:
             self._answer(msg, data, addr)
 
         early = self._early_update(call, msg)
-        if early is not None:
+        # A Require we lack is refused before anything else (RFC 3261 8.2.2.3), in whatever
+        # state the call is: the early UPDATE's 200 once went out before this check,
+        # so an UPDATE landing between our 200 and its registration was taken with
+        # ``Require: foo`` (seen in CI under load).
+        if self.refuse_options(msg, send):
+            pass
+        elif early is not None:
             send(early, msg.source)
         # (An outbound call's INVITE is ours: the peer's 2xx answered it before the call
         # was up.)
@@ -322,8 +328,6 @@ class InDialog:
         media = call.media
         if call.state is not CallState.ANSWERED or media is None:
             send(build_response(msg, 491), msg.source)
-            return
-        if self.refuse_options(msg, send):
             return
         new: Negotiated | None = None
         direction, held = call.sdp_direction, call.held

@@ -90,11 +90,12 @@ def request(method: str, *, call_id: str = "c1", source: tuple[str, int] = PHONE
             cseq: int = 1, to_tag: str = "", from_tag: str = "them",
             branch: str | None = None, body: bytes = b"",
             content_type: str = "application/sdp",
-            record_route: str | None = None) -> SipMessage:
+            record_route: str | None = None,
+            extra: list[tuple[str, str]] | None = None) -> SipMessage:
     """A request as a phone (or a proxy in front of it) sends it to us from ``source``;
     the Contact is always the phone's."""
     to = f"<sip:{our_number()}@{LOCAL[0]}>" + (f";tag={to_tag}" if to_tag else "")
-    extra = [("Record-Route", record_route)] if record_route else []
+    extra = list(extra or []) + ([("Record-Route", record_route)] if record_route else [])
     if body:
         extra.append(("Content-Type", content_type))
     data = new_request(method, f"sip:{our_number()}@{LOCAL[0]}:{LOCAL[1]}",

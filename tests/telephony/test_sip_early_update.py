@@ -87,3 +87,30 @@ def test_an_outbound_calls_early_update_200_without_sdp_491_with_an_offer() -> N
     dialogs.on_update(sip_request("UPDATE", from_tag="callee"))
     dialogs.on_update(sip_request("UPDATE", from_tag="callee", body=b"v=0\r\n"))
     assert codes(wire) == [200, 491] and call.state is CallState.ALERTING
+
+
+def test_an_update_requiring_what_we_lack_is_420_in_every_state() -> None:
+    """RFC 3261 8.2.2.3: while ringing, between our 200 and its registration (an UPDATE
+    landing in ``answer()``; seen in CI), and once the call is up. The early path's 200
+    once answered before the Require check."""
+    fe, wire = front_end()
+    call = ringing_call(fe, request("INVITE", call_id="e5", body=offer()))
+    require = [("Require", "foo")]
+    fe._on_message(request("UPDATE", call_id="e5", cseq=2, to_tag=call.local_tag,
+                           extra=require))
+    assert (wire.sent[-1][0].status_code, wire.sent[-1][0].first("Unsupported")) == (
+        420, "foo")
+    send_invite_2xx = fe.send_invite_2xx
+
+    def update_lands_first(answering: CallHandle) -> None:
+        fe._on_message(request("UPDATE", call_id="e5", cseq=3, to_tag=call.local_tag,
+                               extra=require))
+        send_invite_2xx(answering)
+
+    fe.send_invite_2xx = update_lands_first  # type: ignore[method-assign]
+    assert call.answer()
+    assert [m.status_code for m, _ in wire.sent[-2:]] == [420, 200]
+    fe._on_message(request("ACK", call_id="e5", cseq=1, to_tag=call.local_tag))
+    fe._on_message(request("UPDATE", call_id="e5", cseq=4, to_tag=call.local_tag,
+                           extra=require))
+    assert wire.sent[-1][0].status_code == 420 and call.state is CallState.ANSWERED
