@@ -227,14 +227,13 @@ class InDialog:
             answered.append(data)
             self._answer(msg, data, addr)
 
-        early = self._early_update(call, msg)
-        # A Require we lack is refused before anything else (RFC 3261 8.2.2.3), in whatever
-        # state the call is: the early UPDATE's 200 once went out before this check,
-        # so an UPDATE landing between our 200 and its registration was taken with
-        # ``Require: foo`` (seen in CI under load).
         if self.refuse_options(msg, send):
+            # A Require we lack is refused before anything else (RFC 3261 8.2.2.3), in
+            # whatever state the call is: the early UPDATE's 200 once went out before this
+            # check, so an UPDATE landing between our 200 and its registration was taken
+            # with ``Require: foo`` (seen in CI under load).
             pass
-        elif early is not None:
+        elif (early := self._early_update(call, msg)) is not None:
             send(early, msg.source)
         # (An outbound call's INVITE is ours: the peer's 2xx answered it before the call
         # was up.)
