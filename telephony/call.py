@@ -123,6 +123,13 @@ class KeyLock:
         return True
 
 
+# Where a call waits for the answer to our SDP offer (``CallHandle.take_answer``).
+_AWAITING_ANSWER = {
+    Direction.INBOUND: frozenset({CallState.OFFERED}),
+    Direction.OUTBOUND: frozenset({CallState.DIALING, CallState.ALERTING}),
+}
+
+
 class InvalidTransition(RuntimeError):
     pass
 
@@ -316,11 +323,16 @@ class CallHandle:
         return True
 
     def take_answer(self, media: Negotiated) -> bool:
-        """(SIP layer) The answer to our offer came in the ACK: media starts in the codec
-        it picked and the call is up, as if ``answer`` had been called. False if the call
-        is no longer waiting for it (ended meanwhile)."""
+        """(SIP layer) The answer to our offer came -- in the ACK of our 200 (inbound, a
+        delayed offer) or in the callee's 2xx (outbound): media starts in the codec it
+        picked and the call is up, as if ``answer`` had been called. False if the call is
+        no longer waiting for it (ended meanwhile: the caller gone, or our ring timeout,
+        CANCEL or Timer B giving up on an outbound call). Checked and done under the
+        call's lock: checked before it, an outbound call given up in between was ended,
+        its RTP stopped, then started again on the closed socket (a receive thread
+        spinning for ever), and no BYE went to a callee who had answered."""
         with self._cond:
-            if self._state is not CallState.OFFERED:
+            if self._state not in _AWAITING_ANSWER[self.direction]:
                 return False
             assert self.rtp is not None
             self.media, self.codec = media, media.codec
