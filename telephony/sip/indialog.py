@@ -389,9 +389,13 @@ class InDialog:
 
     def _session_refreshed(self, call: CallHandle, msg: SipMessage) -> None:
         """Our 2xx to ``msg`` (the INVITE, or a refresh) sets the session timer going with
-        the interval it grants (``session_timer.answer_headers`` says the same)."""
-        call.session_interval = session_timer.granted_interval(msg)
+        the interval it grants (``session_timer.answer_headers`` says the same). The time
+        first: the watchdog (the timer thread) may read the call between the two writes,
+        and a shorter interval written first ran from the last refresh, long past: a
+        call refreshed at half its 1800 s asking for 90 s was ended as it was refreshed.
+        The new time read with the old interval is never due sooner than before."""
         call.session_refreshed = self._clock()
+        call.session_interval = session_timer.granted_interval(msg)
 
     def send_invite_2xx(self, call: CallHandle) -> None:
         """Send our 200 OK to the call's INVITE, and again until its ACK (``_await_ack``);
