@@ -157,3 +157,28 @@ def test_a_refresh_changing_the_interval_is_never_read_half_done_by_the_watchdog
     now[0] += 1
     fe._watchdog()
     assert call.end_reason is EndReason.SESSION_EXPIRED and wire.methods()[-1] == "BYE"
+
+
+# --- an INVITE taken while the front end stops ---------------------------------------
+
+def test_an_invite_taken_as_the_front_end_stops_is_refused_and_leaves_no_call() -> None:
+    """``stop()`` (the service shutting down) sweeps the calls it finds and ends them. An
+    INVITE that passed the check that we still run just before, and registered its call
+    just after the sweep, left a call nobody ends: its handler started on a stopped front
+    end (no watchdog, no retransmissions, its BYE never heard), its RTP port bound after
+    the sweep and never released. Forced by stopping from inside the INVITE's admission,
+    after that check."""
+    fe, wire = front_end()
+    line_refusal = fe.admission.line_refusal
+    stopped: list[bool] = []
+
+    def stop_first(live: list[CallHandle], source_ip: str) -> str | None:
+        fe.stop()  # another thread's stop(), between the INVITE's check and its call
+        stopped.append(True)
+        return line_refusal(live, source_ip)
+
+    fe.admission.line_refusal = stop_first  # type: ignore[method-assign]
+    fe._on_message(request("INVITE", call_id="z1", body=offer()))
+    assert stopped and all(call.ended for call in fe._calls.values())
+    finals = [m.status_code for m, _ in wire.sent if m.type == 0 and m.status_code >= 200]
+    assert finals == [480]
