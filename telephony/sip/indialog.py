@@ -585,10 +585,14 @@ class InDialog:
             self._send(build_response(msg, 481), msg.source)
             return
         self._send(build_response(msg, 200), msg.source)
-        if call.state is CallState.INCOMING and call.invite is not None:
-            # BYE before our 2xx (a confused peer): end the INVITE too.
+        # BYE before our 2xx (a confused peer): end the INVITE too -- only if the call is
+        # still unanswered when it ends, as for a CANCEL: checked apart, the handler's
+        # answer() in between sent our 200 and then this 487 to the one INVITE.
+        if call.invite is not None and call.transition(
+                CallState.ENDED, EndReason.REMOTE_HANGUP, only_from=CallState.INCOMING):
             call.last_invite_response = build_response(call.invite, 487, to_tag=call.local_tag)
             self.finals.send(call.invite, call.last_invite_response, call.invite_source)
+            return
         call.remote_ended(EndReason.REMOTE_HANGUP)
 
     def on_cancel(self, msg: SipMessage) -> None:  # F7

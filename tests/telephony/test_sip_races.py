@@ -182,3 +182,30 @@ def test_an_invite_taken_as_the_front_end_stops_is_refused_and_leaves_no_call() 
     assert stopped and all(call.ended for call in fe._calls.values())
     finals = [m.status_code for m, _ in wire.sent if m.type == 0 and m.status_code >= 200]
     assert finals == [480]
+
+
+# --- a BYE before our answer, racing it -------------------------------------------------
+
+def test_a_bye_before_our_answer_racing_it_gives_the_invite_one_final() -> None:
+    """A confused peer's BYE while the call rings ends the INVITE with 487. The handler's
+    ``answer()`` between the BYE's check that the call still rings and its 487 sent our 200
+    and then the 487 to the one INVITE (and the 487 could take the place of the 200 that
+    ``send_invite_2xx`` retransmits until its ACK). Forced by answering from the send of
+    the 487."""
+    fe, wire = front_end()
+    call = ringing_call(fe, request("INVITE", call_id="b1", body=offer()))
+    send = fe.admission.finals.send
+    answered: list[bool] = []
+
+    def handler_answers_first(invite: SipMessage, response: bytes,
+                              dest: tuple[str, int] | None, **kw: bool) -> Any:
+        answered.append(call.answer())  # the handler thread, just after the BYE's check
+        return send(invite, response, dest, **kw)
+
+    fe.admission.finals.send = handler_answers_first  # type: ignore[method-assign]
+    fe._on_message(request("BYE", call_id="b1", cseq=2, to_tag=call.local_tag))
+    invite_finals = [m.status_code for m, _ in wire.sent
+                     if m.type == 0 and m.cseq[1] == "INVITE" and m.status_code >= 200]
+    assert answered == [False] and invite_finals == [487]
+    assert call.end_reason is EndReason.REMOTE_HANGUP
+    assert SipMessage(call.last_invite_response or b"").status_code == 487
