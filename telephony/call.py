@@ -348,18 +348,24 @@ class CallHandle:
                               extra=[*self._signalling.contact_headers(),
                                      *session_timer.answer_headers(self.invite)], body=sdp)
 
-    def reject(self, code: int = 486) -> None:
-        """Refuse an inbound call that has not been answered (486 busy, 603 decline...)."""
+    def reject(self, code: int = 486) -> bool:
+        """Refuse an inbound call that has not been answered (486 busy, 603 decline...).
+        False when it is no longer ringing: answered or ended meanwhile."""
         with self._cond:
             if self._state is not CallState.INCOMING:
-                return
+                return False
             assert self.invite is not None
             response = build_response(self.invite, code, to_tag=self.local_tag)
             self.last_invite_response = response
-        # Outside the lock: ending stops RTP threads that may be waiting for it.
-        if self.transition(CallState.ENDED, EndReason.REJECTED):
-            self.final_status = code
-            self._signalling.send_invite_final(self, response)
+        # Outside the lock: ending stops RTP threads that may be waiting for it. Still
+        # ringing when it ends: ``stop()``'s hang-up runs beside the handler, whose
+        # answer() in between had our 200 out, then this final too and no BYE.
+        if not self.transition(CallState.ENDED, EndReason.REJECTED,
+                               only_from=CallState.INCOMING):
+            return False
+        self.final_status = code
+        self._signalling.send_invite_final(self, response)
+        return True
 
     # -- media -------------------------------------------------------------------------
     def rx_audio(self, pcm16: bytes) -> None:  # RTP receive thread
@@ -466,10 +472,10 @@ class CallHandle:
     # -- ending ------------------------------------------------------------------------
     def hangup(self) -> None:
         """End the call from our side whatever its state (BYE, CANCEL or a final reject)."""
-        state = self._state
-        if state is CallState.INCOMING:
-            self.reject(480)
-        elif state in (CallState.ANSWERED, CallState.OFFERED):
+        if self._state is CallState.INCOMING and self.reject(480):
+            return
+        state = self._state  # (answered while the reject looked: ended with a BYE)
+        if state in (CallState.ANSWERED, CallState.OFFERED):
             if self.transition(CallState.ENDED, EndReason.LOCAL_HANGUP):
                 self._signalling.send_bye(self)
         elif state in (CallState.DIALING, CallState.ALERTING):

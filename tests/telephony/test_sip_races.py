@@ -209,3 +209,30 @@ def test_a_bye_before_our_answer_racing_it_gives_the_invite_one_final() -> None:
     assert answered == [False] and invite_finals == [487]
     assert call.end_reason is EndReason.REMOTE_HANGUP
     assert SipMessage(call.last_invite_response or b"").status_code == 487
+
+
+# --- the front end stopping while the handler answers ----------------------------------
+
+def test_a_call_answered_as_the_front_end_stops_it_gets_a_bye_not_a_second_final() -> None:
+    """``stop()`` hangs up a ringing call with 480 (``CallHandle.hangup``, ``reject``);
+    the handler's ``answer()`` landing between the reject's check and its end made the
+    call ANSWERED, our 200 out, and the reject then ended it all the same: a 480 after the
+    200 and no BYE, the caller up on a dead line. Forced by answering from the reject's
+    transition."""
+    fe, wire = front_end()
+    call = ringing_call(fe, request("INVITE", call_id="h1", body=offer()))
+    real = call.transition
+    answered: list[bool] = []
+
+    def handler_answers_first(new: CallState, reason: EndReason | None = None,
+                              **kw: Any) -> bool:
+        if reason is EndReason.REJECTED and not answered:
+            answered.append(call.answer())  # the handler thread, just after the check
+        return real(new, reason, **kw)
+
+    call.transition = handler_answers_first  # type: ignore[method-assign]
+    fe.stop()
+    invite_finals = [m.status_code for m, _ in wire.sent
+                     if m.type == 0 and m.cseq[1] == "INVITE" and m.status_code >= 200]
+    assert answered == [True] and invite_finals == [200]
+    assert call.end_reason is EndReason.LOCAL_HANGUP and wire.methods() == ["BYE"]
