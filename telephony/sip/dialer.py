@@ -146,9 +146,9 @@ class Dialer:
             return
         if code >= 300:
             self._ack_non_2xx(call, leg, msg)
-            if self._give_up(call, _END_REASONS.get(outcome_for_status(code),
-                                                    EndReason.FAILED)):
-                call.final_status = code
+            if call.state in (CallState.DIALING, CallState.ALERTING):
+                call.final_status = code  # before the end wakes the dial thread to read it
+            self._give_up(call, _END_REASONS.get(outcome_for_status(code), EndReason.FAILED))
             return
         # 2xx: first one sets up the dialog; retransmissions get the same ACK again.
         if call.state is CallState.ANSWERED or leg.ack is not None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 
 from config.settings import Settings
-from telephony.call import CallHandle, CallState, EndReason, OutcomeKind
+from telephony.call import CallHandle, CallState, DialOutcome, EndReason, OutcomeKind
 from telephony.rtp import Rtp16Stream
 from telephony.sip.dialer import Dialer
 from telephony.sip.message import SipMessage, build_response
@@ -380,3 +380,34 @@ def test_a_2xx_racing_the_give_up_ends_up_answered_or_hung_up_never_between() ->
         assert call.rtp.NSD and not link.byes
     else:
         assert not call.rtp.NSD and link.byes == [call]
+
+
+def test_the_final_code_is_known_when_the_dial_thread_wakes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The callee's 486 ends the call on the receive thread, which wakes the dial thread to
+    read the outcome: the code must be on the call by then (it was set after the end once,
+    and SIPp's test_refused saw a busy call with no status)."""
+    invited = threading.Event()
+
+    def script(method: str, _r: SipMessage) -> list[tuple[int, bytes]] | None:
+        invited.set()
+        return [(180, b"")] if method == "INVITE" else None
+
+    dialer, _link, far = make_dialer(script)
+    outcomes: list[DialOutcome] = []
+    dialing = threading.Thread(target=lambda: outcomes.append(dialer.dial(TARGET, timeout=5)))
+    real = CallHandle.transition
+
+    def transition(call: CallHandle, new: CallState, reason: EndReason | None = None,
+                   **kw: CallState | None) -> bool:
+        done = real(call, new, reason, **kw)
+        if new is CallState.ENDED:
+            dialing.join(timeout=2)  # the dial thread reads its outcome before we go on
+        return done
+
+    monkeypatch.setattr(CallHandle, "transition", transition)
+    dialing.start()
+    assert invited.wait(timeout=5)
+    far.answer("INVITE", 486)
+    dialing.join()
+    assert [(o.kind, o.status) for o in outcomes] == [(OutcomeKind.BUSY, 486)]
