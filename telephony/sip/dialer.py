@@ -143,6 +143,8 @@ class Dialer:
             if code > 100 and call.state is CallState.DIALING:
                 call.transition(CallState.ALERTING)
             leg.provisional = True
+            if call.ended:  # given up as this came (``cancel``): the callee rings, cancel it
+                self._send_cancel(call, leg)
             return
         if code >= 300:
             self._ack_non_2xx(call, leg, msg)
@@ -197,7 +199,19 @@ class Dialer:
             # Not even a 100 Trying: the peer is unreachable, which is a failure.
             txn.done.set()
             self._give_up(call, EndReason.FAILED)
-            return
+            # Looked at again once the call has ended: a 1xx in between (the receive
+            # thread's) had the callee ringing for a call we gave up, and no CANCEL
+            # (the 1xx itself cancels one that finds the call ended).
+            if not txn.provisional:
+                return
+        self._send_cancel(call, leg)
+
+    def _send_cancel(self, call: CallHandle, leg: OutboundLeg) -> None:
+        """Our CANCEL of the call's INVITE, once."""
+        with self._lock:
+            if leg.cancelled:
+                return
+            leg.cancelled = True
         # RFC 3261 9.1: the INVITE's Request-URI, Via branch, From, To and CSeq number.
         cancel = new_request("CANCEL", leg.request_uri, via=leg.invite_via,
                              from_=f"{call.local_uri};tag={call.local_tag}",

@@ -382,6 +382,35 @@ def test_a_2xx_racing_the_give_up_ends_up_answered_or_hung_up_never_between() ->
         assert not call.rtp.NSD and link.byes == [call]
 
 
+def test_a_1xx_landing_as_the_ring_timeout_gives_up_gets_the_callee_a_cancel(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing heard by the ring timeout: no CANCEL (RFC 3261 9.1), the call failed. A
+    180 landing between that check and the call's end had the callee ringing for a call
+    we had given up, and nobody cancelled it. Forced by the 180 arriving from the
+    give-up's transition."""
+    dialer, link, far = make_dialer(lambda _m, _r: None)
+    monkeypatch.setattr("telephony.sip.dialer.CANCEL_WAIT_SECONDS", 0.05)
+    real = CallHandle.transition
+    rang: list[bool] = []
+
+    def transition(call: CallHandle, new: CallState, reason: EndReason | None = None,
+                   **kw: CallState | None) -> bool:
+        if new is CallState.ENDED and not rang:
+            rang.append(True)
+            far.answer("INVITE", 180)  # the receive thread, just after the check
+        return real(call, new, reason, **kw)
+
+    monkeypatch.setattr(CallHandle, "transition", transition)
+    outcome = dialer.dial(TARGET, timeout=0.05)
+    assert rang and outcome.kind is not OutcomeKind.ANSWERED
+    cancels = [r for r, _ in far.requests if r.method == "CANCEL"]
+    assert len(cancels) == 1 and cancels[0].top_branch == far.invite.top_branch
+    # A 1xx again (a retransmission) cancels nothing more.
+    far.answer("INVITE", 180)
+    assert len([r for r, _ in far.requests if r.method == "CANCEL"]) == 1
+    assert not link.byes
+
+
 def test_the_final_code_is_known_when_the_dial_thread_wakes(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The callee's 486 ends the call on the receive thread, which wakes the dial thread to
