@@ -665,7 +665,8 @@ class Dialogue:
         if self._play(self.prompts.pcm("transfer"), keys=False) is Heard.HUNG_UP:
             return State.HANGUP
         result = bridge_to_operator(fe, self.call, self.audio, uri,
-                                    ring_timeout=self.sip.ring_timeout)
+                                    ring_timeout=self.sip.ring_timeout,
+                                    alive=self.intake.alive)
         if result is TransferResult.BRIDGED:
             self.outcome = CallOutcome.OPERATOR
             return State.DONE

@@ -25,7 +25,7 @@ import os
 import secrets
 import threading
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +154,13 @@ class Spool:
 
     def remove(self, call_id: str) -> None:
         self.path(call_id).unlink(missing_ok=True)
+
+    def written_at(self, call_id: str) -> datetime | None:
+        """When the call's journal was last written (None: it is gone)."""
+        try:
+            return datetime.fromtimestamp(self.path(call_id).stat().st_mtime, UTC)
+        except FileNotFoundError:
+            return None
 
     def pending(self) -> list[CallJournal]:
         out = []
@@ -413,6 +420,12 @@ class CallIntake:
             self._claimed = True
         return j
 
+    def alive(self) -> None:
+        """The call goes on (a bridge to an operator lasts as long as the talk): its
+        journal written again, so that recovery, which counts a call in progress as dead
+        from its journal's last write, leaves it alone (``recover_spool``)."""
+        self.spool.write(self.journal)
+
     def key(self, digit: str) -> None:
         self.journal.keys += digit
 
@@ -569,7 +582,10 @@ def recover_spool(*, sessions: sessionmaker[Session], domain: Domain, spool: Spo
     now = utcnow()
     for j in spool.pending():
         if j.ended_at is None:
-            started = _dt(j.arrived_at) or now
+            # Since its journal was last written, not since it arrived: a live call writes
+            # its journal as it goes (``CallIntake.alive`` while bridged to an operator),
+            # and one counted from its arrival was settled mid-talk after 15 minutes.
+            started = max(_dt(j.arrived_at) or now, spool.written_at(j.call_id) or now)
             died_with_process = restarted and j.carrier == "sip"
             if not died_with_process and (now - started).total_seconds() < stale_after_seconds:
                 continue

@@ -20,11 +20,17 @@ from typing import TYPE_CHECKING
 from telephony.call import OutcomeKind
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ivr.audio import CallAudio
     from telephony.call import CallHandle
     from telephony.sip.frontend import SipFrontEnd
 
 log = logging.getLogger("hotline.ivr.transfer")
+
+# How often a bridge that goes on tells the call's journal so (``alive``): well inside the
+# age at which recovery settles a call in progress as dead (``recover_spool``, 900 s).
+ALIVE_SECONDS = 60.0
 
 
 class TransferResult(Enum):
@@ -35,7 +41,10 @@ class TransferResult(Enum):
 
 
 def bridge_to_operator(frontend: SipFrontEnd, call: CallHandle, audio: CallAudio, uri: str,
-                       *, ring_timeout: float) -> TransferResult:
+                       *, ring_timeout: float,
+                       alive: Callable[[], None] | None = None) -> TransferResult:
+    """``alive`` is called every ``ALIVE_SECONDS`` while the bridge lasts (the call's
+    journal written again: a talk with the operator can outlast any IVR dialogue)."""
     if not uri:
         return TransferResult.NOT_SET
     try:
@@ -59,8 +68,12 @@ def bridge_to_operator(frontend: SipFrontEnd, call: CallHandle, audio: CallAudio
     op.on_audio = caller_rtp.queue_pcm16
     audio.forward = op_rtp.queue_pcm16
     try:
+        last_alive = time.monotonic()
         while not call.ended and not op.ended:
             time.sleep(0.1)
+            if alive is not None and time.monotonic() - last_alive >= ALIVE_SECONDS:
+                last_alive = time.monotonic()
+                alive()
     finally:
         audio.forward = None
         op.on_audio = None

@@ -123,6 +123,13 @@ class KeyLock:
         return True
 
 
+# Where a call waits for the answer to our SDP offer (``CallHandle.take_answer``).
+_AWAITING_ANSWER = {
+    Direction.INBOUND: frozenset({CallState.OFFERED}),
+    Direction.OUTBOUND: frozenset({CallState.DIALING, CallState.ALERTING}),
+}
+
+
 class InvalidTransition(RuntimeError):
     pass
 
@@ -316,11 +323,16 @@ class CallHandle:
         return True
 
     def take_answer(self, media: Negotiated) -> bool:
-        """(SIP layer) The answer to our offer came in the ACK: media starts in the codec
-        it picked and the call is up, as if ``answer`` had been called. False if the call
-        is no longer waiting for it (ended meanwhile)."""
+        """(SIP layer) The answer to our offer came -- in the ACK of our 200 (inbound, a
+        delayed offer) or in the callee's 2xx (outbound): media starts in the codec it
+        picked and the call is up, as if ``answer`` had been called. False if the call is
+        no longer waiting for it (ended meanwhile: the caller gone, or our ring timeout,
+        CANCEL or Timer B giving up on an outbound call). Checked and done under the
+        call's lock: checked before it, an outbound call given up in between was ended,
+        its RTP stopped, then started again on the closed socket (a receive thread
+        spinning for ever), and no BYE went to a callee who had answered."""
         with self._cond:
-            if self._state is not CallState.OFFERED:
+            if self._state not in _AWAITING_ANSWER[self.direction]:
                 return False
             assert self.rtp is not None
             self.media, self.codec = media, media.codec
@@ -336,18 +348,24 @@ class CallHandle:
                               extra=[*self._signalling.contact_headers(),
                                      *session_timer.answer_headers(self.invite)], body=sdp)
 
-    def reject(self, code: int = 486) -> None:
-        """Refuse an inbound call that has not been answered (486 busy, 603 decline...)."""
+    def reject(self, code: int = 486) -> bool:
+        """Refuse an inbound call that has not been answered (486 busy, 603 decline...).
+        False when it is no longer ringing: answered or ended meanwhile."""
         with self._cond:
             if self._state is not CallState.INCOMING:
-                return
+                return False
             assert self.invite is not None
             response = build_response(self.invite, code, to_tag=self.local_tag)
             self.last_invite_response = response
-        # Outside the lock: ending stops RTP threads that may be waiting for it.
-        if self.transition(CallState.ENDED, EndReason.REJECTED):
-            self.final_status = code
-            self._signalling.send_invite_final(self, response)
+        # Outside the lock: ending stops RTP threads that may be waiting for it. Still
+        # ringing when it ends: ``stop()``'s hang-up runs beside the handler, whose
+        # answer() in between had our 200 out, then this final too and no BYE.
+        if not self.transition(CallState.ENDED, EndReason.REJECTED,
+                               only_from=CallState.INCOMING):
+            return False
+        self.final_status = code
+        self._signalling.send_invite_final(self, response)
+        return True
 
     # -- media -------------------------------------------------------------------------
     def rx_audio(self, pcm16: bytes) -> None:  # RTP receive thread
@@ -454,10 +472,10 @@ class CallHandle:
     # -- ending ------------------------------------------------------------------------
     def hangup(self) -> None:
         """End the call from our side whatever its state (BYE, CANCEL or a final reject)."""
-        state = self._state
-        if state is CallState.INCOMING:
-            self.reject(480)
-        elif state in (CallState.ANSWERED, CallState.OFFERED):
+        if self._state is CallState.INCOMING and self.reject(480):
+            return
+        state = self._state  # (answered while the reject looked: ended with a BYE)
+        if state in (CallState.ANSWERED, CallState.OFFERED):
             if self.transition(CallState.ENDED, EndReason.LOCAL_HANGUP):
                 self._signalling.send_bye(self)
         elif state in (CallState.DIALING, CallState.ALERTING):

@@ -126,8 +126,7 @@ class Dialer:
         if not call.wait_answered_or_final(ring):
             self.cancel(call)
             call.wait_answered_or_final(CANCEL_WAIT_SECONDS)
-            if not call.ended and call.state is not CallState.ANSWERED:
-                call.transition(CallState.ENDED, EndReason.NO_ANSWER)
+            self._give_up(call, EndReason.NO_ANSWER)
         if call.state is CallState.ANSWERED:
             return DialOutcome(OutcomeKind.ANSWERED, call=call, status=call.final_status)
         kind = _OUTCOMES.get(call.end_reason or EndReason.FAILED, OutcomeKind.FAILED)
@@ -137,21 +136,21 @@ class Dialer:
     def on_invite_response(self, call: CallHandle, leg: OutboundLeg,
                            msg: SipMessage | None) -> None:
         if msg is None:  # Timer B: nobody answered the INVITE at all
-            if not call.ended and call.state is not CallState.ANSWERED:
-                call.transition(CallState.ENDED, EndReason.FAILED)
+            self._give_up(call, EndReason.FAILED)
             return
         code = msg.status_code
         if code < 200:
             if code > 100 and call.state is CallState.DIALING:
                 call.transition(CallState.ALERTING)
             leg.provisional = True
+            if call.ended:  # given up as this came (``cancel``): the callee rings, cancel it
+                self._send_cancel(call, leg)
             return
         if code >= 300:
             self._ack_non_2xx(call, leg, msg)
-            if not call.ended:
-                call.final_status = code
-                call.transition(CallState.ENDED,
-                                _END_REASONS.get(outcome_for_status(code), EndReason.FAILED))
+            if call.state in (CallState.DIALING, CallState.ALERTING):
+                call.final_status = code  # before the end wakes the dial thread to read it
+            self._give_up(call, _END_REASONS.get(outcome_for_status(code), EndReason.FAILED))
             return
         # 2xx: first one sets up the dialog; retransmissions get the same ACK again.
         if call.state is CallState.ANSWERED or leg.ack is not None:
@@ -175,16 +174,10 @@ class Dialer:
             media = call_media(parse_sdp(msg.body_bytes)) if msg.body_bytes else None
         except (SdpError, NotAcceptable):
             media = None
-        if media is None or call.ended or call.rtp is None:
+        if media is None or call.rtp is None or not call.take_answer(media):
             # 2xx after we gave up (CANCEL race) or an answer we cannot use: end it.
-            if not call.ended:
-                call.transition(CallState.ENDED, EndReason.FAILED)
+            self._give_up(call, EndReason.FAILED)
             self.link.send_bye(call)
-            return
-        call.media, call.codec = media, media.codec
-        call.rtp.configure(media)
-        call.rtp.start()
-        call.transition(CallState.ANSWERED)
 
     def _ack_non_2xx(self, call: CallHandle, leg: OutboundLeg, msg: SipMessage) -> None:
         # RFC 3261 17.1.1.3: the INVITE's Via (same branch) and the response's To.
@@ -205,13 +198,37 @@ class Dialer:
             # RFC 3261 9.1: no CANCEL before a provisional; just stop retransmitting.
             # Not even a 100 Trying: the peer is unreachable, which is a failure.
             txn.done.set()
-            call.transition(CallState.ENDED, EndReason.FAILED)
-            return
+            self._give_up(call, EndReason.FAILED)
+            # Looked at again once the call has ended: a 1xx in between (the receive
+            # thread's) had the callee ringing for a call we gave up, and no CANCEL
+            # (the 1xx itself cancels one that finds the call ended).
+            if not txn.provisional:
+                return
+        self._send_cancel(call, leg)
+
+    def _send_cancel(self, call: CallHandle, leg: OutboundLeg) -> None:
+        """Our CANCEL of the call's INVITE, once."""
+        with self._lock:
+            if leg.cancelled:
+                return
+            leg.cancelled = True
         # RFC 3261 9.1: the INVITE's Request-URI, Via branch, From, To and CSeq number.
         cancel = new_request("CANCEL", leg.request_uri, via=leg.invite_via,
                              from_=f"{call.local_uri};tag={call.local_tag}",
                              to=call.remote_uri, call_id=call.call_id, cseq=1)
         self.transactions.start(cancel, leg.dest, call.call_id, "CANCEL")
+
+    @staticmethod
+    def _give_up(call: CallHandle, reason: EndReason) -> bool:
+        """End ``call`` for ``reason`` if it is still ringing (DIALING or ALERTING); False
+        when it was answered or has ended. The ring timeout, the CANCEL's wait and Timer B
+        run on other threads than the callee's 2xx (``CallHandle.take_answer``): checked
+        and then ended, a call answered in between was ended with no BYE, the callee left
+        talking to nobody and the dial reported no answer (an operator, or a citizen
+        called back again for a call that was taken). Each state is tried under the call's
+        lock, in the order a call goes through them, so none is missed."""
+        return any(call.transition(CallState.ENDED, reason, only_from=state)
+                   for state in (CallState.DIALING, CallState.ALERTING))
 
     def on_stray_2xx(self, msg: SipMessage) -> None:
         """A 2xx for an INVITE whose transaction is over (a retransmission after it ended):

@@ -222,7 +222,8 @@ class SipFrontEnd:
     def stop(self) -> None:
         if not self._running and self._timers is None:
             return
-        self._running = False
+        with self._lock:  # (an INVITE being taken registers its call first, or is refused)
+            self._running = False
         was_registered = self.registration is not None and self.registration.stop()
         self.admission.stop()
         metrics.untrack(self)
@@ -381,9 +382,6 @@ class SipFrontEnd:
         except NotAcceptable as exc:
             self.admission.refuse(msg, 488, warning=str(exc))
             return
-        if self.on_call is None or self.status is PhoneStatus.STOPPED:
-            self.admission.refuse(msg, 480, capacity=True)
-            return
         source_ip = msg.source[0] if msg.source is not None else ""
         with self._lock:
             live = [c for c in self._calls.values()
@@ -391,6 +389,13 @@ class SipFrontEnd:
             busy = self.admission.line_refusal(live, source_ip)
             if busy is not None:
                 self.admission.refuse(msg, 486, warning=busy, capacity=True)
+                return
+            # Under the lock ``stop()`` clears ``_running`` under, and the call registered
+            # and its port bound under it too: either ``stop()``'s sweep finds the call, or
+            # the call finds the front end stopping. Checked before the lock, a call taken
+            # just after the sweep was never ended, its RTP port never released.
+            if self.on_call is None or not self._running:
+                self.admission.refuse(msg, 480, capacity=True)
                 return
             call = CallHandle(self, direction=Direction.INBOUND, call_id=msg.call_id,
                               local_tag=self.new_tag(),
@@ -405,14 +410,12 @@ class SipFrontEnd:
             call.remote_target = remote_target
             call.route_set = route_set
             call.peers = dialog_peers(call, msg.source)
+            try:
+                self._bind_rtp(call, media)
+            except RuntimeError:
+                self.admission.refuse(msg, 503, warning="no free RTP port", capacity=True)
+                return
             self._calls[call.call_id] = call
-        try:
-            self._bind_rtp(call, media)
-        except RuntimeError:
-            with self._lock:
-                self._calls.pop(call.call_id, None)
-            self.admission.refuse(msg, 503, warning="no free RTP port", capacity=True)
-            return
         if media is None:
             # Our offer in the 200 now; the call is the handler's (prompts, recording,
             # the call journal) only once its ACK brings the answer (_offer_answered).

@@ -388,9 +388,13 @@ class InDialog:
 
     def _session_refreshed(self, call: CallHandle, msg: SipMessage) -> None:
         """Our 2xx to ``msg`` (the INVITE, or a refresh) sets the session timer going with
-        the interval it grants (``session_timer.answer_headers`` says the same)."""
-        call.session_interval = session_timer.granted_interval(msg)
+        the interval it grants (``session_timer.answer_headers`` says the same). The time
+        first: the watchdog (the timer thread) may read the call between the two writes,
+        and a shorter interval written first ran from the last refresh, long past: a
+        call refreshed at half its 1800 s asking for 90 s was ended as it was refreshed.
+        The new time read with the old interval is never due sooner than before."""
         call.session_refreshed = self._clock()
+        call.session_interval = session_timer.granted_interval(msg)
 
     def send_invite_2xx(self, call: CallHandle) -> None:
         """Send our 200 OK to the call's INVITE, and again until its ACK (``_await_ack``);
@@ -580,10 +584,14 @@ class InDialog:
             self._send(build_response(msg, 481), msg.source)
             return
         self._send(build_response(msg, 200), msg.source)
-        if call.state is CallState.INCOMING and call.invite is not None:
-            # BYE before our 2xx (a confused peer): end the INVITE too.
+        # BYE before our 2xx (a confused peer): end the INVITE too -- only if the call is
+        # still unanswered when it ends, as for a CANCEL: checked apart, the handler's
+        # answer() in between sent our 200 and then this 487 to the one INVITE.
+        if call.invite is not None and call.transition(
+                CallState.ENDED, EndReason.REMOTE_HANGUP, only_from=CallState.INCOMING):
             call.last_invite_response = build_response(call.invite, 487, to_tag=call.local_tag)
             self.finals.send(call.invite, call.last_invite_response, call.invite_source)
+            return
         call.remote_ended(EndReason.REMOTE_HANGUP)
 
     def on_cancel(self, msg: SipMessage) -> None:  # F7

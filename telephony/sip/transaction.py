@@ -66,6 +66,7 @@ class OutboundLeg:
     invite_txn: ClientTxn | None = None
     provisional: bool = False
     ack: bytes | None = None  # the ACK for the 2xx, sent again for each 2xx retransmission
+    cancelled: bool = False  # our CANCEL has gone (once: ``Dialer._send_cancel``)
 
 
 class ClientTransactions:

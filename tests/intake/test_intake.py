@@ -180,6 +180,31 @@ def test_crash_mid_recording_becomes_ticket_via_backlog(
     assert run_backlog(sessions=sessions, domain=domain, transcribe=lambda p: spoken).done == 0
 
 
+def test_a_call_still_journaling_is_live_however_long_ago_it_arrived(
+    sessions: sessionmaker[Session], domain: Domain, city: City, tmp_path: Path
+) -> None:
+    """The voice job's recovery settles a call in progress once it is older than any call
+    can be -- counted from its arrival, a call bridged to an operator for 20 minutes was
+    settled while the citizen talked: 'interrupted by a service restart', a ticket of
+    its recording so far and a transcription job for the backlog, a ticket nobody asked
+    for. It is counted from the journal's last write (``CallIntake.alive``, which the
+    bridge calls while it lasts); a call whose process died writes no more."""
+    spool = Spool(tmp_path / "spool")
+    call = CallIntake(sessions=sessions, domain=domain, spool=spool, call_id="long",
+                      caller="13811112222")
+    call.answered()
+    call.recording(_recording(tmp_path / "long.wav", 3.0))
+    call.journal.arrived_at = (utcnow() - timedelta(minutes=20)).isoformat()
+    call.alive()  # the bridge, a minute ago at most
+    assert recover_spool(sessions=sessions, domain=domain, spool=spool) == []
+    assert _count(sessions, Ticket) == 0 and spool.path("long").exists()
+    # The process dies: nothing writes the journal any more.
+    old = time.time() - 16 * 60
+    os.utime(spool.path("long"), (old, old))
+    assert recover_spool(sessions=sessions, domain=domain, spool=spool) == ["long"]
+    assert _count(sessions, Ticket) == 1
+
+
 def test_backlog_retries_then_gives_up(sessions: sessionmaker[Session], domain: Domain,
                                        city: City, tmp_path: Path) -> None:
     spool = Spool(tmp_path / "spool")

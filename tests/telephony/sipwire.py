@@ -61,6 +61,7 @@ def front_end(sip: SipSettings | None = None) -> tuple[SipFrontEnd, Clockwork]:
     wire = Clockwork()
     fe = SipFrontEnd(sip or Settings().sip, lambda call: None)
     fe._transport.send = wire.send  # type: ignore[method-assign]
+    fe._transactions._send = wire.send  # (bound before: our BYEs and their retransmissions)
     fe._timers = wire  # type: ignore[assignment]
     fe._running = True
 

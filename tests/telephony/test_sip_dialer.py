@@ -6,12 +6,13 @@ tests/telephony/test_sip_outbound.py and test_sip_baresip.py."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import pytest
 
 from config.settings import Settings
-from telephony.call import CallHandle, CallState, EndReason, OutcomeKind
+from telephony.call import CallHandle, CallState, DialOutcome, EndReason, OutcomeKind
 from telephony.rtp import Rtp16Stream
 from telephony.sip.dialer import Dialer
 from telephony.sip.message import SipMessage, build_response
@@ -288,3 +289,154 @@ def test_targets_go_to_the_registrar_in_register_mode_only() -> None:
     assert dialer.resolve_target(TARGET) == (TARGET, PEER)
     with pytest.raises(ValueError):
         dialer.resolve_target("1001")  # direct mode: a bare number goes nowhere
+
+
+ANSWER = build_sdp(ip=PEER[0], port=41000, session_id=3, formats=[(0, "PCMU")],
+                   event_pt=None)
+
+
+class StoppingLink(MediaLink):
+    """A ``MediaLink`` whose ended calls have their RTP stopped, as the front end's do."""
+
+    def call_ended(self, call: CallHandle) -> None:
+        if call.rtp is not None:
+            call.rtp.stop()
+
+
+def media_dialer(script: Callable[[str, SipMessage], list[tuple[int, bytes]] | None],
+                 ) -> tuple[Dialer, StoppingLink, FarEnd]:
+    link, far = StoppingLink(), FarEnd(script)
+    dialer = Dialer(link, far, username=Settings().sip.username, registrar=None)
+    link.dialer = dialer
+    return dialer, link, far
+
+
+@pytest.mark.parametrize("giving_up", ["cancel_wait_over", "no_provisional", "timer_b"])
+def test_a_2xx_landing_as_the_dial_gives_up_leaves_the_call_answered(
+        giving_up: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The callee answers in the instant the dial gives up -- its CANCEL's wait over, no
+    provisional at the ring timeout, Timer B -- each on another thread than the 2xx. The
+    give-up checked the call unanswered, the 2xx made it ANSWERED, and the give-up then
+    ended it: no BYE, the callee left talking to nobody, the dial reporting no answer."""
+    scripts = {
+        "cancel_wait_over": lambda m, _r: [(180, b"")] if m == "INVITE" else None,
+        "no_provisional": lambda _m, _r: None,
+        "timer_b": lambda _m, _r: None,
+    }
+    dialer, link, far = media_dialer(scripts[giving_up])
+    if giving_up == "timer_b":
+        far.script = lambda _m, _r: far.invite_response(None)
+    monkeypatch.setattr("telephony.sip.dialer.CANCEL_WAIT_SECONDS", 0.05)
+    real = CallHandle.transition
+    crossed: list[CallState] = []
+
+    def transition(call: CallHandle, new: CallState, reason: EndReason | None = None,
+                   **kw: CallState | None) -> bool:
+        if new is CallState.ENDED and not crossed:
+            crossed.append(call.state)  # the 2xx lands first, on the receive thread
+            far.answer("INVITE", 200, ANSWER)
+        return real(call, new, reason, **kw)
+
+    monkeypatch.setattr(CallHandle, "transition", transition)
+    outcome = dialer.dial(TARGET, timeout=0.05)
+    [call] = link.opened
+    assert crossed and crossed[0] is not CallState.ENDED
+    assert outcome.kind is OutcomeKind.ANSWERED and outcome.call is call
+    assert call.state is CallState.ANSWERED and call.rtp is not None and call.rtp.NSD
+    assert not link.byes and len(acks(link)) == 1
+
+
+def test_a_2xx_racing_the_give_up_ends_up_answered_or_hung_up_never_between() -> None:
+    """The give-up (here Timer B: the 2xx comes as it fires) on its own thread while
+    the 2xx is being taken: either the call is up, or it ended and the callee got a BYE
+    and our RTP stays stopped. Checked before the media started, a call given up in
+    between had its RTP started again after it was stopped (on the closed socket: a
+    receive thread spinning for ever) and no BYE."""
+    dialer, link, far = media_dialer(lambda _m, _r: None)
+    given_up: list[threading.Thread] = []
+
+    class GivenUpRtp(UnstartedRtp):
+        def configure(self, media: object) -> None:
+            if not given_up:
+                assert far.invite_response is not None
+                thread = threading.Thread(target=far.invite_response, args=(None,))
+                given_up.append(thread)
+                thread.start()
+                thread.join(timeout=0.5)  # done at once unless the call's lock holds it
+            super().configure(media)
+
+    def open_outbound(call: CallHandle) -> None:
+        StoppingLink.open_outbound(link, call)
+        assert call.rtp is not None
+        call.rtp.__class__ = GivenUpRtp
+
+    link.open_outbound = open_outbound  # type: ignore[method-assign]
+    far.script = lambda m, _r: [(200, ANSWER)] if m == "INVITE" else None
+    dialer.dial(TARGET, timeout=5)
+    given_up[0].join()
+    [call] = link.opened
+    assert call.rtp is not None
+    if call.state is CallState.ANSWERED:
+        assert call.rtp.NSD and not link.byes
+    else:
+        assert not call.rtp.NSD and link.byes == [call]
+
+
+def test_a_1xx_landing_as_the_ring_timeout_gives_up_gets_the_callee_a_cancel(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing heard by the ring timeout: no CANCEL (RFC 3261 9.1), the call failed. A
+    180 landing between that check and the call's end had the callee ringing for a call
+    we had given up, and nobody cancelled it. Forced by the 180 arriving from the
+    give-up's transition."""
+    dialer, link, far = make_dialer(lambda _m, _r: None)
+    monkeypatch.setattr("telephony.sip.dialer.CANCEL_WAIT_SECONDS", 0.05)
+    real = CallHandle.transition
+    rang: list[bool] = []
+
+    def transition(call: CallHandle, new: CallState, reason: EndReason | None = None,
+                   **kw: CallState | None) -> bool:
+        if new is CallState.ENDED and not rang:
+            rang.append(True)
+            far.answer("INVITE", 180)  # the receive thread, just after the check
+        return real(call, new, reason, **kw)
+
+    monkeypatch.setattr(CallHandle, "transition", transition)
+    outcome = dialer.dial(TARGET, timeout=0.05)
+    assert rang and outcome.kind is not OutcomeKind.ANSWERED
+    cancels = [r for r, _ in far.requests if r.method == "CANCEL"]
+    assert len(cancels) == 1 and cancels[0].top_branch == far.invite.top_branch
+    # A 1xx again (a retransmission) cancels nothing more.
+    far.answer("INVITE", 180)
+    assert len([r for r, _ in far.requests if r.method == "CANCEL"]) == 1
+    assert not link.byes
+
+
+def test_the_final_code_is_known_when_the_dial_thread_wakes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The callee's 486 ends the call on the receive thread, which wakes the dial thread to
+    read the outcome: the code must be on the call by then (it was set after the end once,
+    and SIPp's test_refused saw a busy call with no status)."""
+    invited = threading.Event()
+
+    def script(method: str, _r: SipMessage) -> list[tuple[int, bytes]] | None:
+        invited.set()
+        return [(180, b"")] if method == "INVITE" else None
+
+    dialer, _link, far = make_dialer(script)
+    outcomes: list[DialOutcome] = []
+    dialing = threading.Thread(target=lambda: outcomes.append(dialer.dial(TARGET, timeout=5)))
+    real = CallHandle.transition
+
+    def transition(call: CallHandle, new: CallState, reason: EndReason | None = None,
+                   **kw: CallState | None) -> bool:
+        done = real(call, new, reason, **kw)
+        if new is CallState.ENDED:
+            dialing.join(timeout=2)  # the dial thread reads its outcome before we go on
+        return done
+
+    monkeypatch.setattr(CallHandle, "transition", transition)
+    dialing.start()
+    assert invited.wait(timeout=5)
+    far.answer("INVITE", 486)
+    dialing.join()
+    assert [(o.kind, o.status) for o in outcomes] == [(OutcomeKind.BUSY, 486)]

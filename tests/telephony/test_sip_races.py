@@ -2,11 +2,13 @@
 CANCEL's check of the call and its ending of it (the call stays answered, the CANCEL gets
 its 200 and no 487 follows our 200, RFC 3261 9.2; before, the call ended as cancelled with
 our 200 out and no BYE, the caller left on a silent line); and a re-INVITE without SDP,
-whose answer comes in the ACK (RFC 3261 14.2) and moves our RTP (before, it was ignored).
+whose answer comes in the ACK (RFC 3261 14.2) and moves our RTP (before, it was ignored);
+and the watchdog reading a call in the middle of a session refresh.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ from telephony.call import CallHandle, CallState, EndReason
 from telephony.rtp import Rtp16Stream
 from telephony.sip.message import SipMessage
 from telephony.sip.sdp import build_sdp, parse_sdp
+from tests.telephony.sipwire import front_end, offer, request, ringing_call
 from tests.telephony.test_sip_indialog import (
     PEER,
     call_with_media,
@@ -113,3 +116,123 @@ def test_an_ack_of_the_initial_invite_moves_nothing() -> None:
                       event_pt=101)
     dialogs.on_ack(sip_request("ACK", branch="z9hG4bKack", cseq=1, body=moved))
     assert (rtp.outIP, rtp.outPort) == PEER and call.ack_received.is_set()
+
+
+# --- the watchdog's session-timer check in the middle of a refresh --------------------
+
+def test_a_refresh_changing_the_interval_is_never_read_half_done_by_the_watchdog() -> None:
+    """RFC 4028: the caller refreshes at half its 1800 s interval and asks for 90 s from
+    now on. The watchdog (the timer thread) reading the call between the refresh's two
+    writes saw the new 90 s run from the answer, 900 s ago: expired, BYE, a live call cut
+    for being refreshed. Forced here by running the watchdog from the session clock the
+    refresh reads between them."""
+    fe, wire = front_end()
+    now = [1000.0]
+    fe.session_clock = lambda: now[0]  # type: ignore[method-assign]
+    timer = [("Session-Expires", "1800"), ("Supported", "timer")]
+    call = ringing_call(fe, request("INVITE", call_id="s1", body=offer(), extra=timer))
+    assert call.answer() and call.session_interval == 1800
+    fe._on_message(request("ACK", call_id="s1", cseq=1, to_tag=call.local_tag))
+    assert call.rtp is not None
+    call.rtp.rx_packets, call.rtp.last_rx = 1, time.monotonic()  # the caller's RTP flows
+    now[0] += 900
+    watched: list[CallState] = []
+
+    def clock() -> float:
+        if not watched:  # the timer thread's turn, in the middle of the refresh
+            watched.append(call.state)
+            fe._watchdog()
+            watched.append(call.state)
+        return now[0]
+
+    fe.session_clock = clock  # type: ignore[method-assign]
+    fe._on_message(request("UPDATE", call_id="s1", cseq=2, to_tag=call.local_tag,
+                           extra=[("Session-Expires", "90"), ("Supported", "timer")]))
+    assert watched == [CallState.ANSWERED] * 2 and call.state is CallState.ANSWERED
+    assert wire.sent[-1][0].status_code == 200 and "BYE" not in wire.methods()
+    assert (call.session_interval, call.session_refreshed) == (90, now[0])
+    now[0] += 59  # the new interval runs from the refresh: its BYE at 90 - 30 s
+    fe._watchdog()
+    assert call.state is CallState.ANSWERED
+    now[0] += 1
+    fe._watchdog()
+    assert call.end_reason is EndReason.SESSION_EXPIRED and wire.methods()[-1] == "BYE"
+
+
+# --- an INVITE taken while the front end stops ---------------------------------------
+
+def test_an_invite_taken_as_the_front_end_stops_is_refused_and_leaves_no_call() -> None:
+    """``stop()`` (the service shutting down) sweeps the calls it finds and ends them. An
+    INVITE that passed the check that we still run just before, and registered its call
+    just after the sweep, left a call nobody ends: its handler started on a stopped front
+    end (no watchdog, no retransmissions, its BYE never heard), its RTP port bound after
+    the sweep and never released. Forced by stopping from inside the INVITE's admission,
+    after that check."""
+    fe, wire = front_end()
+    line_refusal = fe.admission.line_refusal
+    stopped: list[bool] = []
+
+    def stop_first(live: list[CallHandle], source_ip: str) -> str | None:
+        fe.stop()  # another thread's stop(), between the INVITE's check and its call
+        stopped.append(True)
+        return line_refusal(live, source_ip)
+
+    fe.admission.line_refusal = stop_first  # type: ignore[method-assign]
+    fe._on_message(request("INVITE", call_id="z1", body=offer()))
+    assert stopped and all(call.ended for call in fe._calls.values())
+    finals = [m.status_code for m, _ in wire.sent if m.type == 0 and m.status_code >= 200]
+    assert finals == [480]
+
+
+# --- a BYE before our answer, racing it -------------------------------------------------
+
+def test_a_bye_before_our_answer_racing_it_gives_the_invite_one_final() -> None:
+    """A confused peer's BYE while the call rings ends the INVITE with 487. The handler's
+    ``answer()`` between the BYE's check that the call still rings and its 487 sent our 200
+    and then the 487 to the one INVITE (and the 487 could take the place of the 200 that
+    ``send_invite_2xx`` retransmits until its ACK). Forced by answering from the send of
+    the 487."""
+    fe, wire = front_end()
+    call = ringing_call(fe, request("INVITE", call_id="b1", body=offer()))
+    send = fe.admission.finals.send
+    answered: list[bool] = []
+
+    def handler_answers_first(invite: SipMessage, response: bytes,
+                              dest: tuple[str, int] | None, **kw: bool) -> Any:
+        answered.append(call.answer())  # the handler thread, just after the BYE's check
+        return send(invite, response, dest, **kw)
+
+    fe.admission.finals.send = handler_answers_first  # type: ignore[method-assign]
+    fe._on_message(request("BYE", call_id="b1", cseq=2, to_tag=call.local_tag))
+    invite_finals = [m.status_code for m, _ in wire.sent
+                     if m.type == 0 and m.cseq[1] == "INVITE" and m.status_code >= 200]
+    assert answered == [False] and invite_finals == [487]
+    assert call.end_reason is EndReason.REMOTE_HANGUP
+    assert SipMessage(call.last_invite_response or b"").status_code == 487
+
+
+# --- the front end stopping while the handler answers ----------------------------------
+
+def test_a_call_answered_as_the_front_end_stops_it_gets_a_bye_not_a_second_final() -> None:
+    """``stop()`` hangs up a ringing call with 480 (``CallHandle.hangup``, ``reject``);
+    the handler's ``answer()`` landing between the reject's check and its end made the
+    call ANSWERED, our 200 out, and the reject then ended it all the same: a 480 after the
+    200 and no BYE, the caller up on a dead line. Forced by answering from the reject's
+    transition."""
+    fe, wire = front_end()
+    call = ringing_call(fe, request("INVITE", call_id="h1", body=offer()))
+    real = call.transition
+    answered: list[bool] = []
+
+    def handler_answers_first(new: CallState, reason: EndReason | None = None,
+                              **kw: Any) -> bool:
+        if reason is EndReason.REJECTED and not answered:
+            answered.append(call.answer())  # the handler thread, just after the check
+        return real(new, reason, **kw)
+
+    call.transition = handler_answers_first  # type: ignore[method-assign]
+    fe.stop()
+    invite_finals = [m.status_code for m, _ in wire.sent
+                     if m.type == 0 and m.cseq[1] == "INVITE" and m.status_code >= 200]
+    assert answered == [True] and invite_finals == [200]
+    assert call.end_reason is EndReason.LOCAL_HANGUP and wire.methods() == ["BYE"]

@@ -1,0 +1,71 @@
+"""The bridge to an operator, socket-free: while it lasts it tells the call's journal the
+call goes on (``alive``), so that the voice job's recovery does not settle a long talk
+with the operator as a call whose process died (tests/intake/test_intake.py has the
+recovery's side). The bridge against real peers is in test_dialogue_operator.py."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from ivr import transfer
+from ivr.transfer import TransferResult, bridge_to_operator
+from telephony.call import CallHandle, CallState, DialOutcome, Direction, EndReason, OutcomeKind
+
+
+class Signalling:
+    """What the two legs' handles ask of the SIP layer: nothing goes anywhere."""
+
+    local_ip = "127.0.0.1"
+
+    def __init__(self) -> None:
+        self.byes: list[CallHandle] = []
+
+    def contact_headers(self) -> list[tuple[str, str]]:
+        return []
+
+    def send_to(self, data: bytes, addr: tuple[str, int] | None) -> None: ...
+
+    def send_invite_2xx(self, call: CallHandle) -> None: ...
+
+    def send_invite_final(self, call: CallHandle, response: bytes) -> None: ...
+
+    def send_bye(self, call: CallHandle) -> None:
+        self.byes.append(call)
+
+    def cancel_outbound(self, call: CallHandle) -> None: ...
+
+    def call_ended(self, call: CallHandle) -> None: ...
+
+
+def leg(signalling: Signalling, direction: Direction, call_id: str) -> CallHandle:
+    call = CallHandle(signalling, direction=direction, call_id=call_id, local_tag="t",
+                      caller="13811112222", callee="12345")
+    call.rtp = SimpleNamespace(queue_pcm16=lambda _pcm: None)  # type: ignore[assignment]
+    call.transition(CallState.ANSWERED)
+    return call
+
+
+def test_a_bridge_tells_the_journal_the_call_goes_on_until_it_ends(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    signalling = Signalling()
+    caller = leg(signalling, Direction.INBOUND, "caller")
+    operator = leg(signalling, Direction.OUTBOUND, "operator")
+    frontend = SimpleNamespace(call=lambda _uri, timeout: DialOutcome(
+        OutcomeKind.ANSWERED, call=operator, status=200))
+    monkeypatch.setattr(transfer, "ALIVE_SECONDS", 0.0)
+    told: list[CallState] = []
+
+    def alive() -> None:
+        told.append(caller.state)
+        if len(told) == 3:
+            caller.remote_ended(EndReason.REMOTE_HANGUP)  # the citizen hangs up
+
+    audio: Any = SimpleNamespace(forward=None)
+    result = bridge_to_operator(frontend, caller, audio, "sip:op@127.0.0.1",  # type: ignore[arg-type]
+                                ring_timeout=5, alive=alive)
+    assert result is TransferResult.BRIDGED
+    assert told == [CallState.ANSWERED] * 3  # told while it lasted, and not after
+    assert operator.end_reason is EndReason.LOCAL_HANGUP and signalling.byes == [operator]
