@@ -364,7 +364,7 @@ def filed_ticket(t: Ticket) -> FiledTicket:
     """The ticket as the caller is told of it (the intake, a replayed Twilio webhook)."""
     return FiledTicket(number=t.number, category=t.category, urgency=t.urgency,
                        due_at=t.due_at, address=t.address,
-                       words_pending=t.demand == service.TRANSCRIPT_PENDING)
+                       words_pending=service.words_pending(t))
 
 
 class CallIntake:
