@@ -65,6 +65,7 @@ from ivr.decisions import (
     ask_callback_number,
     choose_preference,
     confirm_again,
+    deadline_told,
     emergency_service,
     emergency_target,
     file_direct_answer,
@@ -636,9 +637,10 @@ class Dialogue:
         if filed is None:  # database down: the spool has it, recover_spool files it
             pcm = self.prompts.pcm("filed_later")
         else:
-            deadline = P.deadline_phrase(filed.urgency, self.svc.settings.deadlines)
+            told = deadline_told(filed, self.svc.settings)
             pcm = (self.prompts.pcm("ticket_number") + self.prompts.number(filed.number)
-                   + self.prompts.say(P.text("deadline", deadline=deadline), "deadline"))
+                   + (self.prompts.say(told, "deadline") if told is not None
+                      else self.prompts.pcm("transcript_pending")))
         if self._play(pcm, keys=False) is Heard.HUNG_UP:
             return State.HANGUP
         return State.GOODBYE

@@ -146,6 +146,16 @@ def readback_sentence(understanding: Understanding | None) -> str:
     return P.readback_text(label, understanding.address)
 
 
+def deadline_told(filed: FiledTicket, settings: Settings) -> str | None:
+    """"我们将在…办理并答复您。" after the ticket number; None while the ticket's words wait
+    for the transcription backlog (the caller then hears ``transcript_pending``): its
+    urgency is a placeholder until they come and move the deadline, so a burst main or a
+    gas leak was promised "5个工作日内"."""
+    if filed.words_pending:
+        return None
+    return P.text("deadline", deadline=P.deadline_phrase(filed.urgency, settings.deadlines))
+
+
 def emergency_target(settings: Settings, service_number: str) -> tuple[str, str]:
     """(URI or number, kind) the caller is handed to: the service's own line ("uri"), else
     the duty operator ("operator"), else ("", "none")."""

@@ -103,6 +103,9 @@ class FiledTicket:
     urgency: str
     due_at: datetime | None
     address: str | None
+    # Filed before its words were known ("（录音待转写）"): category and urgency are
+    # placeholders until the transcription backlog gives them (service.attach_transcript).
+    words_pending: bool = False
 
     @property
     def urgency_label(self) -> str:
@@ -364,9 +367,11 @@ def _answer_from_kb(session: Session, domain: Domain, j: CallJournal, actor: Act
         return None
 
 
-def _filed(t: Ticket) -> FiledTicket:
+def filed_ticket(t: Ticket) -> FiledTicket:
+    """The ticket as the caller is told of it (the intake, a replayed Twilio webhook)."""
     return FiledTicket(number=t.number, category=t.category, urgency=t.urgency,
-                       due_at=t.due_at, address=t.address)
+                       due_at=t.due_at, address=t.address,
+                       words_pending=service.words_pending(t))
 
 
 class CallIntake:
@@ -492,7 +497,7 @@ class CallIntake:
 
     def _file_aside(self, snapshot: CallJournal) -> None:
         understood = _understand(self.domain, snapshot)
-        self._filed_aside = self._try_db(lambda s: _filed(_file_ticket(s, self.domain,
+        self._filed_aside = self._try_db(lambda s: filed_ticket(_file_ticket(s, self.domain,
                                                                        snapshot, understood)))
 
     def _await_filing(self) -> None:
@@ -513,7 +518,7 @@ class CallIntake:
         self.spool.write(self.journal)
         understood = _understand(self.domain, self.journal)
         filed = self._try_db(
-            lambda s: _filed(_file_ticket(s, self.domain, self._claim(s), understood)))
+            lambda s: filed_ticket(_file_ticket(s, self.domain, self._claim(s), understood)))
         if filed is not None:
             self.journal.ticket_number = filed.number
             self.spool.write(self.journal)

@@ -53,6 +53,9 @@ PROMPTS: dict[str, str] = {
     "preference_no_contact": "已为您选择不回访。",
     "ticket_number": "您的诉求已受理，工单编号是",  # followed by the digits
     "deadline": "我们将在{deadline}办理并答复您。",  # deadline_phrase()
+    # Instead of the deadline while the words wait for the transcription backlog: the
+    # urgency, and so the deadline, comes with them (ivr.decisions.deadline_told).
+    "transcript_pending": "您的录音已保存，工作人员会根据录音内容为您办理。",
     "filed_later": "您的诉求已记录，我们稍后会与您联系告知工单编号。",
     "goodbye": "感谢您的来电，再见。",
     "transfer": "正在为您转接人工服务，请稍候。",

@@ -30,7 +30,7 @@ from outbound.policies import (
     task_row,
 )
 from outbound.survey import allowed_at
-from ticketing import citizen
+from ticketing import citizen, service
 from ticketing.context import Domain
 from ticketing.merging import surveyed_caller
 from ticketing.models import Ticket, TicketEvent
@@ -83,7 +83,7 @@ def _fit(template: str, filler: str) -> str:
 
 
 def accepted_text(domain: Domain, ticket: Ticket, url: str) -> str:
-    due = _local(domain, ticket.due_at)
+    due = "" if service.words_pending(ticket) else _local(domain, ticket.due_at)
     by = f"，将于{due}前办理答复" if due else ""
     return (f"{SIGNATURE}您的诉求已受理，工单号{ticket.number}{by}。"
             f"查询请拨12345按1，或访问{url}")

@@ -96,6 +96,13 @@ class KeySource(enum.Enum):
 # key; and a call locked by a key that was no key (a false in-band tone in speech) loses
 # only the other source's keys of the next seconds, not all of them.
 KEY_TAKEOVER_SECONDS = 2.0
+# A keypad presses at most about 12 keys a second (40 ms of tone, 40 ms of pause), which
+# a phone sending every key both ways doubles, in bursts as jitter bunches them (a PBX
+# keying a 16-digit number both ways at once: 32): keys past this bucket are no presses.
+# RFC 4733 end events with made-up timestamps are each a new press to the receiver;
+# 20,000 sent in 0.7 s were 10,000 keys queued for the dialogue and as many log lines.
+KEY_RATE_PER_SECOND = 25.0
+KEY_BURST = 40
 
 
 class KeyLock:
@@ -186,6 +193,9 @@ class CallHandle:
         self._cond = threading.Condition()
         self._dtmf: deque[str] = deque()
         self._keys = KeyLock()  # which source's keys count (``rx_dtmf``)
+        self._key_tokens = float(KEY_BURST)  # what is left of the key bucket, and when
+        self._key_tokens_at = time.monotonic()
+        self.keys_dropped = 0  # keys past KEY_RATE_PER_SECOND
         # The peer's last in-dialog CSeq taken (re-INVITE, UPDATE, INFO; RFC 3261 12.2.2),
         # and our answer to its last refresh, sent again to a retransmission of it.
         self.remote_cseq = -1
@@ -383,10 +393,21 @@ class CallHandle:
 
     def rx_dtmf(self, digit: str, source: KeySource = KeySource.RTP) -> None:
         """A key from the RTP receive thread (telephone-event or in-band) or a SIP INFO;
-        whether it counts is ``KeyLock``'s rule."""
+        whether it counts is ``KeyLock``'s rule, once within the rate a keypad presses."""
+        now = time.monotonic()
         with self._cond:
+            self._key_tokens = min(float(KEY_BURST), self._key_tokens
+                                   + (now - self._key_tokens_at) * KEY_RATE_PER_SECOND)
+            self._key_tokens_at = now
+            if self._key_tokens < 1.0:
+                self.keys_dropped += 1
+                if self.keys_dropped == 1:  # one line a call, not one a key
+                    log.warning("call %s: keys faster than %g a second dropped",
+                                self.call_id, KEY_RATE_PER_SECOND)
+                return
+            self._key_tokens -= 1.0
             before = self._keys.source
-            taken = self._keys.admit(source, time.monotonic())
+            taken = self._keys.admit(source, now)
             if taken:
                 self._dtmf.append(digit)
                 self._cond.notify_all()

@@ -22,6 +22,11 @@ _DTMF_KEYS = "0123456789*#ABCD"
 # event begins, if it had lasted this long (timestamp units; 40 ms at 8 kHz, the shortest
 # press Q.24 accepts); a lone stray packet does not.
 MIN_UNENDED_EVENT_DURATION = 320
+# Received audio is taken at real time plus this many seconds of packets bunched up (a
+# network or a busy receive thread holding them back): a peer sending as fast as it could
+# (30000 packets, 10 minutes of audio, in 2 s) made a 7-second call a 386-second recording,
+# so 20 such lines filled the disk, and a speech model's CPU, in minutes.
+AUDIO_JITTER_SECONDS = 10.0
 _ENCODERS = {"PCMU": g711.pcm16_to_ulaw, "PCMA": g711.pcm16_to_alaw}  # F11
 _DECODERS = {0: g711.ulaw_to_pcm16, 8: g711.alaw_to_pcm16}
 _PAYLOAD_TYPES = {"PCMU": RTP.PayloadType.PCMU, "PCMA": RTP.PayloadType.PCMA}
@@ -72,6 +77,9 @@ class Rtp16Stream(RTP.RTPClient):
         self.rx_packets = 0
         self.rx_bad = 0
         self.rx_foreign = 0  # packets from an address other than the peer's (dropped)
+        self.rx_excess = 0  # audio packets past real time (dropped, AUDIO_JITTER_SECONDS)
+        self._audio_allowance = AUDIO_JITTER_SECONDS * 8000  # samples, refilled at 8 kHz
+        self._audio_allowance_at = time.monotonic()
         self.tx_packets = 0
         self.max_send_gap = 0.0
         self.max_send_gap_at = 0  # packet index where it happened
@@ -191,6 +199,9 @@ class Rtp16Stream(RTP.RTPClient):
             if seq == self._last_seq:
                 return  # duplicate
             self._last_seq = seq
+            if not self._in_real_time(len(payload), self.last_rx):
+                self.rx_excess += 1
+                return
             # The negotiated number first: an offer may put PCMU on a dynamic one (96).
             pcm16 = (g711.DECODERS[self.codec] if pt == self.audio_pt else _DECODERS[pt])(
                 payload)
@@ -200,6 +211,18 @@ class Rtp16Stream(RTP.RTPClient):
                 for key in detector.feed(pcm16):
                     self.dtmf(key)
         # Anything else (comfort noise, stray payload types) only proves the peer is alive.
+
+    def _in_real_time(self, samples: int, now: float) -> bool:
+        """Whether ``samples`` more of the peer's audio (one G.711 byte each) fit the time
+        the call has run, with AUDIO_JITTER_SECONDS to spare."""
+        self._audio_allowance = min(
+            AUDIO_JITTER_SECONDS * 8000,
+            self._audio_allowance + (now - self._audio_allowance_at) * 8000)
+        self._audio_allowance_at = now
+        if samples > self._audio_allowance:
+            return False
+        self._audio_allowance -= samples
+        return True
 
     def _deliver(self, pcm16: bytes) -> None:
         """Hand on the audio in 20 ms frames whatever the peer's packet time: listeners

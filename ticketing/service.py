@@ -1275,6 +1275,12 @@ def record_unreachable(
 TRANSCRIPT_PENDING = "（录音待转写）"
 
 
+def words_pending(ticket: Ticket) -> bool:
+    """Filed from a call before its words were known: its category, urgency and deadline
+    are placeholders until ``attach_transcript``, so nobody is promised that deadline."""
+    return ticket.demand == TRANSCRIPT_PENDING
+
+
 def attach_transcript(
     *,
     session: Session,

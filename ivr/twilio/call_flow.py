@@ -37,6 +37,7 @@ from ivr.decisions import (
     ask_callback_number,
     choose_preference,
     confirm_again,
+    deadline_told,
     emergency_service,
     emergency_target,
     file_direct_answer,
@@ -45,7 +46,7 @@ from ivr.decisions import (
     rerecord,
     take_turn,
 )
-from ivr.intake import MAX_CALLBACK_DIGITS, CallJournal, FiledTicket, Spool
+from ivr.intake import MAX_CALLBACK_DIGITS, CallJournal, FiledTicket, Spool, filed_ticket
 from ivr.ticket_lookup import StatusReport, open_tickets
 from ivr.twilio import twiml
 from ivr.twilio.calls import TwilioCall, TwilioCalls
@@ -435,9 +436,7 @@ class TwilioDialogue:
                      preface: str = "") -> str:
         if filed is None:  # database down: the spool keeps the call, recovery files it
             return twiml.filed_later()
-        deadline = prompts.deadline_phrase(filed.urgency, self.settings.deadlines)
-        return twiml.filed(filed.number, deadline, preface=preface,
-                           transcript_pending=not (call.journal.transcript or "").strip())
+        return twiml.filed(filed.number, deadline_told(filed, self.settings), preface=preface)
 
     def _replay(self, call: TwilioCall, preface: str = "") -> str:
         """A webhook Twilio sent again (its first answer timed out): the same answer, and
@@ -446,9 +445,7 @@ class TwilioDialogue:
         if j.ticket_number:
             with self.sessions() as s:
                 t = s.scalars(select(Ticket).where(Ticket.number == j.ticket_number)).first()
-                filed = None if t is None else FiledTicket(
-                    number=t.number, category=t.category, urgency=t.urgency, due_at=t.due_at,
-                    address=t.address)
+                filed = None if t is None else filed_ticket(t)
                 emergency = None if t is None or t.emergency in (None, "none") else t.emergency
             if j.kb_entry:
                 return twiml.kb_answered()

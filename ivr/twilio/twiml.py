@@ -20,7 +20,6 @@ LANGUAGE = "zh-CN"
 
 # Sentences the catalog (ivr/prompts.py) does not have yet; candidates to move there.
 UNKNOWN_CALL = "抱歉，系统没有找到您的通话信息，请您重新拨打12345。再见。"
-TRANSCRIPT_PENDING_NOTE = "您的录音已保存，工作人员会根据录音内容为您办理。"
 SERVICE_ERROR = "抱歉，系统暂时出现故障，请您稍后重新拨打12345。再见。"
 
 
@@ -105,15 +104,14 @@ def ask_callback_number(urls: Urls, *, then: str, attempt: int = 1, preface: str
     return r.to_xml()
 
 
-def filed(number: str, deadline: str, *, transcript_pending: bool = False,
-          preface: str = "") -> str:
+def filed(number: str, deadline: str | None, *, preface: str = "") -> str:
+    """The ticket number, then ``deadline`` (``decisions.deadline_told``), or without one
+    (the words wait for the backlog) that staff will act on the recording."""
     r = VoiceResponse()
     if preface:
         _say(r, preface)
     _say(r, prompts.text("ticket_number") + prompts.digits_text(number) + "。")
-    _say(r, prompts.text("deadline", deadline=deadline))
-    if transcript_pending:
-        _say(r, TRANSCRIPT_PENDING_NOTE)
+    _say(r, deadline if deadline is not None else prompts.text("transcript_pending"))
     _say(r, prompts.text("goodbye"))
     r.hangup()
     return r.to_xml()

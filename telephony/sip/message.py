@@ -184,6 +184,10 @@ class SipMessage(SIP.SIPMessage):
         check = str(cseq.get("check", ""))
         if not (check.isascii() and check.isdigit()) or len(check) > 10 or int(check) > MAX_CSEQ:
             raise SipSyntaxError("bad CSeq")
+        # RFC 3261 8.1.1.5 (an ACK's is ACK, a CANCEL's CANCEL): "INVITE ... CSeq: 1 BYE"
+        # was taken as a call, and its answers named the other method.
+        if self.method and str(cseq.get("method", "")) != self.method:
+            raise SipSyntaxError("CSeq method is not the request's")
         self.body = {}
 
     # -- small accessors -------------------------------------------------------------

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from hotline.app import create_app
-from outbound.citizen_sms import MAX_CHARS, REPLY_CODES_TEXT, CitizenStep
+from outbound.citizen_sms import MAX_CHARS, REPLY_CODES_TEXT, CitizenStep, accepted_text
 from outbound.models import Kind
 from outbound.planner import plan
 from outbound.sms import WebhookSms
@@ -32,6 +32,7 @@ from tests.outbound.support import (
 from tests.support.city import City
 from tests.support.nodes import SmsGateway
 from ticketing import citizen, service
+from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.phones import normalise
 
@@ -194,3 +195,23 @@ def test_gateway_failure_is_retried(ob_sessions: sessionmaker[Session], ob_domai
     drive(worker, lambda: len(_texts(gateway)) == 1, clock=clock)
     (task,) = tasks(ob_sessions, number, Kind.CITIZEN_SMS)
     assert task.status == "done" and task.attempts == 2
+
+
+def test_a_ticket_waiting_for_its_words_is_texted_no_deadline(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """A call filed before its words were known (no speech model, a recognizer far behind)
+    is "（录音待转写）" with a placeholder urgency: the deadline comes with the words
+    (service.attach_transcript), so the SMS promises none until then (as the call itself)."""
+    ivr = Actor.system("ivr")
+    with ob_sessions() as s:  # as ivr.intake files it: accepted, in the manual queue
+        t = service.create_ticket(session=s, domain=ob_domain, actor=ivr, channel="phone",
+                                  caller_phone=CITIZEN, demand=service.TRANSCRIPT_PENDING)
+        service.accept(session=s, domain=ob_domain, ticket=t, actor=ivr)
+        s.commit()
+        pending = ticket(ob_sessions, t.number)
+    known = ticket(ob_sessions, new_ticket(ob_sessions, ob_domain, ob_city))
+    assert pending.due_at is not None and known.due_at is not None
+    url = "http://127.0.0.1:8000/s/x"
+    without = accepted_text(ob_domain, pending, url)
+    assert pending.number in without and "已受理" in without and "前办理答复" not in without
+    assert "前办理答复" in accepted_text(ob_domain, known, url)

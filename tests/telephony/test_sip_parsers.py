@@ -180,3 +180,21 @@ def test_tabs_and_mandarin_display_names_are_no_control_characters() -> None:
     raw = request().replace(b"From: <sip:", 'From: "张\t三" <sip:'.encode())
     msg = SipMessage(raw, ("192.0.2.10", 5060))
     assert msg.method == "INVITE" and "张" in msg.first("From")
+
+
+@pytest.mark.parametrize("method,cseq_method", [("INVITE", "BYE"), ("INVITE", "ACK"),
+                                                ("BYE", "INVITE"), ("CANCEL", "INVITE")])
+def test_a_cseq_naming_another_method_is_a_syntax_error_answered_400(
+        method: str, cseq_method: str) -> None:
+    """RFC 3261 8.1.1.5: the CSeq's method is the request's (an ACK's is ACK, a CANCEL's
+    CANCEL). "INVITE ... CSeq: 1 BYE" from a stranger was answered 100, 180, 200 and held a
+    line until the ACK timeout; our 200 carried "CSeq: 1 BYE"."""
+    raw = request().replace(b"INVITE sip:", f"{method} sip:".encode(), 1).replace(
+        b"CSeq: 1 INVITE", f"CSeq: 1 {cseq_method}".encode())
+    with pytest.raises(SipSyntaxError, match="CSeq"):
+        SipMessage(raw, ("192.0.2.10", 5060))
+    reply = bad_request_for(raw, "bad CSeq")
+    assert reply is not None and reply.startswith(b"SIP/2.0 400 ")
+    same = request().replace(b"INVITE sip:", f"{method} sip:".encode(), 1).replace(
+        b"CSeq: 1 INVITE", f"CSeq: 1 {method}".encode())
+    assert SipMessage(same, ("192.0.2.10", 5060)).method == method
