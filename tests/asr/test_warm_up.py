@@ -241,6 +241,25 @@ def test_closing_the_engine_stops_a_warm_up_under_way(
     assert job.warmed < 30
 
 
+@pytest.mark.usefixtures("warm_up_at_worker_priority")
+def test_closing_while_the_warm_up_builds_its_recognizers_builds_no_more(
+        vosk_model: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A service stopped at start-up, while the warm-up is still making its recognizers
+    (~0.1 CPU-s each): the one under way is the last, not the whole count."""
+    engine = AsrEngine(vosk_model, workers=1, idle_recognizers=32)  # type: ignore[arg-type]
+    make, built = engine.recognizer, []
+
+    def recognizer(*args: object, **kwargs: object) -> object:
+        built.append(args)
+        engine.close()  # the service stops while the warm-up builds this one
+        return make(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine, "recognizer", recognizer)
+    job = engine.warm_up(30, bytes(SECOND))
+    assert job.wait(WAIT) and job.error is None
+    assert len(built) == 1 and job.warmed == 0
+
+
 def test_start_up_on_the_shipped_settings_warms_the_shipped_count_in_the_background(
         tmp_path: Path, vosk_model: object) -> None:
     """The shipped asr.warm_recognizers, unchanged: start-up returns at once with a warm-up
