@@ -336,13 +336,15 @@ class AsrEngine:
             streams = [self.stream(sample_rate, grammar, vad=False, partial_interval=None)
                        for _ in range(job.count)]
             for stream in streams:
+                # A close meanwhile builds no more: each costs ~0.1 CPU-s, and a service
+                # stopping at start-up would build the whole count for nobody.
+                if self._warm_up_stopped(job):
+                    return
                 stream.priority = DecodePriority.WARM_UP
                 stream.take_recognizer()  # now: a stream takes one at its first audio
             for stream in streams:
                 for offset in range(0, len(clip), step):
-                    if self._closing.is_set():
-                        log.info("recognizer warm-up stopped by close after %d of %d",
-                                 job.warmed, job.count)
+                    if self._warm_up_stopped(job):
                         return
                     stream.push(clip[offset : offset + step])
                 stream.discard()  # cleared and handed to the idle ones: nobody wants its words
@@ -357,6 +359,12 @@ class AsrEngine:
         if job.error is None:
             log.info("%d recognizers warmed in %.1f s (%.1f CPU s, %.1f s of audio each)",
                      job.warmed, job.wall_seconds, job.cpu_seconds, job.clip_seconds)
+
+    def _warm_up_stopped(self, job: WarmUp) -> bool:
+        if not self._closing.is_set():
+            return False
+        log.info("recognizer warm-up stopped by close after %d of %d", job.warmed, job.count)
+        return True
 
     def recognizer(
         self, sample_rate: int, grammar: Grammar | Sequence[str] | str | None = None

@@ -3,6 +3,7 @@ speech made with espeak-ng (Korean voice) and sox (8 kHz μ-law), decoded by tel
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -90,3 +91,16 @@ def push_frames():
 @pytest.fixture(scope="session")
 def sentences() -> list[str]:
     return list(SENTENCES)
+
+
+@pytest.fixture
+def warm_up_at_worker_priority(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The warm-up thread at the test process's own priority instead of SCHED_IDLE, for the
+    tests about what warming does (words, phrase lists, the greeting clip, stopping, what
+    start-up and the status report of it), not about whom it yields to: under SCHED_IDLE
+    they waited for a core nobody else wanted, which a full xdist run seldom leaves (one
+    run at load 2-11: 184 s and 337 s of wall for 8 and 11 CPU-s).
+    test_warm_up_runs_in_the_background_... and the shipped-settings start-up test keep
+    the shipped scheduling."""
+    monkeypatch.setattr("asr.engine.WARM_UP_NICE", os.getpriority(os.PRIO_PROCESS, 0))
+    monkeypatch.setattr(os, "sched_setscheduler", lambda *args: None)

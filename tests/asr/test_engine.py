@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import threading
 import time
@@ -12,8 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from asr.engine import AsrEngine
-from asr.model_store import DecoderOptions, load_model
-from config import Settings
 
 pytestmark = pytest.mark.asr
 
@@ -30,10 +27,13 @@ def test_grammar_drops_phrases_with_unknown_words(engine) -> None:
         engine.recognizer(8000, ["zzzz-not-a-word"])
 
 
-def test_streams_share_the_model_across_threads(model_path, phone_speech, push_frames) -> None:
-    # The shipped beams without dither: decoding then depends on the audio only
-    # (test_decoder_options.py), so four threads sharing the model must give exactly the
-    # words of one-at-a-time decoding; any cross-talk between streams would change them.
+def test_streams_share_the_model_across_threads(vosk_model_without_dither, phone_speech,
+                                                push_frames) -> None:
+    # The shipped beams without dither (the session's model: a load of its own cost ~2.5
+    # CPU-s, which the "vosk" xdist group's worker pays once): decoding then depends on the
+    # audio only (test_decoder_options.py), so four threads sharing the model must give
+    # exactly the words of one-at-a-time decoding; any cross-talk between streams would
+    # change them.
     # (With dither every stream draws other noise: at the shipped beams two decodes of
     # one clip differed by more than half their characters in about one run in six.)
     # Every decode runs on a recognizer of its own that has decoded nothing before, so the
@@ -41,8 +41,7 @@ def test_streams_share_the_model_across_threads(model_path, phone_speech, push_f
     # four differed, 빌바오/블박, when the sequential side reused one recognizer and the
     # threads took whichever was idle; a reused, cleared recognizer gave the same words as
     # a new one on 12 of 12 clips by hand, so the cause is not established.)
-    options = DecoderOptions.from_settings(Settings().asr)
-    model = load_model(model_path, dataclasses.replace(options, dither=0.0))
+    model = vosk_model_without_dither
     texts = list(phone_speech)[:4]
 
     def run(engine: AsrEngine, text: str, ready: threading.Barrier | None = None) -> str:

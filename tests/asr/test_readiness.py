@@ -90,19 +90,23 @@ def test_a_node_without_the_voice_part_reports_no_warm_up(settings: Settings) ->
         assert "warm" not in asr and set(asr) == {"ready", "model", "detail"}
 
 
+@pytest.mark.usefixtures("warm_up_at_worker_priority")
 def test_warm_status_follows_the_warm_up(vosk_model: object,
                                          phone_speech: dict[str, bytes]) -> None:
+    # At the worker's priority (tests/asr/conftest.py): the status is what is tested, not
+    # whom the warm-up yields to, and under SCHED_IDLE it waited 116 s of a full run for an
+    # idle core. One recognizer, not the shipped count: each costs ~2.3 CPU-s (a size, not
+    # a rule).
     engine = AsrEngine(vosk_model, workers=1)  # type: ignore[arg-type]
     clip = phone_speech["안녕하세요"] + phone_speech["주차 문제가 있어요"]
     try:
-        # Two, not the shipped count: each costs seconds of CPU (a size, not a rule).
-        job = engine.warm_up(2, clip)
-        during = warm_status(2, job)
-        assert not during.warm and during.of == 2 and during.warmed < 2
+        job = engine.warm_up(1, clip)
+        during = warm_status(1, job)
+        assert not during.warm and during.of == 1 and during.warmed < 1
         assert job.wait(WAIT) and job.error is None
-        after = warm_status(2, job)
-        assert after.warm and after.warmed == after.of == 2
-        assert "2 recognizers warmed" in after.detail
+        after = warm_status(1, job)
+        assert after.warm and after.warmed == after.of == 1
+        assert "1 recognizers warmed" in after.detail
     finally:
         engine.close()
 

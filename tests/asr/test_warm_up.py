@@ -6,7 +6,6 @@ the calls that come meanwhile; and a bad setting must stop the start, saying why
 from __future__ import annotations
 
 import ctypes
-import os
 import time
 from pathlib import Path
 
@@ -30,18 +29,6 @@ WAIT = 600
 # beam and dither"): seeding it before a decoding makes the shipped, dithered decoder
 # repeatable, so two recognizers can be compared word for word on the shipped settings.
 _libc = ctypes.CDLL(None)
-
-
-@pytest.fixture
-def warm_up_at_worker_priority(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The warm-up thread at the test process's own priority instead of SCHED_IDLE, for the
-    tests about what warming does (words, phrase lists, the greeting clip, stopping), not
-    about whom it yields to: under SCHED_IDLE they waited for a core nobody else wanted,
-    which a full xdist run seldom leaves (one run at load 2-11: 184 s and 337 s of wall for
-    8 and 11 CPU-s). test_warm_up_runs_in_the_background_..., the serve test and the
-    shipped-settings test keep the shipped scheduling."""
-    monkeypatch.setattr("asr.engine.WARM_UP_NICE", os.getpriority(os.PRIO_PROCESS, 0))
-    monkeypatch.setattr(os, "sched_setscheduler", lambda *args: None)
 
 
 def _words(transcript: Transcript) -> list[tuple[str, float, float]]:
@@ -197,10 +184,14 @@ def test_warm_recognizers_from_the_environment_is_validated(
     assert Settings().asr.warm_recognizers == 0
 
 
+@pytest.mark.usefixtures("warm_up_at_worker_priority")
 def test_serve_starts_the_warm_up_in_the_background(tmp_path: Path, model_path: Path) -> None:
     # `hotline serve`'s voice part: the model loads, then the warm-up starts and the start
     # goes on without waiting for it. SIP off here, so the greeting comes from a prompt
-    # library of its own, as when the IVR cannot start yet.
+    # library of its own, as when the IVR cannot start yet. At the worker's priority: whom
+    # the warm-up yields to is test_warm_up_runs_in_the_background_...'s; under SCHED_IDLE
+    # this one waited 252 s of a full run for a core nobody wanted. One recognizer: the
+    # count is a size (see above), and each costs ~2.3 CPU-s.
     from hotline.roles import Part
     from hotline.wiring import start_background
     from ticketing.context import Domain
@@ -213,16 +204,16 @@ def test_serve_starts_the_warm_up_in_the_background(tmp_path: Path, model_path: 
         sip=shipped.sip.model_copy(update={"enabled": False}),
         asr=shipped.asr.model_copy(update={
             "model_dir": model_path.parent, "model_name": model_path.name,
-            "warm_recognizers": 2}))  # a size, not a rule (see above)
+            "warm_recognizers": 1}))
     db = make_engine(settings.database_url)
     background = start_background(settings, make_session_factory(db), Domain.load(settings),
                                   parts=frozenset({Part.VOICE}))
     try:
         job = background.warm_up
-        assert background.engine is not None and job is not None and job.count == 2
+        assert background.engine is not None and job is not None and job.count == 1
         assert not job.done.is_set()  # start-up did not wait for it
-        assert job.wait(WAIT) and job.error is None and job.warmed == 2
-        assert background.engine._idle_count == 2
+        assert job.wait(WAIT) and job.error is None and job.warmed == 1
+        assert background.engine._idle_count == 1
     finally:
         background.stop()
         db.dispose()
@@ -241,10 +232,29 @@ def test_closing_the_engine_stops_a_warm_up_under_way(
     assert job.warmed < 30
 
 
+@pytest.mark.usefixtures("warm_up_at_worker_priority")
+def test_closing_while_the_warm_up_builds_its_recognizers_builds_no_more(
+        vosk_model: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A service stopped at start-up, while the warm-up is still making its recognizers
+    (~0.1 CPU-s each): the one under way is the last, not the whole count."""
+    engine = AsrEngine(vosk_model, workers=1, idle_recognizers=32)  # type: ignore[arg-type]
+    make, built = engine.recognizer, []
+
+    def recognizer(*args: object, **kwargs: object) -> object:
+        built.append(args)
+        engine.close()  # the service stops while the warm-up builds this one
+        return make(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine, "recognizer", recognizer)
+    job = engine.warm_up(30, bytes(SECOND))
+    assert job.wait(WAIT) and job.error is None
+    assert len(built) == 1 and job.warmed == 0
+
+
 def test_start_up_on_the_shipped_settings_warms_the_shipped_count_in_the_background(
         tmp_path: Path, vosk_model: object) -> None:
     """The shipped asr.warm_recognizers, unchanged: start-up returns at once with a warm-up
-    of that many under way (the ones above warm 2 to the end; the count is a size), and
+    of that many under way (the ones above warm 1 or 2 to the end; the count is a size), and
     stopping the service ends it."""
     shipped = Settings()
     settings = Settings(data_dir=tmp_path / "data", prompts_dir=tmp_path / "no-recordings")
