@@ -2,12 +2,14 @@
 recording kept -- but held for the operator, not dispatched: no handler SMS, no utility
 call, no escalation; the operator's confirmation or correction dispatches it, once. Short
 words that say a lot ("着火了", "救命") are not held, and emergencies are still handed over.
-All on the shipped settings (config/too_little.toml, the shipped model), through the API
-and the service, on SQLite and PostgreSQL. Also: a refused 核实 changes nothing.
+All on the shipped settings (config/too_little.toml, the shipped model; where a test needs
+the intake's guess at the words, it sets it), through the API and the service, on SQLite
+and PostgreSQL. Also: a refused 核实 changes nothing.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -45,6 +47,22 @@ def _create(client: TestClient, city: City, demand: str, **body: str) -> dict:
     r = client.post("/api/v1/tickets", headers=auth(city, "operator"),
                     json={"caller_phone": "13811112222", "demand": demand, **body})
     assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _held(client: TestClient, city: City, domain: Domain, rules_domain: Domain,
+          sessions: sessionmaker[Session], demand: str, category: str) -> dict:
+    """A call of words that say too little, made into a ticket as the API makes it, with the
+    category the intake guessed set here: whatever a model guesses at "嗯嗯" changes with
+    every retraining (the shipped one guessed water). Its answer as the API shows it."""
+    guessed = replace(rules_domain.understand(demand), category=category)
+    with transaction(sessions) as s:
+        number = service.create_ticket(
+            session=s, domain=domain, actor=city.actor("operator"), channel="api",
+            caller_phone="13811112222", demand=demand, understood=guessed,
+            accept_now=True).number
+    r = client.get(f"/api/v1/tickets/{number}", headers=auth(city, "operator"))
+    assert r.status_code == 200, r.text
     return r.json()
 
 
@@ -87,10 +105,12 @@ def test_short_emergencies_are_urgent_and_handed_over(
 
 
 def test_garbage_is_held_not_dispatched_and_nobody_is_texted(
-        client: TestClient, city: City, domain: Domain, sessions: sessionmaker[Session],
+        client: TestClient, city: City, domain: Domain, rules_domain: Domain,
+        sessions: sessionmaker[Session],
 ) -> None:
-    # "嗯嗯" reads as water to the shipped model: a utility, were it believed.
-    held = [_create(client, city, text) for text in ("x", "嗯嗯")]
+    # "嗯嗯" read as water (as the shipped model once did): a utility, were it believed.
+    held = [_held(client, city, domain, rules_domain, sessions, text, category)
+            for text, category in (("x", "other"), ("嗯嗯", "water"))]
     for out in held:
         assert out["status"] == "accepted" and out["unit"] is None and out["handler"] is None
         assert out["held"] is True and out["needs_confirmation"] is True
@@ -117,8 +137,9 @@ def test_garbage_is_held_not_dispatched_and_nobody_is_texted(
 @pytest.mark.parametrize("correction", [{}, {"category": "water", "urgency": "livelihood"}])
 def test_the_operators_confirmation_dispatches_it_exactly_once(
         correction: dict, client: TestClient, city: City, domain: Domain,
-        sessions: sessionmaker[Session]) -> None:
-    out = _create(client, city, "嗯嗯")
+        rules_domain: Domain, sessions: sessionmaker[Session]) -> None:
+    # Confirmed as it stands ({}), the guess is what dispatches it.
+    out = _held(client, city, domain, rules_domain, sessions, "嗯嗯", "water")
     op = auth(city, "operator")
     handler = auth(city, "water-handler")
     assert client.post(f"/api/v1/tickets/{out['number']}/classification", headers=handler,
