@@ -48,14 +48,19 @@ def bridge_to_operator(frontend: SipFrontEnd, call: CallHandle, audio: CallAudio
     if not uri:
         return TransferResult.NOT_SET
     try:
-        outcome = frontend.call(uri, timeout=ring_timeout)
+        # Cancelled as soon as the caller hangs up, not left ringing for the ring time.
+        outcome = frontend.call(uri, timeout=ring_timeout, give_up_when=lambda: call.ended)
     except (RuntimeError, ValueError) as exc:  # front end stopped, unusable URI
         log.error("call %s: operator call to %s not placed: %s", call.call_id, uri, exc)
         return TransferResult.NO_ANSWER
     if outcome.kind is not OutcomeKind.ANSWERED or outcome.call is None:
+        if call.ended:
+            log.info("call %s: caller hung up while operator %s rang: operator call %s (%s)",
+                     call.call_id, uri, outcome.kind.value, outcome.status)
+            return TransferResult.CALLER_GONE
         log.info("call %s: operator %s %s (%s)", call.call_id, uri, outcome.kind.value,
                  outcome.status)
-        return TransferResult.CALLER_GONE if call.ended else TransferResult.NO_ANSWER
+        return TransferResult.NO_ANSWER
     op = outcome.call
     if call.ended:
         op.hangup()

@@ -10,6 +10,7 @@ and CANCEL client transactions.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Protocol
@@ -39,6 +40,8 @@ from telephony.sip.uri import dial_target, sip_uri, uri_of, uri_user
 
 # How long a call waits for the final answer to its CANCEL (a 487, or a 2xx that crossed).
 CANCEL_WAIT_SECONDS = 5.0
+# How often a ringing call asks its ``give_up_when`` whether to stop ringing.
+GIVE_UP_POLL_SECONDS = 0.1
 
 # A final answer's code, as the reason the call ended.
 _END_REASONS = {
@@ -92,9 +95,12 @@ class Dialer:
         registrar as outbound proxy; a bare number becomes number@registrar."""
         return dial_target(target, registrar=self.registrar)
 
-    def dial(self, target: str, *, timeout: float | None = None) -> DialOutcome:
+    def dial(self, target: str, *, timeout: float | None = None,
+             give_up_when: Callable[[], bool] | None = None) -> DialOutcome:
         """Place a call; returns when it is answered, refused, or ``timeout`` (ring time,
-        default ``ring_timeout``) has passed. An ANSWERED outcome carries the CallHandle."""
+        default ``ring_timeout``) has passed. An ANSWERED outcome carries the CallHandle.
+        ``give_up_when`` true while it rings cancels it then, not at the ring timeout (the
+        caller waiting for an operator hung up: the operator's phone stops ringing)."""
         uri, dest = self.resolve_target(target)
         domain = self.registrar[0] if self.registrar is not None else self.link.local_ip
         call = CallHandle(self.link, direction=Direction.OUTBOUND,
@@ -123,7 +129,7 @@ class Dialer:
             invite, dest, call.call_id, "INVITE",
             on_response=lambda m: self.on_invite_response(call, leg, m))
         ring = self.ring_timeout if timeout is None else timeout
-        if not call.wait_answered_or_final(ring):
+        if not self._ring(call, ring, give_up_when):
             self.cancel(call)
             call.wait_answered_or_final(CANCEL_WAIT_SECONDS)
             self._give_up(call, EndReason.NO_ANSWER)
@@ -132,6 +138,21 @@ class Dialer:
         kind = _OUTCOMES.get(call.end_reason or EndReason.FAILED, OutcomeKind.FAILED)
         return DialOutcome(kind, status=call.final_status,
                            detail=(call.end_reason.value if call.end_reason else ""))
+
+    @staticmethod
+    def _ring(call: CallHandle, ring: float, give_up_when: Callable[[], bool] | None) -> bool:
+        """Whether ``call`` was answered or had its final answer within ``ring`` seconds
+        and before ``give_up_when`` said to stop."""
+        if give_up_when is None:
+            return call.wait_answered_or_final(ring)
+        deadline = time.monotonic() + ring
+        while not give_up_when():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if call.wait_answered_or_final(min(left, GIVE_UP_POLL_SECONDS)):
+                return True
+        return False
 
     def on_invite_response(self, call: CallHandle, leg: OutboundLeg,
                            msg: SipMessage | None) -> None:
@@ -243,4 +264,4 @@ class Dialer:
             self._legs.pop(call_id, None)
 
 
-__all__ = ["CANCEL_WAIT_SECONDS", "Dialer", "DialerLink", "Transactions"]
+__all__ = ["CANCEL_WAIT_SECONDS", "GIVE_UP_POLL_SECONDS", "Dialer", "DialerLink", "Transactions"]

@@ -576,12 +576,14 @@ class SipFrontEnd:
         """Request-URI and where to send the INVITE (``Dialer.resolve_target``)."""
         return self.dialer.resolve_target(target)
 
-    def call(self, target: str, *, timeout: float | None = None) -> DialOutcome:
+    def call(self, target: str, *, timeout: float | None = None,
+             give_up_when: Callable[[], bool] | None = None) -> DialOutcome:
         """Place a call; returns when it is answered, refused, or ``timeout`` (ring time,
-        default ``ring_timeout``) has passed. An ANSWERED outcome carries the CallHandle."""
+        default ``ring_timeout``) has passed, or is cancelled once ``give_up_when`` is true
+        (``Dialer.dial``). An ANSWERED outcome carries the CallHandle."""
         if self.status is PhoneStatus.STOPPED:
             raise RuntimeError("front end not started")
-        return self.dialer.dial(target, timeout=timeout)
+        return self.dialer.dial(target, timeout=timeout, give_up_when=give_up_when)
 
     def open_outbound(self, call: CallHandle) -> None:
         """The dialer's new call: its RTP bound, its in-dialog requests routed to it."""

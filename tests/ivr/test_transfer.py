@@ -5,6 +5,8 @@ recovery's side). The bridge against real peers is in test_dialogue_operator.py.
 
 from __future__ import annotations
 
+import threading
+import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -13,6 +15,8 @@ import pytest
 from ivr import transfer
 from ivr.transfer import TransferResult, bridge_to_operator
 from telephony.call import CallHandle, CallState, DialOutcome, Direction, EndReason, OutcomeKind
+from telephony.sip.message import SipMessage, build_response
+from tests.telephony.sipwire import PHONE, Clockwork, front_end
 
 
 class Signalling:
@@ -53,7 +57,7 @@ def test_a_bridge_tells_the_journal_the_call_goes_on_until_it_ends(
     signalling = Signalling()
     caller = leg(signalling, Direction.INBOUND, "caller")
     operator = leg(signalling, Direction.OUTBOUND, "operator")
-    frontend = SimpleNamespace(call=lambda _uri, timeout: DialOutcome(
+    frontend = SimpleNamespace(call=lambda _uri, timeout, give_up_when: DialOutcome(
         OutcomeKind.ANSWERED, call=operator, status=200))
     monkeypatch.setattr(transfer, "ALIVE_SECONDS", 0.0)
     told: list[CallState] = []
@@ -69,3 +73,53 @@ def test_a_bridge_tells_the_journal_the_call_goes_on_until_it_ends(
     assert result is TransferResult.BRIDGED
     assert told == [CallState.ANSWERED] * 3  # told while it lasted, and not after
     assert operator.end_reason is EndReason.LOCAL_HANGUP and signalling.byes == [operator]
+
+
+def test_the_operator_hanging_up_first_ends_the_callers_leg_with_a_bye() -> None:
+    signalling = Signalling()
+    caller = leg(signalling, Direction.INBOUND, "caller")
+    operator = leg(signalling, Direction.OUTBOUND, "operator")
+    operator.remote_ended(EndReason.REMOTE_HANGUP)  # the operator puts the phone down
+    frontend = SimpleNamespace(call=lambda _uri, timeout, give_up_when: DialOutcome(
+        OutcomeKind.ANSWERED, call=operator, status=200))
+    audio: Any = SimpleNamespace(forward=None)
+    result = bridge_to_operator(frontend, caller, audio, "sip:op@127.0.0.1",  # type: ignore[arg-type]
+                                ring_timeout=5)
+    # Never a dead line: the caller's leg is ended by us, not left open on silence.
+    assert result is TransferResult.BRIDGED and audio.forward is None
+    assert caller.end_reason is EndReason.LOCAL_HANGUP and signalling.byes == [caller]
+
+
+def test_the_caller_hanging_up_while_the_operator_rings_cancels_the_operator_at_once(
+) -> None:
+    fe, wire = front_end()
+    caller = leg(Signalling(), Direction.INBOUND, "caller")
+    audio: Any = SimpleNamespace(forward=None)
+    results: list[TransferResult] = []
+    # A ring time no test waits out: only the caller's hang-up can end the ringing.
+    bridge = threading.Thread(target=lambda: results.append(bridge_to_operator(
+        fe, caller, audio, f"sip:operator@{PHONE[0]}:{PHONE[1]}", ring_timeout=3600)), daemon=True)
+    bridge.start()
+    invite = _sent(wire, "INVITE")
+    fe._on_message(SipMessage(build_response(invite, 180, to_tag="op1"), PHONE))
+    caller.remote_ended(EndReason.REMOTE_HANGUP)  # the citizen gives up waiting
+    cancel = _sent(wire, "CANCEL")
+    assert cancel.top_branch == invite.top_branch and cancel.call_id == invite.call_id
+    fe._on_message(SipMessage(build_response(cancel, 200), PHONE))
+    fe._on_message(SipMessage(build_response(invite, 487, to_tag="op1"), PHONE))
+    bridge.join(timeout=30)
+    assert not bridge.is_alive() and results == [TransferResult.CALLER_GONE]
+    operator = fe._lookup(invite.call_id)
+    assert operator is not None and operator.ended and operator.final_status == 487
+
+
+def _sent(wire: Clockwork, method: str) -> SipMessage:
+    """The first ``method`` request the front end sent, waited for (the bridge's thread
+    sends it); fails when none comes."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        found = [m for m, _ in list(wire.sent) if m.type != 0 and m.method == method]
+        if found:
+            return found[0]
+        time.sleep(0.01)
+    raise AssertionError(f"no {method} sent: {[m.method for m, _ in wire.sent]}")
