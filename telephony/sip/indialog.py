@@ -50,6 +50,9 @@ from telephony.sip.transaction import Later
 
 Send = Callable[[bytes, tuple[str, int] | None], None]
 log = logging.getLogger("telephony.sip")
+# The Signal line of an application/dtmf-relay body, and the one key it may name.
+_SIGNAL = re.compile(rb"^[ \t]*Signal[ \t]*=[ \t]*([^\r\n]*?)[ \t]*\r?$", re.MULTILINE)
+_KEY = re.compile(rb"[0-9*#A-Da-d]")
 
 
 class Refuse(Protocol):
@@ -624,13 +627,20 @@ class InDialog:
         if call is None or not in_dialog(call, msg):
             self._send(build_response(msg, 481), msg.source)
             return
+        # SIP INFO DTMF (application/dtmf-relay: "Signal=5"), sent by some trunks: one key
+        # per INFO, as every gateway sends it. "Signal=123" is no key: keying its first
+        # digit alone took a caller's "123" as "1"; keying all three would take a body no
+        # gateway sends as three presses. 400 (RFC 6086: the dialog is not touched).
+        m = _SIGNAL.search(msg.body_bytes)
+        if m and not _KEY.fullmatch(m.group(1)):
+            self._send(build_response(msg, 400, extra=[
+                ("Warning", '399 hotline12345 "Signal is not one key"')]), msg.source)
+            return
         self._send(build_response(msg, 200), msg.source)
         # A retransmission (our 200 was lost) carries the CSeq already seen: answered
         # again, keyed once; so is one older than a request already taken.
         if not self._new_in_sequence(call, msg):
             return
-        # SIP INFO DTMF (application/dtmf-relay: "Signal=5"), sent by some trunks.
-        m = re.search(rb"Signal\s*=\s*([0-9*#A-Da-d])", msg.body_bytes)
         if m:
             call.rx_dtmf(m.group(1).decode().upper(), KeySource.INFO)
 

@@ -539,3 +539,15 @@ def test_options_outside_a_dialog_names_what_we_take() -> None:
     [(ok, _)] = wire.sent
     assert ok.status_code == 200 and ok.to_tag == "ot1"
     assert "UPDATE" in ok.first("Allow") and ok.first("Accept") == "application/sdp"
+
+
+@pytest.mark.parametrize("body", [b"Signal=123\r\nDuration=160\r\n", b"Signal=\r\n",
+                                  b"Signal=5 6\r\n", b"Signal=x\r\n"])
+def test_info_whose_signal_is_not_one_key_is_400_and_keys_nothing(body: bytes) -> None:
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=True)
+    dialogs.on_info(sip_request("INFO", extra=RELAY, body=body, cseq=5))
+    assert codes(wire) == [400] and call.get_dtmf(timeout=0) is None
+    assert not call.ended  # the dialog goes on, and so does the next key
+    dialogs.on_info(sip_request("INFO", extra=RELAY, body=b"Signal = #\r\n", cseq=6))
+    assert codes(wire) == [400, 200] and call.get_dtmf(timeout=0) == "#"
