@@ -34,7 +34,7 @@ from telephony.sip.floodguard import (
 from telephony.sip.message import SipMessage, build_response
 from telephony.sip.server_transaction import InviteFinal, InviteFinals
 from telephony.sip.transaction import Later
-from telephony.sip.uri import uri_user
+from telephony.sip.uri import uri_scheme, uri_user
 
 log = logging.getLogger("telephony.sip")
 
@@ -150,6 +150,17 @@ class Admission:
     def penalize(self, source_ip: str, tokens: float, what: str) -> None:
         if self.flood.penalize(source_ip, tokens):
             self._banned(source_ip, what)
+
+    def refuse_scheme(self, msg: SipMessage) -> bool:
+        """416 for an INVITE whose Request-URI is not ``sip:``; True when refused. We take
+        SIP over UDP only: a ``sips:`` one asks for TLS on every hop (RFC 3261 26.2.2), which
+        answering it over UDP would falsely grant; ``tel:`` and the rest we do not route.
+        RFC 3261 8.2.2.1: a scheme the UAS does not support is 416."""
+        scheme = uri_scheme(msg.request_uri)
+        if scheme == "sip":
+            return False
+        self.refuse(msg, 416, warning=f"{scheme or 'no'} scheme: sip over UDP only")
+        return True
 
     def refuse_other_number(self, msg: SipMessage) -> bool:
         """404 for an INVITE to a number that is not ours, charged as extension guessing

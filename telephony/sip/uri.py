@@ -52,6 +52,12 @@ def unicast_ipv4(value: str) -> str:
     return str(ip)
 
 
+def uri_scheme(uri: str) -> str:
+    """The scheme of a URI, lower case (RFC 3261 19.1.4: schemes compare case-blind)."""
+    scheme, colon, _ = uri.partition(":")
+    return scheme.strip().lower() if colon else ""
+
+
 def uri_user(uri: str) -> str:
     rest = uri.split(":", 1)[1] if ":" in uri else uri
     return rest.split("@", 1)[0] if "@" in rest else ""

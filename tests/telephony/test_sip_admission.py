@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import pytest
+
 from config.settings import Settings, SipSettings
 from telephony.call import CallHandle, Direction
 from telephony.sip.admission import BUSY_RETRY_AFTER_SECONDS, TRUSTED_REFRESH_SECONDS, Admission
@@ -15,6 +17,7 @@ from telephony.sip.floodguard import COST_WRONG_NUMBER, source_call_limit
 from telephony.sip.message import SipMessage
 from telephony.sip.timers import Timer
 from telephony.sip.transaction import new_request, udp_via
+from tests.telephony.sipwire import PHONE, front_end, offer
 
 SCANNER = "198.51.100.66"
 PROXY = "10.20.0.5"
@@ -249,3 +252,20 @@ def test_line_limits_per_node_and_per_untrusted_source() -> None:
     assert admission.line_refusal(from_proxy, PROXY) is None  # the trunk has no share
     full = [*from_proxy, inbound_call(99, PROXY)]
     assert admission.line_refusal(full, PROXY) == f"all {sip.max_calls} lines busy"
+
+
+@pytest.mark.parametrize("request_uri", [f"sips:{Settings().sip.numbers[0]}@127.0.0.1",
+                                         f"SIPS:{Settings().sip.numbers[0]}@127.0.0.1",
+                                         f"tel:{Settings().sip.numbers[0]}"])
+def test_an_invite_for_a_scheme_other_than_sip_is_416_and_no_call(request_uri: str) -> None:
+    fe, wire = front_end()
+    user = Settings().sip.numbers[0]
+    data = new_request("INVITE", request_uri, via=udp_via(*PHONE, "z9hG4bKs1"),
+                       from_=f"<sip:13800000000@{PHONE[0]}>;tag=f1",
+                       to=f"<sip:{user}@127.0.0.1>", call_id="s1", cseq=1,
+                       contact=f"sip:13800000000@{PHONE[0]}:{PHONE[1]}",
+                       extra=[("Content-Type", "application/sdp")], body=offer())
+    fe._on_message(SipMessage(data, PHONE))
+    # RFC 3261 8.2.2.1 / 26.2.2: a sips: call asks for TLS on every hop, which we do not
+    # give over UDP: refused, not answered as if it had it.
+    assert wire.codes() == [416] and fe._lookup("s1") is None
