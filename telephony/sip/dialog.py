@@ -18,8 +18,12 @@ def in_dialog(call: CallHandle, request: SipMessage) -> bool:
     """Whether ``request`` is in ``call``'s dialog: our tag as its To tag, the peer's as its
     From tag. The Call-ID alone is not enough: anyone who saw it could end the call's
     refresh timer or key digits into it."""
-    return (request.to_tag == call.local_tag
-            and (not call.remote_tag or request.from_tag == call.remote_tag))
+    # An inbound call's INVITE without a From tag (RFC 2543; RFC 3261 12.1.1: the UAS MUST
+    # take it, the tag being null) has a null remote tag, and only a null tag matches it.
+    # An outbound call has none until the 2xx names it.
+    return request.to_tag == call.local_tag and (
+        request.from_tag == call.remote_tag
+        or (not call.remote_tag and call.direction is Direction.OUTBOUND))
 
 
 def of_call(call: CallHandle, request: SipMessage) -> bool:
@@ -92,7 +96,9 @@ def dialog_request(call: CallHandle, method: str, cseq: int, *, via: str,
         reversed(call.route_set))
     return new_request(method, call.remote_target, via=via, routes=route,
                        from_=f"{call.local_uri};tag={call.local_tag}",
-                       to=f"{call.remote_uri};tag={call.remote_tag}",
+                       # (A null tag is no tag: "tag=" with no value is not SIP.)
+                       to=call.remote_uri + (f";tag={call.remote_tag}" if call.remote_tag
+                                             else ""),
                        call_id=call.call_id, cseq=cseq, contact=contact)
 
 

@@ -88,13 +88,13 @@ _BRANCHES = itertools.count(1)
 
 
 def request(method: str, *, call_id: str = "c1", source: tuple[str, int] = PHONE,
-            cseq: int = 1, to_tag: str = "", from_tag: str = "them",
+            cseq: int = 1, to_tag: str = "", from_tag: str | None = "them",
             branch: str | None = None, body: bytes = b"",
             content_type: str = "application/sdp",
             record_route: str | None = None,
             extra: list[tuple[str, str]] | None = None) -> SipMessage:
     """A request as a phone (or a proxy in front of it) sends it to us from ``source``;
-    the Contact is always the phone's."""
+    the Contact is always the phone's. ``from_tag`` None: a From without a tag (RFC 2543)."""
     to = f"<sip:{our_number()}@{LOCAL[0]}>" + (f";tag={to_tag}" if to_tag else "")
     extra = list(extra or []) + ([("Record-Route", record_route)] if record_route else [])
     if body:
@@ -102,7 +102,8 @@ def request(method: str, *, call_id: str = "c1", source: tuple[str, int] = PHONE
     data = new_request(method, f"sip:{our_number()}@{LOCAL[0]}:{LOCAL[1]}",
                        via=udp_via(source[0], source[1],
                                    branch or f"z9hG4bK{method.lower()}{next(_BRANCHES)}"),
-                       from_=f"<sip:13800000000@{PHONE[0]}>;tag={from_tag}", to=to,
+                       from_=f"<sip:13800000000@{PHONE[0]}>"
+                       + (f";tag={from_tag}" if from_tag is not None else ""), to=to,
                        call_id=call_id, cseq=cseq, contact=f"sip:13800000000@{PHONE[0]}:"
                        f"{PHONE[1]}", extra=extra, body=body)
     return SipMessage(data, source)

@@ -224,3 +224,32 @@ def test_a_stranger_banned_for_its_requests_fills_no_log(caplog: pytest.LogCaptu
     refused = [r for r in caplog.records if "not from the dialog's peer" in r.getMessage()]
     assert len(refused) == burst and answers(wire, "BYE") == [(403, STRANGER)] * burst
     assert call.state is CallState.ANSWERED
+
+
+def test_a_call_whose_invite_had_no_from_tag_is_a_dialog_with_a_null_tag() -> None:
+    # RFC 3261 12.1.1: a UAS MUST take a request without a From tag (RFC 2543 peers), the
+    # tag being null; so it is answered, not refused 400. Null matches null only.
+    fe, wire = front_end()
+    invite = request("INVITE", call_id="t0", body=offer(), from_tag=None)
+    call = ringing_call(fe, invite)
+    assert call.answer()
+    fe._on_message(request("ACK", call_id="t0", to_tag=call.local_tag, from_tag=None))
+    assert call.ack_received.is_set()
+    # Another From tag on the Call-ID, from the phone's own address: not the dialog's.
+    fe._on_message(request("BYE", call_id="t0", cseq=2, to_tag=call.local_tag,
+                           from_tag="evil"))
+    assert not call.ended and wire.codes()[-1] == 481
+    fe._on_message(request("BYE", call_id="t0", cseq=3, to_tag=call.local_tag,
+                           from_tag=None))
+    assert call.end_reason is EndReason.REMOTE_HANGUP and wire.codes()[-1] == 200
+
+
+def test_our_bye_to_a_peer_that_sent_no_from_tag_carries_no_empty_tag() -> None:
+    fe, wire = front_end()
+    call = ringing_call(fe, request("INVITE", call_id="t1", body=offer(), from_tag=None))
+    assert call.answer()
+    fe._on_message(request("ACK", call_id="t1", to_tag=call.local_tag, from_tag=None))
+    call.hangup()
+    [bye_sent] = [m for m, _ in wire.sent if m.type != 0 and m.method == "BYE"]
+    # "tag=" with no value is not SIP (RFC 3261 25.1: tag-param = "tag" EQUAL token).
+    assert "tag" not in bye_sent.first("To") and bye_sent.to_tag == ""

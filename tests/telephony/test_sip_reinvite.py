@@ -53,6 +53,7 @@ def another_call(wire: OfferWire, like: CallHandle, call_id: str, tag: str) -> C
                       caller="", callee="12345")
     call.invite, call.invite_source = sip_request("INVITE", call_id=call_id, to_tag="",
                                                   body=offer(), cseq=1), PEER
+    call.remote_tag = call.invite.from_tag  # (as the front end takes it from the INVITE)
     call.media, call.rtp = like.media, like.rtp
     wire.calls[call_id] = call
     return call
