@@ -227,6 +227,13 @@ class Dialer:
                 return
         self._send_cancel(call, leg)
 
+    def end_on_stop(self, call: CallHandle) -> None:
+        """The front end stopping: ``call``, if it still rings, CANCELled (``cancel``) and
+        ended now, so its ``dial`` returns at once: no 487 will be read after the stop, and
+        the dial thread (an operator transfer, a callback) would wait out its ring time."""
+        self.cancel(call)
+        self._give_up(call, EndReason.SHUTDOWN)
+
     def _send_cancel(self, call: CallHandle, leg: OutboundLeg) -> None:
         """Our CANCEL of the call's INVITE, once."""
         with self._lock:

@@ -232,6 +232,8 @@ class SipFrontEnd:
                 if call.state in (CallState.ANSWERED, CallState.OFFERED):
                     if call.transition(CallState.ENDED, EndReason.SHUTDOWN):
                         self.send_bye(call)
+                elif call.direction is Direction.OUTBOUND:
+                    self.dialer.end_on_stop(call)
                 else:
                     call.hangup()
             except Exception:

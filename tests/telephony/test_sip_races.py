@@ -8,16 +8,17 @@ and the watchdog reading a call in the middle of a session refresh.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
 import pytest
 
-from telephony.call import CallHandle, CallState, EndReason
+from telephony.call import CallHandle, CallState, DialOutcome, EndReason, OutcomeKind
 from telephony.rtp import Rtp16Stream
-from telephony.sip.message import SipMessage
+from telephony.sip.message import SipMessage, build_response
 from telephony.sip.sdp import build_sdp, parse_sdp
-from tests.telephony.sipwire import front_end, offer, request, ringing_call
+from tests.telephony.sipwire import PHONE, Clockwork, front_end, offer, request, ringing_call
 from tests.telephony.test_sip_indialog import (
     PEER,
     call_with_media,
@@ -236,3 +237,37 @@ def test_a_call_answered_as_the_front_end_stops_it_gets_a_bye_not_a_second_final
                      if m.type == 0 and m.cseq[1] == "INVITE" and m.status_code >= 200]
     assert answered == [True] and invite_finals == [200]
     assert call.end_reason is EndReason.LOCAL_HANGUP and wire.methods() == ["BYE"]
+
+
+# --- the front end stopping while a call it placed rings --------------------------------
+
+def test_a_call_we_placed_still_ringing_at_stop_is_cancelled_and_its_dial_returns() -> None:
+    """``stop()`` while an outbound call rings (a callback, the operator's phone): the
+    callee's phone is CANCELled, and the dial ends there, not after its ring time (no 487
+    is read after the stop; the thread dialling, an operator transfer's, waited it out)."""
+    fe, wire = front_end()
+    outcomes: list[DialOutcome] = []
+    dial = threading.Thread(target=lambda: outcomes.append(
+        fe.call(f"sip:1001@{PHONE[0]}:{PHONE[1]}", timeout=3600)), daemon=True)
+    dial.start()
+    invite = _first_sent(wire, "INVITE")
+    fe._on_message(SipMessage(build_response(invite, 180, to_tag="callee"), PHONE))
+    call = fe._lookup(invite.call_id)
+    assert call is not None and call.state is CallState.ALERTING
+    fe.stop()
+    cancel = _first_sent(wire, "CANCEL")
+    assert cancel.top_branch == invite.top_branch  # RFC 3261 9.1: the INVITE's branch
+    dial.join(timeout=30)
+    assert not dial.is_alive() and outcomes[0].kind is not OutcomeKind.ANSWERED
+    assert call.end_reason is EndReason.SHUTDOWN
+
+
+def _first_sent(wire: Clockwork, method: str) -> SipMessage:
+    """The first ``method`` request sent, waited for (another thread sends it)."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        found = [m for m, _ in list(wire.sent) if m.type != 0 and m.method == method]
+        if found:
+            return found[0]
+        time.sleep(0.01)
+    raise AssertionError(f"no {method} sent: {wire.methods()}")
