@@ -57,6 +57,29 @@ def test_zero_bridges_the_caller_to_the_operator(ivr_factory, vosk_engine, korea
     assert through_line(speech)[8000:16000] in heard
 
 
+def test_the_caller_hanging_up_while_the_operator_rings_cancels_the_operator(
+        ivr_factory, vosk_engine, tmp_path: Path) -> None:
+    """The operator's phone (SIPp: rings, never answers, expects a CANCEL) stops ringing
+    when the caller gives up, not at the ring time (60 s here, longer than SIPp waits)."""
+    op_port = harness.free_port()
+    operator = Sipp(render_scenario("uas_noanswer.xml", tmp_path / "op"), tmp_path / "op",
+                    sip_port=op_port, timeout_s=40).start()
+    ivr = ivr_factory(engine=vosk_engine, ring_timeout=60.0,
+                      operator_uri=f"sip:operator@{harness.LOOPBACK}:{op_port}")
+    transfer = len(PromptLibrary(ivr.settings).pcm("transfer")) / 16000  # s of 8 kHz PCM16
+    # Key 0, hear "transferring", then hang up while the operator's phone rings.
+    script = CallerScript(tmp_path / "caller").wait(0.5).key("0", then_wait=transfer + 3.0)
+    try:
+        result = ivr.caller(script, ending="bye", timeout_s=40).run()
+        op_result = operator.wait(20)
+    finally:
+        operator.kill()
+    assert_ok(result)
+    assert_ok(op_result)  # INVITE rung, then our CANCEL: 200, 487, ACK
+    (rec,) = ivr.wait_record()
+    assert rec.outcome == CallOutcome.ABANDONED and rec.ticket_id is None
+
+
 def test_zero_without_operator_leaves_a_callback_ticket(ivr_factory, vosk_engine,
                                                         tmp_path: Path) -> None:
     ivr = ivr_factory(engine=vosk_engine)  # no operator_uri set
