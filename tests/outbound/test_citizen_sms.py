@@ -33,8 +33,10 @@ from tests.support.city import City
 from tests.support.nodes import SmsGateway
 from ticketing import citizen, service
 from ticketing.actors import Actor
+from ticketing.classify import category_label
 from ticketing.context import Domain
 from ticketing.phones import normalise
+from ticketing.views import status_page_body
 
 CITIZEN = "13811112222"
 TOKEN_IN_URL = re.compile(r"/s/([A-Za-z0-9_-]+)")
@@ -215,3 +217,29 @@ def test_a_ticket_waiting_for_its_words_is_texted_no_deadline(
     without = accepted_text(ob_domain, pending, url)
     assert pending.number in without and "已受理" in without and "前办理答复" not in without
     assert "前办理答复" in accepted_text(ob_domain, known, url)
+
+
+def test_the_status_page_of_a_ticket_waiting_for_its_words_shows_no_deadline(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """The page the acceptance SMS links to tells what the SMS and the call tell: no
+    deadline (nor category) while the words wait for the backlog -- the placeholder's
+    "5个工作日" there was the promise the SMS leaves out -- and the real one once they came."""
+    ivr = Actor.system("ivr")
+    with ob_sessions() as s:  # as ivr.intake files it: accepted, in the manual queue
+        t = service.create_ticket(session=s, domain=ob_domain, actor=ivr, channel="phone",
+                                  caller_phone=CITIZEN, demand=service.TRANSCRIPT_PENDING)
+        service.accept(session=s, domain=ob_domain, ticket=t, actor=ivr)
+        s.commit()
+        placeholder = t.due_at
+        assert placeholder is not None
+        shown = placeholder.astimezone(ob_domain.tz).strftime("%Y-%m-%d %H:%M")
+        page = status_page_body(t, ob_domain)
+        assert t.number in page and "办理时限" in page
+        assert shown not in page and category_label(t.category) not in page
+        service.attach_transcript(session=s, domain=ob_domain, ticket=t,
+                                  actor=Actor.system("asr"), text="小区里燃气泄漏了，味道很大")
+        s.commit()
+        assert t.due_at is not None and t.due_at != placeholder  # the words moved it
+        page = status_page_body(t, ob_domain)
+        assert t.due_at.astimezone(ob_domain.tz).strftime("%Y-%m-%d %H:%M") in page
+        assert category_label(t.category) in page
