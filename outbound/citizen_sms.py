@@ -18,6 +18,7 @@ from enum import IntEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from asr.jobs import JobStatus, TranscriptionJob
 from outbound.conversation import Conversation
 from outbound.models import Kind, OutboundAttempt, OutboundTask, Outcome, TaskStatus
 from outbound.policies import (
@@ -48,6 +49,14 @@ SIGNATURE = "【12345】"
 # The two-digit survey reply (outbound.inbound_sms): first 1 resolved / 2 not, second
 # 1 satisfied / 2 not -- the same two answers as the keypad survey.
 REPLY_CODES_TEXT = "评价请回复两位数字：首位1已解决/2未解决，次位1满意/2不满意。"
+
+
+# The acceptance SMS of a call whose words wait for the transcription backlog waits for
+# them too, since they bring its deadline (``service.words_pending``): sent at once, it
+# went without one and no SMS ever told it. Looked at again every WORDS_POLL, for at most
+# WORDS_WAIT: with no speech model the backlog never runs, and the number still goes.
+WORDS_POLL = timedelta(minutes=1)
+WORDS_WAIT = timedelta(minutes=30)
 
 
 class CitizenStep(IntEnum):
@@ -116,6 +125,19 @@ def text_for(*, session: Session, domain: Domain, ticket: Ticket, step: int,
                        surveyed=surveyed is not None and surveyed.id == ticket.id)
 
 
+def _words_coming(session: Session, ticket: Ticket, task: OutboundTask,
+                  now: datetime) -> bool:
+    """Whether the acceptance SMS waits for the ticket's words (WORDS_WAIT): pending, and a
+    transcription job of the ticket not yet done nor given up."""
+    if task.step != CitizenStep.ACCEPTED or not service.words_pending(ticket):
+        return False
+    if now - task.created_at >= WORDS_WAIT:
+        return False
+    return session.scalars(select(TranscriptionJob.id).where(
+        TranscriptionJob.ticket_id == ticket.id,
+        TranscriptionJob.status == JobStatus.PENDING.value).limit(1)).first() is not None
+
+
 def _still_true(ticket: Ticket, step: int) -> bool:
     """Whether the step the SMS is about still holds when it is sent."""
     status = Status(ticket.status)
@@ -136,6 +158,9 @@ class CitizenSms:
         o = domain.settings.outbound
         if in_quiet_hours(now, tz=domain.tz, start=o.quiet_start, end=o.quiet_end):
             postpone(task, allowed_at(domain, now), "quiet_hours")
+            return None
+        if _words_coming(session, ticket, task, now):
+            postpone(task, now + WORDS_POLL, "words_pending")
             return None
         event = session.get(TicketEvent, task.round)
         text = text_for(session=session, domain=domain, ticket=ticket, step=task.step,
