@@ -18,7 +18,6 @@ from enum import IntEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from asr.jobs import JobStatus, TranscriptionJob
 from outbound.conversation import Conversation
 from outbound.models import Kind, OutboundAttempt, OutboundTask, Outcome, TaskStatus
 from outbound.policies import (
@@ -125,17 +124,11 @@ def text_for(*, session: Session, domain: Domain, ticket: Ticket, step: int,
                        surveyed=surveyed is not None and surveyed.id == ticket.id)
 
 
-def _words_coming(session: Session, ticket: Ticket, task: OutboundTask,
-                  now: datetime) -> bool:
-    """Whether the acceptance SMS waits for the ticket's words (WORDS_WAIT): pending, and a
-    transcription job of the ticket not yet done nor given up."""
-    if task.step != CitizenStep.ACCEPTED or not service.words_pending(ticket):
-        return False
-    if now - task.created_at >= WORDS_WAIT:
-        return False
-    return session.scalars(select(TranscriptionJob.id).where(
-        TranscriptionJob.ticket_id == ticket.id,
-        TranscriptionJob.status == JobStatus.PENDING.value).limit(1)).first() is not None
+def _waits_for_words(session: Session, ticket: Ticket, task: OutboundTask,
+                     now: datetime) -> bool:
+    """Whether the acceptance SMS waits on for the ticket's words (WORDS_WAIT)."""
+    return (task.step == CitizenStep.ACCEPTED and now - task.created_at < WORDS_WAIT
+            and service.words_coming(session=session, ticket=ticket))
 
 
 def _still_true(ticket: Ticket, step: int) -> bool:
@@ -159,7 +152,7 @@ class CitizenSms:
         if in_quiet_hours(now, tz=domain.tz, start=o.quiet_start, end=o.quiet_end):
             postpone(task, allowed_at(domain, now), "quiet_hours")
             return None
-        if _words_coming(session, ticket, task, now):
+        if _waits_for_words(session, ticket, task, now):
             postpone(task, now + WORDS_POLL, "words_pending")
             return None
         event = session.get(TicketEvent, task.round)
