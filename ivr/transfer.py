@@ -78,7 +78,13 @@ def bridge_to_operator(frontend: SipFrontEnd, call: CallHandle, audio: CallAudio
             time.sleep(0.1)
             if alive is not None and time.monotonic() - last_alive >= ALIVE_SECONDS:
                 last_alive = time.monotonic()
-                alive()
+                try:
+                    alive()
+                except Exception:
+                    # The journal is for recovery, the talk is the citizen's: a write
+                    # failing (disk full) only risks the call settled early, never cut.
+                    log.exception("call %s: journal not written during the bridge",
+                                  call.call_id)
     finally:
         audio.forward = None
         op.on_audio = None

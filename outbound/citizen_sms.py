@@ -50,6 +50,14 @@ SIGNATURE = "【12345】"
 REPLY_CODES_TEXT = "评价请回复两位数字：首位1已解决/2未解决，次位1满意/2不满意。"
 
 
+# The acceptance SMS of a call whose words wait for the transcription backlog waits for
+# them too, since they bring its deadline (``service.words_pending``): sent at once, it
+# went without one and no SMS ever told it. Looked at again every WORDS_POLL, for at most
+# WORDS_WAIT: with no speech model the backlog never runs, and the number still goes.
+WORDS_POLL = timedelta(minutes=1)
+WORDS_WAIT = timedelta(minutes=30)
+
+
 class CitizenStep(IntEnum):
     ACCEPTED = 1
     INFO_REQUESTED = 2
@@ -116,6 +124,13 @@ def text_for(*, session: Session, domain: Domain, ticket: Ticket, step: int,
                        surveyed=surveyed is not None and surveyed.id == ticket.id)
 
 
+def _waits_for_words(session: Session, ticket: Ticket, task: OutboundTask,
+                     now: datetime) -> bool:
+    """Whether the acceptance SMS waits on for the ticket's words (WORDS_WAIT)."""
+    return (task.step == CitizenStep.ACCEPTED and now - task.created_at < WORDS_WAIT
+            and service.words_coming(session=session, ticket=ticket))
+
+
 def _still_true(ticket: Ticket, step: int) -> bool:
     """Whether the step the SMS is about still holds when it is sent."""
     status = Status(ticket.status)
@@ -136,6 +151,9 @@ class CitizenSms:
         o = domain.settings.outbound
         if in_quiet_hours(now, tz=domain.tz, start=o.quiet_start, end=o.quiet_end):
             postpone(task, allowed_at(domain, now), "quiet_hours")
+            return None
+        if _waits_for_words(session, ticket, task, now):
+            postpone(task, now + WORDS_POLL, "words_pending")
             return None
         event = session.get(TicketEvent, task.round)
         text = text_for(session=session, domain=domain, ticket=ticket, step=task.step,

@@ -1275,10 +1275,21 @@ def record_unreachable(
 TRANSCRIPT_PENDING = "（录音待转写）"
 
 
+TRANSCRIBED_EVENT = "transcribed"
+
+
 def words_pending(ticket: Ticket) -> bool:
     """Filed from a call before its words were known: its category, urgency and deadline
     are placeholders until ``attach_transcript``, so nobody is promised that deadline."""
     return ticket.demand == TRANSCRIPT_PENDING
+
+
+def words_coming(*, session: Session, ticket: Ticket) -> bool:
+    """Its words pending and the backlog not yet through with its recording (no
+    ``attach_transcript``: one that found no words leaves them pending for good)."""
+    return words_pending(ticket) and session.scalars(select(TicketEvent.id).where(
+        TicketEvent.ticket_id == ticket.id, TicketEvent.action == TRANSCRIBED_EVENT)
+        .limit(1)).first() is None
 
 
 def attach_transcript(
@@ -1300,7 +1311,7 @@ def attach_transcript(
     ticket.transcript_meta = meta
     if not ticket.demand or ticket.demand == TRANSCRIPT_PENDING:
         ticket.demand = text or TRANSCRIPT_PENDING
-    record_event(session=session, ticket=ticket, actor=actor, action="transcribed",
+    record_event(session=session, ticket=ticket, actor=actor, action=TRANSCRIBED_EVENT,
                  note=None, data={"chars": len(text)}, at=now)
     waiting = Status(ticket.status) in UNDISPATCHED_STATUSES and not ticket.unit_id
     if text and waiting:

@@ -726,6 +726,9 @@ def status_page(token: str, request: Request, domain: DomainDep) -> Response:
         return _page(status_page_body(ticket, domain))
 
 
+TO_COME_WITH_THE_WORDS = "录音转写后确定"
+
+
 def status_page_body(ticket: Ticket, domain: Domain) -> str:
     from html import escape
 
@@ -739,12 +742,18 @@ def status_page_body(ticket: Ticket, domain: Domain) -> str:
         category = category_label(ticket.category)
     except KeyError:  # a category since removed from config/categories.toml
         category = ticket.category
+    # A call's words still waiting for the backlog: its category and deadline are
+    # placeholders the words will move, promised here no more than on the call or in the
+    # SMS that links here (``service.words_pending``).
+    pending = service.words_pending(ticket)
+    if pending:
+        category = TO_COME_WITH_THE_WORDS
     rows = [("工单编号", ticket.number),
             ("诉求类别", category),
             ("受理时间", local(ticket.received_at)),
             ("办理状态", PUBLIC_STATUS_LABELS[Status(ticket.status)])]
     if Status(ticket.status) not in FINISHED_STATUSES:
-        rows.append(("办理时限", local(ticket.due_at)))
+        rows.append(("办理时限", TO_COME_WITH_THE_WORDS if pending else local(ticket.due_at)))
     else:
         rows += [("办结时间", local(ticket.closed_at)),
                  ("办理结果", citizen.outcome_label(ticket)),

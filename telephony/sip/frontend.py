@@ -543,9 +543,14 @@ class SipFrontEnd:
                 rx_packets=rtp.rx_packets if inbound else 1, last_rx=rtp.last_rx,
                 ack_timeout=self.sip.ack_timeout, first_rtp_timeout=self.sip.first_rtp_timeout,
                 rtp_timeout=self.rtp_timeout, held=call.held)
+            # The interval before its time, the reverse of a refresh's writes of them
+            # (``InDialog._session_refreshed``): a refresh landing between the two reads
+            # pairs the old interval with either time, never the old time with its new,
+            # shorter interval (a call cut as it was refreshed).
+            interval = call.session_interval
             if reason is None and session_timer.expired(
                     now=self.session_clock(), refreshed=call.session_refreshed,
-                    interval=call.session_interval):
+                    interval=interval):
                 reason = EndReason.SESSION_EXPIRED
             if reason is None:
                 continue

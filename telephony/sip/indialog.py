@@ -395,7 +395,8 @@ class InDialog:
         first: the watchdog (the timer thread) may read the call between the two writes,
         and a shorter interval written first ran from the last refresh, long past: a
         call refreshed at half its 1800 s asking for 90 s was ended as it was refreshed.
-        The new time read with the old interval is never due sooner than before."""
+        The new time read with the old interval is never due sooner than before (the
+        watchdog reads the interval first)."""
         call.session_refreshed = self._clock()
         call.session_interval = session_timer.granted_interval(msg)
 

@@ -31,7 +31,7 @@ _CANONICAL = {
     )
 }
 # Headers pyVoIP's parse_header knows how to turn into dicts.
-_PYVOIP_PARSED = ("From", "To", "CSeq", "Content-Length", "WWW-Authenticate")
+_PYVOIP_PARSED = ("From", "To", "Content-Length", "WWW-Authenticate")
 _METHOD_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_.!%*+`'~")
 REQUIRED_HEADERS = ("Via", "From", "To", "Call-ID", "CSeq")
 # Limits on what one datagram may be. A real INVITE with SDP is 1-4 KB with 15-30 headers;
@@ -176,7 +176,13 @@ class SipMessage(SIP.SIPMessage):
         for name, value in headers:
             if name == "Via" or name in self.headers:
                 continue
-            if name in _PYVOIP_PARSED:
+            if name == "CSeq":
+                # Any spaces and tabs between number and method (LWS, RFC 3261 25.1):
+                # pyVoIP's one-space split left "1  INVITE" without a method.
+                number, *method = value.split(None, 1) or [""]
+                self.headers[name] = {"check": number,
+                                      "method": method[0].strip() if method else ""}
+            elif name in _PYVOIP_PARSED:
                 self.parse_header(name, value)
             else:
                 self.headers[name] = value

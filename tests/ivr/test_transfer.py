@@ -123,3 +123,30 @@ def _sent(wire: Clockwork, method: str) -> SipMessage:
             return found[0]
         time.sleep(0.01)
     raise AssertionError(f"no {method} sent: {[m.method for m, _ in wire.sent]}")
+
+
+def test_a_journal_that_cannot_be_written_never_cuts_the_talk(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The journal is for recovery; the talk with the operator is the citizen's. Its write
+    failing (a full disk, the spool directory gone) once ended the bridge: both legs hung
+    up mid-sentence by us."""
+    signalling = Signalling()
+    caller = leg(signalling, Direction.INBOUND, "caller")
+    operator = leg(signalling, Direction.OUTBOUND, "operator")
+    frontend = SimpleNamespace(call=lambda _uri, timeout, give_up_when: DialOutcome(
+        OutcomeKind.ANSWERED, call=operator, status=200))
+    monkeypatch.setattr(transfer, "ALIVE_SECONDS", 0.0)
+    tries: list[CallState] = []
+
+    def alive() -> None:
+        tries.append(operator.state)
+        if len(tries) == 3:
+            operator.remote_ended(EndReason.REMOTE_HANGUP)  # the operator is done
+        raise OSError(28, "No space left on device")
+
+    audio: Any = SimpleNamespace(forward=None)
+    result = bridge_to_operator(frontend, caller, audio, "sip:op@127.0.0.1",  # type: ignore[arg-type]
+                                ring_timeout=5, alive=alive)
+    assert result is TransferResult.BRIDGED
+    assert tries == [CallState.ANSWERED] * 3  # the talk went on through each failure
+    assert operator.end_reason is EndReason.REMOTE_HANGUP and signalling.byes == [caller]

@@ -14,7 +14,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from hotline.app import create_app
-from outbound.citizen_sms import MAX_CHARS, REPLY_CODES_TEXT, CitizenStep, accepted_text
+from outbound.citizen_sms import (
+    MAX_CHARS,
+    REPLY_CODES_TEXT,
+    WORDS_POLL,
+    WORDS_WAIT,
+    CitizenStep,
+    accepted_text,
+)
 from outbound.models import Kind
 from outbound.planner import plan
 from outbound.sms import WebhookSms
@@ -33,8 +40,10 @@ from tests.support.city import City
 from tests.support.nodes import SmsGateway
 from ticketing import citizen, service
 from ticketing.actors import Actor
+from ticketing.classify import category_label
 from ticketing.context import Domain
 from ticketing.phones import normalise
+from ticketing.views import status_page_body
 
 CITIZEN = "13811112222"
 TOKEN_IN_URL = re.compile(r"/s/([A-Za-z0-9_-]+)")
@@ -215,3 +224,79 @@ def test_a_ticket_waiting_for_its_words_is_texted_no_deadline(
     without = accepted_text(ob_domain, pending, url)
     assert pending.number in without and "已受理" in without and "前办理答复" not in without
     assert "前办理答复" in accepted_text(ob_domain, known, url)
+
+
+def test_the_status_page_of_a_ticket_waiting_for_its_words_shows_no_deadline(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """The page the acceptance SMS links to tells what the SMS and the call tell: no
+    deadline (nor category) while the words wait for the backlog -- the placeholder's
+    "5个工作日" there was the promise the SMS leaves out -- and the real one once they came."""
+    ivr = Actor.system("ivr")
+    with ob_sessions() as s:  # as ivr.intake files it: accepted, in the manual queue
+        t = service.create_ticket(session=s, domain=ob_domain, actor=ivr, channel="phone",
+                                  caller_phone=CITIZEN, demand=service.TRANSCRIPT_PENDING)
+        service.accept(session=s, domain=ob_domain, ticket=t, actor=ivr)
+        s.commit()
+        placeholder = t.due_at
+        assert placeholder is not None
+        shown = placeholder.astimezone(ob_domain.tz).strftime("%Y-%m-%d %H:%M")
+        page = status_page_body(t, ob_domain)
+        assert t.number in page and "办理时限" in page
+        assert shown not in page and category_label(t.category) not in page
+        service.attach_transcript(session=s, domain=ob_domain, ticket=t,
+                                  actor=Actor.system("asr"), text="小区里燃气泄漏了，味道很大")
+        s.commit()
+        assert t.due_at is not None and t.due_at != placeholder  # the words moved it
+        page = status_page_body(t, ob_domain)
+        assert t.due_at.astimezone(ob_domain.tz).strftime("%Y-%m-%d %H:%M") in page
+        assert category_label(t.category) in page
+
+
+def test_the_acceptance_sms_waits_for_the_words_that_bring_its_deadline(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City,
+        gateway: SmsGateway) -> None:
+    """A call filed while its words wait for the backlog: the SMS sent at once told no
+    deadline, and none ever came once the words had set it. It waits for them now, then
+    tells the deadline they set; a recording the backlog found no words in is texted as
+    soon as it has, and with no words within WORDS_WAIT (no speech model: the backlog
+    never runs) the number still goes."""
+    ivr, asr = Actor.system("ivr"), Actor.system("asr")
+    late, mumbled, never = "13811113333", "13811114444", "13811115555"
+    numbers = {}
+    with ob_sessions() as s:  # as ivr.intake files them: accepted, in the manual queue
+        for phone in (late, mumbled, never):
+            t = service.create_ticket(session=s, domain=ob_domain, actor=ivr,
+                                      channel="phone", caller_phone=phone,
+                                      demand=service.TRANSCRIPT_PENDING)
+            service.accept(session=s, domain=ob_domain, ticket=t, actor=ivr)
+            numbers[phone] = t.number
+        s.commit()
+    clock = Clock(ob_domain)
+    worker = _worker(ob_sessions, ob_domain, gateway)
+    for _ in range(3):
+        worker.plan_now()
+        worker.tick()
+        assert worker.wait_idle(5)
+    assert not any(_texts(gateway, phone) for phone in numbers)
+    operator = ob_city.actor("operator")  # before our session: SQLite has one writer
+    with ob_sessions() as s:  # the backlog's words for two of them
+        for phone, words in ((late, "小区里燃气泄漏了，味道很大"), (mumbled, "")):
+            t = service.get_ticket(session=s, actor=operator, ref=numbers[phone])
+            service.attach_transcript(session=s, domain=ob_domain, ticket=t, actor=asr,
+                                      text=words)
+        s.commit()
+    clock.at += WORDS_POLL
+    drive(worker, lambda: all(len(_texts(gateway, p)) == 1 for p in (late, mumbled)),
+          clock=clock)
+    due = ticket(ob_sessions, numbers[late]).due_at
+    assert due is not None
+    local = due.astimezone(ob_domain.tz)
+    (text,) = _texts(gateway, late)
+    assert f"将于{local.month}月{local.day}日{local.hour:02d}:{local.minute:02d}前办理答复" in text
+    (text,) = _texts(gateway, mumbled)
+    assert numbers[mumbled] in text and "前办理答复" not in text
+    assert _texts(gateway, never) == []
+    clock.at += WORDS_WAIT
+    drive(worker, lambda: len(_texts(gateway, never)) == 1, clock=clock)
+    (text,) = _texts(gateway, never)
+    assert numbers[never] in text and "前办理答复" not in text

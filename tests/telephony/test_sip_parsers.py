@@ -198,3 +198,13 @@ def test_a_cseq_naming_another_method_is_a_syntax_error_answered_400(
     same = request().replace(b"INVITE sip:", f"{method} sip:".encode(), 1).replace(
         b"CSeq: 1 INVITE", f"CSeq: 1 {method}".encode())
     assert SipMessage(same, ("192.0.2.10", 5060)).method == method
+
+
+@pytest.mark.parametrize("cseq", ["1  INVITE", "1\tINVITE", "1 \t INVITE"])
+def test_a_cseq_with_more_than_one_space_before_its_method_is_the_request_s(
+        cseq: str) -> None:
+    """RFC 3261 25.1: LWS between the number and the method is any run of spaces and tabs.
+    pyVoIP split on one space, so "1  INVITE" had no method: once that was only lost, since
+    the method check it is a 400 to a caller's INVITE ("1\\tINVITE" always was)."""
+    raw = request().replace(b"CSeq: 1 INVITE", f"CSeq: {cseq}".encode())
+    assert SipMessage(raw, ("192.0.2.10", 5060)).cseq == (1, "INVITE")

@@ -271,3 +271,47 @@ def _first_sent(wire: Clockwork, method: str) -> SipMessage:
             return found[0]
         time.sleep(0.01)
     raise AssertionError(f"no {method} sent: {wire.methods()}")
+
+
+def test_the_watchdog_reading_the_call_across_a_refresh_never_pairs_its_time_with_a_new_interval(
+        ) -> None:
+    """The other half of the race above: the refresh's two writes landing between the
+    watchdog's two reads. Read time first, it had the answer's time (900 s ago) and then
+    the refresh's 90 s: expired, the call cut as it was refreshed. Forced by running the
+    refresh from the watchdog's read of the call's time."""
+    fe, wire = front_end()
+    now = [1000.0]
+    fe.session_clock = lambda: now[0]  # type: ignore[method-assign]
+    timer = [("Session-Expires", "1800"), ("Supported", "timer")]
+    call = ringing_call(fe, request("INVITE", call_id="s2", body=offer(), extra=timer))
+    assert call.answer() and call.session_interval == 1800
+    fe._on_message(request("ACK", call_id="s2", cseq=1, to_tag=call.local_tag))
+    assert call.rtp is not None
+    call.rtp.rx_packets, call.rtp.last_rx = 1, time.monotonic()  # the caller's RTP flows
+    now[0] += 900
+    refreshes = [request("UPDATE", call_id="s2", cseq=2, to_tag=call.local_tag,
+                         extra=[("Session-Expires", "90"), ("Supported", "timer")])]
+
+    class Watched(CallHandle):
+        @property  # type: ignore[override]
+        def session_refreshed(self) -> float:
+            value: float = self.__dict__["_refreshed"]
+            if refreshes:  # the receive thread's turn, between the watchdog's two reads
+                fe._on_message(refreshes.pop())
+            return value
+
+        @session_refreshed.setter
+        def session_refreshed(self, value: float) -> None:
+            self.__dict__["_refreshed"] = value
+
+    call.__dict__["_refreshed"] = call.__dict__.pop("session_refreshed")
+    call.__class__ = Watched
+    fe._watchdog()
+    assert not refreshes and call.session_interval == 90  # the refresh ran in between
+    assert call.state is CallState.ANSWERED and "BYE" not in wire.methods()
+    now[0] += 59  # the new interval runs from the refresh: its BYE at 90 - 30 s
+    fe._watchdog()
+    assert call.state is CallState.ANSWERED
+    now[0] += 1
+    fe._watchdog()
+    assert call.end_reason is EndReason.SESSION_EXPIRED and wire.methods()[-1] == "BYE"
