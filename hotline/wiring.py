@@ -148,6 +148,7 @@ def warm_up_text(domain: Domain) -> TextWarmUp:
             locate(WARM_UP_TEXT, understood.district)
             kb_search.words(WARM_UP_TEXT)
             kb_search.sounds(WARM_UP_TEXT)
+            kb_search.asked_objects(WARM_UP_TEXT)  # jieba's tagger, imported when first used
         except Exception as exc:  # nothing is lost: the first classification loads it
             job.error = exc
             log.warning("classifier warm-up failed: %s", exc)

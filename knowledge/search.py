@@ -37,15 +37,17 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import jieba
-import jieba.posseg
 from pypinyin import Style, lazy_pinyin
 from rank_bm25 import BM25Plus
 
 from config.settings import CONFIG_DIR
 from knowledge.objects import OBJECTS_FILE, load_objects
+
+if TYPE_CHECKING:
+    import jieba.posseg
 
 # Field weights (how many times a field's terms count): the title and the editor's
 # keywords say what the entry is about; the answer also says much else.
@@ -500,6 +502,11 @@ def _pos_tagger() -> jieba.posseg.POSTokenizer:
     global _pos
     with _pos_lock:
         if _pos is None:
+            # Imported here: its tables are 5.6 MB of Python source, ~3 CPU-s to compile in
+            # a process without their bytecode (the test venv's), paid by every `hotline`
+            # command that imports the knowledge base without tagging a question.
+            import jieba.posseg
+
             _pos = jieba.posseg.POSTokenizer(_jieba())
         return _pos
 

@@ -35,11 +35,15 @@ def test_after_the_start_up_warm_up_the_first_classification_loads_no_dictionary
     # (this test process may have loaded them before: forgotten for this test).
     monkeypatch.setattr(jieba.dt, "initialized", False)
     monkeypatch.setattr(knowledge.search, "_tokenizer", None)
+    monkeypatch.setattr(knowledge.search, "_pos", None)
     with TestClient(create_app(settings, role=ServeRole.API), client=LOCAL) as client:
         background = client.app.state.background
         job = background.text_warm_up
         assert job is not None and job.wait(WAIT) and job.error is None
         assert client.get("/healthz").json()["classifier"]["warm"] is True
+        # The search's part-of-speech tagger (what a question asks about), imported and
+        # built when first used: by the warm-up, not by the first question.
+        assert knowledge.search._pos is not None
         loads: list[jieba.Tokenizer] = []
         initialize = jieba.Tokenizer.initialize
 

@@ -25,7 +25,7 @@ CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 TLS = {"X-Forwarded-Proto": "https"}
 
 
-def _serve(tmp: Path, name: str, db_url: str, **extra: str) -> tuple[subprocess.Popen, str]:
+def _start(tmp: Path, name: str, db_url: str, **extra: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
     env.update({
@@ -40,13 +40,16 @@ def _serve(tmp: Path, name: str, db_url: str, **extra: str) -> tuple[subprocess.
     proc = subprocess.Popen([str(Path(sys.executable).with_name("hotline")), "serve"],
                             env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def _wait_up(tmp: Path, name: str, proc: subprocess.Popen, base: str) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         assert proc.poll() is None, (tmp / f"{name}.log").read_text()
         try:
             if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return proc, base
+                return
         except httpx.HTTPError:
             time.sleep(0.2)
     raise AssertionError(f"{name} did not come up: {(tmp / f'{name}.log').read_text()}")
@@ -60,11 +63,17 @@ def nodes(sqlite_url: str, sqlite_sessions, tmp_path: Path) -> Iterator[tuple[Ci
     secret = str(tmp_path / "shared" / "console_secret")
     procs = []
     try:
-        a, base_a = _serve(tmp_path, "ivr-a", sqlite_url, HOTLINE_CONSOLE_SECRET_FILE=secret)
+        # Both start at once: one after the other, their starts (imports, app, warm-up)
+        # were nearly all of this test's wall (setup 53 s in a full run). They share the
+        # database and the secret's file, which the first console page makes (below), once
+        # both are up.
+        a, base_a = _start(tmp_path, "ivr-a", sqlite_url, HOTLINE_CONSOLE_SECRET_FILE=secret)
         procs.append(a)
-        b, base_b = _serve(tmp_path, "ivr-b", sqlite_url, HOTLINE_CONSOLE_SECRET_FILE=secret,
+        b, base_b = _start(tmp_path, "ivr-b", sqlite_url, HOTLINE_CONSOLE_SECRET_FILE=secret,
                            HOTLINE_TRUSTED_PROXIES='["127.0.0.1"]')
         procs.append(b)
+        _wait_up(tmp_path, "ivr-a", a, base_a)
+        _wait_up(tmp_path, "ivr-b", b, base_b)
         yield city, base_a, base_b
     finally:
         for p in procs:
