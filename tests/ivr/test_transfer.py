@@ -6,7 +6,6 @@ recovery's side). The bridge against real peers is in test_dialogue_operator.py.
 from __future__ import annotations
 
 import threading
-import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -16,7 +15,7 @@ from ivr import transfer
 from ivr.transfer import TransferResult, bridge_to_operator
 from telephony.call import CallHandle, CallState, DialOutcome, Direction, EndReason, OutcomeKind
 from telephony.sip.message import SipMessage, build_response
-from tests.telephony.sipwire import PHONE, Clockwork, front_end
+from tests.telephony.sipwire import PHONE, front_end
 
 
 class Signalling:
@@ -100,10 +99,10 @@ def test_the_caller_hanging_up_while_the_operator_rings_cancels_the_operator_at_
     bridge = threading.Thread(target=lambda: results.append(bridge_to_operator(
         fe, caller, audio, f"sip:operator@{PHONE[0]}:{PHONE[1]}", ring_timeout=3600)), daemon=True)
     bridge.start()
-    invite = _sent(wire, "INVITE")
+    invite = wire.first_sent("INVITE")
     fe._on_message(SipMessage(build_response(invite, 180, to_tag="op1"), PHONE))
     caller.remote_ended(EndReason.REMOTE_HANGUP)  # the citizen gives up waiting
-    cancel = _sent(wire, "CANCEL")
+    cancel = wire.first_sent("CANCEL")
     assert cancel.top_branch == invite.top_branch and cancel.call_id == invite.call_id
     fe._on_message(SipMessage(build_response(cancel, 200), PHONE))
     fe._on_message(SipMessage(build_response(invite, 487, to_tag="op1"), PHONE))
@@ -112,17 +111,6 @@ def test_the_caller_hanging_up_while_the_operator_rings_cancels_the_operator_at_
     operator = fe._lookup(invite.call_id)
     assert operator is not None and operator.ended and operator.final_status == 487
 
-
-def _sent(wire: Clockwork, method: str) -> SipMessage:
-    """The first ``method`` request the front end sent, waited for (the bridge's thread
-    sends it); fails when none comes."""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        found = [m for m, _ in list(wire.sent) if m.type != 0 and m.method == method]
-        if found:
-            return found[0]
-        time.sleep(0.01)
-    raise AssertionError(f"no {method} sent: {[m.method for m, _ in wire.sent]}")
 
 
 def test_a_journal_that_cannot_be_written_never_cuts_the_talk(

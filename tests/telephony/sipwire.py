@@ -6,6 +6,7 @@ so that proxies, direct peers and forgers can be told apart without a socket."""
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -54,6 +55,17 @@ class Clockwork:
         return [m.method for m, _ in self.sent if m.type != 0]
 
     def stop(self) -> None: ...
+
+    def first_sent(self, method: str) -> SipMessage:
+        """The first ``method`` request sent, waited for (another thread, a dial's or a
+        bridge's, sends it); fails when none comes."""
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            found = [m for m, _ in list(self.sent) if m.type != 0 and m.method == method]
+            if found:
+                return found[0]
+            time.sleep(0.01)
+        raise AssertionError(f"no {method} sent: {self.methods()}")
 
 
 def front_end(sip: SipSettings | None = None) -> tuple[SipFrontEnd, Clockwork]:

@@ -18,7 +18,7 @@ from telephony.call import CallHandle, CallState, DialOutcome, EndReason, Outcom
 from telephony.rtp import Rtp16Stream
 from telephony.sip.message import SipMessage, build_response
 from telephony.sip.sdp import build_sdp, parse_sdp
-from tests.telephony.sipwire import PHONE, Clockwork, front_end, offer, request, ringing_call
+from tests.telephony.sipwire import PHONE, front_end, offer, request, ringing_call
 from tests.telephony.test_sip_indialog import (
     PEER,
     call_with_media,
@@ -250,27 +250,17 @@ def test_a_call_we_placed_still_ringing_at_stop_is_cancelled_and_its_dial_return
     dial = threading.Thread(target=lambda: outcomes.append(
         fe.call(f"sip:1001@{PHONE[0]}:{PHONE[1]}", timeout=3600)), daemon=True)
     dial.start()
-    invite = _first_sent(wire, "INVITE")
+    invite = wire.first_sent("INVITE")
     fe._on_message(SipMessage(build_response(invite, 180, to_tag="callee"), PHONE))
     call = fe._lookup(invite.call_id)
     assert call is not None and call.state is CallState.ALERTING
     fe.stop()
-    cancel = _first_sent(wire, "CANCEL")
+    cancel = wire.first_sent("CANCEL")
     assert cancel.top_branch == invite.top_branch  # RFC 3261 9.1: the INVITE's branch
     dial.join(timeout=30)
     assert not dial.is_alive() and outcomes[0].kind is not OutcomeKind.ANSWERED
     assert call.end_reason is EndReason.SHUTDOWN
 
-
-def _first_sent(wire: Clockwork, method: str) -> SipMessage:
-    """The first ``method`` request sent, waited for (another thread sends it)."""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        found = [m for m, _ in list(wire.sent) if m.type != 0 and m.method == method]
-        if found:
-            return found[0]
-        time.sleep(0.01)
-    raise AssertionError(f"no {method} sent: {wire.methods()}")
 
 
 def test_the_watchdog_reading_the_call_across_a_refresh_never_pairs_its_time_with_a_new_interval(
