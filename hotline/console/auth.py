@@ -77,18 +77,34 @@ def console_secret(settings: Settings) -> bytes:
         return settings.console_secret.encode()
     path = secret_path(settings)
     try:
-        return path.read_bytes().strip()
+        return _read_secret(path)
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(32).encode()
-    try:
-        # O_EXCL: two workers starting at once agree on whichever file was written first.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes().strip()
-    with os.fdopen(fd, "wb") as fh:
+    # Written whole under a name of its own, then linked into place: a worker starting
+    # beside us finds no file or the whole secret. An O_EXCL create showed the file empty
+    # until its write, and a worker reading it then kept b"" as its key (cookies anyone
+    # could sign) for as long as it ran.
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as fh:
         fh.write(secret)
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        return _read_secret(path)  # another worker's came first: every worker signs alike
+    finally:
+        draft.unlink()
+    return secret
+
+
+def _read_secret(path: Path) -> bytes:
+    secret = path.read_bytes().strip()
+    if not secret:
+        # Never a key anyone could compute: an empty file is an operator's to resolve.
+        raise RuntimeError(f"the console secret file {path} is empty: delete it (a new one "
+                           "is generated; everyone signs in again) or set "
+                           "HOTLINE_CONSOLE_SECRET")
     return secret
 
 

@@ -112,6 +112,21 @@ def test_secret_is_generated_once_per_install(app: FastAPI, settings) -> None:
     assert auth.console_secret(settings.model_copy(update={"console_secret": "x" * 40})) == b"x" * 40
 
 
+def test_an_empty_secret_file_is_never_a_key(settings) -> None:
+    """A worker reading the file while another had created it but not yet written it got
+    b"" and kept it as its key (a cookie anyone could sign). The secret is now linked into
+    place whole, and an empty file is refused with what to do."""
+    path = settings.data_dir / auth.SECRET_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\n")
+    with pytest.raises(RuntimeError, match="is empty"):
+        auth.console_secret(settings)
+    path.unlink()
+    first = auth.console_secret(settings)
+    assert len(first) >= 32 and path.read_bytes() == first
+    assert sorted(p.name for p in path.parent.iterdir() if "secret" in p.name) == [path.name]
+
+
 def test_every_post_needs_the_sessions_csrf_token(
     app: FastAPI, city: City, sessions, domain: Domain,
     as_user: Callable[[str], TestClient],
