@@ -51,13 +51,19 @@ def leg(signalling: Signalling, direction: Direction, call_id: str) -> CallHandl
     return call
 
 
-def test_a_bridge_tells_the_journal_the_call_goes_on_until_it_ends(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def _operator_answers() -> tuple[Signalling, CallHandle, CallHandle, SimpleNamespace]:
+    """A caller's leg, and a front end whose dial the operator answers at once."""
     signalling = Signalling()
     caller = leg(signalling, Direction.INBOUND, "caller")
     operator = leg(signalling, Direction.OUTBOUND, "operator")
     frontend = SimpleNamespace(call=lambda _uri, timeout, give_up_when: DialOutcome(
         OutcomeKind.ANSWERED, call=operator, status=200))
+    return signalling, caller, operator, frontend
+
+
+def test_a_bridge_tells_the_journal_the_call_goes_on_until_it_ends(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    signalling, caller, operator, frontend = _operator_answers()
     monkeypatch.setattr(transfer, "ALIVE_SECONDS", 0.0)
     told: list[CallState] = []
 
@@ -118,11 +124,7 @@ def test_a_journal_that_cannot_be_written_never_cuts_the_talk(
     """The journal is for recovery; the talk with the operator is the citizen's. Its write
     failing (a full disk, the spool directory gone) once ended the bridge: both legs hung
     up mid-sentence by us."""
-    signalling = Signalling()
-    caller = leg(signalling, Direction.INBOUND, "caller")
-    operator = leg(signalling, Direction.OUTBOUND, "operator")
-    frontend = SimpleNamespace(call=lambda _uri, timeout, give_up_when: DialOutcome(
-        OutcomeKind.ANSWERED, call=operator, status=200))
+    signalling, caller, operator, frontend = _operator_answers()
     monkeypatch.setattr(transfer, "ALIVE_SECONDS", 0.0)
     tries: list[CallState] = []
 

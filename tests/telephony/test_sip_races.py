@@ -16,9 +16,10 @@ import pytest
 
 from telephony.call import CallHandle, CallState, DialOutcome, EndReason, OutcomeKind
 from telephony.rtp import Rtp16Stream
+from telephony.sip.frontend import SipFrontEnd
 from telephony.sip.message import SipMessage, build_response
 from telephony.sip.sdp import build_sdp, parse_sdp
-from tests.telephony.sipwire import PHONE, front_end, offer, request, ringing_call
+from tests.telephony.sipwire import PHONE, Clockwork, front_end, offer, request, ringing_call
 from tests.telephony.test_sip_indialog import (
     PEER,
     call_with_media,
@@ -121,22 +122,29 @@ def test_an_ack_of_the_initial_invite_moves_nothing() -> None:
 
 # --- the watchdog's session-timer check in the middle of a refresh --------------------
 
+def _timed_call_900_s_on(call_id: str) -> tuple[SipFrontEnd, Clockwork, CallHandle, list[float]]:
+    """A call answered with a 1800 s session timer, its RTP flowing, the session clock
+    (``now[0]``) 900 s past the answer: half its interval, when the caller refreshes."""
+    fe, wire = front_end()
+    now = [1000.0]
+    fe.session_clock = lambda: now[0]  # type: ignore[method-assign]
+    timer = [("Session-Expires", "1800"), ("Supported", "timer")]
+    call = ringing_call(fe, request("INVITE", call_id=call_id, body=offer(), extra=timer))
+    assert call.answer() and call.session_interval == 1800
+    fe._on_message(request("ACK", call_id=call_id, cseq=1, to_tag=call.local_tag))
+    assert call.rtp is not None
+    call.rtp.rx_packets, call.rtp.last_rx = 1, time.monotonic()  # the caller's RTP flows
+    now[0] += 900
+    return fe, wire, call, now
+
+
 def test_a_refresh_changing_the_interval_is_never_read_half_done_by_the_watchdog() -> None:
     """RFC 4028: the caller refreshes at half its 1800 s interval and asks for 90 s from
     now on. The watchdog (the timer thread) reading the call between the refresh's two
     writes saw the new 90 s run from the answer, 900 s ago: expired, BYE, a live call cut
     for being refreshed. Forced here by running the watchdog from the session clock the
     refresh reads between them."""
-    fe, wire = front_end()
-    now = [1000.0]
-    fe.session_clock = lambda: now[0]  # type: ignore[method-assign]
-    timer = [("Session-Expires", "1800"), ("Supported", "timer")]
-    call = ringing_call(fe, request("INVITE", call_id="s1", body=offer(), extra=timer))
-    assert call.answer() and call.session_interval == 1800
-    fe._on_message(request("ACK", call_id="s1", cseq=1, to_tag=call.local_tag))
-    assert call.rtp is not None
-    call.rtp.rx_packets, call.rtp.last_rx = 1, time.monotonic()  # the caller's RTP flows
-    now[0] += 900
+    fe, wire, call, now = _timed_call_900_s_on("s1")
     watched: list[CallState] = []
 
     def clock() -> float:
@@ -269,16 +277,7 @@ def test_the_watchdog_reading_the_call_across_a_refresh_never_pairs_its_time_wit
     watchdog's two reads. Read time first, it had the answer's time (900 s ago) and then
     the refresh's 90 s: expired, the call cut as it was refreshed. Forced by running the
     refresh from the watchdog's read of the call's time."""
-    fe, wire = front_end()
-    now = [1000.0]
-    fe.session_clock = lambda: now[0]  # type: ignore[method-assign]
-    timer = [("Session-Expires", "1800"), ("Supported", "timer")]
-    call = ringing_call(fe, request("INVITE", call_id="s2", body=offer(), extra=timer))
-    assert call.answer() and call.session_interval == 1800
-    fe._on_message(request("ACK", call_id="s2", cseq=1, to_tag=call.local_tag))
-    assert call.rtp is not None
-    call.rtp.rx_packets, call.rtp.last_rx = 1, time.monotonic()  # the caller's RTP flows
-    now[0] += 900
+    fe, wire, call, now = _timed_call_900_s_on("s2")
     refreshes = [request("UPDATE", call_id="s2", cseq=2, to_tag=call.local_tag,
                          extra=[("Session-Expires", "90"), ("Supported", "timer")])]
 
