@@ -46,7 +46,7 @@ from outbound.reminders import (
     UrgeCall,
     UtilityCall,
 )
-from outbound.sms import SmsSender
+from outbound.sms import LogSms, SmsSender
 from outbound.survey import SurveyCall, SurveySms
 from outbound.telemetry import LATENESS_SECONDS
 from ticketing import service
@@ -196,9 +196,14 @@ def _audit(session: Session, task: OutboundTask, ticket: Ticket, attempt: Outbou
     action = "outbound_call" if attempt.channel == "call" else "outbound_sms"
     outcome = attempt.outcome or Outcome.UNKNOWN.value
     keys = f"，按键{attempt.keys}" if attempt.keys else ""
+    # The shipped provider only logs: a timeline saying "sent" had the centre believe the
+    # handler or the citizen was told.
+    unsent = ("（短信通道为 log，未实际发出）"
+              if attempt.channel == "sms" and attempt.carrier == LogSms.name else "")
     service.record_event(
         session=session, ticket=ticket, actor=SYSTEM, action=action,
-        note=f"{EVENT_NOTES.get(task.kind, task.kind)}（第{attempt.attempt}次）：{outcome}{keys}",
+        note=(f"{EVENT_NOTES.get(task.kind, task.kind)}（第{attempt.attempt}次）："
+              f"{outcome}{keys}{unsent}"),
         data={"kind": task.kind, "round": task.round, "step": task.step,
               "attempt": attempt.attempt, "to": mask_phone(attempt.to_phone),
               "outcome": outcome, "keys": attempt.keys, "carrier": attempt.carrier,

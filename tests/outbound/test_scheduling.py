@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from outbound.models import Kind, OutboundAttempt, OutboundTask, Outcome, SurveyReview
 from outbound.planner import plan
+from outbound.sms import LogSms
 from outbound.worker import OutboundWorker, claim_due, conversation_for
 from tests.outbound.support import (
     CITY_SUPERVISOR_PHONE,
@@ -85,6 +86,23 @@ def test_sms_then_reminder_call_key_1_signs(ob_sessions: sessionmaker[Session],
     # The SMS and the one call (and the citizen's "accepted" SMS, test_citizen_sms.py).
     assert sorted(t.kind for t in tasks(ob_sessions, number)) == [
         Kind.CITIZEN_SMS, Kind.SIGN_CALL, Kind.SMS_DISPATCH]
+
+
+def test_an_sms_the_log_provider_only_logged_is_not_called_sent_on_the_ticket(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """The shipped provider (``log``) sends nothing. The ticket's timeline, which the centre
+    reads to know the handler was told, must say so instead of "sent"; the attempt still
+    counts as done (the ladder goes on as with any provider)."""
+    clock = Clock(ob_domain)
+    number = new_ticket(ob_sessions, ob_domain, ob_city)
+    worker = make_worker(ob_sessions, ob_domain, ScriptedDialer(), LogSms())
+    drive(worker, lambda: any(t.status == "done"
+                              for t in tasks(ob_sessions, number, Kind.SMS_DISPATCH)),
+          clock=clock)
+    (sms,) = [e for e in events(ob_sessions, number) if e.action == "outbound_sms"
+              and e.data["kind"] == Kind.SMS_DISPATCH]
+    assert sms.data["outcome"] == "sent" and sms.data["carrier"] == "log"
+    assert sms.note is not None and "未实际发出" in sms.note
 
 
 def test_busy_and_declined_are_retried_on_schedule_then_supervisor_called(
