@@ -101,6 +101,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False)
 
 
+class _SkippedTickFilter(logging.Filter):
+    """Every scheduled job here runs one at a time (max_instances=1, coalesce): a tick due
+    while the last still runs is skipped by design, not a fault worth a WARNING (the first
+    1 s outbound tick outlasts its interval at every start, beside the warm-up)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in str(record.msg)
+
+
+_SKIPPED_TICKS = _SkippedTickFilter()
+
+
 def setup_logging(*, json_lines: bool, level: int = logging.INFO) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(
@@ -114,6 +126,7 @@ def setup_logging(*, json_lines: bool, level: int = logging.INFO) -> None:
     # APScheduler logs every run of every job at INFO (several lines a second here): that
     # drowns the one-line-per-call-step log operators read. Its warnings still show.
     logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
+    logging.getLogger("apscheduler.scheduler").addFilter(_SKIPPED_TICKS)
 
 
 @dataclass(frozen=True)

@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
+from datetime import UTC, datetime
 
 import pytest
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES
+from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from config import Settings
 from hotline.app import create_app
-from hotline.observability import JsonFormatter, MaskingFilter, mask_phones
+from hotline.observability import JsonFormatter, MaskingFilter, mask_phones, setup_logging
 from tests.support.city import City
 
 # /metrics answers loopback clients only under the shipped settings.
@@ -181,3 +185,36 @@ def test_grafana_dashboard_uses_only_metrics_the_service_serves(settings: Settin
     # Families with no rows yet (no tickets, no surveys) have no samples: name them here.
     served |= {"hotline_tickets", "hotline_calls", "hotline_surveys"}
     assert used and used <= served, used - served
+
+
+def test_a_tick_skipped_while_the_last_still_runs_is_no_warning(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Every job of the service runs one at a time (max_instances=1, coalesce): a tick due
+    while the last still runs is skipped by design. APScheduler logged that as a WARNING at
+    every start (the first outbound tick outlasts its 1 s interval while the warm-up runs),
+    which read as a fault to whoever started the service. Its other warnings still show."""
+    root, aps = logging.getLogger(), logging.getLogger("apscheduler.scheduler")
+    saved = (root.handlers[:], root.level, aps.filters[:],
+             logging.getLogger("apscheduler").level)
+    started, release, skipped = threading.Event(), threading.Event(), threading.Event()
+    scheduler = BackgroundScheduler(timezone=UTC)
+    try:
+        setup_logging(json_lines=False)
+        job = scheduler.add_job(lambda: (started.set(), release.wait(30)), "interval", hours=1,
+                                next_run_time=datetime.now(UTC), max_instances=1,
+                                coalesce=True)
+        scheduler.add_listener(lambda _: skipped.set(), EVENT_JOB_MAX_INSTANCES)
+        scheduler.start()
+        assert started.wait(10)
+        job.modify(next_run_time=datetime.now(UTC))
+        assert skipped.wait(10)  # APScheduler's own path: its log line came before the event
+        aps.warning("Scheduler started with no jobs")
+        err = capsys.readouterr().err
+    finally:
+        release.set()
+        scheduler.shutdown(wait=True)
+        root.handlers[:], _, aps.filters[:], _ = saved
+        root.setLevel(saved[1])
+        logging.getLogger("apscheduler").setLevel(saved[3])
+    assert "maximum number of running instances" not in err
+    assert "Scheduler started with no jobs" in err
