@@ -95,6 +95,17 @@ def serve(
     if workers is None:
         workers = default_workers(role, settings)
     setup_logging(json_lines=settings.log_json)
+    if (Part.OUTBOUND in PARTS[role] and settings.outbound.enabled
+            and settings.outbound.dialer == "sip"):
+        # Checked before anything starts: bound later (hotline.wiring.make_dialer), a port
+        # held by a service already running failed the start-up with a long traceback
+        # after the IVR and the warm-up had started. (The IVR's own port is retried.)
+        from hotline.doctor import check_outbound_port
+
+        held = check_outbound_port(settings)
+        if not held.ok:
+            console.print(f"outbound SIP port: {held.detail}; {held.fix}", markup=False)
+            raise typer.Exit(2)
     if Part.HTTP not in PARTS[role]:
         _serve_headless(settings, role)
         return

@@ -107,7 +107,7 @@ def check_prompt_tools(s: Settings) -> Check:
     return Check("prompts", True, st.describe())
 
 
-def _port(name: str, host: str, port: int, kind: socket.SocketKind, setting: str) -> Check:
+def port_check(name: str, host: str, port: int, kind: socket.SocketKind, setting: str) -> Check:
     proto = "udp" if kind == socket.SOCK_DGRAM else "tcp"
     with socket.socket(socket.AF_INET, kind) as sock:
         try:
@@ -121,11 +121,11 @@ def _port(name: str, host: str, port: int, kind: socket.SocketKind, setting: str
 
 
 def check_sip_port(s: Settings) -> Check:
-    return _port("sip port", s.sip.bind_ip, s.sip.port, socket.SOCK_DGRAM, "HOTLINE_SIP__PORT")
+    return port_check("sip port", s.sip.bind_ip, s.sip.port, socket.SOCK_DGRAM, "HOTLINE_SIP__PORT")
 
 
 def check_http_port(s: Settings) -> Check:
-    return _port("http port", s.host, s.port, socket.SOCK_STREAM, "HOTLINE_PORT")
+    return port_check("http port", s.host, s.port, socket.SOCK_STREAM, "HOTLINE_PORT")
 
 
 def check_trusted_sources(s: Settings) -> Check:
@@ -186,9 +186,14 @@ def check_outbound(s: Settings) -> Check:
                      f"sip_uri_template {o.sip_uri_template!r}",
                      "set HOTLINE_OUTBOUND__SIP_URI_TEMPLATE=sip:{phone}@your-trunk:5060 or "
                      "use register mode", required=False)
-    return _port("outbound", s.sip.bind_ip, o.sip_port, socket.SOCK_DGRAM,
-                 "HOTLINE_OUTBOUND__SIP_PORT") if o.dialer == "sip" else Check(
+    return check_outbound_port(s) if o.dialer == "sip" else Check(
         "outbound", True, f"SMS via {o.sms_provider}, calls via {o.dialer}")
+
+
+def check_outbound_port(s: Settings) -> Check:
+    """The outbound dialer's own SIP port (``hotline serve`` refuses to start without it)."""
+    return port_check("outbound", s.sip.bind_ip, s.outbound.sip_port, socket.SOCK_DGRAM,
+                      "HOTLINE_OUTBOUND__SIP_PORT")
 
 
 def check_inbound_sms(s: Settings) -> Check:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from config import Settings
+from config import Settings, get_settings
 from hotline.cli import app as cli
 from hotline.roles import PARTS, Part, RoleError, ServeRole, check_workers, default_workers
 from hotline.wiring import start_background
@@ -190,3 +191,28 @@ def test_the_shipped_settings_run_every_role_in_one_process() -> None:
     the role; one worker per core is for PostgreSQL only."""
     shipped = Settings()
     assert [default_workers(role, shipped, cores=2) for role in ServeRole] == [1] * len(ServeRole)
+
+
+def test_serve_refuses_at_once_when_the_outbound_sip_port_is_taken(
+        sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`run.sh` started a second time beside the running service: the IVR's port is retried
+    (a restart), but the outbound dialer's failed the whole start-up with a 40-line
+    traceback, after the prompts, the IVR and the warm-up had started. It is refused first,
+    in one line naming the port and what to do (doctor's check of a port)."""
+    started: list[object] = []
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: started.append(a))
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("HOTLINE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HOTLINE_RECORDINGS_DIR", str(tmp_path / "rec"))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as held:
+        held.bind(("127.0.0.1", 0))
+        taken = held.getsockname()[1]
+        monkeypatch.setenv("HOTLINE_OUTBOUND__SIP_PORT", str(taken))
+        get_settings.cache_clear()
+        try:
+            result = CliRunner().invoke(cli, ["serve"])
+        finally:
+            get_settings.cache_clear()
+    assert result.exit_code == 2 and started == []
+    assert f"127.0.0.1:{taken}/udp" in result.output
+    assert "HOTLINE_OUTBOUND__SIP_PORT" in result.output
