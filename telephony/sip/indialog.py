@@ -53,6 +53,9 @@ log = logging.getLogger("telephony.sip")
 # The Signal line of an application/dtmf-relay body, and the one key it may name.
 _SIGNAL = re.compile(rb"^[ \t]*Signal[ \t]*=[ \t]*([^\r\n]*?)[ \t]*\r?$", re.MULTILINE)
 _KEY = re.compile(rb"[0-9*#A-Da-d]")
+# The RFC 4733 event code some trunks send in Signal= instead of the key (Asterisk takes
+# both): 10 is *, 11 is #, 12-15 are A-D.
+_EVENT_CODES = {b"10": b"*", b"11": b"#", b"12": b"A", b"13": b"B", b"14": b"C", b"15": b"D"}
 
 
 class Refuse(Protocol):
@@ -633,7 +636,8 @@ class InDialog:
         # digit alone took a caller's "123" as "1"; keying all three would take a body no
         # gateway sends as three presses. 400 (RFC 6086: the dialog is not touched).
         m = _SIGNAL.search(msg.body_bytes)
-        if m and not _KEY.fullmatch(m.group(1)):
+        key = _EVENT_CODES.get(m.group(1), m.group(1)) if m else None
+        if key is not None and not _KEY.fullmatch(key):
             self._send(build_response(msg, 400, extra=[
                 ("Warning", '399 hotline12345 "Signal is not one key"')]), msg.source)
             return
@@ -642,8 +646,8 @@ class InDialog:
         # again, keyed once; so is one older than a request already taken.
         if not self._new_in_sequence(call, msg):
             return
-        if m:
-            call.rx_dtmf(m.group(1).decode().upper(), KeySource.INFO)
+        if key is not None:
+            call.rx_dtmf(key.decode().upper(), KeySource.INFO)
 
 
 __all__ = [

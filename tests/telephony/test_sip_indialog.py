@@ -551,3 +551,14 @@ def test_info_whose_signal_is_not_one_key_is_400_and_keys_nothing(body: bytes) -
     assert not call.ended  # the dialog goes on, and so does the next key
     dialogs.on_info(sip_request("INFO", extra=RELAY, body=b"Signal = #\r\n", cseq=6))
     assert codes(wire) == [400, 200] and call.get_dtmf(timeout=0) == "#"
+
+
+@pytest.mark.parametrize(("signal", "key"), [("10", "*"), ("11", "#"), ("12", "A"), ("15", "D")])
+def test_info_naming_the_key_by_its_event_code_keys_it(signal: str, key: str) -> None:
+    """Some trunks put the RFC 4733 event code in Signal= (11 for #; Asterisk takes both):
+    answered 400 and dropped, a caller's # never ended the recording."""
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=True)
+    dialogs.on_info(sip_request("INFO", extra=RELAY, body=f"Signal={signal}\r\n".encode(),
+                                cseq=5))
+    assert codes(wire) == [200] and call.get_dtmf(timeout=0) == key
