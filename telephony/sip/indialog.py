@@ -636,7 +636,11 @@ class InDialog:
         # digit alone took a caller's "123" as "1"; keying all three would take a body no
         # gateway sends as three presses. 400 (RFC 6086: the dialog is not touched).
         m = _SIGNAL.search(msg.body_bytes)
-        key = _EVENT_CODES.get(m.group(1), m.group(1)) if m else None
+        # application/dtmf, the other form trunks send: the body is the key alone.
+        kind = msg.first("Content-Type").split(";")[0].strip().lower()
+        raw = (m.group(1) if m else msg.body_bytes.strip() if kind == "application/dtmf"
+               else None)
+        key = _EVENT_CODES.get(raw, raw) if raw is not None else None
         if key is not None and not _KEY.fullmatch(key):
             self._send(build_response(msg, 400, extra=[
                 ("Warning", '399 hotline12345 "Signal is not one key"')]), msg.source)

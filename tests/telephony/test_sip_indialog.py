@@ -562,3 +562,15 @@ def test_info_naming_the_key_by_its_event_code_keys_it(signal: str, key: str) ->
     dialogs.on_info(sip_request("INFO", extra=RELAY, body=f"Signal={signal}\r\n".encode(),
                                 cseq=5))
     assert codes(wire) == [200] and call.get_dtmf(timeout=0) == key
+
+
+def test_info_of_type_application_dtmf_keys_its_body() -> None:
+    """application/dtmf carries the key alone as its body ("#", or its event code), the
+    other INFO form trunks send (Asterisk takes it): answered 200 and the key dropped."""
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=True)
+    for cseq, body in ((5, b"#\r\n"), (6, b"11")):
+        dialogs.on_info(sip_request("INFO", extra=[("Content-Type", "application/dtmf")],
+                                    body=body, cseq=cseq))
+    assert codes(wire) == [200, 200]
+    assert [call.get_dtmf(timeout=0), call.get_dtmf(timeout=0)] == ["#", "#"]
