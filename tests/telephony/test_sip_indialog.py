@@ -59,8 +59,9 @@ class Wire:
                extra: list[tuple[str, str]] | None = None) -> None:
         self.refused.append((code, extra))
 
-    def offer_answered(self, call: CallHandle, media: Negotiated | None) -> None:
+    def offer_answered(self, call: CallHandle, media: Negotiated | None) -> bool:
         self.offer_answers.append((call, media))
+        return True  # (the front end's transition out of OFFERED, taken)
 
     def fire(self) -> None:
         timer = self.timers.pop(0)

@@ -304,3 +304,51 @@ def test_the_watchdog_reading_the_call_across_a_refresh_never_pairs_its_time_wit
     now[0] += 1
     fe._watchdog()
     assert call.end_reason is EndReason.SESSION_EXPIRED and wire.methods()[-1] == "BYE"
+
+
+# --- a delayed offer's ACK landing as the watchdog gives up on it -----------------------
+
+@pytest.mark.parametrize("ack_body", [
+    build_sdp(ip=PHONE[0], port=41000, session_id=9, formats=[(8, "PCMA")], event_pt=101),
+    b""], ids=["usable-answer", "no-answer"])
+def test_an_ack_landing_at_the_ack_timeout_settles_the_delayed_offer_once(
+        ack_body: bytes) -> None:
+    """An INVITE without SDP: our offer in the 200, the answer awaited in the ACK for
+    ``ack_timeout``. The ACK arriving exactly then met the watchdog ending the call
+    ``no_ack``: the ACK's outcome was counted before the call's transition, the watchdog's
+    after its own, and the one call was counted twice (answered and no_ack, or
+    ack_without_sdp and no_ack). Forced by running the watchdog (the timer thread) between
+    the ACK's reading of the answer and the call's leaving OFFERED."""
+    fe, wire = front_end()
+    fe._on_message(request("INVITE", call_id="d1"))  # no SDP: a delayed offer
+    call = fe._lookup("d1")
+    assert call is not None and call.state is CallState.OFFERED
+    call.offer_sent_at -= fe.sip.ack_timeout  # its 200 went ack_timeout ago
+    started: list[CallHandle] = []
+    fe._start_handler = started.append  # type: ignore[method-assign]
+    settle = fe.dialogs._on_offer_answer
+
+    def watchdog_first(answered: CallHandle, media: Any) -> bool:
+        fe._watchdog()  # the timer thread's turn, just before the ACK's transition
+        return settle(answered, media)
+
+    fe.dialogs._on_offer_answer = watchdog_first
+    fe._on_message(request("ACK", call_id="d1", cseq=1, to_tag=call.local_tag,
+                           body=ack_body))
+    assert fe.delayed_offers == {"offered": 1, "no_ack": 1}
+    assert call.end_reason is EndReason.NO_ACK and not started
+    assert wire.methods() == ["BYE"]
+
+
+def test_an_ack_answering_before_the_watchdog_looks_is_counted_answered_alone() -> None:
+    fe, wire = front_end()
+    fe._on_message(request("INVITE", call_id="d2"))
+    call = fe._lookup("d2")
+    assert call is not None
+    call.offer_sent_at -= fe.sip.ack_timeout
+    fe._on_message(request("ACK", call_id="d2", cseq=1, to_tag=call.local_tag,
+                           body=build_sdp(ip=PHONE[0], port=41000, session_id=9,
+                                          formats=[(8, "PCMA")], event_pt=101)))
+    fe._watchdog()  # too late: the call is up
+    assert fe.delayed_offers == {"offered": 1, "answered": 1}
+    assert call.state is CallState.ANSWERED and "BYE" not in wire.methods()
