@@ -393,12 +393,19 @@ class SipFrontEnd:
             if busy is not None:
                 self.admission.refuse(msg, 486, warning=busy, capacity=True)
                 return
-            # Under the lock ``stop()`` clears ``_running`` under, and the call registered
-            # and its port bound under it too: either ``stop()``'s sweep finds the call, or
-            # the call finds the front end stopping. Checked before the lock, a call taken
-            # just after the sweep was never ended, its RTP port never released.
-            if self.on_call is None or not self._running:
+            if self.on_call is None:  # (a front end that only places calls)
                 self.admission.refuse(msg, 480, capacity=True)
+                return
+            # Under the lock ``stop()`` clears ``_running`` under, and the call registered,
+            # its port bound, its 180 (or 200 with our offer) sent and its handler started
+            # under it too: either ``stop()``'s sweep finds the call whole and ends it, or
+            # the INVITE finds the front end stopping and is refused 503 + Retry-After
+            # (another node of the pool takes the retry). Checked before the lock, a call
+            # taken just after the sweep was never ended, its RTP port never released; with
+            # the 180 and the handler after the lock, the sweep's 480 was followed by our
+            # 180 and a handler started on a stopped front end.
+            if not self._running:
+                self.admission.refuse(msg, 503, warning="shutting down", capacity=True)
                 return
             call = CallHandle(self, direction=Direction.INBOUND, call_id=msg.call_id,
                               local_tag=self.new_tag(),
@@ -419,18 +426,19 @@ class SipFrontEnd:
                 self.admission.refuse(msg, 503, warning="no free RTP port", capacity=True)
                 return
             self._calls[call.call_id] = call
-        if media is None:
-            # Our offer in the 200 now; the call is the handler's (prompts, recording,
-            # the call journal) only once its ACK brings the answer (_offer_answered).
-            # Meanwhile it holds its line like any call, and the watchdog ends it if no
-            # ACK comes.
-            self.dialogs.offer(call)
-            return
-        call.codec = media.codec
-        ringing = build_response(msg, 180, to_tag=call.local_tag, extra=self.contact_headers())
-        call.last_invite_response = ringing
-        self.send_to(ringing, msg.source)
-        self._start_handler(call)
+            if media is None:
+                # Our offer in the 200 now; the call is the handler's (prompts, recording,
+                # the call journal) only once its ACK brings the answer (_offer_answered).
+                # Meanwhile it holds its line like any call, and the watchdog ends it if
+                # no ACK comes.
+                self.dialogs.offer(call)
+                return
+            call.codec = media.codec
+            ringing = build_response(msg, 180, to_tag=call.local_tag,
+                                     extra=self.contact_headers())
+            call.last_invite_response = ringing
+            self.send_to(ringing, msg.source)
+            self._start_handler(call)
 
     def _start_handler(self, call: CallHandle) -> None:
         thread = threading.Thread(target=self._run_handler, args=(call,),

@@ -189,8 +189,40 @@ def test_an_invite_taken_as_the_front_end_stops_is_refused_and_leaves_no_call() 
     fe.admission.line_refusal = stop_first  # type: ignore[method-assign]
     fe._on_message(request("INVITE", call_id="z1", body=offer()))
     assert stopped and all(call.ended for call in fe._calls.values())
-    finals = [m.status_code for m, _ in wire.sent if m.type == 0 and m.status_code >= 200]
-    assert finals == [480]
+    finals = [m for m, _ in wire.sent if m.type == 0 and m.status_code >= 200]
+    # Ours to answer for, not the caller's: 503 with when to try again (another node),
+    # as a refusal for want of a line says; before, 480 (the callee is away) and no retry.
+    assert [(m.status_code, m.first("Retry-After") is not None) for m in finals] == [
+        (503, True)]
+
+
+def test_the_sweep_of_stop_never_lands_between_a_calls_registration_and_its_180() -> None:
+    """``stop()`` on another thread landing after the INVITE's call was registered and
+    before its 180 and handler: the sweep hung the ringing call up (480), and then the
+    INVITE's thread sent our 180 after that final answer and started a handler on a stopped
+    front end. Forced by stopping from the building of the 180: the INVITE is taken whole
+    (180, a handler) before the sweep, which then ends it, or not at all."""
+    fe, wire = front_end()
+    started: list[CallHandle] = []
+    fe._start_handler = started.append  # type: ignore[method-assign]
+    contact_headers = fe.contact_headers
+    stopping: list[threading.Thread] = []
+
+    def stop_meanwhile() -> list[tuple[str, str]]:
+        if not stopping:  # another thread's stop(), as our 180 is being built
+            stopping.append(threading.Thread(target=fe.stop, daemon=True))
+            stopping[0].start()
+            stopping[0].join(timeout=0.5)  # (it waits for the INVITE, when it must)
+        return contact_headers()
+
+    fe.contact_headers = stop_meanwhile  # type: ignore[method-assign]
+    fe._on_message(request("INVITE", call_id="z2", body=offer()))
+    stopping[0].join(timeout=30)
+    assert not stopping[0].is_alive()
+    answers = [m.status_code for m, _ in wire.sent if m.type == 0 and m.cseq[1] == "INVITE"]
+    assert answers == [100, 180, 480]  # never a 180 after the final answer
+    call = fe._lookup("z2")
+    assert call is not None and call.ended and started == [call]
 
 
 # --- a BYE before our answer, racing it -------------------------------------------------
