@@ -607,11 +607,19 @@ class SipFrontEnd:
             raise RuntimeError("front end not started")
         return self.dialer.dial(target, timeout=timeout, give_up_when=give_up_when)
 
-    def open_outbound(self, call: CallHandle) -> None:
-        """The dialer's new call: its RTP bound, its in-dialog requests routed to it."""
-        self._bind_rtp(call, None)
+    def open_outbound(self, call: CallHandle, send_invite: Callable[[], None]) -> None:
+        """The dialer's new call: its RTP bound, its in-dialog requests routed to it, its
+        INVITE sent (``send_invite``), under the lock ``stop()`` stops under, as an INVITE
+        we take is: either ``stop()``'s sweep finds the call with its INVITE out, or the
+        dial finds the front end stopping and is refused (RuntimeError, nothing sent).
+        Checked only by ``call()`` before, a dial begun as the front end stopped sent its
+        INVITE after the sweep: a citizen's or a handler's phone rang for a stopped node."""
         with self._lock:
+            if not self._running:
+                raise RuntimeError("front end stopped")
+            self._bind_rtp(call, None)
             self._calls[call.call_id] = call
+            send_invite()
 
     def cancel_outbound(self, call: CallHandle) -> None:
         self.dialer.cancel(call)

@@ -384,3 +384,62 @@ def test_an_ack_answering_before_the_watchdog_looks_is_counted_answered_alone() 
     fe._watchdog()  # too late: the call is up
     assert fe.delayed_offers == {"offered": 1, "answered": 1}
     assert call.state is CallState.ANSWERED and "BYE" not in wire.methods()
+
+
+# --- a call we place as the front end stops ---------------------------------------------
+
+def test_a_dial_begun_as_the_front_end_stops_is_refused_and_rings_nobody() -> None:
+    """A callback or a survey call (the outbound worker's thread) begun just before
+    ``stop()``: ``call()`` had found the front end running, and the call was registered
+    and its INVITE sent after the sweep -- a citizen's phone rang for a stopped node, whose
+    CANCEL would never come. Forced by stopping from the dial's resolving of its target,
+    after that check: the dial is refused, nothing sent."""
+    fe, wire = front_end()
+    resolve = fe.dialer.resolve_target
+
+    def stop_first(target: str) -> tuple[str, tuple[str, int]]:
+        fe.stop()  # another thread's stop(), just after call() found us running
+        return resolve(target)
+
+    fe.dialer.resolve_target = stop_first  # type: ignore[method-assign]
+    outcome = fe.call(f"sip:1001@{PHONE[0]}:{PHONE[1]}", timeout=5)
+    assert outcome.kind is OutcomeKind.FAILED and outcome.detail == "front end stopped"
+    assert "INVITE" not in wire.methods() and not fe._calls
+
+
+def test_stop_landing_as_a_dial_opens_its_call_ends_the_call_it_finds_whole() -> None:
+    """``stop()`` on another thread between the dial's call being opened (its RTP port
+    bound) and its INVITE: the INVITE went after the sweep, which had not found the call.
+    Forced by stopping from the binding of the call's port: the INVITE goes before the
+    sweep, which ends the call and the dial, or not at all."""
+    fe, wire = front_end()
+    happened: list[str] = []
+    send = wire.send
+
+    def record(data: bytes, addr: tuple[str, int]) -> None:
+        send(data, addr)
+        happened.append(wire.sent[-1][0].method or str(wire.sent[-1][0].status_code))
+
+    fe._transport.send = record  # type: ignore[method-assign]
+    fe._transactions._send = record
+    bind_rtp = fe._bind_rtp
+    stopping: list[threading.Thread] = []
+
+    def stop_meanwhile(call: CallHandle, media: Any) -> None:
+        if not stopping:  # another thread's stop(), as the dial's call is opened
+            stopping.append(threading.Thread(
+                target=lambda: (fe.stop(), happened.append("stopped")), daemon=True))
+            stopping[0].start()
+            stopping[0].join(timeout=0.5)  # (it waits for the dial, when it must)
+        bind_rtp(call, media)
+
+    fe._bind_rtp = stop_meanwhile  # type: ignore[method-assign]
+    outcomes: list[DialOutcome] = []
+    dial = threading.Thread(target=lambda: outcomes.append(
+        fe.call(f"sip:1001@{PHONE[0]}:{PHONE[1]}", timeout=3600)), daemon=True)
+    dial.start()
+    dial.join(timeout=30)
+    stopping[0].join(timeout=30)
+    assert not dial.is_alive() and outcomes[0].kind is not OutcomeKind.ANSWERED
+    assert "stopped" in happened and "INVITE" not in happened[happened.index("stopped"):]
+    assert all(call.ended for call in fe._calls.values())
