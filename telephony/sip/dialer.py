@@ -42,6 +42,9 @@ from telephony.sip.uri import dial_target, sip_uri, uri_of, uri_user
 CANCEL_WAIT_SECONDS = 5.0
 # How often a ringing call asks its ``give_up_when`` whether to stop ringing.
 GIVE_UP_POLL_SECONDS = 0.1
+# Early dialogs kept per call we place (a forking proxy's branches each make one): a callee
+# naming a new tag in every 1xx holds no more than this.
+MAX_EARLY_DIALOGS = 16
 
 # A final answer's code, as the reason the call ended.
 _END_REASONS = {
@@ -170,6 +173,9 @@ class Dialer:
             return
         code = msg.status_code
         if code < 200:
+            if code > 100 and msg.to_tag and len(call.early_tags) < MAX_EARLY_DIALOGS:
+                # An early dialog (RFC 3261 12.1.2): its requests (an UPDATE) are taken.
+                call.early_tags = call.early_tags | {msg.to_tag}
             if code > 100 and call.state is CallState.DIALING:
                 call.transition(CallState.ALERTING)
             leg.provisional = True
@@ -280,4 +286,5 @@ class Dialer:
             self._legs.pop(call_id, None)
 
 
-__all__ = ["CANCEL_WAIT_SECONDS", "GIVE_UP_POLL_SECONDS", "Dialer", "DialerLink", "Transactions"]
+__all__ = ["CANCEL_WAIT_SECONDS", "GIVE_UP_POLL_SECONDS", "MAX_EARLY_DIALOGS", "Dialer",
+           "DialerLink", "Transactions"]
