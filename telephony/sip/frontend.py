@@ -19,7 +19,8 @@ only once the ACK brings a usable answer, else BYE (bad_answer; no ACK: no_ack);
 PCMU/PCMA on RTP/AVP, or a c= that is not a unicast IPv4 address → 488; Request-URI user not
 one of ours → 404; more than ``max_calls`` inbound calls, or
 more than ``source_call_limit`` from one untrusted address → 486 + Retry-After (calls in
-progress untouched); CANCEL before answer → 200 + 487, handler sees ENDED; BYE → 200, call
+progress untouched); once ``stop()`` has begun → 503 + Retry-After, no call, no handler;
+CANCEL before answer → 200 + 487, handler sees ENDED; BYE → 200, call
 ENDED; 200 not ACKed within ``ack_timeout``, no first RTP within ``first_rtp_timeout``, no
 RTP for ``rtp_timeout`` s → BYE, call ENDED; a session timer agreed and not refreshed → BYE
 at the interval less min(32 s, interval/3) (RFC 4028 10), call ENDED (session_expired), a
