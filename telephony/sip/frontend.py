@@ -448,23 +448,23 @@ class SipFrontEnd:
             self._handlers.add(thread)
         thread.start()
 
-    def _offer_answered(self, call: CallHandle, media: Negotiated | None) -> bool:
+    def _offer_answered(self, call: CallHandle, media: Negotiated | None,
+                        outcome: str) -> None:
         """The ACK of our 200 with an offer (the INVITE had no SDP) came: with a usable
         answer the call is up in the codec it picked and runs like any other; without
         one it is ended by BYE and its source charged like an answered call abandoned.
-        False when the call had left OFFERED before (``_end_if_unacked`` at the same
-        instant, a BYE, ``stop()``): the one transition decides which of them counts."""
+        ``outcome`` is counted only when this takes the call out of OFFERED: not when
+        ``_end_if_unacked`` (the same instant), a BYE or ``stop()`` had, each of which
+        counts its own or nothing. Counted before the BYE goes, as the watchdog's is."""
         if media is not None:
-            if not call.take_answer(media):
-                return False
-            self._start_handler(call)
-            return True
-        if not call.transition(CallState.ENDED, EndReason.BAD_ANSWER,
-                               only_from=CallState.OFFERED):
-            return False
-        self.send_bye(call)
-        self._abandoned(call, EndReason.BAD_ANSWER)
-        return True
+            if call.take_answer(media):
+                self.dialogs.count_offer(outcome)
+                self._start_handler(call)
+            return
+        if call.transition(CallState.ENDED, EndReason.BAD_ANSWER, only_from=CallState.OFFERED):
+            self.dialogs.count_offer(outcome)
+            self.send_bye(call)
+            self._abandoned(call, EndReason.BAD_ANSWER)
 
     def _abandoned(self, call: CallHandle, reason: EndReason) -> None:
         """An answered call that never became one: its source pays for the line it held."""

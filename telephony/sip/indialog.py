@@ -121,7 +121,7 @@ class InDialog:
                  later: Later, new_tag: Callable[[], str],
                  contact_headers: Callable[[], list[tuple[str, str]]], local_ip: str,
                  refuse: Refuse, clock: Callable[[], float],
-                 on_offer_answer: Callable[[CallHandle, Negotiated | None], bool],
+                 on_offer_answer: Callable[[CallHandle, Negotiated | None, str], None],
                  finals: InviteFinals | None = None) -> None:
         self._lookup = lookup
         self._send = send
@@ -147,9 +147,9 @@ class InDialog:
         # the INVITE's registration then raised InvalidTransition (RFC 3261 14.2, below).
         self._answered: set[str] = set()
         # Told how the answer to our offer to an INVITE without SDP came out: the media it
-        # picked, or None when there was none we can use (the front end ends the call);
-        # True when that settled the call (up, or ended by it), False when something else
-        # had ended it first (the watchdog's no_ack, the caller's BYE, our shutdown).
+        # picked, or None when there was none we can use (the front end ends the call),
+        # and the outcome to count (``count_offer``) if that settles the call: only its own
+        # transition out of OFFERED may, the watchdog's no_ack being the other.
         self._on_offer_answer = on_offer_answer
         self.offers: dict[str, int] = {}  # delayed offers, by how they ended (OFFERED...)
         self._offers_lock = threading.Lock()  # counted by the receive and timer threads
@@ -580,11 +580,10 @@ class InDialog:
             # Our next SDP (a re-INVITE's answer) names the one codec picked, not the two
             # offered: a changed SDP, a new o= version (RFC 3264 8).
             call.sdp_version += 1
-        # Counted only by the call's own transition out of OFFERED (taken under its lock,
-        # the watchdog's no_ack being the other): counted here before it, an ACK landing
-        # as the watchdog gave up on it counted the call twice, answered and no_ack.
-        if self._on_offer_answer(call, media):
-            self.count_offer(ANSWERED if media is not None else outcome)
+        # Counted by the front end with the call's own transition out of OFFERED (under
+        # its lock, the watchdog's no_ack being the other): counted here before it, an ACK
+        # landing as the watchdog gave up on it counted the call twice, answered and no_ack.
+        self._on_offer_answer(call, media, ANSWERED if media is not None else outcome)
 
     def on_bye(self, msg: SipMessage) -> None:
         call = self._lookup(msg.call_id)

@@ -360,9 +360,9 @@ def test_an_ack_landing_at_the_ack_timeout_settles_the_delayed_offer_once(
     fe._start_handler = started.append  # type: ignore[method-assign]
     settle = fe.dialogs._on_offer_answer
 
-    def watchdog_first(answered: CallHandle, media: Any) -> bool:
+    def watchdog_first(answered: CallHandle, media: Any, outcome: str) -> None:
         fe._watchdog()  # the timer thread's turn, just before the ACK's transition
-        return settle(answered, media)
+        settle(answered, media, outcome)
 
     fe.dialogs._on_offer_answer = watchdog_first
     fe._on_message(request("ACK", call_id="d1", cseq=1, to_tag=call.local_tag,
