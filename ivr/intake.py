@@ -54,6 +54,9 @@ MIN_RECOVERED_SECONDS = 1.0
 # area code (075512345678); more is a leaned-on keypad.
 MAX_CALLBACK_DIGITS = 16
 PREFERENCE_LABELS = {"confidential": "身份保密", "no_contact": "不要回访"}
+# A call record's note while its recording could not be fetched from the carrier, followed
+# by the URL to fetch it from (``CallJournal.recording_url``); cleared once it is fetched.
+RECORDING_NOT_FETCHED_NOTE = "录音未能从运营商下载，可从此地址重新获取："
 
 
 @dataclass
@@ -74,6 +77,9 @@ class CallJournal:
     recording_path: str | None = None
     recording_sha256: str | None = None
     recording_seconds: float | None = None
+    # Twilio: where the recording is fetched from, while the download has failed (no
+    # ``recording_sha256``); on the call record's note until it is fetched.
+    recording_url: str | None = None
     keys: str = ""
     # A number the caller keyed in to be called back (their own was withheld); E.164.
     callback_number: str | None = None
@@ -94,6 +100,15 @@ class CallJournal:
     # 三号联动: {"service": "110"|"119"|"120", "target": "uri"|"operator"|"none"} once the
     # call was handed over; the ticket then carries the emergency_handover event.
     handover: dict[str, str] | None = None
+
+    @property
+    def recording_not_fetched(self) -> bool:
+        """The carrier holds the call's recording and we could not fetch it (Twilio's
+        download failed): nothing of ours holds it, its URL is what is kept. A Twilio
+        call's recording path is set only once its download was tried, its digest only
+        once that succeeded (a journal rebuilt from the call record says the same)."""
+        return self.carrier == "twilio" and bool(self.recording_path) and (
+            not self.recording_sha256)
 
 
 @dataclass(frozen=True)
@@ -234,6 +249,8 @@ def _record_for(session: Session, j: CallJournal) -> CallRecord:
     rec.recording_path = j.recording_path
     rec.recording_sha256 = j.recording_sha256
     rec.recording_seconds = j.recording_seconds
+    if j.recording_not_fetched and j.recording_url:
+        rec.note = f"{RECORDING_NOT_FETCHED_NOTE}{j.recording_url}"
     rec.keys = j.keys[-64:] or None
     session.flush()
     return rec

@@ -56,6 +56,10 @@ PROMPTS: dict[str, str] = {
     # Instead of the deadline while the words wait for the transcription backlog: the
     # urgency, and so the deadline, comes with them (ivr.decisions.deadline_told).
     "transcript_pending": "您的录音已保存，工作人员会根据录音内容为您办理。",
+    # Instead of that when the recording could not be fetched from the carrier (Twilio's
+    # download failed): nothing of ours holds it yet, so nothing is said of it; the ticket
+    # and the caller's number are kept, and where to fetch it again (docs/twilio.md).
+    "recording_not_fetched": "您的来电已登记，工作人员会尽快为您办理。",
     "filed_later": "您的诉求已记录，我们稍后会与您联系告知工单编号。",
     "goodbye": "感谢您的来电，再见。",
     "transfer": "正在为您转接人工服务，请稍候。",

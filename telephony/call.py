@@ -207,6 +207,10 @@ class CallHandle:
         self._answered_or_final = threading.Event()
         # SIP dialog
         self.remote_tag = ""
+        # Outbound, before the 2xx names the callee's tag: the tags of the early dialogs its
+        # 1xx made (RFC 3261 12.1.2; a forked INVITE may make several). The one thing an
+        # in-dialog request may name then (``dialog.in_dialog``).
+        self.early_tags: frozenset[str] = frozenset()
         self.remote_target = ""  # the peer's Contact URI
         self.route_set: list[str] = []
         # The addresses the dialog's requests may come from (``dialog.dialog_peers``;

@@ -82,8 +82,9 @@ _FETCH_RETRY_SECONDS = 0.5  # read at most this many tickets; a phone menu is no
 @dataclass(frozen=True)
 class Taken:
     path: Path
-    sha256: str | None
+    sha256: str | None  # None: not downloaded (``error`` says why)
     error: str | None
+    url: str  # the RecordingUrl it is fetched from, kept while it is not downloaded
 
 
 class TwilioDialogue:
@@ -330,7 +331,7 @@ class TwilioDialogue:
     # ------------------------------------------------------------------ steps
     def _take(self, call_sid: str, path: Path, url: str, deadline: float) -> Taken:
         if path.exists():  # written atomically: present means complete
-            return Taken(path, sha256_of(path), None)
+            return Taken(path, sha256_of(path), None, url)
         tw = self.settings.twilio
         error = "no call time left to download the recording"
         # Twilio may call the action before the file is downloadable (a 404 for a
@@ -350,8 +351,8 @@ class TwilioDialogue:
                 if isinstance(exc, UrlRefused):
                     break
                 continue
-            return Taken(path, got.sha256, None)
-        return Taken(path, None, error)
+            return Taken(path, got.sha256, None, url)
+        return Taken(path, None, error, url)
 
     def _auth(self) -> tuple[str, str] | None:
         # fetch_recording sends these only to twilio.api_base, whatever RecordingUrl says.
@@ -362,7 +363,10 @@ class TwilioDialogue:
         intake = call.intake
         if taken.sha256 is None:
             # The path is kept although the file is missing: the recording status
-            # callback fetches it there later, and the backlog job decodes it then.
+            # callback fetches it there later, and the backlog job decodes it then. Its
+            # URL goes on the call record (``intake._record_for``) for a retry by hand,
+            # should that callback never come or fail too.
+            call.journal.recording_url = taken.url
             decoded = Decoded(None, error=taken.error)
         else:
             decoded = decode_within(self.engine(), taken.path, deadline=deadline,
@@ -436,7 +440,8 @@ class TwilioDialogue:
                      preface: str = "") -> str:
         if filed is None:  # database down: the spool keeps the call, recovery files it
             return twiml.filed_later()
-        return twiml.filed(filed.number, deadline_told(filed, self.settings), preface=preface)
+        return twiml.filed(filed.number, deadline_told(filed, self.settings), preface=preface,
+                           recording_kept=not call.journal.recording_not_fetched)
 
     def _replay(self, call: TwilioCall, preface: str = "") -> str:
         """A webhook Twilio sent again (its first answer timed out): the same answer, and

@@ -22,7 +22,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from asr.jobs import TranscriptionJob
 from ivr.callrecords import CallRecord
-from ivr.intake import CallIntake, CallJournal, Spool, call_id_taken, settle
+from ivr.intake import (
+    RECORDING_NOT_FETCHED_NOTE,
+    CallIntake,
+    CallJournal,
+    Spool,
+    call_id_taken,
+    settle,
+)
 from ticketing.context import Domain
 from ticketing.db import transaction
 from ticketing.models import Ticket, TicketEvent
@@ -100,6 +107,11 @@ class TwilioCalls:
                              CallRecord.recording_path == where_path,
                              CallRecord.recording_sha256.is_(None))
                       .values(recording_sha256=sha256, recording_seconds=seconds))
+            s.execute(update(CallRecord)
+                      .where(CallRecord.call_id == call_sid,
+                             CallRecord.note.startswith(RECORDING_NOT_FETCHED_NOTE,
+                                                        autoescape=True))
+                      .values(note=None))
             s.execute(update(Ticket)
                       .where(Ticket.call_id == call_sid, Ticket.recording_path == where_path,
                              Ticket.recording_sha256.is_(None))

@@ -104,14 +104,17 @@ def ask_callback_number(urls: Urls, *, then: str, attempt: int = 1, preface: str
     return r.to_xml()
 
 
-def filed(number: str, deadline: str | None, *, preface: str = "") -> str:
+def filed(number: str, deadline: str | None, *, preface: str = "",
+          recording_kept: bool = True) -> str:
     """The ticket number, then ``deadline`` (``decisions.deadline_told``), or without one
-    (the words wait for the backlog) that staff will act on the recording."""
+    (the words wait for the backlog) that staff will act on the recording -- only when we
+    hold it (``recording_kept``): a recording whose download failed is not "已保存"."""
     r = VoiceResponse()
     if preface:
         _say(r, preface)
     _say(r, prompts.text("ticket_number") + prompts.digits_text(number) + "。")
-    _say(r, deadline if deadline is not None else prompts.text("transcript_pending"))
+    pending = "transcript_pending" if recording_kept else "recording_not_fetched"
+    _say(r, deadline if deadline is not None else prompts.text(pending))
     _say(r, prompts.text("goodbye"))
     r.hangup()
     return r.to_xml()

@@ -42,6 +42,9 @@ from telephony.sip.uri import dial_target, sip_uri, uri_of, uri_user
 CANCEL_WAIT_SECONDS = 5.0
 # How often a ringing call asks its ``give_up_when`` whether to stop ringing.
 GIVE_UP_POLL_SECONDS = 0.1
+# Early dialogs kept per call we place (a forking proxy's branches each make one): a callee
+# naming a new tag in every 1xx holds no more than this.
+MAX_EARLY_DIALOGS = 16
 
 # A final answer's code, as the reason the call ended.
 _END_REASONS = {
@@ -68,9 +71,11 @@ class DialerLink(Signalling, Protocol):
 
     def new_via(self) -> str: ...
 
-    def open_outbound(self, call: CallHandle) -> None:
-        """Bind the call's RTP and route its in-dialog requests to it; RuntimeError when
-        no RTP port is free."""
+    def open_outbound(self, call: CallHandle, send_invite: Callable[[], None]) -> None:
+        """Bind the call's RTP, route its in-dialog requests to it and run ``send_invite``,
+        all at once as far as ``stop()`` is concerned: its sweep then finds the call with
+        its INVITE out (and CANCELs or ends it), or the dial is refused. RuntimeError when
+        the front end is stopping or no RTP port is free (nothing sent)."""
         ...
 
 
@@ -112,22 +117,29 @@ class Dialer:
         # From the INVITE on, not from the 2xx: whoever saw it (Call-ID, our tag) could
         # otherwise end the call with a BYE while it rings (``dialog.from_peer``).
         call.peers = dialog_peers(call, dest)
+        leg = OutboundLeg(request_uri=uri, dest=dest, invite_via=self.link.new_via())
+
+        def send_invite() -> None:
+            with self._lock:
+                self._legs[call.call_id] = (call, leg)
+            sdp = build_offer(ip=self.link.local_ip, port=call.rtp_port or 0,
+                              session_id=call.session_id)
+            invite = new_request("INVITE", uri, via=leg.invite_via,
+                                 from_=f"{call.local_uri};tag={call.local_tag}",
+                                 to=call.remote_uri, call_id=call.call_id, cseq=1,
+                                 contact=self.link.contact_uri, extra=[("Allow", ALLOW)],
+                                 body=sdp)
+            leg.invite_txn = self.transactions.start(
+                invite, dest, call.call_id, "INVITE",
+                on_response=lambda m: self.on_invite_response(call, leg, m))
+
         try:
-            self.link.open_outbound(call)
+            # (With the call and its INVITE, not after: a dial that began as the front end
+            # stopped sent its INVITE after stop()'s sweep, and the callee's phone rang on
+            # for a node that had stopped, no CANCEL to come.)
+            self.link.open_outbound(call, send_invite)
         except RuntimeError as exc:
             return DialOutcome(OutcomeKind.FAILED, detail=str(exc))
-        leg = OutboundLeg(request_uri=uri, dest=dest, invite_via=self.link.new_via())
-        with self._lock:
-            self._legs[call.call_id] = (call, leg)
-        sdp = build_offer(ip=self.link.local_ip, port=call.rtp_port or 0,
-                          session_id=call.session_id)
-        invite = new_request("INVITE", uri, via=leg.invite_via,
-                             from_=f"{call.local_uri};tag={call.local_tag}", to=call.remote_uri,
-                             call_id=call.call_id, cseq=1, contact=self.link.contact_uri,
-                             extra=[("Allow", ALLOW)], body=sdp)
-        leg.invite_txn = self.transactions.start(
-            invite, dest, call.call_id, "INVITE",
-            on_response=lambda m: self.on_invite_response(call, leg, m))
         ring = self.ring_timeout if timeout is None else timeout
         if not self._ring(call, ring, give_up_when):
             self.cancel(call)
@@ -161,6 +173,9 @@ class Dialer:
             return
         code = msg.status_code
         if code < 200:
+            if code > 100 and msg.to_tag and len(call.early_tags) < MAX_EARLY_DIALOGS:
+                # An early dialog (RFC 3261 12.1.2): its requests (an UPDATE) are taken.
+                call.early_tags = call.early_tags | {msg.to_tag}
             if code > 100 and call.state is CallState.DIALING:
                 call.transition(CallState.ALERTING)
             leg.provisional = True
@@ -271,4 +286,5 @@ class Dialer:
             self._legs.pop(call_id, None)
 
 
-__all__ = ["CANCEL_WAIT_SECONDS", "GIVE_UP_POLL_SECONDS", "Dialer", "DialerLink", "Transactions"]
+__all__ = ["CANCEL_WAIT_SECONDS", "GIVE_UP_POLL_SECONDS", "MAX_EARLY_DIALOGS", "Dialer",
+           "DialerLink", "Transactions"]

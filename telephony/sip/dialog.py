@@ -18,12 +18,18 @@ def in_dialog(call: CallHandle, request: SipMessage) -> bool:
     """Whether ``request`` is in ``call``'s dialog: our tag as its To tag, the peer's as its
     From tag. The Call-ID alone is not enough: anyone who saw it could end the call's
     refresh timer or key digits into it."""
+    if request.to_tag != call.local_tag:
+        return False
+    if call.direction is Direction.OUTBOUND and not call.remote_tag:
+        # Ours, not answered yet: only an early dialog a 1xx of the callee made with its
+        # tag (RFC 3261 12.1.2) has requests; anything else matches no dialog (12.2.2:
+        # 481). Before 2026-12-05 any From tag was taken until the 2xx named the callee's:
+        # whoever saw the INVITE (the Call-ID, our tag) could end the ringing call with a
+        # BYE of a made-up tag, or key digits into it.
+        return request.from_tag in call.early_tags
     # An inbound call's INVITE without a From tag (RFC 2543; RFC 3261 12.1.1: the UAS MUST
     # take it, the tag being null) has a null remote tag, and only a null tag matches it.
-    # An outbound call has none until the 2xx names it.
-    return request.to_tag == call.local_tag and (
-        request.from_tag == call.remote_tag
-        or (not call.remote_tag and call.direction is Direction.OUTBOUND))
+    return request.from_tag == call.remote_tag
 
 
 def of_call(call: CallHandle, request: SipMessage) -> bool:

@@ -19,7 +19,8 @@ only once the ACK brings a usable answer, else BYE (bad_answer; no ACK: no_ack);
 PCMU/PCMA on RTP/AVP, or a c= that is not a unicast IPv4 address → 488; Request-URI user not
 one of ours → 404; more than ``max_calls`` inbound calls, or
 more than ``source_call_limit`` from one untrusted address → 486 + Retry-After (calls in
-progress untouched); CANCEL before answer → 200 + 487, handler sees ENDED; BYE → 200, call
+progress untouched); once ``stop()`` has begun → 503 + Retry-After, no call, no handler;
+CANCEL before answer → 200 + 487, handler sees ENDED; BYE → 200, call
 ENDED; 200 not ACKed within ``ack_timeout``, no first RTP within ``first_rtp_timeout``, no
 RTP for ``rtp_timeout`` s → BYE, call ENDED; a session timer agreed and not refreshed → BYE
 at the interval less min(32 s, interval/3) (RFC 4028 10), call ENDED (session_expired), a
@@ -393,12 +394,19 @@ class SipFrontEnd:
             if busy is not None:
                 self.admission.refuse(msg, 486, warning=busy, capacity=True)
                 return
-            # Under the lock ``stop()`` clears ``_running`` under, and the call registered
-            # and its port bound under it too: either ``stop()``'s sweep finds the call, or
-            # the call finds the front end stopping. Checked before the lock, a call taken
-            # just after the sweep was never ended, its RTP port never released.
-            if self.on_call is None or not self._running:
+            if self.on_call is None:  # (a front end that only places calls)
                 self.admission.refuse(msg, 480, capacity=True)
+                return
+            # Under the lock ``stop()`` clears ``_running`` under, and the call registered,
+            # its port bound, its 180 (or 200 with our offer) sent and its handler started
+            # under it too: either ``stop()``'s sweep finds the call whole and ends it, or
+            # the INVITE finds the front end stopping and is refused 503 + Retry-After
+            # (another node of the pool takes the retry). Checked before the lock, a call
+            # taken just after the sweep was never ended, its RTP port never released; with
+            # the 180 and the handler after the lock, the sweep's 480 was followed by our
+            # 180 and a handler started on a stopped front end.
+            if not self._running:
+                self.admission.refuse(msg, 503, warning="shutting down", capacity=True)
                 return
             call = CallHandle(self, direction=Direction.INBOUND, call_id=msg.call_id,
                               local_tag=self.new_tag(),
@@ -419,18 +427,19 @@ class SipFrontEnd:
                 self.admission.refuse(msg, 503, warning="no free RTP port", capacity=True)
                 return
             self._calls[call.call_id] = call
-        if media is None:
-            # Our offer in the 200 now; the call is the handler's (prompts, recording,
-            # the call journal) only once its ACK brings the answer (_offer_answered).
-            # Meanwhile it holds its line like any call, and the watchdog ends it if no
-            # ACK comes.
-            self.dialogs.offer(call)
-            return
-        call.codec = media.codec
-        ringing = build_response(msg, 180, to_tag=call.local_tag, extra=self.contact_headers())
-        call.last_invite_response = ringing
-        self.send_to(ringing, msg.source)
-        self._start_handler(call)
+            if media is None:
+                # Our offer in the 200 now; the call is the handler's (prompts, recording,
+                # the call journal) only once its ACK brings the answer (_offer_answered).
+                # Meanwhile it holds its line like any call, and the watchdog ends it if
+                # no ACK comes.
+                self.dialogs.offer(call)
+                return
+            call.codec = media.codec
+            ringing = build_response(msg, 180, to_tag=call.local_tag,
+                                     extra=self.contact_headers())
+            call.last_invite_response = ringing
+            self.send_to(ringing, msg.source)
+            self._start_handler(call)
 
     def _start_handler(self, call: CallHandle) -> None:
         thread = threading.Thread(target=self._run_handler, args=(call,),
@@ -439,15 +448,21 @@ class SipFrontEnd:
             self._handlers.add(thread)
         thread.start()
 
-    def _offer_answered(self, call: CallHandle, media: Negotiated | None) -> None:
+    def _offer_answered(self, call: CallHandle, media: Negotiated | None,
+                        outcome: str) -> None:
         """The ACK of our 200 with an offer (the INVITE had no SDP) came: with a usable
         answer the call is up in the codec it picked and runs like any other; without
-        one it is ended by BYE and its source charged like an answered call abandoned."""
+        one it is ended by BYE and its source charged like an answered call abandoned.
+        ``outcome`` is counted only when this takes the call out of OFFERED: not when
+        ``_end_if_unacked`` (the same instant), a BYE or ``stop()`` had, each of which
+        counts its own or nothing. Counted before the BYE goes, as the watchdog's is."""
         if media is not None:
             if call.take_answer(media):
+                self.dialogs.count_offer(outcome)
                 self._start_handler(call)
             return
         if call.transition(CallState.ENDED, EndReason.BAD_ANSWER, only_from=CallState.OFFERED):
+            self.dialogs.count_offer(outcome)
             self.send_bye(call)
             self._abandoned(call, EndReason.BAD_ANSWER)
 
@@ -593,11 +608,19 @@ class SipFrontEnd:
             raise RuntimeError("front end not started")
         return self.dialer.dial(target, timeout=timeout, give_up_when=give_up_when)
 
-    def open_outbound(self, call: CallHandle) -> None:
-        """The dialer's new call: its RTP bound, its in-dialog requests routed to it."""
-        self._bind_rtp(call, None)
+    def open_outbound(self, call: CallHandle, send_invite: Callable[[], None]) -> None:
+        """The dialer's new call: its RTP bound, its in-dialog requests routed to it, its
+        INVITE sent (``send_invite``), under the lock ``stop()`` stops under, as an INVITE
+        we take is: either ``stop()``'s sweep finds the call with its INVITE out, or the
+        dial finds the front end stopping and is refused (RuntimeError, nothing sent).
+        Checked only by ``call()`` before, a dial begun as the front end stopped sent its
+        INVITE after the sweep: a citizen's or a handler's phone rang for a stopped node."""
         with self._lock:
+            if not self._running:
+                raise RuntimeError("front end stopped")
+            self._bind_rtp(call, None)
             self._calls[call.call_id] = call
+            send_invite()
 
     def cancel_outbound(self, call: CallHandle) -> None:
         self.dialer.cancel(call)

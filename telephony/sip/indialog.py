@@ -124,7 +124,7 @@ class InDialog:
                  later: Later, new_tag: Callable[[], str],
                  contact_headers: Callable[[], list[tuple[str, str]]], local_ip: str,
                  refuse: Refuse, clock: Callable[[], float],
-                 on_offer_answer: Callable[[CallHandle, Negotiated | None], None],
+                 on_offer_answer: Callable[[CallHandle, Negotiated | None, str], None],
                  finals: InviteFinals | None = None) -> None:
         self._lookup = lookup
         self._send = send
@@ -150,7 +150,9 @@ class InDialog:
         # the INVITE's registration then raised InvalidTransition (RFC 3261 14.2, below).
         self._answered: set[str] = set()
         # Told how the answer to our offer to an INVITE without SDP came out: the media it
-        # picked, or None when there was none we can use (the front end ends the call).
+        # picked, or None when there was none we can use (the front end ends the call),
+        # and the outcome to count (``count_offer``) if that settles the call: only its own
+        # transition out of OFFERED may, the watchdog's no_ack being the other.
         self._on_offer_answer = on_offer_answer
         self.offers: dict[str, int] = {}  # delayed offers, by how they ended (OFFERED...)
         self._offers_lock = threading.Lock()  # counted by the receive and timer threads
@@ -577,13 +579,14 @@ class InDialog:
                 why = f"SDP answer in the ACK we cannot use: {exc}"
         if media is None:
             log.warning("call %s: %s; ending the call", call.call_id, why)
-            self.count_offer(outcome)
         else:
             # Our next SDP (a re-INVITE's answer) names the one codec picked, not the two
             # offered: a changed SDP, a new o= version (RFC 3264 8).
             call.sdp_version += 1
-            self.count_offer(ANSWERED)
-        self._on_offer_answer(call, media)
+        # Counted by the front end with the call's own transition out of OFFERED (under
+        # its lock, the watchdog's no_ack being the other): counted here before it, an ACK
+        # landing as the watchdog gave up on it counted the call twice, answered and no_ack.
+        self._on_offer_answer(call, media, ANSWERED if media is not None else outcome)
 
     def on_bye(self, msg: SipMessage) -> None:
         call = self._lookup(msg.call_id)

@@ -68,10 +68,11 @@ class Link:
         self._n += 1
         return udp_via(LOCAL_IP, 5060, f"z9hG4bKdial{self._n}")
 
-    def open_outbound(self, call: CallHandle) -> None:
+    def open_outbound(self, call: CallHandle, send_invite: Callable[[], None]) -> None:
         if self.no_ports:
             raise RuntimeError("no free RTP port")
         self.opened.append(call)
+        send_invite()
 
 
 class FarEnd:
@@ -213,12 +214,13 @@ class MediaLink(Link):
     """A link that gives each call an RTP stream, configured for real but never started
     (no socket, no threads): what the dialer does with a usable answer shows."""
 
-    def open_outbound(self, call: CallHandle) -> None:
-        super().open_outbound(call)
+    def open_outbound(self, call: CallHandle, send_invite: Callable[[], None]) -> None:
+        super().open_outbound(call, lambda: None)
         call.rtp = UnstartedRtp(local=(LOCAL_IP, 30000), remote=("0.0.0.0", 0), codec="PCMU",
                                 audio_pt=0, event_pt=None, on_audio=lambda _: None,
                                 on_dtmf=call.rx_dtmf)
         call.rtp_port = 30000
+        send_invite()
 
 
 class UnstartedRtp(Rtp16Stream):
@@ -365,10 +367,11 @@ def test_a_2xx_racing_the_give_up_ends_up_answered_or_hung_up_never_between() ->
                 thread.join(timeout=0.5)  # done at once unless the call's lock holds it
             super().configure(media)
 
-    def open_outbound(call: CallHandle) -> None:
-        StoppingLink.open_outbound(link, call)
+    def open_outbound(call: CallHandle, send_invite: Callable[[], None]) -> None:
+        StoppingLink.open_outbound(link, call, lambda: None)
         assert call.rtp is not None
         call.rtp.__class__ = GivenUpRtp
+        send_invite()
 
     link.open_outbound = open_outbound  # type: ignore[method-assign]
     far.script = lambda m, _r: [(200, ANSWER)] if m == "INVITE" else None

@@ -177,8 +177,11 @@ def test_a_ringing_outbound_call_takes_no_bye_from_a_stranger() -> None:
     dialing, call, invite = dial(fe, wire, f"sip:1001@{PHONE[0]}:{PHONE[1]}")
     try:
         assert invite.method == "INVITE"
+        # (Its early dialog, whose tag the stranger names: without one the BYE is in no
+        # dialog, 481, below.)
+        fe._on_message(SipMessage(build_response(invite, 180, to_tag="them"), PHONE))
         fe._on_message(request("BYE", call_id=call.call_id, source=STRANGER, cseq=7,
-                               to_tag=call.local_tag))
+                               to_tag=call.local_tag, from_tag="them"))
         assert answers(wire, "BYE") == [(403, STRANGER)]
         assert not call.ended
     finally:
@@ -253,3 +256,38 @@ def test_our_bye_to_a_peer_that_sent_no_from_tag_carries_no_empty_tag() -> None:
     [bye_sent] = [m for m, _ in wire.sent if m.type != 0 and m.method == "BYE"]
     # "tag=" with no value is not SIP (RFC 3261 25.1: tag-param = "tag" EQUAL token).
     assert "tag" not in bye_sent.first("To") and bye_sent.to_tag == ""
+
+
+def test_a_call_we_place_takes_requests_only_in_the_early_dialog_its_callee_made() -> None:
+    """RFC 3261 12.2.2: a request that matches no dialog is 481. A call we place has none
+    until a 1xx with the callee's To tag makes an early dialog (12.1.2), and then only
+    that tag's. Before, any From tag was taken until the 2xx named the callee's: a BYE
+    with a made-up tag, from where we sent the INVITE, ended the ringing call (a callback,
+    a survey call dropped before the citizen picked up), an INFO keyed a digit into it."""
+    fe, wire = front_end()
+    fe._transactions._send = wire.send
+    fe.flood.clock = lambda: 5000.0
+    dialing, call, invite = dial(fe, wire, f"sip:1001@{PHONE[0]}:{PHONE[1]}")
+
+    def callee_says(method: str, tag: str, cseq: int) -> int:
+        fe._on_message(request(method, call_id=call.call_id, source=PHONE, cseq=cseq,
+                               to_tag=call.local_tag, from_tag=tag,
+                               body=b"Signal=5\r\n" if method == "INFO" else b"",
+                               content_type="application/dtmf-relay"))
+        return wire.sent[-1][0].status_code
+
+    try:
+        # No 1xx yet: no dialog at all.
+        assert [callee_says(m, "forged", n) for n, m in enumerate(
+            ["INFO", "UPDATE", "BYE"], 1)] == [481, 481, 481]
+        assert call.state is CallState.DIALING and call.get_dtmf() is None
+        # The callee's 180 makes its early dialog: its UPDATE is taken, a made-up tag's
+        # BYE is still no request of any dialog.
+        fe._on_message(SipMessage(build_response(invite, 180, to_tag="callee"), PHONE))
+        assert callee_says("UPDATE", "callee", 4) == 200
+        assert callee_says("BYE", "forged", 5) == 481
+        assert call.state is CallState.ALERTING and call.get_dtmf() is None
+    finally:
+        fe._on_message(SipMessage(build_response(invite, 486, to_tag="callee"), PHONE))
+        dialing.join(30)
+    assert not dialing.is_alive() and call.final_status == 486

@@ -84,6 +84,7 @@ def test_an_outbound_calls_early_update_200_without_sdp_491_with_an_offer() -> N
                       caller="12345", callee="1001")
     wire.calls[call.call_id] = call
     call.transition(CallState.ALERTING)
+    call.early_tags = frozenset({"callee"})  # (its 180 made the early dialog)
     dialogs.on_update(sip_request("UPDATE", from_tag="callee"))
     dialogs.on_update(sip_request("UPDATE", from_tag="callee", body=b"v=0\r\n"))
     assert codes(wire) == [200, 491] and call.state is CallState.ALERTING

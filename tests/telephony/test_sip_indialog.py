@@ -59,8 +59,11 @@ class Wire:
                extra: list[tuple[str, str]] | None = None) -> None:
         self.refused.append((code, extra))
 
-    def offer_answered(self, call: CallHandle, media: Negotiated | None) -> None:
+    def offer_answered(self, call: CallHandle, media: Negotiated | None,
+                       outcome: str) -> None:
         self.offer_answers.append((call, media))
+        if self.dialogs is not None:  # counted as the front end does, the call settled
+            self.dialogs.count_offer(outcome)
 
     def fire(self) -> None:
         timer = self.timers.pop(0)

@@ -189,8 +189,40 @@ def test_an_invite_taken_as_the_front_end_stops_is_refused_and_leaves_no_call() 
     fe.admission.line_refusal = stop_first  # type: ignore[method-assign]
     fe._on_message(request("INVITE", call_id="z1", body=offer()))
     assert stopped and all(call.ended for call in fe._calls.values())
-    finals = [m.status_code for m, _ in wire.sent if m.type == 0 and m.status_code >= 200]
-    assert finals == [480]
+    finals = [m for m, _ in wire.sent if m.type == 0 and m.status_code >= 200]
+    # Ours to answer for, not the caller's: 503 with when to try again (another node),
+    # as a refusal for want of a line says; before, 480 (the callee is away) and no retry.
+    assert [(m.status_code, m.first("Retry-After") is not None) for m in finals] == [
+        (503, True)]
+
+
+def test_the_sweep_of_stop_never_lands_between_a_calls_registration_and_its_180() -> None:
+    """``stop()`` on another thread landing after the INVITE's call was registered and
+    before its 180 and handler: the sweep hung the ringing call up (480), and then the
+    INVITE's thread sent our 180 after that final answer and started a handler on a stopped
+    front end. Forced by stopping from the building of the 180: the INVITE is taken whole
+    (180, a handler) before the sweep, which then ends it, or not at all."""
+    fe, wire = front_end()
+    started: list[CallHandle] = []
+    fe._start_handler = started.append  # type: ignore[method-assign]
+    contact_headers = fe.contact_headers
+    stopping: list[threading.Thread] = []
+
+    def stop_meanwhile() -> list[tuple[str, str]]:
+        if not stopping:  # another thread's stop(), as our 180 is being built
+            stopping.append(threading.Thread(target=fe.stop, daemon=True))
+            stopping[0].start()
+            stopping[0].join(timeout=0.5)  # (it waits for the INVITE, when it must)
+        return contact_headers()
+
+    fe.contact_headers = stop_meanwhile  # type: ignore[method-assign]
+    fe._on_message(request("INVITE", call_id="z2", body=offer()))
+    stopping[0].join(timeout=30)
+    assert not stopping[0].is_alive()
+    answers = [m.status_code for m, _ in wire.sent if m.type == 0 and m.cseq[1] == "INVITE"]
+    assert answers == [100, 180, 480]  # never a 180 after the final answer
+    call = fe._lookup("z2")
+    assert call is not None and call.ended and started == [call]
 
 
 # --- a BYE before our answer, racing it -------------------------------------------------
@@ -304,3 +336,110 @@ def test_the_watchdog_reading_the_call_across_a_refresh_never_pairs_its_time_wit
     now[0] += 1
     fe._watchdog()
     assert call.end_reason is EndReason.SESSION_EXPIRED and wire.methods()[-1] == "BYE"
+
+
+# --- a delayed offer's ACK landing as the watchdog gives up on it -----------------------
+
+@pytest.mark.parametrize("ack_body", [
+    build_sdp(ip=PHONE[0], port=41000, session_id=9, formats=[(8, "PCMA")], event_pt=101),
+    b""], ids=["usable-answer", "no-answer"])
+def test_an_ack_landing_at_the_ack_timeout_settles_the_delayed_offer_once(
+        ack_body: bytes) -> None:
+    """An INVITE without SDP: our offer in the 200, the answer awaited in the ACK for
+    ``ack_timeout``. The ACK arriving exactly then met the watchdog ending the call
+    ``no_ack``: the ACK's outcome was counted before the call's transition, the watchdog's
+    after its own, and the one call was counted twice (answered and no_ack, or
+    ack_without_sdp and no_ack). Forced by running the watchdog (the timer thread) between
+    the ACK's reading of the answer and the call's leaving OFFERED."""
+    fe, wire = front_end()
+    fe._on_message(request("INVITE", call_id="d1"))  # no SDP: a delayed offer
+    call = fe._lookup("d1")
+    assert call is not None and call.state is CallState.OFFERED
+    call.offer_sent_at -= fe.sip.ack_timeout  # its 200 went ack_timeout ago
+    started: list[CallHandle] = []
+    fe._start_handler = started.append  # type: ignore[method-assign]
+    settle = fe.dialogs._on_offer_answer
+
+    def watchdog_first(answered: CallHandle, media: Any, outcome: str) -> None:
+        fe._watchdog()  # the timer thread's turn, just before the ACK's transition
+        settle(answered, media, outcome)
+
+    fe.dialogs._on_offer_answer = watchdog_first
+    fe._on_message(request("ACK", call_id="d1", cseq=1, to_tag=call.local_tag,
+                           body=ack_body))
+    assert fe.delayed_offers == {"offered": 1, "no_ack": 1}
+    assert call.end_reason is EndReason.NO_ACK and not started
+    assert wire.methods() == ["BYE"]
+
+
+def test_an_ack_answering_before_the_watchdog_looks_is_counted_answered_alone() -> None:
+    fe, wire = front_end()
+    fe._on_message(request("INVITE", call_id="d2"))
+    call = fe._lookup("d2")
+    assert call is not None
+    call.offer_sent_at -= fe.sip.ack_timeout
+    fe._on_message(request("ACK", call_id="d2", cseq=1, to_tag=call.local_tag,
+                           body=build_sdp(ip=PHONE[0], port=41000, session_id=9,
+                                          formats=[(8, "PCMA")], event_pt=101)))
+    fe._watchdog()  # too late: the call is up
+    assert fe.delayed_offers == {"offered": 1, "answered": 1}
+    assert call.state is CallState.ANSWERED and "BYE" not in wire.methods()
+
+
+# --- a call we place as the front end stops ---------------------------------------------
+
+def test_a_dial_begun_as_the_front_end_stops_is_refused_and_rings_nobody() -> None:
+    """A callback or a survey call (the outbound worker's thread) begun just before
+    ``stop()``: ``call()`` had found the front end running, and the call was registered
+    and its INVITE sent after the sweep -- a citizen's phone rang for a stopped node, whose
+    CANCEL would never come. Forced by stopping from the dial's resolving of its target,
+    after that check: the dial is refused, nothing sent."""
+    fe, wire = front_end()
+    resolve = fe.dialer.resolve_target
+
+    def stop_first(target: str) -> tuple[str, tuple[str, int]]:
+        fe.stop()  # another thread's stop(), just after call() found us running
+        return resolve(target)
+
+    fe.dialer.resolve_target = stop_first  # type: ignore[method-assign]
+    outcome = fe.call(f"sip:1001@{PHONE[0]}:{PHONE[1]}", timeout=5)
+    assert outcome.kind is OutcomeKind.FAILED and outcome.detail == "front end stopped"
+    assert "INVITE" not in wire.methods() and not fe._calls
+
+
+def test_stop_landing_as_a_dial_opens_its_call_ends_the_call_it_finds_whole() -> None:
+    """``stop()`` on another thread between the dial's call being opened (its RTP port
+    bound) and its INVITE: the INVITE went after the sweep, which had not found the call.
+    Forced by stopping from the binding of the call's port: the INVITE goes before the
+    sweep, which ends the call and the dial, or not at all."""
+    fe, wire = front_end()
+    happened: list[str] = []
+    send = wire.send
+
+    def record(data: bytes, addr: tuple[str, int]) -> None:
+        send(data, addr)
+        happened.append(wire.sent[-1][0].method or str(wire.sent[-1][0].status_code))
+
+    fe._transport.send = record  # type: ignore[method-assign]
+    fe._transactions._send = record
+    bind_rtp = fe._bind_rtp
+    stopping: list[threading.Thread] = []
+
+    def stop_meanwhile(call: CallHandle, media: Any) -> None:
+        if not stopping:  # another thread's stop(), as the dial's call is opened
+            stopping.append(threading.Thread(
+                target=lambda: (fe.stop(), happened.append("stopped")), daemon=True))
+            stopping[0].start()
+            stopping[0].join(timeout=0.5)  # (it waits for the dial, when it must)
+        bind_rtp(call, media)
+
+    fe._bind_rtp = stop_meanwhile  # type: ignore[method-assign]
+    outcomes: list[DialOutcome] = []
+    dial = threading.Thread(target=lambda: outcomes.append(
+        fe.call(f"sip:1001@{PHONE[0]}:{PHONE[1]}", timeout=3600)), daemon=True)
+    dial.start()
+    dial.join(timeout=30)
+    stopping[0].join(timeout=30)
+    assert not dial.is_alive() and outcomes[0].kind is not OutcomeKind.ANSWERED
+    assert "stopped" in happened and "INVITE" not in happened[happened.index("stopped"):]
+    assert all(call.ended for call in fe._calls.values())

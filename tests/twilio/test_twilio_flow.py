@@ -21,6 +21,7 @@ from asr.jobs import JobStatus, TranscriptionJob
 from config.settings import TwilioSettings
 from ivr import prompts
 from ivr.callrecords import CallOutcome, CallRecord
+from ivr.intake import RECORDING_NOT_FETCHED_NOTE
 from tests.support.city import City
 from tests.twilio.helpers import (
     ACCOUNT_SID,
@@ -188,14 +189,24 @@ def test_download_failure_files_ticket_and_backlog_finishes_it(
         sessions: sessionmaker[Session], domain: Domain, asr_engine: AsrEngine) -> None:
     standin.fail_status = 500
     call, rec, resp = _start_and_record(twilio, standin, recording_wav)
+    url = standin.base + standin.recording_path(rec)  # (its RecordingUrl)
 
-    root = twiml(resp)  # the caller still hears a number, and why the words come later
+    root = twiml(resp)  # the caller still hears a number, and only what is true
     ticket = _ticket(sessions)
     spoken = says(root)
     assert prompts.digits_text(ticket.number) in spoken[0]
-    assert prompts.text("transcript_pending") in spoken and verbs(root)[-1] == "Hangup"
+    # Nothing of ours holds the recording: not "您的录音已保存" (before, it was said).
+    assert prompts.text("recording_not_fetched") in spoken and verbs(root)[-1] == "Hangup"
+    assert not any("录音" in s for s in spoken)
     assert not any("工作日" in s or "小时内" in s for s in spoken)  # no deadline yet
     assert ticket.demand == TRANSCRIPT_PENDING and ticket.transcript is None
+    # The complaint is kept: the caller's number on the ticket, and where the recording
+    # is to be fetched again on its call record.
+    assert ticket.caller_phone == CALLER
+    assert _call_record(sessions, call).note == RECORDING_NOT_FETCHED_NOTE + url
+    # Twilio sending the action again (its first answer timed out) hears the same.
+    again = says(twiml(twilio.post("/twilio/recorded", _record_params(call, rec, url))))
+    assert again == spoken and count(sessions, Ticket) == 1
     with sessions() as s:
         job = s.scalars(select(TranscriptionJob)).one()
         assert job.status == JobStatus.PENDING and job.ticket_id == ticket.id
@@ -211,6 +222,7 @@ def test_download_failure_files_ticket_and_backlog_finishes_it(
     assert hashlib.sha256(Path(job.recording_path).read_bytes()).hexdigest() == expected_sha
     assert _ticket(sessions).recording_sha256 == expected_sha
     assert _call_record(sessions, call).recording_sha256 == expected_sha
+    assert _call_record(sessions, call).note is None  # fetched: nothing left to retry
 
     run = run_backlog(sessions=sessions, domain=domain,
                       transcribe=lambda p: transcribe_file(asr_engine, p).transcript)
