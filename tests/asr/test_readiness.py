@@ -84,6 +84,9 @@ def test_a_warming_node_is_up_and_says_it_is_cold(sqlite_url: str, tmp_path: Pat
         assert not local.get("/healthz").json()["asr"]["warm"]["warm"]
 
 
+# What the node reports of its parts, none of it from storage: on SQLite alone (the
+# PostgreSQL run cloned a database and built an app on it for the same answer).
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_node_without_the_voice_part_reports_no_warm_up(settings: Settings) -> None:
     with TestClient(create_app(settings, role=ServeRole.API), client=LOCAL) as local:
         asr = local.get("/healthz").json()["asr"]
@@ -184,6 +187,7 @@ def test_an_ivr_only_node_shows_its_warm_up_on_its_status_listener(
     assert proc.returncode == 0, log.read_text()
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # no storage: sessions=None
 def test_a_taken_status_port_leaves_the_node_running_without_it(
         settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
     from hotline.roles import Part

@@ -1,6 +1,7 @@
 """CPU accounting for the test suite: ``-p tests.support.cpuprofile`` with
 HOTLINE_CPU_PROFILE=DIR writes one JSON line per test and per fixture setup to
-DIR/<worker>.jsonl; ``python -m tests.support.cpuprofile DIR`` ranks them.
+DIR/<worker>.jsonl; ``python -m tests.support.cpuprofile DIR... [TOP]`` ranks them (several
+DIRs: one run per directory of tests, as docs/suite.md measures the suite file by file).
 
 The suite is CPU-bound on shared cores, so wall durations (--durations) say more about
 the load than about a test: this counts CPU seconds instead. A test's figure is its
@@ -132,15 +133,16 @@ def pytest_fixture_setup(fixturedef: Any, request: Any) -> Generator[None, Any, 
                cpu=spent - nested, incl=spent)
 
 
-def report(where: Path, top: int = 15) -> None:
+def report(wheres: list[Path], top: int = 15) -> None:
     tests: dict[str, float] = {}
     fixtures: collections.Counter[str] = collections.Counter()
     calls: collections.Counter[str] = collections.Counter()
     workers = 0.0
-    # Under xdist the controller's children are the workers: count the workers alone.
-    logs = sorted(where.glob("*.jsonl"))
-    if len(logs) > 1:
-        logs = [f for f in logs if f.stem != "main"]
+    logs = []
+    for where in wheres:
+        # Under xdist the controller's children are the workers: count the workers alone.
+        found = sorted(where.glob("*.jsonl"))
+        logs += [f for f in found if f.stem != "main"] if len(found) > 1 else found
     for f in logs:
         start = None
         for line in f.read_text().splitlines():
@@ -156,20 +158,24 @@ def report(where: Path, top: int = 15) -> None:
             elif row["kind"] == "end" and start is not None:
                 workers += row["cpu"] - start
     files: collections.Counter[str] = collections.Counter()
+    in_file: collections.Counter[str] = collections.Counter()
     for nodeid, cpu in tests.items():
         files[nodeid.split("::")[0]] += cpu
+        in_file[nodeid.split("::")[0]] += 1
     print(f"tests: {len(tests)}  CPU in tests (incl. PostgreSQL): {sum(tests.values()):.1f} s"
           f"  processes' own CPU, start to end: {workers:.1f} s")
     print(f"\ntop {top} tests by CPU s:")
     for nodeid, cpu in sorted(tests.items(), key=lambda kv: -kv[1])[:top]:
         print(f"  {cpu:7.2f}  {nodeid}")
-    print(f"\ntop {top} files by CPU s:")
+    print(f"\ntop {top} files by CPU s (tests):")
     for name, cpu in files.most_common(top):
-        print(f"  {cpu:7.2f}  {name}")
+        print(f"  {cpu:7.2f}  ({in_file[name]:4d})  {name}")
     print(f"\ntop {top} fixtures by CPU s in their own setup (calls):")
     for name, cpu in fixtures.most_common(top):
         print(f"  {cpu:7.2f}  ({calls[name]:4d})  {name}")
 
 
 if __name__ == "__main__":
-    report(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 15)
+    args = sys.argv[1:]
+    top = int(args.pop()) if len(args) > 1 and args[-1].isdigit() else 15
+    report([Path(a) for a in args], top)
