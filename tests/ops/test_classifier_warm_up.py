@@ -19,6 +19,7 @@ from hotline.app import create_app
 from hotline.roles import Part, ServeRole
 from hotline.wiring import TextWarmUp, start_background
 from knowledge import service as kb
+from tests.support.harness import free_port
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory
 
@@ -68,8 +69,9 @@ def test_a_process_that_reads_no_words_warms_no_classifier(sqlite_url: str,
                                                             tmp_path: Path) -> None:
     """The outbound role (SMS, reminder and survey calls) classifies nothing: no warm-up,
     nothing said of it."""
+    # The dialer binds its SIP port: a free one, not the shipped 5081 another test may hold.
     settings = Settings(database_url=sqlite_url, data_dir=tmp_path,
-                        recordings_dir=tmp_path / "rec")
+                        recordings_dir=tmp_path / "rec", outbound={"sip_port": free_port()})
     db = make_engine(settings.database_url)
     background = start_background(settings, make_session_factory(db), Domain.load(settings),
                                   parts=frozenset({Part.JOBS, Part.OUTBOUND}))
