@@ -533,6 +533,47 @@ def asked_objects(text: str) -> frozenset[str]:
     return frozenset(out)
 
 
+# Words that ask how a thing is done: what follows them is the action asked about.
+_HOW = re.compile("怎么样|怎么|怎样|如何|咋")
+# Verbs that name doing any procedure, not which one (怎么办理, 咋弄, 怎么申请, 该怎么走):
+# no entry is needed to say them.
+ACTION_FRAME = frozenset({"办理", "申领", "搞", "做", "处理", "回事", "样", "走"})
+
+
+def _action(tagged: list[jieba.posseg.pair]) -> str | None:
+    """The verb that opens ``tagged`` (fillers skipped: 怎么自己交), unless it names doing
+    any procedure (``ACTION_FRAME``) or another word comes first (怎么把他添上, 怎么往卡里写:
+    the action follows its object, which the entry may well name another way)."""
+    for p in tagged:
+        if p.flag == "p":
+            return None
+        if _filler(p.word):
+            continue
+        if p.flag.startswith("v") and p.word not in ACTION_FRAME:
+            return str(p.word)
+        return None
+    return None
+
+
+def asked_actions(text: str) -> frozenset[str]:
+    """The actions ``text`` asks about: in each clause that asks, the verb right after a
+    "how" word (怎么注销, 咋补一个, 如何转园: 注销, 补办, 转) or after one that asks whether
+    it may or must be done (能补办吗, 还要自己掏钱吗: 补办, 掏钱). A caller who names an
+    entry's topic and asks to do another thing with it (注销 the licence the entry says
+    how to get) shares most of its words: see :meth:`Index.search`, feature ``unasked``."""
+    out: set[str] = set()
+    for clause in _CLAUSE_END.split(text):
+        if not clause.strip() or not is_question(clause):
+            continue
+        stretches = _HOW.split(_NOT_ASKING.sub("", normalise(clause)))
+        for stretch in stretches[1:]:  # each one starts where a "how" word ends
+            stretch = _QUESTION_WORD.split(stretch)[0]
+            verb = _action(_pos_tagger().lcut(stretch, HMM=False)) if stretch else None
+            if verb:
+                out.add(verb)
+    return frozenset(out)
+
+
 def is_question(text: str) -> bool:
     t = _NOT_ASKING.sub("", normalise(text))
     return any(w in t for w in QUESTION_WORDS) or bool(_ASKING_FORM.search(text.strip()))
@@ -669,6 +710,7 @@ class Index:
         named = _OBJECTS.named(spoken, caller=True)
         told = story(spoken)
         objects_asked = asked_objects(spoken)
+        actions_asked = asked_actions(spoken)
         sw, ss = self.words.scores(qw), self.sounds.scores(qs)
         top_w, top_s = max(sw, default=0.0) or 1.0, max(ss, default=0.0) or 1.0
         ranked: list[tuple[float, int]] = []
@@ -711,7 +753,8 @@ class Index:
                                    if w in BLAME_WORDS)),
                 "other_object": float(_OBJECTS.other_object(named, self.about[i],
                                                             self.mentions[i]) is not None),
-                "unasked": float(any(not self.has(i, w) for w in objects_asked)),
+                "unasked": float(any(not self.has(i, w) for w in objects_asked)
+                                 or any(w[0] not in self.texts[i] for w in actions_asked)),
             }
             if rank == 0:
                 features = f
