@@ -511,10 +511,21 @@ def _pos_tagger() -> jieba.posseg.POSTokenizer:
         return _pos
 
 
+def _how_any(asked_with: str, after: str, word: str) -> bool:
+    """``word`` ends the words before ``asked_with`` and ``after`` follows it: before "how"
+    and nothing but doing any procedure (低保怎么申请, 残疾证怎么办), the word is what is
+    asked about whatever jieba tags it (低保 as a verb), unless it is negated: a state of
+    the story (旧家具不要了怎么处理)."""
+    if _HOW.match(asked_with) is None or _NEGATION.match(word):
+        return False
+    return _action(_pos_tagger().lcut(_QUESTION_WORD.split(after)[0], HMM=False)) is None
+
+
 def asked_objects(text: str) -> frozenset[str]:
     """The things ``text`` asks about: in each clause that asks, the noun that ends the
     words before a question word (暖气费发票怎么开: 发票; 公积金比例是多少: 比例;
-    这合理吗: 合理), unless it names what is asked of any procedure (``ASKED_FRAME``:
+    这合理吗: 合理), or any word there before "how" and doing any procedure (低保怎么申请,
+    see :func:`_how_any`), unless it names what is asked of any procedure (``ASKED_FRAME``:
     要带什么材料). A caller who names an entry's topic and asks about another thing of it
     shares most words with the entry, which then answers a neighbouring question: this is
     what tells them apart (see :meth:`Index.search`, feature ``unasked``)."""
@@ -522,13 +533,16 @@ def asked_objects(text: str) -> frozenset[str]:
     for clause in _CLAUSE_END.split(text):
         if not clause.strip() or not is_question(clause):
             continue
-        stretches = _QUESTION_WORD.split(_NOT_ASKING.sub("", normalise(clause)))
-        for stretch in stretches[:-1]:  # each one ends where a question word starts
+        t = _NOT_ASKING.sub("", normalise(clause))
+        stretches = _QUESTION_WORD.split(t)
+        asking = _QUESTION_WORD.findall(t)
+        for n, stretch in enumerate(stretches[:-1]):  # each ends where a question word starts
             tagged = [p for p in _pos_tagger().lcut(stretch, HMM=False) if not _filler(p.word)]
             if not tagged:
                 continue
             last = tagged[-1]
-            if len(last.word) > 1 and last.flag in _NOUN_TAGS and last.word not in ASKED_FRAME:
+            thing = last.flag in _NOUN_TAGS or _how_any(asking[n], stretches[n + 1], last.word)
+            if len(last.word) > 1 and thing and last.word not in ASKED_FRAME:
                 out.add(last.word)
     return frozenset(out)
 

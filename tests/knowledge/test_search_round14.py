@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 import knowledge.search as search
-from knowledge.search import UNASKED_CAP, Index, asked_actions, confidence
+from knowledge.search import UNASKED_CAP, Index, asked_actions, asked_objects, confidence
 from tests.knowledge.test_search_round9 import TODAY
 
 
@@ -68,3 +68,25 @@ def test_the_entrys_own_action_is_answered(index: Index, text: str, expect: str)
     r = index.search(text, today=TODAY)
     assert r.answer is not None and r.answer.id == expect
     assert not r.features["unasked"]
+
+
+@pytest.mark.parametrize(("text", "asked"), [
+    # Before "how" and doing any procedure, the word is the thing asked about, whatever
+    # jieba tags it: 低保 is tagged a verb.
+    ("城里的低保应该怎么申请呢？", {"低保"}),
+    ("我们是困难家庭，低保怎么办？", {"低保"}),
+    # A negated verb is the story's state, no thing (不要了怎么办).
+    ("旧床垫不要了怎么办？", set()),
+    # After an action of its own the noun rule alone decides (丢了怎么补办: no noun).
+    ("身份证丢了怎么补办？", set()),
+])
+def test_the_thing_before_how_and_any_procedure(text: str, asked: set[str]) -> None:
+    assert asked_objects(text) == asked
+
+
+@pytest.mark.parametrize("text", ["困难家庭的低保怎么申请？", "我们是困难家庭，低保怎么办？"])
+def test_a_benefit_the_entry_never_names_is_not_answered(index: Index, text: str) -> None:
+    r = index.search(text, today=TODAY)
+    assert r.hits[0].id == "kb019"  # public rental housing, for families in hardship
+    assert r.answer is None and r.hits[0].confidence == UNASKED_CAP
+    assert confidence(dict(r.features, unasked=0.0)) >= search.DEFAULT_MIN_CONFIDENCE
