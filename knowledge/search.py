@@ -549,6 +549,9 @@ def asked_objects(text: str) -> frozenset[str]:
 
 # Words that ask how a thing is done: what follows them is the action asked about.
 _HOW = re.compile("怎么样|怎么|怎样|如何|咋")
+# Words that ask whether a thing may be done (能补办吗): the verb between them and 吗 is
+# the action asked about.
+_MODALS = frozenset({"能", "可以", "还能"})
 # Verbs that name doing any procedure, not which one (怎么办理, 咋弄, 怎么申请, 该怎么走):
 # no entry is needed to say them.
 ACTION_FRAME = frozenset({"办理", "申领", "搞", "做", "处理", "回事", "样", "走"})
@@ -571,10 +574,11 @@ def _action(tagged: list[jieba.posseg.pair]) -> str | None:
 
 def asked_actions(text: str) -> frozenset[str]:
     """The actions ``text`` asks about: in each clause that asks, the verb right after a
-    "how" word (怎么注销, 咋补一个, 如何转园: 注销, 补办, 转) or after one that asks whether
-    it may or must be done (能补办吗, 还要自己掏钱吗: 补办, 掏钱). A caller who names an
-    entry's topic and asks to do another thing with it (注销 the licence the entry says
-    how to get) shares most of its words: see :meth:`Index.search`, feature ``unasked``."""
+    "how" word (怎么注销, 咋补一个, 如何转园: 注销, 补办, 转), or the verb alone between
+    one that asks whether it may be done and 吗 (能补办吗, 可以退吗: 补办, 退). A caller
+    who names an entry's topic and asks to do another thing with it (注销 the licence the
+    entry says how to get) shares most of its words: see :meth:`Index.search`, feature
+    ``unasked``."""
     out: set[str] = set()
     for clause in _CLAUSE_END.split(text):
         if not clause.strip() or not is_question(clause):
@@ -585,6 +589,14 @@ def asked_actions(text: str) -> frozenset[str]:
             verb = _action(_pos_tagger().lcut(stretch, HMM=False)) if stretch else None
             if verb:
                 out.add(verb)
+        # Whether it may be done, the verb alone between 能 and 吗 (能补办吗, 能退吗).
+        t = _NOT_ASKING.sub("", normalise(clause))
+        if t.endswith("吗"):
+            tagged = _pos_tagger().lcut(t[:-1], HMM=False)
+            if len(tagged) >= 2 and tagged[-2].word in _MODALS:
+                verb = _action(tagged[-1:])
+                if verb:
+                    out.add(verb)
     return frozenset(out)
 
 

@@ -29,9 +29,15 @@ from tests.knowledge.test_search_round9 import TODAY
     # own way (户口本上怎么把他添上).
     ("燃气卡充了钱，怎么往卡里写？", set()),
     ("孩子刚出生，怎么把他添到户口本上？", set()),
-    # Only clauses that ask, and only after "how": 能补办吗 names no action here.
+    # Only clauses that ask.
     ("营业执照要注销了。", set()),
-    ("出生证明丢了能补办吗？", set()),
+    # Whether it may be done: the verb alone between 能 (可以) and 吗; not a verb with its
+    # own object or place (能在网上交吗), nor what must be done (还要缴费吗: often a step
+    # of the entry's own procedure, said in other words).
+    ("护照丢了能补办吗？", {"补办"}),
+    ("养老助残卡办了可以退吗？", {"退"}),
+    ("电费能在网上交吗？", set()),
+    ("报停以后还要缴费吗？", set()),
 ])
 def test_asked_actions(text: str, actions: set[str]) -> None:
     assert asked_actions(text) == actions
@@ -43,6 +49,7 @@ def test_asked_actions(text: str, actions: set[str]) -> None:
     ("结婚证上的照片不清楚，怎么重拍？", "kb008"),
     # The newborn's entry lists the pages it gives, not how to replace a lost one.
     ("新生儿上户口，户口页丢了怎么补？", "kb007"),
+    ("新生儿的出生医学证明弄丢了，能补办吗？", "kb007"),
 ])
 def test_another_action_on_the_topic_is_not_answered(index: Index, text: str,
                                                      near: str) -> None:
