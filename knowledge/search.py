@@ -117,6 +117,9 @@ BLAME_WORDS = (
     # Asking for the reason of a wrong done (这是什么道理) or for someone to be hurried
     # (帮我催一下): the matter is the caller's grievance, the entry only explains it.
     "什么道理", "啥道理", "讲不讲理", "催一下", "催催", "帮我催",
+    # A verdict on what was done, or a question that answers itself (这不合理, 这不耽误孩子吗,
+    # 这不是强买强卖吗): the caller judges the matter, asks nothing of it.
+    "这不",
 )
 # Words that carry no content for matching (fillers, pronouns, question words).
 STOP_WORDS = frozenset(" ".join((

@@ -11,7 +11,14 @@ from __future__ import annotations
 import pytest
 
 import knowledge.search as search
-from knowledge.search import UNASKED_CAP, Index, asked_actions, asked_objects, confidence
+from knowledge.search import (
+    UNASKED_CAP,
+    Index,
+    asked_actions,
+    asked_objects,
+    confidence,
+    worth_confirming,
+)
 from tests.knowledge.test_search_round9 import TODAY
 
 
@@ -97,3 +104,17 @@ def test_a_benefit_the_entry_never_names_is_not_answered(index: Index, text: str
     assert r.hits[0].id == "kb019"  # public rental housing, for families in hardship
     assert r.answer is None and r.hits[0].confidence == UNASKED_CAP
     assert confidence(dict(r.features, unasked=0.0)) >= search.DEFAULT_MIN_CONFIDENCE
+
+
+@pytest.mark.parametrize(("text", "near"), [
+    ("供暖季都开始了，暖气费交了还不供暖，这不是白交吗？", "kb036"),
+    ("小学入学信息采集的平台打不开，明天就截止了，这不耽误事吗？", "kb032"),
+    ("公积金租房提取要等一个月才审核通过，这不拖人吗？", "kb014"),
+])
+def test_a_question_that_answers_itself_blames(index: Index, text: str, near: str) -> None:
+    """这不…吗 asks nothing: the caller judges what was done to them (a ticket), however
+    many of the entry's words the story says."""
+    r = index.search(text, today=TODAY)
+    assert r.hits[0].id == near
+    assert r.features["blame"] and r.answer is None
+    assert worth_confirming(r, 0.3) is None
