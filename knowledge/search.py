@@ -581,7 +581,7 @@ def asked_actions(text: str) -> frozenset[str]:
     one that asks whether it may be done and 吗 (能补办吗, 可以退吗: 补办, 退). A caller
     who names an entry's topic and asks to do another thing with it (注销 the licence the
     entry says how to get) shares most of its words: see :meth:`Index.search`, feature
-    ``unasked``."""
+    ``unacted``."""
     out: set[str] = set()
     for clause in _CLAUSE_END.split(text):
         if not clause.strip() or not is_question(clause):
@@ -782,8 +782,10 @@ class Index:
                                    if w in BLAME_WORDS)),
                 "other_object": float(_OBJECTS.other_object(named, self.about[i],
                                                             self.mentions[i]) is not None),
-                "unasked": float(any(not self.has(i, w) for w in objects_asked)
-                                 or any(w[0] not in self.texts[i] for w in actions_asked)),
+                "unasked": float(any(not self.has(i, w) for w in objects_asked)),
+                # Not even the verb's first character (缴 of 缴纳 is in 缴费, 接 of 接上 in
+                # 接续): the entry never speaks of doing that.
+                "unacted": float(any(w[0] not in self.texts[i] for w in actions_asked)),
             }
             if rank == 0:
                 features = f
@@ -819,10 +821,12 @@ def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
     ``story_weight``: what a word of the story around the question that the entry lacks
     weighs (``STORY_WEIGHT``), once the caller said more of the entry than a short
     question does; 1 counts it as a word of the question."""
-    if f.get("other_object"):
+    if f.get("other_object") or f.get("unacted"):
         # The caller names another member of a family than the entry's title (驾驶证
-        # against 身份证, a bite against the dog licence): however many words they share,
-        # the entry answers a neighbouring question, and offering it would mislead.
+        # against 身份证, a bite against the dog licence), or asks how to do a thing the
+        # entry never speaks of doing (注销 the licence it says how to get; see
+        # :func:`asked_actions`): however many words they share, the entry answers a
+        # neighbouring question, and offering it would mislead.
         return 0.0
     value = _confidence(f, evidence_words=evidence_words, evidence_power=evidence_power,
                         answer_credit=answer_credit, story_weight=story_weight)

@@ -1,10 +1,11 @@
 """The fourteenth round: a caller who names an entry's topic and asks how to do another
 thing with it (注销 the licence the entry says how to get, 改 a name on a material the
 entry lists). The action asked about -- the verb right after a "how" word -- is one the
-entry never speaks of, so the entry is never read out directly: its confidence is capped
-under the threshold (``UNASKED_CAP``, the same cap as a thing asked about), where the IVR
-may still offer it for confirmation. Probes written for this (none from shared/ or
-bench/data)."""
+entry never speaks of (not even its first character), so the entry is neither read out
+nor offered for confirmation (feature ``unacted``: confidence 0, as for another object).
+Also: before "how" and doing any procedure, the word is the thing asked about whatever
+jieba tags it (低保怎么申请), and 这不…吗 blames. Probes written for this (none from
+shared/ or bench/data)."""
 
 from __future__ import annotations
 
@@ -62,10 +63,10 @@ def test_another_action_on_the_topic_is_not_answered(index: Index, text: str,
                                                      near: str) -> None:
     r = index.search(text, today=TODAY)
     assert r.hits[0].id == near
-    assert r.answer is None
-    assert r.hits[0].confidence == UNASKED_CAP
+    assert r.answer is None and r.hits[0].confidence == 0.0
+    assert worth_confirming(r, 0.3) is None
     # Without the rule the entry would have been read out.
-    f = dict(r.features, unasked=0.0)
+    f = dict(r.features, unacted=0.0)
     assert confidence(f) >= search.DEFAULT_MIN_CONFIDENCE
 
 
@@ -81,7 +82,7 @@ def test_another_action_on_the_topic_is_not_answered(index: Index, text: str,
 def test_the_entrys_own_action_is_answered(index: Index, text: str, expect: str) -> None:
     r = index.search(text, today=TODAY)
     assert r.answer is not None and r.answer.id == expect
-    assert not r.features["unasked"]
+    assert not r.features["unacted"]
 
 
 @pytest.mark.parametrize(("text", "asked"), [
