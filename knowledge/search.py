@@ -737,6 +737,12 @@ class Index:
         qw, qs = words(spoken), sounds(spoken)
         question = is_question(text)
         named = _OBJECTS.named(spoken, caller=True)
+        # A family the asking clauses name a member of is about those members: the story
+        # around them may name another (户口本丢了怎么补办？身份证还在).
+        clauses = [c for c in _CLAUSE_END.split(spoken) if c.strip()]
+        asking = [c for c in clauses if is_question(c)]
+        if asking and len(asking) < len(clauses):
+            named = {**named, **_OBJECTS.named("，".join(asking), caller=True)}
         told = story(spoken)
         objects_asked = asked_objects(spoken)
         actions_asked = asked_actions(spoken)
