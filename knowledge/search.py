@@ -476,19 +476,27 @@ class Story(NamedTuple):
 NO_STORY = Story(frozenset(), frozenset(), frozenset())
 
 
-def story(text: str) -> Story:
-    """Split ``text`` at punctuation into the clauses that ask (a question word or form:
-    吗, 呢, 怎么, 哪里, 能…不) and the story around them. Only when both are there: a
-    caller whose every clause asks, or none does (a complaint, or a recogniser's text with
-    no punctuation), has no story to tell apart."""
+def told_apart(text: str) -> list[tuple[str, bool]]:
+    """``text``'s clauses (cut at punctuation), each with whether it asks (a question word
+    or form: 吗, 呢, 怎么, 哪里, 能…不); none when every clause asks or none does (a
+    complaint, or a recogniser's text with no punctuation): no story to tell apart."""
     clauses = [c for c in _CLAUSE_END.split(text) if c.strip()]
     asking = [is_question(c) for c in clauses]
     if all(asking) or not any(asking):
+        return []
+    return list(zip(clauses, asking, strict=True))
+
+
+def story(text: str) -> Story:
+    """Split ``text`` into the clauses that ask and the story around them (see
+    :func:`told_apart`)."""
+    parts = told_apart(text)
+    if not parts:
         return NO_STORY
-    asked_w = {t for c, a in zip(clauses, asking, strict=True) if a for t in words(c)}
-    asked_s = {t for c, a in zip(clauses, asking, strict=True) if a for t in sounds(c)}
-    told_w = {t for c, a in zip(clauses, asking, strict=True) if not a for t in words(c)}
-    told_s = {t for c, a in zip(clauses, asking, strict=True) if not a for t in sounds(c)}
+    asked_w = {t for c, a in parts if a for t in words(c)}
+    asked_s = {t for c, a in parts if a for t in sounds(c)}
+    told_w = {t for c, a in parts if not a for t in words(c)}
+    told_s = {t for c, a in parts if not a for t in sounds(c)}
     return Story(frozenset(told_w - asked_w), frozenset(told_s - asked_s), frozenset(asked_w))
 
 
@@ -512,6 +520,31 @@ def _pos_tagger() -> jieba.posseg.POSTokenizer:
 
             _pos = jieba.posseg.POSTokenizer(_jieba())
         return _pos
+
+
+# Words that ask how a thing is done: what follows them is the action asked about.
+_HOW = re.compile("怎么样|怎么|怎样|如何|咋")
+# Words that ask whether a thing may be done (能补办吗): the verb between them and 吗 is
+# the action asked about.
+_MODALS = frozenset({"能", "可以", "还能"})
+# Verbs that name doing any procedure, not which one (怎么办理, 咋弄, 怎么申请, 该怎么走):
+# no entry is needed to say them.
+ACTION_FRAME = frozenset({"办理", "申领", "搞", "做", "处理", "回事", "样", "走"})
+
+
+def _action(tagged: list[jieba.posseg.pair]) -> str | None:
+    """The verb that opens ``tagged`` (fillers skipped: 怎么自己交), unless it names doing
+    any procedure (``ACTION_FRAME``) or another word comes first (怎么把他添上, 怎么往卡里写:
+    the action follows its object, which the entry may well name another way)."""
+    for p in tagged:
+        if p.flag == "p":
+            return None
+        if _filler(p.word):
+            continue
+        if p.flag.startswith("v") and p.word not in ACTION_FRAME:
+            return str(p.word)
+        return None
+    return None
 
 
 def _how_any(asked_with: str, after: str, word: str) -> bool:
@@ -550,31 +583,6 @@ def asked_objects(text: str) -> frozenset[str]:
     return frozenset(out)
 
 
-# Words that ask how a thing is done: what follows them is the action asked about.
-_HOW = re.compile("怎么样|怎么|怎样|如何|咋")
-# Words that ask whether a thing may be done (能补办吗): the verb between them and 吗 is
-# the action asked about.
-_MODALS = frozenset({"能", "可以", "还能"})
-# Verbs that name doing any procedure, not which one (怎么办理, 咋弄, 怎么申请, 该怎么走):
-# no entry is needed to say them.
-ACTION_FRAME = frozenset({"办理", "申领", "搞", "做", "处理", "回事", "样", "走"})
-
-
-def _action(tagged: list[jieba.posseg.pair]) -> str | None:
-    """The verb that opens ``tagged`` (fillers skipped: 怎么自己交), unless it names doing
-    any procedure (``ACTION_FRAME``) or another word comes first (怎么把他添上, 怎么往卡里写:
-    the action follows its object, which the entry may well name another way)."""
-    for p in tagged:
-        if p.flag == "p":
-            return None
-        if _filler(p.word):
-            continue
-        if p.flag.startswith("v") and p.word not in ACTION_FRAME:
-            return str(p.word)
-        return None
-    return None
-
-
 def asked_actions(text: str) -> frozenset[str]:
     """The actions ``text`` asks about: in each clause that asks, the verb right after a
     "how" word (怎么注销, 咋补一个, 如何转园: 注销, 补办, 转), or the verb alone between
@@ -586,14 +594,13 @@ def asked_actions(text: str) -> frozenset[str]:
     for clause in _CLAUSE_END.split(text):
         if not clause.strip() or not is_question(clause):
             continue
-        stretches = _HOW.split(_NOT_ASKING.sub("", normalise(clause)))
-        for stretch in stretches[1:]:  # each one starts where a "how" word ends
+        t = _NOT_ASKING.sub("", normalise(clause))
+        for stretch in _HOW.split(t)[1:]:  # each one starts where a "how" word ends
             stretch = _QUESTION_WORD.split(stretch)[0]
             verb = _action(_pos_tagger().lcut(stretch, HMM=False)) if stretch else None
             if verb:
                 out.add(verb)
         # Whether it may be done, the verb alone between 能 and 吗 (能补办吗, 能退吗).
-        t = _NOT_ASKING.sub("", normalise(clause))
         if t.endswith("吗"):
             tagged = _pos_tagger().lcut(t[:-1], HMM=False)
             if len(tagged) >= 2 and tagged[-2].word in _MODALS:
@@ -739,10 +746,9 @@ class Index:
         named = _OBJECTS.named(spoken, caller=True)
         # A family the asking clauses name a member of is about those members: the story
         # around them may name another (户口本丢了怎么补办？身份证还在).
-        clauses = [c for c in _CLAUSE_END.split(spoken) if c.strip()]
-        asking = [c for c in clauses if is_question(c)]
-        if asking and len(asking) < len(clauses):
-            named = {**named, **_OBJECTS.named("，".join(asking), caller=True)}
+        if parts := told_apart(spoken):
+            asking = "，".join(c for c, asks_ in parts if asks_)
+            named = {**named, **_OBJECTS.named(asking, caller=True)}
         told = story(spoken)
         objects_asked = asked_objects(spoken)
         actions_asked = asked_actions(spoken)
