@@ -117,6 +117,9 @@ BLAME_WORDS = (
     # Asking for the reason of a wrong done (这是什么道理) or for someone to be hurried
     # (帮我催一下): the matter is the caller's grievance, the entry only explains it.
     "什么道理", "啥道理", "讲不讲理", "催一下", "催催", "帮我催",
+    # A verdict on what was done, or a question that answers itself (这不合理, 这不耽误孩子吗,
+    # 这不是强买强卖吗): the caller judges the matter, asks nothing of it.
+    "这不",
 )
 # Words that carry no content for matching (fillers, pronouns, question words).
 STOP_WORDS = frozenset(" ".join((
@@ -473,19 +476,27 @@ class Story(NamedTuple):
 NO_STORY = Story(frozenset(), frozenset(), frozenset())
 
 
-def story(text: str) -> Story:
-    """Split ``text`` at punctuation into the clauses that ask (a question word or form:
-    吗, 呢, 怎么, 哪里, 能…不) and the story around them. Only when both are there: a
-    caller whose every clause asks, or none does (a complaint, or a recogniser's text with
-    no punctuation), has no story to tell apart."""
+def told_apart(text: str) -> list[tuple[str, bool]]:
+    """``text``'s clauses (cut at punctuation), each with whether it asks (a question word
+    or form: 吗, 呢, 怎么, 哪里, 能…不); none when every clause asks or none does (a
+    complaint, or a recogniser's text with no punctuation): no story to tell apart."""
     clauses = [c for c in _CLAUSE_END.split(text) if c.strip()]
     asking = [is_question(c) for c in clauses]
     if all(asking) or not any(asking):
+        return []
+    return list(zip(clauses, asking, strict=True))
+
+
+def story(text: str) -> Story:
+    """Split ``text`` into the clauses that ask and the story around them (see
+    :func:`told_apart`)."""
+    parts = told_apart(text)
+    if not parts:
         return NO_STORY
-    asked_w = {t for c, a in zip(clauses, asking, strict=True) if a for t in words(c)}
-    asked_s = {t for c, a in zip(clauses, asking, strict=True) if a for t in sounds(c)}
-    told_w = {t for c, a in zip(clauses, asking, strict=True) if not a for t in words(c)}
-    told_s = {t for c, a in zip(clauses, asking, strict=True) if not a for t in sounds(c)}
+    asked_w = {t for c, a in parts if a for t in words(c)}
+    asked_s = {t for c, a in parts if a for t in sounds(c)}
+    told_w = {t for c, a in parts if not a for t in words(c)}
+    told_s = {t for c, a in parts if not a for t in sounds(c)}
     return Story(frozenset(told_w - asked_w), frozenset(told_s - asked_s), frozenset(asked_w))
 
 
@@ -511,10 +522,46 @@ def _pos_tagger() -> jieba.posseg.POSTokenizer:
         return _pos
 
 
+# Words that ask how a thing is done: what follows them is the action asked about.
+_HOW = re.compile("怎么样|怎么|怎样|如何|咋")
+# Words that ask whether a thing may be done (能补办吗): the verb between them and 吗 is
+# the action asked about.
+_MODALS = frozenset({"能", "可以", "还能"})
+# Verbs that name doing any procedure, not which one (怎么办理, 咋弄, 怎么申请, 该怎么走):
+# no entry is needed to say them.
+ACTION_FRAME = frozenset({"办理", "申领", "搞", "做", "处理", "回事", "样", "走"})
+
+
+def _action(tagged: list[jieba.posseg.pair]) -> str | None:
+    """The verb that opens ``tagged`` (fillers skipped: 怎么自己交), unless it names doing
+    any procedure (``ACTION_FRAME``) or another word comes first (怎么把他添上, 怎么往卡里写:
+    the action follows its object, which the entry may well name another way)."""
+    for p in tagged:
+        if p.flag == "p":
+            return None
+        if _filler(p.word):
+            continue
+        if p.flag.startswith("v") and p.word not in ACTION_FRAME:
+            return str(p.word)
+        return None
+    return None
+
+
+def _how_any(asked_with: str, after: str, word: str) -> bool:
+    """``word`` ends the words before ``asked_with`` and ``after`` follows it: before "how"
+    and nothing but doing any procedure (低保怎么申请, 残疾证怎么办), the word is what is
+    asked about whatever jieba tags it (低保 as a verb), unless it is negated: a state of
+    the story (旧家具不要了怎么处理)."""
+    if _HOW.match(asked_with) is None or _NEGATION.match(word):
+        return False
+    return _action(_pos_tagger().lcut(_QUESTION_WORD.split(after)[0], HMM=False)) is None
+
+
 def asked_objects(text: str) -> frozenset[str]:
     """The things ``text`` asks about: in each clause that asks, the noun that ends the
     words before a question word (暖气费发票怎么开: 发票; 公积金比例是多少: 比例;
-    这合理吗: 合理), unless it names what is asked of any procedure (``ASKED_FRAME``:
+    这合理吗: 合理), or any word there before "how" and doing any procedure (低保怎么申请,
+    see :func:`_how_any`), unless it names what is asked of any procedure (``ASKED_FRAME``:
     要带什么材料). A caller who names an entry's topic and asks about another thing of it
     shares most words with the entry, which then answers a neighbouring question: this is
     what tells them apart (see :meth:`Index.search`, feature ``unasked``)."""
@@ -522,14 +569,44 @@ def asked_objects(text: str) -> frozenset[str]:
     for clause in _CLAUSE_END.split(text):
         if not clause.strip() or not is_question(clause):
             continue
-        stretches = _QUESTION_WORD.split(_NOT_ASKING.sub("", normalise(clause)))
-        for stretch in stretches[:-1]:  # each one ends where a question word starts
+        t = _NOT_ASKING.sub("", normalise(clause))
+        stretches = _QUESTION_WORD.split(t)
+        asking = _QUESTION_WORD.findall(t)
+        for n, stretch in enumerate(stretches[:-1]):  # each ends where a question word starts
             tagged = [p for p in _pos_tagger().lcut(stretch, HMM=False) if not _filler(p.word)]
             if not tagged:
                 continue
             last = tagged[-1]
-            if len(last.word) > 1 and last.flag in _NOUN_TAGS and last.word not in ASKED_FRAME:
+            thing = last.flag in _NOUN_TAGS or _how_any(asking[n], stretches[n + 1], last.word)
+            if len(last.word) > 1 and thing and last.word not in ASKED_FRAME:
                 out.add(last.word)
+    return frozenset(out)
+
+
+def asked_actions(text: str) -> frozenset[str]:
+    """The actions ``text`` asks about: in each clause that asks, the verb right after a
+    "how" word (怎么注销, 咋补一个, 如何转园: 注销, 补办, 转), or the verb alone between
+    one that asks whether it may be done and 吗 (能补办吗, 可以退吗: 补办, 退). A caller
+    who names an entry's topic and asks to do another thing with it (注销 the licence the
+    entry says how to get) shares most of its words: see :meth:`Index.search`, feature
+    ``unacted``."""
+    out: set[str] = set()
+    for clause in _CLAUSE_END.split(text):
+        if not clause.strip() or not is_question(clause):
+            continue
+        t = _NOT_ASKING.sub("", normalise(clause))
+        for stretch in _HOW.split(t)[1:]:  # each one starts where a "how" word ends
+            stretch = _QUESTION_WORD.split(stretch)[0]
+            verb = _action(_pos_tagger().lcut(stretch, HMM=False)) if stretch else None
+            if verb:
+                out.add(verb)
+        # Whether it may be done, the verb alone between 能 and 吗 (能补办吗, 能退吗).
+        if t.endswith("吗"):
+            tagged = _pos_tagger().lcut(t[:-1], HMM=False)
+            if len(tagged) >= 2 and tagged[-2].word in _MODALS:
+                verb = _action(tagged[-1:])
+                if verb:
+                    out.add(verb)
     return frozenset(out)
 
 
@@ -667,8 +744,14 @@ class Index:
         qw, qs = words(spoken), sounds(spoken)
         question = is_question(text)
         named = _OBJECTS.named(spoken, caller=True)
+        # A family the asking clauses name a member of is about those members: the story
+        # around them may name another (户口本丢了怎么补办？身份证还在).
+        if parts := told_apart(spoken):
+            asking = "，".join(c for c, asks_ in parts if asks_)
+            named = {**named, **_OBJECTS.named(asking, caller=True)}
         told = story(spoken)
         objects_asked = asked_objects(spoken)
+        actions_asked = asked_actions(spoken)
         sw, ss = self.words.scores(qw), self.sounds.scores(qs)
         top_w, top_s = max(sw, default=0.0) or 1.0, max(ss, default=0.0) or 1.0
         ranked: list[tuple[float, int]] = []
@@ -712,6 +795,9 @@ class Index:
                 "other_object": float(_OBJECTS.other_object(named, self.about[i],
                                                             self.mentions[i]) is not None),
                 "unasked": float(any(not self.has(i, w) for w in objects_asked)),
+                # Not even the verb's first character (缴 of 缴纳 is in 缴费, 接 of 接上 in
+                # 接续): the entry never speaks of doing that.
+                "unacted": float(any(w[0] not in self.texts[i] for w in actions_asked)),
             }
             if rank == 0:
                 features = f
@@ -747,10 +833,12 @@ def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
     ``story_weight``: what a word of the story around the question that the entry lacks
     weighs (``STORY_WEIGHT``), once the caller said more of the entry than a short
     question does; 1 counts it as a word of the question."""
-    if f.get("other_object"):
+    if f.get("other_object") or f.get("unacted"):
         # The caller names another member of a family than the entry's title (驾驶证
-        # against 身份证, a bite against the dog licence): however many words they share,
-        # the entry answers a neighbouring question, and offering it would mislead.
+        # against 身份证, a bite against the dog licence), or asks how to do a thing the
+        # entry never speaks of doing (注销 the licence it says how to get; see
+        # :func:`asked_actions`): however many words they share, the entry answers a
+        # neighbouring question, and offering it would mislead.
         return 0.0
     value = _confidence(f, evidence_words=evidence_words, evidence_power=evidence_power,
                         answer_credit=answer_credit, story_weight=story_weight)

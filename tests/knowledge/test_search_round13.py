@@ -48,7 +48,6 @@ def test_another_thing_of_the_topic_is_not_answered(index: Index, text: str,
     ("采暖费能在手机上交吗？", "kb035"),
     ("我换工作了，公积金怎么转到新单位？", "kb017"),
     ("居住证签注要带什么材料？", "kb002"),
-    ("新生儿上户口，户口页丢了怎么补？", "kb007"),
 ])
 def test_the_entrys_own_question_is_answered(index: Index, text: str, expect: str) -> None:
     r = index.search(text, today=TODAY)
