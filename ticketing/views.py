@@ -114,7 +114,8 @@ def intake_limiter(request: Request) -> anyio.CapacityLimiter | None:
 
 IDEMPOTENCY_KEY_HELP = (
     "a string of your own (draft-ietf-httpapi-idempotency-key-header), one per complaint, "
-    "sent again with every retry of it: a repeat by the same user within 24 h answers 201 "
+    "sent again with every retry of it: a repeat by the same user within "
+    f"{idempotency.KEY_TTL.total_seconds() / 3600:g} h answers 201 "
     "with the ticket the first request filed, as it is now, and files, dispatches, texts "
     "and audits nothing; the same key with another body is 422 (field "
     f"{idempotency.FIELD}). 1-{idempotency.MAX_KEY_LENGTH} printable ASCII characters; "
