@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from hotline.scheduler import idempotency_keys_job
 from tests.support.api import auth
 from tests.support.city import City
 from ticketing import idempotency, service
@@ -123,7 +124,7 @@ def test_a_key_expires_after_its_ttl(
     assert post(client, city, "daily").json()["number"] == later.json()["number"]
 
 
-def test_prune_deletes_only_expired_keys(
+def test_the_hourly_job_deletes_only_expired_keys(
         client: TestClient, city: City, sessions: sessionmaker[Session]) -> None:
     post(client, city, "old")
     now = utcnow()
@@ -133,10 +134,11 @@ def test_prune_deletes_only_expired_keys(
                   .values(created_at=now - idempotency.KEY_TTL - timedelta(seconds=1)))
         s.commit()
     post(client, city, "fresh")
+    # The hourly job, with the app's clock.
+    assert idempotency_keys_job(sessions, client.app.state.domain) == 1  # type: ignore[attr-defined]
     with sessions() as s:
-        assert idempotency.prune_keys(session=s, now=now) == 1
-        s.commit()
         assert s.scalars(select(IdempotencyKey.key)).all() == ["fresh"]
+    assert post(client, city, "old").status_code == 201  # free again
 
 
 def test_concurrent_requests_with_one_key_file_one_ticket(
