@@ -32,6 +32,17 @@ def archive_job(sessions: sessionmaker[Session], domain: Domain) -> None:
         log.info("archived %d closed ticket(s) whose citizen cannot be surveyed", len(archived))
 
 
+def idempotency_keys_job(sessions: sessionmaker[Session], domain: Domain) -> int:
+    """Idempotency-Keys past their 24 h (ticketing.idempotency) are deleted."""
+    from ticketing.idempotency import prune_keys
+
+    with transaction(sessions) as session:
+        pruned = prune_keys(session=session, now=domain.now())
+    if pruned:
+        log.info("pruned %d expired Idempotency-Key(s)", pruned)
+    return pruned
+
+
 def retention_job(sessions: sessionmaker[Session], domain: Domain) -> list[str]:
     days = domain.settings.recordings_retention_days
     if days <= 0:

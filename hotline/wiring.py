@@ -40,6 +40,7 @@ from hotline.roles import Part
 from hotline.scheduler import (
     archive_job,
     escalate_utilities_job,
+    idempotency_keys_job,
     monthly_report_job,
     monthly_report_trigger,
     retention_job,
@@ -386,6 +387,8 @@ def schedule_jobs(background: Background) -> BackgroundScheduler:
                           coalesce=True)
         scheduler.add_job(archive_job, "interval", hours=1, args=(sessions, domain),
                           id="archive-unsurveyable", max_instances=1, coalesce=True)
+        scheduler.add_job(idempotency_keys_job, "interval", hours=1, args=(sessions, domain),
+                          id="idempotency-keys", max_instances=1, coalesce=True)
         scheduler.add_job(monthly_report_job, monthly_report_trigger(domain),
                           args=(sessions, domain), id="monthly-report", max_instances=1,
                           coalesce=True, misfire_grace_time=6 * 3600)

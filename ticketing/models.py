@@ -331,3 +331,22 @@ class ReplyAttachment(Base):
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     uploaded_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IdempotencyKey(Base):
+    """A client's ``Idempotency-Key`` on ``POST /api/v1/tickets`` and the ticket it filed
+    (ticketing.idempotency). Scoped per user: the unique key is (user, key), so one client's
+    key never answers with another's ticket. Written in the ticket's own transaction; kept
+    ``idempotency.KEY_TTL``, then pruned."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_idempotency_keys_user_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    # SHA-256 of the validated body: the same key with another body is refused.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    # None only inside the transaction that claimed the key, until its ticket is written.
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

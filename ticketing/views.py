@@ -7,13 +7,22 @@ from datetime import datetime
 from typing import Annotated
 
 import anyio.to_thread
-from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, File, Header, HTTPException, Query, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config import Settings
-from ticketing import analytics, attachments, citizen, merging, queries, service, supervision
+from ticketing import (
+    analytics,
+    attachments,
+    citizen,
+    idempotency,
+    merging,
+    queries,
+    service,
+    supervision,
+)
 from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.deps import DomainDep, RowIdPath, Token, known_token, require, unit_of_work
@@ -103,15 +112,29 @@ def intake_limiter(request: Request) -> anyio.CapacityLimiter | None:
     return limiter
 
 
+IDEMPOTENCY_KEY_HELP = (
+    "a string of your own (draft-ietf-httpapi-idempotency-key-header), one per complaint, "
+    "sent again with every retry of it: a repeat by the same user within "
+    f"{idempotency.KEY_TTL.total_seconds() / 3600:g} h answers 201 "
+    "with the ticket the first request filed, as it is now, and files, dispatches, texts "
+    "and audits nothing; the same key with another body is 422 (field "
+    f"{idempotency.FIELD}). 1-{idempotency.MAX_KEY_LENGTH} printable ASCII characters; "
+    "absent: every request files a ticket")
+
+
 @router.post("/tickets", status_code=201, response_model=TicketOut)
-async def create_ticket(body: TicketCreate, request: Request, token: Token,
-                        domain: DomainDep) -> TicketOut:
+async def create_ticket(
+    body: TicketCreate, request: Request, token: Token, domain: DomainDep,
+    idempotency_key: Annotated[str | None, Header(
+        alias=idempotency.HEADER, pattern=idempotency.KEY_PATTERN,
+        description=IDEMPOTENCY_KEY_HELP)] = None,
+) -> TicketOut:
     return await anyio.to_thread.run_sync(_create_ticket, body, request, token, domain,
-                                          limiter=intake_limiter(request))
+                                          idempotency_key, limiter=intake_limiter(request))
 
 
 def _create_ticket(body: TicketCreate, request: Request, token: str,
-                   domain: Domain) -> TicketOut:
+                   domain: Domain, idempotency_key: str | None = None) -> TicketOut:
     # Classified before the transaction: on SQLite the transaction holds the write lock
     # from its first statement, and every other creator would wait for the classifier.
     # Only for a known token: classifying is the costliest step a stranger could buy.
@@ -119,10 +142,12 @@ def _create_ticket(body: TicketCreate, request: Request, token: str,
     understood = service.understand_demand(domain=domain, demand=body.demand)
     with unit_of_work(request, token) as (session, actor):
         require(actor, Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)
-        ticket = service.create_ticket(
-            session=session, domain=domain, actor=actor, understood=understood,
-            accept_now=body.accept, **body.model_dump(exclude={"accept"}),
-        )
+        ticket = idempotency.create_once(
+            session=session, actor=actor, key=idempotency_key, body=body, now=domain.now(),
+            create=lambda: service.create_ticket(
+                session=session, domain=domain, actor=actor, understood=understood,
+                accept_now=body.accept, **body.model_dump(exclude={"accept"}),
+            ))
         # The answer is read inside the transaction: read after the commit it would open
         # a second transaction (on SQLite, queue for the write lock once more).
         shown = _show(session, ticket, actor)

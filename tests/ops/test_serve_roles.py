@@ -25,7 +25,7 @@ from tests.support.city import City
 from tests.support.harness import first_http_answer, free_port
 from ticketing.context import Domain
 
-TICKET_JOBS = {"escalate-utilities", "archive-unsurveyable", "monthly-report"}
+TICKET_JOBS = {"escalate-utilities", "archive-unsurveyable", "idempotency-keys", "monthly-report"}
 
 
 def _role_settings(sqlite_url: str, tmp_path: Path) -> Settings:

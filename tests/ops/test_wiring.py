@@ -66,7 +66,8 @@ def test_serve_runs_every_job_on_one_scheduler_and_frees_its_ports(
     assert b.scheduler is not None
     # Retention is off as shipped; one job (voice) owns spool recovery and the backlog.
     assert {j.id for j in b.scheduler.get_jobs()} == {
-        "voice", "escalate-utilities", "archive-unsurveyable", "monthly-report", "outbound"}
+        "voice", "escalate-utilities", "archive-unsurveyable", "idempotency-keys", "monthly-report",
+        "outbound"}
     assert b.engine is None  # no model: calls are recorded, the backlog waits for one
     assert b.ivr is not None and b.ivr.frontend.status is PhoneStatus.READY
     assert b.ivr.frontend.local_port == serve_settings.sip.port
