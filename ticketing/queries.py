@@ -56,6 +56,34 @@ def may_see_ticket(actor: Actor, ticket: Ticket) -> bool:
     ) is not None
 
 
+def may_act_on(actor: Actor, ticket: Ticket) -> bool:
+    """Whether ``actor`` may take an action on ``ticket``: it is in their scope
+    (``may_see_ticket``), or they are filing it in this transaction (``note_filed``). Its
+    filer takes a new ticket through intake -- acceptance, the rules' dispatch, 直接答复 --
+    wherever it goes: a draft has no unit, so it is in no unit's scope, and a supervisor
+    filing a complaint for another unit met a 404 halfway through (the ticket rolled back,
+    its number lost). Until the commit only: then the ticket is the scope's again."""
+    return actor.role == Role.SYSTEM or filing(actor, ticket) or may_see_ticket(actor, ticket)
+
+
+# Session.info key: id() of each ticket this transaction files -> (the ticket, its filer).
+# By id(): a ticket still to be INSERTed has no key of its own; held here, it is not
+# collected, so its id() names no other object until the transaction ends.
+_FILED = "hotline_filed_tickets"
+
+
+def note_filed(session: Session, ticket: Ticket, actor: Actor) -> None:
+    """``actor`` files ``ticket`` in this session's transaction (``may_act_on``)."""
+    session.info.setdefault(_FILED, {})[id(ticket)] = (ticket, actor)
+
+
+def filing(actor: Actor, ticket: Ticket) -> bool:
+    """Whether ``actor`` is filing ``ticket`` in the transaction it belongs to."""
+    session = object_session(ticket)
+    filed = session.info.get(_FILED, {}).get(id(ticket)) if session is not None else None
+    return filed is not None and filed[0] is ticket and filed[1] == actor
+
+
 # --- the caller --------------------------------------------------------------------------
 
 
@@ -227,6 +255,9 @@ def _forget_committed(session: Session, transaction: Any) -> None:
     if transaction.parent is None:
         session.info.pop(_CREATED, None)
         session.info.pop(_PENDING, None)
+        # Kept through a savepoint's rollback (a 督办 record another node opened first):
+        # the ticket being filed is still in the session, and so is its filer.
+        session.info.pop(_FILED, None)
 
 
 def _trail(session: Session, ticket: Ticket) -> list[TicketEvent]:

@@ -305,6 +305,18 @@ class TicketOut(BaseModel):
             events=[EventOut.of(e) for e in events] if events is not None else None,
         )
 
+    @classmethod
+    def receipt(cls, t: Ticket, actor: Actor) -> TicketOut:
+        """What the filer of a ticket out of their scope gets back (a supervisor's complaint
+        the rules sent to another unit, or left in the manual queue): its number, status,
+        category, unit and deadlines, and what they filed; nothing of its handling (the
+        handler, the answer, links to other tickets, the trail), which a retry with the
+        Idempotency-Key would otherwise show them for a day."""
+        return cls.of(t, actor).model_copy(update={
+            "handler": None, "signed_at": None, "reply_text": None, "reply_outcome": None,
+            "reply_reason": None, "exclusion_reason": None, "exclusion_text": None,
+            "duplicate_of": None, "duplicate_count": 0, "merged_into": None, "events": None})
+
 
 class TicketPage(BaseModel):
     items: list[TicketOut]

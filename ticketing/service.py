@@ -64,8 +64,9 @@ from ticketing.queries import (
     LINK_EVENT,
     identified_caller,
     is_held,
-    may_see_ticket,
+    may_act_on,
     note_created,
+    note_filed,
     same_identified_caller,
 )
 from ticketing.queries import scope_filter as scope_filter  # callers written against service
@@ -73,6 +74,7 @@ from ticketing.quiet import staff_quiet_until
 from ticketing.respondent import MAX_LENGTH as RESPONDENT_MAX
 from ticketing.states import (
     ASSIGNED_STATUSES,
+    FILING_ROLES,
     OPEN_STATUSES,
     UNDISPATCHED_STATUSES,
     Action,
@@ -179,7 +181,7 @@ def _allowed(*, ticket: Ticket, actor: Actor, action: Action,
     """The refusals of ``_apply`` (a ticket out of sight, the transition table), changing
     nothing: for an action with a refusal of its own to check after these and before any
     change."""
-    if actor.role != Role.SYSTEM and not may_see_ticket(actor, ticket):
+    if not may_act_on(actor, ticket):
         raise NotFound(f"ticket {ticket.number} not found")
     return transition_for(Status(ticket.status), action, actor.role, reason)
 
@@ -351,7 +353,11 @@ def create_ticket(
     (it needs no lock, and holding one while it runs delays every other creator).
     ``accept_now``: the ticket is written once, accepted and dispatched, with its trail (one
     INSERT, not an INSERT of the draft and an UPDATE); its audit events are the same, and in
-    the same order, as ``accept`` called after the draft's creation writes."""
+    the same order, as ``accept`` called after the draft's creation writes. Only for a
+    role of ``FILING_ROLES`` (else ``PermissionDenied``, before anything is written); its
+    filer takes it through intake whatever unit it goes to (``queries.may_act_on``)."""
+    if actor.role not in FILING_ROLES:
+        raise PermissionDenied(actor.role, Action.ACCEPT)
     if channel not in CHANNELS:
         raise InvalidInput("channel", f"unknown channel {channel!r}; one of {', '.join(CHANNELS)}")
     phone = validate_phone(caller_phone) if caller_phone and caller_phone.strip() else None
@@ -413,6 +419,7 @@ def create_ticket(
     original = _duplicate_of(session=session, domain=domain, ticket=ticket)
     ticket.duplicate_of_id = original.id if original is not None else None
     session.add(ticket)
+    note_filed(session, ticket, actor)
     # The first flush writes it with plain INSERTs, not the unit of work (_write_at_once):
     # a draft's now, an accepted ticket's with its acceptance and dispatch.
     session.info[_WRITE_AT_ONCE] = ticket

@@ -212,6 +212,10 @@ TRANSITIONS: dict[Action, Transition] = {
     )
 }
 
+# Who files a ticket (API, console, the knowledge base's 直接答复; the system for calls):
+# who may 受理 one. A handler never does: they answer what the hotline sends them.
+FILING_ROLES: frozenset[Role] = TRANSITIONS[Action.ACCEPT].roles
+
 # Status groups: every part of the service (API, console, CLI, metrics, IVR, outbound)
 # takes its groups from here, so "open" or "assigned" means the same thing everywhere.
 OPEN_STATUSES: frozenset[Status] = _OPEN_STATES

@@ -59,7 +59,14 @@ from ticketing.schemas import (
     UnitCreate,
     UserCreate,
 )
-from ticketing.states import AWAITING_DISPATCH_STATUSES, FINISHED_STATUSES, Role, Status, values
+from ticketing.states import (
+    AWAITING_DISPATCH_STATUSES,
+    FILING_ROLES,
+    FINISHED_STATUSES,
+    Role,
+    Status,
+    values,
+)
 
 router = APIRouter(prefix="/api/v1")
 
@@ -141,7 +148,7 @@ def _create_ticket(body: TicketCreate, request: Request, token: str,
     known_token(request, token)
     understood = service.understand_demand(domain=domain, demand=body.demand)
     with unit_of_work(request, token) as (session, actor):
-        require(actor, Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)
+        require(actor, *FILING_ROLES)
         ticket = idempotency.create_once(
             session=session, actor=actor, key=idempotency_key, body=body, now=domain.now(),
             create=lambda: service.create_ticket(
@@ -150,9 +157,18 @@ def _create_ticket(body: TicketCreate, request: Request, token: str,
             ))
         # The answer is read inside the transaction: read after the commit it would open
         # a second transaction (on SQLite, queue for the write lock once more).
-        shown = _show(session, ticket, actor)
+        shown = filed_answer(session, ticket, actor)
         session.commit()
         return shown
+
+
+def filed_answer(session: Session, ticket: Ticket, actor: Actor) -> TicketOut:
+    """The answer to whoever filed ``ticket``: the ticket as ``GET /tickets/{ref}`` shows
+    it when it is in their scope, else its receipt (``TicketOut.receipt``); never a 404 for
+    a ticket they filed (the same on a retry with their Idempotency-Key)."""
+    if queries.may_see_ticket(actor, ticket):
+        return _show(session, ticket, actor)
+    return TicketOut.receipt(ticket, actor)
 
 
 @router.get("/tickets", response_model=TicketPage)
