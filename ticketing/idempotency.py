@@ -12,13 +12,20 @@ second's claim waits for the first's transaction (PostgreSQL: on the unique inde
 SQLite: at BEGIN, for the write lock) and then reads the ticket the first committed; if
 the first rolled back, the second claims the key and files it. A retry never burns a
 ticket number or classifies into a second ticket.
+
+A web form that files a ticket (the console's intake) carries a one-time token of the
+same kind (``new_form_token``, rendered into the form): its resend -- a double click, the
+browser posting again after a slow answer -- is the same request with the same key
+(``form_key``), and finds the ticket the first post filed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+import re
+import secrets
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,11 +58,33 @@ class KeyReused(InvalidInput):
                                 "use a new key for a new complaint")
 
 
-def fingerprint(body: BaseModel) -> str:
-    """SHA-256 of the validated body: the same fields with the same values (after the
-    body's own clean-up) are the same request, however the JSON was spelled."""
-    text = json.dumps(body.model_dump(mode="json"), sort_keys=True, ensure_ascii=False,
-                      separators=(",", ":"))
+# A form's token, as the form posts it, and its key: apart from any key an API client picks.
+FORM_FIELD = "form_token"
+FORM_KEY_PREFIX = "form:"
+_FORM_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+def new_form_token() -> str:
+    """A one-time token for a form that files a ticket (``form_key``)."""
+    return secrets.token_urlsafe(24)
+
+
+def form_key(token: str) -> str | None:
+    """The key of a form's one-time token; None for a post without one (a client that is
+    no browser: every post files, as a request without an Idempotency-Key). A token
+    ``new_form_token`` could not have made is refused (``InvalidInput``)."""
+    if not token:
+        return None
+    if not _FORM_TOKEN.fullmatch(token):
+        raise InvalidInput(FORM_FIELD, "not a form token of this service")
+    return FORM_KEY_PREFIX + token
+
+
+def fingerprint(body: BaseModel | Mapping[str, Any]) -> str:
+    """SHA-256 of the validated body (a form's fields): the same fields with the same
+    values (after the body's own clean-up) are the same request, however it was spelled."""
+    fields = body.model_dump(mode="json") if isinstance(body, BaseModel) else dict(body)
+    text = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -66,8 +95,8 @@ def _insert(session: Session) -> Any:
 
 
 def create_once(
-    *, session: Session, actor: Actor, key: str | None, body: BaseModel, now: datetime,
-    create: Callable[[], Ticket],
+    *, session: Session, actor: Actor, key: str | None, body: BaseModel | Mapping[str, Any],
+    now: datetime, create: Callable[[], Ticket],
 ) -> Ticket:
     """The ticket ``create`` files, or, when ``key`` came from ``actor`` with this ``body``
     within ``KEY_TTL``, the ticket it filed then (``create`` is not called). ``key`` None:

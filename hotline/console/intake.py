@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -13,18 +14,18 @@ from hotline.console.views import MAX_TEXT, refusal
 from hotline.console.web import Work, page, render, signed_in, work
 from knowledge import service as kb
 from knowledge.models import KbEntry
-from ticketing import service
+from ticketing import idempotency, service
 from ticketing.classify import classify
 from ticketing.context import Domain
 from ticketing.intake_model import Understanding
-from ticketing.models import Unit
+from ticketing.models import Ticket, Unit
 from ticketing.respondent import MAX_LENGTH as RESPONDENT_MAX
 from ticketing.service import InvalidInput
-from ticketing.states import Role
+from ticketing.states import FILING_ROLES
 
 router = APIRouter()
 
-INTAKE_ROLES = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)  # as POST /api/v1/tickets
+INTAKE_ROLES = FILING_ROLES  # as POST /api/v1/tickets and the service
 
 
 def _suggestion(w: Work, text: str) -> dict[str, object] | None:
@@ -58,13 +59,39 @@ def _understood_before_transaction(request: Request, demand: str, csrf: str
         return None  # create_ticket refuses the same text where the form shows the error
 
 
+def _form_page(form: dict[str, str], **extra: object) -> dict[str, object]:
+    """The intake page's context. A fresh one-time token (``idempotency.new_form_token``)
+    unless ``form`` keeps its own: a form refused for its input was filed by nobody (the
+    token's claim rolled back with it), so the corrected form is still the same one."""
+    return {"form": form, "categories": present.categories(), "respondent_max": RESPONDENT_MAX,
+            "form_token": form.get(idempotency.FORM_FIELD) or idempotency.new_form_token(),
+            **extra}
+
+
+def _filed_once(w: Work, token: str, form: dict[str, str], create: Callable[[], Ticket]
+                ) -> Ticket:
+    """``create()``, or the ticket this form's token filed already: a resend of the form
+    (a double click, the browser posting again) files nothing (``idempotency.create_once``,
+    as the API's Idempotency-Key). The key is the user's own, like an API client's."""
+    return idempotency.create_once(session=w.session, actor=w.actor,
+                                   key=idempotency.form_key(token), body=form,
+                                   now=w.domain.now(), create=create)
+
+
+def _refused_form(form: dict[str, str], exc: InvalidInput) -> dict[str, str]:
+    """The form to show again after ``exc``: the same token, unless the token is what was
+    refused (the form was filed, with other content, or the token is no token of ours)."""
+    if exc.field in (idempotency.FIELD, idempotency.FORM_FIELD):
+        return {k: v for k, v in form.items() if k != idempotency.FORM_FIELD}
+    return form
+
+
 @router.get("/intake")
 @page
 def intake_form(request: Request) -> Response:
     with work(request) as w:
         w.require(*INTAKE_ROLES)
-        return render(request, "intake.html", {"form": {}, "categories": present.categories(),
-                                               "respondent_max": RESPONDENT_MAX})
+        return render(request, "intake.html", _form_page({}))
 
 
 @router.post("/intake/suggest")
@@ -95,38 +122,39 @@ def create(
     urgency: Annotated[str, Form(max_length=16)] = "",
     confidential: Annotated[str, Form(max_length=8)] = "",
     no_contact: Annotated[str, Form(max_length=8)] = "",
+    form_token: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
     form = {"caller_phone": caller_phone, "caller_name": caller_name, "demand": demand,
             "address": address, "respondent": respondent, "category": category,
-            "urgency": urgency, "confidential": confidential, "no_contact": no_contact}
+            "urgency": urgency, "confidential": confidential, "no_contact": no_contact,
+            idempotency.FORM_FIELD: form_token}
     understood = _understood_before_transaction(request, demand, csrf)
     with work(request, csrf=csrf, post=True) as w:
         w.require(*INTAKE_ROLES)
         try:
             if not demand.strip():
                 raise InvalidInput("demand", "demand must not be empty")
-            ticket = service.create_ticket(
-                session=w.session, domain=w.domain, actor=w.actor, channel="web",
-                understood=understood, caller_phone=caller_phone, demand=demand.strip(),
-                caller_name=caller_name.strip() or None,
-                confidential=bool(confidential), no_contact=bool(no_contact),
-                address=address.strip() or None,
-                # Blank: the service reads it from the words (ticketing.respondent).
-                respondent=respondent,
-                # Checked by the service (ticketing.inputs.check_category), as for the API.
-                category=category or None,
-                urgency=urgency if urgency in present.URGENCY_LABELS else None,
-            )
-            service.accept(session=w.session, domain=w.domain, ticket=ticket, actor=w.actor)
+            ticket = _filed_once(w, form_token, {"action": "create", **form}, lambda: (
+                service.create_ticket(
+                    session=w.session, domain=w.domain, actor=w.actor, channel="web",
+                    understood=understood, caller_phone=caller_phone, demand=demand.strip(),
+                    caller_name=caller_name.strip() or None,
+                    confidential=bool(confidential), no_contact=bool(no_contact),
+                    address=address.strip() or None,
+                    # Blank: the service reads it from the words (ticketing.respondent).
+                    respondent=respondent,
+                    # Checked by the service (ticketing.inputs.check_category), as for the
+                    # API.
+                    category=category or None,
+                    urgency=urgency if urgency in present.URGENCY_LABELS else None,
+                    accept_now=True,  # accepted and dispatched by the rules, as the API's
+                )))
             w.session.commit()
         except InvalidInput as exc:
             w.session.rollback()
-            return render(request, "intake.html", {
-                "form": form, "categories": present.categories(),
-                "respondent_max": RESPONDENT_MAX,
-                "error": refusal(exc)[1],
-                "s": _suggestion(w, demand),
-            }, 422)
+            return render(request, "intake.html", _form_page(
+                _refused_form(form, exc), error=refusal(exc)[1],
+                s=_suggestion(w, demand)), 422)
         if not w.actor.can_see(ticket, ticket.unit):
             return RedirectResponse(f"/console/queue?done=create&number={ticket.number}",
                                     status_code=303)
@@ -149,32 +177,36 @@ def answer(
     urgency: Annotated[str, Form(max_length=16)] = "",
     confidential: Annotated[str, Form(max_length=8)] = "",
     no_contact: Annotated[str, Form(max_length=8)] = "",
+    form_token: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
     """直接答复: the operator read the caller an entry's answer; the call is recorded as a
     ticket closed at intake, never dispatched (counted apart in the figures: 直办率)."""
     form = {"caller_phone": caller_phone, "caller_name": caller_name, "demand": demand,
             "address": address, "respondent": respondent, "category": category,
-            "urgency": urgency, "confidential": confidential, "no_contact": no_contact}
+            "urgency": urgency, "confidential": confidential, "no_contact": no_contact,
+            idempotency.FORM_FIELD: form_token}
     understood = _understood_before_transaction(request, demand, csrf)
     with work(request, csrf=csrf, post=True) as w:
         w.require(*INTAKE_ROLES)
         try:
             if not demand.strip():
                 raise InvalidInput("demand", "demand must not be empty")
-            ticket = kb.answer_from_entry(
-                session=w.session, domain=w.domain, actor=w.actor, entry_id=entry_id,
-                channel="web", caller_phone=caller_phone, demand=demand.strip(),
-                caller_name=caller_name.strip() or None, understood=understood,
-                respondent=respondent)
+            # The same form's token: its answer button and its submit button are two
+            # requests of one form, of which the first one sent files.
+            ticket = _filed_once(
+                w, form_token, {"action": "answer", "entry_id": entry_id, **form},
+                lambda: kb.answer_from_entry(
+                    session=w.session, domain=w.domain, actor=w.actor, entry_id=entry_id,
+                    channel="web", caller_phone=caller_phone, demand=demand.strip(),
+                    caller_name=caller_name.strip() or None, understood=understood,
+                    respondent=respondent))
             w.session.commit()
         except (InvalidInput, service.NotFound) as exc:
             w.session.rollback()
             message = (refusal(exc)[1] if isinstance(exc, InvalidInput) and exc.field != "entry"
                        else "该知识条目已停用或不在有效期内，请重新选择。")
-            return render(request, "intake.html", {
-                "form": form, "categories": present.categories(),
-                "respondent_max": RESPONDENT_MAX, "error": message,
-                "s": _suggestion(w, demand),
-            }, 422)
+            kept = _refused_form(form, exc) if isinstance(exc, InvalidInput) else form
+            return render(request, "intake.html", _form_page(
+                kept, error=message, s=_suggestion(w, demand)), 422)
         return RedirectResponse(f"/console/tickets/{ticket.number}?done=answer",
                                 status_code=303)

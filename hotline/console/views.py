@@ -16,7 +16,15 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from hotline.console import auth, present, recordings
 from hotline.console.web import Work, error_page, is_htmx, page, render, work
-from ticketing import analytics, attachments, merging, queries, service, supervision
+from ticketing import (
+    analytics,
+    attachments,
+    idempotency,
+    merging,
+    queries,
+    service,
+    supervision,
+)
 from ticketing.classify import sub_category_in
 from ticketing.context import Domain
 from ticketing.deps import RowIdPath
@@ -74,6 +82,11 @@ FIELD_MESSAGES = {
     "attachment": "该类别的反馈须附上现场照片或证明材料（JPEG、PNG 或 PDF）。",
     "return_window": "已超过退单时限（工单到达本单位后的退单时限，且不晚于办理时限），"
                      "请联系12345中心改派。",
+    # A form's one-time token (ticketing.idempotency): the form was filed already and has
+    # been changed since, or the token is none of ours. The page comes back with a new one.
+    idempotency.FIELD: "这张受理单已经提交过，内容又有改动。如是新的诉求，请核对后再次提交"
+                       "（已换用新的受理单）。",
+    idempotency.FORM_FIELD: "受理单已失效，请核对后再次提交。",
 }
 BAD_CHARACTERS = "内容含有不允许的控制字符（如 NUL、文字方向控制符），请删除后重新提交。"
 
