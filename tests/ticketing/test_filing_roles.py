@@ -134,3 +134,13 @@ def test_the_filers_reach_ends_with_the_transaction(
         ticket = s.scalars(select(Ticket).where(Ticket.number == number)).one()
         with pytest.raises(service.NotFound):
             service.close(session=s, domain=domain, ticket=ticket, actor=sup)
+
+
+@pytest.mark.parametrize("user", ["supervisor", "cy-supervisor"])
+def test_a_supervisor_answers_a_caller_from_the_knowledge_base(
+        client: TestClient, city: City, faq: None, user: str) -> None:
+    """直接答复 files a ticket too (closed at intake, no unit): its filer closes it."""
+    r = client.post("/api/v1/kb/answers", headers=auth(city, user), json={
+        "entry_id": "kb037", "caller_phone": "13811112222", "demand": "水费在哪儿交"})
+    assert r.status_code == 201, r.text
+    assert r.json()["status"] == "closed" and r.json()["unit"] is None
