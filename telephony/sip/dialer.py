@@ -295,6 +295,15 @@ class Dialer:
         for each of its retransmissions; the BYE once. The call stays with the first."""
         if leg.ack is None or not msg.to_tag or msg.to_tag == call.remote_tag:
             return False
+        if msg.source is not None and msg.source[0] != leg.dest[0]:
+            # Forks answer through the proxy our INVITE went to: anyone else's 2xx is not
+            # one of them, and must not have us send requests where its Contact says.
+            return True
+        with self._lock:
+            new = msg.to_tag not in leg.forks_hung_up
+            if new and len(leg.forks_hung_up) >= MAX_EARLY_DIALOGS:
+                return True  # a peer naming a new tag in every 2xx gets no more of us
+            leg.forks_hung_up.add(msg.to_tag)
         target = uri_of(msg.first("Contact")) or leg.request_uri
         routes = list(reversed(msg.route_list("Record-Route")))
         try:
@@ -306,10 +315,8 @@ class Dialer:
         self.link.send_to(new_request("ACK", target, via=self.link.new_via(), routes=routes,
                                       from_=from_, to=to, call_id=call.call_id, cseq=1),
                           dest)
-        with self._lock:
-            if msg.to_tag in leg.forks_hung_up:
-                return True
-            leg.forks_hung_up.add(msg.to_tag)
+        if not new:
+            return True
         bye = new_request("BYE", target, via=self.link.new_via(), routes=routes, from_=from_,
                           to=to, call_id=call.call_id, cseq=2,
                           contact=self.link.contact_uri)

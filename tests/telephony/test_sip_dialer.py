@@ -461,8 +461,11 @@ def test_a_second_fork_answering_is_acked_and_hung_up_in_its_own_dialog() -> Non
     fork = SipMessage(build_response(
         far.invite, 200, to_tag="far2", body=ANSWER, content_type="application/sdp",
         extra=[("Contact", f"<sip:1001@{SECOND_PHONE[0]}:{SECOND_PHONE[1]}>")]))
-    fork.source = SECOND_PHONE
     assert far.invite_response is not None
+    fork.source = ("192.0.2.99", PEER[1])  # not where our INVITE went: no fork of ours
+    far.invite_response(fork)
+    assert [m.to_tag for m, _ in acks(link)] == ["far1"] and len(far.requests) == 1
+    fork.source = PEER  # through the proxy, as a fork's 2xx comes
     far.invite_response(fork)  # within the INVITE transaction
     dialer.on_stray_2xx(fork)  # and retransmitted after it
     fork_acks = [(m, a) for m, a in acks(link) if m.to_tag == "far2"]
