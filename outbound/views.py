@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import logging
 import time
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -146,6 +147,8 @@ def _say_step(request: Request, attempt_id: int, keys: str, digit: str | None,
             log.info("twilio call attempt %s: %d wrong keys, ending it", attempt_id, wrong)
             return _HANG_UP
     step = conversation.step(keys)
+    if digit and wrong:  # asked again: the report was heard once already (Step.report)
+        step = replace(step, report="")
     return twiml_for(step, action=_gather_url(domain.settings, attempt_id, keys, wrong),
                      key_timeout=domain.settings.outbound.key_timeout_seconds)
 

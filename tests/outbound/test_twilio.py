@@ -433,7 +433,10 @@ def test_wrong_keys_over_twilio_end_the_call_like_over_sip(hook_app: Any) -> Non
         assert resp.status_code == 200, resp.text
         return ET.fromstring(resp.text)
 
+    assert "承办单位答复" in (twiml.find("Say").text or "")  # type: ignore[union-attr]
     twiml = key("9")  # a wrong key, then a right one (resolved): the count starts again
+    # The question again, not the handler's answer read out once more (as over SIP).
+    assert not any("承办单位答复" in (el.text or "") for el in twiml.iter("Say"))
     twiml = key("1")
     for _ in range(MAX_WRONG_KEYS - 1):
         twiml = key("*")
