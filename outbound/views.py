@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import logging
 import time
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -20,7 +21,13 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from config.settings import Settings
-from outbound.dialers import TWILIO_STATUS, TwilioDialer, twilio_webhook_base, twiml_for
+from outbound.dialers import (
+    MAX_WRONG_KEYS,
+    TWILIO_STATUS,
+    TwilioDialer,
+    twilio_webhook_base,
+    twiml_for,
+)
 from outbound.inbound_sms import EMPTY_SECRET, receive
 from outbound.models import OutboundAttempt, Outcome, SurveyReview
 from outbound.worker import conversation_for
@@ -55,6 +62,9 @@ _CALL_REF_POLL_SECONDS = 0.05
 _FINAL_STATUSES = frozenset({"completed", *TWILIO_STATUS})
 # A row id: larger numbers would be a database error (500) on PostgreSQL, not a 422.
 AttemptId = Annotated[int, Query(ge=1, le=MAX_ID)]
+# Wrong keys in a row so far, carried in the <Gather> action URL (signed with it).
+WrongKeys = Annotated[int, Query(ge=0, lt=MAX_WRONG_KEYS)]
+_HANG_UP = '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup /></Response>'
 
 
 class _Refused(Exception):
@@ -111,25 +121,35 @@ def _twiml(body: str) -> Response:
     return Response(content=body, media_type="application/xml")
 
 
-def _gather_url(settings: Settings, attempt_id: int, keys: str) -> str:
-    return (f"{twilio_webhook_base(settings)}/gather?"
-            + urlencode({"attempt": attempt_id, "keys": keys}))
+def _gather_url(settings: Settings, attempt_id: int, keys: str, wrong: int) -> str:
+    query: dict[str, str | int] = {"attempt": attempt_id, "keys": keys}
+    if wrong:
+        query["wrong"] = wrong
+    return f"{twilio_webhook_base(settings)}/gather?" + urlencode(query)
 
 
 def _say_step(request: Request, attempt_id: int, keys: str, digit: str | None,
-              call_sid: str | None) -> str:
+              call_sid: str | None, wrong: int = 0) -> str:
     _check_attempt(request, attempt_id, call_sid)
     domain: Domain = request.app.state.domain
     conversation = conversation_for(sessions=request.app.state.sessions, domain=domain,
                                     attempt_id=attempt_id)
     if digit is None:
         conversation.answered(call_sid)
-    else:
-        if digit and digit in conversation.step(keys).keys:
-            keys += digit
-            conversation.pressed(keys)
+    elif digit and digit in conversation.step(keys).keys:
+        keys += digit
+        wrong = 0
+        conversation.pressed(keys)
+    elif digit:
+        # The SIP dialer's bound: a line keying garbage is answered without an answer.
+        wrong += 1
+        if wrong >= MAX_WRONG_KEYS:
+            log.info("twilio call attempt %s: %d wrong keys, ending it", attempt_id, wrong)
+            return _HANG_UP
     step = conversation.step(keys)
-    return twiml_for(step, action=_gather_url(domain.settings, attempt_id, keys),
+    if digit and wrong:  # asked again: the report was heard once already (Step.report)
+        step = replace(step, report="")
+    return twiml_for(step, action=_gather_url(domain.settings, attempt_id, keys, wrong),
                      key_timeout=domain.settings.outbound.key_timeout_seconds)
 
 
@@ -145,12 +165,13 @@ async def twilio_voice(request: Request, attempt: AttemptId) -> Response:
 
 
 @router.post("/twilio/gather", include_in_schema=False)
-async def twilio_gather(request: Request, attempt: AttemptId, keys: str = "") -> Response:
+async def twilio_gather(request: Request, attempt: AttemptId, keys: str = "",
+                        wrong: WrongKeys = 0) -> Response:
     try:
         params = await _signed_form(request)
         digit = (params.get("Digits") or "")[:1]
         body = await run_in_threadpool(_say_step, request, attempt, keys, digit,
-                                       params.get("CallSid"))
+                                       params.get("CallSid"), wrong)
     except _Refused as refused:
         return refused.response()
     return _twiml(body)

@@ -25,7 +25,13 @@ from telephony.call import (
     Signalling,
     outcome_for_status,
 )
-from telephony.sip.dialog import ALLOW, dialog_peers, dialog_request, in_dialog_dest
+from telephony.sip.dialog import (
+    ALLOW,
+    dialog_peers,
+    dialog_request,
+    first_hop,
+    in_dialog_dest,
+)
 from telephony.sip.message import SipMessage
 from telephony.sip.sdp import (
     Negotiated,
@@ -189,6 +195,8 @@ class Dialer:
             self._give_up(call, _END_REASONS.get(outcome_for_status(code), EndReason.FAILED))
             return
         # 2xx: first one sets up the dialog; retransmissions get the same ACK again.
+        if self._other_fork(call, leg, msg):
+            return
         if call.state is CallState.ANSWERED or leg.ack is not None:
             if leg.ack is not None:
                 self.link.send_to(leg.ack, in_dialog_dest(call, leg.dest))
@@ -278,8 +286,42 @@ class Dialer:
         the same ACK again, so the far end does not keep retransmitting."""
         with self._lock:
             entry = self._legs.get(msg.call_id)
-        if entry is not None and entry[1].ack is not None:
+        if entry is not None and not self._other_fork(*entry, msg) and entry[1].ack is not None:
             self.link.send_to(entry[1].ack, in_dialog_dest(entry[0], entry[1].dest))
+
+    def _other_fork(self, call: CallHandle, leg: OutboundLeg, msg: SipMessage) -> bool:
+        """A 2xx from a second phone a forking proxy rang (another To tag) once the call
+        has its dialog: ACKed in that phone's own dialog and hung up (RFC 3261 13.2.2.4),
+        for each of its retransmissions; the BYE once. The call stays with the first."""
+        if leg.ack is None or not msg.to_tag or msg.to_tag == call.remote_tag:
+            return False
+        if msg.source is not None and msg.source[0] != leg.dest[0]:
+            # Forks answer through the proxy our INVITE went to: anyone else's 2xx is not
+            # one of them, and must not have us send requests where its Contact says.
+            return True
+        with self._lock:
+            new = msg.to_tag not in leg.forks_hung_up
+            if new and len(leg.forks_hung_up) >= MAX_EARLY_DIALOGS:
+                return True  # a peer naming a new tag in every 2xx gets no more of us
+            leg.forks_hung_up.add(msg.to_tag)
+        target = uri_of(msg.first("Contact")) or leg.request_uri
+        routes = list(reversed(msg.route_list("Record-Route")))
+        try:
+            dest = first_hop(routes, target, msg.source or leg.dest)
+        except ValueError:
+            return True  # nowhere to send its ACK: it times out on its own (Timer H)
+        to = msg.first("To") or ""
+        from_ = f"{call.local_uri};tag={call.local_tag}"
+        self.link.send_to(new_request("ACK", target, via=self.link.new_via(), routes=routes,
+                                      from_=from_, to=to, call_id=call.call_id, cseq=1),
+                          dest)
+        if not new:
+            return True
+        bye = new_request("BYE", target, via=self.link.new_via(), routes=routes, from_=from_,
+                          to=to, call_id=call.call_id, cseq=2,
+                          contact=self.link.contact_uri)
+        self.transactions.start(bye, dest, call.call_id, "BYE")
+        return True
 
     def forget(self, call_id: str) -> None:
         with self._lock:

@@ -67,6 +67,8 @@ class OutboundLeg:
     provisional: bool = False
     ack: bytes | None = None  # the ACK for the 2xx, sent again for each 2xx retransmission
     cancelled: bool = False  # our CANCEL has gone (once: ``Dialer._send_cancel``)
+    # To tags of other forks' 2xx we hung up (once each: ``Dialer._other_fork``)
+    forks_hung_up: set[str] = field(default_factory=set)
 
 
 class ClientTransactions:

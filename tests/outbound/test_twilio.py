@@ -405,3 +405,43 @@ def test_survey_call_reads_the_answer_before_the_questions(hook_app: Any) -> Non
     second = ET.fromstring(hook.post("gather", {"attempt": attempt, "keys": ""},
                                      {"CallSid": sid, "Digits": "1"}).text)
     assert [el.text for el in second.iter("Say")] == [Q_SATISFIED, Q_SATISFIED]
+
+
+def test_wrong_keys_over_twilio_end_the_call_like_over_sip(hook_app: Any) -> None:
+    """A line keying garbage into the survey's <Gather> (a fax, an answering service's
+    tones): each wrong key asks again, the MAX_WRONG_KEYS-th in a row hangs up with no
+    answer recorded, as the SIP dialer does; before, every one asked again for as long as
+    the keys came. Twilio posts to the action URL of the TwiML it was given."""
+    import xml.etree.ElementTree as ET
+    from urllib.parse import parse_qsl, urlsplit
+
+    from outbound.dialers import MAX_WRONG_KEYS
+
+    hook, sessions, domain, city = hook_app(TOKEN, auth_token=TOKEN)
+    number = new_ticket(sessions, domain, city, phone=CITIZEN)
+    close_ticket(sessions, domain, city, number)
+    sid = "CA" + "4" * 32
+    attempt = _claim_calls(sessions, domain, carrier="twilio",
+                           refs={Kind.SURVEY_CALL: sid})[Kind.SURVEY_CALL]
+    twiml = ET.fromstring(hook.post("voice", {"attempt": attempt}, {"CallSid": sid}).text)
+
+    def key(digit: str) -> ET.Element:
+        gather = twiml.find("Gather")
+        assert gather is not None, ET.tostring(twiml)
+        query = dict(parse_qsl(urlsplit(gather.get("action", "")).query))
+        resp = hook.post("gather", query, {"CallSid": sid, "Digits": digit})
+        assert resp.status_code == 200, resp.text
+        return ET.fromstring(resp.text)
+
+    assert "承办单位答复" in (twiml.find("Say").text or "")  # type: ignore[union-attr]
+    twiml = key("9")  # a wrong key, then a right one (resolved): the count starts again
+    # The question again, not the handler's answer read out once more (as over SIP).
+    assert not any("承办单位答复" in (el.text or "") for el in twiml.iter("Say"))
+    twiml = key("1")
+    for _ in range(MAX_WRONG_KEYS - 1):
+        twiml = key("*")
+        assert twiml.find("Gather") is not None
+    twiml = key("#")
+    assert twiml.find("Gather") is None and twiml.find("Hangup") is not None
+    assert _surveys(sessions) == 0 and ticket(sessions, number).status == "closed"
+    assert _attempt_row(sessions, attempt)[3] == "1"

@@ -443,3 +443,38 @@ def test_the_final_code_is_known_when_the_dial_thread_wakes(
     far.answer("INVITE", 486)
     dialing.join()
     assert [(o.kind, o.status) for o in outcomes] == [(OutcomeKind.BUSY, 486)]
+
+
+SECOND_PHONE = ("192.0.2.21", 5064)
+
+
+def test_a_second_fork_answering_is_acked_and_hung_up_in_its_own_dialog() -> None:
+    """A forking proxy rings the handler's (or the citizen's) two phones and both pick up
+    (RFC 3261 13.2.2.4): the call stays with the first, and the second answered phone gets
+    its own ACK (its To tag) and a BYE -- not the first dialog's ACK, which it cannot match,
+    leaving it to retransmit its 2xx and its user to talk to nobody."""
+    dialer, link, far = media_dialer(lambda _m, _r: [(200, ANSWER)])
+    outcome = dialer.dial(TARGET, timeout=5)
+    [call] = link.opened
+    assert outcome.kind is OutcomeKind.ANSWERED and call.remote_tag == "far1"
+    [(first_ack, _)] = acks(link)
+    fork = SipMessage(build_response(
+        far.invite, 200, to_tag="far2", body=ANSWER, content_type="application/sdp",
+        extra=[("Contact", f"<sip:1001@{SECOND_PHONE[0]}:{SECOND_PHONE[1]}>")]))
+    assert far.invite_response is not None
+    fork.source = ("192.0.2.99", PEER[1])  # not where our INVITE went: no fork of ours
+    far.invite_response(fork)
+    assert [m.to_tag for m, _ in acks(link)] == ["far1"] and len(far.requests) == 1
+    fork.source = PEER  # through the proxy, as a fork's 2xx comes
+    far.invite_response(fork)  # within the INVITE transaction
+    dialer.on_stray_2xx(fork)  # and retransmitted after it
+    fork_acks = [(m, a) for m, a in acks(link) if m.to_tag == "far2"]
+    assert len(fork_acks) == 2
+    assert all(a == SECOND_PHONE and m.request_uri == f"sip:1001@{SECOND_PHONE[0]}:"
+               f"{SECOND_PHONE[1]}" for m, a in fork_acks)
+    [(bye, bye_dest)] = [(r, d) for r, d in far.requests if r.method == "BYE"]
+    assert bye.to_tag == "far2" and bye_dest == SECOND_PHONE
+    assert bye.call_id == call.call_id and bye.from_tag == call.local_tag
+    # The first dialog is untouched: still answered, its ACK sent once, no BYE for it.
+    assert call.state is CallState.ANSWERED and not link.byes
+    assert [m.to_tag for m, _ in acks(link)].count("far1") == 1 == len([first_ack])
