@@ -42,6 +42,9 @@ class TaskStatus(StrEnum):
     IN_PROGRESS = "in_progress"  # claimed; committed before the call is placed
     DONE = "done"
     CANCELLED = "cancelled"  # the ticket moved on (signed, reassigned, surveyed...)
+    # A 催办/督办 rung aimed at the unit while the ticket waits for the centre: kept with its
+    # due time, pending again once it no longer waits (planner.release_held_urges).
+    HELD = "held"
     FAILED = "failed"  # retries exhausted without reaching anyone
 
 

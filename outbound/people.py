@@ -15,6 +15,9 @@ from ticketing.states import Role
 LADDER_ORDER: tuple[Who, ...] = ("handler", "unit_supervisor", "superior_unit",
                                  "duty_dispatcher")
 
+# The rungs aimed at the unit handling the ticket; the duty dispatcher is the centre's own.
+UNIT_SIDE: frozenset[str] = frozenset(LADDER_ORDER[:-1])
+
 WHO_LABELS: dict[str, str] = {
     "handler": "承办人",
     "unit_supervisor": "单位督办员",

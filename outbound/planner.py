@@ -22,20 +22,28 @@ from ticketing.context import Domain
 from ticketing.merging import surveyable
 from ticketing.models import SupervisionCase, SupervisionLink, SurveyResult, Ticket
 from ticketing.queries import queued_since, waiting_too_long_to_wait
-from ticketing.states import ASSIGNED_STATUSES, Status, values
+from ticketing.states import (
+    ASSIGNED_STATUSES,
+    WAITING_FOR_CENTRE_STATUSES,
+    Status,
+    values,
+)
 
 ASSIGNED = values(ASSIGNED_STATUSES)
+WAITING_FOR_CENTRE = values(WAITING_FOR_CENTRE_STATUSES)
 
 
 @dataclass
 class PlanStats:
     created: int = 0
     cancelled: int = 0
+    released: int = 0
 
 
 def plan(*, session: Session, domain: Domain, now: datetime) -> PlanStats:
     stats = PlanStats()
     stats.cancelled = cancel_moot_sign_work(session=session, now=now)
+    stats.released = release_held_urges(session=session)
     stats.created += plan_sign_work(session=session, domain=domain, now=now)
     stats.created += plan_urges(session=session, domain=domain, now=now)
     stats.created += plan_utility_calls(session=session, domain=domain, now=now)
@@ -56,6 +64,22 @@ def cancel_moot_sign_work(*, session: Session, now: datetime) -> int:
                OutboundTask.kind.in_([k.value for k in SIGN_KINDS]),
                OutboundTask.ticket_id.not_in(waiting))
         .values(status=TaskStatus.CANCELLED.value, result="signed_or_moved", finished_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return max(0, result.rowcount or 0)
+
+
+def release_held_urges(*, session: Session) -> int:
+    """Rungs held while the ticket waited for the centre (reminders.UrgeCall) go back to
+    pending, due time kept, once it no longer waits: a 退回 or a refused 剔除 brings the
+    urging back, the claim cancelling what a closure made moot and letting the latest of
+    the 超期督办 repetitions speak for all."""
+    waiting = select(Ticket.id).where(Ticket.status.in_(WAITING_FOR_CENTRE))
+    result = session.execute(
+        update(OutboundTask)
+        .where(OutboundTask.status == TaskStatus.HELD.value,
+               OutboundTask.ticket_id.not_in(waiting))
+        .values(status=TaskStatus.PENDING.value, result="released")
         .execution_options(synchronize_session=False)
     )
     return max(0, result.rowcount or 0)

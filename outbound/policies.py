@@ -66,6 +66,13 @@ def postpone(task: OutboundTask, until: datetime, why: str | None = None) -> Non
         task.result = why[:32]
 
 
+def hold(task: OutboundTask, why: str) -> None:
+    """Set aside, its due time kept: not claimed until released back to pending."""
+    task.status = TaskStatus.HELD.value
+    task.result = why[:32]
+    task.claimed_by = task.claimed_until = None
+
+
 def retry_or_none(task: OutboundTask, schedule: list[int], now: datetime) -> datetime | None:
     """When to try again after ``task.attempts`` attempts, or None when the schedule is
     used up. Never 'now': a busy phone is not redialled in a loop."""

@@ -13,13 +13,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from outbound.conversation import Conversation, Step
 from outbound.ladder import STEP_SPAN, rung_for
 from outbound.models import Kind, OutboundAttempt, OutboundTask, Outcome, TaskStatus
-from outbound.people import WHO_LABELS, recipient, supervisor_of
+from outbound.people import UNIT_SIDE, WHO_LABELS, recipient, supervisor_of
 from outbound.policies import (
     SYSTEM,
     Target,
     answered_then_abandoned,
     cancel,
     finish,
+    hold,
     insert_ignore,
     postpone,
     retry_or_none,
@@ -36,6 +37,7 @@ from ticketing.states import (
     ASSIGNED_STATUSES,
     AWAITING_DISPATCH_STATUSES,
     OPEN_STATUSES,
+    WAITING_FOR_CENTRE_STATUSES,
     Status,
     values,
 )
@@ -44,6 +46,7 @@ log = logging.getLogger("outbound.reminders")
 
 ASSIGNED = values(ASSIGNED_STATUSES)
 AWAITING_DISPATCH = values(AWAITING_DISPATCH_STATUSES)
+WAITING_FOR_CENTRE = values(WAITING_FOR_CENTRE_STATUSES)
 HOW_LABELS = {"sms": "短信", "call": "电话"}
 
 
@@ -389,6 +392,19 @@ class UrgeCall:
         if rung.every_hours is not None and _later_repetition_due(session, task, now):
             # Repetitions that waited out the night together: the latest one speaks for all.
             cancel(task, now, "superseded")
+            return None
+        if ticket.status in WAITING_FOR_CENTRE and rung.who in UNIT_SIDE:
+            # The handler did their part; only the centre's 核实 (or 剔除 decision) moves
+            # the ticket. Held, not cancelled: a 退回 brings back what is still due.
+            hold(task, "waits_for_centre")
+            service.record_event(
+                session=session, ticket=ticket, actor=SYSTEM, action="urge_held",
+                note=(f"工单待中心核实/审核："
+                      f"{_rung_moment(rung.at, rung.every_hours, task.step % STEP_SPAN)}"
+                      f"{HOW_LABELS[rung.how]}通知{WHO_LABELS[rung.who]}暂缓，退回后恢复"),
+                data={"kind": task.kind, "round": task.round, "step": task.step,
+                      "who": rung.who, "how": rung.how, "status": ticket.status},
+                at=now)
             return None
         until = staff_quiet_until(domain, ticket, now)
         if until is not None:

@@ -228,6 +228,11 @@ NOT_OPEN_STATUSES: frozenset[Status] = frozenset(Status) - OPEN_STATUSES
 ASSIGNED_STATUSES: frozenset[Status] = frozenset(
     {Status.DISPATCHED, Status.SIGNED, Status.REPLIED, Status.EXCLUSION_REQUESTED}
 )
+# Assigned, the handler's part done: only the centre moves it on (核实 of the reply, the
+# 剔除 decision), so the escalation ladder does not urge the unit meanwhile.
+WAITING_FOR_CENTRE_STATUSES: frozenset[Status] = frozenset(
+    {Status.REPLIED, Status.EXCLUSION_REQUESTED}
+)
 # In the manual dispatch queue: accepted or returned, no unit.
 AWAITING_DISPATCH_STATUSES: frozenset[Status] = frozenset({Status.ACCEPTED, Status.RETURNED})
 # Not yet classified and dispatched: a late transcript may still re-classify these.

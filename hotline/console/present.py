@@ -55,6 +55,7 @@ EVENT_LABELS: dict[str, str] = {
     "escalate": "提级督办",
     "urge": "催办",
     "urge_postponed": "催办顺延",
+    "urge_held": "催办暂缓（待中心核实）",
     "dispatch_sms_postponed": "派单短信顺延",
     "sms": "短信",
     "call": "电话",

@@ -220,3 +220,64 @@ def test_urgent_ticket_no_rule_places_calls_the_duty_dispatcher(
     rung = [e for e in events(sessions, numbers[0]) if e.action == "escalate"]
     assert rung and rung[0].data["reached"] == "duty_dispatcher"
     assert tasks(sessions, numbers[1], Kind.UTILITY_CALL) == []
+
+
+def test_ladder_holds_while_the_ticket_waits_for_the_centre_and_resumes_on_send_back(
+    settings: Settings, sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    clock = Clock(domain)
+    clock.at = datetime(2026, 3, 9, 9, tzinfo=domain.tz)  # a Monday, as above
+    operator, handler = city.actor("operator"), city.actor("cy-handler")
+    with sessions() as s:
+        t = service.create_ticket(session=s, domain=domain, actor=operator, channel="api",
+                                  caller_phone="13811112222", category="municipal",
+                                  district="朝阳区", demand="朝阳区阜通东大街的路灯坏了好几天了")
+        service.accept(session=s, domain=domain, ticket=t, actor=operator)
+        service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="路灯已修复",
+                      outcome="resolved")
+        s.commit()
+        assert t.status == "replied"  # municipal is verified by the centre
+        number, received, due = t.number, t.received_at, t.due_at
+    assert due is not None
+    sms = RecordingSms()
+    dialer = ScriptedDialer({p: Script(["1"]) for p in (CY_HANDLER, CY_SUPERVISOR,
+                                                        CITY_SUPERVISOR)})
+    worker = OutboundWorker(sessions=sessions, domain=domain, dialer=dialer, sms=sms,
+                            name="ladder")
+
+    def to_staff() -> list[tuple[str, str]]:
+        return [m for m in sms.sent if m[0] != normalise("13811112222")]
+
+    # Replied on day 1 and left unverified past the deadline and two 超期督办 slots: the
+    # unit hears nothing, every rung is held (not cancelled) and audited.
+    every = timedelta(hours=4)
+    for rung in settings.escalation.ladder:
+        if rung.at is not None:
+            run(worker, clock, received + (due - received) * rung.at + timedelta(seconds=1))
+    run(worker, clock, due + every + timedelta(seconds=1))
+    run(worker, clock, due + 2 * every + timedelta(seconds=1))
+    assert dialer.calls == [] and to_staff() == []
+    assert not [e for e in events(sessions, number) if e.action == "urge"]
+    held = [e for e in events(sessions, number) if e.action == "urge_held"]
+    assert [e.data["who"] for e in held] == ["handler", "handler", "unit_supervisor",
+                                             "superior_unit", "superior_unit"]
+    assert {u.status for u in tasks(sessions, number, Kind.URGE)} == {"held", "pending"}
+
+    # 核实退回: the handler must act again; what is due fires once, the two held 超期督办
+    # slots as one call.
+    with sessions() as s:
+        t = service.get_ticket(session=s, actor=operator, ref=number)
+        service.send_back(session=s, domain=domain, ticket=t, actor=operator,
+                          reason="现场核查路灯仍未修复")
+        s.commit()
+    run(worker, clock, clock.at + timedelta(minutes=1))
+    run(worker, clock, clock.at + timedelta(minutes=1))
+    # Claimed together and placed in parallel: the order among them is not the subject.
+    urges = [e for e in events(sessions, number) if e.action == "urge"]
+    assert sorted(e.data["reached"] for e in urges) == ["handler", "handler",
+                                                        "superior_unit", "unit_supervisor"]
+    assert sorted(dialer.calls) == sorted([(CY_HANDLER, "1"), (CY_SUPERVISOR, "1"),
+                                           (CITY_SUPERVISOR, "1")])
+    assert [m[0] for m in to_staff()] == [normalise(CY_HANDLER)]
+    assert "held" not in {u.status for u in tasks(sessions, number, Kind.URGE)}
