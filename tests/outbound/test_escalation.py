@@ -281,3 +281,45 @@ def test_ladder_holds_while_the_ticket_waits_for_the_centre_and_resumes_on_send_
                                            (CITY_SUPERVISOR, "1")])
     assert [m[0] for m in to_staff()] == [normalise(CY_HANDLER)]
     assert "held" not in {u.status for u in tasks(sessions, number, Kind.URGE)}
+
+
+def test_ladder_holds_during_an_exclusion_request_and_resumes_when_refused(
+    settings: Settings, sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    clock = Clock(domain)
+    clock.at = datetime(2026, 3, 9, 9, tzinfo=domain.tz)  # a Monday, as above
+    operator, handler = city.actor("operator"), city.actor("cy-handler")
+    with sessions() as s:
+        t = service.create_ticket(session=s, domain=domain, actor=operator, channel="api",
+                                  caller_phone="13811112222", category="municipal",
+                                  district="朝阳区", demand="朝阳区阜通东大街的路灯坏了好几天了")
+        service.accept(session=s, domain=domain, ticket=t, actor=operator)
+        service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        service.request_exclusion(session=s, domain=domain, ticket=t, actor=handler,
+                                  reason="重复诉求", text="与另一工单为同一诉求")
+        s.commit()
+        number, received, due = t.number, t.received_at, t.due_at
+    assert due is not None
+    sms = RecordingSms()
+    dialer = ScriptedDialer({})
+    worker = OutboundWorker(sessions=sessions, domain=domain, dialer=dialer, sms=sms,
+                            name="ladder")
+    first = settings.escalation.ladder[0]  # shipped: SMS to the handler at 50 %
+    assert first.at is not None and first.who == "handler" and first.how == "sms"
+    run(worker, clock, received + (due - received) * first.at + timedelta(seconds=1))
+    handler_sms = [m for m in sms.sent if m[0] == normalise(CY_HANDLER)]
+    assert handler_sms == []
+    assert [e.data["who"] for e in events(sessions, number) if e.action == "urge_held"] == [
+        "handler"]
+
+    supervisor = city.actor("supervisor")
+    with sessions() as s:  # 驳回剔除申请: the handler goes on handling it
+        t = service.get_ticket(session=s, actor=supervisor, ref=number)
+        service.deny_exclusion(session=s, domain=domain, ticket=t, actor=supervisor,
+                               reason="不属重复")
+        s.commit()
+    run(worker, clock, clock.at + timedelta(minutes=1))
+    run(worker, clock, clock.at + timedelta(minutes=1))
+    assert len([m for m in sms.sent if m[0] == normalise(CY_HANDLER)]) == 1
+    assert [e.data["reached"] for e in events(sessions, number) if e.action == "urge"] == [
+        "handler"]
