@@ -6,6 +6,7 @@ for the carriers, which test_sip.py and test_twilio.py drive for real)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -28,6 +29,7 @@ from tests.outbound.support import (
 )
 from tests.support.city import City
 from ticketing import service
+from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.models import Ticket
 from ticketing.phones import normalise
@@ -222,9 +224,11 @@ def test_urgent_ticket_no_rule_places_calls_the_duty_dispatcher(
     assert tasks(sessions, numbers[1], Kind.UTILITY_CALL) == []
 
 
-def test_ladder_holds_while_the_ticket_waits_for_the_centre_and_resumes_on_send_back(
-    settings: Settings, sessions: sessionmaker[Session], domain: Domain, city: City
-) -> None:
+def _signed_then_waiting(sessions: sessionmaker[Session], domain: Domain, city: City,
+                         wait: Callable[[Session, Ticket, Actor], None],
+                         ) -> tuple[Clock, str, datetime, datetime]:
+    """A municipal ticket filed on a Monday 09:00, signed by its handler and then left
+    waiting for the centre by ``wait``: (the clock, its number, received, due)."""
     clock = Clock(domain)
     clock.at = datetime(2026, 3, 9, 9, tzinfo=domain.tz)  # a Monday, as above
     operator, handler = city.actor("operator"), city.actor("cy-handler")
@@ -234,12 +238,23 @@ def test_ladder_holds_while_the_ticket_waits_for_the_centre_and_resumes_on_send_
                                   district="朝阳区", demand="朝阳区阜通东大街的路灯坏了好几天了")
         service.accept(session=s, domain=domain, ticket=t, actor=operator)
         service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        wait(s, t, handler)
+        s.commit()
+        assert t.due_at is not None
+        return clock, t.number, t.received_at, t.due_at
+
+
+def test_ladder_holds_while_the_ticket_waits_for_the_centre_and_resumes_on_send_back(
+    settings: Settings, sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    operator = city.actor("operator")
+
+    def reply(s: Session, t: Ticket, handler: Actor) -> None:
         service.reply(session=s, domain=domain, ticket=t, actor=handler, text="路灯已修复",
                       outcome="resolved")
-        s.commit()
         assert t.status == "replied"  # municipal is verified by the centre
-        number, received, due = t.number, t.received_at, t.due_at
-    assert due is not None
+
+    clock, number, received, due = _signed_then_waiting(sessions, domain, city, reply)
     sms = RecordingSms()
     dialer = ScriptedDialer({p: Script(["1"]) for p in (CY_HANDLER, CY_SUPERVISOR,
                                                         CITY_SUPERVISOR)})
@@ -286,20 +301,12 @@ def test_ladder_holds_while_the_ticket_waits_for_the_centre_and_resumes_on_send_
 def test_ladder_holds_during_an_exclusion_request_and_resumes_when_refused(
     settings: Settings, sessions: sessionmaker[Session], domain: Domain, city: City
 ) -> None:
-    clock = Clock(domain)
-    clock.at = datetime(2026, 3, 9, 9, tzinfo=domain.tz)  # a Monday, as above
-    operator, handler = city.actor("operator"), city.actor("cy-handler")
-    with sessions() as s:
-        t = service.create_ticket(session=s, domain=domain, actor=operator, channel="api",
-                                  caller_phone="13811112222", category="municipal",
-                                  district="朝阳区", demand="朝阳区阜通东大街的路灯坏了好几天了")
-        service.accept(session=s, domain=domain, ticket=t, actor=operator)
-        service.sign(session=s, domain=domain, ticket=t, actor=handler)
+    def ask_exclusion(s: Session, t: Ticket, handler: Actor) -> None:
         service.request_exclusion(session=s, domain=domain, ticket=t, actor=handler,
                                   reason="重复诉求", text="与另一工单为同一诉求")
-        s.commit()
-        number, received, due = t.number, t.received_at, t.due_at
-    assert due is not None
+
+    clock, number, received, due = _signed_then_waiting(sessions, domain, city,
+                                                         ask_exclusion)
     sms = RecordingSms()
     dialer = ScriptedDialer({})
     worker = OutboundWorker(sessions=sessions, domain=domain, dialer=dialer, sms=sms,
