@@ -5,6 +5,7 @@ tickets side by side with distinct numbers while no SIP port is bound."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -200,26 +201,38 @@ def test_the_shipped_settings_run_every_role_in_one_process() -> None:
     assert [default_workers(role, shipped, cores=2) for role in ServeRole] == [1] * len(ServeRole)
 
 
+@pytest.mark.parametrize("shipped", [True, False], ids=["shipped-port", "given-port"])
 def test_serve_refuses_at_once_when_the_outbound_sip_port_is_taken(
-        sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        shipped: bool, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`run.sh` started a second time beside the running service: the IVR's port is retried
     (a restart), but the outbound dialer's failed the whole start-up with a 40-line
     traceback, after the prompts, the IVR and the warm-up had started. It is refused first,
-    in one line naming the port and what to do (doctor's check of a port)."""
+    in one line naming the port and what to do (doctor's check of a port). On the shipped
+    settings (port and address unchanged; only storage points at the test's), and on a
+    port given by HOTLINE_OUTBOUND__SIP_PORT."""
     started: list[object] = []
     monkeypatch.setattr("uvicorn.run", lambda *a, **k: started.append(a))
     monkeypatch.setenv("HOTLINE_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("HOTLINE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("HOTLINE_RECORDINGS_DIR", str(tmp_path / "rec"))
+    get_settings.cache_clear()
+    address = get_settings().sip.bind_ip
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as held:
-        held.bind(("127.0.0.1", 0))
-        taken = held.getsockname()[1]
-        monkeypatch.setenv("HOTLINE_OUTBOUND__SIP_PORT", str(taken))
+        if shipped:
+            taken = get_settings().outbound.sip_port
+            # Held by something else on this machine already: taken all the same.
+            with contextlib.suppress(OSError):
+                held.bind((address, taken))
+        else:
+            held.bind((address, 0))
+            taken = held.getsockname()[1]
+            monkeypatch.setenv("HOTLINE_OUTBOUND__SIP_PORT", str(taken))
         get_settings.cache_clear()
         try:
             result = CliRunner().invoke(cli, ["serve"])
         finally:
             get_settings.cache_clear()
     assert result.exit_code == 2 and started == []
-    assert f"127.0.0.1:{taken}/udp" in result.output
+    assert f"{address}:{taken}/udp" in result.output
     assert "HOTLINE_OUTBOUND__SIP_PORT" in result.output
