@@ -42,6 +42,7 @@ from ticketing import citizen, service
 from ticketing.actors import Actor
 from ticketing.classify import category_label
 from ticketing.context import Domain
+from ticketing.models import Ticket
 from ticketing.phones import normalise
 from ticketing.views import status_page_body
 
@@ -206,17 +207,24 @@ def test_gateway_failure_is_retried(ob_sessions: sessionmaker[Session], ob_domai
     assert task.status == "done" and task.attempts == 2
 
 
+def _filed_before_its_words(s: Session, domain: Domain) -> Ticket:
+    """A call's ticket as ivr.intake files it before its words are known: "（录音待转写）",
+    accepted, in the manual queue, committed."""
+    ivr = Actor.system("ivr")
+    t = service.create_ticket(session=s, domain=domain, actor=ivr, channel="phone",
+                              caller_phone=CITIZEN, demand=service.TRANSCRIPT_PENDING)
+    service.accept(session=s, domain=domain, ticket=t, actor=ivr)
+    s.commit()
+    return t
+
+
 def test_a_ticket_waiting_for_its_words_is_texted_no_deadline(
         ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
     """A call filed before its words were known (no speech model, a recognizer far behind)
     is "（录音待转写）" with a placeholder urgency: the deadline comes with the words
     (service.attach_transcript), so the SMS promises none until then (as the call itself)."""
-    ivr = Actor.system("ivr")
-    with ob_sessions() as s:  # as ivr.intake files it: accepted, in the manual queue
-        t = service.create_ticket(session=s, domain=ob_domain, actor=ivr, channel="phone",
-                                  caller_phone=CITIZEN, demand=service.TRANSCRIPT_PENDING)
-        service.accept(session=s, domain=ob_domain, ticket=t, actor=ivr)
-        s.commit()
+    with ob_sessions() as s:
+        t = _filed_before_its_words(s, ob_domain)
         pending = ticket(ob_sessions, t.number)
     known = ticket(ob_sessions, new_ticket(ob_sessions, ob_domain, ob_city))
     assert pending.due_at is not None and known.due_at is not None
@@ -231,12 +239,8 @@ def test_the_status_page_of_a_ticket_waiting_for_its_words_shows_no_deadline(
     """The page the acceptance SMS links to tells what the SMS and the call tell: no
     deadline (nor category) while the words wait for the backlog -- the placeholder's
     "5个工作日" there was the promise the SMS leaves out -- and the real one once they came."""
-    ivr = Actor.system("ivr")
-    with ob_sessions() as s:  # as ivr.intake files it: accepted, in the manual queue
-        t = service.create_ticket(session=s, domain=ob_domain, actor=ivr, channel="phone",
-                                  caller_phone=CITIZEN, demand=service.TRANSCRIPT_PENDING)
-        service.accept(session=s, domain=ob_domain, ticket=t, actor=ivr)
-        s.commit()
+    with ob_sessions() as s:
+        t = _filed_before_its_words(s, ob_domain)
         placeholder = t.due_at
         assert placeholder is not None
         shown = placeholder.astimezone(ob_domain.tz).strftime("%Y-%m-%d %H:%M")

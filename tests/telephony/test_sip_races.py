@@ -138,6 +138,18 @@ def _timed_call_900_s_on(call_id: str) -> tuple[SipFrontEnd, Clockwork, CallHand
     return fe, wire, call, now
 
 
+def _ends_90_s_after_the_refresh(fe: SipFrontEnd, wire: Clockwork, call: CallHandle,
+                                 now: list[float]) -> None:
+    """The refreshed 90 s interval runs from the refresh: the call lives until its BYE at
+    90 - 30 s, and ends then."""
+    now[0] += 59
+    fe._watchdog()
+    assert call.state is CallState.ANSWERED
+    now[0] += 1
+    fe._watchdog()
+    assert call.end_reason is EndReason.SESSION_EXPIRED and wire.methods()[-1] == "BYE"
+
+
 def test_a_refresh_changing_the_interval_is_never_read_half_done_by_the_watchdog() -> None:
     """RFC 4028: the caller refreshes at half its 1800 s interval and asks for 90 s from
     now on. The watchdog (the timer thread) reading the call between the refresh's two
@@ -160,12 +172,7 @@ def test_a_refresh_changing_the_interval_is_never_read_half_done_by_the_watchdog
     assert watched == [CallState.ANSWERED] * 2 and call.state is CallState.ANSWERED
     assert wire.sent[-1][0].status_code == 200 and "BYE" not in wire.methods()
     assert (call.session_interval, call.session_refreshed) == (90, now[0])
-    now[0] += 59  # the new interval runs from the refresh: its BYE at 90 - 30 s
-    fe._watchdog()
-    assert call.state is CallState.ANSWERED
-    now[0] += 1
-    fe._watchdog()
-    assert call.end_reason is EndReason.SESSION_EXPIRED and wire.methods()[-1] == "BYE"
+    _ends_90_s_after_the_refresh(fe, wire, call, now)
 
 
 # --- an INVITE taken while the front end stops ---------------------------------------
@@ -330,12 +337,7 @@ def test_the_watchdog_reading_the_call_across_a_refresh_never_pairs_its_time_wit
     fe._watchdog()
     assert not refreshes and call.session_interval == 90  # the refresh ran in between
     assert call.state is CallState.ANSWERED and "BYE" not in wire.methods()
-    now[0] += 59  # the new interval runs from the refresh: its BYE at 90 - 30 s
-    fe._watchdog()
-    assert call.state is CallState.ANSWERED
-    now[0] += 1
-    fe._watchdog()
-    assert call.end_reason is EndReason.SESSION_EXPIRED and wire.methods()[-1] == "BYE"
+    _ends_90_s_after_the_refresh(fe, wire, call, now)
 
 
 # --- a delayed offer's ACK landing as the watchdog gives up on it -----------------------
