@@ -779,6 +779,7 @@ class Index:
         second = ranked[1][0] if len(ranked) > 1 else 0.0
         margin = (best - second) / best
         complaining = complaint_words(text)
+        asking_complaints = complaint_words("，".join(c for c, asks_ in parts if asks_))
         # Words that ask nothing and report nothing: no complaint word, nothing negated,
         # no event told (停电了). All an entry's own, they name it, as a menu choice does.
         normal = normalise(text)
@@ -793,6 +794,12 @@ class Index:
             # question asks what it does not answer (…，这合法吗; …，残疾人证在哪里申请).
             ctx = (told if not told.asked
                    or self.words.coverage(list(told.asked), i) >= STORY_ASKED else NO_STORY)
+            # A complaint or blame word only the story has (他天天坐公交, 老是冷不丁就停水)
+            # tells the situation when the asking clauses ask this entry's question in
+            # words of their own: they alone say whether the caller wants a unit sent.
+            # Asking clauses with nothing of their own (这可咋整) leave a complaint told
+            # as a story a complaint.
+            cw = asking_complaints if parts and told.asked and ctx is told else complaining
             f = {
                 "words": self.words.coverage(qw, i),
                 "words_answer": self.words.answer_only(qw, i),
@@ -804,8 +811,8 @@ class Index:
                 "margin": margin if rank == 0 else 0.0,
                 "question": float(question),
                 "bare": float(bare),
-                "complaint": float(any(w not in self.texts[i] for w in complaining)),
-                "blame": float(any(w not in self.texts[i] for w in complaining
+                "complaint": float(any(w not in self.texts[i] for w in cw)),
+                "blame": float(any(w not in self.texts[i] for w in cw
                                    if w in BLAME_WORDS)),
                 "other_object": float(_OBJECTS.other_object(named, self.about[i],
                                                             self.mentions[i]) is not None),

@@ -83,3 +83,26 @@ def test_what_reports_or_says_more_than_the_entry_keeps_its_weight(
     res = index.search(text, today=TODAY)
     assert not names_entry(res.features)
     assert res.answer is None
+
+
+def test_a_blame_word_only_the_story_has_tells_the_situation(index: Index) -> None:
+    """The asking clause asks kb010's question in words of its own (老年卡): 天天 in the
+    story is how the caller's mother lives, not a unit to send."""
+    res = index.search("我妈下个月满六十，她天天坐公交去公园，老年卡在哪儿办？", today=TODAY)
+    assert res.features["complaint"] == 0.0 and res.features["blame"] == 0.0
+    assert res.answer is not None and res.answer.id == "kb010"
+
+
+@pytest.mark.parametrize("text", [
+    # Asking clauses with nothing of their own: a complaint told as a story stays one.
+    "我们小区老是停水，天天没人管，这可咋整？",
+    # The blame word in the asking clause itself.
+    "家里老是停电，你们管不管？",
+    # No clauses (a recogniser's text): nothing to tell apart.
+    "我妈下个月满六十她天天坐公交去公园老年卡在哪儿办",
+])
+def test_complaint_words_count_where_the_question_is_or_cannot_be_told_apart(
+        index: Index, text: str) -> None:
+    res = index.search(text, today=TODAY)
+    assert res.features["complaint"] == 1.0
+    assert res.answer is None
