@@ -27,7 +27,10 @@ what it reads when the caller pauses where a writer puts a comma.
 - precision: of the utterances answered (confidence ≥ threshold), the share answered with
   the right entry; recall: answerable utterances answered with the right entry;
 - false answers: utterances that must not match (complaints, questions with no entry) that
-  got an answer anyway.
+  got an answer anyway;
+- per line, as the SIP IVR treats it: answered with the right entry, another entry, or
+  for a line no entry answers; offered "您是想问…吗" with the line's own entry, another,
+  or for a line no entry answers; missed (an answerable line filed as a ticket).
 """
 
 from __future__ import annotations
