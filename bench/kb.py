@@ -27,7 +27,10 @@ what it reads when the caller pauses where a writer puts a comma.
 - precision: of the utterances answered (confidence ≥ threshold), the share answered with
   the right entry; recall: answerable utterances answered with the right entry;
 - false answers: utterances that must not match (complaints, questions with no entry) that
-  got an answer anyway.
+  got an answer anyway;
+- per line, as the SIP IVR treats it: answered with the right entry, another entry, or
+  for a line no entry answers; offered "您是想问…吗" with the line's own entry, another,
+  or for a line no entry answers; missed (an answerable line filed as a ticket).
 """
 
 from __future__ import annotations
@@ -161,6 +164,7 @@ def main() -> None:
         if pairs:
             show(split or "all", figures([p[0] for p in pairs], [p[1] for p in pairs], 1.0,
                                          offered), low)
+    outcomes(rows, results, splits, low)
     if args.sweep:
         pairs = [(r, res) for r, res in zip(rows, results, strict=True) if r["split"] == "tune"]
         for t in [x / 20 for x in range(4, 17)]:
@@ -169,6 +173,36 @@ def main() -> None:
         holdout(rows, results, low)
     if args.cv:
         cross_validate(rows, results, [s for s in splits if s != "held"])
+
+
+OUTCOMES = ("right", "wrong entry", "false answer", "confirmed right", "confirmed other",
+            "asked wrongly", "missed")
+
+
+def outcome(row: dict[str, str], res: Any, low: float) -> str | None:
+    """What the SIP IVR does with the line: reads an answer (the right entry, another
+    entry, or one for a line no entry answers), asks "您是想问<title>吗" (the line's own
+    entry, another, or for a line no entry answers), or files a ticket (``missed`` for
+    an answerable line; None for one no entry answers: the right outcome)."""
+    expect = row["expect"]
+    if res.answer is not None:
+        return ("right" if res.answer.id == expect else "wrong entry") if expect \
+            else "false answer"
+    offered = worth_confirming(res, low)
+    if offered is not None:
+        return ("confirmed right" if offered.id == expect else "confirmed other") if expect \
+            else "asked wrongly"
+    return "missed" if expect else None
+
+
+def outcomes(rows: list[dict[str, str]], results: list, splits: list[str],
+             low: float) -> None:
+    """Each line's outcome counted per split: what a caller meets on the phone."""
+    print("per line, as the SIP IVR treats it: " + ", ".join(OUTCOMES))
+    for split in (*splits, None):
+        got = [outcome(r, res, low) for r, res in zip(rows, results, strict=True)
+               if split is None or r["split"] == split]
+        print(f"{split or 'all':9} " + "  ".join(f"{o} {got.count(o)}" for o in OUTCOMES))
 
 
 # Splits printed apart, in the order they were written.

@@ -527,6 +527,9 @@ _HOW = re.compile("怎么样|怎么|怎样|如何|咋")
 # Words that ask whether a thing may be done (能补办吗): the verb between them and 吗 is
 # the action asked about.
 _MODALS = frozenset({"能", "可以", "还能"})
+# The same question asked as "may or may not" (能不能减免, 可不可以转让): it needs no 吗, so
+# the verb must end the clause (能不能拿公积金给父母盖房 puts its verb after an object).
+_MAY_OR_NOT = re.compile("(能不能|可不可以|能否|可否)$")
 # Verbs that name doing any procedure, not which one (怎么办理, 咋弄, 怎么申请, 该怎么走):
 # no entry is needed to say them.
 ACTION_FRAME = frozenset({"办理", "申领", "搞", "做", "处理", "回事", "样", "走"})
@@ -586,7 +589,8 @@ def asked_objects(text: str) -> frozenset[str]:
 def asked_actions(text: str) -> frozenset[str]:
     """The actions ``text`` asks about: in each clause that asks, the verb right after a
     "how" word (怎么注销, 咋补一个, 如何转园: 注销, 补办, 转), or the verb alone between
-    one that asks whether it may be done and 吗 (能补办吗, 可以退吗: 补办, 退). A caller
+    one that asks whether it may be done and 吗 (能补办吗, 可以退吗: 补办, 退), or the
+    verb alone after "may or may not" at the end of the clause (能不能减免: 减免). A caller
     who names an entry's topic and asks to do another thing with it (注销 the licence the
     entry says how to get) shares most of its words: see :meth:`Index.search`, feature
     ``unacted``."""
@@ -607,6 +611,11 @@ def asked_actions(text: str) -> frozenset[str]:
                 verb = _action(tagged[-1:])
                 if verb:
                     out.add(verb)
+        tagged = _pos_tagger().lcut(t, HMM=False)
+        if len(tagged) >= 2 and _MAY_OR_NOT.search("".join(p.word for p in tagged[:-1])):
+            verb = _action(tagged[-1:])
+            if verb:
+                out.add(verb)
     return frozenset(out)
 
 
@@ -770,6 +779,12 @@ class Index:
         second = ranked[1][0] if len(ranked) > 1 else 0.0
         margin = (best - second) / best
         complaining = complaint_words(text)
+        asking_complaints = complaint_words("，".join(c for c, asks_ in parts if asks_))
+        # Words that ask nothing and report nothing: no complaint word, nothing negated,
+        # no event told (停电了). All an entry's own, they name it, as a menu choice does.
+        normal = normalise(text)
+        bare = (not question and not complaining and not _NEGATION.search(normal)
+                and not normal.endswith("了"))
         hits = []
         features: dict[str, float] = {}
         for rank, (score, i) in enumerate(ranked[:limit]):
@@ -779,6 +794,12 @@ class Index:
             # question asks what it does not answer (…，这合法吗; …，残疾人证在哪里申请).
             ctx = (told if not told.asked
                    or self.words.coverage(list(told.asked), i) >= STORY_ASKED else NO_STORY)
+            # A complaint or blame word only the story has (他天天坐公交, 老是冷不丁就停水)
+            # tells the situation when the asking clauses ask this entry's question in
+            # words of their own: they alone say whether the caller wants a unit sent.
+            # Asking clauses with nothing of their own (这可咋整) leave a complaint told
+            # as a story a complaint.
+            cw = asking_complaints if parts and told.asked and ctx is told else complaining
             f = {
                 "words": self.words.coverage(qw, i),
                 "words_answer": self.words.answer_only(qw, i),
@@ -789,8 +810,9 @@ class Index:
                 "sounds_told": self.sounds.told(qs, i, ctx.sounds),
                 "margin": margin if rank == 0 else 0.0,
                 "question": float(question),
-                "complaint": float(any(w not in self.texts[i] for w in complaining)),
-                "blame": float(any(w not in self.texts[i] for w in complaining
+                "bare": float(bare),
+                "complaint": float(any(w not in self.texts[i] for w in cw)),
+                "blame": float(any(w not in self.texts[i] for w in cw
                                    if w in BLAME_WORDS)),
                 "other_object": float(_OBJECTS.other_object(named, self.about[i],
                                                             self.mentions[i]) is not None),
@@ -865,8 +887,17 @@ def _confidence(f: dict[str, float], *, evidence_words: float, evidence_power: f
     if 0.0 < covered < 1.0 and said > evidence_words:
         odds = covered / (1.0 - covered) * (said / evidence_words) ** evidence_power
         covered = odds / (1.0 + odds)
-    asked = 1.0 if asks(f) else (0.75 if f["question"] and not f.get("blame") else 0.5)
+    asked = 1.0 if asks(f) else (0.75 if (f["question"] or names_entry(f))
+                                 and not f.get("blame") else 0.5)
     return covered * asked * (0.9 + 0.1 * f["margin"])
+
+
+def names_entry(f: dict[str, float]) -> bool:
+    """The words ask nothing and report nothing (feature ``bare``) and are all the best
+    entry's title, keywords or synonyms (交电费, 异地就医备案): a caller naming a service,
+    as from a menu, who wants to know how it is done. Counted as a question that may read
+    as a complaint (0.75, not 1): a state said that way (水压低) is sometimes a report."""
+    return bool(f.get("bare")) and f["words"] >= 0.999 and not f.get("words_answer")
 
 
 def said_of_entry(f: dict[str, float], *, answer_credit: float = ANSWER_CREDIT) -> float:

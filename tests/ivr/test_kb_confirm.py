@@ -186,3 +186,28 @@ def test_threshold_pair_shipped_and_checked() -> None:
 
 def test_confirmation_names_the_entry_without_its_own_question_mark() -> None:
     assert P.kb_confirm_text("身份证丢了怎么补办？") == "您是想问身份证丢了怎么补办吗？是请按1，不是请按2。"
+
+
+# The fifteenth round's evidence, as the caller hears it (docs/knowledge.md).
+# All a service's own words, as from a menu (kb037): read at once, not a ticket.
+MENU = "交水费"
+# Another action on an entry's object, asked "may or may not" (kb012 says how to get the
+# licence, not how to sell it), and the housing fund drawn for another purpose (看病):
+# neither read nor offered; the call goes on to the read-back.
+OTHER_ACTION = "营业执照可不可以转让"
+OTHER_PURPOSE = "公积金能不能取出来给孩子治病"
+
+
+def test_a_service_named_as_from_a_menu_is_read(services: IvrServices) -> None:
+    d, _, path = converse(services, MENU, [], frozenset({State.ANSWER}))
+    assert path == [State.UNDERSTAND, State.ANSWER]
+    assert d.kb_answer is not None and d.kb_answer.entry_id == "kb037"
+    assert not d.kb_answer.confirm
+
+
+@pytest.mark.parametrize("text", [OTHER_ACTION, OTHER_PURPOSE])
+def test_another_action_or_purpose_goes_to_the_read_back_unasked(
+        services: IvrServices, text: str) -> None:
+    d, line, path = converse(services, text, [], frozenset({State.READBACK}))
+    assert path == [State.UNDERSTAND, State.READBACK] and line.played == []
+    assert d.kb_answer is None
