@@ -77,6 +77,8 @@ def test_a_gas_valve_shut_with_nobody_down_stops_the_models_hand_over() -> None:
     model = {"emergency": {"none": 0.5, "119": 0.4, "120": 0.05, "110": 0.05},
              "kind": {"help": 1.0}}
     assert decide(model, shut.matched, DECISION)["emergency"][0] == "none"
+    flame = classify("灶台底下窜出火苗了，我把阀门关了，屋里还是一股味儿")
+    assert not any(m.startswith(f"{MADE_SAFE}:") for m in flame.matched), flame.matched
     down = classify("我把阀门关了，可我老公已经晕过去了")
     assert not any(m.split(":", 1)[0] in NO_RESCUE for m in down.matched), down.matched
     assert down.emergency == "120"
