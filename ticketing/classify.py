@@ -71,7 +71,8 @@ _CN_NUM = "零一二三四五六七八九十百两"
 # (``_no_rescue``): the model's probability alone hands no such call over.
 NO_VICTIM = "not_now.no_victim"
 SILENCED = "not_now.silenced"
-NO_RESCUE: tuple[str, ...] = (NO_VICTIM, SILENCED)
+MADE_SAFE = "not_now.made_safe"
+NO_RESCUE: tuple[str, ...] = (NO_VICTIM, SILENCED, MADE_SAFE)
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,10 @@ class NotNow:
     # hand the call over (``NO_VICTIM``, read by ticketing.intake_model.decide); a rule's
     # hand-over cue still does.
     unhurt: re.Pattern[str] | None = None
+    # Anywhere in the text: the caller has shut the source and nobody is down ("我赶紧把总阀
+    # 关了开了窗", B3/E4: urgent, no hand-over). Like ``unhurt`` it stops only the model's
+    # hand-over (``MADE_SAFE``); a rule's cue still hands the call over.
+    made_safe: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -429,7 +434,7 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
 
     try:
         for key in ("over_patterns", "frame_patterns", "still", "ongoing", "ahead_patterns",
-                    "hazard_only", "habit", "unhurt"):
+                    "hazard_only", "habit", "unhurt", "made_safe"):
             for pattern in raw.get(key, []):
                 re.compile(pattern)
         return NotNow(
@@ -444,6 +449,7 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
             hazard_only=one([], raw.get("hazard_only", [])),
             habit=one([], raw.get("habit", [])),
             unhurt=one([], raw.get("unhurt", [])),
+            made_safe=one([], raw.get("made_safe", [])),
         )
     except re.error as exc:
         raise ValueError(f"{path}: not_now: bad pattern: {exc}") from exc
@@ -686,6 +692,8 @@ def _no_rescue(text: str, rules: ClassificationRules, handover_quiet: tuple[Span
         return []
     marks = [f"{NO_VICTIM}:{m.group(0)}" for p in (cfg.unhurt, cfg.hazard_only)
              if p and (m := p.search(text))][:1]
+    if cfg.made_safe and (m := cfg.made_safe.search(text)):
+        marks.append(f"{MADE_SAFE}:{m.group(0)}")
     if (emergency == "none" and handover_quiet and not habit_only
             and (heard := _emergency(text, rules)[1])):
         marks.append(f"{SILENCED}:{heard[0]}")

@@ -1,0 +1,84 @@
+"""Emergencies told without the alarm words (issue 15, fifteenth round): a person in danger
+now and its cause, as callers and recognisers put it (someone pinned under what fell, gone
+down a hole, fitting or collapsed, several people down at once, a weapon in the hand, a
+newborn in a cold flat), and the near-misses that must stay calm (a cover fallen into its
+own shaft, rubbish burnt in the open, an ambulance's price asked, a gas valve shut).
+
+Every sentence here was written for these tests, not taken from a labelled file. Each
+construction is checked both ways.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.ticketing.test_classify_urgent import _danger_cues as _cues
+from ticketing.classify import MADE_SAFE, NO_RESCUE, classify
+from ticketing.intake_model import DECISION, decide
+
+
+@pytest.mark.parametrize(("quiet", "loud", "service"), [
+    # Pinned under a fall: a thing described / a person held fast.
+    ("广告牌让风刮下来了，压在底下的电动车都变形了",
+     "仓库的货架倒了，我同事让压在底下了，喊他只会哼哼", "119"),
+    ("上个月柜子倒了把我妈的腿砸在底下了，医药费到现在没人给",
+     "柜子倒了，我妈的腿让砸在底下了，抽不出来", "119"),
+    # Gone down a hole in the road: feared / happened.
+    ("路口那个坑挺深，怕有人骑车掉下去", "路口塌了个大坑，一个骑车的连人带车掉进去了", "119"),
+    # Into water named with where it is: a ball / a child.
+    ("孩子的皮球掉到公园西边那个水塘里了，捡不回来", "我儿子掉到公园西边那个水塘里了", "119"),
+    # A cover gone down its own shaft / a child down the shaft.
+    ("井盖让渣土车压碎了，掉井里去了，现在就剩个口子", "井盖没了，刚才一个小孩掉井里了", "119"),
+    # A fit: foam on a river / at a man's mouth; jerking on the ground.
+    ("河面上漂着一层白沫子，还有股怪味", "公交站有个大哥倒地上直抽，嘴里往外冒白沫", "120"),
+    # Several people down at once / rubbish tipped.
+    ("有人往河边倒了一车渣土", "单位聚餐喝完酒，俩人先后都倒了，脸煞白", "120"),
+    # Fainted: a figure of speech / a person.
+    ("装修的电钻吵得我都快晕过去了", "我奶奶在厕所里晕过去了", "120"),
+    # Collapsed of a sudden: a fence / a person.
+    ("工地的围挡一下子倒了，好在没砸着人", "我爸正吃着饭，一下子栽到地上了", "120"),
+    # A weapon in the hand: last time / now.
+    ("上次邻居拎着菜刀来我家门口骂过一回", "有个男的拎着一把菜刀在小区里转悠", "110"),
+    # Rubbish burnt in the open / smoke from a flat.
+    ("有人在河滩上烧垃圾，一烧就冒黑烟", "对门屋里往外冒黑烟，敲门也没人应", "119"),
+    # An ambulance's price asked / an ambulance needed.
+    ("请问叫一趟救护车得花多少", "老人倒在楼道里了，快叫救护车", "120"),
+])
+def test_each_situation_both_ways(quiet: str, loud: str, service: str) -> None:
+    assert classify(quiet).emergency == "none", _cues(quiet)
+    assert classify(loud).emergency == service, _cues(loud)
+
+
+@pytest.mark.parametrize("text", [
+    # Recogniser-style: no punctuation, words spaced, a homophone or two.
+    "马路 上 塌 了 个 坑 一个 骑 电动车 的 连人 带车 掉 进去 了",
+    "地铁 口 有 个 男 的 倒 地上 抽抽 嘴里 吐 白沫",
+    "我们 老 两口 的 平房 后墙 塌 了 我 老伴 让 砸 在 底下 了 腿 抽 不 出来",
+])
+def test_recogniser_style_emergencies_are_handed_over(text: str) -> None:
+    assert classify(text).emergency != "none", _cues(text)
+
+
+@pytest.mark.parametrize(("calm", "cold"), [
+    ("屋里十七度，我闺女刚生完孩子，想问暖气能不能再烧热点",
+     "外头零下十二度，屋里才九度，我闺女刚生完孩子"),
+    ("屋里十五度，孩子才十来天，想问暖气能不能再热点", "屋里才九度，孩子才十来天，冻得直哭"),
+])
+def test_a_newborn_in_a_flat_in_single_figures_is_urgent(calm: str, cold: str) -> None:
+    assert classify(calm).urgency != "urgent", _cues(calm)
+    assert classify(cold).urgency == "urgent", _cues(cold)
+
+
+def test_a_gas_valve_shut_with_nobody_down_stops_the_models_hand_over() -> None:
+    """B3/E4: the source is shut, nobody is to be rescued; the model's 119 alone hands
+    nothing over. A person down beside a shut valve is still the rules' hand-over."""
+    shut = classify("厨房有股煤气味，我已经把总阀关了，窗户也开了，想找人来查查")
+    assert any(m.startswith(f"{MADE_SAFE}:") for m in shut.matched), shut.matched
+    model = {"emergency": {"none": 0.5, "119": 0.4, "120": 0.05, "110": 0.05},
+             "kind": {"help": 1.0}}
+    assert decide(model, shut.matched, DECISION)["emergency"][0] == "none"
+    flame = classify("灶台底下窜出火苗了，我把阀门关了，屋里还是一股味儿")
+    assert not any(m.startswith(f"{MADE_SAFE}:") for m in flame.matched), flame.matched
+    down = classify("我把阀门关了，可我老公已经晕过去了")
+    assert not any(m.split(":", 1)[0] in NO_RESCUE for m in down.matched), down.matched
+    assert down.emergency == "120"
