@@ -165,6 +165,36 @@ _ASKING_FORM = re.compile(
 _NOT_ASKING = re.compile("这么|那么|多么|要么")
 # Recogniser and accent confusions folded before comparing sounds.
 _FOLDS = (("zh", "z"), ("ch", "c"), ("sh", "s"))
+# A figure as an entry writes it: digits, or a Chinese numeral (几 and 半 too: "一般几天",
+# "满半年" answer how long as surely as "十五个工作日" does).
+_NUMERAL = "[0-9〇零一二两三四五六七八九十百千万几半]"
+# What a caller asks the size of, each kind by the way it is asked, and the figure of that
+# kind an entry must state to answer it: a question that asks nothing but a size (天然气一
+# 立方多少钱, 赡养老人能扣多少) is answered by the entry's figure or not at all; an entry
+# that shares the topic and states none (how to pay, how to apply, a hotline's number)
+# answers a neighbouring question. Most specific first: each kind's asking words are taken
+# out of the text before the next is looked for.
+QUANTITIES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = tuple(
+    (kind, re.compile(asked), re.compile(stated)) for kind, asked, stated in (
+        # A share: 百分之几, 几成, or how much of a rate (比例是多少).
+        ("rate", r"百分之(?:几|多少)|几成|(?<=比例|比率|费率|利率)\w{0,4}?多少",
+         r"百分之|[%％]|" + _NUMERAL + "成"),
+        # A price or a sum of money.
+        ("money", r"多少钱|几块钱|多少块|多少元|多少万|多贵", _NUMERAL + "+(?:元|块|万|角)|免费"),
+        # How long: a figure with a unit of time that counts (三个月内, 十五个工作日, 半年),
+        # not a date's month (三月到六月底) nor the year after (第二年).
+        ("duration", r"多久|多长时间|多长|(?:几|多少)(?:个月|个星期|个礼拜|个小时|个工作日|年|天|周"
+                     r"|小时|工作日)",
+         "(?<!第)" + _NUMERAL + "+(?:个月|个星期|个工作日|工作日|年|天|周|星期|小时)"),
+        # When: a day, a month, an hour (十一月十五日, 五月左右).
+        ("date", r"几月份|几月|几号|几点|几时", _NUMERAL + "+(?:月|日|号|点)"),
+        # How many of anything else, or a bare 多少 (还剩多少, 能扣多少, 尾号是几): an
+        # amount, never a date or a phone number. 好几, 这几, 前几 and 哪几 count nothing.
+        ("amount", r"(?<![好这那前后哪十])几(?!乎)|多少",
+         r"百分之|[%％]|" + _NUMERAL + "+(?:元|块|万|角|成|个|次|趟|项|样|种|类|家|人|岁|分)"),
+    ))
+
+
 # Han characters (a recogniser's homophone is one of them, and each is one syllable).
 _HAN_RUN = re.compile("[\u4e00-\u9fff]+")
 # Longest stretch of the caller's characters respelt as one of the entries' words.
@@ -619,6 +649,30 @@ def asked_actions(text: str) -> frozenset[str]:
     return frozenset(out)
 
 
+# Words that announce a question and ask nothing themselves (请问…是多少).
+_ANNOUNCING = re.compile("请问|问一下|问问|想问|想知道|想了解|了解一下|咨询")
+
+
+def quantities_asked(text: str) -> frozenset[str]:
+    """The kinds of size ``text`` asks (see ``QUANTITIES``), when it asks nothing else: a
+    caller who also asks how, where or whether (失业金怎么申请，一个月能领多少钱) is
+    answered by the entry that says how, and the figure may be a part it leaves out."""
+    if not is_question(text):
+        return frozenset()
+    rest = _ANNOUNCING.sub("", _NOT_ASKING.sub("", normalise(text)))
+    kinds = set()
+    for kind, asked, _ in QUANTITIES:
+        rest, n = asked.subn("，", rest)
+        if n:
+            kinds.add(kind)
+    return frozenset(kinds) if kinds and not is_question(rest) else frozenset()
+
+
+def states(text: str, kind: str) -> bool:
+    """``text`` (an entry's) states a figure of ``kind`` (see ``QUANTITIES``)."""
+    return next(stated for k, _, stated in QUANTITIES if k == kind).search(text) is not None
+
+
 def is_question(text: str) -> bool:
     t = _NOT_ASKING.sub("", normalise(text))
     return any(w in t for w in QUESTION_WORDS) or bool(_ASKING_FORM.search(text.strip()))
@@ -761,6 +815,7 @@ class Index:
         told = story(spoken)
         objects_asked = asked_objects(spoken)
         actions_asked = asked_actions(spoken)
+        sizes_asked = quantities_asked(spoken)
         sw, ss = self.words.scores(qw), self.sounds.scores(qs)
         top_w, top_s = max(sw, default=0.0) or 1.0, max(ss, default=0.0) or 1.0
         ranked: list[tuple[float, int]] = []
@@ -820,6 +875,10 @@ class Index:
                 # Not even the verb's first character (缴 of 缴纳 is in 缴费, 接 of 接上 in
                 # 接续): the entry never speaks of doing that.
                 "unacted": float(any(w[0] not in self.texts[i] for w in actions_asked)),
+                # The caller asks a size (a price, how long) the entry states no figure of.
+                # Read in the entry as written: normalising drops the % of 12%.
+                "unquantified": float(any(not states("".join(_fields(self.docs[i]).values()), k)
+                                          for k in sizes_asked)),
             }
             if rank == 0:
                 features = f
@@ -855,11 +914,13 @@ def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
     ``story_weight``: what a word of the story around the question that the entry lacks
     weighs (``STORY_WEIGHT``), once the caller said more of the entry than a short
     question does; 1 counts it as a word of the question."""
-    if f.get("other_object") or f.get("unacted"):
+    if f.get("other_object") or f.get("unacted") or f.get("unquantified"):
         # The caller names another member of a family than the entry's title (驾驶证
         # against 身份证, a bite against the dog licence), or asks how to do a thing the
         # entry never speaks of doing (注销 the licence it says how to get; see
-        # :func:`asked_actions`): however many words they share, the entry answers a
+        # :func:`asked_actions`), or asks only a size (a price, how long) the entry states
+        # no figure of (天然气一立方多少钱 against how to pay the gas bill; see
+        # :func:`quantities_asked`): however many words they share, the entry answers a
         # neighbouring question, and offering it would mislead.
         return 0.0
     value = _confidence(f, evidence_words=evidence_words, evidence_power=evidence_power,
