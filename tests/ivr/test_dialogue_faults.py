@@ -4,6 +4,7 @@ middle of a call, the database down, no speech model, the recognizer failing mid
 from __future__ import annotations
 
 import socket
+import sqlite3
 import time
 from pathlib import Path
 
@@ -128,6 +129,29 @@ def test_database_down_caller_hears_recorded_and_spool_files_it_later(
     ticket = ivr.ticket_of(rec)
     assert rec.outcome == CallOutcome.TICKET and ticket is not None
     assert ticket.recording_sha256 == journal.recording_sha256 and "물이" in ticket.transcript
+
+
+def test_database_locked_at_the_answer_keeps_what_the_caller_said_meanwhile(
+        ivr_factory, vosk_engine, korean_speech, sqlite_url: str, tmp_path: Path) -> None:
+    """Another process holds the SQLite write lock when the call is answered, and lets go
+    only after the caller, hearing nothing, has told the complaint and hung up. Before the
+    fix the call waited on the database before it started listening: its recording was
+    silence and the call was filed as abandoned, the complaint lost."""
+    ivr = ivr_factory(engine=vosk_engine)
+    holder = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        result = ivr.caller(CallerScript(tmp_path).say(korean_speech[WATER], then_wait=1.0),
+                            ending="bye").run()
+    finally:
+        holder.execute("COMMIT")
+        holder.close()
+    assert_ok(result)
+
+    (rec,) = ivr.wait_record(timeout=60)
+    ticket = ivr.ticket_of(rec)
+    assert rec.outcome == CallOutcome.TICKET and ticket is not None
+    assert "물이" in (ticket.transcript or "")
 
 
 def test_no_model_records_and_the_backlog_transcribes(ivr_factory, vosk_engine, korean_speech,
