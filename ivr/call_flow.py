@@ -265,7 +265,8 @@ class Dialogue:
         audio.begin_turn()  # listen from the first moment: callers often start at once
         self.intake.answered()
         # The path is known now; the SHA-256 only once the call is over (see _finish).
-        self.intake.recording(audio.path)
+        if audio.path is not None:
+            self.intake.recording(audio.path)
         try:
             while self.state is not State.DONE:
                 self.trace.append(self.state)
@@ -301,7 +302,8 @@ class Dialogue:
             self.call.hangup()
         assert self.audio is not None
         rec = self.audio.close()
-        self.intake.recording(rec.path, rec.sha256, rec.duration_seconds)
+        if rec is not None:
+            self.intake.recording(rec.path, rec.sha256, rec.duration_seconds)
         self._drop_keys()
         settled = self.intake.end(self.outcome)
         if settled and self.svc.on_backlog is not None and left_to_backlog(self.intake.journal):
