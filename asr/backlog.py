@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from asr.jobs import JobStatus, claim_next, release, still_mine
+from asr.jobs import JobStatus, TranscriptionJob, claim_next, release, still_mine
 from asr.stream import Transcript
 from ticketing import service
 from ticketing.actors import Actor
@@ -50,6 +51,36 @@ class BacklogRun:
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def release_dead_claims(*, session: Session) -> list[int]:
+    """Pending jobs claimed by a process of this host that no longer runs, free at once:
+    a drain killed mid-recording held its job until its lease ran out, the ticket waiting
+    up to 10 minutes for its words after a restart (fault trial, fifteenth round,
+    docs/scaling.md). A claim whose process still runs, or another host's, keeps its lease
+    (a pid taken again by another process only means the lease is waited for, as before);
+    a job taken over twice is still applied once (``still_mine``)."""
+    host = socket.gethostname()
+    freed = []
+    for job in session.scalars(select(TranscriptionJob).where(
+            TranscriptionJob.status == JobStatus.PENDING.value,
+            TranscriptionJob.claimed_by.is_not(None)).with_for_update(skip_locked=True)):
+        claimer, _, pid = (job.claimed_by or "").rpartition(":")
+        if claimer == host and pid.isdigit() and not _running(int(pid)):
+            job.claimed_by, job.claimed_until = None, None
+            freed.append(job.id)
+    session.flush()
+    return freed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: running
+        return True
+    return True
 
 
 def transcript_meta(t: Transcript) -> dict[str, object]:

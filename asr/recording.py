@@ -43,8 +43,14 @@ class CallRecorder:
         self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
         self._data_bytes = 0
         self._odd = b""  # half a sample carried to the next write
-        os.write(self._fd, wav_header(0, sample_rate))
-        os.fsync(self._fd)
+        try:
+            os.write(self._fd, wav_header(0, sample_rate))
+            os.fsync(self._fd)
+        except OSError:
+            # (A full volume: the file just made, empty, is ours to take back.)
+            os.close(self._fd)
+            self.path.unlink(missing_ok=True)
+            raise
         self._last_sync = time.monotonic()
 
     @property

@@ -72,7 +72,17 @@ class CallAudio:
         self.engine = engine
         self.phrase_list = list(phrase_list)
         self.sample_rate = sample_rate
-        self.recorder = CallRecorder(recording_path, sample_rate=sample_rate)
+        # A recording that cannot be kept (its volume full or failing) never ends the call:
+        # the dialogue, the live words and the keys go on without it. It was the call's
+        # end: hung up at the answer, or deaf from the first write that failed, the
+        # complaint lost (fault trial, fifteenth round, docs/scaling.md).
+        self.recorder: CallRecorder | None = None
+        self._recording_stopped = False
+        try:
+            self.recorder = CallRecorder(recording_path, sample_rate=sample_rate)
+        except OSError as exc:
+            log.error("call %s: no recording (%s); the call goes on without one",
+                      call.call_id, exc)
         self.asr_error: str | None = None if engine is not None else "no speech model installed"
         # Set by the dialogue: called with each caller frame (operator bridge).
         self.forward: Callable[[bytes], None] | None = None
@@ -105,8 +115,9 @@ class CallAudio:
         if self.engine is not None:
             self._asr.start()
 
-    def close(self, timeout: float = 5.0) -> Recording:
-        """After the call has ended: drain, stop the threads, close the recording."""
+    def close(self, timeout: float = 5.0) -> Recording | None:
+        """After the call has ended: drain, stop the threads, close the recording (None:
+        none could be made)."""
         self._pump.join(timeout)
         # Whatever the recognizer still has queued is no longer wanted (the dialogue took
         # its transcript, or gave up waiting for it): skip it rather than burn a decoding
@@ -116,7 +127,7 @@ class CallAudio:
         self._closing = True
         self._give_up(self._turn)
         self._q.put(None)
-        if self._recording is None:
+        if self._recording is None and self.recorder is not None:
             self._recording = self.recorder.close()
         return self._recording
 
@@ -125,8 +136,8 @@ class CallAudio:
         self._pump.join(timeout)
 
     @property
-    def path(self) -> Path:
-        return self.recorder.path
+    def path(self) -> Path | None:
+        return self.recorder.path if self.recorder is not None else None
 
     # ---------------------------------------------------------------- turns
     def begin_turn(self) -> None:
@@ -238,7 +249,7 @@ class CallAudio:
             log.exception("call %s: audio pump failed", call.call_id)
 
     def _on_frame(self, frame: bytes) -> None:
-        self.recorder.write(frame)
+        self._record(frame)
         forward = self.forward
         if forward is not None:
             try:
@@ -260,6 +271,17 @@ class CallAudio:
         if decision.speech and self.barge_in_armed and self.speech_started:
             self.barge_in_armed = False
             self.call.stop_playback()  # the caller talks over the prompt: let them
+
+    def _record(self, frame: bytes) -> None:
+        if self.recorder is None or self._recording_stopped:
+            return
+        try:
+            self.recorder.write(frame)
+        except OSError as exc:
+            # Kept as far as written (the header is rewritten at close).
+            self._recording_stopped = True
+            log.error("call %s: recording stopped after %.1f s (%s); the call goes on",
+                      self.call.call_id, self.recorder.duration_seconds, exc)
 
     def _run_asr(self) -> None:
         assert self.engine is not None

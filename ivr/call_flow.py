@@ -74,7 +74,14 @@ from ivr.decisions import (
     rerecord,
     take_turn,
 )
-from ivr.intake import MAX_CALLBACK_DIGITS, CallIntake, FiledTicket, Spool, left_to_backlog
+from ivr.intake import (
+    MAX_CALLBACK_DIGITS,
+    CallIntake,
+    FiledTicket,
+    Spool,
+    left_to_backlog,
+    other_key,
+)
 from ivr.kb_answer import KbAnswer, clause_text
 from ivr.ticket_lookup import open_tickets
 from ivr.transfer import TransferResult, bridge_to_operator
@@ -246,16 +253,20 @@ class Dialogue:
         if not self.call.answer():  # CANCEL before we answered: nothing to do
             self.intake.end(CallOutcome.ABANDONED)
             return
-        self.intake.answered()
-        # Named by the call's key, not its Call-ID: one a caller reused is another file.
-        audio = CallAudio(self.call, recording_path=sip_recording_path(
-            self.svc.settings, self.intake.journal.call_id), engine=self.svc.engine,
-            phrase_list=self.svc.settings.asr.phrase_list)
+        # Recording and listening start before anything waits on the database: answered()
+        # writes the call record, and a database locked by another writer kept the call
+        # there for SQLite's busy wait (30 s) while the caller, hearing nothing, told their
+        # complaint and hung up; none of it was read, and the call was filed as abandoned
+        # (fault trial, fifteenth round, docs/scaling.md).
+        audio = CallAudio(self.call, recording_path=self._recording_path(),
+                          engine=self.svc.engine, phrase_list=self.svc.settings.asr.phrase_list)
         self.audio = audio
         audio.start()
-        # The path is known now; the SHA-256 only once the call is over (see _finish).
-        self.intake.recording(audio.path)
         audio.begin_turn()  # listen from the first moment: callers often start at once
+        self.intake.answered()
+        # The path is known now; the SHA-256 only once the call is over (see _finish).
+        if audio.path is not None:
+            self.intake.recording(audio.path)
         try:
             while self.state is not State.DONE:
                 self.trace.append(self.state)
@@ -277,12 +288,22 @@ class Dialogue:
         finally:
             self._finish()
 
+    def _recording_path(self) -> Path:
+        """Named by the call's key in the spool, known before the database is asked whether
+        a settled call had it (``CallIntake._claim``): a Call-ID reused within the same
+        second as a settled call's gets a name of its own."""
+        key = self.intake.journal.call_id
+        path = sip_recording_path(self.svc.settings, key)
+        return path if not path.exists() else sip_recording_path(self.svc.settings,
+                                                                  other_key(key))
+
     def _finish(self) -> None:
         if not self.call.ended:
             self.call.hangup()
         assert self.audio is not None
         rec = self.audio.close()
-        self.intake.recording(rec.path, rec.sha256, rec.duration_seconds)
+        if rec is not None:
+            self.intake.recording(rec.path, rec.sha256, rec.duration_seconds)
         self._drop_keys()
         settled = self.intake.end(self.outcome)
         if settled and self.svc.on_backlog is not None and left_to_backlog(self.intake.journal):

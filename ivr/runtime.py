@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from asr.backlog import release_dead_claims
 from ivr import kb_answer
 from ivr.call_flow import IvrServices, run_call
 from ivr.intake import Spool, recover_spool
 from ivr.prompts import PromptLibrary
 from telephony.call import CallHandle
 from telephony.sip.frontend import SipFrontEnd
+from ticketing.db import transaction
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -107,6 +109,14 @@ def start_ivr(settings: Settings, sessions: sessionmaker[Session], domain: Domai
                      len(recovered), ", ".join(recovered))
     except Exception:  # never keep the phones down because of the spool
         log.exception("spool recovery failed; the voice job (hotline.wiring) retries it")
+    try:
+        with transaction(sessions) as session:
+            freed = release_dead_claims(session=session)
+        if freed:
+            log.info("%d transcription job(s) held by a process of this host that died "
+                     "are free again", len(freed))
+    except Exception:  # their leases run out by themselves
+        log.exception("freeing the transcription jobs of dead processes failed")
 
     def on_call(call: CallHandle) -> None:
         run_call(call, services)

@@ -3,18 +3,23 @@ middle of a call, the database down, no speech model, the recognizer failing mid
 
 from __future__ import annotations
 
+import os
 import socket
+import sqlite3
+import subprocess
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from asr.backlog import run_backlog
 from asr.batch import transcribe_clean
 from asr.engine import AsrEngine
-from asr.jobs import JobStatus
+from asr.jobs import JobStatus, TranscriptionJob
 from ivr.callrecords import CallOutcome
-from ivr.intake import recover_spool
+from ivr.intake import CallIntake, Spool, recover_spool
 from ivr.prompts import PromptLibrary
 from ivr.runtime import spool_for
 from telephony.media import g711
@@ -24,7 +29,8 @@ from tests.support import harness
 from tests.support.callers import CallerScript
 from tests.support.city import seed_city
 from tests.support.harness import Sipp, render_scenario, uac_subs
-from ticketing.db import make_engine, make_session_factory
+from ticketing.db import make_engine, make_session_factory, transaction
+from ticketing.models import utcnow
 from ticketing.service import TRANSCRIPT_PENDING
 
 pytestmark = pytest.mark.sip
@@ -128,6 +134,60 @@ def test_database_down_caller_hears_recorded_and_spool_files_it_later(
     ticket = ivr.ticket_of(rec)
     assert rec.outcome == CallOutcome.TICKET and ticket is not None
     assert ticket.recording_sha256 == journal.recording_sha256 and "물이" in ticket.transcript
+
+
+def test_database_locked_at_the_answer_keeps_what_the_caller_said_meanwhile(
+        ivr_factory, vosk_engine, korean_speech, sqlite_url: str, tmp_path: Path) -> None:
+    """Another process holds the SQLite write lock when the call is answered, and lets go
+    only after the caller, hearing nothing, has told the complaint and hung up. Before the
+    fix the call waited on the database before it started listening: its recording was
+    silence and the call was filed as abandoned, the complaint lost."""
+    ivr = ivr_factory(engine=vosk_engine)
+    holder = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        result = ivr.caller(CallerScript(tmp_path).wait(1.0)
+                            .say(korean_speech[WATER], then_wait=1.0), ending="bye").run()
+    finally:
+        holder.execute("COMMIT")
+        holder.close()
+    assert_ok(result)
+
+    (rec,) = ivr.wait_record(timeout=60)
+    ticket = ivr.ticket_of(rec)
+    assert rec.outcome == CallOutcome.TICKET and ticket is not None
+    # (The words as heard: "물이 나오지 않습니다", its first word at times cut.)
+    assert "않습니다" in (ticket.transcript or "")
+
+
+def test_a_start_frees_the_transcription_a_dead_process_of_this_host_held(
+        ivr_factory, tmp_path: Path) -> None:
+    """A drain killed mid-recording left its job claimed for the lease (10 minutes), the
+    ticket waiting that long for its words after a restart (fault trial, fifteenth round).
+    The IVR's start frees it; a live process's claim, or another host's, keeps its lease."""
+    ivr = ivr_factory(engine=None)
+    call = CallIntake(sessions=ivr.sessions, domain=ivr.domain, spool=Spool(tmp_path / "sp"),
+                      call_id="killed-mid-drain", caller="13811112222")
+    call.recording(tmp_path / "killed.wav", None, 5.0)
+    call.understood(None, asr_error="decoder behind")
+    assert call.file_ticket() is not None
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    host = socket.gethostname()
+    claims = [f"{host}:{gone.pid}", f"{host}:{os.getpid()}", f"elsewhere:{gone.pid}"]
+    with transaction(ivr.sessions) as s:
+        (job,) = s.scalars(select(TranscriptionJob)).all()
+        for claim in claims[1:]:
+            s.add(TranscriptionJob(ticket_id=job.ticket_id, recording_path=job.recording_path,
+                                   claimed_by=claim, claimed_until=utcnow() + timedelta(minutes=10)))
+        job.claimed_by, job.claimed_until = claims[0], utcnow() + timedelta(minutes=10)
+
+    ivr_factory(engine=None, sessions=ivr.sessions)  # the restart, on the same database
+
+    with ivr.sessions() as s:
+        held = {j.id: j.claimed_by for j in s.scalars(select(TranscriptionJob)
+                                                      .order_by(TranscriptionJob.id))}
+    assert list(held.values()) == [None, *claims[1:]]
 
 
 def test_no_model_records_and_the_backlog_transcribes(ivr_factory, vosk_engine, korean_speech,

@@ -304,3 +304,26 @@ def test_the_acceptance_sms_waits_for_the_words_that_bring_its_deadline(
     drive(worker, lambda: len(_texts(gateway, never)) == 1, clock=clock)
     (text,) = _texts(gateway, never)
     assert numbers[never] in text and "前办理答复" not in text
+
+
+def test_an_sms_the_gateway_took_but_answered_late_is_retried_under_the_same_id(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City,
+        gateway: SmsGateway) -> None:
+    """The gateway takes the first SMS (the handler's dispatch SMS) but answers after our
+    timeout: the attempt counts as failed and is retried, and the retry must carry the
+    first one's id, the provider's one way to drop the repeat (docs/outbound.md, the crash
+    rule). Before, each attempt had an id of its own: texted twice (fault trial, fifteenth
+    round)."""
+    gateway.slow_next, gateway.slow_seconds = 1, 1.5
+    new_ticket(ob_sessions, ob_domain, ob_city, phone=CITIZEN)
+    worker = OutboundWorker(sessions=ob_sessions, domain=ob_domain, dialer=ScriptedDialer(),
+                            sms=WebhookSms(gateway.url, timeout=0.3), name="test-worker")
+
+    def posted_again() -> list[dict[str, str]]:
+        with gateway.lock:
+            return [m for m in gateway.received[1:] if m["text"] == gateway.received[0]["text"]]
+
+    drive(worker, lambda: bool(gateway.received) and bool(posted_again()))
+    (retry,) = posted_again()
+    assert retry["to"] == gateway.received[0]["to"]
+    assert retry["id"] == gateway.received[0]["id"]

@@ -51,12 +51,15 @@ def node_env(*, database_url: str, recordings: Path, prompts: Path, sms_url: str
 class SmsGateway:
     """The SMS provider's webhook (outbound.sms_provider = webhook), on loopback. Keeps
     what it accepted; ``fail_next`` makes it answer 503 to that many messages (kept in
-    ``refused``) to exercise the retries."""
+    ``refused``) to exercise the retries; ``slow_next`` makes it take that many (kept in
+    ``received``) and answer only after ``slow_seconds``, past a client's timeout."""
 
     def __init__(self) -> None:
         self.received: list[dict[str, str]] = []
         self.refused: list[dict[str, str]] = []
         self.fail_next = 0
+        self.slow_next = 0
+        self.slow_seconds = 1.0
         self.lock = threading.Lock()
         gateway = self
 
@@ -67,10 +70,18 @@ class SmsGateway:
                     fail = gateway.fail_next > 0
                     if fail:
                         gateway.fail_next -= 1
+                    slow = not fail and gateway.slow_next > 0
+                    if slow:
+                        gateway.slow_next -= 1
                     (gateway.refused if fail else gateway.received).append(body)
-                self.send_response(503 if fail else 200)
-                self.end_headers()
-                self.wfile.write(b"{}")
+                if slow:
+                    time.sleep(gateway.slow_seconds)
+                try:
+                    self.send_response(503 if fail else 200)
+                    self.end_headers()
+                    self.wfile.write(b"{}")
+                except OSError:  # the client gave up waiting (slow_next)
+                    pass
 
             def log_message(self, *args: object) -> None:
                 pass
