@@ -547,15 +547,15 @@ def _write_at_once(session: Session, _context: Any, _objects: Any) -> None:
         ids = sorted(conn.execute(_INSERT_EVENTS, rows).scalars())
         if ids and ids[-1] - ids[0] != len(ids) - 1:
             raise RuntimeError(f"ticket events got ids {ids}: not one run, order unknown")
+    for obj in (ticket, *events):
+        session.expunge(obj)
     ticket.id, ticket.version = ticket_id, version
     for ev, ev_id in zip(events, ids, strict=True):
         ev.id, ev.ticket_id = ev_id, ticket_id
-    # Persistent as the unit of work leaves what it inserted (the same call a flush makes):
-    # keyed in the identity map, the values set the stored ones, nothing pending, and taken
-    # out of the session again by a rollback. The public way (expunge, then
-    # make_transient_to_detached and add) walked every relationship's cascade of each object
-    # twice: 0.2-0.3 ms of a ticket's CPU (docs/scaling.md, fifteenth round).
-    session._register_persistent({instance_state(obj) for obj in (ticket, *events)})
+    for obj in (ticket, *events):
+        # As if just loaded: the values set are the stored ones, nothing is pending.
+        make_transient_to_detached(obj)
+        session.add(obj)
     note_created(session, ticket, events)
 
 

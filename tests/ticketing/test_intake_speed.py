@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event, func, select, update
+from sqlalchemy import Engine, event, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -673,38 +673,6 @@ def test_a_ticket_written_at_once_is_stored_and_held_as_a_flush_would_leave_it(
         service.sign(session=s, domain=domain, ticket=stored, actor=Actor.of(handler))
         s.commit()
         assert stored.version == 2
-
-
-def test_a_ticket_written_at_once_leaves_the_session_on_rollback_as_a_flushed_one_does(
-    sessions: sessionmaker[Session], domain: Domain, city: City
-) -> None:
-    """A rollback takes a ticket written at once and its trail out of the session, transient
-    again, as it does with what the unit of work inserted (here: a ticket flushed together
-    with another's note): nothing is left in the identity map that names a row which is
-    gone, and no later flush or access reads one."""
-    op = city.actor("operator")
-    demand = "海淀区中关村大街人行道井盖丢了，很危险"
-    with sessions() as s:
-        stored = s.scalar(select(func.count()).select_from(Ticket))
-        at_once = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
-                                        caller_phone="13600000005", demand=demand,
-                                        accept_now=True)
-        s.flush()
-        trail = list(at_once.events)
-        other = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
-                                      caller_phone="13600000006", category="other",
-                                      demand="小区门口有人摆摊占道")
-        s.flush()
-        service.record_event(session=s, ticket=other, actor=op, action="note", note="回访")
-        by_flush = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
-                                         caller_phone="13600000007", demand=demand)
-        s.flush()
-        assert at_once.id is not None and by_flush.id is not None and trail
-        s.rollback()
-        for obj in (at_once, *trail, by_flush):
-            assert obj not in s and sa_inspect(obj).transient, obj
-        assert at_once.status == "dispatched"  # its values kept, as the flushed one's are
-        assert s.scalar(select(func.count()).select_from(Ticket)) == stored
 
 
 def test_a_ticket_is_written_by_the_unit_of_work_when_the_flush_holds_more(
