@@ -10,12 +10,10 @@ E.164 (``+8613912345678``) by :func:`normalise`, and only shown or dialled in ot
 
 from __future__ import annotations
 
-import threading
 import unicodedata
-from collections import OrderedDict
 
 import phonenumbers
-from phonenumbers import FrozenPhoneNumber, PhoneNumberFormat, shortnumberinfo
+from phonenumbers import PhoneNumberFormat, shortnumberinfo
 
 DEFAULT_REGION = "CN"
 # The hotline is Beijing's: a bare 7- or 8-digit landline number is a Beijing (010) one,
@@ -83,39 +81,7 @@ def normalise(raw: str | None, default_region: str = DEFAULT_REGION) -> str | No
     number = _parse(raw, default_region)
     if number is None:
         return None
-    e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
-    _remember(e164, number)
-    return e164
-
-
-# The parses of the numbers normalised last, by E.164: POST /tickets normalises the caller's
-# number and shows it (display) in the same request, and parsing is most of the cost of
-# either (~0.1-0.2 ms a number). Each is what phonenumbers.parse(e164, None) returns for it
-# (the number without the extension E.164 drops, no raw input: tests/ticketing/test_phones.py),
-# frozen, so no caller can change another's.
-_RECENT_MAX = 256
-_recent: OrderedDict[str, FrozenPhoneNumber] = OrderedDict()
-_recent_lock = threading.Lock()
-
-
-def _remember(e164: str, number: phonenumbers.PhoneNumber) -> None:
-    frozen = FrozenPhoneNumber(
-        country_code=number.country_code, national_number=number.national_number,
-        italian_leading_zero=number.italian_leading_zero,
-        number_of_leading_zeros=number.number_of_leading_zeros)
-    with _recent_lock:
-        _recent[e164] = frozen
-        _recent.move_to_end(e164)
-        if len(_recent) > _RECENT_MAX:
-            _recent.popitem(last=False)
-
-
-def _parse_e164(e164: str) -> phonenumbers.PhoneNumber:
-    """``phonenumbers.parse(e164, None)``, without parsing a number normalised lately (raises
-    ``NumberParseException`` as it does)."""
-    with _recent_lock:
-        number = _recent.get(e164)
-    return number if number is not None else phonenumbers.parse(e164, None)
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
 def is_chinese(e164: str | None) -> bool:
@@ -132,7 +98,7 @@ def _number_type(e164: str | None, parsed: phonenumbers.PhoneNumber | None = Non
     if not e164:
         return None
     try:
-        return phonenumbers.number_type(_parse_e164(e164))
+        return phonenumbers.number_type(phonenumbers.parse(e164, None))
     except phonenumbers.NumberParseException:
         return None
 
@@ -176,7 +142,7 @@ def display(e164: str | None) -> str:
     if is_service_number(e164):
         return _national_digits(e164)
     try:
-        number = _parse_e164(e164)
+        number = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:
         return e164
     if number.country_code != 86:

@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import phonenumbers
 import pytest
 
 from config.settings import Settings
-from ticketing import phones
 from ticketing.actors import Actor, mask_phone
 from ticketing.models import Ticket
 from ticketing.phones import (
@@ -84,23 +82,6 @@ def test_what_is_no_number(raw: str | None) -> None:
 ])
 def test_display_the_chinese_way(e164: str | None, shown: str) -> None:
     assert display(e164) == shown
-
-
-@pytest.mark.parametrize("raw", [
-    "13912345678", "86-139-1234-5678", "010-6512 3456", "65123456", "0755-12345678",
-    "400-810-8888", "12345", "+1 202 555 0123", "+39 06 1234 5678",
-    "139 1234 5678 ext. 12",  # an extension: E.164 drops it, and so must the kept parse
-])
-def test_a_normalised_number_is_shown_as_one_parsed_afresh(raw: str) -> None:
-    """The parse ``normalise`` keeps for ``display`` (phones._parse_e164) is phonenumbers'
-    own parse of the E.164 it returned, so a number is shown, dialled and typed the same
-    whether or not it was normalised just before."""
-    e164 = normalise(raw)
-    assert e164 is not None
-    assert phones._parse_e164(e164) == phonenumbers.parse(e164, None)
-    kept = display(e164), domestic(e164), can_text(e164)
-    phones._recent.clear()
-    assert (display(e164), domestic(e164), can_text(e164)) == kept
 
 
 @pytest.mark.parametrize(("e164", "masked"), [
