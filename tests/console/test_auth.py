@@ -29,6 +29,7 @@ from ticketing.directory import issue_token
 from ticketing.models import LoginFailure, Ticket, User
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the cookie's attributes, not storage
 def test_login_sets_a_strict_httponly_signed_cookie(app: FastAPI, city: City) -> None:
     c = TestClient(app, follow_redirects=False)
     form = c.get("/console/login")
@@ -53,6 +54,7 @@ def test_login_sets_a_strict_httponly_signed_cookie(app: FastAPI, city: City) ->
         assert r.headers["location"] == home
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the refusal's answer, not storage
 def test_wrong_token_or_name_is_refused_alike(app: FastAPI, city: City) -> None:
     c = TestClient(app, follow_redirects=False)
     csrf = csrf_of(c.get("/console/login").text)
@@ -62,6 +64,7 @@ def test_wrong_token_or_name_is_refused_alike(app: FastAPI, city: City) -> None:
     assert c.get("/console/queue").status_code == 303  # still not logged in
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the redirects, not storage
 def test_pages_need_login_and_come_back_after(app: FastAPI, city: City) -> None:
     c = TestClient(app, follow_redirects=False)
     r = c.get("/console/queue?status=all")
@@ -82,6 +85,7 @@ def test_pages_need_login_and_come_back_after(app: FastAPI, city: City) -> None:
         assert r.headers["location"] == "/console/intake"
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the cookie's signature, not storage
 def test_forged_or_stale_cookies_are_not_sessions(
     app: FastAPI, city: City, sessions, as_user: Callable[[str], TestClient]
 ) -> None:
@@ -105,6 +109,7 @@ def test_forged_or_stale_cookies_are_not_sessions(
     assert form.status_code == 200 and 'name="token"' in form.text
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the secret's file, not storage
 def test_secret_is_generated_once_per_install(app: FastAPI, settings) -> None:
     first = auth.console_secret(settings)
     assert (settings.data_dir / auth.SECRET_FILE).read_bytes().strip() == first
@@ -112,6 +117,7 @@ def test_secret_is_generated_once_per_install(app: FastAPI, settings) -> None:
     assert auth.console_secret(settings.model_copy(update={"console_secret": "x" * 40})) == b"x" * 40
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the secret's file, not storage
 def test_an_empty_secret_file_is_never_a_key(settings) -> None:
     """A worker reading the file while another had created it but not yet written it got
     b"" and kept it as its key (a cookie anyone could sign). The secret is now linked into
@@ -127,6 +133,7 @@ def test_an_empty_secret_file_is_never_a_key(settings) -> None:
     assert sorted(p.name for p in path.parent.iterdir() if "secret" in p.name) == [path.name]
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the CSRF check, not storage
 def test_every_post_needs_the_sessions_csrf_token(
     app: FastAPI, city: City, sessions, domain: Domain,
     as_user: Callable[[str], TestClient],
@@ -363,6 +370,7 @@ def test_trusted_proxies_must_be_addresses() -> None:
         "10.1.0.0/16", "::1/128"]
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the secret's file, not storage
 def test_secret_file_is_shared_by_nodes(settings: Settings, city: City, tmp_path: Path) -> None:
     shared = tmp_path / "shared" / "console_secret"
     nodes = [create_app(settings.model_copy(update={

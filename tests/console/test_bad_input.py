@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -26,6 +27,7 @@ def count(sessions) -> int:
         return s.scalar(select(func.count(Ticket.id))) or 0
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: refused by validation, not storage
 def test_intake_refuses_unknown_categories_and_control_characters(
     as_user: Users, sessions
 ) -> None:
@@ -45,6 +47,7 @@ def test_intake_refuses_unknown_categories_and_control_characters(
         assert (t.category, t.demand) == ("water", "朝阳区望京停水了\n已经三天")
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: refused by validation, not storage
 def test_action_forms_refuse_control_characters(as_user: Users, sessions,
                                                 domain: Domain) -> None:
     n = make_ticket(sessions, domain)
@@ -74,6 +77,7 @@ def test_unicode_digits_are_not_numbers(as_user: Users, sessions, domain: Domain
     assert r.status_code == 422 and "请选择存在的承办单位" in r.text
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the Range header, not storage
 def test_range_past_the_end_of_a_recording_is_416(
     as_user: Users, sessions, domain: Domain, settings: Settings
 ) -> None:
@@ -97,6 +101,7 @@ def test_range_past_the_end_of_a_recording_is_416(
 
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the login and CSRF gate, not storage
 def test_intake_classifies_nothing_for_strangers_or_forged_forms(
     app, as_user: Users, sessions, monkeypatch
 ) -> None:

@@ -19,9 +19,12 @@ from ivr.call_flow import MAX_PREFERENCE_KEYS, TRANSITIONS, Dialogue, IvrService
 from ivr.decisions import MAX_CONFIRM_ASKS, MAX_RERECORDS
 from tests.ivr import test_kb_confirm as scripted
 
-services = scripted.services  # the fixture: shipped settings, both databases
+# The fixture: shipped settings, both databases; the tests about keys alone on SQLite (their
+# subject is the dialogue's handling of keys, not what it stores: docs/suite.md).
+services = scripted.services
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the menu's key limit, not storage
 @pytest.mark.parametrize("garbage", ["*", "A", "9", "1"])
 def test_endless_keys_in_the_preferences_menu_file_the_ticket(
         services: IvrServices, garbage: str) -> None:
@@ -33,6 +36,7 @@ def test_endless_keys_in_the_preferences_menu_file_the_ticket(
     assert d.intake.journal.confidential is (garbage == "1")
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the menu's keys, not storage
 def test_choices_then_hash_file_at_once(services: IvrServices) -> None:
     d, line, path = scripted.converse(services, scripted.COMPLAINT, ["1", "2", "#", "9"],
                                       frozenset({State.FILE}))
@@ -51,6 +55,7 @@ class SaidAgain(scripted.SaidTurn):
     def drop_turn(self) -> None: ...
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the re-record limit, not storage
 def test_key_2_again_and_again_reaches_the_operator(services: IvrServices) -> None:
     # Each round: a key the recording ignores (a leaned-on keypad), then 2 at the read-back.
     keys = ["5", "2"] * 10
@@ -69,6 +74,7 @@ def test_key_2_again_and_again_reaches_the_operator(services: IvrServices) -> No
     assert path[-2:] == [State.CONFIRM, State.OPERATOR]
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the read-back's keys, not storage
 @pytest.mark.parametrize("garbage", ["*", "#", "A", "9"])
 def test_wrong_keys_at_the_read_back_ask_once_more_then_file(
         services: IvrServices, garbage: str) -> None:
@@ -125,6 +131,7 @@ def _record(services: IvrServices, line: LaggingLine, tmp_path: Path) -> State:
         audio.close()
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the turn's end, not storage
 def test_hash_after_speech_ends_the_turn_while_the_audio_lags(
         services: IvrServices, tmp_path: Path) -> None:
     line = LaggingLine(_tone(1.0), ["#"])
@@ -140,6 +147,7 @@ def test_hash_after_speech_ends_the_turn_while_the_audio_lags(
     assert _record(services, line, tmp_path) is State.UNDERSTAND
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the no-speech timer, not storage
 def test_speech_counted_late_is_no_silence_at_the_no_speech_limit(
         services: IvrServices, tmp_path: Path) -> None:
     # The shipped limits: the caller's tone, then more silence than end_silence_seconds.

@@ -12,6 +12,9 @@ from ivr import prompts as P
 from ivr.decisions import Step, readback_sentence, take_turn
 from ticketing.context import Domain
 
+# The decision on the words is the subject, not what is stored: SQLite alone (docs/suite.md).
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
 
 def _turn(sessions: sessionmaker[Session], domain: Domain, text: str, *, may_ask: bool):
     return take_turn(sessions=sessions, domain=domain, text=text, ask_again=False,

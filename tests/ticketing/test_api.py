@@ -120,6 +120,7 @@ def test_role_rules(client: TestClient, city: City) -> None:
         ({"caller_phone": "13800000000", "demand": "停水", "channel": "fax"}, "channel"),
     ],
 )
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: refused by validation, not storage
 def test_bad_input_names_the_field(client: TestClient, city: City, body: dict,
                                    field: str) -> None:
     r = client.post("/api/v1/tickets", json=body, headers=auth(city, "operator"))

@@ -1,7 +1,9 @@
 """An attacker's review of the HTTP surface (docs/security.md, "The HTTP surface"): what a
 logged-in user of one unit can learn about tickets outside their scope through lists that
 name tickets, how downloaded attachments are served, and what an unexpected error shows.
-Through the real app on SQLite and PostgreSQL with the shipped settings."""
+Through the real app on SQLite and PostgreSQL with the shipped settings; a check made before
+anything is stored (a forged form or webhook, headers, the error page) on SQLite alone
+(docs/suite.md)."""
 
 from __future__ import annotations
 
@@ -193,6 +195,7 @@ def test_confidential_callers_number_is_not_in_the_handlers_trail(
 # --- downloaded attachments run nothing in our origin ------------------------------------
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the download's headers, not storage
 def test_attachment_downloads_are_sandboxed(app: FastAPI, client: TestClient,
                                             city: City) -> None:
     number = signed_ticket(client, city)
@@ -211,6 +214,7 @@ def test_attachment_downloads_are_sandboxed(app: FastAPI, client: TestClient,
 # --- an unexpected error shows nothing of the code -----------------------------------------
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the error page, not storage
 def test_an_unexpected_error_shows_no_trace(app: FastAPI, city: City) -> None:
     secret = "db password is hunter2"
 
@@ -247,6 +251,7 @@ def _trail(sessions, number: str) -> list[tuple[str, str]]:
             select(TicketEvent).where(TicketEvent.ticket_id == tid).order_by(TicketEvent.id))]
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the CSRF check, not storage
 def test_every_console_post_refuses_a_forged_form(
         app: FastAPI, client: TestClient, city: City, sessions) -> None:
     number = create(client, city, WATER, "13811112222", category="water")["number"]
@@ -283,6 +288,7 @@ def test_every_console_post_refuses_a_forged_form(
     ("request_exclusion", {"reason": "重复诉求", "text": "重复", "points": 0}),
     ("sign", None),
 ])
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: refused by validation, not storage
 def test_a_handler_cannot_set_fields_the_service_decides(
         client: TestClient, city: City, sessions, path: str, body: dict | None) -> None:
     ticket = create(client, city, WATER, "13811112222", category="water",
@@ -470,6 +476,7 @@ def _forged_posts(client: TestClient, token: str) -> list[tuple[str, str, int]]:
     return answers
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: signatures, not storage
 def test_every_webhook_refuses_a_forged_request_with_the_shipped_settings(
         client: TestClient) -> None:
     assert {"/twilio/status", "/twilio/recording-status", "/api/v1/outbound/twilio/status",
@@ -478,6 +485,7 @@ def test_every_webhook_refuses_a_forged_request_with_the_shipped_settings(
     assert refused and all(status == 403 for _, _, status in refused), refused
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: signatures, not storage
 def test_every_twilio_webhook_refuses_a_bad_signature_when_configured(
         settings: Settings, city: City) -> None:
     token = "0123456789abcdef0123456789abcdef"

@@ -64,6 +64,7 @@ def _bad_signatures(path: str, form: dict[str, str]) -> dict[str, dict[str, Any]
     }
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: signatures, not storage
 def test_bad_or_missing_signature_is_403_and_changes_nothing(
         twilio: Twilio, standin: StandIn, recording_wav: bytes,
         sessions: sessionmaker[Session]) -> None:
@@ -87,6 +88,7 @@ def test_bad_or_missing_signature_is_403_and_changes_nothing(
     _nothing_changed(twilio, sessions, standin)
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the form's parsing, not storage
 def test_malformed_forms_are_400_naming_the_field(
         twilio: Twilio, standin: StandIn, sessions: sessionmaker[Session]) -> None:
     call = new_sid("CA")
@@ -109,6 +111,7 @@ def test_malformed_forms_are_400_naming_the_field(
 @pytest.mark.parametrize("path", ["/twilio/recorded", "/twilio/recording-status",
                                   "/twilio/menu", "/twilio/confirm", "/twilio/dialed",
                                   "/twilio/silence", "/twilio/status"])
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the answer to an unknown call, not storage
 def test_unknown_call_sid_is_apologised_to_and_hung_up(
         twilio: Twilio, standin: StandIn, recording_wav: bytes,
         sessions: sessionmaker[Session], path: str) -> None:
@@ -132,6 +135,7 @@ def _full_form(call: str, rec: str, url: str) -> dict[str, str]:
                      Digits="1", DialCallStatus="completed", CallStatus="completed")
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: signatures, not storage
 @pytest.mark.parametrize("verify", [True, False], ids=["shipped", "signatures-off"])
 def test_no_auth_token_refuses_every_webhook(
         make_twilio: Any, standin: StandIn, recording_wav: bytes,
@@ -152,6 +156,7 @@ def test_no_auth_token_refuses_every_webhook(
     _nothing_changed(twilio, sessions, standin)
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the form's parsing, not storage
 def test_unicode_digit_attempt_is_the_first_attempt(twilio: Twilio) -> None:
     """"²".isdigit() is True but int("²") fails: that was a 500."""
     call = new_sid("CA")
@@ -239,6 +244,7 @@ def _record_at(twilio: Twilio, url: str, rec: str | None = None) -> str:
     return call
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the fetch's address, not storage
 def test_recording_url_off_the_twilio_api_gets_no_request(
         make_twilio: Any, standin: StandIn, elsewhere: Elsewhere, recording_wav: bytes,
         sessions: sessionmaker[Session]) -> None:
@@ -257,6 +263,7 @@ def test_recording_url_off_the_twilio_api_gets_no_request(
     assert len(tickets) == 2 and all(t.recording_sha256 is None for t in tickets)
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the fetch's credentials, not storage
 def test_redirect_off_the_api_is_followed_without_credentials(
         make_twilio: Any, standin: StandIn, elsewhere: Elsewhere, recording_wav: bytes,
         sessions: sessionmaker[Session]) -> None:
