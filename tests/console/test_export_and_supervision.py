@@ -187,7 +187,7 @@ def test_supervision_record_refuses_the_wrong_role_and_a_forged_form(
 def _statuses(sessions: sessionmaker[Session], numbers: list[str]) -> list[str]:
     with sessions() as s:
         found = dict(s.execute(select(Ticket.number, Ticket.status)
-                               .where(Ticket.number.in_(numbers))).tuples().all())
+                               .where(Ticket.number.in_(numbers))).all())
     return [found[n] for n in numbers]
 
 
@@ -238,7 +238,7 @@ def test_supervisor_merges_the_records_tickets_into_one(
         audited = s.execute(select(Ticket.number, TicketEvent.action, TicketEvent.note)
                             .join(TicketEvent).where(
                                 TicketEvent.action.in_(["merge", "merge_group"]),
-                                TicketEvent.actor_name == "督办科王科长")).tuples().all()
+                                TicketEvent.actor_name == "督办科王科长")).all()
     assert sorted(audited) == sorted([
         (first, "merge", reason), (third, "merge", reason),
         (second, "merge_group", f"并单：{first}、{third} 并入本工单")])
