@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -46,8 +51,9 @@ def fetch(
 
 @app.command()
 def ensure() -> None:
-    """Install the configured model from its pinned download if it is not installed yet."""
-    from asr.model_store import ModelError, ensure_installed
+    """Install the configured model from its pinned download if it is not installed yet,
+    then load it once: "ready" means Vosk can load it, not only that its files are there."""
+    from asr.model_store import REGISTRY, ModelError, ensure_installed, load_model
 
     settings = _settings().asr
     try:
@@ -55,7 +61,37 @@ def ensure() -> None:
     except ModelError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
+    try:
+        with _kaldi_errors() as kaldi:
+            load_model(path)
+    except ModelError as exc:
+        key = next((s.key for s in REGISTRY.values() if s.name == settings.model_name),
+                   "<url|archive> --sha256 <hex>")
+        why = f" ({kaldi[-1]})" if kaldi else ""
+        console.print(f"[red]error:[/red] {exc}{why}; the files are there but unusable: "
+                      f"replace them with `hotline asr fetch {key} --replace`")
+        raise typer.Exit(1) from exc
     console.print(f"speech model ready in {path}")
+
+
+@contextmanager
+def _kaldi_errors() -> Iterator[list[str]]:
+    """Vosk's C++ side writes why a load failed to fd 2, past Python and the log; kept
+    here (filled on exit) so `ensure` says it in its own one line."""
+    errors: list[str] = []
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield errors
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read().decode(errors="replace")
+            errors.extend(part.split(") ", 1)[-1].strip()
+                          for part in text.split("ERROR (")[1:])
 
 
 @app.command()

@@ -21,7 +21,16 @@ from hotline import dbadmin
 from hotline.classify_cli import app as classify_app
 from hotline.kbcli import kb_app
 from hotline.observability import setup_logging
-from hotline.roles import PARTS, Part, RoleError, ServeRole, check_workers, default_workers
+from hotline.roles import (
+    PARTS,
+    DataDirInUse,
+    Part,
+    RoleError,
+    ServeRole,
+    check_workers,
+    default_workers,
+    hold_data_dir,
+)
 from ticketing import queries
 from ticketing.actors import Actor
 from ticketing.context import Domain
@@ -95,6 +104,11 @@ def serve(
     if workers is None:
         workers = default_workers(role, settings)
     setup_logging(json_lines=settings.log_json)
+    try:
+        hold_data_dir(Path(settings.data_dir), PARTS[role])
+    except DataDirInUse as exc:
+        console.print(str(exc), markup=False, soft_wrap=True)
+        raise typer.Exit(2) from exc
     if (Part.OUTBOUND in PARTS[role] and settings.outbound.enabled
             and settings.outbound.dialer == "sip"):
         # Checked before anything starts: bound later (hotline.wiring.make_dialer), a port

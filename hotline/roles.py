@@ -9,8 +9,10 @@ starts the parts a role names.
 
 from __future__ import annotations
 
+import fcntl
 import os
 from enum import StrEnum
+from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
@@ -42,6 +44,45 @@ PARTS: dict[ServeRole, frozenset[Part]] = {
 
 class RoleError(ValueError):
     """A role and options that cannot run together."""
+
+
+class DataDirInUse(RuntimeError):
+    """Another live `hotline serve` runs a part of this one on the same data dir."""
+
+
+# The data-dir locks this process holds, by lock file (open for the life of the process:
+# the kernel drops them when it dies, so a kill -9 leaves none behind).
+_HELD: dict[Path, int] = {}
+
+
+def hold_data_dir(data_dir: Path, parts: frozenset[Part]) -> None:
+    """Hold, for the life of the process, a lock in ``data_dir`` for each part that must run
+    once per data dir: the IVR (its spool and recordings), the ticket jobs, the outbound
+    worker. Raises DataDirInUse naming the holder's pid when another live process holds one.
+
+    Two services on one data dir wrote one spool, one recordings tree and (the embedded
+    default) one SQLite file, and ran every scheduled job twice. The API is not locked: its
+    workers hold no state, and `--role api` beside `--role ivr` and `--role outbound` on
+    one node, all with the same settings, is how a node is split on purpose. Nodes of a
+    PostgreSQL deployment each have a data dir of their own (docs/scaling.md)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for part in sorted(parts - {Part.HTTP}):
+        path = (data_dir / f".serve-{part.value}.lock").resolve()
+        if path in _HELD:  # this process again (the CLI invoked twice in one process)
+            continue
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise DataDirInUse(
+                f"data dir {data_dir} is in use by hotline serve pid {holder}, which runs "
+                f"{part.value} there already: stop it, or give this service its own "
+                "HOTLINE_DATA_DIR") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        _HELD[path] = fd
 
 
 def check_workers(role: ServeRole, workers: int) -> None:

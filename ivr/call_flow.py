@@ -263,7 +263,9 @@ class Dialogue:
         self.audio = audio
         audio.start()
         audio.begin_turn()  # listen from the first moment: callers often start at once
-        self.intake.answered()
+        # The call record is written aside: the greeting played only once the locked
+        # database let go, the caller hearing silence meanwhile (the same fault trial).
+        self.intake.answered(aside=True)
         # The path is known now; the SHA-256 only once the call is over (see _finish).
         if audio.path is not None:
             self.intake.recording(audio.path)

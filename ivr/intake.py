@@ -403,7 +403,11 @@ class CallIntake:
         self.journal = CallJournal(call_id=new_call_key(spool=spool, call_id=call_id),
                                    caller=caller, carrier=carrier, node=domain.settings.node)
         self._claimed = False
-        self.spool.write(self.journal)
+        # The journal's spool writes and the key's rename (``_claim``), which may run on the
+        # claiming thread (``answered(aside=True)``) while the call writes its journal.
+        self._journal_lock = threading.Lock()
+        self._claiming: threading.Thread | None = None
+        self._write()
         # The hand-over's filing, running beside the transfer (see hand_over).
         self._filing: threading.Thread | None = None
         self._filed_aside: FiledTicket | None = None
@@ -417,14 +421,37 @@ class CallIntake:
         intake.sessions, intake.domain, intake.spool = sessions, domain, spool
         intake.journal = journal
         intake._claimed = True
+        intake._journal_lock = threading.Lock()
+        intake._claiming = None
         intake._filing = None
         intake._filed_aside = None
         return intake
 
-    def answered(self) -> None:
+    def answered(self, *, aside: bool = False) -> None:
+        """The call is answered: journaled now, its call record written to the database.
+        ``aside``: that write runs on a thread of its own, so the greeting never waits on
+        a database that is locked or down (a SIP call; a Twilio webhook answers at once
+        and its next one reads the record back, so it writes in line)."""
         self.journal.answered_at = utcnow().isoformat()
-        self.spool.write(self.journal)
-        self._try_db(lambda s: _record_for(s, self._claim(s)))
+        self._write()
+        if not aside:
+            self._try_db(lambda s: _record_for(s, self._claim(s)))
+            return
+        self._claiming = threading.Thread(
+            target=self._try_db, args=(lambda s: _record_for(s, self._claim(s)),),
+            name=f"claim-{self.journal.call_id}", daemon=True)
+        self._claiming.start()
+
+    def _await_claim(self) -> None:
+        # Filing after the claim: its key is settled then (renamed or not).
+        claiming = self._claiming
+        if claiming is not None:
+            claiming.join()
+            self._claiming = None
+
+    def _write(self) -> None:
+        with self._journal_lock:
+            self.spool.write(self.journal)
 
     def _claim(self, session: Session) -> CallJournal:
         """Before a new call's first write: a record already under its key is another
@@ -435,10 +462,13 @@ class CallIntake:
         j = self.journal
         if not self._claimed:
             if _recorded(session, j.call_id):
-                old = j.call_id
-                j.call_id = other_key(old)
-                self.spool.write(j)
-                self.spool.remove(old)
+                # Under the journal's lock: a write of the call's own under the old key
+                # after the remove would leave a second journal of this call behind.
+                with self._journal_lock:
+                    old = j.call_id
+                    j.call_id = other_key(old)
+                    self.spool.write(j)
+                    self.spool.remove(old)
             self._claimed = True
         return j
 
@@ -446,7 +476,7 @@ class CallIntake:
         """The call goes on (a bridge to an operator lasts as long as the talk): its
         journal written again, so that recovery, which counts a call in progress as dead
         from its journal's last write, leaves it alone (``recover_spool``)."""
-        self.spool.write(self.journal)
+        self._write()
 
     def key(self, digit: str) -> None:
         self.journal.keys += digit
@@ -459,25 +489,25 @@ class CallIntake:
     def callback_number(self, e164: str) -> None:
         """The number the caller keyed in to be called back (before the ticket is filed)."""
         self.journal.callback_number = e164
-        self.spool.write(self.journal)
+        self._write()
 
     def preferences(self, *, confidential: bool = False, no_contact: bool = False) -> None:
         """The caller's keypad choices; switched on only, kept in the spool at once."""
         self.journal.confidential = self.journal.confidential or confidential
         self.journal.no_contact = self.journal.no_contact or no_contact
-        self.spool.write(self.journal)
+        self._write()
 
     def answered_from(self, entry_id: str) -> None:
         """Key 1 after an entry's answer: the ticket is a 直接答复 from that entry."""
         self.journal.kb_entry = entry_id
-        self.spool.write(self.journal)
+        self._write()
 
     def recording(self, path: Path, sha256: str | None = None,
                   seconds: float | None = None) -> None:
         self.journal.recording_path = str(path)
         self.journal.recording_sha256 = sha256
         self.journal.recording_seconds = seconds
-        self.spool.write(self.journal)
+        self._write()
 
     def understood(self, text: str | None, meta: dict[str, Any] | None = None,
                    asr_error: str | None = None) -> None:
@@ -485,7 +515,7 @@ class CallIntake:
         self.journal.transcript_meta = meta
         self.journal.asr_error = asr_error
         self.journal.want_ticket = True
-        self.spool.write(self.journal)
+        self._write()
 
     def hand_over(self, service_number: str, target: str) -> None:
         """三号联动: the urgent ticket and its hand-over event are due. Journaled in the
@@ -493,11 +523,9 @@ class CallIntake:
         never waits on it (a database that is down can take its connect timeout to say so).
         Whatever that write does not get done, :meth:`end` or recover_spool does."""
         j = self.journal_handover(service_number, target)
-        # The hand-over never waits on the database: the key is the one the call has (a
-        # real call claimed it when answered).
-        self._claimed = True
         # A copy: the call goes on changing (and writing) its journal meanwhile.
-        snapshot = copy.deepcopy(j)
+        with self._journal_lock:
+            snapshot = copy.deepcopy(j)
         self._filing = threading.Thread(target=self._file_aside, args=(snapshot,),
                                         name=f"handover-{j.call_id}", daemon=True)
         self._filing.start()
@@ -509,10 +537,16 @@ class CallIntake:
         j.want_ticket = True
         j.outcome = CallOutcome.TICKET.value
         j.handover = {"service": service_number, "target": target}
-        self.spool.write(j)
+        self._write()
         return j
 
     def _file_aside(self, snapshot: CallJournal) -> None:
+        # The hand-over never waits on the database; this thread does: the call's claim
+        # first (still running while the database blocks), so the ticket is filed under
+        # the key the claim settled; then that key is the call's for good.
+        self._await_claim()
+        self._claimed = True
+        snapshot.call_id = self.journal.call_id
         understood = _understand(self.domain, snapshot)
         self._filed_aside = self._try_db(lambda s: filed_ticket(_file_ticket(s, self.domain,
                                                                        snapshot, understood)))
@@ -529,20 +563,22 @@ class CallIntake:
     def file_ticket(self, outcome: CallOutcome = CallOutcome.TICKET) -> FiledTicket | None:
         """Make the ticket now (to read its number back); None if the database is down,
         in which case the spool keeps the call and the ticket is made on recovery."""
+        self._await_claim()
         self._await_filing()
         self.journal.want_ticket = True
         self.journal.outcome = outcome.value
-        self.spool.write(self.journal)
+        self._write()
         understood = _understand(self.domain, self.journal)
         filed = self._try_db(
             lambda s: filed_ticket(_file_ticket(s, self.domain, self._claim(s), understood)))
         if filed is not None:
             self.journal.ticket_number = filed.number
-            self.spool.write(self.journal)
+            self._write()
         return filed
 
     def end(self, outcome: CallOutcome | None = None) -> bool:
         """Close the journal; True once everything is in the database (spool removed)."""
+        self._await_claim()
         self._await_filing()
         j = self.journal
         j.ended_at = utcnow().isoformat()
@@ -550,7 +586,7 @@ class CallIntake:
             j.outcome = outcome.value
         elif j.outcome == CallOutcome.IN_PROGRESS.value:
             j.outcome = CallOutcome.TICKET.value if j.want_ticket else CallOutcome.ABANDONED.value
-        self.spool.write(j)
+        self._write()
         if not self._claimed:  # never answered (CANCEL), or the database was down then
             self._try_db(self._claim)
         return settle(sessions=self.sessions, domain=self.domain, spool=self.spool, journal=j)

@@ -25,6 +25,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -53,10 +54,14 @@ from outbound.telemetry import LATENESS_SECONDS
 from ticketing import service
 from ticketing.actors import mask_phone
 from ticketing.context import Domain
-from ticketing.db import transaction
+from ticketing.db import database_unavailable, transaction
 from ticketing.models import Ticket
 
 log = logging.getLogger("outbound.worker")
+
+# While the database is unavailable the worker retries after poll_seconds, doubling up to
+# this many polls: a lock held for minutes costs a query every few seconds, not every poll.
+OUTAGE_BACKOFF_POLLS = 8
 
 POLICIES: dict[str, Policy] = {
     Kind.SMS_DISPATCH.value: DispatchSms(),
@@ -242,7 +247,8 @@ class OutboundWorker:
 
     def __init__(self, *, sessions: sessionmaker[Session], domain: Domain, dialer: Dialer,
                  sms: SmsSender, name: str | None = None,
-                 max_parallel: int | None = None) -> None:
+                 max_parallel: int | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.sessions = sessions
         self.domain = domain
         self.dialer = dialer
@@ -252,8 +258,15 @@ class OutboundWorker:
         self._pool = ThreadPoolExecutor(self.max_parallel, thread_name_prefix="outbound")
         self._lock = threading.Lock()
         self._inflight = 0
+        self._clock = clock
         self._last_plan = 0.0
         self._tick_lock = threading.Lock()
+        # The database outage this worker is waiting out: since when (clock), how many ticks
+        # failed, the back-off and when the next tick may try again.
+        self._outage_since: float | None = None
+        self._outage_failures = 0
+        self._backoff = 0.0
+        self._retry_at = 0.0
 
     @property
     def inflight(self) -> int:
@@ -262,25 +275,62 @@ class OutboundWorker:
     def plan_now(self) -> None:
         with transaction(self.sessions) as session:
             plan(session=session, domain=self.domain, now=self.domain.now())
-        self._last_plan = time.monotonic()
+        self._last_plan = self._clock()
 
     def tick(self) -> int:
-        """Plan if due, then claim and start as many due items as there are free slots."""
+        """Plan if due, then claim and start as many due items as there are free slots.
+
+        A database that is locked or down is an expected condition, not a bug: one warning
+        when it starts, ticks skipped with a growing back-off, one line when it is back.
+        Any other error propagates (the scheduler logs its traceback)."""
         with self._tick_lock:
-            if time.monotonic() - self._last_plan >= self.domain.settings.outbound.plan_seconds:
-                self.plan_now()
-            free = self.max_parallel - self._inflight
-            if free <= 0:
+            now = self._clock()
+            if now < self._retry_at:
                 return 0
-            with transaction(self.sessions) as session:
-                claims = claim_due(session=session, domain=self.domain, worker=self.name,
-                                   now=self.domain.now(), limit=free,
-                                   carrier=self.dialer.name, sms_carrier=self.sms.name)
-            for claim in claims:
-                with self._lock:
-                    self._inflight += 1
-                self._pool.submit(self._run, claim)
-            return len(claims)
+            try:
+                started = self._claim_and_start()
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+                self._database_failed(exc, now)
+                return 0
+            if self._outage_since is not None:
+                log.warning("outbound: database available again after %.0f s (%d tick(s) "
+                            "failed); due work goes on", now - self._outage_since,
+                            self._outage_failures)
+                self._outage_since = None
+                self._outage_failures = 0
+                self._backoff = self._retry_at = 0.0
+            return started
+
+    def _database_failed(self, exc: BaseException, now: float) -> None:
+        poll = self.domain.settings.outbound.poll_seconds
+        if self._outage_since is None:
+            self._outage_since = now
+            self._backoff = poll
+            log.warning("outbound: database unavailable (%s: %s); retrying every %g-%g s "
+                        "until it is back", type(exc).__name__, _first_line(exc), poll,
+                        poll * OUTAGE_BACKOFF_POLLS)
+        else:
+            self._backoff = min(self._backoff * 2, poll * OUTAGE_BACKOFF_POLLS)
+        self._outage_failures += 1
+        self._retry_at = now + self._backoff
+
+    def _claim_and_start(self) -> int:
+        if self._clock() - self._last_plan >= self.domain.settings.outbound.plan_seconds:
+            self.plan_now()
+        free = self.max_parallel - self._inflight
+        if free <= 0:
+            return 0
+        with transaction(self.sessions) as session:
+            claims = claim_due(session=session, domain=self.domain, worker=self.name,
+                               now=self.domain.now(), limit=free,
+                               carrier=self.dialer.name, sms_carrier=self.sms.name)
+        for claim in claims:
+            with self._lock:
+                self._inflight += 1
+            self._pool.submit(self._run, claim)
+        return len(claims)
 
     def run(self, stop: threading.Event) -> None:
         """Tick until ``stop``; straight on while there is work, else every poll_seconds."""
@@ -304,9 +354,14 @@ class OutboundWorker:
                 record_end(session=session, domain=self.domain, claim=claim, worker=self.name,
                            outcome=result.outcome, keys=result.keys, call_ref=result.call_ref,
                            detail=result.detail)
-        except Exception:
+        except Exception as exc:
             # Left in_progress: the lease runs out and recovery settles it from the rows.
-            log.exception("recording the end of task %s failed", claim.task_id)
+            if not database_unavailable(exc):
+                log.exception("recording the end of task %s failed", claim.task_id)
+            else:
+                log.warning("recording the end of task %s failed, database unavailable "
+                            "(%s: %s); its lease will settle it", claim.task_id,
+                            type(exc).__name__, _first_line(exc))
         finally:
             with self._lock:
                 self._inflight -= 1
@@ -331,3 +386,8 @@ class OutboundWorker:
 
     def shutdown(self, wait: bool = True) -> None:
         self._pool.shutdown(wait=wait, cancel_futures=not wait)
+
+
+def _first_line(exc: BaseException) -> str:
+    # SQLAlchemy's messages go on with the SQL and a link; the first line says what failed.
+    return (str(exc).splitlines() or [""])[0]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 from sqlalchemy.sql import Executable
@@ -20,6 +21,17 @@ class NotMigrated(RuntimeError):
 
 
 SQLITE_BUSY_SECONDS = 30
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when ``exc`` says the database cannot be reached or written just now (SQLite's
+    write lock held past the busy wait, PostgreSQL down or its pool exhausted): an outage
+    to wait out, not a bug. The writer queue's own timeout is raised in SQLAlchemy's
+    ``begin`` event, outside its wrapping, hence the bare sqlite3 error."""
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError,
+                            sa_exc.TimeoutError, sqlite3.OperationalError))
 
 
 class _WriterQueue:

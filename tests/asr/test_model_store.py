@@ -12,6 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from click.testing import Result
+from typer.testing import CliRunner
 
 from asr.model_store import (
     REGISTRY,
@@ -26,6 +28,7 @@ from asr.model_store import (
     list_models,
     load_model,
 )
+from config.settings import Settings
 
 FAKE_FILES = {
     "am/final.mdl": b"not a real acoustic model",
@@ -234,3 +237,32 @@ def test_shipped_settings_ensure_the_pinned_small_model() -> None:
     name = Settings().asr.model_name
     spec = next(s for s in REGISTRY.values() if s.name == name)
     assert spec.sha256 is not None and spec.url.startswith("https://")
+
+
+def _ensure(monkeypatch: pytest.MonkeyPatch, model_dir: Path, name: str) -> Result:
+    from asr import cli
+
+    settings = Settings(asr={"model_dir": model_dir, "model_name": name})
+    monkeypatch.setattr(cli, "_settings", lambda: settings)
+    return CliRunner().invoke(cli.app, ["ensure"])
+
+
+def test_ensure_says_ready_only_for_a_model_vosk_loads(tmp_path: Path, model_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # The fault trial's damaged model: every file `check_model_dir` looks for is there.
+    name = Settings().asr.model_name
+    damaged = tmp_path / name
+    for file, data in FAKE_FILES.items():
+        (damaged / file).parent.mkdir(parents=True, exist_ok=True)
+        (damaged / file).write_bytes(data)
+    check_model_dir(damaged)
+    result = _ensure(monkeypatch, tmp_path, name)
+    assert result.exit_code == 1
+    [line] = result.output.splitlines()
+    assert line.startswith("error: ")
+    assert f"Vosk could not load the model in {damaged}" in line
+    assert "hotline asr fetch small-cn --replace" in line
+    # A model Vosk loads is still ready.
+    result = _ensure(monkeypatch, model_path.parent, model_path.name)
+    assert result.exit_code == 0
+    assert result.output.strip() == f"speech model ready in {model_path}"

@@ -6,8 +6,10 @@ review, docs/security.md)."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -15,7 +17,7 @@ from ivr.callrecords import CallOutcome, CallRecord
 from ivr.intake import CallIntake, Spool
 from tests.support.city import City
 from ticketing.context import Domain
-from ticketing.models import Ticket
+from ticketing.models import Ticket, TicketEvent
 
 WATER = "朝阳区望京西园三区停水一天了，一直没人管"
 POWER = "海淀区中关村南大街停电三个小时了"
@@ -27,7 +29,7 @@ def _call(sessions: sessionmaker[Session], domain: Domain, spool: Spool, call_id
     closed, hung up."""
     call = CallIntake(sessions=sessions, domain=domain, spool=spool, call_id=call_id,
                       caller=caller)
-    call.answered()
+    call.answered(aside=True)
     call.recording(recording)
     call.understood(words)
     recording.write_bytes(words.encode())
@@ -97,4 +99,45 @@ def test_a_call_settled_again_after_a_crash_finds_its_own_ticket(
     assert again.end(CallOutcome.TICKET)
     with sessions() as s:
         assert len(s.scalars(select(Ticket).where(Ticket.call_id.is_not(None))).all()) == 2
+        assert len(s.scalars(select(CallRecord)).all()) == 2
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # another process's write lock
+def test_a_reused_call_id_answered_while_the_database_is_locked_is_renamed_once(
+        sessions: sessionmaker[Session], domain: Domain, city: City, db_url: str,
+        tmp_path: Path) -> None:
+    """The call record is written aside (the greeting must not wait on a locked database),
+    so the claim that renames a reused Call-ID's key runs while the call journals its
+    keys and an emergency hand-over: every journal write lands under one key, and the
+    hand-over is filed under the renamed one, not into the settled call's."""
+    spool = Spool(tmp_path / "spool")
+    first = _call(sessions, domain, spool, "dup@10.0.0.1", "13800138000", WATER,
+                  tmp_path / "a.wav")
+    holder = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        second = CallIntake(sessions=sessions, domain=domain, spool=spool,
+                            call_id="dup@10.0.0.1", caller="13900139000")
+        second.answered(aside=True)  # back at once: the lock is still held
+        second.preferences(confidential=True)
+        second.understood("我们楼道里着火了，浓烟很大，快来人啊")
+        second.hand_over("119", "operator")
+        second.recording(tmp_path / "b.wav", sha256="b" * 64, seconds=6.0)
+    finally:
+        holder.execute("COMMIT")
+        holder.close()
+    assert second.end(CallOutcome.TICKET)
+
+    assert spool.pending() == []  # no journal left behind under either key
+    assert second.journal.call_id != "dup@10.0.0.1"
+    with sessions() as s:
+        one = s.scalars(select(Ticket).where(Ticket.call_id == "dup@10.0.0.1")).one()
+        two = s.scalars(select(Ticket).where(Ticket.call_id == second.journal.call_id)).one()
+        assert one.number == first.journal.ticket_number
+        assert two.number == second.journal.ticket_number != one.number
+        assert (one.caller_phone, two.caller_phone) == ("+8613800138000", "+8613900139000")
+        assert two.confidential and not one.confidential
+        handovers = s.scalars(select(TicketEvent.ticket_id).where(
+            TicketEvent.action == "emergency_handover")).all()
+        assert handovers == [two.id]
         assert len(s.scalars(select(CallRecord)).all()) == 2

@@ -139,19 +139,28 @@ def test_database_down_caller_hears_recorded_and_spool_files_it_later(
 def test_database_locked_at_the_answer_keeps_what_the_caller_said_meanwhile(
         ivr_factory, vosk_engine, korean_speech, sqlite_url: str, tmp_path: Path) -> None:
     """Another process holds the SQLite write lock when the call is answered, and lets go
-    only after the caller, hearing nothing, has told the complaint and hung up. Before the
-    fix the call waited on the database before it started listening: its recording was
-    silence and the call was filed as abandoned, the complaint lost."""
+    only after the caller has told the complaint and hung up. Before the fix the call
+    waited on the database before it started listening: its recording was silence and the
+    call was filed as abandoned, the complaint lost. And (fixed after) before it greeted:
+    the caller heard silence until the lock went."""
     ivr = ivr_factory(engine=vosk_engine)
+    sink = harness.RtpSink()
     holder = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     try:
         result = ivr.caller(CallerScript(tmp_path).wait(1.0)
-                            .say(korean_speech[WATER], then_wait=1.0), ending="bye").run()
+                            .say(korean_speech[WATER], then_wait=1.0), ending="bye",
+                            media_port=str(sink.port)).run()
+        heard = g711.ulaw_to_pcm16(b"".join(p.payload for p in sink.packets))
     finally:
         holder.execute("COMMIT")
         holder.close()
+        sink.close()
     assert_ok(result)
+    # The greeting's opening words (the caller barges in after a second) reached the
+    # caller while the database was still locked.
+    greeting = PromptLibrary(ivr.settings).pcm("greeting")[2000:8000]
+    assert g711.ulaw_to_pcm16(g711.pcm16_to_ulaw(greeting)) in heard
 
     (rec,) = ivr.wait_record(timeout=60)
     ticket = ivr.ticket_of(rec)

@@ -20,7 +20,16 @@ from typer.testing import CliRunner
 
 from config import Settings, get_settings
 from hotline.cli import app as cli
-from hotline.roles import PARTS, Part, RoleError, ServeRole, check_workers, default_workers
+from hotline.roles import (
+    PARTS,
+    DataDirInUse,
+    Part,
+    RoleError,
+    ServeRole,
+    check_workers,
+    default_workers,
+    hold_data_dir,
+)
 from hotline.wiring import start_background
 from tests.support.city import City
 from tests.support.harness import first_http_answer, free_port
@@ -236,3 +245,66 @@ def test_serve_refuses_at_once_when_the_outbound_sip_port_is_taken(
     assert result.exit_code == 2 and started == []
     assert f"{address}:{taken}/udp" in result.output
     assert "HOTLINE_OUTBOUND__SIP_PORT" in result.output
+
+
+def _holder(data_dir: Path, role: ServeRole) -> subprocess.Popen[str]:
+    """Another process holding ``role``'s data-dir locks, as its `hotline serve` does."""
+    code = ("import sys, pathlib; from hotline.roles import PARTS, ServeRole, hold_data_dir; "
+            f"hold_data_dir(pathlib.Path({str(data_dir)!r}), PARTS[ServeRole({role.value!r})]); "
+            "print('held', flush=True); sys.stdin.read()")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).parents[2],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline() == "held\n"
+    return proc
+
+
+def test_a_second_serve_on_one_data_dir_is_refused_naming_the_running_pid(
+        sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fault trial's second `hotline serve` on the same data dir with other ports ran
+    beside the first (one spool, one SQLite file, every job twice) with only a warning. It
+    is refused before anything starts, in one line naming the data dir and the pid; the
+    lock dies with its holder, a kill -9 too."""
+    data_dir = tmp_path / "data"
+    started: list[object] = []
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: started.append(a))
+    monkeypatch.setattr("hotline.app.create_app", lambda *a, **k: None)
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("HOTLINE_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("HOTLINE_RECORDINGS_DIR", str(tmp_path / "rec"))
+    monkeypatch.setenv("HOTLINE_OUTBOUND__ENABLED", "false")
+    get_settings.cache_clear()
+    first = _holder(data_dir, ServeRole.ALL)
+    try:
+        result = CliRunner().invoke(cli, ["serve"])
+    finally:
+        first.kill()
+        first.wait()
+        get_settings.cache_clear()
+    assert result.exit_code == 2 and started == []
+    [line] = result.output.splitlines()
+    assert f"data dir {data_dir} is in use by hotline serve pid {first.pid}" in line
+    # Killed: the kernel dropped its locks, none is left stale.
+    try:
+        result = CliRunner().invoke(cli, ["serve"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0 and len(started) == 1, result.output
+
+
+def test_the_roles_of_one_node_share_its_data_dir(tmp_path: Path) -> None:
+    """A node split on purpose (`--role ivr`, `--role outbound`, `--role api` with its
+    workers, all on the same settings) still starts; a second IVR on it does not."""
+    ivr = _holder(tmp_path, ServeRole.IVR)
+    others = [_holder(tmp_path, ServeRole.OUTBOUND), _holder(tmp_path, ServeRole.API)]
+    try:
+        with pytest.raises(DataDirInUse, match=f"pid {others[0].pid}, which runs jobs"):
+            hold_data_dir(tmp_path, PARTS[ServeRole.OUTBOUND])
+        for proc in others:
+            proc.kill()
+            proc.wait()
+        with pytest.raises(DataDirInUse, match=f"pid {ivr.pid}, which runs voice"):
+            hold_data_dir(tmp_path, PARTS[ServeRole.ALL])
+    finally:
+        for proc in (ivr, *others):
+            proc.kill()
+            proc.wait()
