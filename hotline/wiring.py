@@ -155,9 +155,11 @@ def warm_up_text(domain: Domain) -> TextWarmUp:
             log.warning("classifier warm-up failed: %s", exc)
         finally:
             job.wall_seconds = time.monotonic() - began
+            # Said before it is done: whoever waits for ``done`` (a test, then its log
+            # capture closed) must not have the line come after it.
+            if job.error is None:
+                log.info("classifier and knowledge base warm in %.1f s", job.wall_seconds)
             job.done.set()
-        if job.error is None:
-            log.info("classifier and knowledge base warm in %.1f s", job.wall_seconds)
 
     threading.Thread(target=run, name="text-warm-up", daemon=True).start()
     return job

@@ -7,6 +7,7 @@ dictionary; /healthz says whether the warm-up is over."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import jieba
@@ -17,7 +18,7 @@ import knowledge.search
 from config import Settings
 from hotline.app import create_app
 from hotline.roles import Part, ServeRole
-from hotline.wiring import TextWarmUp, start_background
+from hotline.wiring import TextWarmUp, start_background, warm_up_text
 from knowledge import service as kb
 from tests.support.harness import free_port
 from ticketing.context import Domain
@@ -93,3 +94,36 @@ def test_the_warm_up_is_reported_warm_only_once_over_and_never_after_a_failure()
     over.done.set()
     assert over.as_dict() == {"warm": True,
                               "detail": "classifier and knowledge base warmed in 3.2 s"}
+
+
+def test_the_warm_up_says_so_before_it_is_done(caplog: pytest.LogCaptureFixture) -> None:
+    """Whoever waits for ``done`` has the line already: said after it, the line came once a
+    waiting test was over and its log capture closed ("I/O operation on closed file" in the
+    suite's output)."""
+    seen: list[bool] = []
+    jobs: list[TextWarmUp] = []  # empty while warm_up_text has not returned: not done
+
+    class Understood:
+        district = None
+
+    class Words:
+        def understand(self, text: str) -> Understood:
+            return Understood()
+
+        def locate(self, text: str, district: str | None) -> None:
+            return None
+
+    class DoneWhenSaid(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "warm in" in record.getMessage():
+                seen.append(bool(jobs) and jobs[0].done.is_set())
+
+    handler = DoneWhenSaid()
+    logging.getLogger("hotline").addHandler(handler)
+    try:
+        with caplog.at_level(logging.INFO, logger="hotline"):
+            jobs.append(warm_up_text(Words()))  # type: ignore[arg-type]
+            assert jobs[0].done.wait(60)
+            assert seen == [False]
+    finally:
+        logging.getLogger("hotline").removeHandler(handler)
