@@ -351,8 +351,7 @@ class Dialogue:
     def _drop_keys(self) -> None:
         """Keys pressed ahead must not answer the next question, but they were pressed: the
         call record keeps every key (全程留痕), the dialogue ignores these."""
-        for key in self.call.flush_dtmf():
-            self.intake.key(key)
+        self.intake.key(self.call.flush_dtmf())  # one journal write for the burst
 
     def _after_listening_prompt(self, heard: Heard) -> State:
         """Where a prompt that asks for the complaint leads (greeting, re-prompts)."""

@@ -478,8 +478,17 @@ class CallIntake:
         from its journal's last write, leaves it alone (``recover_spool``)."""
         self._write()
 
-    def key(self, digit: str) -> None:
-        self.journal.keys += digit
+    def key(self, keys: str) -> None:
+        """Keys the dialogue took, in the order pressed (one, or a burst flushed at once).
+        Journaled now, one write for the lot: a key in memory only was gone after a crash
+        (the record's ``keys`` empty at recovery), and a flood costs a write per taking,
+        never per key (the keypad's own rate limit bounds how often a key is taken)."""
+        if not keys:
+            return
+        self.journal.keys += keys
+        # After ``end`` the spool file is gone (settled): a write would bring it back.
+        if self.journal.ended_at is None:
+            self._write()
 
     @property
     def caller_number(self) -> str | None:

@@ -262,8 +262,7 @@ class TwilioDialogue:
                 return twiml.unknown_call()
             if call.journal.ticket_number and then == "file":
                 return self._replay(call)  # a repeated webhook: filed already
-            for key in digits[:MAX_CALLBACK_DIGITS]:
-                call.intake.key(key)
+            call.intake.key(digits[:MAX_CALLBACK_DIGITS])
             number = phones.callback_number("".join(filter(str.isdigit, digits)))
             if number is None and digits.strip("#") and attempt < 2:
                 call.save()
