@@ -3,6 +3,7 @@ the domain, API clients; and the tier markers (postgres, asr) that follow from t
 
 from __future__ import annotations
 
+import logging
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -163,6 +164,22 @@ def pytest_collection_modifyitems_xdist_groups(config: pytest.Config, items: lis
                          for m in item.iter_markers("xdist_group")})
         if groups and "@" not in item.nodeid and hasattr(item, "_id"):
             item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(groups)}")
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """What ``hotline.observability.setup_logging`` changes, put back after each test: a
+    ``serve`` run through Typer's CliRunner set the root logger's one handler to the
+    runner's stream, closed once the test was over, and left the root at INFO; every later
+    line of that xdist worker (a warm-up thread's, say) printed "Logging error ... I/O
+    operation on closed file", and a test counting log lines counted more (test_key_flood)."""
+    root, aps = logging.getLogger(), logging.getLogger("apscheduler")
+    aps_scheduler = logging.getLogger("apscheduler.scheduler")
+    saved = (root.handlers[:], root.level, aps.level, aps_scheduler.filters[:])
+    yield
+    root.handlers[:], aps_scheduler.filters[:] = saved[0], saved[3]
+    root.setLevel(saved[1])
+    aps.setLevel(saved[2])
 
 
 @pytest.fixture(scope="session")
