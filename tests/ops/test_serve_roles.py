@@ -308,3 +308,24 @@ def test_the_roles_of_one_node_share_its_data_dir(tmp_path: Path) -> None:
         for proc in (ivr, *others):
             proc.kill()
             proc.wait()
+
+
+def test_a_second_serve_on_the_shipped_settings_is_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`run.sh` beside a running service, every setting as shipped (no HOTLINE_* at all):
+    refused before anything starts, naming the shipped data dir and the running pid."""
+    for name in [k for k in os.environ if k.startswith("HOTLINE_")]:
+        monkeypatch.delenv(name)
+    started: list[object] = []
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: started.append(a))
+    get_settings.cache_clear()
+    data_dir = get_settings().data_dir
+    first = _holder(data_dir, ServeRole.ALL)
+    try:
+        result = CliRunner().invoke(cli, ["serve"])
+    finally:
+        first.kill()
+        first.wait()
+        get_settings.cache_clear()
+    assert result.exit_code == 2 and started == []
+    assert f"data dir {data_dir} is in use by hotline serve pid {first.pid}" in result.output
