@@ -559,7 +559,8 @@ _HOW = re.compile("怎么样|怎么|怎样|如何|咋")
 _MODALS = frozenset({"能", "可以", "还能"})
 # The same question asked as "may or may not" (能不能减免, 可不可以转让): it needs no 吗, so
 # the verb must end the clause (能不能拿公积金给父母盖房 puts its verb after an object).
-_MAY_OR_NOT = re.compile("(能不能|可不可以|能否|可否)$")
+_MAY_OR_NOT_WORDS = ("能不能", "可不可以", "能否", "可否")
+_MAY_OR_NOT = re.compile(f"({'|'.join(_MAY_OR_NOT_WORDS)})$")
 # Verbs that name doing any procedure, not which one (怎么办理, 咋弄, 怎么申请, 该怎么走):
 # no entry is needed to say them.
 ACTION_FRAME = frozenset({"办理", "申领", "搞", "做", "处理", "回事", "样", "走"})
@@ -641,6 +642,9 @@ def asked_actions(text: str) -> frozenset[str]:
                 verb = _action(tagged[-1:])
                 if verb:
                     out.add(verb)
+        # Tagged only where such words are: every search asks this of every asking clause.
+        if not any(w in t for w in _MAY_OR_NOT_WORDS):
+            continue
         tagged = _pos_tagger().lcut(t, HMM=False)
         if len(tagged) >= 2 and _MAY_OR_NOT.search("".join(p.word for p in tagged[:-1])):
             verb = _action(tagged[-1:])
