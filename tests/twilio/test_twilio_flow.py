@@ -29,6 +29,7 @@ from tests.twilio.helpers import (
     PUBLIC_BASE,
     StandIn,
     Twilio,
+    answer_written,
     call_form,
     count,
     new_sid,
@@ -95,6 +96,7 @@ def test_incoming_call_greets_and_opens_the_recording_turn(
     assert "transcribe" not in record.attrib  # Twilio's transcription is never asked for
     assert redirect.text == f"{PUBLIC_BASE}/twilio/silence?attempt=1"
 
+    answer_written(call)
     rec = _call_record(sessions, call)
     assert rec.carrier == "twilio" and rec.caller == CALLER and rec.answered_at is not None
     assert rec.outcome == CallOutcome.IN_PROGRESS
@@ -292,6 +294,7 @@ def test_status_callback_outcomes(twilio: Twilio, sessions: sessionmaker[Session
     call = new_sid("CA")
     twiml(twilio.post("/twilio/voice", call_form(call)))
     twiml(twilio.post("/twilio/status", call_form(call, CallStatus="ringing")))  # not final
+    answer_written(call)
     assert _call_record(sessions, call).ended_at is None
     root = twiml(twilio.post("/twilio/status", call_form(call, CallStatus=call_status)))
     assert list(root) == []
@@ -422,6 +425,7 @@ def test_slow_download_does_not_hold_up_other_calls(
         other = new_sid("CA")
         twiml(twilio.post("/twilio/voice", call_form(other)))
         assert first.is_alive()  # answered while the first webhook was still waiting
+        answer_written(other)
         assert _call_record(sessions, other).answered_at is not None
     finally:
         standin.hold.set()
