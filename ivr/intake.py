@@ -414,36 +414,42 @@ class CallIntake:
 
     @classmethod
     def resume(cls, *, sessions: sessionmaker[Session], domain: Domain, spool: Spool,
-               journal: CallJournal) -> CallIntake:
+               journal: CallJournal, claiming: threading.Thread | None = None) -> CallIntake:
         """Around a journal read back from the spool or the database (Twilio's next
-        webhook): the constructor would write a fresh journal over it."""
+        webhook): the constructor would write a fresh journal over it. ``claiming``: the
+        call record's write its answer started aside (``answered``), still to be waited
+        for before this intake writes to the database."""
         intake = cls.__new__(cls)
         intake.sessions, intake.domain, intake.spool = sessions, domain, spool
         intake.journal = journal
         intake._claimed = True
         intake._journal_lock = threading.Lock()
-        intake._claiming = None
+        intake._claiming = claiming
         intake._filing = None
         intake._filed_aside = None
         return intake
 
-    def answered(self, *, aside: bool = False) -> None:
+    def answered(self, *, aside: bool = False) -> threading.Thread | None:
         """The call is answered: journaled now, its call record written to the database.
-        ``aside``: that write runs on a thread of its own, so the greeting never waits on
-        a database that is locked or down (a SIP call; a Twilio webhook answers at once
-        and its next one reads the record back, so it writes in line)."""
+        ``aside`` (both carriers): that write runs on a thread of its own, returned, so the
+        greeting never waits on a database that is locked or down; the spool has the call
+        meanwhile, and every later write to the database waits for it (``await_claim``;
+        a Twilio call's next webhook is handed it by ``CallIntake.resume``)."""
         self.journal.answered_at = utcnow().isoformat()
         self._write()
         if not aside:
             self._try_db(lambda s: _record_for(s, self._claim(s)))
-            return
+            return None
         self._claiming = threading.Thread(
             target=self._try_db, args=(lambda s: _record_for(s, self._claim(s)),),
             name=f"claim-{self.journal.call_id}", daemon=True)
         self._claiming.start()
+        return self._claiming
 
-    def _await_claim(self) -> None:
-        # Filing after the claim: its key is settled then (renamed or not).
+    def await_claim(self) -> None:
+        """Before a write to the database: the answer's call record first. Its key is
+        settled then (renamed or not), and a record written after the call's own later
+        writes would put the answer's state back over them."""
         claiming = self._claiming
         if claiming is not None:
             claiming.join()
@@ -553,7 +559,7 @@ class CallIntake:
         # The hand-over never waits on the database; this thread does: the call's claim
         # first (still running while the database blocks), so the ticket is filed under
         # the key the claim settled; then that key is the call's for good.
-        self._await_claim()
+        self.await_claim()
         self._claimed = True
         snapshot.call_id = self.journal.call_id
         understood = _understand(self.domain, snapshot)
@@ -572,7 +578,7 @@ class CallIntake:
     def file_ticket(self, outcome: CallOutcome = CallOutcome.TICKET) -> FiledTicket | None:
         """Make the ticket now (to read its number back); None if the database is down,
         in which case the spool keeps the call and the ticket is made on recovery."""
-        self._await_claim()
+        self.await_claim()
         self._await_filing()
         self.journal.want_ticket = True
         self.journal.outcome = outcome.value
@@ -587,7 +593,7 @@ class CallIntake:
 
     def end(self, outcome: CallOutcome | None = None) -> bool:
         """Close the journal; True once everything is in the database (spool removed)."""
-        self._await_claim()
+        self.await_claim()
         self._await_filing()
         j = self.journal
         j.ended_at = utcnow().isoformat()

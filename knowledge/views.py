@@ -191,9 +191,9 @@ def retire(entry_id: str, request: Request, token: Token):
 def answer(body: AnswerBody, request: Request, token: Token, domain: DomainDep):
     """直接答复: the caller's question answered from an entry, recorded as a ticket closed
     at intake (counted in the figures as answered_directly / 直办率)."""
-    # Classified before the transaction, for a known token, as POST /tickets does
-    # (ticketing.views).
-    known_token(request, token)
+    # Classified before the transaction, for a known token of a filing role, as POST
+    # /tickets does (ticketing.views).
+    known_token(request, token, *FILING_ROLES)
     understood = ticketing_service.understand_demand(domain=domain, demand=body.demand)
     with unit_of_work(request, token) as (session, actor):
         # Who may file a ticket (POST /tickets) may file one answered from an entry.

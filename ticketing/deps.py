@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ticketing.actors import Actor
 from ticketing.context import Domain
-from ticketing.directory import actor_for_token, hash_token, user_for_token
+from ticketing.directory import actor_for_token, hash_token
 from ticketing.inputs import MAX_ID
 from ticketing.states import Role
 
@@ -43,47 +43,51 @@ RowIdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 class TokenGate:
-    """Tokens that named an active user a moment ago.
+    """Tokens that named an active user a moment ago, with who that user was.
 
     Some requests do costly work before their transaction (classifying a demand of up to
-    5000 characters costs up to ~0.2 s of CPU); a stranger must not be able to buy that
-    work without a token. The gate only decides whether that work may start: the unit of
-    work still authenticates in its own transaction, so a token revoked within ``ttl``
-    seconds can at most cost some classifying, never change anything."""
+    5000 characters costs up to ~0.2 s of CPU); neither a stranger nor a user whose role
+    may not make the request must be able to buy that work. The gate only decides whether
+    that work may start: the unit of work still authenticates and checks the role in its
+    own transaction, so a token revoked (a role changed) within ``ttl`` seconds can at
+    most cost some classifying, never change anything."""
 
     def __init__(self, *, ttl: float = 30.0, size: int = 4096) -> None:
         self._ttl = ttl
         self._size = size
-        self._until: dict[str, float] = {}
+        self._until: dict[str, tuple[float, Actor]] = {}
         self._lock = threading.Lock()
 
-    def recently_valid(self, token: str) -> bool:
+    def recent_actor(self, token: str) -> Actor | None:
         with self._lock:
-            until = self._until.get(hash_token(token))
-        return until is not None and until > time.monotonic()
+            until, actor = self._until.get(hash_token(token), (0.0, None))
+        return actor if until > time.monotonic() else None
 
-    def remember(self, token: str) -> None:
+    def remember(self, token: str, actor: Actor) -> None:
         with self._lock:
             if len(self._until) >= self._size:
                 self._until.clear()  # a burst of distinct tokens costs look-ups, not memory
-            self._until[hash_token(token)] = time.monotonic() + self._ttl
+            self._until[hash_token(token)] = (time.monotonic() + self._ttl, actor)
 
 
-def known_token(request: Request, token: str) -> None:
-    """401 unless the token names an active user, checked without the write lock; for a
-    request that works before its unit of work (which checks the token again)."""
+def known_token(request: Request, token: str, *roles: Role) -> None:
+    """401 unless the token names an active user, 403 unless that user's role is one of
+    ``roles`` (``require``), checked without the write lock; for a request that works
+    before its unit of work (which checks both again). A handler's token once cost a
+    classification before its 403."""
     gate: TokenGate = request.app.state.token_gate
-    if gate.recently_valid(token):
-        return
-    session: Session = request.app.state.read_sessions()
-    try:
-        user = user_for_token(session=session, token=token)
-    finally:
-        session.rollback()
-        session.close()
-    if user is None:
-        raise HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"})
-    gate.remember(token)
+    actor = gate.recent_actor(token)
+    if actor is None:
+        session: Session = request.app.state.read_sessions()
+        try:
+            actor = actor_for_token(session=session, token=token)
+        finally:
+            session.rollback()
+            session.close()
+        if actor is None:
+            raise HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"})
+        gate.remember(token, actor)
+    require(actor, *roles)
 
 
 @contextmanager

@@ -144,8 +144,9 @@ def _create_ticket(body: TicketCreate, request: Request, token: str,
                    domain: Domain, idempotency_key: str | None = None) -> TicketOut:
     # Classified before the transaction: on SQLite the transaction holds the write lock
     # from its first statement, and every other creator would wait for the classifier.
-    # Only for a known token: classifying is the costliest step a stranger could buy.
-    known_token(request, token)
+    # Only for a known token of a role that may file: classifying is the costliest step
+    # a stranger (or a handler, refused below anyway) could buy.
+    known_token(request, token, *FILING_ROLES)
     understood = service.understand_demand(domain=domain, demand=body.demand)
     with unit_of_work(request, token) as (session, actor):
         require(actor, *FILING_ROLES)

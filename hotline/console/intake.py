@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from hotline.console import present
 from hotline.console.views import MAX_TEXT, refusal
-from hotline.console.web import Work, page, render, signed_in, work
+from hotline.console.web import Work, page, render, work
 from knowledge import service as kb
 from knowledge.models import KbEntry
 from ticketing import idempotency, service
@@ -48,10 +48,12 @@ def _suggestion(w: Work, text: str) -> dict[str, object] | None:
 def _understood_before_transaction(request: Request, demand: str, csrf: str
                                    ) -> Understanding | None:
     """The demand classified as the API does it (service.understand_demand), before
-    ``work`` opens the session: on SQLite its first statement takes the write lock, and
-    every other creator would wait for the classifier. Only for a signed-in form post:
-    classifying is the costliest step a stranger could buy."""
-    signed_in(request, csrf=csrf, post=True)
+    ``work`` opens the writer's session: on SQLite its first statement takes the write
+    lock, and every other creator would wait for the classifier. Only for a signed-in form
+    post of a role that may file (checked on a reader's session): classifying is the
+    costliest step a stranger, or a handler refused anyway, could buy."""
+    with work(request, csrf=csrf, post=True, read_only=True) as w:
+        w.require(*INTAKE_ROLES)
     domain: Domain = request.app.state.domain
     try:
         return service.understand_demand(domain=domain, demand=demand.strip())

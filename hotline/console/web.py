@@ -101,8 +101,8 @@ class Work:
 
 def signed_in(request: Request, *, csrf: str | None = None, post: bool = False) -> ConsoleSession:
     """The request's signed console session (LoginRequired without one); with ``post`` its
-    CSRF token must match. Costs no database work: a page that works before ``work``
-    (classifying an intake) asks this first, so a stranger buys nothing."""
+    CSRF token must match. Costs no database work: ``work`` asks this first, so a stranger
+    buys nothing."""
     s = read_session(request)
     if s is None or s.user_id is None:
         raise LoginRequired
@@ -112,10 +112,13 @@ def signed_in(request: Request, *, csrf: str | None = None, post: bool = False) 
 
 
 @contextmanager
-def work(request: Request, *, csrf: str | None = None, post: bool = False) -> Iterator[Work]:
-    """The logged-in user's session; with ``post`` the CSRF token must match first."""
+def work(request: Request, *, csrf: str | None = None, post: bool = False,
+         read_only: bool = False) -> Iterator[Work]:
+    """The logged-in user's session; with ``post`` the CSRF token must match first.
+    ``read_only``: the page only reads, and on SQLite does not queue for the write lock."""
     s = signed_in(request, csrf=csrf, post=post)
-    session: Session = request.app.state.sessions()
+    state = request.app.state
+    session: Session = state.read_sessions() if read_only else state.sessions()
     try:
         user = session.get(User, s.user_id)
         if user is None or not user_matches(s, user):

@@ -88,7 +88,8 @@ class Taken:
 
 
 class TwilioDialogue:
-    def __init__(self, *, settings: Settings, sessions: sessionmaker[Session], domain: Domain,
+    def __init__(self, *, settings: Settings, sessions: sessionmaker[Session],
+                 read_sessions: sessionmaker[Session], domain: Domain,
                  engine: Callable[[], AsrEngine | None]) -> None:
         self.settings = settings
         self.sessions = sessions
@@ -96,7 +97,7 @@ class TwilioDialogue:
         self.engine = engine
         # The SIP IVR's spool (ivr.runtime.spool_for, not imported: it pulls in the SIP
         # stack), so its start-up recover_spool also settles Twilio calls after a crash.
-        self.calls = TwilioCalls(sessions=sessions, domain=domain,
+        self.calls = TwilioCalls(sessions=sessions, read_sessions=read_sessions, domain=domain,
                                  spool=Spool(Path(settings.data_dir) / "spool" / "calls"))
         self.urls = twiml.Urls(settings.twilio.public_base_url)
         # Webhooks hold a thread for up to the download + decoding budget; asyncio's
@@ -169,7 +170,7 @@ class TwilioDialogue:
                 # the backlog job then finds the file.
                 seconds = _seconds(path)
                 call.intake.recording(path, taken.sha256, seconds)
-                self.calls.fill_recording_hash(call_sid, path, taken.sha256, seconds)
+                self.calls.fill_recording_hash(call, path, taken.sha256, seconds)
                 if call.ended:
                     self.calls.settle(call)
             elif call.ended and not j.ticket_number:

@@ -6,6 +6,10 @@ journal of record until the call ends), and from its call record once the call h
 settled -- a recording or status callback can arrive after that. Webhooks of one call are
 serialised by a per-call lock, because Twilio sends the record action and the recording
 status callback of the same recording at nearly the same moment.
+
+The answer's webhook never waits on the database: its reads are a reader's (no write lock)
+and the call record is written aside (``CallIntake.answered``, as on the SIP line), that
+write handed to the call's next webhooks, which wait for it before they write themselves.
 """
 
 from __future__ import annotations
@@ -55,11 +59,20 @@ class TwilioCall:
 
 
 class TwilioCalls:
-    def __init__(self, *, sessions: sessionmaker[Session], domain: Domain, spool: Spool) -> None:
+    def __init__(self, *, sessions: sessionmaker[Session], read_sessions: sessionmaker[Session],
+                 domain: Domain, spool: Spool) -> None:
         self.sessions = sessions
+        # For what only reads (is the CallSid ours, a settled call's record): on SQLite a
+        # writer's session takes the write lock at BEGIN, and with another process holding
+        # it the answer waited out the busy time (30 s), past Twilio's webhook timeout.
+        self.read_sessions = read_sessions
         self.domain = domain
         self.spool = spool
         self._locks: weakref.WeakValueDictionary[str, threading.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+        # The call record's write each answer started aside, while it runs.
+        self._claims: weakref.WeakValueDictionary[str, threading.Thread] = (
             weakref.WeakValueDictionary()
         )
         self._locks_guard = threading.Lock()
@@ -76,12 +89,17 @@ class TwilioCalls:
     def start(self, call_sid: str, caller: str) -> TwilioCall:
         intake = CallIntake(sessions=self.sessions, domain=self.domain, spool=self.spool,
                             call_id=call_sid, caller=caller, carrier=CARRIER)
-        intake.answered()
+        # Aside: written in line, a locked database kept the caller in silence and the
+        # webhook past Twilio's timeout. The spool has the call (number, then recording).
+        claiming = intake.answered(aside=True)
+        if claiming is not None:
+            with self._locks_guard:
+                self._claims[call_sid] = claiming
         return TwilioCall(intake, ended=False)
 
     def taken(self, call_sid: str) -> bool:
         """Whether any call, of any carrier, already has this id (live or settled)."""
-        return call_id_taken(sessions=self.sessions, spool=self.spool, call_id=call_sid)
+        return call_id_taken(sessions=self.read_sessions, spool=self.spool, call_id=call_sid)
 
     def find(self, call_sid: str) -> TwilioCall | None:
         journal = self._from_spool(call_sid)
@@ -93,13 +111,16 @@ class TwilioCalls:
         return None
 
     def settle(self, call: TwilioCall) -> bool:
+        call.intake.await_claim()
         return settle(sessions=self.sessions, domain=self.domain, spool=self.spool,
                       journal=call.journal)
 
-    def fill_recording_hash(self, call_sid: str, path: Path, sha256: str,
+    def fill_recording_hash(self, call: TwilioCall, path: Path, sha256: str,
                             seconds: float | None) -> None:
         """A recording that failed to download at call time has arrived: give the rows
         that point at it (call record, ticket, transcription job) its hash."""
+        call.intake.await_claim()
+        call_sid = call.journal.call_id
         where_path = str(path)
         with transaction(self.sessions) as s:
             s.execute(update(CallRecord)
@@ -124,8 +145,10 @@ class TwilioCalls:
 
     # ---- internals
     def _intake(self, journal: CallJournal) -> CallIntake:
+        with self._locks_guard:
+            claiming = self._claims.get(journal.call_id)
         return CallIntake.resume(sessions=self.sessions, domain=self.domain, spool=self.spool,
-                                 journal=journal)
+                                 journal=journal, claiming=claiming)
 
     def _from_spool(self, call_sid: str) -> CallJournal | None:
         try:
@@ -138,7 +161,7 @@ class TwilioCalls:
         return journal if journal.call_id == call_sid and journal.carrier == CARRIER else None
 
     def _from_database(self, call_sid: str) -> CallJournal | None:
-        with self.sessions() as s:
+        with self.read_sessions() as s:
             rec = s.scalars(select(CallRecord).where(CallRecord.call_id == call_sid,
                                                      CallRecord.carrier == CARRIER)).first()
             if rec is None:

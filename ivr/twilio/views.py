@@ -45,7 +45,8 @@ def _dialogue(request: Request) -> TwilioDialogue:
         dialogue = getattr(state, "twilio_dialogue", None)
         if dialogue is None:
             dialogue = TwilioDialogue(
-                settings=state.settings, sessions=state.sessions, domain=state.domain,
+                settings=state.settings, sessions=state.sessions,
+                read_sessions=state.read_sessions, domain=state.domain,
                 # Read per use: the engine may be loaded (or swapped) after start-up.
                 engine=lambda: getattr(state, "asr_engine", None),
             )

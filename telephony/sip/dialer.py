@@ -250,12 +250,36 @@ class Dialer:
                 return
         self._send_cancel(call, leg)
 
-    def end_on_stop(self, call: CallHandle) -> None:
+    def end_on_stop(self, call: CallHandle) -> ClientTxn | None:
         """The front end stopping: ``call``, if it still rings, CANCELled (``cancel``) and
         ended now, so its ``dial`` returns at once: no 487 will be read after the stop, and
-        the dial thread (an operator transfer, a callback) would wait out its ring time."""
-        self.cancel(call)
-        self._give_up(call, EndReason.SHUTDOWN)
+        the dial thread (an operator transfer, a callback) would wait out its ring time.
+
+        An INVITE that has had no response yet cannot be CANCELled (RFC 3261 9.1): its
+        transaction goes on, and is returned for the front end to keep its socket until it
+        hears (``ClientTxn.heard``): a 1xx gets our CANCEL, a 2xx its ACK and a BYE, a
+        non-2xx its ACK (``on_invite_response``, the call ended); nothing, until Timer B.
+        Before, the INVITE was dropped and the socket closed: the callee's phone, reached
+        late, rang on for a node that had stopped, or answered a call nobody ACKed."""
+        with self._lock:
+            entry = self._legs.get(call.call_id)
+        leg = entry[1] if entry is not None else None
+        txn = leg.invite_txn if leg is not None else None
+        if leg is None or txn is None or txn.provisional or txn.done.is_set():
+            self.cancel(call)
+            self._give_up(call, EndReason.SHUTDOWN)
+            return None
+        if not self._give_up(call, EndReason.SHUTDOWN):
+            # A 2xx came as the sweep looked: the call is up, and the front end going.
+            if call.transition(CallState.ENDED, EndReason.SHUTDOWN,
+                               only_from=CallState.ANSWERED):
+                self.link.send_bye(call)
+            return None
+        if txn.provisional:
+            # Its 1xx came in between and found the call still ringing: no CANCEL yet.
+            self._send_cancel(call, leg)
+            return None
+        return txn
 
     def _send_cancel(self, call: CallHandle, leg: OutboundLeg) -> None:
         """Our CANCEL of the call's INVITE, once."""

@@ -76,8 +76,8 @@ from telephony.sip.sdp import (
     parse_sdp,
     sdp_body,
 )
-from telephony.sip.timers import Timer, Timers, stall_reason
-from telephony.sip.transaction import ClientTransactions, udp_via
+from telephony.sip.timers import TIMER_B, Timer, Timers, stall_reason
+from telephony.sip.transaction import ClientTransactions, ClientTxn, udp_via
 from telephony.sip.transport import SipTransport
 from telephony.sip.uri import sip_uri, strip_tag, uri_of, uri_user
 
@@ -228,17 +228,25 @@ class SipFrontEnd:
         was_registered = self.registration is not None and self.registration.stop()
         self.admission.stop()
         metrics.untrack(self)
+        unheard: list[ClientTxn] = []  # INVITEs of ours with no response yet
         for call in self.active_calls():
             try:
                 if call.state in (CallState.ANSWERED, CallState.OFFERED):
                     if call.transition(CallState.ENDED, EndReason.SHUTDOWN):
                         self.send_bye(call)
                 elif call.direction is Direction.OUTBOUND:
-                    self.dialer.end_on_stop(call)
+                    txn = self.dialer.end_on_stop(call)
+                    if txn is not None:
+                        unheard.append(txn)
                 else:
                     call.hangup()
             except Exception:
                 log.exception("hanging up %s on stop", call.call_id)
+        for txn in unheard:
+            # The socket stays until each is heard (its CANCEL, or its ACK and BYE, sent:
+            # ``Dialer.end_on_stop``), or its Timer B: then given up.
+            if not txn.heard.wait(max(0.0, TIMER_B - (time.monotonic() - txn.started))):
+                self._transactions.end(txn)
         if was_registered and self.registration is not None:
             self.registration.unregister()
         for thread in list(self._handlers):
@@ -521,6 +529,11 @@ class SipFrontEnd:
         self._later(self.linger, self._forget, call)
 
     def _forget(self, call: CallHandle) -> None:
+        if not self._running:
+            # Stopping: kept to the end, the front end's maps going with it. A call ended
+            # by ``stop()`` may have its INVITE still waiting for a first response, which
+            # must find the call to be CANCELled or ACKed and hung up (``stop``).
+            return
         with self._lock:
             if self._calls.get(call.call_id) is call:
                 del self._calls[call.call_id]

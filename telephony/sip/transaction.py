@@ -50,6 +50,9 @@ class ClientTxn:
     final: SipMessage | None = None
     provisional: bool = False
     done: threading.Event = field(default_factory=threading.Event)
+    # Set once a response (or Timer B) has been handled, after its ``on_response``: what
+    # that sent (an INVITE's ACK, BYE or CANCEL) has gone. ``done`` is set before it.
+    heard: threading.Event = field(default_factory=threading.Event)
     interval: float = T1
     started: float = field(default_factory=time.monotonic)
     timer: Timer | None = None
@@ -113,6 +116,7 @@ class ClientTransactions:
                 del self._txns[(txn.call_id, txn.method)]
         if txn.on_response is not None and txn.final is None:
             txn.on_response(None)  # timed out
+        txn.heard.set()
 
     def on_response(self, msg: SipMessage) -> bool:
         """Hand a response to its transaction; False when it matches none of ours."""
@@ -125,6 +129,7 @@ class ClientTransactions:
             txn.provisional = True
             if txn.on_response is not None:
                 txn.on_response(msg)
+            txn.heard.set()
             return True
         first_final = txn.final is None
         txn.final = msg
@@ -137,6 +142,7 @@ class ClientTransactions:
                     self._txns.pop((txn.call_id, txn.method), None)
         if txn.on_response is not None:
             txn.on_response(msg)  # INVITE: also 2xx retransmissions (ACK them again)
+        txn.heard.set()
         return True
 
     def forget(self, call_id: str) -> None:

@@ -102,11 +102,12 @@ def test_range_past_the_end_of_a_recording_is_416(
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the login and CSRF gate, not storage
-def test_intake_classifies_nothing_for_strangers_or_forged_forms(
+def test_intake_classifies_nothing_for_strangers_handlers_or_forged_forms(
     app, as_user: Users, sessions, monkeypatch
 ) -> None:
     # Classifying runs before the transaction and is the costliest step of an intake: a
-    # post without a signed-in session, or with a wrong CSRF token, must not start it.
+    # post without a signed-in session, with a wrong CSRF token, or by a role that may not
+    # file (a handler's was classified, then refused) must not start it.
     domain: Domain = app.state.domain
     seen: list[str] = []
     understand = domain.understand
@@ -120,6 +121,11 @@ def test_intake_classifies_nothing_for_strangers_or_forged_forms(
     r = op.post("/console/intake", data={"csrf": "forged", "caller_phone": "13800001111",
                                          "demand": "朝阳区望京停水了"})
     assert r.status_code == 403
+    h = as_user("water-handler")
+    for path in ("/console/intake", "/console/intake/answer"):
+        r = h.post(path, data={"csrf": h.csrf, "caller_phone": "13800001111", "entry_id": "x",
+                               "demand": "1" * 5000})
+        assert r.status_code == 403, (path, r.status_code)
     assert seen == [] and count(sessions) == 0
     assert intake(op).status_code == 303 and len(seen) == 1 and count(sessions) == 1
 

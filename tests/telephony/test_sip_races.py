@@ -441,7 +441,13 @@ def test_stop_landing_as_a_dial_opens_its_call_ends_the_call_it_finds_whole() ->
         fe.call(f"sip:1001@{PHONE[0]}:{PHONE[1]}", timeout=3600)), daemon=True)
     dial.start()
     dial.join(timeout=30)
-    stopping[0].join(timeout=30)
     assert not dial.is_alive() and outcomes[0].kind is not OutcomeKind.ANSWERED
+    # The INVITE went and has had no response: stop() waits for one (no CANCEL before a
+    # provisional, RFC 3261 9.1), and CANCELs the call on its 100 (test_sip_stop_unheard).
+    invite = wire.first_sent("INVITE")
+    assert "stopped" not in happened and "CANCEL" not in happened
+    fe._on_message(SipMessage(build_response(invite, 100), PHONE))
+    stopping[0].join(timeout=30)
     assert "stopped" in happened and "INVITE" not in happened[happened.index("stopped"):]
+    assert happened.index("CANCEL") < happened.index("stopped")
     assert all(call.ended for call in fe._calls.values())

@@ -194,21 +194,25 @@ def test_review_notes_follow_the_text_rule(client: TestClient, city: City) -> No
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the token gate, not storage
-def test_a_strangers_demand_is_never_classified(
+def test_a_strangers_or_a_handlers_demand_is_never_classified(
     client: TestClient, city: City, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Classifying runs before the transaction and is the costliest step of an intake
-    # (~0.2 s of CPU for 5000 digits): without a valid token it must not run at all.
+    # (~0.2 s of CPU for 5000 digits): without a valid token of a role that may file it
+    # must not run at all. (A handler's token was classified, then refused: 403.)
     domain = client.app.state.domain
     seen: list[str] = []
     understand = domain.understand
     monkeypatch.setattr(domain, "understand", lambda text: seen.append(text) or understand(text))
     demand = "1" * 5000
-    for headers in ({}, {"Authorization": "Bearer not-a-token"}):
+    handler = auth(city, "water-handler")
+    # The handler twice: looked up, then remembered by the token gate.
+    for headers, code in (({}, 401), ({"Authorization": "Bearer not-a-token"}, 401),
+                          (handler, 403), (handler, 403)):
         for path, body in (("/api/v1/tickets", {"caller_phone": "13811112222", "demand": demand}),
                            ("/api/v1/kb/answers", {"entry_id": "x", "caller_phone": "13811112222",
                                                    "demand": demand})):
-            assert client.post(path, json=body, headers=headers).status_code == 401
+            assert client.post(path, json=body, headers=headers).status_code == code
     assert seen == []
     assert create(client, city).status_code == 201 and len(seen) == 1
 

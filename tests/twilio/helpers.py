@@ -32,6 +32,14 @@ def call_form(call_sid: str, **extra: str) -> dict[str, str]:
             "To": "+8610012345", "Direction": "inbound", "CallStatus": "in-progress", **extra}
 
 
+def answer_written(call_sid: str) -> None:
+    """Wait for the call record the answer writes aside (``TwilioCalls.start``): a test
+    reading it before the call's next write to the database would race that thread."""
+    for thread in threading.enumerate():
+        if thread.name == f"claim-{call_sid}":
+            thread.join()
+
+
 def twiml(resp: Any) -> ET.Element:
     assert resp.status_code == 200, resp.text
     assert resp.headers["content-type"].startswith("application/xml")

@@ -5,6 +5,8 @@ files the ticket. Runs on SQLite and PostgreSQL (the db_url fixture is parametri
 from __future__ import annotations
 
 import hashlib
+import json
+import sqlite3
 import threading
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -21,7 +23,7 @@ from asr.jobs import JobStatus, TranscriptionJob
 from config.settings import TwilioSettings
 from ivr import prompts
 from ivr.callrecords import CallOutcome, CallRecord
-from ivr.intake import RECORDING_NOT_FETCHED_NOTE
+from ivr.intake import RECORDING_NOT_FETCHED_NOTE, Spool
 from tests.support.city import City
 from tests.twilio.helpers import (
     ACCOUNT_SID,
@@ -29,6 +31,7 @@ from tests.twilio.helpers import (
     PUBLIC_BASE,
     StandIn,
     Twilio,
+    answer_written,
     call_form,
     count,
     new_sid,
@@ -95,6 +98,7 @@ def test_incoming_call_greets_and_opens_the_recording_turn(
     assert "transcribe" not in record.attrib  # Twilio's transcription is never asked for
     assert redirect.text == f"{PUBLIC_BASE}/twilio/silence?attempt=1"
 
+    answer_written(call)
     rec = _call_record(sessions, call)
     assert rec.carrier == "twilio" and rec.caller == CALLER and rec.answered_at is not None
     assert rec.outcome == CallOutcome.IN_PROGRESS
@@ -280,6 +284,51 @@ def test_hang_up_during_recording_ticket_from_recording_callback(
     assert record.outcome == CallOutcome.TICKET and record.ticket_id == ticket.id
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: SQLite's write lock
+@pytest.mark.usefixtures("decode_once")  # about the call, not the decoding
+def test_answer_with_the_database_locked_greets_and_keeps_the_call(
+        twilio: Twilio, standin: StandIn, recording_wav: bytes,
+        sessions: sessionmaker[Session]) -> None:
+    """Another process holds SQLite's write lock (its busy wait is 30 s, Twilio's webhook
+    timeout 15 s) when the call comes in. Before, the answer's own reads (is this CallSid
+    a settled call's?) and its call record took the write lock: the webhook waited out the
+    busy time and answered with the apology and a hang-up, the complaint never taken."""
+    call, rec = new_sid("CA"), new_sid("RE")
+    holder = sqlite3.connect(twilio.settings.database_url.removeprefix("sqlite:///"),
+                             isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        root = twiml(twilio.post("/twilio/voice", call_form(call)))
+        # The greeting and the recording turn, while the lock is still held.
+        assert verbs(root) == ["Gather", "Record", "Redirect"]
+        assert says(root[0]) == [prompts.speakable(prompts.text("greeting"))]
+        # Meanwhile the spool has the caller (nothing is in the database yet).
+        spool = Spool(twilio.settings.data_dir / "spool" / "calls")
+        journal = json.loads(spool.path(call).read_text(encoding="utf-8"))
+        assert journal["caller"] == CALLER and journal["answered_at"]
+    finally:
+        holder.execute("COMMIT")
+        holder.close()
+
+    # The lock gone, the call record written aside reaches the database, still live.
+    answer_written(call)
+    record = _call_record(sessions, call)
+    assert record.caller == CALLER and record.answered_at is not None
+    assert record.outcome == CallOutcome.IN_PROGRESS
+
+    # The call goes on as any other: one ticket, the one record pointing at it.
+    url = standin.add_recording(call, rec, recording_wav)
+    twiml(twilio.post("/twilio/recorded", _record_params(call, rec, url)))
+    twiml(twilio.post("/twilio/confirm", call_form(call, Digits="1")))
+    twiml(twilio.post("/twilio/preferences", call_form(call, Digits="")))
+    twiml(twilio.post("/twilio/status", call_form(call, CallStatus="completed")))
+    assert count(sessions, Ticket) == 1 and count(sessions, CallRecord) == 1
+    ticket, record = _ticket(sessions), _call_record(sessions, call)
+    assert ticket.caller_phone == CALLER and ticket.call_id == call
+    assert ticket.recording_sha256 and ticket.transcript
+    assert record.ticket_id == ticket.id and record.outcome == CallOutcome.TICKET
+
+
 @pytest.mark.parametrize(("call_status", "outcome"), [
     ("completed", CallOutcome.ABANDONED),
     ("busy", CallOutcome.BUSY),
@@ -292,6 +341,7 @@ def test_status_callback_outcomes(twilio: Twilio, sessions: sessionmaker[Session
     call = new_sid("CA")
     twiml(twilio.post("/twilio/voice", call_form(call)))
     twiml(twilio.post("/twilio/status", call_form(call, CallStatus="ringing")))  # not final
+    answer_written(call)
     assert _call_record(sessions, call).ended_at is None
     root = twiml(twilio.post("/twilio/status", call_form(call, CallStatus=call_status)))
     assert list(root) == []
@@ -422,6 +472,7 @@ def test_slow_download_does_not_hold_up_other_calls(
         other = new_sid("CA")
         twiml(twilio.post("/twilio/voice", call_form(other)))
         assert first.is_alive()  # answered while the first webhook was still waiting
+        answer_written(other)
         assert _call_record(sessions, other).answered_at is not None
     finally:
         standin.hold.set()

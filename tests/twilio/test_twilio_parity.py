@@ -35,6 +35,7 @@ from tests.twilio.helpers import (
     PUBLIC_BASE,
     StandIn,
     Twilio,
+    answer_written,
     call_form,
     count,
     new_sid,
@@ -406,6 +407,7 @@ def test_forged_signature_is_refused_and_changes_nothing(
         forged = RequestValidator(AUTH_TOKEN).compute_signature(PUBLIC_BASE + path, form)
         assert twilio.post(path, form, signature=forged, query=query).status_code == 403
     assert count(sessions, Ticket) == 0
+    answer_written(call)
     with sessions() as s:
         record = s.scalars(select(CallRecord).where(CallRecord.call_id == call)).one()
         assert record.ended_at is None and record.outcome == CallOutcome.IN_PROGRESS
