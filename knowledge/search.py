@@ -561,21 +561,31 @@ _MODALS = frozenset({"能", "可以", "还能"})
 # the verb must end the clause (能不能拿公积金给父母盖房 puts its verb after an object).
 _MAY_OR_NOT_WORDS = ("能不能", "可不可以", "能否", "可否")
 _MAY_OR_NOT = re.compile(f"({'|'.join(_MAY_OR_NOT_WORDS)})$")
+# What else jieba tags the word that follows "how" (怎么转学, 怎么销户: nouns; 怎么更正, when
+# it ends the clause: an adverb): whatever its tag, it is what the caller asks to do, as
+# the word before "how" is what they ask about (see :func:`_how_any`).
+_DONE_TAGS = frozenset("naljizd")
 # Verbs that name doing any procedure, not which one (怎么办理, 咋弄, 怎么申请, 该怎么走):
 # no entry is needed to say them.
 ACTION_FRAME = frozenset({"办理", "申领", "搞", "做", "处理", "回事", "样", "走"})
 
 
-def _action(tagged: list[jieba.posseg.pair]) -> str | None:
+def _action(tagged: list[jieba.posseg.pair], *, after_how: bool = False) -> str | None:
     """The verb that opens ``tagged`` (fillers skipped: 怎么自己交), unless it names doing
     any procedure (``ACTION_FRAME``) or another word comes first (怎么把他添上, 怎么往卡里写:
     the action follows its object, which the entry may well name another way)."""
-    for p in tagged:
+    for n, p in enumerate(tagged):
         if p.flag == "p":
             return None
         if _filler(p.word):
             continue
-        if p.flag.startswith("v") and p.word not in ACTION_FRAME:
+        if p.word in ACTION_FRAME:
+            return None
+        if p.flag.startswith("v"):
+            return str(p.word)
+        if after_how and len(p.word) > 1 and p.flag[0] in _DONE_TAGS:
+            if p.flag in ("d", "ad") and n + 1 < len(tagged):
+                continue  # it says how the verb after it is done (怎么直接用)
             return str(p.word)
         return None
     return None
@@ -632,7 +642,8 @@ def asked_actions(text: str) -> frozenset[str]:
         t = _NOT_ASKING.sub("", normalise(clause))
         for stretch in _HOW.split(t)[1:]:  # each one starts where a "how" word ends
             stretch = _QUESTION_WORD.split(stretch)[0]
-            verb = _action(_pos_tagger().lcut(stretch, HMM=False)) if stretch else None
+            verb = (_action(_pos_tagger().lcut(stretch, HMM=False), after_how=True)
+                    if stretch else None)
             if verb:
                 out.add(verb)
         # Whether it may be done, the verb alone between 能 and 吗 (能补办吗, 能退吗).
