@@ -561,21 +561,35 @@ _MODALS = frozenset({"能", "可以", "还能"})
 # the verb must end the clause (能不能拿公积金给父母盖房 puts its verb after an object).
 _MAY_OR_NOT_WORDS = ("能不能", "可不可以", "能否", "可否")
 _MAY_OR_NOT = re.compile(f"({'|'.join(_MAY_OR_NOT_WORDS)})$")
+# What else jieba tags the word that follows "how" (怎么转学, 怎么销户: nouns; 怎么更正, when
+# it ends the clause: an adverb): whatever its tag, it is what the caller asks to do, as
+# the word before "how" is what they ask about (see :func:`_how_any`).
+_DONE_TAGS = frozenset("naljizd")
 # Verbs that name doing any procedure, not which one (怎么办理, 咋弄, 怎么申请, 该怎么走):
 # no entry is needed to say them.
 ACTION_FRAME = frozenset({"办理", "申领", "搞", "做", "处理", "回事", "样", "走"})
+# An entry's verbs that name no deed of its own (怎么办理, 要带什么, 用公积金): what it does
+# is the rest of its title's, keywords' and synonyms' verbs (see :func:`deeds`). 申领 is
+# kept: applying is what the allowance entries do.
+DEED_FRAME = frozenset({"办理", "搞", "做", "处理", "带", "用"})
 
 
-def _action(tagged: list[jieba.posseg.pair]) -> str | None:
+def _action(tagged: list[jieba.posseg.pair], *, after_how: bool = False) -> str | None:
     """The verb that opens ``tagged`` (fillers skipped: 怎么自己交), unless it names doing
     any procedure (``ACTION_FRAME``) or another word comes first (怎么把他添上, 怎么往卡里写:
     the action follows its object, which the entry may well name another way)."""
-    for p in tagged:
+    for n, p in enumerate(tagged):
         if p.flag == "p":
             return None
         if _filler(p.word):
             continue
-        if p.flag.startswith("v") and p.word not in ACTION_FRAME:
+        if p.word in ACTION_FRAME:
+            return None
+        if p.flag.startswith("v"):
+            return str(p.word)
+        if after_how and len(p.word) > 1 and p.flag[0] in _DONE_TAGS:
+            if p.flag in ("d", "ad") and n + 1 < len(tagged):
+                continue  # it says how the verb after it is done (怎么直接用)
             return str(p.word)
         return None
     return None
@@ -632,7 +646,8 @@ def asked_actions(text: str) -> frozenset[str]:
         t = _NOT_ASKING.sub("", normalise(clause))
         for stretch in _HOW.split(t)[1:]:  # each one starts where a "how" word ends
             stretch = _QUESTION_WORD.split(stretch)[0]
-            verb = _action(_pos_tagger().lcut(stretch, HMM=False)) if stretch else None
+            verb = (_action(_pos_tagger().lcut(stretch, HMM=False), after_how=True)
+                    if stretch else None)
             if verb:
                 out.add(verb)
         # Whether it may be done, the verb alone between 能 and 吗 (能补办吗, 能退吗).
@@ -650,6 +665,19 @@ def asked_actions(text: str) -> frozenset[str]:
             verb = _action(tagged[-1:])
             if verb:
                 out.add(verb)
+    return frozenset(out)
+
+
+def deeds(doc: Doc) -> frozenset[str]:
+    """What entry ``doc`` does, not what it is about: the first characters of the verbs of
+    its title, keywords and synonyms (签注, 换证, 提取, 转移, 报停, 申领), frame verbs left out
+    (``DEED_FRAME``). A first character, as for the action asked (step 10): a caller says
+    转过来 for 转移, 提出来 for 提取, 换 for 换证."""
+    out = set()
+    for phrase in (doc.title, *doc.keywords, *doc.synonyms):
+        for p in _pos_tagger().lcut(normalise(phrase), HMM=False):
+            if p.flag.startswith("v") and p.word not in DEED_FRAME and not _filler(p.word):
+                out.add(p.word[0])
     return frozenset(out)
 
 
@@ -793,6 +821,16 @@ class Index:
         # What each entry is about, by the objects its title names (knowledge/objects.py).
         self.about = [_OBJECTS.named(d.title, title=True) for d in self.docs]
         self.mentions = [_OBJECTS.named(t) for t in self.texts]
+        # What each entry does (see :func:`deeds`), tagged when first needed: building an
+        # index need not load jieba's part-of-speech tables (see :func:`_pos_tagger`); two
+        # searches racing for an entry both tag it into the same set.
+        self._deeds: list[frozenset[str] | None] = [None] * len(self.docs)
+
+    def deeds(self, i: int) -> frozenset[str]:
+        found = self._deeds[i]
+        if found is None:
+            found = self._deeds[i] = deeds(self.docs[i])
+        return found
 
     def has(self, i: int, word: str) -> bool:
         """Entry ``i`` speaks of ``word`` anywhere (title, keywords, synonyms or answer):
@@ -864,6 +902,9 @@ class Index:
                 "words_answer": self.words.answer_only(qw, i),
                 "said": self.words.said(qw, i),
                 "said_answer": self.words.said(qw, i, answer_only=True),
+                # The caller names something the entry does (a word that begins as one of
+                # its verbs does), not only what it is about: see :func:`_confidence`.
+                "acted": float(not self.deeds(i) or any(w[0] in self.deeds(i) for w in qw)),
                 "sounds": self.sounds.coverage(qs, i),
                 "words_told": self.words.told(qw, i, ctx.words),
                 "sounds_told": self.sounds.told(qs, i, ctx.sounds),
@@ -942,14 +983,17 @@ def _confidence(f: dict[str, float], *, evidence_words: float, evidence_power: f
     spared = 1.0 - answer_credit
     said = said_of_entry(f, answer_credit=answer_credit)
     # A caller who said little of the entry is no story around its question: the words
-    # around one or two of the entry's words are the question (公司不干了要注销).
-    told = said > evidence_words
+    # around one or two of the entry's words are the question (公司不干了要注销). Nor is
+    # one who names only what the entry is about and nothing it does (feature ``acted``):
+    # its topic's words are its neighbours' too (居住证 and 照片…能重新换一张吗, 幼儿园 and
+    # 能转到新家附近吗), and the words it lacks are the question, not a story around it.
+    told = said > evidence_words and bool(f.get("acted", 1.0))
     cut = 1.0 - story_weight
     w_scale = 1.0 / (1.0 - cut * f.get("words_told", 0.0)) if told else 1.0
     s_scale = 1.0 / (1.0 - cut * f.get("sounds_told", 0.0)) if told else 1.0
     said_words = (f["words"] - spared * f.get("words_answer", 0.0)) * w_scale
     covered = max(said_words, 0.5 * (said_words + f["sounds"] * s_scale))
-    if 0.0 < covered < 1.0 and said > evidence_words:
+    if 0.0 < covered < 1.0 and told:
         odds = covered / (1.0 - covered) * (said / evidence_words) ** evidence_power
         covered = odds / (1.0 + odds)
     asked = 1.0 if asks(f) else (0.75 if (f["question"] or names_entry(f))
