@@ -821,16 +821,7 @@ class Index:
         # What each entry is about, by the objects its title names (knowledge/objects.py).
         self.about = [_OBJECTS.named(d.title, title=True) for d in self.docs]
         self.mentions = [_OBJECTS.named(t) for t in self.texts]
-        # What each entry does (see :func:`deeds`), tagged when first needed: building an
-        # index need not load jieba's part-of-speech tables (see :func:`_pos_tagger`); two
-        # searches racing for an entry both tag it into the same set.
-        self._deeds: list[frozenset[str] | None] = [None] * len(self.docs)
-
-    def deeds(self, i: int) -> frozenset[str]:
-        found = self._deeds[i]
-        if found is None:
-            found = self._deeds[i] = deeds(self.docs[i])
-        return found
+        self.deeds = [deeds(d) for d in self.docs]
 
     def has(self, i: int, word: str) -> bool:
         """Entry ``i`` speaks of ``word`` anywhere (title, keywords, synonyms or answer):
@@ -904,7 +895,7 @@ class Index:
                 "said_answer": self.words.said(qw, i, answer_only=True),
                 # The caller names something the entry does (a word that begins as one of
                 # its verbs does), not only what it is about: see :func:`_confidence`.
-                "acted": float(not self.deeds(i) or any(w[0] in self.deeds(i) for w in qw)),
+                "acted": float(not self.deeds[i] or any(w[0] in self.deeds[i] for w in qw)),
                 "sounds": self.sounds.coverage(qs, i),
                 "words_told": self.words.told(qw, i, ctx.words),
                 "sounds_told": self.sounds.told(qs, i, ctx.sounds),
