@@ -568,10 +568,6 @@ _DONE_TAGS = frozenset("naljizd")
 # Verbs that name doing any procedure, not which one (怎么办理, 咋弄, 怎么申请, 该怎么走):
 # no entry is needed to say them.
 ACTION_FRAME = frozenset({"办理", "申领", "搞", "做", "处理", "回事", "样", "走"})
-# An entry's verbs that name no deed of its own (怎么办理, 要带什么, 用公积金): what it does
-# is the rest of its title's, keywords' and synonyms' verbs (see :func:`deeds`). 申领 is
-# kept: applying is what the allowance entries do.
-DEED_FRAME = frozenset({"办理", "搞", "做", "处理", "带", "用"})
 
 
 def _action(tagged: list[jieba.posseg.pair], *, after_how: bool = False) -> str | None:
@@ -665,19 +661,6 @@ def asked_actions(text: str) -> frozenset[str]:
             verb = _action(tagged[-1:])
             if verb:
                 out.add(verb)
-    return frozenset(out)
-
-
-def deeds(doc: Doc) -> frozenset[str]:
-    """What entry ``doc`` does, not what it is about: the first characters of the verbs of
-    its title, keywords and synonyms (签注, 换证, 提取, 转移, 报停, 申领), frame verbs left out
-    (``DEED_FRAME``). A first character, as for the action asked (step 10): a caller says
-    转过来 for 转移, 提出来 for 提取, 换 for 换证."""
-    out = set()
-    for phrase in (doc.title, *doc.keywords, *doc.synonyms):
-        for p in _pos_tagger().lcut(normalise(phrase), HMM=False):
-            if p.flag.startswith("v") and p.word not in DEED_FRAME and not _filler(p.word):
-                out.add(p.word[0])
     return frozenset(out)
 
 
@@ -821,7 +804,6 @@ class Index:
         # What each entry is about, by the objects its title names (knowledge/objects.py).
         self.about = [_OBJECTS.named(d.title, title=True) for d in self.docs]
         self.mentions = [_OBJECTS.named(t) for t in self.texts]
-        self.deeds = [deeds(d) for d in self.docs]
 
     def has(self, i: int, word: str) -> bool:
         """Entry ``i`` speaks of ``word`` anywhere (title, keywords, synonyms or answer):
@@ -893,9 +875,6 @@ class Index:
                 "words_answer": self.words.answer_only(qw, i),
                 "said": self.words.said(qw, i),
                 "said_answer": self.words.said(qw, i, answer_only=True),
-                # The caller names something the entry does (a word that begins as one of
-                # its verbs does), not only what it is about: see :func:`_confidence`.
-                "acted": float(not self.deeds[i] or any(w[0] in self.deeds[i] for w in qw)),
                 "sounds": self.sounds.coverage(qs, i),
                 "words_told": self.words.told(qw, i, ctx.words),
                 "sounds_told": self.sounds.told(qs, i, ctx.sounds),
@@ -974,17 +953,14 @@ def _confidence(f: dict[str, float], *, evidence_words: float, evidence_power: f
     spared = 1.0 - answer_credit
     said = said_of_entry(f, answer_credit=answer_credit)
     # A caller who said little of the entry is no story around its question: the words
-    # around one or two of the entry's words are the question (公司不干了要注销). Nor is
-    # one who names only what the entry is about and nothing it does (feature ``acted``):
-    # its topic's words are its neighbours' too (居住证 and 照片…能重新换一张吗, 幼儿园 and
-    # 能转到新家附近吗), and the words it lacks are the question, not a story around it.
-    told = said > evidence_words and bool(f.get("acted", 1.0))
+    # around one or two of the entry's words are the question (公司不干了要注销).
+    told = said > evidence_words
     cut = 1.0 - story_weight
     w_scale = 1.0 / (1.0 - cut * f.get("words_told", 0.0)) if told else 1.0
     s_scale = 1.0 / (1.0 - cut * f.get("sounds_told", 0.0)) if told else 1.0
     said_words = (f["words"] - spared * f.get("words_answer", 0.0)) * w_scale
     covered = max(said_words, 0.5 * (said_words + f["sounds"] * s_scale))
-    if 0.0 < covered < 1.0 and told:
+    if 0.0 < covered < 1.0 and said > evidence_words:
         odds = covered / (1.0 - covered) * (said / evidence_words) ** evidence_power
         covered = odds / (1.0 + odds)
     asked = 1.0 if asks(f) else (0.75 if (f["question"] or names_entry(f))
