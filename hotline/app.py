@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,6 +36,7 @@ from ticketing import attachments
 from ticketing.citizen import InfoRequestOpen
 from ticketing.context import Domain
 from ticketing.db import (
+    database_unavailable,
     make_engine,
     make_read_session_factory,
     make_session_factory,
@@ -132,6 +135,8 @@ def _error(http_status: int, code: str, detail: str, **extra: Any) -> JSONRespon
     return JSONResponse({"error": code, "detail": detail, **extra}, http_status)
 
 
+DATABASE_RETRY_AFTER_SECONDS = 5
+
 # The code of an HTTPException's answer (raised by the views and by routing itself).
 HTTP_ERROR_CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -178,6 +183,22 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
         return _error(404, "not_found", str(exc))
+
+    @app.exception_handler(SQLAlchemyError)
+    @app.exception_handler(sqlite3.Error)
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        # An outage (SQLite locked or its file read-only, PostgreSQL down) was a bare 500:
+        # a client could not tell "try again" from "this request is wrong". Nothing was
+        # committed; a retry with the same Idempotency-Key files the ticket once.
+        if not database_unavailable(exc):
+            raise exc
+        log.warning("database unavailable: 503 to %s %s (%s: %s)", request.method,
+                    request.url.path, exc.__class__.__name__,
+                    str(getattr(exc, "orig", None) or exc).splitlines()[0])
+        response = _error(503, "database_unavailable",
+                          "the database cannot take this request just now; try again shortly")
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from asr.cli import app as asr_app
@@ -36,6 +37,7 @@ from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.db import (
     NotMigrated,
+    database_unavailable,
     make_engine,
     make_session_factory,
     require_migrated,
@@ -70,12 +72,27 @@ console = Console()
 def _sessions() -> sessionmaker[Session]:
     settings = get_settings()
     engine = make_engine(settings.database_url)
+    _require_database(engine)
+    return make_session_factory(engine)
+
+
+def _require_database(engine: Engine) -> None:
+    """The schema this code needs, or one line saying what is wrong, and exit 2."""
     try:
         require_migrated(engine, dbadmin.head_revision())
     except NotMigrated as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
-    return make_session_factory(engine)
+    except Exception as exc:
+        # A file that cannot be opened (read-only directory, a path that is a folder) or a
+        # server down was a page of traceback at start.
+        if not database_unavailable(exc):
+            raise
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        console.print(f"cannot open the database "
+                      f"{engine.url.render_as_string(hide_password=True)}: {reason}",
+                      style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(2) from exc
 
 
 @app.command()
@@ -127,11 +144,7 @@ def serve(
             # Forwarded headers are applied by the app, from settings.trusted_proxies only;
             # uvicorn's own handling would also believe any client on 127.0.0.1.
             "proxy_headers": False}
-    try:
-        require_migrated(make_engine(settings.database_url), dbadmin.head_revision())
-    except NotMigrated as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from exc
+    _require_database(make_engine(settings.database_url))
     if workers > 1:
         # uvicorn starts each worker from an import string; the app is built in the worker.
         # A loaded node takes longer than uvicorn's default 5 s to import the app in a new

@@ -8,15 +8,49 @@ instances on one PostgreSQL never process the same row twice (SKIP LOCKED).
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
+from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
 from ticketing.context import Domain
-from ticketing.db import transaction
+from ticketing.db import database_unavailable, transaction
 from ticketing.scheduled import archive_unsurveyable, escalate_waiting_utilities
 
 log = logging.getLogger("hotline.scheduler")
+
+
+class OutageQuiet:
+    """A ticket job whose run a database outage stops (SQLite locked or read-only,
+    PostgreSQL down: ``database_unavailable``) says so once, and once when the database is
+    back, instead of a traceback at every run (the escalation job: two a minute). Its work
+    waits for the next run, as after any failed run; any other error still propagates."""
+
+    def __init__(self, name: str, job: Callable[..., Any]) -> None:
+        self.name, self.job = name, job
+        self.since: float | None = None
+        self.skipped = 0
+
+    def __call__(self, *args: Any) -> Any:
+        try:
+            result = self.job(*args)
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            if self.since is None:
+                self.since = time.monotonic()
+                log.warning("%s: database unavailable (%s: %s); runs skipped until it is back",
+                            self.name, type(exc).__name__,
+                            str(getattr(exc, "orig", None) or exc).splitlines()[0])
+            self.skipped += 1
+            return None
+        if self.since is not None:
+            log.warning("%s: database available again after %.0f s (%d run(s) skipped)",
+                        self.name, time.monotonic() - self.since, self.skipped)
+            self.since, self.skipped = None, 0
+        return result
 
 
 def escalate_utilities_job(sessions: sessionmaker[Session], domain: Domain) -> None:

@@ -38,6 +38,7 @@ from asr.readiness import WARM_UP, WarmStatus, warm_status
 from config import Settings
 from hotline.roles import Part
 from hotline.scheduler import (
+    OutageQuiet,
     archive_job,
     escalate_utilities_job,
     idempotency_keys_job,
@@ -383,21 +384,21 @@ def schedule_jobs(background: Background) -> BackgroundScheduler:
     if background.voice:
         scheduler.add_job(background.voice_tick, "interval", seconds=VOICE_TICK_SECONDS,
                           id="voice", max_instances=1, coalesce=True)
+
+    def ticket_job(job_id: str, job: Callable[..., object], trigger: object,
+                   **options: object) -> None:
+        scheduler.add_job(OutageQuiet(job_id, job), trigger, args=(sessions, domain),
+                          id=job_id, max_instances=1, coalesce=True, **options)
+
     if Part.JOBS in background.parts:
-        scheduler.add_job(escalate_utilities_job, "interval", seconds=30,
-                          args=(sessions, domain), id="escalate-utilities", max_instances=1,
-                          coalesce=True)
-        scheduler.add_job(archive_job, "interval", hours=1, args=(sessions, domain),
-                          id="archive-unsurveyable", max_instances=1, coalesce=True)
-        scheduler.add_job(idempotency_keys_job, "interval", hours=1, args=(sessions, domain),
-                          id="idempotency-keys", max_instances=1, coalesce=True)
-        scheduler.add_job(monthly_report_job, monthly_report_trigger(domain),
-                          args=(sessions, domain), id="monthly-report", max_instances=1,
-                          coalesce=True, misfire_grace_time=6 * 3600)
+        ticket_job("escalate-utilities", escalate_utilities_job, "interval", seconds=30)
+        ticket_job("archive-unsurveyable", archive_job, "interval", hours=1)
+        ticket_job("idempotency-keys", idempotency_keys_job, "interval", hours=1)
+        ticket_job("monthly-report", monthly_report_job, monthly_report_trigger(domain),
+                   misfire_grace_time=6 * 3600)
     if Part.JOBS in background.parts and settings.recordings_retention_days > 0:
-        scheduler.add_job(retention_job, "interval", hours=24, args=(sessions, domain),
-                          id="recordings-retention", max_instances=1, coalesce=True,
-                          next_run_time=datetime.now(domain.tz) + timedelta(minutes=5))
+        ticket_job("recordings-retention", retention_job, "interval", hours=24,
+                   next_run_time=datetime.now(domain.tz) + timedelta(minutes=5))
     if background.outbound is not None:
         # Jobs stay in memory: the due rows in outbound_tasks are the state (docs/outbound.md).
         scheduler.add_job(background.outbound.tick, "interval",

@@ -622,17 +622,21 @@ def settle(*, sessions: sessionmaker[Session], domain: Domain, spool: Spool,
     # A ticket filed mid-call (its number read back) is only found again here.
     filing = journal.want_ticket and not journal.ticket_number
     understood = _understand(domain, journal) if filing else None
+    number = None
     try:
         with transaction(sessions) as session:
             if journal.want_ticket:
-                ticket = _file_ticket(session, domain, journal, understood)
-                journal.ticket_number = ticket.number
+                number = _file_ticket(session, domain, journal, understood).number
             else:
                 _record_for(session, journal)
     except SQLAlchemyError as exc:
+        # A commit refused (a read-only file) rolls back a ticket already numbered: the
+        # call must not carry a number the next ticket will be given.
         log.error("call %s: database unavailable, kept in spool: %s", journal.call_id,
                   exc.__class__.__name__)
         return False
+    if number is not None:
+        journal.ticket_number = number
     spool.remove(journal.call_id)
     return True
 

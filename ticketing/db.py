@@ -34,6 +34,13 @@ def database_unavailable(exc: BaseException) -> bool:
                             sa_exc.TimeoutError, sqlite3.OperationalError))
 
 
+def _read_only_error(exc: BaseException) -> bool:
+    """SQLite's SQLITE_READONLY (any extended code): this connection cannot write."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.OperationalError) and code is not None \
+        and code & 0xFF == sqlite3.SQLITE_READONLY
+
+
 class _WriterQueue:
     """SQLite's writers of one process wait here, in turn, for the one write lock.
 
@@ -118,6 +125,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.close()
             # Take over transaction control from the sqlite3 module (see below).
             dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine, "handle_error")
+        def _read_only_file(context: Any) -> None:
+            # SQLite opens a file it may not write (read-only mount, chattr +i, a full
+            # disk remounted) read-only without a word, and that connection stays so: kept
+            # in the pool, it failed every write long after the file was writable again
+            # (13 of 20 tickets, trial of 2026-12-05). Dropped like a lost connection, the
+            # pool opens fresh ones.
+            if _read_only_error(context.original_exception):
+                context.is_disconnect = True
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:

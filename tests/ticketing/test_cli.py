@@ -156,3 +156,21 @@ def test_report_monthly(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "<td>北京市自来水集团</td>" in html and "<td>朝阳区望京街道</td>" in html
     for bad in ("2026-13", "2026", "11-2026"):
         assert runner.invoke(app, ["report", "monthly", "--month", bad]).exit_code == 2
+
+
+@pytest.mark.parametrize("command", [["serve"], ["ticket", "list"]])
+def test_a_database_that_cannot_be_opened_is_one_line_not_a_traceback(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]) -> None:
+    # A path SQLite cannot open (here a folder; on a server a read-only directory, whose
+    # WAL files cannot be made): serve refuses before binding anything.
+    (tmp_path / "db").mkdir()
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", f"sqlite:///{tmp_path / 'db'}")
+    get_settings.cache_clear()
+    try:
+        r = runner.invoke(app, command)
+    finally:
+        get_settings.cache_clear()
+    assert r.exit_code == 2, r.output
+    assert "cannot open the database sqlite:///" in r.output
+    assert "unable to open database file" in r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit)
