@@ -83,6 +83,7 @@ def test_export_button_carries_the_queue_filters_and_call_dates(
     ("until=yesterday", "日期格式应为 YYYY-MM-DD"),
     ("since=2026-03-10&until=2026-03-09", "结束日期不能早于开始日期"),
 ])
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the dates' parsing, no query
 def test_bad_call_dates_are_refused_in_chinese(as_user: Users, query: str,
                                                message: str) -> None:
     sup = as_user("supervisor")

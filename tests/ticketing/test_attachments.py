@@ -162,6 +162,7 @@ def test_same_bytes_twice_are_stored_once(client: TestClient, city: City,
     (b"PK\x03\x04" + b"\x00" * 40, "report.png", "image/png"),  # a zip posing as PNG
     (b"\xff\xd8", "cut.jpg", "image/jpeg"),  # too short to be a JPEG
 ])
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # refused by its bytes, unstored
 def test_wrong_type_refused_by_its_bytes(client: TestClient, city: City, settings: Settings,
                                          data: bytes, name: str, content_type: str) -> None:
     number = signed_ticket(client, city)
@@ -180,6 +181,7 @@ def test_jpeg_accepted_by_its_signature(client: TestClient, city: City) -> None:
     assert r.json()["filename"] == "IMG_0001.jpg"
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # refused by its bytes, unstored
 def test_empty_file_refused(client: TestClient, city: City, settings: Settings) -> None:
     number = signed_ticket(client, city)
     r = upload(client, city, number, b"", "empty.png", "image/png")

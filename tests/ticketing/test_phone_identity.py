@@ -132,6 +132,7 @@ def test_the_api_takes_a_withheld_caller_as_no_number(client: TestClient, city: 
             assert not citizen.known_sender(session=s, phone=sender), sender
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: request validation
 @pytest.mark.parametrize("bad", ["anonymous", "withheld", "1391234567", "000", "12",
                                  "+86 139 1234 567x"])
 def test_a_caller_phone_that_is_no_number_is_refused_saying_how_to_withhold(

@@ -283,6 +283,7 @@ def test_api_sets_corrects_and_clears_it_audited(client: TestClient, city: City)
     ({}, "respondent"),
     ({"respondent": "永兴工地", "kind": "company"}, "kind"),
 ])
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: request validation
 def test_api_refuses_bad_input(client: TestClient, city: City, body: dict,
                                field: str) -> None:
     n = create(client, city, SITE)["number"]

@@ -393,6 +393,7 @@ def test_unknown_call_and_forged_emergency_parameter(
 
 @pytest.mark.parametrize("path,query", [("/twilio/answer", ""), ("/twilio/preferences", ""),
                                         ("/twilio/dialed", "emergency=119")])
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the signature's gate
 def test_forged_signature_is_refused_and_changes_nothing(
         path: str, query: str, twilio: Twilio, standin: StandIn, recording_wav: bytes,
         meant: dict[str, str], sessions: sessionmaker[Session], faq: None) -> None:
