@@ -46,8 +46,9 @@ from ticketing.intake_model import (
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAIN = ROOT / "data" / "intake" / "train.tsv"
-# Written blind, one file a round, for rounds one to eleven of issue 15 (their writers and
-# first scores: docs/classification.md); training sources since the sixteenth round.
+# Written apart from the training data (heldout.tsv) and then blind, one file a round, up to
+# the eleventh round of issue 15 (their writers and first scores: docs/classification.md);
+# training sources since the sixteenth round.
 HELDOUT = ROOT / "data" / "intake" / "heldout.tsv"
 HELDOUT_2 = ROOT / "data" / "intake" / "heldout-2.tsv"
 HELDOUT_3 = ROOT / "data" / "intake" / "heldout-3.tsv"
