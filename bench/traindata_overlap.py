@@ -16,16 +16,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.ticketing.test_intake_shipped import _key, _trigrams
-from ticketing.intake_model import read_labelled
+from tests.ticketing.test_intake_shipped import (
+    BENCH_HELDOUT,
+    EVALUATION,
+    SHARED_FILES,
+    _key,
+    _trigrams,
+)
+from ticketing.intake_model import read_labelled, shipped_sources
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "corpus"
 GROUPS: dict[str, list[Path]] = {
-    "train": [ROOT / "data/intake/train.tsv"],
-    "shared": [SHARED / "complaints.tsv", SHARED / "complaints-2.tsv"],
-    "held-out": [ROOT / "data/intake/heldout.tsv", ROOT / "data/intake/heldout-2.tsv",
-                 ROOT / "data/intake/heldout-3.tsv", ROOT / "bench/data/heldout.tsv"],
+    # train.tsv and the older held-out files folded into training (sixteenth round).
+    "train": [p for p in shipped_sources() if p not in SHARED_FILES],
+    "shared": SHARED_FILES,
+    "held-out": [*EVALUATION, BENCH_HELDOUT],
 }
 
 

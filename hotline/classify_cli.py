@@ -202,9 +202,9 @@ def ship_(
     directory: Annotated[Path, typer.Option(
         help="where to write the shipped model")] = SHIPPED_DIR,
 ) -> None:
-    """Train the model that ships with the repository (data/intake/model/) on the committed
-    training set and the shared corpus beside the checkout. Deterministic: the same data
-    gives the same model."""
+    """Train the model that ships with the repository (data/intake/model/) on its training
+    sources (``shipped_sources``: the committed labelled files and the shared corpus beside
+    the checkout). Deterministic: the same data gives the same model."""
     settings = get_settings()
     files = [p for p in shipped_sources() if p.exists()]
     rows = _rows(files)

@@ -29,7 +29,14 @@ from ticketing.classify import classify, load_rules
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory, transaction
 from ticketing.degrade import degrade, spoken_number
-from ticketing.intake_model import IntakeModel, ModelStore, read_labelled, store_for, understand
+from ticketing.intake_model import (
+    IntakeModel,
+    ModelStore,
+    Understanding,
+    read_labelled,
+    store_for,
+    understand,
+)
 from ticketing.models import Ticket
 
 runner = CliRunner()
@@ -240,11 +247,13 @@ def test_eval_rules_only_and_bad_file(cli_env: Path, small_file: Path) -> None:
 # --------------------------------------------------------------------------- 待确认 flow
 
 
-def _ticket(sessions, domain: Domain, city: City, demand: str) -> Ticket:
+def _ticket(sessions, domain: Domain, city: City, demand: str,
+            understood: Understanding | None = None) -> Ticket:
     operator = city.actor("operator")  # outside the transaction: SQLite has one writer
     with transaction(sessions) as s:
         t = service.create_ticket(session=s, domain=domain, actor=operator,
-                                  channel="phone", caller_phone="13811112222", demand=demand)
+                                  channel="phone", caller_phone="13811112222", demand=demand,
+                                  understood=understood)
         service.accept(session=s, domain=domain, ticket=t, actor=operator)
         return t
 
@@ -252,8 +261,13 @@ def _ticket(sessions, domain: Domain, city: City, demand: str) -> Ticket:
 def test_unsure_ticket_is_flagged_then_corrected_and_audited(
     sessions, domain: Domain, city: City, settings: Settings,
 ) -> None:
-    # Says nothing the shipped model (or the rules) can place: flagged for an operator.
-    t = _ticket(sessions, domain, city, "你好，我想反映个情况，就是我们这儿的事，还是老样子")
+    # Says nothing anyone can place: flagged for an operator. The model's reading with the
+    # flag set here: how sure a retrained model is of "other" for it varies (the model of
+    # the sixteenth round, 7,354 texts, is 0.73 sure and flags nothing).
+    demand = "你好，我想反映个情况，就是我们这儿的事，还是老样子"
+    guessed = replace(domain.understand(demand), category="other", urgency="general",
+                      emergency="none", needs_confirmation=True)
+    t = _ticket(sessions, domain, city, demand, understood=guessed)
     client = TestClient(create_app(settings))
     op = {"Authorization": f"Bearer {city.tokens['operator']}"}
     shown = client.get(f"/api/v1/tickets/{t.number}", headers=op).json()
