@@ -579,19 +579,22 @@ def understand(
     field flags the ticket for an operator (待确认); with rules alone a text that matched
     no category cue is flagged, since "other" then means "not understood". Words that say
     too little (``substance``, default the shipped config/too_little.toml) are flagged and
-    marked ``too_little`` unless they name an emergency or a rule's urgent cue.
+    marked ``too_little`` unless a rule names an emergency or an urgent cue.
     """
     ruled = classify(text, rules)
     understood = _understand(text, ruled, rules, model, confirm_below=confirm_below)
-    if ruled.urgency == "urgent" or understood.emergency != "none":
+    if ruled.urgency == "urgent" or ruled.emergency != "none":
         return understood  # "救命", "着火了", even "火": urged and handed over, never held
     if not (substance or load_substance()).too_little(text):
         return understood
-    # Urgent here is the model's recall-favouring threshold (DECISION) reading noise: "没事了"
-    # and "转人工" reach P(urgent) 0.2-0.3 with no cue. Held at an urgent deadline, the
-    # ticket would be late within the hour for naming nothing; the operator sets it.
+    # Urgent or a hand-over here is the model's recall-favouring thresholds (DECISION)
+    # reading noise: "没事了" and "转人工" reach P(urgent) 0.2-0.3, and "转人工" P(110) 0.25,
+    # with no cue. Held at an urgent deadline the ticket would be late within the hour for
+    # naming nothing, and a hand-over would send the police to a caller who asked for an
+    # operator; the operator sets it.
     urgency = "general" if understood.urgency == "urgent" else understood.urgency
-    return replace(understood, urgency=urgency, too_little=True, needs_confirmation=True)
+    return replace(understood, urgency=urgency, emergency="none", too_little=True,
+                   needs_confirmation=True)
 
 
 def _understand(text: str, ruled: Classification, rules: ClassificationRules,
