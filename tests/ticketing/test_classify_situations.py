@@ -95,6 +95,8 @@ def test_a_gas_valve_shut_with_nobody_down_stops_the_models_hand_over() -> None:
     ("想咨询一下救护车能不能送到外地的医院", "我爸晕倒了，是打120还是119啊", "120"),
     # A count of past events / one now.
     ("这栋楼的电梯半年困人三回了，物业也不换", "电梯困人了，我妈在里面出不来", "119"),
+    # 那回 is 那次: over / now.
+    ("那回我家孩子误吃了药，吓得我够呛", "我家孩子误吃了药，现在昏昏沉沉的", "120"),
     # An animal in trouble / a child.
     ("湖边有只鸭子缠在渔网里直扑腾", "湖里有个小孩掉进去了，一直扑腾", "119"),
     # Goods on sale that nobody ate / a meal eaten.
