@@ -708,9 +708,11 @@ def _no_rescue(text: str, rules: ClassificationRules, handover_quiet: tuple[Span
     """Marks (for ``Classification.matched``) of a text that names nobody to rescue now:
     ``NO_VICTIM`` when it says the one the danger came near is unhurt or out, or that it
     nearly happened (``NotNow.unhurt``, ``NotNow.hazard_only``); ``SILENCED`` when a
-    hand-over cue is there but ``[not_now]`` silenced it (over, framed, imagined), unless a
-    habit keeps it live for the floor: a past danger whose cause is still there (B9) is the
-    model's to weigh, as before ("天天喝酒打老婆，昨天打得满脸是血")."""
+    hand-over cue is there but ``[not_now]`` silenced it (over, framed, imagined, asked
+    about), or, with no cue heard, the one hurt is in care or it was resolved
+    (``NotNow.treated``); neither where a habit keeps the cues live for the floor: a past
+    danger whose cause is still there (B9) is the model's to weigh, as before
+    ("天天喝酒打老婆，昨天打得满脸是血")."""
     cfg = rules.not_now
     if cfg is None:
         return []
