@@ -109,6 +109,9 @@ class Rule:
     unless_call: re.Pattern[str] | None = None
     # An urgent or emergency cue fires only for a danger present now (see NotNow).
     now_only: bool = False
+    # Each of these somewhere in the call, or no cue of the rule fires: the situation the cue
+    # needs ("迷路" is a rescue out on a mountain at night, not in a new shopping centre).
+    when_call: tuple[re.Pattern[str], ...] = ()
 
     @cached_property
     def any_keyword(self) -> re.Pattern[str] | None:
@@ -164,6 +167,15 @@ class NotNow:
     # 关了开了窗", B3/E4: urgent, no hand-over). Like ``unhurt`` it stops only the model's
     # hand-over (``MADE_SAFE``); a rule's cue still hands the call over.
     made_safe: re.Pattern[str] | None = None
+    # Anywhere in the text, the span of each match: a question about a service or its number
+    # ("救护车那个电话是一二零还是一一九", "想问下120救护车能不能跨区"). A cue inside it names the
+    # service asked about, not a danger (B15); a cue outside it still fires ("我爸晕倒了，
+    # 是打120还是119"). Silent for the floor and the hand-over alike, habit or not.
+    asked: re.Pattern[str] | None = None
+    # Anywhere in the text: the one hurt is in care already or the danger was resolved ("现在
+    # 在医院治着呢", "后来抢救过来了"). A frame (every cue silent), and like ``made_safe`` it
+    # stops the model's hand-over too (``SILENCED``): nobody is left to send anyone to.
+    treated: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -434,12 +446,13 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
 
     try:
         for key in ("over_patterns", "frame_patterns", "still", "ongoing", "ahead_patterns",
-                    "hazard_only", "habit", "unhurt", "made_safe"):
+                    "hazard_only", "habit", "unhurt", "made_safe", "asked", "treated"):
             for pattern in raw.get(key, []):
                 re.compile(pattern)
         return NotNow(
             over=one(raw.get("over", []), raw.get("over_patterns", [])),
-            frame=one(raw.get("frame_words", []), raw.get("frame_patterns", [])),
+            frame=one(raw.get("frame_words", []),
+                      [*raw.get("treated", []), *raw.get("frame_patterns", [])]),
             frame_rules=tuple(raw.get("frame_rules", [])),
             still=one([], raw.get("still", [])),
             ongoing=one([], raw.get("ongoing", [])),
@@ -450,6 +463,8 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
             habit=one([], raw.get("habit", [])),
             unhurt=one([], raw.get("unhurt", [])),
             made_safe=one([], raw.get("made_safe", [])),
+            asked=one([], raw.get("asked", [])),
+            treated=one([], raw.get("treated", [])),
         )
     except re.error as exc:
         raise ValueError(f"{path}: not_now: bad pattern: {exc}") from exc
@@ -487,6 +502,10 @@ def _parse_rule(
                        if raw.get("unless_call") else None)
     except re.error as exc:
         raise ValueError(f"{path}: rule {rule_id}: bad unless_call: {exc}") from exc
+    try:
+        when_call = tuple(re.compile(p) for p in raw.get("when_call", []))
+    except re.error as exc:
+        raise ValueError(f"{path}: rule {rule_id}: bad when_call: {exc}") from exc
     return Rule(
         id=rule_id,
         target=target,
@@ -497,6 +516,7 @@ def _parse_rule(
         negatable=bool(raw.get("negatable", negatable)),
         unless=tuple(raw.get("unless", [])),
         unless_call=unless_call,
+        when_call=when_call,
         now_only=bool(raw.get("now_only", now_only)),
     )
 
@@ -635,9 +655,10 @@ def _quiet_spans(
     floor and for the hand-over: the whole text when the call is framed as thanks, a
     suggestion, a rumour checked or money after the fact, else each clause that tells of a
     danger over, and the rest of each clause from a word that makes it imagined or heard
-    of; for the hand-over also each clause that tells of a danger that nearly happened;
-    nowhere when the text says the danger goes on. One pass for both (classify runs per
-    call). Third: the spans a habit left live for the floor alone, silent for the hand-over."""
+    of, and each question about a service or its number (``asked``); for the hand-over also
+    each clause that tells of a danger that nearly happened; nowhere when the text says the
+    danger goes on. One pass for both (classify runs per call). Third: the spans a habit
+    left live for the floor alone, silent for the hand-over."""
     cfg = rules.not_now
     if cfg is None or _goes_on(text, cfg):
         return (), (), ()
@@ -660,9 +681,12 @@ def _quiet_spans(
             spans.append((start, start + word.start(), end))
         if cfg.hazard_only and cfg.hazard_only.search(clause):
             hazard.append((start, start, end))
+    # A service asked about is no danger, habit or not (B15).
+    asked = tuple((m.start(), m.start(), m.end())
+                  for m in (cfg.asked.finditer(text) if cfg.asked else ()))
     if habit:
-        return (), (*spans, *hazard), tuple(spans)
-    return tuple(spans), (*spans, *hazard), ()
+        return asked, (*spans, *asked, *hazard), tuple(spans)
+    return (*spans, *asked), (*spans, *asked, *hazard), ()
 
 
 def _goes_on(text: str, cfg: NotNow) -> bool:
@@ -684,9 +708,11 @@ def _no_rescue(text: str, rules: ClassificationRules, handover_quiet: tuple[Span
     """Marks (for ``Classification.matched``) of a text that names nobody to rescue now:
     ``NO_VICTIM`` when it says the one the danger came near is unhurt or out, or that it
     nearly happened (``NotNow.unhurt``, ``NotNow.hazard_only``); ``SILENCED`` when a
-    hand-over cue is there but ``[not_now]`` silenced it (over, framed, imagined), unless a
-    habit keeps it live for the floor: a past danger whose cause is still there (B9) is the
-    model's to weigh, as before ("天天喝酒打老婆，昨天打得满脸是血")."""
+    hand-over cue is there but ``[not_now]`` silenced it (over, framed, imagined, asked
+    about), or, with no cue heard, the one hurt is in care or it was resolved
+    (``NotNow.treated``); neither where a habit keeps the cues live for the floor: a past
+    danger whose cause is still there (B9) is the model's to weigh, as before
+    ("天天喝酒打老婆，昨天打得满脸是血")."""
     cfg = rules.not_now
     if cfg is None:
         return []
@@ -697,6 +723,9 @@ def _no_rescue(text: str, rules: ClassificationRules, handover_quiet: tuple[Span
     if (emergency == "none" and handover_quiet and not habit_only
             and (heard := _emergency(text, rules)[1])):
         marks.append(f"{SILENCED}:{heard[0]}")
+    elif (emergency == "none" and not habit_only and handover_quiet and cfg.treated
+            and (m := cfg.treated.search(text))):
+        marks.append(f"{SILENCED}:{m.group(0)}")
     return marks
 
 
@@ -715,6 +744,8 @@ def _rule_hits(rule: Rule, text: str, rules: ClassificationRules,
         return []
     if rule.unless_call and any(not _negated(text, m.start(), rules)
                                 for m in rule.unless_call.finditer(text)):
+        return []
+    if not all(p.search(text) for p in rule.when_call):
         return []
 
     def fires(pos: int, end: int) -> bool:

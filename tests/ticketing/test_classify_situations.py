@@ -82,3 +82,59 @@ def test_a_gas_valve_shut_with_nobody_down_stops_the_models_hand_over() -> None:
     down = classify("我把阀门关了，可我老公已经晕过去了")
     assert not any(m.split(":", 1)[0] in NO_RESCUE for m in down.matched), down.matched
     assert down.emergency == "120"
+
+
+# --------------------------------------------------------------- sixteenth round: cues in
+# their situation. A cue counts only where it speaks of a danger now: not inside a question
+# about a service, not in a count of past events, not for an animal or goods on sale, not
+# once the one hurt is in care; and two situations named without an alarm word.
+
+@pytest.mark.parametrize(("quiet", "loud", "service"), [
+    # A service asked about / named beside a danger now.
+    ("请问一下消防车那个号码是一一九还是一二零", "楼道里着火了，是打119还是110啊", "119"),
+    ("想咨询一下救护车能不能送到外地的医院", "我爸晕倒了，是打120还是119啊", "120"),
+    # A count of past events / one now.
+    ("这栋楼的电梯半年困人三回了，物业也不换", "电梯困人了，我妈在里面出不来", "119"),
+    # 那回 is 那次: over / now.
+    ("那回我家孩子误吃了药，吓得我够呛", "我家孩子误吃了药，现在昏昏沉沉的", "120"),
+    # An animal in trouble / a child.
+    ("湖边有只鸭子缠在渔网里直扑腾", "湖里有个小孩掉进去了，一直扑腾", "119"),
+    # Goods on sale that nobody ate / a meal eaten.
+    ("夜市上有人在卖野蘑菇，颜色特别艳", "吃了夜市上买的野蘑菇，现在上吐下泻", "120"),
+    # 打 of concrete / of a person.
+    ("凌晨了楼下还在打混凝土，灯照得满屋亮", "楼下俩人还在打，一个头都破了", "110"),
+    # Lost outdoors: asked about, or a mall / in the hills after dark.
+    ("晚上爬山容易迷路吗，想找个向导", "我们三个在山里徒步，天黑了，迷路了", "119"),
+    ("新开的商场太大了，转了半天找不到出口", "下大雪了，我爸在林子里找不着回来的路了", "119"),
+    # A knock on the head: a bump / then vomiting or drowsiness, told as recognisers write.
+    ("孩子磕了一下头，起了个包，吃饭玩耍都正常", "孩子磕到后脑勺，刚才吐了，一直想睡觉", "120"),
+    ("我女儿额头碰了一下桌子，没什么事", "我 爸 摔 了 一跤 磕 着 头 刚才 吐 了 两回", "120"),
+])
+def test_each_cue_counts_in_its_situation(quiet: str, loud: str, service: str) -> None:
+    calm = classify(quiet)
+    assert calm.emergency == "none", _cues(quiet)
+    assert calm.urgency != "urgent", _cues(quiet)
+    assert classify(loud).emergency == service, _cues(loud)
+
+
+def test_someone_in_care_already_stops_the_models_hand_over() -> None:
+    """The one hurt is being treated (B17): nobody to send anyone to. The frame silences the
+    rules' cue, and the mark stops the model's hand-over too, where no rule cue was heard."""
+    model = {"emergency": {"none": 0.5, "120": 0.4, "119": 0.05, "110": 0.05},
+             "kind": {"help": 1.0}}
+    for text in ("我姐在美甲店被烫伤了手，现在在医院看着呢，店里不认账",
+                 "孩子脸上起了好多红疙瘩，现在在医院输液着呢"):
+        got = classify(text)
+        assert got.emergency == "none", _cues(text)
+        assert any(m.split(":", 1)[0] in NO_RESCUE for m in got.matched), got.matched
+        assert decide(model, got.matched, DECISION)["emergency"][0] == "none"
+    burnt = classify("我姐被开水烫伤了，整条胳膊起泡")
+    assert burnt.emergency == "120", burnt.matched
+    assert not any(m.split(":", 1)[0] in NO_RESCUE for m in burnt.matched), burnt.matched
+
+
+def test_a_valve_said_shut_without_who_shut_it_is_made_safe() -> None:
+    shut = classify("屋里有点煤气味，阀门也关了，窗户开着呢")
+    assert any(m.startswith(f"{MADE_SAFE}:") for m in shut.matched), shut.matched
+    open_ = classify("屋里煤气味越来越大，阀门也关了还是有味")
+    assert not any(m.startswith(f"{MADE_SAFE}:") for m in open_.matched), open_.matched

@@ -30,6 +30,8 @@ from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory, transaction
 from ticketing.degrade import degrade, spoken_number
 from ticketing.intake_model import (
+    CALM_KINDS,
+    DECISION,
     IntakeModel,
     ModelStore,
     Understanding,
@@ -401,7 +403,10 @@ def test_fast_features_and_probabilities_equal_sklearns(model: IntakeModel, rule
 def test_a_stored_model_decides_as_the_trained_one(model: IntakeModel, rules,
                                                   tmp_path: Path) -> None:
     """Coefficients are stored in half precision: read back, every decision on the held-out
-    texts is the one the model made before it was written, probabilities within 0.1 %."""
+    texts is the one the model made before it was written, probabilities within 0.1 %. Only
+    a probability that lies within that 0.1 % of a decision threshold may fall on its other
+    side (a praise line at P(urgent) 0.15999 / 0.16003 did, once the rules' votes of the
+    training lines changed)."""
     root = Path(__file__).resolve().parents[2] / "data" / "intake"
     texts = [r.text for name in ("heldout.tsv", "heldout-2.tsv")
              for r in read_labelled(root / name)]
@@ -411,10 +416,24 @@ def test_a_stored_model_decides_as_the_trained_one(model: IntakeModel, rules,
     assert loaded is not None
     for text in texts:
         ruled = classify(text, rules)
+        proba, read_back = model.probabilities(text, ruled), loaded.probabilities(text, ruled)
+        for name, dist in proba.items():
+            for label, p in dist.items():
+                assert abs(read_back[name][label] - p) < 1e-3, (text, name, label)
         before, after = model.predict(text, ruled), loaded.predict(text, ruled)
-        assert {k: v[0] for k, v in before.items()} == {k: v[0] for k, v in after.items()}
-        for name, (_, p) in before.items():
-            assert abs(after[name][1] - p) < 1e-3, (text, name)
+        if {k: v[0] for k, v in before.items()} != {k: v[0] for k, v in after.items()}:
+            assert _at_a_threshold(proba), (text, before, after)
+
+
+def _at_a_threshold(proba: dict[str, dict[str, float]]) -> bool:
+    """Whether a probability that ``decide`` compares with a threshold lies within 0.1 % of
+    it."""
+    weighed = {
+        "urgent": proba.get("urgency", {}).get("urgent", 0.0),
+        "emergency": sum(p for k, p in proba.get("emergency", {}).items() if k != "none"),
+        "calm": sum(proba.get("kind", {}).get(k, 0.0) for k in CALM_KINDS),
+    }
+    return any(abs(weighed[k] - DECISION[k]) < 1e-3 for k in weighed)
 
 
 @pytest.mark.parametrize(("text", "service"), [
