@@ -109,6 +109,8 @@ def test_a_gas_valve_shut_with_nobody_down_stops_the_models_hand_over() -> None:
     # A knock on the head: a bump / then vomiting or drowsiness, told as recognisers write.
     ("孩子磕了一下头，起了个包，吃饭玩耍都正常", "孩子磕到后脑勺，刚才吐了，一直想睡觉", "120"),
     ("我女儿额头碰了一下桌子，没什么事", "我 爸 摔 了 一跤 磕 着 头 刚才 吐 了 两回", "120"),
+    # A count of past knocks / "过了一回儿", a recogniser's 一会儿, which counts nothing.
+    ("去年孩子在楼梯上磕过一回头，这楼梯扶手到现在也没修", "孩子 磕 到 头 了 过 了 一 回儿 就 开始 吐", "120"),
 ])
 def test_each_cue_counts_in_its_situation(quiet: str, loud: str, service: str) -> None:
     calm = classify(quiet)
