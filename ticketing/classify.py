@@ -173,8 +173,9 @@ class NotNow:
     # 是打120还是119"). Silent for the floor and the hand-over alike, habit or not.
     asked: re.Pattern[str] | None = None
     # Anywhere in the text: the one hurt is in care already or the danger was resolved ("现在
-    # 在医院治着呢", "后来抢救过来了"). A frame (every cue silent), and like ``made_safe`` it
-    # stops the model's hand-over too (``SILENCED``): nobody is left to send anyone to.
+    # 在医院治着呢", "后来抢救过来了"). Every cue up to the end of its clause is silent (what
+    # is told after it is a new danger), and like ``made_safe`` it stops the model's
+    # hand-over too (``SILENCED``): nobody is left to send anyone to.
     treated: re.Pattern[str] | None = None
 
 
@@ -451,8 +452,7 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
                 re.compile(pattern)
         return NotNow(
             over=one(raw.get("over", []), raw.get("over_patterns", [])),
-            frame=one(raw.get("frame_words", []),
-                      [*raw.get("treated", []), *raw.get("frame_patterns", [])]),
+            frame=one(raw.get("frame_words", []), raw.get("frame_patterns", [])),
             frame_rules=tuple(raw.get("frame_rules", [])),
             still=one([], raw.get("still", [])),
             ongoing=one([], raw.get("ongoing", [])),
@@ -681,12 +681,16 @@ def _quiet_spans(
             spans.append((start, start + word.start(), end))
         if cfg.hazard_only and cfg.hazard_only.search(clause):
             hazard.append((start, start, end))
-    # A service asked about is no danger, habit or not (B15).
-    asked = tuple((m.start(), m.start(), m.end())
-                  for m in (cfg.asked.finditer(text) if cfg.asked else ()))
+    # A service asked about is no danger, habit or not (B15). Nor is what the story told up
+    # to the clause that says the one hurt is in care or it was resolved; a danger told after
+    # it ("…在医院治着呢，家里老二也开始上吐下泻了") is a new one and keeps its cues.
+    told = [(m.start(), m.start(), m.end())
+            for m in (cfg.asked.finditer(text) if cfg.asked else ())]
+    if cfg.treated and (m := cfg.treated.search(text)):
+        told.append((0, 0, _clause(text, max(m.end() - 1, 0))[1]))
     if habit:
-        return asked, (*spans, *asked, *hazard), tuple(spans)
-    return (*spans, *asked), (*spans, *asked, *hazard), ()
+        return tuple(told), (*spans, *told, *hazard), tuple(spans)
+    return (*spans, *told), (*spans, *told, *hazard), ()
 
 
 def _goes_on(text: str, cfg: NotNow) -> bool:

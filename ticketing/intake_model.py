@@ -584,7 +584,7 @@ def understand(
     ruled = classify(text, rules)
     understood = _understand(text, ruled, rules, model, confirm_below=confirm_below)
     if ruled.urgency == "urgent" or ruled.emergency != "none":
-        return understood  # "救命", "着火了", even "火": urged and handed over, never held
+        return understood  # "救命", "着火了": urged and handed over, never held
     if not (substance or load_substance()).too_little(text):
         return understood
     # Urgent or a hand-over here is the model's recall-favouring thresholds (DECISION)

@@ -93,6 +93,9 @@ def test_a_gas_valve_shut_with_nobody_down_stops_the_models_hand_over() -> None:
     # A service asked about / named beside a danger now.
     ("请问一下消防车那个号码是一一九还是一二零", "楼道里着火了，是打119还是110啊", "119"),
     ("想咨询一下救护车能不能送到外地的医院", "我爸晕倒了，是打120还是119啊", "120"),
+    # A question about booking one / a request put politely, or a caller waiting for one.
+    ("问一下找救护车转院怎么预约", "我家老人不舒服，请问能派救护车吗", "120"),
+    ("想问下120救护车能不能跨区", "我想问问救护车到哪了，人快不行了", "120"),
     # A count of past events / one now.
     ("这栋楼的电梯半年困人三回了，物业也不换", "电梯困人了，我妈在里面出不来", "119"),
     # 那回 is 那次: over / now.
@@ -130,6 +133,10 @@ def test_someone_in_care_already_stops_the_models_hand_over() -> None:
         assert got.emergency == "none", _cues(text)
         assert any(m.split(":", 1)[0] in NO_RESCUE for m in got.matched), got.matched
         assert decide(model, got.matched, DECISION)["emergency"][0] == "none"
+    # Only what was told up to the clause that says so: a danger after it is a new one.
+    for text, service in (("孩子食物中毒在医院治着呢，家里老二也开始上吐下泻了", "120"),
+                          ("老婆在医院输液着呢，我在家也头晕恶心，煤气味很重", "119")):
+        assert classify(text).emergency == service, _cues(text)
     burnt = classify("我姐被开水烫伤了，整条胳膊起泡")
     assert burnt.emergency == "120", burnt.matched
     assert not any(m.split(":", 1)[0] in NO_RESCUE for m in burnt.matched), burnt.matched
