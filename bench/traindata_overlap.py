@@ -18,18 +18,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.ticketing.test_intake_shipped import (
     BENCH_HELDOUT,
-    EVALUATION,
     SHARED_FILES,
+    TRAINING,
     _key,
     _trigrams,
 )
-from ticketing.intake_model import read_labelled, shipped_sources
+from ticketing.intake_model import evaluation_sources, read_labelled
 
 GROUPS: dict[str, list[Path]] = {
     # train.tsv and the older held-out files folded into training (sixteenth round).
-    "train": [p for p in shipped_sources() if p not in SHARED_FILES],
+    "train": TRAINING,
     "shared": SHARED_FILES,
-    "held-out": [*EVALUATION, BENCH_HELDOUT],
+    "held-out": [*evaluation_sources(), BENCH_HELDOUT],
 }
 
 

@@ -3,12 +3,14 @@ app served by uvicorn on a seeded SQLite database.
 
 Walks one complaint from the operator's intake form to closed by the water company's
 handler, checks that another unit's handler cannot see it, and has a supervisor read the
-dashboard and exclude a ticket. Saves the screenshots in docs/screenshots/ (only when a
-CJK font is installed, so a machine without one never overwrites them with empty boxes).
+dashboard and exclude a ticket. Takes the console's screenshots into the test's temporary
+directory; HOTLINE_UPDATE_SCREENSHOTS=1 writes them into docs/screenshots/ instead, so that
+a run of the suite leaves the working tree as it was (docs/console.md).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
@@ -31,18 +33,30 @@ playwright = pytest.importorskip("playwright.sync_api", reason="pip install play
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Asked for by hand only: every run rewrote the committed PNGs (no two runs' are alike).
+UPDATE_SCREENSHOTS = "HOTLINE_UPDATE_SCREENSHOTS"
+SHOTS = ("intake.png", "queue.png", "ticket.png", "dashboard.png", "ticket-call.png")
 # Debian's chromium, never a downloaded one (`playwright install` is not used); no
 # network chatter, no first-run UI, nothing kept between runs.
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run", "--disable-sync"]
-
-pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
 def _has_cjk_font() -> bool:
     fc = shutil.which("fc-list")
     return bool(fc and subprocess.run([fc, ":lang=zh", "family"], capture_output=True,
                                       text=True, check=False).stdout.strip())
+
+
+def screenshot_dir(tmp_path: Path) -> Path:
+    """docs/screenshots/ when HOTLINE_UPDATE_SCREENSHOTS=1 asks for it, else the test's own
+    directory. Without a CJK font the docs' pictures would be empty boxes: asking then is an
+    error, not a silent run that refreshed nothing."""
+    if os.environ.get(UPDATE_SCREENSHOTS) != "1":
+        return tmp_path / "screenshots"
+    if not _has_cjk_font():
+        raise RuntimeError(f"{UPDATE_SCREENSHOTS}=1 needs a CJK font (fonts-wqy-microhei)")
+    return SCREENSHOTS
 
 
 @pytest.fixture
@@ -83,10 +97,12 @@ def page(tmp_path: Path) -> Iterator[object]:
             ctx.close()
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_roles_walk_a_complaint_in_the_browser(server, page, city: City, tmp_path: Path) -> None:
     base, busy = server
-    shots = SCREENSHOTS if _has_cjk_font() else tmp_path
+    shots = screenshot_dir(tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
+    taken_after = time.time()
     expect = playwright.expect
 
     def log_in(user: str) -> None:
@@ -184,3 +200,21 @@ def test_roles_walk_a_complaint_in_the_browser(server, page, city: City, tmp_pat
     expect(page.locator(".alert.ok")).to_have_text("已剔除。")
     expect(page.locator("h1 .status")).to_have_text("已剔除")
     expect(page.locator(".timeline")).to_contain_text("同一诉求已由 12345 热线合并办理")
+    for name in SHOTS:  # each written by this run (docs/screenshots/ holds older ones), a PNG
+        shot = (shots / name).read_bytes()
+        assert (shots / name).stat().st_mtime >= taken_after - 1, name
+        assert shot.startswith(b"\x89PNG\r\n\x1a\n") and len(shot) > 1000, name
+
+
+def test_screenshots_go_to_docs_only_when_asked(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(UPDATE_SCREENSHOTS, raising=False)
+    assert screenshot_dir(tmp_path) == tmp_path / "screenshots"
+    monkeypatch.setenv(UPDATE_SCREENSHOTS, "0")
+    assert screenshot_dir(tmp_path) == tmp_path / "screenshots"
+    monkeypatch.setenv(UPDATE_SCREENSHOTS, "1")
+    if _has_cjk_font():
+        assert screenshot_dir(tmp_path) == SCREENSHOTS
+    else:
+        with pytest.raises(RuntimeError, match="CJK font"):
+            screenshot_dir(tmp_path)
