@@ -240,6 +240,13 @@ class SipSettings(BaseModel):
     # Answered, but not one RTP packet from the caller this long: the call ends (a phone
     # sends media at once). rtp_timeout is the separate watchdog for media that stops.
     first_rtp_timeout: float = 4.0
+    # What stop() gives calls we placed and could not end at once, after the rest of the
+    # shutdown: an INVITE with no response yet (no CANCEL before a 1xx, RFC 3261 9.1) gets
+    # its CANCEL (sent again at T1 doubling) or its ACK and BYE if one comes within this;
+    # then the socket closes. Not Timer B's 32 s: Docker's stop would SIGKILL first. 4 s
+    # holds four CANCELs (0, 0.5, 1.5, 3.5 s); a callee that has said nothing in that time
+    # is most likely not there.
+    stop_grace_seconds: float = 4.0
 
 
 class IvrSettings(BaseModel):

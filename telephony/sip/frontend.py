@@ -242,19 +242,35 @@ class SipFrontEnd:
                     call.hangup()
             except Exception:
                 log.exception("hanging up %s on stop", call.call_id)
-        for txn in unheard:
-            # The socket stays until each is heard (its CANCEL, or its ACK and BYE, sent:
-            # ``Dialer.end_on_stop``), or its Timer B: then given up.
-            if not txn.heard.wait(max(0.0, TIMER_B - (time.monotonic() - txn.started))):
-                self._transactions.end(txn)
         if was_registered and self.registration is not None:
             self.registration.unregister()
         for thread in list(self._handlers):
             thread.join(timeout=2)
+        # Last, and bounded by the grace, not by Timer B (32 s): waited out first, the
+        # unregistering and the joins came after Docker's 10 s and its SIGKILL.
+        self._settle_unheard(unheard, time.monotonic() + self.sip.stop_grace_seconds)
         if self._timers is not None:
             self._timers.stop()
             self._timers = None
         self._transport.stop()
+
+    def _settle_unheard(self, unheard: list[ClientTxn], deadline: float) -> None:
+        """Keep the socket and timers for INVITEs ``stop()`` could not end (no response
+        yet: ``Dialer.end_on_stop``) until ``deadline``: each is heard (a 1xx gets the
+        CANCEL, a 2xx its ACK and a BYE) or reaches its Timer B, and what that started has
+        its final answer -- the CANCEL and BYE retransmitted meanwhile (Timers E/F), the
+        INVITE's 487 ACKed. What is still open at the deadline is given up."""
+        for txn in unheard:
+            left = min(deadline, txn.started + TIMER_B) - time.monotonic()
+            if not txn.heard.wait(max(0.0, left)):
+                self._transactions.end(txn)
+        for txn in unheard:
+            # Again after each round: a final may start a transaction (a 2xx crossing our
+            # CANCEL gets a BYE); each wait either settles its transaction or ends it.
+            while pending := self._transactions.pending(txn.call_id):
+                for other in pending:
+                    if not other.settled.wait(max(0.0, deadline - time.monotonic())):
+                        self._transactions.end(other)
 
     def __enter__(self) -> SipFrontEnd:
         self.start()

@@ -53,6 +53,9 @@ class ClientTxn:
     # Set once a response (or Timer B) has been handled, after its ``on_response``: what
     # that sent (an INVITE's ACK, BYE or CANCEL) has gone. ``done`` is set before it.
     heard: threading.Event = field(default_factory=threading.Event)
+    # Set once its final response (or Timer B, or ``end``) has been handled, after its
+    # ``on_response``: what a final starts (a 2xx's ACK and BYE) has gone or begun.
+    settled: threading.Event = field(default_factory=threading.Event)
     interval: float = T1
     started: float = field(default_factory=time.monotonic)
     timer: Timer | None = None
@@ -116,6 +119,7 @@ class ClientTransactions:
                 del self._txns[(txn.call_id, txn.method)]
         if txn.on_response is not None and txn.final is None:
             txn.on_response(None)  # timed out
+        txn.settled.set()
         txn.heard.set()
 
     def on_response(self, msg: SipMessage) -> bool:
@@ -142,8 +146,15 @@ class ClientTransactions:
                     self._txns.pop((txn.call_id, txn.method), None)
         if txn.on_response is not None:
             txn.on_response(msg)  # INVITE: also 2xx retransmissions (ACK them again)
+        txn.settled.set()
         txn.heard.set()
         return True
+
+    def pending(self, call_id: str) -> list[ClientTxn]:
+        """The call's transactions whose final response has not been handled yet."""
+        with self._lock:
+            return [t for k, t in self._txns.items()
+                    if k[0] == call_id and not t.settled.is_set()]
 
     def forget(self, call_id: str) -> None:
         with self._lock:

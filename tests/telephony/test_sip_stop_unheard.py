@@ -2,8 +2,10 @@
 180): RFC 3261 9.1 forbids a CANCEL before a provisional, so the front end keeps its socket
 until one comes and CANCELs then, ACKs and BYEs a 2xx, or gives up at Timer B. Before, the
 INVITE was dropped and the socket closed at once: a callee reached late rang on (or
-answered) for a node that had stopped. A real front end on loopback; the callee is one UDP
-socket that answers late (SIPp cannot hold its 100 and 180 back on cue)."""
+answered) for a node that had stopped. The wait comes last in ``stop()`` and lasts at most
+``sip.stop_grace_seconds`` (not Timer B's 32 s, past Docker's stop), and the CANCEL it sends
+is sent again until answered. A real front end on loopback; the callee is one UDP socket
+that answers late (SIPp cannot hold its 100 and 180 back on cue)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from config.settings import SipSettings
 from telephony.call import DialOutcome, EndReason, OutcomeKind
 from telephony.sip.frontend import SipFrontEnd
 from telephony.sip.message import SipMessage, build_response
@@ -91,6 +94,8 @@ def test_a_late_180_gets_the_cancel_before_the_socket_closes(
     # RFC 3261 9.1: the INVITE's branch, Call-ID, From and CSeq number.
     assert cancel.top_branch == invite.top_branch and cancel.call_id == invite.call_id
     assert cancel.cseq == (invite.cseq[0], "CANCEL") and cancel.from_tag == invite.from_tag
+    callee.sendto(build_response(cancel, 200, to_tag="callee"), fe_addr)
+    callee.sendto(build_response(invite, 487, to_tag="callee"), fe_addr)
     _closed(fe, stopping)
 
 
@@ -109,6 +114,7 @@ def test_a_late_200_is_acked_and_hung_up_before_the_socket_closes(
     ack = _next(callee, "ACK")
     bye = _next(callee, "BYE")
     assert ack.to_tag == bye.to_tag == "callee" and ack.call_id == bye.call_id == invite.call_id
+    callee.sendto(build_response(bye, 200), (fe.local_ip, fe.local_port))
     _closed(fe, stopping)
 
 
@@ -129,3 +135,60 @@ def test_no_response_at_all_is_given_up_at_timer_b(
     except BlockingIOError:
         pass
     assert all(m.method == "INVITE" and m.top_branch == invite.top_branch for m in sent)
+
+
+def test_no_response_at_all_ends_the_wait_at_the_grace_not_at_timer_b(
+        make_frontend: FrontEndFactory, callee: socket.socket) -> None:
+    fe = _front_end(make_frontend)
+    fe.sip.stop_grace_seconds = 0.5  # Timer B stays RFC 3261's 32 s, past _closed's join
+    invite, stopping = _ringing_unheard(fe, callee)
+    _closed(fe, stopping)
+    assert (invite.call_id, "INVITE") not in fe._transactions._txns  # given up, not dropped
+
+
+def test_a_cancel_not_answered_is_sent_again_and_the_487_acked(
+        make_frontend: FrontEndFactory, callee: socket.socket) -> None:
+    fe = _front_end(make_frontend)
+    invite, stopping = _ringing_unheard(fe, callee)
+    fe_addr = (fe.local_ip, fe.local_port)
+    callee.sendto(build_response(invite, 180, to_tag="callee"), fe_addr)
+    first = _next(callee, "CANCEL")  # lost, say: not answered
+    again = _next(callee, "CANCEL")
+    assert stopping.is_alive()  # the socket open for the CANCEL's answer
+    assert again.top_branch == first.top_branch == invite.top_branch
+    callee.sendto(build_response(again, 200, to_tag="callee"), fe_addr)
+    callee.sendto(build_response(invite, 487, to_tag="callee"), fe_addr)
+    ack = _next(callee, "ACK")  # RFC 3261 17.1.1.3: the INVITE's branch, the 487's To
+    assert ack.top_branch == invite.top_branch and ack.to_tag == "callee"
+    _closed(fe, stopping)
+
+
+def test_the_wait_comes_after_unregistering(callee: socket.socket) -> None:
+    """Register mode, the callee socket also the registrar (the outbound proxy every INVITE
+    goes to): ``stop()`` unregisters while the INVITE is still unheard, and the socket stays
+    open for it after. Before, the REGISTER waited behind the INVITE's Timer B."""
+    host, port = callee.getsockname()
+    rtp_low = harness.free_port_block(4)
+    fe = SipFrontEnd(SipSettings(mode="register", bind_ip=host, port=harness.free_port(),
+                                 rtp_port_low=rtp_low, rtp_port_high=rtp_low + 3,
+                                 registrar_ip=host, registrar_port=port,
+                                 username=f"hotline{rtp_low}"), linger=0.0)
+    registering = threading.Thread(target=fe.start, daemon=True)
+    registering.start()
+    register = _next(callee, "REGISTER")
+    callee.sendto(build_response(register, 200), (fe.local_ip, fe.local_port))
+    registering.join(timeout=10)
+    try:
+        invite, stopping = _ringing_unheard(fe, callee)
+        unregister = _next(callee, "REGISTER")
+        assert unregister.first("Expires") == "0"
+        fe_addr = (fe.local_ip, fe.local_port)
+        callee.sendto(build_response(unregister, 200), fe_addr)
+        callee.sendto(build_response(invite, 180, to_tag="callee"), fe_addr)
+        cancel = _next(callee, "CANCEL")
+        assert cancel.top_branch == invite.top_branch
+        callee.sendto(build_response(cancel, 200, to_tag="callee"), fe_addr)
+        callee.sendto(build_response(invite, 487, to_tag="callee"), fe_addr)
+        _closed(fe, stopping)
+    finally:
+        fe.stop()
