@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy.exc import OperationalError
 
@@ -65,3 +66,15 @@ def test_a_schema_bug_reaches_the_scheduler_at_every_run(
             with pytest.raises(OperationalError, match="no such"):
                 quiet()
     assert not caplog.records
+
+
+def test_an_outage_with_no_message_is_still_one_warning(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # A driver's error with an empty message raised IndexError while being reported.
+    def job() -> None:
+        raise OperationalError("SELECT 1", {}, psycopg.OperationalError())
+
+    quiet = OutageQuiet("archive-unsurveyable", job)
+    with caplog.at_level(logging.WARNING, logger="hotline.scheduler"):
+        assert quiet() is None and quiet() is None
+    assert ["database unavailable" in r.getMessage() for r in caplog.records] == [True]

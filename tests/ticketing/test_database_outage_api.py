@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -55,6 +56,14 @@ def test_an_outage_is_503_with_retry_after_and_nothing_filed(
         assert int(r.headers["Retry-After"]) > 0
     assert _tickets(city) == before
 
+
+def test_an_outage_with_no_message_is_still_a_503(
+        client: TestClient, city: City, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A driver's error with an empty message raised IndexError in the handler: a 500.
+    monkeypatch.setattr(ticketing.deps, "actor_for_token", _raising(
+        OperationalError("SELECT 1", {}, psycopg.OperationalError())))
+    r = _file(client, city)
+    assert r.status_code == 503, r.text
 
 
 def test_a_database_error_that_is_no_outage_is_still_a_server_error(
