@@ -44,6 +44,7 @@ from ticketing.db import (
     schema_revision,
 )
 from ticketing.deps import TokenGate
+from ticketing.outage import first_line
 from ticketing.schemas import ERROR_RESPONSES
 from ticketing.service import InvalidInput, NotFound
 from ticketing.states import PermissionDenied, ReasonRequired, TransitionError
@@ -194,7 +195,7 @@ def install_error_handlers(app: FastAPI) -> None:
             raise exc
         log.warning("database unavailable: 503 to %s %s (%s: %s)", request.method,
                     request.url.path, exc.__class__.__name__,
-                    str(getattr(exc, "orig", None) or exc).splitlines()[0])
+                    first_line(exc))
         response = _error(503, "database_unavailable",
                           "the database cannot take this request just now; try again shortly")
         response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)

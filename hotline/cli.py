@@ -52,6 +52,7 @@ from ticketing.directory import (
     rotate_token,
 )
 from ticketing.inputs import InvalidInput, check_sub_category, clean_text, local_aware
+from ticketing.outage import first_line
 from ticketing.reports import export_csv, figures
 from ticketing.service import NotFound, events_of, get_ticket
 from ticketing.states import STATUS_LABELS, Role, Status
@@ -88,7 +89,7 @@ def _require_database(engine: Engine) -> None:
         # server down was a page of traceback at start.
         if not database_unavailable(exc):
             raise
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        reason = first_line(exc)
         console.print(f"cannot open the database "
                       f"{engine.url.render_as_string(hide_password=True)}: {reason}",
                       style="red", markup=False, soft_wrap=True)

@@ -8,7 +8,6 @@ instances on one PostgreSQL never process the same row twice (SKIP LOCKED).
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ticketing.context import Domain
 from ticketing.db import database_unavailable, transaction
+from ticketing.outage import OutageLog
 from ticketing.scheduled import archive_unsurveyable, escalate_waiting_utilities
 
 log = logging.getLogger("hotline.scheduler")
@@ -25,13 +25,13 @@ log = logging.getLogger("hotline.scheduler")
 class OutageQuiet:
     """A ticket job whose run a database outage stops (SQLite locked or read-only,
     PostgreSQL down: ``database_unavailable``) says so once, and once when the database is
-    back, instead of a traceback at every run (the escalation job: two a minute). Its work
-    waits for the next run, as after any failed run; any other error still propagates."""
+    back (``OutageLog``). Its work waits for the next run, as after any failed run; any
+    other error still propagates, and the scheduler logs it at every run."""
 
     def __init__(self, name: str, job: Callable[..., Any]) -> None:
         self.name, self.job = name, job
-        self.since: float | None = None
-        self.skipped = 0
+        self.outage = OutageLog(log, name, waiting="runs skipped until it is back",
+                                counted="run(s) skipped")
 
     def __call__(self, *args: Any) -> Any:
         try:
@@ -39,17 +39,9 @@ class OutageQuiet:
         except Exception as exc:
             if not database_unavailable(exc):
                 raise
-            if self.since is None:
-                self.since = time.monotonic()
-                log.warning("%s: database unavailable (%s: %s); runs skipped until it is back",
-                            self.name, type(exc).__name__,
-                            str(getattr(exc, "orig", None) or exc).splitlines()[0])
-            self.skipped += 1
+            self.outage.failed(exc)
             return None
-        if self.since is not None:
-            log.warning("%s: database available again after %.0f s (%d run(s) skipped)",
-                        self.name, time.monotonic() - self.since, self.skipped)
-            self.since, self.skipped = None, 0
+        self.outage.succeeded()
         return result
 
 

@@ -387,8 +387,9 @@ def schedule_jobs(background: Background) -> BackgroundScheduler:
 
     def ticket_job(job_id: str, job: Callable[..., object], trigger: object,
                    **options: object) -> None:
+        # Named, or APScheduler's lines name every ticket job by the wrapper's class.
         scheduler.add_job(OutageQuiet(job_id, job), trigger, args=(sessions, domain),
-                          id=job_id, max_instances=1, coalesce=True, **options)
+                          id=job_id, name=job_id, max_instances=1, coalesce=True, **options)
 
     if Part.JOBS in background.parts:
         ticket_job("escalate-utilities", escalate_utilities_job, "interval", seconds=30)

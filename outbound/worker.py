@@ -56,6 +56,7 @@ from ticketing.actors import mask_phone
 from ticketing.context import Domain
 from ticketing.db import database_unavailable, transaction
 from ticketing.models import Ticket
+from ticketing.outage import OutageLog, first_line
 
 log = logging.getLogger("outbound.worker")
 
@@ -261,10 +262,12 @@ class OutboundWorker:
         self._clock = clock
         self._last_plan = 0.0
         self._tick_lock = threading.Lock()
-        # The database outage this worker is waiting out: since when (clock), how many ticks
-        # failed, the back-off and when the next tick may try again.
-        self._outage_since: float | None = None
-        self._outage_failures = 0
+        # The database outage this worker is waiting out, the back-off and when the next
+        # tick may try again.
+        poll = domain.settings.outbound.poll_seconds
+        self._outage = OutageLog(log, "outbound", counted="tick(s) failed", clock=clock,
+                                 waiting=f"retrying every {poll:g}-"
+                                         f"{poll * OUTAGE_BACKOFF_POLLS:g} s until it is back")
         self._backoff = 0.0
         self._retry_at = 0.0
 
@@ -294,26 +297,16 @@ class OutboundWorker:
                     raise
                 self._database_failed(exc, now)
                 return 0
-            if self._outage_since is not None:
-                log.warning("outbound: database available again after %.0f s (%d tick(s) "
-                            "failed); due work goes on", now - self._outage_since,
-                            self._outage_failures)
-                self._outage_since = None
-                self._outage_failures = 0
+            if self._outage.succeeded():
                 self._backoff = self._retry_at = 0.0
             return started
 
     def _database_failed(self, exc: BaseException, now: float) -> None:
         poll = self.domain.settings.outbound.poll_seconds
-        if self._outage_since is None:
-            self._outage_since = now
+        if self._outage.failed(exc):
             self._backoff = poll
-            log.warning("outbound: database unavailable (%s: %s); retrying every %g-%g s "
-                        "until it is back", type(exc).__name__, _first_line(exc), poll,
-                        poll * OUTAGE_BACKOFF_POLLS)
         else:
             self._backoff = min(self._backoff * 2, poll * OUTAGE_BACKOFF_POLLS)
-        self._outage_failures += 1
         self._retry_at = now + self._backoff
 
     def _claim_and_start(self) -> int:
@@ -361,7 +354,7 @@ class OutboundWorker:
             else:
                 log.warning("recording the end of task %s failed, database unavailable "
                             "(%s: %s); its lease will settle it", claim.task_id,
-                            type(exc).__name__, _first_line(exc))
+                            type(exc).__name__, first_line(exc))
         finally:
             with self._lock:
                 self._inflight -= 1
@@ -387,7 +380,3 @@ class OutboundWorker:
     def shutdown(self, wait: bool = True) -> None:
         self._pool.shutdown(wait=wait, cancel_futures=not wait)
 
-
-def _first_line(exc: BaseException) -> str:
-    # SQLAlchemy's messages go on with the SQL and a link; the first line says what failed.
-    return (str(exc).splitlines() or [""])[0]

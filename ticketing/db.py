@@ -23,22 +23,50 @@ class NotMigrated(RuntimeError):
 SQLITE_BUSY_SECONDS = 30
 
 
+# SQLite's primary result codes that say the file cannot be used just now, not that the
+# statement is wrong: its lock held (BUSY, LOCKED), the file read-only, failing, full or
+# not there to open. Everything else (SQLITE_ERROR: no such table or column, a syntax
+# error; a constraint) is a bug or a bad request, and an outage's "try again" would hide it.
+_SQLITE_OUTAGE_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED,
+                                  sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR,
+                                  sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN})
+
+
+class WritersQueuedTooLong(sqlite3.OperationalError):
+    """This process's writers queued past the busy wait (``_WriterQueue``): SQLite's
+    SQLITE_BUSY in all but name, raised by us, so it carries the code SQLite would."""
+
+    sqlite_errorcode = sqlite3.SQLITE_BUSY
+    sqlite_errorname = "SQLITE_BUSY"
+
+
+def _sqlite_code(exc: BaseException) -> int | None:
+    """SQLite's primary result code of ``exc`` (extended codes folded), None if it has none."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return None if code is None else code & 0xFF
+
+
 def database_unavailable(exc: BaseException) -> bool:
     """True when ``exc`` says the database cannot be reached or written just now (SQLite's
-    write lock held past the busy wait, PostgreSQL down or its pool exhausted): an outage
-    to wait out, not a bug. The writer queue's own timeout is raised in SQLAlchemy's
-    ``begin`` event, outside its wrapping, hence the bare sqlite3 error."""
+    write lock held past the busy wait, its file read-only or full, PostgreSQL down or its
+    pool exhausted): an outage to wait out, not a bug. The writer queue's own timeout is
+    raised in SQLAlchemy's ``begin`` event, outside its wrapping, hence the bare sqlite3
+    error."""
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return True
+    orig = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
+    if isinstance(orig, sqlite3.Error):
+        return _sqlite_code(orig) in _SQLITE_OUTAGE_CODES
+    # PostgreSQL: psycopg's OperationalError and InterfaceError are a connection lost or
+    # refused; its programming errors are SQLAlchemy's ProgrammingError, not counted.
     return isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError,
-                            sa_exc.TimeoutError, sqlite3.OperationalError))
+                            sa_exc.TimeoutError))
 
 
 def _read_only_error(exc: BaseException) -> bool:
     """SQLite's SQLITE_READONLY (any extended code): this connection cannot write."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    return isinstance(exc, sqlite3.OperationalError) and code is not None \
-        and code & 0xFF == sqlite3.SQLITE_READONLY
+    return isinstance(exc, sqlite3.OperationalError) \
+        and _sqlite_code(exc) == sqlite3.SQLITE_READONLY
 
 
 class _WriterQueue:
@@ -62,7 +90,7 @@ class _WriterQueue:
 
     def enter(self, dbapi_conn: Any) -> None:
         if not self._lock.acquire(timeout=SQLITE_BUSY_SECONDS):
-            raise sqlite3.OperationalError("database is locked (writers queued too long)")
+            raise WritersQueuedTooLong("database is locked (writers queued too long)")
         self._holder = self._key(dbapi_conn)
 
     def leave(self, dbapi_conn: Any) -> None:

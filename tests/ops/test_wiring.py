@@ -68,6 +68,9 @@ def test_serve_runs_every_job_on_one_scheduler_and_frees_its_ports(
     assert {j.id for j in b.scheduler.get_jobs()} == {
         "voice", "escalate-utilities", "archive-unsurveyable", "idempotency-keys", "monthly-report",
         "outbound"}
+    # APScheduler's log lines ("Running job ...", a job's traceback) say which ticket job.
+    ticket_jobs = [j for j in b.scheduler.get_jobs() if j.id not in ("voice", "outbound")]
+    assert [j.name for j in ticket_jobs] == [j.id for j in ticket_jobs]
     assert b.engine is None  # no model: calls are recorded, the backlog waits for one
     assert b.ivr is not None and b.ivr.frontend.status is PhoneStatus.READY
     assert b.ivr.frontend.local_port == serve_settings.sip.port

@@ -13,8 +13,10 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from config import Settings
@@ -100,3 +102,22 @@ def test_any_other_error_still_reaches_the_scheduler(tmp_path: Path, sqlite_url:
             worker.tick()
     finally:
         worker.shutdown()
+
+
+def test_an_outage_with_no_message_is_still_one_warning(
+        tmp_path: Path, sqlite_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    # A driver's error with an empty message raised IndexError while being reported.
+    settings = fast(Settings(database_url=sqlite_url, data_dir=tmp_path))
+
+    def sessions() -> Session:
+        raise OperationalError("SELECT 1", {}, psycopg.OperationalError())
+
+    worker = OutboundWorker(sessions=sessions, domain=Domain.load(settings),  # type: ignore[arg-type]
+                            dialer=ScriptedDialer(), sms=LogSms(), name="test-worker")
+    try:
+        with caplog.at_level(logging.WARNING, logger="outbound.worker"):
+            assert worker.tick() == 0
+    finally:
+        worker.shutdown()
+    lines = [r.getMessage() for r in caplog.records if r.name == "outbound.worker"]
+    assert ["database unavailable" in line for line in lines] == [True]

@@ -8,8 +8,10 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
 from config import get_settings
@@ -173,4 +175,17 @@ def test_a_database_that_cannot_be_opened_is_one_line_not_a_traceback(
     assert r.exit_code == 2, r.output
     assert "cannot open the database sqlite:///" in r.output
     assert "unable to open database file" in r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit)
+
+
+def test_a_database_error_with_no_message_is_still_one_line(
+        env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A driver's error with an empty message raised IndexError while being reported.
+    def down(*_: object) -> None:
+        raise OperationalError("SELECT 1", {}, psycopg.OperationalError())
+
+    monkeypatch.setattr("hotline.cli.require_migrated", down)
+    r = runner.invoke(app, ["ticket", "list"])
+    assert r.exit_code == 2, r.output
+    assert "cannot open the database sqlite:///" in r.output
     assert r.exception is None or isinstance(r.exception, SystemExit)
