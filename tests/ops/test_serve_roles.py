@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import Result
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
@@ -258,6 +259,18 @@ def _holder(data_dir: Path, role: ServeRole) -> subprocess.Popen[str]:
     return proc
 
 
+def _serve_beside_a_holder(data_dir: Path) -> tuple[Result, int]:
+    """`hotline serve` run while another process holds ``data_dir`` as a whole node does;
+    the holder is killed afterwards. The result and the holder's pid."""
+    first = _holder(data_dir, ServeRole.ALL)
+    try:
+        return CliRunner().invoke(cli, ["serve"]), first.pid
+    finally:
+        first.kill()
+        first.wait()
+        get_settings.cache_clear()
+
+
 def test_a_second_serve_on_one_data_dir_is_refused_naming_the_running_pid(
         sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The fault trial's second `hotline serve` on the same data dir with other ports ran
@@ -273,16 +286,10 @@ def test_a_second_serve_on_one_data_dir_is_refused_naming_the_running_pid(
     monkeypatch.setenv("HOTLINE_RECORDINGS_DIR", str(tmp_path / "rec"))
     monkeypatch.setenv("HOTLINE_OUTBOUND__ENABLED", "false")
     get_settings.cache_clear()
-    first = _holder(data_dir, ServeRole.ALL)
-    try:
-        result = CliRunner().invoke(cli, ["serve"])
-    finally:
-        first.kill()
-        first.wait()
-        get_settings.cache_clear()
+    result, pid = _serve_beside_a_holder(data_dir)
     assert result.exit_code == 2 and started == []
     [line] = result.output.splitlines()
-    assert f"data dir {data_dir} is in use by hotline serve pid {first.pid}" in line
+    assert f"data dir {data_dir} is in use by hotline serve pid {pid}" in line
     # Killed: the kernel dropped its locks, none is left stale.
     try:
         result = CliRunner().invoke(cli, ["serve"])
@@ -320,12 +327,6 @@ def test_a_second_serve_on_the_shipped_settings_is_refused(
     monkeypatch.setattr("uvicorn.run", lambda *a, **k: started.append(a))
     get_settings.cache_clear()
     data_dir = get_settings().data_dir
-    first = _holder(data_dir, ServeRole.ALL)
-    try:
-        result = CliRunner().invoke(cli, ["serve"])
-    finally:
-        first.kill()
-        first.wait()
-        get_settings.cache_clear()
+    result, pid = _serve_beside_a_holder(data_dir)
     assert result.exit_code == 2 and started == []
-    assert f"data dir {data_dir} is in use by hotline serve pid {first.pid}" in result.output
+    assert f"data dir {data_dir} is in use by hotline serve pid {pid}" in result.output
