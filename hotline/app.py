@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -25,7 +26,7 @@ from hotline.console import kb as console_kb
 from hotline.observability import make_registry, metrics_allowed, setup_logging
 from hotline.observability import router as observability_router
 from hotline.roles import PARTS, ServeRole
-from hotline.wiring import start_background
+from hotline.wiring import TextWarmUp, start_background
 from ivr.twilio import views as twilio_views
 from knowledge.views import router as knowledge_router
 from outbound.inbound_sms import gateway_secret_problem
@@ -216,10 +217,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def create_app(
     settings: Settings, *, check_schema: bool = True, background: bool = False,
-    role: ServeRole | None = None,
+    role: ServeRole | None = None, serve_when_warm: bool = False,
 ) -> FastAPI:
     """The API app; while it lives it also runs the other parts of ``role`` (with
-    ``background`` and no role: every part, as `hotline serve` does by default)."""
+    ``background`` and no role: every part, as `hotline serve` does by default).
+    ``serve_when_warm``: the start-up ends (and uvicorn accepts) only once the classifier is
+    warm, for a worker beside others that can take the requests meanwhile."""
     engine = make_engine(settings.database_url)
     if check_schema:
         require_migrated(engine, dbadmin.head_revision())
@@ -234,6 +237,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         background = start_background(settings, sessions, domain, parts)
         app.state.background = background
+        if serve_when_warm and background.text_warm_up is not None:
+            await _warm(background.text_warm_up)
         if background.engine is not None:
             app.state.asr_engine = background.engine
         try:
@@ -308,9 +313,27 @@ def create_app(
     return app
 
 
+# A worker still warming after this long serves anyway: a slow node is better served cold
+# than by one worker fewer (its first tickets then wait for the load, as one process's do).
+WARM_WAIT_SECONDS = 120.0
+
+
+async def _warm(warm_up: TextWarmUp) -> None:
+    """Wait, off the event loop, for the start-up warm-up of the classifier.
+
+    Several workers share one listening socket and whichever is accepting takes the next
+    connection: a worker that accepted while it still loaded jieba's dictionary and the
+    intake model kept its share of a surge waiting 2-3 s (the open loop at 100/s on
+    PostgreSQL: p99 2.7 s for its first seconds, 91 ms once both workers were warm)."""
+    if not await anyio.to_thread.run_sync(warm_up.wait, WARM_WAIT_SECONDS):
+        log.warning("classifier still warming after %.0f s; serving anyway",
+                    WARM_WAIT_SECONDS)
+
+
 def api_worker_app() -> FastAPI:
     """One uvicorn worker of `hotline serve --role api --workers N` (uvicorn imports the
-    app anew in each worker process; the settings come from the same environment)."""
+    app anew in each worker process; the settings come from the same environment). It
+    accepts once warm: the other workers serve meanwhile."""
     settings = get_settings()
     setup_logging(json_lines=settings.log_json)
-    return create_app(settings, role=ServeRole.API)
+    return create_app(settings, role=ServeRole.API, serve_when_warm=True)

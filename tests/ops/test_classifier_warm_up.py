@@ -8,6 +8,7 @@ dictionary; /healthz says whether the warm-up is over."""
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 import jieba
@@ -15,8 +16,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 import knowledge.search
-from config import Settings
-from hotline.app import create_app
+from config import Settings, get_settings
+from hotline.app import api_worker_app, create_app
 from hotline.roles import Part, ServeRole
 from hotline.wiring import TextWarmUp, start_background, warm_up_text
 from knowledge import service as kb
@@ -127,3 +128,32 @@ def test_the_warm_up_says_so_before_it_is_done(caplog: pytest.LogCaptureFixture)
             assert seen == [False]
     finally:
         logging.getLogger("hotline").removeHandler(handler)
+
+
+def test_a_worker_beside_others_accepts_only_once_warm(
+        sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--workers N` shares one listening socket: a worker whose start-up is over accepts its
+    share of the connections. Its start-up (uvicorn accepts after the lifespan's) ends with
+    the warm-up, so the requests go to warm workers meanwhile instead of waiting 2-3 s for
+    jieba and the model in a cold one. The warm-up is held here until a timer lets it go."""
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("HOTLINE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("HOTLINE_RECORDINGS_DIR", str(tmp_path / "rec"))
+    get_settings.cache_clear()
+    release = threading.Timer(1.0, lambda: None)
+    words = knowledge.search.words
+
+    def held(text: str) -> list[str]:
+        release.join()  # the warm-up thread waits for the timer
+        return words(text)
+
+    monkeypatch.setattr(knowledge.search, "words", held)
+    release.start()
+    try:
+        with TestClient(api_worker_app(), client=LOCAL) as client:
+            job = client.app.state.background.text_warm_up
+            assert job is not None and job.done.is_set() and job.error is None
+            assert client.get("/healthz").json()["classifier"]["warm"] is True
+    finally:
+        release.cancel()
+        get_settings.cache_clear()
