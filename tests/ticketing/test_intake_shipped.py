@@ -306,13 +306,14 @@ def test_evaluation_emergencies_are_handed_to_the_service_they_need(
     """Flagging is what saves a life (an operator re-routes a wrong service): the floors
     below count it per file. Naming the labelled service spares the re-route: of the 160
     emergencies of heldout-13..16, 148 with the fifteenth round's model, 151 with the
-    sixteenth's (0.75 of heldout.tsv's before it became training data)."""
+    sixteenth's (0.75 of heldout.tsv's before it became training data); of the 203 of
+    heldout-13..17, 190 with the sixteenth's."""
     rules = load_classification()
     emergencies = [r for r in evaluation if r.labels["emergency"] != "none"]
-    assert len(emergencies) == 160
+    assert len(emergencies) == 203
     named = sum(understand(r.text, rules, shipped).emergency == r.labels["emergency"]
                 for r in emergencies)
-    assert named >= 144, named
+    assert named >= 183, named
 
 
 @dataclass(frozen=True)
@@ -352,6 +353,11 @@ HELD_OUT_FLOORS = {
     # 164 calm calls handed over); floors a few lines under that.
     "heldout-16": Floors(category=269, urgent=(76, 72), emergencies=(40, 37),
                          calm=(164, 7)),
+    # Written blind for the seventeenth round; scored with the sixteenth round's model and
+    # rules before any change (category 275 of 300; urgent 74 of 74, flagged 40 of 43; 7 of
+    # 168 calm calls handed over); floors a few lines under that.
+    "heldout-17": Floors(category=269, urgent=(74, 70), emergencies=(43, 38),
+                         calm=(168, 10)),
 }
 
 
