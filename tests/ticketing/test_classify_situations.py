@@ -221,3 +221,21 @@ def test_a_valve_said_screwed_shut_stops_the_models_hand_over() -> None:
     hiss = classify("燃气总阀拧上了，可管子那儿还呲呲往外冒气")
     assert not any(m.startswith(f"{MADE_SAFE}:") for m in hiss.matched), hiss.matched
     assert hiss.emergency == "119", hiss.matched
+
+
+@pytest.mark.parametrize(("text", "service"), [
+    # A building's loudspeaker and a camera's feed show what happens here, now.
+    ("楼里广播说着火了，让大家赶紧往下撤", "119"),
+    ("我在监控视频里看见有人正在撬我家门", "110"),
+    ("我 在 手机 上 看 监控 家里 着火 了", "119"),
+    # A wish to learn beside someone down is no course asked about.
+    ("老人 突然 倒 了 我 想 学 这 做 心肺 复苏 你们 教教 我", "120"),
+])
+def test_a_danger_shown_here_keeps_its_cue(text: str, service: str) -> None:
+    assert classify(text).emergency == service, _cues(text)
+
+
+def test_an_exhaust_pipe_come_loose_is_no_gas_escaping() -> None:
+    """Fumes from a flue are the ambulance's (E3, carbon monoxide), not escaping gas."""
+    got = classify("燃气热水器排气管脱落了，屋里一股怪味，我妈头晕想吐")
+    assert not any(m.startswith("emergency.gas_escaping:") for m in got.matched), got.matched
