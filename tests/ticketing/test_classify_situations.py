@@ -239,3 +239,14 @@ def test_an_exhaust_pipe_come_loose_is_no_gas_escaping() -> None:
     """Fumes from a flue are the ambulance's (E3, carbon monoxide), not escaping gas."""
     got = classify("燃气热水器排气管脱落了，屋里一股怪味，我妈头晕想吐")
     assert not any(m.startswith("emergency.gas_escaping:") for m in got.matched), got.matched
+
+
+@pytest.mark.parametrize(("quiet", "loud"), [
+    ("昨天晚上楼下有辆车着火了，消防车来给灭了，那辆车还在那儿烧得黑乎乎的，也没人管",
+     "昨天晚上楼下那辆车着火了，消防走了以后车还在那儿烧着呢，火苗老高"),
+    ("前天楼下电动车棚着火了，现在棚子还在那儿烧得只剩架子，没人收拾",
+     "前天楼下电动车棚着火了，到现在还在烧，烟往楼里灌"),
+])
+def test_what_a_fire_left_is_no_fire_going_on(quiet: str, loud: str) -> None:
+    assert classify(quiet).emergency == "none", _cues(quiet)
+    assert classify(loud).emergency == "119", _cues(loud)
