@@ -112,6 +112,9 @@ class Rule:
     # Each of these somewhere in the call, or no cue of the rule fires: the situation the cue
     # needs ("迷路" is a rescue out on a mountain at night, not in a new shopping centre).
     when_call: tuple[re.Pattern[str], ...] = ()
+    # No cue fires where the caller made the source safe (``NotNow.made_safe``): gas
+    # escaping is the fire service's until the valve is shut (B3/B4). Nineteenth round.
+    quiet_when_made_safe: bool = False
 
     @cached_property
     def any_keyword(self) -> re.Pattern[str] | None:
@@ -177,6 +180,13 @@ class NotNow:
     # is told after it is a new danger), and like ``made_safe`` it stops the model's
     # hand-over too (``SILENCED``): nobody is left to send anyone to.
     treated: re.Pattern[str] | None = None
+    # In the cue's clause, from the match on, and through the clauses after it that tell
+    # what was reported (``seen_told``: "…在电视上看新闻，说一个小区着火了"): a danger seen
+    # on a screen or in the news is someone else's, reported. A ``still`` in that stretch
+    # ("我刚才在电视上看") is when the caller watched, not a danger going on. Nineteenth round.
+    seen: re.Pattern[str] | None = None
+    seen_told: re.Pattern[str] | None = None
+    seen_ends: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -447,7 +457,8 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
 
     try:
         for key in ("over_patterns", "frame_patterns", "still", "ongoing", "ahead_patterns",
-                    "hazard_only", "habit", "unhurt", "made_safe", "asked", "treated"):
+                    "hazard_only", "habit", "unhurt", "made_safe", "asked", "treated",
+                    "seen", "seen_told", "seen_ends"):
             for pattern in raw.get(key, []):
                 re.compile(pattern)
         return NotNow(
@@ -465,6 +476,9 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
             made_safe=one([], raw.get("made_safe", [])),
             asked=one([], raw.get("asked", [])),
             treated=one([], raw.get("treated", [])),
+            seen=one([], raw.get("seen", [])),
+            seen_told=one([], raw.get("seen_told", [])),
+            seen_ends=one([], raw.get("seen_ends", [])),
         )
     except re.error as exc:
         raise ValueError(f"{path}: not_now: bad pattern: {exc}") from exc
@@ -518,6 +532,7 @@ def _parse_rule(
         unless_call=unless_call,
         when_call=when_call,
         now_only=bool(raw.get("now_only", now_only)),
+        quiet_when_made_safe=bool(raw.get("quiet_when_made_safe", False)),
     )
 
 
@@ -662,6 +677,7 @@ def _quiet_spans(
     cfg = rules.not_now
     if cfg is None or _goes_on(text, cfg):
         return (), (), ()
+    seen = _seen_spans(text, cfg)
     # A habit keeps the floor's cues (B9) and silences the hand-over's as before.
     habit = bool(cfg.habit and cfg.habit.search(text))
     if (cfg.frame and cfg.frame.search(text)) or any(
@@ -684,8 +700,12 @@ def _quiet_spans(
     # A service asked about is no danger, habit or not (B15). Nor is what the story told up
     # to the clause that says the one hurt is in care or it was resolved; a danger told after
     # it ("…在医院治着呢，家里老二也开始上吐下泻了") is a new one and keeps its cues.
-    told = [(m.start(), m.start(), m.end())
-            for m in (cfg.asked.finditer(text) if cfg.asked else ())]
+    # A pattern may name the parts that are quiet (named groups): in "消防车鸣着笛过去了，
+    # 往东边开的，是不是哪儿着火了" the vehicle and the question, not what lies between.
+    told: list[Span] = [*seen]
+    for m in cfg.asked.finditer(text) if cfg.asked else ():
+        parts = [m.span(g) for g, v in m.groupdict().items() if v is not None] or [m.span()]
+        told.extend((start, start, end) for start, end in parts)
     if cfg.treated and (m := cfg.treated.search(text)):
         told.append((0, 0, _clause(text, max(m.end() - 1, 0))[1]))
     if habit:
@@ -699,12 +719,39 @@ def _goes_on(text: str, cfg: NotNow) -> bool:
     supposed as the fall (tenth round: the rules handed this question to 120)."""
     if cfg.still is None:
         return False
+    # When the caller watched or the vehicle passed ("我刚才在电视上看", "刚才消防车过去了")
+    # is no danger going on.
+    told = [*_seen_spans(text, cfg),
+            *((m.start(), m.start(), m.end()) for m in (cfg.asked.finditer(text)
+                                                      if cfg.asked else ()))]
     for m in cfg.still.finditer(text):
+        if any(first <= m.start() < last for first, _, last in told):
+            continue
         start, _ = _clause(text, m.start())
         word = cfg.suppose.search(text, start, m.start()) if cfg.suppose else None
         if word is None:
             return True
     return False
+
+
+def _seen_spans(text: str, cfg: NotNow) -> tuple[Span, ...]:
+    """(clause start, match start, end) of each report seen or heard on a medium
+    (``NotNow.seen``): quiet from the match to the end of its clause and of each clause after
+    it that tells the report (``seen_told``), up to a word that turns to the caller's own
+    place or time (``seen_ends``: "…我们楼现在着火了", which a recogniser writes without a
+    comma)."""
+    if cfg.seen is None:
+        return ()
+    spans: list[Span] = []
+    for m in cfg.seen.finditer(text):
+        first, end = _clause(text, m.start())
+        while (cfg.seen_told and end < len(text) and text[end] in "，,、"
+               and cfg.seen_told.match(text, end + 1)):
+            end = _clause(text, end + 1)[1]
+        if cfg.seen_ends and (stop := cfg.seen_ends.search(text, m.end(), end)):
+            end = stop.start()
+        spans.append((first, m.start(), end))
+    return tuple(spans)
 
 
 def _no_rescue(text: str, rules: ClassificationRules, handover_quiet: tuple[Span, ...],
@@ -750,6 +797,9 @@ def _rule_hits(rule: Rule, text: str, rules: ClassificationRules,
                                 for m in rule.unless_call.finditer(text)):
         return []
     if not all(p.search(text) for p in rule.when_call):
+        return []
+    if (rule.quiet_when_made_safe and rules.not_now and rules.not_now.made_safe
+            and rules.not_now.made_safe.search(text)):
         return []
 
     def fires(pos: int, end: int) -> bool:

@@ -147,3 +147,106 @@ def test_a_valve_said_shut_without_who_shut_it_is_made_safe() -> None:
     assert any(m.startswith(f"{MADE_SAFE}:") for m in shut.matched), shut.matched
     open_ = classify("屋里煤气味越来越大，阀门也关了还是有味")
     assert not any(m.startswith(f"{MADE_SAFE}:") for m in open_.matched), open_.matched
+
+
+# --------------------------------------------------------------- nineteenth round: the kinds
+# of failure heldout-17 showed, each told both ways: breathing that gets worse, gas escaping
+# that nobody shut off (and a valve said shut in other words), a wish to learn first aid,
+# the numbers 999 and 一百二十 asked about, a passing fire engine, a fire seen on TV.
+
+@pytest.mark.parametrize(("quiet", "loud", "service"), [
+    # Breathing worse: over and in care / now, with a device down or not.
+    ("上个月我爸喘得越来越厉害，住了半个月院，现在出院了，想问问医保报销",
+     "我妈哮喘犯了，喘得越来越厉害，药也不管用了", "120"),
+    ("我家老人有点喘，想问问社区医院几点开门",
+     "家里停电了，我爸的呼吸机没电了，他越喘越急，脸都憋红了", "120"),
+    # Gas: the valve shut, a faint hiss, water / escaping, a hose burst, dug through.
+    ("我家燃气软管有点裂了，一开火就有味儿，我已经把阀门关了，能派人来换吗",
+     "小区门口施工把天然气管子挖断了，呼呼往外冒气，一条街都是味儿", "119"),
+    ("燃气表那儿嘶嘶响，我把总阀拧紧了，现在不响了",
+     "我家煤气罐的胶管脱落了，嘶嘶地往外喷，我不敢进厨房", "119"),
+    ("我家暖气片放气阀呲呲往外喷热水，地上全是水",
+     "楼道里那个燃气表一直呲呲响，味道特别冲，整个楼道都是", "119"),
+    ("燃气表后面那个阀门一直嘶嘶响，凑近了才闻到一点味儿",
+     "饭店后厨的燃气管接头崩开了，我们都跑出来了", "119"),
+    ("楼下燃气管道被挖坏了，燃气公司把整栋楼的气都停了，三天没法做饭",
+     "食堂 后厨 那个 液化气 瓶子 的 软管 崩开 了 呼呼 往外 喷气", "119"),
+    # First aid: a course wanted / someone down, whoever knows CPR.
+    ("我想学急救，社区有没有心肺复苏的培训班", "他不会动了，我会心肺复苏，正在按，救护车呢", "120"),
+    ("请问去哪报名学心肺复苏，红十字会那种",
+     "我学过急救，我爸没呼吸了，我在给他按压，快派救护车", "120"),
+    ("单位想组织大家学海姆立克急救法，能请人来教吗",
+     "我老伴突然倒地不起了，我不会心肺复苏，你们教教我怎么按", "120"),
+    # 999 and 一百二十: the services compared / a caller with someone down.
+    ("想问问九九九急救是不是要收费", "我爸晕倒了叫不醒，打120还是999快啊", "120"),
+    ("问一下那个一百二十急救电话跟九九九有啥区别", "我妈摔倒了起不来，问一下120救护车还要多久到", "120"),
+    # A passing fire engine or ambulance / a danger told beside it.
+    ("刚才好几辆消防车拉着警报过去了，是不是哪儿着火了，我们这边安全吗",
+     "消防车鸣着笛过去了，是不是哪儿着火了，我们楼道里全是烟", "119"),
+    ("门口一辆救护车鸣着笛开过去了，是不是哪里出事了",
+     "刚才消防车过去了，我们对门着火了，火很大，烟往我家窜", "119"),
+    # Seen on a screen / happening here, whether the caller was watching or not.
+    ("我刚在电视里看到，说高楼着火了不能坐电梯，那我们老人怎么下楼",
+     "我在看电视呢，突然闻到焦味，客厅着火了", "119"),
+    ("我在网上看，说有人被困电梯里三个小时，我们楼电梯能不能检修一下",
+     "刚才电视上说高层着火不能坐电梯，我们楼现在着火了，烟都进屋了", "119"),
+    ("新闻里说昨天一个老小区煤气爆炸了，我们这也是老小区，燃气管子要不要查查",
+     "刚才 电视 上 说 高层 着火 不能 坐 电梯 我们 楼 现在 着火 了 烟 都 进屋 了", "119"),
+])
+def test_each_situation_of_the_nineteenth_round(quiet: str, loud: str, service: str) -> None:
+    assert classify(quiet).emergency == "none", _cues(quiet)
+    assert classify(loud).emergency == service, _cues(loud)
+
+
+@pytest.mark.parametrize("text", [
+    "我想学急救，社区有没有心肺复苏的培训班",
+    "想问问九九九急救是不是要收费",
+    "刚才好几辆消防车拉着警报过去了，是不是哪儿着火了，我们这边安全吗",
+    # 刚才 is when the caller watched, not a danger going on.
+    "我刚才在电视上看新闻，说一个小区着火了，看着跟小区门口挺像的，是不是这儿啊",
+])
+def test_nothing_happening_here_raises_no_urgent_floor(text: str) -> None:
+    got = classify(text)
+    assert got.urgency != "urgent", _cues(text)
+    assert got.emergency == "none", _cues(text)
+
+
+def test_a_valve_said_screwed_shut_stops_the_models_hand_over() -> None:
+    """B3: "总阀也拧上了" is the valve shut; a hiss after it is not."""
+    model = {"emergency": {"none": 0.5, "119": 0.4, "120": 0.05, "110": 0.05},
+             "kind": {"help": 1.0}}
+    shut = classify("屋里一股煤气味儿，窗户都打开了，总阀也拧上了，现在咋办")
+    assert any(m.startswith(f"{MADE_SAFE}:") for m in shut.matched), shut.matched
+    assert decide(model, shut.matched, DECISION)["emergency"][0] == "none"
+    hiss = classify("燃气总阀拧上了，可管子那儿还呲呲往外冒气")
+    assert not any(m.startswith(f"{MADE_SAFE}:") for m in hiss.matched), hiss.matched
+    assert hiss.emergency == "119", hiss.matched
+
+
+@pytest.mark.parametrize(("text", "service"), [
+    # A building's loudspeaker and a camera's feed show what happens here, now.
+    ("楼里广播说着火了，让大家赶紧往下撤", "119"),
+    ("我在监控视频里看见有人正在撬我家门", "110"),
+    ("我 在 手机 上 看 监控 家里 着火 了", "119"),
+    # A wish to learn beside someone down is no course asked about.
+    ("老人 突然 倒 了 我 想 学 这 做 心肺 复苏 你们 教教 我", "120"),
+])
+def test_a_danger_shown_here_keeps_its_cue(text: str, service: str) -> None:
+    assert classify(text).emergency == service, _cues(text)
+
+
+def test_an_exhaust_pipe_come_loose_is_no_gas_escaping() -> None:
+    """Fumes from a flue are the ambulance's (E3, carbon monoxide), not escaping gas."""
+    got = classify("燃气热水器排气管脱落了，屋里一股怪味，我妈头晕想吐")
+    assert not any(m.startswith("emergency.gas_escaping:") for m in got.matched), got.matched
+
+
+@pytest.mark.parametrize(("quiet", "loud"), [
+    ("昨天晚上楼下有辆车着火了，消防车来给灭了，那辆车还在那儿烧得黑乎乎的，也没人管",
+     "昨天晚上楼下那辆车着火了，消防走了以后车还在那儿烧着呢，火苗老高"),
+    ("前天楼下电动车棚着火了，现在棚子还在那儿烧得只剩架子，没人收拾",
+     "前天楼下电动车棚着火了，到现在还在烧，烟往楼里灌"),
+])
+def test_what_a_fire_left_is_no_fire_going_on(quiet: str, loud: str) -> None:
+    assert classify(quiet).emergency == "none", _cues(quiet)
+    assert classify(loud).emergency == "119", _cues(loud)
