@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 from _pytest.nodeid import NodeId
-from pytest_postgresql.janitor import DatabaseJanitor
 from sqlalchemy.orm import Session, sessionmaker
 
 from asr.model_store import DecoderOptions, bundled_test_model, load_model
@@ -189,17 +188,12 @@ def pg_server() -> Iterator[PgServer]:
 
 
 @pytest.fixture(scope="session")
-def pg_template(pg_server: PgServer) -> Iterator[str]:
+def pg_template(pg_server: PgServer) -> str:
     """A database migrated once, cloned for every test."""
     name = "hotline_template"
-    janitor = DatabaseJanitor(
-        user=pg_server.user, host=pg_server.host, port=pg_server.port, dbname=name,
-        as_template=True,
-    )
-    janitor.init()
+    pg_server.create_database(name, is_template=True)
     dbadmin.upgrade(pg_server.url(name))
-    yield name
-    janitor.drop()
+    return name  # dropped with the cluster at the session's end
 
 
 @pytest.fixture(scope="session")
@@ -278,16 +272,11 @@ def sqlite_city_template(sqlite_template: Path,
 
 @pytest.fixture(scope="session")
 def pg_city_template(pg_server: PgServer, pg_template: str,
-                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[CityTemplate]:
+                     tmp_path_factory: pytest.TempPathFactory) -> CityTemplate:
     name = "hotline_city_template"
-    janitor = DatabaseJanitor(
-        user=pg_server.user, host=pg_server.host, port=pg_server.port, dbname=name,
-        template_dbname=pg_template, as_template=True,
-    )
-    janitor.init()
-    yield CityTemplate(name, _seed_template(pg_server.url(name),
-                                            tmp_path_factory.mktemp("pg-city")))
-    janitor.drop()
+    pg_server.create_database(name, pg_template, is_template=True)
+    return CityTemplate(name, _seed_template(pg_server.url(name),
+                                             tmp_path_factory.mktemp("pg-city")))
 
 
 # The city with the sample FAQ in its knowledge base, for the tests that use ``faq``:
@@ -304,16 +293,11 @@ def sqlite_faq_template(sqlite_city_template: CityTemplate,
 
 @pytest.fixture(scope="session")
 def pg_faq_template(pg_server: PgServer,
-                    pg_city_template: CityTemplate) -> Iterator[CityTemplate]:
+                    pg_city_template: CityTemplate) -> CityTemplate:
     name = "hotline_faq_template"
-    janitor = DatabaseJanitor(
-        user=pg_server.user, host=pg_server.host, port=pg_server.port, dbname=name,
-        template_dbname=pg_city_template.location, as_template=True,
-    )
-    janitor.init()
+    pg_server.create_database(name, pg_city_template.location, is_template=True)
     _import_faq(pg_server.url(name))
-    yield CityTemplate(name, pg_city_template.tokens)
-    janitor.drop()
+    return CityTemplate(name, pg_city_template.tokens)
 
 
 def _city_template(request: pytest.FixtureRequest, backend: str) -> CityTemplate:
@@ -338,16 +322,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     server: PgServer = request.getfixturevalue("pg_server")
     template = (_city_template(request, "postgresql").location if seeded
                 else request.getfixturevalue("pg_template"))
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    janitor = DatabaseJanitor(
-        user=server.user, host=server.host, port=server.port, dbname=name,
-        template_dbname=template,
-    )
-    janitor.init()
-    try:
-        yield server.url(name)
-    finally:
-        janitor.drop()
+    with server.database(f"t_{uuid.uuid4().hex[:12]}", template) as url:
+        yield url
 
 
 @pytest.fixture

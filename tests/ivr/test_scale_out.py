@@ -18,7 +18,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from pytest_postgresql.janitor import DatabaseJanitor
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -43,14 +42,8 @@ pytestmark = [pytest.mark.sip, pytest.mark.postgres]
 
 @pytest.fixture
 def pg_db(pg_server: PgServer, pg_template: str) -> Iterator[str]:
-    name = f"scale_{uuid.uuid4().hex[:10]}"
-    janitor = DatabaseJanitor(user=pg_server.user, host=pg_server.host, port=pg_server.port,
-                              dbname=name, template_dbname=pg_template)
-    janitor.init()
-    try:
-        yield pg_server.url(name)
-    finally:
-        janitor.drop()
+    with pg_server.database(f"scale_{uuid.uuid4().hex[:10]}", pg_template) as url:
+        yield url
 
 
 @dataclass

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 _TICK = os.sysconf("SC_CLK_TCK")
-_pg_ports: set[int] = set()
+_pg_data: set[Path] = set()  # the session's clusters' data directories
 
 
 def _own_cpu() -> float:
@@ -44,12 +44,12 @@ def _proc_cpu(pid: int, *, waited: bool) -> float:
 
 
 def _postmasters() -> Iterator[int]:
-    for pidfile in Path("/tmp").glob("hotline-pg-*/data/postmaster.pid"):
+    for data in _pg_data:
         try:
-            lines = pidfile.read_text().splitlines()
+            lines = (data / "postmaster.pid").read_text().splitlines()
         except OSError:
             continue
-        if len(lines) > 3 and int(lines[3]) in _pg_ports:
+        if lines:
             yield int(lines[0])
 
 
@@ -126,7 +126,7 @@ def pytest_fixture_setup(fixturedef: Any, request: Any) -> Generator[None, Any, 
     if _rec.stack:
         _rec.stack[-1] += spent
     if fixturedef.argname == "pg_server" and outcome.exception is None:
-        _pg_ports.add(int(outcome.get_result().port))
+        _pg_data.add(outcome.get_result().data)
     param = getattr(request, "param", None)
     _rec.write(kind="fixture", name=fixturedef.argname, scope=fixturedef.scope,
                param=str(param) if param is not None else None,

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from pytest_postgresql.janitor import DatabaseJanitor
 
 from hotline import dbadmin
 from tests.support.pgserver import PgServer
@@ -32,15 +31,9 @@ def old_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
         return
     server: PgServer = request.getfixturevalue("pg_server")
-    name = f"m_{uuid.uuid4().hex[:12]}"
-    janitor = DatabaseJanitor(user=server.user, host=server.host, port=server.port,
-                              dbname=name)
-    janitor.init()
-    try:
-        dbadmin.upgrade(server.url(name), before)
-        yield server.url(name)
-    finally:
-        janitor.drop()
+    with server.database(f"m_{uuid.uuid4().hex[:12]}") as url:
+        dbadmin.upgrade(url, before)
+        yield url
 
 
 def _ticket(conn: sa.Connection, n: int, phone: str) -> None:
