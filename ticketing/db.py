@@ -139,6 +139,11 @@ class _WriterQueue:
             return None
         if self._fd is not None and self._pid == os.getpid():
             return self._fd
+        if self._fd is not None:
+            # A forked child: the parent's descriptor (and its flock) are shared with the
+            # parent, and no helper thread came along. Start afresh.
+            self._file_held = self._acquiring = self._wanted = self._granted = False
+            self._cond, self._agent, self._fd = threading.Condition(threading.Lock()), None, None
         # flock needs no write access: an existing lock file in a directory that became
         # read-only still serves, opened for reading.
         for flags in (os.O_RDWR | os.O_CREAT, os.O_RDONLY):
@@ -180,13 +185,16 @@ class _WriterQueue:
                     pass
                 except OSError:
                     return  # a file system without flock: SQLite's own lock alone
-                self._acquiring = True
                 if self._agent is None:
-                    self._agent = threading.Thread(target=self._wait_for_file, args=(fd,),
-                                                   name="sqlite-writer-lock", daemon=True)
-                    self._agent.start()
-                else:
-                    self._cond.notify_all()
+                    agent = threading.Thread(target=self._wait_for_file, args=(fd,),
+                                             name="sqlite-writer-lock", daemon=True)
+                    try:
+                        agent.start()
+                    except RuntimeError:
+                        return  # no thread to be had: SQLite's busy wait, as before
+                    self._agent = agent
+                self._acquiring = True
+                self._cond.notify_all()
             self._wanted = True
             try:
                 # Woken when the helper is done: with the lock, or failed (no lock to wait for).
@@ -219,19 +227,27 @@ class _WriterQueue:
                 self._cond.notify_all()
 
 
+def writer_lock_path(url: str) -> Path | None:
+    """The lock file on which the writers of every process using the SQLite database at
+    ``url`` take turns (``_WriterQueue``); None for PostgreSQL, an in-memory database (one
+    process's alone) or a URI filename (which may name memory or anything)."""
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:" \
+            or u.database.startswith("file:"):
+        return None
+    return Path(f"{u.database}-writer.lock").absolute()
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
-        lock_path = None
         if u.database and u.database != ":memory:":
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
-            if not u.database.startswith("file:"):  # a URI may name memory or anything
-                lock_path = Path(f"{u.database}-writer.lock").absolute()
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS},
             **kwargs,
         )
-        writers = _WriterQueue(lock_path)
+        writers = _WriterQueue(writer_lock_path(url))
         dialect = engine.dialect
         do_commit, do_rollback = dialect.do_commit, dialect.do_rollback
 
