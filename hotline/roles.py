@@ -103,8 +103,11 @@ def default_workers(role: ServeRole, settings: Settings, cores: int | None = Non
 
     One process files tickets on one core (the GIL): on a 2-core node it served about 60
     tickets/s and fell seconds behind at 100/s offered, where two kept up (docs/scaling.md).
-    PostgreSQL orders the writers of all processes; on SQLite they all queue for the one
-    write lock, so a second process buys little there, and the other roles must run once.
+    PostgreSQL orders the writers of all processes. On SQLite they all take turns for the
+    one write lock (on a file lock beside the database since the seventeenth round:
+    ``ticketing.db``); two processes then filed a few per cent more tickets than one but
+    with a longer p95 (docs/scaling.md, seventeenth round), so it stays one there. The other
+    roles must run once.
     An install that uses Twilio stays at one: the webhooks of one call are serialised by a
     lock in the process (docs/twilio.md, "Limits")."""
     if (PARTS[role] != {Part.HTTP} or twilio_in_use(settings)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import sqlite3
 import threading
+import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,8 +38,9 @@ _SQLITE_OUTAGE_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED,
 
 
 class WritersQueuedTooLong(sqlite3.OperationalError):
-    """This process's writers queued past the busy wait (``_WriterQueue``): SQLite's
-    SQLITE_BUSY in all but name, raised by us, so it carries the code SQLite would."""
+    """Writers queued past the busy wait (``_WriterQueue``: this process's turn, or the
+    lock file that other processes' writers hold): SQLite's SQLITE_BUSY in all but name,
+    raised by us, so it carries the code SQLite would."""
 
     sqlite_errorcode = sqlite3.SQLITE_BUSY
     sqlite_errorname = "SQLITE_BUSY"
@@ -70,18 +76,35 @@ def _read_only_error(exc: BaseException) -> bool:
 
 
 class _WriterQueue:
-    """SQLite's writers of one process wait here, in turn, for the one write lock.
+    """SQLite's writers wait here, in turn, for the one write lock: this process's threads on
+    a Python lock, then the processes on the same file (API workers, the IVR, the CLI) on an
+    OS file lock (``flock``) beside the database, ``<database>-writer.lock``.
 
     Left to SQLite alone, a writer that finds the lock taken polls it with sleeps growing to
     100 ms (busy_timeout), so under a burst the lock sits free while writers sleep and the
-    unlucky ones wait seconds. Waiting on a Python lock, the next writer starts the moment
-    the last one commits. Other processes (a second worker, the CLI) still meet at SQLite's
-    lock, with busy_timeout as before.
+    unlucky ones wait seconds. Waiting on a Python lock and then on the kernel's, the next
+    writer starts the moment the last one commits. The kernel drops a flock with its
+    process, so one killed mid-transaction holds no one up (SQLite rolls its journal back).
+    Without a lock file (``:memory:``, a URI, a directory where it cannot be made: a
+    read-only mount, ``chattr +i``) the writers of other processes meet at SQLite's lock
+    with busy_timeout, as before; the file is tried again at the next write.
     """
 
-    def __init__(self) -> None:
+    # How long an idle waiter thread (below) stays for the next contended write.
+    _AGENT_IDLE_SECONDS = 5.0
+
+    def __init__(self, lock_path: Path | None = None) -> None:
         self._lock = threading.Lock()
         self._holder: int | None = None
+        self._path = lock_path
+        self._fd: int | None = None
+        self._pid = 0  # the process that opened _fd: a forked child opens its own
+        self._file_held = False  # this turn holds the file lock (given back by leave)
+        # The waiter thread's state, under _cond: a flock being waited for; a turn that wants
+        # it; the flock taken and handed to that turn.
+        self._cond = threading.Condition(threading.Lock())
+        self._acquiring = self._wanted = self._granted = False
+        self._agent: threading.Thread | None = None
 
     @staticmethod
     def _key(conn: Any) -> int:
@@ -89,8 +112,14 @@ class _WriterQueue:
         return id(getattr(conn, "dbapi_connection", conn))
 
     def enter(self, dbapi_conn: Any) -> None:
+        deadline = time.monotonic() + SQLITE_BUSY_SECONDS
         if not self._lock.acquire(timeout=SQLITE_BUSY_SECONDS):
             raise WritersQueuedTooLong("database is locked (writers queued too long)")
+        try:
+            self._take_file(deadline)
+        except BaseException:
+            self._lock.release()
+            raise
         self._holder = self._key(dbapi_conn)
 
     def leave(self, dbapi_conn: Any) -> None:
@@ -98,7 +127,115 @@ class _WriterQueue:
         # pool reset of a connection that never wrote, is not a turn.
         if self._holder is not None and self._holder == self._key(dbapi_conn):
             self._holder = None
+            if self._file_held:
+                self._file_held = False
+                with contextlib.suppress(OSError):
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)  # type: ignore[arg-type]
             self._lock.release()
+
+    def _file(self) -> int | None:
+        """The lock file, open; None where there is none to be had (see the class)."""
+        if self._path is None:
+            return None
+        if self._fd is not None and self._pid == os.getpid():
+            return self._fd
+        if self._fd is not None:
+            # A forked child: the parent's descriptor (and its flock) are shared with the
+            # parent, and no helper thread came along. Start afresh.
+            self._file_held = self._acquiring = self._wanted = self._granted = False
+            self._cond, self._agent, self._fd = threading.Condition(threading.Lock()), None, None
+        # flock needs no write access: an existing lock file in a directory that became
+        # read-only still serves, opened for reading.
+        for flags in (os.O_RDWR | os.O_CREAT, os.O_RDONLY):
+            try:
+                fd = os.open(self._path, flags, 0o644)
+            except OSError:
+                continue
+            self._fd, self._pid = fd, os.getpid()
+            weakref.finalize(self, os.close, fd)
+            return fd
+        return None
+
+    def _take_file(self, deadline: float) -> None:
+        """Take the file lock for this turn (the caller holds the Python lock), waiting at
+        most until ``deadline``.
+
+        flock has no timeout, and a thread blocked in it cannot be interrupted (a signal
+        reaches only the main thread, and Python retries the call). So an uncontended lock
+        is taken at once with LOCK_NB, in this thread: one system call, the single process's
+        whole cost. A contended one is waited for by a helper thread blocked in flock (the
+        GIL released), which hands it over the moment the kernel grants it; this thread
+        waits on a condition with the time left, and on timeout raises WritersQueuedTooLong
+        while the helper keeps waiting: whichever turn comes next takes the lock from it, or
+        it gives the lock straight back if no turn wants it. No sleep-polling either way.
+        The helper lives while writes keep contending and leaves after a few idle seconds."""
+        fd = self._file()
+        if fd is None:
+            return
+        with self._cond:
+            # While the helper waits on this descriptor, a LOCK_NB here would succeed the
+            # moment the kernel grants the helper's (a flock belongs to the open file, not
+            # the thread), and the helper would then give back a lock this turn holds.
+            if not self._acquiring:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    self._file_held = True
+                    return
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    return  # a file system without flock: SQLite's own lock alone
+                if self._agent is None:
+                    agent = threading.Thread(target=self._wait_for_file, args=(fd,),
+                                             name="sqlite-writer-lock", daemon=True)
+                    try:
+                        agent.start()
+                    except RuntimeError:
+                        return  # no thread to be had: SQLite's busy wait, as before
+                    self._agent = agent
+                self._acquiring = True
+                self._cond.notify_all()
+            self._wanted = True
+            try:
+                # Woken when the helper is done: with the lock, or failed (no lock to wait for).
+                done = self._cond.wait_for(lambda: self._granted or not self._acquiring,
+                                           timeout=max(0.0, deadline - time.monotonic()))
+            finally:
+                self._wanted = False
+            if not done:
+                raise WritersQueuedTooLong("database is locked (writers queued too long)")
+            self._file_held, self._granted = self._granted, False
+
+    def _wait_for_file(self, fd: int) -> None:
+        while True:
+            with self._cond:
+                if not self._cond.wait_for(lambda: self._acquiring,
+                                           timeout=self._AGENT_IDLE_SECONDS):
+                    self._agent = None
+                    return
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                taken = True
+            except OSError:
+                taken = False
+            with self._cond:
+                self._acquiring = False
+                if taken and self._wanted:
+                    self._granted = True
+                elif taken:
+                    fcntl.flock(fd, fcntl.LOCK_UN)  # the turn gave up: no one is served
+                self._cond.notify_all()
+
+
+def writer_lock_path(url: str) -> Path | None:
+    """The lock file on which the writers of every process using the SQLite database at
+    ``url`` take turns (``_WriterQueue``); None for PostgreSQL, an in-memory database (one
+    process's alone) or a URI filename (which may name memory or anything)."""
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:" \
+            or u.database.startswith("file:"):
+        return None
+    return Path(f"{u.database}-writer.lock").absolute()
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -110,7 +247,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS},
             **kwargs,
         )
-        writers = _WriterQueue()
+        writers = _WriterQueue(writer_lock_path(url))
         dialect = engine.dialect
         do_commit, do_rollback = dialect.do_commit, dialect.do_rollback
 
