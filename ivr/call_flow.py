@@ -139,10 +139,10 @@ _ANY = frozenset({State.HANGUP})  # every live state may lose its caller
 # choices, each said back, and slips. Without a bound, a line keying on (a stuck key, a
 # caller or a script pressing * every few seconds) held the menu and the line for ever.
 MAX_PREFERENCE_KEYS = 6
-# Keys one callback number may take (``Dialogue._keyed_digits``): the number's digits and as
-# many slips. "*" and the letter keys are no digit and were not counted, so a line keying
+# Keys one callback number may take (``Dialogue._keyed_digits``): the longest number and a
+# few slips. "*" and the letter keys are no digit and were not counted, so a line keying
 # them every few seconds held the question, and the line, for ever.
-MAX_CALLBACK_KEYS = 2 * MAX_CALLBACK_DIGITS
+MAX_CALLBACK_KEYS = MAX_CALLBACK_DIGITS + 4
 TRANSITIONS: dict[State, frozenset[State]] = {
     State.GREETING: _ANY | {State.BEEP, State.RECORD, State.OPERATOR, State.STATUS},
     State.REPROMPT: _ANY | {State.BEEP, State.RECORD, State.OPERATOR, State.STATUS},
