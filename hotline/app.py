@@ -127,6 +127,26 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
+class NulInUrl:
+    """Refuse a request whose path or query holds a NUL character (422): no name, number or
+    search term has one, and PostgreSQL refuses it in any text it is given, so every route
+    that put a path or query value into SQL (``/tickets/{ref}``, ``?q=``, ``?category=``,
+    ``?unit=``, ``/stats``, ``/kb/entries``) answered it with a 500 and a traceback. Bodies
+    are the views' own (``inputs.clean_text``)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and ("\x00" in scope.get("path", "")
+                                        or b"%00" in scope.get("query_string", b"")
+                                        or b"\x00" in scope.get("query_string", b"")):
+            await _error(422, "invalid_input", "a NUL character in the URL",
+                         field="url")(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def _too_large(limit: int) -> JSONResponse:
     return JSONResponse(
         {"error": "body_too_large", "detail": f"request body over {limit} bytes"}, 413
@@ -310,6 +330,7 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
                        uploads=upload_allowances(settings),
                        chunked_upload_bytes=settings.attachments.max_bytes)
+    app.add_middleware(NulInUrl)
     return app
 
 

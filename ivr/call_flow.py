@@ -139,6 +139,10 @@ _ANY = frozenset({State.HANGUP})  # every live state may lose its caller
 # choices, each said back, and slips. Without a bound, a line keying on (a stuck key, a
 # caller or a script pressing * every few seconds) held the menu and the line for ever.
 MAX_PREFERENCE_KEYS = 6
+# Keys one callback number may take (``Dialogue._keyed_digits``): the longest number and a
+# few slips. "*" and the letter keys are no digit and were not counted, so a line keying
+# them every few seconds held the question, and the line, for ever.
+MAX_CALLBACK_KEYS = MAX_CALLBACK_DIGITS + 4
 TRANSITIONS: dict[State, frozenset[State]] = {
     State.GREETING: _ANY | {State.BEEP, State.RECORD, State.OPERATOR, State.STATUS},
     State.REPROMPT: _ANY | {State.BEEP, State.RECORD, State.OPERATOR, State.STATUS},
@@ -417,10 +421,12 @@ class Dialogue:
         return State.CALLBACK_NUMBER
 
     def _keyed_digits(self) -> str | None:
-        """Digits keyed until # (or a pause of ``confirm_timeout_seconds``); None when the
-        caller hung up."""
+        """Digits keyed until # (or a pause of ``confirm_timeout_seconds``, or
+        ``MAX_CALLBACK_KEYS`` keys); None when the caller hung up."""
         digits = ""
-        while len(digits) < MAX_CALLBACK_DIGITS:
+        for _ in range(MAX_CALLBACK_KEYS):
+            if len(digits) >= MAX_CALLBACK_DIGITS:
+                break
             key = self._key(timeout=self.sip.confirm_timeout_seconds)
             if self.call.ended and key is None:
                 return None

@@ -99,6 +99,10 @@ class NotFound(LookupError):
 def get_ticket(*, session: Session, actor: Actor, ref: str | int) -> Ticket:
     """A ticket by id or number, as ``actor`` may see it; out of scope looks like absent."""
     stmt = select(Ticket)
+    if isinstance(ref, str):
+        # Typed with an input method's full-width (or Arabic-Indic) digits: the same number,
+        # as the search reads it (queries.search).
+        ref = phones.ascii_digits(ref)
     # Ids are short; ticket numbers are ten digits. Anything else is looked up as a number
     # and simply not found.
     ticket_id = ref if isinstance(ref, int) else (ascii_int(ref) if len(ref) < 9 else None)

@@ -29,7 +29,14 @@ from ticketing.classify import sub_category_in
 from ticketing.context import Domain
 from ticketing.deps import RowIdPath
 from ticketing.directory import authenticate, end_sessions
-from ticketing.inputs import MAX_ID, BadCharacters, ascii_int, clean_text, local_aware
+from ticketing.inputs import (
+    MAX_ID,
+    BadCharacters,
+    ascii_int,
+    clean_text,
+    local_aware,
+    strip_unsafe,
+)
 from ticketing.models import Ticket, Unit, User
 from ticketing.points import PENALTIES, PENALTY_ROLES, flag_penalty
 from ticketing.reports import export_csv
@@ -180,6 +187,10 @@ def login(
     next: Annotated[str, Form(max_length=512)] = "",
 ) -> Response:
     s = auth.read_session(request)
+    # No account's name holds a control character (ticketing.schemas.UserCreate), and
+    # PostgreSQL refuses a NUL in any text: typed as is, "a\x00b" went into the failure
+    # count and the look-up, and the login answered 500.
+    username = strip_unsafe(username)
 
     def again(status: int, error: str) -> Response:
         fresh = s or auth.new_session(None)

@@ -39,7 +39,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import unquote
+
+from telephony.sip.uri import plain_user
 
 if TYPE_CHECKING:
     from config.settings import SipSettings
@@ -171,7 +172,7 @@ def is_our_number(sip: SipSettings, user: str) -> bool:
     registrar rewrites the Request-URI to our Contact). URI parameters do not count, nor
     %-escapes (RFC 3261 19.1.4: sip:%31%32345@ is sip:12345@) nor a number's visual
     separators (RFC 3966 5.1.1: 010-12345 is 01012345, as a gateway may write it)."""
-    user = unquote(user.split(";", 1)[0])
+    user = plain_user(user)
     number = VISUAL_SEPARATORS.sub("", user)
     return bool(user) and (user in sip.numbers or number in sip.numbers
                            or user == sip.username)

@@ -79,7 +79,7 @@ from telephony.sip.sdp import (
 from telephony.sip.timers import TIMER_B, Timer, Timers, stall_reason
 from telephony.sip.transaction import ClientTransactions, ClientTxn, udp_via
 from telephony.sip.transport import SipTransport
-from telephony.sip.uri import sip_uri, strip_tag, uri_of, uri_user
+from telephony.sip.uri import plain_user, sip_uri, strip_tag, uri_of, uri_user
 
 log = logging.getLogger("telephony.sip")
 
@@ -436,7 +436,7 @@ class SipFrontEnd:
                               local_tag=self.new_tag(),
                               caller=asserted_caller(
                                   msg, trusted=self.admission.is_trusted(source_ip))
-                              or uri_user(uri_of(from_value)),
+                              or plain_user(uri_user(uri_of(from_value))),
                               callee=uri_user(uri_of(msg.first("To"))))
             call.invite, call.invite_source, call.media = msg, msg.source, media
             call.local_uri = strip_tag(msg.first("To"))

@@ -10,6 +10,7 @@ trust list: ``sip.trusted_sources``, plus the registrar in register mode).
 from __future__ import annotations
 
 from telephony.sip.message import SipMessage
+from telephony.sip.uri import plain_user
 
 # In order of preference: PAI is the standard, Remote-Party-ID its predecessor.
 ASSERTED_IDENTITY_HEADERS = ("P-Asserted-Identity", "Remote-Party-ID")
@@ -21,8 +22,8 @@ def _uri_user(value: str) -> str:
     if not colon or scheme.lower() not in ("sip", "sips", "tel"):
         return ""
     if scheme.lower() == "tel":
-        return rest.split(";", 1)[0].strip()
-    return rest.split("@", 1)[0].split(";", 1)[0].strip() if "@" in rest else ""
+        return plain_user(rest).strip()
+    return plain_user(rest.split("@", 1)[0]).strip() if "@" in rest else ""
 
 
 def asserted_user(msg: SipMessage) -> str:

@@ -448,3 +448,12 @@ def test_a_successful_login_takes_back_its_own_count(app: FastAPI, city: City, s
                         .where(LoginFailure.key == "addr:198.51.100.7")) == (
             auth.LOGIN_MAX_FAILURES - 1)
     assert _login(app, "operator", city.tokens["operator"], here)[1].status_code == 303
+
+
+def test_a_nul_in_the_login_name_is_a_wrong_name_not_an_error(app: FastAPI, city: City) -> None:
+    """PostgreSQL refuses a NUL in any text: the name went into the failure count and the
+    user look-up as typed, and the login answered 500 with a traceback (seventeenth
+    round's trial; SQLite took it)."""
+    for name in ("oper\x00ator", "\x00", "operator\x00"):
+        _, r = _login(app, name, "guess")
+        assert r.status_code == 401 and "用户名或令牌不正确" in r.text, name

@@ -1,7 +1,8 @@
 """Lines that key on, socket-free on the dialogue's own state handlers (the scripted line
 of test_kb_confirm): in the preferences menu (1 保密 / 2 不要回访 / #) the ticket is filed
 after MAX_PREFERENCE_KEYS keys with the choices made so far; key 2 at the read-back
-records again MAX_RERECORDS times, then goes to the operator. Before, both took keys for
+records again MAX_RERECORDS times, then goes to the operator; a callback number takes at
+most MAX_CALLBACK_KEYS keys. Before, all three took keys for
 as long as they came and held the line."""
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from pathlib import Path
 import pytest
 
 from ivr.audio import CallAudio
-from ivr.call_flow import MAX_PREFERENCE_KEYS, TRANSITIONS, Dialogue, IvrServices, State
+from ivr.call_flow import (
+    MAX_CALLBACK_KEYS,
+    MAX_PREFERENCE_KEYS,
+    TRANSITIONS,
+    Dialogue,
+    IvrServices,
+    State,
+)
 from ivr.decisions import MAX_CONFIRM_ASKS, MAX_RERECORDS
 from tests.ivr import test_kb_confirm as scripted
 
@@ -178,3 +186,20 @@ def test_keys_dropped_before_the_next_question_stay_in_the_call_record(
                                    line=line)
     assert path == [State.UNDERSTAND, State.CONFIRM_ENTRY, State.READBACK]
     assert line.keys == [] and d.intake.journal.keys == "299"
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the number's key limit, not storage
+@pytest.mark.parametrize("garbage", ["*", "A"])
+def test_endless_stray_keys_at_the_callback_number_file_the_ticket(
+        services: IvrServices, garbage: str) -> None:
+    """A withheld caller asked to key in a number to be called back: "*" and the letter keys
+    are no digit and were not counted, so a line keying them every few seconds (a stuck key,
+    a script) held the question and the line for as long as it went on (seen in the
+    seventeenth round's trial: 75 s of "*" every 3 s, the call still asking)."""
+    line = scripted.ScriptedLine(["1", "#", *[garbage] * 500])  # confirm, file, the number
+    line.caller = "anonymous"
+    d, line, path = scripted.converse(services, scripted.COMPLAINT, [],
+                                      frozenset({State.FILE}), line=line)
+    assert path[-3:] == [State.PREFERENCES, State.CALLBACK_NUMBER, State.FILE]
+    assert len(line.keys) >= 500 - 2 * MAX_CALLBACK_KEYS
+    assert d.intake.journal.callback_number is None

@@ -108,3 +108,30 @@ def test_an_asserted_identity_counts_only_from_a_trusted_source() -> None:
     msg = request("P-Asserted-Identity: <sip:+8613912345678@carrier.example>\r\n")
     assert asserted_caller(msg, trusted=True) == "+8613912345678"
     assert asserted_caller(msg, trusted=False) == ""
+
+
+@pytest.mark.parametrize(("from_user", "caller"), [
+    ("%2B8613912345678", "+8613912345678"),  # RFC 3261 19.1.4: sip:%2B86…@ is sip:+86…@
+    ("%31%33912345678", "13912345678"),
+    ("13912345678;cpc=ordinary", "13912345678"),  # a user parameter is no part of the number
+    ("%0D%0A13912345678", "%0D%0A13912345678"),  # decoded, a line break in every log line
+    ("%FF13912345678", "%FF13912345678"),  # not UTF-8
+])
+def test_the_from_user_reads_as_the_request_uri_does(from_user: str, caller: str) -> None:
+    """The Request-URI's user was read with its %-escapes decoded (floodguard.is_our_number),
+    the caller's From user as written: a gateway writing the caller's + as %2B filed the
+    call with no number (no SMS, no survey, no status by key 1; seventeenth round's trial)."""
+    from telephony.sip.transaction import new_request, udp_via
+    from tests.telephony.sipwire import LOCAL, PHONE, front_end, offer, our_number, ringing_call
+
+    fe, _wire = front_end()
+    invite = SipMessage(new_request(
+        "INVITE", f"sip:{our_number()}@{LOCAL[0]}:{LOCAL[1]}",
+        via=udp_via(PHONE[0], PHONE[1], "z9hG4bKfromuser"),
+        from_=f"<sip:{from_user}@{PHONE[0]}>;tag=them", to=f"<sip:{our_number()}@{LOCAL[0]}>",
+        call_id=f"from-{from_user.encode().hex()[:32]}", cseq=1,
+        contact=f"sip:phone@{PHONE[0]}:{PHONE[1]}",
+        extra=[("Content-Type", "application/sdp")], body=offer()), PHONE)
+    assert ringing_call(fe, invite).caller == caller
+    pai = request(f"P-Asserted-Identity: <sip:{from_user}@carrier.example>\r\n")
+    assert asserted_caller(pai, trusted=True) == caller

@@ -20,8 +20,8 @@ from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.sip
 
-FLOODER, CITIZEN, SILENT, JUNK, SBC = (
-    "127.0.0.70", "127.0.0.71", "127.0.0.72", "127.0.0.74", "127.0.0.75")
+FLOODER, CITIZEN, SILENT, JUNK, SBC, MIRROR = (
+    "127.0.0.70", "127.0.0.71", "127.0.0.72", "127.0.0.74", "127.0.0.75", "127.0.0.76")
 
 
 def test_one_address_cannot_hold_every_line(shipped: tuple[SipFrontEnd, Lines]) -> None:
@@ -175,3 +175,30 @@ def test_requests_that_only_share_a_live_call_id_pay_like_new_ones(
     finally:
         citizen.close()
         flooder.close()
+
+
+def test_a_caller_that_names_our_sip_port_as_its_media_gets_no_one_banned(
+        shipped: tuple[SipFrontEnd, Lines]) -> None:
+    """An SDP whose c=/m= is the front end's own SIP address and port: our RTP for the call
+    (50 packets a second) went to our SIP socket, each packet a malformed datagram from our
+    own address (one warning each), and within half a second the flood guard banned that
+    address for 60 s: with the shipped bind (127.0.0.1) every caller there. Seen in the
+    seventeenth round's trial."""
+    fe, lines = shipped
+    peer, citizen = RawPeer(MIRROR, fe.local_port), RawPeer(harness.LOOPBACK, fe.local_port)
+    try:
+        sdp = peer.sdp(c=f"IN IP4 {harness.LOOPBACK}").replace(
+            f"m=audio {peer.media_port} ", f"m=audio {fe.local_port} ")
+        peer.send(peer.invite("mirror", body=sdp))
+        (answer,) = peer.finals(1).values()
+        assert status(answer) == 200
+        peer.send(peer.ack(answer))
+        peer.send_rtp(answer, packets=75)  # 1.5 s: our RTP runs meanwhile, 75 packets of it
+        call = lines.by_source(MIRROR)[0]
+        assert not call.ended and call.rtp is not None and call.rtp.tx_packets >= 40
+        assert not fe.flood.banned(harness.LOOPBACK)
+        citizen.send(citizen.invite("after-mirror"))
+        assert status(citizen.finals(1)["after-mirror"]) == 200
+    finally:
+        for p in (peer, citizen):
+            p.close()

@@ -41,3 +41,26 @@ def test_superscript_digits_are_no_number(client: TestClient, city: City) -> Non
         assert r.status_code == 422 and r.json()["field"] == "caller_phone", (raw, r.text)
     assert normalise("１２３４５") == normalise("12345") == "+8612345"
     assert normalise("٠١٠٦٥١٢٣٤٥٦") == normalise("01065123456") == "+861065123456"
+
+
+def test_a_ticket_number_typed_in_full_width_opens_the_ticket(client: TestClient,
+                                                               city: City) -> None:
+    """The search found ２６１２…; the ticket's own routes (GET, events, sign) answered
+    404 "not found" for the same number, so a clerk who pasted it took the ticket for gone."""
+    r = client.post("/api/v1/tickets", headers=auth(city, "operator"),
+                    json={"caller_phone": "13811115679", "demand": "朝阳区望京西园三区停水了"})
+    assert r.status_code == 201, r.text
+    number, ticket_id = r.json()["number"], r.json()["id"]
+    full_width = str.maketrans("0123456789", "０１２３４５６７８９")
+    arabic_indic = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+    for ref in (number.translate(full_width), number.translate(arabic_indic),
+                str(ticket_id).translate(full_width)):
+        got = client.get(f"/api/v1/tickets/{ref}", headers=auth(city, "operator"))
+        assert got.status_code == 200 and got.json()["number"] == number, (ref, got.text)
+        events = client.get(f"/api/v1/tickets/{ref}/events", headers=auth(city, "operator"))
+        assert events.status_code == 200 and events.json(), (ref, events.text)
+    # Superscripts stay no number: not found, not a 500.
+    superscript = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+    for ref in (number.translate(superscript), str(ticket_id).translate(superscript)):
+        assert client.get(f"/api/v1/tickets/{ref}",
+                          headers=auth(city, "operator")).status_code == 404, ref
