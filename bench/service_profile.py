@@ -30,7 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.ticketing import _processes, load, report, start_service  # noqa: E402
+from bench.ticketing import api_workers, load, report, start_service  # noqa: E402
 from tests.support.pgserver import free_port, running_pg_server  # noqa: E402
 
 # Where a frame's file lives says whose code it is; the prefixes are dropped when shown.
@@ -93,13 +93,6 @@ def summarise(files: list[Path], top: int) -> None:
             if any(f"({p}/" in k for p in ("ticketing", "hotline", "knowledge"))]
     for name, n in ours[:top]:
         print(f"  {n / total:6.1%}  {name[:110]}")
-
-
-def api_workers(root: int) -> list[int]:
-    """uvicorn's worker children, else the one process."""
-    kids = [pid for pid, (ppid, _, cmd) in _processes().items()
-            if ppid == root and "multiprocessing" in cmd and "resource_tracker" not in cmd]
-    return kids or [root]
 
 
 def run(url: str, args: argparse.Namespace, work: Path) -> None:

@@ -87,7 +87,7 @@ def start_service(db_url: str, port: int, workdir: Path,
     # the first answer alone, the open loop's first seconds were one warm worker's.
     while time.monotonic() < deadline and proc.poll() is None:
         workers_up = log.read_text(errors="replace").count("Application startup complete")
-        if workers_up >= api_processes(proc.pid):
+        if workers_up >= len(api_workers(proc.pid)):
             print(f"service up in {time.monotonic() - t0:.1f} s", flush=True)
             return proc
         time.sleep(0.2)
@@ -126,11 +126,11 @@ def tree_cpu(root: int) -> float:
     return total
 
 
-def api_processes(root: int) -> int:
-    """How many processes serve the API: uvicorn's worker children, else the one process."""
-    children = [cmd for _, (ppid, _, cmd) in _processes().items()
+def api_workers(root: int) -> list[int]:
+    """The processes that serve the API: uvicorn's worker children, else the one process."""
+    children = [pid for pid, (ppid, _, cmd) in _processes().items()
                 if ppid == root and "multiprocessing" in cmd and "resource_tracker" not in cmd]
-    return len(children) or 1
+    return children or [root]
 
 
 def postmaster_pid(port: int) -> int | None:
@@ -402,7 +402,7 @@ def run(name: str, db_url: str, args: argparse.Namespace, workdir: Path,
     port = free_port()
     proc = start_service(db_url, port, workdir, args.workers)
     token = proc.token  # type: ignore[attr-defined]
-    name = f"{name} x{api_processes(proc.pid)}"
+    name = f"{name} x{len(api_workers(proc.pid))}"
     try:
         warm = min(100, args.tickets)
         asyncio.run(load(port, token, args.clients, warm, via=args.via))

@@ -257,11 +257,11 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         background = start_background(settings, sessions, domain, parts)
         app.state.background = background
-        if serve_when_warm and background.text_warm_up is not None:
-            await _warm(background.text_warm_up)
         if background.engine is not None:
             app.state.asr_engine = background.engine
         try:
+            if serve_when_warm and background.text_warm_up is not None:
+                await _warm(background.text_warm_up)
             yield
         finally:
             background.stop()
@@ -334,9 +334,14 @@ def create_app(
     return app
 
 
+# How long uvicorn's supervisor waits for a worker's start-up on a restart (SIGHUP) before
+# it kills the worker and abandons the restart; a loaded node takes longer than uvicorn's
+# default 5 s to import the app (hotline.cli).
+WORKER_START_SECONDS = 60
 # A worker still warming after this long serves anyway: a slow node is better served cold
-# than by one worker fewer (its first tickets then wait for the load, as one process's do).
-WARM_WAIT_SECONDS = 120.0
+# than by one worker fewer (its first tickets then wait for the load, as one process's do),
+# and within WORKER_START_SECONDS, or a restart would kill it as hung.
+WARM_WAIT_SECONDS = WORKER_START_SECONDS - 15.0
 
 
 async def _warm(warm_up: TextWarmUp) -> None:

@@ -110,7 +110,7 @@ def serve(
     """Run the HTTP API, the SIP front end and the schedulers (or one of them: --role)."""
     import uvicorn
 
-    from hotline.app import create_app
+    from hotline.app import WORKER_START_SECONDS, create_app
 
     try:
         if workers is not None:
@@ -151,7 +151,7 @@ def serve(
         # A loaded node takes longer than uvicorn's default 5 s to import the app in a new
         # worker; the supervisor would kill it as dead and start another, forever.
         uvicorn.run("hotline.app:api_worker_app", factory=True, workers=workers,
-                    timeout_worker_healthcheck=60, **bind)
+                    timeout_worker_healthcheck=WORKER_START_SECONDS, **bind)
         return
     uvicorn.run(create_app(settings, role=role), **bind)
 

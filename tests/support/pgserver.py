@@ -104,6 +104,31 @@ class PgServer:
             self.drop_database(name)
 
 
+_OWNER = "owner"  # in a cluster's directory: the pid of the test process that made it
+
+
+def reap_abandoned(scratch: Path, bindir: Path, prefix: list[str]) -> list[Path]:
+    """Stops and removes the clusters in ``scratch`` whose test process is gone (a run that
+    was killed leaves its postmaster running and, on a tmpfs, its files in memory until the
+    machine restarts). A cluster whose owner is unknown yet (being made) is left alone."""
+    reaped = []
+    for base in scratch.glob("hotline-pg-*"):
+        try:
+            owner = int((base / _OWNER).read_text())
+            os.kill(owner, 0)
+            continue  # its test process is alive
+        except (OSError, ValueError) as exc:
+            if not isinstance(exc, ProcessLookupError):
+                continue  # no owner file (yet), or not ours to judge
+        subprocess.run(
+            [*prefix, str(bindir / "pg_ctl"), "-D", str(base / "data"), "-m", "immediate",
+             "-w", "stop"],
+            check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(base, ignore_errors=True)
+        reaped.append(base)
+    return reaped
+
+
 def pg_bindir() -> Path | None:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"),
                    key=lambda p: int(Path(p).parts[-3]))
@@ -121,11 +146,15 @@ def running_pg_server(*, durable: bool = False) -> Iterator[PgServer]:
     bindir = pg_bindir()
     if bindir is None:
         raise RuntimeError("PostgreSQL server binaries not found: run scripts/bootstrap.sh --test")
-    base = Path(tempfile.mkdtemp(prefix="hotline-pg-", dir=None if durable else _scratch_dir()))
-    data, sock = base / "data", base / "sock"
-    sock.mkdir()
     as_root = os.geteuid() == 0
     prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
+    scratch = None if durable else _scratch_dir()
+    if scratch is not None:
+        reap_abandoned(Path(scratch), bindir, prefix)
+    base = Path(tempfile.mkdtemp(prefix="hotline-pg-", dir=scratch))
+    (base / _OWNER).write_text(str(os.getpid()))
+    data, sock = base / "data", base / "sock"
+    sock.mkdir()
     if as_root:
         shutil.chown(base, "postgres")
         shutil.chown(sock, "postgres")

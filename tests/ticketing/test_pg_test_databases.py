@@ -4,10 +4,14 @@ still on it (a test's `hotline serve` or worker may hold one)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 
-from tests.support.pgserver import PgServer
+from tests.support.pgserver import PgServer, pg_bindir, reap_abandoned
 from ticketing.db import make_engine
 
 pytestmark = pytest.mark.postgres
@@ -49,3 +53,21 @@ def test_each_clone_is_its_own_and_goes_with_a_session_on_it(
     with pytest.raises(sa.exc.DBAPIError):  # its session was ended by the drop
         conn.execute(sa.text("SELECT 1"))
     held.dispose()
+
+
+def test_a_killed_runs_cluster_is_reaped_and_no_live_ones(tmp_path: Path) -> None:
+    """A run killed mid-way leaves its cluster (on a tmpfs: memory) behind; the next run
+    removes those whose test process is gone, never one whose process lives or whose owner
+    is not written yet."""
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    for name, owner in (("hotline-pg-dead", str(gone.pid)), ("hotline-pg-live", str(os.getpid())),
+                        ("hotline-pg-new", None)):
+        (tmp_path / name / "data").mkdir(parents=True)
+        if owner is not None:
+            (tmp_path / name / "owner").write_text(owner)
+    bindir = pg_bindir()
+    assert bindir is not None
+    # pg_ctl finds no server in the fake data dirs: only the directories are at stake here.
+    assert reap_abandoned(tmp_path, bindir, []) == [tmp_path / "hotline-pg-dead"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hotline-pg-live", "hotline-pg-new"]
