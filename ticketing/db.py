@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
+import logging
 import os
 import sqlite3
+import stat
 import threading
 import time
 import weakref
@@ -19,6 +22,8 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 from sqlalchemy.sql import Executable
+
+log = logging.getLogger(__name__)
 
 
 class NotMigrated(RuntimeError):
@@ -88,6 +93,14 @@ class _WriterQueue:
     Without a lock file (``:memory:``, a URI, a directory where it cannot be made: a
     read-only mount, ``chattr +i``) the writers of other processes meet at SQLite's lock
     with busy_timeout, as before; the file is tried again at the next write.
+
+    Whoever can open the file can hold the lock and stop every writer, so it is made 0600
+    and only a regular file of this process's user that no one else may read or write is
+    used (``_usable``); any other (planted beforehand by another user, a symlink, left 0644
+    by an older version) is passed over with one warning, as if there were none. A lock
+    file deleted while processes use it splits them in two queues (the running ones on the
+    old file, new ones on a new file), which meet at SQLite's lock with busy_timeout:
+    slower, never a deadlock.
     """
 
     # How long an idle waiter thread (below) stays for the next contended write.
@@ -99,6 +112,7 @@ class _WriterQueue:
         self._path = lock_path
         self._fd: int | None = None
         self._pid = 0  # the process that opened _fd: a forked child opens its own
+        self._refused = False  # a lock file was passed over (and warned of, once)
         self._file_held = False  # this turn holds the file lock (given back by leave)
         # The waiter thread's state, under _cond: a flock being waited for; a turn that wants
         # it; the flock taken and handed to that turn.
@@ -145,16 +159,47 @@ class _WriterQueue:
             self._file_held = self._acquiring = self._wanted = self._granted = False
             self._cond, self._agent, self._fd = threading.Condition(threading.Lock()), None, None
         # flock needs no write access: an existing lock file in a directory that became
-        # read-only still serves, opened for reading.
+        # read-only still serves, opened for reading. O_NOFOLLOW: a symlink planted there
+        # would have the open create or lock a file elsewhere; O_NONBLOCK: a FIFO planted
+        # there would block the open for reading until a writer came (flock ignores it).
         for flags in (os.O_RDWR | os.O_CREAT, os.O_RDONLY):
             try:
-                fd = os.open(self._path, flags, 0o644)
-            except OSError:
+                fd = os.open(self._path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                             0o600)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    self._refuse("a symbolic link")
+                    return None
                 continue
+            fault = self._usable(fd)
+            if fault:
+                os.close(fd)
+                self._refuse(fault)
+                return None
             self._fd, self._pid = fd, os.getpid()
             weakref.finalize(self, os.close, fd)
             return fd
         return None
+
+    @staticmethod
+    def _usable(fd: int) -> str:
+        """Why the open lock file may not serve, "" if it may: anyone else who can open it
+        can hold the lock and so stop this process's writers."""
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return "not a regular file"
+        if st.st_uid != os.geteuid():
+            return f"owned by uid {st.st_uid}, not this process's {os.geteuid()}"
+        if st.st_mode & 0o066:
+            return f"mode {stat.S_IMODE(st.st_mode):04o}, others may open it"
+        return ""
+
+    def _refuse(self, fault: str) -> None:
+        if not self._refused:
+            self._refused = True
+            log.warning("SQLite writer lock file %s not used (%s): the writers of several "
+                        "processes meet at SQLite's busy wait instead; remove the file to "
+                        "have it made afresh", self._path, fault)
 
     def _take_file(self, deadline: float) -> None:
         """Take the file lock for this turn (the caller holds the Python lock), waiting at
