@@ -38,9 +38,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 # A process that writes through make_engine on command, one line in, one line out:
 # "begin" opens a write transaction and inserts (and holds it), "commit" ends it, "read"
-# holds a reader's transaction open, "write N TAG THREADS" commits N rows per thread.
+# holds a reader's transaction open, "write N TAG THREADS" commits N rows per thread, "fork"
+# forks a child that lives on (idle, two minutes at most) and answers its pid.
 CHILD = r"""
-import sys, threading
+import os, sys, threading, time
 from sqlalchemy import text
 from ticketing.db import make_engine, make_read_session_factory, make_session_factory, transaction
 engine = make_engine(sys.argv[1])
@@ -73,6 +74,19 @@ for line in sys.stdin:
         for t in ts:
             t.join()
         print("wrote", flush=True)
+    elif cmd == "fork":
+        forked, ready = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            quiet = os.open(os.devnull, os.O_RDWR)
+            for n in (0, 1, 2):
+                os.dup2(quiet, n)
+            os.write(ready, b"x")
+            time.sleep(120)
+            os._exit(0)
+        os.close(ready)
+        os.read(forked, 1)  # the child is past fork, and so past its fork hooks
+        print(f"forked {pid}", flush=True)
 """
 
 
@@ -286,6 +300,27 @@ def test_an_in_memory_database_has_no_lock_file(
         s.execute(text("INSERT INTO t VALUES ('x')"))
     engine.dispose()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_child_forked_while_holding_the_turn_keeps_no_lock(db: Path) -> None:
+    # The fork shares the lock file's open file, and with it the flock: a child that kept
+    # its copy would hold the turn for as long as it lived once the parent died holding it.
+    child = Child(f"sqlite:///{db}")
+    forked = 0
+    try:
+        assert child.say("begin") == "holding"
+        answer = child.say("fork")
+        assert answer.startswith("forked "), answer
+        forked = int(answer.split()[1])
+        os.kill(child.proc.pid, signal.SIGKILL)
+        child.proc.wait(30)
+        os.kill(forked, 0)  # the forked child lives on
+        assert _lock_is_free(db)
+    finally:
+        if forked:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(forked, signal.SIGKILL)
+        child.stop()
 
 
 NOBODY = pwd.getpwnam("nobody")
