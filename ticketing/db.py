@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
+import logging
 import os
 import sqlite3
+import stat
 import threading
 import time
 import weakref
@@ -19,6 +22,8 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 from sqlalchemy.sql import Executable
+
+log = logging.getLogger(__name__)
 
 
 class NotMigrated(RuntimeError):
@@ -88,6 +93,16 @@ class _WriterQueue:
     Without a lock file (``:memory:``, a URI, a directory where it cannot be made: a
     read-only mount, ``chattr +i``) the writers of other processes meet at SQLite's lock
     with busy_timeout, as before; the file is tried again at the next write.
+
+    Whoever can open the file can hold the lock and stop every writer, so it is made 0600
+    and only a regular file of this process's user that no one else may read or write is
+    used (``_usable``); any other (planted beforehand by another user, a symlink, left 0644
+    by an older version) is passed over with one warning, as if there were none. A forked
+    child closes its copy of the descriptor at once (``_after_fork_in_child``): kept, it
+    would hold the lock as long as the child lived if the parent died holding it. A lock
+    file deleted while processes use it splits them in two queues (the running ones on the
+    old file, new ones on a new file), which meet at SQLite's lock with busy_timeout:
+    slower, never a deadlock.
     """
 
     # How long an idle waiter thread (below) stays for the next contended write.
@@ -98,13 +113,15 @@ class _WriterQueue:
         self._holder: int | None = None
         self._path = lock_path
         self._fd: int | None = None
-        self._pid = 0  # the process that opened _fd: a forked child opens its own
+        self._close_fd: weakref.finalize | None = None
+        self._refused = False  # a lock file was passed over (and warned of, once)
         self._file_held = False  # this turn holds the file lock (given back by leave)
         # The waiter thread's state, under _cond: a flock being waited for; a turn that wants
         # it; the flock taken and handed to that turn.
         self._cond = threading.Condition(threading.Lock())
         self._acquiring = self._wanted = self._granted = False
         self._agent: threading.Thread | None = None
+        _QUEUES.add(self)
 
     @staticmethod
     def _key(conn: Any) -> int:
@@ -137,24 +154,66 @@ class _WriterQueue:
         """The lock file, open; None where there is none to be had (see the class)."""
         if self._path is None:
             return None
-        if self._fd is not None and self._pid == os.getpid():
-            return self._fd
         if self._fd is not None:
-            # A forked child: the parent's descriptor (and its flock) are shared with the
-            # parent, and no helper thread came along. Start afresh.
-            self._file_held = self._acquiring = self._wanted = self._granted = False
-            self._cond, self._agent, self._fd = threading.Condition(threading.Lock()), None, None
+            return self._fd
         # flock needs no write access: an existing lock file in a directory that became
-        # read-only still serves, opened for reading.
+        # read-only still serves, opened for reading. O_NOFOLLOW: a symlink planted there
+        # would have the open create or lock a file elsewhere; O_NONBLOCK: a FIFO planted
+        # there would block the open for reading until a writer came (flock ignores it).
         for flags in (os.O_RDWR | os.O_CREAT, os.O_RDONLY):
             try:
-                fd = os.open(self._path, flags, 0o644)
-            except OSError:
+                fd = os.open(self._path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                             0o600)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    self._refuse("a symbolic link")
+                    return None
                 continue
-            self._fd, self._pid = fd, os.getpid()
-            weakref.finalize(self, os.close, fd)
+            fault = self._usable(fd)
+            if fault:
+                os.close(fd)
+                self._refuse(fault)
+                return None
+            self._fd = fd
+            self._close_fd = weakref.finalize(self, os.close, fd)
             return fd
         return None
+
+    @staticmethod
+    def _usable(fd: int) -> str:
+        """Why the open lock file may not serve, "" if it may: anyone else who can open it
+        can hold the lock and so stop this process's writers."""
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return "not a regular file"
+        if st.st_uid != os.geteuid():
+            return f"owned by uid {st.st_uid}, not this process's {os.geteuid()}"
+        if st.st_mode & 0o066:
+            return f"mode {stat.S_IMODE(st.st_mode):04o}, others may open it"
+        return ""
+
+    def _refuse(self, fault: str) -> None:
+        if not self._refused:
+            self._refused = True
+            log.warning("SQLite writer lock file %s not used (%s): the writers of several "
+                        "processes meet at SQLite's busy wait instead; remove the file to "
+                        "have it made afresh", self._path, fault)
+
+    def _after_fork_in_child(self) -> None:
+        # The descriptor is shared with the parent: kept open here, a parent killed holding
+        # the flock would leave it held as long as this child lived. The parent's turn and
+        # its helper thread did not come along either. The child opens its own at its next
+        # write.
+        if self._close_fd is not None:
+            self._close_fd.detach()  # the number may name another file once closed here
+            self._close_fd = None
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+        self._lock, self._holder, self._file_held = threading.Lock(), None, False
+        self._acquiring = self._wanted = self._granted = False
+        self._cond, self._agent = threading.Condition(threading.Lock()), None
 
     def _take_file(self, deadline: float) -> None:
         """Take the file lock for this turn (the caller holds the Python lock), waiting at
@@ -225,6 +284,19 @@ class _WriterQueue:
                 elif taken:
                     fcntl.flock(fd, fcntl.LOCK_UN)  # the turn gave up: no one is served
                 self._cond.notify_all()
+
+
+# Every _WriterQueue, for the fork hook: one hook for the module, not one per engine, and
+# no engine kept alive by it.
+_QUEUES: weakref.WeakSet[_WriterQueue] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for queue in list(_QUEUES):
+        queue._after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def writer_lock_path(url: str) -> Path | None:

@@ -5,15 +5,21 @@ polling SQLite's lock with sleeps. Real processes, since processes are the point
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import logging
 import os
+import pwd
 import queue
+import shutil
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
+import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -32,9 +38,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 # A process that writes through make_engine on command, one line in, one line out:
 # "begin" opens a write transaction and inserts (and holds it), "commit" ends it, "read"
-# holds a reader's transaction open, "write N TAG THREADS" commits N rows per thread.
+# holds a reader's transaction open, "write N TAG THREADS" commits N rows per thread, "fork"
+# forks a child that lives on (idle, two minutes at most) and answers its pid.
 CHILD = r"""
-import sys, threading
+import os, sys, threading, time
 from sqlalchemy import text
 from ticketing.db import make_engine, make_read_session_factory, make_session_factory, transaction
 engine = make_engine(sys.argv[1])
@@ -67,6 +74,19 @@ for line in sys.stdin:
         for t in ts:
             t.join()
         print("wrote", flush=True)
+    elif cmd == "fork":
+        forked, ready = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            quiet = os.open(os.devnull, os.O_RDWR)
+            for n in (0, 1, 2):
+                os.dup2(quiet, n)
+            os.write(ready, b"x")
+            time.sleep(120)
+            os._exit(0)
+        os.close(ready)
+        os.read(forked, 1)  # the child is past fork, and so past its fork hooks
+        print(f"forked {pid}", flush=True)
 """
 
 
@@ -108,14 +128,17 @@ class Child:
         return self.proc.stderr.read()
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Path]:
-    path = tmp_path / "w.db"
+def _new_db(path: Path) -> Path:
     engine = make_engine(f"sqlite:///{path}")
     with engine.begin() as c:
         c.exec_driver_sql("CREATE TABLE t (v TEXT)")
     engine.dispose()
-    yield path
+    return path
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Path]:
+    yield _new_db(tmp_path / "w.db")
 
 
 def _rows(path: Path) -> list[str]:
@@ -277,3 +300,146 @@ def test_an_in_memory_database_has_no_lock_file(
         s.execute(text("INSERT INTO t VALUES ('x')"))
     engine.dispose()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_child_forked_while_holding_the_turn_keeps_no_lock(db: Path) -> None:
+    # The fork shares the lock file's open file, and with it the flock: a child that kept
+    # its copy would hold the turn for as long as it lived once the parent died holding it.
+    child = Child(f"sqlite:///{db}")
+    forked = 0
+    try:
+        assert child.say("begin") == "holding"
+        answer = child.say("fork")
+        assert answer.startswith("forked "), answer
+        forked = int(answer.split()[1])
+        os.kill(child.proc.pid, signal.SIGKILL)
+        child.proc.wait(30)
+        os.kill(forked, 0)  # the forked child lives on
+        assert _lock_is_free(db)
+    finally:
+        if forked:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(forked, signal.SIGKILL)
+        child.stop()
+
+
+NOBODY = pwd.getpwnam("nobody")
+
+
+@contextlib.contextmanager
+def _nobody_holding(lock: Path) -> Iterator[str]:
+    """A process of user nobody opens ``lock`` for reading and holds a flock on it until
+    the block ends; yields what it got: "holding", or the error of its open."""
+    told, tell = os.pipe()
+    done, finish = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            os.close(told)
+            os.close(finish)
+            os.setgroups([])
+            os.setgid(NOBODY.pw_gid)
+            os.setuid(NOBODY.pw_uid)
+            try:
+                fd = os.open(lock, os.O_RDONLY)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                os.write(tell, b"holding")
+            except OSError as exc:
+                os.write(tell, (exc.strerror or str(exc)).encode())
+            os.close(tell)
+            os.read(done, 1)
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(tell)
+    os.close(done)
+    try:
+        yield os.read(told, 200).decode()
+    finally:
+        os.close(finish)
+        os.close(told)
+        os.waitpid(pid, 0)
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    # tmp_path lies under a directory only root may enter; user nobody must reach this one.
+    folder = Path(tempfile.mkdtemp(prefix="writer-lock-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder)
+
+
+def test_no_other_user_can_hold_the_lock_file(
+        shared_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The review's attack: user nobody opened the service's lock file for reading (a flock
+    # needs no more) and held it; the service's next write failed, writers queued too long.
+    path = _new_db(shared_dir / "w.db")
+    lock = Path(f"{path}-writer.lock")
+    monkeypatch.setattr("ticketing.db.SQLITE_BUSY_SECONDS", 0.3)
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        with _nobody_holding(lock) as got, transaction(make_session_factory(engine)) as s:
+            s.execute(text("INSERT INTO t VALUES ('written')"))
+    finally:
+        engine.dispose()
+    assert got == "Permission denied"
+    assert stat.S_IMODE(lock.stat().st_mode) == 0o600
+    assert _rows(path) == ["written"]
+
+
+def _planted_by_nobody(lock: Path) -> Path:
+    lock.touch(0o600)
+    os.chown(lock, NOBODY.pw_uid, NOBODY.pw_gid)
+    return lock
+
+
+def _ours_with_mode(mode: int) -> Callable[[Path], Path]:
+    def plant(lock: Path) -> Path:
+        lock.touch()
+        lock.chmod(mode)
+        return lock
+    return plant
+
+
+def _a_directory(lock: Path) -> Path:
+    lock.mkdir()
+    return lock
+
+
+def _a_symlink(lock: Path) -> Path:
+    target = lock.parent / "elsewhere.lock"
+    target.touch(0o600)
+    lock.symlink_to(target)
+    return target
+
+
+@pytest.mark.parametrize("plant", [
+    _planted_by_nobody, _ours_with_mode(0o644), _ours_with_mode(0o660), _a_directory,
+    _a_symlink,
+], ids=["another-users", "ours-0644", "ours-0660", "a-directory", "a-symlink"])
+def test_a_lock_file_others_may_hold_is_passed_over(
+        plant: Callable[[Path], Path], db: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    # Planted beforehand (or left by an older version, 0644) and held: used, it would stop
+    # this process's writers; passed over, they meet other processes at SQLite's busy wait.
+    lock = Path(f"{db}-writer.lock")
+    lock.unlink()
+    held = os.open(plant(lock), os.O_RDONLY)
+    fcntl.flock(held, fcntl.LOCK_EX)
+    monkeypatch.setattr("ticketing.db.SQLITE_BUSY_SECONDS", 0.3)
+    engine = make_engine(f"sqlite:///{db}")
+    writers = make_session_factory(engine)
+    try:
+        with caplog.at_level(logging.WARNING, logger="ticketing.db"):
+            for n in range(2):
+                with transaction(writers) as s:
+                    s.execute(text("INSERT INTO t VALUES (:v)"), {"v": f"row {n}"})
+    finally:
+        engine.dispose()
+        os.close(held)
+    warned = [r.getMessage() for r in caplog.records if r.name == "ticketing.db"]
+    assert len(warned) == 1 and str(lock) in warned[0], warned
+    assert _rows(db) == ["row 0", "row 1"]
