@@ -250,3 +250,18 @@ def test_an_exhaust_pipe_come_loose_is_no_gas_escaping() -> None:
 def test_what_a_fire_left_is_no_fire_going_on(quiet: str, loud: str) -> None:
     assert classify(quiet).emergency == "none", _cues(quiet)
     assert classify(loud).emergency == "119", _cues(loud)
+
+
+# --------------------------------------------------------------- the review of the nineteenth
+# round: a first-aid course asked about quiets no call with someone down in it.
+
+@pytest.mark.parametrize(("quiet", "loud"), [
+    ("想问一下哪里能学心肺复苏", "想问一下哪里能学心肺复苏，我爸刚倒地上没呼吸了"),
+    ("请问去哪报名学心肺复苏，红十字会那种", "请问去哪报名学急救，我家孩子吃东西卡住了喘不上气"),
+    ("单位想组织大家学海姆立克急救法，能请人来教吗",
+     "请问 哪里 能 学 海姆立克 我 家 孩子 吃 果冻 卡住 了 脸 都 紫 了"),
+])
+def test_a_first_aid_course_asked_about_beside_someone_down_is_120(quiet: str, loud: str) -> None:
+    """The course frame quiets the whole call: only where nobody in it is down or choking."""
+    assert classify(quiet).emergency == "none", _cues(quiet)
+    assert classify(loud).emergency == "120", _cues(loud)
