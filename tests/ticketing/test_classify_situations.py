@@ -10,8 +10,11 @@ construction is checked both ways.
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
+import ticketing.classify as classify_module
 from tests.ticketing.test_classify_urgent import _danger_cues as _cues
 from ticketing.classify import MADE_SAFE, NO_RESCUE, classify
 from ticketing.intake_model import DECISION, decide
@@ -250,3 +253,97 @@ def test_an_exhaust_pipe_come_loose_is_no_gas_escaping() -> None:
 def test_what_a_fire_left_is_no_fire_going_on(quiet: str, loud: str) -> None:
     assert classify(quiet).emergency == "none", _cues(quiet)
     assert classify(loud).emergency == "119", _cues(loud)
+
+
+# --------------------------------------------------------------- the review of the nineteenth
+# round: a report seen on TV must not silence the caller's own danger told in the same breath
+# (a recogniser writes the call as one clause), a first-aid course asked about quiets no call
+# with someone down in it, and a long text of reports costs work in proportion to its length.
+
+@pytest.mark.parametrize(("quiet", "loud", "service"), [
+    # The report runs on into the caller's own fire: a plea (快来), a look outside (出门一看).
+    ("刚刚 在 抖音 上 刷到 说 一个 小区 着火 了 吓 死 我 了",
+     "电视 上 说 今天 大风 楼下 电动车 着火 了 火 很大 快 来人", "119"),
+    ("抖音上刷到说楼下电动车着火了烧死了人，我们楼道里也停满了电动车，谁管",
+     "抖音 上 刷到 附近 着火 了 我 出门 一看 隔壁 房子 烧起来 了 里面 还有 人", "119"),
+    # Gas escaping now, after what the net said.
+    ("网上看到说北京某小区燃气爆炸了，伤了好几个人，我们小区的燃气管子也老了，谁来查查",
+     "网上 说 燃气 管道 被 挖断 了 嘶嘶 往外 喷", "119"),
+    # What the report said is short; what follows it is the caller's.
+    ("刚才电视上说高层着火不能坐电梯，那我们老人怎么下楼",
+     "网上 说 今天 有 大风 楼上 的 花盆 掉 下来 砸 到 一个 老人 头上 流 了 好多 血", "120"),
+    ("电视里播了个新闻，说一个老人在家里摔倒了好几天才被发现，我们社区有没有上门看老人的服务",
+     "电视 上 说 今天 有 大风 出门 注意 安全 结果 我 下楼 就 看见 一个 人 被 广告牌 砸 在 底下 了",
+     "119"),
+])
+def test_a_report_seen_leaves_the_callers_own_danger_loud(
+    quiet: str, loud: str, service: str,
+) -> None:
+    assert classify(quiet).emergency == "none", _cues(quiet)
+    assert classify(loud).emergency == service, _cues(loud)
+
+
+@pytest.mark.parametrize(("quiet", "loud"), [
+    ("想问一下哪里能学心肺复苏", "想问一下哪里能学心肺复苏，我爸刚倒地上没呼吸了"),
+    ("请问去哪报名学心肺复苏，红十字会那种", "请问去哪报名学急救，我家孩子吃东西卡住了喘不上气"),
+    ("单位想组织大家学海姆立克急救法，能请人来教吗",
+     "请问 哪里 能 学 海姆立克 我 家 孩子 吃 果冻 卡住 了 脸 都 紫 了"),
+])
+def test_a_first_aid_course_asked_about_beside_someone_down_is_120(quiet: str, loud: str) -> None:
+    """The course frame quiets the whole call: only where nobody in it is down or choking."""
+    assert classify(quiet).emergency == "none", _cues(quiet)
+    assert classify(loud).emergency == "120", _cues(loud)
+
+
+def test_gas_escaping_after_what_the_net_said_is_urgent() -> None:
+    got = classify("网上 说 燃气 管道 被 挖断 了 嘶嘶 往外 喷")
+    assert got.urgency == "urgent", _cues("网上 说 燃气 管道 被 挖断 了 嘶嘶 往外 喷")
+
+
+def _work(text: str) -> int:
+    """Function calls (Python and C) ``classify`` makes on ``text``: a count, unlike a time,
+    is the same on a loaded machine."""
+    calls = 0
+
+    def count(frame: object, event: str, arg: object) -> None:
+        nonlocal calls
+        calls += event in ("call", "c_call")
+
+    before = sys.getprofile()
+    sys.setprofile(count)
+    try:
+        classify(text)
+    finally:
+        sys.setprofile(before)
+    return calls
+
+
+@pytest.mark.parametrize("unit", ["电视上说还在冒", "电视上说着火了，说", "学急救班", "要是还在冒"])
+def test_a_text_of_reports_costs_work_in_proportion_to_its_length(unit: str) -> None:
+    """At the schema's 5,000 characters these took 0.7-1.7 s of CPU each: the stretch of
+    every report, every cue a first-aid course quiets and every `still` a supposition
+    answers walked back to its clause's start (no punctuation: the text's start)."""
+    classify(unit)  # the rules are loaded on first use
+    short = _work(unit * (1250 // len(unit)))
+    long = unit * (5000 // len(unit))
+    assert len(long) <= 5000
+    assert _work(long) < 5 * short
+
+
+def test_the_reports_of_a_text_are_found_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    found: list[tuple[object, ...]] = []
+    seen_spans = classify_module._seen_spans
+
+    def counted(*args: object) -> object:
+        found.append(args)
+        return seen_spans(*args)
+
+    monkeypatch.setattr(classify_module, "_seen_spans", counted)
+    classify("刚才电视上说高层着火不能坐电梯，那我们老人怎么下楼")
+    assert len(found) == 1
+
+
+def test_when_the_caller_watched_is_no_danger_going_on() -> None:
+    """刚才 before the screen is when the caller watched, 在 heard as 再 or not."""
+    text = "我 刚才 再 电视 上 看 新闻 说 一个 小区 着火 了 是 不是 我们 这儿 啊"
+    assert classify(text).emergency == "none", _cues(text)
