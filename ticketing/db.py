@@ -94,33 +94,21 @@ class _WriterQueue:
     read-only mount, ``chattr +i``) the writers of other processes meet at SQLite's lock
     with busy_timeout, as before; the file is tried again at the next write.
 
-    Whoever can open the file can hold the lock and stop every writer, so it is made 0600
-    and only a regular file of this process's user that no one else may read or write is
-    used (``_usable``); any other (planted beforehand by another user, a symlink, left 0644
-    by an older version) is passed over with one warning, as if there were none. A forked
-    child closes its copy of the descriptor at once (``_after_fork_in_child``): kept, it
-    would hold the lock as long as the child lived if the parent died holding it. A lock
-    file deleted while processes use it splits them in two queues (the running ones on the
-    old file, new ones on a new file), which meet at SQLite's lock with busy_timeout:
-    slower, never a deadlock.
+    The file lock is ``_WriterFileLock``'s. Whoever can open the file can hold the lock and
+    stop every writer, so it is made 0600 and only a regular file of this process's user
+    that no one else may read or write is used (``_usable``); any other (planted beforehand
+    by another user, a symlink, left 0644 by an older version) is passed over with one
+    warning, as if there were none. A forked child closes its copy of the descriptor at once
+    (``_after_fork_in_child``): kept, it would hold the lock as long as the child lived if
+    the parent died holding it. A lock file deleted while processes use it splits them in
+    two queues (the running ones on the old file, new ones on a new file), which meet at
+    SQLite's lock with busy_timeout: slower, never a deadlock.
     """
-
-    # How long an idle waiter thread (below) stays for the next contended write.
-    _AGENT_IDLE_SECONDS = 5.0
 
     def __init__(self, lock_path: Path | None = None) -> None:
         self._lock = threading.Lock()
         self._holder: int | None = None
-        self._path = lock_path
-        self._fd: int | None = None
-        self._close_fd: weakref.finalize | None = None
-        self._refused = False  # a lock file was passed over (and warned of, once)
-        self._file_held = False  # this turn holds the file lock (given back by leave)
-        # The waiter thread's state, under _cond: a flock being waited for; a turn that wants
-        # it; the flock taken and handed to that turn.
-        self._cond = threading.Condition(threading.Lock())
-        self._acquiring = self._wanted = self._granted = False
-        self._agent: threading.Thread | None = None
+        self._file = _WriterFileLock(lock_path) if lock_path is not None else None
         _QUEUES.add(self)
 
     @staticmethod
@@ -133,7 +121,8 @@ class _WriterQueue:
         if not self._lock.acquire(timeout=SQLITE_BUSY_SECONDS):
             raise WritersQueuedTooLong("database is locked (writers queued too long)")
         try:
-            self._take_file(deadline)
+            if self._file is not None:
+                self._file.take(deadline)
         except BaseException:
             self._lock.release()
             raise
@@ -144,16 +133,44 @@ class _WriterQueue:
         # pool reset of a connection that never wrote, is not a turn.
         if self._holder is not None and self._holder == self._key(dbapi_conn):
             self._holder = None
-            if self._file_held:
-                self._file_held = False
-                with contextlib.suppress(OSError):
-                    fcntl.flock(self._fd, fcntl.LOCK_UN)  # type: ignore[arg-type]
+            if self._file is not None:
+                self._file.give_back()
             self._lock.release()
 
-    def _file(self) -> int | None:
+    def _after_fork_in_child(self) -> None:
+        # The parent's turn did not come along.
+        self._lock, self._holder = threading.Lock(), None
+        if self._file is not None:
+            self._file._after_fork_in_child()
+
+
+class _WriterFileLock:
+    """The processes' part of ``_WriterQueue``: an ``flock`` on ``path``, taken by a turn
+    (``take``) and given back at its end (``give_back``)."""
+
+    # How long an idle waiter thread (below) stays for the next contended write.
+    _AGENT_IDLE_SECONDS = 5.0
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._fd: int | None = None
+        self._close_fd: weakref.finalize | None = None
+        self._refused = False  # a lock file was passed over (and warned of, once)
+        self._held = False  # the current turn holds the file lock
+        # The waiter thread's state, under _cond: a flock being waited for; a turn that wants
+        # it; the flock taken and handed to that turn.
+        self._cond = threading.Condition(threading.Lock())
+        self._acquiring = self._wanted = self._granted = False
+        self._agent: threading.Thread | None = None
+
+    def give_back(self) -> None:
+        if self._held:
+            self._held = False
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._fd, fcntl.LOCK_UN)  # type: ignore[arg-type]
+
+    def _open(self) -> int | None:
         """The lock file, open; None where there is none to be had (see the class)."""
-        if self._path is None:
-            return None
         if self._fd is not None:
             return self._fd
         # flock needs no write access: an existing lock file in a directory that became
@@ -201,9 +218,8 @@ class _WriterQueue:
 
     def _after_fork_in_child(self) -> None:
         # The descriptor is shared with the parent: kept open here, a parent killed holding
-        # the flock would leave it held as long as this child lived. The parent's turn and
-        # its helper thread did not come along either. The child opens its own at its next
-        # write.
+        # the flock would leave it held as long as this child lived. The parent's helper
+        # thread did not come along either. The child opens its own at its next write.
         if self._close_fd is not None:
             self._close_fd.detach()  # the number may name another file once closed here
             self._close_fd = None
@@ -211,13 +227,13 @@ class _WriterQueue:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
             self._fd = None
-        self._lock, self._holder, self._file_held = threading.Lock(), None, False
+        self._held = False
         self._acquiring = self._wanted = self._granted = False
         self._cond, self._agent = threading.Condition(threading.Lock()), None
 
-    def _take_file(self, deadline: float) -> None:
-        """Take the file lock for this turn (the caller holds the Python lock), waiting at
-        most until ``deadline``.
+    def take(self, deadline: float) -> None:
+        """Take the file lock for this turn (the caller holds the queue's Python lock),
+        waiting at most until ``deadline``.
 
         flock has no timeout, and a thread blocked in it cannot be interrupted (a signal
         reaches only the main thread, and Python retries the call). So an uncontended lock
@@ -228,7 +244,7 @@ class _WriterQueue:
         while the helper keeps waiting: whichever turn comes next takes the lock from it, or
         it gives the lock straight back if no turn wants it. No sleep-polling either way.
         The helper lives while writes keep contending and leaves after a few idle seconds."""
-        fd = self._file()
+        fd = self._open()
         if fd is None:
             return
         with self._cond:
@@ -238,7 +254,7 @@ class _WriterQueue:
             if not self._acquiring:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    self._file_held = True
+                    self._held = True
                     return
                 except BlockingIOError:
                     pass
@@ -263,7 +279,7 @@ class _WriterQueue:
                 self._wanted = False
             if not done:
                 raise WritersQueuedTooLong("database is locked (writers queued too long)")
-            self._file_held, self._granted = self._granted, False
+            self._held, self._granted = self._granted, False
 
     def _wait_for_file(self, fd: int) -> None:
         while True:
