@@ -136,6 +136,8 @@ def test_a_worker_beside_others_accepts_only_once_warm(
     share of the connections. Its start-up (uvicorn accepts after the lifespan's) ends with
     the warm-up, so the requests go to warm workers meanwhile instead of waiting 2-3 s for
     jieba and the model in a cold one. The warm-up is held here until a timer lets it go."""
+    # Only where the files go: every other setting is the shipped one (api_worker_app reads
+    # the environment as a real worker does).
     monkeypatch.setenv("HOTLINE_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("HOTLINE_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("HOTLINE_RECORDINGS_DIR", str(tmp_path / "rec"))
