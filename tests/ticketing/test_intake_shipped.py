@@ -307,13 +307,14 @@ def test_evaluation_emergencies_are_handed_to_the_service_they_need(
     below count it per file. Naming the labelled service spares the re-route: of the 160
     emergencies of heldout-13..16, 148 with the fifteenth round's model, 151 with the
     sixteenth's (0.75 of heldout.tsv's before it became training data); of the 203 of
-    heldout-13..17, 190 with the sixteenth's."""
+    heldout-13..17, 190 with the sixteenth's; of the 243 of heldout-13..18, 233 with the
+    seventeenth's."""
     rules = load_classification()
     emergencies = [r for r in evaluation if r.labels["emergency"] != "none"]
-    assert len(emergencies) == 203
+    assert len(emergencies) == 243
     named = sum(understand(r.text, rules, shipped).emergency == r.labels["emergency"]
                 for r in emergencies)
-    assert named >= 183, named
+    assert named >= 225, named
 
 
 @dataclass(frozen=True)
@@ -358,6 +359,13 @@ HELD_OUT_FLOORS = {
     # 168 calm calls handed over); floors a few lines under that.
     "heldout-17": Floors(category=269, urgent=(74, 70), emergencies=(43, 38),
                          calm=(168, 10)),
+    # Written blind for the eighteenth round (296 scored: four praise and suggestion lines
+    # were near copies of training lines and left the file, so the shipped model stays the
+    # one trained on its data); scored with the seventeenth round's model and rules before
+    # any change (category 269 of 296; urgent 75 of 76, flagged 40 of 40; 3 of 162 calm
+    # calls handed over); floors a few lines under that.
+    "heldout-18": Floors(category=263, urgent=(76, 72), emergencies=(40, 37),
+                         calm=(162, 6)),
 }
 
 
