@@ -38,6 +38,7 @@ from ticketing import attachments
 from ticketing.citizen import InfoRequestOpen
 from ticketing.context import Domain
 from ticketing.db import (
+    beyond_database_limits,
     database_unavailable,
     make_engine,
     make_read_session_factory,
@@ -172,6 +173,9 @@ def _error(http_status: int, code: str, detail: str, **extra: Any) -> JSONRespon
 
 
 DATABASE_RETRY_AFTER_SECONDS = 5
+DATABASE_LIMIT_DETAIL = ("请求中的内容超出系统能保存的长度，请删减后重新提交。"
+                         "(a value in this request is beyond what the database can store; "
+                         "shorten it and send it again)")
 
 # The code of an HTTPException's answer (raised by the views and by routing itself).
 HTTP_ERROR_CODES = {
@@ -226,6 +230,12 @@ def install_error_handlers(app: FastAPI) -> None:
         # An outage (SQLite locked or its file read-only, PostgreSQL down) was a bare 500:
         # a client could not tell "try again" from "this request is wrong". Nothing was
         # committed; a retry with the same Idempotency-Key files the ticket once.
+        if beyond_database_limits(exc):
+            # A value or statement beyond the server's limits fails the same way every time:
+            # the client's to change, as a field too long would be, not "try again".
+            log.warning("over the database's limits: 422 to %s %s (%s)", request.method,
+                        request.url.path, first_line(exc))
+            return _error(422, "invalid_input", DATABASE_LIMIT_DETAIL, field="body")
         if not database_unavailable(exc):
             raise exc
         log.warning("database unavailable: 503 to %s %s (%s: %s)", request.method,
