@@ -9,6 +9,7 @@ Endpoints are therefore plain ``def`` functions.
 from __future__ import annotations
 
 import functools
+import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any, ParamSpec
 from urllib.parse import quote
 
-from fastapi import Request
+from fastapi import Request, params
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
@@ -35,9 +36,16 @@ from hotline.console.auth import (
 from ticketing.actors import Actor
 from ticketing.classify import KIND_LABELS
 from ticketing.context import Domain
+from ticketing.db import database_unavailable
 from ticketing.models import User
 from ticketing.service import REPLY_OUTCOMES, NotFound
 from ticketing.states import Role
+
+# The console's routes, and the app's split between them (pages for a browser) and the API
+# (JSON): hotline.app answers an error under this prefix with a page.
+PREFIX = "/console"
+# How long a browser is told to wait during a database outage (the API's figure too).
+OUTAGE_RETRY_AFTER_SECONDS = 5
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -62,6 +70,7 @@ templates.env.globals.update(
     KIND_LABELS=KIND_LABELS,
     EMERGENCY_LABELS=present.EMERGENCY_LABELS,
     FIELD_LABELS=present.FIELD_LABELS,
+    TYPED_LABELS=present.TYPED_LABELS,
     CHANNEL_LABELS=present.CHANNEL_LABELS,
     REPLY_OUTCOMES=REPLY_OUTCOMES,
 )
@@ -170,11 +179,50 @@ def login_redirect(request: Request) -> Response:
     return RedirectResponse(target, status_code=303)
 
 
+def outage_page(request: Request, typed: dict[str, str | list[str]] | None = None,
+                has_files: bool = False) -> HTMLResponse:
+    """A 503 page in Mandarin for a database outage, with Retry-After. A form's ``typed``
+    fields (files cannot be) come back in it, shown and in a form that sends them again to
+    the same address: the operator's words are not lost with the request."""
+    kept = {name: value for name, value in (typed or {}).items() if value and name != "csrf"}
+    me = getattr(request.state, "console_me", None)
+    response = render(request, "unavailable.html", {
+        "kept": kept, "action": request.url.path, "has_files": has_files,
+        # The session's own token, as the form that was sent carried it.
+        "csrf": me.csrf if me is not None else (typed or {}).get("csrf", ""),
+        "retry": OUTAGE_RETRY_AFTER_SECONDS,
+    }, 503)
+    response.headers["Retry-After"] = str(OUTAGE_RETRY_AFTER_SECONDS)
+    return response
+
+
+def _form_fields(fn: Callable[..., Any]) -> tuple[frozenset[str], bool]:
+    """The names of ``fn``'s form fields, and whether it takes files (a ``File`` is a
+    ``Form`` to FastAPI, but no page can send it back)."""
+    fields, files = set(), False
+    for name, hint in typing.get_type_hints(fn, include_extras=True).items():
+        for meta in getattr(hint, "__metadata__", ()):
+            if isinstance(meta, params.File):
+                files = True
+            elif isinstance(meta, params.Form):
+                fields.add(name)
+    return frozenset(fields), files
+
+
+def typed_fields(kwargs: dict[str, Any], fields: frozenset[str]) -> dict[str, str | list[str]]:
+    """What the user typed or chose in a form, by field (the CSRF token included: the page
+    that sends it again needs it, and it is the session's own)."""
+    return {name: value for name, value in kwargs.items()
+            if name in fields and isinstance(value, str | list)}
+
+
 P = ParamSpec("P")
 
 
 def page(fn: Callable[P, Response]) -> Callable[P, Response]:
-    """Turn the console's exceptions into pages: login redirect, 403, 404."""
+    """Turn the console's exceptions into pages: login redirect, 403, 404, and a database
+    outage (503, the form's words kept)."""
+    fields, has_files = _form_fields(fn)
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
@@ -191,5 +239,9 @@ def page(fn: Callable[P, Response]) -> Callable[P, Response]:
             return error_page(request, 404, "未找到", "工单不存在，或不在您的权限范围内。")
         except Forbidden as exc:
             return error_page(request, 403, "无权访问", str(exc))
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            return outage_page(request, typed_fields(kwargs, fields), has_files)
 
     return wrapper

@@ -1,0 +1,73 @@
+"""The console during a database outage: a page in Mandarin for a browser (503 and
+Retry-After), the form's words kept in it and sent again by one button, instead of the
+API's JSON; the API keeps its JSON. Socket-free: the outage is SQLite's own error."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tests.support import sqlite_errors
+from tests.support.city import City
+
+REPLY = "已联系物业，明早八点前恢复供水\n（已与住户张先生确认）"
+
+
+def _down(app: FastAPI, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    error = sqlite_errors.wrapped(sqlite_errors.read_only(tmp_path))
+
+    def sessions() -> None:
+        raise error
+
+    monkeypatch.setattr(app.state, "sessions", sessions)
+    monkeypatch.setattr(app.state, "read_sessions", sessions)
+
+
+def test_a_reply_typed_during_an_outage_comes_back_in_a_page(
+        app: FastAPI, as_user: Callable[[str], TestClient], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    handler = as_user("water-handler")
+    _down(app, monkeypatch, tmp_path)
+    r = handler.post("/console/tickets/2612050001/reply", data={
+        "csrf": handler.csrf, "text": REPLY, "outcome": "resolved"})  # type: ignore[attr-defined]
+    # Before: the API's JSON {"error": "database_unavailable", ...} in the browser.
+    assert r.status_code == 503
+    assert r.headers["content-type"].startswith("text/html")
+    assert int(r.headers["Retry-After"]) > 0
+    page = html.unescape(r.text)
+    assert "系统暂时无法使用" in page and "尚未保存" in page
+    # The words typed, in a form that sends them again to the same place with the token.
+    form = re.search(r'<form method="post" action="([^"]+)"(.*?)</form>', r.text, re.S)
+    assert form and form.group(1) == "/console/tickets/2612050001/reply"
+    assert REPLY in html.unescape(form.group(2))
+    assert 'name="outcome" value="resolved"' in form.group(2)
+    assert f'name="csrf" value="{handler.csrf}"' in form.group(2)  # type: ignore[attr-defined]
+    assert "重新选择附件" in page  # the reply form's files cannot come back
+
+
+def test_a_page_read_during_an_outage_says_to_wait(
+        app: FastAPI, as_user: Callable[[str], TestClient], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    operator = as_user("operator")
+    _down(app, monkeypatch, tmp_path)
+    for path in ("/console/queue", "/console/login"):  # a page, and a route of no page
+        r = operator.get(path)
+        assert r.status_code == 503, (path, r.text)
+        assert r.headers["content-type"].startswith("text/html"), path
+        assert "刷新本页" in r.text and "Retry-After" in r.headers
+
+
+def test_the_api_keeps_its_json(app: FastAPI, city: City, monkeypatch: pytest.MonkeyPatch,
+                                tmp_path: Path) -> None:
+    _down(app, monkeypatch, tmp_path)
+    client = TestClient(app)
+    r = client.get("/api/v1/tickets",
+                   headers={"Authorization": f"Bearer {city.tokens['operator']}"})
+    assert r.status_code == 503
+    assert r.json()["error"] == "database_unavailable"
