@@ -9,6 +9,8 @@ Endpoints are therefore plain ``def`` functions.
 from __future__ import annotations
 
 import functools
+import hmac
+import json
 import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,7 +26,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from sqlalchemy.orm import Session
 
-from hotline.console import present
+from hotline.console import auth, present
 from hotline.console.auth import (
     ConsoleSession,
     CsrfFailed,
@@ -216,6 +218,82 @@ def typed_fields(kwargs: dict[str, Any], fields: frozenset[str]) -> dict[str, st
             if name in fields and isinstance(value, str | list)}
 
 
+# The most a form's kept words may take in the login page: sent again percent-encoded, a
+# Chinese character is 9 bytes of the login's body, which max_body_bytes (64 KiB) bounds. A
+# reply of 5,000 characters fits; more is the plain redirect, the words lost as before.
+KEPT_MAX_CHARS = 6 * 1024
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A form sent after its session ended, carried through the login page (a hidden field,
+    never the URL nor a log): whose page sent it, where to, what was in it."""
+
+    user_id: int
+    action: str
+    fields: dict[str, str | list[str]]
+    has_files: bool
+
+    def dump(self) -> str:
+        return json.dumps({"u": self.user_id, "a": self.action, "f": self.fields,
+                           "x": self.has_files}, ensure_ascii=False)
+
+    @classmethod
+    def load(cls, blob: str) -> Kept | None:
+        try:
+            data = json.loads(blob)
+            kept = cls(user_id=int(data["u"]), action=str(data["a"]), fields=dict(data["f"]),
+                       has_files=bool(data["x"]))
+        except (ValueError, KeyError, TypeError):
+            return None
+        if not all(isinstance(v, str) or (isinstance(v, list)
+                                           and all(isinstance(i, str) for i in v))
+                   for v in kept.fields.values()):
+            return None
+        return kept
+
+
+def _sender(request: Request, typed: dict[str, str | list[str]]) -> int | None:
+    """The user whose console page sent ``typed``: the cookie's signature and the form's
+    CSRF token vouch for it even after the session ended (logged out or its token rotated
+    elsewhere, expired); None when nothing does (no cookie, another site's form)."""
+    s = auth.decode(auth.signing_key(request), request.cookies.get(auth.COOKIE), now=0)
+    given = typed.get("csrf")
+    if s is None or s.user_id is None or not isinstance(given, str) \
+            or not hmac.compare_digest(given, s.csrf):
+        return None
+    return s.user_id
+
+
+def login_keeping(request: Request, typed: dict[str, str | list[str]],
+                  has_files: bool) -> Response:
+    """The login page for a form whose session ended, its words kept in the page to be sent
+    again after the login (``views.login``); a page read, or a form with nothing typed or
+    not vouched for, is the usual redirect."""
+    fields = {name: value for name, value in typed.items() if value and name != "csrf"}
+    user_id = _sender(request, typed) if request.method == "POST" and fields else None
+    if user_id is None or is_htmx(request):
+        return login_redirect(request)
+    blob = Kept(user_id, request.url.path, fields, has_files).dump()
+    if len(blob) > KEPT_MAX_CHARS:
+        return login_redirect(request)
+    fresh = auth.new_session(None)
+    response = render(request, "login.html", {
+        "csrf": fresh.csrf, "next": "", "kept": blob,
+        "error": "登录已失效（可能已在别处退出，或访问令牌已更换）。您刚才填写的内容尚未保存，"
+                 "已暂存在本页：重新登录后即可核对并提交。"}, 401)
+    auth.set_cookie(request, response, fresh)
+    return response
+
+
+def kept_page(request: Request, kept: Kept, csrf: str) -> HTMLResponse:
+    """After the login: the kept words under one button that sends them where they were
+    going, with the new session's CSRF token."""
+    return render(request, "kept.html", {
+        "kept": kept.fields, "action": kept.action, "has_files": kept.has_files,
+        "csrf": csrf})
+
+
 P = ParamSpec("P")
 
 
@@ -231,7 +309,7 @@ def page(fn: Callable[P, Response]) -> Callable[P, Response]:
         try:
             return fn(*args, **kwargs)
         except LoginRequired:
-            return login_redirect(request)
+            return login_keeping(request, typed_fields(kwargs, fields), has_files)
         except CsrfFailed:
             return error_page(request, 403, "安全校验失败",
                               "页面已过期或来源不明（CSRF 校验失败），请刷新页面后重试。")
