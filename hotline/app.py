@@ -240,7 +240,7 @@ def install_error_handlers(app: FastAPI) -> None:
             log.warning("over the database's limits: 422 to %s %s (%s)", request.method,
                         request.url.path, first_line(exc))
             if browser:
-                return console.error_page(request, 422, "内容过长", DATABASE_LIMIT_DETAIL)
+                return console.too_long_page(request)
             return _error(422, "invalid_input", DATABASE_LIMIT_DETAIL, field="body")
         if not database_unavailable(exc):
             raise exc

@@ -15,8 +15,8 @@ from hotline.console.web import (
     OUTAGE_RETRY_AFTER_SECONDS,
     PREFIX,
     STATIC_DIR,
-    error_page,
     outage_page,
+    too_long_page,
 )
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -36,5 +36,5 @@ def static_files() -> StaticFiles:
     return StaticFiles(directory=STATIC_DIR)
 
 
-__all__ = ["OUTAGE_RETRY_AFTER_SECONDS", "error_page", "on_console", "outage_page", "router",
-           "static_files"]
+__all__ = ["OUTAGE_RETRY_AFTER_SECONDS", "on_console", "outage_page", "router", "static_files",
+           "too_long_page"]

@@ -38,7 +38,7 @@ from hotline.console.auth import (
 from ticketing.actors import Actor
 from ticketing.classify import KIND_LABELS
 from ticketing.context import Domain
-from ticketing.db import database_unavailable
+from ticketing.db import beyond_database_limits, database_unavailable
 from ticketing.models import User
 from ticketing.service import REPLY_OUTCOMES, NotFound
 from ticketing.states import Role
@@ -186,16 +186,28 @@ def outage_page(request: Request, typed: dict[str, str | list[str]] | None = Non
     """A 503 page in Mandarin for a database outage, with Retry-After. A form's ``typed``
     fields (files cannot be) come back in it, shown and in a form that sends them again to
     the same address: the operator's words are not lost with the request."""
+    response = _unsaved(request, 503, typed, has_files, outage=True)
+    response.headers["Retry-After"] = str(OUTAGE_RETRY_AFTER_SECONDS)
+    return response
+
+
+def too_long_page(request: Request, typed: dict[str, str | list[str]] | None = None,
+                  has_files: bool = False) -> HTMLResponse:
+    """A 422 page for a request over the database's limits (``beyond_database_limits``):
+    the form's words come back to be shortened and sent again."""
+    return _unsaved(request, 422, typed, has_files, outage=False)
+
+
+def _unsaved(request: Request, status: int, typed: dict[str, str | list[str]] | None,
+             has_files: bool, *, outage: bool) -> HTMLResponse:
     kept = {name: value for name, value in (typed or {}).items() if value and name != "csrf"}
     me = getattr(request.state, "console_me", None)
-    response = render(request, "unavailable.html", {
-        "kept": kept, "action": request.url.path, "has_files": has_files,
+    return render(request, "unavailable.html", {
+        "outage": outage, "kept": kept, "action": request.url.path, "has_files": has_files,
         # The session's own token, as the form that was sent carried it.
         "csrf": me.csrf if me is not None else (typed or {}).get("csrf", ""),
         "retry": OUTAGE_RETRY_AFTER_SECONDS,
-    }, 503)
-    response.headers["Retry-After"] = str(OUTAGE_RETRY_AFTER_SECONDS)
-    return response
+    }, status)
 
 
 def _form_fields(fn: Callable[..., Any]) -> tuple[frozenset[str], bool]:
@@ -318,6 +330,8 @@ def page(fn: Callable[P, Response]) -> Callable[P, Response]:
         except Forbidden as exc:
             return error_page(request, 403, "无权访问", str(exc))
         except Exception as exc:
+            if beyond_database_limits(exc):
+                return too_long_page(request, typed_fields(kwargs, fields), has_files)
             if not database_unavailable(exc):
                 raise
             return outage_page(request, typed_fields(kwargs, fields), has_files)

@@ -9,9 +9,11 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import OperationalError
 
 from tests.support import sqlite_errors
 from tests.support.city import City
@@ -71,3 +73,23 @@ def test_the_api_keeps_its_json(app: FastAPI, city: City, monkeypatch: pytest.Mo
                    headers={"Authorization": f"Bearer {city.tokens['operator']}"})
     assert r.status_code == 503
     assert r.json()["error"] == "database_unavailable"
+
+
+def test_words_over_the_databases_limits_come_back_to_be_shortened(
+        app: FastAPI, as_user: Callable[[str], TestClient],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # PostgreSQL's ProgramLimitExceeded (an index row too long): a fault of the request,
+    # not an outage; the page says so and keeps the words (before: the API's JSON 503).
+    error = OperationalError("INSERT", {}, psycopg.errors.ProgramLimitExceeded(
+        "index row size 3256 exceeds btree version 4 maximum 2704"))
+
+    def sessions() -> None:
+        raise error
+
+    handler = as_user("water-handler")
+    monkeypatch.setattr(app.state, "sessions", sessions)
+    r = handler.post("/console/tickets/2612050001/reply", data={
+        "csrf": handler.csrf, "text": REPLY, "outcome": "resolved"})  # type: ignore[attr-defined]
+    assert r.status_code == 422 and r.headers["content-type"].startswith("text/html")
+    assert "Retry-After" not in r.headers
+    assert "内容过长" in r.text and REPLY in html.unescape(r.text)
