@@ -182,45 +182,45 @@ def login_redirect(request: Request) -> Response:
 
 
 def outage_page(request: Request, typed: dict[str, str | list[str]] | None = None,
-                has_files: bool = False) -> HTMLResponse:
+                files: tuple[str, ...] = ()) -> HTMLResponse:
     """A 503 page in Mandarin for a database outage, with Retry-After. A form's ``typed``
     fields (files cannot be) come back in it, shown and in a form that sends them again to
     the same address: the operator's words are not lost with the request."""
-    response = _unsaved(request, 503, typed, has_files, outage=True)
+    response = _unsaved(request, 503, typed, files, outage=True)
     response.headers["Retry-After"] = str(OUTAGE_RETRY_AFTER_SECONDS)
     return response
 
 
 def too_long_page(request: Request, typed: dict[str, str | list[str]] | None = None,
-                  has_files: bool = False) -> HTMLResponse:
+                  files: tuple[str, ...] = ()) -> HTMLResponse:
     """A 422 page for a request over the database's limits (``beyond_database_limits``):
     the form's words come back to be shortened and sent again."""
-    return _unsaved(request, 422, typed, has_files, outage=False)
+    return _unsaved(request, 422, typed, files, outage=False)
 
 
 def _unsaved(request: Request, status: int, typed: dict[str, str | list[str]] | None,
-             has_files: bool, *, outage: bool) -> HTMLResponse:
+             files: tuple[str, ...], *, outage: bool) -> HTMLResponse:
     kept = {name: value for name, value in (typed or {}).items() if value and name != "csrf"}
     me = getattr(request.state, "console_me", None)
     return render(request, "unavailable.html", {
-        "outage": outage, "kept": kept, "action": request.url.path, "has_files": has_files,
+        "outage": outage, "kept": kept, "action": request.url.path, "files": files,
         # The session's own token, as the form that was sent carried it.
         "csrf": me.csrf if me is not None else (typed or {}).get("csrf", ""),
         "retry": OUTAGE_RETRY_AFTER_SECONDS,
     }, status)
 
 
-def _form_fields(fn: Callable[..., Any]) -> tuple[frozenset[str], bool]:
-    """The names of ``fn``'s form fields, and whether it takes files (a ``File`` is a
-    ``Form`` to FastAPI, but no page can send it back)."""
-    fields, files = set(), False
+def _form_fields(fn: Callable[..., Any]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The names of ``fn``'s form fields, and of its file fields (a ``File`` is a ``Form``
+    to FastAPI, but no page can send a file back: the user chooses it again)."""
+    fields, files = set(), []
     for name, hint in typing.get_type_hints(fn, include_extras=True).items():
         for meta in getattr(hint, "__metadata__", ()):
             if isinstance(meta, params.File):
-                files = True
+                files.append(name)
             elif isinstance(meta, params.Form):
                 fields.add(name)
-    return frozenset(fields), files
+    return frozenset(fields), tuple(files)
 
 
 def typed_fields(kwargs: dict[str, Any], fields: frozenset[str]) -> dict[str, str | list[str]]:
@@ -244,18 +244,18 @@ class Kept:
     user_id: int
     action: str
     fields: dict[str, str | list[str]]
-    has_files: bool
+    files: tuple[str, ...]
 
     def dump(self) -> str:
         return json.dumps({"u": self.user_id, "a": self.action, "f": self.fields,
-                           "x": self.has_files}, ensure_ascii=False)
+                           "x": list(self.files)}, ensure_ascii=False)
 
     @classmethod
     def load(cls, blob: str) -> Kept | None:
         try:
             data = json.loads(blob)
             kept = cls(user_id=int(data["u"]), action=str(data["a"]), fields=dict(data["f"]),
-                       has_files=bool(data["x"]))
+                       files=tuple(str(f) for f in data["x"]))
         except (ValueError, KeyError, TypeError):
             return None
         if not all(isinstance(v, str) or (isinstance(v, list)
@@ -278,7 +278,7 @@ def _sender(request: Request, typed: dict[str, str | list[str]]) -> int | None:
 
 
 def login_keeping(request: Request, typed: dict[str, str | list[str]],
-                  has_files: bool) -> Response:
+                  files: tuple[str, ...]) -> Response:
     """The login page for a form whose session ended, its words kept in the page to be sent
     again after the login (``views.login``); a page read, or a form with nothing typed or
     not vouched for, is the usual redirect."""
@@ -286,7 +286,7 @@ def login_keeping(request: Request, typed: dict[str, str | list[str]],
     user_id = _sender(request, typed) if request.method == "POST" and fields else None
     if user_id is None or is_htmx(request):
         return login_redirect(request)
-    blob = Kept(user_id, request.url.path, fields, has_files).dump()
+    blob = Kept(user_id, request.url.path, fields, files).dump()
     if len(blob) > KEPT_MAX_CHARS:
         return login_redirect(request)
     fresh = auth.new_session(None)
@@ -302,7 +302,7 @@ def kept_page(request: Request, kept: Kept, csrf: str) -> HTMLResponse:
     """After the login: the kept words under one button that sends them where they were
     going, with the new session's CSRF token."""
     return render(request, "kept.html", {
-        "kept": kept.fields, "action": kept.action, "has_files": kept.has_files,
+        "kept": kept.fields, "action": kept.action, "files": kept.files,
         "csrf": csrf})
 
 
@@ -312,7 +312,7 @@ P = ParamSpec("P")
 def page(fn: Callable[P, Response]) -> Callable[P, Response]:
     """Turn the console's exceptions into pages: login redirect, 403, 404, and a database
     outage (503, the form's words kept)."""
-    fields, has_files = _form_fields(fn)
+    fields, files = _form_fields(fn)
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
@@ -321,7 +321,7 @@ def page(fn: Callable[P, Response]) -> Callable[P, Response]:
         try:
             return fn(*args, **kwargs)
         except LoginRequired:
-            return login_keeping(request, typed_fields(kwargs, fields), has_files)
+            return login_keeping(request, typed_fields(kwargs, fields), files)
         except CsrfFailed:
             return error_page(request, 403, "安全校验失败",
                               "页面已过期或来源不明（CSRF 校验失败），请刷新页面后重试。")
@@ -331,9 +331,9 @@ def page(fn: Callable[P, Response]) -> Callable[P, Response]:
             return error_page(request, 403, "无权访问", str(exc))
         except Exception as exc:
             if beyond_database_limits(exc):
-                return too_long_page(request, typed_fields(kwargs, fields), has_files)
+                return too_long_page(request, typed_fields(kwargs, fields), files)
             if not database_unavailable(exc):
                 raise
-            return outage_page(request, typed_fields(kwargs, fields), has_files)
+            return outage_page(request, typed_fields(kwargs, fields), files)
 
     return wrapper

@@ -50,7 +50,7 @@ def test_a_reply_typed_during_an_outage_comes_back_in_a_page(
     assert REPLY in html.unescape(form.group(2))
     assert 'name="outcome" value="resolved"' in form.group(2)
     assert f'name="csrf" value="{handler.csrf}"' in form.group(2)  # type: ignore[attr-defined]
-    assert "重新选择附件" in page  # the reply form's files cannot come back
+    assert "请重新选择" in page and 'type="file" name="files"' in r.text  # chosen again
 
 
 def test_a_page_read_during_an_outage_says_to_wait(

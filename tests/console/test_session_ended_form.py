@@ -60,6 +60,7 @@ def test_a_reply_typed_while_the_session_ended_elsewhere_is_sent_after_login(
     fresh = csrf_of(form.group(2))
     assert fresh != h.csrf  # type: ignore[attr-defined]  # the new session's token
     assert REPLY in html.unescape(form.group(2))
+    assert 'type="file" name="files"' in form.group(2)  # files are chosen again
     sent = h.post(form.group(1), data={"csrf": fresh, "text": REPLY, "outcome": "resolved"})
     assert sent.status_code == 303
     with sessions() as s:
