@@ -339,6 +339,17 @@ def fetch(
     return target
 
 
+def offline_hint(target: Path, spec: ModelSpec | None) -> str:
+    """How to install the model at ``target`` with no network: the machines a hotline runs
+    on often have none, and the download is then the one way every other hint named."""
+    archive = Path(urlparse(spec.url).path).name if spec else f"{target.name}.zip"
+    return (f"without network, copy its archive ({archive}) to this machine and run "
+            f"`hotline asr fetch ./{archive}` (checked against the pinned SHA-256), or unpack "
+            f"the model so that {target / 'am' / 'final.mdl'} exists; another folder or "
+            "model: HOTLINE_ASR__MODEL_DIR and HOTLINE_ASR__MODEL_NAME (asr.model_dir, "
+            "asr.model_name in config/hotline.toml)")
+
+
 def ensure_installed(
     model_dir: Path | str,
     model_name: str,
@@ -366,7 +377,10 @@ def ensure_installed(
             f"{model_name} has no pinned SHA-256; install it with "
             f"`hotline asr fetch {spec.key} --sha256 <hex>`"
         )
-    installed = fetch(spec.url, model_dir, sha256=spec.sha256, progress=progress)
+    try:
+        installed = fetch(spec.url, model_dir, sha256=spec.sha256, progress=progress)
+    except FetchError as exc:
+        raise FetchError(f"{exc}; {offline_hint(target, spec)}") from exc
     if installed.name != model_name:
         raise FetchError(f"{spec.url} unpacked as {installed.name}, not {model_name}")
     return installed

@@ -13,7 +13,8 @@ from prometheus_client import REGISTRY
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from asr.model_store import ModelError, check_model_dir
+from asr.model_store import REGISTRY as MODELS
+from asr.model_store import ModelError, check_model_dir, offline_hint
 
 if TYPE_CHECKING:
     from asr.engine import WarmUp
@@ -36,7 +37,9 @@ def model_status(model_dir: Path | str, model_name: str) -> ModelStatus:
             path=str(path),
             detail=(
                 f"transcription is waiting for a model ({exc}); calls are still recorded "
-                "and tickets made. Install one with `hotline asr fetch small-cn`."
+                "and tickets made. Install one with `hotline asr fetch small-cn` (a download); "
+                + offline_hint(path, next((s for s in MODELS.values()
+                                           if s.name == model_name), None)) + "."
             ),
         )
     return ModelStatus(ready=True, path=str(path), detail="model installed")

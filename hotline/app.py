@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -38,6 +38,7 @@ from ticketing import attachments
 from ticketing.citizen import InfoRequestOpen
 from ticketing.context import Domain
 from ticketing.db import (
+    beyond_database_limits,
     database_unavailable,
     make_engine,
     make_read_session_factory,
@@ -171,7 +172,10 @@ def _error(http_status: int, code: str, detail: str, **extra: Any) -> JSONRespon
     return JSONResponse({"error": code, "detail": detail, **extra}, http_status)
 
 
-DATABASE_RETRY_AFTER_SECONDS = 5
+DATABASE_RETRY_AFTER_SECONDS = console.OUTAGE_RETRY_AFTER_SECONDS
+DATABASE_LIMIT_DETAIL = ("请求中的内容超出系统能保存的长度，请删减后重新提交。"
+                         "(a value in this request is beyond what the database can store; "
+                         "shorten it and send it again)")
 
 # The code of an HTTPException's answer (raised by the views and by routing itself).
 HTTP_ERROR_CODES = {
@@ -222,15 +226,29 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(SQLAlchemyError)
     @app.exception_handler(sqlite3.Error)
-    async def _database(request: Request, exc: Exception) -> JSONResponse:
+    async def _database(request: Request, exc: Exception) -> Response:
         # An outage (SQLite locked or its file read-only, PostgreSQL down) was a bare 500:
         # a client could not tell "try again" from "this request is wrong". Nothing was
         # committed; a retry with the same Idempotency-Key files the ticket once.
+        # A browser on the console's routes (its pages, its login) gets a page in Mandarin,
+        # a client of the API its JSON; the console's own pages keep the form's words
+        # (hotline.console.web.page), this answers what reaches the app.
+        browser = console.on_console(request.url.path)
+        if beyond_database_limits(exc):
+            # A value or statement beyond the server's limits fails the same way every time:
+            # the client's to change, as a field too long would be, not "try again".
+            log.warning("over the database's limits: 422 to %s %s (%s)", request.method,
+                        request.url.path, first_line(exc))
+            if browser:
+                return console.too_long_page(request)
+            return _error(422, "invalid_input", DATABASE_LIMIT_DETAIL, field="body")
         if not database_unavailable(exc):
             raise exc
         log.warning("database unavailable: 503 to %s %s (%s: %s)", request.method,
                     request.url.path, exc.__class__.__name__,
                     first_line(exc))
+        if browser:
+            return console.outage_page(request)
         response = _error(503, "database_unavailable",
                           "the database cannot take this request just now; try again shortly")
         response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)

@@ -8,10 +8,15 @@ instances on one PostgreSQL never process the same row twice (SKIP LOCKED).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
 from ticketing.context import Domain
@@ -94,4 +99,68 @@ def monthly_report_job(sessions: sessionmaker[Session], domain: Domain) -> None:
 
 def monthly_report_trigger(domain: Domain) -> CronTrigger:
     """01:30 local on the 1st: the month is over and nobody is waiting for the figures."""
-    return CronTrigger(day=1, hour=1, minute=30, timezone=domain.tz)
+    return CronTrigger(day=1, hour=REPORT_HOUR, minute=REPORT_MINUTE, timezone=domain.tz)
+
+
+REPORT_HOUR, REPORT_MINUTE = 1, 30
+# How often a report that could not be made (the database down at 01:30) is tried again.
+REPORT_RETRY_MINUTES = 10
+# A start this soon after the 1st's 01:30 with last month's report missing makes it: the
+# service was down, or restarted during the outage that stopped the run.
+REPORT_CATCH_UP = timedelta(days=1)
+
+
+def report_due(domain: Domain, now: datetime) -> datetime:
+    """The latest 01:30 on a 1st (local) at or before ``now``: when a month's report fell due."""
+    local = now.astimezone(domain.tz)
+    due = local.replace(day=1, hour=REPORT_HOUR, minute=REPORT_MINUTE, second=0,
+                        microsecond=0)
+    if local < due:  # before 01:30 on the 1st: the month before's
+        due = (due - timedelta(days=1)).replace(day=1)
+    return due
+
+
+class MonthlyReportRun:
+    """The monthly report's job: at 01:30 on the 1st the month just ended is owed, and every
+    ``REPORT_RETRY_MINUTES`` after a run that failed (a database outage, which
+    ``OutageQuiet`` quiets, or any error) it is tried again until made. Bounded: a month is
+    owed until the next 1st, when the next month replaces it and the older one is given up
+    with a warning (``hotline report monthly --month`` makes it by hand). Idempotent: one
+    file per month, written whole; runs take turns (the lock), so two triggers at once make
+    it once. A try with nothing owed touches no database."""
+
+    def __init__(self, domain: Domain, clock: Callable[[], datetime] | None = None) -> None:
+        from hotline.monthly_report import report_path
+        from ticketing.monthly import last_month
+
+        self._clock = clock or domain.now
+        self._lock = threading.Lock()
+        now = self._clock()
+        self._due = report_due(domain, now)
+        month = last_month(domain, self._due)
+        missed = (now - self._due < REPORT_CATCH_UP
+                  and not report_path(domain.settings, month).exists())
+        self.owed: str | None = month if missed else None
+
+    def trigger(self, domain: Domain) -> OrTrigger:
+        return OrTrigger([monthly_report_trigger(domain),
+                          IntervalTrigger(minutes=REPORT_RETRY_MINUTES, timezone=domain.tz)])
+
+    def __call__(self, sessions: sessionmaker[Session], domain: Domain) -> Path | None:
+        from hotline.monthly_report import generate
+        from ticketing.monthly import last_month
+
+        with self._lock:
+            due = report_due(domain, self._clock())
+            if due != self._due:
+                if self.owed is not None:
+                    log.warning("monthly report of %s never made (its runs failed); "
+                                "`hotline report monthly --month %s` makes it", self.owed,
+                                self.owed)
+                self._due, self.owed = due, last_month(domain, due)
+            if self.owed is None:
+                return None
+            path = generate(sessions, domain, self.owed)
+            log.info("monthly report written to %s", path)
+            self.owed = None
+            return path

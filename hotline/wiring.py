@@ -38,12 +38,11 @@ from asr.readiness import WARM_UP, WarmStatus, warm_status
 from config import Settings
 from hotline.roles import Part
 from hotline.scheduler import (
+    MonthlyReportRun,
     OutageQuiet,
     archive_job,
     escalate_utilities_job,
     idempotency_keys_job,
-    monthly_report_job,
-    monthly_report_trigger,
     retention_job,
 )
 from ivr.audio import ASR_NICE
@@ -395,8 +394,8 @@ def schedule_jobs(background: Background) -> BackgroundScheduler:
         ticket_job("escalate-utilities", escalate_utilities_job, "interval", seconds=30)
         ticket_job("archive-unsurveyable", archive_job, "interval", hours=1)
         ticket_job("idempotency-keys", idempotency_keys_job, "interval", hours=1)
-        ticket_job("monthly-report", monthly_report_job, monthly_report_trigger(domain),
-                   misfire_grace_time=6 * 3600)
+        report = MonthlyReportRun(domain)
+        ticket_job("monthly-report", report, report.trigger(domain))
     if Part.JOBS in background.parts and settings.recordings_retention_days > 0:
         ticket_job("recordings-retention", retention_job, "interval", hours=24,
                    next_run_time=datetime.now(domain.tz) + timedelta(minutes=5))

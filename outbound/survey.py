@@ -21,7 +21,6 @@ from outbound.models import (
 from outbound.policies import (
     SYSTEM,
     Target,
-    answered_then_abandoned,
     cancel,
     finish,
     insert_ignore,
@@ -159,13 +158,17 @@ class SurveyCall:
         if ticket.status != Status.CLOSED.value or ticket.redo_count != task.round:
             cancel(task, now, "moved")
             return
+        # A call the citizen answered but our crash cut off (no answer recorded) is retried
+        # as an unanswered one: at the schedule's next slot, out of quiet hours, within the
+        # daily cap. Unlike a handler's reminder, no one else can answer for the citizen,
+        # and the SMS that followed at once was a survey lost where the SMS provider only
+        # logs (the shipped `log`): recorded unreachable before anyone could reply.
         again = retry_or_none(task, domain.settings.outbound.survey_retry_seconds, now)
-        if again is not None and not answered_then_abandoned(attempt):
+        if again is not None:
             postpone(task, allowed_at(domain, again), attempt.outcome)
             return
-        # Retries used up, or the citizen answered a call cut off by a crash (not called
-        # again): the SMS with the reply code.
-        finish(task, now, "exhausted" if again is None else "answered_unconfirmed")
+        # Retries used up: the SMS with the reply code.
+        finish(task, now, "exhausted")
         insert_ignore(session, [task_row(ticket_id=ticket.id, kind=Kind.SURVEY_SMS.value,
                                          round_=task.round, step=0,
                                          due_at=allowed_at(domain, now), now=now)])

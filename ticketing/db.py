@@ -57,6 +57,20 @@ def _sqlite_code(exc: BaseException) -> int | None:
     return None if code is None else code & 0xFF
 
 
+# PostgreSQL's SQLSTATE class 54, "program limit exceeded": an index row beyond a btree's
+# 2704 bytes, a statement too complex, too many columns or arguments. psycopg files it under
+# OperationalError with the lost connections, but the same request fails the same way on a
+# healthy server every time: a property of the request, not an outage to wait out.
+_PG_LIMIT_CLASS = "54"
+
+
+def beyond_database_limits(exc: BaseException) -> bool:
+    """True when the database refused ``exc``'s statement for its size or shape (PostgreSQL's
+    class 54): the request is to blame, and retrying it would fail again."""
+    orig = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
+    return str(getattr(orig, "sqlstate", None) or "").startswith(_PG_LIMIT_CLASS)
+
+
 def database_unavailable(exc: BaseException) -> bool:
     """True when ``exc`` says the database cannot be reached or written just now (SQLite's
     write lock held past the busy wait, its file read-only or full, PostgreSQL down or its
@@ -69,7 +83,10 @@ def database_unavailable(exc: BaseException) -> bool:
     if isinstance(orig, sqlite3.Error):
         return _sqlite_code(orig) in _SQLITE_OUTAGE_CODES
     # PostgreSQL: psycopg's OperationalError and InterfaceError are a connection lost or
-    # refused; its programming errors are SQLAlchemy's ProgrammingError, not counted.
+    # refused; its programming errors are SQLAlchemy's ProgrammingError, not counted; nor
+    # is a statement over the server's limits, an OperationalError too.
+    if beyond_database_limits(exc):
+        return False
     return isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError,
                             sa_exc.TimeoutError))
 

@@ -11,9 +11,15 @@ from fastapi import APIRouter
 from fastapi.staticfiles import StaticFiles
 
 from hotline.console import dashboard, intake, kb, supervision, views
-from hotline.console.web import STATIC_DIR
+from hotline.console.web import (
+    OUTAGE_RETRY_AFTER_SECONDS,
+    PREFIX,
+    STATIC_DIR,
+    outage_page,
+    too_long_page,
+)
 
-router = APIRouter(prefix="/console", include_in_schema=False)
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
 router.include_router(views.router)
 router.include_router(intake.router)
 router.include_router(dashboard.router)
@@ -21,8 +27,14 @@ router.include_router(kb.router)
 router.include_router(supervision.router)
 
 
+def on_console(path: str) -> bool:
+    """True for a path of the console's (a browser's pages), False for the API's."""
+    return path == PREFIX or path.startswith(PREFIX + "/")
+
+
 def static_files() -> StaticFiles:
     return StaticFiles(directory=STATIC_DIR)
 
 
-__all__ = ["router", "static_files"]
+__all__ = ["OUTAGE_RETRY_AFTER_SECONDS", "on_console", "outage_page", "router", "static_files",
+           "too_long_page"]

@@ -41,6 +41,13 @@ EMERGENCY_LABELS = {"none": "无", "110": "110 报警", "119": "119 消防救援
 FIELD_LABELS = {"category": "分类", "urgency": "紧急程度", "kind": "诉求类型",
                 "emergency": "紧急联动"}
 
+# The words a form's user typed, shown again when the request could not be saved (an
+# outage page, the login after a session ended); any other field goes back hidden.
+TYPED_LABELS = {"text": "回复内容", "reason": "理由", "note": "备注", "demand": "诉求内容",
+                "address": "地址", "caller_name": "来电人姓名", "caller_phone": "来电号码",
+                "respondent": "被反映对象", "title": "标题", "answer": "答复内容",
+                "keywords": "关键词", "synonyms": "同义词", "typed": "工单编号"}
+
 CHANNEL_LABELS = {"phone": "电话", "twilio": "电话（Twilio）", "web": "人工录入", "api": "接口"}
 
 # Events that are not lifecycle transitions. Other packages (outbound, ivr) add their own

@@ -15,7 +15,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from hotline.console import auth, present, recordings
-from hotline.console.web import Work, error_page, is_htmx, page, render, work
+from hotline.console.web import (
+    KEPT_MAX_CHARS,
+    Kept,
+    Work,
+    error_page,
+    is_htmx,
+    kept_page,
+    page,
+    render,
+    work,
+)
 from ticketing import (
     analytics,
     attachments,
@@ -185,6 +195,7 @@ def login(
     token: Annotated[str, Form(max_length=256)] = "",
     csrf: Annotated[str, Form(max_length=128)] = "",
     next: Annotated[str, Form(max_length=512)] = "",
+    kept: Annotated[str, Form(max_length=KEPT_MAX_CHARS)] = "",
 ) -> Response:
     s = auth.read_session(request)
     # No account's name holds a control character (ticketing.schemas.UserCreate), and
@@ -196,7 +207,7 @@ def login(
         fresh = s or auth.new_session(None)
         response = render(request, "login.html", {
             "csrf": fresh.csrf, "next": safe_next(next) or "", "error": error,
-            "username": username,
+            "username": username, "kept": kept,
         }, status)
         auth.set_cookie(request, response, fresh)
         return response
@@ -221,11 +232,20 @@ def login(
         user = authenticate(session=session, username=username.strip(), token=token.strip())
         new = auth.new_session(user) if user is not None else None
         role = Role(user.role) if user is not None else None
+        user_id = user.id if user is not None else None
     # One message for a wrong name and a wrong token: don't confirm which accounts exist.
     if new is None or role is None:  # already counted by admit
         log.info("console login failed (%s)", keys[1])
         return again(401, "用户名或令牌不正确。")
     limiter.succeeded(keys[0], attempt)
+    # A form whose session had ended, its words carried through this login: back to the
+    # one who typed them (another user logging in at that browser does not see them), to
+    # be sent again, with this session's token, where they were going.
+    carried = Kept.load(kept) if kept else None
+    if carried is not None and carried.user_id == user_id and safe_next(carried.action):
+        response: Response = kept_page(request, carried, new.csrf)
+        auth.set_cookie(request, response, new)
+        return response
     response = RedirectResponse(safe_next(next) or home_for(role), status_code=303)
     auth.set_cookie(request, response, new)
     return response

@@ -9,6 +9,9 @@ Endpoints are therefore plain ``def`` functions.
 from __future__ import annotations
 
 import functools
+import hmac
+import json
+import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,13 +20,13 @@ from pathlib import Path
 from typing import Any, ParamSpec
 from urllib.parse import quote
 
-from fastapi import Request
+from fastapi import Request, params
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from sqlalchemy.orm import Session
 
-from hotline.console import present
+from hotline.console import auth, present
 from hotline.console.auth import (
     ConsoleSession,
     CsrfFailed,
@@ -35,9 +38,16 @@ from hotline.console.auth import (
 from ticketing.actors import Actor
 from ticketing.classify import KIND_LABELS
 from ticketing.context import Domain
+from ticketing.db import beyond_database_limits, database_unavailable
 from ticketing.models import User
 from ticketing.service import REPLY_OUTCOMES, NotFound
 from ticketing.states import Role
+
+# The console's routes, and the app's split between them (pages for a browser) and the API
+# (JSON): hotline.app answers an error under this prefix with a page.
+PREFIX = "/console"
+# How long a browser is told to wait during a database outage (the API's figure too).
+OUTAGE_RETRY_AFTER_SECONDS = 5
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -62,6 +72,7 @@ templates.env.globals.update(
     KIND_LABELS=KIND_LABELS,
     EMERGENCY_LABELS=present.EMERGENCY_LABELS,
     FIELD_LABELS=present.FIELD_LABELS,
+    TYPED_LABELS=present.TYPED_LABELS,
     CHANNEL_LABELS=present.CHANNEL_LABELS,
     REPLY_OUTCOMES=REPLY_OUTCOMES,
 )
@@ -170,11 +181,138 @@ def login_redirect(request: Request) -> Response:
     return RedirectResponse(target, status_code=303)
 
 
+def outage_page(request: Request, typed: dict[str, str | list[str]] | None = None,
+                files: tuple[str, ...] = ()) -> HTMLResponse:
+    """A 503 page in Mandarin for a database outage, with Retry-After. A form's ``typed``
+    fields (files cannot be) come back in it, shown and in a form that sends them again to
+    the same address: the operator's words are not lost with the request."""
+    response = _unsaved(request, 503, typed, files, outage=True)
+    response.headers["Retry-After"] = str(OUTAGE_RETRY_AFTER_SECONDS)
+    return response
+
+
+def too_long_page(request: Request, typed: dict[str, str | list[str]] | None = None,
+                  files: tuple[str, ...] = ()) -> HTMLResponse:
+    """A 422 page for a request over the database's limits (``beyond_database_limits``):
+    the form's words come back to be shortened and sent again."""
+    return _unsaved(request, 422, typed, files, outage=False)
+
+
+def _unsaved(request: Request, status: int, typed: dict[str, str | list[str]] | None,
+             files: tuple[str, ...], *, outage: bool) -> HTMLResponse:
+    kept = {name: value for name, value in (typed or {}).items() if value and name != "csrf"}
+    me = getattr(request.state, "console_me", None)
+    return render(request, "unavailable.html", {
+        "outage": outage, "kept": kept, "action": request.url.path, "files": files,
+        # The session's own token, as the form that was sent carried it.
+        "csrf": me.csrf if me is not None else (typed or {}).get("csrf", ""),
+        "retry": OUTAGE_RETRY_AFTER_SECONDS,
+    }, status)
+
+
+def _form_fields(fn: Callable[..., Any]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The names of ``fn``'s form fields, and of its file fields (a ``File`` is a ``Form``
+    to FastAPI, but no page can send a file back: the user chooses it again)."""
+    fields, files = set(), []
+    for name, hint in typing.get_type_hints(fn, include_extras=True).items():
+        for meta in getattr(hint, "__metadata__", ()):
+            if isinstance(meta, params.File):
+                files.append(name)
+            elif isinstance(meta, params.Form):
+                fields.add(name)
+    return frozenset(fields), tuple(files)
+
+
+def typed_fields(kwargs: dict[str, Any], fields: frozenset[str]) -> dict[str, str | list[str]]:
+    """What the user typed or chose in a form, by field (the CSRF token included: the page
+    that sends it again needs it, and it is the session's own)."""
+    return {name: value for name, value in kwargs.items()
+            if name in fields and isinstance(value, str | list)}
+
+
+# The most a form's kept words may take in the login page: sent again percent-encoded, a
+# Chinese character is 9 bytes of the login's body, which max_body_bytes (64 KiB) bounds. A
+# reply of 5,000 characters fits; more is the plain redirect, the words lost as before.
+KEPT_MAX_CHARS = 6 * 1024
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A form sent after its session ended, carried through the login page (a hidden field,
+    never the URL nor a log): whose page sent it, where to, what was in it."""
+
+    user_id: int
+    action: str
+    fields: dict[str, str | list[str]]
+    files: tuple[str, ...]
+
+    def dump(self) -> str:
+        return json.dumps({"u": self.user_id, "a": self.action, "f": self.fields,
+                           "x": list(self.files)}, ensure_ascii=False)
+
+    @classmethod
+    def load(cls, blob: str) -> Kept | None:
+        try:
+            data = json.loads(blob)
+            kept = cls(user_id=int(data["u"]), action=str(data["a"]), fields=dict(data["f"]),
+                       files=tuple(str(f) for f in data["x"]))
+        except (ValueError, KeyError, TypeError):
+            return None
+        if not all(isinstance(v, str) or (isinstance(v, list)
+                                           and all(isinstance(i, str) for i in v))
+                   for v in kept.fields.values()):
+            return None
+        return kept
+
+
+def _sender(request: Request, typed: dict[str, str | list[str]]) -> int | None:
+    """The user whose console page sent ``typed``: the cookie's signature and the form's
+    CSRF token vouch for it even after the session ended (logged out or its token rotated
+    elsewhere, expired); None when nothing does (no cookie, another site's form)."""
+    s = auth.decode(auth.signing_key(request), request.cookies.get(auth.COOKIE), now=0)
+    given = typed.get("csrf")
+    if s is None or s.user_id is None or not isinstance(given, str) \
+            or not hmac.compare_digest(given, s.csrf):
+        return None
+    return s.user_id
+
+
+def login_keeping(request: Request, typed: dict[str, str | list[str]],
+                  files: tuple[str, ...]) -> Response:
+    """The login page for a form whose session ended, its words kept in the page to be sent
+    again after the login (``views.login``); a page read, or a form with nothing typed or
+    not vouched for, is the usual redirect."""
+    fields = {name: value for name, value in typed.items() if value and name != "csrf"}
+    user_id = _sender(request, typed) if request.method == "POST" and fields else None
+    if user_id is None or is_htmx(request):
+        return login_redirect(request)
+    blob = Kept(user_id, request.url.path, fields, files).dump()
+    if len(blob) > KEPT_MAX_CHARS:
+        return login_redirect(request)
+    fresh = auth.new_session(None)
+    response = render(request, "login.html", {
+        "csrf": fresh.csrf, "next": "", "kept": blob,
+        "error": "登录已失效（可能已在别处退出，或访问令牌已更换）。您刚才填写的内容尚未保存，"
+                 "已暂存在本页：重新登录后即可核对并提交。"}, 401)
+    auth.set_cookie(request, response, fresh)
+    return response
+
+
+def kept_page(request: Request, kept: Kept, csrf: str) -> HTMLResponse:
+    """After the login: the kept words under one button that sends them where they were
+    going, with the new session's CSRF token."""
+    return render(request, "kept.html", {
+        "kept": kept.fields, "action": kept.action, "files": kept.files,
+        "csrf": csrf})
+
+
 P = ParamSpec("P")
 
 
 def page(fn: Callable[P, Response]) -> Callable[P, Response]:
-    """Turn the console's exceptions into pages: login redirect, 403, 404."""
+    """Turn the console's exceptions into pages: login redirect, 403, 404, and a database
+    outage (503, the form's words kept)."""
+    fields, files = _form_fields(fn)
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
@@ -183,7 +321,7 @@ def page(fn: Callable[P, Response]) -> Callable[P, Response]:
         try:
             return fn(*args, **kwargs)
         except LoginRequired:
-            return login_redirect(request)
+            return login_keeping(request, typed_fields(kwargs, fields), files)
         except CsrfFailed:
             return error_page(request, 403, "安全校验失败",
                               "页面已过期或来源不明（CSRF 校验失败），请刷新页面后重试。")
@@ -191,5 +329,11 @@ def page(fn: Callable[P, Response]) -> Callable[P, Response]:
             return error_page(request, 404, "未找到", "工单不存在，或不在您的权限范围内。")
         except Forbidden as exc:
             return error_page(request, 403, "无权访问", str(exc))
+        except Exception as exc:
+            if beyond_database_limits(exc):
+                return too_long_page(request, typed_fields(kwargs, fields), files)
+            if not database_unavailable(exc):
+                raise
+            return outage_page(request, typed_fields(kwargs, fields), files)
 
     return wrapper

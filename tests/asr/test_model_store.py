@@ -266,3 +266,30 @@ def test_ensure_says_ready_only_for_a_model_vosk_loads(tmp_path: Path, model_pat
     result = _ensure(monkeypatch, model_path.parent, model_path.name)
     assert result.exit_code == 0
     assert result.output.strip() == f"speech model ready in {model_path}"
+
+
+def test_ensure_without_network_names_the_offline_way(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Before, the one line said the download failed and nothing else: every way it named
+    # (`hotline asr fetch small-cn`) needed the network the machine did not have.
+    import httpx
+
+    def offline(*_: object, **__: object) -> None:
+        raise httpx.ConnectError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(httpx, "stream", offline)
+    name = Settings().asr.model_name
+    result = _ensure(monkeypatch, tmp_path, name)
+    assert result.exit_code == 1
+    said = " ".join(result.output.split())  # Rich wraps the line at the terminal's width
+    assert "Name or service not known" in said
+    archive = Path(REGISTRY["small-cn"].url).name
+    assert f"hotline asr fetch ./{archive}" in said
+    assert str(tmp_path / name / "am" / "final.mdl") in said
+    assert "HOTLINE_ASR__MODEL_DIR" in said and "HOTLINE_ASR__MODEL_NAME" in said
+    assert [p.name for p in tmp_path.iterdir()] == []  # nothing half-made left behind
+    # What `serve` logs while it waits for a model says the same.
+    from asr.readiness import model_status
+
+    detail = model_status(tmp_path, name).detail
+    assert f"hotline asr fetch ./{archive}" in detail and "HOTLINE_ASR__MODEL_DIR" in detail

@@ -78,3 +78,21 @@ def test_an_outage_with_no_message_is_still_one_warning(
     with caplog.at_level(logging.WARNING, logger="hotline.scheduler"):
         assert quiet() is None and quiet() is None
     assert ["database unavailable" in r.getMessage() for r in caplog.records] == [True]
+
+
+def test_a_statement_over_the_databases_limits_is_no_outage(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # PostgreSQL's ProgramLimitExceeded is a psycopg OperationalError: before, the job
+    # warned "database unavailable" once and was then skipped in silence at every run.
+    error = OperationalError("INSERT", {}, psycopg.errors.ProgramLimitExceeded(
+        "index row size 3256 exceeds btree version 4 maximum 2704"))
+
+    def job() -> None:
+        raise error
+
+    quiet = OutageQuiet("monthly-report", job)
+    with caplog.at_level(logging.WARNING, logger="hotline.scheduler"):
+        for _ in range(2):
+            with pytest.raises(OperationalError, match="exceeds btree"):
+                quiet()
+    assert not caplog.records

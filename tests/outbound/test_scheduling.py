@@ -426,3 +426,47 @@ def test_abandoned_call_is_not_redialled_on_the_spot(
     with ob_sessions() as s:
         assert s.scalar(select(func.count(OutboundAttempt.id)).where(
             OutboundAttempt.kind == Kind.SURVEY_CALL)) == 1
+
+
+def test_a_survey_call_cut_by_a_crash_is_retried_like_an_unanswered_one(
+    ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City
+) -> None:
+    """The citizen answered and pressed one key; the worker died. Before: no call again, the
+    reply-code SMS at once (with the shipped ``log`` provider, sent to no one) and the
+    survey recorded unreachable in the same minute. Now: the schedule's next slot, like a
+    call not answered, then one survey recorded."""
+    clock = Clock(ob_domain)
+    number = new_ticket(ob_sessions, ob_domain, ob_city, phone=CITIZEN)
+    close_ticket(ob_sessions, ob_domain, ob_city, number)
+    clock.at += timedelta(seconds=2)
+    with ob_sessions() as s:
+        plan(session=s, domain=ob_domain, now=clock.at)
+        s.commit()
+    with ob_sessions() as s:
+        claims = claim_due(session=s, domain=ob_domain, worker="dead", now=clock.at, limit=10,
+                           carrier="sip", sms_carrier="log")
+        s.commit()
+    (claim,) = [c for c in claims if c.kind == Kind.SURVEY_CALL]
+    talk = conversation_for(sessions=ob_sessions, domain=ob_domain, attempt_id=claim.attempt_id)
+    talk.answered("sip-call-1")
+    talk.pressed("1")  # resolved; the worker died before the second key
+    clock.at += timedelta(seconds=ob_domain.settings.outbound.lease_seconds + 1)
+    dialer = ScriptedDialer({CITIZEN: Script(["11"])})
+    worker = OutboundWorker(sessions=ob_sessions, domain=ob_domain, dialer=dialer,
+                            sms=LogSms(), name="test-worker")
+    worker.tick()
+    worker.wait_idle()
+    (survey,) = tasks(ob_sessions, number, Kind.SURVEY_CALL)
+    assert survey.status == "pending" and survey.due_at > clock.at  # never on the spot
+    assert dialer.calls == []
+    assert tasks(ob_sessions, number, Kind.SURVEY_SMS) == []
+    assert "survey_unreachable" not in [e.action for e in events(ob_sessions, number)]
+    # At the next slot the citizen is called once more and answers.
+    clock.at = survey.due_at + timedelta(milliseconds=1)
+    drive(worker, lambda: ticket(ob_sessions, number).status == "surveyed", clock=clock)
+    assert dialer.calls == [(CITIZEN, "11")]
+    with ob_sessions() as s:
+        t = s.scalars(select(Ticket).where(Ticket.number == number)).one()
+        (result,) = s.scalars(select(SurveyResult).where(SurveyResult.ticket_id == t.id)).all()
+        assert result.outcome == "answered"
+    assert len(attempts(ob_sessions, number, Kind.SURVEY_CALL)) == 2

@@ -90,3 +90,28 @@ def test_a_schema_bug_is_a_500_not_try_again(
     assert not [r for r in caplog.records if "database unavailable" in r.getMessage()]
     with TestClient(create_app(settings), raise_server_exceptions=False) as c:
         assert _file(c, city).status_code == 500
+
+
+def over_the_limits() -> OperationalError:
+    """What SQLAlchemy raises for PostgreSQL's refusal of an index row too long (the real
+    server's: tests/ticketing/test_database_unavailable.py)."""
+    return OperationalError("INSERT", {}, psycopg.errors.ProgramLimitExceeded(
+        "index row size 3256 exceeds btree version 4 maximum 2704 for index \"ix\""))
+
+
+def test_a_request_over_the_databases_limits_is_a_422_not_an_outage(
+        client: TestClient, city: City, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    # Before: 503 "try again" with Retry-After, for a request that fails the same way
+    # every time, and counted in the outage's warnings.
+    before = _tickets(city)
+    monkeypatch.setattr(ticketing.deps, "actor_for_token", _raising(over_the_limits()))
+    with caplog.at_level(logging.WARNING):
+        r = _file(client, city)
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["error"] == "invalid_input" and body["field"] == "body"
+    assert "超出" in body["detail"] and "shorten" in body["detail"]
+    assert "Retry-After" not in r.headers
+    assert not [x for x in caplog.records if "database unavailable" in x.getMessage()]
+    assert _tickets(city) == before
