@@ -1243,6 +1243,19 @@ def record_survey(
     ).first()
     if existing is not None and existing.outcome == "answered":
         raise InvalidInput("ticket", f"ticket {ticket.number} already surveyed for this closure")
+    if actor.role != Role.SYSTEM:
+        _allowed(ticket=ticket, actor=actor, action=Action.SURVEY, reason=None)
+        from ticketing import merging  # builds on this module
+
+        # The centre keys in what a citizen said on a callback: only where the survey call
+        # and SMS would have asked someone (merging.survey_phone). A merged ticket's group
+        # answers once, on its primary; a withheld number or "no callback" leaves nobody
+        # to have answered. The system's own paths were routed by the same rule; an answer
+        # already given on a call stands if the citizen asks for no callback meanwhile.
+        if merging.survey_phone(session=session, ticket=ticket) is None:
+            raise InvalidInput("ticket", f"ticket {ticket.number} has nobody to survey "
+                               "(merged into another ticket's group, a withheld number, "
+                               "or the caller asked for no callback)")
     score = survey_score(resolved, satisfied)
     now = domain.now()
     _apply(

@@ -168,6 +168,49 @@ def test_an_unreached_redo_survey_does_not_erase_the_citizens_answer(
         assert (f.compared, f.matched) == (1, 0)
 
 
+def test_the_centre_keys_in_no_survey_for_a_citizen_nobody_could_ask(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """A 并单 group answers once, on its primary; a withheld number or "no callback" leaves
+    nobody to survey (merging.survey_phone: the survey call and SMS follow it). An operator's
+    keyed-in answer for such a ticket was stored and counted: three answers that no
+    citizen gave, and a group counted twice."""
+    op, handler = city.actor("operator"), city.actor("water-handler")
+
+    def filed(phone: str | None, **kw: bool) -> Ticket:
+        t = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
+                                  caller_phone=phone, category="water", urgency="livelihood",
+                                  demand=WATER_OUT, **kw)
+        service.accept(session=s, domain=domain, ticket=t, actor=op)
+        return t
+
+    def closed(t: Ticket) -> None:
+        service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        _answered(s, domain, t, handler, op, "已恢复供水")
+
+    with sessions() as s:
+        primary, member = filed("13811114441"), filed("13811114442")
+        merging.merge(session=s, domain=domain, primary=primary, others=[member], actor=op)
+        withheld, no_callback = filed(None), filed("13811114443", no_contact=True)
+        for t in (primary, withheld, no_callback):
+            closed(t)
+        s.commit()
+        assert member.status == Status.CLOSED.value
+        for t in (member, withheld, no_callback):
+            with pytest.raises(service.InvalidInput, match="nobody to survey"):
+                service.record_survey(session=s, domain=domain, ticket=t, actor=op,
+                                      resolved=True, satisfied=True)
+            s.rollback()
+        f = _figures(s, domain, city)
+        assert (f.surveyed, f.satisfied) == (0, 0)
+        # The group's one answer, keyed in from a callback to the primary's caller.
+        service.record_survey(session=s, domain=domain, ticket=primary, actor=op,
+                              resolved=True, satisfied=True)
+        s.commit()
+        f = _figures(s, domain, city)
+        assert (f.surveyed, f.satisfied, f.compared, f.matched) == (1, 1, 1, 1)
+
+
 INVISIBLE_REASONS = ["\u200b", "\u200b\u3000\u200d", "\ufeff", "\u2060 \u2063", "\u00ad"]
 
 
@@ -331,3 +374,4 @@ def test_a_ticket_held_by_staff_quiet_hours_reaches_the_unit_in_the_morning(
         s.commit()
         assert t.status == Status.RETURNED.value
         assert service.return_deadline(session=s, domain=domain, ticket=t) is None
+
