@@ -65,6 +65,7 @@ from ticketing.queries import (
     identified_caller,
     is_held,
     may_act_on,
+    may_send_to,
     note_created,
     note_filed,
     same_identified_caller,
@@ -842,6 +843,11 @@ def dispatch(
     )
     if handler_id and (handler is None or handler.unit_id != unit_id):
         raise InvalidInput("handler_id", f"handler {handler_id} is not in unit {unit.code}")
+    if action == Action.REASSIGN:
+        _allowed(ticket=ticket, actor=actor, action=action, reason=reason)
+        if not may_send_to(session, actor, unit):
+            raise InvalidInput("unit_id", f"unit {unit.code} is outside your units: 退单 "
+                               "within its window, or the centre moves the ticket")
     now = domain.now()
     # 改派 within the unit opens a new sign window; the one it missed stays missed (as for
     # 驳回重办). Another unit's window is that unit's own.

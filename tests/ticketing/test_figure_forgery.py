@@ -375,3 +375,39 @@ def test_a_ticket_held_by_staff_quiet_hours_reaches_the_unit_in_the_morning(
         assert t.status == Status.RETURNED.value
         assert service.return_deadline(session=s, domain=domain, ticket=t) is None
 
+
+def test_a_district_supervisor_moves_tickets_only_among_their_own_units(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """Figures follow the ticket's unit. 朝阳区's supervisor 改派'd a Chaoyang unit's overdue
+    ticket to 海淀区中关村街道, outside their scope (and past the 退单 window): the lateness
+    went to another district's unit. Within their units they still may; the centre
+    anywhere."""
+    start, clock = _clocked(domain)
+    op, sup = city.actor("operator"), city.actor("cy-supervisor")
+    housing, wangjing = city.unit_id("cy-housing"), city.unit_id("cy-wangjing")
+    zgc = city.unit_id("hd-zgc")
+    with sessions() as s:
+        t = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
+                                  caller_phone="13811114451", category="housing",
+                                  urgency="urgent", demand="朝阳区望京西园三区5号楼电梯困人")
+        service.accept(session=s, domain=domain, ticket=t, actor=op)
+        service.reassign(session=s, domain=domain, ticket=t, actor=op, unit_id=housing)
+        s.commit()
+        clock[0] = start + timedelta(hours=3)
+        assert is_overdue(t, domain.now())
+        with pytest.raises(service.InvalidInput) as refused:
+            service.reassign(session=s, domain=domain, ticket=t, actor=sup, unit_id=zgc,
+                             reason="属地不清")
+        assert refused.value.field == "unit_id"
+        s.rollback()
+        s.refresh(t)
+        assert (t.unit_id, len([e for e in t.events if e.action == "reassign"])) == (housing, 1)
+        service.reassign(session=s, domain=domain, ticket=t, actor=sup, unit_id=wangjing,
+                         reason="属地办理")
+        s.commit()
+        assert t.unit_id == wangjing
+        service.reassign(session=s, domain=domain, ticket=t, actor=op, unit_id=zgc,
+                         reason="属地为海淀")
+        s.commit()
+        assert t.unit_id == zgc
