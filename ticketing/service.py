@@ -850,9 +850,12 @@ def dispatch(
                                "within its window, or the centre moves the ticket")
     now = domain.now()
     # 改派 within the unit opens a new sign window; the one it missed stays missed (as for
-    # 驳回重办). Another unit's window is that unit's own.
-    missed = (action == Action.REASSIGN and ticket.unit_id == unit.id
-              and missed_sign(ticket, now))
+    # 驳回重办). Another unit's window is that unit's own, unless that unit had the ticket
+    # before and missed its window then: back by 改派 via another unit, or by 退单 and the
+    # centre's dispatch, it brings the miss with it (service.left_late).
+    missed = ((action == Action.REASSIGN and ticket.unit_id == unit.id
+               and missed_sign(ticket, now))
+              or (ticket.unit_id != unit.id and unit.code in left_late(session, ticket)))
     _apply(
         session=session,
         ticket=ticket,
@@ -865,6 +868,7 @@ def dispatch(
             "handler": handler.username if handler else None,
             "rule": rule_id,
             **({MISSED_SIGN: True} if missed else {}),
+            **_leaving(ticket, now),
         },
     )
     ticket.unit_id = unit.id
@@ -1063,7 +1067,7 @@ def return_ticket(
     last = return_deadline(session=session, domain=domain, ticket=ticket)
     _apply(  # the table's refusals (state, role, reason) come before the window's
         session=session, ticket=ticket, actor=actor, action=Action.RETURN, now=now, reason=reason,
-        data={"unit": ticket.unit.code if ticket.unit else None},
+        data={"unit": ticket.unit.code if ticket.unit else None, **_leaving(ticket, now)},
     )
     if last is not None and now > last:
         raise InvalidInput("return_window", f"the 退单 window closed at {last.isoformat()}; "
@@ -1166,6 +1170,28 @@ def missed_sign(ticket: Ticket, now: datetime) -> bool:
     and it has passed."""
     due = ticket.sign_due_at
     return due is not None and (ticket.signed_at > due if ticket.signed_at else due < now)
+
+
+# On a 派单/改派/退单 event: the unit the ticket left with its sign window missed.
+LEFT_LATE_SIGN = "left_late_sign"
+
+
+def _leaving(ticket: Ticket, now: datetime) -> dict[str, str]:
+    """Event data naming the unit the ticket leaves, when it leaves with its window missed."""
+    if ticket.unit is None or not missed_sign(ticket, now):
+        return {}
+    return {LEFT_LATE_SIGN: ticket.unit.code}
+
+
+def left_late(session: Session, ticket: Ticket) -> set[str]:
+    """The units that had the ticket and let it go with their sign window missed: one that
+    gets it back is not signed in time (service.dispatch)."""
+    if ticket.dispatched_at is None:  # never at a unit (filing: nothing to read, or flush)
+        return set()
+    return {code for (data,) in session.execute(
+        select(TicketEvent.data).where(TicketEvent.ticket_id == ticket.id,
+                                       TicketEvent.action.in_(_UNIT_MOVES)))
+            if isinstance(data, dict) and isinstance(code := data.get(LEFT_LATE_SIGN), str)}
 
 
 def missed_in_round(ticket: Ticket, now: datetime) -> dict[str, bool]:

@@ -292,6 +292,36 @@ def test_a_reassignment_within_the_unit_does_not_reset_a_missed_sign_window(
         assert (f.dispatched, f.signed_in_time) == (2, 1)
 
 
+def test_a_window_missed_stays_missed_when_the_ticket_comes_back_to_the_unit(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """Nobody at the water company signed within the 5 minutes. 改派 to the same unit keeps
+    that on the record; two hops did not: 改派 to the power company and straight back, or
+    the handler's 退单 (inside its 2-hour window) and the centre dispatching it back, gave
+    the water company a fresh window, signed "in time". A unit that never had the ticket
+    still starts on its own window."""
+    start, clock = _clocked(domain)
+    op, sup = city.actor("operator"), city.actor("supervisor")
+    handler, power = city.actor("water-handler"), city.unit_id("bj-power")
+    with sessions() as s:
+        hops, returned = (_filed_and_saved(s, domain, city, "livelihood") for _ in range(2))
+        water = hops.unit_id
+        assert water is not None and returned.unit_id == water
+        clock[0] = start + timedelta(minutes=10)
+        service.reassign(session=s, domain=domain, ticket=hops, actor=sup, unit_id=power,
+                         reason="派错单位")
+        service.reassign(session=s, domain=domain, ticket=hops, actor=sup, unit_id=water,
+                         reason="派回")
+        service.return_ticket(session=s, domain=domain, ticket=returned, actor=handler,
+                              reason="不属于本单位职责")
+        service.dispatch(session=s, domain=domain, ticket=returned, actor=op, unit_id=water)
+        for t in (hops, returned):
+            service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        s.commit()
+        f = _figures(s, domain, city)
+        assert (f.dispatched, f.signed_in_time) == (2, 0)
+
+
 def _clocked_at(domain: Domain, local_hour: int) -> tuple[datetime, list[datetime]]:
     """A clock three days back at ``local_hour`` o'clock in the city's time zone (staff quiet
     hours depend on the hour, so a test of them must not depend on when it runs)."""
