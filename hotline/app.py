@@ -359,6 +359,9 @@ def create_app(
                                   voice=settings.sip.prompt_voice).as_dict(),
         }
 
+    # Uptime monitors ask by HEAD (a 405 reads as "down"); kept out of the API's document.
+    app.add_api_route("/healthz", healthz, methods=["HEAD"], include_in_schema=False)
+
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
                        uploads=upload_allowances(settings),
                        chunked_upload_bytes=settings.attachments.max_bytes)

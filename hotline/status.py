@@ -105,12 +105,17 @@ def _handler(status: StatusServer) -> type[BaseHTTPRequestHandler]:
             else:
                 self._send(404, b"not found\n", "text/plain")
 
+        def do_HEAD(self) -> None:
+            # Uptime monitors ask by HEAD (501 read as "down"): the GET's headers, no body.
+            self.do_GET()
+
         def _send(self, code: int, body: bytes, kind: str) -> None:
             self.send_response(code)
             self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            if self.command != "HEAD":
+                self.wfile.write(body)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # a scrape every 15 s is no news in the log

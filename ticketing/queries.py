@@ -38,9 +38,27 @@ def scope_filter(actor: Actor) -> Any:
     if actor.role == Role.HANDLER:
         return Ticket.unit_id == actor.unit_id
     if actor.role == Role.SUPERVISOR and actor.unit_path:
-        subtree = select(Unit.id).where(Unit.path.startswith(actor.unit_path))
-        return Ticket.unit_id.in_(subtree)
+        return Ticket.unit_id.in_(select(Unit.id).where(unit_scope(actor)))
     return false()
+
+
+def unit_scope(actor: Actor) -> Any:
+    """A WHERE clause on Unit: the units whose tickets ``scope_filter`` shows ``actor``."""
+    if actor.sees_everything:
+        return true()
+    if actor.role == Role.HANDLER:
+        return Unit.id == actor.unit_id
+    if actor.role == Role.SUPERVISOR and actor.unit_path:
+        return Unit.path.startswith(actor.unit_path)
+    return false()
+
+
+def may_send_to(session: Session, actor: Actor, unit: Unit) -> bool:
+    """Whether ``actor`` may move a ticket to ``unit`` (改派): a unit of their own scope. A
+    district's supervisor handing a late or badly surveyed ticket to another district's
+    unit would hand it that unit's figures (they follow the ticket's unit) past the 退单
+    window; across scopes only the centre moves tickets."""
+    return session.scalar(select(Unit.id).where(Unit.id == unit.id, unit_scope(actor))) is not None
 
 
 def may_see_ticket(actor: Actor, ticket: Ticket) -> bool:

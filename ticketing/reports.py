@@ -144,7 +144,8 @@ def loop_counts(*, session: Session, conds: list[Any], now: datetime,
 
     missed = (select(TicketEvent.ticket_id, *(flagged(f).label(f) for f in
                                                (MISSED_SIGN, MISSED_REPLY, MISSED_CLOSE)))
-              .where(TicketEvent.action.in_([Action.REJECT.value, Action.REASSIGN.value]))
+              .where(TicketEvent.action.in_([Action.REJECT.value, Action.REASSIGN.value,
+                                             Action.DISPATCH.value]))
               .group_by(TicketEvent.ticket_id).subquery())
 
     def missed_before(flag: str) -> Any:

@@ -65,6 +65,7 @@ from ticketing.queries import (
     identified_caller,
     is_held,
     may_act_on,
+    may_send_to,
     note_created,
     note_filed,
     same_identified_caller,
@@ -842,11 +843,19 @@ def dispatch(
     )
     if handler_id and (handler is None or handler.unit_id != unit_id):
         raise InvalidInput("handler_id", f"handler {handler_id} is not in unit {unit.code}")
+    if action == Action.REASSIGN:
+        _allowed(ticket=ticket, actor=actor, action=action, reason=reason)
+        if not may_send_to(session, actor, unit):
+            raise InvalidInput("unit_id", f"unit {unit.code} is outside your units: 退单 "
+                               "within its window, or the centre moves the ticket")
     now = domain.now()
     # 改派 within the unit opens a new sign window; the one it missed stays missed (as for
-    # 驳回重办). Another unit's window is that unit's own.
-    missed = (action == Action.REASSIGN and ticket.unit_id == unit.id
-              and missed_sign(ticket, now))
+    # 驳回重办). Another unit's window is that unit's own, unless that unit had the ticket
+    # before and missed its window then: back by 改派 via another unit, or by 退单 and the
+    # centre's dispatch, it brings the miss with it (service.left_late).
+    missed = ((action == Action.REASSIGN and ticket.unit_id == unit.id
+               and missed_sign(ticket, now))
+              or (ticket.unit_id != unit.id and unit.code in left_late(session, ticket)))
     _apply(
         session=session,
         ticket=ticket,
@@ -859,6 +868,7 @@ def dispatch(
             "handler": handler.username if handler else None,
             "rule": rule_id,
             **({MISSED_SIGN: True} if missed else {}),
+            **_leaving(ticket, now),
         },
     )
     ticket.unit_id = unit.id
@@ -1057,7 +1067,7 @@ def return_ticket(
     last = return_deadline(session=session, domain=domain, ticket=ticket)
     _apply(  # the table's refusals (state, role, reason) come before the window's
         session=session, ticket=ticket, actor=actor, action=Action.RETURN, now=now, reason=reason,
-        data={"unit": ticket.unit.code if ticket.unit else None},
+        data={"unit": ticket.unit.code if ticket.unit else None, **_leaving(ticket, now)},
     )
     if last is not None and now > last:
         raise InvalidInput("return_window", f"the 退单 window closed at {last.isoformat()}; "
@@ -1162,6 +1172,28 @@ def missed_sign(ticket: Ticket, now: datetime) -> bool:
     return due is not None and (ticket.signed_at > due if ticket.signed_at else due < now)
 
 
+# On a 派单/改派/退单 event: the unit the ticket left with its sign window missed.
+LEFT_LATE_SIGN = "left_late_sign"
+
+
+def _leaving(ticket: Ticket, now: datetime) -> dict[str, str]:
+    """Event data naming the unit the ticket leaves, when it leaves with its window missed."""
+    if ticket.unit is None or not missed_sign(ticket, now):
+        return {}
+    return {LEFT_LATE_SIGN: ticket.unit.code}
+
+
+def left_late(session: Session, ticket: Ticket) -> set[str]:
+    """The units that had the ticket and let it go with their sign window missed: one that
+    gets it back is not signed in time (service.dispatch)."""
+    if ticket.dispatched_at is None:  # never at a unit (filing: nothing to read, or flush)
+        return set()
+    return {code for (data,) in session.execute(
+        select(TicketEvent.data).where(TicketEvent.ticket_id == ticket.id,
+                                       TicketEvent.action.in_(_UNIT_MOVES)))
+            if isinstance(data, dict) and isinstance(code := data.get(LEFT_LATE_SIGN), str)}
+
+
 def missed_in_round(ticket: Ticket, now: datetime) -> dict[str, bool]:
     """The deadlines the ticket's current (closed) round missed, as REJECT event data."""
     missed = {
@@ -1243,6 +1275,19 @@ def record_survey(
     ).first()
     if existing is not None and existing.outcome == "answered":
         raise InvalidInput("ticket", f"ticket {ticket.number} already surveyed for this closure")
+    if actor.role != Role.SYSTEM:
+        _allowed(ticket=ticket, actor=actor, action=Action.SURVEY, reason=None)
+        from ticketing import merging  # builds on this module
+
+        # The centre keys in what a citizen said on a callback: only where the survey call
+        # and SMS would have asked someone (merging.survey_phone). A merged ticket's group
+        # answers once, on its primary; a withheld number or "no callback" leaves nobody
+        # to have answered. The system's own paths were routed by the same rule; an answer
+        # already given on a call stands if the citizen asks for no callback meanwhile.
+        if merging.survey_phone(session=session, ticket=ticket) is None:
+            raise InvalidInput("ticket", f"ticket {ticket.number} has nobody to survey "
+                               "(merged into another ticket's group, a withheld number, "
+                               "or the caller asked for no callback)")
     score = survey_score(resolved, satisfied)
     now = domain.now()
     _apply(

@@ -429,7 +429,9 @@ def render_ticket(request: Request, w: Work, ticket: Ticket, *, status: int = 20
     units: list[Unit] = []
     handlers: list[User] = []
     if Action.REASSIGN in actions or Action.DISPATCH in actions:
-        units = list(w.session.scalars(select(Unit).order_by(Unit.path)))
+        # A supervisor 改派s within their own units (service.dispatch refuses the rest).
+        units = list(w.session.scalars(
+            select(Unit).where(queries.unit_scope(w.actor)).order_by(Unit.path)))
         handlers = list(w.session.scalars(
             select(User).where(User.role == Role.HANDLER.value, User.active.is_(True))
             .order_by(User.unit_id, User.id)))

@@ -101,8 +101,9 @@ class Negotiated:
 
 
 def parse_sdp(body: bytes | str) -> MediaOffer:
-    """The first audio stream of an SDP body. Raises SdpError when it is malformed. An
-    offer with no audio stream (video alone) is read as a refused one (port 0), which
+    """The first audio stream of an SDP body not declined (port 0). Raises SdpError when it
+    is malformed. An offer with no such stream (video alone, audio declined) is read as a
+    refused one (port 0), which
     ``answer_offer`` answers 488 like any other offer we cannot serve."""
     try:
         text = body.decode("utf-8") if isinstance(body, bytes) else body
@@ -129,7 +130,10 @@ def parse_sdp(body: bytes | str) -> MediaOffer:
             if len(parts) < 4:
                 raise SdpError(f"bad m= line {line[:80]!r}")
             seen_media = True
-            in_audio = parts[0] == "audio" and not seen_audio
+            # A declined audio stream (port 0) is not the call's: a re-INVITE keeps a removed
+            # stream's m= line at port 0 and may offer its successor after it (RFC 3264 8).
+            declined = (pm := _PORT.match(parts[1])) is not None and int(pm.group(1)) == 0
+            in_audio = parts[0] == "audio" and not seen_audio and not declined
             if not in_audio:
                 layout.append(" ".join([parts[0], "0", *parts[2:]]))
                 continue

@@ -228,3 +228,34 @@ def test_the_status_listener_ships_on_loopback_and_can_be_turned_off() -> None:
     assert shipped.status_port not in (0, shipped.port)
     assert Settings(status_port=0).status_port == 0  # no listener
     assert Settings(status_host=" ::1 ").status_host == "::1"
+
+
+def test_the_status_listener_answers_a_head(settings: Settings) -> None:
+    """An uptime monitor's HEAD /healthz on a node without the API: the GET's status and
+    headers, no body (it was 501, read as "down")."""
+    import http.client
+
+    from hotline.roles import Part
+    from hotline.status import StatusServer
+    from hotline.wiring import Background
+
+    free = socket.socket()
+    free.bind((Settings().status_host, 0))
+    port = free.getsockname()[1]
+    free.close()
+    node = settings.model_copy(update={"status_port": port})
+    background = Background(settings=node, sessions=None, domain=None, engine=None,  # type: ignore[arg-type]
+                            parts=frozenset({Part.VOICE}))
+    status = StatusServer(node, background, "ivr")
+    assert status.start()
+    try:
+        for method in ("HEAD", "GET"):
+            conn = http.client.HTTPConnection(node.status_host, port, timeout=5)
+            conn.request(method, "/healthz")
+            r = conn.getresponse()
+            body = r.read()
+            conn.close()
+            assert r.status == 200 and r.getheader("Content-Type") == "application/json"
+            assert (body == b"") if method == "HEAD" else (b'"status"' in body)
+    finally:
+        status.stop()

@@ -96,3 +96,26 @@ def test_the_video_streams_own_address_is_not_the_audios() -> None:
     video = VIDEO + "c=IN IP4 198.51.100.9\r\n"
     offer = parse_sdp((head + video + AUDIO).encode())
     assert offer.connection_ip == PEER[0] and offer.port == 40000
+
+
+DECLINED = "m=audio 0 RTP/AVP 0\r\n"
+
+
+def test_a_declined_audio_stream_is_answered_declined_and_the_next_one_taken() -> None:
+    """An m=audio at port 0 (a stream removed, its line kept: RFC 3264 8) before the live
+    one: the live one was refused 488 "no common codec" (the first audio line was read),
+    in the INVITE and in a re-INVITE, whose caller then sent audio nobody listened to."""
+    offer = HEAD + DECLINED + AUDIO.replace("40000", "40004")
+    ok = answered(offer)
+    assert [m[:2] for m in m_lines(ok.body_bytes)] == [["audio", "0"], ["audio", "30000"]]
+    assert parse_sdp(offer.encode()).port == 40004
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=True)
+    call.rtp_port = 30000
+    dialogs.on_refresh(call, sip_request("INVITE", branch="z9hG4bKdecl", body=offer.encode()))
+    [(reply, _)] = wire.sent
+    assert reply.status_code == 200 and not call.ended
+    assert [m[:2] for m in m_lines(reply.body_bytes)] == [["audio", "0"], ["audio", "30000"]]
+    # Audio declined and nothing else: still nothing to answer.
+    with pytest.raises(NotAcceptable):
+        answer_offer(parse_sdp((HEAD + DECLINED + VIDEO).encode()))

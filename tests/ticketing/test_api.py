@@ -185,6 +185,13 @@ def test_healthz_tells_strangers_only_that_it_is_up(client: TestClient) -> None:
     assert relayed.json() == {"status": "ok"}
 
 
+def test_healthz_answers_a_head(client: TestClient) -> None:
+    """Uptime monitors ask by HEAD; a 405 reads as "down"."""
+    r = client.head("/healthz")
+    assert r.status_code == 200 and r.content == b""
+    assert r.headers["content-type"] == "application/json"
+
+
 def test_healthz_details_for_this_host(client: TestClient) -> None:
     local = TestClient(client.app, client=("127.0.0.1", 50000))
     r = local.get("/healthz")

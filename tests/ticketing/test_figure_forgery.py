@@ -168,6 +168,49 @@ def test_an_unreached_redo_survey_does_not_erase_the_citizens_answer(
         assert (f.compared, f.matched) == (1, 0)
 
 
+def test_the_centre_keys_in_no_survey_for_a_citizen_nobody_could_ask(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """A 并单 group answers once, on its primary; a withheld number or "no callback" leaves
+    nobody to survey (merging.survey_phone: the survey call and SMS follow it). An operator's
+    keyed-in answer for such a ticket was stored and counted: three answers that no
+    citizen gave, and a group counted twice."""
+    op, handler = city.actor("operator"), city.actor("water-handler")
+
+    def filed(phone: str | None, **kw: bool) -> Ticket:
+        t = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
+                                  caller_phone=phone, category="water", urgency="livelihood",
+                                  demand=WATER_OUT, **kw)
+        service.accept(session=s, domain=domain, ticket=t, actor=op)
+        return t
+
+    def closed(t: Ticket) -> None:
+        service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        _answered(s, domain, t, handler, op, "已恢复供水")
+
+    with sessions() as s:
+        primary, member = filed("13811114441"), filed("13811114442")
+        merging.merge(session=s, domain=domain, primary=primary, others=[member], actor=op)
+        withheld, no_callback = filed(None), filed("13811114443", no_contact=True)
+        for t in (primary, withheld, no_callback):
+            closed(t)
+        s.commit()
+        assert member.status == Status.CLOSED.value
+        for t in (member, withheld, no_callback):
+            with pytest.raises(service.InvalidInput, match="nobody to survey"):
+                service.record_survey(session=s, domain=domain, ticket=t, actor=op,
+                                      resolved=True, satisfied=True)
+            s.rollback()
+        f = _figures(s, domain, city)
+        assert (f.surveyed, f.satisfied) == (0, 0)
+        # The group's one answer, keyed in from a callback to the primary's caller.
+        service.record_survey(session=s, domain=domain, ticket=primary, actor=op,
+                              resolved=True, satisfied=True)
+        s.commit()
+        f = _figures(s, domain, city)
+        assert (f.surveyed, f.satisfied, f.compared, f.matched) == (1, 1, 1, 1)
+
+
 INVISIBLE_REASONS = ["\u200b", "\u200b\u3000\u200d", "\ufeff", "\u2060 \u2063", "\u00ad"]
 
 
@@ -247,6 +290,36 @@ def test_a_reassignment_within_the_unit_does_not_reset_a_missed_sign_window(
         s.commit()
         f = _figures(s, domain, city)
         assert (f.dispatched, f.signed_in_time) == (2, 1)
+
+
+def test_a_window_missed_stays_missed_when_the_ticket_comes_back_to_the_unit(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """Nobody at the water company signed within the 5 minutes. 改派 to the same unit keeps
+    that on the record; two hops did not: 改派 to the power company and straight back, or
+    the handler's 退单 (inside its 2-hour window) and the centre dispatching it back, gave
+    the water company a fresh window, signed "in time". A unit that never had the ticket
+    still starts on its own window."""
+    start, clock = _clocked(domain)
+    op, sup = city.actor("operator"), city.actor("supervisor")
+    handler, power = city.actor("water-handler"), city.unit_id("bj-power")
+    with sessions() as s:
+        hops, returned = (_filed_and_saved(s, domain, city, "livelihood") for _ in range(2))
+        water = hops.unit_id
+        assert water is not None and returned.unit_id == water
+        clock[0] = start + timedelta(minutes=10)
+        service.reassign(session=s, domain=domain, ticket=hops, actor=sup, unit_id=power,
+                         reason="派错单位")
+        service.reassign(session=s, domain=domain, ticket=hops, actor=sup, unit_id=water,
+                         reason="派回")
+        service.return_ticket(session=s, domain=domain, ticket=returned, actor=handler,
+                              reason="不属于本单位职责")
+        service.dispatch(session=s, domain=domain, ticket=returned, actor=op, unit_id=water)
+        for t in (hops, returned):
+            service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        s.commit()
+        f = _figures(s, domain, city)
+        assert (f.dispatched, f.signed_in_time) == (2, 0)
 
 
 def _clocked_at(domain: Domain, local_hour: int) -> tuple[datetime, list[datetime]]:
@@ -331,3 +404,40 @@ def test_a_ticket_held_by_staff_quiet_hours_reaches_the_unit_in_the_morning(
         s.commit()
         assert t.status == Status.RETURNED.value
         assert service.return_deadline(session=s, domain=domain, ticket=t) is None
+
+
+def test_a_district_supervisor_moves_tickets_only_among_their_own_units(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """Figures follow the ticket's unit. 朝阳区's supervisor 改派'd a Chaoyang unit's overdue
+    ticket to 海淀区中关村街道, outside their scope (and past the 退单 window): the lateness
+    went to another district's unit. Within their units they still may; the centre
+    anywhere."""
+    start, clock = _clocked(domain)
+    op, sup = city.actor("operator"), city.actor("cy-supervisor")
+    housing, wangjing = city.unit_id("cy-housing"), city.unit_id("cy-wangjing")
+    zgc = city.unit_id("hd-zgc")
+    with sessions() as s:
+        t = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
+                                  caller_phone="13811114451", category="housing",
+                                  urgency="urgent", demand="朝阳区望京西园三区5号楼电梯困人")
+        service.accept(session=s, domain=domain, ticket=t, actor=op)
+        service.reassign(session=s, domain=domain, ticket=t, actor=op, unit_id=housing)
+        s.commit()
+        clock[0] = start + timedelta(hours=3)
+        assert is_overdue(t, domain.now())
+        with pytest.raises(service.InvalidInput) as refused:
+            service.reassign(session=s, domain=domain, ticket=t, actor=sup, unit_id=zgc,
+                             reason="属地不清")
+        assert refused.value.field == "unit_id"
+        s.rollback()
+        s.refresh(t)
+        assert (t.unit_id, len([e for e in t.events if e.action == "reassign"])) == (housing, 1)
+        service.reassign(session=s, domain=domain, ticket=t, actor=sup, unit_id=wangjing,
+                         reason="属地办理")
+        s.commit()
+        assert t.unit_id == wangjing
+        service.reassign(session=s, domain=domain, ticket=t, actor=op, unit_id=zgc,
+                         reason="属地为海淀")
+        s.commit()
+        assert t.unit_id == zgc
