@@ -34,7 +34,7 @@ tier=()
 workers=6
 if [ "${1:-}" = "--fast" ]; then
     shift
-    tier=(-m "not sip and not asr and not postgres and not external and not fuzz")
+    tier=(-m "not sip and not asr and not postgres and not external and not fuzz and not slow")
     workers=3
 fi
 
