@@ -17,9 +17,10 @@
 # Ninth round, one full profiled run at load ~15 before: 1,305 CPU-s of pytest (user+sys);
 # the fuzz's four tests were 114 of it, now one test of 71 (tests/api); and a
 # clean clone's pip install 75 → ~31 CPU-s (+9 in the collect-only pass below; bootstrap.sh).
-# The fast tier (eighteenth round, docs/suite.md): 2,895 tests, 159.7 CPU-s of the whole
-# process tree with 2 workers (-n 2, warm bytecode, load 6-8), ~87 s on two idle cores
-# (CPU / 2 and the workers' start); 220.8 CPU-s and 2,946 tests before the "slow" tests left.
+# The fast tier (eighteenth round, docs/suite.md): 2,895 tests, 155.7-159.7 CPU-s of the
+# whole process tree with 2 workers (-n 2, warm bytecode, load 3-8), 85-95 s estimated on two
+# idle cores (CPU / 2, the workers' start, a few timer waits); 204.7-220.8 CPU-s and 2,946
+# tests before the "slow" tests left.
 # It waits on almost nothing, so 2 workers keep both cores busy: a third only collects the
 # tests again and loads its own templates, jieba and model (the same selection with -n 3:
 # 184.7 CPU-s, 25 more, one run each at load 6-8). A module that builds much when imported

@@ -248,8 +248,8 @@ def _ensure(monkeypatch: pytest.MonkeyPatch, model_dir: Path, name: str) -> Resu
 
 
 # Vosk loads the bundled test model (~2 CPU-s): the whole suite only (marker "slow", not
-# `scripts/test.sh --fast`); the fast tier keeps damaged installs refused (test_damaged_model_dirs,
-# test_ensure_reports_a_damaged_install_instead_of_replacing_it).
+# `scripts/test.sh --fast`); the fast tier keeps damaged installs refused
+# (test_damaged_model_dirs, test_ensure_reports_a_damaged_install_instead_of_replacing_it).
 @pytest.mark.slow
 def test_ensure_says_ready_only_for_a_model_vosk_loads(tmp_path: Path, model_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
