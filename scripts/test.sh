@@ -3,7 +3,9 @@
 #   bash scripts/test.sh            the whole suite
 #   bash scripts/test.sh --fast     the fast tier: no real SIP peers, no Vosk, no PostgreSQL,
 #                                   no browser or service processes (marker "external"), no
-#                                   OpenAPI fuzz (marker "fuzz": ~70 CPU-s, a sixth more)
+#                                   OpenAPI fuzz (marker "fuzz": ~70 CPU-s, a sixth more), no
+#                                   test heavy by nature (marker "slow": training, whole-corpus
+#                                   checks, extra interpreters; ~60 CPU-s, docs/suite.md)
 #   bash scripts/test.sh ARGS...    extra pytest arguments (a path, -x, -k, -n 0, ...)
 # Tests run in parallel (pytest-xdist). The whole suite is CPU-bound now (a clean-clone CI
 # run: ~1,420 CPU-s in 14 min 21 s on 2 cores), so a worker more overlaps little waiting
@@ -15,13 +17,14 @@
 # Ninth round, one full profiled run at load ~15 before: 1,305 CPU-s of pytest (user+sys);
 # the fuzz's four tests were 114 of it, now one test of 71 (tests/api); and a
 # clean clone's pip install 75 → ~31 CPU-s (+9 in the collect-only pass below; bootstrap.sh).
-# The fast tier, measured at load 8-14 with 3 workers (the selection below, warm caches):
-# 2,257 tests, 336 CPU-s (322 user + 13 sys), 666 s of wall: over its 90 s target on CPU
-# alone (168 s on two idle cores at best).
-# The fast tier waits on almost nothing: 3 workers keep both cores busy, and each worker
-# more only collects all ~2900 tests again (~9 s of CPU each with the bytecode below kept,
-# most of 8 workers' overhead; a module that builds much when imported costs it 8 times:
-# tests/api/test_openapi_fuzz.py builds its schema when it runs, not when collected).
+# The fast tier (eighteenth round, docs/suite.md): 2,895 tests, 155.7-159.7 CPU-s of the
+# whole process tree with 2 workers (-n 2, warm bytecode, load 3-8), 85-95 s estimated on two
+# idle cores (CPU / 2, the workers' start, a few timer waits); 204.7-220.8 CPU-s and 2,946
+# tests before the "slow" tests left.
+# It waits on almost nothing, so 2 workers keep both cores busy: a third only collects the
+# tests again and loads its own templates, jieba and model (the same selection with -n 3:
+# 184.7 CPU-s, 25 more, one run each at load 6-8). A module that builds much when imported
+# costs it once per worker: tests/api/test_openapi_fuzz.py builds its schema when it runs.
 # Tenth round: the knowledge index is shared by databases with the same entries (each test's
 # clone of the FAQ template built it again, ~0.5 CPU-s), the forked crash/lock holders, one
 # classification per training text. A fast-tier section before/after, -n 2, warm bytecode
@@ -34,8 +37,8 @@ tier=()
 workers=6
 if [ "${1:-}" = "--fast" ]; then
     shift
-    tier=(-m "not sip and not asr and not postgres and not external and not fuzz")
-    workers=3
+    tier=(-m "not sip and not asr and not postgres and not external and not fuzz and not slow")
+    workers=2
 fi
 
 bash scripts/bootstrap.sh --test

@@ -34,10 +34,12 @@ share_route_state()  # by every app a test builds: tests/support/shared_routes.p
 
 # A test that uses one of these (directly or through another fixture) is in that tier, so
 # `scripts/test.sh --fast` (-m "not sip and not asr and not postgres and not external and
-# not fuzz")
+# not fuzz and not slow")
 # leaves it out without anyone remembering to mark it. The PostgreSQL half of ``db_url`` is
 # marked on its param. "external" is Chromium here (tests/console/test_browser.py's page);
-# the tests that start `hotline serve` or worker processes carry the mark themselves.
+# the tests that start `hotline serve` or worker processes carry the mark themselves, as the
+# tests heavy by nature carry "slow" (training, whole-corpus checks, extra interpreters:
+# docs/suite.md, eighteenth round).
 TIER_FIXTURES = {
     "postgres": {"pg_server", "pg_template"},
     "asr": {"vosk_model", "vosk_model_without_dither"},

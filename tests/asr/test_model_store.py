@@ -247,6 +247,10 @@ def _ensure(monkeypatch: pytest.MonkeyPatch, model_dir: Path, name: str) -> Resu
     return CliRunner().invoke(cli.app, ["ensure"])
 
 
+# Vosk loads the bundled test model (~2 CPU-s): the whole suite only (marker "slow", not
+# `scripts/test.sh --fast`); the fast tier keeps damaged installs refused
+# (test_damaged_model_dirs, test_ensure_reports_a_damaged_install_instead_of_replacing_it).
+@pytest.mark.slow
 def test_ensure_says_ready_only_for_a_model_vosk_loads(tmp_path: Path, model_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     # The fault trial's damaged model: every file `check_model_dir` looks for is there.

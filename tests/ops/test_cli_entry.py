@@ -7,6 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+# A fresh interpreter importing the CLI (~2.5 CPU-s), its subject: the whole suite only
+# (marker "slow", not `scripts/test.sh --fast`); the fast tier runs the CLI's commands through
+# CliRunner (tests/ticketing/test_cli.py and others).
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 
 

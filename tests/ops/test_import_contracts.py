@@ -14,6 +14,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("ticketing", "asr", "ivr", "outbound", "telephony", "config", "hotline")
 LINT = Path(sys.executable).with_name("lint-imports")
+# A copy of the tree and a lint-imports process per test (~0.35 CPU-s each): the whole suite
+# only (marker "slow"). `scripts/test.sh --fast` still runs lint-imports on the shipped tree
+# before any test.
+pytestmark = pytest.mark.slow
 
 
 def _lint(root: Path) -> subprocess.CompletedProcess[str]:

@@ -48,11 +48,15 @@ def _role_settings(sqlite_url: str, tmp_path: Path) -> Settings:
     })
 
 
+# The roles with voice start the IVR, which renders its whole prompt catalogue with
+# espeak-ng and sox (~100 processes, ~2 CPU-s): the whole suite only (marker "slow", not
+# `scripts/test.sh --fast`); the fast tier starts the API and outbound roles.
 @pytest.mark.parametrize(("role", "voice", "jobs"), [
     (ServeRole.API, False, set()),
-    (ServeRole.IVR, True, {"voice"}),
+    pytest.param(ServeRole.IVR, True, {"voice"}, marks=pytest.mark.slow),
     (ServeRole.OUTBOUND, False, TICKET_JOBS | {"outbound"}),
-    (ServeRole.ALL, True, TICKET_JOBS | {"outbound", "voice"}),
+    pytest.param(ServeRole.ALL, True, TICKET_JOBS | {"outbound", "voice"},
+                 marks=pytest.mark.slow),
 ])
 def test_each_role_starts_only_its_parts(
     role: ServeRole, voice: bool, jobs: set[str], sqlite_url: str, tmp_path: Path,
@@ -298,6 +302,10 @@ def test_a_second_serve_on_one_data_dir_is_refused_naming_the_running_pid(
     assert result.exit_code == 0 and len(started) == 1, result.output
 
 
+# Three holders, three interpreters (~0.5 CPU-s each): the whole suite only (marker
+# "slow"), as the same refusal on the shipped settings below; the fast tier keeps one
+# holder's (test_a_second_serve_on_one_data_dir_is_refused_naming_the_running_pid).
+@pytest.mark.slow
 def test_the_roles_of_one_node_share_its_data_dir(tmp_path: Path) -> None:
     """A node split on purpose (`--role ivr`, `--role outbound`, `--role api` with its
     workers, all on the same settings) still starts; a second IVR on it does not."""
@@ -317,6 +325,7 @@ def test_the_roles_of_one_node_share_its_data_dir(tmp_path: Path) -> None:
             proc.wait()
 
 
+@pytest.mark.slow
 def test_a_second_serve_on_the_shipped_settings_is_refused(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """`run.sh` beside a running service, every setting as shipped (no HOTLINE_* at all):

@@ -179,6 +179,10 @@ def test_speech_is_never_a_key(voice: str, tmp_path: Path) -> None:
         assert dtmf.detect(law(speech)) == ""
 
 
+# Renders the whole prompt catalogue with espeak-ng and sox (~50 prompts, ~100 processes,
+# ~2.6 CPU-s): the whole suite only (marker "slow"). The fast tier keeps speech in four
+# languages, music and noise.
+@pytest.mark.slow
 def test_our_own_prompts_are_never_keys(tmp_path: Path) -> None:
     """Every IVR prompt (the shipped catalogue, digits, the beep tone) and the outbound
     survey questions, as the one renderer makes them."""

@@ -133,6 +133,12 @@ def test_training_set_is_large_and_covers_every_label() -> None:
         assert min(counts.values()) >= least, (name, counts)
 
 
+# Checks over whole files (every training line against every evaluation line; the shipped
+# model on every line of each evaluation file) are heavy by nature: the whole suite only
+# (marker "slow", not `scripts/test.sh --fast`). The fast tier keeps each file's format,
+# labels and duplicates, the training and evaluation lists apart, the labelling boundaries,
+# and the shipped model on the issue's misses, procedural questions and the question guard.
+@pytest.mark.slow
 def test_training_set_shares_nothing_with_the_evaluation_sets() -> None:
     """No line of the evaluation files, the bench held-out file or the shared corpus is in
     the project's training sources, nor a near copy of one (most of its character trigrams
@@ -300,6 +306,7 @@ def test_the_question_guard_never_lowers_what_the_rules_raise(shipped: IntakeMod
     assert (got.urgency, got.emergency) == ("urgent", "119")
 
 
+@pytest.mark.slow
 def test_evaluation_emergencies_are_handed_to_the_service_they_need(
     shipped: IntakeModel, evaluation: list[LabelledText],
 ) -> None:
@@ -369,6 +376,7 @@ HELD_OUT_FLOORS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", EVALUATION, ids=lambda path: path.stem)
 def test_held_out_files_keep_their_floors(shipped: IntakeModel, path: Path) -> None:
     assert path.stem in HELD_OUT_FLOORS, "an evaluation file without floors"

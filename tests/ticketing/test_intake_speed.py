@@ -269,6 +269,11 @@ def _heldout_texts(limit: int) -> list[str]:
     return [line.split("\t")[0] for line in lines[1:limit + 1]]
 
 
+# The shipped model's hand-made path against its own matrices (300 held-out texts) and
+# against scikit-learn (every training text): whole-corpus checks, heavy by nature, in the
+# whole suite only (marker "slow"). The fast tier keeps the shipped model's answers on known
+# lines (test_intake_shipped.py) and every ticket test's classification.
+@pytest.mark.slow
 def test_one_text_scores_equal_the_matrix_product_to_the_bit(tmp_path: Path) -> None:
     domain = Domain.load(Settings(data_dir=tmp_path))
     model = domain.model
@@ -290,6 +295,7 @@ def _train_texts() -> list[str]:
     return [line.split("\t")[0] for line in lines[1:]]
 
 
+@pytest.mark.slow
 def test_every_training_text_is_classified_as_scikit_learn_would(tmp_path: Path) -> None:
     """The shipped model's hand-made path (TF-IDF row, scores from the coefficient rows,
     calibrated softmax) against scikit-learn's own: vectorisers given the model's
@@ -569,6 +575,9 @@ def test_a_ticket_accepted_as_it_is_created_is_written_once_with_the_same_trail(
     assert all("UPDATE tickets SET" in o[2] for o in two_steps)
 
 
+# Its own durable cluster, not the session's (so no fixture marks it): a PostgreSQL test,
+# outside the fast tier, as the others.
+@pytest.mark.postgres
 def test_postgresql_day_counter_commits_without_waiting_for_the_disk_and_only_it(
     tmp_path: Path,
 ) -> None:

@@ -161,6 +161,10 @@ def _lock_is_free(path: Path) -> bool:
         os.close(fd)
 
 
+# Each Child is an interpreter of its own (~0.35 CPU-s to import and start): the tests with
+# several, or with a kill or fork in them, are heavy by nature and run in the whole suite
+# only (marker "slow", not `scripts/test.sh --fast`). The fast tier keeps one child's turn
+# on the lock file (below) and the lock file's own checks.
 def test_a_writers_turn_is_held_on_the_lock_file_and_a_readers_is_not(db: Path) -> None:
     child = Child(f"sqlite:///{db}")
     try:
@@ -174,6 +178,7 @@ def test_a_writers_turn_is_held_on_the_lock_file_and_a_readers_is_not(db: Path) 
         child.stop()
 
 
+@pytest.mark.slow
 def test_writers_of_three_processes_at_once_all_land(db: Path) -> None:
     children = [Child(f"sqlite:///{db}") for _ in range(3)]
     try:
@@ -189,6 +194,7 @@ def test_writers_of_three_processes_at_once_all_land(db: Path) -> None:
     assert len(rows) == len(set(rows)) == 3 * 3 * 60
 
 
+@pytest.mark.slow
 def test_a_process_killed_holding_the_turn_holds_no_one_up(db: Path) -> None:
     # On the shipped busy wait (30 s): the kernel drops a dead process's flock, so the writer
     # waiting in this process goes on at once, not when its wait runs out.
@@ -220,6 +226,7 @@ def test_a_process_killed_holding_the_turn_holds_no_one_up(db: Path) -> None:
     assert _rows(db) == ["after"]  # the killed child's uncommitted row rolled back
 
 
+@pytest.mark.slow
 def test_another_process_holding_the_turn_past_the_busy_wait_is_an_outage(
         db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     child = Child(f"sqlite:///{db}")
@@ -302,6 +309,7 @@ def test_an_in_memory_database_has_no_lock_file(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_a_child_forked_while_holding_the_turn_keeps_no_lock(db: Path) -> None:
     # The fork shares the lock file's open file, and with it the flock: a child that kept
     # its copy would hold the turn for as long as it lived once the parent died holding it.
