@@ -193,6 +193,15 @@ class NotNow:
     seen_told: re.Pattern[str] | None = None
     seen_ends: re.Pattern[str] | None = None
     seen_reach: int = 15
+    # In the cue's clause, from the match on: an animal or a thing is the one in trouble
+    # ("猫爬到树上下不来了", "手机掉湖里了"), in a clause that names no ``person`` (the owner and
+    # a helper asked for are none: "我家的猫", "派人来"), up to a danger of another kind
+    # (``not_person_ends``: fire, gas, a live wire). Silent for the floor and the hand-over
+    # alike, and no ``still`` undoes it: the cat still stuck is still nobody's life.
+    # Twentieth round.
+    not_person: re.Pattern[str] | None = None
+    person: re.Pattern[str] | None = None
+    not_person_ends: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -464,7 +473,8 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
     try:
         for key in ("over_patterns", "frame_patterns", "still", "ongoing", "ahead_patterns",
                     "hazard_only", "habit", "unhurt", "made_safe", "asked", "treated",
-                    "seen", "seen_told", "seen_ends"):
+                    "seen", "seen_told", "seen_ends", "not_person", "person",
+                    "not_person_ends"):
             for pattern in raw.get(key, []):
                 re.compile(pattern)
         return NotNow(
@@ -486,6 +496,9 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
             seen_told=one([], raw.get("seen_told", [])),
             seen_ends=one([], raw.get("seen_ends", [])),
             seen_reach=int(raw.get("seen_reach", 15)),
+            not_person=one([], raw.get("not_person", [])),
+            person=one([], raw.get("person", [])),
+            not_person_ends=one([], raw.get("not_person_ends", [])),
         )
     except re.error as exc:
         raise ValueError(f"{path}: not_now: bad pattern: {exc}") from exc
@@ -695,8 +708,10 @@ def _quiet_spans(
     # Once per text: the still test skips their words, the quiet spans are theirs.
     seen = _seen_spans(text, cfg)
     asked = tuple(cfg.asked.finditer(text)) if cfg.asked else ()
-    if _goes_on(text, cfg, seen, asked):
-        return (), (), ()
+    # An animal's or a thing's plight is nobody's danger, going on or not.
+    beings = _not_person_spans(text, cfg)
+    if _goes_on(text, cfg, seen, asked, beings):
+        return beings, beings, ()
     # A habit keeps the floor's cues (B9) and silences the hand-over's as before.
     habit = bool(cfg.habit and cfg.habit.search(text))
     if (cfg.frame and cfg.frame.search(text)) or any(
@@ -722,6 +737,7 @@ def _quiet_spans(
     # A pattern may name the parts that are quiet (named groups): in "消防车鸣着笛过去了，
     # 往东边开的，是不是哪儿着火了" the vehicle and the question, not what lies between.
     told: list[Span] = [(first, start, end) for first, start, _, end in seen]
+    told.extend(beings)
     for m in asked:
         parts = [m.span(g) for g, v in m.groupdict().items() if v is not None] or [m.span()]
         told.extend((start, start, end) for start, end in parts)
@@ -733,7 +749,7 @@ def _quiet_spans(
 
 
 def _goes_on(text: str, cfg: NotNow, seen: tuple[Seen, ...],
-             asked: tuple[re.Match[str], ...]) -> bool:
+             asked: tuple[re.Match[str], ...], beings: tuple[Span, ...] = ()) -> bool:
     """Whether ``text`` says the danger goes on (``still``), outside what a clause supposes:
     in "老人要是在家摔倒了起不来，有没有一键呼叫" the "起不来" follows "要是" and is as
     supposed as the fall (tenth round: the rules handed this question to 120)."""
@@ -742,8 +758,10 @@ def _goes_on(text: str, cfg: NotNow, seen: tuple[Seen, ...],
     # When the caller watched or the vehicle passed ("我刚才在电视上看", "刚才消防车过去了")
     # is no danger going on: only the words of the match, not the report told after them
     # ("电视上说…着火了火很大快来人" is the caller's fire, told without commas).
+    # Nor is an animal still stuck or bleeding ("狗还在流血"): its plight is nobody's danger.
     skip = sorted([*((start, words) for _, start, words, _ in seen),
-                   *(m.span() for m in asked)])
+                   *(m.span() for m in asked),
+                   *((start, end) for _, start, end in beings)])
     starts = [start for start, _ in skip]
     # The furthest any of the first i reaches (a seen and an asked match may overlap).
     reach = list(accumulate((end for _, end in skip), max))
@@ -786,6 +804,29 @@ def _seen_spans(text: str, cfg: NotNow) -> tuple[Seen, ...]:
             end = stop.start()
         spans.append((first, m.start(), m.end(), end))
         last = max(end, m.end())
+    return tuple(spans)
+
+
+def _not_person_spans(text: str, cfg: NotNow) -> tuple[Span, ...]:
+    """Where an animal or a thing is the one in trouble (``NotNow.not_person``): from the
+    match to the end of its clause or to a danger of another kind said after it
+    (``not_person_ends``), in a clause that names no ``person``. One verdict per clause: a
+    long unpunctuated text is one clause, and asking each match again would be quadratic."""
+    if cfg.not_person is None:
+        return ()
+    spans: list[Span] = []
+    done = -1  # the end of the last clause judged
+    for m in cfg.not_person.finditer(text):
+        if m.start() < done:
+            continue
+        first, end = _clause(text, m.start())
+        done = end
+        if cfg.person and cfg.person.search(text, first, end):
+            continue
+        if cfg.not_person_ends and (stop := cfg.not_person_ends.search(text, m.start(), end)):
+            end = stop.start()
+        if end > m.start():
+            spans.append((m.start(), m.start(), end))
     return tuple(spans)
 
 

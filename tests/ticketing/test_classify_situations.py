@@ -16,7 +16,7 @@ import pytest
 
 import ticketing.classify as classify_module
 from tests.ticketing.test_classify_urgent import _danger_cues as _cues
-from ticketing.classify import MADE_SAFE, NO_RESCUE, classify
+from ticketing.classify import MADE_SAFE, NO_RESCUE, SILENCED, classify
 from ticketing.intake_model import DECISION, decide
 
 
@@ -347,3 +347,53 @@ def test_when_the_caller_watched_is_no_danger_going_on() -> None:
     """刚才 before the screen is when the caller watched, 在 heard as 再 or not."""
     text = "我 刚才 再 电视 上 看 新闻 说 一个 小区 着火 了 是 不是 我们 这儿 啊"
     assert classify(text).emergency == "none", _cues(text)
+
+
+# --------------------------------------------------------------- twentieth round: the kinds
+# of failure heldout-18 showed, each told both ways: an animal or a thing in trouble with no
+# person at risk (whatever `still` says), smashing that is building works, a 着 before a word
+# that starts with 过, and a hazard that has hurt people already and is still there.
+
+@pytest.mark.parametrize("text", [
+    # The owner ("我家的", "邻居家的", "孩子的") and a helper asked for ("派人来", "有没有人")
+    # are nobody in trouble.
+    "我家的猫爬到邻居家房顶上下不来了，喊了半天，能不能派人来帮忙",
+    "邻居家的鹦鹉飞到电线杆顶上下不来了",
+    "家里的仓鼠卡在笼子缝里出不来了，怎么弄出来",
+    # 刚才 and 还在 are the animal's: its plight goes on, and is still nobody's life.
+    "刚才小区门口一只流浪狗让电动车撞了，腿上都是血，躺在那儿直叫",
+    "小区湖里的鸭子被渔网缠住了还在扑腾",
+    # A thing in the water or down a well.
+    "孩子的皮球掉到河里了，漂得老远，有没有人能帮忙捞一下",
+    "钥匙掉井里了，有没有人能帮着捞一下",
+    "刚才 在 河边 拍照 手机 掉 水里 了 冲 走 了",
+])
+def test_an_animal_or_a_thing_in_trouble_is_no_hand_over(text: str) -> None:
+    got = classify(text)
+    assert got.emergency == "none", _cues(text)
+    assert got.urgency != "urgent", _cues(text)
+
+
+@pytest.mark.parametrize(("text", "service"), [
+    # A person in the story: after the animal, before it, or in its clause.
+    ("猫卡在树上，我儿子爬上去够它摔下来了不动了", "120"),
+    ("猫 卡 在 树上 我 儿子 爬 上去 够 它 摔 下来 了 不 动 了", "120"),
+    ("狗把孩子咬了，血止不住", "120"),
+    ("孩子为了捡皮球掉进河里了", "119"),
+    ("我家狗掉冰窟窿里了，我老伴下去拉，也掉进去了，在水里扑腾", "119"),
+    ("狗 掉 进 河里 了 我 儿子 跳 下去 救 现在 人 也 上 不 来 了", "119"),
+    # A danger of another kind told after the animal, without commas.
+    ("猫困在屋里出不来了屋里着火了冒烟了", "119"),
+])
+def test_a_person_beside_the_animal_keeps_the_hand_over(text: str, service: str) -> None:
+    assert classify(text).emergency == service, _cues(text)
+
+
+def test_an_animal_in_trouble_stops_the_models_hand_over() -> None:
+    """The rules' cue is silenced and marked, so the model alone hands nothing over either
+    (heldout-18's cat up a tree: the model read 119 at 0.78)."""
+    model = {"emergency": {"none": 0.2, "119": 0.7, "120": 0.05, "110": 0.05},
+             "kind": {"help": 1.0}}
+    got = classify("我家的猫爬到树上下不来了叫了一下午了能不能派人来帮帮忙")
+    assert any(m.startswith(f"{SILENCED}:") for m in got.matched), got.matched
+    assert decide(model, got.matched, DECISION)["emergency"][0] == "none"
