@@ -397,3 +397,17 @@ def test_an_animal_in_trouble_stops_the_models_hand_over() -> None:
     got = classify("我家的猫爬到树上下不来了叫了一下午了能不能派人来帮帮忙")
     assert any(m.startswith(f"{SILENCED}:") for m in got.matched), got.matched
     assert decide(model, got.matched, DECISION)["emergency"][0] == "none"
+
+
+@pytest.mark.parametrize(("quiet", "loud"), [
+    # The building struck / cars, or a person, struck.
+    ("隔壁装修把承重墙凿穿了，我家墙上全是裂缝，他们现在还在砸", "几个喝多的在楼下砸车，砸了三辆了，还在砸"),
+    ("楼上在砸墙改格局，一直在砸，楼板都在颤", "有人拿砖头砸墙边停的车，现在还在砸"),
+    ("楼下 装修 把 承重墙 给 拆 了 还在 砸 呢 我家 地板 都 裂 了",
+     "装修的工人跟业主打起来了，拿锤子砸人，还在砸"),
+])
+def test_smashing_that_is_building_works_is_no_police_matter(quiet: str, loud: str) -> None:
+    got = classify(quiet)
+    assert got.emergency == "none", _cues(quiet)
+    assert got.urgency == "urgent", _cues(quiet)  # a structure at risk (U3)
+    assert classify(loud).emergency == "110", _cues(loud)
