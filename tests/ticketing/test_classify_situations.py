@@ -411,3 +411,14 @@ def test_smashing_that_is_building_works_is_no_police_matter(quiet: str, loud: s
     assert got.emergency == "none", _cues(quiet)
     assert got.urgency == "urgent", _cues(quiet)  # a structure at risk (U3)
     assert classify(loud).emergency == "110", _cues(loud)
+
+
+@pytest.mark.parametrize(("quiet", "loud", "service"), [
+    # 着过 of what happened / 着 + a word with 过 (过路, 过道), told without commas.
+    ("这栋楼去年着过一次火，现在楼道里还堆着纸箱子，想让物业清一清",
+     "我 们 小区 门口 有个 男的 拿着 刀 冲着 过路 的 人 比划", "110"),
+    ("我家孩子在这个路口摔过一回，想建议装个护栏", "电动车 堵着 过道 那边 已经 着火 了 烟 很大", "119"),
+])
+def test_a_word_starting_with_guo_is_no_past(quiet: str, loud: str, service: str) -> None:
+    assert classify(quiet).emergency == "none", _cues(quiet)
+    assert classify(loud).emergency == service, _cues(loud)
