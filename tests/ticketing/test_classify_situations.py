@@ -422,3 +422,34 @@ def test_smashing_that_is_building_works_is_no_police_matter(quiet: str, loud: s
 def test_a_word_starting_with_guo_is_no_past(quiet: str, loud: str, service: str) -> None:
     assert classify(quiet).emergency == "none", _cues(quiet)
     assert classify(loud).emergency == service, _cues(loud)
+
+
+@pytest.mark.parametrize(("calm", "urgent"), [
+    # Fixed / still there.
+    ("台阶上的冰，早上有人摔了，中午已经扫干净了",
+     "小区门口那块翘起来的井盖，这礼拜已经绊倒两个老人了，到现在还没修"),
+    # The person still hurts / the thing is still there.
+    ("孩子在学校摔了一跤，现在还疼，想问问医药费谁出",
+     "公园步道的木板烂了个窟窿，刚才有个孩子一脚踩进去崴了，板子还在那敞着"),
+    # A complaint not answered / the hazard not mended.
+    ("前两天我在小区里摔了，物业到现在也没给个说法",
+     "过街 天桥 台阶 上 全是 冰 今天 好几个 人 摔 了 现在 还 那样"),
+    # A past fall beside wear never mended (general as labelled) / a fall this morning.
+    ("去年冬天我爸在小区的坡道上滑倒过一回，坡道到现在也没修",
+     "小区 门口 井盖 翘 起来 了 已经 绊倒 两个 老人 了 到 现在 还 没 修"),
+])
+def test_a_hazard_that_has_hurt_people_and_is_still_there_is_urgent(calm: str, urgent: str) -> None:
+    """B9: the falls are past, the next one is not. Both halves are needed."""
+    assert classify(calm).urgency != "urgent", _cues(calm)
+    got = classify(urgent)
+    assert got.urgency == "urgent", _cues(urgent)
+    assert got.emergency == "none", _cues(urgent)  # nobody to rescue now (E4)
+
+
+@pytest.mark.parametrize("unit", ["猫卡在树上他", "猫卡住了，", "没砸墙还在砸", "有人摔了现在还那样"])
+def test_animals_works_and_falls_cost_work_in_proportion_to_length(unit: str) -> None:
+    """Each clause is judged once for a person, however many animals it names."""
+    classify(unit)
+    short = _work(unit * (1250 // len(unit)))
+    long = unit * (5000 // len(unit))
+    assert _work(long) < 5 * short
