@@ -384,6 +384,8 @@ def test_an_animal_or_a_thing_in_trouble_is_no_hand_over(text: str) -> None:
     ("狗 掉 进 河里 了 我 儿子 跳 下去 救 现在 人 也 上 不 来 了", "119"),
     # A danger of another kind told after the animal, without commas.
     ("猫困在屋里出不来了屋里着火了冒烟了", "119"),
+    # A cue that starts with the animal and runs on to a person hurt.
+    ("狗被车撞了冲到马路中间，后面的车追尾了，有人流血了", "110"),
 ])
 def test_a_person_beside_the_animal_keeps_the_hand_over(text: str, service: str) -> None:
     assert classify(text).emergency == service, _cues(text)
@@ -446,7 +448,8 @@ def test_a_hazard_that_has_hurt_people_and_is_still_there_is_urgent(calm: str, u
     assert got.emergency == "none", _cues(urgent)  # nobody to rescue now (E4)
 
 
-@pytest.mark.parametrize("unit", ["猫卡在树上他", "猫卡住了，", "没砸墙还在砸", "有人摔了现在还那样"])
+@pytest.mark.parametrize("unit", ["猫卡在树上他", "猫卡住了，", "狗被车撞了，有人", "没砸墙还在砸",
+                                  "有人摔了现在还那样"])
 def test_animals_works_and_falls_cost_work_in_proportion_to_length(unit: str) -> None:
     """Each clause is judged once for a person, however many animals it names."""
     classify(unit)
