@@ -834,9 +834,9 @@ def _not_person_spans(text: str, cfg: NotNow) -> tuple[Span, ...]:
         if end <= m.start():
             continue
         if people is None:
-            people = [p.end() for p in cfg.person.finditer(text)] if cfg.person else []
+            people = [p.start() for p in cfg.person.finditer(text)] if cfg.person else []
         i = bisect_left(people, end)
-        spans.append((m.start(), m.start(), end, people[i] - 1 if i < len(people) else _NO_REACH))
+        spans.append((m.start(), m.start(), end, people[i] if i < len(people) else _NO_REACH))
     return tuple(spans)
 
 
