@@ -11,6 +11,7 @@ to run on every transcript.
 from __future__ import annotations
 
 import re
+import sys
 import tomllib
 import unicodedata
 from bisect import bisect_left, bisect_right
@@ -193,6 +194,15 @@ class NotNow:
     seen_told: re.Pattern[str] | None = None
     seen_ends: re.Pattern[str] | None = None
     seen_reach: int = 15
+    # In the cue's clause, from the match on: an animal or a thing is the one in trouble
+    # ("猫爬到树上下不来了", "手机掉湖里了"), in a clause that names no ``person`` (the owner and
+    # a helper asked for are none: "我家的猫", "派人来"), up to a danger of another kind
+    # (``not_person_ends``: fire, gas, a live wire). Silent for the floor and the hand-over
+    # alike, and no ``still`` undoes it: the cat still stuck is still nobody's life.
+    # Twentieth round.
+    not_person: re.Pattern[str] | None = None
+    person: re.Pattern[str] | None = None
+    not_person_ends: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -464,7 +474,8 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
     try:
         for key in ("over_patterns", "frame_patterns", "still", "ongoing", "ahead_patterns",
                     "hazard_only", "habit", "unhurt", "made_safe", "asked", "treated",
-                    "seen", "seen_told", "seen_ends"):
+                    "seen", "seen_told", "seen_ends", "not_person", "person",
+                    "not_person_ends"):
             for pattern in raw.get(key, []):
                 re.compile(pattern)
         return NotNow(
@@ -486,6 +497,9 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
             seen_told=one([], raw.get("seen_told", [])),
             seen_ends=one([], raw.get("seen_ends", [])),
             seen_reach=int(raw.get("seen_reach", 15)),
+            not_person=one([], raw.get("not_person", [])),
+            person=one([], raw.get("person", [])),
+            not_person_ends=one([], raw.get("not_person_ends", [])),
         )
     except re.error as exc:
         raise ValueError(f"{path}: not_now: bad pattern: {exc}") from exc
@@ -673,9 +687,11 @@ def _excepted(text: str, pos: int, rule: Rule) -> bool:
     return any(word in text[start:end] for word in rule.unless)
 
 
-# (clause start, quiet from, clause end): a cue that starts in the clause and ends after
-# "quiet from" is silent; "quiet from" is the clause start unless a word of `ahead` set it.
-Span = tuple[int, int, int]
+# (clause start, quiet from, clause end, reach): a cue that starts in the clause and ends
+# after "quiet from" (and no later than "reach") is silent; "quiet from" is the clause start
+# unless a word of `ahead` set it. Only an animal's span has a reach (``_not_person_spans``).
+Span = tuple[int, int, int, int]
+_NO_REACH = sys.maxsize
 
 
 def _quiet_spans(
@@ -695,14 +711,16 @@ def _quiet_spans(
     # Once per text: the still test skips their words, the quiet spans are theirs.
     seen = _seen_spans(text, cfg)
     asked = tuple(cfg.asked.finditer(text)) if cfg.asked else ()
-    if _goes_on(text, cfg, seen, asked):
-        return (), (), ()
+    # An animal's or a thing's plight is nobody's danger, going on or not.
+    beings = _not_person_spans(text, cfg)
+    if _goes_on(text, cfg, seen, asked, beings):
+        return beings, beings, ()
     # A habit keeps the floor's cues (B9) and silences the hand-over's as before.
     habit = bool(cfg.habit and cfg.habit.search(text))
     if (cfg.frame and cfg.frame.search(text)) or any(
         _rule_hits(rule, text, rules) for rule in rules.kind_rules if rule.id in cfg.frame_rules
     ):
-        whole: tuple[Span, ...] = ((0, 0, len(text)),)
+        whole: tuple[Span, ...] = ((0, 0, len(text), _NO_REACH),)
         return ((), whole, whole) if habit else (whole, whole, ())
     spans: list[Span] = []
     hazard: list[Span] = []
@@ -711,29 +729,30 @@ def _quiet_spans(
         if cfg.ongoing and cfg.ongoing.search(clause):
             continue
         if cfg.over and cfg.over.search(clause):
-            spans.append((start, start, end))
+            spans.append((start, start, end, _NO_REACH))
         elif cfg.ahead and (word := cfg.ahead.search(clause)):
-            spans.append((start, start + word.start(), end))
+            spans.append((start, start + word.start(), end, _NO_REACH))
         if cfg.hazard_only and cfg.hazard_only.search(clause):
-            hazard.append((start, start, end))
+            hazard.append((start, start, end, _NO_REACH))
     # A service asked about is no danger, habit or not (B15). Nor is what the story told up
     # to the clause that says the one hurt is in care or it was resolved; a danger told after
     # it ("…在医院治着呢，家里老二也开始上吐下泻了") is a new one and keeps its cues.
     # A pattern may name the parts that are quiet (named groups): in "消防车鸣着笛过去了，
     # 往东边开的，是不是哪儿着火了" the vehicle and the question, not what lies between.
-    told: list[Span] = [(first, start, end) for first, start, _, end in seen]
+    told: list[Span] = [(first, start, end, _NO_REACH) for first, start, _, end in seen]
+    told.extend(beings)
     for m in asked:
         parts = [m.span(g) for g, v in m.groupdict().items() if v is not None] or [m.span()]
-        told.extend((start, start, end) for start, end in parts)
+        told.extend((start, start, end, _NO_REACH) for start, end in parts)
     if cfg.treated and (m := cfg.treated.search(text)):
-        told.append((0, 0, _clause(text, max(m.end() - 1, 0))[1]))
+        told.append((0, 0, _clause(text, max(m.end() - 1, 0))[1], _NO_REACH))
     if habit:
         return tuple(told), (*spans, *told, *hazard), tuple(spans)
     return (*spans, *told), (*spans, *told, *hazard), ()
 
 
 def _goes_on(text: str, cfg: NotNow, seen: tuple[Seen, ...],
-             asked: tuple[re.Match[str], ...]) -> bool:
+             asked: tuple[re.Match[str], ...], beings: tuple[Span, ...] = ()) -> bool:
     """Whether ``text`` says the danger goes on (``still``), outside what a clause supposes:
     in "老人要是在家摔倒了起不来，有没有一键呼叫" the "起不来" follows "要是" and is as
     supposed as the fall (tenth round: the rules handed this question to 120)."""
@@ -742,8 +761,10 @@ def _goes_on(text: str, cfg: NotNow, seen: tuple[Seen, ...],
     # When the caller watched or the vehicle passed ("我刚才在电视上看", "刚才消防车过去了")
     # is no danger going on: only the words of the match, not the report told after them
     # ("电视上说…着火了火很大快来人" is the caller's fire, told without commas).
+    # Nor is an animal still stuck or bleeding ("狗还在流血"): its plight is nobody's danger.
     skip = sorted([*((start, words) for _, start, words, _ in seen),
-                   *(m.span() for m in asked)])
+                   *(m.span() for m in asked),
+                   *((start, end) for _, start, end, _ in beings)])
     starts = [start for start, _ in skip]
     # The furthest any of the first i reaches (a seen and an asked match may overlap).
     reach = list(accumulate((end for _, end in skip), max))
@@ -789,6 +810,36 @@ def _seen_spans(text: str, cfg: NotNow) -> tuple[Seen, ...]:
     return tuple(spans)
 
 
+def _not_person_spans(text: str, cfg: NotNow) -> tuple[Span, ...]:
+    """Where an animal or a thing is the one in trouble (``NotNow.not_person``): from the
+    match to the end of its clause or to a danger of another kind said after it
+    (``not_person_ends``), in a clause that names no ``person``. One verdict per clause: a
+    long unpunctuated text is one clause, and asking each match again would be quadratic.
+    A cue that starts there and runs over commas is quiet only up to the next person named
+    ("狗被车撞了冲到马路中间，后面的车追尾了，有人流血了": the collision is someone's)."""
+    if cfg.not_person is None:
+        return ()
+    spans: list[Span] = []
+    done = -1  # the end of the last clause judged
+    people: list[int] | None = None  # where each person is named, found once
+    for m in cfg.not_person.finditer(text):
+        if m.start() < done:
+            continue
+        first, end = _clause(text, m.start())
+        done = end
+        if cfg.person and cfg.person.search(text, first, end):
+            continue
+        if cfg.not_person_ends and (stop := cfg.not_person_ends.search(text, m.start(), end)):
+            end = stop.start()
+        if end <= m.start():
+            continue
+        if people is None:
+            people = [p.start() for p in cfg.person.finditer(text)] if cfg.person else []
+        i = bisect_left(people, end)
+        spans.append((m.start(), m.start(), end, people[i] if i < len(people) else _NO_REACH))
+    return tuple(spans)
+
+
 def _no_rescue(text: str, rules: ClassificationRules, handover_quiet: tuple[Span, ...],
                habit_only: tuple[Span, ...], emergency: str) -> list[str]:
     """Marks (for ``Classification.matched``) of a text that names nobody to rescue now:
@@ -816,8 +867,8 @@ def _no_rescue(text: str, rules: ClassificationRules, handover_quiet: tuple[Span
 
 
 def _quiet(start: int, end: int, spans: tuple[Span, ...]) -> bool:
-    return any(first <= start < last and end > quiet_from
-               for first, quiet_from, last in spans)
+    return any(first <= start < last and quiet_from < end <= reach
+               for first, quiet_from, last, reach in spans)
 
 
 def _rule_hits(rule: Rule, text: str, rules: ClassificationRules,

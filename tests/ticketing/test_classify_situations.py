@@ -16,7 +16,7 @@ import pytest
 
 import ticketing.classify as classify_module
 from tests.ticketing.test_classify_urgent import _danger_cues as _cues
-from ticketing.classify import MADE_SAFE, NO_RESCUE, classify
+from ticketing.classify import MADE_SAFE, NO_RESCUE, SILENCED, classify
 from ticketing.intake_model import DECISION, decide
 
 
@@ -347,3 +347,112 @@ def test_when_the_caller_watched_is_no_danger_going_on() -> None:
     """刚才 before the screen is when the caller watched, 在 heard as 再 or not."""
     text = "我 刚才 再 电视 上 看 新闻 说 一个 小区 着火 了 是 不是 我们 这儿 啊"
     assert classify(text).emergency == "none", _cues(text)
+
+
+# --------------------------------------------------------------- twentieth round: the kinds
+# of failure heldout-18 showed, each told both ways: an animal or a thing in trouble with no
+# person at risk (whatever `still` says), smashing that is building works, a 着 before a word
+# that starts with 过, and a hazard that has hurt people already and is still there.
+
+@pytest.mark.parametrize("text", [
+    # The owner ("我家的", "邻居家的", "孩子的") and a helper asked for ("派人来", "有没有人")
+    # are nobody in trouble.
+    "我家的猫爬到邻居家房顶上下不来了，喊了半天，能不能派人来帮忙",
+    "邻居家的鹦鹉飞到电线杆顶上下不来了",
+    "家里的仓鼠卡在笼子缝里出不来了，怎么弄出来",
+    # 刚才 and 还在 are the animal's: its plight goes on, and is still nobody's life.
+    "刚才小区门口一只流浪狗让电动车撞了，腿上都是血，躺在那儿直叫",
+    "小区湖里的鸭子被渔网缠住了还在扑腾",
+    # A thing in the water or down a well.
+    "孩子的皮球掉到河里了，漂得老远，有没有人能帮忙捞一下",
+    "钥匙掉井里了，有没有人能帮着捞一下",
+    "刚才 在 河边 拍照 手机 掉 水里 了 冲 走 了",
+])
+def test_an_animal_or_a_thing_in_trouble_is_no_hand_over(text: str) -> None:
+    got = classify(text)
+    assert got.emergency == "none", _cues(text)
+    assert got.urgency != "urgent", _cues(text)
+
+
+@pytest.mark.parametrize(("text", "service"), [
+    # A person in the story: after the animal, before it, or in its clause.
+    ("猫卡在树上，我儿子爬上去够它摔下来了不动了", "120"),
+    ("猫 卡 在 树上 我 儿子 爬 上去 够 它 摔 下来 了 不 动 了", "120"),
+    ("狗把孩子咬了，血止不住", "120"),
+    ("孩子为了捡皮球掉进河里了", "119"),
+    ("我家狗掉冰窟窿里了，我老伴下去拉，也掉进去了，在水里扑腾", "119"),
+    ("狗 掉 进 河里 了 我 儿子 跳 下去 救 现在 人 也 上 不 来 了", "119"),
+    # A danger of another kind told after the animal, without commas.
+    ("猫困在屋里出不来了屋里着火了冒烟了", "119"),
+    # A cue that starts with the animal and runs on to a person hurt.
+    ("狗被车撞了冲到马路中间，后面的车追尾了，有人流血了", "110"),
+])
+def test_a_person_beside_the_animal_keeps_the_hand_over(text: str, service: str) -> None:
+    assert classify(text).emergency == service, _cues(text)
+
+
+def test_an_animal_in_trouble_stops_the_models_hand_over() -> None:
+    """The rules' cue is silenced and marked, so the model alone hands nothing over either
+    (heldout-18's cat up a tree: the model read 119 at 0.78)."""
+    model = {"emergency": {"none": 0.2, "119": 0.7, "120": 0.05, "110": 0.05},
+             "kind": {"help": 1.0}}
+    got = classify("我家的猫爬到树上下不来了叫了一下午了能不能派人来帮帮忙")
+    assert any(m.startswith(f"{SILENCED}:") for m in got.matched), got.matched
+    assert decide(model, got.matched, DECISION)["emergency"][0] == "none"
+
+
+@pytest.mark.parametrize(("quiet", "loud"), [
+    # The building struck / cars, or a person, struck.
+    ("隔壁装修把承重墙凿穿了，我家墙上全是裂缝，他们现在还在砸", "几个喝多的在楼下砸车，砸了三辆了，还在砸"),
+    ("楼上在砸墙改格局，一直在砸，楼板都在颤", "有人拿砖头砸墙边停的车，现在还在砸"),
+    ("楼下 装修 把 承重墙 给 拆 了 还在 砸 呢 我家 地板 都 裂 了",
+     "装修的工人跟业主打起来了，拿锤子砸人，还在砸"),
+])
+def test_smashing_that_is_building_works_is_no_police_matter(quiet: str, loud: str) -> None:
+    got = classify(quiet)
+    assert got.emergency == "none", _cues(quiet)
+    assert got.urgency == "urgent", _cues(quiet)  # a structure at risk (U3)
+    assert classify(loud).emergency == "110", _cues(loud)
+
+
+@pytest.mark.parametrize(("quiet", "loud", "service"), [
+    # 着过 of what happened / 着 + a word with 过 (过路, 过道), told without commas.
+    ("这栋楼去年着过一次火，现在楼道里还堆着纸箱子，想让物业清一清",
+     "我 们 小区 门口 有个 男的 拿着 刀 冲着 过路 的 人 比划", "110"),
+    ("我家孩子在这个路口摔过一回，想建议装个护栏", "电动车 堵着 过道 那边 已经 着火 了 烟 很大", "119"),
+])
+def test_a_word_starting_with_guo_is_no_past(quiet: str, loud: str, service: str) -> None:
+    assert classify(quiet).emergency == "none", _cues(quiet)
+    assert classify(loud).emergency == service, _cues(loud)
+
+
+@pytest.mark.parametrize(("calm", "urgent"), [
+    # Fixed / still there.
+    ("台阶上的冰，早上有人摔了，中午已经扫干净了",
+     "小区门口那块翘起来的井盖，这礼拜已经绊倒两个老人了，到现在还没修"),
+    # The person still hurts / the thing is still there.
+    ("孩子在学校摔了一跤，现在还疼，想问问医药费谁出",
+     "公园步道的木板烂了个窟窿，刚才有个孩子一脚踩进去崴了，板子还在那敞着"),
+    # A complaint not answered / the hazard not mended.
+    ("前两天我在小区里摔了，物业到现在也没给个说法",
+     "过街 天桥 台阶 上 全是 冰 今天 好几个 人 摔 了 现在 还 那样"),
+    # A past fall beside wear never mended (general as labelled) / a fall this morning.
+    ("去年冬天我爸在小区的坡道上滑倒过一回，坡道到现在也没修",
+     "小区 门口 井盖 翘 起来 了 已经 绊倒 两个 老人 了 到 现在 还 没 修"),
+])
+def test_a_hazard_that_has_hurt_people_and_is_still_there_is_urgent(calm: str, urgent: str) -> None:
+    """B9: the falls are past, the next one is not. Both halves are needed."""
+    assert classify(calm).urgency != "urgent", _cues(calm)
+    got = classify(urgent)
+    assert got.urgency == "urgent", _cues(urgent)
+    assert got.emergency == "none", _cues(urgent)  # nobody to rescue now (E4)
+
+
+@pytest.mark.parametrize("unit", ["猫卡在树上他", "猫卡住了，", "狗被车撞了，有人", "没砸墙还在砸",
+                                  "有人摔了现在还那样"])
+def test_animals_works_and_falls_cost_work_in_proportion_to_length(unit: str) -> None:
+    """Each clause is judged once for a person, however many animals it names."""
+    classify(unit)
+    short = _work(unit * (1250 // len(unit)))
+    long = unit * (5000 // len(unit))
+    assert _work(long) < 5 * short
