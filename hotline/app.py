@@ -231,8 +231,8 @@ def install_error_handlers(app: FastAPI) -> None:
         # a client could not tell "try again" from "this request is wrong". Nothing was
         # committed; a retry with the same Idempotency-Key files the ticket once.
         # A browser on the console's routes (its pages, its login) gets a page in Mandarin,
-        # a client of the API its JSON; the console's own pages keep the form's words
-        # (hotline.console.web.page), this answers what reaches the app.
+        # a client of the API its JSON. The one place that decides and logs: a console
+        # page's form words reach the page through the request (hotline.console.web.page).
         browser = console.on_console(request.url.path)
         if beyond_database_limits(exc):
             # A value or statement beyond the server's limits fails the same way every time:

@@ -38,7 +38,6 @@ from hotline.console.auth import (
 from ticketing.actors import Actor
 from ticketing.classify import KIND_LABELS
 from ticketing.context import Domain
-from ticketing.db import beyond_database_limits, database_unavailable
 from ticketing.models import User
 from ticketing.service import REPLY_OUTCOMES, NotFound
 from ticketing.states import Role
@@ -181,31 +180,46 @@ def login_redirect(request: Request) -> Response:
     return RedirectResponse(target, status_code=303)
 
 
-def outage_page(request: Request, typed: dict[str, str | list[str]] | None = None,
-                files: tuple[str, ...] = ()) -> HTMLResponse:
-    """A 503 page in Mandarin for a database outage, with Retry-After. A form's ``typed``
-    fields (files cannot be) come back in it, shown and in a form that sends them again to
-    the same address: the operator's words are not lost with the request."""
-    response = _unsaved(request, 503, typed, files, outage=True)
+def outage_page(request: Request) -> HTMLResponse:
+    """A 503 page in Mandarin for a database outage, with Retry-After. The sent form's
+    fields (``keep_form``; files cannot be) come back in it, shown and in a form that sends
+    them again to the same address: the operator's words are not lost with the request."""
+    response = _unsaved(request, 503, outage=True)
     response.headers["Retry-After"] = str(OUTAGE_RETRY_AFTER_SECONDS)
     return response
 
 
-def too_long_page(request: Request, typed: dict[str, str | list[str]] | None = None,
-                  files: tuple[str, ...] = ()) -> HTMLResponse:
+def too_long_page(request: Request) -> HTMLResponse:
     """A 422 page for a request over the database's limits (``beyond_database_limits``):
     the form's words come back to be shortened and sent again."""
-    return _unsaved(request, 422, typed, files, outage=False)
+    return _unsaved(request, 422, outage=False)
 
 
-def _unsaved(request: Request, status: int, typed: dict[str, str | list[str]] | None,
-             files: tuple[str, ...], *, outage: bool) -> HTMLResponse:
-    kept = {name: value for name, value in (typed or {}).items() if value and name != "csrf"}
+@dataclass(frozen=True)
+class SentForm:
+    """What a console form sent, kept on the request by ``page`` for the app's database
+    handler (``hotline.app``), which decides which page answers and logs it."""
+
+    typed: dict[str, str | list[str]]
+    files: tuple[str, ...]
+
+
+_SENT_FORM = "console_sent_form"
+
+
+def keep_form(request: Request, typed: dict[str, str | list[str]],
+              files: tuple[str, ...]) -> None:
+    setattr(request.state, _SENT_FORM, SentForm(typed, files))
+
+
+def _unsaved(request: Request, status: int, *, outage: bool) -> HTMLResponse:
+    sent: SentForm = getattr(request.state, _SENT_FORM, None) or SentForm({}, ())
+    kept = {name: value for name, value in sent.typed.items() if value and name != "csrf"}
     me = getattr(request.state, "console_me", None)
     return render(request, "unavailable.html", {
-        "outage": outage, "kept": kept, "action": request.url.path, "files": files,
+        "outage": outage, "kept": kept, "action": request.url.path, "files": sent.files,
         # The session's own token, as the form that was sent carried it.
-        "csrf": me.csrf if me is not None else (typed or {}).get("csrf", ""),
+        "csrf": me.csrf if me is not None else sent.typed.get("csrf", ""),
         "retry": OUTAGE_RETRY_AFTER_SECONDS,
     }, status)
 
@@ -310,8 +324,9 @@ P = ParamSpec("P")
 
 
 def page(fn: Callable[P, Response]) -> Callable[P, Response]:
-    """Turn the console's exceptions into pages: login redirect, 403, 404, and a database
-    outage (503, the form's words kept)."""
+    """Turn the console's exceptions into pages: login redirect, 403, 404; any other error
+    goes on to the app's handlers with the form's words kept on the request (``keep_form``:
+    a database outage's page shows them)."""
     fields, files = _form_fields(fn)
 
     @functools.wraps(fn)
@@ -329,11 +344,10 @@ def page(fn: Callable[P, Response]) -> Callable[P, Response]:
             return error_page(request, 404, "未找到", "工单不存在，或不在您的权限范围内。")
         except Forbidden as exc:
             return error_page(request, 403, "无权访问", str(exc))
-        except Exception as exc:
-            if beyond_database_limits(exc):
-                return too_long_page(request, typed_fields(kwargs, fields), files)
-            if not database_unavailable(exc):
-                raise
-            return outage_page(request, typed_fields(kwargs, fields), files)
+        except Exception:
+            # A database error is the app's to answer (hotline.app: outage or too long,
+            # logged there as the API's are); its page needs the form's words.
+            keep_form(request, typed_fields(kwargs, fields), files)
+            raise
 
     return wrapper

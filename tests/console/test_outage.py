@@ -5,6 +5,7 @@ API's JSON; the API keeps its JSON. Socket-free: the outage is SQLite's own erro
 from __future__ import annotations
 
 import html
+import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -93,3 +94,22 @@ def test_words_over_the_databases_limits_come_back_to_be_shortened(
     assert r.status_code == 422 and r.headers["content-type"].startswith("text/html")
     assert "Retry-After" not in r.headers
     assert "内容过长" in r.text and REPLY in html.unescape(r.text)
+
+
+def test_an_outage_met_by_a_console_form_is_logged_once(
+        app: FastAPI, as_user: Callable[[str], TestClient], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # Before: the console's page answered the outage itself and nothing was logged; the
+    # API's outages were, by hotline.app.
+    handler = as_user("water-handler")
+    _down(app, monkeypatch, tmp_path)
+    with caplog.at_level(logging.WARNING, logger="hotline.app"):
+        r = handler.post("/console/tickets/2612050001/reply", data={
+            "csrf": handler.csrf, "text": REPLY,  # type: ignore[attr-defined]
+            "outcome": "resolved"})
+    assert r.status_code == 503 and REPLY in html.unescape(r.text)
+    lines = [rec.getMessage() for rec in caplog.records if rec.name == "hotline.app"]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(
+        "database unavailable: 503 to POST /console/tickets/2612050001/reply")
+
