@@ -151,13 +151,16 @@ def create(
                     urgency=urgency if urgency in present.URGENCY_LABELS else None,
                     accept_now=True,  # accepted and dispatched by the rules, as the API's
                 )))
+            # Before the commit, as the ticket actions' (views.act): a read after it that
+            # met an outage would show the filed ticket as 尚未保存.
+            visible = w.actor.can_see(ticket)
             w.session.commit()
         except InvalidInput as exc:
             w.session.rollback()
             return render(request, "intake.html", _form_page(
                 _refused_form(form, exc), error=refusal(exc)[1],
                 s=_suggestion(w, demand)), 422)
-        if not w.actor.can_see(ticket, ticket.unit):
+        if not visible:
             return RedirectResponse(f"/console/queue?done=create&number={ticket.number}",
                                     status_code=303)
         return RedirectResponse(f"/console/tickets/{ticket.number}?done=create",

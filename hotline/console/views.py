@@ -760,6 +760,9 @@ def act(
                 "exclusion_reason": exclusion_reason}
         try:
             _perform(w, ticket, chosen, form, files)
+            # Asked before the commit (the flush has moved the unit): a database failing
+            # after it would show a saved action as 尚未保存, offered to be done again.
+            visible = queries.may_see_ticket(w.actor, ticket)
             w.session.commit()
         except REFUSALS as exc:
             w.session.rollback()
@@ -768,7 +771,7 @@ def act(
             ticket = service.get_ticket(session=w.session, actor=w.actor, ref=number)
             return render_ticket(request, w, ticket, status=status, error=message,
                                  failed=chosen.value, form=form)
-        if not queries.may_see_ticket(w.actor, ticket):
+        if not visible:
             # 退单 or 改派 out of the user's scope: the ticket page would now be a 404.
             return RedirectResponse(
                 f"/console/queue?done={chosen.value}&number={ticket.number}", status_code=303)

@@ -14,10 +14,16 @@ import psycopg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from httpx import Response
+from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
+from tests.console.seed import make_ticket
 from tests.support import sqlite_errors
 from tests.support.city import City
+from ticketing.context import Domain
+from ticketing.models import Ticket
 
 REPLY = "已联系物业，明早八点前恢复供水\n（已与住户张先生确认）"
 
@@ -113,3 +119,65 @@ def test_an_outage_met_by_a_console_form_is_logged_once(
     assert lines[0].startswith(
         "database unavailable: 503 to POST /console/tickets/2612050001/reply")
 
+
+def _fails_after_commit(app: FastAPI, monkeypatch: pytest.MonkeyPatch,
+                        error: Exception) -> None:
+    """Each session the app opens works until its commit; every statement after it fails
+    with ``error``: the database gone between the commit and the answer."""
+    real = app.state.sessions
+
+    def sessions() -> Session:
+        session: Session = real()
+        committed: list[bool] = []
+        event.listen(session, "after_commit", lambda _: committed.append(True))
+
+        def execute(_: ORMExecuteState) -> None:
+            if committed:
+                raise error
+
+        event.listen(session, "do_orm_execute", execute)
+        return session
+
+    monkeypatch.setattr(app.state, "sessions", sessions)
+
+
+def _saved_not_unsaved(r: Response) -> None:
+    assert r.status_code == 303, r.text
+    assert "尚未保存" not in r.text and "重新提交" not in r.text
+
+
+def test_an_action_saved_before_the_database_fails_is_not_offered_again(
+        app: FastAPI, as_user: Callable[[str], TestClient], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path, sessions: sessionmaker[Session], domain: Domain) -> None:
+    # Before: the scope check after the commit met the outage, and the page said 尚未保存
+    # under 重新提交 for a 签收 already saved: sent again, done twice (or refused).
+    number = make_ticket(sessions, domain)
+    handler = as_user("water-handler")
+    _fails_after_commit(app, monkeypatch, sqlite_errors.wrapped(sqlite_errors.read_only(
+        tmp_path)))
+    r = handler.post(f"/console/tickets/{number}/sign",
+                     data={"csrf": handler.csrf})  # type: ignore[attr-defined]
+    _saved_not_unsaved(r)
+    assert r.headers["location"] == f"/console/tickets/{number}?done=sign"
+    with sessions() as s:
+        assert s.scalars(select(Ticket.status).where(Ticket.number == number)).one() \
+            == "signed"
+
+
+def test_a_ticket_filed_before_the_database_fails_is_not_offered_again(
+        app: FastAPI, as_user: Callable[[str], TestClient], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path, sessions: sessionmaker[Session]) -> None:
+    # The intake form's scope check, the same shape: a district supervisor's ticket that
+    # went to the water company lands on the queue, filed, not on an outage page.
+    who = as_user("cy-supervisor")
+    token = re.search(r'name="form_token" value="([^"]+)"', who.get("/console/intake").text)
+    assert token
+    _fails_after_commit(app, monkeypatch, sqlite_errors.wrapped(sqlite_errors.read_only(
+        tmp_path)))
+    r = who.post("/console/intake", data={
+        "csrf": who.csrf, "form_token": token.group(1),  # type: ignore[attr-defined]
+        "caller_phone": "13811112222", "demand": "朝阳区望京西园三区5号楼停水了，一直没来水"})
+    _saved_not_unsaved(r)
+    with sessions() as s:
+        number = s.scalars(select(Ticket.number)).one()
+    assert r.headers["location"] == f"/console/queue?done=create&number={number}"
