@@ -88,15 +88,6 @@ def retention_job(sessions: sessionmaker[Session], domain: Domain) -> list[str]:
     return deleted
 
 
-def monthly_report_job(sessions: sessionmaker[Session], domain: Domain) -> None:
-    """The 通报 of the month that just ended (run on the 1st; a rerun replaces the file)."""
-    from hotline.monthly_report import generate
-    from ticketing.monthly import last_month
-
-    path = generate(sessions, domain, last_month(domain))
-    log.info("monthly report written to %s", path)
-
-
 def monthly_report_trigger(domain: Domain) -> CronTrigger:
     """01:30 local on the 1st: the month is over and nobody is waiting for the figures."""
     return CronTrigger(day=1, hour=REPORT_HOUR, minute=REPORT_MINUTE, timezone=domain.tz)

@@ -12,7 +12,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.monthly_report import report_path
-from hotline.scheduler import monthly_report_job, monthly_report_trigger
+from hotline.scheduler import (
+    REPORT_HOUR,
+    REPORT_MINUTE,
+    MonthlyReportRun,
+    monthly_report_trigger,
+)
 from tests.support.city import City, settle
 from ticketing import service
 from ticketing.context import Domain
@@ -54,8 +59,11 @@ def _month_of_complaints(sessions: sessionmaker[Session], domain: Domain, city: 
 def test_monthly_report_by_the_scheduler_listed_in_the_console(
         as_user: Users, sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
     month, numbers = _month_of_complaints(sessions, domain, city)
-    monthly_report_job(sessions, domain)  # what the scheduler runs on the 1st
-    path = report_path(domain.settings, month)
+    # The scheduler's job (hotline.wiring) at its 01:30 on the 1st after that month.
+    _, end = period_bounds(month, domain.tz)
+    run = MonthlyReportRun(domain, lambda: end.replace(hour=REPORT_HOUR, minute=REPORT_MINUTE))
+    path = run(sessions, domain)
+    assert path == report_path(domain.settings, month)
     html = path.read_text(encoding="utf-8")
     # Printable and self-contained: charts are inline SVG, nothing is fetched.
     assert "<svg" in html and "<script" not in html and "http" not in html.replace(
