@@ -113,5 +113,7 @@ def task_row(*, ticket_id: int, kind: str, round_: int, step: int, due_at: datet
 
 def answered_then_abandoned(attempt: OutboundAttempt) -> bool:
     """The callee answered, then the worker died before the call's end was recorded: what
-    they pressed after the last committed key is unknown, and they are not called again."""
+    they pressed after the last committed key is unknown. A reminder's handler is not
+    called again (``reminders``: the supervisor is); a survey does not ask this, its call
+    is retried as an unanswered one (``survey``, docs/outbound.md "Crash rule")."""
     return attempt.outcome == "answered" and bool((attempt.data or {}).get("recovered"))
