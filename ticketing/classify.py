@@ -876,9 +876,33 @@ def _no_rescue(text: str, rules: ClassificationRules, handover_quiet: tuple[Span
     return marks
 
 
+class _Spans(tuple[Span, ...]):
+    """Quiet spans sorted by clause start, with the furthest end among the first i: a cue is
+    looked up from where its position falls back to the last span that may hold it, not
+    against every span. A text of many clauses has many spans and many cues ("狗被车撞了，
+    流血" repeated: every clause an animal's), and the scan of all of them was quadratic."""
+
+    firsts: list[int]
+    reach_back: list[int]
+
+    def __new__(cls, spans: Iterable[Span] = ()) -> _Spans:
+        self = super().__new__(cls, sorted(spans))
+        self.firsts = [span[0] for span in self]
+        self.reach_back = list(accumulate((span[2] for span in self), max))
+        return self
+
+
 def _quiet(start: int, end: int, spans: tuple[Span, ...]) -> bool:
-    return any(first <= start < last and quiet_from < end <= reach
-               for first, quiet_from, last, reach in spans)
+    if not spans:
+        return False
+    index = spans if isinstance(spans, _Spans) else _Spans(spans)
+    i = bisect_right(index.firsts, start)
+    while i and index.reach_back[i - 1] > start:
+        i -= 1
+        _, quiet_from, last, reach = index[i]
+        if start < last and quiet_from < end <= reach:
+            return True
+    return False
 
 
 def _rule_hits(rule: Rule, text: str, rules: ClassificationRules,
@@ -1148,7 +1172,7 @@ def classify(text: str, rules: ClassificationRules | None = None) -> Classificat
     rules = rules if rules is not None else _default_rules()
     norm = _normalize(text)
     category, category_hits, cues = _score_categories(norm, rules)
-    quiet, handover_quiet, habit_only = _quiet_spans(norm, rules)
+    quiet, handover_quiet, habit_only = (_Spans(spans) for spans in _quiet_spans(norm, rules))
     urgency, urgency_hits = _urgency(norm, category, rules, quiet)
     emergency, emergency_hits = _emergency(norm, rules, handover_quiet)
     if emergency != "none":

@@ -532,9 +532,11 @@ def test_what_is_still_there_is_the_hazard_not_the_injury(calm: str, urgent: str
     assert classify(urgent).urgency == "urgent", _cues(urgent)
 
 
-@pytest.mark.parametrize("unit", ["手机掉井里了下去捡", "有人，猫卡在树上", "狗摔伤了腿",
+@pytest.mark.parametrize("unit", ["狗被车撞了，流血", "手机掉井里了下去捡", "有人，猫卡在树上", "狗摔伤了腿",
                                   "我在湖边，手机掉水里了"])
 def test_the_whole_call_is_read_once_for_a_person(unit: str) -> None:
+    """And each cue is looked up among the quiet spans, not against all of them: every
+    clause of "狗被车撞了，流血" is an animal's (×5.0 the work of a quarter, before)."""
     classify(unit)
     short = _work(unit * (1250 // len(unit)))
     long = unit * (5000 // len(unit))
