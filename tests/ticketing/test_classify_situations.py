@@ -483,6 +483,7 @@ def test_animals_works_and_falls_cost_work_in_proportion_to_length(unit: str) ->
     ("皮球掉进河里了追着跑下去了现在看不见了", "119"),
     ("东西掉井里了下去捡的那个喊了半天没回应", "119"),
     ("猫 卡 在 树上 爬 上去 够 它 摔 下来 了 起不来 了", "119"),
+    ("手机掉进井里了老张下井去拿现在喊不应", "119"),
 ])
 def test_a_person_anywhere_after_the_animal_keeps_the_hand_over(text: str, service: str) -> None:
     assert classify(text).emergency == service, _cues(text)
@@ -492,6 +493,8 @@ def test_a_person_anywhere_after_the_animal_keeps_the_hand_over(text: str, servi
     # A baby's hand in the lift door; a man fallen off the sill reaching for a pigeon.
     "钥匙掉进电梯缝里了电梯门夹住了一个婴儿的手",
     "鸽子卡在空调外机上了爬出去够掉下去了",
+    # Those in the car are hurt, not only the dog.
+    "狗被车撞了车上的都受伤了",
 ])
 def test_a_person_hurt_beside_a_thing_is_urgent(text: str) -> None:
     assert classify(text).urgency == "urgent", _cues(text)
@@ -501,6 +504,7 @@ def test_a_person_hurt_beside_a_thing_is_urgent(text: str) -> None:
     # The animal's own blood, its clause or the next; a cat up a tree; a phone in the lake.
     "狗被车撞了流了好多血",
     "狗 被 车 撞 了 流 了 好多 血 躺 在 路边",
+    "狗受伤了流了好多血",
     "刚才路口一只狗让车给撞了，后腿都是血，趴在路边直哼哼，这个该找谁？",
     "猫 爬 到 树上 下不来 了 叫 了 一 下午 了",
     "小狗掉进下水道里了出不来一直叫",
