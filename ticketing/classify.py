@@ -195,13 +195,15 @@ class NotNow:
     seen_ends: re.Pattern[str] | None = None
     seen_reach: int = 15
     # In the cue's clause, from the match on: an animal or a thing is the one in trouble
-    # ("猫爬到树上下不来了", "手机掉湖里了"), in a clause that names no ``person`` (the owner and
-    # a helper asked for are none: "我家的猫", "派人来"), up to a danger of another kind
-    # (``not_person_ends``: fire, gas, a live wire). Silent for the floor and the hand-over
-    # alike, and no ``still`` undoes it: the cat still stuck is still nobody's life.
-    # Twentieth round.
+    # ("猫爬到树上下不来了", "手机掉湖里了"), in a call that names no ``person`` anywhere (the
+    # owner and a helper asked for are none: "我家的猫", "派人来") and no ``person_state``
+    # outside the animal's own words (a body down, a person gone in: "…下去捡现在没动静了")
+    # and no danger of another kind (``not_person_ends``: fire, gas, a live wire). Silent for
+    # the floor and the hand-over alike, and no ``still`` undoes it: the cat still stuck is
+    # still nobody's life. Twentieth round; the whole call since its review (cues20b).
     not_person: re.Pattern[str] | None = None
     person: re.Pattern[str] | None = None
+    person_state: re.Pattern[str] | None = None
     not_person_ends: re.Pattern[str] | None = None
 
 
@@ -475,7 +477,7 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
         for key in ("over_patterns", "frame_patterns", "still", "ongoing", "ahead_patterns",
                     "hazard_only", "habit", "unhurt", "made_safe", "asked", "treated",
                     "seen", "seen_told", "seen_ends", "not_person", "person",
-                    "not_person_ends"):
+                    "person_state", "not_person_ends"):
             for pattern in raw.get(key, []):
                 re.compile(pattern)
         return NotNow(
@@ -499,6 +501,7 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
             seen_reach=int(raw.get("seen_reach", 15)),
             not_person=one([], raw.get("not_person", [])),
             person=one([], raw.get("person", [])),
+            person_state=one([], raw.get("person_state", [])),
             not_person_ends=one([], raw.get("not_person_ends", [])),
         )
     except re.error as exc:
@@ -812,31 +815,38 @@ def _seen_spans(text: str, cfg: NotNow) -> tuple[Seen, ...]:
 
 def _not_person_spans(text: str, cfg: NotNow) -> tuple[Span, ...]:
     """Where an animal or a thing is the one in trouble (``NotNow.not_person``): from the
-    match to the end of its clause or to a danger of another kind said after it
-    (``not_person_ends``), in a clause that names no ``person``. One verdict per clause: a
-    long unpunctuated text is one clause, and asking each match again would be quadratic.
-    A cue that starts there and runs over commas is quiet only up to the next person named
-    ("狗被车撞了冲到马路中间，后面的车追尾了，有人流血了": the collision is someone's)."""
+    match to the end of its clause, in a call with no ``person_state`` outside the animal's
+    own words, no danger of another kind (``not_person_ends``) and no ``person`` from the
+    match's clause on. The rest of the call, not the clause: a recogniser writes a call as
+    one clause, and a person told a clause later ("手机掉井里了，娃下去捡，现在没动静了") is the
+    one in danger. A person told only in a clause before it sets the scene ("我刚才在湖边拍照，
+    手机掉水里了", "有人拉粘鸟网，好多鸟挂在上面扑腾"); a cue that starts in the animal's clause
+    then stays quiet only up to its end, else it may run over commas ("狗被车撞了，后腿都是血")."""
     if cfg.not_person is None:
         return ()
+    found = list(cfg.not_person.finditer(text))
+    if not found or (cfg.not_person_ends and cfg.not_person_ends.search(text)):
+        return ()
+    if cfg.person_state:
+        starts = [m.start() for m in found]
+        for b in cfg.person_state.finditer(text):
+            # Inside a match it is the animal's ("狗摔伤了"); matches do not overlap.
+            i = bisect_right(starts, b.start())
+            if not i or b.end() > found[i - 1].end():
+                return ()
+    last = -1  # where the last person is named
+    if cfg.person:
+        for last_person in cfg.person.finditer(text):
+            last = last_person.start()
     spans: list[Span] = []
-    done = -1  # the end of the last clause judged
-    people: list[int] | None = None  # where each person is named, found once
-    for m in cfg.not_person.finditer(text):
+    done = -1  # the end of the last span: one per clause
+    for m in found:
         if m.start() < done:
             continue
-        first, end = _clause(text, m.start())
-        done = end
-        if cfg.person and cfg.person.search(text, first, end):
-            continue
-        if cfg.not_person_ends and (stop := cfg.not_person_ends.search(text, m.start(), end)):
-            end = stop.start()
-        if end <= m.start():
-            continue
-        if people is None:
-            people = [p.start() for p in cfg.person.finditer(text)] if cfg.person else []
-        i = bisect_left(people, end)
-        spans.append((m.start(), m.start(), end, people[i] if i < len(people) else _NO_REACH))
+        first, done = _clause(text, m.start())
+        if last >= first:
+            break  # every later match is before that person too
+        spans.append((m.start(), m.start(), done, _NO_REACH if last < 0 else done))
     return tuple(spans)
 
 
@@ -866,9 +876,33 @@ def _no_rescue(text: str, rules: ClassificationRules, handover_quiet: tuple[Span
     return marks
 
 
+class _Spans(tuple[Span, ...]):
+    """Quiet spans sorted by clause start, with the furthest end among the first i: a cue is
+    looked up from where its position falls back to the last span that may hold it, not
+    against every span. A text of many clauses has many spans and many cues ("狗被车撞了，
+    流血" repeated: every clause an animal's), and the scan of all of them was quadratic."""
+
+    firsts: list[int]
+    reach_back: list[int]
+
+    def __new__(cls, spans: Iterable[Span] = ()) -> _Spans:
+        self = super().__new__(cls, sorted(spans))
+        self.firsts = [span[0] for span in self]
+        self.reach_back = list(accumulate((span[2] for span in self), max))
+        return self
+
+
 def _quiet(start: int, end: int, spans: tuple[Span, ...]) -> bool:
-    return any(first <= start < last and quiet_from < end <= reach
-               for first, quiet_from, last, reach in spans)
+    if not spans:
+        return False
+    index = spans if isinstance(spans, _Spans) else _Spans(spans)
+    i = bisect_right(index.firsts, start)
+    while i and index.reach_back[i - 1] > start:
+        i -= 1
+        _, quiet_from, last, reach = index[i]
+        if start < last and quiet_from < end <= reach:
+            return True
+    return False
 
 
 def _rule_hits(rule: Rule, text: str, rules: ClassificationRules,
@@ -1138,7 +1172,7 @@ def classify(text: str, rules: ClassificationRules | None = None) -> Classificat
     rules = rules if rules is not None else _default_rules()
     norm = _normalize(text)
     category, category_hits, cues = _score_categories(norm, rules)
-    quiet, handover_quiet, habit_only = _quiet_spans(norm, rules)
+    quiet, handover_quiet, habit_only = (_Spans(spans) for spans in _quiet_spans(norm, rules))
     urgency, urgency_hits = _urgency(norm, category, rules, quiet)
     emergency, emergency_hits = _emergency(norm, rules, handover_quiet)
     if emergency != "none":

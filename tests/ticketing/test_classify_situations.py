@@ -456,3 +456,92 @@ def test_animals_works_and_falls_cost_work_in_proportion_to_length(unit: str) ->
     short = _work(unit * (1250 // len(unit)))
     long = unit * (5000 // len(unit))
     assert _work(long) < 5 * short
+
+
+# --------------------------------------------------------------- its review (cues20b): an
+# animal or a thing in trouble quiets nothing where the call names a person, a person's body
+# in trouble or a person gone after it, anywhere from its clause on: a recogniser writes the
+# call as one clause, and "the rest of the clause" was the rest of the call.
+
+@pytest.mark.parametrize(("text", "service"), [
+    # The review's sentences (general, no hand-over, on cues20).
+    ("狗咬伤了娃一直流血止不住", "120"),
+    ("狗和宝宝困在车里出不来了车里特别热", "119"),
+    ("手机掉井里了娃下去捡现在没动静了", "119"),
+    ("手机掉井里了，娃下去捡，现在没动静了", "119"),
+    ("东西掉进化粪池里了下去捞的那个晕在里面了叫不醒", "119"),
+    ("为了救猫爬上树摔下来了现在起不来", "120"),
+    ("猫困在屋里出不来了屋里全是烟", "119"),
+    # Our own: bitten, gone in after it, a hand caught, gas, knocked out, both styles.
+    ("狗咬伤了一直流血止不住", "120"),
+    ("狗被车撞了抱它的时候被咬了一口血止不住", "120"),
+    ("狗掉进冰窟窿里了去救的时候冰裂了掉进去了", "119"),
+    ("手机 掉 湖 里 了 下去 捞 一直 没 上来", "119"),
+    ("钥匙掉下水道里了伸手去掏手卡住了拔不出来", "119"),
+    ("猫困在地下室里出不来了里面全是煤气味", "119"),
+    ("皮球掉进河里了，追着跑下去了，现在看不见了", "119"),
+    ("皮球掉进河里了追着跑下去了现在看不见了", "119"),
+    ("东西掉井里了下去捡的那个喊了半天没回应", "119"),
+    ("猫 卡 在 树上 爬 上去 够 它 摔 下来 了 起不来 了", "119"),
+    ("手机掉进井里了老张下井去拿现在喊不应", "119"),
+])
+def test_a_person_anywhere_after_the_animal_keeps_the_hand_over(text: str, service: str) -> None:
+    assert classify(text).emergency == service, _cues(text)
+
+
+@pytest.mark.parametrize("text", [
+    # A baby's hand in the lift door; a man fallen off the sill reaching for a pigeon.
+    "钥匙掉进电梯缝里了电梯门夹住了一个婴儿的手",
+    "鸽子卡在空调外机上了爬出去够掉下去了",
+    # Those in the car are hurt, not only the dog.
+    "狗被车撞了车上的都受伤了",
+])
+def test_a_person_hurt_beside_a_thing_is_urgent(text: str) -> None:
+    assert classify(text).urgency == "urgent", _cues(text)
+
+
+@pytest.mark.parametrize("text", [
+    # The animal's own blood, its clause or the next; a cat up a tree; a phone in the lake.
+    "狗被车撞了流了好多血",
+    "狗 被 车 撞 了 流 了 好多 血 躺 在 路边",
+    "狗受伤了流了好多血",
+    "刚才路口一只狗让车给撞了，后腿都是血，趴在路边直哼哼，这个该找谁？",
+    "猫 爬 到 树上 下不来 了 叫 了 一 下午 了",
+    "小狗掉进下水道里了出不来一直叫",
+    "手机 掉 湖 里 了 那 水 挺 深 有没有 人 能 帮着 捞 一下",
+    # A person told only before, setting the scene: the caller, the one who set the net.
+    "我刚才在昆明湖边上拍照，手机掉水里了，那水挺深，有没有人能帮着捞一下？",
+    "有人在林子里拉粘鸟网，好多鸟挂在上面扑腾",
+])
+def test_the_animal_alone_stays_quiet(text: str) -> None:
+    got = classify(text)
+    assert got.emergency == "none", _cues(text)
+    assert got.urgency != "urgent", _cues(text)
+
+
+def test_a_person_before_the_animal_leaves_only_its_clause_quiet() -> None:
+    """A cue that starts in the animal's clause and runs on is the person's to weigh."""
+    text = "孩子在河边玩，狗被车撞了，一直流血止不住"
+    assert classify(text).emergency == "110", _cues(text)  # a collision, someone bleeding
+
+
+@pytest.mark.parametrize(("calm", "urgent"), [
+    # The injury is still there / the ice is.
+    ("我妈摔了一跤腿肿了，现在还那样", "天桥台阶上全是冰，今天好几个人摔了，现在还那样"),
+    ("我 爸 在 家里 摔 了 一跤 胳膊 青 了 一大块 到 现在 还 那样",
+     "楼道 的 台阶 塌 了 一块 我 妈 摔 了 一跤 现在 还 那样"),
+])
+def test_what_is_still_there_is_the_hazard_not_the_injury(calm: str, urgent: str) -> None:
+    assert classify(calm).urgency != "urgent", _cues(calm)
+    assert classify(urgent).urgency == "urgent", _cues(urgent)
+
+
+@pytest.mark.parametrize("unit", ["狗被车撞了，流血", "手机掉井里了下去捡", "有人，猫卡在树上", "狗摔伤了腿",
+                                  "我在湖边，手机掉水里了"])
+def test_the_whole_call_is_read_once_for_a_person(unit: str) -> None:
+    """And each cue is looked up among the quiet spans, not against all of them: every
+    clause of "狗被车撞了，流血" is an animal's (×5.0 the work of a quarter, before)."""
+    classify(unit)
+    short = _work(unit * (1250 // len(unit)))
+    long = unit * (5000 // len(unit))
+    assert _work(long) < 5 * short
