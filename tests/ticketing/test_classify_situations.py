@@ -545,3 +545,20 @@ def test_the_whole_call_is_read_once_for_a_person(unit: str) -> None:
     short = _work(unit * (1250 // len(unit)))
     long = unit * (5000 // len(unit))
     assert _work(long) < 5 * short
+
+
+@pytest.mark.parametrize(("text", "emergency"), [
+    # Touching a high-voltage line is a 120 by itself, told with or without a person named.
+    ("风筝挂在高压线上了去够的时候触电了", "120"),
+    ("风筝挂在高压线上了，我儿子拿竹竿去够，结果触电了", "120"),
+    ("村口变压器那儿有个小孩爬上去触电了", "120"),
+    # A risk, a near miss, a question, a past event, a story on TV: no hand-over.
+    ("高压线底下钓鱼容易触电，建议立个牌子", "none"),
+    ("高压线垂得很低，小孩差点触电", "none"),
+    ("高压线下面放风筝会触电吗", "none"),
+    ("去年有人在高压线下钓鱼触电了，现在那里还没有警示牌", "none"),
+    ("电视里说有人碰高压线触电了", "none"),
+    ("高压线触电的事故怎么预防", "none"),
+])
+def test_a_high_voltage_shock_needs_no_sign_told(text: str, emergency: str) -> None:
+    assert classify(text).emergency == emergency, _cues(text)
