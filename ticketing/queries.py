@@ -33,23 +33,24 @@ LISTING_ORDER = (Ticket.due_at.is_(None), Ticket.due_at, Ticket.id)
 
 def scope_filter(actor: Actor) -> Any:
     """A WHERE clause limiting tickets to what ``actor`` may see."""
-    if actor.sees_everything:
-        return true()
-    if actor.role == Role.HANDLER:
-        return Ticket.unit_id == actor.unit_id
-    if actor.role == Role.SUPERVISOR and actor.unit_path:
-        return Ticket.unit_id.in_(select(Unit.id).where(unit_scope(actor)))
-    return false()
+    return _within_scope(actor, Ticket.unit_id)
 
 
 def unit_scope(actor: Actor) -> Any:
     """A WHERE clause on Unit: the units whose tickets ``scope_filter`` shows ``actor``."""
+    return _within_scope(actor, Unit.id)
+
+
+def _within_scope(actor: Actor, unit_id: Any) -> Any:
+    """The scope rule, once, on a column holding a unit's id: ``Ticket.unit_id`` for the
+    tickets ``actor`` sees, ``Unit.id`` for the units they may send them to. Who sees
+    everything sees unit-less tickets (drafts, the manual queue) too."""
     if actor.sees_everything:
         return true()
     if actor.role == Role.HANDLER:
-        return Unit.id == actor.unit_id
+        return unit_id == actor.unit_id
     if actor.role == Role.SUPERVISOR and actor.unit_path:
-        return Unit.path.startswith(actor.unit_path)
+        return unit_id.in_(select(Unit.id).where(Unit.path.startswith(actor.unit_path)))
     return false()
 
 

@@ -142,10 +142,13 @@ def loop_counts(*, session: Session, conds: list[Any], now: datetime,
     def flagged(name: str) -> Any:
         return func.max(case((TicketEvent.data[name].as_boolean().is_(True), 1), else_=0))
 
+    # Only the events of the tickets ``conds`` picks: every ticket has a dispatch event, and
+    # a month's figures read a month's, not the whole table's.
     missed = (select(TicketEvent.ticket_id, *(flagged(f).label(f) for f in
                                                (MISSED_SIGN, MISSED_REPLY, MISSED_CLOSE)))
               .where(TicketEvent.action.in_([Action.REJECT.value, Action.REASSIGN.value,
-                                             Action.DISPATCH.value]))
+                                             Action.DISPATCH.value]),
+                     TicketEvent.ticket_id.in_(select(Ticket.id).where(*conds)))
               .group_by(TicketEvent.ticket_id).subquery())
 
     def missed_before(flag: str) -> Any:
