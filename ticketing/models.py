@@ -230,11 +230,17 @@ class TicketEvent(Base):
     """One audited step of a ticket (全程留痕). Rows are only ever inserted."""
 
     __tablename__ = "ticket_events"
-    # The outbound planner looks up recent steps by kind (outbound.citizen_sms).
-    __table_args__ = (Index("ix_ticket_events_action_at", "action", "at"),)
+    # The outbound planner looks up recent steps by kind (outbound.citizen_sms). A ticket's
+    # own steps of one kind (its first dispatch, its last 退单) are looked up per ticket by
+    # the figures and the dispatch queue: without (ticket_id, action, at) SQLite answered
+    # ``min(at) ... where ticket_id = ? and action = ?`` by walking every step of that kind
+    # in (action, at) order, once per ticket (migration 0019). Its prefix serves every
+    # lookup by ticket alone, so it replaces the index on ticket_id.
+    __table_args__ = (Index("ix_ticket_events_action_at", "action", "at"),
+                      Index("ix_ticket_events_ticket_action_at", "ticket_id", "action", "at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     actor_name: Mapped[str] = mapped_column(String(64))
