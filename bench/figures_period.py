@@ -9,9 +9,10 @@ The database: ``--units`` units under two districts, ``--tickets`` tickets sprea
 over ten months (2026-02..11), each with its filing, dispatch, sign, reply and close events
 (five per ticket); one in fifty 改派'd within its unit with its sign window missed, one in
 a hundred 驳回重办'd late, one in a hundred dispatched back to a unit it left late. No
-utilities (水电气暖): on SQLite, without ANALYZE, reports.utility_dispatch's first-dispatch
-subquery walks the (action, at) index for each utility ticket (~150 ms each here), which
-would drown the figure this bench is about.
+utilities (水电气暖): before migration 0019, reports.utility_dispatch's first-dispatch
+subquery walked the (action, at) index for each utility ticket on SQLite (~150 ms each
+here), which drowned the figure this bench is about (tests/ticketing/test_figures_scale.py
+now keeps that look-up per ticket).
 
 Prints, for the city (system) and for one district's supervisor, the figures of
 2026-11 (a digest, to compare code before and after a change), the median and best CPU
