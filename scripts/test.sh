@@ -17,14 +17,14 @@
 # Ninth round, one full profiled run at load ~15 before: 1,305 CPU-s of pytest (user+sys);
 # the fuzz's four tests were 114 of it, now one test of 71 (tests/api); and a
 # clean clone's pip install 75 → ~31 CPU-s (+9 in the collect-only pass below; bootstrap.sh).
-# The fast tier (eighteenth round, docs/suite.md): 2,895 tests, 155.7-159.7 CPU-s of the
-# whole process tree with 2 workers (-n 2, warm bytecode, load 3-8), 85-95 s estimated on two
-# idle cores (CPU / 2, the workers' start, a few timer waits); 204.7-220.8 CPU-s and 2,946
-# tests before the "slow" tests left.
-# It waits on almost nothing, so 2 workers keep both cores busy: a third only collects the
-# tests again and loads its own templates, jieba and model (the same selection with -n 3:
-# 184.7 CPU-s, 25 more, one run each at load 6-8). A module that builds much when imported
-# costs it once per worker: tests/api/test_openapi_fuzz.py builds its schema when it runs.
+# The fast tier (eighteenth round, docs/suite.md): 2,997 tests (with the round's new ones);
+# on two idle cores (the lead, alternated, load 1.7-2.4 from the runs themselves), pytest's
+# wall with -n 3 was 89.9 and 89.1 s (161.8 and 161.5 CPU-s) against 94.6-104 s with -n 2
+# (143-164 CPU-s): the tier still waits on real time here and there (a dialogue's no-speech
+# limit 8 s, SIP race and dialer tests, Twilio retries), and with two workers each wait left
+# a core idle (a utilisation timeline, -n 2: ~1.6 of 2 cores on average). Under load a third
+# worker costs its collection (~8-25 CPU-s) for little; HOTLINE_TEST_WORKERS=2 then. A
+# module that builds much when imported costs it once per worker: tests/api/test_openapi_fuzz.py builds its schema when it runs.
 # Tenth round: the knowledge index is shared by databases with the same entries (each test's
 # clone of the FAQ template built it again, ~0.5 CPU-s), the forked crash/lock holders, one
 # classification per training text. A fast-tier section before/after, -n 2, warm bytecode
@@ -38,7 +38,7 @@ workers=6
 if [ "${1:-}" = "--fast" ]; then
     shift
     tier=(-m "not sip and not asr and not postgres and not external and not fuzz and not slow")
-    workers=2
+    workers=3
 fi
 
 bash scripts/bootstrap.sh --test
