@@ -845,7 +845,9 @@ def _not_person_spans(text: str, cfg: NotNow) -> tuple[Span, ...]:
             continue
         first, done = _clause(text, m.start())
         if last >= first:
-            break  # every later match is before that person too
+            # A person is named in or after this clause: it and every later animal clause
+            # keep their cues (a later one after that person too: on the safe side).
+            break
         spans.append((m.start(), m.start(), done, _NO_REACH if last < 0 else done))
     return tuple(spans)
 

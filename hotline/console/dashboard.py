@@ -25,7 +25,7 @@ from ticketing import analytics, supervision
 from ticketing.actors import mask_phone
 from ticketing.models import Ticket, TicketEvent, Unit
 from ticketing.points import Points, period_bounds, points
-from ticketing.queries import scope_filter
+from ticketing.queries import scope_filter, unit_scope
 from ticketing.reports import LoopCounts, figures, hot_spots, loop_counts
 from ticketing.states import Role
 
@@ -58,10 +58,10 @@ def _period_start(w: Work, days: int) -> tuple[datetime, list[date]]:
 
 
 def _units_in_scope(w: Work) -> list[Unit]:
-    stmt = select(Unit).order_by(Unit.path)
-    if w.actor.role == Role.SUPERVISOR and w.actor.unit_path:
-        stmt = stmt.where(Unit.path.startswith(w.actor.unit_path))
-    return list(w.session.scalars(stmt))
+    # The scope rule's own (queries.unit_scope), not a second copy of it (review21: the copy
+    # gave a supervisor without a unit path every unit where the rule gives none; add_user
+    # gives every supervisor a unit, so the pickers of today's accounts are unchanged).
+    return list(w.session.scalars(select(Unit).where(unit_scope(w.actor)).order_by(Unit.path)))
 
 
 def unit_rows(*, session: Session, conds: list[object], now: datetime,

@@ -559,6 +559,22 @@ def test_the_whole_call_is_read_once_for_a_person(unit: str) -> None:
     ("去年有人在高压线下钓鱼触电了，现在那里还没有警示牌", "none"),
     ("电视里说有人碰高压线触电了", "none"),
     ("高压线触电的事故怎么预防", "none"),
+    # Its review: a hazard report, a worry, a near miss said in the same breath as 刚才.
+    ("小区高压线垂得很低离屋顶不到一米有触电危险", "none"),
+    ("变压器的门一直开着小孩老在旁边玩担心触电", "none"),
+    ("刚才收衣服的时候差一点就碰到高压线触电了吓死我了", "none"),
+    # An animal shocked there is handed over on purpose: a live part where people walk.
+    ("一只猫爬到变压器上触电了", "120"),
 ])
 def test_a_high_voltage_shock_needs_no_sign_told(text: str, emergency: str) -> None:
     assert classify(text).emergency == emergency, _cues(text)
+
+
+@pytest.mark.parametrize("text", [
+    # The dog knocked the person down: the person is hurt, told without naming them
+    # (review21: the animal's window took the victim and the injury for the dog's).
+    "狗把骑车的撞倒了头破了流血",
+    "一条大狗冲出来把骑车的撞倒了摔伤了",
+])
+def test_an_animal_that_knocks_a_person_down_is_no_animal_alone(text: str) -> None:
+    assert classify(text).emergency != "none", _cues(text)
