@@ -214,7 +214,7 @@ def keep_form(request: Request, typed: dict[str, str | list[str]],
 
 def _unsaved(request: Request, status: int, *, outage: bool) -> HTMLResponse:
     sent: SentForm = getattr(request.state, _SENT_FORM, None) or SentForm({}, ())
-    kept = {name: value for name, value in sent.typed.items() if value and name != "csrf"}
+    kept = _words(sent.typed)
     me = getattr(request.state, "console_me", None)
     return render(request, "unavailable.html", {
         "outage": outage, "kept": kept, "action": request.url.path, "files": sent.files,
@@ -222,6 +222,12 @@ def _unsaved(request: Request, status: int, *, outage: bool) -> HTMLResponse:
         "csrf": me.csrf if me is not None else sent.typed.get("csrf", ""),
         "retry": OUTAGE_RETRY_AFTER_SECONDS,
     }, status)
+
+
+def _words(typed: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
+    """The fields a form's user filled in, to be shown again: not the CSRF token (the page
+    that sends them again carries its own session's), not the empty ones."""
+    return {name: value for name, value in typed.items() if value and name != "csrf"}
 
 
 def _form_fields(fn: Callable[..., Any]) -> tuple[frozenset[str], tuple[str, ...]]:
@@ -296,7 +302,7 @@ def login_keeping(request: Request, typed: dict[str, str | list[str]],
     """The login page for a form whose session ended, its words kept in the page to be sent
     again after the login (``views.login``); a page read, or a form with nothing typed or
     not vouched for, is the usual redirect."""
-    fields = {name: value for name, value in typed.items() if value and name != "csrf"}
+    fields = _words(typed)
     user_id = _sender(request, typed) if request.method == "POST" and fields else None
     if user_id is None or is_htmx(request):
         return login_redirect(request)
