@@ -639,9 +639,7 @@ def _breaks(text: str) -> tuple[int, ...]:
 
 
 def _clause_start(text: str, pos: int) -> int:
-    breaks = _breaks(text)
-    i = bisect_left(breaks, pos)
-    return breaks[i - 1] + 1 if i else 0
+    return _clause(text, pos)[0]
 
 
 def _negated(text: str, pos: int, rules: ClassificationRules, danger: bool = False) -> bool:
