@@ -315,13 +315,13 @@ def test_evaluation_emergencies_are_handed_to_the_service_they_need(
     emergencies of heldout-13..16, 148 with the fifteenth round's model, 151 with the
     sixteenth's (0.75 of heldout.tsv's before it became training data); of the 203 of
     heldout-13..17, 190 with the sixteenth's; of the 243 of heldout-13..18, 233 with the
-    seventeenth's."""
+    seventeenth's; of the 283 of heldout-13..19, 268 with the eighteenth's."""
     rules = load_classification()
     emergencies = [r for r in evaluation if r.labels["emergency"] != "none"]
-    assert len(emergencies) == 243
+    assert len(emergencies) == 283
     named = sum(understand(r.text, rules, shipped).emergency == r.labels["emergency"]
                 for r in emergencies)
-    assert named >= 225, named
+    assert named >= 260, named
 
 
 @dataclass(frozen=True)
@@ -373,6 +373,11 @@ HELD_OUT_FLOORS = {
     # calls handed over); floors a few lines under that.
     "heldout-18": Floors(category=263, urgent=(76, 72), emergencies=(40, 37),
                          calm=(162, 6)),
+    # Written blind for the nineteenth round; scored with the eighteenth round's model and
+    # rules before any change (category 261 of 300; urgent 72 of 75, flagged 37 of 40; 5 of
+    # 168 calm calls handed over); floors a few lines under that.
+    "heldout-19": Floors(category=255, urgent=(75, 71), emergencies=(40, 35),
+                         calm=(168, 8)),
 }
 
 
