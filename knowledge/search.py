@@ -719,12 +719,12 @@ def asked_matters(text: str, matters: dict[str, tuple[str, ...]] | None = None
     out: set[str] = set()
     for name, forms in matters.items():
         for form in forms:
-            if len(form) > 1:
-                if form in said:
-                    out.add(name)
-                    break
+            if form not in said:
                 continue
-            if singles is None:  # tagged only when a single-character form is looked for
+            if len(form) > 1:
+                out.add(name)
+                break
+            if singles is None:  # tagged only when a single character is there to be read
                 singles = {p.word for p in _pos_tagger().lcut(said, HMM=False)
                            if p.flag[0] in "vz"}
             if form in singles:
