@@ -290,6 +290,18 @@ def load_topics(path: Path) -> dict[str, tuple[str, ...]]:
 
 _TOPICS = load_topics(TOPICS_FILE)
 
+MATTERS_FILE = CONFIG_DIR / "kb_matters.toml"
+
+
+def load_matters(path: Path) -> dict[str, tuple[str, ...]]:
+    """Each matter (config/kb_matters.toml) with the words that say it."""
+    with path.open("rb") as f:
+        matters: dict[str, list[str]] = tomllib.load(f).get("matters", {})
+    return {name: tuple(forms) for name, forms in matters.items()}
+
+
+_MATTERS = load_matters(MATTERS_FILE)
+
 
 def with_topics(doc: Doc, topics: dict[str, tuple[str, ...]] | None = None) -> Doc:
     """``doc`` with what callers call its topics (config/kb_topics.toml) among its
@@ -688,6 +700,64 @@ def states(text: str, kind: str) -> bool:
     return next(stated for k, _, stated in QUANTITIES if k == kind).search(text) is not None
 
 
+def _as_written(text: str) -> str:
+    """``text`` lower case without punctuation or spaces, its words as they were said or
+    written: no colloquial phrase respelt (see :func:`asked_matters`)."""
+    return _CLEAN.sub("", text.lower()).replace("_", "")
+
+
+def asked_matters(text: str, matters: dict[str, tuple[str, ...]] | None = None
+                  ) -> frozenset[str]:
+    """The matters (config/kb_matters.toml) ``text`` names: what the caller wants done
+    with the thing they ask about (提前还 a loan, 罚 for a wrong done, 销 an account, 修 a
+    card), anywhere in the words, since the matter is often told before the clause that
+    asks (公积金贷款想提前还一部分，怎么申请). A word of two or more characters anywhere; a
+    single character where jieba reads it as a verb of its own (找谁修, not 修剪)."""
+    matters = _MATTERS if matters is None else matters
+    said = _as_written(text)
+    singles: set[str] | None = None
+    out: set[str] = set()
+    for name, forms in matters.items():
+        for form in forms:
+            if form not in said:
+                continue
+            if len(form) > 1:
+                out.add(name)
+                break
+            if singles is None:  # tagged only when a single character is there to be read
+                singles = {p.word for p in _pos_tagger().lcut(said, HMM=False)
+                           if p.flag[0] in "vz"}
+            if form in singles:
+                out.add(name)
+                break
+    return frozenset(out)
+
+
+def speaks_of_matter(written: str, matter: str,
+                     matters: dict[str, tuple[str, ...]] | None = None) -> bool:
+    """An entry's text (``written``, see :func:`_as_written`) has a word of ``matter``."""
+    matters = _MATTERS if matters is None else matters
+    return any(form in written for form in matters[matter])
+
+
+# What negates the word after it (没到期, 不备案, 没有单位, 未成年).
+_NEGATORS = frozenset({"没", "没有", "不", "未"})
+
+
+def denied_words(text: str) -> frozenset[str]:
+    """The words ``text`` negates: each word of two or more characters right after a
+    negation (身份证没到期: 到期). Read after the colloquial phrases are respelt, so the
+    caller's 没过期 is the 到期 an entry's title speaks of."""
+    tok = _jieba().lcut(normalise(text), HMM=False)
+    return frozenset(w for n, w in itertools.pairwise(tok)
+                     if n in _NEGATORS and len(w) > 1 and _HAN_RUN.fullmatch(w))
+
+
+def says_negated(entry_text: str, word: str) -> bool:
+    """An entry's normalised text speaks of ``word`` negated itself (没有单位的灵活就业)."""
+    return any(f"{n}{word}" in entry_text for n in _NEGATORS)
+
+
 def is_question(text: str) -> bool:
     t = _NOT_ASKING.sub("", normalise(text))
     return any(w in t for w in QUESTION_WORDS) or bool(_ASKING_FORM.search(text.strip()))
@@ -804,6 +874,10 @@ class Index:
         # What each entry is about, by the objects its title names (knowledge/objects.py).
         self.about = [_OBJECTS.named(d.title, title=True) for d in self.docs]
         self.mentions = [_OBJECTS.named(t) for t in self.texts]
+        # The entry's text as written, for the matters it speaks of (see :func:`asked_matters`),
+        # and its title's words, the situation it answers (see :func:`denied_words`).
+        self.written = [_as_written("".join(_fields(d).values())) for d in self.docs]
+        self.title_words = [frozenset(words(d.title)) for d in self.docs]
 
     def has(self, i: int, word: str) -> bool:
         """Entry ``i`` speaks of ``word`` anywhere (title, keywords, synonyms or answer):
@@ -831,6 +905,8 @@ class Index:
         objects_asked = asked_objects(spoken)
         actions_asked = asked_actions(spoken)
         sizes_asked = quantities_asked(spoken)
+        matters_asked = asked_matters(spoken)
+        denied = denied_words(spoken)
         sw, ss = self.words.scores(qw), self.sounds.scores(qs)
         top_w, top_s = max(sw, default=0.0) or 1.0, max(ss, default=0.0) or 1.0
         ranked: list[tuple[float, int]] = []
@@ -894,6 +970,14 @@ class Index:
                 # Read in the entry as written: normalising drops the % of 12%.
                 "unquantified": float(any(not states("".join(_fields(self.docs[i]).values()), k)
                                           for k in sizes_asked)),
+                # The caller names a matter (repaying, a fine, cancelling, a repair) the entry
+                # never speaks of: it answers another matter of the same thing.
+                "unmatched": float(any(not speaks_of_matter(self.written[i], m)
+                                       for m in matters_asked)),
+                # The caller denies what the entry's title says their situation is (身份证
+                # 没到期 against 身份证快到期了怎么换新的), and the entry never says it denied.
+                "denied": float(any(w in self.title_words[i] and not says_negated(self.texts[i], w)
+                                    for w in denied)),
             }
             if rank == 0:
                 features = f
@@ -929,21 +1013,28 @@ def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
     ``story_weight``: what a word of the story around the question that the entry lacks
     weighs (``STORY_WEIGHT``), once the caller said more of the entry than a short
     question does; 1 counts it as a word of the question."""
-    if f.get("other_object") or f.get("unacted") or f.get("unquantified"):
+    if (f.get("other_object") or f.get("unacted") or f.get("unmatched")
+            or f.get("unquantified")):
         # The caller names another member of a family than the entry's title (驾驶证
         # against 身份证, a bite against the dog licence), or asks how to do a thing the
         # entry never speaks of doing (注销 the licence it says how to get; see
         # :func:`asked_actions`), or asks only a size (a price, how long) the entry states
         # no figure of (天然气一立方多少钱 against how to pay the gas bill; see
-        # :func:`quantities_asked`): however many words they share, the entry answers a
-        # neighbouring question, and offering it would mislead.
+        # :func:`quantities_asked`), or names a matter of the thing (repaying, a fine,
+        # cancelling, a repair; see :func:`asked_matters`) the entry never speaks of
+        # (公积金贷款想提前还 against how to apply for the loan): however many words they
+        # share, the entry answers a neighbouring question, and offering it would mislead.
         return 0.0
     value = _confidence(f, evidence_words=evidence_words, evidence_power=evidence_power,
                         answer_credit=answer_credit, story_weight=story_weight)
     # The caller asks about a thing the entry never speaks of (暖气费发票怎么开 against how
     # to pay the heating fee): the entry shares the topic, not the question. Never read
     # out directly; likely enough, it may still be offered for confirmation.
-    return min(value, UNASKED_CAP) if f.get("unasked") else value
+    # Likewise when the caller denies the situation the entry's title states (身份证没到期
+    # against 身份证快到期了怎么换新的; feature ``denied``, see :func:`denied_words`): its
+    # answer may still say what applies (换领 from three months before), so it may be
+    # offered, never read out at once.
+    return min(value, UNASKED_CAP) if f.get("unasked") or f.get("denied") else value
 
 
 def _confidence(f: dict[str, float], *, evidence_words: float, evidence_power: float,

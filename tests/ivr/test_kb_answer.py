@@ -63,6 +63,24 @@ def test_unsure_words_are_asked_again_before_any_answer(sessions: sessionmaker[S
     assert after_understanding(understanding, ask_again=True, answer=answer) is State.ASK_AGAIN
 
 
+# Names much of kb016 (用公积金贷款买房怎么申请) and asks another matter of the loan:
+# repaying it, which the entry never speaks of (docs/knowledge.md, step 12).
+ANOTHER_MATTER = "公积金贷款买房的钱能提前还款吗，去哪申请"
+
+
+@pytest.mark.parametrize("may_confirm", [False, True])
+def test_another_matter_of_an_entrys_thing_is_neither_answered_nor_offered(
+        sessions: sessionmaker[Session], domain: Domain, faq: None, may_confirm: bool) -> None:
+    understanding = domain.understand(ANOTHER_MATTER)
+    with sessions() as s:
+        answer = find_answer(session=s, domain=domain, text=ANOTHER_MATTER,
+                             understanding=understanding, may_confirm=may_confirm)
+        assert kb.search(session=s, text=ANOTHER_MATTER, today=kb.today(domain),
+                         limit=1).hits[0].id == "kb016"
+    assert answer is None
+    assert after_understanding(understanding, ask_again=False, answer=answer) is State.READBACK
+
+
 def test_retired_entry_is_not_offered(sessions: sessionmaker[Session], domain: Domain,
                                       faq: None) -> None:
     with sessions() as s:
