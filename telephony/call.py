@@ -203,6 +203,7 @@ class CallHandle:
         self._audio: queue.Queue[bytes] = queue.Queue(maxsize=3000)  # 60 s of 20 ms frames
         # Frames queued for read_pcm16 so far (written by the RTP receive thread alone).
         self.audio_received = 0
+        self.held_frames = 0  # received while the caller held the call: not queued
         self._ended = threading.Event()
         self._answered_or_final = threading.Event()
         # SIP dialog
@@ -386,6 +387,14 @@ class CallHandle:
         callback = self.on_audio
         if callback is not None:
             callback(pcm16)
+            return
+        if self.held:
+            # What a caller sends while holding us (a PBX's music) is not their words:
+            # queued, its non-speech ran the dialogue's end-of-speech silence, and the
+            # number was read back and the ticket filed while they were still away. Not
+            # queued, the dialogue waits as for a silent hold. (A bridged operator, the
+            # callback above, hears it as any phone would.)
+            self.held_frames += 1
             return
         self.audio_received += 1
         try:

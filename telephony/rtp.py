@@ -186,8 +186,15 @@ class Rtp16Stream(RTP.RTPClient):
                 return
             offset += 4 + 4 * struct.unpack_from("!H", packet, offset + 2)[0]
         end = len(packet)
-        if first & 0x20:  # padding
-            end -= packet[-1]
+        if first & 0x20:  # padding: its last octet counts the padding, itself included
+            end = end - packet[-1] if packet[-1] else -1
+        if end < offset:
+            # More CSRCs, extension or padding than the packet holds, or a padding count
+            # of 0 (RFC 3550 A.1: not a valid packet). A count past the whole packet made
+            # ``end`` negative: the slice counted from the end and took part of a malformed
+            # packet as the caller's audio.
+            self.rx_bad += 1
+            return
         payload = packet[offset:end]
         pt = second & 0x7F
         seq, timestamp = struct.unpack_from("!HI", packet, 2)

@@ -204,10 +204,8 @@ def dashboard(request: Request, period: str = "7d", unit: str = "") -> Response:
 
 
 def _may_read_reports(w: Work) -> None:
-    # The 通报 is city-wide: whoever sees every ticket, or a supervisor of the top unit.
     w.require(*DASHBOARD_ROLES)
-    unit = w.session.get(Unit, w.actor.unit_id) if w.actor.unit_id else None
-    if not (w.actor.sees_everything or (unit is not None and unit.parent_id is None)):
+    if not w.me.reads_reports:  # (web.reads_city_reports, the menu's rule)
         raise Forbidden("月度通报为全市数据，仅市级督办员、话务员和管理员可查看。")
 
 

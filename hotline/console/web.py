@@ -38,7 +38,7 @@ from hotline.console.auth import (
 from ticketing.actors import Actor
 from ticketing.classify import KIND_LABELS
 from ticketing.context import Domain
-from ticketing.models import User
+from ticketing.models import Unit, User
 from ticketing.service import REPLY_OUTCOMES, NotFound
 from ticketing.states import Role
 
@@ -91,10 +91,19 @@ class Me:
     role: Role
     unit_name: str | None
     csrf: str
+    reads_reports: bool = False  # ``reads_city_reports``: the menu links 月度通报 only then
 
     @property
     def role_label(self) -> str:
         return present.ROLE_LABELS[self.role.value]
+
+
+def reads_city_reports(actor: Actor, unit: Unit | None) -> bool:
+    """Whether ``actor`` (of ``unit``) may read the monthly 通报, which is city-wide: whoever
+    sees every ticket, or a supervisor of the top unit; a district's supervisor sees their
+    own units' figures on the dashboard."""
+    return actor.sees_everything or (actor.role is Role.SUPERVISOR and unit is not None
+                                     and unit.parent_id is None)
 
 
 @dataclass
@@ -133,11 +142,12 @@ def work(request: Request, *, csrf: str | None = None, post: bool = False,
         user = session.get(User, s.user_id)
         if user is None or not user_matches(s, user):
             raise LoginRequired
+        actor = Actor.of(user)
         me = Me(id=user.id, username=user.username, name=user.display_name,
                 role=Role(user.role), unit_name=user.unit.name if user.unit else None,
-                csrf=s.csrf)
+                csrf=s.csrf, reads_reports=reads_city_reports(actor, user.unit))
         request.state.console_me = me
-        yield Work(session=session, actor=Actor.of(user), me=me, domain=request.app.state.domain)
+        yield Work(session=session, actor=actor, me=me, domain=request.app.state.domain)
     finally:
         session.rollback()
         session.close()

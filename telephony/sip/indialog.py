@@ -362,6 +362,12 @@ class InDialog:
                     return
             direction, held = answer_direction(offer.direction), on_hold(offer)
             layout = offer.layout
+        elif msg.method == "INVITE":
+            # Asked for our offer (a PBX resuming a call it held, or re-anchoring media after
+            # a transfer): it says what we want (RFC 6337 5.3), and we never hold a caller.
+            # The mirror of their hold (recvonly) allowed only answers that kept them from
+            # hearing the IVR. Their answer in the ACK decides whether they still hold.
+            direction = "sendrecv"
         changed = direction != call.sdp_direction
         if new is not None and call.rtp is not None:
             if (new.codec, new.audio_pt, new.event_pt) != (

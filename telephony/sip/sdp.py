@@ -29,6 +29,7 @@ _LINE = re.compile(r"^([a-z])=(.*)$")
 # ValueError (Python's conversion limit), which once escaped as an INVITE with no answer.
 _RTPMAP = re.compile(r"^(\d{1,3}) ([A-Za-z0-9_.+-]{1,64})/(\d{1,6})(?:/\d{1,2})?$")
 _PORT = re.compile(r"^(\d{1,5})(?:/\d{1,5})?$")
+_DIRECTIONS = frozenset({"sendrecv", "sendonly", "recvonly", "inactive"})
 _PAYLOAD = re.compile(r"^\d{1,3}$")
 # An offer is one audio stream and a few attributes; more lines than this is not a phone.
 MAX_SDP_LINES = 100
@@ -115,6 +116,10 @@ def parse_sdp(body: bytes | str) -> MediaOffer:
     if not lines or lines[0] != "v=0":
         raise SdpError("SDP must start with v=0")
     session_c: str | None = None
+    # A direction before the first m= line holds for every stream that names none of its
+    # own (RFC 4566 6): a phone that says its hold there was answered sendrecv and, sending
+    # nothing while it held, hung up at rtp_timeout.
+    session_direction = "sendrecv"
     audio: MediaOffer | None = None
     in_audio = False
     seen_audio = False
@@ -152,7 +157,7 @@ def parse_sdp(body: bytes | str) -> MediaOffer:
                 if any(not 0 <= f <= 127 for f in formats):
                     raise SdpError(f"bad RTP payload type in {line!r}")
             audio = MediaOffer(connection_ip=session_c or "", port=port, proto=proto,
-                               formats=formats)
+                               formats=formats, direction=session_direction)
         elif key == "c":
             parts = value.split()
             if len(parts) != 3 or parts[0] != "IN" or parts[1] not in ("IP4", "IP6"):
@@ -162,6 +167,8 @@ def parse_sdp(body: bytes | str) -> MediaOffer:
                 audio.connection_ip = address
             elif not seen_media:  # another stream's own c= is not the session's
                 session_c = address
+        elif key == "a" and not seen_media and value in _DIRECTIONS:
+            session_direction = value
         elif key == "a" and in_audio and audio is not None:
             name, _, val = value.partition(":")
             if name == "rtpmap":
@@ -169,7 +176,7 @@ def parse_sdp(body: bytes | str) -> MediaOffer:
                 if not rm:
                     raise SdpError(f"bad rtpmap {line[:80]!r}")
                 audio.rtpmap[int(rm.group(1))] = (rm.group(2), int(rm.group(3)))
-            elif name in ("sendrecv", "sendonly", "recvonly", "inactive"):
+            elif name in _DIRECTIONS:
                 audio.direction = name
     if audio is None:
         if not seen_media:

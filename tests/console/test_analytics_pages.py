@@ -134,3 +134,18 @@ def test_dashboard_and_ticket_page_show_the_closed_loop(
     assert "同社区" in related and "多诉督办" in page and "安贞里社区" in page
     # Nothing about the callers leaks into the list.
     assert "1371234000" not in related
+
+
+def test_the_menu_links_the_monthly_report_only_for_whom_may_read_it(as_user: Users) -> None:
+    """A district's supervisor was shown 月度通报 in the menu and on the dashboard (the
+    link of every supervisor), and got a 403 page for following it (seen on the clone)."""
+    link = 'href="/console/reports"'
+    for user in ("supervisor", "operator", "admin"):
+        for page in ("/console/queue", "/console/dashboard"):
+            assert link in as_user(user).get(page).text, (user, page)
+        assert as_user(user).get("/console/reports").status_code == 200
+    district = as_user("cy-supervisor")
+    for page in ("/console/queue", "/console/dashboard"):
+        got = district.get(page)
+        assert got.status_code == 200 and link not in got.text, page
+    assert district.get("/console/reports").status_code == 403

@@ -49,3 +49,31 @@ def test_audio_faster_than_real_time_is_not_heard_past_a_jitter_allowance() -> N
         stream.parse_packet(packet)
     assert 60 <= len(frames) < 60 * 50 // 2  # at least the 1.2 s above, not half the minute
     assert stream.rx_excess == 60 * 50 - len(frames)
+
+
+def test_csrcs_an_extension_and_padding_are_not_audio_and_bad_counts_are_dropped() -> None:
+    """A mixer's CSRCs, a header extension and padding (RFC 3550 5.1, 5.3.1) are stripped
+    and the payload heard as sent; a packet claiming more of them than it holds, or a
+    padding count of 0, is not a valid packet (A.1): dropped and counted. A padding count
+    past the whole packet was read from the packet's end, part of it heard as audio."""
+    frames: list[bytes] = []
+    stream = Rtp16Stream(local=("127.0.0.1", 0), remote=("127.0.0.1", 9), codec="PCMU",
+                         audio_pt=0, event_pt=None, on_audio=frames.append,
+                         on_dtmf=lambda key: None)
+    payload = bytes(range(160))
+    extension = struct.pack("!HH", 0xBEDE, 1) + b"\x10\x20\x30\x40"
+    stream.parse_packet(struct.pack("!BBHII", 0x80 | 0x20 | 0x10 | 2, 0, 1, 160, 7)
+                        + b"CSRC0001" + extension + payload + b"\x00\x00\x00\x04")
+    assert frames == [g711.ulaw_to_pcm16(payload)]
+    malformed = [
+        struct.pack("!BBHII", 0x80 | 0x20, 0, 2, 320, 7) + payload[:-1] + bytes([200]),
+        struct.pack("!BBHII", 0x80 | 0x20, 0, 3, 480, 7) + payload[:-1] + bytes([0]),
+        struct.pack("!BBHII", 0x80 | 0x0F, 0, 4, 640, 7) + payload[:20],
+        struct.pack("!BBHII", 0x80 | 0x10, 0, 5, 800, 7) + struct.pack("!HH", 0xBEDE, 60),
+    ]
+    for packet in malformed:
+        stream.parse_packet(packet)
+    assert stream.rx_bad == len(malformed)
+    stream.parse_packet(struct.pack("!BBHII", 0x80, 0, 6, 960, 7) + payload)
+    # The next valid packet is the next whole frame: nothing of the malformed ones before it.
+    assert frames == [g711.ulaw_to_pcm16(payload)] * 2

@@ -9,7 +9,7 @@ import pytest
 
 from telephony.call import CallHandle, Direction
 from telephony.sip.message import SipMessage
-from telephony.sip.sdp import NotAcceptable, answer_offer, parse_sdp
+from telephony.sip.sdp import NotAcceptable, answer_offer, call_media, parse_sdp
 from tests.telephony.test_sip_indialog import (
     LOCAL_IP,
     PEER,
@@ -119,3 +119,26 @@ def test_a_declined_audio_stream_is_answered_declined_and_the_next_one_taken() -
     # Audio declined and nothing else: still nothing to answer.
     with pytest.raises(NotAcceptable):
         answer_offer(parse_sdp((HEAD + DECLINED + VIDEO).encode()))
+
+
+def test_a_direction_given_for_the_whole_session_is_the_audio_streams() -> None:
+    """a=sendonly (or inactive, recvonly) before the first m= line holds for every stream
+    the media lines do not say otherwise of (RFC 4566 6, RFC 3264 5.1). It was read only
+    inside the audio stream: a hold said at session level was answered sendrecv (no valid
+    answer to it, RFC 3264 6.1) and, the caller sending nothing while holding, the call was
+    hung up rtp_timeout 10 s into the hold (seen on the clone); such an INVITE was taken as
+    a call instead of 488."""
+    held = HEAD + "a=sendonly\r\n" + AUDIO.replace("a=sendrecv\r\n", "")
+    assert parse_sdp(held.encode()).direction == "sendonly"
+    # The stream's own attribute wins over the session's.
+    assert parse_sdp((HEAD + "a=inactive\r\n" + AUDIO).encode()).direction == "sendrecv"
+    assert parse_sdp((HEAD + "a=sendonly\r\n" + VIDEO + AUDIO.replace(
+        "a=sendrecv\r\n", "")).encode()).direction == "sendonly"
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=True)
+    call.rtp_port = 30000
+    dialogs.on_refresh(call, sip_request("INVITE", branch="z9hG4bKsess", body=held.encode()))
+    [(ok, _)] = wire.sent
+    assert ok.status_code == 200 and b"a=recvonly\r\n" in ok.body_bytes and call.held
+    with pytest.raises(NotAcceptable, match="sendonly"):
+        call_media(parse_sdp(held.encode()))

@@ -10,6 +10,7 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pytest
 
 from telephony.call import (
@@ -577,3 +578,35 @@ def test_info_of_type_application_dtmf_keys_its_body() -> None:
                                     body=body, cseq=cseq))
     assert codes(wire) == [200, 200]
     assert [call.get_dtmf(timeout=0), call.get_dtmf(timeout=0)] == ["#", "#"]
+
+
+def test_what_a_holding_caller_sends_is_not_heard_as_their_words() -> None:
+    """A caller's PBX put the call on hold mid-complaint (a=sendonly) and sent its music.
+    On the clone the music's non-speech ran the dialogue's end-of-speech silence: the
+    recording ended 7 s into the hold, the number was read back and the confirmation asked
+    to someone not listening, the ticket filed without the rest of the complaint, and the
+    music was in the recording. Frames while held are not the caller's (as a silent hold's
+    none); taken off hold, they are heard again."""
+    dialogs, wire = make()
+    call, _ = call_with_media(wire, event_pt=101)
+    rtp = Rtp16Stream(local=(LOCAL_IP, 0), remote=PEER, codec="PCMU", audio_pt=0,
+                      event_pt=101, on_audio=call.rx_audio, on_dtmf=call.rx_dtmf)
+    tone = (np.sin(2 * np.pi * 440 * np.arange(8000 * 2) / 8000) * 6000).astype("<i2")
+    music = ulaw_packets(tone.tobytes(), first_seq=1)
+    speech = ulaw_packets(b"\x10\x20" * 1600, first_seq=200)
+    for packet in speech[:5]:
+        rtp.parse_packet(packet)
+    hold = offer().replace(b"a=sendrecv", b"a=sendonly")
+    dialogs.on_refresh(call, sip_request("INVITE", branch="z9hG4bKmoh", body=hold))
+    assert call.held
+    for packet in music:
+        rtp.parse_packet(packet)
+    dialogs.on_refresh(call, sip_request("INVITE", branch="z9hG4bKmoh2", body=offer()))
+    assert not call.held
+    for packet in speech[5:]:
+        rtp.parse_packet(packet)
+    heard = []
+    while (frame := call.read_pcm16(timeout=0)) is not None:
+        heard.append(frame)
+    assert len(heard) == len(speech)  # the speech before and after, none of the music
+    assert call.held_frames == len(music)

@@ -305,3 +305,26 @@ def test_our_200_sent_while_the_receive_thread_answers_a_reinvite_loses_neither(
     assert [(m.status_code, m.cseq[0]) for m, _ in wire.sent] == [(500, 2), (200, 1)]
     assert wire.sent[0][0].first("Retry-After") and call.codec == "PCMU"
     assert dialogs.invite_state(call.call_id) is InviteState.ACK_AWAITED
+
+
+def test_a_reinvite_without_sdp_after_a_hold_gets_an_offer_that_lets_the_caller_resume(
+        ) -> None:
+    """A caller held the call (a=sendonly, answered recvonly), then asks for our offer with
+    a re-INVITE without SDP, the way a PBX resumes a call or re-anchors its media after a
+    transfer. Our offer says what we want, not the last answer's mirror (RFC 6337 5.3): we
+    never hold a caller, so sendrecv. Before, it said recvonly, and the only answers it
+    allows (sendonly, inactive; RFC 3264 6.1) kept the caller from hearing the IVR for the
+    rest of the call. Their answer in the ACK decides the hold."""
+    dialogs, wire, call, rtp = answered_call()
+    hold = offer().replace(b"a=sendrecv", b"a=sendonly")
+    dialogs.on_refresh(call, reinvite(5, hold))
+    assert b"a=recvonly\r\n" in wire.sent[-1][0].body_bytes and call.held
+    dialogs.on_ack(sip_request("ACK", branch="z9hG4bKre5", cseq=5))
+    dialogs.on_refresh(call, reinvite(6))  # no SDP: our offer in the 200
+    ours = wire.sent[-1][0]
+    assert ours.status_code == 200 and b"a=sendrecv\r\n" in ours.body_bytes
+    dialogs.on_ack(sip_request("ACK", cseq=6, body=answer_sdp("PCMU", port=41000)))
+    assert not call.held and (rtp.outIP, rtp.outPort) == ("192.0.2.31", 41000)
+    # The same offer again for a refresh that changes nothing: no new SDP version.
+    dialogs.on_refresh(call, reinvite(7))
+    assert wire.sent[-1][0].body_bytes == ours.body_bytes
