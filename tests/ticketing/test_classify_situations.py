@@ -613,6 +613,7 @@ def test_a_gas_leak_confirmed_and_not_shut_off_is_119(text: str, emergency: str)
     ("油罐车侧翻了，还好没漏，司机也没事，就是堵车", "none"),
     ("昨天六环上有辆化工罐车侧翻漏了，今天路还封着吗", "none"),
     ("水泥罐车翻了，水泥洒了一地，路堵了", "none"),
+    ("一辆油罐车追尾了，后面车流都堵死了", "none"),
 ])
 def test_a_dangerous_goods_vehicle_spilling_is_hazmat(text: str, emergency: str) -> None:
     assert classify(text).emergency == emergency, _cues(text)
@@ -659,6 +660,13 @@ def test_something_stuck_in_the_throat_is_120(text: str, emergency: str) -> None
      "热水器打火的时候着火了，现在火还在烧，快来人", "119"),
     ("我家燃气热水器打火的时候嘭一下，火苗子还往外窜，这东西是不是该换了",
      "燃气灶点火的时候嘭一声着起来了，火越来越大", "119"),
+    ("做饭点火 的 时候 嘭 一声 火苗 往外 窜 吓 得 不敢 用 了", "燃气灶点火的时候嘭一声着起来了，火越来越大", "119"),
+    # The bill and the appliance quiet the whole call, so not where someone is down; a
+    # dream is 梦见, not the idiom 做梦也没想到.
+    ("急救车的钱到底咋收的，我妈坐了一趟说要交六百", "我爸晕倒了，叫了急救车，急救车的钱我们出", "120"),
+    ("燃气灶打火的时候嘭的一声，火苗往外窜，吓得我不敢用了",
+     "洗澡的时候热水器漏气，我妈晕倒了，这热水器是不是该换了", "120"),
+    ("我做了个梦梦见我妈中风了，想问问平时怎么预防", "做梦也没想到他会拿刀砍人，现在还在楼道里", "110"),
 ])
 def test_a_noise_a_bill_a_dream_or_a_passing_engine_is_no_hand_over(
     quiet: str, loud: str, service: str,
@@ -672,6 +680,7 @@ def test_a_noise_a_bill_a_dream_or_a_passing_engine_is_no_hand_over(
     ("电梯门关不严，物业说下周来修", "电梯一停一停的，还老是关不严门就开着往上走"),
     ("电梯坏了，门开着，我们走楼梯吧", "小区电梯门关不严，开着门就往下走，吓死人"),
     ("电梯门关不严，物业说下周来修", "小区 电梯 老是 关 不 上 门 就 往下 走"),
+    ("电梯修完了，维修的人门没关好就走了", "电梯门没关上就往下走了"),
     # Escape stairs locked or blocked (U4) / their lamp out, their door open.
     ("消防楼梯的灯坏了好几天了", "商场的消防楼梯门晚上全锁上了"),
     ("消防楼梯门开着，冷风老往里灌", "学校疏散楼梯被杂物堵死了"),
