@@ -578,3 +578,126 @@ def test_a_high_voltage_shock_needs_no_sign_told(text: str, emergency: str) -> N
 ])
 def test_an_animal_that_knocks_a_person_down_is_no_animal_alone(text: str) -> None:
     assert classify(text).emergency != "none", _cues(text)
+
+
+# --------------------------------------------------------------- twenty-first round: the
+# kinds of failure heldout-19 showed, each told both ways: a gas leak the caller confirmed
+# and did not shut off, a dangerous-goods vehicle spilling, a crowd pushing over the fallen,
+# something stuck in the throat; and a hammer's noise, an ambulance's bill, a dream, first-aid
+# supplies, a fire engine seen passing, an appliance's fault on use, none a danger now.
+
+@pytest.mark.parametrize(("text", "emergency"), [
+    # Confirmed with soap and not shut off: not yet, cannot, a neighbour's valve, nobody in.
+    ("厨房燃气管接头那儿有味儿，我拿肥皂水抹了一下直冒泡，阀门拧不动关不上", "119"),
+    ("楼道里一股煤气味，用洗洁精水一试冒泡了，是对门家的表，敲门没人", "119"),
+    ("我家天然气管子有味，拿肥皂沫一抹起泡了，我不会关阀门，老人一个人在家", "119"),
+    ("燃气 管子 有味 我 拿 肥皂水 抹 了 冒泡 乐 我 还 没敢 关", "119"),
+    # Shut (B3), nothing found, fixed afterwards, asked how to test, the valve's state unsaid.
+    ("我家厨房燃气管子接头那儿，用肥皂水一抹直冒泡，我把阀门关了，窗户也开了，现在咋办", "none"),
+    ("燃气公司来人用肥皂水查了一遍，没冒泡，说没漏，我还是不放心，没敢关阀门", "none"),
+    ("我拿肥皂水抹了冒泡，当时没敢关，后来燃气公司来修好了，想问问换管子谁出钱", "none"),
+    ("请问怎么用肥皂水查燃气漏没漏？冒泡就是漏了吗，我不会关总阀", "none"),
+    ("我家表后面那个阀门一直嘶嘶响，我拿肥皂水一抹直冒泡", "none"),
+])
+def test_a_gas_leak_confirmed_and_not_shut_off_is_119(text: str, emergency: str) -> None:
+    assert classify(text).emergency == emergency, _cues(text)
+
+
+@pytest.mark.parametrize(("text", "emergency"), [
+    # Overturned or crashed and spilling now, whoever climbed out.
+    ("高速上一辆油罐车翻了，油哗哗往外流，司机没事", "119"),
+    ("国道上一辆拉硫酸的车追尾了，罐子往外漏，冒白烟", "119"),
+    ("刚 看着 一辆 拉 化工品 的 罐车 在 六环 侧翻 了 往外 淌 一种 带 刺鼻 味儿 的 水", "119"),
+    # Parked, holding, past, or no dangerous goods.
+    ("一辆拉化工品的罐车在路边停了三天了，也没人管", "none"),
+    ("油罐车侧翻了，还好没漏，司机也没事，就是堵车", "none"),
+    ("昨天六环上有辆化工罐车侧翻漏了，今天路还封着吗", "none"),
+    ("水泥罐车翻了，水泥洒了一地，路堵了", "none"),
+    ("一辆油罐车追尾了，后面车流都堵死了", "none"),
+])
+def test_a_dangerous_goods_vehicle_spilling_is_hazmat(text: str, emergency: str) -> None:
+    assert classify(text).emergency == emergency, _cues(text)
+
+
+@pytest.mark.parametrize(("text", "emergency"), [
+    ("地铁站人太多了，有个老太太被挤倒了，后面的人还在往前挤", "110"),
+    ("庙会人挤得不行，前面有人摔倒了，后面还在推", "110"),
+    ("入口 人挤 得 太 厉害 了 前头 由任 摔倒 了 后 投 还 在 往 力推", "110"),
+    ("上次庙会人挤得厉害有人摔倒了，今年能不能多派点保安", "none"),
+    ("周末公园人太多了，挤得走不动，建议限流", "none"),
+])
+def test_a_crowd_pushing_over_the_fallen_is_110(text: str, emergency: str) -> None:
+    assert classify(text).emergency == emergency, _cues(text)
+
+
+@pytest.mark.parametrize(("text", "emergency"), [
+    # Stuck in the throat: the ambulance's, not a trapping (119).
+    ("孩子吃果冻卡在喉咙里了，喘不上气", "120"),
+    ("握家 孩子 吃 花生豆 呛 这 了 卡 在 嗓子眼 里 咳 不 出来 脸 都 别 紫 了", "120"),
+    ("孩子的手卡在栏杆里了拔不出来", "119"),
+])
+def test_something_stuck_in_the_throat_is_120(text: str, emergency: str) -> None:
+    assert classify(text).emergency == emergency, _cues(text)
+
+
+@pytest.mark.parametrize(("quiet", "loud", "service"), [
+    # A hammer heard at work / a hammer at a door or a person.
+    ("楼上装修天天拿锤子砸得咣咣的，晚上十点多了还不停", "他拿着锤子砸门砸得咣咣的，说要弄死我", "110"),
+    ("那个 我家 楼上 天天 半夜 装修 锤 自 砸 得 咣 咣 的 物业 说 了 也 不 听",
+     "那男的抡着锤子追着人砸，已经有人倒地了", "110"),
+    # An ambulance's bill / an ambulance late for someone down.
+    ("急救车的钱到底咋收的，我妈坐了一趟说要交六百", "我爸突然晕倒了叫不醒，急救车怎么还没到", "120"),
+    ("上礼拜坐的急救车，今天寄来单子说欠了七百多的车费没结", "快叫急救车，我妈心脏病犯了，嘴唇都紫了", "120"),
+    # A dream / a dream and then someone down.
+    ("我做了个梦梦见我妈中风了，想问问平时怎么预防", "我梦见我爸出事了，吓醒一看他真倒在地上叫不醒", "120"),
+    # First-aid supplies / a first-aid call.
+    ("家里该备点什么急救的药，老人有高血压", "我妈心脏病犯了，快派急救的来", "120"),
+    # A fire engine seen passing / a fire of the caller's own.
+    ("刚才在楼下遛弯的时候看见两辆消防车鸣着笛过去了，不知道哪儿着火了，我们这儿没事吧",
+     "消防车过去了，我们楼也着了，三楼冒黑烟", "119"),
+    # An appliance's fault when it is used / a fire now.
+    ("燃气灶打火的时候嘭的一声，火苗往外窜，吓得我不敢用了",
+     "热水器打火的时候着火了，现在火还在烧，快来人", "119"),
+    ("我家燃气热水器打火的时候嘭一下，火苗子还往外窜，这东西是不是该换了",
+     "燃气灶点火的时候嘭一声着起来了，火越来越大", "119"),
+    ("做饭点火 的 时候 嘭 一声 火苗 往外 窜 吓 得 不敢 用 了", "燃气灶点火的时候嘭一声着起来了，火越来越大", "119"),
+    # The bill and the appliance quiet the whole call, so not where someone is down; a
+    # dream is 梦见, not the idiom 做梦也没想到.
+    ("急救车的钱到底咋收的，我妈坐了一趟说要交六百", "我爸晕倒了，叫了急救车，急救车的钱我们出", "120"),
+    ("燃气灶打火的时候嘭的一声，火苗往外窜，吓得我不敢用了",
+     "洗澡的时候热水器漏气，我妈晕倒了，这热水器是不是该换了", "120"),
+    ("我做了个梦梦见我妈中风了，想问问平时怎么预防", "做梦也没想到他会拿刀砍人，现在还在楼道里", "110"),
+])
+def test_a_noise_a_bill_a_dream_or_a_passing_engine_is_no_hand_over(
+    quiet: str, loud: str, service: str,
+) -> None:
+    assert classify(quiet).emergency == "none", _cues(quiet)
+    assert classify(loud).emergency == service, _cues(loud)
+
+
+@pytest.mark.parametrize(("calm", "urgent"), [
+    # A lift that runs with its door open (B7) / a door that is only faulty or a way round.
+    ("电梯门关不严，物业说下周来修", "电梯一停一停的，还老是关不严门就开着往上走"),
+    ("电梯坏了，门开着，我们走楼梯吧", "小区电梯门关不严，开着门就往下走，吓死人"),
+    ("电梯门关不严，物业说下周来修", "小区 电梯 老是 关 不 上 门 就 往下 走"),
+    ("电梯修完了，维修的人门没关好就走了", "电梯门没关上就往下走了"),
+    # Escape stairs locked or blocked (U4) / their lamp out, their door open.
+    ("消防楼梯的灯坏了好几天了", "商场的消防楼梯门晚上全锁上了"),
+    ("消防楼梯门开着，冷风老往里灌", "学校疏散楼梯被杂物堵死了"),
+])
+def test_a_lift_running_open_and_locked_escape_stairs_are_urgent(calm: str, urgent: str) -> None:
+    got = classify(calm)
+    assert got.urgency != "urgent", _cues(calm)
+    assert got.emergency == "none", _cues(calm)  # a faulty door shuts nobody in
+    got = classify(urgent)
+    assert got.urgency == "urgent", _cues(urgent)
+    assert got.emergency == "none", _cues(urgent)  # nobody trapped or hurt (E4)
+
+
+@pytest.mark.parametrize("unit", ["肥皂水抹了冒泡没敢关", "化工罐车翻了往外淌", "人挤得摔倒了还在推",
+                                  "锤子砸得咣咣的", "打火的时候火苗往外窜", "电梯门开着往上走"])
+def test_the_new_cues_cost_work_in_proportion_to_length(unit: str) -> None:
+    classify(unit)
+    short = _work(unit * (1250 // len(unit)))
+    long = unit * (5000 // len(unit))
+    assert _work(long) < 5 * short
