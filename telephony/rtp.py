@@ -90,6 +90,7 @@ class Rtp16Stream(RTP.RTPClient):
         # Measurements, read by tests and the bench.
         self.started = self.last_rx = time.monotonic()
         self.rx_packets = 0
+        self.info_keys = 0  # keys by SIP INFO (``keyed_by_signalling``)
         self.rx_bad = 0
         self.rx_foreign = 0  # packets from a source other than the latched one (dropped)
         # Where the caller's RTP comes from (``admit``); None: nothing latched yet.
@@ -239,6 +240,22 @@ class Rtp16Stream(RTP.RTPClient):
             return False
         self.latched = source
         return True
+
+    @property
+    def signs_of_life(self) -> int:
+        """What the watchdog counts as the caller heard from: its packets taken, and its
+        keys by SIP INFO."""
+        return self.rx_packets + self.info_keys
+
+    def keyed_by_signalling(self) -> None:
+        """A key came by SIP INFO: a caller who keys is there, though none of its RTP
+        reaches us (a NAT or firewall losing it), so the RTP watchdog takes the key as it
+        takes a packet (no_rtp, rtp_timeout). The INFO proves the dialog's peer, not that
+        the SDP's address is its own: no source is latched, and what is sent there stays
+        within UNVERIFIED_SEND_PACKETS (else a caller naming another host and keying every
+        few seconds would have our prompts streamed at it for the whole call)."""
+        self.info_keys += 1
+        self.last_rx = time.monotonic()
 
     def from_peer(self, source: str) -> bool:
         """Whether ``source`` is the IP address the peer's SDP named."""
