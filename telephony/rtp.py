@@ -262,12 +262,14 @@ class Rtp16Stream(RTP.RTPClient):
         return self.outIP == source
 
     def destination(self) -> tuple[str, int] | None:
-        """Where the next packet goes: the latched source, or the SDP's address while
-        nothing is latched, for at most UNVERIFIED_SEND_PACKETS packets a call (then
-        None: the frame is not sent)."""
+        """Where the next packet goes: the latched source; the SDP's port when the source
+        latched is on the SDP's IP (a phone sending from one port and listening on the
+        one it announced, asymmetric RTP: the host is the one the SDP named, and heard
+        from); the SDP's address while nothing is latched, for at most
+        UNVERIFIED_SEND_PACKETS packets a call (then None: the frame is not sent)."""
         latched = self.latched
         if latched is not None:
-            return latched
+            return (self.outIP, self.outPort) if self.from_peer(latched[0]) else latched
         if self.tx_unverified >= UNVERIFIED_SEND_PACKETS:
             return None
         self.tx_unverified += 1

@@ -64,6 +64,8 @@ def test_a_source_on_the_sdp_ip_is_preferred_to_a_stranger_heard_first() -> None
     assert not rtp.admit(STRANGER, 0, 100.0 + LATCH_LEARN_SECONDS)
     assert rtp.admit(other_port, 0, 100.0 + LATCH_LEARN_SECONDS)
     assert rtp.latched == other_port
+    # Heard from the SDP's host: ours goes to the port it announced (asymmetric RTP).
+    assert rtp.destination() == SDP
 
 
 def test_only_a_payload_type_the_call_negotiated_latches() -> None:
