@@ -30,10 +30,10 @@ AUDIO_JITTER_SECONDS = 10.0
 # Symmetric RTP (RFC 4961), latched as Asterisk's rtp_symmetric + strictrtp and rtpengine's
 # endpoint learning do: our audio goes where the caller's RTP comes from, not where its SDP
 # says, once a packet of a payload type the call negotiated has come. A packet from the
-# SDP's own address and port latches at once; one from any other source (a phone behind
-# NAT that wrote its private address) only after this long without one from the SDP's
-# address, so a stranger spraying our ports as a call starts does not take it over from a
-# caller whose SDP is right (rtpengine's "delayed"/"heuristic" learning waits 3 s).
+# SDP's own IP latches at once; one from any other source (a phone behind NAT that wrote
+# its private address) only after this long without one from the SDP's IP, so a stranger
+# spraying our ports as a call starts does not take it over from a caller whose SDP is
+# right (rtpengine's "delayed"/"heuristic" learning waits 3 s).
 LATCH_LEARN_SECONDS = 1.0
 # Packets sent, in a call's whole life, to an address no RTP of the call came from (the
 # SDP's, before anything latched or after a re-INVITE moved it): 5 s of audio. Without the
@@ -209,12 +209,13 @@ class Rtp16Stream(RTP.RTPClient):
         """Whether a packet of payload type ``pt`` from ``source`` is the peer's, latching
         the source it is (where ``destination`` then sends). Only a payload type the call
         negotiated (its audio's, its telephone-event's) latches: anything else (comfort
-        noise, a stray type) only counts from the SDP's address or the source latched. The SDP's own
-        address and port latches at once, and takes the call back whenever it speaks: the
-        signalling named it, and a stranger can only forge it blind. Any other source
-        latches when it is still the first one heard (one from the SDP's IP on another
-        port is preferred) ``LATCH_LEARN_SECONDS`` after learning began, with no packet
-        from the SDP's address meanwhile; its packets until then are dropped. Once
+        noise, a stray type) only counts from the SDP's address or the source latched.
+        A source the signalling named latches at once: the SDP's address and port, which
+        takes the call back whenever it sends, and, while nothing on the SDP's IP is
+        latched, another port of that IP (a phone sending from one port and listening on
+        the one it announced; the tests' SIPp callers do). Any other source latches when
+        it is still the first one heard ``LATCH_LEARN_SECONDS`` after learning began, with
+        nothing from the SDP's IP meanwhile; its packets until then are dropped. Once
         latched, no other source takes over, whatever its SSRC or rate: Asterisk's learning
         at any time let a flood of packets take calls over (CVE-2017-14099, "RTP bleed");
         only a new address from the signalling (``set_remote``) starts learning again.
@@ -229,14 +230,19 @@ class Rtp16Stream(RTP.RTPClient):
             return True
         if not negotiated:
             return False
-        if self.latched is not None:
+        latched = self.latched
+        if self.from_peer(source[0]):
+            if latched is not None and self.from_peer(latched[0]):
+                return False
+            self.latched, self._candidate = source, None
+            return True
+        if latched is not None:
             return False
         if self._learn_until is None:
             self._learn_until = now + LATCH_LEARN_SECONDS
-        candidate = self._candidate
-        if candidate is None or (self.from_peer(source[0]) and not self.from_peer(candidate[0])):
-            self._candidate = candidate = source
-        if source != candidate or now < self._learn_until:
+        if self._candidate is None:
+            self._candidate = source
+        if source != self._candidate or now < self._learn_until:
             return False
         self.latched = source
         return True

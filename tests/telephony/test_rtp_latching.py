@@ -56,16 +56,28 @@ def test_the_sdp_address_latches_at_once_and_a_stranger_first_takes_nothing() ->
     assert rtp.destination() == SDP
 
 
-def test_a_source_on_the_sdp_ip_is_preferred_to_a_stranger_heard_first() -> None:
-    rtp = stream()
+def test_another_port_of_the_sdp_ip_latches_at_once_and_is_sent_to_at_the_sdp_port() -> None:
+    """A phone that sends from one port and listens on the one it announced (asymmetric
+    RTP; the tests' SIPp callers): its first packet counts (a key pressed at once is not
+    lost to the learning second), and our RTP goes to the announced port."""
+    keys: list[str] = []
+    rtp = stream(keys=keys)
     other_port = (SDP[0], 4002)
     assert not rtp.admit(STRANGER, 0, 100.0)
-    assert not rtp.admit(other_port, 0, 100.2)
-    assert not rtp.admit(STRANGER, 0, 100.0 + LATCH_LEARN_SECONDS)
-    assert rtp.admit(other_port, 0, 100.0 + LATCH_LEARN_SECONDS)
-    assert rtp.latched == other_port
-    # Heard from the SDP's host: ours goes to the port it announced (asymmetric RTP).
+    for packet in key_end(1, 8000):
+        rtp.receive(packet, other_port)
+    assert keys == ["1"] and rtp.latched == other_port
     assert rtp.destination() == SDP
+    assert not rtp.admit((SDP[0], 4004), 0, 100.3)  # a third port of that IP: no re-latch
+    assert not rtp.admit(STRANGER, 0, 100.0 + 10 * LATCH_LEARN_SECONDS)
+    assert rtp.admit(SDP, 0, 200.0) and rtp.latched == SDP  # the announced port itself
+
+
+def test_the_sdp_ip_takes_the_call_from_a_source_learnt_elsewhere() -> None:
+    rtp = stream()
+    assert not rtp.admit(NAT, 0, 100.0) and rtp.admit(NAT, 0, 100.0 + LATCH_LEARN_SECONDS)
+    assert rtp.admit((SDP[0], 4002), 0, 102.0)
+    assert rtp.latched == (SDP[0], 4002) and not rtp.admit(NAT, 0, 102.1)
 
 
 def test_only_a_payload_type_the_call_negotiated_latches() -> None:
