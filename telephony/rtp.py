@@ -421,6 +421,7 @@ class Rtp16Stream(RTP.RTPClient):
             destination = self.destination()
             if destination is None:
                 self.tx_withheld += 1
+                self._last_send = None  # a pause of ours, not a gap in the pacing
             else:
                 try:
                     self.sin.sendto(header + payload, destination)
