@@ -148,6 +148,32 @@ class NulInUrl:
         await self.app(scope, receive, send)
 
 
+class NoStoreJson:
+    """``Cache-Control: no-store`` on every JSON answer that names no caching of its own:
+    the API's tickets carry citizens' numbers and addresses, and without it a shared or
+    browser cache might keep them (the console's pages were already ``no-store``). One
+    place for every router and error handler, not a header per view."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_no_store(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.get("headers", [])
+                names = {name.lower(): value for name, value in headers}
+                if (names.get(b"content-type", b"").startswith(b"application/json")
+                        and b"cache-control" not in names):
+                    message["headers"] = [*headers, (b"cache-control", b"no-store")]
+            await send(message)
+
+        await self.app(scope, receive, send_no_store)
+
+
 def _nul_field(scope: Scope) -> str | None:
     """Where a request's URL holds a NUL, named as the validators name a field ("path",
     "query.sub_category"), so a client reads one shape of error; None: nowhere."""
@@ -366,6 +392,7 @@ def create_app(
                        uploads=upload_allowances(settings),
                        chunked_upload_bytes=settings.attachments.max_bytes)
     app.add_middleware(NulInUrl)
+    app.add_middleware(NoStoreJson)  # outermost: the other middlewares' JSON errors too
     return app
 
 

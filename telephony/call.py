@@ -406,8 +406,12 @@ class CallHandle:
 
     def rx_dtmf(self, digit: str, source: KeySource = KeySource.RTP) -> None:
         """A key from the RTP receive thread (telephone-event or in-band) or a SIP INFO;
-        whether it counts is ``KeyLock``'s rule, once within the rate a keypad presses."""
+        whether it counts is ``KeyLock``'s rule, once within the rate a keypad presses.
+        An INFO's key also tells the RTP watchdog the caller is there."""
         now = time.monotonic()
+        rtp = self.rtp
+        if source is KeySource.INFO and rtp is not None:
+            rtp.keyed_by_signalling()
         with self._cond:
             self._key_tokens = min(float(KEY_BURST), self._key_tokens
                                    + (now - self._key_tokens_at) * KEY_RATE_PER_SECOND)

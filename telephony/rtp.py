@@ -27,6 +27,21 @@ MIN_UNENDED_EVENT_DURATION = 320
 # (30000 packets, 10 minutes of audio, in 2 s) made a 7-second call a 386-second recording,
 # so 20 such lines filled the disk, and a speech model's CPU, in minutes.
 AUDIO_JITTER_SECONDS = 10.0
+# Symmetric RTP (RFC 4961), latched as Asterisk's rtp_symmetric + strictrtp and rtpengine's
+# endpoint learning do: our audio goes where the caller's RTP comes from, not where its SDP
+# says, once a packet of a payload type the call negotiated has come. A packet from the
+# SDP's own IP latches at once; one from any other source (a phone behind NAT that wrote
+# its private address) only after this long without one from the SDP's IP, so a stranger
+# spraying our ports as a call starts does not take it over from a caller whose SDP is
+# right (rtpengine's "delayed"/"heuristic" learning waits 3 s).
+LATCH_LEARN_SECONDS = 1.0
+# Packets sent, in a call's whole life, to an address no RTP of the call came from (the
+# SDP's, before anything latched or after a re-INVITE moved it): 5 s of audio. Without the
+# bound, a caller naming another host in its SDP (and keying by INFO, or putting the call
+# on hold, so no watchdog ends it) had the IVR stream its prompts at that host for the
+# whole call; with it, at most 250 x 172 bytes (43 kB) go there. The first-RTP watchdog
+# (``first_rtp_timeout``, 4 s) ends a silent caller's call before the bound is reached.
+UNVERIFIED_SEND_PACKETS = 250
 _ENCODERS = {"PCMU": g711.pcm16_to_ulaw, "PCMA": g711.pcm16_to_alaw}  # F11
 _DECODERS = {0: g711.ulaw_to_pcm16, 8: g711.alaw_to_pcm16}
 _PAYLOAD_TYPES = {"PCMU": RTP.PayloadType.PCMU, "PCMA": RTP.PayloadType.PCMA}
@@ -75,8 +90,15 @@ class Rtp16Stream(RTP.RTPClient):
         # Measurements, read by tests and the bench.
         self.started = self.last_rx = time.monotonic()
         self.rx_packets = 0
+        self.info_keys = 0  # keys by SIP INFO (``keyed_by_signalling``)
         self.rx_bad = 0
-        self.rx_foreign = 0  # packets from an address other than the peer's (dropped)
+        self.rx_foreign = 0  # packets from a source other than the latched one (dropped)
+        # Where the caller's RTP comes from (``admit``); None: nothing latched yet.
+        self.latched: tuple[str, int] | None = None
+        self._candidate: tuple[str, int] | None = None  # the source latching is learning
+        self._learn_until: float | None = None
+        self.tx_unverified = 0  # packets sent to an address not latched (the SDP's)
+        self.tx_withheld = 0  # frames not sent: UNVERIFIED_SEND_PACKETS reached
         self.rx_excess = 0  # audio packets past real time (dropped, AUDIO_JITTER_SECONDS)
         self._audio_allowance = AUDIO_JITTER_SECONDS * 8000  # samples, refilled at 8 kHz
         self._audio_allowance_at = time.monotonic()
@@ -105,7 +127,16 @@ class Rtp16Stream(RTP.RTPClient):
             self.assoc[media.event_pt] = RTP.PayloadType.EVENT
         self.preference = _PAYLOAD_TYPES[media.codec]
         self._inband = self._inband_detector(media.event_pt)
-        self.outIP, self.outPort = media.remote_ip, media.remote_port
+        self.set_remote(media.remote_ip, media.remote_port)
+
+    def set_remote(self, ip: str, port: int) -> None:
+        """The address the signalling (an offer or answer) names for the peer's RTP. A new
+        one starts latching again (the RTP moved: an SBC re-anchoring the call, a phone's
+        new port), as Asterisk's strict RTP learns again after the remote address is set;
+        the same one (a session refresh) keeps the latched source."""
+        if (ip, port) != (self.outIP, self.outPort):
+            self.latched = self._candidate = self._learn_until = None
+        self.outIP, self.outPort = ip, port
 
     @staticmethod
     def _inband_detector(event_pt: int | None) -> DtmfDetector | None:
@@ -152,27 +183,103 @@ class Rtp16Stream(RTP.RTPClient):
         assert self.sin is not None
         while self.NSD:
             try:
-                packet, (source, _) = self.sin.recvfrom(4096)
+                packet, source = self.sin.recvfrom(4096)
             except TimeoutError:
                 continue
             except OSError:
                 if not self.NSD:
                     break
                 continue
-            if not self.from_peer(source):
-                self.rx_foreign += 1
-                continue
-            try:
-                self.parse_packet(packet)
-            except Exception:
-                self.rx_bad += 1
+            self.receive(packet, source[:2])
+
+    def receive(self, packet: bytes, source: tuple[str, int]) -> None:
+        """One datagram from ``source``: read only when it comes from the latched source
+        (``admit``), so a stranger can neither speak nor key (telephone-event or tones)
+        into a citizen's call nor keep a dead one alive."""
+        pt = packet[1] & 0x7F if len(packet) >= 12 and packet[0] >> 6 == 2 else -1
+        if not self.admit(source, pt, time.monotonic()):
+            self.rx_foreign += 1
+            return
+        try:
+            self.parse_packet(packet)
+        except Exception:
+            self.rx_bad += 1
+
+    def admit(self, source: tuple[str, int], pt: int, now: float) -> bool:
+        """Whether a packet of payload type ``pt`` from ``source`` is the peer's, latching
+        the source it is (where ``destination`` then sends). Only a payload type the call
+        negotiated (its audio's, its telephone-event's) latches: anything else (comfort
+        noise, a stray type) only counts from the SDP's address or the source latched.
+        A source the signalling named latches at once: the SDP's address and port, which
+        takes the call back whenever it sends, and, while nothing on the SDP's IP is
+        latched, another port of that IP (a phone sending from one port and listening on
+        the one it announced; the tests' SIPp callers do). Any other source latches when
+        it is still the first one heard ``LATCH_LEARN_SECONDS`` after learning began, with
+        nothing from the SDP's IP meanwhile; its packets until then are dropped. Once
+        latched, no other source takes over, whatever its SSRC or rate: Asterisk's learning
+        at any time let a flood of packets take calls over (CVE-2017-14099, "RTP bleed");
+        only a new address from the signalling (``set_remote``) starts learning again.
+        Until the answer names an address (an outbound call's early media) any source is
+        taken, latching nothing."""
+        if self.outIP == "0.0.0.0" or source == self.latched:
+            return True
+        negotiated = pt in (self.audio_pt, self.event_pt)
+        if source == (self.outIP, self.outPort):
+            if negotiated:
+                self.latched, self._candidate = source, None
+            return True
+        if not negotiated:
+            return False
+        latched = self.latched
+        if self.from_peer(source[0]):
+            if latched is not None and self.from_peer(latched[0]):
+                return False
+            self.latched, self._candidate = source, None
+            return True
+        if latched is not None:
+            return False
+        if self._learn_until is None:
+            self._learn_until = now + LATCH_LEARN_SECONDS
+        if self._candidate is None:
+            self._candidate = source
+        if source != self._candidate or now < self._learn_until:
+            return False
+        self.latched = source
+        return True
+
+    @property
+    def signs_of_life(self) -> int:
+        """What the watchdog counts as the caller heard from: its packets taken, and its
+        keys by SIP INFO."""
+        return self.rx_packets + self.info_keys
+
+    def keyed_by_signalling(self) -> None:
+        """A key came by SIP INFO: a caller who keys is there, though none of its RTP
+        reaches us (a NAT or firewall losing it), so the RTP watchdog takes the key as it
+        takes a packet (no_rtp, rtp_timeout). The INFO proves the dialog's peer, not that
+        the SDP's address is its own: no source is latched, and what is sent there stays
+        within UNVERIFIED_SEND_PACKETS (else a caller naming another host and keying every
+        few seconds would have our prompts streamed at it for the whole call)."""
+        self.info_keys += 1
+        self.last_rx = time.monotonic()
 
     def from_peer(self, source: str) -> bool:
-        """RTP counts only from the address the peer's SDP named (where we send ours).
-        Our ports are few and handed out in turn, so anyone could otherwise key digits
-        (telephone-event) or speak into a citizen's call, or keep a dead one alive. Until
-        the answer names it (an outbound call's early media) any source is taken."""
-        return self.outIP in ("0.0.0.0", source)
+        """Whether ``source`` is the IP address the peer's SDP named."""
+        return self.outIP == source
+
+    def destination(self) -> tuple[str, int] | None:
+        """Where the next packet goes: the latched source; the SDP's port when the source
+        latched is on the SDP's IP (a phone sending from one port and listening on the
+        one it announced, asymmetric RTP: the host is the one the SDP named, and heard
+        from); the SDP's address while nothing is latched, for at most
+        UNVERIFIED_SEND_PACKETS packets a call (then None: the frame is not sent)."""
+        latched = self.latched
+        if latched is not None:
+            return (self.outIP, self.outPort) if self.from_peer(latched[0]) else latched
+        if self.tx_unverified >= UNVERIFIED_SEND_PACKETS:
+            return None
+        self.tx_unverified += 1
+        return self.outIP, self.outPort
 
     def parse_packet(self, packet: bytes) -> None:
         if len(packet) < 12 or packet[0] >> 6 != 2:
@@ -318,17 +425,22 @@ class Rtp16Stream(RTP.RTPClient):
                                  self.outSequence & 0xFFFF, self.outTimestamp & 0xFFFFFFFF,
                                  self.outSSRC)
             marker = 0
-            try:
-                self.sin.sendto(header + payload, (self.outIP, self.outPort))
-            except OSError:
-                if not self.NSD:
-                    break
-            now = time.monotonic()
-            if self._last_send is not None and now - self._last_send > self.max_send_gap:
-                self.max_send_gap = now - self._last_send
-                self.max_send_gap_at = self.tx_packets
-            self._last_send = now
-            self.tx_packets += 1
+            destination = self.destination()
+            if destination is None:
+                self.tx_withheld += 1
+                self._last_send = None  # a pause of ours, not a gap in the pacing
+            else:
+                try:
+                    self.sin.sendto(header + payload, destination)
+                except OSError:
+                    if not self.NSD:
+                        break
+                now = time.monotonic()
+                if self._last_send is not None and now - self._last_send > self.max_send_gap:
+                    self.max_send_gap = now - self._last_send
+                    self.max_send_gap_at = self.tx_packets
+                self._last_send = now
+                self.tx_packets += 1
             self.outSequence = (self.outSequence + 1) & 0xFFFF
             self.outTimestamp = (self.outTimestamp + FRAME_SAMPLES) & 0xFFFFFFFF
             # Next send time on an absolute 20 ms grid: no drift, no sleep() error build-up.

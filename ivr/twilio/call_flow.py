@@ -116,6 +116,19 @@ class TwilioDialogue:
                 self.calls.start(call_sid, caller)
         return twiml.greeting(self.settings, self.urls)
 
+    def late(self, call_sid: str) -> str:
+        """The answer for a webhook whose step has not finished in time (``views``; a
+        write waiting on SQLite's lock): the step goes on in its thread, holding the call's
+        lock, and files or settles when the database lets it; the spool keeps the call
+        meanwhile (and ``recover_spool`` files it if the step gives up). A caller whose
+        complaint is taken is told it is recorded and the number will follow, as when the
+        database is down; anyone else hears the apology, not Twilio's English error.
+        Read without the call's lock (the step holds it): the spool is replaced whole."""
+        call = self.calls.find(call_sid)
+        if call is not None and call.journal.want_ticket and not call.journal.ticket_number:
+            return twiml.filed_later()
+        return twiml.service_error()
+
     def menu(self, call_sid: str, digits: str) -> str:
         """A key pressed during the greeting."""
         with self.calls.lock(call_sid):
@@ -479,7 +492,11 @@ class TwilioDialogue:
     def _status(self, call: TwilioCall) -> str:
         report: StatusReport | None
         try:
-            report = open_tickets(self.sessions, call.journal.caller, limit=_STATUS_LINES)
+            # A reader's session: a writer's takes SQLite's write lock at BEGIN, and with
+            # another process holding it the caller's key 1 waited out the busy time (31 s
+            # measured), past Twilio's 15 s, for a look-up that writes nothing.
+            report = open_tickets(self.calls.read_sessions, call.journal.caller,
+                                  limit=_STATUS_LINES)
         except SQLAlchemyError as exc:
             log.error("call %s: status lookup failed: %s", call.journal.call_id,
                       exc.__class__.__name__)

@@ -584,7 +584,8 @@ class SipFrontEnd:
             reason = stall_reason(
                 now=now, answered=rtp.started, acked=acked,
                 # Outbound: the callee's phone may stay silent; only the mid-call watchdog.
-                rx_packets=rtp.rx_packets if inbound else 1, last_rx=rtp.last_rx,
+                # Inbound: a key by SIP INFO counts as a packet (``keyed_by_signalling``).
+                rx_packets=rtp.signs_of_life if inbound else 1, last_rx=rtp.last_rx,
                 ack_timeout=self.sip.ack_timeout, first_rtp_timeout=self.sip.first_rtp_timeout,
                 rtp_timeout=self.rtp_timeout, held=call.held)
             # The interval before its time, the reverse of a refresh's writes of them

@@ -375,7 +375,7 @@ class InDialog:
                 call.rtp.configure(new)
                 call.media, call.codec, media = new, new.codec, new
                 changed = True
-            call.rtp.outIP, call.rtp.outPort = new.remote_ip, new.remote_port
+            call.rtp.set_remote(new.remote_ip, new.remote_port)
         if held != call.held and call.rtp is not None:
             # Held, the caller sends no RTP: the RTP watchdog waits; taken off hold, it
             # counts from now, not from the last packet before the hold.
@@ -567,7 +567,7 @@ class InDialog:
         if new is not None:
             # (Held a=sendonly/inactive, or a=recvonly: the address is still where our
             # RTP goes; c=0.0.0.0 names none and leaves it as it was.)
-            call.rtp.outIP, call.rtp.outPort = new.remote_ip, new.remote_port
+            call.rtp.set_remote(new.remote_ip, new.remote_port)
         if held != call.held:
             call.rtp.last_rx = time.monotonic()
         call.held = held

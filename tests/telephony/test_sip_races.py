@@ -451,3 +451,30 @@ def test_stop_landing_as_a_dial_opens_its_call_ends_the_call_it_finds_whole() ->
     assert "stopped" in happened and "INVITE" not in happened[happened.index("stopped"):]
     assert happened.index("CANCEL") < happened.index("stopped")
     assert all(call.ended for call in fe._calls.values())
+
+
+# --- keys by SIP INFO on a call whose RTP never reaches us ------------------------------
+
+def test_a_caller_keying_by_info_whose_rtp_never_comes_is_kept_while_it_keys() -> None:
+    """A caller behind a NAT that loses its RTP but whose phone sends keys as SIP INFO
+    (application/dtmf-relay) is there: before, it was hung up as no_rtp at
+    first_rtp_timeout (~4.2 s) with its key unread. Its keys count for the RTP watchdog
+    as packets would; once they stop for rtp_timeout, it ends as a silent call does.
+    They verify no media address: nothing is latched, and what goes to the SDP's address
+    stays bounded."""
+    fe, wire = front_end()
+    call = ringing_call(fe, request("INVITE", call_id="oneway", body=offer()))
+    assert call.answer()
+    fe._on_message(request("ACK", call_id="oneway", cseq=1, to_tag=call.local_tag))
+    rtp = call.rtp
+    assert rtp is not None and rtp.rx_packets == 0
+    rtp.started -= fe.sip.first_rtp_timeout + 1  # answered long enough ago for no_rtp
+    fe._on_message(request("INFO", call_id="oneway", cseq=2, to_tag=call.local_tag,
+                           body=b"Signal=5\r\nDuration=160\r\n",
+                           content_type="application/dtmf-relay"))
+    fe._watchdog()
+    assert call.state is CallState.ANSWERED and call.get_dtmf(timeout=0) == "5"
+    assert "BYE" not in wire.methods() and rtp.latched is None
+    rtp.last_rx -= fe.rtp_timeout + 1  # no key (and no RTP) since, for rtp_timeout
+    fe._watchdog()
+    assert call.end_reason is EndReason.RTP_TIMEOUT and wire.methods()[-1] == "BYE"

@@ -253,3 +253,23 @@ def test_admin_disables_enables_and_rotates_a_token(client: TestClient, city: Ci
                        headers=admin).status_code == 409
     assert client.post("/api/v1/users/999999/disable", headers=admin).status_code == 404
     assert client.get("/api/v1/tickets", headers=admin).status_code == 200
+
+
+def test_the_apis_json_is_kept_by_no_cache(client: TestClient, city: City) -> None:
+    """Tickets carry citizens' numbers: without ``no-store`` a shared or browser cache may
+    keep them. Every JSON answer has it (data, lists, errors, the middlewares' refusals);
+    an answer that names its own caching keeps it."""
+    t = create(client, city, category="water")
+    op = auth(city, "operator")
+    answers = [client.get(f"/api/v1/tickets/{t['number']}", headers=op),
+               client.get("/api/v1/tickets", headers=op),
+               client.get("/api/v1/tickets/2699999999", headers=op),  # 404
+               client.get("/api/v1/tickets"),  # 401
+               client.get("/api/v1/tickets?q=%00", headers=op)]  # NulInUrl's 422
+    for r in answers:
+        assert r.headers["content-type"].startswith("application/json"), r.url
+        assert r.headers["cache-control"] == "no-store", (r.url, r.status_code)
+    assert [r.status_code for r in answers] == [200, 200, 404, 401, 422]
+    # The console's pages say their own (private, no-store), once.
+    page = client.get("/console/login")
+    assert page.headers.get_list("cache-control") == ["private, no-store"]
