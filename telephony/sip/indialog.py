@@ -557,18 +557,27 @@ class InDialog:
             return
         if answer is None:
             log.warning("call %s: %s; media unchanged", call.call_id, why)
+            self._resumed(call, held=False)
             return
         held = on_hold(answer)
         new = negotiate(answer, offer.codecs)
         if new is None and not held:
             log.warning("call %s: SDP answer in the ACK we cannot use; media unchanged",
                         call.call_id)
+            self._resumed(call, held=False)
             return
         if new is not None:
             # (Held a=sendonly/inactive, or a=recvonly: the address is still where our
             # RTP goes; c=0.0.0.0 names none and leaves it as it was.)
             call.rtp.set_remote(new.remote_ip, new.remote_port)
-        if held != call.held:
+        self._resumed(call, held=held)
+
+    @staticmethod
+    def _resumed(call: CallHandle, *, held: bool) -> None:
+        # Our offer was sendrecv: with no usable answer the caller is taken as back, not
+        # still holding. A stale ``held`` drops every frame they send as a PBX's music
+        # (``CallHandle.rx_audio``), their words after a resume among them.
+        if held != call.held and call.rtp is not None:
             call.rtp.last_rx = time.monotonic()
         call.held = held
 

@@ -8,6 +8,8 @@ A-law: tests/ivr/test_dialogue_reinvite.py."""
 
 from __future__ import annotations
 
+import pytest
+
 from telephony.call import CallHandle, CallState, Direction, EndReason
 from telephony.rtp import Rtp16Stream
 from telephony.sip.indialog import INVITE_TRANSITIONS, InDialog, InviteState
@@ -328,3 +330,21 @@ def test_a_reinvite_without_sdp_after_a_hold_gets_an_offer_that_lets_the_caller_
     # The same offer again for a refresh that changes nothing: no new SDP version.
     dialogs.on_refresh(call, reinvite(7))
     assert wire.sent[-1][0].body_bytes == ours.body_bytes
+
+
+@pytest.mark.parametrize("ack_body", [None, "unusable"], ids=["no-sdp", "unusable-sdp"])
+def test_a_resume_whose_ack_has_no_usable_answer_hears_the_caller_again(
+        ack_body: str | None) -> None:
+    """A caller held (a=sendonly), then resumed by a re-INVITE without SDP; our offer in the
+    200 was sendrecv, but the ACK brought no answer, or one with no codec we offered. The
+    media stays as it was, and the caller is no longer taken as holding: a stale ``held``
+    dropped every word they said afterwards as the PBX's music."""
+    dialogs, _wire, call, _rtp = answered_call()
+    hold = offer().replace(b"a=sendrecv", b"a=sendonly")
+    dialogs.on_refresh(call, reinvite(5, hold))
+    dialogs.on_ack(sip_request("ACK", branch="z9hG4bKre5", cseq=5))
+    assert call.held
+    dialogs.on_refresh(call, reinvite(6))
+    body = b"" if ack_body is None else answer_sdp("G729", port=41000)
+    dialogs.on_ack(sip_request("ACK", cseq=6, body=body))
+    assert not call.held
