@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from config.settings import SipSettings
+from tests.support.run_once import made_once
 from tests.support.sipkit import (  # noqa: F401 (fixtures and the missing-tools hook)
     audio,
     kamailio,
@@ -47,14 +48,16 @@ def korean_speech(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
 
 @pytest.fixture(scope="session")
 def prompt_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every catalog prompt generated once per session (copied into each test's data dir)."""
+    """Every catalog prompt generated once per run, by the first xdist worker that needs it
+    (copied into each test's data dir, never changed in place: tests/support/run_once.py)."""
     from config.settings import Settings
     from ivr.prompts import PromptLibrary
 
-    d = tmp_path_factory.mktemp("prompt-data")
-    PromptLibrary(Settings(data_dir=d, prompts_dir=d / "none",
-                           sip=SipSettings(prompt_speed=PROMPT_SPEED))).warm()
-    return d / "prompts"
+    def render(d: Path) -> None:
+        PromptLibrary(Settings(data_dir=d, prompts_dir=d / "none",
+                               sip=SipSettings(prompt_speed=PROMPT_SPEED))).warm()
+
+    return made_once(tmp_path_factory, "prompt-data", render) / "prompts"
 
 
 PROMPT_SPEED = 260  # faster espeak-ng in tests: shorter calls, same flow
