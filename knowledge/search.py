@@ -786,8 +786,10 @@ def denied_words(text: str) -> frozenset[str]:
     tok = _jieba().lcut(normal, HMM=False)
     negated = {w for n, w in itertools.pairwise(tok)
                if n in _NEGATORS and len(w) > 1 and _HAN_RUN.fullmatch(w)}
-    asked = {w for stretch in _HOW.split(normal)[1:]
-             for w in words(_CLAUSE_END.split(stretch)[0])} if negated else set()
+    # What follows "how" in each clause, up to the next question word (怎么报名，要带啥).
+    asked = {w for clause in _CLAUSE_END.split(text)
+             for stretch in _HOW.split(normalise(clause))[1:]
+             for w in words(_QUESTION_WORD.split(stretch)[0])} if negated else set()
     return frozenset(negated - asked)
 
 

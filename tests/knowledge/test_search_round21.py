@@ -184,3 +184,8 @@ def test_a_situation_denied_is_still_only_offered(index: Index, text: str,
     r = index.search(text, today=TODAY)
     assert r.hits[0].id == entry and r.features["denied"] == 1.0
     assert r.answer is None and r.hits[0].confidence <= search.UNASKED_CAP
+
+
+def test_only_the_clause_that_asks_how_names_the_step() -> None:
+    # 到期 follows "how" in the words, but in the clause after the one that asks.
+    assert "到期" in denied_words("身份证还没到期，怎么换，到期了再换行吗")
