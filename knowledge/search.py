@@ -293,14 +293,16 @@ _TOPICS = load_topics(TOPICS_FILE)
 MATTERS_FILE = CONFIG_DIR / "kb_matters.toml"
 
 
-def load_matters(path: Path) -> dict[str, tuple[str, ...]]:
-    """Each matter (config/kb_matters.toml) with the words that say it."""
+def load_matters(path: Path, table: str = "matters") -> dict[str, tuple[str, ...]]:
+    """Each matter (config/kb_matters.toml) with the words that say it (``table``
+    "answered": the words only an entry answers it with)."""
     with path.open("rb") as f:
-        matters: dict[str, list[str]] = tomllib.load(f).get("matters", {})
+        matters: dict[str, list[str]] = tomllib.load(f).get(table, {})
     return {name: tuple(forms) for name, forms in matters.items()}
 
 
 _MATTERS = load_matters(MATTERS_FILE)
+_ANSWERED = load_matters(MATTERS_FILE, "answered")
 
 
 def with_topics(doc: Doc, topics: dict[str, tuple[str, ...]] | None = None) -> Doc:
@@ -711,19 +713,28 @@ def asked_matters(text: str, matters: dict[str, tuple[str, ...]] | None = None
     """The matters (config/kb_matters.toml) ``text`` names: what the caller wants done
     with the thing they ask about (提前还 a loan, 罚 for a wrong done, 销 an account, 修 a
     card), anywhere in the words, since the matter is often told before the clause that
-    asks (公积金贷款想提前还一部分，怎么申请). A word of two or more characters anywhere; a
-    single character where jieba reads it as a verb of its own (找谁修, not 修剪)."""
+    asks (公积金贷款想提前还一部分，怎么申请). A word of two or more characters where it
+    begins and ends on jieba's word edges (还清 of 提前还清, not of 还清楚: 还 is "still"
+    there, see :func:`_spans_words`); a single character where jieba reads it as a verb of
+    its own (找谁修, not 修剪)."""
     matters = _MATTERS if matters is None else matters
     said = _as_written(text)
     singles: set[str] | None = None
+    edges: set[int] | None = None
     out: set[str] = set()
     for name, forms in matters.items():
         for form in forms:
             if form not in said:
                 continue
             if len(form) > 1:
-                out.add(name)
-                break
+                if edges is None:  # cut only when a word of a matter is there to be read
+                    edges = {e for _, start, end in _jieba().tokenize(said, mode="search",
+                                                                      HMM=False)
+                             for e in (start, end)}
+                if _spans_words(said, form, edges):
+                    out.add(name)
+                    break
+                continue
             if singles is None:  # tagged only when a single character is there to be read
                 singles = {p.word for p in _pos_tagger().lcut(said, HMM=False)
                            if p.flag[0] in "vz"}
@@ -733,11 +744,33 @@ def asked_matters(text: str, matters: dict[str, tuple[str, ...]] | None = None
     return frozenset(out)
 
 
+# 还 read "still", not "repay": before a modal or a verb of being (提前还需要预约吗, 还是,
+# 还有, 还能), which jieba cuts apart from it (还/需要) as often as it keeps them together.
+_STILL = re.compile("还(?=[要需得能可是有会用应该])")
+
+
+def _spans_words(said: str, form: str, edges: set[int]) -> bool:
+    """``form`` is found in ``said`` starting and ending where jieba's words do (``edges``,
+    its search-mode cut: 罚款 of 罚款单 too), never across a word, nor with a 还 that reads
+    "still" (``_STILL``): 还清 is no repayment in 还清楚 (还, 清楚), nor 提前还 in 提前还要
+    or 提前还需要."""
+    still = {m.start() for m in _STILL.finditer(said)}
+    start = said.find(form)
+    while start >= 0:
+        end = start + len(form)
+        if start in edges and end in edges and not still.intersection(range(start, end)):
+            return True
+        start = said.find(form, start + 1)
+    return False
+
+
 def speaks_of_matter(written: str, matter: str,
                      matters: dict[str, tuple[str, ...]] | None = None) -> bool:
-    """An entry's text (``written``, see :func:`_as_written`) has a word of ``matter``."""
+    """An entry's text (``written``, see :func:`_as_written`) has a word of ``matter``, or
+    one that answers it in other words (由本人或家属…申请 answers whether a relative may do
+    it for the caller: the table "answered" of config/kb_matters.toml)."""
     matters = _MATTERS if matters is None else matters
-    return any(form in written for form in matters[matter])
+    return any(form in written for form in (*matters[matter], *_ANSWERED.get(matter, ())))
 
 
 # What negates the word after it (没到期, 不备案, 没有单位, 未成年).
@@ -747,10 +780,25 @@ _NEGATORS = frozenset({"没", "没有", "不", "未"})
 def denied_words(text: str) -> frozenset[str]:
     """The words ``text`` negates: each word of two or more characters right after a
     negation (身份证没到期: 到期). Read after the colloquial phrases are respelt, so the
-    caller's 没过期 is the 到期 an entry's title speaks of."""
-    tok = _jieba().lcut(normalise(text), HMM=False)
-    return frozenset(w for n, w in itertools.pairwise(tok)
-                     if n in _NEGATORS and len(w) > 1 and _HAN_RUN.fullmatch(w))
+    caller's 没过期 is the 到期 an entry's title speaks of. A word the caller then asks how
+    to do (孩子还没报名，幼儿园怎么报名) is a step not yet taken, not a situation denied."""
+    normal = normalise(text)
+    tok = _jieba().lcut(normal, HMM=False)
+    negated = {w for n, w in itertools.pairwise(tok)
+               if n in _NEGATORS and len(w) > 1 and _HAN_RUN.fullmatch(w)}
+    # What follows "how" in each clause, up to the next question word (怎么报名，要带啥).
+    asked = {w for clause in _CLAUSE_END.split(text)
+             for stretch in _HOW.split(normalise(clause))[1:]
+             for w in words(_QUESTION_WORD.split(stretch)[0])} if negated else set()
+    return frozenset(negated - asked)
+
+
+def situation_words(title: str) -> frozenset[str]:
+    """The words of an entry's title that state the caller's situation: those before its
+    "how" word (身份证快到期了怎么换新的: 身份证, 到期), the whole title when it has none.
+    What follows "how" is the step it teaches (失业了怎么申领失业保险金: 申领), which a
+    caller who has not yet taken it (还没申领) does not deny: they are who it answers."""
+    return frozenset(words(_HOW.split(title)[0]))
 
 
 def says_negated(entry_text: str, word: str) -> bool:
@@ -875,9 +923,9 @@ class Index:
         self.about = [_OBJECTS.named(d.title, title=True) for d in self.docs]
         self.mentions = [_OBJECTS.named(t) for t in self.texts]
         # The entry's text as written, for the matters it speaks of (see :func:`asked_matters`),
-        # and its title's words, the situation it answers (see :func:`denied_words`).
+        # and its title's words of the situation it answers (see :func:`situation_words`).
         self.written = [_as_written("".join(_fields(d).values())) for d in self.docs]
-        self.title_words = [frozenset(words(d.title)) for d in self.docs]
+        self.situations = [situation_words(d.title) for d in self.docs]
 
     def has(self, i: int, word: str) -> bool:
         """Entry ``i`` speaks of ``word`` anywhere (title, keywords, synonyms or answer):
@@ -976,7 +1024,7 @@ class Index:
                                        for m in matters_asked)),
                 # The caller denies what the entry's title says their situation is (身份证
                 # 没到期 against 身份证快到期了怎么换新的), and the entry never says it denied.
-                "denied": float(any(w in self.title_words[i] and not says_negated(self.texts[i], w)
+                "denied": float(any(w in self.situations[i] and not says_negated(self.texts[i], w)
                                     for w in denied)),
             }
             if rank == 0:
