@@ -701,3 +701,23 @@ def test_the_new_cues_cost_work_in_proportion_to_length(unit: str) -> None:
     short = _work(unit * (1250 // len(unit)))
     long = unit * (5000 // len(unit))
     assert _work(long) < 5 * short
+
+# review22 of the twenty-first round: bubbles anywhere were taken for a leak confirmed with
+# soap; it is soap applied to a fitting.
+
+@pytest.mark.parametrize(("text", "emergency"), [
+    # The review's: washing-up bubbles and a cooker that does not light.
+    ("洗洁精刷碗的时候起泡特别多，燃气灶打不着火，想问问邻居家的气也这样吗", "none"),
+    # Ours: soap on hands, dishes, a cooker's head; a gas bill beside a valve not shut.
+    ("用洗衣粉洗灶头起了好多泡，燃气灶打不着火，邻居家的气也这样吗", "none"),
+    ("洗洁精洗完碗池子里一直冒泡，煤气费怎么这么贵，我还没敢关总阀", "none"),
+    ("肥皂水洗手起泡，燃气表在外面，敲门没人来抄表", "none"),
+    ("煤气罐旁边洗衣服洗衣粉起泡特别多，我还没敢关窗", "none"),
+    # Soap applied to a fitting: a meter's joint, a valve, a pipe's joint tested by spraying.
+    ("我拿肥皂水往燃气表接头上一抹，直冒泡，对门没人，关不上", "119"),
+    ("燃气角阀那儿有味，用洗洁精水在角阀上涂了一圈，一直鼓泡，阀门拧不动", "119"),
+    ("天然气管道接口喷了点肥皂水冒泡了，家里没人，我在外地关不了", "119"),
+    ("楼道里一股煤气味，用洗洁精水一试冒泡了，是对门家的表，敲门没人", "119"),
+])
+def test_a_leak_confirmed_with_soap_is_soap_on_a_fitting(text: str, emergency: str) -> None:
+    assert classify(text).emergency == emergency, _cues(text)
