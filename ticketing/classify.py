@@ -152,6 +152,10 @@ class NotNow:
     # "会不会塌", "听说…爆炸"). What the clause said before the word stands: unpunctuated
     # speech is one clause, and "楼下着火了烟很大会不会烧上来" is a fire.
     ahead: re.Pattern[str] | None = None
+    # In the clause, after the word of ``ahead``: where what it imagined ends ("梦见…吓醒一看",
+    # the caller woke). What follows is told of now: a recogniser writes a call as one
+    # clause, and "我梦见我爸心脏病犯了吓醒一看他真的倒在地上了" was quiet to its end (review22).
+    ahead_ends: re.Pattern[str] | None = None
     # The words of ``ahead`` that suppose ("要是", "万一"): a ``still`` after one in its own
     # clause is supposed too ("要是摔倒了起不来"). Not hearsay: "听说屋里还有人" is a report.
     suppose: re.Pattern[str] | None = None
@@ -178,6 +182,12 @@ class NotNow:
     # service asked about, not a danger (B15); a cue outside it still fires ("我爸晕倒了，
     # 是打120还是119"). Silent for the floor and the hand-over alike, habit or not.
     asked: re.Pattern[str] | None = None
+    # Anywhere in the text, the span of each match: a frame told in those words (an
+    # ambulance's bill, an appliance's fault on use). As with a frame, a ``still`` anywhere
+    # undoes it and a habit keeps the floor's cues; unlike a frame, a cue outside it keeps
+    # its voice: a whole-call frame guarded by a list of dangers quieted those the list
+    # missed (review22).
+    frame_spans: re.Pattern[str] | None = None
     # Anywhere in the text: the one hurt is in care already or the danger was resolved ("现在
     # 在医院治着呢", "后来抢救过来了"). Every cue up to the end of its clause is silent (what
     # is told after it is a new danger), and like ``made_safe`` it stops the model's
@@ -475,9 +485,9 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
 
     try:
         for key in ("over_patterns", "frame_patterns", "still", "ongoing", "ahead_patterns",
-                    "hazard_only", "habit", "unhurt", "made_safe", "asked", "treated",
-                    "seen", "seen_told", "seen_ends", "not_person", "person",
-                    "person_state", "not_person_ends"):
+                    "ahead_ends", "hazard_only", "habit", "unhurt", "made_safe", "asked",
+                    "frame_spans", "treated", "seen", "seen_told", "seen_ends", "not_person",
+                    "person", "person_state", "not_person_ends"):
             for pattern in raw.get(key, []):
                 re.compile(pattern)
         return NotNow(
@@ -488,12 +498,14 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
             ongoing=one([], raw.get("ongoing", [])),
             ahead=one([*raw.get("ahead", []), *raw.get("suppose", [])],
                       raw.get("ahead_patterns", [])),
+            ahead_ends=one([], raw.get("ahead_ends", [])),
             suppose=one(raw.get("suppose", []), []),
             hazard_only=one([], raw.get("hazard_only", [])),
             habit=one([], raw.get("habit", [])),
             unhurt=one([], raw.get("unhurt", [])),
             made_safe=one([], raw.get("made_safe", [])),
             asked=one([], raw.get("asked", [])),
+            frame_spans=one([], raw.get("frame_spans", [])),
             treated=one([], raw.get("treated", [])),
             seen=one([], raw.get("seen", [])),
             seen_told=one([], raw.get("seen_told", [])),
@@ -702,7 +714,8 @@ def _quiet_spans(
     floor and for the hand-over: the whole text when the call is framed as thanks, a
     suggestion, a rumour checked or money after the fact, else each clause that tells of a
     danger over, and the rest of each clause from a word that makes it imagined or heard
-    of, and each question about a service or its number (``asked``); for the hand-over also
+    of, and each question about a service or its number (``asked``) and each frame told in
+    a span (``frame_spans``: an ambulance's bill, an appliance's fault); for the hand-over also
     each clause that tells of a danger that nearly happened; nowhere when the text says the
     danger goes on. One pass for both (classify runs per call). Third: the spans a habit
     left live for the floor alone, silent for the hand-over."""
@@ -732,9 +745,14 @@ def _quiet_spans(
         if cfg.over and cfg.over.search(clause):
             spans.append((start, start, end, _NO_REACH))
         elif cfg.ahead and (word := cfg.ahead.search(clause)):
-            spans.append((start, start + word.start(), end, _NO_REACH))
+            stop = cfg.ahead_ends.search(clause, word.end()) if cfg.ahead_ends else None
+            spans.append((start, start + word.start(), start + stop.start() if stop else end,
+                          _NO_REACH))
         if cfg.hazard_only and cfg.hazard_only.search(clause):
             hazard.append((start, start, end, _NO_REACH))
+    if cfg.frame_spans:
+        spans.extend((m.start(), m.start(), m.end(), _NO_REACH)
+                     for m in cfg.frame_spans.finditer(text))
     # A service asked about is no danger, habit or not (B15). Nor is what the story told up
     # to the clause that says the one hurt is in care or it was resolved; a danger told after
     # it ("…在医院治着呢，家里老二也开始上吐下泻了") is a new one and keeps its cues.

@@ -661,8 +661,8 @@ def test_something_stuck_in_the_throat_is_120(text: str, emergency: str) -> None
     ("我家燃气热水器打火的时候嘭一下，火苗子还往外窜，这东西是不是该换了",
      "燃气灶点火的时候嘭一声着起来了，火越来越大", "119"),
     ("做饭点火 的 时候 嘭 一声 火苗 往外 窜 吓 得 不敢 用 了", "燃气灶点火的时候嘭一声着起来了，火越来越大", "119"),
-    # The bill and the appliance quiet the whole call, so not where someone is down; a
-    # dream is 梦见, not the idiom 做梦也没想到.
+    # The bill and the appliance quiet their own words, not someone down told beside them;
+    # a dream is 梦见, not the idiom 做梦也没想到.
     ("急救车的钱到底咋收的，我妈坐了一趟说要交六百", "我爸晕倒了，叫了急救车，急救车的钱我们出", "120"),
     ("燃气灶打火的时候嘭的一声，火苗往外窜，吓得我不敢用了",
      "洗澡的时候热水器漏气，我妈晕倒了，这热水器是不是该换了", "120"),
@@ -695,9 +695,90 @@ def test_a_lift_running_open_and_locked_escape_stairs_are_urgent(calm: str, urge
 
 
 @pytest.mark.parametrize("unit", ["肥皂水抹了冒泡没敢关", "化工罐车翻了往外淌", "人挤得摔倒了还在推",
-                                  "锤子砸得咣咣的", "打火的时候火苗往外窜", "电梯门开着往上走"])
+                                  "锤子砸得咣咣的", "打火的时候火苗往外窜", "电梯门开着往上走",
+                                  # review22's mends: the fitting tested, the spans, the dream's end
+                                  "管子肥皂水抹了冒泡没敢关", "救护车的车费我妈吐血了",
+                                  "热水器点火的时候火苗往外窜不敢用了", "梦见着火了吓醒了着火了"])
 def test_the_new_cues_cost_work_in_proportion_to_length(unit: str) -> None:
     classify(unit)
     short = _work(unit * (1250 // len(unit)))
     long = unit * (5000 // len(unit))
     assert _work(long) < 5 * short
+
+
+# review22 of the twenty-first round: the bill and the appliance frames quieted the whole
+# call behind a guard that listed ways to be in danger now, and the list missed a mother
+# vomiting blood, a heart attack told after the bill, a range hood still in flames; now they
+# quiet only their own words. Bubbles anywhere were taken for a leak confirmed with soap.
+
+@pytest.mark.parametrize(("text", "service"), [
+    # The review's: the bill paid or waved aside, then someone ill now.
+    ("救护车的车费我已经交了，可是我妈现在又吐血了，人迷迷糊糊的", "120"),
+    ("急救车的车费怎么收的我不管了，我老伴现在心脏病犯了快派车", "120"),
+    # As the recogniser wrote it (快 heard 块: no plea left).
+    ("急救车 的 车费 怎么 收 的 我 不管 了 我 老伴 现在 心脏病 犯 了 块 派 车", "120"),
+    # Ours: the bill beside an attack, a fire, breath that fails.
+    ("救护车 的 钱 咋 收 的 我 不 管 了 我 爸 现在 抽搐 口吐白沫", "120"),
+    ("欠了急救车的钱还没交，隔壁又着火了，烟很大", "119"),
+    ("急救车车费交完了我爸又喘不上气了", "120"),
+    # The review's appliance: the flames go on in the hood. Ours: one burning beside it, one
+    # that grows, a child scalded at the ignition.
+    ("燃气灶点火的时候一下子着了一大片，油烟机里头还有火苗往外窜，不敢用了", "119"),
+    ("燃气灶 点火 的 时候 一下子 着 了 一大片 油烟机 里头 还有 火苗 往外 窜 不敢 用 了", "119"),
+    ("电暖器用的时候插座冒火花，吓得不敢用了，屋里窗帘已经烧起来了", "119"),
+    ("燃气灶点火的时候着起来了，火越来越大，我不敢用了", "119"),
+    ("热水器打火的时候嘭一声，我儿子脸被烫伤了，这热水器是不是该换了", "120"),
+])
+def test_a_bill_or_an_appliance_quiets_only_its_own_words(text: str, service: str) -> None:
+    assert classify(text).emergency == service, _cues(text)
+
+
+@pytest.mark.parametrize("text", [
+    # A bill, an ambulance ridden, an appliance's fault on use: still no hand-over.
+    "急救车的钱到底咋收的，我妈坐了一趟说要交六百",
+    "救护车的车费是怎么算的，我爸上周坐了一趟收了四百",
+    "我爸坐的急救车今天寄来单子说欠了七百多的车费没结这个急救车的钱到底咋收的",
+    "燃气灶打火的时候嘭的一声，火苗往外窜，吓得我不敢用了",
+    "我家热水器点火的时候嘭一下，火苗子还往外窜，吓得我不敢用了，是不是该换了",
+    "电暖器开的时候插座冒火花，吓得不敢用了",
+])
+def test_a_bill_or_an_appliance_alone_is_still_no_hand_over(text: str) -> None:
+    got = classify(text)
+    assert got.emergency == "none", _cues(text)
+    assert any(m.startswith(f"{SILENCED}:") for m in got.matched), got.matched
+
+
+@pytest.mark.parametrize(("text", "emergency"), [
+    # The review's: washing-up bubbles and a cooker that does not light.
+    ("洗洁精刷碗的时候起泡特别多，燃气灶打不着火，想问问邻居家的气也这样吗", "none"),
+    # Ours: soap on hands, dishes, a cooker's head; a gas bill beside a valve not shut.
+    ("用洗衣粉洗灶头起了好多泡，燃气灶打不着火，邻居家的气也这样吗", "none"),
+    ("洗洁精洗完碗池子里一直冒泡，煤气费怎么这么贵，我还没敢关总阀", "none"),
+    ("肥皂水洗手起泡，燃气表在外面，敲门没人来抄表", "none"),
+    ("煤气罐旁边洗衣服洗衣粉起泡特别多，我还没敢关窗", "none"),
+    # Soap applied to a fitting: a meter's joint, a valve, a pipe's joint tested by spraying.
+    ("我拿肥皂水往燃气表接头上一抹，直冒泡，对门没人，关不上", "119"),
+    ("燃气角阀那儿有味，用洗洁精水在角阀上涂了一圈，一直鼓泡，阀门拧不动", "119"),
+    ("天然气管道接口喷了点肥皂水冒泡了，家里没人，我在外地关不了", "119"),
+    ("楼道里一股煤气味，用洗洁精水一试冒泡了，是对门家的表，敲门没人", "119"),
+])
+def test_a_leak_confirmed_with_soap_is_soap_on_a_fitting(text: str, emergency: str) -> None:
+    assert classify(text).emergency == emergency, _cues(text)
+
+
+@pytest.mark.parametrize(("text", "emergency"), [
+    # A dream ends where the caller wakes: what they found then is now, told without commas.
+    ("我梦见我爸心脏病犯了吓醒一看他真的倒在地上了", "120"),
+    ("我 梦见 我 爸 心脏病 犯 了 吓醒 一看 他 真的 倒 在 地上 了", "120"),
+    ("我梦见家里着火了醒来一看真的着火了", "119"),
+    ("我梦见家里着火了结果醒来发现真着火了", "119"),
+    ("我梦见我爸心脏病犯了吓醒了，想问问平时怎么预防", "none"),
+    ("梦见着火了吓醒了一身汗，想问问家里该备灭火器吗", "none"),
+    # A fire engine passing is its own words: the caller's fire beside it is handed over.
+    ("消防 车 过去 了 我们 楼 也 着 了 三楼 冒 黑烟", "119"),
+    ("刚才消防车过去了是不是哪儿着火了我们楼道里全是烟", "119"),
+])
+def test_a_dream_and_a_passing_engine_quiet_only_their_own_words(
+    text: str, emergency: str,
+) -> None:
+    assert classify(text).emergency == emergency, _cues(text)
