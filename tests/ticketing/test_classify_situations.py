@@ -782,3 +782,17 @@ def test_a_dream_and_a_passing_engine_quiet_only_their_own_words(
     text: str, emergency: str,
 ) -> None:
     assert classify(text).emergency == emergency, _cues(text)
+
+
+@pytest.mark.parametrize(("text", "emergency"), [
+    # Blood told by where it is, like 满脸是血: a bill before it no longer hides it (mend22c
+    # left "救护车的钱…先不说了，我妈摔倒了头上全是血" quiet: the 救护车 cue was its only one).
+    ("救护车的钱到底咋收的先不说了，我妈摔倒了头上全是血", "120"),
+    ("我妈刚才在厕所摔倒了头上全是血", "120"),
+    ("老人从楼梯上滚下来了，脸上都是血，叫也不怎么答应", "120"),
+    # Past, as 满脸是血 is: the not-now frames keep it quiet.
+    ("上个月我妈摔倒了头上全是血，现在想问医保能报多少", "none"),
+    ("去年孩子磕了一下满头是血，缝了针，想问问学校的意外险怎么报", "none"),
+])
+def test_blood_on_the_head_or_face_is_a_medical_sign(text: str, emergency: str) -> None:
+    assert classify(text).emergency == emergency, _cues(text)
