@@ -433,14 +433,19 @@ def test_zero_without_operator_leaves_callback_request(
     assert _call_record(sessions, call).outcome == CallOutcome.CALLBACK_REQUEST
 
 
-def test_one_reads_the_callers_open_tickets(
-        twilio: Twilio, sessions: sessionmaker[Session], domain: Domain) -> None:
+def _filed_earlier(sessions: sessionmaker[Session], domain: Domain) -> str:
+    """A ticket the caller filed earlier on the SIP line (national form of the number)."""
     actor = Actor.system("test")
-    with transaction(sessions) as s:  # filed earlier on the SIP line, national form
+    with transaction(sessions) as s:
         t = create_ticket(session=s, domain=domain, actor=actor, channel="phone",
                           caller_phone="13811112222", demand="朝阳区望京西园三区5号楼停水了")
         accept(session=s, domain=domain, ticket=t, actor=actor)
-        number = t.number
+        return t.number
+
+
+def test_one_reads_the_callers_open_tickets(
+        twilio: Twilio, sessions: sessionmaker[Session], domain: Domain) -> None:
+    number = _filed_earlier(sessions, domain)
     call = new_sid("CA")
     twiml(twilio.post("/twilio/voice", call_form(call)))
     root = twiml(twilio.post("/twilio/menu", call_form(call, Digits="1")))
@@ -463,12 +468,7 @@ def test_key_one_reads_the_tickets_with_the_database_locked_by_a_writer(
     timeout 15 s) as the caller presses 1. The look-up only reads: before, it took a
     writer's session, waited out the busy time (31 s measured) and said it could not
     look (an answer Twilio had stopped waiting for at 15 s, its own error played)."""
-    actor = Actor.system("test")
-    with transaction(sessions) as s:
-        t = create_ticket(session=s, domain=domain, actor=actor, channel="phone",
-                          caller_phone="13811112222", demand="朝阳区望京西园三区5号楼停水了")
-        accept(session=s, domain=domain, ticket=t, actor=actor)
-        number = t.number
+    number = _filed_earlier(sessions, domain)
     call = new_sid("CA")
     twiml(twilio.post("/twilio/voice", call_form(call)))
     answer_written(call)
