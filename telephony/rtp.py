@@ -33,9 +33,9 @@ AUDIO_JITTER_SECONDS = 10.0
 # says. A packet from the SDP's IP latches at once; a source elsewhere (a phone behind NAT
 # that wrote its private address) after this many packets in a row from it with
 # consecutive sequence numbers, another source's packet starting the count again with that
-# one (Asterisk's strictrtp learning, ``probation``/learning_min_sequential, 4 by
-# default). So one stray packet (an RTP-bleed scanner's, an earlier call's left in the
-# socket's buffer) cannot shut the caller out, and a NAT caller latches in 80 ms.
+# one (Asterisk's strictrtp learning, ``learning_min_sequential``, 4 by default). So one
+# stray packet (an RTP-bleed scanner's, an earlier call's left in the socket's buffer)
+# cannot shut the caller out, and a NAT caller latches on its 4th packet, 60 ms in.
 LATCH_LEARN_PACKETS = 4
 # Packets sent, in a call's whole life, to an address no RTP of the call came from (the
 # SDP's, before anything latched or after a re-INVITE moved it): 5 s of audio. Without the
