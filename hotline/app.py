@@ -148,8 +148,9 @@ class NulInUrl:
         await self.app(scope, receive, send)
 
 
-class NoStoreJson:
-    """``Cache-Control: no-store`` on every JSON answer that names no caching of its own:
+class NoStoreData:
+    """``Cache-Control: no-store`` on every answer under /api/, whatever its type (JSON,
+    the CSV export), and every JSON answer elsewhere, that names no caching of its own:
     the API's tickets carry citizens' numbers and addresses, and without it a shared or
     browser cache might keep them (the console's pages were already ``no-store``). One
     place for every router and error handler, not a header per view."""
@@ -161,12 +162,13 @@ class NoStoreJson:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        api = scope.get("path", "").startswith("/api/")
 
         async def send_no_store(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = message.get("headers", [])
                 names = {name.lower(): value for name, value in headers}
-                if (names.get(b"content-type", b"").startswith(b"application/json")
+                if ((api or names.get(b"content-type", b"").startswith(b"application/json"))
                         and b"cache-control" not in names):
                     message["headers"] = [*headers, (b"cache-control", b"no-store")]
             await send(message)
@@ -392,7 +394,7 @@ def create_app(
                        uploads=upload_allowances(settings),
                        chunked_upload_bytes=settings.attachments.max_bytes)
     app.add_middleware(NulInUrl)
-    app.add_middleware(NoStoreJson)  # outermost: the other middlewares' JSON errors too
+    app.add_middleware(NoStoreData)  # outermost: the other middlewares' JSON errors too
     return app
 
 

@@ -407,11 +407,9 @@ class CallHandle:
     def rx_dtmf(self, digit: str, source: KeySource = KeySource.RTP) -> None:
         """A key from the RTP receive thread (telephone-event or in-band) or a SIP INFO;
         whether it counts is ``KeyLock``'s rule, once within the rate a keypad presses.
-        An INFO's key also tells the RTP watchdog the caller is there."""
+        An INFO's key taken also tells the RTP watchdog the caller is there (one the rate
+        or the lock threw away does not: it kept a call up on keys nobody read)."""
         now = time.monotonic()
-        rtp = self.rtp
-        if source is KeySource.INFO and rtp is not None:
-            rtp.keyed_by_signalling()
         with self._cond:
             self._key_tokens = min(float(KEY_BURST), self._key_tokens
                                    + (now - self._key_tokens_at) * KEY_RATE_PER_SECOND)
@@ -428,6 +426,9 @@ class CallHandle:
             if taken:
                 self._dtmf.append(digit)
                 self._cond.notify_all()
+        rtp = self.rtp
+        if taken and source is KeySource.INFO and rtp is not None:
+            rtp.keyed_by_signalling()
         if not taken:
             log.info("call %s DTMF %s by %s ignored: this call's keys come by %s",
                      self.call_id, digit, source.value, before.value if before else "-")

@@ -9,6 +9,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from enum import Enum
 from typing import Any
 
 from telephony.media import g711
@@ -29,12 +30,13 @@ MIN_UNENDED_EVENT_DURATION = 320
 AUDIO_JITTER_SECONDS = 10.0
 # Symmetric RTP (RFC 4961), latched as Asterisk's rtp_symmetric + strictrtp and rtpengine's
 # endpoint learning do: our audio goes where the caller's RTP comes from, not where its SDP
-# says, once a packet of a payload type the call negotiated has come. A packet from the
-# SDP's own IP latches at once; one from any other source (a phone behind NAT that wrote
-# its private address) only after this long without one from the SDP's IP, so a stranger
-# spraying our ports as a call starts does not take it over from a caller whose SDP is
-# right (rtpengine's "delayed"/"heuristic" learning waits 3 s).
-LATCH_LEARN_SECONDS = 1.0
+# says. A packet from the SDP's IP latches at once; a source elsewhere (a phone behind NAT
+# that wrote its private address) after this many packets in a row from it with
+# consecutive sequence numbers, another source's packet starting the count again with that
+# one (Asterisk's strictrtp learning, ``learning_min_sequential``, 4 by default). So one
+# stray packet (an RTP-bleed scanner's, an earlier call's left in the socket's buffer)
+# cannot shut the caller out, and a NAT caller latches on its 4th packet, 60 ms in.
+LATCH_LEARN_PACKETS = 4
 # Packets sent, in a call's whole life, to an address no RTP of the call came from (the
 # SDP's, before anything latched or after a re-INVITE moved it): 5 s of audio. Without the
 # bound, a caller naming another host in its SDP (and keying by INFO, or putting the call
@@ -42,6 +44,14 @@ LATCH_LEARN_SECONDS = 1.0
 # whole call; with it, at most 250 x 172 bytes (43 kB) go there. The first-RTP watchdog
 # (``first_rtp_timeout``, 4 s) ends a silent caller's call before the bound is reached.
 UNVERIFIED_SEND_PACKETS = 250
+
+
+class Verdict(Enum):
+    """``Rtp16Stream.admit``'s word on a packet."""
+
+    TAKE = "take"  # the peer's: read it
+    HOLD = "hold"  # from the source being learnt: read it if that source latches
+    DROP = "drop"  # not the peer's
 _ENCODERS = {"PCMU": g711.pcm16_to_ulaw, "PCMA": g711.pcm16_to_alaw}  # F11
 _DECODERS = {0: g711.ulaw_to_pcm16, 8: g711.alaw_to_pcm16}
 _PAYLOAD_TYPES = {"PCMU": RTP.PayloadType.PCMU, "PCMA": RTP.PayloadType.PCMA}
@@ -95,8 +105,17 @@ class Rtp16Stream(RTP.RTPClient):
         self.rx_foreign = 0  # packets from a source other than the latched one (dropped)
         # Where the caller's RTP comes from (``admit``); None: nothing latched yet.
         self.latched: tuple[str, int] | None = None
-        self._candidate: tuple[str, int] | None = None  # the source latching is learning
-        self._learn_until: float | None = None
+        # The source being learnt, its last sequence number and its packets in a row so
+        # far, which are held (``_learning``) until it latches or another source comes.
+        self._candidate: tuple[str, int] | None = None
+        self._candidate_seq = 0
+        self._candidate_run = 0
+        self._learning: list[bytes] = []
+        # ``admit`` (receive thread), ``set_remote`` (SIP thread, a re-INVITE) and
+        # ``destination`` (send thread) read and write the latch together: a packet from
+        # the old address admitted as a re-INVITE moved the media wrote it back after
+        # ``set_remote`` had cleared it.
+        self._latch_lock = threading.Lock()
         self.tx_unverified = 0  # packets sent to an address not latched (the SDP's)
         self.tx_withheld = 0  # frames not sent: UNVERIFIED_SEND_PACKETS reached
         self.rx_excess = 0  # audio packets past real time (dropped, AUDIO_JITTER_SECONDS)
@@ -133,10 +152,15 @@ class Rtp16Stream(RTP.RTPClient):
         """The address the signalling (an offer or answer) names for the peer's RTP. A new
         one starts latching again (the RTP moved: an SBC re-anchoring the call, a phone's
         new port), as Asterisk's strict RTP learns again after the remote address is set;
-        the same one (a session refresh) keeps the latched source."""
-        if (ip, port) != (self.outIP, self.outPort):
-            self.latched = self._candidate = self._learn_until = None
-        self.outIP, self.outPort = ip, port
+        the same one (a session refresh) keeps the latched source. The new address gets
+        the unverified budget anew only if something latched since it was last spent
+        (``_latch`` resets it): a caller naming a new host by re-INVITE every few seconds,
+        never heard from, gets no fresh 250 packets each time."""
+        with self._latch_lock:
+            if (ip, port) != (self.outIP, self.outPort):
+                self.latched = None
+                self._learn(None)
+            self.outIP, self.outPort = ip, port
 
     @staticmethod
     def _inband_detector(event_pt: int | None) -> DtmfDetector | None:
@@ -195,73 +219,120 @@ class Rtp16Stream(RTP.RTPClient):
     def receive(self, packet: bytes, source: tuple[str, int]) -> None:
         """One datagram from ``source``: read only when it comes from the latched source
         (``admit``), so a stranger can neither speak nor key (telephone-event or tones)
-        into a citizen's call nor keep a dead one alive."""
-        pt = packet[1] & 0x7F if len(packet) >= 12 and packet[0] >> 6 == 2 else -1
-        if not self.admit(source, pt, time.monotonic()):
-            self.rx_foreign += 1
-            return
-        try:
-            self.parse_packet(packet)
-        except Exception:
-            self.rx_bad += 1
+        into a citizen's call nor keep a dead one alive. The packets of a source being
+        learnt are held and read when it latches (so a NAT caller's first words and a key
+        pressed at once are kept, and a stranger's are read only if it latches)."""
+        rtp = len(packet) >= 12 and packet[0] >> 6 == 2
+        pt = packet[1] & 0x7F if rtp else -1
+        seq = struct.unpack_from("!H", packet, 2)[0] if rtp else -1
+        with self._latch_lock:
+            verdict = self.admit(source, pt, seq)
+            if verdict is Verdict.HOLD:
+                self._learning.append(packet)
+                return
+            if verdict is Verdict.DROP:
+                self.rx_foreign += 1
+                return
+            held, self._learning = self._learning, []  # the source just latched's
+        for one in (*held, packet):
+            try:
+                self.parse_packet(one)
+            except Exception:
+                self.rx_bad += 1
 
-    def admit(self, source: tuple[str, int], pt: int, now: float) -> bool:
-        """Whether a packet of payload type ``pt`` from ``source`` is the peer's, latching
-        the source it is (where ``destination`` then sends). Only a payload type the call
-        negotiated (its audio's, its telephone-event's) latches: anything else (comfort
-        noise, a stray type) only counts from the SDP's address or the source latched.
-        A source the signalling named latches at once: the SDP's address and port, which
-        takes the call back whenever it sends, and, while nothing on the SDP's IP is
-        latched, another port of that IP (a phone sending from one port and listening on
-        the one it announced; the tests' SIPp callers do). Any other source latches when
-        it is still the first one heard ``LATCH_LEARN_SECONDS`` after learning began, with
-        nothing from the SDP's IP meanwhile; its packets until then are dropped. Once
-        latched, no other source takes over, whatever its SSRC or rate: Asterisk's learning
-        at any time let a flood of packets take calls over (CVE-2017-14099, "RTP bleed");
-        only a new address from the signalling (``set_remote``) starts learning again.
-        Until the answer names an address (an outbound call's early media) any source is
-        taken, latching nothing."""
+    def admit(self, source: tuple[str, int], pt: int, seq: int) -> Verdict:
+        """Whether a packet of payload type ``pt`` (-1: not RTP) and sequence number
+        ``seq`` from ``source`` is the peer's (TAKE), may be once its source is learnt
+        (HOLD) or is not (DROP), latching the source it is (where ``destination`` then
+        sends); called under ``_latch_lock``. The signalling's word is taken at once: a
+        packet from the SDP's IP latches whatever its payload type (comfort noise only,
+        a phone with silence suppression), the SDP's own address and port taking the call
+        back whenever it sends, another port of that IP (a phone sending from one port
+        and listening on the one it announced; the tests' SIPp callers do) while nothing
+        on that IP is latched. Any other source is learnt as Asterisk's strictrtp does: a
+        packet of a negotiated payload type (its audio's, its telephone-event's) makes its
+        source the candidate, and the candidate latches on its ``LATCH_LEARN_PACKETS``-th
+        packet in a row with consecutive sequence numbers; a packet of a negotiated type
+        from another source starts the learning again with that one (so a stray packet
+        shuts nobody out, and a random spray never latches). Once latched, no other
+        source takes over, whatever its SSRC or rate: Asterisk's learning at any time let
+        a flood of packets take calls over (CVE-2017-14099, "RTP bleed"); only a new
+        address from the signalling (``set_remote``) starts learning again. Until the
+        answer names an address (an outbound call's early media) any source is taken,
+        latching nothing."""
         if self.outIP == "0.0.0.0" or source == self.latched:
-            return True
-        negotiated = pt in (self.audio_pt, self.event_pt)
+            return Verdict.TAKE
         if source == (self.outIP, self.outPort):
-            if negotiated:
-                self.latched, self._candidate = source, None
-            return True
-        if not negotiated:
-            return False
+            if pt >= 0:
+                self._latch(source)
+            return Verdict.TAKE
         latched = self.latched
         if self.from_peer(source[0]):
-            if latched is not None and self.from_peer(latched[0]):
-                return False
-            self.latched, self._candidate = source, None
-            return True
-        if latched is not None:
-            return False
-        if self._learn_until is None:
-            self._learn_until = now + LATCH_LEARN_SECONDS
-        if self._candidate is None:
-            self._candidate = source
-        if source != self._candidate or now < self._learn_until:
-            return False
+            if pt < 0 or (latched is not None and self.from_peer(latched[0])):
+                return Verdict.DROP
+            self._latch(source)
+            return Verdict.TAKE
+        if latched is not None or pt < 0:
+            return Verdict.DROP
+        if source == self._candidate:
+            in_row = seq == (self._candidate_seq + 1) & 0xFFFF
+            self._candidate_seq = seq
+            self._candidate_run = self._candidate_run + 1 if in_row else 1
+            if self._candidate_run < LATCH_LEARN_PACKETS:
+                # What is held is at most the run this packet ends (the rest: dropped).
+                excess = len(self._learning) - self._candidate_run + 1
+                if excess > 0:
+                    self.rx_foreign += excess
+                    del self._learning[:excess]
+                return Verdict.HOLD
+            self._latch(source)
+            return Verdict.TAKE
+        if pt not in (self.audio_pt, self.event_pt):
+            return Verdict.DROP  # a stray type from elsewhere: learning goes on
+        self._learn(source, seq)
+        return Verdict.HOLD
+
+    def _latch(self, source: tuple[str, int]) -> None:
+        """``source`` is the peer's: heard from, what we send there is no longer bounded,
+        and the budget for an address nothing came from starts again (a later re-INVITE
+        moving the media gets its 250 packets)."""
+        if source != self._candidate:
+            self._learn(None)  # another source's packets held: not the peer's
         self.latched = source
-        return True
+        self.tx_unverified = 0
+        self._candidate = None
+
+    def _learn(self, source: tuple[str, int] | None, seq: int = 0) -> None:
+        """Learning starts again, with ``source`` as the candidate (None: none yet); the
+        packets held for the one before are dropped."""
+        self.rx_foreign += len(self._learning)
+        self._learning = []
+        self._candidate, self._candidate_seq, self._candidate_run = source, seq, 1
 
     @property
     def signs_of_life(self) -> int:
         """What the watchdog counts as the caller heard from: its packets taken, and its
-        keys by SIP INFO."""
-        return self.rx_packets + self.info_keys
+        keys by SIP INFO while we can still reach it (``keyed_by_signalling``)."""
+        return self.rx_packets + (self.info_keys if self._reachable() else 0)
+
+    def _reachable(self) -> bool:
+        """Whether our audio still goes somewhere: a source latched, or the unverified
+        budget not spent."""
+        with self._latch_lock:
+            return self.latched is not None or self.tx_unverified < UNVERIFIED_SEND_PACKETS
 
     def keyed_by_signalling(self) -> None:
-        """A key came by SIP INFO: a caller who keys is there, though none of its RTP
-        reaches us (a NAT or firewall losing it), so the RTP watchdog takes the key as it
-        takes a packet (no_rtp, rtp_timeout). The INFO proves the dialog's peer, not that
-        the SDP's address is its own: no source is latched, and what is sent there stays
-        within UNVERIFIED_SEND_PACKETS (else a caller naming another host and keying every
-        few seconds would have our prompts streamed at it for the whole call)."""
-        self.info_keys += 1
-        self.last_rx = time.monotonic()
+        """A key came by SIP INFO, and was taken (within the key rate and the call's key
+        source): a caller who keys is there, though none of its RTP reaches us (a NAT or
+        firewall losing it), so the RTP watchdog takes the key as it takes a packet
+        (no_rtp, rtp_timeout). The INFO proves the dialog's peer, not that the SDP's
+        address is its own: no source is latched, and what is sent there stays within
+        UNVERIFIED_SEND_PACKETS. Once that is spent with nothing latched the caller hears
+        nothing more, and its keys keep nothing up: the call ends no_rtp (or rtp_timeout)
+        as a silent one does, and a scanner keying by INFO is not bridged to an operator."""
+        if self._reachable():
+            self.info_keys += 1
+            self.last_rx = time.monotonic()
 
     def from_peer(self, source: str) -> bool:
         """Whether ``source`` is the IP address the peer's SDP named."""
@@ -273,13 +344,14 @@ class Rtp16Stream(RTP.RTPClient):
         one it announced, asymmetric RTP: the host is the one the SDP named, and heard
         from); the SDP's address while nothing is latched, for at most
         UNVERIFIED_SEND_PACKETS packets a call (then None: the frame is not sent)."""
-        latched = self.latched
-        if latched is not None:
-            return (self.outIP, self.outPort) if self.from_peer(latched[0]) else latched
-        if self.tx_unverified >= UNVERIFIED_SEND_PACKETS:
-            return None
-        self.tx_unverified += 1
-        return self.outIP, self.outPort
+        with self._latch_lock:
+            latched = self.latched
+            if latched is not None:
+                return (self.outIP, self.outPort) if self.from_peer(latched[0]) else latched
+            if self.tx_unverified >= UNVERIFIED_SEND_PACKETS:
+                return None
+            self.tx_unverified += 1
+            return self.outIP, self.outPort
 
     def parse_packet(self, packet: bytes) -> None:
         if len(packet) < 12 or packet[0] >> 6 != 2:

@@ -376,11 +376,7 @@ class InDialog:
                 call.media, call.codec, media = new, new.codec, new
                 changed = True
             call.rtp.set_remote(new.remote_ip, new.remote_port)
-        if held != call.held and call.rtp is not None:
-            # Held, the caller sends no RTP: the RTP watchdog waits; taken off hold, it
-            # counts from now, not from the last packet before the hold.
-            call.rtp.last_rx = time.monotonic()
-        call.held = held
+        self._resumed(call, held=held)
         if changed:
             call.sdp_direction = direction
             call.sdp_version += 1
@@ -574,9 +570,13 @@ class InDialog:
 
     @staticmethod
     def _resumed(call: CallHandle, *, held: bool) -> None:
-        # Our offer was sendrecv: with no usable answer the caller is taken as back, not
-        # still holding. A stale ``held`` drops every frame they send as a PBX's music
-        # (``CallHandle.rx_audio``), their words after a resume among them.
+        """Whether the caller holds us now, the one place that sets it (a re-INVITE or
+        UPDATE's offer, the answer in the ACK to our offer). After our sendrecv offer with
+        no usable answer the caller is taken as back, not still holding: a stale ``held``
+        drops every frame they send as a PBX's music (``CallHandle.rx_audio``), their
+        words after a resume among them. Held, the caller sends no RTP and the RTP
+        watchdog waits; taken off hold, it counts from now, not from the last packet
+        before the hold."""
         if held != call.held and call.rtp is not None:
             call.rtp.last_rx = time.monotonic()
         call.held = held

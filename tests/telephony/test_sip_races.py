@@ -14,8 +14,16 @@ from typing import Any
 
 import pytest
 
-from telephony.call import CallHandle, CallState, DialOutcome, EndReason, OutcomeKind
-from telephony.rtp import Rtp16Stream
+from telephony.call import (
+    KEY_BURST,
+    CallHandle,
+    CallState,
+    DialOutcome,
+    EndReason,
+    KeySource,
+    OutcomeKind,
+)
+from telephony.rtp import UNVERIFIED_SEND_PACKETS, Rtp16Stream
 from telephony.sip.frontend import SipFrontEnd
 from telephony.sip.message import SipMessage, build_response
 from telephony.sip.sdp import build_sdp, parse_sdp
@@ -478,3 +486,53 @@ def test_a_caller_keying_by_info_whose_rtp_never_comes_is_kept_while_it_keys() -
     rtp.last_rx -= fe.rtp_timeout + 1  # no key (and no RTP) since, for rtp_timeout
     fe._watchdog()
     assert call.end_reason is EndReason.RTP_TIMEOUT and wire.methods()[-1] == "BYE"
+
+
+def _info_only_call(fe: SipFrontEnd, call_id: str) -> CallHandle:
+    """Answered and ACKed long enough ago for no_rtp, none of its RTP heard."""
+    call = ringing_call(fe, request("INVITE", call_id=call_id, body=offer()))
+    assert call.answer()
+    fe._on_message(request("ACK", call_id=call_id, cseq=1, to_tag=call.local_tag))
+    rtp = call.rtp
+    assert rtp is not None and rtp.rx_packets == 0
+    rtp.started -= fe.sip.first_rtp_timeout + 1
+    return call
+
+
+def _info_key(fe: SipFrontEnd, call: CallHandle, cseq: int, digit: str = "5") -> None:
+    fe._on_message(request("INFO", call_id=call.call_id, cseq=cseq, to_tag=call.local_tag,
+                           body=f"Signal={digit}\r\nDuration=160\r\n".encode(),
+                           content_type="application/dtmf-relay"))
+
+
+def test_info_keys_past_the_key_rate_are_no_sign_of_life() -> None:
+    """review23: INFO keys counted for the RTP watchdog before the key rate limit and the
+    key-source lock, so keys the call threw away kept it up. Only keys taken count."""
+    fe, _wire = front_end()
+    call = _info_only_call(fe, "infoflood")
+    _info_key(fe, call, cseq=2)  # one by the wire, the rest straight to the call
+    sent = 1
+    while call.keys_dropped == 0 and sent < 100 * KEY_BURST:  # faster than a keypad
+        call.rx_dtmf("5", KeySource.INFO)
+        sent += 1
+    taken = 0
+    while call.get_dtmf(timeout=0) is not None:
+        taken += 1
+    assert call.keys_dropped > 0 and taken < sent
+    assert call.rtp is not None and call.rtp.info_keys == taken
+
+
+def test_info_keys_keep_nothing_up_once_nothing_more_can_be_sent() -> None:
+    """review23: a caller (or a scanner) keying by INFO whose RTP never comes kept the call
+    up after the 250 unverified packets were spent: it heard silence, and a scanner could
+    be bridged to an operator. Past the bound, with nothing latched, the call ends no_rtp."""
+    fe, wire = front_end()
+    call = _info_only_call(fe, "infospent")
+    rtp = call.rtp
+    assert rtp is not None
+    for _ in range(UNVERIFIED_SEND_PACKETS):
+        rtp.destination()
+    _info_key(fe, call, cseq=2)
+    assert call.get_dtmf(timeout=0) == "5"  # the key itself still reaches the dialogue
+    fe._watchdog()
+    assert call.end_reason is EndReason.NO_RTP and wire.methods()[-1] == "BYE"

@@ -273,3 +273,13 @@ def test_the_apis_json_is_kept_by_no_cache(client: TestClient, city: City) -> No
     # The console's pages say their own (private, no-store), once.
     page = client.get("/console/login")
     assert page.headers.get_list("cache-control") == ["private, no-store"]
+
+
+def test_the_apis_csv_export_is_kept_by_no_cache(client: TestClient, city: City) -> None:
+    """review23: ``/export.csv`` (every ticket's citizen number) had no ``Cache-Control``;
+    the console's export says ``private, no-store``. The API's rule covers every answer
+    under /api that names none, whatever its type, not JSON alone."""
+    create(client, city, category="water")
+    r = client.get("/api/v1/export.csv", headers=auth(city, "operator"))
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert r.headers.get_list("cache-control") == ["no-store"]
