@@ -317,8 +317,10 @@ class OutboundSettings(BaseModel):
     reminder_retry_seconds: list[int] = Field(default_factory=lambda: [300, 600])
     survey_retry_seconds: list[int] = Field(default_factory=lambda: [1800, 7200])
     # The citizen's quiet hours: no 回访 call and no citizen SMS in [quiet_start, quiet_end).
-    quiet_start: str = "21:00"
-    quiet_end: str = "08:00"
+    # Clock times like the staff's: "24:00" or "21:60" was taken here and raised at every
+    # claim of a survey or citizen SMS, failing each tick and with it every reminder.
+    quiet_start: str = Field(default="21:00", pattern=_HHMM)
+    quiet_end: str = Field(default="08:00", pattern=_HHMM)
     # Staff quiet hours for the 催办/督办 ladder (docs/outbound.md): a rung (call or SMS)
     # that comes due in [staff_quiet_start, staff_quiet_end) waits for the end, audited on
     # the ticket, unless the ticket's urgency is listed in staff_quiet_overrides. Urgent
