@@ -159,6 +159,11 @@ class Spool:
                         "spool directory (give each its own HOTLINE_DATA_DIR)", self.dir)
             return False
         _HELD_LOCKS[key] = fd
+        # A journal half-written when its process died (``write``'s temporary file, the
+        # ``.json`` beside it or none the last whole one): nothing reads it, and each kill
+        # at that moment left one for good.
+        for partial in self.dir.glob("*.tmp"):
+            partial.unlink(missing_ok=True)
         return True
 
     def path(self, call_id: str) -> Path:

@@ -23,7 +23,7 @@ from asr.jobs import JobStatus, TranscriptionJob, claim_next
 from asr.recording import CallRecorder
 from asr.stream import Transcript
 from ivr.callrecords import CallOutcome, CallRecord
-from ivr.intake import CallIntake, Spool, recover_spool
+from ivr.intake import CallIntake, CallJournal, Spool, recover_spool
 from tests.support.city import City
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory
@@ -342,3 +342,17 @@ def test_a_call_cut_by_a_crash_says_so_and_ends_when_it_died_not_at_the_restart(
         rec = s.scalars(select(CallRecord).where(CallRecord.call_id == "whole")).one()
         assert rec.note is None
         assert "call_interrupted" not in [e.action for e in s.get_one(Ticket, rec.ticket_id).events]
+
+
+def test_a_journal_half_written_by_a_dead_process_is_cleared_when_the_spool_is_taken(
+        tmp_path: Path) -> None:
+    """Trial: `kill -9` 30 ms after a caller's BYE left `<call>.tmp` (the journal being
+    rewritten) beside its `.json`; the call was settled from the `.json`, the `.tmp`
+    stayed in the spool for good, one more at each such kill."""
+    spool = Spool(tmp_path / "spool")
+    spool.write(CallJournal(call_id="cut", caller="13811112222"))
+    half = spool.path("cut").with_suffix(".tmp")
+    half.write_bytes(b'{"call_id": "cut", "cal')
+    assert spool.take_over()
+    assert not half.exists() and spool.path("cut").exists()
+    assert [j.call_id for j in spool.pending()] == ["cut"]
