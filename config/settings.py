@@ -182,6 +182,20 @@ class AsrSettings(BaseModel):
         return self
 
 
+def reachable_host(bind: str) -> str:
+    """How a client on this machine names a listener bound to ``bind``, for a URL: a
+    wildcard (0.0.0.0, ::) is reached on loopback, an IPv6 address is bracketed, a name is
+    kept as it is."""
+    host = bind.strip()
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if address.is_unspecified:
+        address = ipaddress.ip_address("::1" if address.version == 6 else "127.0.0.1")
+    return f"[{address}]" if address.version == 6 else str(address)
+
+
 class SipSettings(BaseModel):
     # Answer calls inside `hotline serve` (the API tests and the CLI never start SIP).
     enabled: bool = True
@@ -303,8 +317,10 @@ class OutboundSettings(BaseModel):
     reminder_retry_seconds: list[int] = Field(default_factory=lambda: [300, 600])
     survey_retry_seconds: list[int] = Field(default_factory=lambda: [1800, 7200])
     # The citizen's quiet hours: no 回访 call and no citizen SMS in [quiet_start, quiet_end).
-    quiet_start: str = "21:00"
-    quiet_end: str = "08:00"
+    # Clock times like the staff's: "24:00" or "21:60" was taken here and raised at every
+    # claim of a survey or citizen SMS, failing each tick and with it every reminder.
+    quiet_start: str = Field(default="21:00", pattern=_HHMM)
+    quiet_end: str = Field(default="08:00", pattern=_HHMM)
     # Staff quiet hours for the 催办/督办 ladder (docs/outbound.md): a rung (call or SMS)
     # that comes due in [staff_quiet_start, staff_quiet_end) waits for the end, audited on
     # the ticket, unless the ticket's urgency is listed in staff_quiet_overrides. Urgent
@@ -483,15 +499,7 @@ class Settings(BaseSettings):
         """The API's base URL as a client on this machine reaches it, from ``host`` and
         ``port``: a wildcard bind (0.0.0.0, ::) is reached on loopback, and an IPv6
         address is bracketed (``http://:::8000`` is no URL)."""
-        host = self.host.strip()
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:  # a name: reached as it is
-            return f"http://{host}:{self.port}"
-        if address.is_unspecified:
-            address = ipaddress.ip_address("::1" if address.version == 6 else "127.0.0.1")
-        shown = f"[{address}]" if address.version == 6 else str(address)
-        return f"http://{shown}:{self.port}"
+        return f"http://{reachable_host(self.host)}:{self.port}"
 
     @property
     def node(self) -> str:

@@ -13,11 +13,13 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from asr.cli import app as asr_app
 from config import Settings, get_settings
+from config.settings import reachable_host
 from hotline import dbadmin
 from hotline.classify_cli import app as classify_app
 from hotline.kbcli import kb_app
@@ -52,13 +54,24 @@ from ticketing.directory import (
     rotate_token,
 )
 from ticketing.inputs import InvalidInput, check_sub_category, clean_text, local_aware
+from ticketing.models import User
 from ticketing.outage import first_line
 from ticketing.reports import export_csv, figures
 from ticketing.service import NotFound, events_of, get_ticket
 from ticketing.states import STATUS_LABELS, Role, Status
 
-app = typer.Typer(help="12345 hotline voice service", no_args_is_help=True,
-                  pretty_exceptions_show_locals=False)
+# What a new operator needs before anything else: the first steps, where the console is and
+# what callers dial, and where the settings live (the README's two commands run these).
+FIRST_STEPS = (
+    "12345 hotline voice service.\n\n"
+    "First start (scripts/run.sh does the first and third): `hotline db upgrade`; "
+    "`hotline demo` (a sample city, its users' tokens) or `hotline user add NAME --role "
+    "admin`; `hotline serve` (it prints the console's address and the SIP address callers "
+    "dial).\n\n"
+    "Settings: config/hotline.toml or HOTLINE_* variables, nested with __ "
+    "(HOTLINE_PORT, HOTLINE_SIP__PORT; README, Configuration); `hotline doctor` checks them."
+)
+app = typer.Typer(help=FIRST_STEPS, no_args_is_help=True, pretty_exceptions_show_locals=False)
 db_app = typer.Typer(help="Database schema")
 user_app = typer.Typer(help="Users and tokens")
 unit_app = typer.Typer(help="Units (承办单位)")
@@ -139,13 +152,19 @@ def serve(
             console.print(f"outbound SIP port: {held.detail}; {held.fix}", markup=False)
             raise typer.Exit(2)
     if Part.HTTP not in PARTS[role]:
+        for line in where_to_start(settings, PARTS[role], users=None):
+            console.print(line, markup=False, soft_wrap=True)
         _serve_headless(settings, role)
         return
     bind = {"host": host or settings.host, "port": port or settings.port,
             # Forwarded headers are applied by the app, from settings.trusted_proxies only;
             # uvicorn's own handling would also believe any client on 127.0.0.1.
             "proxy_headers": False}
-    _require_database(make_engine(settings.database_url))
+    engine = make_engine(settings.database_url)
+    _require_database(engine)
+    bound = settings.model_copy(update={"host": bind["host"], "port": bind["port"]})
+    for line in where_to_start(bound, PARTS[role], users=_count_users(engine)):
+        console.print(line, markup=False, soft_wrap=True)
     if workers > 1:
         # uvicorn starts each worker from an import string; the app is built in the worker.
         # A loaded node takes longer than uvicorn's default 5 s to import the app in a new
@@ -154,6 +173,40 @@ def serve(
                     timeout_worker_healthcheck=WORKER_START_SECONDS, **bind)
         return
     uvicorn.run(create_app(settings, role=role), **bind)
+
+
+def _count_users(engine: Engine) -> int | None:
+    """How many accounts exist; None when that cannot be read (a schema not migrated yet:
+    the app's start says so itself)."""
+    try:
+        with make_session_factory(engine)() as session:
+            return session.scalar(select(func.count(User.id))) or 0
+    except SQLAlchemyError:
+        return None
+
+
+def where_to_start(settings: Settings, parts: frozenset[Part], *, users: int | None
+                   ) -> list[str]:
+    """What serve says first, for whoever just started it: where the console is, the SIP
+    address callers dial, and, while no account exists, how to make one. Before, a fresh
+    start named neither the console, nor the dial address (``IVR answering on host:port``),
+    nor that nobody could log in until ``hotline demo`` or ``hotline user add``."""
+    lines = []
+    if Part.HTTP in parts:
+        lines.append(f"console: {settings.api_url}/console   API docs: {settings.api_url}/docs")
+    sip = settings.sip
+    if Part.VOICE in parts and sip.enabled:
+        if sip.mode == "direct":
+            lines.append(f"callers dial: sip:{sip.numbers[0]}@{reachable_host(sip.bind_ip)}:"
+                         f"{sip.port} (UDP)")
+        else:
+            lines.append(f"calls come through the registrar {sip.registrar_ip}:"
+                         f"{sip.registrar_port}, registered as {sip.username}")
+    if users == 0 and Part.HTTP in parts:
+        lines.append("no user yet, so nobody can log in: `hotline demo` seeds a sample city "
+                     "and prints its users' tokens, or `hotline user add NAME --role admin` "
+                     "prints one")
+    return lines
 
 
 def _serve_headless(settings: Settings, role: ServeRole) -> None:

@@ -57,6 +57,8 @@ PREFERENCE_LABELS = {"confidential": "身份保密", "no_contact": "不要回访
 # A call record's note while its recording could not be fetched from the carrier, followed
 # by the URL to fetch it from (``CallJournal.recording_url``); cleared once it is fetched.
 RECORDING_NOT_FETCHED_NOTE = "录音未能从运营商下载，可从此地址重新获取："
+# A call that ended with the process that had it (kill, power, OOM), settled by recovery.
+INTERRUPTED_NOTE = "通话因服务中断而结束，服务恢复后补录"
 
 
 @dataclass
@@ -100,6 +102,9 @@ class CallJournal:
     # 三号联动: {"service": "110"|"119"|"120", "target": "uri"|"operator"|"none"} once the
     # call was handed over; the ticket then carries the emergency_handover event.
     handover: dict[str, str] | None = None
+    # Ended by the death of the process that had it (or found stale), settled by recovery:
+    # said on the call record and the ticket, whose recording may stop mid-sentence.
+    interrupted: bool = False
 
     @property
     def recording_not_fetched(self) -> bool:
@@ -154,6 +159,11 @@ class Spool:
                         "spool directory (give each its own HOTLINE_DATA_DIR)", self.dir)
             return False
         _HELD_LOCKS[key] = fd
+        # A journal half-written when its process died (``write``'s temporary file, the
+        # ``.json`` beside it or none the last whole one): nothing reads it, and each kill
+        # at that moment left one for good.
+        for partial in self.dir.glob("*.tmp"):
+            partial.unlink(missing_ok=True)
         return True
 
     def path(self, call_id: str) -> Path:
@@ -251,6 +261,8 @@ def _record_for(session: Session, j: CallJournal) -> CallRecord:
     rec.recording_seconds = j.recording_seconds
     if j.recording_not_fetched and j.recording_url:
         rec.note = f"{RECORDING_NOT_FETCHED_NOTE}{j.recording_url}"
+    elif j.interrupted:
+        rec.note = INTERRUPTED_NOTE
     rec.keys = j.keys[-64:] or None
     session.flush()
     return rec
@@ -343,6 +355,14 @@ def _ticket_for(session: Session, domain: Domain, j: CallJournal,
                              action="citizen_preferences", note="市民按键选择："
                              + "、".join(PREFERENCE_LABELS[k] for k in chosen),
                              data={**chosen, "via": "ivr_keypad"})
+    if j.interrupted:
+        seconds = j.recording_seconds or 0.0
+        service.record_event(session=session, ticket=ticket, actor=actor,
+                             action="call_interrupted",
+                             note=f"{INTERRUPTED_NOTE}；录音{seconds:.0f}秒，为中断前所录，"
+                                  "诉求可能不完整，请回拨核实",
+                             data={"call_id": j.call_id, "ended_at": j.ended_at,
+                                   "recording_seconds": seconds})
     service.accept(session=session, domain=domain, ticket=ticket, actor=actor)
     if left_to_backlog(j):
         enqueue(session=session, ticket_id=ticket.id, recording_path=j.recording_path,
@@ -641,6 +661,13 @@ def settle(*, sessions: sessionmaker[Session], domain: Domain, spool: Spool,
     return True
 
 
+def _modified(path: str | None) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(Path(path).stat().st_mtime, UTC) if path else None
+    except OSError:
+        return None
+
+
 def recover_spool(*, sessions: sessionmaker[Session], domain: Domain, spool: Spool,
                   stale_after_seconds: float = 900, restarted: bool = False) -> list[str]:
     """Settle calls left in the spool by a database outage or a crash.
@@ -666,7 +693,12 @@ def recover_spool(*, sessions: sessionmaker[Session], domain: Domain, spool: Spo
             died_with_process = restarted and j.carrier == "sip"
             if not died_with_process and (now - started).total_seconds() < stale_after_seconds:
                 continue
-            j.ended_at = now.isoformat()
+            # When it died: the last write of its journal or its recording, not now (a
+            # restart can come hours later; the record's length was the gap before).
+            last = [t for t in (spool.written_at(j.call_id), _modified(j.recording_path))
+                    if t is not None]
+            j.ended_at = min(max(last, default=now), now).isoformat()
+            j.interrupted = True
             if j.recording_path and Path(j.recording_path).exists():
                 try:
                     rec = repair_wav(j.recording_path)

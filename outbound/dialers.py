@@ -89,11 +89,17 @@ class SipDialer:
             reported: set[str] = set()
             while True:
                 if step.report and step.report not in reported:
-                    # Heard in full: a key pressed meanwhile waits for the question.
+                    # Heard in full, and a key pressed meanwhile is dropped: it answers no
+                    # question yet, and kept it would cut the question short and be taken
+                    # as its answer (a "1" while the handler's answer is read: "resolved").
                     reported.add(step.report)
                     wav = self.prompts.speech(f"{step.prompt_id}_report", step.report)
                     if call.play_wav(str(wav), interrupt_on_dtmf=False) is PlayResult.HUNG_UP:
                         break
+                    early = call.flush_dtmf()
+                    if early:
+                        log.info("call %s: %d key(s) before the question dropped",
+                                 call.call_id, len(early))
                 played = call.play_wav(self._wav(step), interrupt_on_dtmf=not step.final)
                 if played is PlayResult.HUNG_UP or step.final:
                     break

@@ -217,14 +217,18 @@ def _audit(session: Session, task: OutboundTask, ticket: Ticket, attempt: Outbou
     # handler or the citizen was told.
     unsent = ("（短信通道为 log，未实际发出）"
               if attempt.channel == "sms" and attempt.carrier == LogSms.name else "")
+    # Settled by recovery, not by its worker: the trail read like a call that ended as
+    # calls do, though the service died in it (the outcome is what was committed by then).
+    recovered = bool((attempt.data or {}).get("recovered"))
+    cut = "（通话中服务中断，按中断前已记录的接听与按键结算）" if recovered else ""
     service.record_event(
         session=session, ticket=ticket, actor=SYSTEM, action=action,
         note=(f"{EVENT_NOTES.get(task.kind, task.kind)}（第{attempt.attempt}次）："
-              f"{outcome}{keys}{unsent}"),
+              f"{outcome}{keys}{unsent}{cut}"),
         data={"kind": task.kind, "round": task.round, "step": task.step,
               "attempt": attempt.attempt, "to": mask_phone(attempt.to_phone),
               "outcome": outcome, "keys": attempt.keys, "carrier": attempt.carrier,
-              "call_ref": attempt.call_ref},
+              "call_ref": attempt.call_ref, **({"recovered": True} if recovered else {})},
         at=now,
     )
 

@@ -11,7 +11,7 @@ import json
 import os
 import signal
 import time
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ from asr.jobs import JobStatus, TranscriptionJob, claim_next
 from asr.recording import CallRecorder
 from asr.stream import Transcript
 from ivr.callrecords import CallOutcome, CallRecord
-from ivr.intake import CallIntake, Spool, recover_spool
+from ivr.intake import CallIntake, CallJournal, Spool, recover_spool
 from tests.support.city import City
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory
@@ -301,3 +301,58 @@ def test_a_spool_held_by_another_live_process_is_not_taken_over(tmp_path: Path) 
         os.waitpid(holder, 0)
     assert Spool(spool_dir).take_over()  # the holder is gone: the lock went with it
     assert not Spool(spool_dir).take_over()
+
+
+def test_a_call_cut_by_a_crash_says_so_and_ends_when_it_died_not_at_the_restart(
+    sessions: sessionmaker[Session], domain: Domain, city: City, tmp_path: Path
+) -> None:
+    """Trial (kill -9 eight seconds into a caller's complaint, restart 20 s later): the
+    ticket's trail read like any call's (create, accept), the call record's end was the
+    restart's moment (a 29 s call for an 8 s one) and nothing said the recording stops
+    where the service died, the rest of the complaint unheard."""
+    spool = Spool(tmp_path / "spool")
+    call = CallIntake(sessions=sessions, domain=domain, spool=spool, call_id="cut",
+                      caller="13811112222")
+    call.answered()
+    recording = _recording(tmp_path / "cut.wav", 8.0)
+    call.recording(recording)
+    died = time.time() - 600  # the process died ten minutes before this restart
+    for path in (spool.path("cut"), recording):
+        os.utime(path, (died, died))
+    assert spool.take_over()
+    assert recover_spool(sessions=sessions, domain=domain, spool=spool,
+                         restarted=True) == ["cut"]
+    with sessions() as s:
+        rec = s.scalars(select(CallRecord).where(CallRecord.call_id == "cut")).one()
+        ended = rec.ended_at if rec.ended_at.tzinfo else rec.ended_at.replace(tzinfo=UTC)
+        assert abs(ended.timestamp() - died) < 1
+        assert rec.note and "服务中断" in rec.note
+        t = s.get_one(Ticket, rec.ticket_id)
+        (cut,) = [e for e in t.events if e.action == "call_interrupted"]
+        assert "8秒" in (cut.note or "") and cut.data["recording_seconds"] == 8.0
+    # A call that ended as calls do says nothing of the kind.
+    whole = CallIntake(sessions=sessions, domain=domain, spool=spool, call_id="whole",
+                       caller="13811113333")
+    whole.answered()
+    whole.recording(_recording(tmp_path / "whole.wav", 3.0))
+    whole.understood(WATER)
+    whole.file_ticket()
+    whole.end()
+    with sessions() as s:
+        rec = s.scalars(select(CallRecord).where(CallRecord.call_id == "whole")).one()
+        assert rec.note is None
+        assert "call_interrupted" not in [e.action for e in s.get_one(Ticket, rec.ticket_id).events]
+
+
+def test_a_journal_half_written_by_a_dead_process_is_cleared_when_the_spool_is_taken(
+        tmp_path: Path) -> None:
+    """Trial: `kill -9` 30 ms after a caller's BYE left `<call>.tmp` (the journal being
+    rewritten) beside its `.json`; the call was settled from the `.json`, the `.tmp`
+    stayed in the spool for good, one more at each such kill."""
+    spool = Spool(tmp_path / "spool")
+    spool.write(CallJournal(call_id="cut", caller="13811112222"))
+    half = spool.path("cut").with_suffix(".tmp")
+    half.write_bytes(b'{"call_id": "cut", "cal')
+    assert spool.take_over()
+    assert not half.exists() and spool.path("cut").exists()
+    assert [j.call_id for j in spool.pending()] == ["cut"]

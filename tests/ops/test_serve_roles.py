@@ -339,3 +339,43 @@ def test_a_second_serve_on_the_shipped_settings_is_refused(
     result, pid = _serve_beside_a_holder(data_dir)
     assert result.exit_code == 2 and started == []
     assert f"data dir {data_dir} is in use by hotline serve pid {pid}" in result.output
+
+
+def test_serve_says_where_the_console_is_what_callers_dial_and_how_to_log_in(
+        sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new user's first start (ports moved, as on a machine where others hold the
+    shipped ones): serve named neither the console, nor the address callers dial (only
+    "IVR answering on 127.0.0.1:PORT" in the log), nor that no account can log in until
+    `hotline demo` or `hotline user add` makes one."""
+    started: list[object] = []
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: started.append(a))
+    http, sip, outbound = free_port(), free_port(), free_port()
+    for name, value in (("DATABASE_URL", sqlite_url), ("DATA_DIR", str(tmp_path / "data")),
+                        ("RECORDINGS_DIR", str(tmp_path / "rec")), ("HOST", "0.0.0.0"),
+                        ("PORT", str(http)), ("SIP__PORT", str(sip)),
+                        ("OUTBOUND__SIP_PORT", str(outbound))):
+        monkeypatch.setenv(f"HOTLINE_{name}", value)
+    get_settings.cache_clear()
+    try:
+        first = CliRunner().invoke(cli, ["serve"])
+        assert CliRunner().invoke(cli, ["user", "add", "li", "--role", "admin"]).exit_code == 0
+        second = CliRunner().invoke(cli, ["serve"])
+    finally:
+        get_settings.cache_clear()
+    assert first.exit_code == 0 and len(started) == 2
+    assert f"http://127.0.0.1:{http}/console" in first.output
+    assert f"sip:12345@127.0.0.1:{sip}" in first.output
+    assert "hotline demo" in first.output and "hotline user add" in first.output
+    assert f"http://127.0.0.1:{http}/console" in second.output
+    assert "hotline demo" not in second.output  # someone can log in now
+
+
+def test_the_commands_help_gives_the_first_steps_and_where_settings_live() -> None:
+    """`hotline --help` said "12345 hotline voice service" and listed commands: nothing of
+    the order to run them in, how to get a first login, or where the settings live."""
+    result = CliRunner().invoke(cli, ["--help"], terminal_width=200)
+    text = " ".join(result.output.split())
+    assert result.exit_code == 0
+    for words in ("hotline db upgrade", "hotline demo", "hotline user add NAME --role admin",
+                  "hotline serve", "HOTLINE_", "config/hotline.toml", "hotline doctor"):
+        assert words in text, words

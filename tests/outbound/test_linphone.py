@@ -18,7 +18,14 @@ from telephony.media.wav import write_wav_pcm16
 from tests.outbound.support import attempts, close_ticket, drive, new_ticket, tasks, ticket
 
 # The SIPp phones' fixtures: the same Kamailio, fast settings, front end and worker.
-from tests.outbound.test_sip import env, frontend, kamailio, short_prompts, sip_worker  # noqa: F401
+from tests.outbound.test_sip import (  # noqa: F401
+    env,
+    frontend,
+    kamailio,
+    short_prompts,
+    sip_worker,
+    survey_keys_after_ms,
+)
 from tests.support import harness
 from tests.support.callers import silence_pcm16
 from tests.support.linphone import AVAILABLE, Linphone
@@ -42,10 +49,13 @@ def test_linphone_answers_the_survey_with_keys(env, frontend,  # noqa: F811
     phone = Linphone(tmp_path / "linphone", user=CITIZEN, play=says, record=heard,
                      registrar_port=kamailio.port, auto_answer=True).start()
 
+    report_s = survey_keys_after_ms(env, number) / 1000
+
     def press_when_answered() -> None:
         # Each key cuts the question being read; the second answers the second question.
+        # Keys while the handler's answer is read, before the first, would be dropped.
         phone.wait_for("connected", timeout=30)
-        time.sleep(1.0)
+        time.sleep(report_s)
         phone.keys("1")
         time.sleep(1.5)
         phone.keys("1")

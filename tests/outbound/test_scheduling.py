@@ -470,3 +470,37 @@ def test_a_survey_call_cut_by_a_crash_is_retried_like_an_unanswered_one(
         (result,) = s.scalars(select(SurveyResult).where(SurveyResult.ticket_id == t.id)).all()
         assert result.outcome == "answered"
     assert len(attempts(ob_sessions, number, Kind.SURVEY_CALL)) == 2
+
+
+def test_a_call_settled_after_a_crash_says_so_on_the_ticket(
+    ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City
+) -> None:
+    """Trial: the handler pressed 1 on the sign reminder and the service was killed 0.3 s
+    later. After the restart the ticket was signed once and nobody was called again, but
+    its trail said "签收提醒电话（第1次）：answered，按键1" like any call: nothing of the
+    crash, which only the attempt row's detail kept."""
+    clock = Clock(ob_domain)
+    number = new_ticket(ob_sessions, ob_domain, ob_city)
+    clock.at = ticket(ob_sessions, number).sign_due_at  # the reminder is due
+    with ob_sessions() as s:
+        plan(session=s, domain=ob_domain, now=clock.at)
+        s.commit()
+    with ob_sessions() as s:
+        claims = claim_due(session=s, domain=ob_domain, worker="dead", now=clock.at, limit=10,
+                           carrier="sip", sms_carrier="log")
+        s.commit()
+    (claim,) = [c for c in claims if c.kind == Kind.SIGN_CALL]
+    talk = conversation_for(sessions=ob_sessions, domain=ob_domain, attempt_id=claim.attempt_id)
+    talk.answered("sip-call-1")
+    talk.pressed("1")  # signed; the worker died before the call's end was written
+    clock.at += timedelta(seconds=ob_domain.settings.outbound.lease_seconds + 1)
+    dialer = ScriptedDialer({})
+    worker = OutboundWorker(sessions=ob_sessions, domain=ob_domain, dialer=dialer,
+                            sms=LogSms(), name="test-worker")
+    worker.tick()
+    worker.wait_idle()
+    assert dialer.calls == [] and ticket(ob_sessions, number).status == "signed"
+    (call,) = [e for e in events(ob_sessions, number)
+               if e.action == "outbound_call" and e.data["kind"] == Kind.SIGN_CALL]
+    assert "服务中断" in (call.note or "") and call.data["recovered"] is True
+    assert call.data["keys"] == "1"

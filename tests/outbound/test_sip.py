@@ -21,7 +21,9 @@ from config.settings import SipSettings
 from outbound.dialers import SipDialer
 from outbound.models import Kind
 from outbound.prompts import PromptLibrary
+from outbound.survey import report_text
 from outbound.worker import OutboundWorker
+from telephony.media.wav import read_wav_pcm16
 from telephony.sip.frontend import SipFrontEnd
 from tests.outbound.dtmf import dtmf_pcap
 from tests.outbound.support import (
@@ -42,7 +44,7 @@ from tests.support.callers import silence_pcm16, ulaw_pcap
 from tests.support.city import City, seed_city
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory
-from ticketing.models import SurveyResult
+from ticketing.models import SurveyResult, Ticket
 from ticketing.phones import normalise
 
 pytestmark = pytest.mark.sip
@@ -118,28 +120,34 @@ class Phones:
         harness.register_contact(self.workdir, self.kamailio, number, uas.sip_port)
         return uas
 
-    def keys(self, *digits: str) -> Path:
-        """A phone answering with telephone-event and pressing ``digits`` as RFC 2833."""
+    def keys(self, *digits: str, after_ms: int = 0) -> Path:
+        """A phone answering with telephone-event and pressing ``digits`` as RFC 2833,
+        the first ``after_ms`` after it has answered (and listened a moment)."""
         tag = uuid.uuid4().hex[:8]
         pcaps = [dtmf_pcap(self.workdir / f"key-{tag}-{i}.pcap", d, timestamp=16000 * (i + 1))
                  for i, d in enumerate(digits)]
-        return self._keys_scenario(tag, pcaps, formats="0 101", rtpmaps=(
+        return self._keys_scenario(tag, pcaps, after_ms, formats="0 101", rtpmaps=(
             "a=rtpmap:0 PCMU/8000\na=rtpmap:101 telephone-event/8000\na=fmtp:101 0-15"))
 
-    def tones(self, *digits: str) -> Path:
+    def tones(self, *digits: str, after_ms: int = 0) -> Path:
         """A phone answering with PCMU alone (no telephone-event) and pressing ``digits``
         as tones in its audio (100 ms at -10 dBm0 per frequency)."""
         tag = uuid.uuid4().hex[:8]
         pcaps = [ulaw_pcap(self.workdir / f"tone-{tag}-{i}.pcap",
                            dtmf_tones.dialled(d, on_ms=100, off_ms=100))
                  for i, d in enumerate(digits)]
-        return self._keys_scenario(tag, pcaps, formats="0", rtpmaps="a=rtpmap:0 PCMU/8000")
+        return self._keys_scenario(tag, pcaps, after_ms, formats="0",
+                                   rtpmaps="a=rtpmap:0 PCMU/8000")
 
-    def _keys_scenario(self, tag: str, pcaps: list[Path], *, formats: str,
+    def _keys_scenario(self, tag: str, pcaps: list[Path], after_ms: int, *, formats: str,
                        rtpmaps: str) -> Path:
         # Keys 1.5 s apart.
         steps = "\n".join(harness.play(p, 1500 if i < len(pcaps) - 1 else 250)
                           for i, p in enumerate(pcaps))
+        if after_ms:  # listening meanwhile: RTP goes on, or the watchdog would hang up
+            listening = ulaw_pcap(self.workdir / f"listening-{tag}.pcap",
+                                  silence_pcm16(after_ms / 1000 + 1))
+            steps = harness.play(listening, after_ms) + "\n" + steps
         # Then silence, as a phone keeps sending RTP: the survey's report and questions
         # outlast the RTP-inactivity watchdog (SIPp sends nothing once a pcap ends).
         silence = ulaw_pcap(self.workdir / f"silence-{tag}.pcap", silence_pcm16(60))
@@ -170,6 +178,17 @@ def phones(kamailio: harness.Kamailio, tmp_path: Path) -> Iterator[Phones]:
     p.workdir.mkdir()
     yield p
     p.stop()
+
+
+def survey_keys_after_ms(env: tuple[sessionmaker[Session], Domain, City], number: str
+                         ) -> int:
+    """When a citizen answering ``number``'s survey call may key: once the handler's answer
+    has been read (keys before the question are dropped) and its question has begun."""
+    sessions, domain, _ = env
+    with sessions() as s:
+        report = report_text(s.scalars(select(Ticket).where(Ticket.number == number)).one())
+    wav = PromptLibrary(domain.settings).speech("survey_resolved_report", report)
+    return int(len(read_wav_pcm16(wav)) / 2 / 8000 * 1000) + 2000
 
 
 def sip_worker(env: tuple[sessionmaker[Session], Domain, City], frontend: SipFrontEnd
@@ -238,7 +257,7 @@ def test_citizen_answers_the_survey_by_keypad(keys: str, score: float, status: s
     sessions, domain, city = env
     number = new_ticket(sessions, domain, city, phone=CITIZEN)
     close_ticket(sessions, domain, city, number)
-    citizen = phones.add(CITIZEN, phones.keys(*keys))
+    citizen = phones.add(CITIZEN, phones.keys(*keys, after_ms=survey_keys_after_ms(env, number)))
     drive(sip_worker(env, frontend),
           lambda: any(t.status == "done" for t in tasks(sessions, number, Kind.SURVEY_CALL)),
           timeout=40)
@@ -262,7 +281,8 @@ def test_citizen_without_telephone_event_answers_the_survey_with_tones(
     close_ticket(sessions, domain, city, number)
     before = REGISTRY.get_sample_value("hotline_call_dtmf_mode_total",
                                        {"direction": "outbound", "mode": "inband"}) or 0.0
-    citizen = phones.add(CITIZEN, phones.tones("1", "1"))
+    citizen = phones.add(CITIZEN, phones.tones(
+        "1", "1", after_ms=survey_keys_after_ms(env, number)))
     drive(sip_worker(env, frontend),
           lambda: any(t.status == "done" for t in tasks(sessions, number, Kind.SURVEY_CALL)),
           timeout=40)

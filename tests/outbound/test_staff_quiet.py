@@ -159,10 +159,15 @@ def test_urgent_ticket_reaches_people_at_any_hour(
     assert not [e for e in events(sessions, number) if e.action == "urge_postponed"]
 
 
-@pytest.mark.parametrize("bad", ["25:00", "8:00", "noon", ""])
-def test_staff_quiet_hours_must_be_clock_times(bad: str) -> None:
+@pytest.mark.parametrize("bad", ["25:00", "24:00", "21:60", "21:00:30", "8:00", "noon", ""])
+@pytest.mark.parametrize("field", ["staff_quiet_start", "staff_quiet_end", "quiet_start",
+                                   "quiet_end"])
+def test_quiet_hours_must_be_clock_times(field: str, bad: str) -> None:
+    """The citizen's quiet hours took any text: "24:00" (midnight, as people write it) or
+    "21:00:30" started the service and then raised at every claim of a survey or citizen
+    SMS, so each tick failed and no reminder, call or SMS of any kind went out."""
     with pytest.raises(ValidationError):
-        Settings(outbound={"staff_quiet_start": bad})
+        Settings(outbound={field: bad})
 
 
 def test_staff_quiet_overrides_must_be_urgencies() -> None:

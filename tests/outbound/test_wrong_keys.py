@@ -1,7 +1,8 @@
 """The SIP dialer's conversation loop against a callee keying only wrong keys, socket-free
 (the carrier loop alone; a stand-in call plays nothing): the call ends after
 MAX_WRONG_KEYS of them in a row as answered with no answer, instead of repeating the question for
-as long as the keys come. A wrong key before a right one still counts the right one."""
+as long as the keys come. A wrong key before a right one still counts the right one. Keys
+pressed while the survey reads the handler's answer, before any question, answer nothing."""
 
 from __future__ import annotations
 
@@ -92,3 +93,55 @@ def test_a_wrong_key_then_right_ones_is_an_answer(settings: Settings) -> None:
     result = SipDialer(FrontEnd(call), PromptLibrary(settings), settings).call(  # type: ignore[arg-type]
         to="13800138000", conversation=conversation)
     assert result.keys == "12" and conversation.pressed_keys == ["1", "12"]
+
+
+class KeysDuringTheReport(KeyingCall):
+    """Keys ``early`` while the report (what the handler answered) is being read, before
+    any question is asked, then ``answers`` after each question."""
+
+    def __init__(self, early: str, answers: Iterator[str | None]) -> None:
+        super().__init__(answers)
+        self.queued = ""
+        self.early = early
+        self.heard: list[str] = []  # the prompts played to the end, by name
+
+    def play_wav(self, path: str, *, interrupt_on_dtmf: bool = False) -> PlayResult:
+        super().play_wav(path, interrupt_on_dtmf=interrupt_on_dtmf)
+        if "_report" in Path(path).name:
+            self.queued += self.early  # keyed while it was being read
+        elif interrupt_on_dtmf and self.queued:
+            return PlayResult.INTERRUPTED  # CallHandle: a waiting key cuts a prompt short
+        self.heard.append(Path(path).stem.split("-")[0])  # the prompt id (name-digest.wav)
+        return PlayResult.COMPLETED
+
+    def get_dtmf(self, timeout: float | None = 0.0) -> str | None:
+        if self.queued:
+            key, self.queued = self.queued[0], self.queued[1:]
+            return key
+        return next(self.keys)
+
+    def flush_dtmf(self) -> str:
+        keys, self.queued = self.queued, ""
+        return keys
+
+
+class ReportThenTwoQuestions(TwoQuestions):
+    def step(self, keys: str) -> Step:
+        step = super().step(keys)
+        return Step(step.prompt_id, step.text, step.keys, report="承办单位答复已解决。") \
+            if not keys else step
+
+
+@pytest.mark.parametrize("early", ["1", "11", "2"])
+def test_keys_pressed_while_the_answer_is_read_do_not_answer_the_question(
+        settings: Settings, early: str) -> None:
+    """The survey reads the handler's answer, then asks. A citizen (or a line keying
+    anything) pressing keys during that reading had them taken as the answers to questions
+    not yet asked: each waiting key cut its question short, so "1" during the reading was
+    "resolved" and "11" a whole survey, the questions never heard."""
+    call = KeysDuringTheReport(early, iter(["2", "1"]))
+    conversation = ReportThenTwoQuestions()
+    result = SipDialer(FrontEnd(call), PromptLibrary(settings), settings).call(  # type: ignore[arg-type]
+        to="13800138000", conversation=conversation)
+    assert result.keys == "21" and conversation.pressed_keys == ["2", "21"]
+    assert call.heard[:3] == ["q0_report", "q0", "q1"]  # each question heard in full
