@@ -268,9 +268,14 @@ class Rtp16Stream(RTP.RTPClient):
             return Verdict.TAKE
         latched = self.latched
         if self.from_peer(source[0]):
-            if pt < 0 or (latched is not None and self.from_peer(latched[0])):
+            if pt < 0:
                 return Verdict.DROP
-            self._latch(source)
+            if latched is None or not self.from_peer(latched[0]):
+                self._latch(source)
+            # Latched on this IP already, from another of its ports: taken too. We send to
+            # the SDP's port either way (``destination``), and a phone (or a test's SIPp
+            # caller) may send its speech from one port and its keys from another: refused,
+            # its keys were lost and, the speech over, the call died of rtp_timeout.
             return Verdict.TAKE
         if latched is not None or pt < 0:
             return Verdict.DROP

@@ -82,9 +82,25 @@ def test_another_port_of_the_sdp_ip_latches_at_once_and_is_sent_to_at_the_sdp_po
         rtp.receive(packet, other_port)
     assert keys == ["1"] and rtp.latched == other_port
     assert rtp.destination() == SDP
-    assert not heard(rtp, (SDP[0], 4004), 9)  # a third port of that IP: no re-latch
+    # A third port of that IP: taken (speech from one port, keys from another), no re-latch.
+    assert heard(rtp, (SDP[0], 4004), 9) and rtp.latched == other_port
     assert not any(heard(rtp, STRANGER, seq) for seq in range(2, 12))
     assert heard(rtp, SDP, 1) and rtp.latched == SDP  # the announced port itself
+
+
+def test_every_port_of_the_sdp_ip_is_heard_once_one_of_them_latched() -> None:
+    """A SIPp caller of the suite says its complaint from SIPp's own port and keys from the
+    port its SDP announced (test_dialogue_kb): once the keys latched the announced address,
+    the speech port's packets were dropped, and with the keys over the call died of
+    rtp_timeout while the caller listened to the answer. The host is the SDP's either way,
+    and our RTP goes to the announced port."""
+    rtp = stream()
+    speech_port = (SDP[0], 4002)
+    assert heard(rtp, speech_port, 1) and rtp.latched == speech_port
+    assert heard(rtp, SDP, 1) and rtp.latched == SDP  # the keys, from the announced port
+    assert all(heard(rtp, speech_port, seq) for seq in range(2, 12))
+    assert rtp.latched == SDP and rtp.destination() == SDP
+    assert not any(heard(rtp, STRANGER, seq) for seq in range(2, 12))
 
 
 def test_the_sdp_ip_takes_the_call_from_a_source_learnt_elsewhere() -> None:
