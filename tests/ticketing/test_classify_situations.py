@@ -796,3 +796,21 @@ def test_a_dream_and_a_passing_engine_quiet_only_their_own_words(
 ])
 def test_blood_on_the_head_or_face_is_a_medical_sign(text: str, emergency: str) -> None:
     assert classify(text).emergency == emergency, _cues(text)
+
+
+@pytest.mark.parametrize(("text", "emergency"), [
+    # review24: a call for help run into the bill's words without a comma (the bill's gap
+    # stops at a danger cue, as the appliance's stretch does), and an appliance's stretch
+    # that tells of a blast, smoke or blood.
+    ("救护车还不来我爸不行了车费我出", "120"),
+    ("叫的救护车还没到我妈晕了车费我们付", "120"),
+    ("救护车快点来人晕倒了车费我出", "120"),
+    ("电动车充电器充电的时候炸了屋里全是浓烟不敢用了", "119"),
+    ("电动车充电器充电的时候炸伤了满脸是血不敢用了", "120"),
+    # The bill alone still quiet, with the ride told between.
+    ("救护车拉我爸去医院的车费怎么这么贵", "none"),
+])
+def test_a_danger_told_inside_a_bill_or_an_appliance_stretch_ends_it(
+    text: str, emergency: str,
+) -> None:
+    assert classify(text).emergency == emergency, _cues(text)
