@@ -294,15 +294,13 @@ MATTERS_FILE = CONFIG_DIR / "kb_matters.toml"
 
 
 def load_matters(path: Path, table: str = "matters") -> dict[str, tuple[str, ...]]:
-    """Each matter (config/kb_matters.toml) with the words that say it (``table``
-    "answered": the words only an entry answers it with)."""
+    """Each matter (config/kb_matters.toml) with the words that say it."""
     with path.open("rb") as f:
         matters: dict[str, list[str]] = tomllib.load(f).get(table, {})
     return {name: tuple(forms) for name, forms in matters.items()}
 
 
 _MATTERS = load_matters(MATTERS_FILE)
-_ANSWERED = load_matters(MATTERS_FILE, "answered")
 
 
 def with_topics(doc: Doc, topics: dict[str, tuple[str, ...]] | None = None) -> Doc:
@@ -766,11 +764,9 @@ def _spans_words(said: str, form: str, edges: set[int]) -> bool:
 
 def speaks_of_matter(written: str, matter: str,
                      matters: dict[str, tuple[str, ...]] | None = None) -> bool:
-    """An entry's text (``written``, see :func:`_as_written`) has a word of ``matter``, or
-    one that answers it in other words (由本人或家属…申请 answers whether a relative may do
-    it for the caller: the table "answered" of config/kb_matters.toml)."""
+    """An entry's text (``written``, see :func:`_as_written`) has a word of ``matter``."""
     matters = _MATTERS if matters is None else matters
-    return any(form in written for form in (*matters[matter], *_ANSWERED.get(matter, ())))
+    return any(form in written for form in matters[matter])
 
 
 # What negates the word after it (没到期, 不备案, 没有单位, 未成年).

@@ -124,14 +124,16 @@ def test_a_still_leaves_the_entry_answered(index: Index, text: str, entry: str) 
     assert not r.features["unmatched"]
 
 
-# review22, finding 2: an entry that answers the matter in other words (由本人或家属…申请)
-# speaks of it. An entry that does not is still neither answered nor offered: capping at
-# UNASKED_CAP instead would have offered 15 more wrong entries on the bench files for 2
-# more right ones (docs/knowledge.md, step 13).
-def test_a_matter_the_entry_answers_in_other_words(index: Index) -> None:
-    r = index.search("高龄津贴能让子女代办吗", today=TODAY)
-    assert r.answer is not None and r.answer.id == "kb009"
-    assert not r.features["unmatched"]
+# review22, finding 2, and review24: no entry of the knowledge base says it may be done for
+# the caller, so a proxy question is neither answered nor offered, 高龄津贴's too (filed as a
+# ticket: a miss). An "answered in other words" table (由本人或家属…申请) took 高龄津贴's,
+# but left kb009 the one entry passing the matter for every proxy question: 身份证能让家属代办吗
+# and 户口本能让家属代办吗 were answered with 高龄津贴.
+@pytest.mark.parametrize("text", ["高龄津贴能让子女代办吗", "身份证能让家属代办吗",
+                                  "户口本能让家属代办吗", "护照能让家属代办吗"])
+def test_a_proxy_question_is_answered_by_no_entry(index: Index, text: str) -> None:
+    r = index.search(text, today=TODAY)
+    assert r.answer is None and worth_confirming(r, 0.3) is None
 
 
 @pytest.mark.parametrize(("text", "near"), [
