@@ -197,7 +197,8 @@ def where_to_start(settings: Settings, parts: frozenset[Part], *, users: int | N
     sip = settings.sip
     if Part.VOICE in parts and sip.enabled:
         if sip.mode == "direct":
-            lines.append(f"callers dial: sip:{sip.numbers[0]}@{reachable_host(sip.bind_ip)}:"
+            number = (sip.numbers or [sip.username])[0]  # no numbers: the username answers
+            lines.append(f"callers dial: sip:{number}@{reachable_host(sip.bind_ip)}:"
                          f"{sip.port} (UDP)")
         else:
             lines.append(f"calls come through the registrar {sip.registrar_ip}:"

@@ -711,6 +711,10 @@ def recover_spool(*, sessions: sessionmaker[Session], domain: Domain, spool: Spo
                 j.asr_error = j.asr_error or "call interrupted by a service restart"
             else:
                 j.outcome = CallOutcome.ABANDONED.value
+            # Kept at once: repair_wav just moved the recording's time to now, and a settle
+            # that fails (the database down at restart) would have the next pass date the
+            # call's end to this recovery, not to when the process died.
+            spool.write(j)
         if settle(sessions=sessions, domain=domain, spool=spool, journal=j):
             settled.append(j.call_id)
     return settled

@@ -219,8 +219,10 @@ def _audit(session: Session, task: OutboundTask, ticket: Ticket, attempt: Outbou
               if attempt.channel == "sms" and attempt.carrier == LogSms.name else "")
     # Settled by recovery, not by its worker: the trail read like a call that ended as
     # calls do, though the service died in it (the outcome is what was committed by then).
-    recovered = bool((attempt.data or {}).get("recovered"))
-    cut = "（通话中服务中断，按中断前已记录的接听与按键结算）" if recovered else ""
+    # A call only (an SMS has no "during"), and worded for what happened, not what comes
+    # next: a survey cut so is placed again (outbound.policies), a reminder is settled.
+    recovered = attempt.channel == "call" and bool((attempt.data or {}).get("recovered"))
+    cut = "（通话中服务中断，以中断前已记录的接听与按键为准）" if recovered else ""
     service.record_event(
         session=session, ticket=ticket, actor=SYSTEM, action=action,
         note=(f"{EVENT_NOTES.get(task.kind, task.kind)}（第{attempt.attempt}次）："

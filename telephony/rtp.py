@@ -218,8 +218,9 @@ class Rtp16Stream(RTP.RTPClient):
 
     def receive(self, packet: bytes, source: tuple[str, int]) -> None:
         """One datagram from ``source``: read only when it comes from the latched source
-        (``admit``), so a stranger can neither speak nor key (telephone-event or tones)
-        into a citizen's call nor keep a dead one alive. The packets of a source being
+        or another port of the SDP's IP (``admit``), so a stranger elsewhere can neither
+        speak nor key (telephone-event or tones) into a citizen's call nor keep a dead one
+        alive. The packets of a source being
         learnt are held and read when it latches (so a NAT caller's first words and a key
         pressed at once are kept, and a stranger's are read only if it latches)."""
         rtp = len(packet) >= 12 and packet[0] >> 6 == 2

@@ -356,3 +356,29 @@ def test_a_journal_half_written_by_a_dead_process_is_cleared_when_the_spool_is_t
     assert spool.take_over()
     assert not half.exists() and spool.path("cut").exists()
     assert [j.call_id for j in spool.pending()] == ["cut"]
+
+
+def test_a_crashed_calls_end_is_kept_when_the_database_is_down_at_the_restart(
+    sessions: sessionmaker[Session], domain: Domain, city: City, tmp_path: Path
+) -> None:
+    """review25: recovery repairs the recording (its file time becomes the restart's), and
+    when the database was down at that restart the journal was not rewritten: the next
+    pass dated the call's end to the first recovery, not to when the process died."""
+    spool = Spool(tmp_path / "spool")
+    call = CallIntake(sessions=sessions, domain=domain, spool=spool, call_id="cut",
+                      caller="13811112222")
+    call.answered()
+    recording = _recording(tmp_path / "cut.wav", 8.0)
+    call.recording(recording)
+    died = time.time() - 600
+    for path in (spool.path("cut"), recording):
+        os.utime(path, (died, died))
+    assert spool.take_over()
+    down = make_session_factory(make_engine(f"sqlite:///{tmp_path}/no/such/dir/x.db"))
+    assert recover_spool(sessions=down, domain=domain, spool=spool, restarted=True) == []
+    assert recover_spool(sessions=sessions, domain=domain, spool=spool,
+                         restarted=True) == ["cut"]
+    with sessions() as s:
+        rec = s.scalars(select(CallRecord).where(CallRecord.call_id == "cut")).one()
+        ended = rec.ended_at if rec.ended_at.tzinfo else rec.ended_at.replace(tzinfo=UTC)
+        assert abs(ended.timestamp() - died) < 1

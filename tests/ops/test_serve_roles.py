@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from config import Settings, get_settings
 from hotline.cli import app as cli
+from hotline.cli import where_to_start
 from hotline.roles import (
     PARTS,
     DataDirInUse,
@@ -379,3 +380,12 @@ def test_the_commands_help_gives_the_first_steps_and_where_settings_live() -> No
     for words in ("hotline db upgrade", "hotline demo", "hotline user add NAME --role admin",
                   "hotline serve", "HOTLINE_", "config/hotline.toml", "hotline doctor"):
         assert words in text, words
+
+
+def test_serve_names_the_username_to_dial_when_no_number_is_set() -> None:
+    """review25: a direct-mode IVR with no numbers (the username answers, ``is_our_number``)
+    is a working setting; the start-up line read ``numbers[0]`` and serve died of an
+    IndexError before answering anything."""
+    settings = Settings(sip={"numbers": [], "username": "hotline"})
+    lines = where_to_start(settings, PARTS[ServeRole.ALL], users=1)
+    assert any(f"sip:hotline@127.0.0.1:{settings.sip.port}" in line for line in lines)

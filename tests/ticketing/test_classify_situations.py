@@ -807,8 +807,11 @@ def test_blood_on_the_head_or_face_is_a_medical_sign(text: str, emergency: str) 
     ("救护车快点来人晕倒了车费我出", "120"),
     ("电动车充电器充电的时候炸了屋里全是浓烟不敢用了", "119"),
     ("电动车充电器充电的时候炸伤了满脸是血不敢用了", "120"),
-    # The bill alone still quiet, with the ride told between.
+    # The bill alone still quiet, with the ride told between, the injured carried too
+    # (review25: 血 and 伤 alone as danger cues made these 120).
     ("救护车拉我爸去医院的车费怎么这么贵", "none"),
+    ("救护车拉伤员的车费谁出", "none"),
+    ("急救车拉伤者的账单寄来了", "none"),
 ])
 def test_a_danger_told_inside_a_bill_or_an_appliance_stretch_ends_it(
     text: str, emergency: str,
