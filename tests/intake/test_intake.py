@@ -303,6 +303,23 @@ def test_a_spool_held_by_another_live_process_is_not_taken_over(tmp_path: Path) 
     assert not Spool(spool_dir).take_over()
 
 
+def _cut_by_a_crash(sessions: sessionmaker[Session], domain: Domain,
+                    tmp_path: Path) -> tuple[Spool, float]:
+    """A call 8 s into its recording when the process died, ten minutes before this
+    restart (its journal's and recording's times say so), the spool taken over."""
+    spool = Spool(tmp_path / "spool")
+    call = CallIntake(sessions=sessions, domain=domain, spool=spool, call_id="cut",
+                      caller="13811112222")
+    call.answered()
+    recording = _recording(tmp_path / "cut.wav", 8.0)
+    call.recording(recording)
+    died = time.time() - 600
+    for path in (spool.path("cut"), recording):
+        os.utime(path, (died, died))
+    assert spool.take_over()
+    return spool, died
+
+
 def test_a_call_cut_by_a_crash_says_so_and_ends_when_it_died_not_at_the_restart(
     sessions: sessionmaker[Session], domain: Domain, city: City, tmp_path: Path
 ) -> None:
@@ -310,16 +327,7 @@ def test_a_call_cut_by_a_crash_says_so_and_ends_when_it_died_not_at_the_restart(
     ticket's trail read like any call's (create, accept), the call record's end was the
     restart's moment (a 29 s call for an 8 s one) and nothing said the recording stops
     where the service died, the rest of the complaint unheard."""
-    spool = Spool(tmp_path / "spool")
-    call = CallIntake(sessions=sessions, domain=domain, spool=spool, call_id="cut",
-                      caller="13811112222")
-    call.answered()
-    recording = _recording(tmp_path / "cut.wav", 8.0)
-    call.recording(recording)
-    died = time.time() - 600  # the process died ten minutes before this restart
-    for path in (spool.path("cut"), recording):
-        os.utime(path, (died, died))
-    assert spool.take_over()
+    spool, died = _cut_by_a_crash(sessions, domain, tmp_path)
     assert recover_spool(sessions=sessions, domain=domain, spool=spool,
                          restarted=True) == ["cut"]
     with sessions() as s:
@@ -364,16 +372,7 @@ def test_a_crashed_calls_end_is_kept_when_the_database_is_down_at_the_restart(
     """review25: recovery repairs the recording (its file time becomes the restart's), and
     when the database was down at that restart the journal was not rewritten: the next
     pass dated the call's end to the first recovery, not to when the process died."""
-    spool = Spool(tmp_path / "spool")
-    call = CallIntake(sessions=sessions, domain=domain, spool=spool, call_id="cut",
-                      caller="13811112222")
-    call.answered()
-    recording = _recording(tmp_path / "cut.wav", 8.0)
-    call.recording(recording)
-    died = time.time() - 600
-    for path in (spool.path("cut"), recording):
-        os.utime(path, (died, died))
-    assert spool.take_over()
+    spool, died = _cut_by_a_crash(sessions, domain, tmp_path)
     down = make_session_factory(make_engine(f"sqlite:///{tmp_path}/no/such/dir/x.db"))
     assert recover_spool(sessions=down, domain=domain, spool=spool, restarted=True) == []
     assert recover_spool(sessions=sessions, domain=domain, spool=spool,
