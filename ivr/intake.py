@@ -159,11 +159,17 @@ class Spool:
                         "spool directory (give each its own HOTLINE_DATA_DIR)", self.dir)
             return False
         _HELD_LOCKS[key] = fd
-        # A journal half-written when its process died (``write``'s temporary file, the
-        # ``.json`` beside it or none the last whole one): nothing reads it, and each kill
-        # at that moment left one for good.
+        # ``write``'s temporary file left by a process that died: half-written, nothing
+        # reads it and each kill at that moment left one for good; written whole (``write``
+        # syncs it before the rename), it is the newest state of its call, and for a call's
+        # first journal the only one (review25: deleting it lost the call): put in place.
         for partial in self.dir.glob("*.tmp"):
-            partial.unlink(missing_ok=True)
+            try:
+                CallJournal(**json.loads(partial.read_text(encoding="utf-8")))
+            except (ValueError, TypeError, OSError):
+                partial.unlink(missing_ok=True)
+            else:
+                os.replace(partial, partial.with_suffix(".json"))
         return True
 
     def path(self, call_id: str) -> Path:

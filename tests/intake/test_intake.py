@@ -381,3 +381,18 @@ def test_a_crashed_calls_end_is_kept_when_the_database_is_down_at_the_restart(
         rec = s.scalars(select(CallRecord).where(CallRecord.call_id == "cut")).one()
         ended = rec.ended_at if rec.ended_at.tzinfo else rec.ended_at.replace(tzinfo=UTC)
         assert abs(ended.timestamp() - died) < 1
+
+
+def test_a_journal_written_whole_but_not_yet_renamed_is_put_in_place(tmp_path: Path) -> None:
+    """review25: killed between ``write``'s sync and its rename, a call's first journal is
+    only the ``.tmp``; deleting every ``.tmp`` at the restart lost the call (its caller's
+    number and recording). A whole one is put in place, a newer state over an older one."""
+    spool = Spool(tmp_path / "spool")
+    spool.write(CallJournal(call_id="older", caller="13811112222"))
+    for call_id, caller in (("first", "13811113333"), ("older", "13811114444")):
+        whole = spool.path(call_id).with_suffix(".tmp")
+        whole.write_text(json.dumps({"call_id": call_id, "caller": caller}), encoding="utf-8")
+    assert spool.take_over()
+    assert not list(spool.dir.glob("*.tmp"))
+    assert {(j.call_id, j.caller) for j in spool.pending()} == {
+        ("first", "13811113333"), ("older", "13811114444")}
