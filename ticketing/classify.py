@@ -483,6 +483,9 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
         parts = [*(f"(?:{p})" for p in patterns), *([_alternation(words)] if words else [])]
         return re.compile("|".join(parts)) if parts else None
 
+    # What ends a span, written once and put where a frame_spans pattern says <stops>.
+    stops = "(?!" + "|".join(map(re.escape, raw.get("span_stops", []))) + ")"
+    spans = [p.replace("<stops>", stops) for p in raw.get("frame_spans", [])]
     try:
         for key in ("over_patterns", "frame_patterns", "still", "ongoing", "ahead_patterns",
                     "ahead_ends", "hazard_only", "habit", "unhurt", "made_safe", "asked",
@@ -505,7 +508,7 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
             unhurt=one([], raw.get("unhurt", [])),
             made_safe=one([], raw.get("made_safe", [])),
             asked=one([], raw.get("asked", [])),
-            frame_spans=one([], raw.get("frame_spans", [])),
+            frame_spans=one([], spans),
             treated=one([], raw.get("treated", [])),
             seen=one([], raw.get("seen", [])),
             seen_told=one([], raw.get("seen_told", [])),
