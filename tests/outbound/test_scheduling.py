@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from outbound.models import Kind, OutboundAttempt, OutboundTask, Outcome, SurveyReview
 from outbound.planner import plan
 from outbound.sms import LogSms
-from outbound.worker import OutboundWorker, claim_due, conversation_for
+from outbound.worker import Claim, OutboundWorker, claim_due, conversation_for
 from tests.outbound.support import (
     CITY_SUPERVISOR_PHONE,
     WATER_HANDLER_PHONE,
@@ -428,6 +428,20 @@ def test_abandoned_call_is_not_redialled_on_the_spot(
             OutboundAttempt.kind == Kind.SURVEY_CALL)) == 1
 
 
+def _claimed_by_a_dead_worker(sessions: sessionmaker[Session], domain: Domain, clock: Clock,
+                              kind: Kind) -> Claim:
+    """The task of ``kind`` planned and claimed at ``clock`` by a worker that then dies."""
+    with sessions() as s:
+        plan(session=s, domain=domain, now=clock.at)
+        s.commit()
+    with sessions() as s:
+        claims = claim_due(session=s, domain=domain, worker="dead", now=clock.at, limit=10,
+                           carrier="sip", sms_carrier="log")
+        s.commit()
+    (claim,) = [c for c in claims if c.kind == kind]
+    return claim
+
+
 def test_a_survey_call_cut_by_a_crash_is_retried_like_an_unanswered_one(
     ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City
 ) -> None:
@@ -439,14 +453,7 @@ def test_a_survey_call_cut_by_a_crash_is_retried_like_an_unanswered_one(
     number = new_ticket(ob_sessions, ob_domain, ob_city, phone=CITIZEN)
     close_ticket(ob_sessions, ob_domain, ob_city, number)
     clock.at += timedelta(seconds=2)
-    with ob_sessions() as s:
-        plan(session=s, domain=ob_domain, now=clock.at)
-        s.commit()
-    with ob_sessions() as s:
-        claims = claim_due(session=s, domain=ob_domain, worker="dead", now=clock.at, limit=10,
-                           carrier="sip", sms_carrier="log")
-        s.commit()
-    (claim,) = [c for c in claims if c.kind == Kind.SURVEY_CALL]
+    claim = _claimed_by_a_dead_worker(ob_sessions, ob_domain, clock, Kind.SURVEY_CALL)
     talk = conversation_for(sessions=ob_sessions, domain=ob_domain, attempt_id=claim.attempt_id)
     talk.answered("sip-call-1")
     talk.pressed("1")  # resolved; the worker died before the second key
@@ -482,14 +489,7 @@ def test_a_call_settled_after_a_crash_says_so_on_the_ticket(
     clock = Clock(ob_domain)
     number = new_ticket(ob_sessions, ob_domain, ob_city)
     clock.at = ticket(ob_sessions, number).sign_due_at  # the reminder is due
-    with ob_sessions() as s:
-        plan(session=s, domain=ob_domain, now=clock.at)
-        s.commit()
-    with ob_sessions() as s:
-        claims = claim_due(session=s, domain=ob_domain, worker="dead", now=clock.at, limit=10,
-                           carrier="sip", sms_carrier="log")
-        s.commit()
-    (claim,) = [c for c in claims if c.kind == Kind.SIGN_CALL]
+    claim = _claimed_by_a_dead_worker(ob_sessions, ob_domain, clock, Kind.SIGN_CALL)
     talk = conversation_for(sessions=ob_sessions, domain=ob_domain, attempt_id=claim.attempt_id)
     talk.answered("sip-call-1")
     talk.pressed("1")  # signed; the worker died before the call's end was written
