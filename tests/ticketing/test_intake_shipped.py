@@ -315,13 +315,14 @@ def test_evaluation_emergencies_are_handed_to_the_service_they_need(
     emergencies of heldout-13..16, 148 with the fifteenth round's model, 151 with the
     sixteenth's (0.75 of heldout.tsv's before it became training data); of the 203 of
     heldout-13..17, 190 with the sixteenth's; of the 243 of heldout-13..18, 233 with the
-    seventeenth's; of the 283 of heldout-13..19, 268 with the eighteenth's."""
+    seventeenth's; of the 283 of heldout-13..19, 268 with the eighteenth's; of the 326 of
+    heldout-13..20, 311 with the nineteenth's."""
     rules = load_classification()
     emergencies = [r for r in evaluation if r.labels["emergency"] != "none"]
-    assert len(emergencies) == 283
+    assert len(emergencies) == 326
     named = sum(understand(r.text, rules, shipped).emergency == r.labels["emergency"]
                 for r in emergencies)
-    assert named >= 260, named
+    assert named >= 300, named
 
 
 @dataclass(frozen=True)
@@ -378,6 +379,12 @@ HELD_OUT_FLOORS = {
     # 168 calm calls handed over); floors a few lines under that.
     "heldout-19": Floors(category=255, urgent=(75, 71), emergencies=(40, 35),
                          calm=(168, 8)),
+    # Written blind for the twentieth round (297 scored: three lines were near copies of
+    # training lines and left the file); scored with the nineteenth round's model and rules
+    # before any change (category 264 of 297; urgent 74 of 75, flagged 42 of 43; 3 of 161
+    # calm calls handed over); floors a few lines under that.
+    "heldout-20": Floors(category=258, urgent=(75, 71), emergencies=(43, 38),
+                         calm=(161, 6)),
 }
 
 
