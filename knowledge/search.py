@@ -120,6 +120,10 @@ BLAME_WORDS = (
     # A verdict on what was done, or a question that answers itself (这不合理, 这不耽误孩子吗,
     # 这不是强买强卖吗): the caller judges the matter, asks nothing of it.
     "这不",
+    # A verdict asked for (收得太贵了，这合理吗; 装了地锁，这合法吗): what is fair or lawful is
+    # the caller's grievance put as a question; an entry says how a matter is done, not
+    # whether what someone did to the caller was right.
+    "合理吗", "合法吗", "合不合理", "合不合法", "合理不", "合法不",
 )
 # Words that carry no content for matching (fillers, pronouns, question words).
 STOP_WORDS = frozenset(" ".join((
@@ -744,7 +748,10 @@ def asked_matters(text: str, matters: dict[str, tuple[str, ...]] | None = None
 
 # 还 read "still", not "repay": before a modal or a verb of being (提前还需要预约吗, 还是,
 # 还有, 还能), which jieba cuts apart from it (还/需要) as often as it keeps them together.
-_STILL = re.compile("还(?=[要需得能可是有会用应该])")
+# Not when the modal ends the question with no verb of its own (提前还可以吗, 提前还行不):
+# "still" would leave 提前 nothing to come early, so 还 is the verb, "repay".
+_STILL = re.compile("还(?=[要需得能可是有会用应该])"
+                    "(?!(可以|能|行|可不可以|能不能|行不行)(吗|么|嘛|呢|啊|吧|不?$))")
 
 
 def _spans_words(said: str, form: str, edges: set[int]) -> bool:
@@ -782,11 +789,18 @@ def denied_words(text: str) -> frozenset[str]:
     tok = _jieba().lcut(normal, HMM=False)
     negated = {w for n, w in itertools.pairwise(tok)
                if n in _NEGATORS and len(w) > 1 and _HAN_RUN.fullmatch(w)}
-    # What follows "how" in each clause, up to the next question word (怎么报名，要带啥).
-    asked = {w for clause in _CLAUSE_END.split(text)
-             for stretch in _HOW.split(normalise(clause))[1:]
-             for w in words(_QUESTION_WORD.split(stretch)[0])} if negated else set()
+    # The step asked: the first word after "how" in each clause (怎么报名，要带啥; fillers
+    # skipped), not its object: 失业 of 怎么申领失业保险金 is what the step is for, so
+    # 我没失业 still denies the entry's 失业了.
+    asked = {next(iter(_content(stretch)), "") for clause in _CLAUSE_END.split(text)
+             for stretch in _HOW.split(normalise(clause))[1:]} if negated else set()
     return frozenset(negated - asked)
+
+
+def _content(stretch: str) -> list[str]:
+    """jieba's whole words of ``stretch`` up to its first question word, fillers dropped."""
+    return [w for w in _jieba().lcut(_QUESTION_WORD.split(stretch)[0], HMM=False)
+            if not _filler(w)]
 
 
 def situation_words(title: str) -> frozenset[str]:
