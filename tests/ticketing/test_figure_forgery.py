@@ -7,14 +7,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import case, true
+from fastapi.testclient import TestClient
+from sqlalchemy import case, select, true
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.city import City
 from ticketing import merging, service, supervision
 from ticketing.actors import Actor
 from ticketing.context import Domain
-from ticketing.models import SupervisionCase, Ticket, utcnow
+from ticketing.models import SupervisionCase, Ticket, TicketEvent, utcnow
 from ticketing.points import flag_penalty
 from ticketing.queries import is_overdue
 from ticketing.reports import Figures, figures, loop_counts
@@ -114,31 +115,115 @@ def test_a_redo_of_a_round_done_in_time_counts_the_redo(
         assert _timeliness(s, domain, city) == (1, 1, 1, 1, 1)
 
 
+def _regraded(s: Session, domain: Domain, t: Ticket, actor: Actor, urgency: str) -> dict:
+    """The urgency corrected with a reason; the audit event's data."""
+    service.confirm_classification(session=s, domain=domain, ticket=t, actor=actor,
+                                   urgency=urgency, reason="复核来电录音")
+    s.commit()
+    event = s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == t.id)
+                      .order_by(TicketEvent.id.desc()).limit(1)).one()
+    assert event.action == service.CORRECT_EVENT and event.note == "复核来电录音"
+    return event.data
+
+
 def test_a_correction_does_not_move_a_deadline_already_passed(
     sessions: sessionmaker[Session], domain: Domain, city: City
 ) -> None:
-    """An urgent ticket left three hours: its unit's supervisor "corrects" it to general.
-    The classification changes; the deadline it missed stands, and it stays overdue."""
+    """An urgent ticket left three hours: its unit's supervisor, then the centre itself,
+    "correct" it to general. The classification changes; the deadline it missed stands
+    (no one rescues a late ticket), and it stays overdue."""
     start, clock = _clocked(domain)
-    sup = city.actor("supervisor")
+    sup, op = city.actor("supervisor"), city.actor("operator")
     with sessions() as s:
         t = _filed(s, domain, city, "urgent")
         missed = t.due_at
         assert missed is not None and missed == t.received_at + timedelta(hours=1)
         clock[0] = start + timedelta(hours=3)
         assert is_overdue(t, domain.now())
-        service.confirm_classification(session=s, domain=domain, ticket=t, actor=sup,
-                                       urgency="general")
-        s.commit()
-        assert t.urgency == "general"
+        assert _regraded(s, domain, t, sup, "general")["due_kept"] == "late"
+        assert t.urgency == "general" and t.due_at == missed
+        _regraded(s, domain, t, sup, "urgent")
+        assert _regraded(s, domain, t, op, "general")["due_kept"] == "late"
         assert t.due_at == missed
         assert is_overdue(t, domain.now())
-        # Before the deadline a correction still moves it (both ways).
-        fresh = _filed(s, domain, city, "urgent")
-        service.confirm_classification(session=s, domain=domain, ticket=fresh, actor=sup,
-                                       urgency="general")
+
+
+def test_a_supervisor_does_not_lengthen_a_dispatched_deadline(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """The deadline is set at dispatch by the ticket's kind. Ten minutes in, the unit's
+    supervisor "corrects" an urgent ticket to general: 1 hour became 5 working days and
+    a ticket closed the next day counted on time. The supervisor's unit is the one that
+    benefits: the urgency is corrected, the deadline stays. The centre may lengthen it
+    while it has not passed; a correction needs a reason."""
+    start, clock = _clocked(domain)
+    sup, op = city.actor("supervisor"), city.actor("operator")
+    with sessions() as s:
+        t = _filed(s, domain, city, "urgent")
         s.commit()
-        assert fresh.due_at is not None and fresh.due_at > fresh.received_at + timedelta(days=1)
+        assert t.dispatched_at is not None
+        set_at = t.due_at
+        assert set_at is not None
+        clock[0] = start + timedelta(minutes=10)
+        with pytest.raises(service.InvalidInput, match="reason"):
+            service.confirm_classification(session=s, domain=domain, ticket=t, actor=sup,
+                                           urgency="general")
+        s.rollback()
+        assert t.urgency == "urgent" and t.due_at == set_at
+        data = _regraded(s, domain, t, sup, "general")
+        assert data["due_kept"] == "not_centre" and t.due_at == set_at
+        assert data["due_before"] == data["due_after"] == set_at.isoformat()
+        _regraded(s, domain, t, sup, "urgent")
+        assert t.due_at == set_at
+        # The centre, before the deadline: the general kind's 5 working days.
+        data = _regraded(s, domain, t, op, "general")
+        assert "due_kept" not in data and t.due_at is not None
+        assert t.due_at > t.received_at + timedelta(days=4)
+        assert data["due_after"] == t.due_at.isoformat()
+
+
+def test_a_shorter_deadline_counts_from_the_correction(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """A general ticket found urgent two days in: the urgent kind's hour counted from the
+    call had passed before the unit was told, and it was late at once. The unit gets the
+    hour from the correction (never more than it had)."""
+    start, clock = _clocked(domain)
+    sup = city.actor("supervisor")
+    with sessions() as s:
+        t = _filed(s, domain, city, "general")
+        clock[0] = start + timedelta(days=2)
+        _regraded(s, domain, t, sup, "urgent")
+        assert t.due_at == domain.now() + timedelta(hours=1)
+        assert not is_overdue(t, domain.now())
+
+
+def test_a_redone_tickets_correction_keeps_the_redos_clock(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """驳回重办 gives a new deadline from the redo. A category correction afterwards put
+    back the deadline counted from the call, long past (the redo late at once), and an
+    urgency correction counted from the call too. Neither does now."""
+    start, clock = _clocked(domain)
+    op, handler, sup = city.actor("operator"), city.actor("water-handler"), city.actor(
+        "supervisor")
+    with sessions() as s:
+        t = _filed(s, domain, city, "livelihood")
+        service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        clock[0] = start + timedelta(hours=2)
+        _answered(s, domain, t, handler, op, "已恢复供水")
+        clock[0] = start + timedelta(hours=40)
+        service.reject_redo(session=s, domain=domain, ticket=t, actor=sup, reason="再核一下")
+        s.commit()
+        redo_due = t.due_at
+        assert redo_due == domain.now() + timedelta(hours=24)
+        clock[0] = start + timedelta(hours=41)
+        service.confirm_classification(session=s, domain=domain, ticket=t, actor=op,
+                                       category="heating")
+        s.commit()
+        assert t.due_at == redo_due and not is_overdue(t, domain.now())
+        _regraded(s, domain, t, op, "urgent")
+        assert t.due_at == domain.now() + timedelta(hours=1)
 
 
 def test_an_unreached_redo_survey_does_not_erase_the_citizens_answer(
@@ -487,3 +572,24 @@ def test_a_periods_figures_are_those_of_its_tickets_whatever_is_outside_it(
         assert period(boundary, None) == whole["in"]
         assert period(None, boundary) == whole["before"]
         assert period(None, None) == tuple(map(sum, zip(*whole.values(), strict=True)))
+
+
+def test_the_api_takes_a_regrading_of_a_dispatched_ticket_only_with_a_reason(
+    client: TestClient, sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """The same rule through ``POST /tickets/{ref}/classification``: no reason, 422 and
+    nothing changes; with one, the urgency is corrected and the supervisor's unit keeps
+    the deadline it had."""
+    with sessions() as s:
+        t = _filed(s, domain, city, "urgent")
+        s.commit()
+        number, set_at = t.number, t.due_at
+    assert set_at is not None
+    sup = {"Authorization": f"Bearer {city.tokens['supervisor']}"}
+    url = f"/api/v1/tickets/{number}/classification"
+    r = client.post(url, headers=sup, json={"urgency": "general"})
+    assert r.status_code == 422 and "reason" in r.text
+    r = client.post(url, headers=sup, json={"urgency": "general", "reason": "复核来电录音"})
+    assert r.status_code == 200, r.text
+    assert r.json()["urgency"] == "general"
+    assert datetime.fromisoformat(r.json()["due_at"]) == set_at
