@@ -35,6 +35,16 @@ class Actor:
     def sees_everything(self) -> bool:
         return self.role in (Role.SYSTEM, Role.OPERATOR, Role.ADMIN)
 
+    @property
+    def of_the_centre(self) -> bool:
+        """The hotline centre: its operators and administrators, and the supervisors of the
+        top unit (the centre's 督办科), whom no unit's figures rank. A district's supervisor
+        is of the units the ranking compares."""
+        if self.role in (Role.OPERATOR, Role.ADMIN):
+            return True
+        return (self.role == Role.SUPERVISOR and self.unit_path is not None
+                and self.unit_path.strip("/").count("/") == 0 and self.unit_path != "/")
+
     def can_see(self, ticket: Ticket, unit: Unit | None = None) -> bool:
         """Whether ``ticket`` is in this actor's scope: ``ticketing.queries.scope_filter``,
         the one definition (``unit`` is no longer needed)."""

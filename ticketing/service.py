@@ -1416,12 +1416,6 @@ def _round_started(*, session: Session, ticket: Ticket) -> tuple[datetime, bool]
     return ticket.received_at, False
 
 
-# The centre may lengthen a dispatched ticket's deadline (a kind it judged wrong); a
-# supervisor may not: every ticket they can act on is of their own scope, whose 按期办结率
-# the longer deadline would raise.
-LENGTHEN_ROLES = (Role.OPERATOR, Role.ADMIN)
-
-
 def reclassified_due(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor,
                      now: datetime) -> dict[str, Any]:
     """The one rule for a dispatched ticket whose urgency is corrected (the deadline was
@@ -1429,7 +1423,9 @@ def reclassified_due(*, session: Session, domain: Domain, ticket: Ticket, actor:
     the current round, except that
 
     - a longer one is never given to a ticket whose deadline has passed (a late ticket is
-      not rescued, by anyone), nor by a supervisor (the unit that benefits): it stays;
+      not rescued, by anyone), nor by anyone but the centre (``Actor.of_the_centre``): a
+      district's supervisor acts only on their own units' tickets, whose 按期办结率 it
+      would raise (the unit that benefits); it stays;
     - a shorter one never falls before ``now`` plus the new kind's time, so a unit is not
       made late by time that passed before it was told, nor later than it was.
 
@@ -1442,8 +1438,7 @@ def reclassified_due(*, session: Session, domain: Domain, ticket: Ticket, actor:
     if before is None:
         after = wanted
     elif wanted > before:
-        kept = ("late" if before <= now
-                else None if actor.role in LENGTHEN_ROLES else "not_centre")
+        kept = "late" if before <= now else None if actor.of_the_centre else "not_centre"
         after = before if kept else wanted
     else:
         from_now = round_due(domain=domain, urgency=ticket.urgency, started=now, redo=redo)

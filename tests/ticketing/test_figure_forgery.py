@@ -148,22 +148,29 @@ def test_a_correction_does_not_move_a_deadline_already_passed(
         assert is_overdue(t, domain.now())
 
 
-def test_a_supervisor_does_not_lengthen_a_dispatched_deadline(
+def _at_a_district_unit(s: Session, domain: Domain, city: City, urgency: str) -> Ticket:
+    """A ticket of 朝阳区住建委, a unit under 朝阳区's supervisor (cy-supervisor)."""
+    op, housing = city.actor("operator"), city.unit_id("cy-housing")  # before our writes
+    t = _filed(s, domain, city, urgency)
+    service.reassign(session=s, domain=domain, ticket=t, actor=op, unit_id=housing)
+    s.commit()
+    return t
+
+
+def test_a_district_supervisor_does_not_lengthen_a_dispatched_deadline(
     sessions: sessionmaker[Session], domain: Domain, city: City
 ) -> None:
-    """The deadline is set at dispatch by the ticket's kind. Ten minutes in, the unit's
-    supervisor "corrects" an urgent ticket to general: 1 hour became 5 working days and
-    a ticket closed the next day counted on time. The supervisor's unit is the one that
-    benefits: the urgency is corrected, the deadline stays. The centre may lengthen it
-    while it has not passed; a correction needs a reason."""
+    """The deadline is set at dispatch by the ticket's kind. Ten minutes in, 朝阳区's
+    supervisor "corrects" their unit's urgent ticket to general: 1 hour became 5 working
+    days and a ticket closed the next day counted on time. Their units are the ones that
+    benefit: the urgency is corrected, the deadline stays. The centre (its 督办科 too) may
+    lengthen it while it has not passed; a correction needs a reason."""
     start, clock = _clocked(domain)
-    sup, op = city.actor("supervisor"), city.actor("operator")
+    sup, centre = city.actor("cy-supervisor"), city.actor("supervisor")
     with sessions() as s:
-        t = _filed(s, domain, city, "urgent")
-        s.commit()
-        assert t.dispatched_at is not None
+        t = _at_a_district_unit(s, domain, city, "urgent")
         set_at = t.due_at
-        assert set_at is not None
+        assert set_at is not None and t.dispatched_at is not None
         clock[0] = start + timedelta(minutes=10)
         with pytest.raises(service.InvalidInput, match="reason"):
             service.confirm_classification(session=s, domain=domain, ticket=t, actor=sup,
@@ -176,7 +183,7 @@ def test_a_supervisor_does_not_lengthen_a_dispatched_deadline(
         _regraded(s, domain, t, sup, "urgent")
         assert t.due_at == set_at
         # The centre, before the deadline: the general kind's 5 working days.
-        data = _regraded(s, domain, t, op, "general")
+        data = _regraded(s, domain, t, centre, "general")
         assert "due_kept" not in data and t.due_at is not None
         assert t.due_at > t.received_at + timedelta(days=4)
         assert data["due_after"] == t.due_at.isoformat()
@@ -578,14 +585,13 @@ def test_the_api_takes_a_regrading_of_a_dispatched_ticket_only_with_a_reason(
     client: TestClient, sessions: sessionmaker[Session], domain: Domain, city: City
 ) -> None:
     """The same rule through ``POST /tickets/{ref}/classification``: no reason, 422 and
-    nothing changes; with one, the urgency is corrected and the supervisor's unit keeps
-    the deadline it had."""
+    nothing changes; with one, the urgency is corrected and the district supervisor's unit
+    keeps the deadline it had."""
     with sessions() as s:
-        t = _filed(s, domain, city, "urgent")
-        s.commit()
+        t = _at_a_district_unit(s, domain, city, "urgent")
         number, set_at = t.number, t.due_at
     assert set_at is not None
-    sup = {"Authorization": f"Bearer {city.tokens['supervisor']}"}
+    sup = {"Authorization": f"Bearer {city.tokens['cy-supervisor']}"}
     url = f"/api/v1/tickets/{number}/classification"
     r = client.post(url, headers=sup, json={"urgency": "general"})
     assert r.status_code == 422 and "reason" in r.text
