@@ -1115,6 +1115,9 @@ def exclude(
     """剔除: an unreasonable demand; kept, audited, and left out of the rates."""
     from ticketing import merging  # builds on this module
 
+    _allowed(ticket=ticket, actor=actor, action=Action.EXCLUDE, reason=reason)
+    if not actor.decides_exclusions:
+        raise PermissionDenied(actor.role, Action.EXCLUDE)  # a district's own units' ticket
     merging.refuse_exclusion(session=session, ticket=ticket)
     _apply(
         session=session, ticket=ticket, actor=actor, action=Action.EXCLUDE, now=domain.now(),

@@ -227,7 +227,8 @@ def available_actions(status: str, actor: Actor) -> list[Action]:
              Action.SEND_BACK, Action.RETURN, Action.REQUEST_EXCLUSION, Action.REASSIGN,
              Action.REJECT, Action.EXCLUDE, Action.DENY_EXCLUSION, Action.UNMERGE)
     return [a for a in order
-            if actor.role in TRANSITIONS[a].roles and st in TRANSITIONS[a].sources]
+            if actor.role in TRANSITIONS[a].roles and st in TRANSITIONS[a].sources
+            and (a is not Action.EXCLUDE or actor.decides_exclusions)]
 
 
 # --- transcript -------------------------------------------------------------------------

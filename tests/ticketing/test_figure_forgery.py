@@ -19,7 +19,7 @@ from ticketing.models import SupervisionCase, Ticket, TicketEvent, utcnow
 from ticketing.points import flag_penalty
 from ticketing.queries import is_overdue
 from ticketing.reports import Figures, figures, loop_counts
-from ticketing.states import ReasonRequired, Status
+from ticketing.states import PermissionDenied, ReasonRequired, Status
 
 WATER_OUT = "朝阳区望京西园三区5号楼从早上开始停水了，到现在还没有来水。"
 
@@ -599,3 +599,24 @@ def test_the_api_takes_a_regrading_of_a_dispatched_ticket_only_with_a_reason(
     assert r.status_code == 200, r.text
     assert r.json()["urgency"] == "general"
     assert datetime.fromisoformat(r.json()["due_at"]) == set_at
+
+
+def test_a_district_supervisor_does_not_exclude_their_own_units_ticket(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """剔除 takes a ticket out of every figure of its unit. 朝阳区's supervisor excluded
+    their own unit's overdue ticket and 朝阳区住建委 was never late; the decision is the
+    centre's (its 督办科 here), whom no unit's figure ranks."""
+    start, clock = _clocked(domain)
+    sup, centre = city.actor("cy-supervisor"), city.actor("supervisor")
+    with sessions() as s:
+        t = _at_a_district_unit(s, domain, city, "urgent")
+        clock[0] = start + timedelta(hours=3)
+        with pytest.raises(PermissionDenied):
+            service.exclude(session=s, domain=domain, ticket=t, actor=sup, reason="无理诉求")
+        s.rollback()
+        f = _figures(s, domain, city)  # its look-up before this session reads (one writer)
+        assert (f.due, f.excluded) == (1, 0) and t.status == Status.DISPATCHED
+        service.exclude(session=s, domain=domain, ticket=t, actor=centre, reason="无理诉求")
+        s.commit()
+        assert t.status == Status.EXCLUDED
