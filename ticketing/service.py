@@ -1198,8 +1198,8 @@ def missed_in_round(ticket: Ticket, now: datetime) -> dict[str, bool]:
         MISSED_SIGN: missed_sign(ticket, now),
         MISSED_REPLY: ticket.due_at is not None
         and (ticket.replied_at is None or ticket.replied_at > ticket.due_at),
-        MISSED_CLOSE: ticket.due_at is not None and ticket.closed_at is not None
-        and ticket.closed_at > ticket.due_at,
+        MISSED_CLOSE: ticket.due_at is not None and ticket.done_at is not None
+        and ticket.done_at > ticket.due_at,
     }
     return {k: True for k, v in missed.items() if v}
 

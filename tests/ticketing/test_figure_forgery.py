@@ -620,3 +620,37 @@ def test_a_district_supervisor_does_not_exclude_their_own_units_ticket(
         service.exclude(session=s, domain=domain, ticket=t, actor=centre, reason="无理诉求")
         s.commit()
         assert t.status == Status.EXCLUDED
+
+
+def test_a_closure_is_dated_by_the_answer_the_centre_accepted(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """按期办结 read the centre's 核实 time: a unit that answered within the day, verified by
+    the centre the day after, was late, while a district supervisor who verified their own
+    units' answers at once kept them on time. The answer's time counts; an answer sent back
+    (核实退回) and given again after the deadline is late however fast it is verified."""
+    start, clock = _clocked(domain)
+    op, handler = city.actor("operator"), city.actor("water-handler")
+    with sessions() as s:
+        t = _filed(s, domain, city, "livelihood")  # 24 hours
+        service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        clock[0] = start + timedelta(hours=20)
+        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已恢复供水",
+                      outcome="resolved")
+        clock[0] = start + timedelta(hours=30)  # the centre's 核实, the next day
+        service.close(session=s, domain=domain, ticket=t, actor=op)
+        s.commit()
+        assert _timeliness(s, domain, city)[:3] == (1, 1, 1)
+        s.commit()  # the read's transaction ended before the next look-up (one writer)
+
+        late = _filed(s, domain, city, "livelihood")
+        service.sign(session=s, domain=domain, ticket=late, actor=handler)
+        clock[0] = start + timedelta(hours=50)
+        service.reply(session=s, domain=domain, ticket=late, actor=handler, text="已恢复",
+                      outcome="resolved")
+        clock[0] = start + timedelta(hours=55)  # sent back after its deadline (54 h)
+        service.send_back(session=s, domain=domain, ticket=late, actor=op, reason="未写明原因")
+        clock[0] = start + timedelta(hours=56)
+        _answered(s, domain, late, handler, op, "管道抢修完毕，已恢复供水")
+        s.commit()
+        assert _timeliness(s, domain, city)[:3] == (2, 1, 1)
