@@ -160,6 +160,7 @@ def refusal(exc: Exception) -> tuple[int, str]:
 
 
 REFUSALS = (TransitionError, PermissionDenied, ReasonRequired, InvalidInput, StaleDataError)
+REGRADE_REASON = "已派单的工单更正紧急程度须填写更正理由（这会改变承办单位的办结时限）。"
 
 
 # --- login ---------------------------------------------------------------------------
@@ -628,6 +629,8 @@ def classification(
         except REFUSALS as exc:
             w.session.rollback()
             status, message = refusal(exc)
+            if isinstance(exc, InvalidInput) and exc.field == "reason":
+                message = REGRADE_REASON  # not the reply's or 申请剔除's reason
             ticket = service.get_ticket(session=w.session, actor=w.actor, ref=number)
             return render_ticket(request, w, ticket, status=status, error=message,
                                  failed="classification",
