@@ -304,6 +304,12 @@ def test_the_centre_keys_in_no_survey_for_a_citizen_nobody_could_ask(
         assert (f.surveyed, f.satisfied, f.compared, f.matched) == (1, 1, 1, 1)
 
 
+def _excluded(s: Session, domain: Domain, t: Ticket, actor: Actor, reason: str) -> None:
+    service.exclude(session=s, domain=domain, ticket=t, actor=actor, reason=reason)
+    s.commit()
+    assert t.status == Status.EXCLUDED
+
+
 INVISIBLE_REASONS = ["\u200b", "\u200b\u3000\u200d", "\ufeff", "\u2060 \u2063", "\u00ad"]
 
 
@@ -349,9 +355,7 @@ def test_an_invisible_reason_is_no_reason(
         assert t.status == Status.SIGNED
         assert _figures(s, domain, city).excluded == 0
         # A reason with words around a zero-width joiner is a reason.
-        service.exclude(session=s, domain=domain, ticket=t, actor=sup, reason="无理\u200d诉求")
-        s.commit()
-        assert t.status == Status.EXCLUDED
+        _excluded(s, domain, t, sup, "无理\u200d诉求")
 
 
 def test_a_reassignment_within_the_unit_does_not_reset_a_missed_sign_window(
@@ -617,9 +621,7 @@ def test_a_district_supervisor_does_not_exclude_their_own_units_ticket(
         s.rollback()
         f = _figures(s, domain, city)  # its look-up before this session reads (one writer)
         assert (f.due, f.excluded) == (1, 0) and t.status == Status.DISPATCHED
-        service.exclude(session=s, domain=domain, ticket=t, actor=centre, reason="无理诉求")
-        s.commit()
-        assert t.status == Status.EXCLUDED
+        _excluded(s, domain, t, centre, "无理诉求")
 
 
 def test_a_closure_is_dated_by_the_answer_the_centre_accepted(
