@@ -85,7 +85,7 @@ from ivr.intake import (
 from ivr.kb_answer import KbAnswer, clause_text
 from ivr.ticket_lookup import open_tickets
 from ivr.transfer import TransferResult, bridge_to_operator
-from telephony.call import CallHandle, PlayResult
+from telephony.call import CallHandle, PlayResult, set_keys_ahead_aside
 from ticketing import phones
 from ticketing.intake_model import Understanding
 
@@ -353,9 +353,9 @@ class Dialogue:
         return key
 
     def _drop_keys(self) -> None:
-        """Keys pressed ahead must not answer the next question, but they were pressed: the
-        call record keeps every key (全程留痕), the dialogue ignores these."""
-        self.intake.key(self.call.flush_dtmf())  # one journal write for the burst
+        """Keys pressed ahead answer nothing and stay on the call record
+        (``set_keys_ahead_aside``, the rule outbound calls follow too)."""
+        set_keys_ahead_aside(self.call, self.intake.key)  # one journal write for the burst
 
     def _after_listening_prompt(self, heard: Heard) -> State:
         """Where a prompt that asks for the complaint leads (greeting, re-prompts)."""

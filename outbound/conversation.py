@@ -19,6 +19,9 @@ from outbound.models import OutboundAttempt
 from ticketing.context import Domain
 from ticketing.db import transaction
 
+KEYS_AHEAD = "keys_ahead"  # OutboundAttempt.data: keys pressed before the question
+KEYS_AHEAD_MAX = 32
+
 
 @dataclass(frozen=True)
 class Step:
@@ -56,6 +59,17 @@ class Conversation:
                 attempt.answered_at = self.domain.now()
             if call_ref and not attempt.call_ref:
                 attempt.call_ref = call_ref
+
+    def ahead(self, keys: str) -> None:
+        """Keys pressed before the question (``telephony.call.set_keys_ahead_aside``): no
+        answer, kept on the attempt at once (``data.keys_ahead``, in the trail's line)."""
+        with transaction(self.sessions) as session:
+            attempt = self._attempt(session)
+            data = dict(attempt.data or {})
+            # Bounded: the reading is said once a call, and a line keying on (a stuck key)
+            # must not grow the row without end.
+            data[KEYS_AHEAD] = ((data.get(KEYS_AHEAD) or "") + keys)[:KEYS_AHEAD_MAX]
+            attempt.data = data
 
     def pressed(self, keys: str) -> None:
         # A handler signing in the web at the same moment makes our sign a stale write

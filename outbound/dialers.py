@@ -61,7 +61,7 @@ class SipDialer:
         self.settings = settings.outbound
 
     def call(self, *, to: str, conversation: Conversation) -> CallResult:
-        from telephony.call import OutcomeKind, PlayResult
+        from telephony.call import OutcomeKind, PlayResult, set_keys_ahead_aside
 
         target = self.settings.sip_uri_template.format(**dial_forms(to))
         try:
@@ -89,17 +89,15 @@ class SipDialer:
             reported: set[str] = set()
             while True:
                 if step.report and step.report not in reported:
-                    # Heard in full, and a key pressed meanwhile is dropped: it answers no
-                    # question yet, and kept it would cut the question short and be taken
-                    # as its answer (a "1" while the handler's answer is read: "resolved").
+                    # Heard in full; a key pressed meanwhile answers no question (left on
+                    # the line it would cut the question short and be taken as its answer:
+                    # a "1" while the handler's answer is read was "resolved"). It is kept
+                    # on the attempt, as the hotline keeps such keys on its call record.
                     reported.add(step.report)
                     wav = self.prompts.speech(f"{step.prompt_id}_report", step.report)
                     if call.play_wav(str(wav), interrupt_on_dtmf=False) is PlayResult.HUNG_UP:
                         break
-                    early = call.flush_dtmf()
-                    if early:
-                        log.info("call %s: %d key(s) before the question dropped",
-                                 call.call_id, len(early))
+                    set_keys_ahead_aside(call, conversation.ahead)
                 played = call.play_wav(self._wav(step), interrupt_on_dtmf=not step.final)
                 if played is PlayResult.HUNG_UP or step.final:
                     break

@@ -34,7 +34,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from outbound.citizen_sms import CitizenSms
-from outbound.conversation import Conversation
+from outbound.conversation import KEYS_AHEAD, Conversation
 from outbound.dialers import CallResult, Dialer
 from outbound.models import Kind, OutboundAttempt, OutboundTask, Outcome, TaskStatus
 from outbound.planner import plan
@@ -213,6 +213,9 @@ def _audit(session: Session, task: OutboundTask, ticket: Ticket, attempt: Outbou
     action = "outbound_call" if attempt.channel == "call" else "outbound_sms"
     outcome = attempt.outcome or Outcome.UNKNOWN.value
     keys = f"，按键{attempt.keys}" if attempt.keys else ""
+    # Pressed before the question: answered nothing, but pressed (set_keys_ahead_aside).
+    ahead = (attempt.data or {}).get(KEYS_AHEAD)
+    keys += f"，提问前按键{ahead}（不作答）" if ahead else ""
     # The shipped provider only logs: a timeline saying "sent" had the centre believe the
     # handler or the citizen was told.
     unsent = ("（短信通道为 log，未实际发出）"
@@ -230,7 +233,8 @@ def _audit(session: Session, task: OutboundTask, ticket: Ticket, attempt: Outbou
         data={"kind": task.kind, "round": task.round, "step": task.step,
               "attempt": attempt.attempt, "to": mask_phone(attempt.to_phone),
               "outcome": outcome, "keys": attempt.keys, "carrier": attempt.carrier,
-              "call_ref": attempt.call_ref, **({"recovered": True} if recovered else {})},
+              "call_ref": attempt.call_ref, **({"recovered": True} if recovered else {}),
+              **({KEYS_AHEAD: ahead} if ahead else {})},
         at=now,
     )
 

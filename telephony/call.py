@@ -536,6 +536,29 @@ class CallHandle:
                 f" state={self._state.value})")
 
 
+class HasKeys(Protocol):
+    call_id: str
+
+    def flush_dtmf(self) -> str: ...
+
+
+def set_keys_ahead_aside(call: HasKeys, keep: Callable[[str], None]) -> str:
+    """The one rule, both directions, for keys pressed before the question they would answer
+    (during a prompt that asks nothing: the survey's reading of the handler's answer, the
+    hotline's read-back, a caller keying on past the question answered).
+
+    They answer nothing: taken off the line, so the next question is heard whole and is not
+    answered by a key pressed before it. They were pressed: ``keep`` puts them at once on
+    the call's own record (全程留痕) -- a hotline call's record ``keys`` (every key, in the
+    order pressed), an outbound call's attempt (``keys_ahead``, shown in the ticket's trail).
+    Returns them."""
+    keys = call.flush_dtmf()
+    if keys:
+        keep(keys)
+        log.info("call %s: %d key(s) before the question set aside", call.call_id, len(keys))
+    return keys
+
+
 class OutcomeKind(enum.Enum):
     ANSWERED = "answered"
     BUSY = "busy"  # 486 / 600

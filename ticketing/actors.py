@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ticketing.models import Ticket, Unit, User
 from ticketing.phones import mask
-from ticketing.states import Role
+from ticketing.states import TRANSITIONS, Action, Role
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,24 @@ class Actor:
     @property
     def sees_everything(self) -> bool:
         return self.role in (Role.SYSTEM, Role.OPERATOR, Role.ADMIN)
+
+    @property
+    def of_the_centre(self) -> bool:
+        """The hotline centre: its operators and administrators, and the supervisors of the
+        top unit (the centre's 督办科), whom no unit's figures rank. A district's supervisor
+        is of the units the ranking compares."""
+        if self.role in (Role.OPERATOR, Role.ADMIN):
+            return True
+        return (self.role == Role.SUPERVISOR and self.unit_path is not None
+                and self.unit_path.strip("/").count("/") == 0 and self.unit_path != "/")
+
+    @property
+    def decides_exclusions(self) -> bool:
+        """Whether this actor may 剔除 (the transition table's roles) here: only the centre.
+        An excluded ticket leaves every figure of its unit; a district's supervisor acts on
+        their own units' tickets only, which the ranking compares, so they may deny a
+        handler's 申请剔除 but not grant it."""
+        return self.role in TRANSITIONS[Action.EXCLUDE].roles and self.of_the_centre
 
     def can_see(self, ticket: Ticket, unit: Unit | None = None) -> bool:
         """Whether ``ticket`` is in this actor's scope: ``ticketing.queries.scope_filter``,

@@ -21,9 +21,11 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    case,
     false,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -218,6 +220,18 @@ class Ticket(Base):
     # Optimistic lock: a concurrent writer's UPDATE matches no row and fails (→ HTTP 409).
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+    @hybrid_property
+    def done_at(self) -> datetime | None:
+        """办结 as 按期办结率 dates it: when the unit gave the answer the centre accepted
+        (``replied_at`` of a closed ticket; 核实退回 clears it, so a re-answer is dated
+        anew), not when the centre got round to 核实. None while not closed."""
+        return self.replied_at if self.closed_at is not None else None
+
+    @done_at.inplace.expression
+    @classmethod
+    def _done_at(cls) -> Any:
+        return case((cls.closed_at.is_not(None), cls.replied_at))
 
     unit: Mapped[Unit | None] = relationship()
     handler: Mapped[User | None] = relationship()

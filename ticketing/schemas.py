@@ -151,6 +151,11 @@ class ClassificationBody(Strict):
         default=None, max_length=32,
         description="细分类 code of the (corrected) category; \"\" clears it; absent or null "
                     "leaves it (a category change clears one the new category lacks)")
+    reason: str | None = Field(
+        default=None, max_length=500,
+        description="why; required to correct the urgency of a dispatched ticket (it moves "
+                    "the unit's deadline: never past one already missed, never longer by a "
+                    "supervisor)")
 
     @field_validator("category")
     @classmethod

@@ -697,12 +697,7 @@ def accept(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor) ->
     now = domain.now()
     _apply(session=session, ticket=ticket, actor=actor, action=Action.ACCEPT, now=now)
     ticket.accepted_at = now
-    ticket.due_at = due_at(
-        ticket.urgency,
-        ticket.received_at,
-        settings=domain.settings.deadlines,
-        calendar=domain.calendar,
-    )
+    ticket.due_at = round_due(domain=domain, urgency=ticket.urgency, started=ticket.received_at)
     # The rule's unit and the least-loaded handler are looked up without flushing the
     # acceptance first (neither lookup reads this ticket's status), so acceptance and
     # dispatch reach the database as one UPDATE of the ticket.
@@ -1120,6 +1115,9 @@ def exclude(
     """剔除: an unreasonable demand; kept, audited, and left out of the rates."""
     from ticketing import merging  # builds on this module
 
+    _allowed(ticket=ticket, actor=actor, action=Action.EXCLUDE, reason=reason)
+    if not actor.decides_exclusions:
+        raise PermissionDenied(actor.role, Action.EXCLUDE)  # a district's own units' ticket
     merging.refuse_exclusion(session=session, ticket=ticket)
     _apply(
         session=session, ticket=ticket, actor=actor, action=Action.EXCLUDE, now=domain.now(),
@@ -1200,8 +1198,8 @@ def missed_in_round(ticket: Ticket, now: datetime) -> dict[str, bool]:
         MISSED_SIGN: missed_sign(ticket, now),
         MISSED_REPLY: ticket.due_at is not None
         and (ticket.replied_at is None or ticket.replied_at > ticket.due_at),
-        MISSED_CLOSE: ticket.due_at is not None and ticket.closed_at is not None
-        and ticket.closed_at > ticket.due_at,
+        MISSED_CLOSE: ticket.due_at is not None and ticket.done_at is not None
+        and ticket.done_at > ticket.due_at,
     }
     return {k: True for k, v in missed.items() if v}
 
@@ -1222,13 +1220,7 @@ def reject_redo(
     ticket.signed_at = None
     ticket.replied_at = None
     ticket.closed_at = None
-    ticket.due_at = due_at(
-        ticket.urgency,
-        now,
-        settings=domain.settings.deadlines,
-        calendar=domain.calendar,
-        working_days=domain.settings.deadlines.redo_working_days,
-    )
+    ticket.due_at = round_due(domain=domain, urgency=ticket.urgency, started=now, redo=True)
     from ticketing import merging  # builds on this module
 
     merging.reopen_members(session=session, domain=domain, primary=ticket)
@@ -1396,13 +1388,67 @@ def _lowest(confidence: dict[str, float]) -> float | None:
 
 def _reapply_classification(*, session: Session, domain: Domain, ticket: Ticket,
                             actor: Actor) -> None:
-    """New deadline, and the dispatch rules again for a ticket still waiting for a unit."""
+    """New deadline, and the dispatch rules again, for a ticket never dispatched yet: its
+    deadline is not a unit's yet (one dispatched has ``reclassified_due``)."""
     if ticket.due_at is None or ticket.closed_at is not None:
         return  # a draft gets its deadline when accepted; a closed ticket keeps its record
-    ticket.due_at = due_at(ticket.urgency, ticket.received_at,
-                           settings=domain.settings.deadlines, calendar=domain.calendar)
+    ticket.due_at = round_due(domain=domain, urgency=ticket.urgency,
+                              started=ticket.received_at)
     if ticket.status == Status.ACCEPTED.value and not ticket.unit_id:
         auto_dispatch(session=session, domain=domain, ticket=ticket, actor=actor)
+
+
+def round_due(*, domain: Domain, urgency: str, started: datetime, redo: bool = False) -> datetime:
+    """The deadline of a round of work of ``urgency`` that started at ``started``: the call,
+    or the 驳回重办 (``redo``: a general one gets ``redo_working_days``)."""
+    d = domain.settings.deadlines
+    return due_at(urgency, started, settings=d, calendar=domain.calendar,
+                  working_days=d.redo_working_days if redo else None)
+
+
+def _round_started(*, session: Session, ticket: Ticket) -> tuple[datetime, bool]:
+    """When the ticket's current round began (the call, or its latest 驳回重办) and whether
+    it is a redo, read from the audit trail as ``missed_in_round`` reads the rounds."""
+    if ticket.redo_count:
+        at = session.scalars(
+            select(TicketEvent.at).where(TicketEvent.ticket_id == ticket.id,
+                                         TicketEvent.action == Action.REJECT.value)
+            .order_by(TicketEvent.id.desc()).limit(1)).first()
+        if at is not None:
+            return at, True
+    return ticket.received_at, False
+
+
+def reclassified_due(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor,
+                     now: datetime) -> dict[str, Any]:
+    """The one rule for a dispatched ticket whose urgency is corrected (the deadline was
+    set at dispatch by its kind; docs/metrics.md). The deadline becomes the new kind's for
+    the current round, except that
+
+    - a longer one is never given to a ticket whose deadline has passed (a late ticket is
+      not rescued, by anyone), nor by anyone but the centre (``Actor.of_the_centre``): a
+      district's supervisor acts only on their own units' tickets, whose 按期办结率 it
+      would raise (the unit that benefits); it stays;
+    - a shorter one never falls before ``now`` plus the new kind's time, so a unit is not
+      made late by time that passed before it was told, nor later than it was.
+
+    Returns what the audit event records: the deadline before and after and, when it was
+    kept, why (``late`` or ``not_centre``)."""
+    before = ticket.due_at
+    started, redo = _round_started(session=session, ticket=ticket)
+    wanted = round_due(domain=domain, urgency=ticket.urgency, started=started, redo=redo)
+    kept: str | None = None
+    if before is None:
+        after = wanted
+    elif wanted > before:
+        kept = "late" if before <= now else None if actor.of_the_centre else "not_centre"
+        after = before if kept else wanted
+    else:
+        from_now = round_due(domain=domain, urgency=ticket.urgency, started=now, redo=redo)
+        after = min(before, max(wanted, from_now))
+    ticket.due_at = after
+    return {"due_before": before.isoformat() if before else None,
+            "due_after": after.isoformat(), **({"due_kept": kept} if kept else {})}
 
 
 CLASSIFICATION_FIELDS = ("category", "urgency", "kind", "emergency", "sub_category")
@@ -1423,13 +1469,17 @@ def confirm_classification(
     kind: str | None = None,
     emergency: str | None = None,
     sub_category: str | None = None,
+    reason: str | None = None,
 ) -> Ticket:
     """An operator confirms the classification (no values) or corrects some fields.
 
     Either way the 待确认 flag is cleared and an audited event records the before and after
     values: these events are the training data of ``hotline classify train
-    --from-corrections``. A corrected urgency moves the deadline; a corrected category of a
-    ticket still waiting for a unit is dispatched by the rules again. An emergency is always
+    --from-corrections``. Before dispatch a corrected urgency sets the deadline anew; after
+    it, the urgency's correction needs a ``reason`` and moves the deadline only as
+    ``reclassified_due`` allows (never rescuing a late ticket, never longer by a
+    supervisor). A corrected category of a ticket still waiting for a unit is dispatched by
+    the rules again. An emergency is always
     urgent, so naming a service raises the urgency. ``sub_category``: None leaves it, "" clears
     it, a code sets it and must be one of the (new) category's; a category change clears a
     sub-category the new category does not have.
@@ -1449,6 +1499,14 @@ def confirm_classification(
                  else None)
     if sub_after is not None and not sub_category_in(category_after, sub_after):
         sub_after = None
+    # Its deadline has been a unit's since dispatch (still so when 退单 put it back).
+    dispatched = ticket.dispatched_at is not None and ticket.closed_at is None
+    regraded = (wanted["urgency"] or ticket.urgency) != ticket.urgency
+    why = clean_text(reason, field="reason").strip() if reason else ""
+    if dispatched and regraded and not why:
+        # Checked before anything changes, as above: a refusal leaves the ticket as it was.
+        raise InvalidInput("reason", "the urgency of a dispatched ticket is corrected with "
+                                     "a reason (it moves the unit's deadline)")
     before = {f: getattr(ticket, f) for f in CLASSIFICATION_FIELDS}
     held = is_held(ticket)
     for name, value in wanted.items():
@@ -1465,17 +1523,18 @@ def confirm_classification(
                           f"{ticket.subject.removeprefix(old_label)}")[:128]
     ticket.needs_confirmation = False
     now = domain.now()
+    due: dict[str, Any] = {}
+    if dispatched and regraded:
+        # The deadline is a unit's since dispatch: one rule says how far it may move.
+        due = reclassified_due(session=session, domain=domain, ticket=ticket, actor=actor,
+                               now=now)
     record_event(session=session, ticket=ticket, actor=actor,
-                 action=CORRECT_EVENT if changed else CONFIRM_EVENT,
-                 data={"before": before, "after": after}, at=now)
-    if after["urgency"] != before["urgency"] or after["category"] != before["category"]:
-        missed = ticket.due_at if ticket.due_at is not None and ticket.due_at <= now else None
+                 action=CORRECT_EVENT if changed else CONFIRM_EVENT, note=why or None,
+                 data={"before": before, "after": after, **due}, at=now)
+    if dispatched:
+        pass  # its unit stays; its deadline moved above, only as reclassified_due allows
+    elif after["urgency"] != before["urgency"] or after["category"] != before["category"]:
         _reapply_classification(session=session, domain=domain, ticket=ticket, actor=actor)
-        if missed is not None and actor.role == Role.SUPERVISOR:
-            # Supervisors oversee the units ranked on this deadline: their "correction" of
-            # a ticket already late must not make it on time. The centre (operator, admin)
-            # may still correct a deadline after review (待确认).
-            ticket.due_at = min(missed, ticket.due_at or missed)
     elif held:
         # The operator has looked at the words: the hold is over, dispatch by the rules
         # (a changed category or urgency was dispatched just above, once).

@@ -199,9 +199,7 @@ def ticket_view(ticket: Ticket, actor: Actor, now: datetime, *, masked: bool,
     if status == Status.DISPATCHED and ticket.sign_due_at is not None:
         left, sign_overdue = countdown(ticket.sign_due_at, now)
         sign_text = f"签收{left}"
-    closed_late = bool(
-        ticket.closed_at and ticket.due_at and ticket.closed_at > ticket.due_at
-    )
+    closed_late = bool(ticket.done_at and ticket.due_at and ticket.done_at > ticket.due_at)
     return TicketView(
         t=out,
         unit_name=ticket.unit.name if ticket.unit else None,
@@ -227,7 +225,8 @@ def available_actions(status: str, actor: Actor) -> list[Action]:
              Action.SEND_BACK, Action.RETURN, Action.REQUEST_EXCLUSION, Action.REASSIGN,
              Action.REJECT, Action.EXCLUDE, Action.DENY_EXCLUSION, Action.UNMERGE)
     return [a for a in order
-            if actor.role in TRANSITIONS[a].roles and st in TRANSITIONS[a].sources]
+            if actor.role in TRANSITIONS[a].roles and st in TRANSITIONS[a].sources
+            and (a is not Action.EXCLUDE or actor.decides_exclusions)]
 
 
 # --- transcript -------------------------------------------------------------------------

@@ -160,6 +160,7 @@ def refusal(exc: Exception) -> tuple[int, str]:
 
 
 REFUSALS = (TransitionError, PermissionDenied, ReasonRequired, InvalidInput, StaleDataError)
+REGRADE_REASON = "已派单的工单更正紧急程度须填写更正理由（这会改变承办单位的办结时限）。"
 
 
 # --- login ---------------------------------------------------------------------------
@@ -611,6 +612,7 @@ def classification(
     kind: Annotated[str, Form(max_length=16)] = "",
     emergency: Annotated[str, Form(max_length=8)] = "",
     sub_category: Annotated[str, Form(max_length=80)] = "",
+    reason: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     form = {"category": category, "urgency": urgency, "kind": kind, "emergency": emergency}
     with work(request, csrf=csrf, post=True) as w:
@@ -622,15 +624,18 @@ def classification(
                 session=w.session, domain=w.domain, ticket=ticket, actor=w.actor,
                 **{k: v or None for k, v in form.items()},
                 sub_category=_sub_category_choice(ticket, category or ticket.category,
-                                                  sub_category))
+                                                  sub_category), reason=reason or None)
             w.session.commit()
         except REFUSALS as exc:
             w.session.rollback()
             status, message = refusal(exc)
+            if isinstance(exc, InvalidInput) and exc.field == "reason":
+                message = REGRADE_REASON  # not the reply's or 申请剔除's reason
             ticket = service.get_ticket(session=w.session, actor=w.actor, ref=number)
             return render_ticket(request, w, ticket, status=status, error=message,
                                  failed="classification",
-                                 form={**form, "sub_category": sub_category})
+                                 form={**form, "sub_category": sub_category,
+                                       "reason": reason})
         return RedirectResponse(f"/console/tickets/{ticket.number}?done=classification",
                                 status_code=303)
 

@@ -91,3 +91,32 @@ def test_a_held_ticket_is_shown_as_held_and_the_confirmation_dispatches_it(
         assert (t.status, t.needs_confirmation, t.unit.code) == ("dispatched", False, "bj-water")
         assert [e.action for e in s.scalars(select(TicketEvent).where(
             TicketEvent.ticket_id == t.id, TicketEvent.action == "dispatch"))] == ["dispatch"]
+
+
+def test_a_dispatched_tickets_urgency_is_corrected_with_a_reason(
+        as_user: Users, sessions, rules_domain: Domain) -> None:
+    """After dispatch the urgency moves the unit's deadline (service.reclassified_due): the
+    form asks why, refuses a correction without it, and the trail keeps it."""
+    water = make_ticket(sessions, rules_domain)  # recognised, dispatched to bj-water
+    op = as_user("operator")
+    page = op.get(f"/console/tickets/{water}").text
+    assert 'name="reason"' in page and "更正理由" in page
+    with sessions() as s:
+        before = s.scalars(select(Ticket).where(Ticket.number == water)).one().urgency
+    other = "general" if before != "general" else "urgent"
+    form = {"csrf": op.csrf, "category": "water", "urgency": other, "kind": "complaint",
+            "emergency": "none"}
+    r = op.post(f"/console/tickets/{water}/classification", data=form)
+    assert r.status_code == 422 and "须填写更正理由" in r.text
+    with sessions() as s:
+        assert s.scalars(select(Ticket).where(Ticket.number == water)).one().urgency == before
+    r = op.post(f"/console/tickets/{water}/classification",
+                data={**form, "reason": "回听录音，非紧急"})
+    assert r.status_code == 303, r.text
+    with sessions() as s:
+        t = s.scalars(select(Ticket).where(Ticket.number == water)).one()
+        ev = s.scalars(select(TicketEvent).where(
+            TicketEvent.ticket_id == t.id, TicketEvent.action == "classification_corrected"
+        )).one()
+        assert t.urgency == other and ev.note == "回听录音，非紧急"
+        assert ev.data["due_before"] and ev.data["due_after"]

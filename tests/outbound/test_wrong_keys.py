@@ -126,6 +126,13 @@ class KeysDuringTheReport(KeyingCall):
 
 
 class ReportThenTwoQuestions(TwoQuestions):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ahead_keys: list[str] = []
+
+    def ahead(self, keys: str) -> None:
+        self.ahead_keys.append(keys)
+
     def step(self, keys: str) -> Step:
         step = super().step(keys)
         return Step(step.prompt_id, step.text, step.keys, report="承办单位答复已解决。") \
@@ -138,10 +145,12 @@ def test_keys_pressed_while_the_answer_is_read_do_not_answer_the_question(
     """The survey reads the handler's answer, then asks. A citizen (or a line keying
     anything) pressing keys during that reading had them taken as the answers to questions
     not yet asked: each waiting key cut its question short, so "1" during the reading was
-    "resolved" and "11" a whole survey, the questions never heard."""
+    "resolved" and "11" a whole survey, the questions never heard. They answer nothing, and
+    they are kept on the attempt (they were only logged), as the hotline keeps them."""
     call = KeysDuringTheReport(early, iter(["2", "1"]))
     conversation = ReportThenTwoQuestions()
     result = SipDialer(FrontEnd(call), PromptLibrary(settings), settings).call(  # type: ignore[arg-type]
         to="13800138000", conversation=conversation)
     assert result.keys == "21" and conversation.pressed_keys == ["2", "21"]
     assert call.heard[:3] == ["q0_report", "q0", "q1"]  # each question heard in full
+    assert conversation.ahead_keys == [early]

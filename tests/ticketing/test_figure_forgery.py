@@ -7,18 +7,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import case, true
+from fastapi.testclient import TestClient
+from sqlalchemy import case, select, true
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.city import City
 from ticketing import merging, service, supervision
 from ticketing.actors import Actor
 from ticketing.context import Domain
-from ticketing.models import SupervisionCase, Ticket, utcnow
+from ticketing.models import SupervisionCase, Ticket, TicketEvent, utcnow
 from ticketing.points import flag_penalty
 from ticketing.queries import is_overdue
 from ticketing.reports import Figures, figures, loop_counts
-from ticketing.states import ReasonRequired, Status
+from ticketing.states import PermissionDenied, ReasonRequired, Status
 
 WATER_OUT = "朝阳区望京西园三区5号楼从早上开始停水了，到现在还没有来水。"
 
@@ -114,31 +115,122 @@ def test_a_redo_of_a_round_done_in_time_counts_the_redo(
         assert _timeliness(s, domain, city) == (1, 1, 1, 1, 1)
 
 
+def _regraded(s: Session, domain: Domain, t: Ticket, actor: Actor, urgency: str) -> dict:
+    """The urgency corrected with a reason; the audit event's data."""
+    service.confirm_classification(session=s, domain=domain, ticket=t, actor=actor,
+                                   urgency=urgency, reason="复核来电录音")
+    s.commit()
+    event = s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == t.id)
+                      .order_by(TicketEvent.id.desc()).limit(1)).one()
+    assert event.action == service.CORRECT_EVENT and event.note == "复核来电录音"
+    return event.data
+
+
 def test_a_correction_does_not_move_a_deadline_already_passed(
     sessions: sessionmaker[Session], domain: Domain, city: City
 ) -> None:
-    """An urgent ticket left three hours: its unit's supervisor "corrects" it to general.
-    The classification changes; the deadline it missed stands, and it stays overdue."""
+    """An urgent ticket left three hours: its unit's supervisor, then the centre itself,
+    "correct" it to general. The classification changes; the deadline it missed stands
+    (no one rescues a late ticket), and it stays overdue."""
     start, clock = _clocked(domain)
-    sup = city.actor("supervisor")
+    sup, op = city.actor("supervisor"), city.actor("operator")
     with sessions() as s:
         t = _filed(s, domain, city, "urgent")
         missed = t.due_at
         assert missed is not None and missed == t.received_at + timedelta(hours=1)
         clock[0] = start + timedelta(hours=3)
         assert is_overdue(t, domain.now())
-        service.confirm_classification(session=s, domain=domain, ticket=t, actor=sup,
-                                       urgency="general")
-        s.commit()
-        assert t.urgency == "general"
+        assert _regraded(s, domain, t, sup, "general")["due_kept"] == "late"
+        assert t.urgency == "general" and t.due_at == missed
+        _regraded(s, domain, t, sup, "urgent")
+        assert _regraded(s, domain, t, op, "general")["due_kept"] == "late"
         assert t.due_at == missed
         assert is_overdue(t, domain.now())
-        # Before the deadline a correction still moves it (both ways).
-        fresh = _filed(s, domain, city, "urgent")
-        service.confirm_classification(session=s, domain=domain, ticket=fresh, actor=sup,
-                                       urgency="general")
+
+
+def _at_a_district_unit(s: Session, domain: Domain, city: City, urgency: str) -> Ticket:
+    """A ticket of 朝阳区住建委, a unit under 朝阳区's supervisor (cy-supervisor)."""
+    op, housing = city.actor("operator"), city.unit_id("cy-housing")  # before our writes
+    t = _filed(s, domain, city, urgency)
+    service.reassign(session=s, domain=domain, ticket=t, actor=op, unit_id=housing)
+    s.commit()
+    return t
+
+
+def test_a_district_supervisor_does_not_lengthen_a_dispatched_deadline(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """The deadline is set at dispatch by the ticket's kind. Ten minutes in, 朝阳区's
+    supervisor "corrects" their unit's urgent ticket to general: 1 hour became 5 working
+    days and a ticket closed the next day counted on time. Their units are the ones that
+    benefit: the urgency is corrected, the deadline stays. The centre (its 督办科 too) may
+    lengthen it while it has not passed; a correction needs a reason."""
+    start, clock = _clocked(domain)
+    sup, centre = city.actor("cy-supervisor"), city.actor("supervisor")
+    with sessions() as s:
+        t = _at_a_district_unit(s, domain, city, "urgent")
+        set_at = t.due_at
+        assert set_at is not None and t.dispatched_at is not None
+        clock[0] = start + timedelta(minutes=10)
+        with pytest.raises(service.InvalidInput, match="reason"):
+            service.confirm_classification(session=s, domain=domain, ticket=t, actor=sup,
+                                           urgency="general")
+        s.rollback()
+        assert t.urgency == "urgent" and t.due_at == set_at
+        data = _regraded(s, domain, t, sup, "general")
+        assert data["due_kept"] == "not_centre" and t.due_at == set_at
+        assert data["due_before"] == data["due_after"] == set_at.isoformat()
+        _regraded(s, domain, t, sup, "urgent")
+        assert t.due_at == set_at
+        # The centre, before the deadline: the general kind's 5 working days.
+        data = _regraded(s, domain, t, centre, "general")
+        assert "due_kept" not in data and t.due_at is not None
+        assert t.due_at > t.received_at + timedelta(days=4)
+        assert data["due_after"] == t.due_at.isoformat()
+
+
+def test_a_shorter_deadline_counts_from_the_correction(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """A general ticket found urgent two days in: the urgent kind's hour counted from the
+    call had passed before the unit was told, and it was late at once. The unit gets the
+    hour from the correction (never more than it had)."""
+    start, clock = _clocked(domain)
+    sup = city.actor("supervisor")
+    with sessions() as s:
+        t = _filed(s, domain, city, "general")
+        clock[0] = start + timedelta(days=2)
+        _regraded(s, domain, t, sup, "urgent")
+        assert t.due_at == domain.now() + timedelta(hours=1)
+        assert not is_overdue(t, domain.now())
+
+
+def test_a_redone_tickets_correction_keeps_the_redos_clock(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """驳回重办 gives a new deadline from the redo. A category correction afterwards put
+    back the deadline counted from the call, long past (the redo late at once), and an
+    urgency correction counted from the call too. Neither does now."""
+    start, clock = _clocked(domain)
+    op, handler, sup = city.actor("operator"), city.actor("water-handler"), city.actor(
+        "supervisor")
+    with sessions() as s:
+        t = _filed(s, domain, city, "livelihood")
+        service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        clock[0] = start + timedelta(hours=2)
+        _answered(s, domain, t, handler, op, "已恢复供水")
+        clock[0] = start + timedelta(hours=40)
+        service.reject_redo(session=s, domain=domain, ticket=t, actor=sup, reason="再核一下")
         s.commit()
-        assert fresh.due_at is not None and fresh.due_at > fresh.received_at + timedelta(days=1)
+        redo_due = t.due_at
+        assert redo_due == domain.now() + timedelta(hours=24)
+        clock[0] = start + timedelta(hours=41)
+        service.confirm_classification(session=s, domain=domain, ticket=t, actor=op,
+                                       category="heating")
+        s.commit()
+        assert t.due_at == redo_due and not is_overdue(t, domain.now())
+        _regraded(s, domain, t, op, "urgent")
+        assert t.due_at == domain.now() + timedelta(hours=1)
 
 
 def test_an_unreached_redo_survey_does_not_erase_the_citizens_answer(
@@ -212,6 +304,12 @@ def test_the_centre_keys_in_no_survey_for_a_citizen_nobody_could_ask(
         assert (f.surveyed, f.satisfied, f.compared, f.matched) == (1, 1, 1, 1)
 
 
+def _excluded(s: Session, domain: Domain, t: Ticket, actor: Actor, reason: str) -> None:
+    service.exclude(session=s, domain=domain, ticket=t, actor=actor, reason=reason)
+    s.commit()
+    assert t.status == Status.EXCLUDED
+
+
 INVISIBLE_REASONS = ["\u200b", "\u200b\u3000\u200d", "\ufeff", "\u2060 \u2063", "\u00ad"]
 
 
@@ -257,9 +355,7 @@ def test_an_invisible_reason_is_no_reason(
         assert t.status == Status.SIGNED
         assert _figures(s, domain, city).excluded == 0
         # A reason with words around a zero-width joiner is a reason.
-        service.exclude(session=s, domain=domain, ticket=t, actor=sup, reason="无理\u200d诉求")
-        s.commit()
-        assert t.status == Status.EXCLUDED
+        _excluded(s, domain, t, sup, "无理\u200d诉求")
 
 
 def test_a_reassignment_within_the_unit_does_not_reset_a_missed_sign_window(
@@ -487,3 +583,76 @@ def test_a_periods_figures_are_those_of_its_tickets_whatever_is_outside_it(
         assert period(boundary, None) == whole["in"]
         assert period(None, boundary) == whole["before"]
         assert period(None, None) == tuple(map(sum, zip(*whole.values(), strict=True)))
+
+
+def test_the_api_takes_a_regrading_of_a_dispatched_ticket_only_with_a_reason(
+    client: TestClient, sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """The same rule through ``POST /tickets/{ref}/classification``: no reason, 422 and
+    nothing changes; with one, the urgency is corrected and the district supervisor's unit
+    keeps the deadline it had."""
+    with sessions() as s:
+        t = _at_a_district_unit(s, domain, city, "urgent")
+        number, set_at = t.number, t.due_at
+    assert set_at is not None
+    sup = {"Authorization": f"Bearer {city.tokens['cy-supervisor']}"}
+    url = f"/api/v1/tickets/{number}/classification"
+    r = client.post(url, headers=sup, json={"urgency": "general"})
+    assert r.status_code == 422 and "reason" in r.text
+    r = client.post(url, headers=sup, json={"urgency": "general", "reason": "复核来电录音"})
+    assert r.status_code == 200, r.text
+    assert r.json()["urgency"] == "general"
+    assert datetime.fromisoformat(r.json()["due_at"]) == set_at
+
+
+def test_a_district_supervisor_does_not_exclude_their_own_units_ticket(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """剔除 takes a ticket out of every figure of its unit. 朝阳区's supervisor excluded
+    their own unit's overdue ticket and 朝阳区住建委 was never late; the decision is the
+    centre's (its 督办科 here), whom no unit's figure ranks."""
+    start, clock = _clocked(domain)
+    sup, centre = city.actor("cy-supervisor"), city.actor("supervisor")
+    with sessions() as s:
+        t = _at_a_district_unit(s, domain, city, "urgent")
+        clock[0] = start + timedelta(hours=3)
+        with pytest.raises(PermissionDenied):
+            service.exclude(session=s, domain=domain, ticket=t, actor=sup, reason="无理诉求")
+        s.rollback()
+        f = _figures(s, domain, city)  # its look-up before this session reads (one writer)
+        assert (f.due, f.excluded) == (1, 0) and t.status == Status.DISPATCHED
+        _excluded(s, domain, t, centre, "无理诉求")
+
+
+def test_a_closure_is_dated_by_the_answer_the_centre_accepted(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """按期办结 read the centre's 核实 time: a unit that answered within the day, verified by
+    the centre the day after, was late, while a district supervisor who verified their own
+    units' answers at once kept them on time. The answer's time counts; an answer sent back
+    (核实退回) and given again after the deadline is late however fast it is verified."""
+    start, clock = _clocked(domain)
+    op, handler = city.actor("operator"), city.actor("water-handler")
+    with sessions() as s:
+        t = _filed(s, domain, city, "livelihood")  # 24 hours
+        service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        clock[0] = start + timedelta(hours=20)
+        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已恢复供水",
+                      outcome="resolved")
+        clock[0] = start + timedelta(hours=30)  # the centre's 核实, the next day
+        service.close(session=s, domain=domain, ticket=t, actor=op)
+        s.commit()
+        assert _timeliness(s, domain, city)[:3] == (1, 1, 1)
+        s.commit()  # the read's transaction ended before the next look-up (one writer)
+
+        late = _filed(s, domain, city, "livelihood")
+        service.sign(session=s, domain=domain, ticket=late, actor=handler)
+        clock[0] = start + timedelta(hours=50)
+        service.reply(session=s, domain=domain, ticket=late, actor=handler, text="已恢复",
+                      outcome="resolved")
+        clock[0] = start + timedelta(hours=55)  # sent back after its deadline (54 h)
+        service.send_back(session=s, domain=domain, ticket=late, actor=op, reason="未写明原因")
+        clock[0] = start + timedelta(hours=56)
+        _answered(s, domain, late, handler, op, "管道抢修完毕，已恢复供水")
+        s.commit()
+        assert _timeliness(s, domain, city)[:3] == (2, 1, 1)
