@@ -843,6 +843,7 @@ def test_a_danger_told_inside_a_bill_or_an_appliance_stretch_ends_it(
     ("孩子昨天放学很晚才回来，说在同学家写作业，平时五点就到家了", "none"),
     ("我老公平时六点就到家了，现在都九点了还没回来，电话也不接", "none"),
     ("我儿子二十多了，出去喝酒现在还没回来", "none"),
+    ("孩子平时五点回家，现在学校改成四点半放学了，想问问托管班几点接", "none"),
 ])
 def test_a_child_not_home_hours_past_the_usual_time_is_110(text: str, emergency: str) -> None:
     assert classify(text).emergency == emergency, _cues(text)
