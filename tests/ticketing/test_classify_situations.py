@@ -862,6 +862,8 @@ def test_a_child_not_home_hours_past_the_usual_time_is_110(text: str, emergency:
     ("退烧药吃多的话对肝有影响吗", "none"),
     ("他一整瓶啤酒都喝了，还在那儿唱歌", "none"),
     ("我把一整袋薯片都吃了，想问问怎么减肥", "none"),
+    ("这个降压药一天吃多少合适", "none"),
+    ("薯片吃多了，现在有点撑", "none"),
 ])
 def test_an_overdose_told_with_the_object_first_or_as_too_much_is_120(
     text: str, emergency: str,
@@ -889,6 +891,8 @@ def test_an_overdose_told_with_the_object_first_or_as_too_much_is_120(
      "孩子被反锁在车里，消防还没到，孩子在里面哭", "119"),
     ("孩子被反锁在车里，消防已经把孩子救出来了，想问问开锁的钱谁出",
      "消防把孩子救出来了，可是孩子没呼吸了", "120"),
+    ("电梯 困人 物业 十分钟 就 把 人 放出来 了 想 问问 维修 记录 在哪 查",
+     "楼里 着火 了 消防 把 人 救出来 了 楼上 浓烟 滚滚", "119"),
 ])
 def test_a_kind_a_fare_a_siren_a_thing_or_a_rescue_done_is_no_hand_over(
     quiet: str, loud: str, service: str,
