@@ -698,7 +698,11 @@ def test_a_lift_running_open_and_locked_escape_stairs_are_urgent(calm: str, urge
                                   "锤子砸得咣咣的", "打火的时候火苗往外窜", "电梯门开着往上走",
                                   # review22's mends: the fitting tested, the spans, the dream's end
                                   "管子肥皂水抹了冒泡没敢关", "救护车的车费我妈吐血了",
-                                  "热水器点火的时候火苗往外窜不敢用了", "梦见着火了吓醒了着火了"])
+                                  "热水器点火的时候火苗往外窜不敢用了", "梦见着火了吓醒了着火了",
+                                  # twenty-second round
+                                  "平时四点就到家现在都六点了孩子", "把一整瓶药都吃了",
+                                  "家暴这种事", "救护车拉到医院这个车钱", "救护车一路鸣笛吵醒",
+                                  "路中间躺着轮胎", "电梯困人就把人放出来了", "燃气味儿不算冲"])
 def test_the_new_cues_cost_work_in_proportion_to_length(unit: str) -> None:
     classify(unit)
     short = _work(unit * (1250 // len(unit)))
@@ -817,3 +821,108 @@ def test_a_danger_told_inside_a_bill_or_an_appliance_stretch_ends_it(
     text: str, emergency: str,
 ) -> None:
     assert classify(text).emergency == emergency, _cues(text)
+
+
+# --------------------------------------------------------------- twenty-second round: the
+# kinds of failure heldout-20 showed, each told both ways: a child not home hours past the
+# usual time, an overdose told after a question or with the object first; and a crime named
+# as a kind of thing, an ambulance's fare a clause after the vehicle, a siren as noise, a thing
+# lying in the road, a wire sparking (打火), a rescue told as done, a faint gas smell: none a
+# hand-over.
+
+@pytest.mark.parametrize(("text", "emergency"), [
+    # Hours past the usual time, or not home yet now, with a child or an impaired person named.
+    ("我儿子八岁，平常五点前就回来了，这都七点了，电话手表也打不通", "110"),
+    ("那个我就是问一下，我孙女上二年级，平时四点半就到家，现在都快七点了，学校说早放学了", "110"),
+    ("我家 闺女 九岁 平时 五点 就 到家 了 现在 都 八点 多 了 同学 家 都 问 遍 了", "110"),
+    ("孩子 放学 到现在 还 没 到家 老师 说 早 走 了 电话 手表 关机", "110"),
+    ("我爸老年痴呆，平时遛弯一个钟头就回来了，现在都四个小时了", "110"),
+    # The usual time asked about, a grown-up late, a student away, a late return told after.
+    ("孩子平时五点就到家，学校说今天有活动，想问问一般几点结束", "none"),
+    ("我儿子在外地上大学，平时周末回家，这周没回来", "none"),
+    ("孩子昨天放学很晚才回来，说在同学家写作业，平时五点就到家了", "none"),
+    ("我老公平时六点就到家了，现在都九点了还没回来，电话也不接", "none"),
+    ("我儿子二十多了，出去喝酒现在还没回来", "none"),
+    ("孩子平时五点回家，现在学校改成四点半放学了，想问问托管班几点接", "none"),
+])
+def test_a_child_not_home_hours_past_the_usual_time_is_110(text: str, emergency: str) -> None:
+    assert classify(text).emergency == emergency, _cues(text)
+
+
+@pytest.mark.parametrize(("text", "emergency"), [
+    # The object first, a question before the situation, the dose told as too much.
+    ("我妈把一整瓶降压药都吃了，现在迷迷糊糊的", "120"),
+    ("我想问问安眠药吃多了会怎么样，我朋友刚才一板药全吞下去了", "120"),
+    ("孩子 把 半瓶 药 都 吃 了 现在 有点 犯困", "120"),
+    ("我爸降压药吃多了，现在头晕站不住", "120"),
+    ("安眠 药 吃 过量 了 人 叫 着 还 答应 但是 很 困", "120"),
+    # Asked in general; food or drink by the bottle or the bag.
+    ("请问安眠药吃多了会怎么样", "none"),
+    ("感冒药吃多了有什么副作用吗", "none"),
+    ("退烧药吃多的话对肝有影响吗", "none"),
+    ("他一整瓶啤酒都喝了，还在那儿唱歌", "none"),
+    ("我把一整袋薯片都吃了，想问问怎么减肥", "none"),
+    ("这个降压药一天吃多少合适", "none"),
+    ("薯片吃多了，现在有点撑", "none"),
+])
+def test_an_overdose_told_with_the_object_first_or_as_too_much_is_120(
+    text: str, emergency: str,
+) -> None:
+    assert classify(text).emergency == emergency, _cues(text)
+
+
+@pytest.mark.parametrize(("quiet", "loud", "service"), [
+    # A crime named as a kind of thing / going on, or told without commas.
+    ("我老公上个月打过我，我想问问家暴这种事儿妇联管吗", "我老公正在打我，家暴这种事你们管不管", "110"),
+    ("我想问问打架这种情况派出所一般怎么处理", "他 拿 刀 砍人 了 这种 事 你们 管 不 管", "110"),
+    # An ambulance's fare a clause after the vehicle / someone down told between them.
+    ("救护车把我爸拉到医院，这个车钱医保能报吗", "救护车还没来，我爸已经晕过去了，车钱我们出", "120"),
+    ("救护车 把 人 送到 医院 这个 车钱 能 报销 吗", "叫的救护车还没到，孩子抽起来了，车钱多少都行", "120"),
+    # A siren complained of as noise, the station / someone down with the ambulance there.
+    ("小区旁边是急救中心，救护车半夜一路鸣笛，吵得睡不着", "我爸晕倒了叫不醒，救护车鸣着笛到楼下了，进不来", "120"),
+    ("急救 站 的 救护车 半夜 鸣笛 吵 得 睡 不着", "楼下急救站的救护车来了，我妈突然晕倒了", "120"),
+    # A thing lying in the road (debris, U4) / a person lying there.
+    ("五环上路中间躺着一块大石头，车都绕着走", "马路中间躺着个人，一动不动", "110"),
+    ("一个大轮胎躺在马路中间，差点撞车", "有个老头躺在马路中间", "110"),
+    # A rescue told as done (B8) / one not done, or someone still inside.
+    ("上礼拜电梯困人，物业十分钟就把人放出来了，想表扬一下", "电梯困人半小时了，物业还没把人弄出来", "119"),
+    ("电梯 困人 了 消防 很快 把 人 救出来 了 挺 感谢 的", "电梯困人了，把人弄出来了一个，还有一个在里面", "119"),
+    ("电梯 困人 物业 十分钟 就 把 人 放出来 了 想 问问 维修 记录 在哪 查",
+     "孩子被反锁在车里，消防还没到，孩子在里面哭", "119"),
+    ("孩子被反锁在车里，消防已经把孩子救出来了，想问问开锁的钱谁出",
+     "消防把孩子救出来了，可是孩子没呼吸了", "120"),
+    ("电梯 困人 物业 十分钟 就 把 人 放出来 了 想 问问 维修 记录 在哪 查",
+     "楼里 着火 了 消防 把 人 救出来 了 楼上 浓烟 滚滚", "119"),
+])
+def test_a_kind_a_fare_a_siren_a_thing_or_a_rescue_done_is_no_hand_over(
+    quiet: str, loud: str, service: str,
+) -> None:
+    assert classify(quiet).emergency == "none", _cues(quiet)
+    assert classify(loud).emergency == service, _cues(loud)
+
+
+@pytest.mark.parametrize("text", [
+    "村口一根电线掉地上了，现在还在那儿噼里啪啦地打火，旁边是柴火垛",
+    "电线 掉 地上 还 在 啪啪 打火",
+    "路边的高压线断了一根，一直在那儿打火",
+])
+def test_a_wire_sparking_is_no_fight(text: str) -> None:
+    # 打火 is a spark (U2: urgent), not a blow; which service, if any, is not the police's.
+    got = classify(text)
+    assert got.urgency == "urgent", _cues(text)
+    assert got.emergency != "110", _cues(text)
+
+
+@pytest.mark.parametrize(("faint", "strong"), [
+    ("路边燃气井盖那儿有股煤气味儿，不算冲，一直有", "路边燃气井盖那儿煤气味儿越来越冲，还嘶嘶响"),
+    ("楼道里有淡淡的燃气味，说不上哪儿来的", "楼道里燃气味很冲，我头晕想吐"),
+    ("小区 门口 有 股 天然气 味 不太 浓", "小区 门口 天然气 味 特别 大 越来越 浓"),
+])
+def test_a_faint_gas_smell_names_nobody_to_rescue(faint: str, strong: str) -> None:
+    # E4: a faint smell is urgent with no hand-over; the mark stops the model's (decide).
+    got = classify(faint)
+    assert got.urgency == "urgent", _cues(faint)
+    assert got.emergency == "none", _cues(faint)
+    assert any(m.split(":", 1)[0] in NO_RESCUE for m in got.matched), got.matched
+    assert not any(m.split(":", 1)[0] in NO_RESCUE for m in classify(strong).matched), _cues(strong)
+
