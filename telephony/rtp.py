@@ -23,6 +23,11 @@ _DTMF_KEYS = "0123456789*#ABCD"
 # event begins, if it had lasted this long (timestamp units; 40 ms at 8 kHz, the shortest
 # press Q.24 accepts); a lone stray packet does not.
 MIN_UNENDED_EVENT_DURATION = 320
+# A press held past an event's 16-bit duration (0xFFFF, 8.19 s) goes on in a new segment:
+# the same event at a new timestamp, the end bit only on the last (RFC 4733 2.5.1.3). An
+# open event this long that a segment of the same key follows is that press, not one whose
+# end packets were lost (the slack: 100 ms of lost updates before the cut).
+EVENT_SEGMENT_FULL = 0xFFFF - 800
 # Received audio is taken at real time plus this many seconds of packets bunched up (a
 # network or a busy receive thread holding them back): a peer sending as fast as it could
 # (30000 packets, 10 minutes of audio, in 2 s) made a 7-second call a 386-second recording,
@@ -440,9 +445,12 @@ class Rtp16Stream(RTP.RTPClient):
             return  # the end retransmits of an event already reported
         unended = self._open_event
         if unended is not None and unended[:2] != key:
-            # A new event while the last one never ended: its end packets were lost.
+            # A new event while the last one never ended: its end packets were lost. Or the
+            # same press going on in its next segment (RFC 4733 2.5.2.3), not a press of
+            # its own: each segment was one, a 9 s press of 1 keyed "11".
             self._open_event = None
-            if unended[2] >= MIN_UNENDED_EVENT_DURATION:
+            continued = unended[1] == payload[0] and unended[2] >= EVENT_SEGMENT_FULL
+            if not continued and unended[2] >= MIN_UNENDED_EVENT_DURATION:
                 self._report_event(unended[:2])
         if payload[1] & 0x80:
             self._open_event = None

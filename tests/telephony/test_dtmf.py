@@ -286,3 +286,43 @@ def test_audio_on_a_dynamic_payload_number_is_decoded_with_its_codec() -> None:
         s.parse_packet(bytes([packet[0], 96]) + packet[2:])
     assert keys == ["5"]
     assert b"".join(frames)[: len(audio)] == LAWS["PCMU"](audio)
+
+
+def long_press_packets(digit: str, *, timestamp: int, seconds: float) -> list[bytes]:
+    """One RFC 4733 press held ``seconds`` (past the 16-bit duration's 8.19 s), sent as
+    RFC 4733 2.5.1.3 says: a segment's updates every 50 ms up to duration 0xFFFF, then a
+    new segment of the same event at the timestamp where that one's duration ended, and
+    three end packets (E bit) only on the last one."""
+    event, total, step = "0123456789*#".index(digit), int(seconds * 8000), 400
+    packets, seq, start = [], 0, timestamp
+    while True:
+        length = min(total - (start - timestamp), 0xFFFF)
+        durations = [*range(step, length, step), length]
+        last = start - timestamp + length >= total
+        for n, duration in enumerate(durations):
+            final = last and n == len(durations) - 1
+            for _ in range(3 if final else 1):
+                payload = bytes([event, (0x80 if final else 0) | 10]) + duration.to_bytes(2, "big")
+                packets.append(struct.pack("!BBHII", 0x80, 101, seq & 0xFFFF,
+                                           start & 0xFFFFFFFF, 0x1234) + payload)
+                seq += 1
+        if last:
+            return packets
+        start += length
+
+
+@pytest.mark.parametrize("seconds", [9.0, 20.0])
+def test_a_key_held_past_the_longest_event_segment_is_one_key(seconds: float) -> None:
+    """A key held longer than an event's 16-bit duration holds (8.19 s) goes on in new
+    segments, same event, new timestamp, the end bit only on the last (RFC 4733 2.5.1.3 and
+    2.5.2.3: the receiver joins them). Each segment was read as a press whose end packets
+    were lost: a 9 s press of 1 at a survey's first question answered both ("11")."""
+    s, keys, _ = stream(101)
+    for packet in long_press_packets("1", timestamp=4000, seconds=seconds):
+        s.parse_packet(packet)
+    assert keys == ["1"]
+    # The same key pressed again afterwards is a press of its own.
+    for packet in long_press_packets("1", timestamp=4000 + int(seconds * 8000) + 8000,
+                                     seconds=0.2):
+        s.parse_packet(packet)
+    assert keys == ["1", "1"]
