@@ -28,6 +28,9 @@ MIN_UNENDED_EVENT_DURATION = 320
 # open event this long that a segment of the same key follows is that press, not one whose
 # end packets were lost (the slack: 100 ms of lost updates before the cut).
 EVENT_SEGMENT_FULL = 0xFFFF - 800
+# An open event whose updates have stopped this long on the call's RTP clock (150 ms, as
+# Asterisk's dtmftimeout) while other packets go on is over, its end packets lost.
+EVENT_END_TIMEOUT = 1200
 # Received audio is taken at real time plus this many seconds of packets bunched up (a
 # network or a busy receive thread holding them back): a peer sending as fast as it could
 # (30000 packets, 10 minutes of audio, in 2 s) made a 7-second call a 386-second recording,
@@ -392,7 +395,9 @@ class Rtp16Stream(RTP.RTPClient):
         self.rx_packets += 1
         if pt == self.event_pt:
             self._telephone_event(payload, timestamp)
-        elif pt == self.audio_pt or pt in _DECODERS:
+            return
+        self._end_lost_event(timestamp)
+        if pt == self.audio_pt or pt in _DECODERS:
             if seq == self._last_seq:
                 return  # duplicate
             self._last_seq = seq
@@ -457,6 +462,20 @@ class Rtp16Stream(RTP.RTPClient):
             self._report_event(key)
         else:
             self._open_event = (timestamp, payload[0], int.from_bytes(payload[2:4], "big"))
+
+    def _end_lost_event(self, timestamp: int) -> None:
+        """An open event whose updates stopped ``EVENT_END_TIMEOUT`` before this packet of
+        the caller's (``timestamp``, the same clock) ended with its end packets lost: it
+        counts now if it lasted a press (as at the next event), not when the caller,
+        hearing nothing happen, presses again and keys it twice."""
+        unended = self._open_event
+        if unended is None:
+            return
+        since = (timestamp - unended[0] - unended[2]) & 0xFFFFFFFF
+        if EVENT_END_TIMEOUT < since < 0x80000000:
+            self._open_event = None
+            if unended[2] >= MIN_UNENDED_EVENT_DURATION:
+                self._report_event(unended[:2])
 
     def _report_event(self, key: tuple[int, int]) -> None:
         self._recent_events.append(key)

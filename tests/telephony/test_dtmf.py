@@ -326,3 +326,24 @@ def test_a_key_held_past_the_longest_event_segment_is_one_key(seconds: float) ->
                                      seconds=0.2):
         s.parse_packet(packet)
     assert keys == ["1", "1"]
+
+
+def test_a_key_whose_end_packets_were_all_lost_counts_once_its_updates_stop() -> None:
+    """A press whose three end packets were all lost, the caller's audio going on: the key
+    counts once no update has come for ``EVENT_END_TIMEOUT`` of the audio's clock (as
+    Asterisk's dtmftimeout does), not at the caller's next key: waiting for it, a caller who
+    pressed 1 heard nothing happen, pressed again and keyed "11" (at a survey, both
+    questions)."""
+    s, keys, _ = stream(101)
+    event = "0123456789*#".index("1")
+    for n in range(6):  # 120 ms of updates at timestamp 8000; the ends lost
+        s.parse_packet(struct.pack("!BBHII", 0x80, 101, n, 8000, 0x1234)
+                       + bytes([event, 10]) + (160 * (n + 1)).to_bytes(2, "big"))
+    audio = [struct.pack("!BBHII", 0x80, 0, 6 + n, 8000 + 160 * (6 + n), 0x1234)
+             + b"\xff" * 160 for n in range(20)]
+    for packet in audio[:2]:  # still within the event's reach: no key yet
+        s.parse_packet(packet)
+    assert keys == []
+    for packet in audio[2:]:
+        s.parse_packet(packet)
+    assert keys == ["1"]
