@@ -28,8 +28,8 @@ MIN_UNENDED_EVENT_DURATION = 320
 # open event this long that a segment of the same key follows is that press, not one whose
 # end packets were lost (the slack: 100 ms of lost updates before the cut).
 EVENT_SEGMENT_FULL = 0xFFFF - 800
-# An open event whose updates have stopped this long on the call's RTP clock (150 ms, as
-# Asterisk's dtmftimeout) while other packets go on is over, its end packets lost.
+# An open event whose updates have stopped this long on the clock of the caller's audio
+# (150 ms, as Asterisk's dtmftimeout) while the audio goes on is over, its ends lost.
 EVENT_END_TIMEOUT = 1200
 # Received audio is taken at real time plus this many seconds of packets bunched up (a
 # network or a busy receive thread holding them back): a peer sending as fast as it could
@@ -395,9 +395,10 @@ class Rtp16Stream(RTP.RTPClient):
         self.rx_packets += 1
         if pt == self.event_pt:
             self._telephone_event(payload, timestamp)
-            return
-        self._end_lost_event(timestamp)
-        if pt == self.audio_pt or pt in _DECODERS:
+        elif pt == self.audio_pt or pt in _DECODERS:
+            # The caller's audio runs on the events' clock (RTCP sent on this port does not:
+            # its "timestamp" is an SSRC).
+            self._end_lost_event(timestamp)
             if seq == self._last_seq:
                 return  # duplicate
             self._last_seq = seq
@@ -464,10 +465,10 @@ class Rtp16Stream(RTP.RTPClient):
             self._open_event = (timestamp, payload[0], int.from_bytes(payload[2:4], "big"))
 
     def _end_lost_event(self, timestamp: int) -> None:
-        """An open event whose updates stopped ``EVENT_END_TIMEOUT`` before this packet of
-        the caller's (``timestamp``, the same clock) ended with its end packets lost: it
-        counts now if it lasted a press (as at the next event), not when the caller,
-        hearing nothing happen, presses again and keys it twice."""
+        """An open event whose updates stopped ``EVENT_END_TIMEOUT`` before this audio
+        packet of the caller's (``timestamp``, the same clock) has ended, its end packets
+        lost: it counts now if it lasted a press (as at the next event), not when the
+        caller, hearing nothing happen, presses again and keys it twice."""
         unended = self._open_event
         if unended is None:
             return

@@ -347,3 +347,24 @@ def test_a_key_whose_end_packets_were_all_lost_counts_once_its_updates_stop() ->
     for packet in audio[2:]:
         s.parse_packet(packet)
     assert keys == ["1"]
+
+
+def test_rtcp_on_the_rtp_port_does_not_end_a_press() -> None:
+    """RTCP multiplexed on the RTP port (RFC 5761) reads as version 2 with a payload type
+    of 72-76, and where RTP has its timestamp it has the sender's SSRC: it is not the
+    caller's clock, so a press going on is not taken as over (nor its key reported before
+    its end)."""
+    s, keys, _ = stream(101)
+    event = "0123456789*#".index("4")
+    update = [struct.pack("!BBHII", 0x80, 101, n, 8000, 0x1234)
+              + bytes([event, 10]) + (160 * (n + 1)).to_bytes(2, "big") for n in range(6)]
+    for packet in update[:3]:
+        s.parse_packet(packet)
+    # A receiver report: PT 201, length 7, then the SSRC where RTP's timestamp would be.
+    s.parse_packet(struct.pack("!BBHI", 0x81, 201, 7, 0x7FFF0000) + bytes(24))
+    assert keys == []
+    for packet in update[3:]:
+        s.parse_packet(packet)
+    s.parse_packet(struct.pack("!BBHII", 0x80, 101, 6, 8000, 0x1234)
+                   + bytes([event, 0x80 | 10]) + (960).to_bytes(2, "big"))
+    assert keys == ["4"]
