@@ -92,6 +92,9 @@ class Rtp16Stream(RTP.RTPClient):
         self.codec = codec
         self.audio_pt = audio_pt
         self.event_pt = event_pt
+        # The numbers keys come with: the negotiated one, and our offer's when the answer
+        # to it renumbered the event (``Negotiated.offered_event_pt``).
+        self.event_pts = frozenset({event_pt} - {None})
         self.on_audio = on_audio
         self._encode = _ENCODERS[codec]
         self._silence = self._encode(b"\x00" * FRAME_BYTES)
@@ -149,9 +152,10 @@ class Rtp16Stream(RTP.RTPClient):
             self._encode = _ENCODERS[media.codec]
             self._silence = self._encode(b"\x00" * FRAME_BYTES)
         self.event_pt = media.event_pt
+        self.event_pts = frozenset({media.event_pt, media.offered_event_pt} - {None})
         self.assoc = {media.audio_pt: _PAYLOAD_TYPES[media.codec]}
-        if media.event_pt is not None:
-            self.assoc[media.event_pt] = RTP.PayloadType.EVENT
+        for pt in self.event_pts:
+            self.assoc[pt] = RTP.PayloadType.EVENT
         self.preference = _PAYLOAD_TYPES[media.codec]
         self._inband = self._inband_detector(media.event_pt)
         self.set_remote(media.remote_ip, media.remote_port)
@@ -301,7 +305,7 @@ class Rtp16Stream(RTP.RTPClient):
                 return Verdict.HOLD
             self._latch(source)
             return Verdict.TAKE
-        if pt not in (self.audio_pt, self.event_pt):
+        if pt != self.audio_pt and pt not in self.event_pts:
             return Verdict.DROP  # a stray type from elsewhere: learning goes on
         self._learn(source, seq)
         return Verdict.HOLD
@@ -393,7 +397,7 @@ class Rtp16Stream(RTP.RTPClient):
         seq, timestamp = struct.unpack_from("!HI", packet, 2)
         self.last_rx = time.monotonic()
         self.rx_packets += 1
-        if pt == self.event_pt:
+        if pt in self.event_pts:
             self._telephone_event(payload, timestamp)
         elif pt == self.audio_pt or pt in _DECODERS:
             # The caller's audio runs on the events' clock (RTCP sent on this port does not:
