@@ -23,6 +23,14 @@ _DTMF_KEYS = "0123456789*#ABCD"
 # event begins, if it had lasted this long (timestamp units; 40 ms at 8 kHz, the shortest
 # press Q.24 accepts); a lone stray packet does not.
 MIN_UNENDED_EVENT_DURATION = 320
+# A press held past an event's 16-bit duration (0xFFFF, 8.19 s) goes on in a new segment:
+# the same event at a new timestamp, the end bit only on the last (RFC 4733 2.5.1.3). An
+# open event this long that a segment of the same key follows is that press, not one whose
+# end packets were lost (the slack: 100 ms of lost updates before the cut).
+EVENT_SEGMENT_FULL = 0xFFFF - 800
+# An open event whose updates have stopped this long on the clock of the caller's audio
+# (150 ms, as Asterisk's dtmftimeout) while the audio goes on is over, its ends lost.
+EVENT_END_TIMEOUT = 1200
 # Received audio is taken at real time plus this many seconds of packets bunched up (a
 # network or a busy receive thread holding them back): a peer sending as fast as it could
 # (30000 packets, 10 minutes of audio, in 2 s) made a 7-second call a 386-second recording,
@@ -84,6 +92,9 @@ class Rtp16Stream(RTP.RTPClient):
         self.codec = codec
         self.audio_pt = audio_pt
         self.event_pt = event_pt
+        # The numbers keys come with: the negotiated one, and our offer's when the answer
+        # to it renumbered the event (``Negotiated.offered_event_pt``).
+        self.event_pts = frozenset({event_pt} - {None})
         self.on_audio = on_audio
         self._encode = _ENCODERS[codec]
         self._silence = self._encode(b"\x00" * FRAME_BYTES)
@@ -141,9 +152,10 @@ class Rtp16Stream(RTP.RTPClient):
             self._encode = _ENCODERS[media.codec]
             self._silence = self._encode(b"\x00" * FRAME_BYTES)
         self.event_pt = media.event_pt
+        self.event_pts = frozenset({media.event_pt, media.offered_event_pt} - {None})
         self.assoc = {media.audio_pt: _PAYLOAD_TYPES[media.codec]}
-        if media.event_pt is not None:
-            self.assoc[media.event_pt] = RTP.PayloadType.EVENT
+        for pt in self.event_pts:
+            self.assoc[pt] = RTP.PayloadType.EVENT
         self.preference = _PAYLOAD_TYPES[media.codec]
         self._inband = self._inband_detector(media.event_pt)
         self.set_remote(media.remote_ip, media.remote_port)
@@ -293,7 +305,7 @@ class Rtp16Stream(RTP.RTPClient):
                 return Verdict.HOLD
             self._latch(source)
             return Verdict.TAKE
-        if pt not in (self.audio_pt, self.event_pt):
+        if pt != self.audio_pt and pt not in self.event_pts:
             return Verdict.DROP  # a stray type from elsewhere: learning goes on
         self._learn(source, seq)
         return Verdict.HOLD
@@ -385,9 +397,12 @@ class Rtp16Stream(RTP.RTPClient):
         seq, timestamp = struct.unpack_from("!HI", packet, 2)
         self.last_rx = time.monotonic()
         self.rx_packets += 1
-        if pt == self.event_pt:
+        if pt in self.event_pts:
             self._telephone_event(payload, timestamp)
         elif pt == self.audio_pt or pt in _DECODERS:
+            # The caller's audio runs on the events' clock (RTCP sent on this port does not:
+            # its "timestamp" is an SSRC).
+            self._end_lost_event(timestamp)
             if seq == self._last_seq:
                 return  # duplicate
             self._last_seq = seq
@@ -440,15 +455,32 @@ class Rtp16Stream(RTP.RTPClient):
             return  # the end retransmits of an event already reported
         unended = self._open_event
         if unended is not None and unended[:2] != key:
-            # A new event while the last one never ended: its end packets were lost.
+            # A new event while the last one never ended: its end packets were lost. Or the
+            # same press going on in its next segment (RFC 4733 2.5.2.3), not a press of
+            # its own: each segment was one, a 9 s press of 1 keyed "11".
             self._open_event = None
-            if unended[2] >= MIN_UNENDED_EVENT_DURATION:
+            continued = unended[1] == payload[0] and unended[2] >= EVENT_SEGMENT_FULL
+            if not continued and unended[2] >= MIN_UNENDED_EVENT_DURATION:
                 self._report_event(unended[:2])
         if payload[1] & 0x80:
             self._open_event = None
             self._report_event(key)
         else:
             self._open_event = (timestamp, payload[0], int.from_bytes(payload[2:4], "big"))
+
+    def _end_lost_event(self, timestamp: int) -> None:
+        """An open event whose updates stopped ``EVENT_END_TIMEOUT`` before this audio
+        packet of the caller's (``timestamp``, the same clock) has ended, its end packets
+        lost: it counts now if it lasted a press (as at the next event), not when the
+        caller, hearing nothing happen, presses again and keys it twice."""
+        unended = self._open_event
+        if unended is None:
+            return
+        since = (timestamp - unended[0] - unended[2]) & 0xFFFFFFFF
+        if EVENT_END_TIMEOUT < since < 0x80000000:
+            self._open_event = None
+            if unended[2] >= MIN_UNENDED_EVENT_DURATION:
+                self._report_event(unended[:2])
 
     def _report_event(self, key: tuple[int, int]) -> None:
         self._recent_events.append(key)

@@ -37,8 +37,8 @@ from telephony.sip.sdp import (
     Negotiated,
     NotAcceptable,
     SdpError,
+    answered_media,
     build_offer,
-    call_media,
     parse_sdp,
 )
 from telephony.sip.transaction import ClientTxn, OutboundLeg, new_request
@@ -214,8 +214,8 @@ class Dialer:
         media: Negotiated | None = None
         try:
             # The answer to our offer starts the call: the rules of an inbound call's
-            # (call_media; an answer on hold leaves the citizen hearing nothing).
-            media = call_media(parse_sdp(msg.body_bytes)) if msg.body_bytes else None
+            # (answered_media; an answer on hold leaves the citizen hearing nothing).
+            media = answered_media(parse_sdp(msg.body_bytes)) if msg.body_bytes else None
         except (SdpError, NotAcceptable):
             media = None
         if media is None or call.rtp is None or not call.take_answer(media):

@@ -36,9 +36,9 @@ from telephony.sip.sdp import (
     UnsupportedBody,
     answer_direction,
     answer_offer,
+    answered_media,
     build_offer,
     build_sdp,
-    call_media,
     negotiate,
     on_hold,
     parse_sdp,
@@ -584,12 +584,12 @@ class InDialog:
     def _answer_to_invite(self, call: CallHandle, answer: MediaOffer | None, offer: _Offer,
                           outcome: str, why: str) -> None:
         """The ACK of a delayed offer: its answer must pick a codec we offered, name an
-        address we can send RTP to and take our audio (``call_media``, the rules of an
+        address we can send RTP to and take our audio (``answered_media``, the rules of an
         INVITE's offer): a=inactive or a=sendonly there refuses the IVR's every word."""
         media: Negotiated | None = None
         if answer is not None:
             try:
-                media = call_media(answer, offer.codecs)
+                media = answered_media(answer, offer.codecs)
             except NotAcceptable as exc:
                 why = f"SDP answer in the ACK we cannot use: {exc}"
         if media is None:

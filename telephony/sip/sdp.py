@@ -14,7 +14,7 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from telephony.sip.uri import unicast_ipv4
 
@@ -99,6 +99,9 @@ class Negotiated:
     remote_ip: str
     remote_port: int
     layout: tuple[str, ...] = ()  # ``MediaOffer.layout`` of the offer answered
+    # Our offer's telephone-event number, when this is the answer to our offer and it gave
+    # the event another: the answerer sends with ours (``answered_media``).
+    offered_event_pt: int | None = None
 
 
 def parse_sdp(body: bytes | str) -> MediaOffer:
@@ -287,6 +290,21 @@ def call_media(sdp: MediaOffer, preferred: tuple[str, ...] = SUPPORTED_CODECS) -
         remedy = _NAME_AN_ADDRESS if why == _OLD_HOLD else _SEND_BOTH_WAYS
         raise NotAcceptable(f"{why}, at the start of a call; {remedy}")
     return answer_offer(sdp, preferred)
+
+
+def answered_media(answer: MediaOffer,
+                   preferred: tuple[str, ...] = SUPPORTED_CODECS) -> Negotiated:
+    """The media a call starts with from the answer to our offer (``build_offer``: an
+    outbound call's INVITE, the 200 to a delayed offer): ``call_media``'s rules, and keys
+    heard on our offer's telephone-event number as well as on the answer's. An answer may
+    give the event another number, and the answerer then sends with the offer's (RFC 3264
+    6.1: "it MUST use the payload type numbers from the offer, even if they differ from
+    those in the answer"); some peers send with their own. Read from the answer alone,
+    the call heard no key of a peer renumbering it."""
+    media = call_media(answer, preferred)
+    if media.event_pt is None or media.event_pt == DEFAULT_EVENT_PT:
+        return media
+    return replace(media, offered_event_pt=DEFAULT_EVENT_PT)
 
 
 def build_sdp(*, ip: str, port: int, session_id: int, formats: list[tuple[int, str]],

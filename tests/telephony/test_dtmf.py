@@ -286,3 +286,85 @@ def test_audio_on_a_dynamic_payload_number_is_decoded_with_its_codec() -> None:
         s.parse_packet(bytes([packet[0], 96]) + packet[2:])
     assert keys == ["5"]
     assert b"".join(frames)[: len(audio)] == LAWS["PCMU"](audio)
+
+
+def long_press_packets(digit: str, *, timestamp: int, seconds: float) -> list[bytes]:
+    """One RFC 4733 press held ``seconds`` (past the 16-bit duration's 8.19 s), sent as
+    RFC 4733 2.5.1.3 says: a segment's updates every 50 ms up to duration 0xFFFF, then a
+    new segment of the same event at the timestamp where that one's duration ended, and
+    three end packets (E bit) only on the last one."""
+    event, total, step = "0123456789*#".index(digit), int(seconds * 8000), 400
+    packets, seq, start = [], 0, timestamp
+    while True:
+        length = min(total - (start - timestamp), 0xFFFF)
+        durations = [*range(step, length, step), length]
+        last = start - timestamp + length >= total
+        for n, duration in enumerate(durations):
+            final = last and n == len(durations) - 1
+            for _ in range(3 if final else 1):
+                payload = bytes([event, (0x80 if final else 0) | 10]) + duration.to_bytes(2, "big")
+                packets.append(struct.pack("!BBHII", 0x80, 101, seq & 0xFFFF,
+                                           start & 0xFFFFFFFF, 0x1234) + payload)
+                seq += 1
+        if last:
+            return packets
+        start += length
+
+
+@pytest.mark.parametrize("seconds", [9.0, 20.0])
+def test_a_key_held_past_the_longest_event_segment_is_one_key(seconds: float) -> None:
+    """A key held longer than an event's 16-bit duration holds (8.19 s) goes on in new
+    segments, same event, new timestamp, the end bit only on the last (RFC 4733 2.5.1.3 and
+    2.5.2.3: the receiver joins them). Each segment was read as a press whose end packets
+    were lost: a 9 s press of 1 at a survey's first question answered both ("11")."""
+    s, keys, _ = stream(101)
+    for packet in long_press_packets("1", timestamp=4000, seconds=seconds):
+        s.parse_packet(packet)
+    assert keys == ["1"]
+    # The same key pressed again afterwards is a press of its own.
+    for packet in long_press_packets("1", timestamp=4000 + int(seconds * 8000) + 8000,
+                                     seconds=0.2):
+        s.parse_packet(packet)
+    assert keys == ["1", "1"]
+
+
+def test_a_key_whose_end_packets_were_all_lost_counts_once_its_updates_stop() -> None:
+    """A press whose three end packets were all lost, the caller's audio going on: the key
+    counts once no update has come for ``EVENT_END_TIMEOUT`` of the audio's clock (as
+    Asterisk's dtmftimeout does), not at the caller's next key: waiting for it, a caller who
+    pressed 1 heard nothing happen, pressed again and keyed "11" (at a survey, both
+    questions)."""
+    s, keys, _ = stream(101)
+    event = "0123456789*#".index("1")
+    for n in range(6):  # 120 ms of updates at timestamp 8000; the ends lost
+        s.parse_packet(struct.pack("!BBHII", 0x80, 101, n, 8000, 0x1234)
+                       + bytes([event, 10]) + (160 * (n + 1)).to_bytes(2, "big"))
+    audio = [struct.pack("!BBHII", 0x80, 0, 6 + n, 8000 + 160 * (6 + n), 0x1234)
+             + b"\xff" * 160 for n in range(20)]
+    for packet in audio[:2]:  # still within the event's reach: no key yet
+        s.parse_packet(packet)
+    assert keys == []
+    for packet in audio[2:]:
+        s.parse_packet(packet)
+    assert keys == ["1"]
+
+
+def test_rtcp_on_the_rtp_port_does_not_end_a_press() -> None:
+    """RTCP multiplexed on the RTP port (RFC 5761) reads as version 2 with a payload type
+    of 72-76, and where RTP has its timestamp it has the sender's SSRC: it is not the
+    caller's clock, so a press going on is not taken as over (nor its key reported before
+    its end)."""
+    s, keys, _ = stream(101)
+    event = "0123456789*#".index("4")
+    update = [struct.pack("!BBHII", 0x80, 101, n, 8000, 0x1234)
+              + bytes([event, 10]) + (160 * (n + 1)).to_bytes(2, "big") for n in range(6)]
+    for packet in update[:3]:
+        s.parse_packet(packet)
+    # A receiver report: PT 201, length 7, then the SSRC where RTP's timestamp would be.
+    s.parse_packet(struct.pack("!BBHI", 0x81, 201, 7, 0x7FFF0000) + bytes(24))
+    assert keys == []
+    for packet in update[3:]:
+        s.parse_packet(packet)
+    s.parse_packet(struct.pack("!BBHII", 0x80, 101, 6, 8000, 0x1234)
+                   + bytes([event, 0x80 | 10]) + (960).to_bytes(2, "big"))
+    assert keys == ["4"]

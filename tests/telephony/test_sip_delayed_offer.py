@@ -10,6 +10,7 @@ tests/ivr/test_dialogue_delayed_offer.py."""
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,7 @@ from telephony.sip.sdp import (
 )
 from telephony.sip.timers import T1, stall_reason
 from tests.support import harness
+from tests.support.harness import dtmf_event_payloads
 from tests.support.lines import AnsweringLines
 from tests.support.rawsip import RawPeer, header, sdp_port, status
 from tests.support.sipkit import AudioAssets, EchoTestHandler, FrontEndFactory
@@ -190,6 +192,28 @@ def test_an_ack_without_a_usable_answer_is_reported_with_why(ack_body: bytes,
     assert call.state is CallState.OFFERED  # the front end ends it (BYE, bad_answer)
     wire.fire()
     assert codes(wire) == [200]  # the ACK came: no more retransmissions
+
+
+@pytest.mark.parametrize("sent_with", [DEFAULT_EVENT_PT, 96], ids=["offer-number",
+                                                                  "answer-number"])
+def test_keys_of_an_answer_that_renumbers_telephone_event_are_heard(sent_with: int) -> None:
+    """Our offer names telephone-event 101; the answer in the ACK gives it 96, and the
+    caller then sends its keys with the offer's number (RFC 3264 6.1: "it MUST use the
+    payload type numbers from the offer, even if they differ from those in the answer").
+    Read from the answer alone, the call heard only 96: on the clone a caller keying #
+    with 101 keyed nothing. The outbound call's 200 is read by the same rule
+    (``answered_media``: a citizen's survey keys, a handler's 1). A peer sending with its
+    own number is heard too."""
+    dialogs, wire, call = offered_call()
+    dialogs.on_ack(sip_request("ACK", to_tag="ours", cseq=1,
+                               body=answer_sdp("PCMU", event_pt=96)))
+    [(_, media)] = wire.offer_answers
+    assert call.take_answer(media) and call.dtmf_mode == "rfc2833"
+    rtp = call.rtp
+    assert rtp is not None
+    for n, payload in enumerate(dtmf_event_payloads("#")):
+        rtp.parse_packet(struct.pack("!BBHII", 0x80, sent_with, n, 8000, 0x5EED) + payload)
+    assert call.flush_dtmf() == "#"
 
 
 def test_a_hold_after_a_delayed_offer_answered_still_holds() -> None:
