@@ -90,7 +90,12 @@ def check_knowledge_base(s: Settings) -> Check:
 
 def check_holiday_schedule(s: Settings, today: date | None = None) -> Check:
     """Deadlines in the next weeks need the State Council's schedule (调休), not the law alone."""
-    calendar = WorkCalendar(s.holidays_file)
+    try:
+        calendar = WorkCalendar(s.holidays_file)
+    except (OSError, ValueError) as exc:  # TOMLDecodeError is a ValueError
+        # `hotline serve` refuses to start on it (Domain.load): a failure, not a warning.
+        return Check("holiday schedule", False, f"{s.holidays_file}: {exc}",
+                     "fix the file named above")
     today = today or datetime.now(ZoneInfo(s.timezone)).date()
     if gap := schedule_gap(calendar, today):
         return Check("holiday schedule", False, gap.detail, gap.fix, required=False)

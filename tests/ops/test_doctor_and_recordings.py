@@ -298,6 +298,10 @@ def test_doctor_and_start_up_warn_of_a_missing_holiday_schedule(
     assert "no official holiday schedule for 2027" in c.detail
     assert "2027 = { holidays = [], workdays = [] }" in c.fix and str(empty) in c.fix
     assert check_holiday_schedule(Settings(holidays_file=listed), today=today).ok
+    broken = tmp_path / "holidays-broken.toml"
+    broken.write_text("[years.2027]\nholidays = [2028-01-01]\n", encoding="utf-8")
+    bad = check_holiday_schedule(Settings(holidays_file=broken), today=today)
+    assert not bad.ok and bad.required and "another year" in bad.detail
 
     # The CLI prints the TOML as written (rich would take "[years]" for markup).
     monkeypatch.setenv("HOTLINE_HOLIDAYS_FILE", str(empty))
