@@ -52,6 +52,7 @@ from ticketing.schemas import ERROR_RESPONSES
 from ticketing.service import InvalidInput, NotFound
 from ticketing.states import PermissionDenied, ReasonRequired, TransitionError
 from ticketing.views import public_router, router
+from ticketing.workcalendar import schedule_gap
 
 log = logging.getLogger("hotline.app")
 
@@ -365,6 +366,8 @@ def create_app(
         (log.error if problem.serious else log.warning)("%s", problem.text)
     if sms_problem := gateway_secret_problem(settings.outbound):
         log.warning("%s", sms_problem)
+    if gap := schedule_gap(domain.calendar, domain.now().astimezone(domain.tz).date()):
+        log.warning("%s", gap.line)
 
     @app.get("/healthz")
     def healthz(request: Request) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -444,9 +445,10 @@ def doctor() -> None:
     for c in checks:
         mark = "[green]ok[/green]  " if c.ok else (
             "[red]FAIL[/red]" if c.required else "[yellow]warn[/yellow]")
-        console.print(f"{mark} {c.name}: {c.detail}")
+        # Escaped: a detail or fix may quote TOML ("[years]"), which rich reads as markup.
+        console.print(f"{mark} {c.name}: {escape(c.detail)}")
         if not c.ok and c.fix:
-            console.print(f"      fix: {c.fix}")
+            console.print(f"      fix: {escape(c.fix)}")
     if any(c.required and not c.ok for c in checks):
         raise typer.Exit(1)
 

@@ -7,7 +7,7 @@ import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -28,6 +28,7 @@ from telephony.twilio.signature import posture_problems
 from ticketing.classify import load_rules
 from ticketing.db import make_engine, schema_revision
 from ticketing.dispatch_rules import RuleFileError, load_rule_table
+from ticketing.workcalendar import SCHEDULE_HORIZON_DAYS, WorkCalendar, schedule_gap
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,21 @@ def check_knowledge_base(s: Settings) -> Check:
     if current == 0:
         return Check("knowledge base", False, kb.NO_ENTRIES, kb.IMPORT_HINT, required=False)
     return Check("knowledge base", True, f"{current} current entries")
+
+
+def check_holiday_schedule(s: Settings, today: date | None = None) -> Check:
+    """Deadlines in the next weeks need the State Council's schedule (调休), not the law alone."""
+    try:
+        calendar = WorkCalendar(s.holidays_file)
+    except (OSError, ValueError) as exc:  # TOMLDecodeError is a ValueError
+        # `hotline serve` refuses to start on it (Domain.load): a failure, not a warning.
+        return Check("holiday schedule", False, f"{s.holidays_file}: {exc}",
+                     "fix the file named above")
+    today = today or datetime.now(ZoneInfo(s.timezone)).date()
+    if gap := schedule_gap(calendar, today):
+        return Check("holiday schedule", False, gap.detail, gap.fix, required=False)
+    return Check("holiday schedule", True,
+                 f"official schedule known for the next {SCHEDULE_HORIZON_DAYS} days")
 
 
 def check_dirs(s: Settings) -> Check:
@@ -243,7 +259,8 @@ def check_registrar(s: Settings) -> Check:
 
 
 CHECKS: tuple[Callable[[Settings], Check], ...] = (
-    check_database, check_rules, check_knowledge_base, check_model, check_dirs, check_prompt_tools,
+    check_database, check_rules, check_knowledge_base, check_holiday_schedule, check_model,
+    check_dirs, check_prompt_tools,
     check_http_port, check_sip_port, check_trusted_sources, check_sip_trunk,
     check_console_secret, check_outbound, check_inbound_sms, check_registrar, check_twilio,
 )

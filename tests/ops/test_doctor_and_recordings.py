@@ -272,3 +272,53 @@ def test_doctor_says_a_fresh_install_answers_no_question(cli_env: str, tmp_path:
     assert runner.invoke(app, ["kb", "import", str(tsv)]).exit_code == 0
     r = runner.invoke(app, ["doctor"])
     assert "ok   knowledge base: 1 current entries" in r.output, r.output
+
+
+def test_doctor_and_start_up_warn_of_a_missing_holiday_schedule(
+        cli_env: str, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """5 December 2026: chinesecalendar stops at 2026 and holidays.toml lists no 2027, so
+    deadlines from late December on lack the State Council's 调休: doctor and start-up say
+    what to add, where."""
+    from datetime import UTC, date, datetime
+
+    import hotline.doctor as doctor
+    from hotline.app import create_app
+    from hotline.doctor import check_holiday_schedule
+
+    empty = tmp_path / "holidays.toml"
+    empty.write_text("[years]\n", encoding="utf-8")
+    listed = tmp_path / "holidays-2027.toml"
+    listed.write_text("[years]\n2027 = { holidays = [2027-01-01], workdays = [] }\n",
+                      encoding="utf-8")
+    today = date(2026, 12, 5)
+
+    c = check_holiday_schedule(Settings(holidays_file=empty), today=today)
+    assert not c.ok and not c.required
+    assert "no official holiday schedule for 2027" in c.detail
+    assert "2027 = { holidays = [], workdays = [] }" in c.fix and str(empty) in c.fix
+    assert check_holiday_schedule(Settings(holidays_file=listed), today=today).ok
+    broken = tmp_path / "holidays-broken.toml"
+    broken.write_text("[years.2027]\nholidays = [2028-01-01]\n", encoding="utf-8")
+    bad = check_holiday_schedule(Settings(holidays_file=broken), today=today)
+    assert not bad.ok and bad.required and "another year" in bad.detail
+
+    # The CLI prints the TOML as written (rich would take "[years]" for markup).
+    monkeypatch.setenv("HOTLINE_HOLIDAYS_FILE", str(empty))
+    get_settings.cache_clear()
+    monkeypatch.setattr(doctor, "CHECKS", (lambda s: check_holiday_schedule(s, today=today),))
+    r = runner.invoke(app, ["doctor"])
+    assert r.exit_code == 0, r.output  # a warning: the service still runs
+    flat = " ".join(r.output.split())
+    assert "warn holiday schedule" in flat and "right after [years]: 2027 = {" in flat, r.output
+
+    monkeypatch.setattr(Domain, "now", lambda self: datetime(2026, 12, 5, 2, tzinfo=UTC))
+    with caplog.at_level(logging.WARNING, logger="hotline.app"):
+        create_app(Settings(database_url=sqlite_url, data_dir=tmp_path, holidays_file=empty))
+    lines = [r.getMessage() for r in caplog.records if r.name == "hotline.app"
+             and "holiday schedule" in r.getMessage()]
+    assert lines == [f"{c.detail}; fix: {c.fix}"]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="hotline.app"):
+        create_app(Settings(database_url=sqlite_url, data_dir=tmp_path, holidays_file=listed))
+    assert not [r for r in caplog.records if "holiday schedule" in r.getMessage()]

@@ -7,9 +7,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import chinese_calendar
 import pytest
 
-from ticketing.workcalendar import WorkCalendar
+from ticketing.workcalendar import WorkCalendar, schedule_gap, statutory_holidays
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -123,16 +124,84 @@ def test_toml_year_replaces_package(tmp_path: Path) -> None:
     assert not cal.is_working_day(date(2025, 10, 11))  # the package's make-up day is gone
 
 
-def test_unknown_year_falls_back_to_weekdays(
+def test_unknown_year_falls_back_to_weekdays_less_statutory_days(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     cal = WorkCalendar(write(tmp_path, "[years]\n"))
     with caplog.at_level(logging.WARNING, logger="ticketing.workcalendar"):
-        assert cal.is_working_day(date(2099, 1, 1))  # a Thursday; New Year unknown
+        assert not cal.is_working_day(date(2099, 1, 1))  # a Thursday, but 元旦 by law
+        assert cal.is_working_day(date(2099, 1, 2))  # Friday: no 调休 guessed
         assert not cal.is_working_day(date(2099, 1, 3))  # Saturday
         assert cal.add_working_days(at(2099, 1, 2, 15), 5) == at(2099, 1, 9, 15)
     warnings = [r for r in caplog.records if "2099" in r.getMessage()]
     assert len(warnings) == 1  # once per year, not once per lookup
+
+
+# --- a year without the State Council's schedule: the law's days still off -------------
+
+
+@pytest.mark.parametrize("year", [2025, 2026])
+def test_statutory_days_are_holidays_in_the_package(year: int) -> None:
+    """The method, checked on the years the package knows: 13 days, each one a holiday."""
+    days = statutory_holidays(year)
+    assert len(days) == 13
+    assert [d for d in sorted(days) if not chinese_calendar.is_holiday(d)] == []
+
+
+def test_statutory_days_of_2027() -> None:
+    assert sorted(statutory_holidays(2027)) == [
+        date(2027, 1, 1),
+        date(2027, 2, 5), date(2027, 2, 6), date(2027, 2, 7), date(2027, 2, 8),  # 除夕-初三
+        date(2027, 4, 5),  # 清明
+        date(2027, 5, 1), date(2027, 5, 2),
+        date(2027, 6, 9),  # 端午
+        date(2027, 9, 15),  # 中秋
+        date(2027, 10, 1), date(2027, 10, 2), date(2027, 10, 3),
+    ]
+
+
+def test_deadline_across_new_year_2027_skips_the_holiday(tmp_path: Path) -> None:
+    # Fri 25 Dec 2026 + 5: Mon 28, 29, 30, 31, (Fri 1 Jan 元旦), Mon 4 Jan. Monday-Friday
+    # alone made it Fri 1 Jan, a day short for the unit.
+    cal = WorkCalendar(write(tmp_path, "[years]\n"))
+    assert cal.add_working_days(at(2026, 12, 25, 10), 5) == at(2027, 1, 4, 10)
+    # 春节 2027: 除夕 Fri 5 Feb and 初三 Mon 8 Feb are days off; the Thursday before works.
+    assert cal.is_working_day(date(2027, 2, 4))
+    assert not cal.is_working_day(date(2027, 2, 5))
+    assert not cal.is_working_day(date(2027, 2, 8))
+    assert cal.is_working_day(date(2027, 2, 9))
+
+
+def test_schedule_gap_names_the_year_and_the_text_to_add(tmp_path: Path) -> None:
+    path = write(tmp_path, "[years]\n")
+    cal = WorkCalendar(path)
+    gap = schedule_gap(cal, date(2026, 12, 5))
+    assert gap is not None and gap.year == 2027
+    assert "needed from 2027-01-01" in gap.detail
+    assert "国务院办公厅关于2027年部分节假日安排的通知" in gap.fix and "www.gov.cn" in gap.fix
+    line = "2027 = { holidays = [], workdays = [] }"
+    assert f"{path}, on the line right after [years]: {line}" in gap.fix
+    assert gap.line == f"{gap.detail}; fix: {gap.fix}"
+    # The text, filled in where it says, is what the calendar reads: the gap closes.
+    path.write_text(f"[years]\n{line.replace('[]', '[2027-01-01]', 1)}\n", encoding="utf-8")
+    filled = WorkCalendar(path)
+    assert not filled.is_working_day(date(2027, 1, 1))
+    assert filled.is_working_day(date(2027, 2, 5))  # the site's file replaces the law's days
+    assert schedule_gap(filled, date(2026, 12, 5)) is None
+
+
+@pytest.mark.parametrize(
+    ("today", "missing"),
+    [
+        (date(2026, 6, 1), False),
+        (date(2026, 11, 1), False),  # + 60 days = 31 December
+        (date(2026, 11, 2), True),  # + 60 days = 1 January 2027
+        (date(2027, 3, 1), True),  # inside the unknown year
+    ],
+)
+def test_schedule_gap_looks_sixty_days_ahead(tmp_path: Path, today: date, missing: bool) -> None:
+    cal = WorkCalendar(write(tmp_path, "[years]\n"))
+    assert (schedule_gap(cal, today) is not None) is missing
 
 
 def test_missing_override_file_uses_package(tmp_path: Path) -> None:
