@@ -192,11 +192,25 @@ class InDialog:
         the call back on hold, and an old offer moved our RTP back to a port the peer had
         left."""
         cseq = msg.cseq[0]
-        first = call.invite.cseq[0] if call.invite is not None else -1
-        if cseq <= max(call.remote_cseq, first):
+        if cseq <= self._last_taken(call):
             return False
         call.remote_cseq = cseq
         return True
+
+    @staticmethod
+    def _last_taken(call: CallHandle) -> int:
+        """The CSeq number of the peer's last request taken in ``call``'s dialog, its
+        INVITE's included (-1: none, an outbound call before the peer's first)."""
+        first = call.invite.cseq[0] if call.invite is not None else -1
+        return max(call.remote_cseq, first)
+
+    def _out_of_order(self, msg: SipMessage) -> bytes:
+        """The 500 to a request older than one already taken (RFC 3261 12.2.2)."""
+        # (No Retry-After: the request is stale; tried again, it would undo what the peer
+        # has asked for since.)
+        return build_response(msg, 500, extra=[
+            ("Warning", f'399 hotline12345 "CSeq {msg.cseq[0]} is out of order in '
+                        'this dialog"')])
 
     def on_refresh(self, call: CallHandle, msg: SipMessage) -> None:
         """A re-INVITE or UPDATE in order (``_new_in_sequence``), answered and its answer
@@ -223,11 +237,7 @@ class InDialog:
             if last is not None and again:
                 self._send(last[2], msg.source)
             else:
-                # (No Retry-After: the request is stale; tried again, it would undo
-                # what the peer has asked for since.)
-                self._answer(msg, build_response(msg, 500, extra=[
-                    ("Warning", f'399 hotline12345 "CSeq {msg.cseq[0]} is out of order in '
-                                'this dialog"')]))
+                self._answer(msg, self._out_of_order(msg))
             return
         answered: list[bytes] = []
 
@@ -608,6 +618,13 @@ class InDialog:
         if call is None or not in_dialog(call, msg):
             self._send(build_response(msg, 481), msg.source)
             return
+        if msg.cseq[0] < self._last_taken(call):
+            # Older than a request already taken (a BYE delivered late, or forged from an
+            # old capture): RFC 3261 12.2.2 says 500, the dialog left as it is. Before, it
+            # ended the call. One with the last CSeq is the BYE sent again (our 200 lost).
+            self._send(self._out_of_order(msg), msg.source)
+            return
+        call.remote_cseq = max(call.remote_cseq, msg.cseq[0])
         self._send(build_response(msg, 200), msg.source)
         # BYE before our 2xx (a confused peer): end the INVITE too -- only if the call is
         # still unanswered when it ends, as for a CANCEL: checked apart, the handler's

@@ -168,6 +168,24 @@ def test_bye_in_the_dialog_ends_the_call() -> None:
     assert call.end_reason is EndReason.REMOTE_HANGUP
 
 
+def test_a_bye_older_than_the_dialogs_last_request_is_500_and_the_call_goes_on() -> None:
+    """RFC 3261 12.2.2: a request whose CSeq is lower than the last one taken in the
+    dialog is out of order, answered 500, the dialog left. Before, a BYE delivered late
+    (or replayed from an old capture) after a re-INVITE ended the call."""
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=True)
+    dialogs.on_refresh(call, sip_request("INVITE", branch="z9hG4bKre", cseq=20, body=offer()))
+    dialogs.on_bye(sip_request("BYE", branch="z9hG4bKold", cseq=19))
+    late = wire.sent[-1][0]
+    assert codes(wire) == [200, 500] and "out of order" in late.first("Warning")
+    assert not call.ended and call.state is CallState.ANSWERED
+    dialogs.on_bye(sip_request("BYE", branch="z9hG4bKbye", cseq=21))
+    assert codes(wire)[-1] == 200 and call.end_reason is EndReason.REMOTE_HANGUP
+    # The BYE sent again (our 200 lost): the same CSeq, answered 200 again.
+    dialogs.on_bye(sip_request("BYE", branch="z9hG4bKbye", cseq=21))
+    assert codes(wire)[-1] == 200
+
+
 def test_bye_from_a_stranger_or_for_no_call_is_481() -> None:
     dialogs, wire = make()
     call = inbound_call(wire, answered=True)
