@@ -118,6 +118,10 @@ class Rtp16Stream(RTP.RTPClient):
         self._latch_lock = threading.Lock()
         self.tx_unverified = 0  # packets sent to an address not latched (the SDP's)
         self.tx_withheld = 0  # frames not sent: UNVERIFIED_SEND_PACKETS reached
+        # The peer holds us (its SDP a=sendonly, a=inactive or c=0.0.0.0: ``hears_us``):
+        # nothing is sent until it resumes (RFC 3264 6.1), set by the signalling.
+        self.muted = False
+        self.tx_muted = 0  # frames not sent while muted
         self.rx_excess = 0  # audio packets past real time (dropped, AUDIO_JITTER_SECONDS)
         self._audio_allowance = AUDIO_JITTER_SECONDS * 8000  # samples, refilled at 8 kHz
         self._audio_allowance_at = time.monotonic()
@@ -503,9 +507,17 @@ class Rtp16Stream(RTP.RTPClient):
                                  self.outSequence & 0xFFFF, self.outTimestamp & 0xFFFFFFFF,
                                  self.outSSRC)
             marker = 0
-            destination = self.destination()
+            # Held, the frame is paced and dropped as when nothing may be sent (the
+            # dialogue's prompts still "play", its timers unchanged), and no keep-alive
+            # goes out either: RFC 3264 allows none on a stream we may not send on, and our
+            # address is public (there is no NAT binding of ours to keep open).
+            destination = None if self.muted else self.destination()
             if destination is None:
-                self.tx_withheld += 1
+                if self.muted:
+                    self.tx_muted += 1
+                    marker = 0x80  # the first packet after the hold starts a talkspurt
+                else:
+                    self.tx_withheld += 1
                 self._last_send = None  # a pause of ours, not a gap in the pacing
             else:
                 try:

@@ -39,6 +39,7 @@ from telephony.sip.sdp import (
     build_offer,
     build_sdp,
     call_media,
+    hears_us,
     negotiate,
     on_hold,
     parse_sdp,
@@ -348,6 +349,7 @@ class InDialog:
             return
         new: Negotiated | None = None
         direction, held = call.sdp_direction, call.held
+        listening = call.rtp is None or not call.rtp.muted
         layout: tuple[str, ...] = ()
         try:
             body = sdp_body(msg.first("Content-Type"), msg.body_bytes)
@@ -371,6 +373,7 @@ class InDialog:
                         ("Warning", f'399 hotline12345 "{exc}"')]), msg.source)
                     return
             direction, held = answer_direction(offer.direction), on_hold(offer)
+            listening = hears_us(offer)
             layout = offer.layout
         elif msg.method == "INVITE":
             # Asked for our offer (a PBX resuming a call it held, or re-anchoring media after
@@ -386,7 +389,7 @@ class InDialog:
                 call.media, call.codec, media = new, new.codec, new
                 changed = True
             call.rtp.set_remote(new.remote_ip, new.remote_port)
-        self._resumed(call, held=held)
+        self._resumed(call, held=held, listening=listening)
         if changed:
             call.sdp_direction = direction
             call.sdp_version += 1
@@ -576,19 +579,24 @@ class InDialog:
             # (Held a=sendonly/inactive, or a=recvonly: the address is still where our
             # RTP goes; c=0.0.0.0 names none and leaves it as it was.)
             call.rtp.set_remote(new.remote_ip, new.remote_port)
-        self._resumed(call, held=held)
+        self._resumed(call, held=held, listening=hears_us(answer))
 
     @staticmethod
-    def _resumed(call: CallHandle, *, held: bool) -> None:
+    def _resumed(call: CallHandle, *, held: bool, listening: bool = True) -> None:
         """Whether the caller holds us now, the one place that sets it (a re-INVITE or
         UPDATE's offer, the answer in the ACK to our offer). After our sendrecv offer with
         no usable answer the caller is taken as back, not still holding: a stale ``held``
         drops every frame they send as a PBX's music (``CallHandle.rx_audio``), their
         words after a resume among them. Held, the caller sends no RTP and the RTP
         watchdog waits; taken off hold, it counts from now, not from the last packet
-        before the hold."""
-        if held != call.held and call.rtp is not None:
-            call.rtp.last_rx = time.monotonic()
+        before the hold. ``listening``: whether the peer's SDP takes our RTP
+        (``hears_us``); held a=sendonly, a=inactive or c=0.0.0.0 it does not, and nothing
+        is sent until it resumes (``Rtp16Stream.muted``, RFC 3264 6.1): before, our
+        prompts and silence went on streaming at the caller who held us."""
+        if call.rtp is not None:
+            if held != call.held:
+                call.rtp.last_rx = time.monotonic()
+            call.rtp.muted = not listening
         call.held = held
 
     def _answer_to_invite(self, call: CallHandle, answer: MediaOffer | None, offer: _Offer,
