@@ -301,7 +301,10 @@ def uac_subs(*, caller: str = "13800138000", codecs: str = "0", media_port: str 
     keys only as tones in the audio)."""
     codecs, rtpmaps = _formats(codecs, telephone_event)
     endings = {
-        "bye": _uac_send("BYE", 2, retrans=True) + """
+        # The caller's last request: its CSeq above every one the @MEDIA@ block may send
+        # (re-INVITEs from 2, INFOs from 10), as a phone's only goes up (RFC 3261
+        # 12.2.1.1); a lower one is out of order, answered 500, the call left up.
+        "bye": _uac_send("BYE", 100, retrans=True) + """
   <recv response="200" crlf="true" />""",
         "wait_bye": """  <recv request="BYE" />
   <send>
