@@ -25,6 +25,7 @@ from ivr.intake import Spool, recover_spool
 from ivr.prompts import PromptLibrary
 from telephony.call import CallHandle
 from telephony.sip.frontend import SipFrontEnd
+from telephony.sip.ledger import ledger_dir
 from ticketing.db import transaction
 
 if TYPE_CHECKING:
@@ -123,7 +124,8 @@ def start_ivr(settings: Settings, sessions: sessionmaker[Session], domain: Domai
 
     sip = settings.sip
     frontend = SipFrontEnd(settings, on_call, rtp_timeout=sip.rtp_timeout,
-                           register_expires=sip.register_expires, ring_timeout=sip.ring_timeout)
+                           register_expires=sip.register_expires, ring_timeout=sip.ring_timeout,
+                           dialogs_dir=ledger_dir(settings.data_dir))
     services.frontend = frontend
     # Everything loaded so far lives as long as the process: freezing it keeps the
     # collector's full passes (which hold the GIL, and so every RTP sender) short.

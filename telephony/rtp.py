@@ -129,6 +129,10 @@ class Rtp16Stream(RTP.RTPClient):
         self._latch_lock = threading.Lock()
         self.tx_unverified = 0  # packets sent to an address not latched (the SDP's)
         self.tx_withheld = 0  # frames not sent: UNVERIFIED_SEND_PACKETS reached
+        # The peer holds us (its SDP a=sendonly, a=inactive or c=0.0.0.0: ``hears_us``):
+        # nothing is sent until it resumes (RFC 3264 6.1), set by the signalling.
+        self.muted = False
+        self.tx_muted = 0  # frames not sent while muted
         self.rx_excess = 0  # audio packets past real time (dropped, AUDIO_JITTER_SECONDS)
         self._audio_allowance = AUDIO_JITTER_SECONDS * 8000  # samples, refilled at 8 kHz
         self._audio_allowance_at = time.monotonic()
@@ -230,7 +234,7 @@ class Rtp16Stream(RTP.RTPClient):
 
     def receive(self, packet: bytes, source: tuple[str, int]) -> None:
         """One datagram from ``source``: read only when it comes from the latched source
-        or another port of the SDP's IP (``admit``), so a stranger elsewhere can neither
+        (``admit``), so a stranger (another port of the SDP's IP too) can neither
         speak nor key (telephone-event or tones) into a citizen's call nor keep a dead one
         alive. The packets of a source being
         learnt are held and read when it latches (so a NAT caller's first words and a key
@@ -261,13 +265,14 @@ class Rtp16Stream(RTP.RTPClient):
         packet from the SDP's IP latches whatever its payload type (comfort noise only,
         a phone with silence suppression), the SDP's own address and port taking the call
         back whenever it sends, another port of that IP (a phone sending from one port
-        and listening on the one it announced; the tests' SIPp callers do) while nothing
-        on that IP is latched. Any other source is learnt as Asterisk's strictrtp does: a
-        packet of a negotiated payload type (its audio's, its telephone-event's) makes its
-        source the candidate, and the candidate latches on its ``LATCH_LEARN_PACKETS``-th
-        packet in a row with consecutive sequence numbers; a packet of a negotiated type
-        from another source starts the learning again with that one (so a stray packet
-        shuts nobody out, and a random spray never latches). Once latched, no other
+        and listening on the one it announced) while nothing on that IP is latched; once
+        a port of that IP is latched, its other ports are foreign. Any other source is
+        learnt as Asterisk's strictrtp does: a packet of a negotiated payload type (its
+        audio's, its telephone-event's) makes its source the candidate, and the
+        candidate latches on its ``LATCH_LEARN_PACKETS``-th packet in a row with
+        consecutive sequence numbers; a packet of a negotiated type from another source
+        starts the learning again with that one (so a stray packet shuts nobody out, and
+        a random spray never latches). Once latched, no other
         source takes over, whatever its SSRC or rate: Asterisk's learning at any time let
         a flood of packets take calls over (CVE-2017-14099, "RTP bleed"); only a new
         address from the signalling (``set_remote``) starts learning again. Until the
@@ -281,14 +286,13 @@ class Rtp16Stream(RTP.RTPClient):
             return Verdict.TAKE
         latched = self.latched
         if self.from_peer(source[0]):
-            if pt < 0:
+            # Latched on this IP already, from another of its ports: foreign. Hearing every
+            # port of the SDP's IP (a89a0bc) let another device behind the caller's NAT or
+            # carrier address key into the call; a phone sends from the port it announces,
+            # and the suite's SIPp callers now do too (tests/support/harness.py).
+            if pt < 0 or (latched is not None and self.from_peer(latched[0])):
                 return Verdict.DROP
-            if latched is None or not self.from_peer(latched[0]):
-                self._latch(source)
-            # Latched on this IP already, from another of its ports: taken too. We send to
-            # the SDP's port either way (``destination``), and a phone (or a test's SIPp
-            # caller) may send its speech from one port and its keys from another: refused,
-            # its keys were lost and, the speech over, the call died of rtp_timeout.
+            self._latch(source)
             return Verdict.TAKE
         if latched is not None or pt < 0:
             return Verdict.DROP
@@ -535,9 +539,17 @@ class Rtp16Stream(RTP.RTPClient):
                                  self.outSequence & 0xFFFF, self.outTimestamp & 0xFFFFFFFF,
                                  self.outSSRC)
             marker = 0
-            destination = self.destination()
+            # Held, the frame is paced and dropped as when nothing may be sent (the
+            # dialogue's prompts still "play", its timers unchanged), and no keep-alive
+            # goes out either: RFC 3264 allows none on a stream we may not send on, and our
+            # address is public (there is no NAT binding of ours to keep open).
+            destination = None if self.muted else self.destination()
             if destination is None:
-                self.tx_withheld += 1
+                if self.muted:
+                    self.tx_muted += 1
+                    marker = 0x80  # the first packet after the hold starts a talkspurt
+                else:
+                    self.tx_withheld += 1
                 self._last_send = None  # a pause of ours, not a gap in the pacing
             else:
                 try:

@@ -44,6 +44,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from config.settings import Settings, SipSettings
@@ -65,6 +66,7 @@ from telephony.sip.dialog import (
 from telephony.sip.floodguard import COST_ABANDONED_CALL, FloodGuard
 from telephony.sip.identity import asserted_caller
 from telephony.sip.indialog import NO_ACK, InDialog
+from telephony.sip.ledger import DialogLedger
 from telephony.sip.message import SipMessage, build_response
 from telephony.sip.registration import Registration, RegistrationState, SipRegistrationError
 from telephony.sip.sdp import (
@@ -112,7 +114,11 @@ class SipFrontEnd:
         ring_timeout: float = 30.0,
         linger: float = 8.0,
         session_clock: Callable[[], float] = time.monotonic,
+        dialogs_dir: Path | None = None,
     ) -> None:
+        """``dialogs_dir``: where the dialogs that are up are written (``DialogLedger``,
+        under ``<ip>-<port>``), so that the next process on this address ends with a BYE
+        those a killed one left; None: not kept."""
         sip = settings.sip if isinstance(settings, Settings) else settings
         if sip.mode not in ("register", "direct"):
             raise ValueError(f"sip.mode must be 'register' or 'direct', not {sip.mode!r}")
@@ -121,6 +127,9 @@ class SipFrontEnd:
         self.on_call = on_call
         self.rtp_timeout = rtp_timeout
         self.linger = linger
+        self._dialogs_dir = dialogs_dir
+        self.ledger: DialogLedger | None = None
+        self._kept: set[str] = set()  # Call-IDs written to the ledger, not yet dropped
         # What session timers are measured by: a minute and more (RFC 4028's 90 s minimum),
         # which a test drives instead of waiting it out.
         self.session_clock = session_clock
@@ -204,11 +213,16 @@ class SipFrontEnd:
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
         self._transport.start()
+        if self._dialogs_dir is not None:
+            # Bound now: the address is ours, and so are the dialogs left under it.
+            self.ledger = DialogLedger(
+                self._dialogs_dir / f"{self.local_ip}-{self.local_port}")
         metrics.track(self)
         self._timers = Timers()
         self._running = True
         self._timers.call_later(0.25, self._watchdog)
         self.admission.start()
+        self._end_left_dialogs()
         if self.registration is None:
             log.info("SIP front end listening on %s:%s (direct)", self.local_ip, self.local_port)
             return
@@ -536,6 +550,8 @@ class SipFrontEnd:
 
     # -- ending ------------------------------------------------------------------------
     def call_ended(self, call: CallHandle) -> None:
+        if call.call_id in self._kept:
+            self._drop_dialog(call)
         if call.rtp is not None:
             call.rtp.stop()
         if call.rtp_port is not None:
@@ -566,12 +582,51 @@ class SipFrontEnd:
         self._transactions.start(data, in_dialog_dest(call, call.invite_source),
                                 call.call_id, "BYE")
 
+    def _keep_dialog(self, call: CallHandle) -> None:
+        """An answered call's dialog written once to the ledger (inbound and outbound: the
+        watchdog finds it within 0.25 s of the answer); ``call_ended`` removes it."""
+        if self.ledger is None or call.call_id in self._kept or not call.remote_target:
+            return
+        self._kept.add(call.call_id)
+        self.ledger.keep(call)
+        if call.ended:  # ended as it was written: ``call_ended`` may have looked first
+            self._drop_dialog(call)
+
+    def _drop_dialog(self, call: CallHandle) -> None:
+        if self.ledger is not None:
+            self._kept.discard(call.call_id)
+            self.ledger.drop(call.call_id)
+
+    def _end_left_dialogs(self) -> None:
+        """One BYE to each dialog a process that died on this address left up (its peer
+        heard silence until its own timers), sent again by its client transaction until
+        a final answer or Timer F; a peer that ended it already answers 481."""
+        if self.ledger is None:
+            return
+        for left in self.ledger.left():
+            call = CallHandle(self, direction=Direction(left.direction), call_id=left.call_id,
+                              local_tag=left.local_tag, caller="", callee="")
+            call.remote_tag, call.remote_target = left.remote_tag, left.remote_target
+            call.local_uri, call.remote_uri = left.local_uri, left.remote_uri
+            call.route_set, call.local_cseq = list(left.route_set), left.local_cseq
+            if left.came_from is not None:
+                call.invite_source = (str(left.came_from[0]), int(left.came_from[1]))
+            try:
+                self.send_bye(call)
+            except ValueError as exc:  # a remote target no IPv4 socket reaches
+                log.warning("call %s left up by the last process: no BYE (%s)",
+                            left.call_id, exc)
+                continue
+            log.info("call %s left up by the last process: BYE sent", left.call_id)
+
     def _watchdog(self) -> None:
         now = time.monotonic()
         for call in self.active_calls():
             if call.state is CallState.OFFERED:
                 self._end_if_unacked(call, now)
                 continue
+            if call.state is CallState.ANSWERED:
+                self._keep_dialog(call)
             rtp = call.rtp
             if call.state is not CallState.ANSWERED or rtp is None or not rtp.NSD:
                 continue

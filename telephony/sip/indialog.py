@@ -39,6 +39,7 @@ from telephony.sip.sdp import (
     answered_media,
     build_offer,
     build_sdp,
+    hears_us,
     negotiate,
     on_hold,
     parse_sdp,
@@ -192,11 +193,25 @@ class InDialog:
         the call back on hold, and an old offer moved our RTP back to a port the peer had
         left."""
         cseq = msg.cseq[0]
-        first = call.invite.cseq[0] if call.invite is not None else -1
-        if cseq <= max(call.remote_cseq, first):
+        if cseq <= self._last_taken(call):
             return False
         call.remote_cseq = cseq
         return True
+
+    @staticmethod
+    def _last_taken(call: CallHandle) -> int:
+        """The CSeq number of the peer's last request taken in ``call``'s dialog, its
+        INVITE's included (-1: none, an outbound call before the peer's first)."""
+        first = call.invite.cseq[0] if call.invite is not None else -1
+        return max(call.remote_cseq, first)
+
+    def _out_of_order(self, msg: SipMessage) -> bytes:
+        """The 500 to a request older than one already taken (RFC 3261 12.2.2)."""
+        # (No Retry-After: the request is stale; tried again, it would undo what the peer
+        # has asked for since.)
+        return build_response(msg, 500, extra=[
+            ("Warning", f'399 hotline12345 "CSeq {msg.cseq[0]} is out of order in '
+                        'this dialog"')])
 
     def on_refresh(self, call: CallHandle, msg: SipMessage) -> None:
         """A re-INVITE or UPDATE in order (``_new_in_sequence``), answered and its answer
@@ -223,11 +238,7 @@ class InDialog:
             if last is not None and again:
                 self._send(last[2], msg.source)
             else:
-                # (No Retry-After: the request is stale; tried again, it would undo
-                # what the peer has asked for since.)
-                self._answer(msg, build_response(msg, 500, extra=[
-                    ("Warning", f'399 hotline12345 "CSeq {msg.cseq[0]} is out of order in '
-                                'this dialog"')]))
+                self._answer(msg, self._out_of_order(msg))
             return
         answered: list[bytes] = []
 
@@ -338,6 +349,7 @@ class InDialog:
             return
         new: Negotiated | None = None
         direction, held = call.sdp_direction, call.held
+        listening = call.rtp is None or not call.rtp.muted
         layout: tuple[str, ...] = ()
         try:
             body = sdp_body(msg.first("Content-Type"), msg.body_bytes)
@@ -361,6 +373,7 @@ class InDialog:
                         ("Warning", f'399 hotline12345 "{exc}"')]), msg.source)
                     return
             direction, held = answer_direction(offer.direction), on_hold(offer)
+            listening = hears_us(offer)
             layout = offer.layout
         elif msg.method == "INVITE":
             # Asked for our offer (a PBX resuming a call it held, or re-anchoring media after
@@ -376,7 +389,7 @@ class InDialog:
                 call.media, call.codec, media = new, new.codec, new
                 changed = True
             call.rtp.set_remote(new.remote_ip, new.remote_port)
-        self._resumed(call, held=held)
+        self._resumed(call, held=held, listening=listening)
         if changed:
             call.sdp_direction = direction
             call.sdp_version += 1
@@ -566,19 +579,24 @@ class InDialog:
             # (Held a=sendonly/inactive, or a=recvonly: the address is still where our
             # RTP goes; c=0.0.0.0 names none and leaves it as it was.)
             call.rtp.set_remote(new.remote_ip, new.remote_port)
-        self._resumed(call, held=held)
+        self._resumed(call, held=held, listening=hears_us(answer))
 
     @staticmethod
-    def _resumed(call: CallHandle, *, held: bool) -> None:
+    def _resumed(call: CallHandle, *, held: bool, listening: bool = True) -> None:
         """Whether the caller holds us now, the one place that sets it (a re-INVITE or
         UPDATE's offer, the answer in the ACK to our offer). After our sendrecv offer with
         no usable answer the caller is taken as back, not still holding: a stale ``held``
         drops every frame they send as a PBX's music (``CallHandle.rx_audio``), their
         words after a resume among them. Held, the caller sends no RTP and the RTP
         watchdog waits; taken off hold, it counts from now, not from the last packet
-        before the hold."""
-        if held != call.held and call.rtp is not None:
-            call.rtp.last_rx = time.monotonic()
+        before the hold. ``listening``: whether the peer's SDP takes our RTP
+        (``hears_us``); held a=sendonly, a=inactive or c=0.0.0.0 it does not, and nothing
+        is sent until it resumes (``Rtp16Stream.muted``, RFC 3264 6.1): before, our
+        prompts and silence went on streaming at the caller who held us."""
+        if call.rtp is not None:
+            if held != call.held:
+                call.rtp.last_rx = time.monotonic()
+            call.rtp.muted = not listening
         call.held = held
 
     def _answer_to_invite(self, call: CallHandle, answer: MediaOffer | None, offer: _Offer,
@@ -608,6 +626,13 @@ class InDialog:
         if call is None or not in_dialog(call, msg):
             self._send(build_response(msg, 481), msg.source)
             return
+        if msg.cseq[0] < self._last_taken(call):
+            # Older than a request already taken (a BYE delivered late, or forged from an
+            # old capture): RFC 3261 12.2.2 says 500, the dialog left as it is. Before, it
+            # ended the call. One with the last CSeq is the BYE sent again (our 200 lost).
+            self._send(self._out_of_order(msg), msg.source)
+            return
+        call.remote_cseq = max(call.remote_cseq, msg.cseq[0])
         self._send(build_response(msg, 200), msg.source)
         # BYE before our 2xx (a confused peer): end the INVITE too -- only if the call is
         # still unanswered when it ends, as for a CANCEL: checked apart, the handler's

@@ -276,6 +276,14 @@ def on_hold(sdp: MediaOffer) -> bool:
     return one_way(sdp) is not None
 
 
+def hears_us(sdp: MediaOffer) -> bool:
+    """Whether the peer's SDP (an offer or an answer) lets us send it RTP: not when it marks
+    the stream sendonly or inactive (RFC 3264 6.1: a stream answered recvonly or inactive
+    is one we MUST NOT send on; 5.1 for an answer's direction), nor c=0.0.0.0 (RFC 2543's
+    hold: no address to send to). a=recvonly (the peer only listens) is heard."""
+    return sdp.connection_ip != "0.0.0.0" and sdp.direction in ("sendrecv", "recvonly")
+
+
 def call_media(sdp: MediaOffer, preferred: tuple[str, ...] = SUPPORTED_CODECS) -> Negotiated:
     """The media a call starts with from the peer's SDP: an INVITE's offer, or the answer
     to the offer in our 200 to an INVITE without one, or the 200 to our INVITE.

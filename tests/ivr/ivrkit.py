@@ -104,7 +104,8 @@ class IvrUnderTest:
     def press(self, digit: str, *, via: harness.RtpSink) -> None:
         """Key ``digit`` on the one live call as its phone does (RFC 4733 events,
         harness.dtmf_event_payloads), sent from ``via``: the media address the SIPp caller's
-        SDP announced (``media_port``), so the keys come from the caller's own address. A
+        SDP announced (``media_port``), which SIPp sends its audio from too
+        (``Sipp._send_from_the_announced_port``): one source, as from a phone. A
         SIPp scenario runs on its own clock; a press from here can follow what the
         caller heard (``wait_heard``)."""
         assert self.runtime is not None

@@ -301,7 +301,10 @@ def uac_subs(*, caller: str = "13800138000", codecs: str = "0", media_port: str 
     keys only as tones in the audio)."""
     codecs, rtpmaps = _formats(codecs, telephone_event)
     endings = {
-        "bye": _uac_send("BYE", 2, retrans=True) + """
+        # The caller's last request: its CSeq above every one the @MEDIA@ block may send
+        # (re-INVITEs from 2, INFOs from 10), as a phone's only goes up (RFC 3261
+        # 12.2.1.1); a lower one is out of order, answered 500, the call left up.
+        "bye": _uac_send("BYE", 100, retrans=True) + """
   <recv response="200" crlf="true" />""",
         "wait_bye": """  <recv request="BYE" />
   <send>
@@ -404,6 +407,7 @@ class Sipp:
 
     def start(self) -> Sipp:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self._send_from_the_announced_port()
         stem = f"sipp-{self.sip_port}"
         self._msg = self.workdir / f"{stem}-messages.log"
         self._err = self.workdir / f"{stem}-errors.log"
@@ -420,6 +424,28 @@ class Sipp:
         self.proc = subprocess.Popen(cmd, stdout=self._stdout, stderr=subprocess.STDOUT,
                                      cwd=self.workdir, start_new_session=True)
         return self
+
+    def _send_from_the_announced_port(self) -> None:
+        """A port the scenario's SDP names by number (an ``RtpSink``'s, where the test hears
+        our RTP) written as SIPp's ``[media_port+N]``, so that SIPp sends its audio and its
+        keys from that port, as a phone sends from the port it announces. SIPp's pcap
+        player takes its source port from the ``[media_port]`` keyword of the SDP it sent
+        (a literal number left it 0): such a caller spoke from port 0 and keyed from the
+        sink (``ivrkit.press``), two ports of one IP, and our RTP hears only the port it
+        latched (telephony/rtp.py ``Rtp16Stream.admit``). Port 0 (a stream declined) stays."""
+        text = self.scenario.read_text()
+
+        def keyword(m: re.Match[str]) -> str:
+            port = int(m[2])
+            if port == 0:
+                return m[0]
+            if port < self.media_port:
+                raise ValueError(f"SIPp cannot send from {port}, below its -mp {self.media_port}")
+            return f"{m[1]}[media_port+{port - self.media_port}]"
+
+        rewritten = re.sub(r"^(m=audio )(\d+)(?= )", keyword, text, flags=re.M)
+        if rewritten != text:
+            self.scenario.write_text(rewritten)
 
     def wait(self, timeout: float | None = None) -> SippResult:
         assert self.proc is not None

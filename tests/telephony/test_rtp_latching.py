@@ -72,8 +72,7 @@ def test_the_sdp_address_latches_at_once_and_a_stranger_first_takes_nothing() ->
 
 def test_another_port_of_the_sdp_ip_latches_at_once_and_is_sent_to_at_the_sdp_port() -> None:
     """A phone that sends from one port and listens on the one it announced (asymmetric
-    RTP; the tests' SIPp callers): its first packet counts, and our RTP goes to the
-    announced port."""
+    RTP): its first packet counts, and our RTP goes to the announced port."""
     keys: list[str] = []
     rtp = stream(keys=keys)
     other_port = (SDP[0], 4002)
@@ -82,25 +81,30 @@ def test_another_port_of_the_sdp_ip_latches_at_once_and_is_sent_to_at_the_sdp_po
         rtp.receive(packet, other_port)
     assert keys == ["1"] and rtp.latched == other_port
     assert rtp.destination() == SDP
-    # A third port of that IP: taken (speech from one port, keys from another), no re-latch.
-    assert heard(rtp, (SDP[0], 4004), 9) and rtp.latched == other_port
+    assert not heard(rtp, (SDP[0], 4004), 9)  # a third port of that IP: foreign
     assert not any(heard(rtp, STRANGER, seq) for seq in range(2, 12))
     assert heard(rtp, SDP, 1) and rtp.latched == SDP  # the announced port itself
 
 
-def test_every_port_of_the_sdp_ip_is_heard_once_one_of_them_latched() -> None:
-    """A SIPp caller of the suite says its complaint from SIPp's own port and keys from the
-    port its SDP announced (test_dialogue_kb): once the keys latched the announced address,
-    the speech port's packets were dropped, and with the keys over the call died of
-    rtp_timeout while the caller listened to the answer. The host is the SDP's either way,
-    and our RTP goes to the announced port."""
-    rtp = stream()
-    speech_port = (SDP[0], 4002)
-    assert heard(rtp, speech_port, 1) and rtp.latched == speech_port
-    assert heard(rtp, SDP, 1) and rtp.latched == SDP  # the keys, from the announced port
-    assert all(heard(rtp, speech_port, seq) for seq in range(2, 12))
+def test_another_port_of_the_sdp_ip_neither_keys_nor_speaks_once_the_caller_latched() -> None:
+    """Another device behind the caller's NAT or carrier address (the SDP's IP) that knows
+    the call's RTP port: its keys and its audio are foreign once the caller's own port is
+    latched. a89a0bc heard every port of that IP, so it could key into a citizen's call (a
+    survey's answer, a handler's sign call)."""
+    keys: list[str] = []
+    frames: list[bytes] = []
+    rtp = stream(keys=keys, frames=frames)
+    assert heard(rtp, SDP, 1) and rtp.latched == SDP
+    neighbour = (SDP[0], 4002)
+    dropped = rtp.rx_foreign
+    for packet in key_end(1, 8000):
+        rtp.receive(packet, neighbour)
+    assert not any(heard(rtp, neighbour, seq) for seq in range(2, 12))
+    assert keys == [] and len(frames) == 1 and rtp.rx_foreign == dropped + 13
     assert rtp.latched == SDP and rtp.destination() == SDP
-    assert not any(heard(rtp, STRANGER, seq) for seq in range(2, 12))
+    for packet in key_end(2, 16000):
+        rtp.receive(packet, SDP)
+    assert keys == ["2"]  # the caller's own key
 
 
 def test_the_sdp_ip_takes_the_call_from_a_source_learnt_elsewhere() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import struct
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -31,7 +32,7 @@ from telephony.sip.sdp import Negotiated, answer_offer, build_sdp, offer_formats
 from telephony.sip.timers import T1, Timer
 from telephony.sip.transaction import new_request, udp_via
 from tests.support.dtmf_tones import dialled
-from tests.support.harness import dtmf_event_payloads
+from tests.support.harness import RtpSink, dtmf_event_payloads
 
 PEER = ("192.0.2.30", 5070)
 LOCAL_IP = "127.0.0.1"
@@ -166,6 +167,24 @@ def test_bye_in_the_dialog_ends_the_call() -> None:
     dialogs.on_bye(sip_request("BYE"))
     assert codes(wire) == [200] and wire.sent[0][1] == PEER
     assert call.end_reason is EndReason.REMOTE_HANGUP
+
+
+def test_a_bye_older_than_the_dialogs_last_request_is_500_and_the_call_goes_on() -> None:
+    """RFC 3261 12.2.2: a request whose CSeq is lower than the last one taken in the
+    dialog is out of order, answered 500, the dialog left. Before, a BYE delivered late
+    (or replayed from an old capture) after a re-INVITE ended the call."""
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=True)
+    dialogs.on_refresh(call, sip_request("INVITE", branch="z9hG4bKre", cseq=20, body=offer()))
+    dialogs.on_bye(sip_request("BYE", branch="z9hG4bKold", cseq=19))
+    late = wire.sent[-1][0]
+    assert codes(wire) == [200, 500] and "out of order" in late.first("Warning")
+    assert not call.ended and call.state is CallState.ANSWERED
+    dialogs.on_bye(sip_request("BYE", branch="z9hG4bKbye", cseq=21))
+    assert codes(wire)[-1] == 200 and call.end_reason is EndReason.REMOTE_HANGUP
+    # The BYE sent again (our 200 lost): the same CSeq, answered 200 again.
+    dialogs.on_bye(sip_request("BYE", branch="z9hG4bKbye", cseq=21))
+    assert codes(wire)[-1] == 200
 
 
 def test_bye_from_a_stranger_or_for_no_call_is_481() -> None:
@@ -443,6 +462,47 @@ def test_hold_and_unhold_mirror_the_direction_and_hold_the_rtp_watchdog(
     assert b"a=sendrecv\r\n" in unheld.body_bytes and not call.held
     assert int(unheld.body_bytes.split(b"\r\n")[1].split()[2]) == version + 1
     assert call.state is CallState.ANSWERED
+
+
+def _sent_within(sink: RtpSink, seconds: float) -> int:
+    """The packets ``sink`` gets in the next ``seconds``."""
+    before = len(sink.packets)
+    time.sleep(seconds)
+    return len(sink.packets) - before
+
+
+@pytest.mark.parametrize(("hold", "we_send"), [
+    (b"a=sendonly", False), (b"a=inactive", False), (b"c=IN IP4 0.0.0.0", False),
+    # A caller that only listens (answered sendonly) hears us: sent to.
+    (b"a=recvonly", True)], ids=["sendonly", "inactive", "rfc2543", "recvonly"])
+def test_nothing_is_sent_to_a_caller_who_holds_us_until_it_resumes(hold: bytes,
+                                                                   we_send: bool) -> None:
+    """RFC 3264 6.1: a stream answered recvonly or inactive is one we must not send on.
+    Before, our RTP (prompts, silence) went on at 50 packets a second to a caller who put
+    us on hold (a=sendonly, a=inactive, or c=0.0.0.0). Real sockets on 127.0.0.1."""
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=True)
+    sink = RtpSink()
+    talking = build_sdp(ip=LOCAL_IP, port=sink.port, session_id=7, formats=offer_formats(),
+                        event_pt=101)
+    rtp = Rtp16Stream(local=(LOCAL_IP, 0), remote=(LOCAL_IP, sink.port), codec="PCMU",
+                      audio_pt=0, event_pt=101, on_audio=call.rx_audio, on_dtmf=call.rx_dtmf)
+    call.rtp = rtp
+    rtp.start()
+    try:
+        assert _sent_within(sink, 0.3) > 0
+        held = (talking.replace(f"c=IN IP4 {LOCAL_IP}".encode(), hold) if hold.startswith(b"c=")
+                else talking.replace(b"a=sendrecv", hold))
+        dialogs.on_refresh(call, sip_request("INVITE", branch="z9hG4bKhold", body=held))
+        assert call.held and wire.sent[-1][0].status_code == 200
+        time.sleep(0.1)  # a packet on its way as the hold came
+        assert (_sent_within(sink, 0.5) > 0) is we_send and (rtp.tx_muted > 0) is not we_send
+        rtp.queue_pcm16(b"\x10\x20" * 1600)  # a prompt played while held: dropped as paced
+        dialogs.on_refresh(call, sip_request("INVITE", branch="z9hG4bKback", body=talking))
+        assert not call.held and _sent_within(sink, 0.5) > 0
+    finally:
+        rtp.stop()
+        sink.close()
 
 
 def test_a_late_reinvite_is_500_and_changes_nothing_and_a_retransmission_gets_our_answer(

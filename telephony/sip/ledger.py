@@ -1,0 +1,94 @@
+"""The dialogs of a front end that are up, one small JSON file each, so that the next
+process on the same address can end them with one BYE each.
+
+A process killed mid-call (kill -9, OOM, power) sent no BYE, and its peers heard silence
+until their own timers ended the calls. What a BYE needs (RFC 3261 12.2.1.1, 15.1.1) is
+the dialog's identifiers, its remote target and route set, and our CSeq, which does not
+move between the answer and our BYE (the only request we send in a dialog): written once
+when the call is up, the record stays right. Written by rename, without fsync: a killed
+process's writes are in the page cache, and after a power cut the peers' own timers have
+long ended the calls. The directory is per front end and bound address (``SipFrontEnd``):
+binding the port is the lock, so no two live processes read one ledger.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from telephony.call import CallHandle
+
+log = logging.getLogger("telephony.sip")
+
+
+def ledger_dir(data_dir: Path) -> Path:
+    """Where a service's front ends keep their dialogs (each under its own address)."""
+    return data_dir / "sip-dialogs"
+
+
+@dataclass(frozen=True)
+class LeftDialog:
+    """What ends a dialog of ours: ``dialog.dialog_request``'s fields and where the
+    dialog's requests came from (``first_hop`` sends there for a host name)."""
+
+    call_id: str
+    direction: str
+    local_tag: str
+    remote_tag: str
+    local_uri: str
+    remote_uri: str
+    remote_target: str
+    route_set: list[str]
+    local_cseq: int
+    came_from: list[str | int] | None
+
+    @classmethod
+    def of(cls, call: CallHandle) -> LeftDialog:
+        return cls(call.call_id, call.direction.value, call.local_tag, call.remote_tag,
+                   call.local_uri, call.remote_uri, call.remote_target, list(call.route_set),
+                   call.local_cseq, list(call.invite_source) if call.invite_source else None)
+
+
+class DialogLedger:
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, call_id: str) -> Path:
+        # (A Call-ID is the peer's text: hashed, it names no path of its choosing.)
+        return self.dir / f"{hashlib.sha256(call_id.encode()).hexdigest()[:32]}.json"
+
+    def keep(self, call: CallHandle) -> None:
+        target = self._path(call.call_id)
+        tmp = target.with_suffix(".tmp")
+        try:
+            tmp.write_text(json.dumps(asdict(LeftDialog.of(call))), encoding="utf-8")
+            os.replace(tmp, target)
+        except OSError:
+            # The call goes on; only a BYE after a crash is lost.
+            log.warning("call %s: its dialog could not be written to %s", call.call_id,
+                        self.dir, exc_info=True)
+
+    def drop(self, call_id: str) -> None:
+        self._path(call_id).unlink(missing_ok=True)
+
+    def left(self) -> list[LeftDialog]:
+        """The dialogs a process that died left up (removed as they are read: one BYE
+        each, whatever comes of it). A record written whole but not yet renamed is the
+        call's only one (``keep`` writes once a call) and counts; a half-written or
+        unreadable one is removed."""
+        found = []
+        for path in sorted(self.dir.glob("*.json")) + sorted(self.dir.glob("*.tmp")):
+            try:
+                found.append(LeftDialog(**json.loads(path.read_text(encoding="utf-8"))))
+            except (ValueError, TypeError, OSError):
+                log.warning("unreadable dialog record %s removed", path)
+            path.unlink(missing_ok=True)
+        return found
+
+
+__all__ = ["DialogLedger", "LeftDialog", "ledger_dir"]

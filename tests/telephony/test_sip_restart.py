@@ -1,0 +1,108 @@
+"""Calls up when the process dies: the next process on the same address ends each with one
+BYE (``telephony.sip.ledger``). A real front end in a child process, killed with SIGKILL
+after the ACK; a raw SIP caller on 127.0.0.1 (tests/support/rawsip.py)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from config.settings import SipSettings
+from telephony.sip.frontend import SipFrontEnd
+from tests.support import harness
+from tests.support.rawsip import RawPeer, header, status
+
+pytestmark = pytest.mark.sip
+ROOT = Path(__file__).resolve().parents[2]
+# The service as a process: answers every call and keeps it up until it ends.
+CHILD = """
+import sys, time
+from pathlib import Path
+import pytest
+
+from config.settings import SipSettings
+from telephony.sip.frontend import SipFrontEnd
+port, rtp, data = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
+settings = SipSettings(mode="direct", bind_ip="127.0.0.1", port=port, rtp_port_low=rtp,
+                       rtp_port_high=rtp + 9)
+fe = SipFrontEnd(settings, lambda call: call.answer() and call.wait_ended(60),
+                 dialogs_dir=data)
+fe.start()
+print("up", flush=True)
+time.sleep(60)
+"""
+
+
+def _settings(port: int, rtp: int) -> SipSettings:
+    return SipSettings(mode="direct", bind_ip=harness.LOOPBACK, port=port, rtp_port_low=rtp,
+                       rtp_port_high=rtp + 9)
+
+
+def _next_request(peer: RawPeer, method: str, timeout: float = 10.0) -> bytes | None:
+    peer.sock.settimeout(0.5)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            data = peer.sock.recv(65535)
+        except TimeoutError:
+            continue
+        if data.startswith(method.encode() + b" "):
+            return data
+    return None
+
+
+def _ok(request: bytes) -> bytes:
+    lines = [line for line in request.split(b"\r\n")
+             if line.split(b":")[0].lower() in (b"via", b"from", b"to", b"call-id", b"cseq")]
+    return b"SIP/2.0 200 OK\r\n" + b"\r\n".join(lines) + b"\r\nContent-Length: 0\r\n\r\n"
+
+
+def test_a_call_up_when_the_process_was_killed_gets_one_bye_from_the_next(
+        tmp_path: Path) -> None:
+    """Before, a call up when the service was killed got no BYE after the restart: its
+    caller heard silence until its own timers ended the call."""
+    port, rtp = harness.free_port(), harness.free_port_block(10)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(port), str(rtp), str(tmp_path)], cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
+        start_new_session=True)
+    peer = RawPeer(harness.LOOPBACK, port)
+    try:
+        assert child.stdout is not None and child.stdout.readline() == b"up\n"
+        peer.send(peer.invite("killed1"))
+        ok = peer.finals(expect=1, wait=10.0)["killed1"]
+        assert status(ok) == 200
+        peer.send(peer.ack(ok))
+        peer.send_rtp(ok, packets=5)
+        ledger = tmp_path / f"{harness.LOOPBACK}-{port}"
+        deadline = time.monotonic() + 10
+        while not list(ledger.glob("*.json")):
+            assert time.monotonic() < deadline, "the answered call's dialog was not kept"
+            time.sleep(0.05)
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait(timeout=10)
+        fe = SipFrontEnd(_settings(port, rtp), dialogs_dir=tmp_path)
+        fe.start()
+        try:
+            bye = _next_request(peer, "BYE")
+            assert bye is not None, "no BYE after the restart"
+            peer.send(_ok(bye))
+            assert header(bye, "Call-ID") == "killed1"
+            assert header(bye, "From").endswith(header(ok, "To").split(";tag=")[1])
+            assert header(bye, "To").endswith(";tag=fkilled1")
+            assert header(bye, "CSeq") == "2 BYE"
+            assert not list(ledger.iterdir())
+            assert _next_request(peer, "BYE", timeout=1.5) is None  # one BYE, answered
+        finally:
+            fe.stop()
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait(timeout=10)
+        peer.close()
