@@ -14,11 +14,14 @@ session's PostgreSQL server (a daemon, so no child of ours: read from /proc).
 
 from __future__ import annotations
 
+import atexit
 import collections
 import json
+import multiprocessing
 import os
 import resource
 import sys
+import threading
 import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -98,8 +101,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if _rec is not None:
-        _rec.write(kind="end", cpu=_own_cpu(), wall=time.time())
+    if _rec is None:
+        return
+    # What the interpreter's exit will wait for: xdist's controller waits up to 10 s for
+    # each worker to end (then kills it), so a thread or child left running holds the run.
+    _rec.write(kind="end", cpu=_own_cpu(), wall=time.time(),
+               threads=[t.name for t in threading.enumerate()
+                        if not t.daemon and t is not threading.main_thread()],
+               children=[c.pid for c in multiprocessing.active_children()])
+    # After those threads were joined (atexit runs then): missing if the worker was killed.
+    atexit.register(lambda rec=_rec: rec.write(kind="exit", wall=time.time()))
 
 
 @pytest.hookimpl(hookwrapper=True)
