@@ -5,7 +5,10 @@ the calls that come meanwhile; and a bad setting must stop the start, saying why
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import os
+import threading
 import time
 from pathlib import Path
 
@@ -42,6 +45,22 @@ def _decode_seeded(engine: AsrEngine, audio: bytes) -> tuple[list[tuple[str, flo
     for offset in range(0, len(audio), 320):
         stream.push(audio[offset : offset + 320])
     return _words(stream.finish()), stream._rec
+
+
+def _at_worker_priority(thread_name: str) -> None:
+    """The named thread moved from SCHED_IDLE back to this process's scheduling. Once a call
+    was decoded beside a warm-up, whom the warm-up yields to is shown; the rest of it under
+    SCHED_IDLE waited for a core nobody else wanted (51 s of wall for 2.3 CPU-s in a full
+    run), which is no part of what is checked after. Where that is refused (lowering the
+    nice needs CAP_SYS_NICE), it ends under SCHED_IDLE as shipped."""
+    for thread in threading.enumerate():
+        if thread.name == thread_name and thread.native_id is not None:
+            with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+                assert os.sched_getscheduler(thread.native_id) == os.SCHED_IDLE  # as shipped
+            with contextlib.suppress(OSError):
+                os.sched_setscheduler(thread.native_id, os.SCHED_OTHER, os.sched_param(0))
+                os.setpriority(os.PRIO_PROCESS, thread.native_id,
+                               os.getpriority(os.PRIO_PROCESS, 0))
 
 
 def _greeting_like(phone_speech: dict[str, bytes]) -> bytes:
@@ -92,6 +111,7 @@ def test_warm_up_runs_in_the_background_and_a_call_meanwhile_is_decoded(
             assert engine._slots.waiting == 0  # the warm-up never queues for the slot
         transcript = stream.finish()
         assert transcript.words
+        _at_worker_priority("asr-warm-up")
         assert job.wait(WAIT) and job.error is None and job.warmed == 1
         # The warm one kept, plus the call's own -- unless the call, which takes its
         # recognizer at its first speech, took the one the warm-up had handed in by then:

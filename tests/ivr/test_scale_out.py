@@ -84,8 +84,10 @@ def cluster(tmp_path: Path, pg_db: str, prompt_cache: Path,
         nodes[name] = node
     front = None
     try:
+        for node in nodes.values():  # both start-ups at once: neither needs the other
+            node.launch()
         for node in nodes.values():
-            node.start()
+            node.ready()
         front = harness.FrontKamailio(tmp_path / "kamailio",
                                       nodes=[n.sip_port for n in nodes.values()]).start()
         yield Cluster(nodes, front, sessions, city, sms)

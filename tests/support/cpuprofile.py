@@ -2,6 +2,9 @@
 HOTLINE_CPU_PROFILE=DIR writes one JSON line per test and per fixture setup to
 DIR/<worker>.jsonl; ``python -m tests.support.cpuprofile DIR... [TOP]`` ranks them (several
 DIRs: one run per directory of tests, as docs/suite.md measures the suite file by file).
+``python -m tests.support.cpuprofile --waiters DIR [TOP]`` ranks one run's tests by wall
+minus their worker's own CPU (what a test spends waiting on real time: calls, timers,
+retries) and says how many workers were busy, second by second.
 
 The suite is CPU-bound on shared cores, so wall durations (--durations) say more about
 the load than about a test: this counts CPU seconds instead. A test's figure is its
@@ -11,11 +14,14 @@ session's PostgreSQL server (a daemon, so no child of ours: read from /proc).
 
 from __future__ import annotations
 
+import atexit
 import collections
 import json
+import multiprocessing
 import os
 import resource
 import sys
+import threading
 import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -95,8 +101,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if _rec is not None:
-        _rec.write(kind="end", cpu=_own_cpu(), wall=time.time())
+    if _rec is None:
+        return
+    # What the interpreter's exit will wait for: xdist's controller waits up to 10 s for
+    # each worker to end (then kills it), so a thread or child left running holds the run.
+    _rec.write(kind="end", cpu=_own_cpu(), wall=time.time(),
+               threads=[t.name for t in threading.enumerate()
+                        if not t.daemon and t is not threading.main_thread()],
+               children=[c.pid for c in multiprocessing.active_children()])
+    # After those threads were joined (atexit runs then): missing if the worker was killed.
+    atexit.register(lambda rec=_rec: rec.write(kind="exit", wall=time.time()))
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -110,7 +124,8 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, None]:
     # ``began`` (epoch s) places the test on its worker's timeline: which worker ends the
     # run, and what it was doing, is the critical path of an xdist run.
     _rec.write(kind="test", id=item.nodeid, cpu=cpu1 - cpu0, own=own1 - own0,
-               wall=time.monotonic() - wall0, began=began)
+               wall=time.monotonic() - wall0, began=began,
+               worker=os.environ.get("PYTEST_XDIST_WORKER", "main"))
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -175,7 +190,30 @@ def report(wheres: list[Path], top: int = 15) -> None:
         print(f"  {cpu:7.2f}  ({calls[name]:4d})  {name}")
 
 
+def waiters(where: Path, top: int = 40) -> None:
+    """One run's tests by wall − own CPU (the worker's process and the children it waited
+    for; the PostgreSQL daemons not counted), and the run's busy CPU by the second."""
+    rows = [{"worker": f.stem, **json.loads(line)} for f in sorted(where.glob("gw*.jsonl"))
+            for line in f.read_text().splitlines()]
+    tests = [r for r in rows if r["kind"] == "test"]
+    if not tests:
+        return
+    t0 = min(r["began"] for r in tests)
+    end = max(r["began"] + r["wall"] for r in tests)
+    print(f"tests: {len(tests)}  wall of the tests' span: {end - t0:.0f} s  worker-s in tests: "
+          f"{sum(r['wall'] for r in tests):.0f}  own CPU-s: {sum(r['own'] for r in tests):.0f}  "
+          f"wall − CPU: {sum(r['wall'] - r['own'] for r in tests):.0f}")
+    print(f"\ntop {top} tests by wall − own CPU (s): wait, wall, CPU, worker, start (s after "
+          "the first test)")
+    for r in sorted(tests, key=lambda r: r["own"] - r["wall"])[:top]:
+        print(f"  {r['wall'] - r['own']:7.1f} {r['wall']:7.1f} {r['own']:6.1f}  "
+              f"{r['worker']:4s} {r['began'] - t0:6.0f}  {r['id']}")
+
+
 if __name__ == "__main__":
     args = sys.argv[1:]
+    if args and args[0] == "--waiters":
+        waiters(Path(args[1]), int(args[2]) if len(args) > 2 else 40)
+        sys.exit(0)
     top = int(args.pop()) if len(args) > 1 and args[-1].isdigit() else 15
     report([Path(a) for a in args], top)
