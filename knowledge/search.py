@@ -304,7 +304,15 @@ def load_matters(path: Path, table: str = "matters") -> dict[str, tuple[str, ...
     return {name: tuple(forms) for name, forms in matters.items()}
 
 
-_MATTERS = load_matters(MATTERS_FILE)
+# Matters named anywhere in the caller's words, and those counted only as the step asked
+# (the ``[steps]`` table, see :func:`steps_asked`); an entry speaks of either in its text.
+_ANYWHERE = load_matters(MATTERS_FILE)
+_STEPS = load_matters(MATTERS_FILE, "steps")
+_LAPSES = load_matters(MATTERS_FILE, "still")
+_MATTERS = {**_ANYWHERE, **_STEPS, **_LAPSES}
+# Whether a step can still be taken (还能补报吗): what a deadline missed asks (``[still]``).
+_STILL_ASKED = re.compile("还(能|可以|可不可以|让)")
+_FORMS = frozenset(f for forms in _STEPS.values() for f in forms)
 
 
 def with_topics(doc: Doc, topics: dict[str, tuple[str, ...]] | None = None) -> Doc:
@@ -715,11 +723,44 @@ def asked_matters(text: str, matters: dict[str, tuple[str, ...]] | None = None
     """The matters (config/kb_matters.toml) ``text`` names: what the caller wants done
     with the thing they ask about (提前还 a loan, 罚 for a wrong done, 销 an account, 修 a
     card), anywhere in the words, since the matter is often told before the clause that
-    asks (公积金贷款想提前还一部分，怎么申请). A word of two or more characters where it
+    asks (公积金贷款想提前还一部分，怎么申请); a matter of the ``[steps]`` table only as
+    the step asked (想停掉, 能改期吗; see :func:`steps_asked`), not in the caller's
+    situation (对辞退决定不服，怎么申请劳动仲裁). A word of two or more characters where it
     begins and ends on jieba's word edges (还清 of 提前还清, not of 还清楚: 还 is "still"
     there, see :func:`_spans_words`); a single character where jieba reads it as a verb of
     its own (找谁修, not 修剪)."""
-    matters = _MATTERS if matters is None else matters
+    if matters is not None:
+        return _named(text, matters)
+    stepped = _named(text, _STEPS)
+    if stepped:
+        steps = _steps_written(text)
+        stepped = frozenset(m for m in stepped if any(_starts_step(s, f) for s in steps
+                                                      for f in _STEPS[m]))
+    lapsed = _named(text, _LAPSES) if _STILL_ASKED.search(text) else frozenset()
+    return _named(text, _ANYWHERE) | stepped | lapsed
+
+
+def told_matters(text: str) -> frozenset[str]:
+    """Matters of the ``[steps]`` table ``text`` names when it asks no step at all
+    (单位就是不执行，怎么办; 对仲裁结果不服，找哪里): whether the word is the caller's
+    situation or what they want done can't be told, so an entry that lacks it is offered,
+    never read out (feature ``untold``, capped at ``UNASKED_CAP``). A caller who asks a
+    step (怎么申请劳动仲裁) told the word as their situation: it names no matter."""
+    stepped = _named(text, _STEPS)
+    if not stepped or _steps_written(text):
+        return frozenset()
+    # A question of another kind (采暖费执行什么标准, 供暖执行的是哪天到哪天) asks no step
+    # either: the word is part of what it asks about, not a matter wanted done.
+    return frozenset() if is_question(_ANY_STEP.sub("，", text)) else stepped
+
+
+# Questions that ask what to do and name no step: 怎么办, 咋办, 找谁, 找哪里.
+_ANY_STEP = re.compile("怎么办|咋办|咋整|怎么弄|怎么处理|该怎么|找谁|找哪里|找哪儿|找哪|"
+                       "去哪办|去哪里办|去哪儿办")
+
+
+def _named(text: str, matters: dict[str, tuple[str, ...]]) -> frozenset[str]:
+    """The matters of ``matters`` whose words ``text`` has (see :func:`asked_matters`)."""
     said = _as_written(text)
     singles: set[str] | None = None
     edges: set[int] | None = None
@@ -744,6 +785,20 @@ def asked_matters(text: str, matters: dict[str, tuple[str, ...]] | None = None
                 out.add(name)
                 break
     return frozenset(out)
+
+
+def _steps_written(text: str) -> list[list[str]]:
+    """:func:`steps_asked` of each clause of ``text`` as said (see :func:`_as_written`)."""
+    return [s for clause in _CLAUSE_END.split(text) for s in steps_asked(_as_written(clause))]
+
+
+def _starts_step(step: list[str], form: str) -> bool:
+    """The step asked (its words, :func:`steps_asked`) is ``form``: begins with it, a single
+    character as a word of its own (想停掉, 能停吗; not 要停气's 停气); after 申请 the thing
+    applied for (能不能申请调剂)."""
+    if step and step[0] == "申请":
+        step = step[1:]
+    return (step[0] == form) if len(form) == 1 and step else "".join(step).startswith(form)
 
 
 # 还 read "still", not "repay": before a modal or a verb of being (提前还需要预约吗, 还是,
@@ -789,18 +844,40 @@ def denied_words(text: str) -> frozenset[str]:
     tok = _jieba().lcut(normal, HMM=False)
     negated = {w for n, w in itertools.pairwise(tok)
                if n in _NEGATORS and len(w) > 1 and _HAN_RUN.fullmatch(w)}
-    # The step asked: the first word after "how" in each clause (怎么报名，要带啥; fillers
-    # skipped), not its object: 失业 of 怎么申领失业保险金 is what the step is for, so
-    # 我没失业 still denies the entry's 失业了.
-    asked = {next(iter(_content(stretch)), "") for clause in _CLAUSE_END.split(text)
-             for stretch in _HOW.split(normalise(clause))[1:]} if negated else set()
+    # The step asked (:func:`steps_asked`: 怎么报名，要带啥), its first word, not its
+    # object: 失业 of 怎么申领失业保险金 is what the step is for, so 我没失业 still denies
+    # the entry's 失业了.
+    asked = {step[0] for clause in _CLAUSE_END.split(text)
+             for step in steps_asked(normalise(clause))} if negated else set()
     return frozenset(negated - asked)
 
 
-def _content(stretch: str) -> list[str]:
-    """jieba's whole words of ``stretch`` up to its first question word, fillers dropped."""
-    return [w for w in _jieba().lcut(_QUESTION_WORD.split(stretch)[0], HMM=False)
-            if not _filler(w)]
+# Words after which the caller names the step they ask to have done: how (怎么补缴), whether
+# they may, must or want to (能不能, 要不要, 可以, 还能, 需要, 想), where to (去哪申报).
+# Not a bare 要, which tells what will happen as often (是不是要停水, 说要停气).
+_STEP_ASKING = re.compile("怎么样|怎么|怎样|如何|咋|能不能|可不可以|要不要|需不需要|能否|可否"
+                          "|可以|还能|能|需要|想|去哪儿|去哪里|去哪|在哪儿|在哪里|在哪|哪儿|哪里")
+# Words before the step that say going to do it, or how, not which step (需要去办停领吗,
+# 要不要主动报告, 能先续期吗).
+_BEFORE_STEP = frozenset({"去", "来", "办", "主动", "先", "自己", "再去"})
+
+
+def steps_asked(clause: str) -> list[list[str]]:
+    """The steps one clause asks to have done, each as jieba's words from the step on:
+    after each word of ``_STEP_ASKING``, up to the next question word, fillers and
+    ``_BEFORE_STEP`` skipped (怎么申领失业保险金: 申领…; 需要去办停领吗: 停, 领). Its first
+    word is the step (step 13: a negated word the caller asks to do is not denied), and
+    only there does a matter of the ``[steps]`` table count (step 12)."""
+    out = []
+    for stretch in _STEP_ASKING.split(clause)[1:]:
+        # Fillers are skipped only before the step: 再 of 再约 is a filler on its own.
+        ws = _jieba().lcut(_QUESTION_WORD.split(stretch)[0], HMM=False)
+        while ws and (ws[0] in _BEFORE_STEP
+                      or (_filler(ws[0]) and "".join(ws[:2]) not in _FORMS)):
+            ws = ws[1:]
+        if ws:
+            out.append(ws)
+    return out
 
 
 def situation_words(title: str) -> frozenset[str]:
@@ -964,6 +1041,7 @@ class Index:
         actions_asked = asked_actions(spoken)
         sizes_asked = quantities_asked(spoken)
         matters_asked = asked_matters(spoken)
+        matters_told = told_matters(spoken)
         denied = denied_words(spoken)
         sw, ss = self.words.scores(qw), self.sounds.scores(qs)
         top_w, top_s = max(sw, default=0.0) or 1.0, max(ss, default=0.0) or 1.0
@@ -1032,6 +1110,10 @@ class Index:
                 # never speaks of: it answers another matter of the same thing.
                 "unmatched": float(any(not speaks_of_matter(self.written[i], m)
                                        for m in matters_asked)),
+                # Such a matter told where no step is asked (单位就是不执行，怎么办): the
+                # caller's situation or what they want done, which can't be told apart.
+                "untold": float(any(not speaks_of_matter(self.written[i], m)
+                                    for m in matters_told)),
                 # The caller denies what the entry's title says their situation is (身份证
                 # 没到期 against 身份证快到期了怎么换新的), and the entry never says it denied.
                 "denied": float(any(w in self.situations[i] and not says_negated(self.texts[i], w)
@@ -1092,7 +1174,10 @@ def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
     # against 身份证快到期了怎么换新的; feature ``denied``, see :func:`denied_words`): its
     # answer may still say what applies (换领 from three months before), so it may be
     # offered, never read out at once.
-    return min(value, UNASKED_CAP) if f.get("unasked") or f.get("denied") else value
+    # And when the caller names a matter (``told_matters``) the entry lacks but asks no
+    # step: it may be what they want done, or only what happened to them.
+    capped = f.get("unasked") or f.get("denied") or f.get("untold")
+    return min(value, UNASKED_CAP) if capped else value
 
 
 def _confidence(f: dict[str, float], *, evidence_words: float, evidence_power: float,

@@ -19,6 +19,7 @@ from knowledge.search import (
     complaint_words,
     confidence,
     denied_words,
+    told_matters,
     worth_confirming,
 )
 from tests.knowledge.test_search_round9 import TODAY
@@ -27,13 +28,14 @@ from tests.knowledge.test_search_round9 import TODAY
 @pytest.mark.parametrize(("text", "matters"), [
     ("公积金按月提取能暂停吗", {"stop"}),
     ("异地就医备案能取消吗", {"stop"}),
-    ("停暖以后还能恢复吗", {"restore", "stop"}),
-    ("对劳动仲裁结果不服怎么办", {"appeal"}),
+    # 停暖 is the caller's situation, 恢复 the step asked (review27).
+    ("停暖以后还能恢复吗", {"restore"}),
+    ("对劳动仲裁结果不服，能申诉吗", {"appeal"}),
     ("错过了幼儿园报名还能报吗", {"lapse"}),
-    ("仲裁裁决单位拒不履行怎么办", {"enforce"}),
-    ("公租房轮候期间工作变了要申报吗", {"report"}),
+    ("仲裁裁决怎么执行", {"enforce"}),
+    ("公租房轮候期间工作变了要不要报告", {"report"}),
     ("燃气安检没赶上能改期吗", {"reschedule"}),
-    ("物业和业主有纠纷找谁调解", {"dispute"}),
+    ("物业和业主的纠纷能调解吗", {"dispute"}),
     ("孩子派位的学校想调换怎么办", {"swap"}),
     # Words of the matters inside other words name none: 停车 is parking, 执行官 no
     # carrying out of an award.
@@ -45,16 +47,14 @@ def test_the_new_matters_named(text: str, matters: set[str]) -> None:
 
 @pytest.mark.parametrize(("text", "near"), [
     ("公积金按月提取付房租的能暂停吗", "kb014"),
-    ("异地就医备案了，不去外地了要取消去哪办", "kb028"),
-    ("找到工作以后失业金要停发，去哪办", "kb026"),
+    ("异地就医备案了，不去外地了，想取消去哪办", "kb028"),
+    ("找到工作以后，失业金想停掉去哪办", "kb026"),
     ("暖气报停了，年后想恢复供暖去哪办", "kb036"),
     ("燃气公司上门安检的日子我不在家，能改约吗", "kb043"),
-    ("劳动仲裁的裁决单位不执行，去哪申请强制执行", "kb025"),
-    ("对劳动仲裁的结果不服，找哪里", "kb025"),
-    ("住公租房轮候期间工作变了，收入要去哪申报", "kb019"),
-    ("小区电梯要用维修资金，业主不同意怎么办", "kb049"),
+    ("劳动仲裁的裁决单位不给钱，怎么申请执行", "kb025"),
+    ("住公租房轮候期间收入变了，需要去报告吗", "kb019"),
     ("错过了幼儿园报名还能报吗", "kb031"),
-    ("违章复核期限已过，申诉去哪", "kb047"),
+    ("违章复核期限已过，还能申诉吗", "kb047"),
     ("孩子小学派位想调剂去哪申请", "kb032"),
 ])
 def test_a_new_matter_the_entry_lacks_is_neither_answered_nor_offered(
@@ -81,7 +81,6 @@ def test_a_new_matter_the_entry_lacks_is_neither_answered_nor_offered(
 ])
 def test_a_new_matter_the_entry_speaks_of_still_answers(index: Index, text: str,
                                                        entry: str) -> None:
-    assert asked_matters(text)
     r = index.search(text, today=TODAY)
     assert r.answer is not None and r.answer.id == entry and not r.features["unmatched"]
 
@@ -136,3 +135,57 @@ def test_a_verdict_asked_is_blame(index: Index, text: str) -> None:
     assert complaint_words(text) & set(search.BLAME_WORDS)
     r = index.search(text, today=TODAY)
     assert r.answer is None and worth_confirming(r, 0.3) is None
+
+
+# review27: a matter of the ``[steps]`` table counts only as the step asked. Told as the
+# caller's situation before another step (怎么交, 在哪充值, 去哪投诉), or in a question of
+# another kind (什么收费标准), it names no matter and the entry answers. Probes written for
+# the mend (none from the reviewer's file, shared/ or bench/data); each was missed before.
+@pytest.mark.parametrize(("text", "entry"), [
+    ("单位停缴社保了，灵活就业怎么参保？", "kb020"),
+    ("房子暂停供暖了，采暖费怎么交？", "kb035"),
+    ("房东不同意，租房怎么提取公积金？", "kb014"),
+    ("停电恢复以后，电费在哪交？", "kb040"),
+    ("燃气停了，燃气卡在哪充值？", "kb042"),
+    ("自来水停了几天，水费去哪交？", "kb037"),
+    ("公积金账户被暂停了，换工作后怎么转移？", "kb017"),
+    ("身份证有效期时间过了，去哪换新的？", "kb003"),
+    ("护照签证时间过了，护照怎么换发？", "kb005"),
+    ("孩子上户口的时间过了，怎么上户口？", "kb007"),
+    ("采暖费执行的是什么收费标准？", "kb035"),
+    ("对欠薪的处理结果有异议，被拖欠工资应该去哪儿投诉？", "kb024"),
+    ("老人的高龄津贴停发了，怎么申请？", "kb009"),
+])
+def test_a_matter_told_as_the_situation_leaves_the_step_asked_answered(
+        index: Index, text: str, entry: str) -> None:
+    assert not told_matters(text) and not asked_matters(text) - {"move"}
+    r = index.search(text, today=TODAY)
+    assert r.answer is not None and r.answer.id == entry
+
+
+@pytest.mark.parametrize(("text", "near", "matter"), [
+    # No step asked at all: the caller's situation or what they want done can't be told.
+    ("对劳动仲裁的结果不服，找哪里", "kb025", "appeal"),
+    ("小区电梯要用维修资金，业主不同意怎么办", "kb049", "dispute"),
+])
+def test_a_matter_told_with_no_step_asked_is_offered_not_read(
+        index: Index, text: str, near: str, matter: str) -> None:
+    assert matter in told_matters(text) and matter not in asked_matters(text)
+    r = index.search(text, today=TODAY)
+    assert r.hits[0].id == near and r.features["untold"] == 1.0
+    assert r.answer is None and r.hits[0].confidence <= search.UNASKED_CAP
+
+
+@pytest.mark.parametrize(("text", "matters"), [
+    # A deadline missed counts where a step is asked to be taken still (还能).
+    ("错过了幼儿园报名还能报吗", {"lapse"}),
+    ("违章复核期限已过，还能申诉吗", {"lapse", "appeal"}),
+    # Told before another question, it is the caller's situation.
+    ("居住证签注的期限已过，怎么续期", set()),
+    # 申请 names doing any procedure: the thing applied for is the step.
+    ("孩子派位不满意能不能申请调剂", {"swap"}),
+    # A bare 要 tells what will happen: no step asked.
+    ("燃气公司说要停气，哪里能查到通知", set()),
+])
+def test_the_step_asked_of_the_new_matters(text: str, matters: set[str]) -> None:
+    assert asked_matters(text) == matters
