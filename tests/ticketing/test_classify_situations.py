@@ -926,3 +926,21 @@ def test_a_faint_gas_smell_names_nobody_to_rescue(faint: str, strong: str) -> No
     assert any(m.split(":", 1)[0] in NO_RESCUE for m in got.matched), got.matched
     assert not any(m.split(":", 1)[0] in NO_RESCUE for m in classify(strong).matched), _cues(strong)
 
+
+
+# --------------------------------------------------------------- review28's mends (mend28):
+# cues22's quiets silenced real emergencies; each kind told both ways, with the calm it keeps.
+
+@pytest.mark.parametrize(("text", "emergency"), [
+    # A crime named as a kind of thing, then told as happening now (呢, 这会儿, 刚把, 跟着我).
+    ("强奸这类事你们管吗，那个男的这会儿还拿着刀在我家门口转悠", "110"),
+    ("打架 这种 事情 你们 管不管 楼下 有 人 拿 棍子 揍 人 呢", "110"),
+    ("抢劫这样的事归你们管吧，我手机刚被人抢了，他往小区里跑了", "110"),
+    ("问一下，家暴这类问题找谁，我爸现在喝多了正掐着我妈脖子", "110"),
+    ("有个人一路跟着我，跟踪这种行为派出所管吗", "110"),
+    # The kind asked about, the event over.
+    ("打人这种事儿派出所一般怎么处理啊", "none"),
+    ("家暴 这类 情况 能 去 妇联 咨询 吗", "none"),
+])
+def test_a_crime_named_as_a_kind_quiets_only_its_own_words(text: str, emergency: str) -> None:
+    assert classify(text).emergency == emergency, _cues(text)
