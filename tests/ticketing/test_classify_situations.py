@@ -944,3 +944,16 @@ def test_a_faint_gas_smell_names_nobody_to_rescue(faint: str, strong: str) -> No
 ])
 def test_a_crime_named_as_a_kind_quiets_only_its_own_words(text: str, emergency: str) -> None:
     assert classify(text).emergency == emergency, _cues(text)
+
+
+@pytest.mark.parametrize(("done", "not_done"), [
+    ("楼塌了一角，消防已经把人救出来了，谢谢你们", "楼塌了一角，消防已经把人救出来了，但是他腿压得都变形了"),
+    ("电梯卡住了，物业很快就把孩子放出来了", "电梯卡住了，物业很快就把孩子放出来了，还有个老人在里面"),
+    ("坑 塌 了 大伙 已经 把 人 拽 出来 了 人 好好 的", "坑 塌 了 大伙 已经 把 人 拽 出来 了 可 人 没 反应 了"),
+    ("矿上的人总算把他拉出来了，就是吓着了", "矿上的人总算把他拉出来了可他一直昏昏沉沉叫不醒"),
+])
+def test_a_rescue_done_does_not_end_the_others_danger(done: str, not_done: str) -> None:
+    # B8: the one trapped is out, nothing left (a SILENCED mark stops the model's hand-over);
+    # a but, another left, or a danger sign of span_stops (没反应, 变形) keeps the call live.
+    assert any(m.startswith(SILENCED) for m in classify(done).matched), _cues(done)
+    assert not any(m.startswith(SILENCED) for m in classify(not_done).matched), _cues(not_done)
