@@ -957,3 +957,18 @@ def test_a_rescue_done_does_not_end_the_others_danger(done: str, not_done: str) 
     # a but, another left, or a danger sign of span_stops (没反应, 变形) keeps the call live.
     assert any(m.startswith(SILENCED) for m in classify(done).matched), _cues(done)
     assert not any(m.startswith(SILENCED) for m in classify(not_done).matched), _cues(not_done)
+
+
+@pytest.mark.parametrize("text", [
+    "单元门口有股淡淡的煤气味，可是三楼那家一直敲门没人开",
+    "小区里燃气味儿不算太冲，我们家厨房里呛得睁不开眼",
+    "楼下 有 淡淡 的 煤气 味 隔壁 的 气罐 好像 漏 了",
+    "走廊里燃气味儿不是很冲，就是刚才砰的响了一下",
+    "淡淡的天然气味，我婆婆在屋里晕过去了",
+])
+def test_a_faint_gas_smell_governs_only_its_own_clause(text: str) -> None:
+    # The faint word yields to a but, a strong smell elsewhere, a leak, a bang, a door nobody
+    # answers, a span_stops sign: no NO_VICTIM mark to stop the model's 119 (B4).
+    got = classify(text)
+    assert got.urgency == "urgent", _cues(text)
+    assert not any(m.split(":", 1)[0] in NO_RESCUE for m in got.matched), got.matched
