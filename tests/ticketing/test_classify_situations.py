@@ -972,3 +972,16 @@ def test_a_faint_gas_smell_governs_only_its_own_clause(text: str) -> None:
     got = classify(text)
     assert got.urgency == "urgent", _cues(text)
     assert not any(m.split(":", 1)[0] in NO_RESCUE for m in got.matched), got.matched
+
+
+@pytest.mark.parametrize(("text", "emergency"), [
+    # A siren heard once, then the call's own danger; a child jerking, the eyes rolled up.
+    ("救护车拉着警报过去把我吵醒了，起来一看我妈躺在床边上不动了", "120"),
+    ("消防车鸣笛吵醒了我，我闺女一直抽抽，叫她也不答应", "120"),
+    ("孩子 发烧 眼睛 往上 翻 嘴唇 都 白 了", "120"),
+    # The siren as a habit is noise; an eye-roll at someone is manners.
+    ("医院门口的救护车每天半夜鸣笛，吵得老人睡不着", "none"),
+    ("那个服务员冲我翻白眼，我要投诉", "none"),
+])
+def test_a_siren_is_noise_only_as_a_habit(text: str, emergency: str) -> None:
+    assert classify(text).emergency == emergency, _cues(text)
