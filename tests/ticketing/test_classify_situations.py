@@ -985,3 +985,17 @@ def test_a_faint_gas_smell_governs_only_its_own_clause(text: str) -> None:
 ])
 def test_a_siren_is_noise_only_as_a_habit(text: str, emergency: str) -> None:
     assert classify(text).emergency == emergency, _cues(text)
+
+
+@pytest.mark.parametrize(("text", "emergency"), [
+    # A person, whatever they carry or do for a living, lying in the road.
+    ("一个老大爷背着袋子躺在马路中间，一动不动", "110"),
+    ("路中间躺着个送外卖的，车都翻了", "110"),
+    ("马路 中间 躺 着 个 环卫 工 叫 也 不 答应", "110"),
+    ("有个扛着木头的工人躺在路中间了", "110"),
+    # A thing or a carcass is debris (U4: urgent, no hand-over).
+    ("马路中间躺着一根大木头，车都绕着走", "none"),
+    ("一个纸箱子躺在路中间挡道", "none"),
+])
+def test_only_a_thing_lying_in_the_road_is_debris(text: str, emergency: str) -> None:
+    assert classify(text).emergency == emergency, _cues(text)
