@@ -999,3 +999,15 @@ def test_a_siren_is_noise_only_as_a_habit(text: str, emergency: str) -> None:
 ])
 def test_only_a_thing_lying_in_the_road_is_debris(text: str, emergency: str) -> None:
     assert classify(text).emergency == emergency, _cues(text)
+
+
+@pytest.mark.parametrize(("text", "emergency"), [
+    # An ambulance still awaited, its fare offered: the danger after it is the call.
+    ("救护车到了没有啊，车费我们出，我爸烧到四十度说胡话了", "120"),
+    ("急救车 咋 还 没来 车钱 多少 都 行 孩子 高烧 抽 起来 了", "120"),
+    ("救护车怎么还不来啊车钱我给你们快点我妈喘不上气了", "120"),
+    # A ride taken, its fare asked.
+    ("上周救护车把我妈拉到医院，这个车钱能走医保吗", "none"),
+])
+def test_an_ambulance_awaited_is_no_bill(text: str, emergency: str) -> None:
+    assert classify(text).emergency == emergency, _cues(text)
