@@ -1011,3 +1011,18 @@ def test_only_a_thing_lying_in_the_road_is_debris(text: str, emergency: str) -> 
 ])
 def test_an_ambulance_awaited_is_no_bill(text: str, emergency: str) -> None:
     assert classify(text).emergency == emergency, _cues(text)
+
+
+@pytest.mark.parametrize(("text", "emergency"), [
+    # Hours past, or dark, with a young child named.
+    ("我闺女七岁，平时三点半就到家了，这都天黑了还没见人", "110"),
+    ("孩子 上 三年级 平常 四点 就 回来 了 现在 都 两个 多 小时 了", "110"),
+    # Minutes late; a grown or senior-high "child"; 回来过; an animal's food.
+    ("孩子平时四点到家，现在都四点一刻了，是不是路上堵车", "none"),
+    ("我家孩子二十五了，平时六点就回家，现在都九点了", "none"),
+    ("孩子上高二，平常十点到家，现在都十二点了", "none"),
+    ("小孩 到 现在 还 没 回来 过 一次 姥姥家 想 问问 怎么 坐车", "none"),
+    ("我家猫把一整袋猫粮都吃了，怎么办", "none"),
+])
+def test_a_child_overdue_is_hours_late_and_young(text: str, emergency: str) -> None:
+    assert classify(text).emergency == emergency, _cues(text)
