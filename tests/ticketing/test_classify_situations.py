@@ -1026,3 +1026,12 @@ def test_an_ambulance_awaited_is_no_bill(text: str, emergency: str) -> None:
 ])
 def test_a_child_overdue_is_hours_late_and_young(text: str, emergency: str) -> None:
     assert classify(text).emergency == emergency, _cues(text)
+
+
+@pytest.mark.parametrize("text", [
+    "她男人正在打火机烧她衣服",
+    "楼上 那个 人 还在 打火机 点 被子",
+])
+def test_a_lighter_in_use_is_not_a_spark(text: str) -> None:
+    # 打火 (a spark) is no blow; 打火机 set to someone's things is violence now (E1).
+    assert classify(text).emergency in {"110", "119"}, _cues(text)
