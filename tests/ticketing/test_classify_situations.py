@@ -926,3 +926,112 @@ def test_a_faint_gas_smell_names_nobody_to_rescue(faint: str, strong: str) -> No
     assert any(m.split(":", 1)[0] in NO_RESCUE for m in got.matched), got.matched
     assert not any(m.split(":", 1)[0] in NO_RESCUE for m in classify(strong).matched), _cues(strong)
 
+
+
+# --------------------------------------------------------------- review28's mends (mend28):
+# cues22's quiets silenced real emergencies; each kind told both ways, with the calm it keeps.
+
+@pytest.mark.parametrize(("text", "emergency"), [
+    # A crime named as a kind of thing, then told as happening now (呢, 这会儿, 刚把, 跟着我).
+    ("强奸这类事你们管吗，那个男的这会儿还拿着刀在我家门口转悠", "110"),
+    ("打架 这种 事情 你们 管不管 楼下 有 人 拿 棍子 揍 人 呢", "110"),
+    ("抢劫这样的事归你们管吧，我手机刚被人抢了，他往小区里跑了", "110"),
+    ("问一下，家暴这类问题找谁，我爸现在喝多了正掐着我妈脖子", "110"),
+    ("有个人一路跟着我，跟踪这种行为派出所管吗", "110"),
+    # The kind asked about, the event over.
+    ("打人这种事儿派出所一般怎么处理啊", "none"),
+    ("家暴 这类 情况 能 去 妇联 咨询 吗", "none"),
+])
+def test_a_crime_named_as_a_kind_quiets_only_its_own_words(text: str, emergency: str) -> None:
+    assert classify(text).emergency == emergency, _cues(text)
+
+
+@pytest.mark.parametrize(("done", "not_done"), [
+    ("楼塌了一角，消防已经把人救出来了，谢谢你们", "楼塌了一角，消防已经把人救出来了，但是他腿压得都变形了"),
+    ("电梯卡住了，物业很快就把孩子放出来了", "电梯卡住了，物业很快就把孩子放出来了，还有个老人在里面"),
+    ("坑 塌 了 大伙 已经 把 人 拽 出来 了 人 好好 的", "坑 塌 了 大伙 已经 把 人 拽 出来 了 可 人 没 反应 了"),
+    ("矿上的人总算把他拉出来了，就是吓着了", "矿上的人总算把他拉出来了可他一直昏昏沉沉叫不醒"),
+])
+def test_a_rescue_done_does_not_end_the_others_danger(done: str, not_done: str) -> None:
+    # B8: the one trapped is out, nothing left (a SILENCED mark stops the model's hand-over);
+    # a but, another left, or a danger sign of span_stops (没反应, 变形) keeps the call live.
+    assert any(m.startswith(SILENCED) for m in classify(done).matched), _cues(done)
+    assert not any(m.startswith(SILENCED) for m in classify(not_done).matched), _cues(not_done)
+
+
+@pytest.mark.parametrize("text", [
+    "单元门口有股淡淡的煤气味，可是三楼那家一直敲门没人开",
+    "小区里燃气味儿不算太冲，我们家厨房里呛得睁不开眼",
+    "楼下 有 淡淡 的 煤气 味 隔壁 的 气罐 好像 漏 了",
+    "走廊里燃气味儿不是很冲，就是刚才砰的响了一下",
+    "淡淡的天然气味，我婆婆在屋里晕过去了",
+])
+def test_a_faint_gas_smell_governs_only_its_own_clause(text: str) -> None:
+    # The faint word yields to a but, a strong smell elsewhere, a leak, a bang, a door nobody
+    # answers, a span_stops sign: no NO_VICTIM mark to stop the model's 119 (B4).
+    got = classify(text)
+    assert got.urgency == "urgent", _cues(text)
+    assert not any(m.split(":", 1)[0] in NO_RESCUE for m in got.matched), got.matched
+
+
+@pytest.mark.parametrize(("text", "emergency"), [
+    # A siren heard once, then the call's own danger; a child jerking, the eyes rolled up.
+    ("救护车拉着警报过去把我吵醒了，起来一看我妈躺在床边上不动了", "120"),
+    ("消防车鸣笛吵醒了我，我闺女一直抽抽，叫她也不答应", "120"),
+    ("孩子 发烧 眼睛 往上 翻 嘴唇 都 白 了", "120"),
+    # The siren as a habit is noise; an eye-roll at someone is manners.
+    ("医院门口的救护车每天半夜鸣笛，吵得老人睡不着", "none"),
+    ("那个服务员冲我翻白眼，我要投诉", "none"),
+])
+def test_a_siren_is_noise_only_as_a_habit(text: str, emergency: str) -> None:
+    assert classify(text).emergency == emergency, _cues(text)
+
+
+@pytest.mark.parametrize(("text", "emergency"), [
+    # A person, whatever they carry or do for a living, lying in the road.
+    ("一个老大爷背着袋子躺在马路中间，一动不动", "110"),
+    ("路中间躺着个送外卖的，车都翻了", "110"),
+    ("马路 中间 躺 着 个 环卫 工 叫 也 不 答应", "110"),
+    ("有个扛着木头的工人躺在路中间了", "110"),
+    # A thing or a carcass is debris (U4: urgent, no hand-over).
+    ("马路中间躺着一根大木头，车都绕着走", "none"),
+    ("一个纸箱子躺在路中间挡道", "none"),
+])
+def test_only_a_thing_lying_in_the_road_is_debris(text: str, emergency: str) -> None:
+    assert classify(text).emergency == emergency, _cues(text)
+
+
+@pytest.mark.parametrize(("text", "emergency"), [
+    # An ambulance still awaited, its fare offered: the danger after it is the call.
+    ("救护车到了没有啊，车费我们出，我爸烧到四十度说胡话了", "120"),
+    ("急救车 咋 还 没来 车钱 多少 都 行 孩子 高烧 抽 起来 了", "120"),
+    ("救护车怎么还不来啊车钱我给你们快点我妈喘不上气了", "120"),
+    # A ride taken, its fare asked.
+    ("上周救护车把我妈拉到医院，这个车钱能走医保吗", "none"),
+])
+def test_an_ambulance_awaited_is_no_bill(text: str, emergency: str) -> None:
+    assert classify(text).emergency == emergency, _cues(text)
+
+
+@pytest.mark.parametrize(("text", "emergency"), [
+    # Hours past, or dark, with a young child named.
+    ("我闺女七岁，平时三点半就到家了，这都天黑了还没见人", "110"),
+    ("孩子 上 三年级 平常 四点 就 回来 了 现在 都 两个 多 小时 了", "110"),
+    # Minutes late; a grown or senior-high "child"; 回来过; an animal's food.
+    ("孩子平时四点到家，现在都四点一刻了，是不是路上堵车", "none"),
+    ("我家孩子二十五了，平时六点就回家，现在都九点了", "none"),
+    ("孩子上高二，平常十点到家，现在都十二点了", "none"),
+    ("小孩 到 现在 还 没 回来 过 一次 姥姥家 想 问问 怎么 坐车", "none"),
+    ("我家猫把一整袋猫粮都吃了，怎么办", "none"),
+])
+def test_a_child_overdue_is_hours_late_and_young(text: str, emergency: str) -> None:
+    assert classify(text).emergency == emergency, _cues(text)
+
+
+@pytest.mark.parametrize("text", [
+    "她男人正在打火机烧她衣服",
+    "楼上 那个 人 还在 打火机 点 被子",
+])
+def test_a_lighter_in_use_is_not_a_spark(text: str) -> None:
+    # 打火 (a spark) is no blow; 打火机 set to someone's things is violence now (E1).
+    assert classify(text).emergency in {"110", "119"}, _cues(text)
