@@ -656,3 +656,32 @@ def test_a_closure_is_dated_by_the_answer_the_centre_accepted(
         _answered(s, domain, late, handler, op, "管道抢修完毕，已恢复供水")
         s.commit()
         assert _timeliness(s, domain, city)[:3] == (2, 1, 1)
+
+
+def test_a_late_ticket_merged_into_an_answered_one_is_not_closed_on_time(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """A answered at 2 h, awaiting 核实; B called at 2 h (due at 26 h), never signed, merged
+    into A at 30 h, past its deadline (so it still counts on its own); A closed at 31 h.
+    B took A's answer time, 2 h: closed and answered on time, before its caller had even
+    called. A member's answer is dated no earlier than its merge (merging.member_answered)."""
+    start, clock = _clocked(domain)
+    op, handler = city.actor("operator"), city.actor("water-handler")
+    with sessions() as s:
+        a = _filed(s, domain, city, "livelihood")  # due at 24 h
+        service.sign(session=s, domain=domain, ticket=a, actor=handler)
+        clock[0] = start + timedelta(hours=2)
+        service.reply(session=s, domain=domain, ticket=a, actor=handler, text="已恢复供水",
+                      outcome="resolved")
+        s.commit()  # _filed looks its operator up in a session of its own (one writer)
+        b = _filed(s, domain, city, "livelihood")  # due at 26 h
+        s.commit()
+        clock[0] = start + timedelta(hours=30)
+        merging.merge(session=s, domain=domain, primary=a, others=[b], actor=op)
+        clock[0] = start + timedelta(hours=31)
+        service.close(session=s, domain=domain, ticket=a, actor=op)
+        s.commit()
+        assert b.status == Status.CLOSED.value and b.merged_at == start + timedelta(hours=30)
+        assert b.replied_at == b.merged_at and b.done_at == b.merged_at
+        # (due, closed on time, replied on time): A on time, B late on both.
+        assert _timeliness(s, domain, city)[:3] == (2, 1, 1)
