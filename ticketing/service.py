@@ -1510,8 +1510,9 @@ def confirm_classification(
                  else None)
     if sub_after is not None and not sub_category_in(category_after, sub_after):
         sub_after = None
-    # Its deadline has been a unit's since dispatch (still so when 退单 put it back).
-    dispatched = ticket.dispatched_at is not None and ticket.closed_at is None
+    # Its deadline has been a unit's since dispatch (still so when 退单 put it back, and
+    # once closed: 驳回重办 gives the redo its urgency's time, and the figures read it).
+    dispatched = ticket.dispatched_at is not None
     regraded = (wanted["urgency"] or ticket.urgency) != ticket.urgency
     why = clean_text(reason, field="reason").strip() if reason else ""
     if dispatched and regraded and not why and lowers_urgency(ticket.urgency,

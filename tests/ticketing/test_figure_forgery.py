@@ -685,3 +685,32 @@ def test_a_late_ticket_merged_into_an_answered_one_is_not_closed_on_time(
         assert b.replied_at == b.merged_at and b.done_at == b.merged_at
         # (due, closed on time, replied on time): A on time, B late on both.
         assert _timeliness(s, domain, city)[:3] == (2, 1, 1)
+
+
+def test_a_closed_tickets_urgency_is_lowered_only_by_the_rule(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """Closed, a ticket was "not dispatched" to the correction's rule: 朝阳区's supervisor
+    lowered their unit's closed urgent ticket to general with no reason and no deadline
+    rule, and a 驳回重办 then got the general kind's time. Every ticket ever dispatched is
+    corrected by the one rule: a lowering needs a reason, and the deadline is
+    ``reclassified_due``'s (a district's supervisor's kept)."""
+    start, clock = _clocked(domain)
+    sup, op = city.actor("cy-supervisor"), city.actor("operator")
+    handler = city.actor("cy-housing-handler")
+    with sessions() as s:
+        t = _at_a_district_unit(s, domain, city, "urgent")
+        set_at = t.due_at
+        service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        clock[0] = start + timedelta(minutes=20)
+        _answered(s, domain, t, handler, op, "已维修")
+        s.commit()
+        assert t.status == Status.CLOSED.value and t.dispatched_at is not None
+        clock[0] = start + timedelta(minutes=40)
+        with pytest.raises(service.InvalidInput, match="reason"):
+            service.confirm_classification(session=s, domain=domain, ticket=t, actor=sup,
+                                           urgency="general")
+        s.rollback()
+        assert t.urgency == "urgent"
+        data = _regraded(s, domain, t, sup, "general")
+        assert data["due_kept"] == "not_centre" and t.due_at == set_at
