@@ -15,11 +15,12 @@ from tests.support.city import City
 from ticketing import merging, service, supervision
 from ticketing.actors import Actor
 from ticketing.context import Domain
-from ticketing.models import SupervisionCase, Ticket, TicketEvent, utcnow
+from ticketing.directory import add_unit, add_user
+from ticketing.models import SupervisionCase, Ticket, TicketEvent, User, utcnow
 from ticketing.points import flag_penalty
 from ticketing.queries import is_overdue
 from ticketing.reports import Figures, figures, loop_counts
-from ticketing.states import PermissionDenied, ReasonRequired, Status
+from ticketing.states import PermissionDenied, ReasonRequired, Role, Status
 
 WATER_OUT = "朝阳区望京西园三区5号楼从早上开始停水了，到现在还没有来水。"
 
@@ -714,3 +715,32 @@ def test_a_closed_tickets_urgency_is_lowered_only_by_the_rule(
         assert t.urgency == "urgent"
         data = _regraded(s, domain, t, sup, "general")
         assert data["due_kept"] == "not_centre" and t.due_at == set_at
+
+
+def test_only_the_named_centres_supervisor_is_the_centre(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """The supervisor of any top-level unit was taken for the centre's 督办科: a unit added
+    without a parent (`hotline unit add`, the admin API) had its supervisor 剔除 its own
+    ticket. The centre is the unit(s) ``settings.centre_units`` names ("bj", the demo's)."""
+    start, clock = _clocked(domain)
+    with sessions() as s:
+        add_unit(session=s, code="sw", name="市水务集团", parent_code=None)
+        add_user(session=s, username="sw-supervisor", display_name="水务督办员",
+                 role=Role.SUPERVISOR, unit_code="sw")
+        s.commit()
+        assert Actor.of(s.scalars(select(User).where(User.username == "sw-supervisor"))
+                        .one()).unit_code == "sw"
+    op, sw = city.actor("operator"), city.unit_id("sw")
+    # (bj's 督办科 sees bj's tree only, not a unit beside it: the admin is the centre here)
+    sup, centre = city.actor("sw-supervisor"), city.actor("admin")
+    assert not sup.of_the_centre and city.actor("supervisor").of_the_centre
+    with sessions() as s:
+        t = _filed(s, domain, city, "urgent")
+        service.reassign(session=s, domain=domain, ticket=t, actor=op, unit_id=sw)
+        s.commit()
+        clock[0] = start + timedelta(hours=3)
+        with pytest.raises(PermissionDenied):
+            service.exclude(session=s, domain=domain, ticket=t, actor=sup, reason="无理诉求")
+        s.rollback()
+        _excluded(s, domain, t, centre, "无理诉求")
