@@ -408,6 +408,12 @@ class Settings(BaseSettings):
     # flags the ticket 待确认 for an operator. The trained model lives in data_dir/classifier.
     classification_confirm_below: float = 0.5
     holidays_file: Path = CONFIG_DIR / "holidays.toml"
+    # The hotline centre's unit(s), by code: their supervisors (the 督办科) are the centre
+    # with its operators and admins (ticketing.actors.Actor.of_the_centre): they may 剔除
+    # and lengthen a dispatched ticket's deadline, since no unit's figures rank them. Any
+    # other unit, a top-level one too (`hotline unit add` without a parent), is ranked.
+    # The demo city's centre is "bj" (hotline.demo).
+    centre_units: tuple[str, ...] = ("bj",)
     # District → street (街道/乡镇) → community (社区/村) → estates (小区): how tickets are
     # placed for hot spots, 多诉督办 and 一诉多办 (docs/metrics.md).
     gazetteer_file: Path = CONFIG_DIR / "gazetteer.toml"

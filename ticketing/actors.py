@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from config import get_settings
 from ticketing.models import Ticket, Unit, User
 from ticketing.phones import mask
 from ticketing.states import TRANSITIONS, Action, Role
@@ -16,6 +17,7 @@ class Actor:
     role: Role
     unit_id: int | None = None
     unit_path: str | None = None
+    unit_code: str | None = None
 
     @classmethod
     def system(cls, name: str = "system") -> Actor:
@@ -29,6 +31,7 @@ class Actor:
             role=Role(user.role),
             unit_id=user.unit_id,
             unit_path=user.unit.path if user.unit else None,
+            unit_code=user.unit.code if user.unit else None,
         )
 
     @property
@@ -38,12 +41,13 @@ class Actor:
     @property
     def of_the_centre(self) -> bool:
         """The hotline centre: its operators and administrators, and the supervisors of the
-        top unit (the centre's 督办科), whom no unit's figures rank. A district's supervisor
+        centre's unit(s) named by ``settings.centre_units`` (its 督办科), whom no unit's
+        figures rank. Any other supervisor, of a district or of another top-level unit,
         is of the units the ranking compares."""
         if self.role in (Role.OPERATOR, Role.ADMIN):
             return True
-        return (self.role == Role.SUPERVISOR and self.unit_path is not None
-                and self.unit_path.strip("/").count("/") == 0 and self.unit_path != "/")
+        return (self.role == Role.SUPERVISOR and self.unit_code is not None
+                and self.unit_code in get_settings().centre_units)
 
     @property
     def decides_exclusions(self) -> bool:

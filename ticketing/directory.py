@@ -46,7 +46,8 @@ _TOKEN_HOLDER = (User.token_sha256 == bindparam("token_sha256"), User.active.is_
 # Built once: every API request runs one of them, and building a SELECT (and its cache key)
 # cost SQLAlchemy about twice what running it does.
 _USER_FOR_TOKEN = select(User).where(*_TOKEN_HOLDER)
-_ACTOR_FOR_TOKEN = (select(User.id, User.display_name, User.role, User.unit_id, Unit.path)
+_ACTOR_FOR_TOKEN = (select(User.id, User.display_name, User.role, User.unit_id, Unit.path,
+                           Unit.code)
                     .outerjoin(Unit, Unit.id == User.unit_id).where(*_TOKEN_HOLDER))
 
 
@@ -69,7 +70,7 @@ def actor_for_token(*, session: Session, token: str) -> Actor | None:
     if row is None:
         return None
     return Actor(id=row.id, name=row.display_name, role=Role(row.role), unit_id=row.unit_id,
-                 unit_path=row.path)
+                 unit_path=row.path, unit_code=row.code)
 
 
 def authenticate(*, session: Session, username: str, token: str) -> User | None:

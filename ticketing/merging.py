@@ -278,10 +278,21 @@ def close_members(*, session: Session, domain: Domain, primary: Ticket,
         member.reply_text = primary.reply_text
         member.reply_outcome = primary.reply_outcome
         member.reply_reason = primary.reply_reason
-        member.replied_at = primary.replied_at
+        member.replied_at = member_answered(primary.replied_at, member.merged_at)
         member.closed_at = now
         closed.append(member)
     return closed
+
+
+def member_answered(answered: datetime | None,
+                    merged_at: datetime | None) -> datetime | None:
+    """When a merged ticket got its primary's answer (``answered``): never before it joined
+    the group. The one date its 按期办结 (``Ticket.done_at``) and 反馈率 read: a ticket
+    merged late, past its own deadline, into a group answered long before is late, not
+    answered before its caller called."""
+    if answered is None or merged_at is None:
+        return answered
+    return max(answered, merged_at)
 
 
 def candidates(*, session: Session, actor: Actor, ticket: Ticket, since: datetime,

@@ -153,9 +153,9 @@ class ClassificationBody(Strict):
                     "leaves it (a category change clears one the new category lacks)")
     reason: str | None = Field(
         default=None, max_length=500,
-        description="why; required to correct the urgency of a dispatched ticket (it moves "
-                    "the unit's deadline: never past one already missed, never longer by a "
-                    "supervisor)")
+        description="why; required to lower the urgency of a ticket ever dispatched (it "
+                    "may lengthen the unit's deadline: never past one already missed, never "
+                    "longer but by the centre); a raise needs none")
 
     @field_validator("category")
     @classmethod

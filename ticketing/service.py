@@ -36,7 +36,12 @@ from sqlalchemy.orm.attributes import instance_state
 
 from ticketing import phones, supervision
 from ticketing.actors import Actor
-from ticketing.classify import UTILITY_CATEGORIES, category_label, sub_category_in
+from ticketing.classify import (
+    URGENCY_LEVELS,
+    UTILITY_CATEGORIES,
+    category_label,
+    sub_category_in,
+)
 from ticketing.context import Domain
 from ticketing.db import run_at_commit
 from ticketing.deadlines import due_at
@@ -1451,6 +1456,12 @@ def reclassified_due(*, session: Session, domain: Domain, ticket: Ticket, actor:
             "due_after": after.isoformat(), **({"due_kept": kept} if kept else {})}
 
 
+def lowers_urgency(before: str, after: str | None) -> bool:
+    """Whether ``after`` is less urgent than ``before`` (``URGENCY_LEVELS`` is ordered most
+    urgent first): the correction that could lengthen a unit's deadline."""
+    return after is not None and URGENCY_LEVELS.index(after) > URGENCY_LEVELS.index(before)
+
+
 CLASSIFICATION_FIELDS = ("category", "urgency", "kind", "emergency", "sub_category")
 # Who may confirm or correct a classification (API and console alike): the intake side.
 CLASSIFIER_ROLES = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)
@@ -1476,11 +1487,11 @@ def confirm_classification(
     Either way the 待确认 flag is cleared and an audited event records the before and after
     values: these events are the training data of ``hotline classify train
     --from-corrections``. Before dispatch a corrected urgency sets the deadline anew; after
-    it, the urgency's correction needs a ``reason`` and moves the deadline only as
-    ``reclassified_due`` allows (never rescuing a late ticket, never longer by a
-    supervisor). A corrected category of a ticket still waiting for a unit is dispatched by
-    the rules again. An emergency is always
-    urgent, so naming a service raises the urgency. ``sub_category``: None leaves it, "" clears
+    it, a lowered urgency needs a ``reason`` (a raised one never waits for one) and either
+    moves the deadline only as ``reclassified_due`` allows (never rescuing a late ticket,
+    never longer but by the centre). A corrected category of a ticket still waiting for a
+    unit is dispatched by the rules again. An emergency is always urgent, so naming a
+    service raises the urgency. ``sub_category``: None leaves it, "" clears
     it, a code sets it and must be one of the (new) category's; a category change clears a
     sub-category the new category does not have.
     """
@@ -1499,14 +1510,18 @@ def confirm_classification(
                  else None)
     if sub_after is not None and not sub_category_in(category_after, sub_after):
         sub_after = None
-    # Its deadline has been a unit's since dispatch (still so when 退单 put it back).
-    dispatched = ticket.dispatched_at is not None and ticket.closed_at is None
+    # Its deadline has been a unit's since dispatch (still so when 退单 put it back, and
+    # once closed: 驳回重办 gives the redo its urgency's time, and the figures read it).
+    dispatched = ticket.dispatched_at is not None
     regraded = (wanted["urgency"] or ticket.urgency) != ticket.urgency
     why = clean_text(reason, field="reason").strip() if reason else ""
-    if dispatched and regraded and not why:
+    if dispatched and regraded and not why and lowers_urgency(ticket.urgency,
+                                                              wanted["urgency"]):
         # Checked before anything changes, as above: a refusal leaves the ticket as it was.
-        raise InvalidInput("reason", "the urgency of a dispatched ticket is corrected with "
-                                     "a reason (it moves the unit's deadline)")
+        # Only a lowering (the deadline could lengthen) waits for a reason: an operator
+        # raising it (naming an emergency service) is never held up, and is audited.
+        raise InvalidInput("reason", "a dispatched ticket's urgency is lowered with a "
+                                     "reason (it may lengthen the unit's deadline)")
     before = {f: getattr(ticket, f) for f in CLASSIFICATION_FIELDS}
     held = is_held(ticket)
     for name, value in wanted.items():

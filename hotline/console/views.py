@@ -160,7 +160,7 @@ def refusal(exc: Exception) -> tuple[int, str]:
 
 
 REFUSALS = (TransitionError, PermissionDenied, ReasonRequired, InvalidInput, StaleDataError)
-REGRADE_REASON = "已派单的工单更正紧急程度须填写更正理由（这会改变承办单位的办结时限）。"
+REGRADE_REASON = "已派单的工单调低紧急程度须填写更正理由（这可能延长承办单位的办结时限）。"
 
 
 # --- login ---------------------------------------------------------------------------

@@ -9,9 +9,10 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from tests.console.seed import make_ticket
+from tests.console.seed import actor, make_ticket
+from ticketing import service
 from ticketing.context import Domain
-from ticketing.models import Ticket
+from ticketing.models import Ticket, Unit
 
 Users = Callable[[str], TestClient]
 
@@ -76,3 +77,28 @@ def test_supervisor_penalty_and_month_points(as_user: Users, sessions,
     assert "重大负面舆情（-3分）：引发媒体报道" in sup.get(f"/console/tickets/{n}").text
     board = sup.get("/console/dashboard").text
     assert "本月考核得分" in board and "北京市自来水集团" in board and "<b>-3</b>" in board
+
+
+def test_a_district_supervisor_is_offered_no_exclusion(as_user: Users, sessions,
+                                                       domain: Domain) -> None:
+    """剔除 is the centre's (Actor.decides_exclusions): 朝阳区's supervisor, on their own
+    unit's ticket whose handler asks for it, is offered 驳回剔除申请 but no 剔除 button
+    (present.available_actions), and a posted one is refused; the centre's is offered it."""
+    n = make_ticket(sessions, domain)
+    with sessions() as s:
+        t = s.scalars(select(Ticket).where(Ticket.number == n)).one()
+        housing = s.scalars(select(Unit).where(Unit.code == "cy-housing")).one()
+        service.reassign(session=s, domain=domain, ticket=t, actor=actor(s, "operator"),
+                         unit_id=housing.id)
+        s.commit()
+    h, cy, sup = (as_user("cy-housing-handler"), as_user("cy-supervisor"),
+                  as_user("supervisor"))
+    assert post(h, n, "sign").status_code == 303
+    r = post(h, n, "request_exclusion", exclusion_reason="非本市事项", text="事发地在河北")
+    assert r.status_code == 303 and state(sessions, n)[0] == "excl_requested"
+    exclude_form = f'action="/console/tickets/{n}/exclude"'
+    page = cy.get(f"/console/tickets/{n}").text
+    assert "驳回剔除申请" in page and exclude_form not in page
+    assert post(cy, n, "exclude", reason="同意剔除").status_code == 403
+    assert state(sessions, n)[0] == "excl_requested"
+    assert exclude_form in sup.get(f"/console/tickets/{n}").text

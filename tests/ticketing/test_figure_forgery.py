@@ -15,11 +15,12 @@ from tests.support.city import City
 from ticketing import merging, service, supervision
 from ticketing.actors import Actor
 from ticketing.context import Domain
-from ticketing.models import SupervisionCase, Ticket, TicketEvent, utcnow
+from ticketing.directory import add_unit, add_user
+from ticketing.models import SupervisionCase, Ticket, TicketEvent, User, utcnow
 from ticketing.points import flag_penalty
 from ticketing.queries import is_overdue
 from ticketing.reports import Figures, figures, loop_counts
-from ticketing.states import PermissionDenied, ReasonRequired, Status
+from ticketing.states import PermissionDenied, ReasonRequired, Role, Status
 
 WATER_OUT = "朝阳区望京西园三区5号楼从早上开始停水了，到现在还没有来水。"
 
@@ -656,3 +657,90 @@ def test_a_closure_is_dated_by_the_answer_the_centre_accepted(
         _answered(s, domain, late, handler, op, "管道抢修完毕，已恢复供水")
         s.commit()
         assert _timeliness(s, domain, city)[:3] == (2, 1, 1)
+
+
+def test_a_late_ticket_merged_into_an_answered_one_is_not_closed_on_time(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """A answered at 2 h, awaiting 核实; B called at 2 h (due at 26 h), never signed, merged
+    into A at 30 h, past its deadline (so it still counts on its own); A closed at 31 h.
+    B took A's answer time, 2 h: closed and answered on time, before its caller had even
+    called. A member's answer is dated no earlier than its merge (merging.member_answered)."""
+    start, clock = _clocked(domain)
+    op, handler = city.actor("operator"), city.actor("water-handler")
+    with sessions() as s:
+        a = _filed(s, domain, city, "livelihood")  # due at 24 h
+        service.sign(session=s, domain=domain, ticket=a, actor=handler)
+        clock[0] = start + timedelta(hours=2)
+        service.reply(session=s, domain=domain, ticket=a, actor=handler, text="已恢复供水",
+                      outcome="resolved")
+        s.commit()  # _filed looks its operator up in a session of its own (one writer)
+        b = _filed(s, domain, city, "livelihood")  # due at 26 h
+        s.commit()
+        clock[0] = start + timedelta(hours=30)
+        merging.merge(session=s, domain=domain, primary=a, others=[b], actor=op)
+        clock[0] = start + timedelta(hours=31)
+        service.close(session=s, domain=domain, ticket=a, actor=op)
+        s.commit()
+        assert b.status == Status.CLOSED.value and b.merged_at == start + timedelta(hours=30)
+        assert b.replied_at == b.merged_at and b.done_at == b.merged_at
+        # (due, closed on time, replied on time): A on time, B late on both.
+        assert _timeliness(s, domain, city)[:3] == (2, 1, 1)
+
+
+def test_a_closed_tickets_urgency_is_lowered_only_by_the_rule(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """Closed, a ticket was "not dispatched" to the correction's rule: 朝阳区's supervisor
+    lowered their unit's closed urgent ticket to general with no reason and no deadline
+    rule, and a 驳回重办 then got the general kind's time. Every ticket ever dispatched is
+    corrected by the one rule: a lowering needs a reason, and the deadline is
+    ``reclassified_due``'s (a district's supervisor's kept)."""
+    start, clock = _clocked(domain)
+    sup, op = city.actor("cy-supervisor"), city.actor("operator")
+    handler = city.actor("cy-housing-handler")
+    with sessions() as s:
+        t = _at_a_district_unit(s, domain, city, "urgent")
+        set_at = t.due_at
+        service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        clock[0] = start + timedelta(minutes=20)
+        _answered(s, domain, t, handler, op, "已维修")
+        s.commit()
+        assert t.status == Status.CLOSED.value and t.dispatched_at is not None
+        clock[0] = start + timedelta(minutes=40)
+        with pytest.raises(service.InvalidInput, match="reason"):
+            service.confirm_classification(session=s, domain=domain, ticket=t, actor=sup,
+                                           urgency="general")
+        s.rollback()
+        assert t.urgency == "urgent"
+        data = _regraded(s, domain, t, sup, "general")
+        assert data["due_kept"] == "not_centre" and t.due_at == set_at
+
+
+def test_only_the_named_centres_supervisor_is_the_centre(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """The supervisor of any top-level unit was taken for the centre's 督办科: a unit added
+    without a parent (`hotline unit add`, the admin API) had its supervisor 剔除 its own
+    ticket. The centre is the unit(s) ``settings.centre_units`` names ("bj", the demo's)."""
+    start, clock = _clocked(domain)
+    with sessions() as s:
+        add_unit(session=s, code="sw", name="市水务集团", parent_code=None)
+        add_user(session=s, username="sw-supervisor", display_name="水务督办员",
+                 role=Role.SUPERVISOR, unit_code="sw")
+        s.commit()
+        assert Actor.of(s.scalars(select(User).where(User.username == "sw-supervisor"))
+                        .one()).unit_code == "sw"
+    op, sw = city.actor("operator"), city.unit_id("sw")
+    # (bj's 督办科 sees bj's tree only, not a unit beside it: the admin is the centre here)
+    sup, centre = city.actor("sw-supervisor"), city.actor("admin")
+    assert not sup.of_the_centre and city.actor("supervisor").of_the_centre
+    with sessions() as s:
+        t = _filed(s, domain, city, "urgent")
+        service.reassign(session=s, domain=domain, ticket=t, actor=op, unit_id=sw)
+        s.commit()
+        clock[0] = start + timedelta(hours=3)
+        with pytest.raises(PermissionDenied):
+            service.exclude(session=s, domain=domain, ticket=t, actor=sup, reason="无理诉求")
+        s.rollback()
+        _excluded(s, domain, t, centre, "无理诉求")
