@@ -122,6 +122,10 @@ class Rtp16Stream(RTP.RTPClient):
         self._candidate_seq = 0
         self._candidate_run = 0
         self._learning: list[bytes] = []
+        # The latched source may have moved (``relearn``): the latch is kept and heard, and
+        # another source that qualifies as in the first learning takes its place.
+        self._relearning = False
+        self._to_source = False  # send to the latched source, whatever its IP (``_latch``)
         # ``admit`` (receive thread), ``set_remote`` (SIP thread, a re-INVITE) and
         # ``destination`` (send thread) read and write the latch together: a packet from
         # the old address admitted as a re-INVITE moved the media wrote it back after
@@ -175,8 +179,22 @@ class Rtp16Stream(RTP.RTPClient):
         with self._latch_lock:
             if (ip, port) != (self.outIP, self.outPort):
                 self.latched = None
+                self._relearning = self._to_source = False
                 self._learn(None)
             self.outIP, self.outPort = ip, port
+
+    def relearn(self) -> None:
+        """The caller took us off hold: learn its source again, keeping the latch until
+        another qualifies (``LATCH_LEARN_PACKETS`` in a row, as in the first learning) or
+        the latched source is heard again (its NAT entry still there: learning ends). We
+        send nothing while held a=inactive, so nothing kept the caller's NAT entry open;
+        one that expired came back on another port the resume's SDP (the same as before)
+        does not name, and every packet from it was dropped: the call died of
+        rtp_timeout. Asterisk learns again whenever the remote address is set."""
+        with self._latch_lock:
+            if self.latched is not None:
+                self._relearning = True
+                self._learn(None)
 
     @staticmethod
     def _inband_detector(event_pt: int | None) -> DtmfDetector | None:
@@ -278,14 +296,21 @@ class Rtp16Stream(RTP.RTPClient):
         address from the signalling (``set_remote``) starts learning again. Until the
         answer names an address (an outbound call's early media) any source is taken,
         latching nothing."""
-        if self.outIP == "0.0.0.0" or source == self.latched:
+        if self.outIP == "0.0.0.0":
+            return Verdict.TAKE
+        if source == self.latched:
+            if self._relearning:  # still there after the hold: no other source learnt
+                self._relearning = False
+                self._learn(None)
             return Verdict.TAKE
         if source == (self.outIP, self.outPort):
             if pt >= 0:
                 self._latch(source)
             return Verdict.TAKE
-        latched = self.latched
-        if self.from_peer(source[0]):
+        # Learning again after a hold (``relearn``): the latch stands until a source
+        # qualifies, any source (another port of the SDP's IP too) learnt as below.
+        latched = None if self._relearning else self.latched
+        if self.from_peer(source[0]) and not self._relearning:
             # Latched on this IP already, from another of its ports: foreign. Hearing every
             # port of the SDP's IP (a89a0bc) let another device behind the caller's NAT or
             # carrier address key into the call; a phone sends from the port it announces,
@@ -320,9 +345,14 @@ class Rtp16Stream(RTP.RTPClient):
         moving the media gets its 250 packets)."""
         if source != self._candidate:
             self._learn(None)  # another source's packets held: not the peer's
+        # A phone that sent from the port its SDP names is symmetric: learnt again after
+        # a hold from another port (its NAT entry renewed there), it is sent to there,
+        # not at the SDP's port, which its NAT no longer maps.
+        self._to_source = self._relearning and self.latched == (self.outIP, self.outPort)
         self.latched = source
         self.tx_unverified = 0
         self._candidate = None
+        self._relearning = False
 
     def _learn(self, source: tuple[str, int] | None, seq: int = 0) -> None:
         """Learning starts again, with ``source`` as the candidate (None: none yet); the
@@ -369,7 +399,8 @@ class Rtp16Stream(RTP.RTPClient):
         with self._latch_lock:
             latched = self.latched
             if latched is not None:
-                return (self.outIP, self.outPort) if self.from_peer(latched[0]) else latched
+                return (self.outIP, self.outPort) if (
+                    self.from_peer(latched[0]) and not self._to_source) else latched
             if self.tx_unverified >= UNVERIFIED_SEND_PACKETS:
                 return None
             self.tx_unverified += 1

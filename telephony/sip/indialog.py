@@ -596,6 +596,10 @@ class InDialog:
         if call.rtp is not None:
             if held != call.held:
                 call.rtp.last_rx = time.monotonic()
+            if call.held and not held:
+                # Its NAT entry may have expired while held (we sent nothing to keep it),
+                # the caller coming back from another port: learn its source again.
+                call.rtp.relearn()
             call.rtp.muted = not listening
         call.held = held
 

@@ -505,6 +505,35 @@ def test_nothing_is_sent_to_a_caller_who_holds_us_until_it_resumes(hold: bytes,
         sink.close()
 
 
+def test_a_caller_whose_nat_port_moved_during_a_hold_is_heard_after_it_resumes() -> None:
+    """The resume (held true -> false) learns the caller's source again
+    (``Rtp16Stream.relearn``); a re-INVITE that is no resume keeps the latch strict."""
+    dialogs, wire = make()
+    call, rtp = call_with_media(wire, 101)
+    call.rtp = rtp
+    rtp.set_remote(PEER[0], 40000)  # what ``offer()`` names: every re-INVITE's the same
+    nat, moved = ("203.0.113.5", 31000), ("203.0.113.5", 31555)
+
+    def heard(source: tuple[str, int], seqs: range) -> int:
+        before = rtp.rx_packets
+        for seq in seqs:
+            rtp.receive(struct.pack("!BBHII", 0x80, 0, seq, 160 * seq, 0x1234)
+                        + b"\xff" * 160, source)
+        return rtp.rx_packets - before
+
+    assert heard(nat, range(1, 5)) == 4 and rtp.latched == nat
+    inactive = offer().replace(b"a=sendrecv", b"a=inactive")
+    dialogs.on_refresh(call, sip_request("INVITE", branch="z9hG4bKhold", cseq=10,
+                                         body=inactive))
+    assert heard(moved, range(20, 30)) == 0  # held: no learning, the latch strict
+    dialogs.on_refresh(call, sip_request("INVITE", branch="z9hG4bKback", cseq=11,
+                                         body=offer()))
+    assert heard(moved, range(30, 40)) == 10 and rtp.latched == moved
+    dialogs.on_refresh(call, sip_request("INVITE", branch="z9hG4bKagain", cseq=12,
+                                         body=offer()))
+    assert heard(nat, range(50, 60)) == 0  # a refresh, no resume: strict
+
+
 def test_a_late_reinvite_is_500_and_changes_nothing_and_a_retransmission_gets_our_answer(
         ) -> None:
     """RFC 3261 12.2.2: the peer's CSeq only goes up in a dialog. Before, every re-INVITE
