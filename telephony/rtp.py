@@ -31,6 +31,12 @@ EVENT_SEGMENT_FULL = 0xFFFF - 800
 # An open event whose updates have stopped this long on the clock of the caller's audio
 # (150 ms, as Asterisk's dtmftimeout) while the audio goes on is over, its ends lost.
 EVENT_END_TIMEOUT = 1200
+# An open event with no update for this long (wall clock) is over, its ends lost, whatever
+# else comes: a caller with silence suppression may send nothing at all after a key.
+EVENT_END_SECONDS = 1.0
+# Comfort noise (RFC 3389), the static payload type: a phone with silence suppression
+# sends it between words, on its audio's clock.
+COMFORT_NOISE = 13
 # Received audio is taken at real time plus this many seconds of packets bunched up (a
 # network or a busy receive thread holding them back): a peer sending as fast as it could
 # (30000 packets, 10 minutes of audio, in 2 s) made a 7-second call a 386-second recording,
@@ -104,6 +110,7 @@ class Rtp16Stream(RTP.RTPClient):
         self._recent_events: deque[tuple[int, int]] = deque(maxlen=16)
         # The event heard and not ended yet: (timestamp, event, duration so far).
         self._open_event: tuple[int, int, int] | None = None
+        self._open_event_at = 0.0  # when it was last updated (monotonic)
         self._last_seq: int | None = None
         self._rx_partial = b""  # received audio short of a whole 20 ms frame
         self._threads: list[threading.Thread] = []
@@ -243,12 +250,14 @@ class Rtp16Stream(RTP.RTPClient):
             try:
                 packet, source = self.sin.recvfrom(4096)
             except TimeoutError:
+                self.end_stalled_event()
                 continue
             except OSError:
                 if not self.NSD:
                     break
                 continue
             self.receive(packet, source[:2])
+            self.end_stalled_event()
 
     def receive(self, packet: bytes, source: tuple[str, int]) -> None:
         """One datagram from ``source``: read only when it comes from the latched source
@@ -434,25 +443,31 @@ class Rtp16Stream(RTP.RTPClient):
         self.rx_packets += 1
         if pt in self.event_pts:
             self._telephone_event(payload, timestamp)
-        elif pt == self.audio_pt or pt in _DECODERS:
-            # The caller's audio runs on the events' clock (RTCP sent on this port does not:
-            # its "timestamp" is an SSRC).
-            self._end_lost_event(timestamp)
-            if seq == self._last_seq:
-                return  # duplicate
-            self._last_seq = seq
-            if not self._in_real_time(len(payload), self.last_rx):
-                self.rx_excess += 1
-                return
-            # The negotiated number first: an offer may put PCMU on a dynamic one (96).
-            pcm16 = (g711.DECODERS[self.codec] if pt == self.audio_pt else _DECODERS[pt])(
-                payload)
-            self._deliver(pcm16)
-            detector = self._inband
-            if detector is not None and self.dtmf is not None:
-                for key in detector.feed(pcm16):
-                    self.dtmf(key)
-        # Anything else (comfort noise, stray payload types) only proves the peer is alive.
+            return
+        audio = pt == self.audio_pt or pt in _DECODERS
+        if not audio and pt != COMFORT_NOISE:
+            return  # RTCP on this port, stray types: they only prove the peer alive
+        # The caller's audio, and its comfort noise (a phone with silence suppression),
+        # run on the events' clock; RTCP sent on this port does not (its "timestamp" is
+        # an SSRC). Before, comfort noise did not count: a key whose ends were lost
+        # waited, 3 s of it and more, for the caller's next press ("11").
+        self._end_lost_event(timestamp)
+        if not audio:
+            return  # comfort noise: no audio to hear
+        if seq == self._last_seq:
+            return  # duplicate
+        self._last_seq = seq
+        if not self._in_real_time(len(payload), self.last_rx):
+            self.rx_excess += 1
+            return
+        # The negotiated number first: an offer may put PCMU on a dynamic one (96).
+        pcm16 = (g711.DECODERS[self.codec] if pt == self.audio_pt else _DECODERS[pt])(
+            payload)
+        self._deliver(pcm16)
+        detector = self._inband
+        if detector is not None and self.dtmf is not None:
+            for key in detector.feed(pcm16):
+                self.dtmf(key)
 
     def _in_real_time(self, samples: int, now: float) -> bool:
         """Whether ``samples`` more of the peer's audio (one G.711 byte each) fit the time
@@ -502,6 +517,19 @@ class Rtp16Stream(RTP.RTPClient):
             self._report_event(key)
         else:
             self._open_event = (timestamp, payload[0], int.from_bytes(payload[2:4], "big"))
+            self._open_event_at = time.monotonic()
+
+    def end_stalled_event(self, now: float | None = None) -> None:
+        """An open event not updated for ``EVENT_END_SECONDS`` is over, its ends lost
+        (receive thread: after each packet, and each second of the socket's silence):
+        a caller sending nothing after a key (silence suppression without comfort noise)
+        gave no clock to end it on, and its key waited for the next press."""
+        unended = self._open_event
+        if unended is None:
+            return
+        if (time.monotonic() if now is None else now) - self._open_event_at >= (
+                EVENT_END_SECONDS):
+            self._close_unended(unended)
 
     def _end_lost_event(self, timestamp: int) -> None:
         """An open event whose updates stopped ``EVENT_END_TIMEOUT`` before this audio
@@ -513,9 +541,14 @@ class Rtp16Stream(RTP.RTPClient):
             return
         since = (timestamp - unended[0] - unended[2]) & 0xFFFFFFFF
         if EVENT_END_TIMEOUT < since < 0x80000000:
-            self._open_event = None
-            if unended[2] >= MIN_UNENDED_EVENT_DURATION:
-                self._report_event(unended[:2])
+            self._close_unended(unended)
+
+    def _close_unended(self, unended: tuple[int, int, int]) -> None:
+        """The open event ``unended`` is over, its end packets lost: it counts if it lasted
+        a press (``MIN_UNENDED_EVENT_DURATION``)."""
+        self._open_event = None
+        if unended[2] >= MIN_UNENDED_EVENT_DURATION:
+            self._report_event(unended[:2])
 
     def _report_event(self, key: tuple[int, int]) -> None:
         self._recent_events.append(key)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from outbound.prompts import PromptLibrary as OutboundPrompts
 from outbound.survey import Q_RESOLVED, Q_SATISFIED
 from telephony.media import dtmf, g711
 from telephony.media.wav import read_wav_pcm16
-from telephony.rtp import Rtp16Stream
+from telephony.rtp import EVENT_END_SECONDS, Rtp16Stream
 from tests.support.callers import espeak_pcm16
 from tests.support.dtmf_tones import amplitude, dialled, pair, pcm16, silence, tone
 
@@ -347,6 +348,45 @@ def test_a_key_whose_end_packets_were_all_lost_counts_once_its_updates_stop() ->
     for packet in audio[2:]:
         s.parse_packet(packet)
     assert keys == ["1"]
+
+
+def _unended_press(s: Rtp16Stream, digit: str) -> None:
+    """120 ms of updates of ``digit`` at timestamp 8000, its three end packets lost."""
+    event = "0123456789*#".index(digit)
+    for n in range(6):
+        s.parse_packet(struct.pack("!BBHII", 0x80, 101, n, 8000, 0x1234)
+                       + bytes([event, 10]) + (160 * (n + 1)).to_bytes(2, "big"))
+
+
+def test_a_lost_end_key_counts_on_the_comfort_noise_of_a_caller_with_silence_suppression(
+        ) -> None:
+    """A caller with silence suppression sends comfort noise (PT 13, RFC 3389) after a key,
+    not audio: it runs on the same clock. Before, only G.711 ended the press: after 3 s of
+    comfort noise the key was still waiting, and counted only at the next press ("11")."""
+    s, keys, _ = stream(101)
+    _unended_press(s, "1")
+    for n in range(20):  # 400 ms of comfort noise, one octet each (RFC 3389's level)
+        s.parse_packet(struct.pack("!BBHII", 0x80, 13, 6 + n, 8960 + 160 * n, 0x1234)
+                       + b"\x40")
+    assert keys == ["1"]
+
+
+def test_a_lost_end_key_counts_after_a_second_with_nothing_from_the_caller() -> None:
+    """Silence suppression without comfort noise: nothing at all after the key, no clock to
+    end it on. The receive thread ends an event not updated for ``EVENT_END_SECONDS``
+    (``end_stalled_event``, after each packet and each socket timeout); updates going on
+    keep a long press open."""
+    s, keys, _ = stream(101)
+    _unended_press(s, "7")
+    s.end_stalled_event()
+    assert keys == []  # just updated
+    s.end_stalled_event(now=time.monotonic() + EVENT_END_SECONDS / 2)
+    assert keys == []
+    s.end_stalled_event(now=time.monotonic() + EVENT_END_SECONDS)
+    assert keys == ["7"]
+    s.parse_packet(struct.pack("!BBHII", 0x80, 101, 9, 8000, 0x1234)
+                   + bytes([7, 0x80 | 10]) + (960).to_bytes(2, "big"))
+    assert keys == ["7"]  # its end, late: the same press, counted once
 
 
 def test_rtcp_on_the_rtp_port_does_not_end_a_press() -> None:
