@@ -148,6 +148,7 @@ class Rtp16Stream(RTP.RTPClient):
         self._audio_allowance = AUDIO_JITTER_SECONDS * 8000  # samples, refilled at 8 kHz
         self._audio_allowance_at = time.monotonic()
         self.tx_packets = 0
+        self._marker = 0x80  # the next packet sent starts a talkspurt (RFC 3550 5.1)
         self.max_send_gap = 0.0
         self.max_send_gap_at = 0  # packet index where it happened
         self._last_send: float | None = None
@@ -596,39 +597,9 @@ class Rtp16Stream(RTP.RTPClient):
         assert self.sin is not None
         interval = FRAME_SAMPLES / 8000
         deadline = time.monotonic()
-        marker = 0x80
         while self.NSD:
-            audio_pt, payload = self._next_payload()
-            header = struct.pack("!BBHII", 0x80, marker | audio_pt,
-                                 self.outSequence & 0xFFFF, self.outTimestamp & 0xFFFFFFFF,
-                                 self.outSSRC)
-            marker = 0
-            # Held, the frame is paced and dropped as when nothing may be sent (the
-            # dialogue's prompts still "play", its timers unchanged), and no keep-alive
-            # goes out either: RFC 3264 allows none on a stream we may not send on, and our
-            # address is public (there is no NAT binding of ours to keep open).
-            destination = None if self.muted else self.destination()
-            if destination is None:
-                if self.muted:
-                    self.tx_muted += 1
-                    marker = 0x80  # the first packet after the hold starts a talkspurt
-                else:
-                    self.tx_withheld += 1
-                self._last_send = None  # a pause of ours, not a gap in the pacing
-            else:
-                try:
-                    self.sin.sendto(header + payload, destination)
-                except OSError:
-                    if not self.NSD:
-                        break
-                now = time.monotonic()
-                if self._last_send is not None and now - self._last_send > self.max_send_gap:
-                    self.max_send_gap = now - self._last_send
-                    self.max_send_gap_at = self.tx_packets
-                self._last_send = now
-                self.tx_packets += 1
-            self.outSequence = (self.outSequence + 1) & 0xFFFF
-            self.outTimestamp = (self.outTimestamp + FRAME_SAMPLES) & 0xFFFFFFFF
+            if not self.send_frame():
+                break
             # Next send time on an absolute 20 ms grid: no drift, no sleep() error build-up.
             deadline += interval
             delay = deadline - time.monotonic()
@@ -636,6 +607,49 @@ class Rtp16Stream(RTP.RTPClient):
                 time.sleep(delay)
             elif delay < -0.2:
                 deadline = time.monotonic()  # stalled (e.g. SIGSTOP): resync, don't burst
+
+    def send_frame(self) -> bool:
+        """Send the next 20 ms frame (the send thread, one each tick); False once the
+        socket is closed under a stopped stream."""
+        assert self.sin is not None
+        audio_pt, payload = self._next_payload()
+        # Held, the frame is paced and dropped as when nothing may be sent (the dialogue's
+        # prompts still "play", its timers unchanged), and no keep-alive goes out either:
+        # RFC 3264 allows none on a stream we may not send on, and our address is public
+        # (there is no NAT binding of ours to keep open).
+        muted = self.muted  # read once: the SIP thread sets it
+        destination = None if muted else self.destination()
+        if destination is None:
+            if muted:
+                self.tx_muted += 1
+                self._marker = 0x80  # the first packet after the hold starts a talkspurt
+            else:
+                self.tx_withheld += 1
+            self._last_send = None  # a pause of ours, not a gap in the pacing
+        else:
+            header = struct.pack("!BBHII", 0x80, self._marker | audio_pt,
+                                 self.outSequence & 0xFFFF, self.outTimestamp & 0xFFFFFFFF,
+                                 self.outSSRC)
+            self._marker = 0
+            try:
+                self.sin.sendto(header + payload, destination)
+            except OSError:
+                if not self.NSD:
+                    return False
+            now = time.monotonic()
+            if self._last_send is not None and now - self._last_send > self.max_send_gap:
+                self.max_send_gap = now - self._last_send
+                self.max_send_gap_at = self.tx_packets
+            self._last_send = now
+            self.tx_packets += 1
+        if not muted:
+            # One number per packet sent or withheld (the budget's, a loss to the peer as
+            # any), none while held: a 60 s hold counted 3000 on, RFC 3550 A.1's
+            # MAX_DROPOUT, and the peer dropped the first packets after the resume as out
+            # of sequence. The timestamp goes on: it is the clock, the marker says why.
+            self.outSequence = (self.outSequence + 1) & 0xFFFF
+        self.outTimestamp = (self.outTimestamp + FRAME_SAMPLES) & 0xFFFFFFFF
+        return True
 
 
 # ---------------------------------------------------------------------------------------
