@@ -78,6 +78,15 @@ class _Offer:
     codecs: tuple[str, ...]  # what it offered: the answer must pick one of these
 
 
+class Order(enum.Enum):
+    """Where a request of the peer's stands in its dialog's CSeq sequence
+    (``InDialog._order``)."""
+
+    NEW = "new"  # above every request taken: taken, its CSeq now the last
+    SAME = "same"  # the last one's: a retransmission, answered again and taken once
+    OLD = "old"  # below it: delivered late or replayed, 500 (RFC 3261 12.2.2)
+
+
 class InviteState(enum.Enum):
     """Where a call's dialog stands with the peer's INVITEs (the first and every
     re-INVITE): whether a 2xx of ours still waits for its ACK (RFC 3261 13.3.1.4; RFC 6026
@@ -184,19 +193,22 @@ class InDialog:
             return
         self.on_refresh(call, msg)  # (481 too once the call has ended)
 
-    def _new_in_sequence(self, call: CallHandle, msg: SipMessage) -> bool:
-        """Whether ``msg`` (a re-INVITE, UPDATE or INFO of the peer's) comes after every
-        request of the peer's already taken in the dialog, its INVITE's included; if so,
-        its CSeq is now the last taken (RFC 3261 12.2.2: a dialog's CSeq only goes up).
-        One that does not is a retransmission (our answer lost) or a request delivered out
-        of order, late: taken again, a hold's retransmission arriving after the unhold put
-        the call back on hold, and an old offer moved our RTP back to a port the peer had
-        left."""
-        cseq = msg.cseq[0]
-        if cseq <= self._last_taken(call):
-            return False
+    def _order(self, call: CallHandle, msg: SipMessage) -> Order:
+        """Where ``msg`` (a re-INVITE, UPDATE, INFO or BYE of the peer's) stands in the
+        dialog's sequence, the one rule for all of them (RFC 3261 12.2.2: a dialog's CSeq
+        only goes up): NEW comes after every request of the peer's already taken, its
+        INVITE's included, and its CSeq is now the last taken; SAME has the last one's (a
+        retransmission, our answer lost: answered again, taken once); OLD is lower
+        (delivered late or replayed: 500, ``_out_of_order``). Taken again, a hold's
+        retransmission arriving after the unhold put the call back on hold, and an old
+        offer moved our RTP back to a port the peer had left."""
+        cseq, last = msg.cseq[0], self._last_taken(call)
+        if cseq < last:
+            return Order.OLD
+        if cseq == last:
+            return Order.SAME
         call.remote_cseq = cseq
-        return True
+        return Order.NEW
 
     @staticmethod
     def _last_taken(call: CallHandle) -> int:
@@ -234,7 +246,7 @@ class InDialog:
             # for a call that is gone.
             self._answer(msg, build_response(msg, 481))
             return
-        if not self._new_in_sequence(call, msg):
+        if self._order(call, msg) is not Order.NEW:
             if last is not None and again:
                 self._send(last[2], msg.source)
             else:
@@ -630,13 +642,12 @@ class InDialog:
         if call is None or not in_dialog(call, msg):
             self._send(build_response(msg, 481), msg.source)
             return
-        if msg.cseq[0] < self._last_taken(call):
+        if self._order(call, msg) is Order.OLD:
             # Older than a request already taken (a BYE delivered late, or forged from an
             # old capture): RFC 3261 12.2.2 says 500, the dialog left as it is. Before, it
             # ended the call. One with the last CSeq is the BYE sent again (our 200 lost).
             self._send(self._out_of_order(msg), msg.source)
             return
-        call.remote_cseq = max(call.remote_cseq, msg.cseq[0])
         self._send(build_response(msg, 200), msg.source)
         # BYE before our 2xx (a confused peer): end the INVITE too -- only if the call is
         # still unanswered when it ends, as for a CANCEL: checked apart, the handler's
@@ -692,12 +703,16 @@ class InDialog:
             self._send(build_response(msg, 400, extra=[
                 ("Warning", '399 hotline12345 "Signal is not one key"')]), msg.source)
             return
-        self._send(build_response(msg, 200), msg.source)
-        # A retransmission (our 200 was lost) carries the CSeq already seen: answered
-        # again, keyed once; so is one older than a request already taken.
-        if not self._new_in_sequence(call, msg):
+        order = self._order(call, msg)
+        if order is Order.OLD:
+            # Delivered late, after a newer request (RFC 3261 12.2.2): 500, so the peer
+            # knows its key was not taken. Before, 200 and the key silently dropped.
+            self._send(self._out_of_order(msg), msg.source)
             return
-        if key is not None:
+        self._send(build_response(msg, 200), msg.source)
+        # A retransmission (our 200 was lost) carries the last CSeq: answered again, keyed
+        # once.
+        if order is Order.NEW and key is not None:
             call.rx_dtmf(key.decode().upper(), KeySource.INFO)
 
 

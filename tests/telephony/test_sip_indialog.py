@@ -187,6 +187,23 @@ def test_a_bye_older_than_the_dialogs_last_request_is_500_and_the_call_goes_on()
     assert codes(wire)[-1] == 200
 
 
+def test_an_info_older_than_the_dialogs_last_request_is_500_and_a_resend_keys_once() -> None:
+    """One CSeq rule for every request in the dialog (``InDialog._order``): an INFO below
+    the last taken is out of order, 500 (RFC 3261 12.2.2), so the peer knows its key was
+    not taken; one with the last CSeq is its resend (our 200 lost), 200 and no second key.
+    Before, the late INFO got 200, its key silently dropped."""
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=True)
+    dialogs.on_info(info_key("4", cseq=5))
+    dialogs.on_refresh(call, sip_request("INVITE", branch="z9hG4bKre", cseq=7, body=offer()))
+    dialogs.on_info(info_key("5", cseq=6))  # delivered after the re-INVITE
+    late = wire.sent[-1][0]
+    assert codes(wire) == [200, 200, 500] and "out of order" in late.first("Warning")
+    dialogs.on_info(info_key("6", cseq=8))
+    dialogs.on_info(info_key("6", cseq=8))  # its resend
+    assert codes(wire)[3:] == [200, 200] and call.flush_dtmf() == "46"
+
+
 def test_bye_from_a_stranger_or_for_no_call_is_481() -> None:
     dialogs, wire = make()
     call = inbound_call(wire, answered=True)
@@ -403,9 +420,9 @@ def test_a_retransmitted_info_is_answered_and_keys_once() -> None:
     call = inbound_call(wire, answered=True)
     dialogs.on_info(info_key("3", cseq=5))
     dialogs.on_info(info_key("3", cseq=5))  # retransmission
-    dialogs.on_info(info_key("3", cseq=4))  # older than one already taken
+    dialogs.on_info(info_key("3", cseq=4))  # older than one already taken: out of order
     dialogs.on_info(info_key("3", cseq=6))  # a new press of the same key
-    assert codes(wire) == [200, 200, 200, 200] and call.flush_dtmf() == "33"
+    assert codes(wire) == [200, 200, 500, 200] and call.flush_dtmf() == "33"
 
 
 def test_update_outside_a_dialog_is_481() -> None:
