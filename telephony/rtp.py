@@ -24,10 +24,10 @@ _DTMF_KEYS = "0123456789*#ABCD"
 # press Q.24 accepts); a lone stray packet does not.
 MIN_UNENDED_EVENT_DURATION = 320
 # A press held past an event's 16-bit duration (0xFFFF, 8.19 s) goes on in a new segment:
-# the same event at a new timestamp, the end bit only on the last (RFC 4733 2.5.1.3). An
-# open event this long that a segment of the same key follows is that press, not one whose
-# end packets were lost (the slack: 100 ms of lost updates before the cut).
-EVENT_SEGMENT_FULL = 0xFFFF - 800
+# the same event at the timestamp where the last one's duration ended, the end bit only on
+# the last (RFC 4733 2.5.1.3). An open event that a segment of the same key follows at its
+# timestamp plus this is that press, not one whose end packets were lost.
+EVENT_SEGMENT = 0xFFFF
 # An open event whose updates have stopped this long on the clock of the caller's audio
 # (150 ms, as Asterisk's dtmftimeout) while the audio goes on is over, its ends lost.
 EVENT_END_TIMEOUT = 1200
@@ -510,7 +510,11 @@ class Rtp16Stream(RTP.RTPClient):
             # same press going on in its next segment (RFC 4733 2.5.2.3), not a press of
             # its own: each segment was one, a 9 s press of 1 keyed "11".
             self._open_event = None
-            continued = unended[1] == payload[0] and unended[2] >= EVENT_SEGMENT_FULL
+            # Read off the timestamps, not the last duration seen: updates lost at the cut
+            # left it short of full ("11"), and a long press whose ends were lost, then
+            # the same key again, passed for one press.
+            continued = unended[1] == payload[0] and timestamp == (
+                unended[0] + EVENT_SEGMENT) & 0xFFFFFFFF
             if not continued and unended[2] >= MIN_UNENDED_EVENT_DURATION:
                 self._report_event(unended[:2])
         if payload[1] & 0x80:

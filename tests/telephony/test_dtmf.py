@@ -329,6 +329,33 @@ def test_a_key_held_past_the_longest_event_segment_is_one_key(seconds: float) ->
     assert keys == ["1", "1"]
 
 
+def test_a_long_press_is_one_key_though_updates_at_the_segment_cut_were_lost() -> None:
+    """The segments of one press are joined by their timestamps (the next at the last's
+    + 0xFFFF, RFC 4733 2.5.1.3), not by the last duration seen: with 250 ms of updates
+    lost before the cut that duration was short of full, and a 9 s press keyed "11"."""
+    s, keys, _ = stream(101)
+    packets = long_press_packets("1", timestamp=1000, seconds=9.0)
+    cut = next(n for n, p in enumerate(packets) if struct.unpack_from("!I", p, 4)[0] != 1000)
+    for packet in packets[:cut - 5] + packets[cut:]:
+        s.parse_packet(packet)
+    assert keys == ["1"]
+
+
+def test_a_long_press_whose_ends_were_lost_and_the_same_key_again_are_two_keys() -> None:
+    """A press past a segment's full duration whose end packets were lost, then the same
+    key pressed again (no audio between, a caller with silence suppression): the new
+    event is at a timestamp of its own, not the old segment's end, so two presses. Before,
+    any event of the same key after a duration near full was taken for the press going on:
+    one key."""
+    s, keys, _ = stream(101)
+    first = long_press_packets("2", timestamp=1000, seconds=8.19)
+    for packet in first[:-3]:  # its ends lost
+        s.parse_packet(packet)
+    for packet in long_press_packets("2", timestamp=1000 + 0xFFFF + 4000, seconds=0.2):
+        s.parse_packet(packet)
+    assert keys == ["2", "2"]
+
+
 def test_a_key_whose_end_packets_were_all_lost_counts_once_its_updates_stop() -> None:
     """A press whose three end packets were all lost, the caller's audio going on: the key
     counts once no update has come for ``EVENT_END_TIMEOUT`` of the audio's clock (as
