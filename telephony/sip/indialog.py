@@ -25,7 +25,7 @@ from typing import Protocol
 
 from telephony.call import CallHandle, CallState, EndReason, InvalidTransition, KeySource
 from telephony.sip import metrics, session_timer
-from telephony.sip.dialog import ALLOW, in_dialog
+from telephony.sip.dialog import ALLOW, first_hop, in_dialog
 from telephony.sip.message import SipMessage, build_response
 from telephony.sip.sdp import (
     SUPPORTED_CODECS,
@@ -48,6 +48,7 @@ from telephony.sip.sdp import (
 from telephony.sip.server_transaction import InviteFinals, final_code
 from telephony.sip.timers import ACK_WAIT, T1, next_retransmission
 from telephony.sip.transaction import Later
+from telephony.sip.uri import uri_of
 
 Send = Callable[[bytes, tuple[str, int] | None], None]
 log = logging.getLogger("telephony.sip")
@@ -135,6 +136,7 @@ class InDialog:
                  contact_headers: Callable[[], list[tuple[str, str]]], local_ip: str,
                  refuse: Refuse, clock: Callable[[], float],
                  on_offer_answer: Callable[[CallHandle, Negotiated | None, str], None],
+                 on_target: Callable[[CallHandle], None] | None = None,
                  finals: InviteFinals | None = None) -> None:
         self._lookup = lookup
         self._send = send
@@ -164,6 +166,8 @@ class InDialog:
         # and the outcome to count (``count_offer``) if that settles the call: only its own
         # transition out of OFFERED may, the watchdog's no_ack being the other.
         self._on_offer_answer = on_offer_answer
+        # Told when a target refresh moved a call's remote target (the front end's ledger).
+        self._on_target = on_target
         self.offers: dict[str, int] = {}  # delayed offers, by how they ended (OFFERED...)
         self._offers_lock = threading.Lock()  # counted by the receive and timer threads
 
@@ -413,6 +417,7 @@ class InDialog:
                             formats=[(media.audio_pt, media.codec)], event_pt=media.event_pt,
                             direction=call.sdp_direction, layout=layout)
         self._session_refreshed(call, msg)
+        self._refresh_target(call, msg)
         ok = build_response(msg, 200, extra=[
             *self._contact_headers(), *session_timer.answer_headers(msg)], body=sdp)
         if msg.method == "INVITE":
@@ -420,6 +425,25 @@ class InDialog:
                 msg.cseq[0], msg.top_branch, ok, msg.source,
                 None if body else _Offer(msg.cseq[0], (media.codec,))))
         send(ok, msg.source)
+
+    def _refresh_target(self, call: CallHandle, msg: SipMessage) -> None:
+        """A re-INVITE or UPDATE taken is a target refresh (RFC 3261 12.2.2, RFC 3311): its
+        Contact is the dialog's remote target from now on. Before, the INVITE's was kept,
+        and our BYE (after a restart too, from the ledger) went to a target the phone had
+        left. A Contact no request could reach (``first_hop``) leaves the old one."""
+        contact = msg.first("Contact")
+        target = uri_of(contact) if contact else ""
+        if not target or target == call.remote_target:
+            return
+        try:
+            first_hop(call.route_set, target, call.invite_source or msg.source)
+        except ValueError as exc:
+            log.warning("call %s: the target refresh's Contact is unusable (%s); the "
+                        "remote target stays", call.call_id, exc)
+            return
+        call.remote_target = target
+        if self._on_target is not None:
+            self._on_target(call)
 
     def _session_refreshed(self, call: CallHandle, msg: SipMessage) -> None:
         """Our 2xx to ``msg`` (the INVITE, or a refresh) sets the session timer going with
