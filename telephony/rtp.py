@@ -24,13 +24,19 @@ _DTMF_KEYS = "0123456789*#ABCD"
 # press Q.24 accepts); a lone stray packet does not.
 MIN_UNENDED_EVENT_DURATION = 320
 # A press held past an event's 16-bit duration (0xFFFF, 8.19 s) goes on in a new segment:
-# the same event at a new timestamp, the end bit only on the last (RFC 4733 2.5.1.3). An
-# open event this long that a segment of the same key follows is that press, not one whose
-# end packets were lost (the slack: 100 ms of lost updates before the cut).
-EVENT_SEGMENT_FULL = 0xFFFF - 800
+# the same event at the timestamp where the last one's duration ended, the end bit only on
+# the last (RFC 4733 2.5.1.3). An open event that a segment of the same key follows at its
+# timestamp plus this is that press, not one whose end packets were lost.
+EVENT_SEGMENT = 0xFFFF
 # An open event whose updates have stopped this long on the clock of the caller's audio
 # (150 ms, as Asterisk's dtmftimeout) while the audio goes on is over, its ends lost.
 EVENT_END_TIMEOUT = 1200
+# An open event with no update for this long (wall clock) is over, its ends lost, whatever
+# else comes: a caller with silence suppression may send nothing at all after a key.
+EVENT_END_SECONDS = 1.0
+# Comfort noise (RFC 3389), the static payload type: a phone with silence suppression
+# sends it between words, on its audio's clock.
+COMFORT_NOISE = 13
 # Received audio is taken at real time plus this many seconds of packets bunched up (a
 # network or a busy receive thread holding them back): a peer sending as fast as it could
 # (30000 packets, 10 minutes of audio, in 2 s) made a 7-second call a 386-second recording,
@@ -104,6 +110,7 @@ class Rtp16Stream(RTP.RTPClient):
         self._recent_events: deque[tuple[int, int]] = deque(maxlen=16)
         # The event heard and not ended yet: (timestamp, event, duration so far).
         self._open_event: tuple[int, int, int] | None = None
+        self._open_event_at = 0.0  # when it was last updated (monotonic)
         self._last_seq: int | None = None
         self._rx_partial = b""  # received audio short of a whole 20 ms frame
         self._threads: list[threading.Thread] = []
@@ -122,6 +129,10 @@ class Rtp16Stream(RTP.RTPClient):
         self._candidate_seq = 0
         self._candidate_run = 0
         self._learning: list[bytes] = []
+        # The latched source may have moved (``relearn``): the latch is kept and heard, and
+        # another source that qualifies as in the first learning takes its place.
+        self._relearning = False
+        self._to_source = False  # send to the latched source, whatever its IP (``_latch``)
         # ``admit`` (receive thread), ``set_remote`` (SIP thread, a re-INVITE) and
         # ``destination`` (send thread) read and write the latch together: a packet from
         # the old address admitted as a re-INVITE moved the media wrote it back after
@@ -137,6 +148,7 @@ class Rtp16Stream(RTP.RTPClient):
         self._audio_allowance = AUDIO_JITTER_SECONDS * 8000  # samples, refilled at 8 kHz
         self._audio_allowance_at = time.monotonic()
         self.tx_packets = 0
+        self._marker = 0x80  # the next packet sent starts a talkspurt (RFC 3550 5.1)
         self.max_send_gap = 0.0
         self.max_send_gap_at = 0  # packet index where it happened
         self._last_send: float | None = None
@@ -175,8 +187,22 @@ class Rtp16Stream(RTP.RTPClient):
         with self._latch_lock:
             if (ip, port) != (self.outIP, self.outPort):
                 self.latched = None
+                self._relearning = self._to_source = False
                 self._learn(None)
             self.outIP, self.outPort = ip, port
+
+    def relearn(self) -> None:
+        """The caller took us off hold: learn its source again, keeping the latch until
+        another qualifies (``LATCH_LEARN_PACKETS`` in a row, as in the first learning) or
+        the latched source is heard again (its NAT entry still there: learning ends). We
+        send nothing while held a=inactive, so nothing kept the caller's NAT entry open;
+        one that expired came back on another port the resume's SDP (the same as before)
+        does not name, and every packet from it was dropped: the call died of
+        rtp_timeout. Asterisk learns again whenever the remote address is set."""
+        with self._latch_lock:
+            if self.latched is not None:
+                self._relearning = True
+                self._learn(None)
 
     @staticmethod
     def _inband_detector(event_pt: int | None) -> DtmfDetector | None:
@@ -225,12 +251,14 @@ class Rtp16Stream(RTP.RTPClient):
             try:
                 packet, source = self.sin.recvfrom(4096)
             except TimeoutError:
+                self.end_stalled_event()
                 continue
             except OSError:
                 if not self.NSD:
                     break
                 continue
             self.receive(packet, source[:2])
+            self.end_stalled_event()
 
     def receive(self, packet: bytes, source: tuple[str, int]) -> None:
         """One datagram from ``source``: read only when it comes from the latched source
@@ -278,14 +306,21 @@ class Rtp16Stream(RTP.RTPClient):
         address from the signalling (``set_remote``) starts learning again. Until the
         answer names an address (an outbound call's early media) any source is taken,
         latching nothing."""
-        if self.outIP == "0.0.0.0" or source == self.latched:
+        if self.outIP == "0.0.0.0":
+            return Verdict.TAKE
+        if source == self.latched:
+            if self._relearning:  # still there after the hold: no other source learnt
+                self._relearning = False
+                self._learn(None)
             return Verdict.TAKE
         if source == (self.outIP, self.outPort):
             if pt >= 0:
                 self._latch(source)
             return Verdict.TAKE
-        latched = self.latched
-        if self.from_peer(source[0]):
+        # Learning again after a hold (``relearn``): the latch stands until a source
+        # qualifies, any source (another port of the SDP's IP too) learnt as below.
+        latched = None if self._relearning else self.latched
+        if self.from_peer(source[0]) and not self._relearning:
             # Latched on this IP already, from another of its ports: foreign. Hearing every
             # port of the SDP's IP (a89a0bc) let another device behind the caller's NAT or
             # carrier address key into the call; a phone sends from the port it announces,
@@ -320,9 +355,14 @@ class Rtp16Stream(RTP.RTPClient):
         moving the media gets its 250 packets)."""
         if source != self._candidate:
             self._learn(None)  # another source's packets held: not the peer's
+        # A phone that sent from the port its SDP names is symmetric: learnt again after
+        # a hold from another port (its NAT entry renewed there), it is sent to there,
+        # not at the SDP's port, which its NAT no longer maps.
+        self._to_source = self._relearning and self.latched == (self.outIP, self.outPort)
         self.latched = source
         self.tx_unverified = 0
         self._candidate = None
+        self._relearning = False
 
     def _learn(self, source: tuple[str, int] | None, seq: int = 0) -> None:
         """Learning starts again, with ``source`` as the candidate (None: none yet); the
@@ -369,7 +409,8 @@ class Rtp16Stream(RTP.RTPClient):
         with self._latch_lock:
             latched = self.latched
             if latched is not None:
-                return (self.outIP, self.outPort) if self.from_peer(latched[0]) else latched
+                return (self.outIP, self.outPort) if (
+                    self.from_peer(latched[0]) and not self._to_source) else latched
             if self.tx_unverified >= UNVERIFIED_SEND_PACKETS:
                 return None
             self.tx_unverified += 1
@@ -403,25 +444,31 @@ class Rtp16Stream(RTP.RTPClient):
         self.rx_packets += 1
         if pt in self.event_pts:
             self._telephone_event(payload, timestamp)
-        elif pt == self.audio_pt or pt in _DECODERS:
-            # The caller's audio runs on the events' clock (RTCP sent on this port does not:
-            # its "timestamp" is an SSRC).
-            self._end_lost_event(timestamp)
-            if seq == self._last_seq:
-                return  # duplicate
-            self._last_seq = seq
-            if not self._in_real_time(len(payload), self.last_rx):
-                self.rx_excess += 1
-                return
-            # The negotiated number first: an offer may put PCMU on a dynamic one (96).
-            pcm16 = (g711.DECODERS[self.codec] if pt == self.audio_pt else _DECODERS[pt])(
-                payload)
-            self._deliver(pcm16)
-            detector = self._inband
-            if detector is not None and self.dtmf is not None:
-                for key in detector.feed(pcm16):
-                    self.dtmf(key)
-        # Anything else (comfort noise, stray payload types) only proves the peer is alive.
+            return
+        audio = pt == self.audio_pt or pt in _DECODERS
+        if not audio and pt != COMFORT_NOISE:
+            return  # RTCP on this port, stray types: they only prove the peer alive
+        # The caller's audio, and its comfort noise (a phone with silence suppression),
+        # run on the events' clock; RTCP sent on this port does not (its "timestamp" is
+        # an SSRC). Before, comfort noise did not count: a key whose ends were lost
+        # waited, 3 s of it and more, for the caller's next press ("11").
+        self._end_lost_event(timestamp)
+        if not audio:
+            return  # comfort noise: no audio to hear
+        if seq == self._last_seq:
+            return  # duplicate
+        self._last_seq = seq
+        if not self._in_real_time(len(payload), self.last_rx):
+            self.rx_excess += 1
+            return
+        # The negotiated number first: an offer may put PCMU on a dynamic one (96).
+        pcm16 = (g711.DECODERS[self.codec] if pt == self.audio_pt else _DECODERS[pt])(
+            payload)
+        self._deliver(pcm16)
+        detector = self._inband
+        if detector is not None and self.dtmf is not None:
+            for key in detector.feed(pcm16):
+                self.dtmf(key)
 
     def _in_real_time(self, samples: int, now: float) -> bool:
         """Whether ``samples`` more of the peer's audio (one G.711 byte each) fit the time
@@ -463,7 +510,11 @@ class Rtp16Stream(RTP.RTPClient):
             # same press going on in its next segment (RFC 4733 2.5.2.3), not a press of
             # its own: each segment was one, a 9 s press of 1 keyed "11".
             self._open_event = None
-            continued = unended[1] == payload[0] and unended[2] >= EVENT_SEGMENT_FULL
+            # Read off the timestamps, not the last duration seen: updates lost at the cut
+            # left it short of full ("11"), and a long press whose ends were lost, then
+            # the same key again, passed for one press.
+            continued = unended[1] == payload[0] and timestamp == (
+                unended[0] + EVENT_SEGMENT) & 0xFFFFFFFF
             if not continued and unended[2] >= MIN_UNENDED_EVENT_DURATION:
                 self._report_event(unended[:2])
         if payload[1] & 0x80:
@@ -471,6 +522,19 @@ class Rtp16Stream(RTP.RTPClient):
             self._report_event(key)
         else:
             self._open_event = (timestamp, payload[0], int.from_bytes(payload[2:4], "big"))
+            self._open_event_at = time.monotonic()
+
+    def end_stalled_event(self, now: float | None = None) -> None:
+        """An open event not updated for ``EVENT_END_SECONDS`` is over, its ends lost
+        (receive thread: after each packet, and each second of the socket's silence):
+        a caller sending nothing after a key (silence suppression without comfort noise)
+        gave no clock to end it on, and its key waited for the next press."""
+        unended = self._open_event
+        if unended is None:
+            return
+        if (time.monotonic() if now is None else now) - self._open_event_at >= (
+                EVENT_END_SECONDS):
+            self._close_unended(unended)
 
     def _end_lost_event(self, timestamp: int) -> None:
         """An open event whose updates stopped ``EVENT_END_TIMEOUT`` before this audio
@@ -482,9 +546,14 @@ class Rtp16Stream(RTP.RTPClient):
             return
         since = (timestamp - unended[0] - unended[2]) & 0xFFFFFFFF
         if EVENT_END_TIMEOUT < since < 0x80000000:
-            self._open_event = None
-            if unended[2] >= MIN_UNENDED_EVENT_DURATION:
-                self._report_event(unended[:2])
+            self._close_unended(unended)
+
+    def _close_unended(self, unended: tuple[int, int, int]) -> None:
+        """The open event ``unended`` is over, its end packets lost: it counts if it lasted
+        a press (``MIN_UNENDED_EVENT_DURATION``)."""
+        self._open_event = None
+        if unended[2] >= MIN_UNENDED_EVENT_DURATION:
+            self._report_event(unended[:2])
 
     def _report_event(self, key: tuple[int, int]) -> None:
         self._recent_events.append(key)
@@ -532,39 +601,9 @@ class Rtp16Stream(RTP.RTPClient):
         assert self.sin is not None
         interval = FRAME_SAMPLES / 8000
         deadline = time.monotonic()
-        marker = 0x80
         while self.NSD:
-            audio_pt, payload = self._next_payload()
-            header = struct.pack("!BBHII", 0x80, marker | audio_pt,
-                                 self.outSequence & 0xFFFF, self.outTimestamp & 0xFFFFFFFF,
-                                 self.outSSRC)
-            marker = 0
-            # Held, the frame is paced and dropped as when nothing may be sent (the
-            # dialogue's prompts still "play", its timers unchanged), and no keep-alive
-            # goes out either: RFC 3264 allows none on a stream we may not send on, and our
-            # address is public (there is no NAT binding of ours to keep open).
-            destination = None if self.muted else self.destination()
-            if destination is None:
-                if self.muted:
-                    self.tx_muted += 1
-                    marker = 0x80  # the first packet after the hold starts a talkspurt
-                else:
-                    self.tx_withheld += 1
-                self._last_send = None  # a pause of ours, not a gap in the pacing
-            else:
-                try:
-                    self.sin.sendto(header + payload, destination)
-                except OSError:
-                    if not self.NSD:
-                        break
-                now = time.monotonic()
-                if self._last_send is not None and now - self._last_send > self.max_send_gap:
-                    self.max_send_gap = now - self._last_send
-                    self.max_send_gap_at = self.tx_packets
-                self._last_send = now
-                self.tx_packets += 1
-            self.outSequence = (self.outSequence + 1) & 0xFFFF
-            self.outTimestamp = (self.outTimestamp + FRAME_SAMPLES) & 0xFFFFFFFF
+            if not self.send_frame():
+                break
             # Next send time on an absolute 20 ms grid: no drift, no sleep() error build-up.
             deadline += interval
             delay = deadline - time.monotonic()
@@ -572,6 +611,49 @@ class Rtp16Stream(RTP.RTPClient):
                 time.sleep(delay)
             elif delay < -0.2:
                 deadline = time.monotonic()  # stalled (e.g. SIGSTOP): resync, don't burst
+
+    def send_frame(self) -> bool:
+        """Send the next 20 ms frame (the send thread, one each tick); False once the
+        socket is closed under a stopped stream."""
+        assert self.sin is not None
+        audio_pt, payload = self._next_payload()
+        # Held, the frame is paced and dropped as when nothing may be sent (the dialogue's
+        # prompts still "play", its timers unchanged), and no keep-alive goes out either:
+        # RFC 3264 allows none on a stream we may not send on, and our address is public
+        # (there is no NAT binding of ours to keep open).
+        muted = self.muted  # read once: the SIP thread sets it
+        destination = None if muted else self.destination()
+        if destination is None:
+            if muted:
+                self.tx_muted += 1
+                self._marker = 0x80  # the first packet after the hold starts a talkspurt
+            else:
+                self.tx_withheld += 1
+            self._last_send = None  # a pause of ours, not a gap in the pacing
+        else:
+            header = struct.pack("!BBHII", 0x80, self._marker | audio_pt,
+                                 self.outSequence & 0xFFFF, self.outTimestamp & 0xFFFFFFFF,
+                                 self.outSSRC)
+            self._marker = 0
+            try:
+                self.sin.sendto(header + payload, destination)
+            except OSError:
+                if not self.NSD:
+                    return False
+            now = time.monotonic()
+            if self._last_send is not None and now - self._last_send > self.max_send_gap:
+                self.max_send_gap = now - self._last_send
+                self.max_send_gap_at = self.tx_packets
+            self._last_send = now
+            self.tx_packets += 1
+        if not muted:
+            # One number per packet sent or withheld (the budget's, a loss to the peer as
+            # any), none while held: a 60 s hold counted 3000 on, RFC 3550 A.1's
+            # MAX_DROPOUT, and the peer dropped the first packets after the resume as out
+            # of sequence. The timestamp goes on: it is the clock, the marker says why.
+            self.outSequence = (self.outSequence + 1) & 0xFFFF
+        self.outTimestamp = (self.outTimestamp + FRAME_SAMPLES) & 0xFFFFFFFF
+        return True
 
 
 # ---------------------------------------------------------------------------------------

@@ -66,7 +66,7 @@ from telephony.sip.dialog import (
 from telephony.sip.floodguard import COST_ABANDONED_CALL, FloodGuard
 from telephony.sip.identity import asserted_caller
 from telephony.sip.indialog import NO_ACK, InDialog
-from telephony.sip.ledger import DialogLedger
+from telephony.sip.ledger import DialogLedger, prune_stale
 from telephony.sip.message import SipMessage, build_response
 from telephony.sip.registration import Registration, RegistrationState, SipRegistrationError
 from telephony.sip.sdp import (
@@ -164,6 +164,7 @@ class SipFrontEnd:
                                 # Late-bound: a test replaces session_clock on a live node.
                                 clock=lambda: self.session_clock(),
                                 on_offer_answer=self._offer_answered,
+                                on_target=self._retarget,
                                 finals=self.admission.finals)
         self.dialer = Dialer(self, self._transactions, username=sip.username,
                              registrar=self.registrar if self.mode == "register" else None,
@@ -214,7 +215,9 @@ class SipFrontEnd:
     def start(self) -> None:
         self._transport.start()
         if self._dialogs_dir is not None:
-            # Bound now: the address is ours, and so are the dialogs left under it.
+            # Every address's records past their age go (a caller's URI kept for nothing);
+            # bound now, the address is ours, and so are the dialogs left under it.
+            prune_stale(self._dialogs_dir)
             self.ledger = DialogLedger(
                 self._dialogs_dir / f"{self.local_ip}-{self.local_port}")
         metrics.track(self)
@@ -590,6 +593,15 @@ class SipFrontEnd:
         self._kept.add(call.call_id)
         self.ledger.keep(call)
         if call.ended:  # ended as it was written: ``call_ended`` may have looked first
+            self._drop_dialog(call)
+
+    def _retarget(self, call: CallHandle) -> None:
+        """A target refresh (a re-INVITE's or UPDATE's Contact) moved the call's remote
+        target: its ledger record says so too, so the BYE after a crash goes there."""
+        if self.ledger is None or call.call_id not in self._kept:
+            return  # not written yet: the watchdog writes the new target
+        self.ledger.keep(call)
+        if call.ended:  # ended as it was written
             self._drop_dialog(call)
 
     def _drop_dialog(self, call: CallHandle) -> None:

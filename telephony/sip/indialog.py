@@ -25,7 +25,7 @@ from typing import Protocol
 
 from telephony.call import CallHandle, CallState, EndReason, InvalidTransition, KeySource
 from telephony.sip import metrics, session_timer
-from telephony.sip.dialog import ALLOW, in_dialog
+from telephony.sip.dialog import ALLOW, first_hop, in_dialog
 from telephony.sip.message import SipMessage, build_response
 from telephony.sip.sdp import (
     SUPPORTED_CODECS,
@@ -48,6 +48,7 @@ from telephony.sip.sdp import (
 from telephony.sip.server_transaction import InviteFinals, final_code
 from telephony.sip.timers import ACK_WAIT, T1, next_retransmission
 from telephony.sip.transaction import Later
+from telephony.sip.uri import uri_of
 
 Send = Callable[[bytes, tuple[str, int] | None], None]
 log = logging.getLogger("telephony.sip")
@@ -76,6 +77,15 @@ class _Offer:
 
     cseq: int  # the INVITE's CSeq number, which its ACK carries (RFC 3261 17.1.1.3)
     codecs: tuple[str, ...]  # what it offered: the answer must pick one of these
+
+
+class Order(enum.Enum):
+    """Where a request of the peer's stands in its dialog's CSeq sequence
+    (``InDialog._order``)."""
+
+    NEW = "new"  # above every request taken: taken, its CSeq now the last
+    SAME = "same"  # the last one's: a retransmission, answered again and taken once
+    OLD = "old"  # below it: delivered late or replayed, 500 (RFC 3261 12.2.2)
 
 
 class InviteState(enum.Enum):
@@ -126,6 +136,7 @@ class InDialog:
                  contact_headers: Callable[[], list[tuple[str, str]]], local_ip: str,
                  refuse: Refuse, clock: Callable[[], float],
                  on_offer_answer: Callable[[CallHandle, Negotiated | None, str], None],
+                 on_target: Callable[[CallHandle], None] | None = None,
                  finals: InviteFinals | None = None) -> None:
         self._lookup = lookup
         self._send = send
@@ -155,6 +166,8 @@ class InDialog:
         # and the outcome to count (``count_offer``) if that settles the call: only its own
         # transition out of OFFERED may, the watchdog's no_ack being the other.
         self._on_offer_answer = on_offer_answer
+        # Told when a target refresh moved a call's remote target (the front end's ledger).
+        self._on_target = on_target
         self.offers: dict[str, int] = {}  # delayed offers, by how they ended (OFFERED...)
         self._offers_lock = threading.Lock()  # counted by the receive and timer threads
 
@@ -184,19 +197,22 @@ class InDialog:
             return
         self.on_refresh(call, msg)  # (481 too once the call has ended)
 
-    def _new_in_sequence(self, call: CallHandle, msg: SipMessage) -> bool:
-        """Whether ``msg`` (a re-INVITE, UPDATE or INFO of the peer's) comes after every
-        request of the peer's already taken in the dialog, its INVITE's included; if so,
-        its CSeq is now the last taken (RFC 3261 12.2.2: a dialog's CSeq only goes up).
-        One that does not is a retransmission (our answer lost) or a request delivered out
-        of order, late: taken again, a hold's retransmission arriving after the unhold put
-        the call back on hold, and an old offer moved our RTP back to a port the peer had
-        left."""
-        cseq = msg.cseq[0]
-        if cseq <= self._last_taken(call):
-            return False
+    def _order(self, call: CallHandle, msg: SipMessage) -> Order:
+        """Where ``msg`` (a re-INVITE, UPDATE, INFO or BYE of the peer's) stands in the
+        dialog's sequence, the one rule for all of them (RFC 3261 12.2.2: a dialog's CSeq
+        only goes up): NEW comes after every request of the peer's already taken, its
+        INVITE's included, and its CSeq is now the last taken; SAME has the last one's (a
+        retransmission, our answer lost: answered again, taken once); OLD is lower
+        (delivered late or replayed: 500, ``_out_of_order``). Taken again, a hold's
+        retransmission arriving after the unhold put the call back on hold, and an old
+        offer moved our RTP back to a port the peer had left."""
+        cseq, last = msg.cseq[0], self._last_taken(call)
+        if cseq < last:
+            return Order.OLD
+        if cseq == last:
+            return Order.SAME
         call.remote_cseq = cseq
-        return True
+        return Order.NEW
 
     @staticmethod
     def _last_taken(call: CallHandle) -> int:
@@ -234,7 +250,7 @@ class InDialog:
             # for a call that is gone.
             self._answer(msg, build_response(msg, 481))
             return
-        if not self._new_in_sequence(call, msg):
+        if self._order(call, msg) is not Order.NEW:
             if last is not None and again:
                 self._send(last[2], msg.source)
             else:
@@ -401,6 +417,7 @@ class InDialog:
                             formats=[(media.audio_pt, media.codec)], event_pt=media.event_pt,
                             direction=call.sdp_direction, layout=layout)
         self._session_refreshed(call, msg)
+        self._refresh_target(call, msg)
         ok = build_response(msg, 200, extra=[
             *self._contact_headers(), *session_timer.answer_headers(msg)], body=sdp)
         if msg.method == "INVITE":
@@ -408,6 +425,25 @@ class InDialog:
                 msg.cseq[0], msg.top_branch, ok, msg.source,
                 None if body else _Offer(msg.cseq[0], (media.codec,))))
         send(ok, msg.source)
+
+    def _refresh_target(self, call: CallHandle, msg: SipMessage) -> None:
+        """A re-INVITE or UPDATE taken is a target refresh (RFC 3261 12.2.2, RFC 3311): its
+        Contact is the dialog's remote target from now on. Before, the INVITE's was kept,
+        and our BYE (after a restart too, from the ledger) went to a target the phone had
+        left. A Contact no request could reach (``first_hop``) leaves the old one."""
+        contact = msg.first("Contact")
+        target = uri_of(contact) if contact else ""
+        if not target or target == call.remote_target:
+            return
+        try:
+            first_hop(call.route_set, target, call.invite_source or msg.source)
+        except ValueError as exc:
+            log.warning("call %s: the target refresh's Contact is unusable (%s); the "
+                        "remote target stays", call.call_id, exc)
+            return
+        call.remote_target = target
+        if self._on_target is not None:
+            self._on_target(call)
 
     def _session_refreshed(self, call: CallHandle, msg: SipMessage) -> None:
         """Our 2xx to ``msg`` (the INVITE, or a refresh) sets the session timer going with
@@ -596,6 +632,10 @@ class InDialog:
         if call.rtp is not None:
             if held != call.held:
                 call.rtp.last_rx = time.monotonic()
+            if call.held and not held:
+                # Its NAT entry may have expired while held (we sent nothing to keep it),
+                # the caller coming back from another port: learn its source again.
+                call.rtp.relearn()
             call.rtp.muted = not listening
         call.held = held
 
@@ -626,13 +666,12 @@ class InDialog:
         if call is None or not in_dialog(call, msg):
             self._send(build_response(msg, 481), msg.source)
             return
-        if msg.cseq[0] < self._last_taken(call):
+        if self._order(call, msg) is Order.OLD:
             # Older than a request already taken (a BYE delivered late, or forged from an
             # old capture): RFC 3261 12.2.2 says 500, the dialog left as it is. Before, it
             # ended the call. One with the last CSeq is the BYE sent again (our 200 lost).
             self._send(self._out_of_order(msg), msg.source)
             return
-        call.remote_cseq = max(call.remote_cseq, msg.cseq[0])
         self._send(build_response(msg, 200), msg.source)
         # BYE before our 2xx (a confused peer): end the INVITE too -- only if the call is
         # still unanswered when it ends, as for a CANCEL: checked apart, the handler's
@@ -688,12 +727,16 @@ class InDialog:
             self._send(build_response(msg, 400, extra=[
                 ("Warning", '399 hotline12345 "Signal is not one key"')]), msg.source)
             return
-        self._send(build_response(msg, 200), msg.source)
-        # A retransmission (our 200 was lost) carries the CSeq already seen: answered
-        # again, keyed once; so is one older than a request already taken.
-        if not self._new_in_sequence(call, msg):
+        order = self._order(call, msg)
+        if order is Order.OLD:
+            # Delivered late, after a newer request (RFC 3261 12.2.2): 500, so the peer
+            # knows its key was not taken. Before, 200 and the key silently dropped.
+            self._send(self._out_of_order(msg), msg.source)
             return
-        if key is not None:
+        self._send(build_response(msg, 200), msg.source)
+        # A retransmission (our 200 was lost) carries the last CSeq: answered again, keyed
+        # once.
+        if order is Order.NEW and key is not None:
             call.rx_dtmf(key.decode().upper(), KeySource.INFO)
 
 

@@ -17,12 +17,19 @@ import hashlib
 import json
 import logging
 import os
+import threading
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from telephony.call import CallHandle
 
 log = logging.getLogger("telephony.sip")
+# A record older than this is removed at the start of any front end of the service, whatever
+# address it was kept under: it holds a caller's URI (personal data), and no call lasts a
+# day (a session timer or the RTP watchdog ends it), so a BYE for it reaches nobody. Before,
+# a record under an address never bound again was kept for ever.
+MAX_RECORD_AGE_SECONDS = 24 * 3600
 
 
 def ledger_dir(data_dir: Path) -> Path:
@@ -63,8 +70,11 @@ class DialogLedger:
         return self.dir / f"{hashlib.sha256(call_id.encode()).hexdigest()[:32]}.json"
 
     def keep(self, call: CallHandle) -> None:
+        """Write ``call``'s dialog (again, when a target refresh moved its remote target)."""
         target = self._path(call.call_id)
-        tmp = target.with_suffix(".tmp")
+        # Each writer its own temporary file: the watchdog's first write and a re-INVITE's
+        # target refresh may run at once.
+        tmp = target.parent / f"{target.stem}.{threading.get_ident()}.tmp"
         try:
             tmp.write_text(json.dumps(asdict(LeftDialog.of(call))), encoding="utf-8")
             os.replace(tmp, target)
@@ -91,4 +101,30 @@ class DialogLedger:
         return found
 
 
-__all__ = ["DialogLedger", "LeftDialog", "ledger_dir"]
+def prune_stale(root: Path, *, now: float | None = None,
+                max_age: float = MAX_RECORD_AGE_SECONDS) -> int:
+    """Remove the records under ``root`` (every address's, ``ledger_dir``) older than
+    ``max_age`` seconds; how many were removed (the directories stay: a live front end
+    writes into its own).
+    Called when any front end of the service starts (``SipFrontEnd.start``)."""
+    if not root.is_dir():
+        return 0
+    cutoff = (time.time() if now is None else now) - max_age
+    removed = 0
+    for address in root.iterdir():
+        if not address.is_dir():
+            continue
+        for path in [*address.glob("*.json"), *address.glob("*.tmp")]:
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except OSError:
+                continue  # taken by its own front end meanwhile
+    if removed:
+        log.info("%d dialog records older than %.0f h removed from %s", removed,
+                 max_age / 3600, root)
+    return removed
+
+
+__all__ = ["MAX_RECORD_AGE_SECONDS", "DialogLedger", "LeftDialog", "ledger_dir", "prune_stale"]

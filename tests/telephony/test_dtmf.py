@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from outbound.prompts import PromptLibrary as OutboundPrompts
 from outbound.survey import Q_RESOLVED, Q_SATISFIED
 from telephony.media import dtmf, g711
 from telephony.media.wav import read_wav_pcm16
-from telephony.rtp import Rtp16Stream
+from telephony.rtp import EVENT_END_SECONDS, Rtp16Stream
 from tests.support.callers import espeak_pcm16
 from tests.support.dtmf_tones import amplitude, dialled, pair, pcm16, silence, tone
 
@@ -328,6 +329,33 @@ def test_a_key_held_past_the_longest_event_segment_is_one_key(seconds: float) ->
     assert keys == ["1", "1"]
 
 
+def test_a_long_press_is_one_key_though_updates_at_the_segment_cut_were_lost() -> None:
+    """The segments of one press are joined by their timestamps (the next at the last's
+    + 0xFFFF, RFC 4733 2.5.1.3), not by the last duration seen: with 250 ms of updates
+    lost before the cut that duration was short of full, and a 9 s press keyed "11"."""
+    s, keys, _ = stream(101)
+    packets = long_press_packets("1", timestamp=1000, seconds=9.0)
+    cut = next(n for n, p in enumerate(packets) if struct.unpack_from("!I", p, 4)[0] != 1000)
+    for packet in packets[:cut - 5] + packets[cut:]:
+        s.parse_packet(packet)
+    assert keys == ["1"]
+
+
+def test_a_long_press_whose_ends_were_lost_and_the_same_key_again_are_two_keys() -> None:
+    """A press past a segment's full duration whose end packets were lost, then the same
+    key pressed again (no audio between, a caller with silence suppression): the new
+    event is at a timestamp of its own, not the old segment's end, so two presses. Before,
+    any event of the same key after a duration near full was taken for the press going on:
+    one key."""
+    s, keys, _ = stream(101)
+    first = long_press_packets("2", timestamp=1000, seconds=8.19)
+    for packet in first[:-3]:  # its ends lost
+        s.parse_packet(packet)
+    for packet in long_press_packets("2", timestamp=1000 + 0xFFFF + 4000, seconds=0.2):
+        s.parse_packet(packet)
+    assert keys == ["2", "2"]
+
+
 def test_a_key_whose_end_packets_were_all_lost_counts_once_its_updates_stop() -> None:
     """A press whose three end packets were all lost, the caller's audio going on: the key
     counts once no update has come for ``EVENT_END_TIMEOUT`` of the audio's clock (as
@@ -347,6 +375,45 @@ def test_a_key_whose_end_packets_were_all_lost_counts_once_its_updates_stop() ->
     for packet in audio[2:]:
         s.parse_packet(packet)
     assert keys == ["1"]
+
+
+def _unended_press(s: Rtp16Stream, digit: str) -> None:
+    """120 ms of updates of ``digit`` at timestamp 8000, its three end packets lost."""
+    event = "0123456789*#".index(digit)
+    for n in range(6):
+        s.parse_packet(struct.pack("!BBHII", 0x80, 101, n, 8000, 0x1234)
+                       + bytes([event, 10]) + (160 * (n + 1)).to_bytes(2, "big"))
+
+
+def test_a_lost_end_key_counts_on_the_comfort_noise_of_a_caller_with_silence_suppression(
+        ) -> None:
+    """A caller with silence suppression sends comfort noise (PT 13, RFC 3389) after a key,
+    not audio: it runs on the same clock. Before, only G.711 ended the press: after 3 s of
+    comfort noise the key was still waiting, and counted only at the next press ("11")."""
+    s, keys, _ = stream(101)
+    _unended_press(s, "1")
+    for n in range(20):  # 400 ms of comfort noise, one octet each (RFC 3389's level)
+        s.parse_packet(struct.pack("!BBHII", 0x80, 13, 6 + n, 8960 + 160 * n, 0x1234)
+                       + b"\x40")
+    assert keys == ["1"]
+
+
+def test_a_lost_end_key_counts_after_a_second_with_nothing_from_the_caller() -> None:
+    """Silence suppression without comfort noise: nothing at all after the key, no clock to
+    end it on. The receive thread ends an event not updated for ``EVENT_END_SECONDS``
+    (``end_stalled_event``, after each packet and each socket timeout); updates going on
+    keep a long press open."""
+    s, keys, _ = stream(101)
+    _unended_press(s, "7")
+    s.end_stalled_event()
+    assert keys == []  # just updated
+    s.end_stalled_event(now=time.monotonic() + EVENT_END_SECONDS / 2)
+    assert keys == []
+    s.end_stalled_event(now=time.monotonic() + EVENT_END_SECONDS)
+    assert keys == ["7"]
+    s.parse_packet(struct.pack("!BBHII", 0x80, 101, 9, 8000, 0x1234)
+                   + bytes([7, 0x80 | 10]) + (960).to_bytes(2, "big"))
+    assert keys == ["7"]  # its end, late: the same press, counted once
 
 
 def test_rtcp_on_the_rtp_port_does_not_end_a_press() -> None:

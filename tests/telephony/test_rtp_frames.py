@@ -3,6 +3,7 @@ peer chose (a=ptime:10, 30, 40, 60 are all legal), the audio itself unchanged.""
 
 from __future__ import annotations
 
+import socket
 import struct
 
 import numpy as np
@@ -77,3 +78,34 @@ def test_csrcs_an_extension_and_padding_are_not_audio_and_bad_counts_are_dropped
     stream.parse_packet(struct.pack("!BBHII", 0x80, 0, 6, 960, 7) + payload)
     # The next valid packet is the next whole frame: nothing of the malformed ones before it.
     assert frames == [g711.ulaw_to_pcm16(payload)] * 2
+
+
+def test_a_hold_spends_no_sequence_numbers_and_the_first_packet_after_it_is_marked() -> None:
+    """While the caller holds us nothing is sent, and no sequence number is spent: a 60 s
+    hold counted 3000 on (RFC 3550 A.1's MAX_DROPOUT), and the caller's phone dropped the
+    first packets after the resume. The timestamp goes on (it is the clock), the marker
+    bit set. Frames sent one by one (``send_frame``) to a socket on 127.0.0.1."""
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind(("127.0.0.1", 0))
+    peer.settimeout(2)
+    rtp = Rtp16Stream(local=("127.0.0.1", 0), remote=peer.getsockname(), codec="PCMU",
+                      audio_pt=0, event_pt=101, on_audio=lambda _: None,
+                      on_dtmf=lambda _: None)
+    rtp.bind()
+    try:
+        assert rtp.send_frame() and rtp.send_frame()
+        before = [struct.unpack_from("!BBHI", peer.recv(2048)) for _ in range(2)]
+        rtp.muted = True
+        for _ in range(3000):  # a 60 s hold
+            assert rtp.send_frame()
+        rtp.muted = False
+        assert rtp.send_frame()
+        after = struct.unpack_from("!BBHI", peer.recv(2048))
+    finally:
+        assert rtp.sin is not None
+        rtp.sin.close()
+        peer.close()
+    assert rtp.tx_muted == 3000 and rtp.tx_packets == 3
+    assert before[0][1] & 0x80 and not before[1][1] & 0x80  # the first packet marked
+    assert after[2] == (before[1][2] + 1) & 0xFFFF  # the next sequence number
+    assert after[3] == (before[1][3] + 3001 * 160) & 0xFFFFFFFF and after[1] & 0x80

@@ -295,3 +295,41 @@ def test_a_packet_read_as_the_media_moves_does_not_latch_the_old_address_back() 
     reinvite.join()
     assert done.is_set() and (rtp.outIP, rtp.outPort) == moved
     assert rtp.latched is None and rtp.destination() == moved
+
+
+def test_after_a_hold_a_caller_back_from_a_new_nat_port_is_learnt_again() -> None:
+    """An a=inactive hold longer than the caller's NAT timeout: we sent nothing, its NAT
+    entry expired, and it comes back from another port; the resume's SDP is the same as
+    before. Before, every packet from the new port was dropped (the SDP's public IP: its
+    other ports foreign; a private SDP: the source learnt was never replaced) and the call
+    died of rtp_timeout. The old latch holds until the new source qualifies."""
+    public = ("203.0.113.5", 4000)  # a phone that wrote its public address (STUN, ALG)
+    for sdp, first, moved in ((public, public, ("203.0.113.5", 4100)),
+                              (SDP, NAT, ("203.0.113.5", 31555))):
+        rtp = stream(sdp)
+        if first == sdp:
+            assert heard(rtp, first, 1)
+        else:
+            learn(rtp, first)
+        assert rtp.latched == first
+        rtp.set_remote(*sdp)  # the resume's re-INVITE: the same SDP
+        rtp.relearn()  # what the resume does (``InDialog._resumed``)
+        assert rtp.latched == first and rtp.destination() == (sdp if first == sdp else first)
+        learn(rtp, moved, first=20)
+        assert rtp.latched == moved and rtp.destination() == moved
+        # Strict again: the old source is foreign now, unless it is the SDP's own address
+        # (which takes the call back whenever it sends, as always).
+        assert heard(rtp, first, 30) is (first == sdp)
+
+
+def test_learning_after_a_hold_ends_when_the_latched_source_is_heard() -> None:
+    """The caller's NAT entry outlived the hold: its first packet after the resume ends the
+    learning, and a stranger spraying packets in a row takes nothing (RTP bleed)."""
+    rtp = stream()
+    learn(rtp, NAT)
+    rtp.relearn()
+    assert not heard(rtp, STRANGER, 100)  # held while the learning is open
+    assert heard(rtp, NAT, 10)
+    spray = range(101, 101 + 2 * LATCH_LEARN_PACKETS)
+    assert not any(heard(rtp, STRANGER, seq) for seq in spray)
+    assert rtp.latched == NAT

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import itertools
 import struct
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -185,6 +184,23 @@ def test_a_bye_older_than_the_dialogs_last_request_is_500_and_the_call_goes_on()
     # The BYE sent again (our 200 lost): the same CSeq, answered 200 again.
     dialogs.on_bye(sip_request("BYE", branch="z9hG4bKbye", cseq=21))
     assert codes(wire)[-1] == 200
+
+
+def test_an_info_older_than_the_dialogs_last_request_is_500_and_a_resend_keys_once() -> None:
+    """One CSeq rule for every request in the dialog (``InDialog._order``): an INFO below
+    the last taken is out of order, 500 (RFC 3261 12.2.2), so the peer knows its key was
+    not taken; one with the last CSeq is its resend (our 200 lost), 200 and no second key.
+    Before, the late INFO got 200, its key silently dropped."""
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=True)
+    dialogs.on_info(info_key("4", cseq=5))
+    dialogs.on_refresh(call, sip_request("INVITE", branch="z9hG4bKre", cseq=7, body=offer()))
+    dialogs.on_info(info_key("5", cseq=6))  # delivered after the re-INVITE
+    late = wire.sent[-1][0]
+    assert codes(wire) == [200, 200, 500] and "out of order" in late.first("Warning")
+    dialogs.on_info(info_key("6", cseq=8))
+    dialogs.on_info(info_key("6", cseq=8))  # its resend
+    assert codes(wire)[3:] == [200, 200] and call.flush_dtmf() == "46"
 
 
 def test_bye_from_a_stranger_or_for_no_call_is_481() -> None:
@@ -403,9 +419,9 @@ def test_a_retransmitted_info_is_answered_and_keys_once() -> None:
     call = inbound_call(wire, answered=True)
     dialogs.on_info(info_key("3", cseq=5))
     dialogs.on_info(info_key("3", cseq=5))  # retransmission
-    dialogs.on_info(info_key("3", cseq=4))  # older than one already taken
+    dialogs.on_info(info_key("3", cseq=4))  # older than one already taken: out of order
     dialogs.on_info(info_key("3", cseq=6))  # a new press of the same key
-    assert codes(wire) == [200, 200, 200, 200] and call.flush_dtmf() == "33"
+    assert codes(wire) == [200, 200, 500, 200] and call.flush_dtmf() == "33"
 
 
 def test_update_outside_a_dialog_is_481() -> None:
@@ -464,13 +480,6 @@ def test_hold_and_unhold_mirror_the_direction_and_hold_the_rtp_watchdog(
     assert call.state is CallState.ANSWERED
 
 
-def _sent_within(sink: RtpSink, seconds: float) -> int:
-    """The packets ``sink`` gets in the next ``seconds``."""
-    before = len(sink.packets)
-    time.sleep(seconds)
-    return len(sink.packets) - before
-
-
 @pytest.mark.parametrize(("hold", "we_send"), [
     (b"a=sendonly", False), (b"a=inactive", False), (b"c=IN IP4 0.0.0.0", False),
     # A caller that only listens (answered sendonly) hears us: sent to.
@@ -479,7 +488,9 @@ def test_nothing_is_sent_to_a_caller_who_holds_us_until_it_resumes(hold: bytes,
                                                                    we_send: bool) -> None:
     """RFC 3264 6.1: a stream answered recvonly or inactive is one we must not send on.
     Before, our RTP (prompts, silence) went on at 50 packets a second to a caller who put
-    us on hold (a=sendonly, a=inactive, or c=0.0.0.0). Real sockets on 127.0.0.1."""
+    us on hold (a=sendonly, a=inactive, or c=0.0.0.0). The send loop's frames are sent one
+    by one (``Rtp16Stream.send_frame``) to a socket on 127.0.0.1 and counted (tx_packets,
+    tx_muted): no sleeps, no packet in flight as the hold comes."""
     dialogs, wire = make()
     call = inbound_call(wire, answered=True)
     sink = RtpSink()
@@ -488,18 +499,26 @@ def test_nothing_is_sent_to_a_caller_who_holds_us_until_it_resumes(hold: bytes,
     rtp = Rtp16Stream(local=(LOCAL_IP, 0), remote=(LOCAL_IP, sink.port), codec="PCMU",
                       audio_pt=0, event_pt=101, on_audio=call.rx_audio, on_dtmf=call.rx_dtmf)
     call.rtp = rtp
-    rtp.start()
+    rtp.bind()
+
+    def frames(n: int) -> tuple[int, int]:
+        """(sent, muted) of the next ``n`` frames."""
+        sent, muted = rtp.tx_packets, rtp.tx_muted
+        for _ in range(n):
+            assert rtp.send_frame()
+        return rtp.tx_packets - sent, rtp.tx_muted - muted
+
     try:
-        assert _sent_within(sink, 0.3) > 0
+        assert frames(5) == (5, 0)
         held = (talking.replace(f"c=IN IP4 {LOCAL_IP}".encode(), hold) if hold.startswith(b"c=")
                 else talking.replace(b"a=sendrecv", hold))
         dialogs.on_refresh(call, sip_request("INVITE", branch="z9hG4bKhold", body=held))
         assert call.held and wire.sent[-1][0].status_code == 200
-        time.sleep(0.1)  # a packet on its way as the hold came
-        assert (_sent_within(sink, 0.5) > 0) is we_send and (rtp.tx_muted > 0) is not we_send
-        rtp.queue_pcm16(b"\x10\x20" * 1600)  # a prompt played while held: dropped as paced
+        assert frames(25) == ((25, 0) if we_send else (0, 25))
+        prompt = rtp.queue_pcm16(b"\x10\x20" * 1600)  # played while held: dropped as paced
+        assert frames(11) == ((11, 0) if we_send else (0, 11)) and prompt.done.is_set()
         dialogs.on_refresh(call, sip_request("INVITE", branch="z9hG4bKback", body=talking))
-        assert not call.held and _sent_within(sink, 0.5) > 0
+        assert not call.held and frames(5) == (5, 0)
     finally:
         rtp.stop()
         sink.close()

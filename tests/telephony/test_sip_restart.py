@@ -15,6 +15,7 @@ import pytest
 
 from config.settings import SipSettings
 from telephony.sip.frontend import SipFrontEnd
+from telephony.sip.ledger import MAX_RECORD_AGE_SECONDS, prune_stale
 from tests.support import harness
 from tests.support.rawsip import RawPeer, header, status
 
@@ -106,3 +107,78 @@ def test_a_call_up_when_the_process_was_killed_gets_one_bye_from_the_next(
             os.killpg(child.pid, signal.SIGKILL)
             child.wait(timeout=10)
         peer.close()
+
+
+def test_a_target_refresh_moves_the_bye_and_the_ledger_record(tmp_path: Path) -> None:
+    """A re-INVITE's Contact is the dialog's remote target from then on (RFC 3261 12.2.2):
+    our BYE goes there, and so does the next process's, from the ledger. Before, the
+    INVITE's Contact was kept in memory and on disk: both BYEs went to a target the phone
+    had left. In process: the record is copied before our own BYE (at stop) removes it,
+    and put back for the next front end, as a killed process would leave it."""
+    port, rtp = harness.free_port(), harness.free_port_block(10)
+    peer, moved = RawPeer(harness.LOOPBACK, port), RawPeer(harness.LOOPBACK, port)
+    fe = SipFrontEnd(_settings(port, rtp), lambda call: call.answer() and call.wait_ended(30),
+                     dialogs_dir=tmp_path)
+    fe.start()
+    ledger = tmp_path / f"{harness.LOOPBACK}-{port}"
+    try:
+        peer.send(peer.invite("moved1"))
+        ok = peer.finals(expect=1, wait=10.0)["moved1"]
+        peer.send(peer.ack(ok))
+        peer.send_rtp(ok, packets=5)
+        deadline = time.monotonic() + 10
+        while not list(ledger.glob("*.json")):
+            assert time.monotonic() < deadline, "the answered call's dialog was not kept"
+            time.sleep(0.05)
+        reinvite = peer.request("INVITE", "moved1", to=header(ok, "To"), from_tag="fmoved1",
+                                cseq=2, body=peer.sdp(), content_type="application/sdp")
+        peer.send(reinvite.replace(f"{harness.LOOPBACK}:{peer.port}>".encode(),
+                                   f"{harness.LOOPBACK}:{moved.port}>".encode()))
+        again = peer.finals(expect=1, wait=10.0)["moved1"]
+        assert status(again) == 200
+        peer.send(peer.ack(again, cseq=2))
+        record = next(ledger.glob("*.json"))
+        assert f":{moved.port}" in record.read_text()
+        kept = record.read_bytes()
+    finally:
+        fe.stop()
+    try:
+        bye = _next_request(moved, "BYE", timeout=5)
+        assert bye is not None and header(bye, "Call-ID") == "moved1"
+        assert f":{moved.port}" in bye.split(b"\r\n")[0].decode()
+        moved.send(_ok(bye))
+        record.write_bytes(kept)  # as a killed process leaves it
+        fe = SipFrontEnd(_settings(port, rtp), dialogs_dir=tmp_path)
+        fe.start()
+        try:
+            bye = _next_request(moved, "BYE")
+            assert bye is not None and header(bye, "Call-ID") == "moved1"
+            moved.send(_ok(bye))
+        finally:
+            fe.stop()
+    finally:
+        peer.close()
+        moved.close()
+
+
+def test_records_past_their_age_are_removed_at_any_front_ends_start(tmp_path: Path) -> None:
+    """A ledger record holds a caller's URI (personal data). Before, one under an address
+    never bound again was kept for ever; now any front end of the service removes every
+    address's records older than ``MAX_RECORD_AGE_SECONDS`` when it starts, and no BYE
+    goes for them."""
+    elsewhere = tmp_path / "127.0.0.9-5999"
+    elsewhere.mkdir()
+    old, fresh = elsewhere / "old.json", elsewhere / "fresh.json"
+    old.write_text("{}")
+    fresh.write_text("{}")
+    day_ago = time.time() - MAX_RECORD_AGE_SECONDS - 60
+    os.utime(old, (day_ago, day_ago))
+    assert prune_stale(tmp_path, now=time.time() + 1) == 1  # the function alone
+    assert not old.exists() and fresh.exists()
+    old.write_text("{}")
+    os.utime(old, (day_ago, day_ago))
+    fe = SipFrontEnd(_settings(harness.free_port(), harness.free_port_block(10)),
+                     dialogs_dir=tmp_path)
+    fe.start()
+    fe.stop()
+    assert not old.exists() and fresh.exists()
