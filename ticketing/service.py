@@ -1431,14 +1431,13 @@ def reclassified_due(*, session: Session, domain: Domain, ticket: Ticket, actor:
     the current round, except that
 
     - a longer one is never given to a ticket whose deadline has passed (a late ticket is
-      not rescued, by anyone), nor by anyone but the centre (``Actor.of_the_centre``): a
-      district's supervisor acts only on their own units' tickets, whose 按期办结率 it
-      would raise (the unit that benefits); it stays;
+      not rescued, by anyone); only the centre lowers a dispatched ticket's urgency at all
+      (``confirm_classification``), so a longer one is the centre's;
     - a shorter one never falls before ``now`` plus the new kind's time, so a unit is not
       made late by time that passed before it was told, nor later than it was.
 
     Returns what the audit event records: the deadline before and after and, when it was
-    kept, why (``late`` or ``not_centre``)."""
+    kept, why (``late``)."""
     before = ticket.due_at
     started, redo = _round_started(session=session, ticket=ticket)
     wanted = round_due(domain=domain, urgency=ticket.urgency, started=started, redo=redo)
@@ -1446,7 +1445,7 @@ def reclassified_due(*, session: Session, domain: Domain, ticket: Ticket, actor:
     if before is None:
         after = wanted
     elif wanted > before:
-        kept = "late" if before <= now else None if actor.of_the_centre else "not_centre"
+        kept = "late" if before <= now else None
         after = before if kept else wanted
     else:
         from_now = round_due(domain=domain, urgency=ticket.urgency, started=now, redo=redo)
@@ -1515,11 +1514,17 @@ def confirm_classification(
     dispatched = ticket.dispatched_at is not None
     regraded = (wanted["urgency"] or ticket.urgency) != ticket.urgency
     why = clean_text(reason, field="reason").strip() if reason else ""
-    if dispatched and regraded and not why and lowers_urgency(ticket.urgency,
-                                                              wanted["urgency"]):
-        # Checked before anything changes, as above: a refusal leaves the ticket as it was.
-        # Only a lowering (the deadline could lengthen) waits for a reason: an operator
-        # raising it (naming an emergency service) is never held up, and is audited.
+    lowered = dispatched and regraded and lowers_urgency(ticket.urgency, wanted["urgency"])
+    # Checked before anything changes, as above: a refusal leaves the ticket as it was.
+    # Only a lowering (the deadline could lengthen) is the centre's and waits for a reason:
+    # a district's supervisor acts on their own units' tickets, whose 按期办结率 a longer
+    # deadline raises, and a 驳回重办 after a lowering would give the redo the lower
+    # kind's time. An operator raising it (naming an emergency service) is never held up.
+    if lowered and not actor.of_the_centre:
+        raise InvalidInput("lowered_urgency", "a dispatched ticket's urgency is lowered by "
+                                              "the centre only (it lengthens the unit's "
+                                              "deadline)")
+    if lowered and not why:
         raise InvalidInput("reason", "a dispatched ticket's urgency is lowered with a "
                                      "reason (it may lengthen the unit's deadline)")
     before = {f: getattr(ticket, f) for f in CLASSIFICATION_FIELDS}

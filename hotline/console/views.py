@@ -90,6 +90,8 @@ FIELD_MESSAGES = {
     "outcome": "请选择办理结果。",
     "reason": "请填写原因：部分解决或无法解决需说明原因，申请剔除需从列表中选择原因。",
     "urgency": "请从列表中选择紧急程度。",
+    "lowered_urgency": "已派单工单调低紧急程度由12345中心办理（会延长承办单位的办结时限），"
+                       "请联系中心。",
     # The field names the request field: 诉求类型 on the classification form, 扣分项 on
     # the penalty form.
     "kind": "请从列表中选择（诉求类型或扣分项）。",

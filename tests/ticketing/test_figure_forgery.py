@@ -164,8 +164,8 @@ def test_a_district_supervisor_does_not_lengthen_a_dispatched_deadline(
     """The deadline is set at dispatch by the ticket's kind. Ten minutes in, 朝阳区's
     supervisor "corrects" their unit's urgent ticket to general: 1 hour became 5 working
     days and a ticket closed the next day counted on time. Their units are the ones that
-    benefit: the urgency is corrected, the deadline stays. The centre (its 督办科 too) may
-    lengthen it while it has not passed; a correction needs a reason."""
+    benefit: only the centre (its 督办科 too) lowers it, with a reason, and lengthens the
+    deadline only while it has not passed."""
     start, clock = _clocked(domain)
     sup, centre = city.actor("cy-supervisor"), city.actor("supervisor")
     with sessions() as s:
@@ -173,16 +173,18 @@ def test_a_district_supervisor_does_not_lengthen_a_dispatched_deadline(
         set_at = t.due_at
         assert set_at is not None and t.dispatched_at is not None
         clock[0] = start + timedelta(minutes=10)
+        for reason in (None, "复核来电录音"):
+            with pytest.raises(service.InvalidInput) as refused:
+                service.confirm_classification(session=s, domain=domain, ticket=t,
+                                               actor=sup, urgency="general", reason=reason)
+            assert refused.value.field == "lowered_urgency"
+            s.rollback()
+            assert t.urgency == "urgent" and t.due_at == set_at
         with pytest.raises(service.InvalidInput, match="reason"):
-            service.confirm_classification(session=s, domain=domain, ticket=t, actor=sup,
+            service.confirm_classification(session=s, domain=domain, ticket=t, actor=centre,
                                            urgency="general")
         s.rollback()
         assert t.urgency == "urgent" and t.due_at == set_at
-        data = _regraded(s, domain, t, sup, "general")
-        assert data["due_kept"] == "not_centre" and t.due_at == set_at
-        assert data["due_before"] == data["due_after"] == set_at.isoformat()
-        _regraded(s, domain, t, sup, "urgent")
-        assert t.due_at == set_at
         # The centre, before the deadline: the general kind's 5 working days.
         data = _regraded(s, domain, t, centre, "general")
         assert "due_kept" not in data and t.due_at is not None
@@ -589,21 +591,27 @@ def test_a_periods_figures_are_those_of_its_tickets_whatever_is_outside_it(
 def test_the_api_takes_a_regrading_of_a_dispatched_ticket_only_with_a_reason(
     client: TestClient, sessions: sessionmaker[Session], domain: Domain, city: City
 ) -> None:
-    """The same rule through ``POST /tickets/{ref}/classification``: no reason, 422 and
-    nothing changes; with one, the urgency is corrected and the district supervisor's unit
-    keeps the deadline it had."""
+    """The same rule through ``POST /tickets/{ref}/classification``: the district
+    supervisor's lowering is refused with or without a reason (422, nothing changes); the
+    centre's without a reason too; with one, the urgency is corrected."""
     with sessions() as s:
         t = _at_a_district_unit(s, domain, city, "urgent")
         number, set_at = t.number, t.due_at
     assert set_at is not None
     sup = {"Authorization": f"Bearer {city.tokens['cy-supervisor']}"}
+    centre = {"Authorization": f"Bearer {city.tokens['supervisor']}"}
     url = f"/api/v1/tickets/{number}/classification"
-    r = client.post(url, headers=sup, json={"urgency": "general"})
+    for body in ({"urgency": "general"}, {"urgency": "general", "reason": "复核来电录音"}):
+        r = client.post(url, headers=sup, json=body)
+        assert r.status_code == 422 and "lowered_urgency" in r.text
+    r = client.post(url, headers=centre, json={"urgency": "general"})
     assert r.status_code == 422 and "reason" in r.text
-    r = client.post(url, headers=sup, json={"urgency": "general", "reason": "复核来电录音"})
+    with sessions() as s:
+        assert s.get(Ticket, t.id).due_at == set_at
+    r = client.post(url, headers=centre, json={"urgency": "general", "reason": "复核来电录音"})
     assert r.status_code == 200, r.text
     assert r.json()["urgency"] == "general"
-    assert datetime.fromisoformat(r.json()["due_at"]) == set_at
+    assert datetime.fromisoformat(r.json()["due_at"]) > set_at
 
 
 def test_a_district_supervisor_does_not_exclude_their_own_units_ticket(
@@ -694,8 +702,8 @@ def test_a_closed_tickets_urgency_is_lowered_only_by_the_rule(
     """Closed, a ticket was "not dispatched" to the correction's rule: 朝阳区's supervisor
     lowered their unit's closed urgent ticket to general with no reason and no deadline
     rule, and a 驳回重办 then got the general kind's time. Every ticket ever dispatched is
-    corrected by the one rule: a lowering needs a reason, and the deadline is
-    ``reclassified_due``'s (a district's supervisor's kept)."""
+    corrected by the one rule: a lowering is the centre's, with a reason, and the deadline
+    is ``reclassified_due``'s."""
     start, clock = _clocked(domain)
     sup, op = city.actor("cy-supervisor"), city.actor("operator")
     handler = city.actor("cy-housing-handler")
@@ -708,13 +716,20 @@ def test_a_closed_tickets_urgency_is_lowered_only_by_the_rule(
         s.commit()
         assert t.status == Status.CLOSED.value and t.dispatched_at is not None
         clock[0] = start + timedelta(minutes=40)
+        for reason in (None, "复核来电录音"):
+            with pytest.raises(service.InvalidInput) as refused:
+                service.confirm_classification(session=s, domain=domain, ticket=t,
+                                               actor=sup, urgency="general", reason=reason)
+            assert refused.value.field == "lowered_urgency"
+            s.rollback()
+            assert t.urgency == "urgent" and t.due_at == set_at
+        # So a 驳回重办 after it cannot give the redo the general kind's days.
+        centre = city.actor("supervisor")
         with pytest.raises(service.InvalidInput, match="reason"):
-            service.confirm_classification(session=s, domain=domain, ticket=t, actor=sup,
+            service.confirm_classification(session=s, domain=domain, ticket=t, actor=centre,
                                            urgency="general")
         s.rollback()
-        assert t.urgency == "urgent"
-        data = _regraded(s, domain, t, sup, "general")
-        assert data["due_kept"] == "not_centre" and t.due_at == set_at
+        assert t.urgency == "urgent" and t.due_at == set_at
 
 
 def test_only_the_named_centres_supervisor_is_the_centre(
