@@ -149,6 +149,19 @@ def test_a_correction_does_not_move_a_deadline_already_passed(
         assert is_overdue(t, domain.now())
 
 
+def _lowering_refused(s: Session, domain: Domain, t: Ticket, actor: Actor,
+                      set_at: datetime) -> None:
+    """A lowering by anyone but the centre is refused, with or without a reason, and
+    changes nothing."""
+    for reason in (None, "复核来电录音"):
+        with pytest.raises(service.InvalidInput) as refused:
+            service.confirm_classification(session=s, domain=domain, ticket=t, actor=actor,
+                                           urgency="general", reason=reason)
+        assert refused.value.field == "lowered_urgency"
+        s.rollback()
+        assert t.urgency == "urgent" and t.due_at == set_at
+
+
 def _at_a_district_unit(s: Session, domain: Domain, city: City, urgency: str) -> Ticket:
     """A ticket of 朝阳区住建委, a unit under 朝阳区's supervisor (cy-supervisor)."""
     op, housing = city.actor("operator"), city.unit_id("cy-housing")  # before our writes
@@ -173,13 +186,7 @@ def test_a_district_supervisor_does_not_lengthen_a_dispatched_deadline(
         set_at = t.due_at
         assert set_at is not None and t.dispatched_at is not None
         clock[0] = start + timedelta(minutes=10)
-        for reason in (None, "复核来电录音"):
-            with pytest.raises(service.InvalidInput) as refused:
-                service.confirm_classification(session=s, domain=domain, ticket=t,
-                                               actor=sup, urgency="general", reason=reason)
-            assert refused.value.field == "lowered_urgency"
-            s.rollback()
-            assert t.urgency == "urgent" and t.due_at == set_at
+        _lowering_refused(s, domain, t, sup, set_at)
         with pytest.raises(service.InvalidInput, match="reason"):
             service.confirm_classification(session=s, domain=domain, ticket=t, actor=centre,
                                            urgency="general")
@@ -716,13 +723,7 @@ def test_a_closed_tickets_urgency_is_lowered_only_by_the_rule(
         s.commit()
         assert t.status == Status.CLOSED.value and t.dispatched_at is not None
         clock[0] = start + timedelta(minutes=40)
-        for reason in (None, "复核来电录音"):
-            with pytest.raises(service.InvalidInput) as refused:
-                service.confirm_classification(session=s, domain=domain, ticket=t,
-                                               actor=sup, urgency="general", reason=reason)
-            assert refused.value.field == "lowered_urgency"
-            s.rollback()
-            assert t.urgency == "urgent" and t.due_at == set_at
+        _lowering_refused(s, domain, t, sup, set_at)
         # So a 驳回重办 after it cannot give the redo the general kind's days.
         centre = city.actor("supervisor")
         with pytest.raises(service.InvalidInput, match="reason"):
