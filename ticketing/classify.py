@@ -483,14 +483,9 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
         parts = [*(f"(?:{p})" for p in patterns), *([_alternation(words)] if words else [])]
         return re.compile("|".join(parts)) if parts else None
 
-    # What ends a span, written once and put where a frame_spans pattern says <stops>; the
-    # same words where a `treated` or `unhurt` pattern says <stopwords> (a danger sign told
-    # anywhere in the call: a rescue done or a faint smell does not end it).
-    words = "|".join(map(re.escape, raw.get("span_stops", [])))
-    stops = "(?!" + words + ")"
+    # What ends a span, written once and put where a frame_spans pattern says <stops>.
+    stops = "(?!" + "|".join(map(re.escape, raw.get("span_stops", []))) + ")"
     spans = [p.replace("<stops>", stops) for p in raw.get("frame_spans", [])]
-    treated = [p.replace("<stopwords>", words) for p in raw.get("treated", [])]
-    unhurt = [p.replace("<stopwords>", words) for p in raw.get("unhurt", [])]
     try:
         for key in ("over_patterns", "frame_patterns", "still", "ongoing", "ahead_patterns",
                     "ahead_ends", "hazard_only", "habit", "unhurt", "made_safe", "asked",
@@ -510,11 +505,11 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
             suppose=one(raw.get("suppose", []), []),
             hazard_only=one([], raw.get("hazard_only", [])),
             habit=one([], raw.get("habit", [])),
-            unhurt=one([], unhurt),
+            unhurt=one([], raw.get("unhurt", [])),
             made_safe=one([], raw.get("made_safe", [])),
             asked=one([], raw.get("asked", [])),
             frame_spans=one([], spans),
-            treated=one([], treated),
+            treated=one([], raw.get("treated", [])),
             seen=one([], raw.get("seen", [])),
             seen_told=one([], raw.get("seen_told", [])),
             seen_ends=one([], raw.get("seen_ends", [])),

@@ -698,11 +698,7 @@ def test_a_lift_running_open_and_locked_escape_stairs_are_urgent(calm: str, urge
                                   "锤子砸得咣咣的", "打火的时候火苗往外窜", "电梯门开着往上走",
                                   # review22's mends: the fitting tested, the spans, the dream's end
                                   "管子肥皂水抹了冒泡没敢关", "救护车的车费我妈吐血了",
-                                  "热水器点火的时候火苗往外窜不敢用了", "梦见着火了吓醒了着火了",
-                                  # twenty-second round
-                                  "平时四点就到家现在都六点了孩子", "把一整瓶药都吃了",
-                                  "家暴这种事", "救护车拉到医院这个车钱", "救护车一路鸣笛吵醒",
-                                  "路中间躺着轮胎", "电梯困人就把人放出来了", "燃气味儿不算冲"])
+                                  "热水器点火的时候火苗往外窜不敢用了", "梦见着火了吓醒了着火了"])
 def test_the_new_cues_cost_work_in_proportion_to_length(unit: str) -> None:
     classify(unit)
     short = _work(unit * (1250 // len(unit)))
@@ -822,13 +818,10 @@ def test_a_danger_told_inside_a_bill_or_an_appliance_stretch_ends_it(
 ) -> None:
     assert classify(text).emergency == emergency, _cues(text)
 
-
-# --------------------------------------------------------------- twenty-second round: the
-# kinds of failure heldout-20 showed, each told both ways: a child not home hours past the
-# usual time, an overdose told after a question or with the object first; and a crime named
-# as a kind of thing, an ambulance's fare a clause after the vehicle, a siren as noise, a thing
-# lying in the road, a wire sparking (打火), a rescue told as done, a faint gas smell: none a
-# hand-over.
+# --------------------------------------------------------------- twentieth round: a child
+# not home hours past the usual time (heldout-20's one missed emergency; cues22, narrowed by
+# mend28 and the lead after review29). cues22's quiets and its overdose cue were taken out:
+# two reviews found real emergencies they silenced (docs/classification.md).
 
 @pytest.mark.parametrize(("text", "emergency"), [
     # Hours past the usual time, or not home yet now, with a child or an impaired person named.
@@ -850,170 +843,6 @@ def test_a_child_not_home_hours_past_the_usual_time_is_110(text: str, emergency:
 
 
 @pytest.mark.parametrize(("text", "emergency"), [
-    # The object first, a question before the situation, the dose told as too much.
-    ("我妈把一整瓶降压药都吃了，现在迷迷糊糊的", "120"),
-    ("我想问问安眠药吃多了会怎么样，我朋友刚才一板药全吞下去了", "120"),
-    ("孩子 把 半瓶 药 都 吃 了 现在 有点 犯困", "120"),
-    ("我爸降压药吃多了，现在头晕站不住", "120"),
-    ("安眠 药 吃 过量 了 人 叫 着 还 答应 但是 很 困", "120"),
-    # Asked in general; food or drink by the bottle or the bag.
-    ("请问安眠药吃多了会怎么样", "none"),
-    ("感冒药吃多了有什么副作用吗", "none"),
-    ("退烧药吃多的话对肝有影响吗", "none"),
-    ("他一整瓶啤酒都喝了，还在那儿唱歌", "none"),
-    ("我把一整袋薯片都吃了，想问问怎么减肥", "none"),
-    ("这个降压药一天吃多少合适", "none"),
-    ("薯片吃多了，现在有点撑", "none"),
-])
-def test_an_overdose_told_with_the_object_first_or_as_too_much_is_120(
-    text: str, emergency: str,
-) -> None:
-    assert classify(text).emergency == emergency, _cues(text)
-
-
-@pytest.mark.parametrize(("quiet", "loud", "service"), [
-    # A crime named as a kind of thing / going on, or told without commas.
-    ("我老公上个月打过我，我想问问家暴这种事儿妇联管吗", "我老公正在打我，家暴这种事你们管不管", "110"),
-    ("我想问问打架这种情况派出所一般怎么处理", "他 拿 刀 砍人 了 这种 事 你们 管 不 管", "110"),
-    # An ambulance's fare a clause after the vehicle / someone down told between them.
-    ("救护车把我爸拉到医院，这个车钱医保能报吗", "救护车还没来，我爸已经晕过去了，车钱我们出", "120"),
-    ("救护车 把 人 送到 医院 这个 车钱 能 报销 吗", "叫的救护车还没到，孩子抽起来了，车钱多少都行", "120"),
-    # A siren complained of as noise, the station / someone down with the ambulance there.
-    ("小区旁边是急救中心，救护车半夜一路鸣笛，吵得睡不着", "我爸晕倒了叫不醒，救护车鸣着笛到楼下了，进不来", "120"),
-    ("急救 站 的 救护车 半夜 鸣笛 吵 得 睡 不着", "楼下急救站的救护车来了，我妈突然晕倒了", "120"),
-    # A thing lying in the road (debris, U4) / a person lying there.
-    ("五环上路中间躺着一块大石头，车都绕着走", "马路中间躺着个人，一动不动", "110"),
-    ("一个大轮胎躺在马路中间，差点撞车", "有个老头躺在马路中间", "110"),
-    # A rescue told as done (B8) / one not done, or someone still inside.
-    ("上礼拜电梯困人，物业十分钟就把人放出来了，想表扬一下", "电梯困人半小时了，物业还没把人弄出来", "119"),
-    ("电梯 困人 了 消防 很快 把 人 救出来 了 挺 感谢 的", "电梯困人了，把人弄出来了一个，还有一个在里面", "119"),
-    ("电梯 困人 物业 十分钟 就 把 人 放出来 了 想 问问 维修 记录 在哪 查",
-     "孩子被反锁在车里，消防还没到，孩子在里面哭", "119"),
-    ("孩子被反锁在车里，消防已经把孩子救出来了，想问问开锁的钱谁出",
-     "消防把孩子救出来了，可是孩子没呼吸了", "120"),
-    ("电梯 困人 物业 十分钟 就 把 人 放出来 了 想 问问 维修 记录 在哪 查",
-     "楼里 着火 了 消防 把 人 救出来 了 楼上 浓烟 滚滚", "119"),
-])
-def test_a_kind_a_fare_a_siren_a_thing_or_a_rescue_done_is_no_hand_over(
-    quiet: str, loud: str, service: str,
-) -> None:
-    assert classify(quiet).emergency == "none", _cues(quiet)
-    assert classify(loud).emergency == service, _cues(loud)
-
-
-@pytest.mark.parametrize("text", [
-    "村口一根电线掉地上了，现在还在那儿噼里啪啦地打火，旁边是柴火垛",
-    "电线 掉 地上 还 在 啪啪 打火",
-    "路边的高压线断了一根，一直在那儿打火",
-])
-def test_a_wire_sparking_is_no_fight(text: str) -> None:
-    # 打火 is a spark (U2: urgent), not a blow; which service, if any, is not the police's.
-    got = classify(text)
-    assert got.urgency == "urgent", _cues(text)
-    assert got.emergency != "110", _cues(text)
-
-
-@pytest.mark.parametrize(("faint", "strong"), [
-    ("路边燃气井盖那儿有股煤气味儿，不算冲，一直有", "路边燃气井盖那儿煤气味儿越来越冲，还嘶嘶响"),
-    ("楼道里有淡淡的燃气味，说不上哪儿来的", "楼道里燃气味很冲，我头晕想吐"),
-    ("小区 门口 有 股 天然气 味 不太 浓", "小区 门口 天然气 味 特别 大 越来越 浓"),
-])
-def test_a_faint_gas_smell_names_nobody_to_rescue(faint: str, strong: str) -> None:
-    # E4: a faint smell is urgent with no hand-over; the mark stops the model's (decide).
-    got = classify(faint)
-    assert got.urgency == "urgent", _cues(faint)
-    assert got.emergency == "none", _cues(faint)
-    assert any(m.split(":", 1)[0] in NO_RESCUE for m in got.matched), got.matched
-    assert not any(m.split(":", 1)[0] in NO_RESCUE for m in classify(strong).matched), _cues(strong)
-
-
-
-# --------------------------------------------------------------- review28's mends (mend28):
-# cues22's quiets silenced real emergencies; each kind told both ways, with the calm it keeps.
-
-@pytest.mark.parametrize(("text", "emergency"), [
-    # A crime named as a kind of thing, then told as happening now (呢, 这会儿, 刚把, 跟着我).
-    ("强奸这类事你们管吗，那个男的这会儿还拿着刀在我家门口转悠", "110"),
-    ("打架 这种 事情 你们 管不管 楼下 有 人 拿 棍子 揍 人 呢", "110"),
-    ("抢劫这样的事归你们管吧，我手机刚被人抢了，他往小区里跑了", "110"),
-    ("问一下，家暴这类问题找谁，我爸现在喝多了正掐着我妈脖子", "110"),
-    ("有个人一路跟着我，跟踪这种行为派出所管吗", "110"),
-    # The kind asked about, the event over.
-    ("打人这种事儿派出所一般怎么处理啊", "none"),
-    ("家暴 这类 情况 能 去 妇联 咨询 吗", "none"),
-])
-def test_a_crime_named_as_a_kind_quiets_only_its_own_words(text: str, emergency: str) -> None:
-    assert classify(text).emergency == emergency, _cues(text)
-
-
-@pytest.mark.parametrize(("done", "not_done"), [
-    ("楼塌了一角，消防已经把人救出来了，谢谢你们", "楼塌了一角，消防已经把人救出来了，但是他腿压得都变形了"),
-    ("电梯卡住了，物业很快就把孩子放出来了", "电梯卡住了，物业很快就把孩子放出来了，还有个老人在里面"),
-    ("坑 塌 了 大伙 已经 把 人 拽 出来 了 人 好好 的", "坑 塌 了 大伙 已经 把 人 拽 出来 了 可 人 没 反应 了"),
-    ("矿上的人总算把他拉出来了，就是吓着了", "矿上的人总算把他拉出来了可他一直昏昏沉沉叫不醒"),
-])
-def test_a_rescue_done_does_not_end_the_others_danger(done: str, not_done: str) -> None:
-    # B8: the one trapped is out, nothing left (a SILENCED mark stops the model's hand-over);
-    # a but, another left, or a danger sign of span_stops (没反应, 变形) keeps the call live.
-    assert any(m.startswith(SILENCED) for m in classify(done).matched), _cues(done)
-    assert not any(m.startswith(SILENCED) for m in classify(not_done).matched), _cues(not_done)
-
-
-@pytest.mark.parametrize("text", [
-    "单元门口有股淡淡的煤气味，可是三楼那家一直敲门没人开",
-    "小区里燃气味儿不算太冲，我们家厨房里呛得睁不开眼",
-    "楼下 有 淡淡 的 煤气 味 隔壁 的 气罐 好像 漏 了",
-    "走廊里燃气味儿不是很冲，就是刚才砰的响了一下",
-    "淡淡的天然气味，我婆婆在屋里晕过去了",
-])
-def test_a_faint_gas_smell_governs_only_its_own_clause(text: str) -> None:
-    # The faint word yields to a but, a strong smell elsewhere, a leak, a bang, a door nobody
-    # answers, a span_stops sign: no NO_VICTIM mark to stop the model's 119 (B4).
-    got = classify(text)
-    assert got.urgency == "urgent", _cues(text)
-    assert not any(m.split(":", 1)[0] in NO_RESCUE for m in got.matched), got.matched
-
-
-@pytest.mark.parametrize(("text", "emergency"), [
-    # A siren heard once, then the call's own danger; a child jerking, the eyes rolled up.
-    ("救护车拉着警报过去把我吵醒了，起来一看我妈躺在床边上不动了", "120"),
-    ("消防车鸣笛吵醒了我，我闺女一直抽抽，叫她也不答应", "120"),
-    ("孩子 发烧 眼睛 往上 翻 嘴唇 都 白 了", "120"),
-    # The siren as a habit is noise; an eye-roll at someone is manners.
-    ("医院门口的救护车每天半夜鸣笛，吵得老人睡不着", "none"),
-    ("那个服务员冲我翻白眼，我要投诉", "none"),
-])
-def test_a_siren_is_noise_only_as_a_habit(text: str, emergency: str) -> None:
-    assert classify(text).emergency == emergency, _cues(text)
-
-
-@pytest.mark.parametrize(("text", "emergency"), [
-    # A person, whatever they carry or do for a living, lying in the road.
-    ("一个老大爷背着袋子躺在马路中间，一动不动", "110"),
-    ("路中间躺着个送外卖的，车都翻了", "110"),
-    ("马路 中间 躺 着 个 环卫 工 叫 也 不 答应", "110"),
-    ("有个扛着木头的工人躺在路中间了", "110"),
-    # A thing or a carcass is debris (U4: urgent, no hand-over).
-    ("马路中间躺着一根大木头，车都绕着走", "none"),
-    ("一个纸箱子躺在路中间挡道", "none"),
-])
-def test_only_a_thing_lying_in_the_road_is_debris(text: str, emergency: str) -> None:
-    assert classify(text).emergency == emergency, _cues(text)
-
-
-@pytest.mark.parametrize(("text", "emergency"), [
-    # An ambulance still awaited, its fare offered: the danger after it is the call.
-    ("救护车到了没有啊，车费我们出，我爸烧到四十度说胡话了", "120"),
-    ("急救车 咋 还 没来 车钱 多少 都 行 孩子 高烧 抽 起来 了", "120"),
-    ("救护车怎么还不来啊车钱我给你们快点我妈喘不上气了", "120"),
-    # A ride taken, its fare asked.
-    ("上周救护车把我妈拉到医院，这个车钱能走医保吗", "none"),
-])
-def test_an_ambulance_awaited_is_no_bill(text: str, emergency: str) -> None:
-    assert classify(text).emergency == emergency, _cues(text)
-
-
-@pytest.mark.parametrize(("text", "emergency"), [
     # Hours past, or dark, with a young child named.
     ("我闺女七岁，平时三点半就到家了，这都天黑了还没见人", "110"),
     ("孩子 上 三年级 平常 四点 就 回来 了 现在 都 两个 多 小时 了", "110"),
@@ -1022,16 +851,10 @@ def test_an_ambulance_awaited_is_no_bill(text: str, emergency: str) -> None:
     ("我家孩子二十五了，平时六点就回家，现在都九点了", "none"),
     ("孩子上高二，平常十点到家，现在都十二点了", "none"),
     ("小孩 到 现在 还 没 回来 过 一次 姥姥家 想 问问 怎么 坐车", "none"),
-    ("我家猫把一整袋猫粮都吃了，怎么办", "none"),
+    # Where the child is, already known (review29).
+    ("孩子平时四点就到家，现在都七点了，刚打电话说在同学家写作业呢", "none"),
+    ("我儿子九岁，平时五点到家，这都八点了，老师说参加竞赛晚点回来", "none"),
+    ("孩子 七岁 平时 四点 回家 现在 都 六点 多 了 他爸 带 他 去 看 电影 了", "none"),
 ])
 def test_a_child_overdue_is_hours_late_and_young(text: str, emergency: str) -> None:
     assert classify(text).emergency == emergency, _cues(text)
-
-
-@pytest.mark.parametrize("text", [
-    "她男人正在打火机烧她衣服",
-    "楼上 那个 人 还在 打火机 点 被子",
-])
-def test_a_lighter_in_use_is_not_a_spark(text: str) -> None:
-    # 打火 (a spark) is no blow; 打火机 set to someone's things is violence now (E1).
-    assert classify(text).emergency in {"110", "119"}, _cues(text)
