@@ -51,6 +51,10 @@ AUDIO_JITTER_SECONDS = 10.0
 # stray packet (an RTP-bleed scanner's, an earlier call's left in the socket's buffer)
 # cannot shut the caller out, and a NAT caller latches on its 4th packet, 60 ms in.
 LATCH_LEARN_PACKETS = 4
+# How long learning stays open after the caller takes us off hold (``relearn``): a phone
+# sends again at once after its resume; an open-ended learning let a stranger take the call
+# over whenever it liked (review30).
+RELEARN_SECONDS = 5.0
 # Packets sent, in a call's whole life, to an address no RTP of the call came from (the
 # SDP's, before anything latched or after a re-INVITE moved it): 5 s of audio. Without the
 # bound, a caller naming another host in its SDP (and keying by INFO, or putting the call
@@ -132,6 +136,7 @@ class Rtp16Stream(RTP.RTPClient):
         # The latched source may have moved (``relearn``): the latch is kept and heard, and
         # another source that qualifies as in the first learning takes its place.
         self._relearning = False
+        self._relearn_until = 0.0
         self._to_source = False  # send to the latched source, whatever its IP (``_latch``)
         # ``admit`` (receive thread), ``set_remote`` (SIP thread, a re-INVITE) and
         # ``destination`` (send thread) read and write the latch together: a packet from
@@ -202,6 +207,7 @@ class Rtp16Stream(RTP.RTPClient):
         with self._latch_lock:
             if self.latched is not None:
                 self._relearning = True
+                self._relearn_until = time.monotonic() + RELEARN_SECONDS
                 self._learn(None)
 
     @staticmethod
@@ -318,7 +324,15 @@ class Rtp16Stream(RTP.RTPClient):
                 self._latch(source)
             return Verdict.TAKE
         # Learning again after a hold (``relearn``): the latch stands until a source
-        # qualifies, any source (another port of the SDP's IP too) learnt as below.
+        # qualifies, learnt as below, for ``RELEARN_SECONDS`` and only from the latched
+        # source's IP or the SDP's (a NAT keeps its public address and moves the port):
+        # a stranger elsewhere sending packets in a row took the call over (review30).
+        if self._relearning and time.monotonic() > self._relearn_until:
+            self._relearning = False
+            self._learn(None)
+        if self._relearning and self.latched is not None and \
+                source[0] not in (self.latched[0], self.outIP):
+            return Verdict.DROP
         latched = None if self._relearning else self.latched
         if self.from_peer(source[0]) and not self._relearning:
             # Latched on this IP already, from another of its ports: foreign. Hearing every
@@ -358,7 +372,8 @@ class Rtp16Stream(RTP.RTPClient):
         # A phone that sent from the port its SDP names is symmetric: learnt again after
         # a hold from another port (its NAT entry renewed there), it is sent to there,
         # not at the SDP's port, which its NAT no longer maps.
-        self._to_source = self._relearning and self.latched == (self.outIP, self.outPort)
+        self._to_source = self._relearning and (
+            self._to_source or self.latched == (self.outIP, self.outPort))
         self.latched = source
         self.tx_unverified = 0
         self._candidate = None

@@ -10,8 +10,16 @@ import struct
 import threading
 import time
 
+import pytest
+
+from telephony import rtp as rtp_module
 from telephony.media import g711
-from telephony.rtp import LATCH_LEARN_PACKETS, UNVERIFIED_SEND_PACKETS, Rtp16Stream
+from telephony.rtp import (
+    LATCH_LEARN_PACKETS,
+    RELEARN_SECONDS,
+    UNVERIFIED_SEND_PACKETS,
+    Rtp16Stream,
+)
 
 SDP = ("192.168.1.10", 4000)  # what a phone behind NAT writes in its SDP
 NAT = ("203.0.113.5", 31000)  # where its RTP comes from
@@ -333,3 +341,43 @@ def test_learning_after_a_hold_ends_when_the_latched_source_is_heard() -> None:
     spray = range(101, 101 + 2 * LATCH_LEARN_PACKETS)
     assert not any(heard(rtp, STRANGER, seq) for seq in spray)
     assert rtp.latched == NAT
+
+
+def test_a_stranger_elsewhere_takes_nothing_while_the_caller_is_learnt_after_a_hold() -> None:
+    """Learning after a hold took any source: a stranger sending packets in a row became
+    the call's source and the caller was dropped (review30). Only the latched IP or the
+    SDP's learns; the caller's NAT port moved on the same IP still does."""
+    rtp = stream()
+    learn(rtp, NAT)
+    rtp.relearn()
+    spray = range(200, 200 + 3 * LATCH_LEARN_PACKETS)
+    assert not any(heard(rtp, STRANGER, seq) for seq in spray)
+    assert rtp.latched == NAT and rtp.destination() == NAT
+    moved = (NAT[0], NAT[1] + 7)
+    learn(rtp, moved, first=300)
+    assert rtp.latched == moved
+
+
+def test_learning_after_a_hold_closes_after_its_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing qualified within ``RELEARN_SECONDS``: the latch stands, strict again."""
+    rtp = stream()
+    learn(rtp, NAT)
+    rtp.relearn()
+    now = time.monotonic()
+    monkeypatch.setattr(rtp_module.time, "monotonic", lambda: now + RELEARN_SECONDS + 1)
+    moved = (NAT[0], NAT[1] + 7)
+    assert not any(heard(rtp, moved, seq) for seq in range(400, 400 + 3 * LATCH_LEARN_PACKETS))
+    assert rtp.latched == NAT
+
+
+def test_a_second_hold_follows_the_callers_nat_port_again() -> None:
+    """A phone that wrote its public address, learnt from a new NAT port after one hold,
+    was sent to at the SDP's port after the second (a mapping gone): it heard nothing."""
+    public = ("203.0.113.5", 4000)
+    rtp = stream(public)
+    assert heard(rtp, public, 1)
+    for n, port in enumerate((4100, 4200)):
+        rtp.set_remote(*public)
+        rtp.relearn()
+        learn(rtp, (public[0], port), first=100 * (n + 1))
+        assert rtp.latched == rtp.destination() == (public[0], port)
