@@ -858,3 +858,14 @@ def test_a_child_not_home_hours_past_the_usual_time_is_110(text: str, emergency:
 ])
 def test_a_child_overdue_is_hours_late_and_young(text: str, emergency: str) -> None:
     assert classify(text).emergency == emergency, _cues(text)
+
+
+@pytest.mark.parametrize("text", [
+    # The parent's work, a call that found the watch off, a search at a friend's: none says
+    # where the child is (review30).
+    "我下班回家发现孩子不在，孩子八岁，平时五点就到家，现在都八点多了还没回来",
+    "孩子九岁平时四点半就到家现在都七点了给他电话手表打电话说是关机了",
+    "我家孩子七岁，平时四点就回来，现在都快七点了，我去同学家找了一圈也没有",
+])
+def test_a_child_overdue_is_not_quieted_by_words_that_do_not_place_the_child(text: str) -> None:
+    assert classify(text).emergency == "110", _cues(text)
