@@ -731,11 +731,7 @@ def asked_matters(text: str, matters: dict[str, tuple[str, ...]] | None = None
     its own (找谁修, not 修剪)."""
     if matters is not None:
         return _named(text, matters)
-    stepped = _named(text, _STEPS)
-    if stepped:
-        steps = _steps_written(text)
-        stepped = frozenset(m for m in stepped if any(_starts_step(s, f) for s in steps
-                                                      for f in _STEPS[m]))
+    stepped = stepped_matters(text)
     lapsed = _named(text, _LAPSES) if _STILL_ASKED.search(text) else frozenset()
     return _named(text, _ANYWHERE) | stepped | lapsed
 

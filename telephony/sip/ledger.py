@@ -63,7 +63,8 @@ class LeftDialog:
 class DialogLedger:
     def __init__(self, directory: Path) -> None:
         self.dir = directory
-        self.dir.mkdir(parents=True, exist_ok=True)
+        # Callers' URIs are personal data: the records are the service user's alone.
+        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def _path(self, call_id: str) -> Path:
         # (A Call-ID is the peer's text: hashed, it names no path of its choosing.)
@@ -89,8 +90,8 @@ class DialogLedger:
     def left(self) -> list[LeftDialog]:
         """The dialogs a process that died left up (removed as they are read: one BYE
         each, whatever comes of it). A record written whole but not yet renamed is the
-        call's only one (``keep`` writes once a call) and counts; a half-written or
-        unreadable one is removed."""
+        call's last (``keep`` writes at the answer and at each target refresh) and
+        counts; a half-written or unreadable one is removed."""
         found = []
         for path in sorted(self.dir.glob("*.json")) + sorted(self.dir.glob("*.tmp")):
             try:
@@ -112,11 +113,13 @@ def prune_stale(root: Path, *, now: float | None = None,
     cutoff = (time.time() if now is None else now) - max_age
     removed = 0
     for address in root.iterdir():
-        if not address.is_dir():
+        # A link is not ours to follow: one planted there to a directory of other files
+        # had them deleted (review30).
+        if address.is_symlink() or not address.is_dir():
             continue
         for path in [*address.glob("*.json"), *address.glob("*.tmp")]:
             try:
-                if path.stat().st_mtime < cutoff:
+                if not path.is_symlink() and path.lstat().st_mtime < cutoff:
                     path.unlink()
                     removed += 1
             except OSError:

@@ -15,7 +15,7 @@ import pytest
 
 from config.settings import SipSettings
 from telephony.sip.frontend import SipFrontEnd
-from telephony.sip.ledger import MAX_RECORD_AGE_SECONDS, prune_stale
+from telephony.sip.ledger import MAX_RECORD_AGE_SECONDS, DialogLedger, prune_stale
 from tests.support import harness
 from tests.support.rawsip import RawPeer, header, status
 
@@ -182,3 +182,22 @@ def test_records_past_their_age_are_removed_at_any_front_ends_start(tmp_path: Pa
     fe.start()
     fe.stop()
     assert not old.exists() and fresh.exists()
+
+
+def test_the_prune_follows_no_link_and_the_records_are_the_services_alone(
+        tmp_path: Path) -> None:
+    """A link planted among the addresses had the files it pointed at deleted; the
+    records (callers' URIs) were created readable by anyone (review30)."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    theirs = victim / "settings.json"
+    theirs.write_text("{}")
+    day_ago = time.time() - MAX_RECORD_AGE_SECONDS - 60
+    os.utime(theirs, (day_ago, day_ago))
+    root = tmp_path / "sip-dialogs"
+    root.mkdir()
+    (root / "planted").symlink_to(victim)
+    assert prune_stale(root, now=time.time() + 1) == 0
+    assert theirs.exists()
+    ledger = DialogLedger(root / "127.0.0.1-5060")
+    assert ledger.dir.stat().st_mode & 0o077 == 0
