@@ -236,7 +236,10 @@ def test_two_nodes_share_calls_survive_a_killed_node_and_send_each_sms_once(
     to_callers = [m["text"] for m in cluster.sms.received
                   if phones.normalise(m["to"]) in callers]
     for number in made:
-        assert sum(number in t for t in to_handlers) == (number in told), number
+        # A ticket held to the morning (staff quiet hours end at 08:00) is texted once the
+        # morning comes: a run across 08:00 Beijing time saw it sent, once (CI at 00:00 UTC).
+        sent = sum(number in t for t in to_handlers)
+        assert sent == 1 if number in told else sent <= 1, number
         assert sum(number in t for t in to_callers) <= 1, number
     with cluster.sessions() as s:
         attempts = s.scalars(select(OutboundAttempt)
