@@ -322,3 +322,15 @@ def test_doctor_and_start_up_warn_of_a_missing_holiday_schedule(
     with caplog.at_level(logging.WARNING, logger="hotline.app"):
         create_app(Settings(database_url=sqlite_url, data_dir=tmp_path, holidays_file=listed))
     assert not [r for r in caplog.records if "holiday schedule" in r.getMessage()]
+
+
+def test_the_shipped_calendar_lacks_2027_and_doctor_says_so() -> None:
+    """On the shipped config/holidays.toml, unchanged: 2027 is not listed yet, so the check
+    warns (not required) from 60 days before it."""
+    from datetime import date
+
+    from hotline.doctor import check_holiday_schedule
+
+    c = check_holiday_schedule(Settings(), today=date(2026, 12, 5))
+    assert not c.ok and not c.required
+    assert "no official holiday schedule for 2027" in c.detail
