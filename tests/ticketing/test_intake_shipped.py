@@ -316,13 +316,14 @@ def test_evaluation_emergencies_are_handed_to_the_service_they_need(
     sixteenth's (0.75 of heldout.tsv's before it became training data); of the 203 of
     heldout-13..17, 190 with the sixteenth's; of the 243 of heldout-13..18, 233 with the
     seventeenth's; of the 283 of heldout-13..19, 268 with the eighteenth's; of the 326 of
-    heldout-13..20, 311 with the nineteenth's."""
+    heldout-13..20, 311 with the nineteenth's; of the 368 of heldout-13..21, 351 with the
+    twentieth's."""
     rules = load_classification()
     emergencies = [r for r in evaluation if r.labels["emergency"] != "none"]
-    assert len(emergencies) == 326
+    assert len(emergencies) == 368
     named = sum(understand(r.text, rules, shipped).emergency == r.labels["emergency"]
                 for r in emergencies)
-    assert named >= 300, named
+    assert named >= 340, named
 
 
 @dataclass(frozen=True)
@@ -385,6 +386,12 @@ HELD_OUT_FLOORS = {
     # calm calls handed over); floors a few lines under that.
     "heldout-20": Floors(category=258, urgent=(75, 71), emergencies=(43, 38),
                          calm=(161, 6)),
+    # Written blind for the twenty-first round (297 scored: three lines were near copies of
+    # training lines and left the file); scored with the twentieth round's model and rules
+    # before any change (category 263 of 297; urgent 79 of 79, flagged 41 of 42; 1 of 159
+    # calm calls handed over); floors a few lines under that.
+    "heldout-21": Floors(category=257, urgent=(79, 75), emergencies=(42, 37),
+                         calm=(159, 4)),
 }
 
 
