@@ -72,7 +72,7 @@ def main() -> None:
     with sessions() as s:
         def grouped() -> analytics.Ranking:
             return analytics.ranking(session=s, actor=city, period=args.month, tz=domain.tz,
-                                     now=now, utility_window=domain.utility_window)
+                                     now=now)
 
         r = grouped()
         after = sorted((u.code, u.figures.tickets, u.score,

@@ -863,6 +863,10 @@ def denied_words(text: str) -> frozenset[str]:
 # Not a bare 要, which tells what will happen as often (是不是要停水, 说要停气).
 _STEP_ASKING = re.compile("怎么样|怎么|怎样|如何|咋|能不能|可不可以|要不要|需不需要|能否|可否"
                           "|可以|还能|能|需要|想|去哪儿|去哪里|去哪|在哪儿|在哪里|在哪|哪儿|哪里")
+# An adverb that jieba makes one word with the asking word after it (不能, 只能, 才能 of
+# 怎样才能, 不想, 谁能): the word still asks. Any other word a match begins inside of is a
+# word of its own (可能, 功能, 智能, 性能, 本能, 新能源, 着想), which asks nothing.
+_ASKING_LEADS = frozenset("不只才就还也都再又谁")
 # Words before the step that say going to do it, or how, not which step (需要去办停领吗,
 # 要不要主动报告, 能先续期吗).
 _BEFORE_STEP = frozenset({"去", "来", "办", "主动", "先", "自己", "再去"})
@@ -875,7 +879,7 @@ def steps_asked(clause: str) -> list[list[str]]:
     word is the step (step 13: a negated word the caller asks to do is not denied), and
     only there does a matter of the ``[steps]`` table count (step 12)."""
     out = []
-    for stretch in _STEP_ASKING.split(clause)[1:]:
+    for stretch in _asking_stretches(clause):
         # Fillers are skipped only before the step: 再 of 再约 is a filler on its own.
         ws = _jieba().lcut(_QUESTION_WORD.split(stretch)[0], HMM=False)
         while ws and (ws[0] in _BEFORE_STEP
@@ -884,6 +888,20 @@ def steps_asked(clause: str) -> list[list[str]]:
         if ws:
             out.append(ws)
     return out
+
+
+def _asking_stretches(clause: str) -> list[str]:
+    """What follows each word of ``_STEP_ASKING`` in ``clause`` up to the next one, where
+    the word asks as a word: it begins one of jieba's words, or ends one that an adverb
+    begins (``_ASKING_LEADS``). The 能 of 可能要停气吗 or 这个功能 asks no step."""
+    starts: dict[int, int] = {}  # each character's offset -> where its jieba word begins
+    for _word, begin, end in _jieba().tokenize(clause, HMM=False):
+        starts.update(dict.fromkeys(range(begin, end), begin))
+    asking = [m for m in _STEP_ASKING.finditer(clause)
+              if m.start() == starts[m.start()]
+              or clause[m.start() - 1] in _ASKING_LEADS]
+    ends = [m.start() for m in asking[1:]] + [len(clause)]
+    return [clause[m.end():end] for m, end in zip(asking, ends, strict=False)]
 
 
 def situation_words(title: str) -> frozenset[str]:

@@ -97,12 +97,12 @@ def accepted_text(domain: Domain, ticket: Ticket, url: str) -> str:
             f"查询请拨12345按1，或访问{url}")
 
 
-def info_text(domain: Domain, ticket: Ticket, question: str, url: str) -> str:
+def info_text(ticket: Ticket, question: str, url: str) -> str:
     return _fit(f"{SIGNATURE}您的工单{ticket.number}需补充信息：{{}}请直接回复本短信，"
                 f"或拨打12345。详情{url}", question.rstrip("。") + "。")
 
 
-def closed_text(domain: Domain, ticket: Ticket, url: str, *, surveyed: bool) -> str:
+def closed_text(ticket: Ticket, url: str, *, surveyed: bool) -> str:
     """``surveyed``: the group's survey goes to this ticket's caller (a 并单 group is
     surveyed once, ticketing.merging.surveyed_caller): only they are given the codes."""
     head = f"{SIGNATURE}您的工单{ticket.number}已办结，"
@@ -118,9 +118,9 @@ def text_for(*, session: Session, domain: Domain, ticket: Ticket, step: int,
     if step == CitizenStep.ACCEPTED:
         return accepted_text(domain, ticket, url)
     if step == CitizenStep.INFO_REQUESTED:
-        return info_text(domain, ticket, (event.note if event else "") or "", url)
+        return info_text(ticket, (event.note if event else "") or "", url)
     surveyed = surveyed_caller(session=session, ticket=ticket)
-    return closed_text(domain, ticket, url,
+    return closed_text(ticket, url,
                        surveyed=surveyed is not None and surveyed.id == ticket.id)
 
 

@@ -72,8 +72,8 @@ def _handler_target(ticket: Ticket, text: str | None = None, channel: str = "cal
     return Target(channel=channel, phone=handler.phone, user_id=handler.id, text=text)
 
 
-def escalate(*, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
-             now: datetime, why: str) -> None:
+def escalate(*, session: Session, task: OutboundTask, ticket: Ticket, now: datetime,
+             why: str) -> None:
     """Reminders used up: flag the ticket escalated (audited) and call the supervisor."""
     # An UPDATE, not the ORM attribute: no optimistic-lock bump, so a handler signing at
     # this very moment is not turned into a 409 by the escalation.
@@ -257,7 +257,7 @@ class SignCall:
         target = _handler_target(ticket)
         if target is None:
             finish(task, now, "no_handler_phone")
-            escalate(session=session, domain=domain, task=task, ticket=ticket, now=now,
+            escalate(session=session, task=task, ticket=ticket, now=now,
                      why="无可呼叫的承办人")
         return target
 
@@ -276,7 +276,7 @@ class SignCall:
         if answered_then_abandoned(attempt):
             # Never the same handler again after an answered call: the supervisor instead.
             finish(task, now, "answered_unconfirmed")
-            escalate(session=session, domain=domain, task=task, ticket=ticket, now=now,
+            escalate(session=session, task=task, ticket=ticket, now=now,
                      why="提醒电话已接通，签收未确认（服务中断）")
             return
         again = retry_or_none(task, domain.settings.outbound.reminder_retry_seconds, now)
@@ -284,7 +284,7 @@ class SignCall:
             postpone(task, again, attempt.outcome)
             return
         finish(task, now, "exhausted")
-        escalate(session=session, domain=domain, task=task, ticket=ticket, now=now,
+        escalate(session=session, task=task, ticket=ticket, now=now,
                  why=f"提醒电话{task.attempts}次未签收")
 
 

@@ -281,10 +281,6 @@ class OutboundWorker:
         self._backoff = 0.0
         self._retry_at = 0.0
 
-    @property
-    def inflight(self) -> int:
-        return self._inflight
-
     def plan_now(self) -> None:
         with transaction(self.sessions) as session:
             plan(session=session, domain=self.domain, now=self.domain.now())

@@ -115,6 +115,9 @@ class Rtp16Stream(RTP.RTPClient):
         # The event heard and not ended yet: (timestamp, event, duration so far).
         self._open_event: tuple[int, int, int] | None = None
         self._open_event_at = 0.0  # when it was last updated (monotonic)
+        # The last press counted with its ends lost (its latest segment's timestamp, its
+        # event): a next segment of it may still come (``_telephone_event``).
+        self._lost_end_press: tuple[int, int] | None = None
         self._last_seq: int | None = None
         self._rx_partial = b""  # received audio short of a whole 20 ms frame
         self._threads: list[threading.Thread] = []
@@ -519,6 +522,14 @@ class Rtp16Stream(RTP.RTPClient):
         key = (timestamp, payload[0])
         if key in self._recent_events:
             return  # the end retransmits of an event already reported
+        if key == self._next_segment(self._lost_end_press):
+            # A press counted when its updates stopped (over a second of them lost, its
+            # cut with them) goes on: its next segment starts at its timestamp + 0xFFFF,
+            # where a new press of the same key starts at its own (its first packet's
+            # audio timestamp). Before, the segment counted again: "55".
+            self._lost_end_press = key
+            self._recent_events.append(key)
+            return
         unended = self._open_event
         if unended is not None and unended[:2] != key:
             # A new event while the last one never ended: its end packets were lost. Or the
@@ -528,8 +539,7 @@ class Rtp16Stream(RTP.RTPClient):
             # Read off the timestamps, not the last duration seen: updates lost at the cut
             # left it short of full ("11"), and a long press whose ends were lost, then
             # the same key again, passed for one press.
-            continued = unended[1] == payload[0] and timestamp == (
-                unended[0] + EVENT_SEGMENT) & 0xFFFFFFFF
+            continued = key == self._next_segment(unended[:2])
             if not continued and unended[2] >= MIN_UNENDED_EVENT_DURATION:
                 self._report_event(unended[:2])
         if payload[1] & 0x80:
@@ -538,6 +548,14 @@ class Rtp16Stream(RTP.RTPClient):
         else:
             self._open_event = (timestamp, payload[0], int.from_bytes(payload[2:4], "big"))
             self._open_event_at = time.monotonic()
+
+    @staticmethod
+    def _next_segment(event: tuple[int, int] | None) -> tuple[int, int] | None:
+        """The (timestamp, event) the next segment of ``event`` would have (RFC 4733
+        2.5.1.3: the same event at the timestamp where the last one's 0xFFFF ended)."""
+        if event is None:
+            return None
+        return (event[0] + EVENT_SEGMENT) & 0xFFFFFFFF, event[1]
 
     def end_stalled_event(self, now: float | None = None) -> None:
         """An open event not updated for ``EVENT_END_SECONDS`` is over, its ends lost
@@ -568,6 +586,7 @@ class Rtp16Stream(RTP.RTPClient):
         a press (``MIN_UNENDED_EVENT_DURATION``)."""
         self._open_event = None
         if unended[2] >= MIN_UNENDED_EVENT_DURATION:
+            self._lost_end_press = unended[:2]
             self._report_event(unended[:2])
 
     def _report_event(self, key: tuple[int, int]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from config import get_settings
-from ticketing.models import Ticket, Unit, User
+from ticketing.models import Ticket, User
 from ticketing.phones import mask
 from ticketing.states import TRANSITIONS, Action, Role
 
@@ -57,9 +57,9 @@ class Actor:
         handler's 申请剔除 but not grant it."""
         return self.role in TRANSITIONS[Action.EXCLUDE].roles and self.of_the_centre
 
-    def can_see(self, ticket: Ticket, unit: Unit | None = None) -> bool:
+    def can_see(self, ticket: Ticket) -> bool:
         """Whether ``ticket`` is in this actor's scope: ``ticketing.queries.scope_filter``,
-        the one definition (``unit`` is no longer needed)."""
+        the one definition."""
         from ticketing.queries import may_see_ticket  # queries builds on Actor
 
         return may_see_ticket(self, ticket)

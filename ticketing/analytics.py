@@ -284,12 +284,12 @@ def composite(f: LoopCounts) -> float | None:
     return round(100 * sum(rates) / len(rates), 2) if rates else None
 
 
-def ranking(*, session: Session, actor: Actor, period: str, tz: ZoneInfo, now: datetime,
-            utility_window: timedelta) -> Ranking:
+def ranking(*, session: Session, actor: Actor, period: str, tz: ZoneInfo,
+            now: datetime) -> Ranking:
     """Units with tickets received in ``period`` (month, quarter or year), ranked by the
     mean of their 三率两度, then their points, then their tickets (docs/metrics.md). Every
     unit's counts come from one grouped query (reports.loop_counts), the definitions
-    figures() uses too. (``utility_window`` does not enter the ranked rates.)"""
+    figures() uses too. (The utility window does not enter the ranked rates.)"""
     since, until = period_bounds(period, tz)
     # Scope is by unit (queries.scope_filter): a unit in scope has all its tickets in it.
     per_unit = loop_counts(session=session, now=now, by=Ticket.unit_id, conds=[

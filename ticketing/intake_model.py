@@ -799,6 +799,3 @@ def describe_in_use(info: dict[str, Any] | None) -> str:
     return (f"trained model version {info.get('version')} ({info.get('file')}, {data}) "
             "+ rules as floor")
 
-
-def label_sets() -> dict[str, tuple[str, ...]]:
-    return {"urgency": URGENCY_LEVELS, "kind": KINDS, "emergency": EMERGENCY_SERVICES}

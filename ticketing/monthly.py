@@ -67,7 +67,7 @@ def monthly_report(*, session: Session, domain: Domain, month: str) -> MonthlyRe
         overall=figures(session=session, actor=actor, now=now, since=since, until=until,
                         utility_window=window),
         ranking=analytics.ranking(session=session, actor=actor, period=month, tz=domain.tz,
-                                  now=now, utility_window=window),
+                                  now=now),
         cases=[CaseRow(c, supervision.case_tickets(session=session, case_id=c.id))
                for c in opened],
         districts=hot["district"],

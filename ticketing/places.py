@@ -50,9 +50,6 @@ class Gazetteer:
     communities: tuple[tuple[str, tuple[Place, ...]], ...]
     streets: tuple[tuple[str, tuple[Place, ...]], ...]
 
-    def community_names(self) -> int:
-        return len({p for _, places in self.communities for p in places})
-
 
 def load_gazetteer(districts: tuple[str, ...], path: Path = GAZETTEER_FILE) -> Gazetteer:
     """Read and check the gazetteer against the classifier's district list."""

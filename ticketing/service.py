@@ -1424,7 +1424,7 @@ def _round_started(*, session: Session, ticket: Ticket) -> tuple[datetime, bool]
     return ticket.received_at, False
 
 
-def reclassified_due(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor,
+def reclassified_due(*, session: Session, domain: Domain, ticket: Ticket,
                      now: datetime) -> dict[str, Any]:
     """The one rule for a dispatched ticket whose urgency is corrected (the deadline was
     set at dispatch by its kind; docs/metrics.md). The deadline becomes the new kind's for
@@ -1546,8 +1546,8 @@ def confirm_classification(
     due: dict[str, Any] = {}
     if dispatched and regraded:
         # The deadline is a unit's since dispatch: one rule says how far it may move.
-        due = reclassified_due(session=session, domain=domain, ticket=ticket, actor=actor,
-                               now=now)
+        # Who may move it is checked above (a lowering is the centre's, with a reason).
+        due = reclassified_due(session=session, domain=domain, ticket=ticket, now=now)
     record_event(session=session, ticket=ticket, actor=actor,
                  action=CORRECT_EVENT if changed else CONFIRM_EVENT, note=why or None,
                  data={"before": before, "after": after, **due}, at=now)

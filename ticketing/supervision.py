@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -188,11 +188,6 @@ def linked_tickets(*, session: Session, case_id: int, actor: Actor) -> list[Tick
         select(Ticket).join(SupervisionLink, SupervisionLink.ticket_id == Ticket.id)
         .where(SupervisionLink.case_id == case_id, scope_filter(actor))
         .order_by(Ticket.received_at, Ticket.id)))
-
-
-def count_open(*, session: Session) -> int:
-    return session.scalar(select(func.count(SupervisionCase.id))
-                          .where(SupervisionCase.status == OPEN)) or 0
 
 
 def cases_of_ticket(*, session: Session, ticket_id: int) -> list[SupervisionCase]:

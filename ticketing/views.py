@@ -554,8 +554,7 @@ def rankings(request: Request, token: Token, domain: DomainDep,
     with unit_of_work(request, token) as (session, actor):
         require(actor, *FIGURE_ROLES)
         return analytics.ranking(session=session, actor=actor, period=_period(domain, period),
-                                 tz=domain.tz, now=domain.now(),
-                                 utility_window=domain.utility_window).as_dict()
+                                 tz=domain.tz, now=domain.now()).as_dict()
 
 
 def _case_out(session: Session, case: SupervisionCase, actor: Actor) -> dict[str, object]:

@@ -149,8 +149,7 @@ def _analytics(w: Work, since: datetime) -> dict[str, object]:
         "trends": analytics.trends(session=w.session, actor=w.actor, period=month,
                                    tz=w.domain.tz),
         "ranking": analytics.ranking(session=w.session, actor=w.actor, period=month,
-                                     tz=w.domain.tz, now=now,
-                                     utility_window=w.domain.utility_window),
+                                     tz=w.domain.tz, now=now),
     }
 
 

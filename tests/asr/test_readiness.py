@@ -153,9 +153,8 @@ def test_an_ivr_only_node_shows_its_warm_up_on_its_status_listener(
                 "HOTLINE_SIP__RTP_PORT_LOW": str(rtp), "HOTLINE_SIP__RTP_PORT_HIGH": str(rtp + 9),
                 "HOTLINE_STATUS_PORT": str(status_port)})
     log = tmp_path / "serve.log"
-    proc = subprocess.Popen([sys.executable, "-m", "hotline", "serve", "--role", "ivr"],
-                            cwd=REPO, env=env, stdout=log.open("wb"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = harness.spawn([sys.executable, "-m", "hotline", "serve", "--role", "ivr"],
+                         cwd=REPO, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     base = f"http://{Settings().status_host}:{status_port}"
     try:
         health = harness.first_http_answer(f"{base}/healthz", proc, log)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from asr.recording import CallRecorder, RecordingError, repair_wav
+from tests.support.harness import spawn
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -62,7 +63,7 @@ def _header_data_bytes(path: Path) -> int:
 
 def test_valid_after_sigkill_and_repairable(tmp_path: Path) -> None:
     path = tmp_path / "killed.wav"
-    child = subprocess.Popen(
+    child = spawn(
         [sys.executable, "-c", _CHILD, str(path)], cwd=REPO, stdout=subprocess.PIPE, text=True
     )
     try:

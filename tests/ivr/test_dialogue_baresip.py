@@ -37,8 +37,8 @@ def test_baresip_through_kamailio_to_the_ivr(ivr_factory, vosk_engine, korean_sp
     dumps.mkdir()
     baresip_config(confdir, source=source, dumps=dumps, kamailio=kamailio)
     log = (tmp_path / "baresip.log").open("wb")
-    proc = subprocess.Popen(["baresip", "-f", str(confdir)], stdin=subprocess.PIPE, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = harness.spawn(["baresip", "-f", str(confdir)], stdin=subprocess.PIPE, stdout=log,
+                         stderr=subprocess.STDOUT)
     assert proc.stdin is not None
     try:
         time.sleep(0.5)

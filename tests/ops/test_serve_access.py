@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.support.city import City, seed_city
-from tests.support.harness import free_port
+from tests.support.harness import free_port, spawn
 from ticketing.context import Domain
 
 pytestmark = pytest.mark.external
@@ -37,9 +37,8 @@ def _start(tmp: Path, name: str, db_url: str, **extra: str) -> tuple[subprocess.
         **extra,
     })
     log = (tmp / f"{name}.log").open("wb")
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("hotline")), "serve"],
-                            env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = spawn([str(Path(sys.executable).with_name("hotline")), "serve"],
+                 env=env, stdout=log, stderr=subprocess.STDOUT)
     return proc, f"http://127.0.0.1:{port}"
 
 

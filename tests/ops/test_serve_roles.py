@@ -34,7 +34,7 @@ from hotline.roles import (
 )
 from hotline.wiring import start_background
 from tests.support.city import City
-from tests.support.harness import first_http_answer, free_port
+from tests.support.harness import first_http_answer, free_port, spawn
 from ticketing.context import Domain
 
 TICKET_JOBS = {"escalate-utilities", "archive-unsurveyable", "idempotency-keys", "monthly-report"}
@@ -175,9 +175,9 @@ def test_api_role_workers_on_postgresql(db_url: str, city: City, tmp_path: Path,
                 "HOTLINE_SIP__PORT": str(sip_port),
                 "HOTLINE_OUTBOUND__SIP_PORT": str(outbound_port)})
     log = tmp_path / "serve.log"
-    proc = subprocess.Popen(
+    proc = spawn(
         [str(Path(sys.executable).with_name("hotline")), "serve", "--role", "api", *given],
-        env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+        env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         assert first_http_answer(f"{base}/healthz", proc, log).status_code == 200
@@ -258,8 +258,8 @@ def _holder(data_dir: Path, role: ServeRole) -> subprocess.Popen[str]:
     code = ("import sys, pathlib; from hotline.roles import PARTS, ServeRole, hold_data_dir; "
             f"hold_data_dir(pathlib.Path({str(data_dir)!r}), PARTS[ServeRole({role.value!r})]); "
             "print('held', flush=True); sys.stdin.read()")
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).parents[2],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = spawn([sys.executable, "-c", code], cwd=Path(__file__).parents[2],
+                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stdout.readline() == "held\n"
     return proc
 

@@ -1,8 +1,9 @@
 """Loopback SIP test peers: Kamailio, SIPp, an RTP sink, and a pcap writer.
 
 Everything binds 127.0.0.1 only, on ports probed free at start, so several test runs (and
-other engineers' runs) can share a machine. Every process is started in its own process
-group and killed by its own pid.
+other engineers' runs) can share a machine. Every process is started by :func:`spawn`, in
+its own process group, killed by its own pid, and killed with the test process however it
+ends (kill -9 too).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -76,7 +78,81 @@ def free_port() -> int:
     return free_port_block(1)
 
 
-def _kill_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+# ---------------------------------------------------------------------------------------
+# Peers die with the test process
+# ---------------------------------------------------------------------------------------
+
+# The reaper: a small process of its own session that reads the process groups of this
+# test process's peers on its stdin and, at end of file (this process gone: exit, crash,
+# kill -9 of a pytest worker), kills every group still there. A peer's group, not only its
+# pid: Kamailio's children, and what `hotline serve` starts, go with it. A group whose
+# leader's pid went to another process since (its start time differs) is left alone.
+# Neither PR_SET_PDEATHSIG (it fires when the thread that forked ends, and reaches no
+# child the peer forks) nor atexit (never run on kill -9) would do: an interrupted run
+# left a linphonec spinning on a core for two hours.
+_REAPER = """
+import os, signal, sys
+
+def started(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+groups = {}
+for line in sys.stdin:
+    groups[int(line)] = started(int(line))
+for pid, start in groups.items():
+    now = started(pid)
+    if now is not None and now != start:
+        continue
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+"""
+_reaper_lock = threading.Lock()
+_reaper: tuple[int, subprocess.Popen[bytes]] | None = None  # (our pid, the reaper)
+
+
+def die_with_us(pid: int) -> None:
+    """Hand the group ``pid`` leads (a peer :func:`spawn` started, or a daemon that made a
+    session of its own: PostgreSQL's postmaster) to this process's reaper, started on first
+    use, and again in a forked child, whose peers are its own."""
+    global _reaper
+    with _reaper_lock:
+        for _ in range(2):
+            if _reaper is None or _reaper[0] != os.getpid() or _reaper[1].poll() is not None:
+                _reaper = (os.getpid(), subprocess.Popen(
+                    [sys.executable, "-c", _REAPER], stdin=subprocess.PIPE,
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    start_new_session=True))
+            stdin = _reaper[1].stdin
+            assert stdin is not None
+            try:
+                stdin.write(f"{pid}\n".encode())
+                stdin.flush()
+                return
+            except OSError:  # the reaper was killed: start another
+                _reaper = None
+        raise RuntimeError("no reaper for the test's peers")
+
+
+def spawn(cmd: list[str], **kwargs: Any) -> subprocess.Popen[Any]:
+    """Start a peer (SIPp, Kamailio, baresip, linphonec, `hotline serve`, a child Python)
+    as ``subprocess.Popen(cmd, **kwargs)`` would, in a session of its own (its group is
+    killed by :func:`_kill_group`), killed with this test process however that ends."""
+    proc: subprocess.Popen[Any] = subprocess.Popen(cmd, start_new_session=True, **kwargs)
+    try:
+        die_with_us(proc.pid)
+    except BaseException:
+        _kill_group(proc, signal.SIGKILL)
+        raise
+    return proc
+
+
+def _kill_group(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM) -> None:
     if proc.poll() is not None:
         return
     try:
@@ -150,10 +226,10 @@ class Kamailio:
     def start(self) -> Kamailio:
         exe = shutil.which("kamailio") or "/usr/sbin/kamailio"
         self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
+        self.proc = spawn(
             [exe, "-DD", "-E", "-f", str(self.cfg), "-Y", str(self.workdir),
              "-P", str(self.workdir / "kamailio.pid"), "-m", "32", "-M", "8"],
-            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=self._log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -421,8 +497,7 @@ class Sipp:
         if self.target:
             cmd.append(self.target)
         self._stdout = self._out.open("wb")
-        self.proc = subprocess.Popen(cmd, stdout=self._stdout, stderr=subprocess.STDOUT,
-                                     cwd=self.workdir, start_new_session=True)
+        self.proc = spawn(cmd, stdout=self._stdout, stderr=subprocess.STDOUT, cwd=self.workdir)
         return self
 
     def _send_from_the_announced_port(self) -> None:
@@ -478,8 +553,7 @@ def sipp_flood(scenario: str, workdir: Path, *, target: str, source_ip: str, cou
            "-m", str(count), "-r", str(rate), "-rp", "1000", "-l", str(count),
            "-timeout", "30s", "-nostdin", "-s", service, target]
     with out.open("wb") as f:
-        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=workdir,
-                                start_new_session=True)
+        proc = spawn(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=workdir)
         try:
             rc = proc.wait(timeout=40)
         except subprocess.TimeoutExpired:
@@ -533,8 +607,7 @@ def sipp_surge(workdir: Path, *, target: str, source_ip: str, count: int, rate: 
            "-r", str(rate), "-rp", "1000", "-l", str(count), "-timeout", f"{limit}s",
            "-nostdin", "-recv_timeout", f"{recv_timeout_s * 1000}", "-s", service, target]
     with out.open("wb") as f:
-        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=workdir,
-                                start_new_session=True)
+        proc = spawn(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=workdir)
         try:
             rc = proc.wait(timeout=limit + 10)
         except subprocess.TimeoutExpired:

@@ -137,9 +137,8 @@ enabled=0
         cmd = ["linphonec", "-c", str(rc), "-d", "5", "-l", str(self.log_path)]
         if self.auto_answer:
             cmd.append("-a")
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, env=env, cwd=self.workdir,
-                                     start_new_session=True)
+        self.proc = harness.spawn(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, env=env, cwd=self.workdir)
         threading.Thread(target=self._read, daemon=True).start()
         try:
             self._set_up()

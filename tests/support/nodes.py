@@ -133,9 +133,9 @@ class Node:
         self.starts += 1
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.log = (self.workdir / f"serve-{self.starts}.log").open("wb")
-        self.proc = subprocess.Popen(
+        self.proc = harness.spawn(
             [str(Path(sys.executable).with_name("hotline")), "serve"], env=env, cwd=REPO,
-            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+            stdout=self.log, stderr=subprocess.STDOUT)
         return self
 
     def ready(self) -> Node:

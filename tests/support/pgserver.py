@@ -23,7 +23,7 @@ from psycopg import sql
 
 # Not a port the kernel hands out itself: the server binds it only after initdb (seconds),
 # and an ephemeral port could meanwhile become some client's source port.
-from tests.support.harness import free_port
+from tests.support.harness import die_with_us, free_port
 
 # A throwaway cluster lives on a tmpfs when there is one with room. A database is some 300
 # files, so every clone and drop creates and unlinks that many: on our machines' ext4
@@ -175,6 +175,9 @@ def running_pg_server(*, durable: bool = False) -> Iterator[PgServer]:
          str(base / "log"), "-w", "-t", "60", "start"],
         check=True, stdout=subprocess.DEVNULL,
     )
+    # pg_ctl's postmaster leads a session of its own: killed with this test process however
+    # it ends (kill -9 too), its backends with it; the files go at the next run's start.
+    die_with_us(int((data / "postmaster.pid").read_text().split()[0]))
     server = PgServer(host="127.0.0.1", port=port, user="postgres", data=data)
     try:
         yield server

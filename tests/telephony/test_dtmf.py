@@ -435,3 +435,60 @@ def test_rtcp_on_the_rtp_port_does_not_end_a_press() -> None:
     s.parse_packet(struct.pack("!BBHII", 0x80, 101, 6, 8000, 0x1234)
                    + bytes([event, 0x80 | 10]) + (960).to_bytes(2, "big"))
     assert keys == ["4"]
+
+
+def _segment_starts(packets: list[bytes]) -> list[int]:
+    """Where each new RTP timestamp (each segment of a press) begins in ``packets``."""
+    stamps = [struct.unpack_from("!I", p, 4)[0] for p in packets]
+    return [n for n in range(1, len(stamps)) if stamps[n] != stamps[n - 1]]
+
+
+def _ended_by(s: Rtp16Stream, how: str, *, from_timestamp: int) -> None:
+    """The open press is taken for over, its ends lost: the caller's audio going on past
+    ``from_timestamp`` (``EVENT_END_TIMEOUT``) or a second with nothing (``EVENT_END_SECONDS``)."""
+    if how == "audio":
+        for n in range(60):  # 1.2 s of the caller's audio on the events' clock
+            s.parse_packet(struct.pack("!BBHII", 0x80, 0, 40000 + n, from_timestamp + 160 * n,
+                                       0x1234) + b"\xff" * 160)
+    else:
+        s.end_stalled_event(now=time.monotonic() + EVENT_END_SECONDS)
+
+
+@pytest.mark.parametrize("how", ["audio", "silence"])
+@pytest.mark.parametrize("seconds", [12.0, 20.0])
+def test_a_long_press_whose_segment_cut_was_lost_for_over_a_second_is_one_key(
+        how: str, seconds: float) -> None:
+    """A key held past 8.19 s whose first segment's last updates were lost (with its cut)
+    for long enough that the press was taken for over and counted: its next segment comes
+    at the first's timestamp + 0xFFFF (RFC 4733 2.5.1.3), the same press going on, not a
+    new one (which starts at a timestamp of its own). Before, it counted again: "55"."""
+    s, keys, _ = stream(101)
+    packets = long_press_packets("5", timestamp=1000, seconds=seconds)
+    cut = _segment_starts(packets)[0]
+    lost = cut - 30  # the last 1.5 s of the first segment's updates, 50 ms apart
+    for packet in packets[:lost]:
+        s.parse_packet(packet)
+    assert keys == []
+    last_duration = int.from_bytes(packets[lost - 1][14:16], "big")
+    _ended_by(s, how, from_timestamp=1000 + last_duration + 160)
+    assert keys == ["5"]
+    for packet in packets[cut:]:  # the next segment(s), and the press's end
+        s.parse_packet(packet)
+    assert keys == ["5"]
+
+
+@pytest.mark.parametrize("how", ["audio", "silence"])
+def test_the_same_key_pressed_again_after_a_lost_end_is_a_key_of_its_own(how: str) -> None:
+    """A press whose ends were lost, counted once its updates stopped; the caller lets go
+    and presses the same key again 8.2 s after the first began: the new event's timestamp
+    is its own start on the audio's 20 ms grid (not the first's + 0xFFFF), so two keys."""
+    s, keys, _ = stream(101)
+    first = long_press_packets("5", timestamp=1000, seconds=0.3)
+    for packet in first[:-3]:  # its three ends lost
+        s.parse_packet(packet)
+    _ended_by(s, how, from_timestamp=1000 + 2400 + 160)
+    assert keys == ["5"]
+    again = 1000 + 160 * 410  # 8.2 s on, the grid's nearest to + 0xFFFF (409.6 frames)
+    for packet in long_press_packets("5", timestamp=again, seconds=0.3):
+        s.parse_packet(packet)
+    assert keys == ["5", "5"]

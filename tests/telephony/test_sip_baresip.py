@@ -33,8 +33,8 @@ def test_baresip_call_through_kamailio(make_frontend: FrontEndFactory, kamailio:
     # baresip hangs up when its audio file ends: give it the ~5 s prompt to "say".
     baresip_config(confdir, source=audio.long_prompt_wav, dumps=dumps, kamailio=kamailio)
     log = (tmp_path / "baresip.log").open("wb")
-    proc = subprocess.Popen(["baresip", "-f", str(confdir)], stdin=subprocess.PIPE, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = harness.spawn(["baresip", "-f", str(confdir)], stdin=subprocess.PIPE, stdout=log,
+                         stderr=subprocess.STDOUT)
     assert proc.stdin is not None
 
     def command(text: str) -> None:

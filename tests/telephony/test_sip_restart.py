@@ -69,10 +69,9 @@ def test_a_call_up_when_the_process_was_killed_gets_one_bye_from_the_next(
     """Before, a call up when the service was killed got no BYE after the restart: its
     caller heard silence until its own timers ended the call."""
     port, rtp = harness.free_port(), harness.free_port_block(10)
-    child = subprocess.Popen(
+    child = harness.spawn(
         [sys.executable, "-c", CHILD, str(port), str(rtp), str(tmp_path)], cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
-        start_new_session=True)
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE)
     peer = RawPeer(harness.LOOPBACK, port)
     try:
         assert child.stdout is not None and child.stdout.readline() == b"up\n"

@@ -377,8 +377,7 @@ def test_ranking_counts_by_unit_match_hand_counts_and_figures(
 
     now = start + timedelta(days=3)
     with sessions() as s:
-        r = analytics.ranking(session=s, actor=op, period="2026-03", tz=domain.tz, now=now,
-                              utility_window=domain.utility_window)
+        r = analytics.ranking(session=s, actor=op, period="2026-03", tz=domain.tz, now=now)
         fields = ("tickets", "due", "closed_on_time", "replied_on_time", "surveyed",
                   "resolved", "satisfied", "compared", "matched")
         got = {u.code: tuple(getattr(u.figures, k) for k in fields) for u in r.units}

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from tests.support.harness import spawn
 from ticketing.db import (
     WritersQueuedTooLong,
     database_unavailable,
@@ -94,7 +95,7 @@ class Child:
     """One writer process; ``say`` sends a command and returns its one-line answer."""
 
     def __init__(self, url: str) -> None:
-        self.proc = subprocess.Popen(
+        self.proc = spawn(
             [sys.executable, "-c", CHILD, url], cwd=REPO, text=True,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": str(REPO)})

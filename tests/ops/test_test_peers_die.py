@@ -1,0 +1,75 @@
+"""The suite's peers die with the test process however it ends: an interrupted run (a
+pytest worker killed with SIGKILL) left an orphaned linphonec spinning on a core for two
+hours. Every peer is started by ``tests.support.harness.spawn`` (PostgreSQL's postmaster,
+which pg_ctl starts in a session of its own, is handed over by ``die_with_us``)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support import harness
+
+pytestmark = [pytest.mark.sip, pytest.mark.external]
+
+REPO = Path(__file__).resolve().parents[2]
+
+# A test process in small: a real Kamailio (which forks its own workers) and a SIPp UAS
+# waiting for a call, their group ids printed, then nothing until it is killed.
+CHILD = r"""
+import sys, time
+from pathlib import Path
+from tests.support import harness
+
+work = Path(sys.argv[1])
+kamailio = harness.Kamailio(work / "kamailio").start()
+sipp = harness.Sipp(harness.SCENARIOS / "uas_answer.xml", work / "sipp", timeout_s=120).start()
+print(kamailio.proc.pid, sipp.proc.pid, flush=True)
+time.sleep(300)
+"""
+
+
+def _alive_in_group(pgid: int) -> list[int]:
+    """Pids of the processes of group ``pgid`` still running (a zombie has ended)."""
+    alive = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            alive.append(int(entry.name))
+    return alive
+
+
+def test_peers_die_when_the_test_process_is_killed(tmp_path: Path) -> None:
+    child = harness.spawn([sys.executable, "-c", CHILD, str(tmp_path)], cwd=REPO,
+                          env={**os.environ, "PYTHONPATH": str(REPO)},
+                          stdout=subprocess.PIPE, text=True)
+    groups: list[int] = []
+    try:
+        assert child.stdout is not None
+        groups = [int(g) for g in child.stdout.readline().split()]
+        assert len(groups) == 2, "the child did not start its peers"
+        assert len(_alive_in_group(groups[0])) > 1  # Kamailio and the workers it forked
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+        deadline = time.monotonic() + 10
+        left = [p for g in groups for p in _alive_in_group(g)]
+        while left and time.monotonic() < deadline:
+            time.sleep(0.05)
+            left = [p for g in groups for p in _alive_in_group(g)]
+        assert left == [], f"peers outlived their test process: {left}"
+    finally:
+        harness._kill_group(child, signal.SIGKILL)
+        for g in groups:
+            for pid in _alive_in_group(g):
+                os.kill(pid, signal.SIGKILL)
