@@ -400,6 +400,11 @@ class Settings(BaseSettings):
     status_port: int = Field(default=8001, ge=0, le=65535)
     log_json: bool = False
     max_body_bytes: int = 64 * 1024
+    # A request body must come within this many seconds of the headers, plus one for every
+    # request_body_min_rate bytes received (mod_reqtimeout's body=20,MinRate=500), else 408
+    # and the connection is closed (hotline.app.BodyDeadline); 0: no bound.
+    request_body_seconds: float = Field(default=20.0, ge=0)
+    request_body_min_rate: int = Field(default=500, ge=0)
     rules_file: Path = CONFIG_DIR / "dispatch_rules.toml"
     classification_file: Path = CONFIG_DIR / "classification.toml"
     # What "says too little" is (fillers, minimum content): a ticket held for an operator.

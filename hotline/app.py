@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import sqlite3
@@ -128,6 +129,62 @@ class BodyLimit:
             return pending.pop() if pending else await receive()
 
         await self.app(scope, replay, send)
+
+
+class BodyDeadline:
+    """A request's body must come in time, Apache mod_reqtimeout's rule (``body=20,
+    MinRate=500``): ``seconds`` from the end of the headers, and one more second for each
+    ``min_rate`` bytes received. Later: 408 and the connection closed; the app reads the
+    client as gone. Before (2026-12-06), a chunked body that never ended (one byte every
+    2 s) or a declared one trickled held its connection, and its file descriptor, for as
+    long as the client liked: the trial held 20 open for 24 s with no end in sight; each
+    one was a descriptor fewer for the process's RTP sockets. Only while the body comes:
+    once it is whole, ``receive`` is the server's (a streamed CSV export listens on it for
+    the client leaving, for as long as the download takes). A slow client's headers are
+    uvicorn's, before any app is called (docs/security.md)."""
+
+    def __init__(self, app: ASGIApp, seconds: float, min_rate: int) -> None:
+        self.app = app
+        self.seconds = seconds
+        self.min_rate = min_rate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.seconds <= 0:
+            await self.app(scope, receive, send)
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.seconds
+        whole = late = started = False
+
+        async def timed_receive() -> Message:
+            nonlocal deadline, whole, late
+            if whole:
+                return await receive()
+            if late:
+                return {"type": "http.disconnect"}
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                late = True
+                if not started:
+                    too_slow = _error(408, "body_timeout", "the request body came too slowly")
+                    too_slow.headers["Connection"] = "close"  # the rest is never read
+                    await too_slow(scope, receive, send)
+                return {"type": "http.disconnect"}
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                whole = True
+            elif self.min_rate > 0:
+                deadline += len(message.get("body", b"")) / self.min_rate
+            return message
+
+        async def send_unless_late(message: Message) -> None:
+            nonlocal started
+            if late:
+                return  # the 408 was the answer; the app's to the "disconnect" goes nowhere
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        await self.app(scope, timed_receive, send_unless_late)
 
 
 class NulInUrl:
@@ -396,6 +453,8 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
                        uploads=upload_allowances(settings),
                        chunked_upload_bytes=settings.attachments.max_bytes)
+    app.add_middleware(BodyDeadline, seconds=settings.request_body_seconds,
+                       min_rate=settings.request_body_min_rate)
     app.add_middleware(NulInUrl)
     app.add_middleware(NoStoreData)  # outermost: the other middlewares' JSON errors too
     return app

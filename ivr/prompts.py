@@ -54,8 +54,14 @@ PROMPTS: dict[str, str] = {
     "ticket_number": "您的诉求已受理，工单编号是",  # followed by the digits
     "deadline": "我们将在{deadline}办理并答复您。",  # deadline_phrase()
     # Instead of the deadline while the words wait for the transcription backlog: the
-    # urgency, and so the deadline, comes with them (ivr.decisions.deadline_told).
-    "transcript_pending": "您的录音已保存，工作人员会根据录音内容为您办理。",
+    # urgency, and so the deadline, comes with them (ivr.decisions.deadline_told). Nothing
+    # recognised them, so no emergency was handed over: a caller reporting a fire (the
+    # trial's, spoken with no model installed, 2026-12-06) was told only that the
+    # recording was kept; now where to call at once too.
+    "transcript_pending": (
+        "您的录音已保存，工作人员会根据录音内容为您办理。"
+        "如遇火灾、治安警情或有人急需救治，请立即拨打119、110或120。"
+    ),
     # Instead of that when the recording could not be fetched from the carrier (Twilio's
     # download failed): nothing of ours holds it yet, so nothing is said of it; the ticket
     # and the caller's number are kept, and where to fetch it again (docs/twilio.md).

@@ -24,7 +24,7 @@ from knowledge.search import DEFAULT_MIN_CONFIDENCE, Doc, Index, Result, within
 from ticketing import service as ticketing_service
 from ticketing.actors import Actor
 from ticketing.context import Domain
-from ticketing.inputs import InvalidInput, check_category, clean_text
+from ticketing.inputs import InvalidInput, check_category, clean_text, csv_cell, csv_cell_text
 from ticketing.models import Ticket, Unit, utcnow
 from ticketing.service import NotFound
 
@@ -277,7 +277,9 @@ def import_tsv(*, session: Session, actor: Actor, text: str,
         raise InvalidInput("file", f"TSV header lacks column(s): {', '.join(missing)}")
     result = ImportResult([], [], [])
     seen: set[str] = set()
-    for line, row in enumerate(reader, start=2):
+    for line, read in enumerate(reader, start=2):
+        # A cell export_tsv guarded from spreadsheets ("'=…") is the entry's own text.
+        row = {k: csv_cell_text(v) if isinstance(v, str) else v for k, v in read.items()}
         entry_id = (row.get("id") or "").strip()
         if not ID_RE.match(entry_id):
             raise InvalidInput("id", f"line {line}: bad id {entry_id!r}")
@@ -305,17 +307,19 @@ def import_tsv(*, session: Session, actor: Actor, text: str,
 
 
 def export_tsv(*, session: Session) -> str:
-    """Every entry as TSV that :func:`import_tsv` reads back into the same entries."""
+    """Every entry as TSV that :func:`import_tsv` reads back into the same entries. Each
+    cell as the tickets' CSV writes it (``csv_cell``): the file is opened in a spreadsheet,
+    and an editor's title "=HYPERLINK(…)" ran there as a formula (2026-12-06)."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter="\t", lineterminator="\n")
     writer.writerow([*TSV_COLUMNS, *TSV_EXTRA])
     for e in list_entries(session=session):
-        writer.writerow([
+        writer.writerow([csv_cell(cell) for cell in (
             e.id, e.category, e.title, e.answer, ",".join(e.keywords or []),
             e.valid_until.isoformat() if e.valid_until else "",
             ",".join(e.synonyms or []), e.valid_from.isoformat() if e.valid_from else "",
             e.unit.code if e.unit else "", e.status,
-        ])
+        )])
     return out.getvalue()
 
 

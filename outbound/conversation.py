@@ -20,7 +20,8 @@ from ticketing.context import Domain
 from ticketing.db import transaction
 
 KEYS_AHEAD = "keys_ahead"  # OutboundAttempt.data: keys pressed before the question
-KEYS_AHEAD_MAX = 32
+KEYS_WRONG = "keys_wrong"  # OutboundAttempt.data: keys no question takes (a 9 to "1 or 2")
+KEYS_AHEAD_MAX = 32  # of each: a line keying on (a stuck key) must not grow the row
 
 
 @dataclass(frozen=True)
@@ -63,12 +64,21 @@ class Conversation:
     def ahead(self, keys: str) -> None:
         """Keys pressed before the question (``telephony.call.set_keys_ahead_aside``): no
         answer, kept on the attempt at once (``data.keys_ahead``, in the trail's line)."""
+        self._keep_unanswering(KEYS_AHEAD, keys)
+
+    def wrong(self, key: str) -> None:
+        """A key the question does not take (9 to "请按1或2"; the question is asked again,
+        the call ends after ``dialers.MAX_WRONG_KEYS``): no answer, kept on the attempt at
+        once (``data.keys_wrong``, in the trail's line). Before (2026-12-06), a citizen who
+        keyed 9, 9, 9 to the survey left an attempt "answered" with no key, the same line
+        as one who pressed nothing."""
+        self._keep_unanswering(KEYS_WRONG, key)
+
+    def _keep_unanswering(self, field: str, keys: str) -> None:
         with transaction(self.sessions) as session:
             attempt = self._attempt(session)
             data = dict(attempt.data or {})
-            # Bounded: the reading is said once a call, and a line keying on (a stuck key)
-            # must not grow the row without end.
-            data[KEYS_AHEAD] = ((data.get(KEYS_AHEAD) or "") + keys)[:KEYS_AHEAD_MAX]
+            data[field] = ((data.get(field) or "") + keys)[:KEYS_AHEAD_MAX]
             attempt.data = data
 
     def pressed(self, keys: str) -> None:

@@ -109,6 +109,7 @@ class SipDialer:
                         break
                     continue
                 if key not in step.keys:
+                    conversation.wrong(key)
                     wrong_keys += 1
                     if wrong_keys >= MAX_WRONG_KEYS:
                         log.info("call %s: %d wrong keys, ending it", call.call_id, wrong_keys)

@@ -142,6 +142,7 @@ def _say_step(request: Request, attempt_id: int, keys: str, digit: str | None,
         conversation.pressed(keys)
     elif digit:
         # The SIP dialer's bound: a line keying garbage is answered without an answer.
+        conversation.wrong(digit)
         wrong += 1
         if wrong >= MAX_WRONG_KEYS:
             log.info("twilio call attempt %s: %d wrong keys, ending it", attempt_id, wrong)

@@ -34,7 +34,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from outbound.citizen_sms import CitizenSms
-from outbound.conversation import KEYS_AHEAD, Conversation
+from outbound.conversation import KEYS_AHEAD, KEYS_WRONG, Conversation
 from outbound.dialers import CallResult, Dialer
 from outbound.models import Kind, OutboundAttempt, OutboundTask, Outcome, TaskStatus
 from outbound.planner import plan
@@ -216,6 +216,9 @@ def _audit(session: Session, task: OutboundTask, ticket: Ticket, attempt: Outbou
     # Pressed before the question: answered nothing, but pressed (set_keys_ahead_aside).
     ahead = (attempt.data or {}).get(KEYS_AHEAD)
     keys += f"，提问前按键{ahead}（不作答）" if ahead else ""
+    # Keys no question takes (Conversation.wrong): pressed, answering nothing.
+    wrong = (attempt.data or {}).get(KEYS_WRONG)
+    keys += f"，无效按键{wrong}（不作答）" if wrong else ""
     # The shipped provider only logs: a timeline saying "sent" had the centre believe the
     # handler or the citizen was told.
     unsent = ("（短信通道为 log，未实际发出）"
@@ -234,7 +237,8 @@ def _audit(session: Session, task: OutboundTask, ticket: Ticket, attempt: Outbou
               "attempt": attempt.attempt, "to": mask_phone(attempt.to_phone),
               "outcome": outcome, "keys": attempt.keys, "carrier": attempt.carrier,
               "call_ref": attempt.call_ref, **({"recovered": True} if recovered else {}),
-              **({KEYS_AHEAD: ahead} if ahead else {})},
+              **({KEYS_AHEAD: ahead} if ahead else {}),
+              **({KEYS_WRONG: wrong} if wrong else {})},
         at=now,
     )
 

@@ -60,7 +60,8 @@ class EndReason(enum.Enum):
     # within 64*T1 (RFC 3261 13.3.1.4, ``telephony.sip.indialog``).
     NO_ACK = "no_ack"
     # Our 200 carried the SDP offer (the INVITE had none) and its ACK brought no answer we
-    # can use: none, unreadable, no codec we offered, or no address we can send RTP to.
+    # can use: none, unreadable, no codec we offered, or no address we can send RTP to; or,
+    # for a call we place, the callee's 200 did so (an outbound attempt's "200 bad_answer").
     BAD_ANSWER = "bad_answer"
     NO_RTP = "no_rtp"  # answered, but no RTP at all from the caller within first_rtp_timeout
     BUSY = "busy"  # outbound: 486/600

@@ -161,3 +161,9 @@ def csv_cell(value: str | None) -> str:
     if not value:
         return ""
     return "'" + value if value.startswith(_FORMULA_STARTS) else value
+
+
+def csv_cell_text(cell: str) -> str:
+    """The text ``csv_cell`` wrote a cell for: a file we exported and a person edited (the
+    knowledge base's TSV) imports back to the same text, its guarding quote dropped."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(_FORMULA_STARTS) else cell

@@ -9,6 +9,7 @@ and CANCEL client transactions.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -48,6 +49,8 @@ from telephony.sip.uri import dial_target, sip_uri, uri_of, uri_user
 CANCEL_WAIT_SECONDS = 5.0
 # How often a ringing call asks its ``give_up_when`` whether to stop ringing.
 GIVE_UP_POLL_SECONDS = 0.1
+log = logging.getLogger("telephony.sip")
+
 # Early dialogs kept per call we place (a forking proxy's branches each make one): a callee
 # naming a new tag in every 1xx holds no more than this.
 MAX_EARLY_DIALOGS = 16
@@ -212,15 +215,22 @@ class Dialer:
                                  contact=self.link.contact_uri)
         self.link.send_to(leg.ack, in_dialog_dest(call, leg.dest))  # F4: right To-tag and R-URI
         media: Negotiated | None = None
+        unusable = "" if msg.body_bytes else "no SDP in the 200"
         try:
             # The answer to our offer starts the call: the rules of an inbound call's
             # (answered_media; an answer on hold leaves the citizen hearing nothing).
             media = answered_media(parse_sdp(msg.body_bytes)) if msg.body_bytes else None
-        except (SdpError, NotAcceptable):
-            media = None
+        except (SdpError, NotAcceptable) as exc:
+            media, unusable = None, str(exc)
         if media is None or call.rtp is None or not call.take_answer(media):
-            # 2xx after we gave up (CANCEL race) or an answer we cannot use: end it.
-            self._give_up(call, EndReason.FAILED)
+            # 2xx after we gave up (CANCEL race) or an answer we cannot use: end it. The
+            # latter said so: a phone answering G.729 alone (or on hold) was "200 failed"
+            # on every reminder, with no line saying why (2026-12-06).
+            if media is None and self._give_up(call, EndReason.BAD_ANSWER):
+                log.warning("call %s: the answer in the callee's 200 cannot be used (%s); "
+                            "ending it", call.call_id, unusable)
+            else:
+                self._give_up(call, EndReason.FAILED)
             self.link.send_bye(call)
 
     def _ack_non_2xx(self, call: CallHandle, leg: OutboundLeg, msg: SipMessage) -> None:

@@ -22,6 +22,8 @@ from telephony.sip.uri import unicast_ipv4
 # the one table our answers are picked from and our offers list.
 STATIC_CODECS: dict[int, str] = {0: "PCMU", 8: "PCMA"}
 SUPPORTED_CODECS = tuple(STATIC_CODECS.values())
+# The RTP profiles we serve (no SRTP): an audio stream in another is refused.
+PLAIN_RTP = ("RTP/AVP", "RTP/AVPF")
 DEFAULT_EVENT_PT = 101
 
 _LINE = re.compile(r"^([a-z])=(.*)$")
@@ -128,6 +130,7 @@ def parse_sdp(body: bytes | str) -> MediaOffer:
     seen_audio = False
     seen_media = False
     layout: list[str] = []
+    chosen, refused_before = -1, ""  # the taken stream's place in layout, its refusal
     for line in lines:
         m = _LINE.match(line)
         if not m:
@@ -141,10 +144,20 @@ def parse_sdp(body: bytes | str) -> MediaOffer:
             # A declined audio stream (port 0) is not the call's: a re-INVITE keeps a removed
             # stream's m= line at port 0 and may offer its successor after it (RFC 3264 8).
             declined = (pm := _PORT.match(parts[1])) is not None and int(pm.group(1)) == 0
-            in_audio = parts[0] == "audio" and not seen_audio and not declined
+            # The first audio stream, unless it is one we cannot serve (RTP/SAVP, a
+            # "best-effort SRTP" offer's first line) and a plain RTP one follows: that one
+            # is the call's, the other refused (RFC 3264 6). Before (2026-12-06), such an
+            # offer, SRTP then RTP/AVP with PCMU, was 488 "no common codec".
+            in_audio = (parts[0] == "audio" and not declined
+                        and (not seen_audio or (audio is not None
+                                                and audio.proto not in PLAIN_RTP
+                                                and parts[2] in PLAIN_RTP)))
             if not in_audio:
                 layout.append(" ".join([parts[0], "0", *parts[2:]]))
                 continue
+            if seen_audio:  # the stream taken before is refused now
+                layout[chosen] = refused_before
+            chosen, refused_before = len(layout), " ".join([parts[0], "0", *parts[2:]])
             layout.append("")
             seen_audio = True
             pm = _PORT.match(parts[1])
@@ -208,7 +221,7 @@ def answer_offer(offer: MediaOffer,
     NotAcceptable (→ 488) saying why when there is none, or nowhere to send RTP."""
     if not offer.proto:
         raise NotAcceptable("no audio stream: offer PCMU or PCMA on RTP/AVP")
-    if offer.port == 0 or offer.proto not in ("RTP/AVP", "RTP/AVPF"):
+    if offer.port == 0 or offer.proto not in PLAIN_RTP:
         raise NotAcceptable("no common codec: offer PCMU or PCMA on RTP/AVP")
     remote_ip = media_address(offer.connection_ip)
     codec_pt: int | None = None

@@ -53,6 +53,10 @@ def test_no_deadline_is_promised_before_the_words_are_known(
         # leak, and the ticket is due within the hour.
         assert deadline_heard(services, "general") not in told
         assert services.prompts.pcm("transcript_pending") in told
+        # No words, so no emergency could be heard and handed over: the caller is told
+        # where to call at once (a fire told "the recording is kept" alone, 2026-12-06).
+        for number in P.EMERGENCY_SERVICES_SPOKEN:
+            assert number in P.text("transcript_pending")
         service.attach_transcript(session=s, domain=domain, ticket=ticket,
                                   actor=Actor.system("asr"), text=GAS)
         assert ticket.urgency == "urgent"

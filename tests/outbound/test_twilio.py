@@ -448,3 +448,5 @@ def test_wrong_keys_over_twilio_end_the_call_like_over_sip(hook_app: Any) -> Non
     assert twiml.find("Gather") is None and twiml.find("Hangup") is not None
     assert _surveys(sessions) == 0 and ticket(sessions, number).status == "closed"
     assert _attempt_row(sessions, attempt)[3] == "1"
+    with sessions() as s:  # pressed, answering nothing: on the attempt (Conversation.wrong)
+        assert (s.get_one(OutboundAttempt, attempt).data or {}).get("keys_wrong") == "9**#"

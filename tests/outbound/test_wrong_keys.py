@@ -53,6 +53,7 @@ class FrontEnd:
 class TwoQuestions(Conversation):
     def __init__(self) -> None:
         self.pressed_keys: list[str] = []
+        self.wrong_keys = ""
 
     def step(self, keys: str) -> Step:
         if len(keys) < 2:
@@ -63,6 +64,9 @@ class TwoQuestions(Conversation):
 
     def pressed(self, keys: str) -> None:
         self.pressed_keys.append(keys)
+
+    def wrong(self, key: str) -> None:
+        self.wrong_keys += key
 
 
 @pytest.fixture
@@ -85,6 +89,8 @@ def test_endless_wrong_keys_end_the_call_as_answered_without_an_answer(
     assert result.outcome is Outcome.ANSWERED and result.keys == ""
     assert call.asked == MAX_WRONG_KEYS and call.ended
     assert conversation.pressed_keys == []
+    # Pressed, answering nothing: kept for the attempt's record (Conversation.wrong).
+    assert conversation.wrong_keys == garbage * MAX_WRONG_KEYS
 
 
 def test_a_wrong_key_then_right_ones_is_an_answer(settings: Settings) -> None:
@@ -93,6 +99,7 @@ def test_a_wrong_key_then_right_ones_is_an_answer(settings: Settings) -> None:
     result = SipDialer(FrontEnd(call), PromptLibrary(settings), settings).call(  # type: ignore[arg-type]
         to="13800138000", conversation=conversation)
     assert result.keys == "12" and conversation.pressed_keys == ["1", "12"]
+    assert conversation.wrong_keys == "*#A"
 
 
 class KeysDuringTheReport(KeyingCall):

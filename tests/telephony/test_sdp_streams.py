@@ -142,3 +142,27 @@ def test_a_direction_given_for_the_whole_session_is_the_audio_streams() -> None:
     assert ok.status_code == 200 and b"a=recvonly\r\n" in ok.body_bytes and call.held
     with pytest.raises(NotAcceptable, match="sendonly"):
         call_media(parse_sdp(held.encode()))
+
+
+SRTP = ("m=audio 40006 RTP/SAVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n"
+        "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n"
+        "c=IN IP4 192.0.2.99\r\n")
+
+
+def test_a_best_effort_srtp_offer_is_answered_on_its_plain_rtp_stream() -> None:
+    """Two audio streams, SRTP first and plain RTP with PCMU after it (an SBC offering
+    SRTP with a fallback): 488 "no common codec" (the trial's raw caller, 2026-12-06);
+    now the plain one is the call's, the SRTP one refused in its place, and its own c=
+    is not taken."""
+    offer = HEAD + SRTP + AUDIO.replace("40000", "40008")
+    ok = answered(offer)
+    assert [m[:3] for m in m_lines(ok.body_bytes)] == [
+        ["audio", "0", "RTP/SAVP"], ["audio", "30000", "RTP/AVP"]]
+    taken = parse_sdp(offer.encode())
+    assert (taken.port, taken.proto, taken.connection_ip) == (40008, "RTP/AVP", PEER[0])
+    # Plain RTP first: taken as before, the SRTP line after it refused.
+    assert [m[:2] for m in m_lines(answered(HEAD + AUDIO + SRTP).body_bytes)] == [
+        ["audio", "30000"], ["audio", "0"]]
+    # SRTP alone: nothing we can serve.
+    with pytest.raises(NotAcceptable):
+        answer_offer(parse_sdp((HEAD + SRTP).encode()))

@@ -191,9 +191,10 @@ def test_timer_b_without_any_answer_fails_the_call() -> None:
 def test_a_2xx_without_usable_sdp_is_acked_then_hung_up() -> None:
     dialer, link, far = make_dialer(lambda _m, _r: [(200, b"")])
     outcome = dialer.dial(TARGET, timeout=5)
-    assert outcome.kind is OutcomeKind.FAILED
+    # Failed, and saying why: an answer we could not use (was "failed", 2026-12-06).
+    assert outcome.kind is OutcomeKind.FAILED and outcome.detail == "bad_answer"
     [call] = link.opened
-    assert link.byes == [call] and call.end_reason is EndReason.FAILED
+    assert link.byes == [call] and call.end_reason is EndReason.BAD_ANSWER
     [(ack, addr)] = acks(link)
     # F4: the ACK of a 2xx is a new request to the Contact, with the far end's To tag.
     assert addr == PEER and ack.request_uri == f"sip:1001@{PEER[0]}:{PEER[1]}"
@@ -248,8 +249,29 @@ def test_a_2xx_whose_answer_refuses_our_audio_is_hung_up(direction: str,
         assert outcome.kind is OutcomeKind.ANSWERED and call.state is CallState.ANSWERED
         assert not link.byes
     else:
-        assert outcome.kind is OutcomeKind.FAILED and call.end_reason is EndReason.FAILED
+        assert outcome.kind is OutcomeKind.FAILED and call.end_reason is EndReason.BAD_ANSWER
         assert link.byes == [call]
+
+
+def test_a_2xx_answering_a_codec_we_did_not_offer_says_why_it_is_hung_up(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A handler's phone answering our PCMU/PCMA offer with G.729 alone (the trial's
+    scripted phone, 2026-12-06): acked and hung up as before, but the attempt read "200
+    failed" and no line said why; now the end is ``bad_answer`` and the log names the
+    reason, so whoever reads it can fix the phone or the trunk."""
+    answer = build_sdp(ip=PEER[0], port=41000, session_id=3, formats=[(18, "G729")],
+                       event_pt=None)
+    link, far = MediaLink(), FarEnd(lambda _m, _r: [(200, answer)])
+    dialer = Dialer(link, far, username=Settings().sip.username, registrar=None)
+    link.dialer = dialer
+    with caplog.at_level("WARNING", logger="telephony.sip"):
+        outcome = dialer.dial(TARGET, timeout=5)
+    [call] = link.opened
+    assert outcome.kind is OutcomeKind.FAILED and outcome.detail == "bad_answer"
+    assert call.end_reason is EndReason.BAD_ANSWER and link.byes == [call]
+    assert len(acks(link)) == 1
+    assert any("no common codec" in r.getMessage() and call.call_id in r.getMessage()
+               for r in caplog.records)
 
 
 def test_a_forgotten_call_gets_no_ack_for_a_late_2xx() -> None:

@@ -1,0 +1,97 @@
+"""A request body that never ends, or comes a byte at a time, is answered 408 and its
+connection closed (``hotline.app.BodyDeadline``, mod_reqtimeout's rule: ``seconds`` plus one
+for every ``min_rate`` bytes); before, the trial's chunked bodies of one byte every 2 s were
+held open with no end (2026-12-06). Socket-free: the middleware between a made-up server's
+``receive`` and an app that reads its body as FastAPI does."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from starlette.types import Message, Receive, Scope, Send
+
+from hotline.app import BodyDeadline
+
+SCOPE: Scope = {"type": "http", "method": "POST", "path": "/api/v1/tickets", "headers": []}
+
+
+class BodyReader:
+    """Reads the whole body, then answers 200 with its length; a disconnect while reading
+    is the client gone (FastAPI answers it 400, here "gone")."""
+
+    def __init__(self) -> None:
+        self.saw: list[str] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                self.saw.append("gone")
+                await send({"type": "http.response.start", "status": 400, "headers": []})
+                await send({"type": "http.response.body", "body": b"gone"})
+                return
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        self.saw.append(f"body {len(body)}")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        # As a streamed response does: listen for the client leaving, long after the body.
+        self.saw.append((await receive())["type"])
+        await send({"type": "http.response.body", "body": str(len(body)).encode()})
+
+
+def run(chunks: list[tuple[float, bytes]], *, seconds: float, min_rate: int,
+        then_wait: float = 0.0) -> tuple[list[Message], BodyReader]:
+    """``chunks``: (pause before it, bytes), the last one ending the body unless the
+    list is cut short by the deadline; after them the server's receive waits
+    ``then_wait`` and says the client left."""
+    app = BodyReader()
+    sent: list[Message] = []
+    feed = list(chunks)
+
+    async def receive() -> Message:
+        if feed:
+            pause, data = feed.pop(0)
+            await asyncio.sleep(pause)
+            return {"type": "http.request", "body": data, "more_body": bool(feed)}
+        await asyncio.sleep(then_wait)
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    async def main() -> None:
+        await asyncio.wait_for(
+            BodyDeadline(app, seconds=seconds, min_rate=min_rate)(SCOPE, receive, send), 20)
+
+    asyncio.run(main())
+    return sent, app
+
+
+def test_a_body_that_never_ends_is_answered_408_and_closed() -> None:
+    # 200 one-byte chunks 20 ms apart (4 s) against 0.3 s and 500 bytes/s: late.
+    sent, app = run([(0.02, b"x")] * 200, seconds=0.3, min_rate=500)
+    start = sent[0]
+    assert start["status"] == 408, sent
+    headers = {k.lower(): v for k, v in start["headers"]}
+    assert headers[b"connection"] == b"close"
+    assert json.loads(sent[1]["body"])["error"] == "body_timeout"
+    assert len(sent) == 2  # the app's own answer to the "disconnect" went nowhere
+    assert app.saw == ["gone"]
+
+
+def test_a_body_coming_at_the_minimum_rate_earns_its_time() -> None:
+    # 0.3 s allowed, then 1 s for every 500 bytes: 1,000 bytes 0.2 s apart, 5 times (1 s
+    # in all) would be late with no allowance for bytes, and are in time with it.
+    sent, app = run([(0.2, b"y" * 1000)] * 5, seconds=0.3, min_rate=500)
+    assert sent[0]["status"] == 200 and app.saw[0] == "body 5000"
+
+
+def test_once_the_body_is_whole_the_server_is_listened_to_without_a_deadline() -> None:
+    # A streamed CSV export waits on receive for the client leaving for as long as the
+    # download takes: 0.6 s past a 0.1 s deadline is the server's, not a 408.
+    sent, app = run([(0.0, b"{}")], seconds=0.1, min_rate=500, then_wait=0.6)
+    assert [m.get("status") for m in sent if m["type"] == "http.response.start"] == [200]
+    assert app.saw == ["body 2", "http.disconnect"]
