@@ -304,9 +304,10 @@ def load_matters(path: Path, table: str = "matters") -> dict[str, tuple[str, ...
     return {name: tuple(forms) for name, forms in matters.items()}
 
 
-# Matters named anywhere in the caller's words, and those counted only as the step asked
-# (the ``[steps]`` table, see :func:`steps_asked`); an entry speaks of either in its text.
-_ANYWHERE = load_matters(MATTERS_FILE)
+# Matters named anywhere in the caller's words (with ``[after]``: a step taken that failed,
+# a part refused), and those counted only as the step asked (the ``[steps]`` table, see
+# :func:`steps_asked`); an entry speaks of either in its text.
+_ANYWHERE = {**load_matters(MATTERS_FILE), **load_matters(MATTERS_FILE, "after")}
 _STEPS = load_matters(MATTERS_FILE, "steps")
 _LAPSES = load_matters(MATTERS_FILE, "still")
 _MATTERS = {**_ANYWHERE, **_STEPS, **_LAPSES}
@@ -819,12 +820,15 @@ def _spans_words(said: str, form: str, edges: set[int]) -> bool:
     """``form`` is found in ``said`` starting and ending where jieba's words do (``edges``,
     its search-mode cut: 罚款 of 罚款单 too), never across a word, nor with a 还 that reads
     "still" (``_STILL``): 还清 is no repayment in 还清楚 (还, 清楚), nor 提前还 in 提前还要
-    or 提前还需要."""
+    or 提前还需要. A 还 the form reads "still" itself (还是不给) may."""
     still = {m.start() for m in _STILL.finditer(said)}
+    # A form that says "still" itself (还是不给 of ``[after]``) reads its 还 so already.
+    own = {m.start() for m in _STILL.finditer(form)}
     start = said.find(form)
     while start >= 0:
         end = start + len(form)
-        if start in edges and end in edges and not still.intersection(range(start, end)):
+        if (start in edges and end in edges
+                and not still.intersection(range(start, end)) - {start + k for k in own}):
             return True
         start = said.find(form, start + 1)
     return False
