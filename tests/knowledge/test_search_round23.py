@@ -71,3 +71,39 @@ def test_a_step_taken_that_failed_is_filed(index: Index, text: str, near: str) -
 def test_the_grievance_or_the_step_not_yet_taken_still_answers(
         index: Index, text: str, entry: str) -> None:
     assert_answers(index, text, entry)
+
+
+# Kind 2: for someone else, or the one it is for cannot come; or what is the caller's own
+# used by another. No entry says who may act for whom.
+@pytest.mark.parametrize(("text", "matters"), [
+    ("我爸去不了，我能替他换吗", {"proxy"}),
+    ("老人行动不便能委托子女办吗", {"proxy"}),
+    ("她出不了门 能帮她办吗", {"proxy"}),
+    ("医保卡的钱能给家人用吗", {"others"}),
+    # The caller asks the hotline (替我查), or a parent does the child's (帮孩子办).
+    ("能替我查一下社保缴费记录吗", set()),
+    ("我想帮孩子办个户口", set()),
+])
+def test_a_step_for_someone_else_is_named(text: str, matters: set[str]) -> None:
+    assert asked_matters(text) == matters
+
+
+@pytest.mark.parametrize(("text", "near"), [
+    ("我爸瘫痪在床去不了派出所，身份证到期了能不能我替他换？", "kb003"),
+    ("老年卡养老助残卡我妈去不了 能我帮她办吗", "kb010"),
+    ("老人行动不便 身份证过期了 家里人能代替去换吗", "kb003"),
+    ("我儿子在外地上班回不来，他的居住证签注能委托我去办吗？", "kb002"),
+    ("我在外地来不了 护照换发能委托别人去吗", "kb005"),
+    ("医保卡的钱能给家人用吗", "kb027"),
+])
+def test_a_step_for_someone_else_is_filed(index: Index, text: str, near: str) -> None:
+    assert_filed(index, text, near, "unmatched")
+
+
+@pytest.mark.parametrize(("text", "entry"), [
+    ("身份证快到期了，怎么换新的？", "kb003"),
+    ("能替我查一下社保缴费记录吗", "kb022"),
+    ("我想给孩子办个户口，去哪办", "kb007"),
+])
+def test_ones_own_step_still_answers(index: Index, text: str, entry: str) -> None:
+    assert_answers(index, text, entry)
