@@ -843,17 +843,22 @@ def speaks_of_matter(written: str, matter: str,
 
 # What negates the word after it (没到期, 不备案, 没有单位, 未成年).
 _NEGATORS = frozenset({"没", "没有", "不", "未"})
+# What denies that the caller is what the word after it names (我不是应届生, kb23): a
+# state to come (没到期) may still be answered by the entry (换领 from three months
+# before), who the entry is for is not the caller at all.
+NOT_BEING = frozenset({"不是"})
 
 
-def denied_words(text: str) -> frozenset[str]:
+def denied_words(text: str, negators: frozenset[str] = _NEGATORS) -> frozenset[str]:
     """The words ``text`` negates: each word of two or more characters right after a
-    negation (身份证没到期: 到期). Read after the colloquial phrases are respelt, so the
-    caller's 没过期 is the 到期 an entry's title speaks of. A word the caller then asks how
-    to do (孩子还没报名，幼儿园怎么报名) is a step not yet taken, not a situation denied."""
+    negation (身份证没到期: 到期; with ``NOT_BEING``, 我不是应届生: 应届生). Read after the
+    colloquial phrases are respelt, so the caller's 没过期 is the 到期 an entry's title
+    speaks of. A word the caller then asks how to do (孩子还没报名，幼儿园怎么报名) is a
+    step not yet taken, not a situation denied."""
     normal = normalise(text)
     tok = _jieba().lcut(normal, HMM=False)
     negated = {w for n, w in itertools.pairwise(tok)
-               if n in _NEGATORS and len(w) > 1 and _HAN_RUN.fullmatch(w)}
+               if n in negators and len(w) > 1 and _HAN_RUN.fullmatch(w)}
     # The step asked (:func:`steps_asked`: 怎么报名，要带啥), its first word, not its
     # object: 失业 of 怎么申领失业保险金 is what the step is for, so 我没失业 still denies
     # the entry's 失业了.
@@ -898,9 +903,16 @@ def situation_words(title: str) -> frozenset[str]:
     return frozenset(words(_HOW.split(title)[0]))
 
 
-def says_negated(entry_text: str, word: str) -> bool:
+def denies(word: str, situation: frozenset[str]) -> bool:
+    """A word the caller negates (:func:`denied_words`) is the situation an entry's title
+    states (:func:`situation_words`), whole or by a word inside it read as the title's
+    words are (应届生 of 应届毕业生: 应届)."""
+    return word in situation or any(w in situation for w in words(word))
+
+
+def says_negated(entry_text: str, word: str, negators: frozenset[str] = _NEGATORS) -> bool:
     """An entry's normalised text speaks of ``word`` negated itself (没有单位的灵活就业)."""
-    return any(f"{n}{word}" in entry_text for n in _NEGATORS)
+    return any(f"{n}{word}" in entry_text for n in negators)
 
 
 def is_question(text: str) -> bool:
@@ -1058,6 +1070,7 @@ class Index:
         matters_asked = asked_matters(spoken) - stepped
         matters_told = told_matters(spoken) | stepped
         denied = denied_words(spoken)
+        not_being = denied_words(spoken, NOT_BEING)
         sw, ss = self.words.scores(qw), self.sounds.scores(qs)
         top_w, top_s = max(sw, default=0.0) or 1.0, max(ss, default=0.0) or 1.0
         ranked: list[tuple[float, int]] = []
@@ -1131,8 +1144,13 @@ class Index:
                                     for m in matters_told)),
                 # The caller denies what the entry's title says their situation is (身份证
                 # 没到期 against 身份证快到期了怎么换新的), and the entry never says it denied.
-                "denied": float(any(w in self.situations[i] and not says_negated(self.texts[i], w)
-                                    for w in denied)),
+                "denied": float(any(denies(w, self.situations[i])
+                                    and not says_negated(self.texts[i], w) for w in denied)),
+                # The caller says they are not who the entry's title is for (我不是应届生
+                # against 应届毕业生怎么办理进京落户): its answer is for someone else.
+                "not_whom": float(any(denies(w, self.situations[i])
+                                      and not says_negated(self.texts[i], w, NOT_BEING)
+                                      for w in not_being)),
             }
             if rank == 0:
                 features = f
@@ -1169,7 +1187,7 @@ def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
     weighs (``STORY_WEIGHT``), once the caller said more of the entry than a short
     question does; 1 counts it as a word of the question."""
     if (f.get("other_object") or f.get("unacted") or f.get("unmatched")
-            or f.get("unquantified")):
+            or f.get("unquantified") or f.get("not_whom")):
         # The caller names another member of a family than the entry's title (驾驶证
         # against 身份证, a bite against the dog licence), or asks how to do a thing the
         # entry never speaks of doing (注销 the licence it says how to get; see
@@ -1177,7 +1195,8 @@ def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
         # no figure of (天然气一立方多少钱 against how to pay the gas bill; see
         # :func:`quantities_asked`), or names a matter of the thing (repaying, a fine,
         # cancelling, a repair; see :func:`asked_matters`) the entry never speaks of
-        # (公积金贷款想提前还 against how to apply for the loan): however many words they
+        # (公积金贷款想提前还 against how to apply for the loan), or says they are not who
+        # the entry is for (我不是应届生; feature ``not_whom``): however many words they
         # share, the entry answers a neighbouring question, and offering it would mislead.
         return 0.0
     value = _confidence(f, evidence_words=evidence_words, evidence_power=evidence_power,

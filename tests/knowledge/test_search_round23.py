@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge.search import Index, asked_matters, confidence, worth_confirming
+from knowledge import search
+from knowledge.search import (
+    Index,
+    asked_matters,
+    confidence,
+    denied_words,
+    worth_confirming,
+)
 from tests.knowledge.test_search_round9 import TODAY
 
 
@@ -106,4 +113,41 @@ def test_a_step_for_someone_else_is_filed(index: Index, text: str, near: str) ->
     ("我想给孩子办个户口，去哪办", "kb007"),
 ])
 def test_ones_own_step_still_answers(index: Index, text: str, entry: str) -> None:
+    assert_answers(index, text, entry)
+
+
+# Kind 3: the entry's condition is not the caller's. Who the title is for, denied (我不是
+# 应届生); the whole sum against drawing it for a purpose; doing it with one's own hands
+# against which unit does it.
+@pytest.mark.parametrize(("text", "near", "feature"), [
+    ("我不是应届毕业生，能办进京落户吗", "kb006", "not_whom"),
+    ("不是应届生能落户北京吗", "kb006", "not_whom"),
+    ("我已经毕业三年了不是应届的 还能落户吗", "kb006", "not_whom"),
+    ("我不是租房住的，自己有房，公积金能取吗", "kb014", "not_whom"),
+    ("不在北京干了 公积金能全部取出来吗", "kb014", "unmatched"),
+    ("回老家发展了，公积金能一次性取出来吗", "kb014", "unmatched"),
+    ("楼下的树挡光，我能自己动手剪了吗", "kb046", "unmatched"),
+    ("门口的树太挡光了，我想自己把它剪了行不行", "kb046", "unmatched"),
+])
+def test_a_condition_not_the_entrys_is_filed(index: Index, text: str, near: str,
+                                            feature: str) -> None:
+    assert_filed(index, text, near, feature)
+
+
+def test_not_being_is_told_apart_from_a_state_denied() -> None:
+    assert denied_words("不是应届生能落户吗", search.NOT_BEING) == {"应届生"}
+    assert denied_words("不是应届生能落户吗") == frozenset()
+    # 没到期 is still the state denied, capped and offered, not zeroed (round 21).
+    assert denied_words("身份证没到期能换吗", search.NOT_BEING) == frozenset()
+
+
+@pytest.mark.parametrize(("text", "entry"), [
+    # Not being from Beijing is what the entry for children from elsewhere answers.
+    ("孩子不是北京户口，在北京上学要什么材料", "kb033"),
+    ("我不是本地户口 孩子刚出生怎么上户口", "kb007"),
+    ("租房住怎么提取公积金？能按月取吗", "kb014"),
+    ("我没单位，社保能自己交吗", "kb020"),
+    ("看病自己垫付的钱怎么报销", "kb027"),
+])
+def test_the_entrys_own_condition_still_answers(index: Index, text: str, entry: str) -> None:
     assert_answers(index, text, entry)
