@@ -747,6 +747,22 @@ def stepped_matters(text: str) -> frozenset[str]:
                                                for f in _STEPS[m]))
 
 
+def asks_only_steps(text: str) -> bool:
+    """Every step ``text`` asks is a ``[steps]`` matter, and no clause without one asks
+    anything but a bare what to do (怎么办, 这咋整): the matter is the whole question, not
+    one of two asked in two clauses (要不要报告社区，办居住证需要啥条件; 出租登记备案怎么弄
+    asks of its own thing: review29)."""
+    def matter_step(clause: str) -> list[bool]:
+        return [any(_starts_step(s, f) for f in _FORMS) for s in steps_asked(_as_written(clause))]
+
+    clauses = [c for c in _CLAUSE_END.split(text) if c.strip()]
+    steps = [m for c in clauses for m in matter_step(c)]
+    if not steps or not all(steps):
+        return False
+    return not any(is_question(c) and words(_ANY_STEP.sub("，", c))
+                   for c in clauses if not matter_step(c))
+
+
 def told_matters(text: str) -> frozenset[str]:
     """Matters of the ``[steps]`` table ``text`` names when it asks no step at all
     (单位就是不执行，怎么办; 对仲裁结果不服，找哪里): whether the word is the caller's
@@ -1066,7 +1082,11 @@ class Index:
         # never zeroes it: a call often asks two steps in two clauses (要不要报告社区，办居住证
         # 需要啥条件), and the entry that answers the other one must still be offered
         # (review29: 12 of 30 such questions were filed as tickets).
+        # Unless the step matter is all the call asks (去年报停了，今年想恢复供暖，怎么弄):
+        # then it is the question, and an entry that lacks it answers another (kb23).
         stepped = stepped_matters(spoken)
+        if stepped and asks_only_steps(spoken):
+            stepped = frozenset()
         matters_asked = asked_matters(spoken) - stepped
         matters_told = told_matters(spoken) | stepped
         denied = denied_words(spoken)

@@ -151,3 +151,43 @@ def test_not_being_is_told_apart_from_a_state_denied() -> None:
 ])
 def test_the_entrys_own_condition_still_answers(index: Index, text: str, entry: str) -> None:
     assert_answers(index, text, entry)
+
+
+# Kind 4: what was offered "did you mean" for another matter. A step matter that is all the
+# call asks is its question (not one of two steps asked in two clauses, review29); a
+# payment missed, asked whether it can still be made up; the balance of an account.
+@pytest.mark.parametrize(("text", "near"), [
+    ("去年报停了暖气，今年想恢复供暖，怎么弄？", "kb036"),
+    ("暖气报停了今年想恢复供暖怎么办", "kb036"),
+    ("找到工作了，失业金想停掉，这咋整", "kb026"),
+    ("社保断了仨月没交，还能补上不？", "kb020"),
+    ("我自己交的社保断了好几个月，现在还能补上吗", "kb020"),
+    ("我想查查我们家的维修基金账户里还剩多少钱，在哪儿查？", "kb049"),
+    ("我们小区维修资金账户里还剩多少钱在哪查", "kb049"),
+    ("维修基金还剩下多少钱，去哪查", "kb049"),
+])
+def test_another_matter_is_not_offered(index: Index, text: str, near: str) -> None:
+    assert_filed(index, text, near, "unmatched")
+
+
+@pytest.mark.parametrize(("text", "near"), [
+    # Two steps in two clauses: the entry that answers the other is still offered.
+    ("房子租出去了要不要报告派出所，出租登记备案怎么弄", "kb018"),
+    ("燃气卡没钱停气了，想恢复用气，IC卡怎么充值", "kb042"),
+    # A step matter told as the situation, no step asked: offered, as review27 left it.
+    ("我们楼用维修资金修电梯，有几户就是不签字，这咋办", "kb049"),
+])
+def test_a_step_matter_beside_another_question_is_still_offered(
+        index: Index, text: str, near: str) -> None:
+    r = index.search(text, today=TODAY)
+    assert r.hits[0].id == near and r.features["untold"] == 1.0
+    assert r.hits[0].confidence == search.UNASKED_CAP
+
+
+@pytest.mark.parametrize(("text", "entry"), [
+    ("路边停车忘交钱了，现在还能补上不？", "kb048"),
+    ("路边停车忘了交费了，怎么补交？", "kb048"),
+    ("房子没人住，暖气想报停，怎么办", "kb036"),
+])
+def test_the_entrys_own_step_still_answers(index: Index, text: str, entry: str) -> None:
+    assert_answers(index, text, entry)
