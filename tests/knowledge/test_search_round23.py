@@ -63,6 +63,9 @@ def test_a_step_taken_that_failed_is_named(text: str, matters: set[str]) -> None
     ("我租的房子房东不给办租赁备案，居住证办不了，怎么办？", "kb018"),
     ("维修资金申请了，物业还是不办，找谁", "kb049"),
     ("小区的大件垃圾堆了半个月没人清，找谁管", "kb045"),
+    # The decision came; carrying it out is not how to apply.
+    ("劳动仲裁的裁决下来了 单位拖着不办 咋办", "kb025"),
+    ("劳动仲裁已经裁决了，单位不给钱，去哪申请执行", "kb025"),
 ])
 def test_a_step_taken_that_failed_is_filed(index: Index, text: str, near: str) -> None:
     assert_filed(index, text, near, "unmatched")
