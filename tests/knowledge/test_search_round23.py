@@ -131,6 +131,10 @@ def test_ones_own_step_still_answers(index: Index, text: str, entry: str) -> Non
     ("回老家发展了，公积金能一次性取出来吗", "kb014", "unmatched"),
     ("楼下的树挡光，我能自己动手剪了吗", "kb046", "unmatched"),
     ("门口的树太挡光了，我想自己把它剪了行不行", "kb046", "unmatched"),
+    # Away from Beijing, against the entry that moves it in; a fee waived.
+    ("我要回老家了，北京交的社保能转回老家吗", "kb021", "unmatched"),
+    ("不在北京干了 社保能转回原籍吗", "kb021", "unmatched"),
+    ("公租房的租金太高了，能申请减免吗", "kb019", "unmatched"),
 ])
 def test_a_condition_not_the_entrys_is_filed(index: Index, text: str, near: str,
                                             feature: str) -> None:
@@ -151,6 +155,8 @@ def test_not_being_is_told_apart_from_a_state_denied() -> None:
     ("租房住怎么提取公积金？能按月取吗", "kb014"),
     ("我没单位，社保能自己交吗", "kb020"),
     ("看病自己垫付的钱怎么报销", "kb027"),
+    ("以前在北京交过社保，后来去外地干了两年，现在回北京了，外地的社保能转回来吗", "kb021"),
+    ("房子冬天没人住，能不能不供暖少交点钱", "kb036"),
 ])
 def test_the_entrys_own_condition_still_answers(index: Index, text: str, entry: str) -> None:
     assert_answers(index, text, entry)
