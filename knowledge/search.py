@@ -778,8 +778,8 @@ def told_matters(text: str) -> frozenset[str]:
 
 
 # Questions that ask what to do and name no step: 怎么办, 咋办, 找谁, 找哪里.
-_ANY_STEP = re.compile("怎么办|咋办|咋整|怎么弄|怎么处理|该怎么|找谁|找哪里|找哪儿|找哪|"
-                       "去哪办|去哪里办|去哪儿办")
+_ANY_STEP = re.compile("怎么办|咋办|咋整|怎么弄|咋弄|怎么搞|咋搞|怎么处理|该怎么|找谁|找哪里|"
+                       "找哪儿|找哪|去哪办|去哪里办|去哪儿办")
 
 
 def _named(text: str, matters: dict[str, tuple[str, ...]]) -> frozenset[str]:
