@@ -28,6 +28,7 @@ from hotline.wiring import BACKLOG_BATCH, Background
 from ivr.audio import ASR_NICE
 from ivr.intake import CallIntake, Spool
 from tests.support.city import City
+from tests.support.harness import fork_with_us
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory
 from ticketing.models import Ticket, utcnow
@@ -223,7 +224,7 @@ def _doomed(url: str, data: Path, marker: Path, words: str) -> None:
 
 
 def _fork_doomed(url: str, data: Path, marker: Path, words: str) -> int:
-    pid = os.fork()
+    pid = fork_with_us()  # killed with the test process, however that ends
     if pid == 0:  # the child: it never returns into pytest, whatever happens
         code = 1
         try:

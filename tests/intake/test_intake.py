@@ -25,6 +25,7 @@ from asr.stream import Transcript
 from ivr.callrecords import CallOutcome, CallRecord
 from ivr.intake import CallIntake, CallJournal, Spool, recover_spool
 from tests.support.city import City
+from tests.support.harness import fork_with_us
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory
 from ticketing.models import Ticket, utcnow
@@ -283,7 +284,7 @@ def test_a_spool_held_by_another_live_process_is_not_taken_over(tmp_path: Path) 
     # same, with its own lock, and the lock must go with it when it is killed.
     spool_dir = tmp_path / "shared-spool"
     ready, told = os.pipe()
-    holder = os.fork()
+    holder = fork_with_us()  # killed with the test process, however that ends
     if holder == 0:  # the child never returns into pytest
         try:
             os.close(ready)

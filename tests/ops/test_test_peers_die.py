@@ -5,6 +5,7 @@ which pg_ctl starts in a session of its own, is handed over by ``die_with_us``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -73,3 +74,52 @@ def test_peers_die_when_the_test_process_is_killed(tmp_path: Path) -> None:
         for g in groups:
             for pid in _alive_in_group(g):
                 os.kill(pid, signal.SIGKILL)
+
+
+# A test process that forks helpers, as test_crash's workers, test_backlog_drain's doomed
+# child and test_intake's holder are forked: one with os.fork() itself (it holds a copy of
+# everything the test process had open, the reaper's pipe too) and one with
+# harness.fork_with_us; a peer started through harness.spawn; then nothing until killed.
+FORKING_CHILD = r"""
+import os, sys, time
+from tests.support import harness
+
+peer = harness.spawn(["sleep", "300"])
+forked = os.fork()
+if forked == 0:
+    time.sleep(120)
+    os._exit(0)
+helper = harness.fork_with_us()
+if helper == 0:
+    time.sleep(120)
+    os._exit(0)
+print(peer.pid, forked, helper, flush=True)
+time.sleep(300)
+"""
+
+
+def test_peers_die_while_a_helper_forked_from_the_test_process_lives(tmp_path: Path) -> None:
+    # Before: the reaper waited for its pipe's end of file, which the forked helper's copy
+    # of the write end held off for as long as the helper lived (a forked outbound worker
+    # ran until SIGTERM, and every peer with it).
+    child = harness.spawn([sys.executable, "-c", FORKING_CHILD], cwd=REPO,
+                          env={**os.environ, "PYTHONPATH": str(REPO)},
+                          stdout=subprocess.PIPE, text=True)
+    pids: list[int] = []
+    try:
+        assert child.stdout is not None
+        pids = [int(p) for p in child.stdout.readline().split()]
+        assert len(pids) == 3, "the child did not start its peer and helpers"
+        peer, forked, helper = pids
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+        deadline = time.monotonic() + 10
+        while (_alive_in_group(peer) or _alive_in_group(helper)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert forked in _alive_in_group(child.pid), "the plain forked helper must live on"
+        assert _alive_in_group(peer) == [], "the peer outlived its test process"
+        assert _alive_in_group(helper) == [], "a helper forked with fork_with_us outlived it"
+    finally:
+        for pgid in {child.pid, *pids}:  # the plain forked helper is in the child's group
+            with contextlib.suppress(OSError):
+                os.killpg(pgid, signal.SIGKILL)

@@ -22,6 +22,7 @@ from tests.outbound import worker_main
 from tests.outbound.standins import Ledger, LedgerServer
 from tests.outbound.support import WATER_HANDLER_PHONE, new_ticket
 from tests.support.city import City
+from tests.support.harness import fork_with_us
 from tests.support.waiting import wait_until
 from ticketing.context import Domain
 from ticketing.models import Ticket
@@ -58,12 +59,11 @@ class Worker:
 
     def __init__(self, env: dict[str, str], ledger_url: str, name: str) -> None:
         ready_r, ready_w = os.pipe()
-        pid = os.fork()
+        pid = fork_with_us()  # killed with the test process, however that ends
         if pid == 0:  # the child: it never returns into pytest, whatever happens
             code = 1
             try:
                 os.close(ready_r)
-                os.setsid()  # as start_new_session did: killpg reaches this worker alone
                 os.environ.update(env)
                 worker_main.serve(ledger_url, name, lambda: os.write(ready_w, b"ready\n"))
                 code = 0

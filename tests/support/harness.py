@@ -83,60 +83,151 @@ def free_port() -> int:
 # ---------------------------------------------------------------------------------------
 
 # The reaper: a small process of its own session that reads the process groups of this
-# test process's peers on its stdin and, at end of file (this process gone: exit, crash,
-# kill -9 of a pytest worker), kills every group still there. A peer's group, not only its
-# pid: Kamailio's children, and what `hotline serve` starts, go with it. A group whose
-# leader's pid went to another process since (its start time differs) is left alone.
+# test process's peers on its stdin and, once this process is gone (exit, crash, kill -9 of
+# a pytest worker), kills every group still there. A peer's group, not only its pid:
+# Kamailio's children, and what `hotline serve` starts, go with it. A group whose leader's
+# pid went to another process since (its start time differs) is left alone.
+# It watches this process's pid (a pidfd; getppid() polled where there is none), not only
+# the pipe: the pipe's end of file comes when the last copy of its write end closes, and a
+# child forked from this process (test_crash's workers, test_backlog_drain's doomed child,
+# any helper) holds a copy for as long as it lives; closing that copy at fork
+# (os.register_at_fork) would reach os.fork() alone, not a fork from C, a Popen with
+# close_fds=False nor a pass_fds that happens to hold it.
 # Neither PR_SET_PDEATHSIG (it fires when the thread that forked ends, and reaches no
 # child the peer forks) nor atexit (never run on kill -9) would do: an interrupted run
 # left a linphonec spinning on a core for two hours.
 _REAPER = """
-import os, signal, sys
+import os, select, signal, sys, time
 
-def started(pid):
+def stat(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[19]
+            return f.read().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
 
-groups = {}
-for line in sys.stdin:
-    groups[int(line)] = started(int(line))
-for pid, start in groups.items():
-    now = started(pid)
-    if now is not None and now != start:
+def started(pid):
+    fields = stat(pid)
+    return fields[19] if fields else None
+
+def children(pid):
+    found = []
+    for name in os.listdir("/proc"):
+        fields = stat(name) if name.isdigit() else None
+        if fields and fields[1] == str(pid):
+            found.append(int(name))
+    return found
+
+parent = int(sys.argv[1])
+try:
+    watch = os.pidfd_open(parent)
+except (AttributeError, OSError):
+    watch = None
+gone = os.getppid() != parent  # it ended before the pidfd, or the pidfd is another's
+groups = {}  # group leader -> (its start time, a signal it is sent first, or 0)
+pending = b""
+
+def take(chunk):
+    global pending
+    *lines, pending = (pending + chunk).split(b"\\n")
+    for line in lines:
+        pid, first = (int(n) for n in line.split())
+        groups[pid] = (started(pid), first)
+
+while not gone:
+    watched = [0] if watch is None else [0, watch]
+    ready = select.select(watched, [], [], 1.0 if watch is None else None)[0]
+    if watch in ready or os.getppid() != parent:
+        break
+    if 0 in ready:
+        chunk = os.read(0, 4096)
+        if not chunk:
+            break
+        take(chunk)
+while select.select([0], [], [], 0)[0]:  # what it wrote before it went
+    chunk = os.read(0, 4096)
+    if not chunk:
+        break
+    take(chunk)
+
+def ours(pid, start):
+    return start is not None and started(pid) == start
+
+asked = []
+for pid, (start, first) in groups.items():
+    if not ours(pid, start):
         continue
     try:
-        os.killpg(pid, signal.SIGKILL)
+        if first:  # its own shutdown stops the children it put in sessions of their own
+            os.kill(pid, first)
+            asked.append((pid, start))
+        else:
+            os.killpg(pid, signal.SIGKILL)
     except OSError:
         pass
+deadline = time.monotonic() + 1.0
+while time.monotonic() < deadline and any(ours(p, s) for p, s in asked):
+    time.sleep(0.05)
+for pid, start in asked:
+    if ours(pid, start):
+        for child in children(pid):
+            try:
+                os.killpg(child, signal.SIGKILL)
+            except OSError:
+                pass
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
 """
 _reaper_lock = threading.Lock()
 _reaper: tuple[int, subprocess.Popen[bytes]] | None = None  # (our pid, the reaper)
 
 
-def die_with_us(pid: int) -> None:
+def die_with_us(pid: int, first: int = 0) -> None:
     """Hand the group ``pid`` leads (a peer :func:`spawn` started, or a daemon that made a
     session of its own: PostgreSQL's postmaster) to this process's reaper, started on first
-    use, and again in a forked child, whose peers are its own."""
+    use, and again in a forked child, whose peers are its own. ``first``: a signal ``pid``
+    alone is sent first, for a daemon whose children are in sessions of their own (SIGQUIT,
+    the postmaster's immediate shutdown); its group and children are killed a second later
+    if it is still there."""
     global _reaper
     with _reaper_lock:
         for _ in range(2):
             if _reaper is None or _reaper[0] != os.getpid() or _reaper[1].poll() is not None:
                 _reaper = (os.getpid(), subprocess.Popen(
-                    [sys.executable, "-c", _REAPER], stdin=subprocess.PIPE,
+                    [sys.executable, "-c", _REAPER, str(os.getpid())], stdin=subprocess.PIPE,
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                     start_new_session=True))
             stdin = _reaper[1].stdin
             assert stdin is not None
             try:
-                stdin.write(f"{pid}\n".encode())
+                stdin.write(f"{pid} {int(first)}\n".encode())
                 stdin.flush()
                 return
             except OSError:  # the reaper was killed: start another
                 _reaper = None
         raise RuntimeError("no reaper for the test's peers")
+
+
+def fork_with_us() -> int:
+    """``os.fork()`` for a helper process of a test (a worker, a lock holder): the child
+    (0 returned) leads a session of its own, and is killed with this test process however
+    that ends, as a peer :func:`spawn` started is; the parent gets the child's pid."""
+    told, tell = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(told)
+        os.setsid()
+        os.close(tell)  # end of file: the parent hands over a group that exists
+        return 0
+    os.close(tell)
+    try:
+        os.read(told, 1)
+    finally:
+        os.close(told)
+    die_with_us(pid)
+    return pid
 
 
 def spawn(cmd: list[str], **kwargs: Any) -> subprocess.Popen[Any]:
