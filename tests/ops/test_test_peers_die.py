@@ -123,3 +123,58 @@ def test_peers_die_while_a_helper_forked_from_the_test_process_lives(tmp_path: P
         for pgid in {child.pid, *pids}:  # the plain forked helper is in the child's group
             with contextlib.suppress(OSError):
                 os.killpg(pgid, signal.SIGKILL)
+
+
+# A test process with the suite's PostgreSQL and a backend busy on a query that does not
+# look for its postmaster's death (a long count: pg_sleep would, and end by itself).
+PG_CHILD = r"""
+import time
+import psycopg
+from tests.support.pgserver import running_pg_server
+
+with running_pg_server() as pg:
+    busy = psycopg.connect(host=pg.host, port=pg.port, user=pg.user, dbname="postgres",
+                           autocommit=True)
+    busy.execute("SET statement_timeout = '120s'")  # bounded, whatever befalls this test
+    postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
+    print(postmaster, busy.info.backend_pid, flush=True)
+    busy.execute("SELECT count(*) FROM generate_series(1, 5000000000)")
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+@pytest.mark.postgres
+def test_postgres_backends_die_when_the_test_process_is_killed() -> None:
+    # Before: the reaper killed the postmaster's group, the postmaster alone (each backend
+    # leads a session of its own); a backend busy on a query lived on for its length, and
+    # the cluster's segments in /dev/shm were left.
+    child = harness.spawn([sys.executable, "-c", PG_CHILD], cwd=REPO,
+                          env={**os.environ, "PYTHONPATH": str(REPO)},
+                          stdout=subprocess.PIPE, text=True)
+    pids: list[int] = []
+    try:
+        assert child.stdout is not None
+        pids = [int(p) for p in child.stdout.readline().split()]
+        assert len(pids) == 2, "the child did not start its PostgreSQL"
+        time.sleep(0.5)  # the query under way
+        assert all(_alive(p) for p in pids)
+        maps = Path(f"/proc/{pids[1]}/maps").read_text().split()
+        segments = {Path(m) for m in maps if m.startswith("/dev/shm/PostgreSQL.")}
+        assert segments, "the backend maps no shared memory segment"
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+        deadline = time.monotonic() + 10
+        while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [p for p in pids if _alive(p)] == [], "PostgreSQL outlived its test process"
+        assert [s for s in segments if s.exists()] == [], "its shared memory was left"
+    finally:
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -175,9 +176,12 @@ def running_pg_server(*, durable: bool = False) -> Iterator[PgServer]:
          str(base / "log"), "-w", "-t", "60", "start"],
         check=True, stdout=subprocess.DEVNULL,
     )
-    # pg_ctl's postmaster leads a session of its own: killed with this test process however
-    # it ends (kill -9 too), its backends with it; the files go at the next run's start.
-    die_with_us(int((data / "postmaster.pid").read_text().split()[0]))
+    # pg_ctl's postmaster leads a session of its own: stopped with this test process however
+    # it ends (kill -9 too). SIGQUIT first, its immediate shutdown: each backend leads a
+    # session of its own, so killing the postmaster's group reached no backend (one busy on
+    # a query ran 22 s on) and left its shared memory; SIGKILL a second later if it is still
+    # there. The files go at the next run's start.
+    die_with_us(int((data / "postmaster.pid").read_text().split()[0]), signal.SIGQUIT)
     server = PgServer(host="127.0.0.1", port=port, user="postgres", data=data)
     try:
         yield server
