@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -51,23 +52,38 @@ def _alive_in_group(pgid: int) -> list[int]:
     return alive
 
 
+def _start(code: str, *args: str) -> subprocess.Popen[str]:
+    """A test process in small: ``code`` run by a child Python, started as the suite's are."""
+    return harness.spawn([sys.executable, "-c", code, *args], cwd=REPO,
+                         env={**os.environ, "PYTHONPATH": str(REPO)},
+                         stdout=subprocess.PIPE, text=True)
+
+
+def _printed_pids(child: subprocess.Popen[str], count: int) -> list[int]:
+    """The ``count`` pids the child prints once what it starts is up."""
+    assert child.stdout is not None
+    pids = [int(p) for p in child.stdout.readline().split()]
+    assert len(pids) == count, "the child did not start its peers"
+    return pids
+
+
+def _left_after_kill(child: subprocess.Popen[str], left: Callable[[], list[int]]) -> list[int]:
+    """Kill the child with SIGKILL; what ``left`` still lists once it is empty, or 10 s on."""
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(10)
+    deadline = time.monotonic() + 10
+    while (still := left()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return still
+
+
 def test_peers_die_when_the_test_process_is_killed(tmp_path: Path) -> None:
-    child = harness.spawn([sys.executable, "-c", CHILD, str(tmp_path)], cwd=REPO,
-                          env={**os.environ, "PYTHONPATH": str(REPO)},
-                          stdout=subprocess.PIPE, text=True)
+    child = _start(CHILD, str(tmp_path))
     groups: list[int] = []
     try:
-        assert child.stdout is not None
-        groups = [int(g) for g in child.stdout.readline().split()]
-        assert len(groups) == 2, "the child did not start its peers"
+        groups = _printed_pids(child, 2)
         assert len(_alive_in_group(groups[0])) > 1  # Kamailio and the workers it forked
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(10)
-        deadline = time.monotonic() + 10
-        left = [p for g in groups for p in _alive_in_group(g)]
-        while left and time.monotonic() < deadline:
-            time.sleep(0.05)
-            left = [p for g in groups for p in _alive_in_group(g)]
+        left = _left_after_kill(child, lambda: [p for g in groups for p in _alive_in_group(g)])
         assert left == [], f"peers outlived their test process: {left}"
     finally:
         harness._kill_group(child, signal.SIGKILL)
@@ -98,24 +114,16 @@ time.sleep(300)
 """
 
 
-def test_peers_die_while_a_helper_forked_from_the_test_process_lives(tmp_path: Path) -> None:
+def test_peers_die_while_a_helper_forked_from_the_test_process_lives() -> None:
     # Before: the reaper waited for its pipe's end of file, which the forked helper's copy
     # of the write end held off for as long as the helper lived (a forked outbound worker
     # ran until SIGTERM, and every peer with it).
-    child = harness.spawn([sys.executable, "-c", FORKING_CHILD], cwd=REPO,
-                          env={**os.environ, "PYTHONPATH": str(REPO)},
-                          stdout=subprocess.PIPE, text=True)
+    child = _start(FORKING_CHILD)
     pids: list[int] = []
     try:
-        assert child.stdout is not None
-        pids = [int(p) for p in child.stdout.readline().split()]
-        assert len(pids) == 3, "the child did not start its peer and helpers"
+        pids = _printed_pids(child, 3)
         peer, forked, helper = pids
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(10)
-        deadline = time.monotonic() + 10
-        while (_alive_in_group(peer) or _alive_in_group(helper)) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        _left_after_kill(child, lambda: _alive_in_group(peer) + _alive_in_group(helper))
         assert forked in _alive_in_group(child.pid), "the plain forked helper must live on"
         assert _alive_in_group(peer) == [], "the peer outlived its test process"
         assert _alive_in_group(helper) == [], "a helper forked with fork_with_us outlived it"
@@ -154,24 +162,16 @@ def test_postgres_backends_die_when_the_test_process_is_killed() -> None:
     # Before: the reaper killed the postmaster's group, the postmaster alone (each backend
     # leads a session of its own); a backend busy on a query lived on for its length, and
     # the cluster's segments in /dev/shm were left.
-    child = harness.spawn([sys.executable, "-c", PG_CHILD], cwd=REPO,
-                          env={**os.environ, "PYTHONPATH": str(REPO)},
-                          stdout=subprocess.PIPE, text=True)
+    child = _start(PG_CHILD)
     pids: list[int] = []
     try:
-        assert child.stdout is not None
-        pids = [int(p) for p in child.stdout.readline().split()]
-        assert len(pids) == 2, "the child did not start its PostgreSQL"
+        pids = _printed_pids(child, 2)
         time.sleep(0.5)  # the query under way
         assert all(_alive(p) for p in pids)
         maps = Path(f"/proc/{pids[1]}/maps").read_text().split()
         segments = {Path(m) for m in maps if m.startswith("/dev/shm/PostgreSQL.")}
         assert segments, "the backend maps no shared memory segment"
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(10)
-        deadline = time.monotonic() + 10
-        while any(_alive(p) for p in pids) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        _left_after_kill(child, lambda: [p for p in pids if _alive(p)])
         assert [p for p in pids if _alive(p)] == [], "PostgreSQL outlived its test process"
         assert [s for s in segments if s.exists()] == [], "its shared memory was left"
     finally:
