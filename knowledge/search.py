@@ -892,6 +892,10 @@ _STEP_ASKING = re.compile("怎么样|怎么|怎样|如何|咋|能不能|可不�
 # 怎样才能, 不想, 谁能): the word still asks. Any other word a match begins inside of is a
 # word of its own (可能, 功能, 智能, 性能, 本能, 新能源, 着想), which asks nothing.
 _ASKING_LEADS = frozenset("不只才就还也都再又谁")
+# A utility that stands alone as the subject, which jieba's dictionary joins to the 能
+# after it (水能 and 电能, hydro and electric power, of 水能不能恢复, 电能恢复吗): the 能
+# still asks, where the word ends within the asking word (not 电能表, the meter).
+_ASKING_SUBJECTS = frozenset({"水", "电", "气", "煤气", "暖气", "燃气"})
 # Words before the step that say going to do it, or how, not which step (需要去办停领吗,
 # 要不要主动报告, 能先续期吗).
 _BEFORE_STEP = frozenset({"去", "来", "办", "主动", "先", "自己", "再去"})
@@ -917,14 +921,22 @@ def steps_asked(clause: str) -> list[list[str]]:
 
 def _asking_stretches(clause: str) -> list[str]:
     """What follows each word of ``_STEP_ASKING`` in ``clause`` up to the next one, where
-    the word asks as a word: it begins one of jieba's words, or ends one that an adverb
-    begins (``_ASKING_LEADS``). The 能 of 可能要停气吗 or 这个功能 asks no step."""
-    starts: dict[int, int] = {}  # each character's offset -> where its jieba word begins
+    the word asks as a word: it begins one of jieba's words; or ends one that an adverb
+    begins (``_ASKING_LEADS``); or follows, in one jieba word, a subject of
+    ``_ASKING_SUBJECTS`` (水能不能) or an asking word itself (想要不要: jieba's 想要 takes
+    the first 要 of 要不要, read as 想 + 要不要). The 能 of 可能要停气吗 or 这个功能 asks
+    no step."""
+    word_at: dict[int, tuple[int, int]] = {}  # each character's offset -> its jieba word
     for _word, begin, end in _jieba().tokenize(clause, HMM=False):
-        starts.update(dict.fromkeys(range(begin, end), begin))
-    asking = [m for m in _STEP_ASKING.finditer(clause)
-              if m.start() == starts[m.start()]
-              or clause[m.start() - 1] in _ASKING_LEADS]
+        word_at.update(dict.fromkeys(range(begin, end), (begin, end)))
+    asking: list[re.Match[str]] = []
+    for m in _STEP_ASKING.finditer(clause):
+        begin, end = word_at[m.start()]
+        before = clause[begin:m.start()]
+        if (not before or before[-1] in _ASKING_LEADS
+                or (before in _ASKING_SUBJECTS and end <= m.end())
+                or (asking and asking[-1].span() == (begin, m.start()))):
+            asking.append(m)
     ends = [m.start() for m in asking[1:]] + [len(clause)]
     return [clause[m.end():end] for m, end in zip(asking, ends, strict=False)]
 
