@@ -17,6 +17,7 @@ import pytest
 import ticketing.classify as classify_module
 from tests.ticketing.test_classify_urgent import _danger_cues as _cues
 from ticketing.classify import MADE_SAFE, NO_RESCUE, SILENCED, classify
+from ticketing.degrade import degrade
 from ticketing.intake_model import DECISION, decide
 
 
@@ -869,3 +870,44 @@ def test_a_child_overdue_is_hours_late_and_young(text: str, emergency: str) -> N
 ])
 def test_a_child_overdue_is_not_quieted_by_words_that_do_not_place_the_child(text: str) -> None:
     assert classify(text).emergency == "110", _cues(text)
+
+
+# Twenty-first round (cues23): what heldout-21 found wrong. Every sentence written for these
+# tests; each loud one is checked clean and as `ticketing.degrade` writes it (seed 0), for a
+# recogniser that mishears one character must leave a second cue.
+
+_AT_THE_EDGE = [
+    # Told hesitantly, as a question: where the person is, and what they say.
+    "我想咨询一下，我女儿刚才坐在我们小区天台边上，说活着没意思，我该怎么办，海淀区学院路。",
+    "请问一下，有个小伙子站在桥的栏杆外面，一直往下看，嘴里说不想活了，通州区运河大桥。",
+    "我就问一下，我对门的大姐爬到楼顶上去了，坐在边儿上哭，说不想活了，西城区德胜门。",
+    "不好意思打扰一下，我弟弟现在骑在阳台栏杆外面，说不想活了，我们劝不下来，大兴区黄村。",
+    "我想问一下我妈现在站在我们楼顶边上说她不想活了我不敢靠近朝阳区劲松",
+    # Only where the person is, or only what they say.
+    "那个我想问问，我儿子现在坐在我们楼楼顶边上，十八层，谁叫也不下来",
+    "我想问一下，我老公喝了酒，一直闹着要跳楼，拦都拦不住",
+    "我想问一下，我妹妹现在蹲在天台的边沿上，一直哭，劝也不听，朝阳区酒仙桥。",
+    "那个请问一下，我哥刚才翻到大桥的护栏外头去了，说要跳河，丰台区卢沟桥。",
+    # As a recogniser writes it: 在 heard 再, 活 lost, no commas.
+    "我 想 问问 我 儿子 站 再 楼顶 边儿 上 好 半天 了 叫 他 也 不 下来",
+    "那个 想 问 下 我 老婆 坐 再 屋顶 沿上 一直 哭 说 活着 没劲",
+    "请问 一下 我 同事 在 天台 边上 坐 着 说 不想 火 了 我们 怎么 办",
+]
+
+
+@pytest.mark.parametrize("text", _AT_THE_EDGE)
+@pytest.mark.parametrize("style", ["clean", "recogniser"])
+def test_someone_at_a_height_s_edge_who_will_not_live_is_110(text: str, style: str) -> None:
+    said = degrade(text, seed=0) if style == "recogniser" else text
+    assert classify(said).emergency == "110", (said, _cues(said))
+
+
+@pytest.mark.parametrize("text", [
+    # Over (the not-now frame), an edge with no one at it, a base station on the roof.
+    "我儿子上个月站在楼顶上说不想活了，现在看了心理医生好多了，想问问哪儿有心理咨询。",
+    "楼顶边上的护栏锈断了，没人管，怕有人掉下去，朝阳区双井。",
+    "小区新建了个基站就在我们家楼顶上，这个有没有辐射啊",
+    "我们楼天台边上堆了好多杂物，物业也不清理",
+])
+def test_an_edge_without_a_person_in_danger_now_is_no_hand_over(text: str) -> None:
+    assert classify(text).emergency == "none", _cues(text)
