@@ -876,6 +876,13 @@ def test_a_child_overdue_is_not_quieted_by_words_that_do_not_place_the_child(tex
 # tests; each loud one is checked clean and as `ticketing.degrade` writes it (seed 0), for a
 # recogniser that mishears one character must leave a second cue.
 
+STYLES = ["clean", "recogniser"]
+
+
+def _as_said(text: str, style: str) -> str:
+    """``text`` as written, or as a recogniser writes it (``ticketing.degrade``, seed 0)."""
+    return degrade(text, seed=0) if style == "recogniser" else text
+
 _AT_THE_EDGE = [
     # Told hesitantly, as a question: where the person is, and what they say.
     "我想咨询一下，我女儿刚才坐在我们小区天台边上，说活着没意思，我该怎么办，海淀区学院路。",
@@ -896,9 +903,9 @@ _AT_THE_EDGE = [
 
 
 @pytest.mark.parametrize("text", _AT_THE_EDGE)
-@pytest.mark.parametrize("style", ["clean", "recogniser"])
+@pytest.mark.parametrize("style", STYLES)
 def test_someone_at_a_height_s_edge_who_will_not_live_is_110(text: str, style: str) -> None:
-    said = degrade(text, seed=0) if style == "recogniser" else text
+    said = _as_said(text, style)
     assert classify(said).emergency == "110", (said, _cues(said))
 
 
@@ -911,3 +918,60 @@ def test_someone_at_a_height_s_edge_who_will_not_live_is_110(text: str, style: s
 ])
 def test_an_edge_without_a_person_in_danger_now_is_no_hand_over(text: str) -> None:
     assert classify(text).emergency == "none", _cues(text)
+
+
+_WIRING_BURNING = [
+    # Sparks and a burnt-rubber or scorched smell from wiring, told a clause or more apart.
+    "楼道里的电表箱一直嗡嗡的，往外冒火花，还有一股烧胶皮的味儿，通州区梨园。",
+    "我们单元门口那个配电箱啪啪响，一会儿一个火星子，现在闻着一股糊味，海淀区五道口。",
+    "地下室那根电缆噼里啪啦的，满楼道都是焦糊味儿，丰台区方庄。",
+    "插线板上充着电动车电瓶，插头那儿直打火，屋里一股电线烧焦的味，大兴区黄村。",
+    # A habit told in another clause does not make the smell now a habit.
+    "电表箱天天跳闸，刚才又冒火花，现在一股胶皮味。",
+]
+
+
+@pytest.mark.parametrize("text", _WIRING_BURNING)
+@pytest.mark.parametrize("style", STYLES)
+def test_wiring_with_a_burning_smell_now_is_119(text: str, style: str) -> None:
+    said = _as_said(text, style)
+    assert classify(said).emergency == "119", (said, _cues(said))
+
+
+@pytest.mark.parametrize("text", [
+    # Written as a recogniser writes it.
+    "那个 水管 不是 是 我们 楼 的 配电室 一直 嗡嗡 响 冒 火花 有 股 胶皮 味儿",
+    "楼下 电表 箱 一直 冒 火星 闻着 有 股 怪 味儿 越来越 大",
+])
+def test_wiring_with_a_burning_smell_now_is_119_recogniser_written(text: str) -> None:
+    assert classify(text).emergency == "119", _cues(text)
+
+
+@pytest.mark.parametrize("text", [
+    # Food burnt on an electric cooker, something burnt on purpose or every day, a smell not
+    # there, one that is over.
+    "电饭锅做饭做糊了，一股糊味，开关也不灵了，想问问这锅能退吗。",
+    "楼下饭馆天天烧东西，一股焦糊味，电线也乱拉，西城区。",
+    "邻居在楼道里烧纸，一股焦味，电表箱就在旁边。",
+    "插座有点发烫，没闻到焦味，想问问要不要换。",
+    "家里电线老化，开关摸着发烫，有时候能闻到一股胶皮味。",
+    "废品站后头有人烧电线炼铜，一股胶皮味，呛得人直咳嗽。",
+    "我家电闸昨天冒火花还有糊味，电工今天已经换好了，想问问费用谁出。",
+])
+def test_a_burning_smell_that_is_not_the_wiring_s_now_is_no_hand_over(text: str) -> None:
+    assert classify(text).emergency == "none", _cues(text)
+
+
+@pytest.mark.parametrize(("text", "category"), [
+    # "X，不是，是Y": Y is what the call is about; X is taken back.
+    ("嗯那个燃气，不是，是楼下那个配电室，一直往外冒火花，有股胶皮味儿", "power"),
+    ("那个 燃气 不是 是 配电箱 一直 冒 火花 有 股 糊味", "power"),
+    ("我们家暖气，不对，是自来水，一直发黄，喝不了", "water"),
+    ("那个自来水 不是 是天然气 表那儿 一直 有 味儿", "gas"),
+    # No correction: "不是是非" and "是不是" keep what is said.
+    ("燃气费这事不是是非问题，燃气公司多收了钱就该退", "gas"),
+    ("燃气管子那儿不是是不是漏气了，有股味儿", "gas"),
+])
+def test_a_self_correction_takes_its_first_word_back_for_the_category(
+        text: str, category: str) -> None:
+    assert classify(text).category == category, classify(text).matched
