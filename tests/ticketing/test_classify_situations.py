@@ -975,3 +975,34 @@ def test_a_burning_smell_that_is_not_the_wiring_s_now_is_no_hand_over(text: str)
 def test_a_self_correction_takes_its_first_word_back_for_the_category(
         text: str, category: str) -> None:
     assert classify(text).category == category, classify(text).matched
+
+
+@pytest.mark.parametrize("text", [
+    # A danger the sentence itself puts in a far region or abroad, whoever told it.
+    "朋友圈里都在说北方哪个城市化工厂爆炸了，想问问我们这边有没有化工厂。",
+    "听我同事说外地有个小区着火了烧死好几个人，我们楼道里堆满了东西，能不能管管。",
+    "刚才听收音机说国外有个商场着火了，想问问我们这边商场的消防谁来查。",
+    # As a recogniser writes it: the medium lost (新闻 heard 信闻), the place left.
+    "我 刚才 看 信闻 说 外地 哪个 小区 燃气 爆炸 了 想 问问 我们 这 的 管道 谁 管",
+])
+def test_a_danger_told_of_a_far_region_is_no_hand_over(text: str) -> None:
+    assert classify(text).emergency == "none", _cues(text)
+
+
+@pytest.mark.parametrize(("text", "service"), [
+    # The same words beside a danger here and now: still handed over.
+    ("刚看新闻说外地燃气爆炸了，我正看着呢，我家厨房突然着火了，快来人。", "119"),
+    ("我老公说南方哪儿地震了，说着说着他就倒地上了，叫不醒。", "120"),
+    ("新闻说外地有人拿刀砍人，现在我们小区门口也有个男的拿着刀追人。", "110"),
+    ("看新闻说南方哪儿发大水了，我们这儿现在也淹了，我爸被困在屋里出不来。", "119"),
+    ("我妈看新闻说外地燃气爆炸了吓得够呛，现在捂着胸口说胸口疼，喘不上气。", "120"),
+    ("刚才我老公说外地哪儿着火了，结果我们楼道里现在也冒烟了。", "119"),
+    ("我刚才听广播说外地有个小区燃气爆炸了，现在我们楼下也砰的一声，玻璃都碎了，有人在喊救命。", "119"),
+])
+@pytest.mark.parametrize("style", STYLES)
+def test_a_far_region_beside_a_danger_here_keeps_the_hand_over(
+        text: str, service: str, style: str) -> None:
+    said = _as_said(text, style)
+    assert classify(said).emergency != "none", (said, _cues(said))
+    if style == "clean":
+        assert classify(said).emergency == service, _cues(said)
