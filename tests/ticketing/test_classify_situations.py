@@ -1006,3 +1006,35 @@ def test_a_far_region_beside_a_danger_here_keeps_the_hand_over(
     assert classify(said).emergency != "none", (said, _cues(said))
     if style == "clean":
         assert classify(said).emergency == service, _cues(said)
+
+
+@pytest.mark.parametrize(("text", "emergency"), [
+    # A thing thrown down from a height that nearly hit someone (U4, B9): urgent, no police.
+    ("楼上有人往下扔啤酒瓶子，刚才差点砸着楼下玩的孩子，也不知道是哪家。", "none"),
+    ("高空抛物太吓人了，有人从楼上扔了个酒瓶子下来，差点砸着我。", "none"),
+    # Hurt, or a weapon in the hand or thrown at someone: handed over.
+    ("楼上往下扔了个酒瓶子，砸着一个老太太，头上全是血。", "120"),
+    ("楼上有人往下扔酒瓶子，砸中个小孩，倒地上不动了。", "120"),
+    ("喝醉的那个拿酒瓶子砸人，还在追。", "110"),
+    ("有人往我身上扔酒瓶子砸我，现在还在骂。", "110"),
+    ("楼上两口子打架，往下扔酒瓶子砸人。", "110"),
+])
+def test_a_bottle_thrown_down_from_a_height_is_no_weapon_in_the_hand(
+        text: str, emergency: str) -> None:
+    assert classify(text).emergency == emergency, _cues(text)
+    assert classify(text).urgency == "urgent", _cues(text)
+
+
+@pytest.mark.parametrize(("text", "emergency"), [
+    # A lift that stops between floors and then puts itself right, told as a fault (B6).
+    ("电梯老是停在两层中间，过一会儿又自己好了，物业说没毛病。", "none"),
+    ("我们楼的电梯总卡在半截，卡一会儿就自己动了，想让物业好好修修。", "none"),
+    # Someone in it, further on or now: 119.
+    ("电梯老是停在半截上又自己好了，今天又停在半截了，我女儿一个人在里面。", "119"),
+    ("电梯 老是 停 在 半截 又 自己 好 了 今天 又 卡住 了 我妈 在 里面 出不来", "119"),
+    ("电梯又停在半截了，又自己好了一下又停了，我爸还关在里面。", "119"),
+    ("电梯停在七楼和八楼中间了，我和孩子在里面。", "119"),
+    ("电梯停在半截了，我按了警铃也没人应。", "119"),
+])
+def test_a_lift_that_puts_itself_right_shuts_nobody_in(text: str, emergency: str) -> None:
+    assert classify(text).emergency == emergency, _cues(text)
