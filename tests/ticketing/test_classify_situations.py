@@ -699,7 +699,11 @@ def test_a_lift_running_open_and_locked_escape_stairs_are_urgent(calm: str, urge
                                   "锤子砸得咣咣的", "打火的时候火苗往外窜", "电梯门开着往上走",
                                   # review22's mends: the fitting tested, the spans, the dream's end
                                   "管子肥皂水抹了冒泡没敢关", "救护车的车费我妈吐血了",
-                                  "热水器点火的时候火苗往外窜不敢用了", "梦见着火了吓醒了着火了"])
+                                  "热水器点火的时候火苗往外窜不敢用了", "梦见着火了吓醒了着火了",
+                                  # cues23: the edge, the wiring's smell, a far region, a lift
+                                  "他坐再楼顶边儿上说不想火了", "配电室冒火花有股胶皮味",
+                                  "看信闻说南方哪儿爆炸了", "电梯停在半截又自己好了",
+                                  "电梯卡了一下又好了", "楼上往下扔酒瓶子差点砸着人"])
 def test_the_new_cues_cost_work_in_proportion_to_length(unit: str) -> None:
     classify(unit)
     short = _work(unit * (1250 // len(unit)))
