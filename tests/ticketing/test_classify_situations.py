@@ -919,6 +919,12 @@ def test_someone_at_a_height_s_edge_who_will_not_live_is_110(text: str, style: s
     "楼顶边上的护栏锈断了，没人管，怕有人掉下去，朝阳区双井。",
     "小区新建了个基站就在我们家楼顶上，这个有没有辐射啊",
     "我们楼天台边上堆了好多杂物，物业也不清理",
+    # On a roof, not at its edge; at an edge, with nothing wrong; low spirits asked about.
+    "我们几个邻居晚上坐在天台上乘凉，物业说不让上去，这合理吗？",
+    "我爸爬到房顶上修太阳能热水器，物业说要收钱。",
+    "他们在桥上钓鱼，蹲在桥栏杆旁边，鱼线挂着路人了。",
+    "邻居老太太在楼顶边上种菜，泥土老往下掉。",
+    "我朋友说活着没意思，最近一直失眠，想问问哪里有心理咨询。",
 ])
 def test_an_edge_without_a_person_in_danger_now_is_no_hand_over(text: str) -> None:
     assert classify(text).emergency == "none", _cues(text)
