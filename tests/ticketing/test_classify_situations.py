@@ -1008,6 +1008,8 @@ def test_a_danger_told_of_a_far_region_is_no_hand_over(text: str) -> None:
     ("我妈看新闻说外地燃气爆炸了吓得够呛，现在捂着胸口说胸口疼，喘不上气。", "120"),
     ("刚才我老公说外地哪儿着火了，结果我们楼道里现在也冒烟了。", "119"),
     ("我刚才听广播说外地有个小区燃气爆炸了，现在我们楼下也砰的一声，玻璃都碎了，有人在喊救命。", "119"),
+    # Far away, but the caller's own son is in it.
+    ("我儿子在外地上学，打电话说外地那边着火了他被困在宿舍里", "119"),
 ])
 @pytest.mark.parametrize("style", STYLES)
 def test_a_far_region_beside_a_danger_here_keeps_the_hand_over(
