@@ -4,7 +4,7 @@ DIR/<worker>.jsonl; ``python -m tests.support.cpuprofile DIR... [TOP]`` ranks th
 DIRs: one run per directory of tests, as docs/suite.md measures the suite file by file).
 ``python -m tests.support.cpuprofile --waiters DIR [TOP]`` ranks one run's tests by wall
 minus their worker's own CPU (what a test spends waiting on real time: calls, timers,
-retries) and says how many workers were busy, second by second.
+retries) and how long the run's end waited on fewer workers than it has (the tail).
 
 The suite is CPU-bound on shared cores, so wall durations (--durations) say more about
 the load than about a test: this counts CPU seconds instead. A test's figure is its
@@ -208,6 +208,24 @@ def waiters(where: Path, top: int = 40) -> None:
     for r in sorted(tests, key=lambda r: r["own"] - r["wall"])[:top]:
         print(f"  {r['wall'] - r['own']:7.1f} {r['wall']:7.1f} {r['own']:6.1f}  "
               f"{r['worker']:4s} {r['began'] - t0:6.0f}  {r['id']}")
+    # The run's tail: the tests' span ends with its last worker; the seconds before that
+    # in which fewer workers were busy are cores idle at the end (a long test handed out
+    # late holds the run while the others wait for nothing).
+    busy = [0] * (int(end - t0) + 1)
+    for r in tests:
+        for second in range(int(r["began"] - t0), int(r["began"] + r["wall"] - t0) + 1):
+            busy[second] += 1
+    workers = len({r["worker"] for r in tests})
+    print("\nthe tail: s before the tests' end since the last second with at least N "
+          "workers busy")
+    for n in range(workers, 0, -1):
+        last = max((s for s, b in enumerate(busy) if b >= n), default=0)
+        print(f"  N={n}: {len(busy) - 1 - last:4d} s")
+    for worker in sorted({r["worker"] for r in tests}):
+        mine = [r for r in tests if r["worker"] == worker]
+        last = max(mine, key=lambda r: r["began"] + r["wall"])
+        print(f"  {worker:4s} ends {last['began'] + last['wall'] - t0:6.0f}  {last['id']}")
+
 
 
 if __name__ == "__main__":
