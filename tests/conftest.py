@@ -3,6 +3,7 @@ the domain, API clients; and the tier markers (postgres, asr) that follow from t
 
 from __future__ import annotations
 
+import gc
 import logging
 import shutil
 import uuid
@@ -165,6 +166,18 @@ def pytest_collection_modifyitems_xdist_groups(config: pytest.Config, items: lis
                          for m in item.iter_markers("xdist_group")})
         if groups and "@" not in item.nodeid and hasattr(item, "_id"):
             item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(groups)}")
+
+
+def pytest_unconfigure() -> None:
+    """Nothing a test made is collected after this: its objects are moved out of the
+    garbage collector's sight. At its exit an interpreter runs full collections over
+    everything still alive, several times over as its modules are torn down; an xdist
+    worker at the end of a whole run holds millions of objects (the project, the models,
+    caches, pytest's reports), and its exit spent 2-10 s in them (py-spy: gc_collect_main,
+    after atexit) while xdist's controller waited up to 10 s for each worker to end, then
+    killed it: ~10 s at the end of every whole run (docs/suite.md, twenty-first round).
+    What is frozen is freed by the process's end as before."""
+    gc.freeze()
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,7 @@ DIR/<worker>.jsonl; ``python -m tests.support.cpuprofile DIR... [TOP]`` ranks th
 DIRs: one run per directory of tests, as docs/suite.md measures the suite file by file).
 ``python -m tests.support.cpuprofile --waiters DIR [TOP]`` ranks one run's tests by wall
 minus their worker's own CPU (what a test spends waiting on real time: calls, timers,
-retries) and says how many workers were busy, second by second.
+retries) and how long the run's end waited on fewer workers than it has (the tail).
 
 The suite is CPU-bound on shared cores, so wall durations (--durations) say more about
 the load than about a test: this counts CPU seconds instead. A test's figure is its
@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import atexit
 import collections
+import gc
 import json
 import multiprocessing
 import os
 import resource
+import subprocess
 import sys
 import threading
 import time
@@ -97,7 +99,48 @@ def pytest_configure(config: pytest.Config) -> None:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     Path(where).mkdir(parents=True, exist_ok=True)
     _rec = _Recorder(Path(where) / f"{worker}.jsonl")
-    _rec.write(kind="start", worker=worker, cpu=_own_cpu(), wall=time.time())
+    _rec.write(kind="start", worker=worker, cpu=_own_cpu(), wall=time.time(), pid=os.getpid())
+    if worker == "main" and config.pluginmanager.hasplugin("xdist"):
+        _time_teardown(_rec)
+
+
+def _time_teardown(rec: _Recorder) -> None:
+    """xdist's controller ends its workers with NodeManager.teardown_nodes (up to 10 s
+    each, then a kill): when it began, ended, and when each worker's process was gone."""
+    from xdist.workermanage import NodeManager
+
+    teardown = NodeManager.teardown_nodes
+
+    def timed(self: Any) -> None:
+        procs = {gw.id: gw._io.popen.pid for gw in self.group
+                 if getattr(getattr(gw, "_io", None), "popen", None) is not None}
+        gone: dict[str, float] = {}
+        stop = threading.Event()
+
+        def watch() -> None:
+            while not stop.is_set() and len(gone) < len(procs):
+                for gw, pid in procs.items():
+                    if gw in gone:
+                        continue
+                    try:
+                        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+                    except OSError:
+                        state = "Z"
+                    if state in ("Z", "X"):
+                        gone[gw] = time.time()
+                time.sleep(0.02)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        began = time.time()
+        watcher.start()
+        try:
+            teardown(self)
+        finally:
+            stop.set()
+            watcher.join()
+            rec.write(kind="teardown", began=began, wall=time.time(), pids=procs, gone=gone)
+
+    NodeManager.teardown_nodes = timed  # type: ignore[method-assign]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -105,12 +148,32 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         return
     # What the interpreter's exit will wait for: xdist's controller waits up to 10 s for
     # each worker to end (then kills it), so a thread or child left running holds the run.
-    _rec.write(kind="end", cpu=_own_cpu(), wall=time.time(),
+    # ``objects``: what the interpreter's exit would collect; ``frozen``: what it will not
+    # (tests/conftest.py freezes it: a worker's exit spent seconds collecting it).
+    _rec.write(kind="end", cpu=_own_cpu(), wall=time.time(), objects=len(gc.get_objects()),
+               frozen=gc.get_freeze_count(),
                threads=[t.name for t in threading.enumerate()
                         if not t.daemon and t is not threading.main_thread()],
                children=[c.pid for c in multiprocessing.active_children()])
     # After those threads were joined (atexit runs then): missing if the worker was killed.
-    atexit.register(lambda rec=_rec: rec.write(kind="exit", wall=time.time()))
+    def _exit(rec: _Recorder = _rec) -> None:
+        rec.write(kind="exit", wall=time.time())
+        # What follows atexit (the interpreter's finalization: modules, objects, C++
+        # destructors of the libraries loaded) is no Python code of ours: a process of
+        # its own looks at this one from outside 2 and 6 s on, if it is still there.
+        if "PYTEST_XDIST_WORKER" in os.environ:
+            out = Path(rec.file.name).with_suffix(".final.txt")
+            subprocess.Popen(
+                ["sh", "-c", "for t in 2 4; do sleep $t; kill -0 $0 2>/dev/null || exit 0; "
+                 "echo \"== $(date +%s.%N)\"; cat /proc/$0/status | grep -E 'State|Threads'; "
+                 "for t in /proc/$0/task/*; do echo $(cat $t/comm) $(cat $t/wchan) "
+                 "$(cut -d' ' -f3 $t/stat); done; "
+                 "py-spy dump --native --pid $0 2>&1 | head -150; done",
+                 str(os.getpid())],
+                stdout=out.open("w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True, close_fds=True)
+
+    atexit.register(_exit)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -208,6 +271,23 @@ def waiters(where: Path, top: int = 40) -> None:
     for r in sorted(tests, key=lambda r: r["own"] - r["wall"])[:top]:
         print(f"  {r['wall'] - r['own']:7.1f} {r['wall']:7.1f} {r['own']:6.1f}  "
               f"{r['worker']:4s} {r['began'] - t0:6.0f}  {r['id']}")
+    # The run's tail: the tests' span ends with its last worker; the seconds before that
+    # in which fewer workers were busy are cores idle at the end (a long test handed out
+    # late holds the run while the others wait for nothing).
+    busy = [0] * (int(end - t0) + 1)
+    for r in tests:
+        for second in range(int(r["began"] - t0), int(r["began"] + r["wall"] - t0) + 1):
+            busy[second] += 1
+    workers = len({r["worker"] for r in tests})
+    print("\nthe tail: s before the tests' end since the last second with at least N "
+          "workers busy")
+    for n in range(workers, 0, -1):
+        last = max((s for s, b in enumerate(busy) if b >= n), default=0)
+        print(f"  N={n}: {len(busy) - 1 - last:4d} s")
+    for worker in sorted({r["worker"] for r in tests}):
+        mine = [r for r in tests if r["worker"] == worker]
+        last = max(mine, key=lambda r: r["began"] + r["wall"])
+        print(f"  {worker:4s} ends {last['began'] + last['wall'] - t0:6.0f}  {last['id']}")
 
 
 if __name__ == "__main__":
