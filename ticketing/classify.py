@@ -42,6 +42,7 @@ __all__ = [
     "sub_category_label",
     "sub_category_of",
     "sub_category_text",
+    "without_retracted",
 ]
 
 # 水电气暖: fixed by the 12345 service standard (10-minute dispatch), so policy in code.
@@ -274,6 +275,9 @@ class ClassificationRules:
     emergency_follows: frozenset[str] = frozenset()
     # [everyday_words]: every place one of them occurs (a lookahead, so overlapping ones too).
     everyday: re.Pattern[str] | None = None
+    # [negation] retracted: what a caller takes back in a self-correction ("那个燃气，不是，
+    # 是配电室"): not the call's domain.
+    retracted: re.Pattern[str] | None = None
 
 
 # --------------------------------------------------------------------------- labels
@@ -463,7 +467,15 @@ def _load_rules(path: Path, raw: bytes) -> ClassificationRules:
         negation_questions=tuple(negation.get("questions", [])),
         emergency_follows=follows,
         everyday=_everyday(data.get("everyday_words", {}).get("words", []), path),
+        retracted=_compiled(negation.get("retracted"), path, "[negation] retracted"),
     )
+
+
+def _compiled(pattern: str | None, path: Path, where: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(pattern) if pattern else None
+    except re.error as exc:
+        raise ValueError(f"{path}: {where}: bad pattern: {exc}") from exc
 
 
 def _everyday(words: list[str], path: Path) -> re.Pattern[str] | None:
@@ -1188,11 +1200,24 @@ def _subject(text: str, label: str, cues: list[str], strip: list[str]) -> str:
     return f"{label}：{clause}"
 
 
+def without_retracted(text: str, rules: ClassificationRules) -> str | None:
+    """``text`` (normalised) without the words the caller took back in a self-correction
+    ("嗯那个燃气，不是，是楼下配电室…" -> "嗯是楼下配电室…"), or None when nothing was: what
+    the call is about, for its category. Only for the category: a danger said and taken
+    back is still read by the floor and the hand-over, the safe side of a mishearing."""
+    if rules.retracted is None:
+        return None
+    norm = _normalize(text)
+    said = rules.retracted.sub("", norm)
+    return said if said != norm else None
+
+
 def classify(text: str, rules: ClassificationRules | None = None) -> Classification:
     """Classify one complaint transcript (zh-CN) with the given or default rules."""
     rules = rules if rules is not None else _default_rules()
     norm = _normalize(text)
-    category, category_hits, cues = _score_categories(norm, rules)
+    category, category_hits, cues = _score_categories(without_retracted(norm, rules) or norm,
+                                                      rules)
     quiet, handover_quiet, habit_only = (_Spans(spans) for spans in _quiet_spans(norm, rules))
     urgency, urgency_hits = _urgency(norm, category, rules, quiet)
     emergency, emergency_hits = _emergency(norm, rules, handover_quiet)

@@ -17,6 +17,7 @@ import pytest
 import ticketing.classify as classify_module
 from tests.ticketing.test_classify_urgent import _danger_cues as _cues
 from ticketing.classify import MADE_SAFE, NO_RESCUE, SILENCED, classify
+from ticketing.degrade import degrade
 from ticketing.intake_model import DECISION, decide
 
 
@@ -698,7 +699,11 @@ def test_a_lift_running_open_and_locked_escape_stairs_are_urgent(calm: str, urge
                                   "锤子砸得咣咣的", "打火的时候火苗往外窜", "电梯门开着往上走",
                                   # review22's mends: the fitting tested, the spans, the dream's end
                                   "管子肥皂水抹了冒泡没敢关", "救护车的车费我妈吐血了",
-                                  "热水器点火的时候火苗往外窜不敢用了", "梦见着火了吓醒了着火了"])
+                                  "热水器点火的时候火苗往外窜不敢用了", "梦见着火了吓醒了着火了",
+                                  # cues23: the edge, the wiring's smell, a far region, a lift
+                                  "他坐再楼顶边儿上说不想火了", "配电室冒火花有股胶皮味",
+                                  "看信闻说南方哪儿爆炸了", "电梯停在半截又自己好了",
+                                  "电梯卡了一下又好了", "楼上往下扔酒瓶子差点砸着人"])
 def test_the_new_cues_cost_work_in_proportion_to_length(unit: str) -> None:
     classify(unit)
     short = _work(unit * (1250 // len(unit)))
@@ -869,3 +874,179 @@ def test_a_child_overdue_is_hours_late_and_young(text: str, emergency: str) -> N
 ])
 def test_a_child_overdue_is_not_quieted_by_words_that_do_not_place_the_child(text: str) -> None:
     assert classify(text).emergency == "110", _cues(text)
+
+
+# Twenty-first round (cues23): what heldout-21 found wrong. Every sentence written for these
+# tests; each loud one is checked clean and as `ticketing.degrade` writes it (seed 0), for a
+# recogniser that mishears one character must leave a second cue.
+
+STYLES = ["clean", "recogniser"]
+
+
+def _as_said(text: str, style: str) -> str:
+    """``text`` as written, or as a recogniser writes it (``ticketing.degrade``, seed 0)."""
+    return degrade(text, seed=0) if style == "recogniser" else text
+
+_AT_THE_EDGE = [
+    # Told hesitantly, as a question: where the person is, and what they say.
+    "我想咨询一下，我女儿刚才坐在我们小区天台边上，说活着没意思，我该怎么办，海淀区学院路。",
+    "请问一下，有个小伙子站在桥的栏杆外面，一直往下看，嘴里说不想活了，通州区运河大桥。",
+    "我就问一下，我对门的大姐爬到楼顶上去了，坐在边儿上哭，说不想活了，西城区德胜门。",
+    "不好意思打扰一下，我弟弟现在骑在阳台栏杆外面，说不想活了，我们劝不下来，大兴区黄村。",
+    "我想问一下我妈现在站在我们楼顶边上说她不想活了我不敢靠近朝阳区劲松",
+    # Only where the person is, or only what they say.
+    "那个我想问问，我儿子现在坐在我们楼楼顶边上，十八层，谁叫也不下来",
+    "我想问一下，我老公喝了酒，一直闹着要跳楼，拦都拦不住",
+    "我想问一下，我妹妹现在蹲在天台的边沿上，一直哭，劝也不听，朝阳区酒仙桥。",
+    "那个请问一下，我哥刚才翻到大桥的护栏外头去了，说要跳河，丰台区卢沟桥。",
+    # As a recogniser writes it: 在 heard 再, 活 lost, no commas.
+    "我 想 问问 我 儿子 站 再 楼顶 边儿 上 好 半天 了 叫 他 也 不 下来",
+    "那个 想 问 下 我 老婆 坐 再 屋顶 沿上 一直 哭 说 活着 没劲",
+    "请问 一下 我 同事 在 天台 边上 坐 着 说 不想 火 了 我们 怎么 办",
+]
+
+
+@pytest.mark.parametrize("text", _AT_THE_EDGE)
+@pytest.mark.parametrize("style", STYLES)
+def test_someone_at_a_height_s_edge_who_will_not_live_is_110(text: str, style: str) -> None:
+    said = _as_said(text, style)
+    assert classify(said).emergency == "110", (said, _cues(said))
+
+
+@pytest.mark.parametrize("text", [
+    # Over (the not-now frame), an edge with no one at it, a base station on the roof.
+    "我儿子上个月站在楼顶上说不想活了，现在看了心理医生好多了，想问问哪儿有心理咨询。",
+    "楼顶边上的护栏锈断了，没人管，怕有人掉下去，朝阳区双井。",
+    "小区新建了个基站就在我们家楼顶上，这个有没有辐射啊",
+    "我们楼天台边上堆了好多杂物，物业也不清理",
+    # On a roof, not at its edge; at an edge, with nothing wrong; low spirits asked about.
+    "我们几个邻居晚上坐在天台上乘凉，物业说不让上去，这合理吗？",
+    "我爸爬到房顶上修太阳能热水器，物业说要收钱。",
+    "他们在桥上钓鱼，蹲在桥栏杆旁边，鱼线挂着路人了。",
+    "邻居老太太在楼顶边上种菜，泥土老往下掉。",
+    "我朋友说活着没意思，最近一直失眠，想问问哪里有心理咨询。",
+])
+def test_an_edge_without_a_person_in_danger_now_is_no_hand_over(text: str) -> None:
+    assert classify(text).emergency == "none", _cues(text)
+
+
+_WIRING_BURNING = [
+    # Sparks and a burnt-rubber or scorched smell from wiring, told a clause or more apart.
+    "楼道里的电表箱一直嗡嗡的，往外冒火花，还有一股烧胶皮的味儿，通州区梨园。",
+    "我们单元门口那个配电箱啪啪响，一会儿一个火星子，现在闻着一股糊味，海淀区五道口。",
+    "地下室那根电缆噼里啪啦的，满楼道都是焦糊味儿，丰台区方庄。",
+    "插线板上充着电动车电瓶，插头那儿直打火，屋里一股电线烧焦的味，大兴区黄村。",
+    # A habit told in another clause does not make the smell now a habit.
+    "电表箱天天跳闸，刚才又冒火花，现在一股胶皮味。",
+]
+
+
+@pytest.mark.parametrize("text", _WIRING_BURNING)
+@pytest.mark.parametrize("style", STYLES)
+def test_wiring_with_a_burning_smell_now_is_119(text: str, style: str) -> None:
+    said = _as_said(text, style)
+    assert classify(said).emergency == "119", (said, _cues(said))
+
+
+@pytest.mark.parametrize("text", [
+    # Written as a recogniser writes it.
+    "那个 水管 不是 是 我们 楼 的 配电室 一直 嗡嗡 响 冒 火花 有 股 胶皮 味儿",
+    "楼下 电表 箱 一直 冒 火星 闻着 有 股 怪 味儿 越来越 大",
+])
+def test_wiring_with_a_burning_smell_now_is_119_recogniser_written(text: str) -> None:
+    assert classify(text).emergency == "119", _cues(text)
+
+
+@pytest.mark.parametrize("text", [
+    # Food burnt on an electric cooker, something burnt on purpose or every day, a smell not
+    # there, one that is over.
+    "电饭锅做饭做糊了，一股糊味，开关也不灵了，想问问这锅能退吗。",
+    "楼下饭馆天天烧东西，一股焦糊味，电线也乱拉，西城区。",
+    "邻居在楼道里烧纸，一股焦味，电表箱就在旁边。",
+    "插座有点发烫，没闻到焦味，想问问要不要换。",
+    "家里电线老化，开关摸着发烫，有时候能闻到一股胶皮味。",
+    "废品站后头有人烧电线炼铜，一股胶皮味，呛得人直咳嗽。",
+    "我家电闸昨天冒火花还有糊味，电工今天已经换好了，想问问费用谁出。",
+])
+def test_a_burning_smell_that_is_not_the_wiring_s_now_is_no_hand_over(text: str) -> None:
+    assert classify(text).emergency == "none", _cues(text)
+
+
+@pytest.mark.parametrize(("text", "category"), [
+    # "X，不是，是Y": Y is what the call is about; X is taken back.
+    ("嗯那个燃气，不是，是楼下那个配电室，一直往外冒火花，有股胶皮味儿", "power"),
+    ("那个 燃气 不是 是 配电箱 一直 冒 火花 有 股 糊味", "power"),
+    ("我们家暖气，不对，是自来水，一直发黄，喝不了", "water"),
+    ("那个自来水 不是 是天然气 表那儿 一直 有 味儿", "gas"),
+    # No correction: "不是是非" and "是不是" keep what is said.
+    ("燃气费这事不是是非问题，燃气公司多收了钱就该退", "gas"),
+    ("燃气管子那儿不是是不是漏气了，有股味儿", "gas"),
+])
+def test_a_self_correction_takes_its_first_word_back_for_the_category(
+        text: str, category: str) -> None:
+    assert classify(text).category == category, classify(text).matched
+
+
+@pytest.mark.parametrize("text", [
+    # A danger the sentence itself puts in a far region or abroad, whoever told it.
+    "朋友圈里都在说北方哪个城市化工厂爆炸了，想问问我们这边有没有化工厂。",
+    "听我同事说外地有个小区着火了烧死好几个人，我们楼道里堆满了东西，能不能管管。",
+    "刚才听收音机说国外有个商场着火了，想问问我们这边商场的消防谁来查。",
+    # As a recogniser writes it: the medium lost (新闻 heard 信闻), the place left.
+    "我 刚才 看 信闻 说 外地 哪个 小区 燃气 爆炸 了 想 问问 我们 这 的 管道 谁 管",
+])
+def test_a_danger_told_of_a_far_region_is_no_hand_over(text: str) -> None:
+    assert classify(text).emergency == "none", _cues(text)
+
+
+@pytest.mark.parametrize(("text", "service"), [
+    # The same words beside a danger here and now: still handed over.
+    ("刚看新闻说外地燃气爆炸了，我正看着呢，我家厨房突然着火了，快来人。", "119"),
+    ("我老公说南方哪儿地震了，说着说着他就倒地上了，叫不醒。", "120"),
+    ("新闻说外地有人拿刀砍人，现在我们小区门口也有个男的拿着刀追人。", "110"),
+    ("看新闻说南方哪儿发大水了，我们这儿现在也淹了，我爸被困在屋里出不来。", "119"),
+    ("我妈看新闻说外地燃气爆炸了吓得够呛，现在捂着胸口说胸口疼，喘不上气。", "120"),
+    ("刚才我老公说外地哪儿着火了，结果我们楼道里现在也冒烟了。", "119"),
+    ("我刚才听广播说外地有个小区燃气爆炸了，现在我们楼下也砰的一声，玻璃都碎了，有人在喊救命。", "119"),
+    # Far away, but the caller's own son is in it.
+    ("我儿子在外地上学，打电话说外地那边着火了他被困在宿舍里", "119"),
+])
+@pytest.mark.parametrize("style", STYLES)
+def test_a_far_region_beside_a_danger_here_keeps_the_hand_over(
+        text: str, service: str, style: str) -> None:
+    said = _as_said(text, style)
+    assert classify(said).emergency != "none", (said, _cues(said))
+    if style == "clean":
+        assert classify(said).emergency == service, _cues(said)
+
+
+@pytest.mark.parametrize(("text", "emergency"), [
+    # A thing thrown down from a height that nearly hit someone (U4, B9): urgent, no police.
+    ("楼上有人往下扔啤酒瓶子，刚才差点砸着楼下玩的孩子，也不知道是哪家。", "none"),
+    ("高空抛物太吓人了，有人从楼上扔了个酒瓶子下来，差点砸着我。", "none"),
+    # Hurt, or a weapon in the hand or thrown at someone: handed over.
+    ("楼上往下扔了个酒瓶子，砸着一个老太太，头上全是血。", "120"),
+    ("楼上有人往下扔酒瓶子，砸中个小孩，倒地上不动了。", "120"),
+    ("喝醉的那个拿酒瓶子砸人，还在追。", "110"),
+    ("有人往我身上扔酒瓶子砸我，现在还在骂。", "110"),
+    ("楼上两口子打架，往下扔酒瓶子砸人。", "110"),
+])
+def test_a_bottle_thrown_down_from_a_height_is_no_weapon_in_the_hand(
+        text: str, emergency: str) -> None:
+    assert classify(text).emergency == emergency, _cues(text)
+    assert classify(text).urgency == "urgent", _cues(text)
+
+
+@pytest.mark.parametrize(("text", "emergency"), [
+    # A lift that stops between floors and then puts itself right, told as a fault (B6).
+    ("电梯老是停在两层中间，过一会儿又自己好了，物业说没毛病。", "none"),
+    ("我们楼的电梯总卡在半截，卡一会儿就自己动了，想让物业好好修修。", "none"),
+    # Someone in it, further on or now: 119.
+    ("电梯老是停在半截上又自己好了，今天又停在半截了，我女儿一个人在里面。", "119"),
+    ("电梯 老是 停 在 半截 又 自己 好 了 今天 又 卡住 了 我妈 在 里面 出不来", "119"),
+    ("电梯又停在半截了，又自己好了一下又停了，我爸还关在里面。", "119"),
+    ("电梯停在七楼和八楼中间了，我和孩子在里面。", "119"),
+    ("电梯停在半截了，我按了警铃也没人应。", "119"),
+])
+def test_a_lift_that_puts_itself_right_shuts_nobody_in(text: str, emergency: str) -> None:
+    assert classify(text).emergency == emergency, _cues(text)
