@@ -700,10 +700,8 @@ def test_a_lift_running_open_and_locked_escape_stairs_are_urgent(calm: str, urge
                                   # review22's mends: the fitting tested, the spans, the dream's end
                                   "管子肥皂水抹了冒泡没敢关", "救护车的车费我妈吐血了",
                                   "热水器点火的时候火苗往外窜不敢用了", "梦见着火了吓醒了着火了",
-                                  # cues23: the edge, the wiring's smell, a far region, a lift
-                                  "他坐再楼顶边儿上说不想火了", "配电室冒火花有股胶皮味",
-                                  "看信闻说南方哪儿爆炸了", "电梯停在半截又自己好了",
-                                  "电梯卡了一下又好了", "楼上往下扔酒瓶子差点砸着人"])
+                                  # cues23: the edge, the wiring's smell
+                                  "他坐再楼顶边儿上说不想火了", "配电室冒火花有股胶皮味"])
 def test_the_new_cues_cost_work_in_proportion_to_length(unit: str) -> None:
     classify(unit)
     short = _work(unit * (1250 // len(unit)))
@@ -987,18 +985,6 @@ def test_a_self_correction_takes_its_first_word_back_for_the_category(
     assert classify(text).category == category, classify(text).matched
 
 
-@pytest.mark.parametrize("text", [
-    # A danger the sentence itself puts in a far region or abroad, whoever told it.
-    "朋友圈里都在说北方哪个城市化工厂爆炸了，想问问我们这边有没有化工厂。",
-    "听我同事说外地有个小区着火了烧死好几个人，我们楼道里堆满了东西，能不能管管。",
-    "刚才听收音机说国外有个商场着火了，想问问我们这边商场的消防谁来查。",
-    # As a recogniser writes it: the medium lost (新闻 heard 信闻), the place left.
-    "我 刚才 看 信闻 说 外地 哪个 小区 燃气 爆炸 了 想 问问 我们 这 的 管道 谁 管",
-])
-def test_a_danger_told_of_a_far_region_is_no_hand_over(text: str) -> None:
-    assert classify(text).emergency == "none", _cues(text)
-
-
 @pytest.mark.parametrize(("text", "service"), [
     # The same words beside a danger here and now: still handed over.
     ("刚看新闻说外地燃气爆炸了，我正看着呢，我家厨房突然着火了，快来人。", "119"),
@@ -1020,33 +1006,54 @@ def test_a_far_region_beside_a_danger_here_keeps_the_hand_over(
         assert classify(said).emergency == service, _cues(said)
 
 
-@pytest.mark.parametrize(("text", "emergency"), [
-    # A thing thrown down from a height that nearly hit someone (U4, B9): urgent, no police.
-    ("楼上有人往下扔啤酒瓶子，刚才差点砸着楼下玩的孩子，也不知道是哪家。", "none"),
-    ("高空抛物太吓人了，有人从楼上扔了个酒瓶子下来，差点砸着我。", "none"),
-    # Hurt, or a weapon in the hand or thrown at someone: handed over.
-    ("楼上往下扔了个酒瓶子，砸着一个老太太，头上全是血。", "120"),
-    ("楼上有人往下扔酒瓶子，砸中个小孩，倒地上不动了。", "120"),
-    ("喝醉的那个拿酒瓶子砸人，还在追。", "110"),
-    ("有人往我身上扔酒瓶子砸我，现在还在骂。", "110"),
-    ("楼上两口子打架，往下扔酒瓶子砸人。", "110"),
+@pytest.mark.parametrize("text", [
+    # A bottle or a brick thrown down that hurt someone, or one in the hand or thrown at
+    # someone: handed over (cues23's quiet of a thing thrown down was removed, review31).
+    "楼上往下扔了个酒瓶子，砸着一个老太太，头上全是血。",
+    "楼上有人往下扔酒瓶子，砸中个小孩，倒地上不动了。",
+    "喝醉的那个拿酒瓶子砸人，还在追。",
+    "有人往我身上扔酒瓶子砸我，现在还在骂。",
+    "楼上两口子打架，往下扔酒瓶子砸人。",
 ])
-def test_a_bottle_thrown_down_from_a_height_is_no_weapon_in_the_hand(
-        text: str, emergency: str) -> None:
-    assert classify(text).emergency == emergency, _cues(text)
+def test_a_bottle_that_hit_or_is_aimed_at_someone_is_handed_over(text: str) -> None:
+    assert classify(text).emergency != "none", _cues(text)
     assert classify(text).urgency == "urgent", _cues(text)
 
 
-@pytest.mark.parametrize(("text", "emergency"), [
-    # A lift that stops between floors and then puts itself right, told as a fault (B6).
-    ("电梯老是停在两层中间，过一会儿又自己好了，物业说没毛病。", "none"),
-    ("我们楼的电梯总卡在半截，卡一会儿就自己动了，想让物业好好修修。", "none"),
-    # Someone in it, further on or now: 119.
-    ("电梯老是停在半截上又自己好了，今天又停在半截了，我女儿一个人在里面。", "119"),
-    ("电梯 老是 停 在 半截 又 自己 好 了 今天 又 卡住 了 我妈 在 里面 出不来", "119"),
-    ("电梯又停在半截了，又自己好了一下又停了，我爸还关在里面。", "119"),
-    ("电梯停在七楼和八楼中间了，我和孩子在里面。", "119"),
-    ("电梯停在半截了，我按了警铃也没人应。", "119"),
+@pytest.mark.parametrize("text", [
+    # A lift stopped between floors with someone in it, however often it put itself right
+    # before (cues23's quiet of a lift that 又自己好了 was removed, review31).
+    "电梯老是停在半截上又自己好了，今天又停在半截了，我女儿一个人在里面。",
+    "电梯 老是 停 在 半截 又 自己 好 了 今天 又 卡住 了 我妈 在 里面 出不来",
+    "电梯又停在半截了，又自己好了一下又停了，我爸还关在里面。",
+    "电梯停在七楼和八楼中间了，我和孩子在里面。",
+    "电梯停在半截了，我按了警铃也没人应。",
 ])
-def test_a_lift_that_puts_itself_right_shuts_nobody_in(text: str, emergency: str) -> None:
-    assert classify(text).emergency == emergency, _cues(text)
+def test_a_lift_stopped_with_someone_in_it_is_119(text: str) -> None:
+    assert classify(text).emergency == "119", _cues(text)
+
+
+# review31's mends (mend31): review31's own sentences that cues23 got wrong, written by
+# review31 (/tmp/rv31), each a kind of failure. The quiets are gone, so these are handed over.
+
+@pytest.mark.parametrize(("text", "service"), [
+    # A far region's name or a caller's "我跟你讲" is no report of elsewhere.
+    ("哎呀我跟你讲外地口音的俩男的在超市门口拿刀砍人呢都见血了", "110"),
+    ("保安说西南方向那栋楼着火了火苗子蹿老高", "119"),
+    ("你听我说外地来的一个小孩掉冰窟窿里了就在后海这儿", "119"),
+    ("我跟你说南方花园小区三号楼冒黑烟了好像是五层", "119"),
+    ("喂我跟你说南方航空大厦门口有个男的拿刀捅人了，捅了好几下，地上全是血", "110"),
+    ("物业说东北方向那个锅炉房爆炸了有人埋底下了", "119"),
+    ("就是那个我跟您说外省牌照那个大货车把骑电动车的轧了人趴那儿不动了", "110"),
+    # The caller's own people told before the place.
+    ("我媳妇在国外出差，刚才微信说国外那个酒店着火了楼道里全是烟出不去", "119"),
+    # A thing thrown at people, still going on.
+    ("楼下那醉鬼在楼下扔酒瓶子砸我们家窗户，砸碎了两块了，还骂骂咧咧说要上来", "110"),
+    ("我们楼下停车的时候楼上那家往下扔砖头往我头上砸，故意的，现在还在扔", "110"),
+    ("那人站楼顶上往下扔砖头砸底下的人，一边扔一边喊要砸死你们", "110"),
+    # A lift that put itself right and then fell with people in it.
+    ("电梯停在两层中间了，一会儿又自己好了，又往下掉了好几层，里面的人都摔了", "119"),
+    ("电梯停在半截了，就自己好了一下，又停了，我们五个人都在轿厢里，闷得喘不上气", "119"),
+])
+def test_review31_real_emergencies_are_handed_over(text: str, service: str) -> None:
+    assert classify(text).emergency == service, _cues(text)
