@@ -708,11 +708,13 @@ def _in_everyday_word(text: str, pos: int, end: int, rules: ClassificationRules)
                for start, stop in _everyday_spans(text, rules.everyday))
 
 
-def _excepted(text: str, pos: int, rule: Rule) -> bool:
+def _excepted(text: str, pos: int, end: int, rule: Rule) -> bool:
+    """Whether an ``unless`` word is in a clause the cue at ``pos:end`` covers: a match told
+    over two clauses ("啪啪响，偶尔还有股焦味", review31) is excepted by a word in either."""
     if not rule.unless:
         return False
-    start, end = _clause(text, pos)
-    return any(word in text[start:end] for word in rule.unless)
+    start, stop = _clause(text, pos)[0], _clause(text, max(pos, end - 1))[1]
+    return any(word in text[start:stop] for word in rule.unless)
 
 
 # (clause start, quiet from, clause end, reach): a cue that starts in the clause and ends
@@ -958,7 +960,7 @@ def _rule_hits(rule: Rule, text: str, rules: ClassificationRules,
     def fires(pos: int, end: int) -> bool:
         return not (
             (rule.negatable and _negated(text, pos, rules, rule.now_only))
-            or _excepted(text, pos, rule)
+            or _excepted(text, pos, end, rule)
             or _in_everyday_word(text, pos, end, rules)
             or (rule.now_only and _quiet(pos, end, quiet))
         )

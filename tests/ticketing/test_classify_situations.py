@@ -931,7 +931,6 @@ def test_an_edge_without_a_person_in_danger_now_is_no_hand_over(text: str) -> No
 _WIRING_BURNING = [
     # Sparks and a burnt-rubber or scorched smell from wiring, told a clause or more apart.
     "楼道里的电表箱一直嗡嗡的，往外冒火花，还有一股烧胶皮的味儿，通州区梨园。",
-    "我们单元门口那个配电箱啪啪响，一会儿一个火星子，现在闻着一股糊味，海淀区五道口。",
     "地下室那根电缆噼里啪啦的，满楼道都是焦糊味儿，丰台区方庄。",
     "插线板上充着电动车电瓶，插头那儿直打火，屋里一股电线烧焦的味，大兴区黄村。",
     # A habit told in another clause does not make the smell now a habit.
@@ -946,10 +945,16 @@ def test_wiring_with_a_burning_smell_now_is_119(text: str, style: str) -> None:
     assert classify(said).emergency == "119", (said, _cues(said))
 
 
+def test_sparks_and_a_scorched_smell_told_apart_are_119() -> None:
+    # Clean only: as seed 0 writes it, 糊味 is heard 户味 and, since any smell beside sparks
+    # is no longer a burning one (review31: arcing's ozone), nothing is left to read.
+    text = "我们单元门口那个配电箱啪啪响，一会儿一个火星子，现在闻着一股糊味，海淀区五道口。"
+    assert classify(text).emergency == "119", _cues(text)
+
+
 @pytest.mark.parametrize("text", [
     # Written as a recogniser writes it.
     "那个 水管 不是 是 我们 楼 的 配电室 一直 嗡嗡 响 冒 火花 有 股 胶皮 味儿",
-    "楼下 电表 箱 一直 冒 火星 闻着 有 股 怪 味儿 越来越 大",
 ])
 def test_wiring_with_a_burning_smell_now_is_119_recogniser_written(text: str) -> None:
     assert classify(text).emergency == "119", _cues(text)
@@ -1057,3 +1062,38 @@ def test_a_lift_stopped_with_someone_in_it_is_119(text: str) -> None:
 ])
 def test_review31_real_emergencies_are_handed_over(text: str, service: str) -> None:
     assert classify(text).emergency == service, _cues(text)
+
+
+@pytest.mark.parametrize("text", [
+    # An animal on a ledge, a guard rail asked about, a place named by its station.
+    "我家猫老蹲在窗台上，邻居说危险让我装纱窗，想问问这个物业管不管",
+    "好多鸽子老蹲在窗台上拉屎，窗户都没法开，能不能管管养鸽子的",
+    "孩子老爱爬窗台，我们想装个防护栏，问问要不要物业批准",
+    "公交站旁边那个楼楼顶边上的广告牌晃悠得厉害，风一大就哐哐响",
+    "地铁站出口那个楼窗台上的空调外机锈得厉害，看着要掉",
+    "北京西站旁边那栋楼楼顶边上的大字招牌缺了俩字，晚上亮着挺难看",
+    # Window cleaners, re-tiling, a film.
+    "对面楼有个清洗外墙的蜘蛛人蹲在楼顶边上抽烟，也没系安全绳，看着怪吓人的",
+    "我们家请的擦窗户的阿姨蹲在窗台上擦外面，我看着害怕，想问问家政公司有没有安全要求",
+    "我们小区的保洁阿姨擦楼道窗户，蹲在窗台上擦，物业也不给配安全带，我看着替她害怕",
+    "物业说要翻新楼顶边沿的瓷砖，想问问维修基金怎么用",
+    "昨晚看了个电影，主角蹲在天台边缘哭了半天，看得我一宿没睡着，这种片子能不能别放",
+    "昨天带孩子看了个电影，结尾那个男的说要跳下去，孩子吓哭了，想问问电影院有没有分级",
+    # Dancing, a row about quilts, swimming, diving, a tantrum.
+    "我跟我妈每天晚上到河边的桥边上遛弯，那块儿有帮人天天跳广场舞音响震天响",
+    "对面那个姑娘天天在天台边上拍抖音跳舞，音乐放得特别大声",
+    "我们小区几个老人在楼顶边上晒被子，老跟楼下的吵架，说挡着光了",
+    "夏天能不能在温榆河里游泳啊，我儿子老想跳河里游泳，我不让他非要去",
+    "我儿子学跳水，站在十米台上说要跳下去又不敢，教练骂了他一顿，这个体校能投诉吗",
+    "我儿子不给买手机就寻死觅活的，想问问有没有家庭教育的咨询",
+    # Firecrackers, arcing's ozone, a new charger, a tyre shop, soldering, a smell now and then.
+    "过年楼下放鞭炮噼里啪啦的，满楼道一股火药味，电线上还挂着灯笼，能不能管管",
+    "楼下小孩玩摔炮，噼里啪啦的，一股火药味，电表箱就在那儿，能不能管管",
+    "配电室里面老是有啪啪的放电声，还有股臭氧味，是不是正常，想问问找供电局还是物业",
+    "新买的电动车充电器一股胶皮味儿，用了两天，想问问能不能找商家退",
+    "小区门口新开的轮胎店一股橡胶味，电线乱拉在地上，能不能管管",
+    "装修师傅在屋里弄电线，拿电烙铁焊接头，一股胶皮味，楼上邻居说呛",
+    "我们单位楼下那个变电箱老是啪啪响，偶尔还有股焦味，想问问找谁来检修一下",
+])
+def test_review31_calm_calls_are_not_handed_over_by_the_new_cues(text: str) -> None:
+    assert classify(text).emergency == "none", _cues(text)
