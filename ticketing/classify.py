@@ -1209,16 +1209,18 @@ def without_retracted(text: str, rules: ClassificationRules) -> str | None:
     back is still read by the floor and the hand-over, the safe side of a mishearing."""
     if rules.retracted is None:
         return None
-    norm = _normalize(text)
-    said = rules.retracted.sub("", norm)
-    return said if said != norm else None
+    # The pause around 不是 is read before _normalize drops a recogniser's spaces: "燃气 不是
+    # 是配电室" takes 燃气 back, "暖气费不对，是按…算的" (no pause before) takes nothing.
+    spaced = unicodedata.normalize("NFKC", text)
+    said = rules.retracted.sub("", spaced)
+    return _normalize(said) if said != spaced else None
 
 
 def classify(text: str, rules: ClassificationRules | None = None) -> Classification:
     """Classify one complaint transcript (zh-CN) with the given or default rules."""
     rules = rules if rules is not None else _default_rules()
     norm = _normalize(text)
-    category, category_hits, cues = _score_categories(without_retracted(norm, rules) or norm,
+    category, category_hits, cues = _score_categories(without_retracted(text, rules) or norm,
                                                       rules)
     quiet, handover_quiet, habit_only = (_Spans(spans) for spans in _quiet_spans(norm, rules))
     urgency, urgency_hits = _urgency(norm, category, rules, quiet)

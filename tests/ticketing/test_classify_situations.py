@@ -16,7 +16,7 @@ import pytest
 
 import ticketing.classify as classify_module
 from tests.ticketing.test_classify_urgent import _danger_cues as _cues
-from ticketing.classify import MADE_SAFE, NO_RESCUE, SILENCED, classify
+from ticketing.classify import MADE_SAFE, NO_RESCUE, SILENCED, classify, without_retracted
 from ticketing.degrade import degrade
 from ticketing.intake_model import DECISION, decide
 
@@ -1097,3 +1097,13 @@ def test_review31_real_emergencies_are_handed_over(text: str, service: str) -> N
 ])
 def test_review31_calm_calls_are_not_handed_over_by_the_new_cues(text: str) -> None:
     assert classify(text).emergency == "none", _cues(text)
+
+
+@pytest.mark.parametrize("text", [
+    # 不对/不是 with no pause before it says what is wrong; it takes nothing back.
+    "我们家暖气费不对，是按建筑面积算的，应该按使用面积算吧",
+    "水表读数不对，是物业抄错了，多收了我八十块",
+    "这个月电费不对，是按商业电价收的，我家是居民用电",
+])
+def test_a_complaint_that_something_is_wrong_is_no_self_correction(text: str) -> None:
+    assert without_retracted(text, classify_module.load_rules()) is None
