@@ -42,6 +42,7 @@ __all__ = [
     "sub_category_label",
     "sub_category_of",
     "sub_category_text",
+    "without_retracted",
 ]
 
 # 水电气暖: fixed by the 12345 service standard (10-minute dispatch), so policy in code.
@@ -274,6 +275,9 @@ class ClassificationRules:
     emergency_follows: frozenset[str] = frozenset()
     # [everyday_words]: every place one of them occurs (a lookahead, so overlapping ones too).
     everyday: re.Pattern[str] | None = None
+    # [negation] retracted: what a caller takes back in a self-correction ("那个燃气，不是，
+    # 是配电室"): not the call's domain.
+    retracted: re.Pattern[str] | None = None
 
 
 # --------------------------------------------------------------------------- labels
@@ -463,7 +467,15 @@ def _load_rules(path: Path, raw: bytes) -> ClassificationRules:
         negation_questions=tuple(negation.get("questions", [])),
         emergency_follows=follows,
         everyday=_everyday(data.get("everyday_words", {}).get("words", []), path),
+        retracted=_compiled(negation.get("retracted"), path, "[negation] retracted"),
     )
+
+
+def _compiled(pattern: str | None, path: Path, where: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(pattern) if pattern else None
+    except re.error as exc:
+        raise ValueError(f"{path}: {where}: bad pattern: {exc}") from exc
 
 
 def _everyday(words: list[str], path: Path) -> re.Pattern[str] | None:
@@ -696,11 +708,13 @@ def _in_everyday_word(text: str, pos: int, end: int, rules: ClassificationRules)
                for start, stop in _everyday_spans(text, rules.everyday))
 
 
-def _excepted(text: str, pos: int, rule: Rule) -> bool:
+def _excepted(text: str, pos: int, end: int, rule: Rule) -> bool:
+    """Whether an ``unless`` word is in a clause the cue at ``pos:end`` covers: a match told
+    over two clauses ("啪啪响，偶尔还有股焦味", review31) is excepted by a word in either."""
     if not rule.unless:
         return False
-    start, end = _clause(text, pos)
-    return any(word in text[start:end] for word in rule.unless)
+    start, stop = _clause(text, pos)[0], _clause(text, max(pos, end - 1))[1]
+    return any(word in text[start:stop] for word in rule.unless)
 
 
 # (clause start, quiet from, clause end, reach): a cue that starts in the clause and ends
@@ -946,7 +960,7 @@ def _rule_hits(rule: Rule, text: str, rules: ClassificationRules,
     def fires(pos: int, end: int) -> bool:
         return not (
             (rule.negatable and _negated(text, pos, rules, rule.now_only))
-            or _excepted(text, pos, rule)
+            or _excepted(text, pos, end, rule)
             or _in_everyday_word(text, pos, end, rules)
             or (rule.now_only and _quiet(pos, end, quiet))
         )
@@ -1188,11 +1202,26 @@ def _subject(text: str, label: str, cues: list[str], strip: list[str]) -> str:
     return f"{label}：{clause}"
 
 
+def without_retracted(text: str, rules: ClassificationRules) -> str | None:
+    """``text`` (normalised) without the words the caller took back in a self-correction
+    ("嗯那个燃气，不是，是楼下配电室…" -> "嗯是楼下配电室…"), or None when nothing was: what
+    the call is about, for its category. Only for the category: a danger said and taken
+    back is still read by the floor and the hand-over, the safe side of a mishearing."""
+    if rules.retracted is None:
+        return None
+    # The pause around 不是 is read before _normalize drops a recogniser's spaces: "燃气 不是
+    # 是配电室" takes 燃气 back, "暖气费不对，是按…算的" (no pause before) takes nothing.
+    spaced = unicodedata.normalize("NFKC", text)
+    said = rules.retracted.sub("", spaced)
+    return _normalize(said) if said != spaced else None
+
+
 def classify(text: str, rules: ClassificationRules | None = None) -> Classification:
     """Classify one complaint transcript (zh-CN) with the given or default rules."""
     rules = rules if rules is not None else _default_rules()
     norm = _normalize(text)
-    category, category_hits, cues = _score_categories(norm, rules)
+    category, category_hits, cues = _score_categories(without_retracted(text, rules) or norm,
+                                                      rules)
     quiet, handover_quiet, habit_only = (_Spans(spans) for spans in _quiet_spans(norm, rules))
     urgency, urgency_hits = _urgency(norm, category, rules, quiet)
     emergency, emergency_hits = _emergency(norm, rules, handover_quiet)

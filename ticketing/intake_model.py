@@ -53,6 +53,7 @@ from ticketing.classify import (
     classify,
     known_categories,
     sub_category_of,
+    without_retracted,
 )
 from ticketing.pinyin import syllable as _syllable
 from ticketing.substance import Substance, load_substance
@@ -620,6 +621,11 @@ def _understand(text: str, ruled: Classification, rules: ClassificationRules,
                                        for m in matched),
         )
     guess = model.predict(text, ruled)
+    said = without_retracted(text, rules)
+    if said and "category" in guess:
+        # A self-correction ("那个燃气，不是，是配电室"): the category is the model's reading of
+        # the call without the words taken back; urgency and hand-over read all of it.
+        guess["category"] = model.predict(said, classify(said, rules))["category"]
     confidence = {name: round(p, 3) for name, (_, p) in guess.items()}
     category = guess.get("category", (ruled.category, 0.0))[0]
     kind = guess.get("kind", (ruled.kind, 0.0))[0]

@@ -16,7 +16,8 @@ import pytest
 
 import ticketing.classify as classify_module
 from tests.ticketing.test_classify_urgent import _danger_cues as _cues
-from ticketing.classify import MADE_SAFE, NO_RESCUE, SILENCED, classify
+from ticketing.classify import MADE_SAFE, NO_RESCUE, SILENCED, classify, without_retracted
+from ticketing.degrade import degrade
 from ticketing.intake_model import DECISION, decide
 
 
@@ -698,7 +699,9 @@ def test_a_lift_running_open_and_locked_escape_stairs_are_urgent(calm: str, urge
                                   "锤子砸得咣咣的", "打火的时候火苗往外窜", "电梯门开着往上走",
                                   # review22's mends: the fitting tested, the spans, the dream's end
                                   "管子肥皂水抹了冒泡没敢关", "救护车的车费我妈吐血了",
-                                  "热水器点火的时候火苗往外窜不敢用了", "梦见着火了吓醒了着火了"])
+                                  "热水器点火的时候火苗往外窜不敢用了", "梦见着火了吓醒了着火了",
+                                  # cues23: the edge, the wiring's smell
+                                  "他坐再楼顶边儿上说不想火了", "配电室冒火花有股胶皮味"])
 def test_the_new_cues_cost_work_in_proportion_to_length(unit: str) -> None:
     classify(unit)
     short = _work(unit * (1250 // len(unit)))
@@ -869,3 +872,238 @@ def test_a_child_overdue_is_hours_late_and_young(text: str, emergency: str) -> N
 ])
 def test_a_child_overdue_is_not_quieted_by_words_that_do_not_place_the_child(text: str) -> None:
     assert classify(text).emergency == "110", _cues(text)
+
+
+# Twenty-first round (cues23): what heldout-21 found wrong. Every sentence written for these
+# tests; each loud one is checked clean and as `ticketing.degrade` writes it (seed 0), for a
+# recogniser that mishears one character must leave a second cue.
+
+STYLES = ["clean", "recogniser"]
+
+
+def _as_said(text: str, style: str) -> str:
+    """``text`` as written, or as a recogniser writes it (``ticketing.degrade``, seed 0)."""
+    return degrade(text, seed=0) if style == "recogniser" else text
+
+_AT_THE_EDGE = [
+    # Told hesitantly, as a question: where the person is, and what they say.
+    "我想咨询一下，我女儿刚才坐在我们小区天台边上，说活着没意思，我该怎么办，海淀区学院路。",
+    "请问一下，有个小伙子站在桥的栏杆外面，一直往下看，嘴里说不想活了，通州区运河大桥。",
+    "我就问一下，我对门的大姐爬到楼顶上去了，坐在边儿上哭，说不想活了，西城区德胜门。",
+    "不好意思打扰一下，我弟弟现在骑在阳台栏杆外面，说不想活了，我们劝不下来，大兴区黄村。",
+    "我想问一下我妈现在站在我们楼顶边上说她不想活了我不敢靠近朝阳区劲松",
+    # Only where the person is, or only what they say.
+    "那个我想问问，我儿子现在坐在我们楼楼顶边上，十八层，谁叫也不下来",
+    "我想问一下，我老公喝了酒，一直闹着要跳楼，拦都拦不住",
+    "我想问一下，我妹妹现在蹲在天台的边沿上，一直哭，劝也不听，朝阳区酒仙桥。",
+    "那个请问一下，我哥刚才翻到大桥的护栏外头去了，说要跳河，丰台区卢沟桥。",
+    # As a recogniser writes it: 在 heard 再, 活 lost, no commas.
+    "我 想 问问 我 儿子 站 再 楼顶 边儿 上 好 半天 了 叫 他 也 不 下来",
+    "那个 想 问 下 我 老婆 坐 再 屋顶 沿上 一直 哭 说 活着 没劲",
+    "请问 一下 我 同事 在 天台 边上 坐 着 说 不想 火 了 我们 怎么 办",
+]
+
+
+@pytest.mark.parametrize("text", _AT_THE_EDGE)
+@pytest.mark.parametrize("style", STYLES)
+def test_someone_at_a_height_s_edge_who_will_not_live_is_110(text: str, style: str) -> None:
+    said = _as_said(text, style)
+    assert classify(said).emergency == "110", (said, _cues(said))
+
+
+@pytest.mark.parametrize("text", [
+    # Over (the not-now frame), an edge with no one at it, a base station on the roof.
+    "我儿子上个月站在楼顶上说不想活了，现在看了心理医生好多了，想问问哪儿有心理咨询。",
+    "楼顶边上的护栏锈断了，没人管，怕有人掉下去，朝阳区双井。",
+    "小区新建了个基站就在我们家楼顶上，这个有没有辐射啊",
+    "我们楼天台边上堆了好多杂物，物业也不清理",
+    # On a roof, not at its edge; at an edge, with nothing wrong; low spirits asked about.
+    "我们几个邻居晚上坐在天台上乘凉，物业说不让上去，这合理吗？",
+    "我爸爬到房顶上修太阳能热水器，物业说要收钱。",
+    "他们在桥上钓鱼，蹲在桥栏杆旁边，鱼线挂着路人了。",
+    "邻居老太太在楼顶边上种菜，泥土老往下掉。",
+    "我朋友说活着没意思，最近一直失眠，想问问哪里有心理咨询。",
+])
+def test_an_edge_without_a_person_in_danger_now_is_no_hand_over(text: str) -> None:
+    assert classify(text).emergency == "none", _cues(text)
+
+
+_WIRING_BURNING = [
+    # Sparks and a burnt-rubber or scorched smell from wiring, told a clause or more apart.
+    "楼道里的电表箱一直嗡嗡的，往外冒火花，还有一股烧胶皮的味儿，通州区梨园。",
+    "地下室那根电缆噼里啪啦的，满楼道都是焦糊味儿，丰台区方庄。",
+    "插线板上充着电动车电瓶，插头那儿直打火，屋里一股电线烧焦的味，大兴区黄村。",
+    # A habit told in another clause does not make the smell now a habit.
+    "电表箱天天跳闸，刚才又冒火花，现在一股胶皮味。",
+]
+
+
+@pytest.mark.parametrize("text", _WIRING_BURNING)
+@pytest.mark.parametrize("style", STYLES)
+def test_wiring_with_a_burning_smell_now_is_119(text: str, style: str) -> None:
+    said = _as_said(text, style)
+    assert classify(said).emergency == "119", (said, _cues(said))
+
+
+def test_sparks_and_a_scorched_smell_told_apart_are_119() -> None:
+    # Clean only: as seed 0 writes it, 糊味 is heard 户味 and, since any smell beside sparks
+    # is no longer a burning one (review31: arcing's ozone), nothing is left to read.
+    text = "我们单元门口那个配电箱啪啪响，一会儿一个火星子，现在闻着一股糊味，海淀区五道口。"
+    assert classify(text).emergency == "119", _cues(text)
+
+
+@pytest.mark.parametrize("text", [
+    # Written as a recogniser writes it.
+    "那个 水管 不是 是 我们 楼 的 配电室 一直 嗡嗡 响 冒 火花 有 股 胶皮 味儿",
+])
+def test_wiring_with_a_burning_smell_now_is_119_recogniser_written(text: str) -> None:
+    assert classify(text).emergency == "119", _cues(text)
+
+
+@pytest.mark.parametrize("text", [
+    # Food burnt on an electric cooker, something burnt on purpose or every day, a smell not
+    # there, one that is over.
+    "电饭锅做饭做糊了，一股糊味，开关也不灵了，想问问这锅能退吗。",
+    "楼下饭馆天天烧东西，一股焦糊味，电线也乱拉，西城区。",
+    "邻居在楼道里烧纸，一股焦味，电表箱就在旁边。",
+    "插座有点发烫，没闻到焦味，想问问要不要换。",
+    "家里电线老化，开关摸着发烫，有时候能闻到一股胶皮味。",
+    "废品站后头有人烧电线炼铜，一股胶皮味，呛得人直咳嗽。",
+    "我家电闸昨天冒火花还有糊味，电工今天已经换好了，想问问费用谁出。",
+])
+def test_a_burning_smell_that_is_not_the_wiring_s_now_is_no_hand_over(text: str) -> None:
+    assert classify(text).emergency == "none", _cues(text)
+
+
+@pytest.mark.parametrize(("text", "category"), [
+    # "X，不是，是Y": Y is what the call is about; X is taken back.
+    ("嗯那个燃气，不是，是楼下那个配电室，一直往外冒火花，有股胶皮味儿", "power"),
+    ("那个 燃气 不是 是 配电箱 一直 冒 火花 有 股 糊味", "power"),
+    ("我们家暖气，不对，是自来水，一直发黄，喝不了", "water"),
+    ("那个自来水 不是 是天然气 表那儿 一直 有 味儿", "gas"),
+    # No correction: "不是是非" and "是不是" keep what is said.
+    ("燃气费这事不是是非问题，燃气公司多收了钱就该退", "gas"),
+    ("燃气管子那儿不是是不是漏气了，有股味儿", "gas"),
+])
+def test_a_self_correction_takes_its_first_word_back_for_the_category(
+        text: str, category: str) -> None:
+    assert classify(text).category == category, classify(text).matched
+
+
+@pytest.mark.parametrize(("text", "service"), [
+    # The same words beside a danger here and now: still handed over.
+    ("刚看新闻说外地燃气爆炸了，我正看着呢，我家厨房突然着火了，快来人。", "119"),
+    ("我老公说南方哪儿地震了，说着说着他就倒地上了，叫不醒。", "120"),
+    ("新闻说外地有人拿刀砍人，现在我们小区门口也有个男的拿着刀追人。", "110"),
+    ("看新闻说南方哪儿发大水了，我们这儿现在也淹了，我爸被困在屋里出不来。", "119"),
+    ("我妈看新闻说外地燃气爆炸了吓得够呛，现在捂着胸口说胸口疼，喘不上气。", "120"),
+    ("刚才我老公说外地哪儿着火了，结果我们楼道里现在也冒烟了。", "119"),
+    ("我刚才听广播说外地有个小区燃气爆炸了，现在我们楼下也砰的一声，玻璃都碎了，有人在喊救命。", "119"),
+    # Far away, but the caller's own son is in it.
+    ("我儿子在外地上学，打电话说外地那边着火了他被困在宿舍里", "119"),
+])
+@pytest.mark.parametrize("style", STYLES)
+def test_a_far_region_beside_a_danger_here_keeps_the_hand_over(
+        text: str, service: str, style: str) -> None:
+    said = _as_said(text, style)
+    assert classify(said).emergency != "none", (said, _cues(said))
+    if style == "clean":
+        assert classify(said).emergency == service, _cues(said)
+
+
+@pytest.mark.parametrize("text", [
+    # A bottle or a brick thrown down that hurt someone, or one in the hand or thrown at
+    # someone: handed over (cues23's quiet of a thing thrown down was removed, review31).
+    "楼上往下扔了个酒瓶子，砸着一个老太太，头上全是血。",
+    "楼上有人往下扔酒瓶子，砸中个小孩，倒地上不动了。",
+    "喝醉的那个拿酒瓶子砸人，还在追。",
+    "有人往我身上扔酒瓶子砸我，现在还在骂。",
+    "楼上两口子打架，往下扔酒瓶子砸人。",
+])
+def test_a_bottle_that_hit_or_is_aimed_at_someone_is_handed_over(text: str) -> None:
+    assert classify(text).emergency != "none", _cues(text)
+    assert classify(text).urgency == "urgent", _cues(text)
+
+
+@pytest.mark.parametrize("text", [
+    # A lift stopped between floors with someone in it, however often it put itself right
+    # before (cues23's quiet of a lift that 又自己好了 was removed, review31).
+    "电梯老是停在半截上又自己好了，今天又停在半截了，我女儿一个人在里面。",
+    "电梯 老是 停 在 半截 又 自己 好 了 今天 又 卡住 了 我妈 在 里面 出不来",
+    "电梯又停在半截了，又自己好了一下又停了，我爸还关在里面。",
+    "电梯停在七楼和八楼中间了，我和孩子在里面。",
+    "电梯停在半截了，我按了警铃也没人应。",
+])
+def test_a_lift_stopped_with_someone_in_it_is_119(text: str) -> None:
+    assert classify(text).emergency == "119", _cues(text)
+
+
+# review31's mends (mend31): review31's own sentences that cues23 got wrong, written by
+# review31 (/tmp/rv31), each a kind of failure. The quiets are gone, so these are handed over.
+
+@pytest.mark.parametrize(("text", "service"), [
+    # A far region's name or a caller's "我跟你讲" is no report of elsewhere.
+    ("哎呀我跟你讲外地口音的俩男的在超市门口拿刀砍人呢都见血了", "110"),
+    ("保安说西南方向那栋楼着火了火苗子蹿老高", "119"),
+    ("你听我说外地来的一个小孩掉冰窟窿里了就在后海这儿", "119"),
+    ("我跟你说南方花园小区三号楼冒黑烟了好像是五层", "119"),
+    ("喂我跟你说南方航空大厦门口有个男的拿刀捅人了，捅了好几下，地上全是血", "110"),
+    ("物业说东北方向那个锅炉房爆炸了有人埋底下了", "119"),
+    ("就是那个我跟您说外省牌照那个大货车把骑电动车的轧了人趴那儿不动了", "110"),
+    # The caller's own people told before the place.
+    ("我媳妇在国外出差，刚才微信说国外那个酒店着火了楼道里全是烟出不去", "119"),
+    # A thing thrown at people, still going on.
+    ("楼下那醉鬼在楼下扔酒瓶子砸我们家窗户，砸碎了两块了，还骂骂咧咧说要上来", "110"),
+    ("我们楼下停车的时候楼上那家往下扔砖头往我头上砸，故意的，现在还在扔", "110"),
+    ("那人站楼顶上往下扔砖头砸底下的人，一边扔一边喊要砸死你们", "110"),
+    # A lift that put itself right and then fell with people in it.
+    ("电梯停在两层中间了，一会儿又自己好了，又往下掉了好几层，里面的人都摔了", "119"),
+    ("电梯停在半截了，就自己好了一下，又停了，我们五个人都在轿厢里，闷得喘不上气", "119"),
+])
+def test_review31_real_emergencies_are_handed_over(text: str, service: str) -> None:
+    assert classify(text).emergency == service, _cues(text)
+
+
+@pytest.mark.parametrize("text", [
+    # An animal on a ledge, a guard rail asked about, a place named by its station.
+    "我家猫老蹲在窗台上，邻居说危险让我装纱窗，想问问这个物业管不管",
+    "好多鸽子老蹲在窗台上拉屎，窗户都没法开，能不能管管养鸽子的",
+    "孩子老爱爬窗台，我们想装个防护栏，问问要不要物业批准",
+    "公交站旁边那个楼楼顶边上的广告牌晃悠得厉害，风一大就哐哐响",
+    "地铁站出口那个楼窗台上的空调外机锈得厉害，看着要掉",
+    "北京西站旁边那栋楼楼顶边上的大字招牌缺了俩字，晚上亮着挺难看",
+    # Window cleaners, re-tiling, a film.
+    "对面楼有个清洗外墙的蜘蛛人蹲在楼顶边上抽烟，也没系安全绳，看着怪吓人的",
+    "我们家请的擦窗户的阿姨蹲在窗台上擦外面，我看着害怕，想问问家政公司有没有安全要求",
+    "我们小区的保洁阿姨擦楼道窗户，蹲在窗台上擦，物业也不给配安全带，我看着替她害怕",
+    "物业说要翻新楼顶边沿的瓷砖，想问问维修基金怎么用",
+    "昨晚看了个电影，主角蹲在天台边缘哭了半天，看得我一宿没睡着，这种片子能不能别放",
+    "昨天带孩子看了个电影，结尾那个男的说要跳下去，孩子吓哭了，想问问电影院有没有分级",
+    # Dancing, a row about quilts, swimming, diving, a tantrum.
+    "我跟我妈每天晚上到河边的桥边上遛弯，那块儿有帮人天天跳广场舞音响震天响",
+    "对面那个姑娘天天在天台边上拍抖音跳舞，音乐放得特别大声",
+    "我们小区几个老人在楼顶边上晒被子，老跟楼下的吵架，说挡着光了",
+    "夏天能不能在温榆河里游泳啊，我儿子老想跳河里游泳，我不让他非要去",
+    "我儿子学跳水，站在十米台上说要跳下去又不敢，教练骂了他一顿，这个体校能投诉吗",
+    "我儿子不给买手机就寻死觅活的，想问问有没有家庭教育的咨询",
+    # Firecrackers, arcing's ozone, a new charger, a tyre shop, soldering, a smell now and then.
+    "过年楼下放鞭炮噼里啪啦的，满楼道一股火药味，电线上还挂着灯笼，能不能管管",
+    "楼下小孩玩摔炮，噼里啪啦的，一股火药味，电表箱就在那儿，能不能管管",
+    "配电室里面老是有啪啪的放电声，还有股臭氧味，是不是正常，想问问找供电局还是物业",
+    "新买的电动车充电器一股胶皮味儿，用了两天，想问问能不能找商家退",
+    "小区门口新开的轮胎店一股橡胶味，电线乱拉在地上，能不能管管",
+    "装修师傅在屋里弄电线，拿电烙铁焊接头，一股胶皮味，楼上邻居说呛",
+    "我们单位楼下那个变电箱老是啪啪响，偶尔还有股焦味，想问问找谁来检修一下",
+])
+def test_review31_calm_calls_are_not_handed_over_by_the_new_cues(text: str) -> None:
+    assert classify(text).emergency == "none", _cues(text)
+
+
+@pytest.mark.parametrize("text", [
+    # 不对/不是 with no pause before it says what is wrong; it takes nothing back.
+    "我们家暖气费不对，是按建筑面积算的，应该按使用面积算吧",
+    "水表读数不对，是物业抄错了，多收了我八十块",
+    "这个月电费不对，是按商业电价收的，我家是居民用电",
+])
+def test_a_complaint_that_something_is_wrong_is_no_self_correction(text: str) -> None:
+    assert without_retracted(text, classify_module.load_rules()) is None

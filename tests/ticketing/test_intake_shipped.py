@@ -297,6 +297,18 @@ def test_a_procedural_question_is_not_urgent(text: str, shipped: IntakeModel) ->
     assert got.urgency != "urgent" and got.emergency == "none", got
 
 
+@pytest.mark.parametrize(("text", "category"), [
+    # Written for this test (cues23): "X，不是，是Y" files the call under Y, for the model too;
+    # the hand-over still reads the whole call.
+    ("嗯那个燃气，不是，是楼下那个配电室，一直嗡嗡响，往外冒火花，有股胶皮味儿", "power"),
+    ("那个 燃气 不是 是 我们 单元 的 电表箱 一直 冒 火花 有 股 糊味", "power"),
+])
+def test_a_self_correction_files_the_call_under_what_was_meant(
+        text: str, category: str, shipped: IntakeModel) -> None:
+    got = understand(text, load_classification(), shipped)
+    assert (got.category, got.emergency) == (category, "119"), got
+
+
 def test_the_question_guard_never_lowers_what_the_rules_raise(shipped: IntakeModel) -> None:
     """A question with a life-safety cue in it stays urgent and is handed over."""
     rules = load_classification()
