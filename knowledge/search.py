@@ -304,9 +304,10 @@ def load_matters(path: Path, table: str = "matters") -> dict[str, tuple[str, ...
     return {name: tuple(forms) for name, forms in matters.items()}
 
 
-# Matters named anywhere in the caller's words, and those counted only as the step asked
-# (the ``[steps]`` table, see :func:`steps_asked`); an entry speaks of either in its text.
-_ANYWHERE = load_matters(MATTERS_FILE)
+# Matters named anywhere in the caller's words (with ``[after]``: a step taken that failed,
+# a part refused), and those counted only as the step asked (the ``[steps]`` table, see
+# :func:`steps_asked`); an entry speaks of either in its text.
+_ANYWHERE = {**load_matters(MATTERS_FILE), **load_matters(MATTERS_FILE, "after")}
 _STEPS = load_matters(MATTERS_FILE, "steps")
 _LAPSES = load_matters(MATTERS_FILE, "still")
 _MATTERS = {**_ANYWHERE, **_STEPS, **_LAPSES}
@@ -746,6 +747,22 @@ def stepped_matters(text: str) -> frozenset[str]:
                                                for f in _STEPS[m]))
 
 
+def asks_only_steps(text: str) -> bool:
+    """Every step ``text`` asks is a ``[steps]`` matter, and no clause without one asks
+    anything but a bare what to do (怎么办, 这咋整): the matter is the whole question, not
+    one of two asked in two clauses (要不要报告社区，办居住证需要啥条件; 出租登记备案怎么弄
+    asks of its own thing: review29)."""
+    def matter_step(clause: str) -> list[bool]:
+        return [any(_starts_step(s, f) for f in _FORMS) for s in steps_asked(_as_written(clause))]
+
+    clauses = [c for c in _CLAUSE_END.split(text) if c.strip()]
+    steps = [m for c in clauses for m in matter_step(c)]
+    if not steps or not all(steps):
+        return False
+    return not any(is_question(c) and words(_ANY_STEP.sub("，", c))
+                   for c in clauses if not matter_step(c))
+
+
 def told_matters(text: str) -> frozenset[str]:
     """Matters of the ``[steps]`` table ``text`` names when it asks no step at all
     (单位就是不执行，怎么办; 对仲裁结果不服，找哪里): whether the word is the caller's
@@ -761,8 +778,8 @@ def told_matters(text: str) -> frozenset[str]:
 
 
 # Questions that ask what to do and name no step: 怎么办, 咋办, 找谁, 找哪里.
-_ANY_STEP = re.compile("怎么办|咋办|咋整|怎么弄|怎么处理|该怎么|找谁|找哪里|找哪儿|找哪|"
-                       "去哪办|去哪里办|去哪儿办")
+_ANY_STEP = re.compile("怎么办|咋办|咋整|怎么弄|咋弄|怎么搞|咋搞|怎么处理|该怎么|找谁|找哪里|"
+                       "找哪儿|找哪|去哪办|去哪里办|去哪儿办")
 
 
 def _named(text: str, matters: dict[str, tuple[str, ...]]) -> frozenset[str]:
@@ -819,12 +836,15 @@ def _spans_words(said: str, form: str, edges: set[int]) -> bool:
     """``form`` is found in ``said`` starting and ending where jieba's words do (``edges``,
     its search-mode cut: 罚款 of 罚款单 too), never across a word, nor with a 还 that reads
     "still" (``_STILL``): 还清 is no repayment in 还清楚 (还, 清楚), nor 提前还 in 提前还要
-    or 提前还需要."""
+    or 提前还需要. A 还 the form reads "still" itself (还是不给) may."""
     still = {m.start() for m in _STILL.finditer(said)}
+    # A form that says "still" itself (还是不给 of ``[after]``) reads its 还 so already.
+    own = {m.start() for m in _STILL.finditer(form)}
     start = said.find(form)
     while start >= 0:
         end = start + len(form)
-        if start in edges and end in edges and not still.intersection(range(start, end)):
+        if (start in edges and end in edges
+                and not still.intersection(range(start, end)) - {start + k for k in own}):
             return True
         start = said.find(form, start + 1)
     return False
@@ -839,17 +859,22 @@ def speaks_of_matter(written: str, matter: str,
 
 # What negates the word after it (没到期, 不备案, 没有单位, 未成年).
 _NEGATORS = frozenset({"没", "没有", "不", "未"})
+# What denies that the caller is what the word after it names (我不是应届生, kb23): a
+# state to come (没到期) may still be answered by the entry (换领 from three months
+# before), who the entry is for is not the caller at all.
+NOT_BEING = frozenset({"不是"})
 
 
-def denied_words(text: str) -> frozenset[str]:
+def denied_words(text: str, negators: frozenset[str] = _NEGATORS) -> frozenset[str]:
     """The words ``text`` negates: each word of two or more characters right after a
-    negation (身份证没到期: 到期). Read after the colloquial phrases are respelt, so the
-    caller's 没过期 is the 到期 an entry's title speaks of. A word the caller then asks how
-    to do (孩子还没报名，幼儿园怎么报名) is a step not yet taken, not a situation denied."""
+    negation (身份证没到期: 到期; with ``NOT_BEING``, 我不是应届生: 应届生). Read after the
+    colloquial phrases are respelt, so the caller's 没过期 is the 到期 an entry's title
+    speaks of. A word the caller then asks how to do (孩子还没报名，幼儿园怎么报名) is a
+    step not yet taken, not a situation denied."""
     normal = normalise(text)
     tok = _jieba().lcut(normal, HMM=False)
     negated = {w for n, w in itertools.pairwise(tok)
-               if n in _NEGATORS and len(w) > 1 and _HAN_RUN.fullmatch(w)}
+               if n in negators and len(w) > 1 and _HAN_RUN.fullmatch(w)}
     # The step asked (:func:`steps_asked`: 怎么报名，要带啥), its first word, not its
     # object: 失业 of 怎么申领失业保险金 is what the step is for, so 我没失业 still denies
     # the entry's 失业了.
@@ -912,9 +937,16 @@ def situation_words(title: str) -> frozenset[str]:
     return frozenset(words(_HOW.split(title)[0]))
 
 
-def says_negated(entry_text: str, word: str) -> bool:
+def denies(word: str, situation: frozenset[str]) -> bool:
+    """A word the caller negates (:func:`denied_words`) is the situation an entry's title
+    states (:func:`situation_words`), whole or by a word inside it read as the title's
+    words are (应届生 of 应届毕业生: 应届)."""
+    return word in situation or any(w in situation for w in words(word))
+
+
+def says_negated(entry_text: str, word: str, negators: frozenset[str] = _NEGATORS) -> bool:
     """An entry's normalised text speaks of ``word`` negated itself (没有单位的灵活就业)."""
-    return any(f"{n}{word}" in entry_text for n in _NEGATORS)
+    return any(f"{n}{word}" in entry_text for n in negators)
 
 
 def is_question(text: str) -> bool:
@@ -1068,10 +1100,15 @@ class Index:
         # never zeroes it: a call often asks two steps in two clauses (要不要报告社区，办居住证
         # 需要啥条件), and the entry that answers the other one must still be offered
         # (review29: 12 of 30 such questions were filed as tickets).
+        # Unless the step matter is all the call asks (去年报停了，今年想恢复供暖，怎么弄):
+        # then it is the question, and an entry that lacks it answers another (kb23).
         stepped = stepped_matters(spoken)
+        if stepped and asks_only_steps(spoken):
+            stepped = frozenset()
         matters_asked = asked_matters(spoken) - stepped
         matters_told = told_matters(spoken) | stepped
         denied = denied_words(spoken)
+        not_being = denied_words(spoken, NOT_BEING)
         sw, ss = self.words.scores(qw), self.sounds.scores(qs)
         top_w, top_s = max(sw, default=0.0) or 1.0, max(ss, default=0.0) or 1.0
         ranked: list[tuple[float, int]] = []
@@ -1145,8 +1182,13 @@ class Index:
                                     for m in matters_told)),
                 # The caller denies what the entry's title says their situation is (身份证
                 # 没到期 against 身份证快到期了怎么换新的), and the entry never says it denied.
-                "denied": float(any(w in self.situations[i] and not says_negated(self.texts[i], w)
-                                    for w in denied)),
+                "denied": float(any(denies(w, self.situations[i])
+                                    and not says_negated(self.texts[i], w) for w in denied)),
+                # The caller says they are not who the entry's title is for (我不是应届生
+                # against 应届毕业生怎么办理进京落户): its answer is for someone else.
+                "not_whom": float(any(denies(w, self.situations[i])
+                                      and not says_negated(self.texts[i], w, NOT_BEING)
+                                      for w in not_being)),
             }
             if rank == 0:
                 features = f
@@ -1183,7 +1225,7 @@ def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
     weighs (``STORY_WEIGHT``), once the caller said more of the entry than a short
     question does; 1 counts it as a word of the question."""
     if (f.get("other_object") or f.get("unacted") or f.get("unmatched")
-            or f.get("unquantified")):
+            or f.get("unquantified") or f.get("not_whom")):
         # The caller names another member of a family than the entry's title (驾驶证
         # against 身份证, a bite against the dog licence), or asks how to do a thing the
         # entry never speaks of doing (注销 the licence it says how to get; see
@@ -1191,7 +1233,8 @@ def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
         # no figure of (天然气一立方多少钱 against how to pay the gas bill; see
         # :func:`quantities_asked`), or names a matter of the thing (repaying, a fine,
         # cancelling, a repair; see :func:`asked_matters`) the entry never speaks of
-        # (公积金贷款想提前还 against how to apply for the loan): however many words they
+        # (公积金贷款想提前还 against how to apply for the loan), or says they are not who
+        # the entry is for (我不是应届生; feature ``not_whom``): however many words they
         # share, the entry answers a neighbouring question, and offering it would mislead.
         return 0.0
     value = _confidence(f, evidence_words=evidence_words, evidence_power=evidence_power,
