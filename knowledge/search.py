@@ -309,7 +309,14 @@ def load_matters(path: Path, table: str = "matters") -> dict[str, tuple[str, ...
 _ANYWHERE = load_matters(MATTERS_FILE)
 _STEPS = load_matters(MATTERS_FILE, "steps")
 _LAPSES = load_matters(MATTERS_FILE, "still")
-_MATTERS = {**_ANYWHERE, **_STEPS, **_LAPSES}
+# kb23's matters as review33 narrowed them (mend33): counted only against an entry whose
+# title teaches no step the call asks (see :func:`loose_matters`, :meth:`Index.search`).
+_LOOSE = load_matters(MATTERS_FILE, "loose")
+_LOOSE_UNLESS = {m: re.compile("|".join(forms))
+                 for m, forms in load_matters(MATTERS_FILE, "loose_unless").items()}
+# Words of an entry's text that speak of a matter besides its own (本人或家属, 多退少补).
+_SPEAKS = load_matters(MATTERS_FILE, "speaks")
+_MATTERS = {**_ANYWHERE, **_STEPS, **_LAPSES, **_LOOSE}
 # Whether a step can still be taken (还能补报吗): what a deadline missed asks (``[still]``).
 _STILL_ASKED = re.compile("还(能|可以|可不可以|让)")
 _FORMS = frozenset(f for forms in _STEPS.values() for f in forms)
@@ -736,6 +743,52 @@ def asked_matters(text: str, matters: dict[str, tuple[str, ...]] | None = None
     return _named(text, _ANYWHERE) | stepped | lapsed
 
 
+# Where a ``[loose]`` matter's clause ends: punctuation or a pause (the recogniser's space).
+_PAUSE = re.compile(r"[^\w]+")
+# A clause that asks whether (不让办居住证吗): of the ``[loose_whether]`` matters it asks
+# whether the step is refused, not tells that it was.
+_WHETHER = re.compile("(吗|么|嘛)$")
+_LOOSE_WHETHER = frozenset(load_matters(MATTERS_FILE, "loose_whether").get("matters", ()))
+
+
+def loose_matters(text: str) -> frozenset[str]:
+    """The ``[loose]`` matters (kb23's, narrowed by review33) ``text`` names, each in a
+    clause (up to a pause) with none of its ``[loose_unless]`` words: 会不会不受理 and 不让
+    办居住证吗 ask whether it will happen, 怕给别人用了 fears it, 孩子的户口我帮他办 is the
+    child's entry's own caller."""
+    out: set[str] = set()
+    whole = _as_written(text)
+    for clause in _PAUSE.split(text):
+        if not clause:
+            continue
+        for m in _named(clause, _LOOSE):
+            unless = _LOOSE_UNLESS.get(m)
+            if unless is not None and unless.search(whole):
+                continue
+            if m in _LOOSE_WHETHER and _WHETHER.search(clause):
+                continue
+            out.add(m)
+    return frozenset(out)
+
+
+def steps_named(text: str) -> frozenset[str]:
+    """The steps ``text`` asks (the first word of each of :func:`steps_asked`, with the
+    actions of :func:`asked_actions`): an entry whose title teaches one answers the call,
+    whatever ``[loose]`` matter it tells beside it (去年没录上，今年咋报名)."""
+    said = _as_written(text)
+    loose_forms = [f for forms in _LOOSE.values() for f in forms if f in said]
+    out = set()
+    for step in _steps_written(text):
+        # After 申请 the thing applied for (申请减免, 去哪申请执行), as ``_starts_step`` reads.
+        verb = step[1] if step[0] == "申请" and len(step) > 1 else step[0]
+        # A step that is the matter itself (能转回老家吗: 转; 我能自己剪了吗: 剪) teaches
+        # nothing beside it.
+        if _HAN_RUN.fullmatch(verb) and not any(verb in f for f in loose_forms):
+            out.add(verb)
+    return frozenset(out) | {a for a in asked_actions(text)
+                             if not any(a in f for f in loose_forms)}
+
+
 def stepped_matters(text: str) -> frozenset[str]:
     """The ``[steps]`` matters ``text`` asks as the step (see :func:`asked_matters`)."""
     stepped = _named(text, _STEPS)
@@ -744,6 +797,22 @@ def stepped_matters(text: str) -> frozenset[str]:
     steps = _steps_written(text)
     return frozenset(m for m in stepped if any(_starts_step(s, f) for s in steps
                                                for f in _STEPS[m]))
+
+
+def asks_only_steps(text: str) -> bool:
+    """Every step ``text`` asks is a ``[steps]`` matter, and no clause without one asks
+    anything but a bare what to do (怎么办, 这咋整): the matter is the whole question, not
+    one of two asked in two clauses (要不要报告社区，办居住证需要啥条件; 出租登记备案怎么弄
+    asks of its own thing: review29)."""
+    def matter_step(clause: str) -> list[bool]:
+        return [any(_starts_step(s, f) for f in _FORMS) for s in steps_asked(_as_written(clause))]
+
+    clauses = [c for c in _CLAUSE_END.split(text) if c.strip()]
+    steps = [m for c in clauses for m in matter_step(c)]
+    if not steps or not all(steps):
+        return False
+    return not any(is_question(c) and words(_ANY_STEP.sub("，", c))
+                   for c in clauses if not matter_step(c))
 
 
 def told_matters(text: str) -> frozenset[str]:
@@ -761,8 +830,8 @@ def told_matters(text: str) -> frozenset[str]:
 
 
 # Questions that ask what to do and name no step: 怎么办, 咋办, 找谁, 找哪里.
-_ANY_STEP = re.compile("怎么办|咋办|咋整|怎么弄|怎么处理|该怎么|找谁|找哪里|找哪儿|找哪|"
-                       "去哪办|去哪里办|去哪儿办")
+_ANY_STEP = re.compile("怎么办|咋办|咋整|怎么弄|咋弄|怎么搞|咋搞|怎么处理|该怎么|找谁|找哪里|"
+                       "找哪儿|找哪|去哪办|去哪里办|去哪儿办")
 
 
 def _named(text: str, matters: dict[str, tuple[str, ...]]) -> frozenset[str]:
@@ -819,12 +888,15 @@ def _spans_words(said: str, form: str, edges: set[int]) -> bool:
     """``form`` is found in ``said`` starting and ending where jieba's words do (``edges``,
     its search-mode cut: 罚款 of 罚款单 too), never across a word, nor with a 还 that reads
     "still" (``_STILL``): 还清 is no repayment in 还清楚 (还, 清楚), nor 提前还 in 提前还要
-    or 提前还需要."""
+    or 提前还需要. A 还 the form reads "still" itself (还是不给) may."""
     still = {m.start() for m in _STILL.finditer(said)}
+    # A form that says "still" itself (还是不给 of ``[after]``) reads its 还 so already.
+    own = {m.start() for m in _STILL.finditer(form)}
     start = said.find(form)
     while start >= 0:
         end = start + len(form)
-        if start in edges and end in edges and not still.intersection(range(start, end)):
+        if (start in edges and end in edges
+                and not still.intersection(range(start, end)) - {start + k for k in own}):
             return True
         start = said.find(form, start + 1)
     return False
@@ -833,23 +905,52 @@ def _spans_words(said: str, form: str, edges: set[int]) -> bool:
 def speaks_of_matter(written: str, matter: str,
                      matters: dict[str, tuple[str, ...]] | None = None) -> bool:
     """An entry's text (``written``, see :func:`_as_written`) has a word of ``matter``."""
-    matters = _MATTERS if matters is None else matters
+    if matters is None:
+        return any(form in written for form in (*_MATTERS[matter], *_SPEAKS.get(matter, ())))
     return any(form in written for form in matters[matter])
 
 
 # What negates the word after it (没到期, 不备案, 没有单位, 未成年).
 _NEGATORS = frozenset({"没", "没有", "不", "未"})
+# What denies that the caller is what the word after it names (我不是应届生, kb23): a
+# state to come (没到期) may still be answered by the entry (换领 from three months
+# before), who the entry is for is not the caller at all.
+NOT_BEING = frozenset({"不是"})
+# A caller who asks for someone else (帮我妈问问) or says what they are instead (不是失业，
+# 是自己辞的职) has not said the entry is not for them (review33).
+_FOR_ANOTHER = re.compile("帮|替|代|我妈|我爸|孩子|老人家|家里")
 
 
-def denied_words(text: str) -> frozenset[str]:
+def not_being(text: str) -> frozenset[str]:
+    """Who the caller says they are not (我不是应届生: 应届生): the whole word after 我不是,
+    when the caller then says neither what they are instead (不是X，是Y) nor that they ask
+    for another (我不是老人，帮我妈问问)."""
+    if _FOR_ANOTHER.search(normalise(text)):
+        return frozenset()
+    out = set()
+    clauses = [c for c in _PAUSE.split(text) if c]
+    for n, clause in enumerate(clauses):
+        normal = normalise(clause)
+        _, sep, rest = normal.partition("我不是")
+        rest = rest.removesuffix("的")  # 我不是租房住的: 租房住
+        # The denied words end the clause, read whole: 我不是外地户口 denies 外地户口, not
+        # 外地 (see :meth:`Index.search`, feature ``not_whom``).
+        if sep and len(rest) > 1 and _HAN_RUN.fullmatch(rest) \
+                and not any(c.startswith("是") for c in clauses[n + 1:]):
+            out.add(rest)
+    return frozenset(out)
+
+
+def denied_words(text: str, negators: frozenset[str] = _NEGATORS) -> frozenset[str]:
     """The words ``text`` negates: each word of two or more characters right after a
-    negation (身份证没到期: 到期). Read after the colloquial phrases are respelt, so the
-    caller's 没过期 is the 到期 an entry's title speaks of. A word the caller then asks how
-    to do (孩子还没报名，幼儿园怎么报名) is a step not yet taken, not a situation denied."""
+    negation (身份证没到期: 到期; with ``NOT_BEING``, 我不是应届生: 应届生). Read after the
+    colloquial phrases are respelt, so the caller's 没过期 is the 到期 an entry's title
+    speaks of. A word the caller then asks how to do (孩子还没报名，幼儿园怎么报名) is a
+    step not yet taken, not a situation denied."""
     normal = normalise(text)
     tok = _jieba().lcut(normal, HMM=False)
     negated = {w for n, w in itertools.pairwise(tok)
-               if n in _NEGATORS and len(w) > 1 and _HAN_RUN.fullmatch(w)}
+               if n in negators and len(w) > 1 and _HAN_RUN.fullmatch(w)}
     # The step asked (:func:`steps_asked`: 怎么报名，要带啥), its first word, not its
     # object: 失业 of 怎么申领失业保险金 is what the step is for, so 我没失业 still denies
     # the entry's 失业了.
@@ -924,9 +1025,16 @@ def situation_words(title: str) -> frozenset[str]:
     return frozenset(words(_HOW.split(title)[0]))
 
 
-def says_negated(entry_text: str, word: str) -> bool:
+def denies(word: str, situation: frozenset[str]) -> bool:
+    """A word the caller negates (:func:`denied_words`) is the situation an entry's title
+    states (:func:`situation_words`), whole or by a word inside it read as the title's
+    words are (应届生 of 应届毕业生: 应届)."""
+    return word in situation or any(w in situation for w in words(word))
+
+
+def says_negated(entry_text: str, word: str, negators: frozenset[str] = _NEGATORS) -> bool:
     """An entry's normalised text speaks of ``word`` negated itself (没有单位的灵活就业)."""
-    return any(f"{n}{word}" in entry_text for n in _NEGATORS)
+    return any(f"{n}{word}" in entry_text for n in negators)
 
 
 def is_question(text: str) -> bool:
@@ -1049,6 +1157,16 @@ class Index:
         # and its title's words of the situation it answers (see :func:`situation_words`).
         self.written = [_as_written("".join(_fields(d).values())) for d in self.docs]
         self.situations = [situation_words(d.title) for d in self.docs]
+        # Each title as said (see :func:`loose_matters`): which steps it teaches.
+        self.titles = [_as_written(d.title) for d in self.docs]
+
+    def is_whom(self, denied: str, i: int) -> bool:
+        """The caller's denied words (:func:`not_being`) are who entry ``i``'s title is for:
+        one word as :func:`denies` reads it (应届生 of 应届毕业生), more in the title as
+        they were said (灵活就业; 外地户口 is not 外地)."""
+        if len(_jieba().lcut(denied, HMM=False)) == 1:
+            return denies(denied, self.situations[i])
+        return denied in self.titles[i]
 
     def has(self, i: int, word: str) -> bool:
         """Entry ``i`` speaks of ``word`` anywhere (title, keywords, synonyms or answer):
@@ -1080,10 +1198,17 @@ class Index:
         # never zeroes it: a call often asks two steps in two clauses (要不要报告社区，办居住证
         # 需要啥条件), and the entry that answers the other one must still be offered
         # (review29: 12 of 30 such questions were filed as tickets).
+        # Unless the step matter is all the call asks (去年报停了，今年想恢复供暖，怎么弄):
+        # then it is the question, and an entry that lacks it answers another (kb23).
         stepped = stepped_matters(spoken)
+        if stepped and asks_only_steps(spoken):
+            stepped = frozenset()
         matters_asked = asked_matters(spoken) - stepped
         matters_told = told_matters(spoken) | stepped
+        loose = loose_matters(spoken)
+        steps = steps_named(spoken) if loose else frozenset()
         denied = denied_words(spoken)
+        not_whom = not_being(spoken)
         sw, ss = self.words.scores(qw), self.sounds.scores(qs)
         top_w, top_s = max(sw, default=0.0) or 1.0, max(ss, default=0.0) or 1.0
         ranked: list[tuple[float, int]] = []
@@ -1151,14 +1276,24 @@ class Index:
                 # never speaks of: it answers another matter of the same thing.
                 "unmatched": float(any(not speaks_of_matter(self.written[i], m)
                                        for m in matters_asked)),
+                # kb23's matters (review33's narrowing): only against an entry whose title
+                # teaches no step the call asks (去年没录上，今年咋报名 asks how to apply).
+                "unmatched_loose": float(not any(w in self.titles[i] for w in steps)
+                                         and any(not speaks_of_matter(self.written[i], m)
+                                                 for m in loose)),
                 # Such a matter told where no step is asked (单位就是不执行，怎么办): the
                 # caller's situation or what they want done, which can't be told apart.
                 "untold": float(any(not speaks_of_matter(self.written[i], m)
                                     for m in matters_told)),
                 # The caller denies what the entry's title says their situation is (身份证
                 # 没到期 against 身份证快到期了怎么换新的), and the entry never says it denied.
-                "denied": float(any(w in self.situations[i] and not says_negated(self.texts[i], w)
-                                    for w in denied)),
+                "denied": float(any(denies(w, self.situations[i])
+                                    and not says_negated(self.texts[i], w) for w in denied)),
+                # The caller says they are not who the entry's title is for (我不是应届生
+                # against 应届毕业生怎么办理进京落户): its answer is for someone else.
+                "not_whom": float(any(self.is_whom(w, i)
+                                      and not says_negated(self.texts[i], w, NOT_BEING)
+                                      for w in not_whom)),
             }
             if rank == 0:
                 features = f
@@ -1195,7 +1330,7 @@ def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
     weighs (``STORY_WEIGHT``), once the caller said more of the entry than a short
     question does; 1 counts it as a word of the question."""
     if (f.get("other_object") or f.get("unacted") or f.get("unmatched")
-            or f.get("unquantified")):
+            or f.get("unmatched_loose") or f.get("unquantified") or f.get("not_whom")):
         # The caller names another member of a family than the entry's title (驾驶证
         # against 身份证, a bite against the dog licence), or asks how to do a thing the
         # entry never speaks of doing (注销 the licence it says how to get; see
@@ -1203,7 +1338,8 @@ def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
         # no figure of (天然气一立方多少钱 against how to pay the gas bill; see
         # :func:`quantities_asked`), or names a matter of the thing (repaying, a fine,
         # cancelling, a repair; see :func:`asked_matters`) the entry never speaks of
-        # (公积金贷款想提前还 against how to apply for the loan): however many words they
+        # (公积金贷款想提前还 against how to apply for the loan), or says they are not who
+        # the entry is for (我不是应届生; feature ``not_whom``): however many words they
         # share, the entry answers a neighbouring question, and offering it would mislead.
         return 0.0
     value = _confidence(f, evidence_words=evidence_words, evidence_power=evidence_power,
