@@ -107,6 +107,11 @@ class Rule:
     # A cue in a clause containing one of these words does not fire: "消防演习" speaks of
     # fire without one.
     unless: tuple[str, ...] = ()
+    # ``unless`` read in every clause the cue's match covers, not only the clause it starts
+    # in: for a rule whose habit word may follow its cue a clause later ("啪啪响，偶尔还有股
+    # 焦味", review31). Opt-in: for other rules a word about the past in a middle clause
+    # ("变压器，谁都知道危险，刚才有人触电了") silenced the danger told after it (review35).
+    unless_over_match: bool = False
     # Anywhere in the call, not negated, this stops every cue of the rule: the caller gave
     # the scale of what the cue names ("暖气片漏水…滴滴答答的" is a drip, not a burst), and
     # a scale word is often said a clause after the cue.
@@ -584,6 +589,7 @@ def _parse_rule(
         when_call=when_call,
         now_only=bool(raw.get("now_only", now_only)),
         quiet_when_made_safe=bool(raw.get("quiet_when_made_safe", False)),
+        unless_over_match=bool(raw.get("unless_over_match", False)),
     )
 
 
@@ -709,11 +715,13 @@ def _in_everyday_word(text: str, pos: int, end: int, rules: ClassificationRules)
 
 
 def _excepted(text: str, pos: int, end: int, rule: Rule) -> bool:
-    """Whether an ``unless`` word is in a clause the cue at ``pos:end`` covers: a match told
-    over two clauses ("啪啪响，偶尔还有股焦味", review31) is excepted by a word in either."""
+    """Whether an ``unless`` word is in the clause the cue at ``pos:end`` starts in, or, for
+    a rule with ``unless_over_match``, in any clause the match covers."""
     if not rule.unless:
         return False
-    start, stop = _clause(text, pos)[0], _clause(text, max(pos, end - 1))[1]
+    start, stop = _clause(text, pos)
+    if rule.unless_over_match:
+        stop = _clause(text, max(pos, end - 1))[1]
     return any(word in text[start:stop] for word in rule.unless)
 
 

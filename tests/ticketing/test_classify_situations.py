@@ -1107,3 +1107,29 @@ def test_review31_calm_calls_are_not_handed_over_by_the_new_cues(text: str) -> N
 ])
 def test_a_complaint_that_something_is_wrong_is_no_self_correction(text: str) -> None:
     assert without_retracted(text, classify_module.load_rules()) is None
+
+
+# review35: a word about the past in a middle clause ("谁都知道危险", "早就说有隐患") silenced a
+# shock told after it once every rule read its `unless` over the whole match; now only a rule
+# that opts in (emergency.wiring_burning's habit words) does.
+@pytest.mark.parametrize(("text", "service"), [
+    ("就是那个变压器，谁都知道危险，刚才一个收废品的大哥过去触电了，人倒那儿了", "120"),
+    ("那个高压电，老人们都说危险，刚才有个孩子爬树触电了，挂在树杈上了", "120"),
+    ("那个变压器，早就说有隐患，刚才一个工友靠上去触电了，这会儿人还在那儿抽抽呢", "120"),
+])
+def test_review35_a_past_warning_in_a_middle_clause_leaves_the_shock_handed_over(
+    text: str, service: str,
+) -> None:
+    assert classify(text).emergency == service, _cues(text)
+
+
+@pytest.mark.parametrize("text", [
+    "您好，我们楼顶那个空中花园，物业说要给拆了，老太太们天天搬个马扎坐那楼顶边儿上晒太阳聊天，"
+    "我想问问能不能给留着",
+    "我闺女今儿在玉带桥边上拍婚纱照，感动得哭了，我就想问问颐和园里头拍婚纱照是不是还得另外交钱",
+    "我家孩子总爬上窗台够东西，我想问问社区有没有免费给装那个防盗窗的，去哪儿报名",
+    "我在家烙饼烙糊了一股焦味儿，开排风扇那个开关啪啪响了两下，我想问问这开关是不是该换了",
+    "我们小区那个电工师傅，坐在配电房房顶边儿上修线路呢，我就想问问停电到几点",
+])
+def test_review35_calm_calls_are_not_handed_over_by_the_new_cues(text: str) -> None:
+    assert classify(text).emergency == "none", _cues(text)
