@@ -1330,7 +1330,7 @@ def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
     weighs (``STORY_WEIGHT``), once the caller said more of the entry than a short
     question does; 1 counts it as a word of the question."""
     if (f.get("other_object") or f.get("unacted") or f.get("unmatched")
-            or f.get("unmatched_loose") or f.get("unquantified") or f.get("not_whom")):
+            or f.get("unquantified") or f.get("not_whom")):
         # The caller names another member of a family than the entry's title (驾驶证
         # against 身份证, a bite against the dog licence), or asks how to do a thing the
         # entry never speaks of doing (注销 the licence it says how to get; see
@@ -1353,7 +1353,12 @@ def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
     # offered, never read out at once.
     # And when the caller names a matter (``told_matters``) the entry lacks but asks no
     # step: it may be what they want done, or only what happened to them.
-    capped = f.get("unasked") or f.get("denied") or f.get("untold")
+    # And a matter told in passing (``loose_matters``: 没录上, 替他, 余额, 一次性…) the entry
+    # never speaks of: the caller may be telling their situation or asking another matter;
+    # two independent reviewers' own questions (review33, review36) showed such words told
+    # before a plain how-to the entry answers, so the entry is offered, never read out.
+    capped = (f.get("unasked") or f.get("denied") or f.get("untold")
+              or f.get("unmatched_loose"))
     return min(value, UNASKED_CAP) if capped else value
 
 

@@ -22,12 +22,19 @@ from knowledge.search import (
 from tests.knowledge.test_search_round9 import TODAY
 
 
-def assert_filed(index: Index, text: str, near: str, feature: str) -> None:
-    """``near`` is the best entry, ``feature`` zeroes it: neither read out nor offered,
-    though without the rule it would have been one or the other."""
+def assert_not_read_out(index: Index, text: str, near: str, feature: str) -> None:
+    """``near`` is the best entry and ``feature`` keeps it from being read out, though
+    without the rule it would have been read out or offered. A loose matter
+    (``unmatched_loose``: 没录上, 替他, 余额…) caps it at "did you mean" (the lead, after
+    review36: such words are as often told in passing before a how-to the entry answers);
+    the other features zero it (neither read out nor offered)."""
     r = index.search(text, today=TODAY)
     assert r.hits[0].id == near and r.features[feature] == 1.0
-    assert r.answer is None and worth_confirming(r, 0.3) is None
+    assert r.answer is None
+    if feature == "unmatched_loose" and not r.features.get("unmatched"):
+        assert r.hits[0].confidence <= search.UNASKED_CAP
+    else:
+        assert worth_confirming(r, 0.3) is None
     # Without the rule: a matter zeroed by both tables (申请执行 after 裁决了) by neither.
     both = ("unmatched", "unmatched_loose") if feature.startswith("unmatched") else (feature,)
     assert confidence(dict(r.features, **dict.fromkeys(both, 0.0))) >= 0.3
@@ -69,8 +76,8 @@ def test_a_step_taken_that_failed_is_named(text: str, matters: set[str]) -> None
     ("劳动仲裁的裁决下来了 单位拖着不办 咋办", "kb025"),
     ("劳动仲裁已经裁决了，单位不给钱，去哪申请执行", "kb025"),
 ])
-def test_a_step_taken_that_failed_is_filed(index: Index, text: str, near: str) -> None:
-    assert_filed(index, text, near, "unmatched_loose")
+def test_a_step_taken_that_failed_is_not_read_out(index: Index, text: str, near: str) -> None:
+    assert_not_read_out(index, text, near, "unmatched_loose")
 
 
 @pytest.mark.parametrize(("text", "entry"), [
@@ -110,8 +117,8 @@ def test_a_step_for_someone_else_is_named(text: str, matters: set[str]) -> None:
     ("我在外地来不了 护照换发能委托别人去吗", "kb005"),
     ("医保卡的钱能给家人用吗", "kb027"),
 ])
-def test_a_step_for_someone_else_is_filed(index: Index, text: str, near: str) -> None:
-    assert_filed(index, text, near, "unmatched_loose")
+def test_a_step_for_someone_else_is_not_read_out(index: Index, text: str, near: str) -> None:
+    assert_not_read_out(index, text, near, "unmatched_loose")
 
 
 @pytest.mark.parametrize(("text", "entry"), [
@@ -143,9 +150,9 @@ def test_ones_own_step_still_answers(index: Index, text: str, entry: str) -> Non
     ("不在北京干了 社保能转回原籍吗", "kb021", "unmatched_loose"),
     ("公租房的租金太高了，能申请减免吗", "kb019", "unmatched_loose"),
 ])
-def test_a_condition_not_the_entrys_is_filed(index: Index, text: str, near: str,
+def test_a_condition_not_the_entrys_is_not_read_out(index: Index, text: str, near: str,
                                             feature: str) -> None:
-    assert_filed(index, text, near, feature)
+    assert_not_read_out(index, text, near, feature)
 
 
 def test_not_being_is_told_apart_from_a_state_denied() -> None:
@@ -187,9 +194,9 @@ def test_the_entrys_own_condition_still_answers(index: Index, text: str, entry: 
     ("我们小区维修资金账户里还剩多少钱在哪查", "kb049", "unmatched_loose"),
     ("维修基金还剩下多少钱，去哪查", "kb049", "unmatched_loose"),
 ])
-def test_another_matter_is_not_offered(index: Index, text: str, near: str,
+def test_another_matter_is_not_read_out(index: Index, text: str, near: str,
                                        feature: str) -> None:
-    assert_filed(index, text, near, feature)
+    assert_not_read_out(index, text, near, feature)
 
 
 @pytest.mark.parametrize(("text", "near"), [
@@ -315,6 +322,27 @@ def test_review33s_lost_questions_are_answered(index: Index, text: str, entry: s
 
 @pytest.mark.parametrize(("text", "entry"), REVIEW33_OFFERED)
 def test_review33s_lost_questions_are_offered(index: Index, text: str, entry: str) -> None:
+    r = index.search(text, today=TODAY)
+    offered = r.answer or worth_confirming(r, 0.3)
+    assert offered is not None and offered.id == entry, (r.hits[:2], r.features)
+
+
+# review36's own questions (none in rv33 or above): a loose matter's word told in passing
+# before a how-to the entry answers. While loose matters zeroed an entry these were filed;
+# capped at "did you mean" the caller is offered the entry (or, where nothing caps it any
+# more, read it).
+@pytest.mark.parametrize(("text", "entry"), [
+    ("老板说没钱 还是不给发工资 拖欠工资找哪投诉", "kb024"),
+    ("暖器费我们家一般都是一次性全交 今年在哪交啊", "kb035"),
+    ("电表上余额多少我不会看 预付费的电表咋充值", "kb040"),
+    ("我的医保卡从来没给别人用过 想换个定点医院咋换", "kb029"),
+    ("旧床垫我自己拆不动 大件垃圾怎么弄走", "kb045"),
+    ("年假没批下来去不了派出所 身份证丢了能先在网上挂失吗", "kb004"),
+    ("离婚判决下来了 现在想再婚 结婚登记要带什么", "kb008"),
+])
+def test_review36s_loose_words_told_in_passing_still_offer_the_entry(
+    index: Index, text: str, entry: str,
+) -> None:
     r = index.search(text, today=TODAY)
     offered = r.answer or worth_confirming(r, 0.3)
     assert offered is not None and offered.id == entry, (r.hits[:2], r.features)
