@@ -141,7 +141,9 @@ class BodyDeadline:
     one was a descriptor fewer for the process's RTP sockets. Only while the body comes:
     once it is whole, ``receive`` is the server's (a streamed CSV export listens on it for
     the client leaving, for as long as the download takes). A slow client's headers are
-    uvicorn's, before any app is called (docs/security.md)."""
+    uvicorn's, before any app is called (docs/security.md). An answer that starts before
+    the body has all come closes the connection (``_closing``), whatever ``seconds``: a
+    body the app never reads is bounded by no deadline, and uvicorn read on (review34)."""
 
     def __init__(self, app: ASGIApp, seconds: float, min_rate: int) -> None:
         self.app = app
@@ -149,7 +151,7 @@ class BodyDeadline:
         self.min_rate = min_rate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.seconds <= 0:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         loop = asyncio.get_running_loop()
@@ -162,29 +164,46 @@ class BodyDeadline:
                 return await receive()
             if late:
                 return {"type": "http.disconnect"}
-            try:
-                message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
-            except TimeoutError:
-                late = True
-                if not started:
-                    too_slow = _error(408, "body_timeout", "the request body came too slowly")
-                    too_slow.headers["Connection"] = "close"  # the rest is never read
-                    await too_slow(scope, receive, send)
-                return {"type": "http.disconnect"}
+            if self.seconds <= 0:
+                message = await receive()
+            else:
+                try:
+                    message = await asyncio.wait_for(receive(),
+                                                     max(0.0, deadline - loop.time()))
+                except TimeoutError:
+                    if not started:
+                        too_slow = _error(408, "body_timeout", "the request body came too slowly")
+                        await too_slow(scope, receive, closing_send)
+                    late = True
+                    return {"type": "http.disconnect"}
             if message["type"] != "http.request" or not message.get("more_body", False):
                 whole = True
             elif self.min_rate > 0:
                 deadline += len(message.get("body", b"")) / self.min_rate
             return message
 
-        async def send_unless_late(message: Message) -> None:
+        async def closing_send(message: Message) -> None:
             nonlocal started
             if late:
                 return  # the 408 was the answer; the app's to the "disconnect" goes nowhere
-            started = started or message["type"] == "http.response.start"
+            if message["type"] == "http.response.start":
+                started = True
+                if not whole:
+                    message = _closing(message)
             await send(message)
 
-        await self.app(scope, timed_receive, send_unless_late)
+        await self.app(scope, timed_receive, closing_send)
+
+
+def _closing(start: Message) -> Message:
+    """``start`` with ``connection: close``: an answer given before its request's body has
+    all come (a 413 for a declared 10^12 bytes, a 408, a /healthz that never reads its
+    body) leaves the rest unread, and uvicorn would go on reading it, with no deadline, to
+    keep the connection for the next request; closed, the server drops it after the answer."""
+    headers = list(start.get("headers", []))
+    if not any(k.lower() == b"connection" and b"close" in v.lower() for k, v in headers):
+        headers.append((b"connection", b"close"))
+    return {**start, "headers": headers}
 
 
 class NulInUrl:

@@ -8,10 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
 
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from hotline.app import BodyDeadline
+from hotline.app import BodyDeadline, BodyLimit
 
 SCOPE: Scope = {"type": "http", "method": "POST", "path": "/api/v1/tickets", "headers": []}
 
@@ -95,3 +105,68 @@ def test_once_the_body_is_whole_the_server_is_listened_to_without_a_deadline() -
     sent, app = run([(0.0, b"{}")], seconds=0.1, min_rate=500, then_wait=0.6)
     assert [m.get("status") for m in sent if m["type"] == "http.response.start"] == [200]
     assert app.saw == ["body 2", "http.disconnect"]
+
+
+@pytest.fixture
+def served() -> Iterator[int]:
+    """A real uvicorn on 127.0.0.1 (as ``hotline serve`` runs it) with the body deadline and
+    limit around a /healthz that never reads its body; a short deadline of the test's own."""
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    app = BodyDeadline(BodyLimit(Starlette(routes=[Route("/healthz", healthz)]), max_bytes=100_000),
+                       seconds=0.5, min_rate=500)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:  # a port it cannot bind ends the thread: fail, never hang
+        assert thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield server.servers[0].sockets[0].getsockname()[1]
+    finally:
+        server.should_exit = True
+        thread.join(5)
+
+
+def answer_then_closed(port: int, head: bytes) -> tuple[bytes, bool]:
+    """Send ``head`` and a trickle of the body it declares; the answer's first line, and
+    whether the server closed the connection after it (within 5 s: a bound, not a timing)."""
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.settimeout(0.2)
+        s.sendall(head)
+        got = b""
+        for _ in range(25):
+            try:
+                s.sendall(b"x")
+                data = s.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:  # reset: closed too
+                return got.split(b"\r\n", 1)[0], True
+            if not data:
+                return got.split(b"\r\n", 1)[0], True
+            got += data
+        return got.split(b"\r\n", 1)[0], False
+
+
+def test_an_answer_before_the_body_has_come_closes_the_connection(served: int) -> None:
+    # A GET /healthz declaring 60,000 bytes, trickled: answered at once, and before, uvicorn
+    # went on reading the rest with no deadline, the connection open (review34).
+    first, closed = answer_then_closed(
+        served, b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 60000\r\n\r\n")
+    assert first == b"HTTP/1.1 200 OK" and closed
+    # A 413 for 10^12 declared bytes: the same.
+    first, closed = answer_then_closed(
+        served, b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000000\r\n\r\n")
+    assert first.startswith(b"HTTP/1.1 413") and closed
+
+
+def test_a_bodiless_request_keeps_its_connection(served: int) -> None:
+    with socket.create_connection(("127.0.0.1", served)) as s:
+        s.settimeout(5)
+        for _ in range(2):  # the second request on the same connection is answered
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = s.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 200") and b"connection: close" not in answer
