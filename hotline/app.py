@@ -133,8 +133,9 @@ class BodyLimit:
 
 class BodyDeadline:
     """A request's body must come in time, Apache mod_reqtimeout's rule (``body=20,
-    MinRate=500``): ``seconds`` from the end of the headers, and one more second for each
-    ``min_rate`` bytes received. Later: 408 and the connection closed; the app reads the
+    MinRate=500``): ``seconds`` of waiting for it, counted from the app's first read (time
+    the app spends between reads is its own), and one more second for each ``min_rate``
+    bytes received. Later: 408 and the connection closed; the app reads the
     client as gone. Before (2026-12-06), a chunked body that never ended (one byte every
     2 s) or a declared one trickled held its connection, and its file descriptor, for as
     long as the client liked: the trial held 20 open for 24 s with no end in sight; each
@@ -155,11 +156,17 @@ class BodyDeadline:
             await self.app(scope, receive, send)
             return
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.seconds
-        whole = late = started = False
+        # Only the time spent waiting for the body counts (mod_reqtimeout's time between
+        # reads): a body read late (the app waited for the thread pool or the database
+        # first) has come already and is taken at once. A request with no body is whole
+        # from the start: a GET's slow streamed answer listens on receive for as long as
+        # it takes.
+        left = self.seconds
+        whole = not _has_body(scope)
+        late = started = False
 
         async def timed_receive() -> Message:
-            nonlocal deadline, whole, late
+            nonlocal left, whole, late
             if whole:
                 return await receive()
             if late:
@@ -167,19 +174,20 @@ class BodyDeadline:
             if self.seconds <= 0:
                 message = await receive()
             else:
+                began = loop.time()
                 try:
-                    message = await asyncio.wait_for(receive(),
-                                                     max(0.0, deadline - loop.time()))
+                    message = await asyncio.wait_for(receive(), max(0.0, left))
                 except TimeoutError:
                     if not started:
                         too_slow = _error(408, "body_timeout", "the request body came too slowly")
                         await too_slow(scope, receive, closing_send)
                     late = True
                     return {"type": "http.disconnect"}
+                left -= loop.time() - began
             if message["type"] != "http.request" or not message.get("more_body", False):
                 whole = True
             elif self.min_rate > 0:
-                deadline += len(message.get("body", b"")) / self.min_rate
+                left += len(message.get("body", b"")) / self.min_rate
             return message
 
         async def closing_send(message: Message) -> None:
@@ -193,6 +201,13 @@ class BodyDeadline:
             await send(message)
 
         await self.app(scope, timed_receive, closing_send)
+
+
+def _has_body(scope: Scope) -> bool:
+    """Whether the request has a body to come: one declared by length (not 0) or chunked."""
+    headers = dict(scope.get("headers") or [])
+    return (b"transfer-encoding" in headers
+            or headers.get(b"content-length", b"0").strip() not in (b"0", b""))
 
 
 def _closing(start: Message) -> Message:
