@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import uvicorn
@@ -21,7 +23,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from hotline.app import BodyDeadline, BodyLimit
+from config import Settings
+from hotline.app import BodyDeadline, BodyLimit, create_app
 
 SCOPE: Scope = {"type": "http", "method": "POST", "path": "/api/v1/tickets",
                 "headers": [(b"transfer-encoding", b"chunked")]}
@@ -199,3 +202,37 @@ def test_a_bodiless_request_keeps_its_connection(served: int) -> None:
             s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
             answer = s.recv(65536)
             assert answer.startswith(b"HTTP/1.1 200") and b"connection: close" not in answer
+
+
+@pytest.mark.parametrize("path", ["/twilio/voice", "/api/v1/outbound/twilio/sms",
+                                  "/api/v1/outbound/sms/inbound"])
+def test_a_webhook_whose_body_came_too_slowly_is_one_line_in_the_log(
+        path: str, sqlite_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The 408 makes the webhook's own read of its form or body find the client gone
+    (ClientDisconnect): before, an 80-line ASGI traceback anyone could have logged by
+    trickling a webhook's body (review34); now one line."""
+    settings = Settings(database_url=sqlite_url, data_dir=tmp_path,
+                        recordings_dir=tmp_path / "rec", request_body_seconds=0.2)
+    app = create_app(settings)
+    scope = {"type": "http", "method": "POST", "path": path, "raw_path": path.encode(),
+             "query_string": b"", "scheme": "http", "http_version": "1.1", "root_path": "",
+             "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 50000),
+             "headers": [(b"host", b"x"), (b"content-length", b"100"),
+                         (b"content-type", b"application/x-www-form-urlencoded")]}
+    sent: list[Message] = []
+    given = [{"type": "http.request", "body": b"From=1", "more_body": True}]
+
+    async def receive() -> Message:
+        if given:
+            return given.pop()
+        await asyncio.sleep(5)  # the rest never comes
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    with caplog.at_level(logging.INFO):
+        asyncio.run(asyncio.wait_for(app(scope, receive, send), 20))
+    assert sent[0]["status"] == 408 and len(sent) == 2
+    gone = [r for r in caplog.records if "gone" in r.getMessage()]
+    assert len(gone) == 1 and path in gone[0].getMessage() and gone[0].exc_info is None
