@@ -400,7 +400,8 @@ class Settings(BaseSettings):
     status_port: int = Field(default=8001, ge=0, le=65535)
     log_json: bool = False
     max_body_bytes: int = 64 * 1024
-    # A request body must come within this many seconds of the headers, plus one for every
+    # A request body must come within this many seconds of waiting for it (from the app's
+    # first read; a request without a body has none to wait for), plus one for every
     # request_body_min_rate bytes received (mod_reqtimeout's body=20,MinRate=500), else 408
     # and the connection is closed (hotline.app.BodyDeadline); 0: no bound.
     request_body_seconds: float = Field(default=20.0, ge=0)

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -133,15 +134,18 @@ class BodyLimit:
 
 class BodyDeadline:
     """A request's body must come in time, Apache mod_reqtimeout's rule (``body=20,
-    MinRate=500``): ``seconds`` from the end of the headers, and one more second for each
-    ``min_rate`` bytes received. Later: 408 and the connection closed; the app reads the
+    MinRate=500``): ``seconds`` of waiting for it, counted from the app's first read (time
+    the app spends between reads is its own), and one more second for each ``min_rate``
+    bytes received. Later: 408 and the connection closed; the app reads the
     client as gone. Before (2026-12-06), a chunked body that never ended (one byte every
     2 s) or a declared one trickled held its connection, and its file descriptor, for as
     long as the client liked: the trial held 20 open for 24 s with no end in sight; each
     one was a descriptor fewer for the process's RTP sockets. Only while the body comes:
     once it is whole, ``receive`` is the server's (a streamed CSV export listens on it for
     the client leaving, for as long as the download takes). A slow client's headers are
-    uvicorn's, before any app is called (docs/security.md)."""
+    uvicorn's, before any app is called (docs/security.md). An answer that starts before
+    the body has all come closes the connection (``_closing``), whatever ``seconds``: a
+    body the app never reads is bounded by no deadline, and uvicorn read on (review34)."""
 
     def __init__(self, app: ASGIApp, seconds: float, min_rate: int) -> None:
         self.app = app
@@ -149,42 +153,73 @@ class BodyDeadline:
         self.min_rate = min_rate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.seconds <= 0:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.seconds
-        whole = late = started = False
+        # Only the time spent waiting for the body counts (mod_reqtimeout's time between
+        # reads): a body read late (the app waited for the thread pool or the database
+        # first) has come already and is taken at once. A request with no body is whole
+        # from the start: a GET's slow streamed answer listens on receive for as long as
+        # it takes.
+        left = self.seconds
+        whole = not _has_body(scope)
+        late = started = False
 
         async def timed_receive() -> Message:
-            nonlocal deadline, whole, late
+            nonlocal left, whole, late
             if whole:
                 return await receive()
             if late:
                 return {"type": "http.disconnect"}
-            try:
-                message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
-            except TimeoutError:
-                late = True
-                if not started:
-                    too_slow = _error(408, "body_timeout", "the request body came too slowly")
-                    too_slow.headers["Connection"] = "close"  # the rest is never read
-                    await too_slow(scope, receive, send)
-                return {"type": "http.disconnect"}
+            if self.seconds <= 0:
+                message = await receive()
+            else:
+                began = loop.time()
+                try:
+                    message = await asyncio.wait_for(receive(), max(0.0, left))
+                except TimeoutError:
+                    if not started:
+                        too_slow = _error(408, "body_timeout", "the request body came too slowly")
+                        await too_slow(scope, receive, closing_send)
+                    late = True
+                    return {"type": "http.disconnect"}
+                left -= loop.time() - began
             if message["type"] != "http.request" or not message.get("more_body", False):
                 whole = True
             elif self.min_rate > 0:
-                deadline += len(message.get("body", b"")) / self.min_rate
+                left += len(message.get("body", b"")) / self.min_rate
             return message
 
-        async def send_unless_late(message: Message) -> None:
+        async def closing_send(message: Message) -> None:
             nonlocal started
             if late:
                 return  # the 408 was the answer; the app's to the "disconnect" goes nowhere
-            started = started or message["type"] == "http.response.start"
+            if message["type"] == "http.response.start":
+                started = True
+                if not whole:
+                    message = _closing(message)
             await send(message)
 
-        await self.app(scope, timed_receive, send_unless_late)
+        await self.app(scope, timed_receive, closing_send)
+
+
+def _has_body(scope: Scope) -> bool:
+    """Whether the request has a body to come: one declared by length (not 0) or chunked."""
+    headers = dict(scope.get("headers") or [])
+    return (b"transfer-encoding" in headers
+            or headers.get(b"content-length", b"0").strip() not in (b"0", b""))
+
+
+def _closing(start: Message) -> Message:
+    """``start`` with ``connection: close``: an answer given before its request's body has
+    all come (a 413 for a declared 10^12 bytes, a 408, a /healthz that never reads its
+    body) leaves the rest unread, and uvicorn would go on reading it, with no deadline, to
+    keep the connection for the next request; closed, the server drops it after the answer."""
+    headers = list(start.get("headers", []))
+    if not any(k.lower() == b"connection" and b"close" in v.lower() for k, v in headers):
+        headers.append((b"connection", b"close"))
+    return {**start, "headers": headers}
 
 
 class NulInUrl:
@@ -279,6 +314,16 @@ def install_error_handlers(app: FastAPI) -> None:
                           str(exc.detail))
         response.headers.update(exc.headers or {})
         return response
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> Response:
+        # A view reading its form or body itself (the Twilio and SMS webhooks) finds the
+        # client gone: it left, or BodyDeadline answered 408 for a body too slow. Anyone
+        # can do that unsigned, so one line, not the 80-line ASGI traceback it was
+        # (review34); the answer goes nowhere.
+        log.info("client gone before its request body came: %s %s", request.method,
+                 request.url.path)
+        return Response(status_code=400)
 
     @app.exception_handler(TransitionError)
     async def _transition(_: Request, exc: TransitionError) -> JSONResponse:

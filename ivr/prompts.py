@@ -54,14 +54,9 @@ PROMPTS: dict[str, str] = {
     "ticket_number": "您的诉求已受理，工单编号是",  # followed by the digits
     "deadline": "我们将在{deadline}办理并答复您。",  # deadline_phrase()
     # Instead of the deadline while the words wait for the transcription backlog: the
-    # urgency, and so the deadline, comes with them (ivr.decisions.deadline_told). Nothing
-    # recognised them, so no emergency was handed over: a caller reporting a fire (the
-    # trial's, spoken with no model installed, 2026-12-06) was told only that the
-    # recording was kept; now where to call at once too.
-    "transcript_pending": (
-        "您的录音已保存，工作人员会根据录音内容为您办理。"
-        "如遇火灾、治安警情或有人急需救治，请立即拨打119、110或120。"
-    ),
+    # urgency, and so the deadline, comes with them (ivr.decisions.deadline_told). Ends
+    # with EMERGENCY_ADVICE (WORDS_NOT_HEARD).
+    "transcript_pending": "您的录音已保存，工作人员会根据录音内容为您办理。",
     # Instead of that when the recording could not be fetched from the carrier (Twilio's
     # download failed): nothing of ours holds it yet, so nothing is said of it; the ticket
     # and the caller's number are kept, and where to fetch it again (docs/twilio.md).
@@ -104,6 +99,16 @@ PROMPTS: dict[str, str] = {
     "kb_confirm": "您是想问{title}吗？是请按1，不是请按2。",
     "asr_pending_note": "（录音待转写）",  # ticket text when nothing could be transcribed
 }
+
+# Where to call at once, said to every caller whose words no recogniser has heard when the
+# call ends: no emergency could be handed over. A caller reporting a fire (the trial's,
+# spoken with no model installed, 2026-12-06) was told only that the recording was kept;
+# a Twilio caller whose recording could not be fetched, or whose ticket waits for the
+# database, heard nothing of it (review34). One sentence, appended to each such prompt.
+EMERGENCY_ADVICE = "如遇火灾、治安警情或有人急需救治，请立即拨打119、110或120。"
+WORDS_NOT_HEARD = ("transcript_pending", "recording_not_fetched", "filed_later")
+for _key in WORDS_NOT_HEARD:
+    PROMPTS[_key] += EMERGENCY_ADVICE
 
 # 三号联动: one fixed sentence per service, so each is made at start-up and plays at once.
 EMERGENCY_SERVICES_SPOKEN = tuple(s for s in EMERGENCY_SERVICES if s != "none")

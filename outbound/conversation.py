@@ -22,6 +22,8 @@ from ticketing.db import transaction
 KEYS_AHEAD = "keys_ahead"  # OutboundAttempt.data: keys pressed before the question
 KEYS_WRONG = "keys_wrong"  # OutboundAttempt.data: keys no question takes (a 9 to "1 or 2")
 KEYS_AHEAD_MAX = 32  # of each: a line keying on (a stuck key) must not grow the row
+# OutboundAttempt.data: where in the call the last wrong key came (Conversation.wrong).
+KEYS_WRONG_AT = "keys_wrong_at"
 
 
 @dataclass(frozen=True)
@@ -66,18 +68,25 @@ class Conversation:
         answer, kept on the attempt at once (``data.keys_ahead``, in the trail's line)."""
         self._keep_unanswering(KEYS_AHEAD, keys)
 
-    def wrong(self, key: str) -> None:
+    def wrong(self, key: str, *, answered: str, in_a_row: int) -> None:
         """A key the question does not take (9 to "请按1或2"; the question is asked again,
         the call ends after ``dialers.MAX_WRONG_KEYS``): no answer, kept on the attempt at
         once (``data.keys_wrong``, in the trail's line). Before (2026-12-06), a citizen who
         keyed 9, 9, 9 to the survey left an attempt "answered" with no key, the same line
-        as one who pressed nothing."""
-        self._keep_unanswering(KEYS_WRONG, key)
+        as one who pressed nothing. ``answered`` (the keys that answered so far) and
+        ``in_a_row`` (wrong keys before this one since) say where in the call it came,
+        each place once: a webhook Twilio posts again (our answer was late) is the same
+        key, not another (review34)."""
+        self._keep_unanswering(KEYS_WRONG, key, at=f"{answered}/{in_a_row}")
 
-    def _keep_unanswering(self, field: str, keys: str) -> None:
+    def _keep_unanswering(self, field: str, keys: str, at: str | None = None) -> None:
         with transaction(self.sessions) as session:
             attempt = self._attempt(session)
             data = dict(attempt.data or {})
+            if at is not None:
+                if data.get(KEYS_WRONG_AT) == at:
+                    return
+                data[KEYS_WRONG_AT] = at
             data[field] = ((data.get(field) or "") + keys)[:KEYS_AHEAD_MAX]
             attempt.data = data
 

@@ -109,7 +109,7 @@ class SipDialer:
                         break
                     continue
                 if key not in step.keys:
-                    conversation.wrong(key)
+                    conversation.wrong(key, answered=keys, in_a_row=wrong_keys)
                     wrong_keys += 1
                     if wrong_keys >= MAX_WRONG_KEYS:
                         log.info("call %s: %d wrong keys, ending it", call.call_id, wrong_keys)
@@ -209,11 +209,12 @@ def twiml_for(step: Step, *, action: str, key_timeout: float) -> str:
         return str(response)
     if step.report:  # before the <Gather>: a key pressed during it is not an answer yet
         response.say(step.report, language="zh-CN")
-    gather = Gather(num_digits=1, action=action, method="POST", timeout=int(key_timeout))
-    gather.say(step.text, language="zh-CN")
-    response.append(gather)
-    again = Gather(num_digits=1, action=action, method="POST", timeout=int(key_timeout))
-    again.say(step.text, language="zh-CN")
-    response.append(again)
+    for _ in range(2):
+        # No finish key: Twilio's default # ended the <Gather> and never reached us, where
+        # the SIP dialer hears # as a key (a wrong one): both channels see the same keys.
+        gather = Gather(num_digits=1, action=action, method="POST", timeout=int(key_timeout),
+                        finish_on_key="")
+        gather.say(step.text, language="zh-CN")
+        response.append(gather)
     response.hangup()
     return str(response)

@@ -142,7 +142,7 @@ def _say_step(request: Request, attempt_id: int, keys: str, digit: str | None,
         conversation.pressed(keys)
     elif digit:
         # The SIP dialer's bound: a line keying garbage is answered without an answer.
-        conversation.wrong(digit)
+        conversation.wrong(digit, answered=keys, in_a_row=wrong)
         wrong += 1
         if wrong >= MAX_WRONG_KEYS:
             log.info("twilio call attempt %s: %d wrong keys, ending it", attempt_id, wrong)

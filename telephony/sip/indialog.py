@@ -20,7 +20,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from telephony.call import CallHandle, CallState, EndReason, InvalidTransition, KeySource
@@ -366,7 +366,9 @@ class InDialog:
         new: Negotiated | None = None
         direction, held = call.sdp_direction, call.held
         listening = call.rtp is None or not call.rtp.muted
-        layout: tuple[str, ...] = ()
+        # Our offer to a re-INVITE without SDP keeps the session's m= lines in their order
+        # (RFC 3264 8.1): a call set up on an SRTP-then-RTP offer had its audio second.
+        layout = media.layout
         try:
             body = sdp_body(msg.first("Content-Type"), msg.body_bytes)
         except UnsupportedBody as exc:
@@ -405,6 +407,8 @@ class InDialog:
                 call.media, call.codec, media = new, new.codec, new
                 changed = True
             call.rtp.set_remote(new.remote_ip, new.remote_port)
+        if call.media is not None and call.media.layout != layout:
+            call.media = replace(call.media, layout=layout)  # the session's lines from now on
         self._resumed(call, held=held, listening=listening)
         if changed:
             call.sdp_direction = direction

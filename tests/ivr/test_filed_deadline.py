@@ -16,6 +16,7 @@ from config.settings import Settings
 from ivr import prompts as P
 from ivr.call_flow import IvrServices, State
 from ivr.intake import Spool
+from ivr.twilio import twiml
 from tests.ivr.test_kb_confirm import converse
 from ticketing import service
 from ticketing.actors import Actor
@@ -71,3 +72,17 @@ def test_the_deadline_of_the_words_is_read_with_the_number(
     assert ticket.demand == WATER and services.prompts.number(ticket.number) in told
     assert deadline_heard(services, ticket.urgency) in told
     assert services.prompts.pcm("transcript_pending") not in told
+
+
+@pytest.mark.parametrize("said", [
+    twiml.filed("2612060001", None, recording_kept=True),
+    twiml.filed("2612060001", None, recording_kept=False),
+    twiml.filed_later(),
+], ids=["transcript_pending", "recording_not_fetched", "filed_later"])
+def test_every_caller_whose_words_are_unheard_is_told_where_to_call(said: str) -> None:
+    """A Twilio caller whose recording could not be fetched (or whose ticket waits for the
+    database) was told nothing of 119/110/120, though no emergency could be heard from the
+    words either (review34); the SIP line plays the same catalog sentences."""
+    assert P.speakable(P.EMERGENCY_ADVICE) in said
+    for key in P.WORDS_NOT_HEARD:
+        assert P.text(key).endswith(P.EMERGENCY_ADVICE)

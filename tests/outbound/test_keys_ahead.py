@@ -67,8 +67,8 @@ def test_keys_pressed_before_the_question_are_in_the_trail_not_in_the_answer(
 
 
 def _wrong(talk: Conversation) -> None:
-    for key in "99*":
-        talk.wrong(key)
+    for in_a_row, key in enumerate("99*"):
+        talk.wrong(key, answered="", in_a_row=in_a_row)
 
 
 def test_keys_no_question_takes_are_in_the_trail_not_in_the_answer(

@@ -65,7 +65,7 @@ class TwoQuestions(Conversation):
     def pressed(self, keys: str) -> None:
         self.pressed_keys.append(keys)
 
-    def wrong(self, key: str) -> None:
+    def wrong(self, key: str, *, answered: str, in_a_row: int) -> None:
         self.wrong_keys += key
 
 

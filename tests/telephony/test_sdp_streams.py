@@ -80,7 +80,32 @@ def test_a_reinvite_adding_video_is_answered_with_both_lines() -> None:
         ("audio", False), ("video", True)]
 
 
-def test_video_alone_is_not_acceptable_rather_than_malformed() -> None:
+
+def test_a_reinvite_without_sdp_keeps_the_sessions_lines_in_order() -> None:
+    """RFC 3264 8.1: our offer in the 200 to a re-INVITE without SDP has the session's m=
+    lines in their order. A call set up on SRTP-then-RTP had its audio on the 2nd line, and
+    our offer put it alone on the 1st (review34); one whose re-INVITE added video keeps
+    the video line too."""
+    offer = HEAD + SRTP + AUDIO.replace("40000", "40008")
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=True)
+    call.media = answer_offer(parse_sdp(offer.encode()))  # the call as that INVITE set it up
+    call.rtp_port = 30000
+    dialogs.on_refresh(call, sip_request("INVITE", branch="z9hG4bKnosdp", body=b""))
+    [(ok, _)] = wire.sent
+    assert ok.status_code == 200
+    assert [m[:3] for m in m_lines(ok.body_bytes)] == [
+        ["audio", "0", "RTP/SAVP"], ["audio", "30000", "RTP/AVP"]]
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=True)
+    call.rtp_port = 30000
+    for cseq, body in ((900, (HEAD + AUDIO + VIDEO).encode()), (901, b"")):
+        dialogs.on_refresh(call, sip_request("INVITE", branch=f"z9hG4bK{cseq}", body=body,
+                                             cseq=cseq))
+        dialogs.on_ack(sip_request("ACK", branch=f"z9hG4bK{cseq}", cseq=cseq))
+    assert [(m[0], m[1] == "0") for m in m_lines(wire.sent[-1][0].body_bytes)] == [
+        ("audio", False), ("video", True)]
+
     offer = parse_sdp((HEAD + VIDEO).encode())
     with pytest.raises(NotAcceptable, match="no audio stream"):
         answer_offer(offer)

@@ -203,7 +203,7 @@ def test_download_failure_files_ticket_and_backlog_finishes_it(
     spoken = says(root)
     assert prompts.digits_text(ticket.number) in spoken[0]
     # Nothing of ours holds the recording: not "您的录音已保存" (before, it was said).
-    assert prompts.text("recording_not_fetched") in spoken and verbs(root)[-1] == "Hangup"
+    assert prompts.speakable(prompts.text("recording_not_fetched")) in spoken and verbs(root)[-1] == "Hangup"
     assert not any("录音" in s for s in spoken)
     assert not any("工作日" in s or "小时内" in s for s in spoken)  # no deadline yet
     assert ticket.demand == TRANSCRIPT_PENDING and ticket.transcript is None
@@ -356,7 +356,8 @@ def test_filing_held_up_by_the_lock_is_answered_in_time_and_filed_when_it_frees(
     holder.execute("BEGIN EXCLUSIVE")
     try:
         root = twiml(twilio.post("/twilio/preferences", call_form(call, Digits="")))
-        assert says(root) == [prompts.text("filed_later"), prompts.text("goodbye")]
+        assert says(root) == [prompts.speakable(prompts.text("filed_later")),
+                              prompts.text("goodbye")]
         assert verbs(root)[-1] == "Hangup"
     finally:
         holder.execute("COMMIT")
