@@ -1300,7 +1300,10 @@ class Index:
             hits.append(Hit(id=self.docs[i].id, title=self.docs[i].title,
                             category=self.docs[i].category, score=round(score / best, 4),
                             confidence=round(confidence(f), 4)))
-        answer = hits[0] if hits[0].confidence >= min_confidence else None
+        # A capped entry is offered, never read out, even where ``kb_answer_from`` is set at
+        # or under ``UNASKED_CAP`` (review37).
+        answer = (hits[0] if hits[0].confidence >= min_confidence and not capped(features)
+                  else None)
         return Result(hits=hits, question=question, answer=answer, threshold=min_confidence,
                       features=features)
 
@@ -1357,9 +1360,14 @@ def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
     # never speaks of: the caller may be telling their situation or asking another matter;
     # two independent reviewers' own questions (review33, review36) showed such words told
     # before a plain how-to the entry answers, so the entry is offered, never read out.
-    capped = (f.get("unasked") or f.get("denied") or f.get("untold")
-              or f.get("unmatched_loose"))
-    return min(value, UNASKED_CAP) if capped else value
+    return min(value, UNASKED_CAP) if capped(f) else value
+
+
+def capped(f: dict[str, float]) -> bool:
+    """Whether the features hold an entry at "did you mean" (see :func:`confidence`): such an
+    entry is offered at most, never read out, whatever threshold a deployment sets."""
+    return bool(f.get("unasked") or f.get("denied") or f.get("untold")
+                or f.get("unmatched_loose"))
 
 
 def _confidence(f: dict[str, float], *, evidence_words: float, evidence_power: float,

@@ -346,3 +346,16 @@ def test_review36s_loose_words_told_in_passing_still_offer_the_entry(
     r = index.search(text, today=TODAY)
     offered = r.answer or worth_confirming(r, 0.3)
     assert offered is not None and offered.id == entry, (r.hits[:2], r.features)
+
+
+@pytest.mark.parametrize("text", [
+    "孩子幼儿园报上名了，结果没录取，现在还能怎么办？",
+    "我爸瘫痪在床去不了派出所，身份证到期了能不能我替他换？",
+])
+def test_a_capped_entry_is_never_read_out_whatever_the_threshold(index: Index,
+                                                                 text: str) -> None:
+    """review37: ``kb_answer_from`` may be set at or under ``UNASKED_CAP`` (the settings
+    only keep it above ``kb_confirm_from``); an entry held at "did you mean" stays offered."""
+    r = index.search(text, today=TODAY, min_confidence=0.3)
+    assert search.capped(r.features) and r.hits[0].confidence >= 0.3
+    assert r.answer is None

@@ -1123,13 +1123,12 @@ def test_review35_a_past_warning_in_a_middle_clause_leaves_the_shock_handed_over
     assert classify(text).emergency == service, _cues(text)
 
 
+# review37: call-wide words for calm calls beside the edge cues (晒太阳, 乘凉, 防盗窗) silenced
+# the cue where the same call has someone at the edge now; not added.
 @pytest.mark.parametrize("text", [
-    "您好，我们楼顶那个空中花园，物业说要给拆了，老太太们天天搬个马扎坐那楼顶边儿上晒太阳聊天，"
-    "我想问问能不能给留着",
-    "我闺女今儿在玉带桥边上拍婚纱照，感动得哭了，我就想问问颐和园里头拍婚纱照是不是还得另外交钱",
-    "我家孩子总爬上窗台够东西，我想问问社区有没有免费给装那个防盗窗的，去哪儿报名",
-    "我在家烙饼烙糊了一股焦味儿，开排风扇那个开关啪啪响了两下，我想问问这开关是不是该换了",
-    "我们小区那个电工师傅，坐在配电房房顶边儿上修线路呢，我就想问问停电到几点",
+    "哎呀妈呀，天台上本来好几个人晒太阳，现在有个姑娘翻到护栏外头去了，谁劝也不听",
+    "我老公说上去乘凉，结果骑在楼沿上了，喝了酒，说不想活了",
+    "我们家装了防盗窗，可我儿子从另一个屋的窗户爬出去了，蹲在窗台上哭，说不想活了",
 ])
-def test_review35_calm_calls_are_not_handed_over_by_the_new_cues(text: str) -> None:
-    assert classify(text).emergency == "none", _cues(text)
+def test_review37_someone_at_the_edge_beside_a_calm_word_is_handed_over(text: str) -> None:
+    assert classify(text).emergency == "110", _cues(text)
