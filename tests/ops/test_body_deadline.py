@@ -236,3 +236,16 @@ def test_a_webhook_whose_body_came_too_slowly_is_one_line_in_the_log(
     assert sent[0]["status"] == 408 and len(sent) == 2
     gone = [r for r in caplog.records if "gone" in r.getMessage()]
     assert len(gone) == 1 and path in gone[0].getMessage() and gone[0].exc_info is None
+
+
+def test_the_shipped_settings_bound_a_body_by_mod_reqtimeouts_rule(sqlite_url: str,
+                                                                   tmp_path: Path) -> None:
+    """The shipped-defaults twin of the tests above (which set short deadlines of their own):
+    the service as shipped installs the deadline, 20 s plus one for every 500 bytes
+    (mod_reqtimeout's ``body=20,MinRate=500``), not off (0)."""
+    settings = Settings(database_url=sqlite_url, data_dir=tmp_path,
+                        recordings_dir=tmp_path / "rec")
+    assert (settings.request_body_seconds, settings.request_body_min_rate) == (20.0, 500)
+    app = create_app(settings)
+    [deadline] = [m for m in app.user_middleware if m.cls is BodyDeadline]
+    assert deadline.kwargs == {"seconds": 20.0, "min_rate": 500}
