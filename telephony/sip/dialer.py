@@ -226,11 +226,10 @@ class Dialer:
             # 2xx after we gave up (CANCEL race) or an answer we cannot use: end it. The
             # latter said so: a phone answering G.729 alone (or on hold) was "200 failed"
             # on every reminder, with no line saying why (2026-12-06).
-            if media is None and self._give_up(call, EndReason.BAD_ANSWER):
+            reason = EndReason.BAD_ANSWER if media is None else EndReason.FAILED
+            if self._give_up(call, reason) and media is None:
                 log.warning("call %s: the answer in the callee's 200 cannot be used (%s); "
                             "ending it", call.call_id, unusable)
-            else:
-                self._give_up(call, EndReason.FAILED)
             self.link.send_bye(call)
 
     def _ack_non_2xx(self, call: CallHandle, leg: OutboundLeg, msg: SipMessage) -> None:
