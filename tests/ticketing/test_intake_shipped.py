@@ -329,13 +329,13 @@ def test_evaluation_emergencies_are_handed_to_the_service_they_need(
     heldout-13..17, 190 with the sixteenth's; of the 243 of heldout-13..18, 233 with the
     seventeenth's; of the 283 of heldout-13..19, 268 with the eighteenth's; of the 326 of
     heldout-13..20, 311 with the nineteenth's; of the 368 of heldout-13..21, 351 with the
-    twentieth's."""
+    twentieth's; of the 412 of heldout-13..22, 392 with the twenty-first's."""
     rules = load_classification()
     emergencies = [r for r in evaluation if r.labels["emergency"] != "none"]
-    assert len(emergencies) == 368
+    assert len(emergencies) == 412
     named = sum(understand(r.text, rules, shipped).emergency == r.labels["emergency"]
                 for r in emergencies)
-    assert named >= 340, named
+    assert named >= 382, named
 
 
 @dataclass(frozen=True)
@@ -404,6 +404,12 @@ HELD_OUT_FLOORS = {
     # calm calls handed over); floors a few lines under that.
     "heldout-21": Floors(category=257, urgent=(79, 75), emergencies=(42, 37),
                          calm=(159, 4)),
+    # Written blind for the twenty-second round (297 scored: three lines were near copies of
+    # training lines and left the file); scored with the twenty-first round's model and rules
+    # before any change (category 267 of 297; urgent 76 of 77, flagged 43 of 44; 1 of 163
+    # calm calls handed over); floors a few lines under that.
+    "heldout-22": Floors(category=261, urgent=(77, 73), emergencies=(44, 39),
+                         calm=(163, 4)),
 }
 
 
