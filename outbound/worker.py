@@ -34,7 +34,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from outbound.citizen_sms import CitizenSms
-from outbound.conversation import KEYS_AHEAD, KEYS_WRONG, Conversation
+from outbound.conversation import KEYS_AHEAD, KEYS_WRONG, NO_AUDIO, Conversation
 from outbound.dialers import CallResult, Dialer
 from outbound.models import Kind, OutboundAttempt, OutboundTask, Outcome, TaskStatus
 from outbound.planner import plan
@@ -229,6 +229,9 @@ def _audit(session: Session, task: OutboundTask, ticket: Ticket, attempt: Outbou
     # next: a survey cut so is placed again (outbound.policies), a reminder is settled.
     recovered = attempt.channel == "call" and bool((attempt.data or {}).get("recovered"))
     cut = "（通话中服务中断，以中断前已记录的接听与按键为准）" if recovered else ""
+    # Picked up, nothing heard from the phone (Outcome.NO_AUDIO): said, and what follows.
+    unheard = (attempt.data or {}).get(NO_AUDIO)
+    cut += "（已接通，但对方电话无任何声音传来，按未接通处理）" if unheard else ""
     service.record_event(
         session=session, ticket=ticket, actor=SYSTEM, action=action,
         note=(f"{EVENT_NOTES.get(task.kind, task.kind)}（第{attempt.attempt}次）："
@@ -238,7 +241,8 @@ def _audit(session: Session, task: OutboundTask, ticket: Ticket, attempt: Outbou
               "outcome": outcome, "keys": attempt.keys, "carrier": attempt.carrier,
               "call_ref": attempt.call_ref, **({"recovered": True} if recovered else {}),
               **({KEYS_AHEAD: ahead} if ahead else {}),
-              **({KEYS_WRONG: wrong} if wrong else {})},
+              **({KEYS_WRONG: wrong} if wrong else {}),
+              **({NO_AUDIO: unheard} if unheard else {})},
         at=now,
     )
 
