@@ -44,7 +44,9 @@ from tests.support.city import seed_city  # noqa: E402
 from tests.support.pgserver import running_pg_server  # noqa: E402
 from ticketing.context import Domain  # noqa: E402
 from ticketing.db import make_engine, make_session_factory  # noqa: E402
-from ticketing.models import Ticket  # noqa: E402
+from ticketing.models import Ticket, User  # noqa: E402
+from ticketing.phones import normalise  # noqa: E402
+from ticketing.states import Role  # noqa: E402
 
 
 def worker_env(db_url: str, data_dir: Path) -> dict[str, str]:
@@ -87,6 +89,18 @@ def make_tickets(sessions: sessionmaker[Session], domain: Domain, city, n: int  
         s.execute(update(Ticket).where(Ticket.id.in_(ids))
                   .values(sign_due_at=datetime.now(UTC) + timedelta(days=1))
                   .execution_options(synchronize_session=False))
+        # Each ticket's handler a phone of their own: one phone takes one of our calls at
+        # a time (outbound.worker.line_in_call, twenty-second round), so reminders to one
+        # handler would measure that queue, not the scheduler.
+        first = s.get_one(Ticket, ids[0])
+        for i, tid in enumerate(ids):
+            person = User(username=f"bench-handler-{i}", display_name=f"承办人{i}",
+                          role=Role.HANDLER.value, unit_id=first.unit_id,
+                          phone=normalise(f"137{i:08d}"))
+            s.add(person)
+            s.flush()
+            s.execute(update(Ticket).where(Ticket.id == tid).values(handler_id=person.id)
+                      .execution_options(synchronize_session=False))
         s.commit()
     return ids
 

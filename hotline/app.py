@@ -49,6 +49,7 @@ from ticketing.db import (
     schema_revision,
 )
 from ticketing.deps import TokenGate
+from ticketing.inputs import StateConflict
 from ticketing.outage import first_line
 from ticketing.schemas import ERROR_RESPONSES
 from ticketing.service import InvalidInput, NotFound
@@ -346,6 +347,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ReasonRequired)
     async def _reason(_: Request, exc: ReasonRequired) -> JSONResponse:
         return _error(422, "invalid_input", str(exc), field="reason")
+
+    @app.exception_handler(StateConflict)
+    async def _conflict(_: Request, exc: StateConflict) -> JSONResponse:
+        return _error(409, "conflict", str(exc), field=exc.field)
 
     @app.exception_handler(InvalidInput)
     async def _invalid(_: Request, exc: InvalidInput) -> JSONResponse:

@@ -24,7 +24,14 @@ from knowledge.search import DEFAULT_MIN_CONFIDENCE, Doc, Index, Result, within
 from ticketing import service as ticketing_service
 from ticketing.actors import Actor
 from ticketing.context import Domain
-from ticketing.inputs import InvalidInput, check_category, clean_text, csv_cell, csv_cell_text
+from ticketing.inputs import (
+    InvalidInput,
+    StateConflict,
+    check_category,
+    clean_text,
+    csv_cell,
+    csv_cell_text,
+)
 from ticketing.models import Ticket, Unit, utcnow
 from ticketing.service import NotFound
 
@@ -189,7 +196,7 @@ def create_entry(*, session: Session, actor: Actor, fields: EntryFields,
     elif not ID_RE.match(entry_id):
         raise InvalidInput("id", "id must be 1–32 letters, digits, '-' or '_'")
     if session.get(KbEntry, entry_id) is not None:
-        raise InvalidInput("id", f"knowledge entry {entry_id} already exists")
+        raise StateConflict("id", f"knowledge entry {entry_id} already exists")
     f = check_fields(fields)
     entry = KbEntry(
         id=entry_id, title=f.title, answer=f.answer, category=f.category,
@@ -387,7 +394,7 @@ def answer_from_entry(*, session: Session, domain: Domain, actor: Actor, entry_i
     number)."""
     entry = get_entry(session=session, entry_id=entry_id)
     if not is_current(entry, today(domain)):
-        raise InvalidInput("entry", f"knowledge entry {entry_id} is not published and valid")
+        raise StateConflict("entry", f"knowledge entry {entry_id} is not published and valid")
     ticket = ticketing_service.create_ticket(
         session=session, domain=domain, actor=actor, channel=channel, caller_phone=caller_phone,
         demand=demand, caller_name=caller_name, category=entry.category,

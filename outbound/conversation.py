@@ -24,6 +24,9 @@ KEYS_WRONG = "keys_wrong"  # OutboundAttempt.data: keys no question takes (a 9 t
 KEYS_AHEAD_MAX = 32  # of each: a line keying on (a stuck key) must not grow the row
 # OutboundAttempt.data: where in the call the last wrong key came (Conversation.wrong).
 KEYS_WRONG_AT = "keys_wrong_at"
+# OutboundAttempt.data: the call was answered and the phone sent no audio at all (no RTP,
+# no key); the value is how the call ended (``rtp_timeout``: our watchdog hung up).
+NO_AUDIO = "no_audio"
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,13 @@ class Conversation:
                 data[KEYS_WRONG_AT] = at
             data[field] = ((data.get(field) or "") + keys)[:KEYS_AHEAD_MAX]
             attempt.data = data
+
+    def unheard(self, ended: str) -> None:
+        """The phone answered and sent nothing (``dialers.Outcome.NO_AUDIO``): said on the
+        attempt (``data.no_audio``, how the call ended), for its line in the trail."""
+        with transaction(self.sessions) as session:
+            attempt = self._attempt(session)
+            attempt.data = {**(attempt.data or {}), NO_AUDIO: ended}
 
     def pressed(self, keys: str) -> None:
         # A handler signing in the web at the same moment makes our sign a stale write

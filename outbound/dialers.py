@@ -86,6 +86,7 @@ class SipDialer:
             conversation.answered(call.call_id)
             step = conversation.step(keys)
             silent_asks = wrong_keys = 0
+            keyed = False  # any key at all, right or wrong (an INFO key is no RTP)
             reported: set[str] = set()
             while True:
                 if step.report and step.report not in reported:
@@ -108,6 +109,7 @@ class SipDialer:
                     if call.ended or silent_asks >= 2:
                         break
                     continue
+                keyed = True
                 if key not in step.keys:
                     conversation.wrong(key, answered=keys, in_a_row=wrong_keys)
                     wrong_keys += 1
@@ -122,6 +124,16 @@ class SipDialer:
         finally:
             if not call.ended:
                 call.hangup()
+        if not keyed and not call.stats.rx_packets:
+            # Answered, and not one RTP packet (nor a key by INFO) all call: the watchdog
+            # ends such a call rtp_timeout. Nobody heard the reminder or the questions;
+            # it is retried as an unanswered call, not settled as "answered".
+            ended = call.end_reason.value if call.end_reason else "ended"
+            conversation.unheard(ended)
+            log.warning("call %s: answered, no audio from the phone (%s): retried as "
+                        "unanswered", call.call_id, ended)
+            return CallResult(Outcome.NO_AUDIO, call_ref=call.call_id,
+                              detail=f"answered, no audio from the phone (no RTP; {ended})")
         return CallResult(Outcome.ANSWERED, keys=keys, call_ref=call.call_id)
 
     def _wav(self, step: Step) -> str:

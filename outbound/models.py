@@ -56,6 +56,12 @@ class Outcome(StrEnum):
     BUSY = "busy"  # 486/600
     REJECTED = "rejected"  # 603 declined
     FAILED = "failed"
+    # Answered, and not a packet of audio from the phone all call (no RTP, no key): the
+    # line was picked up (a phone answering for a busy user, a gateway with a broken media
+    # path) but nobody could be heard or hear us. Before the twenty-second round it was
+    # "answered" with no detail, and an escalation or 催办 so answered was settled as
+    # heard; now every policy retries it as an unanswered call (not ANSWERED).
+    NO_AUDIO = "no_audio"
     # Worker died between placing the call and recording its end (crash recovery).
     UNKNOWN = "unknown"
     SENT = "sent"  # SMS accepted by the provider

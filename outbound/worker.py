@@ -30,15 +30,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from outbound.citizen_sms import CitizenSms
-from outbound.conversation import KEYS_AHEAD, KEYS_WRONG, Conversation
+from outbound.conversation import KEYS_AHEAD, KEYS_WRONG, NO_AUDIO, Conversation
 from outbound.dialers import CallResult, Dialer
 from outbound.models import Kind, OutboundAttempt, OutboundTask, Outcome, TaskStatus
 from outbound.planner import plan
-from outbound.policies import SYSTEM, Policy, Target
+from outbound.policies import SYSTEM, Policy, Target, postpone
 from outbound.reminders import (
     DispatchSms,
     EscalateCall,
@@ -135,10 +135,20 @@ def claim_due(*, session: Session, domain: Domain, worker: str, now: datetime, l
         if task.status == TaskStatus.IN_PROGRESS.value:
             recover_abandoned(session=session, domain=domain, task=task, ticket=ticket, now=now)
             continue
+        # prepare() may record a rung or plan an escalation: undone below when the line is
+        # in a call already, so the next claim prepares the task afresh, once.
+        before = session.begin_nested()
         target = policy.prepare(session=session, domain=domain, task=task, ticket=ticket,
                                 now=now)
         if target is None:
+            before.commit()
             continue
+        busy = line_in_call(session, target, now) if target.channel == "call" else None
+        if busy is not None:
+            before.rollback()
+            wait_for_line(session=session, task=task, ticket=ticket, busy=busy, now=now)
+            continue
+        before.commit()
         LATENESS_SECONDS.labels(task.kind).observe(
             max(0.0, (now - task.due_at).total_seconds()))
         task.attempts += 1
@@ -155,6 +165,75 @@ def claim_due(*, session: Session, domain: Domain, worker: str, now: datetime, l
         claims.append(Claim(task.id, attempt.id, task.kind, target))
     session.flush()
     return claims
+
+
+# A call waiting for another call to the same phone is due again when that call ends
+# (``free_line``), or this much later when no end is recorded (a worker that died in it:
+# its lease runs out first).
+LINE_RECHECK_SECONDS = 15.0
+WAITS_FOR_LINE = "line:"  # OutboundTask.result while it waits: "line:" + the phone
+
+
+def waits_for_line(phone: str) -> str:
+    return f"{WAITS_FOR_LINE}{phone}"[:32]  # OutboundTask.result's width; E.164 is <= 16
+
+
+def line_in_call(session: Session, target: Target, now: datetime) -> OutboundAttempt | None:
+    """The call being placed to ``target``'s phone now, by any worker, or None. A person
+    has one phone and it takes one call at a time: two reminders to one handler a second
+    apart (tickets 4 and 5, both cy-handler's) were two calls at once, the second busy,
+    retried and counted as a miss (twenty-first round's trial). A call counts while its
+    task is claimed with a live lease (a dead worker's is settled by ``recover_abandoned``
+    and frees the line). On PostgreSQL two workers claiming calls to one phone at once
+    take turns by an advisory lock held to COMMIT; one that finds it taken treats the line
+    as busy rather than wait (no deadlock between claim batches); SQLite's transactions
+    begin IMMEDIATE (ticketing.db), so claims are serialised already."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(f"outbound-line:{target.phone}".encode())
+                             .digest()[:8], "big", signed=True)
+        if not session.scalar(select(func.pg_try_advisory_xact_lock(key))):
+            return OutboundAttempt(to_phone=target.phone)  # being claimed elsewhere
+    return session.scalars(
+        select(OutboundAttempt)
+        .join(OutboundTask, OutboundTask.id == OutboundAttempt.task_id)
+        .where(OutboundAttempt.channel == "call", OutboundAttempt.to_phone == target.phone,
+               OutboundAttempt.ended_at.is_(None),
+               OutboundTask.status == TaskStatus.IN_PROGRESS.value,
+               OutboundTask.claimed_until >= now)
+        .limit(1)).first()
+
+
+def wait_for_line(*, session: Session, task: OutboundTask, ticket: Ticket,
+                  busy: OutboundAttempt, now: datetime) -> None:
+    """Hold ``task`` until the line is free: no attempt, nothing counted (a phone in our
+    own call is no miss), looked at again in ``LINE_RECHECK_SECONDS``. Said on its ticket
+    once per wait; the call itself follows as any attempt does."""
+    first = not (task.result or "").startswith(WAITS_FOR_LINE)
+    postpone(task, now + timedelta(seconds=LINE_RECHECK_SECONDS), waits_for_line(busy.to_phone))
+    if not first:
+        return
+    other = session.get(Ticket, busy.ticket_id) if busy.ticket_id else None
+    about = (f"（{EVENT_NOTES.get(busy.kind, busy.kind)}，工单{other.number}）"
+             if other is not None and busy.kind else "")
+    service.record_event(
+        session=session, ticket=ticket, actor=SYSTEM, action="outbound_wait",
+        note=(f"{EVENT_NOTES.get(task.kind, task.kind)}：对方号码正在接听本热线的另一通电话"
+              f"{about}，待其结束后再拨（不计为未接通）"),
+        data={"kind": task.kind, "round": task.round, "step": task.step,
+              "to": mask_phone(busy.to_phone), "busy_with_ticket": other.number if other else None},
+        at=now)
+    log.info("task %s (%s, ticket %s): the phone is in another of our calls; waiting",
+             task.id, task.kind, ticket.number)
+
+
+def free_line(session: Session, phone: str, now: datetime) -> None:
+    """A call to ``phone`` has ended: the calls that wait for it are due now (the next
+    claim places one; the others wait for that one in turn)."""
+    session.execute(update(OutboundTask)
+                    .where(OutboundTask.status == TaskStatus.PENDING.value,
+                           OutboundTask.result == waits_for_line(phone),
+                           OutboundTask.due_at > now)
+                    .values(due_at=now).execution_options(synchronize_session=False))
 
 
 def recover_abandoned(*, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
@@ -174,6 +253,8 @@ def recover_abandoned(*, session: Session, domain: Domain, task: OutboundTask, t
         attempt.detail = f"worker {attempt.worker} died during the attempt; lease ran out"
         # The policies must not place an answered call again because of a crash.
         attempt.data = {**(attempt.data or {}), "recovered": True}
+        if attempt.channel == "call":
+            free_line(session, attempt.to_phone, now)
     log.warning("task %s (%s, ticket %s): abandoned by %s, outcome %s", task.id, task.kind,
                 ticket.number, attempt.worker, attempt.outcome)
     _audit(session, task, ticket, attempt, now)
@@ -198,6 +279,8 @@ def record_end(*, session: Session, domain: Domain, claim: Claim, worker: str,
     attempt.keys = max(attempt.keys or "", keys or "", key=len) or None
     attempt.call_ref = attempt.call_ref or call_ref
     attempt.detail = (detail or attempt.detail or "")[:2000] or None
+    if attempt.channel == "call":
+        free_line(session, attempt.to_phone, now)
     if task.status != TaskStatus.IN_PROGRESS.value or task.claimed_by != worker:
         # Our lease ran out and another worker settled the task: keep the record only.
         log.warning("task %s was taken over while %s held the call", task.id, worker)
@@ -229,6 +312,9 @@ def _audit(session: Session, task: OutboundTask, ticket: Ticket, attempt: Outbou
     # next: a survey cut so is placed again (outbound.policies), a reminder is settled.
     recovered = attempt.channel == "call" and bool((attempt.data or {}).get("recovered"))
     cut = "（通话中服务中断，以中断前已记录的接听与按键为准）" if recovered else ""
+    # Picked up, nothing heard from the phone (Outcome.NO_AUDIO): said, and what follows.
+    unheard = (attempt.data or {}).get(NO_AUDIO)
+    cut += "（已接通，但对方电话无任何声音传来，按未接通处理）" if unheard else ""
     service.record_event(
         session=session, ticket=ticket, actor=SYSTEM, action=action,
         note=(f"{EVENT_NOTES.get(task.kind, task.kind)}（第{attempt.attempt}次）："
@@ -238,7 +324,8 @@ def _audit(session: Session, task: OutboundTask, ticket: Ticket, attempt: Outbou
               "outcome": outcome, "keys": attempt.keys, "carrier": attempt.carrier,
               "call_ref": attempt.call_ref, **({"recovered": True} if recovered else {}),
               **({KEYS_AHEAD: ahead} if ahead else {}),
-              **({KEYS_WRONG: wrong} if wrong else {})},
+              **({KEYS_WRONG: wrong} if wrong else {}),
+              **({NO_AUDIO: unheard} if unheard else {})},
         at=now,
     )
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ticketing.actors import Actor
 from ticketing.context import Domain
-from ticketing.inputs import clean_text
+from ticketing.inputs import StateConflict, clean_text
 from ticketing.merging import survey_phone
 from ticketing.models import SurveyResult, Ticket, TicketEvent
 from ticketing.phones import normalise
@@ -250,7 +250,7 @@ def request_info(*, session: Session, domain: Domain, ticket: Ticket, actor: Act
     session.scalars(select(Ticket).where(Ticket.id == ticket.id).with_for_update()
                     .execution_options(populate_existing=True)).one()
     if Status(ticket.status) not in OPEN_STATUSES:
-        raise InvalidInput("ticket", f"ticket {ticket.number} is not open")
+        raise StateConflict("ticket", f"ticket {ticket.number} is not open")
     note = words[:200]
     now = at or domain.now()
     pending = open_info_request(session=session, domain=domain, ticket=ticket, now=now)

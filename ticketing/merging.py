@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, aliased
 
 from ticketing.actors import Actor
 from ticketing.context import Domain
-from ticketing.inputs import InvalidInput, clean_text, has_text
+from ticketing.inputs import InvalidInput, StateConflict, clean_text, has_text
 from ticketing.models import SupervisionLink, Ticket
 from ticketing.queries import (
     caller_visible,
@@ -111,7 +111,7 @@ def refuse_exclusion(*, session: Session, ticket: Ticket) -> None:
     comes (only the primary's closure closes them): 拆单 them first, so each is judged on
     its own (service.exclude calls this)."""
     if _has_members(session, ticket):
-        raise InvalidInput("ticket", f"工单{ticket.number}是并单主单，请先拆单再剔除。")
+        raise StateConflict("ticket", f"工单{ticket.number}是并单主单，请先拆单再剔除。")
 
 
 def refusal(session: Session, primary: Ticket, other: Ticket) -> str | None:
@@ -147,8 +147,8 @@ def merge(*, session: Session, domain: Domain, primary: Ticket, others: Sequence
         raise InvalidInput("others", "请选择要并入的工单。")
     for other in unique:
         why = refusal(session, primary, other)
-        if why is not None:
-            raise InvalidInput("others", why)
+        if why is not None:  # itself: the body's fault; the rest: the tickets' state
+            raise (InvalidInput if other.id == primary.id else StateConflict)("others", why)
         # The table says whether this state may be merged (an already merged, closed or
         # excluded ticket may not), before the first ticket is changed.
         transition_for(Status(other.status), Action.MERGE, actor.role, reason)

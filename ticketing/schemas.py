@@ -340,9 +340,10 @@ class ErrorOut(BaseModel):
 
     error: str = Field(description="machine-readable code", examples=[
         "invalid_input", "unauthorized", "forbidden", "not_found", "invalid_transition",
-        "concurrent_update", "info_request_open", "body_too_large"])
+        "conflict", "concurrent_update", "info_request_open", "body_too_large"])
     detail: str = Field(description="what went wrong, in English")
-    field: str | None = Field(default=None, description="invalid_input: the first bad field")
+    field: str | None = Field(default=None, description="invalid_input: the first bad field; "
+                                                         "conflict: what the state forbids")
     errors: list[FieldErrorOut] | None = Field(
         default=None, description="invalid_input from validation: every bad field")
     status: str | None = Field(default=None, description="invalid_transition: current state")
@@ -356,10 +357,15 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "missing or unknown bearer token"},
     403: {"model": ErrorOut, "description": "the role may not do this"},
     404: {"model": ErrorOut, "description": "not found, or out of the caller's scope"},
-    409: {"model": ErrorOut, "description": "not allowed in the current state, or a "
-                                            "concurrent change"},
+    # One rule (twenty-second round): 422 for a body that fails validation, 409 for a
+    # request the current state forbids (``inputs.StateConflict``, a refused transition).
+    409: {"model": ErrorOut, "description": "not allowed in the current state (a refused "
+                                            "transition, `conflict`: e.g. a survey answered "
+                                            "already, a 退单 window closed), or a concurrent "
+                                            "change"},
     413: {"model": ErrorOut, "description": "request body over max_body_bytes"},
-    422: {"model": ErrorOut, "description": "invalid input; `field` names it"},
+    422: {"model": ErrorOut, "description": "the request fails validation (whatever the "
+                                            "state); `field` names it"},
 }
 
 

@@ -47,6 +47,7 @@ from ticketing.db import run_at_commit
 from ticketing.deadlines import due_at
 from ticketing.inputs import (
     InvalidInput,
+    StateConflict,
     ascii_int,
     check_category,
     check_label,
@@ -1070,7 +1071,7 @@ def return_ticket(
         data={"unit": ticket.unit.code if ticket.unit else None, **_leaving(ticket, now)},
     )
     if last is not None and now > last:
-        raise InvalidInput("return_window", f"the 退单 window closed at {last.isoformat()}; "
+        raise StateConflict("return_window", f"the 退单 window closed at {last.isoformat()}; "
                            "only the centre can move the ticket now (改派)")
     ticket.unit_id = None
     ticket.unit = None
@@ -1271,7 +1272,7 @@ def record_survey(
         )
     ).first()
     if existing is not None and existing.outcome == "answered":
-        raise InvalidInput("ticket", f"ticket {ticket.number} already surveyed for this closure")
+        raise StateConflict("ticket", f"ticket {ticket.number} already surveyed for this closure")
     if actor.role != Role.SYSTEM:
         _allowed(ticket=ticket, actor=actor, action=Action.SURVEY, reason=None)
         from ticketing import merging  # builds on this module
@@ -1282,7 +1283,7 @@ def record_survey(
         # to have answered. The system's own paths were routed by the same rule; an answer
         # already given on a call stands if the citizen asks for no callback meanwhile.
         if merging.survey_phone(session=session, ticket=ticket) is None:
-            raise InvalidInput("ticket", f"ticket {ticket.number} has nobody to survey "
+            raise StateConflict("ticket", f"ticket {ticket.number} has nobody to survey "
                                "(merged into another ticket's group, a withheld number, "
                                "or the caller asked for no callback)")
     score = survey_score(resolved, satisfied)

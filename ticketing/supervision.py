@@ -22,7 +22,7 @@ from ticketing.actors import Actor
 from ticketing.classify import category_label
 from ticketing.context import Domain
 from ticketing.db import run_at_commit
-from ticketing.inputs import InvalidInput, clean_text, has_text
+from ticketing.inputs import InvalidInput, StateConflict, clean_text, has_text
 from ticketing.models import SupervisionCase, SupervisionLink, Ticket, TicketEvent
 from ticketing.queries import scope_filter
 from ticketing.states import Role, Status
@@ -137,7 +137,7 @@ def close_case(*, session: Session, domain: Domain, case: SupervisionCase, actor
                note: str) -> SupervisionCase:
     """A supervisor closes the record (the problem is settled); audited on every ticket."""
     if case.status != OPEN:
-        raise InvalidInput("case", "督办件已办结")
+        raise StateConflict("case", "督办件已办结")
     note = clean_text(note or "", field="note", multiline=True).strip()
     if not has_text(note):
         raise InvalidInput("note", "办结督办件需说明处理情况")

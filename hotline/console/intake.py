@@ -17,6 +17,7 @@ from knowledge.models import KbEntry
 from ticketing import idempotency, service
 from ticketing.classify import classify
 from ticketing.context import Domain
+from ticketing.inputs import StateConflict
 from ticketing.intake_model import Understanding
 from ticketing.models import Ticket, Unit
 from ticketing.respondent import MAX_LENGTH as RESPONDENT_MAX
@@ -212,6 +213,7 @@ def answer(
                        else "该知识条目已停用或不在有效期内，请重新选择。")
             kept = _refused_form(form, exc) if isinstance(exc, InvalidInput) else form
             return render(request, "intake.html", _form_page(
-                kept, error=message, s=_suggestion(w, demand)), 422)
+                kept, error=message, s=_suggestion(w, demand)),
+                409 if isinstance(exc, StateConflict) else 422)
         return RedirectResponse(f"/console/tickets/{ticket.number}?done=answer",
                                 status_code=303)

@@ -18,7 +18,7 @@ from hotline.console.web import page, render, work
 from knowledge import service
 from knowledge.models import STATUS_LABELS, EntryStatus, KbEntry
 from knowledge.views import EDIT_ROLES
-from ticketing.inputs import BadCharacters, InvalidInput
+from ticketing.inputs import BadCharacters, InvalidInput, StateConflict
 
 router = APIRouter()
 
@@ -175,7 +175,9 @@ def kb_save(
         except (InvalidInput, StaleDataError) as exc:
             w.session.rollback()
             history = service.history(session=w.session, entry=entry) if entry else []
-            message, status = ((_message(exc), 422) if isinstance(exc, InvalidInput) else
+            # The API's rule: 409 for what the state forbids (an id taken), 422 for input.
+            message, status = ((_message(exc), 409 if isinstance(exc, StateConflict) else 422)
+                               if isinstance(exc, InvalidInput) else
                                ("条目刚被其他人修改，请刷新页面后重试。", 409))
             return render(request, "kb_entry.html", _context(
                 entry=entry, form=form, history=history, error=message), status)

@@ -42,6 +42,7 @@ from ticketing.directory import authenticate, end_sessions
 from ticketing.inputs import (
     MAX_ID,
     BadCharacters,
+    StateConflict,
     ascii_int,
     clean_text,
     local_aware,
@@ -155,7 +156,8 @@ def refusal(exc: Exception) -> tuple[int, str]:
     if isinstance(exc, attachments.AttachmentTooLarge):
         return 413, f"附件过大：每个文件不能超过 {exc.limit_mb:g} MB。"
     if isinstance(exc, InvalidInput):
-        return 422, FIELD_MESSAGES.get(exc.field, str(exc))
+        status = 409 if isinstance(exc, StateConflict) else 422
+        return status, FIELD_MESSAGES.get(exc.field, str(exc))
     if isinstance(exc, StaleDataError):
         return 409, "工单刚被其他人修改，请刷新页面后重试。"
     raise exc

@@ -13,6 +13,20 @@ from telephony.sip.uri import unicast_ipv4, uri_hostport, uri_of
 # The methods we take, in every Allow we send.
 ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE"
 
+# SIP methods we recognise but do not serve: RFC 3261 8.2.1 has a UAS answer a method it
+# recognises and does not support 405 with Allow, and 501 one it does not recognise at all
+# (21.5.2). The extensions' methods are here by their RFCs: REGISTER (RFC 3261 10),
+# SUBSCRIBE and NOTIFY (RFC 6665), PUBLISH (RFC 3903), MESSAGE (RFC 3428), REFER (RFC 3515),
+# PRACK (RFC 3262). Before 2026-12-06 only REGISTER, SUBSCRIBE and PUBLISH were 405, the
+# others 501 as though we had never heard of them.
+KNOWN_NOT_SERVED = frozenset({"REGISTER", "SUBSCRIBE", "NOTIFY", "PUBLISH", "MESSAGE",
+                              "REFER", "PRACK"})
+
+
+def refusal_code(method: str) -> int:
+    """The final for a request whose method we do not serve (one rule, RFC 3261 8.2.1)."""
+    return 405 if method in KNOWN_NOT_SERVED else 501
+
 
 def in_dialog(call: CallHandle, request: SipMessage) -> bool:
     """Whether ``request`` is in ``call``'s dialog: our tag as its To tag, the peer's as its
@@ -108,5 +122,5 @@ def dialog_request(call: CallHandle, method: str, cseq: int, *, via: str,
                        call_id=call.call_id, cseq=cseq, contact=contact)
 
 
-__all__ = ["ALLOW", "dialog_peers", "dialog_request", "first_hop", "from_peer", "in_dialog",
-           "in_dialog_dest", "of_call"]
+__all__ = ["ALLOW", "KNOWN_NOT_SERVED", "dialog_peers", "dialog_request", "first_hop",
+           "from_peer", "in_dialog", "in_dialog_dest", "of_call", "refusal_code"]

@@ -62,6 +62,7 @@ from telephony.sip.dialog import (
     in_dialog,
     in_dialog_dest,
     of_call,
+    refusal_code,
 )
 from telephony.sip.floodguard import COST_ABANDONED_CALL, FloodGuard
 from telephony.sip.identity import asserted_caller
@@ -358,8 +359,8 @@ class SipFrontEnd:
             "INFO": self.dialogs.on_info, "UPDATE": self.dialogs.on_update,
         }.get(msg.method)
         if handler is None:
-            code = 405 if msg.method in ("REGISTER", "SUBSCRIBE", "PUBLISH") else 501
-            self.send_to(build_response(msg, code, extra=[("Allow", ALLOW)]), msg.source)
+            self.send_to(build_response(msg, refusal_code(msg.method), extra=[("Allow", ALLOW)]),
+                         msg.source)
             return
         handler(msg)
 

@@ -144,14 +144,16 @@ def parse_sdp(body: bytes | str) -> MediaOffer:
             # A declined audio stream (port 0) is not the call's: a re-INVITE keeps a removed
             # stream's m= line at port 0 and may offer its successor after it (RFC 3264 8).
             declined = (pm := _PORT.match(parts[1])) is not None and int(pm.group(1)) == 0
-            # The first audio stream, unless it is one we cannot serve (RTP/SAVP, a
-            # "best-effort SRTP" offer's first line) and a plain RTP one follows: that one
-            # is the call's, the other refused (RFC 3264 6). Before (2026-12-06), such an
-            # offer, SRTP then RTP/AVP with PCMU, was 488 "no common codec".
+            # The first audio stream, unless it is one we cannot serve (``servable``:
+            # RTP/SAVP, a "best-effort SRTP" offer's first line; or plain RTP in codecs we
+            # lack, G.729 alone) and another audio stream follows: that one is looked at
+            # next, the one we cannot serve refused with port 0 (RFC 3264 6: "An offered
+            # stream MAY be rejected in the answer, for any reason", the others answered).
+            # Its a= lines have all been read by the next m= line. Before (2026-12-06),
+            # SRTP then RTP/AVP PCMU was 488; before the twenty-second round G.729 then
+            # PCMU was 488 still (only the profile moved us on).
             in_audio = (parts[0] == "audio" and not declined
-                        and (not seen_audio or (audio is not None
-                                                and audio.proto not in PLAIN_RTP
-                                                and parts[2] in PLAIN_RTP)))
+                        and (not seen_audio or (audio is not None and not servable(audio))))
             if not in_audio:
                 layout.append(" ".join([parts[0], "0", *parts[2:]]))
                 continue
@@ -224,20 +226,43 @@ def answer_offer(offer: MediaOffer,
     if offer.port == 0 or offer.proto not in PLAIN_RTP:
         raise NotAcceptable("no common codec: offer PCMU or PCMA on RTP/AVP")
     remote_ip = media_address(offer.connection_ip)
-    codec_pt: int | None = None
-    codec = ""
+    codec = _codec(offer, preferred)
+    if codec is None:
+        raise NotAcceptable("no common codec: offer PCMU or PCMA on RTP/AVP")
     event_pt: int | None = None
     for pt in offer.formats:
-        name, rate = offer.rtpmap.get(pt, (STATIC_CODECS.get(pt, ""), 8000))
-        upper = name.upper()
-        if codec_pt is None and upper in preferred and rate == 8000:
-            codec_pt, codec = pt, upper
-        elif event_pt is None and upper == "TELEPHONE-EVENT" and rate == 8000:
+        name, rate = _format(offer, pt)
+        if pt != codec[0] and name == "TELEPHONE-EVENT" and rate == 8000:
             event_pt = pt
-    if codec_pt is None:
-        raise NotAcceptable("no common codec: offer PCMU or PCMA on RTP/AVP")
-    return Negotiated(codec=codec, audio_pt=codec_pt, event_pt=event_pt,
+            break
+    return Negotiated(codec=codec[1], audio_pt=codec[0], event_pt=event_pt,
                       remote_ip=remote_ip, remote_port=offer.port, layout=offer.layout)
+
+
+def _format(offer: MediaOffer, pt: int) -> tuple[str, int]:
+    """A payload type's encoding name (upper case) and clock rate: its rtpmap, else the
+    static table (RFC 3551)."""
+    name, rate = offer.rtpmap.get(pt, (STATIC_CODECS.get(pt, ""), 8000))
+    return name.upper(), rate
+
+
+def _codec(offer: MediaOffer,
+           preferred: tuple[str, ...] = SUPPORTED_CODECS) -> tuple[int, str] | None:
+    """The offerer's first G.711 format we speak, on a profile we serve, or None."""
+    if offer.port == 0 or offer.proto not in PLAIN_RTP:
+        return None
+    for pt in offer.formats:
+        name, rate = _format(offer, pt)
+        if name in preferred and rate == 8000:
+            return pt, name
+    return None
+
+
+def servable(offer: MediaOffer) -> bool:
+    """Whether an audio stream is one we can answer: a profile we serve and a codec we
+    speak (the one rule ``parse_sdp`` chooses among streams by and ``answer_offer``
+    refuses by)."""
+    return _codec(offer) is not None
 
 
 def negotiate(offer: MediaOffer,

@@ -160,7 +160,7 @@ def test_supervisor_closes_a_supervision_record_with_a_note(
     # Closed once: a second close is refused.
     r = sup.post(f"/console/supervision/{case_id}/close", data={"csrf": sup.csrf,
                                                                 "note": "再次办结"})
-    assert r.status_code == 422 and "督办件已办结" in r.text
+    assert r.status_code == 409 and "督办件已办结" in r.text
 
 
 def test_supervision_record_refuses_the_wrong_role_and_a_forged_form(
@@ -276,5 +276,5 @@ def test_the_record_offers_no_merge_across_the_confidential_flag(
         s.commit()
     sup = as_user("supervisor")
     r = _merge(sup, case_id, primary=numbers[0], others=numbers[1:], reason="同一换热站")
-    assert r.status_code == 422 and f"工单{numbers[2]}与主单保密设置不同" in r.text
+    assert r.status_code == 409 and f"工单{numbers[2]}与主单保密设置不同" in r.text
     assert _statuses(sessions, numbers) == ["dispatched"] * 3

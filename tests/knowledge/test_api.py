@@ -91,11 +91,12 @@ def test_editor_creates_edits_publishes_and_retires(client: TestClient, city: Ci
         (3, "edit", "知识库编辑小周"), (4, "retire", "知识库编辑小周")]
     assert entry["history"][2]["changed"] == ["answer"]
     assert entry["history"][2]["snapshot"]["answer"].endswith("不收费。")
-    # Bad input is a 422 naming the field; an unknown entry a 404; a taken id a 422.
+    # Bad input is a 422 naming the field; an unknown entry a 404; a taken id a 409 (the
+    # state forbids it, the body is fine).
     bad = client.post("/api/v1/kb/entries", json={**body, "id": "kb902", "category": "x"},
                       headers=editor)
     assert bad.status_code == 422 and bad.json()["field"] == "category"
-    assert client.post("/api/v1/kb/entries", json=body, headers=editor).status_code == 422
+    assert client.post("/api/v1/kb/entries", json=body, headers=editor).status_code == 409
     assert client.get("/api/v1/kb/entries/nope", headers=editor).status_code == 404
 
 
@@ -125,4 +126,4 @@ def test_answer_from_entry_is_a_ticket_closed_at_intake(client: TestClient, city
         s.commit()
     refused = client.post("/api/v1/kb/answers", headers=auth(city, "operator"), json={
         "entry_id": "kb037", "caller_phone": "13811112222", "demand": "水费在哪儿交"})
-    assert refused.status_code == 422 and refused.json()["field"] == "entry"
+    assert refused.status_code == 409 and refused.json()["field"] == "entry"

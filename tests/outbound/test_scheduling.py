@@ -368,8 +368,10 @@ def test_abandoned_call_is_not_redialled_on_the_spot(
     clock = [ob_domain.now()]
     ob_domain.now = lambda: clock[0]  # type: ignore[method-assign]
     reminder = new_ticket(ob_sessions, ob_domain, ob_city)
+    # Another handler's (the power company's): one phone takes one of our calls at a time
+    # (worker.line_in_call), and this test has two handlers in calls at once.
     picked_up = new_ticket(ob_sessions, ob_domain, ob_city, phone="13811113333",
-                           demand="朝阳区望京西园四区2号楼停水了")
+                           demand="朝阳区望京西园四区2号楼停电了，一直没来电")
     surveyed = new_ticket(ob_sessions, ob_domain, ob_city, phone=CITIZEN,
                           demand="海淀区中关村南大街10号院停水了，没有水")
     close_ticket(ob_sessions, ob_domain, ob_city, surveyed)

@@ -16,7 +16,7 @@ from outbound.conversation import Conversation, Step
 from outbound.dialers import MAX_WRONG_KEYS, SipDialer
 from outbound.models import Outcome
 from outbound.prompts import PromptLibrary
-from telephony.call import DialOutcome, OutcomeKind, PlayResult
+from telephony.call import CallStats, DialOutcome, EndReason, OutcomeKind, PlayResult
 
 
 class KeyingCall:
@@ -24,10 +24,12 @@ class KeyingCall:
 
     call_id = "stand-in-call"
 
-    def __init__(self, keys: Iterator[str | None]) -> None:
+    def __init__(self, keys: Iterator[str | None], rx_packets: int = 50) -> None:
         self.keys = keys
         self.asked = 0
         self.ended = False
+        self.end_reason: EndReason | None = None
+        self.stats = CallStats(rx_packets=rx_packets)  # what the phone sent (RTP)
 
     def play_wav(self, path: str, *, interrupt_on_dtmf: bool = False) -> PlayResult:
         assert Path(path).is_file()

@@ -191,3 +191,23 @@ def test_a_best_effort_srtp_offer_is_answered_on_its_plain_rtp_stream() -> None:
     # SRTP alone: nothing we can serve.
     with pytest.raises(NotAcceptable):
         answer_offer(parse_sdp((HEAD + SRTP).encode()))
+
+
+G729 = "m=audio 40010 RTP/AVP 18 101\r\na=rtpmap:18 G729/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
+
+
+def test_a_first_stream_in_a_codec_we_lack_is_refused_and_the_next_answered() -> None:
+    """Two audio streams on RTP/AVP, G.729 alone first and PCMU after (the twenty-first
+    round's trial: 488): one rule with the SRTP case above (``sdp.servable``), so the
+    second is the call's and the first refused with port 0 in its place (RFC 3264 6)."""
+    offer = HEAD + G729 + AUDIO.replace("40000", "40012")
+    ok = answered(offer)
+    assert [m[:3] for m in m_lines(ok.body_bytes)] == [
+        ["audio", "0", "RTP/AVP"], ["audio", "30000", "RTP/AVP"]]
+    taken = answer_offer(parse_sdp(offer.encode()))
+    assert (taken.codec, taken.remote_port, taken.event_pt) == ("PCMU", 40012, 101)
+    # G.729 alone, or after a stream we answer: as before.
+    with pytest.raises(NotAcceptable, match="no common codec"):
+        answer_offer(parse_sdp((HEAD + G729).encode()))
+    assert [m[:2] for m in m_lines(answered(HEAD + AUDIO + G729).body_bytes)] == [
+        ["audio", "30000"], ["audio", "0"]]
