@@ -582,7 +582,7 @@ class Dialogue:
         log.info("call %s: answered from knowledge entry %s v%d (confidence %.2f)",
                  self.call.call_id, a.entry_id, a.version, a.confidence,
                  extra=self._log_fields(State.ANSWER))
-        pcm = (self.prompts.pcm("kb_intro") + self.prompts.kb_answer(a.entry_id, a.version, a.text)
+        pcm = (self.prompts.kb_answer(a.entry_id, a.version, a.title, a.text)
                + self.prompts.pcm("kb_resolved_ask"))
         return self._kb_prompt(pcm, yes=State.ANSWERED)
 

@@ -91,7 +91,9 @@ PROMPTS: dict[str, str] = {
     "busy": "您好，现在所有线路都忙，请稍后再拨12345。再见。",
     # A question the knowledge base answers: the entry's answer (PromptLibrary.kb_answer)
     # between these two, then key 1 records a 直接答复, 2 (or nothing) files it as today.
-    "kb_intro": "关于您咨询的问题，答复如下。",
+    # The intro names the question the answer is for (kb_intro_text: the entry's title),
+    # so a caller whose matter was another can tell and press 2.
+    "kb_intro": "关于{title}，答复如下。",
     "kb_resolved_ask": "问题解决了请按1，需要转办请按2。",
     "kb_answered": "好的，您的咨询已答复并记录。",
     # The best entry is likely, not sure: ask first (kb_confirm_text; title without its
@@ -167,8 +169,18 @@ def readback_text(category_label: str | None, address: str | None) -> str:
     return text("readback_no_address", category=category_label)
 
 
+def _title_said(title: str) -> str:
+    """An entry's title inside a sentence: without its own end punctuation."""
+    return title.strip().rstrip("？?。.！!，, ")
+
+
 def kb_confirm_text(title: str) -> str:
-    return text("kb_confirm", title=title.strip().rstrip("？?。.！!，, "))
+    return text("kb_confirm", title=_title_said(title))
+
+
+def kb_intro_text(title: str) -> str:
+    """"关于身份证丢了怎么补办，答复如下。": the question an entry's answer is read for."""
+    return text("kb_intro", title=_title_said(title))
 
 
 def status_count_text(count: int) -> str:
@@ -225,11 +237,15 @@ class PromptLibrary:
             keep=len(self._pcm) < 512,  # addresses are unbounded: do not grow forever
         )
 
-    def kb_answer(self, entry_id: str, version: int, sentence: str) -> bytes:
-        """A knowledge entry's answer, made once per entry and version (an edit is a new
-        version, hence a new file) and then played from the cache to every caller."""
+    def kb_answer(self, entry_id: str, version: int, title: str, answer: str) -> bytes:
+        """A knowledge entry's answer after the intro that names its title
+        (:func:`kb_intro_text`), made once per entry and version (an edit, of the title as
+        of the answer, is a new version, hence a new file) and then played from the cache to
+        every caller. The memo is keyed by the words too: a title or answer changed under
+        the same version (a restored database) is never read with the old audio."""
+        sentence = kb_intro_text(title) + answer
         return self._remember(
-            f"kb:{entry_id}:{version}",
+            f"kb:{entry_id}:{version}:{sentence}",
             lambda: self.renderer.speech(f"kb-{entry_id}-v{version}", speakable(sentence)),
             keep=len(self._pcm) < 512,  # long answers, many entries: the disk cache has them
         )

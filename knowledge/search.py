@@ -88,6 +88,33 @@ _NOUN_TAGS = frozenset({"n", "nz", "nt", "vn", "j", "l", "i"})
 # 要多长时间, 有啥办法, 要带啥东西): no entry is needed to say them.
 ASKED_FRAME = frozenset({"时间", "材料", "办法", "东西", "情况"})
 
+# Mandarin's compound directions (回来, 下去): after a verb (拆下来) or alone.
+_DIRECTIONS = frozenset(a + b for a in "上下进出回过起开" for b in "来去") - {"起去", "开去"}
+# Verbs that name no matter on their own (feature ``unspoken``): a caller's verb that the
+# entry's text lacks caps the entry at "did you mean", unless it is one
+# of these. Written from general Mandarin, not from any question file; each group says
+# why it asks nothing an entry must speak of:
+UNSPOKEN_FREE = frozenset(" ".join((
+    # wish, intention and possibility (modal): who wants or may, not what is done
+    "想要 打算 准备 希望 愿意 应当 必须 可能 允许 得以",
+    # the phase of doing (aspect): begun, going on or done, of whatever the matter is
+    "开始 继续 完成 结束 进行 接着",
+    # when it is done: early, on time, in a hurry
+    "提前 按时 及时 尽快 赶紧 抓紧 来得及 来不及",
+    # doing, meeting a condition or handing something over in general (materials, forms)
+    "操作 处理 解决 满足 符合 具备 提供 提交 上交 交给 使用 利用",
+    # knowing and asking: the frame around a question
+    "知道 了解 打听 告诉 觉得 认为 确定 清楚 明白",
+    # going and coming (to the office, back home), and the same words as a direction
+    # after a verb that the dictionary cuts off (讨|回来): a closed class of Mandarin
+    "前往 " + " ".join(sorted(_DIRECTIONS)),
+)).split())
+# Characters that end a verb as its direction or result (回来, 拿到, 换成, 挡住, 退掉, 收错): with
+# them, a doubled verb (看看, 剪剪) and a verb that says whether it can be done (找不着,
+# 买得起), the verb is its first character, which an entry that has it speaks of.
+_COMPLEMENTS = frozenset("来去上下回出进起过开到着住完好掉成走错")
+_NEGATORS_GLUED = frozenset("不没别未")
+_POTENTIAL = frozenset("不得")
 # Words that ask (a question to answer, not a problem to hand to a unit).
 QUESTION_WORDS = (
     "怎么", "怎样", "如何", "哪里", "哪儿", "哪个", "哪些", "哪家", "去哪", "在哪", "什么",
@@ -695,6 +722,75 @@ def asked_actions(text: str) -> frozenset[str]:
     return frozenset(out)
 
 
+@functools.lru_cache(maxsize=16384)
+def is_act(word: str) -> bool:
+    """jieba's tagger reads ``word`` alone as one verb (v*). Not an adjective (a*): the
+    tagger gives that to manner adverbs (重新, 直接) and states (着急, 怕冷), which say
+    how or in what plight, not what the caller asks to be done."""
+    tagged = _pos_tagger().lcut(word, HMM=False)
+    return len(tagged) == 1 and tagged[0].flag[:1] == "v"
+
+
+def _stem(char: str) -> str:
+    """A character's toneless syllable, folded as the sounds signal folds it: 交 and 缴
+    are one stem (交完, 缴纳)."""
+    return _fold(lazy_pinyin(char, style=Style.NORMAL, errors="default")[0])
+
+
+def _head(word: str) -> str | None:
+    """The one-character verb a compound is built on (``_COMPLEMENTS``), if it is one,
+    or that a negation glued before it denies (不够, 不让, 没收)."""
+    if len(word) == 2 and (word[1] in _COMPLEMENTS or word[0] == word[1]):
+        return word[0]
+    if len(word) == 2 and word[0] in _NEGATORS_GLUED:
+        return word[1]
+    if len(word) == 3 and (word[1] in _POTENTIAL or word[1:] in _DIRECTIONS):
+        return word[0]
+    return None
+
+
+# Adverbs and modals the dictionary glues to the verb after them (想开, 还有, 刚满, 才能):
+# they say when, whether or how much, never which matter. Not a negation: 不退, 没来电 say
+# what the caller asks about.
+_GLUED_LEADS = frozenset("想要能会该可刚才就还都也再又已先")
+# Modals and their kin (let, need) that a negation before them leaves a modal.
+_NEGATED_MODALS = frozenset("想要能会该可让用必")
+
+
+def _unglued(word: str) -> str:
+    """``word`` without the adverbs and modals (``_GLUED_LEADS``) glued before it, and a
+    modal without its negation (不会, 不能, 不让, 不用: whether, as the modal itself)."""
+    while len(word) > 1 and word[0] in _GLUED_LEADS:
+        word = word[1:]
+    if len(word) == 2 and word[0] in _NEGATORS_GLUED and word[1] in _NEGATED_MODALS:
+        return word[1]
+    return word
+
+
+# A told event (首付都交完了, 在北京上班快一年了) ends what the caller tells before what they
+# ask, where no pause or punctuation says so (a recogniser's run-on text): 了 as a word of its
+# own, not of 了解, 为了, 除了 or 不了.
+_TOLD_EVENT = re.compile("(?<![为除不得])了(?![解])")
+
+
+def acts_said(text: str) -> frozenset[str]:
+    """What the caller asks to be done (see feature ``unspoken``): the verbs (:func:`is_act`)
+    of two or more characters, as whole words of the clauses that ask and of each step
+    asked anywhere (我想退掉，怎么弄: 退掉; see :func:`steps_asked`), an adverb or modal
+    glued before them taken off (:func:`_unglued`), not ``UNSPOKEN_FREE``. A story told
+    around the question (我在北京上班了, 刚买了房) is the caller's situation, not the act
+    asked; a single character (换, 交, 开 of 想开) is too often the entry's word shortened
+    to count (as in the confidence, :meth:`_Signal.weights`)."""
+    # Clauses end at a pause too (the recogniser's space), as for the [loose] matters.
+    clauses = [c for part in _PAUSE.split(text) for c in _TOLD_EVENT.split(part) if c]
+    asking = [c for c in clauses if is_question(c)]
+    runs = [*_segments("，".join(asking if 0 < len(asking) < len(clauses) else clauses)),
+            *(step for clause in clauses for step in steps_asked(normalise(clause)))]
+    return frozenset(w for run in runs for w in map(_unglued, run)
+                     if len(w) > 1 and not _filler(w) and w not in UNSPOKEN_FREE
+                     and is_act(w))
+
+
 # Words that announce a question and ask nothing themselves (请问…是多少).
 _ANNOUNCING = re.compile("请问|问一下|问问|想问|想知道|想了解|了解一下|咨询")
 
@@ -1159,6 +1255,9 @@ class Index:
         self.situations = [situation_words(d.title) for d in self.docs]
         # Each title as said (see :func:`loose_matters`): which steps it teaches.
         self.titles = [_as_written(d.title) for d in self.docs]
+        # The stems of each entry's verbs (their first character's syllable): a caller's
+        # verb on the same stem (交完 of 缴纳, 换新 of 换领) is one the entry speaks of.
+        self.stems = [{_stem(t[0]) for t in terms if is_act(t)} for terms in self.words.sets]
 
     def is_whom(self, denied: str, i: int) -> bool:
         """The caller's denied words (:func:`not_being`) are who entry ``i``'s title is for:
@@ -1178,6 +1277,15 @@ class Index:
             return True
         pairs = sounds(word)
         return bool(pairs) and all(p in self.sounds.sets[i] for p in pairs)
+
+    def unspoken(self, i: int, acts: frozenset[str]) -> bool:
+        """Entry ``i`` never speaks of one of the caller's ``acts`` (:func:`acts_said`):
+        its text (title, keywords, synonyms with topics, answer) holds neither the word,
+        nor a verb on its stem (:func:`_stem`), nor the one-character verb it is built on
+        (:func:`_head`: 拿 of 拿来, 退 of 退掉)."""
+        text = self.texts[i]
+        return any(w not in text and _stem(w[0]) not in self.stems[i]
+                   and (_head(w) or w) not in text for w in acts)
 
     def search(self, text: str, *, today: date, category: str | None = None, limit: int = 5,
                min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> Result:
@@ -1208,6 +1316,7 @@ class Index:
         loose = loose_matters(spoken)
         steps = steps_named(spoken) if loose else frozenset()
         denied = denied_words(spoken)
+        acts = acts_said(spoken)
         not_whom = not_being(spoken)
         sw, ss = self.words.scores(qw), self.sounds.scores(qs)
         top_w, top_s = max(sw, default=0.0) or 1.0, max(ss, default=0.0) or 1.0
@@ -1285,6 +1394,9 @@ class Index:
                 # caller's situation or what they want done, which can't be told apart.
                 "untold": float(any(not speaks_of_matter(self.written[i], m)
                                     for m in matters_told)),
+                # The caller asks of an act (a verb or adjective: 投诉, 退掉, 冒领) the entry
+                # never speaks of: it names the topic and answers another matter of it.
+                "unspoken": float(self.unspoken(i, acts)),
                 # The caller denies what the entry's title says their situation is (身份证
                 # 没到期 against 身份证快到期了怎么换新的), and the entry never says it denied.
                 "denied": float(any(denies(w, self.situations[i])
@@ -1360,6 +1472,9 @@ def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
     # never speaks of: the caller may be telling their situation or asking another matter;
     # two independent reviewers' own questions (review33, review36) showed such words told
     # before a plain how-to the entry answers, so the entry is offered, never read out.
+    # And an act the caller asks (``acts_said``: 投诉, 退掉, 冒领) that the entry never
+    # speaks of (feature ``unspoken``): it names the topic and answers another matter of
+    # it, or says the same in words of its own; the caller tells which when offered.
     return min(value, UNASKED_CAP) if capped(f) else value
 
 
@@ -1367,7 +1482,7 @@ def capped(f: dict[str, float]) -> bool:
     """Whether the features hold an entry at "did you mean" (see :func:`confidence`): such an
     entry is offered at most, never read out, whatever threshold a deployment sets."""
     return bool(f.get("unasked") or f.get("denied") or f.get("untold")
-                or f.get("unmatched_loose"))
+                or f.get("unmatched_loose") or f.get("unspoken"))
 
 
 def _confidence(f: dict[str, float], *, evidence_words: float, evidence_power: float,
@@ -1415,12 +1530,28 @@ def worth_confirming(result: Result, confirm_from: float) -> Hit | None:
     (``EVIDENCE_WORDS``): the turn is for a long story that buries its question. A short
     question that stays under the threshold left out what it is about (离婚 beside the
     marriage entry's 登记, a cat beside the dog licence): asking "did you mean <title>?"
-    would only offer the caller the neighbouring topic."""
-    if result.answer is not None or not result.hits or not asks(result.features):
+    would only offer the caller the neighbouring topic.
+
+    Except an entry held back only by an act it never speaks of (:func:`held_back`): it
+    is offered whatever the caller said of it."""
+    if result.answer is not None or not result.hits:
         return None
-    if said_of_entry(result.features) <= EVIDENCE_WORDS:
+    f = result.features
+    if not held_back(result) and (not asks(f) or said_of_entry(f) <= EVIDENCE_WORDS):
         return None
     return result.hits[0] if result.hits[0].confidence >= confirm_from else None
+
+
+def held_back(result: Result) -> bool:
+    """Only an act the best entry never speaks of (feature ``unspoken``) kept it from being
+    read out: without it the entry reaches the result's threshold. Such an entry is offered
+    (:func:`worth_confirming`) even for a short question or one with a complaint word the
+    confidence already weighed (商家不给退，我上哪儿说理去): the search read it as a
+    question this entry answers, and the title the caller is asked about names what the
+    entry does speak of, so a caller who asked another act says no and is filed as a
+    ticket, while one it answers, filed at once, would lose the answer."""
+    f = result.features
+    return bool(f.get("unspoken")) and confidence({**f, "unspoken": 0.0}) >= result.threshold
 
 
 def asks(f: dict[str, float]) -> bool:

@@ -413,7 +413,7 @@ class TwilioDialogue:
                      j.call_id, a.entry_id, a.version, a.confidence)
             j.kb_offered = a.entry_id
             call.save()
-            return twiml.kb_answer(a.text, self.settings, self.urls)
+            return twiml.kb_answer(a.title, a.text, self.settings, self.urls)
         return twiml.readback(readback_sentence(turn.understanding), self.urls)
 
     def _emergency(self, call: TwilioCall, number: str) -> str:

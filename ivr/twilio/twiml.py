@@ -171,13 +171,14 @@ def emergency_failed(service_number: str) -> str:
     return say_and_hang_up(prompts.text(f"emergency_failed_{service_number}"))
 
 
-def kb_answer(answer: str, settings: Settings, urls: Urls) -> str:
-    """A knowledge entry's answer, then "问题解决了请按1，需要转办请按2"; no key goes on as
-    2 does (the redirect): the caller's words are never dropped for want of a key."""
+def kb_answer(title: str, answer: str, settings: Settings, urls: Urls) -> str:
+    """A knowledge entry's answer after the intro that names its title, then
+    "问题解决了请按1，需要转办请按2"; no key goes on as 2 does (the redirect): the caller's
+    words are never dropped for want of a key."""
     r = VoiceResponse()
     g = r.gather(input="dtmf", num_digits=1, timeout=_key_seconds(settings),
                  action=urls("answer"), method="POST")
-    _say(g, prompts.text("kb_intro"))
+    _say(g, prompts.kb_intro_text(title))
     _say(g, answer)
     _say(g, prompts.text("kb_resolved_ask"))
     r.redirect(urls("answer"), method="POST")

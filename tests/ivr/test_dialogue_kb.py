@@ -63,8 +63,8 @@ def kb_ivr(ivr_factory, vosk_engine, monkeypatch: pytest.MonkeyPatch):  # type: 
 def answer_audio(ivr) -> tuple[bytes, str]:  # type: ignore[no-untyped-def]
     with ivr.sessions() as s:
         entry = kb.get_entry(session=s, entry_id=ENTRY)
-        version, text = entry.version, entry.answer
-    return PromptLibrary(ivr.settings).kb_answer(ENTRY, version, text), text
+        title, version, text = entry.title, entry.version, entry.answer
+    return PromptLibrary(ivr.settings).kb_answer(ENTRY, version, title, text), text
 
 
 def call(ivr, speech: bytes, tmp_path: Path,  # type: ignore[no-untyped-def]

@@ -29,6 +29,7 @@ from ivr.kb_answer import find_answer
 from knowledge import service as kb
 from knowledge.search import DEFAULT_MIN_CONFIDENCE
 from telephony.call import PlayResult
+from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.models import Ticket, TicketEvent
 from ticketing.states import Status
@@ -111,7 +112,7 @@ def kb004(services: IvrServices) -> tuple[bytes, bytes]:
         entry = kb.get_entry(session=s, entry_id=ENTRY)
         title, version, answer = entry.title, entry.version, entry.answer
     return (services.prompts.say(P.kb_confirm_text(title), "kb_confirm"),
-            services.prompts.kb_answer(ENTRY, version, answer))
+            services.prompts.kb_answer(ENTRY, version, title, answer))
 
 
 def test_the_band_is_offered_for_confirmation_only_to_a_carrier_that_asks(
@@ -169,6 +170,43 @@ def test_key_0_reaches_the_operator(services: IvrServices) -> None:
 def test_a_sure_answer_is_read_without_asking(services: IvrServices) -> None:
     _, _, path = converse(services, QUESTION, [], frozenset({State.ANSWER}))
     assert path == [State.UNDERSTAND, State.ANSWER]
+
+
+def test_the_answer_read_names_its_question_and_a_new_title_is_a_new_prompt(
+        services: IvrServices, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The intro says which question the answer is for (the entry's title), so a caller
+    whose matter was another can tell; the entry's audio (intro and answer) is made per
+    entry and version, and editing only the title is a new version and new audio."""
+    assert P.kb_intro_text("失业金在哪里申请？") == "关于失业金在哪里申请，答复如下。"
+    spoken: list[str] = []  # what espeak-ng is given to say (the real renderer still runs)
+    speech = services.prompts.renderer.speech
+    monkeypatch.setattr(services.prompts.renderer, "speech",
+                        lambda key, sentence, **kw: spoken.append(sentence) or speech(
+                            key, sentence, **kw))
+    d, line, _ = converse(services, QUESTION, ["1"], frozenset({State.ANSWERED}))
+    a = d.kb_answer
+    assert a is not None and a.entry_id == "kb026" and not a.confirm
+    read = services.prompts.kb_answer(a.entry_id, a.version, a.title, a.text)
+    assert read in line.played[0]
+    assert P.speakable(P.kb_intro_text(a.title) + a.text) in spoken
+    with services.sessions() as s:
+        entry = kb.get_entry(session=s, entry_id=a.entry_id)
+        fields = kb.EntryFields(
+            title="失业保险金去哪里领", answer=entry.answer, category=entry.category,
+            keywords=tuple(entry.keywords or ()), synonyms=tuple(entry.synonyms or ()),
+            unit=entry.unit.code if entry.unit else None, valid_from=entry.valid_from,
+            valid_until=entry.valid_until)
+        assert kb.update_entry(session=s, actor=Actor.system("test"), entry=entry,
+                               fields=fields) == ["title"]
+        version = entry.version
+        s.commit()
+    assert version == a.version + 1
+    renamed = services.prompts.kb_answer(a.entry_id, version, "失业保险金去哪里领", a.text)
+    assert renamed != read
+    # The same version with another title (a restored database) is not the old audio.
+    assert services.prompts.kb_answer(a.entry_id, a.version, "失业保险金去哪里领",
+                                      a.text) != read
+    assert P.speakable(P.kb_intro_text("失业保险金去哪里领") + a.text) in spoken
 
 
 def test_a_complaint_in_the_band_is_read_back_never_asked(services: IvrServices) -> None:

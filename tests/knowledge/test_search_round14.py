@@ -67,7 +67,7 @@ def test_another_action_on_the_topic_is_not_answered(index: Index, text: str,
     assert worth_confirming(r, 0.3) is None
     # Without the rule the entry would have been read out (the matter named, step 12 of
     # docs/knowledge.md, says the same of 注销, 变更 and 补办: both off).
-    f = dict(r.features, unacted=0.0, unmatched=0.0)
+    f = dict(r.features, unacted=0.0, unmatched=0.0, unspoken=0.0)
     assert confidence(f) >= search.DEFAULT_MIN_CONFIDENCE
 
 
@@ -105,7 +105,7 @@ def test_a_benefit_the_entry_never_names_is_not_answered(index: Index, text: str
     r = index.search(text, today=TODAY)
     assert r.hits[0].id == "kb019"  # public rental housing, for families in hardship
     assert r.answer is None and r.hits[0].confidence == UNASKED_CAP
-    assert confidence(dict(r.features, unasked=0.0)) >= search.DEFAULT_MIN_CONFIDENCE
+    assert confidence(dict(r.features, unasked=0.0, unspoken=0.0)) >= search.DEFAULT_MIN_CONFIDENCE
 
 
 @pytest.mark.parametrize(("text", "near"), [

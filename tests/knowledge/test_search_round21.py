@@ -56,7 +56,7 @@ def test_another_matter_of_the_thing_is_neither_answered_nor_offered(
     assert r.answer is None and r.hits[0].confidence == 0.0
     assert worth_confirming(r, 0.3) is None
     # Without the rule the entry would have been read out.
-    assert confidence(dict(r.features, unmatched=0.0)) >= search.DEFAULT_MIN_CONFIDENCE
+    assert confidence(dict(r.features, unmatched=0.0, unspoken=0.0)) >= search.DEFAULT_MIN_CONFIDENCE
 
 
 @pytest.mark.parametrize(("text", "entry"), [

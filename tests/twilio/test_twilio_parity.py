@@ -199,11 +199,13 @@ def test_emergency_with_nobody_to_take_it_keeps_the_ticket(
 # ------------------------------------------------------------------------- 知识库
 def _answer_read(sessions: sessionmaker[Session], root: ET.Element) -> str:
     with sessions() as s:
-        answer = kb.get_entry(session=s, entry_id=ENTRY).answer
+        entry = kb.get_entry(session=s, entry_id=ENTRY)
+        title, answer = entry.title, entry.answer
     assert verbs(root) == ["Gather", "Redirect"]
     gather = root[0]
     assert gather.get("numDigits") == "1" and _action(gather) == ("/twilio/answer", "")
-    assert says(gather) == [prompts.text("kb_intro"), prompts.speakable(answer),
+    # The intro names the question the answer is for, as on the SIP line.
+    assert says(gather) == [prompts.speakable(prompts.kb_intro_text(title)), prompts.speakable(answer),
                             prompts.text("kb_resolved_ask")]
     assert _action(root[1]) == ("/twilio/answer", "")
     return answer
