@@ -42,10 +42,6 @@ COMFORT_NOISE = 13
 # (30000 packets, 10 minutes of audio, in 2 s) made a 7-second call a 386-second recording,
 # so 20 such lines filled the disk, and a speech model's CPU, in minutes.
 AUDIO_JITTER_SECONDS = 10.0
-# How many of the latest audio packets a copy is recognised against (``_seen_before``): 2.5 s
-# at 20 ms, well past the late delivery of a duplicating link, short of the 16-bit sequence
-# number's wrap (21 min at 20 ms), after which a number is new again.
-DUPLICATE_WINDOW = 128
 # Symmetric RTP (RFC 4961), latched as Asterisk's rtp_symmetric + strictrtp and rtpengine's
 # endpoint learning do: our audio goes where the caller's RTP comes from, not where its SDP
 # says. A packet from the SDP's IP latches at once; a source elsewhere (a phone behind NAT
@@ -122,10 +118,7 @@ class Rtp16Stream(RTP.RTPClient):
         # The last press counted with its ends lost (its latest segment's timestamp, its
         # event): a next segment of it may still come (``_telephone_event``).
         self._lost_end_press: tuple[int, int] | None = None
-        # The audio packets heard lately, as (SSRC, sequence number): a packet the network
-        # delivered twice is heard once (``_seen_before``).
-        self._heard: deque[tuple[int, int]] = deque(maxlen=DUPLICATE_WINDOW)
-        self._heard_set: set[tuple[int, int]] = set()
+        self._last_seq: int | None = None
         self._rx_partial = b""  # received audio short of a whole 20 ms frame
         self._threads: list[threading.Thread] = []
         self.sin: socket.socket | None = None
@@ -134,7 +127,6 @@ class Rtp16Stream(RTP.RTPClient):
         self.rx_packets = 0
         self.info_keys = 0  # keys by SIP INFO (``keyed_by_signalling``)
         self.rx_bad = 0
-        self.rx_duplicate = 0  # audio packets delivered again (dropped)
         self.rx_foreign = 0  # packets from a source other than the latched one (dropped)
         # Where the caller's RTP comes from (``admit``); None: nothing latched yet.
         self.latched: tuple[str, int] | None = None
@@ -465,7 +457,7 @@ class Rtp16Stream(RTP.RTPClient):
             return
         payload = packet[offset:end]
         pt = second & 0x7F
-        seq, timestamp, ssrc = struct.unpack_from("!HII", packet, 2)
+        seq, timestamp = struct.unpack_from("!HI", packet, 2)
         self.last_rx = time.monotonic()
         self.rx_packets += 1
         if pt in self.event_pts:
@@ -481,9 +473,9 @@ class Rtp16Stream(RTP.RTPClient):
         self._end_lost_event(timestamp)
         if not audio:
             return  # comfort noise: no audio to hear
-        if self._seen_before(ssrc, seq):
-            self.rx_duplicate += 1
-            return
+        if seq == self._last_seq:
+            return  # duplicate
+        self._last_seq = seq
         if not self._in_real_time(len(payload), self.last_rx):
             self.rx_excess += 1
             return
@@ -495,22 +487,6 @@ class Rtp16Stream(RTP.RTPClient):
         if detector is not None and self.dtmf is not None:
             for key in detector.feed(pcm16):
                 self.dtmf(key)
-
-    def _seen_before(self, ssrc: int, seq: int) -> bool:
-        """Whether this audio packet was heard already: a copy the network delivered again
-        (a duplicating link or a forking SBC, RFC 3550 A.1's duplicates), however many others
-        came between. Before, only a copy right behind its original was dropped; one that
-        came two packets later was heard again, the same 20 ms twice in the recording (10 %
-        duplicated: 11 % more audio, repeated pieces of the caller's words). Keyed by SSRC
-        too: a new source mid-call (a transfer, an SBC re-anchoring) numbers afresh."""
-        key = (ssrc, seq)
-        if key in self._heard_set:
-            return True
-        if len(self._heard) == self._heard.maxlen:
-            self._heard_set.discard(self._heard[0])
-        self._heard.append(key)
-        self._heard_set.add(key)
-        return False
 
     def _in_real_time(self, samples: int, now: float) -> bool:
         """Whether ``samples`` more of the peer's audio (one G.711 byte each) fit the time
