@@ -59,6 +59,27 @@ ASR_NICE = 10
 MAX_PUSH_SECONDS = 0.4
 
 
+def enough_speech(frames: int) -> bool:
+    """Whether ``frames`` 20 ms frames the energy gate passed as speech are the caller
+    speaking (not a cough or a click): the one rule of a live call's turns
+    (``CallAudio.speech_started``) and of a recording read after a crash (:func:`holds_speech`)."""
+    return frames * FRAME_SECONDS >= MIN_SPEECH_SECONDS
+
+
+def holds_speech(pcm16: bytes, frame_bytes: int = 320) -> bool:
+    """Whether a call's recording (16-bit PCM, 8 kHz) holds the caller speaking, by the
+    energy gate a live call listens with: a call cut by the death of its process is
+    settled from its recording alone, and its silence, or the line's noise, is no
+    complaint there either."""
+    gate, frames = EnergyGate(), 0
+    for start in range(0, len(pcm16) - frame_bytes + 1, frame_bytes):
+        if gate.process(pcm16[start:start + frame_bytes]).speech:
+            frames += 1
+            if enough_speech(frames):
+                return True
+    return False
+
+
 @dataclass(frozen=True)
 class TurnResult:
     transcript: Transcript | None  # None: no live ASR for this turn (see error)
@@ -163,7 +184,7 @@ class CallAudio:
 
     @property
     def speech_started(self) -> bool:
-        return self._speech_frames * FRAME_SECONDS >= MIN_SPEECH_SECONDS
+        return enough_speech(self._speech_frames)
 
     @property
     def silence_after_speech(self) -> float:

@@ -143,6 +143,11 @@ MAX_PREFERENCE_KEYS = 6
 # few slips. "*" and the letter keys are no digit and were not counted, so a line keying
 # them every few seconds held the question, and the line, for ever.
 MAX_CALLBACK_KEYS = MAX_CALLBACK_DIGITS + 4
+# How long of a call the caller may hold (a re-INVITE a=sendonly, a=inactive or c=0.0.0.0:
+# a hold key, a mobile phone's call waiting) without its turn's clock running: such a
+# caller hears nothing of ours and says nothing to us. Bounded, so that a line held for
+# good is still freed by the turn's own limits.
+MAX_HOLD_SECONDS = 300.0
 TRANSITIONS: dict[State, frozenset[State]] = {
     State.GREETING: _ANY | {State.BEEP, State.RECORD, State.OPERATOR, State.STATUS},
     State.REPROMPT: _ANY | {State.BEEP, State.RECORD, State.OPERATOR, State.STATUS},
@@ -241,6 +246,7 @@ class Dialogue:
         self.number_asked = False  # a caller with a withheld number is asked once per call
         self.after_number = State.FILE  # where CALLBACK_NUMBER goes on
         self.turn_started_at = 0.0  # monotonic time listening began (after the beep)
+        self.held_seconds = 0.0  # of the turns' time, spent on hold (``_hold_pauses``)
         self.transcript: Transcript | None = None  # latest turn with words
         self.asr_error: str | None = None
         self.classification: Understanding | None = None
@@ -489,9 +495,11 @@ class Dialogue:
     def _s_record(self) -> State:
         audio = self.audio
         assert audio is not None
+        last = time.monotonic()
         while True:
             if self.call.ended:
                 return State.HANGUP
+            last = self._hold_pauses(last)
             key = self._key(timeout=0.05)
             if key == "0":
                 return State.OPERATOR
@@ -507,6 +515,18 @@ class Dialogue:
             if (not audio.speech_started and listened >= self.sip.no_speech_seconds
                     and not self._spoke()):
                 return self._nothing_heard()
+
+    def _hold_pauses(self, last: float) -> float:
+        """Stop the turn's clock while the caller holds the call (up to MAX_HOLD_SECONDS a
+        call); returns now. Before, a caller who held after the tone (30 s, a second call
+        taken) was timed out as silent twice, the reprompt played to nobody, and the call
+        ended "silence_goodbye" on hold: back, the caller found the line dead."""
+        now = time.monotonic()
+        if self.call.held and self.held_seconds < MAX_HOLD_SECONDS:
+            paused = min(now - last, MAX_HOLD_SECONDS - self.held_seconds)
+            self.turn_started_at += paused
+            self.held_seconds += paused
+        return now
 
     def _spoke(self) -> bool:
         """Whether the caller spoke in this turn, on every frame received so far: a key,

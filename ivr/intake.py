@@ -48,8 +48,6 @@ from ticketing.phones import normalise
 
 log = logging.getLogger("hotline.ivr.intake")
 
-# Shorter recordings than this after a crash are taken as "no complaint was spoken".
-MIN_RECOVERED_SECONDS = 1.0
 # Keys taken for a callback number (SIP and Twilio): 12 digits hold a landline with its
 # area code (075512345678); more is a leaned-on keypad.
 MAX_CALLBACK_DIGITS = 16
@@ -674,6 +672,24 @@ def _modified(path: str | None) -> datetime | None:
         return None
 
 
+def _spoken(j: CallJournal) -> bool:
+    """Whether the recording of a call cut by a crash holds a complaint: speech by the
+    live call's rule (``ivr.audio.holds_speech``). Before, any recording of a second or more
+    was one: a caller cut in the greeting, silent, got a ticket "（录音待转写）" with a number,
+    dispatched, and its SMS, where the same silence on a live call is no ticket (and a
+    recording under a second was none, whatever it held)."""
+    from ivr.audio import holds_speech  # the call's audio module; only recovery reads it
+    from telephony.media.wav import read_wav_pcm16
+
+    if not j.recording_path or not Path(j.recording_path).exists():
+        return False
+    try:
+        return holds_speech(read_wav_pcm16(j.recording_path))
+    except Exception as exc:  # unreadable: keep it, a person can listen (as before)
+        log.error("call %s: recording unreadable for speech: %s", j.call_id, exc)
+        return True
+
+
 def recover_spool(*, sessions: sessionmaker[Session], domain: Domain, spool: Spool,
                   stale_after_seconds: float = 900, restarted: bool = False) -> list[str]:
     """Settle calls left in the spool by a database outage or a crash.
@@ -711,7 +727,7 @@ def recover_spool(*, sessions: sessionmaker[Session], domain: Domain, spool: Spo
                     j.recording_sha256, j.recording_seconds = rec.sha256, rec.duration_seconds
                 except Exception as exc:
                     log.error("call %s: recording unreadable: %s", j.call_id, exc)
-            if (j.recording_seconds or 0) >= MIN_RECOVERED_SECONDS or j.transcript:
+            if j.transcript or _spoken(j):
                 j.want_ticket = True
                 j.outcome = CallOutcome.TICKET.value
                 j.asr_error = j.asr_error or "call interrupted by a service restart"

@@ -14,6 +14,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -46,9 +47,16 @@ def _dead_sessions() -> sessionmaker[Session]:
     return make_session_factory(engine)
 
 
-def _recording(path: Path, seconds: float) -> Path:
+def _recording(path: Path, seconds: float, *, spoken: bool = True) -> Path:
+    """A recording left open, as if the process died mid-call: a voice's loudness (a
+    syllable of 200 ms, a pause of 100 ms; the live gate's speech) or, not ``spoken``, a
+    line's idle hiss."""
     rec = CallRecorder(path)
-    rec.write(b"\x10\x00" * int(8000 * seconds))
+    t = np.arange(int(8000 * seconds)) / 8000
+    voiced = (t % 0.3) < 0.2
+    wave = np.where(voiced, 3000 * np.sin(2 * np.pi * 220 * t), 0) if spoken else np.full(
+        t.shape, 16)
+    rec.write(wave.astype("<i2").tobytes())
     rec.sync()
     return path  # deliberately not closed: as if the process died mid-call
 
@@ -350,6 +358,32 @@ def test_a_call_cut_by_a_crash_says_so_and_ends_when_it_died_not_at_the_restart(
         rec = s.scalars(select(CallRecord).where(CallRecord.call_id == "whole")).one()
         assert rec.note is None
         assert "call_interrupted" not in [e.action for e in s.get_one(Ticket, rec.ticket_id).events]
+
+
+def test_a_silent_caller_cut_by_a_crash_gets_no_ticket(
+    sessions: sessionmaker[Session], domain: Domain, city: City, tmp_path: Path
+) -> None:
+    """Trial (twenty-second round): three callers cut by `kill -9` 8.5 s into their calls,
+    two of them speaking, one silent (A-law idle, still in the greeting): all three got a
+    ticket "（录音待转写）", accepted and dispatched, because recovery took any recording
+    of a second or more for a complaint, where the same silence on a live call ends
+    without one (``ivr.audio.enough_speech``). The silent one is now abandoned, no ticket,
+    no SMS; the speaking one's ticket stays."""
+    spool = Spool(tmp_path / "spool")
+    for call_id, spoken in (("silent", False), ("spoke", True)):
+        call = CallIntake(sessions=sessions, domain=domain, spool=spool, call_id=call_id,
+                          caller="13811112222")
+        call.answered()
+        call.recording(_recording(tmp_path / f"{call_id}.wav", 8.5, spoken=spoken))
+    assert spool.take_over()
+    assert sorted(recover_spool(sessions=sessions, domain=domain, spool=spool,
+                                restarted=True)) == ["silent", "spoke"]
+    with sessions() as s:
+        rec = {r.call_id: r for r in s.scalars(select(CallRecord))}
+        assert rec["silent"].outcome == CallOutcome.ABANDONED.value
+        assert rec["silent"].ticket_id is None and rec["silent"].recording_seconds == 8.5
+        assert rec["spoke"].outcome == CallOutcome.TICKET.value and rec["spoke"].ticket_id
+    assert _count(sessions, Ticket) == 1
 
 
 def test_a_journal_half_written_by_a_dead_process_is_cleared_when_the_spool_is_taken(

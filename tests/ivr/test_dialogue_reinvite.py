@@ -87,3 +87,29 @@ def test_a_burst_of_alaw_callers_each_reach_the_dialogue(
     for number, phrase in zip(numbers, phrases, strict=True):
         said = set(words["+86" + number].split())
         assert said & own[phrase], (phrase, said)
+
+
+def test_a_caller_who_holds_after_the_tone_is_listened_to_when_back(
+        ivr_factory, vosk_engine, korean_speech, tmp_path: Path) -> None:
+    """Trial (twenty-second round): a caller who put the call on hold after the tone
+    (a re-INVITE a=sendonly: a hold key, a mobile phone's call waiting) for 30 s was timed
+    out as silent twice, the reprompt played to nobody, and the call ended
+    "silence_goodbye" on hold; back, the caller found the line dead. The turn's clock
+    stops while the call is held: resumed, the caller is heard and the ticket filed."""
+    ivr = ivr_factory(engine=vosk_engine)
+    prompts = PromptLibrary(ivr.settings)
+    greeting, reprompt = prompts.pcm("greeting"), prompts.pcm("reprompt_silence")
+    # Longer than both silent turns and the reprompt between them.
+    hold = 2 * ivr.settings.sip.no_speech_seconds + len(reprompt) / 16000 + 3.0
+    script = (CallerScript(tmp_path / "caller")
+              .wait(len(greeting) / 16000 + 0.8)  # the greeting and the tone
+              .reinvite("PCMU", direction="sendonly")
+              .wait(hold)
+              .reinvite("PCMU", cseq=3)
+              .wait(0.5)
+              .complain(korean_speech[WATER]))
+    assert_ok(ivr.caller(script, timeout_s=120).start().wait())
+    (rec,) = ivr.wait_record(timeout=60)
+    ticket = ivr.ticket_of(rec)
+    assert rec.outcome == CallOutcome.TICKET and ticket is not None, rec.outcome
+    assert ticket.transcript and "물이" in ticket.transcript, ticket.transcript

@@ -127,13 +127,15 @@ class CallerScript:
             self.wait(0.1)
         return self.wait(then_wait)
 
-    def reinvite(self, codec: str, *, cseq: int = 2,
-                 media_port: str = "[media_port]") -> CallerScript:
+    def reinvite(self, codec: str, *, cseq: int = 2, media_port: str = "[media_port]",
+                 direction: str = "sendrecv") -> CallerScript:
         """Mid-call, the caller's re-INVITE offering ``codec`` alone (PCMU or PCMA; with
-        telephone-event), as a phone or SBC switching the law does; what it says from then
-        on is sent in that codec."""
+        telephone-event), as a phone or SBC switching the law does (``direction``
+        sendonly: putting the call on hold, sendrecv again: resuming it); what it says
+        from then on is sent in that codec."""
         pt = {"PCMU": g711.PCMU_PAYLOAD_TYPE, "PCMA": g711.PCMA_PAYLOAD_TYPE}[codec]
-        self.steps.append(uac_reinvite(cseq, codecs=str(pt), media_port=media_port))
+        self.steps.append(uac_reinvite(cseq, codecs=str(pt), media_port=media_port,
+                                       direction=direction))
         self.codec = codec
         # (Its silence so far is in the old law: from here on, the new one's.)
         self.silence = g711_pcap(self.dir / f"silence-{codec}.pcap",

@@ -423,7 +423,7 @@ Max-Forwards: 70
   </send>"""
 
 
-def _sdp(media_port: str, codecs: str, rtpmaps: str) -> str:
+def _sdp(media_port: str, codecs: str, rtpmaps: str, direction: str = "sendrecv") -> str:
     """A SIPp SDP body (an offer, or the answer in an ACK) with its Content headers."""
     return f"""Content-Type: application/sdp
 Content-Length: [len]
@@ -435,7 +435,7 @@ c=IN IP[media_ip_type] [media_ip]
 t=0 0
 m=audio {media_port} RTP/AVP {codecs}
 {rtpmaps}
-a=sendrecv
+a={direction}
 """
 
 
@@ -450,12 +450,14 @@ def _formats(codecs: str, telephone_event: bool) -> tuple[str, str]:
 
 
 def uac_reinvite(cseq: int, *, codecs: str, media_port: str = "[media_port]",
-                 telephone_event: bool = True) -> str:
+                 telephone_event: bool = True, direction: str = "sendrecv") -> str:
     """Scenario steps for the caller's re-INVITE in its call (uac_call.xml's @MEDIA@):
-    an offer of ``codecs`` at ``media_port``, our 200, its ACK."""
+    an offer of ``codecs`` at ``media_port`` (``direction`` sendonly: a hold), our 200,
+    its ACK."""
     formats, rtpmaps = _formats(codecs, telephone_event)
     return "\n".join([
-        _uac_send("INVITE", cseq, _sdp(media_port, formats, rtpmaps), retrans=True),
+        _uac_send("INVITE", cseq, _sdp(media_port, formats, rtpmaps, direction),
+                  retrans=True),
         '  <recv response="100" optional="true" />',
         '  <recv response="200" />',
         _uac_send("ACK", cseq)])
