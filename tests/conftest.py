@@ -4,10 +4,11 @@ the domain, API clients; and the tier markers (postgres, asr) that follow from t
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ from config import Settings
 from hotline import dbadmin
 from tests.support.city import City, seed_city
 from tests.support.pgserver import PgServer, running_pg_server
+from tests.support.run_once import made_once
 from tests.support.shared_routes import install as share_route_state
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory
@@ -237,11 +239,16 @@ def vosk_model_without_dither() -> vosk.Model:
     return load_model(path, replace(DecoderOptions.from_settings(Settings().asr), dither=0.0))
 
 
+# The SQLite templates below are files no test changes (each test copies them), so they are
+# made once per run, by the first xdist worker that needs them, and read by the others
+# (tests/support/run_once.py): each of the six workers migrated and seeded its own, 0.8
+# CPU-s a worker for the three (docs/suite.md, twenty-second round).
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
-    dbadmin.upgrade(f"sqlite:///{path}")
-    return path
+    def make(d: Path) -> None:
+        dbadmin.upgrade(f"sqlite:///{d / 'template.db'}")
+
+    return made_once(tmp_path_factory, "sqlite-template", make) / "template.db"
 
 
 @dataclass(frozen=True)
@@ -277,12 +284,24 @@ def _import_faq(url: str) -> None:
         engine.dispose()  # no connection may stay open on a PostgreSQL template
 
 
+def _made_city(tmp_path_factory: pytest.TempPathFactory, name: str, source: Path,
+               fill: Callable[[str, Path], dict[str, str]]) -> CityTemplate:
+    """``source`` copied and filled by ``fill(url, directory)`` (which returns the demo
+    users' tokens) once per run: the database and its tokens, read by every worker."""
+    def make(d: Path) -> None:
+        shutil.copy(source, d / "city.db")
+        tokens = fill(f"sqlite:///{d / 'city.db'}", d)
+        (d / "tokens.json").write_text(json.dumps(tokens), encoding="utf-8")
+
+    where = made_once(tmp_path_factory, name, make)
+    return CityTemplate(str(where / "city.db"),
+                        json.loads((where / "tokens.json").read_text(encoding="utf-8")))
+
+
 @pytest.fixture(scope="session")
 def sqlite_city_template(sqlite_template: Path,
                          tmp_path_factory: pytest.TempPathFactory) -> CityTemplate:
-    path = tmp_path_factory.mktemp("sqlite-city") / "city.db"
-    shutil.copy(sqlite_template, path)
-    return CityTemplate(str(path), _seed_template(f"sqlite:///{path}", path.parent))
+    return _made_city(tmp_path_factory, "sqlite-city", sqlite_template, _seed_template)
 
 
 @pytest.fixture(scope="session")
@@ -300,10 +319,12 @@ def pg_city_template(pg_server: PgServer, pg_template: str,
 @pytest.fixture(scope="session")
 def sqlite_faq_template(sqlite_city_template: CityTemplate,
                         tmp_path_factory: pytest.TempPathFactory) -> CityTemplate:
-    path = tmp_path_factory.mktemp("sqlite-faq") / "faq.db"
-    shutil.copy(sqlite_city_template.location, path)
-    _import_faq(f"sqlite:///{path}")
-    return CityTemplate(str(path), sqlite_city_template.tokens)
+    def fill(url: str, _: Path) -> dict[str, str]:
+        _import_faq(url)
+        return sqlite_city_template.tokens
+
+    return _made_city(tmp_path_factory, "sqlite-faq", Path(sqlite_city_template.location),
+                      fill)
 
 
 @pytest.fixture(scope="session")
