@@ -21,7 +21,7 @@ from asr.model_store import DecoderOptions, bundled_test_model, load_model
 from config import Settings
 from hotline import dbadmin
 from tests.support.city import City, seed_city
-from tests.support.pgserver import PgServer, running_pg_server
+from tests.support.pgserver import PgServer, running_pg_server, seed_cluster
 from tests.support.run_once import made_once
 from tests.support.shared_routes import install as share_route_state
 from ticketing.context import Domain
@@ -198,19 +198,45 @@ def _logging_as_it_was() -> Iterator[None]:
     aps.setLevel(saved[2])
 
 
+# The session's PostgreSQL templates: migrated, the demo city seeded, the sample FAQ
+# imported (below).
+PG_TEMPLATE, PG_CITY, PG_FAQ = "hotline_template", "hotline_city_template", "hotline_faq_template"
+
+
 @pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
-    with running_pg_server() as server:
+def pg_seed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A stopped cluster with the three templates in it, made once per run by the first
+    xdist worker that needs one, and the demo users' tokens beside it: every worker's
+    server starts from a copy of its files. Each worker ran initdb and migrated, seeded and
+    imported its own: ~1.9 CPU-s of its own a worker, and the server's (docs/suite.md,
+    twenty-second round). The same databases, made by the same code."""
+    def make(d: Path) -> None:
+        tokens: dict[str, str] = {}
+
+        def fill(server: PgServer) -> None:
+            server.create_database(PG_TEMPLATE, is_template=True)
+            dbadmin.upgrade(server.url(PG_TEMPLATE))
+            server.create_database(PG_CITY, PG_TEMPLATE, is_template=True)
+            tokens.update(_seed_template(server.url(PG_CITY), d))
+            server.create_database(PG_FAQ, PG_CITY, is_template=True)
+            _import_faq(server.url(PG_FAQ))
+
+        seed_cluster(d, fill)
+        (d / "tokens.json").write_text(json.dumps(tokens), encoding="utf-8")
+
+    return made_once(tmp_path_factory, "pg-seed", make)
+
+
+@pytest.fixture(scope="session")
+def pg_server(pg_seed: Path) -> Iterator[PgServer]:
+    with running_pg_server(seed=pg_seed / "data") as server:
         yield server
 
 
 @pytest.fixture(scope="session")
 def pg_template(pg_server: PgServer) -> str:
-    """A database migrated once, cloned for every test."""
-    name = "hotline_template"
-    pg_server.create_database(name, is_template=True)
-    dbadmin.upgrade(pg_server.url(name))
-    return name  # dropped with the cluster at the session's end
+    """A database migrated once, cloned for every test (made in ``pg_seed``)."""
+    return PG_TEMPLATE  # dropped with the cluster at the session's end
 
 
 @pytest.fixture(scope="session")
@@ -305,12 +331,9 @@ def sqlite_city_template(sqlite_template: Path,
 
 
 @pytest.fixture(scope="session")
-def pg_city_template(pg_server: PgServer, pg_template: str,
-                     tmp_path_factory: pytest.TempPathFactory) -> CityTemplate:
-    name = "hotline_city_template"
-    pg_server.create_database(name, pg_template, is_template=True)
-    return CityTemplate(name, _seed_template(pg_server.url(name),
-                                             tmp_path_factory.mktemp("pg-city")))
+def pg_city_template(pg_seed: Path, pg_server: PgServer) -> CityTemplate:
+    return CityTemplate(PG_CITY,
+                        json.loads((pg_seed / "tokens.json").read_text(encoding="utf-8")))
 
 
 # The city with the sample FAQ in its knowledge base, for the tests that use ``faq``:
@@ -328,12 +351,8 @@ def sqlite_faq_template(sqlite_city_template: CityTemplate,
 
 
 @pytest.fixture(scope="session")
-def pg_faq_template(pg_server: PgServer,
-                    pg_city_template: CityTemplate) -> CityTemplate:
-    name = "hotline_faq_template"
-    pg_server.create_database(name, pg_city_template.location, is_template=True)
-    _import_faq(pg_server.url(name))
-    return CityTemplate(name, pg_city_template.tokens)
+def pg_faq_template(pg_city_template: CityTemplate) -> CityTemplate:
+    return CityTemplate(PG_FAQ, pg_city_template.tokens)
 
 
 def _city_template(request: pytest.FixtureRequest, backend: str) -> CityTemplate:
