@@ -4,10 +4,11 @@ the domain, API clients; and the tier markers (postgres, asr) that follow from t
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,8 +20,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from asr.model_store import DecoderOptions, bundled_test_model, load_model
 from config import Settings
 from hotline import dbadmin
+from tests.support import model_digest
 from tests.support.city import City, seed_city
-from tests.support.pgserver import PgServer, running_pg_server
+from tests.support.pgserver import PgServer, running_pg_server, seed_cluster
+from tests.support.run_once import made_once
 from tests.support.shared_routes import install as share_route_state
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory
@@ -32,6 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
 share_route_state()  # by every app a test builds: tests/support/shared_routes.py
+model_digest.install()  # the model's hash once per file state: tests/support/model_digest.py
 
 # A test that uses one of these (directly or through another fixture) is in that tier, so
 # `scripts/test.sh --fast` (-m "not sip and not asr and not postgres and not external and
@@ -196,19 +200,45 @@ def _logging_as_it_was() -> Iterator[None]:
     aps.setLevel(saved[2])
 
 
+# The session's PostgreSQL templates: migrated, the demo city seeded, the sample FAQ
+# imported (below).
+PG_TEMPLATE, PG_CITY, PG_FAQ = "hotline_template", "hotline_city_template", "hotline_faq_template"
+
+
 @pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
-    with running_pg_server() as server:
+def pg_seed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A stopped cluster with the three templates in it, made once per run by the first
+    xdist worker that needs one, and the demo users' tokens beside it: every worker's
+    server starts from a copy of its files. Each worker ran initdb and migrated, seeded and
+    imported its own: ~1.9 CPU-s of its own a worker, and the server's (docs/suite.md,
+    twenty-second round). The same databases, made by the same code."""
+    def make(d: Path) -> None:
+        tokens: dict[str, str] = {}
+
+        def fill(server: PgServer) -> None:
+            server.create_database(PG_TEMPLATE, is_template=True)
+            dbadmin.upgrade(server.url(PG_TEMPLATE))
+            server.create_database(PG_CITY, PG_TEMPLATE, is_template=True)
+            tokens.update(_seed_template(server.url(PG_CITY), d))
+            server.create_database(PG_FAQ, PG_CITY, is_template=True)
+            _import_faq(server.url(PG_FAQ))
+
+        seed_cluster(d, fill)
+        (d / "tokens.json").write_text(json.dumps(tokens), encoding="utf-8")
+
+    return made_once(tmp_path_factory, "pg-seed", make)
+
+
+@pytest.fixture(scope="session")
+def pg_server(pg_seed: Path) -> Iterator[PgServer]:
+    with running_pg_server(seed=pg_seed / "data") as server:
         yield server
 
 
 @pytest.fixture(scope="session")
 def pg_template(pg_server: PgServer) -> str:
-    """A database migrated once, cloned for every test."""
-    name = "hotline_template"
-    pg_server.create_database(name, is_template=True)
-    dbadmin.upgrade(pg_server.url(name))
-    return name  # dropped with the cluster at the session's end
+    """A database migrated once, cloned for every test (made in ``pg_seed``)."""
+    return PG_TEMPLATE  # dropped with the cluster at the session's end
 
 
 @pytest.fixture(scope="session")
@@ -237,11 +267,16 @@ def vosk_model_without_dither() -> vosk.Model:
     return load_model(path, replace(DecoderOptions.from_settings(Settings().asr), dither=0.0))
 
 
+# The SQLite templates below are files no test changes (each test copies them), so they are
+# made once per run, by the first xdist worker that needs them, and read by the others
+# (tests/support/run_once.py): each of the six workers migrated and seeded its own, 0.8
+# CPU-s a worker for the three (docs/suite.md, twenty-second round).
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
-    dbadmin.upgrade(f"sqlite:///{path}")
-    return path
+    def make(d: Path) -> None:
+        dbadmin.upgrade(f"sqlite:///{d / 'template.db'}")
+
+    return made_once(tmp_path_factory, "sqlite-template", make) / "template.db"
 
 
 @dataclass(frozen=True)
@@ -277,21 +312,30 @@ def _import_faq(url: str) -> None:
         engine.dispose()  # no connection may stay open on a PostgreSQL template
 
 
+def _made_city(tmp_path_factory: pytest.TempPathFactory, name: str, source: Path,
+               fill: Callable[[str, Path], dict[str, str]]) -> CityTemplate:
+    """``source`` copied and filled by ``fill(url, directory)`` (which returns the demo
+    users' tokens) once per run: the database and its tokens, read by every worker."""
+    def make(d: Path) -> None:
+        shutil.copy(source, d / "city.db")
+        tokens = fill(f"sqlite:///{d / 'city.db'}", d)
+        (d / "tokens.json").write_text(json.dumps(tokens), encoding="utf-8")
+
+    where = made_once(tmp_path_factory, name, make)
+    return CityTemplate(str(where / "city.db"),
+                        json.loads((where / "tokens.json").read_text(encoding="utf-8")))
+
+
 @pytest.fixture(scope="session")
 def sqlite_city_template(sqlite_template: Path,
                          tmp_path_factory: pytest.TempPathFactory) -> CityTemplate:
-    path = tmp_path_factory.mktemp("sqlite-city") / "city.db"
-    shutil.copy(sqlite_template, path)
-    return CityTemplate(str(path), _seed_template(f"sqlite:///{path}", path.parent))
+    return _made_city(tmp_path_factory, "sqlite-city", sqlite_template, _seed_template)
 
 
 @pytest.fixture(scope="session")
-def pg_city_template(pg_server: PgServer, pg_template: str,
-                     tmp_path_factory: pytest.TempPathFactory) -> CityTemplate:
-    name = "hotline_city_template"
-    pg_server.create_database(name, pg_template, is_template=True)
-    return CityTemplate(name, _seed_template(pg_server.url(name),
-                                             tmp_path_factory.mktemp("pg-city")))
+def pg_city_template(pg_seed: Path, pg_server: PgServer) -> CityTemplate:
+    return CityTemplate(PG_CITY,
+                        json.loads((pg_seed / "tokens.json").read_text(encoding="utf-8")))
 
 
 # The city with the sample FAQ in its knowledge base, for the tests that use ``faq``:
@@ -300,19 +344,17 @@ def pg_city_template(pg_server: PgServer, pg_template: str,
 @pytest.fixture(scope="session")
 def sqlite_faq_template(sqlite_city_template: CityTemplate,
                         tmp_path_factory: pytest.TempPathFactory) -> CityTemplate:
-    path = tmp_path_factory.mktemp("sqlite-faq") / "faq.db"
-    shutil.copy(sqlite_city_template.location, path)
-    _import_faq(f"sqlite:///{path}")
-    return CityTemplate(str(path), sqlite_city_template.tokens)
+    def fill(url: str, _: Path) -> dict[str, str]:
+        _import_faq(url)
+        return sqlite_city_template.tokens
+
+    return _made_city(tmp_path_factory, "sqlite-faq", Path(sqlite_city_template.location),
+                      fill)
 
 
 @pytest.fixture(scope="session")
-def pg_faq_template(pg_server: PgServer,
-                    pg_city_template: CityTemplate) -> CityTemplate:
-    name = "hotline_faq_template"
-    pg_server.create_database(name, pg_city_template.location, is_template=True)
-    _import_faq(pg_server.url(name))
-    return CityTemplate(name, pg_city_template.tokens)
+def pg_faq_template(pg_city_template: CityTemplate) -> CityTemplate:
+    return CityTemplate(PG_FAQ, pg_city_template.tokens)
 
 
 def _city_template(request: pytest.FixtureRequest, backend: str) -> CityTemplate:

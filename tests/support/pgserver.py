@@ -14,7 +14,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,11 +139,35 @@ def pg_bindir() -> Path | None:
     return Path(pg_ctl).parent if pg_ctl else None
 
 
+def seed_cluster(where: Path, fill: Callable[[PgServer], None]) -> Path:
+    """A stopped cluster in ``where``/data holding what ``fill(server)`` made in it, for
+    ``running_pg_server(seed=...)`` to copy: each xdist worker ran initdb and migrated and
+    seeded its own templates (~2 CPU-s of its own and the server's; docs/suite.md,
+    twenty-second round), where a copy of the files costs a few ms."""
+    with running_pg_server() as server:
+        fill(server)
+        for conn in server._admin:
+            conn.close()
+        # A clean stop (a checkpoint), so the copy starts without recovery.
+        _pg_ctl(server.data, "-m", "fast", "-w", "stop", check=True)
+        subprocess.run(["cp", "-a", str(server.data), str(where / "data")], check=True)
+    return where / "data"
+
+
+def _pg_ctl(data: Path, *args: str, check: bool = False) -> None:
+    bindir = pg_bindir()
+    assert bindir is not None
+    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), *args], check=check,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 @contextmanager
-def running_pg_server(*, durable: bool = False) -> Iterator[PgServer]:
+def running_pg_server(*, durable: bool = False, seed: Path | None = None) -> Iterator[PgServer]:
     """A throwaway cluster; ``durable``: with PostgreSQL's own fsync, synchronous_commit
     and full_page_writes (on, as docker-compose.yml's postgres:16 ships) instead of off,
-    and on disk, where fsync means something, not on a tmpfs."""
+    and on disk, where fsync means something, not on a tmpfs. ``seed``: a stopped
+    cluster's data directory (``seed_cluster``) copied instead of a new one from initdb."""
     bindir = pg_bindir()
     if bindir is None:
         raise RuntimeError("PostgreSQL server binaries not found: run scripts/bootstrap.sh --test")
@@ -160,11 +184,14 @@ def running_pg_server(*, durable: bool = False) -> Iterator[PgServer]:
         shutil.chown(base, "postgres")
         shutil.chown(sock, "postgres")
     port = free_port()
-    subprocess.run(
-        [*prefix, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-         "-E", "UTF8", "--locale=C"],
-        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
+    if seed is not None:
+        subprocess.run(["cp", "-a", str(seed), str(data)], check=True)  # owner kept
+    else:
+        subprocess.run(
+            [*prefix, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
+             "-E", "UTF8", "--locale=C"],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
     # fsync off: the data is thrown away; durability is not what these tests measure.
     # The WAL kept to ~100 MB (1 GB by default): on a tmpfs it is memory, per xdist worker.
     opts = (f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c max_connections=200"
@@ -188,8 +215,5 @@ def running_pg_server(*, durable: bool = False) -> Iterator[PgServer]:
     finally:
         for conn in server._admin:
             conn.close()
-        subprocess.run(
-            [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
-            check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
+        _pg_ctl(data, "-m", "immediate", "-w", "stop")
         shutil.rmtree(base, ignore_errors=True)
