@@ -233,7 +233,8 @@ def wait_for_line(*, session: Session, task: OutboundTask, ticket: Ticket,
         # signed, its SMS the channel). "正在接听另一通电话" would then be untrue on the
         # ticket, so nothing is said here; if that claim did place a call, the next look
         # finds it and says so then. Either way its end (or the recheck) frees this task.
-        postpone(task, later, claimed_line(busy.to_phone))
+        # A task already waiting for a real call stays so: said once per wait.
+        postpone(task, later, claimed_line(busy.to_phone) if first else task.result)
         return
     postpone(task, later, waits_for_line(busy.to_phone))
     if not first:
@@ -257,8 +258,8 @@ def free_line(session: Session, phone: str, now: datetime) -> None:
     others wait for that one in turn. All due at once, the claim took them oldest first,
     so a supervisor's urgent ticket waited behind every older call to them (review,
     twenty-second round). Most urgent: the ticket's urgency (life safety, livelihood,
-    general), then its nearest deadline, then the order they came. The others are pushed
-    past the one freed, so their own recheck cannot take the line before it."""
+    general), then its nearest deadline, then the order they were planned. The others are
+    pushed past the one freed, so their own recheck cannot take the line before it."""
     waiting = and_(OutboundTask.status == TaskStatus.PENDING.value,
                    OutboundTask.result.in_([waits_for_line(phone), claimed_line(phone)]))
     first = session.scalar(
@@ -266,7 +267,7 @@ def free_line(session: Session, phone: str, now: datetime) -> None:
         .where(waiting)
         .order_by(case({u: i for i, u in enumerate(URGENCY_LEVELS)}, value=Ticket.urgency,
                        else_=len(URGENCY_LEVELS)),
-                  Ticket.due_at.is_(None), Ticket.due_at, OutboundTask.due_at, OutboundTask.id)
+                  Ticket.due_at.is_(None), Ticket.due_at, OutboundTask.id)
         .limit(1))
     if first is None:
         return
