@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from outbound.citizen_sms import CitizenSms
@@ -53,6 +53,7 @@ from outbound.survey import SurveyCall, SurveySms
 from outbound.telemetry import LATENESS_SECONDS
 from ticketing import service
 from ticketing.actors import mask_phone
+from ticketing.classify import URGENCY_LEVELS
 from ticketing.context import Domain
 from ticketing.db import database_unavailable, transaction
 from ticketing.models import Ticket
@@ -174,8 +175,25 @@ LINE_RECHECK_SECONDS = 15.0
 WAITS_FOR_LINE = "line:"  # OutboundTask.result while it waits: "line:" + the phone
 
 
+# OutboundTask.result while another transaction was claiming the same phone (PostgreSQL's
+# advisory lock taken): no call of ours is known to be under way, so nothing is said on the
+# ticket; a later wait for a real call still says so once (it starts with WAITS_FOR_LINE,
+# this does not).
+CLAIMED_LINE = "line?:"
+
+
 def waits_for_line(phone: str) -> str:
     return f"{WAITS_FOR_LINE}{phone}"[:32]  # OutboundTask.result's width; E.164 is <= 16
+
+
+def claimed_line(phone: str) -> str:
+    return f"{CLAIMED_LINE}{phone}"[:32]
+
+
+def line_lock(phone: str) -> int:
+    """The PostgreSQL advisory lock key of one phone's line."""
+    return int.from_bytes(hashlib.sha256(f"outbound-line:{phone}".encode()).digest()[:8],
+                          "big", signed=True)
 
 
 def line_in_call(session: Session, target: Target, now: datetime) -> OutboundAttempt | None:
@@ -188,11 +206,10 @@ def line_in_call(session: Session, target: Target, now: datetime) -> OutboundAtt
     take turns by an advisory lock held to COMMIT; one that finds it taken treats the line
     as busy rather than wait (no deadlock between claim batches); SQLite's transactions
     begin IMMEDIATE (ticketing.db), so claims are serialised already."""
-    if session.get_bind().dialect.name == "postgresql":
-        key = int.from_bytes(hashlib.sha256(f"outbound-line:{target.phone}".encode())
-                             .digest()[:8], "big", signed=True)
-        if not session.scalar(select(func.pg_try_advisory_xact_lock(key))):
-            return OutboundAttempt(to_phone=target.phone)  # being claimed elsewhere
+    if session.get_bind().dialect.name == "postgresql" and not session.scalar(
+            select(func.pg_try_advisory_xact_lock(line_lock(target.phone)))):
+        # Being claimed elsewhere: no attempt row (id None), perhaps no call at all.
+        return OutboundAttempt(to_phone=target.phone)
     return session.scalars(
         select(OutboundAttempt)
         .join(OutboundTask, OutboundTask.id == OutboundAttempt.task_id)
@@ -209,7 +226,17 @@ def wait_for_line(*, session: Session, task: OutboundTask, ticket: Ticket,
     own call is no miss), looked at again in ``LINE_RECHECK_SECONDS``. Said on its ticket
     once per wait; the call itself follows as any attempt does."""
     first = not (task.result or "").startswith(WAITS_FOR_LINE)
-    postpone(task, now + timedelta(seconds=LINE_RECHECK_SECONDS), waits_for_line(busy.to_phone))
+    later = now + timedelta(seconds=LINE_RECHECK_SECONDS)
+    if busy.id is None:
+        # Only the phone's advisory lock was taken (PostgreSQL): another transaction is
+        # claiming a task for this phone right now, which may yet place no call (its ticket
+        # signed, its SMS the channel). "正在接听另一通电话" would then be untrue on the
+        # ticket, so nothing is said here; if that claim did place a call, the next look
+        # finds it and says so then. Either way its end (or the recheck) frees this task.
+        # A task already waiting for a real call stays so: said once per wait.
+        postpone(task, later, claimed_line(busy.to_phone) if first else task.result)
+        return
+    postpone(task, later, waits_for_line(busy.to_phone))
     if not first:
         return
     other = session.get(Ticket, busy.ticket_id) if busy.ticket_id else None
@@ -227,13 +254,29 @@ def wait_for_line(*, session: Session, task: OutboundTask, ticket: Ticket,
 
 
 def free_line(session: Session, phone: str, now: datetime) -> None:
-    """A call to ``phone`` has ended: the calls that wait for it are due now (the next
-    claim places one; the others wait for that one in turn)."""
-    session.execute(update(OutboundTask)
-                    .where(OutboundTask.status == TaskStatus.PENDING.value,
-                           OutboundTask.result == waits_for_line(phone),
-                           OutboundTask.due_at > now)
+    """A call to ``phone`` has ended: the most urgent call waiting for it is due now, the
+    others wait for that one in turn. All due at once, the claim took them oldest first,
+    so a supervisor's urgent ticket waited behind every older call to them (review,
+    twenty-second round). Most urgent: the ticket's urgency (life safety, livelihood,
+    general), then its nearest deadline, then the order they were planned. The others are
+    pushed past the one freed, so their own recheck cannot take the line before it."""
+    waiting = and_(OutboundTask.status == TaskStatus.PENDING.value,
+                   OutboundTask.result.in_([waits_for_line(phone), claimed_line(phone)]))
+    first = session.scalar(
+        select(OutboundTask.id).join(Ticket, Ticket.id == OutboundTask.ticket_id)
+        .where(waiting)
+        .order_by(case({u: i for i, u in enumerate(URGENCY_LEVELS)}, value=Ticket.urgency,
+                       else_=len(URGENCY_LEVELS)),
+                  Ticket.due_at.is_(None), Ticket.due_at, OutboundTask.id)
+        .limit(1))
+    if first is None:
+        return
+    session.execute(update(OutboundTask).where(OutboundTask.id == first)
                     .values(due_at=now).execution_options(synchronize_session=False))
+    later = now + timedelta(seconds=LINE_RECHECK_SECONDS)
+    session.execute(update(OutboundTask)
+                    .where(waiting, OutboundTask.id != first, OutboundTask.due_at < later)
+                    .values(due_at=later).execution_options(synchronize_session=False))
 
 
 def recover_abandoned(*, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,

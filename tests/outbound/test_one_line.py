@@ -13,13 +13,16 @@ import threading
 from collections import Counter
 from datetime import timedelta
 
+import pytest
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from outbound.conversation import Conversation
 from outbound.dialers import CallResult
-from outbound.models import Kind
-from outbound.worker import WAITS_FOR_LINE, OutboundWorker
+from outbound.models import Kind, OutboundAttempt, OutboundTask, TaskStatus
+from outbound.worker import CLAIMED_LINE, WAITS_FOR_LINE, OutboundWorker, free_line, line_lock
 from tests.outbound.support import (
+    WATER,
     WATER_HANDLER_PHONE,
     Clock,
     RecordingSms,
@@ -31,10 +34,13 @@ from tests.outbound.support import (
     new_ticket,
     tasks,
     ticket,
+    user_phone,
 )
 from tests.outbound.test_scheduling import _claimed_by_a_dead_worker
 from tests.support.city import City
+from ticketing import service
 from ticketing.context import Domain
+from ticketing.models import Ticket, User
 
 
 class OneLineDialer(ScriptedDialer):
@@ -132,3 +138,157 @@ def test_a_crash_in_the_first_call_loses_neither_reminder(
     outcomes = sorted(c.outcome for n in (first, second)
                       for c in attempts(ob_sessions, n, Kind.SIGN_CALL))
     assert outcomes == ["answered", "answered", "unknown"]  # the cut call retried
+
+
+def test_the_most_urgent_waiting_call_goes_first_when_the_line_frees(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """Three reminders queued to one phone: when the first call ends, the one about the
+    urgent ticket (life safety, its deadline an hour away) is placed next, though its task
+    was created last; the general one waits for it. Before: all due at once, oldest first."""
+    clock = Clock(ob_domain)
+    dialer = OneLineDialer({WATER_HANDLER_PHONE: Script(["1"])})
+    worker = OutboundWorker(sessions=ob_sessions, domain=ob_domain, dialer=dialer,
+                            sms=RecordingSms(), name="test-worker")
+    first = new_ticket(ob_sessions, ob_domain, ob_city)
+    for _ in range(20):  # the first reminder placed, and held in its call
+        clock.at += timedelta(seconds=1)
+        worker.plan_now()
+        worker.tick()
+        if attempts(ob_sessions, first, Kind.SIGN_CALL):
+            break
+    else:
+        raise AssertionError("the first reminder was not placed")
+    general = new_ticket(ob_sessions, ob_domain, ob_city, phone="13811113333",
+                         demand="朝阳区望京西园四区2号楼停水了，一直没来水")
+    urgent = new_ticket(ob_sessions, ob_domain, ob_city, phone="13811114444",
+                        demand="朝阳区望京西园六区1号楼停水了，一直没来水")
+    with ob_sessions() as s:
+        t = s.scalars(select(Ticket).where(Ticket.number == urgent)).one()
+        t.urgency, t.due_at = "urgent", clock.at + timedelta(hours=1)
+        s.commit()
+    for _ in range(20):  # both later reminders wait for the line
+        clock.at += timedelta(seconds=1)
+        worker.plan_now()
+        worker.tick()
+        if all((t.result or "").startswith(WAITS_FOR_LINE) for n in (general, urgent)
+               for t in tasks(ob_sessions, n, Kind.SIGN_CALL)) and all(
+                tasks(ob_sessions, n, Kind.SIGN_CALL) for n in (general, urgent)):
+            break
+    else:
+        raise AssertionError("the later reminders did not wait for the line")
+    (general_task,) = tasks(ob_sessions, general, Kind.SIGN_CALL)
+    (urgent_task,) = tasks(ob_sessions, urgent, Kind.SIGN_CALL)
+    assert urgent_task.id > general_task.id  # created last
+    dialer.release.set()
+    numbers = (first, general, urgent)
+    drive(worker, lambda: all(ticket(ob_sessions, n).status == "signed" for n in numbers),
+          clock=clock, step=timedelta(seconds=5))
+    assert dialer.most == 1
+    placed = sorted((a.id, n) for n in numbers for a in attempts(ob_sessions, n, Kind.SIGN_CALL))
+    assert [n for _, n in placed] == [first, urgent, general]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_phone_being_claimed_elsewhere_waits_without_a_word_on_the_ticket(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """PostgreSQL: another transaction holds the phone's advisory lock (a claim of the same
+    phone under way, which may place no call). The reminder waits, no attempt, nothing
+    counted, and its ticket is not told of a call that may not exist; once the lock is
+    gone it is placed."""
+    clock = Clock(ob_domain)
+    number = new_ticket(ob_sessions, ob_domain, ob_city)
+    dialer = ScriptedDialer({WATER_HANDLER_PHONE: Script(["1"])})
+    worker = OutboundWorker(sessions=ob_sessions, domain=ob_domain, dialer=dialer,
+                            sms=RecordingSms(), name="test-worker")
+    key = line_lock(user_phone(ob_sessions, "water-handler"))  # the phone as the claim has it
+    with ob_sessions() as holder:
+        holder.scalar(select(func.pg_advisory_lock(key)))
+        for _ in range(20):
+            clock.at += timedelta(seconds=1)
+            worker.plan_now()
+            worker.tick()
+            worker.wait_idle()
+            found = tasks(ob_sessions, number, Kind.SIGN_CALL)
+            if found and (found[0].result or "").startswith((WAITS_FOR_LINE, CLAIMED_LINE)):
+                break
+        else:
+            raise AssertionError("the reminder did not wait for the claimed line")
+        # Before: "对方号码正在接听本热线的另一通电话" on the ticket, though no call existed.
+        assert [e for e in events(ob_sessions, number) if e.action == "outbound_wait"] == []
+        (task,) = found
+        assert (task.status, task.attempts) == ("pending", 0)
+        assert dialer.calls == [] and attempts(ob_sessions, number, Kind.SIGN_CALL) == []
+        holder.rollback()  # the transaction-scoped claim's end; the session lock explicitly
+        holder.scalar(select(func.pg_advisory_unlock(key)))
+    drive(worker, lambda: ticket(ob_sessions, number).status == "signed", clock=clock,
+          step=timedelta(seconds=5))
+    assert dialer.calls == [(WATER_HANDLER_PHONE, "1")]
+    assert [e for e in events(ob_sessions, number) if e.action == "outbound_wait"] == []
+
+
+DUTY_OPERATOR = "13900000001"
+
+
+def test_an_escalation_that_waits_for_the_line_records_its_rung_once(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    """The duty dispatcher's phone is in another call of ours when a utility left
+    undispatched escalates to them: the call waits (twice: the recheck finds the line still
+    taken), then is placed. ``prepare`` records the rung on the ticket at attempt 0 each
+    time it runs; the savepoint undoes it at each wait, so the ticket says it once."""
+    clock = Clock(domain)
+    operator, water = city.actor("operator"), city.actor("water-handler")
+    with sessions() as s:
+        t = service.create_ticket(session=s, domain=domain, actor=operator, channel="api",
+                                  caller_phone="13811112222", demand=WATER)
+        service.accept(session=s, domain=domain, ticket=t, actor=operator)
+        s.commit()
+        number = t.number
+    returned_at = clock.at = clock.at + timedelta(seconds=30)
+    with sessions() as s:  # 退单: back in the manual queue, the dispatch window running
+        t = service.get_ticket(session=s, actor=water, ref=number)
+        service.return_ticket(session=s, domain=domain, ticket=t, actor=water,
+                              reason="不属于本单位管辖")
+        s.commit()
+    with sessions() as s:  # another ticket's call to the duty dispatcher, under way
+        phone = s.scalars(select(User.phone).where(User.phone.like(f"%{DUTY_OPERATOR}"))).one()
+        tid = s.scalars(select(Ticket.id).where(Ticket.number == number)).one()
+        other = OutboundTask(ticket_id=tid, kind=Kind.SIGN_CALL.value, round=99, step=0,
+                             due_at=clock.at, attempts=1, status=TaskStatus.IN_PROGRESS.value,
+                             claimed_by="other", claimed_until=clock.at + timedelta(hours=2))
+        s.add(other)
+        s.flush()
+        call = OutboundAttempt(task_id=other.id, ticket_id=tid, kind=other.kind, attempt=1,
+                               channel="call", carrier="sip", to_phone=phone, worker="other",
+                               started_at=clock.at)
+        s.add(call)
+        s.commit()
+        other_id, call_id = other.id, call.id
+    dialer = ScriptedDialer({DUTY_OPERATOR: Script(["1"])})
+    worker = OutboundWorker(sessions=sessions, domain=domain, dialer=dialer,
+                            sms=RecordingSms(), name="utility")
+
+    def run() -> None:
+        for _ in range(3):
+            worker.plan_now()
+            worker.tick()
+            worker.wait_idle()
+
+    clock.at = returned_at + domain.utility_window + timedelta(seconds=1)
+    run()
+    clock.at += timedelta(seconds=20)  # past the recheck: the line still taken
+    run()
+    (task,) = tasks(sessions, number, Kind.UTILITY_CALL)
+    assert (task.status, task.attempts) == ("pending", 0)
+    assert (task.result or "").startswith(WAITS_FOR_LINE) and dialer.calls == []
+    with sessions() as s:  # that call ends
+        s.get_one(OutboundAttempt, call_id).ended_at = clock.at
+        s.get_one(OutboundTask, other_id).status = TaskStatus.DONE.value
+        free_line(s, phone, clock.at)
+        s.commit()
+    clock.at += timedelta(seconds=1)
+    run()
+    assert dialer.calls == [(DUTY_OPERATOR, "1")]
+    rungs = [e for e in events(sessions, number) if e.action == "escalate" and e.data.get("how")]
+    assert len(rungs) == 1 and rungs[0].data["reached"] == "duty_dispatcher"
+    assert len([e for e in events(sessions, number) if e.action == "outbound_wait"]) == 1
