@@ -148,6 +148,11 @@ MAX_CALLBACK_KEYS = MAX_CALLBACK_DIGITS + 4
 # caller hears nothing of ours and says nothing to us. Bounded, so that a line held for
 # good is still freed by the turn's own limits.
 MAX_HOLD_SECONDS = 300.0
+# Holds a call may have waited out and said again (``Dialogue._missed``): a line toggling
+# hold every second, each hold short of the time above, must not replay a prompt for ever.
+MAX_HOLDS = 10
+# How often the wait for a holding caller looks whether they are back or gone.
+HOLD_POLL_SECONDS = 0.05
 TRANSITIONS: dict[State, frozenset[State]] = {
     State.GREETING: _ANY | {State.BEEP, State.RECORD, State.OPERATOR, State.STATUS},
     State.REPROMPT: _ANY | {State.BEEP, State.RECORD, State.OPERATOR, State.STATUS},
@@ -246,7 +251,8 @@ class Dialogue:
         self.number_asked = False  # a caller with a withheld number is asked once per call
         self.after_number = State.FILE  # where CALLBACK_NUMBER goes on
         self.turn_started_at = 0.0  # monotonic time listening began (after the beep)
-        self.held_seconds = 0.0  # of the turns' time, spent on hold (``_hold_pauses``)
+        self.held_seconds = 0.0  # of the call, waited out on hold (``_missed``)
+        self.holds_waited = 0  # holds waited out and what they missed said again
         self.transcript: Transcript | None = None  # latest turn with words
         self.asr_error: str | None = None
         self.classification: Understanding | None = None
@@ -336,6 +342,15 @@ class Dialogue:
 
     # ================================================================= helpers
     def _play(self, pcm: bytes, *, keys: bool = True, barge_in: bool = False) -> Heard:
+        """Play a prompt; one the caller held through (any of it) is played again once they
+        are back (``_missed``): the read-back, a menu, the ticket's number."""
+        while True:
+            mark = self.call.holds
+            heard = self._play_once(pcm, keys=keys, barge_in=barge_in)
+            if heard is not Heard.DONE or not self._missed(mark):
+                return heard
+
+    def _play_once(self, pcm: bytes, *, keys: bool, barge_in: bool) -> Heard:
         assert self.audio is not None
         if self.call.ended:
             return Heard.HUNG_UP
@@ -353,10 +368,42 @@ class Dialogue:
         return Heard.DONE
 
     def _key(self, timeout: float = 0.0) -> str | None:
-        key = self.call.get_dtmf(timeout=timeout)
-        if key is not None:
-            self.intake.key(key)
-        return key
+        """A key pressed within ``timeout``; a wait the caller held through (any of it)
+        starts again once they are back (``_missed``): a caller holding at the confirmation
+        or a menu is not taken for one who pressed nothing."""
+        while True:
+            mark = self.call.holds
+            key = self.call.get_dtmf(timeout=timeout)
+            if key is not None:
+                self.intake.key(key)
+                return key
+            if timeout <= 0 or not self._missed(mark):
+                return None
+
+    def _missed(self, mark: int) -> bool:
+        """The one hold rule of every turn that waits for the caller (a prompt, a key, the
+        recording): whether the caller held the call since ``holds`` was ``mark`` and is
+        back now, what they missed to be said or waited for again. While they hold, wait
+        (the recording turn's clock stopped with it), up to MAX_HOLD_SECONDS and MAX_HOLDS a
+        call, so that a line held for good is still freed by the turn's own limits. Before,
+        only the recording turn waited: a caller holding at the read-back or the
+        confirmation was timed out twice, the ticket filed and its number read to nobody."""
+        call = self.call
+        if not call.held and call.holds == mark:
+            return False
+        if self.holds_waited >= MAX_HOLDS:
+            return False
+        last = time.monotonic()
+        while call.held and not call.ended and self.held_seconds < MAX_HOLD_SECONDS:
+            time.sleep(min(HOLD_POLL_SECONDS, MAX_HOLD_SECONDS - self.held_seconds))
+            now = time.monotonic()
+            self.held_seconds += now - last
+            self.turn_started_at += now - last  # the recording turn's clock stops too
+            last = now
+        if call.held or call.ended:  # held past the bound, or gone: nobody to say it to
+            return False
+        self.holds_waited += 1
+        return True
 
     def _drop_keys(self) -> None:
         """Keys pressed ahead answer nothing and stay on the call record
@@ -495,12 +542,10 @@ class Dialogue:
     def _s_record(self) -> State:
         audio = self.audio
         assert audio is not None
-        last = time.monotonic()
         while True:
             if self.call.ended:
                 return State.HANGUP
-            last = self._hold_pauses(last)
-            key = self._key(timeout=0.05)
+            key = self._key(timeout=0.05)  # a hold is waited out here (``_missed``)
             if key == "0":
                 return State.OPERATOR
             if key == "#":
@@ -515,18 +560,6 @@ class Dialogue:
             if (not audio.speech_started and listened >= self.sip.no_speech_seconds
                     and not self._spoke()):
                 return self._nothing_heard()
-
-    def _hold_pauses(self, last: float) -> float:
-        """Stop the turn's clock while the caller holds the call (up to MAX_HOLD_SECONDS a
-        call); returns now. Before, a caller who held after the tone (30 s, a second call
-        taken) was timed out as silent twice, the reprompt played to nobody, and the call
-        ended "silence_goodbye" on hold: back, the caller found the line dead."""
-        now = time.monotonic()
-        if self.call.held and self.held_seconds < MAX_HOLD_SECONDS:
-            paused = min(now - last, MAX_HOLD_SECONDS - self.held_seconds)
-            self.turn_started_at += paused
-            self.held_seconds += paused
-        return now
 
     def _spoke(self) -> bool:
         """Whether the caller spoke in this turn, on every frame received so far: a key,

@@ -31,6 +31,7 @@ from ticketing.inputs import (
     clean_text,
     csv_cell,
     csv_cell_text,
+    echoed,
 )
 from ticketing.models import Ticket, Unit, utcnow
 from ticketing.service import NotFound
@@ -165,7 +166,7 @@ def _record(session: Session, entry: KbEntry, actor: Actor, action: str,
 def get_entry(*, session: Session, entry_id: str) -> KbEntry:
     entry = session.get(KbEntry, entry_id)
     if entry is None:
-        raise NotFound(f"knowledge entry {entry_id} not found")
+        raise NotFound(f"knowledge entry {echoed(entry_id)} not found")
     return entry
 
 

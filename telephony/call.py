@@ -240,6 +240,9 @@ class CallHandle:
         self.sdp_version = self.session_id  # o= version; up by one when our SDP changes
         self.sdp_direction = "sendrecv"  # our a= direction (recvonly while held)
         self.held = False  # the peer's last offer put the call on hold (no RTP expected)
+        # Times the caller put the call on hold: a hold begun and ended within one prompt
+        # leaves ``held`` False, and the prompt was still heard by nobody (Dialogue._missed).
+        self.holds = 0
 
     @property
     def key_source(self) -> KeySource | None:

@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Any
 
 from telephony.media import g711
+from telephony.media.arrival import Arrival
 from telephony.media.dtmf import INBAND, DtmfDetector, mode_for
 from telephony.pyvoip import RTP
 
@@ -118,7 +119,9 @@ class Rtp16Stream(RTP.RTPClient):
         # The last press counted with its ends lost (its latest segment's timestamp, its
         # event): a next segment of it may still come (``_telephone_event``).
         self._lost_end_press: tuple[int, int] | None = None
-        self._last_seq: int | None = None
+        # Which audio packets are heard: a copy the network delivered again is not, a
+        # source numbering afresh is (RFC 3550 A.1, ``Arrival``).
+        self.arrival: Arrival[tuple[int, bytes]] = Arrival()
         self._rx_partial = b""  # received audio short of a whole 20 ms frame
         self._threads: list[threading.Thread] = []
         self.sin: socket.socket | None = None
@@ -457,7 +460,7 @@ class Rtp16Stream(RTP.RTPClient):
             return
         payload = packet[offset:end]
         pt = second & 0x7F
-        seq, timestamp = struct.unpack_from("!HI", packet, 2)
+        seq, timestamp, ssrc = struct.unpack_from("!HII", packet, 2)
         self.last_rx = time.monotonic()
         self.rx_packets += 1
         if pt in self.event_pts:
@@ -473,9 +476,10 @@ class Rtp16Stream(RTP.RTPClient):
         self._end_lost_event(timestamp)
         if not audio:
             return  # comfort noise: no audio to hear
-        if seq == self._last_seq:
-            return  # duplicate
-        self._last_seq = seq
+        for heard_pt, heard in self.arrival.admit(ssrc, seq, (pt, payload)):
+            self._hear(heard_pt, heard)
+
+    def _hear(self, pt: int, payload: bytes) -> None:
         if not self._in_real_time(len(payload), self.last_rx):
             self.rx_excess += 1
             return

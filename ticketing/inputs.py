@@ -94,13 +94,26 @@ def clean_optional(value: str | None, *, field: str, multiline: bool = False) ->
     return None if value is None else clean_text(value, field=field, multiline=multiline)
 
 
+# Characters of a request's own value an error message says back (a unit, a ticket number,
+# a category): what names one is far shorter, and a 404 or 422 echoing a 5,000-character
+# value whole handed an attacker's text back at its length (the twenty-second round's trial).
+ECHO_CHARS = 64
+
+
+def echoed(value: object) -> str:
+    """``value`` as an error message may say it back: at most ECHO_CHARS characters,
+    a cut one ending in "…"."""
+    text = str(value)
+    return text if len(text) <= ECHO_CHARS else text[:ECHO_CHARS - 1] + "…"
+
+
 def check_category(code: str) -> str:
     """``code`` if it is a category of config/categories.toml; a ticket's category drives
     dispatch and every report, so a free-text one must never be stored."""
     try:
         category_label(code)
     except KeyError:
-        raise InvalidInput("category", f"unknown category {code!r}") from None
+        raise InvalidInput("category", f"unknown category {echoed(code)!r}") from None
     return code
 
 
@@ -110,8 +123,8 @@ def check_sub_category(category: str, code: str, *, field: str = "sub_category")
     known = sub_categories(category)
     if code not in known:
         choice = "、".join(f"{c}（{label}）" for c, label in known.items()) or "无细分类"
-        raise InvalidInput(field, f"sub_category {code!r} is not one of category "
-                                  f"{category!r}: {choice}")
+        raise InvalidInput(field, f"sub_category {echoed(code)!r} is not one of category "
+                                  f"{echoed(category)!r}: {choice}")
     return code
 
 
@@ -125,7 +138,8 @@ _LABELS: dict[str, tuple[str, ...]] = {
 def check_label(field: str, value: str) -> str:
     """``value`` if it is one of the fixed labels of ``field`` (urgency, kind, emergency)."""
     if value not in _LABELS[field]:
-        raise InvalidInput(field, f"unknown {field} {value!r}; one of {', '.join(_LABELS[field])}")
+        raise InvalidInput(field, f"unknown {field} {echoed(value)!r}; "
+                                  f"one of {', '.join(_LABELS[field])}")
     return value
 
 

@@ -23,7 +23,7 @@ from ticketing.classify import (
     category_label,
     sub_category_text,
 )
-from ticketing.inputs import csv_cell
+from ticketing.inputs import csv_cell, echoed
 from ticketing.merging import still_counted, still_counted_sql
 from ticketing.models import SurveyResult, Ticket, TicketEvent, Unit, UTCDateTime
 from ticketing.phones import domestic
@@ -217,7 +217,7 @@ def figures(
     if unit_code:
         unit = session.scalars(select(Unit).where(Unit.code == unit_code)).first()
         if unit is None:
-            raise LookupError(f"unit {unit_code} not found")
+            raise LookupError(f"unit {echoed(unit_code)} not found")
         conds.append(Ticket.unit_id.in_(select(Unit.id).where(Unit.path.startswith(unit.path))))
     rows = session.scalars(select(Ticket).where(*conds)).all()
     counted = [t for t in rows if t.status != Status.EXCLUDED.value]

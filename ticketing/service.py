@@ -54,6 +54,7 @@ from ticketing.inputs import (
     check_sub_category,
     clean_optional,
     clean_text,
+    echoed,
     has_text,
 )
 from ticketing.intake_model import Understanding
@@ -119,7 +120,7 @@ def get_ticket(*, session: Session, actor: Actor, ref: str | int) -> Ticket:
         stmt = stmt.where(Ticket.number == str(ref))
     ticket = session.scalars(stmt.where(scope_filter(actor))).first()
     if ticket is None:
-        raise NotFound(f"ticket {ref} not found")
+        raise NotFound(f"ticket {echoed(ref)} not found")
     return ticket
 
 
@@ -370,7 +371,8 @@ def create_ticket(
     if actor.role not in FILING_ROLES:
         raise PermissionDenied(actor.role, Action.ACCEPT)
     if channel not in CHANNELS:
-        raise InvalidInput("channel", f"unknown channel {channel!r}; one of {', '.join(CHANNELS)}")
+        raise InvalidInput("channel", f"unknown channel {echoed(channel)!r}; "
+                                      f"one of {', '.join(CHANNELS)}")
     phone = validate_phone(caller_phone) if caller_phone and caller_phone.strip() else None
     if category is not None:
         category = check_category(category)

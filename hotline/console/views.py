@@ -45,6 +45,7 @@ from ticketing.inputs import (
     StateConflict,
     ascii_int,
     clean_text,
+    echoed,
     local_aware,
     strip_unsafe,
 )
@@ -654,7 +655,8 @@ def _sub_category_choice(ticket: Ticket, category: str, value: str) -> str | Non
         return ""
     of, code = present.split_sub_category(value)
     if of != category:
-        raise InvalidInput("sub_category", f"sub_category {value!r} is not of {category!r}")
+        raise InvalidInput("sub_category", f"sub_category {echoed(value)!r} is not of "
+                                           f"{echoed(category)!r}")
     return code
 
 

@@ -641,6 +641,8 @@ class InDialog:
                 # the caller coming back from another port: learn its source again.
                 call.rtp.relearn()
             call.rtp.muted = not listening
+        if held and not call.held:
+            call.holds += 1
         call.held = held
 
     def _answer_to_invite(self, call: CallHandle, answer: MediaOffer | None, offer: _Offer,

@@ -43,6 +43,8 @@ class HungUpLine:
         self.call_id = call_id
         self.caller = "13800138000"
         self.ended = True
+        self.held = False
+        self.holds = 0
 
     def play_pcm16(self, pcm16: bytes, *, interrupt_on_dtmf: bool = False) -> PlayResult:
         return PlayResult.HUNG_UP

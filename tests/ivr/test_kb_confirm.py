@@ -53,6 +53,7 @@ class ScriptedLine:
         self.played: list[bytes] = []
         self.ended = False
         self.held = False  # the caller never holds the call here
+        self.holds = 0
 
     def play_pcm16(self, pcm16: bytes, *, interrupt_on_dtmf: bool = False) -> PlayResult:
         self.played.append(pcm16)

@@ -263,3 +263,24 @@ def test_a_nul_in_the_url_is_invalid_input_not_an_error(client: TestClient, city
         assert (r.status_code, r.json()["field"]) == (422, field), url
     # Text that only looks like one is a search like any other.
     assert client.get("/api/v1/tickets?q=%2500", headers=auth(city, "admin")).status_code == 200
+
+
+def test_an_error_says_back_a_long_value_only_in_part(client: TestClient, city: City) -> None:
+    """The twenty-second round's trial: ``/api/v1/stats?unit=`` with a unit of 5,000
+    characters answered 404 echoing all of them, and so did other messages that say back
+    the value refused (a ticket's number, a category, a channel, a label): each says at
+    most ``ECHO_CHARS`` of it now, enough to tell which (a body's fields are bounded by
+    their schema before that)."""
+    long = "朝" * 5000
+    answers = {
+        "stats unit": client.get(f"/api/v1/stats?unit={long}", headers=auth(city, "supervisor")),
+        "ticket": client.get(f"/api/v1/tickets/{long}", headers=auth(city, "operator")),
+        "category": create(client, city, category=long),
+        "channel": create(client, city, channel=long),
+        "urgency": create(client, city, urgency=long),
+    }
+    for what, answer in answers.items():
+        assert answer.status_code in (404, 422), (what, answer.status_code)
+        assert long[:100] not in answer.text, what
+        if what in ("stats unit", "ticket"):
+            assert "朝" * 20 in answer.text, what  # which value: said back in part
