@@ -93,10 +93,11 @@ def make_tickets(sessions: sessionmaker[Session], domain: Domain, city, n: int  
         # a time (outbound.worker.line_in_call, twenty-second round), so reminders to one
         # handler would measure that queue, not the scheduler.
         first = s.get_one(Ticket, ids[0])
-        for i, tid in enumerate(ids):
-            person = User(username=f"bench-handler-{i}", display_name=f"承办人{i}",
+        # Named by the ticket: the bench makes a second batch for its kill run.
+        for tid in ids:
+            person = User(username=f"bench-handler-{tid}", display_name=f"承办人{tid}",
                           role=Role.HANDLER.value, unit_id=first.unit_id,
-                          phone=normalise(f"137{i:08d}"))
+                          phone=normalise(f"137{tid:08d}"))
             s.add(person)
             s.flush()
             s.execute(update(Ticket).where(Ticket.id == tid).values(handler_id=person.id)
