@@ -731,9 +731,11 @@ def is_act(word: str) -> bool:
     return len(tagged) == 1 and tagged[0].flag[:1] == "v"
 
 
+@functools.lru_cache(maxsize=4096)
 def _stem(char: str) -> str:
     """A character's toneless syllable, folded as the sounds signal folds it: 交 and 缴
-    are one stem (交完, 缴纳)."""
+    are one stem (交完, 缴纳). Cached: ``Index.unspoken`` asks it of the same few acts once
+    per entry of every search."""
     return _fold(lazy_pinyin(char, style=Style.NORMAL, errors="default")[0])
 
 
@@ -1394,7 +1396,7 @@ class Index:
                 # caller's situation or what they want done, which can't be told apart.
                 "untold": float(any(not speaks_of_matter(self.written[i], m)
                                     for m in matters_told)),
-                # The caller asks of an act (a verb or adjective: 投诉, 退掉, 冒领) the entry
+                # The caller asks of an act (a verb: 投诉, 退掉, 冒领; :func:`is_act`) the entry
                 # never speaks of: it names the topic and answers another matter of it.
                 "unspoken": float(self.unspoken(i, acts)),
                 # The caller denies what the entry's title says their situation is (身份证
