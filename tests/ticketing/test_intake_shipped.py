@@ -329,13 +329,14 @@ def test_evaluation_emergencies_are_handed_to_the_service_they_need(
     heldout-13..17, 190 with the sixteenth's; of the 243 of heldout-13..18, 233 with the
     seventeenth's; of the 283 of heldout-13..19, 268 with the eighteenth's; of the 326 of
     heldout-13..20, 311 with the nineteenth's; of the 368 of heldout-13..21, 351 with the
-    twentieth's; of the 412 of heldout-13..22, 392 with the twenty-first's."""
+    twentieth's; of the 412 of heldout-13..22, 392 with the twenty-first's; of the 454 of
+    heldout-13..23, 432 with the twenty-second's."""
     rules = load_classification()
     emergencies = [r for r in evaluation if r.labels["emergency"] != "none"]
-    assert len(emergencies) == 412
+    assert len(emergencies) == 454
     named = sum(understand(r.text, rules, shipped).emergency == r.labels["emergency"]
                 for r in emergencies)
-    assert named >= 382, named
+    assert named >= 422, named
 
 
 @dataclass(frozen=True)
@@ -410,6 +411,12 @@ HELD_OUT_FLOORS = {
     # calm calls handed over); floors a few lines under that.
     "heldout-22": Floors(category=261, urgent=(77, 73), emergencies=(44, 39),
                          calm=(163, 4)),
+    # Written blind for the twenty-third round (296 scored: four lines were near copies of
+    # training lines and left the file); scored with the twenty-second round's model and
+    # rules before any change (category 265 of 296; urgent 76 of 76, flagged 42 of 42; 6 of
+    # 160 calm calls handed over); floors a few lines under that.
+    "heldout-23": Floors(category=259, urgent=(76, 72), emergencies=(42, 38),
+                         calm=(160, 9)),
 }
 
 
