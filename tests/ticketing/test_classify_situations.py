@@ -1132,3 +1132,19 @@ def test_review35_a_past_warning_in_a_middle_clause_leaves_the_shock_handed_over
 ])
 def test_review37_someone_at_the_edge_beside_a_calm_word_is_handed_over(text: str) -> None:
     assert classify(text).emergency == "110", _cues(text)
+
+
+# Twenty-third round (the lead, after fold25): "着了" said of a thing that burns is a fire the
+# rules read as nothing; only the model handed a kitchen fire over, at its bar. Said of a
+# cold, a worry or an engine started it is no fire, and a past one stays past.
+@pytest.mark.parametrize(("quiet", "loud"), [
+    ("孩子没盖被子着了凉，发烧三天了，社区医院几点开门", "孩子屋里的被子着了，烟特别大"),
+    ("昨天我家油锅着了一下，拿锅盖盖灭了，想问问油烟机要不要换",
+     "我家油锅着了，抽油烟机也着了，灭不了"),
+    ("上个月邻居家厨房着了，现在楼道还是黑的，物业也不管", "对门厨房着了，往外冒黑烟"),
+    ("我家车打着了但是开不动，能帮忙叫个拖车吗", "楼下充电的电动车着了，火苗子老高"),
+])
+def test_a_thing_that_burns_said_to_be_alight_is_a_fire(quiet: str, loud: str) -> None:
+    assert classify(quiet).emergency == "none", _cues(quiet)
+    assert classify(loud).emergency == "119", _cues(loud)
+    assert classify(degrade(loud, seed=0)).emergency == "119", _cues(degrade(loud, seed=0))
