@@ -506,9 +506,11 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
         parts = [*(f"(?:{p})" for p in patterns), *([_alternation(words)] if words else [])]
         return re.compile("|".join(parts)) if parts else None
 
-    # What ends a span, written once and put where a frame_spans pattern says <stops>.
+    # What ends a span, written once and put where a frame_spans or a hazard_only pattern
+    # says <stops>.
     stops = "(?!" + "|".join(map(re.escape, raw.get("span_stops", []))) + ")"
     spans = [p.replace("<stops>", stops) for p in raw.get("frame_spans", [])]
+    near_misses = [p.replace("<stops>", stops) for p in raw.get("hazard_only", [])]
     try:
         for key in ("over_patterns", "frame_patterns", "still", "ongoing", "ahead_patterns",
                     "ahead_ends", "hazard_only", "habit", "unhurt", "made_safe", "asked",
@@ -526,7 +528,7 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
                       raw.get("ahead_patterns", [])),
             ahead_ends=one([], raw.get("ahead_ends", [])),
             suppose=one(raw.get("suppose", []), []),
-            hazard_only=one([], raw.get("hazard_only", [])),
+            hazard_only=one([], near_misses),
             habit=one([], raw.get("habit", [])),
             unhurt=one([], raw.get("unhurt", [])),
             made_safe=one([], raw.get("made_safe", [])),

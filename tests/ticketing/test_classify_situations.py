@@ -1225,3 +1225,27 @@ def test_calm25_the_new_words_cost_work_in_proportion_to_length(unit: str) -> No
     short = _work(unit * (1250 // len(unit)))
     long = unit * (5000 // len(unit))
     assert _work(long) < 5 * short
+
+
+@pytest.mark.parametrize(("text", "service"), [
+    # Goods on sale (`hazard_only`) with the seller or a shopper down in the same clause: the
+    # clause was quiet and marked no victim (calm25).
+    ("菜市场里有个在卖水果的阿姨晕倒了", "120"),
+    ("夜市 上 一个 在 卖 烤串 的 小伙子 突然 晕倒 在 地上", "120"),
+])
+def test_calm25_a_seller_down_is_handed_over(text: str, service: str) -> None:
+    assert classify(text).emergency == service, _cues(text)
+
+
+def test_calm25_a_seller_attacked_is_not_marked_unhurt() -> None:
+    """No rule cue for a stabbing told so: the model's hand-over, which the mark stopped."""
+    got = classify("商场里有人在卖衣服的时候被人捅了一刀")
+    assert not any(m.split(":", 1)[0] in NO_RESCUE for m in got.matched), got.matched
+
+
+@pytest.mark.parametrize("text", [
+    "小区门口有个流动摊贩在卖野蘑菇，颜色花花绿绿的",
+    "早市 上 有人 在 卖 自己 采 的 野 蘑菇",
+])
+def test_calm25_dubious_food_on_sale_stays_no_hand_over(text: str) -> None:
+    assert classify(text).emergency == "none", _cues(text)
