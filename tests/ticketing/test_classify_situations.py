@@ -702,7 +702,10 @@ def test_a_lift_running_open_and_locked_escape_stairs_are_urgent(calm: str, urge
                                   "管子肥皂水抹了冒泡没敢关", "救护车的车费我妈吐血了",
                                   "热水器点火的时候火苗往外窜不敢用了", "梦见着火了吓醒了着火了",
                                   # cues23: the edge, the wiring's smell
-                                  "他坐再楼顶边儿上说不想火了", "配电室冒火花有股胶皮味"])
+                                  "他坐再楼顶边儿上说不想火了", "配电室冒火花有股胶皮味",
+                                  # calm25: a story, a question, days ago, now
+                                  "电影里演的着火了", "看了个电影，里面说被困", "用久了会着火吗",
+                                  "两年前着火了", "现在楼道里全是烟"])
 def test_the_new_cues_cost_work_in_proportion_to_length(unit: str) -> None:
     classify(unit)
     short = _work(unit * (1250 // len(unit)))
@@ -1216,15 +1219,6 @@ def test_calm25_a_story_quiets_its_cues_but_marks_nothing_for_the_model() -> Non
     got = classify(news)
     assert got.emergency == "none"
     assert any(m.startswith(SILENCED) for m in got.matched), got.matched
-
-
-@pytest.mark.parametrize("unit", ["电影里演的着火了", "看了个电影，里面说被困", "用久了会着火吗",
-                                  "两年前着火了", "现在楼道里全是烟"])
-def test_calm25_the_new_words_cost_work_in_proportion_to_length(unit: str) -> None:
-    classify(unit)
-    short = _work(unit * (1250 // len(unit)))
-    long = unit * (5000 // len(unit))
-    assert _work(long) < 5 * short
 
 
 @pytest.mark.parametrize(("text", "service"), [
