@@ -207,6 +207,12 @@ class NotNow:
     # danger going on; one after them is ("电视上说…着火了火很大快来人", told without commas).
     # Nineteenth round and its review.
     seen: re.Pattern[str] | None = None
+    # As ``seen``, a story told: a film, a drama, a novel ("电影里演的", "看了个电影，里头…").
+    # Quiet as a report is, but a cue quiet only there does not mark the call ``SILENCED``:
+    # the story says nothing of whether anyone here needs a rescue, and a danger told after
+    # it with no cue of its own ("…我现在也闻到家里一股煤气味头晕得厉害") is the model's.
+    # Twenty-third round (calm25).
+    stories: re.Pattern[str] | None = None
     seen_told: re.Pattern[str] | None = None
     seen_ends: re.Pattern[str] | None = None
     seen_reach: int = 15
@@ -500,14 +506,16 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
         parts = [*(f"(?:{p})" for p in patterns), *([_alternation(words)] if words else [])]
         return re.compile("|".join(parts)) if parts else None
 
-    # What ends a span, written once and put where a frame_spans pattern says <stops>.
+    # What ends a span, written once and put where a frame_spans or a hazard_only pattern
+    # says <stops>.
     stops = "(?!" + "|".join(map(re.escape, raw.get("span_stops", []))) + ")"
     spans = [p.replace("<stops>", stops) for p in raw.get("frame_spans", [])]
+    near_misses = [p.replace("<stops>", stops) for p in raw.get("hazard_only", [])]
     try:
         for key in ("over_patterns", "frame_patterns", "still", "ongoing", "ahead_patterns",
                     "ahead_ends", "hazard_only", "habit", "unhurt", "made_safe", "asked",
-                    "frame_spans", "treated", "seen", "seen_told", "seen_ends", "not_person",
-                    "person", "person_state", "not_person_ends"):
+                    "frame_spans", "treated", "seen", "stories", "seen_told", "seen_ends",
+                    "not_person", "person", "person_state", "not_person_ends"):
             for pattern in raw.get(key, []):
                 re.compile(pattern)
         return NotNow(
@@ -520,7 +528,7 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
                       raw.get("ahead_patterns", [])),
             ahead_ends=one([], raw.get("ahead_ends", [])),
             suppose=one(raw.get("suppose", []), []),
-            hazard_only=one([], raw.get("hazard_only", [])),
+            hazard_only=one([], near_misses),
             habit=one([], raw.get("habit", [])),
             unhurt=one([], raw.get("unhurt", [])),
             made_safe=one([], raw.get("made_safe", [])),
@@ -528,6 +536,7 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
             frame_spans=one([], spans),
             treated=one([], raw.get("treated", [])),
             seen=one([], raw.get("seen", [])),
+            stories=one([], raw.get("stories", [])),
             seen_told=one([], raw.get("seen_told", [])),
             seen_ends=one([], raw.get("seen_ends", [])),
             seen_reach=int(raw.get("seen_reach", 15)),
@@ -734,7 +743,7 @@ _NO_REACH = sys.maxsize
 
 def _quiet_spans(
     text: str, rules: ClassificationRules,
-) -> tuple[tuple[Span, ...], tuple[Span, ...], tuple[Span, ...]]:
+) -> tuple[tuple[Span, ...], tuple[Span, ...], tuple[Span, ...], tuple[Span, ...]]:
     """Where in ``text`` (normalised) the cues of danger now do not fire, for the urgent
     floor and for the hand-over: the whole text when the call is framed as thanks, a
     suggestion, a rumour checked or money after the fact, else each clause that tells of a
@@ -743,24 +752,27 @@ def _quiet_spans(
     a span (``frame_spans``: an ambulance's bill, an appliance's fault); for the hand-over also
     each clause that tells of a danger that nearly happened; nowhere when the text says the
     danger goes on. One pass for both (classify runs per call). Third: the spans a habit
-    left live for the floor alone, silent for the hand-over."""
+    left live for the floor alone, silent for the hand-over; fourth: the stories told
+    (``NotNow.stories``), which mark nothing for the model."""
     cfg = rules.not_now
     if cfg is None:
-        return (), (), ()
+        return (), (), (), ()
     # Once per text: the still test skips their words, the quiet spans are theirs.
-    seen = _seen_spans(text, cfg)
+    seen, stories = _seen_spans(text, cfg)
+    # A cue quiet only inside a story leaves the model free (``NotNow.stories``).
+    told_stories = tuple((first, start, end, _NO_REACH) for first, start, _, end in stories)
     asked = tuple(cfg.asked.finditer(text)) if cfg.asked else ()
     # An animal's or a thing's plight is nobody's danger, going on or not.
     beings = _not_person_spans(text, cfg)
     if _goes_on(text, cfg, seen, asked, beings):
-        return beings, beings, ()
+        return beings, beings, (), ()
     # A habit keeps the floor's cues (B9) and silences the hand-over's as before.
     habit = bool(cfg.habit and cfg.habit.search(text))
     if (cfg.frame and cfg.frame.search(text)) or any(
         _rule_hits(rule, text, rules) for rule in rules.kind_rules if rule.id in cfg.frame_rules
     ):
         whole: tuple[Span, ...] = ((0, 0, len(text), _NO_REACH),)
-        return ((), whole, whole) if habit else (whole, whole, ())
+        return ((), whole, whole, ()) if habit else (whole, whole, (), ())
     spans: list[Span] = []
     hazard: list[Span] = []
     for m in _CLAUSE_SPLIT.finditer(text):
@@ -791,8 +803,8 @@ def _quiet_spans(
     if cfg.treated and (m := cfg.treated.search(text)):
         told.append((0, 0, _clause(text, max(m.end() - 1, 0))[1], _NO_REACH))
     if habit:
-        return tuple(told), (*spans, *told, *hazard), tuple(spans)
-    return (*spans, *told), (*spans, *told, *hazard), ()
+        return tuple(told), (*spans, *told, *hazard), tuple(spans), told_stories
+    return (*spans, *told), (*spans, *told, *hazard), (), told_stories
 
 
 def _goes_on(text: str, cfg: NotNow, seen: tuple[Seen, ...],
@@ -826,19 +838,29 @@ def _goes_on(text: str, cfg: NotNow, seen: tuple[Seen, ...],
 Seen = tuple[int, int, int, int]
 
 
-def _seen_spans(text: str, cfg: NotNow) -> tuple[Seen, ...]:
-    """Each report seen or heard on a medium (``NotNow.seen``): quiet from the match to the
+def _seen_spans(text: str, cfg: NotNow) -> tuple[tuple[Seen, ...], tuple[Seen, ...]]:
+    """The reports and stories told in ``text`` (``NotNow.seen`` and ``NotNow.stories``), in
+    order, and the stories alone (see ``_told_spans``)."""
+    reports = _told_spans(text, cfg, cfg.seen)
+    stories = _told_spans(text, cfg, cfg.stories)
+    return (tuple(sorted((*reports, *stories))) if reports and stories
+            else reports or stories), stories
+
+
+def _told_spans(text: str, cfg: NotNow, seen: re.Pattern[str] | None) -> tuple[Seen, ...]:
+    """Each match of ``seen`` (a report seen or heard on a medium, ``NotNow.seen``, or a
+    story told, ``NotNow.stories``): quiet from the match to the
     end of its clause and of each clause after it that tells the report (``seen_told``),
     each at most ``seen_reach`` characters past its telling word (a recogniser writes a
     call as one clause: "电视上说今天大风楼下电动车着火了火很大快来人"), and up to a word that
     turns to the caller's own place or time (``seen_ends``: "…我们楼现在着火了"). A match
     inside the stretch of the one before adds nothing (and on a long text would make the
     work quadratic)."""
-    if cfg.seen is None:
+    if seen is None:
         return ()
     spans: list[Seen] = []
     last = 0
-    for m in cfg.seen.finditer(text):
+    for m in seen.finditer(text):
         if m.start() < last:
             continue
         first, clause_end = _clause(text, m.start())
@@ -894,7 +916,8 @@ def _not_person_spans(text: str, cfg: NotNow) -> tuple[Span, ...]:
 
 
 def _no_rescue(text: str, rules: ClassificationRules, handover_quiet: tuple[Span, ...],
-               habit_only: tuple[Span, ...], emergency: str) -> list[str]:
+               habit_only: tuple[Span, ...], emergency: str,
+               stories: tuple[Span, ...] = ()) -> list[str]:
     """Marks (for ``Classification.matched``) of a text that names nobody to rescue now:
     ``NO_VICTIM`` when it says the one the danger came near is unhurt or out, or that it
     nearly happened (``NotNow.unhurt``, ``NotNow.hazard_only``); ``SILENCED`` when a
@@ -910,8 +933,11 @@ def _no_rescue(text: str, rules: ClassificationRules, handover_quiet: tuple[Span
              if p and (m := p.search(text))][:1]
     if cfg.made_safe and (m := cfg.made_safe.search(text)):
         marks.append(f"{MADE_SAFE}:{m.group(0)}")
+    # A cue quiet only inside a story (``NotNow.stories``) leaves the model free: "看了个电影
+    # 里面有人煤气中毒我现在也闻到家里一股煤气味头晕得厉害" (the film's 中毒 is quiet, the smell
+    # and the dizziness are the model's). Twenty-third round (calm25).
     if (emergency == "none" and handover_quiet and not habit_only
-            and (heard := _emergency(text, rules)[1])):
+            and (heard := _emergency(text, rules, stories)[1])):
         marks.append(f"{SILENCED}:{heard[0]}")
     elif (emergency == "none" and not habit_only and handover_quiet and cfg.treated
             and (m := cfg.treated.search(text))):
@@ -1230,7 +1256,8 @@ def classify(text: str, rules: ClassificationRules | None = None) -> Classificat
     norm = _normalize(text)
     category, category_hits, cues = _score_categories(without_retracted(text, rules) or norm,
                                                       rules)
-    quiet, handover_quiet, habit_only = (_Spans(spans) for spans in _quiet_spans(norm, rules))
+    quiet, handover_quiet, habit_only, stories = (_Spans(spans)
+                                                  for spans in _quiet_spans(norm, rules))
     urgency, urgency_hits = _urgency(norm, category, rules, quiet)
     emergency, emergency_hits = _emergency(norm, rules, handover_quiet)
     if emergency != "none":
@@ -1245,7 +1272,7 @@ def classify(text: str, rules: ClassificationRules | None = None) -> Classificat
     address = _address(norm, rules)
     label = category_label(category)
     matched = [*category_hits, *urgency_hits, *emergency_hits, *kind_hits, *sub_hits,
-               *_no_rescue(norm, rules, handover_quiet, habit_only, emergency)]
+               *_no_rescue(norm, rules, handover_quiet, habit_only, emergency, stories)]
     if district_cue:
         matched.append(district_cue)
     return Classification(

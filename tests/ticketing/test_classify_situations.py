@@ -11,6 +11,7 @@ construction is checked both ways.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
 import pytest
 
@@ -701,7 +702,10 @@ def test_a_lift_running_open_and_locked_escape_stairs_are_urgent(calm: str, urge
                                   "管子肥皂水抹了冒泡没敢关", "救护车的车费我妈吐血了",
                                   "热水器点火的时候火苗往外窜不敢用了", "梦见着火了吓醒了着火了",
                                   # cues23: the edge, the wiring's smell
-                                  "他坐再楼顶边儿上说不想火了", "配电室冒火花有股胶皮味"])
+                                  "他坐再楼顶边儿上说不想火了", "配电室冒火花有股胶皮味",
+                                  # calm25: a story, a question, days ago, now
+                                  "电影里演的着火了", "看了个电影，里面说被困", "用久了会着火吗",
+                                  "两年前着火了", "现在楼道里全是烟"])
 def test_the_new_cues_cost_work_in_proportion_to_length(unit: str) -> None:
     classify(unit)
     short = _work(unit * (1250 // len(unit)))
@@ -1148,3 +1152,109 @@ def test_a_thing_that_burns_said_to_be_alight_is_a_fire(quiet: str, loud: str) -
     assert classify(quiet).emergency == "none", _cues(quiet)
     assert classify(loud).emergency == "119", _cues(loud)
     assert classify(degrade(loud, seed=0)).emergency == "119", _cues(degrade(loud, seed=0))
+
+# Twenty-third round (calm25): calm calls with danger words handed over to 110/119/120 by a
+# rule's cue. Each kind told both ways, every sentence written for these tests: the calm
+# ones the `[not_now]` slots quiet (a story told, a hazard asked about, a past said in more
+# ways), clean and in recogniser form (no punctuation, words spaced), and real emergencies
+# with the same words, which keep their hand-over and service.
+
+@pytest.mark.parametrize("text", [
+    # A film, a drama, a documentary, a novel told (`seen`).
+    "昨天看了一部电影，里面有个小孩被困在着火的楼里，我想问问我们这栋楼的消防栓有没有水",
+    "电视剧里演的是煤气爆炸，我妈看完就担心我们家的燃气灶，想找人来检查一下",
+    "我儿子说动画片里有人掉进冰窟窿了，问我冬天小区的湖能不能去滑冰",
+    "那个纪录片讲有人被困在矿井里好几天，我们这边的矿上现在还有人干活吗",
+    "电视剧 里 演 有人 被困 在 电梯 里 我 想 问问 我们 楼 的 电梯 啥时候 年检",
+    # A hazard asked about, nothing happening (`ahead`).
+    "请问燃气灶上炖着汤出门一会儿会着火吗",
+    "小太阳取暖器放在床边容易起火吗",
+    "暖气片一直开着的房间里放液化气罐会爆炸吗",
+    "老小区的电表箱有没有漏电的危险，物业说没事",
+    "请问 充电宝 放 枕头 边上 充 一晚上 会 爆炸 吗",
+    # A past said in more words (`over`).
+    "两年前我们楼里有人被抢劫过，楼门口的灯到现在还没装",
+    "前些日子邻居家的孩子从滑梯上摔下来受伤了，那个滑梯能不能修一修",
+    "前一阵我们村有人溺水了，河边到现在也没个警示牌",
+    "前一阵子 小区 里 有人 打架 保安 也 不管 想 反映 一下",
+])
+def test_calm25_a_story_a_question_or_a_past_is_no_hand_over(text: str) -> None:
+    assert classify(text).emergency == "none", _cues(text)
+
+
+def _without_quiets(text: str) -> str:
+    """The hand-over of ``text`` with no `[not_now]` slot at all: what its cues alone say."""
+    rules = classify_module.load_rules()
+    return classify(text, replace(rules, not_now=None)).emergency
+
+
+@pytest.mark.parametrize(("text", "service"), [
+    # The story's words beside a danger now: the caller's own place, a child copying it, a
+    # fire in the cinema, watching only.
+    ("上回就着过一次，这回又冒烟了，火苗子往上窜", "119"),
+    ("正看电视剧呢，突然楼道里全是烟", "119"),
+    ("这味儿这么冲会不会炸啊", "119"),
+    ("演习的时候有个人真晕倒了", "120"),
+    ("电影里演的跟我们这儿一样，我们楼现在着火了", "119"),
+    ("我看了部电视剧刚回家，一开门屋里着火了", "119"),
+    ("电影院里着火了，好多人往外跑", "119"),
+    ("电视剧里有人被绑架了，我家孩子刚才真被一个男的拽上车了", "110"),
+    # A question beside a danger told: before it, after it, or a sign that it has begun.
+    ("这个电暖器会着火吗，已经开始冒烟了", "119"),
+    ("插线板冒火星了会着火吗", "119"),
+    ("煤气罐会爆炸吗，现在着火了", "119"),
+    # A past, then now again or now.
+    ("两天前就着过一次，今天又着火了", "119"),
+    ("前些日子他就打过我，今天又拿着刀堵在门口", "110"),
+    ("前一阵就有人说电线老化，今天楼道里全是烟", "119"),
+    ("十分钟前我爸晕倒了，现在还叫不醒", "120"),
+])
+@pytest.mark.parametrize("style", STYLES)
+def test_calm25_a_danger_now_beside_those_words_is_handed_over(
+        text: str, service: str, style: str) -> None:
+    said = _as_said(text, style)
+    if style == "recogniser":
+        # Where the recogniser lost every cue no slot is to blame ("味儿" heard 为儿): the
+        # hand-over is the model's. Otherwise the cues left are not quieted.
+        assert classify(said).emergency == _without_quiets(said), (said, _cues(said))
+        return
+    assert classify(said).emergency == service, _cues(said)
+
+
+def test_calm25_a_story_quiets_its_cues_but_marks_nothing_for_the_model() -> None:
+    """A cue quiet only inside a story leaves the model free (no ``SILENCED``): the danger
+    told after it may have no cue of its own, and the mark would stop the model's hand-over
+    too. A news report of a danger elsewhere still marks the call, as before."""
+    calm = "看了个电影，里面有人煤气中毒了，想问问家里的燃气报警器去哪儿买"
+    assert classify(calm).emergency == "none", _cues(calm)
+    loud = "看了个电影里面有人煤气中毒我现在也闻到家里一股煤气味头晕得厉害"
+    got = classify(loud)
+    assert not any(m.startswith(SILENCED) for m in got.matched), got.matched
+    news = "刚才电视上说有个小区着火了，想问问我们小区的消防栓有没有水"
+    got = classify(news)
+    assert got.emergency == "none"
+    assert any(m.startswith(SILENCED) for m in got.matched), got.matched
+
+
+@pytest.mark.parametrize(("text", "service"), [
+    # Goods on sale (`hazard_only`) with the seller or a shopper down in the same clause: the
+    # clause was quiet and marked no victim (calm25).
+    ("菜市场里有个在卖水果的阿姨晕倒了", "120"),
+    ("夜市 上 一个 在 卖 烤串 的 小伙子 突然 晕倒 在 地上", "120"),
+])
+def test_calm25_a_seller_down_is_handed_over(text: str, service: str) -> None:
+    assert classify(text).emergency == service, _cues(text)
+
+
+def test_calm25_a_seller_attacked_is_not_marked_unhurt() -> None:
+    """No rule cue for a stabbing told so: the model's hand-over, which the mark stopped."""
+    got = classify("商场里有人在卖衣服的时候被人捅了一刀")
+    assert not any(m.split(":", 1)[0] in NO_RESCUE for m in got.matched), got.matched
+
+
+@pytest.mark.parametrize("text", [
+    "小区门口有个流动摊贩在卖野蘑菇，颜色花花绿绿的",
+    "早市 上 有人 在 卖 自己 采 的 野 蘑菇",
+])
+def test_calm25_dubious_food_on_sale_stays_no_hand_over(text: str) -> None:
+    assert classify(text).emergency == "none", _cues(text)
