@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from outbound.conversation import Conversation, Step
+from outbound.conversation import NOT_COUNTED, Conversation, Step
 from outbound.models import (
     Kind,
     OutboundAttempt,
@@ -111,7 +111,11 @@ class SurveyConversation(Conversation):
             return
         ticket = session.get_one(Ticket, attempt.ticket_id, populate_existing=True)
         if ticket.status != Status.CLOSED.value or ticket.redo_count != self.task_round:
-            return  # already applied (a repeated webhook) or the ticket moved on
+            # Already applied (a repeated webhook), or the ticket moved on: then the trail
+            # says the answer was not counted, or it read as the reopened ticket's verdict.
+            if survey_result(session, ticket, self.task_round) is None:
+                attempt.data = {**(attempt.data or {}), NOT_COUNTED: "moved"}
+            return
         apply_answer(session=session, domain=self.domain, ticket=ticket, keys=keys[:2],
                      call_ref=attempt.call_ref or f"outbound-attempt-{attempt.id}")
 

@@ -34,7 +34,7 @@ from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from outbound.citizen_sms import CitizenSms
-from outbound.conversation import KEYS_AHEAD, KEYS_WRONG, NO_AUDIO, Conversation
+from outbound.conversation import KEYS_AHEAD, KEYS_WRONG, NO_AUDIO, NOT_COUNTED, Conversation
 from outbound.dialers import CallResult, Dialer
 from outbound.models import Kind, OutboundAttempt, OutboundTask, Outcome, TaskStatus
 from outbound.planner import plan
@@ -358,6 +358,10 @@ def _audit(session: Session, task: OutboundTask, ticket: Ticket, attempt: Outbou
     # Picked up, nothing heard from the phone (Outcome.NO_AUDIO): said, and what follows.
     unheard = (attempt.data or {}).get(NO_AUDIO)
     cut += "（已接通，但对方电话无任何声音传来，按未接通处理）" if unheard else ""
+    # A whole survey answer keyed after the ticket left its closure (驳回重办, 剔除...): not
+    # the verdict on it.
+    not_counted = (attempt.data or {}).get(NOT_COUNTED)
+    cut += "（回访期间工单已驳回重办或变更，本次回答未计入满意度）" if not_counted else ""
     service.record_event(
         session=session, ticket=ticket, actor=SYSTEM, action=action,
         note=(f"{EVENT_NOTES.get(task.kind, task.kind)}（第{attempt.attempt}次）："
@@ -368,7 +372,8 @@ def _audit(session: Session, task: OutboundTask, ticket: Ticket, attempt: Outbou
               "call_ref": attempt.call_ref, **({"recovered": True} if recovered else {}),
               **({KEYS_AHEAD: ahead} if ahead else {}),
               **({KEYS_WRONG: wrong} if wrong else {}),
-              **({NO_AUDIO: unheard} if unheard else {})},
+              **({NO_AUDIO: unheard} if unheard else {}),
+              **({NOT_COUNTED: not_counted} if not_counted else {})},
         at=now,
     )
 

@@ -16,6 +16,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from outbound.conversation import Conversation
+from outbound.dialers import CallResult
 from outbound.models import Kind, OutboundAttempt, OutboundTask, Outcome, SurveyReview
 from outbound.planner import plan
 from outbound.sms import LogSms
@@ -226,6 +228,48 @@ def test_survey_answers(keys: str, score: float, status: str, reviewed: bool,
         worker.plan_now()
         assert {x.round for x in tasks(ob_sessions, number, Kind.SIGN_CALL)} == {2}
     assert [c[0] for c in dialer.calls if c[0] == CITIZEN] == [CITIZEN]
+
+
+class RejectedWhileRinging(ScriptedDialer):
+    """The supervisor sends the ticket back (驳回重办) while the survey call rings; the
+    citizen then answers the whole survey."""
+
+    def __init__(self, sessions: sessionmaker[Session], domain: Domain, city: City,
+                 number: str, scripts: dict[str, Script]) -> None:
+        super().__init__(scripts)
+        self.reject = (sessions, domain, city, number)
+
+    def call(self, *, to: str, conversation: Conversation) -> CallResult:
+        sessions, domain, city, number = self.reject
+        with sessions() as s:
+            supervisor = city.actor("supervisor")
+            t = service.get_ticket(session=s, actor=supervisor, ref=number)
+            service.reject_redo(session=s, domain=domain, ticket=t, actor=supervisor,
+                                reason="市民来电反映仍未恢复供水")
+            s.commit()
+        return super().call(to=to, conversation=conversation)
+
+
+def test_a_survey_answered_after_the_ticket_was_sent_back_says_it_was_not_counted(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """judge25: the trail read "回访电话（第1次）：answered，按键11" after the 驳回重办, as if
+    the citizen had called the reopened ticket resolved and been satisfied; the answer
+    was rightly not recorded (the ticket had moved on), but nothing said so."""
+    number = new_ticket(ob_sessions, ob_domain, ob_city, phone=CITIZEN)
+    close_ticket(ob_sessions, ob_domain, ob_city, number)
+    dialer = RejectedWhileRinging(ob_sessions, ob_domain, ob_city, number,
+                                  {CITIZEN: Script(["11"])})
+    worker = make_worker(ob_sessions, ob_domain, dialer)
+    drive(worker, lambda: any(t.status in ("done", "cancelled")
+                              for t in tasks(ob_sessions, number, Kind.SURVEY_CALL)))
+    t = ticket(ob_sessions, number)
+    assert t.status == "dispatched" and t.redo_count == 1
+    with ob_sessions() as s:
+        assert s.scalar(select(func.count(SurveyResult.id))
+                        .where(SurveyResult.ticket_id == t.id)) == 0
+    (call,) = [e for e in events(ob_sessions, number) if e.action == "outbound_call"]
+    assert call.note is not None and "按键11" in call.note and "未计入" in call.note
+    assert call.data is not None and call.data.get("not_counted") == "moved"
 
 
 def test_survey_unanswered_retries_then_sms_then_unreachable(
