@@ -544,6 +544,26 @@ def test_a_key_flood_answers_nothing_and_a_key_after_it_is_heard() -> None:
     assert call.get_dtmf(timeout=0) == "2"
 
 
+def test_fifty_made_up_presses_in_a_second_are_a_flood_and_both_ways_are_not() -> None:
+    """judge25, the trial again after the fix above: 1,000 events with 50 timestamps in a
+    second were 50 presses, within the call's one bucket (25 a second, 40 at once, sized
+    for keys sent both ways): all queued, and the flood reached the operator. Each way
+    keys come has its own keypad's bucket now; a phone keying a number both ways at once
+    is still every key."""
+    fe, _wire = front_end()
+    flooded = _info_only_call(fe, "keyflood50")
+    for i in range(50):
+        flooded.rx_dtmf("0123456789*#ABCD"[i % 16], KeySource.RTP)
+        time.sleep(0.02)
+    assert flooded.keys_dropped > 0 and flooded.get_dtmf(timeout=0) is None
+    both = _info_only_call(fe, "bothways")
+    number = "0085212345678901"
+    for digit in number:
+        both.rx_dtmf(digit, KeySource.RTP)
+        both.rx_dtmf(digit, KeySource.INFO)
+    assert both.keys_dropped == 0 and both.flush_dtmf() == number
+
+
 def test_info_keys_keep_nothing_up_once_nothing_more_can_be_sent() -> None:
     """review23: a caller (or a scanner) keying by INFO whose RTP never comes kept the call
     up after the 250 unverified packets were spent: it heard silence, and a scanner could
