@@ -8,6 +8,7 @@ test_twilio.py (HTTP stand-in); real processes and kill -9 in test_crash.py.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -39,6 +40,7 @@ from tests.outbound.support import (
 )
 from tests.support.city import City
 from ticketing import service
+from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.merging import survey_phone
 from ticketing.models import SurveyResult, Ticket
@@ -230,24 +232,27 @@ def test_survey_answers(keys: str, score: float, status: str, reviewed: bool,
     assert [c[0] for c in dialer.calls if c[0] == CITIZEN] == [CITIZEN]
 
 
-class RejectedWhileRinging(ScriptedDialer):
-    """The supervisor sends the ticket back (驳回重办) while the survey call rings; the
-    citizen then answers the whole survey."""
+class ActedOnWhileRinging(ScriptedDialer):
+    """Someone acts on the ticket while our call rings (``act``, in its own transaction);
+    the phone then answers as scripted."""
 
-    def __init__(self, sessions: sessionmaker[Session], domain: Domain, city: City,
-                 number: str, scripts: dict[str, Script]) -> None:
+    def __init__(self, scripts: dict[str, Script], act: Callable[[], None]) -> None:
         super().__init__(scripts)
-        self.reject = (sessions, domain, city, number)
+        self.act = act
 
     def call(self, *, to: str, conversation: Conversation) -> CallResult:
-        sessions, domain, city, number = self.reject
-        with sessions() as s:
-            supervisor = city.actor("supervisor")
-            t = service.get_ticket(session=s, actor=supervisor, ref=number)
-            service.reject_redo(session=s, domain=domain, ticket=t, actor=supervisor,
-                                reason="市民来电反映仍未恢复供水")
-            s.commit()
+        self.act()
         return super().call(to=to, conversation=conversation)
+
+
+def _acting(sessions: sessionmaker[Session], city: City, who: str, number: str,
+            do: Callable[[Session, Actor, Ticket], object]) -> Callable[[], None]:
+    def act() -> None:
+        with sessions() as s:
+            actor = city.actor(who)
+            do(s, actor, service.get_ticket(session=s, actor=actor, ref=number))
+            s.commit()
+    return act
 
 
 def test_a_survey_answered_after_the_ticket_was_sent_back_says_it_was_not_counted(
@@ -257,8 +262,10 @@ def test_a_survey_answered_after_the_ticket_was_sent_back_says_it_was_not_counte
     was rightly not recorded (the ticket had moved on), but nothing said so."""
     number = new_ticket(ob_sessions, ob_domain, ob_city, phone=CITIZEN)
     close_ticket(ob_sessions, ob_domain, ob_city, number)
-    dialer = RejectedWhileRinging(ob_sessions, ob_domain, ob_city, number,
-                                  {CITIZEN: Script(["11"])})
+    reject = _acting(ob_sessions, ob_city, "supervisor", number, lambda s, a, t:
+                     service.reject_redo(session=s, domain=ob_domain, ticket=t, actor=a,
+                                         reason="市民来电反映仍未恢复供水"))
+    dialer = ActedOnWhileRinging({CITIZEN: Script(["11"])}, reject)
     worker = make_worker(ob_sessions, ob_domain, dialer)
     drive(worker, lambda: any(t.status in ("done", "cancelled")
                               for t in tasks(ob_sessions, number, Kind.SURVEY_CALL)))
@@ -270,6 +277,28 @@ def test_a_survey_answered_after_the_ticket_was_sent_back_says_it_was_not_counte
     (call,) = [e for e in events(ob_sessions, number) if e.action == "outbound_call"]
     assert call.note is not None and "按键11" in call.note and "未计入" in call.note
     assert call.data is not None and call.data.get("not_counted") == "moved"
+
+
+def test_a_sign_reminder_keyed_after_the_ticket_was_returned_says_the_key_did_nothing(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """judge25: the handler returned the ticket (退单) while its sign reminder rang, then
+    answered and pressed 1: nothing was signed (rightly), but the trail read
+    "签收提醒电话（第1次）：answered，按键1", as a keypad signing does."""
+    clock = Clock(ob_domain)
+    number = new_ticket(ob_sessions, ob_domain, ob_city)
+    clock.at = ticket(ob_sessions, number).sign_due_at  # the reminder is due
+    give_back = _acting(ob_sessions, ob_city, "water-handler", number, lambda s, a, t:
+                        service.return_ticket(session=s, domain=ob_domain, ticket=t, actor=a,
+                                              reason="不属于本单位职责范围"))
+    dialer = ActedOnWhileRinging({WATER_HANDLER_PHONE: Script(["1"])}, give_back)
+    worker = make_worker(ob_sessions, ob_domain, dialer)
+    drive(worker, lambda: any(t.status in ("done", "cancelled")
+                              for t in tasks(ob_sessions, number, Kind.SIGN_CALL)), clock=clock)
+    assert ticket(ob_sessions, number).status == "returned"
+    (call,) = [e for e in events(ob_sessions, number)
+               if e.action == "outbound_call" and e.data["kind"] == Kind.SIGN_CALL]
+    assert "按键1" in (call.note or "") and "未生效" in (call.note or "")
+    assert call.data["not_counted"] == "moved"
 
 
 def test_survey_unanswered_retries_then_sms_then_unreachable(
