@@ -43,7 +43,7 @@ from ticketing import service
 from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.merging import survey_phone
-from ticketing.models import SurveyResult, Ticket
+from ticketing.models import SurveyResult, Ticket, TicketEvent
 from ticketing.phones import normalise
 from ticketing.queries import contactable, may_contact
 from ticketing.quiet import next_allowed
@@ -255,6 +255,20 @@ def _acting(sessions: sessionmaker[Session], city: City, who: str, number: str,
     return act
 
 
+def _called_while_acted_on(sessions: sessionmaker[Session], domain: Domain, number: str,
+                           kind: Kind, phone: str, keys: str, act: Callable[[], None],
+                           clock: Clock | None = None) -> TicketEvent:
+    """The ticket's ``kind`` call, ``act`` done while it rang and ``keys`` pressed once
+    answered; its event on the trail."""
+    dialer = ActedOnWhileRinging({phone: Script([keys])}, act)
+    drive(make_worker(sessions, domain, dialer),
+          lambda: any(t.status in ("done", "cancelled") for t in tasks(sessions, number, kind)),
+          clock=clock)
+    (call,) = [e for e in events(sessions, number)
+               if e.action == "outbound_call" and e.data["kind"] == kind]
+    return call
+
+
 def test_a_survey_answered_after_the_ticket_was_sent_back_says_it_was_not_counted(
         ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
     """judge25: the trail read "回访电话（第1次）：answered，按键11" after the 驳回重办, as if
@@ -265,16 +279,13 @@ def test_a_survey_answered_after_the_ticket_was_sent_back_says_it_was_not_counte
     reject = _acting(ob_sessions, ob_city, "supervisor", number, lambda s, a, t:
                      service.reject_redo(session=s, domain=ob_domain, ticket=t, actor=a,
                                          reason="市民来电反映仍未恢复供水"))
-    dialer = ActedOnWhileRinging({CITIZEN: Script(["11"])}, reject)
-    worker = make_worker(ob_sessions, ob_domain, dialer)
-    drive(worker, lambda: any(t.status in ("done", "cancelled")
-                              for t in tasks(ob_sessions, number, Kind.SURVEY_CALL)))
+    call = _called_while_acted_on(ob_sessions, ob_domain, number, Kind.SURVEY_CALL, CITIZEN,
+                                  "11", reject)
     t = ticket(ob_sessions, number)
     assert t.status == "dispatched" and t.redo_count == 1
     with ob_sessions() as s:
         assert s.scalar(select(func.count(SurveyResult.id))
                         .where(SurveyResult.ticket_id == t.id)) == 0
-    (call,) = [e for e in events(ob_sessions, number) if e.action == "outbound_call"]
     assert call.note is not None and "按键11" in call.note and "未计入" in call.note
     assert call.data is not None and call.data.get("not_counted") == "moved"
 
@@ -290,13 +301,9 @@ def test_a_sign_reminder_keyed_after_the_ticket_was_returned_says_the_key_did_no
     give_back = _acting(ob_sessions, ob_city, "water-handler", number, lambda s, a, t:
                         service.return_ticket(session=s, domain=ob_domain, ticket=t, actor=a,
                                               reason="不属于本单位职责范围"))
-    dialer = ActedOnWhileRinging({WATER_HANDLER_PHONE: Script(["1"])}, give_back)
-    worker = make_worker(ob_sessions, ob_domain, dialer)
-    drive(worker, lambda: any(t.status in ("done", "cancelled")
-                              for t in tasks(ob_sessions, number, Kind.SIGN_CALL)), clock=clock)
+    call = _called_while_acted_on(ob_sessions, ob_domain, number, Kind.SIGN_CALL,
+                                  WATER_HANDLER_PHONE, "1", give_back, clock=clock)
     assert ticket(ob_sessions, number).status == "returned"
-    (call,) = [e for e in events(ob_sessions, number)
-               if e.action == "outbound_call" and e.data["kind"] == Kind.SIGN_CALL]
     assert "按键1" in (call.note or "") and "未生效" in (call.note or "")
     assert call.data["not_counted"] == "moved"
 
