@@ -271,9 +271,11 @@ def _called_while_acted_on(sessions: sessionmaker[Session], domain: Domain, numb
 
 def test_a_survey_answered_after_the_ticket_was_sent_back_says_it_was_not_counted(
         ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
-    """judge25: the trail read "回访电话（第1次）：answered，按键11" after the 驳回重办, as if
-    the citizen had called the reopened ticket resolved and been satisfied; the answer
-    was rightly not recorded (the ticket had moved on), but nothing said so."""
+    """judge25: the citizen was asked both questions about a ticket the supervisor had sent
+    back (驳回重办) while the call rang; the answer was rightly not recorded, but the trail
+    read "回访电话（第1次）：answered，按键11" after the reject, as if the citizen had called
+    the reopened ticket resolved and been satisfied. Now nothing is asked (SURVEY_MOOT), and
+    the trail says the call counted for nothing."""
     number = new_ticket(ob_sessions, ob_domain, ob_city, phone=CITIZEN)
     close_ticket(ob_sessions, ob_domain, ob_city, number)
     reject = _acting(ob_sessions, ob_city, "supervisor", number, lambda s, a, t:
@@ -286,8 +288,9 @@ def test_a_survey_answered_after_the_ticket_was_sent_back_says_it_was_not_counte
     with ob_sessions() as s:
         assert s.scalar(select(func.count(SurveyResult.id))
                         .where(SurveyResult.ticket_id == t.id)) == 0
-    assert call.note is not None and "按键11" in call.note and "未计入" in call.note
+    assert call.note is not None and "未计入" in call.note and "按键" not in call.note
     assert call.data is not None and call.data.get("not_counted") == "moved"
+    assert call.data["keys"] is None  # the questions were never asked
 
 
 def test_a_sign_reminder_keyed_after_the_ticket_was_returned_says_the_key_did_nothing(
