@@ -27,6 +27,9 @@ KEYS_WRONG_AT = "keys_wrong_at"
 # OutboundAttempt.data: the call was answered and the phone sent no audio at all (no RTP,
 # no key); the value is how the call ended (``rtp_timeout``: our watchdog hung up).
 NO_AUDIO = "no_audio"
+# OutboundAttempt.data: the whole answer was keyed but not recorded, and why (``moved``: the
+# ticket left the closure the call was about, a 驳回重办 or 改派 while it rang or spoke).
+NOT_COUNTED = "not_counted"
 
 
 @dataclass(frozen=True)

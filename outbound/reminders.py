@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from outbound.conversation import Conversation, Step
+from outbound.conversation import NOT_COUNTED, Conversation, Step
 from outbound.ladder import STEP_SPAN, rung_for
 from outbound.models import Kind, OutboundAttempt, OutboundTask, Outcome, TaskStatus
 from outbound.people import UNIT_SIDE, WHO_LABELS, recipient, supervisor_of
@@ -242,6 +242,9 @@ class SignConversation(Conversation):
         if (handler is None or ticket.status != Status.DISPATCHED.value
                 or dispatch_round(session=session, ticket_id=ticket.id) != self.task_round):
             self.sign_result = "moot"
+            # Signed, returned (退单) or moved on while the phone rang: the trail says
+            # the key did nothing, or it read as a keypad signing.
+            attempt.data = {**(attempt.data or {}), NOT_COUNTED: "moved"}
             return
         service.sign(session=session, domain=self.domain, ticket=ticket,
                      actor=Actor.of(handler), via="keypad")

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from outbound.conversation import Conversation, Step
+from outbound.conversation import NOT_COUNTED, Conversation, Step
 from outbound.models import (
     Kind,
     OutboundAttempt,
@@ -31,6 +31,7 @@ from outbound.policies import (
 from outbound.timing import local_day_start, next_day_start
 from ticketing import citizen, service
 from ticketing.context import Domain
+from ticketing.db import transaction
 from ticketing.merging import survey_phone
 from ticketing.models import SurveyResult, Ticket
 from ticketing.quiet import in_quiet_hours, next_allowed
@@ -38,6 +39,10 @@ from ticketing.states import Status
 
 Q_RESOLVED = "您反映的问题是否已经解决？已解决请按1，未解决请按2。"
 Q_SATISFIED = "您对办理结果是否满意？满意请按1，不满意请按2。"
+# The ticket left the closure this call is about while it rang or spoke (a 驳回重办, most
+# often after the citizen's own call): nothing to ask any more.
+SURVEY_MOOT = ("您好，这里是一二三四五热线回访。您反映的问题已重新交办，本次回访取消，"
+               "感谢您的支持，再见。")
 
 
 def allowed_at(domain: Domain, at: datetime) -> datetime:
@@ -100,18 +105,38 @@ class SurveyConversation(Conversation):
         self.report = report
 
     def step(self, keys: str) -> Step:
+        if len(keys) < 2 and self._moved_on():
+            # Before, both questions were asked and the answer dropped (judge25's trial).
+            return Step("survey_moot", SURVEY_MOOT)
         if not keys:
             return Step("survey_resolved", Q_RESOLVED, keys="12", report=self.report)
         if len(keys) == 1:
             return Step("survey_satisfied", Q_SATISFIED, keys="12")
         return Step("survey_thanks", "感谢您对一二三四五热线工作的支持，再见。")
 
+    def _moved_on(self) -> bool:
+        """Whether the ticket has left the closure this call is about; if so the attempt
+        says why nothing was asked (or counted), in the trail's line."""
+        with transaction(self.sessions) as session:
+            attempt = session.get_one(OutboundAttempt, self.attempt_id)
+            ticket = session.get_one(Ticket, attempt.ticket_id, populate_existing=True)
+            if ticket.status == Status.CLOSED.value and ticket.redo_count == self.task_round:
+                return False
+            if survey_result(session, ticket, self.task_round) is not None:
+                return False  # answered already (a repeated webhook): what it was, stands
+            attempt.data = {**(attempt.data or {}), NOT_COUNTED: "moved"}
+            return True
+
     def effect(self, session: Session, attempt: OutboundAttempt, keys: str) -> None:
         if len(keys) < 2:
             return
         ticket = session.get_one(Ticket, attempt.ticket_id, populate_existing=True)
         if ticket.status != Status.CLOSED.value or ticket.redo_count != self.task_round:
-            return  # already applied (a repeated webhook) or the ticket moved on
+            # Already applied (a repeated webhook), or the ticket moved on: then the trail
+            # says the answer was not counted, or it read as the reopened ticket's verdict.
+            if survey_result(session, ticket, self.task_round) is None:
+                attempt.data = {**(attempt.data or {}), NOT_COUNTED: "moved"}
+            return
         apply_answer(session=session, domain=self.domain, ticket=ticket, keys=keys[:2],
                      call_ref=attempt.call_ref or f"outbound-attempt-{attempt.id}")
 

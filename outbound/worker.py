@@ -34,7 +34,7 @@ from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from outbound.citizen_sms import CitizenSms
-from outbound.conversation import KEYS_AHEAD, KEYS_WRONG, NO_AUDIO, Conversation
+from outbound.conversation import KEYS_AHEAD, KEYS_WRONG, NO_AUDIO, NOT_COUNTED, Conversation
 from outbound.dialers import CallResult, Dialer
 from outbound.models import Kind, OutboundAttempt, OutboundTask, Outcome, TaskStatus
 from outbound.planner import plan
@@ -334,6 +334,13 @@ def record_end(*, session: Session, domain: Domain, claim: Claim, worker: str,
                               attempt=attempt, now=now)
 
 
+NOT_COUNTED_NOTE = "（通话期间工单状态已变更，按键未生效）"
+NOT_COUNTED_NOTES = {
+    Kind.SURVEY_CALL.value: "（回访期间工单已驳回重办或变更，本次回答未计入满意度）",
+    Kind.SIGN_CALL.value: "（通话期间工单已签收、退回或改派，按键未生效）",
+}
+
+
 def _audit(session: Session, task: OutboundTask, ticket: Ticket, attempt: OutboundAttempt,
            now: datetime) -> None:
     action = "outbound_call" if attempt.channel == "call" else "outbound_sms"
@@ -358,6 +365,11 @@ def _audit(session: Session, task: OutboundTask, ticket: Ticket, attempt: Outbou
     # Picked up, nothing heard from the phone (Outcome.NO_AUDIO): said, and what follows.
     unheard = (attempt.data or {}).get(NO_AUDIO)
     cut += "（已接通，但对方电话无任何声音传来，按未接通处理）" if unheard else ""
+    # Keys that did nothing because the ticket had moved on meanwhile (a survey answered
+    # after a 驳回重办, a sign reminder's 1 after a 退单 or a sign in the console): said,
+    # or the trail read as the citizen's verdict on the reopened ticket, or as a signing.
+    not_counted = (attempt.data or {}).get(NOT_COUNTED)
+    cut += NOT_COUNTED_NOTES.get(task.kind, NOT_COUNTED_NOTE) if not_counted else ""
     service.record_event(
         session=session, ticket=ticket, actor=SYSTEM, action=action,
         note=(f"{EVENT_NOTES.get(task.kind, task.kind)}（第{attempt.attempt}次）："
@@ -368,7 +380,8 @@ def _audit(session: Session, task: OutboundTask, ticket: Ticket, attempt: Outbou
               "call_ref": attempt.call_ref, **({"recovered": True} if recovered else {}),
               **({KEYS_AHEAD: ahead} if ahead else {}),
               **({KEYS_WRONG: wrong} if wrong else {}),
-              **({NO_AUDIO: unheard} if unheard else {})},
+              **({NO_AUDIO: unheard} if unheard else {}),
+              **({NOT_COUNTED: not_counted} if not_counted else {})},
         at=now,
     )
 

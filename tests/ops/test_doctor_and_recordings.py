@@ -24,6 +24,7 @@ from tests.support.harness import Kamailio, free_port
 from ticketing import service
 from ticketing.actors import Actor
 from ticketing.context import Domain
+from ticketing.dispatch_rules import load_rule_table
 from ticketing.models import Ticket, utcnow
 
 runner = CliRunner()
@@ -272,6 +273,24 @@ def test_doctor_says_a_fresh_install_answers_no_question(cli_env: str, tmp_path:
     assert runner.invoke(app, ["kb", "import", str(tsv)]).exit_code == 0
     r = runner.invoke(app, ["doctor"])
     assert "ok   knowledge base: 1 current entries" in r.output, r.output
+
+
+def test_doctor_names_the_units_the_rules_send_to_that_do_not_exist(cli_env: str) -> None:
+    """judge25, a new city's first day: units added under the city's own codes, the shipped
+    rule table naming others, and the doctor said "ok rules": every ticket then went to the
+    manual queue, one note each, and nothing said why before the first call."""
+    r = runner.invoke(app, ["doctor"])
+    assert r.exit_code == 0, r.output  # a warning: the tickets are still taken
+    assert "warn dispatch units" in r.output and "bj-water" in r.output, r.output
+    assert "hotline unit add" in r.output
+    assert runner.invoke(app, ["unit", "add", "bj-water", "北京自来水集团",
+                               "--kind", "utility"]).exit_code == 0
+    r = runner.invoke(app, ["doctor"])
+    assert "warn dispatch units" in r.output and "bj-water" not in r.output, r.output
+    for code in {rule.unit for rule in load_rule_table(get_settings().rules_file).rules}:
+        if code != "bj-water":
+            assert runner.invoke(app, ["unit", "add", code, code]).exit_code == 0
+    assert "ok   dispatch units" in runner.invoke(app, ["doctor"]).output
 
 
 def test_doctor_and_start_up_warn_of_a_missing_holiday_schedule(

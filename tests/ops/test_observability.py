@@ -76,6 +76,16 @@ def test_metrics_only_for_loopback_or_the_token(sqlite_url: str, tmp_path) -> No
         # Grouped as people write it.
         ("回拨 138 1234 5678 或 +86 139-0000-1111", "回拨 138****5678 或 +86 139****1111"),
         ("call-id 20138123456789 stays", "call-id 20138123456789 stays"),
+        # judge25: a landline caller and a foreign one were logged whole (the call's summary
+        # line, "from <From user>"; the outbound worker's number it could not dial).
+        ("call c1 from 01065123456: greeting > record", "call c1 from 010****3456: greeting > record"),
+        ("call to +861065123456 not placed", "call to +8610****3456 not placed"),
+        ("回拨 0755-1234 5678 或 010 6512 3456", "回拨 0755****5678 或 010****3456"),
+        ("call c2 from +85291234567: greeting", "call c2 from +852****4567: greeting"),
+        ("To: <sip:0085291234567@gw>", "To: <sip:00852****4567@gw>"),
+        ("ticket 2612060004, prompt digit_0-69300a0df3820370.wav, sha a00123456789b",
+         "ticket 2612060004, prompt digit_0-69300a0df3820370.wav, sha a00123456789b"),
+        ("2026-12-06 06:11:44,141 port 16900 +8612345", "2026-12-06 06:11:44,141 port 16900 +8612345"),
     ],
 )
 def test_phone_numbers_masked(text: str, masked: str) -> None:

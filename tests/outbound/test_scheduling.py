@@ -8,6 +8,7 @@ test_twilio.py (HTTP stand-in); real processes and kill -9 in test_crash.py.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from outbound.conversation import Conversation
+from outbound.dialers import CallResult
 from outbound.models import Kind, OutboundAttempt, OutboundTask, Outcome, SurveyReview
 from outbound.planner import plan
 from outbound.sms import LogSms
@@ -37,9 +40,10 @@ from tests.outbound.support import (
 )
 from tests.support.city import City
 from ticketing import service
+from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.merging import survey_phone
-from ticketing.models import SurveyResult, Ticket
+from ticketing.models import SurveyResult, Ticket, TicketEvent
 from ticketing.phones import normalise
 from ticketing.queries import contactable, may_contact
 from ticketing.quiet import next_allowed
@@ -226,6 +230,85 @@ def test_survey_answers(keys: str, score: float, status: str, reviewed: bool,
         worker.plan_now()
         assert {x.round for x in tasks(ob_sessions, number, Kind.SIGN_CALL)} == {2}
     assert [c[0] for c in dialer.calls if c[0] == CITIZEN] == [CITIZEN]
+
+
+class ActedOnWhileRinging(ScriptedDialer):
+    """Someone acts on the ticket while our call rings (``act``, in its own transaction);
+    the phone then answers as scripted."""
+
+    def __init__(self, scripts: dict[str, Script], act: Callable[[], None]) -> None:
+        super().__init__(scripts)
+        self.act = act
+
+    def call(self, *, to: str, conversation: Conversation) -> CallResult:
+        self.act()
+        return super().call(to=to, conversation=conversation)
+
+
+def _acting(sessions: sessionmaker[Session], city: City, who: str, number: str,
+            do: Callable[[Session, Actor, Ticket], object]) -> Callable[[], None]:
+    def act() -> None:
+        with sessions() as s:
+            actor = city.actor(who)
+            do(s, actor, service.get_ticket(session=s, actor=actor, ref=number))
+            s.commit()
+    return act
+
+
+def _called_while_acted_on(sessions: sessionmaker[Session], domain: Domain, number: str,
+                           kind: Kind, phone: str, keys: str, act: Callable[[], None],
+                           clock: Clock | None = None) -> TicketEvent:
+    """The ticket's ``kind`` call, ``act`` done while it rang and ``keys`` pressed once
+    answered; its event on the trail."""
+    dialer = ActedOnWhileRinging({phone: Script([keys])}, act)
+    drive(make_worker(sessions, domain, dialer),
+          lambda: any(t.status in ("done", "cancelled") for t in tasks(sessions, number, kind)),
+          clock=clock)
+    (call,) = [e for e in events(sessions, number)
+               if e.action == "outbound_call" and e.data["kind"] == kind]
+    return call
+
+
+def test_a_survey_answered_after_the_ticket_was_sent_back_says_it_was_not_counted(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """judge25: the citizen was asked both questions about a ticket the supervisor had sent
+    back (驳回重办) while the call rang; the answer was rightly not recorded, but the trail
+    read "回访电话（第1次）：answered，按键11" after the reject, as if the citizen had called
+    the reopened ticket resolved and been satisfied. Now nothing is asked (SURVEY_MOOT), and
+    the trail says the call counted for nothing."""
+    number = new_ticket(ob_sessions, ob_domain, ob_city, phone=CITIZEN)
+    close_ticket(ob_sessions, ob_domain, ob_city, number)
+    reject = _acting(ob_sessions, ob_city, "supervisor", number, lambda s, a, t:
+                     service.reject_redo(session=s, domain=ob_domain, ticket=t, actor=a,
+                                         reason="市民来电反映仍未恢复供水"))
+    call = _called_while_acted_on(ob_sessions, ob_domain, number, Kind.SURVEY_CALL, CITIZEN,
+                                  "11", reject)
+    t = ticket(ob_sessions, number)
+    assert t.status == "dispatched" and t.redo_count == 1
+    with ob_sessions() as s:
+        assert s.scalar(select(func.count(SurveyResult.id))
+                        .where(SurveyResult.ticket_id == t.id)) == 0
+    assert call.note is not None and "未计入" in call.note and "按键" not in call.note
+    assert call.data is not None and call.data.get("not_counted") == "moved"
+    assert call.data["keys"] is None  # the questions were never asked
+
+
+def test_a_sign_reminder_keyed_after_the_ticket_was_returned_says_the_key_did_nothing(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """judge25: the handler returned the ticket (退单) while its sign reminder rang, then
+    answered and pressed 1: nothing was signed (rightly), but the trail read
+    "签收提醒电话（第1次）：answered，按键1", as a keypad signing does."""
+    clock = Clock(ob_domain)
+    number = new_ticket(ob_sessions, ob_domain, ob_city)
+    clock.at = ticket(ob_sessions, number).sign_due_at  # the reminder is due
+    give_back = _acting(ob_sessions, ob_city, "water-handler", number, lambda s, a, t:
+                        service.return_ticket(session=s, domain=ob_domain, ticket=t, actor=a,
+                                              reason="不属于本单位职责范围"))
+    call = _called_while_acted_on(ob_sessions, ob_domain, number, Kind.SIGN_CALL,
+                                  WATER_HANDLER_PHONE, "1", give_back, clock=clock)
+    assert ticket(ob_sessions, number).status == "returned"
+    assert "按键1" in (call.note or "") and "未生效" in (call.note or "")
+    assert call.data["not_counted"] == "moved"
 
 
 def test_survey_unanswered_retries_then_sms_then_unreachable(

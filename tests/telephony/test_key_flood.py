@@ -11,6 +11,7 @@ import struct
 
 import pytest
 
+from telephony.call import KEY_BURST
 from tests.telephony.test_sip_indialog import call_with_media, event_packets, info_key, make
 
 
@@ -28,10 +29,12 @@ def test_a_flood_of_key_events_is_not_a_flood_of_keys_nor_of_log_lines(
     with caplog.at_level(logging.INFO, logger="telephony.sip"):
         for n in range(5000):
             rtp.parse_packet(end_packet(5, timestamp=1000 + 800 * n, seq=n))
-    keys = call.flush_dtmf()
-    assert set(keys) == {"5"} and 16 <= len(keys) < 100  # a burst of presses, no more
+    # None of it is left to answer a question: the keys taken before the bucket ran dry
+    # were the flood's too, and are set aside with it (judge25; before, 40 stayed queued
+    # and 25 a second more were taken).
+    assert call.flush_dtmf() == "" and call.keys_dropped > 4000
     lines = [r for r in caplog.records if "DTMF" in r.getMessage() or "key" in r.getMessage()]
-    assert len(lines) <= len(keys) + 1
+    assert len(lines) <= KEY_BURST + 1
 
 
 @pytest.mark.parametrize("both_ways", [False, True], ids=["rtp", "rtp-and-info"])
