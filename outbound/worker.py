@@ -279,6 +279,27 @@ def free_line(session: Session, phone: str, now: datetime) -> None:
                     .values(due_at=later).execution_options(synchronize_session=False))
 
 
+# How often a call's lease is renewed while the call goes on, as a share of the lease: two
+# renewals may fail (the database busy) before a live call's claim runs out.
+RENEWALS_PER_LEASE = 3
+
+
+def renew_lease(*, session: Session, task_id: int, worker: str, now: datetime,
+                lease_seconds: float) -> bool:
+    """Extend ``worker``'s claim of a task whose call is still up; False when the claim is
+    no longer its own (taken over, settled). Before, the lease was set once at the claim:
+    a call longer than ``lease_seconds`` (300 s) was counted dead while it went on, so its
+    line was free to a second call to the same phone and its task to a second claim
+    (settled by recovery, and a survey placed again) while the first still talked."""
+    done = session.execute(
+        update(OutboundTask)
+        .where(OutboundTask.id == task_id, OutboundTask.claimed_by == worker,
+               OutboundTask.status == TaskStatus.IN_PROGRESS.value)
+        .values(claimed_until=now + timedelta(seconds=lease_seconds))
+        .execution_options(synchronize_session=False))
+    return bool(getattr(done, "rowcount", 0))
+
+
 def recover_abandoned(*, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
                       now: datetime) -> None:
     attempt = session.scalars(
@@ -393,7 +414,8 @@ class OutboundWorker:
     def __init__(self, *, sessions: sessionmaker[Session], domain: Domain, dialer: Dialer,
                  sms: SmsSender, name: str | None = None,
                  max_parallel: int | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 renew_seconds: float | None = None) -> None:
         self.sessions = sessions
         self.domain = domain
         self.dialer = dialer
@@ -414,6 +436,10 @@ class OutboundWorker:
                                          f"{poll * OUTAGE_BACKOFF_POLLS:g} s until it is back")
         self._backoff = 0.0
         self._retry_at = 0.0
+        # A live call's lease renewed this often (wall seconds): a crash stops the renewals,
+        # so its claim still runs out within one lease of the last.
+        self.renew_seconds = renew_seconds or max(
+            1.0, domain.settings.outbound.lease_seconds / RENEWALS_PER_LEASE)
 
     def plan_now(self) -> None:
         with transaction(self.sessions) as session:
@@ -477,11 +503,18 @@ class OutboundWorker:
                 stop.wait(self.domain.settings.outbound.poll_seconds)
 
     def _run(self, claim: Claim) -> None:
+        ended = threading.Event()
+        keeper = threading.Thread(target=self._keep_lease, args=(claim, ended), daemon=True,
+                                  name=f"outbound-lease-{claim.task_id}")
+        keeper.start()
         try:
             result = self._execute(claim)
         except Exception as exc:
             log.exception("task %s attempt %s failed", claim.task_id, claim.attempt_id)
             result = CallResult(Outcome.FAILED, detail=f"{type(exc).__name__}: {exc}"[:500])
+        finally:
+            ended.set()
+            keeper.join()
         try:
             with transaction(self.sessions) as session:
                 record_end(session=session, domain=self.domain, claim=claim, worker=self.name,
@@ -498,6 +531,25 @@ class OutboundWorker:
         finally:
             with self._lock:
                 self._inflight -= 1
+
+    def _keep_lease(self, claim: Claim, ended: threading.Event) -> None:
+        """Renew the claim's lease until its call (or SMS) ends. A renewal that fails (the
+        database down) is tried again at the next turn; one that finds the claim gone
+        stops (the finish transaction then keeps the record only, ``record_end``)."""
+        lease = self.domain.settings.outbound.lease_seconds
+        while not ended.wait(self.renew_seconds):
+            try:
+                with transaction(self.sessions) as session:
+                    mine = renew_lease(session=session, task_id=claim.task_id,
+                                       worker=self.name, now=self.domain.now(),
+                                       lease_seconds=lease)
+            except Exception as exc:
+                log.warning("task %s: renewing its lease failed (%s: %s); trying again",
+                            claim.task_id, type(exc).__name__, first_line(exc))
+                continue
+            if not mine:
+                log.warning("task %s: its claim was taken over during the call", claim.task_id)
+                return
 
     def _execute(self, claim: Claim) -> CallResult:
         target = claim.target

@@ -10,6 +10,7 @@ Twilio attempts are claimed alike)."""
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from datetime import timedelta
 
@@ -292,3 +293,59 @@ def test_an_escalation_that_waits_for_the_line_records_its_rung_once(
     rungs = [e for e in events(sessions, number) if e.action == "escalate" and e.data.get("how")]
     assert len(rungs) == 1 and rungs[0].data["reached"] == "duty_dispatcher"
     assert len([e for e in events(sessions, number) if e.action == "outbound_wait"]) == 1
+
+
+def test_a_call_longer_than_the_lease_keeps_its_line_and_its_claim(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """A call still up past ``lease_seconds``: its worker renews the lease while it lasts,
+    so a second worker neither settles the task as abandoned (a second claim of it) nor
+    places the other reminder waiting for the phone. Before, the lease was set once at the
+    claim: past it, the call was taken for dead while the handler still talked, and the
+    waiting reminder rang the same phone."""
+    clock = Clock(ob_domain)
+    first = new_ticket(ob_sessions, ob_domain, ob_city)
+    second = new_ticket(ob_sessions, ob_domain, ob_city, phone="13811113333",
+                        demand="朝阳区望京西园四区2号楼停水了，一直没来水")
+    dialer = OneLineDialer({WATER_HANDLER_PHONE: Script(["1"])})
+    # Renewed every 50 ms of wall time here (a third of the lease when shipped).
+    worker = OutboundWorker(sessions=ob_sessions, domain=ob_domain, dialer=dialer,
+                            sms=RecordingSms(), name="long-call", renew_seconds=0.05)
+    for _ in range(20):
+        clock.at += timedelta(seconds=1)
+        worker.plan_now()
+        worker.tick()
+        if any((t.result or "").startswith(WAITS_FOR_LINE) for n in (first, second)
+               for t in tasks(ob_sessions, n, Kind.SIGN_CALL)):
+            break
+    else:
+        raise AssertionError("no reminder waited for the line")
+    (live,) = [t for n in (first, second) for t in tasks(ob_sessions, n, Kind.SIGN_CALL)
+               if t.status == TaskStatus.IN_PROGRESS.value]
+    # The call goes on past its lease: the renewal moves the claim's end past the new now.
+    clock.at += timedelta(seconds=ob_domain.settings.outbound.lease_seconds + 60)
+    for _ in range(200):
+        with ob_sessions() as s:
+            until = s.get_one(OutboundTask, live.id).claimed_until
+        if until is not None and until.replace(tzinfo=None) > clock.at.replace(tzinfo=None):
+            break
+        time.sleep(0.05)
+    other = ScriptedDialer({WATER_HANDLER_PHONE: Script(["1"])})
+    second_worker = OutboundWorker(sessions=ob_sessions, domain=ob_domain, dialer=other,
+                                   sms=RecordingSms(), name="second-worker")
+    clock.at += timedelta(seconds=20)  # past the waiting reminder's recheck too
+    second_worker.plan_now()
+    second_worker.tick()
+    second_worker.wait_idle()
+    assert other.calls == []  # neither the live call's task again nor the waiting one
+    with ob_sessions() as s:
+        task = s.get_one(OutboundTask, live.id)
+        assert (task.status, task.claimed_by, task.attempts) == ("in_progress", "long-call", 1)
+        assert s.scalars(select(OutboundAttempt.ended_at)
+                         .where(OutboundAttempt.task_id == live.id)).all() == [None]
+    dialer.release.set()
+    drive(worker, lambda: all(ticket(ob_sessions, n).status == "signed" for n in (first, second)),
+          clock=clock, step=timedelta(seconds=5))
+    assert dialer.most == 1 and other.calls == []
+    for number in (first, second):
+        (call,) = attempts(ob_sessions, number, Kind.SIGN_CALL)
+        assert (call.outcome, call.keys) == ("answered", "1")
