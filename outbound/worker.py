@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from ivr.callrecords import live_call
 from outbound.citizen_sms import CitizenSms
 from outbound.conversation import KEYS_AHEAD, KEYS_WRONG, NO_AUDIO, Conversation
 from outbound.dialers import CallResult, Dialer
@@ -196,6 +197,10 @@ def line_lock(phone: str) -> int:
                           "big", signed=True)
 
 
+# OutboundAttempt.kind of a stand-in for a call the phone made to us (``line_in_call``).
+INBOUND = "inbound"
+
+
 def line_in_call(session: Session, target: Target, now: datetime) -> OutboundAttempt | None:
     """The call being placed to ``target``'s phone now, by any worker, or None. A person
     has one phone and it takes one call at a time: two reminders to one handler a second
@@ -210,7 +215,7 @@ def line_in_call(session: Session, target: Target, now: datetime) -> OutboundAtt
             select(func.pg_try_advisory_xact_lock(line_lock(target.phone)))):
         # Being claimed elsewhere: no attempt row (id None), perhaps no call at all.
         return OutboundAttempt(to_phone=target.phone)
-    return session.scalars(
+    ours = session.scalars(
         select(OutboundAttempt)
         .join(OutboundTask, OutboundTask.id == OutboundAttempt.task_id)
         .where(OutboundAttempt.channel == "call", OutboundAttempt.to_phone == target.phone,
@@ -218,6 +223,16 @@ def line_in_call(session: Session, target: Target, now: datetime) -> OutboundAtt
                OutboundTask.status == TaskStatus.IN_PROGRESS.value,
                OutboundTask.claimed_until >= now)
         .limit(1)).first()
+    if ours is not None:
+        return ours
+    # The phone calling the hotline right now is in a call just as much: a survey rang a
+    # citizen still on the line with us (a handler reminded while calling the hotline),
+    # busy or call waiting mid-dialogue. Its end writes nothing here; the recheck finds it.
+    inbound = live_call(session, target.phone, now)
+    if inbound is None:
+        return None
+    return OutboundAttempt(id=0, kind=INBOUND, to_phone=target.phone,
+                           ticket_id=inbound.ticket_id)
 
 
 def wait_for_line(*, session: Session, task: OutboundTask, ticket: Ticket,
@@ -240,14 +255,19 @@ def wait_for_line(*, session: Session, task: OutboundTask, ticket: Ticket,
     if not first:
         return
     other = session.get(Ticket, busy.ticket_id) if busy.ticket_id else None
-    about = (f"（{EVENT_NOTES.get(busy.kind, busy.kind)}，工单{other.number}）"
-             if other is not None and busy.kind else "")
+    if busy.kind == INBOUND:
+        about = f"（来电，工单{other.number}）" if other is not None else ""
+        what = f"对方号码正在拨打本热线{about}"
+    else:
+        about = (f"（{EVENT_NOTES.get(busy.kind, busy.kind)}，工单{other.number}）"
+                 if other is not None and busy.kind else "")
+        what = f"对方号码正在接听本热线的另一通电话{about}"
     service.record_event(
         session=session, ticket=ticket, actor=SYSTEM, action="outbound_wait",
-        note=(f"{EVENT_NOTES.get(task.kind, task.kind)}：对方号码正在接听本热线的另一通电话"
-              f"{about}，待其结束后再拨（不计为未接通）"),
+        note=(f"{EVENT_NOTES.get(task.kind, task.kind)}：{what}，待其结束后再拨（不计为未接通）"),
         data={"kind": task.kind, "round": task.round, "step": task.step,
-              "to": mask_phone(busy.to_phone), "busy_with_ticket": other.number if other else None},
+              "to": mask_phone(busy.to_phone), "busy_with_ticket": other.number if other else None,
+              **({INBOUND: True} if busy.kind == INBOUND else {})},
         at=now)
     log.info("task %s (%s, ticket %s): the phone is in another of our calls; waiting",
              task.id, task.kind, ticket.number)
