@@ -321,7 +321,8 @@ class CallHandle:
             self.last_invite_response = self._ok(build_sdp(
                 ip=self._signalling.local_ip, port=self.rtp_port or 0,
                 session_id=self.session_id, formats=[(self.media.audio_pt, self.media.codec)],
-                event_pt=self.media.event_pt, layout=self.media.layout))
+                event_pt=self.media.event_pt, layout=self.media.layout,
+                ptime=self.media.ptime))
             assert self.rtp is not None
             self.rtp.start()
             self.transition(CallState.ANSWERED)

@@ -71,6 +71,7 @@ from telephony.sip.ledger import DialogLedger, prune_stale
 from telephony.sip.message import SipMessage, build_response
 from telephony.sip.registration import Registration, RegistrationState, SipRegistrationError
 from telephony.sip.sdp import (
+    DEFAULT_PTIME,
     Negotiated,
     NotAcceptable,
     SdpError,
@@ -538,6 +539,7 @@ class SipFrontEnd:
                 audio_pt=media.audio_pt if media else 0,
                 event_pt=media.event_pt if media else None,
                 on_audio=call.rx_audio, on_dtmf=call.rx_dtmf,
+                ptime=media.ptime if media else DEFAULT_PTIME,
             )
             stream.bind()
             holder.append(stream)

@@ -401,8 +401,9 @@ class InDialog:
             direction = "sendrecv"
         changed = direction != call.sdp_direction
         if new is not None and call.rtp is not None:
-            if (new.codec, new.audio_pt, new.event_pt) != (
-                    media.codec, media.audio_pt, media.event_pt):
+            # A new packet time too: sent from now on, and said in our answer.
+            if (new.codec, new.audio_pt, new.event_pt, new.ptime) != (
+                    media.codec, media.audio_pt, media.event_pt, media.ptime):
                 call.rtp.configure(new)
                 call.media, call.codec, media = new, new.codec, new
                 changed = True
@@ -419,7 +420,7 @@ class InDialog:
             sdp = build_sdp(ip=self.local_ip, port=call.rtp_port or 0,
                             session_id=call.session_id, version=call.sdp_version,
                             formats=[(media.audio_pt, media.codec)], event_pt=media.event_pt,
-                            direction=call.sdp_direction, layout=layout)
+                            direction=call.sdp_direction, layout=layout, ptime=media.ptime)
         self._session_refreshed(call, msg)
         self._refresh_target(call, msg)
         ok = build_response(msg, 200, extra=[
