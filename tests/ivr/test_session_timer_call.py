@@ -4,9 +4,10 @@ sending speech, and presses a key once the interval has run out from the first a
 front end (shipped settings, ports moved) keeps the call: what the caller says after the
 expiry point is recorded and the key is heard.
 
-We never refresh ourselves and set no interval of our own: the one in force is the
-caller's (``telephony/sip/session_timer.py``), so 90 s is the shortest call that outlives
-one. A call whose refreshes stop is ended by our BYE at the interval less min(32 s, a
+The caller asks to refresh itself (``refresher=uac``; one asking ``refresher=uas`` is
+refreshed by us, tests/telephony/test_sip_refresher.py) and we set no interval of our
+own: the one in force is the caller's (``telephony/sip/session_timer.py``), so 90 s is the
+shortest call that outlives one. A call whose refreshes stop is ended by our BYE at the interval less min(32 s, a
 third) (RFC 4028 10), 60 s of 90. Both tests drive the front end's session clock
 (``SipFrontEnd.session_clock``, what every session-timer decision reads) past those
 minutes instead of waiting them out: 50 s at a time, short of the BYE, so only the
@@ -32,6 +33,7 @@ from tests.ivr.ivrkit import assert_ok
 from tests.support import harness
 from tests.support.callers import silence_pcm16, ulaw_pcap
 from tests.support.sipkit import AudioAssets, EchoTestHandler, FrontEndFactory, rms
+from tests.support.waiting import SessionClock
 
 pytestmark = pytest.mark.sip
 
@@ -91,19 +93,6 @@ def test_refreshed_call_outlives_the_session_interval_with_its_audio(
     past = int(16000 * (expired_at - answered_at))
     assert recorded.rfind(second) >= past
     assert rms(recorded[past:]) > 100
-
-
-class SessionClock:
-    """``time.monotonic`` plus the seconds a test has skipped."""
-
-    def __init__(self) -> None:
-        self.skipped = 0.0
-
-    def __call__(self) -> float:
-        return time.monotonic() + self.skipped
-
-    def skip(self, seconds: float) -> None:
-        self.skipped += seconds
 
 
 def _wait_for(what: str, check: Callable[[], bool], timeout: float = 20.0) -> None:

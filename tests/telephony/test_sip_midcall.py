@@ -22,7 +22,7 @@ from telephony.call import CallHandle, CallState
 from telephony.media import g711
 from telephony.sip.frontend import SipFrontEnd
 from tests.support.lines import AnsweringLines as Lines
-from tests.support.lines import shipped_front_end
+from tests.support.lines import answered, shipped_front_end
 from tests.support.rawsip import RawPeer, header, sdp_port, status
 from tests.support.waiting import wait_until
 
@@ -61,12 +61,7 @@ def _offer(peer: RawPeer, port: int, pts: list[int]) -> str:
 
 def _answered(lines: Lines, caller: RawPeer, call_id: str, body: str | None = None
               ) -> tuple[bytes, CallHandle]:
-    caller.send(caller.invite(call_id, body=body))
-    answer = caller.finals(1)[call_id]
-    assert status(answer) == 200
-    caller.send(caller.ack(answer))
-    caller.send_rtp(answer, packets=3)
-    return answer, lines.one()
+    return answered(lines, caller, call_id, body=body)
 
 
 def _reinvite(caller: RawPeer, answer: bytes, body: str, cseq: int) -> bytes:
