@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Float, ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Float, ForeignKey, Index, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ticketing.models import Base, UTCDateTime, utcnow
 from ticketing.phones import normalise
@@ -16,6 +16,9 @@ CALLER_CHARS = 64
 # What the columns hold of a call's id (call records, tickets, transcription jobs). A SIP
 # Call-ID has no length limit; a longer one is kept as ``ivr.intake.new_call_key`` says.
 CALL_ID_CHARS = 128
+# Older than any call can be: a call still "in progress" past this is one whose process
+# died (recover_spool settles its journal then; live_call stops counting its record).
+LIVE_CALL_SECONDS = 900.0
 
 
 class CallOutcome(StrEnum):
@@ -34,6 +37,9 @@ class CallOutcome(StrEnum):
 
 class CallRecord(Base):
     __tablename__ = "call_records"
+    # A phone's latest calls (live_call, at every outbound claim of a call): one indexed
+    # look-up, not a walk of every call ever recorded (migration 0020).
+    __table_args__ = (Index("ix_call_records_caller_arrived", "caller", "arrived_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_id: Mapped[str] = mapped_column(String(CALL_ID_CHARS), unique=True)
@@ -64,3 +70,20 @@ def caller_fields(raw: str | None) -> dict[str, str | None]:
     user or asserted identity, Twilio's From)."""
     e164 = normalise(raw)
     return {"caller": e164, "caller_raw": None if e164 or not raw else raw[:CALLER_CHARS]}
+
+
+def live_call(session: Session, phone: str, now: datetime) -> CallRecord | None:
+    """The hotline call of ours ``phone`` is in right now (one it made to us, any carrier,
+    any node), or None. The phone in E.164 by the one rule the records were written with
+    (``ticketing.phones.normalise``). A record still in progress counts for
+    ``LIVE_CALL_SECONDS`` from its arrival at most: a node that died in a call and never
+    came back leaves it so, and it must not hold the phone for ever."""
+    e164 = normalise(phone)
+    if e164 is None:
+        return None
+    return session.scalars(
+        select(CallRecord)
+        .where(CallRecord.caller == e164, CallRecord.ended_at.is_(None),
+               CallRecord.outcome == CallOutcome.IN_PROGRESS.value,
+               CallRecord.arrived_at >= now - timedelta(seconds=LIVE_CALL_SECONDS))
+        .order_by(CallRecord.arrived_at.desc()).limit(1)).first()

@@ -34,7 +34,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from asr.jobs import enqueue
-from ivr.callrecords import CALL_ID_CHARS, CallOutcome, CallRecord, caller_fields
+from ivr.callrecords import (
+    CALL_ID_CHARS,
+    LIVE_CALL_SECONDS,
+    CallOutcome,
+    CallRecord,
+    caller_fields,
+)
 from knowledge import service as kb
 from ticketing import service
 from ticketing.actors import Actor
@@ -691,7 +697,8 @@ def _spoken(j: CallJournal) -> bool:
 
 
 def recover_spool(*, sessions: sessionmaker[Session], domain: Domain, spool: Spool,
-                  stale_after_seconds: float = 900, restarted: bool = False) -> list[str]:
+                  stale_after_seconds: float = LIVE_CALL_SECONDS,
+                  restarted: bool = False) -> list[str]:
     """Settle calls left in the spool by a database outage or a crash.
 
     A call still "in progress" is only touched once it is older than any call can be

@@ -27,8 +27,16 @@ from outbound.policies import (
     task_row,
 )
 from outbound.rounds import dispatch_round
+from outbound.signing import (
+    SignReminder,
+    covered_in,
+    covered_tickets,
+    sign_by_keypad,
+    signed_on,
+    spoken_number,
+)
 from ticketing import citizen, service, supervision
-from ticketing.actors import Actor, mask_phone
+from ticketing.actors import mask_phone
 from ticketing.classify import category_label
 from ticketing.context import Domain
 from ticketing.models import SupervisionCase, SupervisionLink, Ticket, TicketEvent, Unit, User
@@ -48,11 +56,6 @@ ASSIGNED = values(ASSIGNED_STATUSES)
 AWAITING_DISPATCH = values(AWAITING_DISPATCH_STATUSES)
 WAITING_FOR_CENTRE = values(WAITING_FOR_CENTRE_STATUSES)
 HOW_LABELS = {"sms": "短信", "call": "电话"}
-
-
-def spoken_number(number: str) -> str:
-    """Digits one by one, so TTS reads 2611240007 as a ticket number, not a quantity."""
-    return " ".join(number)
 
 
 def _local(domain: Domain, at: datetime | None) -> str:
@@ -238,17 +241,15 @@ class SignConversation(Conversation):
         if not keys.endswith("1"):
             return
         ticket = session.get_one(Ticket, attempt.ticket_id, populate_existing=True)
-        handler = session.get(User, attempt.to_user_id) if attempt.to_user_id else None
-        if (handler is None or ticket.status != Status.DISPATCHED.value
-                or dispatch_round(session=session, ticket_id=ticket.id) != self.task_round):
-            self.sign_result = "moot"
+        signed = sign_by_keypad(session, self.domain, attempt, ticket, self.task_round)
+        # Twilio may post the same key again: a ticket this call's key signed already is
+        # "signed", not a key that did nothing (review51).
+        mine = signed or signed_on(attempt, ticket.id)
+        self.sign_result = "signed" if mine else "moot"
+        if not mine:
             # Signed, returned (退单) or moved on while the phone rang: the trail says
             # the key did nothing, or it read as a keypad signing.
             attempt.data = {**(attempt.data or {}), NOT_COUNTED: "moved"}
-            return
-        service.sign(session=session, domain=self.domain, ticket=ticket,
-                     actor=Actor.of(handler), via="keypad")
-        self.sign_result = "signed"
 
 
 class SignCall:
@@ -267,13 +268,22 @@ class SignCall:
     def conversation(self, *, sessions: sessionmaker[Session], domain: Domain,
                      task: OutboundTask, attempt: OutboundAttempt, ticket: Ticket
                      ) -> Conversation:
-        return SignConversation(sessions=sessions, domain=domain, attempt_id=attempt.id,
-                                ticket=ticket, task_round=task.round)
+        # The handler's other tickets whose reminder is due too: one call for all of them
+        # (outbound.signing); a ticket alone keeps its own dialogue.
+        ids = {"task_id": task.id, "task_round": task.round, "ticket_id": ticket.id,
+               "attempt_id": attempt.id}
+        return SignReminder(
+            sessions=sessions, domain=domain, attempt_id=attempt.id,
+            single=SignConversation(sessions=sessions, domain=domain, attempt_id=attempt.id,
+                                    ticket=ticket, task_round=task.round),
+            cover=lambda session: (
+                covered_in(session, now=domain.now(), **ids) if session is not None
+                else covered_tickets(sessions=sessions, now=domain.now(), **ids)))
 
     def after(self, *, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
               attempt: OutboundAttempt, now: datetime) -> None:
         if not _still_waiting_for_sign(session, task, ticket):
-            signed_here = (attempt.keys or "").endswith("1") and ticket.status == "signed"
+            signed_here = ticket.status == "signed" and signed_on(attempt, ticket.id)
             finish(task, now, "signed_by_keypad" if signed_here else "signed_or_moved")
             return
         if answered_then_abandoned(attempt):

@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from ivr.callrecords import live_call
 from outbound.citizen_sms import CitizenSms
 from outbound.conversation import KEYS_AHEAD, KEYS_WRONG, NO_AUDIO, NOT_COUNTED, Conversation
 from outbound.dialers import CallResult, Dialer
@@ -196,6 +197,10 @@ def line_lock(phone: str) -> int:
                           "big", signed=True)
 
 
+# OutboundAttempt.kind of a stand-in for a call the phone made to us (``line_in_call``).
+INBOUND = "inbound"
+
+
 def line_in_call(session: Session, target: Target, now: datetime) -> OutboundAttempt | None:
     """The call being placed to ``target``'s phone now, by any worker, or None. A person
     has one phone and it takes one call at a time: two reminders to one handler a second
@@ -210,7 +215,7 @@ def line_in_call(session: Session, target: Target, now: datetime) -> OutboundAtt
             select(func.pg_try_advisory_xact_lock(line_lock(target.phone)))):
         # Being claimed elsewhere: no attempt row (id None), perhaps no call at all.
         return OutboundAttempt(to_phone=target.phone)
-    return session.scalars(
+    ours = session.scalars(
         select(OutboundAttempt)
         .join(OutboundTask, OutboundTask.id == OutboundAttempt.task_id)
         .where(OutboundAttempt.channel == "call", OutboundAttempt.to_phone == target.phone,
@@ -218,6 +223,16 @@ def line_in_call(session: Session, target: Target, now: datetime) -> OutboundAtt
                OutboundTask.status == TaskStatus.IN_PROGRESS.value,
                OutboundTask.claimed_until >= now)
         .limit(1)).first()
+    if ours is not None:
+        return ours
+    # The phone calling the hotline right now is in a call just as much: a survey rang a
+    # citizen still on the line with us (a handler reminded while calling the hotline),
+    # busy or call waiting mid-dialogue. Its end writes nothing here; the recheck finds it.
+    inbound = live_call(session, target.phone, now)
+    if inbound is None:
+        return None
+    return OutboundAttempt(id=0, kind=INBOUND, to_phone=target.phone,
+                           ticket_id=inbound.ticket_id)
 
 
 def wait_for_line(*, session: Session, task: OutboundTask, ticket: Ticket,
@@ -240,14 +255,19 @@ def wait_for_line(*, session: Session, task: OutboundTask, ticket: Ticket,
     if not first:
         return
     other = session.get(Ticket, busy.ticket_id) if busy.ticket_id else None
-    about = (f"（{EVENT_NOTES.get(busy.kind, busy.kind)}，工单{other.number}）"
-             if other is not None and busy.kind else "")
+    if busy.kind == INBOUND:
+        about = f"（来电，工单{other.number}）" if other is not None else ""
+        what = f"对方号码正在拨打本热线{about}"
+    else:
+        about = (f"（{EVENT_NOTES.get(busy.kind, busy.kind)}，工单{other.number}）"
+                 if other is not None and busy.kind else "")
+        what = f"对方号码正在接听本热线的另一通电话{about}"
     service.record_event(
         session=session, ticket=ticket, actor=SYSTEM, action="outbound_wait",
-        note=(f"{EVENT_NOTES.get(task.kind, task.kind)}：对方号码正在接听本热线的另一通电话"
-              f"{about}，待其结束后再拨（不计为未接通）"),
+        note=(f"{EVENT_NOTES.get(task.kind, task.kind)}：{what}，待其结束后再拨（不计为未接通）"),
         data={"kind": task.kind, "round": task.round, "step": task.step,
-              "to": mask_phone(busy.to_phone), "busy_with_ticket": other.number if other else None},
+              "to": mask_phone(busy.to_phone), "busy_with_ticket": other.number if other else None,
+              **({INBOUND: True} if busy.kind == INBOUND else {})},
         at=now)
     log.info("task %s (%s, ticket %s): the phone is in another of our calls; waiting",
              task.id, task.kind, ticket.number)
@@ -277,6 +297,27 @@ def free_line(session: Session, phone: str, now: datetime) -> None:
     session.execute(update(OutboundTask)
                     .where(waiting, OutboundTask.id != first, OutboundTask.due_at < later)
                     .values(due_at=later).execution_options(synchronize_session=False))
+
+
+# How often a call's lease is renewed while the call goes on, as a share of the lease: two
+# renewals may fail (the database busy) before a live call's claim runs out.
+RENEWALS_PER_LEASE = 3
+
+
+def renew_lease(*, session: Session, task_id: int, worker: str, now: datetime,
+                lease_seconds: float) -> bool:
+    """Extend ``worker``'s claim of a task whose call is still up; False when the claim is
+    no longer its own (taken over, settled). Before, the lease was set once at the claim:
+    a call longer than ``lease_seconds`` (300 s) was counted dead while it went on, so its
+    line was free to a second call to the same phone and its task to a second claim
+    (settled by recovery, and a survey placed again) while the first still talked."""
+    done = session.execute(
+        update(OutboundTask)
+        .where(OutboundTask.id == task_id, OutboundTask.claimed_by == worker,
+               OutboundTask.status == TaskStatus.IN_PROGRESS.value)
+        .values(claimed_until=now + timedelta(seconds=lease_seconds))
+        .execution_options(synchronize_session=False))
+    return bool(getattr(done, "rowcount", 0))
 
 
 def recover_abandoned(*, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
@@ -406,7 +447,8 @@ class OutboundWorker:
     def __init__(self, *, sessions: sessionmaker[Session], domain: Domain, dialer: Dialer,
                  sms: SmsSender, name: str | None = None,
                  max_parallel: int | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 renew_seconds: float | None = None) -> None:
         self.sessions = sessions
         self.domain = domain
         self.dialer = dialer
@@ -427,6 +469,10 @@ class OutboundWorker:
                                          f"{poll * OUTAGE_BACKOFF_POLLS:g} s until it is back")
         self._backoff = 0.0
         self._retry_at = 0.0
+        # A live call's lease renewed this often (wall seconds): a crash stops the renewals,
+        # so its claim still runs out within one lease of the last.
+        self.renew_seconds = renew_seconds or max(
+            1.0, domain.settings.outbound.lease_seconds / RENEWALS_PER_LEASE)
 
     def plan_now(self) -> None:
         with transaction(self.sessions) as session:
@@ -490,11 +536,18 @@ class OutboundWorker:
                 stop.wait(self.domain.settings.outbound.poll_seconds)
 
     def _run(self, claim: Claim) -> None:
+        ended = threading.Event()
+        keeper = threading.Thread(target=self._keep_lease, args=(claim, ended), daemon=True,
+                                  name=f"outbound-lease-{claim.task_id}")
+        keeper.start()
         try:
             result = self._execute(claim)
         except Exception as exc:
             log.exception("task %s attempt %s failed", claim.task_id, claim.attempt_id)
             result = CallResult(Outcome.FAILED, detail=f"{type(exc).__name__}: {exc}"[:500])
+        finally:
+            ended.set()
+            keeper.join()
         try:
             with transaction(self.sessions) as session:
                 record_end(session=session, domain=self.domain, claim=claim, worker=self.name,
@@ -511,6 +564,25 @@ class OutboundWorker:
         finally:
             with self._lock:
                 self._inflight -= 1
+
+    def _keep_lease(self, claim: Claim, ended: threading.Event) -> None:
+        """Renew the claim's lease until its call (or SMS) ends. A renewal that fails (the
+        database down) is tried again at the next turn; one that finds the claim gone
+        stops (the finish transaction then keeps the record only, ``record_end``)."""
+        lease = self.domain.settings.outbound.lease_seconds
+        while not ended.wait(self.renew_seconds):
+            try:
+                with transaction(self.sessions) as session:
+                    mine = renew_lease(session=session, task_id=claim.task_id,
+                                       worker=self.name, now=self.domain.now(),
+                                       lease_seconds=lease)
+            except Exception as exc:
+                log.warning("task %s: renewing its lease failed (%s: %s); trying again",
+                            claim.task_id, type(exc).__name__, first_line(exc))
+                continue
+            if not mine:
+                log.warning("task %s: its claim was taken over during the call", claim.task_id)
+                return
 
     def _execute(self, claim: Claim) -> CallResult:
         target = claim.target

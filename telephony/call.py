@@ -245,6 +245,18 @@ class CallHandle:
         # last set going (answer or refresh), on the front end's session clock.
         self.session_interval: int | None = None
         self.session_refreshed = 0.0
+        # We are the refresher (the request asked ``refresher=uas``, RFC 4028 9): our
+        # refresh goes out at half the interval (``telephony.sip.refresher``). The peer
+        # allows UPDATE (its Allow said so), the largest Min-SE it named (RFC 4028 7.4),
+        # our refresh in flight (its CSeq number; 0: none), a re-INVITE of ours awaiting
+        # its answer (the peer's offer meanwhile gets 491, RFC 3261 14.2), and when a
+        # refresh refused may be tried again (session clock).
+        self.we_refresh = False
+        self.peer_allows_update = False
+        self.min_se: int | None = None
+        self.refreshing = 0
+        self.our_offer_out = False
+        self.refresh_retry_at = 0.0
         self.rtp: Rtp16Stream | None = None
         self.rtp_port: int | None = None
         self.media: Negotiated | None = None
@@ -333,7 +345,8 @@ class CallHandle:
             self.last_invite_response = self._ok(build_sdp(
                 ip=self._signalling.local_ip, port=self.rtp_port or 0,
                 session_id=self.session_id, formats=[(self.media.audio_pt, self.media.codec)],
-                event_pt=self.media.event_pt, layout=self.media.layout))
+                event_pt=self.media.event_pt, layout=self.media.layout,
+                ptime=self.media.ptime))
             assert self.rtp is not None
             self.rtp.start()
             self.transition(CallState.ANSWERED)

@@ -1,5 +1,5 @@
-"""RTP: 16-bit audio both ways, steady 20 ms pacing, robust RFC 2833 DTMF, and the RTP
-port pool (faults F10-F14, F16 in ``telephony.pyvoip``)."""
+"""RTP: 16-bit audio both ways, steady pacing at the peer's packet time, robust RFC 2833
+DTMF, and the RTP port pool (faults F10-F14, F16 in ``telephony.pyvoip``)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,15 @@ from telephony.media import g711
 from telephony.media.arrival import Arrival
 from telephony.media.dtmf import INBAND, DtmfDetector, mode_for
 from telephony.pyvoip import RTP
+from telephony.sip.sdp import DEFAULT_PTIME
 
 FRAME_SAMPLES = 160  # 20 ms at 8 kHz
 FRAME_BYTES = FRAME_SAMPLES * 2  # 16-bit
+# What we send is queued in 10 ms pieces, the unit of every packet time we send (10-60 ms,
+# ``telephony.sip.sdp.PTIMES``): a packet is ptime / 10 of them, so a prompt plays on
+# across packet boundaries, whatever the length the peer asked for.
+UNIT_SAMPLES = 80
+UNIT_BYTES = UNIT_SAMPLES * 2
 _DTMF_KEYS = "0123456789*#ABCD"
 # An RFC 4733 event whose three end packets were all lost still counts, when the next
 # event begins, if it had lasted this long (timestamp units; 40 ms at 8 kHz, the shortest
@@ -77,7 +83,7 @@ _PAYLOAD_TYPES = {"PCMU": RTP.PayloadType.PCMU, "PCMA": RTP.PayloadType.PCMA}
 
 
 def _frames(encoded: bytes) -> list[bytes]:
-    return [encoded[i:i + FRAME_SAMPLES] for i in range(0, len(encoded), FRAME_SAMPLES)]
+    return [encoded[i:i + UNIT_SAMPLES] for i in range(0, len(encoded), UNIT_SAMPLES)]
 
 
 class PlaybackToken:
@@ -93,7 +99,8 @@ class Rtp16Stream(RTP.RTPClient):
 
     def __init__(self, *, local: tuple[str, int], remote: tuple[str, int], codec: str,
                  audio_pt: int, event_pt: int | None,
-                 on_audio: Callable[[bytes], None], on_dtmf: Callable[[str], None]) -> None:
+                 on_audio: Callable[[bytes], None], on_dtmf: Callable[[str], None],
+                 ptime: int = DEFAULT_PTIME) -> None:
         assoc: dict[int, Any] = {audio_pt: _PAYLOAD_TYPES[codec]}
         if event_pt is not None:
             assoc[event_pt] = RTP.PayloadType.EVENT
@@ -108,7 +115,10 @@ class Rtp16Stream(RTP.RTPClient):
         self.event_pts = frozenset({event_pt} - {None})
         self.on_audio = on_audio
         self._encode = _ENCODERS[codec]
-        self._silence = self._encode(b"\x00" * FRAME_BYTES)
+        self._silence = self._encode(b"\x00" * UNIT_BYTES)
+        # The packet time we send (ms): the one the peer's SDP asked to receive, as the
+        # signalling chose it (``Negotiated.ptime``); read by the send thread each packet.
+        self.ptime = ptime
         self._inband = self._inband_detector(event_pt)
         self._out: deque[bytes | PlaybackToken] = deque()
         self._out_lock = threading.Lock()
@@ -177,7 +187,8 @@ class Rtp16Stream(RTP.RTPClient):
             self.codec = media.codec
             self.audio_pt = media.audio_pt
             self._encode = _ENCODERS[media.codec]
-            self._silence = self._encode(b"\x00" * FRAME_BYTES)
+            self._silence = self._encode(b"\x00" * UNIT_BYTES)
+        self.ptime = media.ptime
         self.event_pt = media.event_pt
         self.event_pts = frozenset({media.event_pt, media.offered_event_pt} - {None})
         self.assoc = {media.audio_pt: _PAYLOAD_TYPES[media.codec]}
@@ -600,10 +611,10 @@ class Rtp16Stream(RTP.RTPClient):
 
     # -- send (F11, F12) ---------------------------------------------------------------
     def queue_pcm16(self, pcm: bytes) -> PlaybackToken:
-        """Encode now (not in the pacing loop) and queue 20 ms frames; the token fires
+        """Encode now (not in the pacing loop) and queue 10 ms pieces; the token fires
         when the last one has been sent."""
-        if len(pcm) % FRAME_BYTES:
-            pcm += b"\x00" * (FRAME_BYTES - len(pcm) % FRAME_BYTES)
+        if len(pcm) % UNIT_BYTES:
+            pcm += b"\x00" * (UNIT_BYTES - len(pcm) % UNIT_BYTES)
         codec = self.codec
         frames = _frames(_ENCODERS[codec](pcm))
         token = PlaybackToken()
@@ -623,27 +634,36 @@ class Rtp16Stream(RTP.RTPClient):
             if isinstance(item, PlaybackToken):
                 item.done.set()
 
-    def _next_payload(self) -> tuple[int, bytes]:
-        """The next frame and its payload type, read together (``configure`` may switch
-        the codec between two frames)."""
+    def _next_payload(self) -> tuple[int, bytes, list[PlaybackToken]]:
+        """The next packet's audio (``ptime`` / 10 pieces, silence where nothing is
+        queued), its payload type, read together (``configure`` may switch the codec
+        between two packets), and the plays it ends (their tokens fire once it is sent)."""
+        units = max(1, self.ptime // 10)
+        ended: list[PlaybackToken] = []
         with self._out_lock:
-            while self._out:
+            payload = b""
+            taken = 0
+            while self._out and taken < units:
                 item = self._out.popleft()
                 if isinstance(item, PlaybackToken):
-                    item.done.set()
+                    ended.append(item)
                     continue
-                return self.audio_pt, item
-            return self.audio_pt, self._silence
+                payload += item
+                taken += 1
+            # A play's token right after its last piece: ended by this packet too.
+            while self._out and isinstance(self._out[0], PlaybackToken):
+                ended.append(self._out.popleft())  # type: ignore[arg-type]
+            return self.audio_pt, payload + self._silence * (units - taken), ended
 
     def trans(self) -> None:
         assert self.sin is not None
-        interval = FRAME_SAMPLES / 8000
         deadline = time.monotonic()
         while self.NSD:
+            ptime = self.ptime  # one packet's length, read once (a re-INVITE may change it)
             if not self.send_frame():
                 break
-            # Next send time on an absolute 20 ms grid: no drift, no sleep() error build-up.
-            deadline += interval
+            # Next send time on an absolute grid: no drift, no sleep() error build-up.
+            deadline += ptime / 1000
             delay = deadline - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
@@ -651,10 +671,10 @@ class Rtp16Stream(RTP.RTPClient):
                 deadline = time.monotonic()  # stalled (e.g. SIGSTOP): resync, don't burst
 
     def send_frame(self) -> bool:
-        """Send the next 20 ms frame (the send thread, one each tick); False once the
-        socket is closed under a stopped stream."""
+        """Send the next packet, ``ptime`` ms of audio (the send thread, one each tick);
+        False once the socket is closed under a stopped stream."""
         assert self.sin is not None
-        audio_pt, payload = self._next_payload()
+        audio_pt, payload, ended = self._next_payload()
         # Held, the frame is paced and dropped as when nothing may be sent (the dialogue's
         # prompts still "play", its timers unchanged), and no keep-alive goes out either:
         # RFC 3264 allows none on a stream we may not send on, and our address is public
@@ -690,7 +710,11 @@ class Rtp16Stream(RTP.RTPClient):
             # MAX_DROPOUT, and the peer dropped the first packets after the resume as out
             # of sequence. The timestamp goes on: it is the clock, the marker says why.
             self.outSequence = (self.outSequence + 1) & 0xFFFF
-        self.outTimestamp = (self.outTimestamp + FRAME_SAMPLES) & 0xFFFFFFFF
+        # The timestamp steps by the samples the packet held (RFC 3550 5.1): 80 for 10 ms,
+        # 480 for 60 ms; one payload byte is one G.711 sample.
+        self.outTimestamp = (self.outTimestamp + len(payload)) & 0xFFFFFFFF
+        for token in ended:
+            token.done.set()
         return True
 
 

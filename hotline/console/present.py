@@ -69,6 +69,7 @@ EVENT_LABELS: dict[str, str] = {
     "call": "电话",
     "outbound_call": "外呼电话",
     "outbound_wait": "外呼等待（对方正在通话）",
+    "outbound_covered": "合并签收提醒",
     "outbound_sms": "外发短信",
     "survey_unreachable": "回访未接通",
     "survey_review": "回访复核",

@@ -4,6 +4,7 @@ Shared by the front end (BYE) and the dialer (ACK), so both follow one route set
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 
 from telephony.call import CallHandle, Direction
 from telephony.sip.message import SipMessage
@@ -109,7 +110,8 @@ def in_dialog_dest(call: CallHandle, came_from: tuple[str, int] | None) -> tuple
 
 
 def dialog_request(call: CallHandle, method: str, cseq: int, *, via: str,
-                   contact: str) -> bytes:
+                   contact: str, extra: Iterable[tuple[str, str]] = (),
+                   body: bytes = b"") -> bytes:
     # Record-Route as received: an INVITE we took lists it in our order, a 2xx to ours
     # in reverse (RFC 3261 12.1.1, 12.1.2).
     route = call.route_set if call.direction is Direction.INBOUND else list(
@@ -119,7 +121,8 @@ def dialog_request(call: CallHandle, method: str, cseq: int, *, via: str,
                        # (A null tag is no tag: "tag=" with no value is not SIP.)
                        to=call.remote_uri + (f";tag={call.remote_tag}" if call.remote_tag
                                              else ""),
-                       call_id=call.call_id, cseq=cseq, contact=contact)
+                       call_id=call.call_id, cseq=cseq, contact=contact, extra=extra,
+                       body=body)
 
 
 __all__ = ["ALLOW", "KNOWN_NOT_SERVED", "dialog_peers", "dialog_request", "first_hop",

@@ -69,8 +69,10 @@ from telephony.sip.identity import asserted_caller
 from telephony.sip.indialog import NO_ACK, InDialog
 from telephony.sip.ledger import DialogLedger, prune_stale
 from telephony.sip.message import SipMessage, build_response
+from telephony.sip.refresher import Refresher
 from telephony.sip.registration import Registration, RegistrationState, SipRegistrationError
 from telephony.sip.sdp import (
+    DEFAULT_PTIME,
     Negotiated,
     NotAcceptable,
     SdpError,
@@ -167,6 +169,12 @@ class SipFrontEnd:
                                 on_offer_answer=self._offer_answered,
                                 on_target=self._retarget,
                                 finals=self.admission.finals)
+        # Our session refreshes, for callers that asked us to refresh (RFC 4028 9, 10).
+        self.refresher = Refresher(transactions=self._transactions, send=self.send_to,
+                                   new_via=self.new_via, contact=lambda: self.contact_uri,
+                                   local_ip=self.local_ip,
+                                   clock=lambda: self.session_clock(), later=self._later,
+                                   end=self._end_dialog_gone)
         self.dialer = Dialer(self, self._transactions, username=sip.username,
                              registrar=self.registrar if self.mode == "register" else None,
                              ring_timeout=ring_timeout)
@@ -538,6 +546,7 @@ class SipFrontEnd:
                 audio_pt=media.audio_pt if media else 0,
                 event_pt=media.event_pt if media else None,
                 on_audio=call.rx_audio, on_dtmf=call.rx_dtmf,
+                ptime=media.ptime if media else DEFAULT_PTIME,
             )
             stream.bind()
             holder.append(stream)
@@ -666,6 +675,8 @@ class SipFrontEnd:
                     interval=interval):
                 reason = EndReason.SESSION_EXPIRED
             if reason is None:
+                if self.refresher.due(call):
+                    self.refresher.refresh(call)
                 continue
             log.warning("call %s: %s after %.1f s, hanging up", call.call_id, reason.value,
                         now - rtp.started)
@@ -674,6 +685,12 @@ class SipFrontEnd:
                 if inbound and reason in (EndReason.NO_ACK, EndReason.NO_RTP):
                     self._abandoned(call, reason)
         self._later(0.25, self._watchdog)
+
+    def _end_dialog_gone(self, call: CallHandle, reason: EndReason) -> None:
+        """Our session refresh found the dialog gone (408, 481, no answer: RFC 4028 10):
+        the call ends as the caller's hang-up would, and our BYE goes for the record."""
+        if call.transition(CallState.ENDED, reason):
+            self.send_bye(call)
 
     def _end_if_unacked(self, call: CallHandle, now: float) -> None:
         """A delayed offer whose 200 no ACK has answered within ``ack_timeout`` (no media

@@ -281,6 +281,13 @@ class InDialog:
                 ("Retry-After", str(random.randint(0, 10))),
                 ("Warning", f'399 hotline12345 "our answer to the INVITE (CSeq '
                             f'{call.invite.cseq[0]}) has not been sent yet"')]), msg.source)
+        elif call.our_offer_out and (msg.method == "INVITE" or msg.body_bytes):
+            # Our re-INVITE refreshing the session (``telephony.sip.refresher``) awaits its
+            # answer: an offer or re-INVITE of the peer's crossing it is glare (RFC 3261
+            # 14.2, RFC 3311 5.2); the peer answers ours, then tries its own again.
+            send(build_response(msg, 491, extra=[
+                ("Warning", '399 hotline12345 "our re-INVITE awaits its answer"')]),
+                msg.source)
         elif (unacked := self._unacked_of(call)) is not None and unacked.offer is not None and (
                 msg.method == "INVITE" or msg.body_bytes):
             # (``unacked`` read again: our 2xx to the INVITE may have gone since the top.)
@@ -401,8 +408,9 @@ class InDialog:
             direction = "sendrecv"
         changed = direction != call.sdp_direction
         if new is not None and call.rtp is not None:
-            if (new.codec, new.audio_pt, new.event_pt) != (
-                    media.codec, media.audio_pt, media.event_pt):
+            # A new packet time too: sent from now on, and said in our answer.
+            if (new.codec, new.audio_pt, new.event_pt, new.ptime) != (
+                    media.codec, media.audio_pt, media.event_pt, media.ptime):
                 call.rtp.configure(new)
                 call.media, call.codec, media = new, new.codec, new
                 changed = True
@@ -419,7 +427,7 @@ class InDialog:
             sdp = build_sdp(ip=self.local_ip, port=call.rtp_port or 0,
                             session_id=call.session_id, version=call.sdp_version,
                             formats=[(media.audio_pt, media.codec)], event_pt=media.event_pt,
-                            direction=call.sdp_direction, layout=layout)
+                            direction=call.sdp_direction, layout=layout, ptime=media.ptime)
         self._session_refreshed(call, msg)
         self._refresh_target(call, msg)
         ok = build_response(msg, 200, extra=[
@@ -459,6 +467,15 @@ class InDialog:
         watchdog reads the interval first)."""
         call.session_refreshed = self._clock()
         call.session_interval = session_timer.granted_interval(msg)
+        # Who refreshes from now on, as this request chose (RFC 4028 9); and what our own
+        # refresh may use: UPDATE if the peer allows it, the Min-SE it named (RFC 4028 7.4).
+        call.we_refresh = session_timer.we_refresh(msg)
+        allow = {m.strip().upper() for v in msg.all("Allow") for m in v.split(",")}
+        if allow:
+            call.peer_allows_update = "UPDATE" in allow
+        named = session_timer.min_se(msg)
+        if named is not None:
+            call.min_se = max(call.min_se or 0, named)
 
     def send_invite_2xx(self, call: CallHandle) -> None:
         """Send our 200 OK to the call's INVITE, and again until its ACK (``_await_ack``);

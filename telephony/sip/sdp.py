@@ -25,6 +25,12 @@ SUPPORTED_CODECS = tuple(STATIC_CODECS.values())
 # The RTP profiles we serve (no SRTP): an audio stream in another is refused.
 PLAIN_RTP = ("RTP/AVP", "RTP/AVPF")
 DEFAULT_EVENT_PT = 101
+# The packet times we send (ms): whole 10 ms pieces, 10 to 60 ms, as G.711 phones and
+# gateways take them (RFC 3551 4.5: G.711 "frames" are any number of samples; its
+# default packetisation is 20 ms, what we send when the peer asks nothing).
+PTIMES = (10, 20, 30, 40, 50, 60)
+DEFAULT_PTIME = 20
+_PTIME = re.compile(r"^\s*(\d{1,6}(?:\.\d{1,6})?)\s*$")
 
 _LINE = re.compile(r"^([a-z])=(.*)$")
 # Numbers are bounded in the patterns themselves: int() of a few thousand digits raises
@@ -89,6 +95,10 @@ class MediaOffer:
     # as the m= line that refuses them (port 0): an answer has as many m= lines as its
     # offer, in the same order (RFC 3264 6), or a video phone's stack rejects it.
     layout: tuple[str, ...] = ()
+    # a=ptime / a=maxptime of the stream (ms): the packet length the peer wants to receive,
+    # and the longest it can (RFC 4566 6, RFC 3264 5.1, 6.1); None when not said.
+    ptime: float | None = None
+    maxptime: float | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +114,8 @@ class Negotiated:
     # Our offer's telephone-event number, when this is the answer to our offer and it gave
     # the event another: the answerer sends with ours (``answered_media``).
     offered_event_pt: int | None = None
+    # The packet time we send (ms, ``packet_time``), and the one our SDP asks of the peer.
+    ptime: int = DEFAULT_PTIME
 
 
 def parse_sdp(body: bytes | str) -> MediaOffer:
@@ -196,6 +208,10 @@ def parse_sdp(body: bytes | str) -> MediaOffer:
                 audio.rtpmap[int(rm.group(1))] = (rm.group(2), int(rm.group(3)))
             elif name in _DIRECTIONS:
                 audio.direction = name
+            elif name in ("ptime", "maxptime") and (pt := _PTIME.match(val)):
+                # Unreadable or absurd values are as if not said: a preference, not a
+                # reason to refuse the call.
+                setattr(audio, name, float(pt.group(1)) or None)
     if audio is None:
         if not seen_media:
             raise SdpError("no m= line")
@@ -236,7 +252,22 @@ def answer_offer(offer: MediaOffer,
             event_pt = pt
             break
     return Negotiated(codec=codec[1], audio_pt=codec[0], event_pt=event_pt,
-                      remote_ip=remote_ip, remote_port=offer.port, layout=offer.layout)
+                      remote_ip=remote_ip, remote_port=offer.port, layout=offer.layout,
+                      ptime=packet_time(offer))
+
+
+def packet_time(sdp: MediaOffer) -> int:
+    """The packet time we send to the peer whose SDP is ``sdp``: its a=ptime, the length
+    it wants to receive (RFC 4566 6; RFC 3264 5.1 for an offer, 6.1 for an answer), when
+    it is one we make (``PTIMES``); else the nearest we make (the shorter on a tie: a
+    receiver sized for 25 ms takes 20 sooner than 30), never over its a=maxptime; 20 ms
+    when it says nothing. Before, every call got 20 ms packets whatever it asked (a
+    gateway asking 30 or 40 ms; the trial's caller sent a=ptime:40). Our own SDP says the
+    same length back (``build_sdp``): what we want to receive, as the two directions need
+    not differ, and so a peer that asked what we cannot make reads what it gets."""
+    wanted = sdp.ptime or DEFAULT_PTIME
+    fits = [p for p in PTIMES if sdp.maxptime is None or p <= sdp.maxptime] or [PTIMES[0]]
+    return min(fits, key=lambda p: (abs(p - wanted), p))
 
 
 def _format(offer: MediaOffer, pt: int) -> tuple[str, int]:
@@ -355,11 +386,13 @@ def answered_media(answer: MediaOffer,
 
 def build_sdp(*, ip: str, port: int, session_id: int, formats: list[tuple[int, str]],
               event_pt: int | None, version: int | None = None,
-              direction: str = "sendrecv", layout: tuple[str, ...] = ()) -> bytes:
+              direction: str = "sendrecv", layout: tuple[str, ...] = (),
+              ptime: int = DEFAULT_PTIME) -> bytes:
     """An offer (several formats) or an answer (one format) for one audio stream.
     ``version`` (o= line; the session id by default) goes up each time our SDP in a
     session changes (RFC 3264 8). An answer's ``layout`` (``MediaOffer.layout``) puts
-    the offer's other streams, refused, around ours in the offer's order."""
+    the offer's other streams, refused, around ours in the offer's order. ``ptime``: the
+    packet time we want to receive, the one we send (``packet_time``)."""
     pts = [pt for pt, _ in formats] + ([event_pt] if event_pt is not None else [])
     lines = [
         "v=0",
@@ -372,7 +405,7 @@ def build_sdp(*, ip: str, port: int, session_id: int, formats: list[tuple[int, s
     audio += [f"a=rtpmap:{pt} {name}/8000" for pt, name in formats]
     if event_pt is not None:
         audio += [f"a=rtpmap:{event_pt} telephone-event/8000", f"a=fmtp:{event_pt} 0-15"]
-    audio += ["a=ptime:20", f"a={direction}"]
+    audio += [f"a=ptime:{ptime}", f"a={direction}"]
     for refused in layout or ("",):
         lines += audio if not refused else [f"m={refused}"]
     return ("\r\n".join(lines) + "\r\n").encode()

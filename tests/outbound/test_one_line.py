@@ -10,13 +10,15 @@ Twilio attempts are claimed alike)."""
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from ivr.callrecords import LIVE_CALL_SECONDS, CallRecord, caller_fields
 from outbound.conversation import Conversation
 from outbound.dialers import CallResult
 from outbound.models import Kind, OutboundAttempt, OutboundTask, TaskStatus
@@ -29,6 +31,7 @@ from tests.outbound.support import (
     Script,
     ScriptedDialer,
     attempts,
+    close_ticket,
     drive,
     events,
     new_ticket,
@@ -66,26 +69,37 @@ class OneLineDialer(ScriptedDialer):
                 self.busy[to] -= 1
 
 
+def _two_tickets(sessions: sessionmaker[Session], domain: Domain, city: City
+                 ) -> tuple[str, str]:
+    """Two water tickets of two citizens, both dispatched to the one water handler."""
+    return (new_ticket(sessions, domain, city),
+            new_ticket(sessions, domain, city, phone="13811113333",
+                       demand="朝阳区望京西园四区2号楼停水了，一直没来水"))
+
+
+def _until_one_waits(worker: OutboundWorker, clock: Clock, sessions: sessionmaker[Session],
+                     numbers: tuple[str, ...]) -> None:
+    """Tick until one of the tickets' reminders waits for the line (another is placed)."""
+    for _ in range(20):
+        clock.at += timedelta(seconds=1)
+        worker.plan_now()
+        worker.tick()
+        if any((t.result or "").startswith(WAITS_FOR_LINE) for n in numbers
+               for t in tasks(sessions, n, Kind.SIGN_CALL)):
+            return
+    raise AssertionError("no reminder waited for the line")
+
+
 def test_two_reminders_to_one_handler_are_one_call_after_the_other(
         ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
     clock = Clock(ob_domain)
-    first = new_ticket(ob_sessions, ob_domain, ob_city)
-    second = new_ticket(ob_sessions, ob_domain, ob_city, phone="13811113333",
-                        demand="朝阳区望京西园四区2号楼停水了，一直没来水")
+    first, second = _two_tickets(ob_sessions, ob_domain, ob_city)
     dialer = OneLineDialer({WATER_HANDLER_PHONE: Script(["1"])})
     worker = OutboundWorker(sessions=ob_sessions, domain=ob_domain, dialer=dialer,
                             sms=RecordingSms(), name="test-worker")
     # Both reminders fall due together; one is placed (and held in its call), the other
     # waits for the line.
-    for _ in range(20):
-        clock.at += timedelta(seconds=1)
-        worker.plan_now()
-        worker.tick()
-        if any((t.result or "").startswith(WAITS_FOR_LINE) for n in (first, second)
-               for t in tasks(ob_sessions, n, Kind.SIGN_CALL)):
-            break
-    else:
-        raise AssertionError("no reminder waited for the line")
+    _until_one_waits(worker, clock, ob_sessions, (first, second))
     dialer.release.set()
     drive(worker, lambda: all(ticket(ob_sessions, n).status == "signed" for n in (first, second)),
           clock=clock, step=timedelta(seconds=5))
@@ -114,9 +128,7 @@ def test_a_crash_in_the_first_call_loses_neither_reminder(
     line, is still due; once the lease runs out the first is settled by the crash rule
     (unknown: retried) and both reach the handler."""
     clock = Clock(ob_domain)
-    first = new_ticket(ob_sessions, ob_domain, ob_city)
-    second = new_ticket(ob_sessions, ob_domain, ob_city, phone="13811113333",
-                        demand="朝阳区望京西园四区2号楼停水了，一直没来水")
+    first, second = _two_tickets(ob_sessions, ob_domain, ob_city)
     clock.at += timedelta(seconds=2)
     # One of the two claimed (the helper's own check), the other waits.
     _claimed_by_a_dead_worker(ob_sessions, ob_domain, clock, Kind.SIGN_CALL)
@@ -292,3 +304,140 @@ def test_an_escalation_that_waits_for_the_line_records_its_rung_once(
     rungs = [e for e in events(sessions, number) if e.action == "escalate" and e.data.get("how")]
     assert len(rungs) == 1 and rungs[0].data["reached"] == "duty_dispatcher"
     assert len([e for e in events(sessions, number) if e.action == "outbound_wait"]) == 1
+
+
+def test_a_call_longer_than_the_lease_keeps_its_line_and_its_claim(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """A call still up past ``lease_seconds``: its worker renews the lease while it lasts,
+    so a second worker neither settles the task as abandoned (a second claim of it) nor
+    places the other reminder waiting for the phone. Before, the lease was set once at the
+    claim: past it, the call was taken for dead while the handler still talked, and the
+    waiting reminder rang the same phone."""
+    clock = Clock(ob_domain)
+    first, second = _two_tickets(ob_sessions, ob_domain, ob_city)
+    dialer = OneLineDialer({WATER_HANDLER_PHONE: Script(["1"])})
+    # Renewed every 50 ms of wall time here (a third of the lease when shipped).
+    worker = OutboundWorker(sessions=ob_sessions, domain=ob_domain, dialer=dialer,
+                            sms=RecordingSms(), name="long-call", renew_seconds=0.05)
+    _until_one_waits(worker, clock, ob_sessions, (first, second))
+    (live,) = [t for n in (first, second) for t in tasks(ob_sessions, n, Kind.SIGN_CALL)
+               if t.status == TaskStatus.IN_PROGRESS.value]
+    # The call goes on past its lease: the renewal moves the claim's end past the new now.
+    clock.at += timedelta(seconds=ob_domain.settings.outbound.lease_seconds + 60)
+    for _ in range(200):
+        with ob_sessions() as s:
+            until = s.get_one(OutboundTask, live.id).claimed_until
+        if until is not None and until.replace(tzinfo=None) > clock.at.replace(tzinfo=None):
+            break
+        time.sleep(0.05)
+    other = ScriptedDialer({WATER_HANDLER_PHONE: Script(["1"])})
+    second_worker = OutboundWorker(sessions=ob_sessions, domain=ob_domain, dialer=other,
+                                   sms=RecordingSms(), name="second-worker")
+    clock.at += timedelta(seconds=20)  # past the waiting reminder's recheck too
+    second_worker.plan_now()
+    second_worker.tick()
+    second_worker.wait_idle()
+    assert other.calls == []  # neither the live call's task again nor the waiting one
+    with ob_sessions() as s:
+        task = s.get_one(OutboundTask, live.id)
+        assert (task.status, task.claimed_by, task.attempts) == ("in_progress", "long-call", 1)
+        assert s.scalars(select(OutboundAttempt.ended_at)
+                         .where(OutboundAttempt.task_id == live.id)).all() == [None]
+    dialer.release.set()
+    drive(worker, lambda: all(ticket(ob_sessions, n).status == "signed" for n in (first, second)),
+          clock=clock, step=timedelta(seconds=5))
+    assert dialer.most == 1 and other.calls == []
+    for number in (first, second):
+        (call,) = attempts(ob_sessions, number, Kind.SIGN_CALL)
+        assert (call.outcome, call.keys) == ("answered", "1")
+
+
+def _calling_us(sessions: sessionmaker[Session], caller_id: str, arrived: datetime,
+                call_id: str) -> None:
+    """A call to the hotline from ``caller_id`` (as the SIP From had it), answered and
+    still in progress, its record as the IVR writes it (``ivr.callrecords.caller_fields``)."""
+    with sessions() as s:
+        s.add(CallRecord(call_id=call_id, carrier="sip", **caller_fields(caller_id),
+                         arrived_at=arrived, answered_at=arrived))
+        s.commit()
+
+
+def _hangs_up(sessions: sessionmaker[Session], call_id: str, at: datetime) -> None:
+    with sessions() as s:
+        rec = s.scalars(select(CallRecord).where(CallRecord.call_id == call_id)).one()
+        rec.ended_at, rec.outcome = at, "status_query"
+        s.commit()
+
+
+def test_a_citizen_on_an_inbound_call_is_not_rung_for_their_survey(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """The citizen is on the line with the hotline (calling about another matter) when the
+    survey of their closed ticket falls due: the survey waits for that call to end, no
+    attempt, nothing counted, said once on the ticket; once the call has ended it is
+    placed. Before, it rang a phone in our own call (busy, or call waiting mid-dialogue),
+    counted as a miss. The numbers compared in one form: the caller ID as it came
+    (``+86 138-1111-2222``) against the ticket's."""
+    clock = Clock(ob_domain)
+    citizen = "13811112222"
+    number = new_ticket(ob_sessions, ob_domain, ob_city, phone=citizen)
+    close_ticket(ob_sessions, ob_domain, ob_city, number)
+    _calling_us(ob_sessions, "+86 138-1111-2222", clock.at, "inbound-1")
+    dialer = ScriptedDialer({citizen: Script(["11"])})
+    worker = OutboundWorker(sessions=ob_sessions, domain=ob_domain, dialer=dialer,
+                            sms=RecordingSms(), name="test-worker")
+    for _ in range(3):  # due, then the recheck: the call still up
+        clock.at += timedelta(seconds=20)
+        worker.plan_now()
+        worker.tick()
+        worker.wait_idle()
+    (survey,) = tasks(ob_sessions, number, Kind.SURVEY_CALL)
+    assert (survey.status, survey.attempts) == ("pending", 0)
+    assert (survey.result or "").startswith(WAITS_FOR_LINE) and dialer.calls == []
+    (wait,) = [e for e in events(ob_sessions, number) if e.action == "outbound_wait"]
+    assert "回访电话" in (wait.note or "") and "正在拨打本热线" in (wait.note or "")
+    _hangs_up(ob_sessions, "inbound-1", clock.at)
+    drive(worker, lambda: ticket(ob_sessions, number).status == "surveyed", clock=clock,
+          step=timedelta(seconds=5))
+    assert dialer.calls == [(citizen, "11")]
+    (call,) = attempts(ob_sessions, number, Kind.SURVEY_CALL)
+    assert (call.outcome, call.keys) == ("answered", "11")
+
+
+def test_a_dead_nodes_inbound_record_does_not_hold_the_phone(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """A node died in a call and never came back: its record says "in progress" for ever.
+    Older than any call can be (``LIVE_CALL_SECONDS``), it holds nobody's phone."""
+    clock = Clock(ob_domain)
+    number = new_ticket(ob_sessions, ob_domain, ob_city)
+    _calling_us(ob_sessions, WATER_HANDLER_PHONE,
+                clock.at - timedelta(seconds=LIVE_CALL_SECONDS + 60), "dead-node-call")
+    dialer = ScriptedDialer({WATER_HANDLER_PHONE: Script(["1"])})
+    worker = OutboundWorker(sessions=ob_sessions, domain=ob_domain, dialer=dialer,
+                            sms=RecordingSms(), name="test-worker")
+    drive(worker, lambda: ticket(ob_sessions, number).status == "signed", clock=clock,
+          step=timedelta(seconds=5))
+    assert dialer.calls == [(WATER_HANDLER_PHONE, "1")]
+    assert [e for e in events(ob_sessions, number) if e.action == "outbound_wait"] == []
+
+
+def test_a_handler_calling_the_hotline_gets_the_reminder_after(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """The handler is calling the hotline when their sign reminder falls due: it waits for
+    that call; the record's number (as the carrier spelt it) and the directory's compared
+    in E.164."""
+    clock = Clock(ob_domain)
+    number = new_ticket(ob_sessions, ob_domain, ob_city)
+    _calling_us(ob_sessions, "0086" + WATER_HANDLER_PHONE, clock.at, "handler-calls")
+    dialer = ScriptedDialer({WATER_HANDLER_PHONE: Script(["1"])})
+    worker = OutboundWorker(sessions=ob_sessions, domain=ob_domain, dialer=dialer,
+                            sms=RecordingSms(), name="test-worker")
+    for _ in range(10):
+        clock.at += timedelta(seconds=5)
+        worker.plan_now()
+        worker.tick()
+        worker.wait_idle()
+    assert dialer.calls == [] and ticket(ob_sessions, number).status != "signed"
+    _hangs_up(ob_sessions, "handler-calls", clock.at)
+    drive(worker, lambda: ticket(ob_sessions, number).status == "signed", clock=clock,
+          step=timedelta(seconds=5))
+    assert dialer.calls == [(WATER_HANDLER_PHONE, "1")]

@@ -13,6 +13,7 @@ from config.settings import Settings
 from telephony.call import CallHandle
 from telephony.sip.frontend import SipFrontEnd
 from tests.support import harness
+from tests.support.rawsip import RawPeer, status
 
 
 class AnsweringLines:
@@ -36,6 +37,17 @@ class AnsweringLines:
         with self.lock:
             (call,) = self.calls
         return call
+
+
+def answered(lines: AnsweringLines, caller: RawPeer, call_id: str, *, body: str | None = None,
+             extra: str = "") -> tuple[bytes, CallHandle]:
+    """``caller``'s INVITE answered 200 and ACKed, a few RTP packets sent: our 200, the call."""
+    caller.send(caller.invite(call_id, body=body, extra=extra))
+    answer = caller.finals(1)[call_id]
+    assert status(answer) == 200
+    caller.send(caller.ack(answer))
+    caller.send_rtp(answer, packets=3)
+    return answer, lines.one()
 
 
 def shipped_front_end(lines: AnsweringLines, *, rtp_ports: int = 10,

@@ -17,3 +17,17 @@ def wait_until(check: Callable[[], object], timeout: float, what: str = "conditi
     while not check():
         assert time.monotonic() < deadline, f"{what}: not reached in {timeout} s"
         time.sleep(every)
+
+
+class SessionClock:
+    """``time.monotonic`` plus the seconds a test has skipped: a front end's
+    ``session_clock``, so session timers run out without waiting them out."""
+
+    def __init__(self) -> None:
+        self.skipped = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.skipped
+
+    def skip(self, seconds: float) -> None:
+        self.skipped += seconds

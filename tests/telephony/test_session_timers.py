@@ -13,9 +13,13 @@ from telephony.sip.session_timer import (
     bye_after,
     expired,
     granted_interval,
+    min_se,
+    refresh_after,
+    refresh_headers,
     session_expires,
     too_brief,
     unsupported_options,
+    we_refresh,
 )
 
 ANONYMOUS = '"Anonymous" <sip:anonymous@anonymous.invalid>;tag=a'
@@ -37,14 +41,32 @@ def test_unknown_require_options_are_named_and_timer_is_not() -> None:
     assert unsupported_options(request()) == []
 
 
-def test_a_timer_request_is_answered_with_the_caller_as_refresher() -> None:
+def test_a_timer_request_is_answered_with_the_refresher_it_chose() -> None:
     msg = request("Supported: timer\r\nSession-Expires: 1800;refresher=uac\r\n")
     assert answer_headers(msg) == [("Session-Expires", "1800;refresher=uac"),
                                    ("Require", "timer")]
-    # Compact form (x) and Require instead of Supported; refresher=uas is not ours to do.
-    msg = request("Require: timer\r\nx: 600;refresher=uas\r\n")
-    assert answer_headers(msg) == [("Session-Expires", "600;refresher=uac"),
+    assert not we_refresh(msg)
+    # No refresher named: the caller refreshes, as before (RFC 4028 9 leaves it to us).
+    msg = request("Supported: timer\r\nSession-Expires: 1800\r\n")
+    assert answer_headers(msg)[0] == ("Session-Expires", "1800;refresher=uac")
+    # Compact form (x) and Require instead of Supported; refresher=uas is kept (RFC 4028
+    # 9): we refresh. Before (the twenty-second round), answered refresher=uac.
+    msg = request("Require: timer\r\nx: 600;REFRESHER=UAS\r\n")
+    assert answer_headers(msg) == [("Session-Expires", "600;refresher=uas"),
                                    ("Require", "timer")]
+    assert we_refresh(msg)
+    # Asked of a caller that cannot read our Session-Expires: no timer, as documented.
+    assert not we_refresh(request("Session-Expires: 600;refresher=uas\r\n"))
+    assert answer_headers(request("Session-Expires: 600;refresher=uas\r\n")) == []
+
+
+def test_our_refresh_goes_at_half_the_interval_and_names_us_and_min_se() -> None:
+    assert refresh_after(MIN_SE_SECONDS) == 45.0
+    assert refresh_headers(90, None) == [("Session-Expires", "90;refresher=uac"),
+                                         ("Supported", "timer")]
+    assert refresh_headers(120, 120) == [("Session-Expires", "120;refresher=uac"),
+                                         ("Min-SE", "120"), ("Supported", "timer")]
+    assert min_se(request("Min-SE: 120\r\n")) == 120 and min_se(request()) is None
 
 
 def test_no_timer_without_one_asked_for_or_without_support_for_it() -> None:

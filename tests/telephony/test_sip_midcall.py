@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import array
 import contextlib
+import itertools
 import math
 import re
 import socket
@@ -21,7 +22,7 @@ from telephony.call import CallHandle, CallState
 from telephony.media import g711
 from telephony.sip.frontend import SipFrontEnd
 from tests.support.lines import AnsweringLines as Lines
-from tests.support.lines import shipped_front_end
+from tests.support.lines import answered, shipped_front_end
 from tests.support.rawsip import RawPeer, header, sdp_port, status
 from tests.support.waiting import wait_until
 
@@ -60,12 +61,7 @@ def _offer(peer: RawPeer, port: int, pts: list[int]) -> str:
 
 def _answered(lines: Lines, caller: RawPeer, call_id: str, body: str | None = None
               ) -> tuple[bytes, CallHandle]:
-    caller.send(caller.invite(call_id, body=body))
-    answer = caller.finals(1)[call_id]
-    assert status(answer) == 200
-    caller.send(caller.ack(answer))
-    caller.send_rtp(answer, packets=3)
-    return answer, lines.one()
+    return answered(lines, caller, call_id, body=body)
 
 
 def _reinvite(caller: RawPeer, answer: bytes, body: str, cseq: int) -> bytes:
@@ -370,3 +366,35 @@ def test_a_bye_while_our_200_awaits_its_ack_stops_it_and_a_reinvite_after_is_481
     caller.send(_reinvite(caller, answer, _offer(caller, caller.media_port, [8, 101]), 4))
     refused = _final(caller)
     assert status(refused) == 481 and header(refused, "CSeq") == "4 INVITE"
+
+
+def test_the_caller_gets_packets_of_the_length_it_asked_for(
+        shipped: tuple[SipFrontEnd, Lines], peers: tuple[RawPeer, RawPeer]) -> None:
+    """A caller asking a=ptime:40 is answered a=ptime:40 and sent 40 ms packets (320
+    samples, the timestamp 320 on each time), a tone queued playing on in them; a
+    re-INVITE asking 10 ms gets 10 ms from then on. Before: a=ptime:20 and 20 ms packets
+    whatever the offer said (RFC 4566 6: ptime is what the describer wants to receive)."""
+    _, lines = shipped
+    caller, _ = peers
+    answer, call = _answered(lines, caller, "ptime",
+                             _offer(caller, caller.media_port, [0, 101]) + "a=ptime:40\r\n")
+    assert _sdp_line(answer, b"a=ptime") == b"a=ptime:40"
+    assert call.rtp is not None
+    call.rtp.queue_pcm16(_tone((1000,), 8000 * 2))
+    heard = _rtp(caller.media, 0.5)
+    assert len(heard) >= 5 and {len(p) - 12 for p in heard} == {320}
+    stamps = [struct.unpack_from("!I", p, 4)[0] for p in heard]
+    assert {(b - a) & 0xFFFFFFFF for a, b in itertools.pairwise(stamps)} == {320}
+    # From its first packet on, the tone's level in every packet: no gaps.
+    expected = AMPLITUDE / math.sqrt(2)
+    tone = [abs(_rms(g711.ulaw_to_pcm16(p[12:])) - expected) < 0.1 * expected for p in heard]
+    assert True in tone and all(tone[tone.index(True):]), tone
+    caller.send(_reinvite(caller, answer, _offer(caller, caller.media_port, [0, 101])
+                          + "a=ptime:10\r\n", 2))
+    ok = _final(caller)
+    assert status(ok) == 200 and _sdp_line(ok, b"a=ptime") == b"a=ptime:10"
+    caller.send(caller.ack(ok, cseq=2))
+    time.sleep(0.1)
+    later = _rtp(caller.media, 0.3)
+    assert len(later) >= 10 and {len(p) - 12 for p in later[-10:]} == {80}
+    caller.send(caller.ack(answer, method="BYE", cseq=3))
