@@ -19,7 +19,10 @@ a caller reporting a fire must not be asked to press 1. The hand-over is journal
 at once and the urgent ticket with its audited hand-over event is written beside the transfer
 (recover_spool files it if the database is down) while the call is bridged to that service's URI
 (``ivr.emergency_uris``) or, none set, to the duty operator; when nobody answers the caller
-is told to dial the service themselves.
+is told to dial the service themselves. A hand-over only the intake model asked for
+(``Understanding.model_handover``: no emergency rule named the service) is announced first
+with a way out, "…不需要转接请按2": 2 reads the words back and files them as a complaint
+(the ticket saying the caller declined); silence, another key or a hang-up hand over.
 
 Questions (知识库): when the knowledge base says one of its current entries answers the
 caller's words (``knowledge.search``'s own confidence rule, which also refuses complaints

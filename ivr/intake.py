@@ -104,6 +104,9 @@ class CallJournal:
     # the caller declined (key 2): the call goes on as a complaint, and its ticket carries
     # the emergency_handover_declined event instead of a hand-over.
     handover_declined: str | None = None
+    # Twilio: the service of such a hand-over announced and awaiting the caller's key (the
+    # next webhook); a caller who hangs up meanwhile is handed over, as on the SIP line.
+    handover_asked: str | None = None
     # Ended by the death of the process that had it (or found stale), settled by recovery:
     # said on the call record and the ticket, whose recording may stop mid-sentence.
     interrupted: bool = False
