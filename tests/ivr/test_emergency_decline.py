@@ -76,6 +76,9 @@ def test_the_model_alone_hands_over_and_the_rules_do_not_ask(services: IvrServic
     fire = services.domain.understand(FIRE)
     assert fire.emergency == "119" and not fire.model_handover  # a rule named it
     assert not replace(services.domain, model=None).understand(FIRE).model_handover
+    # Words that say too little are never handed over, so never asked about either.
+    held = services.domain.understand("转人工")
+    assert held.too_little and held.emergency == "none" and not held.model_handover
 
 
 @pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)

@@ -58,6 +58,11 @@ def test_key_2_reads_the_complaint_back_and_files_it_declined(
     root = twiml(twilio.post("/twilio/preferences", call_form(call, Digits="#")))
     assert any("工单" in s for s in says(root))  # its number read
     assert _events(sessions) == {"emergency_handover_declined": [{"service": "110"}]}
+    # Sent again (the ticket is urgent, its reading 110): the same answer, no hand-over.
+    for path, digits in (("/twilio/preferences", "#"), ("/twilio/emergency", "")):
+        again = twiml(twilio.post(path, call_form(call, Digits=digits)))
+        assert ET.tostring(again).decode() == ET.tostring(root).decode()
+    assert _events(sessions) == {"emergency_handover_declined": [{"service": "110"}]}
 
 
 def test_no_key_hands_over_as_before(
