@@ -119,6 +119,14 @@ def test_no_decline_hands_over_as_before(services: IvrServices, keys: list[str])
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the dialogue's keys
+def test_key_0_at_the_question_reaches_the_operator_handed_over(services: IvrServices) -> None:
+    d, line, path = scripted.converse(services, NOISE, ["0"], frozenset({State.OPERATOR}))
+    assert path == [State.UNDERSTAND, State.EMERGENCY, State.OPERATOR]  # as at "正在为您转接"
+    assert line.played == [services.prompts.pcm("emergency_offer_110")]
+    assert d.intake.journal.handover == {"service": "110", "target": "none"}
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the dialogue's keys
 def test_a_rules_named_hand_over_is_not_asked(services: IvrServices) -> None:
     d, line, path = scripted.converse(services, FIRE, [DECLINE_KEY],
                                       frozenset({State.DONE}))
