@@ -19,7 +19,10 @@ a caller reporting a fire must not be asked to press 1. The hand-over is journal
 at once and the urgent ticket with its audited hand-over event is written beside the transfer
 (recover_spool files it if the database is down) while the call is bridged to that service's URI
 (``ivr.emergency_uris``) or, none set, to the duty operator; when nobody answers the caller
-is told to dial the service themselves.
+is told to dial the service themselves. A hand-over only the intake model asked for
+(``Understanding.model_handover``: no emergency rule named the service) is announced first
+with a way out, "…不需要转接请按2": 2 reads the words back and files them as a complaint
+(the ticket saying the caller declined); silence, another key or a hang-up hand over.
 
 Questions (知识库): when the knowledge base says one of its current entries answers the
 caller's words (``knowledge.search``'s own confidence rule, which also refuses complaints
@@ -60,6 +63,8 @@ from ivr import prompts as P
 from ivr.audio import CallAudio
 from ivr.callrecords import CallOutcome
 from ivr.decisions import (
+    DECLINE_KEY,
+    DECLINE_WAIT_SECONDS,
     AfterAnswer,
     after_answer,
     ask_callback_number,
@@ -69,6 +74,7 @@ from ivr.decisions import (
     emergency_service,
     emergency_target,
     file_direct_answer,
+    may_decline,
     next_step,
     readback_sentence,
     rerecord,
@@ -178,7 +184,7 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     State.CALLBACK: _ANY | {State.DONE},
     State.STATUS: _ANY | {State.AFTER_STATUS, State.OPERATOR},
     State.AFTER_STATUS: _ANY | {State.BEEP, State.RECORD, State.OPERATOR},
-    State.EMERGENCY: _ANY | {State.DONE, State.OPERATOR},
+    State.EMERGENCY: _ANY | {State.DONE, State.OPERATOR, State.READBACK},
     State.HANGUP: frozenset({State.DONE}),
     State.DONE: frozenset(),
 }
@@ -765,19 +771,35 @@ class Dialogue:
         fe = self.svc.frontend
         if fe is None:
             uri, target = "", "none"
+        asked = may_decline(self.classification)
+        if asked and self.intake.journal.handover_declined == number:
+            return State.READBACK  # declined once in this call: not asked again (re-record)
         # Journaled now, written to the database beside the transfer: the caller is never
         # kept from the service by the database, and a database that is down loses nothing
         # (recover_spool files the urgent ticket and its hand-over event later).
         self._understood()
         self.ticket_filed = True
         self.outcome = CallOutcome.TICKET
-        self.intake.hand_over(number, target)
-        if uri and fe is not None:
-            heard = self._play(self.prompts.pcm(f"emergency_transfer_{number}"))
-            if heard is Heard.HUNG_UP:
+        if asked:
+            # The model's hand-over alone: announced with a way out before it is journaled.
+            # A crash meanwhile files the words as the complaint they were understood as.
+            key = self._offer_decline(number)
+            if key == DECLINE_KEY:
+                return self._declined(number)
+            self.intake.hand_over(number, target)
+            if self.call.ended:
                 return State.HANGUP
-            if heard is Heard.KEY and self._key() == "0":
+            if key == "0":
                 return State.OPERATOR
+        else:
+            self.intake.hand_over(number, target)
+        if uri and fe is not None:
+            if not asked:  # the announcement above already said it is being put through
+                heard = self._play(self.prompts.pcm(f"emergency_transfer_{number}"))
+                if heard is Heard.HUNG_UP:
+                    return State.HANGUP
+                if heard is Heard.KEY and self._key() == "0":
+                    return State.OPERATOR
             result = bridge_to_operator(fe, self.call, self.audio, uri,
                                         ring_timeout=self.sip.ring_timeout)
             log.info("call %s: emergency %s hand-over to %s: %s", self.call.call_id, number,
@@ -789,6 +811,26 @@ class Dialogue:
         self._play(self.prompts.pcm(f"emergency_failed_{number}"), keys=False)
         self.call.hangup()
         return State.DONE
+
+    def _offer_decline(self, number: str) -> str | None:
+        """"您反映的情况可能需要110处理，马上为您转接。不需要转接请按2。": the key pressed while
+        it plays or within DECLINE_WAIT_SECONDS after; None for none (or a hang-up)."""
+        self._drop_keys()  # keys pressed ahead answer nothing, least of all "decline"
+        heard = self._play(self.prompts.pcm(f"emergency_offer_{number}"))
+        if heard is Heard.HUNG_UP:
+            return None
+        return self._key() if heard is Heard.KEY else self._key(timeout=DECLINE_WAIT_SECONDS)
+
+    def _declined(self, number: str) -> State:
+        """Key 2: no hand-over; the call goes on as any complaint (read back, confirmed,
+        filed as classified -- still urgent where it is), its ticket saying the caller
+        declined the hand-over."""
+        self.intake.decline_handover(number)
+        self.ticket_filed = False  # filed by FILE (or at hang-up), as any complaint
+        self.outcome = None
+        log.info("call %s: emergency %s hand-over declined by the caller", self.call.call_id,
+                 number, extra=self._log_fields(State.EMERGENCY))
+        return State.READBACK
 
     def _s_callback_number(self) -> State:
         self.number_asked = True

@@ -36,6 +36,12 @@ log = logging.getLogger("hotline.ivr.decisions")
 MAX_RERECORDS = 2
 # Times the read-back's question is asked again after no key or a wrong one (confirm_again).
 MAX_CONFIRM_ASKS = 1
+# A hand-over only the intake model asked for (``Understanding.model_handover``) is
+# announced with a way out: this key declines it, and the call goes on as a complaint.
+DECLINE_KEY = "2"
+# How long after that announcement the key is waited for: short, since the hand-over goes
+# ahead by default and a real emergency told without the rules' words must not wait long.
+DECLINE_WAIT_SECONDS = 2.0
 
 
 class Step(Enum):
@@ -74,6 +80,12 @@ def emergency_service(understanding: Understanding | None) -> str | None:
     if understanding is None or understanding.emergency == "none":
         return None
     return understanding.emergency
+
+
+def may_decline(understanding: Understanding | None) -> bool:
+    """Whether the caller is asked before being handed over: only when the hand-over is the
+    model's alone (no emergency rule named a service). A rule's hand-over goes at once."""
+    return understanding is not None and understanding.model_handover
 
 
 def next_step(understanding: Understanding | None, *, ask_again: bool,

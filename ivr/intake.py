@@ -106,6 +106,13 @@ class CallJournal:
     # 三号联动: {"service": "110"|"119"|"120", "target": "uri"|"operator"|"none"} once the
     # call was handed over; the ticket then carries the emergency_handover event.
     handover: dict[str, str] | None = None
+    # The service ("110"|"119"|"120") of a hand-over only the intake model asked for, which
+    # the caller declined (key 2): the call goes on as a complaint, and its ticket carries
+    # the emergency_handover_declined event instead of a hand-over.
+    handover_declined: str | None = None
+    # Twilio: the service of such a hand-over announced and awaiting the caller's key (the
+    # next webhook); a caller who hangs up meanwhile is handed over, as on the SIP line.
+    handover_asked: str | None = None
     # Ended by the death of the process that had it (or found stale), settled by recovery:
     # said on the call record and the ticket, whose recording may stop mid-sentence.
     interrupted: bool = False
@@ -308,7 +315,27 @@ def _file_ticket(session: Session, domain: Domain, j: CallJournal,
     ticket = _ticket_for(session, domain, j, understood)
     if j.handover is not None:
         _record_handover(session, ticket, j)
+    elif j.handover_declined is not None:
+        _record_declined(session, ticket, j)
     return ticket
+
+
+def _record_declined(session: Session, ticket: Ticket, j: CallJournal) -> None:
+    """The declined hand-over's event, once per ticket (a call settled again after a crash
+    must not say it twice)."""
+    assert j.handover_declined is not None
+    done = session.scalars(select(TicketEvent.id).where(
+        TicketEvent.ticket_id == ticket.id,
+        TicketEvent.action == service.HANDOVER_DECLINED_ACTION).limit(1)).first()
+    if done is not None:
+        return
+    try:
+        service.record_handover_declined(session=session, ticket=ticket,
+                                         actor=Actor.system("ivr"),
+                                         service=j.handover_declined)
+    except InvalidInput as exc:  # a spool file edited by hand: the ticket matters more
+        log.error("call %s: declined hand-over not recorded, unknown service in the spool: "
+                  "%s", j.call_id, exc)
 
 
 def _record_handover(session: Session, ticket: Ticket, j: CallJournal) -> None:
@@ -584,6 +611,13 @@ class CallIntake:
         j.handover = {"service": service_number, "target": target}
         self._write()
         return j
+
+    def decline_handover(self, service_number: str) -> None:
+        """The caller declined a hand-over only the model asked for (``Understanding.
+        model_handover``): journaled now, so the ticket filed later -- by the dialogue, at
+        hang-up or by recover_spool -- carries the declined event and no hand-over."""
+        self.journal.handover_declined = service_number
+        self._write()
 
     def _file_aside(self, snapshot: CallJournal) -> None:
         # The hand-over never waits on the database; this thread does: the call's claim

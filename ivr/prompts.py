@@ -118,6 +118,11 @@ for _s in EMERGENCY_SERVICES_SPOKEN:
     PROMPTS[f"emergency_transfer_{_s}"] = f"您反映的情况紧急，正在为您转接{_s}，请不要挂机。"
     # Neither the service's URI nor the duty operator answered: the caller must dial.
     PROMPTS[f"emergency_failed_{_s}"] = f"抱歉，暂时无法为您转接。请挂机后直接拨打{_s}。"
+    # A hand-over only the intake model asked for (no emergency rule named the service): it
+    # goes ahead unless the caller presses 2 (ivr.decisions.DECLINE_KEY); a noise complaint
+    # read as 110 must not end in "请挂机后直接拨打110".
+    PROMPTS[f"emergency_offer_{_s}"] = (f"您反映的情况可能需要{_s}处理，马上为您转接。"
+                                        "不需要转接请按2。")
 
 # Phone-style digit reading: 1 is 幺 so it is not confused with 7 (七) on a bad line.
 DIGIT_WORDS: dict[str, str] = {

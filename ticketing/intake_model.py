@@ -548,6 +548,11 @@ class Understanding:
     # The words say too little to act on (ticketing.substance) and nothing urgent: the
     # ticket is held for an operator (always 待确认), not dispatched.
     too_little: bool = False
+    # The hand-over (``emergency``) is the model's alone: no emergency rule named a service,
+    # its probability passed ``DECISION["emergency"]``. Such a reading can be a calm call
+    # ("隔壁KTV又开始唱了" reached P(110) 0.23), so the IVR lets the caller decline it; a
+    # rule's hand-over ("着火了") is never asked about.
+    model_handover: bool = False
 
     def as_record(self) -> dict[str, Any]:
         return {
@@ -608,7 +613,7 @@ def understand(
     # operator; the operator sets it.
     urgency = "general" if understood.urgency == "urgent" else understood.urgency
     return replace(understood, urgency=urgency, emergency="none", too_little=True,
-                   needs_confirmation=True)
+                   needs_confirmation=True, model_handover=False)
 
 
 def _understand(text: str, ruled: Classification, rules: ClassificationRules,
@@ -654,6 +659,7 @@ def _understand(text: str, ruled: Classification, rules: ClassificationRules,
         district=ruled.district, address=ruled.address, subject=subject,
         confidence=confidence, matched=tuple(matched), source="model",
         needs_confirmation=any(p < confirm_below for p in confidence.values()),
+        model_handover=emergency != "none" and ruled.emergency == "none",
     )
 
 

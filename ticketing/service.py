@@ -188,6 +188,23 @@ def record_emergency_handover(
     return ev
 
 
+HANDOVER_DECLINED_ACTION = "emergency_handover_declined"
+
+
+def record_handover_declined(
+    *, session: Session, ticket: Ticket, actor: Actor, service: str
+) -> TicketEvent:
+    """The caller declined a hand-over to 110/119/120 that only the intake model asked for
+    (no emergency rule named it): the call went on as a complaint. Audited, naming the
+    service, so a declined emergency can be found and reviewed."""
+    service = check_label("emergency", service)
+    ev = record_event(session=session, ticket=ticket, actor=actor,
+                      action=HANDOVER_DECLINED_ACTION, note=f"来电人拒绝转接{service}",
+                      data={"service": service})
+    session.flush()
+    return ev
+
+
 def _allowed(*, ticket: Ticket, actor: Actor, action: Action,
              reason: str | None) -> Transition:
     """The refusals of ``_apply`` (a ticket out of sight, the transition table), changing

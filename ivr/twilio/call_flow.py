@@ -30,6 +30,8 @@ from config.settings import Settings
 from ivr import prompts
 from ivr.callrecords import CallOutcome
 from ivr.decisions import (
+    DECLINE_KEY,
+    DECLINE_WAIT_SECONDS,
     PREFERENCE_SAID,
     AfterAnswer,
     Step,
@@ -42,6 +44,7 @@ from ivr.decisions import (
     emergency_target,
     file_direct_answer,
     file_emergency,
+    may_decline,
     readback_sentence,
     rerecord,
     take_turn,
@@ -291,6 +294,31 @@ class TwilioDialogue:
             call.intake.end()
             return self._filed_twiml(call, filed, preface=taken)
 
+    def emergency(self, call_sid: str, digits: str) -> str:
+        """The key after a hand-over only the model asked for was announced (or none: the
+        redirect): 2 declines it -- read back and filed as any complaint, the ticket saying
+        so -- anything else hands over as at once."""
+        with self.calls.lock(call_sid):
+            call = self.calls.find(call_sid)
+            if call is None:
+                return twiml.unknown_call()
+            j = call.journal
+            if j.handover is not None:  # sent again: the same hand-over, recorded once
+                return self._emergency(call, j.handover["service"])
+            if j.ticket_number or j.handover_declined is not None:
+                return self._replay(call)
+            service_number = j.handover_asked
+            if not j.want_ticket or service_number is None:  # nothing was announced
+                return twiml.record_again(self.settings, self.urls)
+            key = digits[:1]
+            call.intake.key(key)
+            if key == DECLINE_KEY:
+                call.intake.decline_handover(service_number)
+                log.info("call %s: emergency %s hand-over declined by the caller", j.call_id,
+                         service_number)
+                return twiml.readback(self._readback(j.transcript), self.urls)
+            return self._emergency(call, service_number)
+
     def dialed(self, call_sid: str, dial_status: str, emergency: str | None = None) -> str:
         """The <Dial> action: the operator answered (and the call is over), or not. After
         an emergency hand-over (``emergency``) the urgent ticket stands either way; unanswered,
@@ -336,6 +364,10 @@ class TwilioDialogue:
                     self.calls.settle(call)  # a database outage left it in the spool
                 return twiml.empty()
             j = call.journal
+            if j.handover_asked and j.handover is None and j.handover_declined is None:
+                # Hung up while asked whether to be put through: handed over, the default.
+                call.intake.journal_handover(
+                    j.handover_asked, emergency_target(self.settings, j.handover_asked)[1])
             # A complaint that was recorded is a ticket however the call ended.
             outcome = None if j.want_ticket else FINAL_CALL_STATUS[call_status]
             call.intake.end(outcome)
@@ -406,7 +438,14 @@ class TwilioDialogue:
                          call_id=j.call_id)
         number = emergency_service(turn.understanding)
         if turn.step is Step.EMERGENCY and number is not None:
-            return self._emergency(call, number)
+            if not may_decline(turn.understanding):
+                return self._emergency(call, number)
+            if j.handover_declined == number:  # declined once in this call: not asked again
+                return twiml.readback(readback_sentence(turn.understanding), self.urls)
+            # The model's hand-over alone: announced with a way out (key 2), as on SIP.
+            j.handover_asked = number
+            call.save()
+            return twiml.offer_emergency(number, self.urls, DECLINE_WAIT_SECONDS)
         if turn.step is Step.ANSWER and turn.answer is not None:
             a = turn.answer
             log.info("call %s: answered from knowledge entry %s v%d (confidence %.2f)",
@@ -467,7 +506,8 @@ class TwilioDialogue:
                 emergency = None if t is None or t.emergency in (None, "none") else t.emergency
             if j.kb_entry:
                 return twiml.kb_answered()
-            if emergency is not None:
+            # A declined hand-over's ticket is urgent but was never handed over.
+            if emergency is not None and (j.handover is not None or j.handover_declined is None):
                 return self._emergency(call, emergency)  # idempotent: one event
             return self._filed_twiml(call, filed, preface=preface)
         if j.transcript:

@@ -34,6 +34,7 @@ from ivr.intake import (
     call_id_taken,
     settle,
 )
+from ticketing import service
 from ticketing.context import Domain
 from ticketing.db import transaction
 from ticketing.models import Ticket, TicketEvent
@@ -167,11 +168,18 @@ class TwilioCalls:
             if rec is None:
                 return None
             ticket = s.get(Ticket, rec.ticket_id) if rec.ticket_id is not None else None
-            # The entry of a 直接答复 (its "answer" event), so a replay says it was answered.
-            kb_entry = None if ticket is None else next(
-                (str(e.data["kb_entry"]) for e in s.scalars(select(TicketEvent).where(
-                    TicketEvent.ticket_id == ticket.id, TicketEvent.action == "answer"))
-                 if e.data and e.data.get("kb_entry")), None)
+            # The entry of a 直接答复 (its "answer" event), so a replay says it was answered;
+            # a hand-over, or one the caller declined, so a replay hands over only the first.
+            events = [] if ticket is None else list(s.scalars(select(TicketEvent).where(
+                TicketEvent.ticket_id == ticket.id, TicketEvent.action.in_(
+                    ("answer", service.HANDOVER_ACTION, service.HANDOVER_DECLINED_ACTION)))))
+            kb_entry = next((str(e.data["kb_entry"]) for e in events
+                             if e.action == "answer" and e.data and e.data.get("kb_entry")),
+                            None)
+            handover = next(({str(k): str(v) for k, v in e.data.items()} for e in events
+                             if e.action == service.HANDOVER_ACTION and e.data), None)
+            declined = next((str(e.data.get("service")) for e in events
+                             if e.action == service.HANDOVER_DECLINED_ACTION and e.data), None)
             return CallJournal(
                 call_id=rec.call_id, caller=rec.caller or rec.caller_raw or "",
                 carrier=rec.carrier,
@@ -185,4 +193,5 @@ class TwilioCalls:
                 ticket_number=ticket.number if ticket else None,
                 confidential=bool(ticket and ticket.confidential),
                 no_contact=bool(ticket and ticket.no_contact), kb_entry=kb_entry,
+                handover=handover, handover_declined=declined,
             )

@@ -155,6 +155,19 @@ def dial_emergency(service_number: str, uri: str, urls: Urls, ring_seconds: int)
                  urls("dialed", emergency=service_number), ring_seconds)
 
 
+def offer_emergency(service_number: str, urls: Urls, wait_seconds: float) -> str:
+    """A hand-over only the intake model asked for: "您反映的情况可能需要110处理，马上为您
+    转接。不需要转接请按2。"; the action gets the key, or none after ``wait_seconds`` (the
+    redirect): the hand-over goes ahead by default."""
+    r = VoiceResponse()
+    action = urls("emergency")
+    g = r.gather(input="dtmf", num_digits=1, timeout=max(1, round(wait_seconds)),
+                 action=action, method="POST")
+    _say(g, prompts.text(f"emergency_offer_{service_number}"))
+    r.redirect(action, method="POST")
+    return r.to_xml()
+
+
 def _dial(uri: str, sentence: str, action: str, ring_seconds: int) -> str:
     r = VoiceResponse()
     _say(r, sentence)

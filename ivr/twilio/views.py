@@ -199,6 +199,14 @@ async def dialed(request: Request) -> Response:
                                                   emergency))
 
 
+@router.post("/emergency")
+async def emergency(request: Request) -> Response:
+    """The key (or none) after a hand-over only the model asked for was announced (the
+    service is the call's journal's, ``handover_asked``)."""
+    return await _handle(request, ("CallSid", "From"),
+                         lambda d, f, _: d.emergency(f["CallSid"], f.get("Digits", "")))
+
+
 @router.post("/silence")
 async def silence(request: Request) -> Response:
     """Reached after a <Record> that recorded nothing."""

@@ -218,12 +218,15 @@ def through_line(pcm16: bytes) -> bytes:
 
 
 def converse(ivr: IvrUnderTest, script: CallerScript, speech: bytes,
-             keys: list[tuple[str, str]], *, timeout_s: int = 120) -> harness.RtpSink:
+             keys: list[tuple[str, str]], *, timeout_s: int = 120,
+             early: frozenset[str] = frozenset()) -> harness.RtpSink:
     """A SIPp caller runs ``script``, which says ``speech`` and then stays on the line:
     once the IVR has taken in the speech and 0.3 s more of the caller (``wait_recorded``),
     # ends the turn, and for each (prompt, key) of ``keys`` the key is pressed once that
     prompt was heard whole (keys interrupt prompts, and how long the IVR takes to reach
-    one depends on the load). The caller's media sink, closed: what it heard."""
+    one depends on the load) -- or, for a prompt in ``early``, once its first second was
+    heard: the key interrupts it (a question whose wait after it is short). The caller's
+    media sink, closed: what it heard."""
     prompts = PromptLibrary(ivr.settings)
     sink = harness.RtpSink()
     try:
@@ -231,7 +234,8 @@ def converse(ivr: IvrUnderTest, script: CallerScript, speech: bytes,
         wait_recorded(ivr, through_line(speech), then=0.3)
         ivr.press("#", via=sink)
         for prompt, key in keys:
-            wait_heard(sink, through_line(prompts.pcm(prompt)))
+            sound = through_line(prompts.pcm(prompt))
+            wait_heard(sink, sound[:16000] if prompt in early else sound)
             ivr.press(key, via=sink)
         result = sipp.wait()
         time.sleep(0.3)  # our last packets

@@ -18,7 +18,8 @@ from ivr.callrecords import CallOutcome
 from ivr.prompts import PromptLibrary
 from telephony.media import g711
 from tests.ivr.conftest import PHRASES
-from tests.ivr.ivrkit import CALLER, assert_ok, detached
+from tests.ivr.ivrkit import CALLER, assert_ok, converse, detached, heard_so_far
+from tests.ivr.test_emergency_decline import NOISE, ReadsPolice
 from tests.support import harness
 from tests.support.callers import CallerScript
 from tests.support.harness import Sipp, render_scenario
@@ -116,3 +117,37 @@ def test_fire_with_nobody_to_take_it_tells_the_caller_to_dial_and_keeps_the_tick
     prompts = PromptLibrary(ivr.settings)
     assert through_line(prompts.pcm("emergency_failed_119")) in heard
     assert through_line(prompts.pcm("confirm")) not in heard
+
+
+def test_a_hand_over_the_model_alone_asked_for_is_declined_with_key_2(
+        ivr_factory, vosk_engine, korean_speech, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """decline25 on a real line: a noise complaint the model alone reads as 110 (its reading
+    set: tests/ivr/test_emergency_decline.py) is announced with "不需要转接请按2"; the SIPp
+    caller presses 2 (RFC 4733) while it plays, then 1 at the read-back and # in the menu,
+    and hears the ticket's number; the ticket carries the declined event, no hand-over."""
+    ivr = ivr_factory(engine=vosk_engine)  # shipped: no 110 line, no operator
+    monkeypatch.setattr(ivr.domain, "model", ReadsPolice())
+    understand = ivr.domain.understand
+    monkeypatch.setattr(ivr.domain, "understand",
+                        lambda text: understand(NOISE if HEARD in text else text))
+    speech = korean_speech[SPOKEN]
+    script = CallerScript(tmp_path / "caller").wait(0.5).say(speech, then_wait=0)
+    # 2 once the question's first second was heard (it interrupts it), then 1 and #.
+    sink = converse(ivr, script, speech, [("emergency_offer_110", "2"), ("confirm", "1"),
+                                          ("preferences", "#")],
+                    early=frozenset({"emergency_offer_110"}))
+
+    (rec,) = ivr.wait_record()
+    assert rec.outcome == CallOutcome.TICKET and (rec.keys or "").startswith("#2")
+    ticket = ivr.ticket_of(rec)
+    assert ticket is not None and ticket.emergency == "110" and ticket.urgency == "urgent"
+    events = detached(ivr.sessions, select(TicketEvent)
+                      .where(TicketEvent.ticket_id == ticket.id,
+                             TicketEvent.action.startswith("emergency_handover")))
+    assert [(e.action, e.data) for e in events] == [
+        ("emergency_handover_declined", {"service": "110"})]
+    heard = heard_so_far(sink)
+    prompts = PromptLibrary(ivr.settings)
+    assert through_line(prompts.pcm("ticket_number")) in heard
+    assert through_line(prompts.pcm("emergency_failed_110")) not in heard

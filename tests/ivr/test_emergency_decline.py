@@ -1,0 +1,188 @@
+"""A hand-over only the intake model asked for can be declined by the caller (decline25),
+socket-free on the dialogue's own state handlers (the scripted line of test_kb_confirm,
+every step checked against ``TRANSITIONS``), shipped settings and prompts, both databases.
+
+The fault: the shipped model handed "我刚睡着了就被楼上装修吵醒了" to 110 on its own (P(110)
+~0.23, over ``DECISION["emergency"]``, no emergency rule), and on a default install (no
+``ivr.emergency_uris``, no operator) the caller heard "请挂机后直接拨打110" and the call
+ended. Now such a hand-over is announced with a way out ("不需要转接请按2"): 2 goes on to the
+read-back and files the complaint with an ``emergency_handover_declined`` event; silence,
+another key or a hang-up hand over as before. A rule's hand-over ("着火了") is never asked.
+
+The model's reading is set, not leaned on (docs/classification.md, "Tests and the model"):
+the domain's model says P(110) over the bar for every text, the rules stay the shipped ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from config.settings import Settings
+from ivr import prompts as P
+from ivr.call_flow import IvrServices, State
+from ivr.callrecords import CallOutcome
+from ivr.decisions import DECLINE_KEY
+from ivr.intake import Spool, recover_spool
+from telephony.call import PlayResult
+from tests.ivr import test_kb_confirm as scripted
+from tests.support.city import City
+from ticketing.classify import Classification
+from ticketing.context import Domain
+from ticketing.intake_model import DECISION
+from ticketing.models import Ticket, TicketEvent
+
+NOISE = "我刚睡着了就被楼上装修吵醒了"
+FIRE = "我们楼道里着火了，浓烟很大，快来人啊"  # the rules name 119
+
+
+class ReadsPolice:
+    """The model's reading these tests need: P(110) just over the hand-over bar, as the
+    shipped model read the noise complaint; every other field left to the rules."""
+
+    def predict(self, text: str, ruled: Classification) -> dict[str, tuple[str, float]]:
+        return {"emergency": ("110", DECISION["emergency"] + 0.01)}
+
+
+@pytest.fixture
+def services(settings: Settings, sessions: sessionmaker[Session], domain: Domain, city: City,
+             tmp_path: Path) -> IvrServices:
+    return IvrServices(settings=settings, sessions=sessions,
+                       domain=replace(domain, model=ReadsPolice()),
+                       prompts=P.PromptLibrary(settings), spool=Spool(tmp_path / "spool"),
+                       engine=None)
+
+
+def _ticket(sessions: sessionmaker[Session], call_id: str) -> tuple[Ticket, dict[str, list[Any]]]:
+    """The call's ticket and its hand-over events by action (data of each)."""
+    with sessions() as s:
+        (ticket,) = s.scalars(select(Ticket).where(Ticket.call_id == call_id)).all()
+        events: dict[str, list[Any]] = {}
+        for e in s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)):
+            if e.action.startswith("emergency_handover"):
+                events.setdefault(e.action, []).append(e.data)
+        s.expunge_all()
+    return ticket, events
+
+
+def test_the_model_alone_hands_over_and_the_rules_do_not_ask(services: IvrServices) -> None:
+    noise = services.domain.understand(NOISE)
+    assert noise.emergency == "110" and noise.model_handover
+    fire = services.domain.understand(FIRE)
+    assert fire.emergency == "119" and not fire.model_handover  # a rule named it
+    assert not replace(services.domain, model=None).understand(FIRE).model_handover
+    # Words that say too little are never handed over, so never asked about either.
+    held = services.domain.understand("转人工")
+    assert held.too_little and held.emergency == "none" and not held.model_handover
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+def test_key_2_declines_and_the_complaint_is_read_back_and_filed(
+        services: IvrServices) -> None:
+    # 2 at the question, 1 at the read-back, # in the preferences menu.
+    d, line, path = scripted.converse(services, NOISE, [DECLINE_KEY, "1", "#"],
+                                      frozenset({State.GOODBYE}))
+    assert path == [State.UNDERSTAND, State.EMERGENCY, State.READBACK, State.CONFIRM,
+                    State.PREFERENCES, State.FILE, State.GOODBYE]
+    assert line.played[0] == services.prompts.pcm("emergency_offer_110")
+    assert services.prompts.pcm("emergency_failed_110") not in line.played
+    assert not line.ended  # the call goes on: goodbye still to say
+    assert d.filed is not None and d.outcome is CallOutcome.TICKET
+    assert services.prompts.number(d.filed.number) in line.played[-1]  # its number read
+    j = d.intake.journal
+    assert j.handover is None and j.handover_declined == "110"
+    d.intake.end(d.outcome)
+    ticket, events = _ticket(services.sessions, j.call_id)
+    assert ticket.number == d.filed.number and ticket.transcript == NOISE
+    assert ticket.urgency == "urgent"  # as classified: still urgent
+    assert events == {"emergency_handover_declined": [{"service": "110"}]}
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the dialogue's keys
+@pytest.mark.parametrize("keys", [[], ["5"], ["1"]], ids=["silence", "key 5", "key 1"])
+def test_no_decline_hands_over_as_before(services: IvrServices, keys: list[str]) -> None:
+    d, line, path = scripted.converse(services, NOISE, keys, frozenset({State.DONE}))
+    assert path == [State.UNDERSTAND, State.EMERGENCY, State.DONE]
+    # No target on the shipped settings: the question, then "请挂机后直接拨打110".
+    assert line.played == [services.prompts.pcm("emergency_offer_110"),
+                           services.prompts.pcm("emergency_failed_110")]
+    assert line.ended
+    assert d.intake.journal.handover == {"service": "110", "target": "none"}
+    d.intake.end(d.outcome)
+    _, events = _ticket(services.sessions, d.intake.journal.call_id)
+    assert events == {"emergency_handover": [{"service": "110", "target": "none"}]}
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the dialogue's keys
+def test_key_0_at_the_question_reaches_the_operator_handed_over(services: IvrServices) -> None:
+    d, line, path = scripted.converse(services, NOISE, ["0"], frozenset({State.OPERATOR}))
+    assert path == [State.UNDERSTAND, State.EMERGENCY, State.OPERATOR]  # as at "正在为您转接"
+    assert line.played == [services.prompts.pcm("emergency_offer_110")]
+    assert d.intake.journal.handover == {"service": "110", "target": "none"}
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the dialogue's keys
+def test_a_rules_named_hand_over_is_not_asked(services: IvrServices) -> None:
+    d, line, path = scripted.converse(services, FIRE, [DECLINE_KEY],
+                                      frozenset({State.DONE}))
+    assert path == [State.UNDERSTAND, State.EMERGENCY, State.DONE]
+    assert line.played == [services.prompts.pcm("emergency_failed_119")]
+    assert line.keys == [DECLINE_KEY]  # never asked, never taken
+    assert d.intake.journal.handover == {"service": "119", "target": "none"}
+    assert d.intake.journal.handover_declined is None
+
+
+class HangsUpAtTheQuestion(scripted.ScriptedLine):
+    """The caller hangs up while the question plays."""
+
+    def play_pcm16(self, pcm16: bytes, *, interrupt_on_dtmf: bool = False) -> PlayResult:
+        self.played.append(pcm16)
+        self.ended = True
+        return PlayResult.HUNG_UP
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the dialogue's path
+def test_a_hang_up_during_the_question_is_handed_over(services: IvrServices) -> None:
+    line = HangsUpAtTheQuestion([])
+    d, _, path = scripted.converse(services, NOISE, [], frozenset({State.DONE}), line=line)
+    assert path == [State.UNDERSTAND, State.EMERGENCY, State.HANGUP, State.DONE]
+    assert line.played == [services.prompts.pcm("emergency_offer_110")]
+    assert d.intake.journal.handover == {"service": "110", "target": "none"}
+    d.intake.end(d.outcome)
+    ticket, events = _ticket(services.sessions, d.intake.journal.call_id)
+    assert ticket.urgency == "urgent"
+    assert events == {"emergency_handover": [{"service": "110", "target": "none"}]}
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_declined_call_cut_by_a_crash_is_recovered_as_declined(
+        services: IvrServices) -> None:
+    """The process dies at the read-back after the caller pressed 2: recovery files the
+    complaint with the declined event and no hand-over; settled again (its spool file put
+    back: a crash before the removal), nothing twice."""
+    d, _, _ = scripted.converse(services, NOISE, [DECLINE_KEY], frozenset({State.READBACK}))
+    spool, call_id = services.spool, d.intake.journal.call_id
+    kept = spool.path(call_id).read_bytes()
+    for _ in range(2):
+        assert recover_spool(sessions=services.sessions, domain=services.domain, spool=spool,
+                             restarted=True) == [call_id]
+        spool.path(call_id).write_bytes(kept)
+    ticket, events = _ticket(services.sessions, call_id)
+    assert ticket.transcript == NOISE and ticket.urgency == "urgent"
+    assert events == {"emergency_handover_declined": [{"service": "110"}]}
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the dialogue's path
+def test_a_declined_service_is_not_asked_again_after_a_re_record(
+        services: IvrServices) -> None:
+    d, line, path = scripted.converse(services, NOISE, [DECLINE_KEY, "2"],
+                                      frozenset({State.RERECORD}))
+    assert path[-2:] == [State.CONFIRM, State.RERECORD]
+    d.classification = services.domain.understand(NOISE)  # said again, read again
+    assert d.handlers[State.EMERGENCY]() is State.READBACK
+    assert line.played.count(services.prompts.pcm("emergency_offer_110")) == 1

@@ -1,0 +1,82 @@
+"""The Twilio webhooks let a caller decline a hand-over only the intake model asked for, as
+the SIP line does (decline25; tests/ivr/test_emergency_decline.py): announced in a <Gather>
+("…不需要转接请按2。"), 2 reads the complaint back and files it with an
+``emergency_handover_declined`` event; no key (the redirect) or a hang-up (the status
+callback) hands over as before. Real app, signed webhooks, the stand-in for Twilio's API,
+real Vosk (its Korean words replaced by the Mandarin meant, test_twilio_parity's ``meant``);
+the model's reading is set (P(110) just over the bar), the rules are the shipped ones."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from ivr import prompts
+from tests.ivr.test_emergency_decline import NOISE, ReadsPolice
+from tests.support.city import City
+from tests.twilio import test_twilio_parity as parity
+from tests.twilio.helpers import StandIn, Twilio, call_form, says, twiml, verbs
+from ticketing.models import Ticket, TicketEvent
+
+pytestmark = pytest.mark.usefixtures("decode_once")
+meant = parity.meant
+
+
+def _asked(twilio: Twilio, standin: StandIn, wav: bytes, meant: dict[str, str]
+           ) -> tuple[str, ET.Element]:
+    twilio.client.app.state.domain.model = ReadsPolice()  # type: ignore[attr-defined]
+    meant["text"] = NOISE
+    call, _, root = parity._speak(twilio, standin, wav)
+    assert verbs(root) == ["Gather", "Redirect"]
+    assert says(root) == [prompts.speakable(prompts.text("emergency_offer_110"))]
+    assert parity._action(root[0]) == ("/twilio/emergency", "")
+    return call, root
+
+
+def _events(sessions: sessionmaker[Session]) -> dict[str, list[Any]]:
+    with sessions() as s:
+        (ticket,) = s.scalars(select(Ticket)).all()
+        assert ticket.transcript == NOISE and ticket.urgency == "urgent"
+        events: dict[str, list[Any]] = {}
+        for e in s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)):
+            if e.action.startswith("emergency_handover"):
+                events.setdefault(e.action, []).append(e.data)
+    return events
+
+
+def test_key_2_reads_the_complaint_back_and_files_it_declined(
+        twilio: Twilio, standin: StandIn, recording_wav: bytes, meant: dict[str, str],
+        sessions: sessionmaker[Session], city: City) -> None:
+    call, _ = _asked(twilio, standin, recording_wav, meant)
+    root = twiml(twilio.post("/twilio/emergency", call_form(call, Digits="2")))
+    assert parity._action(root.find("Gather"))[0] == "/twilio/confirm"  # the read-back
+    root = twiml(twilio.post("/twilio/confirm", call_form(call, Digits="1")))
+    root = twiml(twilio.post("/twilio/preferences", call_form(call, Digits="#")))
+    assert any("工单" in s for s in says(root))  # its number read
+    assert _events(sessions) == {"emergency_handover_declined": [{"service": "110"}]}
+    # Sent again (the ticket is urgent, its reading 110): the same answer, no hand-over.
+    for path, digits in (("/twilio/preferences", "#"), ("/twilio/emergency", "")):
+        again = twiml(twilio.post(path, call_form(call, Digits=digits)))
+        assert ET.tostring(again).decode() == ET.tostring(root).decode()
+    assert _events(sessions) == {"emergency_handover_declined": [{"service": "110"}]}
+
+
+def test_no_key_hands_over_as_before(
+        twilio: Twilio, standin: StandIn, recording_wav: bytes, meant: dict[str, str],
+        sessions: sessionmaker[Session], city: City) -> None:
+    call, _ = _asked(twilio, standin, recording_wav, meant)
+    root = twiml(twilio.post("/twilio/emergency", call_form(call)))  # the redirect
+    assert says(root) == [prompts.speakable(prompts.text("emergency_failed_110"))]
+    assert _events(sessions) == {"emergency_handover": [{"service": "110", "target": "none"}]}
+
+
+def test_a_hang_up_at_the_question_is_handed_over(
+        twilio: Twilio, standin: StandIn, recording_wav: bytes, meant: dict[str, str],
+        sessions: sessionmaker[Session], city: City) -> None:
+    call, _ = _asked(twilio, standin, recording_wav, meant)
+    twilio.post("/twilio/status", call_form(call, CallStatus="completed"))
+    assert _events(sessions) == {"emergency_handover": [{"service": "110", "target": "none"}]}
