@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from asr.model_store import DecoderOptions, bundled_test_model, load_model
 from config import Settings
 from hotline import dbadmin
-from tests.support import model_digest
+from tests.support import model_digest, sql_cache
 from tests.support.city import City, seed_city
 from tests.support.pgserver import PgServer, running_pg_server, seed_cluster
 from tests.support.run_once import made_once
@@ -36,6 +36,7 @@ SHARED = REPO.parent / "shared"
 
 share_route_state()  # by every app a test builds: tests/support/shared_routes.py
 model_digest.install()  # the model's hash once per file state: tests/support/model_digest.py
+sql_cache.install()  # statements compiled once per process: tests/support/sql_cache.py
 
 # A test that uses one of these (directly or through another fixture) is in that tier, so
 # `scripts/test.sh --fast` (-m "not sip and not asr and not postgres and not external and
