@@ -117,7 +117,7 @@ class Rtp16Stream(RTP.RTPClient):
         self._encode = _ENCODERS[codec]
         self._silence = self._encode(b"\x00" * UNIT_BYTES)
         # The packet time we send (ms): the one the peer's SDP asked to receive, as the
-        # signalling chose it (``Negotiated.ptime``); read by the send thread each packet.
+        # signalling chose it (``Negotiated.ptime``); read once per packet, as it is made.
         self.ptime = ptime
         self._inband = self._inband_detector(event_pt)
         self._out: deque[bytes | PlaybackToken] = deque()
@@ -659,20 +659,24 @@ class Rtp16Stream(RTP.RTPClient):
         assert self.sin is not None
         deadline = time.monotonic()
         while self.NSD:
-            ptime = self.ptime  # one packet's length, read once (a re-INVITE may change it)
-            if not self.send_frame():
+            # Paced by the packet actually sent: ``ptime`` is read once, where the packet
+            # is made (a re-INVITE may change it at any moment). Read here as well, a change
+            # between the two reads had a 60 ms packet followed 20 ms later (review51).
+            sent_ms = self.send_frame()
+            if not sent_ms:
                 break
             # Next send time on an absolute grid: no drift, no sleep() error build-up.
-            deadline += ptime / 1000
+            deadline += sent_ms / 1000
             delay = deadline - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
             elif delay < -0.2:
                 deadline = time.monotonic()  # stalled (e.g. SIGSTOP): resync, don't burst
 
-    def send_frame(self) -> bool:
-        """Send the next packet, ``ptime`` ms of audio (the send thread, one each tick);
-        False once the socket is closed under a stopped stream."""
+    def send_frame(self) -> int:
+        """Send the next packet, ``ptime`` ms of audio (the send thread, one each tick):
+        how many ms it held, the pace to the next one; 0 once the socket is closed under a
+        stopped stream."""
         assert self.sin is not None
         audio_pt, payload, ended = self._next_payload()
         # Held, the frame is paced and dropped as when nothing may be sent (the dialogue's
@@ -697,7 +701,7 @@ class Rtp16Stream(RTP.RTPClient):
                 self.sin.sendto(header + payload, destination)
             except OSError:
                 if not self.NSD:
-                    return False
+                    return 0
             now = time.monotonic()
             if self._last_send is not None and now - self._last_send > self.max_send_gap:
                 self.max_send_gap = now - self._last_send
@@ -715,7 +719,7 @@ class Rtp16Stream(RTP.RTPClient):
         self.outTimestamp = (self.outTimestamp + len(payload)) & 0xFFFFFFFF
         for token in ended:
             token.done.set()
-        return True
+        return len(payload) // 8  # G.711: 8 samples (bytes) a millisecond
 
 
 # ---------------------------------------------------------------------------------------
