@@ -63,11 +63,16 @@ LATCH_LEARN_PACKETS = 4
 # over whenever it liked (review30).
 RELEARN_SECONDS = 5.0
 # Packets sent, in a call's whole life, to an address no RTP of the call came from (the
-# SDP's, before anything latched or after a re-INVITE moved it): 5 s of audio. Without the
+# SDP's, before anything latched or after a re-INVITE moved it). Packets, not time: 5 s of
+# audio at 20 ms, but 2.5 s at the peer's a=ptime:10 and 15 s at 60 ms (``ptime``, the
+# twenty-third round; the comment said 5 s whatever the packet time, review51). Without the
 # bound, a caller naming another host in its SDP (and keying by INFO, or putting the call
 # on hold, so no watchdog ends it) had the IVR stream its prompts at that host for the
-# whole call; with it, at most 250 x 172 bytes (43 kB) go there. The first-RTP watchdog
-# (``first_rtp_timeout``, 4 s) ends a silent caller's call before the bound is reached.
+# whole call; with it, at most 250 packets go there: 43 kB at 20 ms, 123 kB at 60 ms (12
+# bytes of header and 8 a ms). The first-RTP watchdog (``first_rtp_timeout``, 4 s) ends a
+# silent caller's call before the bound is reached at 20 ms or more; at 10 ms the bound
+# comes first, and a caller whose first packet comes after 2.5 s misses the greeting
+# between (sent again once its RTP latches).
 UNVERIFIED_SEND_PACKETS = 250
 
 
