@@ -72,7 +72,7 @@ RELEARN_SECONDS = 5.0
 # bytes of header and 8 a ms). The first-RTP watchdog (``first_rtp_timeout``, 4 s) ends a
 # silent caller's call before the bound is reached at 20 ms or more; at 10 ms the bound
 # comes first, and a caller whose first packet comes after 2.5 s misses the greeting
-# between (sent again once its RTP latches).
+# between (our audio goes again once its RTP latches).
 UNVERIFIED_SEND_PACKETS = 250
 
 
