@@ -174,7 +174,9 @@ class SipFrontEnd:
                                    new_via=self.new_via, contact=lambda: self.contact_uri,
                                    local_ip=self.local_ip,
                                    clock=lambda: self.session_clock(), later=self._later,
-                                   end=self._end_dialog_gone, on_cseq=self._rekeep)
+                                   end=self._end_dialog_gone, on_cseq=self._rekeep,
+                                   on_2xx=lambda call, msg, offered:
+                                   self.dialogs.refresh_answered(call, msg, offered=offered))
         self.dialer = Dialer(self, self._transactions, username=sip.username,
                              registrar=self.registrar if self.mode == "register" else None,
                              ring_timeout=ring_timeout)

@@ -9,7 +9,9 @@ re-INVITE offering our current SDP unchanged (the same ``o=`` version: nothing c
 RFC 3264 8), so prompts, the recording and keys go on as they were. The answers:
 
 * 2xx: the session runs again from now, with the interval and refresher it names (none:
-  the timer is off, RFC 4028 7.2); a re-INVITE's is ACKed, and again for each copy.
+  the timer is off, RFC 4028 7.2); a re-INVITE's is ACKed, and again for each copy. Its
+  Contact refreshes the remote target and a re-INVITE's SDP answer is applied (a moved
+  address or port, a hold), as for the peer's own requests (``on_2xx``).
 * 422: again at once with its ``Min-SE`` as interval and ``Min-SE`` (RFC 4028 7.4, 10),
   only when that is above the interval we sent, and at most ``MAX_RAISES`` times in a row.
   A 422 whose ``Min-SE`` is missing or does not go up cannot be met by asking again (a
@@ -70,7 +72,9 @@ class Refresher:
                  clock: Callable[[], float],
                  later: Callable[..., object],
                  end: Callable[[CallHandle, EndReason], None],
-                 on_cseq: Callable[[CallHandle], None] = lambda call: None) -> None:
+                 on_cseq: Callable[[CallHandle], None] = lambda call: None,
+                 on_2xx: Callable[[CallHandle, SipMessage, bool], None] = (
+                     lambda call, msg, offered: None)) -> None:
         self._transactions = transactions
         self._send = send
         self._new_via = new_via
@@ -80,6 +84,7 @@ class Refresher:
         self._later = later
         self._end = end
         self._on_cseq = on_cseq
+        self._on_2xx = on_2xx
 
     def due(self, call: CallHandle) -> bool:
         """Whether ``call``'s refresh is to go now: we refresh it, none is in flight, half
@@ -159,8 +164,20 @@ class Refresher:
                 call.refreshing = 0
             if method == "INVITE":
                 call.our_offer_out = False
+        if first and msg is not None and 200 <= code < 300 and not call.ended:
+            # Its Contact and, to our re-INVITE, its SDP answer (``InDialog.refresh_answered``),
+            # before the ACK: the ACK goes to the remote target the 2xx names (RFC 3261
+            # 13.2.2.4, 12.2.1.1).
+            self._on_2xx(call, msg, method == "INVITE")
         if method == "INVITE" and msg is not None:
-            self._ack(call, cseq, via if code >= 300 else self._new_via(), dest, msg)
+            if code >= 300:
+                self._ack(call, cseq, via, dest, msg)
+            else:
+                try:
+                    to = in_dialog_dest(call, call.invite_source)
+                except ValueError:
+                    to = dest
+                self._ack(call, cseq, self._new_via(), to, msg)
         if not first:
             return  # a copy of the final already handled: ACKed again above, nothing else
         if call.ended:
