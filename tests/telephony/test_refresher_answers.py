@@ -8,7 +8,10 @@
   runs out by its expiry rule (RFC 4028 10).
 * a refresh that cannot be sent (a remote target no socket reaches, a re-INVITE with no
   media) was tried again every watchdog turn, a warning each 0.25 s. Now: one warning, and
-  the call is no longer refreshed by us."""
+  the call is no longer refreshed by us.
+* on a call we placed, our re-INVITE took the place of the call's INVITE among the client
+  transactions (keyed by Call-ID and method): a late copy of the INVITE's 200 reached the
+  refresh and went unACKed. Now each is matched by its CSeq number too."""
 
 from __future__ import annotations
 
@@ -17,8 +20,10 @@ import logging
 import pytest
 
 from telephony.call import CallHandle, Direction, EndReason
+from telephony.sip.dialog import dialog_request
 from telephony.sip.message import SipMessage, build_response
 from telephony.sip.refresher import MAX_RAISES, Refresher
+from telephony.sip.sdp import Negotiated
 from telephony.sip.session_timer import MIN_SE_SECONDS
 from telephony.sip.transaction import ClientTransactions
 
@@ -138,3 +143,29 @@ def test_a_refresh_that_cannot_be_sent_warns_once_and_stops(
     assert not wire.sent and call.local_cseq == 1
     assert not call.we_refresh and call.refreshing == 0 and not call.our_offer_out
     assert len([r for r in caplog.records if "no session refresh" in r.message]) == 1
+
+
+def test_a_late_2xx_to_our_invite_reaches_it_after_our_reinvite_refresh() -> None:
+    """A call we placed (CSeq 1 INVITE, its 200 ACKed by the dialer's handler), refreshed
+    by our re-INVITE (CSeq 2): a copy of the first 200 that comes after reaches the
+    INVITE's handler, which ACKs it again (RFC 3261 13.2.2.4), and the refresh's answer
+    its own. Before, the re-INVITE's transaction had replaced the INVITE's: the copy went
+    to the refresh, which let it pass as an earlier request's, unACKed."""
+    wire, call = Wire(), _call()
+    call.direction, call.peer_allows_update = Direction.OUTBOUND, False
+    call.media = Negotiated(codec="PCMU", audio_pt=0, event_pt=None,
+                            remote_ip="127.0.0.83", remote_port=40000)
+    heard: list[int] = []
+    invite = dialog_request(call, "INVITE", 1, via=wire.new_via(), contact="sip:us@127.0.0.1")
+    wire.txns.start(invite, ("127.0.0.83", 5060), call.call_id, "INVITE",
+                    on_response=lambda msg: heard.append(msg.cseq[0] if msg else 0))
+    wire.answer(SipMessage(invite), 200, [])
+    wire.refresher.refresh(call)
+    reinvite = wire.requests("INVITE")[-1]
+    assert reinvite.cseq[0] == 2
+    wire.answer(SipMessage(invite), 200, [])  # the late copy
+    assert heard == [1, 1]
+    assert not wire.requests("ACK")  # the refresh's handler ACKed nothing of the INVITE's
+    wire.answer(reinvite, 200, [("Session-Expires", f"{MIN_SE_SECONDS};refresher=uac")])
+    assert [a.cseq for a in wire.requests("ACK")] == [(2, "ACK")]
+    assert heard == [1, 1] and call.we_refresh
