@@ -344,7 +344,11 @@ class OutboundSettings(BaseModel):
     # handler who answers and presses 1 signs inside it and counts for the response rate
     # (响应率); placed at the window's end, no keypad sign could ever be on time.
     sign_call_lead_seconds: float = 120.0
-    # A claimed item belongs to its worker this long; must exceed the longest call.
+    # A claimed item belongs to its worker this long past its last renewal: the worker
+    # renews it every third of this while the call or SMS lasts (outbound.worker.renew_lease,
+    # the twenty-third round), so a call may last longer; this is how long a crashed
+    # worker's call holds its task and its phone's line before recovery settles it. (It
+    # said "must exceed the longest call", no longer so: review51.)
     lease_seconds: float = 300.0
     # Calls (and SMS) a worker process has in flight at once.
     max_parallel: int = 8

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Float, ForeignKey, Index, String, Text, select
+from sqlalchemy import Float, ForeignKey, Index, String, Text, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ticketing.models import Base, UTCDateTime, utcnow
@@ -16,8 +16,14 @@ CALLER_CHARS = 64
 # What the columns hold of a call's id (call records, tickets, transcription jobs). A SIP
 # Call-ID has no length limit; a longer one is kept as ``ivr.intake.new_call_key`` says.
 CALL_ID_CHARS = 128
-# Older than any call can be: a call still "in progress" past this is one whose process
-# died (recover_spool settles its journal then; live_call stops counting its record).
+# Longer than any call goes without a sign of life: a call still "in progress" this long
+# after its last one is one whose process died (recover_spool settles its journal then;
+# live_call stops counting its record). Signs of life: the arrival, the answer, and the
+# heartbeat of a bridge to an operator (``ivr.transfer.ALIVE_SECONDS``), which writes both
+# the journal and the record's ``alive_at`` (``CallIntake.alive``). One clock for both
+# (``last_sign``, ``presumed_dead``): before, live_call aged a call from its arrival, and a
+# caller bridged for over 15 minutes counted as free, a survey ringing them mid-talk
+# (review51).
 LIVE_CALL_SECONDS = 900.0
 
 
@@ -53,6 +59,8 @@ class CallRecord(Base):
     caller_raw: Mapped[str | None] = mapped_column(String(CALLER_CHARS))
     callee: Mapped[str | None] = mapped_column(String(64))
     arrived_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A call in progress: its last sign of life (``LIVE_CALL_SECONDS``); None: its arrival.
+    alive_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     outcome: Mapped[str] = mapped_column(String(24), default=CallOutcome.IN_PROGRESS.value)
@@ -72,18 +80,34 @@ def caller_fields(raw: str | None) -> dict[str, str | None]:
     return {"caller": e164, "caller_raw": None if e164 or not raw else raw[:CALLER_CHARS]}
 
 
+def last_sign(arrived: datetime, alive: datetime | None) -> datetime:
+    """A call in progress's last sign of life: its arrival, or a later write (the journal's,
+    the record's ``alive_at``)."""
+    return arrived if alive is None else max(arrived, alive)
+
+
+def presumed_dead(last: datetime, now: datetime, *,
+                  after: float = LIVE_CALL_SECONDS) -> bool:
+    """Whether a call in progress whose last sign of life was ``last`` died with its
+    process (``LIVE_CALL_SECONDS``): recover_spool settles it, live_call no longer counts it."""
+    return (now - last).total_seconds() >= after
+
+
 def live_call(session: Session, phone: str, now: datetime) -> CallRecord | None:
     """The hotline call of ours ``phone`` is in right now (one it made to us, any carrier,
     any node), or None. The phone in E.164 by the one rule the records were written with
-    (``ticketing.phones.normalise``). A record still in progress counts for
-    ``LIVE_CALL_SECONDS`` from its arrival at most: a node that died in a call and never
-    came back leaves it so, and it must not hold the phone for ever."""
+    (``ticketing.phones.normalise``). A record still in progress counts until it is
+    ``presumed_dead`` from its last sign of life (``last_sign``, in SQL): a node that died
+    in a call and never came back leaves it so, and it must not hold the phone for ever;
+    a call bridged to an operator for an hour keeps it, its heartbeat written."""
     e164 = normalise(phone)
     if e164 is None:
         return None
+    # ``last_sign`` in SQL: alive_at is never before arrived_at (written at the answer on).
+    last = func.coalesce(CallRecord.alive_at, CallRecord.arrived_at)
     return session.scalars(
         select(CallRecord)
         .where(CallRecord.caller == e164, CallRecord.ended_at.is_(None),
                CallRecord.outcome == CallOutcome.IN_PROGRESS.value,
-               CallRecord.arrived_at >= now - timedelta(seconds=LIVE_CALL_SECONDS))
+               last > now - timedelta(seconds=LIVE_CALL_SECONDS))
         .order_by(CallRecord.arrived_at.desc()).limit(1)).first()

@@ -40,6 +40,8 @@ from ivr.callrecords import (
     CallOutcome,
     CallRecord,
     caller_fields,
+    last_sign,
+    presumed_dead,
 )
 from knowledge import service as kb
 from ticketing import service
@@ -272,6 +274,9 @@ def _record_for(session: Session, j: CallJournal) -> CallRecord:
         session.add(rec)
     rec.answered_at = _dt(j.answered_at)
     rec.ended_at = _dt(j.ended_at)
+    if rec.ended_at is None:
+        # Written while the call goes on (its answer, a bridge's heartbeat): a sign of life.
+        rec.alive_at = utcnow()
     rec.outcome = j.outcome
     rec.recording_path = j.recording_path
     rec.recording_sha256 = j.recording_sha256
@@ -538,8 +543,12 @@ class CallIntake:
     def alive(self) -> None:
         """The call goes on (a bridge to an operator lasts as long as the talk): its
         journal written again, so that recovery, which counts a call in progress as dead
-        from its journal's last write, leaves it alone (``recover_spool``)."""
+        from its journal's last write, leaves it alone (``recover_spool``); and its call
+        record's ``alive_at``, so that an outbound call does not take the caller for free
+        (``ivr.callrecords.live_call``, the same clock: review51)."""
         self._write()
+        self.await_claim()
+        self._try_db(lambda s: _record_for(s, self._claim(s)))
 
     def key(self, keys: str) -> None:
         """Keys the dialogue took, in the order pressed (one, or a burst flushed at once).
@@ -752,15 +761,17 @@ def recover_spool(*, sessions: sessionmaker[Session], domain: Domain, spool: Spo
             # Since its journal was last written, not since it arrived: a live call writes
             # its journal as it goes (``CallIntake.alive`` while bridged to an operator),
             # and one counted from its arrival was settled mid-talk after 15 minutes.
-            started = max(_dt(j.arrived_at) or now, spool.written_at(j.call_id) or now)
+            # (The one rule live_call reads the call record by: ``ivr.callrecords``.)
+            last = last_sign(_dt(j.arrived_at) or now, spool.written_at(j.call_id) or now)
             died_with_process = restarted and j.carrier == "sip"
-            if not died_with_process and (now - started).total_seconds() < stale_after_seconds:
+            if not died_with_process and not presumed_dead(last, now,
+                                                           after=stale_after_seconds):
                 continue
             # When it died: the last write of its journal or its recording, not now (a
             # restart can come hours later; the record's length was the gap before).
-            last = [t for t in (spool.written_at(j.call_id), _modified(j.recording_path))
-                    if t is not None]
-            j.ended_at = min(max(last, default=now), now).isoformat()
+            writes = [t for t in (spool.written_at(j.call_id), _modified(j.recording_path))
+                      if t is not None]
+            j.ended_at = min(max(writes, default=now), now).isoformat()
             j.interrupted = True
             if j.recording_path and Path(j.recording_path).exists():
                 try:

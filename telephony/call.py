@@ -249,14 +249,16 @@ class CallHandle:
         # refresh goes out at half the interval (``telephony.sip.refresher``). The peer
         # allows UPDATE (its Allow said so), the largest Min-SE it named (RFC 4028 7.4),
         # our refresh in flight (its CSeq number; 0: none), a re-INVITE of ours awaiting
-        # its answer (the peer's offer meanwhile gets 491, RFC 3261 14.2), and when a
-        # refresh refused may be tried again (session clock).
+        # its answer (the peer's offer meanwhile gets 491, RFC 3261 14.2), when a
+        # refresh refused may be tried again (session clock), and the 422s in a row that
+        # raised our interval (``refresher.MAX_RAISES``).
         self.we_refresh = False
         self.peer_allows_update = False
         self.min_se: int | None = None
         self.refreshing = 0
         self.our_offer_out = False
         self.refresh_retry_at = 0.0
+        self.refresh_raises = 0
         self.rtp: Rtp16Stream | None = None
         self.rtp_port: int | None = None
         self.media: Negotiated | None = None

@@ -63,11 +63,16 @@ LATCH_LEARN_PACKETS = 4
 # over whenever it liked (review30).
 RELEARN_SECONDS = 5.0
 # Packets sent, in a call's whole life, to an address no RTP of the call came from (the
-# SDP's, before anything latched or after a re-INVITE moved it): 5 s of audio. Without the
+# SDP's, before anything latched or after a re-INVITE moved it). Packets, not time: 5 s of
+# audio at 20 ms, but 2.5 s at the peer's a=ptime:10 and 15 s at 60 ms (``ptime``, the
+# twenty-third round; the comment said 5 s whatever the packet time, review51). Without the
 # bound, a caller naming another host in its SDP (and keying by INFO, or putting the call
 # on hold, so no watchdog ends it) had the IVR stream its prompts at that host for the
-# whole call; with it, at most 250 x 172 bytes (43 kB) go there. The first-RTP watchdog
-# (``first_rtp_timeout``, 4 s) ends a silent caller's call before the bound is reached.
+# whole call; with it, at most 250 packets go there: 43 kB at 20 ms, 123 kB at 60 ms (12
+# bytes of header and 8 a ms). The first-RTP watchdog (``first_rtp_timeout``, 4 s) ends a
+# silent caller's call before the bound is reached at 20 ms or more; at 10 ms the bound
+# comes first, and a caller whose first packet comes after 2.5 s misses the greeting
+# between (our audio goes again once its RTP latches).
 UNVERIFIED_SEND_PACKETS = 250
 
 
@@ -117,7 +122,7 @@ class Rtp16Stream(RTP.RTPClient):
         self._encode = _ENCODERS[codec]
         self._silence = self._encode(b"\x00" * UNIT_BYTES)
         # The packet time we send (ms): the one the peer's SDP asked to receive, as the
-        # signalling chose it (``Negotiated.ptime``); read by the send thread each packet.
+        # signalling chose it (``Negotiated.ptime``); read once per packet, as it is made.
         self.ptime = ptime
         self._inband = self._inband_detector(event_pt)
         self._out: deque[bytes | PlaybackToken] = deque()
@@ -659,20 +664,24 @@ class Rtp16Stream(RTP.RTPClient):
         assert self.sin is not None
         deadline = time.monotonic()
         while self.NSD:
-            ptime = self.ptime  # one packet's length, read once (a re-INVITE may change it)
-            if not self.send_frame():
+            # Paced by the packet actually sent: ``ptime`` is read once, where the packet
+            # is made (a re-INVITE may change it at any moment). Read here as well, a change
+            # between the two reads had a 60 ms packet followed 20 ms later (review51).
+            sent_ms = self.send_frame()
+            if not sent_ms:
                 break
             # Next send time on an absolute grid: no drift, no sleep() error build-up.
-            deadline += ptime / 1000
+            deadline += sent_ms / 1000
             delay = deadline - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
             elif delay < -0.2:
                 deadline = time.monotonic()  # stalled (e.g. SIGSTOP): resync, don't burst
 
-    def send_frame(self) -> bool:
-        """Send the next packet, ``ptime`` ms of audio (the send thread, one each tick);
-        False once the socket is closed under a stopped stream."""
+    def send_frame(self) -> int:
+        """Send the next packet, ``ptime`` ms of audio (the send thread, one each tick):
+        how many ms it held, the pace to the next one; 0 once the socket is closed under a
+        stopped stream."""
         assert self.sin is not None
         audio_pt, payload, ended = self._next_payload()
         # Held, the frame is paced and dropped as when nothing may be sent (the dialogue's
@@ -697,7 +706,7 @@ class Rtp16Stream(RTP.RTPClient):
                 self.sin.sendto(header + payload, destination)
             except OSError:
                 if not self.NSD:
-                    return False
+                    return 0
             now = time.monotonic()
             if self._last_send is not None and now - self._last_send > self.max_send_gap:
                 self.max_send_gap = now - self._last_send
@@ -715,7 +724,7 @@ class Rtp16Stream(RTP.RTPClient):
         self.outTimestamp = (self.outTimestamp + len(payload)) & 0xFFFFFFFF
         for token in ended:
             token.done.set()
-        return True
+        return len(payload) // 8  # G.711: 8 samples (bytes) a millisecond
 
 
 # ---------------------------------------------------------------------------------------

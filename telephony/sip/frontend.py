@@ -167,14 +167,16 @@ class SipFrontEnd:
                                 # Late-bound: a test replaces session_clock on a live node.
                                 clock=lambda: self.session_clock(),
                                 on_offer_answer=self._offer_answered,
-                                on_target=self._retarget,
+                                on_target=self._rekeep,
                                 finals=self.admission.finals)
         # Our session refreshes, for callers that asked us to refresh (RFC 4028 9, 10).
         self.refresher = Refresher(transactions=self._transactions, send=self.send_to,
                                    new_via=self.new_via, contact=lambda: self.contact_uri,
                                    local_ip=self.local_ip,
                                    clock=lambda: self.session_clock(), later=self._later,
-                                   end=self._end_dialog_gone)
+                                   end=self._end_dialog_gone, on_cseq=self._rekeep,
+                                   on_2xx=lambda call, msg, offered:
+                                   self.dialogs.refresh_answered(call, msg, offered=offered))
         self.dialer = Dialer(self, self._transactions, username=sip.username,
                              registrar=self.registrar if self.mode == "register" else None,
                              ring_timeout=ring_timeout)
@@ -605,9 +607,11 @@ class SipFrontEnd:
         if call.ended:  # ended as it was written: ``call_ended`` may have looked first
             self._drop_dialog(call)
 
-    def _retarget(self, call: CallHandle) -> None:
+    def _rekeep(self, call: CallHandle) -> None:
         """A target refresh (a re-INVITE's or UPDATE's Contact) moved the call's remote
-        target: its ledger record says so too, so the BYE after a crash goes there."""
+        target, or our session refresh raised its CSeq: its ledger record says so too, so
+        the BYE after a crash goes there, with a CSeq above our last request's (RFC 3261
+        12.2.1.1; before, the record kept the answer's CSeq, review51)."""
         if self.ledger is None or call.call_id not in self._kept:
             return  # not written yet: the watchdog writes the new target
         self.ledger.keep(call)

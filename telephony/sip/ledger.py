@@ -3,9 +3,11 @@ process on the same address can end them with one BYE each.
 
 A process killed mid-call (kill -9, OOM, power) sent no BYE, and its peers heard silence
 until their own timers ended the calls. What a BYE needs (RFC 3261 12.2.1.1, 15.1.1) is
-the dialog's identifiers, its remote target and route set, and our CSeq, which does not
-move between the answer and our BYE (the only request we send in a dialog): written once
-when the call is up, the record stays right. Written by rename, without fsync: a killed
+the dialog's identifiers, its remote target and route set, and our CSeq: written when the
+call is up, and again when a target refresh moves the target or our session refresh
+(``telephony.sip.refresher``) raises our CSeq, before that request goes, so the BYE's CSeq
+is above every request we sent (RFC 3261 12.2.1.1; before, the record kept the answer's
+CSeq, review51). Written by rename, without fsync: a killed
 process's writes are in the page cache, and after a power cut the peers' own timers have
 long ended the calls. The directory is per front end and bound address (``SipFrontEnd``):
 binding the port is the lock, so no two live processes read one ledger.

@@ -58,6 +58,11 @@ class ClientTxn:
     settled: threading.Event = field(default_factory=threading.Event)
     interval: float = T1
     started: float = field(default_factory=time.monotonic)
+    cseq: int = 0  # its CSeq number: a response matches by Call-ID, method and this
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return self.call_id, self.method, self.cseq
     timer: Timer | None = None
 
 
@@ -78,13 +83,16 @@ class OutboundLeg:
 
 
 class ClientTransactions:
-    """The client transactions of one front end, keyed by Call-ID and CSeq method (one
-    request of each method at a time per call is all we ever send)."""
+    """The client transactions of one front end, keyed by Call-ID and CSeq (method and
+    number). With the method alone, our re-INVITE refreshing an outbound call's session
+    took the place of the call's INVITE, and a late copy of that INVITE's 2xx reached the
+    refresh's transaction and went unACKed (RFC 3261 13.2.2.4 wants every one ACKed;
+    review51): each keeps its own now, an INVITE's until the call is forgotten."""
 
     def __init__(self, *, send: Callable[[bytes, tuple[str, int]], None], later: Later) -> None:
         self._send = send
         self._later = later
-        self._txns: dict[tuple[str, str], ClientTxn] = {}
+        self._txns: dict[tuple[str, str, int], ClientTxn] = {}
         self._lock = threading.Lock()
 
     def start(self, data: bytes, dest: tuple[str, int], call_id: str, method: str,
@@ -92,9 +100,9 @@ class ClientTransactions:
         """Send ``data`` and retransmit it (T1 doubling; an INVITE stops at its first
         provisional) until a final response or Timer B."""
         txn = ClientTxn(data=data, dest=dest, method=method, call_id=call_id,
-                        on_response=on_response)
+                        on_response=on_response, cseq=SipMessage(data).cseq[0])
         with self._lock:
-            self._txns[(call_id, method)] = txn
+            self._txns[txn.key] = txn
         self._send(data, dest)
         txn.timer = self._later(txn.interval, self._retransmit, txn)
         return txn
@@ -115,8 +123,8 @@ class ClientTransactions:
         if txn.timer is not None:
             txn.timer.cancel()
         with self._lock:
-            if self._txns.get((txn.call_id, txn.method)) is txn:
-                del self._txns[(txn.call_id, txn.method)]
+            if self._txns.get(txn.key) is txn:
+                del self._txns[txn.key]
         if txn.on_response is not None and txn.final is None:
             txn.on_response(None)  # timed out
         txn.settled.set()
@@ -124,9 +132,9 @@ class ClientTransactions:
 
     def on_response(self, msg: SipMessage) -> bool:
         """Hand a response to its transaction; False when it matches none of ours."""
-        method = msg.cseq[1]
+        number, method = msg.cseq
         with self._lock:
-            txn = self._txns.get((msg.call_id, method))
+            txn = self._txns.get((msg.call_id, method, number))
         if txn is None:
             return False
         if msg.status_code < 200:
@@ -143,7 +151,7 @@ class ClientTransactions:
                 txn.timer.cancel()
             if txn.method != "INVITE":
                 with self._lock:
-                    self._txns.pop((txn.call_id, txn.method), None)
+                    self._txns.pop(txn.key, None)
         if txn.on_response is not None:
             txn.on_response(msg)  # INVITE: also 2xx retransmissions (ACK them again)
         txn.settled.set()

@@ -23,7 +23,7 @@ from asr.backlog import MAX_ATTEMPTS, run_backlog
 from asr.jobs import JobStatus, TranscriptionJob, claim_next
 from asr.recording import CallRecorder
 from asr.stream import Transcript
-from ivr.callrecords import CallOutcome, CallRecord
+from ivr.callrecords import LIVE_CALL_SECONDS, CallOutcome, CallRecord, live_call
 from ivr.intake import CallIntake, CallJournal, Spool, recover_spool
 from tests.support.city import City
 from tests.support.harness import fork_with_us
@@ -212,6 +212,34 @@ def test_a_call_still_journaling_is_live_however_long_ago_it_arrived(
     os.utime(spool.path("long"), (old, old))
     assert recover_spool(sessions=sessions, domain=domain, spool=spool) == ["long"]
     assert _count(sessions, Ticket) == 1
+
+
+def test_a_caller_bridged_for_long_is_in_a_call_by_the_record_too(
+    sessions: sessionmaker[Session], domain: Domain, city: City, tmp_path: Path
+) -> None:
+    """An outbound call asks the call records whether the phone is in one of our calls
+    (``live_call``). It aged a call from its arrival: a caller bridged to an operator for
+    over ``LIVE_CALL_SECONDS`` counted as free and a survey rang them mid-talk (review51).
+    Now the record keeps the bridge's heartbeat (``CallIntake.alive``), the clock
+    recovery reads from the journal: live while it beats, free once it stops as long."""
+    spool = Spool(tmp_path / "spool")
+    call = CallIntake(sessions=sessions, domain=domain, spool=spool, call_id="bridged",
+                      caller="13811112222")
+    call.journal.arrived_at = (utcnow() - timedelta(seconds=LIVE_CALL_SECONDS + 300)
+                               ).isoformat()
+    call.answered()
+    call.alive()  # the bridge, a minute ago at most
+    with sessions() as s:
+        found = live_call(s, "13811112222", utcnow())
+        assert found is not None and found.call_id == "bridged"
+    # The process dies in the bridge: no heartbeat for as long; the phone is free again,
+    # and recovery takes the journal for dead by the same clock.
+    silent = utcnow() + timedelta(seconds=LIVE_CALL_SECONDS + 1)
+    with sessions() as s:
+        assert live_call(s, "13811112222", silent) is None
+    old = time.time() - LIVE_CALL_SECONDS - 1
+    os.utime(spool.path("bridged"), (old, old))
+    assert recover_spool(sessions=sessions, domain=domain, spool=spool) == ["bridged"]
 
 
 def test_backlog_retries_then_gives_up(sessions: sessionmaker[Session], domain: Domain,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -51,13 +52,14 @@ def answered(lines: AnsweringLines, caller: RawPeer, call_id: str, *, body: str 
 
 
 def shipped_front_end(lines: AnsweringLines, *, rtp_ports: int = 10,
-                      **update: Any) -> SipFrontEnd:
-    """Started; ``update`` adds only the settings a test is about."""
+                      dialogs_dir: Path | None = None, **update: Any) -> SipFrontEnd:
+    """Started; ``update`` adds only the settings a test is about; ``dialogs_dir``, the
+    dialog ledger's (none: not kept)."""
     rtp = harness.free_port_block(rtp_ports)
     sip = Settings().sip.model_copy(update={
         "bind_ip": harness.LOOPBACK, "port": harness.free_port(),
         "rtp_port_low": rtp, "rtp_port_high": rtp + rtp_ports - 1, **update})
-    fe = SipFrontEnd(sip, lines, rtp_timeout=sip.rtp_timeout)
+    fe = SipFrontEnd(sip, lines, rtp_timeout=sip.rtp_timeout, dialogs_dir=dialogs_dir)
     fe.start()
     return fe
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import struct
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -113,3 +114,46 @@ def test_a_play_is_not_told_ended_before_its_last_packet_is_sent() -> None:
         assert rtp.sin is not None
         rtp.sin.close()
         peer.close()
+
+
+def test_the_pace_is_the_length_of_the_packet_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A re-INVITE changing the packet time lands between the send thread's two reads of
+    it (the pace, then the packet): before, a 60 ms packet was followed 20 ms later, the
+    peer's jitter buffer overrun at every such change (review51). Now the pace is the
+    packet's own length, read once. The clock stands still, so each sleep is one pace."""
+    import telephony.rtp as rtp_module
+
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind(("127.0.0.1", 0))
+    rtp = Rtp16Stream(local=("127.0.0.1", 0), remote=peer.getsockname(), codec="PCMU",
+                      audio_pt=0, event_pt=None, on_audio=lambda _: None,
+                      on_dtmf=lambda _: None, ptime=20)
+    rtp.bind()
+    paces: list[float] = []
+    sizes: list[int] = []
+    send = rtp.send_frame
+
+    def reinvite_then_send() -> int:
+        rtp.ptime = 60 if rtp.ptime == 20 else 20  # the SIP thread's configure
+        sizes.append(rtp.ptime * 8)
+        return send()
+
+    def sleep(seconds: float) -> None:
+        paces.append(seconds)
+        if len(paces) == 2:
+            rtp.NSD = False
+
+    monkeypatch.setattr(rtp, "send_frame", reinvite_then_send)
+    # The module's clock only (other threads keep the real one).
+    monkeypatch.setattr(rtp_module, "time", SimpleNamespace(monotonic=lambda: 100.0,
+                                                           sleep=sleep))
+    try:
+        rtp.NSD = True
+        rtp.trans()
+    finally:
+        assert rtp.sin is not None
+        rtp.sin.close()
+        peer.close()
+    # 60 ms sent, the next 60 ms later; then 20 ms sent, the next 20 ms after it.
+    assert sizes == [480, 160]
+    assert paces == pytest.approx([0.060, 0.080])

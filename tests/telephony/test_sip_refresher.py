@@ -9,8 +9,10 @@ the interval instead of waiting it out (``SipFrontEnd.session_clock``)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +20,7 @@ from telephony.call import CallHandle, CallState, EndReason
 from telephony.sip.frontend import SipFrontEnd
 from telephony.sip.message import SipMessage
 from telephony.sip.session_timer import MIN_SE_SECONDS
+from tests.support import harness
 from tests.support.lines import AnsweringLines as Lines
 from tests.support.lines import answered, shipped_front_end
 from tests.support.rawsip import RawPeer, header
@@ -153,6 +156,33 @@ def test_without_update_a_reinvite_with_our_sdp_unchanged_and_its_ack(
     caller.send(caller.ack(answer, method="BYE", cseq=3))
 
 
+
+def test_the_2xx_to_our_reinvite_moves_the_target_and_the_media(
+        front: tuple[SipFrontEnd, Lines, SessionClock], caller: RawPeer) -> None:
+    """The 200 to our re-INVITE names another Contact and another media port (an SBC
+    re-anchoring the call as it answers): our ACK goes to that Contact (RFC 3261 13.2.2.4,
+    12.2.1.2) and our RTP to that port, as for a re-INVITE of the caller's. Before, both
+    were ignored: the ACK and later requests went to the old Contact and the audio to the
+    old port (review51)."""
+    _, lines, clock = front
+    _, call = _answered(lines, caller, "ours-moved", _timer(ALLOW_NO_UPDATE))
+    moved = RawPeer(CALLER, front[0].local_port)
+    try:
+        _due(clock)
+        invite = _request(caller, "INVITE")
+        contact = f"Contact: <sip:caller@{CALLER}:{moved.port}>\r\n"
+        _reply(caller, invite, 200,
+               f"Session-Expires: {MIN_SE_SECONDS};refresher=uac\r\n{contact}",
+               body=moved.sdp())
+        ack = _request(moved, "ACK")
+        assert ack.cseq == (invite.cseq[0], "ACK")
+        assert call.remote_target == f"sip:caller@{CALLER}:{moved.port}"
+        moved.media.settimeout(2)
+        assert len(moved.media.recv(2048)) == 12 + 160
+    finally:
+        moved.close()
+    assert call.state is CallState.ANSWERED
+
 def test_a_422_is_tried_again_with_its_min_se_and_a_481_ends_the_call(
         front: tuple[SipFrontEnd, Lines, SessionClock], caller: RawPeer) -> None:
     """422 with ``Min-SE: 120``: our UPDATE again at once with 120 s and ``Min-SE: 120``
@@ -184,3 +214,30 @@ def test_a_caller_that_refreshes_itself_is_never_refreshed_by_us(
     with pytest.raises(AssertionError):
         _request(caller, "UPDATE", timeout=1)
     caller.send(caller.ack(answer, method="BYE", cseq=3))
+
+
+def test_the_ledger_keeps_the_cseq_of_our_refresh(tmp_path: Path) -> None:
+    """Our refresh raises our CSeq after the answer: the dialog ledger is written again
+    before it goes, so the BYE a restarted process sends from it (CSeq one above the
+    record's) is above our last request's (RFC 3261 12.2.1.1). Before, the record kept the
+    answer's CSeq 1 and the recovery BYE reused our refresh's CSeq 2 (review51)."""
+    lines, clock = Lines(), SessionClock()
+    fe = shipped_front_end(lines, dialogs_dir=tmp_path)
+    fe.session_clock = clock  # type: ignore[method-assign]
+    peer = RawPeer(CALLER, fe.local_port)
+    try:
+        answer, call = _answered(lines, peer, "ours-ledger", _timer(ALLOW_UPDATE))
+        ledger = tmp_path / f"{harness.LOOPBACK}-{fe.local_port}"
+        deadline = time.monotonic() + 5
+        while not list(ledger.glob("*.json")) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        _due(clock)
+        update = _request(peer, "UPDATE")
+        (record,) = ledger.glob("*.json")
+        assert json.loads(record.read_text())["local_cseq"] >= update.cseq[0]
+        _reply(peer, update, 200, f"Session-Expires: {MIN_SE_SECONDS};refresher=uac\r\n")
+        peer.send(peer.ack(answer, method="BYE", cseq=3))
+        assert call.wait_ended(5)
+    finally:
+        peer.close()
+        fe.stop()
