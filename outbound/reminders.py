@@ -250,6 +250,10 @@ class SignConversation(Conversation):
                      actor=Actor.of(handler), via="keypad")
         self.sign_result = "signed"
 
+    def recall(self, attempt: OutboundAttempt, keys: str) -> None:
+        if keys.endswith("1"):
+            self.sign_result = "moot" if (attempt.data or {}).get(NOT_COUNTED) else "signed"
+
 
 class SignCall:
     def prepare(self, *, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
