@@ -42,35 +42,57 @@ from outbound.models import Kind, OutboundTask, TaskStatus
 from ticketing import analytics, queries
 from ticketing.actors import Actor
 from ticketing.models import SupervisionCase, SurveyResult, Ticket, utcnow
+from ticketing.phones import mask, normalise
 from ticketing.reports import figures, utility_dispatch
 
 RATE_FIGURES = ("response_rate", "on_time_closure_rate", "feedback_rate", "resolution_rate",
                 "satisfaction_rate", "match_rate", "utility_dispatch_rate")
 
+# Where a log line holds a phone number; each one found is masked by the one rule,
+# ``ticketing.phones.mask``, so a number reads the same in the log as in the console
+# (review51: "+8613812345678" was "+86138****5678" here and "138****5678" there).
 # A mobile number as it appears in SIP and in our own text: bare, +86 / 86 / 0086, the
 # trunk prefix 0 an outbound URI may carry (sip:013812345678@…, phones.dial_forms), and
 # grouped by a space or hyphen (138 1234 5678). The prefix is what lets a number that
 # follows another digit be found at all (0086…, 0138…).
-PHONE_RE = re.compile(r"(?<!\d)(\+?86[ -]?|0086[ -]?|0)?(1[3-9]\d)[ -]?(\d{4})[ -]?(\d{4})(?!\d)")
+PHONE_RE = re.compile(r"(?<!\d)(?:\+?86[ -]?|0086[ -]?|0)?1[3-9]\d[ -]?\d{4}[ -]?\d{4}(?!\d)")
 # A landline, always written with what makes it one: the trunk prefix 0 or the country code
-# before the area code (010, 021, 0755; +86 10...), so a ticket number or a count is never
-# taken for one. And a foreign number, + or 00 and a country code other than 86. Both were
-# logged whole: the call's summary line names the caller as the From user gave it
-# ("from 01065123456", "from +85291234567"), the outbound worker the number it could not
-# dial (judge25's trial); landlines are a good share of a 12345 line's callers. Not after
-# or before a letter: a hex id or a hash has digit runs too.
-LANDLINE_RE = re.compile(r"(?<![0-9A-Za-z])(\+?86[ -]?|0086[ -]?|0)(10|2\d|[3-9]\d\d)[ -]?"
-                         r"(\d{3,4})[ -]?(\d{4})(?![0-9A-Za-z])")
-FOREIGN_RE = re.compile(r"(?<![0-9A-Za-z])(\+|00)(?!86)([1-9]\d\d)[ -]?(\d[\d -]{2,9}?)[ -]?"
-                        r"(\d{4})(?![0-9A-Za-z])")
+# before the area code (010, 021, 0755, "(010)"; +86 10...), so a ticket number or a count
+# is never taken for one. And a foreign number: + or 00, a country code other than 86, and
+# 7 to 12 more digits, grouped by single spaces or hyphens as people write them
+# (+44 20 7946 0958, +1 202-555-0123, +886-912-345-678; review51: logged whole before).
+# Both were logged whole: the call's summary line names the caller as the From user gave
+# it ("from 01065123456", "from +85291234567"), the outbound worker the number it could
+# not dial (judge25's trial); landlines are a good share of a 12345 line's callers. Not
+# after or before a letter, a dot or an underscore, nor after a hyphen (a hex id, a
+# hash, a file name, a decimal fraction, a UUID's groups have digit runs too).
+_EDGE = r"(?<![0-9A-Za-z._-])"
+_END = r"(?![0-9A-Za-z_]|\.\d)"
+LANDLINE_RE = re.compile(_EDGE + r"(?:\+?86[ -]?|0086[ -]?|0|\(0)(?:10|2\d|[3-9]\d\d)\)?"
+                         r"[ -]?\d{3,4}[ -]?\d{4}" + _END)
+FOREIGN_RE = re.compile(_EDGE + r"(?:\+|00)(?!86)[1-9](?:[ -]?\d){8,13}" + _END)
 
 
 def mask_phones(text: str) -> str:
-    """13812345678 → 138****5678 anywhere in a log line; 010-6512 3456 → 010****3456,
-    +85291234567 → +852****4567."""
-    text = PHONE_RE.sub(lambda m: f"{m.group(1) or ''}{m.group(2)}****{m.group(4)}", text)
-    text = LANDLINE_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}****{m.group(4)}", text)
-    return FOREIGN_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}****{m.group(4)}", text)
+    """Every phone number in a log line masked as ``ticketing.phones.mask`` masks it:
+    13812345678 → 138****5678, 010-6512 3456 → 010****3456, +852 9123 4567 →
+    +852****4567."""
+    for found in (PHONE_RE, LANDLINE_RE, FOREIGN_RE):
+        text = found.sub(_masked, text)
+    return text
+
+
+def _masked(found: re.Match[str]) -> str:
+    """The number found, masked; digits grouped after it that make it no number (a count
+    after a foreign number: "+44 20 7946 0958 12 calls") are left as they are."""
+    whole = found.group(0)
+    number, rest = whole, ""
+    while normalise(number) is None:
+        cut = max(number.rfind(" "), number.rfind("-"))
+        if cut <= 0:
+            return mask(whole) or ""  # no reading of it is a number: masked whole
+        number, rest = number[:cut], number[cut:] + rest
+    return (mask(number) or "") + rest
 
 
 class MaskingFilter(logging.Filter):

@@ -80,6 +80,10 @@ PROMPTS: dict[str, str] = {
     "status_unavailable": "抱歉，暂时无法查询工单办理情况，请稍后再试。",
     # A withheld number: tickets are found by the number the network gives, and none came.
     "status_no_number": "您的来电未显示号码，无法查询工单办理情况。",
+    # A number no trusted source vouched for (direct mode: anyone writes any From): the
+    # caller keys the ticket number, and hears that one ticket's step (ivr.call_flow).
+    "status_ask_ticket": "请输入您的工单号，以井号键结束。",
+    "status_ticket_unknown": "没有查到这个工单号。",
     # A withheld number: the caller may key one in to be called back (ivr.call_flow).
     "ask_callback_number": (
         "您的来电未显示号码。如需回访，请输入您的手机号码或带区号的固定电话，以井号键结束；"

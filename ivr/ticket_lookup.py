@@ -1,4 +1,6 @@
-"""Status lookup by phone (key 1): what the caller's number has open, as it is read out.
+"""Status lookup by phone (key 1): what the caller's number has open, as it is read out;
+or, when no trusted source vouched for that number, the step of the one ticket whose
+number the caller keys in (``keyed_ticket_status``).
 
 The caller is known only by caller ID, which anyone can set on a direct SIP call (and
 many trunks pass through). So the answer is only what is safe to tell whoever claims the
@@ -111,3 +113,18 @@ def open_tickets(sessions: sessionmaker[Session], caller: str, limit: int = 3,
         TicketStatus(number[-TAIL_DIGITS:], PUBLIC_STATUS_LABELS[Status(status)])
         for number, status in rows
     ], closed_told)
+
+
+def keyed_ticket_status(sessions: sessionmaker[Session], number: str) -> TicketStatus | None:
+    """Key 1 when the caller's number is not vouched for (ivr.call_flow): the one ticket
+    whose number the caller keyed in, and its coarse step alone: no answer, nothing of the
+    caller; never a confidential ticket (as by number). None when there is no such ticket.
+    Raises SQLAlchemyError when the database is down."""
+    if not (number.isascii() and number.isdigit()) or len(number) > 32:
+        return None
+    with sessions() as session:
+        status = session.scalar(select(Ticket.status).where(
+            Ticket.number == number, Ticket.confidential.is_(False)))
+    if status is None:
+        return None
+    return TicketStatus(number[-TAIL_DIGITS:], PUBLIC_STATUS_LABELS[Status(status)])

@@ -59,7 +59,12 @@ class Conversation:
         raise NotImplementedError
 
     def effect(self, session: Session, attempt: OutboundAttempt, keys: str) -> None:
-        """Apply what ``keys`` mean (sign, record the survey); idempotent, no commit."""
+        """Apply what ``keys`` mean (sign, record the survey); no commit. Called once for
+        each keys of a call (``pressed``)."""
+
+    def recall(self, attempt: OutboundAttempt, keys: str) -> None:
+        """``keys`` came again and their effect is on record (``pressed``): restore what
+        ``step`` needs of it, as a new conversation per webhook has none."""
 
     def answered(self, call_ref: str | None = None) -> None:
         with transaction(self.sessions) as session:
@@ -112,6 +117,15 @@ class Conversation:
                     attempt = self._attempt(session)
                     if attempt.answered_at is None:
                         attempt.answered_at = self.domain.now()
+                    if (attempt.keys or "").startswith(keys):
+                        # On record already (the keys only grow in a call, and were
+                        # committed with their effect): Twilio posting a <Gather> webhook
+                        # again, our answer late. Before (review51), a sign reminder's
+                        # second "1" found the ticket signed by the first and the trail
+                        # said the key did nothing; a late copy of an earlier key also
+                        # cut the keys on record back.
+                        self.recall(attempt, keys)
+                        return
                     attempt.keys = keys
                     self.effect(session, attempt, keys)
                 return

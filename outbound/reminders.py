@@ -251,6 +251,10 @@ class SignConversation(Conversation):
             # the key did nothing, or it read as a keypad signing.
             attempt.data = {**(attempt.data or {}), NOT_COUNTED: "moved"}
 
+    def recall(self, attempt: OutboundAttempt, keys: str) -> None:
+        if keys.endswith("1"):
+            self.sign_result = "moot" if (attempt.data or {}).get(NOT_COUNTED) else "signed"
+
 
 class SignCall:
     def prepare(self, *, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,

@@ -132,10 +132,10 @@ class SurveyConversation(Conversation):
             return
         ticket = session.get_one(Ticket, attempt.ticket_id, populate_existing=True)
         if ticket.status != Status.CLOSED.value or ticket.redo_count != self.task_round:
-            # Already applied (a repeated webhook), or the ticket moved on: then the trail
-            # says the answer was not counted, or it read as the reopened ticket's verdict.
-            if survey_result(session, ticket, self.task_round) is None:
-                attempt.data = {**(attempt.data or {}), NOT_COUNTED: "moved"}
+            # The ticket moved on: the trail says the answer was not counted, or it read
+            # as the reopened ticket's verdict. (A repeated webhook does not come here:
+            # Conversation.pressed, one rule for every call.)
+            attempt.data = {**(attempt.data or {}), NOT_COUNTED: "moved"}
             return
         apply_answer(session=session, domain=self.domain, ticket=ticket, keys=keys[:2],
                      call_ref=attempt.call_ref or f"outbound-attempt-{attempt.id}")

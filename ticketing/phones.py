@@ -155,14 +155,55 @@ def display(e164: str | None) -> str:
 
 
 def mask(phone: str | None) -> str | None:
-    """``139****5678``: enough to recognise a number, not enough to dial it. A stored
-    E.164 number is masked in its domestic form (the country code says nothing)."""
+    """``139****5678``: enough to recognise a number, not enough to dial it. The one rule
+    for every place a number is shown masked (lists, exports, the trail's data, and the
+    logs: ``hotline.observability.mask_phones`` finds numbers in a line and masks each
+    here), so one number reads the same everywhere, however it was written
+    (``+86 139-1234-5678``, ``sip:008613912345678``): what says where it rings (a mobile's
+    first three digits, 0 and a landline's area code, + and a foreign country code),
+    ``****``, the last four digits. A service number: its first three digits. Something
+    that is no number keeps its first three and last four characters (spaces, hyphens and
+    brackets left out)."""
     if not phone:
         return phone
-    shown = domestic(phone) if phone.startswith("+") else phone
-    if len(shown) <= 7:
-        return shown[:3] + "*" * (len(shown) - 3)
-    return shown[:3] + "*" * (len(shown) - 7) + shown[-4:]
+    compact = "".join(ch for ch in phone if ch not in " -()")
+    # A stored number is E.164 already: parsed once, not normalised again (the lists and
+    # the exports mask one per row).
+    stored = phone.startswith("+") and phone[1:].isascii() and phone[1:].isdigit()
+    e164 = phone if stored else normalise(phone) or _international(compact)
+    if e164 is None or is_service_number(e164):
+        shown = (_national_digits(e164) if e164 else "") or compact or phone
+        if len(shown) <= 7:
+            return shown[:3] + "*" * (len(shown) - 3)
+        return shown[:3] + "*" * (len(shown) - 7) + shown[-4:]
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return compact[:3] + "****" + compact[-4:]
+    if not is_chinese(e164):
+        head = f"+{number.country_code}"
+        shown = head + str(number.national_number)
+    elif _has_area_code(e164, number):
+        shown = "0" + _national_digits(e164)
+        head = shown[:1 + phonenumbers.length_of_geographical_area_code(number)]
+    else:
+        shown = _national_digits(e164)
+        head = shown[:3]
+    return head + "****" + shown[-4:]
+
+
+def _international(compact: str) -> str | None:
+    """``+…`` or ``00…`` that is no valid number (a range not yet in libphonenumber, a
+    drama number) still says its country code: so is it masked."""
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
+    if not (compact.startswith("+") and compact[1:].isascii() and compact[1:].isdigit()):
+        return None
+    try:
+        number = phonenumbers.parse(compact, None)
+    except phonenumbers.NumberParseException:
+        return None
+    return f"+{number.country_code}{number.national_number}"
 
 
 def domestic(e164: str) -> str:

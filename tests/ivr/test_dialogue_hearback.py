@@ -89,7 +89,8 @@ def test_no_key_files_the_ticket_as_it_is(ivr_factory, vosk_engine, korean_speec
 
 @pytest.mark.sip
 def test_one_reads_a_closed_tickets_answer(ivr_factory, vosk_engine, tmp_path: Path) -> None:
-    ivr = ivr_factory(engine=vosk_engine)
+    # The number comes from a source we trust (key 1 reads its tickets).
+    ivr = ivr_factory(engine=vosk_engine, trusted_sources=["127.0.0.1"])
     earlier = CallIntake(sessions=ivr.sessions, domain=ivr.domain,
                          spool=spool_for(ivr.settings), call_id="earlier", caller=CALLER)
     earlier.understood("朝阳区望京西园三区5号楼停水了")

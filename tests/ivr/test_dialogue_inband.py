@@ -31,7 +31,8 @@ def inband_calls(direction: str) -> float:
 def test_key_one_as_a_tone_reads_the_callers_open_tickets(codec: str, payload_type: int,
                                                           ivr_factory, vosk_engine,
                                                           tmp_path: Path) -> None:
-    ivr = ivr_factory(engine=vosk_engine)
+    # The number comes from a source we trust (key 1 reads its tickets).
+    ivr = ivr_factory(engine=vosk_engine, trusted_sources=["127.0.0.1"])
     earlier = CallIntake(sessions=ivr.sessions, domain=ivr.domain,
                          spool=spool_for(ivr.settings), call_id="earlier", caller=CALLER)
     earlier.understood("朝阳区望京西园三区5号楼停水了")

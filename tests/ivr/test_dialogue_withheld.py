@@ -117,7 +117,8 @@ def test_without_a_number_and_no_callback_wanted_the_ticket_has_no_phone(
 
 
 def test_key_1_without_a_number_says_it_cannot_look_up(ivr_factory, tmp_path: Path) -> None:
-    ivr = ivr_factory(engine=None)
+    # Withheld by the trunk we trust (from elsewhere key 1 asks for a ticket number).
+    ivr = ivr_factory(engine=None, trusted_sources=["127.0.0.1"])
     sink = harness.RtpSink()
     script = CallerScript(tmp_path).wait(0.5).key("1", then_wait=0)
     heard = run(anonymous_caller(ivr, script, media_port=str(sink.port)), sink)

@@ -5,6 +5,7 @@ only when the carrier's SBC (CARRIER_NETS) sent it. Real SIPp callers, real Kama
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from ivr.callrecords import CallOutcome
 from tests.ivr.ivrkit import IvrUnderTest, assert_ok
 from tests.support import harness
 from tests.support.callers import CallerScript
+from tests.support.pgserver import free_port
 
 pytestmark = pytest.mark.sip
 
@@ -63,3 +65,30 @@ def test_only_the_carrier_asserts_who_is_calling_through_the_front(
     assert [r.caller for r in records] == ["+8613800000021", VICTIM]
     tickets = [ivr.ticket_of(r) for r in records]
     assert [t.caller_phone for t in tickets if t is not None] == ["+8613800000021", VICTIM]
+
+
+@pytest.mark.parametrize(("carrier", "warned"), [
+    ("192.0.2.1/32", True),  # as shipped
+    ("10.9.0.0/16,203.0.113.5/32", True),  # one of them still a documentation address
+    ("127.0.0.2/32", False),
+], ids=["shipped", "one-left", "set"])
+def test_the_front_says_at_start_that_carrier_nets_is_a_documentation_address(
+        tmp_path: Path, carrier: str, warned: bool) -> None:
+    """review51: left as shipped, CARRIER_NETS strips the real carrier's P-Asserted-Identity
+    (every caller taken for the From user) and lets pike ban the carrier at a busy hour;
+    only docs/scaling.md said so, nothing an operator sees. Kamailio now says it in its
+    start-up log (docker compose logs kamailio)."""
+    front = harness.FrontKamailio(tmp_path / "kamailio", nodes=[free_port()],
+                                  carrier=carrier).start()
+    try:
+        # Said by the first worker as it starts: given a moment when it is expected.
+        deadline = time.monotonic() + (10 if warned else 0)
+        while "holds a documentation address" not in front.log_text() \
+                and time.monotonic() < deadline:
+            time.sleep(0.1)
+        said = [line for line in front.log_text().splitlines() if "CARRIER_NETS" in line]
+    finally:
+        front.stop()
+    assert bool(said) == warned, said
+    if warned:
+        assert "WARNING" in said[0] and f"CARRIER_NETS ({carrier}) holds" in said[0]

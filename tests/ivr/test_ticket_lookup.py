@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from ivr.ticket_lookup import StatusReport, TicketStatus, open_tickets
+from ivr.ticket_lookup import StatusReport, TicketStatus, keyed_ticket_status, open_tickets
 from tests.support.city import City
 from ticketing import service
 from ticketing.context import Domain
@@ -112,3 +112,17 @@ def test_closed_answers_without_names_numbers_or_secrets(
     # Only the last 30 days.
     later = open_tickets(sessions, CALLER, now=domain.now() + timedelta(days=31))
     assert later == StatusReport(0, [], [])
+
+
+def test_a_keyed_ticket_number_tells_that_tickets_step_alone(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    """Key 1 from a number nobody vouched for (ivr.call_flow): the ticket keyed in, its
+    step and last digits only; a confidential one, an unknown number and what is no
+    number at all are "not found" alike (review51)."""
+    water = _file(sessions, domain, city, "朝阳区望京西园三区5号楼停水了")
+    secret = _file(sessions, domain, city, "朝阳区安贞里物业乱收费，我要实名举报",
+                   confidential=True)
+    assert keyed_ticket_status(sessions, water.number) == TicketStatus(
+        water.number[-4:], "办理中")
+    for keyed in (secret.number, water.number[:-1], "", "2" * 40, "１２３"):
+        assert keyed_ticket_status(sessions, keyed) is None, keyed

@@ -18,6 +18,7 @@ from config import Settings
 from hotline.app import create_app
 from hotline.observability import JsonFormatter, MaskingFilter, mask_phones, setup_logging
 from tests.support.city import City
+from ticketing.phones import mask, normalise
 
 # /metrics answers loopback clients only under the shipped settings.
 LOCAL = ("127.0.0.1", 50000)
@@ -66,30 +67,65 @@ def test_metrics_only_for_loopback_or_the_token(sqlite_url: str, tmp_path) -> No
     ("text", "masked"),
     [
         ("caller 13812345678 hung up", "caller 138****5678 hung up"),
-        ("+8613812345678", "+86138****5678"),
+        ("+8613812345678", "138****5678"),
         ("ticket 2611240001 for 13900001111", "ticket 2611240001 for 139****1111"),
         ("no phone here 12345", "no phone here 12345"),
         # After another digit: an international or a trunk prefix (outbound URIs).
-        ("To: <sip:008613812345678@10.0.0.1>", "To: <sip:0086138****5678@10.0.0.1>"),
-        ("INVITE sip:013812345678@trunk", "INVITE sip:0138****5678@trunk"),
-        ("sip:8613812345678@gw", "sip:86138****5678@gw"),
+        ("To: <sip:008613812345678@10.0.0.1>", "To: <sip:138****5678@10.0.0.1>"),
+        ("INVITE sip:013812345678@trunk", "INVITE sip:138****5678@trunk"),
+        ("sip:8613812345678@gw", "sip:138****5678@gw"),
         # Grouped as people write it.
-        ("回拨 138 1234 5678 或 +86 139-0000-1111", "回拨 138****5678 或 +86 139****1111"),
+        ("回拨 138 1234 5678 或 +86 139-0000-1111", "回拨 138****5678 或 139****1111"),
         ("call-id 20138123456789 stays", "call-id 20138123456789 stays"),
         # judge25: a landline caller and a foreign one were logged whole (the call's summary
         # line, "from <From user>"; the outbound worker's number it could not dial).
         ("call c1 from 01065123456: greeting > record", "call c1 from 010****3456: greeting > record"),
-        ("call to +861065123456 not placed", "call to +8610****3456 not placed"),
+        ("call to +861065123456 not placed", "call to 010****3456 not placed"),
         ("回拨 0755-1234 5678 或 010 6512 3456", "回拨 0755****5678 或 010****3456"),
         ("call c2 from +85291234567: greeting", "call c2 from +852****4567: greeting"),
-        ("To: <sip:0085291234567@gw>", "To: <sip:00852****4567@gw>"),
+        ("To: <sip:0085291234567@gw>", "To: <sip:+852****4567@gw>"),
         ("ticket 2612060004, prompt digit_0-69300a0df3820370.wav, sha a00123456789b",
          "ticket 2612060004, prompt digit_0-69300a0df3820370.wav, sha a00123456789b"),
         ("2026-12-06 06:11:44,141 port 16900 +8612345", "2026-12-06 06:11:44,141 port 16900 +8612345"),
+        # review51: foreign numbers grouped by spaces or hyphens, a landline's area code in
+        # brackets, were logged whole; and a foreign number libphonenumber does not know
+        # (the UK's drama range, judge25's trial caller) keeps its country code.
+        ("call c3 from +44 20 7946 0958: greeting", "call c3 from +44****0958: greeting"),
+        ("回拨 +1 202-555-0123", "回拨 +1****0123"),
+        ("dial +81-3-1234-5678 failed", "dial +81****5678 failed"),
+        ("市民 +886-912-345-678 来电", "市民 +886****5678 来电"),
+        ("回拨 (010) 6512-3456", "回拨 010****3456"),
+        ("call j25-intl from +447700900123: greeting", "call j25-intl from +44****0123: greeting"),
+        ("+44 20 7946 0958 12 calls", "+44****0958 12 calls"),
+        # What the service logs beside numbers, left alone: the worker's name, ticket and
+        # task numbers, times, ports, a UUID call id, a fraction.
+        ("task 1202 (sign_call, ticket 2612060601): abandoned by node-a:4123:0a1b2c, outcome "
+         "unknown", "task 1202 (sign_call, ticket 2612060601): abandoned by node-a:4123:0a1b2c, "
+         "outcome unknown"),
+        ("2026-12-06T06:11:44+08:00 rtp 127.0.0.1:16900 call 3f2a0b1c-0012-4345-8901-a0b1c2d3e4f5",
+         "2026-12-06T06:11:44+08:00 rtp 127.0.0.1:16900 call 3f2a0b1c-0012-4345-8901-a0b1c2d3e4f5"),
+        ("asr rtf 0.001234567890, 00:12:34", "asr rtf 0.001234567890, 00:12:34"),
     ],
 )
 def test_phone_numbers_masked(text: str, masked: str) -> None:
     assert mask_phones(text) == masked
+
+
+@pytest.mark.parametrize("written", [
+    "13812345678", "+8613812345678", "8613812345678", "008613812345678", "013812345678",
+    "138 1234 5678", "+86 138-1234-5678", "01065123456", "+861065123456", "010-6512 3456",
+    "(010) 6512-3456", "075512345678", "+86 755 1234 5678", "+85291234567", "0085291234567",
+    "+44 20 7946 0958", "+1 202-555-0123", "+81-3-1234-5678", "+886-912-345-678",
+])
+def test_one_number_is_masked_the_same_in_the_log_and_everywhere_else(written: str) -> None:
+    """review51: the log masker and ``ticketing.phones.mask`` (the console's lists, the
+    exports, the trail's data) gave one number two faces: "+86138****5678" and
+    "138****5678", "+852****4567" and "008******4567". One rule now: the log finds the
+    numbers, ``phones.mask`` masks each."""
+    stored = normalise(written)
+    assert stored is not None
+    assert mask_phones(f"from {written}: x") == f"from {mask(stored)}: x"
+    assert mask(written) == mask(stored)
 
 
 def test_json_log_line_masks_and_keeps_call_fields() -> None:

@@ -26,11 +26,13 @@ from twilio.request_validator import RequestValidator
 from config import Settings
 from config.settings import TwilioSettings
 from hotline.app import create_app
+from outbound.conversation import NOT_COUNTED
 from outbound.dialers import TwilioDialer
-from outbound.models import Kind, OutboundAttempt, OutboundTask
+from outbound.models import Kind, OutboundAttempt, OutboundTask, Outcome
 from outbound.planner import plan
+from outbound.policies import Target
 from outbound.sms import TwilioSms, WebhookSms
-from outbound.worker import LINE_RECHECK_SECONDS, Claim, OutboundWorker, claim_due
+from outbound.worker import LINE_RECHECK_SECONDS, Claim, OutboundWorker, claim_due, record_end
 from tests.outbound.support import (
     WATER_HANDLER_PHONE,
     attempts,
@@ -464,3 +466,58 @@ def test_wrong_keys_over_twilio_end_the_call_like_over_sip(hook_app: Any) -> Non
     with sessions() as s:  # pressed, answering nothing: on the attempt (Conversation.wrong)
         # Each key once, though every wrong one was posted twice (review34: "99****#").
         assert (s.get_one(OutboundAttempt, attempt).data or {}).get("keys_wrong") == "9**#"
+
+
+def _end_call(hook: Hook, sessions: sessionmaker[Session], domain: Domain, attempt_id: int,
+              sid: str) -> None:
+    """The call's end as Twilio and then the worker record it (the trail's line)."""
+    assert hook.post("status", {"attempt": attempt_id},
+                     {"CallSid": sid, "CallStatus": "completed"}).status_code == 204
+    with sessions() as s:
+        a = s.get_one(OutboundAttempt, attempt_id)
+        claim = Claim(task_id=a.task_id, attempt_id=a.id, kind=a.kind,
+                      target=Target(channel="call", phone=a.to_phone))
+        record_end(session=s, domain=domain, claim=claim, worker="test",
+                   outcome=Outcome.ANSWERED, keys=a.keys or "", call_ref=sid, detail="")
+        s.commit()
+
+
+@pytest.mark.parametrize(("kind", "presses", "heard"), [
+    (Kind.SIGN_CALL, "1", "已签收，请尽快办理"),
+    (Kind.SURVEY_CALL, "21", "感谢您对"),
+], ids=["sign", "survey"])
+def test_a_key_twilio_posts_twice_counts_once_and_the_trail_says_it_counted(
+        hook_app: Any, kind: Kind, presses: str, heard: str) -> None:
+    """Twilio posts a <Gather> webhook again when our answer was late: the same key on the
+    same call, acted on once. Before (review51), the sign reminder's second post found the
+    ticket signed by the first and took it for a sign in the console: the handler heard
+    "该工单已签收或已改派，无需操作" and the trail read "按键未生效" though that key signed
+    the ticket. The survey's answer (2: unresolved, 驳回重办) the same way: counted once,
+    and the trail does not say it was not counted."""
+    import xml.etree.ElementTree as ET
+
+    hook, sessions, domain, city = hook_app(TOKEN, auth_token=TOKEN)
+    number = new_ticket(sessions, domain, city, phone=CITIZEN)
+    if kind == Kind.SURVEY_CALL:
+        close_ticket(sessions, domain, city, number)
+    sid = "CA" + "5" * 32
+    attempt = _claim_calls(sessions, domain, carrier="twilio", refs={kind: sid})[kind]
+    assert hook.post("voice", {"attempt": attempt}, {"CallSid": sid}).status_code == 200
+    said: list[list[str]] = []
+    for at, digit in enumerate(presses):
+        for _ in range(2):
+            resp = hook.post("gather", {"attempt": attempt, "keys": presses[:at]},
+                             {"CallSid": sid, "Digits": digit})
+            assert resp.status_code == 200, resp.text
+            said.append([el.text or "" for el in ET.fromstring(resp.text).iter("Say")])
+    assert said[-1] == said[-2] and heard in said[-1][0]
+    _end_call(hook, sessions, domain, attempt, sid)
+    trail = events(sessions, number)
+    (call,) = [e for e in trail if e.action == "outbound_call"]
+    assert NOT_COUNTED not in call.data and "未生效" not in (call.note or "")
+    assert "未计入" not in (call.note or "") and call.data["keys"] == presses
+    if kind == Kind.SIGN_CALL:
+        assert [e.data for e in trail if e.action == "sign"] == [{"via": "keypad"}]
+        assert [t.result for t in tasks(sessions, number, kind)] == ["signed_by_keypad"]
+    else:
+        assert _surveys(sessions) == 1 and ticket(sessions, number).status != "closed"
