@@ -241,12 +241,10 @@ class SignConversation(Conversation):
         if not keys.endswith("1"):
             return
         ticket = session.get_one(Ticket, attempt.ticket_id, populate_existing=True)
+        # A key Twilio posts again never reaches here (Conversation.pressed: ``recall``).
         signed = sign_by_keypad(session, self.domain, attempt, ticket, self.task_round)
-        # Twilio may post the same key again: a ticket this call's key signed already is
-        # "signed", not a key that did nothing (review51).
-        mine = signed or signed_on(attempt, ticket.id)
-        self.sign_result = "signed" if mine else "moot"
-        if not mine:
+        self.sign_result = "signed" if signed else "moot"
+        if not signed:
             # Signed, returned (退单) or moved on while the phone rang: the trail says
             # the key did nothing, or it read as a keypad signing.
             attempt.data = {**(attempt.data or {}), NOT_COUNTED: "moved"}

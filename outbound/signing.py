@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, case, or_, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from outbound.conversation import Conversation, Step
 from outbound.models import Kind, OutboundAttempt, OutboundTask, TaskStatus
@@ -209,3 +209,7 @@ class SignReminder(Conversation):
     def effect(self, session: Session, attempt: OutboundAttempt, keys: str) -> None:
         # In the key's own transaction: it holds the attempt row (Conversation.pressed).
         self._dialogue(session).effect(session, attempt, keys)
+
+    def recall(self, attempt: OutboundAttempt, keys: str) -> None:
+        # A key posted again (Conversation.pressed) reaches the dialogue that heard it first.
+        self._dialogue(object_session(attempt)).recall(attempt, keys)
