@@ -800,8 +800,12 @@ class Dialogue:
                     return State.HANGUP
                 if heard is Heard.KEY and self._key() == "0":
                     return State.OPERATOR
+            # The hand-over's bridge tells the journal and the call record it goes on, as
+            # the operator's does: a long one was settled as cut mid-talk, and its caller
+            # taken for free by the outbound side (review52).
             result = bridge_to_operator(fe, self.call, self.audio, uri,
-                                        ring_timeout=self.sip.ring_timeout)
+                                        ring_timeout=self.sip.ring_timeout,
+                                        alive=self.intake.alive)
             log.info("call %s: emergency %s hand-over to %s: %s", self.call.call_id, number,
                      target, result.value, extra=self._log_fields(State.EMERGENCY))
             if result is TransferResult.BRIDGED:
@@ -826,6 +830,7 @@ class Dialogue:
         filed as classified -- still urgent where it is), its ticket saying the caller
         declined the hand-over."""
         self.intake.decline_handover(number)
+        self._drop_keys()  # a second "2" would cut the read-back and answer its confirm
         self.ticket_filed = False  # filed by FILE (or at hang-up), as any complaint
         self.outcome = None
         log.info("call %s: emergency %s hand-over declined by the caller", self.call.call_id,

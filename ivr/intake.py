@@ -472,6 +472,7 @@ class CallIntake:
         self._write()
         # The hand-over's filing, running beside the transfer (see hand_over).
         self._filing: threading.Thread | None = None
+        self._alive_writer: threading.Thread | None = None
         self._filed_aside: FiledTicket | None = None
 
     @classmethod
@@ -540,13 +541,26 @@ class CallIntake:
             self._claimed = True
         return j
 
-    def alive(self) -> None:
+    def alive(self) -> threading.Thread | None:
         """The call goes on (a bridge to an operator lasts as long as the talk): its
         journal written again, so that recovery, which counts a call in progress as dead
         from its journal's last write, leaves it alone (``recover_spool``); and its call
         record's ``alive_at``, so that an outbound call does not take the caller for free
-        (``ivr.callrecords.live_call``, the same clock: review51)."""
+        (``ivr.callrecords.live_call``, the same clock: review51).
+
+        The record is written on a thread of its own, as ``hand_over``'s ticket is: the
+        bridge's loop calls this and must go on watching for a hang-up while a busy SQLite
+        or an unreachable PostgreSQL takes its time (review52). One such write at a time;
+        the thread started (None when the last one is still at it)."""
         self._write()
+        if self._alive_writer is not None and self._alive_writer.is_alive():
+            return None
+        self._alive_writer = threading.Thread(target=self._record_alive, daemon=True,
+                                              name=f"alive-{self.journal.call_id}")
+        self._alive_writer.start()
+        return self._alive_writer
+
+    def _record_alive(self) -> None:
         self.await_claim()
         self._try_db(lambda s: _record_for(s, self._claim(s)))
 

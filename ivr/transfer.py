@@ -42,7 +42,7 @@ class TransferResult(Enum):
 
 def bridge_to_operator(frontend: SipFrontEnd, call: CallHandle, audio: CallAudio, uri: str,
                        *, ring_timeout: float,
-                       alive: Callable[[], None] | None = None) -> TransferResult:
+                       alive: Callable[[], object] | None = None) -> TransferResult:
     """``alive`` is called every ``ALIVE_SECONDS`` while the bridge lasts (the call's
     journal written again: a talk with the operator can outlast any IVR dialogue)."""
     if not uri:

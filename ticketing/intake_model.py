@@ -659,7 +659,11 @@ def _understand(text: str, ruled: Classification, rules: ClassificationRules,
         district=ruled.district, address=ruled.address, subject=subject,
         confidence=confidence, matched=tuple(matched), source="model",
         needs_confirmation=any(p < confirm_below for p in confidence.values()),
-        model_handover=emergency != "none" and ruled.emergency == "none",
+        # Asked of the caller only where the rules heard nothing urgent either: a caller
+        # whose words carry an urgent cue ("救命啊，快来人", "煤气管道漏气了") is put
+        # through at once, as before (review52).
+        model_handover=(emergency != "none" and ruled.emergency == "none"
+                        and ruled.urgency != "urgent"),
     )
 
 

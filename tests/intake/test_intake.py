@@ -228,7 +228,9 @@ def test_a_caller_bridged_for_long_is_in_a_call_by_the_record_too(
     call.journal.arrived_at = (utcnow() - timedelta(seconds=LIVE_CALL_SECONDS + 300)
                                ).isoformat()
     call.answered()
-    call.alive()  # the bridge, a minute ago at most
+    writer = call.alive()  # the bridge, a minute ago at most
+    assert writer is not None
+    writer.join(30)
     with sessions() as s:
         found = live_call(s, "13811112222", utcnow())
         assert found is not None and found.call_id == "bridged"

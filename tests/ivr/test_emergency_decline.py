@@ -24,11 +24,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
+from ivr import call_flow
 from ivr import prompts as P
 from ivr.call_flow import IvrServices, State
 from ivr.callrecords import CallOutcome
 from ivr.decisions import DECLINE_KEY
 from ivr.intake import Spool, recover_spool
+from ivr.transfer import TransferResult
 from telephony.call import PlayResult
 from tests.ivr import test_kb_confirm as scripted
 from tests.support.city import City
@@ -186,3 +188,70 @@ def test_a_declined_service_is_not_asked_again_after_a_re_record(
     d.classification = services.domain.understand(NOISE)  # said again, read again
     assert d.handlers[State.EMERGENCY]() is State.READBACK
     assert line.played.count(services.prompts.pcm("emergency_offer_110")) == 1
+
+
+# review52: a caller whose words the rules hear as urgent is put through at once, never
+# asked, whatever service the model names ("救命啊，快来人" and a gas leak were asked).
+@pytest.mark.parametrize("text", ["救命啊，快来人", "我家煤气管道漏气了，味儿特别冲"])
+def test_words_the_rules_hear_as_urgent_are_never_asked(services: IvrServices,
+                                                         text: str) -> None:
+    said = services.domain.understand(text)
+    assert said.urgency == "urgent" and said.emergency != "none"
+    assert not said.model_handover
+
+
+class PressesTwoTwice(scripted.ScriptedLine):
+    """The caller presses 2 twice at the question (both keys in before the dialogue takes
+    the first): the second is pressed ahead of the read-back."""
+
+    def __init__(self, keys: list[str]) -> None:
+        super().__init__(keys)
+        self.ahead: list[str] = []
+        self.twice = False
+
+    def get_dtmf(self, timeout: float | None = 0.0) -> str | None:
+        if self.ahead:
+            return self.ahead.pop(0)
+        key = super().get_dtmf(timeout)
+        if key == DECLINE_KEY and not self.twice:
+            self.twice = True
+            self.ahead.append(DECLINE_KEY)
+        return key
+
+    def flush_dtmf(self) -> str:
+        dropped, self.ahead = "".join(self.ahead), []
+        return dropped
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the dialogue's keys
+def test_a_second_2_at_the_question_answers_nothing_after_it(services: IvrServices) -> None:
+    """review52: the second 2 was left queued and answered the read-back's confirm (2 there
+    is "record again")."""
+    line = PressesTwoTwice([DECLINE_KEY, "1", "#"])
+    d, _, path = scripted.converse(services, NOISE, [], frozenset({State.GOODBYE}), line=line)
+    assert path == [State.UNDERSTAND, State.EMERGENCY, State.READBACK, State.CONFIRM,
+                    State.PREFERENCES, State.FILE, State.GOODBYE]
+    assert d.intake.journal.handover_declined == "110"
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the bridge's arguments
+def test_the_hand_over_bridge_tells_the_journal_the_call_goes_on(
+        services: IvrServices, monkeypatch: pytest.MonkeyPatch) -> None:
+    """review52: the operator's bridge says every minute that the call goes on (its journal
+    and call record: ``CallIntake.alive``), the hand-over's did not, so a 119 bridge longer
+    than recovery's age was settled as cut mid-talk and its caller taken for free by the
+    outbound side. The bridge itself is tested in tests/ivr/test_transfer.py."""
+    seen: dict[str, Any] = {}
+
+    def bridge(fe: object, call: object, audio: object, uri: str, *, ring_timeout: float,
+               alive: Any = None) -> TransferResult:
+        seen.update(uri=uri, alive=alive)
+        return TransferResult.BRIDGED
+
+    monkeypatch.setattr(call_flow, "bridge_to_operator", bridge)
+    monkeypatch.setattr(call_flow, "emergency_target",
+                        lambda settings, number: ("sip:119@127.0.0.2", "uri"))
+    with_front = replace(services, frontend=object())  # type: ignore[arg-type]
+    d, _, path = scripted.converse(with_front, FIRE, [], frozenset({State.DONE}))
+    assert path == [State.UNDERSTAND, State.EMERGENCY, State.DONE]
+    assert seen["uri"] == "sip:119@127.0.0.2" and seen["alive"] == d.intake.alive
