@@ -172,13 +172,17 @@ def _calls_among_the_rest(items: list[pytest.Item],
     and the two cores idled for ~3 minutes of a whole run (a clean-clone CI run at 878d1c2,
     /proc/stat sampled each second: 15-28 % busy in minutes 3 to 5; twenty-third round).
     Interleaved, a worker waiting on a call leaves its core to one running the CPU-bound
-    tests. The poles and the decoders' tier stay first, in their order."""
+    tests. The decoders' tier and the poles that are no calls stay first, in their order;
+    the poles that are calls lead the calls (a second run at 449e9c5: the poles' calls,
+    still in one block, idled the cores for a minute)."""
     sip = START_FIRST.index("sip")
-    head = [i for i, r in zip(items, ranks, strict=True) if r[0] < len(LONG_POLES) or r[1] < sip]
-    calls = [i for i, r in zip(items, ranks, strict=True)
-             if r[0] == len(LONG_POLES) and r[1] == sip]
-    rest = [i for i, r in zip(items, ranks, strict=True)
-            if r[0] == len(LONG_POLES) and r[1] > sip]
+    pairs = list(zip(items, ranks, strict=True))
+    # The poles that are calls go first among the calls (so they still start early); the
+    # other poles (a browser, the fuzz, training: CPU) and the decoders stay ahead of all.
+    head = [i for i, (pole, tier) in pairs if tier < sip or (pole < len(LONG_POLES)
+                                                            and tier != sip)]
+    calls = [i for i, (_, tier) in pairs if tier == sip]
+    rest = [i for i, (pole, tier) in pairs if pole == len(LONG_POLES) and tier > sip]
     if not calls or not rest:
         return items
     span = max(1, int(len(rest) * CALLS_SPREAD_OVER))
