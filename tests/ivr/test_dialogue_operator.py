@@ -171,9 +171,9 @@ def test_one_from_a_number_nobody_vouched_for_reads_only_the_keyed_ticket(
         for key in numbers[0] + "#":
             ivr.press(key, via=sink)
             time.sleep(0.1)
-        told = through_line(prompts.number(numbers[0][-4:])
-                            + prompts.say("办理中。", "status"))
-        wait_heard(sink, told)
+        # The keyed ticket's number is read (its step word follows; which step it is depends
+        # on how far the service got with the ticket under load: one CI run heard another).
+        wait_heard(sink, through_line(prompts.number(numbers[0][-4:])))
         assert_ok(sipp.wait())
         time.sleep(0.3)
     finally:
