@@ -66,6 +66,7 @@ from ivr.decisions import (
     DECLINE_KEY,
     DECLINE_WAIT_SECONDS,
     AfterAnswer,
+    Handover,
     after_answer,
     ask_callback_number,
     choose_preference,
@@ -74,7 +75,7 @@ from ivr.decisions import (
     emergency_service,
     emergency_target,
     file_direct_answer,
-    may_decline,
+    handover_way,
     next_step,
     readback_sentence,
     rerecord,
@@ -771,9 +772,10 @@ class Dialogue:
         fe = self.svc.frontend
         if fe is None:
             uri, target = "", "none"
-        asked = may_decline(self.classification)
-        if asked and self.intake.journal.handover_declined == number:
-            return State.READBACK  # declined once in this call: not asked again (re-record)
+        way = handover_way(self.classification, self.intake.journal.handover_declined)
+        if way is Handover.DECLINED:
+            return State.READBACK
+        asked = way is Handover.OFFER
         # Journaled now, written to the database beside the transfer: the caller is never
         # kept from the service by the database, and a database that is down loses nothing
         # (recover_spool files the urgent ticket and its hand-over event later).

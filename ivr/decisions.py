@@ -88,6 +88,24 @@ def may_decline(understanding: Understanding | None) -> bool:
     return understanding is not None and understanding.model_handover
 
 
+class Handover(Enum):
+    """How an emergency turn hands the caller over (SIP and Twilio alike)."""
+
+    AT_ONCE = "at_once"  # a rule named the service: no question
+    OFFER = "offer"  # the model's alone: announced with a way out (DECLINE_KEY)
+    DECLINED = "declined"  # the caller declined this service earlier in the call: read back
+
+
+def handover_way(understanding: Understanding | None, declined: str | None) -> Handover:
+    """One rule for both flows: a hand-over the caller may decline is asked once a call per
+    service (a re-record read as the same service again is not asked again)."""
+    if not may_decline(understanding):
+        return Handover.AT_ONCE
+    if declined is not None and declined == emergency_service(understanding):
+        return Handover.DECLINED
+    return Handover.OFFER
+
+
 def next_step(understanding: Understanding | None, *, ask_again: bool,
               answer: KbAnswer | None = None) -> Step:
     """An emergency is handed over at once -- never read back for a confirm key, nor asked

@@ -34,6 +34,7 @@ from ivr.decisions import (
     DECLINE_WAIT_SECONDS,
     PREFERENCE_SAID,
     AfterAnswer,
+    Handover,
     Step,
     after_answer,
     ask_callback_number,
@@ -44,7 +45,7 @@ from ivr.decisions import (
     emergency_target,
     file_direct_answer,
     file_emergency,
-    may_decline,
+    handover_way,
     readback_sentence,
     rerecord,
     take_turn,
@@ -438,9 +439,10 @@ class TwilioDialogue:
                          call_id=j.call_id)
         number = emergency_service(turn.understanding)
         if turn.step is Step.EMERGENCY and number is not None:
-            if not may_decline(turn.understanding):
+            way = handover_way(turn.understanding, j.handover_declined)
+            if way is Handover.AT_ONCE:
                 return self._emergency(call, number)
-            if j.handover_declined == number:  # declined once in this call: not asked again
+            if way is Handover.DECLINED:
                 return twiml.readback(readback_sentence(turn.understanding), self.urls)
             # The model's hand-over alone: announced with a way out (key 2), as on SIP.
             j.handover_asked = number
