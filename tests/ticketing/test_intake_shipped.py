@@ -335,13 +335,14 @@ def test_evaluation_emergencies_are_handed_to_the_service_they_need(
     heldout-13..20, 311 with the nineteenth's; of the 368 of heldout-13..21, 351 with the
     twentieth's; of the 412 of heldout-13..22, 392 with the twenty-first's; of the 454 of
     heldout-13..23, 432 with the twenty-second's. heldout-13..17 became training data in the
-    twenty-third round: of the 251 of heldout-18..23, 239 with fold25's candidate."""
+    twenty-third round: of the 251 of heldout-18..23, 239 with fold25's candidate; of the
+    298 of heldout-18..24, 280 with the twenty-third round's shipped model."""
     rules = load_classification()
     emergencies = [r for r in evaluation if r.labels["emergency"] != "none"]
-    assert len(emergencies) == 251
+    assert len(emergencies) == 298
     named = sum(understand(r.text, rules, shipped).emergency == r.labels["emergency"]
                 for r in emergencies)
-    assert named >= 230, named
+    assert named >= 270, named
 
 
 @dataclass(frozen=True)
@@ -396,6 +397,12 @@ HELD_OUT_FLOORS = {
     # 160 calm calls handed over); floors a few lines under that.
     "heldout-23": Floors(category=259, urgent=(76, 72), emergencies=(42, 38),
                          calm=(160, 9)),
+    # Written blind for the twenty-fourth round (300 scored: no near copies of training
+    # lines); scored with the twenty-third round's model and rules before any change
+    # (category 263 of 300; urgent 80 of 82, flagged 43 of 47; 1 of 158 calm calls handed
+    # over); floors a few lines under that.
+    "heldout-24": Floors(category=257, urgent=(82, 76), emergencies=(47, 39),
+                         calm=(158, 4)),
 }
 
 
