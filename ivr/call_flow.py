@@ -867,13 +867,6 @@ class Dialogue:
         self.call.hangup()
         return State.DONE
 
-    def _caller_vouched_for(self) -> bool:
-        """Whether the caller's number came from a source we trust (``sip.trusted_sources``,
-        the registrar in register mode: the carrier, its SBC or our proxy), the front
-        end's one rule. In direct mode nothing is: anyone writes any From."""
-        fe, source = self.svc.frontend, self.call.invite_source
-        return fe is not None and source is not None and fe.admission.is_trusted(source[0])
-
     def _status_by_ticket_number(self) -> bytes | None:
         """Key 1 from a number nobody vouched for: before (review51, judge25's trial), a
         caller writing a citizen's number in From heard that citizen's tickets and their
@@ -894,7 +887,8 @@ class Dialogue:
     def _s_status(self) -> State:
         self.status_heard = True
         try:
-            if not self._caller_vouched_for():
+            # Whether the carrier gave the number: telephony.sip.identity's one rule.
+            if not self.call.caller_verified:
                 said = self._status_by_ticket_number()
                 if said is None:
                     return State.HANGUP

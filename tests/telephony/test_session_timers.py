@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from telephony.sip.identity import asserted_caller, asserted_user
+from telephony.sip.identity import asserted_caller, asserted_user, caller_identity
 from telephony.sip.message import SipMessage
 from telephony.sip.session_timer import (
     MIN_SE_SECONDS,
@@ -130,6 +130,21 @@ def test_an_asserted_identity_counts_only_from_a_trusted_source() -> None:
     msg = request("P-Asserted-Identity: <sip:+8613912345678@carrier.example>\r\n")
     assert asserted_caller(msg, trusted=True) == "+8613912345678"
     assert asserted_caller(msg, trusted=False) == ""
+
+
+@pytest.mark.parametrize(("headers", "trusted", "identity"), [
+    ("", False, ("13800000021", False)),  # direct mode: anyone's word
+    ("", True, ("13800000021", False)),  # a stranger our front relayed (no mark)
+    ("X-Hotline-Vouched: carrier\r\n", True, ("13800000021", True)),  # the carrier's, marked
+    ("X-Hotline-Vouched: carrier\r\n", False, ("13800000021", False)),  # mark from outside
+    ("P-Asserted-Identity: <tel:+8613912345678>\r\n", True, ("+8613912345678", True)),
+    ("P-Asserted-Identity: <tel:+8613912345678>\r\n", False, ("13800000021", False)),
+])
+def test_who_vouched_for_the_caller_is_one_rule(headers: str, trusted: bool,
+                                                identity: tuple[str, bool]) -> None:
+    """loose26: behind our Kamailio (trusted) a stranger's From was taken as verified."""
+    msg = request(headers, from_="<sip:13800000021@198.51.100.7>;tag=a")
+    assert caller_identity(msg, trusted=trusted) == identity
 
 
 @pytest.mark.parametrize(("from_user", "caller"), [
