@@ -49,7 +49,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
@@ -90,7 +90,12 @@ from ivr.intake import (
     other_key,
 )
 from ivr.kb_answer import KbAnswer, clause_text
-from ivr.ticket_lookup import keyed_ticket_status, open_tickets
+from ivr.ticket_lookup import (
+    TICKET_TRIES_PER_CALL,
+    KeyedLookups,
+    keyed_ticket_status,
+    open_tickets,
+)
 from ivr.transfer import TransferResult, bridge_to_operator
 from telephony.call import CallHandle, PlayResult, set_keys_ahead_aside
 from ticketing import phones
@@ -219,6 +224,8 @@ class IvrServices:
     # serve: start the drain now). The voice job's tick would find the job too, but up to
     # its interval later, and the ticket is not dispatched before its words come.
     on_backlog: Callable[[], object] | None = None
+    # Ticket numbers keyed by callers nobody vouched for, by address (key 1).
+    keyed_lookups: KeyedLookups = field(default_factory=KeyedLookups)
 
 
 def after_understanding(understanding: Understanding | None, *, ask_again: bool,
@@ -255,6 +262,7 @@ class Dialogue:
         self.reprompts = 0
         self.asked_again = 0
         self.status_heard = False
+        self.ticket_tries = 0  # ticket numbers asked for this call (key 1, unverified)
         self.number_asked = False  # a caller with a withheld number is asked once per call
         self.after_number = State.FILE  # where CALLBACK_NUMBER goes on
         self.turn_started_at = 0.0  # monotonic time listening began (after the beep)
@@ -873,6 +881,14 @@ class Dialogue:
         answers. Now the caller keys a ticket number and hears that ticket's step alone.
         None when the caller hung up."""
         self._drop_keys()  # the 1 that chose the menu
+        if self.ticket_tries >= TICKET_TRIES_PER_CALL or not self.svc.keyed_lookups.take(
+                self.call.caller_address):
+            # Refused before the caller keys anything: no number of theirs is looked up.
+            log.warning("call %s: ticket number lookup refused to %s (%d this call, or "
+                        "the address's hourly limit): enumeration", self.call.call_id,
+                        self.call.caller_address or "?", self.ticket_tries)
+            return self.prompts.pcm("status_tries_over")
+        self.ticket_tries += 1
         if self._play(self.prompts.pcm("status_ask_ticket")) is Heard.HUNG_UP:
             return None
         digits = self._keyed_digits()

@@ -65,7 +65,7 @@ from telephony.sip.dialog import (
     refusal_code,
 )
 from telephony.sip.floodguard import COST_ABANDONED_CALL, FloodGuard
-from telephony.sip.identity import caller_identity
+from telephony.sip.identity import caller_address, caller_identity
 from telephony.sip.indialog import NO_ACK, InDialog
 from telephony.sip.ledger import DialogLedger, prune_stale
 from telephony.sip.message import SipMessage, build_response
@@ -460,12 +460,13 @@ class SipFrontEnd:
             if not self._running:
                 self.admission.refuse(msg, 503, warning="shutting down", capacity=True)
                 return
-            caller, verified = caller_identity(
-                msg, trusted=self.admission.is_trusted(source_ip))
+            trusted = self.admission.is_trusted(source_ip)
+            caller, verified = caller_identity(msg, trusted=trusted)
             call = CallHandle(self, direction=Direction.INBOUND, call_id=msg.call_id,
                               local_tag=self.new_tag(), caller=caller,
                               callee=uri_user(uri_of(msg.first("To"))))
             call.caller_verified = verified
+            call.caller_address = caller_address(msg, trusted=trusted)
             call.invite, call.invite_source, call.media = msg, msg.source, media
             call.local_uri = strip_tag(msg.first("To"))
             call.remote_uri = strip_tag(from_value)

@@ -73,3 +73,22 @@ def caller_identity(msg: SipMessage, *, trusted: bool) -> tuple[str, bool]:
         return asserted, True
     from_user = plain_user(uri_user(uri_of(msg.first("From"))))
     return from_user, trusted and carrier_marked(msg)
+
+
+def caller_address(msg: SipMessage, *, trusted: bool) -> str:
+    """The network address the caller called from, for counting what one caller does
+    across calls (``ivr.ticket_lookup.KeyedLookups``): the INVITE's source; from a trusted
+    source that relayed it (our Kamailio) the address that proxy received it from, its
+    ``received`` on the Via below its own (RFC 3261 18.2.1: written by the proxy whenever
+    the sender's own sent-by differs), else that sent-by. Everything behind Kamailio comes
+    from Kamailio's address: counted by it, one caller's limit would be everyone's."""
+    source = msg.source[0] if msg.source is not None else ""
+    vias = msg.headers.get("Via") or []
+    if not trusted or len(vias) < 2:
+        return source
+    below = vias[1]
+    received = str(below.get("received") or "")
+    address = below.get("address")
+    host = str(address[0]) if isinstance(address, tuple) and address else ""
+    return received or host or source
+

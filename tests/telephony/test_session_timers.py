@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from telephony.sip.identity import asserted_caller, asserted_user, caller_identity
+from telephony.sip.identity import (
+    asserted_caller,
+    asserted_user,
+    caller_address,
+    caller_identity,
+)
 from telephony.sip.message import SipMessage
 from telephony.sip.session_timer import (
     MIN_SE_SECONDS,
@@ -172,3 +177,26 @@ def test_the_from_user_reads_as_the_request_uri_does(from_user: str, caller: str
     assert ringing_call(fe, invite).caller == caller
     pai = request(f"P-Asserted-Identity: <sip:{from_user}@carrier.example>\r\n")
     assert asserted_caller(pai, trusted=True) == caller
+
+
+@pytest.mark.parametrize(("vias", "trusted", "address"), [
+    ("Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKx\r\n", False, "192.0.2.10"),
+    # Relayed by our front: the address it received the INVITE from (received=, else sent-by).
+    ("Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKk\r\n"
+     "Via: SIP/2.0/UDP 10.0.0.5:5060;received=198.51.100.7;branch=z9hG4bKx\r\n",
+     True, "198.51.100.7"),
+    ("Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKk\r\n"
+     "Via: SIP/2.0/UDP 198.51.100.8:5060;branch=z9hG4bKx\r\n", True, "198.51.100.8"),
+    # The same Vias from a source not trusted: its own address, whatever it wrote below.
+    ("Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKk\r\n"
+     "Via: SIP/2.0/UDP 198.51.100.8:5060;branch=z9hG4bKx\r\n", False, "192.0.2.10"),
+])
+def test_the_callers_address_is_the_one_the_trusted_front_received_from(
+        vias: str, trusted: bool, address: str) -> None:
+    """loose26: ticket numbers keyed are counted by the caller's address; behind Kamailio
+    every INVITE comes from Kamailio, so its source would make one caller's limit all's."""
+    msg = SipMessage((
+        "INVITE sip:12345@192.0.2.1 SIP/2.0\r\n" + vias + "From: <sip:1@x>;tag=a\r\n"
+        "To: <sip:12345@192.0.2.1>\r\nCall-ID: c1@x\r\nCSeq: 1 INVITE\r\n"
+        "Content-Length: 0\r\n\r\n").encode(), ("192.0.2.10", 5060))
+    assert caller_address(msg, trusted=trusted) == address
