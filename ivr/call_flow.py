@@ -63,10 +63,10 @@ from ivr import prompts as P
 from ivr.audio import CallAudio
 from ivr.callrecords import CallOutcome
 from ivr.decisions import (
-    DECLINE_KEY,
     DECLINE_WAIT_SECONDS,
     AfterAnswer,
     Handover,
+    OfferReply,
     after_answer,
     ask_callback_number,
     choose_preference,
@@ -77,6 +77,7 @@ from ivr.decisions import (
     file_direct_answer,
     handover_way,
     next_step,
+    offer_reply,
     readback_sentence,
     rerecord,
     take_turn,
@@ -793,13 +794,13 @@ class Dialogue:
         if asked:
             # The model's hand-over alone: announced with a way out before it is journaled.
             # A crash meanwhile files the words as the complaint they were understood as.
-            key = self._offer_decline(number)
-            if key == DECLINE_KEY:
+            reply = offer_reply(self._offer_decline(number))
+            if reply is OfferReply.DECLINE:
                 return self._declined(number)
             self.intake.hand_over(number, target)
             if self.call.ended:
                 return State.HANGUP
-            if key == "0":
+            if reply is OfferReply.OPERATOR:
                 return State.OPERATOR
         else:
             self.intake.hand_over(number, target)

@@ -30,11 +30,11 @@ from config.settings import Settings
 from ivr import prompts
 from ivr.callrecords import CallOutcome
 from ivr.decisions import (
-    DECLINE_KEY,
     DECLINE_WAIT_SECONDS,
     PREFERENCE_SAID,
     AfterAnswer,
     Handover,
+    OfferReply,
     Step,
     after_answer,
     ask_callback_number,
@@ -46,6 +46,8 @@ from ivr.decisions import (
     file_direct_answer,
     file_emergency,
     handover_way,
+    offer_pending,
+    offer_reply,
     readback_sentence,
     rerecord,
     take_turn,
@@ -305,19 +307,30 @@ class TwilioDialogue:
                 return twiml.unknown_call()
             j = call.journal
             if j.handover is not None:  # sent again: the same hand-over, recorded once
+                if j.outcome == CallOutcome.OPERATOR.value:  # (0: to the operator)
+                    return self._operator(call)
                 return self._emergency(call, j.handover["service"])
-            if j.ticket_number or j.handover_declined is not None:
+            if j.ticket_number:
                 return self._replay(call)
             service_number = j.handover_asked
             if not j.want_ticket or service_number is None:  # nothing was announced
                 return twiml.record_again(self.settings, self.urls)
+            if not offer_pending(service_number, j.handover, j.handover_declined):
+                return self._replay(call)  # declined already: this webhook sent again
             key = digits[:1]
             call.intake.key(key)
-            if key == DECLINE_KEY:
+            reply = offer_reply(key or None)
+            if reply is OfferReply.DECLINE:
                 call.intake.decline_handover(service_number)
                 log.info("call %s: emergency %s hand-over declined by the caller", j.call_id,
                          service_number)
                 return twiml.readback(self._readback(j.transcript), self.urls)
+            if reply is OfferReply.OPERATOR:
+                # Handed over on record (the urgent ticket and its event), then the
+                # operator, as the SIP line does; before (loose26) 0 dialled the service.
+                file_emergency(call.intake, service_number=service_number,
+                               target=emergency_target(self.settings, service_number)[1])
+                return self._operator(call)
             return self._emergency(call, service_number)
 
     def dialed(self, call_sid: str, dial_status: str, emergency: str | None = None) -> str:
@@ -365,7 +378,8 @@ class TwilioDialogue:
                     self.calls.settle(call)  # a database outage left it in the spool
                 return twiml.empty()
             j = call.journal
-            if j.handover_asked and j.handover is None and j.handover_declined is None:
+            if offer_pending(j.handover_asked, j.handover, j.handover_declined) and (
+                    offer_reply(None) is OfferReply.HAND_OVER):
                 # Hung up while asked whether to be put through: handed over, the default.
                 call.intake.journal_handover(
                     j.handover_asked, emergency_target(self.settings, j.handover_asked)[1])
