@@ -175,8 +175,7 @@ class SipFrontEnd:
                                    local_ip=self.local_ip,
                                    clock=lambda: self.session_clock(), later=self._later,
                                    end=self._end_dialog_gone, on_cseq=self._rekeep,
-                                   on_2xx=lambda call, msg, offered:
-                                   self.dialogs.refresh_answered(call, msg, offered=offered))
+                                   on_2xx=self.dialogs.refresh_answered)
         self.dialer = Dialer(self, self._transactions, username=sip.username,
                              registrar=self.registrar if self.mode == "register" else None,
                              ring_timeout=ring_timeout)
