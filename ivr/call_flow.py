@@ -347,7 +347,7 @@ class Dialogue:
                 log.exception("call %s: starting the transcription backlog failed",
                               self.call.call_id)
         log.info("call %s from %s: %s, outcome %s, ticket %s%s", self.call.call_id,
-                 self.call.caller, " > ".join(s.value for s in self.trace),
+                 phones.caller_id_shown(self.call.caller), " > ".join(s.value for s in self.trace),
                  self.intake.journal.outcome, self.intake.journal.ticket_number,
                  "" if settled else " (kept in spool: database unavailable)",
                  extra=self._log_fields(State.DONE))

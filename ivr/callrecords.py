@@ -9,10 +9,10 @@ from sqlalchemy import Float, ForeignKey, Index, String, Text, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ticketing.models import Base, UTCDateTime, utcnow
-from ticketing.phones import normalise
+from ticketing.phones import CALLER_ID_CHARS, normalise
 
 # What the columns hold of a caller ID: longer is a leaned-on softphone, not a number.
-CALLER_CHARS = 64
+CALLER_CHARS = CALLER_ID_CHARS  # (ticketing.phones: the log shows as much)
 # What the columns hold of a call's id (call records, tickets, transcription jobs). A SIP
 # Call-ID has no length limit; a longer one is kept as ``ivr.intake.new_call_key`` says.
 CALL_ID_CHARS = 128
