@@ -107,7 +107,9 @@ def live_call(session: Session, phone: str, now: datetime) -> CallRecord | None:
     last = func.coalesce(CallRecord.alive_at, CallRecord.arrived_at)
     return session.scalars(
         select(CallRecord)
+        # Not ended, whatever outcome the call already knows: a hand-over's (ticket) or a
+        # Twilio operator bridge's (operator) is written before the talk ends, and before
+        # (loose26) such a caller, still on the line, counted as free.
         .where(CallRecord.caller == e164, CallRecord.ended_at.is_(None),
-               CallRecord.outcome == CallOutcome.IN_PROGRESS.value,
                last > now - timedelta(seconds=LIVE_CALL_SECONDS))
         .order_by(CallRecord.arrived_at.desc()).limit(1)).first()

@@ -15,6 +15,7 @@ transcribed in time goes to the transcription backlog (intake enqueues it).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -54,12 +55,15 @@ from ivr.decisions import (
 )
 from ivr.intake import MAX_CALLBACK_DIGITS, CallJournal, FiledTicket, Spool, filed_ticket
 from ivr.ticket_lookup import StatusReport, open_tickets
+from ivr.transfer import ALIVE_SECONDS
 from ivr.twilio import twiml
 from ivr.twilio.calls import TwilioCall, TwilioCalls
 from ivr.twilio.decode import Decoded, decode_within
 from ivr.twilio.fetch import (
+    CALL_UP_STATUSES,
     FetchError,
     UrlRefused,
+    call_status,
     fetch_recording,
     sha256_of,
     twilio_recording_path,
@@ -67,7 +71,7 @@ from ivr.twilio.fetch import (
 from telephony.media.wav import AudioFormatError, read_wav
 from ticketing import phones
 from ticketing.context import Domain
-from ticketing.models import Ticket
+from ticketing.models import Ticket, utcnow
 
 log = logging.getLogger("hotline.ivr.twilio")
 
@@ -111,6 +115,15 @@ class TwilioDialogue:
         # them. Decoding itself stays bounded by the engine's decode slots.
         self.executor = ThreadPoolExecutor(max_workers=max(8, 2 * settings.sip.max_calls),
                                            thread_name_prefix="twilio")
+        # The heartbeat of bridges living at Twilio (``bridges_alive``).
+        self._watcher: threading.Thread | None = None
+        self._watcher_guard = threading.Lock()
+        self._closing = threading.Event()
+
+    def close(self) -> None:
+        """The app stops: the bridges' watcher with it (a bridge still up at Twilio is
+        then aged by the 15-minute rule, as any call of a stopped process is)."""
+        self._closing.set()
 
     # ------------------------------------------------------------------ webhooks
     def incoming(self, call_sid: str, caller: str) -> str:
@@ -341,6 +354,9 @@ class TwilioDialogue:
             call = self.calls.find(call_sid)
             if call is None:
                 return twiml.unknown_call()
+            if call.journal.bridged_at and not call.ended:
+                call.journal.bridged_at = None  # back from Twilio: webhooks again
+                call.save()
             if emergency is not None:
                 call.intake.end()
                 if dial_status in DIAL_ANSWERED:
@@ -483,8 +499,78 @@ class TwilioDialogue:
             if not call.ended:
                 call.intake.end()
             return twiml.emergency_failed(number)
+        self._bridged(call)
         return twiml.dial_emergency(number, uri, self.urls,
                                     self.settings.twilio.operator_ring_seconds)
+
+    def _bridged(self, call: TwilioCall) -> None:
+        """The <Dial> goes back: the call lives at Twilio until the Dial's action, with no
+        webhook meanwhile. Its journal says so (saved), and the watcher asks Twilio every
+        ``ALIVE_SECONDS`` whether it is still up (``bridges_alive``)."""
+        if call.ended:
+            return
+        call.journal.bridged_at = call.journal.bridged_at or utcnow().isoformat()
+        call.save()
+        self._watch_bridges()
+
+    def bridges_alive(self, status_of: Callable[[str], str | None] | None = None
+                      ) -> list[threading.Thread]:
+        """The heartbeat of every Twilio bridge in the spool: a call Twilio says is still up
+        is alive (``CallIntake.alive``: its journal written again, its record's
+        ``alive_at``), as the SIP bridge's loop says it every ``ALIVE_SECONDS`` (review52).
+        Before (loose26) a Twilio bridge said nothing: one over 15 minutes was settled as
+        cut (``recover_spool``) and its caller taken for free by the outbound side
+        (``live_call``), a survey ringing them mid-talk. A call Twilio says is over, or
+        cannot tell about, gets no heartbeat: its Dial action or status callback settles
+        it, or, lost, the 15-minute rule does. The record writes started (to wait on)."""
+        status_of = status_of or self._call_status
+        started: list[threading.Thread] = []
+        for journal in self.calls.spool.pending():
+            if journal.carrier != "twilio" or not journal.bridged_at or journal.ended_at:
+                continue
+            status = status_of(journal.call_id)
+            if status not in CALL_UP_STATUSES:
+                continue
+            with self.calls.lock(journal.call_id):
+                call = self.calls.find(journal.call_id)
+                if call is None or call.ended or not call.journal.bridged_at:
+                    continue  # ended meanwhile
+                writer = call.intake.alive()
+                if writer is not None:
+                    started.append(writer)
+        return started
+
+    def _call_status(self, call_sid: str) -> str | None:
+        tw = self.settings.twilio
+        return call_status(tw.api_base, tw.account_sid, call_sid,
+                           auth=(tw.account_sid, tw.auth_token))
+
+    def _watch_bridges(self) -> None:
+        """One watcher thread while any bridge is up (started by the first, gone once the
+        spool holds none)."""
+        with self._watcher_guard:
+            if self._closing.is_set() or (self._watcher is not None
+                                          and self._watcher.is_alive()):
+                return
+            self._watcher = threading.Thread(target=self._watch, name="twilio-bridges",
+                                             daemon=True)
+            self._watcher.start()
+
+    def _watch(self) -> None:
+        while not self._closing.wait(ALIVE_SECONDS):
+            try:
+                self.bridges_alive()
+            except Exception:  # the next turn tries again; the watcher must not die
+                log.exception("twilio bridges' heartbeat failed")
+            # Under the guard: a bridge saved meanwhile either is seen here or starts a
+            # watcher of its own once this one is gone (``_watch_bridges``).
+            with self._watcher_guard:
+                if not any(j.carrier == "twilio" and j.bridged_at and not j.ended_at
+                           for j in self.calls.spool.pending()):
+                    self._watcher = None
+                    return
+        with self._watcher_guard:
+            self._watcher = None
 
     def _readback(self, text: str | None) -> str:
         return readback_sentence(self.domain.understand(text) if text else None)
@@ -537,7 +623,7 @@ class TwilioDialogue:
         if not uri:
             return self._ask_number_or(call, "callback")
         call.journal.outcome = CallOutcome.OPERATOR.value
-        call.save()
+        self._bridged(call)
         return twiml.dial_operator(uri, self.urls, self.settings.twilio.operator_ring_seconds)
 
     def _callback_request(self, call: TwilioCall, preface: str = "") -> str:
