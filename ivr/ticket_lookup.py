@@ -162,7 +162,11 @@ class KeyedLookups:
         self._lock = threading.Lock()
 
     def take(self, address: str) -> bool:
-        """Whether ``address`` may key one more ticket number now (counted when True)."""
+        """Whether ``address`` may key one more ticket number now (counted when True). No
+        address known (a call handle no SIP front end made): not counted here, the call's
+        own cap still holds; one bucket for all such calls would refuse every one of them."""
+        if not address:
+            return True
         now = self._clock()
         with self._lock:
             tries = self._tries.pop(address, None) or deque()

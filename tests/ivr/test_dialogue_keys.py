@@ -241,5 +241,6 @@ def test_keyed_lookups_are_counted_over_the_window() -> None:
     budget = KeyedLookups(per_address=2, window=60.0, clock=lambda: now[0])
     assert [budget.take("a"), budget.take("a"), budget.take("a")] == [True, True, False]
     assert budget.take("b")
+    assert all(budget.take("") for _ in range(5))  # no address known: the call's cap alone
     now[0] = 60.5  # the first two have left the window
     assert [budget.take("a"), budget.take("a"), budget.take("a")] == [True, True, False]
