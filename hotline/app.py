@@ -433,6 +433,9 @@ def create_app(
             yield
         finally:
             background.stop()
+            dialogue = getattr(app.state, "twilio_dialogue", None)
+            if dialogue is not None:  # (its bridges' heartbeat watcher)
+                dialogue.close()
             engine.dispose()
 
     app = FastAPI(

@@ -49,7 +49,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
@@ -63,10 +63,10 @@ from ivr import prompts as P
 from ivr.audio import CallAudio
 from ivr.callrecords import CallOutcome
 from ivr.decisions import (
-    DECLINE_KEY,
     DECLINE_WAIT_SECONDS,
     AfterAnswer,
     Handover,
+    OfferReply,
     after_answer,
     ask_callback_number,
     choose_preference,
@@ -77,6 +77,7 @@ from ivr.decisions import (
     file_direct_answer,
     handover_way,
     next_step,
+    offer_reply,
     readback_sentence,
     rerecord,
     take_turn,
@@ -90,7 +91,12 @@ from ivr.intake import (
     other_key,
 )
 from ivr.kb_answer import KbAnswer, clause_text
-from ivr.ticket_lookup import keyed_ticket_status, open_tickets
+from ivr.ticket_lookup import (
+    TICKET_TRIES_PER_CALL,
+    KeyedLookups,
+    keyed_ticket_status,
+    open_tickets,
+)
 from ivr.transfer import TransferResult, bridge_to_operator
 from telephony.call import CallHandle, PlayResult, set_keys_ahead_aside
 from ticketing import phones
@@ -219,6 +225,8 @@ class IvrServices:
     # serve: start the drain now). The voice job's tick would find the job too, but up to
     # its interval later, and the ticket is not dispatched before its words come.
     on_backlog: Callable[[], object] | None = None
+    # Ticket numbers keyed by callers nobody vouched for, by address (key 1).
+    keyed_lookups: KeyedLookups = field(default_factory=KeyedLookups)
 
 
 def after_understanding(understanding: Understanding | None, *, ask_again: bool,
@@ -255,6 +263,7 @@ class Dialogue:
         self.reprompts = 0
         self.asked_again = 0
         self.status_heard = False
+        self.ticket_tries = 0  # ticket numbers asked for this call (key 1, unverified)
         self.number_asked = False  # a caller with a withheld number is asked once per call
         self.after_number = State.FILE  # where CALLBACK_NUMBER goes on
         self.turn_started_at = 0.0  # monotonic time listening began (after the beep)
@@ -338,7 +347,7 @@ class Dialogue:
                 log.exception("call %s: starting the transcription backlog failed",
                               self.call.call_id)
         log.info("call %s from %s: %s, outcome %s, ticket %s%s", self.call.call_id,
-                 self.call.caller, " > ".join(s.value for s in self.trace),
+                 phones.caller_id_shown(self.call.caller), " > ".join(s.value for s in self.trace),
                  self.intake.journal.outcome, self.intake.journal.ticket_number,
                  "" if settled else " (kept in spool: database unavailable)",
                  extra=self._log_fields(State.DONE))
@@ -785,13 +794,13 @@ class Dialogue:
         if asked:
             # The model's hand-over alone: announced with a way out before it is journaled.
             # A crash meanwhile files the words as the complaint they were understood as.
-            key = self._offer_decline(number)
-            if key == DECLINE_KEY:
+            reply = offer_reply(self._offer_decline(number))
+            if reply is OfferReply.DECLINE:
                 return self._declined(number)
             self.intake.hand_over(number, target)
             if self.call.ended:
                 return State.HANGUP
-            if key == "0":
+            if reply is OfferReply.OPERATOR:
                 return State.OPERATOR
         else:
             self.intake.hand_over(number, target)
@@ -867,19 +876,20 @@ class Dialogue:
         self.call.hangup()
         return State.DONE
 
-    def _caller_vouched_for(self) -> bool:
-        """Whether the caller's number came from a source we trust (``sip.trusted_sources``,
-        the registrar in register mode: the carrier, its SBC or our proxy), the front
-        end's one rule. In direct mode nothing is: anyone writes any From."""
-        fe, source = self.svc.frontend, self.call.invite_source
-        return fe is not None and source is not None and fe.admission.is_trusted(source[0])
-
     def _status_by_ticket_number(self) -> bytes | None:
         """Key 1 from a number nobody vouched for: before (review51, judge25's trial), a
         caller writing a citizen's number in From heard that citizen's tickets and their
         answers. Now the caller keys a ticket number and hears that ticket's step alone.
         None when the caller hung up."""
         self._drop_keys()  # the 1 that chose the menu
+        if self.ticket_tries >= TICKET_TRIES_PER_CALL or not self.svc.keyed_lookups.take(
+                self.call.caller_address):
+            # Refused before the caller keys anything: no number of theirs is looked up.
+            log.warning("call %s: ticket number lookup refused to %s (%d this call, or "
+                        "the address's hourly limit): enumeration", self.call.call_id,
+                        self.call.caller_address or "?", self.ticket_tries)
+            return self.prompts.pcm("status_tries_over")
+        self.ticket_tries += 1
         if self._play(self.prompts.pcm("status_ask_ticket")) is Heard.HUNG_UP:
             return None
         digits = self._keyed_digits()
@@ -894,7 +904,8 @@ class Dialogue:
     def _s_status(self) -> State:
         self.status_heard = True
         try:
-            if not self._caller_vouched_for():
+            # Whether the carrier gave the number: telephony.sip.identity's one rule.
+            if not self.call.caller_verified:
                 said = self._status_by_ticket_number()
                 if said is None:
                     return State.HANGUP

@@ -9,10 +9,10 @@ from sqlalchemy import Float, ForeignKey, Index, String, Text, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ticketing.models import Base, UTCDateTime, utcnow
-from ticketing.phones import normalise
+from ticketing.phones import CALLER_ID_CHARS, normalise
 
 # What the columns hold of a caller ID: longer is a leaned-on softphone, not a number.
-CALLER_CHARS = 64
+CALLER_CHARS = CALLER_ID_CHARS  # (ticketing.phones: the log shows as much)
 # What the columns hold of a call's id (call records, tickets, transcription jobs). A SIP
 # Call-ID has no length limit; a longer one is kept as ``ivr.intake.new_call_key`` says.
 CALL_ID_CHARS = 128
@@ -107,7 +107,9 @@ def live_call(session: Session, phone: str, now: datetime) -> CallRecord | None:
     last = func.coalesce(CallRecord.alive_at, CallRecord.arrived_at)
     return session.scalars(
         select(CallRecord)
+        # Not ended, whatever outcome the call already knows: a hand-over's (ticket) or a
+        # Twilio operator bridge's (operator) is written before the talk ends, and before
+        # (loose26) such a caller, still on the line, counted as free.
         .where(CallRecord.caller == e164, CallRecord.ended_at.is_(None),
-               CallRecord.outcome == CallOutcome.IN_PROGRESS.value,
                last > now - timedelta(seconds=LIVE_CALL_SECONDS))
         .order_by(CallRecord.arrived_at.desc()).limit(1)).first()

@@ -106,6 +106,35 @@ def handover_way(understanding: Understanding | None, declined: str | None) -> H
     return Handover.OFFER
 
 
+class OfferReply(Enum):
+    """What the caller's answer to an announced hand-over does (SIP and Twilio alike)."""
+
+    DECLINE = "decline"  # DECLINE_KEY: no hand-over, read back and filed as a complaint
+    OPERATOR = "operator"  # 0: handed over on record (the urgent ticket), then the operator
+    HAND_OVER = "hand_over"  # any other key, none, or a hang-up: put through, the default
+
+
+def offer_reply(key: str | None) -> OfferReply:
+    """The one rule for the answer to "…马上为您转接。不需要转接请按2。": ``key`` pressed
+    during it or within DECLINE_WAIT_SECONDS after, None for none or a hang-up. Before
+    (loose26) Twilio put a 0 through to the service, the SIP line to the operator."""
+    if key == DECLINE_KEY:
+        return OfferReply.DECLINE
+    if key == "0":
+        return OfferReply.OPERATOR
+    return OfferReply.HAND_OVER
+
+
+def offer_pending(asked: str | None, handover: dict[str, str] | None,
+                  declined: str | None) -> bool:
+    """Whether the hand-over announced for service ``asked`` still awaits the caller's
+    answer (Twilio keeps it between webhooks): not handed over, and not that service
+    declined. A decline of another service earlier in the call answers nothing here:
+    before (loose26), a caller who declined 110, said it again, was offered 119 and hung up
+    was handed over on SIP but not on Twilio."""
+    return asked is not None and handover is None and declined != asked
+
+
 def next_step(understanding: Understanding | None, *, ask_again: bool,
               answer: KbAnswer | None = None) -> Step:
     """An emergency is handed over at once -- never read back for a confirm key, nor asked

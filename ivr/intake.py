@@ -118,6 +118,10 @@ class CallJournal:
     # Ended by the death of the process that had it (or found stale), settled by recovery:
     # said on the call record and the ticket, whose recording may stop mid-sentence.
     interrupted: bool = False
+    # Twilio: when the <Dial> of a bridge (the operator, a hand-over's line) went back; the
+    # call then lives at Twilio, no webhook until the Dial ends, and its heartbeat is asked
+    # of Twilio's API (``ivr.twilio.call_flow.TwilioDialogue.bridges_alive``).
+    bridged_at: str | None = None
 
     @property
     def recording_not_fetched(self) -> bool:
@@ -489,6 +493,7 @@ class CallIntake:
         intake._journal_lock = threading.Lock()
         intake._claiming = claiming
         intake._filing = None
+        intake._alive_writer = None  # (a Twilio bridge's heartbeat resumes a journal too)
         intake._filed_aside = None
         return intake
 

@@ -84,6 +84,8 @@ PROMPTS: dict[str, str] = {
     # caller keys the ticket number, and hears that one ticket's step (ivr.call_flow).
     "status_ask_ticket": "请输入您的工单号，以井号键结束。",
     "status_ticket_unknown": "没有查到这个工单号。",
+    # Past the ticket numbers one caller may key in (ivr.ticket_lookup.KeyedLookups).
+    "status_tries_over": "查询次数已达上限，请稍后再拨，或按0转人工服务。",
     # A withheld number: the caller may key one in to be called back (ivr.call_flow).
     "ask_callback_number": (
         "您的来电未显示号码。如需回访，请输入您的手机号码或带区号的固定电话，以井号键结束；"

@@ -15,6 +15,10 @@ phone.
 from __future__ import annotations
 
 import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -128,3 +132,52 @@ def keyed_ticket_status(sessions: sessionmaker[Session], number: str) -> TicketS
     if status is None:
         return None
     return TicketStatus(number[-TAIL_DIGITS:], PUBLIC_STATUS_LABELS[Status(status)])
+
+
+# Ticket numbers a caller nobody vouched for may key in (``keyed_ticket_status``): a few in
+# one call (a mistyped digit, a second ticket), and a few more in an hour from one address,
+# so that hanging up and calling again does not start the count afresh. Before (loose26) a
+# caller could key number after number and hear each one's step: the numbers are dated and
+# sequential, so a night's calls walked a day's tickets.
+TICKET_TRIES_PER_CALL = 3
+TICKET_TRIES_PER_ADDRESS = 6
+TICKET_TRIES_WINDOW_SECONDS = 3600.0
+# Addresses remembered at most (the oldest forgotten first): a flood of made-up sources
+# must not grow the table without end.
+TICKET_TRIES_ADDRESSES = 10_000
+
+
+class KeyedLookups:
+    """Ticket numbers keyed by callers nobody vouched for, counted by network address over
+    ``TICKET_TRIES_WINDOW_SECONDS``; one per IVR process (``IvrServices``). Thread-safe:
+    every call's dialogue runs on its own thread."""
+
+    def __init__(self, *, per_address: int = TICKET_TRIES_PER_ADDRESS,
+                 window: float = TICKET_TRIES_WINDOW_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_address = per_address
+        self.window = window
+        self._clock = clock
+        self._tries: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, address: str) -> bool:
+        """Whether ``address`` may key one more ticket number now (counted when True). No
+        address known (a call handle no SIP front end made): not counted here, the call's
+        own cap still holds; one bucket for all such calls would refuse every one of them."""
+        if not address:
+            return True
+        now = self._clock()
+        with self._lock:
+            tries = self._tries.pop(address, None) or deque()
+            while tries and tries[0] <= now - self.window:
+                tries.popleft()
+            allowed = len(tries) < self.per_address
+            if allowed:
+                tries.append(now)
+            if tries:
+                self._tries[address] = tries  # (re-inserted: the newest last)
+            while len(self._tries) > TICKET_TRIES_ADDRESSES:
+                del self._tries[next(iter(self._tries))]
+            return allowed
+

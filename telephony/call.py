@@ -192,6 +192,13 @@ class CallHandle:
         self.call_id = call_id
         self.local_tag = local_tag
         self.caller = caller  # From user of the INVITE (the citizen, for inbound calls)
+        # Whether a trusted source said the carrier gave ``caller`` (telephony.sip.identity's
+        # one rule, set by the front end on an inbound call); False: anyone could have
+        # written it (direct mode, a stranger relayed by our front), so no lookups by it.
+        self.caller_verified = False
+        # Where an inbound call came from, by network address (identity.caller_address):
+        # what a caller tries across calls is counted by it.
+        self.caller_address = ""
         self.callee = callee
         self.created_at = time.time()
         self.answered_at: float | None = None

@@ -15,6 +15,7 @@ transcribed in time goes to the transcription backlog (intake enqueues it).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -30,11 +31,11 @@ from config.settings import Settings
 from ivr import prompts
 from ivr.callrecords import CallOutcome
 from ivr.decisions import (
-    DECLINE_KEY,
     DECLINE_WAIT_SECONDS,
     PREFERENCE_SAID,
     AfterAnswer,
     Handover,
+    OfferReply,
     Step,
     after_answer,
     ask_callback_number,
@@ -46,18 +47,23 @@ from ivr.decisions import (
     file_direct_answer,
     file_emergency,
     handover_way,
+    offer_pending,
+    offer_reply,
     readback_sentence,
     rerecord,
     take_turn,
 )
 from ivr.intake import MAX_CALLBACK_DIGITS, CallJournal, FiledTicket, Spool, filed_ticket
 from ivr.ticket_lookup import StatusReport, open_tickets
+from ivr.transfer import ALIVE_SECONDS
 from ivr.twilio import twiml
 from ivr.twilio.calls import TwilioCall, TwilioCalls
 from ivr.twilio.decode import Decoded, decode_within
 from ivr.twilio.fetch import (
+    CALL_UP_STATUSES,
     FetchError,
     UrlRefused,
+    call_status,
     fetch_recording,
     sha256_of,
     twilio_recording_path,
@@ -65,7 +71,7 @@ from ivr.twilio.fetch import (
 from telephony.media.wav import AudioFormatError, read_wav
 from ticketing import phones
 from ticketing.context import Domain
-from ticketing.models import Ticket
+from ticketing.models import Ticket, utcnow
 
 log = logging.getLogger("hotline.ivr.twilio")
 
@@ -109,6 +115,15 @@ class TwilioDialogue:
         # them. Decoding itself stays bounded by the engine's decode slots.
         self.executor = ThreadPoolExecutor(max_workers=max(8, 2 * settings.sip.max_calls),
                                            thread_name_prefix="twilio")
+        # The heartbeat of bridges living at Twilio (``bridges_alive``).
+        self._watcher: threading.Thread | None = None
+        self._watcher_guard = threading.Lock()
+        self._closing = threading.Event()
+
+    def close(self) -> None:
+        """The app stops: the bridges' watcher with it (a bridge still up at Twilio is
+        then aged by the 15-minute rule, as any call of a stopped process is)."""
+        self._closing.set()
 
     # ------------------------------------------------------------------ webhooks
     def incoming(self, call_sid: str, caller: str) -> str:
@@ -305,19 +320,30 @@ class TwilioDialogue:
                 return twiml.unknown_call()
             j = call.journal
             if j.handover is not None:  # sent again: the same hand-over, recorded once
+                if j.outcome == CallOutcome.OPERATOR.value:  # (0: to the operator)
+                    return self._operator(call)
                 return self._emergency(call, j.handover["service"])
-            if j.ticket_number or j.handover_declined is not None:
+            if j.ticket_number:
                 return self._replay(call)
             service_number = j.handover_asked
             if not j.want_ticket or service_number is None:  # nothing was announced
                 return twiml.record_again(self.settings, self.urls)
+            if not offer_pending(service_number, j.handover, j.handover_declined):
+                return self._replay(call)  # declined already: this webhook sent again
             key = digits[:1]
             call.intake.key(key)
-            if key == DECLINE_KEY:
+            reply = offer_reply(key or None)
+            if reply is OfferReply.DECLINE:
                 call.intake.decline_handover(service_number)
                 log.info("call %s: emergency %s hand-over declined by the caller", j.call_id,
                          service_number)
                 return twiml.readback(self._readback(j.transcript), self.urls)
+            if reply is OfferReply.OPERATOR:
+                # Handed over on record (the urgent ticket and its event), then the
+                # operator, as the SIP line does; before (loose26) 0 dialled the service.
+                file_emergency(call.intake, service_number=service_number,
+                               target=emergency_target(self.settings, service_number)[1])
+                return self._operator(call)
             return self._emergency(call, service_number)
 
     def dialed(self, call_sid: str, dial_status: str, emergency: str | None = None) -> str:
@@ -328,6 +354,9 @@ class TwilioDialogue:
             call = self.calls.find(call_sid)
             if call is None:
                 return twiml.unknown_call()
+            if call.journal.bridged_at and not call.ended:
+                call.journal.bridged_at = None  # back from Twilio: webhooks again
+                call.save()
             if emergency is not None:
                 call.intake.end()
                 if dial_status in DIAL_ANSWERED:
@@ -365,7 +394,8 @@ class TwilioDialogue:
                     self.calls.settle(call)  # a database outage left it in the spool
                 return twiml.empty()
             j = call.journal
-            if j.handover_asked and j.handover is None and j.handover_declined is None:
+            if offer_pending(j.handover_asked, j.handover, j.handover_declined) and (
+                    offer_reply(None) is OfferReply.HAND_OVER):
                 # Hung up while asked whether to be put through: handed over, the default.
                 call.intake.journal_handover(
                     j.handover_asked, emergency_target(self.settings, j.handover_asked)[1])
@@ -469,8 +499,78 @@ class TwilioDialogue:
             if not call.ended:
                 call.intake.end()
             return twiml.emergency_failed(number)
+        self._bridged(call)
         return twiml.dial_emergency(number, uri, self.urls,
                                     self.settings.twilio.operator_ring_seconds)
+
+    def _bridged(self, call: TwilioCall) -> None:
+        """The <Dial> goes back: the call lives at Twilio until the Dial's action, with no
+        webhook meanwhile. Its journal says so (saved), and the watcher asks Twilio every
+        ``ALIVE_SECONDS`` whether it is still up (``bridges_alive``)."""
+        if call.ended:
+            return
+        call.journal.bridged_at = call.journal.bridged_at or utcnow().isoformat()
+        call.save()
+        self._watch_bridges()
+
+    def bridges_alive(self, status_of: Callable[[str], str | None] | None = None
+                      ) -> list[threading.Thread]:
+        """The heartbeat of every Twilio bridge in the spool: a call Twilio says is still up
+        is alive (``CallIntake.alive``: its journal written again, its record's
+        ``alive_at``), as the SIP bridge's loop says it every ``ALIVE_SECONDS`` (review52).
+        Before (loose26) a Twilio bridge said nothing: one over 15 minutes was settled as
+        cut (``recover_spool``) and its caller taken for free by the outbound side
+        (``live_call``), a survey ringing them mid-talk. A call Twilio says is over, or
+        cannot tell about, gets no heartbeat: its Dial action or status callback settles
+        it, or, lost, the 15-minute rule does. The record writes started (to wait on)."""
+        status_of = status_of or self._call_status
+        started: list[threading.Thread] = []
+        for journal in self.calls.spool.pending():
+            if journal.carrier != "twilio" or not journal.bridged_at or journal.ended_at:
+                continue
+            status = status_of(journal.call_id)
+            if status not in CALL_UP_STATUSES:
+                continue
+            with self.calls.lock(journal.call_id):
+                call = self.calls.find(journal.call_id)
+                if call is None or call.ended or not call.journal.bridged_at:
+                    continue  # ended meanwhile
+                writer = call.intake.alive()
+                if writer is not None:
+                    started.append(writer)
+        return started
+
+    def _call_status(self, call_sid: str) -> str | None:
+        tw = self.settings.twilio
+        return call_status(tw.api_base, tw.account_sid, call_sid,
+                           auth=(tw.account_sid, tw.auth_token))
+
+    def _watch_bridges(self) -> None:
+        """One watcher thread while any bridge is up (started by the first, gone once the
+        spool holds none)."""
+        with self._watcher_guard:
+            if self._closing.is_set() or (self._watcher is not None
+                                          and self._watcher.is_alive()):
+                return
+            self._watcher = threading.Thread(target=self._watch, name="twilio-bridges",
+                                             daemon=True)
+            self._watcher.start()
+
+    def _watch(self) -> None:
+        while not self._closing.wait(ALIVE_SECONDS):
+            try:
+                self.bridges_alive()
+            except Exception:  # the next turn tries again; the watcher must not die
+                log.exception("twilio bridges' heartbeat failed")
+            # Under the guard: a bridge saved meanwhile either is seen here or starts a
+            # watcher of its own once this one is gone (``_watch_bridges``).
+            with self._watcher_guard:
+                if not any(j.carrier == "twilio" and j.bridged_at and not j.ended_at
+                           for j in self.calls.spool.pending()):
+                    self._watcher = None
+                    return
+        with self._watcher_guard:
+            self._watcher = None
 
     def _readback(self, text: str | None) -> str:
         return readback_sentence(self.domain.understand(text) if text else None)
@@ -523,7 +623,7 @@ class TwilioDialogue:
         if not uri:
             return self._ask_number_or(call, "callback")
         call.journal.outcome = CallOutcome.OPERATOR.value
-        call.save()
+        self._bridged(call)
         return twiml.dial_operator(uri, self.urls, self.settings.twilio.operator_ring_seconds)
 
     def _callback_request(self, call: TwilioCall, preface: str = "") -> str:

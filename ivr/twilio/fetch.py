@@ -141,3 +141,26 @@ def _redirect_target(current: str, location: str, api: tuple[str, str, int]) -> 
     if there is None or not location or (there[0] != api[0] and there[0] != "https"):
         raise UrlRefused("recording download: redirect to an unusable or insecure URL")
     return target
+
+
+# Twilio's statuses of a call that is still up (its REST API's Call resource).
+CALL_UP_STATUSES = frozenset({"queued", "ringing", "in-progress"})
+
+
+def call_status(api_base: str, account_sid: str, call_sid: str, *,
+                auth: tuple[str, str], timeout: float = 5.0) -> str | None:
+    """The status Twilio's API gives the call now (``in-progress``, ``completed``...), or
+    None when it could not say (an error, a refusal, no such call): the heartbeat of a
+    bridge that lives at Twilio (``TwilioDialogue.bridges_alive``)."""
+    url = (f"{api_base.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Calls/"
+           f"{call_sid}.json")
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+            resp = client.get(url, auth=auth)
+        if resp.status_code != 200:
+            return None
+        status = resp.json().get("status")
+    except (httpx.HTTPError, ValueError):
+        return None
+    return status if isinstance(status, str) else None
+

@@ -65,7 +65,7 @@ from telephony.sip.dialog import (
     refusal_code,
 )
 from telephony.sip.floodguard import COST_ABANDONED_CALL, FloodGuard
-from telephony.sip.identity import asserted_caller
+from telephony.sip.identity import caller_address, caller_identity
 from telephony.sip.indialog import NO_ACK, InDialog
 from telephony.sip.ledger import DialogLedger, prune_stale
 from telephony.sip.message import SipMessage, build_response
@@ -84,7 +84,7 @@ from telephony.sip.sdp import (
 from telephony.sip.timers import TIMER_B, Timer, Timers, stall_reason
 from telephony.sip.transaction import ClientTransactions, ClientTxn, udp_via
 from telephony.sip.transport import SipTransport
-from telephony.sip.uri import plain_user, sip_uri, strip_tag, uri_of, uri_user
+from telephony.sip.uri import sip_uri, strip_tag, uri_of, uri_user
 
 log = logging.getLogger("telephony.sip")
 
@@ -175,8 +175,7 @@ class SipFrontEnd:
                                    local_ip=self.local_ip,
                                    clock=lambda: self.session_clock(), later=self._later,
                                    end=self._end_dialog_gone, on_cseq=self._rekeep,
-                                   on_2xx=lambda call, msg, offered:
-                                   self.dialogs.refresh_answered(call, msg, offered=offered))
+                                   on_2xx=self.dialogs.refresh_answered)
         self.dialer = Dialer(self, self._transactions, username=sip.username,
                              registrar=self.registrar if self.mode == "register" else None,
                              ring_timeout=ring_timeout)
@@ -460,12 +459,13 @@ class SipFrontEnd:
             if not self._running:
                 self.admission.refuse(msg, 503, warning="shutting down", capacity=True)
                 return
+            trusted = self.admission.is_trusted(source_ip)
+            caller, verified = caller_identity(msg, trusted=trusted)
             call = CallHandle(self, direction=Direction.INBOUND, call_id=msg.call_id,
-                              local_tag=self.new_tag(),
-                              caller=asserted_caller(
-                                  msg, trusted=self.admission.is_trusted(source_ip))
-                              or plain_user(uri_user(uri_of(from_value))),
+                              local_tag=self.new_tag(), caller=caller,
                               callee=uri_user(uri_of(msg.first("To"))))
+            call.caller_verified = verified
+            call.caller_address = caller_address(msg, trusted=trusted)
             call.invite, call.invite_source, call.media = msg, msg.source, media
             call.local_uri = strip_tag(msg.first("To"))
             call.remote_uri = strip_tag(from_value)

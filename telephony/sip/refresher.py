@@ -10,8 +10,9 @@ RFC 3264 8), so prompts, the recording and keys go on as they were. The answers:
 
 * 2xx: the session runs again from now, with the interval and refresher it names (none:
   the timer is off, RFC 4028 7.2); a re-INVITE's is ACKed, and again for each copy. Its
-  Contact refreshes the remote target and a re-INVITE's SDP answer is applied (a moved
-  address or port, a hold), as for the peer's own requests (``on_2xx``).
+  Contact refreshes the remote target and its SDP is applied (a moved address or port, a
+  hold), to our re-INVITE or our UPDATE alike (loose26: the UPDATE's was dropped), as for
+  the peer's own requests (``on_2xx``).
 * 422: again at once with its ``Min-SE`` as interval and ``Min-SE`` (RFC 4028 7.4, 10),
   only when that is above the interval we sent, and at most ``MAX_RAISES`` times in a row.
   A 422 whose ``Min-SE`` is missing or does not go up cannot be met by asking again (a
@@ -73,8 +74,8 @@ class Refresher:
                  later: Callable[..., object],
                  end: Callable[[CallHandle, EndReason], None],
                  on_cseq: Callable[[CallHandle], None] = lambda call: None,
-                 on_2xx: Callable[[CallHandle, SipMessage, bool], None] = (
-                     lambda call, msg, offered: None)) -> None:
+                 on_2xx: Callable[[CallHandle, SipMessage], None] = (
+                     lambda call, msg: None)) -> None:
         self._transactions = transactions
         self._send = send
         self._new_via = new_via
@@ -165,10 +166,10 @@ class Refresher:
             if method == "INVITE":
                 call.our_offer_out = False
         if first and msg is not None and 200 <= code < 300 and not call.ended:
-            # Its Contact and, to our re-INVITE, its SDP answer (``InDialog.refresh_answered``),
+            # Its Contact and its SDP, UPDATE or re-INVITE (``InDialog.refresh_answered``),
             # before the ACK: the ACK goes to the remote target the 2xx names (RFC 3261
             # 13.2.2.4, 12.2.1.1).
-            self._on_2xx(call, msg, method == "INVITE")
+            self._on_2xx(call, msg)
         if method == "INVITE" and msg is not None:
             if code >= 300:
                 self._ack(call, cseq, via, dest, msg)

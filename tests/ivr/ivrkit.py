@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from asr.jobs import TranscriptionJob
 from config.settings import AsrSettings, Settings, SipSettings
 from ivr.callrecords import CallRecord
+from ivr.intake import CallIntake
 from ivr.prompts import PromptLibrary
-from ivr.runtime import IvrRuntime, start_ivr
+from ivr.runtime import IvrRuntime, spool_for, start_ivr
 from telephony.media import g711
 from tests.support import harness
 from tests.support.callers import CallerScript
@@ -76,9 +77,11 @@ class IvrUnderTest:
                media_port: str = "[media_port]", caller: str = CALLER, timeout_s: int = 60,
                target: str | None = None, service: str = "12345",
                local_ip: str = harness.LOOPBACK, telephone_event: bool = True,
-               codecs: str = "0", delayed_offer: str | None = None) -> Sipp:
+               codecs: str = "0", delayed_offer: str | None = None,
+               headers: tuple[str, ...] = ()) -> Sipp:
         """``delayed_offer``: an INVITE without SDP, and an ACK that carries the answer
-        ("answer", ``codecs``), no SDP ("no_sdp"), or no ACK at all ("none")."""
+        ("answer", ``codecs``), no SDP ("no_sdp"), or no ACK at all ("none"). ``headers``:
+        lines added to the INVITE (``carrier_asserts``: a trunk asserting who calls)."""
         media = script.render() if isinstance(script, CallerScript) else script
         d = self.workdir / "sipp"
         subs = {"caller": caller, "media": media, "ending": ending, "media_port": media_port,
@@ -87,6 +90,12 @@ class IvrUnderTest:
                     if delayed_offer is None else render_scenario(
                         "uac_delayed_offer.xml", d,
                         **harness.delayed_offer_subs(ack=delayed_offer, **subs)))
+        if headers:
+            text = scenario.read_text()
+            assert "\nSubject: hotline test" in text
+            scenario.write_text(text.replace("\nSubject: hotline test",
+                                             "".join(f"\n{h}" for h in headers)
+                                             + "\nSubject: hotline test", 1))
         s = Sipp(scenario, d, target=target or self.target, service=service,
                  timeout_s=timeout_s, local_ip=local_ip)
         self.sipps.append(s)
@@ -127,6 +136,26 @@ class IvrUnderTest:
         while len(self.runtime.frontend.active_calls()) < count:
             assert time.monotonic() < deadline, f"{count} live call(s) expected"
             time.sleep(0.05)
+
+    def wait_greeting(self, sink: harness.RtpSink) -> None:
+        """Until the one call is taken in and its greeting heard at ``sink``: the call's
+        media is up, so a press from here (``press``) reaches it."""
+        self.wait_live_calls()
+        deadline = time.monotonic() + 30
+        while not heard_so_far(sink):
+            assert time.monotonic() < deadline, "no greeting heard"
+            time.sleep(0.05)
+
+    def file_earlier(self, text: str, *, caller: str = CALLER, call_id: str = "earlier") -> str:
+        """A ticket filed from ``caller``'s number by an earlier call that said ``text``
+        (no SIP: the intake's own path); its number."""
+        earlier = CallIntake(sessions=self.sessions, domain=self.domain,
+                             spool=spool_for(self.settings), call_id=call_id, caller=caller)
+        earlier.understood(text)
+        filed = earlier.file_ticket()
+        assert filed is not None
+        earlier.end()
+        return filed.number
 
     def wait_record(self, *, count: int = 1, timeout: float = 20.0) -> list[CallRecord]:
         """Call records once ``count`` calls have ended (outcome settled)."""
@@ -171,6 +200,13 @@ def detached(sessions: sessionmaker[Session], stmt: Select[Any]) -> list[Any]:
         for row in rows:
             s.expunge(row)
         return list(rows)
+
+
+def carrier_asserts(number: str = CALLER) -> str:
+    """The P-Asserted-Identity a carrier's trunk sends: from a trusted source it makes the
+    caller's number verified (telephony.sip.identity), so key 1 reads that number's
+    tickets; the From user alone is anyone's word."""
+    return f"P-Asserted-Identity: <sip:{number}@carrier.example>"
 
 
 def heard_so_far(sink: harness.RtpSink) -> bytes:

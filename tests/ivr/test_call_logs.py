@@ -47,3 +47,21 @@ def test_every_step_logged_with_call_id_and_ticket_never_the_words(
     assert CALLER not in everything and CALLER[:3] + "****" + CALLER[-4:] in everything
     for word in ticket.transcript.split():
         assert word not in everything, word
+
+
+def test_a_long_from_user_is_cut_in_the_calls_summary_line(
+        ivr_factory, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """judge25's trial ("Left"): a From user of 300 characters (no number) was logged whole
+    in the call's summary line. Now it is cut as the call record's column is, its length
+    said (``ticketing.phones.caller_id_shown``, the rule beside the masking)."""
+    ivr = ivr_factory(engine=None)
+    long_user = "a" * 300
+    script = CallerScript(tmp_path).wait(0.5).key("0", then_wait=0)  # no operator: callback
+    with caplog.at_level(logging.INFO, logger="hotline.ivr"):
+        assert_ok(ivr.caller(script, caller=long_user, timeout_s=60).run())
+        (rec,) = ivr.wait_record()
+    summary = [r.getMessage() for r in caplog.records
+               if r.getMessage().startswith(f"call {rec.call_id} from ")]
+    assert len(summary) == 1, summary
+    assert long_user not in summary[0]
+    assert f"from {'a' * 64}…(300 chars): " in summary[0]

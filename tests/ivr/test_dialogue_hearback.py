@@ -18,7 +18,7 @@ from ivr.prompts import PromptLibrary
 from ivr.runtime import spool_for
 from telephony.media import g711
 from tests.ivr.conftest import PHRASES
-from tests.ivr.ivrkit import CALLER, assert_ok, detached
+from tests.ivr.ivrkit import CALLER, assert_ok, carrier_asserts, detached
 from tests.support import harness
 from tests.support.callers import CallerScript
 from tests.support.city import City
@@ -89,7 +89,7 @@ def test_no_key_files_the_ticket_as_it_is(ivr_factory, vosk_engine, korean_speec
 
 @pytest.mark.sip
 def test_one_reads_a_closed_tickets_answer(ivr_factory, vosk_engine, tmp_path: Path) -> None:
-    # The number comes from a source we trust (key 1 reads its tickets).
+    # The number a source we trust asserts (key 1 reads its tickets).
     ivr = ivr_factory(engine=vosk_engine, trusted_sources=["127.0.0.1"])
     earlier = CallIntake(sessions=ivr.sessions, domain=ivr.domain,
                          spool=spool_for(ivr.settings), call_id="earlier", caller=CALLER)
@@ -110,7 +110,8 @@ def test_one_reads_a_closed_tickets_answer(ivr_factory, vosk_engine, tmp_path: P
     sink = harness.RtpSink()
     script = CallerScript(tmp_path).wait(0.5).key("1", then_wait=0)
     try:
-        result = ivr.caller(script, media_port=str(sink.port), timeout_s=60).run()
+        result = ivr.caller(script, media_port=str(sink.port), timeout_s=60,
+                            headers=(carrier_asserts(),)).run()
         time.sleep(0.2)
     finally:
         sink.close()

@@ -15,7 +15,7 @@ from ivr.intake import CallIntake
 from ivr.prompts import PromptLibrary
 from ivr.runtime import spool_for
 from telephony.media import g711
-from tests.ivr.ivrkit import CALLER, assert_ok
+from tests.ivr.ivrkit import CALLER, assert_ok, carrier_asserts
 from tests.support import harness
 from tests.support.callers import CallerScript
 
@@ -31,7 +31,7 @@ def inband_calls(direction: str) -> float:
 def test_key_one_as_a_tone_reads_the_callers_open_tickets(codec: str, payload_type: int,
                                                           ivr_factory, vosk_engine,
                                                           tmp_path: Path) -> None:
-    # The number comes from a source we trust (key 1 reads its tickets).
+    # The number a source we trust asserts (key 1 reads its tickets).
     ivr = ivr_factory(engine=vosk_engine, trusted_sources=["127.0.0.1"])
     earlier = CallIntake(sessions=ivr.sessions, domain=ivr.domain,
                          spool=spool_for(ivr.settings), call_id="earlier", caller=CALLER)
@@ -45,7 +45,8 @@ def test_key_one_as_a_tone_reads_the_callers_open_tickets(codec: str, payload_ty
     script = CallerScript(tmp_path, codec=codec).wait(0.5).tone_key("1", then_wait=0)
     try:
         result = ivr.caller(script, media_port=str(sink.port), timeout_s=60,
-                            telephone_event=False, codecs=str(payload_type)).run()
+                            telephone_event=False, codecs=str(payload_type),
+                            headers=(carrier_asserts(),)).run()
         time.sleep(0.2)
     finally:
         sink.close()

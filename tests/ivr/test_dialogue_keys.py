@@ -25,6 +25,7 @@ from ivr.call_flow import (
     State,
 )
 from ivr.decisions import MAX_CONFIRM_ASKS, MAX_RERECORDS
+from ivr.ticket_lookup import KeyedLookups
 from tests.ivr import test_kb_confirm as scripted
 
 # The fixture: shipped settings, both databases; the tests about keys alone on SQLite (their
@@ -203,3 +204,43 @@ def test_endless_stray_keys_at_the_callback_number_file_the_ticket(
     assert path[-3:] == [State.PREFERENCES, State.CALLBACK_NUMBER, State.FILE]
     assert len(line.keys) >= 500 - 2 * MAX_CALLBACK_KEYS
     assert d.intake.journal.callback_number is None
+
+
+def _keying_numbers(services: IvrServices, address: str, tries: int) -> list[bytes]:
+    """One call from ``address`` (a number nobody vouched for) choosing key 1 ``tries``
+    times, keying a made-up ticket number each time; what each choice was answered."""
+    line = scripted.ScriptedLine([])
+    line.caller_verified, line.caller_address = False, address  # type: ignore[attr-defined]
+    d = Dialogue(line, services)  # type: ignore[arg-type]
+    d.audio = scripted.SaidTurn("")  # type: ignore[assignment]
+    said = []
+    for n in range(tries):
+        line.keys = [*f"2026120600{n:02d}", "#"]
+        said.append(d._status_by_ticket_number())
+    return said
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the count, not storage
+def test_ticket_numbers_keyed_one_after_another_are_capped_per_call_and_per_address(
+        services: IvrServices) -> None:
+    """loose26: in direct mode a caller could key ticket numbers one after another (key 1
+    again after each) and hear each one's step; hanging up and calling again started
+    afresh. Now 3 a call and 6 an hour from one address; past them the caller is told to
+    call later or press 0, and no number is looked up (its keys are left unread)."""
+    unknown = services.prompts.pcm("status_ticket_unknown")
+    over = services.prompts.pcm("status_tries_over")
+    assert _keying_numbers(services, "198.51.100.7", 4) == [unknown] * 3 + [over]
+    # Calling again from the same address: three more, then that address's hour is spent.
+    assert _keying_numbers(services, "198.51.100.7", 4) == [unknown] * 3 + [over]
+    assert _keying_numbers(services, "198.51.100.7", 1) == [over]
+    assert _keying_numbers(services, "198.51.100.8", 1) == [unknown]  # another caller's own
+
+
+def test_keyed_lookups_are_counted_over_the_window() -> None:
+    now = [0.0]
+    budget = KeyedLookups(per_address=2, window=60.0, clock=lambda: now[0])
+    assert [budget.take("a"), budget.take("a"), budget.take("a")] == [True, True, False]
+    assert budget.take("b")
+    assert all(budget.take("") for _ in range(5))  # no address known: the call's cap alone
+    now[0] = 60.5  # the first two have left the window
+    assert [budget.take("a"), budget.take("a"), budget.take("a")] == [True, True, False]

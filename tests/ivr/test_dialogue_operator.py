@@ -14,7 +14,7 @@ from ivr.prompts import PromptLibrary
 from ivr.runtime import spool_for
 from telephony.media import g711
 from tests.ivr.conftest import PHRASES
-from tests.ivr.ivrkit import CALLER, assert_ok, heard_so_far, wait_heard
+from tests.ivr.ivrkit import CALLER, assert_ok, carrier_asserts, heard_so_far, wait_heard
 from tests.support import harness
 from tests.support.callers import CallerScript
 from tests.support.harness import Sipp, render_scenario
@@ -121,14 +121,16 @@ def _filed_by_caller(ivr) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def test_one_reads_the_callers_open_tickets(ivr_factory, vosk_engine, tmp_path: Path) -> None:
-    # The number comes from a source we trust (the carrier's trunk, our proxy).
+    # The number a source we trust asserts (the carrier's trunk; our proxy marks the
+    # carrier's From): telephony.sip.identity.
     ivr = ivr_factory(engine=vosk_engine, trusted_sources=["127.0.0.1"])
     numbers = _filed_by_caller(ivr)
     sink = harness.RtpSink()
     # 1 during the greeting; then silence: no new complaint, so the IVR says goodbye.
     script = CallerScript(tmp_path).wait(0.5).key("1", then_wait=0)
     try:
-        result = ivr.caller(script, media_port=str(sink.port), timeout_s=60).run()
+        result = ivr.caller(script, media_port=str(sink.port), timeout_s=60,
+                            headers=(carrier_asserts(),)).run()
         time.sleep(0.2)
     finally:
         sink.close()
@@ -161,11 +163,7 @@ def test_one_from_a_number_nobody_vouched_for_reads_only_the_keyed_ticket(
     try:
         sipp = ivr.caller(CallerScript(tmp_path).wait(20), media_port=str(sink.port),
                           timeout_s=90).start()
-        ivr.wait_live_calls()
-        deadline = time.monotonic() + 30
-        while not heard_so_far(sink):  # the greeting has begun: the call's media is up
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        ivr.wait_greeting(sink)
         ivr.press("1", via=sink)
         wait_heard(sink, through_line(prompts.pcm("status_ask_ticket")))
         for key in numbers[0] + "#":

@@ -14,6 +14,7 @@ import pytest
 from ivr.callrecords import CallOutcome
 from ivr.prompts import PromptLibrary
 from telephony.media import g711
+from telephony.sip.identity import VOUCHED_HEADER, VOUCHED_VALUE
 from tests.ivr.ivrkit import IvrUnderTest, assert_ok
 from tests.support import harness
 from tests.support.callers import CallerScript
@@ -32,10 +33,11 @@ def through_line(pcm16: bytes) -> bytes:
 
 
 def anonymous_caller(ivr: IvrUnderTest, script: CallerScript, *, pai: bool = False,
-                     local_ip: str = harness.LOOPBACK, media_port: str) -> Sipp:
+                     local_ip: str = harness.LOOPBACK, media_port: str,
+                     headers: tuple[str, ...] = ()) -> Sipp:
     """uac_call.xml with the From a carrier sends for a withheld number (and its PAI)."""
     sipp = ivr.caller(script, caller="anonymous", media_port=media_port, timeout_s=60,
-                      local_ip=local_ip)
+                      local_ip=local_ip, headers=headers)
     text = sipp.scenario.read_text()
     text = text.replace('"citizen" <sip:anonymous@[local_ip]:[local_port]>', ANONYMOUS)
     if pai:
@@ -117,11 +119,13 @@ def test_without_a_number_and_no_callback_wanted_the_ticket_has_no_phone(
 
 
 def test_key_1_without_a_number_says_it_cannot_look_up(ivr_factory, tmp_path: Path) -> None:
-    # Withheld by the trunk we trust (from elsewhere key 1 asks for a ticket number).
+    # Withheld by the carrier, through our front, which marks the carrier's requests
+    # (deploy/kamailio; from elsewhere key 1 asks for a ticket number).
     ivr = ivr_factory(engine=None, trusted_sources=["127.0.0.1"])
     sink = harness.RtpSink()
     script = CallerScript(tmp_path).wait(0.5).key("1", then_wait=0)
-    heard = run(anonymous_caller(ivr, script, media_port=str(sink.port)), sink)
+    heard = run(anonymous_caller(ivr, script, media_port=str(sink.port),
+                                 headers=(f"{VOUCHED_HEADER}: {VOUCHED_VALUE}",)), sink)
 
     (rec,) = ivr.wait_record()
     assert rec.outcome == CallOutcome.STATUS_QUERY and rec.ticket_id is None

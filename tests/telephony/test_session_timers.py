@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from telephony.sip.identity import asserted_caller, asserted_user
+from telephony.sip.identity import (
+    asserted_caller,
+    asserted_user,
+    caller_address,
+    caller_identity,
+)
 from telephony.sip.message import SipMessage
 from telephony.sip.session_timer import (
     MIN_SE_SECONDS,
@@ -132,6 +137,21 @@ def test_an_asserted_identity_counts_only_from_a_trusted_source() -> None:
     assert asserted_caller(msg, trusted=False) == ""
 
 
+@pytest.mark.parametrize(("headers", "trusted", "identity"), [
+    ("", False, ("13800000021", False)),  # direct mode: anyone's word
+    ("", True, ("13800000021", False)),  # a stranger our front relayed (no mark)
+    ("X-Hotline-Vouched: carrier\r\n", True, ("13800000021", True)),  # the carrier's, marked
+    ("X-Hotline-Vouched: carrier\r\n", False, ("13800000021", False)),  # mark from outside
+    ("P-Asserted-Identity: <tel:+8613912345678>\r\n", True, ("+8613912345678", True)),
+    ("P-Asserted-Identity: <tel:+8613912345678>\r\n", False, ("13800000021", False)),
+])
+def test_who_vouched_for_the_caller_is_one_rule(headers: str, trusted: bool,
+                                                identity: tuple[str, bool]) -> None:
+    """loose26: behind our Kamailio (trusted) a stranger's From was taken as verified."""
+    msg = request(headers, from_="<sip:13800000021@198.51.100.7>;tag=a")
+    assert caller_identity(msg, trusted=trusted) == identity
+
+
 @pytest.mark.parametrize(("from_user", "caller"), [
     ("%2B8613912345678", "+8613912345678"),  # RFC 3261 19.1.4: sip:%2B86…@ is sip:+86…@
     ("%31%33912345678", "13912345678"),
@@ -157,3 +177,26 @@ def test_the_from_user_reads_as_the_request_uri_does(from_user: str, caller: str
     assert ringing_call(fe, invite).caller == caller
     pai = request(f"P-Asserted-Identity: <sip:{from_user}@carrier.example>\r\n")
     assert asserted_caller(pai, trusted=True) == caller
+
+
+@pytest.mark.parametrize(("vias", "trusted", "address"), [
+    ("Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKx\r\n", False, "192.0.2.10"),
+    # Relayed by our front: the address it received the INVITE from (received=, else sent-by).
+    ("Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKk\r\n"
+     "Via: SIP/2.0/UDP 10.0.0.5:5060;received=198.51.100.7;branch=z9hG4bKx\r\n",
+     True, "198.51.100.7"),
+    ("Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKk\r\n"
+     "Via: SIP/2.0/UDP 198.51.100.8:5060;branch=z9hG4bKx\r\n", True, "198.51.100.8"),
+    # The same Vias from a source not trusted: its own address, whatever it wrote below.
+    ("Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKk\r\n"
+     "Via: SIP/2.0/UDP 198.51.100.8:5060;branch=z9hG4bKx\r\n", False, "192.0.2.10"),
+])
+def test_the_callers_address_is_the_one_the_trusted_front_received_from(
+        vias: str, trusted: bool, address: str) -> None:
+    """loose26: ticket numbers keyed are counted by the caller's address; behind Kamailio
+    every INVITE comes from Kamailio, so its source would make one caller's limit all's."""
+    msg = SipMessage((
+        "INVITE sip:12345@192.0.2.1 SIP/2.0\r\n" + vias + "From: <sip:1@x>;tag=a\r\n"
+        "To: <sip:12345@192.0.2.1>\r\nCall-ID: c1@x\r\nCSeq: 1 INVITE\r\n"
+        "Content-Length: 0\r\n\r\n").encode(), ("192.0.2.10", 5060))
+    assert caller_address(msg, trusted=trusted) == address

@@ -157,31 +157,38 @@ def test_without_update_a_reinvite_with_our_sdp_unchanged_and_its_ack(
 
 
 
+@pytest.mark.parametrize(("method", "allow"), [("INVITE", ALLOW_NO_UPDATE),
+                                               ("UPDATE", ALLOW_UPDATE)])
 def test_the_2xx_to_our_reinvite_moves_the_target_and_the_media(
-        front: tuple[SipFrontEnd, Lines, SessionClock], caller: RawPeer) -> None:
+        front: tuple[SipFrontEnd, Lines, SessionClock], caller: RawPeer, method: str,
+        allow: str) -> None:
     """The 200 to our re-INVITE names another Contact and another media port (an SBC
     re-anchoring the call as it answers): our ACK goes to that Contact (RFC 3261 13.2.2.4,
     12.2.1.2) and our RTP to that port, as for a re-INVITE of the caller's. Before, both
     were ignored: the ACK and later requests went to the old Contact and the audio to the
-    old port (review51)."""
+    old port (review51). The 200 to our UPDATE (no offer in it, yet an SBC may name where
+    the media went) is taken the same way, one path: before (loose26) only its Contact."""
     _, lines, clock = front
-    _, call = _answered(lines, caller, "ours-moved", _timer(ALLOW_NO_UPDATE))
+    _, call = _answered(lines, caller, f"ours-moved-{method}", _timer(allow))
     moved = RawPeer(CALLER, front[0].local_port)
     try:
         _due(clock)
-        invite = _request(caller, "INVITE")
+        request = _request(caller, method)
         contact = f"Contact: <sip:caller@{CALLER}:{moved.port}>\r\n"
-        _reply(caller, invite, 200,
+        _reply(caller, request, 200,
                f"Session-Expires: {MIN_SE_SECONDS};refresher=uac\r\n{contact}",
                body=moved.sdp())
-        ack = _request(moved, "ACK")
-        assert ack.cseq == (invite.cseq[0], "ACK")
-        assert call.remote_target == f"sip:caller@{CALLER}:{moved.port}"
+        if method == "INVITE":
+            ack = _request(moved, "ACK")
+            assert ack.cseq == (request.cseq[0], "ACK")
         moved.media.settimeout(2)
         assert len(moved.media.recv(2048)) == 12 + 160
+        # (After the audio: no ACK to wait for on an UPDATE, and the target goes first.)
+        assert call.remote_target == f"sip:caller@{CALLER}:{moved.port}"
     finally:
         moved.close()
     assert call.state is CallState.ANSWERED
+
 
 def test_a_422_is_tried_again_with_its_min_se_and_a_481_ends_the_call(
         front: tuple[SipFrontEnd, Lines, SessionClock], caller: RawPeer) -> None:

@@ -12,6 +12,7 @@ import base64
 import copy
 import dataclasses
 import hashlib
+import json
 import shutil
 import subprocess
 import threading
@@ -118,6 +119,11 @@ def standin() -> Iterator[StandIn]:
                 return
             elif self.path in state.recordings:
                 status, body = 200, state.recordings[self.path]
+            elif (sid := self.path.removeprefix(
+                    f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls/").removesuffix(".json")
+                  ) in state.calls:
+                status, body = 200, json.dumps({"sid": sid,
+                                                "status": state.calls[sid]}).encode()
             else:
                 status, body = 404, b'{"message":"not found"}'
             state.requests.append({"path": self.path, "auth": auth, "status": status})

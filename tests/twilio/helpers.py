@@ -79,6 +79,8 @@ class StandIn:
     # Set when a request arrives; with ``hold`` set, answers wait for it (a slow API).
     entered: threading.Event = field(default_factory=threading.Event)
     hold: threading.Event | None = None
+    # CallSid -> the status its Call resource says (Twilio's API, for bridges' heartbeat)
+    calls: dict[str, str] = field(default_factory=dict)
 
     def add_recording(self, call_sid: str, recording_sid: str, wav: bytes) -> str:
         """Register a recording; returns its RecordingUrl (without extension, as Twilio

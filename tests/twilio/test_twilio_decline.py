@@ -20,6 +20,8 @@ from tests.ivr.test_emergency_decline import NOISE, ReadsPolice
 from tests.support.city import City
 from tests.twilio import test_twilio_parity as parity
 from tests.twilio.helpers import StandIn, Twilio, call_form, says, twiml, verbs
+from ticketing.classify import Classification
+from ticketing.intake_model import DECISION
 from ticketing.models import Ticket, TicketEvent
 
 pytestmark = pytest.mark.usefixtures("decode_once")
@@ -80,3 +82,59 @@ def test_a_hang_up_at_the_question_is_handed_over(
     call, _ = _asked(twilio, standin, recording_wav, meant)
     twilio.post("/twilio/status", call_form(call, CallStatus="completed"))
     assert _events(sessions) == {"emergency_handover": [{"service": "110", "target": "none"}]}
+
+
+class ReadsFire:
+    """The model reading the words said again as a fire (P(119) just over the bar)."""
+
+    def predict(self, text: str, ruled: Classification) -> dict[str, tuple[str, float]]:
+        return {"emergency": ("119", DECISION["emergency"] + 0.01)}
+
+
+def _handover_events(sessions: sessionmaker[Session]) -> dict[str, list[Any]]:
+    with sessions() as s:
+        events: dict[str, list[Any]] = {}
+        for e in s.scalars(select(TicketEvent).where(
+                TicketEvent.action.startswith("emergency_handover"))):
+            events.setdefault(e.action, []).append(e.data)
+    return events
+
+
+def test_a_hang_up_at_another_services_question_after_a_decline_is_handed_over(
+        twilio: Twilio, standin: StandIn, recording_wav: bytes, meant: dict[str, str],
+        sessions: sessionmaker[Session], city: City) -> None:
+    """loose26: declined 110, said again, offered 119, hung up: the SIP line hands over (no
+    key is the default), Twilio's status callback did not (it asked only whether any
+    service had been declined), and the ticket had neither hand-over."""
+    call, _ = _asked(twilio, standin, recording_wav, meant)
+    twiml(twilio.post("/twilio/emergency", call_form(call, Digits="2")))  # declined 110
+    root = twiml(twilio.post("/twilio/confirm", call_form(call, Digits="2")))  # say it again
+    assert says(root)[0] == prompts.speakable(prompts.text("rerecord"))
+    twilio.client.app.state.domain.model = ReadsFire()  # type: ignore[attr-defined]
+    _, resp = parity._recorded(twilio, standin, recording_wav, call)
+    assert says(twiml(resp)) == [prompts.speakable(prompts.text("emergency_offer_119"))]
+    twilio.post("/twilio/status", call_form(call, CallStatus="completed"))
+    # (A ticket handed over carries the hand-over alone, as on SIP: ivr.intake._file_ticket.)
+    assert _handover_events(sessions) == {
+        "emergency_handover": [{"service": "119", "target": "none"}]}
+
+
+def test_key_0_at_the_question_reaches_the_operator_handed_over_as_on_sip(
+        make_twilio: Any, standin: StandIn, recording_wav: bytes, meant: dict[str, str],
+        sessions: sessionmaker[Session], city: City) -> None:
+    """loose26: 0 at "…不需要转接请按2" goes to the operator on the SIP line, the urgent
+    ticket handed over on record (tests/ivr/test_emergency_decline.py); Twilio dialled the
+    service's own line."""
+    twilio = make_twilio(sip={"operator_uri": "sip:duty@10.0.0.5"},
+                         ivr={"emergency_uris": {"110": "sip:110@10.0.0.9", "119": "",
+                                                 "120": ""}})
+    call, _ = _asked(twilio, standin, recording_wav, meant)
+    root = twiml(twilio.post("/twilio/emergency", call_form(call, Digits="0")))
+    dial = root.find("Dial")
+    assert dial is not None and [(c.tag, c.text) for c in dial] == [("Sip", "sip:duty@10.0.0.5")]
+    # On record as the SIP line has it: the service's line was due (its target).
+    handed = {"emergency_handover": [{"service": "110", "target": "uri"}]}
+    assert _events(sessions) == handed
+    again = twiml(twilio.post("/twilio/emergency", call_form(call, Digits="0")))  # sent again
+    assert ET.tostring(again).decode() == ET.tostring(root).decode()
+    assert _events(sessions) == handed

@@ -10,6 +10,7 @@ import sqlite3
 import threading
 import time
 import xml.etree.ElementTree as ET
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from asr.engine import AsrEngine
 from asr.jobs import JobStatus, TranscriptionJob
 from config.settings import TwilioSettings
 from ivr import prompts
-from ivr.callrecords import CallOutcome, CallRecord
+from ivr.callrecords import CallOutcome, CallRecord, live_call
 from ivr.intake import RECORDING_NOT_FETCHED_NOTE, Spool
 from ivr.twilio import views
 from tests.support.city import City
@@ -45,7 +46,7 @@ from tests.twilio.helpers import (
 from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.db import transaction
-from ticketing.models import Ticket
+from ticketing.models import Ticket, utcnow
 from ticketing.service import TRANSCRIPT_PENDING, accept, create_ticket
 
 
@@ -422,6 +423,40 @@ def test_zero_answered_by_operator_is_an_operator_call(
     twiml(twilio.post("/twilio/dialed", call_form(call, DialCallStatus="completed")))
     assert _call_record(sessions, call).outcome == CallOutcome.OPERATOR
     assert count(sessions, Ticket) == 0
+
+
+def test_a_bridge_at_twilio_has_a_heartbeat_as_a_sip_bridge_does(
+        make_twilio: Any, standin: StandIn, sessions: sessionmaker[Session]) -> None:
+    """loose26: the SIP bridge tells the call's journal and record it goes on every
+    ALIVE_SECONDS (review52); a Twilio bridge said nothing (no webhook until its Dial ends),
+    so one past 15 minutes was settled as cut and its caller taken for free (``live_call``:
+    a survey rang them mid-talk). Now Twilio's API is asked, and a call it says is up is
+    alive (``TwilioDialogue.bridges_alive``); one it says is over gets nothing."""
+    twilio = make_twilio(sip={"operator_uri": "+861012345000"})
+    call = new_sid("CA")
+    twiml(twilio.post("/twilio/voice", call_form(call)))
+    answer_written(call)
+    twiml(twilio.post("/twilio/menu", call_form(call, Digits="0")))  # the <Dial>
+    with sessions() as s:  # 20 minutes into the talk
+        rec = s.scalars(select(CallRecord).where(CallRecord.call_id == call)).one()
+        rec.arrived_at -= timedelta(minutes=20)
+        if rec.alive_at is not None:  # (the answer's sign of life)
+            rec.alive_at -= timedelta(minutes=20)
+        s.commit()
+    dialogue = twilio.client.app.state.twilio_dialogue  # type: ignore[attr-defined]
+    standin.calls[call] = "completed"  # Twilio says it is over: no heartbeat
+    assert dialogue.bridges_alive() == []
+    with sessions() as s:
+        assert live_call(s, CALLER, utcnow()) is None
+    standin.calls[call] = "in-progress"
+    for writer in dialogue.bridges_alive():
+        writer.join(10)
+    with sessions() as s:
+        found = live_call(s, CALLER, utcnow())
+        assert found is not None and found.call_id == call
+    twiml(twilio.post("/twilio/dialed", call_form(call, DialCallStatus="completed")))
+    assert _call_record(sessions, call).outcome == CallOutcome.OPERATOR
+    assert dialogue.bridges_alive() == []  # over: nothing left to ask about
 
 
 def test_zero_without_operator_leaves_callback_request(
