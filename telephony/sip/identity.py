@@ -81,11 +81,16 @@ def caller_address(msg: SipMessage, *, trusted: bool) -> str:
     source that relayed it (our Kamailio) the address that proxy received it from, its
     ``received`` on the Via below its own (RFC 3261 18.2.1: written by the proxy whenever
     the sender's own sent-by differs), else that sent-by. Everything behind Kamailio comes
-    from Kamailio's address: counted by it, one caller's limit would be everyone's."""
+    from Kamailio's address: counted by it, one caller's limit would be everyone's. A
+    trusted source that wrote no Via below its own (a carrier's SBC, a B2BUA: every caller
+    of the city arrives from its address) names no caller: "" (not counted by address; the
+    call's own cap holds), or its six tries an hour would be the whole city's."""
     source = msg.source[0] if msg.source is not None else ""
     vias = msg.headers.get("Via") or []
-    if not trusted or len(vias) < 2:
+    if not trusted:
         return source
+    if len(vias) < 2:
+        return ""
     below = vias[1]
     received = str(below.get("received") or "")
     address = below.get("address")

@@ -187,6 +187,9 @@ def test_the_from_user_reads_as_the_request_uri_does(from_user: str, caller: str
      True, "198.51.100.7"),
     ("Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKk\r\n"
      "Via: SIP/2.0/UDP 198.51.100.8:5060;branch=z9hG4bKx\r\n", True, "198.51.100.8"),
+    # A trusted B2BUA (a carrier's SBC) relays every caller from its own address with no
+    # Via below: no caller's address, or one caller's limit would be the whole city's.
+    ("Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKx\r\n", True, ""),
     # The same Vias from a source not trusted: its own address, whatever it wrote below.
     ("Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKk\r\n"
      "Via: SIP/2.0/UDP 198.51.100.8:5060;branch=z9hG4bKx\r\n", False, "192.0.2.10"),
