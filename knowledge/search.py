@@ -793,6 +793,113 @@ def acts_said(text: str) -> frozenset[str]:
                      and is_act(w))
 
 
+# Twenty-fourth round (kb26). One-character verbs that name no matter of their own where
+# they begin a step asked or tell what happened (是, 有, 给, 办, 弄, 用, 找, 问, 去…): being,
+# having, giving, doing in general, using, going and asking. A verb not among them (加 of
+# 想加一项, 换 of 换个灶, 撬 of 让人撬了) names what is to be done or what was done to the
+# caller, and an entry that never writes it answers another matter.
+_FRAME_VERBS = frozenset("是有说让去来给在要想会能办弄搞做找问叫到用打走过了看得")
+# Who did it to the caller (让人撬了, 被人冒领了, 有人冒充): the verb after is what happened.
+_AGENTS = frozenset({"被", "让", "叫", "被人", "有人", "让人", "叫人"})
+
+
+def _only_what_to_do(text: str) -> list[str] | None:
+    """When the call asks nothing but what to do (怎么办, 咋办, 找谁, 这咋弄) the clauses
+    before that are its question told as events: those clauses (cut at punctuation or a
+    pause, each "what to do" taken out); None when a clause asks anything more
+    (幼儿园怎么报名, 找谁给剪剪, 咋弄到卡里) or none asks what to do."""
+    told: list[str] = []
+    found = False
+    for clause in filter(None, _PAUSE.split(text)):
+        *_, last = [None, *_ANY_STEP.finditer(clause)]
+        if last is not None:
+            found = True
+            told.append(clause[:last.start()])
+            if words(clause[last.end():]):
+                return None
+        elif is_question(clause):
+            if words(clause):
+                return None
+        else:
+            told.append(clause)
+    return told if found else None
+
+
+def wrongs_told(text: str) -> frozenset[str]:
+    """What happened that the caller asks what to do about (feature ``unspoken``), when
+    the call asks nothing else (:func:`_only_what_to_do`): the verbs someone else did to
+    them (补贴让人冒领了, 电表箱让人撬了, 有人冒充…上门, 告我了) or that did not happen
+    (没打到卡上, 租客不交房租): the grievance is the matter, and an entry that never speaks
+    of it (the pension entry of 冒领, the electricity bill's of 撬) answers only its topic.
+    A single character counts here (撬, 偷, 告), unless it names no matter
+    (``_FRAME_VERBS``): the event is said in the caller's plain verbs."""
+    told = _only_what_to_do(text)
+    out: set[str] = set()
+    for clause in told or ():
+        tagged = _pos_tagger().lcut(normalise(clause), HMM=False)
+        for k, pair in enumerate(tagged):
+            if pair.word in _AGENTS:
+                out.add(_done_by(tagged[k + 1:]))
+                continue
+            if pair.flag[:1] != "v":
+                continue
+            # Negated (不交, 没打到) or done to the caller (告我, 骗了我).
+            after = [p.word for p in tagged[k + 1:k + 3]]
+            if not ((len(pair.word) > 1 and pair.word[0] in _NEGATORS_GLUED)
+                    or (k > 0 and tagged[k - 1].word in _NEGATORS)
+                    or after[:1] == ["我"] or after == ["了", "我"]):
+                continue
+            word = _unglued(pair.word)
+            out.add(word[1:] if len(word) > 1 and word[0] in _NEGATORS_GLUED else word)
+    return frozenset(w for w in out if w and not _filler(w) and w not in UNSPOKEN_FREE
+                      and not (len(w) == 1 and w in _FRAME_VERBS))
+
+
+def _done_by(tagged: list[jieba.posseg.pair]) -> str:
+    """The verb after a passive's or an agent's marker (让人撬了, 被小偷偷着用, 让人盗刷了,
+    有人冒充…): the agent (a noun or pronoun, not the caller) and adverbs (偷偷) skipped,
+    then the verb's characters (盗刷: the dictionary has no such word and tags 盗, 刷 alone)
+    up to anything else. Empty where the caller is the one made to act (让我签)."""
+    j = 0
+    if tagged[j:j + 1] and tagged[j].flag[:1] in "nr":
+        if tagged[j].word in ("我", "我们"):
+            return ""
+        j += 1
+    while tagged[j:j + 1] and tagged[j].flag[:1] == "d":
+        j += 1
+    run = []
+    while tagged[j:j + 1] and (tagged[j].flag[:1] == "v" or tagged[j].flag == "zg"):
+        run.append(tagged[j].word)
+        j += 1
+    return _unglued("".join(run))
+
+
+# A time run out, told (kb26): an expiry (过期了, 逾期), what was granted used up (领完了,
+# 用完了), or a span gone by since the event that counts (离职都两年多了, 毕业已经两年了,
+# 都过去一年多了). Not 快一年了 ("almost": the caller's situation, 在北京住了快一年了).
+_LAPSE_TOLD = re.compile("(?:已经|都|过去|过了|超过)[^，。？！、\\s]{0,6}?"
+                         "(?:年|月|天|号|周|星期|礼拜)多?了"
+                         "|过期|超期|逾期|(?<![快要])到期[^，。？！、\\s]{0,6}?了|过了期|领完|用完|花完")
+# An entry that speaks of a time limit: names it (过期, 时效, 期限…) and states a span
+# (:func:`states`, duration: 有效期满前三个月内, 过期太久…签注一年).
+_LAPSE_SPOKEN = re.compile("过期|逾期|超期|到期|期满|时效|期限|有效期")
+
+
+def lapse_asked(text: str) -> bool:
+    """The caller tells a time run out (``_LAPSE_TOLD``) and asks whether the thing may
+    still be done (还能, 还可以, 还让: ``_STILL_ASKED``, as for the ``[still]`` matters):
+    the question is the time limit, which an entry that states none (how to apply for
+    arbitration, for the graduates' hukou, for unemployment pay) does not answer, however
+    well it names the thing (feature ``lapsed``)."""
+    said = normalise(text)
+    return bool(_STILL_ASKED.search(said) and _LAPSE_TOLD.search(said))
+
+
+def speaks_of_lapse(written: str) -> bool:
+    """An entry's text (as written) names a time limit and states a span of time."""
+    return bool(_LAPSE_SPOKEN.search(written)) and states(written, "duration")
+
+
 # Words that announce a question and ask nothing themselves (请问…是多少).
 _ANNOUNCING = re.compile("请问|问一下|问问|想问|想知道|想了解|了解一下|咨询")
 
@@ -1255,6 +1362,8 @@ class Index:
         # and its title's words of the situation it answers (see :func:`situation_words`).
         self.written = [_as_written("".join(_fields(d).values())) for d in self.docs]
         self.situations = [situation_words(d.title) for d in self.docs]
+        # Whether each entry states a time limit (see :func:`lapse_asked`).
+        self.limits = [speaks_of_lapse("".join(_fields(d).values())) for d in self.docs]
         # Each title as said (see :func:`loose_matters`): which steps it teaches.
         self.titles = [_as_written(d.title) for d in self.docs]
         # The stems of each entry's verbs (their first character's syllable): a caller's
@@ -1318,8 +1427,9 @@ class Index:
         loose = loose_matters(spoken)
         steps = steps_named(spoken) if loose else frozenset()
         denied = denied_words(spoken)
-        acts = acts_said(spoken)
+        acts = acts_said(spoken) | wrongs_told(spoken)
         not_whom = not_being(spoken)
+        lapse = lapse_asked(spoken)
         sw, ss = self.words.scores(qw), self.sounds.scores(qs)
         top_w, top_s = max(sw, default=0.0) or 1.0, max(ss, default=0.0) or 1.0
         ranked: list[tuple[float, int]] = []
@@ -1399,6 +1509,9 @@ class Index:
                 # The caller asks of an act (a verb: 投诉, 退掉, 冒领; :func:`is_act`) the entry
                 # never speaks of: it names the topic and answers another matter of it.
                 "unspoken": float(self.unspoken(i, acts)),
+                # The caller asks whether a thing may still be done when its time ran out
+                # (离职都两年多了，还能仲裁不) and the entry states no time limit (kb26).
+                "lapsed": float(lapse and not self.limits[i]),
                 # The caller denies what the entry's title says their situation is (身份证
                 # 没到期 against 身份证快到期了怎么换新的), and the entry never says it denied.
                 "denied": float(any(denies(w, self.situations[i])
@@ -1484,7 +1597,7 @@ def capped(f: dict[str, float]) -> bool:
     """Whether the features hold an entry at "did you mean" (see :func:`confidence`): such an
     entry is offered at most, never read out, whatever threshold a deployment sets."""
     return bool(f.get("unasked") or f.get("denied") or f.get("untold")
-                or f.get("unmatched_loose") or f.get("unspoken"))
+                or f.get("unmatched_loose") or f.get("unspoken") or f.get("lapsed"))
 
 
 def _confidence(f: dict[str, float], *, evidence_words: float, evidence_power: float,
@@ -1553,7 +1666,8 @@ def held_back(result: Result) -> bool:
     entry does speak of, so a caller who asked another act says no and is filed as a
     ticket, while one it answers, filed at once, would lose the answer."""
     f = result.features
-    return bool(f.get("unspoken")) and confidence({**f, "unspoken": 0.0}) >= result.threshold
+    return (bool(f.get("unspoken") or f.get("lapsed"))
+            and confidence({**f, "unspoken": 0.0, "lapsed": 0.0}) >= result.threshold)
 
 
 def asks(f: dict[str, float]) -> bool:
