@@ -141,6 +141,8 @@ BLAME_WORDS = (
     "总是", "天天", "好几次", "管管", "管不管", "谁来管", "没人来", "派人", "推来推去",
     "推诿", "态度",
     "不耐烦", "插队", "黄牛", "约不上", "不到账", "没到账",
+    # Nobody answers the caller's earlier request (没人理, 没人搭理, 不理我), as 没人来 (kb26).
+    "没人理", "没人搭理", "不搭理", "不理我",
     # Asking for the reason of a wrong done (这是什么道理) or for someone to be hurried
     # (帮我催一下): the matter is the caller's grievance, the entry only explains it.
     "什么道理", "啥道理", "讲不讲理", "催一下", "催催", "帮我催",
@@ -659,6 +661,11 @@ def _how_any(asked_with: str, after: str, word: str) -> bool:
     return _action(_pos_tagger().lcut(_QUESTION_WORD.split(after)[0], HMM=False)) is None
 
 
+def _when(word: jieba.posseg.pair) -> bool:
+    """A word that says when or how often (jieba's time words, 每年, 每个月)."""
+    return word.flag == "t" or (word.word.startswith("每") and len(word.word) > 1)
+
+
 def asked_objects(text: str) -> frozenset[str]:
     """The things ``text`` asks about: in each clause that asks, the noun that ends the
     words before a question word (暖气费发票怎么开: 发票; 公积金比例是多少: 比例;
@@ -676,6 +683,10 @@ def asked_objects(text: str) -> frozenset[str]:
         asking = _QUESTION_WORD.findall(t)
         for n, stretch in enumerate(stretches[:-1]):  # each ends where a question word starts
             tagged = [p for p in _pos_tagger().lcut(stretch, HMM=False) if not _filler(p.word)]
+            # When it is asked of (基数每年啥时候调, 发票明天能开吗) is no thing asked about:
+            # the thing is the noun before it (kb26).
+            while tagged[1:] and _when(tagged[-1]):
+                tagged.pop()
             if not tagged:
                 continue
             last = tagged[-1]
@@ -727,16 +738,25 @@ def is_act(word: str) -> bool:
     """jieba's tagger reads ``word`` alone as one verb (v*). Not an adjective (a*): the
     tagger gives that to manner adverbs (重新, 直接) and states (着急, 怕冷), which say
     how or in what plight, not what the caller asks to be done."""
+    if word in _ACTS_MISTAGGED:
+        return True
     tagged = _pos_tagger().lcut(word, HMM=False)
     return len(tagged) == 1 and tagged[0].flag[:1] == "v"
 
 
+# Verb-object words the dictionary tags as something else: 上门 (come to the home to do
+# it) as a place name, so 能上门给办吗 asked no act (kb24's "left", kb26).
+_ACTS_MISTAGGED = frozenset({"上门"})
+
+
 @functools.lru_cache(maxsize=4096)
 def _stem(char: str) -> str:
-    """A character's toneless syllable, folded as the sounds signal folds it: 交 and 缴
-    are one stem (交完, 缴纳). Cached: ``Index.unspoken`` asks it of the same few acts once
-    per entry of every search."""
-    return _fold(lazy_pinyin(char, style=Style.NORMAL, errors="default")[0])
+    """A character's toneless syllable: 交 and 缴 are one stem (交完, 缴纳). Not folded as
+    the sounds signal folds a recogniser's confusions (sh/s, -ng/-n; step 1a respells a
+    homophone already): folded, 申 of 申请 was the stem of 生活 and 剩饭, and the sorting
+    entry spoke of applying for more bins (kb26). Cached: ``Index.unspoken`` asks it of
+    the same few acts once per entry of every search."""
+    return lazy_pinyin(char, style=Style.NORMAL, errors="default")[0]
 
 
 def _head(word: str) -> str | None:
@@ -849,10 +869,15 @@ def wrongs_told(text: str) -> frozenset[str]:
                     or (k > 0 and tagged[k - 1].word in _NEGATORS)
                     or after[:1] == ["我"] or after == ["了", "我"]):
                 continue
-            word = _unglued(pair.word)
+            word = _unglued(pair.word + _complement(tagged[k + 1:]))
             out.add(word[1:] if len(word) > 1 and word[0] in _NEGATORS_GLUED else word)
     return frozenset(w for w in out if w and not _filler(w) and w not in UNSPOKEN_FREE
                       and not (len(w) == 1 and w in _FRAME_VERBS))
+
+
+def _complement(tagged: list[jieba.posseg.pair]) -> str:
+    """The direction or result the dictionary cut off a verb (没|打|到: 打到)."""
+    return tagged[0].word if tagged[:1] and tagged[0].word in _COMPLEMENTS else ""
 
 
 def _done_by(tagged: list[jieba.posseg.pair]) -> str:
@@ -893,6 +918,22 @@ def lapse_asked(text: str) -> bool:
     well it names the thing (feature ``lapsed``)."""
     said = normalise(text)
     return bool(_STILL_ASKED.search(said) and _LAPSE_TOLD.search(said))
+
+
+# Where an answer lists what to bring or have (带上身份证、户口本和结婚证，到…; 需要经营者
+# 身份证和…): up to where the caller goes (到, 去) or the clause ends.
+_BRING = re.compile("(?:带上|带着|带|准备好|准备|需要|凭)([^。；！？，,到去]*)")
+# The items of such a list.
+_ITEMS = re.compile("[、和及与]|以及")
+
+
+def materials(answer: str) -> frozenset[str]:
+    """The items an entry's answer says the caller must bring or have (``_BRING``),
+    normalised; not one of two the caller may choose (工作或住房证明: 没工作 may still
+    bring the other). A caller who says they have none of one (没有结婚证) is not who
+    the procedure is for (feature ``lacks``)."""
+    return frozenset(normalise(item) for stretch in _BRING.findall(answer)
+                     for item in _ITEMS.split(stretch) if item and "或" not in item)
 
 
 def speaks_of_lapse(written: str) -> bool:
@@ -1362,6 +1403,8 @@ class Index:
         # and its title's words of the situation it answers (see :func:`situation_words`).
         self.written = [_as_written("".join(_fields(d).values())) for d in self.docs]
         self.situations = [situation_words(d.title) for d in self.docs]
+        # What each entry's procedure needs brought (see :func:`materials`).
+        self.materials = [materials(d.answer) for d in self.docs]
         # Whether each entry states a time limit (see :func:`lapse_asked`).
         self.limits = [speaks_of_lapse("".join(_fields(d).values())) for d in self.docs]
         # Each title as said (see :func:`loose_matters`): which steps it teaches.
@@ -1516,6 +1559,10 @@ class Index:
                 # 没到期 against 身份证快到期了怎么换新的), and the entry never says it denied.
                 "denied": float(any(denies(w, self.situations[i])
                                     and not says_negated(self.texts[i], w) for w in denied)),
+                # The caller lacks a material the entry's procedure needs (没有结婚证
+                # against 带上…户口本和结婚证): its answer is for who has it (kb26).
+                "lacks": float(any(w in item for w in denied for item in self.materials[i]
+                                   if not says_negated(self.texts[i], w))),
                 # The caller says they are not who the entry's title is for (我不是应届生
                 # against 应届毕业生怎么办理进京落户): its answer is for someone else.
                 "not_whom": float(any(self.is_whom(w, i)
@@ -1597,7 +1644,7 @@ def capped(f: dict[str, float]) -> bool:
     """Whether the features hold an entry at "did you mean" (see :func:`confidence`): such an
     entry is offered at most, never read out, whatever threshold a deployment sets."""
     return bool(f.get("unasked") or f.get("denied") or f.get("untold")
-                or f.get("unmatched_loose") or f.get("unspoken") or f.get("lapsed"))
+                or f.get("unmatched_loose") or any(f.get(k) for k in HELD_BACK))
 
 
 def _confidence(f: dict[str, float], *, evidence_words: float, evidence_power: float,
@@ -1658,16 +1705,23 @@ def worth_confirming(result: Result, confirm_from: float) -> Hit | None:
 
 
 def held_back(result: Result) -> bool:
-    """Only an act the best entry never speaks of (feature ``unspoken``) kept it from being
-    read out: without it the entry reaches the result's threshold. Such an entry is offered
-    (:func:`worth_confirming`) even for a short question or one with a complaint word the
-    confidence already weighed (商家不给退，我上哪儿说理去): the search read it as a
-    question this entry answers, and the title the caller is asked about names what the
+    """Only what the best entry never speaks of (``HELD_BACK``: an act asked, feature
+    ``unspoken``; a time run out, ``lapsed``; a material the caller lacks, ``lacks``) kept
+    it from being read out: without it the entry reaches the result's threshold. Such an
+    entry is offered (:func:`worth_confirming`) even for a short question or one with a
+    complaint word the confidence already weighed (商家不给退，我上哪儿说理去): the search
+    read it as a question this entry answers, and the title the caller is asked about names what the
     entry does speak of, so a caller who asked another act says no and is filed as a
     ticket, while one it answers, filed at once, would lose the answer."""
     f = result.features
-    return (bool(f.get("unspoken") or f.get("lapsed"))
-            and confidence({**f, "unspoken": 0.0, "lapsed": 0.0}) >= result.threshold)
+    return (any(f.get(k) for k in HELD_BACK)
+            and confidence({**f, **dict.fromkeys(HELD_BACK, 0.0)}) >= result.threshold)
+
+
+# The caps :func:`held_back` offers even for a short question: each says the entry's text
+# never speaks of what the caller asks (an act, a time limit, a material they lack), which
+# the title the caller is asked about shows them.
+HELD_BACK = ("unspoken", "lapsed", "lacks")
 
 
 def asks(f: dict[str, float]) -> bool:
