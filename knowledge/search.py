@@ -883,8 +883,9 @@ def _complement(tagged: list[jieba.posseg.pair]) -> str:
 def _done_by(tagged: list[jieba.posseg.pair]) -> str:
     """The verb after a passive's or an agent's marker (让人撬了, 被小偷偷着用, 让人盗刷了,
     有人冒充…): the agent (a noun or pronoun, not the caller) and adverbs (偷偷) skipped,
-    then the verb's characters (盗刷: the dictionary has no such word and tags 盗, 刷 alone)
-    up to anything else. Empty where the caller is the one made to act (让我签)."""
+    then the verb with its direction or result (取走), or the characters the dictionary
+    knows no word of (盗刷: it tags 盗, 刷 alone). Empty where the caller is the one made
+    to act (让我签)."""
     j = 0
     if tagged[j:j + 1] and tagged[j].flag[:1] in "nr":
         if tagged[j].word in ("我", "我们"):
@@ -892,11 +893,13 @@ def _done_by(tagged: list[jieba.posseg.pair]) -> str:
         j += 1
     while tagged[j:j + 1] and tagged[j].flag[:1] == "d":
         j += 1
-    run = []
-    while tagged[j:j + 1] and (tagged[j].flag[:1] == "v" or tagged[j].flag == "zg"):
-        run.append(tagged[j].word)
+    if not tagged[j:j + 1] or not (tagged[j].flag[:1] == "v" or tagged[j].flag == "zg"):
+        return ""
+    run = [tagged[j].word]
+    while tagged[j + 1:j + 2] and tagged[j].flag == tagged[j + 1].flag == "zg":
         j += 1
-    return _unglued("".join(run))
+        run.append(tagged[j].word)
+    return _unglued("".join(run) + _complement(tagged[j + 1:]))
 
 
 # A time run out, told (kb26): an expiry (过期了, 逾期), what was granted used up (领完了,
