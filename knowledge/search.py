@@ -141,8 +141,9 @@ BLAME_WORDS = (
     "总是", "天天", "好几次", "管管", "管不管", "谁来管", "没人来", "派人", "推来推去",
     "推诿", "态度",
     "不耐烦", "插队", "黄牛", "约不上", "不到账", "没到账",
-    # Nobody answers the caller's earlier request (没人理, 没人搭理, 不理我), as 没人来 (kb26).
-    "没人理", "没人搭理", "不搭理", "不理我",
+    # Nobody answers the caller's earlier request (没人理, 没人搭理), as 没人来 (kb26). Not
+    # 不搭理我: a merchant who ignores the caller is the consumer entry's situation.
+    "没人理", "没人搭理",
     # Asking for the reason of a wrong done (这是什么道理) or for someone to be hurried
     # (帮我催一下): the matter is the caller's grievance, the entry only explains it.
     "什么道理", "啥道理", "讲不讲理", "催一下", "催催", "帮我催",
@@ -808,9 +809,11 @@ def acts_said(text: str) -> frozenset[str]:
     asking = [c for c in clauses if is_question(c)]
     runs = [*_segments("，".join(asking if 0 < len(asking) < len(clauses) else clauses)),
             *(step for clause in clauses for step in steps_asked(normalise(clause)))]
-    return frozenset(w for run in runs for w in map(_unglued, run)
+    # A verb before 的 is said of a thing (剩下的, 买的房子), no act asked (kb26).
+    return frozenset(w for run in runs
+                     for w, after in zip(map(_unglued, run), [*run[1:], ""], strict=True)
                      if len(w) > 1 and not _filler(w) and w not in UNSPOKEN_FREE
-                     and is_act(w))
+                     and is_act(w) and after != "的")
 
 
 # Twenty-fourth round (kb26). One-character verbs that name no matter of their own where

@@ -159,3 +159,19 @@ def test_nobody_answering_is_blame(index: Index) -> None:
     r = index.search("在网上申请了公租房，三个月了都没人理，该怎么办？", today=TODAY)
     assert r.features["blame"] == 1.0
     assert r.answer is None and worth_confirming(r, 0.3) is None
+
+
+@pytest.mark.parametrize(("text", "entry"), [
+    # kb24 offered these: 执行的, 离家近的, 吃剩的 were read as acts asked.
+    ("采暖费执行的是什么收费标准？", "kb035"),
+    ("我想把医保定点医院换成离家近的那家，在哪儿改？", "kb029"),
+    ("喝剩的奶茶该扔哪个垃圾桶？", "kb044"),
+])
+def test_a_verb_before_de_is_no_act_asked(index: Index, text: str, entry: str) -> None:
+    assert_read_out(index, text, entry)
+    assert not index.search(text, today=TODAY).features["unspoken"]
+
+
+def test_a_verb_before_de_asks_nothing_but_one_after_it_does() -> None:
+    assert "剩下" not in search.acts_said("剩下的想用公积金贷，得找哪儿办？")
+    assert "分期" in search.acts_said("暖气费能分期交吗")
