@@ -817,10 +817,10 @@ def acts_said(text: str) -> frozenset[str]:
 
 
 # Twenty-fourth round (kb26). One-character verbs that name no matter of their own where
-# they begin a step asked or tell what happened (是, 有, 给, 办, 弄, 用, 找, 问, 去…): being,
-# having, giving, doing in general, using, going and asking. A verb not among them (加 of
-# 想加一项, 换 of 换个灶, 撬 of 让人撬了) names what is to be done or what was done to the
-# caller, and an entry that never writes it answers another matter.
+# they tell what happened (是, 有, 给, 办, 弄, 用, 找, 问, 去…): being, having, giving, doing
+# in general, using, going and asking. A verb not among them (撬 of 让人撬了, 告 of 告我了,
+# 骗 of 骗了我) names what was done to the caller, and an entry that never writes it
+# answers another matter.
 _FRAME_VERBS = frozenset("是有说让去来给在要想会能办弄搞做找问叫到用打走过了看得")
 # Who did it to the caller (让人撬了, 被人冒领了, 有人冒充): the verb after is what happened.
 _AGENTS = frozenset({"被", "让", "叫", "被人", "有人", "让人", "叫人"})
@@ -1643,6 +1643,8 @@ def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
     # And an act the caller asks (``acts_said``: 投诉, 退掉, 冒领) that the entry never
     # speaks of (feature ``unspoken``): it names the topic and answers another matter of
     # it, or says the same in words of its own; the caller tells which when offered.
+    # Likewise a time run out the entry states no limit of (``lapsed``) and a material
+    # the caller lacks (``lacks``; kb26).
     return min(value, UNASKED_CAP) if capped(f) else value
 
 
@@ -1716,9 +1718,9 @@ def held_back(result: Result) -> bool:
     it from being read out: without it the entry reaches the result's threshold. Such an
     entry is offered (:func:`worth_confirming`) even for a short question or one with a
     complaint word the confidence already weighed (商家不给退，我上哪儿说理去): the search
-    read it as a question this entry answers, and the title the caller is asked about names what the
-    entry does speak of, so a caller who asked another act says no and is filed as a
-    ticket, while one it answers, filed at once, would lose the answer."""
+    read it as a question this entry answers, and the title the caller is asked about
+    names what the entry does speak of, so a caller who asked another matter says no and
+    is filed as a ticket, while one it answers, filed at once, would lose the answer."""
     f = result.features
     return (any(f.get(k) for k in HELD_BACK)
             and confidence({**f, **dict.fromkeys(HELD_BACK, 0.0)}) >= result.threshold)
