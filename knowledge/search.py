@@ -141,6 +141,9 @@ BLAME_WORDS = (
     "总是", "天天", "好几次", "管管", "管不管", "谁来管", "没人来", "派人", "推来推去",
     "推诿", "态度",
     "不耐烦", "插队", "黄牛", "约不上", "不到账", "没到账",
+    # Nobody answers the caller's earlier request (没人理, 没人搭理), as 没人来 (kb26). Not
+    # 不搭理我: a merchant who ignores the caller is the consumer entry's situation.
+    "没人理", "没人搭理",
     # Asking for the reason of a wrong done (这是什么道理) or for someone to be hurried
     # (帮我催一下): the matter is the caller's grievance, the entry only explains it.
     "什么道理", "啥道理", "讲不讲理", "催一下", "催催", "帮我催",
@@ -659,6 +662,11 @@ def _how_any(asked_with: str, after: str, word: str) -> bool:
     return _action(_pos_tagger().lcut(_QUESTION_WORD.split(after)[0], HMM=False)) is None
 
 
+def _when(word: jieba.posseg.pair) -> bool:
+    """A word that says when or how often (jieba's time words, 每年, 每个月)."""
+    return word.flag == "t" or (word.word.startswith("每") and len(word.word) > 1)
+
+
 def asked_objects(text: str) -> frozenset[str]:
     """The things ``text`` asks about: in each clause that asks, the noun that ends the
     words before a question word (暖气费发票怎么开: 发票; 公积金比例是多少: 比例;
@@ -676,6 +684,10 @@ def asked_objects(text: str) -> frozenset[str]:
         asking = _QUESTION_WORD.findall(t)
         for n, stretch in enumerate(stretches[:-1]):  # each ends where a question word starts
             tagged = [p for p in _pos_tagger().lcut(stretch, HMM=False) if not _filler(p.word)]
+            # When it is asked of (基数每年啥时候调, 发票明天能开吗) is no thing asked about:
+            # the thing is the noun before it (kb26).
+            while tagged[1:] and _when(tagged[-1]):
+                tagged.pop()
             if not tagged:
                 continue
             last = tagged[-1]
@@ -727,16 +739,25 @@ def is_act(word: str) -> bool:
     """jieba's tagger reads ``word`` alone as one verb (v*). Not an adjective (a*): the
     tagger gives that to manner adverbs (重新, 直接) and states (着急, 怕冷), which say
     how or in what plight, not what the caller asks to be done."""
+    if word in _ACTS_MISTAGGED:
+        return True
     tagged = _pos_tagger().lcut(word, HMM=False)
     return len(tagged) == 1 and tagged[0].flag[:1] == "v"
 
 
+# Verb-object words the dictionary tags as something else: 上门 (come to the home to do
+# it) as a place name, so 能上门给办吗 asked no act (kb24's "left", kb26).
+_ACTS_MISTAGGED = frozenset({"上门"})
+
+
 @functools.lru_cache(maxsize=4096)
 def _stem(char: str) -> str:
-    """A character's toneless syllable, folded as the sounds signal folds it: 交 and 缴
-    are one stem (交完, 缴纳). Cached: ``Index.unspoken`` asks it of the same few acts once
-    per entry of every search."""
-    return _fold(lazy_pinyin(char, style=Style.NORMAL, errors="default")[0])
+    """A character's toneless syllable: 交 and 缴 are one stem (交完, 缴纳). Not folded as
+    the sounds signal folds a recogniser's confusions (sh/s, -ng/-n; step 1a respells a
+    homophone already): folded, 申 of 申请 was the stem of 生活 and 剩饭, and the sorting
+    entry spoke of applying for more bins (kb26). Cached: ``Index.unspoken`` asks it of
+    the same few acts once per entry of every search."""
+    return lazy_pinyin(char, style=Style.NORMAL, errors="default")[0]
 
 
 def _head(word: str) -> str | None:
@@ -788,9 +809,142 @@ def acts_said(text: str) -> frozenset[str]:
     asking = [c for c in clauses if is_question(c)]
     runs = [*_segments("，".join(asking if 0 < len(asking) < len(clauses) else clauses)),
             *(step for clause in clauses for step in steps_asked(normalise(clause)))]
-    return frozenset(w for run in runs for w in map(_unglued, run)
+    # A verb before 的 is said of a thing (剩下的, 买的房子), no act asked (kb26).
+    return frozenset(w for run in runs
+                     for w, after in zip(map(_unglued, run), [*run[1:], ""], strict=True)
                      if len(w) > 1 and not _filler(w) and w not in UNSPOKEN_FREE
-                     and is_act(w))
+                     and is_act(w) and after != "的")
+
+
+# Twenty-fourth round (kb26). One-character verbs that name no matter of their own where
+# they tell what happened (是, 有, 给, 办, 弄, 用, 找, 问, 去…): being, having, giving, doing
+# in general, using, going and asking. A verb not among them (撬 of 让人撬了, 告 of 告我了,
+# 骗 of 骗了我) names what was done to the caller, and an entry that never writes it
+# answers another matter.
+_FRAME_VERBS = frozenset("是有说让去来给在要想会能办弄搞做找问叫到用打走过了看得")
+# Who did it to the caller (让人撬了, 被人冒领了, 有人冒充): the verb after is what happened.
+_AGENTS = frozenset({"被", "让", "叫", "被人", "有人", "让人", "叫人"})
+
+
+def _only_what_to_do(text: str) -> list[str] | None:
+    """When the call asks nothing but what to do (怎么办, 咋办, 找谁, 这咋弄) the clauses
+    before that are its question told as events: those clauses (cut at punctuation or a
+    pause, each "what to do" taken out); None when a clause asks anything more
+    (幼儿园怎么报名, 找谁给剪剪, 咋弄到卡里) or none asks what to do."""
+    told: list[str] = []
+    found = False
+    for clause in filter(None, _PAUSE.split(text)):
+        *_, last = [None, *_ANY_STEP.finditer(clause)]
+        if last is not None:
+            found = True
+            told.append(clause[:last.start()])
+            if words(clause[last.end():]):
+                return None
+        elif is_question(clause):
+            if words(clause):
+                return None
+        else:
+            told.append(clause)
+    return told if found else None
+
+
+def wrongs_told(text: str) -> frozenset[str]:
+    """What happened that the caller asks what to do about (feature ``unspoken``), when
+    the call asks nothing else (:func:`_only_what_to_do`): the verbs someone else did to
+    them (补贴让人冒领了, 电表箱让人撬了, 有人冒充…上门, 告我了) or that did not happen
+    (没打到卡上, 租客不交房租): the grievance is the matter, and an entry that never speaks
+    of it (the pension entry of 冒领, the electricity bill's of 撬) answers only its topic.
+    A single character counts here (撬, 偷, 告), unless it names no matter
+    (``_FRAME_VERBS``): the event is said in the caller's plain verbs."""
+    told = _only_what_to_do(text)
+    out: set[str] = set()
+    for clause in told or ():
+        tagged = _pos_tagger().lcut(normalise(clause), HMM=False)
+        for k, pair in enumerate(tagged):
+            if pair.word in _AGENTS:
+                out.add(_done_by(tagged[k + 1:]))
+                continue
+            if pair.flag[:1] != "v":
+                continue
+            # Negated (不交, 没打到) or done to the caller (告我, 骗了我).
+            after = [p.word for p in tagged[k + 1:k + 3]]
+            if not ((len(pair.word) > 1 and pair.word[0] in _NEGATORS_GLUED)
+                    or (k > 0 and tagged[k - 1].word in _NEGATORS)
+                    or after[:1] == ["我"] or after == ["了", "我"]):
+                continue
+            word = _unglued(pair.word + _complement(tagged[k + 1:]))
+            out.add(word[1:] if len(word) > 1 and word[0] in _NEGATORS_GLUED else word)
+    return frozenset(w for w in out if w and not _filler(w) and w not in UNSPOKEN_FREE
+                      and not (len(w) == 1 and w in _FRAME_VERBS))
+
+
+def _complement(tagged: list[jieba.posseg.pair]) -> str:
+    """The direction or result the dictionary cut off a verb (没|打|到: 打到)."""
+    return tagged[0].word if tagged[:1] and tagged[0].word in _COMPLEMENTS else ""
+
+
+def _done_by(tagged: list[jieba.posseg.pair]) -> str:
+    """The verb after a passive's or an agent's marker (让人撬了, 被小偷偷着用, 让人盗刷了,
+    有人冒充…): the agent (a noun or pronoun, not the caller) and adverbs (偷偷) skipped,
+    then the verb with its direction or result (取走), or the characters the dictionary
+    knows no word of (盗刷: it tags 盗, 刷 alone). Empty where the caller is the one made
+    to act (让我签)."""
+    j = 0
+    if tagged[j:j + 1] and tagged[j].flag[:1] in "nr":
+        if tagged[j].word in ("我", "我们"):
+            return ""
+        j += 1
+    while tagged[j:j + 1] and tagged[j].flag[:1] == "d":
+        j += 1
+    if not tagged[j:j + 1] or not (tagged[j].flag[:1] == "v" or tagged[j].flag == "zg"):
+        return ""
+    run = [tagged[j].word]
+    while tagged[j + 1:j + 2] and tagged[j].flag == tagged[j + 1].flag == "zg":
+        j += 1
+        run.append(tagged[j].word)
+    return _unglued("".join(run) + _complement(tagged[j + 1:]))
+
+
+# A time run out, told (kb26): an expiry (过期了, 逾期), what was granted used up (领完了,
+# 用完了), or a span gone by since the event that counts (离职都两年多了, 毕业已经两年了,
+# 都过去一年多了). Not 快一年了 ("almost": the caller's situation, 在北京住了快一年了).
+_LAPSE_TOLD = re.compile("(?:已经|都|过去|过了|超过)[^，。？！、\\s]{0,6}?"
+                         "(?:年|月|天|号|周|星期|礼拜)多?了"
+                         "|过期|超期|逾期|(?<![快要])到期[^，。？！、\\s]{0,6}?了|过了期|领完|用完|花完")
+# An entry that speaks of a time limit: names it (过期, 时效, 期限…) and states a span
+# (:func:`states`, duration: 有效期满前三个月内, 过期太久…签注一年).
+_LAPSE_SPOKEN = re.compile("过期|逾期|超期|到期|期满|时效|期限|有效期")
+
+
+def lapse_asked(text: str) -> bool:
+    """The caller tells a time run out (``_LAPSE_TOLD``) and asks whether the thing may
+    still be done (还能, 还可以, 还让: ``_STILL_ASKED``, as for the ``[still]`` matters):
+    the question is the time limit, which an entry that states none (how to apply for
+    arbitration, for the graduates' hukou, for unemployment pay) does not answer, however
+    well it names the thing (feature ``lapsed``)."""
+    said = normalise(text)
+    return bool(_STILL_ASKED.search(said) and _LAPSE_TOLD.search(said))
+
+
+# Where an answer lists what to bring or have (带上身份证、户口本和结婚证，到…; 需要经营者
+# 身份证和…): up to where the caller goes (到, 去) or the clause ends.
+_BRING = re.compile("(?:带上|带着|带|准备好|准备|需要|凭)([^。；！？，,到去]*)")
+# The items of such a list.
+_ITEMS = re.compile("[、和及与]|以及")
+
+
+def materials(answer: str) -> frozenset[str]:
+    """The items an entry's answer says the caller must bring or have (``_BRING``),
+    normalised; not one of two the caller may choose (工作或住房证明: 没工作 may still
+    bring the other). A caller who says they have none of one (没有结婚证) is not who
+    the procedure is for (feature ``lacks``)."""
+    return frozenset(normalise(item) for stretch in _BRING.findall(answer)
+                     for item in _ITEMS.split(stretch) if item and "或" not in item)
+
+
+def speaks_of_lapse(written: str) -> bool:
+    """An entry's text (as written) names a time limit and states a span of time."""
+    return bool(_LAPSE_SPOKEN.search(written)) and states(written, "duration")
 
 
 # Words that announce a question and ask nothing themselves (请问…是多少).
@@ -1255,6 +1409,10 @@ class Index:
         # and its title's words of the situation it answers (see :func:`situation_words`).
         self.written = [_as_written("".join(_fields(d).values())) for d in self.docs]
         self.situations = [situation_words(d.title) for d in self.docs]
+        # What each entry's procedure needs brought (see :func:`materials`).
+        self.materials = [materials(d.answer) for d in self.docs]
+        # Whether each entry states a time limit (see :func:`lapse_asked`).
+        self.limits = [speaks_of_lapse("".join(_fields(d).values())) for d in self.docs]
         # Each title as said (see :func:`loose_matters`): which steps it teaches.
         self.titles = [_as_written(d.title) for d in self.docs]
         # The stems of each entry's verbs (their first character's syllable): a caller's
@@ -1318,8 +1476,9 @@ class Index:
         loose = loose_matters(spoken)
         steps = steps_named(spoken) if loose else frozenset()
         denied = denied_words(spoken)
-        acts = acts_said(spoken)
+        acts = acts_said(spoken) | wrongs_told(spoken)
         not_whom = not_being(spoken)
+        lapse = lapse_asked(spoken)
         sw, ss = self.words.scores(qw), self.sounds.scores(qs)
         top_w, top_s = max(sw, default=0.0) or 1.0, max(ss, default=0.0) or 1.0
         ranked: list[tuple[float, int]] = []
@@ -1399,10 +1558,17 @@ class Index:
                 # The caller asks of an act (a verb: 投诉, 退掉, 冒领; :func:`is_act`) the entry
                 # never speaks of: it names the topic and answers another matter of it.
                 "unspoken": float(self.unspoken(i, acts)),
+                # The caller asks whether a thing may still be done when its time ran out
+                # (离职都两年多了，还能仲裁不) and the entry states no time limit (kb26).
+                "lapsed": float(lapse and not self.limits[i]),
                 # The caller denies what the entry's title says their situation is (身份证
                 # 没到期 against 身份证快到期了怎么换新的), and the entry never says it denied.
                 "denied": float(any(denies(w, self.situations[i])
                                     and not says_negated(self.texts[i], w) for w in denied)),
+                # The caller lacks a material the entry's procedure needs (没有结婚证
+                # against 带上…户口本和结婚证): its answer is for who has it (kb26).
+                "lacks": float(any(w in item for w in denied for item in self.materials[i]
+                                   if not says_negated(self.texts[i], w))),
                 # The caller says they are not who the entry's title is for (我不是应届生
                 # against 应届毕业生怎么办理进京落户): its answer is for someone else.
                 "not_whom": float(any(self.is_whom(w, i)
@@ -1477,6 +1643,8 @@ def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
     # And an act the caller asks (``acts_said``: 投诉, 退掉, 冒领) that the entry never
     # speaks of (feature ``unspoken``): it names the topic and answers another matter of
     # it, or says the same in words of its own; the caller tells which when offered.
+    # Likewise a time run out the entry states no limit of (``lapsed``) and a material
+    # the caller lacks (``lacks``; kb26).
     return min(value, UNASKED_CAP) if capped(f) else value
 
 
@@ -1484,7 +1652,7 @@ def capped(f: dict[str, float]) -> bool:
     """Whether the features hold an entry at "did you mean" (see :func:`confidence`): such an
     entry is offered at most, never read out, whatever threshold a deployment sets."""
     return bool(f.get("unasked") or f.get("denied") or f.get("untold")
-                or f.get("unmatched_loose") or f.get("unspoken"))
+                or f.get("unmatched_loose") or any(f.get(k) for k in HELD_BACK))
 
 
 def _confidence(f: dict[str, float], *, evidence_words: float, evidence_power: float,
@@ -1545,15 +1713,23 @@ def worth_confirming(result: Result, confirm_from: float) -> Hit | None:
 
 
 def held_back(result: Result) -> bool:
-    """Only an act the best entry never speaks of (feature ``unspoken``) kept it from being
-    read out: without it the entry reaches the result's threshold. Such an entry is offered
-    (:func:`worth_confirming`) even for a short question or one with a complaint word the
-    confidence already weighed (商家不给退，我上哪儿说理去): the search read it as a
-    question this entry answers, and the title the caller is asked about names what the
-    entry does speak of, so a caller who asked another act says no and is filed as a
-    ticket, while one it answers, filed at once, would lose the answer."""
+    """Only what the best entry never speaks of (``HELD_BACK``: an act asked, feature
+    ``unspoken``; a time run out, ``lapsed``; a material the caller lacks, ``lacks``) kept
+    it from being read out: without it the entry reaches the result's threshold. Such an
+    entry is offered (:func:`worth_confirming`) even for a short question or one with a
+    complaint word the confidence already weighed (商家不给退，我上哪儿说理去): the search
+    read it as a question this entry answers, and the title the caller is asked about
+    names what the entry does speak of, so a caller who asked another matter says no and
+    is filed as a ticket, while one it answers, filed at once, would lose the answer."""
     f = result.features
-    return bool(f.get("unspoken")) and confidence({**f, "unspoken": 0.0}) >= result.threshold
+    return (any(f.get(k) for k in HELD_BACK)
+            and confidence({**f, **dict.fromkeys(HELD_BACK, 0.0)}) >= result.threshold)
+
+
+# The caps :func:`held_back` offers even for a short question: each says the entry's text
+# never speaks of what the caller asks (an act, a time limit, a material they lack), which
+# the title the caller is asked about shows them.
+HELD_BACK = ("unspoken", "lapsed", "lacks")
 
 
 def asks(f: dict[str, float]) -> bool:
