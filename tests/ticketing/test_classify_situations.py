@@ -1316,30 +1316,46 @@ def test_cls26_a_fear_quiets_its_cue_but_marks_nothing_for_the_model() -> None:
     assert not any(m.split(":", 1)[0] in NO_RESCUE for m in got.matched), got.matched
 
 
-@pytest.mark.parametrize(("text", "service"), [
-    ("工地上一个工人掉进基坑里了，爬不上来，坑里还有水", "119"),
-    ("我爸在河滩上陷进淤泥里了，越陷越深", "119"),
-    ("我儿子爬上去够风筝，树枝断了，他挂在半空下不来", "119"),
-    ("我媳妇插插头的时候让电着了，手粘在插座上撒不开", "120"),
-    ("孩子吃完东西肚子疼得满地打滚", "120"),
-    ("老人在家拉肚子拉脱水了，瘫在床上叫不应", "120"),
-    ("对门一股煤气味，敲了半天门也没人应", "119"),
-    ("楼梯间里的烟越来越大，还有股糊味儿", "119"),
-    ("厨房的管子漏了，嘶嘶直响，我家那个阀门怎么也关不上，用的是天然气", "119"),
-    ("插线板这会儿冒烟了，一股焦糊味儿", "119"),
+@pytest.mark.parametrize(("text", "service", "alike"), [
+    # Each new cue with a look-alike it must leave alone ("" where the sentence has none).
+    ("工地上一个工人掉进基坑里了，爬不上来，坑里还有水", "119", ""),
+    ("我爸在河滩上陷进淤泥里了，越陷越深", "119", "他家的车陷泥里了，出不来，能不能找个拖车"),
+    ("我儿子爬上去够风筝，树枝断了，他挂在半空下不来", "119",
+     "他家空调外机的架子锈了，外机挂在半空晃悠"),
+    ("我媳妇插插头的时候让电着了，手粘在插座上撒不开", "120", ""),
+    ("我老伴儿修灯的时候让电着了，手粘在灯座上撒不开", "120", ""),
+    ("孩子吃完东西肚子疼得满地打滚", "120", ""),
+    ("老人在家拉肚子拉脱水了，瘫在床上叫不应", "120", ""),
+    ("演习放的烟散了以后，发现一个保洁大姐晕在楼梯间了", "120", "孩子一坐车就晕，晕在车上好几回了"),
+    ("对门一股煤气味，敲了半天门也没人应", "119",
+     "我们单位楼下有家小卖部，敲门半天没人应，门口有股酸味"),
+    ("楼梯间里的烟越来越大，还有股糊味儿", "119", "楼下饭馆的烟越来越大，天天熏得我们开不了窗"),
+    ("厨房的管子漏了，嘶嘶直响，我家那个阀门怎么也关不上，用的是天然气", "119",
+     "燃气表的阀门拧着有点紧，想找人来看看"),
+    ("插线板这会儿冒烟了，一股焦糊味儿", "119", "门口的水管子冻裂了，敲了半天物业的门也没人应"),
 ])
 def test_cls26_a_danger_now_told_without_the_alarm_words_is_handed_over(
-        text: str, service: str) -> None:
+        text: str, service: str, alike: str) -> None:
     assert classify(text).emergency == service, _cues(text)
+    if alike:
+        assert classify(alike).emergency == "none", _cues(alike)
 
 
-@pytest.mark.parametrize("text", [
-    "他家的车陷泥里了，出不来，能不能找个拖车",
-    "他家空调外机的架子锈了，外机挂在半空晃悠",
-    "楼下饭馆的烟越来越大，天天熏得我们开不了窗",
-    "燃气表的阀门拧着有点紧，想找人来看看",
-    "门口的水管子冻裂了，敲了半天物业的门也没人应",
-    "我们单位楼下有家小卖部，敲门半天没人应，门口有股酸味",
+@pytest.mark.parametrize(("quiet", "loud", "service"), [
+    # A past said the Beijing way (昨儿) / an illness that began then and goes on.
+    ("昨儿晚上小区门口有人打架，警察来了都带走了，能不能多安排人巡逻",
+     "昨儿开始我爸就发高烧，现在叫不醒了", "120"),
+    # Fuel still used is a habit, no fire going on: a news report stays a report / a stove
+    # still burning with someone overcome beside it.
+    ("电视上说烧蜂窝煤容易煤气中毒，我们村好多人家还烧蜂窝煤呢，能不能来宣传一下",
+     "村里老人还在烧炕，屋里一股煤烟味，老人躺在炕上叫不醒", "120"),
+    # A safety film or a documentary told with what it shows / a fire here after one.
+    ("看了个消防宣传片，里面有人被困在火里，想问问家里该备点啥",
+     "刚看完消防宣传片，我们楼道里现在冒烟了", "119"),
+    ("我看了个讲化工厂爆炸的纪录片，想问问我们这边的化工厂离居民区多远",
+     "看了个纪录片刚出门，楼下化工厂的罐子爆炸了，火很大", "119"),
 ])
-def test_cls26_the_new_cues_leave_look_alikes_alone(text: str) -> None:
-    assert classify(text).emergency == "none", _cues(text)
+def test_cls26_a_past_a_habit_or_a_film_told_is_no_hand_over(
+        quiet: str, loud: str, service: str) -> None:
+    assert classify(quiet).emergency == "none", _cues(quiet)
+    assert classify(loud).emergency == service, _cues(loud)
