@@ -1359,3 +1359,32 @@ def test_cls26_a_past_a_habit_or_a_film_told_is_no_hand_over(
         quiet: str, loud: str, service: str) -> None:
     assert classify(quiet).emergency == "none", _cues(quiet)
     assert classify(loud).emergency == service, _cues(loud)
+
+
+@pytest.mark.parametrize(("quiet", "loud", "service"), [
+    # "真着火了" as "if there were a fire" / a place that really caught fire.
+    ("消防通道让车堵死了，真着火了消防车都进不来",
+     "听防火讲座的时候，楼下厨房真着火了，烟都冒上来了", "119"),
+    # A stove's or a kang's use / its fumes with someone overcome (C9: 120, not the smoke's 119).
+    ("我们那炕一烧着了屋里就有烟味，想问问炕该怎么修",
+     "烧炕烧得屋里全是烟，老人躺在炕上喊不醒", "120"),
+    # A drill's content / someone really down in it, told by the signs alone.
+    ("学校组织防踩踏演练，孩子们练习躺在地上不动",
+     "演习的时候一个人从二楼窗户掉下去了，躺地上不动了", "120"),
+    # The past told, then it happening again, as a recogniser writes it (one clause: the
+    # past word quieted the whole call).
+    ("上礼拜 电梯 困过 一回 人 物业 说 修好 了",
+     "上礼拜 电梯 刚 困过 一回 人 今儿 又 卡 了 我妈 在 里头", "119"),
+    ("前些天 这儿 塌过 一回 后来 填上 了",
+     "前些天 这儿 塌过 一回 今儿 早上 又 塌 了 一个 骑车 的 连人带车 掉进去 了", "119"),
+    ("上回 楼道 里 电动车 着过 一次 火",
+     "上回 就 着过 一次 这回 楼道 里 电动车 在 冒 黑烟", "119"),
+    ("去年 河里 淹死 过 人 到 现在 也 没 个 护栏",
+     "去年 河里 淹死 过 人 今天 又 有 个 孩子 掉 河里 了 在 水里 扑腾", "119"),
+    # A gas smell told / filling a room (B4).
+    ("厨房里有点煤气味，我把阀门关了，开窗了", "孩子把灶打开了，现在一屋子煤气味", "119"),
+])
+def test_cls26_a_danger_again_or_really_now_is_handed_over(
+        quiet: str, loud: str, service: str) -> None:
+    assert classify(quiet).emergency == "none", _cues(quiet)
+    assert classify(loud).emergency == service, _cues(loud)
