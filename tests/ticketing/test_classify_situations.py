@@ -1298,6 +1298,8 @@ def test_cls26_a_danger_real_now_in_a_drill_or_a_talk_is_handed_over(
      "燃气热水器着火了，火苗子往外窜，我担心会爆炸"),
     ("我家老人冬天爱用电热毯，我老怕它着火，有没有更安全的",
      "电热毯已经烧起来了，我怕它引着被子"),
+    # The fear's word quiet, the smell filling a room is B4's own cue.
+    ("家里燃气灶有点旧了，我怕会爆炸，能换个新的吗", "我好怕会爆炸，屋里全是煤气味"),
     # A stove lit on purpose / a fire the stove started.
     ("屋里生的炉子着了，屋里一会儿就暖和了",
      "屋里的炉子把旁边的柴火引着了，火苗子往屋顶上蹿"),
@@ -1354,6 +1356,9 @@ def test_cls26_a_danger_now_told_without_the_alarm_words_is_handed_over(
      "刚看完消防宣传片，我们楼道里现在冒烟了", "119"),
     ("我看了个讲化工厂爆炸的纪录片，想问问我们这边的化工厂离居民区多远",
      "看了个纪录片刚出门，楼下化工厂的罐子爆炸了，火很大", "119"),
+    # An ambulance's fare named a clause after it / someone still unconscious beside it.
+    ("我想问问，救护车把老人拉到医院，这个车钱医保能报吗",
+     "救护车来了把人拉到医院，这个车钱多少啊，我妈现在还昏迷着", "120"),
 ])
 def test_cls26_a_past_a_habit_or_a_film_told_is_no_hand_over(
         quiet: str, loud: str, service: str) -> None:
