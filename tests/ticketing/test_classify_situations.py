@@ -1388,6 +1388,11 @@ def test_cls26_a_past_a_habit_or_a_film_told_is_no_hand_over(
      "去年 河里 淹死 过 人 今天 又 有 个 孩子 掉 河里 了 在 水里 扑腾", "119"),
     # A gas smell told / filling a room (B4).
     ("厨房里有点煤气味，我把阀门关了，开窗了", "孩子把灶打开了，现在一屋子煤气味", "119"),
+    # A course's advice asked about / the caller's own place now beside it.
+    ("培训说煤气泄漏不能开灯，是真的吗", "培训说煤气泄漏不能开灯，我家现在满屋子煤气味", "119"),
+    # A blast asked about / it happened while asking, one clause as a recogniser writes it.
+    ("我 想 问 高压锅 用 了 十年 会 不会 炸",
+     "我 刚 问 完 高压锅 会 不会 炸 这会儿 它 真 炸 了 我妈 脸上 烫伤 了", "120"),
 ])
 def test_cls26_a_danger_again_or_really_now_is_handed_over(
         quiet: str, loud: str, service: str) -> None:
