@@ -227,6 +227,23 @@ class NotNow:
     person: re.Pattern[str] | None = None
     person_state: re.Pattern[str] | None = None
     not_person_ends: re.Pattern[str] | None = None
+    # Anywhere in the text: a drill, a talk or a training course, a whole-call frame as
+    # ``frame`` is, unless ``drills_real`` tells a danger that is real and now ("演练的时候
+    # 真有一家管子漏了", "听讲座的时候前排一个大爷突然倒地上了") where no ``drills_feigned``
+    # word stands within ``DRILL_WINDOW`` characters of it in its clause ("模拟有人晕倒",
+    # "老人突然晕倒了应该怎么急救"). Twenty-fourth round (cls26).
+    drills: re.Pattern[str] | None = None
+    drills_real: re.Pattern[str] | None = None
+    drills_feigned: re.Pattern[str] | None = None
+    # Anywhere in the text, the span of each match: a fear of what has not happened ("怕着火",
+    # "担心会炸"). A cue inside it is quiet for the floor and the hand-over, and marks nothing
+    # for the model, as a story does: a fear says nothing of whether the call has a danger
+    # of its own. A ``still`` anywhere ("已经冒烟了，怕着火") undoes it. Twenty-fourth round.
+    feared: re.Pattern[str] | None = None
+
+
+# How far before and after a ``NotNow.drills_real`` match a feigning word counts.
+DRILL_WINDOW = (12, 8)
 
 
 @dataclass(frozen=True)
@@ -515,7 +532,8 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
         for key in ("over_patterns", "frame_patterns", "still", "ongoing", "ahead_patterns",
                     "ahead_ends", "hazard_only", "habit", "unhurt", "made_safe", "asked",
                     "frame_spans", "treated", "seen", "stories", "seen_told", "seen_ends",
-                    "not_person", "person", "person_state", "not_person_ends"):
+                    "not_person", "person", "person_state", "not_person_ends",
+                    "drills_real", "drills_feigned", "feared"):
             for pattern in raw.get(key, []):
                 re.compile(pattern)
         return NotNow(
@@ -544,6 +562,10 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
             person=one([], raw.get("person", [])),
             person_state=one([], raw.get("person_state", [])),
             not_person_ends=one([], raw.get("not_person_ends", [])),
+            drills=one(raw.get("drills", []), []),
+            drills_real=one([], raw.get("drills_real", [])),
+            drills_feigned=one([], raw.get("drills_feigned", [])),
+            feared=one([], raw.get("feared", [])),
         )
     except re.error as exc:
         raise ValueError(f"{path}: not_now: bad pattern: {exc}") from exc
@@ -768,7 +790,7 @@ def _quiet_spans(
         return beings, beings, (), ()
     # A habit keeps the floor's cues (B9) and silences the hand-over's as before.
     habit = bool(cfg.habit and cfg.habit.search(text))
-    if (cfg.frame and cfg.frame.search(text)) or any(
+    if (cfg.frame and cfg.frame.search(text)) or _drill(text, cfg) or any(
         _rule_hits(rule, text, rules) for rule in rules.kind_rules if rule.id in cfg.frame_rules
     ):
         whole: tuple[Span, ...] = ((0, 0, len(text), _NO_REACH),)
@@ -797,6 +819,11 @@ def _quiet_spans(
     # 往东边开的，是不是哪儿着火了" the vehicle and the question, not what lies between.
     told: list[Span] = [(first, start, end, _NO_REACH) for first, start, _, end in seen]
     told.extend(beings)
+    # A fear of what has not happened ("怕着火") marks nothing, as a story does.
+    feared = tuple((m.start(), m.start(), m.end(), _NO_REACH)
+                   for m in (cfg.feared.finditer(text) if cfg.feared else ()))
+    told.extend(feared)
+    told_stories = (*told_stories, *feared)
     for m in asked:
         parts = [m.span(g) for g, v in m.groupdict().items() if v is not None] or [m.span()]
         told.extend((start, start, end, _NO_REACH) for start, end in parts)
@@ -805,6 +832,21 @@ def _quiet_spans(
     if habit:
         return tuple(told), (*spans, *told, *hazard), tuple(spans), told_stories
     return (*spans, *told), (*spans, *told, *hazard), (), told_stories
+
+
+def _drill(text: str, cfg: NotNow) -> bool:
+    """Whether ``text`` is framed as a drill, a talk or a training course (``NotNow.drills``)
+    and tells no danger that is real now (``NotNow.drills_real``, unless feigned, supposed
+    or asked about in the words around it: ``NotNow.drills_feigned``)."""
+    if cfg.drills is None or not cfg.drills.search(text):
+        return False
+    for m in cfg.drills_real.finditer(text) if cfg.drills_real else ():
+        first, last = _clause(text, m.start())
+        around = (max(first, m.start() - DRILL_WINDOW[0]),
+                  min(max(last, m.end()), m.end() + DRILL_WINDOW[1]))
+        if not (cfg.drills_feigned and cfg.drills_feigned.search(text, *around)):
+            return False
+    return True
 
 
 def _goes_on(text: str, cfg: NotNow, seen: tuple[Seen, ...],

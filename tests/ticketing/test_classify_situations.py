@@ -1258,3 +1258,143 @@ def test_calm25_a_seller_attacked_is_not_marked_unhurt() -> None:
 ])
 def test_calm25_dubious_food_on_sale_stays_no_hand_over(text: str) -> None:
     assert classify(text).emergency == "none", _cues(text)
+
+
+# Twenty-fourth round (cls26): emergencies told in a calm frame, and calm calls handed over.
+# A drill, a talk or a training course framed the whole call and silenced a danger really
+# happening in it; a fear ("怕着火") and a stove lit on purpose ("炉子着了") were handed to
+# 119; and some dangers now had no cue at all (a person down a pit, held by the current, a
+# smell behind a door nobody answers). Every sentence written for these tests; each test
+# fails on main 336dc0e.
+
+@pytest.mark.parametrize(("quiet", "loud", "service"), [
+    ("小区搞消防演习，模拟有人晕倒，教大家怎么做心肺复苏，讲得挺好",
+     "小区搞消防演习的时候，一个大妈突然晕倒了，脸色发白", "120"),
+    ("公司组织消防培训，讲了电动车起火怎么逃生，想问问还有没有下一期",
+     "公司消防培训刚开始，楼下车棚真起火了，火苗子蹿得老高", "119"),
+    ("单位搞防汛演练，河边拉了警戒线，想问问什么时候撤",
+     "防汛演练还没结束，河边有个孩子掉水里了，不是演的，在水里扑腾", "119"),
+    ("社区讲座讲了老人摔倒以后应该怎么扶，讲得特别好",
+     "在社区听健康讲座，旁边一个老爷子突然抽搐起来，口吐白沫", "120"),
+    ("想问问单位搞的急救培训，要是有人喘不上气应该怎么办",
+     "公司搞安全培训呢，后排一个同事捂着胸口喘不上气，嘴唇发紫", "120"),
+    # As a recogniser writes them: words spaced, no punctuation, one clause.
+    ("小区 搞 消防 演习 模拟 有人 晕倒 教 大家 怎么 做 心肺复苏",
+     "小区 搞 消防 演习 呢 结果 一个 大爷 突然 晕倒 了 叫 他 没 反应", "120"),
+    ("公司 组织 消防 培训 讲 了 电动车 起火 怎么 逃生",
+     "公司 消防 培训 刚 开始 楼下 车棚 突然 着火 了 火苗 子 蹿 得 老高", "119"),
+])
+def test_cls26_a_danger_real_now_in_a_drill_or_a_talk_is_handed_over(
+        quiet: str, loud: str, service: str) -> None:
+    assert classify(quiet).emergency == "none", _cues(quiet)
+    assert classify(loud).emergency == service, _cues(loud)
+
+
+@pytest.mark.parametrize(("quiet", "loud"), [
+    # A fear of what has not happened / the sign now beside the fear.
+    ("楼道里堆了好多纸箱子，我怕着火，能不能让物业清一清",
+     "楼道里的纸箱子已经冒烟了，我怕着火，赶紧派人来"),
+    ("家里的燃气热水器用了十几年了，总担心会爆炸，想问问该不该换",
+     "燃气热水器着火了，火苗子往外窜，我担心会爆炸"),
+    ("我家老人冬天爱用电热毯，我老怕它着火，有没有更安全的",
+     "电热毯已经烧起来了，我怕它引着被子"),
+    # The fear's word quiet, the smell filling a room is B4's own cue.
+    ("家里燃气灶有点旧了，我怕会爆炸，能换个新的吗", "我好怕会爆炸，屋里全是煤气味"),
+    # A stove lit on purpose / a fire the stove started.
+    ("屋里生的炉子着了，屋里一会儿就暖和了",
+     "屋里的炉子把旁边的柴火引着了，火苗子往屋顶上蹿"),
+    ("我把炉子点着了，屋里暖和多了，就是有点呛",
+     "炉子边上的被子着了，屋里全是烟"),
+])
+def test_cls26_a_fear_or_a_stove_lit_is_no_hand_over(quiet: str, loud: str) -> None:
+    assert classify(quiet).emergency == "none", _cues(quiet)
+    assert classify(loud).emergency == "119", _cues(loud)
+
+
+def test_cls26_a_fear_quiets_its_cue_but_marks_nothing_for_the_model() -> None:
+    """A fear says nothing of the call's own danger: the model stays free (no ``SILENCED``)."""
+    got = classify("我怕着火")
+    assert got.emergency == "none"
+    assert not any(m.split(":", 1)[0] in NO_RESCUE for m in got.matched), got.matched
+
+
+@pytest.mark.parametrize(("text", "service", "alike"), [
+    # Each new cue with a look-alike it must leave alone ("" where the sentence has none).
+    ("工地上一个工人掉进基坑里了，爬不上来，坑里还有水", "119", ""),
+    ("我爸在河滩上陷进淤泥里了，越陷越深", "119", "他家的车陷泥里了，出不来，能不能找个拖车"),
+    ("我儿子爬上去够风筝，树枝断了，他挂在半空下不来", "119",
+     "他家空调外机的架子锈了，外机挂在半空晃悠"),
+    ("我媳妇插插头的时候让电着了，手粘在插座上撒不开", "120", ""),
+    ("我老伴儿修灯的时候让电着了，手粘在灯座上撒不开", "120", ""),
+    ("孩子吃完东西肚子疼得满地打滚", "120", ""),
+    ("老人在家拉肚子拉脱水了，瘫在床上叫不应", "120", ""),
+    ("演习放的烟散了以后，发现一个保洁大姐晕在楼梯间了", "120", "孩子一坐车就晕，晕在车上好几回了"),
+    ("对门一股煤气味，敲了半天门也没人应", "119",
+     "我们单位楼下有家小卖部，敲门半天没人应，门口有股酸味"),
+    ("楼梯间里的烟越来越大，还有股糊味儿", "119", "楼下饭馆的烟越来越大，天天熏得我们开不了窗"),
+    ("厨房的管子漏了，嘶嘶直响，我家那个阀门怎么也关不上，用的是天然气", "119",
+     "燃气表的阀门拧着有点紧，想找人来看看"),
+    ("插线板这会儿冒烟了，一股焦糊味儿", "119", "门口的水管子冻裂了，敲了半天物业的门也没人应"),
+])
+def test_cls26_a_danger_now_told_without_the_alarm_words_is_handed_over(
+        text: str, service: str, alike: str) -> None:
+    assert classify(text).emergency == service, _cues(text)
+    if alike:
+        assert classify(alike).emergency == "none", _cues(alike)
+
+
+@pytest.mark.parametrize(("quiet", "loud", "service"), [
+    # A past said the Beijing way (昨儿) / an illness that began then and goes on.
+    ("昨儿晚上小区门口有人打架，警察来了都带走了，能不能多安排人巡逻",
+     "昨儿开始我爸就发高烧，现在叫不醒了", "120"),
+    # Fuel still used is a habit, no fire going on: a news report stays a report / a stove
+    # still burning with someone overcome beside it.
+    ("电视上说烧蜂窝煤容易煤气中毒，我们村好多人家还烧蜂窝煤呢，能不能来宣传一下",
+     "村里老人还在烧炕，屋里一股煤烟味，老人躺在炕上叫不醒", "120"),
+    # A safety film or a documentary told with what it shows / a fire here after one.
+    ("看了个消防宣传片，里面有人被困在火里，想问问家里该备点啥",
+     "刚看完消防宣传片，我们楼道里现在冒烟了", "119"),
+    ("我看了个讲化工厂爆炸的纪录片，想问问我们这边的化工厂离居民区多远",
+     "看了个纪录片刚出门，楼下化工厂的罐子爆炸了，火很大", "119"),
+    # An ambulance's fare named a clause after it / someone still unconscious beside it.
+    ("我想问问，救护车把老人拉到医院，这个车钱医保能报吗",
+     "救护车来了把人拉到医院，这个车钱多少啊，我妈现在还昏迷着", "120"),
+])
+def test_cls26_a_past_a_habit_or_a_film_told_is_no_hand_over(
+        quiet: str, loud: str, service: str) -> None:
+    assert classify(quiet).emergency == "none", _cues(quiet)
+    assert classify(loud).emergency == service, _cues(loud)
+
+
+@pytest.mark.parametrize(("quiet", "loud", "service"), [
+    # "真着火了" as "if there were a fire" / a place that really caught fire.
+    ("消防通道让车堵死了，真着火了消防车都进不来",
+     "听防火讲座的时候，楼下厨房真着火了，烟都冒上来了", "119"),
+    # A stove's or a kang's use / its fumes with someone overcome (C9: 120, not the smoke's 119).
+    ("我们那炕一烧着了屋里就有烟味，想问问炕该怎么修",
+     "烧炕烧得屋里全是烟，老人躺在炕上喊不醒", "120"),
+    # A drill's content / someone really down in it, told by the signs alone.
+    ("学校组织防踩踏演练，孩子们练习躺在地上不动",
+     "演习的时候一个人从二楼窗户掉下去了，躺地上不动了", "120"),
+    # The past told, then it happening again, as a recogniser writes it (one clause: the
+    # past word quieted the whole call).
+    ("上礼拜 电梯 困过 一回 人 物业 说 修好 了",
+     "上礼拜 电梯 刚 困过 一回 人 今儿 又 卡 了 我妈 在 里头", "119"),
+    ("前些天 这儿 塌过 一回 后来 填上 了",
+     "前些天 这儿 塌过 一回 今儿 早上 又 塌 了 一个 骑车 的 连人带车 掉进去 了", "119"),
+    ("上回 楼道 里 电动车 着过 一次 火",
+     "上回 就 着过 一次 这回 楼道 里 电动车 在 冒 黑烟", "119"),
+    ("去年 河里 淹死 过 人 到 现在 也 没 个 护栏",
+     "去年 河里 淹死 过 人 今天 又 有 个 孩子 掉 河里 了 在 水里 扑腾", "119"),
+    # A gas smell told / filling a room (B4).
+    ("厨房里有点煤气味，我把阀门关了，开窗了", "孩子把灶打开了，现在一屋子煤气味", "119"),
+    # A course's advice asked about / the caller's own place now beside it.
+    ("培训说煤气泄漏不能开灯，是真的吗", "培训说煤气泄漏不能开灯，我家现在满屋子煤气味", "119"),
+    # A blast asked about / it happened while asking, one clause as a recogniser writes it.
+    ("我 想 问 高压锅 用 了 十年 会 不会 炸",
+     "我 刚 问 完 高压锅 会 不会 炸 这会儿 它 真 炸 了 我妈 脸上 烫伤 了", "120"),
+])
+def test_cls26_a_danger_again_or_really_now_is_handed_over(
+        quiet: str, loud: str, service: str) -> None:
+    assert classify(quiet).emergency == "none", _cues(quiet)
+    assert classify(loud).emergency == service, _cues(loud)
