@@ -37,7 +37,7 @@ from hotline.roles import (
 )
 from ticketing import queries
 from ticketing.actors import Actor
-from ticketing.context import Domain
+from ticketing.context import DataFileError, Domain, read_data_files
 from ticketing.db import (
     NotMigrated,
     database_unavailable,
@@ -146,6 +146,12 @@ def serve(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
     settings = get_settings()
+    try:
+        read_data_files(settings)
+    except DataFileError as exc:
+        Console(stderr=True).print("[red]configuration error[/red] (a data file of config/):\n"
+                                   + escape(str(exc)), highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
     if workers is None:
         workers = default_workers(role, settings)
     setup_logging(json_lines=settings.log_json)

@@ -66,3 +66,24 @@ def test_a_range_upside_down_is_said_with_both_ends(monkeypatch: pytest.MonkeyPa
     r = runner.invoke(app, ["serve"])
     assert r.exit_code == 2
     assert "sip.rtp_port_low (30000) is above sip.rtp_port_high (20999)" in r.output
+
+
+@pytest.mark.parametrize("variable", ["HOTLINE_GAZETTEER_FILE", "HOTLINE_RESPONDENT_FILE",
+                                      "HOTLINE_TOO_LITTLE_FILE", "HOTLINE_RULES_FILE"])
+def test_a_broken_data_file_stops_the_start_and_fails_the_doctor(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variable: str) -> None:
+    """Trial, twenty-fourth round: a gazetteer.toml with a typo let `hotline serve` start,
+    /healthz said ok, and every ticket filed (API or call) was a 500 with a traceback; the
+    doctor said "ok rules"."""
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[[rule]\ncategory = 'x'\n", encoding="utf-8")
+    monkeypatch.setenv(variable, str(broken))
+    monkeypatch.setenv("HOTLINE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", f"sqlite:///{tmp_path / 'none.db'}")
+    r = runner.invoke(app, ["serve"])
+    assert r.exit_code == 2, r.output
+    assert "configuration error" in r.output and str(broken) in r.output
+    assert "Traceback" not in r.output
+    r = runner.invoke(app, ["doctor"])
+    said = "".join(r.output.split())  # rich wraps the path
+    assert "FAILrules:" in said and str(broken) in said.split("FAILrules:")[1], r.output
