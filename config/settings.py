@@ -518,6 +518,15 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _sip_ports_apart(self) -> Settings:
+        # The IVR and the outbound front end bind on the same address (sip.bind_ip): the same
+        # port started the IVR and then failed the start with a traceback from the dialer.
+        if self.sip.port == self.outbound.sip_port:
+            raise ValueError(f"outbound.sip_port {self.outbound.sip_port} is sip.port: the IVR "
+                             "and the outbound calls each need their own SIP port")
+        return self
+
+    @model_validator(mode="after")
     def _public_urls_default_to_the_api(self) -> Settings:
         # A fixed "http://127.0.0.1:8000" default went stale when only HOTLINE_PORT moved:
         # Twilio's signatures were checked against the wrong URL and SMS links pointed at

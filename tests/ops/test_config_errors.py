@@ -68,6 +68,13 @@ def test_a_range_upside_down_is_said_with_both_ends(monkeypatch: pytest.MonkeyPa
     assert "sip.rtp_port_low (30000) is above sip.rtp_port_high (20999)" in r.output
 
 
+def test_the_two_sip_front_ends_do_not_share_a_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The trial's start: the IVR listening, then a traceback from the outbound dialer.
+    monkeypatch.setenv("HOTLINE_OUTBOUND__SIP_PORT", "5080")
+    r = runner.invoke(app, ["serve"])
+    assert r.exit_code == 2 and "outbound.sip_port 5080 is sip.port" in r.output, r.output
+
+
 @pytest.mark.parametrize("variable", ["HOTLINE_GAZETTEER_FILE", "HOTLINE_RESPONDENT_FILE",
                                       "HOTLINE_TOO_LITTLE_FILE", "HOTLINE_RULES_FILE"])
 def test_a_broken_data_file_stops_the_start_and_fails_the_doctor(
