@@ -487,6 +487,16 @@ class Settings(BaseSettings):
     twilio: TwilioSettings = TwilioSettings()
     outbound: OutboundSettings = OutboundSettings()
 
+    @field_validator("database_url")
+    @classmethod
+    def _a_database_we_run_on(cls, url: str) -> str:
+        # Anything else failed at the first connection with SQLAlchemy's NoSuchModuleError
+        # traceback ("Can't load plugin: sqlalchemy.dialects:foo").
+        if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", url.strip()):
+            raise ValueError("not a SQLite or PostgreSQL URL: sqlite:///path/to/hotline.db "
+                             "or postgresql+psycopg://user:password@host/db")
+        return url
+
     @field_validator("timezone")
     @classmethod
     def _a_time_zone(cls, name: str) -> str:

@@ -25,6 +25,7 @@ def _fresh_settings() -> Iterator[None]:
 @pytest.mark.parametrize(("variable", "value", "said"), [
     ("HOTLINE_SIP__PORT", "abc", "valid integer"),
     ("HOTLINE_TIMEZONE", "Mars/Base", "not a time zone"),
+    ("HOTLINE_DATABASE_URL", "foo://x", "not a SQLite or PostgreSQL URL"),
     ("HOTLINE_SIP__MODE", "registr", "'direct' or 'register'"),
     ("HOTLINE_SIP__MAX_CALLS", "0", "greater than or equal to 1"),
     ("HOTLINE_DEADLINES__URGENT_HOURS", "0", "greater than 0"),
