@@ -733,9 +733,10 @@ class Dialogue:
             pcm = self.prompts.pcm("filed_later")
         else:
             told = deadline_told(filed, self.svc.settings)
+            kept = self.audio is not None and self.audio.recording_failure is None
             pcm = (self.prompts.pcm("ticket_number") + self.prompts.number(filed.number)
                    + (self.prompts.say(told, "deadline") if told is not None
-                      else self.prompts.pcm("transcript_pending")))
+                      else self.prompts.pcm(P.words_pending(recording_kept=kept))))
         if self._play(pcm, keys=False) is Heard.HUNG_UP:
             return State.HANGUP
         return State.GOODBYE
