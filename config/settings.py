@@ -8,17 +8,23 @@ variables (nested with ``__``, e.g. ``HOTLINE_SIP__PORT=5070``), the TOML file n
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
+import re
 import socket
+import tomllib
+import typing
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -26,19 +32,26 @@ CONFIG_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = CONFIG_DIR.parent
 
 
+def _port(*, default: int) -> Any:
+    """A port a socket binds or is sent to (0 would be "any free port": nothing to dial)."""
+    return Field(default=default, ge=1, le=65535)
+
+
 class DeadlineSettings(BaseModel):
-    urgent_hours: float = 1.0
-    livelihood_hours: float = 24.0
-    general_working_days: int = 5
+    # Every time allowed is positive: a 0 or negative one made each ticket overdue at its
+    # birth, and the ladder's every rung due at once (twenty-fourth round).
+    urgent_hours: float = Field(default=1.0, gt=0)
+    livelihood_hours: float = Field(default=24.0, gt=0)
+    general_working_days: int = Field(default=5, ge=1)
     # A handler must sign this many seconds after dispatch (the 5-minute window).
-    sign_window_seconds: int = 300
+    sign_window_seconds: int = Field(default=300, gt=0)
     # Utilities (水电气暖) must leave the manual queue within this many seconds.
-    utility_dispatch_seconds: int = 600
+    utility_dispatch_seconds: int = Field(default=600, gt=0)
     # A ticket held for the operator because it says too little (ticketing.substance) is
     # shown as overdue for confirmation (console, /metrics) once this long after the call.
     confirm_held_seconds: int = Field(default=600, gt=0)
     # A rejected-and-redone (驳回重办) ticket gets this many working days again.
-    redo_working_days: int = 5
+    redo_working_days: int = Field(default=5, ge=1)
     # A unit may 退单 (not ours) only this long after the ticket reached it, and never past
     # the ticket's deadline: later, a unit sitting on a ticket could hand its lateness to
     # whichever unit gets it next. After that only the centre moves it (改派).
@@ -200,16 +213,17 @@ class SipSettings(BaseModel):
     # Answer calls inside `hotline serve` (the API tests and the CLI never start SIP).
     enabled: bool = True
     # "register": REGISTER to a registrar/proxy (Kamailio); "direct": take INVITEs as they come.
-    mode: str = "direct"
+    mode: Literal["direct", "register"] = "direct"
     bind_ip: str = "127.0.0.1"
-    port: int = 5080
-    rtp_port_low: int = 20000
-    rtp_port_high: int = 20999
+    port: int = _port(default=5080)
+    rtp_port_low: int = _port(default=20000)
+    rtp_port_high: int = _port(default=20999)
     registrar_ip: str = "127.0.0.1"
-    registrar_port: int = 5060
+    registrar_port: int = _port(default=5060)
     username: str = "12345"
     password: str = ""
-    max_calls: int = 20
+    # At least one line: 0 or fewer answered every caller 486.
+    max_calls: int = Field(default=20, ge=1)
     operator_uri: str = ""
     max_record_seconds: int = 120
     end_silence_seconds: float = 3.0
@@ -261,6 +275,13 @@ class SipSettings(BaseModel):
     # holds four CANCELs (0, 0.5, 1.5, 3.5 s); a callee that has said nothing in that time
     # is most likely not there.
     stop_grace_seconds: float = 4.0
+
+    @model_validator(mode="after")
+    def _rtp_range(self) -> SipSettings:
+        if self.rtp_port_low > self.rtp_port_high:
+            raise ValueError(f"sip.rtp_port_low ({self.rtp_port_low}) is above "
+                             f"sip.rtp_port_high ({self.rtp_port_high})")
+        return self
 
 
 class IvrSettings(BaseModel):
@@ -359,9 +380,9 @@ class OutboundSettings(BaseModel):
     # (+8613912345678).
     sip_uri_template: str = "{phone}"
     # The outbound SIP front end's own port and RTP range, apart from the IVR's inbound one.
-    sip_port: int = 5081
-    sip_rtp_port_low: int = 21000
-    sip_rtp_port_high: int = 21499
+    sip_port: int = _port(default=5081)
+    sip_rtp_port_low: int = _port(default=21000)
+    sip_rtp_port_high: int = _port(default=21499)
     # Prompt voice for generated prompts (espeak-ng), when config/prompts has no recording.
     tts_voice: str = "cmn"
     # SMS retries when the provider fails (seconds after each failure).
@@ -466,6 +487,28 @@ class Settings(BaseSettings):
     twilio: TwilioSettings = TwilioSettings()
     outbound: OutboundSettings = OutboundSettings()
 
+    @field_validator("database_url")
+    @classmethod
+    def _a_database_we_run_on(cls, url: str) -> str:
+        # Anything else failed at the first connection with SQLAlchemy's NoSuchModuleError
+        # traceback ("Can't load plugin: sqlalchemy.dialects:foo").
+        if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", url.strip()):
+            raise ValueError("not a SQLite or PostgreSQL URL: sqlite:///path/to/hotline.db "
+                             "or postgresql+psycopg://user:password@host/db")
+        return url
+
+    @field_validator("timezone")
+    @classmethod
+    def _a_time_zone(cls, name: str) -> str:
+        # Read at the first ticket's deadline otherwise: a start that looked fine, then a
+        # ZoneInfoNotFoundError trace at every call and request.
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"{name!r} is not a time zone: an IANA name such as "
+                             "Asia/Shanghai") from exc
+        return name
+
     @field_validator("status_host")
     @classmethod
     def _an_address(cls, host: str) -> str:
@@ -482,6 +525,15 @@ class Settings(BaseSettings):
         # into roles, same settings): the second to start would find its port taken.
         if self.status_port and self.status_port == self.port:
             raise ValueError(f"status_port {self.status_port} is the API's port")
+        return self
+
+    @model_validator(mode="after")
+    def _sip_ports_apart(self) -> Settings:
+        # The IVR and the outbound front end bind on the same address (sip.bind_ip): the same
+        # port started the IVR and then failed the start with a traceback from the dialer.
+        if self.sip.port == self.outbound.sip_port:
+            raise ValueError(f"outbound.sip_port {self.outbound.sip_port} is sip.port: the IVR "
+                             "and the outbound calls each need their own SIP port")
         return self
 
     @model_validator(mode="after")
@@ -530,14 +582,102 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_file = Path(os.environ.get("HOTLINE_CONFIG_FILE", CONFIG_DIR / "hotline.toml"))
         return (
             init_settings,
             env_settings,
-            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+            TomlConfigSettingsSource(settings_cls, toml_file=_toml_file()),
         )
+
+
+class ConfigError(ValueError):
+    """Settings the service cannot start with, each named as the operator wrote it: the
+    ``HOTLINE_*`` variable or the key of config/hotline.toml, and why. The CLI prints it
+    (no traceback) and exits 2."""
+
+
+def _toml_file() -> Path:
+    return Path(os.environ.get("HOTLINE_CONFIG_FILE", CONFIG_DIR / "hotline.toml"))
+
+
+def _env_name(loc: tuple[Any, ...]) -> str:
+    return "HOTLINE_" + "__".join(str(part).upper() for part in loc)
+
+
+def _written_as(loc: tuple[Any, ...]) -> str:
+    """Where a setting at ``loc`` came from: its variable if one is set, else its key in
+    the TOML file (or its default, for a rule between two settings)."""
+    key = ".".join(str(part) for part in loc)
+    # A variable for the key or for a table holding it (HOTLINE_SIP='{"port": "x"}').
+    for depth in range(len(loc), 0, -1):
+        name = _env_name(loc[:depth])
+        value = os.environ.get(name)
+        if value is not None:
+            shown = value if len(value) <= 64 else value[:64] + "…"
+            return f"{name}={shown!r} ({key})"
+    return f"{key} ({_toml_file().name} or its default; variable {_env_name(loc)})"
+
+
+def _annotation(loc: tuple[Any, ...]) -> Any:
+    model: Any = Settings
+    for part in loc:
+        fields = getattr(model, "model_fields", None)
+        if not fields or part not in fields:
+            return None
+        model = fields[part].annotation
+    return typing.get_origin(model) or model
+
+
+def _table(loc: tuple[Any, ...]) -> bool:
+    kind = _annotation(loc)
+    return kind is dict or (isinstance(kind, type) and issubclass(kind, BaseModel))
+
+
+def _structured(loc: tuple[Any, ...]) -> bool:
+    """Whether the setting at ``loc`` is a list or table, which a variable writes as JSON."""
+    return _annotation(loc) in (list, tuple, set) or _table(loc)
+
+
+def _unreadable_variables() -> list[str]:
+    """The HOTLINE_* variables pydantic-settings could not decode: a list or table not
+    written as JSON (HOTLINE_SIP__TRUSTED_SOURCES=127.0.0.1)."""
+    said = []
+    for name, value in sorted(os.environ.items()):
+        if not name.startswith("HOTLINE_"):
+            continue
+        loc = tuple(part.lower() for part in name[len("HOTLINE_"):].split("__"))
+        if not _structured(loc):
+            continue
+        try:
+            json.loads(value)
+        except ValueError:
+            shape = '{"key": "value"}' if _table(loc) else '["value", "value"]'
+            said.append(f"{name}={value[:64]!r}: not JSON; a variable writes a list or "
+                        f"table as JSON: {name}='{shape}'")
+    return said
+
+
+def load_settings() -> Settings:
+    """The settings, or a ConfigError naming every value that is wrong."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            # A rule between settings (a model's validator) names its keys itself.
+            where = _written_as(loc) if loc and not _table(loc) else ".".join(map(str, loc))
+            message = error["msg"].removeprefix("Value error, ")
+            lines.append(f"{where or 'settings'}: {message}")
+        raise ConfigError("\n".join(lines)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{_toml_file()}: not valid TOML: {exc}") from None
+    except SettingsError as exc:
+        field = re.search(r'field "(\w+)"', str(exc))
+        said = _unreadable_variables() or [
+            str(exc) + (f" (HOTLINE_{field.group(1).upper()}...)" if field else "")]
+        raise ConfigError("\n".join(said)) from None
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()

@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from asr.cli import app as asr_app
-from config import Settings, get_settings
+from config import ConfigError, Settings, get_settings
 from config.settings import reachable_host
 from hotline import dbadmin
 from hotline.classify_cli import app as classify_app
@@ -37,7 +37,7 @@ from hotline.roles import (
 )
 from ticketing import queries
 from ticketing.actors import Actor
-from ticketing.context import Domain
+from ticketing.context import DataFileError, Domain, read_data_files
 from ticketing.db import (
     NotMigrated,
     database_unavailable,
@@ -82,6 +82,19 @@ app.add_typer(user_app, name="user")
 app.add_typer(unit_app, name="unit")
 app.add_typer(ticket_app, name="ticket")
 console = Console()
+
+
+@app.callback()
+def _settings_first() -> None:
+    # Every command reads the settings; a wrong value is said once, naming the variable or
+    # key, instead of a pydantic traceback from wherever they were first read.
+    try:
+        get_settings()
+    except ConfigError as exc:
+        Console(stderr=True).print(
+            "[red]configuration error[/red] (config/hotline.toml, HOTLINE_* variables):\n"
+            + escape(str(exc)), highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 def _sessions() -> sessionmaker[Session]:
@@ -133,6 +146,12 @@ def serve(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
     settings = get_settings()
+    try:
+        read_data_files(settings)
+    except DataFileError as exc:
+        Console(stderr=True).print("[red]configuration error[/red] (a data file of config/):\n"
+                                   + escape(str(exc)), highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
     if workers is None:
         workers = default_workers(role, settings)
     setup_logging(json_lines=settings.log_json)

@@ -26,7 +26,7 @@ from telephony.sip.floodguard import resolve_trusted, trusted_entries, untrusted
 from telephony.sip.transaction import new_request, udp_via
 from telephony.sip.uri import sip_uri
 from telephony.twilio.signature import posture_problems
-from ticketing.classify import load_rules
+from ticketing.context import DataFileError, read_data_files
 from ticketing.db import make_engine, schema_revision
 from ticketing.dispatch_rules import RuleFileError, load_rule_table
 from ticketing.models import Unit
@@ -60,12 +60,13 @@ def check_database(s: Settings) -> Check:
 
 
 def check_rules(s: Settings) -> Check:
+    # The files `hotline serve` reads before it starts (ticketing.context.read_data_files).
     try:
-        table = load_rule_table(s.rules_file)
-        load_rules(s.classification_file)
-    except (RuleFileError, OSError, ValueError) as exc:
+        table, _, _ = read_data_files(s)
+    except DataFileError as exc:
         return Check("rules", False, str(exc), "fix the file named above")
-    return Check("rules", True, f"{len(table.rules)} dispatch rules, classification loaded")
+    return Check("rules", True, f"{len(table.rules)} dispatch rules, classification, "
+                                "gazetteer, 反映主体 and too-little rules loaded")
 
 
 def check_rule_units(s: Settings) -> Check:

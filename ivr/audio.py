@@ -99,9 +99,14 @@ class CallAudio:
         # complaint lost (fault trial, fifteenth round, docs/scaling.md).
         self.recorder: CallRecorder | None = None
         self._recording_stopped = False
+        # (seconds kept, why) once the recording failed: the ticket says so, since what the
+        # caller said after it is in no file (twenty-fourth round: a full disk cut a
+        # complaint at 8.7 s of 32 and the ticket read as if the whole was kept).
+        self.recording_failure: tuple[float, str] | None = None
         try:
             self.recorder = CallRecorder(recording_path, sample_rate=sample_rate)
         except OSError as exc:
+            self.recording_failure = (0.0, exc.strerror or str(exc))
             log.error("call %s: no recording (%s); the call goes on without one",
                       call.call_id, exc)
         self.asr_error: str | None = None if engine is not None else "no speech model installed"
@@ -301,6 +306,7 @@ class CallAudio:
         except OSError as exc:
             # Kept as far as written (the header is rewritten at close).
             self._recording_stopped = True
+            self.recording_failure = (self.recorder.duration_seconds, exc.strerror or str(exc))
             log.error("call %s: recording stopped after %.1f s (%s); the call goes on",
                       self.call.call_id, self.recorder.duration_seconds, exc)
 

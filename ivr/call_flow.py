@@ -338,6 +338,7 @@ class Dialogue:
         rec = self.audio.close()
         if rec is not None:
             self.intake.recording(rec.path, rec.sha256, rec.duration_seconds)
+        self._recording_failed()
         self._drop_keys()
         settled = self.intake.end(self.outcome)
         if settled and self.svc.on_backlog is not None and left_to_backlog(self.intake.journal):
@@ -506,10 +507,16 @@ class Dialogue:
             # "*" and the letter keys are no part of a number: ignored.
         return digits
 
+    def _recording_failed(self) -> None:
+        failure = self.audio.recording_failure if self.audio is not None else None
+        if failure is not None:
+            self.intake.recording_cut(*failure)
+
     def _file(self, outcome: CallOutcome,
               how: Callable[[], FiledTicket | None] | None = None) -> FiledTicket | None:
         """File the call's ticket (``how``: the emergency or 直接答复 way, ivr.decisions)."""
         self._understood()
+        self._recording_failed()
         self.ticket_filed = True
         self.filed = how() if how is not None else self.intake.file_ticket(outcome)
         return self.filed
@@ -735,9 +742,10 @@ class Dialogue:
             pcm = self.prompts.pcm("filed_later")
         else:
             told = deadline_told(filed, self.svc.settings)
+            kept = self.audio is not None and self.audio.recording_failure is None
             pcm = (self.prompts.pcm("ticket_number") + self.prompts.number(filed.number)
                    + (self.prompts.say(told, "deadline") if told is not None
-                      else self.prompts.pcm("transcript_pending")))
+                      else self.prompts.pcm(P.words_pending(recording_kept=kept))))
         if self._play(pcm, keys=False) is Heard.HUNG_UP:
             return State.HANGUP
         return State.GOODBYE

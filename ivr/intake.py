@@ -122,6 +122,9 @@ class CallJournal:
     # call then lives at Twilio, no webhook until the Dial ends, and its heartbeat is asked
     # of Twilio's API (``ivr.twilio.call_flow.TwilioDialogue.bridges_alive``).
     bridged_at: str | None = None
+    # The recording failed (its volume full or failing): {"seconds": kept, "reason": ...};
+    # the ticket says that what was said after it is in no file.
+    recording_cut: dict[str, Any] | None = None
 
     @property
     def recording_not_fetched(self) -> bool:
@@ -409,6 +412,8 @@ def _ticket_for(session: Session, domain: Domain, j: CallJournal,
                                   "诉求可能不完整，请回拨核实",
                              data={"call_id": j.call_id, "ended_at": j.ended_at,
                                    "recording_seconds": seconds})
+    if j.recording_cut is not None:
+        _record_recording_cut(session, ticket, j.recording_cut, actor)
     service.accept(session=session, domain=domain, ticket=ticket, actor=actor)
     if left_to_backlog(j):
         enqueue(session=session, ticket_id=ticket.id, recording_path=j.recording_path,
@@ -417,6 +422,18 @@ def _ticket_for(session: Session, domain: Domain, j: CallJournal,
     rec.ticket_id = ticket.id
     session.flush()
     return ticket
+
+
+def _record_recording_cut(session: Session, ticket: Ticket, cut: dict[str, Any],
+                          actor: Actor) -> None:
+    seconds = float(cut.get("seconds") or 0.0)
+    said = (f"录音在第{seconds:.0f}秒因存储写入失败中断，其后所说未录下" if seconds
+            else "本次来电因存储写入失败未能录音")
+    service.record_event(session=session, ticket=ticket, actor=actor,
+                         action="recording_incomplete",
+                         note=f"{said}，诉求可能不完整，请回拨核实",
+                         data={"recording_seconds": seconds,
+                               "reason": str(cut.get("reason", ""))[:120]})
 
 
 def _call_fields(j: CallJournal) -> dict[str, Any]:
@@ -608,6 +625,12 @@ class CallIntake:
         self.journal.recording_sha256 = sha256
         self.journal.recording_seconds = seconds
         self._write()
+
+    def recording_cut(self, seconds: float, reason: str) -> None:
+        """The recording failed after ``seconds`` (0: none was made)."""
+        if self.journal.recording_cut is None:
+            self.journal.recording_cut = {"seconds": round(seconds, 1), "reason": reason}
+            self._write()
 
     def understood(self, text: str | None, meta: dict[str, Any] | None = None,
                    asr_error: str | None = None) -> None:

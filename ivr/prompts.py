@@ -118,6 +118,16 @@ WORDS_NOT_HEARD = ("transcript_pending", "recording_not_fetched", "filed_later")
 for _key in WORDS_NOT_HEARD:
     PROMPTS[_key] += EMERGENCY_ADVICE
 
+
+
+def words_pending(*, recording_kept: bool) -> str:
+    """The catalog key told, after the ticket's number, to a caller whose words wait for the
+    transcription backlog: that staff will act on the recording, only when we hold it
+    whole; a Twilio recording whose download failed, or ours cut by a full volume, is not
+    "已保存" (a SIP caller so cut was told it was: trial, judge26)."""
+    return "transcript_pending" if recording_kept else "recording_not_fetched"
+
+
 # 三号联动: one fixed sentence per service, so each is made at start-up and plays at once.
 EMERGENCY_SERVICES_SPOKEN = tuple(s for s in EMERGENCY_SERVICES if s != "none")
 for _s in EMERGENCY_SERVICES_SPOKEN:

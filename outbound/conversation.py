@@ -27,6 +27,8 @@ KEYS_WRONG_AT = "keys_wrong_at"
 # OutboundAttempt.data: the call was answered and the phone sent no audio at all (no RTP,
 # no key); the value is how the call ended (``rtp_timeout``: our watchdog hung up).
 NO_AUDIO = "no_audio"
+# OutboundAttempt.data: the call was ended by our service stopping (SIGTERM), not the phone.
+STOPPED = "stopped"
 # OutboundAttempt.data: the whole answer was keyed but not recorded, and why (``moved``: the
 # ticket left the closure the call was about, a 驳回重办 or 改派 while it rang or spoke).
 NOT_COUNTED = "not_counted"
@@ -107,6 +109,13 @@ class Conversation:
         with transaction(self.sessions) as session:
             attempt = self._attempt(session)
             attempt.data = {**(attempt.data or {}), NO_AUDIO: ended}
+
+    def stopped(self) -> None:
+        """Our service stopped mid-call (the front end's BYE, ``EndReason.SHUTDOWN``): said
+        on the attempt (``data.stopped``), for its line in the trail."""
+        with transaction(self.sessions) as session:
+            attempt = self._attempt(session)
+            attempt.data = {**(attempt.data or {}), STOPPED: True}
 
     def pressed(self, keys: str) -> None:
         # A handler signing in the web at the same moment makes our sign a stale write

@@ -61,7 +61,7 @@ class SipDialer:
         self.settings = settings.outbound
 
     def call(self, *, to: str, conversation: Conversation) -> CallResult:
-        from telephony.call import OutcomeKind, PlayResult, set_keys_ahead_aside
+        from telephony.call import EndReason, OutcomeKind, PlayResult, set_keys_ahead_aside
 
         target = self.settings.sip_uri_template.format(**dial_forms(to))
         try:
@@ -124,6 +124,10 @@ class SipDialer:
         finally:
             if not call.ended:
                 call.hangup()
+        if call.end_reason is EndReason.SHUTDOWN:
+            # The trail read "answered，按键1" as if the citizen had stopped there, though the
+            # service's stop (SIGTERM) hung up between the questions (trial, judge26).
+            conversation.stopped()
         if not keyed and not call.stats.rx_packets:
             # Answered, and not one RTP packet (nor a key by INFO) all call: the watchdog
             # ends such a call rtp_timeout. Nobody heard the reminder or the questions;

@@ -35,7 +35,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ivr.callrecords import live_call
 from outbound.citizen_sms import CitizenSms
-from outbound.conversation import KEYS_AHEAD, KEYS_WRONG, NO_AUDIO, NOT_COUNTED, Conversation
+from outbound.conversation import (
+    KEYS_AHEAD,
+    KEYS_WRONG,
+    NO_AUDIO,
+    NOT_COUNTED,
+    STOPPED,
+    Conversation,
+)
 from outbound.dialers import CallResult, Dialer
 from outbound.models import Kind, OutboundAttempt, OutboundTask, Outcome, TaskStatus
 from outbound.planner import plan
@@ -403,6 +410,9 @@ def _audit(session: Session, task: OutboundTask, ticket: Ticket, attempt: Outbou
     # next: a survey cut so is placed again (outbound.policies), a reminder is settled.
     recovered = attempt.channel == "call" and bool((attempt.data or {}).get("recovered"))
     cut = "（通话中服务中断，以中断前已记录的接听与按键为准）" if recovered else ""
+    # Hung up by our own stop (SIGTERM), with a BYE: the same, said as what it was.
+    stopped = bool((attempt.data or {}).get(STOPPED))
+    cut += "（通话中服务停止，以停止前已记录的接听与按键为准）" if stopped else ""
     # Picked up, nothing heard from the phone (Outcome.NO_AUDIO): said, and what follows.
     unheard = (attempt.data or {}).get(NO_AUDIO)
     cut += "（已接通，但对方电话无任何声音传来，按未接通处理）" if unheard else ""
@@ -422,6 +432,7 @@ def _audit(session: Session, task: OutboundTask, ticket: Ticket, attempt: Outbou
               **({KEYS_AHEAD: ahead} if ahead else {}),
               **({KEYS_WRONG: wrong} if wrong else {}),
               **({NO_AUDIO: unheard} if unheard else {}),
+              **({STOPPED: True} if stopped else {}),
               **({NOT_COUNTED: not_counted} if not_counted else {})},
         at=now,
     )

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from config.settings import Settings
@@ -18,6 +21,36 @@ from ticketing.substance import Substance, load_substance
 from ticketing.workcalendar import WorkCalendar
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class DataFileError(ValueError):
+    """A data file of config/ that cannot be read, named with why."""
+
+
+def _read(path: Path, load: Callable[[], T]) -> T:
+    try:
+        return load()
+    except (OSError, ValueError) as exc:  # TOMLDecodeError is a ValueError
+        said = str(exc)
+        raise DataFileError(said if str(path) in said else f"{path}: {said}") from exc
+
+
+def read_data_files(settings: Settings) -> tuple[RuleTable, ClassificationRules, WorkCalendar]:
+    """Every data file a ticket's creation reads (dispatch rules, classification, gazetteer,
+    反映主体, "says too little", holidays), read now: a broken one must stop the start and
+    fail `hotline doctor`, not every ticket's creation. A broken gazetteer was read first
+    at the first ticket: the service started, /healthz said ok, and every filing was a
+    500 with a traceback (trial, twenty-fourth round)."""
+    rules = _read(settings.rules_file, lambda: load_rule_table(settings.rules_file))
+    classification = _read(settings.classification_file,
+                           lambda: load_rules(settings.classification_file))
+    _read(settings.gazetteer_file,
+          lambda: gazetteer_for(classification.districts, settings.gazetteer_file))
+    _read(settings.respondent_file, lambda: rules_for(settings.respondent_file))
+    _read(settings.too_little_file, lambda: load_substance(settings.too_little_file))
+    calendar = _read(settings.holidays_file, lambda: WorkCalendar(settings.holidays_file))
+    return rules, classification, calendar
 
 
 @dataclass
@@ -37,15 +70,9 @@ class Domain:
 
     @classmethod
     def load(cls, settings: Settings) -> Domain:
-        # Read now: a broken rules file must stop the start, not every ticket's creation.
-        rules_for(settings.respondent_file)
-        return cls(
-            settings=settings,
-            rules=load_rule_table(settings.rules_file),
-            classification=load_rules(settings.classification_file),
-            calendar=WorkCalendar(settings.holidays_file),
-            model=load_model(settings),
-        )
+        rules, classification, calendar = read_data_files(settings)
+        return cls(settings=settings, rules=rules, classification=classification,
+                   calendar=calendar, model=load_model(settings))
 
     @property
     def gazetteer(self) -> Gazetteer:

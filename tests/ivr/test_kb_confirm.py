@@ -74,6 +74,7 @@ class SaidTurn:
 
     barge_in_armed = False
     speech_started = False
+    recording_failure: tuple[float, str] | None = None  # CallAudio's: the recording held
 
     def __init__(self, text: str) -> None:
         self.text = text

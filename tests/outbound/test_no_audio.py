@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
-from outbound.conversation import NO_AUDIO
+from outbound.conversation import NO_AUDIO, STOPPED
 from outbound.dialers import SipDialer
 from outbound.models import Kind, Outcome
 from outbound.prompts import PromptLibrary
@@ -123,3 +123,39 @@ def test_a_reminder_and_an_escalation_with_no_audio_are_retried_and_said_so(
                and "对方电话无任何声音" in (e.note or "") for e in lines)
     assert [p for p in phones.dialled if WATER_HANDLER_PHONE in p]
     assert [p for p in phones.dialled if CITY_SUPERVISOR_PHONE in p]
+
+
+class StoppedCall(KeyingCall):
+    """Answered and heard; our service stops (SIGTERM) while it waits for the key: the front
+    end's stop hangs up with a BYE, ``EndReason.SHUTDOWN``."""
+
+    def __init__(self) -> None:
+        super().__init__(silence())
+
+    def get_dtmf(self, timeout: float | None = 0.0) -> str | None:
+        self.ended, self.end_reason = True, EndReason.SHUTDOWN
+        return None
+
+
+class StoppingPhones(Phones):
+    def call(self, target: str, *, timeout: float | None = None) -> DialOutcome:
+        self.dialled.append(target)
+        return DialOutcome(OutcomeKind.ANSWERED, call=StoppedCall())  # type: ignore[arg-type]
+
+
+def test_a_call_our_stop_hung_up_says_so_in_the_trail(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """Trial, twenty-fourth round (judge26): a survey call cut by SIGTERM between its two
+    questions read "回访电话（第2次）：answered，按键1" in the trail, as if the citizen had
+    stopped there; a crash's (kill -9) already said the service died in it."""
+    clock = Clock(ob_domain)
+    number = new_ticket(ob_sessions, ob_domain, ob_city)
+    worker = OutboundWorker(sessions=ob_sessions, domain=ob_domain,
+                            dialer=SipDialer(StoppingPhones(), PromptLibrary(ob_domain.settings),  # type: ignore[arg-type]
+                                             ob_domain.settings),
+                            sms=RecordingSms(), name="test-worker")
+    drive(worker, lambda: bool(attempts(ob_sessions, number, Kind.SIGN_CALL)), clock=clock)
+    (first, *_) = attempts(ob_sessions, number, Kind.SIGN_CALL)
+    assert first.outcome == "answered" and first.data.get(STOPPED) is True
+    (line, *_) = [e for e in events(ob_sessions, number) if e.action == "outbound_call"]
+    assert "通话中服务停止" in (line.note or "") and line.data[STOPPED] is True
