@@ -19,9 +19,10 @@ from outbound.policies import insert_ignore, task_row
 from outbound.rounds import dispatch_rounds
 from outbound.survey import allowed_at
 from ticketing.context import Domain
-from ticketing.merging import surveyable
+from ticketing.merging import kept_from_survey_as_staff, surveyable
 from ticketing.models import SupervisionCase, SupervisionLink, SurveyResult, Ticket
 from ticketing.queries import queued_since, waiting_too_long_to_wait
+from ticketing.staff_phones import mark_not_surveyed
 from ticketing.states import (
     ASSIGNED_STATUSES,
     WAITING_FOR_CENTRE_STATUSES,
@@ -166,8 +167,8 @@ def plan_utility_calls(*, session: Session, domain: Domain, now: datetime) -> in
 
 def plan_surveys(*, session: Session, domain: Domain, now: datetime) -> int:
     """Closed, a number to call and contact allowed (for a 并单 group: the primary, called
-    on its own or a merged caller's number, ticketing.merging.surveyable), no survey
-    result and no survey task for this closure."""
+    on its own or a merged caller's number, ticketing.merging.surveyable), no staff
+    member's number, no survey result and no survey task for this closure."""
     no_task = ~select(OutboundTask.id).where(
         OutboundTask.ticket_id == Ticket.id, OutboundTask.kind == Kind.SURVEY_CALL.value,
         OutboundTask.round == Ticket.redo_count,
@@ -183,6 +184,9 @@ def plan_surveys(*, session: Session, domain: Domain, now: datetime) -> int:
     rows = [task_row(ticket_id=tid, kind=Kind.SURVEY_CALL.value, round_=redo, step=0,
                      due_at=allowed_at(domain, max(closed_at or now, now)), now=now)
             for tid, redo, closed_at in closed]
+    # Filed from a staff number (ticketing.staff_phones): no survey, and the ticket says why.
+    mark_not_surveyed(session=session, now=now, candidates=and_(
+        Ticket.status == Status.CLOSED.value, kept_from_survey_as_staff(), no_result))
     return insert_ignore(session, rows)
 
 

@@ -39,6 +39,7 @@ from ticketing.context import Domain
 from ticketing.inputs import InvalidInput, StateConflict, clean_text, has_text
 from ticketing.models import SupervisionLink, Ticket
 from ticketing.queries import (
+    callback_numbered,
     caller_visible,
     contactable,
     created_here,
@@ -48,6 +49,7 @@ from ticketing.queries import (
     scope_filter,
 )
 from ticketing.service import apply_transition, open_sign_window, record_event
+from ticketing.staff_phones import is_staff_number, staff_number
 from ticketing.states import (
     ASSIGNED_STATUSES,
     AWAITING_DISPATCH_STATUSES,
@@ -341,16 +343,23 @@ def reopen_members(*, session: Session, domain: Domain, primary: Ticket) -> list
 
 def surveyed_caller(*, session: Session, ticket: Ticket) -> Ticket | None:
     """The ticket whose caller the survey of ``ticket``'s group goes to: its primary's own
-    caller, or when they asked for no callback the first merged caller who did not; None
-    when nobody is to be surveyed. The one caller offered the survey's reply codes
+    caller, or when they asked for no callback or called from a staff number
+    (ticketing.staff_phones) the first merged caller who may be surveyed; None when nobody
+    is to be surveyed. The one caller offered the survey's reply codes
     (outbound.citizen_sms) is this one, so a reply can only come from whom it is for."""
     primary = primary_of(session=session, ticket=ticket) or ticket
-    if may_contact(primary):
+    if _may_survey(session, primary):
         return primary
     for member in members(session=session, primary=primary):
-        if may_contact(member):
+        if _may_survey(session, member):
             return member
     return None
+
+
+def _may_survey(session: Session, ticket: Ticket) -> bool:
+    """``_surveyed_here`` for one loaded ticket."""
+    return may_contact(ticket) and not is_staff_number(session=session,
+                                                         phone=ticket.caller_phone)
 
 
 def survey_phone(*, session: Session, ticket: Ticket) -> str | None:
@@ -362,12 +371,47 @@ def survey_phone(*, session: Session, ticket: Ticket) -> str | None:
     return surveyed.caller_phone if surveyed is not None else None
 
 
+def _surveyed_here(tickets: Any) -> Any:
+    """Tickets (``tickets``: Ticket or an alias) whose caller the survey may ask: contact
+    allowed, and the number no staff member's."""
+    return and_(contactable(tickets), ~staff_number(tickets.caller_phone))
+
+
+def _in_group(clause: Any) -> Any:
+    """``clause`` (a function of a Ticket alias) holds for Ticket or one of its merged
+    tickets."""
+    member = aliased(Ticket)
+    return or_(clause(Ticket), exists(select(member.id).where(member.merged_into_id == Ticket.id,
+                                                              clause(member))))
+
+
 def surveyable() -> Any:
     """``survey_phone`` is not None, as a WHERE clause on Ticket."""
-    member = aliased(Ticket)
-    a_member_to_call = exists(select(member.id).where(member.merged_into_id == Ticket.id,
-                                                      contactable(member)))
-    return and_(Ticket.merged_into_id.is_(None), contactable() | a_member_to_call)
+    return and_(Ticket.merged_into_id.is_(None), _in_group(_surveyed_here))
+
+
+def kept_from_survey_as_staff() -> Any:
+    """Primaries (or lone tickets) the survey would call but for the staff rule: a caller
+    who may be called, none of them on a number that is no staff member's. The planner
+    marks them 不参与回访 (staff_phones.mark_not_surveyed)."""
+    return and_(Ticket.merged_into_id.is_(None), _in_group(contactable),
+                ~_in_group(_surveyed_here))
+
+
+def answer_counted() -> Any:
+    """SQL on Ticket: its survey answers count in the figures (满意率, 解决率, 契合度, the
+    mean score, the points). Not when its group's numbers include a staff number and no
+    citizen's callback number, the survey's answer could then only have come from staff
+    (ticketing.staff_phones): an answer given before the number was entered in the
+    directory stays on the trail and leaves the figures. A "no callback" asked after an
+    answer does not matter here: the answer given stands."""
+    def citizen(tickets: Any) -> Any:
+        return and_(callback_numbered(tickets), ~staff_number(tickets.caller_phone))
+
+    def staff(tickets: Any) -> Any:
+        return staff_number(tickets.caller_phone)
+
+    return or_(~_in_group(staff), _in_group(citizen))
 
 
 # --- the figures -----------------------------------------------------------------------------

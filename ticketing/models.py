@@ -64,7 +64,9 @@ class Unit(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     # Materialised path ("/1/4/9/") so a subtree is one indexed LIKE, on both databases.
     path: Mapped[str] = mapped_column(String(512), default="/", index=True)
-    phone: Mapped[str | None] = mapped_column(String(32))
+    # Indexed: the figures ask of every surveyed ticket whether its number is a staff one
+    # (ticketing.staff_phones).
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)
 
     parent: Mapped[Unit | None] = relationship(remote_side=[id])
 
@@ -79,7 +81,7 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(16))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
-    phone: Mapped[str | None] = mapped_column(String(32))
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)  # as Unit.phone
     on_duty: Mapped[bool] = mapped_column(Boolean, default=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Only the SHA-256 of a bearer token is stored; the token is shown once when issued.

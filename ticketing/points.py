@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.inputs import InvalidInput, clean_text, has_text
+from ticketing.merging import answer_counted
 from ticketing.models import SurveyResult, Ticket, TicketEvent, Unit, User
 from ticketing.queries import scope_filter
 from ticketing.states import Role
@@ -135,7 +136,8 @@ def points(*, session: Session, actor: Actor, since: datetime, until: datetime) 
         select(SurveyResult)
         .join(Ticket, Ticket.id == SurveyResult.ticket_id)
         .where(scope_filter(actor), SurveyResult.outcome == "answered",
-               SurveyResult.at >= since, SurveyResult.at < until)
+               SurveyResult.at >= since, SurveyResult.at < until,
+               answer_counted())  # a staff number's answer earns nobody points
         .order_by(SurveyResult.ticket_id, SurveyResult.closure_round)
     ):
         latest[s.ticket_id] = s

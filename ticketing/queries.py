@@ -148,10 +148,16 @@ def contactable(tickets: Any = Ticket) -> Any:
     survey robot dial the police, nor a spoofed foreign one (a premium-rate line abroad)
     make the city pay per minute for a call it placed itself. ``tickets``: an alias of
     Ticket, to ask it of another row of the same query."""
+    return and_(tickets.no_contact.is_(False), callback_numbered(tickets))
+
+
+def callback_numbered(tickets: Any = Ticket) -> Any:
+    """Tickets filed with a number ``phones.callback_number`` accepts, whatever the caller
+    asked about callbacks (``contactable`` adds that)."""
     phone = tickets.caller_phone
     mainland = phone.like("+86%")
     service = func.length(phone) <= 3 + SERVICE_NUMBER_DIGITS
-    return and_(tickets.no_contact.is_(False), phone.is_not(None), mainland, ~service)
+    return and_(phone.is_not(None), mainland, ~service)
 
 
 def may_contact(ticket: Ticket) -> bool:

@@ -24,7 +24,7 @@ from ticketing.classify import (
     sub_category_text,
 )
 from ticketing.inputs import csv_cell, echoed
-from ticketing.merging import still_counted, still_counted_sql
+from ticketing.merging import answer_counted, still_counted, still_counted_sql
 from ticketing.models import SurveyResult, Ticket, TicketEvent, Unit, UTCDateTime
 from ticketing.phones import domestic
 from ticketing.queries import (
@@ -160,7 +160,8 @@ def loop_counts(*, session: Session, conds: list[Any], now: datetime,
                or_(Ticket.closed_at.is_not(None), Ticket.due_at <= now,
                    missed_before(MISSED_CLOSE), missed_before(MISSED_REPLY)),
                still_counted_sql(Ticket.due_at))
-    answered = and_(counted, survey.outcome == "answered")
+    # A staff member's answer is no citizen's (ticketing.staff_phones): kept, not counted.
+    answered = and_(counted, survey.outcome == "answered", answer_counted())
     heard_resolved = survey.resolved.is_(True)
     said = and_(Ticket.reply_outcome.is_not(None), Ticket.reply_outcome != "")
     # 契合度: "resolved" against "resolved"; partly / not resolvable against "not resolved".
@@ -235,7 +236,11 @@ def figures(
     latest: dict[int, SurveyResult] = {s.ticket_id: s for s in surveys}
     # The latest *answered* round's verdict stands (as in loop_counts and ticketing.points):
     # a redo's survey call that finds nobody does not erase what the citizen said.
-    verdicts = {s.ticket_id: s for s in surveys if s.outcome == "answered"}
+    # Counted as loop_counts counts them: a staff number's answers not (merging.answer_counted).
+    uncounted = set(session.scalars(select(Ticket.id).where(Ticket.id.in_(ids),
+                                                            ~answer_counted()))) if ids else set()
+    verdicts = {s.ticket_id: s for s in surveys
+                if s.outcome == "answered" and s.ticket_id not in uncounted}
     direct = 0
     if ids:
         direct = session.scalar(

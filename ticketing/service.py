@@ -1299,12 +1299,14 @@ def record_survey(
         # The centre keys in what a citizen said on a callback: only where the survey call
         # and SMS would have asked someone (merging.survey_phone). A merged ticket's group
         # answers once, on its primary; a withheld number or "no callback" leaves nobody
-        # to have answered. The system's own paths were routed by the same rule; an answer
+        # to have answered, nor does a staff member's number (ticketing.staff_phones). The
+        # system's own paths were routed by the same rule; an answer
         # already given on a call stands if the citizen asks for no callback meanwhile.
         if merging.survey_phone(session=session, ticket=ticket) is None:
             raise StateConflict("ticket", f"ticket {ticket.number} has nobody to survey "
                                "(merged into another ticket's group, a withheld number, "
-                               "or the caller asked for no callback)")
+                               "the caller asked for no callback, or filed from a staff "
+                               "member's number)")
     score = survey_score(resolved, satisfied)
     now = domain.now()
     _apply(

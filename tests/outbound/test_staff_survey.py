@@ -1,0 +1,98 @@
+"""No satisfaction survey (回访) is placed to a staff member's number (ticketing.staff_phones):
+a unit that files easy tickets from its handlers' phones cannot answer "resolved,
+satisfied" for itself. The ticket is marked 不参与回访 with the reason, once per closure.
+On SQLite and PostgreSQL with the demo city (water-handler's phone is 13900000030)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from outbound.models import Kind
+from outbound.planner import plan
+from tests.outbound.support import close_ticket, events, new_ticket, tasks
+from tests.support.city import City
+from ticketing import merging, service
+from ticketing.context import Domain
+from ticketing.db import transaction
+from ticketing.directory import add_user
+from ticketing.models import Ticket
+from ticketing.staff_phones import NOT_SURVEYED_EVENT, NOT_SURVEYED_NOTE
+from ticketing.states import Role
+
+
+def _loaded(s: Session, number: str) -> Ticket:
+    # (by number in the session itself: SQLite's one writer holds the lock from BEGIN)
+    return s.scalars(select(Ticket).where(Ticket.number == number)).one()
+
+
+def _planned(sessions: sessionmaker[Session], domain: Domain) -> None:
+    with transaction(sessions) as s:
+        plan(session=s, domain=domain, now=domain.now())
+
+
+def test_no_survey_is_placed_to_a_handlers_own_phone(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """The water company's handler files from their own phone (spelt "+86 139 0000 0030")
+    about their own unit; closed. Before: a survey call was planned to that phone and its
+    answer counted in bj-water's 满意率. Now none is planned, the ticket says why, once
+    however often the planner runs; a citizen's ticket closed beside it is surveyed."""
+    own = new_ticket(ob_sessions, ob_domain, ob_city, phone="+86 139 0000 0030")
+    citizen = new_ticket(ob_sessions, ob_domain, ob_city, phone="13811112222")
+    for number in (own, citizen):
+        close_ticket(ob_sessions, ob_domain, ob_city, number)
+    _planned(ob_sessions, ob_domain)
+    _planned(ob_sessions, ob_domain)
+    assert tasks(ob_sessions, own, Kind.SURVEY_CALL.value) == []
+    assert len(tasks(ob_sessions, citizen, Kind.SURVEY_CALL.value)) == 1
+    marks = [e for e in events(ob_sessions, own) if e.action == NOT_SURVEYED_EVENT]
+    assert [(m.note, m.data, m.actor_name) for m in marks] == [
+        (NOT_SURVEYED_NOTE, {"round": 0}, "survey")]
+    assert not [e for e in events(ob_sessions, citizen) if e.action == NOT_SURVEYED_EVENT]
+
+
+def test_a_number_entered_as_staff_after_the_closure_is_not_surveyed(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """Closed and its survey planned; then its number is entered in the directory (a new
+    handler's, written 0086…): the planned call finds nobody to ask when it comes due
+    (outbound.survey reads merging.survey_phone at the claim), and the ticket is marked."""
+    number = new_ticket(ob_sessions, ob_domain, ob_city, phone="13811117777")
+    close_ticket(ob_sessions, ob_domain, ob_city, number)
+    _planned(ob_sessions, ob_domain)
+    assert len(tasks(ob_sessions, number, Kind.SURVEY_CALL.value)) == 1
+    with transaction(ob_sessions) as s:
+        add_user(session=s, username="new-handler", display_name="新承办人",
+                 role=Role.HANDLER, unit_code="bj-water", phone="0086 138 1111 7777")
+    _planned(ob_sessions, ob_domain)
+    with ob_sessions() as s:
+        assert merging.survey_phone(session=s,
+                                    ticket=_loaded(s, number)) is None
+    assert [e.action for e in events(ob_sessions, number)].count(NOT_SURVEYED_EVENT) == 1
+
+
+def test_a_redo_is_marked_again_and_a_citizen_in_the_group_is_surveyed(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """A staff ticket redone (驳回重办) and closed again is marked for its new closure too.
+    A citizen's ticket merged into a staff-filed primary is not silenced by it: the
+    group's survey goes to the citizen (a unit cannot bury a complaint in its own
+    ticket's group)."""
+    own = new_ticket(ob_sessions, ob_domain, ob_city, phone="13900000030")
+    close_ticket(ob_sessions, ob_domain, ob_city, own)
+    _planned(ob_sessions, ob_domain)
+    supervisor = ob_city.actor("supervisor")
+    with transaction(ob_sessions) as s:
+        service.reject_redo(session=s, domain=ob_domain,
+                            ticket=_loaded(s, own), actor=supervisor,
+                            reason="再核一下")
+    citizen = new_ticket(ob_sessions, ob_domain, ob_city, phone="13811118888")
+    operator = ob_city.actor("operator")
+    with transaction(ob_sessions) as s:
+        merging.merge(session=s, domain=ob_domain, primary=_loaded(s, own),
+                      others=[_loaded(s, citizen)], actor=operator)
+    close_ticket(ob_sessions, ob_domain, ob_city, own)
+    _planned(ob_sessions, ob_domain)
+    assert [e.action for e in events(ob_sessions, own)].count(NOT_SURVEYED_EVENT) == 1
+    assert [t.round for t in tasks(ob_sessions, own, Kind.SURVEY_CALL.value)] == [1]
+    with ob_sessions() as s:
+        assert merging.survey_phone(session=s, ticket=_loaded(s, own)) == \
+            "+8613811118888"

@@ -1,0 +1,74 @@
+"""Staff numbers: a satisfaction survey (回访) answered on one is no citizen's answer.
+
+满意率 and 解决率 (docs/metrics.md) are what citizens say of the handling. A unit that wanted
+better figures could file easy tickets from its staff's phones, close them and answer
+"resolved, satisfied" itself. So a number in the directory, any user's (handler,
+supervisor, operator, admin; active or not) or any unit's contact number, is a staff
+number, whatever unit the ticket is at (a 改派 after filing changes nothing, and a handler
+cannot answer for a neighbouring unit either), and:
+
+- no survey is placed to it (ticketing.merging.surveyed_caller and ``surveyable`` read
+  :func:`staff_number`; a 并单 group is surveyed on a merged citizen's number instead), and
+  the closed ticket is marked 不参与回访 with the reason (:func:`mark_not_surveyed`, from the
+  planner);
+- an answer already stored for such a ticket (before its number was entered in the
+  directory) stays on the trail and counts in no figure (ticketing.merging.answer_counted).
+
+Both read the directory as it is when they run: a forgery found later, once the number is
+entered, leaves every figure computed from then on. The directory is the centre's alone to
+write (admin API, ``hotline user add`` / ``unit add``), so no unit can make a citizen's
+number a staff number to drop an answer it did not like.
+
+Numbers compare in E.164: the directory (ticketing.directory) and the tickets
+(ticketing.service) store only what ``ticketing.phones.normalise`` gives, and a number
+asked about here goes through it too, so "+86 139 …", "0086139…" and "139…" are one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import Session
+
+from ticketing.actors import Actor
+from ticketing.models import Ticket, TicketEvent, Unit, User
+from ticketing.phones import normalise
+from ticketing.service import record_event
+
+# The audited mark on a closed ticket whose survey is not placed for this rule.
+NOT_SURVEYED_EVENT = "survey_not_placed"
+NOT_SURVEYED_NOTE = "不参与回访：来电号码为工作人员号码（承办单位或热线中心登记的电话）"
+_MARKER = Actor.system("survey")
+
+
+def staff_number(phone: Any) -> Any:
+    """SQL: the number column (or bound value) ``phone`` is a staff number. EXISTS, not
+    IN, so that its negation is plain true or false (NOT IN over a NULL is neither)."""
+    return or_(exists(select(User.id).where(User.phone == phone)),
+               exists(select(Unit.id).where(Unit.phone == phone)))
+
+
+def is_staff_number(*, session: Session, phone: str | None) -> bool:
+    """:func:`staff_number` for one number, written any way (it is normalised first)."""
+    e164 = normalise(phone)
+    if e164 is None:
+        return False
+    found = session.scalar(select(staff_number(e164)))
+    return bool(found)
+
+
+def mark_not_surveyed(*, session: Session, candidates: Any, now: datetime) -> int:
+    """Record 不参与回访 on every closed ticket ``candidates`` (a WHERE clause: closed,
+    no answer for this closure, a callback number that only the staff rule keeps from a
+    survey) picks, once per closure: an audited event, the reason in its note."""
+    marked = exists(select(TicketEvent.id).where(
+        TicketEvent.ticket_id == Ticket.id, TicketEvent.action == NOT_SURVEYED_EVENT,
+        TicketEvent.at >= Ticket.closed_at))
+    tickets = session.scalars(select(Ticket).where(and_(candidates, ~marked))
+                              .order_by(Ticket.id)).all()
+    for ticket in tickets:
+        record_event(session=session, ticket=ticket, actor=_MARKER, action=NOT_SURVEYED_EVENT,
+                     note=NOT_SURVEYED_NOTE, data={"round": ticket.redo_count}, at=now)
+    return len(tickets)
