@@ -53,12 +53,20 @@ class GroupCommit(Generic[Item, Outcome]):
     worker thread, one group at a time."""
 
     def __init__(self, sessions: sessionmaker[Session],
-                 write_one: Callable[[Session, Item], Outcome]) -> None:
+                 write_one: Callable[[Session, Item], Outcome], *, writers: int = 1) -> None:
         self._sessions = sessions
         self._write_one = write_one
+        self._writers = writers
         self._waiting: list[tuple[Item, asyncio.Future[Outcome]]] = []
-        self._task: asyncio.Task[None] | None = None
+        self._running = 0  # writer tasks, each writing one group at a time
+        self._tasks: set[asyncio.Task[None]] = set()  # referenced while they run
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    @property
+    def waiting(self) -> int:
+        """Filings handed over and waiting for the writer (not those it is writing)."""
+        return len(self._waiting)
 
     async def submit(self, item: Item) -> Outcome:
         """``item`` filed with whatever else is waiting; its outcome once the group has
@@ -67,23 +75,32 @@ class GroupCommit(Generic[Item, Outcome]):
         if loop is not self._loop:
             # An app served by a new event loop (a test client opened again): futures and
             # the task belong to the loop that made them.
-            self._loop, self._waiting, self._task = loop, [], None
+            self._loop, self._waiting, self._running, self._tasks = loop, [], 0, set()
+            # The writers' own threads: queued behind the requests waiting for the thread
+            # pool (to classify), a group would wait for all of them.
+            self._limiter = anyio.CapacityLimiter(self._writers)
         future: asyncio.Future[Outcome] = loop.create_future()
         self._waiting.append((item, future))
-        if self._task is None:
-            self._task = loop.create_task(self._drain())
+        if self._running < self._writers:
+            self._running += 1
+            task = loop.create_task(self._drain())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         # Shielded: a request cancelled while its group is written does not cancel the
         # outcome the writer will set (its filing is written all the same, as a lone
         # request's thread went on).
         return await asyncio.shield(future)
 
     async def _drain(self) -> None:
+        # A writer ends when nothing waits, counted off in the same step (not in a done
+        # callback, a loop iteration later): a filing handed over after that check starts
+        # another writer, never waits for one that has ended.
         try:
             while self._waiting:
                 group, self._waiting = self._waiting, []
                 try:
                     outcomes = await anyio.to_thread.run_sync(
-                        self.write, [item for item, _ in group])
+                        self.write, [item for item, _ in group], limiter=self._limiter)
                 except BaseException as exc:
                     stopped = WriterStopped("the filing writer stopped before its commit")
                     stopped.__cause__ = exc
@@ -99,7 +116,7 @@ class GroupCommit(Generic[Item, Outcome]):
                     else:
                         future.set_result(outcome)
         finally:
-            self._task = None
+            self._running -= 1
 
     def write(self, items: list[Item]) -> list[Outcome | Exception]:
         """File ``items`` in one transaction, each in its own savepoint; each one's outcome

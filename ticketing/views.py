@@ -3,6 +3,7 @@ requests filing tickets at once share one (ticketing.group_commit)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -148,13 +149,13 @@ async def create_ticket(
         alias=idempotency.HEADER, pattern=idempotency.KEY_PATTERN,
         description=IDEMPOTENCY_KEY_HELP)] = None,
 ) -> TicketOut:
-    filing = await anyio.to_thread.run_sync(_understood_filing, body, request, token, domain,
+    filing = await anyio.to_thread.run_sync(understood_filing, body, request, token, domain,
                                             idempotency_key, limiter=intake_limiter(request))
     return await filing_writer(request).submit(filing)
 
 
 @dataclass(frozen=True)
-class _Filing:
+class Filing:
     """One request's ticket, classified, for the process's filing writer."""
 
     body: TicketCreate
@@ -164,31 +165,36 @@ class _Filing:
     understood: Understanding | None
 
 
-def _understood_filing(body: TicketCreate, request: Request, token: str, domain: Domain,
-                       idempotency_key: str | None) -> _Filing:
+def understood_filing(body: TicketCreate, request: Request, token: str, domain: Domain,
+                       idempotency_key: str | None) -> Filing:
     # Classified before the transaction: on SQLite the transaction holds the write lock
     # from its first statement, and every other creator would wait for the classifier.
     # Only for a known token of a role that may file: classifying is the costliest step
     # a stranger (or a handler, refused below anyway) could buy.
     known_token(request, token, *FILING_ROLES)
-    return _Filing(body=body, token=token, domain=domain, key=idempotency_key,
+    return Filing(body=body, token=token, domain=domain, key=idempotency_key,
                    understood=service.understand_demand(domain=domain, demand=body.demand))
 
 
-def filing_writer(request: Request) -> GroupCommit[_Filing, TicketOut]:
+POSTGRESQL_FILING_WRITERS = int(os.environ.get("HOTLINE_FILING_WRITERS", "2"))
+
+
+def filing_writer(request: Request) -> GroupCommit[Filing, TicketOut]:
     """The app's writer of API filings (ticketing.group_commit): the requests waiting to
     file at once share one transaction, each in its own savepoint."""
     state = request.app.state
-    writer: GroupCommit[_Filing, TicketOut] | None = getattr(state, "filing_writer", None)
+    writer: GroupCommit[Filing, TicketOut] | None = getattr(state, "filing_writer", None)
     if writer is None:
-        writer = state.filing_writer = GroupCommit(state.sessions, _file)
+        writers = 1 if state.engine.dialect.name == "sqlite" else POSTGRESQL_FILING_WRITERS
+        writer = state.filing_writer = GroupCommit(state.sessions, write_filing,
+                                                   writers=writers)
     return writer
 
 
 _GROUP_ACTORS = "hotline_group_actors"  # Session.info key: the group's tokens' users
 
 
-def _file(session: Session, filing: _Filing) -> TicketOut:
+def write_filing(session: Session, filing: Filing) -> TicketOut:
     """One filing in the group's transaction (inside its savepoint): what a lone request's
     transaction did, the token checked again, the answer read before the commit."""
     # A token is looked up once a group (the bench's 50 clients share one operator's): the

@@ -391,18 +391,18 @@ def test_run_at_commit_runs_last_and_only_with_the_commit(db_url: str) -> None:
             return update(Unit).where(Unit.code == code).values(name=name)
 
         with factory() as s:
-            run_at_commit(s, rename("a", "回滚"))
+            run_at_commit(s, rename("a", "回滚"), row=("units", ord("a")))
             s.rollback()
             s.add(Unit(code="c", name="丙"))
             s.commit()  # the next transaction: what the rolled-back one queued is gone
         with factory() as s:
-            run_at_commit(s, rename("b", "未提交"))
+            run_at_commit(s, rename("b", "未提交"), row=("units", ord("b")))
         # The session closed without a commit: nothing ran, nothing is left queued.
         seen = Statements.on(engine)
         with factory() as s:
-            run_at_commit(s, rename("a", "丁"))
+            run_at_commit(s, rename("a", "丁"), row=("units", ord("a")))
             savepoint = s.begin_nested()
-            run_at_commit(s, rename("b", "撤回的保存点"))
+            run_at_commit(s, rename("b", "撤回的保存点"), row=("units", ord("b")))
             savepoint.rollback()
             with s.begin_nested():  # a savepoint released: the outer transaction goes on
                 s.add(Unit(code="d", name="戊"))
