@@ -18,8 +18,10 @@ What a lone request had, each filing keeps:
   (the same 503); a crash before the commit answers nobody and commits nothing;
 - its place in the order it came: filings are written in the order they were handed over.
 
-Per process: with several API workers each groups its own (on SQLite they take one writers'
-turn a group; on PostgreSQL each runs its transaction beside the other's).
+Per process, one group at a time: with several API workers each groups its own, and on
+SQLite each group takes one writers' turn across the processes. The API files this way on
+SQLite (``ticketing.views.filing_writer``); on PostgreSQL, whose transactions run side by side,
+it filed fewer tickets a second than lone transactions (docs/scaling.md, twenty-fourth round).
 """
 
 from __future__ import annotations
@@ -53,13 +55,11 @@ class GroupCommit(Generic[Item, Outcome]):
     worker thread, one group at a time."""
 
     def __init__(self, sessions: sessionmaker[Session],
-                 write_one: Callable[[Session, Item], Outcome], *, writers: int = 1) -> None:
+                 write_one: Callable[[Session, Item], Outcome]) -> None:
         self._sessions = sessions
         self._write_one = write_one
-        self._writers = writers
         self._waiting: list[tuple[Item, asyncio.Future[Outcome]]] = []
-        self._running = 0  # writer tasks, each writing one group at a time
-        self._tasks: set[asyncio.Task[None]] = set()  # referenced while they run
+        self._writer: asyncio.Task[None] | None = None  # writing, one group at a time
         self._loop: asyncio.AbstractEventLoop | None = None
         self._limiter: anyio.CapacityLimiter | None = None
 
@@ -75,24 +75,21 @@ class GroupCommit(Generic[Item, Outcome]):
         if loop is not self._loop:
             # An app served by a new event loop (a test client opened again): futures and
             # the task belong to the loop that made them.
-            self._loop, self._waiting, self._running, self._tasks = loop, [], 0, set()
-            # The writers' own threads: queued behind the requests waiting for the thread
+            self._loop, self._waiting, self._writer = loop, [], None
+            # The writer's own thread: queued behind the requests waiting for the thread
             # pool (to classify), a group would wait for all of them.
-            self._limiter = anyio.CapacityLimiter(self._writers)
+            self._limiter = anyio.CapacityLimiter(1)
         future: asyncio.Future[Outcome] = loop.create_future()
         self._waiting.append((item, future))
-        if self._running < self._writers:
-            self._running += 1
-            task = loop.create_task(self._drain())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        if self._writer is None:
+            self._writer = loop.create_task(self._drain())
         # Shielded: a request cancelled while its group is written does not cancel the
         # outcome the writer will set (its filing is written all the same, as a lone
         # request's thread went on).
         return await asyncio.shield(future)
 
     async def _drain(self) -> None:
-        # A writer ends when nothing waits, counted off in the same step (not in a done
+        # The writer ends when nothing waits, and says so in the same step (not in a done
         # callback, a loop iteration later): a filing handed over after that check starts
         # another writer, never waits for one that has ended.
         try:
@@ -116,7 +113,7 @@ class GroupCommit(Generic[Item, Outcome]):
                     else:
                         future.set_result(outcome)
         finally:
-            self._running -= 1
+            self._writer = None
 
     def write(self, items: list[Item]) -> list[Outcome | Exception]:
         """File ``items`` in one transaction, each in its own savepoint; each one's outcome
@@ -124,16 +121,23 @@ class GroupCommit(Generic[Item, Outcome]):
         before the commit: an exception that is not an outcome (the thread interrupted)
         leaves the transaction rolled back and propagates."""
         outcomes: list[Outcome | Exception] = []
+        # A group of one (every filing when the writer is idle) needs no savepoint: its
+        # error rolls its transaction back, as a lone request's did; two statements saved.
+        alone = len(items) == 1
         session = self._sessions()
         try:
             try:
                 for item in items:
                     try:
+                        if alone:
+                            outcomes.append(self._write_one(session, item))
+                            continue
                         with session.begin_nested():
                             outcomes.append(self._write_one(session, item))
                     except Exception as exc:
-                        if database_unavailable(exc) or not _usable(session):
-                            # The database went away (or the savepoint could not be rolled
+                        if alone or database_unavailable(exc) or not _usable(session):
+                            # Alone, its error is its answer, nothing committed. Else the
+                            # database went away (or the savepoint could not be rolled
                             # back): the group's transaction is lost; every filing gets
                             # what a lone request got.
                             raise
