@@ -43,8 +43,9 @@ Outcome = TypeVar("Outcome")
 
 
 class WriterStopped(RuntimeError):
-    """The writer's thread ended without committing (interrupted, the process stopping):
-    nothing of the group was written."""
+    """The writer was stopped (cancelled with the process, or its thread interrupted) while
+    it wrote the group: its requests cannot be told whether it committed, as a lone request
+    cut off then could not; a retry with the Idempotency-Key finds out."""
 
 
 class GroupCommit(Generic[Item, Outcome]):
@@ -99,7 +100,7 @@ class GroupCommit(Generic[Item, Outcome]):
                     outcomes = await anyio.to_thread.run_sync(
                         self.write, [item for item, _ in group], limiter=self._limiter)
                 except BaseException as exc:
-                    stopped = WriterStopped("the filing writer stopped before its commit")
+                    stopped = WriterStopped("the filing writer was stopped while writing")
                     stopped.__cause__ = exc
                     for _, future in group:
                         if not future.done():

@@ -1,5 +1,5 @@
-"""REST API under /api/v1. Each request is one transaction, committed by the endpoint; the
-requests filing tickets at once share one (ticketing.group_commit)."""
+"""REST API under /api/v1. Each request is one transaction, committed by the endpoint; on
+SQLite the requests filing tickets at once share one (ticketing.group_commit)."""
 
 from __future__ import annotations
 
