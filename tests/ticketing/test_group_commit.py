@@ -4,6 +4,7 @@ databases, socket-free."""
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import threading
@@ -101,11 +102,13 @@ def test_a_bad_filing_answers_alone_and_the_others_commit(
         filing(city, domain, key="mended", caller_phone="12"),
         filing(city, domain, key="mended"),
         filing(city, domain, user="cy-handler"),  # a role that may not file
+        dataclasses.replace(filing(city, domain), token="revoked-or-never-issued"),
         filing(city, domain),
     ])
-    good, bad, mended, handler, last = outcomes
+    good, bad, mended, handler, stranger, last = outcomes
     assert isinstance(bad, InvalidInput) and bad.field == "caller_phone"
     assert isinstance(handler, HTTPException) and handler.status_code == 403
+    assert isinstance(stranger, HTTPException) and stranger.status_code == 401
     assert all(isinstance(o, TicketOut) for o in (good, mended, last))
     after = stored(sessions)
     assert (after[0] - before[0], after[2] - before[2]) == (3, 1)
