@@ -9,8 +9,8 @@ more, and prints:
 - each worker thread kind's CPU per ticket, user and system, and its context switches per
   ticket, read from ``/proc/<pid>/task`` before and after (the kernel's accounting: what
   holds on a shared machine; the samples below are shares of wall time);
-- the samples' shares by step: the ticket's own (inside ``_create_ticket``: classification,
-  the transaction, create/accept/dispatch, commit, the answer) and the event loop's (HTTP
+- the samples' shares by step: the ticket's own (classification, the transaction,
+  create/accept/dispatch, commit, the answer) and the event loop's (HTTP
   parsing, routing and middleware, FastAPI's dependencies, the thread hop, serialising and
   writing the answer, the access log), and by package of the innermost frame (SQLAlchemy,
   the driver);
@@ -57,15 +57,18 @@ _PREFIX = re.compile(r" \((?:.*?site-packages/|/usr/lib/python3\.\d+/|" + re.esc
                      + r"/)")
 _LINE = re.compile(r":\d+\)$")
 # The ticket's steps, by the first frame that names them (in this order), anywhere in a
-# stack that is inside the endpoint's body (views._create_ticket).
+# stack that is inside the endpoint's work: classifying (views.understood_filing), then the
+# transaction (a group's on SQLite, ticketing.group_commit; its own, views._file_alone).
 TICKET_STEPS = (
     ("ticket: classification (understand_demand)", "understand_demand"),
     ("ticket: token gate (known_token)", "known_token"),
     ("ticket: commit", "Session.commit"),
     ("ticket: the answer (filed_answer)", "filed_answer"),
     ("ticket: create, accept, dispatch (create_once)", "create_once"),
-    ("ticket: transaction begin, actor, close (unit_of_work)", "unit_of_work"),
-    ("ticket: other", "_create_ticket"),
+    ("ticket: actor (authenticated)", "authenticated"),
+    ("ticket: transaction begin, savepoints, close", "_file_alone"),
+    ("ticket: transaction begin, savepoints, close", "group_commit.py"),
+    ("ticket: other", "understood_filing"),
 )
 # The event loop's steps, by the first frame that names them (in this order).
 LOOP_STEPS = (
@@ -94,7 +97,7 @@ def _package(frame: str) -> str:
 
 
 def _step(stack: str, main: bool) -> str:
-    if "_create_ticket" in stack:
+    if any(marker in stack for _, marker in TICKET_STEPS[-3:]):
         return next(name for name, marker in TICKET_STEPS if marker in stack)
     if main:
         return next((name for name, marker in LOOP_STEPS if marker in stack),

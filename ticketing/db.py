@@ -435,7 +435,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 _AT_COMMIT = "hotline_at_commit"  # Session.info key: statements run_at_commit queued
 
 
-def run_at_commit(session: Session, statement: Executable) -> None:
+def run_at_commit(session: Session, statement: Executable, *, row: tuple[str, int]) -> None:
     """Run ``statement`` in the session's transaction, but last, just before its COMMIT.
 
     For an UPDATE of a row that many concurrent transactions touch (a counter on the
@@ -443,9 +443,15 @@ def run_at_commit(session: Session, statement: Executable) -> None:
     to the commit, so run where it was written it holds every other creator of that row up
     for the rest of the request; run last, for one round trip. The statement still commits
     or rolls back with the transaction, and a savepoint rolled back drops the statements
-    queued inside it."""
+    queued inside it.
+
+    ``row`` is the row the statement locks, (table, id). The queued statements run in that
+    order, not in the order they came: a transaction that bumps several such rows (a group
+    of filings, ticketing.group_commit) takes their locks in the order every other one
+    does, so two of them never wait for each other's (a deadlock, which PostgreSQL ends by
+    failing one of them)."""
     tx = session.get_nested_transaction() or session.get_transaction() or session.begin()
-    session.info.setdefault(_AT_COMMIT, []).append((tx, statement))
+    session.info.setdefault(_AT_COMMIT, []).append((tx, row, statement))
 
 
 @event.listens_for(Session, "before_commit")
@@ -453,7 +459,7 @@ def _run_queued(session: Session) -> None:
     if session.in_nested_transaction():
         return  # a savepoint released: the outer transaction goes on
     # Taken off first: should one fail, the rollback must not find them still queued.
-    for _, statement in session.info.pop(_AT_COMMIT, ()):
+    for _, _, statement in sorted(session.info.pop(_AT_COMMIT, ()), key=lambda q: q[1]):
         session.execute(statement)
 
 
@@ -470,7 +476,7 @@ def _drop_rolled_back(session: Session, rolled_back: SessionTransaction) -> None
             tx = tx.parent
         return False
 
-    session.info[_AT_COMMIT] = [(tx, s) for tx, s in queued if not inside(tx)]
+    session.info[_AT_COMMIT] = [q for q in queued if not inside(q[0])]
 
 
 @event.listens_for(Session, "after_transaction_end")

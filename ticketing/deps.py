@@ -105,13 +105,18 @@ def unit_of_work(
     state = request.app.state
     session: Session = state.read_sessions() if read_only else state.sessions()
     try:
-        actor = actor_for_token(session=session, token=token)
-        if actor is None:
-            raise HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"})
-        yield session, actor
+        yield session, authenticated(session, token)
     finally:
         session.rollback()
         session.close()
+
+
+def authenticated(session: Session, token: str) -> Actor:
+    """The active user ``token`` names, read in ``session``'s transaction; else 401."""
+    actor = actor_for_token(session=session, token=token)
+    if actor is None:
+        raise HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"})
+    return actor
 
 
 def require(actor: Actor, *roles: Role) -> None:

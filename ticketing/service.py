@@ -711,7 +711,8 @@ def _count_duplicate(
     run_at_commit(session, update(Ticket)
                   .where(Ticket.id == original.id)
                   .values(duplicate_count=Ticket.duplicate_count + 1)
-                  .execution_options(synchronize_session=False))
+                  .execution_options(synchronize_session=False),
+                  row=(Ticket.__tablename__, original.id))
 
 
 # --- lifecycle -----------------------------------------------------------------------

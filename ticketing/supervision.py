@@ -97,7 +97,8 @@ def on_ticket(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor
                           .where(SupervisionCase.id == case.id)
                           .values(tickets=SupervisionCase.tickets + 1,
                                   last_ticket_at=ticket.received_at)
-                          .execution_options(synchronize_session=False))
+                          .execution_options(synchronize_session=False),
+                          row=(SupervisionCase.__tablename__, case.id))
             set_committed_value(case, "tickets", case.tickets + 1)
             set_committed_value(case, "last_ticket_at", ticket.received_at)
             note = f"多诉督办：{place_text(ticket)}{label}问题，并入督办件（共{case.tickets}件）"

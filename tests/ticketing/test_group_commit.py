@@ -1,0 +1,253 @@
+"""The API's filings written in groups (ticketing.group_commit, views.write_filing): one
+transaction a group, a savepoint a filing, nothing answered before the commit; on both
+databases, socket-free."""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from fastapi import HTTPException
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, event, func, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.support.api import auth
+from tests.support.city import City
+from ticketing import service
+from ticketing.context import Domain
+from ticketing.db import database_unavailable, make_engine, make_session_factory
+from ticketing.group_commit import GroupCommit
+from ticketing.idempotency import KeyReused
+from ticketing.inputs import InvalidInput
+from ticketing.models import IdempotencyKey, Ticket, TicketEvent
+from ticketing.schemas import TicketCreate, TicketOut
+from ticketing.views import Filing, filing_writer, write_filing
+
+BODY = {"caller_phone": "13811112222", "demand": "朝阳区望京西园三区5号楼停水了，一直没来水",
+        "category": "water"}
+
+
+def filing(city: City, domain: Domain, *, user: str = "operator", key: str | None = None,
+           **fields: Any) -> Filing:
+    body = TicketCreate(**{**BODY, **fields})
+    return Filing(body=body, token=city.tokens[user], domain=domain, key=key,
+                  understood=service.understand_demand(domain=domain, demand=body.demand))
+
+
+def writer(sessions: sessionmaker[Session]) -> GroupCommit[Filing, TicketOut]:
+    return GroupCommit(sessions, write_filing)
+
+
+def stored(sessions: sessionmaker[Session]) -> tuple[int, int, int]:
+    """(tickets, their events, idempotency keys)."""
+    with sessions() as s:
+        return tuple(s.scalar(select(func.count()).select_from(t)) or 0  # type: ignore[return-value]
+                     for t in (Ticket, TicketEvent, IdempotencyKey))
+
+
+def test_a_group_files_each_in_order_in_one_transaction(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    commits: list[int] = []
+    engine = sessions.kw["bind"]
+    event.listen(engine, "commit", lambda conn: commits.append(1))
+    demands = ["朝阳区某小区停水了", "海淀区中关村大街井盖丢了", "丰台区某小区暖气不热"]
+    outcomes = writer(sessions).write([filing(city, domain, demand=d, category=None)
+                                       for d in demands])
+    assert commits == [1]
+    assert all(isinstance(o, TicketOut) for o in outcomes)
+    shown = [o for o in outcomes if isinstance(o, TicketOut)]
+    assert [o.demand for o in shown] == demands
+    assert [int(o.number) for o in shown] == list(range(int(shown[0].number),
+                                                        int(shown[0].number) + 3))
+    with sessions() as s:
+        for o in shown:
+            ticket = s.scalars(select(Ticket).where(Ticket.number == o.number)).one()
+            assert ticket.status == o.status == "dispatched"
+            # The answer was read inside the transaction, with the dispatch in its trail.
+            assert "dispatch" in {e.action for e in o.events or []}
+
+
+def test_a_key_twice_in_one_group_files_one_ticket(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    before = stored(sessions)
+    outcomes = writer(sessions).write([
+        filing(city, domain, key="twice"),
+        filing(city, domain, key="twice"),
+        filing(city, domain, key="twice", demand="海淀区中关村大街井盖丢了"),  # another body
+        filing(city, domain, key="twice", user="supervisor"),  # another user's key
+    ])
+    first, again, reused, others = outcomes
+    assert isinstance(first, TicketOut) and isinstance(again, TicketOut)
+    assert again.number == first.number
+    assert isinstance(reused, KeyReused)
+    assert isinstance(others, TicketOut) and others.number != first.number
+    after = stored(sessions)
+    assert (after[0] - before[0], after[2] - before[2]) == (2, 2)
+
+
+def test_a_bad_filing_answers_alone_and_the_others_commit(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    before = stored(sessions)
+    outcomes = writer(sessions).write([
+        filing(city, domain),
+        # Its key is claimed before the phone is refused: the savepoint takes the claim
+        # back, so the same key with a good body files in the same group.
+        filing(city, domain, key="mended", caller_phone="12"),
+        filing(city, domain, key="mended"),
+        filing(city, domain, user="cy-handler"),  # a role that may not file
+        dataclasses.replace(filing(city, domain), token="revoked-or-never-issued"),
+        filing(city, domain),
+    ])
+    good, bad, mended, handler, stranger, last = outcomes
+    assert isinstance(bad, InvalidInput) and bad.field == "caller_phone"
+    assert isinstance(handler, HTTPException) and handler.status_code == 403
+    assert isinstance(stranger, HTTPException) and stranger.status_code == 401
+    assert all(isinstance(o, TicketOut) for o in (good, mended, last))
+    after = stored(sessions)
+    assert (after[0] - before[0], after[2] - before[2]) == (3, 1)
+    with sessions() as s:
+        assert s.scalars(select(Ticket.number).join(
+            IdempotencyKey, IdempotencyKey.ticket_id == Ticket.id)).all() == [
+                mended.number]  # type: ignore[union-attr]
+    # Alone (a group of one, no savepoint) the same: its claim is not committed.
+    alone = writer(sessions).write([filing(city, domain, key="alone", caller_phone="12")])
+    assert isinstance(alone[0], InvalidInput)
+    assert stored(sessions)[2] == after[2]
+    assert isinstance(writer(sessions).write([filing(city, domain, key="alone")])[0], TicketOut)
+
+
+@contextmanager
+def commit_fails(engine: Engine, db_url: str) -> Iterator[None]:
+    """The next COMMIT on ``engine`` fails as the database makes it fail: PostgreSQL's
+    backend is terminated under it (an outage); SQLite finds a foreign key broken, checked
+    only at the commit (a constraint)."""
+    def fail(conn: Any) -> None:
+        event.remove(engine, "commit", fail)
+        if db_url.startswith("postgresql"):
+            pid = conn.connection.dbapi_connection.info.backend_pid
+            with make_engine(db_url).connect() as other:
+                other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                other.commit()
+        else:
+            conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
+            conn.exec_driver_sql("UPDATE idempotency_keys SET ticket_id = 2000000000")
+
+    event.listen(engine, "commit", fail)
+    yield
+
+
+def test_a_commit_that_fails_fails_every_filing_as_a_lone_one(
+        client: TestClient, sessions: sessionmaker[Session], domain: Domain, city: City,
+        db_url: str) -> None:
+    app_sessions = client.app.state.sessions  # type: ignore[attr-defined]
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    before = stored(sessions)
+    refused = filing(city, domain, key="refused", caller_phone="12")
+    with commit_fails(engine, db_url):
+        outcomes = writer(app_sessions).write([
+            filing(city, domain, key="a"), refused, filing(city, domain, key="b")])
+    first, own, last = outcomes
+    assert isinstance(own, InvalidInput)  # refused before the commit: its own answer
+    assert first is last and isinstance(first, Exception)
+    assert stored(sessions) == before
+    # A lone request failing so is answered the same way (503 for the outage; SQLite's
+    # broken constraint raises, the 500 every error of our own gets).
+    with commit_fails(engine, db_url):
+        if database_unavailable(first):
+            lone = client.post("/api/v1/tickets", json=BODY,
+                               headers={**auth(city, "operator"), "Idempotency-Key": "c"})
+            assert lone.status_code == 503
+        else:
+            with pytest.raises(type(first)):
+                client.post("/api/v1/tickets", json=BODY,
+                            headers={**auth(city, "operator"), "Idempotency-Key": "c"})
+    assert stored(sessions) == before
+    # The writer goes on: the next group commits.
+    again = writer(app_sessions).write([filing(city, domain, key="a")])
+    assert isinstance(again[0], TicketOut)
+
+
+def _crash_at_commit(db_url: str, filings: list[Filing]) -> None:
+    engine = make_engine(db_url)
+    event.listen(engine, "commit", lambda conn: os._exit(3))
+    outcomes = writer(make_session_factory(engine)).write(filings)
+    os._exit(0 if outcomes else 1)  # not reached: nothing returns before the commit
+
+
+def test_a_crash_before_the_commit_answers_nobody_and_loses_nothing_answered(
+        sessions: sessionmaker[Session], domain: Domain, city: City, db_url: str) -> None:
+    before = stored(sessions)
+    filings = [filing(city, domain, key="crash"), filing(city, domain)]
+    child = multiprocessing.get_context("fork").Process(
+        target=_crash_at_commit, args=(db_url, filings))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 3
+    assert stored(sessions) == before
+    # The process's lock and transaction died with it: the same filings file afterwards.
+    outcomes = writer(sessions).write(filings)
+    assert all(isinstance(o, TicketOut) for o in outcomes)
+
+
+def test_requests_filing_at_once_share_one_transaction(
+        client: TestClient, sessions: sessionmaker[Session], city: City, db_url: str) -> None:
+    """On SQLite, requests that come while the writer is busy wait and are filed in one
+    group, each answered with its own ticket; on PostgreSQL each files alone."""
+    state = client.app.state  # type: ignore[attr-defined]
+    groups: list[int] = []
+    writing = threading.Event()
+
+    class Request:  # what filing_writer reads of a request
+        app = client.app
+
+    shared = filing_writer(Request())  # type: ignore[arg-type]
+    if db_url.startswith("postgresql"):
+        assert shared is None
+        lone = client.post("/api/v1/tickets", headers=auth(city, "operator"), json=BODY)
+        assert lone.status_code == 201 and lone.json()["status"] == "dispatched"
+        return
+    assert shared is not None
+    write = shared.write
+
+    def counted(items: list[Filing]) -> list[Any]:
+        groups.append(len(items))
+        writing.set()
+        return write(items)
+
+    shared.write = counted  # type: ignore[method-assign]
+    answers: list[Any] = []
+
+    def post(n: int) -> None:
+        answers.append(client.post("/api/v1/tickets", headers=auth(city, "operator"),
+                                   json={**BODY, "caller_name": f"市民{n}"}))
+
+    # The database held by another writer: the first group waits for it.
+    with sessions() as holder:
+        holder.execute(select(1))  # BEGIN IMMEDIATE: the writers' turn and SQLite's lock
+        threads = [threading.Thread(target=post, args=(0,))]
+        threads[0].start()
+        assert writing.wait(30)
+        threads += [threading.Thread(target=post, args=(n,)) for n in range(1, 5)]
+        for t in threads[1:]:
+            t.start()
+        for _ in range(600):
+            if shared.waiting == 4:
+                break
+            threading.Event().wait(0.05)
+        assert shared.waiting == 4
+        holder.rollback()
+    for t in threads:
+        t.join(60)
+    assert groups == [1, 4]
+    assert [a.status_code for a in answers] == [201] * 5
+    assert len({a.json()["number"] for a in answers}) == 5
+    assert sorted(a.json()["caller_name"] for a in answers) == [f"市民{n}" for n in range(5)]
+    assert state.filing_writer is shared
+

@@ -1,0 +1,161 @@
+"""Group commit: the filings one process receives at once, written in one transaction.
+
+A request that files alone pays a transaction's fixed costs: a session and its connection,
+BEGIN (on SQLite the write lock, and with several processes the writers' turn across them,
+``ticketing.db._WriterQueue``), COMMIT with its fsync, the turn given back. Under load many
+requests wait for those at once. Here a request hands its filing to the process's writer and
+waits for its own outcome; the writer takes every filing waiting when it becomes free (idle,
+at once: a group of one, no added delay), files them in ONE transaction, each in its own
+SAVEPOINT, commits once and answers each request.
+
+What a lone request had, each filing keeps:
+
+- its own outcome: an error of one filing (an input refused, a key reused, a role that may
+  not file, a constraint) rolls back its savepoint and answers that request only; the others
+  commit;
+- nothing answered before the commit: a failed commit, or a database outage in the middle
+  of the group, fails every filing not yet refused with the error a lone request would get
+  (the same 503); a crash before the commit answers nobody and commits nothing;
+- its place in the order it came: filings are written in the order they were handed over.
+
+Per process, one group at a time: with several API workers each groups its own, and on
+SQLite each group takes one writers' turn across the processes. The API files this way on
+SQLite (``ticketing.views.filing_writer``); on PostgreSQL, whose transactions run side by side,
+it filed fewer tickets a second than lone transactions (docs/scaling.md, twenty-fourth round).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+import anyio.to_thread
+from sqlalchemy.orm import Session, sessionmaker
+
+from ticketing.db import database_unavailable
+
+log = logging.getLogger(__name__)
+
+Item = TypeVar("Item")
+Outcome = TypeVar("Outcome")
+
+
+class WriterStopped(RuntimeError):
+    """The writer was stopped (cancelled with the process, or its thread interrupted) while
+    it wrote the group: its requests cannot be told whether it committed, as a lone request
+    cut off then could not; a retry with the Idempotency-Key finds out."""
+
+
+class GroupCommit(Generic[Item, Outcome]):
+    """One process's writer of ``Item``\\ s: ``write_one(session, item)`` files one inside a
+    savepoint of the group's transaction and returns what its request answers.
+
+    ``submit`` is called on the event loop; ``write`` (the group's transaction) runs in a
+    worker thread, one group at a time."""
+
+    def __init__(self, sessions: sessionmaker[Session],
+                 write_one: Callable[[Session, Item], Outcome]) -> None:
+        self._sessions = sessions
+        self._write_one = write_one
+        self._waiting: list[tuple[Item, asyncio.Future[Outcome]]] = []
+        self._writer: asyncio.Task[None] | None = None  # writing, one group at a time
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    @property
+    def waiting(self) -> int:
+        """Filings handed over and waiting for the writer (not those it is writing)."""
+        return len(self._waiting)
+
+    async def submit(self, item: Item) -> Outcome:
+        """``item`` filed with whatever else is waiting; its outcome once the group has
+        committed (or its own error, or the group's)."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            # An app served by a new event loop (a test client opened again): futures and
+            # the task belong to the loop that made them.
+            self._loop, self._waiting, self._writer = loop, [], None
+            # The writer's own thread: queued behind the requests waiting for the thread
+            # pool (to classify), a group would wait for all of them.
+            self._limiter = anyio.CapacityLimiter(1)
+        future: asyncio.Future[Outcome] = loop.create_future()
+        self._waiting.append((item, future))
+        if self._writer is None:
+            self._writer = loop.create_task(self._drain())
+        # Shielded: a request cancelled while its group is written does not cancel the
+        # outcome the writer will set (its filing is written all the same, as a lone
+        # request's thread went on).
+        return await asyncio.shield(future)
+
+    async def _drain(self) -> None:
+        # The writer ends when nothing waits, and says so in the same step (not in a done
+        # callback, a loop iteration later): a filing handed over after that check starts
+        # another writer, never waits for one that has ended.
+        try:
+            while self._waiting:
+                group, self._waiting = self._waiting, []
+                try:
+                    outcomes = await anyio.to_thread.run_sync(
+                        self.write, [item for item, _ in group], limiter=self._limiter)
+                except BaseException as exc:
+                    stopped = WriterStopped("the filing writer was stopped while writing")
+                    stopped.__cause__ = exc
+                    for _, future in group:
+                        if not future.done():
+                            future.set_exception(stopped)
+                    raise
+                for (_, future), outcome in zip(group, outcomes, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(outcome, BaseException):
+                        future.set_exception(outcome)
+                    else:
+                        future.set_result(outcome)
+        finally:
+            self._writer = None
+
+    def write(self, items: list[Item]) -> list[Outcome | Exception]:
+        """File ``items`` in one transaction, each in its own savepoint; each one's outcome
+        (its answer, or the exception its request raises), in order. Nothing is returned
+        before the commit: an exception that is not an outcome (the thread interrupted)
+        leaves the transaction rolled back and propagates."""
+        outcomes: list[Outcome | Exception] = []
+        # A group of one (every filing when the writer is idle) needs no savepoint: its
+        # error rolls its transaction back, as a lone request's did; two statements saved.
+        alone = len(items) == 1
+        session = self._sessions()
+        try:
+            try:
+                for item in items:
+                    try:
+                        if alone:
+                            outcomes.append(self._write_one(session, item))
+                            continue
+                        with session.begin_nested():
+                            outcomes.append(self._write_one(session, item))
+                    except Exception as exc:
+                        if alone or database_unavailable(exc) or not _usable(session):
+                            # Alone, its error is its answer, nothing committed. Else the
+                            # database went away (or the savepoint could not be rolled
+                            # back): the group's transaction is lost; every filing gets
+                            # what a lone request got.
+                            raise
+                        outcomes.append(exc)
+                session.commit()
+            except Exception as exc:
+                log.debug("a group of %d filings not committed: %s", len(items), exc)
+                # A filing already refused keeps its own answer (it was never to commit).
+                return [o if isinstance(o, Exception) else exc for o in outcomes] \
+                    + [exc] * (len(items) - len(outcomes))
+        finally:
+            session.rollback()
+            session.close()
+        return outcomes
+
+
+def _usable(session: Session) -> bool:
+    """The session's outer transaction can go on after a savepoint's rollback."""
+    tx = session.get_transaction()
+    return tx is not None and tx.is_active
