@@ -205,11 +205,16 @@ class SipMessage(SIP.SIPMessage):
         self.body = {}
 
     # -- small accessors -------------------------------------------------------------
+    # Header names are case-insensitive (RFC 3261 7.3.1): ``split_message`` spells the
+    # ones it knows canonically, any other is kept as written (responses copy it so), and
+    # so is read here whatever its case. Matched case-sensitively, an operator's SBC
+    # writing "x-hotline-vouched: carrier" was not the front's mark (review53).
     def all(self, name: str) -> list[str]:
-        return [v for n, v in self.header_list if n == name]
+        low = name.lower()
+        return [v for n, v in self.header_list if n.lower() == low]
 
     def first(self, name: str, default: str = "") -> str:
-        return next((v for n, v in self.header_list if n == name), default)
+        return next(iter(self.all(name)), default)
 
     @property
     def call_id(self) -> str:
