@@ -332,7 +332,7 @@ class TwilioDialogue:
                 return self._replay(call)  # declined already: this webhook sent again
             key = digits[:1]
             call.intake.key(key)
-            reply = offer_reply(key or None)
+            reply = offer_reply(key or None, operator=bool(self.settings.sip.operator_uri))
             if reply is OfferReply.DECLINE:
                 call.intake.decline_handover(service_number)
                 log.info("call %s: emergency %s hand-over declined by the caller", j.call_id,
@@ -365,6 +365,13 @@ class TwilioDialogue:
             if dial_status in DIAL_ANSWERED:
                 call.intake.end(CallOutcome.OPERATOR)
                 return twiml.hang_up()
+            handover = call.journal.handover
+            if handover is not None:
+                # 0 at the hand-over question and the operator did not answer: on to the
+                # service, as silence would have (decisions.offer_reply); before (review53)
+                # a callback request, and the emergency was dropped.
+                call.journal.outcome = CallOutcome.TICKET.value
+                return self._emergency(call, handover["service"])
             return self._ask_number_or(call, "callback")
 
     def silence(self, call_sid: str, attempt: int) -> str:
@@ -395,7 +402,7 @@ class TwilioDialogue:
                 return twiml.empty()
             j = call.journal
             if offer_pending(j.handover_asked, j.handover, j.handover_declined) and (
-                    offer_reply(None) is OfferReply.HAND_OVER):
+                    offer_reply(None, operator=False) is OfferReply.HAND_OVER):
                 # Hung up while asked whether to be put through: handed over, the default.
                 call.intake.journal_handover(
                     j.handover_asked, emergency_target(self.settings, j.handover_asked)[1])
