@@ -226,7 +226,11 @@ class IvrServices:
     # its interval later, and the ticket is not dispatched before its words come.
     on_backlog: Callable[[], object] | None = None
     # Ticket numbers keyed by callers nobody vouched for, by address (key 1).
-    keyed_lookups: KeyedLookups = field(default_factory=KeyedLookups)
+    keyed_lookups: KeyedLookups = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.keyed_lookups = KeyedLookups(
+            per_address=self.settings.ivr.ticket_numbers_per_address)
 
 
 def after_understanding(understanding: Understanding | None, *, ask_again: bool,
@@ -898,24 +902,32 @@ class Dialogue:
         answers. Now the caller keys a ticket number and hears that ticket's step alone.
         None when the caller hung up."""
         self._drop_keys()  # the 1 that chose the menu
-        if self.ticket_tries >= TICKET_TRIES_PER_CALL or not self.svc.keyed_lookups.take(
-                self.call.caller_address):
+        lookups, address = self.svc.keyed_lookups, self.call.caller_address
+        if self.ticket_tries >= TICKET_TRIES_PER_CALL or not lookups.open(address):
             # Refused before the caller keys anything: no number of theirs is looked up.
-            log.warning("call %s: ticket number lookup refused to %s (%d this call, or "
-                        "the address's hourly limit): enumeration", self.call.call_id,
-                        self.call.caller_address or "?", self.ticket_tries)
-            return self.prompts.pcm("status_tries_over")
-        self.ticket_tries += 1
+            return self._ticket_tries_over()
         if self._play(self.prompts.pcm("status_ask_ticket")) is Heard.HUNG_UP:
             return None
         digits = self._keyed_digits()
         if digits is None:
             return None
+        if not digits:  # # at once: no number keyed, no try used (review53)
+            return self.prompts.pcm("status_ticket_unknown")
+        # A try is a number keyed, counted now: pressing 1 and hanging up used one (review53).
+        self.ticket_tries += 1
+        if not lookups.take(address):  # the address's other calls spent it meanwhile
+            return self._ticket_tries_over()
         found = keyed_ticket_status(self.svc.sessions, digits)
         if found is None:
             return self.prompts.pcm("status_ticket_unknown")
         return (self.prompts.pcm("status_ticket") + self.prompts.number(found.tail)
                 + self.prompts.say(found.label + "。", "status"))
+
+    def _ticket_tries_over(self) -> bytes:
+        log.warning("call %s: ticket number lookup refused to %s (%d this call, or the "
+                    "address's hourly limit): enumeration", self.call.call_id,
+                    self.call.caller_address or "?", self.ticket_tries)
+        return self.prompts.pcm("status_tries_over")
 
     def _s_status(self) -> State:
         self.status_heard = True
