@@ -295,6 +295,13 @@ class IvrSettings(BaseModel):
     # confirmed: "您是想问<title>吗？是请按1，不是请按2". Equal values: no confirmation.
     kb_confirm_from: float = Field(default=0.3, ge=0, le=1)
     kb_answer_from: float = Field(default=0.5, ge=0, le=1)
+    # Ticket numbers callers nobody vouched for may key in (key 1) from one network address
+    # in an hour, across calls (3 a call besides: ivr.ticket_lookup). In direct mode every
+    # caller of a carrier trunk comes from its address, so this is the whole trunk's: high
+    # enough that a busy trunk's citizens do not reach it, low enough that one caller
+    # cannot walk a day's sequential numbers. Better: the trunk in sip.trusted_sources
+    # (its callers then counted by call alone; docs/sip.md). Was 6, fixed (review53).
+    ticket_numbers_per_address: int = Field(default=30, ge=1)
 
     @model_validator(mode="after")
     def _confirm_below_answer(self) -> IvrSettings:

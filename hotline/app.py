@@ -427,6 +427,8 @@ def create_app(
         app.state.background = background
         if background.engine is not None:
             app.state.asr_engine = background.engine
+        # Twilio calls bridged by an earlier process: their heartbeat from now on.
+        twilio_views.resume_bridges(app.state)
         try:
             if serve_when_warm and background.text_warm_up is not None:
                 await _warm(background.text_warm_up)

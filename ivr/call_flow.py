@@ -191,7 +191,7 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     State.CALLBACK: _ANY | {State.DONE},
     State.STATUS: _ANY | {State.AFTER_STATUS, State.OPERATOR},
     State.AFTER_STATUS: _ANY | {State.BEEP, State.RECORD, State.OPERATOR},
-    State.EMERGENCY: _ANY | {State.DONE, State.OPERATOR, State.READBACK},
+    State.EMERGENCY: _ANY | {State.DONE, State.READBACK},  # the operator within (review53)
     State.HANGUP: frozenset({State.DONE}),
     State.DONE: frozenset(),
 }
@@ -226,7 +226,11 @@ class IvrServices:
     # its interval later, and the ticket is not dispatched before its words come.
     on_backlog: Callable[[], object] | None = None
     # Ticket numbers keyed by callers nobody vouched for, by address (key 1).
-    keyed_lookups: KeyedLookups = field(default_factory=KeyedLookups)
+    keyed_lookups: KeyedLookups = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.keyed_lookups = KeyedLookups(
+            per_address=self.settings.ivr.ticket_numbers_per_address)
 
 
 def after_understanding(understanding: Understanding | None, *, ask_again: bool,
@@ -765,13 +769,22 @@ class Dialogue:
         assert self.audio is not None
         if self.audio.listening and self.audio.spoke:
             self._end_turn()  # what they said before pressing 0 goes on a callback ticket
+        put_through = self._to_operator()
+        return put_through if put_through is not None else self._filing(State.CALLBACK)
+
+    def _has_operator(self) -> bool:
+        return bool(self.sip.operator_uri) and self.svc.frontend is not None
+
+    def _to_operator(self) -> State | None:
+        """The transfer to the operator: DONE once bridged, HANGUP when the caller left;
+        None when nobody answered or none is configured (the caller's state decides)."""
+        assert self.audio is not None
         fe = self.svc.frontend
-        uri = self.sip.operator_uri
-        if not uri or fe is None:
-            return self._filing(State.CALLBACK)
+        if not self._has_operator() or fe is None:
+            return None
         if self._play(self.prompts.pcm("transfer"), keys=False) is Heard.HUNG_UP:
             return State.HANGUP
-        result = bridge_to_operator(fe, self.call, self.audio, uri,
+        result = bridge_to_operator(fe, self.call, self.audio, self.sip.operator_uri,
                                     ring_timeout=self.sip.ring_timeout,
                                     alive=self.intake.alive)
         if result is TransferResult.BRIDGED:
@@ -779,7 +792,7 @@ class Dialogue:
             return State.DONE
         if result is TransferResult.CALLER_GONE:
             return State.HANGUP
-        return self._filing(State.CALLBACK)
+        return None
 
     def _s_emergency(self) -> State:
         assert self.audio is not None
@@ -802,14 +815,18 @@ class Dialogue:
         if asked:
             # The model's hand-over alone: announced with a way out before it is journaled.
             # A crash meanwhile files the words as the complaint they were understood as.
-            reply = offer_reply(self._offer_decline(number))
+            reply = offer_reply(self._offer_decline(number), operator=self._has_operator())
             if reply is OfferReply.DECLINE:
                 return self._declined(number)
             self.intake.hand_over(number, target)
             if self.call.ended:
                 return State.HANGUP
             if reply is OfferReply.OPERATOR:
-                return State.OPERATOR
+                # Unanswered, the operator leaves the caller to the service, as silence
+                # would: never a callback request for an emergency (review53).
+                put_through = self._to_operator()
+                if put_through is not None:
+                    return put_through
         else:
             self.intake.hand_over(number, target)
         if uri and fe is not None:
@@ -817,8 +834,11 @@ class Dialogue:
                 heard = self._play(self.prompts.pcm(f"emergency_transfer_{number}"))
                 if heard is Heard.HUNG_UP:
                     return State.HANGUP
-                if heard is Heard.KEY and self._key() == "0":
-                    return State.OPERATOR
+                if heard is Heard.KEY and offer_reply(
+                        self._key(), operator=self._has_operator()) is OfferReply.OPERATOR:
+                    put_through = self._to_operator()
+                    if put_through is not None:
+                        return put_through
             # The hand-over's bridge tells the journal and the call record it goes on, as
             # the operator's does: a long one was settled as cut mid-talk, and its caller
             # taken for free by the outbound side (review52).
@@ -890,24 +910,32 @@ class Dialogue:
         answers. Now the caller keys a ticket number and hears that ticket's step alone.
         None when the caller hung up."""
         self._drop_keys()  # the 1 that chose the menu
-        if self.ticket_tries >= TICKET_TRIES_PER_CALL or not self.svc.keyed_lookups.take(
-                self.call.caller_address):
+        lookups, address = self.svc.keyed_lookups, self.call.caller_address
+        if self.ticket_tries >= TICKET_TRIES_PER_CALL or not lookups.open(address):
             # Refused before the caller keys anything: no number of theirs is looked up.
-            log.warning("call %s: ticket number lookup refused to %s (%d this call, or "
-                        "the address's hourly limit): enumeration", self.call.call_id,
-                        self.call.caller_address or "?", self.ticket_tries)
-            return self.prompts.pcm("status_tries_over")
-        self.ticket_tries += 1
+            return self._ticket_tries_over()
         if self._play(self.prompts.pcm("status_ask_ticket")) is Heard.HUNG_UP:
             return None
         digits = self._keyed_digits()
         if digits is None:
             return None
+        if not digits:  # # at once: no number keyed, no try used (review53)
+            return self.prompts.pcm("status_ticket_unknown")
+        # A try is a number keyed, counted now: pressing 1 and hanging up used one (review53).
+        self.ticket_tries += 1
+        if not lookups.take(address):  # the address's other calls spent it meanwhile
+            return self._ticket_tries_over()
         found = keyed_ticket_status(self.svc.sessions, digits)
         if found is None:
             return self.prompts.pcm("status_ticket_unknown")
         return (self.prompts.pcm("status_ticket") + self.prompts.number(found.tail)
                 + self.prompts.say(found.label + "。", "status"))
+
+    def _ticket_tries_over(self) -> bytes:
+        log.warning("call %s: ticket number lookup refused to %s (%d this call, or the "
+                    "address's hourly limit): enumeration", self.call.call_id,
+                    self.call.caller_address or "?", self.ticket_tries)
+        return self.prompts.pcm("status_tries_over")
 
     def _s_status(self) -> State:
         self.status_heard = True

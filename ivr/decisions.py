@@ -110,17 +110,23 @@ class OfferReply(Enum):
     """What the caller's answer to an announced hand-over does (SIP and Twilio alike)."""
 
     DECLINE = "decline"  # DECLINE_KEY: no hand-over, read back and filed as a complaint
-    OPERATOR = "operator"  # 0: handed over on record (the urgent ticket), then the operator
+    OPERATOR = "operator"  # 0 with an operator: handed over on record, then the operator
     HAND_OVER = "hand_over"  # any other key, none, or a hang-up: put through, the default
 
 
-def offer_reply(key: str | None) -> OfferReply:
+def offer_reply(key: str | None, *, operator: bool) -> OfferReply:
     """The one rule for the answer to "…马上为您转接。不需要转接请按2。": ``key`` pressed
-    during it or within DECLINE_WAIT_SECONDS after, None for none or a hang-up. Before
-    (loose26) Twilio put a 0 through to the service, the SIP line to the operator."""
+    during it or within DECLINE_WAIT_SECONDS after, None for none or a hang-up; ``operator``
+    whether an operator is configured to put the caller through to (``sip.operator_uri``).
+    0 goes to the operator only when there is one, and an operator who does not answer
+    hands the caller over to the service as silence would (each flow does so). Before
+    (review53) 0 with no operator -- the shipped default -- or an operator not answering
+    recorded the hand-over and ended in a callback request: the emergency was dropped.
+    Before that (loose26) Twilio put a 0 through to the service, the SIP line to the
+    operator."""
     if key == DECLINE_KEY:
         return OfferReply.DECLINE
-    if key == "0":
+    if key == "0" and operator:
         return OfferReply.OPERATOR
     return OfferReply.HAND_OVER
 

@@ -135,49 +135,77 @@ def keyed_ticket_status(sessions: sessionmaker[Session], number: str) -> TicketS
 
 
 # Ticket numbers a caller nobody vouched for may key in (``keyed_ticket_status``): a few in
-# one call (a mistyped digit, a second ticket), and a few more in an hour from one address,
-# so that hanging up and calling again does not start the count afresh. Before (loose26) a
-# caller could key number after number and hear each one's step: the numbers are dated and
-# sequential, so a night's calls walked a day's tickets.
+# one call (a mistyped digit, a second ticket), and more in an hour from one address
+# (``settings.ivr.ticket_numbers_per_address``), so that hanging up and calling again does
+# not start the count afresh. Before (loose26) a caller could key number after number and
+# hear each one's step: the numbers are dated and sequential, so a night's calls walked a
+# day's tickets. A try is a number keyed: pressing 1 and hanging up (or # at once) is none.
 TICKET_TRIES_PER_CALL = 3
-TICKET_TRIES_PER_ADDRESS = 6
 TICKET_TRIES_WINDOW_SECONDS = 3600.0
-# Addresses remembered at most (the oldest forgotten first): a flood of made-up sources
-# must not grow the table without end.
+# Addresses remembered at most: those whose tries have all left the window are forgotten
+# first (as they are met, the least recently used first), then the least recently used: a
+# flood of made-up sources must not grow the table without end.
 TICKET_TRIES_ADDRESSES = 10_000
 
 
 class KeyedLookups:
     """Ticket numbers keyed by callers nobody vouched for, counted by network address over
     ``TICKET_TRIES_WINDOW_SECONDS``; one per IVR process (``IvrServices``). Thread-safe:
-    every call's dialogue runs on its own thread."""
+    every call's dialogue runs on its own thread. In direct mode every caller of a carrier
+    trunk comes from the trunk's address: the limit is the whole trunk's (review53), so it
+    is a setting, and a carrier trunk belongs in ``sip.trusted_sources`` (docs/sip.md)."""
 
-    def __init__(self, *, per_address: int = TICKET_TRIES_PER_ADDRESS,
-                 window: float = TICKET_TRIES_WINDOW_SECONDS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, *, per_address: int, window: float = TICKET_TRIES_WINDOW_SECONDS,
+                 clock: Callable[[], float] = time.monotonic,
+                 addresses: int = TICKET_TRIES_ADDRESSES) -> None:
         self.per_address = per_address
         self.window = window
+        self.addresses = addresses
         self._clock = clock
+        # In the order of last use (re-inserted on each): the first is the stalest.
         self._tries: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._tries)
+
+    def _live(self, address: str, now: float) -> deque[float]:
+        """``address``'s tries still in the window, taken out of the table (the caller puts
+        them back); addresses whose tries have all expired are dropped on the way."""
+        tries = self._tries.pop(address, None) or deque()
+        while tries and tries[0] <= now - self.window:
+            tries.popleft()
+        while self._tries:
+            stalest = next(iter(self._tries))
+            if self._tries[stalest][-1] > now - self.window:
+                break
+            del self._tries[stalest]
+        return tries
+
+    def open(self, address: str) -> bool:
+        """Whether ``address`` has a try left now (nothing counted): asked before the caller
+        is asked for a number. No address known (a call handle no SIP front end made, a
+        trusted relay that names none): not counted here, the call's own cap still holds;
+        one bucket for all such calls would refuse every one of them."""
+        return self._count(address, take=False)
+
     def take(self, address: str) -> bool:
-        """Whether ``address`` may key one more ticket number now (counted when True). No
-        address known (a call handle no SIP front end made): not counted here, the call's
-        own cap still holds; one bucket for all such calls would refuse every one of them."""
+        """Whether ``address`` may look up the number just keyed (counted when True)."""
+        return self._count(address, take=True)
+
+    def _count(self, address: str, *, take: bool) -> bool:
         if not address:
             return True
         now = self._clock()
         with self._lock:
-            tries = self._tries.pop(address, None) or deque()
-            while tries and tries[0] <= now - self.window:
-                tries.popleft()
+            tries = self._live(address, now)
             allowed = len(tries) < self.per_address
-            if allowed:
+            if allowed and take:
                 tries.append(now)
             if tries:
                 self._tries[address] = tries  # (re-inserted: the newest last)
-            while len(self._tries) > TICKET_TRIES_ADDRESSES:
+            while len(self._tries) > self.addresses:
                 del self._tries[next(iter(self._tries))]
             return allowed
 

@@ -198,19 +198,27 @@ def mask(phone: str | None) -> str | None:
 # whole in the call's summary line (judge25's trial, "Left"; loose26). The call record's
 # ``caller_raw`` column is as long (``ivr.callrecords.CALLER_CHARS``).
 CALLER_ID_CHARS = 64
+# The fewest digits that can be a number to hide (a service number: 110, 12345); fewer is a
+# user name's ("alice2"), shown as written.
+_DIGITS_OF_A_NUMBER = 3
 
 
 def caller_id_shown(raw: str | None) -> str:
-    """A caller ID as a log line shows it, the one rule beside ``mask``: a number masked
-    (``139****5678``); anything else as it came, cut to ``CALLER_ID_CHARS`` with its whole
-    length said ("…(300 chars)")."""
+    """A caller ID as a log line shows it: anything with digits enough to be (or hide) a
+    number goes through ``mask``, the one rule for a number shown (``139****5678``; a
+    string ``normalise`` rejects, such as ``1391234567`` or ``+99912345678901``, keeps its
+    first three and last four characters); only what is plainly no number (anonymous, a
+    user name) is shown as it came. Either is cut to ``CALLER_ID_CHARS`` with its whole
+    length said ("…(300 chars)"). Before (review53) a string normalise rejected was shown
+    whole: a mistyped or foreign number in the log."""
     if not raw:
         return raw or ""
-    if normalise(raw) is not None:
-        return mask(raw) or ""
-    if len(raw) <= CALLER_ID_CHARS:
-        return raw
-    return f"{raw[:CALLER_ID_CHARS]}…({len(raw)} chars)"
+    digits = sum(ch.isdecimal() for ch in raw)
+    shown = (mask(raw) or "") if digits >= _DIGITS_OF_A_NUMBER else raw
+    if len(shown) <= CALLER_ID_CHARS:
+        return shown
+    return f"{shown[:CALLER_ID_CHARS]}…({len(raw)} chars)"
+
 
 def _international(compact: str) -> str | None:
     """``+…`` or ``00…`` that is no valid number (a range not yet in libphonenumber, a

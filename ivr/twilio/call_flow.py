@@ -75,6 +75,10 @@ from ticketing.models import Ticket, utcnow
 
 log = logging.getLogger("hotline.ivr.twilio")
 
+# The watcher's wait after failures in a row: doubled each time, to this many ALIVE_SECONDS
+# at most (a bridge still gets a heartbeat well inside the 15 minutes of recover_spool).
+_WATCH_BACKOFF = 4
+
 # Twilio's final call statuses and the outcome they give a call that made no ticket.
 FINAL_CALL_STATUS: dict[str, CallOutcome | None] = {
     "completed": None,  # the journal knows best (ticket, status query, abandoned...)
@@ -332,7 +336,7 @@ class TwilioDialogue:
                 return self._replay(call)  # declined already: this webhook sent again
             key = digits[:1]
             call.intake.key(key)
-            reply = offer_reply(key or None)
+            reply = offer_reply(key or None, operator=bool(self.settings.sip.operator_uri))
             if reply is OfferReply.DECLINE:
                 call.intake.decline_handover(service_number)
                 log.info("call %s: emergency %s hand-over declined by the caller", j.call_id,
@@ -365,6 +369,13 @@ class TwilioDialogue:
             if dial_status in DIAL_ANSWERED:
                 call.intake.end(CallOutcome.OPERATOR)
                 return twiml.hang_up()
+            handover = call.journal.handover
+            if handover is not None:
+                # 0 at the hand-over question and the operator did not answer: on to the
+                # service, as silence would have (decisions.offer_reply); before (review53)
+                # a callback request, and the emergency was dropped.
+                call.journal.outcome = CallOutcome.TICKET.value
+                return self._emergency(call, handover["service"])
             return self._ask_number_or(call, "callback")
 
     def silence(self, call_sid: str, attempt: int) -> str:
@@ -395,7 +406,7 @@ class TwilioDialogue:
                 return twiml.empty()
             j = call.journal
             if offer_pending(j.handover_asked, j.handover, j.handover_declined) and (
-                    offer_reply(None) is OfferReply.HAND_OVER):
+                    offer_reply(None, operator=False) is OfferReply.HAND_OVER):
                 # Hung up while asked whether to be put through: handed over, the default.
                 call.intake.journal_handover(
                     j.handover_asked, emergency_target(self.settings, j.handover_asked)[1])
@@ -525,9 +536,7 @@ class TwilioDialogue:
         it, or, lost, the 15-minute rule does. The record writes started (to wait on)."""
         status_of = status_of or self._call_status
         started: list[threading.Thread] = []
-        for journal in self.calls.spool.pending():
-            if journal.carrier != "twilio" or not journal.bridged_at or journal.ended_at:
-                continue
+        for journal in self._bridges():
             status = status_of(journal.call_id)
             if status not in CALL_UP_STATUSES:
                 continue
@@ -545,9 +554,26 @@ class TwilioDialogue:
         return call_status(tw.api_base, tw.account_sid, call_sid,
                            auth=(tw.account_sid, tw.auth_token))
 
+    def _bridges(self) -> list[CallJournal]:
+        """The journals of Twilio calls bridged at Twilio, not ended, in the spool."""
+        return [j for j in self.calls.spool.pending()
+                if j.carrier == "twilio" and j.bridged_at and not j.ended_at]
+
+    def resume_bridges(self) -> None:
+        """At the app's start: the spool's bridges of an earlier process get the watcher
+        too. Before (review53) it started only from a new bridge, so after a restart
+        those had no heartbeat and were settled as cut after 15 minutes."""
+        try:
+            held = bool(self._bridges())
+        except Exception:  # the app starts all the same; the watcher looks again
+            log.exception("twilio bridges in the spool could not be read at start")
+            held = True
+        if held:
+            self._watch_bridges()
+
     def _watch_bridges(self) -> None:
-        """One watcher thread while any bridge is up (started by the first, gone once the
-        spool holds none)."""
+        """One watcher thread a process while any bridge is up (started by the first, or at
+        the app's start by the spool's; gone once the spool holds none)."""
         with self._watcher_guard:
             if self._closing.is_set() or (self._watcher is not None
                                           and self._watcher.is_alive()):
@@ -557,18 +583,22 @@ class TwilioDialogue:
             self._watcher.start()
 
     def _watch(self) -> None:
-        while not self._closing.wait(ALIVE_SECONDS):
+        failures = 0
+        while not self._closing.wait(ALIVE_SECONDS * min(2 ** failures, _WATCH_BACKOFF)):
             try:
                 self.bridges_alive()
-            except Exception:  # the next turn tries again; the watcher must not die
-                log.exception("twilio bridges' heartbeat failed")
-            # Under the guard: a bridge saved meanwhile either is seen here or starts a
-            # watcher of its own once this one is gone (``_watch_bridges``).
-            with self._watcher_guard:
-                if not any(j.carrier == "twilio" and j.bridged_at and not j.ended_at
-                           for j in self.calls.spool.pending()):
-                    self._watcher = None
-                    return
+                # Under the guard: a bridge saved meanwhile either is seen here or starts
+                # a watcher of its own once this one is gone (``_watch_bridges``).
+                with self._watcher_guard:
+                    if not self._bridges():
+                        self._watcher = None
+                        return
+                failures = 0
+            except Exception:
+                # The next turn tries again, later each time: the watcher must not die.
+                # Before (review53) the spool read outside the try ended it for good.
+                failures += 1
+                log.exception("twilio bridges' heartbeat failed (%d in a row)", failures)
         with self._watcher_guard:
             self._watcher = None
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.datastructures import State
 
 from config.settings import Settings
 from ivr.prompts import EMERGENCY_SERVICES_SPOKEN
@@ -46,7 +47,19 @@ class _Rejected(Exception):
 
 
 def _dialogue(request: Request) -> TwilioDialogue:
-    state = request.app.state
+    return dialogue_of(request.app.state)
+
+
+def resume_bridges(state: State) -> None:
+    """Where the app starts (its lifespan): a spool holding Twilio calls bridged by an
+    earlier process gets the bridges' watcher now, not at the next new bridge (review53).
+    An install that talks to no Twilio makes no dialogue for it."""
+    if signature.in_use(state.settings):
+        dialogue_of(state).resume_bridges()
+
+
+def dialogue_of(state: State) -> TwilioDialogue:
+    """The app's one TwilioDialogue (and so one bridges' watcher a process)."""
     with _dialogue_guard:  # one per app: its per-call locks must be shared by all requests
         dialogue = getattr(state, "twilio_dialogue", None)
         if dialogue is None:

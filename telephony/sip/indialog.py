@@ -77,6 +77,9 @@ class _Offer:
 
     cseq: int  # the INVITE's CSeq number, which its ACK carries (RFC 3261 17.1.1.3)
     codecs: tuple[str, ...]  # what it offered: the answer must pick one of these
+    # Whether an offer went at all: our UPDATE refresh carries none, so SDP in its 2xx that
+    # we cannot use (or none) answers nothing and leaves the hold as it was (review53).
+    sent: bool = True
 
 
 class Order(enum.Enum):
@@ -470,7 +473,8 @@ class InDialog:
         self._refresh_target(call, msg)
         media = call.media
         if msg.body_bytes and media is not None:
-            self._take_answer(call, msg, _Offer(msg.cseq[0], (media.codec,)))
+            self._take_answer(call, msg, _Offer(msg.cseq[0], (media.codec,),
+                                                sent=msg.cseq[1] != "UPDATE"))
 
     def _session_refreshed(self, call: CallHandle, msg: SipMessage) -> None:
         """Our 2xx to ``msg`` (the INVITE, or a refresh) sets the session timer going with
@@ -638,14 +642,16 @@ class InDialog:
             return
         if answer is None:
             log.warning("call %s: %s; media unchanged", call.call_id, why)
-            self._resumed(call, held=False)
+            if offer.sent:
+                self._resumed(call, held=False)
             return
         held = on_hold(answer)
         new = negotiate(answer, offer.codecs)
         if new is None and not held:
             log.warning("call %s: SDP answer in the ACK we cannot use; media unchanged",
                         call.call_id)
-            self._resumed(call, held=False)
+            if offer.sent:
+                self._resumed(call, held=False)
             return
         if new is not None:
             # (Held a=sendonly/inactive, or a=recvonly: the address is still where our

@@ -48,6 +48,10 @@ _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 USER_AGENT = "hotline12345 (pyVoIP 1.6.8 adapter)"
 
 
+# An empty line: a line ending, then nothing before the next one.
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+
+
 class SipSyntaxError(ValueError):
     """A datagram that is not a SIP message we can read."""
 
@@ -56,9 +60,13 @@ def split_message(raw: bytes, *, strict: bool = True
                   ) -> tuple[str, list[tuple[str, str]], bytes]:
     """Start line, headers as (canonical name, value) in order, body (Content-Length cut).
     ``strict=False`` skips bad header lines (to salvage enough for a 400)."""
-    head, sep, body = raw.partition(b"\r\n\r\n")
-    if not sep:
-        head, sep, body = raw.partition(b"\n\n")
+    # The headers end at the FIRST blank line, CRLF or bare LF (RFC 3261 7.5, and lenient
+    # only as Kamailio is: it ends them at the first empty line of either ending). Trying
+    # "\r\n\r\n" before "\n\n" let a stranger end the real headers with "\n\n" and
+    # write X-Hotline-Vouched and a P-Asserted-Identity in what Kamailio relayed as the
+    # body: read here as headers, the stranger was verified as any number (review53).
+    end = _BLANK_LINE.search(raw)
+    head, body = (raw[:end.start()], raw[end.end():]) if end else (raw, b"")
     try:
         text = head.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -197,11 +205,16 @@ class SipMessage(SIP.SIPMessage):
         self.body = {}
 
     # -- small accessors -------------------------------------------------------------
+    # Header names are case-insensitive (RFC 3261 7.3.1): ``split_message`` spells the
+    # ones it knows canonically, any other is kept as written (responses copy it so), and
+    # so is read here whatever its case. Matched case-sensitively, an operator's SBC
+    # writing "x-hotline-vouched: carrier" was not the front's mark (review53).
     def all(self, name: str) -> list[str]:
-        return [v for n, v in self.header_list if n == name]
+        low = name.lower()
+        return [v for n, v in self.header_list if n.lower() == low]
 
     def first(self, name: str, default: str = "") -> str:
-        return next((v for n, v in self.header_list if n == name), default)
+        return next(iter(self.all(name)), default)
 
     @property
     def call_id(self) -> str:

@@ -11,10 +11,12 @@ import math
 import threading
 import time
 from array import array
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from config.settings import Settings
 from ivr.audio import CallAudio
 from ivr.call_flow import (
     MAX_CALLBACK_KEYS,
@@ -206,13 +208,20 @@ def test_endless_stray_keys_at_the_callback_number_file_the_ticket(
     assert d.intake.journal.callback_number is None
 
 
-def _keying_numbers(services: IvrServices, address: str, tries: int) -> list[bytes]:
-    """One call from ``address`` (a number nobody vouched for) choosing key 1 ``tries``
-    times, keying a made-up ticket number each time; what each choice was answered."""
-    line = scripted.ScriptedLine([])
+def _unvouched(services: IvrServices, address: str, keys: list[str]
+               ) -> tuple[Dialogue, scripted.ScriptedLine]:
+    """A call's dialogue from ``address``, its caller's number vouched for by nobody."""
+    line = scripted.ScriptedLine(keys)
     line.caller_verified, line.caller_address = False, address  # type: ignore[attr-defined]
     d = Dialogue(line, services)  # type: ignore[arg-type]
     d.audio = scripted.SaidTurn("")  # type: ignore[assignment]
+    return d, line
+
+
+def _keying_numbers(services: IvrServices, address: str, tries: int) -> list[bytes]:
+    """One call from ``address`` (a number nobody vouched for) choosing key 1 ``tries``
+    times, keying a made-up ticket number each time; what each choice was answered."""
+    d, line = _unvouched(services, address, [])
     said = []
     for n in range(tries):
         line.keys = [*f"2026120600{n:02d}", "#"]
@@ -225,22 +234,70 @@ def test_ticket_numbers_keyed_one_after_another_are_capped_per_call_and_per_addr
         services: IvrServices) -> None:
     """loose26: in direct mode a caller could key ticket numbers one after another (key 1
     again after each) and hear each one's step; hanging up and calling again started
-    afresh. Now 3 a call and 6 an hour from one address; past them the caller is told to
-    call later or press 0, and no number is looked up (its keys are left unread)."""
+    afresh. Now 3 a call and ``ivr.ticket_numbers_per_address`` an hour from one address;
+    past them the caller is told to call later or press 0, and no number is looked up (its
+    keys are left unread). review53: the hour's 6 were a whole carrier trunk's in direct
+    mode (every caller from its address); shipped now 30, a setting."""
     unknown = services.prompts.pcm("status_ticket_unknown")
     over = services.prompts.pcm("status_tries_over")
-    assert _keying_numbers(services, "198.51.100.7", 4) == [unknown] * 3 + [over]
-    # Calling again from the same address: three more, then that address's hour is spent.
-    assert _keying_numbers(services, "198.51.100.7", 4) == [unknown] * 3 + [over]
-    assert _keying_numbers(services, "198.51.100.7", 1) == [over]
+    per_address = services.settings.ivr.ticket_numbers_per_address
+    assert per_address == 30
+    for _ in range(per_address // 3):  # calling again from the same address: 3 a call
+        assert _keying_numbers(services, "198.51.100.7", 4) == [unknown] * 3 + [over]
+    assert _keying_numbers(services, "198.51.100.7", 1) == [over]  # the address's hour spent
     assert _keying_numbers(services, "198.51.100.8", 1) == [unknown]  # another caller's own
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the count, not storage
+def test_a_try_is_a_number_keyed_not_key_1_pressed(services: IvrServices) -> None:
+    """review53: the try was counted when key 1 was pressed, so pressing 1 and hanging up
+    (or # at once) used one: a few such calls spent a trunk's hour for everyone on it."""
+    unknown = services.prompts.pcm("status_ticket_unknown")
+    for _ in range(services.settings.ivr.ticket_numbers_per_address + 5):
+        d, line = _unvouched(services, "198.51.100.9", [])
+        line.ended = True  # hung up at the question
+        assert d._status_by_ticket_number() is None
+    d, _ = _unvouched(services, "198.51.100.9", ["#"] * 5)
+    assert [d._status_by_ticket_number() for _ in range(5)] == [unknown] * 5  # # at once
+    assert d.ticket_tries == 0
+    assert _keying_numbers(services, "198.51.100.9", 3) == [unknown] * 3
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the setting
+def test_the_per_address_limit_is_a_setting(monkeypatch: pytest.MonkeyPatch,
+                                            services: IvrServices) -> None:
+    monkeypatch.setenv("HOTLINE_IVR__TICKET_NUMBERS_PER_ADDRESS", "2")
+    settings = Settings()
+    assert settings.ivr.ticket_numbers_per_address == 2
+    assert replace(services, settings=settings).keyed_lookups.per_address == 2
 
 
 def test_keyed_lookups_are_counted_over_the_window() -> None:
     now = [0.0]
     budget = KeyedLookups(per_address=2, window=60.0, clock=lambda: now[0])
+    assert budget.open("a")
     assert [budget.take("a"), budget.take("a"), budget.take("a")] == [True, True, False]
+    assert not budget.open("a")
     assert budget.take("b")
     assert all(budget.take("") for _ in range(5))  # no address known: the call's cap alone
     now[0] = 60.5  # the first two have left the window
     assert [budget.take("a"), budget.take("a"), budget.take("a")] == [True, True, False]
+
+
+def test_addresses_whose_tries_expired_are_forgotten_and_the_table_is_bounded() -> None:
+    """review53: an address was dropped only when the table was full or it came back: its
+    expired tries stayed for good. Now they go as the window passes them."""
+    now = [0.0]
+    budget = KeyedLookups(per_address=2, window=60.0, clock=lambda: now[0], addresses=3)
+    for address in ("a", "b", "c"):
+        budget.take(address)
+    assert len(budget) == 3
+    now[0] = 61.0  # a's, b's and c's tries have left the window
+    budget.take("d")
+    assert len(budget) == 1
+    budget.take("e")
+    budget.take("d")  # used again: e is now the least recently used
+    budget.take("f")
+    budget.take("g")
+    assert len(budget) == 3  # full: e forgotten, d kept
+    assert not budget.take("d")  # d's two tries spent: remembered

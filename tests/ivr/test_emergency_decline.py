@@ -121,11 +121,47 @@ def test_no_decline_hands_over_as_before(services: IvrServices, keys: list[str])
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the dialogue's keys
-def test_key_0_at_the_question_reaches_the_operator_handed_over(services: IvrServices) -> None:
-    d, line, path = scripted.converse(services, NOISE, ["0"], frozenset({State.OPERATOR}))
-    assert path == [State.UNDERSTAND, State.EMERGENCY, State.OPERATOR]  # as at "正在为您转接"
-    assert line.played == [services.prompts.pcm("emergency_offer_110")]
+def test_key_0_with_no_operator_hands_over_as_silence_does(services: IvrServices) -> None:
+    """review53: with no operator (``sip.operator_uri`` empty, as shipped) 0 at the question
+    recorded the hand-over, then went to the operator's state and ended in a callback
+    request: the emergency was dropped. Now it is handed over as silence is."""
+    d, line, path = scripted.converse(services, NOISE, ["0"], frozenset({State.DONE}))
+    assert path == [State.UNDERSTAND, State.EMERGENCY, State.DONE]
+    assert line.played == [services.prompts.pcm("emergency_offer_110"),
+                           services.prompts.pcm("emergency_failed_110")]
+    assert d.outcome is CallOutcome.TICKET
     assert d.intake.journal.handover == {"service": "110", "target": "none"}
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the dialogue's keys
+@pytest.mark.parametrize(("operator", "bridged", "outcome"), [
+    (TransferResult.BRIDGED, ["sip:duty@127.0.0.3"], CallOutcome.OPERATOR),
+    # review53: unanswered, the caller went to a callback request; now to the service.
+    (TransferResult.NO_ANSWER, ["sip:duty@127.0.0.3", "sip:110@127.0.0.2"],
+     CallOutcome.TICKET),
+], ids=["answered", "not-answered"])
+def test_key_0_at_the_question_reaches_the_operator_else_the_service(
+        services: IvrServices, monkeypatch: pytest.MonkeyPatch, operator: TransferResult,
+        bridged: list[str], outcome: CallOutcome) -> None:
+    tried: list[str] = []
+
+    def bridge(fe: object, call: object, audio: object, uri: str, *, ring_timeout: float,
+               alive: Any = None) -> TransferResult:
+        tried.append(uri)
+        return operator if uri.startswith("sip:duty") else TransferResult.BRIDGED
+
+    monkeypatch.setattr(call_flow, "bridge_to_operator", bridge)
+    monkeypatch.setattr(call_flow, "emergency_target",
+                        lambda settings, number: (f"sip:{number}@127.0.0.2", "uri"))
+    settings = services.settings.model_copy(update={"sip": services.settings.sip.model_copy(
+        update={"operator_uri": "sip:duty@127.0.0.3"})})
+    with_operator = replace(services, settings=settings,
+                            frontend=object())  # type: ignore[arg-type]
+    d, line, path = scripted.converse(with_operator, NOISE, ["0"], frozenset({State.DONE}))
+    assert path == [State.UNDERSTAND, State.EMERGENCY, State.DONE]
+    assert tried == bridged and d.outcome is outcome
+    assert services.prompts.pcm("operator_unavailable") not in line.played
+    assert d.intake.journal.handover == {"service": "110", "target": "uri"}
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the dialogue's keys

@@ -5,6 +5,8 @@ only when the carrier's SBC (CARRIER_NETS) sent it. Real SIPp callers, real Kama
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from pathlib import Path
 
@@ -13,6 +15,8 @@ import pytest
 from ivr.callrecords import CallOutcome
 from ivr.prompts import PromptLibrary
 from telephony.media import g711
+from telephony.sip.identity import VOUCHED_HEADER, VOUCHED_VALUE, caller_identity
+from telephony.sip.message import SipMessage, build_response
 from tests.ivr.ivrkit import IvrUnderTest, assert_ok, heard_so_far, wait_heard
 from tests.support import harness
 from tests.support.callers import CallerScript
@@ -151,3 +155,72 @@ def test_the_front_says_at_start_that_carrier_nets_is_a_documentation_address(
     assert bool(said) == warned, said
     if warned:
         assert "WARNING" in said[0] and f"CARRIER_NETS ({carrier}) holds" in said[0]
+
+
+class _NodeSocket:
+    """Where the front's dispatcher sends calls: answers its OPTIONS probes (so it routes
+    to us) and keeps the INVITEs as they arrived, for the node's own parser to read."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.invites: list[tuple[bytes, tuple[str, int]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data, src = self.sock.recvfrom(65535)
+            except TimeoutError:
+                continue
+            if data.startswith(b"OPTIONS"):
+                self.sock.sendto(build_response(SipMessage(data, src), 200), src)
+            elif data.startswith(b"INVITE"):
+                self.invites.append((data, src))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self.sock.close()
+
+
+def test_a_strangers_headers_end_at_its_first_blank_line_as_the_front_reads_them(
+        tmp_path: Path) -> None:
+    """review53: the node ended the headers at the first CRLF CRLF before trying LF LF;
+    Kamailio ends them at the first empty line of either ending. A stranger ended the real
+    headers with a bare LF LF and no Content-Length, then wrote the front's mark and a
+    P-Asserted-Identity in what Kamailio relayed as the body (so never stripped): the node
+    read them as headers and took the stranger for any number it liked."""
+    node = _NodeSocket()
+    front = harness.FrontKamailio(tmp_path / "kamailio", nodes=[node.port]).start()
+    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        tx.bind((STRANGER, 0))
+        port = tx.getsockname()[1]
+        smuggled = (f"{VOUCHED_HEADER}: {VOUCHED_VALUE}\r\n"
+                    f"P-Asserted-Identity: <sip:{VICTIM}@carrier.example>\r\n"
+                    "Content-Length: 0\r\n\r\n")
+        invite = (f"INVITE sip:12345@127.0.0.1:{front.port} SIP/2.0\r\n"
+                  f"Via: SIP/2.0/UDP {STRANGER}:{port};branch=z9hG4bKsmuggle1\r\n"
+                  "Max-Forwards: 70\r\nFrom: <sip:13800000053@stranger.example>;tag=s1\r\n"
+                  "To: <sip:12345@hotline.example>\r\nCall-ID: smuggle-1\r\n"
+                  f"CSeq: 1 INVITE\r\nContact: <sip:s@{STRANGER}:{port}>\r\n\n" + smuggled)
+        deadline = time.monotonic() + 15
+        while not node.invites and time.monotonic() < deadline:
+            tx.sendto(invite.encode(), ("127.0.0.1", front.port))
+            time.sleep(0.5)
+    finally:
+        tx.close()
+        front.stop()
+        node.close()
+    assert node.invites, "the front relayed nothing"
+    data, src = node.invites[0]
+    # Kamailio took the smuggled lines for the body: relayed as they were, never stripped.
+    assert smuggled.encode().split(b"\r\n\r\n")[0] in data
+    msg = SipMessage(data, src)
+    assert caller_identity(msg, trusted=True) == ("13800000053", False)
+    assert VICTIM.encode() in msg.body_bytes

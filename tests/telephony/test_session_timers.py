@@ -142,6 +142,9 @@ def test_an_asserted_identity_counts_only_from_a_trusted_source() -> None:
     ("", True, ("13800000021", False)),  # a stranger our front relayed (no mark)
     ("X-Hotline-Vouched: carrier\r\n", True, ("13800000021", True)),  # the carrier's, marked
     ("X-Hotline-Vouched: carrier\r\n", False, ("13800000021", False)),  # mark from outside
+    # review53: header names are case-insensitive; an operator's SBC may write it so.
+    ("x-hotline-vouched: carrier\r\n", True, ("13800000021", True)),
+    ("X-HOTLINE-VOUCHED: Carrier\r\n", True, ("13800000021", True)),
     ("P-Asserted-Identity: <tel:+8613912345678>\r\n", True, ("+8613912345678", True)),
     ("P-Asserted-Identity: <tel:+8613912345678>\r\n", False, ("13800000021", False)),
 ])

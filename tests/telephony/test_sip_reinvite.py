@@ -348,3 +348,37 @@ def test_a_resume_whose_ack_has_no_usable_answer_hears_the_caller_again(
     body = b"" if ack_body is None else answer_sdp("G729", port=41000)
     dialogs.on_ack(sip_request("ACK", cseq=6, body=body))
     assert not call.held
+
+
+def _ok_to_our_refresh(call: CallHandle, method: str, body: bytes,
+                       content_type: str = "application/sdp") -> SipMessage:
+    """The caller's 200 to our session refresh (``method``), its body as given."""
+    typed = f"Content-Type: {content_type}\r\n" if body else ""
+    return SipMessage((
+        f"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP {LOCAL_IP}:5060;branch=z9hG4bKrefresh9\r\n"
+        f"From: <sip:12345@127.0.0.1>;tag=ours\r\nTo: <sip:13800000000@{PEER[0]}>;tag=theirs\r\n"
+        f"Call-ID: {call.call_id}\r\nCSeq: 9 {method}\r\n{typed}"
+        f"Content-Length: {len(body)}\r\n\r\n").encode() + body, PEER)
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    (b"v=0\r\nnot an answer\r\n", "application/sdp"),  # unreadable
+    (answer_sdp("G729", port=41000), "application/sdp"),  # no codec of ours
+    (b"<xml/>", "application/xml"),  # no SDP at all
+], ids=["unreadable", "no-codec", "not-sdp"])
+def test_no_usable_sdp_in_the_2xx_to_our_update_leaves_a_hold_as_it_was(
+        body: bytes, content_type: str) -> None:
+    """review53: our UPDATE refresh carries no offer, so SDP in its 2xx is nothing we asked
+    for; one we could not use was taken as an answer to a sendrecv offer of ours and took
+    the caller who held us off hold (``held`` False: the PBX's music heard as their words,
+    our prompts streamed at a caller who had put us aside). Now the hold stays."""
+    dialogs, _wire, call, _rtp = answered_call()
+    hold = offer().replace(b"a=sendrecv", b"a=sendonly")
+    dialogs.on_refresh(call, reinvite(5, hold))
+    dialogs.on_ack(sip_request("ACK", branch="z9hG4bKre5", cseq=5))
+    assert call.held
+    dialogs.refresh_answered(call, _ok_to_our_refresh(call, "UPDATE", body, content_type))
+    assert call.held and call.holds == 1
+    # Our re-INVITE's unusable answer is still one to our sendrecv offer: the caller back.
+    dialogs.refresh_answered(call, _ok_to_our_refresh(call, "INVITE", body, content_type))
+    assert not call.held

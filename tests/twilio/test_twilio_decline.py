@@ -138,3 +138,28 @@ def test_key_0_at_the_question_reaches_the_operator_handed_over_as_on_sip(
     again = twiml(twilio.post("/twilio/emergency", call_form(call, Digits="0")))  # sent again
     assert ET.tostring(again).decode() == ET.tostring(root).decode()
     assert _events(sessions) == handed
+
+
+def _dialled(root: ET.Element) -> list[tuple[str, str | None]]:
+    dial = root.find("Dial")
+    assert dial is not None, ET.tostring(root).decode()
+    return [(c.tag, c.text) for c in dial]
+
+
+@pytest.mark.parametrize("operator", ["", "sip:duty@10.0.0.5"], ids=["none", "not-answering"])
+def test_key_0_goes_to_the_service_when_no_operator_takes_the_call(
+        make_twilio: Any, standin: StandIn, recording_wav: bytes, meant: dict[str, str],
+        sessions: sessionmaker[Session], city: City, operator: str) -> None:
+    """review53: 0 at the question with no operator configured (the shipped default), or an
+    operator who did not answer, recorded the hand-over and then asked for a callback
+    number: the emergency was dropped. Now the caller goes to the service, as silence."""
+    twilio = make_twilio(sip={"operator_uri": operator},
+                         ivr={"emergency_uris": {"110": "sip:110@10.0.0.9", "119": "",
+                                                 "120": ""}})
+    call, _ = _asked(twilio, standin, recording_wav, meant)
+    root = twiml(twilio.post("/twilio/emergency", call_form(call, Digits="0")))
+    if operator:
+        assert _dialled(root) == [("Sip", operator)]
+        root = twiml(twilio.post("/twilio/dialed", call_form(call, DialCallStatus="no-answer")))
+    assert _dialled(root) == [("Sip", "sip:110@10.0.0.9")]
+    assert _events(sessions) == {"emergency_handover": [{"service": "110", "target": "uri"}]}

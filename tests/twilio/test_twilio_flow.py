@@ -26,6 +26,7 @@ from config.settings import TwilioSettings
 from ivr import prompts
 from ivr.callrecords import CallOutcome, CallRecord, live_call
 from ivr.intake import RECORDING_NOT_FETCHED_NOTE, Spool
+from ivr.twilio import call_flow as twilio_flow
 from ivr.twilio import views
 from tests.support.city import City
 from tests.support.waiting import wait_until
@@ -457,6 +458,78 @@ def test_a_bridge_at_twilio_has_a_heartbeat_as_a_sip_bridge_does(
     twiml(twilio.post("/twilio/dialed", call_form(call, DialCallStatus="completed")))
     assert _call_record(sessions, call).outcome == CallOutcome.OPERATOR
     assert dialogue.bridges_alive() == []  # over: nothing left to ask about
+
+
+def _bridged_20_minutes(make_twilio: Any, sessions: sessionmaker[Session]) -> str:
+    """A call put through to the operator at Twilio, its record 20 minutes old: past
+    ``live_call``'s reach unless a heartbeat says it goes on. Its app's own watcher gone
+    (the process that bridged it stopped)."""
+    twilio = make_twilio(sip={"operator_uri": "+861012345000"})
+    call = new_sid("CA")
+    twiml(twilio.post("/twilio/voice", call_form(call)))
+    answer_written(call)
+    twiml(twilio.post("/twilio/menu", call_form(call, Digits="0")))  # the <Dial>
+    twilio.client.app.state.twilio_dialogue.close()  # type: ignore[attr-defined]
+    with sessions() as s:
+        rec = s.scalars(select(CallRecord).where(CallRecord.call_id == call)).one()
+        rec.arrived_at -= timedelta(minutes=20)
+        if rec.alive_at is not None:
+            rec.alive_at -= timedelta(minutes=20)
+        s.commit()
+        assert live_call(s, CALLER, utcnow()) is None
+    return call
+
+
+def _heartbeat_heard(sessions: sessionmaker[Session], call: str) -> bool:
+    with sessions() as s:
+        found = live_call(s, CALLER, utcnow())
+        return found is not None and found.call_id == call
+
+
+def test_bridges_a_restarted_app_finds_in_the_spool_get_a_heartbeat(
+        make_twilio: Any, standin: StandIn, sessions: sessionmaker[Session],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """review53: the watcher started only from a new bridge, so after a restart the
+    spool's bridges had no heartbeat (settled as cut after 15 minutes, the caller taken for
+    free). Now the app starts it when the spool holds bridged calls. (The interval is
+    shortened to keep the test short: the wait is the watcher's own.)"""
+    call = _bridged_20_minutes(make_twilio, sessions)
+    standin.calls[call] = "in-progress"
+    monkeypatch.setattr(twilio_flow, "ALIVE_SECONDS", 0.1)
+    make_twilio(sip={"operator_uri": "+861012345000"})  # the restarted process: no webhook
+    wait_until(lambda: _heartbeat_heard(sessions, call), 20, "the bridge's heartbeat")
+
+
+def test_the_bridges_watcher_lives_through_errors(
+        make_twilio: Any, standin: StandIn, sessions: sessionmaker[Session],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """review53: the spool read that decides whether the watcher goes on was outside its
+    ``try``: one error (a journal being written, a full disk) ended the heartbeat for good.
+    Now it is logged and tried again later."""
+    call = _bridged_20_minutes(make_twilio, sessions)
+    standin.calls[call] = "in-progress"
+    monkeypatch.setattr(twilio_flow, "ALIVE_SECONDS", 0.1)
+    twilio = make_twilio(sip={"operator_uri": "+861012345000"})
+    dialogue = twilio.client.app.state.twilio_dialogue  # type: ignore[attr-defined]
+    started = dialogue._watcher  # this app's own from the start: one made by hand instead
+    dialogue.close()
+    if started is not None:
+        started.join(10)
+    spool = dialogue.calls.spool
+    real, failures = spool.pending, [2]
+
+    def pending() -> list[Any]:
+        if failures[0]:
+            failures[0] -= 1
+            raise OSError("the spool cannot be read just now")
+        return real()
+
+    monkeypatch.setattr(spool, "pending", pending)
+    dialogue._closing.clear()
+    dialogue._watch_bridges()
+    wait_until(lambda: not failures[0] and _heartbeat_heard(sessions, call), 20,
+               "the bridge's heartbeat after the errors")
+    assert dialogue._watcher is not None and dialogue._watcher.is_alive()
 
 
 def test_zero_without_operator_leaves_callback_request(
