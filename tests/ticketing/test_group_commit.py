@@ -4,6 +4,7 @@ databases, socket-free."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import multiprocessing
 import os
@@ -23,7 +24,7 @@ from tests.support.city import City
 from ticketing import service, views
 from ticketing.context import Domain
 from ticketing.db import database_unavailable, make_engine, make_session_factory
-from ticketing.group_commit import GroupCommit
+from ticketing.group_commit import GroupCommit, WriterStopped
 from ticketing.idempotency import KeyReused
 from ticketing.inputs import InvalidInput
 from ticketing.models import IdempotencyKey, SupervisionCase, Ticket, TicketEvent
@@ -313,3 +314,37 @@ def test_a_filing_failing_after_joining_a_case_leaves_its_count_as_stored(
         notes = s.scalars(select(TicketEvent.note).join(Ticket).where(
             Ticket.number == last.number, TicketEvent.note.contains("督办"))).all()
     assert notes and all("共5件" in n for n in notes if n), notes
+
+
+def test_a_write_that_raises_leaves_no_filing_waiting() -> None:
+    """An exception escapes write() (here its session's close) while another filing is
+    handed over: the first gets the writer's error, the other is written by a writer
+    started for it. Before: the writer ended with it waiting, answered only when some
+    later filing came."""
+    started, release = threading.Event(), threading.Event()
+
+    class ClosesBadlyOnce(GroupCommit[str, str]):
+        calls = 0
+
+        def write(self, items: list[str]) -> list[str | Exception]:
+            ClosesBadlyOnce.calls += 1
+            if ClosesBadlyOnce.calls == 1:
+                started.set()
+                release.wait(10)
+                raise RuntimeError("session.close() failed")
+            return [f"filed {item}" for item in items]
+
+    async def two_filings() -> tuple[BaseException | str, str]:
+        group = ClosesBadlyOnce(None, None)  # type: ignore[arg-type]
+        first = asyncio.create_task(group.submit("A"))
+        await asyncio.to_thread(started.wait, 10)
+        second = asyncio.create_task(group.submit("B"))
+        await asyncio.sleep(0)  # B handed over while A's group is written
+        release.set()
+        (a,) = await asyncio.gather(first, return_exceptions=True)
+        # Bounded: before the fix B waited for ever.
+        return a, await asyncio.wait_for(second, 10)
+
+    a, b = asyncio.run(two_filings())
+    assert isinstance(a, WriterStopped) and isinstance(a.__cause__, RuntimeError)
+    assert b == "filed B"
