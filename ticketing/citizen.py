@@ -17,10 +17,10 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, false, or_, select, update
 from sqlalchemy.orm import Session, aliased
-from sqlalchemy.orm.attributes import set_committed_value
 
 from ticketing.actors import Actor
 from ticketing.context import Domain
+from ticketing.db import set_unflushed
 from ticketing.inputs import StateConflict, clean_text
 from ticketing.merging import survey_phone
 from ticketing.models import SurveyResult, Ticket, TicketEvent
@@ -64,7 +64,7 @@ def status_token(*, session: Session, ticket: Ticket) -> str:
         .execution_options(synchronize_session=False))
     token = session.scalars(select(Ticket.status_token).where(Ticket.id == ticket.id)).one()
     assert token is not None
-    set_committed_value(ticket, "status_token", token)
+    set_unflushed(session, ticket, status_token=token)
     return token
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql import Executable
 
 log = logging.getLogger(__name__)
@@ -463,20 +464,71 @@ def _run_queued(session: Session) -> None:
         session.execute(statement)
 
 
+def _inside(tx: SessionTransaction | None, rolled_back: SessionTransaction) -> bool:
+    while tx is not None:
+        if tx is rolled_back:
+            return True
+        tx = tx.parent
+    return False
+
+
 @event.listens_for(Session, "after_soft_rollback")
 def _drop_rolled_back(session: Session, rolled_back: SessionTransaction) -> None:
     queued = session.info.get(_AT_COMMIT)
     if not queued:
         return
+    session.info[_AT_COMMIT] = [q for q in queued if not _inside(q[0], rolled_back)]
 
-    def inside(tx: SessionTransaction | None) -> bool:
-        while tx is not None:
-            if tx is rolled_back:
-                return True
-            tx = tx.parent
-        return False
 
-    session.info[_AT_COMMIT] = [q for q in queued if not inside(q[0])]
+# Session.info key: (transaction, object, keys) state set without a flush (below).
+_UNFLUSHED = "hotline_unflushed_state"
+_UNLOADED = object()
+
+
+def persistent_unflushed(session: Session, *objs: object) -> None:
+    """``objs`` were made persistent without a flush (rows a Core statement inserted,
+    ``make_transient_to_detached`` and ``add``). A rollback of the transaction or savepoint
+    they were written in takes them out of the session, as it takes the objects its flushes
+    inserted; else they stay in the identity map naming rows that are gone, and the next
+    row given the same id (SQLite reuses a rolled-back rowid) clashes with them."""
+    tx = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_UNFLUSHED, []).extend((tx, obj, None) for obj in objs)
+
+
+def set_unflushed(session: Session, obj: Any, **values: Any) -> None:
+    """Set ``values`` on ``obj`` as its stored ones (``set_committed_value``): a statement
+    of this transaction wrote them, or one ``run_at_commit`` queued will. A rollback of
+    the savepoint they were set in puts the values before back (not the stored ones: a
+    count may hold increments still queued), as it would undo what a flush wrote; else the
+    next filing reads a 督办 count one too high."""
+    tx = session.get_nested_transaction() or session.get_transaction()
+    # A value not loaded (expired) is read again after the rollback.
+    before = {key: obj.__dict__.get(key, _UNLOADED) for key in values}
+    session.info.setdefault(_UNFLUSHED, []).append((tx, obj, before))
+    for key, value in values.items():
+        set_committed_value(obj, key, value)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _undo_unflushed(session: Session, rolled_back: SessionTransaction) -> None:
+    noted = session.info.get(_UNFLUSHED)
+    if not noted:
+        return
+    kept = []
+    # Latest first: a value set twice in the savepoint gets the one from before both.
+    for tx, obj, before in reversed(noted):
+        if not _inside(tx, rolled_back):
+            kept.append((tx, obj, before))
+        elif obj in session:
+            if before is None:
+                session.expunge(obj)
+            else:
+                for key, value in before.items():
+                    if value is _UNLOADED:
+                        session.expire(obj, [key])
+                    else:
+                        set_committed_value(obj, key, value)
+    session.info[_UNFLUSHED] = kept[::-1]
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -484,6 +536,7 @@ def _drop_unfinished(session: Session, transaction: SessionTransaction) -> None:
     # The session closed without a commit (or committed: the queue is empty then).
     if transaction.parent is None:
         session.info.pop(_AT_COMMIT, None)
+        session.info.pop(_UNFLUSHED, None)
 
 
 READ_ONLY = "hotline_read_only"  # execution option: this connection's transaction only reads

@@ -115,6 +115,12 @@ class GroupCommit(Generic[Item, Outcome]):
                         future.set_result(outcome)
         finally:
             self._writer = None
+            # An exception escaped write() (the session factory, the rollback or close in
+            # its finally, the thread interrupted): its group has its answer, but filings
+            # handed over meanwhile would wait for a writer nobody starts until another
+            # filing comes. Start one for them (on this loop, unless it is closing).
+            if self._waiting and self._loop is not None and not self._loop.is_closed():
+                self._writer = self._loop.create_task(self._drain())
 
     def write(self, items: list[Item]) -> list[Outcome | Exception]:
         """File ``items`` in one transaction, each in its own savepoint; each one's outcome

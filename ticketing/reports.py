@@ -237,8 +237,7 @@ def figures(
     # The latest *answered* round's verdict stands (as in loop_counts and ticketing.points):
     # a redo's survey call that finds nobody does not erase what the citizen said.
     # Counted as loop_counts counts them: a staff number's answers not (merging.answer_counted).
-    uncounted = set(session.scalars(select(Ticket.id).where(Ticket.id.in_(ids),
-                                                            ~answer_counted()))) if ids else set()
+    uncounted = _uncounted(session, ids)
     verdicts = {s.ticket_id: s for s in surveys
                 if s.outcome == "answered" and s.ticket_id not in uncounted}
     direct = 0
@@ -408,8 +407,11 @@ def export_csv(*, sessions: sessionmaker[Session], actor: Actor, tz: ZoneInfo,
             if not rows:
                 return
             surveys = _latest_surveys(session, [t.id for t in rows])
+            # A staff number's answer stays in the file, said to count in no figure.
+            uncounted = _uncounted(session, list(surveys))
             chunk = "".join(
-                _csv_line(_export_row(actor, t, surveys.get(t.id), tz=tz, masked=masked))
+                _csv_line(_export_row(actor, t, surveys.get(t.id), tz=tz, masked=masked,
+                                      counted=t.id not in uncounted))
                 for t in rows
             )
         last = rows[-1]
@@ -424,6 +426,14 @@ def _csv_line(cells: list[str]) -> str:
     return out.getvalue()
 
 
+def _uncounted(session: Session, ids: list[int]) -> set[int]:
+    """Of ``ids``, the tickets whose survey answers count in no figure: given on a staff
+    number (merging.answer_counted), as loop_counts leaves them out."""
+    if not ids:
+        return set()
+    return set(session.scalars(select(Ticket.id).where(Ticket.id.in_(ids), ~answer_counted())))
+
+
 def _latest_surveys(session: Session, ticket_ids: list[int]) -> dict[int, SurveyResult]:
     """The newest survey of each ticket (a ticket redone after 驳回 is surveyed again)."""
     latest: dict[int, SurveyResult] = {}
@@ -436,7 +446,7 @@ def _latest_surveys(session: Session, ticket_ids: list[int]) -> dict[int, Survey
 
 
 def _export_row(actor: Actor, t: Ticket, survey: SurveyResult | None, *, tz: ZoneInfo,
-                masked: bool) -> list[str]:
+                masked: bool, counted: bool = True) -> list[str]:
     def when(dt: datetime | None) -> str:
         return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if dt else ""
 
@@ -463,11 +473,14 @@ def _export_row(actor: Actor, t: Ticket, survey: SurveyResult | None, *, tz: Zon
         when(t.closed_at),
         REPLY_OUTCOMES.get(t.reply_outcome or "", t.reply_outcome or ""),
         "；".join(x for x in (t.reply_text, t.reply_reason) if x),
-        _survey_text(survey),
+        _survey_text(survey, counted=counted),
     ]
 
 
-def _survey_text(survey: SurveyResult | None) -> str:
+STAFF_ANSWER_MARK = "（员工号码，未计入）"
+
+
+def _survey_text(survey: SurveyResult | None, *, counted: bool = True) -> str:
     if survey is None:
         return ""
     if survey.outcome == "unreachable":
@@ -477,7 +490,8 @@ def _survey_text(survey: SurveyResult | None) -> str:
         parts.append("已解决" if survey.resolved else "未解决")
     if survey.satisfied is not None:
         parts.append("满意" if survey.satisfied else "不满意")
-    return "，".join(parts) or "已回访"
+    # A supervisor reading the file can tell the answer that counts in no figure.
+    return ("，".join(parts) or "已回访") + ("" if counted else STAFF_ANSWER_MARK)
 
 
 def _phone_cell(phone: str | None) -> str:

@@ -43,7 +43,7 @@ from ticketing.classify import (
     sub_category_in,
 )
 from ticketing.context import Domain
-from ticketing.db import run_at_commit
+from ticketing.db import persistent_unflushed, run_at_commit
 from ticketing.deadlines import due_at
 from ticketing.inputs import (
     InvalidInput,
@@ -586,6 +586,7 @@ def _write_at_once(session: Session, _context: Any, _objects: Any) -> None:
         # As if just loaded: the values set are the stored ones, nothing is pending.
         make_transient_to_detached(obj)
         session.add(obj)
+    persistent_unflushed(session, ticket, *events)
     note_created(session, ticket, events)
 
 

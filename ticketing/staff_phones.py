@@ -29,7 +29,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from ticketing.actors import Actor
@@ -41,6 +41,9 @@ from ticketing.service import record_event
 NOT_SURVEYED_EVENT = "survey_not_placed"
 NOT_SURVEYED_NOTE = "不参与回访：来电号码为工作人员号码（承办单位或热线中心登记的电话）"
 _MARKER = Actor.system("survey")
+# PostgreSQL advisory lock (the two-key form, apart from the one-key locks of outbound's
+# lines and attachments' hashes) marking 不参与回访 takes turns on.
+_MARKING_LOCK = (12345, 1)
 
 
 def staff_number(phone: Any) -> Any:
@@ -66,8 +69,18 @@ def mark_not_surveyed(*, session: Session, candidates: Any, now: datetime) -> in
     marked = exists(select(TicketEvent.id).where(
         TicketEvent.ticket_id == Ticket.id, TicketEvent.action == NOT_SURVEYED_EVENT,
         TicketEvent.at >= Ticket.closed_at))
-    tickets = session.scalars(select(Ticket).where(and_(candidates, ~marked))
-                              .order_by(Ticket.id)).all()
+    unmarked = select(Ticket).where(and_(candidates, ~marked)).order_by(Ticket.id)
+    tickets = session.scalars(unmarked).all()
+    if tickets and session.get_bind().dialect.name == "postgresql":
+        # Two planners (two nodes) both read the ticket unmarked and both marked it: the
+        # mark has no key to conflict on, as the planner's tasks have. One marks at a time
+        # (the lock held to its COMMIT; SQLite's transactions begin IMMEDIATE, one at a
+        # time already); the other leaves the marks to it this tick rather than wait
+        # holding what its plan wrote so far. Read again under the lock: in READ
+        # COMMITTED a new statement sees the marks a planner before it committed.
+        if not session.scalar(select(func.pg_try_advisory_xact_lock(*_MARKING_LOCK))):
+            return 0
+        tickets = session.scalars(unmarked).all()
     for ticket in tickets:
         record_event(session=session, ticket=ticket, actor=_MARKER, action=NOT_SURVEYED_EVENT,
                      note=NOT_SURVEYED_NOTE, data={"round": ticket.redo_count}, at=now)

@@ -16,12 +16,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from ticketing.actors import Actor
 from ticketing.classify import category_label
 from ticketing.context import Domain
-from ticketing.db import run_at_commit
+from ticketing.db import run_at_commit, set_unflushed
 from ticketing.inputs import InvalidInput, StateConflict, clean_text, has_text
 from ticketing.models import SupervisionCase, SupervisionLink, Ticket, TicketEvent
 from ticketing.queries import scope_filter
@@ -99,8 +98,8 @@ def on_ticket(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor
                                   last_ticket_at=ticket.received_at)
                           .execution_options(synchronize_session=False),
                           row=(SupervisionCase.__tablename__, case.id))
-            set_committed_value(case, "tickets", case.tickets + 1)
-            set_committed_value(case, "last_ticket_at", ticket.received_at)
+            set_unflushed(session, case, tickets=case.tickets + 1,
+                          last_ticket_at=ticket.received_at)
             note = f"多诉督办：{place_text(ticket)}{label}问题，并入督办件（共{case.tickets}件）"
             _link(session, case, [ticket.id], actor, note, now)
             session.flush()

@@ -5,7 +5,8 @@ On SQLite and PostgreSQL with the demo city (water-handler's phone is 1390000003
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from outbound.models import Kind
@@ -17,8 +18,8 @@ from ticketing.context import Domain
 from ticketing.db import transaction
 from ticketing.directory import add_user
 from ticketing.models import Ticket
-from ticketing.staff_phones import NOT_SURVEYED_EVENT, NOT_SURVEYED_NOTE
-from ticketing.states import Role
+from ticketing.staff_phones import NOT_SURVEYED_EVENT, NOT_SURVEYED_NOTE, mark_not_surveyed
+from ticketing.states import Role, Status
 
 
 def _loaded(s: Session, number: str) -> Ticket:
@@ -96,3 +97,26 @@ def test_a_redo_is_marked_again_and_a_citizen_in_the_group_is_surveyed(
     with ob_sessions() as s:
         assert merging.survey_phone(session=s, ticket=_loaded(s, own)) == \
             "+8613811118888"
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_two_planners_at_once_mark_a_staff_ticket_once(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """PostgreSQL: two nodes' planners plan at once; both read the staff ticket unmarked.
+    Before: both marked it (不参与回访 twice on the ticket). Now the second leaves it to
+    the first; a later tick of either, after the first committed, marks nothing more.
+    (SQLite's writers take turns from BEGIN: the second would read the first's mark.)"""
+    own = new_ticket(ob_sessions, ob_domain, ob_city, phone="13900000030")
+    close_ticket(ob_sessions, ob_domain, ob_city, own)
+    # The planner's marking step of each (its whole plan would wait at the first task
+    # the other inserted, in this one thread).
+    candidates = and_(Ticket.status == Status.CLOSED.value, merging.kept_from_survey_as_staff())
+    with ob_sessions() as first, ob_sessions() as second:
+        assert mark_not_surveyed(session=first, candidates=candidates, now=ob_domain.now()) == 1
+        first.flush()
+        assert mark_not_surveyed(session=second, candidates=candidates, now=ob_domain.now()) == 0
+        second.commit()
+        first.commit()
+    _planned(ob_sessions, ob_domain)
+    assert [e.action for e in events(ob_sessions, own)].count(NOT_SURVEYED_EVENT) == 1

@@ -4,6 +4,7 @@ databases, socket-free."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import multiprocessing
 import os
@@ -20,13 +21,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.api import auth
 from tests.support.city import City
-from ticketing import service
+from ticketing import service, views
 from ticketing.context import Domain
 from ticketing.db import database_unavailable, make_engine, make_session_factory
-from ticketing.group_commit import GroupCommit
+from ticketing.group_commit import GroupCommit, WriterStopped
 from ticketing.idempotency import KeyReused
 from ticketing.inputs import InvalidInput
-from ticketing.models import IdempotencyKey, Ticket, TicketEvent
+from ticketing.models import IdempotencyKey, SupervisionCase, Ticket, TicketEvent
 from ticketing.schemas import TicketCreate, TicketOut
 from ticketing.views import Filing, filing_writer, write_filing
 
@@ -251,3 +252,99 @@ def test_requests_filing_at_once_share_one_transaction(
     assert sorted(a.json()["caller_name"] for a in answers) == [f"市民{n}" for n in range(5)]
     assert state.filing_writer is shared
 
+
+
+def fail_second_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second filing from now on fails after its INSERT (reading its answer)."""
+    answer, calls = views.filed_answer, []
+
+    def fails_second(session: Session, ticket: Ticket, actor: Any) -> TicketOut:
+        calls.append(ticket.id)
+        if len(calls) == 2:
+            raise RuntimeError("the answer could not be read")
+        return answer(session, ticket, actor)
+
+    monkeypatch.setattr(views, "filed_answer", fails_second)
+
+
+def test_a_filing_failing_after_its_insert_leaves_the_others_filed(
+        sessions: sessionmaker[Session], domain: Domain, city: City,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The ticket and its trail are written by Core (service's write at once), not a flush:
+    # the savepoint's rollback must take them out of the session all the same, or the next
+    # filing's ticket (SQLite gives it the same rowid) clashes with the dead one.
+    fail_second_answer(monkeypatch)
+    before = stored(sessions)
+    demands = ["朝阳区某小区停水了", "海淀区中关村大街井盖丢了", "丰台区某小区暖气不热"]
+    first, failed, last = writer(sessions).write([
+        filing(city, domain, caller_phone=f"1382222{i:04d}", demand=d, category=None)
+        for i, d in enumerate(demands)])
+    assert isinstance(failed, RuntimeError)
+    assert isinstance(first, TicketOut) and isinstance(last, TicketOut)
+    assert (first.demand, last.demand) == (demands[0], demands[2])
+    assert stored(sessions)[0] - before[0] == 2
+    with sessions() as s:
+        for o in (first, last):
+            ticket = s.scalars(select(Ticket).where(Ticket.number == o.number)).one()
+            assert ticket.demand == o.demand
+            assert {"create", "dispatch"} <= {e.action for e in ticket.events}
+    assert first.number != last.number
+
+
+def test_a_filing_failing_after_joining_a_case_leaves_its_count_as_stored(
+        sessions: sessionmaker[Session], domain: Domain, city: City,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A filing that joins an open 督办 record sets the record's count as the UPDATE queued
+    # for the commit will store it; its savepoint rolled back, the next joiner must read
+    # the count as stored, not one too high.
+    def same_problem(i: int) -> Filing:
+        return filing(city, domain, caller_phone=f"1383333{i:04d}")
+
+    opened = writer(sessions).write([same_problem(i) for i in range(3)])
+    assert all(isinstance(o, TicketOut) for o in opened)
+    with sessions() as s:
+        case = s.scalars(select(SupervisionCase)).one()
+        assert case.tickets == 3
+    fail_second_answer(monkeypatch)
+    first, failed, last = writer(sessions).write([same_problem(i) for i in range(3, 6)])
+    assert isinstance(failed, RuntimeError)
+    assert isinstance(first, TicketOut) and isinstance(last, TicketOut)
+    with sessions() as s:
+        assert s.scalars(select(SupervisionCase)).one().tickets == 5
+        notes = s.scalars(select(TicketEvent.note).join(Ticket).where(
+            Ticket.number == last.number, TicketEvent.note.contains("督办"))).all()
+    assert notes and all("共5件" in n for n in notes if n), notes
+
+
+def test_a_write_that_raises_leaves_no_filing_waiting() -> None:
+    """An exception escapes write() (here its session's close) while another filing is
+    handed over: the first gets the writer's error, the other is written by a writer
+    started for it. Before: the writer ended with it waiting, answered only when some
+    later filing came."""
+    started, release = threading.Event(), threading.Event()
+
+    class ClosesBadlyOnce(GroupCommit[str, str]):
+        calls = 0
+
+        def write(self, items: list[str]) -> list[str | Exception]:
+            ClosesBadlyOnce.calls += 1
+            if ClosesBadlyOnce.calls == 1:
+                started.set()
+                release.wait(10)
+                raise RuntimeError("session.close() failed")
+            return [f"filed {item}" for item in items]
+
+    async def two_filings() -> tuple[BaseException | str, str]:
+        group = ClosesBadlyOnce(None, None)  # type: ignore[arg-type]
+        first = asyncio.create_task(group.submit("A"))
+        await asyncio.to_thread(started.wait, 10)
+        second = asyncio.create_task(group.submit("B"))
+        await asyncio.sleep(0)  # B handed over while A's group is written
+        release.set()
+        (a,) = await asyncio.gather(first, return_exceptions=True)
+        # Bounded: before the fix B waited for ever.
+        return a, await asyncio.wait_for(second, 10)
+
+    a, b = asyncio.run(two_filings())
+    assert isinstance(a, WriterStopped) and isinstance(a.__cause__, RuntimeError)
+    assert b == "filed B"

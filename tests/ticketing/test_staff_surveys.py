@@ -5,7 +5,10 @@ and PostgreSQL with the demo city (water-handler: 13900000030, of 北京市自�
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -18,7 +21,7 @@ from ticketing.context import Domain
 from ticketing.directory import add_unit, add_user
 from ticketing.models import SurveyResult, Ticket, utcnow
 from ticketing.points import points
-from ticketing.reports import Figures, figures
+from ticketing.reports import STAFF_ANSWER_MARK, Figures, export_csv, figures
 from ticketing.staff_phones import is_staff_number
 from ticketing.states import Role
 
@@ -175,3 +178,22 @@ def test_a_citizen_merged_into_a_staff_ticket_is_surveyed_and_counted(
                               resolved=False, satisfied=False)
         s.commit()
         assert _counted(_figures(s, domain, city))[:3] == (1, 0, 0)
+
+
+def test_the_export_says_a_staff_answer_counts_in_no_figure(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """The CSV export shows every answer; before, a staff number's "已解决，满意" read as
+    a citizen's, and a supervisor could not tell why the file and the figures differ."""
+    op = city.actor("operator")
+    with sessions() as s:
+        staff, citizen = (_closed(s, domain, city, phone)
+                          for phone in ("+86 139 0000 0030", "13811112222"))
+        for t in (staff, citizen):
+            _satisfied(s, domain, t)
+        s.commit()
+        numbers = {staff.number: "staff", citizen.number: "citizen"}
+    rows = list(csv.reader(io.StringIO("".join(export_csv(
+        sessions=sessions, actor=op, tz=ZoneInfo("Asia/Shanghai"), now=domain.now())))))
+    shown = {numbers[r[0]]: r[-1] for r in rows[1:] if r[0] in numbers}
+    assert shown == {"staff": "已解决，满意" + STAFF_ANSWER_MARK, "citizen": "已解决，满意"}
