@@ -3,6 +3,7 @@ round, judge26): the operator reads which variable or key is wrong and why."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from typer.testing import CliRunner
 
 from config import get_settings
 from hotline.cli import app
+from ticketing.context import read_data_files
 
 runner = CliRunner()
 
@@ -95,3 +97,15 @@ def test_a_broken_data_file_stops_the_start_and_fails_the_doctor(
     r = runner.invoke(app, ["doctor"])
     said = "".join(r.output.split())  # rich wraps the path
     assert "FAILrules:" in said and str(broken) in said.split("FAILrules:")[1], r.output
+
+
+def test_the_shipped_settings_pass_every_start_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checks above refuse what is wrong; the shipped config/ with no HOTLINE_* variable
+    set passes all of them (settings, ranges, the two SIP ports, every data file)."""
+    for name in [n for n in os.environ if n.startswith("HOTLINE_")]:
+        monkeypatch.delenv(name)
+    settings = get_settings()
+    assert settings.sip.rtp_port_low <= settings.sip.rtp_port_high
+    assert settings.outbound.sip_port != settings.sip.port
+    assert settings.ivr.ticket_numbers_per_address == 30
+    read_data_files(settings)  # raises DataFileError on a broken file
