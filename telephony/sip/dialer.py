@@ -285,9 +285,12 @@ class Dialer:
                 self.link.send_bye(call)
             return None
         if txn.provisional:
-            # Its 1xx came in between and found the call still ringing: no CANCEL yet.
+            # Its 1xx came in between and found the call still ringing: no CANCEL yet. Sent
+            # now, and the transaction still returned: the front end keeps its socket for
+            # the CANCEL's answer and the 487's ACK, as for a 1xx heard after this. Before,
+            # None closed the socket at once: the CANCEL went once, never again, and the
+            # INVITE's 487 was never ACKed (a clean-clone CI run, test_sip_stop_unheard).
             self._send_cancel(call, leg)
-            return None
         return txn
 
     def _send_cancel(self, call: CallHandle, leg: OutboundLeg) -> None:

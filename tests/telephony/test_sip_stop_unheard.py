@@ -168,6 +168,48 @@ def test_a_cancel_not_answered_is_sent_again_and_the_487_acked(
     _closed(fe, stopping)
 
 
+def test_a_1xx_heard_while_the_stop_ends_the_call_still_keeps_the_socket_for_the_cancel(
+        make_frontend: FrontEndFactory, callee: socket.socket,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 180 handled between the stop's ending the call and its look at the INVITE's
+    transaction (a race one clean-clone CI run hit): the CANCEL was sent once and stop()
+    closed the socket at once, so it was never sent again and the 487 never ACKed. The 180
+    is delivered at that point here, every time."""
+    fe = _front_end(make_frontend)
+    fe.sip.stop_grace_seconds = 30.0
+    fe_addr = (fe.local_ip, fe.local_port)
+    invites: list[SipMessage] = []
+    give_up = fe.dialer._give_up
+
+    def give_up_then_ring(call: object, reason: EndReason) -> bool:
+        ended = give_up(call, reason)  # type: ignore[arg-type]
+        callee.sendto(build_response(invites[0], 180, to_tag="callee"), fe_addr)
+        [txn] = [t for t in fe._transactions.pending(invites[0].call_id)
+                 if t.method == "INVITE"]
+        deadline = time.monotonic() + 10
+        while not txn.provisional and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return ended
+
+    monkeypatch.setattr(fe.dialer, "_give_up", give_up_then_ring)
+    outcomes: list[DialOutcome] = []
+    port = callee.getsockname()[1]
+    threading.Thread(target=lambda: outcomes.append(
+        fe.call(f"sip:1001@{harness.LOOPBACK}:{port}", timeout=3600)), daemon=True).start()
+    invites.append(_next(callee, "INVITE"))
+    stopping = threading.Thread(target=fe.stop, daemon=True)
+    stopping.start()
+    first = _next(callee, "CANCEL")
+    again = _next(callee, "CANCEL")  # before: the socket closed after the first
+    assert stopping.is_alive()
+    assert again.top_branch == first.top_branch == invites[0].top_branch
+    callee.sendto(build_response(again, 200, to_tag="callee"), fe_addr)
+    callee.sendto(build_response(invites[0], 487, to_tag="callee"), fe_addr)
+    ack = _next(callee, "ACK")
+    assert ack.top_branch == invites[0].top_branch
+    _closed(fe, stopping)
+
+
 def test_the_wait_comes_after_unregistering(callee: socket.socket) -> None:
     """Register mode, the callee socket also the registrar (the outbound proxy every INVITE
     goes to): ``stop()`` unregisters while the INVITE is still unheard, and the socket stays
