@@ -89,6 +89,25 @@ def test_still_not_is_no_repayment(index: Index, text: str, entry: str) -> None:
     assert_read_out(index, text, entry)
 
 
+@pytest.mark.parametrize("text,entry", [
+    ("我在北京交的养老保险，想从北京转到河北，怎么转？", "kb021"),
+    ("我的集体户口想迁出去，咋办？", "kb006"),
+])
+def test_out_of_beijing_is_offered_not_the_way_in(index: Index, text: str, entry: str) -> None:
+    """kb_matters' ``[loose]`` back: 从北京转, 迁出去 against an entry that moves it into
+    Beijing (its own 转出地 is the other place's side)."""
+    assert_offered(index, text, entry, "unmatched_loose")
+
+
+@pytest.mark.parametrize("text,entry", [
+    ("外地交的社保怎么转到北京？", "kb021"),
+    ("换工作了，公积金怎么转出去？", "kb017"),  # to the new employer's account
+])
+def test_into_beijing_or_to_a_new_employer_is_read_out(
+        index: Index, text: str, entry: str) -> None:
+    assert_read_out(index, text, entry)
+
+
 def test_a_cause_is_read_only_where_the_caller_asks() -> None:
     assert why_asked("电费为啥突然多了一倍？")
     assert not why_asked("停水了，停水通知在哪儿查？")
