@@ -295,6 +295,11 @@ class IvrSettings(BaseModel):
     # confirmed: "您是想问<title>吗？是请按1，不是请按2". Equal values: no confirmation.
     kb_confirm_from: float = Field(default=0.3, ge=0, le=1)
     kb_answer_from: float = Field(default=0.5, ge=0, le=1)
+    # An entry's answer (up to 2,000 characters) is read in parts of whole sentences up to
+    # this many characters (ivr.kb_answer.answer_parts), "继续收听请按3" after each but the
+    # last (SIP and Twilio). Mandarin TTS says 4-5 characters a second: 120 is about half
+    # a minute, what a caller holds in mind before choosing; every sample answer fits.
+    kb_part_chars: int = Field(default=120, ge=40, le=2000)
     # Ticket numbers callers nobody vouched for may key in (key 1) from one network address
     # in an hour, across calls (3 a call besides: ivr.ticket_lookup). In direct mode every
     # caller of a carrier trunk comes from its address, so this is the whole trunk's: high

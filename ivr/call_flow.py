@@ -90,7 +90,7 @@ from ivr.intake import (
     left_to_backlog,
     other_key,
 )
-from ivr.kb_answer import KbAnswer, clause_text
+from ivr.kb_answer import KbAnswer, answer_parts, clause_text
 from ivr.ticket_lookup import (
     TICKET_TRIES_PER_CALL,
     KeyedLookups,
@@ -626,16 +626,19 @@ class Dialogue:
         self.classification, self.kb_answer = turn.understanding, turn.answer
         return State(turn.step.value)
 
-    def _kb_prompt(self, pcm: bytes, *, yes: State) -> State:
+    def _kb_prompt(self, pcm: bytes, *, yes: State, more: bool = False) -> State | None:
         """Play a knowledge-base prompt that asks for 1 or 2: 1 leads to ``yes``, 0 to the
         operator; 2, no key or another: the caller's words go on as a ticket, as without an
-        answer."""
+        answer. ``more``: a part of a long answer, after which 3 or no key is None (read the
+        next part)."""
         if self._play(pcm) is Heard.HUNG_UP:
             return State.HANGUP
         key = self._key(timeout=self.sip.confirm_timeout_seconds)
         if self.call.ended:
             return State.HANGUP
-        choice = after_answer(key)
+        choice = after_answer(key, more=more)
+        if choice is AfterAnswer.MORE:
+            return None
         if choice is AfterAnswer.RESOLVED:
             return yes
         if choice is AfterAnswer.OPERATOR:
@@ -652,8 +655,10 @@ class Dialogue:
                  self.call.call_id, a.entry_id, a.confidence,
                  extra=self._log_fields(State.CONFIRM_ENTRY))
         # 1: yes, that is the question -- its answer is read
-        return self._kb_prompt(self.prompts.say(P.kb_confirm_text(a.title), "kb_confirm"),
-                               yes=State.ANSWER)
+        chosen = self._kb_prompt(self.prompts.say(P.kb_confirm_text(a.title), "kb_confirm"),
+                                 yes=State.ANSWER)
+        assert chosen is not None  # only a part of an answer asks "more"
+        return chosen
 
     def _s_answer(self) -> State:
         a = self.kb_answer
@@ -662,9 +667,15 @@ class Dialogue:
         log.info("call %s: answered from knowledge entry %s v%d (confidence %.2f)",
                  self.call.call_id, a.entry_id, a.version, a.confidence,
                  extra=self._log_fields(State.ANSWER))
-        pcm = (self.prompts.kb_answer(a.entry_id, a.version, a.title, a.text)
-               + self.prompts.pcm("kb_resolved_ask"))
-        return self._kb_prompt(pcm, yes=State.ANSWERED)
+        parts = answer_parts(a.text, self.svc.settings.ivr.kb_part_chars)
+        for n, part in enumerate(parts):
+            more = n < len(parts) - 1
+            pcm = (self.prompts.kb_answer(a.entry_id, a.version, a.title, part, part=n)
+                   + self.prompts.pcm("kb_more" if more else "kb_resolved_ask"))
+            chosen = self._kb_prompt(pcm, yes=State.ANSWERED, more=more)
+            if chosen is not None:
+                return chosen
+        raise AssertionError("the last part always ends in a choice")
 
     def _s_answered(self) -> State:
         assert self.kb_answer is not None

@@ -105,6 +105,9 @@ class CallJournal:
     # The knowledge entry whose answer was read (Twilio: kept between webhooks until the
     # caller's 1 / 2); an answer is offered once a call.
     kb_offered: str | None = None
+    # Twilio: the parts of that answer not read yet (ivr.kb_answer.answer_parts), each
+    # read on the caller's 3 (or no key) in the next webhook, as it stood when found.
+    kb_rest: list[str] = field(default_factory=list)
     # 三号联动: {"service": "110"|"119"|"120", "target": "uri"|"operator"|"none"} once the
     # call was handed over; the ticket then carries the emergency_handover event.
     handover: dict[str, str] | None = None

@@ -54,6 +54,7 @@ from ivr.decisions import (
     take_turn,
 )
 from ivr.intake import MAX_CALLBACK_DIGITS, CallJournal, FiledTicket, Spool, filed_ticket
+from ivr.kb_answer import answer_parts
 from ivr.ticket_lookup import StatusReport, open_tickets
 from ivr.transfer import ALIVE_SECONDS
 from ivr.twilio import twiml
@@ -259,7 +260,14 @@ class TwilioDialogue:
             key = digits[:1]
             call.intake.key(key)
             # No answer was read in this call: the key means nothing here; read back.
-            choice = after_answer(key) if j.kb_offered else AfterAnswer.TICKET
+            choice = (after_answer(key, more=bool(j.kb_rest)) if j.kb_offered
+                      else AfterAnswer.TICKET)
+            if choice is AfterAnswer.MORE:
+                part, j.kb_rest = j.kb_rest[0], j.kb_rest[1:]
+                call.save()
+                return twiml.kb_answer(None, part, self.settings, self.urls,
+                                       more=bool(j.kb_rest))
+            j.kb_rest = []
             if choice is AfterAnswer.RESOLVED and j.kb_offered:
                 # Database down: the spool files the 直接答复 later; the caller has it.
                 file_direct_answer(call.intake, j.kb_offered)
@@ -493,9 +501,11 @@ class TwilioDialogue:
             a = turn.answer
             log.info("call %s: answered from knowledge entry %s v%d (confidence %.2f)",
                      j.call_id, a.entry_id, a.version, a.confidence)
+            first, *j.kb_rest = answer_parts(a.text, self.settings.ivr.kb_part_chars)
             j.kb_offered = a.entry_id
             call.save()
-            return twiml.kb_answer(a.title, a.text, self.settings, self.urls)
+            return twiml.kb_answer(a.title, first, self.settings, self.urls,
+                                   more=bool(j.kb_rest))
         return twiml.readback(readback_sentence(turn.understanding), self.urls)
 
     def _emergency(self, call: TwilioCall, number: str) -> str:

@@ -184,16 +184,20 @@ def emergency_failed(service_number: str) -> str:
     return say_and_hang_up(prompts.text(f"emergency_failed_{service_number}"))
 
 
-def kb_answer(title: str, answer: str, settings: Settings, urls: Urls) -> str:
+def kb_answer(title: str | None, answer: str, settings: Settings, urls: Urls, *,
+              more: bool = False) -> str:
     """A knowledge entry's answer after the intro that names its title, then
     "问题解决了请按1，需要转办请按2"; no key goes on as 2 does (the redirect): the caller's
-    words are never dropped for want of a key."""
+    words are never dropped for want of a key. A long answer comes in parts
+    (``ivr.kb_answer.answer_parts``): ``answer`` is one, ``title`` None past the first;
+    ``more``: "继续收听请按3…" after it instead, where no key reads the next part."""
     r = VoiceResponse()
     g = r.gather(input="dtmf", num_digits=1, timeout=_key_seconds(settings),
                  action=urls("answer"), method="POST")
-    _say(g, prompts.kb_intro_text(title))
+    if title is not None:
+        _say(g, prompts.kb_intro_text(title))
     _say(g, answer)
-    _say(g, prompts.text("kb_resolved_ask"))
+    _say(g, prompts.text("kb_more" if more else "kb_resolved_ask"))
     r.redirect(urls("answer"), method="POST")
     return r.to_xml()
 
