@@ -61,6 +61,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from asr.backlog import transcript_meta
 from ivr import prompts as P
 from ivr.audio import CallAudio
+from ivr.caller_trust import number_verified
 from ivr.callrecords import CallOutcome
 from ivr.decisions import (
     DECLINE_WAIT_SECONDS,
@@ -940,8 +941,8 @@ class Dialogue:
     def _s_status(self) -> State:
         self.status_heard = True
         try:
-            # Whether the carrier gave the number: telephony.sip.identity's one rule.
-            if not self.call.caller_verified:
+            # Whether the carrier vouched for the number: one decision with Twilio's.
+            if not number_verified(self.call.caller_vouch):
                 said = self._status_by_ticket_number()
                 if said is None:
                     return State.HANGUP

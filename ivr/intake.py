@@ -125,6 +125,11 @@ class CallJournal:
     # The recording failed (its volume full or failing): {"seconds": kept, "reason": ...};
     # the ticket says that what was said after it is in no file.
     recording_cut: dict[str, Any] | None = None
+    # Twilio: who vouched for ``caller`` (a telephony.call.CallerVouch value, from the
+    # incoming call's StirVerstat; ivr.caller_trust decides), and the ticket numbers keyed
+    # at key 1 when nobody did (ivr.ticket_lookup.TICKET_TRIES_PER_CALL).
+    caller_vouch: str = "none"
+    ticket_tries: int = 0
 
     @property
     def recording_not_fetched(self) -> bool:

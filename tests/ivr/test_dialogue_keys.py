@@ -28,6 +28,7 @@ from ivr.call_flow import (
 )
 from ivr.decisions import MAX_CONFIRM_ASKS, MAX_RERECORDS
 from ivr.ticket_lookup import KeyedLookups
+from telephony.call import CallerVouch
 from tests.ivr import test_kb_confirm as scripted
 
 # The fixture: shipped settings, both databases; the tests about keys alone on SQLite (their
@@ -212,7 +213,7 @@ def _unvouched(services: IvrServices, address: str, keys: list[str]
                ) -> tuple[Dialogue, scripted.ScriptedLine]:
     """A call's dialogue from ``address``, its caller's number vouched for by nobody."""
     line = scripted.ScriptedLine(keys)
-    line.caller_verified, line.caller_address = False, address  # type: ignore[attr-defined]
+    line.caller_vouch, line.caller_address = CallerVouch.NONE, address  # type: ignore[attr-defined]
     d = Dialogue(line, services)  # type: ignore[arg-type]
     d.audio = scripted.SaidTurn("")  # type: ignore[assignment]
     return d, line
