@@ -231,7 +231,7 @@ class IvrServices:
 
     def __post_init__(self) -> None:
         self.keyed_lookups = KeyedLookups(
-            per_address=self.settings.ivr.ticket_numbers_per_address)
+            sessions=self.sessions, per_address=self.settings.ivr.ticket_numbers_per_address)
 
 
 def after_understanding(understanding: Understanding | None, *, ask_again: bool,
