@@ -544,6 +544,25 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _rtp_ranges_apart(self) -> Settings:
+        # Both front ends bind RTP ports on the same address (sip.bind_ip), each from its own
+        # range: overlapping, a survey call took a port an inbound call wanted (or the other
+        # way round), and that call was refused 503 "no free RTP port" with ports to spare.
+        # (The outbound range reaches its front end by model_copy, unchecked: checked here.)
+        o = self.outbound
+        if o.sip_rtp_port_low > o.sip_rtp_port_high:
+            raise ValueError(f"outbound.sip_rtp_port_low ({o.sip_rtp_port_low}) is above "
+                             f"outbound.sip_rtp_port_high ({o.sip_rtp_port_high})")
+        sip = self.sip
+        if o.sip_rtp_port_low <= sip.rtp_port_high and sip.rtp_port_low <= o.sip_rtp_port_high:
+            raise ValueError(
+                f"outbound.sip_rtp_port_low..outbound.sip_rtp_port_high ({o.sip_rtp_port_low}-"
+                f"{o.sip_rtp_port_high}) overlaps sip.rtp_port_low..sip.rtp_port_high "
+                f"({sip.rtp_port_low}-{sip.rtp_port_high}): the IVR and the outbound calls "
+                "each need their own RTP ports")
+        return self
+
+    @model_validator(mode="after")
     def _public_urls_default_to_the_api(self) -> Settings:
         # A fixed "http://127.0.0.1:8000" default went stale when only HOTLINE_PORT moved:
         # Twilio's signatures were checked against the wrong URL and SMS links pointed at
