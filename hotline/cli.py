@@ -54,7 +54,12 @@ from ticketing.directory import (
     find_user,
     rotate_token,
 )
-from ticketing.inputs import InvalidInput, check_sub_category, clean_text, local_aware
+from ticketing.inputs import (
+    InvalidInput,
+    check_sub_category,
+    clean_name,
+    local_aware,
+)
 from ticketing.models import User
 from ticketing.outage import first_line
 from ticketing.reports import export_csv, figures
@@ -302,7 +307,7 @@ def user_add(
     with transaction(_sessions()) as session:
         try:
             # The API's UserCreate applies the same rule to display names.
-            display = clean_text(name or username, field="name")
+            display = clean_name(name or username, field="name")
             _, token = add_user(session=session, username=username, display_name=display,
                                 role=role, unit_code=unit, phone=phone)
         except ValueError as exc:
@@ -356,7 +361,7 @@ def unit_add(code: str, name: str, kind: str = "agency", parent: str | None = No
     """Add a unit under a parent unit."""
     with transaction(_sessions()) as session:
         try:
-            add_unit(session=session, code=code, name=clean_text(name, field="name"), kind=kind,
+            add_unit(session=session, code=code, name=clean_name(name, field="name"), kind=kind,
                      parent_code=parent)
         except ValueError as exc:
             console.print(f"[red]{exc}[/red]")

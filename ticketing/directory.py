@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ticketing.actors import Actor
+from ticketing.inputs import clean_name
 from ticketing.models import AccountEvent, Unit, User
 from ticketing.phones import normalise
 from ticketing.states import Role
@@ -163,7 +164,7 @@ def add_user(
         raise ValueError(f"user {username} already exists")
     user = User(
         username=username,
-        display_name=display_name,
+        display_name=clean_name(display_name, field="display_name"),
         role=role.value,
         unit_id=unit.id if unit else None,
         unit=unit,
@@ -192,8 +193,8 @@ def add_unit(
             raise ValueError(f"parent unit {parent_code} does not exist")
     if session.scalars(select(Unit).where(Unit.code == code)).first():
         raise ValueError(f"unit {code} already exists")
-    unit = Unit(code=code, name=name, kind=kind, parent_id=parent.id if parent else None,
-                phone=_directory_phone(phone))
+    unit = Unit(code=code, name=clean_name(name, field="name"), kind=kind,
+                parent_id=parent.id if parent else None, phone=_directory_phone(phone))
     session.add(unit)
     session.flush()
     unit.path = f"{parent.path if parent else '/'}{unit.id}/"
