@@ -116,6 +116,11 @@ class VerificationSettings(BaseModel):
     # survey found them unreachable) is archived this many days after that was known,
     # instead of staying "closed" forever.
     archive_unsurveyable_days: float = 7.0
+    # A disabled account's number stays a staff number (no survey placed to it, no answer
+    # on it counted: ticketing.staff_phones) for tickets filed until this many days after
+    # the account was disabled: a year, the centre's assessment cycle, so a leaver cannot
+    # answer for their old unit's year; past it the number is a citizen's again.
+    staff_number_days: float = Field(default=365.0, ge=0)
     # What a handler may give as the reason when asking a supervisor for 剔除 (plus text).
     exclusion_reasons: list[str] = Field(default_factory=lambda: [
         "无理诉求", "重复诉求", "非本市事项", "已进入司法程序", "已进入仲裁或信访程序",

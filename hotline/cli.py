@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import getpass
 import json
 from collections.abc import Callable
@@ -338,7 +339,8 @@ def _change_account(username: str, change: Callable[..., str | None]) -> str | N
 @user_app.command("disable")
 def user_disable(username: str) -> None:
     """Lock a user out now: their token and console sessions stop working."""
-    _change_account(username, disable_user)
+    days = get_settings().verification.staff_number_days
+    _change_account(username, functools.partial(disable_user, staff_number_days=days))
     console.print(f"user {username} disabled")
 
 
