@@ -327,13 +327,15 @@ def _understand(domain: Domain, j: CallJournal) -> Understanding | None:
 def _file_ticket(session: Session, domain: Domain, j: CallJournal,
                  understood: Understanding | None) -> Ticket:
     """Create (or find, by call id) the call's ticket, accepted and auto-dispatched, with
-    its hand-over event when the call was handed over. ``understood`` is
-    ``_understand(domain, j)``, run before the transaction."""
+    its hand-over event when the call was handed over, and its declined hand-over's when
+    the caller declined one: both, the decline first, when a caller who declined one
+    service was then handed over to another (before, loose27, the decline was dropped from
+    the trail). ``understood`` is ``_understand(domain, j)``, run before the transaction."""
     ticket = _ticket_for(session, domain, j, understood)
+    if j.handover_declined is not None:
+        _record_declined(session, ticket, j)
     if j.handover is not None:
         _record_handover(session, ticket, j)
-    elif j.handover_declined is not None:
-        _record_declined(session, ticket, j)
     return ticket
 
 
