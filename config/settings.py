@@ -116,6 +116,11 @@ class VerificationSettings(BaseModel):
     # survey found them unreachable) is archived this many days after that was known,
     # instead of staying "closed" forever.
     archive_unsurveyable_days: float = 7.0
+    # A disabled account's number stays a staff number (no survey placed to it, no answer
+    # on it counted: ticketing.staff_phones) for tickets filed until this many days after
+    # the account was disabled: a year, the centre's assessment cycle, so a leaver cannot
+    # answer for their old unit's year; past it the number is a citizen's again.
+    staff_number_days: float = Field(default=365.0, ge=0)
     # What a handler may give as the reason when asking a supervisor for 剔除 (plus text).
     exclusion_reasons: list[str] = Field(default_factory=lambda: [
         "无理诉求", "重复诉求", "非本市事项", "已进入司法程序", "已进入仲裁或信访程序",
@@ -546,6 +551,25 @@ class Settings(BaseSettings):
         if self.sip.port == self.outbound.sip_port:
             raise ValueError(f"outbound.sip_port {self.outbound.sip_port} is sip.port: the IVR "
                              "and the outbound calls each need their own SIP port")
+        return self
+
+    @model_validator(mode="after")
+    def _rtp_ranges_apart(self) -> Settings:
+        # Both front ends bind RTP ports on the same address (sip.bind_ip), each from its own
+        # range: overlapping, a survey call took a port an inbound call wanted (or the other
+        # way round), and that call was refused 503 "no free RTP port" with ports to spare.
+        # (The outbound range reaches its front end by model_copy, unchecked: checked here.)
+        o = self.outbound
+        if o.sip_rtp_port_low > o.sip_rtp_port_high:
+            raise ValueError(f"outbound.sip_rtp_port_low ({o.sip_rtp_port_low}) is above "
+                             f"outbound.sip_rtp_port_high ({o.sip_rtp_port_high})")
+        sip = self.sip
+        if o.sip_rtp_port_low <= sip.rtp_port_high and sip.rtp_port_low <= o.sip_rtp_port_high:
+            raise ValueError(
+                f"outbound.sip_rtp_port_low..outbound.sip_rtp_port_high ({o.sip_rtp_port_low}-"
+                f"{o.sip_rtp_port_high}) overlaps sip.rtp_port_low..sip.rtp_port_high "
+                f"({sip.rtp_port_low}-{sip.rtp_port_high}): the IVR and the outbound calls "
+                "each need their own RTP ports")
         return self
 
     @model_validator(mode="after")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import getpass
 import json
 from collections.abc import Callable
@@ -54,7 +55,12 @@ from ticketing.directory import (
     find_user,
     rotate_token,
 )
-from ticketing.inputs import InvalidInput, check_sub_category, clean_text, local_aware
+from ticketing.inputs import (
+    InvalidInput,
+    check_sub_category,
+    clean_name,
+    local_aware,
+)
 from ticketing.models import User
 from ticketing.outage import first_line
 from ticketing.reports import export_csv, figures
@@ -302,7 +308,7 @@ def user_add(
     with transaction(_sessions()) as session:
         try:
             # The API's UserCreate applies the same rule to display names.
-            display = clean_text(name or username, field="name")
+            display = clean_name(name or username, field="name")
             _, token = add_user(session=session, username=username, display_name=display,
                                 role=role, unit_code=unit, phone=phone)
         except ValueError as exc:
@@ -333,7 +339,8 @@ def _change_account(username: str, change: Callable[..., str | None]) -> str | N
 @user_app.command("disable")
 def user_disable(username: str) -> None:
     """Lock a user out now: their token and console sessions stop working."""
-    _change_account(username, disable_user)
+    days = get_settings().verification.staff_number_days
+    _change_account(username, functools.partial(disable_user, staff_number_days=days))
     console.print(f"user {username} disabled")
 
 
@@ -356,7 +363,7 @@ def unit_add(code: str, name: str, kind: str = "agency", parent: str | None = No
     """Add a unit under a parent unit."""
     with transaction(_sessions()) as session:
         try:
-            add_unit(session=session, code=code, name=clean_text(name, field="name"), kind=kind,
+            add_unit(session=session, code=code, name=clean_name(name, field="name"), kind=kind,
                      parent_code=parent)
         except ValueError as exc:
             console.print(f"[red]{exc}[/red]")

@@ -61,6 +61,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from asr.backlog import transcript_meta
 from ivr import prompts as P
 from ivr.audio import CallAudio
+from ivr.caller_trust import number_verified
 from ivr.callrecords import CallOutcome
 from ivr.decisions import (
     DECLINE_WAIT_SECONDS,
@@ -230,7 +231,7 @@ class IvrServices:
 
     def __post_init__(self) -> None:
         self.keyed_lookups = KeyedLookups(
-            per_address=self.settings.ivr.ticket_numbers_per_address)
+            sessions=self.sessions, per_address=self.settings.ivr.ticket_numbers_per_address)
 
 
 def after_understanding(understanding: Understanding | None, *, ask_again: bool,
@@ -951,8 +952,8 @@ class Dialogue:
     def _s_status(self) -> State:
         self.status_heard = True
         try:
-            # Whether the carrier gave the number: telephony.sip.identity's one rule.
-            if not self.call.caller_verified:
+            # Whether the carrier vouched for the number: one decision with Twilio's.
+            if not number_verified(self.call.caller_vouch):
                 said = self._status_by_ticket_number()
                 if said is None:
                     return State.HANGUP

@@ -778,7 +778,8 @@ def disable(user_id: RowIdPath, request: Request, token: Token) -> dict[str, obj
         if user.id == actor.id:
             # The API must not lock out the last way in; the CLI can still do it.
             raise HTTPException(409, "an admin cannot disable their own account")
-        disable_user(session=session, user=user, actor=actor)
+        disable_user(session=session, user=user, actor=actor, staff_number_days=(
+            request.app.state.settings.verification.staff_number_days))
         session.commit()
         return {"id": user.id, "username": user.username, "active": user.active}
 

@@ -247,6 +247,27 @@ def status_report(report: StatusReport | None, settings: Settings, urls: Urls) -
     return r.to_xml()
 
 
+def ask_ticket_number(urls: Urls) -> str:
+    """Key 1 from a number nobody vouched for (``ivr.caller_trust``): the caller keys a
+    ticket number, ending with #; the action gets the digits, or none (the redirect)."""
+    r = VoiceResponse()
+    action = urls("ticket-number")
+    g = r.gather(input="dtmf", finish_on_key="#", timeout=6, action=action, method="POST")
+    _say(g, prompts.text("status_ask_ticket"))
+    r.redirect(action, method="POST")
+    return r.to_xml()
+
+
+def status_keyed(sentence: str, settings: Settings, urls: Urls) -> str:
+    """What the keyed ticket number gave (its step, not found, or no more tries), then
+    the recording turn for a new complaint."""
+    r = VoiceResponse()
+    _say(r, sentence)
+    _say(r, prompts.text("status_done"))
+    _record(r, settings, urls)
+    return r.to_xml()
+
+
 def empty() -> str:
     """For callbacks whose answer Twilio ignores (status, recording status)."""
     return VoiceResponse().to_xml()
