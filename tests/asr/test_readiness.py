@@ -135,9 +135,6 @@ def test_a_warm_up_stopped_or_failed_or_never_started_is_not_warm(
 # ------------------------------------------------- a node without the API (hotline.status)
 
 
-WARMED = 2  # the ivr-only node's asr.warm_recognizers
-
-
 @pytest.mark.external
 def test_an_ivr_only_node_shows_its_warm_up_on_its_status_listener(
         sqlite_url: str, tmp_path: Path, model_path: Path) -> None:
@@ -154,12 +151,7 @@ def test_an_ivr_only_node_shows_its_warm_up_on_its_status_listener(
                 "HOTLINE_ASR__MODEL_NAME": model_path.name,
                 "HOTLINE_SIP__BIND_IP": harness.LOOPBACK, "HOTLINE_SIP__PORT": str(sip_port),
                 "HOTLINE_SIP__RTP_PORT_LOW": str(rtp), "HOTLINE_SIP__RTP_PORT_HIGH": str(rtp + 9),
-                "HOTLINE_STATUS_PORT": str(status_port),
-                # Two recognizers, not the shipped 20: the listener reports the configured
-                # count and the warm-up under way either way, and the process warmed 8 s of
-                # greeting per recognizer on whatever core was idle until the test killed it
-                # (~3 CPU-s of the test's ~8; docs/suite.md, twenty-fifth round).
-                "HOTLINE_ASR__WARM_RECOGNIZERS": str(WARMED)})
+                "HOTLINE_STATUS_PORT": str(status_port)})
     log = tmp_path / "serve.log"
     proc = harness.spawn([sys.executable, "-m", "hotline", "serve", "--role", "ivr"],
                          cwd=REPO, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
@@ -171,7 +163,7 @@ def test_an_ivr_only_node_shows_its_warm_up_on_its_status_listener(
         assert body["status"] == "ok" and body["role"] == "ivr" and body["parts"] == ["voice"]
         assert body["asr"]["ready"] is True
         warm = body["asr"]["warm"]
-        assert warm["of"] == WARMED and 0 <= warm["warmed"] <= warm["of"]
+        assert warm["of"] == Settings().asr.warm_recognizers and 0 <= warm["warmed"] <= warm["of"]
         assert body["sip"] == {"enabled": True, "answering": True, "port": sip_port}
         metrics = httpx.get(f"{base}/metrics", timeout=5)
         assert metrics.status_code == 200
