@@ -135,10 +135,7 @@ def serve(
              "without Twilio, else 1)", show_default=False)] = None,
 ) -> None:
     """Run the HTTP API, the SIP front end and the schedulers (or one of them: --role)."""
-    # The app (its views, the console's templates: ~0.8 CPU-s of imports) only where this
-    # process serves HTTP itself: a headless role (ivr, outbound) and the supervisor of
-    # several API workers (each worker imports it) never build it; a restart of either
-    # starts that much sooner (docs/suite.md, twenty-fifth round).
+    # Imported here, as the app below: `hotline`'s other commands never log this way.
     from hotline.observability import setup_logging
 
     try:
@@ -196,6 +193,10 @@ def serve(
         uvicorn.run("hotline.app:api_worker_app", factory=True, workers=workers,
                     timeout_worker_healthcheck=WORKER_START_SECONDS, **bind)
         return
+    # The app (its views, the console's templates: ~0.8 CPU-s of imports) only where this
+    # process serves HTTP itself: a headless role (ivr, outbound) and the supervisor of
+    # several API workers (each worker imports it) never build it; a restart of either
+    # starts that much sooner (docs/suite.md, twenty-fifth round).
     from hotline.app import create_app
 
     uvicorn.run(create_app(settings, role=role), **bind)
