@@ -25,9 +25,9 @@ from config.settings import reachable_host
 from hotline import dbadmin
 from hotline.classify_cli import app as classify_app
 from hotline.kbcli import kb_app
-from hotline.observability import setup_logging
 from hotline.roles import (
     PARTS,
+    WORKER_START_SECONDS,
     DataDirInUse,
     Part,
     RoleError,
@@ -141,9 +141,8 @@ def serve(
              "without Twilio, else 1)", show_default=False)] = None,
 ) -> None:
     """Run the HTTP API, the SIP front end and the schedulers (or one of them: --role)."""
-    import uvicorn
-
-    from hotline.app import WORKER_START_SECONDS, create_app
+    # Imported here, as the app below: `hotline`'s other commands never log this way.
+    from hotline.observability import setup_logging
 
     try:
         if workers is not None:
@@ -191,6 +190,8 @@ def serve(
     bound = settings.model_copy(update={"host": bind["host"], "port": bind["port"]})
     for line in where_to_start(bound, PARTS[role], users=_count_users(engine)):
         console.print(line, markup=False, soft_wrap=True)
+    import uvicorn
+
     if workers > 1:
         # uvicorn starts each worker from an import string; the app is built in the worker.
         # A loaded node takes longer than uvicorn's default 5 s to import the app in a new
@@ -198,6 +199,12 @@ def serve(
         uvicorn.run("hotline.app:api_worker_app", factory=True, workers=workers,
                     timeout_worker_healthcheck=WORKER_START_SECONDS, **bind)
         return
+    # The app (its views, the console's templates: ~0.8 CPU-s of imports) only where this
+    # process serves HTTP itself: a headless role (ivr, outbound) and the supervisor of
+    # several API workers (each worker imports it) never build it; a restart of either
+    # starts that much sooner (docs/suite.md, twenty-fifth round).
+    from hotline.app import create_app
+
     uvicorn.run(create_app(settings, role=role), **bind)
 
 
