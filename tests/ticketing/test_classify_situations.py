@@ -1520,3 +1520,17 @@ def test_cls27_a_threat_to_ones_life_gives_way_to_the_act_told(
 def test_cls27_the_new_cues_survive_the_recogniser(text: str, service: str) -> None:
     said = _as_said(text, "recogniser")
     assert classify(said).emergency == service, (said, _cues(said))
+
+
+@pytest.mark.parametrize(("quiet", "loud", "service"), [
+    # A fuel still used (烧着) is a habit: it no longer undoes a fear's quiet / a cylinder on fire.
+    ("家里还烧着液化气，我老怕罐子爆炸，能不能早点通天然气", "液化气罐子着火了，我怕它爆炸", "119"),
+    # A stove's fumes asked about with how it is used / someone overcome by them now.
+    ("烧蜂窝煤炉子容易煤气中毒吗，一氧化碳报警器哪儿能领", "烧蜂窝煤炉子，我爸现在晕过去了", "120"),
+    # A child feared lost on a trip ahead / lost now.
+    ("下礼拜学校组织春游，我担心孩子走丢，学校有预案吗", "孩子在商场走丢了，到现在还没找着", "110"),
+])
+def test_cls27_a_fear_or_a_question_ahead_is_no_hand_over(
+        quiet: str, loud: str, service: str) -> None:
+    assert classify(quiet).emergency == "none", _cues(quiet)
+    assert classify(loud).emergency == service, _cues(loud)
