@@ -1534,3 +1534,13 @@ def test_cls27_a_fear_or_a_question_ahead_is_no_hand_over(
         quiet: str, loud: str, service: str) -> None:
     assert classify(quiet).emergency == "none", _cues(quiet)
     assert classify(loud).emergency == service, _cues(loud)
+
+
+@pytest.mark.parametrize(("quiet", "loud"), [
+    # Put out (the call is over) / not put out: 没扑灭 is no frame word.
+    ("楼道里纸箱子着火了，我们已经扑灭了，想问问谁来清理",
+     "电暖器把窗帘点着了，我扑了半天没扑灭"),
+])
+def test_cls27_a_fire_not_put_out_is_no_fire_over(quiet: str, loud: str) -> None:
+    assert classify(quiet).emergency == "none", _cues(quiet)
+    assert classify(loud).emergency == "119", _cues(loud)
