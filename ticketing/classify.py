@@ -1098,7 +1098,9 @@ def _urgency(text: str, category: str, rules: ClassificationRules,
 def _emergency(text: str, rules: ClassificationRules,
                quiet: tuple[Span, ...] = ()) -> tuple[str, list[str]]:
     """The service with the most cues (file order breaks ties) among those that lead a
-    scene ([handover] follows: the ambulance comes along with them), or "none"."""
+    scene ([handover] follows: the ambulance comes along with them), or "none". A rule
+    that ``gives_way`` counts only when no other rule fires (a threat to one's life once
+    the act is told: pills taken, gas turned on)."""
     fired: dict[str, list[str]] = {}
     giving_way: dict[str, list[str]] = {}
     for rule in rules.emergency_rules:
