@@ -1436,6 +1436,10 @@ def test_cls26_a_danger_again_or_really_now_is_handed_over(
      "上坟烧纸把山坡上的枯草点着了，火呼呼往上窜"),
     # A fever / a scrapyard pouring black smoke.
     ("孩子发烧烧到三十九度，社区医院晚上开门吗", "村口那个废品站这会儿冒着黑烟，一股一股往上翻"),
+    # A temper / a haystack's fire.
+    ("我爸脾气火挺大的，跟物业吵起来了", "场院里那片麦秸垛火挺大的，往村里烧过来了"),
+    # Smoke as a habit / a warehouse smoking now.
+    ("饭馆后厨的排风口天天冒着黑烟，熏得我们没法开窗", "仓库这会儿冒着黑烟，里头还有人"),
 ])
 def test_cls27_a_thing_burning_now_is_119_whatever_it_is(quiet: str, loud: str) -> None:
     assert classify(quiet).emergency == "none", _cues(quiet)
