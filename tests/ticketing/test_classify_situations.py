@@ -1548,3 +1548,17 @@ def test_cls27_a_fear_or_a_question_ahead_is_no_hand_over(
 def test_cls27_a_fire_not_put_out_is_no_fire_over(quiet: str, loud: str) -> None:
     assert classify(quiet).emergency == "none", _cues(quiet)
     assert classify(loud).emergency == "119", _cues(loud)
+
+
+@pytest.mark.parametrize(("quiet", "loud"), [
+    # A finger caught in a door / a child's head cut told by the wound alone.
+    ("孩子手指头让门夹了一下，出了点血，贴了创可贴，想问问门上能不能装防夹条",
+     "我家孩子在幼儿园玩滑梯，额头开了个大口子"),
+    ("孩子上周脑袋磕破了缝了三针，想问问幼儿园该不该赔",
+     "楼上掉下来个花盆，砸着一个过路的大爷，脑袋流血了"),
+])
+def test_cls27_a_head_cut_is_120_and_a_collision_stays_the_polices(quiet: str, loud: str) -> None:
+    assert classify(quiet).emergency == "none", _cues(quiet)
+    assert classify(loud).emergency == "120", _cues(loud)
+    crash = "路口一辆车把骑车的大爷撞了，大爷脑袋流血了"
+    assert classify(crash).emergency == "110", _cues(crash)
