@@ -1482,6 +1482,12 @@ def test_cls27_bleeding_told_by_how_it_flows_is_120(quiet: str, loud: str) -> No
     ("工地晚上十一点了还在用电锯切割钢筋，吵得睡不着",
      "对面工地有人趁着天黑往外偷钢筋，车还在那儿装着呢"),
     ("村里有人在河滩上偷偷挖沙子，河岸都挖塌了", "有个人正在我们楼下挨个拉车门，有一辆已经让他打开了"),
+    # Thieves nowadays, a question about one's own lock (现在 is "nowadays", 小偷 a noun) /
+    # a lock being cut now (the lead, a blind probe's calm line handed to 110 by this rule).
+    ("网上说现在小偷都用电子工具开锁，我家刚装的智能锁安全吗",
+     "楼下车棚有个人正在撬电瓶车的锁，撬了好几辆了，人还在"),
+    ("听说现在小偷都带着钳子专剪车锁，电动车用哪种锁靠得住",
+     "对门有个人正在撬锁，拿着螺丝刀鼓捣半天了，那家人出差了"),
 ])
 def test_cls27_public_property_stolen_now_is_110(quiet: str, loud: str) -> None:
     assert classify(quiet).emergency == "none", _cues(quiet)
