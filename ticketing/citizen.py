@@ -26,7 +26,7 @@ from ticketing.merging import survey_phone
 from ticketing.models import SurveyResult, Ticket, TicketEvent
 from ticketing.phones import normalise
 from ticketing.service import REPLY_OUTCOMES, InvalidInput, record_event
-from ticketing.states import OPEN_STATUSES, Status, values
+from ticketing.states import AWAITING_ANSWER_STATUSES, OPEN_STATUSES, Status, values
 
 # 128 random bits: the page shows the answer, so the key must not be guessable; the
 # ticket number is sequential and never opens the page.
@@ -134,7 +134,7 @@ def latest_open(*, session: Session, phone: str) -> Ticket | None:
     open primary, whose answer it waits for (ticketing.merging.answering)."""
     return session.scalars(
         select(Ticket).where(_filed_from(phone),
-                             Ticket.status.in_([*values(OPEN_STATUSES), Status.MERGED.value]))
+                             Ticket.status.in_(values(AWAITING_ANSWER_STATUSES)))
         .order_by(Ticket.received_at.desc(), Ticket.id.desc()).limit(1)).first()
 
 
