@@ -19,11 +19,11 @@ CALLER = "13912340000"
 
 
 def _file(sessions: sessionmaker[Session], domain: Domain, city: City, demand: str,
-          **kw: object) -> Ticket:
+          caller: str = CALLER, caller_name: str = "王先生", **kw: object) -> Ticket:
     op = city.actor("operator")
     with sessions() as s:
         t = service.create_ticket(session=s, domain=domain, actor=op, channel="phone",
-                                  caller_phone=CALLER, demand=demand, caller_name="王先生",
+                                  caller_phone=caller, demand=demand, caller_name=caller_name,
                                   **kw)
         service.accept(session=s, domain=domain, ticket=t, actor=op)
         s.commit()
@@ -136,15 +136,13 @@ def test_a_ticket_merged_into_anothers_open_one_is_still_being_handled(
     closed, the citizen's own ticket is closed with its answer."""
     mine = _file(sessions, domain, city, "朝阳区望京西园三区5号楼停水了")
     op, handler = city.actor("operator"), city.actor("water-handler")
+    primary = _file(sessions, domain, city, "朝阳区望京西园三区5号楼停水一天了",
+                    caller="13700001111", caller_name="李女士")
+    primary_id, primary_number = primary.id, primary.number
     with sessions() as s:
-        primary = service.create_ticket(session=s, domain=domain, actor=op, channel="phone",
-                                        caller_phone="13700001111", caller_name="李女士",
-                                        demand="朝阳区望京西园三区5号楼停水一天了")
-        service.accept(session=s, domain=domain, ticket=primary, actor=op)
-        merging.merge(session=s, domain=domain, primary=primary,
+        merging.merge(session=s, domain=domain, primary=s.get_one(Ticket, primary_id),
                       others=[s.get_one(Ticket, mine.id)], actor=op)
         s.commit()
-        primary_id, primary_number = primary.id, primary.number
     report = open_tickets(sessions, CALLER)
     assert report == StatusReport(1, [TicketStatus(mine.number[-4:], "办理中")])
     for withheld in (primary_number[-4:], "李女士", "13700001111"):
