@@ -146,11 +146,12 @@ def known_sender(*, session: Session, phone: str) -> bool:
 def stop_callbacks(*, session: Session, phone: str, actor: Actor, via: str,
                    now: datetime) -> list[Ticket]:
     """The citizen asked for no callback (回复TD / 不要回访): every ticket of theirs still
-    open or closed-and-awaiting-survey is marked, audited; already marked ones are left."""
+    open, merged (并单: the group's survey may pass to a merged caller, judge27) or
+    closed-and-awaiting-survey is marked, audited; already marked ones are left."""
     tickets = session.scalars(
         select(Ticket).where(
             _filed_from(phone), Ticket.no_contact.is_(False),
-            Ticket.status.in_([*values(OPEN_STATUSES), Status.CLOSED.value]))
+            Ticket.status.in_([*values(AWAITING_ANSWER_STATUSES), Status.CLOSED.value]))
         .order_by(Ticket.id)).all()
     for ticket in tickets:
         set_preferences(session=session, ticket=ticket, actor=actor, no_contact=True, via=via,
