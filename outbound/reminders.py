@@ -348,14 +348,20 @@ class EscalateCall:
 
 def _after_notice(domain: Domain, task: OutboundTask, attempt: OutboundAttempt,
                   now: datetime) -> None:
-    if attempt.outcome == Outcome.ANSWERED:
-        finish(task, now, "acknowledged" if attempt.keys else "answered")
+    """A notice call (escalation, 催办, the duty dispatcher's) is acknowledged with key 1
+    (docs/outbound.md). Answered with no key -- a voicemail or answering machine playing its
+    greeting, or a person who hung up before the end -- was settled "answered" after one
+    call, as if heard (judge27): now it is retried as an unanswered call is, and ends
+    ``unacknowledged`` when the schedule is used up."""
+    if attempt.outcome == Outcome.ANSWERED and attempt.keys:
+        finish(task, now, "acknowledged")
         return
+    heard = attempt.outcome == Outcome.ANSWERED
     again = retry_or_none(task, domain.settings.outbound.reminder_retry_seconds, now)
     if again is None:
-        finish(task, now, "unreached", TaskStatus.FAILED)
+        finish(task, now, "unacknowledged" if heard else "unreached", TaskStatus.FAILED)
     else:
-        postpone(task, again, attempt.outcome)
+        postpone(task, again, "unacknowledged" if heard else attempt.outcome)
 
 
 def _rung_event(*, session: Session, ticket: Ticket, task: OutboundTask, action: str,

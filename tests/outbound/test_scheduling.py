@@ -137,6 +137,31 @@ def test_busy_and_declined_are_retried_on_schedule_then_supervisor_called(
     assert dialer.calls[-1] == (CITY_SUPERVISOR_PHONE, "1")
 
 
+def test_a_notice_answered_by_a_machine_with_no_key_is_not_taken_as_heard(
+    ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City
+) -> None:
+    """judge27: the supervisor's phone answered by voicemail (the notice played into it,
+    no key): the escalation was settled "answered" after one call, as if heard, and nobody
+    was called again about a ticket nobody had signed. docs/outbound.md: a notice call is
+    acknowledged with key 1; without it, it is retried on the reminders' schedule as the
+    handler's reminder is, and ends "unacknowledged" (failed), not done."""
+    clock = Clock(ob_domain)
+    number = new_ticket(ob_sessions, ob_domain, ob_city)
+    dialer = ScriptedDialer({
+        WATER_HANDLER_PHONE: Script([Outcome.NO_ANSWER]),
+        CITY_SUPERVISOR_PHONE: Script([""]),  # picked up, the notice heard by a machine
+    })
+    worker = make_worker(ob_sessions, ob_domain, dialer)
+    drive(worker, lambda: any(t.status in ("done", "failed")
+                              for t in tasks(ob_sessions, number, Kind.ESCALATE_CALL)),
+          clock=clock)
+    schedule = len(ob_domain.settings.outbound.reminder_retry_seconds) + 1
+    calls = attempts(ob_sessions, number, Kind.ESCALATE_CALL)
+    assert [(c.outcome, c.keys) for c in calls] == [("answered", None)] * schedule
+    (escalation,) = tasks(ob_sessions, number, Kind.ESCALATE_CALL)
+    assert (escalation.status, escalation.result) == ("failed", "unacknowledged")
+
+
 def test_signing_in_the_api_stops_pending_reminders(
     ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City
 ) -> None:
