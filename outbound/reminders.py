@@ -326,11 +326,14 @@ class EscalateCall:
         if not _still_waiting_for_sign(session, task, ticket):
             cancel(task, now, "signed_or_moved")
             return None
-        boss = supervisor_of(session=session, unit=ticket.unit)
-        if boss is None or not boss.phone:
+        # The ladder's own rule for "the unit's supervisor" (outbound.people): never the
+        # ticket's handler, whom the reminders did not reach; one up when it would be.
+        found = recipient(session=session, who="unit_supervisor", ticket=ticket)
+        if found is None:
             finish(task, now, "no_supervisor", TaskStatus.FAILED)
             return None
-        return Target(channel="call", phone=boss.phone, user_id=boss.id)
+        _, boss = found
+        return Target(channel="call", phone=boss.phone or "", user_id=boss.id)
 
     def conversation(self, *, sessions: sessionmaker[Session], domain: Domain,
                      task: OutboundTask, attempt: OutboundAttempt, ticket: Ticket
