@@ -278,6 +278,20 @@ def db_upgrade(revision: str = "head") -> None:
                   f"is at revision {dbadmin.head_revision()}")
 
 
+@db_app.command("backup")
+def db_backup(target: Path) -> None:
+    """Copy the SQLite database to TARGET (a new file) while the service runs; cp of
+    hotline.db misses what is still in its WAL (docs/scaling.md, "Backup and restore")."""
+    url = get_settings().database_url
+    try:
+        size = dbadmin.backup(url, target)
+    except dbadmin.BackupRefused as exc:
+        console.print(f"backup refused: {exc}")
+        raise typer.Exit(2) from exc
+    console.print(f"database backed up to {target} ({size} bytes); the recordings, "
+                  f"attachments and console secret are files to copy beside it")
+
+
 @app.command()
 def demo() -> None:
     """Seed a believable city (units, handlers, users with tokens, sample tickets)."""

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import functools
+import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import make_url
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -38,3 +41,41 @@ def head_revision() -> str | None:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+class BackupRefused(Exception):
+    """What ``backup`` will not do, said to the operator as is."""
+
+
+def backup(url: str, target: Path) -> int:
+    """A consistent copy of the SQLite database at ``url`` in ``target`` (a new file), made
+    with SQLite's online backup while the service runs; returns its size in bytes.
+
+    Copying ``hotline.db`` with cp is no backup: the database runs in WAL mode and what was
+    committed since the last checkpoint is in ``hotline.db-wal`` alone. In the judge27
+    trial, a copy of a service's file after half an hour of use held no user and no ticket
+    (14 users and 5 tickets in the database). PostgreSQL has its own tools (pg_dump)."""
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite":
+        raise BackupRefused("the database is PostgreSQL: back it up with pg_dump "
+                            "(docs/scaling.md, \"Backup and restore\")")
+    if not u.database or u.database == ":memory:" or u.database.startswith("file:"):
+        raise BackupRefused(f"no database file to back up in {url}")
+    source = Path(u.database)
+    if not source.is_file():
+        raise BackupRefused(f"{source} does not exist")
+    if target.exists():
+        raise BackupRefused(f"{target} exists: name a new file")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    src = sqlite3.connect(source, timeout=30)
+    try:
+        dst = sqlite3.connect(target)
+        try:
+            src.backup(dst)
+            # One file, readable alone: no WAL of its own left beside it.
+            dst.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    return target.stat().st_size

@@ -29,8 +29,8 @@ from ticketing.models import Ticket, utcnow
 from ticketing.phones import normalise
 from ticketing.queries import same_identified_caller
 from ticketing.states import (
+    AWAITING_ANSWER_STATUSES,
     FINISHED_STATUSES,
-    OPEN_STATUSES,
     PUBLIC_STATUS_LABELS,
     Status,
     values,
@@ -84,7 +84,8 @@ def _name_forms(display_name: str) -> list[str]:
 
 def open_tickets(sessions: sessionmaker[Session], caller: str, limit: int = 3,
                  closed_limit: int = 2, now: datetime | None = None) -> StatusReport:
-    """The open, non-confidential tickets filed from this number (in any spelling: it is
+    """The open (or merged into an open primary: ``AWAITING_ANSWER_STATUSES``),
+    non-confidential tickets filed from this number (in any spelling: it is
     compared in E.164): their count and the latest ``limit`` (newest first); and the latest
     ``closed_limit`` closed in the last RECENT_CLOSED_DAYS days with their short answer.
     Tickets whose number was keyed in on the IVR are not the caller's to hear about: anyone
@@ -94,7 +95,7 @@ def open_tickets(sessions: sessionmaker[Session], caller: str, limit: int = 3,
     if number is None:
         return StatusReport(0, no_number=True)
     mine = (same_identified_caller(number), Ticket.confidential.is_(False))
-    conds = (*mine, Ticket.status.in_(values(OPEN_STATUSES)))
+    conds = (*mine, Ticket.status.in_(values(AWAITING_ANSWER_STATUSES)))
     since = (now or datetime.now(UTC)) - timedelta(days=RECENT_CLOSED_DAYS)
     with sessions() as session:
         count = session.scalar(select(func.count(Ticket.id)).where(*conds)) or 0
