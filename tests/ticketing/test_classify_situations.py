@@ -1568,3 +1568,89 @@ def test_cls27_a_head_cut_is_120_and_a_collision_stays_the_polices(quiet: str, l
     assert classify(loud).emergency == "120", _cues(loud)
     crash = "路口一辆车把骑车的大爷撞了，大爷脑袋流血了"
     assert classify(crash).emergency == "110", _cues(crash)
+
+
+# Twenty-fifth round (cls28): emergencies told plainly that the rules still missed: a person
+# shocked and down, water rising where people cannot get out, someone gone into the water,
+# a farewell with a means and no answer, a scald told by its size, a body caught in a
+# machine, an animal attacking now, a pressure vessel swelling, a person about to fall; and
+# calm look-alikes main handed over (a poisoning had once, first aid to learn, a safety
+# rumour checked). Every sentence written for these tests; each loud one missed or given
+# the wrong service by the rules of main 6ad09f0, each quiet one a look-alike left alone.
+
+@pytest.mark.parametrize(("quiet", "loud", "service"), [
+    # A tingle reported / a man down after touching a leaking lamp post.
+    ("公园里有根灯杆漏电，我摸了一下手发麻，赶紧派人来修吧",
+     "公园里有根灯杆漏电，一个遛弯的大姐扶了一下就倒地上了，一动不动", "120"),
+    # A near miss / a worker held by a charging pile.
+    ("充电桩的线破皮了，我家孩子差点触电，物业能不能换一根",
+     "停车场有个师傅去拔充电桩的枪，让电打了，人粘上了", "120"),
+    # A wire stepped on: feared / done.
+    ("大风把电线刮断了耷拉在路边，怕有人踩上去，赶紧来人看看",
+     "大风把电线刮断了，一个放羊的老头踩上去了，人躺那儿不动了", "120"),
+    # A yard that floods whenever it rains / water to the waist, the door blocked.
+    ("我们院子一下雨就积水，水到膝盖，出不去门，排水沟啥时候修",
+     "雨太大了，我们家是半地下室，水到腰了，门让水顶住推不开，我跟孩子都在里头", "119"),
+    # A car park pumped out / water pouring into an underpass with a car in it.
+    ("地下车库上礼拜泡过一回水，车都挪出来了，物业说不赔",
+     "下穿隧道里的水往里灌得特别快，一辆出租车熄火了，司机还在车里拍窗户", "119"),
+    # A phone dropped / a man slid into the reservoir.
+    ("我在水库边钓鱼，鱼竿滑下去了，够不着，能借个网兜吗",
+     "水库边上一个钓鱼的大哥脚一滑掉下去了，冒了两下就没了", "119"),
+    # A river safety suggestion / a child that went under.
+    ("建议河边多立几块警示牌，以前有孩子在这儿淹着过",
+     "河边有个小孩玩水掉下去了，冒了两下就看不见了，我们够不着", "119"),
+])
+def test_cls28_a_person_shocked_flooded_or_in_water_now_is_handed_over(
+        quiet: str, loud: str, service: str) -> None:
+    assert classify(quiet).emergency == "none", _cues(quiet)
+    assert classify(loud).emergency == service, _cues(loud)
+
+
+@pytest.mark.parametrize(("quiet", "loud", "service"), [
+    # A scald: a small blister from a radiator / a pot of soup over a child.
+    ("孩子摸暖气片手上烫起个小泡，物业能不能给装个罩子",
+     "孩子把一锅热汤拽翻了，浇了一身，胸口烫了一大片", "120"),
+    ("上个月在饭馆让服务员把汤洒胳膊上了，现在结痂了，店里只给打折",
+     "我媳妇倒开水的时候暖瓶炸了，开水全浇腿上了，烫得起了好多大泡，疼得直叫", "120"),
+    # A machine that eats cloth / a hand caught in a roller.
+    ("车间的机器老把布料卷进去，得找厂家来修",
+     "车间里一个大姐的手卷进压面机里了，拽不出来", "119"),
+    # A dog that held a trouser leg / a dog holding a child's arm.
+    ("邻居家的狗咬住我裤腿不撒嘴，好在没咬着肉，我要举报他不拴绳",
+     "小区里一条大狗咬住一个小孩的腿不撒嘴，大人怎么打都不松", "110"),
+    ("我家狗正在扑着玩具咬，就想问问狗证在哪儿办",
+     "一条流浪狗正扑着一个老太太咬，老太太倒地上了", "110"),
+    # A cooker asked about / a cylinder swelling with the flame on.
+    ("高压锅用了十几年了会不会炸，想问问要不要换",
+     "厨房里的液化气罐鼓起来了，灶上火还开着，我不敢过去", "119"),
+    # A unit about to drop / a drunk about to fall off a bridge.
+    ("楼上空调外机的架子锈了，眼看要掉下来了，物业也不管",
+     "天桥上一个喝醉的男的趴在栏杆外头，晃晃悠悠的，眼看就要掉下去了", "119"),
+    # A farewell past / a farewell now with a means and no answer.
+    ("我表哥去年说过活够了，后来好多了，想问问哪儿有心理咨询",
+     "我表哥给我发微信说他活够了，拍了一瓶安眠药的照片，现在电话关机了", "110"),
+])
+def test_cls28_a_scald_a_catch_an_attack_or_a_fall_now_is_handed_over(
+        quiet: str, loud: str, service: str) -> None:
+    assert classify(quiet).emergency == "none", _cues(quiet)
+    assert classify(loud).emergency == service, _cues(loud)
+
+
+def test_cls28_a_threat_posted_by_the_one_at_risk_is_no_report_seen() -> None:
+    """A message the person posted ("发朋友圈说要跳楼") is their own threat now; a post read
+    about someone else is a report seen (`seen`)."""
+    own = "我弟刚发朋友圈说要跳楼，配的是他们单位楼顶的照片"
+    assert classify(own).emergency == "110", _cues(own)
+    seen = "我在朋友圈看到说有个小区着火了，是真的吗"
+    assert classify(seen).emergency == "none", _cues(seen)
+
+
+@pytest.mark.parametrize("calm", [
+    "我闺女上学期在学校有过食物中毒，想问问现在能不能带她去做个检查",
+    "我老伴晕倒过，想问问单位体检查不查心脏",
+    "老人把电褥子开一宿容易着火，真的吗",
+    "上个月看见公交车上有人晕倒，想学学急救，社区有没有课",
+])
+def test_cls28_calm_look_alikes_main_handed_over_stay_calm(calm: str) -> None:
+    assert classify(calm).emergency == "none", _cues(calm)
