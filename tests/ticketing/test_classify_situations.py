@@ -1654,3 +1654,22 @@ def test_cls28_a_threat_posted_by_the_one_at_risk_is_no_report_seen() -> None:
 ])
 def test_cls28_calm_look_alikes_main_handed_over_stay_calm(calm: str) -> None:
     assert classify(calm).emergency == "none", _cues(calm)
+
+
+@pytest.mark.parametrize(("quiet", "loud", "service"), [
+    # Shocked and down, told as 电着了: no fire (rescue_signs read "着了，人" as one).
+    ("我家电动车在院里充着电，人都回屋睡了，想问问充一宿费不费电",
+     "我爸在院里修水泵让电着了，人趴在地上起不来了", "120"),
+    # Touched first, the live part after: a hazard asked / a man lying still.
+    ("工地边上的高压线太低了，扛钢筋的容易碰着，能不能让供电局来看看",
+     "工地上有个小伙子扛钢筋碰着高压线了，现在人躺着没动静", "120"),
+    # A lift stopped halfway: last week / now with a woman in pain inside.
+    ("上礼拜我们单元电梯停半道困过人，物业说修好了，年检报告在哪儿查",
+     "我们单元电梯停半道了，里面有个孕妇肚子疼，按铃没人应", "119"),
+    # Hit once with a brick / now.
+    ("我家孩子被同学拿砖头砸过，学校不管，我要投诉",
+     "放学路上几个大孩子拿砖头砸我儿子，这会儿还追着打呢", "110"),
+])
+def test_cls28_the_second_set_of_own_sentences(quiet: str, loud: str, service: str) -> None:
+    assert classify(quiet).emergency == "none", _cues(quiet)
+    assert classify(loud).emergency == service, _cues(loud)
