@@ -1673,3 +1673,15 @@ def test_cls28_calm_look_alikes_main_handed_over_stay_calm(calm: str) -> None:
 def test_cls28_the_second_set_of_own_sentences(quiet: str, loud: str, service: str) -> None:
     assert classify(quiet).emergency == "none", _cues(quiet)
     assert classify(loud).emergency == service, _cues(loud)
+
+
+def test_cls28_a_small_child_alone_on_a_window_sill_is_a_rescue_not_a_threat() -> None:
+    """A child out on a sill or a bracket, alone or high up, is the fire service's rescue
+    (E2; heldout-12's and -17's child on a bracket are 119); a threat told at a window stays
+    the police's (B10), and a child who likes the sill, asked about, is no call."""
+    alone = "对门家的小孩站在窗台上，窗户大开着，家里没大人，七楼"
+    assert classify(alone).emergency == "119", _cues(alone)
+    threat = "我闺女坐在窗台上哭，说不想活了，我们不敢靠近"
+    assert classify(threat).emergency == "110", _cues(threat)
+    habit = "孩子老爱爬窗台，想问问装防护网物业给不给批"
+    assert classify(habit).emergency == "none", _cues(habit)
