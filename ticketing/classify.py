@@ -219,6 +219,10 @@ class NotNow:
     stories: re.Pattern[str] | None = None
     seen_told: re.Pattern[str] | None = None
     seen_ends: re.Pattern[str] | None = None
+    # What ends a story's stretch, where it differs from a report's: a plot turns (突然) inside
+    # the story ("看了个电影，电梯突然坠落"), a report's 突然 turns to the caller's own time.
+    # Unset: ``seen_ends``. Twenty-fifth round (cls28).
+    stories_ends: re.Pattern[str] | None = None
     seen_reach: int = 15
     # In the cue's clause, from the match on: an animal or a thing is the one in trouble
     # ("猫爬到树上下不来了", "手机掉湖里了"), in a call that names no ``person`` anywhere (the
@@ -536,7 +540,7 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
         for key in ("over_patterns", "frame_patterns", "still", "ongoing", "ahead_patterns",
                     "ahead_ends", "hazard_only", "habit", "unhurt", "made_safe", "asked",
                     "frame_spans", "treated", "seen", "stories", "seen_told", "seen_ends",
-                    "not_person", "person", "person_state", "not_person_ends",
+                    "stories_ends", "not_person", "person", "person_state", "not_person_ends",
                     "drills_real", "drills_feigned", "feared"):
             for pattern in raw.get(key, []):
                 re.compile(pattern)
@@ -561,6 +565,7 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
             stories=one([], raw.get("stories", [])),
             seen_told=one([], raw.get("seen_told", [])),
             seen_ends=one([], raw.get("seen_ends", [])),
+            stories_ends=one([], raw.get("stories_ends", [])),
             seen_reach=int(raw.get("seen_reach", 15)),
             not_person=one([], raw.get("not_person", [])),
             person=one([], raw.get("person", [])),
@@ -888,19 +893,22 @@ Seen = tuple[int, int, int, int]
 def _seen_spans(text: str, cfg: NotNow) -> tuple[tuple[Seen, ...], tuple[Seen, ...]]:
     """The reports and stories told in ``text`` (``NotNow.seen`` and ``NotNow.stories``), in
     order, and the stories alone (see ``_told_spans``)."""
-    reports = _told_spans(text, cfg, cfg.seen)
-    stories = _told_spans(text, cfg, cfg.stories)
+    reports = _told_spans(text, cfg, cfg.seen, cfg.seen_ends)
+    stories = _told_spans(text, cfg, cfg.stories, cfg.stories_ends or cfg.seen_ends)
     return (tuple(sorted((*reports, *stories))) if reports and stories
             else reports or stories), stories
 
 
-def _told_spans(text: str, cfg: NotNow, seen: re.Pattern[str] | None) -> tuple[Seen, ...]:
+def _told_spans(text: str, cfg: NotNow, seen: re.Pattern[str] | None,
+                ends: re.Pattern[str] | None) -> tuple[Seen, ...]:
     """Each match of ``seen`` (a report seen or heard on a medium, ``NotNow.seen``, or a
     story told, ``NotNow.stories``): quiet from the match to the
     end of its clause and of each clause after it that tells the report (``seen_told``),
     each at most ``seen_reach`` characters past its telling word (a recogniser writes a
     call as one clause: "电视上说今天大风楼下电动车着火了火很大快来人"), and up to a word that
-    turns to the caller's own place or time (``seen_ends``: "…我们楼现在着火了"). A match
+    turns to the caller's own place or time (``ends``: ``seen_ends`` or ``stories_ends``,
+    "…我们楼现在着火了"). A match that takes in its clause's comma ("看了个电影，") tells
+    what follows it, the next clause. A match
     inside the stretch of the one before adds nothing (and on a long text would make the
     work quadratic)."""
     if seen is None:
@@ -911,12 +919,14 @@ def _told_spans(text: str, cfg: NotNow, seen: re.Pattern[str] | None) -> tuple[S
         if m.start() < last:
             continue
         first, clause_end = _clause(text, m.start())
+        if m.end() > clause_end:
+            clause_end = _clause(text, m.end())[1]
         end = min(clause_end, m.end() + cfg.seen_reach)
         while (cfg.seen_told and end == clause_end < len(text) and text[end] in "，,、"
                and (told := cfg.seen_told.match(text, end + 1))):
             clause_end = _clause(text, end + 1)[1]
             end = min(clause_end, told.end() + cfg.seen_reach)
-        if cfg.seen_ends and (stop := cfg.seen_ends.search(text, m.end(), end)):
+        if ends and (stop := ends.search(text, m.end(), end)):
             end = stop.start()
         spans.append((first, m.start(), m.end(), end))
         last = max(end, m.end())

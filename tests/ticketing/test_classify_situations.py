@@ -1685,3 +1685,20 @@ def test_cls28_a_small_child_alone_on_a_window_sill_is_a_rescue_not_a_threat() -
     assert classify(threat).emergency == "110", _cues(threat)
     habit = "孩子老爱爬窗台，想问问装防护网物业给不给批"
     assert classify(habit).emergency == "none", _cues(habit)
+
+
+@pytest.mark.parametrize(("calm", "real"), [
+    # A film's plot told a clause after the film, with 突然 in it / a real smoke after a film.
+    ("看了个电影，电梯突然坠落，里面的人都受伤了，现实中电梯会这样吗",
+     "看了个电影，刚看完，突然闻到楼道里一股焦糊味，浓烟往屋里灌"),
+    # A film by 电影里 alone / the cinema itself.
+    ("电视剧里煤气突然爆炸了，看得我心慌，我家的老燃气灶要不要换",
+     "我在电影院里看电影，突然有人晕倒了，快来人"),
+])
+def test_cls28_a_films_plot_is_no_call_but_the_callers_own_danger_is(calm: str, real: str) -> None:
+    """A story runs on past its comma and past a plot's 突然 (`stories_ends`); a report's
+    突然 still turns to the caller's own time, and so does 刚看完…突然."""
+    assert classify(calm).emergency == "none", _cues(calm)
+    assert classify(real).emergency != "none", _cues(real)
+    news = "电视上说一个小区着火了，突然我们楼道里也冒烟了"
+    assert classify(news).emergency == "119", _cues(news)
