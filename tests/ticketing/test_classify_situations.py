@@ -1702,3 +1702,17 @@ def test_cls28_a_films_plot_is_no_call_but_the_callers_own_danger_is(calm: str, 
     assert classify(real).emergency != "none", _cues(real)
     news = "电视上说一个小区着火了，突然我们楼道里也冒烟了"
     assert classify(news).emergency == "119", _cues(news)
+
+
+@pytest.mark.parametrize(("quiet", "loud"), [
+    # A photo with a bottle / a brick used on a man.
+    ("他们拿酒瓶子拍了个照片发朋友圈，说要举报我", "几个小青年拿砖头拍一个外卖小哥，人已经趴下了"),
+    # Pipes for scaffolding / a fight already started with pipes.
+    ("工地上用钢管搭脚手架，晚上叮叮当当的，吵得睡不着", "饭馆门口那帮人已经动手了，有人拿钢管往人身上抡"),
+    # A railing dragged / a person dragged by a car.
+    ("车把我家门口的护栏拖出去好远，谁来修", "一辆小轿车挂着一个人拖出去好远才停"),
+])
+def test_cls28_a_fight_with_improvised_weapons_or_a_person_dragged_is_110(
+        quiet: str, loud: str) -> None:
+    assert classify(quiet).emergency == "none", _cues(quiet)
+    assert classify(loud).emergency == "110", _cues(loud)
