@@ -12,7 +12,7 @@ import anyio.to_thread
 from fastapi import APIRouter, File, Header, HTTPException, Query, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from config import Settings
 from ticketing import (
@@ -871,7 +871,13 @@ def status_page_body(ticket: Ticket, domain: Domain) -> str:
     # (剔除) ticket read "办理时限 <tomorrow>", and archived after it "办理结果 已答复" where
     # nobody had answered (judge27).
     if Status(ticket.status) in AWAITING_ANSWER_STATUSES:
-        rows.append(("办理时限", TO_COME_WITH_THE_WORDS if pending else local(ticket.due_at)))
+        # A merged (并单) ticket is answered with its primary, by the primary's deadline:
+        # its own due_at is the one it had when it was merged (review56).
+        session = object_session(ticket)
+        answer = (merging.answering(session=session, ticket=ticket) if session is not None
+                  else ticket)
+        rows.append(("办理时限", TO_COME_WITH_THE_WORDS if service.words_pending(answer)
+                     else local(answer.due_at)))
     elif ticket.closed_at is not None:
         rows += [("办结时间", local(ticket.closed_at)),
                  ("办理结果", citizen.outcome_label(ticket)),
