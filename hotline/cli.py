@@ -288,6 +288,9 @@ def db_backup(target: Path) -> None:
     except dbadmin.BackupRefused as exc:
         console.print(f"backup refused: {exc}")
         raise typer.Exit(2) from exc
+    except dbadmin.BackupFailed as exc:
+        console.print(f"backup failed: {exc}")
+        raise typer.Exit(1) from exc
     console.print(f"database backed up to {target} ({size} bytes); the recordings, "
                   f"attachments and console secret are files to copy beside it")
 
