@@ -52,13 +52,21 @@ class GroupCommit(Generic[Item, Outcome]):
     """One process's writer of ``Item``\\ s: ``write_one(session, item)`` files one inside a
     savepoint of the group's transaction and returns what its request answers.
 
+    ``prepare(item)``, if given, is what each filing needs done before any transaction (the
+    API's: its token checked, its demand classified); the writer's thread runs it for the
+    whole group before BEGIN, so the request hops to no thread of its own and no other
+    thread competes for the GIL while the group is written. Its error answers that filing
+    only, which then takes no part in the transaction.
+
     ``submit`` is called on the event loop; ``write`` (the group's transaction) runs in a
     worker thread, one group at a time."""
 
     def __init__(self, sessions: sessionmaker[Session],
-                 write_one: Callable[[Session, Item], Outcome]) -> None:
+                 write_one: Callable[[Session, Item], Outcome],
+                 prepare: Callable[[Item], Item] | None = None) -> None:
         self._sessions = sessions
         self._write_one = write_one
+        self._prepare = prepare
         self._waiting: list[tuple[Item, asyncio.Future[Outcome]]] = []
         self._writer: asyncio.Task[None] | None = None  # writing, one group at a time
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -78,7 +86,7 @@ class GroupCommit(Generic[Item, Outcome]):
             # the task belong to the loop that made them.
             self._loop, self._waiting, self._writer = loop, [], None
             # The writer's own thread: queued behind the requests waiting for the thread
-            # pool (to classify), a group would wait for all of them.
+            # pool (other endpoints' work), a group would wait for all of them.
             self._limiter = anyio.CapacityLimiter(1)
         future: asyncio.Future[Outcome] = loop.create_future()
         self._waiting.append((item, future))
@@ -123,10 +131,24 @@ class GroupCommit(Generic[Item, Outcome]):
                 self._writer = self._loop.create_task(self._drain())
 
     def write(self, items: list[Item]) -> list[Outcome | Exception]:
-        """File ``items`` in one transaction, each in its own savepoint; each one's outcome
-        (its answer, or the exception its request raises), in order. Nothing is returned
-        before the commit: an exception that is not an outcome (the thread interrupted)
-        leaves the transaction rolled back and propagates."""
+        """File ``items`` in one transaction, each in its own savepoint (each prepared
+        first, outside it); each one's outcome (its answer, or the exception its request
+        raises), in order. Nothing is returned before the commit: an exception that is not
+        an outcome (the thread interrupted) leaves the transaction rolled back and
+        propagates."""
+        if self._prepare is None:
+            return self._write_ready(items)
+        refused: dict[int, Exception] = {}
+        ready: list[Item] = []
+        for i, item in enumerate(items):
+            try:
+                ready.append(self._prepare(item))
+            except Exception as exc:
+                refused[i] = exc
+        written = iter(self._write_ready(ready) if ready else ())
+        return [refused[i] if i in refused else next(written) for i in range(len(items))]
+
+    def _write_ready(self, items: list[Item]) -> list[Outcome | Exception]:
         outcomes: list[Outcome | Exception] = []
         # A group of one (every filing when the writer is idle) needs no savepoint: its
         # error rolls its transaction back, as a lone request's did; two statements saved.
