@@ -149,6 +149,43 @@ class GroupCommit(Generic[Item, Outcome]):
         return [refused[i] if i in refused else next(written) for i in range(len(items))]
 
     def _write_ready(self, items: list[Item]) -> list[Outcome | Exception]:
+        if len(items) > 1:
+            written = self._write_without_savepoints(items)
+            if written is not None:
+                return written
+        return self._write_in_savepoints(items)
+
+    def _write_without_savepoints(self, items: list[Item]) -> list[Outcome | Exception] | None:
+        """The group written as one plain transaction: most groups have no filing that
+        fails, and a savepoint a filing costs two statements and SQLAlchemy's nested
+        transaction inside the writers' turn (docs/scaling.md, twenty-fifth round). None
+        when a filing failed: all of it rolled back, the group is to be written again with
+        a savepoint a filing (``_write_in_savepoints``), which answers that one alone."""
+        session = self._sessions()
+        try:
+            outcomes: list[Outcome | Exception] = []
+            try:
+                for item in items:
+                    outcomes.append(self._write_one(session, item))
+            except Exception as exc:
+                if database_unavailable(exc):
+                    # The group's transaction is lost, as it would be in savepoints:
+                    # every filing gets what a lone request got.
+                    return [exc] * len(items)
+                log.debug("a filing of a group of %d failed (%s): written again, a "
+                          "savepoint each", len(items), exc)
+                return None
+            try:
+                session.commit()
+            except Exception as exc:
+                log.debug("a group of %d filings not committed: %s", len(items), exc)
+                return [exc] * len(items)
+            return outcomes
+        finally:
+            session.rollback()
+            session.close()
+
+    def _write_in_savepoints(self, items: list[Item]) -> list[Outcome | Exception]:
         outcomes: list[Outcome | Exception] = []
         # A group of one (every filing when the writer is idle) needs no savepoint: its
         # error rolls its transaction back, as a lone request's did; two statements saved.
