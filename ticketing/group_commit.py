@@ -5,14 +5,16 @@ BEGIN (on SQLite the write lock, and with several processes the writers' turn ac
 ``ticketing.db._WriterQueue``), COMMIT with its fsync, the turn given back. Under load many
 requests wait for those at once. Here a request hands its filing to the process's writer and
 waits for its own outcome; the writer takes every filing waiting when it becomes free (idle,
-at once: a group of one, no added delay), files them in ONE transaction, each in its own
-SAVEPOINT, commits once and answers each request.
+at once: a group of one, no added delay), files them in ONE transaction, commits once and
+answers each request. A group is written plainly first; if one of its filings fails, the
+whole group is rolled back and written again with each filing in its own SAVEPOINT (most
+groups have no failing filing, and a savepoint costs two statements a filing).
 
 What a lone request had, each filing keeps:
 
 - its own outcome: an error of one filing (an input refused, a key reused, a role that may
-  not file, a constraint) rolls back its savepoint and answers that request only; the others
-  commit;
+  not file, a constraint) rolls back its savepoint (in the group's second writing) and
+  answers that request only; the others commit;
 - nothing answered before the commit: a failed commit, or a database outage in the middle
   of the group, fails every filing not yet refused with the error a lone request would get
   (the same 503); a crash before the commit answers nobody and commits nothing;
@@ -49,8 +51,9 @@ class WriterStopped(RuntimeError):
 
 
 class GroupCommit(Generic[Item, Outcome]):
-    """One process's writer of ``Item``\\ s: ``write_one(session, item)`` files one inside a
-    savepoint of the group's transaction and returns what its request answers.
+    """One process's writer of ``Item``\\ s: ``write_one(session, item)`` files one in the
+    group's transaction (inside a savepoint of its own when the group is written again after
+    a filing failed) and returns what its request answers.
 
     ``prepare(item)``, if given, is what each filing needs done before any transaction (the
     API's: its token checked, its demand classified); the writer's thread runs it for the
@@ -131,8 +134,8 @@ class GroupCommit(Generic[Item, Outcome]):
                 self._writer = self._loop.create_task(self._drain())
 
     def write(self, items: list[Item]) -> list[Outcome | Exception]:
-        """File ``items`` in one transaction, each in its own savepoint (each prepared
-        first, outside it); each one's outcome (its answer, or the exception its request
+        """File ``items`` in one transaction (each prepared first, outside it; in a savepoint
+        each if one fails); each one's outcome (its answer, or the exception its request
         raises), in order. Nothing is returned before the commit: an exception that is not
         an outcome (the thread interrupted) leaves the transaction rolled back and
         propagates."""

@@ -186,7 +186,7 @@ def understood_filing(state: State, filing: Filing) -> Filing:
 
 def filing_writer(request: Request) -> GroupCommit[Filing, TicketOut] | None:
     """The app's writer of API filings on SQLite (ticketing.group_commit): the requests
-    waiting to file at once share one transaction, each in its own savepoint. SQLite's
+    waiting to file at once share one transaction. SQLite's
     writers take turns anyway (one lock), so a group costs no concurrency and saves each
     filing its own BEGIN, COMMIT and turn (docs/scaling.md, twenty-fourth round). The
     writer's thread also checks each filing's token and classifies it, before the BEGIN
