@@ -55,13 +55,21 @@ class GroupCommit(Generic[Item, Outcome]):
     group's transaction (inside a savepoint of its own when the group is written again after
     a filing failed) and returns what its request answers.
 
+    ``prepare(item)``, if given, is what each filing needs done before any transaction (the
+    API's: its token checked, its demand classified); the writer's thread runs it for the
+    whole group before BEGIN, so the request hops to no thread of its own and no other
+    thread competes for the GIL while the group is written. Its error answers that filing
+    only, which then takes no part in the transaction.
+
     ``submit`` is called on the event loop; ``write`` (the group's transaction) runs in a
     worker thread, one group at a time."""
 
     def __init__(self, sessions: sessionmaker[Session],
-                 write_one: Callable[[Session, Item], Outcome]) -> None:
+                 write_one: Callable[[Session, Item], Outcome],
+                 prepare: Callable[[Item], Item] | None = None) -> None:
         self._sessions = sessions
         self._write_one = write_one
+        self._prepare = prepare
         self._waiting: list[tuple[Item, asyncio.Future[Outcome]]] = []
         self._writer: asyncio.Task[None] | None = None  # writing, one group at a time
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -81,7 +89,7 @@ class GroupCommit(Generic[Item, Outcome]):
             # the task belong to the loop that made them.
             self._loop, self._waiting, self._writer = loop, [], None
             # The writer's own thread: queued behind the requests waiting for the thread
-            # pool (to classify), a group would wait for all of them.
+            # pool (other endpoints' work), a group would wait for all of them.
             self._limiter = anyio.CapacityLimiter(1)
         future: asyncio.Future[Outcome] = loop.create_future()
         self._waiting.append((item, future))
@@ -126,10 +134,24 @@ class GroupCommit(Generic[Item, Outcome]):
                 self._writer = self._loop.create_task(self._drain())
 
     def write(self, items: list[Item]) -> list[Outcome | Exception]:
-        """File ``items`` in one transaction (in a savepoint each if one fails); each one's
-        outcome (its answer, or the exception its request raises), in order. Nothing is
-        returned before the commit: an exception that is not an outcome (the thread
-        interrupted) leaves the transaction rolled back and propagates."""
+        """File ``items`` in one transaction (each prepared first, outside it; in a savepoint
+        each if one fails); each one's outcome (its answer, or the exception its request
+        raises), in order. Nothing is returned before the commit: an exception that is not
+        an outcome (the thread interrupted) leaves the transaction rolled back and
+        propagates."""
+        if self._prepare is None:
+            return self._write_ready(items)
+        refused: dict[int, Exception] = {}
+        ready: list[Item] = []
+        for i, item in enumerate(items):
+            try:
+                ready.append(self._prepare(item))
+            except Exception as exc:
+                refused[i] = exc
+        written = iter(self._write_ready(ready) if ready else ())
+        return [refused[i] if i in refused else next(written) for i in range(len(items))]
+
+    def _write_ready(self, items: list[Item]) -> list[Outcome | Exception]:
         if len(items) > 1:
             written = self._write_without_savepoints(items)
             if written is not None:

@@ -11,6 +11,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import pytest
@@ -18,12 +19,14 @@ from fastapi import HTTPException
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.datastructures import State
 
 from tests.support.api import auth
 from tests.support.city import City
 from ticketing import service, views
 from ticketing.context import Domain
 from ticketing.db import database_unavailable, make_engine, make_session_factory
+from ticketing.deps import TokenGate
 from ticketing.group_commit import GroupCommit, WriterStopped
 from ticketing.idempotency import KeyReused
 from ticketing.inputs import InvalidInput
@@ -350,6 +353,13 @@ def test_a_write_that_raises_leaves_no_filing_waiting() -> None:
     assert b == "filed B"
 
 
+def classifying_writer(sessions: sessionmaker[Session]) -> GroupCommit[Filing, TicketOut]:
+    """The API's writer on SQLite (``filing_writer``): it checks each filing's token and
+    classifies it in its own thread, before the group's transaction."""
+    state = State({"token_gate": TokenGate(), "read_sessions": sessions})
+    return GroupCommit(sessions, write_filing, prepare=partial(views.understood_filing, state))
+
+
 def watched(sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """What the writer does, in order: 'classify' a demand, 'insert' a ticket, 'savepoint'."""
     steps: list[str] = []
@@ -368,6 +378,60 @@ def watched(sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(service, "understand_demand", classify)
     event.listen(sessions.kw["bind"], "before_cursor_execute", statement)
     return steps
+
+
+def test_the_writer_checks_and_classifies_each_filing_before_its_transaction(
+        sessions: sessionmaker[Session], domain: Domain, city: City,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Handed over unclassified (as the API hands them): every filing's token checked and
+    demand classified before the first INSERT; a stranger's or a handler's filing answers
+    its own 401 or 403 and costs no classification; a refused input its own 422."""
+    steps = watched(sessions, monkeypatch)
+    before = stored(sessions)
+    body = {**BODY, "category": None}
+    handed = [
+        Filing(body=TicketCreate(**body), token=city.tokens["operator"], domain=domain,
+               key=None),
+        Filing(body=TicketCreate(**body), token="revoked-or-never-issued", domain=domain,
+               key=None),
+        Filing(body=TicketCreate(**body), token=city.tokens["cy-handler"], domain=domain,
+               key=None),
+        Filing(body=TicketCreate(**{**body, "caller_phone": "12"}),
+               token=city.tokens["operator"], domain=domain, key="refused"),
+        Filing(body=TicketCreate(**{**body, "demand": "海淀区中关村大街人行道井盖丢了，很危险"}),
+               token=city.tokens["supervisor"], domain=domain, key=None),
+    ]
+    good, stranger, handler, refused, last = classifying_writer(sessions).write(handed)
+    assert isinstance(stranger, HTTPException) and stranger.status_code == 401
+    assert isinstance(handler, HTTPException) and handler.status_code == 403
+    assert isinstance(refused, InvalidInput) and refused.field == "caller_phone"
+    assert isinstance(good, TicketOut) and isinstance(last, TicketOut)
+    # Three classified (none for the stranger or the handler), all before the transaction
+    # wrote anything; the two filed as classified then.
+    assert steps[:3] == ["classify"] * 3 and "classify" not in steps[3:]
+    assert steps.count("insert") == 3  # the refused one's rolled back with its savepoint
+    for shown, filed in ((good, handed[0]), (last, handed[4])):
+        understood = service.understand_demand(domain=domain, demand=filed.body.demand)
+        assert understood is not None and shown.category == understood.category
+    assert stored(sessions)[0] - before[0] == 2
+
+
+def test_a_filing_left_alone_by_the_check_files_without_a_savepoint(
+        sessions: sessionmaker[Session], domain: Domain, city: City,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The others of its group refused before the transaction, a filing is a group of one
+    (its error its transaction's, no savepoint); all of them refused, no transaction."""
+    steps = watched(sessions, monkeypatch)
+    before = stored(sessions)
+    stranger = Filing(body=TicketCreate(**BODY), token="nobody", domain=domain, key=None)
+    only = classifying_writer(sessions).write([stranger, stranger])
+    assert all(isinstance(o, HTTPException) and o.status_code == 401 for o in only)
+    assert steps == [] and stored(sessions) == before
+    good = dataclasses.replace(stranger, token=city.tokens["operator"])
+    refused, filed = classifying_writer(sessions).write([stranger, good])
+    assert isinstance(refused, HTTPException) and isinstance(filed, TicketOut)
+    assert steps == ["classify", "insert"]
+    assert stored(sessions)[0] - before[0] == 1
 
 
 def test_a_group_is_written_without_savepoints_unless_a_filing_fails(
