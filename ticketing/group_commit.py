@@ -76,6 +76,11 @@ class GroupCommit(Generic[Item, Outcome]):
         self._limiter: anyio.CapacityLimiter | None = None
 
     @property
+    def prepares(self) -> bool:
+        """The writer's thread prepares each item (``prepare``) before the transaction."""
+        return self._prepare is not None
+
+    @property
     def waiting(self) -> int:
         """Filings handed over and waiting for the writer (not those it is writing)."""
         return len(self._waiting)

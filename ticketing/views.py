@@ -155,8 +155,10 @@ async def create_ticket(
     if writer is None:
         return await anyio.to_thread.run_sync(_file_alone, request, filing,
                                               limiter=intake_limiter(request))
-    # Handed over unclassified: the writer's thread classifies the group before its BEGIN
-    # (``understood``), so the request takes no thread hop of its own.
+    if not writer.prepares:
+        filing = await anyio.to_thread.run_sync(understood_filing, request.app.state, filing)
+    # Else handed over unclassified: the writer's thread classifies the group before its
+    # BEGIN, and the request takes no thread hop of its own.
     return await writer.submit(filing)
 
 
@@ -184,13 +186,19 @@ def understood_filing(state: State, filing: Filing) -> Filing:
         domain=filing.domain, demand=filing.body.demand))
 
 
+# app.state flag: the filing writer's thread classifies (hotline.app.api_worker_app). Measured
+# (docs/scaling.md, twenty-fifth round): with two API processes on SQLite it saved ~0.5 ms
+# of CPU a ticket, with one it did not pay (nothing classified while SQLite worked).
+CLASSIFY_IN_WRITER = "classify_in_writer"
+
+
 def filing_writer(request: Request) -> GroupCommit[Filing, TicketOut] | None:
     """The app's writer of API filings on SQLite (ticketing.group_commit): the requests
     waiting to file at once share one transaction. SQLite's
     writers take turns anyway (one lock), so a group costs no concurrency and saves each
     filing its own BEGIN, COMMIT and turn (docs/scaling.md, twenty-fourth round). The
-    writer's thread also checks each filing's token and classifies it, before the BEGIN
-    (twenty-fifth round).
+    writer's thread also checks each filing's token and classifies it, before the BEGIN,
+    in an API worker of several processes (``CLASSIFY_IN_WRITER``; twenty-fifth round).
 
     None on PostgreSQL: there the transactions of one process run side by side, and one
     writer (or two) a process filed fewer tickets a second than eight lone transactions
@@ -200,8 +208,10 @@ def filing_writer(request: Request) -> GroupCommit[Filing, TicketOut] | None:
         return None
     writer: GroupCommit[Filing, TicketOut] | None = getattr(state, "filing_writer", None)
     if writer is None:
+        by_writer = getattr(state, CLASSIFY_IN_WRITER, False)
         writer = state.filing_writer = GroupCommit(
-            state.sessions, write_filing, prepare=partial(understood_filing, state))
+            state.sessions, write_filing,
+            prepare=partial(understood_filing, state) if by_writer else None)
     return writer
 
 

@@ -467,3 +467,30 @@ def test_a_group_is_written_without_savepoints_unless_a_filing_fails(
         assert numbers == list(range(numbers[0], numbers[0] + 5))
     after = stored(sessions)
     assert (after[0] - before[0], after[2] - before[2]) == (5, 0)
+
+
+@pytest.mark.parametrize("by_writer", [False, True], ids=["one-process", "api-worker"])
+def test_the_api_classifies_in_the_writer_only_in_an_api_worker_of_several(
+        client: TestClient, city: City, db_url: str, by_writer: bool) -> None:
+    """On SQLite, an API worker of several processes (``hotline.app.api_worker_app``) hands
+    its filings over unclassified; one process classifies in the request's thread. Either
+    way a filing is answered as before: 201, a stranger's 401, a handler's 403."""
+    state = client.app.state  # type: ignore[attr-defined]
+    setattr(state, views.CLASSIFY_IN_WRITER, by_writer)
+
+    class Request:  # what filing_writer reads of a request
+        app = client.app
+
+    writer = filing_writer(Request())  # type: ignore[arg-type]
+    if db_url.startswith("postgresql"):
+        assert writer is None
+    else:
+        assert writer is not None and writer.prepares is by_writer
+    filed = client.post("/api/v1/tickets", headers=auth(city, "operator"),
+                        json={**BODY, "category": None})
+    assert filed.status_code == 201 and filed.json()["status"] == "dispatched"
+    assert filed.json()["category"] == "water"
+    stranger = client.post("/api/v1/tickets", json=BODY,
+                           headers={"Authorization": "Bearer nobody"})
+    handler = client.post("/api/v1/tickets", json=BODY, headers=auth(city, "cy-handler"))
+    assert (stranger.status_code, handler.status_code) == (401, 403)
