@@ -116,6 +116,11 @@ class VerificationSettings(BaseModel):
     # survey found them unreachable) is archived this many days after that was known,
     # instead of staying "closed" forever.
     archive_unsurveyable_days: float = 7.0
+    # A disabled account's number stays a staff number (no survey placed to it, no answer
+    # on it counted: ticketing.staff_phones) for tickets filed until this many days after
+    # the account was disabled: a year, the centre's assessment cycle, so a leaver cannot
+    # answer for their old unit's year; past it the number is a citizen's again.
+    staff_number_days: float = Field(default=365.0, ge=0)
     # What a handler may give as the reason when asking a supervisor for 剔除 (plus text).
     exclusion_reasons: list[str] = Field(default_factory=lambda: [
         "无理诉求", "重复诉求", "非本市事项", "已进入司法程序", "已进入仲裁或信访程序",
@@ -295,6 +300,11 @@ class IvrSettings(BaseModel):
     # confirmed: "您是想问<title>吗？是请按1，不是请按2". Equal values: no confirmation.
     kb_confirm_from: float = Field(default=0.3, ge=0, le=1)
     kb_answer_from: float = Field(default=0.5, ge=0, le=1)
+    # An entry's answer (up to 2,000 characters) is read in parts of whole sentences up to
+    # this many characters (ivr.kb_answer.answer_parts), "继续收听请按3" after each but the
+    # last (SIP and Twilio). Mandarin TTS says 4-5 characters a second: 120 is about half
+    # a minute, what a caller holds in mind before choosing; every sample answer fits.
+    kb_part_chars: int = Field(default=120, ge=40, le=2000)
     # Ticket numbers callers nobody vouched for may key in (key 1) from one network address
     # in an hour, across calls (3 a call besides: ivr.ticket_lookup). In direct mode every
     # caller of a carrier trunk comes from its address, so this is the whole trunk's: high
@@ -541,6 +551,25 @@ class Settings(BaseSettings):
         if self.sip.port == self.outbound.sip_port:
             raise ValueError(f"outbound.sip_port {self.outbound.sip_port} is sip.port: the IVR "
                              "and the outbound calls each need their own SIP port")
+        return self
+
+    @model_validator(mode="after")
+    def _rtp_ranges_apart(self) -> Settings:
+        # Both front ends bind RTP ports on the same address (sip.bind_ip), each from its own
+        # range: overlapping, a survey call took a port an inbound call wanted (or the other
+        # way round), and that call was refused 503 "no free RTP port" with ports to spare.
+        # (The outbound range reaches its front end by model_copy, unchecked: checked here.)
+        o = self.outbound
+        if o.sip_rtp_port_low > o.sip_rtp_port_high:
+            raise ValueError(f"outbound.sip_rtp_port_low ({o.sip_rtp_port_low}) is above "
+                             f"outbound.sip_rtp_port_high ({o.sip_rtp_port_high})")
+        sip = self.sip
+        if o.sip_rtp_port_low <= sip.rtp_port_high and sip.rtp_port_low <= o.sip_rtp_port_high:
+            raise ValueError(
+                f"outbound.sip_rtp_port_low..outbound.sip_rtp_port_high ({o.sip_rtp_port_low}-"
+                f"{o.sip_rtp_port_high}) overlaps sip.rtp_port_low..sip.rtp_port_high "
+                f"({sip.rtp_port_low}-{sip.rtp_port_high}): the IVR and the outbound calls "
+                "each need their own RTP ports")
         return self
 
     @model_validator(mode="after")

@@ -28,7 +28,7 @@ from hotline import console, dbadmin
 from hotline.console import kb as console_kb
 from hotline.observability import make_registry, metrics_allowed, setup_logging
 from hotline.observability import router as observability_router
-from hotline.roles import PARTS, ServeRole
+from hotline.roles import PARTS, WORKER_START_SECONDS, ServeRole
 from hotline.wiring import TextWarmUp, start_background
 from ivr.twilio import views as twilio_views
 from knowledge.views import router as knowledge_router
@@ -515,10 +515,6 @@ def create_app(
     return app
 
 
-# How long uvicorn's supervisor waits for a worker's start-up on a restart (SIGHUP) before
-# it kills the worker and abandons the restart; a loaded node takes longer than uvicorn's
-# default 5 s to import the app (hotline.cli).
-WORKER_START_SECONDS = 60
 # A worker still warming after this long serves anyway: a slow node is better served cold
 # than by one worker fewer (its first tickets then wait for the load, as one process's do),
 # and within WORKER_START_SECONDS, or a restart would kill it as hung.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import getpass
 import json
 from collections.abc import Callable
@@ -24,9 +25,9 @@ from config.settings import reachable_host
 from hotline import dbadmin
 from hotline.classify_cli import app as classify_app
 from hotline.kbcli import kb_app
-from hotline.observability import setup_logging
 from hotline.roles import (
     PARTS,
+    WORKER_START_SECONDS,
     DataDirInUse,
     Part,
     RoleError,
@@ -54,7 +55,12 @@ from ticketing.directory import (
     find_user,
     rotate_token,
 )
-from ticketing.inputs import InvalidInput, check_sub_category, clean_text, local_aware
+from ticketing.inputs import (
+    InvalidInput,
+    check_sub_category,
+    clean_name,
+    local_aware,
+)
 from ticketing.models import User
 from ticketing.outage import first_line
 from ticketing.reports import export_csv, figures
@@ -135,9 +141,8 @@ def serve(
              "or an SQLite database in memory)", show_default=False)] = None,
 ) -> None:
     """Run the HTTP API, the SIP front end and the schedulers (or one of them: --role)."""
-    import uvicorn
-
-    from hotline.app import WORKER_START_SECONDS, create_app
+    # Imported here, as the app below: `hotline`'s other commands never log this way.
+    from hotline.observability import setup_logging
 
     try:
         if workers is not None:
@@ -185,6 +190,8 @@ def serve(
     bound = settings.model_copy(update={"host": bind["host"], "port": bind["port"]})
     for line in where_to_start(bound, PARTS[role], users=_count_users(engine)):
         console.print(line, markup=False, soft_wrap=True)
+    import uvicorn
+
     if workers > 1:
         # uvicorn starts each worker from an import string; the app is built in the worker.
         # A loaded node takes longer than uvicorn's default 5 s to import the app in a new
@@ -192,6 +199,12 @@ def serve(
         uvicorn.run("hotline.app:api_worker_app", factory=True, workers=workers,
                     timeout_worker_healthcheck=WORKER_START_SECONDS, **bind)
         return
+    # The app (its views, the console's templates: ~0.8 CPU-s of imports) only where this
+    # process serves HTTP itself: a headless role (ivr, outbound) and the supervisor of
+    # several API workers (each worker imports it) never build it; a restart of either
+    # starts that much sooner (docs/suite.md, twenty-fifth round).
+    from hotline.app import create_app
+
     uvicorn.run(create_app(settings, role=role), **bind)
 
 
@@ -265,6 +278,20 @@ def db_upgrade(revision: str = "head") -> None:
                   f"is at revision {dbadmin.head_revision()}")
 
 
+@db_app.command("backup")
+def db_backup(target: Path) -> None:
+    """Copy the SQLite database to TARGET (a new file) while the service runs; cp of
+    hotline.db misses what is still in its WAL (docs/scaling.md, "Backup and restore")."""
+    url = get_settings().database_url
+    try:
+        size = dbadmin.backup(url, target)
+    except dbadmin.BackupRefused as exc:
+        console.print(f"backup refused: {exc}")
+        raise typer.Exit(2) from exc
+    console.print(f"database backed up to {target} ({size} bytes); the recordings, "
+                  f"attachments and console secret are files to copy beside it")
+
+
 @app.command()
 def demo() -> None:
     """Seed a believable city (units, handlers, users with tokens, sample tickets)."""
@@ -302,7 +329,7 @@ def user_add(
     with transaction(_sessions()) as session:
         try:
             # The API's UserCreate applies the same rule to display names.
-            display = clean_text(name or username, field="name")
+            display = clean_name(name or username, field="name")
             _, token = add_user(session=session, username=username, display_name=display,
                                 role=role, unit_code=unit, phone=phone)
         except ValueError as exc:
@@ -333,7 +360,8 @@ def _change_account(username: str, change: Callable[..., str | None]) -> str | N
 @user_app.command("disable")
 def user_disable(username: str) -> None:
     """Lock a user out now: their token and console sessions stop working."""
-    _change_account(username, disable_user)
+    days = get_settings().verification.staff_number_days
+    _change_account(username, functools.partial(disable_user, staff_number_days=days))
     console.print(f"user {username} disabled")
 
 
@@ -356,7 +384,7 @@ def unit_add(code: str, name: str, kind: str = "agency", parent: str | None = No
     """Add a unit under a parent unit."""
     with transaction(_sessions()) as session:
         try:
-            add_unit(session=session, code=code, name=clean_text(name, field="name"), kind=kind,
+            add_unit(session=session, code=code, name=clean_name(name, field="name"), kind=kind,
                      parent_code=parent)
         except ValueError as exc:
             console.print(f"[red]{exc}[/red]")

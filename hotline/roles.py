@@ -20,6 +20,11 @@ from config import Settings
 from telephony.twilio.signature import in_use as twilio_in_use
 from ticketing.db import writer_lock_path
 
+# How long uvicorn's supervisor waits for a worker's start-up on a restart (SIGHUP) before
+# it kills the worker and abandons the restart; a loaded node takes longer than uvicorn's
+# default 5 s to import the app (hotline.cli).
+WORKER_START_SECONDS = 60
+
 
 class ServeRole(StrEnum):
     API = "api"

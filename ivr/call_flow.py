@@ -61,6 +61,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from asr.backlog import transcript_meta
 from ivr import prompts as P
 from ivr.audio import CallAudio
+from ivr.caller_trust import number_verified
 from ivr.callrecords import CallOutcome
 from ivr.decisions import (
     DECLINE_WAIT_SECONDS,
@@ -90,7 +91,7 @@ from ivr.intake import (
     left_to_backlog,
     other_key,
 )
-from ivr.kb_answer import KbAnswer, clause_text
+from ivr.kb_answer import KbAnswer, answer_parts, clause_text
 from ivr.ticket_lookup import (
     TICKET_TRIES_PER_CALL,
     KeyedLookups,
@@ -230,7 +231,7 @@ class IvrServices:
 
     def __post_init__(self) -> None:
         self.keyed_lookups = KeyedLookups(
-            per_address=self.settings.ivr.ticket_numbers_per_address)
+            sessions=self.sessions, per_address=self.settings.ivr.ticket_numbers_per_address)
 
 
 def after_understanding(understanding: Understanding | None, *, ask_again: bool,
@@ -626,16 +627,19 @@ class Dialogue:
         self.classification, self.kb_answer = turn.understanding, turn.answer
         return State(turn.step.value)
 
-    def _kb_prompt(self, pcm: bytes, *, yes: State) -> State:
+    def _kb_prompt(self, pcm: bytes, *, yes: State, more: bool = False) -> State | None:
         """Play a knowledge-base prompt that asks for 1 or 2: 1 leads to ``yes``, 0 to the
         operator; 2, no key or another: the caller's words go on as a ticket, as without an
-        answer."""
+        answer. ``more``: a part of a long answer, after which 3 or no key is None (read the
+        next part)."""
         if self._play(pcm) is Heard.HUNG_UP:
             return State.HANGUP
         key = self._key(timeout=self.sip.confirm_timeout_seconds)
         if self.call.ended:
             return State.HANGUP
-        choice = after_answer(key)
+        choice = after_answer(key, more=more)
+        if choice is AfterAnswer.MORE:
+            return None
         if choice is AfterAnswer.RESOLVED:
             return yes
         if choice is AfterAnswer.OPERATOR:
@@ -652,8 +656,10 @@ class Dialogue:
                  self.call.call_id, a.entry_id, a.confidence,
                  extra=self._log_fields(State.CONFIRM_ENTRY))
         # 1: yes, that is the question -- its answer is read
-        return self._kb_prompt(self.prompts.say(P.kb_confirm_text(a.title), "kb_confirm"),
-                               yes=State.ANSWER)
+        chosen = self._kb_prompt(self.prompts.say(P.kb_confirm_text(a.title), "kb_confirm"),
+                                 yes=State.ANSWER)
+        assert chosen is not None  # only a part of an answer asks "more"
+        return chosen
 
     def _s_answer(self) -> State:
         a = self.kb_answer
@@ -662,9 +668,15 @@ class Dialogue:
         log.info("call %s: answered from knowledge entry %s v%d (confidence %.2f)",
                  self.call.call_id, a.entry_id, a.version, a.confidence,
                  extra=self._log_fields(State.ANSWER))
-        pcm = (self.prompts.kb_answer(a.entry_id, a.version, a.title, a.text)
-               + self.prompts.pcm("kb_resolved_ask"))
-        return self._kb_prompt(pcm, yes=State.ANSWERED)
+        parts = answer_parts(a.text, self.svc.settings.ivr.kb_part_chars)
+        for n, part in enumerate(parts):
+            more = n < len(parts) - 1
+            pcm = (self.prompts.kb_answer(a.entry_id, a.version, a.title, part, part=n)
+                   + self.prompts.pcm("kb_more" if more else "kb_resolved_ask"))
+            chosen = self._kb_prompt(pcm, yes=State.ANSWERED, more=more)
+            if chosen is not None:
+                return chosen
+        raise AssertionError("the last part always ends in a choice")
 
     def _s_answered(self) -> State:
         assert self.kb_answer is not None
@@ -940,8 +952,8 @@ class Dialogue:
     def _s_status(self) -> State:
         self.status_heard = True
         try:
-            # Whether the carrier gave the number: telephony.sip.identity's one rule.
-            if not self.call.caller_verified:
+            # Whether the carrier vouched for the number: one decision with Twilio's.
+            if not number_verified(self.call.caller_vouch):
                 said = self._status_by_ticket_number()
                 if said is None:
                     return State.HANGUP

@@ -27,6 +27,21 @@ CALL_ID_CHARS = 128
 LIVE_CALL_SECONDS = 900.0
 
 
+class KeyedTicketTry(Base):
+    """A ticket number keyed at key 1 by a caller nobody vouched for, counted against the
+    network address the call came from (``ivr.ticket_lookup.KeyedLookups``). In the
+    database so that every node behind the front shares one count: counted in memory,
+    each node allowed the hour's tries again (loose27). Only inserted and deleted (past the
+    window), never updated."""
+
+    __tablename__ = "keyed_ticket_tries"
+    __table_args__ = (Index("ix_keyed_ticket_tries_address_at", "address", "tried_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(64))
+    tried_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
 class CallOutcome(StrEnum):
     """How a hotline call ended, kept on its call record (``CallRecord.outcome``); placing
     a call is answered by ``telephony.call.DialOutcome`` instead."""

@@ -60,6 +60,7 @@ class AfterAnswer(Enum):
     RESOLVED = "resolved"  # 1: a 直接答复 ticket, closed at intake
     OPERATOR = "operator"  # 0
     TICKET = "ticket"  # 2, no key or any other: the words go on as a ticket
+    MORE = "more"  # after a part of a long answer, 3 or no key: the next part
 
 
 # The keypad choices offered after the confirm key (both carriers, one menu).
@@ -191,7 +192,16 @@ def answer_for(*, sessions: sessionmaker[Session], domain: Domain, text: str,
         return None
 
 
-def after_answer(key: str | None) -> AfterAnswer:
+# After a part of a long answer (prompt kb_more): the key that reads the next part. No key
+# reads it too: a caller who only listens hears the whole answer, as before it was cut.
+MORE_KEY = "3"
+
+
+def after_answer(key: str | None, *, more: bool = False) -> AfterAnswer:
+    """What the key after a knowledge entry's answer means; ``more``: a part of it is still
+    unread (both carriers read an answer by ``ivr.kb_answer.answer_parts``)."""
+    if more and key in (MORE_KEY, None, ""):
+        return AfterAnswer.MORE
     if key == "1":
         return AfterAnswer.RESOLVED
     if key == "0":

@@ -105,6 +105,9 @@ class CallJournal:
     # The knowledge entry whose answer was read (Twilio: kept between webhooks until the
     # caller's 1 / 2); an answer is offered once a call.
     kb_offered: str | None = None
+    # Twilio: the parts of that answer not read yet (ivr.kb_answer.answer_parts), each
+    # read on the caller's 3 (or no key) in the next webhook, as it stood when found.
+    kb_rest: list[str] = field(default_factory=list)
     # 三号联动: {"service": "110"|"119"|"120", "target": "uri"|"operator"|"none"} once the
     # call was handed over; the ticket then carries the emergency_handover event.
     handover: dict[str, str] | None = None
@@ -125,6 +128,11 @@ class CallJournal:
     # The recording failed (its volume full or failing): {"seconds": kept, "reason": ...};
     # the ticket says that what was said after it is in no file.
     recording_cut: dict[str, Any] | None = None
+    # Twilio: who vouched for ``caller`` (a telephony.call.CallerVouch value, from the
+    # incoming call's StirVerstat; ivr.caller_trust decides), and the ticket numbers keyed
+    # at key 1 when nobody did (ivr.ticket_lookup.TICKET_TRIES_PER_CALL).
+    caller_vouch: str = "none"
+    ticket_tries: int = 0
 
     @property
     def recording_not_fetched(self) -> bool:
@@ -322,13 +330,15 @@ def _understand(domain: Domain, j: CallJournal) -> Understanding | None:
 def _file_ticket(session: Session, domain: Domain, j: CallJournal,
                  understood: Understanding | None) -> Ticket:
     """Create (or find, by call id) the call's ticket, accepted and auto-dispatched, with
-    its hand-over event when the call was handed over. ``understood`` is
-    ``_understand(domain, j)``, run before the transaction."""
+    its hand-over event when the call was handed over, and its declined hand-over's when
+    the caller declined one: both, the decline first, when a caller who declined one
+    service was then handed over to another (before, loose27, the decline was dropped from
+    the trail). ``understood`` is ``_understand(domain, j)``, run before the transaction."""
     ticket = _ticket_for(session, domain, j, understood)
+    if j.handover_declined is not None:
+        _record_declined(session, ticket, j)
     if j.handover is not None:
         _record_handover(session, ticket, j)
-    elif j.handover_declined is not None:
-        _record_declined(session, ticket, j)
     return ticket
 
 

@@ -16,6 +16,7 @@ with ``confirm`` set: the caller is asked "您是想问<title>吗" before the an
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -72,6 +73,34 @@ def clause_text(transcript: Transcript, pause: float = CLAUSE_PAUSE_SECONDS) -> 
     for i in reversed(marks):
         text = text[:i].rstrip() + _CLAUSE_MARK + text[i:]
     return text
+
+
+# Where an answer may be cut for the ear: after a sentence's end (and the closing quote or
+# bracket that belongs to it), or a semicolon between the items of a list. None of these
+# stands inside a number (1.5, 12345, 3,000 have no such mark), so no number is split.
+_SENTENCE = re.compile("[^。！？!?；;\n]+(?:[。！？!?；;\n]+[”’」』）)]*|$)")
+# A rest this much shorter than a part is read with the part before it: a key press to
+# hear one short sentence costs the caller more than hearing it.
+_SHORT_REST = 4
+
+
+def answer_parts(answer: str, limit: int) -> list[str]:
+    """``answer`` as the parts the telephone reads one at a time: whole sentences, each part
+    up to ``limit`` characters (a sentence longer than that alone, never cut: a half
+    sentence or a number split in two misleads more than a long one), a short rest joined
+    to the part before it. Both carriers read an answer by these parts (SIP
+    ``ivr.call_flow``, Twilio ``ivr.twilio.call_flow``): the first, then "继续收听请按3"
+    before each next one. An answer within ``limit`` is one part, read as before."""
+    sentences = [m.group(0).strip() for m in _SENTENCE.finditer(answer.strip())]
+    parts: list[str] = []
+    for sentence in filter(None, sentences):
+        if parts and len(parts[-1]) + len(sentence) <= limit:
+            parts[-1] += sentence
+        else:
+            parts.append(sentence)
+    if len(parts) > 1 and len(parts[-1]) * _SHORT_REST <= limit:
+        parts[-2:] = [parts[-2] + parts[-1]]
+    return parts or [answer]
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,9 @@ PROMPTS: dict[str, str] = {
     "kb_intro": "关于{title}，答复如下。",
     "kb_resolved_ask": "问题解决了请按1，需要转办请按2。",
     "kb_answered": "好的，您的咨询已答复并记录。",
+    # After a part of a long answer (ivr.kb_answer.answer_parts) but the last: 3 or no key
+    # reads the next part; 1, 2 and 0 mean what they mean after the whole answer.
+    "kb_more": "继续收听请按3，问题解决了请按1，需要转办请按2。",
     # The best entry is likely, not sure: ask first (kb_confirm_text; title without its
     # own end punctuation). 1 reads the answer as above, 2 files the words as today.
     "kb_confirm": "您是想问{title}吗？是请按1，不是请按2。",
@@ -258,16 +261,20 @@ class PromptLibrary:
             keep=len(self._pcm) < 512,  # addresses are unbounded: do not grow forever
         )
 
-    def kb_answer(self, entry_id: str, version: int, title: str, answer: str) -> bytes:
+    def kb_answer(self, entry_id: str, version: int, title: str, answer: str,
+                  part: int = 0) -> bytes:
         """A knowledge entry's answer after the intro that names its title
         (:func:`kb_intro_text`), made once per entry and version (an edit, of the title as
         of the answer, is a new version, hence a new file) and then played from the cache to
         every caller. The memo is keyed by the words too: a title or answer changed under
-        the same version (a restored database) is never read with the old audio."""
-        sentence = kb_intro_text(title) + answer
+        the same version (a restored database) is never read with the old audio. A long
+        answer is read by parts (``ivr.kb_answer.answer_parts``): ``answer`` is then part
+        number ``part``, and only the first has the intro."""
+        sentence = (kb_intro_text(title) if part == 0 else "") + answer
+        name = f"kb-{entry_id}-v{version}" + (f"-p{part}" if part else "")
         return self._remember(
             f"kb:{entry_id}:{version}:{sentence}",
-            lambda: self.renderer.speech(f"kb-{entry_id}-v{version}", speakable(sentence)),
+            lambda: self.renderer.speech(name, speakable(sentence)),
             keep=len(self._pcm) < 512,  # long answers, many entries: the disk cache has them
         )
 

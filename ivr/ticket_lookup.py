@@ -15,23 +15,22 @@ phone.
 from __future__ import annotations
 
 import re
-import threading
-import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
+from ivr.callrecords import KeyedTicketTry
 from ticketing.citizen import RECENT_CLOSED_DAYS, short_answer
-from ticketing.models import Ticket
+from ticketing.db import hold_key, transaction
+from ticketing.models import Ticket, utcnow
 from ticketing.phones import normalise
 from ticketing.queries import same_identified_caller
 from ticketing.states import (
+    AWAITING_ANSWER_STATUSES,
     FINISHED_STATUSES,
-    OPEN_STATUSES,
     PUBLIC_STATUS_LABELS,
     Status,
     values,
@@ -85,7 +84,8 @@ def _name_forms(display_name: str) -> list[str]:
 
 def open_tickets(sessions: sessionmaker[Session], caller: str, limit: int = 3,
                  closed_limit: int = 2, now: datetime | None = None) -> StatusReport:
-    """The open, non-confidential tickets filed from this number (in any spelling: it is
+    """The open (or merged into an open primary: ``AWAITING_ANSWER_STATUSES``),
+    non-confidential tickets filed from this number (in any spelling: it is
     compared in E.164): their count and the latest ``limit`` (newest first); and the latest
     ``closed_limit`` closed in the last RECENT_CLOSED_DAYS days with their short answer.
     Tickets whose number was keyed in on the IVR are not the caller's to hear about: anyone
@@ -95,7 +95,7 @@ def open_tickets(sessions: sessionmaker[Session], caller: str, limit: int = 3,
     if number is None:
         return StatusReport(0, no_number=True)
     mine = (same_identified_caller(number), Ticket.confidential.is_(False))
-    conds = (*mine, Ticket.status.in_(values(OPEN_STATUSES)))
+    conds = (*mine, Ticket.status.in_(values(AWAITING_ANSWER_STATUSES)))
     since = (now or datetime.now(UTC)) - timedelta(days=RECENT_CLOSED_DAYS)
     with sessions() as session:
         count = session.scalar(select(func.count(Ticket.id)).where(*conds)) or 0
@@ -142,70 +142,63 @@ def keyed_ticket_status(sessions: sessionmaker[Session], number: str) -> TicketS
 # day's tickets. A try is a number keyed: pressing 1 and hanging up (or # at once) is none.
 TICKET_TRIES_PER_CALL = 3
 TICKET_TRIES_WINDOW_SECONDS = 3600.0
-# Addresses remembered at most: those whose tries have all left the window are forgotten
-# first (as they are met, the least recently used first), then the least recently used: a
-# flood of made-up sources must not grow the table without end.
-TICKET_TRIES_ADDRESSES = 10_000
+# What the table keeps of an address (an IPv6 address is at most 45 characters).
+_ADDRESS_CHARS = 64
 
 
 class KeyedLookups:
     """Ticket numbers keyed by callers nobody vouched for, counted by network address over
-    ``TICKET_TRIES_WINDOW_SECONDS``; one per IVR process (``IvrServices``). Thread-safe:
-    every call's dialogue runs on its own thread. In direct mode every caller of a carrier
-    trunk comes from the trunk's address: the limit is the whole trunk's (review53), so it
-    is a setting, and a carrier trunk belongs in ``sip.trusted_sources`` (docs/sip.md)."""
+    ``TICKET_TRIES_WINDOW_SECONDS``, in the database (``ivr.callrecords.KeyedTicketTry``):
+    every node behind the front shares one count, and a restart keeps it. Before (loose27)
+    each IVR process counted in memory, and two nodes behind Kamailio each allowed the
+    hour's tries to one address. In direct mode every caller of a carrier trunk comes from
+    the trunk's address: the limit is the whole trunk's (review53), so it is a setting, and
+    a carrier trunk belongs in ``sip.trusted_sources`` (docs/sip.md). Raises
+    SQLAlchemyError when the database is down (the dialogue says it cannot look)."""
 
-    def __init__(self, *, per_address: int, window: float = TICKET_TRIES_WINDOW_SECONDS,
-                 clock: Callable[[], float] = time.monotonic,
-                 addresses: int = TICKET_TRIES_ADDRESSES) -> None:
+    def __init__(self, *, sessions: sessionmaker[Session], per_address: int,
+                 window: float = TICKET_TRIES_WINDOW_SECONDS,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.sessions = sessions
         self.per_address = per_address
-        self.window = window
-        self.addresses = addresses
-        self._clock = clock
-        # In the order of last use (re-inserted on each): the first is the stalest.
-        self._tries: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+        self.window = timedelta(seconds=window)
+        self._clock = clock  # wall time: the nodes share it, not their monotonic clocks
 
     def __len__(self) -> int:
-        with self._lock:
-            return len(self._tries)
+        """Addresses with a try in the table (those past the window go as tries come)."""
+        addresses = select(func.count(func.distinct(KeyedTicketTry.address)))
+        with self.sessions() as session:
+            return session.scalar(addresses) or 0
 
-    def _live(self, address: str, now: float) -> deque[float]:
-        """``address``'s tries still in the window, taken out of the table (the caller puts
-        them back); addresses whose tries have all expired are dropped on the way."""
-        tries = self._tries.pop(address, None) or deque()
-        while tries and tries[0] <= now - self.window:
-            tries.popleft()
-        while self._tries:
-            stalest = next(iter(self._tries))
-            if self._tries[stalest][-1] > now - self.window:
-                break
-            del self._tries[stalest]
-        return tries
+    def _count(self, session: Session, address: str, now: datetime) -> int:
+        return session.scalar(select(func.count()).select_from(KeyedTicketTry).where(
+            KeyedTicketTry.address == address, KeyedTicketTry.tried_at > now - self.window)
+        ) or 0
 
     def open(self, address: str) -> bool:
         """Whether ``address`` has a try left now (nothing counted): asked before the caller
         is asked for a number. No address known (a call handle no SIP front end made, a
         trusted relay that names none): not counted here, the call's own cap still holds;
         one bucket for all such calls would refuse every one of them."""
-        return self._count(address, take=False)
-
-    def take(self, address: str) -> bool:
-        """Whether ``address`` may look up the number just keyed (counted when True)."""
-        return self._count(address, take=True)
-
-    def _count(self, address: str, *, take: bool) -> bool:
         if not address:
             return True
-        now = self._clock()
-        with self._lock:
-            tries = self._live(address, now)
-            allowed = len(tries) < self.per_address
-            if allowed and take:
-                tries.append(now)
-            if tries:
-                self._tries[address] = tries  # (re-inserted: the newest last)
-            while len(self._tries) > self.addresses:
-                del self._tries[next(iter(self._tries))]
-            return allowed
+        with self.sessions() as session:
+            tried = self._count(session, address[:_ADDRESS_CHARS], self._clock())
+        return tried < self.per_address
+
+    def take(self, address: str) -> bool:
+        """Whether ``address`` may look up the number just keyed (counted when True). The
+        count and the try it allows are one step on every node (``hold_key``)."""
+        if not address:
+            return True
+        address, now = address[:_ADDRESS_CHARS], self._clock()
+        with transaction(self.sessions) as session:
+            hold_key(session, "keyed-ticket", address)
+            # Made-up sources must not grow the table: what is past the window goes.
+            session.execute(delete(KeyedTicketTry).where(
+                KeyedTicketTry.tried_at <= now - self.window))
+            if self._count(session, address, now) >= self.per_address:
+                return False
+            session.add(KeyedTicketTry(address=address, tried_at=now))
+            return True
 

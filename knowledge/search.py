@@ -947,6 +947,100 @@ def speaks_of_lapse(written: str) -> bool:
     return bool(_LAPSE_SPOKEN.search(written)) and states(written, "duration")
 
 
+# A claim: the caller asks to be compensated or to get money back (能找供电公司赔吗, 他们得
+# 赔不, 能把钱要回来吗, 索赔, 追回), or who bears a cost (这个钱该我出吗, 谁负责). General
+# Mandarin: 赔 is always compensation; 要回来, 讨回, 追回 take back what was taken or paid;
+# 谁出, 该我出 ask whose the cost is. Not 退 alone (a refund matter, kb_matters'
+# ``refund``) nor 拿回来 (a card or a document fetched back).
+_CLAIM_ASKED = re.compile("赔|要回来|要不回来|要得回来|讨回|追回|"
+                          "谁来?(?:出|掏|承担|负责|买单)|该我(?:出|掏|承担)")
+# An entry that speaks of a claim: compensation, a refund of any kind (退税, 多退少补,
+# 商家不给退, 退款), money returned or recovered, who bears a cost.
+_CLAIM_SPOKEN = re.compile("赔|退(?![休出役学伍])|返还|追回|追缴|承担|负责|费用由")
+
+
+def _asking_clauses(text: str) -> list[str]:
+    """The clauses of ``text`` (as said: normalising drops the punctuation and puts 老人 for
+    爸妈) that ask (:func:`told_apart`); all of it when it asks in every clause or in one
+    run, none when it asks nothing."""
+    parts = told_apart(text)
+    if not parts:
+        return [text] if is_question(text) else []
+    # One with no word of its own (行不, 可以吗, 这咋办) asks of the clause before it.
+    bare = [asks_ and not any(len(w) > 1 for w in words(c)) for c, asks_ in parts]
+    return [c for n, (c, asks_) in enumerate(parts)
+            if asks_ or (n + 1 < len(parts) and bare[n + 1])]
+
+
+# Someone of the caller's family or another person the thing asked is done for (给…):
+# general Mandarin kin and others (给我爸妈交医保, 给父母交养老保险, 给家里的保姆交社保).
+_KIN = ("爸妈|爸爸|妈妈|父母|爹妈|老爸|老妈|爸|妈|老人|家人|家里人|亲属|亲戚|孩子|儿子|女儿|"
+        "闺女|小孩|媳妇|老婆|老公|爱人|对象|丈夫|妻子|公公|婆婆|岳父|岳母|爷爷|奶奶|姥姥|"
+        "姥爷|外公|外婆|保姆")
+# Not 给 after a verb, which names who receives (租给别人, 卖给我, 交给家里人): the caller's
+# own thing given, not a thing done for another.
+_FOR_KIN = re.compile(f"(?<![租交卖借送递寄转发还让留分捐传嫁赔付退拿带供])给"
+                      f"(?:[我咱俺们的家里]|老家的?){{0,3}}({_KIN})")
+# A clause that fears (怕给家里人用了, 担心…): what may happen, not what is asked done. 别人
+# is not among the kin above: 给别人用了 is as often "used by others" (``[loose]`` others).
+_FEARED = re.compile("怕|担心|万一")
+# An entry that speaks of acting for another: a kin word of the caller's (孩子, 老人), or
+# a family or a proxy in general.
+_KIN_SPOKEN = re.compile("家属|家人|亲属|委托|代办|代领|代理|代缴")
+
+
+# The group a kin word belongs to, as an entry names those it is for: a parent or a
+# grandparent is one of 老人 (给我爸办老年卡 is what the old-age card's entry answers), a
+# son or a daughter one of the children.
+_ELDERS = frozenset({"爸妈", "爸爸", "妈妈", "父母", "爹妈", "老爸", "老妈", "爸", "妈", "公公",
+                     "婆婆", "岳父", "岳母", "爷爷", "奶奶", "姥姥", "姥爷", "外公", "外婆"})
+_CHILDREN = frozenset({"孩子", "儿子", "女儿", "闺女", "小孩"})
+_KIN_GROUPS = (
+    (_ELDERS, re.compile("老人|老年")),
+    (_CHILDREN, re.compile("孩子|儿童|子女|学生|新生儿|小孩|幼儿")),
+)
+
+
+def names_kin(written: str, kin: str) -> bool:
+    """An entry's text (as written) names ``kin`` or the group of those it is for that
+    ``kin`` belongs to (``_KIN_GROUPS``)."""
+    return kin in written or any(kin in members and group.search(written)
+                                 for members, group in _KIN_GROUPS)
+
+
+def kin_asked(text: str) -> frozenset[str]:
+    """Whom of the caller's family or others the asking clauses do the thing for (给父母
+    交, 给我爸妈买药; feature ``for_kin``, kb27): an entry that never names them, nor a
+    family or a proxy (``_KIN_SPOKEN``), tells the caller how to do it for themselves.
+    Told, not asked (要去上海给闺女看孩子，看病医保咋用), it is the situation."""
+    return frozenset(m.group(1) for c in _asking_clauses(text) if not _FEARED.search(c)
+                     for m in _FOR_KIN.finditer(c))
+
+
+# A cause asked (为什么, 为啥, 什么原因, 咋回事), and an entry that gives one or what may
+# be happening (因为, 由于, 导致, 可能: the peak hours' "高层住户可能水压偏低").
+_WHY_ASKED = re.compile("为什么|为啥|什么原因|啥原因|咋回事|怎么回事")
+_WHY_SPOKEN = re.compile("因为|由于|原因|导致|造成|可能")
+
+
+def why_asked(text: str) -> bool:
+    """The asking clauses ask why (``_WHY_ASKED``; feature ``uncaused``, kb27): an entry
+    that tells how to apply or pay and gives no cause (``_WHY_SPOKEN``) does not say why
+    the caller's allowance stopped or the bill doubled."""
+    return any(_WHY_ASKED.search(c) for c in _asking_clauses(text))
+
+
+def claim_asked(text: str) -> bool:
+    """The clauses that ask (all of a text that asks in one clause) ask for compensation
+    or money back (``_CLAIM_ASKED``; feature ``unclaimed``, kb27). An entry that never
+    speaks of one (``_CLAIM_SPOKEN``) answers how to pay, report or apply, not whether
+    anyone pays the caller back: 停水一整天，冰箱里的东西坏了，能找自来水公司赔吗 against
+    where to pay the water bill; 有人冒充燃气公司卖给我报警器，能把钱要回来吗 against how
+    to tell a true gas inspector. Told, not asked (不给赔偿，我想申请仲裁), it is the
+    situation."""
+    return any(_CLAIM_ASKED.search(c) for c in _asking_clauses(text))
+
+
 # Words that announce a question and ask nothing themselves (请问…是多少).
 _ANNOUNCING = re.compile("请问|问一下|问问|想问|想知道|想了解|了解一下|咨询")
 
@@ -1411,6 +1505,10 @@ class Index:
         self.situations = [situation_words(d.title) for d in self.docs]
         # What each entry's procedure needs brought (see :func:`materials`).
         self.materials = [materials(d.answer) for d in self.docs]
+        # Whether each entry speaks of compensation or money back (see :func:`claim_asked`)
+        # and gives a cause (see :func:`why_asked`).
+        self.claims = [bool(_CLAIM_SPOKEN.search(t)) for t in self.written]
+        self.causes = [bool(_WHY_SPOKEN.search(t)) for t in self.written]
         # Whether each entry states a time limit (see :func:`lapse_asked`).
         self.limits = [speaks_of_lapse("".join(_fields(d).values())) for d in self.docs]
         # Each title as said (see :func:`loose_matters`): which steps it teaches.
@@ -1479,6 +1577,9 @@ class Index:
         acts = acts_said(spoken) | wrongs_told(spoken)
         not_whom = not_being(spoken)
         lapse = lapse_asked(spoken)
+        claim = claim_asked(spoken)
+        why = why_asked(spoken)
+        kin = kin_asked(spoken)
         sw, ss = self.words.scores(qw), self.sounds.scores(qs)
         top_w, top_s = max(sw, default=0.0) or 1.0, max(ss, default=0.0) or 1.0
         ranked: list[tuple[float, int]] = []
@@ -1561,6 +1662,16 @@ class Index:
                 # The caller asks whether a thing may still be done when its time ran out
                 # (离职都两年多了，还能仲裁不) and the entry states no time limit (kb26).
                 "lapsed": float(lapse and not self.limits[i]),
+                # The caller asks to be compensated or paid back (能找自来水公司赔吗) and the
+                # entry never speaks of it: it answers another matter of the topic (kb27).
+                "unclaimed": float(claim and not self.claims[i]),
+                # The caller asks it done for another (给父母交养老保险) and the entry never
+                # names them, a family or a proxy: it is for the caller's own (kb27).
+                # The caller asks why (高龄津贴突然不发了，是什么原因) and the entry gives no
+                # cause: it tells how to apply, not what went wrong (kb27).
+                "uncaused": float(why and not self.causes[i]),
+                "for_kin": float(bool(kin) and not _KIN_SPOKEN.search(self.written[i])
+                                 and any(not names_kin(self.written[i], k) for k in kin)),
                 # The caller denies what the entry's title says their situation is (身份证
                 # 没到期 against 身份证快到期了怎么换新的), and the entry never says it denied.
                 "denied": float(any(denies(w, self.situations[i])
@@ -1729,7 +1840,7 @@ def held_back(result: Result) -> bool:
 # The caps :func:`held_back` offers even for a short question: each says the entry's text
 # never speaks of what the caller asks (an act, a time limit, a material they lack), which
 # the title the caller is asked about shows them.
-HELD_BACK = ("unspoken", "lapsed", "lacks")
+HELD_BACK = ("unspoken", "lapsed", "lacks", "unclaimed", "for_kin", "uncaused")
 
 
 def asks(f: dict[str, float]) -> bool:

@@ -28,6 +28,7 @@ from ticketing.inputs import (
     InvalidInput,
     StateConflict,
     check_category,
+    clean_name,
     clean_text,
     csv_cell,
     csv_cell_text,
@@ -88,7 +89,7 @@ def parse_date(value: str | date | None, *, field: str) -> date | None:
 
 def check_fields(fields: EntryFields) -> EntryFields:
     """The one check of an entry's content, for the API, the console, the CLI and imports."""
-    title = clean_text(fields.title, field="title").strip()
+    title = clean_name(fields.title, field="title")
     answer = clean_text(fields.answer, field="answer", multiline=True).strip()
     if not title or len(title) > MAX_TITLE:
         raise InvalidInput("title", f"title must be 1–{MAX_TITLE} characters")

@@ -84,8 +84,9 @@ def _local(domain: Domain, at: datetime | None) -> str:
     return f"{t.month}月{t.day}日{t.hour:02d}:{t.minute:02d}"
 
 
-def _fit(template: str, filler: str) -> str:
-    """``template`` with ``{}`` replaced by as much of ``filler`` as fits MAX_CHARS."""
+def fit_sms(template: str, filler: str) -> str:
+    """``template`` with ``{}`` replaced by as much of ``filler`` as fits MAX_CHARS: the
+    one rule for an SMS's length, the citizen's and the handler's dispatch SMS."""
     room = MAX_CHARS - (len(template) - 2)
     return template.replace("{}", citizen.shorten(filler, max(0, room)), 1)
 
@@ -98,7 +99,7 @@ def accepted_text(domain: Domain, ticket: Ticket, url: str) -> str:
 
 
 def info_text(ticket: Ticket, question: str, url: str) -> str:
-    return _fit(f"{SIGNATURE}您的工单{ticket.number}需补充信息：{{}}请直接回复本短信，"
+    return fit_sms(f"{SIGNATURE}您的工单{ticket.number}需补充信息：{{}}请直接回复本短信，"
                 f"或拨打12345。详情{url}", question.rstrip("。") + "。")
 
 

@@ -80,10 +80,18 @@ def _one(session: Session, who: Who, ticket: Ticket) -> User | None:
         handler = ticket.handler
         return handler if handler is not None and handler.phone and handler.active else None
     if who == "unit_supervisor":
-        return supervisor_of(session=session, unit=ticket.unit)
+        return _over_the_handler(supervisor_of(session=session, unit=ticket.unit), ticket)
     if who == "superior_unit":
-        return superior_supervisor(session=session, unit=ticket.unit)
+        return _over_the_handler(superior_supervisor(session=session, unit=ticket.unit),
+                                 ticket)
     return duty_dispatcher(session=session)
+
+
+def _over_the_handler(person: User | None, ticket: Ticket) -> User | None:
+    """A supervisor rung never lands on the ticket's own handler: a supervisor handling a
+    ticket of their unit (they sign and reply for it) was "escalated" to about it, the same
+    person the reminders had not reached (judge27). None: the rung climbs."""
+    return None if person is not None and person.id == ticket.handler_id else person
 
 
 def recipient(*, session: Session, who: Who, ticket: Ticket) -> tuple[Who, User] | None:

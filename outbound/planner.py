@@ -22,7 +22,7 @@ from ticketing.context import Domain
 from ticketing.merging import kept_from_survey_as_staff, surveyable
 from ticketing.models import SupervisionCase, SupervisionLink, SurveyResult, Ticket
 from ticketing.queries import queued_since, waiting_too_long_to_wait
-from ticketing.staff_phones import mark_not_surveyed
+from ticketing.staff_phones import checked, directory_version, mark_not_surveyed, unchecked
 from ticketing.states import (
     ASSIGNED_STATUSES,
     WAITING_FOR_CENTRE_STATUSES,
@@ -165,6 +165,11 @@ def plan_utility_calls(*, session: Session, domain: Domain, now: datetime) -> in
     return insert_ignore(session, rows)
 
 
+# Closed tickets decided a tick at most (the first tick after an upgrade works through
+# the history in batches of this many).
+SURVEY_CHECKS_PER_TICK = 500
+
+
 def plan_surveys(*, session: Session, domain: Domain, now: datetime) -> int:
     """Closed, a number to call and contact allowed (for a 并单 group: the primary, called
     on its own or a merged caller's number, ticketing.merging.surveyable), no staff
@@ -177,17 +182,32 @@ def plan_surveys(*, session: Session, domain: Domain, now: datetime) -> int:
         and_(SurveyResult.ticket_id == Ticket.id,
              SurveyResult.closure_round == Ticket.redo_count)
     ).exists()
+    # Only closures not yet decided at the directory's version (ticketing.staff_phones),
+    # a batch a tick: before (loose27) every closed, unanswered ticket of all history was
+    # asked each tick whether its number is a staff one.
+    version = directory_version(session)
+    seen = [(tid, redo) for tid, redo in session.execute(
+        select(Ticket.id, Ticket.redo_count)
+        .where(Ticket.status == Status.CLOSED.value, unchecked(version), no_result)
+        .order_by(Ticket.id).limit(SURVEY_CHECKS_PER_TICK)).all()]
+    if not seen:
+        return 0
+    batch = Ticket.id.in_([tid for tid, _ in seen])
     closed = session.execute(
         select(Ticket.id, Ticket.redo_count, Ticket.closed_at)
-        .where(Ticket.status == Status.CLOSED.value, surveyable(), no_task, no_result)
+        .where(batch, Ticket.status == Status.CLOSED.value, surveyable(), no_task, no_result)
     ).all()
     rows = [task_row(ticket_id=tid, kind=Kind.SURVEY_CALL.value, round_=redo, step=0,
                      due_at=allowed_at(domain, max(closed_at or now, now)), now=now)
             for tid, redo, closed_at in closed]
+    created = insert_ignore(session, rows)
     # Filed from a staff number (ticketing.staff_phones): no survey, and the ticket says why.
+    # The batch is remembered as decided under the marking's lock (not when another
+    # planner holds it: it marks, and this batch is looked at again next tick).
     mark_not_surveyed(session=session, now=now, candidates=and_(
-        Ticket.status == Status.CLOSED.value, kept_from_survey_as_staff(), no_result))
-    return insert_ignore(session, rows)
+        batch, Ticket.status == Status.CLOSED.value, kept_from_survey_as_staff(), no_result),
+        then=lambda: checked(session=session, seen=seen, version=version))
+    return created
 
 
 def plan_supervision_sms(*, session: Session, now: datetime) -> int:

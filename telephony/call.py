@@ -78,6 +78,24 @@ class Direction(enum.Enum):
     OUTBOUND = "outbound"
 
 
+class CallerVouch(enum.Enum):
+    """Who vouched for an inbound caller's number: the evidence each carrier's side reads
+    (``telephony.sip.identity.caller_identity``, Twilio's ``StirVerstat``). Whether it makes
+    the number the caller's is one decision, ``ivr.caller_trust.number_verified``."""
+
+    NONE = "none"  # nobody: the From as written (direct mode, a stranger our front relayed)
+    # A trusted source said the carrier gave it: an asserted identity it kept, or our
+    # Kamailio front's carrier mark (telephony.sip.identity).
+    NETWORK = "network"
+    # STIR/SHAKEN verified with full attestation (A): the originating carrier knows the
+    # caller and that they may use the number.
+    SHAKEN_FULL = "shaken-full"
+    # Verified, but attested B (the carrier knows the caller, not their right to the
+    # number) or C (a gateway: knows neither).
+    SHAKEN_PARTIAL = "shaken-partial"
+    SHAKEN_FAILED = "shaken-failed"  # a PASSporT that did not verify
+
+
 class PlayResult(enum.Enum):
     COMPLETED = "completed"
     INTERRUPTED = "interrupted"  # by a DTMF key (still waiting in get_dtmf)
@@ -192,10 +210,10 @@ class CallHandle:
         self.call_id = call_id
         self.local_tag = local_tag
         self.caller = caller  # From user of the INVITE (the citizen, for inbound calls)
-        # Whether a trusted source said the carrier gave ``caller`` (telephony.sip.identity's
-        # one rule, set by the front end on an inbound call); False: anyone could have
-        # written it (direct mode, a stranger relayed by our front), so no lookups by it.
-        self.caller_verified = False
+        # Who vouched for ``caller`` (telephony.sip.identity, set by the front end on an
+        # inbound call); whether that makes it the caller's is ivr.caller_trust's one
+        # decision. NONE: anyone could have written it, so no lookups by it.
+        self.caller_vouch = CallerVouch.NONE
         # Where an inbound call came from, by network address (identity.caller_address):
         # what a caller tries across calls is counted by it.
         self.caller_address = ""

@@ -26,7 +26,7 @@ from ticketing.merging import survey_phone
 from ticketing.models import SurveyResult, Ticket, TicketEvent
 from ticketing.phones import normalise
 from ticketing.service import REPLY_OUTCOMES, InvalidInput, record_event
-from ticketing.states import OPEN_STATUSES, Status, values
+from ticketing.states import AWAITING_ANSWER_STATUSES, OPEN_STATUSES, Status, values
 
 # 128 random bits: the page shows the answer, so the key must not be guessable; the
 # ticket number is sequential and never opens the page.
@@ -134,7 +134,7 @@ def latest_open(*, session: Session, phone: str) -> Ticket | None:
     open primary, whose answer it waits for (ticketing.merging.answering)."""
     return session.scalars(
         select(Ticket).where(_filed_from(phone),
-                             Ticket.status.in_([*values(OPEN_STATUSES), Status.MERGED.value]))
+                             Ticket.status.in_(values(AWAITING_ANSWER_STATUSES)))
         .order_by(Ticket.received_at.desc(), Ticket.id.desc()).limit(1)).first()
 
 
@@ -146,11 +146,12 @@ def known_sender(*, session: Session, phone: str) -> bool:
 def stop_callbacks(*, session: Session, phone: str, actor: Actor, via: str,
                    now: datetime) -> list[Ticket]:
     """The citizen asked for no callback (回复TD / 不要回访): every ticket of theirs still
-    open or closed-and-awaiting-survey is marked, audited; already marked ones are left."""
+    open, merged (并单: the group's survey may pass to a merged caller, judge27) or
+    closed-and-awaiting-survey is marked, audited; already marked ones are left."""
     tickets = session.scalars(
         select(Ticket).where(
             _filed_from(phone), Ticket.no_contact.is_(False),
-            Ticket.status.in_([*values(OPEN_STATUSES), Status.CLOSED.value]))
+            Ticket.status.in_([*values(AWAITING_ANSWER_STATUSES), Status.CLOSED.value]))
         .order_by(Ticket.id)).all()
     for ticket in tickets:
         set_preferences(session=session, ticket=ticket, actor=actor, no_contact=True, via=via,

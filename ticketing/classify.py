@@ -124,6 +124,10 @@ class Rule:
     # No cue fires where the caller made the source safe (``NotNow.made_safe``): gas
     # escaping is the fire service's until the valve is shut (B3/B4). Nineteenth round.
     quiet_when_made_safe: bool = False
+    # Emergency rules only: its service is named only when no other rule's fires. What a
+    # person threatens (不想活, 要跳楼: 110, B10) gives way once the act is told by another
+    # rule: pills or poison swallowed (120, E3), gas turned on (119, E2). Twenty-fifth round.
+    gives_way: bool = False
 
     @cached_property
     def any_keyword(self) -> re.Pattern[str] | None:
@@ -621,6 +625,7 @@ def _parse_rule(
         now_only=bool(raw.get("now_only", now_only)),
         quiet_when_made_safe=bool(raw.get("quiet_when_made_safe", False)),
         unless_over_match=bool(raw.get("unless_over_match", False)),
+        gives_way=bool(raw.get("gives_way", False)),
     )
 
 
@@ -1093,11 +1098,16 @@ def _urgency(text: str, category: str, rules: ClassificationRules,
 def _emergency(text: str, rules: ClassificationRules,
                quiet: tuple[Span, ...] = ()) -> tuple[str, list[str]]:
     """The service with the most cues (file order breaks ties) among those that lead a
-    scene ([handover] follows: the ambulance comes along with them), or "none"."""
+    scene ([handover] follows: the ambulance comes along with them), or "none". A rule
+    that ``gives_way`` counts only when no other rule fires (a threat to one's life once
+    the act is told: pills taken, gas turned on)."""
     fired: dict[str, list[str]] = {}
+    giving_way: dict[str, list[str]] = {}
     for rule in rules.emergency_rules:
         if hits := _rule_hits(rule, text, rules, quiet):
-            fired.setdefault(rule.target, []).extend(f"{rule.id}:{h}" for h in hits)
+            into = giving_way if rule.gives_way else fired
+            into.setdefault(rule.target, []).extend(f"{rule.id}:{h}" for h in hits)
+    fired = fired or giving_way
     if not fired:
         return "none", []
     leading = [s for s in fired if s not in rules.emergency_follows] or list(fired)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
 import logging
 import os
 import sqlite3
@@ -17,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
@@ -565,6 +566,18 @@ def make_read_session_factory(engine: Engine) -> sessionmaker[Session]:
     decides a transaction is a reader's. Same pool and connections as the writers'."""
     return sessionmaker(engine.execution_options(**{READ_ONLY: True}), class_=ReadOnlySession,
                         expire_on_commit=False)
+
+
+def hold_key(session: Session, namespace: str, key: str) -> None:
+    """Hold ``namespace:key`` until the transaction ends, so that a count and the write it
+    allows are one step for every process and node (a check and a later write would let
+    each of several simultaneous callers past a count none had raised yet). PostgreSQL: a
+    transaction-scoped advisory lock; SQLite needs none, its writers' transactions begin
+    IMMEDIATE (``make_session_factory``) and are serialised already."""
+    if session.get_bind().dialect.name == "postgresql":
+        lock = int.from_bytes(hashlib.sha256(f"{namespace}:{key}".encode()).digest()[:8],
+                              "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": lock})
 
 
 @contextmanager

@@ -6,17 +6,23 @@ import hashlib
 import hmac
 import logging
 import secrets
+from datetime import timedelta
 from enum import StrEnum
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from config.settings import VerificationSettings
 from ticketing.actors import Actor
-from ticketing.models import AccountEvent, Unit, User
+from ticketing.inputs import clean_name
+from ticketing.models import AccountEvent, DirectoryVersion, Unit, User, utcnow
 from ticketing.phones import normalise
 from ticketing.states import Role
 
 log = logging.getLogger("ticketing.accounts")
+
+# As shipped (settings.verification.staff_number_days): for callers with no settings at hand.
+STAFF_NUMBER_DAYS = VerificationSettings.model_fields["staff_number_days"].default
 
 # Compared against when a login names no such user, so that a wrong name costs the same
 # work as a wrong token.
@@ -98,12 +104,28 @@ def _audit(session: Session, user: User, actor: Actor, action: AccountAction) ->
              actor.role.value)
 
 
-def disable_user(*, session: Session, user: User, actor: Actor) -> None:
+def bump_directory_version(session: Session) -> None:
+    """A number entered or left the staff numbers: the survey planner checks the closed
+    tickets against the directory again (ticketing.staff_phones.unchecked)."""
+    bumped = session.execute(update(DirectoryVersion).where(DirectoryVersion.id == 1)
+                             .values(version=DirectoryVersion.version + 1))
+    if not bumped.rowcount:  # type: ignore[attr-defined]
+        # A schema made without the migrations (create_all: a bench) has no row yet.
+        session.add(DirectoryVersion(id=1, version=1))
+
+
+def disable_user(*, session: Session, user: User, actor: Actor,
+                 staff_number_days: float = STAFF_NUMBER_DAYS) -> None:
     """Lock the user out now: their bearer token and console sessions stop working.
 
     The sessions are ended too, not only refused while disabled: enabling the account
-    again must not bring back a cookie that may have leaked."""
+    again must not bring back a cookie that may have leaked. Their number stays a staff
+    number for tickets filed in the next ``staff_number_days``
+    (``settings.verification.staff_number_days``; ticketing.staff_phones)."""
     user.active = False
+    user.staff_until = utcnow() + timedelta(days=staff_number_days)
+    if user.phone:
+        bump_directory_version(session)
     end_sessions(user)
     _audit(session, user, actor, AccountAction.DISABLE)
     session.flush()
@@ -112,6 +134,9 @@ def disable_user(*, session: Session, user: User, actor: Actor) -> None:
 def enable_user(*, session: Session, user: User, actor: Actor) -> None:
     """Let the user in again with their current token (rotate it if it leaked)."""
     user.active = True
+    user.staff_until = None
+    if user.phone:
+        bump_directory_version(session)
     _audit(session, user, actor, AccountAction.ENABLE)
     session.flush()
 
@@ -163,7 +188,7 @@ def add_user(
         raise ValueError(f"user {username} already exists")
     user = User(
         username=username,
-        display_name=display_name,
+        display_name=clean_name(display_name, field="display_name"),
         role=role.value,
         unit_id=unit.id if unit else None,
         unit=unit,
@@ -172,6 +197,8 @@ def add_user(
     )
     token = issue_token(user)
     session.add(user)
+    if user.phone:
+        bump_directory_version(session)
     session.flush()
     return user, token
 
@@ -192,9 +219,11 @@ def add_unit(
             raise ValueError(f"parent unit {parent_code} does not exist")
     if session.scalars(select(Unit).where(Unit.code == code)).first():
         raise ValueError(f"unit {code} already exists")
-    unit = Unit(code=code, name=name, kind=kind, parent_id=parent.id if parent else None,
-                phone=_directory_phone(phone))
+    unit = Unit(code=code, name=clean_name(name, field="name"), kind=kind,
+                parent_id=parent.id if parent else None, phone=_directory_phone(phone))
     session.add(unit)
+    if unit.phone:
+        bump_directory_version(session)
     session.flush()
     unit.path = f"{parent.path if parent else '/'}{unit.id}/"
     session.flush()

@@ -90,6 +90,29 @@ def has_text(value: str | None) -> bool:
                for ch in value or "")
 
 
+# Invisible characters with no place in a name: zero-width space, non-joiner and joiner,
+# word joiner, and U+FEFF (the BOM, or a zero-width no-break space mid-text).
+ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff")
+
+
+def clean_name(value: str, *, field: str) -> str:
+    """A name as it is stored: a user's display name, a unit's name, a knowledge entry's
+    title (the one rule of the API, the console, the CLI and the TSV import).
+
+    Bidi controls (and U+200E/U+200F) stay refused, as in any text (``clean_text``): they
+    make the name read otherwise than it is stored, and the sender learns which field was
+    wrong. Zero-width characters are removed instead: they come with a paste (a web page,
+    a chat, a document), show nowhere, so an error naming one would point at nothing the
+    sender can see or find; and kept, they made two names that look the same differ (a
+    second "张三" among the users, a knowledge title search and duplicate checks missed).
+    Then stripped; raises :class:`InvalidInput` when nothing visible is left."""
+    value = "".join(ch for ch in clean_text(value, field=field) if ch not in ZERO_WIDTH)
+    value = value.strip()
+    if not has_text(value):
+        raise InvalidInput(field, f"{field} must not be empty")
+    return value
+
+
 def clean_optional(value: str | None, *, field: str, multiline: bool = False) -> str | None:
     return None if value is None else clean_text(value, field=field, multiline=multiline)
 

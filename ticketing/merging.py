@@ -358,8 +358,8 @@ def surveyed_caller(*, session: Session, ticket: Ticket) -> Ticket | None:
 
 def _may_survey(session: Session, ticket: Ticket) -> bool:
     """``_surveyed_here`` for one loaded ticket."""
-    return may_contact(ticket) and not is_staff_number(session=session,
-                                                         phone=ticket.caller_phone)
+    return may_contact(ticket) and not is_staff_number(
+        session=session, phone=ticket.caller_phone, filed_at=ticket.received_at)
 
 
 def survey_phone(*, session: Session, ticket: Ticket) -> str | None:
@@ -374,7 +374,7 @@ def survey_phone(*, session: Session, ticket: Ticket) -> str | None:
 def _surveyed_here(tickets: Any) -> Any:
     """Tickets (``tickets``: Ticket or an alias) whose caller the survey may ask: contact
     allowed, and the number no staff member's."""
-    return and_(contactable(tickets), ~staff_number(tickets.caller_phone))
+    return and_(contactable(tickets), ~staff_number(tickets.caller_phone, tickets.received_at))
 
 
 def _in_group(clause: Any) -> Any:
@@ -406,10 +406,11 @@ def answer_counted() -> Any:
     directory stays on the trail and leaves the figures. A "no callback" asked after an
     answer does not matter here: the answer given stands."""
     def citizen(tickets: Any) -> Any:
-        return and_(callback_numbered(tickets), ~staff_number(tickets.caller_phone))
+        return and_(callback_numbered(tickets),
+                    ~staff_number(tickets.caller_phone, tickets.received_at))
 
     def staff(tickets: Any) -> Any:
-        return staff_number(tickets.caller_phone)
+        return staff_number(tickets.caller_phone, tickets.received_at)
 
     return or_(~_in_group(staff), _in_group(citizen))
 

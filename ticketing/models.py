@@ -90,8 +90,23 @@ class User(Base):
     # disable, token rotation) ends all of the user's console sessions at once, on every
     # node, although nothing about a session is stored.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A disabled account's number stays a staff number for tickets filed before this
+    # (disabled_at + verification.staff_number_days; ticketing.staff_phones). None while
+    # active, and for accounts disabled before the twenty-fifth round: staff for good.
+    staff_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     unit: Mapped[Unit | None] = relationship()
+
+
+class DirectoryVersion(Base):
+    """One row: bumped whenever a number enters or leaves the staff numbers (a user or a
+    unit added with a phone, an account with one disabled or enabled), so the survey
+    planner re-checks the closed tickets only then (ticketing.staff_phones)."""
+
+    __tablename__ = "directory_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class AccountEvent(Base):
@@ -134,6 +149,9 @@ class Ticket(Base):
         Index("ix_tickets_place", "community", "category", "received_at"),
         # The CSV export pages through tickets in call-time order (keyset on both).
         Index("ix_tickets_received", "received_at", "id"),
+        # The survey planner takes the closed tickets not checked against the directory's
+        # current version (ticketing.staff_phones.unchecked).
+        Index("ix_tickets_staff_check", "status", "staff_checked_version"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -187,6 +205,12 @@ class Ticket(Base):
     status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
     escalated: Mapped[bool] = mapped_column(Boolean, default=False)
     redo_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The directory version (``DirectoryVersion``) and the closure (``redo_count``) at which
+    # the survey planner last decided this ticket's survey or 不参与回访
+    # (ticketing.staff_phones.unchecked): a closed ticket is looked at again only when
+    # either moved, not on every tick of all history.
+    staff_checked_version: Mapped[int | None] = mapped_column(Integer)
+    staff_checked_round: Mapped[int | None] = mapped_column(Integer)
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     duplicate_count: Mapped[int] = mapped_column(Integer, default=0)
     # 并单 (ticketing.merging): the group's primary, when this ticket was merged into one;

@@ -5,12 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 from ticketing import queries
 from ticketing.actors import Actor
 from ticketing.classify import sub_category_text
-from ticketing.inputs import MAX_ID, check_category, clean_text
+from ticketing.inputs import MAX_ID, check_category, clean_name, clean_text
 from ticketing.models import Ticket, TicketEvent
 from ticketing.phones import display
 from ticketing.respondent import MAX_LENGTH as RESPONDENT_MAX
@@ -175,21 +182,29 @@ class SurveyBody(Strict):
     keys: str | None = Field(default=None, max_length=16)
 
 
+def _a_name(field: str) -> AfterValidator:
+    """A name field: ``inputs.clean_name`` (zero-width characters removed, bidi refused),
+    the rule the CLI, the console and the imports read too."""
+    return AfterValidator(lambda v: clean_name(v, field=field))
+
+
 class UnitCreate(Strict):
     code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
-    name: str = Field(min_length=1, max_length=128)
+    name: Annotated[str, Field(min_length=1, max_length=128), _a_name("name")]
     kind: Literal["city", "district", "street", "agency", "utility"] = "agency"
     parent_code: str | None = None
     phone: str | None = Field(default=None, max_length=32)
 
 
+
 class UserCreate(Strict):
     username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
-    display_name: str = Field(min_length=1, max_length=64)
+    display_name: Annotated[str, Field(min_length=1, max_length=64), _a_name("display_name")]
     role: Literal["operator", "handler", "supervisor", "admin", "kb_editor"]
     unit_code: str | None = None
     phone: str | None = Field(default=None, max_length=32)
     on_duty: bool = True
+
 
 
 class EventOut(BaseModel):

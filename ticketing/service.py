@@ -865,6 +865,10 @@ def dispatch(
     )
     if handler_id and (handler is None or handler.unit_id != unit_id):
         raise InvalidInput("handler_id", f"handler {handler_id} is not in unit {unit.code}")
+    if handler is not None and not handler.active:
+        # A disabled account cannot sign or answer (judge27: the API placed tickets there;
+        # the console lists active handlers only, as on_duty_handler picks).
+        raise InvalidInput("handler_id", f"handler {handler_id} is disabled")
     if action == Action.REASSIGN:
         _allowed(ticket=ticket, actor=actor, action=action, reason=reason)
         if not may_send_to(session, actor, unit):

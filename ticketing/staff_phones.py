@@ -26,14 +26,15 @@ asked about here goes through it too, so "+86 139 …", "0086139…" and "139…
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ticketing.actors import Actor
-from ticketing.models import Ticket, TicketEvent, Unit, User
+from ticketing.models import DirectoryVersion, Ticket, TicketEvent, Unit, User, utcnow
 from ticketing.phones import normalise
 from ticketing.service import record_event
 
@@ -46,26 +47,63 @@ _MARKER = Actor.system("survey")
 _MARKING_LOCK = (12345, 1)
 
 
-def staff_number(phone: Any) -> Any:
-    """SQL: the number column (or bound value) ``phone`` is a staff number. EXISTS, not
-    IN, so that its negation is plain true or false (NOT IN over a NULL is neither)."""
-    return or_(exists(select(User.id).where(User.phone == phone)),
+def staff_number(phone: Any, filed_at: Any) -> Any:
+    """SQL: the number column (or bound value) ``phone`` is a staff number for a ticket
+    filed at ``filed_at`` (a column or a value): a unit's, an active account's, or a
+    disabled one's when the ticket was filed before its ``staff_until`` (or it was
+    disabled before that was kept: staff for good). EXISTS, not IN, so that its negation
+    is plain true or false (NOT IN over a NULL is neither)."""
+    still = or_(User.active.is_(True), User.staff_until.is_(None),
+                User.staff_until > filed_at)
+    return or_(exists(select(User.id).where(User.phone == phone, still)),
                exists(select(Unit.id).where(Unit.phone == phone)))
 
 
-def is_staff_number(*, session: Session, phone: str | None) -> bool:
-    """:func:`staff_number` for one number, written any way (it is normalised first)."""
+def is_staff_number(*, session: Session, phone: str | None,
+                    filed_at: datetime | None = None) -> bool:
+    """:func:`staff_number` for one number, written any way (it is normalised first), for
+    a ticket filed at ``filed_at`` (None: now)."""
     e164 = normalise(phone)
     if e164 is None:
         return False
-    found = session.scalar(select(staff_number(e164)))
+    found = session.scalar(select(staff_number(e164, filed_at or utcnow())))
     return bool(found)
 
 
-def mark_not_surveyed(*, session: Session, candidates: Any, now: datetime) -> int:
+def directory_version(session: Session) -> int:
+    """The directory's version (``DirectoryVersion``), bumped by ticketing.directory
+    whenever a number enters or leaves the staff numbers."""
+    return session.scalar(select(DirectoryVersion.version).where(DirectoryVersion.id == 1)) or 0
+
+
+def unchecked(version: int) -> Any:
+    """SQL on Ticket: not yet checked against the directory at ``version`` for its current
+    closure. The survey planner decides only these each tick (a survey, 不参与回访, or
+    neither) and then remembers them (:func:`checked`): before (loose27) it asked every
+    closed, unanswered ticket of all history on every tick. A number entered later still
+    counts: entering it bumps the version, and every closed ticket is looked at again once."""
+    return or_(Ticket.staff_checked_version.is_(None),
+               Ticket.staff_checked_version != version,
+               Ticket.staff_checked_round != Ticket.redo_count)
+
+
+def checked(*, session: Session, seen: list[tuple[int, int]], version: int) -> None:
+    """Remember that the tickets ``seen`` ((id, redo_count) as read) were decided at
+    ``version``: each with the closure it was read at (one redone since is looked at
+    again)."""
+    for ticket_id, round_ in seen:
+        session.execute(update(Ticket).where(Ticket.id == ticket_id).values(
+            staff_checked_version=version, staff_checked_round=round_)
+            .execution_options(synchronize_session=False))
+
+
+def mark_not_surveyed(*, session: Session, candidates: Any, now: datetime,
+                      then: Callable[[], None] | None = None) -> int:
     """Record 不参与回访 on every closed ticket ``candidates`` (a WHERE clause: closed,
     no answer for this closure, a callback number that only the staff rule keeps from a
-    survey) picks, once per closure: an audited event, the reason in its note."""
+    survey) picks, once per closure: an audited event, the reason in its note. ``then``
+    runs after the marks, under the same lock (the planner remembers its checks there);
+    not when another planner holds it (that one marks and remembers this tick)."""
     marked = exists(select(TicketEvent.id).where(
         TicketEvent.ticket_id == Ticket.id, TicketEvent.action == NOT_SURVEYED_EVENT,
         TicketEvent.at >= Ticket.closed_at))
@@ -84,4 +122,6 @@ def mark_not_surveyed(*, session: Session, candidates: Any, now: datetime) -> in
     for ticket in tickets:
         record_event(session=session, ticket=ticket, actor=_MARKER, action=NOT_SURVEYED_EVENT,
                      note=NOT_SURVEYED_NOTE, data={"round": ticket.redo_count}, at=now)
+    if then is not None:
+        then()
     return len(tickets)

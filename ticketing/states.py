@@ -222,6 +222,10 @@ OPEN_STATUSES: frozenset[Status] = _OPEN_STATES
 FINISHED_STATUSES: frozenset[Status] = frozenset(
     {Status.CLOSED, Status.SURVEYED, Status.ARCHIVED}
 )
+# What the citizen still waits on an answer for: open, or merged (并单) into an open primary
+# whose answer it will get (ticketing.merging). Key 1 and the inbound SMS read this: a merged
+# ticket was told as none at all (judge27).
+AWAITING_ANSWER_STATUSES: frozenset[Status] = OPEN_STATUSES | {Status.MERGED}
 # Nothing left for the citizen to wait for: finished, or set aside (剔除).
 NOT_OPEN_STATUSES: frozenset[Status] = frozenset(Status) - OPEN_STATUSES
 # With a unit and its handler, not yet closed.

@@ -74,9 +74,9 @@ from ticketing.schemas import (
     UserCreate,
 )
 from ticketing.states import (
+    AWAITING_ANSWER_STATUSES,
     AWAITING_DISPATCH_STATUSES,
     FILING_ROLES,
-    FINISHED_STATUSES,
     Role,
     Status,
     values,
@@ -795,7 +795,8 @@ def disable(user_id: RowIdPath, request: Request, token: Token) -> dict[str, obj
         if user.id == actor.id:
             # The API must not lock out the last way in; the CLI can still do it.
             raise HTTPException(409, "an admin cannot disable their own account")
-        disable_user(session=session, user=user, actor=actor)
+        disable_user(session=session, user=user, actor=actor, staff_number_days=(
+            request.app.state.settings.verification.staff_number_days))
         session.commit()
         return {"id": user.id, "username": user.username, "active": user.active}
 
@@ -883,9 +884,12 @@ def status_page_body(ticket: Ticket, domain: Domain) -> str:
             ("诉求类别", category),
             ("受理时间", local(ticket.received_at)),
             ("办理状态", PUBLIC_STATUS_LABELS[Status(ticket.status)])]
-    if Status(ticket.status) not in FINISHED_STATUSES:
+    # A deadline while the ticket is waited on, a closure's rows for a closure: an excluded
+    # (剔除) ticket read "办理时限 <tomorrow>", and archived after it "办理结果 已答复" where
+    # nobody had answered (judge27).
+    if Status(ticket.status) in AWAITING_ANSWER_STATUSES:
         rows.append(("办理时限", TO_COME_WITH_THE_WORDS if pending else local(ticket.due_at)))
-    else:
+    elif ticket.closed_at is not None:
         rows += [("办结时间", local(ticket.closed_at)),
                  ("办理结果", citizen.outcome_label(ticket)),
                  ("答复内容", ticket.reply_text or "—")]

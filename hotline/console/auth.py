@@ -26,11 +26,11 @@ from pathlib import Path
 
 from fastapi import Request
 from fastapi.responses import Response
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
-from ticketing.db import transaction
+from ticketing.db import hold_key, transaction
 from ticketing.models import LoginFailure, User, utcnow
 
 COOKIE = "hotline_console"
@@ -265,12 +265,9 @@ class LoginLimiter:
         """None when any key is at the limit; else the attempt, recorded as a failure."""
         now = now or utcnow()
         with transaction(self.sessions) as session:
-            if session.get_bind().dialect.name == "postgresql":
-                # Held to COMMIT, in one order (no deadlock between a name and an address);
-                # SQLite needs none: its transactions begin IMMEDIATE (ticketing.db).
-                for key in sorted({_stored(k) for k in keys}):
-                    session.execute(text("SELECT pg_advisory_xact_lock(:lock)"),
-                                    {"lock": _lock_id(key)})
+            # Held to COMMIT, in one order (no deadlock between a name and an address).
+            for key in sorted({_stored(k) for k in keys}):
+                hold_key(session, "login", key)
             if self._blocked(session, keys, now):
                 return None
             rows = self._record(session, keys, now)
@@ -284,12 +281,6 @@ class LoginLimiter:
             session.execute(delete(LoginFailure).where(LoginFailure.key == _stored(name_key)))
             if attempt is not None:
                 session.execute(delete(LoginFailure).where(LoginFailure.id.in_(attempt.ids)))
-
-
-def _lock_id(key: str) -> int:
-    """A PostgreSQL advisory lock id (signed 64 bits) for one login key."""
-    return int.from_bytes(hashlib.sha256(b"login:" + key.encode()).digest()[:8], "big",
-                          signed=True)
 
 
 def _stored(key: str) -> str:

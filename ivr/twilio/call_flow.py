@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from asr.engine import AsrEngine
 from config.settings import Settings
 from ivr import prompts
+from ivr.caller_trust import number_verified, stir_vouch
 from ivr.callrecords import CallOutcome
 from ivr.decisions import (
     DECLINE_WAIT_SECONDS,
@@ -54,7 +55,13 @@ from ivr.decisions import (
     take_turn,
 )
 from ivr.intake import MAX_CALLBACK_DIGITS, CallJournal, FiledTicket, Spool, filed_ticket
-from ivr.ticket_lookup import StatusReport, open_tickets
+from ivr.kb_answer import answer_parts
+from ivr.ticket_lookup import (
+    TICKET_TRIES_PER_CALL,
+    StatusReport,
+    keyed_ticket_status,
+    open_tickets,
+)
 from ivr.transfer import ALIVE_SECONDS
 from ivr.twilio import twiml
 from ivr.twilio.calls import TwilioCall, TwilioCalls
@@ -68,6 +75,7 @@ from ivr.twilio.fetch import (
     sha256_of,
     twilio_recording_path,
 )
+from telephony.call import CallerVouch
 from telephony.media.wav import AudioFormatError, read_wav
 from ticketing import phones
 from ticketing.context import Domain
@@ -130,13 +138,16 @@ class TwilioDialogue:
         self._closing.set()
 
     # ------------------------------------------------------------------ webhooks
-    def incoming(self, call_sid: str, caller: str) -> str:
+    def incoming(self, call_sid: str, caller: str, verstat: str = "") -> str:
+        """A new call; ``verstat`` is Twilio's STIR/SHAKEN verdict on ``caller`` (its
+        ``StirVerstat``, absent on calls that came with no PASSporT): whether key 1 may
+        read what that number filed (``ivr.caller_trust``)."""
         with self.calls.lock(call_sid):
             # Twilio retries a webhook that timed out: the call then already has a journal.
             if self.calls.find(call_sid) is None:
                 if self.calls.taken(call_sid):  # another carrier's call: not ours to touch
                     return twiml.unknown_call()
-                self.calls.start(call_sid, caller)
+                self.calls.start(call_sid, caller, stir_vouch(verstat))
         return twiml.greeting(self.settings, self.urls)
 
     def late(self, call_sid: str) -> str:
@@ -259,7 +270,14 @@ class TwilioDialogue:
             key = digits[:1]
             call.intake.key(key)
             # No answer was read in this call: the key means nothing here; read back.
-            choice = after_answer(key) if j.kb_offered else AfterAnswer.TICKET
+            choice = (after_answer(key, more=bool(j.kb_rest)) if j.kb_offered
+                      else AfterAnswer.TICKET)
+            if choice is AfterAnswer.MORE:
+                part, j.kb_rest = j.kb_rest[0], j.kb_rest[1:]
+                call.save()
+                return twiml.kb_answer(None, part, self.settings, self.urls,
+                                       more=bool(j.kb_rest))
+            j.kb_rest = []
             if choice is AfterAnswer.RESOLVED and j.kb_offered:
                 # Database down: the spool files the 直接答复 later; the caller has it.
                 file_direct_answer(call.intake, j.kb_offered)
@@ -493,9 +511,11 @@ class TwilioDialogue:
             a = turn.answer
             log.info("call %s: answered from knowledge entry %s v%d (confidence %.2f)",
                      j.call_id, a.entry_id, a.version, a.confidence)
+            first, *j.kb_rest = answer_parts(a.text, self.settings.ivr.kb_part_chars)
             j.kb_offered = a.entry_id
             call.save()
-            return twiml.kb_answer(a.title, a.text, self.settings, self.urls)
+            return twiml.kb_answer(a.title, first, self.settings, self.urls,
+                                   more=bool(j.kb_rest))
         return twiml.readback(readback_sentence(turn.understanding), self.urls)
 
     def _emergency(self, call: TwilioCall, number: str) -> str:
@@ -661,7 +681,49 @@ class TwilioDialogue:
         call.intake.end(CallOutcome.CALLBACK_REQUEST)
         return twiml.callback_left(preface)
 
+    def keyed_ticket(self, call_sid: str, digits: str) -> str:
+        """The ticket number a caller nobody vouched for keyed at key 1 (or none): that
+        ticket's step alone (``ivr.ticket_lookup.keyed_ticket_status``), as on the SIP line;
+        at most TICKET_TRIES_PER_CALL numbers a call, a try being a number keyed."""
+        with self.calls.lock(call_sid):
+            call = self.calls.find(call_sid)
+            if call is None:
+                return twiml.unknown_call()
+            j = call.journal
+            number = digits.strip()
+            if not number:  # # at once: no number keyed, no try used (as on SIP)
+                return twiml.status_keyed(prompts.text("status_ticket_unknown"),
+                                          self.settings, self.urls)
+            if j.ticket_tries >= TICKET_TRIES_PER_CALL:  # the action posted again
+                return self._ticket_tries_over(call)
+            j.ticket_tries += 1
+            call.save()
+            try:
+                found = keyed_ticket_status(self.calls.read_sessions, number)
+            except SQLAlchemyError as exc:
+                log.error("call %s: ticket number lookup failed: %s", j.call_id,
+                          exc.__class__.__name__)
+                said = prompts.text("status_unavailable")
+            else:
+                said = (prompts.text("status_ticket_unknown") if found is None
+                        else prompts.status_item_text(found.tail, found.label))
+            return twiml.status_keyed(said, self.settings, self.urls)
+
+    def _ticket_tries_over(self, call: TwilioCall) -> str:
+        log.warning("call %s: ticket number lookup refused (%d this call): enumeration",
+                    call.journal.call_id, call.journal.ticket_tries)
+        return twiml.status_keyed(prompts.text("status_tries_over"), self.settings,
+                                  self.urls)
+
     def _status(self, call: TwilioCall) -> str:
+        if call.journal.outcome == CallOutcome.IN_PROGRESS.value:
+            call.journal.outcome = CallOutcome.STATUS_QUERY.value
+        # Whether the carrier vouched for the number: one decision with the SIP line's.
+        if not number_verified(CallerVouch(call.journal.caller_vouch)):
+            call.save()
+            if call.journal.ticket_tries >= TICKET_TRIES_PER_CALL:
+                return self._ticket_tries_over(call)
+            return twiml.ask_ticket_number(self.urls)
         report: StatusReport | None
         try:
             # A reader's session: a writer's takes SQLite's write lock at BEGIN, and with
@@ -673,8 +735,6 @@ class TwilioDialogue:
             log.error("call %s: status lookup failed: %s", call.journal.call_id,
                       exc.__class__.__name__)
             report = None
-        if call.journal.outcome == CallOutcome.IN_PROGRESS.value:
-            call.journal.outcome = CallOutcome.STATUS_QUERY.value
         call.save()
         return twiml.status_report(report, self.settings, self.urls)
 

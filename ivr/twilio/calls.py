@@ -34,6 +34,7 @@ from ivr.intake import (
     call_id_taken,
     settle,
 )
+from telephony.call import CallerVouch
 from ticketing import service
 from ticketing.context import Domain
 from ticketing.db import transaction
@@ -87,9 +88,11 @@ class TwilioCalls:
                 self._locks[call_sid] = lock
             return lock
 
-    def start(self, call_sid: str, caller: str) -> TwilioCall:
+    def start(self, call_sid: str, caller: str,
+              vouch: CallerVouch = CallerVouch.NONE) -> TwilioCall:
         intake = CallIntake(sessions=self.sessions, domain=self.domain, spool=self.spool,
                             call_id=call_sid, caller=caller, carrier=CARRIER)
+        intake.journal.caller_vouch = vouch.value
         # Aside: written in line, a locked database kept the caller in silence and the
         # webhook past Twilio's timeout. The spool has the call (number, then recording).
         claiming = intake.answered(aside=True)

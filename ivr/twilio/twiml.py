@@ -184,16 +184,20 @@ def emergency_failed(service_number: str) -> str:
     return say_and_hang_up(prompts.text(f"emergency_failed_{service_number}"))
 
 
-def kb_answer(title: str, answer: str, settings: Settings, urls: Urls) -> str:
+def kb_answer(title: str | None, answer: str, settings: Settings, urls: Urls, *,
+              more: bool = False) -> str:
     """A knowledge entry's answer after the intro that names its title, then
     "问题解决了请按1，需要转办请按2"; no key goes on as 2 does (the redirect): the caller's
-    words are never dropped for want of a key."""
+    words are never dropped for want of a key. A long answer comes in parts
+    (``ivr.kb_answer.answer_parts``): ``answer`` is one, ``title`` None past the first;
+    ``more``: "继续收听请按3…" after it instead, where no key reads the next part."""
     r = VoiceResponse()
     g = r.gather(input="dtmf", num_digits=1, timeout=_key_seconds(settings),
                  action=urls("answer"), method="POST")
-    _say(g, prompts.kb_intro_text(title))
+    if title is not None:
+        _say(g, prompts.kb_intro_text(title))
     _say(g, answer)
-    _say(g, prompts.text("kb_resolved_ask"))
+    _say(g, prompts.text("kb_more" if more else "kb_resolved_ask"))
     r.redirect(urls("answer"), method="POST")
     return r.to_xml()
 
@@ -238,6 +242,27 @@ def status_report(report: StatusReport | None, settings: Settings, urls: Urls) -
         _say(r, prompts.text("status_closed_intro"))
         for t in report.closed:
             _say(r, prompts.status_closed_text(t.tail, t.answer))
+    _say(r, prompts.text("status_done"))
+    _record(r, settings, urls)
+    return r.to_xml()
+
+
+def ask_ticket_number(urls: Urls) -> str:
+    """Key 1 from a number nobody vouched for (``ivr.caller_trust``): the caller keys a
+    ticket number, ending with #; the action gets the digits, or none (the redirect)."""
+    r = VoiceResponse()
+    action = urls("ticket-number")
+    g = r.gather(input="dtmf", finish_on_key="#", timeout=6, action=action, method="POST")
+    _say(g, prompts.text("status_ask_ticket"))
+    r.redirect(action, method="POST")
+    return r.to_xml()
+
+
+def status_keyed(sentence: str, settings: Settings, urls: Urls) -> str:
+    """What the keyed ticket number gave (its step, not found, or no more tries), then
+    the recording turn for a new complaint."""
+    r = VoiceResponse()
+    _say(r, sentence)
     _say(r, prompts.text("status_done"))
     _record(r, settings, urls)
     return r.to_xml()

@@ -140,9 +140,12 @@ def _attempt(request: Request) -> int:
 
 @router.post("/voice")
 async def voice(request: Request) -> Response:
-    """An incoming call: greeting (0 operator, 1 status) and the recording turn."""
+    """An incoming call: greeting (0 operator, 1 status) and the recording turn. Its
+    StirVerstat (Twilio's STIR/SHAKEN verdict on From) says whether key 1 may read what
+    that number filed (``ivr.caller_trust``)."""
     return await _handle(request, ("CallSid", "From"),
-                         lambda d, f, _: d.incoming(f["CallSid"], f["From"]))
+                         lambda d, f, _: d.incoming(f["CallSid"], f["From"],
+                                                    f.get("StirVerstat", "")))
 
 
 @router.post("/menu")
@@ -150,6 +153,13 @@ async def menu(request: Request) -> Response:
     """A key pressed during the greeting."""
     return await _handle(request, ("CallSid", "From"),
                          lambda d, f, _: d.menu(f["CallSid"], f.get("Digits", "")))
+
+
+@router.post("/ticket-number")
+async def ticket_number(request: Request) -> Response:
+    """The ticket number keyed at key 1 by a caller whose number nobody vouched for."""
+    return await _handle(request, ("CallSid", "From"),
+                         lambda d, f, _: d.keyed_ticket(f["CallSid"], f.get("Digits", "")))
 
 
 @router.post("/recorded")

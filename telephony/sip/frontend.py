@@ -458,11 +458,11 @@ class SipFrontEnd:
                 self.admission.refuse(msg, 503, warning="shutting down", capacity=True)
                 return
             trusted = self.admission.is_trusted(source_ip)
-            caller, verified = caller_identity(msg, trusted=trusted)
+            caller, vouch = caller_identity(msg, trusted=trusted)
             call = CallHandle(self, direction=Direction.INBOUND, call_id=msg.call_id,
                               local_tag=self.new_tag(), caller=caller,
                               callee=uri_user(uri_of(msg.first("To"))))
-            call.caller_verified = verified
+            call.caller_vouch = vouch
             call.caller_address = caller_address(msg, trusted=trusted)
             call.invite, call.invite_source, call.media = msg, msg.source, media
             call.local_uri = strip_tag(msg.first("To"))

@@ -19,6 +19,7 @@ citizen's number in From was taken for that citizen and key 1 read their tickets
 
 from __future__ import annotations
 
+from telephony.call import CallerVouch
 from telephony.sip.message import SipMessage
 from telephony.sip.uri import plain_user, uri_of, uri_user
 
@@ -63,16 +64,18 @@ def carrier_marked(msg: SipMessage) -> bool:
     return any(v.strip().lower() == VOUCHED_VALUE for v in msg.all(VOUCHED_HEADER))
 
 
-def caller_identity(msg: SipMessage, *, trusted: bool) -> tuple[str, bool]:
-    """Who an INVITE is from, and whether that number is verified: (the asserted identity,
-    True) from a trusted source that kept one; (the From user, True) from a trusted source
-    with the carrier's mark; (the From user, False) otherwise -- direct mode, or a stranger
-    relayed by the trusted front."""
+def caller_identity(msg: SipMessage, *, trusted: bool) -> tuple[str, CallerVouch]:
+    """Who an INVITE is from, and who vouched for that number: (the asserted identity,
+    NETWORK) from a trusted source that kept one; (the From user, NETWORK) from a trusted
+    source with the carrier's mark; (the From user, NONE) otherwise -- direct mode, or a
+    stranger relayed by the trusted front. Whether a vouch makes the number the caller's
+    is ``ivr.caller_trust.number_verified`` (one decision with Twilio's STIR/SHAKEN)."""
     asserted = asserted_caller(msg, trusted=trusted)
     if asserted:
-        return asserted, True
+        return asserted, CallerVouch.NETWORK
     from_user = plain_user(uri_user(uri_of(msg.first("From"))))
-    return from_user, trusted and carrier_marked(msg)
+    marked = trusted and carrier_marked(msg)
+    return from_user, CallerVouch.NETWORK if marked else CallerVouch.NONE
 
 
 def caller_address(msg: SipMessage, *, trusted: bool) -> str:

@@ -128,3 +128,45 @@ def test_key_2_after_the_answer_files_an_ordinary_ticket(
     for key in ("kb_resolved_ask", "confirm", "ticket_number"):
         assert through_line(prompts.pcm(key)) in heard, key
     assert through_line(prompts.pcm("kb_answered")) not in heard
+
+
+# An answer too long to hear at once (kb27): kb026's, with what an editor may add, ~200
+# characters, 45 seconds of speech. Read by parts of whole sentences (ivr.kb_answer.answer_parts).
+LONG_ANSWER = (
+    "非本人意愿中断就业、失业保险交满一年的，可以申领失业保险金。可以在“北京人社”App或北京市"
+    "公共就业服务网上申请，也可以带身份证到户籍地或常住地街道社保所办理失业登记后申请，审核通过后"
+    "按月发放到社保卡里。领取期限按缴费年限计算：累计缴费满一年不足五年的，最长领取12个月；满五年"
+    "不足十年的，最长领取18个月；十年以上的，最长领取24个月。领取期间重新就业、应征服兵役、移居"
+    "境外或者开始领取基本养老金的，停止领取。")
+
+
+def test_a_long_answer_is_read_in_parts_and_3_reads_the_rest(
+        kb_ivr, korean_speech, tmp_path: Path) -> None:
+    """The first part, "继续收听请按3…"; the caller's 3 reads the next part (no intro), and
+    after the last (here the second) "问题解决了请按1…": 1 files the 直接答复 with the whole answer."""
+    from ivr.kb_answer import answer_parts
+    from knowledge.service import EntryFields
+
+    with kb_ivr.sessions() as s:
+        e = kb.get_entry(session=s, entry_id=ENTRY)
+        kb.update_entry(session=s, actor=Actor.system("test"), entry=e, fields=EntryFields(
+            title=e.title, answer=LONG_ANSWER, category=e.category, keywords=tuple(e.keywords),
+            synonyms=tuple(e.synonyms), valid_from=e.valid_from, valid_until=e.valid_until))
+        title, version = e.title, e.version
+        s.commit()
+        assert kb.search(session=s, text=MEANT, today=kb.today(kb_ivr.domain)).answer.id == ENTRY
+    parts = answer_parts(LONG_ANSWER, kb_ivr.settings.ivr.kb_part_chars)
+    assert len(parts) == 2 and "".join(parts) == LONG_ANSWER
+
+    heard = call(kb_ivr, korean_speech[SPOKEN], tmp_path,
+                 [("kb_more", "3"), ("kb_resolved_ask", "1")])
+
+    (rec,) = kb_ivr.wait_record()
+    assert rec.keys == "#31"
+    ticket = kb_ivr.ticket_of(rec)
+    assert ticket is not None and ticket.status == "closed" and ticket.reply_text == LONG_ANSWER
+    prompts = PromptLibrary(kb_ivr.settings)
+    for n, part in enumerate(parts):  # every part heard whole, the rest after the key
+        assert through_line(prompts.kb_answer(ENTRY, version, title, part, part=n)) in heard, n
+    assert through_line(prompts.kb_answer(ENTRY, version, title, LONG_ANSWER)) not in heard
+    assert heard.count(through_line(prompts.pcm("kb_more"))) == 1

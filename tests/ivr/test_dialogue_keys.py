@@ -11,10 +11,13 @@ import math
 import threading
 import time
 from array import array
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from ivr.audio import CallAudio
@@ -28,6 +31,7 @@ from ivr.call_flow import (
 )
 from ivr.decisions import MAX_CONFIRM_ASKS, MAX_RERECORDS
 from ivr.ticket_lookup import KeyedLookups
+from telephony.call import CallerVouch
 from tests.ivr import test_kb_confirm as scripted
 
 # The fixture: shipped settings, both databases; the tests about keys alone on SQLite (their
@@ -212,7 +216,7 @@ def _unvouched(services: IvrServices, address: str, keys: list[str]
                ) -> tuple[Dialogue, scripted.ScriptedLine]:
     """A call's dialogue from ``address``, its caller's number vouched for by nobody."""
     line = scripted.ScriptedLine(keys)
-    line.caller_verified, line.caller_address = False, address  # type: ignore[attr-defined]
+    line.caller_vouch, line.caller_address = CallerVouch.NONE, address  # type: ignore[attr-defined]
     d = Dialogue(line, services)  # type: ignore[arg-type]
     d.audio = scripted.SaidTurn("")  # type: ignore[assignment]
     return d, line
@@ -272,9 +276,17 @@ def test_the_per_address_limit_is_a_setting(monkeypatch: pytest.MonkeyPatch,
     assert replace(services, settings=settings).keyed_lookups.per_address == 2
 
 
-def test_keyed_lookups_are_counted_over_the_window() -> None:
+def _budget(sessions: sessionmaker[Session], now: list[float],
+            per_address: int = 2) -> KeyedLookups:
+    """A node's count (``now[0]`` seconds past a fixed start on its clock)."""
+    start = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    return KeyedLookups(sessions=sessions, per_address=per_address, window=60.0,
+                        clock=lambda: start + timedelta(seconds=now[0]))
+
+
+def test_keyed_lookups_are_counted_over_the_window(sessions: sessionmaker[Session]) -> None:
     now = [0.0]
-    budget = KeyedLookups(per_address=2, window=60.0, clock=lambda: now[0])
+    budget = _budget(sessions, now)
     assert budget.open("a")
     assert [budget.take("a"), budget.take("a"), budget.take("a")] == [True, True, False]
     assert not budget.open("a")
@@ -284,20 +296,33 @@ def test_keyed_lookups_are_counted_over_the_window() -> None:
     assert [budget.take("a"), budget.take("a"), budget.take("a")] == [True, True, False]
 
 
-def test_addresses_whose_tries_expired_are_forgotten_and_the_table_is_bounded() -> None:
+def test_addresses_whose_tries_expired_are_forgotten(sessions: sessionmaker[Session]) -> None:
     """review53: an address was dropped only when the table was full or it came back: its
-    expired tries stayed for good. Now they go as the window passes them."""
+    expired tries stayed for good. Now they go as the window passes them (the table is the
+    database's since loose27, bounded by the window alone)."""
     now = [0.0]
-    budget = KeyedLookups(per_address=2, window=60.0, clock=lambda: now[0], addresses=3)
+    budget = _budget(sessions, now)
     for address in ("a", "b", "c"):
         budget.take(address)
     assert len(budget) == 3
     now[0] = 61.0  # a's, b's and c's tries have left the window
     budget.take("d")
     assert len(budget) == 1
-    budget.take("e")
-    budget.take("d")  # used again: e is now the least recently used
-    budget.take("f")
-    budget.take("g")
-    assert len(budget) == 3  # full: e forgotten, d kept
+    budget.take("d")
     assert not budget.take("d")  # d's two tries spent: remembered
+
+
+def test_two_nodes_share_one_count_per_address(sessions: sessionmaker[Session]) -> None:
+    """loose27: each IVR process counted in memory, so two nodes behind Kamailio each
+    allowed an address the hour's tries: 60 where 30 was meant. Now one count in the
+    database, on both backends, even when the nodes take at the same moment."""
+    now = [0.0]
+    node_a, node_b = _budget(sessions, now, 30), _budget(sessions, now, 30)
+    allowed = [node.take("198.51.100.7") for _ in range(10) for node in (node_a, node_b)]
+    assert allowed == [True] * 20
+    with ThreadPoolExecutor(4) as pool:  # 40 at once over both nodes: 10 of them allowed
+        raced = list(pool.map(lambda i: (node_a, node_b)[i % 2].take("198.51.100.7"),
+                              range(40)))
+    assert raced.count(True) == 10
+    assert not node_a.open("198.51.100.7") and not node_b.open("198.51.100.7")
+    assert node_b.take("198.51.100.8")  # another address: its own count

@@ -291,3 +291,30 @@ def test_the_hand_over_bridge_tells_the_journal_the_call_goes_on(
     d, _, path = scripted.converse(with_front, FIRE, [], frozenset({State.DONE}))
     assert path == [State.UNDERSTAND, State.EMERGENCY, State.DONE]
     assert seen["uri"] == "sip:119@127.0.0.2" and seen["alive"] == d.intake.alive
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_hand_over_after_another_service_was_declined_records_both(
+        services: IvrServices) -> None:
+    """loose27: the caller declined the model's 110, then said their building was on fire
+    (the rules: 119, at once). The ticket said only "转接119": the decline the caller made
+    was gone from the trail (docs/ivr.md). Now both events, the decline first; settled
+    again after a crash, neither twice."""
+    d, _, _ = scripted.converse(services, NOISE, [DECLINE_KEY], frozenset({State.READBACK}))
+    d.classification = services.domain.understand(FIRE)  # said again: the rules name 119
+    d.handlers[State.EMERGENCY]()
+    spool, call_id = services.spool, d.intake.journal.call_id
+    kept = spool.path(call_id).read_bytes() if spool.path(call_id).exists() else None
+    d.intake.end(CallOutcome.TICKET)
+    if kept is not None:  # settled again: a crash before the spool file's removal
+        spool.path(call_id).write_bytes(kept)
+        recover_spool(sessions=services.sessions, domain=services.domain, spool=spool,
+                      restarted=True)
+    ticket, events = _ticket(services.sessions, call_id)
+    assert ticket.urgency == "urgent"
+    assert events == {"emergency_handover_declined": [{"service": "110"}],
+                      "emergency_handover": [{"service": "119", "target": "none"}]}
+    with services.sessions() as s:
+        actions = [e.action for e in s.scalars(select(TicketEvent).where(
+            TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id))]
+    assert actions.index("emergency_handover_declined") < actions.index("emergency_handover")

@@ -14,6 +14,7 @@ import pytest
 
 from ivr.callrecords import CallOutcome
 from ivr.prompts import PromptLibrary
+from telephony.call import CallerVouch
 from telephony.media import g711
 from telephony.sip.identity import VOUCHED_HEADER, VOUCHED_VALUE, caller_identity
 from telephony.sip.message import SipMessage, build_response
@@ -222,5 +223,5 @@ def test_a_strangers_headers_end_at_its_first_blank_line_as_the_front_reads_them
     # Kamailio took the smuggled lines for the body: relayed as they were, never stripped.
     assert smuggled.encode().split(b"\r\n\r\n")[0] in data
     msg = SipMessage(data, src)
-    assert caller_identity(msg, trusted=True) == ("13800000053", False)
+    assert caller_identity(msg, trusted=True) == ("13800000053", CallerVouch.NONE)
     assert VICTIM.encode() in msg.body_bytes

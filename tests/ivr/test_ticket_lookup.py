@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ivr.ticket_lookup import StatusReport, TicketStatus, keyed_ticket_status, open_tickets
 from tests.support.city import City
-from ticketing import service
+from ticketing import merging, service
 from ticketing.context import Domain
 from ticketing.models import Ticket
 
@@ -19,11 +19,11 @@ CALLER = "13912340000"
 
 
 def _file(sessions: sessionmaker[Session], domain: Domain, city: City, demand: str,
-          **kw: object) -> Ticket:
+          caller: str = CALLER, caller_name: str = "王先生", **kw: object) -> Ticket:
     op = city.actor("operator")
     with sessions() as s:
         t = service.create_ticket(session=s, domain=domain, actor=op, channel="phone",
-                                  caller_phone=CALLER, demand=demand, caller_name="王先生",
+                                  caller_phone=caller, demand=demand, caller_name=caller_name,
                                   **kw)
         service.accept(session=s, domain=domain, ticket=t, actor=op)
         s.commit()
@@ -126,3 +126,33 @@ def test_a_keyed_ticket_number_tells_that_tickets_step_alone(
         water.number[-4:], "办理中")
     for keyed in (secret.number, water.number[:-1], "", "2" * 40, "１２３"):
         assert keyed_ticket_status(sessions, keyed) is None, keyed
+
+
+def test_a_ticket_merged_into_anothers_open_one_is_still_being_handled(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    """并单 (judge27): the citizen's ticket merged into another caller's open primary waits
+    for that one's answer; key 1 said "没有查到您这个号码正在办理的工单" (the status page said
+    办理中). Counted and told as 办理中, nothing of the primary's caller; once the primary is
+    closed, the citizen's own ticket is closed with its answer."""
+    mine = _file(sessions, domain, city, "朝阳区望京西园三区5号楼停水了")
+    op, handler = city.actor("operator"), city.actor("water-handler")
+    primary = _file(sessions, domain, city, "朝阳区望京西园三区5号楼停水一天了",
+                    caller="13700001111", caller_name="李女士")
+    primary_id, primary_number = primary.id, primary.number
+    with sessions() as s:
+        merging.merge(session=s, domain=domain, primary=s.get_one(Ticket, primary_id),
+                      others=[s.get_one(Ticket, mine.id)], actor=op)
+        s.commit()
+    report = open_tickets(sessions, CALLER)
+    assert report == StatusReport(1, [TicketStatus(mine.number[-4:], "办理中")])
+    for withheld in (primary_number[-4:], "李女士", "13700001111"):
+        assert withheld not in repr(report), withheld
+    with sessions() as s:
+        t = s.get_one(Ticket, primary_id)
+        service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已恢复供水",
+                      outcome="resolved")
+        service.close(session=s, domain=domain, ticket=t, actor=op)
+        s.commit()
+    assert open_tickets(sessions, CALLER) == StatusReport(0, [], closed=[
+        TicketStatus(mine.number[-4:], "已办结", "已解决：已恢复供水")])

@@ -78,6 +78,29 @@ def test_the_two_sip_front_ends_do_not_share_a_port(monkeypatch: pytest.MonkeyPa
     assert r.exit_code == 2 and "outbound.sip_port 5080 is sip.port" in r.output, r.output
 
 
+@pytest.mark.parametrize(("variables", "said"), [
+    ({"HOTLINE_OUTBOUND__SIP_RTP_PORT_LOW": "20900"},
+     "outbound.sip_rtp_port_low..outbound.sip_rtp_port_high (20900-21499) overlaps "
+     "sip.rtp_port_low..sip.rtp_port_high (20000-20999)"),
+    ({"HOTLINE_SIP__RTP_PORT_LOW": "21400", "HOTLINE_SIP__RTP_PORT_HIGH": "22000"},
+     "(21000-21499) overlaps sip.rtp_port_low..sip.rtp_port_high (21400-22000)"),
+    ({"HOTLINE_OUTBOUND__SIP_RTP_PORT_LOW": "19000", "HOTLINE_OUTBOUND__SIP_RTP_PORT_HIGH":
+      "23000"}, "(19000-23000) overlaps"),  # one range inside the other
+    ({"HOTLINE_OUTBOUND__SIP_RTP_PORT_LOW": "21600"},
+     "outbound.sip_rtp_port_low (21600) is above outbound.sip_rtp_port_high (21499)"),
+])
+def test_the_two_front_ends_rtp_ranges_do_not_overlap(
+        monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], said: str) -> None:
+    """loose27: the IVR's and the outbound front end's RTP ranges could overlap, and a
+    survey call then took a port an inbound call was refused 503 for (or the other way)."""
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    r = runner.invoke(app, ["serve"])
+    assert r.exit_code == 2, r.output
+    assert "configuration error" in r.output and said in r.output, r.output
+    assert "Traceback" not in r.output
+
+
 @pytest.mark.parametrize("variable", ["HOTLINE_GAZETTEER_FILE", "HOTLINE_RESPONDENT_FILE",
                                       "HOTLINE_TOO_LITTLE_FILE", "HOTLINE_RULES_FILE"])
 def test_a_broken_data_file_stops_the_start_and_fails_the_doctor(
@@ -107,5 +130,7 @@ def test_the_shipped_settings_pass_every_start_check(monkeypatch: pytest.MonkeyP
     settings = get_settings()
     assert settings.sip.rtp_port_low <= settings.sip.rtp_port_high
     assert settings.outbound.sip_port != settings.sip.port
+    assert (settings.outbound.sip_rtp_port_low > settings.sip.rtp_port_high
+            or settings.outbound.sip_rtp_port_high < settings.sip.rtp_port_low)
     assert settings.ivr.ticket_numbers_per_address == 30
     read_data_files(settings)  # raises DataFileError on a broken file

@@ -92,6 +92,17 @@ def test_doctor_names_the_fix_for_an_unmigrated_database(tmp_path: Path) -> None
     assert not c.ok and "cannot connect" in c.detail
 
 
+def test_doctor_names_a_damaged_sqlite_file_and_the_restore(tmp_path: Path) -> None:
+    """judge27: a SQLite file of garbage (or cut short) read "cannot connect
+    (DatabaseError)", fix "start PostgreSQL or correct HOTLINE_DATABASE_URL": neither is
+    it. What SQLite said, and the way back (a backup, docs/scaling.md)."""
+    damaged = tmp_path / "hotline.db"
+    damaged.write_bytes(b"\x00garbage" * 600)
+    c = check_database(Settings(database_url=f"sqlite:///{damaged}"))
+    assert not c.ok and "not a database" in c.detail
+    assert "backup" in c.fix and "PostgreSQL" not in c.fix
+
+
 @pytest.mark.sip
 def test_doctor_reaches_a_real_kamailio(tmp_path: Path) -> None:
     kam = Kamailio(tmp_path / "kam").start()

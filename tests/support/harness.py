@@ -58,15 +58,29 @@ def _handed_out_range() -> range:
     return range(10000, low) if low >= 20000 else range(30000, 60000)
 
 
+def _shipped_rtp_ranges() -> list[range]:
+    """The two front ends' shipped RTP ranges (config.settings defaults). A test that moves
+    one of them and keeps the other as shipped must not draw a block inside the other:
+    the settings refuse overlapping ranges (``Settings._rtp_ranges_apart``, loose27)."""
+    from config.settings import OutboundSettings, SipSettings
+
+    sip, out = SipSettings.model_fields, OutboundSettings.model_fields
+    return [range(sip["rtp_port_low"].default, sip["rtp_port_high"].default + 1),
+            range(out["sip_rtp_port_low"].default, out["sip_rtp_port_high"].default + 1)]
+
+
 def free_port_block(size: int = 2) -> int:
     """First port of ``size`` consecutive free ports (UDP and TCP), never handed out twice
-    in this process. Random base so parallel runs rarely collide."""
+    in this process, and never inside a shipped RTP range. Random base so parallel runs
+    rarely collide."""
     ports = _handed_out_range()
+    shipped = _shipped_rtp_ranges()
     with _port_lock:
         for _ in range(500):
             base = random.randrange(ports.start, ports.stop - size) & ~1
             block = range(base, base + size)
-            if any(p in _handed_out for p in block):
+            if any(p in _handed_out for p in block) or any(
+                    block.start < r.stop and r.start < block.stop for r in shipped):
                 continue
             if all(_probe(p) for p in block):
                 _handed_out.update(block)

@@ -1398,3 +1398,173 @@ def test_cls26_a_danger_again_or_really_now_is_handed_over(
         quiet: str, loud: str, service: str) -> None:
     assert classify(quiet).emergency == "none", _cues(quiet)
     assert classify(loud).emergency == service, _cues(loud)
+
+
+# Twenty-fifth round (cls27): emergencies the rules did not see, told in everyday words. A
+# thing on fire that was not in emergency.fire's list, bleeding told by how it flows, a theft
+# of public property going on, and a threat to one's life once the act is done (pills or
+# poison swallowed: 120; gas turned on: 119). Every sentence written for these tests, each
+# loud one missed or given the wrong service by the rules of main ac4e096; each quiet one a
+# look-alike the new cues must leave alone.
+
+@pytest.mark.parametrize(("quiet", "loud"), [
+    # A likeness / a field on fire, told by the fire it makes.
+    ("我着急上火，嗓子跟着了火似的，社区医院能开中药吗",
+     "村西头的玉米地着了，一大片都是火，风一吹往我们这边过来了"),
+    # A barbecue's coals / a tricycle burning, 呼呼.
+    ("楼下烧烤摊炭火烧得呼呼的，烟全往我们家窗户里灌",
+     "我家楼下停的电动三轮着了，火呼呼的，挨着就是单元门"),
+    # A bonfire on purpose / a pile of boxes, 噼里啪啦.
+    ("过年在院里生了一堆篝火，柴火烧得噼里啪啦的，孩子们可高兴了",
+     "快递站门口那一堆纸箱子着了，现在烧得噼里啪啦的，也没人管"),
+    # Anger / a shop sign burning.
+    ("我心里火挺大的，物业收了钱不干活", "对面楼顶上的广告牌火挺大的，还往下掉东西"),
+    # A fire put out last week / a wood on fire spreading.
+    ("上礼拜楼下车棚着过一次火，早扑灭了，想问问保险怎么赔",
+     "山上那片松树林着了，一溜火往下走，都快到村边了"),
+    # Keys found / a shelf that water does not put out.
+    ("钥匙找着了，谢谢你们，不用派人来了", "厨房墙上那块木头架子着了，我泼了两盆水没泼灭"),
+    # A water heater's flame that went out / a kiosk ignited and crackling.
+    ("热水器点火的时候呼的一下着了，现在火灭了，用着挺正常",
+     "菜市场门口那个报刊亭烧着了，烧得噼里啪啦的"),
+    # A fire supposed / a woodpile alight that water does not reach.
+    ("仓库门口堆满了货，真着了火往哪跑啊", "后院柴火堆不知道咋着了，火挺大，我们拿水浇不灭"),
+    # Firecrackers at a wedding / reeds burning toward the village.
+    ("小区门口办婚礼放礼炮，噼里啪啦响了半个钟头", "我们村苇子地着了一大片，呼呼地往村里烧"),
+    # Paper money at a grave / what it set alight a clause later.
+    ("清明给我爸上坟烧纸，纸钱呼呼地着，想问问公墓那边让不让烧",
+     "上坟烧纸把山坡上的枯草点着了，火呼呼往上窜"),
+    # A fever / a scrapyard pouring black smoke.
+    ("孩子发烧烧到三十九度，社区医院晚上开门吗", "村口那个废品站这会儿冒着黑烟，一股一股往上翻"),
+    # A temper / a haystack's fire.
+    ("我爸脾气火挺大的，跟物业吵起来了", "场院里那片麦秸垛火挺大的，往村里烧过来了"),
+    # Smoke as a habit / a warehouse smoking now.
+    ("饭馆后厨的排风口天天冒着黑烟，熏得我们没法开窗", "仓库这会儿冒着黑烟，里头还有人"),
+])
+def test_cls27_a_thing_burning_now_is_119_whatever_it_is(quiet: str, loud: str) -> None:
+    assert classify(quiet).emergency == "none", _cues(quiet)
+    assert classify(loud).emergency == "119", _cues(loud)
+
+
+@pytest.mark.parametrize(("quiet", "loud"), [
+    ("孩子流鼻血了，一会儿就止住了，想问问是不是上火，挂哪个科",
+     "我孩子在院里摔了一跤，脑门磕台阶上了，血呼呼往外冒"),
+    ("小孩摔了一跤，膝盖出了点血，已经贴了创可贴，学校不通知家长对吗",
+     "我儿子让碎玻璃划了，胳膊上一道大口子，血哗哗地流"),
+    ("拔完牙出了好多血，后来医生缝了一针才止住了，想问问能报销吗",
+     "我老伴儿鼻子出血一直止不住，都快一个钟头了，毛巾都湿透了"),
+    ("我们小区有人在楼下杀鸡，血流了一地也不冲，臭死了",
+     "工地上有个师傅让钢筋扎穿了腿，血一股一股往外涌"),
+    ("牙龈老出血，刷牙的时候一嘴血，挂口腔科还是内科",
+     "我媳妇刚生完孩子在家，突然下面出了好多血，脸都白了"),
+])
+def test_cls27_bleeding_told_by_how_it_flows_is_120(quiet: str, loud: str) -> None:
+    assert classify(quiet).emergency == "none", _cues(quiet)
+    assert classify(loud).emergency == "120", _cues(loud)
+
+
+@pytest.mark.parametrize(("quiet", "loud"), [
+    # A theft found afterwards (U4 for the hole, no hand-over) / covers lifted now.
+    ("今天早上起来发现小区门口的井盖让人偷了，黑窟窿敞着",
+     "楼下有几个人在撬井盖往车上装，就现在"),
+    ("我们村变压器的电缆昨天夜里让人剪了，今天全村都停电了",
+     "我们村口那个变压器，现在有俩人正在那儿剪电缆，开着个三轮车"),
+    # The power company's works / someone the caller doubts is theirs.
+    ("供电所的人在村口剪电缆换新线，说要停电一下午，真的吗",
+     "马路边上那排路灯，有人正搭着梯子剪线呢，看着不像供电局的"),
+    # The property company's works / a railing taken and carried off.
+    ("物业正在拆小区的旧栅栏，电锯声太大了，能不能中午别干",
+     "我们村几个人正在拆高速边上的护栏，往车上扔，现在还在拆"),
+    # Seen on the cameras afterwards / locks cut now.
+    ("昨天有人在我们小区剪电动车的锁，偷走了两辆，监控拍到了，派出所能抓吗",
+     "有俩人在小区车棚里剪电动车的锁，已经推走一辆了，还在那儿呢"),
+    # A site cutting steel at night (noise) / steel stolen now.
+    ("工地晚上十一点了还在用电锯切割钢筋，吵得睡不着",
+     "对面工地有人趁着天黑往外偷钢筋，车还在那儿装着呢"),
+    ("村里有人在河滩上偷偷挖沙子，河岸都挖塌了", "有个人正在我们楼下挨个拉车门，有一辆已经让他打开了"),
+    # Thieves nowadays, a question about one's own lock (现在 is "nowadays", 小偷 a noun) /
+    # a lock being cut now (the lead, a blind probe's calm line handed to 110 by this rule).
+    ("网上说现在小偷都用电子工具开锁，我家刚装的智能锁安全吗",
+     "楼下车棚有个人正在撬电瓶车的锁，撬了好几辆了，人还在"),
+    ("听说现在小偷都带着钳子专剪车锁，电动车用哪种锁靠得住",
+     "对门有个人正在撬锁，拿着螺丝刀鼓捣半天了，那家人出差了"),
+])
+def test_cls27_public_property_stolen_now_is_110(quiet: str, loud: str) -> None:
+    assert classify(quiet).emergency == "none", _cues(quiet)
+    assert classify(loud).emergency == "110", _cues(loud)
+
+
+@pytest.mark.parametrize(("quiet", "threat", "act", "service"), [
+    # Low spirits asked about / a threat (110, B10) / pills or poison taken (120, E3).
+    ("我爸有抑郁症，老说活着没意思，想问问哪儿有心理咨询",
+     "我姐刚才发消息说不想活了，现在电话关机了",
+     "我姐刚才喝了农药，说不想活了，现在吐了", "120"),
+    ("楼下那家农资店一股农药味，熏得人头疼，能不能让它搬走",
+     "我弟喝多了闹着说不想活了，谁劝也不听",
+     "我弟说不想活了，屋里一股农药味", "120"),
+    ("我同学上个月吃安眠药被救过来了，现在想找个心理援助热线",
+     "我对象说不想活了，我现在往她家赶，她住朝阳区团结湖",
+     "我对象说不想活了，把安眠药全吃了，我现在往她家赶", "120"),
+    # Gas turned on and left unlit, someone shut in with it (119, E2/B4).
+    ("想问问家里煤气灶的阀门老化了要不要换，谁来换",
+     "我哥说不想活了，一个人在家，门反锁着",
+     "我哥说不想活了，把煤气打开了，人在厨房里，门反锁着", "119"),
+    ("燃气公司的人把阀门打开了，还是没气，这是怎么回事",
+     "对门老太太老说活着没意思，今天说要寻死",
+     "对门老太太说活着没意思，把煤气灶打开没点火，敲门她不开", "119"),
+])
+def test_cls27_a_threat_to_ones_life_gives_way_to_the_act_told(
+        quiet: str, threat: str, act: str, service: str) -> None:
+    assert classify(quiet).emergency == "none", _cues(quiet)
+    assert classify(threat).emergency == "110", _cues(threat)
+    assert classify(act).emergency == service, _cues(act)
+
+
+@pytest.mark.parametrize(("text", "service"), [
+    ("村西头的玉米地着了，一大片都是火，风一吹往我们这边过来了", "119"),
+    ("我家楼下停的电动三轮着了，火呼呼的，挨着就是单元门", "119"),
+    ("我儿子让碎玻璃划了，胳膊上一道大口子，血哗哗地流", "120"),
+    ("楼下有几个人在撬井盖往车上装，就现在", "110"),
+    ("我姐刚才喝了农药，说不想活了，现在吐了", "120"),
+])
+def test_cls27_the_new_cues_survive_the_recogniser(text: str, service: str) -> None:
+    said = _as_said(text, "recogniser")
+    assert classify(said).emergency == service, (said, _cues(said))
+
+
+@pytest.mark.parametrize(("quiet", "loud", "service"), [
+    # A fuel still used (烧着) is a habit: it no longer undoes a fear's quiet / a cylinder on fire.
+    ("家里还烧着液化气，我老怕罐子爆炸，能不能早点通天然气", "液化气罐子着火了，我怕它爆炸", "119"),
+    # A stove's fumes asked about with how it is used / someone overcome by them now.
+    ("烧蜂窝煤炉子容易煤气中毒吗，一氧化碳报警器哪儿能领", "烧蜂窝煤炉子，我爸现在晕过去了", "120"),
+    # A child feared lost on a trip ahead / lost now.
+    ("下礼拜学校组织春游，我担心孩子走丢，学校有预案吗", "孩子在商场走丢了，到现在还没找着", "110"),
+])
+def test_cls27_a_fear_or_a_question_ahead_is_no_hand_over(
+        quiet: str, loud: str, service: str) -> None:
+    assert classify(quiet).emergency == "none", _cues(quiet)
+    assert classify(loud).emergency == service, _cues(loud)
+
+
+@pytest.mark.parametrize(("quiet", "loud"), [
+    # Put out (the call is over) / not put out: 没扑灭 is no frame word.
+    ("楼道里纸箱子着火了，我们已经扑灭了，想问问谁来清理",
+     "电暖器把窗帘点着了，我扑了半天没扑灭"),
+])
+def test_cls27_a_fire_not_put_out_is_no_fire_over(quiet: str, loud: str) -> None:
+    assert classify(quiet).emergency == "none", _cues(quiet)
+    assert classify(loud).emergency == "119", _cues(loud)
+
+
+@pytest.mark.parametrize(("quiet", "loud"), [
+    # A finger caught in a door / a child's head cut told by the wound alone.
+    ("孩子手指头让门夹了一下，出了点血，贴了创可贴，想问问门上能不能装防夹条",
+     "我家孩子在幼儿园玩滑梯，额头开了个大口子"),
+    ("孩子上周脑袋磕破了缝了三针，想问问幼儿园该不该赔",
+     "楼上掉下来个花盆，砸着一个过路的大爷，脑袋流血了"),
+])
+def test_cls27_a_head_cut_is_120_and_a_collision_stays_the_polices(quiet: str, loud: str) -> None:
+    assert classify(quiet).emergency == "none", _cues(quiet)
+    assert classify(loud).emergency == "120", _cues(loud)
+    crash = "路口一辆车把骑车的大爷撞了，大爷脑袋流血了"
+    assert classify(crash).emergency == "110", _cues(crash)

@@ -182,3 +182,30 @@ def test_closed_tickets_nobody_can_survey_are_archived(
             select(Ticket).where(Ticket.number == no_callback)).one())[-1]
     assert statuses == {no_callback: "archived", unreachable: "archived", waiting: "closed"}
     assert (last.action, last.role, last.to_status) == ("archive", "system", "archived")
+
+
+def test_a_ticket_is_never_sent_to_a_disabled_handler(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    """judge27: POST /tickets/{ref}/dispatch (and 改派) with the handler_id of a disabled
+    account placed the ticket with someone who could not log in to sign it; the console
+    lists active handlers only, the API took any of the unit's. Refused (422 handler_id),
+    nothing changed; without a handler named, the unit's on-duty active one is taken."""
+    op, admin = city.actor("operator"), city.actor("admin")
+    water = city.unit_id("bj-water")
+    with sessions() as s:
+        from ticketing.directory import disable_user
+        from ticketing.models import User
+        disable_user(session=s, user=s.get_one(User, city.user_id("water-handler")),
+                     actor=admin)
+        t = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
+                                  caller_phone="13811113333", demand="咨询", category="other")
+        service.accept(session=s, domain=domain, ticket=t, actor=op)
+        s.commit()
+        assert t.status == Status.ACCEPTED
+        with pytest.raises(service.InvalidInput) as refused:
+            service.dispatch(session=s, domain=domain, ticket=t, actor=op, unit_id=water,
+                             handler_id=city.user_id("water-handler"))
+        assert refused.value.field == "handler_id"
+        s.rollback()
+        s.refresh(t)
+        assert t.status == Status.ACCEPTED and t.handler_id is None

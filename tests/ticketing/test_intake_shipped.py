@@ -336,13 +336,14 @@ def test_evaluation_emergencies_are_handed_to_the_service_they_need(
     twentieth's; of the 412 of heldout-13..22, 392 with the twenty-first's; of the 454 of
     heldout-13..23, 432 with the twenty-second's. heldout-13..17 became training data in the
     twenty-third round: of the 251 of heldout-18..23, 239 with fold25's candidate; of the
-    298 of heldout-18..24, 280 with the twenty-third round's shipped model."""
+    298 of heldout-18..24, 280 with the twenty-third round's shipped model; of the 339 of
+    heldout-18..25, 314 with the twenty-fourth's."""
     rules = load_classification()
     emergencies = [r for r in evaluation if r.labels["emergency"] != "none"]
-    assert len(emergencies) == 298
+    assert len(emergencies) == 339
     named = sum(understand(r.text, rules, shipped).emergency == r.labels["emergency"]
                 for r in emergencies)
-    assert named >= 270, named
+    assert named >= 306, named
 
 
 @dataclass(frozen=True)
@@ -403,6 +404,12 @@ HELD_OUT_FLOORS = {
     # over); floors a few lines under that.
     "heldout-24": Floors(category=257, urgent=(82, 76), emergencies=(47, 39),
                          calm=(158, 4)),
+    # Written blind for the twenty-fifth round (298 scored: two lines were near copies of
+    # training lines and left the file); scored with the twenty-fourth round's model and
+    # rules before any change (category 272 of 298; urgent 75 of 75, flagged 36 of 41; 2 of
+    # 165 calm calls handed over); floors a few lines under that.
+    "heldout-25": Floors(category=266, urgent=(75, 71), emergencies=(41, 32),
+                         calm=(165, 5)),
 }
 
 

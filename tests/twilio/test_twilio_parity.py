@@ -239,6 +239,32 @@ def test_question_answered_and_key_1_files_a_direct_answer(
     assert _outcome(sessions, call) == CallOutcome.TICKET
 
 
+@pytest.mark.parametrize("more", ["3", ""])
+def test_a_long_answer_is_read_in_parts_and_3_or_no_key_reads_the_rest(
+        more: str, make_twilio: Any, standin: StandIn, recording_wav: bytes,
+        meant: dict[str, str], sessions: sessionmaker[Session], faq: None) -> None:
+    """kb27: an answer over ``ivr.kb_part_chars`` (here kb026's two sentences at 40) is read
+    by parts, as on the SIP line (ivr.kb_answer.answer_parts): the first with the intro and
+    "继续收听请按3…"; 3 or no key (the redirect) the next, then "问题解决了请按1…"."""
+    twilio = make_twilio(ivr={"kb_part_chars": 40})
+    meant["text"] = QUESTION
+    call, _, root = _speak(twilio, standin, recording_wav)
+    with sessions() as s:
+        entry = kb.get_entry(session=s, entry_id=ENTRY)
+        title, answer = entry.title, entry.answer
+    first, rest = answer.split("。", 1)
+    gather = root[0]
+    assert says(gather) == [prompts.speakable(prompts.kb_intro_text(title)),
+                            prompts.speakable(first + "。"), prompts.text("kb_more")]
+    form = call_form(call, Digits=more) if more else call_form(call)
+    root = twiml(twilio.post("/twilio/answer", form))
+    assert verbs(root) == ["Gather", "Redirect"] and _action(root[0]) == ("/twilio/answer", "")
+    assert says(root[0]) == [prompts.speakable(rest), prompts.text("kb_resolved_ask")]
+    reply = twiml(twilio.post("/twilio/answer", call_form(call, Digits="1")))
+    assert says(reply) == [prompts.text("kb_answered"), prompts.text("goodbye")]
+    assert _ticket(sessions).reply_text == answer  # the 直接答复 is the whole answer
+
+
 @pytest.mark.parametrize("digits", ["2", "", "*", "7"])
 def test_key_2_no_key_or_garbage_after_the_answer_goes_on_as_a_ticket(
         digits: str, make_twilio: Any, standin: StandIn, recording_wav: bytes,

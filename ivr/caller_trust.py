@@ -1,0 +1,44 @@
+"""Whether an inbound caller's number is theirs: the one decision both carriers read.
+
+Key 1 reads out what a number has filed (``ivr.ticket_lookup.open_tickets``) only to a
+caller whose number the carrier vouched for; anyone else keys a ticket number. The SIP
+side finds its evidence in the INVITE (``telephony.sip.identity.caller_identity``: an
+asserted identity or our Kamailio front's carrier mark, from a trusted source), Twilio's
+incoming-call webhook in its STIR/SHAKEN verdict (``StirVerstat``). Both are a
+``telephony.call.CallerVouch``, decided here alone.
+
+Before (loose27), Twilio's ``From`` was taken as the caller's for key 1 whatever Twilio said
+of it: anyone who could reach the number with a spoofed caller ID heard that citizen's
+tickets and their answers, which the SIP side had stopped a round before (loose26).
+"""
+
+from __future__ import annotations
+
+from telephony.call import CallerVouch
+
+# What makes a number the caller's: the carrier gave it (SIP's trusted network), or it
+# signed that it knows the caller and their right to the number (SHAKEN attestation A).
+# B and C attestations vouch for no number (the carrier does not know the caller may use
+# it), a failed PASSporT for nothing: such a caller is asked for a ticket number, as a
+# stranger on the SIP side is. Twilio's own client SDK calls a caller verified at A alone.
+VERIFIED_VOUCHES = frozenset({CallerVouch.NETWORK, CallerVouch.SHAKEN_FULL})
+
+
+def number_verified(vouch: CallerVouch) -> bool:
+    """Whether the caller's number counts as theirs (key 1 reads its tickets)."""
+    return vouch in VERIFIED_VOUCHES
+
+
+def stir_vouch(verstat: str) -> CallerVouch:
+    """Twilio's ``StirVerstat`` (present only on calls that came with a PASSporT) as a vouch:
+    ``TN-Validation-Passed-A`` full, ``-B``/``-C`` partial, ``TN-Validation-Failed*``
+    failed, ``No-TN-Validation``, absent or anything else none. Compared without case:
+    carriers differ in how they spell it."""
+    value = verstat.strip().lower()
+    if value == "tn-validation-passed-a":
+        return CallerVouch.SHAKEN_FULL
+    if value in ("tn-validation-passed-b", "tn-validation-passed-c"):
+        return CallerVouch.SHAKEN_PARTIAL
+    if value.startswith("tn-validation-failed"):
+        return CallerVouch.SHAKEN_FAILED
+    return CallerVouch.NONE

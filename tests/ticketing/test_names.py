@@ -1,0 +1,95 @@
+"""Names (a user's display name, a unit's name, a knowledge entry's title) go through one
+rule, ``ticketing.inputs.clean_name``, wherever they are accepted: the API, the CLI, the
+console's and the TSV import's knowledge entries (loose27).
+
+Zero-width characters were stored as typed: "张\\u200b三" looked like 张三 in every list and
+was another name. They are removed (invisible, from a paste; an error could name nothing
+the sender sees); bidi controls stay refused, naming the field (docs/security.md)."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from config import get_settings
+from hotline.cli import app as cli
+from knowledge import service as kb
+from tests.support.api import auth
+from tests.support.city import City
+from ticketing.actors import Actor
+from ticketing.inputs import InvalidInput, clean_name
+from ticketing.models import Unit, User
+
+INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"]
+BIDI = ["\u200e", "\u200f", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e",
+        "\u2066", "\u2067", "\u2068", "\u2069"]
+KB_HEADER = "id\ttitle\tanswer\tcategory\tkeywords\n"
+
+
+@pytest.mark.parametrize("ch", INVISIBLE)
+def test_zero_width_characters_are_removed_from_a_name(ch: str) -> None:
+    assert clean_name(f"{ch}张{ch}三{ch}", field="name") == "张三"
+
+
+@pytest.mark.parametrize("ch", BIDI)
+def test_a_bidi_control_in_a_name_is_refused_naming_the_field(ch: str) -> None:
+    with pytest.raises(InvalidInput, match="title") as refused:
+        clean_name(f"停水{ch}通知", field="title")
+    assert refused.value.field == "title"
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the rule, not storage
+def test_the_api_stores_names_without_zero_width_characters(
+        client: TestClient, city: City) -> None:
+    admin = auth(city, "admin")
+    r = client.post("/api/v1/units", headers=admin, json={
+        "code": "zw-unit", "name": "\u200b水务\u200d集团\ufeff", "kind": "utility"})
+    assert r.status_code == 201 and r.json()["name"] == "水务集团", r.text
+    r = client.post("/api/v1/users", headers=admin, json={
+        "username": "zw-user", "display_name": "张\u200b三", "role": "operator"})
+    assert r.status_code == 201, r.text
+    users = {u["username"]: u for u in client.get("/api/v1/users", headers=admin).json()}
+    assert users["zw-user"]["display_name"] == "张三"
+    for body in ({"username": "zw-2", "display_name": "\u200b\ufeff", "role": "operator"},
+                 {"username": "zw-3", "display_name": "张\u202e三", "role": "operator"}):
+        r = client.post("/api/v1/users", headers=admin, json=body)
+        assert r.status_code == 422 and "display_name" in r.text, r.text
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the rule, not storage
+def test_the_cli_stores_names_without_zero_width_characters(
+        monkeypatch: pytest.MonkeyPatch, db_url: str,
+        sessions: sessionmaker[Session]) -> None:
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    runner = CliRunner()
+    try:
+        r = runner.invoke(cli, ["unit", "add", "zw-cli", "\u200b供热\u200c公司"])
+        assert r.exit_code == 0, r.output
+        r = runner.invoke(cli, ["user", "add", "zw-cli-user", "--role", "operator",
+                                "--name", "李\ufeff四"])
+        assert r.exit_code == 0, r.output
+    finally:
+        get_settings.cache_clear()
+    with sessions() as s:
+        assert s.scalars(select(Unit.name).where(Unit.code == "zw-cli")).one() == "供热公司"
+        assert s.scalars(select(User.display_name).where(
+            User.username == "zw-cli-user")).one() == "李四"
+
+
+def test_knowledge_titles_lose_zero_width_characters_on_import_and_edit(
+        sessions: sessionmaker[Session]) -> None:
+    actor = Actor.system("test")
+    tsv = KB_HEADER + "kb901\t\u200b办理\u200b居住证\ufeff\t带身份证到派出所办理。\tother\t居住证\n"
+    with sessions() as s:
+        kb.import_tsv(session=s, actor=actor, text=tsv)
+        s.commit()
+        assert kb.get_entry(session=s, entry_id="kb901").title == "办理居住证"
+    with sessions() as s, pytest.raises(InvalidInput, match="line 2"):
+        kb.import_tsv(session=s, actor=actor,
+                      text=KB_HEADER + "kb902\t居住\u202e证\t答复\tother\t\n")
+    fields = kb.EntryFields(title="\u2060办理\u200d护照", answer="到出入境管理处办理。")
+    assert kb.check_fields(fields).title == "办理护照"

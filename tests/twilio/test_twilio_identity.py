@@ -1,0 +1,118 @@
+"""Key 1 on the Twilio carrier reads a number's tickets only when Twilio's STIR/SHAKEN
+verdict vouches for it, by the one decision the SIP line reads (``ivr.caller_trust``).
+
+Before (loose27), Twilio's From was taken as the caller's whatever Twilio said of it: a
+caller who spoofed a citizen's number heard their tickets and the answers to them. Signed
+webhooks (the signature check as it is); socket-free."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from ivr import prompts
+from ivr.caller_trust import VERIFIED_VOUCHES, number_verified, stir_vouch
+from ivr.callrecords import CallOutcome
+from ivr.ticket_lookup import TICKET_TRIES_PER_CALL
+from telephony.call import CallerVouch
+from telephony.sip.identity import caller_identity
+from telephony.sip.message import SipMessage
+from tests.twilio.helpers import CALLER, PUBLIC_BASE, Twilio, call_form, new_sid, says, twiml
+from tests.twilio.test_twilio_flow import _call_record, _filed_earlier
+from ticketing.context import Domain
+
+VICTIM_HEARS = "status_intro"  # the first words of a number's own tickets read out
+
+
+@pytest.mark.parametrize("verstat", [
+    None,  # no PASSporT came with the call (most calls outside the US)
+    "No-TN-Validation",
+    "TN-Validation-Passed-B",  # the carrier knows the caller, not their right to the number
+    "TN-Validation-Passed-C",  # a gateway: knows neither
+    "TN-Validation-Failed-A",
+    "TN-Validation-Failed",
+    "TN-Validation-Passed-A-but-not",
+])
+def test_key_one_from_a_number_twilio_did_not_vouch_for_asks_a_ticket_number(
+        verstat: str | None, twilio: Twilio, sessions: sessionmaker[Session],
+        domain: Domain) -> None:
+    number = _filed_earlier(sessions, domain)  # the citizen whose number is spoofed
+    call = new_sid("CA")
+    extra = {} if verstat is None else {"StirVerstat": verstat}
+    twiml(twilio.post("/twilio/voice", call_form(call, **extra)))
+    root = twiml(twilio.post("/twilio/menu", call_form(call, Digits="1")))
+
+    assert says(root) == [prompts.text("status_ask_ticket")]
+    (gather,) = root.iter("Gather")
+    assert gather.get("action") == f"{PUBLIC_BASE}/twilio/ticket-number"
+    assert gather.get("finishOnKey") == "#"
+    assert not any(number[-4:] in line for line in says(root))
+    # The ticket's own number keyed: its step alone, no answer, nothing of the caller.
+    root = twiml(twilio.post("/twilio/ticket-number", call_form(call, Digits=number)))
+    assert says(root)[:2] == [prompts.status_item_text(number[-4:], "已受理"),
+                              prompts.text("status_done")]
+    assert "Record" in [el.tag for el in root]  # then a new complaint may be spoken
+    twiml(twilio.post("/twilio/status", call_form(call, CallStatus="completed")))
+    assert _call_record(sessions, call).outcome == CallOutcome.STATUS_QUERY
+
+
+def test_key_one_with_full_attestation_reads_the_numbers_tickets(
+        twilio: Twilio, sessions: sessionmaker[Session], domain: Domain) -> None:
+    number = _filed_earlier(sessions, domain)
+    call = new_sid("CA")
+    twiml(twilio.post("/twilio/voice",
+                      call_form(call, StirVerstat="TN-Validation-Passed-A")))
+    root = twiml(twilio.post("/twilio/menu", call_form(call, Digits="1")))
+    spoken = says(root)
+    assert spoken[0] == prompts.text(VICTIM_HEARS)
+    assert spoken[2] == prompts.status_item_text(number[-4:], "已受理")
+
+
+def test_keyed_ticket_numbers_are_capped_per_call(
+        twilio: Twilio, sessions: sessionmaker[Session], domain: Domain) -> None:
+    """As on the SIP line: three numbers a call (# alone is none), then no more, however
+    the action is posted."""
+    number = _filed_earlier(sessions, domain)
+    call = new_sid("CA")
+    twiml(twilio.post("/twilio/voice", call_form(call)))
+    root = twiml(twilio.post("/twilio/ticket-number", call_form(call, Digits="")))
+    assert says(root)[0] == prompts.text("status_ticket_unknown")  # no try used
+    for _ in range(TICKET_TRIES_PER_CALL):
+        twiml(twilio.post("/twilio/menu", call_form(call, Digits="1")))
+        root = twiml(twilio.post("/twilio/ticket-number", call_form(call, Digits="20991231")))
+        assert says(root)[0] == prompts.text("status_ticket_unknown")
+    root = twiml(twilio.post("/twilio/menu", call_form(call, Digits="1")))
+    assert says(root)[0] == prompts.text("status_tries_over")
+    root = twiml(twilio.post("/twilio/ticket-number", call_form(call, Digits=number)))
+    assert says(root)[0] == prompts.text("status_tries_over")
+
+
+def test_a_forged_verdict_on_a_later_webhook_vouches_for_nothing(
+        twilio: Twilio, sessions: sessionmaker[Session], domain: Domain) -> None:
+    """The verdict is the incoming call's: a StirVerstat on the menu's webhook is not
+    read (Twilio signs them all, but the call was answered on the first)."""
+    _filed_earlier(sessions, domain)
+    call = new_sid("CA")
+    twiml(twilio.post("/twilio/voice", call_form(call)))
+    root = twiml(twilio.post("/twilio/menu", call_form(
+        call, Digits="1", StirVerstat="TN-Validation-Passed-A")))
+    assert says(root) == [prompts.text("status_ask_ticket")]
+
+
+def test_sip_and_twilio_read_one_decision() -> None:
+    """The carrier's network (SIP: a trusted source's asserted identity or our front's
+    mark) and SHAKEN's full attestation are the verified vouches; nothing else is."""
+    assert {CallerVouch.NETWORK, CallerVouch.SHAKEN_FULL} == VERIFIED_VOUCHES
+    assert [v for v in CallerVouch if number_verified(v)] == [CallerVouch.NETWORK,
+                                                              CallerVouch.SHAKEN_FULL]
+    assert stir_vouch("tn-validation-passed-a") is CallerVouch.SHAKEN_FULL
+    assert stir_vouch(" TN-Validation-Passed-C ") is CallerVouch.SHAKEN_PARTIAL
+    assert stir_vouch("TN-Validation-Failed-B") is CallerVouch.SHAKEN_FAILED
+    invite = SipMessage((
+        "INVITE sip:12345@127.0.0.1 SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-1\r\n"
+        f"From: <sip:{CALLER}@127.0.0.1>;tag=a\r\nTo: <sip:12345@127.0.0.1>\r\n"
+        "Call-ID: one-rule\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n").encode(),
+        ("127.0.0.1", 5070))
+    assert caller_identity(invite, trusted=False) == (CALLER, CallerVouch.NONE)
+    assert not number_verified(caller_identity(invite, trusted=False)[1])
