@@ -105,8 +105,9 @@ def _audit(session: Session, user: User, actor: Actor, action: AccountAction) ->
 
 
 def bump_directory_version(session: Session) -> None:
-    """A number entered or left the staff numbers: the survey planner checks the closed
-    tickets against the directory again (ticketing.staff_phones.unchecked)."""
+    """A number entered the staff numbers: the survey planner checks the closed tickets
+    against the directory again (ticketing.staff_phones.unchecked). Only where a decision
+    can change: disabling and enabling an account change no filed ticket's standing."""
     bumped = session.execute(update(DirectoryVersion).where(DirectoryVersion.id == 1)
                              .values(version=DirectoryVersion.version + 1))
     if not bumped.rowcount:  # type: ignore[attr-defined]
@@ -128,8 +129,8 @@ def disable_user(*, session: Session, user: User, actor: Actor,
         # disabled before cut-offs were kept (no staff_until) stays staff for good.
         user.staff_until = utcnow() + timedelta(days=staff_number_days)
     user.active = False
-    if user.phone:
-        bump_directory_version(session)
+    # No directory bump: the tickets filed so far keep their standing (staff, filed before
+    # the cut-off), so no decision of the survey planner can change (review55).
     end_sessions(user)
     _audit(session, user, actor, AccountAction.DISABLE)
     session.flush()
@@ -145,8 +146,7 @@ def enable_user(*, session: Session, user: User, actor: Actor) -> None:
         session.add(StaffGap(user_id=user.id, since=user.staff_until, until=now))
     user.active = True
     user.staff_until = None
-    if user.phone:
-        bump_directory_version(session)
+    # No bump: nor does enabling change a filed ticket's standing (the span is kept above).
     _audit(session, user, actor, AccountAction.ENABLE)
     session.flush()
 

@@ -81,15 +81,17 @@ def directory_version(session: Session) -> int:
     return session.scalar(select(DirectoryVersion.version).where(DirectoryVersion.id == 1)) or 0
 
 
-def unchecked(version: int) -> Any:
+def unchecked(version: int | None) -> Any:
     """SQL on Ticket: not yet checked against the directory at ``version`` for its current
-    closure. The survey planner decides only these each tick (a survey, 不参与回访, or
-    neither) and then remembers them (:func:`checked`): before (loose27) it asked every
+    closure (None: never checked for it at any version, a new closure). The survey
+    planner decides only these each tick (a survey, 不参与回访, or neither), new closures
+    first, and then remembers them (:func:`checked`): before (loose27) it asked every
     closed, unanswered ticket of all history on every tick. A number entered later still
-    counts: entering it bumps the version, and every closed ticket is looked at again once."""
-    return or_(Ticket.staff_checked_version.is_(None),
-               Ticket.staff_checked_version != version,
-               Ticket.staff_checked_round != Ticket.redo_count)
+    counts: entering it bumps the version, and every closed ticket is looked at again once.
+    Disabling or enabling an account does not bump it (no filed ticket's standing moves)."""
+    new = or_(Ticket.staff_checked_version.is_(None),
+              Ticket.staff_checked_round != Ticket.redo_count)
+    return new if version is None else or_(new, Ticket.staff_checked_version != version)
 
 
 def checked(*, session: Session, seen: list[tuple[int, int]], version: int) -> None:

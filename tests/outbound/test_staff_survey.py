@@ -163,6 +163,43 @@ def test_the_planner_decides_each_closure_once_until_the_directory_moves(
     assert marked == [numbers[2]]
 
 
+def test_new_closures_are_decided_before_the_history_a_bump_reopens(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """review55: after a version bump every closed, unanswered ticket of history was
+    decided again oldest first, a batch a tick, ahead of the day's new closures (whose
+    surveys waited behind it). A closure never decided goes first."""
+    monkeypatch.setattr(planner, "SURVEY_CHECKS_PER_TICK", 1)
+    old = new_ticket(ob_sessions, ob_domain, ob_city, phone="13811110010")
+    close_ticket(ob_sessions, ob_domain, ob_city, old)
+    _planned(ob_sessions, ob_domain)
+    with transaction(ob_sessions) as s:
+        add_user(session=s, username="late-handler", display_name="后登记承办人",
+                 role=Role.HANDLER, unit_code="bj-water", phone="13811110019")
+    new = new_ticket(ob_sessions, ob_domain, ob_city, phone="13811110011")
+    close_ticket(ob_sessions, ob_domain, ob_city, new)
+    _planned(ob_sessions, ob_domain)
+    assert len(tasks(ob_sessions, new, Kind.SURVEY_CALL.value)) == 1
+    assert _unchecked(ob_sessions) == 1  # the history's turn comes next
+    _planned(ob_sessions, ob_domain)
+    assert _unchecked(ob_sessions) == 0
+
+
+def test_disabling_and_enabling_an_account_reopen_no_closure(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """review55: disabling or enabling an account bumped the directory's version, so every
+    closure of history was decided again, although neither changes a filed ticket's
+    standing (a re-disable keeps the cut-off, enabling keeps the citizen span)."""
+    number = new_ticket(ob_sessions, ob_domain, ob_city, phone="13811110012")
+    close_ticket(ob_sessions, ob_domain, ob_city, number)
+    _planned(ob_sessions, ob_domain)
+    assert _unchecked(ob_sessions) == 0
+    _account(ob_sessions, ob_city, "disable", days=0)
+    assert _unchecked(ob_sessions) == 0
+    _account(ob_sessions, ob_city, "enable")
+    assert _unchecked(ob_sessions) == 0
+
+
 def test_a_disabled_accounts_number_is_staff_for_the_tickets_filed_until_its_staff_until(
         ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
     """loose27: a disabled account's number stayed a staff number for good: a handler who
