@@ -77,6 +77,7 @@ from ivr.decisions import (
     emergency_target,
     file_direct_answer,
     handover_way,
+    keyed_digits,
     next_step,
     offer_reply,
     readback_sentence,
@@ -507,9 +508,7 @@ class Dialogue:
                 return None
             if key is None or key == "#":
                 break
-            if key.isdigit():
-                digits += key
-            # "*" and the letter keys are no part of a number: ignored.
+            digits += keyed_digits(key)
         return digits
 
     def _recording_failed(self) -> None:

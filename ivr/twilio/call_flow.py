@@ -48,6 +48,7 @@ from ivr.decisions import (
     file_direct_answer,
     file_emergency,
     handover_way,
+    keyed_digits,
     offer_pending,
     offer_reply,
     readback_sentence,
@@ -318,7 +319,7 @@ class TwilioDialogue:
             if call.journal.ticket_number and then == "file":
                 return self._replay(call)  # a repeated webhook: filed already
             call.intake.key(digits[:MAX_CALLBACK_DIGITS])
-            number = phones.callback_number("".join(filter(str.isdigit, digits)))
+            number = phones.callback_number(keyed_digits(digits))
             if number is None and digits.strip("#") and attempt < 2:
                 call.save()
                 return twiml.ask_callback_number(self.urls, then=then, attempt=attempt + 1)
@@ -690,7 +691,7 @@ class TwilioDialogue:
             if call is None:
                 return twiml.unknown_call()
             j = call.journal
-            number = digits.strip()
+            number = keyed_digits(digits)
             if not number:  # # at once: no number keyed, no try used (as on SIP)
                 return twiml.status_keyed(prompts.text("status_ticket_unknown"),
                                           self.settings, self.urls)

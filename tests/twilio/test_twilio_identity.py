@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ivr import prompts
 from ivr.caller_trust import VERIFIED_VOUCHES, number_verified, stir_vouch
 from ivr.callrecords import CallOutcome
+from ivr.decisions import keyed_digits
 from ivr.ticket_lookup import TICKET_TRIES_PER_CALL
 from telephony.call import CallerVouch
 from telephony.sip.identity import caller_identity
@@ -85,6 +86,21 @@ def test_keyed_ticket_numbers_are_capped_per_call(
     assert says(root)[0] == prompts.text("status_tries_over")
     root = twiml(twilio.post("/twilio/ticket-number", call_form(call, Digits=number)))
     assert says(root)[0] == prompts.text("status_tries_over")
+
+
+def test_a_star_keyed_in_a_ticket_number_is_ignored_as_on_sip(
+        twilio: Twilio, sessions: sessionmaker[Session], domain: Domain) -> None:
+    """review55: SIP drops ``*`` from a keyed number, Twilio looked ``*2612…`` up as keyed
+    and found nothing: one rule (``ivr.decisions.keyed_digits``) for both carriers."""
+    number = _filed_earlier(sessions, domain)
+    call = new_sid("CA")
+    twiml(twilio.post("/twilio/voice", call_form(call)))
+    twiml(twilio.post("/twilio/menu", call_form(call, Digits="1")))
+    keyed = f"*{number[:4]}*{number[4:]}"
+    root = twiml(twilio.post("/twilio/ticket-number", call_form(call, Digits=keyed)))
+    assert says(root)[0] == prompts.status_item_text(number[-4:], "已受理")
+    assert keyed_digits(keyed) == number
+    assert keyed_digits("*#AB") == ""
 
 
 def test_a_forged_verdict_on_a_later_webhook_vouches_for_nothing(
