@@ -7,6 +7,8 @@ webhooks (the signature check as it is); socket-free."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -86,6 +88,34 @@ def test_keyed_ticket_numbers_are_capped_per_call(
     assert says(root)[0] == prompts.text("status_tries_over")
     root = twiml(twilio.post("/twilio/ticket-number", call_form(call, Digits=number)))
     assert says(root)[0] == prompts.text("status_tries_over")
+
+
+def test_keyed_ticket_numbers_are_capped_across_calls_by_from(
+        make_twilio: Any, sessions: sessionmaker[Session], domain: Domain) -> None:
+    """review55: only 3 a call, so calling again walked the sequential numbers (what
+    loose26 closed on SIP). The SIP line's shared count (``KeyedLookups``), keyed by the
+    caller's From: another From, and a withheld one, keep their own calls' numbers."""
+    twilio = make_twilio(ivr={"ticket_numbers_per_address": 4})
+    number = _filed_earlier(sessions, domain)
+
+    def keyed(call: str, caller: str, digits: str) -> list[str]:
+        twiml(twilio.post("/twilio/menu", call_form(call, Digits="1", From=caller)))
+        return says(twiml(twilio.post("/twilio/ticket-number",
+                                      call_form(call, Digits=digits, From=caller))))
+
+    first, second = new_sid("CA"), new_sid("CA")
+    for call in (first, second):
+        twiml(twilio.post("/twilio/voice", call_form(call)))
+    for _ in range(TICKET_TRIES_PER_CALL):
+        assert keyed(first, CALLER, "20991231")[0] == prompts.text("status_ticket_unknown")
+    assert keyed(second, CALLER, "20991232")[0] == prompts.text("status_ticket_unknown")
+    root = twiml(twilio.post("/twilio/menu", call_form(second, Digits="1")))
+    assert says(root)[0] == prompts.text("status_tries_over")  # the From's 4 spent
+    for caller in ("+8613900009999", "anonymous"):
+        other = new_sid("CA")
+        twiml(twilio.post("/twilio/voice", call_form(other, From=caller)))
+        assert keyed(other, caller, number)[0] == prompts.status_item_text(number[-4:],
+                                                                            "已受理")
 
 
 def test_a_star_keyed_in_a_ticket_number_is_ignored_as_on_sip(
