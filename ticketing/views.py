@@ -4,8 +4,9 @@ SQLite the requests filing tickets at once share one (ticketing.group_commit).""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from typing import Annotated
 
 import anyio.to_thread
@@ -13,6 +14,7 @@ from fastapi import APIRouter, File, Header, HTTPException, Query, Request, Uplo
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
+from starlette.datastructures import State
 
 from config import Settings
 from ticketing import (
@@ -32,7 +34,7 @@ from ticketing.deps import (
     RowIdPath,
     Token,
     authenticated,
-    known_token,
+    known_to_app,
     require,
     unit_of_work,
 )
@@ -148,42 +150,55 @@ async def create_ticket(
         alias=idempotency.HEADER, pattern=idempotency.KEY_PATTERN,
         description=IDEMPOTENCY_KEY_HELP)] = None,
 ) -> TicketOut:
+    filing = Filing(body=body, token=token, domain=domain, key=idempotency_key)
     writer = filing_writer(request)
     if writer is None:
-        return await anyio.to_thread.run_sync(_file_alone, body, request, token, domain,
-                                              idempotency_key, limiter=intake_limiter(request))
-    filing = await anyio.to_thread.run_sync(understood_filing, body, request, token, domain,
-                                            idempotency_key)
+        return await anyio.to_thread.run_sync(_file_alone, request, filing,
+                                              limiter=intake_limiter(request))
+    if not writer.prepares:
+        filing = await anyio.to_thread.run_sync(understood_filing, request.app.state, filing)
+    # Else handed over unclassified: the writer's thread classifies the group before its
+    # BEGIN, and the request takes no thread hop of its own.
     return await writer.submit(filing)
 
 
 @dataclass(frozen=True)
 class Filing:
-    """One request's ticket, classified, for ``write_filing``."""
+    """One request's ticket for ``write_filing``; ``understood`` once classified
+    (``understood_filing``)."""
 
     body: TicketCreate
     token: str
     domain: Domain
     key: str | None
-    understood: Understanding | None
+    understood: Understanding | None = None
 
 
-def understood_filing(body: TicketCreate, request: Request, token: str, domain: Domain,
-                      idempotency_key: str | None) -> Filing:
+def understood_filing(state: State, filing: Filing) -> Filing:
+    """``filing`` classified, outside any transaction, for a known token of a role that may
+    file (else its 401 or 403, and nothing classified)."""
     # Classified before the transaction: on SQLite the transaction holds the write lock
     # from its first statement, and every other creator would wait for the classifier.
     # Only for a known token of a role that may file: classifying is the costliest step
     # a stranger (or a handler, refused below anyway) could buy.
-    known_token(request, token, *FILING_ROLES)
-    return Filing(body=body, token=token, domain=domain, key=idempotency_key,
-                  understood=service.understand_demand(domain=domain, demand=body.demand))
+    known_to_app(state, filing.token, *FILING_ROLES)
+    return replace(filing, understood=service.understand_demand(
+        domain=filing.domain, demand=filing.body.demand))
+
+
+# app.state flag: the filing writer's thread classifies (hotline.app.api_worker_app). Measured
+# (docs/scaling.md, twenty-fifth round): with two API processes on SQLite it saved ~0.5 ms
+# of CPU a ticket, with one it did not pay (nothing classified while SQLite worked).
+CLASSIFY_IN_WRITER = "classify_in_writer"
 
 
 def filing_writer(request: Request) -> GroupCommit[Filing, TicketOut] | None:
     """The app's writer of API filings on SQLite (ticketing.group_commit): the requests
-    waiting to file at once share one transaction, each in its own savepoint. SQLite's
+    waiting to file at once share one transaction. SQLite's
     writers take turns anyway (one lock), so a group costs no concurrency and saves each
-    filing its own BEGIN, COMMIT and turn (docs/scaling.md, twenty-fourth round).
+    filing its own BEGIN, COMMIT and turn (docs/scaling.md, twenty-fourth round). The
+    writer's thread also checks each filing's token and classifies it, before the BEGIN,
+    in an API worker of several processes (``CLASSIFY_IN_WRITER``; twenty-fifth round).
 
     None on PostgreSQL: there the transactions of one process run side by side, and one
     writer (or two) a process filed fewer tickets a second than eight lone transactions
@@ -193,14 +208,16 @@ def filing_writer(request: Request) -> GroupCommit[Filing, TicketOut] | None:
         return None
     writer: GroupCommit[Filing, TicketOut] | None = getattr(state, "filing_writer", None)
     if writer is None:
-        writer = state.filing_writer = GroupCommit(state.sessions, write_filing)
+        by_writer = getattr(state, CLASSIFY_IN_WRITER, False)
+        writer = state.filing_writer = GroupCommit(
+            state.sessions, write_filing,
+            prepare=partial(understood_filing, state) if by_writer else None)
     return writer
 
 
-def _file_alone(body: TicketCreate, request: Request, token: str, domain: Domain,
-                idempotency_key: str | None) -> TicketOut:
+def _file_alone(request: Request, filing: Filing) -> TicketOut:
     """A filing in a transaction of its own, in the request's thread."""
-    filing = understood_filing(body, request, token, domain, idempotency_key)
+    filing = understood_filing(request.app.state, filing)
     session: Session = request.app.state.sessions()
     try:
         shown = write_filing(session, filing)
