@@ -202,12 +202,18 @@ class GroupCommit(Generic[Item, Outcome]):
         try:
             try:
                 for item in items:
+                    outcome: Outcome | Exception
                     try:
                         if alone:
-                            outcomes.append(self._write_one(session, item))
-                            continue
-                        with session.begin_nested():
-                            outcomes.append(self._write_one(session, item))
+                            outcome = self._write_one(session, item)
+                        else:
+                            # Its outcome kept until the savepoint is released: the
+                            # release flushes the filing's pending rows and may fail, and
+                            # an outcome appended inside the block would then be followed
+                            # by that error, two answers for one filing and every later
+                            # answer given to the wrong request (review57).
+                            with session.begin_nested():
+                                outcome = self._write_one(session, item)
                     except Exception as exc:
                         if alone or database_unavailable(exc) or not _usable(session):
                             # Alone, its error is its answer, nothing committed. Else the
@@ -215,7 +221,8 @@ class GroupCommit(Generic[Item, Outcome]):
                             # back): the group's transaction is lost; every filing gets
                             # what a lone request got.
                             raise
-                        outcomes.append(exc)
+                        outcome = exc
+                    outcomes.append(outcome)
                 session.commit()
             except Exception as exc:
                 log.debug("a group of %d filings not committed: %s", len(items), exc)

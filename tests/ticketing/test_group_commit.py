@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from fastapi import HTTPException
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event, func, select, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, String, event, func, select, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from starlette.datastructures import State
 
 from tests.support.api import auth
@@ -494,3 +494,55 @@ def test_the_api_classifies_in_the_writer_only_in_an_api_worker_of_several(
                            headers={"Authorization": "Bearer nobody"})
     handler = client.post("/api/v1/tickets", json=BODY, headers=auth(city, "cy-handler"))
     assert (stranger.status_code, handler.status_code) == (401, 403)
+
+
+class _Probe(DeclarativeBase):
+    pass
+
+
+class ProbeRow(_Probe):
+    """A row of the tests' own (the writer is generic): its ``name`` refused only when the
+    row is flushed, as a filing's pending rows (a receipt's trail) are."""
+
+    __tablename__ = "group_commit_probe"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(20), nullable=False)
+
+
+@pytest.fixture
+def probe(sessions: sessionmaker[Session]) -> Iterator[sessionmaker[Session]]:
+    engine = sessions.kw["bind"]
+    _Probe.metadata.create_all(engine)
+    yield sessions
+    _Probe.metadata.drop_all(engine)
+
+
+def probe_names(sessions: sessionmaker[Session]) -> list[str | None]:
+    with sessions() as s:
+        return list(s.scalars(select(ProbeRow.name).order_by(ProbeRow.id)))
+
+
+def answers(outcomes: list[Any]) -> list[str]:
+    return [type(o).__name__ if isinstance(o, BaseException) else o for o in outcomes]
+
+
+def test_a_filing_failing_at_its_savepoints_release_answers_once(
+        probe: sessionmaker[Session]) -> None:
+    """review57 #1: "bad" leaves its row pending (flushed only when its savepoint is
+    released, and refused then). Before: it was answered twice (its 201 and the error),
+    "c" got "bad"'s error though it committed (resent: filed twice) and the writer's
+    zip(strict=True) failed."""
+    def write_one(session: Session, item: str) -> str:
+        session.add(ProbeRow(name=None if item == "bad" else item))
+        if item != "bad":
+            session.flush()
+        return f"201 {item}"
+
+    async def three() -> list[Any]:
+        group = GroupCommit(probe, write_one)
+        return await asyncio.gather(*(group.submit(x) for x in ["a", "bad", "c"]),
+                                    return_exceptions=True)
+
+    assert answers(asyncio.run(three())) == ["201 a", "IntegrityError", "201 c"]
+    assert probe_names(probe) == ["a", "c"]
+
