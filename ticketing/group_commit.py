@@ -175,6 +175,11 @@ class GroupCommit(Generic[Item, Outcome]):
             try:
                 for item in items:
                     outcomes.append(self._write_one(session, item))
+                    # Its pending rows written now, inside its own try: left for the
+                    # COMMIT, a filing's failing row (the last one's, or any left
+                    # unflushed) would be taken for a failed commit and fail the whole
+                    # group, never written again a savepoint each (review57).
+                    session.flush()
             except Exception as exc:
                 if database_unavailable(exc):
                     # The group's transaction is lost, as it would be in savepoints:

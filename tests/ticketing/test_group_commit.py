@@ -546,3 +546,16 @@ def test_a_filing_failing_at_its_savepoints_release_answers_once(
     assert answers(asyncio.run(three())) == ["201 a", "IntegrityError", "201 c"]
     assert probe_names(probe) == ["a", "c"]
 
+
+def test_a_filing_failing_at_the_commit_fails_itself_not_the_group(
+        probe: sessionmaker[Session]) -> None:
+    """review57 #2: the last filing's rows left pending were written at COMMIT, whose
+    failure failed the whole group without the retry a savepoint each. Now each filing's
+    rows are flushed in its own try: "bad" answers its error, "good" commits."""
+    def write_one(session: Session, item: str) -> str:
+        session.add(ProbeRow(name=None if item == "bad" else item))  # pending
+        return f"201 {item}"
+
+    assert answers(GroupCommit(probe, write_one).write(["good", "bad"])) == [
+        "201 good", "IntegrityError"]
+    assert probe_names(probe) == ["good"]
