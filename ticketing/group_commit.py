@@ -56,9 +56,10 @@ class GroupCommit(Generic[Item, Outcome]):
     a filing failed) and returns what its request answers.
 
     ``prepare(item)``, if given, is what each filing needs done before any transaction (the
-    API's: its token checked, its demand classified); the writer's thread runs it for the
-    whole group before BEGIN, so the request hops to no thread of its own and no other
-    thread competes for the GIL while the group is written. Its error answers that filing
+    API's: its demand classified; its token was checked in the request's thread, as any
+    database read must be: here it would hold up the whole group); the writer's thread runs
+    it for the whole group before BEGIN, so the request hops to no thread of its own and no
+    other thread competes for the GIL while the group is written. Its error answers that filing
     only, which then takes no part in the transaction.
 
     ``submit`` is called on the event loop; ``write`` (the group's transaction) runs in a

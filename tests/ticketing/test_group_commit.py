@@ -23,7 +23,7 @@ from starlette.datastructures import State
 
 from tests.support.api import auth
 from tests.support.city import City
-from ticketing import service, views
+from ticketing import deps, service, views
 from ticketing.context import Domain
 from ticketing.db import database_unavailable, make_engine, make_session_factory
 from ticketing.deps import TokenGate
@@ -41,7 +41,7 @@ BODY = {"caller_phone": "13811112222", "demand": "朝阳区望京西园三区5�
 def filing(city: City, domain: Domain, *, user: str = "operator", key: str | None = None,
            **fields: Any) -> Filing:
     body = TicketCreate(**{**BODY, **fields})
-    return Filing(body=body, token=city.tokens[user], domain=domain, key=key,
+    return Filing(body=body, token=city.tokens[user], domain=domain, key=key, classified=True,
                   understood=service.understand_demand(domain=domain, demand=body.demand))
 
 
@@ -559,3 +559,67 @@ def test_a_filing_failing_at_the_commit_fails_itself_not_the_group(
     assert answers(GroupCommit(probe, write_one).write(["good", "bad"])) == [
         "201 good", "IntegrityError"]
     assert probe_names(probe) == ["good"]
+
+
+def test_the_writer_only_classifies_short_demands_of_known_tokens(
+        client: TestClient, city: City, db_url: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """review57 #3: in an API worker of several (SQLite), a token not known a moment ago is
+    read from the database in the request's thread, and a long demand classified there:
+    the writer's thread, which every filing of its group waits for, only classifies the
+    short demands of known tokens. Before: both were done in the writer's thread."""
+    state = client.app.state  # type: ignore[attr-defined]
+    setattr(state, views.CLASSIFY_IN_WRITER, True)
+
+    class Request:  # what filing_writer reads of a request
+        app = client.app
+
+    shared = filing_writer(Request())  # type: ignore[arg-type]
+    if db_url.startswith("postgresql"):  # no writer: each files alone
+        assert shared is None
+        return
+    assert shared is not None and shared.prepares
+    # The writer's own work before the group's BEGIN (the transaction reads the token's
+    # user again, as every unit of work does: not counted here).
+    in_writer = threading.local()
+    prepare = shared._prepare
+    assert prepare is not None
+
+    def flagged(item: Filing) -> Filing:
+        in_writer.on = True
+        try:
+            return prepare(item)
+        finally:
+            in_writer.on = False
+
+    shared._prepare = flagged
+    steps: list[tuple[str, bool]] = []
+    read_token, understand = deps.actor_for_token, service.understand_demand
+
+    def reading(**kwargs: Any) -> Any:
+        if getattr(in_writer, "on", False):  # else the request's, or its transaction's
+            steps.append(("token read", True))
+        return read_token(**kwargs)
+
+    def classify(**kwargs: Any) -> Any:
+        steps.append((f"classify {len(kwargs['demand'])}", getattr(in_writer, "on", False)))
+        return understand(**kwargs)
+
+    monkeypatch.setattr(deps, "actor_for_token", reading)
+    monkeypatch.setattr(service, "understand_demand", classify)
+    short = BODY["demand"]
+    long = (short * 40)[:views.WRITER_CLASSIFIES_UP_TO + 1]
+    for demand in (short, short, long):
+        filed = client.post("/api/v1/tickets", headers=auth(city, "operator"),
+                            json={**BODY, "demand": demand, "category": None})
+        assert filed.status_code == 201 and filed.json()["category"] == "water"
+    assert steps == [(f"classify {len(short)}", True),
+                     (f"classify {len(short)}", True), (f"classify {len(long)}", False)]
+    steps.clear()
+    stranger = client.post("/api/v1/tickets", json=BODY,
+                           headers={"Authorization": "Bearer nobody"})
+    handler = client.post("/api/v1/tickets", json=BODY, headers=auth(city, "cy-handler"))
+    again = client.post("/api/v1/tickets", json=BODY, headers=auth(city, "cy-handler"))
+    assert (stranger.status_code, handler.status_code, again.status_code) == (401, 403, 403)
+    # Their tokens read in the requests' threads; nothing classified for them.
+    assert steps == []
