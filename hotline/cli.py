@@ -137,8 +137,10 @@ def serve(
         help="all: everything in one process; api: the HTTP API only; ivr: the SIP IVR and "
              "speech; outbound: the outbound worker and the ticket jobs")] = ServeRole.ALL,
     workers: Annotated[int | None, typer.Option(
-        help="API worker processes (--role api only; default: one per core, 1 with Twilio "
-             "or an SQLite database in memory)", show_default=False)] = None,
+        help="API worker processes (--role api only; default: one per core on PostgreSQL, "
+             "up to 2 on SQLite; 1 with Twilio or an SQLite database in memory or named by "
+             "a file: URI). Each holds its own classifier, ~0.5 GB resident",
+        show_default=False)] = None,
 ) -> None:
     """Run the HTTP API, the SIP front end and the schedulers (or one of them: --role)."""
     # Imported here, as the app below: `hotline`'s other commands never log this way.

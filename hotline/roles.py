@@ -103,9 +103,15 @@ def check_workers(role: ServeRole, workers: int) -> None:
 
 
 
+# API workers an SQLite database gets by default, however many cores: two were measured on
+# 2 cores (docs/scaling.md, twenty-fifth round); more would all take turns for the one
+# write lock, and each holds its own classifier (~0.5 GB resident, review57).
+SQLITE_API_WORKERS = 2
+
+
 def default_workers(role: ServeRole, settings: Settings, cores: int | None = None) -> int:
-    """How many processes `hotline serve` runs when --workers is not given: one per core for
-    the API role, else one.
+    """How many processes `hotline serve` runs when --workers is not given: for the API role
+    one per core on PostgreSQL, up to ``SQLITE_API_WORKERS`` on SQLite; else one.
 
     One process files tickets on one core (the GIL): on a 2-core node it served about 60
     tickets/s and fell seconds behind at 100/s offered, where two kept up (docs/scaling.md).
@@ -113,13 +119,17 @@ def default_workers(role: ServeRole, settings: Settings, cores: int | None = Non
     write lock on a file lock beside the database (``ticketing.db.writer_lock_path``), and
     since the API writes its filings in groups (twenty-fourth round) two processes on a quiet
     2-core node filed 274 tickets/s with a p95 of 219 ms where one filed 205/s with 360 ms
-    (docs/scaling.md, twenty-fifth round); an SQLite database without that lock file (in
-    memory: each process would have its own) stays at one. The other roles must run once.
+    (docs/scaling.md, twenty-fifth round); that is all that was measured, and more than two
+    would only queue for the same lock, each with its own ~0.5 GB, so SQLite stops at two
+    (a 16-core node would have started 16). An SQLite database without that lock file (in
+    memory, or a ``file:`` URI, which may name memory: each process could have its own)
+    stays at one. The other roles must run once.
     An install that uses Twilio stays at one: the webhooks of one call are serialised by a
     lock in the process (docs/twilio.md, "Limits")."""
     url = settings.database_url
-    shared = (make_url(url).get_backend_name() == "postgresql"
-              or writer_lock_path(url) is not None)
-    if PARTS[role] != {Part.HTTP} or twilio_in_use(settings) or not shared:
+    postgresql = make_url(url).get_backend_name() == "postgresql"
+    if PARTS[role] != {Part.HTTP} or twilio_in_use(settings) \
+            or not (postgresql or writer_lock_path(url) is not None):
         return 1
-    return max(1, cores if cores is not None else (os.cpu_count() or 1))
+    per_core = max(1, cores if cores is not None else (os.cpu_count() or 1))
+    return per_core if postgresql else min(per_core, SQLITE_API_WORKERS)

@@ -56,9 +56,10 @@ class GroupCommit(Generic[Item, Outcome]):
     a filing failed) and returns what its request answers.
 
     ``prepare(item)``, if given, is what each filing needs done before any transaction (the
-    API's: its token checked, its demand classified); the writer's thread runs it for the
-    whole group before BEGIN, so the request hops to no thread of its own and no other
-    thread competes for the GIL while the group is written. Its error answers that filing
+    API's: its demand classified; its token was checked in the request's thread, as any
+    database read must be: here it would hold up the whole group); the writer's thread runs
+    it for the whole group before BEGIN, so the request hops to no thread of its own and no
+    other thread competes for the GIL while the group is written. Its error answers that filing
     only, which then takes no part in the transaction.
 
     ``submit`` is called on the event loop; ``write`` (the group's transaction) runs in a
@@ -175,6 +176,11 @@ class GroupCommit(Generic[Item, Outcome]):
             try:
                 for item in items:
                     outcomes.append(self._write_one(session, item))
+                    # Its pending rows written now, inside its own try: left for the
+                    # COMMIT, a filing's failing row (the last one's, or any left
+                    # unflushed) would be taken for a failed commit and fail the whole
+                    # group, never written again a savepoint each (review57).
+                    session.flush()
             except Exception as exc:
                 if database_unavailable(exc):
                     # The group's transaction is lost, as it would be in savepoints:
@@ -202,12 +208,18 @@ class GroupCommit(Generic[Item, Outcome]):
         try:
             try:
                 for item in items:
+                    outcome: Outcome | Exception
                     try:
                         if alone:
-                            outcomes.append(self._write_one(session, item))
-                            continue
-                        with session.begin_nested():
-                            outcomes.append(self._write_one(session, item))
+                            outcome = self._write_one(session, item)
+                        else:
+                            # Its outcome kept until the savepoint is released: the
+                            # release flushes the filing's pending rows and may fail, and
+                            # an outcome appended inside the block would then be followed
+                            # by that error, two answers for one filing and every later
+                            # answer given to the wrong request (review57).
+                            with session.begin_nested():
+                                outcome = self._write_one(session, item)
                     except Exception as exc:
                         if alone or database_unavailable(exc) or not _usable(session):
                             # Alone, its error is its answer, nothing committed. Else the
@@ -215,7 +227,8 @@ class GroupCommit(Generic[Item, Outcome]):
                             # back): the group's transaction is lost; every filing gets
                             # what a lone request got.
                             raise
-                        outcomes.append(exc)
+                        outcome = exc
+                    outcomes.append(outcome)
                 session.commit()
             except Exception as exc:
                 log.debug("a group of %d filings not committed: %s", len(items), exc)

@@ -155,11 +155,36 @@ async def create_ticket(
     if writer is None:
         return await anyio.to_thread.run_sync(_file_alone, request, filing,
                                               limiter=intake_limiter(request))
-    if not writer.prepares:
-        filing = await anyio.to_thread.run_sync(understood_filing, request.app.state, filing)
-    # Else handed over unclassified: the writer's thread classifies the group before its
-    # BEGIN, and the request takes no thread hop of its own.
+    state = request.app.state
+    if not writer.prepares or len(body.demand) > WRITER_CLASSIFIES_UP_TO:
+        # Classified in the request's thread: one process (nothing gained in the writer),
+        # or a long demand, whose classifying (up to ~60 ms of CPU at 5000 characters)
+        # would hold up every filing of its group.
+        filing = await anyio.to_thread.run_sync(understood_filing, state, filing)
+    elif not _known_at_once(state, filing.token):
+        # An unknown token is a database read: in the request's thread, not queued in the
+        # writer's where every filing of the group would wait for it (review57).
+        await anyio.to_thread.run_sync(known_to_app, state, filing.token, *FILING_ROLES)
+    # Else handed over unclassified, its token known: the writer's thread classifies the
+    # group before its BEGIN, and the request takes no thread hop of its own.
     return await writer.submit(filing)
+
+
+# The longest demand the filing writer's thread classifies (characters); a longer one is
+# classified in the request's thread. Measured (docs/scaling.md, twenty-fifth round, mend57):
+# ~3 ms of CPU for a usual demand (50 characters), ~9 ms at 500, ~60 ms at 5000.
+WRITER_CLASSIFIES_UP_TO = 500
+
+
+def _known_at_once(state: State, token: str) -> bool:
+    """``token`` named a user of a role that may file a moment ago (``TokenGate``, memory
+    only: no thread needed); a known user of another role is refused here (403). False:
+    not known, to be checked against the database (``known_to_app``)."""
+    actor = state.token_gate.recent_actor(token)
+    if actor is None:
+        return False
+    require(actor, *FILING_ROLES)
+    return True
 
 
 @dataclass(frozen=True)
@@ -172,17 +197,24 @@ class Filing:
     domain: Domain
     key: str | None
     understood: Understanding | None = None
+    # Classified (``understood`` may be None then: nothing understood of the demand).
+    classified: bool = False
 
 
 def understood_filing(state: State, filing: Filing) -> Filing:
     """``filing`` classified, outside any transaction, for a known token of a role that may
-    file (else its 401 or 403, and nothing classified)."""
+    file (else its 401 or 403, and nothing classified); as it is if classified already (a
+    long demand, classified in the request's thread before the writer got it). The token
+    was checked in the request's thread before a filing is handed to the writer: there
+    the check is a memory read (``TokenGate``), only the classifying is the writer's."""
+    if filing.classified:
+        return filing
     # Classified before the transaction: on SQLite the transaction holds the write lock
     # from its first statement, and every other creator would wait for the classifier.
     # Only for a known token of a role that may file: classifying is the costliest step
     # a stranger (or a handler, refused below anyway) could buy.
     known_to_app(state, filing.token, *FILING_ROLES)
-    return replace(filing, understood=service.understand_demand(
+    return replace(filing, classified=True, understood=service.understand_demand(
         domain=filing.domain, demand=filing.body.demand))
 
 
@@ -197,8 +229,9 @@ def filing_writer(request: Request) -> GroupCommit[Filing, TicketOut] | None:
     waiting to file at once share one transaction. SQLite's
     writers take turns anyway (one lock), so a group costs no concurrency and saves each
     filing its own BEGIN, COMMIT and turn (docs/scaling.md, twenty-fourth round). The
-    writer's thread also checks each filing's token and classifies it, before the BEGIN,
-    in an API worker of several processes (``CLASSIFY_IN_WRITER``; twenty-fifth round).
+    writer's thread also classifies each filing (its token checked in the request's
+    thread), before the BEGIN, in an API worker of several processes
+    (``CLASSIFY_IN_WRITER``; twenty-fifth round; a long demand excepted, mend57).
 
     None on PostgreSQL: there the transactions of one process run side by side, and one
     writer (or two) a process filed fewer tickets a second than eight lone transactions
