@@ -67,7 +67,7 @@ def start_service(db_url: str, port: int, workdir: Path,
     token = next(line.split()[-2] for line in out.stdout.splitlines() if "operator" in line
                  and "│" in line)
     # Only the API: the IVR and the schedulers are not what this measures.
-    # No --workers: the shipped default (one per core on PostgreSQL, one on SQLite).
+    # No --workers: the shipped default (one per core; one with Twilio or SQLite in memory).
     cmd = [hotline, "serve", "--port", str(port), "--role", "api"]
     if workers is not None:
         cmd += ["--workers", str(workers)]

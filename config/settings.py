@@ -333,6 +333,12 @@ class TwilioSettings(BaseModel):
     verify_signatures: bool = True
     # How long the dialer waits for Twilio's final status callback of a call.
     call_result_timeout_seconds: float = 180.0
+    # How long a request to Twilio's REST API (creating a call or an SMS, looking one up)
+    # may go unanswered. Twilio's client waits forever by default: an API that took the
+    # connection and said nothing held the worker's thread and its lease for good (judge27).
+    # A create unanswered within it may still have been carried out: it is looked up, never
+    # sent again (outbound.dialers.created_or_none, mend56).
+    api_timeout_seconds: float = Field(default=15.0, gt=0)
     # Inbound webhooks: Twilio gives up on a webhook after 15 s, so download + decoding
     # get this much of it; past it the ticket is made with the transcription backlog.
     webhook_budget_seconds: float = 9.0

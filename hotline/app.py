@@ -54,7 +54,7 @@ from ticketing.outage import first_line
 from ticketing.schemas import ERROR_RESPONSES
 from ticketing.service import InvalidInput, NotFound
 from ticketing.states import PermissionDenied, ReasonRequired, TransitionError
-from ticketing.views import public_router, router
+from ticketing.views import CLASSIFY_IN_WRITER, public_router, router
 from ticketing.workcalendar import schedule_gap
 
 log = logging.getLogger("hotline.app")
@@ -539,4 +539,7 @@ def api_worker_app() -> FastAPI:
     accepts once warm: the other workers serve meanwhile."""
     settings = get_settings()
     setup_logging(json_lines=settings.log_json)
-    return create_app(settings, role=ServeRole.API, serve_when_warm=True)
+    app = create_app(settings, role=ServeRole.API, serve_when_warm=True)
+    # One of several processes: its filing writer classifies (ticketing.views).
+    setattr(app.state, CLASSIFY_IN_WRITER, True)
+    return app

@@ -137,8 +137,10 @@ def serve(
         help="all: everything in one process; api: the HTTP API only; ivr: the SIP IVR and "
              "speech; outbound: the outbound worker and the ticket jobs")] = ServeRole.ALL,
     workers: Annotated[int | None, typer.Option(
-        help="API worker processes (--role api only; default: one per core on PostgreSQL "
-             "without Twilio, else 1)", show_default=False)] = None,
+        help="API worker processes (--role api only; default: one per core on PostgreSQL, "
+             "up to 2 on SQLite; 1 with Twilio or an SQLite database in memory or named by "
+             "a file: URI). Each holds its own classifier, ~0.5 GB resident",
+        show_default=False)] = None,
 ) -> None:
     """Run the HTTP API, the SIP front end and the schedulers (or one of them: --role)."""
     # Imported here, as the app below: `hotline`'s other commands never log this way.
@@ -288,6 +290,9 @@ def db_backup(target: Path) -> None:
     except dbadmin.BackupRefused as exc:
         console.print(f"backup refused: {exc}")
         raise typer.Exit(2) from exc
+    except dbadmin.BackupFailed as exc:
+        console.print(f"backup failed: {exc}")
+        raise typer.Exit(1) from exc
     console.print(f"database backed up to {target} ({size} bytes); the recordings, "
                   f"attachments and console secret are files to copy beside it")
 

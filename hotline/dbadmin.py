@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import os
 import sqlite3
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,6 +49,10 @@ class BackupRefused(Exception):
     """What ``backup`` will not do, said to the operator as is."""
 
 
+class BackupFailed(Exception):
+    """A backup that began and did not finish (the source unreadable, the disk full)."""
+
+
 def backup(url: str, target: Path) -> int:
     """A consistent copy of the SQLite database at ``url`` in ``target`` (a new file), made
     with SQLite's online backup while the service runs; returns its size in bytes.
@@ -66,16 +72,32 @@ def backup(url: str, target: Path) -> int:
         raise BackupRefused(f"{source} does not exist")
     if target.exists():
         raise BackupRefused(f"{target} exists: name a new file")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    src = sqlite3.connect(source, timeout=30)
     try:
-        dst = sqlite3.connect(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Written under another name beside it and renamed when whole: a backup that failed
+        # partway left a partial file at TARGET, which then refused the next try ("exists")
+        # and could be taken for a backup (review56).
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial",
+                                    dir=target.parent)
+    except OSError as exc:  # unwritable: one line, as any other refusal (review56)
+        raise BackupRefused(f"cannot write {target}: {exc.strerror or exc}") from exc
+    os.close(fd)
+    partial = Path(name)
+    try:
+        src = sqlite3.connect(source, timeout=30)
         try:
-            src.backup(dst)
-            # One file, readable alone: no WAL of its own left beside it.
-            dst.execute("PRAGMA journal_mode=DELETE")
+            dst = sqlite3.connect(partial)
+            try:
+                src.backup(dst)
+                # One file, readable alone: no WAL of its own left beside it.
+                dst.execute("PRAGMA journal_mode=DELETE")
+            finally:
+                dst.close()
         finally:
-            dst.close()
+            src.close()
+        os.replace(partial, target)
+    except (sqlite3.Error, OSError) as exc:
+        raise BackupFailed(f"{exc}; nothing was left at {target}") from exc
     finally:
-        src.close()
+        partial.unlink(missing_ok=True)
     return target.stat().st_size

@@ -1,10 +1,10 @@
 """What one `hotline serve` process runs: `--role api|ivr|outbound|all`.
 
 By default (``all``) one process runs everything. Split, the HTTP API can run as several
-uvicorn worker processes (it holds no state of its own; PostgreSQL orders the writers),
-while the parts that must exist once per node — the SIP front end, which binds the SIP
-port, and the background jobs — run in their own process beside it. ``hotline.wiring``
-starts the parts a role names.
+uvicorn worker processes (it holds no state of its own; PostgreSQL orders the writers, and
+SQLite's take turns on a file lock), while the parts that must exist once per node — the
+SIP front end, which binds the SIP port, and the background jobs — run in their own process
+beside it. ``hotline.wiring`` starts the parts a role names.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 from config import Settings
 from telephony.twilio.signature import in_use as twilio_in_use
+from ticketing.db import writer_lock_path
 
 # How long uvicorn's supervisor waits for a worker's start-up on a restart (SIGHUP) before
 # it kills the worker and abandons the restart; a loaded node takes longer than uvicorn's
@@ -102,20 +103,33 @@ def check_workers(role: ServeRole, workers: int) -> None:
 
 
 
+# API workers an SQLite database gets by default, however many cores: two were measured on
+# 2 cores (docs/scaling.md, twenty-fifth round); more would all take turns for the one
+# write lock, and each holds its own classifier (~0.5 GB resident, review57).
+SQLITE_API_WORKERS = 2
+
+
 def default_workers(role: ServeRole, settings: Settings, cores: int | None = None) -> int:
-    """How many processes `hotline serve` runs when --workers is not given: one per core for
-    the API role on PostgreSQL, else one.
+    """How many processes `hotline serve` runs when --workers is not given: for the API role
+    one per core on PostgreSQL, up to ``SQLITE_API_WORKERS`` on SQLite; else one.
 
     One process files tickets on one core (the GIL): on a 2-core node it served about 60
     tickets/s and fell seconds behind at 100/s offered, where two kept up (docs/scaling.md).
-    PostgreSQL orders the writers of all processes. On SQLite they all take turns for the
-    one write lock (on a file lock beside the database since the seventeenth round:
-    ``ticketing.db``); two processes then filed a few per cent more tickets than one but
-    with a longer p95 (docs/scaling.md, seventeenth round), so it stays one there. The other
-    roles must run once.
+    PostgreSQL orders the writers of all processes. On SQLite they take turns for the one
+    write lock on a file lock beside the database (``ticketing.db.writer_lock_path``), and
+    since the API writes its filings in groups (twenty-fourth round) two processes on a quiet
+    2-core node filed 274 tickets/s with a p95 of 219 ms where one filed 205/s with 360 ms
+    (docs/scaling.md, twenty-fifth round); that is all that was measured, and more than two
+    would only queue for the same lock, each with its own ~0.5 GB, so SQLite stops at two
+    (a 16-core node would have started 16). An SQLite database without that lock file (in
+    memory, or a ``file:`` URI, which may name memory: each process could have its own)
+    stays at one. The other roles must run once.
     An install that uses Twilio stays at one: the webhooks of one call are serialised by a
     lock in the process (docs/twilio.md, "Limits")."""
-    if (PARTS[role] != {Part.HTTP} or twilio_in_use(settings)
-            or make_url(settings.database_url).get_backend_name() != "postgresql"):
+    url = settings.database_url
+    postgresql = make_url(url).get_backend_name() == "postgresql"
+    if PARTS[role] != {Part.HTTP} or twilio_in_use(settings) \
+            or not (postgresql or writer_lock_path(url) is not None):
         return 1
-    return max(1, cores if cores is not None else (os.cpu_count() or 1))
+    per_core = max(1, cores if cores is not None else (os.cpu_count() or 1))
+    return per_core if postgresql else min(per_core, SQLITE_API_WORKERS)

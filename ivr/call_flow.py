@@ -77,6 +77,7 @@ from ivr.decisions import (
     emergency_target,
     file_direct_answer,
     handover_way,
+    keyed_digits,
     next_step,
     offer_reply,
     readback_sentence,
@@ -507,9 +508,7 @@ class Dialogue:
                 return None
             if key is None or key == "#":
                 break
-            if key.isdigit():
-                digits += key
-            # "*" and the letter keys are no part of a number: ignored.
+            digits += keyed_digits(key)
         return digits
 
     def _recording_failed(self) -> None:
@@ -673,6 +672,10 @@ class Dialogue:
             more = n < len(parts) - 1
             pcm = (self.prompts.kb_answer(a.entry_id, a.version, a.title, part, part=n)
                    + self.prompts.pcm("kb_more" if more else "kb_resolved_ask"))
+            # Keys pressed before the part starts answer nothing: a second quick 3 stopped
+            # the next part at once (play_pcm16 returns on a queued key) and answered its
+            # question unheard (review55). Twilio's next <Gather> hears no earlier key.
+            self._drop_keys()
             chosen = self._kb_prompt(pcm, yes=State.ANSWERED, more=more)
             if chosen is not None:
                 return chosen

@@ -30,6 +30,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hotline.ivr.decisions")
 
+
+def keyed_digits(keys: str) -> str:
+    """The number in what a caller keyed (a ticket number, a callback number), on every
+    carrier: the digits 0-9 alone; ``*``, the letter keys A-D and anything else are no part
+    of a number. The SIP line collects key by key, Twilio posts ``Digits`` whole; before
+    (review55) SIP dropped a ``*`` and Twilio looked up ``*2612…`` as keyed, so one keying
+    found a ticket on one carrier and not on the other."""
+    return "".join(k for k in keys if k in "0123456789")
+
 # Times a caller may say the complaint again (key 2 at the read-back); the next 2 goes to
 # the operator (a callback ticket when none answers). Without a bound, say, 2, say, 2...
 # held a line for as long as the caller (or a script) kept at it.

@@ -75,10 +75,14 @@ def clause_text(transcript: Transcript, pause: float = CLAUSE_PAUSE_SECONDS) -> 
     return text
 
 
-# Where an answer may be cut for the ear: after a sentence's end (and the closing quote or
-# bracket that belongs to it), or a semicolon between the items of a list. None of these
-# stands inside a number (1.5, 12345, 3,000 have no such mark), so no number is split.
-_SENTENCE = re.compile("[^。！？!?；;\n]+(?:[。！？!?；;\n]+[”’」』）)]*|$)")
+# Where an answer may be cut for the ear: after a sentence's end 。！？ (and the closing
+# quote or bracket that belongs to it), or a semicolon ； between the items of a list. None
+# of these stands inside a number (1.5, 12345, 3,000 have no such mark), so no number is
+# split. An ASCII ? ! ; ends a sentence only before a space or the end: inside a URL
+# (…/query?id=1) or a number (010-12345678;8001) it is no end, and a line break is none
+# either (review55: the cut was at every one of them, where docs/ivr.md says 。！？；).
+_END = "(?:[。！？；]|[?!;](?=\\s|$))"
+_SENTENCE = re.compile(f"(?:(?!{_END}).)+(?:{_END}+[”’」』）)]*|$)", re.DOTALL)
 # A rest this much shorter than a part is read with the part before it: a key press to
 # hear one short sentence costs the caller more than hearing it.
 _SHORT_REST = 4

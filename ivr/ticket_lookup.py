@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from ivr.callrecords import KeyedTicketTry
 from ticketing.citizen import RECENT_CLOSED_DAYS, short_answer
-from ticketing.db import hold_key, transaction
+from ticketing.db import hold_key, make_read_session_factory, transaction
 from ticketing.models import Ticket, utcnow
 from ticketing.phones import normalise
 from ticketing.queries import same_identified_caller
@@ -144,6 +144,9 @@ TICKET_TRIES_PER_CALL = 3
 TICKET_TRIES_WINDOW_SECONDS = 3600.0
 # What the table keeps of an address (an IPv6 address is at most 45 characters).
 _ADDRESS_CHARS = 64
+# Expired tries of other addresses a take clears (more than the one row it adds: the table
+# stays bounded by the window's tries).
+_EXPIRED_PER_TAKE = 100
 
 
 class KeyedLookups:
@@ -158,8 +161,12 @@ class KeyedLookups:
 
     def __init__(self, *, sessions: sessionmaker[Session], per_address: int,
                  window: float = TICKET_TRIES_WINDOW_SECONDS,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow,
+                 read_sessions: sessionmaker[Session] | None = None) -> None:
         self.sessions = sessions
+        # Counting is a read: a writer's session took SQLite's write lock at BEGIN (and
+        # waited out another process's write) only to look (review55).
+        self.read_sessions = read_sessions or make_read_session_factory(sessions.kw["bind"])
         self.per_address = per_address
         self.window = timedelta(seconds=window)
         self._clock = clock  # wall time: the nodes share it, not their monotonic clocks
@@ -167,7 +174,7 @@ class KeyedLookups:
     def __len__(self) -> int:
         """Addresses with a try in the table (those past the window go as tries come)."""
         addresses = select(func.count(func.distinct(KeyedTicketTry.address)))
-        with self.sessions() as session:
+        with self.read_sessions() as session:
             return session.scalar(addresses) or 0
 
     def _count(self, session: Session, address: str, now: datetime) -> int:
@@ -182,7 +189,7 @@ class KeyedLookups:
         one bucket for all such calls would refuse every one of them."""
         if not address:
             return True
-        with self.sessions() as session:
+        with self.read_sessions() as session:
             tried = self._count(session, address[:_ADDRESS_CHARS], self._clock())
         return tried < self.per_address
 
@@ -194,9 +201,18 @@ class KeyedLookups:
         address, now = address[:_ADDRESS_CHARS], self._clock()
         with transaction(self.sessions) as session:
             hold_key(session, "keyed-ticket", address)
-            # Made-up sources must not grow the table: what is past the window goes.
+            # Made-up sources must not grow the table: what is past the window goes. The
+            # address's own rows (under its key), and a bounded few of others' that no
+            # other transaction holds: deleting every expired row made callers of unrelated
+            # addresses queue on the same rows on PostgreSQL (review55).
+            expired = KeyedTicketTry.tried_at <= now - self.window
             session.execute(delete(KeyedTicketTry).where(
-                KeyedTicketTry.tried_at <= now - self.window))
+                KeyedTicketTry.address == address, expired))
+            others = session.scalars(select(KeyedTicketTry.id).where(expired)
+                                     .limit(_EXPIRED_PER_TAKE)
+                                     .with_for_update(skip_locked=True)).all()
+            if others:
+                session.execute(delete(KeyedTicketTry).where(KeyedTicketTry.id.in_(others)))
             if self._count(session, address, now) >= self.per_address:
                 return False
             session.add(KeyedTicketTry(address=address, tried_at=now))

@@ -344,6 +344,11 @@ _LAPSES = load_matters(MATTERS_FILE, "still")
 _LOOSE = load_matters(MATTERS_FILE, "loose")
 _LOOSE_UNLESS = {m: re.compile("|".join(forms))
                  for m, forms in load_matters(MATTERS_FILE, "loose_unless").items()}
+# Words in the matter's own clause that undo it there (a move into Beijing, or out of
+# another place, is no move away from Beijing: review55).
+_LOOSE_UNLESS_CLAUSE = {
+    m: re.compile("|".join(forms))
+    for m, forms in load_matters(MATTERS_FILE, "loose_unless_clause").items()}
 # Words of an entry's text that speak of a matter besides its own (本人或家属, 多退少补).
 _SPEAKS = load_matters(MATTERS_FILE, "speaks")
 _MATTERS = {**_ANYWHERE, **_STEPS, **_LAPSES, **_LOOSE}
@@ -1101,7 +1106,8 @@ def loose_matters(text: str) -> frozenset[str]:
     """The ``[loose]`` matters (kb23's, narrowed by review33) ``text`` names, each in a
     clause (up to a pause) with none of its ``[loose_unless]`` words: 会不会不受理 and 不让
     办居住证吗 ask whether it will happen, 怕给别人用了 fears it, 孩子的户口我帮他办 is the
-    child's entry's own caller."""
+    child's entry's own caller; nor with a ``[loose_unless_clause]`` word in that clause
+    (户口从老家迁出去落到北京 moves it into Beijing, not away)."""
     out: set[str] = set()
     whole = _as_written(text)
     for clause in _PAUSE.split(text):
@@ -1110,6 +1116,9 @@ def loose_matters(text: str) -> frozenset[str]:
         for m in _named(clause, _LOOSE):
             unless = _LOOSE_UNLESS.get(m)
             if unless is not None and unless.search(whole):
+                continue
+            here = _LOOSE_UNLESS_CLAUSE.get(m)
+            if here is not None and here.search(_as_written(clause)):
                 continue
             if m in _LOOSE_WHETHER and _WHETHER.search(clause):
                 continue

@@ -185,11 +185,19 @@ def plan_surveys(*, session: Session, domain: Domain, now: datetime) -> int:
     # Only closures not yet decided at the directory's version (ticketing.staff_phones),
     # a batch a tick: before (loose27) every closed, unanswered ticket of all history was
     # asked each tick whether its number is a staff one.
+    # New closures first (never decided, or redone since): after a version bump the whole
+    # history is undecided again, and oldest-first put every new closure of the day behind
+    # it, 500 a tick (review55). The history fills what the batch has left.
     version = directory_version(session)
-    seen = [(tid, redo) for tid, redo in session.execute(
-        select(Ticket.id, Ticket.redo_count)
-        .where(Ticket.status == Status.CLOSED.value, unchecked(version), no_result)
-        .order_by(Ticket.id).limit(SURVEY_CHECKS_PER_TICK)).all()]
+    seen: list[tuple[int, int]] = []
+    for undecided in (unchecked(None), unchecked(version)):
+        seen += [(tid, redo) for tid, redo in session.execute(
+            select(Ticket.id, Ticket.redo_count)
+            .where(Ticket.status == Status.CLOSED.value, undecided, no_result,
+                   Ticket.id.not_in([tid for tid, _ in seen]))
+            .order_by(Ticket.id).limit(SURVEY_CHECKS_PER_TICK - len(seen))).all()]
+        if len(seen) >= SURVEY_CHECKS_PER_TICK:
+            break
     if not seen:
         return 0
     batch = Ticket.id.in_([tid for tid, _ in seen])

@@ -83,9 +83,19 @@ def escalate(*, session: Session, task: OutboundTask, ticket: Ticket, now: datet
     # this very moment is not turned into a 409 by the escalation.
     session.execute(update(Ticket).where(Ticket.id == ticket.id).values(escalated=True)
                     .execution_options(synchronize_session=False))
+    # Who the escalation call goes to (EscalateCall.prepare asks the same rule), named: with
+    # no supervisor up the tree it is the duty dispatcher, and the trail said "单位督办"
+    # whoever was called (review56).
+    found = recipient(session=session, who="unit_supervisor", ticket=ticket)
+    data: dict[str, object] = {"round": task.round, "attempts": task.attempts}
+    if found is None:
+        told = "，无可联系的督办人"
+    else:
+        reached, person = found
+        told = f"：{_told('unit_supervisor', reached, person, 'call')}"
+        data.update(_told_data("unit_supervisor", reached, person, "call"))
     service.record_event(session=session, ticket=ticket, actor=SYSTEM, action="escalate",
-                         note=f"派单后未签收（{why}），已提级至单位督办",
-                         data={"round": task.round, "attempts": task.attempts}, at=now)
+                         note=f"派单后未签收（{why}），已提级督办{told}", data=data, at=now)
     insert_ignore(session, [task_row(ticket_id=ticket.id, kind=Kind.ESCALATE_CALL.value,
                                      round_=task.round, step=0, due_at=now, now=now)])
 
@@ -374,14 +384,23 @@ def _rung_event(*, session: Session, ticket: Ticket, task: OutboundTask, action:
                 who: str, reached: str, user: User, how: str, when: str, now: datetime) -> None:
     """Each rung, once, in the audit trail (the attempts follow as outbound_* events):
     who was meant, who was reached (a rung with nobody to reach climbs), how and when."""
-    climbed = f"（{WHO_LABELS[who]}无法联系，转{WHO_LABELS[reached]}）" if reached != who else ""
     service.record_event(
         session=session, ticket=ticket, actor=SYSTEM, action=action,
-        note=f"{when}：{HOW_LABELS[how]}通知{WHO_LABELS[reached]}{user.display_name}{climbed}",
-        data={"kind": task.kind, "round": task.round, "step": task.step, "who": who,
-              "reached": reached, "user": user.username, "how": how,
-              "to": mask_phone(user.phone or "")},
+        note=f"{when}：{_told(who, reached, user, how)}",
+        data={"kind": task.kind, "round": task.round, "step": task.step,
+              **_told_data(who, reached, user, how)},
         at=now)
+
+
+def _told(who: str, reached: str, user: User, how: str) -> str:
+    """Who was told and how, and the climb when the level meant had nobody to reach."""
+    climbed = f"（{WHO_LABELS[who]}无法联系，转{WHO_LABELS[reached]}）" if reached != who else ""
+    return f"{HOW_LABELS[how]}通知{WHO_LABELS[reached]}{user.display_name}{climbed}"
+
+
+def _told_data(who: str, reached: str, user: User, how: str) -> dict[str, object]:
+    return {"who": who, "reached": reached, "user": user.username, "how": how,
+            "to": mask_phone(user.phone or "")}
 
 
 def _rung_moment(rung_at: float | None, every_hours: float | None, repetition: int) -> str:

@@ -18,6 +18,9 @@ class SmsResult:
     ok: bool
     ref: str | None = None
     detail: str = ""
+    # Neither sent nor refused: the provider may have it (a create unanswered in time that
+    # a lookup did not find). Settled as Outcome.UNKNOWN, never sent again.
+    unknown: bool = False
 
 
 class SmsSender(Protocol):
@@ -74,10 +77,26 @@ class TwilioSms:
         self.from_number = settings.twilio.from_number
 
     def send(self, *, to: str, text: str, ref: str) -> SmsResult:
+        from outbound.dialers import created_or_none, lookup_since, nothing_created
+
+        since = lookup_since()
         try:
             msg = self.client.messages.create(to=to, from_=self.from_number, body=text)
         except Exception as exc:
-            return SmsResult(ok=False, detail=f"twilio: {exc}"[:500])
+            if nothing_created(exc):
+                return SmsResult(ok=False, detail=f"twilio: {exc}"[:500])
+            # Sent, unanswered: Twilio may have it. Failed and retried, the citizen got
+            # it twice (review56); Twilio's SMS API takes no id to drop a repeat by.
+            found = created_or_none(lambda: self.client.messages.list(
+                to=to, from_=self.from_number, limit=20), since=since, body=text)
+            if found is None:
+                log.warning("SMS to %s [%s]: Twilio did not answer and lists no such "
+                            "message; not sent again", to, ref)
+                return SmsResult(ok=False, unknown=True, detail=(
+                    f"twilio: create unanswered ({exc}); no such message listed, "
+                    "not sent again")[:500])
+            return SmsResult(ok=True, ref=found,
+                             detail="twilio: create unanswered, found in its message list")
         return SmsResult(ok=True, ref=msg.sid, detail=str(msg.status))
 
 

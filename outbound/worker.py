@@ -601,8 +601,9 @@ class OutboundWorker:
             text = target.text or ""
             sent = self.sms.send(to=target.phone, text=text,
                                  ref=sms_ref(claim.task_id, target.phone, text))
-            return CallResult(Outcome.SENT if sent.ok else Outcome.FAILED, call_ref=sent.ref,
-                              detail=sent.detail)
+            outcome = (Outcome.SENT if sent.ok
+                       else Outcome.UNKNOWN if sent.unknown else Outcome.FAILED)
+            return CallResult(outcome, call_ref=sent.ref, detail=sent.detail)
         conversation = conversation_for(sessions=self.sessions, domain=self.domain,
                                         attempt_id=claim.attempt_id)
         return self.dialer.call(to=target.phone, conversation=conversation)

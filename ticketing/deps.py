@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request
 from sqlalchemy.orm import Session
+from starlette.datastructures import State
 
 from ticketing.actors import Actor
 from ticketing.context import Domain
@@ -75,10 +76,16 @@ def known_token(request: Request, token: str, *roles: Role) -> None:
     ``roles`` (``require``), checked without the write lock; for a request that works
     before its unit of work (which checks both again). A handler's token once cost a
     classification before its 403."""
-    gate: TokenGate = request.app.state.token_gate
+    known_to_app(request.app.state, token, *roles)
+
+
+def known_to_app(state: State, token: str, *roles: Role) -> None:
+    """``known_token`` for work done away from the request (the filing writer's thread,
+    ticketing.group_commit): ``state`` is the app's."""
+    gate: TokenGate = state.token_gate
     actor = gate.recent_actor(token)
     if actor is None:
-        session: Session = request.app.state.read_sessions()
+        session: Session = state.read_sessions()
         try:
             actor = actor_for_token(session=session, token=token)
         finally:

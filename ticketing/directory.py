@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from config.settings import VerificationSettings
 from ticketing.actors import Actor
 from ticketing.inputs import clean_name
-from ticketing.models import AccountEvent, DirectoryVersion, Unit, User, utcnow
+from ticketing.models import AccountEvent, DirectoryVersion, StaffGap, Unit, User, utcnow
 from ticketing.phones import normalise
 from ticketing.states import Role
 
@@ -105,8 +105,9 @@ def _audit(session: Session, user: User, actor: Actor, action: AccountAction) ->
 
 
 def bump_directory_version(session: Session) -> None:
-    """A number entered or left the staff numbers: the survey planner checks the closed
-    tickets against the directory again (ticketing.staff_phones.unchecked)."""
+    """A number entered the staff numbers: the survey planner checks the closed tickets
+    against the directory again (ticketing.staff_phones.unchecked). Only where a decision
+    can change: disabling and enabling an account change no filed ticket's standing."""
     bumped = session.execute(update(DirectoryVersion).where(DirectoryVersion.id == 1)
                              .values(version=DirectoryVersion.version + 1))
     if not bumped.rowcount:  # type: ignore[attr-defined]
@@ -122,10 +123,14 @@ def disable_user(*, session: Session, user: User, actor: Actor,
     again must not bring back a cookie that may have leaked. Their number stays a staff
     number for tickets filed in the next ``staff_number_days``
     (``settings.verification.staff_number_days``; ticketing.staff_phones)."""
+    if user.active:
+        # Disabling a disabled account again keeps the first cut-off: a new one would make
+        # the citizens' tickets filed since the first one staff tickets (review55); one
+        # disabled before cut-offs were kept (no staff_until) stays staff for good.
+        user.staff_until = utcnow() + timedelta(days=staff_number_days)
     user.active = False
-    user.staff_until = utcnow() + timedelta(days=staff_number_days)
-    if user.phone:
-        bump_directory_version(session)
+    # No directory bump: the tickets filed so far keep their standing (staff, filed before
+    # the cut-off), so no decision of the survey planner can change (review55).
     end_sessions(user)
     _audit(session, user, actor, AccountAction.DISABLE)
     session.flush()
@@ -133,10 +138,15 @@ def disable_user(*, session: Session, user: User, actor: Actor,
 
 def enable_user(*, session: Session, user: User, actor: Actor) -> None:
     """Let the user in again with their current token (rotate it if it leaked)."""
+    now = utcnow()
+    if not user.active and user.staff_until is not None and user.staff_until < now:
+        # The tickets filed from the cut-off until now were citizens'; they stay so (a
+        # ticket's standing never changes, docs/metrics.md): enabling makes the number
+        # staff only from now on (review55).
+        session.add(StaffGap(user_id=user.id, since=user.staff_until, until=now))
     user.active = True
     user.staff_until = None
-    if user.phone:
-        bump_directory_version(session)
+    # No bump: nor does enabling change a filed ticket's standing (the span is kept above).
     _audit(session, user, actor, AccountAction.ENABLE)
     session.flush()
 

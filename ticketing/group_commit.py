@@ -5,14 +5,16 @@ BEGIN (on SQLite the write lock, and with several processes the writers' turn ac
 ``ticketing.db._WriterQueue``), COMMIT with its fsync, the turn given back. Under load many
 requests wait for those at once. Here a request hands its filing to the process's writer and
 waits for its own outcome; the writer takes every filing waiting when it becomes free (idle,
-at once: a group of one, no added delay), files them in ONE transaction, each in its own
-SAVEPOINT, commits once and answers each request.
+at once: a group of one, no added delay), files them in ONE transaction, commits once and
+answers each request. A group is written plainly first; if one of its filings fails, the
+whole group is rolled back and written again with each filing in its own SAVEPOINT (most
+groups have no failing filing, and a savepoint costs two statements a filing).
 
 What a lone request had, each filing keeps:
 
 - its own outcome: an error of one filing (an input refused, a key reused, a role that may
-  not file, a constraint) rolls back its savepoint and answers that request only; the others
-  commit;
+  not file, a constraint) rolls back its savepoint (in the group's second writing) and
+  answers that request only; the others commit;
 - nothing answered before the commit: a failed commit, or a database outage in the middle
   of the group, fails every filing not yet refused with the error a lone request would get
   (the same 503); a crash before the commit answers nobody and commits nothing;
@@ -49,20 +51,35 @@ class WriterStopped(RuntimeError):
 
 
 class GroupCommit(Generic[Item, Outcome]):
-    """One process's writer of ``Item``\\ s: ``write_one(session, item)`` files one inside a
-    savepoint of the group's transaction and returns what its request answers.
+    """One process's writer of ``Item``\\ s: ``write_one(session, item)`` files one in the
+    group's transaction (inside a savepoint of its own when the group is written again after
+    a filing failed) and returns what its request answers.
+
+    ``prepare(item)``, if given, is what each filing needs done before any transaction (the
+    API's: its demand classified; its token was checked in the request's thread, as any
+    database read must be: here it would hold up the whole group); the writer's thread runs
+    it for the whole group before BEGIN, so the request hops to no thread of its own and no
+    other thread competes for the GIL while the group is written. Its error answers that filing
+    only, which then takes no part in the transaction.
 
     ``submit`` is called on the event loop; ``write`` (the group's transaction) runs in a
     worker thread, one group at a time."""
 
     def __init__(self, sessions: sessionmaker[Session],
-                 write_one: Callable[[Session, Item], Outcome]) -> None:
+                 write_one: Callable[[Session, Item], Outcome],
+                 prepare: Callable[[Item], Item] | None = None) -> None:
         self._sessions = sessions
         self._write_one = write_one
+        self._prepare = prepare
         self._waiting: list[tuple[Item, asyncio.Future[Outcome]]] = []
         self._writer: asyncio.Task[None] | None = None  # writing, one group at a time
         self._loop: asyncio.AbstractEventLoop | None = None
         self._limiter: anyio.CapacityLimiter | None = None
+
+    @property
+    def prepares(self) -> bool:
+        """The writer's thread prepares each item (``prepare``) before the transaction."""
+        return self._prepare is not None
 
     @property
     def waiting(self) -> int:
@@ -78,7 +95,7 @@ class GroupCommit(Generic[Item, Outcome]):
             # the task belong to the loop that made them.
             self._loop, self._waiting, self._writer = loop, [], None
             # The writer's own thread: queued behind the requests waiting for the thread
-            # pool (to classify), a group would wait for all of them.
+            # pool (other endpoints' work), a group would wait for all of them.
             self._limiter = anyio.CapacityLimiter(1)
         future: asyncio.Future[Outcome] = loop.create_future()
         self._waiting.append((item, future))
@@ -123,10 +140,66 @@ class GroupCommit(Generic[Item, Outcome]):
                 self._writer = self._loop.create_task(self._drain())
 
     def write(self, items: list[Item]) -> list[Outcome | Exception]:
-        """File ``items`` in one transaction, each in its own savepoint; each one's outcome
-        (its answer, or the exception its request raises), in order. Nothing is returned
-        before the commit: an exception that is not an outcome (the thread interrupted)
-        leaves the transaction rolled back and propagates."""
+        """File ``items`` in one transaction (each prepared first, outside it; in a savepoint
+        each if one fails); each one's outcome (its answer, or the exception its request
+        raises), in order. Nothing is returned before the commit: an exception that is not
+        an outcome (the thread interrupted) leaves the transaction rolled back and
+        propagates."""
+        if self._prepare is None:
+            return self._write_ready(items)
+        refused: dict[int, Exception] = {}
+        ready: list[Item] = []
+        for i, item in enumerate(items):
+            try:
+                ready.append(self._prepare(item))
+            except Exception as exc:
+                refused[i] = exc
+        written = iter(self._write_ready(ready) if ready else ())
+        return [refused[i] if i in refused else next(written) for i in range(len(items))]
+
+    def _write_ready(self, items: list[Item]) -> list[Outcome | Exception]:
+        if len(items) > 1:
+            written = self._write_without_savepoints(items)
+            if written is not None:
+                return written
+        return self._write_in_savepoints(items)
+
+    def _write_without_savepoints(self, items: list[Item]) -> list[Outcome | Exception] | None:
+        """The group written as one plain transaction: most groups have no filing that
+        fails, and a savepoint a filing costs two statements and SQLAlchemy's nested
+        transaction inside the writers' turn (docs/scaling.md, twenty-fifth round). None
+        when a filing failed: all of it rolled back, the group is to be written again with
+        a savepoint a filing (``_write_in_savepoints``), which answers that one alone."""
+        session = self._sessions()
+        try:
+            outcomes: list[Outcome | Exception] = []
+            try:
+                for item in items:
+                    outcomes.append(self._write_one(session, item))
+                    # Its pending rows written now, inside its own try: left for the
+                    # COMMIT, a filing's failing row (the last one's, or any left
+                    # unflushed) would be taken for a failed commit and fail the whole
+                    # group, never written again a savepoint each (review57).
+                    session.flush()
+            except Exception as exc:
+                if database_unavailable(exc):
+                    # The group's transaction is lost, as it would be in savepoints:
+                    # every filing gets what a lone request got.
+                    return [exc] * len(items)
+                log.debug("a filing of a group of %d failed (%s): written again, a "
+                          "savepoint each", len(items), exc)
+                return None
+            try:
+                session.commit()
+            except Exception as exc:
+                log.debug("a group of %d filings not committed: %s", len(items), exc)
+                return [exc] * len(items)
+            return outcomes
+        finally:
+            session.rollback()
+            session.close()
+
+    def _write_in_savepoints(self, items: list[Item]) -> list[Outcome | Exception]:
         outcomes: list[Outcome | Exception] = []
         # A group of one (every filing when the writer is idle) needs no savepoint: its
         # error rolls its transaction back, as a lone request's did; two statements saved.
@@ -135,12 +208,18 @@ class GroupCommit(Generic[Item, Outcome]):
         try:
             try:
                 for item in items:
+                    outcome: Outcome | Exception
                     try:
                         if alone:
-                            outcomes.append(self._write_one(session, item))
-                            continue
-                        with session.begin_nested():
-                            outcomes.append(self._write_one(session, item))
+                            outcome = self._write_one(session, item)
+                        else:
+                            # Its outcome kept until the savepoint is released: the
+                            # release flushes the filing's pending rows and may fail, and
+                            # an outcome appended inside the block would then be followed
+                            # by that error, two answers for one filing and every later
+                            # answer given to the wrong request (review57).
+                            with session.begin_nested():
+                                outcome = self._write_one(session, item)
                     except Exception as exc:
                         if alone or database_unavailable(exc) or not _usable(session):
                             # Alone, its error is its answer, nothing committed. Else the
@@ -148,7 +227,8 @@ class GroupCommit(Generic[Item, Outcome]):
                             # back): the group's transaction is lost; every filing gets
                             # what a lone request got.
                             raise
-                        outcomes.append(exc)
+                        outcome = exc
+                    outcomes.append(outcome)
                 session.commit()
             except Exception as exc:
                 log.debug("a group of %d filings not committed: %s", len(items), exc)

@@ -82,17 +82,22 @@ def strip_unsafe(value: str) -> str:
                    if ch in "\r\n\t" or not _unsafe(ch))
 
 
+def invisible(ch: str) -> bool:
+    """A character that shows nothing: a Unicode format character (Cf: zero-width space,
+    non-joiner and joiner, word joiner, BOM, soft hyphen, invisible separator U+2063 ...).
+    The one set :func:`has_text` and :func:`clean_name` read; before (review55) a name kept
+    all but five of them, so "水务\u00ad局" was stored as a name other than "水务局". The
+    bidi controls are format characters too, but refused wherever text is taken
+    (``clean_text``), never quietly dropped."""
+    return unicodedata.category(ch) == "Cf"
+
+
 def has_text(value: str | None) -> bool:
-    """Whether ``value`` has something to read: not only spaces and invisible format
-    characters (zero-width spaces, joiners, BOM, soft hyphens), which ``str.strip`` keeps.
-    A required reason (剔除, 驳回, 退单 ...) or answer made of them is no reason at all."""
-    return any(not ch.isspace() and unicodedata.category(ch) not in ("Cf", "Cc")
+    """Whether ``value`` has something to read: not only spaces, control characters and
+    :func:`invisible` ones, which ``str.strip`` keeps. A required reason (剔除, 驳回, 退单
+    ...) or answer made of them is no reason at all."""
+    return any(not ch.isspace() and not invisible(ch) and unicodedata.category(ch) != "Cc"
                for ch in value or "")
-
-
-# Invisible characters with no place in a name: zero-width space, non-joiner and joiner,
-# word joiner, and U+FEFF (the BOM, or a zero-width no-break space mid-text).
-ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff")
 
 
 def clean_name(value: str, *, field: str) -> str:
@@ -101,12 +106,13 @@ def clean_name(value: str, *, field: str) -> str:
 
     Bidi controls (and U+200E/U+200F) stay refused, as in any text (``clean_text``): they
     make the name read otherwise than it is stored, and the sender learns which field was
-    wrong. Zero-width characters are removed instead: they come with a paste (a web page,
-    a chat, a document), show nowhere, so an error naming one would point at nothing the
-    sender can see or find; and kept, they made two names that look the same differ (a
-    second "张三" among the users, a knowledge title search and duplicate checks missed).
+    wrong. The other invisible characters (:func:`invisible`) are removed instead: they
+    come with a paste (a web page, a chat, a document), show nowhere, so an error naming
+    one would point at nothing the sender can see or find; and kept, they made two names
+    that look the same differ (a second "张三" among the users, a knowledge title search
+    and duplicate checks missed).
     Then stripped; raises :class:`InvalidInput` when nothing visible is left."""
-    value = "".join(ch for ch in clean_text(value, field=field) if ch not in ZERO_WIDTH)
+    value = "".join(ch for ch in clean_text(value, field=field) if not invisible(ch))
     value = value.strip()
     if not has_text(value):
         raise InvalidInput(field, f"{field} must not be empty")

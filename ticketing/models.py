@@ -109,6 +109,19 @@ class DirectoryVersion(Base):
     version: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class StaffGap(Base):
+    """A span in which a user's number was no staff number: from the cut-off of a disabling
+    (``User.staff_until``) to the enabling that came after it. A ticket filed in it stays a
+    citizen's after the account is enabled again (ticketing.staff_phones; mend55)."""
+
+    __tablename__ = "staff_gaps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+    until: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class AccountEvent(Base):
     """One audited change to an account (disable, enable, new token). Only ever inserted."""
 

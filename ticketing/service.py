@@ -45,6 +45,7 @@ from ticketing.classify import (
 from ticketing.context import Domain
 from ticketing.db import persistent_unflushed, run_at_commit
 from ticketing.deadlines import due_at
+from ticketing.holders import holder_refusal, holders
 from ticketing.inputs import (
     InvalidInput,
     StateConflict,
@@ -830,10 +831,11 @@ def on_duty_handler(*, session: Session, unit_id: int) -> User | None:
 _ON_DUTY_HANDLER = (
     select(User)
     .where(
-        User.unit_id == bindparam("unit_id"),
+        # Who may hold one (ticketing.holders), then auto-dispatch's own preference: a
+        # handler (not a supervisor) on duty.
+        holders(bindparam("unit_id")),
         User.role == Role.HANDLER.value,
         User.on_duty.is_(True),
-        User.active.is_(True),
     )
     .order_by(
         select(func.count(Ticket.id))
@@ -863,12 +865,10 @@ def dispatch(
     handler = session.get(User, handler_id) if handler_id else on_duty_handler(
         session=session, unit_id=unit_id
     )
-    if handler_id and (handler is None or handler.unit_id != unit_id):
-        raise InvalidInput("handler_id", f"handler {handler_id} is not in unit {unit.code}")
-    if handler is not None and not handler.active:
-        # A disabled account cannot sign or answer (judge27: the API placed tickets there;
-        # the console lists active handlers only, as on_duty_handler picks).
-        raise InvalidInput("handler_id", f"handler {handler_id} is disabled")
+    if handler_id and (refused := holder_refusal(handler, unit)):
+        # The one rule the console's list and on_duty_handler read too (ticketing.holders):
+        # the API took any of the unit's accounts, a disabled one until judge27.
+        raise InvalidInput("handler_id", refused)
     if action == Action.REASSIGN:
         _allowed(ticket=ticket, actor=actor, action=action, reason=reason)
         if not may_send_to(session, actor, unit):

@@ -34,7 +34,7 @@ from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ticketing.actors import Actor
-from ticketing.models import DirectoryVersion, Ticket, TicketEvent, Unit, User, utcnow
+from ticketing.models import DirectoryVersion, StaffGap, Ticket, TicketEvent, Unit, User, utcnow
 from ticketing.phones import normalise
 from ticketing.service import record_event
 
@@ -51,11 +51,16 @@ def staff_number(phone: Any, filed_at: Any) -> Any:
     """SQL: the number column (or bound value) ``phone`` is a staff number for a ticket
     filed at ``filed_at`` (a column or a value): a unit's, an active account's, or a
     disabled one's when the ticket was filed before its ``staff_until`` (or it was
-    disabled before that was kept: staff for good). EXISTS, not IN, so that its negation
+    disabled before that was kept: staff for good), never one filed in a ``StaffGap``
+    (after a cut-off, before the enabling that followed it). EXISTS, not IN, so that its negation
     is plain true or false (NOT IN over a NULL is neither)."""
     still = or_(User.active.is_(True), User.staff_until.is_(None),
                 User.staff_until > filed_at)
-    return or_(exists(select(User.id).where(User.phone == phone, still)),
+    # Filed between a cut-off and the enabling after it: a citizen's for good (review55).
+    gap = exists(select(StaffGap.id).where(StaffGap.user_id == User.id,
+                                           StaffGap.since <= filed_at, StaffGap.until > filed_at)
+                 .correlate_except(StaffGap))  # two levels down: name what comes from outside
+    return or_(exists(select(User.id).where(User.phone == phone, still, ~gap)),
                exists(select(Unit.id).where(Unit.phone == phone)))
 
 
@@ -76,15 +81,17 @@ def directory_version(session: Session) -> int:
     return session.scalar(select(DirectoryVersion.version).where(DirectoryVersion.id == 1)) or 0
 
 
-def unchecked(version: int) -> Any:
+def unchecked(version: int | None) -> Any:
     """SQL on Ticket: not yet checked against the directory at ``version`` for its current
-    closure. The survey planner decides only these each tick (a survey, 不参与回访, or
-    neither) and then remembers them (:func:`checked`): before (loose27) it asked every
+    closure (None: never checked for it at any version, a new closure). The survey
+    planner decides only these each tick (a survey, 不参与回访, or neither), new closures
+    first, and then remembers them (:func:`checked`): before (loose27) it asked every
     closed, unanswered ticket of all history on every tick. A number entered later still
-    counts: entering it bumps the version, and every closed ticket is looked at again once."""
-    return or_(Ticket.staff_checked_version.is_(None),
-               Ticket.staff_checked_version != version,
-               Ticket.staff_checked_round != Ticket.redo_count)
+    counts: entering it bumps the version, and every closed ticket is looked at again once.
+    Disabling or enabling an account does not bump it (no filed ticket's standing moves)."""
+    new = or_(Ticket.staff_checked_version.is_(None),
+              Ticket.staff_checked_round != Ticket.redo_count)
+    return new if version is None else or_(new, Ticket.staff_checked_version != version)
 
 
 def checked(*, session: Session, seen: list[tuple[int, int]], version: int) -> None:

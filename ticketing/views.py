@@ -4,15 +4,17 @@ SQLite the requests filing tickets at once share one (ticketing.group_commit).""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from typing import Annotated
 
 import anyio.to_thread
 from fastapi import APIRouter, File, Header, HTTPException, Query, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
+from starlette.datastructures import State
 
 from config import Settings
 from ticketing import (
@@ -32,7 +34,7 @@ from ticketing.deps import (
     RowIdPath,
     Token,
     authenticated,
-    known_token,
+    known_to_app,
     require,
     unit_of_work,
 )
@@ -148,42 +150,88 @@ async def create_ticket(
         alias=idempotency.HEADER, pattern=idempotency.KEY_PATTERN,
         description=IDEMPOTENCY_KEY_HELP)] = None,
 ) -> TicketOut:
+    filing = Filing(body=body, token=token, domain=domain, key=idempotency_key)
     writer = filing_writer(request)
     if writer is None:
-        return await anyio.to_thread.run_sync(_file_alone, body, request, token, domain,
-                                              idempotency_key, limiter=intake_limiter(request))
-    filing = await anyio.to_thread.run_sync(understood_filing, body, request, token, domain,
-                                            idempotency_key)
+        return await anyio.to_thread.run_sync(_file_alone, request, filing,
+                                              limiter=intake_limiter(request))
+    state = request.app.state
+    if not writer.prepares or len(body.demand) > WRITER_CLASSIFIES_UP_TO:
+        # Classified in the request's thread: one process (nothing gained in the writer),
+        # or a long demand, whose classifying (up to ~60 ms of CPU at 5000 characters)
+        # would hold up every filing of its group.
+        filing = await anyio.to_thread.run_sync(understood_filing, state, filing)
+    elif not _known_at_once(state, filing.token):
+        # An unknown token is a database read: in the request's thread, not queued in the
+        # writer's where every filing of the group would wait for it (review57).
+        await anyio.to_thread.run_sync(known_to_app, state, filing.token, *FILING_ROLES)
+    # Else handed over unclassified, its token known: the writer's thread classifies the
+    # group before its BEGIN, and the request takes no thread hop of its own.
     return await writer.submit(filing)
+
+
+# The longest demand the filing writer's thread classifies (characters); a longer one is
+# classified in the request's thread. Measured (docs/scaling.md, twenty-fifth round, mend57):
+# ~3 ms of CPU for a usual demand (50 characters), ~9 ms at 500, ~60 ms at 5000.
+WRITER_CLASSIFIES_UP_TO = 500
+
+
+def _known_at_once(state: State, token: str) -> bool:
+    """``token`` named a user of a role that may file a moment ago (``TokenGate``, memory
+    only: no thread needed); a known user of another role is refused here (403). False:
+    not known, to be checked against the database (``known_to_app``)."""
+    actor = state.token_gate.recent_actor(token)
+    if actor is None:
+        return False
+    require(actor, *FILING_ROLES)
+    return True
 
 
 @dataclass(frozen=True)
 class Filing:
-    """One request's ticket, classified, for ``write_filing``."""
+    """One request's ticket for ``write_filing``; ``understood`` once classified
+    (``understood_filing``)."""
 
     body: TicketCreate
     token: str
     domain: Domain
     key: str | None
-    understood: Understanding | None
+    understood: Understanding | None = None
+    # Classified (``understood`` may be None then: nothing understood of the demand).
+    classified: bool = False
 
 
-def understood_filing(body: TicketCreate, request: Request, token: str, domain: Domain,
-                      idempotency_key: str | None) -> Filing:
+def understood_filing(state: State, filing: Filing) -> Filing:
+    """``filing`` classified, outside any transaction, for a known token of a role that may
+    file (else its 401 or 403, and nothing classified); as it is if classified already (a
+    long demand, classified in the request's thread before the writer got it). The token
+    was checked in the request's thread before a filing is handed to the writer: there
+    the check is a memory read (``TokenGate``), only the classifying is the writer's."""
+    if filing.classified:
+        return filing
     # Classified before the transaction: on SQLite the transaction holds the write lock
     # from its first statement, and every other creator would wait for the classifier.
     # Only for a known token of a role that may file: classifying is the costliest step
     # a stranger (or a handler, refused below anyway) could buy.
-    known_token(request, token, *FILING_ROLES)
-    return Filing(body=body, token=token, domain=domain, key=idempotency_key,
-                  understood=service.understand_demand(domain=domain, demand=body.demand))
+    known_to_app(state, filing.token, *FILING_ROLES)
+    return replace(filing, classified=True, understood=service.understand_demand(
+        domain=filing.domain, demand=filing.body.demand))
+
+
+# app.state flag: the filing writer's thread classifies (hotline.app.api_worker_app). Measured
+# (docs/scaling.md, twenty-fifth round): with two API processes on SQLite it saved ~0.5 ms
+# of CPU a ticket, with one it did not pay (nothing classified while SQLite worked).
+CLASSIFY_IN_WRITER = "classify_in_writer"
 
 
 def filing_writer(request: Request) -> GroupCommit[Filing, TicketOut] | None:
     """The app's writer of API filings on SQLite (ticketing.group_commit): the requests
-    waiting to file at once share one transaction, each in its own savepoint. SQLite's
+    waiting to file at once share one transaction. SQLite's
     writers take turns anyway (one lock), so a group costs no concurrency and saves each
-    filing its own BEGIN, COMMIT and turn (docs/scaling.md, twenty-fourth round).
+    filing its own BEGIN, COMMIT and turn (docs/scaling.md, twenty-fourth round). The
+    writer's thread also classifies each filing (its token checked in the request's
+    thread), before the BEGIN, in an API worker of several processes
+    (``CLASSIFY_IN_WRITER``; twenty-fifth round; a long demand excepted, mend57).
 
     None on PostgreSQL: there the transactions of one process run side by side, and one
     writer (or two) a process filed fewer tickets a second than eight lone transactions
@@ -193,14 +241,16 @@ def filing_writer(request: Request) -> GroupCommit[Filing, TicketOut] | None:
         return None
     writer: GroupCommit[Filing, TicketOut] | None = getattr(state, "filing_writer", None)
     if writer is None:
-        writer = state.filing_writer = GroupCommit(state.sessions, write_filing)
+        by_writer = getattr(state, CLASSIFY_IN_WRITER, False)
+        writer = state.filing_writer = GroupCommit(
+            state.sessions, write_filing,
+            prepare=partial(understood_filing, state) if by_writer else None)
     return writer
 
 
-def _file_alone(body: TicketCreate, request: Request, token: str, domain: Domain,
-                idempotency_key: str | None) -> TicketOut:
+def _file_alone(request: Request, filing: Filing) -> TicketOut:
     """A filing in a transaction of its own, in the request's thread."""
-    filing = understood_filing(body, request, token, domain, idempotency_key)
+    filing = understood_filing(request.app.state, filing)
     session: Session = request.app.state.sessions()
     try:
         shown = write_filing(session, filing)
@@ -871,7 +921,13 @@ def status_page_body(ticket: Ticket, domain: Domain) -> str:
     # (剔除) ticket read "办理时限 <tomorrow>", and archived after it "办理结果 已答复" where
     # nobody had answered (judge27).
     if Status(ticket.status) in AWAITING_ANSWER_STATUSES:
-        rows.append(("办理时限", TO_COME_WITH_THE_WORDS if pending else local(ticket.due_at)))
+        # A merged (并单) ticket is answered with its primary, by the primary's deadline:
+        # its own due_at is the one it had when it was merged (review56).
+        session = object_session(ticket)
+        answer = (merging.answering(session=session, ticket=ticket) if session is not None
+                  else ticket)
+        rows.append(("办理时限", TO_COME_WITH_THE_WORDS if service.words_pending(answer)
+                     else local(answer.due_at)))
     elif ticket.closed_at is not None:
         rows += [("办结时间", local(ticket.closed_at)),
                  ("办理结果", citizen.outcome_label(ticket)),

@@ -39,6 +39,7 @@ from ticketing.classify import sub_category_in
 from ticketing.context import Domain
 from ticketing.deps import RowIdPath
 from ticketing.directory import authenticate, end_sessions
+from ticketing.holders import holders
 from ticketing.inputs import (
     MAX_ID,
     BadCharacters,
@@ -438,9 +439,10 @@ def render_ticket(request: Request, w: Work, ticket: Ticket, *, status: int = 20
         # A supervisor 改派s within their own units (service.dispatch refuses the rest).
         units = list(w.session.scalars(
             select(Unit).where(queries.unit_scope(w.actor)).order_by(Unit.path)))
+        # Whoever the service takes (ticketing.holders): supervisors too, never the
+        # disabled; it listed handlers only, a rule of its own (review56).
         handlers = list(w.session.scalars(
-            select(User).where(User.role == Role.HANDLER.value, User.active.is_(True))
-            .order_by(User.unit_id, User.id)))
+            select(User).where(holders()).order_by(User.unit_id, User.id)))
     days = w.domain.settings.analytics.related_window_days
     may_merge = w.actor.role in merging.MERGE_ROLES
     duplicate_of = (queries.linked_original(ticket)

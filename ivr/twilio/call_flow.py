@@ -48,6 +48,7 @@ from ivr.decisions import (
     file_direct_answer,
     file_emergency,
     handover_way,
+    keyed_digits,
     offer_pending,
     offer_reply,
     readback_sentence,
@@ -58,6 +59,7 @@ from ivr.intake import MAX_CALLBACK_DIGITS, CallJournal, FiledTicket, Spool, fil
 from ivr.kb_answer import answer_parts
 from ivr.ticket_lookup import (
     TICKET_TRIES_PER_CALL,
+    KeyedLookups,
     StatusReport,
     keyed_ticket_status,
     open_tickets,
@@ -122,6 +124,11 @@ class TwilioDialogue:
         self.calls = TwilioCalls(sessions=sessions, read_sessions=read_sessions, domain=domain,
                                  spool=Spool(Path(settings.data_dir) / "spool" / "calls"))
         self.urls = twiml.Urls(settings.twilio.public_base_url)
+        # The ticket numbers keyed by callers Twilio did not vouch for, counted across calls
+        # in the SIP line's one table (``_keyed_key``: by From).
+        self.keyed_lookups = KeyedLookups(
+            sessions=sessions, read_sessions=read_sessions,
+            per_address=settings.ivr.ticket_numbers_per_address)
         # Webhooks hold a thread for up to the download + decoding budget; asyncio's
         # default pool (cores + 4) would make quick webhooks of other calls queue behind
         # them. Decoding itself stays bounded by the engine's decode slots.
@@ -318,7 +325,7 @@ class TwilioDialogue:
             if call.journal.ticket_number and then == "file":
                 return self._replay(call)  # a repeated webhook: filed already
             call.intake.key(digits[:MAX_CALLBACK_DIGITS])
-            number = phones.callback_number("".join(filter(str.isdigit, digits)))
+            number = phones.callback_number(keyed_digits(digits))
             if number is None and digits.strip("#") and attempt < 2:
                 call.save()
                 return twiml.ask_callback_number(self.urls, then=then, attempt=attempt + 1)
@@ -690,7 +697,7 @@ class TwilioDialogue:
             if call is None:
                 return twiml.unknown_call()
             j = call.journal
-            number = digits.strip()
+            number = keyed_digits(digits)
             if not number:  # # at once: no number keyed, no try used (as on SIP)
                 return twiml.status_keyed(prompts.text("status_ticket_unknown"),
                                           self.settings, self.urls)
@@ -699,6 +706,8 @@ class TwilioDialogue:
             j.ticket_tries += 1
             call.save()
             try:
+                if not self.keyed_lookups.take(_keyed_key(j.caller)):
+                    return self._ticket_tries_over(call)  # spent by this From's other calls
                 found = keyed_ticket_status(self.calls.read_sessions, number)
             except SQLAlchemyError as exc:
                 log.error("call %s: ticket number lookup failed: %s", j.call_id,
@@ -721,7 +730,15 @@ class TwilioDialogue:
         # Whether the carrier vouched for the number: one decision with the SIP line's.
         if not number_verified(CallerVouch(call.journal.caller_vouch)):
             call.save()
-            if call.journal.ticket_tries >= TICKET_TRIES_PER_CALL:
+            try:
+                spent = (call.journal.ticket_tries >= TICKET_TRIES_PER_CALL
+                         or not self.keyed_lookups.open(_keyed_key(call.journal.caller)))
+            except SQLAlchemyError as exc:
+                log.error("call %s: ticket number count failed: %s", call.journal.call_id,
+                          exc.__class__.__name__)
+                return twiml.status_keyed(prompts.text("status_unavailable"), self.settings,
+                                          self.urls)
+            if spent:  # refused before the caller keys anything, as on SIP
                 return self._ticket_tries_over(call)
             return twiml.ask_ticket_number(self.urls)
         report: StatusReport | None
@@ -740,6 +757,17 @@ class TwilioDialogue:
 
     def _settled(self, call: TwilioCall) -> bool:
         return not self.calls.spool.path(call.journal.call_id).exists()
+
+
+def _keyed_key(caller: str) -> str:
+    """Whose count a Twilio caller's keyed ticket numbers go to (``KeyedLookups``): their
+    From number, "twilio:" and E.164. Twilio gives no network address of the caller, and
+    one count for the whole Twilio line would refuse the city once one caller spent it (as
+    a carrier trunk keyed by its address did, review53). From is spoofable, but each spoof
+    costs a call, which gets 3 numbers at most. A withheld or unreadable From is counted
+    by the call alone: one bucket for all of them would refuse every such caller."""
+    e164 = phones.normalise(caller)
+    return f"twilio:{e164}" if e164 else ""
 
 
 def _said_back(j: CallJournal) -> str:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
@@ -29,6 +30,7 @@ from ivr.call_flow import (
     IvrServices,
     State,
 )
+from ivr.callrecords import KeyedTicketTry
 from ivr.decisions import MAX_CONFIRM_ASKS, MAX_RERECORDS
 from ivr.ticket_lookup import KeyedLookups
 from telephony.call import CallerVouch
@@ -310,6 +312,49 @@ def test_addresses_whose_tries_expired_are_forgotten(sessions: sessionmaker[Sess
     assert len(budget) == 1
     budget.take("d")
     assert not budget.take("d")  # d's two tries spent: remembered
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: SQLite's write lock
+def test_counting_keyed_tries_waits_for_no_writer(sessions: sessionmaker[Session]) -> None:
+    """review55: ``open()`` and ``len()`` counted in a writer's session, whose BEGIN
+    IMMEDIATE waited for any other writer (the busy time, then an error) only to read. A
+    reader's session reads beside a write under way."""
+    budget = _budget(sessions, [0.0])
+    budget.take("a")
+    pool = ThreadPoolExecutor(1)
+    try:
+        with sessions() as writer:
+            writer.execute(select(1))  # another write under way: the write lock is held
+            counted = pool.submit(lambda: (budget.open("a"), len(budget)))
+            assert counted.result(timeout=10) == (True, 1)
+    finally:
+        pool.shutdown()
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # subject: row locks
+def test_a_take_does_not_queue_on_another_addresses_rows(
+        sessions: sessionmaker[Session]) -> None:
+    """review55: ``take()`` deleted every expired try, so a caller from one address waited
+    for a transaction holding another address's rows. It deletes its own address's and a
+    bounded few that no one holds; the rest go at a later take."""
+    now = [0.0]
+    budget = _budget(sessions, now)
+    budget.take("b")
+    now[0] = 61.0  # b's try has left the window
+    pool = ThreadPoolExecutor(1)
+    try:
+        with sessions() as other:
+            other.execute(select(KeyedTicketTry).where(KeyedTicketTry.address == "b")
+                          .with_for_update())
+            taken = pool.submit(budget.take, "a")
+            try:
+                assert taken.result(timeout=10)
+            finally:
+                other.rollback()
+    finally:
+        pool.shutdown()
+    assert budget.take("a")
+    assert len(budget) == 1  # b's expired try went at the next take
 
 
 def test_two_nodes_share_one_count_per_address(sessions: sessionmaker[Session]) -> None:

@@ -25,10 +25,11 @@ from ivr import prompts as P
 from ivr.audio import TurnResult
 from ivr.call_flow import TRANSITIONS, Dialogue, IvrServices, State
 from ivr.intake import Spool
-from ivr.kb_answer import find_answer
+from ivr.kb_answer import KbAnswer, answer_parts, find_answer
 from knowledge import service as kb
 from knowledge.search import DEFAULT_MIN_CONFIDENCE
 from telephony.call import PlayResult
+from tests.ivr.test_dialogue_kb import LONG_ANSWER
 from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.models import Ticket, TicketEvent
@@ -257,3 +258,51 @@ def test_another_action_purpose_or_size_goes_to_the_read_back_unasked(
     d, line, path = converse(services, text, [], frozenset({State.READBACK}))
     assert path == [State.UNDERSTAND, State.READBACK] and line.played == []
     assert d.kb_answer is None
+
+
+class QuickKeysLine(ScriptedLine):
+    """A line whose keys queue as on a real call: a prompt played with keys on returns at
+    once while one is queued (``CallHandle.play_pcm16``), and ``presses`` queues keys once
+    a prompt ending with one of its sounds has been heard."""
+
+    def __init__(self, presses: dict[bytes, list[str]]) -> None:
+        super().__init__([])
+        self.presses = presses
+        self.cut: list[bytes] = []
+
+    def play_pcm16(self, pcm16: bytes, *, interrupt_on_dtmf: bool = False) -> PlayResult:
+        if interrupt_on_dtmf and self.keys:
+            self.cut.append(pcm16)
+            return PlayResult.INTERRUPTED
+        self.played.append(pcm16)
+        for end, keys in self.presses.items():
+            if pcm16.endswith(end):
+                self.keys += keys
+        return PlayResult.COMPLETED
+
+    def flush_dtmf(self) -> str:
+        keys, self.keys = "".join(self.keys), []
+        return keys
+
+
+def test_two_quick_presses_of_3_skip_no_part_unheard(services: IvrServices) -> None:
+    """review55: 3 pressed twice at "继续收听请按3" read the next part and cut it at once
+    (the second 3 was queued), answering its question with a part unheard; on Twilio each
+    part is a new <Gather>, which hears no earlier key. Keys queued before a part starts
+    are set aside (kept on the call's record), so every part is heard."""
+    more = services.prompts.pcm("kb_more")
+    line = QuickKeysLine({more: ["3", "3"]})
+    d = Dialogue(line, services)  # type: ignore[arg-type]
+    d.audio = SaidTurn("")  # type: ignore[assignment]
+    d.intake.answered()
+    text = LONG_ANSWER + LONG_ANSWER  # four parts as shipped
+    parts = answer_parts(text, services.settings.ivr.kb_part_chars)
+    assert len(parts) >= 2
+    d.kb_answer = KbAnswer(entry_id="kb026", version=1, title="失业金怎么申请", text=text,
+                           confidence=0.9)
+    d.handlers[State.ANSWER]()
+    assert line.cut == []
+    for n, part in enumerate(parts):
+        heard = services.prompts.kb_answer("kb026", 1, "失业金怎么申请", part, part=n)
+        assert any(p.startswith(heard) for p in line.played), n
+    assert "33" in d.intake.journal.keys  # pressed: on the record

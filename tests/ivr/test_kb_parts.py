@@ -69,3 +69,24 @@ def test_closing_quotes_and_list_semicolons() -> None:
 ])
 def test_the_key_after_a_part(key: str | None, more: bool, choice: AfterAnswer) -> None:
     assert after_answer(key, more=more) is choice
+
+
+@pytest.mark.parametrize("inside", [
+    "https://rsj.beijing.gov.cn/query?type=1&id=2",  # a URL's query
+    "010-12345678;8001",  # a number and its extension
+    "12345!",  # said as written, then the sentence goes on
+])
+def test_an_ascii_mark_inside_a_url_or_a_number_is_no_place_to_cut(inside: str) -> None:
+    """review55: the cut was also after ASCII ! ? ; and at line breaks, so a URL was cut at
+    its ? and read in two parts; docs/ivr.md says 。！？；. An ASCII mark ends a sentence
+    only before a space or the end."""
+    sentence = f"可以登录或拨打{inside}查询办理进度，" + "甲" * 100 + "。"
+    answer = "乙" * 60 + "。" + sentence + "丙" * 60 + "。"
+    assert answer_parts(answer, LIMIT) == ["乙" * 60 + "。", sentence, "丙" * 60 + "。"]
+
+
+def test_an_ascii_question_mark_before_a_space_or_the_end_is_a_sentence_end() -> None:
+    assert answer_parts("甲" * 100 + "? " + "乙" * 100 + "?", LIMIT) == [
+        "甲" * 100 + "?", "乙" * 100 + "?"]
+    assert answer_parts("甲" * 100 + "\n" + "乙" * 100 + "。", LIMIT) == [
+        "甲" * 100 + "\n" + "乙" * 100 + "。"]  # a line break alone cuts nothing

@@ -92,6 +92,8 @@ def test_still_not_is_no_repayment(index: Index, text: str, entry: str) -> None:
 @pytest.mark.parametrize("text,entry", [
     ("我在北京交的养老保险，想从北京转到河北，怎么转？", "kb021"),
     ("我的集体户口想迁出去，咋办？", "kb006"),
+    # review55: another clause's 从老家 leaves this one's move away (the clause alone reads)
+    ("我是从外地来的，集体户口想迁出去，咋办？", "kb006"),
 ])
 def test_out_of_beijing_is_offered_not_the_way_in(index: Index, text: str, entry: str) -> None:
     """kb_matters' ``[loose]`` back: 从北京转, 迁出去 against an entry that moves it into
@@ -102,6 +104,8 @@ def test_out_of_beijing_is_offered_not_the_way_in(index: Index, text: str, entry
 @pytest.mark.parametrize("text,entry", [
     ("外地交的社保怎么转到北京？", "kb021"),
     ("换工作了，公积金怎么转出去？", "kb017"),  # to the new employer's account
+    # review55: out of elsewhere into Beijing (``[loose_unless_clause]``): the way in
+    ("户口从老家迁出去落到北京，应届生怎么办？", "kb006"),
 ])
 def test_into_beijing_or_to_a_new_employer_is_read_out(
         index: Index, text: str, entry: str) -> None:

@@ -24,6 +24,7 @@ from knowledge import service as kb
 from tests.support.harness import free_port
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory
+from ticketing.views import CLASSIFY_IN_WRITER
 
 LOCAL = ("127.0.0.1", 50000)  # may read /healthz's details
 WAIT = 300  # a bound against a hang on a loaded machine, not a speed
@@ -160,6 +161,8 @@ def test_a_worker_beside_others_accepts_only_once_warm(
             job = client.app.state.background.text_warm_up
             assert job is not None and job.done.is_set() and job.error is None
             assert client.get("/healthz").json()["classifier"]["warm"] is True
+            # One of several processes: its filing writer classifies (ticketing.views).
+            assert getattr(client.app.state, CLASSIFY_IN_WRITER) is True
     finally:
         release.cancel()
         get_settings.cache_clear()

@@ -72,3 +72,24 @@ def test_postgresql_is_pointed_to_pg_dump(monkeypatch: pytest.MonkeyPatch,
     finally:
         get_settings.cache_clear()
     assert r.exit_code == 2 and "pg_dump" in r.output
+
+
+def test_an_unwritable_target_is_one_line_and_a_failed_backup_leaves_nothing(
+        live_sqlite: Path, tmp_path: Path) -> None:
+    """review56: a target the service cannot write printed a traceback (other refusals are
+    one line, exit 2); a backup that failed partway left a partial file at the target, which
+    refused the next try ("exists") and could pass for a backup."""
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the backup's directory would be")
+    r = runner.invoke(app, ["db", "backup", str(blocker / "hotline.db")])
+    assert r.exit_code == 2 and "cannot write" in r.output and "Traceback" not in r.output
+    good = live_sqlite.read_bytes()
+    live_sqlite.write_bytes(b"not a database, " * 512)  # the source fails the copy
+    target = tmp_path / "backup" / "hotline.db"
+    r = runner.invoke(app, ["db", "backup", str(target)])
+    assert r.exit_code == 1 and "backup failed" in r.output, r.output
+    assert list(target.parent.iterdir()) == []  # neither the target nor a partial file
+    live_sqlite.write_bytes(good)
+    r = runner.invoke(app, ["db", "backup", str(target)])
+    assert r.exit_code == 0, r.output
+    assert _units(target) == 0 and list(target.parent.iterdir()) == [target]

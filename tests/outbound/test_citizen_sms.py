@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -38,7 +39,7 @@ from tests.outbound.support import (
 )
 from tests.support.city import City
 from tests.support.nodes import SmsGateway
-from ticketing import citizen, service
+from ticketing import citizen, merging, service
 from ticketing.actors import Actor
 from ticketing.classify import category_label
 from ticketing.context import Domain
@@ -351,3 +352,25 @@ def test_an_sms_the_gateway_took_but_answered_late_is_retried_under_the_same_id(
     (retry,) = posted_again()
     assert retry["to"] == gateway.received[0]["to"]
     assert retry["id"] == gateway.received[0]["id"]
+
+
+def test_the_status_page_of_a_merged_ticket_shows_its_primarys_deadline(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """review56: a ticket merged (并单) into another is answered with that one, by its
+    deadline; the page showed the merged ticket's own due_at, a date nobody works to."""
+    primary_no = new_ticket(ob_sessions, ob_domain, ob_city)
+    merged_no = new_ticket(ob_sessions, ob_domain, ob_city, phone="13811113333")
+    boss = ob_city.actor("supervisor")
+    with ob_sessions() as s:
+        primary = service.get_ticket(session=s, actor=boss, ref=primary_no)
+        merged = service.get_ticket(session=s, actor=boss, ref=merged_no)
+        merging.merge(session=s, domain=ob_domain, primary=primary, others=[merged],
+                      actor=boss, reason="同一事项")
+        assert primary.due_at is not None and merged.due_at is not None
+        primary.due_at = merged.due_at + timedelta(days=3)  # e.g. extended (延期)
+        s.commit()
+        own = merged.due_at.astimezone(ob_domain.tz).strftime("%Y-%m-%d %H:%M")
+        theirs = primary.due_at.astimezone(ob_domain.tz).strftime("%Y-%m-%d %H:%M")
+        page = status_page_body(merged, ob_domain)
+    assert merged_no in page and "办理中" in page
+    assert theirs in page and own not in page

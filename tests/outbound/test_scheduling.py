@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -43,7 +43,7 @@ from ticketing import service
 from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.merging import survey_phone
-from ticketing.models import SurveyResult, Ticket, TicketEvent
+from ticketing.models import SurveyResult, Ticket, TicketEvent, User
 from ticketing.phones import normalise
 from ticketing.queries import contactable, may_contact
 from ticketing.quiet import next_allowed
@@ -162,6 +162,32 @@ def test_busy_and_declined_are_retried_on_schedule_then_supervisor_called(
     (boss,) = attempts(ob_sessions, number, Kind.ESCALATE_CALL)
     assert boss.to_phone == normalise(CITY_SUPERVISOR_PHONE) and boss.outcome == "answered"
     assert dialer.calls[-1] == (CITY_SUPERVISOR_PHONE, "1")
+
+
+def test_an_escalation_with_no_supervisor_anywhere_names_the_duty_dispatcher_it_calls(
+    ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City
+) -> None:
+    """review56: with no supervisor up the unit tree the 签收 escalation calls the duty
+    dispatcher, and the trail said "已提级至单位督办" all the same; who was called is named."""
+    duty = "13900000001"
+    with ob_sessions() as s:
+        s.execute(update(User).where(User.role == "supervisor").values(active=False))
+        s.commit()
+    clock = Clock(ob_domain)
+    number = new_ticket(ob_sessions, ob_domain, ob_city)
+    dialer = ScriptedDialer({WATER_HANDLER_PHONE: Script([Outcome.NO_ANSWER] * 3),
+                             duty: Script(["1"])})
+    drive(make_worker(ob_sessions, ob_domain, dialer),
+          lambda: any(t.status == "done"
+                      for t in tasks(ob_sessions, number, Kind.ESCALATE_CALL)), clock=clock)
+    (boss,) = attempts(ob_sessions, number, Kind.ESCALATE_CALL)
+    assert boss.to_phone == normalise(duty)
+    (escalated,) = [e for e in events(ob_sessions, number) if e.action == "escalate"]
+    with ob_sessions() as s:
+        name = s.scalars(select(User.display_name).where(User.id == boss.to_user_id)).one()
+    assert "单位督办员无法联系，转值班调度员" in escalated.note and name in escalated.note
+    assert (escalated.data["who"], escalated.data["reached"]) == (
+        "unit_supervisor", "duty_dispatcher")
 
 
 def test_a_notice_answered_by_a_machine_with_no_key_is_not_taken_as_heard(

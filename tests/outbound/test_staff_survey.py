@@ -19,7 +19,7 @@ from tests.support.city import City
 from ticketing import merging, service, staff_phones
 from ticketing.context import Domain
 from ticketing.db import transaction
-from ticketing.directory import add_user, disable_user
+from ticketing.directory import add_user, disable_user, enable_user
 from ticketing.models import Ticket, User
 from ticketing.staff_phones import NOT_SURVEYED_EVENT, NOT_SURVEYED_NOTE, mark_not_surveyed
 from ticketing.states import Role, Status
@@ -163,6 +163,43 @@ def test_the_planner_decides_each_closure_once_until_the_directory_moves(
     assert marked == [numbers[2]]
 
 
+def test_new_closures_are_decided_before_the_history_a_bump_reopens(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """review55: after a version bump every closed, unanswered ticket of history was
+    decided again oldest first, a batch a tick, ahead of the day's new closures (whose
+    surveys waited behind it). A closure never decided goes first."""
+    monkeypatch.setattr(planner, "SURVEY_CHECKS_PER_TICK", 1)
+    old = new_ticket(ob_sessions, ob_domain, ob_city, phone="13811110010")
+    close_ticket(ob_sessions, ob_domain, ob_city, old)
+    _planned(ob_sessions, ob_domain)
+    with transaction(ob_sessions) as s:
+        add_user(session=s, username="late-handler", display_name="后登记承办人",
+                 role=Role.HANDLER, unit_code="bj-water", phone="13811110019")
+    new = new_ticket(ob_sessions, ob_domain, ob_city, phone="13811110011")
+    close_ticket(ob_sessions, ob_domain, ob_city, new)
+    _planned(ob_sessions, ob_domain)
+    assert len(tasks(ob_sessions, new, Kind.SURVEY_CALL.value)) == 1
+    assert _unchecked(ob_sessions) == 1  # the history's turn comes next
+    _planned(ob_sessions, ob_domain)
+    assert _unchecked(ob_sessions) == 0
+
+
+def test_disabling_and_enabling_an_account_reopen_no_closure(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """review55: disabling or enabling an account bumped the directory's version, so every
+    closure of history was decided again, although neither changes a filed ticket's
+    standing (a re-disable keeps the cut-off, enabling keeps the citizen span)."""
+    number = new_ticket(ob_sessions, ob_domain, ob_city, phone="13811110012")
+    close_ticket(ob_sessions, ob_domain, ob_city, number)
+    _planned(ob_sessions, ob_domain)
+    assert _unchecked(ob_sessions) == 0
+    _account(ob_sessions, ob_city, "disable", days=0)
+    assert _unchecked(ob_sessions) == 0
+    _account(ob_sessions, ob_city, "enable")
+    assert _unchecked(ob_sessions) == 0
+
+
 def test_a_disabled_accounts_number_is_staff_for_the_tickets_filed_until_its_staff_until(
         ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
     """loose27: a disabled account's number stayed a staff number for good: a handler who
@@ -186,6 +223,58 @@ def test_a_disabled_accounts_number_is_staff_for_the_tickets_filed_until_its_sta
     with ob_sessions() as s:
         counted = set(s.scalars(select(Ticket.number).where(merging.answer_counted())))
         assert after in counted and before not in counted
+
+
+def _account(sessions: sessionmaker[Session], city: City, change: str,
+             days: float = 0) -> None:
+    admin = city.actor("admin")  # before our session: SQLite has one writer
+    with transaction(sessions) as s:
+        handler = s.scalars(select(User).where(User.username == "water-handler")).one()
+        if change == "disable":
+            disable_user(session=s, user=handler, actor=admin, staff_number_days=days)
+        else:
+            enable_user(session=s, user=handler, actor=admin)
+
+
+def _citizens(sessions: sessionmaker[Session], domain: Domain, *numbers: str) -> None:
+    """Each ticket is surveyed as a citizen's and its answer would count."""
+    _planned(sessions, domain)
+    for number in numbers:
+        assert len(tasks(sessions, number, Kind.SURVEY_CALL.value)) == 1
+        assert NOT_SURVEYED_EVENT not in [e.action for e in events(sessions, number)]
+    with sessions() as s:
+        counted = set(s.scalars(select(Ticket.number).where(merging.answer_counted())))
+        assert set(numbers) <= counted
+
+
+def test_disabling_a_disabled_account_again_keeps_its_first_cut_off(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """review55: disabling an already disabled account set ``staff_until`` again (now +
+    the setting), so a citizen's ticket filed after the first cut-off became a staff
+    ticket and its answer left the figures. The first cut-off stands."""
+    _account(ob_sessions, ob_city, "disable", days=0)
+    after = new_ticket(ob_sessions, ob_domain, ob_city, phone="13900000030")
+    close_ticket(ob_sessions, ob_domain, ob_city, after)
+    _account(ob_sessions, ob_city, "disable", days=365)
+    _citizens(ob_sessions, ob_domain, after)
+
+
+def test_enabling_an_account_does_not_reach_back_over_tickets_filed_while_disabled(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """review55: enabling cleared ``staff_until``, so the number became staff for the
+    tickets filed after the cut-off, citizens' until then. Those stay citizens' (a
+    ``StaffGap``), across a second disabling too; a ticket filed after the enabling is a
+    staff ticket."""
+    _account(ob_sessions, ob_city, "disable", days=0)
+    between = new_ticket(ob_sessions, ob_domain, ob_city, phone="13900000030")
+    close_ticket(ob_sessions, ob_domain, ob_city, between)
+    _account(ob_sessions, ob_city, "enable")
+    _citizens(ob_sessions, ob_domain, between)
+    staff = new_ticket(ob_sessions, ob_domain, ob_city, phone="13900000030")
+    close_ticket(ob_sessions, ob_domain, ob_city, staff)
+    _account(ob_sessions, ob_city, "disable", days=365)
+    _citizens(ob_sessions, ob_domain, between)
+    assert tasks(ob_sessions, staff, Kind.SURVEY_CALL.value) == []
 
 
 def test_an_account_disabled_with_the_shipped_setting_stays_staff_for_a_year(

@@ -149,6 +149,46 @@ def test_dissatisfied_citizen_lands_in_review_queue(api, standin: TwilioStandIn)
     assert httpx.get(f"{base}/api/v1/outbound/reviews", headers=handler).status_code == 403
 
 
+def _late_answers(settings: Settings, standin: TwilioStandIn) -> Settings:
+    """Twilio carries out every create and answers it after the client gave up waiting."""
+    standin.create_delay = 1.5
+    return settings.model_copy(update={"twilio": settings.twilio.model_copy(
+        update={"api_timeout_seconds": 0.5})})
+
+
+def test_an_sms_twilio_took_but_answered_late_is_not_sent_again(
+        api, standin: TwilioStandIn) -> None:
+    """A create that timed out after it was sent was taken as refused and sent again: the
+    handler (and the citizen) texted twice (review56). Looked up instead: sent once."""
+    settings, sessions, domain, city = api
+    standin.phones[normalise(WATER_HANDLER_PHONE)] = "busy"
+    late = _late_answers(settings, standin)
+    number = new_ticket(sessions, domain, city)
+    drive(twilio_worker(late, sessions, domain),
+          lambda: all(t.status != "pending" and not t.claimed_by
+                      for t in tasks(sessions, number, Kind.SMS_DISPATCH)), timeout=30)
+    sent = [m for m in standin.messages if m["To"] == normalise(WATER_HANDLER_PHONE)]
+    (attempt,) = attempts(sessions, number, Kind.SMS_DISPATCH)
+    assert len(sent) == 1 and "messages" in standin.lookups
+    assert (attempt.outcome, attempt.call_ref) == ("sent", sent[0]["Sid"])
+
+
+def test_a_call_twilio_placed_but_answered_late_is_run_not_placed_again(
+        api, standin: TwilioStandIn) -> None:
+    """Ended as failed with no CallSid, the call Twilio was ringing got 409 at /voice (the
+    handler picked up to Twilio's error) and was placed again (review56)."""
+    settings, sessions, domain, city = api
+    standin.phones[normalise(WATER_HANDLER_PHONE)] = "1"
+    late = _late_answers(settings, standin)
+    number = new_ticket(sessions, domain, city)
+    drive(twilio_worker(late, sessions, domain),
+          lambda: ticket(sessions, number).status == "signed", timeout=30)
+    (call,) = standin.calls
+    assert set(standin.webhook_statuses) <= {200, 204}
+    (attempt,) = attempts(sessions, number, Kind.SIGN_CALL)
+    assert (attempt.outcome, attempt.keys, attempt.call_ref) == ("answered", "1", call["Sid"])
+
+
 def test_callbacks_with_bad_or_missing_signature_are_refused(api, standin: TwilioStandIn
                                                              ) -> None:
     settings = api[0]
@@ -201,7 +241,7 @@ def test_a_twilio_api_that_never_answers_fails_the_send_instead_of_holding_its_s
     silent.listen(8)
     settings = Settings(twilio=TwilioSettings(
         account_sid="ACtest", auth_token=TOKEN, from_number="+8610012345",
-        api_base=f"http://127.0.0.1:{silent.getsockname()[1]}"))
+        api_base=f"http://127.0.0.1:{silent.getsockname()[1]}", api_timeout_seconds=1))
     got: list[Any] = []
     sender = threading.Thread(target=lambda: got.append(TwilioSms(settings).send(
         to="+8613900000030", text="【12345】新工单", ref="outbound-1-1")), daemon=True)
@@ -209,9 +249,15 @@ def test_a_twilio_api_that_never_answers_fails_the_send_instead_of_holding_its_s
         sender.start()
         sender.join(120)
         assert not sender.is_alive(), "the send to a silent Twilio API never returned"
-        assert len(got) == 1 and not got[0].ok
+        # The request went out: Twilio may have it, so it is unknown, never sent again.
+        assert len(got) == 1 and not got[0].ok and got[0].unknown
     finally:
         silent.close()
+    # Nothing listening: nothing was sent, so it fails and is retried as before.
+    down = Settings(twilio=settings.twilio.model_copy(
+        update={"api_base": f"http://127.0.0.1:{free_port()}"}))
+    refused = TwilioSms(down).send(to="+8613900000030", text="【12345】新工单", ref="r")
+    assert not refused.ok and not refused.unknown
 
 
 # --- forged and misdirected webhooks (issue 12) -----------------------------------------

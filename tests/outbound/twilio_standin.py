@@ -4,11 +4,14 @@ status callback — every webhook request signed the way Twilio signs them."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
+import time
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
@@ -26,6 +29,10 @@ class TwilioStandIn:
     messages: list[dict[str, str]] = field(default_factory=list)
     webhook_statuses: list[int] = field(default_factory=list)
     done: list[str] = field(default_factory=list)
+    # Seconds to hold the answer to a create after carrying it out: longer than the
+    # client's api_timeout_seconds, a create done whose answer is lost (review56).
+    create_delay: float = 0.0
+    lookups: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         standin = self
@@ -34,17 +41,40 @@ class TwilioStandIn:
             def do_POST(self) -> None:
                 form = {k: v[0] for k, v in parse_qs(
                     self.rfile.read(int(self.headers["Content-Length"])).decode()).items()}
+                created = formatdate(usegmt=True)
                 if self.path.endswith("/Calls.json"):
                     sid = "CA" + uuid.uuid4().hex
-                    standin.calls.append({**form, "Sid": sid})
+                    standin.calls.append({**form, "Sid": sid, "DateCreated": created})
                     threading.Thread(target=standin._play, args=(sid, form), daemon=True).start()
-                    self._json(201, {"sid": sid, "status": "queued", "to": form["To"]})
+                    self._created({"sid": sid, "status": "queued", "to": form["To"]})
                 elif self.path.endswith("/Messages.json"):
                     sid = "SM" + uuid.uuid4().hex
-                    standin.messages.append({**form, "Sid": sid})
-                    self._json(201, {"sid": sid, "status": "queued", "to": form["To"]})
+                    standin.messages.append({**form, "Sid": sid, "DateCreated": created})
+                    self._created({"sid": sid, "status": "queued", "to": form["To"]})
                 else:
                     self._json(404, {"message": "not found"})
+
+            def do_GET(self) -> None:
+                # The list APIs, filtered by To and From as Twilio's are, newest first.
+                path, _, query = self.path.partition("?")
+                wanted = {k: v[0] for k, v in parse_qs(query).items() if k in ("To", "From")}
+                for suffix, key, rows in (("/Calls.json", "calls", standin.calls),
+                                          ("/Messages.json", "messages", standin.messages)):
+                    if path.endswith(suffix):
+                        standin.lookups.append(key)
+                        found = [{"sid": r["Sid"], "to": r["To"], "from": r["From"],
+                                  "body": r.get("Body"), "date_created": r["DateCreated"]}
+                                 for r in reversed(rows)
+                                 if all(r.get(k) == v for k, v in wanted.items())]
+                        self._json(200, {key: found, "next_page_uri": None, "page": 0,
+                                         "page_size": 50, "start": 0, "end": len(found)})
+                        return
+                self._json(404, {"message": "not found"})
+
+            def _created(self, body: dict[str, Any]) -> None:
+                time.sleep(standin.create_delay)
+                with contextlib.suppress(OSError):  # the client gave up: the answer is lost
+                    self._json(201, body)
 
             def _json(self, code: int, body: dict[str, Any]) -> None:
                 data = json.dumps(body).encode()

@@ -1570,6 +1570,30 @@ def test_cls27_a_head_cut_is_120_and_a_collision_stays_the_polices(quiet: str, l
     assert classify(crash).emergency == "110", _cues(crash)
 
 
+# review56's calm sentences that cls27's rules handed over: 现在 as "nowadays" and workers at
+# work (theft_now), a figurative 火 (burning_now), an appliance's flame asked about, blood
+# that is a period, a nosebleed asked about, a donation or a slaughter (bleeding_now).
+@pytest.mark.parametrize("text", [
+    "现在老有人偷井盖，能不能换成防盗的",
+    "现在偷电动车电瓶的特别多，小区能不能装个监控",
+    "装修师傅正在剪电线，要停电多久",
+    "电工正在剪电线接新灯，楼道黑了",
+    "联通公司的人正在剪旧网线，网断了找谁",
+    "工人正在锯旧护栏，噪音太大了",
+    "秋冬季节森林火险越来越大，建议多设防火宣传",
+    "跟物业吵了半天，他火越来越大",
+    "直播带货火越来越大，想问问怎么办营业执照",
+    "我爸一着急火挺大，血压就上来了",
+    "热水器火苗呼呼的，是不是燃气压力太大",
+    "我来例假出了好多血，想问妇科怎么挂号",
+    "孩子流鼻血，出了好多血，想问去哪个医院看",
+    "今天献血出了好多血，单位给不给假",
+    "过年村里杀猪，血哗哗地流了一盆",
+])
+def test_cls27_everyday_words_are_no_emergency(text: str) -> None:
+    assert classify(text).emergency == "none", _cues(text)
+
+
 # Twenty-fifth round (cls28): emergencies told plainly that the rules still missed: a person
 # shocked and down, water rising where people cannot get out, someone gone into the water,
 # a farewell with a means and no answer, a scald told by its size, a body caught in a

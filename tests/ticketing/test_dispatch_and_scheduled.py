@@ -184,6 +184,55 @@ def test_closed_tickets_nobody_can_survey_are_archived(
     assert (last.action, last.role, last.to_status) == ("archive", "system", "archived")
 
 
+def test_who_may_hold_a_ticket_is_one_rule_for_the_api_and_auto_dispatch(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    """review56: the API took any active account of the unit (an operator placed in a unit
+    got its tickets, though nothing of theirs signs them), the console listed handlers only,
+    auto-dispatch an on-duty handler. One rule (ticketing.holders): an active handler or
+    supervisor of the unit; auto-dispatch's on-duty handler stays its preference on top."""
+    from ticketing.directory import disable_user
+    from ticketing.holders import holder_refusal, holders
+    from ticketing.models import Unit, User
+
+    op, admin = city.actor("operator"), city.actor("admin")
+    cy, boss = city.unit_id("cy"), city.user_id("cy-supervisor")
+    cy_handler = city.user_id("cy-handler")  # looked up first: a session holds SQLite's turn
+    with sessions() as s:
+        clerk = User(username="cy-clerk", display_name="朝阳区话务员", role="operator",
+                     unit_id=cy, phone="13900000099")
+        s.add(clerk)
+        s.flush()
+        t = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
+                                  caller_phone="13811113333", demand="咨询", category="other")
+        service.accept(session=s, domain=domain, ticket=t, actor=op)
+        s.commit()
+        ticket_id = t.id
+        with pytest.raises(service.InvalidInput) as refused:
+            service.dispatch(session=s, domain=domain, ticket=t, actor=op, unit_id=cy,
+                             handler_id=clerk.id)
+        assert refused.value.field == "handler_id"
+    with sessions() as s:  # the unit's supervisor may hold it (named)
+        t = s.get_one(Ticket, ticket_id)
+        service.dispatch(session=s, domain=domain, ticket=t, actor=op, unit_id=cy,
+                         handler_id=boss)
+        assert t.handler_id == boss
+        s.commit()
+        # Auto-dispatch never picks a supervisor: an on-duty handler, or nobody.
+        assert service.on_duty_handler(session=s, unit_id=cy).username == "cy-handler"
+    with sessions() as s:
+        disable_user(session=s, user=s.get_one(User, cy_handler), actor=admin)
+        s.commit()
+    with sessions() as s:
+        assert service.on_duty_handler(session=s, unit_id=cy) is None
+        # The rule's two forms (Python for one account, SQL for lists) agree everywhere.
+        users, units = s.scalars(select(User)).all(), s.scalars(select(Unit)).all()
+        for unit in units:
+            listed = set(s.scalars(select(User.id).where(holders(unit.id))))
+            assert listed == {u.id for u in users if holder_refusal(u, unit) is None}, unit.code
+        assert {u.username for u in users if holder_refusal(u, s.get_one(Unit, cy)) is None
+                } == {"cy-supervisor"}
+
+
 def test_a_ticket_is_never_sent_to_a_disabled_handler(
         sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
     """judge27: POST /tickets/{ref}/dispatch (and 改派) with the handler_id of a disabled

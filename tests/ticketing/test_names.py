@@ -8,6 +8,9 @@ the sender sees); bidi controls stay refused, naming the field (docs/security.md
 
 from __future__ import annotations
 
+import sys
+import unicodedata
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -20,7 +23,7 @@ from knowledge import service as kb
 from tests.support.api import auth
 from tests.support.city import City
 from ticketing.actors import Actor
-from ticketing.inputs import InvalidInput, clean_name
+from ticketing.inputs import BIDI_CONTROLS, InvalidInput, clean_name, has_text
 from ticketing.models import Unit, User
 
 INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"]
@@ -32,6 +35,19 @@ KB_HEADER = "id\ttitle\tanswer\tcategory\tkeywords\n"
 @pytest.mark.parametrize("ch", INVISIBLE)
 def test_zero_width_characters_are_removed_from_a_name(ch: str) -> None:
     assert clean_name(f"{ch}张{ch}三{ch}", field="name") == "张三"
+
+
+def test_a_name_drops_every_character_a_reason_counts_as_nothing() -> None:
+    """review55: ``has_text`` took every format character (Cf) for nothing, ``clean_name``
+    dropped five: "水务\u00ad局" (soft hyphen) and "水务\u2063局" (invisible separator) were
+    stored as names other than 水务局. One set: each such character, bidi controls aside
+    (refused), is no text and is removed from a name."""
+    format_chars = [chr(c) for c in range(sys.maxunicode + 1)
+                    if unicodedata.category(chr(c)) == "Cf" and chr(c) not in BIDI_CONTROLS]
+    assert "\u00ad" in format_chars and "\u2063" in format_chars
+    for ch in format_chars:
+        assert not has_text(ch), f"U+{ord(ch):04X}"
+        assert clean_name(f"水务{ch}局", field="name") == "水务局", f"U+{ord(ch):04X}"
 
 
 @pytest.mark.parametrize("ch", BIDI)

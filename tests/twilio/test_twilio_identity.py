@@ -7,12 +7,15 @@ webhooks (the signature check as it is); socket-free."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from ivr import prompts
 from ivr.caller_trust import VERIFIED_VOUCHES, number_verified, stir_vouch
 from ivr.callrecords import CallOutcome
+from ivr.decisions import keyed_digits
 from ivr.ticket_lookup import TICKET_TRIES_PER_CALL
 from telephony.call import CallerVouch
 from telephony.sip.identity import caller_identity
@@ -85,6 +88,49 @@ def test_keyed_ticket_numbers_are_capped_per_call(
     assert says(root)[0] == prompts.text("status_tries_over")
     root = twiml(twilio.post("/twilio/ticket-number", call_form(call, Digits=number)))
     assert says(root)[0] == prompts.text("status_tries_over")
+
+
+def test_keyed_ticket_numbers_are_capped_across_calls_by_from(
+        make_twilio: Any, sessions: sessionmaker[Session], domain: Domain) -> None:
+    """review55: only 3 a call, so calling again walked the sequential numbers (what
+    loose26 closed on SIP). The SIP line's shared count (``KeyedLookups``), keyed by the
+    caller's From: another From, and a withheld one, keep their own calls' numbers."""
+    twilio = make_twilio(ivr={"ticket_numbers_per_address": 4})
+    number = _filed_earlier(sessions, domain)
+
+    def keyed(call: str, caller: str, digits: str) -> list[str]:
+        twiml(twilio.post("/twilio/menu", call_form(call, Digits="1", From=caller)))
+        return says(twiml(twilio.post("/twilio/ticket-number",
+                                      call_form(call, Digits=digits, From=caller))))
+
+    first, second = new_sid("CA"), new_sid("CA")
+    for call in (first, second):
+        twiml(twilio.post("/twilio/voice", call_form(call)))
+    for _ in range(TICKET_TRIES_PER_CALL):
+        assert keyed(first, CALLER, "20991231")[0] == prompts.text("status_ticket_unknown")
+    assert keyed(second, CALLER, "20991232")[0] == prompts.text("status_ticket_unknown")
+    root = twiml(twilio.post("/twilio/menu", call_form(second, Digits="1")))
+    assert says(root)[0] == prompts.text("status_tries_over")  # the From's 4 spent
+    for caller in ("+8613900009999", "anonymous"):
+        other = new_sid("CA")
+        twiml(twilio.post("/twilio/voice", call_form(other, From=caller)))
+        assert keyed(other, caller, number)[0] == prompts.status_item_text(number[-4:],
+                                                                            "已受理")
+
+
+def test_a_star_keyed_in_a_ticket_number_is_ignored_as_on_sip(
+        twilio: Twilio, sessions: sessionmaker[Session], domain: Domain) -> None:
+    """review55: SIP drops ``*`` from a keyed number, Twilio looked ``*2612…`` up as keyed
+    and found nothing: one rule (``ivr.decisions.keyed_digits``) for both carriers."""
+    number = _filed_earlier(sessions, domain)
+    call = new_sid("CA")
+    twiml(twilio.post("/twilio/voice", call_form(call)))
+    twiml(twilio.post("/twilio/menu", call_form(call, Digits="1")))
+    keyed = f"*{number[:4]}*{number[4:]}"
+    root = twiml(twilio.post("/twilio/ticket-number", call_form(call, Digits=keyed)))
+    assert says(root)[0] == prompts.status_item_text(number[-4:], "已受理")
+    assert keyed_digits(keyed) == number
+    assert keyed_digits("*#AB") == ""
 
 
 def test_a_forged_verdict_on_a_later_webhook_vouches_for_nothing(
