@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,6 +18,7 @@ from config.settings import Settings
 from outbound.conversation import Conversation, Step
 from outbound.models import OutboundAttempt, Outcome
 from outbound.prompts import PromptLibrary
+from outbound.twilio_rest import create_once, twilio_client
 from ticketing.outage import first_line
 from ticketing.phones import dial_forms
 
@@ -150,67 +149,6 @@ class SipDialer:
 # --- Twilio -----------------------------------------------------------------------------
 
 
-# Twilio's date_created has whole seconds and its clock is not ours: a lookup of what an
-# unanswered create made takes records from a little before the create was sent.
-_LOOKUP_SLACK = timedelta(seconds=5)
-
-
-def twilio_client(settings: Settings):  # type: ignore[no-untyped-def]
-    from twilio.http.http_client import TwilioHttpClient
-    from twilio.rest import Client
-
-    # Bounded (settings.twilio.api_timeout_seconds): Twilio's client waits forever unless
-    # told otherwise, and an API that took the connection and said nothing held the worker's
-    # thread and the task's lease for good (judge27).
-    client = Client(settings.twilio.account_sid, settings.twilio.auth_token,
-                    http_client=TwilioHttpClient(timeout=settings.twilio.api_timeout_seconds))
-    # Pointed at settings.twilio.api_base so a site (or a test) can use a stand-in.
-    client.api.base_url = settings.twilio.api_base.rstrip("/")
-    return client
-
-
-def nothing_created(exc: BaseException) -> bool:
-    """Whether a create that raised certainly made nothing at Twilio: Twilio answered with
-    an error, or the connection was never made. Anything else (no answer in time, the
-    connection dropped after the request went out) may have been carried out, and sending
-    it again texted the citizen twice or rang the handler twice (review56)."""
-    from requests.exceptions import ConnectionError as RequestsConnectionError
-    from requests.exceptions import ConnectTimeout
-    from twilio.base.exceptions import TwilioRestException
-    from urllib3.exceptions import NewConnectionError
-
-    if isinstance(exc, TwilioRestException | ConnectTimeout):
-        return True
-    if isinstance(exc, RequestsConnectionError):
-        # requests wraps urllib3's MaxRetryError, whose reason says where it failed.
-        reason = exc.args[0] if exc.args else None
-        return isinstance(getattr(reason, "reason", reason), NewConnectionError)
-    return False
-
-
-def lookup_since() -> datetime:
-    """Taken just before a create: what the lookup after it counts as made by it."""
-    return datetime.now(UTC) - _LOOKUP_SLACK
-
-
-def created_or_none(listing: Callable[[], Iterable[Any]], *, since: datetime,
-                    body: str | None = None) -> str | None:
-    """The sid of what an unanswered create made, asked of Twilio's list API (the same
-    number, from us, created since the create was sent, and for an SMS the same text); None
-    when Twilio lists nothing such or cannot be asked either. The caller then settles the
-    attempt as unknown and never creates it again: a second SMS or call is the harm."""
-    try:
-        records = list(listing())
-    except Exception as exc:
-        log.warning("looking up an unanswered Twilio create failed: %s", first_line(exc))
-        return None
-    for record in records:
-        created = record.date_created
-        if created is not None and created >= since and (body is None or record.body == body):
-            return str(record.sid)
-    return None
-
-
 def twilio_webhook_base(settings: Settings) -> str:
     return settings.twilio.public_base_url.rstrip("/") + "/api/v1/outbound/twilio"
 
@@ -231,28 +169,25 @@ class TwilioDialer:
         base = twilio_webhook_base(self.settings)
         query = f"?attempt={conversation.attempt_id}"
         from_ = self.settings.twilio.from_number
-        since = lookup_since()
-        try:
-            sid = self.client.calls.create(
+        created = create_once(
+            lambda: self.client.calls.create(
                 to=to, from_=from_,
                 url=f"{base}/voice{query}", method="POST",
                 status_callback=f"{base}/status{query}", status_callback_method="POST",
                 timeout=int(self.settings.outbound.ring_seconds),
-            ).sid
-        except Exception as exc:  # TwilioRestException, network errors
-            if nothing_created(exc):
-                return CallResult(Outcome.FAILED, detail=f"twilio: {exc}"[:500])
-            # Sent, unanswered: the call may be ringing. Ended as failed, its /voice got
-            # 409 (the handler picked up to Twilio's error) and the retry rang again.
-            found = created_or_none(
-                lambda: self.client.calls.list(to=to, from_=from_, limit=20), since=since)
-            if found is None:
-                log.warning("call to %s: Twilio did not answer the create and lists no "
-                            "such call (%s); not placed again", to, first_line(exc))
-                return CallResult(Outcome.UNKNOWN, detail=(
-                    f"twilio: create unanswered ({exc}); no such call listed, "
-                    "not placed again")[:500])
-            sid = found
+            ),
+            lambda: self.client.calls.list(to=to, from_=from_, limit=20))
+        if created.refused:
+            return CallResult(Outcome.FAILED, detail=f"twilio: {created.error}"[:500])
+        if created.sid is None:
+            # Sent, unanswered, not listed: the call may be ringing. Ended as failed, its
+            # /voice got 409 (the handler picked up to Twilio's error) and the retry rang again.
+            log.warning("call to %s: Twilio did not answer the create and lists no "
+                        "such call (%s); not placed again", to, first_line(created.error))
+            return CallResult(Outcome.UNKNOWN, detail=(
+                f"twilio: create unanswered ({created.error}); no such call listed, "
+                "not placed again")[:500])
+        sid = created.sid
         with self.sessions() as session:
             attempt = session.get_one(OutboundAttempt, conversation.attempt_id)
             attempt.call_ref = sid

@@ -9,6 +9,7 @@ from typing import Protocol
 import httpx
 
 from config.settings import Settings
+from outbound.twilio_rest import create_once, twilio_client
 
 log = logging.getLogger("outbound.sms")
 
@@ -71,33 +72,28 @@ class TwilioSms:
     name = "twilio"
 
     def __init__(self, settings: Settings, client=None) -> None:  # type: ignore[no-untyped-def]
-        from outbound.dialers import twilio_client
-
         self.client = client or twilio_client(settings)
         self.from_number = settings.twilio.from_number
 
     def send(self, *, to: str, text: str, ref: str) -> SmsResult:
-        from outbound.dialers import created_or_none, lookup_since, nothing_created
-
-        since = lookup_since()
-        try:
-            msg = self.client.messages.create(to=to, from_=self.from_number, body=text)
-        except Exception as exc:
-            if nothing_created(exc):
-                return SmsResult(ok=False, detail=f"twilio: {exc}"[:500])
-            # Sent, unanswered: Twilio may have it. Failed and retried, the citizen got
-            # it twice (review56); Twilio's SMS API takes no id to drop a repeat by.
-            found = created_or_none(lambda: self.client.messages.list(
-                to=to, from_=self.from_number, limit=20), since=since, body=text)
-            if found is None:
-                log.warning("SMS to %s [%s]: Twilio did not answer and lists no such "
-                            "message; not sent again", to, ref)
-                return SmsResult(ok=False, unknown=True, detail=(
-                    f"twilio: create unanswered ({exc}); no such message listed, "
-                    "not sent again")[:500])
-            return SmsResult(ok=True, ref=found,
+        created = create_once(
+            lambda: self.client.messages.create(to=to, from_=self.from_number, body=text),
+            lambda: self.client.messages.list(
+            to=to, from_=self.from_number, limit=20), body=text)
+        if created.refused:
+            return SmsResult(ok=False, detail=f"twilio: {created.error}"[:500])
+        if created.sid is None:
+            # Sent, unanswered, not listed: Twilio may have it. Failed and retried, the
+            # citizen got it twice (review56); Twilio's SMS API takes no id to drop a repeat by.
+            log.warning("SMS to %s [%s]: Twilio did not answer and lists no such "
+                        "message; not sent again", to, ref)
+            return SmsResult(ok=False, unknown=True, detail=(
+                f"twilio: create unanswered ({created.error}); no such message listed, "
+                "not sent again")[:500])
+        if created.looked_up:
+            return SmsResult(ok=True, ref=created.sid,
                              detail="twilio: create unanswered, found in its message list")
-        return SmsResult(ok=True, ref=msg.sid, detail=str(msg.status))
+        return SmsResult(ok=True, ref=created.sid, detail=str(created.made.status))
 
 
 def make_sms(settings: Settings) -> SmsSender:
