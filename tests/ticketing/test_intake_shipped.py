@@ -337,13 +337,14 @@ def test_evaluation_emergencies_are_handed_to_the_service_they_need(
     heldout-13..23, 432 with the twenty-second's. heldout-13..17 became training data in the
     twenty-third round: of the 251 of heldout-18..23, 239 with fold25's candidate; of the
     298 of heldout-18..24, 280 with the twenty-third round's shipped model; of the 339 of
-    heldout-18..25, 314 with the twenty-fourth's."""
+    heldout-18..25, 314 with the twenty-fourth's; of the 383 of heldout-18..26, 363 with the
+    twenty-fifth's."""
     rules = load_classification()
     emergencies = [r for r in evaluation if r.labels["emergency"] != "none"]
-    assert len(emergencies) == 339
+    assert len(emergencies) == 383
     named = sum(understand(r.text, rules, shipped).emergency == r.labels["emergency"]
                 for r in emergencies)
-    assert named >= 306, named
+    assert named >= 355, named
 
 
 @dataclass(frozen=True)
@@ -410,6 +411,12 @@ HELD_OUT_FLOORS = {
     # 165 calm calls handed over); floors a few lines under that.
     "heldout-25": Floors(category=266, urgent=(75, 71), emergencies=(41, 32),
                          calm=(165, 5)),
+    # Written blind for the twenty-sixth round (298 scored: two lines were near copies of
+    # training lines and left the file); scored with the twenty-fifth round's model and
+    # rules before any change (category 264 of 298; urgent 80 of 80, flagged 43 of 44; 3 of
+    # 157 calm calls handed over); floors a few lines under that.
+    "heldout-26": Floors(category=258, urgent=(80, 76), emergencies=(44, 39),
+                         calm=(157, 6)),
 }
 
 
