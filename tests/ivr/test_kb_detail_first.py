@@ -67,6 +67,23 @@ def test_a_question_that_asks_no_one_detail(question: str) -> None:
     assert detail_asked(question) is None
 
 
+@pytest.mark.parametrize("sentence,kind,stated", [
+    ("带上旧身份证到派出所户籍窗口办理。", "materials", True),
+    ("请准备好购物凭证、聊天记录等材料。", "materials", True),
+    ("审核通过后按月发放到社保卡里。", "materials", False),
+    ("一般十五个工作日左右可以领证。", "duration", True),
+    ("居住证每年要签注一次。", "duration", False),  # 每年: how often, no span
+    ("到居住地派出所申请。", "place", True), ("可以在“北京通”App上线上签注。", "place", True),
+    ("可以在“北京人社”App网上申请。", "online", True), ("带身份证到现场提交。", "online", False),
+    ("工本费20元。", "cost", True), ("办理不收取任何费用。", "cost", True),
+    ("在北京居住满半年的，可以申领居住证。", "eligibility", True),
+    ("建议在有效期满前一个月内办理。", "eligibility", False),  # 期满: an expiry
+    ("可以拨打12345热线咨询。", "phone", True), ("具体以区里通知为准。", "phone", False),
+])
+def test_the_sentence_that_states_a_detail(sentence: str, kind: str, stated: bool) -> None:
+    assert states(sentence, kind) is stated
+
+
 def _answer(text: str, detail: str | None, title: str = "失业了怎么申领失业保险金") -> KbAnswer:
     return KbAnswer(entry_id=ENTRY, version=1, title=title, text=text, confidence=0.9,
                     detail=detail)
