@@ -284,3 +284,31 @@ def test_an_error_says_back_a_long_value_only_in_part(client: TestClient, city: 
         assert long[:100] not in answer.text, what
         if what in ("stats unit", "ticket"):
             assert "朝" * 20 in answer.text, what  # which value: said back in part
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the body's reading, not storage
+def test_a_body_that_is_not_json_says_what_to_send(client: TestClient, city: City) -> None:
+    """judge28's trial: `curl -d '{…}'` without `-H 'Content-Type: application/json'` (curl
+    then says form-encoded) answered "body: Input should be a valid dictionary or object to
+    extract fields from", a GBK body or JSON nested 5,000 deep "There was an error parsing
+    the body": nothing a sender could act on. Each now says what was wrong and what to send;
+    the status codes stay (422 for a body refused, 400 for one that cannot be read)."""
+    demand = '{"caller_phone":"13811112222","demand":"朝阳区望京西园三区5号楼停水一天了"}'
+    headers = auth(city, "operator")
+    for content_type in ("application/x-www-form-urlencoded", "text/plain", None):
+        sent = {**headers, **({"Content-Type": content_type} if content_type else {})}
+        r = client.post("/api/v1/tickets", content=demand.encode(), headers=sent)
+        assert (r.status_code, r.json()["field"]) == (422, "body"), r.text
+        assert "Content-Type: application/json" in r.json()["detail"], r.text
+        assert (content_type or "none") in r.json()["detail"], r.text
+    gbk = {**headers, "Content-Type": "application/json; charset=gbk"}
+    r = client.post("/api/v1/tickets", content=demand.encode("gbk"), headers=gbk)
+    assert (r.status_code, r.json()["error"]) == (400, "bad_request"), r.text
+    assert "UTF-8" in r.json()["detail"], r.text
+    deep = {**headers, "Content-Type": "application/json"}
+    r = client.post("/api/v1/tickets", content=b"[" * 5000 + b"]" * 5000, headers=deep)
+    assert (r.status_code, r.json()["error"]) == (400, "bad_request"), r.text
+    assert "nested" in r.json()["detail"], r.text
+    # A JSON body with a mistake is what it was: the field named.
+    r = client.post("/api/v1/tickets", content=b'{"caller_phone": 5', headers=deep)
+    assert (r.status_code, r.json()["error"]) == (422, "invalid_input"), r.text
