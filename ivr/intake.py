@@ -65,6 +65,8 @@ PREFERENCE_LABELS = {"confidential": "身份保密", "no_contact": "不要回访
 RECORDING_NOT_FETCHED_NOTE = "录音未能从运营商下载，可从此地址重新获取："
 # A call that ended with the process that had it (kill, power, OOM), settled by recovery.
 INTERRUPTED_NOTE = "通话因服务中断而结束，服务恢复后补录"
+# A call our own stop (SIGTERM: the front end's BYE) hung up before its ticket was filed.
+STOPPED_NOTE = "通话因服务停止而结束"
 
 
 @dataclass
@@ -121,6 +123,9 @@ class CallJournal:
     # Ended by the death of the process that had it (or found stale), settled by recovery:
     # said on the call record and the ticket, whose recording may stop mid-sentence.
     interrupted: bool = False
+    # Hung up by our own stop (the front end's BYE at SIGTERM) before its ticket was filed:
+    # what was said before it is kept, and said, as for ``interrupted`` (judge28).
+    stopped: bool = False
     # Twilio: when the <Dial> of a bridge (the operator, a hand-over's line) went back; the
     # call then lives at Twilio, no webhook until the Dial ends, and its heartbeat is asked
     # of Twilio's API (``ivr.twilio.call_flow.TwilioDialogue.bridges_alive``).
@@ -298,8 +303,8 @@ def _record_for(session: Session, j: CallJournal) -> CallRecord:
     rec.recording_seconds = j.recording_seconds
     if j.recording_not_fetched and j.recording_url:
         rec.note = f"{RECORDING_NOT_FETCHED_NOTE}{j.recording_url}"
-    elif j.interrupted:
-        rec.note = INTERRUPTED_NOTE
+    elif j.interrupted or j.stopped:
+        rec.note = INTERRUPTED_NOTE if j.interrupted else STOPPED_NOTE
     rec.keys = j.keys[-64:] or None
     session.flush()
     return rec
@@ -414,14 +419,17 @@ def _ticket_for(session: Session, domain: Domain, j: CallJournal,
                              action="citizen_preferences", note="市民按键选择："
                              + "、".join(PREFERENCE_LABELS[k] for k in chosen),
                              data={**chosen, "via": "ivr_keypad"})
-    if j.interrupted:
+    if j.interrupted or j.stopped:
+        # One event whichever way the service cut the caller off: a crash (settled by
+        # recovery) or its own stop; the handler calls back either way.
         seconds = j.recording_seconds or 0.0
         service.record_event(session=session, ticket=ticket, actor=actor,
                              action="call_interrupted",
-                             note=f"{INTERRUPTED_NOTE}；录音{seconds:.0f}秒，为中断前所录，"
-                                  "诉求可能不完整，请回拨核实",
+                             note=f"{INTERRUPTED_NOTE if j.interrupted else STOPPED_NOTE}；"
+                                  f"录音{seconds:.0f}秒，为中断前所录，诉求可能不完整，请回拨核实",
                              data={"call_id": j.call_id, "ended_at": j.ended_at,
-                                   "recording_seconds": seconds})
+                                   "recording_seconds": seconds,
+                                   **({"stopped": True} if j.stopped else {})})
     if j.recording_cut is not None:
         _record_recording_cut(session, ticket, j.recording_cut, actor)
     service.accept(session=session, domain=domain, ticket=ticket, actor=actor)
@@ -634,6 +642,11 @@ class CallIntake:
         self.journal.recording_path = str(path)
         self.journal.recording_sha256 = sha256
         self.journal.recording_seconds = seconds
+        self._write()
+
+    def stopped(self) -> None:
+        """Our stop hung the call up before its ticket was filed (``CallJournal.stopped``)."""
+        self.journal.stopped = True
         self._write()
 
     def recording_cut(self, seconds: float, reason: str) -> None:
