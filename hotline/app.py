@@ -6,6 +6,7 @@ import asyncio
 import logging
 import re
 import sqlite3
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -240,6 +241,43 @@ class NulInUrl:
                          field=field)(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+class OneValueEach:
+    """Refuse (422) a read of the API whose query names a parameter twice: none of them
+    takes a list, and FastAPI reads the last, so `export.csv?status=closed&status=surveyed`
+    exported the surveyed tickets alone and said nothing (judge28's trial). GET and HEAD
+    under /api/ only: the webhooks' query strings are signed, and a forged one is refused
+    by its signature."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        twice = _repeated(scope) if scope["type"] == "http" else None
+        if twice is not None:
+            name, times = twice
+            await _error(422, "invalid_input",
+                         f"query parameter {echoed(name)!r} given {times} times: it takes one "
+                         "value (ask once per value)", field=f"query.{echoed(name)}"
+                         )(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _repeated(scope: Scope) -> tuple[str, int] | None:
+    """The first query parameter a GET or HEAD under /api/ names more than once, and how
+    many times; None when each is named once."""
+    if scope.get("method") not in ("GET", "HEAD") or not scope.get("path", "").startswith(
+            "/api/"):
+        return None
+    query: bytes = scope.get("query_string", b"")
+    if b"&" not in query and b";" not in query:
+        return None
+    counts = Counter(name for name, _ in parse_qsl(query.decode("latin-1"),
+                                                   keep_blank_values=True))
+    name, times = counts.most_common(1)[0] if counts else ("", 0)
+    return (name, times) if times > 1 else None
 
 
 class NoStoreData:
@@ -537,6 +575,7 @@ def create_app(
     app.add_middleware(BodyDeadline, seconds=settings.request_body_seconds,
                        min_rate=settings.request_body_min_rate)
     app.add_middleware(NulInUrl)
+    app.add_middleware(OneValueEach)
     app.add_middleware(NoStoreData)  # outermost: the other middlewares' JSON errors too
     return app
 
