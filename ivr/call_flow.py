@@ -262,6 +262,7 @@ class Dialogue:
         self.intake = CallIntake(sessions=services.sessions, domain=services.domain,
                                  spool=services.spool, call_id=call.call_id,
                                  caller=call.caller or "")
+        self.intake.hold()  # until its end: never settled by recovery meanwhile
         self.audio: CallAudio | None = None
         self.state = State.GREETING
         self.trace: list[State] = []  # the path taken, for the log and the tests

@@ -24,6 +24,7 @@ import logging
 import os
 import secrets
 import threading
+import weakref
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -492,6 +493,21 @@ def filed_ticket(t: Ticket) -> FiledTicket:
                        words_pending=service.words_pending(t))
 
 
+# The calls a dialogue of this process is running (``CallIntake.hold`` to ``end``):
+# recovery never settles one of them, whatever the wall clock says. Counted from the
+# journal's last write alone, a step of the clock (NTP, a VM resumed) past
+# ``LIVE_CALL_SECONDS`` made the voice job settle this process's own call mid-complaint
+# (judge28). Intakes, not keys: a call's key may change at its claim (``_claim``).
+_HELD: weakref.WeakSet[CallIntake] = weakref.WeakSet()
+_HELD_LOCK = threading.Lock()
+
+
+def held_here() -> set[str]:
+    """The spool keys of the calls this process's dialogues are running now."""
+    with _HELD_LOCK:
+        return {intake.journal.call_id for intake in _HELD}
+
+
 class CallIntake:
     """The journal of one call, kept in the spool and mirrored to the database."""
 
@@ -729,8 +745,20 @@ class CallIntake:
             self._write()
         return filed
 
+    def hold(self) -> None:
+        """A dialogue of this process runs the call until :meth:`end` (``held_here``)."""
+        with _HELD_LOCK:
+            _HELD.add(self)
+
     def end(self, outcome: CallOutcome | None = None) -> bool:
         """Close the journal; True once everything is in the database (spool removed)."""
+        try:
+            return self._end(outcome)
+        finally:
+            with _HELD_LOCK:
+                _HELD.discard(self)
+
+    def _end(self, outcome: CallOutcome | None) -> bool:
         self.await_claim()
         self._await_filing()
         j = self.journal
@@ -821,7 +849,10 @@ def recover_spool(*, sessions: sessionmaker[Session], domain: Domain, spool: Spo
 
     settled = []
     now = utcnow()
+    held = held_here()
     for j in spool.pending():
+        if j.ended_at is None and j.call_id in held:
+            continue  # up in this process: alive whatever the clock says
         if j.ended_at is None:
             # Since its journal was last written, not since it arrived: a live call writes
             # its journal as it goes (``CallIntake.alive`` while bridged to an operator),
