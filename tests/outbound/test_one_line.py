@@ -356,6 +356,41 @@ def test_a_call_longer_than_the_lease_keeps_its_line_and_its_claim(
         assert (call.outcome, call.keys) == ("answered", "1")
 
 
+
+def test_a_clock_step_past_the_lease_does_not_settle_the_workers_own_live_call(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """judge28's trial ("the clock moved"): the wall clock stepped past a live call's lease
+    before its keeper renewed it (every third of the lease). The worker's next tick took
+    its own call for a dead worker's: the attempt settled "worker … died during the
+    attempt", the line freed, and the reminder waiting for that phone rang it mid-call. A
+    task this worker is running is never its own to recover."""
+    clock = Clock(ob_domain)
+    first, second = _two_tickets(ob_sessions, ob_domain, ob_city)
+    dialer = OneLineDialer({WATER_HANDLER_PHONE: Script(["1"])})
+    # No renewal comes before the step (a keeper between two renewals).
+    worker = OutboundWorker(sessions=ob_sessions, domain=ob_domain, dialer=dialer,
+                            sms=RecordingSms(), name="stepped", renew_seconds=3600)
+    _until_one_waits(worker, clock, ob_sessions, (first, second))
+    (live,) = [t for n in (first, second) for t in tasks(ob_sessions, n, Kind.SIGN_CALL)
+               if t.status == TaskStatus.IN_PROGRESS.value]
+    clock.at += timedelta(seconds=ob_domain.settings.outbound.lease_seconds + 60)
+    worker.plan_now()
+    worker.tick()
+    with ob_sessions() as s:
+        task = s.get_one(OutboundTask, live.id)
+        assert (task.status, task.claimed_by, task.attempts) == ("in_progress", "stepped", 1)
+        assert s.scalars(select(OutboundAttempt.ended_at)
+                         .where(OutboundAttempt.task_id == live.id)).all() == [None]
+    assert dialer.most == 1
+    dialer.release.set()
+    worker.renew_seconds = 0.05
+    drive(worker, lambda: all(ticket(ob_sessions, n).status == "signed" for n in (first, second)),
+          clock=clock, step=timedelta(seconds=5))
+    assert dialer.most == 1
+    for number in (first, second):
+        (call,) = attempts(ob_sessions, number, Kind.SIGN_CALL)
+        assert (call.outcome, call.keys) == ("answered", "1")
+
 def _calling_us(sessions: sessionmaker[Session], caller_id: str, arrived: datetime,
                 call_id: str) -> None:
     """A call to the hotline from ``caller_id`` (as the SIP From had it), answered and
