@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import UTC, datetime, tzinfo
+from typing import Any
 
 from ticketing.classify import (
     EMERGENCY_SERVICES,
@@ -199,6 +200,24 @@ def local_aware(moment: datetime | None, tz: tzinfo, *, field: str) -> datetime 
         return moment.astimezone(UTC)
     except OverflowError:  # 0001-01-01T00:00+01:00 has no UTC time a datetime can hold
         raise InvalidInput(field, f"{field} is out of range") from None
+
+
+def in_order(since: Any, until: Any, *, field: str, detail: str) -> None:
+    """A period does not end before it starts (dates or moments, compared as given): the
+    API, the CLI and the console refuse it, where an upside-down period read as an empty
+    one answered figures of 0 and an empty export as if nothing had been filed (judge28)."""
+    if since is not None and until is not None and until < since:
+        raise InvalidInput(field, detail)
+
+
+def local_period(since: datetime | None, until: datetime | None, tz: tzinfo, *,
+                 fields: tuple[str, str] = ("query.since", "query.until")
+                 ) -> tuple[datetime | None, datetime | None]:
+    """``since`` and ``until`` as :func:`local_aware` reads each, in order."""
+    start, end = local_aware(since, tz, field=fields[0]), local_aware(until, tz, field=fields[1])
+    in_order(start, end, field=fields[1],
+             detail=f"{fields[1]} ({end}) is before {fields[0]} ({start})")
+    return start, end
 
 
 # What spreadsheets read as the start of a formula (OWASP "CSV injection"), including the
