@@ -215,8 +215,10 @@ def local_period(since: datetime | None, until: datetime | None, tz: tzinfo, *,
                  ) -> tuple[datetime | None, datetime | None]:
     """``since`` and ``until`` as :func:`local_aware` reads each, in order."""
     start, end = local_aware(since, tz, field=fields[0]), local_aware(until, tz, field=fields[1])
-    in_order(start, end, field=fields[1],
-             detail=f"{fields[1]} ({end}) is before {fields[0]} ({start})")
+    if start is not None and end is not None:  # said in the hotline's time, as typed
+        in_order(start, end, field=fields[1],
+                 detail=f"{fields[1]} ({end.astimezone(tz).isoformat()}) is before "
+                        f"{fields[0]} ({start.astimezone(tz).isoformat()})")
     return start, end
 
 
