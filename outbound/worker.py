@@ -392,6 +392,9 @@ NOT_COUNTED_NOTES = {
     Kind.SURVEY_CALL.value: "（回访期间工单已驳回重办或变更，本次回答未计入满意度）",
     Kind.SIGN_CALL.value: "（通话期间工单已签收、退回或改派，按键未生效）",
 }
+# Why, when it is not the ticket that moved: the citizen answered the survey another way
+# (the SMS reply code, the centre) while the call rang (judge28).
+NOT_COUNTED_WHY = {"answered": "（回访期间市民已通过短信或人工回访作答，本次未再提问）"}
 
 
 def _audit(session: Session, task: OutboundTask, ticket: Ticket, attempt: OutboundAttempt,
@@ -425,7 +428,8 @@ def _audit(session: Session, task: OutboundTask, ticket: Ticket, attempt: Outbou
     # after a 驳回重办, a sign reminder's 1 after a 退单 or a sign in the console): said,
     # or the trail read as the citizen's verdict on the reopened ticket, or as a signing.
     not_counted = (attempt.data or {}).get(NOT_COUNTED)
-    cut += NOT_COUNTED_NOTES.get(task.kind, NOT_COUNTED_NOTE) if not_counted else ""
+    cut += (NOT_COUNTED_WHY.get(not_counted) or NOT_COUNTED_NOTES.get(task.kind, NOT_COUNTED_NOTE)
+            if not_counted else "")
     service.record_event(
         session=session, ticket=ticket, actor=SYSTEM, action=action,
         note=(f"{EVENT_NOTES.get(task.kind, task.kind)}（第{attempt.attempt}次）："
