@@ -150,6 +150,9 @@ def check_category(code: str) -> str:
 def check_sub_category(category: str, code: str, *, field: str = "sub_category") -> str:
     """``code`` if it is a sub-category of ``category`` (config/categories.toml): a pair the
     taxonomy does not hold ("water" / "lift") is refused, never stored."""
+    if not category:  # codes are per category: the category is what is missing (judge28)
+        raise InvalidInput(field, f"sub_category {echoed(code)!r} needs its category "
+                                  "(sub-category codes are per category)")
     known = sub_categories(category)
     if code not in known:
         choice = "、".join(f"{c}（{label}）" for c, label in known.items()) or "无细分类"
