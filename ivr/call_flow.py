@@ -100,7 +100,7 @@ from ivr.ticket_lookup import (
     open_tickets,
 )
 from ivr.transfer import TransferResult, bridge_to_operator
-from telephony.call import CallHandle, PlayResult, set_keys_ahead_aside
+from telephony.call import CallHandle, EndReason, PlayResult, set_keys_ahead_aside
 from ticketing import phones
 from ticketing.intake_model import Understanding
 
@@ -262,6 +262,7 @@ class Dialogue:
         self.intake = CallIntake(sessions=services.sessions, domain=services.domain,
                                  spool=services.spool, call_id=call.call_id,
                                  caller=call.caller or "")
+        self.intake.hold()  # until its end: never settled by recovery meanwhile
         self.audio: CallAudio | None = None
         self.state = State.GREETING
         self.trace: list[State] = []  # the path taken, for the log and the tests
@@ -474,6 +475,9 @@ class Dialogue:
         self.audio.wait_drained(timeout=15.0)
         if not self.audio.spoke:
             return
+        if self.call.end_reason is EndReason.SHUTDOWN:
+            # Our stop cut the caller off, not their hang-up: the ticket asks for a call back.
+            self.intake.stopped()
         if self.audio.listening:  # still in a turn: its words count
             self._end_turn()
         self._understood()
