@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from asr.model_store import DecoderOptions, bundled_test_model, load_model
 from config import Settings
 from hotline import dbadmin
-from tests.support import model_digest, sql_cache
+from tests.support import calls_at_once, model_digest, sql_cache
 from tests.support.city import City, seed_city
 from tests.support.pgserver import PgServer, running_pg_server, seed_cluster
 from tests.support.run_once import made_once
@@ -216,6 +216,17 @@ def pytest_collection_modifyitems_xdist_groups(config: pytest.Config, items: lis
                          for m in item.iter_markers("xdist_group")})
         if groups and "@" not in item.nodeid and hasattr(item, "_id"):
             item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(groups)}")
+    calls_at_once.tell(config, [i.nodeid for i in items if i.get_closest_marker("sip")])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    calls_at_once.configure(config)
+
+
+# At most (workers − cores) real calls in flight: tests/support/calls_at_once.py.
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    return calls_at_once.scheduler(config, log)
 
 
 def pytest_unconfigure() -> None:
