@@ -159,9 +159,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 # The share of the single tests after the poles and the decoders over which the real calls
-# are spread (below): the rest of the run, the last quarter's CPU-bound tests, keeps a late
-# call from ending the run alone.
-CALLS_SPREAD_OVER = 0.75
+# are spread (below): the rest of the run, CPU-bound tests, keeps a late call from ending
+# the run alone. 0.75 until the twenty-sixth round: with the scheduler's bound on calls in
+# flight (tests/support/calls_at_once.py) the calls can go out earlier without every worker
+# waiting on one at once, and the CPU-bound rest fills the end (a model of the whole run:
+# 480 s with 0.75 and the bound, 450 s with 0.35; docs/suite.md, twenty-sixth round).
+CALLS_SPREAD_OVER = 0.35
 
 
 def _calls_among_the_rest(items: list[pytest.Item],
@@ -223,7 +226,7 @@ def pytest_configure(config: pytest.Config) -> None:
     calls_at_once.configure(config)
 
 
-# At most (workers − cores) real calls in flight: tests/support/calls_at_once.py.
+# Never every worker on a real call at once: tests/support/calls_at_once.py.
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
     return calls_at_once.scheduler(config, log)

@@ -1,5 +1,5 @@
-"""At most (workers − cores) real-call tests in flight at once, so the cores never idle while
-every xdist worker waits on a call (docs/suite.md, twenty-sixth round).
+"""Never every xdist worker on a real-call test at once (at most workers − 1 in flight), so
+the cores never idle while every worker waits on a call (docs/suite.md, twenty-sixth round).
 
 A real-call test (marker "sip": SIPp, baresip, linphone, Kamailio on loopback) waits on real
 time: 20-70 s of wall for ~1 CPU-s. The collection order spreads the calls among the
@@ -13,6 +13,16 @@ controller, about to hand a call to a worker while the bound is reached, hands i
 test that is no call instead; the call keeps its place at the queue's head. Nothing is
 skipped or reordered but the calls, and with no test that is not a call left they go out
 anyway.
+
+Why workers − 1 and not workers − cores (4 of 6 on two cores): the calls are ~1,500
+worker-s of the run's ~2,900 (six workers, ~490 s), so holding them to four left a minute or
+two of calls alone at the end. A model of the run (each test's CPU-s from a whole profiled
+run, each call's wait from an idle one, two cores shared, xdist's hand-out with its three
+tests queued per worker; it gives 493 s and the idle middle for the shipped order, the
+quiet run's 494 s) put the bound of four at 477-480 s and five at 450-480 s, the best of
+them with the calls spread over the first 35 % of the rest (tests/conftest.py
+``CALLS_SPREAD_OVER``): 450 s, and 20-45 s under the shipped order with every test's CPU or
+every call's wait 20 % off either way (docs/suite.md).
 """
 
 from __future__ import annotations
@@ -27,7 +37,7 @@ from typing import Any
 import pytest
 
 _ENV = "HOTLINE_TEST_CALLS_FILE"  # where the first worker writes the calls' node ids
-_BOUND_ENV = "HOTLINE_TEST_CALLS_AT_ONCE"  # the bound, instead of workers − cores
+_BOUND_ENV = "HOTLINE_TEST_CALLS_AT_ONCE"  # the bound, instead of workers − 1
 
 
 def configure(config: pytest.Config) -> None:
@@ -79,8 +89,7 @@ def scheduler(config: pytest.Config, log: Any) -> Any:
         def _bound(self) -> int:
             if os.environ.get(_BOUND_ENV):
                 return max(1, int(os.environ[_BOUND_ENV]))
-            cores = len(os.sched_getaffinity(0))
-            return len(self.nodes) - cores if len(self.nodes) > cores else len(self.nodes)
+            return max(1, len(self.nodes) - 1)
 
         def _assign_work_unit(self, node: Any) -> None:
             calls = self._call_scopes()
