@@ -108,4 +108,9 @@ def scheduler(config: pytest.Config, log: Any) -> Any:
             self._in_flight.discard(self.registered_collections[node][item_index])
             super().mark_test_complete(node, item_index, duration)
 
+        def remove_node(self, node: Any) -> str | None:
+            # A crashed worker's calls go back to the queue (xdist): none of them in flight.
+            self._in_flight.difference_update(self.assigned_work.get(node, {}))
+            return super().remove_node(node)  # type: ignore[no-any-return]
+
     return BoundedCalls()
