@@ -5,7 +5,10 @@ and/or a throwaway PostgreSQL, seeds the demo city, then POSTs complaints (each 
 classified, accepted and dispatched in the same request) and prints throughput and
 create→dispatched latency percentiles per backend. On PostgreSQL it also prints what the
 database saw meanwhile: connections opened, and sessions waiting for a row lock. CPU per
-ticket is printed for the service, PostgreSQL and this client (all on the same cores).
+ticket is printed for the service, PostgreSQL and this client (all on the same cores), and
+for the rest of the machine meanwhile (``others``: other work on a shared machine), with
+the machine's cores busy on average over the run (``machine_busy``: near all of them, the
+run was bound by CPU; well below, by a serial part such as SQLite's writers' turn).
 
 Closed loop (default): N clients, each sends its next ticket when the last one answered,
 for a bounded count. Open loop (--rate): tickets are offered at a fixed rate for a bounded
@@ -124,6 +127,18 @@ def tree_cpu(root: int) -> float:
         if pid in procs:
             total += procs[pid][1]
     return total
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, all) CPU seconds of the whole machine so far, every core (``/proc/stat``):
+    what the run's own processes used less what the machine used says what the others
+    took meanwhile (on a shared machine, the figure's noise; near the cores' count in all,
+    a run was bound by CPU, well below, by a serial part)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    tick = os.sysconf("SC_CLK_TCK")
+    # user nice system idle iowait irq softirq steal (guest time is inside user already)
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / tick, sum(fields[:8]) / tick
 
 
 def api_workers(root: int) -> list[int]:
@@ -412,6 +427,7 @@ def run(name: str, db_url: str, args: argparse.Namespace, workdir: Path,
         # The client (this process) shares the cores with the service: its CPU is printed
         # beside the service's, so a figure can be read as the service's or not.
         client0 = time.process_time()
+        machine0 = machine_cpu()
         watch = DatabaseWatch(dsn) if dsn else nullcontext()
         with watch:
             if args.rate:
@@ -422,12 +438,20 @@ def run(name: str, db_url: str, args: argparse.Namespace, workdir: Path,
                 result = asyncio.run(load(port, token, args.clients, args.tickets, warm,
                                           args.via))
         n = max(1, len(result[0]))
+        busy, every = (b - a for a, b in zip(machine0, machine_cpu(), strict=True))
         service_ms = (tree_cpu(proc.pid) - cpu0[0]) / n * 1000
+        db_ms = (tree_cpu(db_pid) - cpu0[1]) / n * 1000 if db_pid else 0.0
         client_ms = (time.process_time() - client0) / n * 1000
         cpu = f" cpu/ticket: service={service_ms:.1f}ms"
         if db_pid:
-            cpu += f" db={(tree_cpu(db_pid) - cpu0[1]) / n * 1000:.1f}ms"
+            cpu += f" db={db_ms:.1f}ms"
         cpu += f" client={client_ms:.1f}ms"
+        # The machine's cores busy on average over the run, and what the rest of the
+        # machine (other work, not this run's processes) used a ticket meanwhile.
+        cores = os.cpu_count() or 1
+        others_ms = busy / n * 1000 - service_ms - db_ms - client_ms
+        cpu += (f" others={max(0.0, others_ms):.1f}ms"
+                f" machine_busy={busy / (every / cores) if every else 0:.2f}/{cores}cores")
         report(name, *result, cpu=cpu)
         if isinstance(watch, DatabaseWatch):
             print(watch.summary(), flush=True)

@@ -469,14 +469,13 @@ def create_ticket(
     if original is not None:
         _count_duplicate(session=session, ticket=ticket, original=original, actor=actor,
                          now=now)
-    if accept_now and supervision.may_join(ticket):
-        # 督办 needs the ticket's row (its id, and its group counted in the database), and
-        # its event comes before the acceptance's: written as a draft first, as without
-        # ``accept``.
-        session.flush()
+    # Before the acceptance, whose events follow the 督办 record's. A ticket joining an open
+    # record stays unwritten until accept's flush; one that may open a record (its group
+    # counted in the database) is written as a draft first, as without ``accept``.
     supervision.on_ticket(session=session, domain=domain, ticket=ticket, actor=actor)
     if accept_now:
         accept(session=session, domain=domain, ticket=ticket, actor=actor)
+        supervision.link_joined(session, ticket)
     # The ticket's row is written (it has its id); its audit events go with the next flush,
     # at the commit at the latest: a caller that accepts it next writes them together with
     # the acceptance's (one INSERT on PostgreSQL, not two).

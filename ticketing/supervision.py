@@ -50,9 +50,11 @@ def same_group(ticket: Ticket) -> list[object]:
             Ticket.status != Status.EXCLUDED.value]
 
 
-def _event(ticket_id: int, actor: Actor, case: SupervisionCase, note: str,
-           at: datetime) -> TicketEvent:
-    return TicketEvent(ticket_id=ticket_id, actor_id=actor.id, actor_name=actor.name,
+def _event(actor: Actor, case: SupervisionCase, note: str, at: datetime,
+           **of: int | Ticket) -> TicketEvent:
+    """The ``supervise`` event of a ticket: ``ticket_id=``, or ``ticket=`` one not written
+    yet (its flush fills the id in, as service.record_event's)."""
+    return TicketEvent(**of, actor_id=actor.id, actor_name=actor.name,
                        role=actor.role.value, action=SUPERVISE_EVENT, note=note,
                        data={"case": case.id, "tickets": case.tickets}, at=at)
 
@@ -61,7 +63,7 @@ def _link(session: Session, case: SupervisionCase, ticket_ids: list[int], actor:
           note: str, now: datetime) -> None:
     for tid in ticket_ids:
         session.add(SupervisionLink(case_id=case.id, ticket_id=tid, at=now))
-        session.add(_event(tid, actor, case, note, now))
+        session.add(_event(actor, case, note, now, ticket_id=tid))
 
 
 def open_case_of(session: Session, key: str) -> SupervisionCase | None:
@@ -77,31 +79,36 @@ def may_join(ticket: Ticket) -> bool:
 def on_ticket(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor
               ) -> SupervisionCase | None:
     """Join ``ticket`` to its group's open record, or open one when the group has reached
-    the threshold within the window; returns the record, or None."""
+    the threshold within the window; returns the record, or None.
+
+    A ticket not written yet (``ticket.id`` None: service.create_ticket accepting it as it
+    is filed) that joins an open record stays unwritten: its ``supervise`` event goes into
+    its trail before the acceptance's, and its link is added by ``link_joined`` once the
+    ticket has its row, so the ticket is still INSERTed once, accepted and dispatched, with
+    its whole trail (written as a draft first and then updated, a filing joining a record
+    sent 16 statements on SQLite instead of 11: docs/scaling.md, twenty-sixth round). Any
+    other ticket is written first: counting the group and opening a record need its row."""
     if not may_join(ticket):
         return None
     cfg = domain.settings.analytics
     now = domain.now()
     key = group_key(ticket)
     label = category_label(ticket.category)
+    unwritten = ticket.id is None
+    if unwritten:
+        with session.no_autoflush:  # the look-up's autoflush would write it as a draft
+            case = open_case_of(session, key)
+        if case is not None:
+            _join(session, case, ticket, actor, label, now)
+            session.info.setdefault(_JOINED_UNWRITTEN, {})[ticket] = (case.id, now)
+            return case
     session.flush()
     linked = select(SupervisionLink.ticket_id).where(SupervisionLink.ticket_id == ticket.id)
-    case = open_case_of(session, key)
+    case = None if unwritten else open_case_of(session, key)
     if case is not None:
         if session.scalar(linked.where(SupervisionLink.case_id == case.id)) is None:
-            # Counted by an UPDATE at the commit (every caller about the problem bumps this
-            # one row, and an UPDATE holds its lock until the commit); the ORM's own would
-            # write back the count read here and lose a concurrent joiner's increment.
-            run_at_commit(session, update(SupervisionCase)
-                          .where(SupervisionCase.id == case.id)
-                          .values(tickets=SupervisionCase.tickets + 1,
-                                  last_ticket_at=ticket.received_at)
-                          .execution_options(synchronize_session=False),
-                          row=(SupervisionCase.__tablename__, case.id))
-            set_unflushed(session, case, tickets=case.tickets + 1,
-                          last_ticket_at=ticket.received_at)
-            note = f"多诉督办：{place_text(ticket)}{label}问题，并入督办件（共{case.tickets}件）"
-            _link(session, case, [ticket.id], actor, note, now)
+            _count_joined(session, case, ticket)
+            _link(session, case, [ticket.id], actor, _joined_note(case, ticket, label), now)
             session.flush()
         return case
     since = ticket.received_at - timedelta(days=cfg.supervise_window_days)
@@ -133,6 +140,48 @@ def on_ticket(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor
     return case
 
 
+# Session.info key: tickets on_ticket joined to an open record before they were written,
+# with (the record's id, when), for ``link_joined``.
+_JOINED_UNWRITTEN = "hotline_supervision_joined_unwritten"
+
+
+def _count_joined(session: Session, case: SupervisionCase, ticket: Ticket) -> None:
+    # Counted by an UPDATE at the commit (every caller about the problem bumps this one
+    # row, and an UPDATE holds its lock until the commit); the ORM's own would write back
+    # the count read here and lose a concurrent joiner's increment.
+    run_at_commit(session, update(SupervisionCase)
+                  .where(SupervisionCase.id == case.id)
+                  .values(tickets=SupervisionCase.tickets + 1,
+                          last_ticket_at=ticket.received_at)
+                  .execution_options(synchronize_session=False),
+                  row=(SupervisionCase.__tablename__, case.id))
+    set_unflushed(session, case, tickets=case.tickets + 1, last_ticket_at=ticket.received_at)
+
+
+def _joined_note(case: SupervisionCase, ticket: Ticket, label: str) -> str:
+    return f"多诉督办：{place_text(ticket)}{label}问题，并入督办件（共{case.tickets}件）"
+
+
+def _join(session: Session, case: SupervisionCase, ticket: Ticket, actor: Actor, label: str,
+          now: datetime) -> None:
+    """``ticket``, not written yet, joins ``case``: counted, and its event added to its
+    trail (the flush that writes the ticket fills the event's ticket id in)."""
+    _count_joined(session, case, ticket)
+    session.add(_event(actor, case, _joined_note(case, ticket, label), now, ticket=ticket))
+
+
+def link_joined(session: Session, ticket: Ticket) -> None:
+    """The link of a ticket ``on_ticket`` joined to an open record before it was written,
+    now that it has its row (nothing for any other ticket)."""
+    joined = session.info.get(_JOINED_UNWRITTEN, {}).pop(ticket, None)
+    if joined is None:
+        return
+    if ticket.id is None:
+        raise RuntimeError("link_joined: the ticket is not written yet")
+    case_id, at = joined
+    session.add(SupervisionLink(case_id=case_id, ticket_id=ticket.id, at=at))
+
+
 def close_case(*, session: Session, domain: Domain, case: SupervisionCase, actor: Actor,
                note: str) -> SupervisionCase:
     """A supervisor closes the record (the problem is settled); audited on every ticket."""
@@ -146,7 +195,7 @@ def close_case(*, session: Session, domain: Domain, case: SupervisionCase, actor
     case.closed_at, case.closed_by, case.close_note = now, actor.name, note
     for tid in session.scalars(select(SupervisionLink.ticket_id)
                                .where(SupervisionLink.case_id == case.id)):
-        session.add(_event(tid, actor, case, f"督办件办结：{note}", now))
+        session.add(_event(actor, case, f"督办件办结：{note}", now, ticket_id=tid))
     session.flush()
     return case
 
