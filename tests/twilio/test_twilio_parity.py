@@ -270,8 +270,8 @@ def test_the_detail_asked_is_read_first_and_3_or_no_key_reads_the_rest(
         more: str, make_twilio: Any, standin: StandIn, recording_wav: bytes,
         meant: dict[str, str], sessions: sessionmaker[Session], faq: None) -> None:
     """kb28, as on the SIP line (ivr.kb_answer.answer_reading): "在哪里申请" asks the place,
-    which kb026's second sentence states: it comes first, then "听其余答复请按3…"; 3 or no key
-    reads the first sentence after "其余答复如下。", then "问题解决了请按1…"; 1 files the
+    which kb026's second sentence states: it comes first, then "听其他内容请按3…"; 3 or no key
+    reads the first sentence after "下面是其他内容。", then "问题解决了请按1…"; 1 files the
     whole answer."""
     twilio = make_twilio()
     meant["text"] = "想问下失业金在哪里申请"
