@@ -54,7 +54,7 @@ from config.settings import Settings
 from hotline import dbadmin
 from ivr.kb_answer import KbAnswer, answer_reading
 from knowledge import service
-from knowledge.details import detail_asked
+from knowledge.details import detail_asked, online_act
 from knowledge.search import (
     ANSWER_CREDIT,
     DEFAULT_MIN_CONFIDENCE,
@@ -235,8 +235,9 @@ def details(rows: list[dict[str, str]], results: list, low: float, kb: Path,
             asked[kind] = asked.get(kind, 0) + 1
             e = entries[hit.id]
             parts = answer_reading(KbAnswer(hit.id, 1, e["title"], e["answer"], hit.confidence,
-                                            detail=kind), Settings().ivr.kb_part_chars)
-            if parts[0].menu == "kb_detail_more":
+                                            detail=kind, act=online_act(text)),
+                                   Settings().ivr.kb_part_chars)
+            if parts[0].detail_first:
                 first[kind] = first.get(kind, 0) + 1
                 f.write("\t".join((row["split"], row["expect"], hit.id, kind, text,
                                    parts[0].words)) + "\n")

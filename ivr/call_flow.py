@@ -672,7 +672,7 @@ class Dialogue:
                  self.call.call_id, a.entry_id, a.version, a.confidence,
                  extra=self._log_fields(State.ANSWER))
         parts = answer_reading(a, self.svc.settings.ivr.kb_part_chars)
-        detail_first = parts[0].menu == "kb_detail_more"  # its parts' files apart
+        detail_first = parts[0].detail_first  # its parts' files apart
         for n, part in enumerate(parts):
             more = part.more
             name = f"{a.detail}-p{n}" if detail_first else (f"p{n}" if n else "")

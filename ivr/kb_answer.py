@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ivr import prompts as P
 from knowledge import service as kb
-from knowledge.details import detail_asked, states
+from knowledge.details import detail_asked, online_act, states
 from knowledge.models import KbEntry
 from knowledge.search import worth_confirming
 from ticketing.context import Domain
@@ -102,6 +102,8 @@ class KbAnswer:
     confirm: bool = False  # below kb_answer_from: ask "您是想问<title>吗" first
     # The one detail the question asked (``knowledge.details``: materials, place…), or None.
     detail: str | None = None
+    # Online: the act asked (``knowledge.details.online_act``: 交, 查; "" for 办 in general).
+    act: str = ""
 
 
 def _sentences(answer: str) -> list[str]:
@@ -134,6 +136,9 @@ class Part:
     intro: str
     words: str
     menu: str
+    # The sentences that state the detail asked, read before the rest (answer_reading):
+    # the one place that says so (a recording's file name, bench/kb.py's count).
+    detail_first: bool = False
 
     @property
     def more(self) -> bool:
@@ -160,14 +165,14 @@ def answer_reading(answer: KbAnswer, limit: int) -> list[Part]:
     ``answer_parts``, the first after the intro that names the entry's title; or, when
     the question asked one detail (``KbAnswer.detail``: 要带什么材料, 在哪儿办, 网上能办吗…)
     and some of the answer's sentences state it (``knowledge.details.states``), those
-    sentences first, after "关于<title>，先说您问的<detail>：" and before "听其余答复请按3…",
-    then the other sentences in the answer's order, by parts, after "其余答复如下。":
+    sentences first, after "这是关于<title>的答复，先说<detail>：" and before "听其他内容请按3…",
+    then the other sentences in the answer's order, by parts, after "下面是其他内容。":
     nothing said twice, nothing left out. Read from the start as before when the detail
     is stated in no sentence or in all of them, or in more than one part's worth of
     sentences (``limit``; one long sentence is a part of its own, as ever)."""
     sentences = _sentences(answer.text)
     kind = answer.detail
-    stating = [kind is not None and states(s, kind) for s in sentences]
+    stating = [kind is not None and states(s, kind, answer.act) for s in sentences]
     first = [s for s, yes in zip(sentences, stating, strict=True) if yes]
     if (kind is None or not first or len(first) == len(sentences)
             or (len(first) > 1 and len("".join(first)) > limit)):
@@ -176,7 +181,8 @@ def answer_reading(answer: KbAnswer, limit: int) -> list[Part]:
                      _menu(n < len(parts) - 1)) for n, words in enumerate(parts)]
     rest = answer_parts("".join(s for s, yes in zip(sentences, stating, strict=True)
                                 if not yes), limit)
-    return [Part(P.kb_detail_intro_text(answer.title, kind), "".join(first), "kb_detail_more"),
+    return [Part(P.kb_detail_intro_text(answer.title, kind), "".join(first), "kb_detail_more",
+                 detail_first=True),
             *(Part(P.text("kb_rest_intro") if n == 0 else "", words, _menu(n < len(rest) - 1))
               for n, words in enumerate(rest))]
 
@@ -206,7 +212,8 @@ def find_answer(*, session: Session, domain: Domain, text: str,
         return None
     return KbAnswer(entry_id=entry.id, version=entry.version, title=entry.title,
                     text=entry.answer, confidence=hit.confidence,
-                    confirm=hit is not found.answer, detail=detail_asked(text))
+                    confirm=hit is not found.answer, detail=detail_asked(text),
+                    act=online_act(text))
 
 
 def warm(*, sessions: sessionmaker[Session], domain: Domain) -> None:

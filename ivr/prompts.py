@@ -107,9 +107,11 @@ PROMPTS: dict[str, str] = {
     "kb_more": "继续收听请按3，问题解决了请按1，需要转办请按2。",
     # kb28: a question that asked one detail hears the sentences that state it first
     # (ivr.kb_answer.answer_reading), then may hear the rest, which 3 or no key reads.
-    "kb_detail_intro": "关于{title}，先说您问的{detail}：",
-    "kb_detail_more": "听其余答复请按3，问题解决了请按1，需要转办请按2。",
-    "kb_rest_intro": "其余答复如下。",
+    # "这是关于<title>的答复": a title put as a question (…需要什么条件) names the entry,
+    # not the detail said first (mend59); spoken words, not "其余答复如下".
+    "kb_detail_intro": "这是关于{title}的答复，先说{detail}：",
+    "kb_detail_more": "听其他内容请按3，问题解决了请按1，需要转办请按2。",
+    "kb_rest_intro": "下面是其他内容。",
     # The best entry is likely, not sure: ask first (kb_confirm_text; title without its
     # own end punctuation). 1 reads the answer as above, 2 files the words as today.
     "kb_confirm": "您是想问{title}吗？是请按1，不是请按2。",
@@ -212,16 +214,18 @@ def kb_intro_text(title: str) -> str:
     return text("kb_intro", title=_title_said(title))
 
 
-# The details a question may ask (knowledge.details.DETAILS), as said after "您问的".
+# The details a question may ask (knowledge.details.DETAILS), as said after "先说": spoken
+# words; "多少钱" fits money paid (收费吗) and money received (失业金能领多少钱) alike.
 DETAIL_LABELS = {
-    "materials": "所需材料", "duration": "办理时间", "place": "办理地点", "online": "网上办理",
-    "cost": "费用", "eligibility": "申请条件", "phone": "联系电话",
+    "materials": "要带的材料", "duration": "要多长时间", "place": "在哪儿办",
+    "online": "能不能在网上办", "cost": "多少钱", "eligibility": "需要什么条件",
+    "phone": "电话号码",
 }
 
 
 def kb_detail_intro_text(title: str, detail: str) -> str:
-    """"关于第一次办居住证需要什么条件，先说您问的所需材料：": a part of the answer, the
-    part that states what the caller asked."""
+    """"这是关于第一次办居住证需要什么条件的答复，先说要带的材料：": a part of the answer,
+    the part that states what the caller asked."""
     return text("kb_detail_intro", title=_title_said(title), detail=DETAIL_LABELS[detail])
 
 

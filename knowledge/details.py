@@ -56,9 +56,35 @@ def _detail(kind: str, asked: str, stated: str) -> Detail:
 # Places a procedure is done at, as answers name them (到居住地派出所, 社区服务站, 政务服务
 # 大厅的窗口), and the online ways (网上, App, 小程序): a caller who asks where is answered
 # by either.
-_PLACES = ("地址|窗口|大厅|服务站|服务中心|服务点|派出所|办事处|街道|社区|居委会|村委会|营业厅|"
-           "网点|分局|管理部|管理局|管理中心|医院|银行|柜台|现场|所在地")
+_PLACES = "地址|窗口|大厅|服务站|服务点|派出所|办事处|营业厅|网点|柜台|现场|所在地"
+# A body or an institution (区住房城乡建设部门, 管理中心, 医院, 社区居委会) is where to go
+# only after a verb of going or asking (到, 向, 找, 问): 市场监管部门受理后, 选四家定点医院,
+# 社区卫生服务中心等不用选 name it as who acts or what is chosen (mend59).
+_GONE_TO = ("(?:到|向|找|去|在|往|问|联系|咨询|由)[^，,。；]{0,14}?"
+            "(?:部门|局|中心|医院|银行|街道|社区|居委会|村委会)")
 _ONLINE_SAID = "网上|线上|网站|官网|app|小程序|公众号|微信|支付宝|在线|手机"
+# Doing the procedure itself (办, 申请, 提交, 缴费), not a step around it (预约, 查询, 下载):
+# "网上能办吗" is answered by a sentence that says the procedure is done online.
+_DOING = "办理|办|申请|申领|申报|提交|签注|缴费|交费|缴纳|续签|挂失|补办|提取|登记|备案|报名"
+# What a caller asks can be done online in general (网上能办吗, 网上可以弄不): any act of
+# doing the procedure answers it; a particular act (网上能退吗, 手机上能交吗, 能查吗) only
+# a sentence that says that act online (``online_act``).
+_DO_ASKED = frozenset({"", "办理", "办", "弄", "搞", "操作", "处理", "弄好", "办好", "申请", "申领",
+                       "申报", "提交"})
+_ONLINE_ASKED = "网上|网站|官网|app|小程序|公众号|微信|支付宝|在线"
+# The act asked: two characters when they are one verb of these, else the first one.
+_TWO_CHAR_ACTS = ("办理", "申请", "申领", "申报", "缴费", "交费", "缴纳", "充值", "查询", "打印",
+                  "预约", "挂失", "续签", "签注", "提取", "转移", "投诉", "举报", "退费", "报名",
+                  "登记", "备案", "提交", "操作", "处理")
+# The same act as answers write it (交 the fee, 缴纳 it).
+_ACT_SAID = {"交": "交|缴", "缴": "交|缴", "交费": "交费|缴费|缴纳|交", "缴费": "交费|缴费|缴纳|交"}
+# A span a caller waits for: the figure after 一般/大约/需要, or before what comes at its
+# end (领证, 拿到, 到账, 办结); not a condition's (交满一年的), a deadline's (期满前一个月内
+# 办理) or a validity's (顺延一年).
+_SPAN = "(?<![满前延期第])" + _SIZE_STATED["duration"]
+_WAITED = (f"(?:一般|通常|大约|大概|约|需要|最快|最长|最多|预计)[^，,。；]{{0,4}}?{_SPAN}"
+           f"|{_SPAN}(?:左右|以内|内)?(?:就|即|才|后)?(?:能|可以|可|会)?"
+           "(?:拿到|领到|领取|领证|取证|办好|办完|办结|到账|出结果|审完|完成|下来|寄到|送达|发放)")
 
 DETAILS: tuple[Detail, ...] = (
     # What to bring or have: 要带什么材料, 需要准备哪些证件, 拿啥东西, 材料有哪些.
@@ -67,18 +93,19 @@ DETAILS: tuple[Detail, ...] = (
             "(?:材料|证件|资料|证明|东西|证)?"
             f"|{_MAY}?{_WHAT}(?:材料|证件|资料)"
             "|(?:材料|证件|资料)(?:都)?(?:有|是|要)(?:什么|啥|哪些)",
-            "材料|证件|资料|原件|复印件|证件照|照片|(?:携带|带上|带着|带好|带|凭|持)"
-            "[^，,。；]{0,12}(?:证|卡|本|照|合同|书|单|明|件)"),
+            # papers named after a verb of bringing or needing, not 材料齐全的 (a condition)
+            "(?:携带|带上|带着|带好|带|凭(?!证)|持|需要|需|提交|提供|准备|出示)"
+            "[^，,。；]{0,12}(?:证|卡|本|照|表|材料|资料|合同|书|单|明|件)"),
     # Who may: 需要什么条件, 啥条件, 有什么要求, 哪些人能办, 符合条件吗, 有资格吗; stated
-    # by a condition (满半年, 年满六十, …的可以), not an expiry (有效期满前一个月).
+    # by a condition (满半年, 年满六十, 符合条件), not an expiry (有效期满前一个月) nor
+    # any "…的可以" (操作不会的可以拨打12366: what to do if, no condition to apply; mend59).
     _detail("eligibility",
             f"{_MAY}?(?:满足|符合|具备|有)?{_WHAT}(?:条件|要求|资格)"
             "|条件(?:是)?(?:什么|啥)|(?:哪些人|什么人|啥人|谁)(?:能|可以|才能)"
             "(?:办理|办|申请|申领|领取|领|享受)"
             f"|(?:符合|够)(?:不符合|不够)?(?:条件|资格){_WHETHER_END}"
             f"|有没有资格|有资格{_WHETHER_END}",
-            "条件|符合|满足|资格|年满|(?<!期)满[^，,。；]{0,4}(?:年|岁|个月)"
-            "|[的者][，,]?(?:都|均)?可以"),
+            "条件|符合|满足|资格|年满|(?<!期)满[^，,。；]{0,4}(?:年|岁|个月)"),
     # A number to call: 电话是多少, 打哪个电话, 热线是啥, 有没有联系方式.
     _detail("phone",
             "(?:电话|热线|号码|联系方式)(?:号码)?(?:是)?(?:多少|几号|什么|啥)"
@@ -89,17 +116,19 @@ DETAILS: tuple[Detail, ...] = (
     # How long it takes: 多久, 多长时间, 几个工作日 (the sizes' own "duration"), and when
     # the result comes (啥时候能拿到, 什么时候能办下来).
     _detail("duration",
-            f"{_MAY}?(?:等)?(?:{_SIZE_ASKED['duration']})"
+            # not a lead time or a condition's span (提前多久, 住满多久, 住多久才能办) nor
+            # how long a thing lasts (能用多久): no wait for the result
+            f"(?<!提前)(?<![满够住用]){_MAY}?(?:等)?(?:{_SIZE_ASKED['duration']})"
             f"(?:才|就)?(?:能|可以)?{_FILLER}{_WHETHER_END}{_END}"
             "|(?:什么时候|啥时候|多会儿|几时)(?:才|就)?(?:能|可以)?"
             "(?:拿到|领到|办好|办完|办下来|下来|批下来|到账|出来|出结果|审完|审核完|办结)"
             f"{_WHETHER_END}",
-            f"{_SIZE_STATED['duration']}|工作日|时限|当场|当天|当日|即时办|立即|办结"),
+            f"{_WAITED}|时限|(?:当场|当天|当日|即时|立即)(?:就|即)?(?:能|可以|可)?"
+            "(?:办|领|拿|出|发|取|到账)"),
     # Online or not: 网上能办吗, 能不能在手机上弄, App上可以续签不 (the clause, whole,
     # asks it: not 网上怎么申请, a how).
     _detail("online",
-            f"{_MAY}?在?(?:网上|网站|官网|app|小程序|公众号|微信|支付宝|在线)上?{_MAY}?"
-            f"{_FILLER}{_WHETHER_END}{_END}"
+            f"{_MAY}?在?(?:{_ONLINE_ASKED})上?{_MAY}?{_FILLER}{_WHETHER_END}{_END}"
             f"|不用(?:跑|去现场|到现场|本人去){_FILLER}{_WHETHER_END}{_END}",
             _ONLINE_SAID),
     # The cost: 收费吗, 要钱吗, 要不要钱, 交钱吗 (缴费), 免费吗, 费用多少, 多少钱; not 在哪
@@ -109,16 +138,20 @@ DETAILS: tuple[Detail, ...] = (
             "|(?:要不要|需不需要|用不用|是不是|收不收|花不花)(?:收费|收钱|钱|花钱|缴费|掏钱|免费)"
             "|(?:费用|工本费|手续费)(?:是)?(?:多少|贵不贵|高不高)"
             f"|{_MAY}?(?:花|交|缴|收|付)?(?:{_SIZE_ASKED['money']})",
-            f"{_SIZE_STATED['money']}|费用|收费|免费|工本费|手续费|不收"),
+            # an amount or free of charge: 电子收费 (how it is paid) states no cost
+            f"{_SIZE_STATED['money']}|免费|不(?:收|收取|需要?交|需要?缴|用交|用缴|要)(?:任何)?"
+            "(?:费|钱)"),
     # Where: 在哪儿办, 去哪里申请, 上哪领, 什么地方能办, 找哪个部门.
     _detail("place",
             "(?:在|去|到|上|找|跟|向)?(?:哪里|哪儿|哪个地方|什么地方|啥地方|哪个部门|什么部门"
             "|哪个单位|哪个窗口|哪(?![些样种类年天个几]))(?:能|可以|才能)?"
             "(?:办理|办|申请|申领|领取|领|交|缴|补办|补|换|开|打印|提交|登记|备案|签注|报名)?"
             f"{_FILLER}{_WHETHER_END}{_END}",
-            f"{_PLACES}|{_ONLINE_SAID}|到[^，,。；]{{1,15}}(?:办理|申请|申领|领取|提交|办)"),
+            f"{_PLACES}|{_GONE_TO}|{_ONLINE_SAID}|到[^，,。；]{{1,15}}(?:办理|申请|申领|领取|提交|办)"),
 )
 _BY_KIND = {d.kind: d for d in DETAILS}
+_ONLINE_CLAUSE = re.compile(f"{_MAY}?在?(?:{_ONLINE_ASKED})上?{_MAY}?(?P<act>[^，]*)")
+_WHETHER_TAIL = re.compile(f"{_WHETHER_END}$")
 # Caller's wish to apply, said before what they ask of it (我想办居住证，要带什么): the
 # matter asked about, not a second question (``_ASKING_FORM`` reads it as "how" alone).
 _WISH = re.compile("想(?=(?:给[^\\W_]{1,3})?(?:办|申请|申领))")
@@ -145,6 +178,48 @@ def detail_asked(question: str) -> str | None:
     return asked.pop()
 
 
-def states(sentence: str, kind: str) -> bool:
-    """``sentence`` (of an entry's answer, as written) states the detail ``kind``."""
-    return _BY_KIND[kind].stated.search(sentence) is not None
+# A sentence that holds only under a condition (补办期间要用证的，可以…; 对处罚有异议的，可以
+# 带…; 材料齐全的一般…; 如/若/要是…; 期满前…) answers a caller who asked in general only
+# if the condition is theirs: heard alone, first, it misleads (review59). Who may is the
+# one detail a condition states.
+_UNDER_CONDITION = re.compile(
+    "的话|的[，,]|的(?=一般|通常|都|均|还|也|就|可以|可|需要(?!求)|需(?!求)|应|须|要(?!求)|请|能|先|再)"
+    "|^(?:如|若|如果|假如|要是|倘若|万一|一旦|凡)|(?:期满|到期|届满)前")
+# A sentence that refers back to one before it (具体流程…, 上述材料, 此外, 也可以): heard
+# first, it points at what the caller has not heard yet.
+_REFERS_BACK = re.compile(
+    "^(?:具体|上述|前述|以上|此外|另外|同时|其中|其他|其余|这些|这|那|该|此|其|也|还|并|但|而|否则)"
+    "|上述|前述|以上")
+
+
+def online_act(question: str) -> str:
+    """The act ``question`` asks can be done online (交 of 暖气费在手机上能交吗, 查 of 能查
+    吗), or "" for the procedure in general (网上能办吗, 网上可以弄不, 不用跑吧)."""
+    for clause in filter(None, (normalise(c) for c in _CLAUSE_END.split(question))):
+        m = _ONLINE_CLAUSE.search(clause)
+        if m is None:
+            continue
+        rest = _WHETHER_TAIL.sub("", m.group("act"))
+        act = next((v for v in _TWO_CHAR_ACTS if rest.startswith(v)), rest[:1])
+        return "" if act in _DO_ASKED else act
+    return ""
+
+
+def _said_online(sentence: str, act: str) -> bool:
+    """``sentence`` says the act (or, for "", doing the procedure) can be done online: an
+    online way and the act after it in one clause, no later step between (网上预约后…)."""
+    verb = _ACT_SAID.get(act, act) if act else _DOING
+    return re.search(f"(?:{_ONLINE_SAID})(?:(?!后|再|然后)[^，,。；]){{0,12}}?(?:{verb})",
+                     sentence, re.IGNORECASE) is not None
+
+
+def states(sentence: str, kind: str, act: str = "") -> bool:
+    """``sentence`` (of an entry's answer, as written) states the detail ``kind``, heard
+    alone: not under a condition (but a who-may's own) nor referring back; online, the act
+    asked (``online_act``) done online (mend59)."""
+    s = sentence.strip()
+    if _REFERS_BACK.search(s) or (kind != "eligibility" and _UNDER_CONDITION.search(s)):
+        return False
+    if kind == "online":
+        return _said_online(s, act)
+    return _BY_KIND[kind].stated.search(s) is not None

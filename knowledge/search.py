@@ -1398,9 +1398,15 @@ def says_negated(entry_text: str, word: str, negators: frozenset[str] = _NEGATOR
     return any(f"{n}{word}" in entry_text for n in negators)
 
 
+# A span asked with what it takes (要几天, 得几个月, 需要多少个工作日): 几 of its own counts
+# nothing (好几天 tells how long a problem has gone on), after 要/得/需要 it asks (mend59).
+_SPAN_ASKED = re.compile("(?:要|得|需要)(?:几|多少)个?(?:天|月|星期|礼拜|小时|工作日|周|年)")
+
+
 def is_question(text: str) -> bool:
     t = _NOT_ASKING.sub("", normalise(text))
-    return any(w in t for w in QUESTION_WORDS) or bool(_ASKING_FORM.search(text.strip()))
+    return (any(w in t for w in QUESTION_WORDS) or bool(_ASKING_FORM.search(text.strip()))
+            or bool(_SPAN_ASKED.search(t)))
 
 
 def complaint_words(text: str, words_: Iterable[str] = COMPLAINT_WORDS + BLAME_WORDS) -> set[str]:

@@ -190,7 +190,7 @@ def kb_answer(part: Part, settings: Settings, urls: Urls) -> str:
     (``ivr.kb_answer.answer_reading``, the SIP line's rule): its intro (the entry's title
     first, or the detail the caller asked), the answer's words, then its menu:
     "问题解决了请按1，需要转办请按2" after the last part, "继续收听请按3…" (or, after the
-    detail read first, "听其余答复请按3…") before another, where no key reads the next
+    detail read first, "听其他内容请按3…") before another, where no key reads the next
     part. No key after the last goes on as 2 does (the redirect): the caller's words are
     never dropped for want of a key."""
     r = VoiceResponse()

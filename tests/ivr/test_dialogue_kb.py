@@ -33,12 +33,24 @@ pytestmark = pytest.mark.sip
 SPOKEN = PHRASES[0]  # "물이 나오지 않습니다", what the caller says in the test language
 HEARD = "물이"  # the word the recognizer reliably returns for SPOKEN
 MEANT = "想问下失业金怎么申请"  # what a Mandarin model would have heard: kb026's question
-# (no one detail asked: "在哪里申请" hears the place first, tests/ivr/test_kb_detail_first.py)
+# (no one detail asked: "在哪里申请" hears the place first, test_the_place_asked_is_heard_first)
+WHERE = "想问下失业金在哪里申请"
 ENTRY = "kb026"
 
 
 @pytest.fixture
 def kb_ivr(ivr_factory, vosk_engine, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    return _kb_ivr(ivr_factory, vosk_engine, monkeypatch, MEANT)
+
+
+@pytest.fixture
+def kb_ivr_where(ivr_factory, vosk_engine, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    return _kb_ivr(ivr_factory, vosk_engine, monkeypatch, WHERE)
+
+
+def _kb_ivr(ivr_factory, vosk_engine, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+            meant: str):
+    """Our IVR with the sample FAQ, the caller's words heard as ``meant``."""
     ivr = ivr_factory(engine=vosk_engine)
     with ivr.sessions() as s:
         kb.import_tsv(session=s, actor=Actor.system("test"),
@@ -46,7 +58,7 @@ def kb_ivr(ivr_factory, vosk_engine, monkeypatch: pytest.MonkeyPatch):  # type: 
         s.commit()
         # The precondition; it also indexes the entries imported after start-up (which
         # indexed an empty base), as the first question after an import would.
-        found = kb.search(session=s, text=MEANT, today=kb.today(ivr.domain))
+        found = kb.search(session=s, text=meant, today=kb.today(ivr.domain))
         assert found.answer is not None and found.answer.id == ENTRY
     finish_turn = CallAudio.finish_turn
 
@@ -54,7 +66,7 @@ def kb_ivr(ivr_factory, vosk_engine, monkeypatch: pytest.MonkeyPatch):  # type: 
         result = finish_turn(self, timeout)
         t = result.transcript
         if t is not None and HEARD in t.text:
-            return dataclasses.replace(result, transcript=dataclasses.replace(t, text=MEANT))
+            return dataclasses.replace(result, transcript=dataclasses.replace(t, text=meant))
         return result
 
     monkeypatch.setattr(CallAudio, "finish_turn", mandarin)
@@ -171,3 +183,29 @@ def test_a_long_answer_is_read_in_parts_and_3_reads_the_rest(
         assert through_line(prompts.kb_answer(ENTRY, version, title, part, part=n)) in heard, n
     assert through_line(prompts.kb_answer(ENTRY, version, title, LONG_ANSWER)) not in heard
     assert heard.count(through_line(prompts.pcm("kb_more"))) == 1
+
+
+def test_the_place_asked_is_heard_first_and_3_reads_the_rest(
+        kb_ivr_where, korean_speech, tmp_path: Path) -> None:
+    """kb28 on the real line (mend59): "在哪里申请" hears kb026's sentence that says where
+    first, after "这是关于…的答复，先说在哪儿办", then "听其他内容请按3…"; 3 reads the other
+    sentence after "下面是其他内容", then "问题解决了请按1…"; 1 files the whole answer."""
+    from ivr import prompts as P
+
+    heard = call(kb_ivr_where, korean_speech[SPOKEN], tmp_path,
+                 [("kb_detail_more", "3"), ("kb_resolved_ask", "1")])
+
+    (rec,) = kb_ivr_where.wait_record()
+    assert rec.keys == "#31"
+    ticket = kb_ivr_where.ticket_of(rec)
+    whole, text = answer_audio(kb_ivr_where)
+    assert ticket is not None and ticket.status == "closed" and ticket.reply_text == text
+    with kb_ivr_where.sessions() as s:
+        title = kb.get_entry(session=s, entry_id=ENTRY).title
+    who, where = text.split("。", 1)
+    prompts = PromptLibrary(kb_ivr_where.settings)
+    first = prompts.kb_said(ENTRY, 1, P.kb_detail_intro_text(title, "place") + where, "place-p0")
+    rest = prompts.kb_said(ENTRY, 1, P.text("kb_rest_intro") + who + "。", "place-p1")
+    assert heard.index(through_line(first)) < heard.index(through_line(rest))
+    assert through_line(whole) not in heard  # never from its start
+    assert heard.count(through_line(prompts.pcm("kb_detail_more"))) == 1

@@ -1,6 +1,6 @@
 """kb28: a caller who asked one detail of a procedure (要带什么材料, 多久, 在哪儿办, 网上能办吗,
-收费吗, 什么条件, 电话) hears first the sentences of the answer that state it, after "关于<title>，
-先说您问的<detail>：", then "听其余答复请按3…"; 3 (or no key) reads the other sentences in the
+收费吗, 什么条件, 电话) hears first the sentences of the answer that state it, after "这是关于<title>的答复，
+先说<detail>：", then "听其他内容请按3…"; 3 (or no key) reads the other sentences in the
 answer's order, nothing twice, nothing left out. One rule for SIP and Twilio
 (``ivr.kb_answer.answer_reading``; Twilio's call: tests/twilio/test_twilio_parity.py). A
 question that asks no one detail, or an answer that states it in no sentence (or in every
@@ -17,6 +17,7 @@ from ivr.call_flow import IvrServices, State
 from ivr.kb_answer import KbAnswer, answer_parts, answer_reading
 from knowledge import service as kb
 from knowledge.details import detail_asked, states
+from telephony.call import PlayResult
 from tests.ivr.test_dialogue_kb import LONG_ANSWER
 from tests.ivr.test_kb_confirm import ScriptedLine, converse
 from ticketing.models import Ticket
@@ -97,8 +98,8 @@ PAID = "审核通过后按月发放到社保卡里。"
 def test_the_sentence_that_states_the_detail_is_read_first_then_the_rest_in_order() -> None:
     parts = answer_reading(_answer(WHO + AT + PAID, "place"), LIMIT)
     assert [(p.intro, p.words, p.menu) for p in parts] == [
-        ("关于失业了怎么申领失业保险金，先说您问的办理地点：", AT, "kb_detail_more"),
-        ("其余答复如下。", WHO + PAID, "kb_resolved_ask"),
+        ("这是关于失业了怎么申领失业保险金的答复，先说在哪儿办：", AT, "kb_detail_more"),
+        ("下面是其他内容。", WHO + PAID, "kb_resolved_ask"),
     ]
     assert parts[0].more and not parts[1].more
 
@@ -113,11 +114,11 @@ def test_a_long_answer_read_detail_first_says_every_sentence_once_in_order() -> 
     assert sorted(parts[0].words + rest) == sorted(LONG_ANSWER)  # nothing twice, none left out
     assert LONG_ANSWER.replace(parts[0].words, "") == rest  # the others in their order
     assert [p.menu for p in parts[1:]] == ["kb_more"] * (len(parts) - 2) + ["kb_resolved_ask"]
-    assert [p.intro for p in parts[1:]] == ["其余答复如下。"] + [""] * (len(parts) - 2)
+    assert [p.intro for p in parts[1:]] == ["下面是其他内容。"] + [""] * (len(parts) - 2)
     assert len(parts) > 2 and all(len(p.words) <= 60 for p in parts[1:])
 
 
-AT2 = "也可以带身份证到常住地街道社保所申请。"
+AT2 = "带身份证到常住地街道社保所同样可以申请。"  # no 也 (refers back: not read first)
 
 
 @pytest.mark.parametrize("detail,text,limit", [
@@ -185,3 +186,66 @@ def test_sip_a_detail_no_sentence_states_reads_the_answer_from_its_start(
     assert d.handlers[State.ANSWER]() is State.ANSWERED
     assert line.played == [services.prompts.kb_answer(ENTRY, 1, "失业了怎么申领失业保险金", text)
                            + services.prompts.pcm("kb_resolved_ask")]
+
+
+class HangsUpDuring(ScriptedLine):
+    """The caller hangs up while the prompt that starts with ``during`` is played."""
+
+    def __init__(self, keys: list[str], during: bytes) -> None:
+        super().__init__(keys)
+        self.during = during
+
+    def play_pcm16(self, pcm16: bytes, *, interrupt_on_dtmf: bool = False) -> PlayResult:
+        self.played.append(pcm16)
+        if pcm16.startswith(self.during):
+            self.ended = True
+            return PlayResult.HUNG_UP
+        return PlayResult.COMPLETED
+
+
+def _detail_and_rest(services: IvrServices) -> tuple[bytes, bytes, str]:
+    """kb026 read for "在哪里申请": the place part and the rest, as played (without their
+    menus), and the whole answer."""
+    title, version, answer = _entry(services)
+    who, where = answer.split("。", 1)[0] + "。", answer.split("。", 1)[1]
+    return (services.prompts.kb_said(ENTRY, version, P.kb_detail_intro_text(title, "place")
+                                     + where, "place-p0"),
+            services.prompts.kb_said(ENTRY, version, P.text("kb_rest_intro") + who, "place-p1"),
+            answer)
+
+
+def test_sip_no_key_after_the_detail_reads_the_rest(services: IvrServices) -> None:
+    """mend59: silence after "听其他内容请按3…" reads the rest, as 3 does; then 1."""
+    first, rest, answer = _detail_and_rest(services)
+    line = ScriptedLine([])
+    line.keys = [None, "1"]  # type: ignore[list-item]  # no key, then 1
+    _, line, path = converse(services, WHERE, [], DONE, line=line)
+    assert path[-3:] == [State.ANSWER, State.ANSWERED, State.GOODBYE]
+    assert [p for p in line.played if p.startswith((first, rest))] == [
+        first + services.prompts.pcm("kb_detail_more"),
+        rest + services.prompts.pcm("kb_resolved_ask")]
+    with services.sessions() as s:
+        assert s.scalars(select(Ticket)).one().reply_text == answer
+
+
+def test_sip_2_after_the_detail_reads_back_and_files_no_answer(services: IvrServices) -> None:
+    """mend59: 2 after the detail means what it means after a whole answer: the words go
+    on as a ticket (the read-back), the rest unread, no 直接答复."""
+    first, rest, _ = _detail_and_rest(services)
+    d, line, path = converse(services, WHERE, ["2"], frozenset({State.READBACK}))
+    assert path[-2:] == [State.ANSWER, State.READBACK]
+    assert any(p.startswith(first) for p in line.played)
+    assert not any(p.startswith(rest) for p in line.played)
+    assert d.kb_answer is None
+
+
+def test_sip_a_hang_up_during_the_detail_reads_nothing_more(services: IvrServices) -> None:
+    """mend59: the caller gone during the detail: nothing else is played, no 直接答复."""
+    first, rest, _ = _detail_and_rest(services)
+    line = HangsUpDuring([], first)
+    _, line, path = converse(services, WHERE, [], frozenset({State.HANGUP}), line=line)
+    assert path[-2:] == [State.ANSWER, State.HANGUP]
+    assert [p for p in line.played if p.startswith((first, rest))] == [
+        first + services.prompts.pcm("kb_detail_more")]
+    with services.sessions() as s:
+        assert not s.scalars(select(Ticket).where(Ticket.reply_text.is_not(None))).all()

@@ -270,11 +270,29 @@ def test_the_detail_asked_is_read_first_and_3_or_no_key_reads_the_rest(
         more: str, make_twilio: Any, standin: StandIn, recording_wav: bytes,
         meant: dict[str, str], sessions: sessionmaker[Session], faq: None) -> None:
     """kb28, as on the SIP line (ivr.kb_answer.answer_reading): "在哪里申请" asks the place,
-    which kb026's second sentence states: it comes first, then "听其余答复请按3…"; 3 or no key
-    reads the first sentence after "其余答复如下。", then "问题解决了请按1…"; 1 files the
+    which kb026's second sentence states: it comes first, then "听其他内容请按3…"; 3 or no key
+    reads the first sentence after "下面是其他内容。", then "问题解决了请按1…"; 1 files the
     whole answer."""
     twilio = make_twilio()
-    meant["text"] = "想问下失业金在哪里申请"
+    call, who, answer = _detail_read(twilio, standin, recording_wav, meant, sessions)
+    form = call_form(call, Digits=more) if more else call_form(call)
+    root = twiml(twilio.post("/twilio/answer", form))
+    assert verbs(root) == ["Gather", "Redirect"] and _action(root[0]) == ("/twilio/answer", "")
+    assert says(root[0]) == [prompts.speakable(prompts.text("kb_rest_intro") + who),
+                             prompts.text("kb_resolved_ask")]
+    reply = twiml(twilio.post("/twilio/answer", call_form(call, Digits="1")))
+    assert says(reply) == [prompts.text("kb_answered"), prompts.text("goodbye")]
+    assert _ticket(sessions).reply_text == answer  # the 直接答复 is the whole answer
+
+
+WHERE = "想问下失业金在哪里申请"  # kb026's place asked: its second sentence read first
+
+
+def _detail_read(twilio: Any, standin: StandIn, recording_wav: bytes, meant: dict[str, str],
+                 sessions: sessionmaker[Session]) -> tuple[str, str, str]:
+    """The caller asked the place; the detail part was read. The call, kb026's first
+    sentence (the rest) and its whole answer."""
+    meant["text"] = WHERE
     call, _, root = _speak(twilio, standin, recording_wav)
     with sessions() as s:
         entry = kb.get_entry(session=s, entry_id=ENTRY)
@@ -282,14 +300,56 @@ def test_the_detail_asked_is_read_first_and_3_or_no_key_reads_the_rest(
     who, where = answer.split("。", 1)
     assert says(root[0]) == [prompts.speakable(prompts.kb_detail_intro_text(title, "place")),
                              prompts.speakable(where), prompts.text("kb_detail_more")]
+    return call, who + "。", answer
+
+
+def test_2_after_the_detail_reads_back_and_files_no_answer(
+        make_twilio: Any, standin: StandIn, recording_wav: bytes, meant: dict[str, str],
+        sessions: sessionmaker[Session], faq: None) -> None:
+    """mend59: 2 after the detail (as after a whole answer): the read-back, the rest
+    unread, an ordinary ticket."""
+    twilio = make_twilio()
+    call, _, _ = _detail_read(twilio, standin, recording_wav, meant, sessions)
+    root = twiml(twilio.post("/twilio/answer", call_form(call, Digits="2")))
+    assert _action(root[0]) == ("/twilio/confirm", "")
+    assert prompts.text("kb_rest_intro") not in "".join(says(root))
+    twiml(twilio.post("/twilio/confirm", call_form(call, Digits="1")))
+    twiml(twilio.post("/twilio/preferences", call_form(call)))
+    ticket = _ticket(sessions)
+    assert ticket.status != Status.CLOSED.value and ticket.reply_text is None
+    assert _events(sessions, "answer") == []
+
+
+def test_a_hang_up_during_the_detail_files_the_words_not_an_answer(
+        make_twilio: Any, standin: StandIn, recording_wav: bytes, meant: dict[str, str],
+        sessions: sessionmaker[Session], faq: None) -> None:
+    """mend59: the caller gone during the detail: no 直接答复 (nobody pressed 1); the words
+    are kept as on any call that ends after a question was read."""
+    twilio = make_twilio()
+    call, _, _ = _detail_read(twilio, standin, recording_wav, meant, sessions)
+    twiml(twilio.post("/twilio/status", call_form(call, CallStatus="completed")))
+    assert _events(sessions, "answer") == []
+    ticket = _ticket(sessions)
+    assert ticket.reply_text is None and ticket.transcript == WHERE
+    assert _outcome(sessions, call) == CallOutcome.TICKET
+
+
+@pytest.mark.parametrize("more", ["3", ""])
+def test_a_restart_between_the_detail_and_the_rest_reads_the_rest_from_the_journal(
+        more: str, make_twilio: Any, standin: StandIn, recording_wav: bytes,
+        meant: dict[str, str], sessions: sessionmaker[Session], faq: None) -> None:
+    """mend59: the app restarted after the detail was read: the next webhook (3 or the
+    redirect of no key) reaches the new process, which reads the rest from the call's
+    journal (spooled), then 1 files the whole answer."""
+    call, who, answer = _detail_read(make_twilio(), standin, recording_wav, meant, sessions)
+    restarted = make_twilio()
     form = call_form(call, Digits=more) if more else call_form(call)
-    root = twiml(twilio.post("/twilio/answer", form))
-    assert verbs(root) == ["Gather", "Redirect"] and _action(root[0]) == ("/twilio/answer", "")
-    assert says(root[0]) == [prompts.speakable(prompts.text("kb_rest_intro") + who + "。"),
+    root = twiml(restarted.post("/twilio/answer", form))
+    assert says(root[0]) == [prompts.speakable(prompts.text("kb_rest_intro") + who),
                              prompts.text("kb_resolved_ask")]
-    reply = twiml(twilio.post("/twilio/answer", call_form(call, Digits="1")))
+    reply = twiml(restarted.post("/twilio/answer", call_form(call, Digits="1")))
     assert says(reply) == [prompts.text("kb_answered"), prompts.text("goodbye")]
-    assert _ticket(sessions).reply_text == answer  # the 直接答复 is the whole answer
+    assert _ticket(sessions).reply_text == answer
 
 
 @pytest.mark.parametrize("digits", ["2", "", "*", "7"])
