@@ -325,7 +325,7 @@ class TwilioDialogue:
             if call.journal.ticket_number and then == "file":
                 return self._replay(call)  # a repeated webhook: filed already
             call.intake.key(digits[:MAX_CALLBACK_DIGITS])
-            number = phones.callback_number(keyed_digits(digits))
+            number = phones.callback_number(keyed_digits(digits)[:MAX_CALLBACK_DIGITS])
             if number is None and digits.strip("#") and attempt < 2:
                 call.save()
                 return twiml.ask_callback_number(self.urls, then=then, attempt=attempt + 1)
