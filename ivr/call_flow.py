@@ -96,6 +96,7 @@ from ivr.kb_answer import KbAnswer, answer_parts, clause_text
 from ivr.ticket_lookup import (
     TICKET_TRIES_PER_CALL,
     KeyedLookups,
+    keyed_count_keys,
     keyed_ticket_status,
     open_tickets,
 )
@@ -925,8 +926,9 @@ class Dialogue:
         answers. Now the caller keys a ticket number and hears that ticket's step alone.
         None when the caller hung up."""
         self._drop_keys()  # the 1 that chose the menu
-        lookups, address = self.svc.keyed_lookups, self.call.caller_address
-        if self.ticket_tries >= TICKET_TRIES_PER_CALL or not lookups.open(address):
+        lookups = self.svc.keyed_lookups
+        keys = keyed_count_keys(caller=self.call.caller, address=self.call.caller_address)
+        if self.ticket_tries >= TICKET_TRIES_PER_CALL or not lookups.open(*keys):
             # Refused before the caller keys anything: no number of theirs is looked up.
             return self._ticket_tries_over()
         if self._play(self.prompts.pcm("status_ask_ticket")) is Heard.HUNG_UP:
@@ -938,7 +940,7 @@ class Dialogue:
             return self.prompts.pcm("status_ticket_unknown")
         # A try is a number keyed, counted now: pressing 1 and hanging up used one (review53).
         self.ticket_tries += 1
-        if not lookups.take(address):  # the address's other calls spent it meanwhile
+        if not lookups.take(*keys):  # the address's (or number's) other calls spent it
             return self._ticket_tries_over()
         found = keyed_ticket_status(self.svc.sessions, digits)
         if found is None:

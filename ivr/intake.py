@@ -135,6 +135,10 @@ class CallJournal:
     # at key 1 when nobody did (ivr.ticket_lookup.TICKET_TRIES_PER_CALL).
     caller_vouch: str = "none"
     ticket_tries: int = 0
+    # Twilio: the network address of a caller who reached it over SIP (its ``SipSourceIp``
+    # on /voice), counted with the From for keyed ticket numbers
+    # (ivr.ticket_lookup.keyed_count_keys); "" for a PSTN caller, of whom Twilio names none.
+    caller_address: str = ""
 
     @property
     def recording_not_fetched(self) -> bool:

@@ -61,6 +61,7 @@ from ivr.ticket_lookup import (
     TICKET_TRIES_PER_CALL,
     KeyedLookups,
     StatusReport,
+    keyed_count_keys,
     keyed_ticket_status,
     open_tickets,
 )
@@ -145,7 +146,8 @@ class TwilioDialogue:
         self._closing.set()
 
     # ------------------------------------------------------------------ webhooks
-    def incoming(self, call_sid: str, caller: str, verstat: str = "") -> str:
+    def incoming(self, call_sid: str, caller: str, verstat: str = "", address: str = ""
+                 ) -> str:
         """A new call; ``verstat`` is Twilio's STIR/SHAKEN verdict on ``caller`` (its
         ``StirVerstat``, absent on calls that came with no PASSporT): whether key 1 may
         read what that number filed (``ivr.caller_trust``)."""
@@ -154,7 +156,7 @@ class TwilioDialogue:
             if self.calls.find(call_sid) is None:
                 if self.calls.taken(call_sid):  # another carrier's call: not ours to touch
                     return twiml.unknown_call()
-                self.calls.start(call_sid, caller, stir_vouch(verstat))
+                self.calls.start(call_sid, caller, stir_vouch(verstat), address=address)
         return twiml.greeting(self.settings, self.urls)
 
     def late(self, call_sid: str) -> str:
@@ -706,8 +708,8 @@ class TwilioDialogue:
             j.ticket_tries += 1
             call.save()
             try:
-                if not self.keyed_lookups.take(_keyed_key(j.caller)):
-                    return self._ticket_tries_over(call)  # spent by this From's other calls
+                if not self.keyed_lookups.take(*_keyed_keys(j)):
+                    return self._ticket_tries_over(call)  # spent by the From's or source's
                 found = keyed_ticket_status(self.calls.read_sessions, number)
             except SQLAlchemyError as exc:
                 log.error("call %s: ticket number lookup failed: %s", j.call_id,
@@ -732,7 +734,7 @@ class TwilioDialogue:
             call.save()
             try:
                 spent = (call.journal.ticket_tries >= TICKET_TRIES_PER_CALL
-                         or not self.keyed_lookups.open(_keyed_key(call.journal.caller)))
+                         or not self.keyed_lookups.open(*_keyed_keys(call.journal)))
             except SQLAlchemyError as exc:
                 log.error("call %s: ticket number count failed: %s", call.journal.call_id,
                           exc.__class__.__name__)
@@ -759,15 +761,11 @@ class TwilioDialogue:
         return not self.calls.spool.path(call.journal.call_id).exists()
 
 
-def _keyed_key(caller: str) -> str:
-    """Whose count a Twilio caller's keyed ticket numbers go to (``KeyedLookups``): their
-    From number, "twilio:" and E.164. Twilio gives no network address of the caller, and
-    one count for the whole Twilio line would refuse the city once one caller spent it (as
-    a carrier trunk keyed by its address did, review53). From is spoofable, but each spoof
-    costs a call, which gets 3 numbers at most. A withheld or unreadable From is counted
-    by the call alone: one bucket for all of them would refuse every such caller."""
-    e164 = phones.normalise(caller)
-    return f"twilio:{e164}" if e164 else ""
+def _keyed_keys(j: CallJournal) -> tuple[str, ...]:
+    """Whose counts a Twilio caller's keyed ticket numbers go to: the one rule
+    (``keyed_count_keys``), with the From number and the address Twilio names for a call
+    that reached it over SIP (``SipSourceIp``, kept from /voice); none for a PSTN caller."""
+    return keyed_count_keys(caller=j.caller, address=j.caller_address)
 
 
 def _said_back(j: CallJournal) -> str:
