@@ -192,6 +192,12 @@ class CallAudio:
         return enough_speech(self._speech_frames)
 
     @property
+    def fax_heard(self) -> bool:
+        """Whether the line sent a fax machine's tones (``asr.vad.fax_tone``) this call, as
+        long as speech must last to count (``enough_speech``)."""
+        return enough_speech(self._gate.fax_frames)
+
+    @property
     def silence_after_speech(self) -> float:
         last = self._last_speech_frame
         if last is None or not self.speech_started:

@@ -776,7 +776,12 @@ class Dialogue:
         return State.DONE
 
     def _s_silence_goodbye(self) -> State:
-        self.outcome = CallOutcome.ABANDONED
+        # No speech twice. A line that sent a fax machine's tones instead (asr.vad.fax_tone:
+        # never speech) ends NO_SPEECH, counted as such, its recording on the call record
+        # for the operator (loose28: each was a "（录音待转写）" ticket); a silent one
+        # ABANDONED.
+        fax = self.audio is not None and self.audio.fax_heard and not self.audio.spoke
+        self.outcome = CallOutcome.NO_SPEECH if fax else CallOutcome.ABANDONED
         self._play(self.prompts.pcm("goodbye_silence"), keys=False)
         self.call.hangup()
         return State.DONE
