@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from asr.engine import AsrEngine
 from config.settings import Settings
 from ivr import prompts
+from ivr.audio import fax_only
 from ivr.caller_trust import number_verified, stir_vouch
 from ivr.callrecords import CallOutcome
 from ivr.decisions import (
@@ -79,7 +80,7 @@ from ivr.twilio.fetch import (
     twilio_recording_path,
 )
 from telephony.call import CallerVouch
-from telephony.media.wav import AudioFormatError, read_wav
+from telephony.media.wav import AudioFormatError, read_wav, read_wav_pcm16
 from ticketing import phones
 from ticketing.context import Domain
 from ticketing.models import Ticket, utcnow
@@ -486,6 +487,14 @@ class TwilioDialogue:
             decoded = decode_within(self.engine(), taken.path, deadline=deadline,
                                     rtf_guess=self.settings.twilio.decode_rtf_guess)
         intake.recording(taken.path, taken.sha256, decoded.seconds)
+        if not decoded.text and not call.journal.want_ticket and _fax_only(taken.path):
+            # A fax machine's tones and no speech (as on the SIP line): no ticket, the call
+            # counted NO_SPEECH, its recording on the call record (loose28: each was a
+            # "（录音待转写）" ticket in the manual queue).
+            log.info("call %s: the recording is a fax machine's tones, no speech: no ticket",
+                     call.journal.call_id)
+            intake.end(CallOutcome.NO_SPEECH)
+            return twiml.hang_up()
         if decoded.text:
             intake.understood(decoded.text, decoded.meta)
         else:
@@ -766,6 +775,13 @@ def _keyed_keys(j: CallJournal) -> tuple[str, ...]:
     (``keyed_count_keys``), with the From number and the address Twilio names for a call
     that reached it over SIP (``SipSourceIp``, kept from /voice); none for a PSTN caller."""
     return keyed_count_keys(caller=j.caller, address=j.caller_address)
+
+
+def _fax_only(path: Path) -> bool:
+    try:
+        return fax_only(read_wav_pcm16(path))
+    except (OSError, AudioFormatError):
+        return False  # unreadable: kept as a ticket, a person can listen (as before)
 
 
 def _said_back(j: CallJournal) -> str:
