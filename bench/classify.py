@@ -4,7 +4,7 @@ Run by hand: ``.venv/bin/python bench/classify.py [--quick]``. Prints, each for 
 and for the same text written like recogniser output (ticketing.degrade, seed 0):
 
 1. the shipped model (data/intake/model/, as a fresh install loads it) on each evaluation
-   file (``ticketing.intake_model.evaluation_sources``: heldout-13 and later, written blind
+   file (``ticketing.intake_model.evaluation_sources``: heldout-23 and later, written blind
    one a round, never trained on); the older held-out files are training sources
    (``shipped_sources``) and scored here no more, their figures would be in-sample;
 2. the shipped model on bench/data/heldout.tsv: 61 complaints written for this project

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/kb.py [--kb ../shared/kb/faq.tsv]
         [--questions FILE ... (default: every bench/data/kb_*.tsv)]
-        [--sweep] [--holdout] [--cv] [--unpunctuated]
+        [--sweep] [--holdout] [--cv] [--unpunctuated] [--details TSV]
 
 The entries are imported with ``hotline kb import``'s code into a throwaway SQLite database
 and searched with the service's ``knowledge.service.search`` at the shipped threshold, so
@@ -52,7 +52,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from config.settings import Settings
 from hotline import dbadmin
+from ivr.kb_answer import KbAnswer, answer_reading
 from knowledge import service
+from knowledge.details import detail_asked
 from knowledge.search import (
     ANSWER_CREDIT,
     DEFAULT_MIN_CONFIDENCE,
@@ -112,6 +114,9 @@ def main() -> None:
     ap.add_argument("--holdout", action="store_true")
     ap.add_argument("--cv", action="store_true")
     ap.add_argument("--unpunctuated", action="store_true")
+    ap.add_argument("--details", type=Path, metavar="TSV",
+                    help="count the lines that ask one detail and hear its sentence first "
+                         "(ivr.kb_answer.answer_reading); each such line to TSV, for a hand check")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/kb.db"
@@ -165,6 +170,8 @@ def main() -> None:
             show(split or "all", figures([p[0] for p in pairs], [p[1] for p in pairs], 1.0,
                                          offered), low)
     outcomes(rows, results, splits, low)
+    if args.details:
+        details(rows, results, low, args.kb, args.details, unpunctuated=args.unpunctuated)
     if args.sweep:
         pairs = [(r, res) for r, res in zip(rows, results, strict=True) if r["split"] == "tune"]
         for t in [x / 20 for x in range(4, 17)]:
@@ -203,6 +210,38 @@ def outcomes(rows: list[dict[str, str]], results: list, splits: list[str],
         got = [outcome(r, res, low) for r, res in zip(rows, results, strict=True)
                if split is None or r["split"] == split]
         print(f"{split or 'all':9} " + "  ".join(f"{o} {got.count(o)}" for o in OUTCOMES))
+
+
+def details(rows: list[dict[str, str]], results: list, low: float, kb: Path,
+            out: Path, *, unpunctuated: bool = False) -> None:
+    """kb28: of the lines that read an entry (answered or confirmed), those that ask one
+    detail (``knowledge.details.detail_asked``) and those whose answer states it in some of
+    its sentences, read first (``ivr.kb_answer.answer_reading``), by kind; each of these
+    to ``out`` (file, line's entry, entry read, kind, words, the sentences read first)."""
+    entries = {r["id"]: r for r in csv.DictReader(kb.open(encoding="utf-8"), delimiter="\t")}
+    read = 0
+    asked: dict[str, int] = {}
+    first: dict[str, int] = {}
+    with out.open("w", encoding="utf-8") as f:
+        for row, res in zip(rows, results, strict=True):
+            hit = res.answer or worth_confirming(res, low)
+            if hit is None:
+                continue
+            read += 1
+            text = PUNCTUATION.sub("", row["text"]) if unpunctuated else row["text"]
+            kind = detail_asked(text)
+            if kind is None:
+                continue
+            asked[kind] = asked.get(kind, 0) + 1
+            e = entries[hit.id]
+            parts = answer_reading(KbAnswer(hit.id, 1, e["title"], e["answer"], hit.confidence,
+                                            detail=kind), Settings().ivr.kb_part_chars)
+            if parts[0].menu == "kb_detail_more":
+                first[kind] = first.get(kind, 0) + 1
+                f.write("\t".join((row["split"], row["expect"], hit.id, kind, text,
+                                   parts[0].words)) + "\n")
+    print(f"one detail asked, of {read} lines that read an entry: {sum(asked.values())} "
+          f"({asked}); its sentence read first: {sum(first.values())} ({first})")
 
 
 # Splits printed apart, in the order they were written.

@@ -59,7 +59,7 @@ from ticketing.inputs import (
     InvalidInput,
     check_sub_category,
     clean_name,
-    local_aware,
+    local_period,
 )
 from ticketing.models import User
 from ticketing.outage import first_line
@@ -470,17 +470,17 @@ def export(
 ) -> None:
     """Export tickets as CSV for Excel (UTF-8 with BOM), written as they are read."""
     domain = Domain.load(get_settings())
-    if sub_category:
-        try:
+    try:
+        if sub_category:
             check_sub_category(category or "", sub_category)
-        except InvalidInput as exc:
-            console.print(f"[red]{exc}[/red]")
-            raise typer.Exit(2) from exc
+        start, end = local_period(since, until, domain.tz, fields=("--since", "--until"))
+    except InvalidInput as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
     filters = queries.Filters(
         status=status.value if status else None, category=category,
         sub_category=sub_category or None, unit_code=unit,
-        received_from=local_aware(since, domain.tz, field="since"),
-        received_until=local_aware(until, domain.tz, field="until"),
+        received_from=start, received_until=end,
     )
     with out.open("w", encoding="utf-8", newline="") as fh:
         fh.writelines(export_csv(sessions=_sessions(), actor=Actor.system("cli"),

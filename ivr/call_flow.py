@@ -92,7 +92,7 @@ from ivr.intake import (
     left_to_backlog,
     other_key,
 )
-from ivr.kb_answer import KbAnswer, answer_parts, clause_text
+from ivr.kb_answer import KbAnswer, answer_reading, clause_text
 from ivr.ticket_lookup import (
     TICKET_TRIES_PER_CALL,
     KeyedLookups,
@@ -101,7 +101,7 @@ from ivr.ticket_lookup import (
     open_tickets,
 )
 from ivr.transfer import TransferResult, bridge_to_operator
-from telephony.call import CallHandle, PlayResult, set_keys_ahead_aside
+from telephony.call import CallHandle, EndReason, PlayResult, set_keys_ahead_aside
 from ticketing import phones
 from ticketing.intake_model import Understanding
 
@@ -263,6 +263,7 @@ class Dialogue:
         self.intake = CallIntake(sessions=services.sessions, domain=services.domain,
                                  spool=services.spool, call_id=call.call_id,
                                  caller=call.caller or "")
+        self.intake.hold()  # until its end: never settled by recovery meanwhile
         self.audio: CallAudio | None = None
         self.state = State.GREETING
         self.trace: list[State] = []  # the path taken, for the log and the tests
@@ -475,6 +476,9 @@ class Dialogue:
         self.audio.wait_drained(timeout=15.0)
         if not self.audio.spoke:
             return
+        if self.call.end_reason is EndReason.SHUTDOWN:
+            # Our stop cut the caller off, not their hang-up: the ticket asks for a call back.
+            self.intake.stopped()
         if self.audio.listening:  # still in a turn: its words count
             self._end_turn()
         self._understood()
@@ -668,11 +672,13 @@ class Dialogue:
         log.info("call %s: answered from knowledge entry %s v%d (confidence %.2f)",
                  self.call.call_id, a.entry_id, a.version, a.confidence,
                  extra=self._log_fields(State.ANSWER))
-        parts = answer_parts(a.text, self.svc.settings.ivr.kb_part_chars)
+        parts = answer_reading(a, self.svc.settings.ivr.kb_part_chars)
+        detail_first = parts[0].menu == "kb_detail_more"  # its parts' files apart
         for n, part in enumerate(parts):
-            more = n < len(parts) - 1
-            pcm = (self.prompts.kb_answer(a.entry_id, a.version, a.title, part, part=n)
-                   + self.prompts.pcm("kb_more" if more else "kb_resolved_ask"))
+            more = part.more
+            name = f"{a.detail}-p{n}" if detail_first else (f"p{n}" if n else "")
+            pcm = (self.prompts.kb_said(a.entry_id, a.version, part.said, name)
+                   + self.prompts.pcm(part.menu))
             # Keys pressed before the part starts answer nothing: a second quick 3 stopped
             # the next part at once (play_pcm16 returns on a queued key) and answered its
             # question unheard (review55). Twilio's next <Gather> hears no earlier key.

@@ -24,6 +24,7 @@ import logging
 import os
 import secrets
 import threading
+import weakref
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,6 +68,8 @@ PREFERENCE_LABELS = {"confidential": "身份保密", "no_contact": "不要回访
 RECORDING_NOT_FETCHED_NOTE = "录音未能从运营商下载，可从此地址重新获取："
 # A call that ended with the process that had it (kill, power, OOM), settled by recovery.
 INTERRUPTED_NOTE = "通话因服务中断而结束，服务恢复后补录"
+# A call our own stop (SIGTERM: the front end's BYE) hung up before its ticket was filed.
+STOPPED_NOTE = "通话因服务停止而结束"
 
 
 @dataclass
@@ -123,6 +126,9 @@ class CallJournal:
     # Ended by the death of the process that had it (or found stale), settled by recovery:
     # said on the call record and the ticket, whose recording may stop mid-sentence.
     interrupted: bool = False
+    # Hung up by our own stop (the front end's BYE at SIGTERM) before its ticket was filed:
+    # what was said before it is kept, and said, as for ``interrupted`` (judge28).
+    stopped: bool = False
     # Twilio: when the <Dial> of a bridge (the operator, a hand-over's line) went back; the
     # call then lives at Twilio, no webhook until the Dial ends, and its heartbeat is asked
     # of Twilio's API (``ivr.twilio.call_flow.TwilioDialogue.bridges_alive``).
@@ -304,8 +310,8 @@ def _record_for(session: Session, j: CallJournal) -> CallRecord:
     rec.recording_seconds = j.recording_seconds
     if j.recording_not_fetched and j.recording_url:
         rec.note = f"{RECORDING_NOT_FETCHED_NOTE}{j.recording_url}"
-    elif j.interrupted:
-        rec.note = INTERRUPTED_NOTE
+    elif j.interrupted or j.stopped:
+        rec.note = INTERRUPTED_NOTE if j.interrupted else STOPPED_NOTE
     rec.keys = j.keys[-64:] or None
     session.flush()
     return rec
@@ -420,14 +426,17 @@ def _ticket_for(session: Session, domain: Domain, j: CallJournal,
                              action="citizen_preferences", note="市民按键选择："
                              + "、".join(PREFERENCE_LABELS[k] for k in chosen),
                              data={**chosen, "via": "ivr_keypad"})
-    if j.interrupted:
+    if j.interrupted or j.stopped:
+        # One event whichever way the service cut the caller off: a crash (settled by
+        # recovery) or its own stop; the handler calls back either way.
         seconds = j.recording_seconds or 0.0
         service.record_event(session=session, ticket=ticket, actor=actor,
                              action="call_interrupted",
-                             note=f"{INTERRUPTED_NOTE}；录音{seconds:.0f}秒，为中断前所录，"
-                                  "诉求可能不完整，请回拨核实",
+                             note=f"{INTERRUPTED_NOTE if j.interrupted else STOPPED_NOTE}；"
+                                  f"录音{seconds:.0f}秒，为中断前所录，诉求可能不完整，请回拨核实",
                              data={"call_id": j.call_id, "ended_at": j.ended_at,
-                                   "recording_seconds": seconds})
+                                   "recording_seconds": seconds,
+                                   **({"stopped": True} if j.stopped else {})})
     if j.recording_cut is not None:
         _record_recording_cut(session, ticket, j.recording_cut, actor)
     service.accept(session=session, domain=domain, ticket=ticket, actor=actor)
@@ -488,6 +497,21 @@ def filed_ticket(t: Ticket) -> FiledTicket:
     return FiledTicket(number=t.number, category=t.category, urgency=t.urgency,
                        due_at=t.due_at, address=t.address,
                        words_pending=service.words_pending(t))
+
+
+# The calls a dialogue of this process is running (``CallIntake.hold`` to ``end``):
+# recovery never settles one of them, whatever the wall clock says. Counted from the
+# journal's last write alone, a step of the clock (NTP, a VM resumed) past
+# ``LIVE_CALL_SECONDS`` made the voice job settle this process's own call mid-complaint
+# (judge28). Intakes, not keys: a call's key may change at its claim (``_claim``).
+_HELD: weakref.WeakSet[CallIntake] = weakref.WeakSet()
+_HELD_LOCK = threading.Lock()
+
+
+def held_here() -> set[str]:
+    """The spool keys of the calls this process's dialogues are running now."""
+    with _HELD_LOCK:
+        return {intake.journal.call_id for intake in _HELD}
 
 
 class CallIntake:
@@ -642,6 +666,11 @@ class CallIntake:
         self.journal.recording_seconds = seconds
         self._write()
 
+    def stopped(self) -> None:
+        """Our stop hung the call up before its ticket was filed (``CallJournal.stopped``)."""
+        self.journal.stopped = True
+        self._write()
+
     def recording_cut(self, seconds: float, reason: str) -> None:
         """The recording failed after ``seconds`` (0: none was made)."""
         if self.journal.recording_cut is None:
@@ -722,8 +751,20 @@ class CallIntake:
             self._write()
         return filed
 
+    def hold(self) -> None:
+        """A dialogue of this process runs the call until :meth:`end` (``held_here``)."""
+        with _HELD_LOCK:
+            _HELD.add(self)
+
     def end(self, outcome: CallOutcome | None = None) -> bool:
         """Close the journal; True once everything is in the database (spool removed)."""
+        try:
+            return self._end(outcome)
+        finally:
+            with _HELD_LOCK:
+                _HELD.discard(self)
+
+    def _end(self, outcome: CallOutcome | None) -> bool:
         self.await_claim()
         self._await_filing()
         j = self.journal
@@ -814,7 +855,10 @@ def recover_spool(*, sessions: sessionmaker[Session], domain: Domain, spool: Spo
 
     settled = []
     now = utcnow()
+    held = held_here()
     for j in spool.pending():
+        if j.ended_at is None and j.call_id in held:
+            continue  # up in this process: alive whatever the clock says
         if j.ended_at is None:
             # Since its journal was last written, not since it arrived: a live call writes
             # its journal as it goes (``CallIntake.alive`` while bridged to an operator),

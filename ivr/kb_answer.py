@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ivr import prompts as P
 from knowledge import service as kb
+from knowledge.details import detail_asked, states
 from knowledge.models import KbEntry
 from knowledge.search import worth_confirming
 from ticketing.context import Domain
@@ -88,25 +90,6 @@ _SENTENCE = re.compile(f"(?:(?!{_END}).)+(?:{_END}+[”’」』）)]*|$)", re.D
 _SHORT_REST = 4
 
 
-def answer_parts(answer: str, limit: int) -> list[str]:
-    """``answer`` as the parts the telephone reads one at a time: whole sentences, each part
-    up to ``limit`` characters (a sentence longer than that alone, never cut: a half
-    sentence or a number split in two misleads more than a long one), a short rest joined
-    to the part before it. Both carriers read an answer by these parts (SIP
-    ``ivr.call_flow``, Twilio ``ivr.twilio.call_flow``): the first, then "继续收听请按3"
-    before each next one. An answer within ``limit`` is one part, read as before."""
-    sentences = [m.group(0).strip() for m in _SENTENCE.finditer(answer.strip())]
-    parts: list[str] = []
-    for sentence in filter(None, sentences):
-        if parts and len(parts[-1]) + len(sentence) <= limit:
-            parts[-1] += sentence
-        else:
-            parts.append(sentence)
-    if len(parts) > 1 and len(parts[-1]) * _SHORT_REST <= limit:
-        parts[-2:] = [parts[-2] + parts[-1]]
-    return parts or [answer]
-
-
 @dataclass(frozen=True)
 class KbAnswer:
     """The entry read to the caller, as it stood when it was found."""
@@ -117,6 +100,85 @@ class KbAnswer:
     text: str
     confidence: float
     confirm: bool = False  # below kb_answer_from: ask "您是想问<title>吗" first
+    # The one detail the question asked (``knowledge.details``: materials, place…), or None.
+    detail: str | None = None
+
+
+def _sentences(answer: str) -> list[str]:
+    return list(filter(None, (m.group(0).strip() for m in _SENTENCE.finditer(answer.strip()))))
+
+
+def answer_parts(answer: str, limit: int) -> list[str]:
+    """``answer`` as the parts the telephone reads one at a time: whole sentences, each part
+    up to ``limit`` characters (a sentence longer than that alone, never cut: a half
+    sentence or a number split in two misleads more than a long one), a short rest joined
+    to the part before it. Both carriers read an answer by these parts (SIP
+    ``ivr.call_flow``, Twilio ``ivr.twilio.call_flow``): the first, then "继续收听请按3"
+    before each next one. An answer within ``limit`` is one part, read as before."""
+    parts: list[str] = []
+    for sentence in _sentences(answer):
+        if parts and len(parts[-1]) + len(sentence) <= limit:
+            parts[-1] += sentence
+        else:
+            parts.append(sentence)
+    if len(parts) > 1 and len(parts[-1]) * _SHORT_REST <= limit:
+        parts[-2:] = [parts[-2] + parts[-1]]
+    return parts or [answer]
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part of an answer as the telephone reads it: ``intro`` (what it is), the
+    answer's own ``words``, then the keys' menu (``menu``, a prompt key)."""
+
+    intro: str
+    words: str
+    menu: str
+
+    @property
+    def more(self) -> bool:
+        """Parts follow: 3 or no key reads the next one."""
+        return self.menu != "kb_resolved_ask"
+
+    @property
+    def said(self) -> str:
+        return self.intro + self.words
+
+
+def _menu(more: bool) -> str:
+    return "kb_more" if more else "kb_resolved_ask"
+
+
+def rest_part(rest: list[str]) -> tuple[Part, list[str]]:
+    """The next of the parts not read yet (``Part.said`` of each, as Twilio keeps them
+    between webhooks) and those left after it."""
+    return Part("", rest[0], _menu(len(rest) > 1)), rest[1:]
+
+
+def answer_reading(answer: KbAnswer, limit: int) -> list[Part]:
+    """How the telephone reads ``answer`` (one rule for SIP and Twilio): by the parts of
+    ``answer_parts``, the first after the intro that names the entry's title; or, when
+    the question asked one detail (``KbAnswer.detail``: 要带什么材料, 在哪儿办, 网上能办吗…)
+    and some of the answer's sentences state it (``knowledge.details.states``), those
+    sentences first, after "关于<title>，先说您问的<detail>：" and before "听其余答复请按3…",
+    then the other sentences in the answer's order, by parts, after "其余答复如下。":
+    nothing said twice, nothing left out. Read from the start as before when the detail
+    is stated in no sentence or in all of them, or in more than one part's worth of
+    sentences (``limit``; one long sentence is a part of its own, as ever)."""
+    sentences = _sentences(answer.text)
+    kind = answer.detail
+    stating = [kind is not None and states(s, kind) for s in sentences]
+    first = [s for s, yes in zip(sentences, stating, strict=True) if yes]
+    if (kind is None or not first or len(first) == len(sentences)
+            or (len(first) > 1 and len("".join(first)) > limit)):
+        parts = answer_parts(answer.text, limit)
+        return [Part(P.kb_intro_text(answer.title) if n == 0 else "", words,
+                     _menu(n < len(parts) - 1)) for n, words in enumerate(parts)]
+    rest = answer_parts("".join(s for s, yes in zip(sentences, stating, strict=True)
+                                if not yes), limit)
+    return [Part(P.kb_detail_intro_text(answer.title, kind), "".join(first), "kb_detail_more"),
+            *(Part(P.text("kb_rest_intro") if n == 0 else "", words, _menu(n < len(rest) - 1))
+              for n, words in enumerate(rest))]
 
 
 def find_answer(*, session: Session, domain: Domain, text: str,
@@ -144,7 +206,7 @@ def find_answer(*, session: Session, domain: Domain, text: str,
         return None
     return KbAnswer(entry_id=entry.id, version=entry.version, title=entry.title,
                     text=entry.answer, confidence=hit.confidence,
-                    confirm=hit is not found.answer)
+                    confirm=hit is not found.answer, detail=detail_asked(text))
 
 
 def warm(*, sessions: sessionmaker[Session], domain: Domain) -> None:

@@ -105,6 +105,11 @@ PROMPTS: dict[str, str] = {
     # After a part of a long answer (ivr.kb_answer.answer_parts) but the last: 3 or no key
     # reads the next part; 1, 2 and 0 mean what they mean after the whole answer.
     "kb_more": "继续收听请按3，问题解决了请按1，需要转办请按2。",
+    # kb28: a question that asked one detail hears the sentences that state it first
+    # (ivr.kb_answer.answer_reading), then may hear the rest, which 3 or no key reads.
+    "kb_detail_intro": "关于{title}，先说您问的{detail}：",
+    "kb_detail_more": "听其余答复请按3，问题解决了请按1，需要转办请按2。",
+    "kb_rest_intro": "其余答复如下。",
     # The best entry is likely, not sure: ask first (kb_confirm_text; title without its
     # own end punctuation). 1 reads the answer as above, 2 files the words as today.
     "kb_confirm": "您是想问{title}吗？是请按1，不是请按2。",
@@ -207,6 +212,19 @@ def kb_intro_text(title: str) -> str:
     return text("kb_intro", title=_title_said(title))
 
 
+# The details a question may ask (knowledge.details.DETAILS), as said after "您问的".
+DETAIL_LABELS = {
+    "materials": "所需材料", "duration": "办理时间", "place": "办理地点", "online": "网上办理",
+    "cost": "费用", "eligibility": "申请条件", "phone": "联系电话",
+}
+
+
+def kb_detail_intro_text(title: str, detail: str) -> str:
+    """"关于第一次办居住证需要什么条件，先说您问的所需材料：": a part of the answer, the
+    part that states what the caller asked."""
+    return text("kb_detail_intro", title=_title_said(title), detail=DETAIL_LABELS[detail])
+
+
 def status_count_text(count: int) -> str:
     return text("status_count", count=str(count))
 
@@ -270,8 +288,14 @@ class PromptLibrary:
         the same version (a restored database) is never read with the old audio. A long
         answer is read by parts (``ivr.kb_answer.answer_parts``): ``answer`` is then part
         number ``part``, and only the first has the intro."""
-        sentence = (kb_intro_text(title) if part == 0 else "") + answer
-        name = f"kb-{entry_id}-v{version}" + (f"-p{part}" if part else "")
+        return self.kb_said(entry_id, version, (kb_intro_text(title) if part == 0 else "") + answer,
+                            f"p{part}" if part else "")
+
+    def kb_said(self, entry_id: str, version: int, sentence: str, tag: str = "") -> bytes:
+        """A part of a knowledge entry's answer as said, its intro included
+        (``ivr.kb_answer.Part.said``), cached as :meth:`kb_answer` says; ``tag`` tells
+        the parts of an entry's readings apart in the file names."""
+        name = f"kb-{entry_id}-v{version}" + (f"-{tag}" if tag else "")
         return self._remember(
             f"kb:{entry_id}:{version}:{sentence}",
             lambda: self.renderer.speech(name, speakable(sentence)),

@@ -1050,6 +1050,12 @@ def claim_asked(text: str) -> bool:
 _ANNOUNCING = re.compile("请问|问一下|问问|想问|想知道|想了解|了解一下|咨询")
 
 
+def still_asks(rest: str) -> bool:
+    """``rest``, a question with what it was found to ask taken out, still asks something:
+    words that announce a question (请问, 想知道) ask nothing themselves."""
+    return is_question(_ANNOUNCING.sub("", _NOT_ASKING.sub("", normalise(rest))))
+
+
 def quantities_asked(text: str) -> frozenset[str]:
     """The kinds of size ``text`` asks (see ``QUANTITIES``), when it asks nothing else: a
     caller who also asks how, where or whether (失业金怎么申请，一个月能领多少钱) is

@@ -44,6 +44,11 @@ Q_SATISFIED = "您对办理结果是否满意？满意请按1，不满意请按2
 SURVEY_MOOT = ("您好，这里是一二三四五热线回访。您反映的问题已重新交办，本次回访取消，"
                "感谢您的支持，再见。")
 
+# The citizen answered this closure's survey another way (the SMS reply code, the centre
+# keying in a callback) while this call rang: nothing to ask, and nothing to count twice.
+SURVEY_ANSWERED = ("您好，这里是一二三四五热线回访。您对本次办理结果的评价已收到，"
+                   "感谢您的支持，再见。")
+
 
 def allowed_at(domain: Domain, at: datetime) -> datetime:
     o = domain.settings.outbound
@@ -105,7 +110,11 @@ class SurveyConversation(Conversation):
         self.report = report
 
     def step(self, keys: str) -> Step:
-        if len(keys) < 2 and self._moved_on():
+        moved = self._moved_on() if len(keys) < 2 else None
+        if moved == "answered":
+            # Before, both questions were asked again and the keys dropped (judge28).
+            return Step("survey_answered", SURVEY_ANSWERED)
+        if moved:
             # Before, both questions were asked and the answer dropped (judge25's trial).
             return Step("survey_moot", SURVEY_MOOT)
         if not keys:
@@ -114,18 +123,21 @@ class SurveyConversation(Conversation):
             return Step("survey_satisfied", Q_SATISFIED, keys="12")
         return Step("survey_thanks", "感谢您对一二三四五热线工作的支持，再见。")
 
-    def _moved_on(self) -> bool:
-        """Whether the ticket has left the closure this call is about; if so the attempt
-        says why nothing was asked (or counted), in the trail's line."""
+    def _moved_on(self) -> str | None:
+        """Why the ticket has left the closure this call is about ("answered": the citizen
+        answered it another way; "moved": sent back or changed), None while it has not; the
+        attempt then says why nothing was asked (or counted), in the trail's line."""
         with transaction(self.sessions) as session:
             attempt = session.get_one(OutboundAttempt, self.attempt_id)
             ticket = session.get_one(Ticket, attempt.ticket_id, populate_existing=True)
             if ticket.status == Status.CLOSED.value and ticket.redo_count == self.task_round:
-                return False
-            if survey_result(session, ticket, self.task_round) is not None:
-                return False  # answered already (a repeated webhook): what it was, stands
-            attempt.data = {**(attempt.data or {}), NOT_COUNTED: "moved"}
-            return True
+                return None
+            found = survey_result(session, ticket, self.task_round)
+            if found is not None and found.call_ref == call_ref_of(attempt):
+                return None  # answered on this call (a repeated webhook): what it was, stands
+            why = "answered" if found is not None and found.outcome == "answered" else "moved"
+            attempt.data = {**(attempt.data or {}), NOT_COUNTED: why}
+            return why
 
     def effect(self, session: Session, attempt: OutboundAttempt, keys: str) -> None:
         if len(keys) < 2:
@@ -138,7 +150,12 @@ class SurveyConversation(Conversation):
             attempt.data = {**(attempt.data or {}), NOT_COUNTED: "moved"}
             return
         apply_answer(session=session, domain=self.domain, ticket=ticket, keys=keys[:2],
-                     call_ref=attempt.call_ref or f"outbound-attempt-{attempt.id}")
+                     call_ref=call_ref_of(attempt))
+
+
+def call_ref_of(attempt: OutboundAttempt) -> str:
+    """What a survey answered on ``attempt`` is stored under (``SurveyResult.call_ref``)."""
+    return attempt.call_ref or f"outbound-attempt-{attempt.id}"
 
 
 def apply_answer(*, session: Session, domain: Domain, ticket: Ticket, keys: str,

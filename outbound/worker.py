@@ -25,7 +25,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -123,8 +123,11 @@ def sms_ref(task_id: int, to: str, text: str) -> str:
 
 
 def claim_due(*, session: Session, domain: Domain, worker: str, now: datetime, limit: int,
-              carrier: str, sms_carrier: str) -> list[Claim]:
-    """Claim up to ``limit`` due items; settle abandoned ones (expired lease) on the way."""
+              carrier: str, sms_carrier: str, running: Collection[int] = ()) -> list[Claim]:
+    """Claim up to ``limit`` due items; settle abandoned ones (expired lease) on the way.
+    ``running``: the tasks this worker is carrying out now, never abandoned whatever their
+    lease says (a step of the wall clock past it, before the keeper's next renewal,
+    settled the worker's own live call and rang the phone again: judge28)."""
     lease = timedelta(seconds=domain.settings.outbound.lease_seconds)
     rows = session.scalars(
         select(OutboundTask)
@@ -142,6 +145,8 @@ def claim_due(*, session: Session, domain: Domain, worker: str, now: datetime, l
         ticket = session.get_one(Ticket, task.ticket_id)
         policy = POLICIES[task.kind]
         if task.status == TaskStatus.IN_PROGRESS.value:
+            if task.id in running:
+                continue
             recover_abandoned(session=session, domain=domain, task=task, ticket=ticket, now=now)
             continue
         # prepare() may record a rung or plan an escalation: undone below when the line is
@@ -387,6 +392,9 @@ NOT_COUNTED_NOTES = {
     Kind.SURVEY_CALL.value: "（回访期间工单已驳回重办或变更，本次回答未计入满意度）",
     Kind.SIGN_CALL.value: "（通话期间工单已签收、退回或改派，按键未生效）",
 }
+# Why, when it is not the ticket that moved: the citizen answered the survey another way
+# (the SMS reply code, the centre) while the call rang (judge28).
+NOT_COUNTED_WHY = {"answered": "（回访期间市民已通过短信或人工回访作答，本次未再提问）"}
 
 
 def _audit(session: Session, task: OutboundTask, ticket: Ticket, attempt: OutboundAttempt,
@@ -420,7 +428,8 @@ def _audit(session: Session, task: OutboundTask, ticket: Ticket, attempt: Outbou
     # after a 驳回重办, a sign reminder's 1 after a 退单 or a sign in the console): said,
     # or the trail read as the citizen's verdict on the reopened ticket, or as a signing.
     not_counted = (attempt.data or {}).get(NOT_COUNTED)
-    cut += NOT_COUNTED_NOTES.get(task.kind, NOT_COUNTED_NOTE) if not_counted else ""
+    cut += (NOT_COUNTED_WHY.get(not_counted) or NOT_COUNTED_NOTES.get(task.kind, NOT_COUNTED_NOTE)
+            if not_counted else "")
     service.record_event(
         session=session, ticket=ticket, actor=SYSTEM, action=action,
         note=(f"{EVENT_NOTES.get(task.kind, task.kind)}（第{attempt.attempt}次）："
@@ -469,6 +478,7 @@ class OutboundWorker:
         self._pool = ThreadPoolExecutor(self.max_parallel, thread_name_prefix="outbound")
         self._lock = threading.Lock()
         self._inflight = 0
+        self._running: set[int] = set()  # the tasks of the claims being carried out
         self._clock = clock
         self._last_plan = 0.0
         self._tick_lock = threading.Lock()
@@ -525,13 +535,17 @@ class OutboundWorker:
         free = self.max_parallel - self._inflight
         if free <= 0:
             return 0
+        with self._lock:
+            running = set(self._running)
         with transaction(self.sessions) as session:
             claims = claim_due(session=session, domain=self.domain, worker=self.name,
                                now=self.domain.now(), limit=free,
-                               carrier=self.dialer.name, sms_carrier=self.sms.name)
+                               carrier=self.dialer.name, sms_carrier=self.sms.name,
+                               running=running)
         for claim in claims:
             with self._lock:
                 self._inflight += 1
+                self._running.add(claim.task_id)
             self._pool.submit(self._run, claim)
         return len(claims)
 
@@ -575,6 +589,7 @@ class OutboundWorker:
         finally:
             with self._lock:
                 self._inflight -= 1
+                self._running.discard(claim.task_id)
 
     def _keep_lease(self, claim: Claim, ended: threading.Event) -> None:
         """Renew the claim's lease until its call (or SMS) ends. A renewal that fails (the

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from asr.model_store import DecoderOptions, bundled_test_model, load_model
 from config import Settings
 from hotline import dbadmin
-from tests.support import model_digest, sql_cache
+from tests.support import calls_at_once, model_digest, sql_cache
 from tests.support.city import City, seed_city
 from tests.support.pgserver import PgServer, running_pg_server, seed_cluster
 from tests.support.run_once import made_once
@@ -159,9 +159,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 # The share of the single tests after the poles and the decoders over which the real calls
-# are spread (below): the rest of the run, the last quarter's CPU-bound tests, keeps a late
-# call from ending the run alone.
-CALLS_SPREAD_OVER = 0.75
+# are spread (below): the rest of the run, CPU-bound tests, keeps a late call from ending
+# the run alone. 0.75 until the twenty-sixth round: with the scheduler's bound on calls in
+# flight (tests/support/calls_at_once.py) the calls can go out earlier without every worker
+# waiting on one at once, and the CPU-bound rest fills the end (a model of the whole run:
+# 480 s with 0.75 and the bound, 450 s with 0.35; docs/suite.md, twenty-sixth round).
+CALLS_SPREAD_OVER = 0.35
 
 
 def _calls_among_the_rest(items: list[pytest.Item],
@@ -216,6 +219,17 @@ def pytest_collection_modifyitems_xdist_groups(config: pytest.Config, items: lis
                          for m in item.iter_markers("xdist_group")})
         if groups and "@" not in item.nodeid and hasattr(item, "_id"):
             item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(groups)}")
+    calls_at_once.tell(config, [i.nodeid for i in items if i.get_closest_marker("sip")])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    calls_at_once.configure(config)
+
+
+# Never every worker on a real call at once: tests/support/calls_at_once.py.
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    return calls_at_once.scheduler(config, log)
 
 
 def pytest_unconfigure() -> None:

@@ -152,26 +152,26 @@ def read_labelled(path: Path) -> list[LabelledText]:
 
 def shipped_sources() -> list[Path]:
     """What the shipped model is trained on: the project's own labelled set, the older
-    held-out files (heldout.tsv, heldout-2 .. heldout-17: written blind by many writers;
+    held-out files (heldout.tsv, heldout-2 .. heldout-22: written blind by many writers;
     heldout .. -12 folded in by the sixteenth round of issue 15, -13 .. -17 by the
-    twenty-third, less their near copies of evaluation lines), train-23.tsv (written blind
-    for training in the twenty-third round), then the shared corpus every checkout has
-    beside it (skipped where absent)."""
+    twenty-third, -18 .. -22 by the twenty-sixth, each less its near copies of evaluation
+    lines), train-23.tsv (written blind for training in the twenty-third round), then the
+    shared corpus every checkout has beside it (skipped where absent)."""
     intake = ROOT / "data" / "intake"
     shared = ROOT.parent / "shared" / "corpus"
     return [intake / "train.tsv", intake / "heldout.tsv",
-            *(intake / f"heldout-{n}.tsv" for n in range(2, 18)), intake / "train-23.tsv",
+            *(intake / f"heldout-{n}.tsv" for n in range(2, 23)), intake / "train-23.tsv",
             shared / "complaints.tsv", shared / "complaints-2.tsv"]
 
 
 def evaluation_sources() -> list[Path]:
     """What the shipped model is scored on and never trained on: the held-out files written
-    blind one a round since the eighteenth round of issue 15 (heldout-18 .. heldout-25;
-    -13 .. -17 became training data in the twenty-third round), which no file of
-    ``shipped_sources`` may share a line with. A new blind file joins here; a file folded
+    blind one a round since the twenty-third round (heldout-23 .. heldout-26; -13 .. -17
+    became training data in the twenty-third round, -18 .. -22 in the twenty-sixth), which
+    no file of ``shipped_sources`` may share a line with. A new blind file joins here; a file folded
     into training leaves here for ``shipped_sources``."""
     intake = ROOT / "data" / "intake"
-    return [intake / f"heldout-{n}.tsv" for n in range(18, 26)]
+    return [intake / f"heldout-{n}.tsv" for n in range(23, 27)]
 
 
 def data_hash(rows: Iterable[LabelledText]) -> str:

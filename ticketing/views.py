@@ -46,7 +46,7 @@ from ticketing.directory import (
     rotate_token,
 )
 from ticketing.group_commit import GroupCommit
-from ticketing.inputs import check_sub_category, local_aware
+from ticketing.inputs import check_sub_category, local_aware, local_period
 from ticketing.intake_model import Understanding
 from ticketing.models import ReplyAttachment, SupervisionCase, Ticket, Unit, User
 from ticketing.points import PENALTY_ROLES, flag_penalty, period_bounds, points
@@ -614,10 +614,10 @@ def stats(
     with unit_of_work(request, token) as (session, actor):
         require(actor, Role.SUPERVISOR, Role.ADMIN, Role.OPERATOR)
         try:
+            start, end = local_period(since, until, domain.tz)
             return figures(session=session, actor=actor, now=domain.now(),
-                           since=local_aware(since, domain.tz, field="query.since"),
-                           until=local_aware(until, domain.tz, field="query.until"),
-                           unit_code=unit, utility_window=domain.utility_window).as_dict()
+                           since=start, until=end, unit_code=unit,
+                           utility_window=domain.utility_window).as_dict()
         except LookupError as exc:
             raise HTTPException(404, str(exc)) from exc
 
@@ -644,10 +644,10 @@ def place_hotspots(request: Request, token: Token, domain: DomainDep,
     """Hot spots grouped by district, street (街道/乡镇) or community (社区/村) and category."""
     with unit_of_work(request, token) as (session, actor):
         require(actor, *FIGURE_ROLES)
+        start, end = local_period(since, until, domain.tz)
         rows = analytics.place_hot_spots(
-            session=session, actor=actor, level=level,
-            since=local_aware(since, domain.tz, field="query.since"),
-            until=local_aware(until, domain.tz, field="query.until"), min_tickets=min_tickets)
+            session=session, actor=actor, level=level, since=start, until=end,
+            min_tickets=min_tickets)
         return [r.as_dict() for r in rows]
 
 
@@ -745,11 +745,11 @@ def export(
     since: Annotated[datetime | None, Query(description="call time from (inclusive)")] = None,
     until: Annotated[datetime | None, Query(description="call time until (exclusive)")] = None,
 ) -> StreamingResponse:
+    start, end = local_period(since, until, domain.tz)
     filters = queries.Filters(
         status=status.value if status else None, category=category,
         sub_category=_sub_category_filter(category, sub_category), unit_code=unit,
-        received_from=local_aware(since, domain.tz, field="query.since"),
-        received_until=local_aware(until, domain.tz, field="query.until"),
+        received_from=start, received_until=end,
     )
     with unit_of_work(request, token) as (_session, actor):
         pass  # authenticated here; the rows are read batch by batch as the body is sent

@@ -57,7 +57,7 @@ EVENT_LABELS: dict[str, str] = {
     "create": "创建工单",
     "link_duplicate": "关联重复诉求",
     "manual_queue": "转人工派单",
-    "call_interrupted": "通话中断（服务恢复后补录）",
+    "call_interrupted": "通话中断（服务中断或停止，请回拨核实）",
     "recording_incomplete": "录音不完整（存储写入失败）",
     "held_for_confirmation": "内容过少，暂不派单",
     "transcribed": "录音转写",

@@ -47,6 +47,7 @@ from ticketing.inputs import (
     ascii_int,
     clean_text,
     echoed,
+    in_order,
     local_aware,
     strip_unsafe,
 )
@@ -318,8 +319,7 @@ def queue_filters(domain: Domain, *, status: str, category: str, q: str, since: 
     if sub_of != category or not sub_category_in(category, sub):
         sub = ""
     first, last = _day(since, "since"), _day(until, "until")
-    if first and last and first > last:
-        raise InvalidInput("until", "结束日期不能早于开始日期。")
+    in_order(first, last, field="until", detail="结束日期不能早于开始日期。")
     shared = queries.Filters(
         category=category or None, sub_category=sub or None, q=q.strip()[:64],
         received_from=_day_start(domain, first, 0, "since") if first else None,

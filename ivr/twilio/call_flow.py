@@ -57,7 +57,7 @@ from ivr.decisions import (
     take_turn,
 )
 from ivr.intake import MAX_CALLBACK_DIGITS, CallJournal, FiledTicket, Spool, filed_ticket
-from ivr.kb_answer import answer_parts
+from ivr.kb_answer import answer_reading, rest_part
 from ivr.ticket_lookup import (
     TICKET_TRIES_PER_CALL,
     KeyedLookups,
@@ -283,10 +283,9 @@ class TwilioDialogue:
             choice = (after_answer(key, more=bool(j.kb_rest)) if j.kb_offered
                       else AfterAnswer.TICKET)
             if choice is AfterAnswer.MORE:
-                part, j.kb_rest = j.kb_rest[0], j.kb_rest[1:]
+                part, j.kb_rest = rest_part(j.kb_rest)
                 call.save()
-                return twiml.kb_answer(None, part, self.settings, self.urls,
-                                       more=bool(j.kb_rest))
+                return twiml.kb_answer(part, self.settings, self.urls)
             j.kb_rest = []
             if choice is AfterAnswer.RESOLVED and j.kb_offered:
                 # Database down: the spool files the 直接答复 later; the caller has it.
@@ -529,11 +528,11 @@ class TwilioDialogue:
             a = turn.answer
             log.info("call %s: answered from knowledge entry %s v%d (confidence %.2f)",
                      j.call_id, a.entry_id, a.version, a.confidence)
-            first, *j.kb_rest = answer_parts(a.text, self.settings.ivr.kb_part_chars)
+            first, *rest = answer_reading(a, self.settings.ivr.kb_part_chars)
+            j.kb_rest = [part.said for part in rest]
             j.kb_offered = a.entry_id
             call.save()
-            return twiml.kb_answer(a.title, first, self.settings, self.urls,
-                                   more=bool(j.kb_rest))
+            return twiml.kb_answer(first, self.settings, self.urls)
         return twiml.readback(readback_sentence(turn.understanding), self.urls)
 
     def _emergency(self, call: TwilioCall, number: str) -> str:

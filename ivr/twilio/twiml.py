@@ -15,6 +15,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from config.settings import Settings
 from ivr import prompts
 from ivr.intake import MAX_CALLBACK_DIGITS
+from ivr.kb_answer import Part
 from ivr.ticket_lookup import StatusReport
 
 LANGUAGE = "zh-CN"
@@ -186,20 +187,21 @@ def emergency_failed(service_number: str) -> str:
     return say_and_hang_up(prompts.text(f"emergency_failed_{service_number}"))
 
 
-def kb_answer(title: str | None, answer: str, settings: Settings, urls: Urls, *,
-              more: bool = False) -> str:
-    """A knowledge entry's answer after the intro that names its title, then
-    "问题解决了请按1，需要转办请按2"; no key goes on as 2 does (the redirect): the caller's
-    words are never dropped for want of a key. A long answer comes in parts
-    (``ivr.kb_answer.answer_parts``): ``answer`` is one, ``title`` None past the first;
-    ``more``: "继续收听请按3…" after it instead, where no key reads the next part."""
+def kb_answer(part: Part, settings: Settings, urls: Urls) -> str:
+    """A part of a knowledge entry's answer as the telephone reads it
+    (``ivr.kb_answer.answer_reading``, the SIP line's rule): its intro (the entry's title
+    first, or the detail the caller asked), the answer's words, then its menu:
+    "问题解决了请按1，需要转办请按2" after the last part, "继续收听请按3…" (or, after the
+    detail read first, "听其余答复请按3…") before another, where no key reads the next
+    part. No key after the last goes on as 2 does (the redirect): the caller's words are
+    never dropped for want of a key."""
     r = VoiceResponse()
     g = r.gather(input="dtmf", num_digits=1, timeout=_key_seconds(settings),
                  action=urls("answer"), method="POST")
-    if title is not None:
-        _say(g, prompts.kb_intro_text(title))
-    _say(g, answer)
-    _say(g, prompts.text("kb_more" if more else "kb_resolved_ask"))
+    if part.intro:
+        _say(g, part.intro)
+    _say(g, part.words)
+    _say(g, prompts.text(part.menu))
     r.redirect(urls("answer"), method="POST")
     return r.to_xml()
 

@@ -9,8 +9,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
-from config.settings import SipSettings
+from config.settings import Settings, SipSettings
+from ivr import prompts as P
+from ivr.call_flow import IvrServices
+from ivr.intake import Spool
 from tests.support.run_once import made_once
 from tests.support.sipkit import (  # noqa: F401 (fixtures and the missing-tools hook)
     audio,
@@ -20,6 +24,7 @@ from tests.support.sipkit import (  # noqa: F401 (fixtures and the missing-tools
     sipp_dir,
     sipps,
 )
+from ticketing.context import Domain
 
 # Korean sentences whose words are all in the test model's vocabulary: the phrase list the
 # live recognizer is restricted to in these tests (settings.asr.phrase_list).
@@ -112,3 +117,12 @@ def ivr_factory(tmp_path: Path, sqlite_url: str, korean_speech: dict[str, bytes]
     for db in engines:
         db.dispose()
 
+
+@pytest.fixture
+def services(settings: Settings, sessions: sessionmaker[Session], domain: Domain,
+             tmp_path: Path, faq: None) -> IvrServices:
+    """The SIP dialogue's services without a line (socket-free dialogue tests: the sample
+    FAQ imported, real prompts, a spool of its own)."""
+    return IvrServices(settings=settings, sessions=sessions, domain=domain,
+                       prompts=P.PromptLibrary(settings), spool=Spool(tmp_path / "spool"),
+                       engine=None)

@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from outbound import inbound_sms
 from outbound.conversation import Conversation
 from outbound.dialers import CallResult
 from outbound.models import Kind, OutboundAttempt, OutboundTask, Outcome, SurveyReview
@@ -371,6 +372,35 @@ def test_a_survey_answered_after_the_ticket_was_sent_back_says_it_was_not_counte
     assert call.data is not None and call.data.get("not_counted") == "moved"
     assert call.data["keys"] is None  # the questions were never asked
 
+
+def test_a_survey_the_citizen_answered_by_sms_while_it_rang_asks_nothing(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """judge28's trial: the citizen replied 11 to the closing SMS's survey code while the
+    survey call rang. The call then asked both questions again (the answer on record was
+    taken for this call's own, as a repeated webhook's is), the citizen's 22 was dropped,
+    and the trail said "回访期间工单已驳回重办或变更", which nobody had done. The call now
+    asks nothing, says the answer was received, and the trail says how it was given."""
+    number = new_ticket(ob_sessions, ob_domain, ob_city, phone=CITIZEN)
+    close_ticket(ob_sessions, ob_domain, ob_city, number)
+
+    def answered_by_sms() -> None:
+        with ob_sessions() as s:
+            assert inbound_sms.receive(session=s, domain=ob_domain, sender=CITIZEN, text="11",
+                                       ref="sms-while-ringing") is inbound_sms.Handled.SURVEY
+            s.commit()
+
+    call = _called_while_acted_on(ob_sessions, ob_domain, number, Kind.SURVEY_CALL, CITIZEN,
+                                  "22", answered_by_sms)
+    t = ticket(ob_sessions, number)
+    assert t.status == "surveyed" and t.redo_count == 0
+    with ob_sessions() as s:
+        (result,) = s.scalars(select(SurveyResult).where(SurveyResult.ticket_id == t.id)).all()
+        assert (result.resolved, result.satisfied, result.call_ref) == (
+            True, True, "sms:sms-while-ringing")
+    assert call.data is not None and call.data.get("not_counted") == "answered"
+    assert call.data["keys"] is None  # the questions were never asked
+    assert call.note is not None and "作答" in call.note and "未再提问" in call.note
+    assert "驳回" not in call.note
 
 def test_a_sign_reminder_keyed_after_the_ticket_was_returned_says_the_key_did_nothing(
         ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:

@@ -55,7 +55,7 @@ pytestmark = pytest.mark.usefixtures("decode_once")
 
 HEARD = "나오"  # part of what the test model hears in the recording (나오지 않습니다)
 FIRE = "我们楼道里着火了，浓烟很大，快来人啊"
-QUESTION = "想问下失业金在哪里申请"  # kb026's question, worded unlike the entry
+QUESTION = "想问下失业金怎么申请"  # kb026's question, worded unlike the entry; asks no one detail (kb28)
 ENTRY = "kb026"
 WATER = "朝阳区望京西园三区5号楼停水一天了"
 
@@ -260,6 +260,33 @@ def test_a_long_answer_is_read_in_parts_and_3_or_no_key_reads_the_rest(
     root = twiml(twilio.post("/twilio/answer", form))
     assert verbs(root) == ["Gather", "Redirect"] and _action(root[0]) == ("/twilio/answer", "")
     assert says(root[0]) == [prompts.speakable(rest), prompts.text("kb_resolved_ask")]
+    reply = twiml(twilio.post("/twilio/answer", call_form(call, Digits="1")))
+    assert says(reply) == [prompts.text("kb_answered"), prompts.text("goodbye")]
+    assert _ticket(sessions).reply_text == answer  # the 直接答复 is the whole answer
+
+
+@pytest.mark.parametrize("more", ["3", ""])
+def test_the_detail_asked_is_read_first_and_3_or_no_key_reads_the_rest(
+        more: str, make_twilio: Any, standin: StandIn, recording_wav: bytes,
+        meant: dict[str, str], sessions: sessionmaker[Session], faq: None) -> None:
+    """kb28, as on the SIP line (ivr.kb_answer.answer_reading): "在哪里申请" asks the place,
+    which kb026's second sentence states: it comes first, then "听其余答复请按3…"; 3 or no key
+    reads the first sentence after "其余答复如下。", then "问题解决了请按1…"; 1 files the
+    whole answer."""
+    twilio = make_twilio()
+    meant["text"] = "想问下失业金在哪里申请"
+    call, _, root = _speak(twilio, standin, recording_wav)
+    with sessions() as s:
+        entry = kb.get_entry(session=s, entry_id=ENTRY)
+        title, answer = entry.title, entry.answer
+    who, where = answer.split("。", 1)
+    assert says(root[0]) == [prompts.speakable(prompts.kb_detail_intro_text(title, "place")),
+                             prompts.speakable(where), prompts.text("kb_detail_more")]
+    form = call_form(call, Digits=more) if more else call_form(call)
+    root = twiml(twilio.post("/twilio/answer", form))
+    assert verbs(root) == ["Gather", "Redirect"] and _action(root[0]) == ("/twilio/answer", "")
+    assert says(root[0]) == [prompts.speakable(prompts.text("kb_rest_intro") + who + "。"),
+                             prompts.text("kb_resolved_ask")]
     reply = twiml(twilio.post("/twilio/answer", call_form(call, Digits="1")))
     assert says(reply) == [prompts.text("kb_answered"), prompts.text("goodbye")]
     assert _ticket(sessions).reply_text == answer  # the 直接答复 is the whole answer

@@ -1,0 +1,43 @@
+"""A call our own stop (SIGTERM, `hotline serve` ending) hangs up mid-complaint: its ticket
+says so and asks for a call back, as one a crash cut does. Real SIPp caller, no speech
+model (the shipped state: the words wait for the backlog)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from ivr.callrecords import CallRecord
+from tests.ivr.conftest import PHRASES
+from tests.ivr.ivrkit import detached, through_line, wait_recorded
+from tests.support.callers import CallerScript
+from ticketing.models import TicketEvent
+
+pytestmark = pytest.mark.sip
+
+
+def test_a_complaint_our_stop_cut_asks_for_a_call_back(
+        ivr_factory, korean_speech: dict[str, bytes], tmp_path: Path) -> None:
+    """judge28's trial: ten callers mid-complaint when the service was stopped (SIGTERM):
+    a BYE to each, a ticket each (right), but nothing on the tickets said the complaint was
+    cut by us, where a call a crash cut says "诉求可能不完整，请回拨核实"
+    (``call_interrupted``): the handler had a part of a complaint and no word to call the
+    citizen, who had heard no ticket number."""
+    ivr = ivr_factory(engine=None)
+    speech = korean_speech[PHRASES[0]]
+    script = CallerScript(tmp_path).wait(0.5).say(speech, then_wait=0.3).wait(60)
+    ivr.caller(script, ending="wait_bye", timeout_s=90).start()
+    wait_recorded(ivr, through_line(speech), then=0.2)
+    runtime, ivr.runtime = ivr.runtime, None
+    assert runtime is not None
+    runtime.stop()  # what SIGTERM does: the front end's BYE to every call up
+    (rec,) = ivr.wait_record()
+    assert rec.ticket_id is not None
+    (cut,) = detached(ivr.sessions, select(TicketEvent).where(
+        TicketEvent.ticket_id == rec.ticket_id, TicketEvent.action == "call_interrupted"))
+    assert "服务停止" in cut.note and "请回拨核实" in cut.note, cut.note
+    assert cut.data["stopped"] is True and cut.data["recording_seconds"] > 0
+    (record,) = detached(ivr.sessions, select(CallRecord).where(CallRecord.id == rec.id))
+    assert record.note is not None and "服务停止" in record.note
