@@ -36,9 +36,9 @@ from ivr.ticket_lookup import KeyedLookups, keyed_count_keys
 from telephony.call import CallerVouch
 from tests.ivr import test_kb_confirm as scripted
 
-# The fixture: shipped settings, both databases; the tests about keys alone on SQLite (their
-# subject is the dialogue's handling of keys, not what it stores: docs/suite.md).
-services = scripted.services
+# The fixture (tests/ivr/conftest.py ``services``): shipped settings, both databases; the
+# tests about keys alone on SQLite (their subject is the dialogue's handling of keys, not
+# what it stores: docs/suite.md).
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the menu's key limit, not storage
