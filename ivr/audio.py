@@ -66,18 +66,30 @@ def enough_speech(frames: int) -> bool:
     return frames * FRAME_SECONDS >= MIN_SPEECH_SECONDS
 
 
-def holds_speech(pcm16: bytes, frame_bytes: int = 320) -> bool:
-    """Whether a call's recording (16-bit PCM, 8 kHz) holds the caller speaking, by the
-    energy gate a live call listens with: a call cut by the death of its process is
-    settled from its recording alone, and its silence, or the line's noise, is no
-    complaint there either."""
+def _heard(pcm16: bytes, frame_bytes: int = 320) -> tuple[bool, bool]:
+    """(speech, fax tones) in a recording, by the gate a live call listens with."""
     gate, frames = EnergyGate(), 0
     for start in range(0, len(pcm16) - frame_bytes + 1, frame_bytes):
         if gate.process(pcm16[start:start + frame_bytes]).speech:
             frames += 1
             if enough_speech(frames):
-                return True
-    return False
+                return True, enough_speech(gate.fax_frames)
+    return False, enough_speech(gate.fax_frames)
+
+
+def holds_speech(pcm16: bytes, frame_bytes: int = 320) -> bool:
+    """Whether a call's recording (16-bit PCM, 8 kHz) holds the caller speaking, by the
+    energy gate a live call listens with: a call cut by the death of its process is
+    settled from its recording alone, and its silence, or the line's noise, is no
+    complaint there either."""
+    return _heard(pcm16, frame_bytes)[0]
+
+
+def fax_only(pcm16: bytes) -> bool:
+    """Whether a recording is a fax machine's tones and no speech (``CallAudio.fax_heard``
+    on a live call): the Twilio carrier's recording is judged by it (loose28)."""
+    speech, fax = _heard(pcm16)
+    return fax and not speech
 
 
 @dataclass(frozen=True)
@@ -190,6 +202,12 @@ class CallAudio:
     @property
     def speech_started(self) -> bool:
         return enough_speech(self._speech_frames)
+
+    @property
+    def fax_heard(self) -> bool:
+        """Whether the line sent a fax machine's tones (``asr.vad.fax_tone``) this call, as
+        long as speech must last to count (``enough_speech``)."""
+        return enough_speech(self._gate.fax_frames)
 
     @property
     def silence_after_speech(self) -> float:

@@ -96,6 +96,7 @@ from ivr.kb_answer import KbAnswer, answer_reading, clause_text
 from ivr.ticket_lookup import (
     TICKET_TRIES_PER_CALL,
     KeyedLookups,
+    keyed_count_keys,
     keyed_ticket_status,
     open_tickets,
 )
@@ -781,7 +782,12 @@ class Dialogue:
         return State.DONE
 
     def _s_silence_goodbye(self) -> State:
-        self.outcome = CallOutcome.ABANDONED
+        # No speech twice. A line that sent a fax machine's tones instead (asr.vad.fax_tone:
+        # never speech) ends NO_SPEECH, counted as such, its recording on the call record
+        # for the operator (loose28: each was a "（录音待转写）" ticket); a silent one
+        # ABANDONED.
+        fax = self.audio is not None and self.audio.fax_heard and not self.audio.spoke
+        self.outcome = CallOutcome.NO_SPEECH if fax else CallOutcome.ABANDONED
         self._play(self.prompts.pcm("goodbye_silence"), keys=False)
         self.call.hangup()
         return State.DONE
@@ -931,8 +937,9 @@ class Dialogue:
         answers. Now the caller keys a ticket number and hears that ticket's step alone.
         None when the caller hung up."""
         self._drop_keys()  # the 1 that chose the menu
-        lookups, address = self.svc.keyed_lookups, self.call.caller_address
-        if self.ticket_tries >= TICKET_TRIES_PER_CALL or not lookups.open(address):
+        lookups = self.svc.keyed_lookups
+        keys = keyed_count_keys(caller=self.call.caller, address=self.call.caller_address)
+        if self.ticket_tries >= TICKET_TRIES_PER_CALL or not lookups.open(*keys):
             # Refused before the caller keys anything: no number of theirs is looked up.
             return self._ticket_tries_over()
         if self._play(self.prompts.pcm("status_ask_ticket")) is Heard.HUNG_UP:
@@ -944,7 +951,7 @@ class Dialogue:
             return self.prompts.pcm("status_ticket_unknown")
         # A try is a number keyed, counted now: pressing 1 and hanging up used one (review53).
         self.ticket_tries += 1
-        if not lookups.take(address):  # the address's other calls spent it meanwhile
+        if not lookups.take(*keys):  # the address's (or number's) other calls spent it
             return self._ticket_tries_over()
         found = keyed_ticket_status(self.svc.sessions, digits)
         if found is None:

@@ -49,6 +49,10 @@ class CallOutcome(StrEnum):
     IN_PROGRESS = "in_progress"
     TICKET = "ticket"  # a complaint was taken and a ticket made
     ABANDONED = "abandoned"  # silence only, or hung up before speaking
+    # Sound but no voice: a fax machine's tones (asr.vad.fax_tone) and no speech by the
+    # energy gate's figure (ivr.audio.enough_speech); no ticket, the recording kept on the
+    # call record for the operator to hear (loose28: each was a "（录音待转写）" ticket).
+    NO_SPEECH = "no_speech"
     OPERATOR = "operator"  # transferred to a human operator
     CALLBACK_REQUEST = "callback_request"  # asked for an operator, none answered
     STATUS_QUERY = "status_query"  # heard the status of their tickets

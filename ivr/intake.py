@@ -53,13 +53,15 @@ from ticketing.deadlines import URGENCY_LABELS, Urgency
 from ticketing.inputs import InvalidInput, strip_unsafe
 from ticketing.intake_model import Understanding
 from ticketing.models import Ticket, TicketEvent, utcnow
-from ticketing.phones import normalise
+from ticketing.phones import KEYED_DIGITS, normalise
 
 log = logging.getLogger("hotline.ivr.intake")
 
-# Keys taken for a callback number (SIP and Twilio): 12 digits hold a landline with its
-# area code (075512345678); more is a leaned-on keypad.
-MAX_CALLBACK_DIGITS = 16
+# Digits taken for a callback number (SIP keys, Twilio's <Gather numDigits>): one past the
+# longest a number is keyed at home (phones.KEYED_DIGITS, 12: 075512345678), so a number
+# keyed a digit too long is refused by phones.callback_number as what it is, never cut to a
+# number the caller did not key (loose28; it was 16).
+MAX_CALLBACK_DIGITS = KEYED_DIGITS + 1
 PREFERENCE_LABELS = {"confidential": "身份保密", "no_contact": "不要回访"}
 # A call record's note while its recording could not be fetched from the carrier, followed
 # by the URL to fetch it from (``CallJournal.recording_url``); cleared once it is fetched.
@@ -139,6 +141,10 @@ class CallJournal:
     # at key 1 when nobody did (ivr.ticket_lookup.TICKET_TRIES_PER_CALL).
     caller_vouch: str = "none"
     ticket_tries: int = 0
+    # Twilio: the network address of a caller who reached it over SIP (its ``SipSourceIp``
+    # on /voice), counted with the From for keyed ticket numbers
+    # (ivr.ticket_lookup.keyed_count_keys); "" for a PSTN caller, of whom Twilio names none.
+    caller_address: str = ""
 
     @property
     def recording_not_fetched(self) -> bool:

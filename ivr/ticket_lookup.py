@@ -182,39 +182,64 @@ class KeyedLookups:
             KeyedTicketTry.address == address, KeyedTicketTry.tried_at > now - self.window)
         ) or 0
 
-    def open(self, address: str) -> bool:
-        """Whether ``address`` has a try left now (nothing counted): asked before the caller
-        is asked for a number. No address known (a call handle no SIP front end made, a
-        trusted relay that names none): not counted here, the call's own cap still holds;
-        one bucket for all such calls would refuse every one of them."""
-        if not address:
+    def open(self, *keys: str) -> bool:
+        """Whether every one of ``keys`` (``keyed_count_keys``) has a try left now (nothing
+        counted): asked before the caller is asked for a number. None known (a call handle
+        no SIP front end made, a trusted relay that names none, a withheld number): not
+        counted here, the call's own cap still holds; one bucket for all such calls would
+        refuse every one of them."""
+        known = _known(keys)
+        if not known:
             return True
         with self.read_sessions() as session:
-            tried = self._count(session, address[:_ADDRESS_CHARS], self._clock())
-        return tried < self.per_address
+            now = self._clock()
+            return all(self._count(session, key, now) < self.per_address for key in known)
 
-    def take(self, address: str) -> bool:
-        """Whether ``address`` may look up the number just keyed (counted when True). The
-        count and the try it allows are one step on every node (``hold_key``)."""
-        if not address:
+    def take(self, *keys: str) -> bool:
+        """Whether the number just keyed may be looked up: every one of ``keys`` has a try
+        left, and then each is counted. The counts and the try they allow are one step on
+        every node (``hold_key``, taken in one order so that two takes never wait on each
+        other crosswise)."""
+        known = _known(keys)
+        if not known:
             return True
-        address, now = address[:_ADDRESS_CHARS], self._clock()
+        now = self._clock()
         with transaction(self.sessions) as session:
-            hold_key(session, "keyed-ticket", address)
+            for key in known:
+                hold_key(session, "keyed-ticket", key)
             # Made-up sources must not grow the table: what is past the window goes. The
-            # address's own rows (under its key), and a bounded few of others' that no
+            # keys' own rows (under their locks), and a bounded few of others' that no
             # other transaction holds: deleting every expired row made callers of unrelated
             # addresses queue on the same rows on PostgreSQL (review55).
             expired = KeyedTicketTry.tried_at <= now - self.window
             session.execute(delete(KeyedTicketTry).where(
-                KeyedTicketTry.address == address, expired))
+                KeyedTicketTry.address.in_(known), expired))
             others = session.scalars(select(KeyedTicketTry.id).where(expired)
                                      .limit(_EXPIRED_PER_TAKE)
                                      .with_for_update(skip_locked=True)).all()
             if others:
                 session.execute(delete(KeyedTicketTry).where(KeyedTicketTry.id.in_(others)))
-            if self._count(session, address, now) >= self.per_address:
+            if any(self._count(session, key, now) >= self.per_address for key in known):
                 return False
-            session.add(KeyedTicketTry(address=address, tried_at=now))
+            session.add_all(KeyedTicketTry(address=key, tried_at=now) for key in known)
             return True
+
+
+def _known(keys: tuple[str, ...]) -> list[str]:
+    return sorted({key[:_ADDRESS_CHARS] for key in keys if key})
+
+
+def keyed_count_keys(*, caller: str | None, address: str) -> tuple[str, ...]:
+    """Whose counts a caller's keyed ticket numbers go to (``KeyedLookups``), on both
+    carriers: the network address the call came from, where one is known (the SIP INVITE's
+    source, ``telephony.sip.identity.caller_address``; Twilio's ``SipSourceIp`` on a call
+    that reached it over SIP), and the caller's number, where it reads as one (``from:``
+    and E.164). A try needs room in each. Either alone could be walked around: a From is
+    written by the caller (each spoof costs a call, 3 numbers, but calls are cheap), and
+    behind a trusted relay that names no caller, or on Twilio's phone lines, no address is
+    known at all (Twilio names none for a PSTN caller; one count for its whole line would
+    refuse the city once one caller spent it, review53). A withheld number counts by the
+    address alone (one bucket for every withheld caller would refuse them all)."""
+    e164 = normalise(caller) if caller else None
+    return tuple(key for key in (address, f"from:{e164}" if e164 else "") if key)
 

@@ -10,15 +10,23 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from outbound.conversation import Conversation, Step
 from outbound.models import OutboundAttempt, Outcome
 from outbound.prompts import PromptLibrary
-from outbound.twilio_rest import create_once, twilio_client
+from outbound.twilio_rest import (
+    UNKNOWN_CREATE,
+    create_once,
+    twilio_client,
+    unknown_create,
+    unknown_create_window,
+)
 from ticketing.outage import first_line
 from ticketing.phones import dial_forms
 
@@ -169,6 +177,12 @@ class TwilioDialer:
         base = twilio_webhook_base(self.settings)
         query = f"?attempt={conversation.attempt_id}"
         from_ = self.settings.twilio.from_number
+        # What we asked is kept on the attempt while the create is under way: a call whose
+        # create goes unanswered and unlisted may ring all the same, and its own signed
+        # webhook then claims the attempt (outbound.twilio_rest, loose28).
+        sent_at = datetime.now(UTC)
+        self._pending(conversation.attempt_id,
+                      unknown_create(to=to, from_=from_, at=sent_at))
         created = create_once(
             lambda: self.client.calls.create(
                 to=to, from_=from_,
@@ -177,21 +191,25 @@ class TwilioDialer:
                 timeout=int(self.settings.outbound.ring_seconds),
             ),
             lambda: self.client.calls.list(to=to, from_=from_, limit=20))
-        if created.refused:
+        if created.sid is not None:
+            sid = self._settle_pending(conversation.attempt_id, created.sid)
+        elif created.refused:
+            self._settle_pending(conversation.attempt_id, None)
             return CallResult(Outcome.FAILED, detail=f"twilio: {created.error}"[:500])
-        if created.sid is None:
-            # Sent, unanswered, not listed: the call may be ringing. Ended as failed, its
-            # /voice got 409 (the handler picked up to Twilio's error) and the retry rang again.
-            log.warning("call to %s: Twilio did not answer the create and lists no "
-                        "such call (%s); not placed again", to, first_line(created.error))
-            return CallResult(Outcome.UNKNOWN, detail=(
-                f"twilio: create unanswered ({created.error}); no such call listed, "
-                "not placed again")[:500])
-        sid = created.sid
-        with self.sessions() as session:
-            attempt = session.get_one(OutboundAttempt, conversation.attempt_id)
-            attempt.call_ref = sid
-            session.commit()
+        else:
+            # Sent, unanswered, not listed: ended at once, its /voice was refused (the
+            # handler picked up to Twilio's error, loose28). Waited for instead.
+            sid = self._await_claim(conversation.attempt_id,
+                                    until=sent_at + unknown_create_window(self.settings))
+            if sid is None:
+                log.warning("call to %s: Twilio did not answer the create, lists no such "
+                            "call and no webhook of it came (%s); not placed again", to,
+                            first_line(created.error))
+                return CallResult(Outcome.UNKNOWN, detail=(
+                    f"twilio: create unanswered ({created.error}); no such call listed "
+                    "nor heard from, not placed again")[:500])
+            log.info("call to %s: the create went unanswered, its call %s came to our "
+                     "webhook", to, sid)
         deadline = time.monotonic() + self.settings.twilio.call_result_timeout_seconds
         while time.monotonic() < deadline:
             with self.sessions() as session:
@@ -208,6 +226,44 @@ class TwilioDialer:
                               keys=attempt.keys or "", call_ref=sid,
                               detail="no status callback from twilio")
 
+    def _locked(self, session: Session, attempt_id: int) -> OutboundAttempt:
+        return session.scalars(select(OutboundAttempt).where(OutboundAttempt.id == attempt_id)
+                               .with_for_update()).one()
+
+    def _pending(self, attempt_id: int, record: dict[str, str]) -> None:
+        with self.sessions() as session:
+            attempt = self._locked(session, attempt_id)
+            attempt.data = {**(attempt.data or {}), UNKNOWN_CREATE: record}
+            session.commit()
+
+    def _settle_pending(self, attempt_id: int, sid: str | None) -> str | None:
+        """The create answered (``sid``) or certainly made nothing (None): the pending
+        record goes, so nothing claims the attempt after. The CallSid the attempt has: a
+        webhook of the call may have claimed it first (the same call: one line a phone)."""
+        with self.sessions() as session:
+            attempt = self._locked(session, attempt_id)
+            data = dict(attempt.data or {})
+            data.pop(UNKNOWN_CREATE, None)
+            attempt.data = data or None
+            if sid is not None and attempt.call_ref not in (None, sid):
+                log.warning("attempt %s: created %s, but %s claimed it", attempt_id, sid,
+                            attempt.call_ref)
+            attempt.call_ref = attempt.call_ref or sid
+            session.commit()
+            return attempt.call_ref
+
+    def _await_claim(self, attempt_id: int, *, until: datetime) -> str | None:
+        """Wait for the call of an unanswered, unlisted create to claim the attempt by its
+        first webhook (outbound.views); its CallSid, or None when none came by ``until``
+        (then the pending record goes, so nothing claims it later)."""
+        while True:
+            with self.sessions() as session:
+                attempt = session.get_one(OutboundAttempt, attempt_id, populate_existing=True)
+                if attempt.call_ref:
+                    return attempt.call_ref
+            if datetime.now(UTC) > until:
+                return self._settle_pending(attempt_id, None)
+            time.sleep(0.2)
 
 TWILIO_STATUS: dict[str, Outcome] = {
     "busy": Outcome.BUSY,

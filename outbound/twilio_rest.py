@@ -102,3 +102,49 @@ def create_once(create: Callable[[], Any], listing: Callable[[], Iterable[Any]],
             return Created(sid=None, error=exc, refused=True)
         found = _created_since(listing, since=since, body=body)
         return Created(sid=found, error=exc, looked_up=found is not None)
+
+
+# --- a call whose create went unanswered and unlisted ----------------------------------
+#
+# Twilio may have placed it all the same (its list lags its creates): the handler who
+# picked up heard Twilio's error, since /voice refused a CallSid it had never been told
+# (loose28). So the attempt keeps what was asked while its create is under way
+# (``UNKNOWN_CREATE`` in its data: To, From, when; the ticket is the attempt's own), and
+# the first signed webhook of a call with that To and From, within the time such a call can
+# take to ring, is that call: it claims the attempt once, its CallSid stored as if the
+# create had answered. The record goes when the create answers or certainly made nothing,
+# or when the window has passed. The signature stays the gate; a signed webhook of another
+# number, a second CallSid, or one past the window is refused as before.
+
+UNKNOWN_CREATE = "unknown_create"
+# Twilio queues a create before dialling; what it may add to the API's own time.
+_QUEUE_SLACK = timedelta(seconds=30)
+
+
+def unknown_create(*, to: str, from_: str, at: datetime) -> dict[str, str]:
+    """The record kept on an attempt whose call create went unanswered and unlisted."""
+    return {"to": to, "from": from_, "at": at.astimezone(UTC).isoformat()}
+
+
+def unknown_create_window(settings: Settings) -> timedelta:
+    """How long after the create was sent its call can still first reach a webhook: the
+    create's own wait, Twilio's queue, the ring."""
+    return (timedelta(seconds=settings.twilio.api_timeout_seconds) + _QUEUE_SLACK
+            + timedelta(seconds=settings.outbound.ring_seconds))
+
+
+def claims_unknown_create(pending: Any, form: dict[str, str], *, now: datetime,
+                          settings: Settings) -> bool:
+    """Whether a signed webhook's form is the call a pending unknown create asked for:
+    the same To and From, an outbound REST call (when Twilio says), in the window."""
+    if not isinstance(pending, dict) or not form.get("CallSid"):
+        return False
+    if form.get("Direction") not in (None, "outbound-api"):
+        return False
+    if (form.get("To"), form.get("From")) != (pending.get("to"), pending.get("from")):
+        return False
+    try:
+        at = datetime.fromisoformat(str(pending.get("at")))
+    except ValueError:
+        return False
+    return at - _LOOKUP_SLACK <= now <= at + unknown_create_window(settings)

@@ -9,7 +9,7 @@ import hmac
 import logging
 import time
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -30,6 +30,7 @@ from outbound.dialers import (
 )
 from outbound.inbound_sms import EMPTY_SECRET, receive
 from outbound.models import OutboundAttempt, Outcome, SurveyReview
+from outbound.twilio_rest import UNKNOWN_CREATE, claims_unknown_create
 from outbound.worker import conversation_for
 from telephony.twilio import signature
 from ticketing import queries
@@ -99,11 +100,35 @@ def _bound_attempt(*, session: Session, attempt_id: int, call_sid: str | None
     return attempt
 
 
-def _check_attempt(request: Request, attempt_id: int, call_sid: str | None) -> None:
+def _claim_unknown_create(request: Request, attempt_id: int, form: dict[str, str]) -> None:
+    """A signed webhook of the call an unanswered, unlisted create asked for claims its
+    attempt: its CallSid becomes the attempt's, once (outbound.twilio_rest)."""
+    with transaction(request.app.state.sessions) as session:
+        attempt = session.scalars(select(OutboundAttempt)
+                                  .where(OutboundAttempt.id == attempt_id)
+                                  .with_for_update()).first()
+        if attempt is None or attempt.call_ref or attempt.ended_at is not None:
+            return
+        pending = (attempt.data or {}).get(UNKNOWN_CREATE)
+        if not claims_unknown_create(pending, form, now=datetime.now(UTC),
+                                     settings=request.app.state.settings):
+            return
+        data = dict(attempt.data or {})
+        data.pop(UNKNOWN_CREATE)
+        attempt.data = data
+        attempt.call_ref = form["CallSid"]
+        log.info("twilio call attempt %s: claimed by call %s (its create went unanswered)",
+                 attempt_id, form["CallSid"])
+
+
+def _check_attempt(request: Request, attempt_id: int, form: dict[str, str]) -> None:
     """_bound_attempt in its own transaction, waiting briefly for the dialer to store the
-    CallSid of a call it has just created."""
+    CallSid of a call it has just created (or for the call's own webhook to claim it)."""
+    call_sid = form.get("CallSid")
     deadline = time.monotonic() + _CALL_REF_WAIT_SECONDS
     while True:
+        # Twilio may ring before its create times out at our end: tried again each wait.
+        _claim_unknown_create(request, attempt_id, form)
         with request.app.state.sessions() as session:
             try:
                 _bound_attempt(session=session, attempt_id=attempt_id, call_sid=call_sid)
@@ -129,8 +154,9 @@ def _gather_url(settings: Settings, attempt_id: int, keys: str, wrong: int) -> s
 
 
 def _say_step(request: Request, attempt_id: int, keys: str, digit: str | None,
-              call_sid: str | None, wrong: int = 0) -> str:
-    _check_attempt(request, attempt_id, call_sid)
+              form: dict[str, str], wrong: int = 0) -> str:
+    _check_attempt(request, attempt_id, form)
+    call_sid = form.get("CallSid")
     domain: Domain = request.app.state.domain
     conversation = conversation_for(sessions=request.app.state.sessions, domain=domain,
                                     attempt_id=attempt_id)
@@ -158,8 +184,7 @@ def _say_step(request: Request, attempt_id: int, keys: str, digit: str | None,
 async def twilio_voice(request: Request, attempt: AttemptId) -> Response:
     try:
         params = await _signed_form(request)
-        body = await run_in_threadpool(_say_step, request, attempt, "", None,
-                                       params.get("CallSid"))
+        body = await run_in_threadpool(_say_step, request, attempt, "", None, params)
     except _Refused as refused:
         return refused.response()
     return _twiml(body)
@@ -171,8 +196,8 @@ async def twilio_gather(request: Request, attempt: AttemptId, keys: str = "",
     try:
         params = await _signed_form(request)
         digit = (params.get("Digits") or "")[:1]
-        body = await run_in_threadpool(_say_step, request, attempt, keys, digit,
-                                       params.get("CallSid"), wrong)
+        body = await run_in_threadpool(_say_step, request, attempt, keys, digit, params,
+                                       wrong)
     except _Refused as refused:
         return refused.response()
     return _twiml(body)
@@ -181,7 +206,7 @@ async def twilio_gather(request: Request, attempt: AttemptId, keys: str = "",
 def _record_status(request: Request, attempt_id: int, params: dict[str, str]) -> None:
     domain: Domain = request.app.state.domain
     status = params.get("CallStatus", "")
-    _check_attempt(request, attempt_id, params.get("CallSid"))
+    _check_attempt(request, attempt_id, params)
     with transaction(request.app.state.sessions) as session:
         # Checked again under the row lock: of two copies of the final callback at once,
         # only one ends the attempt.

@@ -261,11 +261,26 @@ def dial_forms(phone: str) -> dict[str, str]:
     return {"e164": e164, "national": national, "phone": domestic(e164)}
 
 
+# China's numbering plan: a mobile is 11 digits (139 1234 5678); a landline an area code of
+# 2-3 digits (10, 21, 755) and a local number of 7-8 (6512 3456): the national number is 11
+# digits at most. Dialled at home a landline takes the trunk prefix 0 first, so a number
+# keyed on a keypad is 12 digits at most (0755 1234 5678).
+NATIONAL_DIGITS = 11
+KEYED_DIGITS = NATIONAL_DIGITS + 1
+
+
 def callback_number(raw: str | None) -> str | None:
     """``raw`` in E.164 when the hotline can call a citizen back on it: a mainland mobile or
     landline (what a caller keys in on the IVR). Service numbers (110, 12345) and foreign
-    numbers are no citizen's callback number."""
+    numbers are no citizen's callback number; nor are digits alone longer than a number is
+    keyed at home (``KEYED_DIGITS``): ``0086…`` or ``86…`` keyed on a keypad, or a number
+    with a digit too many, is no number the caller can have meant (loose28: keying took
+    16 digits, and ``008613912345678`` passed)."""
+    if raw is not None and raw.isascii() and raw.isdigit() and len(raw) > KEYED_DIGITS:
+        return None
     e164 = normalise(raw)
     if e164 is None or not is_chinese(e164) or is_service_number(e164):
+        return None
+    if len(_national_digits(e164)) > NATIONAL_DIGITS:
         return None
     return e164

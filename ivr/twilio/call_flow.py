@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from asr.engine import AsrEngine
 from config.settings import Settings
 from ivr import prompts
+from ivr.audio import fax_only
 from ivr.caller_trust import number_verified, stir_vouch
 from ivr.callrecords import CallOutcome
 from ivr.decisions import (
@@ -61,6 +62,7 @@ from ivr.ticket_lookup import (
     TICKET_TRIES_PER_CALL,
     KeyedLookups,
     StatusReport,
+    keyed_count_keys,
     keyed_ticket_status,
     open_tickets,
 )
@@ -78,7 +80,7 @@ from ivr.twilio.fetch import (
     twilio_recording_path,
 )
 from telephony.call import CallerVouch
-from telephony.media.wav import AudioFormatError, read_wav
+from telephony.media.wav import AudioFormatError, read_wav, read_wav_pcm16
 from ticketing import phones
 from ticketing.context import Domain
 from ticketing.models import Ticket, utcnow
@@ -145,7 +147,8 @@ class TwilioDialogue:
         self._closing.set()
 
     # ------------------------------------------------------------------ webhooks
-    def incoming(self, call_sid: str, caller: str, verstat: str = "") -> str:
+    def incoming(self, call_sid: str, caller: str, verstat: str = "", address: str = ""
+                 ) -> str:
         """A new call; ``verstat`` is Twilio's STIR/SHAKEN verdict on ``caller`` (its
         ``StirVerstat``, absent on calls that came with no PASSporT): whether key 1 may
         read what that number filed (``ivr.caller_trust``)."""
@@ -154,7 +157,7 @@ class TwilioDialogue:
             if self.calls.find(call_sid) is None:
                 if self.calls.taken(call_sid):  # another carrier's call: not ours to touch
                     return twiml.unknown_call()
-                self.calls.start(call_sid, caller, stir_vouch(verstat))
+                self.calls.start(call_sid, caller, stir_vouch(verstat), address=address)
         return twiml.greeting(self.settings, self.urls)
 
     def late(self, call_sid: str) -> str:
@@ -324,7 +327,7 @@ class TwilioDialogue:
             if call.journal.ticket_number and then == "file":
                 return self._replay(call)  # a repeated webhook: filed already
             call.intake.key(digits[:MAX_CALLBACK_DIGITS])
-            number = phones.callback_number(keyed_digits(digits))
+            number = phones.callback_number(keyed_digits(digits)[:MAX_CALLBACK_DIGITS])
             if number is None and digits.strip("#") and attempt < 2:
                 call.save()
                 return twiml.ask_callback_number(self.urls, then=then, attempt=attempt + 1)
@@ -483,6 +486,14 @@ class TwilioDialogue:
             decoded = decode_within(self.engine(), taken.path, deadline=deadline,
                                     rtf_guess=self.settings.twilio.decode_rtf_guess)
         intake.recording(taken.path, taken.sha256, decoded.seconds)
+        if not decoded.text and not call.journal.want_ticket and _fax_only(taken.path):
+            # A fax machine's tones and no speech (as on the SIP line): no ticket, the call
+            # counted NO_SPEECH, its recording on the call record (loose28: each was a
+            # "（录音待转写）" ticket in the manual queue).
+            log.info("call %s: the recording is a fax machine's tones, no speech: no ticket",
+                     call.journal.call_id)
+            intake.end(CallOutcome.NO_SPEECH)
+            return twiml.hang_up()
         if decoded.text:
             intake.understood(decoded.text, decoded.meta)
         else:
@@ -705,8 +716,8 @@ class TwilioDialogue:
             j.ticket_tries += 1
             call.save()
             try:
-                if not self.keyed_lookups.take(_keyed_key(j.caller)):
-                    return self._ticket_tries_over(call)  # spent by this From's other calls
+                if not self.keyed_lookups.take(*_keyed_keys(j)):
+                    return self._ticket_tries_over(call)  # spent by the From's or source's
                 found = keyed_ticket_status(self.calls.read_sessions, number)
             except SQLAlchemyError as exc:
                 log.error("call %s: ticket number lookup failed: %s", j.call_id,
@@ -731,7 +742,7 @@ class TwilioDialogue:
             call.save()
             try:
                 spent = (call.journal.ticket_tries >= TICKET_TRIES_PER_CALL
-                         or not self.keyed_lookups.open(_keyed_key(call.journal.caller)))
+                         or not self.keyed_lookups.open(*_keyed_keys(call.journal)))
             except SQLAlchemyError as exc:
                 log.error("call %s: ticket number count failed: %s", call.journal.call_id,
                           exc.__class__.__name__)
@@ -758,15 +769,18 @@ class TwilioDialogue:
         return not self.calls.spool.path(call.journal.call_id).exists()
 
 
-def _keyed_key(caller: str) -> str:
-    """Whose count a Twilio caller's keyed ticket numbers go to (``KeyedLookups``): their
-    From number, "twilio:" and E.164. Twilio gives no network address of the caller, and
-    one count for the whole Twilio line would refuse the city once one caller spent it (as
-    a carrier trunk keyed by its address did, review53). From is spoofable, but each spoof
-    costs a call, which gets 3 numbers at most. A withheld or unreadable From is counted
-    by the call alone: one bucket for all of them would refuse every such caller."""
-    e164 = phones.normalise(caller)
-    return f"twilio:{e164}" if e164 else ""
+def _keyed_keys(j: CallJournal) -> tuple[str, ...]:
+    """Whose counts a Twilio caller's keyed ticket numbers go to: the one rule
+    (``keyed_count_keys``), with the From number and the address Twilio names for a call
+    that reached it over SIP (``SipSourceIp``, kept from /voice); none for a PSTN caller."""
+    return keyed_count_keys(caller=j.caller, address=j.caller_address)
+
+
+def _fax_only(path: Path) -> bool:
+    try:
+        return fax_only(read_wav_pcm16(path))
+    except (OSError, AudioFormatError):
+        return False  # unreadable: kept as a ticket, a person can listen (as before)
 
 
 def _said_back(j: CallJournal) -> str:

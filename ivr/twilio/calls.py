@@ -89,10 +89,11 @@ class TwilioCalls:
             return lock
 
     def start(self, call_sid: str, caller: str,
-              vouch: CallerVouch = CallerVouch.NONE) -> TwilioCall:
+              vouch: CallerVouch = CallerVouch.NONE, *, address: str = "") -> TwilioCall:
         intake = CallIntake(sessions=self.sessions, domain=self.domain, spool=self.spool,
                             call_id=call_sid, caller=caller, carrier=CARRIER)
         intake.journal.caller_vouch = vouch.value
+        intake.journal.caller_address = address
         # Aside: written in line, a locked database kept the caller in silence and the
         # webhook past Twilio's timeout. The spool has the call (number, then recording).
         claiming = intake.answered(aside=True)

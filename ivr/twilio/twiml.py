@@ -14,6 +14,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from config.settings import Settings
 from ivr import prompts
+from ivr.intake import MAX_CALLBACK_DIGITS
 from ivr.kb_answer import Part
 from ivr.ticket_lookup import StatusReport
 
@@ -99,7 +100,8 @@ def ask_callback_number(urls: Urls, *, then: str, attempt: int = 1, preface: str
     if preface:
         _say(r, preface)
     action = urls("callback-number", then=then, attempt=attempt)
-    g = r.gather(input="dtmf", finish_on_key="#", timeout=6, action=action, method="POST")
+    g = r.gather(input="dtmf", finish_on_key="#", timeout=6, action=action, method="POST",
+                 num_digits=MAX_CALLBACK_DIGITS)
     _say(g, prompts.text("ask_callback_number" if attempt == 1 else "callback_number_invalid"))
     r.redirect(action, method="POST")
     return r.to_xml()

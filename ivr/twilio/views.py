@@ -142,10 +142,12 @@ def _attempt(request: Request) -> int:
 async def voice(request: Request) -> Response:
     """An incoming call: greeting (0 operator, 1 status) and the recording turn. Its
     StirVerstat (Twilio's STIR/SHAKEN verdict on From) says whether key 1 may read what
-    that number filed (``ivr.caller_trust``)."""
+    that number filed (``ivr.caller_trust``); SipSourceIp (a call that reached Twilio over
+    SIP) is where it came from, counted for keyed ticket numbers."""
     return await _handle(request, ("CallSid", "From"),
                          lambda d, f, _: d.incoming(f["CallSid"], f["From"],
-                                                    f.get("StirVerstat", "")))
+                                                    f.get("StirVerstat", ""),
+                                                    f.get("SipSourceIp", "")))
 
 
 @router.post("/menu")

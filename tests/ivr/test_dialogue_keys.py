@@ -32,13 +32,13 @@ from ivr.call_flow import (
 )
 from ivr.callrecords import KeyedTicketTry
 from ivr.decisions import MAX_CONFIRM_ASKS, MAX_RERECORDS
-from ivr.ticket_lookup import KeyedLookups
+from ivr.ticket_lookup import KeyedLookups, keyed_count_keys
 from telephony.call import CallerVouch
 from tests.ivr import test_kb_confirm as scripted
 
-# The fixture: shipped settings, both databases; the tests about keys alone on SQLite (their
-# subject is the dialogue's handling of keys, not what it stores: docs/suite.md).
-services = scripted.services
+# The fixture (tests/ivr/conftest.py ``services``): shipped settings, both databases; the
+# tests about keys alone on SQLite (their subject is the dialogue's handling of keys, not
+# what it stores: docs/suite.md).
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the menu's key limit, not storage
@@ -214,20 +214,23 @@ def test_endless_stray_keys_at_the_callback_number_file_the_ticket(
     assert d.intake.journal.callback_number is None
 
 
-def _unvouched(services: IvrServices, address: str, keys: list[str]
+def _unvouched(services: IvrServices, address: str, keys: list[str], caller: str = ""
                ) -> tuple[Dialogue, scripted.ScriptedLine]:
-    """A call's dialogue from ``address``, its caller's number vouched for by nobody."""
+    """A call's dialogue from ``address``, its caller's number (``caller``, else the
+    scripted line's) vouched for by nobody."""
     line = scripted.ScriptedLine(keys)
+    line.caller = caller or line.caller
     line.caller_vouch, line.caller_address = CallerVouch.NONE, address  # type: ignore[attr-defined]
     d = Dialogue(line, services)  # type: ignore[arg-type]
     d.audio = scripted.SaidTurn("")  # type: ignore[assignment]
     return d, line
 
 
-def _keying_numbers(services: IvrServices, address: str, tries: int) -> list[bytes]:
+def _keying_numbers(services: IvrServices, address: str, tries: int, caller: str = ""
+                    ) -> list[bytes]:
     """One call from ``address`` (a number nobody vouched for) choosing key 1 ``tries``
     times, keying a made-up ticket number each time; what each choice was answered."""
-    d, line = _unvouched(services, address, [])
+    d, line = _unvouched(services, address, [], caller)
     said = []
     for n in range(tries):
         line.keys = [*f"2026120600{n:02d}", "#"]
@@ -251,7 +254,10 @@ def test_ticket_numbers_keyed_one_after_another_are_capped_per_call_and_per_addr
     for _ in range(per_address // 3):  # calling again from the same address: 3 a call
         assert _keying_numbers(services, "198.51.100.7", 4) == [unknown] * 3 + [over]
     assert _keying_numbers(services, "198.51.100.7", 1) == [over]  # the address's hour spent
-    assert _keying_numbers(services, "198.51.100.8", 1) == [unknown]  # another caller's own
+    # Another caller's own count: another address and (loose28: the number counts too,
+    # ``keyed_count_keys``) another number.
+    assert _keying_numbers(services, "198.51.100.8", 1, "13800138001") == [unknown]
+    assert _keying_numbers(services, "198.51.100.9", 1) == [over]  # the same number's hour
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the count, not storage
@@ -296,6 +302,26 @@ def test_keyed_lookups_are_counted_over_the_window(sessions: sessionmaker[Sessio
     assert all(budget.take("") for _ in range(5))  # no address known: the call's cap alone
     now[0] = 60.5  # the first two have left the window
     assert [budget.take("a"), budget.take("a"), budget.take("a")] == [True, True, False]
+
+
+def test_a_try_needs_room_in_the_address_and_the_number_alike(
+        sessions: sessionmaker[Session]) -> None:
+    """loose28, one rule for both carriers (``keyed_count_keys``): the address where one is
+    known and the caller's number where it reads as one, each counted; a From written anew
+    on each call, or a new address for one number, walks around neither."""
+    budget = _budget(sessions, [0.0])
+    assert keyed_count_keys(caller="13900001111", address="a") == ("a", "from:+8613900001111")
+    assert keyed_count_keys(caller="anonymous", address="a") == ("a",)
+    assert keyed_count_keys(caller="+8613900001111", address="") == ("from:+8613900001111",)
+    assert keyed_count_keys(caller=None, address="") == ()
+    takes = [budget.take(*keyed_count_keys(caller=f"1390000{n:04d}", address="a"))
+             for n in range(3)]
+    assert takes == [True, True, False]  # three numbers, one address: its two
+    assert not budget.open(*keyed_count_keys(caller="13900005555", address="a"))
+    takes = [budget.take(*keyed_count_keys(caller="13900009999", address=a))
+             for a in ("b", "c", "d")]
+    assert takes == [True, True, False]  # one number from three addresses: its two
+    assert budget.take(*keyed_count_keys(caller="13900008888", address="e"))
 
 
 def test_addresses_whose_tries_expired_are_forgotten(sessions: sessionmaker[Session]) -> None:

@@ -33,6 +33,7 @@ from outbound.models import Kind, OutboundAttempt, OutboundTask, Outcome
 from outbound.planner import plan
 from outbound.policies import Target
 from outbound.sms import TwilioSms, WebhookSms
+from outbound.twilio_rest import claims_unknown_create, unknown_create
 from outbound.worker import LINE_RECHECK_SECONDS, Claim, OutboundWorker, claim_due, record_end
 from tests.outbound.support import (
     WATER_HANDLER_PHONE,
@@ -187,6 +188,63 @@ def test_a_call_twilio_placed_but_answered_late_is_run_not_placed_again(
     assert set(standin.webhook_statuses) <= {200, 204}
     (attempt,) = attempts(sessions, number, Kind.SIGN_CALL)
     assert (attempt.outcome, attempt.keys, attempt.call_ref) == ("answered", "1", call["Sid"])
+
+
+def test_a_call_twilio_placed_whose_create_and_lookup_both_missed_is_still_answered_as_ours(
+        api, standin: TwilioStandIn) -> None:
+    """The create timed out and Twilio's list did not show the call: it was settled
+    `unknown` at once, and the handler who picked up heard Twilio's error (its /voice
+    refused) (loose28). Kept pending with what was asked, the signed /voice of that call
+    (same To, same From, in time) claims it: the call runs, key 1 signs, placed once."""
+    settings, sessions, domain, city = api
+    standin.phones[normalise(WATER_HANDLER_PHONE)] = "1"
+    standin.listed = False
+    late = _late_answers(settings, standin)
+    number = new_ticket(sessions, domain, city)
+    drive(twilio_worker(late, sessions, domain),
+          lambda: ticket(sessions, number).status == "signed", timeout=30)
+    (call,) = standin.calls
+    assert "calls" in standin.lookups and set(standin.webhook_statuses) <= {200, 204}
+    (attempt,) = attempts(sessions, number, Kind.SIGN_CALL)
+    assert (attempt.outcome, attempt.keys, attempt.call_ref) == ("answered", "1", call["Sid"])
+    assert "unknown_create" not in (attempt.data or {})
+
+
+def test_a_pending_unknown_create_is_claimed_only_by_its_own_call_and_once(
+        hook_app: Any) -> None:
+    """What may claim an attempt whose create went unanswered and unlisted: a signed
+    webhook with the To and From asked for, within the create's window, once. Another
+    number, a forged signature, a second CallSid, a late one: refused, nothing changed."""
+    hook, sessions, domain, city = hook_app(TOKEN, auth_token=TOKEN, from_number="+861012345")
+    number = new_ticket(sessions, domain, city)
+    attempt = _claim_calls(sessions, domain, carrier="twilio", refs={Kind.SIGN_CALL: None}
+                           )[Kind.SIGN_CALL]
+    to = normalise(WATER_HANDLER_PHONE)
+    pending = unknown_create(to=to, from_="+861012345", at=domain.now())
+    with sessions() as s:
+        s.get_one(OutboundAttempt, attempt).data = {"unknown_create": pending}
+        s.commit()
+    sid, other = "CA" + "1" * 32, "CA" + "2" * 32
+    base = {"CallSid": sid, "To": to, "From": "+861012345", "CallStatus": "in-progress"}
+    before = _attempt_row(sessions, attempt)
+    for form in ({**base, "To": "+8613800000000"}, {**base, "From": "+15550001111"}):
+        _forbidden(hook.post("voice", {"attempt": attempt}, form))
+    forged = Hook(hook.client, hook.settings, "not-the-token")
+    _forbidden(forged.post("voice", {"attempt": attempt}, base))
+    assert _attempt_row(sessions, attempt) == before
+    # A signed /voice of the call asked for: ours, once.
+    assert hook.post("voice", {"attempt": attempt}, base).status_code == 200
+    _forbidden(hook.post("voice", {"attempt": attempt}, {**base, "CallSid": other}))
+    assert hook.post("gather", {"attempt": attempt, "keys": ""},
+                     {**base, "Digits": "1"}).status_code == 200
+    assert ticket(sessions, number).status == "signed"
+    with sessions() as s:
+        row = s.get_one(OutboundAttempt, attempt)
+        assert row.call_ref == sid and "unknown_create" not in (row.data or {})
+    # Out of its window a pending create claims nothing.
+    old = unknown_create(to=to, from_="+861012345", at=domain.now() - timedelta(hours=1))
+    assert not claims_unknown_create(old, base, now=domain.now(), settings=hook.settings)
+    assert claims_unknown_create(pending, base, now=domain.now(), settings=hook.settings)
 
 
 def test_callbacks_with_bad_or_missing_signature_are_refused(api, standin: TwilioStandIn

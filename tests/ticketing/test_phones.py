@@ -137,6 +137,11 @@ def test_the_shipped_uri_template_dials_the_domestic_form() -> None:
     ("13912345678", MOBILE), ("01065123456", BEIJING), ("65123456", BEIJING),
     ("110", None), ("12345", None),  # no citizen is called back on a service number
     ("", None), ("139", None), ("0012025550123", None),
+    # China's numbering plan keyed at home, 12 digits at most (loose28): a landline with a
+    # three-digit area code and an 8-digit local number is the longest; the country code
+    # keyed as digits, or a digit too many, is refused, not read as a number.
+    ("075512345678", "+8675512345678"), ("008613912345678", None), ("8613912345678", None),
+    ("0086075512345678", None), ("0139123456780", None),
 ])
 def test_a_keyed_in_callback_number(keyed: str, e164: str | None) -> None:
     assert callback_number(keyed) == e164

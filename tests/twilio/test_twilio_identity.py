@@ -118,6 +118,37 @@ def test_keyed_ticket_numbers_are_capped_across_calls_by_from(
                                                                             "已受理")
 
 
+def test_a_from_spoofed_each_call_is_still_counted_by_the_address_twilio_names(
+        make_twilio: Any, sessions: sessionmaker[Session], domain: Domain) -> None:
+    """loose28: counted by From alone, a caller who wrote another From on each call (over
+    a Twilio SIP domain, from one address) got 3 numbers a call for as long as they
+    called. The one rule (``keyed_count_keys``) counts the address Twilio names as well
+    (``SipSourceIp``); a PSTN caller (none named) keeps the From's count alone."""
+    twilio = make_twilio(ivr={"ticket_numbers_per_address": 4})
+    number = _filed_earlier(sessions, domain)
+    source = {"SipSourceIp": "198.51.100.7"}
+
+    def keyed(call: str, caller: str, digits: str) -> list[str]:
+        twiml(twilio.post("/twilio/menu", call_form(call, Digits="1", From=caller)))
+        return says(twiml(twilio.post("/twilio/ticket-number",
+                                      call_form(call, Digits=digits, From=caller))))
+
+    spoofed = [f"+861390000{n:04d}" for n in range(3)]
+    said = []
+    for caller in spoofed:
+        call = new_sid("CA")
+        twiml(twilio.post("/twilio/voice", call_form(call, From=caller, **source)))
+        said += [keyed(call, caller, "20991231")[0] for _ in range(2)]
+    unknown, over = prompts.text("status_ticket_unknown"), prompts.text("status_tries_over")
+    assert said == [unknown] * 4 + [over] * 2  # the address's 4 spent across three Froms
+    # Another address, and a PSTN caller with another From: their own counts.
+    for form in ({"SipSourceIp": "198.51.100.8"}, {}):
+        call = new_sid("CA")
+        twiml(twilio.post("/twilio/voice", call_form(call, From="+8613900009999", **form)))
+        assert keyed(call, "+8613900009999", number)[0] == prompts.status_item_text(
+            number[-4:], "已受理")
+
+
 def test_a_star_keyed_in_a_ticket_number_is_ignored_as_on_sip(
         twilio: Twilio, sessions: sessionmaker[Session], domain: Domain) -> None:
     """review55: SIP drops ``*`` from a keyed number, Twilio looked ``*2612…`` up as keyed
