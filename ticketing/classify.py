@@ -15,7 +15,7 @@ import sys
 import tomllib
 import unicodedata
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 from itertools import accumulate
@@ -502,7 +502,8 @@ def _load_rules(path: Path, raw: bytes) -> ClassificationRules:
         not_now=not_now,
         negation_questions=tuple(negation.get("questions", [])),
         emergency_follows=follows,
-        everyday=_everyday(data.get("everyday_words", {}).get("words", []), path),
+        everyday=_everyday(data.get("everyday_words", {}).get("words", []), path,
+                           data.get("everyday_words", {}).get("patterns", [])),
         retracted=_compiled(negation.get("retracted"), path, "[negation] retracted"),
     )
 
@@ -514,10 +515,19 @@ def _compiled(pattern: str | None, path: Path, where: str) -> re.Pattern[str] | 
         raise ValueError(f"{path}: {where}: bad pattern: {exc}") from exc
 
 
-def _everyday(words: list[str], path: Path) -> re.Pattern[str] | None:
+def _everyday(words: list[str], path: Path,
+              patterns: Sequence[str] = ()) -> re.Pattern[str] | None:
+    """One lookahead for the words and the patterns: each match is an everyday word, read as
+    a whole (a pattern is a word that takes forms: "审批卡住了", "手续一直卡着")."""
     if any(len(w) < 2 for w in words):
         raise ValueError(f"{path}: everyday_words: a word has two characters at least")
-    return re.compile(f"(?=({_alternation(words)}))") if words else None
+    parts = [*([_alternation(words)] if words else []), *(f"(?:{p})" for p in patterns)]
+    if not parts:
+        return None
+    try:
+        return re.compile(f"(?=({'|'.join(parts)}))")
+    except re.error as exc:
+        raise ValueError(f"{path}: everyday_words: bad pattern: {exc}") from exc
 
 
 def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]) -> NotNow | None:
