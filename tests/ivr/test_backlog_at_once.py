@@ -26,7 +26,7 @@ from ivr import prompts as P
 from ivr.audio import TurnResult
 from ivr.call_flow import Dialogue, IvrServices, State
 from ivr.intake import Spool
-from telephony.call import PlayResult
+from telephony.call import EndReason, PlayResult
 from tests.support.city import City
 from ticketing.context import Domain
 from ticketing.models import Ticket
@@ -43,6 +43,7 @@ class HungUpLine:
         self.call_id = call_id
         self.caller = "13800138000"
         self.ended = True
+        self.end_reason = EndReason.REMOTE_HANGUP  # the caller hung up (not our stop)
         self.held = False
         self.holds = 0
 

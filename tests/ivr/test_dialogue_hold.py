@@ -22,8 +22,8 @@ from telephony.call import PlayResult
 from tests.ivr import test_kb_confirm as scripted
 from ticketing.models import Ticket
 
-# The fixture: shipped settings; SQLite alone (the subject is the dialogue, not storage).
-services = scripted.services
+# The fixture (tests/ivr/conftest.py ``services``): shipped settings; SQLite alone (the
+# subject is the dialogue, not storage).
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 HOLD_SECONDS = 0.4  # how long the scripted caller is away
 

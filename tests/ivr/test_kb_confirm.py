@@ -25,7 +25,7 @@ from ivr.call_flow import TRANSITIONS, Dialogue, IvrServices, State
 from ivr.kb_answer import KbAnswer, answer_parts, find_answer
 from knowledge import service as kb
 from knowledge.search import DEFAULT_MIN_CONFIDENCE
-from telephony.call import PlayResult
+from telephony.call import EndReason, PlayResult
 from tests.ivr.test_dialogue_kb import LONG_ANSWER
 from ticketing.actors import Actor
 from ticketing.context import Domain
@@ -50,6 +50,7 @@ class ScriptedLine:
         self.keys = list(keys)
         self.played: list[bytes] = []
         self.ended = False
+        self.end_reason: EndReason | None = None  # set as a CallHandle's is when it ends
         self.held = False  # the caller never holds the call here
         self.holds = 0
 
@@ -65,6 +66,7 @@ class ScriptedLine:
 
     def hangup(self) -> None:
         self.ended = True
+        self.end_reason = EndReason.LOCAL_HANGUP
 
 
 class SaidTurn:
