@@ -409,6 +409,10 @@ NOT_COUNTED_NOTES = {
 # Why, when it is not the ticket that moved: the citizen answered the survey another way
 # (the SMS reply code, the centre) while the call rang (judge28).
 NOT_COUNTED_WHY = {"answered": "（回访期间市民已通过短信或人工回访作答，本次未再提问）"}
+# The same, when this call's keys had answered already (the SMS reply landed between the
+# call's two keys, review60): asked, answered, and not counted.
+NOT_COUNTED_KEYED = {"answered": "（回访期间市民已通过短信或人工回访作答，以该次作答为准，"
+                                 "本次按键未计入满意度）"}
 
 
 def _audit(session: Session, task: OutboundTask, ticket: Ticket, attempt: OutboundAttempt,
@@ -442,7 +446,8 @@ def _audit(session: Session, task: OutboundTask, ticket: Ticket, attempt: Outbou
     # after a 驳回重办, a sign reminder's 1 after a 退单 or a sign in the console): said,
     # or the trail read as the citizen's verdict on the reopened ticket, or as a signing.
     not_counted = (attempt.data or {}).get(NOT_COUNTED)
-    cut += (NOT_COUNTED_WHY.get(not_counted) or NOT_COUNTED_NOTES.get(task.kind, NOT_COUNTED_NOTE)
+    why = NOT_COUNTED_KEYED if attempt.keys else NOT_COUNTED_WHY
+    cut += (why.get(not_counted) or NOT_COUNTED_NOTES.get(task.kind, NOT_COUNTED_NOTE)
             if not_counted else "")
     service.record_event(
         session=session, ticket=ticket, actor=SYSTEM, action=action,
