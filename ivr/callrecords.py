@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 
-from sqlalchemy import Float, ForeignKey, Index, String, Text, func, select
+from sqlalchemy import Float, ForeignKey, Index, String, Text, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ticketing.models import Base, UTCDateTime, utcnow
@@ -112,23 +115,60 @@ def presumed_dead(last: datetime, now: datetime, *,
     return (now - last).total_seconds() >= after
 
 
+class HeldCall(Protocol):
+    """A call a dialogue of this process runs (``ivr.intake.CallIntake``)."""
+
+    def held_key(self) -> str: ...
+
+
+# The calls a dialogue of this process is running (``hold_call`` to ``let_call_go``): alive
+# whatever the wall clock says, to the spool's recovery (``ivr.intake.recover_spool``) as
+# to ``live_call``. Counted from the last write alone, a step of the clock (NTP, a VM
+# resumed) past ``LIVE_CALL_SECONDS`` made the voice job settle this process's own call
+# mid-complaint (judge28), and a caller still talking to us count as free to the outbound
+# calls (review60). Calls, not keys: a call's key may change at its claim
+# (``CallIntake._claim``).
+_HELD: weakref.WeakSet[HeldCall] = weakref.WeakSet()
+_HELD_LOCK = threading.Lock()
+
+
+def hold_call(call: HeldCall) -> None:
+    with _HELD_LOCK:
+        _HELD.add(call)
+
+
+def let_call_go(call: HeldCall) -> None:
+    with _HELD_LOCK:
+        _HELD.discard(call)
+
+
+def held_here() -> set[str]:
+    """The keys (spool's, call record's ``call_id``) of the calls this process's dialogues
+    are running now."""
+    with _HELD_LOCK:
+        return {call.held_key() for call in _HELD}
+
+
 def live_call(session: Session, phone: str, now: datetime) -> CallRecord | None:
     """The hotline call of ours ``phone`` is in right now (one it made to us, any carrier,
     any node), or None. The phone in E.164 by the one rule the records were written with
     (``ticketing.phones.normalise``). A record still in progress counts until it is
     ``presumed_dead`` from its last sign of life (``last_sign``, in SQL): a node that died
     in a call and never came back leaves it so, and it must not hold the phone for ever;
-    a call bridged to an operator for an hour keeps it, its heartbeat written."""
+    a call bridged to an operator for an hour keeps it, its heartbeat written; a call this
+    process runs (``held_here``) keeps it whatever the wall clock says."""
     e164 = normalise(phone)
     if e164 is None:
         return None
     # ``last_sign`` in SQL: alive_at is never before arrived_at (written at the answer on).
     last = func.coalesce(CallRecord.alive_at, CallRecord.arrived_at)
+    live = last > now - timedelta(seconds=LIVE_CALL_SECONDS)
+    held = held_here()
     return session.scalars(
         select(CallRecord)
         # Not ended, whatever outcome the call already knows: a hand-over's (ticket) or a
         # Twilio operator bridge's (operator) is written before the talk ends, and before
         # (loose26) such a caller, still on the line, counted as free.
         .where(CallRecord.caller == e164, CallRecord.ended_at.is_(None),
-               last > now - timedelta(seconds=LIVE_CALL_SECONDS))
+               or_(live, CallRecord.call_id.in_(held)) if held else live)
         .order_by(CallRecord.arrived_at.desc()).limit(1)).first()

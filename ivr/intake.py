@@ -24,7 +24,6 @@ import logging
 import os
 import secrets
 import threading
-import weakref
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,7 +40,10 @@ from ivr.callrecords import (
     CallOutcome,
     CallRecord,
     caller_fields,
+    held_here,
+    hold_call,
     last_sign,
+    let_call_go,
     presumed_dead,
 )
 from knowledge import service as kb
@@ -499,21 +501,6 @@ def filed_ticket(t: Ticket) -> FiledTicket:
                        words_pending=service.words_pending(t))
 
 
-# The calls a dialogue of this process is running (``CallIntake.hold`` to ``end``):
-# recovery never settles one of them, whatever the wall clock says. Counted from the
-# journal's last write alone, a step of the clock (NTP, a VM resumed) past
-# ``LIVE_CALL_SECONDS`` made the voice job settle this process's own call mid-complaint
-# (judge28). Intakes, not keys: a call's key may change at its claim (``_claim``).
-_HELD: weakref.WeakSet[CallIntake] = weakref.WeakSet()
-_HELD_LOCK = threading.Lock()
-
-
-def held_here() -> set[str]:
-    """The spool keys of the calls this process's dialogues are running now."""
-    with _HELD_LOCK:
-        return {intake.journal.call_id for intake in _HELD}
-
-
 class CallIntake:
     """The journal of one call, kept in the spool and mirrored to the database."""
 
@@ -752,17 +739,20 @@ class CallIntake:
         return filed
 
     def hold(self) -> None:
-        """A dialogue of this process runs the call until :meth:`end` (``held_here``)."""
-        with _HELD_LOCK:
-            _HELD.add(self)
+        """A dialogue of this process runs the call until :meth:`end`
+        (``ivr.callrecords.held_here``)."""
+        hold_call(self)
+
+    def held_key(self) -> str:
+        """The key it is held under: its journal's, its call record's (``held_here``)."""
+        return self.journal.call_id
 
     def end(self, outcome: CallOutcome | None = None) -> bool:
         """Close the journal; True once everything is in the database (spool removed)."""
         try:
             return self._end(outcome)
         finally:
-            with _HELD_LOCK:
-                _HELD.discard(self)
+            let_call_go(self)
 
     def _end(self, outcome: CallOutcome | None) -> bool:
         self.await_claim()

@@ -124,33 +124,49 @@ class SurveyConversation(Conversation):
         return Step("survey_thanks", "感谢您对一二三四五热线工作的支持，再见。")
 
     def _moved_on(self) -> str | None:
-        """Why the ticket has left the closure this call is about ("answered": the citizen
-        answered it another way; "moved": sent back or changed), None while it has not; the
-        attempt then says why nothing was asked (or counted), in the trail's line."""
+        """Why the ticket has left the closure this call is about (``not_counted``), None
+        while it has not; the attempt then says why nothing was asked, in the trail's line."""
         with transaction(self.sessions) as session:
             attempt = session.get_one(OutboundAttempt, self.attempt_id)
             ticket = session.get_one(Ticket, attempt.ticket_id, populate_existing=True)
-            if ticket.status == Status.CLOSED.value and ticket.redo_count == self.task_round:
-                return None
-            found = survey_result(session, ticket, self.task_round)
-            if found is not None and found.call_ref == call_ref_of(attempt):
-                return None  # answered on this call (a repeated webhook): what it was, stands
-            why = "answered" if found is not None and found.outcome == "answered" else "moved"
-            attempt.data = {**(attempt.data or {}), NOT_COUNTED: why}
+            why = not_counted(session, ticket, attempt, self.task_round)
+            if why is not None:
+                attempt.data = {**(attempt.data or {}), NOT_COUNTED: why}
             return why
 
     def effect(self, session: Session, attempt: OutboundAttempt, keys: str) -> None:
         if len(keys) < 2:
             return
         ticket = session.get_one(Ticket, attempt.ticket_id, populate_existing=True)
-        if ticket.status != Status.CLOSED.value or ticket.redo_count != self.task_round:
-            # The ticket moved on: the trail says the answer was not counted, or it read
-            # as the reopened ticket's verdict. (A repeated webhook does not come here:
+        why = not_counted(session, ticket, attempt, self.task_round)
+        if why is not None:
+            # The ticket moved on, or the citizen answered another way between the keys:
+            # the trail says the answer was not counted, and why, or it read as the
+            # reopened ticket's verdict. (A repeated webhook does not come here:
             # Conversation.pressed, one rule for every call.)
-            attempt.data = {**(attempt.data or {}), NOT_COUNTED: "moved"}
+            attempt.data = {**(attempt.data or {}), NOT_COUNTED: why}
             return
+        if ticket.status != Status.CLOSED.value:
+            return  # answered on this call already: what it was, stands
         apply_answer(session=session, domain=self.domain, ticket=ticket, keys=keys[:2],
                      call_ref=call_ref_of(attempt))
+
+
+def not_counted(session: Session, ticket: Ticket, attempt: OutboundAttempt,
+                task_round: int) -> str | None:
+    """Why a survey call about closure ``task_round`` asks or counts nothing any more:
+    "answered" (the citizen answered it another way: the SMS reply code, the centre),
+    "moved" (sent back or changed); None while the closure still waits for this call's
+    answer, or was answered on this call (a repeated webhook: what it was, stands). The one
+    rule of the questions (``SurveyConversation.step``) and of the keys (``effect``): the
+    keys decided it apart, and an SMS reply between the call's two keys read "moved"
+    (review60)."""
+    if ticket.status == Status.CLOSED.value and ticket.redo_count == task_round:
+        return None
+    found = survey_result(session, ticket, task_round)
+    if found is not None and found.call_ref == call_ref_of(attempt):
+        return None
+    return "answered" if found is not None and found.outcome == "answered" else "moved"
 
 
 def call_ref_of(attempt: OutboundAttempt) -> str:

@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ivr.callrecords import live_call
@@ -124,17 +124,17 @@ def sms_ref(task_id: int, to: str, text: str) -> str:
 
 def claim_due(*, session: Session, domain: Domain, worker: str, now: datetime, limit: int,
               carrier: str, sms_carrier: str, running: Collection[int] = ()) -> list[Claim]:
-    """Claim up to ``limit`` due items; settle abandoned ones (expired lease) on the way.
-    ``running``: the tasks this worker is carrying out now, never abandoned whatever their
-    lease says (a step of the wall clock past it, before the keeper's next renewal,
-    settled the worker's own live call and rang the phone again: judge28)."""
+    """Claim up to ``limit`` due items; settle abandoned ones (no live claim,
+    ``claim_live``) on the way. ``running``: the tasks this worker is carrying out now."""
     lease = timedelta(seconds=domain.settings.outbound.lease_seconds)
     rows = session.scalars(
         select(OutboundTask)
         .where(or_(
             and_(OutboundTask.status == TaskStatus.PENDING.value, OutboundTask.due_at <= now),
+            # Not read at all while live: a held task skipped here used one of ``limit``'s
+            # slots until its next renewal (review60).
             and_(OutboundTask.status == TaskStatus.IN_PROGRESS.value,
-                 OutboundTask.claimed_until < now),
+                 ~claim_live(now, running)),
         ))
         .order_by(OutboundTask.due_at, OutboundTask.id)
         .limit(limit)
@@ -145,8 +145,6 @@ def claim_due(*, session: Session, domain: Domain, worker: str, now: datetime, l
         ticket = session.get_one(Ticket, task.ticket_id)
         policy = POLICIES[task.kind]
         if task.status == TaskStatus.IN_PROGRESS.value:
-            if task.id in running:
-                continue
             recover_abandoned(session=session, domain=domain, task=task, ticket=ticket, now=now)
             continue
         # prepare() may record a rung or plan an escalation: undone below when the line is
@@ -157,7 +155,8 @@ def claim_due(*, session: Session, domain: Domain, worker: str, now: datetime, l
         if target is None:
             before.commit()
             continue
-        busy = line_in_call(session, target, now) if target.channel == "call" else None
+        busy = (line_in_call(session, target, now, running=running)
+                if target.channel == "call" else None)
         if busy is not None:
             before.rollback()
             wait_for_line(session=session, task=task, ticket=ticket, busy=busy, now=now)
@@ -179,6 +178,19 @@ def claim_due(*, session: Session, domain: Domain, worker: str, now: datetime, l
         claims.append(Claim(task.id, attempt.id, task.kind, target))
     session.flush()
     return claims
+
+
+def claim_live(now: datetime, running: Collection[int]) -> ColumnElement[bool]:
+    """Whether an in-progress task's claim is live: its lease has not run out, or it is one
+    of ``running``, the tasks this worker is carrying out now, live whatever the wall
+    clock says. The one rule of the recovery (``claim_due``: a task with no live claim is
+    a dead worker's) and of the line check (``line_in_call``: a call counts while its claim
+    is live). By the lease alone, a step of the wall clock past it (NTP, a VM resumed),
+    before the keeper's next renewal, had the worker settle its own live call and ring the
+    phone again (judge28), then, with that mended, count the phone free and place the
+    next call to it on top of the live one (review60)."""
+    live = OutboundTask.claimed_until >= now
+    return or_(live, OutboundTask.id.in_(list(running))) if running else live
 
 
 # A call waiting for another call to the same phone is due again when that call ends
@@ -213,16 +225,18 @@ def line_lock(phone: str) -> int:
 INBOUND = "inbound"
 
 
-def line_in_call(session: Session, target: Target, now: datetime) -> OutboundAttempt | None:
+def line_in_call(session: Session, target: Target, now: datetime, *,
+                 running: Collection[int] = ()) -> OutboundAttempt | None:
     """The call being placed to ``target``'s phone now, by any worker, or None. A person
     has one phone and it takes one call at a time: two reminders to one handler a second
     apart (tickets 4 and 5, both cy-handler's) were two calls at once, the second busy,
     retried and counted as a miss (twenty-first round's trial). A call counts while its
-    task is claimed with a live lease (a dead worker's is settled by ``recover_abandoned``
-    and frees the line). On PostgreSQL two workers claiming calls to one phone at once
-    take turns by an advisory lock held to COMMIT; one that finds it taken treats the line
-    as busy rather than wait (no deadlock between claim batches); SQLite's transactions
-    begin IMMEDIATE (ticketing.db), so claims are serialised already."""
+    task's claim is live (``claim_live``: ``running`` are this worker's calls; a dead
+    worker's is settled by ``recover_abandoned`` and frees the line). On PostgreSQL two
+    workers claiming calls to one phone at once take turns by an advisory lock held to
+    COMMIT; one that finds it taken treats the line as busy rather than wait (no deadlock
+    between claim batches); SQLite's transactions begin IMMEDIATE (ticketing.db), so
+    claims are serialised already."""
     if session.get_bind().dialect.name == "postgresql" and not session.scalar(
             select(func.pg_try_advisory_xact_lock(line_lock(target.phone)))):
         # Being claimed elsewhere: no attempt row (id None), perhaps no call at all.
@@ -233,7 +247,7 @@ def line_in_call(session: Session, target: Target, now: datetime) -> OutboundAtt
         .where(OutboundAttempt.channel == "call", OutboundAttempt.to_phone == target.phone,
                OutboundAttempt.ended_at.is_(None),
                OutboundTask.status == TaskStatus.IN_PROGRESS.value,
-               OutboundTask.claimed_until >= now)
+               claim_live(now, running))
         .limit(1)).first()
     if ours is not None:
         return ours
@@ -395,6 +409,10 @@ NOT_COUNTED_NOTES = {
 # Why, when it is not the ticket that moved: the citizen answered the survey another way
 # (the SMS reply code, the centre) while the call rang (judge28).
 NOT_COUNTED_WHY = {"answered": "（回访期间市民已通过短信或人工回访作答，本次未再提问）"}
+# The same, when this call's keys had answered already (the SMS reply landed between the
+# call's two keys, review60): asked, answered, and not counted.
+NOT_COUNTED_KEYED = {"answered": "（回访期间市民已通过短信或人工回访作答，以该次作答为准，"
+                                 "本次按键未计入满意度）"}
 
 
 def _audit(session: Session, task: OutboundTask, ticket: Ticket, attempt: OutboundAttempt,
@@ -428,7 +446,8 @@ def _audit(session: Session, task: OutboundTask, ticket: Ticket, attempt: Outbou
     # after a 驳回重办, a sign reminder's 1 after a 退单 or a sign in the console): said,
     # or the trail read as the citizen's verdict on the reopened ticket, or as a signing.
     not_counted = (attempt.data or {}).get(NOT_COUNTED)
-    cut += (NOT_COUNTED_WHY.get(not_counted) or NOT_COUNTED_NOTES.get(task.kind, NOT_COUNTED_NOTE)
+    why = NOT_COUNTED_KEYED if attempt.keys else NOT_COUNTED_WHY
+    cut += (why.get(not_counted) or NOT_COUNTED_NOTES.get(task.kind, NOT_COUNTED_NOTE)
             if not_counted else "")
     service.record_event(
         session=session, ticket=ticket, actor=SYSTEM, action=action,

@@ -373,6 +373,17 @@ def test_a_survey_answered_after_the_ticket_was_sent_back_says_it_was_not_counte
     assert call.data["keys"] is None  # the questions were never asked
 
 
+def _survey_reply_by_sms(sessions: sessionmaker[Session], domain: Domain, ref: str
+                         ) -> Callable[[], None]:
+    """The citizen's SMS reply 11 to the closing SMS's survey code, as ``act``."""
+    def answered_by_sms() -> None:
+        with sessions() as s:
+            assert inbound_sms.receive(session=s, domain=domain, sender=CITIZEN, text="11",
+                                       ref=ref) is inbound_sms.Handled.SURVEY
+            s.commit()
+    return answered_by_sms
+
+
 def test_a_survey_the_citizen_answered_by_sms_while_it_rang_asks_nothing(
         ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
     """judge28's trial: the citizen replied 11 to the closing SMS's survey code while the
@@ -383,12 +394,7 @@ def test_a_survey_the_citizen_answered_by_sms_while_it_rang_asks_nothing(
     number = new_ticket(ob_sessions, ob_domain, ob_city, phone=CITIZEN)
     close_ticket(ob_sessions, ob_domain, ob_city, number)
 
-    def answered_by_sms() -> None:
-        with ob_sessions() as s:
-            assert inbound_sms.receive(session=s, domain=ob_domain, sender=CITIZEN, text="11",
-                                       ref="sms-while-ringing") is inbound_sms.Handled.SURVEY
-            s.commit()
-
+    answered_by_sms = _survey_reply_by_sms(ob_sessions, ob_domain, "sms-while-ringing")
     call = _called_while_acted_on(ob_sessions, ob_domain, number, Kind.SURVEY_CALL, CITIZEN,
                                   "22", answered_by_sms)
     t = ticket(ob_sessions, number)
@@ -401,6 +407,52 @@ def test_a_survey_the_citizen_answered_by_sms_while_it_rang_asks_nothing(
     assert call.data["keys"] is None  # the questions were never asked
     assert call.note is not None and "作答" in call.note and "未再提问" in call.note
     assert "驳回" not in call.note
+
+class AnsweredBetweenTheKeys(ScriptedDialer):
+    """A scripted phone on which ``act`` happens after the first key and before the second
+    is taken (the citizen's SMS reply landing mid-call)."""
+
+    def __init__(self, scripts: dict[str, Script], act: Callable[[], None]) -> None:
+        super().__init__(scripts)
+        self.act = act
+
+    def call(self, *, to: str, conversation: Conversation) -> CallResult:
+        pressed = conversation.pressed
+
+        def between(keys: str) -> object:
+            if len(keys) == 2:
+                self.act()
+            return pressed(keys)
+
+        conversation.pressed = between  # type: ignore[method-assign]
+        return super().call(to=to, conversation=conversation)
+
+
+def test_a_survey_the_citizen_answered_by_sms_between_the_two_keys_says_so(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """review60: the citizen's SMS reply 11 landed between the call's two keys. The second
+    key's effect found the ticket surveyed and took it for moved: the trail said "回访期间
+    工单已驳回重办或变更", which nobody had done. The call's keys and its questions now read
+    the reason from one rule (``outbound.survey.not_counted``): answered another way."""
+    number = new_ticket(ob_sessions, ob_domain, ob_city, phone=CITIZEN)
+    close_ticket(ob_sessions, ob_domain, ob_city, number)
+
+    answered_by_sms = _survey_reply_by_sms(ob_sessions, ob_domain, "sms-between-keys")
+    dialer = AnsweredBetweenTheKeys({CITIZEN: Script(["22"])}, answered_by_sms)
+    drive(make_worker(ob_sessions, ob_domain, dialer),
+          lambda: any(t.status in ("done", "cancelled")
+                      for t in tasks(ob_sessions, number, Kind.SURVEY_CALL)))
+    (call,) = [e for e in events(ob_sessions, number)
+               if e.action == "outbound_call" and e.data["kind"] == Kind.SURVEY_CALL]
+    with ob_sessions() as s:
+        (result,) = s.scalars(select(SurveyResult).where(
+            SurveyResult.ticket_id == ticket(ob_sessions, number).id)).all()
+        assert (result.resolved, result.satisfied, result.call_ref) == (
+            True, True, "sms:sms-between-keys")
+    assert call.data is not None and call.data.get("not_counted") == "answered"
+    assert call.note is not None and "短信" in call.note and "未计入" in call.note
+    assert "驳回" not in call.note and "未再提问" not in call.note
+
 
 def test_a_sign_reminder_keyed_after_the_ticket_was_returned_says_the_key_did_nothing(
         ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -63,12 +64,44 @@ def tell(config: pytest.Config, calls: Sequence[str]) -> None:
     tmp.replace(path)
 
 
+# What the bound reads of xdist's loadscope scheduler: none of it is xdist's public API
+# (pyproject pins the range it was tested with, constraints.txt the version). Without one
+# of them the bound would stop silently or stop the run with an internal error: the run
+# goes on with xdist's own scheduler instead, and says so in one line (review60).
+_METHODS = ("_assign_work_unit", "_split_scope", "mark_test_complete", "remove_node")
+_STATE = ("workqueue", "assigned_work", "registered_collections", "nodes")
+
+
+def _say(config: pytest.Config, line: str) -> None:
+    """One line on the controller's terminal (stderr without one)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(line, yellow=True)
+    else:
+        print(line, file=sys.stderr)
+
+
+def _missing(base: type, made: Any) -> list[str]:
+    """The internals the bound needs that ``base`` (and ``made``, one of its schedulers)
+    lack."""
+    missing = [name for name in _METHODS if not callable(getattr(base, name, None))]
+    missing += [name for name in _STATE if not hasattr(made, name)]
+    if not callable(getattr(getattr(made, "workqueue", None), "move_to_end", None)):
+        missing.append("workqueue.move_to_end")
+    return missing
+
+
 def scheduler(config: pytest.Config, log: Any) -> Any:
     """loadgroup with the bound, for ``pytest_xdist_make_scheduler``; None for any other
-    --dist (xdist's own then)."""
+    --dist, or for an xdist without the internals the bound needs (xdist's own then)."""
     if config.getoption("dist", None) != "loadgroup" or not os.environ.get(_ENV):
         return None
-    from xdist.scheduler import LoadGroupScheduling
+    try:
+        from xdist.scheduler import LoadGroupScheduling
+    except ImportError:
+        _say(config, "calls_at_once: this pytest-xdist has no LoadGroupScheduling; "
+                     "real-call tests are not bounded in flight (xdist's own scheduler)")
+        return None
 
     class BoundedCalls(LoadGroupScheduling):  # type: ignore[misc]
         def __init__(self) -> None:
@@ -98,7 +131,10 @@ def scheduler(config: pytest.Config, log: Any) -> Any:
                 if other is not None:
                     self.workqueue.move_to_end(other, last=False)
             scope = next(iter(self.workqueue))
-            if scope in calls:
+            # Only a call still to run: xdist puts a crashed worker's units back in the
+            # queue, the ones it completed too; one of those handed out again runs nothing,
+            # and counted in flight it never left the count (review60).
+            if scope in calls and not all(self.workqueue[scope].values()):
                 self._in_flight.add(scope)
             super()._assign_work_unit(node)
 
@@ -113,4 +149,14 @@ def scheduler(config: pytest.Config, log: Any) -> Any:
             self._in_flight.difference_update(self.assigned_work.get(node, {}))
             return super().remove_node(node)  # type: ignore[no-any-return]
 
-    return BoundedCalls()
+    try:
+        bounded = BoundedCalls()
+    except TypeError:  # its constructor takes other arguments now
+        bounded = None
+    missing = _missing(LoadGroupScheduling, bounded) if bounded is not None else ["__init__"]
+    if missing:
+        _say(config, "calls_at_once: this pytest-xdist lacks "
+                     f"{', '.join(missing)}; real-call tests are not bounded in flight "
+                     "(xdist's own loadgroup scheduler)")
+        return None
+    return bounded
