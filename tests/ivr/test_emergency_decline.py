@@ -24,8 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
-from ivr import call_flow
-from ivr import intake as intake_module
+from ivr import call_flow, callrecords
 from ivr import prompts as P
 from ivr.call_flow import IvrServices, State
 from ivr.callrecords import CallOutcome
@@ -209,8 +208,8 @@ def test_a_declined_call_cut_by_a_crash_is_recovered_as_declined(
     # The process that ran the dialogue is gone, and with it its record of the calls it
     # held (``ivr.intake.held_here``), which keeps recovery off a call still up here: every
     # scripted call of this worker's earlier tests has this call id too.
-    with intake_module._HELD_LOCK:
-        intake_module._HELD.clear()
+    with callrecords._HELD_LOCK:
+        callrecords._HELD.clear()
     kept = spool.path(call_id).read_bytes()
     for _ in range(2):
         assert recover_spool(sessions=services.sessions, domain=services.domain, spool=spool,
