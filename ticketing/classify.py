@@ -116,6 +116,11 @@ class Rule:
     # the scale of what the cue names ("暖气片漏水…滴滴答答的" is a drip, not a burst), and
     # a scale word is often said a clause after the cue.
     unless_call: re.Pattern[str] | None = None
+    # One per pattern (empty: none has one): as ``unless_call``, for that pattern alone. A
+    # pattern written as a table (``{ pattern = '…', unless_call = ['…'] }``) has it: a bang
+    # in the street the caller then names fireworks, not a cylinder swelling the same call
+    # names beside them (mend62, review63).
+    pattern_unless_call: tuple[re.Pattern[str] | None, ...] = ()
     # An urgent or emergency cue fires only for a danger present now (see NotNow).
     now_only: bool = False
     # Each of these somewhere in the call, or no cue of the rule fires: the situation the cue
@@ -610,18 +615,17 @@ def _parse_rule(
         raise ValueError(
             f"{path}: rule {rule_id}: {target_key} {target!r} is not one of {sorted(allowed)}"
         )
+    entries = [p if isinstance(p, Mapping) else {"pattern": p} for p in raw.get("patterns", [])]
     try:
-        patterns = tuple(re.compile(p) for p in raw.get("patterns", []))
-    except re.error as exc:
+        patterns = tuple(re.compile(p["pattern"]) for p in entries)
+    except (re.error, KeyError) as exc:
         raise ValueError(f"{path}: rule {rule_id}: bad pattern: {exc}") from exc
     keywords = tuple(raw.get("keywords", []))
     if not keywords and not patterns:
         raise ValueError(f"{path}: rule {rule_id}: needs keywords or patterns")
-    try:
-        unless_call = (re.compile("|".join(f"(?:{p})" for p in raw["unless_call"]))
-                       if raw.get("unless_call") else None)
-    except re.error as exc:
-        raise ValueError(f"{path}: rule {rule_id}: bad unless_call: {exc}") from exc
+    unless_call = _call_pattern(raw.get("unless_call"), path, rule_id)
+    pattern_unless_call = tuple(_call_pattern(p.get("unless_call"), path, rule_id)
+                                for p in entries)
     try:
         when_call = tuple(re.compile(p) for p in raw.get("when_call", []))
     except re.error as exc:
@@ -636,12 +640,22 @@ def _parse_rule(
         negatable=bool(raw.get("negatable", negatable)),
         unless=tuple(raw.get("unless", [])),
         unless_call=unless_call,
+        pattern_unless_call=(pattern_unless_call if any(pattern_unless_call) else ()),
         when_call=when_call,
         now_only=bool(raw.get("now_only", now_only)),
         quiet_when_made_safe=bool(raw.get("quiet_when_made_safe", False)),
         unless_over_match=bool(raw.get("unless_over_match", False)),
         gives_way=bool(raw.get("gives_way", False)),
     )
+
+
+def _call_pattern(alternatives: list[str] | None, path: Path,
+                  rule_id: str) -> re.Pattern[str] | None:
+    """An ``unless_call`` list as one pattern (none for an empty or missing list)."""
+    try:
+        return re.compile("|".join(f"(?:{p})" for p in alternatives)) if alternatives else None
+    except re.error as exc:
+        raise ValueError(f"{path}: rule {rule_id}: bad unless_call: {exc}") from exc
 
 
 def _alternation(words: Iterable[str]) -> str:
@@ -1041,6 +1055,12 @@ def _quiet(start: int, end: int, spans: tuple[Span, ...]) -> bool:
     return False
 
 
+def _said(words: re.Pattern[str] | None, text: str, rules: ClassificationRules) -> bool:
+    """Whether ``words`` (an ``unless_call``) are said somewhere in the call, not negated."""
+    return words is not None and any(not _negated(text, m.start(), rules)
+                                     for m in words.finditer(text))
+
+
 def _rule_hits(rule: Rule, text: str, rules: ClassificationRules,
                quiet: tuple[Span, ...] = ()) -> list[str]:
     """Distinct cues of ``rule`` present in ``text`` (at least once not negated, excepted or,
@@ -1049,8 +1069,7 @@ def _rule_hits(rule: Rule, text: str, rules: ClassificationRules,
     keywords = rule.keywords if screen is not None and screen.search(text) else ()
     if not keywords and not rule.patterns:
         return []
-    if rule.unless_call and any(not _negated(text, m.start(), rules)
-                                for m in rule.unless_call.finditer(text)):
+    if _said(rule.unless_call, text, rules):
         return []
     if not all(p.search(text) for p in rule.when_call):
         return []
@@ -1074,7 +1093,9 @@ def _rule_hits(rule: Rule, text: str, rules: ClassificationRules,
                 hits.append(kw)
                 break
             start = text.find(kw, start + 1)
-    for pattern in rule.patterns:
+    for i, pattern in enumerate(rule.patterns):
+        if rule.pattern_unless_call and _said(rule.pattern_unless_call[i], text, rules):
+            continue
         for m in pattern.finditer(text):
             if fires(m.start(), m.end()):
                 hits.append(m.group(0))
