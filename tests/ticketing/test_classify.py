@@ -463,6 +463,10 @@ still = ['还在']
         ("[not_now]\nstill = ['(还']\n", "not_now: bad pattern"),
         ("[not_now]\nahead_patterns = ['(万一']\n", "not_now: bad pattern"),
         ("[not_now]\nframe_patterns = ['(收了']\n", "not_now: bad pattern"),
+        ('[[category_rules]]\nid = "x"\ncategory = "water"\n'
+         "patterns = [{ pattern = '停水', unless_call = ['(缴费'] }]\n", "bad unless_call"),
+        ('[[category_rules]]\nid = "x"\ncategory = "water"\n'
+         "patterns = [{ unless_call = ['缴费'] }]\n", "bad pattern"),
     ],
 )
 def test_bad_rule_file_fails_at_load(tmp_path: Path, body: str, message: str) -> None:
@@ -470,6 +474,19 @@ def test_bad_rule_file_fails_at_load(tmp_path: Path, body: str, message: str) ->
     path.write_text(body, encoding="utf-8")
     with pytest.raises(ValueError, match=message):
         load_rules(path)
+
+
+def test_a_patterns_own_unless_call_stops_that_pattern_alone(tmp_path: Path) -> None:
+    """A pattern written as a table has its own ``unless_call`` (mend62: fireworks explain a
+    bang in the street, not a cylinder swelling told in the same call)."""
+    path = tmp_path / "rules.toml"
+    path.write_text('[[category_rules]]\nid = "x"\ncategory = "water"\n'
+                    "patterns = ['停水', { pattern = '没水', unless_call = ['缴费'] }]\n",
+                    encoding="utf-8")
+    rules = load_rules(path)
+    assert classify("家里没水了", rules).category == "water"
+    assert classify("家里没水了，想问缴费", rules).category != "water"
+    assert classify("家里停水了，想问缴费", rules).category == "water"
 
 
 # --- shared corpus ----------------------------------------------------------------------
