@@ -226,7 +226,9 @@ class NotNow:
     seen_ends: re.Pattern[str] | None = None
     # What ends a story's stretch, where it differs from a report's: a plot turns (突然) inside
     # the story ("看了个电影，电梯突然坠落"), a report's 突然 turns to the caller's own time.
-    # Unset: ``seen_ends``. Twenty-fifth round (cls28).
+    # Both read the words they share from one list (``told_ends`` in the rule file: the lead,
+    # twenty-sixth round, after mend62 had to change one word in two copies). Twenty-fifth
+    # round (cls28).
     stories_ends: re.Pattern[str] | None = None
     seen_reach: int = 15
     # In the cue's clause, from the match on: an animal or a thing is the one in trouble
@@ -554,9 +556,9 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
     try:
         for key in ("over_patterns", "frame_patterns", "still", "ongoing", "ahead_patterns",
                     "ahead_ends", "hazard_only", "habit", "unhurt", "made_safe", "asked",
-                    "frame_spans", "treated", "seen", "stories", "seen_told", "seen_ends",
-                    "stories_ends", "not_person", "person", "person_state", "not_person_ends",
-                    "drills_real", "drills_feigned", "feared"):
+                    "frame_spans", "treated", "seen", "stories", "seen_told", "told_ends",
+                    "seen_ends", "stories_ends", "not_person", "person", "person_state",
+                    "not_person_ends", "drills_real", "drills_feigned", "feared"):
             for pattern in raw.get(key, []):
                 re.compile(pattern)
         return NotNow(
@@ -579,8 +581,8 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
             seen=one([], raw.get("seen", [])),
             stories=one([], raw.get("stories", [])),
             seen_told=one([], raw.get("seen_told", [])),
-            seen_ends=one([], raw.get("seen_ends", [])),
-            stories_ends=one([], raw.get("stories_ends", [])),
+            seen_ends=one([], [*raw.get("told_ends", []), *raw.get("seen_ends", [])]),
+            stories_ends=one([], [*raw.get("told_ends", []), *raw.get("stories_ends", [])]),
             seen_reach=int(raw.get("seen_reach", 15)),
             not_person=one([], raw.get("not_person", [])),
             person=one([], raw.get("person", [])),
