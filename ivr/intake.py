@@ -53,15 +53,17 @@ from ticketing.deadlines import URGENCY_LABELS, Urgency
 from ticketing.inputs import InvalidInput, strip_unsafe
 from ticketing.intake_model import Understanding
 from ticketing.models import Ticket, TicketEvent, utcnow
-from ticketing.phones import KEYED_DIGITS, normalise
+from ticketing.phones import LONGEST_KEYED, normalise
 
 log = logging.getLogger("hotline.ivr.intake")
 
-# Digits taken for a callback number (SIP keys, Twilio's <Gather numDigits>): one past the
-# longest a number is keyed at home (phones.KEYED_DIGITS, 12: 075512345678), so a number
-# keyed a digit too long is refused by phones.callback_number as what it is, never cut to a
-# number the caller did not key (loose28; it was 16).
-MAX_CALLBACK_DIGITS = KEYED_DIGITS + 1
+# Digits a callback number is read to (SIP keys, Twilio's digits): one past the longest
+# entry that can be a number (phones.LONGEST_KEYED, 16: 0086 075512345678), so an entry
+# keyed too long is refused by phones.callback_number as what it is, never cut to a number
+# the caller did not key. The entry itself is read to its # (or the pause): a read that
+# stopped at a digit count left the rest queued, to cut off the error prompt and answer the
+# next try (mend61, review62).
+MAX_CALLBACK_DIGITS = LONGEST_KEYED + 1
 PREFERENCE_LABELS = {"confidential": "身份保密", "no_contact": "不要回访"}
 # A call record's note while its recording could not be fetched from the carrier, followed
 # by the URL to fetch it from (``CallJournal.recording_url``); cleared once it is fetched.
