@@ -94,7 +94,8 @@ class StreamingTranscriber:
         self.frame_bytes = sample_rate * frame_ms // 1000 * 2
         self.gate: EnergyGate | None = None
         if vad:
-            self.gate = gate if gate is not None else EnergyGate(frame_ms=frame_ms)
+            self.gate = gate if gate is not None else EnergyGate(frame_ms=frame_ms,
+                                                                  sample_rate=sample_rate)
         self.partial_interval = partial_interval
         self.postprocess = postprocess
         # A bad grammar fails here, not at the first audio.

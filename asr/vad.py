@@ -13,6 +13,7 @@ gate after a few seconds while a speaker's syllables, far above the floor, keep 
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from array import array
@@ -37,27 +38,38 @@ def frame_rms(frame: bytes) -> float:
 # fundamental and its harmonics; speech spreads its energy over many).
 FAX_TONES_HZ = (1062.0, 1081.0, 1100.0, 1119.0, 1138.0, 2085.0, 2100.0, 2115.0)
 FAX_TONE_SHARE = 0.75
-_fax_basis: Any = None
+
+
+@functools.lru_cache(maxsize=16)
+def _fax_basis(n: int, sample_rate: int) -> Any:
+    """The tones' cosines and sines over a frame of ``n`` samples at ``sample_rate``: one
+    read-only array per (size, rate), shared by every call's thread. Before (review62) one
+    module-level array was checked, then used, and rebuilt when another thread's frame size
+    differed: a thread could multiply its frame by the other size's basis."""
+    import numpy as np
+
+    t = np.arange(n)[:, None] / sample_rate
+    phase = 2 * np.pi * t * np.array(FAX_TONES_HZ)[None, :]
+    basis = np.hstack((np.cos(phase), np.sin(phase))) * (np.sqrt(2) / n)
+    basis.flags.writeable = False
+    return basis
 
 
 def fax_tone(frame: bytes, sample_rate: int = 8000) -> bool:
-    """Whether a 16-bit frame is a fax machine's CNG or CED tone (``FAX_TONES_HZ``)."""
+    """Whether a 16-bit frame at ``sample_rate`` is a fax machine's CNG or CED tone
+    (``FAX_TONES_HZ``)."""
     import numpy as np  # the gate's hot path reads it only for loud frames
 
-    global _fax_basis
     x = np.frombuffer(frame[: len(frame) // 2 * 2], dtype="<i2").astype(np.float64)
     n = len(x)
     if n < 64:
         return False
-    if _fax_basis is None or _fax_basis.shape[0] != n:
-        t = np.arange(n)[:, None] / sample_rate
-        phase = 2 * np.pi * t * np.array(FAX_TONES_HZ)[None, :]
-        _fax_basis = np.hstack((np.cos(phase), np.sin(phase))) * (np.sqrt(2) / n)
+    basis = _fax_basis(n, sample_rate)
     x = x - x.mean()
     total = float(x @ x) / n
     if total <= 0.0:
         return False
-    y = x @ _fax_basis
+    y = x @ basis
     k = len(FAX_TONES_HZ)
     power = y[:k] ** 2 + y[k:] ** 2
     # Neighbouring bins see the same tone (a 20 ms frame's bins are 50 Hz wide): the
@@ -83,8 +95,12 @@ class EnergyGate:
         attack_frames: int = 2,
         preroll_ms: int = 300,
         hangover_ms: int = 600,
+        sample_rate: int = 8000,
     ) -> None:
         self.frame_ms = frame_ms
+        # The frames' rate, for the fax tones' frequencies (a 16 kHz stream's gate read
+        # them at 8 kHz before: 1100 Hz looked for at 550 Hz; review62).
+        self.sample_rate = sample_rate
         self.min_rms = min_rms  # below this a frame is never speech (μ-law idle is ~0-20)
         self.ratio = ratio  # speech must be this far above the noise floor
         self.attack_frames = attack_frames  # consecutive loud frames needed to open
@@ -110,7 +126,7 @@ class EnergyGate:
     def process(self, frame: bytes) -> GateDecision:
         rms = frame_rms(frame)
         loud = rms > self.threshold
-        if loud and fax_tone(frame):
+        if loud and fax_tone(frame, self.sample_rate):
             # Loud, but a fax machine's tone: never speech, so a fax call is no complaint
             # (loose28: each became a "（录音待转写）" ticket in the manual queue).
             self.fax_frames += 1

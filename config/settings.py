@@ -306,11 +306,13 @@ class IvrSettings(BaseModel):
     # a minute, what a caller holds in mind before choosing; every sample answer fits.
     kb_part_chars: int = Field(default=120, ge=40, le=2000)
     # Ticket numbers callers nobody vouched for may key in (key 1) from one network address
-    # in an hour, across calls (3 a call besides: ivr.ticket_lookup). In direct mode every
-    # caller of a carrier trunk comes from its address, so this is the whole trunk's: high
-    # enough that a busy trunk's citizens do not reach it, low enough that one caller
-    # cannot walk a day's sequential numbers. Better: the trunk in sip.trusted_sources
-    # (its callers then counted by call alone; docs/sip.md). Was 6, fixed (review53).
+    # in an hour, across calls (3 a call besides: ivr.ticket_lookup), and from one caller
+    # number as well. A trunk not in sip.trusted_sources is counted as one address (on SIP
+    # its INVITEs' source, on Twilio the SipSourceIp of a SIP/BYOC trunk), so this is then
+    # the whole trunk's: high enough that a busy trunk's citizens do not reach it, low
+    # enough that one caller cannot walk a day's sequential numbers. Better: the trunk in
+    # sip.trusted_sources, on both carriers (its callers then counted by their number and
+    # call; docs/sip.md, docs/twilio.md). Was 6, fixed (review53).
     ticket_numbers_per_address: int = Field(default=30, ge=1)
 
     @model_validator(mode="after")

@@ -155,7 +155,7 @@ _ANY = frozenset({State.HANGUP})  # every live state may lose its caller
 # choices, each said back, and slips. Without a bound, a line keying on (a stuck key, a
 # caller or a script pressing * every few seconds) held the menu and the line for ever.
 MAX_PREFERENCE_KEYS = 6
-# Keys one callback number may take (``Dialogue._keyed_digits``): the longest number and a
+# Keys one callback number may take (``Dialogue._keyed_digits``): the longest entry and a
 # few slips. "*" and the letter keys are no digit and were not counted, so a line keying
 # them every few seconds held the question, and the line, for ever.
 MAX_CALLBACK_KEYS = MAX_CALLBACK_DIGITS + 4
@@ -503,17 +503,20 @@ class Dialogue:
 
     def _keyed_digits(self) -> str | None:
         """Digits keyed until # (or a pause of ``confirm_timeout_seconds``, or
-        ``MAX_CALLBACK_KEYS`` keys); None when the caller hung up."""
+        ``MAX_CALLBACK_KEYS`` keys); None when the caller hung up. Read to the #, however
+        many digits: one that stopped at a digit count (loose28, 13) left the rest of a long
+        entry queued, the # cut off the error prompt and answered the next try as "no
+        number" (review62). An entry cut by the key bound leaves nothing for the next read
+        either: what is still queued is set aside."""
         digits = ""
         for _ in range(MAX_CALLBACK_KEYS):
-            if len(digits) >= MAX_CALLBACK_DIGITS:
-                break
             key = self._key(timeout=self.sip.confirm_timeout_seconds)
             if self.call.ended and key is None:
                 return None
             if key is None or key == "#":
-                break
+                return digits
             digits += keyed_digits(key)
+        self._drop_keys()
         return digits
 
     def _recording_failed(self) -> None:

@@ -24,6 +24,7 @@ import logging
 import os
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,15 +56,17 @@ from ticketing.deadlines import URGENCY_LABELS, Urgency
 from ticketing.inputs import InvalidInput, strip_unsafe
 from ticketing.intake_model import Understanding
 from ticketing.models import Ticket, TicketEvent, utcnow
-from ticketing.phones import KEYED_DIGITS, normalise
+from ticketing.phones import LONGEST_KEYED, normalise
 
 log = logging.getLogger("hotline.ivr.intake")
 
-# Digits taken for a callback number (SIP keys, Twilio's <Gather numDigits>): one past the
-# longest a number is keyed at home (phones.KEYED_DIGITS, 12: 075512345678), so a number
-# keyed a digit too long is refused by phones.callback_number as what it is, never cut to a
-# number the caller did not key (loose28; it was 16).
-MAX_CALLBACK_DIGITS = KEYED_DIGITS + 1
+# Digits a callback number is read to (SIP keys, Twilio's digits): one past the longest
+# entry that can be a number (phones.LONGEST_KEYED, 16: 0086 075512345678), so an entry
+# keyed too long is refused by phones.callback_number as what it is, never cut to a number
+# the caller did not key. The entry itself is read to its # (or the pause): a read that
+# stopped at a digit count left the rest queued, to cut off the error prompt and answer the
+# next try (mend61, review62).
+MAX_CALLBACK_DIGITS = LONGEST_KEYED + 1
 PREFERENCE_LABELS = {"confidential": "身份保密", "no_contact": "不要回访"}
 # A call record's note while its recording could not be fetched from the carrier, followed
 # by the URL to fetch it from (``CallJournal.recording_url``); cleared once it is fetched.
@@ -817,15 +820,33 @@ def _spoken(j: CallJournal) -> bool:
     dispatched, and its SMS, where the same silence on a live call is no ticket (and a
     recording under a second was none, whatever it held)."""
     from ivr.audio import holds_speech  # the call's audio module; only recovery reads it
+
+    # Unreadable: kept, a person can listen (as before).
+    return _recording_is(j, holds_speech, unreadable=True)
+
+
+def _silent_outcome(j: CallJournal) -> CallOutcome:
+    """How a call cut by a crash with no speech ended: ``no_speech`` when its recording is a
+    fax machine's tones (``ivr.audio.fax_only``), as the live SIP call and Twilio end it;
+    ``abandoned`` otherwise. Before (review62) a fax call cut by a crash was ``abandoned``."""
+    from ivr.audio import fax_only
+
+    fax = _recording_is(j, fax_only, unreadable=False)
+    return CallOutcome.NO_SPEECH if fax else CallOutcome.ABANDONED
+
+
+def _recording_is(j: CallJournal, judge: Callable[[bytes], bool], *, unreadable: bool
+                  ) -> bool:
+    """``judge`` on the recording of a call cut by a crash; False without one."""
     from telephony.media.wav import read_wav_pcm16
 
     if not j.recording_path or not Path(j.recording_path).exists():
         return False
     try:
-        return holds_speech(read_wav_pcm16(j.recording_path))
-    except Exception as exc:  # unreadable: keep it, a person can listen (as before)
-        log.error("call %s: recording unreadable for speech: %s", j.call_id, exc)
-        return True
+        return judge(read_wav_pcm16(j.recording_path))
+    except Exception as exc:
+        log.error("call %s: recording unreadable: %s", j.call_id, exc)
+        return unreadable
 
 
 def recover_spool(*, sessions: sessionmaker[Session], domain: Domain, spool: Spool,
@@ -876,7 +897,7 @@ def recover_spool(*, sessions: sessionmaker[Session], domain: Domain, spool: Spo
                 j.outcome = CallOutcome.TICKET.value
                 j.asr_error = j.asr_error or "call interrupted by a service restart"
             else:
-                j.outcome = CallOutcome.ABANDONED.value
+                j.outcome = _silent_outcome(j).value
             # Kept at once: repair_wav just moved the recording's time to now, and a settle
             # that fails (the database down at restart) would have the next pass date the
             # call's end to this recovery, not to when the process died.

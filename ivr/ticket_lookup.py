@@ -184,10 +184,11 @@ class KeyedLookups:
 
     def open(self, *keys: str) -> bool:
         """Whether every one of ``keys`` (``keyed_count_keys``) has a try left now (nothing
-        counted): asked before the caller is asked for a number. None known (a call handle
-        no SIP front end made, a trusted relay that names none, a withheld number): not
-        counted here, the call's own cap still holds; one bucket for all such calls would
-        refuse every one of them."""
+        counted): asked before the caller is asked for a number. None known (a trusted trunk
+        or relay that names no caller, on SIP or as Twilio's ``SipSourceIp``
+        (``floodguard.counted_source``); a Twilio PSTN caller; a withheld number behind a
+        trusted trunk): not counted here, the call's own cap still holds; one bucket for all
+        such calls would refuse every one of them."""
         known = _known(keys)
         if not known:
             return True

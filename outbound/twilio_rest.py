@@ -136,10 +136,11 @@ def unknown_create_window(settings: Settings) -> timedelta:
 def claims_unknown_create(pending: Any, form: dict[str, str], *, now: datetime,
                           settings: Settings) -> bool:
     """Whether a signed webhook's form is the call a pending unknown create asked for:
-    the same To and From, an outbound REST call (when Twilio says), in the window."""
+    the same To and From, an outbound REST call (Twilio's ``Direction``, on every call
+    webhook: a form without it claims nothing; mend61), in the window."""
     if not isinstance(pending, dict) or not form.get("CallSid"):
         return False
-    if form.get("Direction") not in (None, "outbound-api"):
+    if form.get("Direction") != "outbound-api":
         return False
     if (form.get("To"), form.get("From")) != (pending.get("to"), pending.get("from")):
         return False

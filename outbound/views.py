@@ -50,11 +50,17 @@ router = APIRouter(prefix="/api/v1/outbound", tags=["outbound"])
 
 # --- Twilio webhooks -------------------------------------------------------------------
 #
-# Checked in this order, and nothing changes before all pass:
-# 1. telephony.twilio.signature (no auth token refuses everything) -> 403;
-# 2. the attempt is ours to act on: it exists and is a Twilio call (404), it has not ended
-#    (409), and the form's CallSid is the call our REST request created (403). The status
-#    callback ends the attempt, so a replay of it (or of any webhook) afterwards is a 409.
+# Checked in this order:
+# 1. telephony.twilio.signature (no auth token refuses everything) -> 403: nothing changes
+#    before it passes;
+# 2. the attempt is ours to act on (``_attempt_of``, the one check): it exists and is a
+#    Twilio call (404), it has not ended (409), and the form's CallSid is the call our REST
+#    request created (403). The one write before the CallSid check is the claim of an
+#    attempt whose create went unanswered and unlisted (``_claim_unknown_create``): on the
+#    same ``_attempt_of``, and only by the call that create asked for (signed, outbound-api,
+#    same To and From, in the create's window: ``claims_unknown_create``), which is then
+#    the attempt's CallSid. The status callback ends the attempt, so a replay of it (or of
+#    any webhook) afterwards is a 409.
 
 # Twilio may fetch /voice (or post a quick "failed" status) before the dialer has stored
 # the CallSid its REST request returned; wait this long for it.
@@ -86,15 +92,22 @@ async def _signed_form(request: Request) -> dict[str, str]:
     return params
 
 
-def _bound_attempt(*, session: Session, attempt_id: int, call_sid: str | None
-                   ) -> OutboundAttempt:
-    """The attempt this webhook may act on, locked for the caller's transaction."""
+def _attempt_of(session: Session, attempt_id: int) -> OutboundAttempt:
+    """The live Twilio call attempt a webhook names, locked for the caller's transaction:
+    the one check of the claim and of every webhook (``_bound_attempt``)."""
     attempt = session.scalars(select(OutboundAttempt).where(OutboundAttempt.id == attempt_id)
                               .with_for_update()).first()
     if attempt is None or attempt.channel != "call" or attempt.carrier != TwilioDialer.name:
         raise _Refused(404, "not_found", f"no Twilio call attempt {attempt_id}")
     if attempt.ended_at is not None:
         raise _Refused(409, "call_ended", f"call attempt {attempt_id} has already ended")
+    return attempt
+
+
+def _bound_attempt(*, session: Session, attempt_id: int, call_sid: str | None
+                   ) -> OutboundAttempt:
+    """The attempt this webhook may act on, locked for the caller's transaction."""
+    attempt = _attempt_of(session, attempt_id)
     if not call_sid or attempt.call_ref != call_sid:
         raise _Refused(403, "forbidden", f"CallSid does not belong to attempt {attempt_id}")
     return attempt
@@ -104,10 +117,11 @@ def _claim_unknown_create(request: Request, attempt_id: int, form: dict[str, str
     """A signed webhook of the call an unanswered, unlisted create asked for claims its
     attempt: its CallSid becomes the attempt's, once (outbound.twilio_rest)."""
     with transaction(request.app.state.sessions) as session:
-        attempt = session.scalars(select(OutboundAttempt)
-                                  .where(OutboundAttempt.id == attempt_id)
-                                  .with_for_update()).first()
-        if attempt is None or attempt.call_ref or attempt.ended_at is not None:
+        try:
+            attempt = _attempt_of(session, attempt_id)
+        except _Refused:
+            return  # refused as such by _bound_attempt next
+        if attempt.call_ref:
             return
         pending = (attempt.data or {}).get(UNKNOWN_CREATE)
         if not claims_unknown_create(pending, form, now=datetime.now(UTC),

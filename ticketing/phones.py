@@ -267,16 +267,35 @@ def dial_forms(phone: str) -> dict[str, str]:
 # keyed on a keypad is 12 digits at most (0755 1234 5678).
 NATIONAL_DIGITS = 11
 KEYED_DIGITS = NATIONAL_DIGITS + 1
+# China's country code as a keypad keys it ("+" cannot be keyed): 0086 or 86 before the
+# number (mend61: a caller keying 86 13912345678 means that mobile, as ``normalise`` reads
+# it for the API). The longest entry that can be a number: 0086 and a number keyed at home.
+COUNTRY_CODE_KEYED = ("0086", "86")
+LONGEST_KEYED = len(COUNTRY_CODE_KEYED[0]) + KEYED_DIGITS
+
+
+def _keyed_too_long(raw: str) -> bool:
+    """Digits alone longer than any number keyed at home (``KEYED_DIGITS``), unless they are
+    China's country code keyed before one (``86 13912345678``, ``0086 13912345678``, a
+    landline ``0086 755 12345678``)."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) <= KEYED_DIGITS:
+        return False
+    for prefix in COUNTRY_CODE_KEYED:
+        if raw.startswith(prefix):
+            # The national number after it, a trunk 0 allowed (0086 0755 ... is still one).
+            return len(raw[len(prefix):].removeprefix("0")) > NATIONAL_DIGITS
+    return True
 
 
 def callback_number(raw: str | None) -> str | None:
     """``raw`` in E.164 when the hotline can call a citizen back on it: a mainland mobile or
-    landline (what a caller keys in on the IVR). Service numbers (110, 12345) and foreign
-    numbers are no citizen's callback number; nor are digits alone longer than a number is
-    keyed at home (``KEYED_DIGITS``): ``0086…`` or ``86…`` keyed on a keypad, or a number
-    with a digit too many, is no number the caller can have meant (loose28: keying took
-    16 digits, and ``008613912345678`` passed)."""
-    if raw is not None and raw.isascii() and raw.isdigit() and len(raw) > KEYED_DIGITS:
+    landline (what a caller keys in on the IVR, or Twilio's Gather, or the API takes). Service
+    numbers (110, 12345) and foreign numbers are no citizen's callback number; nor are digits
+    alone longer than a number is keyed (``_keyed_too_long``): a number with a digit too many
+    is no number the caller can have meant (loose28: keying took 16 digits). China's country
+    code keyed before a number (``8613912345678``, ``008613912345678``) is that number, as
+    ``normalise`` reads it (mend61: loose28 refused it, and the caller heard no reason)."""
+    if raw is not None and _keyed_too_long(raw):
         return None
     e164 = normalise(raw)
     if e164 is None or not is_chinese(e164) or is_service_number(e164):

@@ -81,6 +81,12 @@ from ivr.twilio.fetch import (
 )
 from telephony.call import CallerVouch
 from telephony.media.wav import AudioFormatError, read_wav, read_wav_pcm16
+from telephony.sip.floodguard import (
+    counted_source,
+    resolve_trusted,
+    trusted_entries,
+    trusted_networks,
+)
 from ticketing import phones
 from ticketing.context import Domain
 from ticketing.models import Ticket, utcnow
@@ -128,6 +134,9 @@ class TwilioDialogue:
         self.urls = twiml.Urls(settings.twilio.public_base_url)
         # The ticket numbers keyed by callers Twilio did not vouch for, counted across calls
         # in the SIP line's one table (``_keyed_key``: by From).
+        # A SipSourceIp that is a trunk we trust names no caller (``counted_source``): the
+        # SIP front end's trust list, one rule for both carriers.
+        self.trusted_sources = trusted_networks(resolve_trusted(trusted_entries(settings.sip)))
         self.keyed_lookups = KeyedLookups(
             sessions=sessions, read_sessions=read_sessions,
             per_address=settings.ivr.ticket_numbers_per_address)
@@ -157,7 +166,8 @@ class TwilioDialogue:
             if self.calls.find(call_sid) is None:
                 if self.calls.taken(call_sid):  # another carrier's call: not ours to touch
                     return twiml.unknown_call()
-                self.calls.start(call_sid, caller, stir_vouch(verstat), address=address)
+                self.calls.start(call_sid, caller, stir_vouch(verstat),
+                                 address=counted_source(address, self.trusted_sources))
         return twiml.greeting(self.settings, self.urls)
 
     def late(self, call_sid: str) -> str:

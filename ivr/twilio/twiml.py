@@ -14,7 +14,6 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from config.settings import Settings
 from ivr import prompts
-from ivr.intake import MAX_CALLBACK_DIGITS
 from ivr.kb_answer import Part
 from ivr.ticket_lookup import StatusReport
 
@@ -100,8 +99,10 @@ def ask_callback_number(urls: Urls, *, then: str, attempt: int = 1, preface: str
     if preface:
         _say(r, preface)
     action = urls("callback-number", then=then, attempt=attempt)
-    g = r.gather(input="dtmf", finish_on_key="#", timeout=6, action=action, method="POST",
-                 num_digits=MAX_CALLBACK_DIGITS)
+    # No numDigits: the entry is read to its # (or the pause), however long, the SIP rule
+    # (``Dialogue._keyed_digits``): cut at a count, the rest of a long entry was keyed into
+    # nothing, and the caller's # never reached us (mend61).
+    g = r.gather(input="dtmf", finish_on_key="#", timeout=6, action=action, method="POST")
     _say(g, prompts.text("ask_callback_number" if attempt == 1 else "callback_number_invalid"))
     r.redirect(action, method="POST")
     return r.to_xml()

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import gc
+import math
 import random
 import sys
+import threading
 from array import array
 
 import pytest
 
 from asr.stream import Partial, SpeechStarted, UtteranceEnd
-from asr.vad import EnergyGate
+from asr.vad import EnergyGate, fax_tone
 
 pytestmark = pytest.mark.asr
 
@@ -172,3 +174,48 @@ def test_finished_stream_counts_audio_and_decoding_time(engine, phone_speech,
         stream.decoded_seconds)
     assert stream.decoded_seconds > 0
     assert value("hotline_asr_real_time_factor_count") - streams0 == 1
+
+
+def _tone(hz: float, seconds: float, rate: int) -> bytes:
+    return array("h", (int(8000 * math.sin(2 * math.pi * hz * i / rate))
+                       for i in range(int(rate * seconds)))).tobytes()
+
+
+def test_a_stream_gate_reads_fax_tones_at_the_streams_rate(engine) -> None:
+    """review62: the gate read every frame as 8 kHz, so a 16 kHz stream's fax tone (1100 Hz)
+    was looked for at 2200 Hz and taken for speech. The stream's own gate has its rate."""
+    stream = engine.stream(sample_rate=16000)
+    assert stream.gate is not None and stream.gate.sample_rate == 16000
+    cng, frame = _tone(1100, 1.0, 16000), 640  # 20 ms at 16 kHz
+    speech = [stream.gate.process(cng[i:i + frame]).speech
+              for i in range(0, len(cng) - frame + 1, frame)]
+    assert not any(speech) and stream.gate.fax_frames >= 40
+    assert fax_tone(_tone(1100, 0.02, 16000), 16000)
+    assert not fax_tone(_tone(550, 0.02, 16000), 16000)
+
+
+def test_fax_tone_is_safe_across_threads_of_other_frame_sizes() -> None:
+    """review62: one module-level basis was checked, used, and rebuilt for another frame
+    size: two calls' threads of 20 ms and 30 ms frames could multiply by each other's
+    (a shape error). One read-only basis per size and rate now (bounded: 2 x 1500 frames)."""
+    frames = {n: _tone(1100, n / 8000, 8000) for n in (160, 240, 320)}
+    errors: list[BaseException] = []
+
+    def run(sizes: tuple[int, ...]) -> None:
+        try:
+            for i in range(1500):
+                assert fax_tone(frames[sizes[i % len(sizes)]])
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in ((160, 320), (240, 160))]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch as often as a loaded node's may
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []

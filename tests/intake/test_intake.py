@@ -47,15 +47,18 @@ def _dead_sessions() -> sessionmaker[Session]:
     return make_session_factory(engine)
 
 
-def _recording(path: Path, seconds: float, *, spoken: bool = True) -> Path:
+def _recording(path: Path, seconds: float, *, spoken: bool = True, fax: bool = False
+               ) -> Path:
     """A recording left open, as if the process died mid-call: a voice's loudness (a
     syllable of 200 ms, a pause of 100 ms; the live gate's speech) or, not ``spoken``, a
-    line's idle hiss."""
+    line's idle hiss; ``fax``: a calling fax machine's CNG (1100 Hz, 0.5 s on, 3 s off)."""
     rec = CallRecorder(path)
     t = np.arange(int(8000 * seconds)) / 8000
     voiced = (t % 0.3) < 0.2
     wave = np.where(voiced, 3000 * np.sin(2 * np.pi * 220 * t), 0) if spoken else np.full(
         t.shape, 16)
+    if fax:
+        wave = np.where((t % 3.5) < 0.5, 8000 * np.sin(2 * np.pi * 1100 * t), 0)
     rec.write(wave.astype("<i2").tobytes())
     rec.sync()
     return path  # deliberately not closed: as if the process died mid-call
@@ -400,17 +403,20 @@ def test_a_silent_caller_cut_by_a_crash_gets_no_ticket(
     without one (``ivr.audio.enough_speech``). The silent one is now abandoned, no ticket,
     no SMS; the speaking one's ticket stays."""
     spool = Spool(tmp_path / "spool")
-    for call_id, spoken in (("silent", False), ("spoke", True)):
+    for call_id, spoken in (("silent", False), ("spoke", True), ("fax", False)):
         call = CallIntake(sessions=sessions, domain=domain, spool=spool, call_id=call_id,
                           caller="13811112222")
         call.answered()
-        call.recording(_recording(tmp_path / f"{call_id}.wav", 8.5, spoken=spoken))
+        call.recording(_recording(tmp_path / f"{call_id}.wav", 8.5, spoken=spoken,
+                                  fax=call_id == "fax"))
     assert spool.take_over()
     assert sorted(recover_spool(sessions=sessions, domain=domain, spool=spool,
-                                restarted=True)) == ["silent", "spoke"]
+                                restarted=True)) == ["fax", "silent", "spoke"]
     with sessions() as s:
         rec = {r.call_id: r for r in s.scalars(select(CallRecord))}
         assert rec["silent"].outcome == CallOutcome.ABANDONED.value
+        # A fax machine's call ends no_speech, as on a live call (review62: abandoned).
+        assert rec["fax"].outcome == CallOutcome.NO_SPEECH.value and rec["fax"].ticket_id is None
         assert rec["silent"].ticket_id is None and rec["silent"].recording_seconds == 8.5
         assert rec["spoke"].outcome == CallOutcome.TICKET.value and rec["spoke"].ticket_id
     assert _count(sessions, Ticket) == 1

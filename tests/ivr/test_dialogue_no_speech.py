@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from asr.vad import EnergyGate, fax_tone
-from ivr.audio import holds_speech
+from ivr.audio import fax_only, holds_speech
 from ivr.callrecords import CallOutcome
 from tests.ivr.ivrkit import assert_ok
 from tests.support.callers import CallerScript, espeak_pcm16
@@ -97,3 +97,16 @@ def test_the_gate_takes_no_fax_tone_for_speech_and_no_speech_for_a_fax_tone(
     cng = fax_cng(7)
     speech = [gate.process(cng[i:i + 320]).speech for i in range(0, len(cng) - 320, 320)]
     assert not any(speech) and gate.fax_frames >= 40
+
+
+@pytest.mark.parametrize("dbfs", [-50.0, -56.0, -60.0])
+def test_quiet_words_beside_a_fax_tone_are_no_fax(tmp_path: Path, dbfs: float) -> None:
+    """review62: words below the gate's floor (-53 dBFS and under) with a CNG cadence were
+    taken as a fax (no ticket on Twilio), where the same words alone are a ticket. Sound
+    beside the tone's bursts keeps the recording a complaint; the tone alone is a fax."""
+    words = np.frombuffer(quiet_speech(tmp_path, dbfs), dtype="<i2").astype(float)
+    cng = np.frombuffer(fax_cng(len(words) / RATE + 2.0), dtype="<i2").astype(float)
+    mixed = cng.copy()
+    mixed[RATE:RATE + len(words)] += words
+    assert fax_only(cng.astype("<i2").tobytes())
+    assert not fax_only(_pcm(mixed))

@@ -101,6 +101,47 @@ def test_without_a_number_the_caller_keys_one_in_for_the_callback(ivr_factory,
     assert through_line(prompts.pcm("operator_unavailable")) in heard
 
 
+def test_the_country_code_keyed_before_a_mobile_is_that_mobile(ivr_factory,
+                                                               tmp_path: Path) -> None:
+    """86 13912345678#: the mobile, taken at once (review62: the keys stopped at 13 digits,
+    the queued # cut off "您输入的号码有误" and answered the second try as no number, so the
+    caller got no callback and never heard why)."""
+    ivr = ivr_factory(engine=None)
+    sink = harness.RtpSink()
+    script = (CallerScript(tmp_path).wait(0.5).key("0", then_wait=1.5)
+              .dial("8613912345678#", then_wait=0))
+    heard, prompts = _the_mobile_was_taken(ivr, script, sink)
+    assert through_line(prompts.pcm("callback_number_invalid"))[:8000] not in heard
+
+
+def test_an_entry_keyed_too_long_is_read_to_its_hash_and_refused(ivr_factory,
+                                                                 tmp_path: Path) -> None:
+    """Eighteen digits and #: read to the #, refused with "您输入的号码有误" heard whole, and
+    the second try reads only what is keyed after it (review62: the read stopped at 13
+    digits, the other five and the # were taken as the second try)."""
+    ivr = ivr_factory(engine=None)
+    sink = harness.RtpSink()
+    script = (CallerScript(tmp_path).wait(0.5).key("0", then_wait=1.5)
+              .dial("139123456781234567#", then_wait=5.0)  # the error prompt, heard whole
+              .dial("13912345678#", then_wait=0))
+    heard, prompts = _the_mobile_was_taken(ivr, script, sink)
+    assert through_line(prompts.pcm("callback_number_invalid")) in heard
+
+
+def _the_mobile_was_taken(ivr: IvrUnderTest, script: CallerScript, sink: harness.RtpSink
+                          ) -> tuple[bytes, PromptLibrary]:
+    """Run the withheld call: its ticket has the keyed mobile, and the caller heard so;
+    what they heard, and the prompts."""
+    heard = run(anonymous_caller(ivr, script, media_port=str(sink.port)), sink)
+    (rec,) = ivr.wait_record()
+    ticket = ivr.ticket_of(rec)
+    assert ticket is not None
+    assert ticket.caller_phone == "+8613912345678" and ticket.caller_phone_keyed
+    prompts = PromptLibrary(ivr.settings)
+    assert through_line(prompts.pcm("callback_number_taken")) in heard
+    return heard, prompts
+
+
 def test_without_a_number_and_no_callback_wanted_the_ticket_has_no_phone(
         ivr_factory, tmp_path: Path) -> None:
     ivr = ivr_factory(engine=None)

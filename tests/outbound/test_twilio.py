@@ -225,9 +225,13 @@ def test_a_pending_unknown_create_is_claimed_only_by_its_own_call_and_once(
         s.get_one(OutboundAttempt, attempt).data = {"unknown_create": pending}
         s.commit()
     sid, other = "CA" + "1" * 32, "CA" + "2" * 32
-    base = {"CallSid": sid, "To": to, "From": "+861012345", "CallStatus": "in-progress"}
+    base = {"CallSid": sid, "To": to, "From": "+861012345", "CallStatus": "in-progress",
+            "Direction": "outbound-api"}
     before = _attempt_row(sessions, attempt)
-    for form in ({**base, "To": "+8613800000000"}, {**base, "From": "+15550001111"}):
+    # Another number, an inbound call, or a form that does not say (mend61: accepted).
+    without = {k: v for k, v in base.items() if k != "Direction"}
+    for form in ({**base, "To": "+8613800000000"}, {**base, "From": "+15550001111"},
+                 {**base, "Direction": "inbound"}, without):
         _forbidden(hook.post("voice", {"attempt": attempt}, form))
     forged = Hook(hook.client, hook.settings, "not-the-token")
     _forbidden(forged.post("voice", {"attempt": attempt}, base))

@@ -107,7 +107,8 @@ class TwilioStandIn:
 
     def _play(self, sid: str, form: dict[str, str]) -> None:
         behaviour = self.phones.get(form["To"], "no-answer")
-        base = {"CallSid": sid, "AccountSid": "ACtest", "To": form["To"], "From": form["From"]}
+        base = {"CallSid": sid, "AccountSid": "ACtest", "To": form["To"], "From": form["From"],
+                "Direction": "outbound-api"}  # as Twilio's call webhooks say
         if behaviour in ("busy", "no-answer", "failed"):
             self.signed_post(form["StatusCallback"], {**base, "CallStatus": behaviour})
             self.done.append(sid)

@@ -138,10 +138,14 @@ def test_the_shipped_uri_template_dials_the_domestic_form() -> None:
     ("110", None), ("12345", None),  # no citizen is called back on a service number
     ("", None), ("139", None), ("0012025550123", None),
     # China's numbering plan keyed at home, 12 digits at most (loose28): a landline with a
-    # three-digit area code and an 8-digit local number is the longest; the country code
-    # keyed as digits, or a digit too many, is refused, not read as a number.
-    ("075512345678", "+8675512345678"), ("008613912345678", None), ("8613912345678", None),
-    ("0086075512345678", None), ("0139123456780", None),
+    # three-digit area code and an 8-digit local number is the longest; a digit too many is
+    # refused, not read as a number.
+    ("075512345678", "+8675512345678"), ("0139123456780", None), ("1391234567800", None),
+    # China's country code keyed before a number is that number, as ``normalise`` reads it
+    # for the API (mend61, review62: loose28 refused it, one rule for keys and the API).
+    ("008613912345678", MOBILE), ("8613912345678", MOBILE),
+    ("0086075512345678", "+8675512345678"), ("8675512345678", "+8675512345678"),
+    ("00860139123456780", None), ("86139123456780", None), ("0086139123456789012", None),
 ])
 def test_a_keyed_in_callback_number(keyed: str, e164: str | None) -> None:
     assert callback_number(keyed) == e164

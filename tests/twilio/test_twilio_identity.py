@@ -149,6 +149,37 @@ def test_a_from_spoofed_each_call_is_still_counted_by_the_address_twilio_names(
             number[-4:], "已受理")
 
 
+def test_callers_behind_a_trusted_trunk_are_not_counted_as_one_address(
+        make_twilio: Any, sessions: sessionmaker[Session], domain: Domain) -> None:
+    """review62: ``SipSourceIp`` was counted with nothing like SIP's trusted_sources, so
+    behind one carrier SIP/BYOC trunk every caller of the city shared one count. A trunk in
+    ``sip.trusted_sources`` names no caller (``floodguard.counted_source``, the SIP rule):
+    each caller keeps their From's count; an address not trusted is still counted."""
+    twilio = make_twilio(ivr={"ticket_numbers_per_address": 4},
+                         sip={"trusted_sources": ["198.51.100.0/28"]})
+    number = _filed_earlier(sessions, domain)
+
+    def keyed(source: str, caller: str) -> list[str]:
+        call = new_sid("CA")
+        twiml(twilio.post("/twilio/voice", call_form(call, From=caller, SipSourceIp=source)))
+        said = []
+        for digits in ("20991231", "20991232", number):
+            twiml(twilio.post("/twilio/menu", call_form(call, Digits="1", From=caller)))
+            said += says(twiml(twilio.post("/twilio/ticket-number",
+                                           call_form(call, Digits=digits, From=caller))))[:1]
+        return said
+
+    found = prompts.status_item_text(number[-4:], "已受理")
+    unknown, over = prompts.text("status_ticket_unknown"), prompts.text("status_tries_over")
+    # Three citizens through the trusted trunk: 9 numbers, more than the address's 4.
+    for n in range(3):
+        assert keyed("198.51.100.7", f"+861390000{n:04d}") == [unknown, unknown, found]
+    # From an address nobody trusts, the address is counted across Froms as before.
+    said = [*keyed("198.51.100.99", "+8613900001000"), *keyed("198.51.100.99",
+                                                               "+8613900001001")]
+    assert said == [unknown, unknown, found, unknown, over, over]
+
+
 def test_a_star_keyed_in_a_ticket_number_is_ignored_as_on_sip(
         twilio: Twilio, sessions: sessionmaker[Session], domain: Domain) -> None:
     """review55: SIP drops ``*`` from a keyed number, Twilio looked ``*2612…`` up as keyed
