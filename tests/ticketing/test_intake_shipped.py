@@ -345,13 +345,13 @@ def test_evaluation_emergencies_are_handed_to_the_service_they_need(
     298 of heldout-18..24, 280 with the twenty-third round's shipped model; of the 339 of
     heldout-18..25, 314 with the twenty-fourth's. heldout-18..22 became training data in the
     twenty-sixth round: of the 130 of heldout-23..25, 123 with its model; of the 173 of
-    heldout-23..26, 165 with it."""
+    heldout-23..26, 165 with it; of the 214 of heldout-23..27, 200 with it."""
     rules = load_classification()
     emergencies = [r for r in evaluation if r.labels["emergency"] != "none"]
-    assert len(emergencies) == 173
+    assert len(emergencies) == 214
     named = sum(understand(r.text, rules, shipped).emergency == r.labels["emergency"]
                 for r in emergencies)
-    assert named >= 158, named
+    assert named >= 192, named
 
 
 @dataclass(frozen=True)
@@ -395,6 +395,12 @@ HELD_OUT_FLOORS = {
     # over); floors a few lines under that.
     "heldout-26": Floors(category=256, urgent=(79, 75), emergencies=(43, 38),
                          calm=(156, 6)),
+    # Written blind for the twenty-seventh round (297 scored: three lines were near copies of
+    # training lines and left the file); scored with the twenty-sixth round's model and
+    # rules before any change (category 256 of 297; urgent 76 of 77, flagged 39 of 41; 3 of
+    # 159 calm calls handed over); floors a few lines under that.
+    "heldout-27": Floors(category=250, urgent=(77, 73), emergencies=(41, 36),
+                         calm=(159, 6)),
 }
 
 
