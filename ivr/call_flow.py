@@ -170,9 +170,6 @@ MAX_HOLD_SECONDS = 300.0
 MAX_HOLDS = 10
 # How often the wait for a holding caller looks whether they are back or gone.
 HOLD_POLL_SECONDS = 0.05
-# How often a wait for a key looks whether our stop began (``Dialogue._gone``): the
-# confirmation's 6 s wait must not keep a stopping node's caller from its notice.
-KEY_POLL_SECONDS = 0.1
 TRANSITIONS: dict[State, frozenset[State]] = {
     State.GREETING: _ANY | {State.BEEP, State.RECORD, State.OPERATOR, State.STATUS},
     State.REPROMPT: _ANY | {State.BEEP, State.RECORD, State.OPERATOR, State.STATUS},
@@ -413,21 +410,12 @@ class Dialogue:
         or a menu is not taken for one who pressed nothing."""
         while True:
             mark = self.call.holds
-            key = self._wait_key(timeout)
+            key = self.call.get_dtmf(timeout=timeout)
             if key is not None:
                 self.intake.key(key)
                 return key
             if timeout <= 0 or not self._missed(mark):
                 return None
-
-    def _wait_key(self, timeout: float) -> str | None:
-        """``get_dtmf`` in short waits, so that our stop ends it (``_gone``)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            key = self.call.get_dtmf(timeout=max(0.0, min(KEY_POLL_SECONDS, left)))
-            if key is not None or left <= KEY_POLL_SECONDS or self._gone:
-                return key
 
     def _missed(self, mark: int) -> bool:
         """The one hold rule of every turn that waits for the caller (a prompt, a key, the
