@@ -94,3 +94,30 @@ def test_a_stop_refuses_new_calls_and_tells_the_caller_their_words_are_kept(
     (cut,) = detached(ivr.sessions, select(TicketEvent).where(
         TicketEvent.ticket_id == rec.ticket_id, TicketEvent.action == "call_interrupted"))
     assert cut.data["stopped"] is True
+
+
+def test_a_caller_who_said_nothing_is_not_told_their_words_are_kept(
+        ivr_factory, tmp_path: Path) -> None:
+    """The notice says "您的诉求已记录" only where it is true: a caller still at the
+    greeting, who has said nothing, hears that the service stops and to call again, and
+    no ticket is made."""
+    ivr = ivr_factory(engine=None)
+    sink = harness.RtpSink()
+    prompts = PromptLibrary(ivr.settings)
+    try:
+        sipp = ivr.caller(CallerScript(tmp_path).wait(60), ending="wait_bye",
+                          media_port=str(sink.port), timeout_s=90).start()
+        ivr.wait_greeting(sink)
+        runtime, ivr.runtime = ivr.runtime, None
+        assert runtime is not None
+        runtime.stop()
+        result = sipp.wait()
+        time.sleep(0.3)  # our last packets
+    finally:
+        sink.close()
+    assert result.ok or "unexpected BYE" in result.errors, result.errors[-2000:]
+    heard = heard_so_far(sink)
+    assert through_line(prompts.pcm("stopping")) in heard
+    assert through_line(prompts.pcm("stopping_kept"))[:16000] not in heard
+    (rec,) = ivr.wait_record()
+    assert rec.ticket_id is None
