@@ -1041,7 +1041,7 @@ class Dialogue:
         return self._after_listening_prompt(heard)
 
     def _s_hangup(self) -> State:
-        if not self.call.ended:  # our stop began (``_gone``): the caller is still there
+        if self.svc.stopping.is_set() and not self.call.ended:  # our stop; caller still there
             self._stop_notice()
         self._keep_what_was_said()
         if self.outcome is None and self.status_heard:
