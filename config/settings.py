@@ -280,6 +280,13 @@ class SipSettings(BaseModel):
     # holds four CANCELs (0, 0.5, 1.5, 3.5 s); a callee that has said nothing in that time
     # is most likely not there.
     stop_grace_seconds: float = 4.0
+    # What a stop (SIGTERM) gives the IVR's calls up before it hangs up what is left and
+    # closes the speech engine (``ivr.runtime.IvrRuntime``): new INVITEs are refused 503 +
+    # Retry-After at once, each caller hears that the service stops (and, when they spoke,
+    # that their words are kept), and each dialogue saves and files what it has. What is
+    # not done by then stays in the spool for the next start's recovery. Within Docker's
+    # stop_grace_period (docker-compose.yml: 40 s) with the backlog's wait and the above.
+    stop_drain_seconds: float = 15.0
 
     @model_validator(mode="after")
     def _rtp_range(self) -> SipSettings:

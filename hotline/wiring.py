@@ -365,6 +365,9 @@ class Background:
 
     def stop(self) -> None:
         self._stopping.set()
+        # First, so that no call is taken from now on and the callers up are told at once
+        # (``IvrRuntime.refuse_and_tell``); their dialogues finish while the rest stops.
+        drain = self.ivr.refuse_and_tell() if self.ivr is not None else 0.0
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
@@ -372,7 +375,7 @@ class Background:
         self.stop_outbound()
         self.stop_outbound = lambda: None
         if self.ivr is not None:
-            self.ivr.frontend.stop()
+            self.ivr.hang_up(drain)
         if self.engine is not None:
             self.engine.close()
 

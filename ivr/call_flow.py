@@ -47,6 +47,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -230,6 +231,10 @@ class IvrServices:
     on_backlog: Callable[[], object] | None = None
     # Ticket numbers keyed by callers nobody vouched for, by address (key 1).
     keyed_lookups: KeyedLookups = field(init=False)
+    # Set when our stop (SIGTERM) begins (``ivr.runtime.IvrRuntime.stop``): every dialogue
+    # leaves its turn, tells its caller, hangs up and files what was said
+    # (``Dialogue._gone``, ``_s_hangup``) while the stop waits for it.
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self.keyed_lookups = KeyedLookups(
@@ -313,7 +318,7 @@ class Dialogue:
             while self.state is not State.DONE:
                 self.trace.append(self.state)
                 nxt = self.handlers[self.state]()
-                if self.call.ended and nxt not in (State.HANGUP, State.DONE):
+                if self._gone and nxt not in (State.HANGUP, State.DONE):
                     nxt = State.HANGUP if self.state is not State.HANGUP else State.DONE
                 if nxt not in TRANSITIONS[self.state]:
                     raise InvalidStep(f"{self.state.value} -> {nxt.value}")
@@ -375,16 +380,23 @@ class Dialogue:
             if heard is not Heard.DONE or not self._missed(mark):
                 return heard
 
+    @property
+    def _gone(self) -> bool:
+        """The caller hung up, or our stop began (``IvrServices.stopping``): every turn
+        that waits for the caller ends, as for a hang-up, and HANGUP tells a caller still
+        on the line that the service stops before it hangs up (``_s_hangup``)."""
+        return self.call.ended or self.svc.stopping.is_set()
+
     def _play_once(self, pcm: bytes, *, keys: bool, barge_in: bool) -> Heard:
         assert self.audio is not None
-        if self.call.ended:
+        if self._gone:
             return Heard.HUNG_UP
         self.audio.barge_in_armed = barge_in and self.sip.barge_in
         try:
             result = self.call.play_pcm16(pcm, interrupt_on_dtmf=keys)
         finally:
             self.audio.barge_in_armed = False
-        if result is PlayResult.HUNG_UP or self.call.ended:
+        if result is PlayResult.HUNG_UP or self._gone:
             return Heard.HUNG_UP
         if result is PlayResult.INTERRUPTED:
             return Heard.KEY
@@ -419,13 +431,13 @@ class Dialogue:
         if self.holds_waited >= MAX_HOLDS:
             return False
         last = time.monotonic()
-        while call.held and not call.ended and self.held_seconds < MAX_HOLD_SECONDS:
+        while call.held and not self._gone and self.held_seconds < MAX_HOLD_SECONDS:
             time.sleep(min(HOLD_POLL_SECONDS, MAX_HOLD_SECONDS - self.held_seconds))
             now = time.monotonic()
             self.held_seconds += now - last
             self.turn_started_at += now - last  # the recording turn's clock stops too
             last = now
-        if call.held or call.ended:  # held past the bound, or gone: nobody to say it to
+        if call.held or self._gone:  # held past the bound, or gone: nobody to say it to
             return False
         self.holds_waited += 1
         return True
@@ -462,6 +474,18 @@ class Dialogue:
         elif result.transcript is None and self.transcript is None:
             self.asr_error = result.error
 
+    def _stop_notice(self) -> None:
+        """Our stop: tell the caller the service stops -- and that their words are kept when
+        they are (a ticket filed, or speech recorded, which this dialogue files next or the
+        next start's recovery does) -- and hang up (BYE, ``EndReason.SHUTDOWN``). Before,
+        the stop's BYE came with nothing said, mid-sentence or mid-menu."""
+        assert self.audio is not None
+        if not self.audio.spoke:  # the speech gate may lag the frames (``catch_up``)
+            self.audio.catch_up(CATCH_UP_SECONDS)
+        kept = self.ticket_filed or self.audio.spoke
+        self.call.play_pcm16(self.prompts.pcm("stopping_kept" if kept else "stopping"))
+        self.call.end(EndReason.SHUTDOWN)
+
     def _keep_what_was_said(self) -> None:
         """The caller is gone (or we failed): a complaint that was spoken becomes a ticket
         when the call is closed (intake.end), transcribed now or by the backlog."""
@@ -476,7 +500,7 @@ class Dialogue:
         self.audio.wait_drained(timeout=15.0)
         if not self.audio.spoke:
             return
-        if self.call.end_reason is EndReason.SHUTDOWN:
+        if self.call.end_reason is EndReason.SHUTDOWN or self.svc.stopping.is_set():
             # Our stop cut the caller off, not their hang-up: the ticket asks for a call back.
             self.intake.stopped()
         if self.audio.listening:  # still in a turn: its words count
@@ -511,7 +535,7 @@ class Dialogue:
         digits = ""
         for _ in range(MAX_CALLBACK_KEYS):
             key = self._key(timeout=self.sip.confirm_timeout_seconds)
-            if self.call.ended and key is None:
+            if self._gone and key is None:
                 return None
             if key is None or key == "#":
                 return digits
@@ -578,7 +602,7 @@ class Dialogue:
         audio = self.audio
         assert audio is not None
         while True:
-            if self.call.ended:
+            if self._gone:
                 return State.HANGUP
             key = self._key(timeout=0.05)  # a hold is waited out here (``_missed``)
             if key == "0":
@@ -642,7 +666,7 @@ class Dialogue:
         if self._play(pcm) is Heard.HUNG_UP:
             return State.HANGUP
         key = self._key(timeout=self.sip.confirm_timeout_seconds)
-        if self.call.ended:
+        if self._gone:
             return State.HANGUP
         choice = after_answer(key, more=more)
         if choice is AfterAnswer.MORE:
@@ -721,7 +745,7 @@ class Dialogue:
 
     def _s_confirm(self) -> State:
         key = self._key(timeout=self.sip.confirm_timeout_seconds)
-        if self.call.ended:
+        if self._gone:
             return State.HANGUP
         if key == "1":
             return State.PREFERENCES
@@ -744,7 +768,7 @@ class Dialogue:
         keys = 0
         while heard is not Heard.HUNG_UP:
             key = self._key(timeout=self.sip.confirm_timeout_seconds)
-            if self.call.ended:
+            if self._gone:
                 break
             keys += 1
             if key is None or key == "#" or keys > MAX_PREFERENCE_KEYS:
@@ -1017,6 +1041,8 @@ class Dialogue:
         return self._after_listening_prompt(heard)
 
     def _s_hangup(self) -> State:
+        if self.svc.stopping.is_set() and not self.call.ended:  # our stop; caller still there
+            self._stop_notice()
         self._keep_what_was_said()
         if self.outcome is None and self.status_heard:
             self.outcome = CallOutcome.STATUS_QUERY

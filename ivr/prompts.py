@@ -95,6 +95,13 @@ PROMPTS: dict[str, str] = {
     "callback_number_taken": "好的，我们将通过您输入的号码与您联系。",
     "status_done": "如需反映新的诉求，请在提示音后直接说出。",
     "busy": "您好，现在所有线路都忙，请稍后再拨12345。再见。",
+    # Our stop (SIGTERM) reaches a caller on the line (ivr.call_flow, ``Dialogue._s_hangup``):
+    # the first when what they said is kept (spoken words, filed now or by the next start's
+    # recovery), the second when nothing was (the greeting, a status query).
+    "stopping_kept": (
+        "系统维护，服务即将暂停。您的诉求已记录，我们会尽快办理，如需补充请稍后再拨12345。再见。"
+    ),
+    "stopping": "系统维护，服务即将暂停，请稍后再拨12345。再见。",
     # A question the knowledge base answers: the entry's answer (PromptLibrary.kb_answer)
     # between these two, then key 1 records a 直接答复, 2 (or nothing) files it as today.
     # The intro names the question the answer is for (kb_intro_text: the entry's title),

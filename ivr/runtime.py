@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,7 +24,7 @@ from ivr import kb_answer
 from ivr.call_flow import IvrServices, run_call
 from ivr.intake import Spool, recover_spool
 from ivr.prompts import PromptLibrary
-from telephony.call import CallHandle
+from telephony.call import CallHandle, Direction
 from telephony.sip.frontend import SipFrontEnd
 from telephony.sip.ledger import ledger_dir
 from ticketing.db import transaction
@@ -77,8 +78,35 @@ class IvrRuntime:
     def engine(self) -> AsrEngine | None:
         return self.services.engine
 
-    def stop(self) -> None:
+    def refuse_and_tell(self) -> float:
+        """A stop's first step (SIGTERM): new calls are refused 503 + Retry-After at once,
+        and every dialogue leaves its turn, tells its caller the service stops (that their
+        words are kept, when they are), hangs up and files what was said
+        (``IvrServices.stopping``, ``Dialogue._s_hangup``). Returns the monotonic time
+        ``sip.stop_drain_seconds`` from now, by which ``hang_up`` ends what is left."""
+        self.frontend.refuse_calls()
+        self.services.stopping.set()
+        for call in self.frontend.active_calls():
+            if call.direction is Direction.INBOUND:
+                # A wait for a key and a prompt playing end now: the notice comes next.
+                call.end_waits()
+                call.stop_playback()
+        return time.monotonic() + self.services.settings.sip.stop_drain_seconds
+
+    def hang_up(self, deadline: float) -> None:
+        """Wait for the dialogues to finish saving and filing until ``deadline``, then stop
+        the front end (a BYE to any call still up). A dialogue not done by then is left to
+        the spool: the next start's recovery files it ("服务恢复后补录"), once."""
+        if not self.frontend.wait_handlers(deadline):
+            log.warning("stopping: calls still saving after sip.stop_drain_seconds (%.0f s) "
+                        "are left to the spool; the next start files them",
+                        self.services.settings.sip.stop_drain_seconds)
         self.frontend.stop()
+
+    def stop(self) -> None:
+        """The whole stop: ``refuse_and_tell``, ``hang_up``, then the speech engine closes
+        (not before: a dialogue filing its caller's words may still be decoding them)."""
+        self.hang_up(self.refuse_and_tell())
         if self.services.engine is not None:
             self.services.engine.close()
 

@@ -222,12 +222,28 @@ class KeyedLookups:
                 session.execute(delete(KeyedTicketTry).where(KeyedTicketTry.id.in_(others)))
             if any(self._count(session, key, now) >= self.per_address for key in known):
                 return False
-            session.add_all(KeyedTicketTry(address=key, tried_at=now) for key in known)
+            session.add_all(KeyedTicketTry(address=key, tried_at=now)
+                            for key in charged_keys(known))
             return True
+
+
+_NUMBER_KEY = "from:"  # a caller's number's count, beside the addresses' (keyed_count_keys)
 
 
 def _known(keys: tuple[str, ...]) -> list[str]:
     return sorted({key[:_ADDRESS_CHARS] for key in keys if key})
+
+
+def charged_keys(keys: list[str]) -> list[str]:
+    """Which of a try's counts it is charged to (all of them are checked): the address
+    alone where one is known, the number only where none is (a trusted trunk or relay
+    that names no caller's address, Twilio's PSTN lines). On SIP an untrusted source
+    writes any From: charged to the number too, a spoofer at one address used up a
+    citizen's hour of tries (loose28) and the citizen, calling through the trunk, was
+    refused. The spoofer's own address still runs out as before: a From written anew
+    on each call gets it no fresh try."""
+    addresses = [key for key in keys if not key.startswith(_NUMBER_KEY)]
+    return addresses or keys
 
 
 def keyed_count_keys(*, caller: str | None, address: str) -> tuple[str, ...]:
@@ -242,5 +258,5 @@ def keyed_count_keys(*, caller: str | None, address: str) -> tuple[str, ...]:
     refuse the city once one caller spent it, review53). A withheld number counts by the
     address alone (one bucket for every withheld caller would refuse them all)."""
     e164 = normalise(caller) if caller else None
-    return tuple(key for key in (address, f"from:{e164}" if e164 else "") if key)
+    return tuple(key for key in (address, f"{_NUMBER_KEY}{e164}" if e164 else "") if key)
 

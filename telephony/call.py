@@ -228,6 +228,7 @@ class CallHandle:
         self._state = CallState.INCOMING if direction is Direction.INBOUND else CallState.DIALING
         self._cond = threading.Condition()
         self._dtmf: deque[str] = deque()
+        self._no_waits = False  # ``end_waits``: a wait for a key returns at once
         self._keys = KeyLock()  # which source's keys count (``rx_dtmf``)
         # What is left of each source's key bucket, and when it was last filled.
         self._key_tokens = dict.fromkeys(KeySource, float(KEY_BURST))
@@ -521,13 +522,21 @@ class CallHandle:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while not self._dtmf:
-                if self.ended:
+                if self.ended or self._no_waits:
                     return None
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return None
                 self._cond.wait(remaining if remaining is not None else 0.5)
             return self._dtmf.popleft()
+
+    def end_waits(self) -> None:
+        """From now on a wait for a key (``get_dtmf``) returns at once, as on a call ended,
+        while the call stays up: the IVR's stop ends its dialogue's turn, then tells the
+        caller that the service stops before it hangs up (``ivr.runtime``)."""
+        with self._cond:
+            self._no_waits = True
+            self._cond.notify_all()
 
     def flush_dtmf(self) -> str:
         with self._cond:

@@ -15,9 +15,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config import Settings
-from ivr.callrecords import CallRecord
+from ivr.callrecords import CallOutcome, CallRecord
+from ticketing.actors import Actor
 from ticketing.inputs import ascii_int
 from ticketing.models import Ticket
+from ticketing.queries import may_see_caller, may_see_ticket
+
+# The newest calls that filed nothing the console lists (``unfiled``): a day's faxes and
+# silences are a few; older ones stay on their call records (and the retention's limit).
+UNFILED_LISTED = 200
 
 # Calls are capped at minutes of 8 kHz audio (a few MB); anything far larger is not ours.
 MAX_BYTES = 64 * 1024 * 1024
@@ -35,6 +41,47 @@ class RecordingProblem(Exception):
 class RecordingRef:
     path: str
     sha256: str | None
+
+
+def may_hear(actor: Actor, ticket: Ticket | None) -> bool:
+    """Who may hear a call's recording, the one rule of every recording route: a ticket's
+    call, whoever may see the ticket (its scope, ``may_see_ticket``) and its caller
+    (``may_see_caller``: no handler hears a 保密 caller); a call that filed no ticket
+    (``no_speech``: a fax machine, a line of noise) belongs to no unit, so the scope's rule
+    for what has none (drafts, the manual queue): who sees everything (operators,
+    administrators). A unit's handler or supervisor has nothing to hear there."""
+    if ticket is None:
+        return actor.sees_everything
+    return may_see_ticket(actor, ticket) and may_see_caller(actor, ticket)
+
+
+def call_of(session: Session, actor: Actor, record_id: int) -> CallRecord | None:
+    """The call record ``record_id`` if ``actor`` may hear its recording (``may_hear``),
+    else None: out of scope answers as missing, so ids cannot be probed across units."""
+    rec = session.get(CallRecord, record_id)
+    if rec is None or not rec.recording_path:
+        return None
+    ticket = session.get(Ticket, rec.ticket_id) if rec.ticket_id is not None else None
+    return rec if may_hear(actor, ticket) else None
+
+
+def unfiled(session: Session, actor: Actor) -> list[CallRecord]:
+    """The calls that ended ``no_speech`` with their recording kept, newest first, when
+    ``actor`` may hear them (``may_hear``; else none). Before (loose28) only an
+    administrator on the server could find them, by the path on the call record."""
+    if not may_hear(actor, None):
+        return []
+    return list(session.scalars(
+        select(CallRecord)
+        .where(CallRecord.outcome == CallOutcome.NO_SPEECH.value,
+               CallRecord.ticket_id.is_(None), CallRecord.recording_path.is_not(None))
+        .order_by(CallRecord.arrived_at.desc(), CallRecord.id.desc())
+        .limit(UNFILED_LISTED)))
+
+
+def of_call(rec: CallRecord) -> RecordingRef:
+    assert rec.recording_path is not None
+    return RecordingRef(rec.recording_path, rec.recording_sha256)
 
 
 def find(session: Session, ticket: Ticket) -> RecordingRef | None:

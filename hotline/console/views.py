@@ -17,6 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from hotline.console import auth, present, recordings
 from hotline.console.web import (
     KEPT_MAX_CHARS,
+    Forbidden,
     Kept,
     Work,
     error_page,
@@ -35,6 +36,7 @@ from ticketing import (
     service,
     supervision,
 )
+from ticketing.actors import mask_phone
 from ticketing.classify import sub_category_in
 from ticketing.context import Domain
 from ticketing.deps import RowIdPath
@@ -819,7 +821,7 @@ def attachment(number: str, attachment_id: RowIdPath, request: Request) -> Respo
 def recording(number: str, request: Request) -> Response:
     with work(request) as w:
         ticket = service.get_ticket(session=w.session, actor=w.actor, ref=number)
-        if not queries.may_see_caller(w.actor, ticket):
+        if not recordings.may_hear(w.actor, ticket):
             # The same answer as a ticket out of scope: nothing to learn from probing.
             raise service.NotFound(number)
         ref = recordings.find(w.session, ticket)
@@ -830,6 +832,40 @@ def recording(number: str, request: Request) -> Response:
         except recordings.RecordingProblem as exc:
             return error_page(request, exc.status, "录音无法播放", str(exc))
         filename = f"{ticket.number}.wav"
+    return recording_response(request, data, filename)
+
+
+@router.get("/calls/unfiled")
+@page
+def unfiled_calls(request: Request) -> Response:
+    """The calls that filed nothing (``no_speech``: a fax machine's tones, no speech) and
+    kept their recording, for whoever may hear them (``recordings.may_hear``)."""
+    with work(request) as w:
+        if not recordings.may_hear(w.actor, None):
+            raise Forbidden("未形成工单的来电录音不属于任何承办单位，仅话务员和管理员可查看。")
+        calls = [(c, mask_phone(c.caller)) for c in recordings.unfiled(w.session, w.actor)]
+        return render(request, "unfiled_calls.html", {
+            "calls": calls, "limit": recordings.UNFILED_LISTED})
+
+
+@router.get("/calls/{record_id}/recording")
+@page
+def call_recording(record_id: RowIdPath, request: Request) -> Response:
+    """A call record's recording (a call that filed no ticket has no other route), under
+    the rule of every recording route (``recordings.may_hear``): out of scope is 404."""
+    with work(request) as w:
+        rec = recordings.call_of(w.session, w.actor, record_id)
+        if rec is None:
+            return error_page(request, 404, "没有录音", "没有这条来电录音，或不在您的权限范围内。")
+        try:
+            data = recordings.load_verified(w.domain.settings, recordings.of_call(rec))
+        except recordings.RecordingProblem as exc:
+            return error_page(request, exc.status, "录音无法播放", str(exc))
+    return recording_response(request, data, f"call-{record_id}.wav")
+
+
+def recording_response(request: Request, data: bytes, filename: str) -> Response:
+    """A verified recording as a player asks for it (a ``Range`` to seek: 206, or 416)."""
     headers = {
         "Accept-Ranges": "bytes",
         # Recordings are personal data: never kept by shared caches or the browser's disk.

@@ -137,6 +137,9 @@ class SipFrontEnd:
         self.local_ip = sip.bind_ip
         self.registrar = (sip.registrar_ip, sip.registrar_port)
         self._running = False
+        # Cleared by ``refuse_calls`` (our stop's first step): INVITEs are refused 503 while
+        # the calls up are told and finish.
+        self._taking = True
         self._transport = SipTransport(
             registrar=self.registrar, username=sip.username, password=sip.password,
             bind=(sip.bind_ip, sip.port), on_message=self._on_message,
@@ -244,6 +247,27 @@ class SipFrontEnd:
             raise
         log.info("SIP front end on %s:%s registered to %s:%s", self.local_ip, self.local_port,
                  *self.registrar)
+
+    def refuse_calls(self) -> None:
+        """From now on refuse every INVITE 503 + Retry-After ("shutting down": another node
+        of the pool takes the retry), while the calls up go on: a stop's first step, before
+        its callers are told and their dialogues finish (``ivr.runtime``)."""
+        with self._lock:  # (an INVITE being taken registers its call first, or is refused)
+            self._taking = False
+
+    def wait_handlers(self, deadline: float) -> bool:
+        """Wait until every call's handler has returned, or the monotonic ``deadline``;
+        whether all had."""
+        while True:
+            with self._lock:
+                left = list(self._handlers)
+            if not left:
+                return True
+            for thread in left:
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
+            if time.monotonic() >= deadline:
+                with self._lock:
+                    return not self._handlers
 
     def stop(self) -> None:
         if not self._running and self._timers is None:
@@ -454,7 +478,7 @@ class SipFrontEnd:
             # taken just after the sweep was never ended, its RTP port never released; with
             # the 180 and the handler after the lock, the sweep's 480 was followed by our
             # 180 and a handler started on a stopped front end.
-            if not self._running:
+            if not self._running or not self._taking:
                 self.admission.refuse(msg, 503, warning="shutting down", capacity=True)
                 return
             trusted = self.admission.is_trusted(source_ip)

@@ -107,7 +107,10 @@ class IvrUnderTest:
         if self.runtime is not None:
             # The shared test engine outlives this IVR: do not close it.
             self.runtime.services.engine = None
-            self.runtime.stop()
+            # The callers were killed above: no drain to wait out (``sip.stop_drain_seconds``
+            # is for callers on the line; tests/ivr/test_stop_mid_complaint.py stops so).
+            self.runtime.refuse_and_tell()
+            self.runtime.hang_up(time.monotonic())
             self.runtime = None
 
     def press(self, digit: str, *, via: harness.RtpSink) -> None:

@@ -257,7 +257,9 @@ def test_ticket_numbers_keyed_one_after_another_are_capped_per_call_and_per_addr
     # Another caller's own count: another address and (loose28: the number counts too,
     # ``keyed_count_keys``) another number.
     assert _keying_numbers(services, "198.51.100.8", 1, "13800138001") == [unknown]
-    assert _keying_numbers(services, "198.51.100.9", 1) == [over]  # the same number's hour
+    # The same From from another untrusted address: that address's own count (loose29: an
+    # untrusted source charges its address alone, so a spoofer cannot spend the number's).
+    assert _keying_numbers(services, "198.51.100.9", 1) == [unknown]
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the count, not storage
@@ -320,8 +322,30 @@ def test_a_try_needs_room_in_the_address_and_the_number_alike(
     assert not budget.open(*keyed_count_keys(caller="13900005555", address="a"))
     takes = [budget.take(*keyed_count_keys(caller="13900009999", address=a))
              for a in ("b", "c", "d")]
-    assert takes == [True, True, False]  # one number from three addresses: its two
+    # One number from three untrusted addresses: each address's own (loose29: charged to
+    # the number too, a spoofer's two addresses locked the citizen out).
+    assert takes == [True, True, True]
     assert budget.take(*keyed_count_keys(caller="13900008888", address="e"))
+
+
+def test_a_spoofed_from_cannot_use_up_the_citizens_own_tries(
+        sessions: sessionmaker[Session]) -> None:
+    """loose29: an untrusted source writing a citizen's number in From used up that
+    number's hour of keyed lookups; the citizen, calling through the trusted trunk (no
+    address known, counted by number), was refused. Now an untrusted source is charged by
+    its address alone, and still gets no fresh try by writing another From; the number's
+    count is charged by trusted sources and still checked for everyone."""
+    budget = _budget(sessions, [0.0])
+    citizen = "13900001111"
+    spoofer = [budget.take(*keyed_count_keys(caller=citizen, address="198.51.100.7"))
+               for _ in range(3)]
+    assert spoofer == [True, True, False]  # the spoofer's address runs out
+    assert not budget.take(*keyed_count_keys(caller="13900002222", address="198.51.100.7"))
+    assert budget.open(*keyed_count_keys(caller=citizen, address=""))  # the trunk's caller
+    trunk = [budget.take(*keyed_count_keys(caller=citizen, address="")) for _ in range(3)]
+    assert trunk == [True, True, False]  # the citizen's own two
+    # Spent by the citizen, the number is spent for any source that claims it.
+    assert not budget.open(*keyed_count_keys(caller=citizen, address="203.0.113.9"))
 
 
 def test_addresses_whose_tries_expired_are_forgotten(sessions: sessionmaker[Session]) -> None:
