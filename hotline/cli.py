@@ -450,8 +450,12 @@ def stats(unit: str | None = None) -> None:
     settings = get_settings()
     with transaction(_sessions()) as session:
         domain = Domain.load(settings)
-        f = figures(session=session, actor=Actor.system("cli"), now=domain.now(), unit_code=unit,
-                    utility_window=domain.utility_window)
+        try:
+            f = figures(session=session, actor=Actor.system("cli"), now=domain.now(),
+                        unit_code=unit, utility_window=domain.utility_window)
+        except LookupError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from exc
     console.print_json(json.dumps(f.as_dict()))
 
 
@@ -482,6 +486,12 @@ def export(
         sub_category=sub_category or None, unit_code=unit,
         received_from=start, received_until=end,
     )
+    try:
+        with transaction(_sessions()) as session:
+            queries.check_filters(session, filters, fields=("--category", "--unit"))
+    except (InvalidInput, LookupError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
     with out.open("w", encoding="utf-8", newline="") as fh:
         fh.writelines(export_csv(sessions=_sessions(), actor=Actor.system("cli"),
                                  tz=domain.tz, filters=filters, now=domain.now()))
