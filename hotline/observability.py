@@ -37,7 +37,7 @@ import outbound.telemetry  # noqa: F401
 import telephony.sip.metrics  # noqa: F401
 from asr.jobs import JobStatus, TranscriptionJob
 from config.settings import AnalyticsSettings
-from ivr.callrecords import CallRecord
+from ivr.callrecords import CallRecord, calls_up
 from outbound.models import Kind, OutboundTask, TaskStatus
 from ticketing import analytics, queries
 from ticketing.actors import Actor
@@ -327,7 +327,7 @@ class DatabaseCollector(Collector):
                 oldest.add_metric([kind], age)
             for node, n in s.execute(
                 select(CallRecord.node, func.count())
-                .where(CallRecord.ended_at.is_(None)).group_by(CallRecord.node)
+                .where(*calls_up(now)).group_by(CallRecord.node)
             ):
                 live.add_metric([node or ""], n)
         yield from (tickets, overdue, held, calls, backlog, surveys, waiting, oldest, live,

@@ -137,13 +137,13 @@ def echoed(value: object) -> str:
     return text if len(text) <= ECHO_CHARS else text[:ECHO_CHARS - 1] + "…"
 
 
-def check_category(code: str) -> str:
+def check_category(code: str, *, field: str = "category") -> str:
     """``code`` if it is a category of config/categories.toml; a ticket's category drives
     dispatch and every report, so a free-text one must never be stored."""
     try:
         category_label(code)
     except KeyError:
-        raise InvalidInput("category", f"unknown category {echoed(code)!r}") from None
+        raise InvalidInput(field, f"unknown category {echoed(code)!r}") from None
     return code
 
 

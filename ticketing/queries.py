@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, object_session
 from ticketing.actors import Actor, mask_phone
 from ticketing.classify import UTILITY_CATEGORIES
 from ticketing.deadlines import Urgency
+from ticketing.inputs import check_category, echoed
 from ticketing.models import Ticket, TicketEvent, Unit, UTCDateTime
 from ticketing.phones import SERVICE_NUMBER_DIGITS, ascii_digits, callback_number, normalise
 from ticketing.states import AWAITING_DISPATCH_STATUSES, OPEN_STATUSES, Action, Role, Status, values
@@ -414,6 +415,25 @@ class Filters:
     unconfirmed: bool = False  # 待确认: classification waiting for an operator
     received_from: datetime | None = None  # call time, inclusive
     received_until: datetime | None = None  # call time, exclusive
+
+
+def unit_named(session: Session, code: str) -> Unit:
+    """The unit a filter names by its code; ``LookupError`` when no unit has it."""
+    unit = session.scalars(select(Unit).where(Unit.code == code)).first()
+    if unit is None:
+        raise LookupError(f"unit {echoed(code)} not found")
+    return unit
+
+
+def check_filters(session: Session, f: Filters, *, fields: tuple[str, str] = (
+        "query.category", "query.unit")) -> None:
+    """A category or unit a filter names must exist (``InvalidInput``, ``LookupError``):
+    read as given, a mistyped code matched nothing, and the list, the CSV export and
+    ``hotline export`` answered empty, as if it had no tickets (judge29)."""
+    if f.category:
+        check_category(f.category, field=fields[0])
+    if f.unit_code:
+        unit_named(session, f.unit_code)
 
 
 def conditions(actor: Actor, f: Filters, now: datetime) -> list[Any]:

@@ -23,7 +23,7 @@ from ticketing.classify import (
     category_label,
     sub_category_text,
 )
-from ticketing.inputs import csv_cell, echoed
+from ticketing.inputs import csv_cell
 from ticketing.merging import answer_counted, still_counted, still_counted_sql
 from ticketing.models import SurveyResult, Ticket, TicketEvent, Unit, UTCDateTime
 from ticketing.phones import domestic
@@ -34,6 +34,7 @@ from ticketing.queries import (
     is_overdue,
     may_see_caller,
     scope_filter,
+    unit_named,
 )
 from ticketing.service import MISSED_CLOSE, MISSED_REPLY, MISSED_SIGN, REPLY_OUTCOMES
 from ticketing.states import STATUS_LABELS, Action, Role, Status
@@ -216,9 +217,7 @@ def figures(
     if until:
         conds.append(Ticket.received_at < until)
     if unit_code:
-        unit = session.scalars(select(Unit).where(Unit.code == unit_code)).first()
-        if unit is None:
-            raise LookupError(f"unit {echoed(unit_code)} not found")
+        unit = unit_named(session, unit_code)
         conds.append(Ticket.unit_id.in_(select(Unit.id).where(Unit.path.startswith(unit.path))))
     rows = session.scalars(select(Ticket).where(*conds)).all()
     counted = [t for t in rows if t.status != Status.EXCLUDED.value]

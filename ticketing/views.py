@@ -99,6 +99,14 @@ def _sub_category_filter(category: str | None, code: str | None) -> str | None:
     return check_sub_category(category or "", code, field="query.sub_category")
 
 
+def _check_filters(session: Session, filters: queries.Filters) -> None:
+    """422 for an unknown category, 404 for an unknown unit (as ``/stats`` answers it)."""
+    try:
+        queries.check_filters(session, filters)
+    except LookupError as exc:
+        raise HTTPException(404, str(exc)) from exc
+
+
 def _show(session: Session, ticket: Ticket, actor: Actor) -> TicketOut:
     # Held while the answer is built: both visibility checks read the linked original (if
     # they need it), and the session keeps a loaded row only while something refers to it
@@ -312,15 +320,13 @@ def list_tickets(
     page: Annotated[int, Query(ge=1, le=100000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ):
+    filters = queries.Filters(status=status.value if status else None, category=category,
+                              sub_category=_sub_category_filter(category, sub_category),
+                              unit_code=unit, q=q, overdue=overdue, unconfirmed=unconfirmed)
     with unit_of_work(request, token, read_only=True) as (session, actor):
-        found = queries.ticket_page(
-            session=session, actor=actor, now=domain.now(),
-            filters=queries.Filters(status=status.value if status else None, category=category,
-                                    sub_category=_sub_category_filter(category, sub_category),
-                                    unit_code=unit, q=q, overdue=overdue,
-                                    unconfirmed=unconfirmed),
-            page=page, page_size=page_size,
-        )
+        _check_filters(session, filters)
+        found = queries.ticket_page(session=session, actor=actor, now=domain.now(),
+                                    filters=filters, page=page, page_size=page_size)
         return TicketPage(
             items=[TicketOut.of(t, actor, masked=True) for t in found.rows],
             total=found.total, page=page, page_size=page_size,
@@ -751,8 +757,9 @@ def export(
         sub_category=_sub_category_filter(category, sub_category), unit_code=unit,
         received_from=start, received_until=end,
     )
-    with unit_of_work(request, token) as (_session, actor):
-        pass  # authenticated here; the rows are read batch by batch as the body is sent
+    with unit_of_work(request, token) as (session, actor):
+        # Authenticated here; the rows are read batch by batch as the body is sent.
+        _check_filters(session, filters)
     chunks = export_csv(sessions=request.app.state.sessions, actor=actor, tz=domain.tz,
                         filters=filters, now=domain.now())
     return StreamingResponse(

@@ -20,7 +20,7 @@ from asr.jobs import JobStatus, TranscriptionJob
 from hotline import monthly_report
 from hotline.console import present
 from hotline.console.web import Forbidden, Work, page, render, work
-from ivr.callrecords import CallOutcome, CallRecord
+from ivr.callrecords import CallRecord, calls_up
 from ticketing import analytics, supervision
 from ticketing.actors import mask_phone
 from ticketing.models import Ticket, TicketEvent, Unit
@@ -172,7 +172,7 @@ def dashboard(request: Request, period: str = "7d", unit: str = "") -> Response:
                           utility_window=w.domain.utility_window)
         grid, peak, bars = _category_days(w, conds, days)
         calls = list(w.session.scalars(
-            select(CallRecord).where(CallRecord.outcome == CallOutcome.IN_PROGRESS.value)
+            select(CallRecord).where(*calls_up(w.domain.now()))
             .order_by(CallRecord.arrived_at).limit(20)))
         asr_counts = dict(w.session.execute(
             select(TranscriptionJob.status, func.count(TranscriptionJob.id))

@@ -199,6 +199,7 @@ class Admission:
         log.info("INVITE %s from %s refused: %s %s", msg.call_id, msg.source, code, warning)
         with self._lock:
             self.rejected[code] = self.rejected.get(code, 0) + 1
+        metrics.INVITES_REFUSED.labels(code=str(code)).inc()
         # (A retransmission of the INVITE that reaches this gets its first answer again.)
         self.finals.send(msg, build_response(msg, code, reason, to_tag=self._new_tag(),
                                              extra=headers), msg.source, refund=capacity)

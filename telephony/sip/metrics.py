@@ -28,6 +28,14 @@ CALLS_BY_DTMF_MODE = Counter(
     "hotline_call_dtmf_mode", "Answered calls by how their keys arrive (rfc2833 | inband)",
     labelnames=["direction", "mode"],
 )
+# Callers turned away, by the final answer's code: 486 (every line, or the address's share of
+# them, busy) and 503 (stopping, no RTP port) are lost callers at a busy hour; 404, 416, 488
+# are scanners and peers we cannot talk with. Before (judge29) only the log said it: a burst
+# of 40 callers on 20 lines turned 14 away and no figure of /metrics moved.
+INVITES_REFUSED = Counter(
+    "hotline_sip_invites_refused", "Inbound INVITEs answered with a final refusal, by code",
+    labelnames=["code"],
+)
 FLOOD_BANS = Counter("hotline_sip_flood_bans", "Source addresses banned by the flood guard")
 DELAYED_OFFERS = Counter(
     "hotline_sip_delayed_offers",

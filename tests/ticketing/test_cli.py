@@ -189,3 +189,34 @@ def test_a_database_error_with_no_message_is_still_one_line(
     assert r.exit_code == 2, r.output
     assert "cannot open the database sqlite:///" in r.output
     assert r.exception is None or isinstance(r.exception, SystemExit)
+
+
+def test_a_unit_or_category_that_does_not_exist_is_said_not_exported_empty(
+        env: Path, tmp_path: Path) -> None:
+    """judge29's trial: `hotline export --unit bj-watr` wrote a CSV of its header alone
+    ("wrote tickets.csv"), as if the unit had no tickets, and `hotline stats --unit bj-watr`
+    ended in a traceback (LookupError)."""
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(app, ["demo"]).exit_code == 0
+    out = tmp_path / "x.csv"
+    for args in (["export", "-o", str(out), "--unit", "bj-watr"], ["stats", "--unit", "bj-watr"]):
+        r = runner.invoke(app, args)
+        assert r.exit_code == 2 and "bj-watr" in r.output, (args, r.output)
+        assert r.exception is None or isinstance(r.exception, SystemExit), args
+    r = runner.invoke(app, ["export", "-o", str(out), "--category", "watr"])
+    assert r.exit_code == 2 and "watr" in r.output, r.output
+    assert not out.exists()
+    assert runner.invoke(app, ["export", "-o", str(out), "--unit", "bj-water"]).exit_code == 0
+
+
+def test_a_file_the_command_cannot_read_or_write_is_one_line(env: Path, tmp_path: Path) -> None:
+    """judge29's trial: `hotline kb import` of a missing file or of a folder, `kb export` and
+    `export -o` into a folder that does not exist each ended in a 40-line traceback."""
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    nowhere = tmp_path / "no-such-folder" / "out.csv"
+    for args in (["kb", "import", str(tmp_path / "missing.tsv")], ["kb", "import", str(tmp_path)],
+                 ["kb", "export", str(nowhere)], ["export", "-o", str(nowhere)]):
+        r = runner.invoke(app, args)
+        assert r.exit_code == 2, (args, r.output, r.exception)
+        named = args[-1] if "no-such-folder" not in args[-1] else str(nowhere.parent)
+        assert "Traceback" not in r.output and named in r.output, (args, r.output)
