@@ -293,6 +293,9 @@ def write_filing(session: Session, filing: Filing) -> dict[str, Any]:
     actor = actors.get(filing.token) or actors.setdefault(
         filing.token, authenticated(session, filing.token))
     require(actor, *FILING_ROLES)
+    # A group's filings pick their handlers from one read of each unit's loads (a SELECT a
+    # ticket was ~0.4 ms of the writers' turn: docs/scaling.md, twenty-seventh round).
+    service.count_handler_picks(session)
     body, domain = filing.body, filing.domain
     ticket = idempotency.create_once(
         session=session, actor=actor, key=filing.key, body=body, now=domain.now(),
