@@ -9,8 +9,10 @@ with the demo city, and prints per ticket: the thread CPU while the turn was hel
 (``turn_cpu``), its wall time (``turn_wall``: on a shared machine, waits for a core too) and
 the writer's whole CPU (``write_cpu``: the turn and what is built after the commit), and the
 SQL statements a ticket (``statements``, BEGIN and COMMIT included). CPU
-time, not wall: it changes little with the machine's load, so runs of two commits can be
-alternated on a shared host. No HTTP, no event loop: bench/ticketing.py measures those.
+time, not wall, yet on a host whose cores other work keeps busy it still varied by a third
+from run to run (twenty-seventh round, load 20-29): alternate commits several times, and
+trust the statement count, which does not vary. No HTTP, no event loop: bench/ticketing.py
+measures those.
 
     .venv/bin/python bench/writer_turn.py [--groups 60] [--size 10]
 """
