@@ -20,6 +20,10 @@ What a lone request had, each filing keeps:
   (the same 503); a crash before the commit answers nobody and commits nothing;
 - its place in the order it came: filings are written in the order they were handed over.
 
+What is built of a filing for its answer and needs no row (``finish``: the API's answer made
+of the values its transaction read) is built after the commit, when the writers' turn is
+given back: CPU that held every other writer up (docs/scaling.md, twenty-seventh round).
+
 Per process, one group at a time: with several API workers each groups its own, and on
 SQLite each group takes one writers' turn across the processes. The API files this way on
 SQLite (``ticketing.views.filing_writer``); on PostgreSQL, whose transactions run side by side,
@@ -41,6 +45,7 @@ from ticketing.db import database_unavailable
 log = logging.getLogger(__name__)
 
 Item = TypeVar("Item")
+Written = TypeVar("Written")
 Outcome = TypeVar("Outcome")
 
 
@@ -50,10 +55,15 @@ class WriterStopped(RuntimeError):
     cut off then could not; a retry with the Idempotency-Key finds out."""
 
 
-class GroupCommit(Generic[Item, Outcome]):
+class GroupCommit(Generic[Item, Written, Outcome]):
     """One process's writer of ``Item``\\ s: ``write_one(session, item)`` files one in the
     group's transaction (inside a savepoint of its own when the group is written again after
-    a filing failed) and returns what its request answers.
+    a filing failed) and returns what its request answers, or what ``finish`` makes that
+    answer of after the commit (outside the transaction and SQLite's writers' turn; no
+    ``finish``: ``write_one``'s value is the answer). ``finish`` must read no row: its
+    transaction has ended. Its error answers that filing only (committed all the same, as
+    a lone request's answer that failed after its commit; a retry with the
+    Idempotency-Key finds the ticket).
 
     ``prepare(item)``, if given, is what each filing needs done before any transaction (the
     API's: its demand classified; its token was checked in the request's thread, as any
@@ -66,11 +76,13 @@ class GroupCommit(Generic[Item, Outcome]):
     worker thread, one group at a time."""
 
     def __init__(self, sessions: sessionmaker[Session],
-                 write_one: Callable[[Session, Item], Outcome],
-                 prepare: Callable[[Item], Item] | None = None) -> None:
+                 write_one: Callable[[Session, Item], Written],
+                 prepare: Callable[[Item], Item] | None = None,
+                 finish: Callable[[Written], Outcome] | None = None) -> None:
         self._sessions = sessions
         self._write_one = write_one
         self._prepare = prepare
+        self._finish = finish
         self._waiting: list[tuple[Item, asyncio.Future[Outcome]]] = []
         self._writer: asyncio.Task[None] | None = None  # writing, one group at a time
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -145,6 +157,20 @@ class GroupCommit(Generic[Item, Outcome]):
         raises), in order. Nothing is returned before the commit: an exception that is not
         an outcome (the thread interrupted) leaves the transaction rolled back and
         propagates."""
+        written = self._write_prepared(items)
+        if self._finish is None:
+            return written  # type: ignore[return-value]  # Written is Outcome without finish
+        return [w if isinstance(w, Exception) else self._finished(w) for w in written]
+
+    def _finished(self, written: Written) -> Outcome | Exception:
+        # After the commit: the filing is in the database whatever happens here.
+        try:
+            return self._finish(written)  # type: ignore[misc]
+        except Exception as exc:
+            log.exception("a filing committed, its answer not built")
+            return exc
+
+    def _write_prepared(self, items: list[Item]) -> list[Written | Exception]:
         if self._prepare is None:
             return self._write_ready(items)
         refused: dict[int, Exception] = {}
@@ -157,14 +183,14 @@ class GroupCommit(Generic[Item, Outcome]):
         written = iter(self._write_ready(ready) if ready else ())
         return [refused[i] if i in refused else next(written) for i in range(len(items))]
 
-    def _write_ready(self, items: list[Item]) -> list[Outcome | Exception]:
+    def _write_ready(self, items: list[Item]) -> list[Written | Exception]:
         if len(items) > 1:
             written = self._write_without_savepoints(items)
             if written is not None:
                 return written
         return self._write_in_savepoints(items)
 
-    def _write_without_savepoints(self, items: list[Item]) -> list[Outcome | Exception] | None:
+    def _write_without_savepoints(self, items: list[Item]) -> list[Written | Exception] | None:
         """The group written as one plain transaction: most groups have no filing that
         fails, and a savepoint a filing costs two statements and SQLAlchemy's nested
         transaction inside the writers' turn (docs/scaling.md, twenty-fifth round). None
@@ -172,7 +198,7 @@ class GroupCommit(Generic[Item, Outcome]):
         a savepoint a filing (``_write_in_savepoints``), which answers that one alone."""
         session = self._sessions()
         try:
-            outcomes: list[Outcome | Exception] = []
+            outcomes: list[Written | Exception] = []
             try:
                 for item in items:
                     outcomes.append(self._write_one(session, item))
@@ -199,8 +225,8 @@ class GroupCommit(Generic[Item, Outcome]):
             session.rollback()
             session.close()
 
-    def _write_in_savepoints(self, items: list[Item]) -> list[Outcome | Exception]:
-        outcomes: list[Outcome | Exception] = []
+    def _write_in_savepoints(self, items: list[Item]) -> list[Written | Exception]:
+        outcomes: list[Written | Exception] = []
         # A group of one (every filing when the writer is idle) needs no savepoint: its
         # error rolls its transaction back, as a lone request's did; two statements saved.
         alone = len(items) == 1
@@ -208,7 +234,7 @@ class GroupCommit(Generic[Item, Outcome]):
         try:
             try:
                 for item in items:
-                    outcome: Outcome | Exception
+                    outcome: Written | Exception
                     try:
                         if alone:
                             outcome = self._write_one(session, item)

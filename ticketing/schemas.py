@@ -219,10 +219,13 @@ class EventOut(BaseModel):
 
     @classmethod
     def of(cls, e: TicketEvent) -> EventOut:
-        return cls(
-            at=e.at, actor=e.actor_name, role=e.role, action=e.action,
-            from_status=e.from_status, to_status=e.to_status, note=e.note, data=e.data,
-        )
+        return cls(**cls.read(e))
+
+    @staticmethod
+    def read(e: TicketEvent) -> dict[str, Any]:
+        """``e`` as plain values (``TicketOut.read``)."""
+        return dict(at=e.at, actor=e.actor_name, role=e.role, action=e.action,
+                    from_status=e.from_status, to_status=e.to_status, note=e.note, data=e.data)
 
 
 class TicketOut(BaseModel):
@@ -290,19 +293,29 @@ class TicketOut(BaseModel):
         cls, t: Ticket, actor: Actor, *, events: list[TicketEvent] | None = None,
         masked: bool = False,
     ) -> TicketOut:
+        return cls.build(cls.read(t, actor, events=events, masked=masked))
+
+    @staticmethod
+    def read(
+        t: Ticket, actor: Actor, *, events: list[TicketEvent] | None = None,
+        masked: bool = False,
+    ) -> dict[str, Any]:
+        """What ``actor`` is shown of ``t`` (and of ``events``) as plain values, read from
+        the rows while their session may still load them (the linked original, for the
+        link's visibility); ``build`` makes the answer of them without reading a row. So a
+        filing's answer is built after its commit, outside SQLite's writers' turn
+        (ticketing.views.write_filing; docs/scaling.md, twenty-seventh round)."""
         hide = not queries.may_see_caller(actor, t)
         link = queries.may_see_link(actor, t)
-        phone = queries.caller_phone_for(actor, t, masked=masked)
-        return cls(
+        return dict(
             id=t.id, number=t.number, channel=t.channel, status=t.status,
-            caller_phone=phone, caller_phone_display=display(phone) if phone else None,
+            caller_phone=queries.caller_phone_for(actor, t, masked=masked),
             caller_phone_keyed=not hide and t.caller_phone_keyed,
             caller_withheld=not hide and t.caller_phone is None,
             caller_name=None if hide else t.caller_name,
             confidential=t.confidential, address=t.address, district=t.district,
             street=t.street, community=t.community, category=t.category, urgency=t.urgency,
             sub_category=t.sub_category,
-            sub_category_label=sub_category_text(t.category, t.sub_category) or None,
             subject=t.subject, respondent=t.respondent, demand=t.demand,
             kind=t.kind, emergency=t.emergency, needs_confirmation=t.needs_confirmation,
             held=queries.is_held(t),
@@ -322,20 +335,41 @@ class TicketOut(BaseModel):
             received_at=t.received_at, dispatched_at=t.dispatched_at,
             sign_due_at=t.sign_due_at, signed_at=t.signed_at, closed_at=t.closed_at,
             due_at=t.due_at, version=t.version,
-            events=[EventOut.of(e) for e in events] if events is not None else None,
+            events=[EventOut.read(e) for e in events] if events is not None else None,
+        )
+
+    @classmethod
+    def build(cls, values: dict[str, Any]) -> TicketOut:
+        """The answer of ``read``'s values: no row read, no session needed."""
+        phone, events = values["caller_phone"], values["events"]
+        return cls(
+            **{**values, "events": None if events is None
+               else [EventOut(**e) for e in events]},
+            caller_phone_display=display(phone) if phone else None,
+            sub_category_label=sub_category_text(values["category"],
+                                                 values["sub_category"]) or None,
         )
 
     @classmethod
     def receipt(cls, t: Ticket, actor: Actor) -> TicketOut:
+        """``receipt_values``' answer."""
+        return cls.build(cls.receipt_values(t, actor))
+
+    @classmethod
+    def receipt_values(cls, t: Ticket, actor: Actor) -> dict[str, Any]:
         """What the filer of a ticket out of their scope gets back (a supervisor's complaint
         the rules sent to another unit, or left in the manual queue): its number, status,
         category, unit and deadlines, and what they filed; nothing of its handling (the
         handler, the answer, links to other tickets, the trail), which a retry with the
-        Idempotency-Key would otherwise show them for a day."""
-        return cls.of(t, actor).model_copy(update={
-            "handler": None, "signed_at": None, "reply_text": None, "reply_outcome": None,
-            "reply_reason": None, "exclusion_reason": None, "exclusion_text": None,
-            "duplicate_of": None, "duplicate_count": 0, "merged_into": None, "events": None})
+        Idempotency-Key would otherwise show them for a day. As ``read``'s values."""
+        return {**cls.read(t, actor), **_NOT_IN_A_RECEIPT}
+
+
+# What a receipt (``TicketOut.receipt_values``) leaves out of the ticket's answer.
+_NOT_IN_A_RECEIPT: dict[str, Any] = {
+    "handler": None, "signed_at": None, "reply_text": None, "reply_outcome": None,
+    "reply_reason": None, "exclusion_reason": None, "exclusion_text": None,
+    "duplicate_of": None, "duplicate_count": 0, "merged_into": None, "events": None}
 
 
 class TicketPage(BaseModel):

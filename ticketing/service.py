@@ -822,12 +822,60 @@ def _drop_units_read(session: Session, _rolled_back: Any) -> None:
 
 
 def on_duty_handler(*, session: Session, unit_id: int) -> User | None:
-    """The unit's on-duty handler carrying the fewest open tickets."""
-    return session.scalars(_ON_DUTY_HANDLER, {"unit_id": unit_id}).first()
+    """The unit's on-duty handler carrying the fewest open tickets (the lowest id of
+    those tied). In a transaction that counts its own picks (``count_handler_picks``) the
+    unit's handlers and their loads are read once, and each pick counts one more ticket
+    for its handler in memory: the same handler a SELECT per ticket would pick, the
+    transaction's own dispatches being the only change meanwhile."""
+    picks: dict[int, list[list[Any]]] | None = session.info.get(_HANDLER_PICKS)
+    if picks is None:
+        return session.scalars(_ON_DUTY_HANDLER, {"unit_id": unit_id}).first()
+    loads = picks.get(unit_id)
+    if loads is None:
+        loads = picks[unit_id] = [[load, user] for user, load in session.execute(
+            _ON_DUTY_HANDLERS_LOADED, {"unit_id": unit_id})]
+    if not loads:
+        return None
+    # Ordered as the SELECT is: the fewest, then the lowest id.
+    pick = min(loads, key=lambda held: (held[0], held[1].id))
+    pick[0] += 1  # the ticket it is picked for, dispatched to it (``dispatch``)
+    return pick[1]  # type: ignore[no-any-return]
 
+
+# Session.info key: per unit id, its on-duty handlers with the open tickets each holds,
+# counting this transaction's picks (``on_duty_handler``); absent: a SELECT a pick.
+_HANDLER_PICKS = "hotline_handler_picks"
+
+
+def count_handler_picks(session: Session) -> None:
+    """``session``'s transaction files tickets one after another (a filing group,
+    ticketing.group_commit): ``on_duty_handler`` reads each unit's handlers once and
+    counts its picks in memory. Anything else that changes who holds what in it
+    (``dispatch`` to a handler named, 改派, a savepoint rolled back) makes it read
+    them again."""
+    session.info.setdefault(_HANDLER_PICKS, {})
+
+
+def _recount_handler_picks(session: Session) -> None:
+    if _HANDLER_PICKS in session.info:
+        session.info[_HANDLER_PICKS] = {}
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _picks_rolled_back(session: Session, _rolled_back: Any) -> None:
+    # A savepoint's rollback takes back the dispatches counted since it began.
+    _recount_handler_picks(session)
+
+
+# The number of open tickets a handler holds (``on_duty_handler``'s order).
+_OPEN_TICKETS = (
+    select(func.count(Ticket.id))
+    .where(Ticket.handler_id == User.id, Ticket.status.in_(values(ASSIGNED_STATUSES)))
+    .scalar_subquery()
+)
 
 # Built once, as the other statements of the intake path: building costs more than running.
-_ON_DUTY_HANDLER = (
+_ON_DUTY_HANDLERS = (
     select(User)
     .where(
         # Who may hold one (ticketing.holders), then auto-dispatch's own preference: a
@@ -836,14 +884,10 @@ _ON_DUTY_HANDLER = (
         User.role == Role.HANDLER.value,
         User.on_duty.is_(True),
     )
-    .order_by(
-        select(func.count(Ticket.id))
-        .where(Ticket.handler_id == User.id, Ticket.status.in_(values(ASSIGNED_STATUSES)))
-        .scalar_subquery(),
-        User.id,
-    )
-    .limit(1)
+    .order_by(_OPEN_TICKETS, User.id)
 )
+_ON_DUTY_HANDLER = _ON_DUTY_HANDLERS.limit(1)
+_ON_DUTY_HANDLERS_LOADED = _ON_DUTY_HANDLERS.add_columns(_OPEN_TICKETS)
 
 
 def dispatch(
@@ -861,6 +905,9 @@ def dispatch(
     unit = session.get(Unit, unit_id)
     if unit is None:
         raise InvalidInput("unit_id", f"unit {unit_id} does not exist")
+    if handler_id or ticket.handler_id is not None:
+        # A handler named, or one who held the ticket: not a pick on_duty_handler counts.
+        _recount_handler_picks(session)
     handler = session.get(User, handler_id) if handler_id else on_duty_handler(
         session=session, unit_id=unit_id
     )

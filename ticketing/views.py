@@ -7,13 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import APIRouter, File, Header, HTTPException, Query, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import select
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session, object_session, sessionmaker
 from starlette.datastructures import State
 
 from config import Settings
@@ -108,12 +108,17 @@ def _check_filters(session: Session, filters: queries.Filters) -> None:
 
 
 def _show(session: Session, ticket: Ticket, actor: Actor) -> TicketOut:
-    # Held while the answer is built: both visibility checks read the linked original (if
+    return TicketOut.build(_shown(session, ticket, actor))
+
+
+def _shown(session: Session, ticket: Ticket, actor: Actor) -> dict[str, Any]:
+    """``TicketOut.read``'s values of ``ticket`` with its trail as ``actor`` may see it."""
+    # Held while the values are read: both visibility checks read the linked original (if
     # they need it), and the session keeps a loaded row only while something refers to it
     # (else two SELECTs).
     _original = queries.original_for_link(actor, ticket)
     events = queries.visible_events(session=session, actor=actor, ticket=ticket)
-    return TicketOut.of(ticket, actor, events=events)
+    return TicketOut.read(ticket, actor, events=events)
 
 
 # --- tickets ------------------------------------------------------------------------
@@ -232,7 +237,7 @@ def understood_filing(state: State, filing: Filing) -> Filing:
 CLASSIFY_IN_WRITER = "classify_in_writer"
 
 
-def filing_writer(request: Request) -> GroupCommit[Filing, TicketOut] | None:
+def filing_writer(request: Request) -> FilingWriter | None:
     """The app's writer of API filings on SQLite (ticketing.group_commit): the requests
     waiting to file at once share one transaction. SQLite's
     writers take turns anyway (one lock), so a group costs no concurrency and saves each
@@ -247,41 +252,58 @@ def filing_writer(request: Request) -> GroupCommit[Filing, TicketOut] | None:
     state = request.app.state
     if state.engine.dialect.name != "sqlite":
         return None
-    writer: GroupCommit[Filing, TicketOut] | None = getattr(state, "filing_writer", None)
+    writer: FilingWriter | None = getattr(state, "filing_writer", None)
     if writer is None:
         by_writer = getattr(state, CLASSIFY_IN_WRITER, False)
-        writer = state.filing_writer = GroupCommit(
-            state.sessions, write_filing,
-            prepare=partial(understood_filing, state) if by_writer else None)
+        writer = state.filing_writer = filing_group(
+            state.sessions, prepare=partial(understood_filing, state) if by_writer else None)
     return writer
 
 
+# A group writer of filings: each filing's answer values read in the transaction
+# (``write_filing``), its answer built of them after the commit (``TicketOut.build``).
+FilingWriter = GroupCommit[Filing, dict[str, Any], TicketOut]
+
+
+def filing_group(sessions: sessionmaker[Session],
+                 prepare: Callable[[Filing], Filing] | None = None) -> FilingWriter:
+    """A writer of filings in groups (``filing_writer``'s, without the app): each answer is
+    built after the group's commit, outside the writers' turn (docs/scaling.md,
+    twenty-seventh round)."""
+    return GroupCommit(sessions, write_filing, prepare=prepare, finish=TicketOut.build)
+
+
 def _file_alone(request: Request, filing: Filing) -> TicketOut:
-    """A filing in a transaction of its own, in the request's thread."""
+    """A filing in a transaction of its own, in the request's thread; its answer built
+    after the commit, as a group's (``filing_group``)."""
     filing = understood_filing(request.app.state, filing)
     session: Session = request.app.state.sessions()
     try:
         shown = write_filing(session, filing)
         session.commit()
-        return shown
     finally:
         session.rollback()
         session.close()
+    return TicketOut.build(shown)
 
 
 _GROUP_ACTORS = "hotline_group_actors"  # Session.info key: the group's tokens' users
 
 
-def write_filing(session: Session, filing: Filing) -> TicketOut:
+def write_filing(session: Session, filing: Filing) -> dict[str, Any]:
     """One filing in ``session``'s transaction (a group's, inside the filing's savepoint, or
-    its own): the token checked again, the ticket filed once per Idempotency-Key, the answer
-    read before the commit."""
+    its own): the token checked again, the ticket filed once per Idempotency-Key, what the
+    answer shows read before the commit (``TicketOut.read``'s values: ``TicketOut.build``
+    makes the answer of them after it, with no row to read)."""
     # A token is looked up once a transaction (the bench's 50 clients share one operator's):
     # a group is one transaction, as a lone request's look-up and filing were.
     actors: dict[str, Actor] = session.info.setdefault(_GROUP_ACTORS, {})
     actor = actors.get(filing.token) or actors.setdefault(
         filing.token, authenticated(session, filing.token))
     require(actor, *FILING_ROLES)
+    # A group's filings pick their handlers from one read of each unit's loads (a SELECT a
+    # ticket was ~0.4 ms of the writers' turn: docs/scaling.md, twenty-seventh round).
+    service.count_handler_picks(session)
     body, domain = filing.body, filing.domain
     ticket = idempotency.create_once(
         session=session, actor=actor, key=filing.key, body=body, now=domain.now(),
@@ -289,18 +311,25 @@ def write_filing(session: Session, filing: Filing) -> TicketOut:
             session=session, domain=domain, actor=actor, understood=filing.understood,
             accept_now=body.accept, **body.model_dump(exclude={"accept"}),
         ))
-    # The answer is read inside the transaction: read after the commit it would open
-    # a second transaction (on SQLite, queue for the write lock once more).
-    return filed_answer(session, ticket, actor)
+    # What the answer shows is read inside the transaction: read after the commit it would
+    # open a second transaction (on SQLite, queue for the write lock once more). Only
+    # the building (the number's display form, the models' validation: ~0.3 ms, twenty-
+    # sixth round) waits for the commit, outside the writers' turn.
+    return filed_values(session, ticket, actor)
 
 
 def filed_answer(session: Session, ticket: Ticket, actor: Actor) -> TicketOut:
     """The answer to whoever filed ``ticket``: the ticket as ``GET /tickets/{ref}`` shows
     it when it is in their scope, else its receipt (``TicketOut.receipt``); never a 404 for
     a ticket they filed (the same on a retry with their Idempotency-Key)."""
+    return TicketOut.build(filed_values(session, ticket, actor))
+
+
+def filed_values(session: Session, ticket: Ticket, actor: Actor) -> dict[str, Any]:
+    """``filed_answer``'s values (``TicketOut.read``), read in the filing's transaction."""
     if queries.may_see_ticket(actor, ticket):
-        return _show(session, ticket, actor)
-    return TicketOut.receipt(ticket, actor)
+        return _shown(session, ticket, actor)
+    return TicketOut.receipt_values(ticket, actor)
 
 
 @router.get("/tickets", response_model=TicketPage)

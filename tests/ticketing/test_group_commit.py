@@ -17,22 +17,22 @@ from typing import Any
 import pytest
 from fastapi import HTTPException
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, String, event, func, select, text
+from sqlalchemy import Engine, String, event, func, select, text, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from starlette.datastructures import State
 
 from tests.support.api import auth
 from tests.support.city import City
-from ticketing import deps, service, views
+from ticketing import deps, schemas, service, views
 from ticketing.context import Domain
 from ticketing.db import database_unavailable, make_engine, make_session_factory
 from ticketing.deps import TokenGate
 from ticketing.group_commit import GroupCommit, WriterStopped
 from ticketing.idempotency import KeyReused
 from ticketing.inputs import InvalidInput
-from ticketing.models import IdempotencyKey, SupervisionCase, Ticket, TicketEvent
+from ticketing.models import IdempotencyKey, SupervisionCase, Ticket, TicketEvent, User
 from ticketing.schemas import TicketCreate, TicketOut
-from ticketing.views import Filing, filing_writer, write_filing
+from ticketing.views import Filing, FilingWriter, filing_group, filing_writer
 
 BODY = {"caller_phone": "13811112222", "demand": "朝阳区望京西园三区5号楼停水了，一直没来水",
         "category": "water"}
@@ -45,8 +45,8 @@ def filing(city: City, domain: Domain, *, user: str = "operator", key: str | Non
                   understood=service.understand_demand(domain=domain, demand=body.demand))
 
 
-def writer(sessions: sessionmaker[Session]) -> GroupCommit[Filing, TicketOut]:
-    return GroupCommit(sessions, write_filing)
+def writer(sessions: sessionmaker[Session]) -> FilingWriter:
+    return filing_group(sessions)
 
 
 def stored(sessions: sessionmaker[Session]) -> tuple[int, int, int]:
@@ -260,14 +260,14 @@ def test_requests_filing_at_once_share_one_transaction(
 def fail_answer_of(monkeypatch: pytest.MonkeyPatch, phone: str) -> None:
     """The filing for ``phone`` fails after its INSERT (reading its answer), each time it is
     written (a group with a failing filing is written again, a savepoint each)."""
-    answer = views.filed_answer
+    answer = views.filed_values
 
-    def fails(session: Session, ticket: Ticket, actor: Any) -> TicketOut:
+    def fails(session: Session, ticket: Ticket, actor: Any) -> dict[str, Any]:
         if ticket.caller_phone == phone:  # as stored: +86 and the number
             raise RuntimeError("the answer could not be read")
         return answer(session, ticket, actor)
 
-    monkeypatch.setattr(views, "filed_answer", fails)
+    monkeypatch.setattr(views, "filed_values", fails)
 
 
 def test_a_filing_failing_after_its_insert_leaves_the_others_filed(
@@ -292,6 +292,118 @@ def test_a_filing_failing_after_its_insert_leaves_the_others_filed(
             assert ticket.demand == o.demand
             assert {"create", "dispatch"} <= {e.action for e in ticket.events}
     assert first.number != last.number
+
+
+def test_each_answer_is_built_after_the_groups_commit(
+        sessions: sessionmaker[Session], domain: Domain, city: City,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Building an answer reads no row (the number's display form, the models'
+    validation): it waits for the commit, outside SQLite's writers' turn, where it held up
+    every other writer (docs/scaling.md, twenty-seventh round); it shows what it showed
+    built in the transaction (the ticket and its trail as the filer may see them)."""
+    steps: list[str] = []
+    event.listen(sessions.kw["bind"], "commit", lambda conn: steps.append("commit"))
+    shown_as = schemas.display
+
+    def display(e164: str | None) -> str:
+        steps.append("answer")
+        return shown_as(e164)
+
+    monkeypatch.setattr(schemas, "display", display)
+    demands = ["朝阳区某小区停水了", "海淀区中关村大街井盖丢了", "丰台区某小区暖气不热"]
+    outcomes = writer(sessions).write([
+        filing(city, domain, caller_phone=f"1382223{i:04d}", demand=d, category=None)
+        for i, d in enumerate(demands)])
+    assert steps == ["commit", "answer", "answer", "answer"]
+    shown = [o for o in outcomes if isinstance(o, TicketOut)]
+    assert [o.caller_phone_display for o in shown] == [f"138 2223 {i:04d}" for i in range(3)]
+    with sessions() as s:
+        for o in shown:
+            ticket = s.scalars(select(Ticket).where(Ticket.number == o.number)).one()
+            again = views.filed_answer(s, ticket, deps.authenticated(s, city.tokens["operator"]))
+            assert o == again
+
+
+def test_an_answer_failing_after_the_commit_answers_its_filing_alone(
+        sessions: sessionmaker[Session], domain: Domain, city: City,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Built after the commit, an answer that fails leaves its ticket filed (a retry with
+    the Idempotency-Key finds it) and the others answered."""
+    build = TicketOut.build
+
+    def fails(values: dict[str, Any]) -> TicketOut:
+        if values["caller_phone"] == "+8613822240001":
+            raise RuntimeError("the answer could not be built")
+        return build(values)
+
+    monkeypatch.setattr(TicketOut, "build", fails)
+    before = stored(sessions)
+    first, failed, last = writer(sessions).write([
+        filing(city, domain, caller_phone=f"1382224{i:04d}", key=f"built-{i}")
+        for i in range(3)])
+    assert isinstance(failed, RuntimeError)
+    assert isinstance(first, TicketOut) and isinstance(last, TicketOut)
+    assert stored(sessions)[0] - before[0] == 3
+    monkeypatch.setattr(TicketOut, "build", build)
+    (again,) = writer(sessions).write([
+        filing(city, domain, caller_phone="13822240001", key="built-1")])
+    assert isinstance(again, TicketOut) and again.caller_phone == "+8613822240001"
+    assert stored(sessions)[0] - before[0] == 3
+
+
+def test_a_group_picks_the_handlers_lone_filings_would_reading_each_unit_once(
+        sessions: sessionmaker[Session], domain: Domain, city: City,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The least-loaded on-duty handler: a group reads each unit's handlers and loads once
+    and counts its own picks in memory (a SELECT a ticket was ~0.4 ms of SQLite's writers'
+    turn); every filing gets the handler it would get filed alone after the ones before it,
+    ties to the lowest id, and a filing rolled back in its savepoint after its pick counts
+    for nobody."""
+    water = city.unit_id("bj-water")
+    with sessions() as s:
+        s.add_all(User(username=f"water-{n}", display_name=f"自来水集团承办人{n}",
+                       role="handler", unit_id=water) for n in "abc")
+        s.commit()
+        ids = {u.username: u.id for u in s.scalars(select(User).where(User.unit_id == water,
+                                                                      User.role == "handler"))}
+    # Open tickets held before: water-handler (the lowest id) 2, water-a 0, b 1, c 3: the
+    # loads' order is not the ids'.
+    held = ["water-handler"] * 2 + ["water-b"] + ["water-c"] * 3
+    setup = writer(sessions).write([filing(city, domain, caller_phone=f"1382225{i:04d}",
+                                           demand="朝阳区某小区停水了")
+                                    for i in range(len(held))])
+    with sessions() as s:
+        for o, name in zip(setup, held, strict=True):
+            assert isinstance(o, TicketOut)
+            s.execute(update(Ticket).where(Ticket.id == o.id).values(handler_id=ids[name]))
+        s.commit()
+
+    def filings(first: int) -> list[Filing]:
+        return [filing(city, domain, caller_phone=f"138223{first + i:05d}",
+                       demand="朝阳区某小区停水了") for i in range(9)]
+
+    def closed(outcomes: list[Any]) -> list[str | None]:
+        """The handlers picked; their tickets then closed: the loads are as before."""
+        with sessions() as s:
+            s.execute(update(Ticket).where(Ticket.id.in_(
+                [o.id for o in outcomes if isinstance(o, TicketOut)])).values(status="closed"))
+            s.commit()
+        return [o.handler for o in outcomes if isinstance(o, TicketOut)]
+
+    lone = closed([writer(sessions).write([f])[0] for f in filings(0)])
+    assert lone[:4] == ["water-a", "water-a", "water-b", "water-handler"]
+    reads: list[str] = []
+    event.listen(sessions.kw["bind"], "before_cursor_execute",
+                 lambda conn, cursor, sql, *args: reads.append(sql)
+                 if "FROM users" in sql and "count(" in sql else None)
+    assert closed(writer(sessions).write(filings(100))) == lone
+    assert len(reads) == 1
+    # A filing failing after its pick (reading its answer): the group is written again, a
+    # savepoint each, and the one rolled back leaves the loads as they were.
+    fail_answer_of(monkeypatch, "+8613822300103")
+    group = writer(sessions).write(filings(100))
+    assert isinstance(group[3], RuntimeError)
+    assert closed(group) == lone[:8]
 
 
 def test_a_filing_failing_after_joining_a_case_leaves_its_count_as_stored(
@@ -326,7 +438,7 @@ def test_a_write_that_raises_leaves_no_filing_waiting() -> None:
     later filing came."""
     started, release = threading.Event(), threading.Event()
 
-    class ClosesBadlyOnce(GroupCommit[str, str]):
+    class ClosesBadlyOnce(GroupCommit[str, str, str]):
         calls = 0
 
         def write(self, items: list[str]) -> list[str | Exception]:
@@ -353,11 +465,11 @@ def test_a_write_that_raises_leaves_no_filing_waiting() -> None:
     assert b == "filed B"
 
 
-def classifying_writer(sessions: sessionmaker[Session]) -> GroupCommit[Filing, TicketOut]:
+def classifying_writer(sessions: sessionmaker[Session]) -> FilingWriter:
     """The API's writer on SQLite (``filing_writer``): it checks each filing's token and
     classifies it in its own thread, before the group's transaction."""
     state = State({"token_gate": TokenGate(), "read_sessions": sessions})
-    return GroupCommit(sessions, write_filing, prepare=partial(views.understood_filing, state))
+    return filing_group(sessions, prepare=partial(views.understood_filing, state))
 
 
 def watched(sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> list[str]:
