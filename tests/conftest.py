@@ -327,6 +327,26 @@ def vosk_model_without_dither() -> vosk.Model:
     return load_model(path, replace(DecoderOptions.from_settings(Settings().asr), dither=0.0))
 
 
+@pytest.fixture(scope="session")
+def shipped_prompts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The whole prompt catalogue at the shipped voice and speed, rendered once per run
+    (tests/support/run_once.py); ``run_once.seed_prompts`` copies it into the data dir of
+    a node started on the shipped prompt settings. Twenty-seventh round: the IVR's start
+    renders the catalogue when its cache is empty (espeak-ng and sox, ~50 prompts, ~100
+    processes, ~1.3-2 CPU-s), and four tests paid it for the same files: test_readiness'
+    warming and ivr-only nodes, test_serve_roles' IVR and ALL roles (and test_dtmf's
+    catalogue check read it again). The cache is content-addressed (voice, speed, words:
+    telephony/media/prompts.py), so a copied file is the one the start would have made;
+    the render itself is proved by tests/telephony/test_prompts.py and every dialogue's
+    start on an empty cache of its own speed (tests/ivr/conftest.py's prompt_cache)."""
+    from ivr.prompts import PromptLibrary
+
+    def render(d: Path) -> None:
+        PromptLibrary(Settings(data_dir=d, prompts_dir=d / "none")).warm()
+
+    return made_once(tmp_path_factory, "prompt-data-shipped", render) / "prompts"
+
+
 # The SQLite templates below are files no test changes (each test copies them), so they are
 # made once per run, by the first xdist worker that needs them, and read by the others
 # (tests/support/run_once.py): each of the six workers migrated and seeded its own, 0.8

@@ -25,6 +25,7 @@ from config import Settings
 from hotline.app import create_app
 from hotline.roles import ServeRole
 from tests.support import harness
+from tests.support.run_once import seed_prompts
 
 pytestmark = pytest.mark.asr
 
@@ -51,13 +52,14 @@ def voice_node(settings: Settings, tmp_path: Path, model_path: Path) -> Settings
 
 
 def test_a_warming_node_is_up_and_says_it_is_cold(sqlite_url: str, tmp_path: Path,
-                                                   model_path: Path) -> None:
+                                                   model_path: Path, shipped_prompts: Path) -> None:
     # One database: what is tested is the model, the warm-up and the answers, none of
     # which touches storage, and each run loads its own model and starts a warm-up of the
     # shipped count (~7 CPU-s); the PostgreSQL run repeated all of it for nothing more.
     settings = Settings(database_url=sqlite_url, data_dir=tmp_path,
                         recordings_dir=tmp_path / "rec")
     node = voice_node(settings, tmp_path, model_path)
+    seed_prompts(shipped_prompts, tmp_path)  # the catalogue the start would render
     shipped = Settings().asr.warm_recognizers
     with TestClient(create_app(node, role=ServeRole.IVR)) as stranger:
         local = TestClient(stranger.app, client=LOCAL)
@@ -137,7 +139,7 @@ def test_a_warm_up_stopped_or_failed_or_never_started_is_not_warm(
 
 @pytest.mark.external
 def test_an_ivr_only_node_shows_its_warm_up_on_its_status_listener(
-        sqlite_url: str, tmp_path: Path, model_path: Path) -> None:
+        sqlite_url: str, tmp_path: Path, model_path: Path, shipped_prompts: Path) -> None:
     """`hotline serve --role ivr` has no API: its /healthz and /metrics come from the status
     listener, on loopback as shipped. The real command in a process of its own; only the
     database, directories, model and ports are this test's (the shipped ports may be taken
@@ -152,6 +154,7 @@ def test_an_ivr_only_node_shows_its_warm_up_on_its_status_listener(
                 "HOTLINE_SIP__BIND_IP": harness.LOOPBACK, "HOTLINE_SIP__PORT": str(sip_port),
                 "HOTLINE_SIP__RTP_PORT_LOW": str(rtp), "HOTLINE_SIP__RTP_PORT_HIGH": str(rtp + 9),
                 "HOTLINE_STATUS_PORT": str(status_port)})
+    seed_prompts(shipped_prompts, tmp_path)  # the catalogue the start would render
     log = tmp_path / "serve.log"
     proc = harness.spawn([sys.executable, "-m", "hotline", "serve", "--role", "ivr"],
                          cwd=REPO, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)

@@ -35,6 +35,7 @@ from hotline.roles import (
 from hotline.wiring import start_background
 from tests.support.city import City
 from tests.support.harness import first_http_answer, free_port, spawn
+from tests.support.run_once import seed_prompts
 from ticketing.context import Domain
 
 TICKET_JOBS = {"escalate-utilities", "archive-unsurveyable", "idempotency-keys", "monthly-report"}
@@ -61,9 +62,11 @@ def _role_settings(sqlite_url: str, tmp_path: Path) -> Settings:
 ])
 def test_each_role_starts_only_its_parts(
     role: ServeRole, voice: bool, jobs: set[str], sqlite_url: str, tmp_path: Path,
-    sessions_for_sqlite: sessionmaker[Session],
+    sessions_for_sqlite: sessionmaker[Session], request: pytest.FixtureRequest,
 ) -> None:
     settings = _role_settings(sqlite_url, tmp_path)
+    if voice:  # the catalogue the IVR's start would render (tests/conftest.py)
+        seed_prompts(request.getfixturevalue("shipped_prompts"), tmp_path)
     background = start_background(settings, sessions_for_sqlite, Domain.load(settings),
                                   PARTS[role] - {Part.HTTP})
     try:

@@ -19,6 +19,7 @@ from ivr.runtime import spool_for
 from telephony.sip.frontend import PhoneStatus
 from tests.support.city import City
 from tests.support.harness import free_port
+from tests.support.run_once import seed_prompts
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory
 from ticketing.models import Ticket
@@ -27,8 +28,10 @@ WATER = "朝阳区望京西园三区5号楼停水了，一直没来水"
 
 
 @pytest.fixture
-def serve_settings(settings: Settings, tmp_path: Path) -> Settings:
-    """The shipped settings on ports free on this machine, with no speech model installed."""
+def serve_settings(settings: Settings, tmp_path: Path, shipped_prompts: Path) -> Settings:
+    """The shipped settings on ports free on this machine, with no speech model installed;
+    the prompt catalogue the IVR's start would render is copied in (tests/conftest.py)."""
+    seed_prompts(shipped_prompts, settings.data_dir)
     return settings.model_copy(update={
         "sip": settings.sip.model_copy(update={"port": free_port()}),
         "outbound": settings.outbound.model_copy(update={"sip_port": free_port()}),

@@ -10,6 +10,13 @@ The suite is CPU-bound on shared cores, so wall durations (--durations) say more
 the load than about a test: this counts CPU seconds instead. A test's figure is its
 process's own CPU plus the children it waited for (espeak-ng, sox, SIPp...) plus the
 session's PostgreSQL server (a daemon, so no child of ours: read from /proc).
+
+Twenty-seventh round: with HOTLINE_CPU_CGROUP=DIR (a cgroup v1 cpuacct directory the run
+was started in) each worker moves itself into DIR/<worker> at its start, and every row
+gets ``tree`` too: that cgroup's CPU over the test (or fixture setup), so whatever the
+worker started is counted, reaped or not: a service subprocess killed without a wait, a
+browser's renderers, a daemonised Kamailio, the cluster's backends of the worker's own
+PostgreSQL (the other workers' backends, if the cluster is shared, land there too).
 """
 
 from __future__ import annotations
@@ -78,6 +85,33 @@ def _cpu() -> float:
     return _own_cpu() + _pg_cpu()
 
 
+_tree: Path | None = None  # this worker's cpuacct cgroup
+
+
+def _tree_cpu() -> float:
+    if _tree is None:
+        return 0.0
+    try:
+        return int((_tree / "cpuacct.usage").read_text()) / 1e9
+    except OSError:
+        return 0.0
+
+
+def _join_cgroup(worker: str) -> None:
+    global _tree
+    parent = os.environ.get("HOTLINE_CPU_CGROUP")
+    if not parent:
+        return
+    mine = Path(parent) / worker
+    try:
+        mine.mkdir(exist_ok=True)
+        (mine / "cgroup.procs").write_text(str(os.getpid()))
+    except OSError as exc:
+        print(f"cpuprofile: no cgroup of its own ({exc})", file=sys.stderr)
+        return
+    _tree = mine
+
+
 class _Recorder:
     def __init__(self, out: Path) -> None:
         self.file = out.open("a", encoding="utf-8")
@@ -99,7 +133,9 @@ def pytest_configure(config: pytest.Config) -> None:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     Path(where).mkdir(parents=True, exist_ok=True)
     _rec = _Recorder(Path(where) / f"{worker}.jsonl")
-    _rec.write(kind="start", worker=worker, cpu=_own_cpu(), wall=time.time(), pid=os.getpid())
+    _join_cgroup(worker)
+    _rec.write(kind="start", worker=worker, cpu=_own_cpu(), wall=time.time(), pid=os.getpid(),
+               tree=_tree_cpu())
     if worker == "main" and config.pluginmanager.hasplugin("xdist"):
         _time_teardown(_rec)
 
@@ -150,7 +186,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     # each worker to end (then kills it), so a thread or child left running holds the run.
     # ``objects``: what the interpreter's exit would collect; ``frozen``: what it will not
     # (tests/conftest.py freezes it: a worker's exit spent seconds collecting it).
-    _rec.write(kind="end", cpu=_own_cpu(), wall=time.time(), objects=len(gc.get_objects()),
+    _rec.write(kind="end", cpu=_own_cpu(), tree=_tree_cpu(), wall=time.time(),
+               objects=len(gc.get_objects()),
                frozen=gc.get_freeze_count(),
                threads=[t.name for t in threading.enumerate()
                         if not t.daemon and t is not threading.main_thread()],
@@ -181,12 +218,13 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, None]:
     if _rec is None:
         yield
         return
-    cpu0, own0, wall0, began = _cpu(), _own_cpu(), time.monotonic(), time.time()
+    cpu0, own0, tree0 = _cpu(), _own_cpu(), _tree_cpu()
+    wall0, began = time.monotonic(), time.time()
     yield
-    cpu1, own1 = _cpu(), _own_cpu()
+    cpu1, own1, tree1 = _cpu(), _own_cpu(), _tree_cpu()
     # ``began`` (epoch s) places the test on its worker's timeline: which worker ends the
     # run, and what it was doing, is the critical path of an xdist run.
-    _rec.write(kind="test", id=item.nodeid, cpu=cpu1 - cpu0, own=own1 - own0,
+    _rec.write(kind="test", id=item.nodeid, cpu=cpu1 - cpu0, own=own1 - own0, tree=tree1 - tree0,
                wall=time.monotonic() - wall0, began=began,
                worker=os.environ.get("PYTEST_XDIST_WORKER", "main"))
 
@@ -197,9 +235,9 @@ def pytest_fixture_setup(fixturedef: Any, request: Any) -> Generator[None, Any, 
         yield
         return
     _rec.stack.append(0.0)
-    cpu0 = _own_cpu()
+    cpu0, tree0 = _own_cpu(), _tree_cpu()
     outcome = yield
-    spent = _own_cpu() - cpu0
+    spent, tree = _own_cpu() - cpu0, _tree_cpu() - tree0
     nested = _rec.stack.pop()
     if _rec.stack:
         _rec.stack[-1] += spent
@@ -208,11 +246,12 @@ def pytest_fixture_setup(fixturedef: Any, request: Any) -> Generator[None, Any, 
     param = getattr(request, "param", None)
     _rec.write(kind="fixture", name=fixturedef.argname, scope=fixturedef.scope,
                param=str(param) if param is not None else None,
-               cpu=spent - nested, incl=spent)
+               cpu=spent - nested, incl=spent, tree=tree)
 
 
 def report(wheres: list[Path], top: int = 15) -> None:
     tests: dict[str, float] = {}
+    trees: dict[str, float] = {}  # the worker's cgroup over the test (HOTLINE_CPU_CGROUP)
     fixtures: collections.Counter[str] = collections.Counter()
     calls: collections.Counter[str] = collections.Counter()
     workers = 0.0
@@ -227,6 +266,8 @@ def report(wheres: list[Path], top: int = 15) -> None:
             row = json.loads(line)
             if row["kind"] == "test":
                 tests[row["id"]] = row["cpu"]
+                if "tree" in row:
+                    trees[row["id"]] = row["tree"]
             elif row["kind"] == "fixture":
                 key = f"{row['name']}[{row['param']}]" if row["param"] else row["name"]
                 fixtures[key] += row["cpu"]
@@ -242,6 +283,12 @@ def report(wheres: list[Path], top: int = 15) -> None:
         in_file[nodeid.split("::")[0]] += 1
     print(f"tests: {len(tests)}  CPU in tests (incl. PostgreSQL): {sum(tests.values()):.1f} s"
           f"  processes' own CPU, start to end: {workers:.1f} s")
+    if trees:
+        print(f"CPU in tests, each worker's whole cgroup (HOTLINE_CPU_CGROUP): "
+              f"{sum(trees.values()):.1f} s; the tests whose tree exceeds their CPU the most "
+              "(children not reaped, daemons):")
+        for nodeid, tree in sorted(trees.items(), key=lambda kv: tests[kv[0]] - kv[1])[:5]:
+            print(f"  {tree - tests[nodeid]:7.2f}  {nodeid}")
     print(f"\ntop {top} tests by CPU s:")
     for nodeid, cpu in sorted(tests.items(), key=lambda kv: -kv[1])[:top]:
         print(f"  {cpu:7.2f}  {nodeid}")

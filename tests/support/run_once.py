@@ -38,3 +38,10 @@ def made_once(tmp_path_factory: pytest.TempPathFactory, name: str,
             make(where)
             done.touch()
     return where
+
+
+def seed_prompts(cache: Path, data_dir: Path) -> None:
+    """A node's prompt cache (``data_dir/prompts``) seeded with a catalogue rendered once
+    (tests/conftest.py's ``shipped_prompts``): content-addressed files, so the node's start
+    finds what it would have rendered and renders only what is missing."""
+    shutil.copytree(cache, Path(data_dir) / "prompts", dirs_exist_ok=True)

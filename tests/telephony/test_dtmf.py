@@ -25,6 +25,7 @@ from telephony.media.wav import read_wav_pcm16
 from telephony.rtp import EVENT_END_SECONDS, Rtp16Stream
 from tests.support.callers import espeak_pcm16
 from tests.support.dtmf_tones import amplitude, dialled, pair, pcm16, silence, tone
+from tests.support.run_once import seed_prompts
 
 KEYS = "0123456789*#"
 RATE = dtmf.SAMPLE_RATE
@@ -180,14 +181,16 @@ def test_speech_is_never_a_key(voice: str, tmp_path: Path) -> None:
         assert dtmf.detect(law(speech)) == ""
 
 
-# Renders the whole prompt catalogue with espeak-ng and sox (~50 prompts, ~100 processes,
-# ~2.6 CPU-s): the whole suite only (marker "slow"). The fast tier keeps speech in four
-# languages, music and noise.
+# Reads the whole prompt catalogue (~50 prompts; rendered once per run by espeak-ng and sox,
+# tests/conftest.py's shipped_prompts, ~1.3-2.6 CPU-s when this test is the first to ask):
+# the whole suite only (marker "slow"). The fast tier keeps speech in four languages, music
+# and noise.
 @pytest.mark.slow
-def test_our_own_prompts_are_never_keys(tmp_path: Path) -> None:
+def test_our_own_prompts_are_never_keys(tmp_path: Path, shipped_prompts: Path) -> None:
     """Every IVR prompt (the shipped catalogue, digits, the beep tone) and the outbound
     survey questions, as the one renderer makes them."""
     settings = Settings(data_dir=tmp_path, prompts_dir=tmp_path / "recorded")
+    seed_prompts(shipped_prompts, tmp_path)  # the IVR's, rendered once per run
     ivr = IvrPrompts(settings)
     keys = [k for k in PROMPTS if "{" not in PROMPTS[k] and k != "asr_pending_note"]
     audio = [ivr.pcm(k) for k in keys] + [ivr.number("0123456789")]
