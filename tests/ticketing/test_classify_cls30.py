@@ -152,6 +152,7 @@ PROBABILITIES = {"emergency": {"none": 0.3, "110": 0.05, "119": 0.6, "120": 0.05
     "厨房里一股煤气味，我已经关了总阀",
     "煤气味挺大的，我关了阀门，开了窗户，我爸刚做完手术在床上",
     "屋 里 一 股 臭 鸡 蛋 味 我 已 经 巴 燃 气 总 法 关 了",
+    "厨房 的 煤起灶 漏 味儿 我 已经 关了 阀门 你们 派 人 来 修 一下",
 ])
 def test_cls30_the_model_alone_hands_over_no_stuck_matter_and_no_gas_made_safe(
     text: str,
