@@ -16,7 +16,7 @@ import tomllib
 import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from itertools import accumulate
 from pathlib import Path
@@ -76,7 +76,8 @@ _CN_NUM = "零一二三四五六七八九十百两"
 NO_VICTIM = "not_now.no_victim"
 SILENCED = "not_now.silenced"
 MADE_SAFE = "not_now.made_safe"
-NO_RESCUE: tuple[str, ...] = (NO_VICTIM, SILENCED, MADE_SAFE)
+EVERYDAY_WORD = "not_now.everyday_word"
+NO_RESCUE: tuple[str, ...] = (NO_VICTIM, SILENCED, MADE_SAFE, EVERYDAY_WORD)
 
 
 @dataclass(frozen=True)
@@ -321,6 +322,10 @@ class ClassificationRules:
     # [negation] retracted: what a caller takes back in a self-correction ("那个燃气，不是，
     # 是配电室"): not the call's domain.
     retracted: re.Pattern[str] | None = None
+    # [heard_as]: toneless readings of the words a recogniser writes by sound ("电体" for 电梯),
+    # each to the word; the lengths to look for, longest first.
+    heard_as: Mapping[tuple[str, ...], str] = field(default_factory=dict)
+    heard_lengths: tuple[int, ...] = ()
 
 
 # --------------------------------------------------------------------------- labels
@@ -512,7 +517,22 @@ def _load_rules(path: Path, raw: bytes) -> ClassificationRules:
         everyday=_everyday(data.get("everyday_words", {}).get("words", []), path,
                            data.get("everyday_words", {}).get("patterns", [])),
         retracted=_compiled(negation.get("retracted"), path, "[negation] retracted"),
+        **_heard_as(data.get("heard_as", {}).get("words", []), path),
     )
+
+
+def _heard_as(words: list[str], path: Path) -> dict[str, Any]:
+    """The [heard_as] table: every toneless reading of each word (``readings``) to the word."""
+    if any(len(w) < 2 for w in words):
+        raise ValueError(f"{path}: heard_as: a word has two characters at least")
+    table: dict[tuple[str, ...], str] = {}
+    for word in words:
+        if not (sounds := readings(word)):
+            raise ValueError(f"{path}: heard_as: {word!r} has a character of no reading")
+        for sound in sounds:
+            table.setdefault(sound, word)
+    return {"heard_as": table,
+            "heard_lengths": tuple(sorted({len(w) for w in words}, reverse=True))}
 
 
 def _compiled(pattern: str | None, path: Path, where: str) -> re.Pattern[str] | None:
@@ -728,6 +748,35 @@ def _compile_address(
 def _normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     return _CJK_SPACE.sub("", text).strip()
+
+
+def _heard(text: str, rules: ClassificationRules) -> str:
+    """``text`` (normalised) with a recogniser's homophones of the [heard_as] words written as
+    the words ("电体的事卡了俩利拜" → 电梯的事卡了俩礼拜), so that a rule reads what was said.
+    Only a spelling that keeps a character of the word in its place and swaps at most one in
+    three ("点题" shares nothing with 电梯: another word), and of the word's length: a cue's
+    place in the text stays where it was."""
+    if not rules.heard_as:
+        return text
+    chars = list(text)
+    i = 0
+    while i < len(chars):
+        for n in rules.heard_lengths:
+            written = "".join(chars[i:i + n])
+            if len(written) < n:
+                continue
+            word = rules.heard_as.get(tuple(syllable(ch) for ch in written))
+            if word and written != word and _swapped_few(written, word):
+                chars[i:i + n] = word
+                i += n - 1
+                break
+        i += 1
+    return "".join(chars)
+
+
+def _swapped_few(written: str, word: str) -> bool:
+    differ = sum(a != b for a, b in zip(written, word, strict=True))
+    return differ < len(word) and differ <= max(1, len(word) // 3)
 
 
 @lru_cache(maxsize=8)
@@ -1003,7 +1052,8 @@ def _no_rescue(text: str, rules: ClassificationRules, handover_quiet: tuple[Span
                stories: tuple[Span, ...] = ()) -> list[str]:
     """Marks (for ``Classification.matched``) of a text that names nobody to rescue now:
     ``NO_VICTIM`` when it says the one the danger came near is unhurt or out, or that it
-    nearly happened (``NotNow.unhurt``, ``NotNow.hazard_only``); ``SILENCED`` when a
+    nearly happened (``NotNow.unhurt``, ``NotNow.hazard_only``); ``EVERYDAY_WORD`` when a
+    hand-over cue lies in an everyday word and nothing else hands over; ``SILENCED`` when a
     hand-over cue is there but ``[not_now]`` silenced it (over, framed, imagined, asked
     about), or, with no cue heard, the one hurt is in care or it was resolved
     (``NotNow.treated``); neither where a habit keeps the cues live for the floor: a past
@@ -1016,6 +1066,8 @@ def _no_rescue(text: str, rules: ClassificationRules, handover_quiet: tuple[Span
              if p and (m := p.search(text))][:1]
     if cfg.made_safe and (m := cfg.made_safe.search(text)):
         marks.append(f"{MADE_SAFE}:{m.group(0)}")
+    if emergency == "none" and (eaten := _eaten_cue(text, rules, handover_quiet)):
+        marks.append(f"{EVERYDAY_WORD}:{eaten}")
     # A cue quiet only inside a story (``NotNow.stories``) leaves the model free: "看了个电影
     # 里面有人煤气中毒我现在也闻到家里一股煤气味头晕得厉害" (the film's 中毒 is quiet, the smell
     # and the dizziness are the model's). Twenty-third round (calm25).
@@ -1026,6 +1078,25 @@ def _no_rescue(text: str, rules: ClassificationRules, handover_quiet: tuple[Span
             and (m := cfg.treated.search(text))):
         marks.append(f"{SILENCED}:{m.group(0)}")
     return marks
+
+
+def _eaten_cue(text: str, rules: ClassificationRules, quiet: tuple[Span, ...]) -> str | None:
+    """A cue of danger now (a hand-over's or the urgent floor's) that lies wholly inside an
+    everyday word ("补偿款卡在区里出不来了": money stuck, nobody trapped), or None. The rules
+    read the word; the model reads the same characters as the danger and would hand the call
+    over alone. A cue that only shares characters with the word is no such cue: "电梯卡了俩
+    礼拜…我妈在里棉" (a recogniser's 里面) is a lift stuck again, the model's to weigh.
+    Twenty-seventh round (cls30)."""
+    if rules.everyday is None or not (spans := _everyday_spans(text, rules.everyday)):
+        return None
+    words = [text[start:stop] for start, stop in spans]
+    plain = replace(rules, everyday=None)
+    for rule in (*rules.emergency_rules, *(r for r in rules.urgency_rules if r.target == "urgent")):
+        for hit in _rule_hits(rule, text, plain, quiet):
+            if any(hit in word for word in words) and hit not in _rule_hits(rule, text, rules,
+                                                                            quiet):
+                return f"{rule.id}:{hit}"
+    return None
 
 
 class _Spans(tuple[Span, ...]):
@@ -1351,13 +1422,16 @@ def classify(text: str, rules: ClassificationRules | None = None) -> Classificat
     norm = _normalize(text)
     category, category_hits, cues = _score_categories(without_retracted(text, rules) or norm,
                                                       rules)
+    # Danger now is read from what was said, a recogniser's homophones of the [heard_as]
+    # words undone; the category, the place and the subject from the text as written.
+    heard = _heard(norm, rules)
     quiet, handover_quiet, habit_only, stories = (_Spans(spans)
-                                                  for spans in _quiet_spans(norm, rules))
-    urgency, urgency_hits = _urgency(norm, category, rules, quiet)
-    emergency, emergency_hits = _emergency(norm, rules, handover_quiet)
+                                                  for spans in _quiet_spans(heard, rules))
+    urgency, urgency_hits = _urgency(heard, category, rules, quiet)
+    emergency, emergency_hits = _emergency(heard, rules, handover_quiet)
     if emergency != "none":
         urgency = "urgent"  # a hand-over to 110/119/120 is life or property safety
-    elif habit_only and _emergency(norm, rules, quiet)[0] != "none":
+    elif habit_only and _emergency(heard, rules, quiet)[0] != "none":
         # A hand-over cue a habit left live for the floor alone is a danger cue there (B9):
         # "消防通道天天停满车，上个月救护车没进来" stays urgent, with no hand-over.
         urgency = "urgent"
@@ -1367,7 +1441,7 @@ def classify(text: str, rules: ClassificationRules | None = None) -> Classificat
     address = _address(norm, rules)
     label = category_label(category)
     matched = [*category_hits, *urgency_hits, *emergency_hits, *kind_hits, *sub_hits,
-               *_no_rescue(norm, rules, handover_quiet, habit_only, emergency, stories)]
+               *_no_rescue(heard, rules, handover_quiet, habit_only, emergency, stories)]
     if district_cue:
         matched.append(district_cue)
     return Classification(
