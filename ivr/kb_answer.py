@@ -176,30 +176,37 @@ def answer_reading(answer: KbAnswer, limit: int) -> list[Part]:
     找谁, 能不能办; kb29: two of them, 在哪办，要多久) and some of the answer's sentences
     state them (``knowledge.details.states``), those sentences first, each detail's in the
     order asked, after "这是关于<title>的答复，先说<detail>：" and, for each next detail,
-    "再说<detail>：" (a detail no sentence states is passed over), and before "听其他内容请
+    "再说<detail>：" (a detail no sentence states is passed over; one whose sentences an
+    earlier detail took is named with it: "先说在哪儿办和要带的材料"), and before "听其他内容请
     按3…", then the other sentences in the answer's order, by parts, after "下面是其他内容。":
     nothing said twice, nothing left out. Read from the start as before when no sentence
     states a detail asked, or every sentence does, or those that do are more than one
     part's worth of sentences (``limit``; one long sentence is a part of its own, as ever)."""
     sentences = _sentences(answer.text)
     taken = [False] * len(sentences)
-    told: list[tuple[str, list[str]]] = []  # each detail stated, and its sentences
+    # Each group of sentences read first and the details they state: a detail whose
+    # sentences an earlier one took (带…到派出所办理 states materials and place) is named
+    # with it, "先说要带的材料和在哪儿办".
+    told: list[tuple[list[str], list[int]]] = []
     for kind in answer.details:
-        mine = [n for n, s in enumerate(sentences)
-                if not taken[n]
-                and states(s, kind, answer.thing if kind == "whether" else answer.act)]
+        stating = [n for n, s in enumerate(sentences)
+                   if states(s, kind, answer.thing if kind == "whether" else answer.act)]
+        mine = [n for n in stating if not taken[n]]
         for n in mine:
             taken[n] = True
         if mine:
-            told.append((kind, [sentences[n] for n in mine]))
-    first = [s for _, said in told for s in said]
+            told.append(([kind], mine))
+        elif stating:
+            next(kinds for kinds, said in told if stating[0] in said).append(kind)
+    first = [sentences[n] for _, said in told for n in said]
     if (not first or all(taken)
             or (len(first) > 1 and len("".join(first)) > limit)):
         parts = answer_parts(answer.text, limit)
         return [Part(P.kb_intro_text(answer.title) if n == 0 else "", words,
                      _menu(n < len(parts) - 1)) for n, words in enumerate(parts)]
-    words = "".join(("" if n == 0 else P.kb_detail_next_text(kind)) + "".join(said)
-                    for n, (kind, said) in enumerate(told))
+    words = "".join(("" if n == 0 else P.kb_detail_next_text(kinds))
+                    + "".join(sentences[i] for i in said)
+                    for n, (kinds, said) in enumerate(told))
     rest = answer_parts("".join(s for s, yes in zip(sentences, taken, strict=True)
                                 if not yes), limit)
     return [Part(P.kb_detail_intro_text(answer.title, told[0][0]), words, "kb_detail_more",

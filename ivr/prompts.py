@@ -226,15 +226,21 @@ DETAIL_LABELS = {
 }
 
 
-def kb_detail_intro_text(title: str, detail: str) -> str:
+def _details_said(details: str | list[str]) -> str:
+    """The details one group of sentences states, as said: "在哪儿办和要带的材料"."""
+    return "和".join(DETAIL_LABELS[d] for d in ([details] if isinstance(details, str)
+                                               else details))
+
+
+def kb_detail_intro_text(title: str, detail: str | list[str]) -> str:
     """"这是关于第一次办居住证需要什么条件的答复，先说要带的材料：": a part of the answer,
-    the part that states what the caller asked."""
-    return text("kb_detail_intro", title=_title_said(title), detail=DETAIL_LABELS[detail])
+    the part that states what the caller asked (kb29: a sentence may state two)."""
+    return text("kb_detail_intro", title=_title_said(title), detail=_details_said(detail))
 
 
-def kb_detail_next_text(detail: str) -> str:
+def kb_detail_next_text(detail: str | list[str]) -> str:
     """"再说要多长时间：": the next detail of a question that asked two (kb29)."""
-    return text("kb_detail_next", detail=DETAIL_LABELS[detail])
+    return text("kb_detail_next", detail=_details_said(detail))
 
 
 def status_count_text(count: int) -> str:
