@@ -95,8 +95,10 @@ _WHO_MAY_SAID = "条件|符合|满足|资格|年满|(?<!期)满[^，,。；]{0,4
 _WHETHER_ASKED = ("(?:能不能|可不可以|能否|可否|能|可以)"
                   "(?P<verb>办理|办|申请|申领|领取|领|享受|补办|报销|提取|参保|落户|签注|续签)"
                   f"(?P<thing>{_FILLER}){_WHETHER_END}{_END}")
-# The words around what the act is done to, which no answer repeats (那个养老卡: 养老卡).
-_NOT_THING = re.compile("那个|这个|一个|一下|个|了|的|呢|啊|吗|么|不")
+# The words around what the act is done to, which no answer repeats (那个养老卡: 养老卡;
+# 一下, 了 after it): a demonstrative or measure before, particles after, never inside a
+# word (个体户).
+_NOT_THING = re.compile("^(?:那个|这个|一个|一下|个)|(?:一下|了|的|呢|啊|吗|么|不)+$")
 # The details a condition states: their sentences "…的，可以…" are what is asked.
 _CONDITIONAL = frozenset({"eligibility", "whether"})
 
