@@ -54,7 +54,7 @@ from config.settings import Settings
 from hotline import dbadmin
 from ivr.kb_answer import KbAnswer, answer_reading
 from knowledge import service
-from knowledge.details import detail_asked, online_act
+from knowledge.details import details_asked, online_act, whether_thing
 from knowledge.search import (
     ANSWER_CREDIT,
     DEFAULT_MIN_CONFIDENCE,
@@ -214,10 +214,11 @@ def outcomes(rows: list[dict[str, str]], results: list, splits: list[str],
 
 def details(rows: list[dict[str, str]], results: list, low: float, kb: Path,
             out: Path, *, unpunctuated: bool = False) -> None:
-    """kb28: of the lines that read an entry (answered or confirmed), those that ask one
-    detail (``knowledge.details.detail_asked``) and those whose answer states it in some of
-    its sentences, read first (``ivr.kb_answer.answer_reading``), by kind; each of these
-    to ``out`` (file, line's entry, entry read, kind, words, the sentences read first)."""
+    """kb28: of the lines that read an entry (answered or confirmed), those that ask
+    details (``knowledge.details.details_asked``; kb29: two are counted as their pair,
+    place-duration) and those whose answer states them in some of its sentences, read
+    first (``ivr.kb_answer.answer_reading``), by kind; each of these to ``out`` (file,
+    line's entry, entry read, kind, words, the sentences read first)."""
     entries = {r["id"]: r for r in csv.DictReader(kb.open(encoding="utf-8"), delimiter="\t")}
     read = 0
     asked: dict[str, int] = {}
@@ -229,19 +230,21 @@ def details(rows: list[dict[str, str]], results: list, low: float, kb: Path,
                 continue
             read += 1
             text = PUNCTUATION.sub("", row["text"]) if unpunctuated else row["text"]
-            kind = detail_asked(text)
-            if kind is None:
+            kinds = details_asked(text)
+            if not kinds:
                 continue
+            kind = "-".join(kinds)  # two details asked counted as their pair (kb29)
             asked[kind] = asked.get(kind, 0) + 1
             e = entries[hit.id]
             parts = answer_reading(KbAnswer(hit.id, 1, e["title"], e["answer"], hit.confidence,
-                                            detail=kind, act=online_act(text)),
+                                            details=kinds, act=online_act(text),
+                                            thing=whether_thing(text)),
                                    Settings().ivr.kb_part_chars)
             if parts[0].detail_first:
                 first[kind] = first.get(kind, 0) + 1
                 f.write("\t".join((row["split"], row["expect"], hit.id, kind, text,
                                    parts[0].words)) + "\n")
-    print(f"one detail asked, of {read} lines that read an entry: {sum(asked.values())} "
+    print(f"details asked, of {read} lines that read an entry: {sum(asked.values())} "
           f"({asked}); its sentence read first: {sum(first.values())} ({first})")
 
 

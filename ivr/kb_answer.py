@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ivr import prompts as P
 from knowledge import service as kb
-from knowledge.details import detail_asked, online_act, states
+from knowledge.details import details_asked, online_act, states, whether_thing
 from knowledge.models import KbEntry
 from knowledge.search import worth_confirming
 from ticketing.context import Domain
@@ -100,10 +100,19 @@ class KbAnswer:
     text: str
     confidence: float
     confirm: bool = False  # below kb_answer_from: ask "您是想问<title>吗" first
-    # The one detail the question asked (``knowledge.details``: materials, place…), or None.
-    detail: str | None = None
+    # The details the question asked, in its order (``knowledge.details``: materials,
+    # place…; kb29: 在哪办，要多久 asks two), or none.
+    details: tuple[str, ...] = ()
     # Online: the act asked (``knowledge.details.online_act``: 交, 查; "" for 办 in general).
     act: str = ""
+    # Whether the caller may: what it is asked of (``knowledge.details.whether_thing``:
+    # 复核 of 能申请复核吗; "" for the procedure itself).
+    thing: str = ""
+
+    @property
+    def detail(self) -> str | None:
+        """The details asked as one name (place, place-duration): a recording's file."""
+        return "-".join(self.details) or None
 
 
 def _sentences(answer: str) -> list[str]:
@@ -163,25 +172,44 @@ def rest_part(rest: list[str]) -> tuple[Part, list[str]]:
 def answer_reading(answer: KbAnswer, limit: int) -> list[Part]:
     """How the telephone reads ``answer`` (one rule for SIP and Twilio): by the parts of
     ``answer_parts``, the first after the intro that names the entry's title; or, when
-    the question asked one detail (``KbAnswer.detail``: 要带什么材料, 在哪儿办, 网上能办吗…)
-    and some of the answer's sentences state it (``knowledge.details.states``), those
-    sentences first, after "这是关于<title>的答复，先说<detail>：" and before "听其他内容请按3…",
-    then the other sentences in the answer's order, by parts, after "下面是其他内容。":
-    nothing said twice, nothing left out. Read from the start as before when the detail
-    is stated in no sentence or in all of them, or in more than one part's worth of
-    sentences (``limit``; one long sentence is a part of its own, as ever)."""
+    the question asked details (``KbAnswer.details``: 要带什么材料, 在哪儿办, 网上能办吗,
+    找谁, 能不能办; kb29: two of them, 在哪办，要多久) and some of the answer's sentences
+    state them (``knowledge.details.states``), those sentences first, each detail's in the
+    order asked, after "这是关于<title>的答复，先说<detail>：" and, for each next detail,
+    "再说<detail>：" (a detail no sentence states is passed over; one whose sentences an
+    earlier detail took is named with it: "先说在哪儿办和要带的材料"), and before "听其他内容请
+    按3…", then the other sentences in the answer's order, by parts, after "下面是其他内容。":
+    nothing said twice, nothing left out. Read from the start as before when no sentence
+    states a detail asked, or every sentence does, or those that do are more than one
+    part's worth of sentences (``limit``; one long sentence is a part of its own, as ever)."""
     sentences = _sentences(answer.text)
-    kind = answer.detail
-    stating = [kind is not None and states(s, kind, answer.act) for s in sentences]
-    first = [s for s, yes in zip(sentences, stating, strict=True) if yes]
-    if (kind is None or not first or len(first) == len(sentences)
+    taken = [False] * len(sentences)
+    # Each group of sentences read first and the details they state: a detail whose
+    # sentences an earlier one took (带…到派出所办理 states materials and place) is named
+    # with it, "先说要带的材料和在哪儿办".
+    told: list[tuple[list[str], list[int]]] = []
+    for kind in answer.details:
+        stating = [n for n, s in enumerate(sentences)
+                   if states(s, kind, answer.thing if kind == "whether" else answer.act)]
+        mine = [n for n in stating if not taken[n]]
+        for n in mine:
+            taken[n] = True
+        if mine:
+            told.append(([kind], mine))
+        elif stating:
+            next(kinds for kinds, said in told if stating[0] in said).append(kind)
+    first = [sentences[n] for _, said in told for n in said]
+    if (not first or all(taken)
             or (len(first) > 1 and len("".join(first)) > limit)):
         parts = answer_parts(answer.text, limit)
         return [Part(P.kb_intro_text(answer.title) if n == 0 else "", words,
                      _menu(n < len(parts) - 1)) for n, words in enumerate(parts)]
-    rest = answer_parts("".join(s for s, yes in zip(sentences, stating, strict=True)
+    words = "".join(("" if n == 0 else P.kb_detail_next_text(kinds))
+                    + "".join(sentences[i] for i in said)
+                    for n, (kinds, said) in enumerate(told))
+    rest = answer_parts("".join(s for s, yes in zip(sentences, taken, strict=True)
                                 if not yes), limit)
-    return [Part(P.kb_detail_intro_text(answer.title, kind), "".join(first), "kb_detail_more",
+    return [Part(P.kb_detail_intro_text(answer.title, told[0][0]), words, "kb_detail_more",
                  detail_first=True),
             *(Part(P.text("kb_rest_intro") if n == 0 else "", words, _menu(n < len(rest) - 1))
               for n, words in enumerate(rest))]
@@ -212,8 +240,8 @@ def find_answer(*, session: Session, domain: Domain, text: str,
         return None
     return KbAnswer(entry_id=entry.id, version=entry.version, title=entry.title,
                     text=entry.answer, confidence=hit.confidence,
-                    confirm=hit is not found.answer, detail=detail_asked(text),
-                    act=online_act(text))
+                    confirm=hit is not found.answer, details=details_asked(text),
+                    act=online_act(text), thing=whether_thing(text))
 
 
 def warm(*, sessions: sessionmaker[Session], domain: Domain) -> None:

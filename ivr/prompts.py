@@ -117,6 +117,9 @@ PROMPTS: dict[str, str] = {
     # "这是关于<title>的答复": a title put as a question (…需要什么条件) names the entry,
     # not the detail said first (mend59); spoken words, not "其余答复如下".
     "kb_detail_intro": "这是关于{title}的答复，先说{detail}：",
+    # kb29: a question that asked two details hears each one's sentences, the next after
+    # "再说<detail>：".
+    "kb_detail_next": "再说{detail}：",
     "kb_detail_more": "听其他内容请按3，问题解决了请按1，需要转办请按2。",
     "kb_rest_intro": "下面是其他内容。",
     # The best entry is likely, not sure: ask first (kb_confirm_text; title without its
@@ -226,14 +229,25 @@ def kb_intro_text(title: str) -> str:
 DETAIL_LABELS = {
     "materials": "要带的材料", "duration": "要多长时间", "place": "在哪儿办",
     "online": "能不能在网上办", "cost": "多少钱", "eligibility": "需要什么条件",
-    "phone": "电话号码",
+    "phone": "电话号码", "whom": "找谁", "whether": "能不能办",
 }
 
 
-def kb_detail_intro_text(title: str, detail: str) -> str:
+def _details_said(details: str | list[str]) -> str:
+    """The details one group of sentences states, as said: "在哪儿办和要带的材料"."""
+    return "和".join(DETAIL_LABELS[d] for d in ([details] if isinstance(details, str)
+                                               else details))
+
+
+def kb_detail_intro_text(title: str, detail: str | list[str]) -> str:
     """"这是关于第一次办居住证需要什么条件的答复，先说要带的材料：": a part of the answer,
-    the part that states what the caller asked."""
-    return text("kb_detail_intro", title=_title_said(title), detail=DETAIL_LABELS[detail])
+    the part that states what the caller asked (kb29: a sentence may state two)."""
+    return text("kb_detail_intro", title=_title_said(title), detail=_details_said(detail))
+
+
+def kb_detail_next_text(detail: str | list[str]) -> str:
+    """"再说要多长时间：": the next detail of a question that asked two (kb29)."""
+    return text("kb_detail_next", detail=_details_said(detail))
 
 
 def status_count_text(count: int) -> str:

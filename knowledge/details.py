@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from knowledge.search import QUANTITIES, is_question, normalise, still_asks
+from knowledge.search import QUANTITIES, WHERE_MISSAID, is_question, normalise, still_asks
 
 # A clause of what the caller said: punctuation (as written) or a recogniser's pause mark.
 _CLAUSE_END = re.compile(r"[^\w]+")
@@ -28,7 +28,8 @@ _SIZE_ASKED = {kind: asked.pattern for kind, asked, _ in QUANTITIES}
 _SIZE_STATED = {kind: stated.pattern for kind, _, stated in QUANTITIES}
 # Whether: the words that ask it, before or after what they ask of.
 _MAY = "(?:能不能|可不可以|能否|可否|是否|可以|能|会|要|得|需要|需不需要|要不要)"
-_WHETHER_END = "(?:吗|么|嘛|不|没|没有|呢|啊)?"
+# 吧 of a guess put to confirm (不用跑吧, 网上能办吧; kb29).
+_WHETHER_END = "(?:吗|么|嘛|不|没|没有|呢|啊|吧)?"
 # The end of the clause, or of what an earlier detail's words left of it (a comma).
 _END = "(?=，|$)"
 _WHAT = "(?:什么|啥|哪些|哪几样|哪几种|些什么|些啥)"
@@ -86,6 +87,21 @@ _WAITED = (f"(?:一般|通常|大约|大概|约|需要|最快|最长|最多|预�
            f"|{_SPAN}(?:左右|以内|内)?(?:就|即|才|后)?(?:能|可以|可|会)?"
            "(?:拿到|领到|领取|领证|取证|办好|办完|办结|到账|出结果|审完|完成|下来|寄到|送达|发放)")
 
+# Who may, as an answer states it: a condition (满半年, 年满六十, 符合条件), not an expiry
+# (有效期满前一个月): what 需要什么条件 and 能不能办 are both answered by.
+_WHO_MAY_SAID = "条件|符合|满足|资格|年满|(?<!期)满[^，,。；]{0,4}(?:年|岁|个月)"
+# Whether the caller may: a may-or-not and the act, what it is done to after it (能申请复核吗:
+# 复核), the clause's end.
+_WHETHER_ASKED = ("(?:能不能|可不可以|能否|可否|能|可以)"
+                  "(?P<verb>办理|办|申请|申领|领取|领|享受|补办|报销|提取|参保|落户|签注|续签)"
+                  f"(?P<thing>{_FILLER}){_WHETHER_END}{_END}")
+# The words around what the act is done to, which no answer repeats (那个养老卡: 养老卡;
+# 一下, 了 after it): a demonstrative or measure before, particles after, never inside a
+# word (个体户).
+_NOT_THING = re.compile("^(?:那个|这个|一个|一下|个)|(?:一下|了|的|呢|啊|吗|么|不)+$")
+# The details a condition states: their sentences "…的，可以…" are what is asked.
+_CONDITIONAL = frozenset({"eligibility", "whether"})
+
 DETAILS: tuple[Detail, ...] = (
     # What to bring or have: 要带什么材料, 需要准备哪些证件, 拿啥东西, 材料有哪些.
     _detail("materials",
@@ -105,11 +121,12 @@ DETAILS: tuple[Detail, ...] = (
             "(?:办理|办|申请|申领|领取|领|享受)"
             f"|(?:符合|够)(?:不符合|不够)?(?:条件|资格){_WHETHER_END}"
             f"|有没有资格|有资格{_WHETHER_END}",
-            "条件|符合|满足|资格|年满|(?<!期)满[^，,。；]{0,4}(?:年|岁|个月)"),
+            _WHO_MAY_SAID),
     # A number to call: 电话是多少, 打哪个电话, 热线是啥, 有没有联系方式.
     _detail("phone",
             "(?:电话|热线|号码|联系方式)(?:号码)?(?:是)?(?:多少|几号|什么|啥)"
-            "|(?:打|拨)(?:哪个|什么|啥|多少)(?:电话|号码|热线)?"
+            # 打什么 alone asks what is done (打什么疫苗): a number only by its word
+            "|(?:打|拨)(?:哪个|多少)(?:电话|号码|热线)?|(?:打|拨)(?:什么|啥)(?:电话|号码|热线)"
             "|(?:什么|哪个|啥)(?:电话|号码|热线)"
             f"|(?:有没有|有)(?:电话|热线|联系方式){_WHETHER_END}",
             r"电话|热线|拨打|\d{5,}"),
@@ -118,7 +135,8 @@ DETAILS: tuple[Detail, ...] = (
     _detail("duration",
             # not a lead time or a condition's span (提前多久, 住满多久, 住多久才能办) nor
             # how long a thing lasts (能用多久): no wait for the result
-            f"(?<!提前)(?<![满够住用]){_MAY}?(?:等)?(?:{_SIZE_ASKED['duration']})"
+            # nor a count told (交了多少年社保, 过期好几年了: kb29)
+            f"(?<!提前)(?<![满够住用好了]){_MAY}?(?:等)?(?:{_SIZE_ASKED['duration']})"
             f"(?:才|就)?(?:能|可以)?{_FILLER}{_WHETHER_END}{_END}"
             "|(?:什么时候|啥时候|多会儿|几时)(?:才|就)?(?:能|可以)?"
             "(?:拿到|领到|办好|办完|办下来|下来|批下来|到账|出来|出结果|审完|审核完|办结)"
@@ -134,7 +152,7 @@ DETAILS: tuple[Detail, ...] = (
     # The cost: 收费吗, 要钱吗, 要不要钱, 交钱吗 (缴费), 免费吗, 费用多少, 多少钱; not 在哪
     # 缴费 (a place), so a whether or a how much goes with the word.
     _detail("cost",
-            "(?:收费|收钱|要钱|花钱|缴费|掏钱|免费)(?:吗|么|嘛|不|没|没有|呢)"
+            "(?:收费|收钱|要钱|花钱|缴费|掏钱|免费)(?:吗|么|嘛|不|没|没有|呢|吧)"
             "|(?:要不要|需不需要|用不用|是不是|收不收|花不花)(?:收费|收钱|钱|花钱|缴费|掏钱|免费)"
             "|(?:费用|工本费|手续费)(?:是)?(?:多少|贵不贵|高不高)"
             f"|{_MAY}?(?:花|交|缴|收|付)?(?:{_SIZE_ASKED['money']})",
@@ -144,12 +162,25 @@ DETAILS: tuple[Detail, ...] = (
     # Where: 在哪儿办, 去哪里申请, 上哪领, 什么地方能办, 找哪个部门.
     _detail("place",
             "(?:在|去|到|上|找|跟|向)?(?:哪里|哪儿|哪个地方|什么地方|啥地方|哪个部门|什么部门"
-            "|哪个单位|哪个窗口|哪(?![些样种类年天个几]))(?:能|可以|才能)?"
+            "|哪个单位|哪个窗口|哪(?![些样种类年天个几像门有]))(?:能|可以|才能)?"
             "(?:办理|办|申请|申领|领取|领|交|缴|补办|补|换|开|打印|提交|登记|备案|签注|报名)?"
-            f"{_FILLER}{_WHETHER_END}{_END}",
+            f"{_FILLER}{_WHETHER_END}{_END}|{WHERE_MISSAID}{_WHETHER_END}{_END}",  # 在那办 (kb29)
             f"{_PLACES}|{_GONE_TO}|{_ONLINE_SAID}|到[^，,。；]{{1,15}}(?:办理|申请|申领|领取|提交|办)"),
+    # Whom to go to (找谁, 问谁, 归谁管, 谁管; kb29): a body or an office gone to or asked
+    # (向…部门, 到…窗口, 找居委会) or a number to call; an online way is no one to see.
+    _detail("whom",
+            f"{_MAY}?(?:去|应该|该)?(?:找谁|问谁|归谁管|归谁|谁管|谁负责办|谁给办)"
+            f"(?:办|办理|申请|申领|领|问|解决|处理|反映)?{_WHETHER_END}{_END}",
+            f"{_GONE_TO}|窗口|派出所|办事处|营业厅|服务站|拨打|热线|\\d{{5,}}"
+            "|(?:由|归)[^，,。；]{0,12}(?:负责|受理|办理|管理)"),
+    # Whether the caller may do it at all (能不能办, 可以申请吗, 能领吗; kb29, after the
+    # details that ask where or online of it: 网上能办吗 is online's): answered, heard alone,
+    # by the sentence that states who may (满半年的，可以申领), as 需要什么条件 is.
+    _detail("whether", _WHETHER_ASKED,
+            _WHO_MAY_SAID),
 )
 _BY_KIND = {d.kind: d for d in DETAILS}
+_WHETHER = re.compile(_WHETHER_ASKED)
 _ONLINE_CLAUSE = re.compile(f"{_MAY}?在?(?:{_ONLINE_ASKED})上?{_MAY}?(?P<act>[^，]*)")
 _WHETHER_TAIL = re.compile(f"{_WHETHER_END}$")
 # Caller's wish to apply, said before what they ask of it (我想办居住证，要带什么): the
@@ -157,25 +188,37 @@ _WHETHER_TAIL = re.compile(f"{_WHETHER_END}$")
 _WISH = re.compile("想(?=(?:给[^\\W_]{1,3})?(?:办|申请|申领))")
 
 
-def detail_asked(question: str) -> str | None:
-    """The one detail (a kind of ``DETAILS``) ``question`` asks and nothing else, or None:
-    it asks none, or two (在哪办，要带什么), or something besides (怎么申请，要带什么材料;
-    能不能办), or is no question at all (收费太贵了 tells, 网上买的衣服是假货 complains)."""
+def details_asked(question: str) -> tuple[str, ...]:
+    """The details (kinds of ``DETAILS``) ``question`` asks and nothing else, in the order
+    asked (在哪办，要多久: place, duration; kb29), or () : it asks none, or something
+    besides (怎么申请，要带什么材料), or is no question at all (收费太贵了 tells, 网上买的衣服
+    是假货 complains)."""
     if not is_question(question):
-        return None
-    asked: set[str] = set()
+        return ()
+    asked: dict[str, tuple[int, int]] = {}  # kind: (clause, where in it) of its first ask
     rest: list[str] = []
-    for clause in filter(None, (normalise(c) for c in _CLAUSE_END.split(question))):
+    clauses = filter(None, (normalise(c) for c in _CLAUSE_END.split(question)))
+    for n, clause in enumerate(clauses):
         for d in DETAILS:
-            clause, n = d.asked.subn("，", clause)
-            if n:
-                asked.add(d.kind)
+            at = d.asked.search(clause)
+            if at is None:
+                continue
+            asked.setdefault(d.kind, (n, at.start()))
+            # Taken out, each character a clause mark: where the others stand is kept.
+            clause = d.asked.sub(lambda m: "，" * max(1, len(m.group(0))), clause)
         rest.append(clause)
-    if len(asked) != 1:
-        return None
+    if not asked:
+        return ()
     if any(still_asks(_WISH.sub("", c)) for c in "，".join(rest).split("，") if c):
-        return None
-    return asked.pop()
+        return ()
+    return tuple(sorted(asked, key=asked.__getitem__))
+
+
+def detail_asked(question: str) -> str | None:
+    """The one detail ``question`` asks and nothing else (``details_asked``), or None: it
+    asks none, or two (在哪办，要带什么), or something besides."""
+    kinds = details_asked(question)
+    return kinds[0] if len(kinds) == 1 else None
 
 
 # A sentence that holds only under a condition (补办期间要用证的，可以…; 对处罚有异议的，可以
@@ -205,6 +248,18 @@ def online_act(question: str) -> str:
     return ""
 
 
+def whether_thing(question: str) -> str:
+    """What ``question`` asks whether the caller may do it to (复核 of 能申请复核吗, 养老卡
+    of 能办那个养老卡不), or "" (能办吗, 能领吗: the procedure itself): a sentence read first
+    for it must name it (kb29), a condition of another act (符合条件的可以直接在App上处理)
+    answers no whether of this one."""
+    for clause in filter(None, (normalise(c) for c in _CLAUSE_END.split(question))):
+        m = _WHETHER.search(clause)
+        if m is not None:
+            return _NOT_THING.sub("", m.group("thing"))
+    return ""
+
+
 def _said_online(sentence: str, act: str) -> bool:
     """``sentence`` says the act (or, for "", doing the procedure) can be done online: an
     online way and the act after it in one clause, no later step between (网上预约后…)."""
@@ -216,10 +271,13 @@ def _said_online(sentence: str, act: str) -> bool:
 def states(sentence: str, kind: str, act: str = "") -> bool:
     """``sentence`` (of an entry's answer, as written) states the detail ``kind``, heard
     alone: not under a condition (but a who-may's own) nor referring back; online, the act
-    asked (``online_act``) done online (mend59)."""
+    asked (``online_act``) done online (mend59); whether, naming what it is asked of
+    (``whether_thing``, ``act`` here; kb29)."""
     s = sentence.strip()
-    if _REFERS_BACK.search(s) or (kind != "eligibility" and _UNDER_CONDITION.search(s)):
+    if _REFERS_BACK.search(s) or (kind not in _CONDITIONAL and _UNDER_CONDITION.search(s)):
         return False
     if kind == "online":
         return _said_online(s, act)
+    if kind == "whether" and act not in s:
+        return False
     return _BY_KIND[kind].stated.search(s) is not None

@@ -48,6 +48,8 @@ DONE = frozenset({State.GOODBYE, State.HANGUP})
     ("申请公租房需要什么条件", "eligibility"), ("哪些人可以领高龄津贴？", "eligibility"),
     # A number to call.
     ("燃气报修电话是多少", "phone"), ("停电了打哪个电话", "phone"),
+    # kb29: whether the caller may (a condition answers it), whom to go to.
+    ("能办居住证吗", "whether"), ("物业不给开证明，该找谁", "whom"),
 ])
 def test_the_one_detail_a_question_asks(question: str, detail: str) -> None:
     assert detail_asked(question) == detail
@@ -61,7 +63,6 @@ def test_the_one_detail_a_question_asks(question: str, detail: str) -> None:
     "我没有单位自己交社保在哪交能交医疗的吗",  # where, and whether (one run, no pause)
     "停车场收费太贵了",  # no question: a complaint
     "网上买的衣服是假货，商家不给退",  # no question
-    "能办居住证吗",  # whether at all: no detail
     "我想办居住证",
 ])
 def test_a_question_that_asks_no_one_detail(question: str) -> None:
@@ -87,7 +88,7 @@ def test_the_sentence_that_states_a_detail(sentence: str, kind: str, stated: boo
 
 def _answer(text: str, detail: str | None, title: str = "失业了怎么申领失业保险金") -> KbAnswer:
     return KbAnswer(entry_id=ENTRY, version=1, title=title, text=text, confidence=0.9,
-                    detail=detail)
+                    details=(detail,) if detail else ())
 
 
 WHO = "非本人意愿中断就业、失业保险交满一年的，可以申领失业保险金。"

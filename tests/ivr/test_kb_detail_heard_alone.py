@@ -16,7 +16,7 @@ import pytest
 
 from ivr import prompts as P
 from ivr.kb_answer import KbAnswer, answer_reading
-from knowledge.details import detail_asked, online_act, states
+from knowledge.details import detail_asked, details_asked, online_act, states, whether_thing
 from knowledge.search import is_question
 from tests.conftest import SHARED
 
@@ -30,7 +30,8 @@ def read_first(entry: str, question: str) -> str | None:
     answer from its start)."""
     e = ENTRIES[entry]
     parts = answer_reading(KbAnswer(entry, 1, e["title"], e["answer"], 0.9,
-                                    detail=detail_asked(question), act=online_act(question)),
+                                    details=details_asked(question), act=online_act(question),
+                                    thing=whether_thing(question)),
                            LIMIT)
     return parts[0].words if parts[0].detail_first else None
 

@@ -59,7 +59,9 @@ def test_a_wrong_done_to_the_caller_the_entry_never_speaks_of_is_offered(
     # The wrong is the entry's own (证件被偷, 不签合同), or there is none, only a loss.
     ("身份证被偷了，怎么办？", "kb004"),
     ("老板不签劳动合同，我该咋办？", "kb023"),
-    ("燃气卡丢了，咋办？", "kb042"),
+    # kb29: a loss the entry never speaks of (kb042 tells how to pay and write the card,
+    # not what to do when it is lost) is filed: tests/knowledge/test_search_round29.py.
+    ("老年卡丢了，咋办？", "kb010"),
     # A step asked of its own besides the story: the story is no question.
     ("钱包让人偷了，身份证怎么补办？", "kb004"),
 ])

@@ -285,6 +285,30 @@ def test_the_detail_asked_is_read_first_and_3_or_no_key_reads_the_rest(
     assert _ticket(sessions).reply_text == answer  # the 直接答复 is the whole answer
 
 
+def test_two_details_asked_are_read_first_in_their_order_then_the_rest(
+        make_twilio: Any, standin: StandIn, recording_wav: bytes, meant: dict[str, str],
+        sessions: sessionmaker[Session], faq: None) -> None:
+    """kb29, as on the SIP line (tests/ivr/test_kb_two_details.py): "要带啥，多久能领证" asks
+    materials then the wait: kb008's second sentence, "再说要多长时间：", its third; no key
+    reads its first after "下面是其他内容。"; 1 files the whole answer."""
+    twilio = make_twilio()
+    meant["text"] = "结婚登记要带啥，多久能领证？"
+    call, _, root = _speak(twilio, standin, recording_wav)
+    with sessions() as s:
+        entry = kb.get_entry(session=s, entry_id="kb008")
+        title, answer = entry.title, entry.answer
+    first, where, when = (s + "。" for s in answer.split("。")[:3])
+    assert says(root[0]) == [
+        prompts.speakable(prompts.kb_detail_intro_text(title, "materials")),
+        prompts.speakable(where + prompts.kb_detail_next_text("duration") + when),
+        prompts.text("kb_detail_more")]
+    root = twiml(twilio.post("/twilio/answer", call_form(call)))
+    assert says(root[0]) == [prompts.speakable(prompts.text("kb_rest_intro") + first),
+                             prompts.text("kb_resolved_ask")]
+    twiml(twilio.post("/twilio/answer", call_form(call, Digits="1")))
+    assert _ticket(sessions).reply_text == answer
+
+
 WHERE = "想问下失业金在哪里申请"  # kb026's place asked: its second sentence read first
 
 
