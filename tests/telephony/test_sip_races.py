@@ -578,3 +578,18 @@ def test_info_keys_keep_nothing_up_once_nothing_more_can_be_sent() -> None:
     assert call.get_dtmf(timeout=0) == "5"  # the key itself still reaches the dialogue
     fe._watchdog()
     assert call.end_reason is EndReason.NO_RTP and wire.methods()[-1] == "BYE"
+
+
+def test_a_draining_stop_refuses_503_before_the_busy_check() -> None:
+    """During our stop's drain (``refuse_calls``) an INVITE finding every line busy got 486
+    (give up) instead of the stop's 503 + Retry-After (another node of the pool takes the
+    retry): the line check ran before the stop's (review64)."""
+    fe, wire = front_end()
+    fe.admission.line_refusal = (  # type: ignore[method-assign]
+        lambda live, source_ip: "all 1 lines busy")
+    fe.refuse_calls()
+    fe._on_message(request("INVITE", call_id="z3", body=offer()))
+    finals = [m for m, _ in wire.sent if m.type == 0 and m.status_code >= 200]
+    assert [(m.status_code, m.first("Retry-After") is not None) for m in finals] == [
+        (503, True)]
+    assert not fe._calls
