@@ -152,6 +152,9 @@ class CallAudio:
         self._waited_turn = 0  # the turn whose final words someone waits for (hurry)
         self._waited_since = 0.0  # since when (monotonic): the oldest wait is served first
         self._given_up = 0  # the last turn whose words nobody waits for any more
+        # A turn ``close_turn`` ended, its decoding queued, its words not yet collected by
+        # ``finish_turn``: (turn, future, asr error).
+        self._closed: tuple[int, Future[Transcript], str | None] | None = None
         self._stream: StreamingTranscriber | None = None  # the ASR thread's, for _give_up
         self._turn_started_frame = 0
         self._speech_frames = 0  # in the current turn
@@ -201,6 +204,7 @@ class CallAudio:
         with self._lock:
             self._turn += 1
             self._turn_active = True
+            self._closed = None  # (a closed turn's words nobody collected are not this one's)
             self._turn_started_frame = self._frames
             self._speech_frames = 0
             self._last_speech_frame = None
@@ -258,8 +262,11 @@ class CallAudio:
         if self._waited_turn != turn:
             self._waited_turn, self._waited_since = turn, time.monotonic()
 
-    def finish_turn(self, timeout: float) -> TurnResult:
-        """The turn's transcript; waits up to ``timeout`` s for the recognizer to catch up."""
+    def close_turn(self) -> None:
+        """End the turn now and queue its decoding, at the rank of a turn someone waits
+        for, without waiting for it: ``finish_turn`` collects the words. Our stop closes the
+        turn before its notice plays, so the notice overlaps the decoding and the caller's
+        reply to it is no part of their complaint (review64)."""
         with self._lock:
             self._turn_active = False
             turn = self._turn
@@ -268,6 +275,20 @@ class CallAudio:
             future: Future[Transcript] = Future()
             if error is None:
                 self._q.put(("finish", turn, future))
+            self._closed = (turn, future, error)
+
+    @property
+    def closed_turn(self) -> bool:
+        """A turn ``close_turn`` ended whose words ``finish_turn`` has not collected."""
+        return self._closed is not None
+
+    def finish_turn(self, timeout: float) -> TurnResult:
+        """The turn's transcript (closing it first, unless ``close_turn`` did); waits up to
+        ``timeout`` s for the recognizer to catch up."""
+        if self._closed is None:
+            self.close_turn()
+        assert self._closed is not None
+        (turn, future, error), self._closed = self._closed, None
         if error is not None:
             return TurnResult(None, error)
         try:

@@ -478,13 +478,37 @@ class Dialogue:
         """Our stop: tell the caller the service stops -- and that their words are kept when
         they are (a ticket filed, or speech recorded, which this dialogue files next or the
         next start's recovery does) -- and hang up (BYE, ``EndReason.SHUTDOWN``). Before,
-        the stop's BYE came with nothing said, mid-sentence or mid-menu."""
+        the stop's BYE came with nothing said, mid-sentence or mid-menu.
+
+        A caller whose words call for 110/119/120 and who was not put through hears what
+        every hand-over that failed says, "请挂机后直接拨打119" (``_emergency_unserved``);
+        before (review64) they heard "请稍后再拨12345".
+
+        A turn still listening is closed, its decoding queued, before the notice plays:
+        the notice (seconds) overlaps the decoding and the caller's reply to it is no part
+        of their complaint. Before (review64) decoding began after the notice, and the
+        drain's common case (notice ~10 s, decoding up to ``transcript_wait_seconds``)
+        outlasted ``sip.stop_drain_seconds``."""
         assert self.audio is not None
-        if not self.audio.spoke:  # the speech gate may lag the frames (``catch_up``)
-            self.audio.catch_up(CATCH_UP_SECONDS)
+        # The speech gate may lag the frames (``catch_up``): what the caller said before
+        # the stop is counted, and in the turn, before the turn closes.
+        self.audio.catch_up(CATCH_UP_SECONDS)
+        if self.audio.listening and self.audio.spoke:
+            self.audio.close_turn()
+        number = self._emergency_unserved()
         kept = self.ticket_filed or self.audio.spoke
-        self.call.play_pcm16(self.prompts.pcm("stopping_kept" if kept else "stopping"))
+        said = (f"emergency_failed_{number}" if number is not None
+                else "stopping_kept" if kept else "stopping")
+        self.call.play_pcm16(self.prompts.pcm(said), last=True)
         self.call.end(EndReason.SHUTDOWN)
+
+    def _emergency_unserved(self) -> str | None:
+        """The service (110, 119, 120) the caller's words call for when they were not put
+        through to it and did not decline it; else None."""
+        if handover_way(self.classification,
+                        self.intake.journal.handover_declined) is Handover.DECLINED:
+            return None
+        return emergency_service(self.classification)
 
     def _keep_what_was_said(self) -> None:
         """The caller is gone (or we failed): a complaint that was spoken becomes a ticket
@@ -503,7 +527,7 @@ class Dialogue:
         if self.call.end_reason is EndReason.SHUTDOWN or self.svc.stopping.is_set():
             # Our stop cut the caller off, not their hang-up: the ticket asks for a call back.
             self.intake.stopped()
-        if self.audio.listening:  # still in a turn: its words count
+        if self.audio.listening or self.audio.closed_turn:  # a turn's words count
             self._end_turn()
         self._understood()
         self.outcome = CallOutcome.TICKET
@@ -873,7 +897,10 @@ class Dialogue:
             if reply is OfferReply.DECLINE:
                 return self._declined(number)
             self.intake.hand_over(number, target)
-            if self.call.ended:
+            # Gone, or our stop cut the question (no key: the hand-over is journaled, as
+            # for a hang-up): no call is placed; the stop's notice is "请挂机后直接拨打110"
+            # (``_stop_notice``). Before (review64) the stop's drain rang 110 and cut it.
+            if self._gone:
                 return State.HANGUP
             if reply is OfferReply.OPERATOR:
                 # Unanswered, the operator leaves the caller to the service, as silence
@@ -905,6 +932,8 @@ class Dialogue:
                 return State.DONE
             if result is TransferResult.CALLER_GONE:
                 return State.HANGUP
+        if self._gone:  # our stop (the transfer gave up at once): its notice says this
+            return State.HANGUP
         self._play(self.prompts.pcm(f"emergency_failed_{number}"), keys=False)
         self.call.hangup()
         return State.DONE

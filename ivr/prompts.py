@@ -97,10 +97,10 @@ PROMPTS: dict[str, str] = {
     "busy": "您好，现在所有线路都忙，请稍后再拨12345。再见。",
     # Our stop (SIGTERM) reaches a caller on the line (ivr.call_flow, ``Dialogue._s_hangup``):
     # the first when what they said is kept (spoken words, filed now or by the next start's
-    # recovery), the second when nothing was (the greeting, a status query).
-    "stopping_kept": (
-        "系统维护，服务即将暂停。您的诉求已记录，我们会尽快办理，如需补充请稍后再拨12345。再见。"
-    ),
+    # recovery), the second when nothing was (the greeting, a status query). No "我们会尽快
+    # 办理": untrue after a 直接答复 (its ticket closed), and the drain's seconds are few
+    # (mend63). An emergency caller hears ``emergency_failed_N`` instead (``_stop_notice``).
+    "stopping_kept": "系统维护暂停服务。您的诉求已记录，如需补充请稍后再拨12345。",
     "stopping": "系统维护，服务即将暂停，请稍后再拨12345。再见。",
     # A question the knowledge base answers: the entry's answer (PromptLibrary.kb_answer)
     # between these two, then key 1 records a 直接答复, 2 (or nothing) files it as today.

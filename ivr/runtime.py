@@ -88,9 +88,9 @@ class IvrRuntime:
         self.services.stopping.set()
         for call in self.frontend.active_calls():
             if call.direction is Direction.INBOUND:
-                # A wait for a key and a prompt playing end now: the notice comes next.
+                # A wait for a key, a prompt playing and a transfer ringing end now: the
+                # notice comes next.
                 call.end_waits()
-                call.stop_playback()
         return time.monotonic() + self.services.settings.sip.stop_drain_seconds
 
     def hang_up(self, deadline: float) -> None:

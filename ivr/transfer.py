@@ -47,9 +47,15 @@ def bridge_to_operator(frontend: SipFrontEnd, call: CallHandle, audio: CallAudio
     journal written again: a talk with the operator can outlast any IVR dialogue)."""
     if not uri:
         return TransferResult.NOT_SET
+    if call.waits_ended:  # our stop began: no call placed that its drain would cut
+        return TransferResult.NO_ANSWER
     try:
-        # Cancelled as soon as the caller hangs up, not left ringing for the ring time.
-        outcome = frontend.call(uri, timeout=ring_timeout, give_up_when=lambda: call.ended)
+        # Cancelled as soon as the caller hangs up, not left ringing for the ring time; and
+        # as soon as our stop begins (``CallHandle.end_waits``): before (review64) a caller
+        # who pressed 0 heard ringback for the ring time (20 s) past the stop's drain
+        # (15 s), then our BYE, never the notice.
+        outcome = frontend.call(uri, timeout=ring_timeout,
+                                give_up_when=lambda: call.ended or call.waits_ended)
     except (RuntimeError, ValueError) as exc:  # front end stopped, unusable URI
         log.error("call %s: operator call to %s not placed: %s", call.call_id, uri, exc)
         return TransferResult.NO_ANSWER

@@ -532,11 +532,18 @@ class CallHandle:
 
     def end_waits(self) -> None:
         """From now on a wait for a key (``get_dtmf``) returns at once, as on a call ended,
-        while the call stays up: the IVR's stop ends its dialogue's turn, then tells the
-        caller that the service stops before it hangs up (``ivr.runtime``)."""
+        a prompt playing or played later stops (``play_pcm16``, all but the ``last``) and a
+        transfer gives up (``waits_ended``: ``ivr.transfer``), while the call stays up: the
+        IVR's stop ends its dialogue's turn, then tells the caller that the service stops
+        before it hangs up (``ivr.runtime``)."""
         with self._cond:
             self._no_waits = True
             self._cond.notify_all()
+
+    @property
+    def waits_ended(self) -> bool:
+        """``end_waits`` was called: nothing more is waited for on this call."""
+        return self._no_waits
 
     def flush_dtmf(self) -> str:
         with self._cond:
@@ -544,15 +551,20 @@ class CallHandle:
             self._dtmf.clear()
             return keys
 
-    def play_pcm16(self, pcm16: bytes, *, interrupt_on_dtmf: bool = False) -> PlayResult:
+    def play_pcm16(self, pcm16: bytes, *, interrupt_on_dtmf: bool = False,
+                   last: bool = False) -> PlayResult:
         """Send 16-bit 8 kHz mono audio, paced at 20 ms; blocks until it has all been sent,
-        a key is pressed (if ``interrupt_on_dtmf``; the key stays readable) or the call
-        ends."""
+        a key is pressed (if ``interrupt_on_dtmf``; the key stays readable), the call ends
+        or ``end_waits`` is called (INTERRUPTED; not for the ``last`` words before our
+        hang-up, which play whole). Checked after the audio is queued: a stop landing
+        between a dialogue's own check and this call let a whole long prompt play before
+        its notice (review64)."""
         if self._state is not CallState.ANSWERED or self.rtp is None:
             return PlayResult.HUNG_UP
-        if interrupt_on_dtmf:
+        cut = not last
+        if interrupt_on_dtmf or cut:
             with self._cond:
-                if self._dtmf:
+                if (interrupt_on_dtmf and self._dtmf) or (cut and self._no_waits):
                     return PlayResult.INTERRUPTED
         token = self.rtp.queue_pcm16(pcm16)
         while True:
@@ -560,7 +572,7 @@ class CallHandle:
                 return PlayResult.COMPLETED if not self.ended else PlayResult.HUNG_UP
             if self.ended:
                 return PlayResult.HUNG_UP
-            if interrupt_on_dtmf and self._dtmf:
+            if (interrupt_on_dtmf and self._dtmf) or (cut and self._no_waits):
                 self.rtp.flush_output()
                 return PlayResult.INTERRUPTED
 

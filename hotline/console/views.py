@@ -426,7 +426,7 @@ def render_ticket(request: Request, w: Work, ticket: Ticket, *, status: int = 20
     actions = present.available_actions(ticket.status, w.actor)
     recording_error: str | None = None
     has_recording = False
-    may_hear = queries.may_see_caller(w.actor, ticket)
+    may_hear = recordings.may_hear(w.actor, ticket)
     ref = recordings.find(w.session, ticket) if may_hear else None
     if ref is not None:
         # Checked here too, so the page says why instead of showing a player that fails.

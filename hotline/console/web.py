@@ -26,7 +26,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from sqlalchemy.orm import Session
 
-from hotline.console import auth, present
+from hotline.console import auth, present, recordings
 from hotline.console.auth import (
     ConsoleSession,
     CsrfFailed,
@@ -92,6 +92,9 @@ class Me:
     unit_name: str | None
     csrf: str
     reads_reports: bool = False  # ``reads_city_reports``: the menu links 月度通报 only then
+    # ``recordings.may_hear`` of a call that filed no ticket: the menu links 无语音来电 only
+    # then (before, the template named the roles itself: a second copy of the rule).
+    hears_unfiled: bool = False
 
     @property
     def role_label(self) -> str:
@@ -145,7 +148,8 @@ def work(request: Request, *, csrf: str | None = None, post: bool = False,
         actor = Actor.of(user)
         me = Me(id=user.id, username=user.username, name=user.display_name,
                 role=Role(user.role), unit_name=user.unit.name if user.unit else None,
-                csrf=s.csrf, reads_reports=reads_city_reports(actor, user.unit))
+                csrf=s.csrf, reads_reports=reads_city_reports(actor, user.unit),
+                hears_unfiled=recordings.may_hear(actor, None))
         request.state.console_me = me
         yield Work(session=session, actor=actor, me=me, domain=request.app.state.domain)
     finally:

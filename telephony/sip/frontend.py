@@ -255,6 +255,14 @@ class SipFrontEnd:
         with self._lock:  # (an INVITE being taken registers its call first, or is refused)
             self._taking = False
 
+    def _refused_stopping(self, msg: SipMessage) -> bool:
+        """Refuse an INVITE 503 + Retry-After ("shutting down") when the front end stops or
+        a stop is draining (``refuse_calls``); whether it did. Called under ``_lock``."""
+        if self._running and self._taking:
+            return False
+        self.admission.refuse(msg, 503, warning="shutting down", capacity=True)
+        return True
+
     def wait_handlers(self, deadline: float) -> bool:
         """Wait until every call's handler has returned, or the monotonic ``deadline``;
         whether all had."""
@@ -463,6 +471,10 @@ class SipFrontEnd:
         with self._lock:
             live = [c for c in self._calls.values()
                     if c.direction is Direction.INBOUND and not c.ended]
+            # A stop's 503 + Retry-After first: a busy 486 during the drain told the caller
+            # to give up rather than to try another node of the pool (review64).
+            if self._refused_stopping(msg):
+                return
             busy = self.admission.line_refusal(live, source_ip)
             if busy is not None:
                 self.admission.refuse(msg, 486, warning=busy, capacity=True)
@@ -478,8 +490,7 @@ class SipFrontEnd:
             # taken just after the sweep was never ended, its RTP port never released; with
             # the 180 and the handler after the lock, the sweep's 480 was followed by our
             # 180 and a handler started on a stopped front end.
-            if not self._running or not self._taking:
-                self.admission.refuse(msg, 503, warning="shutting down", capacity=True)
+            if self._refused_stopping(msg):
                 return
             trusted = self.admission.is_trusted(source_ip)
             caller, vouch = caller_identity(msg, trusted=trusted)

@@ -11,11 +11,13 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
+from hotline.console import recordings as recording_rules
 from ivr.callrecords import CallOutcome, CallRecord
 from tests.console.seed import call_ticket, write_wav
 from ticketing.context import Domain
@@ -107,3 +109,20 @@ def test_a_call_record_id_reaches_no_recording_the_ticket_route_would_refuse(
     assert water.get(f"/console/tickets/{secret}/recording").status_code == 404
     assert water.get(f"/console/calls/{hidden}/recording").status_code == 404
     assert as_user("operator").get(f"/console/calls/{hidden}/recording").status_code == 200
+
+
+def test_the_ticket_player_and_the_menu_ask_the_one_recording_rule(
+        as_user: Users, sessions: sessionmaker[Session], domain: Domain,
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ticket page's player and the menu's 无语音来电 link ask ``recordings.may_hear``,
+    the rule the recording routes answer by. Before, the page asked ``may_see_caller`` and
+    the menu named the roles itself (review64): a change to the rule left either showing a
+    player or a link the route refused. Forced by a rule that refuses everybody."""
+    number = call_ticket(sessions, domain, settings.recordings_dir)
+    h = as_user("operator")
+    assert f"/console/tickets/{number}/recording" in h.get(f"/console/tickets/{number}").text
+    assert "/console/calls/unfiled" in h.get("/console/queue").text
+    monkeypatch.setattr(recording_rules, "may_hear", lambda actor, ticket: False)
+    assert f"/console/tickets/{number}/recording" not in h.get(
+        f"/console/tickets/{number}").text
+    assert "/console/calls/unfiled" not in h.get("/console/queue").text

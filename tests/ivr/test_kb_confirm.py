@@ -54,7 +54,8 @@ class ScriptedLine:
         self.held = False  # the caller never holds the call here
         self.holds = 0
 
-    def play_pcm16(self, pcm16: bytes, *, interrupt_on_dtmf: bool = False) -> PlayResult:
+    def play_pcm16(self, pcm16: bytes, *, interrupt_on_dtmf: bool = False,
+                   last: bool = False) -> PlayResult:
         self.played.append(pcm16)
         return PlayResult.COMPLETED
 
@@ -261,7 +262,8 @@ class QuickKeysLine(ScriptedLine):
         self.presses = presses
         self.cut: list[bytes] = []
 
-    def play_pcm16(self, pcm16: bytes, *, interrupt_on_dtmf: bool = False) -> PlayResult:
+    def play_pcm16(self, pcm16: bytes, *, interrupt_on_dtmf: bool = False,
+                   last: bool = False) -> PlayResult:
         if interrupt_on_dtmf and self.keys:
             self.cut.append(pcm16)
             return PlayResult.INTERRUPTED

@@ -58,7 +58,10 @@ def test_a_stop_refuses_new_calls_and_tells_the_caller_their_words_are_kept(
     """loose28's closing note: at our stop the caller mid-complaint heard nothing before
     our BYE. Now new calls are refused at once (503 + Retry-After: another node takes the
     retry) while the caller on the line hears that the service stops and that what they
-    said is kept, then our BYE; their words are filed before the stop returns."""
+    said is kept, then our BYE; their words are filed before the stop returns. No speech
+    model (``engine=None``): this proves the refusal, the notice, the BYE and the filing
+    on the wire, not the decoding, which runs during the notice (socket-free:
+    tests/ivr/test_stop_emergency.py::test_the_last_turn_is_closed_and_decoding_before_the_notice_plays)."""
     ivr = ivr_factory(engine=None)
     speech = korean_speech[PHRASES[0]]
     script = CallerScript(tmp_path).wait(0.5).say(speech, then_wait=0.3).wait(60)

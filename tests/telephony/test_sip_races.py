@@ -23,6 +23,7 @@ from telephony.call import (
     EndReason,
     KeySource,
     OutcomeKind,
+    PlayResult,
 )
 from telephony.rtp import UNVERIFIED_SEND_PACKETS, Rtp16Stream
 from telephony.sip.frontend import SipFrontEnd
@@ -578,3 +579,52 @@ def test_info_keys_keep_nothing_up_once_nothing_more_can_be_sent() -> None:
     assert call.get_dtmf(timeout=0) == "5"  # the key itself still reaches the dialogue
     fe._watchdog()
     assert call.end_reason is EndReason.NO_RTP and wire.methods()[-1] == "BYE"
+
+
+def test_a_draining_stop_refuses_503_before_the_busy_check() -> None:
+    """During our stop's drain (``refuse_calls``) an INVITE finding every line busy got 486
+    (give up) instead of the stop's 503 + Retry-After (another node of the pool takes the
+    retry): the line check ran before the stop's (review64)."""
+    fe, wire = front_end()
+    fe.admission.line_refusal = (  # type: ignore[method-assign]
+        lambda live, source_ip: "all 1 lines busy")
+    fe.refuse_calls()
+    fe._on_message(request("INVITE", call_id="z3", body=offer()))
+    finals = [m for m, _ in wire.sent if m.type == 0 and m.status_code >= 200]
+    assert [(m.status_code, m.first("Retry-After") is not None) for m in finals] == [
+        (503, True)]
+    assert not fe._calls
+
+
+# --- a prompt started as our stop begins -----------------------------------------------
+
+def test_a_prompt_queued_as_the_stop_begins_is_cut_and_only_the_notice_plays() -> None:
+    """The IVR's stop ends each call's turn (``end_waits``, after ``IvrServices.stopping``).
+    A dialogue that checked the stop just before and queued its prompt just after played
+    the whole prompt (a status read, an answer: a minute) before the stop's notice
+    (review64). Now a prompt playing when ``end_waits`` comes, or started after it, stops;
+    only the ``last`` words (the notice) play. The RTP stream here never sends: a prompt
+    ends only by being cut (or the call's end)."""
+    fe, _ = front_end()
+    call = ringing_call(fe, request("INVITE", call_id="p1", body=offer()))
+    assert call.answer() and call.rtp is not None
+    results: list[PlayResult] = []
+    playing = threading.Thread(target=lambda: results.append(
+        call.play_pcm16(b"\x00\x01" * 8000 * 60)), daemon=True)
+    playing.start()  # a minute's prompt, queued before the stop
+    while not call.rtp._out:
+        time.sleep(0.01)
+    call.end_waits()
+    playing.join(10)
+    assert results == [PlayResult.INTERRUPTED] and not call.rtp._out  # flushed
+    assert call.play_pcm16(b"\x00\x01" * 8000) is PlayResult.INTERRUPTED  # after it: none
+    assert not call.rtp._out
+    notice = threading.Thread(target=lambda: results.append(
+        call.play_pcm16(b"\x00\x01" * 8000, last=True)), daemon=True)
+    notice.start()
+    while not call.rtp._out and notice.is_alive():
+        time.sleep(0.01)
+    assert call.rtp._out and notice.is_alive()  # the notice is queued and plays
+    call.hangup()
+    notice.join(10)
+    assert results[-1] is PlayResult.HUNG_UP
