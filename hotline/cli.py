@@ -511,9 +511,12 @@ def export(
     )
     try:
         with transaction(_sessions()) as session:
-            queries.check_filters(session, filters, fields=("--category", "--unit"))
-    except (InvalidInput, LookupError) as exc:
-        console.print(f"[red]{exc}[/red]")
+            queries.check_filters(session, filters, field="--category")
+    except InvalidInput as exc:
+        console.print(f"[red]{exc.field}: {escape(str(exc))}[/red]")
+        raise typer.Exit(2) from exc
+    except LookupError as exc:
+        console.print(f"[red]--unit: {escape(str(exc))}[/red]")
         raise typer.Exit(2) from exc
     with out.open("w", encoding="utf-8", newline="") as fh:
         fh.writelines(export_csv(sessions=_sessions(), actor=Actor.system("cli"),
