@@ -630,8 +630,7 @@ def recordings_retention(
     if days < 1:
         console.print("[red]--days must be at least 1 (or set recordings_retention_days)[/red]")
         raise typer.Exit(2)
-    with transaction(_sessions()) as session:
-        deleted = apply_retention(session=session, days=days, now=utcnow())
+    deleted = apply_retention(sessions=_sessions(), days=days, now=utcnow())
     console.print(f"deleted {len(deleted)} recording(s)")
 
 
