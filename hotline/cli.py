@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import getpass
 import json
@@ -38,6 +39,7 @@ from hotline.roles import (
     default_workers,
     hold_data_dir,
 )
+from hotline.written import write_whole
 from ticketing import queries
 from ticketing.actors import Actor
 from ticketing.context import DataFileError, Domain, read_data_files
@@ -82,20 +84,30 @@ FIRST_STEPS = (
 )
 
 
+# Errors of writing with no file to name: the disk or the quota is full, the file too big.
+_NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
 class _Commands(TyperGroup):
     """Every command: a file it was named and cannot read or write (missing, a folder, no
     permission, no room) is one line naming the file and why, exit 2. Before (judge29),
     `hotline kb import` of a missing file, `kb export` or `export -o` into a folder that does
-    not exist ended in a 40-line traceback; `db backup` had its own line (judge26)."""
+    not exist ended in a 40-line traceback; `db backup` had its own line (judge26). A full
+    disk is one line too, named or not (review65: `export -o /dev/full` was a traceback).
+    `hotline --traceback …` keeps the traceback, for a fault the line does not explain."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except OSError as exc:
-            if exc.filename is None:  # not about a file the user named (a port, a socket)
+            if ctx.params.get("traceback"):
                 raise
-            Console(stderr=True).print(f"[red]error[/red]: {escape(str(exc.filename))}: "
-                                       f"{escape(exc.strerror or str(exc))}", highlight=False,
+            if exc.filename is None and exc.errno not in _NO_ROOM:
+                raise  # not about a file the user named (a port, a socket)
+            named = f"{escape(str(exc.filename))}: " if exc.filename is not None else ""
+            Console(stderr=True).print(f"[red]error[/red]: {named}"
+                                       f"{escape(exc.strerror or str(exc))} "
+                                       "(hotline --traceback … shows where)", highlight=False,
                                        soft_wrap=True)
             raise typer.Exit(2) from None
 
@@ -114,7 +126,11 @@ console = Console()
 
 
 @app.callback()
-def _settings_first() -> None:
+def _settings_first(
+    traceback: Annotated[bool, typer.Option(
+        "--traceback", help="On a file error, show the traceback, not one line")] = False,
+) -> None:
+    # ``traceback`` is read by _Commands.invoke from the context's parameters.
     # Every command reads the settings; a wrong value is said once, naming the variable or
     # key, instead of a pydantic traceback from wherever they were first read.
     try:
@@ -511,13 +527,17 @@ def export(
     )
     try:
         with transaction(_sessions()) as session:
-            queries.check_filters(session, filters, fields=("--category", "--unit"))
-    except (InvalidInput, LookupError) as exc:
-        console.print(f"[red]{exc}[/red]")
+            queries.check_filters(session, filters, field="--category")
+    except InvalidInput as exc:
+        console.print(f"[red]{exc.field}: {escape(str(exc))}[/red]")
         raise typer.Exit(2) from exc
-    with out.open("w", encoding="utf-8", newline="") as fh:
-        fh.writelines(export_csv(sessions=_sessions(), actor=Actor.system("cli"),
-                                 tz=domain.tz, filters=filters, now=domain.now()))
+    except LookupError as exc:
+        console.print(f"[red]--unit: {escape(str(exc))}[/red]")
+        raise typer.Exit(2) from exc
+    # Renamed onto OUT when whole: a full disk or a failing read leaves no partial CSV
+    # claimed as the export (review65).
+    write_whole(out, export_csv(sessions=_sessions(), actor=Actor.system("cli"),
+                                tz=domain.tz, filters=filters, now=domain.now()))
     console.print(f"wrote {out}")
 
 
@@ -610,8 +630,7 @@ def recordings_retention(
     if days < 1:
         console.print("[red]--days must be at least 1 (or set recordings_retention_days)[/red]")
         raise typer.Exit(2)
-    with transaction(_sessions()) as session:
-        deleted = apply_retention(session=session, days=days, now=utcnow())
+    deleted = apply_retention(sessions=_sessions(), days=days, now=utcnow())
     console.print(f"deleted {len(deleted)} recording(s)")
 
 

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from config import get_settings
+from hotline.written import write_whole
 from knowledge.models import EntryStatus
 from ticketing.context import Domain
 from ticketing.db import transaction
@@ -58,7 +59,7 @@ def kb_export(file: Path) -> None:
 
     with transaction(_sessions()) as session:
         body = service.export_tsv(session=session)
-    file.write_text(body, encoding="utf-8")
+    write_whole(file, [body])  # no half a file left on a full disk (review65)
     console.print(f"wrote {body.count(chr(10)) - 1} entries to {file}")
 
 

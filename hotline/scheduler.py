@@ -81,8 +81,7 @@ def retention_job(sessions: sessionmaker[Session], domain: Domain) -> list[str]:
     from hotline.recordings import apply_retention
     from ticketing.models import utcnow
 
-    with transaction(sessions) as session:
-        deleted = apply_retention(session=session, days=days, now=utcnow())
+    deleted = apply_retention(sessions=sessions, days=days, now=utcnow())
     if deleted:
         log.info("retention: deleted %d recording(s) older than %d days", len(deleted), days)
     return deleted

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, object_session
 from ticketing.actors import Actor, mask_phone
 from ticketing.classify import UTILITY_CATEGORIES
 from ticketing.deadlines import Urgency
-from ticketing.inputs import check_category, echoed
+from ticketing.inputs import InvalidInput, check_category, echoed
 from ticketing.models import Ticket, TicketEvent, Unit, UTCDateTime
 from ticketing.phones import SERVICE_NUMBER_DIGITS, ascii_digits, callback_number, normalise
 from ticketing.states import AWAITING_DISPATCH_STATUSES, OPEN_STATUSES, Action, Role, Status, values
@@ -425,15 +425,30 @@ def unit_named(session: Session, code: str) -> Unit:
     return unit
 
 
-def check_filters(session: Session, f: Filters, *, fields: tuple[str, str] = (
-        "query.category", "query.unit")) -> None:
-    """A category or unit a filter names must exist (``InvalidInput``, ``LookupError``):
-    read as given, a mistyped code matched nothing, and the list, the CSV export and
-    ``hotline export`` answered empty, as if it had no tickets (judge29)."""
+def check_filters(session: Session, f: Filters, *, field: str = "query.category") -> None:
+    """A category or unit a filter names must name something (``InvalidInput`` naming
+    ``field``, ``LookupError``): read as given, a mistyped code matched nothing, and the
+    list, the CSV export and ``hotline export`` answered empty, as if it had no tickets
+    (judge29). The API, the console and the CLI all read this rule (review65: the console
+    dropped an unknown category and exported the whole queue as if filtered)."""
     if f.category:
-        check_category(f.category, field=fields[0])
+        filter_category(session, f.category, field=field)
     if f.unit_code:
         unit_named(session, f.unit_code)
+
+
+def filter_category(session: Session, code: str, *, field: str) -> str:
+    """``code`` if it is a category of config/categories.toml or one some ticket holds: a
+    category retired from the file stays on the tickets filed under it (docs/security.md,
+    stored codes are kept as they are), and they must stay findable (review65). One
+    indexed look-up (ix_tickets_address leads with the category), only for a code the file
+    does not hold."""
+    try:
+        return check_category(code, field=field)
+    except InvalidInput:
+        if session.scalar(select(Ticket.id).where(Ticket.category == code).limit(1)) is None:
+            raise
+    return code
 
 
 def conditions(actor: Actor, f: Filters, now: datetime) -> list[Any]:

@@ -19,13 +19,14 @@ from sqlalchemy.orm import Session
 from asr.jobs import JobStatus, TranscriptionJob
 from hotline import monthly_report
 from hotline.console import present
-from hotline.console.web import Forbidden, Work, page, render, work
+from hotline.console.web import Forbidden, Work, error_page, page, render, work
 from ivr.callrecords import CallRecord, calls_up
 from ticketing import analytics, supervision
 from ticketing.actors import mask_phone
+from ticketing.inputs import echoed
 from ticketing.models import Ticket, TicketEvent, Unit
 from ticketing.points import Points, period_bounds, points
-from ticketing.queries import scope_filter, unit_scope
+from ticketing.queries import scope_filter, unit_named, unit_scope
 from ticketing.reports import LoopCounts, figures, hot_spots, loop_counts
 from ticketing.states import Role
 
@@ -153,6 +154,16 @@ def _analytics(w: Work, since: datetime) -> dict[str, object]:
     }
 
 
+def _chosen_unit(w: Work, units: list[Unit], code: str) -> Unit | None:
+    """The unit ``?unit=`` names: one of the picker's, or (the API's rule) any unit, whose
+    figures the reader's scope then narrows; ``LookupError`` for a code no unit has. An
+    unknown code was dropped and the page showed the whole scope as if it were that unit's
+    (review65)."""
+    if not code:
+        return None
+    return next((u for u in units if u.code == code), None) or unit_named(w.session, code)
+
+
 @router.get("/dashboard")
 @page
 def dashboard(request: Request, period: str = "7d", unit: str = "") -> Response:
@@ -162,7 +173,11 @@ def dashboard(request: Request, period: str = "7d", unit: str = "") -> Response:
             period = "7d"
         since, days = _period_start(w, PERIODS[period][1])
         units = _units_in_scope(w)
-        chosen = next((u for u in units if u.code == unit), None)
+        try:
+            chosen = _chosen_unit(w, units, unit.strip())
+        except LookupError:
+            return error_page(request, 404, "没有这个单位",
+                              f"单位代码“{echoed(unit)}”不存在，请从列表中选择单位。")
         conds: list[object] = [scope_filter(w.actor), Ticket.received_at >= since]
         if chosen is not None:
             conds.append(Ticket.unit_id.in_(

@@ -305,16 +305,26 @@ def _day_start(domain: Domain, day: date, later: int, field: str) -> datetime:
         raise InvalidInput(field, "日期超出范围。") from None
 
 
-def queue_filters(domain: Domain, *, status: str, category: str, q: str, since: str = "",
+def queue_filters(w: Work, *, status: str, category: str, q: str, since: str = "",
                   until: str = "", sub_category: str = ""
                   ) -> tuple[str, queries.Filters, queries.Filters]:
     """The queue's form as filters, for the list and its CSV export alike: the status
     chosen (normalised), the filters without the status (for the counts), and with it.
-    ``since``/``until`` are local days of the call, both included. ``sub_category`` is a
-    form value ("water:cut"); it implies its category, and one of another category than the
-    category chosen, or none the taxonomy holds, is dropped like an unknown category."""
-    if category not in present.categories():
-        category = ""
+    ``since``/``until`` are local days of the call, both included. A category naming
+    nothing is refused by the API's rule (``queries.check_filters``; ``InvalidInput`` in
+    Mandarin): it was dropped, and ``export.csv?status=all&category=watr`` exported the
+    whole queue as if filtered (review65). ``sub_category`` is a form value ("water:cut");
+    it implies its category, and one of another category than the category chosen, or
+    none the taxonomy holds, is dropped (the form keeps a stale one when the category
+    changes)."""
+    domain = w.domain
+    category = category.strip()
+    try:
+        queries.check_filters(w.session, queries.Filters(category=category or None),
+                              field="category")
+    except InvalidInput:
+        raise InvalidInput("category", f"没有分类“{echoed(category)}”：分类表中没有，"
+                                       "也没有工单用过它。") from None
     sub_of, sub = present.split_sub_category(sub_category)
     if sub_of and not category:
         category = sub_of if sub_of in present.categories() else ""
@@ -348,7 +358,7 @@ def queue(request: Request, status: str = "open", category: str = "", q: str = "
         page_num = ascii_int(page_no) or 1
         page_num = page_num if page_num < 100000 else 1
         try:
-            status, shared, chosen = queue_filters(w.domain, status=status, category=category,
+            status, shared, chosen = queue_filters(w, status=status, category=category,
                                                    q=q, since=since, until=until,
                                                    sub_category=sub_category)
         except InvalidInput as exc:
@@ -400,7 +410,7 @@ def export(request: Request, status: str = "open", category: str = "", q: str = 
     queue's filters; rows scoped and numbers masked by the reader's role as there."""
     with work(request) as w:
         try:
-            _, _, chosen = queue_filters(w.domain, status=status, category=category, q=q,
+            _, _, chosen = queue_filters(w, status=status, category=category, q=q,
                                          since=since, until=until, sub_category=sub_category)
         except InvalidInput as exc:
             return error_page(request, 422, "查询条件有误", str(exc))

@@ -197,12 +197,22 @@ class Admission:
         if warning:
             headers.append(("Warning", f'399 hotline12345 "{warning}"'))
         log.info("INVITE %s from %s refused: %s %s", msg.call_id, msg.source, code, warning)
-        with self._lock:
-            self.rejected[code] = self.rejected.get(code, 0) + 1
-        metrics.INVITES_REFUSED.labels(code=str(code)).inc()
+        self.count_refusal(code)
         # (A retransmission of the INVITE that reaches this gets its first answer again.)
         self.finals.send(msg, build_response(msg, code, reason, to_tag=self._new_tag(),
                                              extra=headers), msg.source, refund=capacity)
+
+    def count_refusal(self, code: int) -> None:
+        """One INVITE answered with a final refusal ``code``: every one is counted here, ours
+        (``refuse``) and a ringing call's (``CallHandle.reject``: the 480 of our hang-up
+        before the answer, which no figure counted, review65). Two views of the one count:
+        ``rejected`` is this front end's (tests, bench/surge, scale-out read it per node in
+        one process), /metrics' counter the process's, kept when a front end stops (a
+        counter read from the live front ends, as ``hotline_calls_active`` is, would go
+        down with one); so not one read from the other."""
+        with self._lock:
+            self.rejected[code] = self.rejected.get(code, 0) + 1
+        metrics.INVITES_REFUSED.labels(code=str(code)).inc()
 
     # -- charging ----------------------------------------------------------------------
     def _charge(self, source_ip: str, what: str) -> bool:

@@ -594,6 +594,8 @@ class SipFrontEnd:
 
     def send_invite_final(self, call: CallHandle, response: bytes) -> None:
         assert call.invite is not None
+        if call.final_status is not None:  # (set by ``reject`` before it sends)
+            self.admission.count_refusal(call.final_status)
         self.admission.finals.send(call.invite, response, call.invite_source)
 
     # -- ending ------------------------------------------------------------------------

@@ -28,10 +28,12 @@ CALLS_BY_DTMF_MODE = Counter(
     "hotline_call_dtmf_mode", "Answered calls by how their keys arrive (rfc2833 | inband)",
     labelnames=["direction", "mode"],
 )
-# Callers turned away, by the final answer's code: 486 (every line, or the address's share of
-# them, busy) and 503 (stopping, no RTP port) are lost callers at a busy hour; 404, 416, 488
-# are scanners and peers we cannot talk with. Before (judge29) only the log said it: a burst
-# of 40 callers on 20 lines turned 14 away and no figure of /metrics moved.
+# Callers turned away, by the final answer's code (a fixed set, never from the request): 486
+# (every line, or the address's share of them, busy), 503 (stopping, no RTP port) and 480 (a
+# ringing call we hung up, a front end that only places calls) are lost callers at a busy
+# hour; 400, 404, 415, 416, 420, 422, 488 are scanners and peers we cannot talk with. Counted
+# by ``Admission.count_refusal``. Before (judge29) only the log said it: a burst of 40
+# callers on 20 lines turned 14 away and no figure of /metrics moved.
 INVITES_REFUSED = Counter(
     "hotline_sip_invites_refused", "Inbound INVITEs answered with a final refusal, by code",
     labelnames=["code"],

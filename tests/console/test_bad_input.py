@@ -157,3 +157,29 @@ def test_a_unit_or_handler_id_past_the_databases_integers_is_a_form_error(
         assert r.status_code == 422, (form, r.status_code)
     with sessions() as s:
         assert s.scalars(select(Ticket.status).where(Ticket.number == n)).one() == "dispatched"
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the filter's reading, not storage
+def test_a_queue_or_dashboard_filter_naming_nothing_is_said_not_dropped(
+        as_user: Users, sessions, domain: Domain) -> None:
+    """review65: the console kept the opposite of the API's rule: `export.csv?status=all&
+    category=watr` dropped the unknown category and exported the whole queue as if
+    filtered, and `dashboard?unit=bj-watr` showed the whole scope. Now the API's rule
+    (`queries.check_filters`): refused in Mandarin; a category retired from
+    categories.toml that tickets still hold is found."""
+    make_ticket(sessions, domain)
+    make_ticket(sessions, domain, demand="朝阳区望京西园三区燃气泄漏了", phone="13811113333")
+    with sessions() as s:
+        s.scalars(select(Ticket)).first().category = "retired"
+        s.commit()
+    sup = as_user("supervisor")
+    for path in ("/console/export.csv?status=all&category=watr",
+                 "/console/queue?status=all&category=watr"):
+        r = sup.get(path)
+        assert r.status_code == 422 and "没有分类“watr”" in r.text, (path, r.text[:300])
+    r = sup.get("/console/export.csv?status=all&category=retired")
+    assert r.status_code == 200 and len(r.text.splitlines()) == 2, r.text
+    assert len(sup.get("/console/export.csv?status=all").text.splitlines()) == 3
+    r = sup.get("/console/dashboard?unit=bj-watr")
+    assert r.status_code == 404 and "bj-watr" in r.text and "没有这个单位" in r.text, r.text[:300]
+    assert sup.get("/console/dashboard?unit=bj-water").status_code == 200

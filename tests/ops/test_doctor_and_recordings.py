@@ -162,9 +162,7 @@ def test_retention_keeps_open_tickets(sessions: sessionmaker[Session], domain: D
                       outcome="resolved")
         service.close(session=s, domain=domain, ticket=t, actor=system)
         s.commit()
-    with sessions() as s:
-        deleted = apply_retention(session=s, days=30, now=utcnow() + timedelta(days=31))
-        s.commit()
+    deleted = apply_retention(sessions=sessions, days=30, now=utcnow() + timedelta(days=31))
     assert deleted == ["r2"]
     assert open_path.exists() and not closed_path.exists()
     with sessions() as s:
@@ -364,3 +362,33 @@ def test_the_shipped_calendar_lacks_2027_and_doctor_says_so() -> None:
     c = check_holiday_schedule(Settings(), today=date(2026, 12, 5))
     assert not c.ok and not c.required
     assert "no official holiday schedule for 2027" in c.detail
+
+
+def test_retention_keeps_the_audit_of_what_it_deleted_before_a_failure(
+        sessions: sessionmaker[Session], domain: Domain, settings: Settings, city: City,
+        tmp_path: Path) -> None:
+    """review65: one transaction for the whole run, so a recording that could not be
+    unlinked partway rolled back the `recording_deleted` events of the files already
+    deleted: evidence gone with no trail. Each deletion is now committed with its event."""
+    from hotline.scheduler import retention_job
+
+    paths = {}
+    for call_id in ("k1", "k2"):
+        paths[call_id], _ = _call_with_recording(sessions, domain, tmp_path, call_id)
+        with sessions() as s:
+            rec = s.scalars(select(CallRecord).where(CallRecord.call_id == call_id)).one()
+            s.get(Ticket, rec.ticket_id).status = "archived"
+            rec.arrived_at = utcnow() - timedelta(days=40)
+            s.commit()
+    paths["k2"].unlink()  # a folder where its file was: unlink fails (EISDIR), even as root
+    paths["k2"].mkdir()
+    keeping = Domain.load(settings.model_copy(update={"recordings_retention_days": 30}))
+    with pytest.raises(IsADirectoryError):
+        retention_job(sessions, keeping)
+    assert not paths["k1"].exists() and paths["k2"].is_dir()
+    with sessions() as s:
+        for call_id, audited in (("k1", True), ("k2", False)):
+            rec = s.scalars(select(CallRecord).where(CallRecord.call_id == call_id)).one()
+            events = [e.action for e in s.get(Ticket, rec.ticket_id).events]
+            assert ("recording_deleted" in events) is audited, (call_id, events)
+            assert (rec.recording_path is None) is audited, call_id

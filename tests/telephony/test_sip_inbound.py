@@ -158,9 +158,27 @@ def test_busy_overflow_keeps_the_call_in_progress(make_frontend: FrontEndFactory
 
 
 def refused_busy() -> float:
+    return refused("486")
+
+
+def refused(code: str) -> float:
     from prometheus_client import REGISTRY
 
-    return REGISTRY.get_sample_value("hotline_sip_invites_refused_total", {"code": "486"}) or 0.0
+    return REGISTRY.get_sample_value("hotline_sip_invites_refused_total", {"code": code}) or 0.0
+
+
+def test_a_ringing_call_we_hang_up_is_counted_refused_480(
+        make_frontend: FrontEndFactory, sipp_dir: Path, sipps: list[Sipp]) -> None:
+    """review65: our hang-up before the answer (``CallHandle.hangup``: 480) went out
+    uncounted, beside every other refusal counted in ``hotline_sip_invites_refused_total``
+    and the front end's ``rejected``."""
+    fe = make_frontend(lambda call: call.hangup(), mode="direct")
+    before = refused("480")
+    scenario = render_scenario("uac_refused.xml", sipp_dir, CALLER=CALLER, CODECS="0",
+                               RTPMAPS="a=rtpmap:0 PCMU/8000", CODE="480")
+    result = Sipp(scenario, sipp_dir, target=f"127.0.0.1:{fe.local_port}", timeout_s=10).run()
+    assert result.ok, result.stdout[-2000:] + result.errors[-2000:]
+    assert fe.rejected == {480: 1} and refused("480") == before + 1
 
 
 def test_no_common_codec_gets_488(make_frontend: FrontEndFactory, audio: AudioAssets,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import re
+import resource
+import signal
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -20,7 +22,7 @@ from ticketing import service
 from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory, transaction
-from ticketing.models import User
+from ticketing.models import Ticket, User
 
 runner = CliRunner()
 
@@ -220,3 +222,53 @@ def test_a_file_the_command_cannot_read_or_write_is_one_line(env: Path, tmp_path
         assert r.exit_code == 2, (args, r.output, r.exception)
         named = args[-1] if "no-such-folder" not in args[-1] else str(nowhere.parent)
         assert "Traceback" not in r.output and named in r.output, (args, r.output)
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_partial_export(env: Path) -> None:
+    """review65: `hotline export -o /dev/full` ended in a traceback (ENOSPC has no file
+    name, so the one-line rule let it through), and a write failing partway left a partial
+    CSV where the export was asked for. Now written beside it and renamed when whole;
+    `--traceback` gives the traceback back."""
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(app, ["demo"]).exit_code == 0
+    r = runner.invoke(app, ["export", "-o", "/dev/full"])
+    assert r.exit_code == 2 and "/dev/full: No space left on device" in r.output, r.output
+    assert "Traceback" not in r.output and "--traceback" in r.output, r.output
+    assert Path("/dev/full").is_char_device()
+    r = runner.invoke(app, ["--traceback", "export", "-o", "/dev/full"])
+    assert r.exit_code != 2 and isinstance(r.exception, OSError), r.output
+    # A regular file the write cannot finish (a size limit: EFBIG, as real as ENOSPC):
+    # the earlier export stays whole and nothing half-written is left beside it.
+    out = env / "t.csv"
+    assert runner.invoke(app, ["export", "-o", str(out)]).exit_code == 0
+    whole = out.read_bytes()
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    sigxfsz = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (len(whole) // 2, hard))
+    try:
+        r = runner.invoke(app, ["export", "-o", str(out)])
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, sigxfsz)
+    assert r.exit_code == 2 and f"{out}: File too large" in r.output, r.output
+    assert out.read_bytes() == whole
+    assert sorted(p.name for p in env.iterdir() if p.name.startswith(".t.csv")) == []
+
+
+def test_a_retired_category_exports_and_the_option_is_named(env: Path) -> None:
+    """review65: a category retired from categories.toml that tickets still hold could not
+    be exported ("unknown category"); the refusal of a code naming nothing names the
+    option (`check_filters`' field, unused before)."""
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(app, ["demo"]).exit_code == 0
+    engine = make_engine(get_settings().database_url)
+    with transaction(make_session_factory(engine)) as s:
+        s.scalars(select(Ticket)).first().category = "retired"
+    engine.dispose()
+    out = env / "r.csv"
+    assert runner.invoke(app, ["export", "-o", str(out), "--category", "retired"]).exit_code == 0
+    assert len(list(csv.DictReader(out.open(encoding="utf-8-sig")))) == 1
+    r = runner.invoke(app, ["export", "-o", str(out), "--category", "watr"])
+    assert r.exit_code == 2 and "--category: unknown category 'watr'" in r.output, r.output
+    r = runner.invoke(app, ["export", "-o", str(out), "--unit", "bj-watr"])
+    assert r.exit_code == 2 and "--unit: unit bj-watr not found" in r.output, r.output
