@@ -8,13 +8,15 @@ import fcntl
 import hashlib
 import logging
 import os
+import select
 import sqlite3
 import stat
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -430,8 +432,38 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_size", 20)
         kwargs.setdefault("max_overflow", 40)
+    # A database restart (or a backend ended by an administrator) is ridden out: a pooled
+    # connection it ended is found at checkout, the pool's older connections are dropped,
+    # and the request gets a fresh one.
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    if engine.dialect.driver == "psycopg":
+        dialect = engine.dialect
+        dialect.do_ping = partial(_ping_if_the_server_spoke,  # type: ignore[method-assign]
+                                  dialect.do_ping)
+    return engine
+
+
+def _ping_if_the_server_spoke(ping: Callable[[Any], bool], dbapi_conn: Any) -> bool:
+    """The pool's pre-ping of a psycopg connection, without a round trip while nothing
+    suggests one: a pooled connection is idle, and the server sends an idle client nothing
+    unasked but the news that it is going (the FATAL of a shutdown or of
+    pg_terminate_backend) or the socket's end, either of which makes the socket readable.
+    So the socket is polled (a system call) and the real ping (``;``, a round trip) sent
+    only when it is readable or shut, to tell which. The ping was two of a filing's ten
+    round trips (docs/scaling.md, twenty-sixth and twenty-seventh rounds). A server whose
+    host vanished without a word is found by the first statement instead, as it would
+    be after the ping too (the ping then waits out TCP's own timeout)."""
+    if dbapi_conn.closed or dbapi_conn.broken:
+        return False
+    try:
+        poller = select.poll()
+        poller.register(dbapi_conn.pgconn.socket, select.POLLIN | select.POLLPRI)
+        quiet = not poller.poll(0)
+    except (OSError, ValueError):  # no socket to poll: let the ping say what is wrong
+        quiet = False
+    return True if quiet else ping(dbapi_conn)
+
 
 
 _AT_COMMIT = "hotline_at_commit"  # Session.info key: statements run_at_commit queued

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -331,7 +332,11 @@ class TicketSequence(Base):
     __tablename__ = "ticket_sequences"
 
     day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    # SQLite: the day's last number. PostgreSQL: numbers handed out by the counter row
+    # before the sequence took over (the day of the upgrade); the day's numbers are then
+    # ``nextval('ticket_numbers') - base`` (ticketing.service._next_number, migration 0026).
     last: Mapped[int] = mapped_column(Integer, default=0)
+    base: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class SupervisionCase(Base):

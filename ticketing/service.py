@@ -20,6 +20,7 @@ from sqlalchemy import (
     Executable,
     Row,
     bindparam,
+    case,
     event,
     false,
     func,
@@ -29,6 +30,8 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy import column as sa_column
+from sqlalchemy import table as sa_table
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
@@ -259,31 +262,31 @@ apply_transition = _apply
 def _next_number(session: Session, domain: Domain, now: datetime) -> str:
     """Date + per-day sequence, e.g. 2611240007: ten digits, easy to read back by phone."""
     day = now.astimezone(domain.tz).strftime("%y%m%d")
-    bind = session.get_bind()
-    engine = bind.engine if isinstance(bind, Connection) else bind
-    if engine.dialect.name == "sqlite":
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
         # SQLite serialises writers anyway: the counter rides in the ticket's transaction.
-        seq = _bump_day_counter(session.connection(), day)
+        seq = _bump_day_counter(conn, day)
     else:
-        # The counter row is locked from its UPDATE to the commit. Bumped in the ticket's
-        # transaction, it would be held through all of that transaction and every creator
-        # would queue behind it; bumped in a transaction of its own it is held for one
-        # statement. A number whose ticket then rolls back is skipped, as a sequence's is.
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            seq = _bump_day_counter(conn, day)
+        # A counter row bumped in the ticket's transaction would stay locked through all
+        # of it, and every creator would queue behind it; bumped on a connection of its
+        # own it cost each filing a second connection and transaction. A sequence locks
+        # nothing: nextval in the ticket's own transaction, less the day's base (read
+        # first: every value handed out after the base was set is above it). A number
+        # whose ticket then rolls back is skipped, as before.
+        base = _day_base(conn.engine, day)
+        seq = conn.execute(_NEXT_NUMBER).scalar_one() - base
     return f"{day}{seq:04d}"
 
 
 def _bump_day_counter(conn: Connection, day: str) -> int:
-    """The day's next counter value; the first creator of the day inserts its row."""
-    bump = _BUMP_DAY_OWN_COMMIT if conn.dialect.name == "postgresql" else _BUMP_DAY
-    seq = conn.execute(bump, {"of_day": day}).scalar()
+    """SQLite: the day's next counter value; the first creator of the day inserts its row."""
+    seq = conn.execute(_BUMP_DAY, {"of_day": day}).scalar()
     if seq is not None:
         return seq
     # Two first creators of a day: one inserts, the other's insert does nothing and its
     # second UPDATE (which waits for the inserter's commit) counts on from there.
     inserted = conn.execute(
-        _insert_day_row(conn).values(day=day, last=1)
+        sqlite_insert(TicketSequence).values(day=day, last=1)
         .on_conflict_do_nothing(index_elements=[TicketSequence.day])
         .returning(TicketSequence.last)
     ).scalar()
@@ -294,25 +297,44 @@ def _bump_day_counter(conn: Connection, day: str) -> int:
 
 _BUMP_DAY = (update(TicketSequence).where(TicketSequence.day == bindparam("of_day"))
              .values(last=TicketSequence.last + 1).returning(TicketSequence.last))
-# PostgreSQL's bump, a transaction of its own, commits without waiting for its WAL to reach
-# the disk (synchronous_commit off for that one transaction: set_config's is_local, in the
-# same statement). With the shipped synchronous_commit on, the row stayed locked through
-# that flush, and every creator queued for it (1.1 sessions waiting on average, closed
-# loop, bench/ticketing.py --durable). Nothing durable is lost: the WAL is flushed in
-# order, so the commit of a ticket that took the number (synchronous, after the bump's)
-# makes the bump durable first; a bump lost in a crash belonged to no committed ticket.
-_BUMP_DAY_OWN_COMMIT = (
-    update(TicketSequence)
-    .where(TicketSequence.day == bindparam("of_day"),
-           select(func.set_config("synchronous_commit", "off", true())).scalar_subquery()
-           == "off")
-    .values(last=TicketSequence.last + 1).returning(TicketSequence.last))
+
+# PostgreSQL (migration 0026): one sequence for every day's numbers.
+_NUMBERS = sa_table("ticket_numbers", sa_column("last_value"), sa_column("is_called"))
+_NEXT_NUMBER = select(func.nextval("ticket_numbers"))
+# The highest value the sequence has handed out (0 before its first): read from the
+# sequence itself, which is shared state, not a snapshot of this transaction's.
+_HANDED_OUT = select(case((_NUMBERS.c.is_called, _NUMBERS.c.last_value),
+                          else_=_NUMBERS.c.last_value - 1)).scalar_subquery()
+_SET_BASE = (
+    postgresql_insert(TicketSequence).values(day=bindparam("of_day"), last=0, base=_HANDED_OUT)
+    # A day the counter row numbered before the upgrade goes on after its last number.
+    .on_conflict_do_update(index_elements=[TicketSequence.day],
+                           set_={"base": _HANDED_OUT - TicketSequence.last},
+                           where=TicketSequence.base.is_(None))
+    .returning(TicketSequence.base))
+
+# Each engine's days' bases, as set (a day's base never changes once set): a process reads
+# each day's once. A few days kept: a call spooled overnight is numbered by its day.
+_DAY_BASES: weakref.WeakKeyDictionary[Engine, dict[str, int]] = weakref.WeakKeyDictionary()
+_DAYS_KEPT = 8
 
 
-def _insert_day_row(conn: Connection) -> Any:
-    if conn.dialect.name == "postgresql":
-        return postgresql_insert(TicketSequence)
-    return sqlite_insert(TicketSequence)
+def _day_base(engine: Engine, day: str) -> int:
+    """PostgreSQL: what ``nextval('ticket_numbers')`` less gives ``day``'s numbers; the
+    day's first creator sets it, in a transaction of its own (committed before any of the
+    day's numbers is taken, so it is below every one of them)."""
+    bases = _DAY_BASES.setdefault(engine, {})
+    base = bases.get(day)
+    if base is None:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            base = conn.execute(_SET_BASE, {"of_day": day}).scalar()
+            if base is None:  # set already, by another process or an earlier run
+                base = conn.execute(select(TicketSequence.base)
+                                    .where(TicketSequence.day == day)).scalar_one()
+        if len(bases) >= _DAYS_KEPT:
+            bases.clear()
+        bases[day] = base
+    return base
 
 
 def validate_phone(phone: str) -> str:

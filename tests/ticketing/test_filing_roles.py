@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.api import auth
@@ -28,7 +28,15 @@ def counts(sessions: sessionmaker[Session]) -> tuple[int, int, int]:
         return (s.scalar(select(func.count()).select_from(Ticket)) or 0,
                 s.scalar(select(func.count()).select_from(TicketEvent)
                          .where(TicketEvent.action == "dispatch")) or 0,
-                s.scalar(select(func.coalesce(func.sum(TicketSequence.last), 0))) or 0)
+                numbers_handed_out(s))
+
+
+def numbers_handed_out(s: Session) -> int:
+    """SQLite: the day counters' sum; PostgreSQL: the numbers' sequence (migration 0026)."""
+    if s.get_bind().dialect.name == "postgresql":
+        return s.execute(text("SELECT CASE WHEN is_called THEN last_value ELSE 0 END"
+                              " FROM ticket_numbers")).scalar_one()
+    return s.scalar(select(func.coalesce(func.sum(TicketSequence.last), 0))) or 0
 
 
 # (user, whether the water company's tickets are in their scope)

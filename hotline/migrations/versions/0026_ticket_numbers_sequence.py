@@ -1,0 +1,39 @@
+"""PostgreSQL's ticket numbers from a sequence, in the ticket's own transaction
+
+On PostgreSQL the day's counter row was bumped on a connection and transaction of its own
+(its row lock held for one statement, not through the ticket's transaction): a second
+pooled connection and a second transaction a filing. Now a filing takes ``nextval`` of
+one sequence, ``ticket_numbers``, in its own transaction (a sequence locks nothing until
+the commit), and the day's number is that value less the day's ``base``, the sequence's
+last value when the day's first ticket came (``ticketing.service``; pg29, twenty-seventh
+round). SQLite keeps the counter row (its writers take turns anyway).
+
+Revision ID: 0026
+Revises: 0025
+Create Date: 2026-12-06 18:20:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0026"
+down_revision: str | None = "0025"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column("ticket_sequences", sa.Column("base", sa.BigInteger(), nullable=True))
+    if op.get_bind().dialect.name == "postgresql":
+        # CACHE 1 (the default): the sequence's last_value is then every value handed out,
+        # which the day's base relies on.
+        op.execute("CREATE SEQUENCE ticket_numbers AS bigint CACHE 1")
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP SEQUENCE ticket_numbers")
+    with op.batch_alter_table("ticket_sequences") as batch:
+        batch.drop_column("base")
