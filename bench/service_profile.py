@@ -63,7 +63,10 @@ TICKET_STEPS = (
     ("ticket: classification (understand_demand)", "understand_demand"),
     ("ticket: token gate (known_token)", "known_token"),
     ("ticket: commit", "Session.commit"),
-    ("ticket: the answer (filed_answer)", "filed_answer"),
+    # The answer's values read in the transaction; its model built after the commit
+    # (twenty-seventh round), outside the transaction's frames below.
+    ("ticket: the answer's values (filed_values)", "filed_values"),
+    ("ticket: the answer built after the commit (filed_response)", "filed_response"),
     ("ticket: create, accept, dispatch (create_once)", "create_once"),
     ("ticket: actor (authenticated)", "authenticated"),
     ("ticket: transaction begin, savepoints, close", "_file_alone"),

@@ -49,6 +49,11 @@ Written = TypeVar("Written")
 Outcome = TypeVar("Outcome")
 
 
+# Session.info key: the number of filings the group's transaction writes (``write_one`` may
+# prepare for more than one: ticketing.views.write_filing counts its handler picks then).
+GROUP_SIZE = "hotline_group_size"
+
+
 class WriterStopped(RuntimeError):
     """The writer was stopped (cancelled with the process, or its thread interrupted) while
     it wrote the group: its requests cannot be told whether it committed, as a lone request
@@ -61,9 +66,10 @@ class GroupCommit(Generic[Item, Written, Outcome]):
     a filing failed) and returns what its request answers, or what ``finish`` makes that
     answer of after the commit (outside the transaction and SQLite's writers' turn; no
     ``finish``: ``write_one``'s value is the answer). ``finish`` must read no row: its
-    transaction has ended. Its error answers that filing only (committed all the same, as
-    a lone request's answer that failed after its commit; a retry with the
-    Idempotency-Key finds the ticket).
+    transaction has ended; and it should not fail: its filing is committed, so its answer
+    is the filing's success (the API's ``views.filed_response`` answers with the committed
+    plain values when the full answer fails to build). An error that escapes it all the
+    same is logged and answers that filing only, the others answered as committed.
 
     ``prepare(item)``, if given, is what each filing needs done before any transaction (the
     API's: its demand classified; its token was checked in the request's thread, as any
@@ -196,7 +202,7 @@ class GroupCommit(Generic[Item, Written, Outcome]):
         transaction inside the writers' turn (docs/scaling.md, twenty-fifth round). None
         when a filing failed: all of it rolled back, the group is to be written again with
         a savepoint a filing (``_write_in_savepoints``), which answers that one alone."""
-        session = self._sessions()
+        session = self._session(items)
         try:
             outcomes: list[Written | Exception] = []
             try:
@@ -225,12 +231,17 @@ class GroupCommit(Generic[Item, Written, Outcome]):
             session.rollback()
             session.close()
 
+    def _session(self, items: list[Item]) -> Session:
+        session = self._sessions()
+        session.info[GROUP_SIZE] = len(items)
+        return session
+
     def _write_in_savepoints(self, items: list[Item]) -> list[Written | Exception]:
         outcomes: list[Written | Exception] = []
         # A group of one (every filing when the writer is idle) needs no savepoint: its
         # error rolls its transaction back, as a lone request's did; two statements saved.
         alone = len(items) == 1
-        session = self._sessions()
+        session = self._session(items)
         try:
             try:
                 for item in items:

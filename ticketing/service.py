@@ -845,34 +845,59 @@ def _drop_units_read(session: Session, _rolled_back: Any) -> None:
 
 def on_duty_handler(*, session: Session, unit_id: int) -> User | None:
     """The unit's on-duty handler carrying the fewest open tickets (the lowest id of
-    those tied). In a transaction that counts its own picks (``count_handler_picks``) the
-    unit's handlers and their loads are read once, and each pick counts one more ticket
-    for its handler in memory: the same handler a SELECT per ticket would pick, the
-    transaction's own dispatches being the only change meanwhile."""
-    picks: dict[int, list[list[Any]]] | None = session.info.get(_HANDLER_PICKS)
-    if picks is None:
-        return session.scalars(_ON_DUTY_HANDLER, {"unit_id": unit_id}).first()
-    loads = picks.get(unit_id)
-    if loads is None:
-        loads = picks[unit_id] = [[load, user] for user, load in session.execute(
-            _ON_DUTY_HANDLERS_LOADED, {"unit_id": unit_id})]
+    those tied: ``_least_loaded``, the one rule for every path). One statement reads the
+    unit's handlers as plain rows with their loads; only the one chosen becomes a ``User``
+    in the session (as if loaded: ``_handler_of``). In a transaction that counts its own
+    picks (``count_handler_picks``) the rows are read once a unit, and each pick counts
+    one more ticket for its handler in memory: the same handler a read per ticket would
+    pick, the transaction's own dispatches being the only change meanwhile."""
+    picks: dict[int, tuple[dict[int, int], dict[int, Any]]] | None = (
+        session.info.get(_HANDLER_PICKS))
+    read = None if picks is None else picks.get(unit_id)
+    if read is None:
+        rows = {row.id: row for row in session.execute(_ON_DUTY_LOADS, {"unit_id": unit_id})}
+        read = {handler_id: row.open_tickets for handler_id, row in rows.items()}, rows
+        if picks is not None:
+            picks[unit_id] = read
+    loads, rows = read
     if not loads:
         return None
-    # Ordered as the SELECT is: the fewest, then the lowest id.
-    pick = min(loads, key=lambda held: (held[0], held[1].id))
-    pick[0] += 1  # the ticket it is picked for, dispatched to it (``dispatch``)
-    return pick[1]  # type: ignore[no-any-return]
+    chosen = _least_loaded(loads)
+    if picks is not None:
+        loads[chosen] += 1  # the ticket it is picked for, dispatched to it (``dispatch``)
+    return _handler_of(session, rows[chosen])
 
 
-# Session.info key: per unit id, its on-duty handlers with the open tickets each holds,
-# counting this transaction's picks (``on_duty_handler``); absent: a SELECT a pick.
+def _handler_of(session: Session, row: Any) -> User:
+    """The ``User`` of ``row`` (its columns as read by ``_ON_DUTY_LOADS``, in this
+    transaction): the session's own if it holds it, else put into the session as loaded
+    (as ``_unit_by_code`` does), without a SELECT of its own (review66: a get cost the
+    lone filing a statement; loading every handler as a ``User`` cost a unit of 40 more)."""
+    known = session.identity_map.get(session.identity_key(User, row.id))
+    if known is not None:
+        return known  # type: ignore[no-any-return]
+    user = User(**{key: getattr(row, key) for key in _HANDLER_COLUMNS})
+    make_transient_to_detached(user)  # as just loaded: nothing to write
+    session.add(user)
+    return user
+
+
+def _least_loaded(loads: dict[int, int]) -> int:
+    """Of handlers' ids and the open tickets each holds, the id auto-dispatch picks: the
+    fewest open tickets, ties to the lowest id. The one rule (review66: it was an ORDER BY
+    for a lone pick and a Python ``min`` for a group's)."""
+    return min(loads, key=lambda handler_id: (loads[handler_id], handler_id))
+
+
+# Session.info key: per unit id, its on-duty handlers' ids with the open tickets each holds,
+# counting this transaction's picks (``on_duty_handler``); absent: a read a pick.
 _HANDLER_PICKS = "hotline_handler_picks"
 
 
 def count_handler_picks(session: Session) -> None:
-    """``session``'s transaction files tickets one after another (a filing group,
-    ticketing.group_commit): ``on_duty_handler`` reads each unit's handlers once and
-    counts its picks in memory. Anything else that changes who holds what in it
+    """``session``'s transaction files tickets one after another (a filing group of more
+    than one, ticketing.group_commit): ``on_duty_handler`` reads each unit's handlers once
+    and counts its picks in memory. Anything else that changes who holds what in it
     (``dispatch`` to a handler named, 改派, a savepoint rolled back) makes it read
     them again."""
     session.info.setdefault(_HANDLER_PICKS, {})
@@ -889,7 +914,7 @@ def _picks_rolled_back(session: Session, _rolled_back: Any) -> None:
     _recount_handler_picks(session)
 
 
-# The number of open tickets a handler holds (``on_duty_handler``'s order).
+# The number of open tickets a handler holds (``on_duty_handler``'s rule).
 _OPEN_TICKETS = (
     select(func.count(Ticket.id))
     .where(Ticket.handler_id == User.id, Ticket.status.in_(values(ASSIGNED_STATUSES)))
@@ -897,8 +922,12 @@ _OPEN_TICKETS = (
 )
 
 # Built once, as the other statements of the intake path: building costs more than running.
-_ON_DUTY_HANDLERS = (
-    select(User)
+# The unit's on-duty handlers' columns and open tickets: plain rows, no ORM object
+# (review66: a unit of 30-50 handlers was that many Users loaded a pick).
+_HANDLER_COLUMNS = tuple(prop.key for prop in User.__mapper__.column_attrs)
+_ON_DUTY_LOADS = (
+    select(*(getattr(User, key) for key in _HANDLER_COLUMNS),
+           _OPEN_TICKETS.label("open_tickets"))
     .where(
         # Who may hold one (ticketing.holders), then auto-dispatch's own preference: a
         # handler (not a supervisor) on duty.
@@ -906,10 +935,7 @@ _ON_DUTY_HANDLERS = (
         User.role == Role.HANDLER.value,
         User.on_duty.is_(True),
     )
-    .order_by(_OPEN_TICKETS, User.id)
 )
-_ON_DUTY_HANDLER = _ON_DUTY_HANDLERS.limit(1)
-_ON_DUTY_HANDLERS_LOADED = _ON_DUTY_HANDLERS.add_columns(_OPEN_TICKETS)
 
 
 def dispatch(
@@ -927,9 +953,10 @@ def dispatch(
     unit = session.get(Unit, unit_id)
     if unit is None:
         raise InvalidInput("unit_id", f"unit {unit_id} does not exist")
-    if handler_id or ticket.handler_id is not None:
-        # A handler named, or one who held the ticket: not a pick on_duty_handler counts.
-        _recount_handler_picks(session)
+    # A handler named, or one who held the ticket: not a pick on_duty_handler counts; the
+    # loads are read again once the ticket has moved (before, the one who held it stayed
+    # one ticket too high: review66).
+    recount = bool(handler_id) or ticket.handler_id is not None
     handler = session.get(User, handler_id) if handler_id else on_duty_handler(
         session=session, unit_id=unit_id
     )
@@ -970,6 +997,8 @@ def dispatch(
     ticket.handler_id = handler.id if handler else None
     ticket.handler = handler  # already loaded: the answer need not load it again
     ticket.dispatched_at = now
+    if recount:
+        _recount_handler_picks(session)
     open_sign_window(session=session, domain=domain, ticket=ticket, now=now)
     ticket.signed_at = None
     from ticketing import merging  # builds on this module

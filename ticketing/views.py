@@ -3,6 +3,7 @@ SQLite the requests filing tickets at once share one (ticketing.group_commit).""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -11,7 +12,8 @@ from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import APIRouter, File, Header, HTTPException, Query, Request, UploadFile
-from fastapi.responses import Response, StreamingResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session, sessionmaker
 from starlette.datastructures import State
@@ -45,7 +47,7 @@ from ticketing.directory import (
     enable_user,
     rotate_token,
 )
-from ticketing.group_commit import GroupCommit
+from ticketing.group_commit import GROUP_SIZE, GroupCommit
 from ticketing.inputs import check_sub_category, local_aware, local_period
 from ticketing.intake_model import Understanding
 from ticketing.models import ReplyAttachment, SupervisionCase, Ticket, Unit, User
@@ -82,6 +84,7 @@ from ticketing.states import (
     values,
 )
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1")
 
 PERIOD_PATTERN = r"^\d{4}(-\d{2}|-[Qq][1-4])?$"
@@ -162,7 +165,7 @@ async def create_ticket(
     idempotency_key: Annotated[str | None, Header(
         alias=idempotency.HEADER, pattern=idempotency.KEY_PATTERN,
         description=IDEMPOTENCY_KEY_HELP)] = None,
-) -> TicketOut:
+) -> TicketOut | JSONResponse:
     filing = Filing(body=body, token=token, domain=domain, key=idempotency_key)
     writer = filing_writer(request)
     if writer is None:
@@ -262,7 +265,7 @@ def filing_writer(request: Request) -> FilingWriter | None:
 
 # A group writer of filings: each filing's answer values read in the transaction
 # (``write_filing``), its answer built of them after the commit (``TicketOut.build``).
-FilingWriter = GroupCommit[Filing, dict[str, Any], TicketOut]
+FilingWriter = GroupCommit[Filing, dict[str, Any], TicketOut | JSONResponse]
 
 
 def filing_group(sessions: sessionmaker[Session],
@@ -270,10 +273,40 @@ def filing_group(sessions: sessionmaker[Session],
     """A writer of filings in groups (``filing_writer``'s, without the app): each answer is
     built after the group's commit, outside the writers' turn (docs/scaling.md,
     twenty-seventh round)."""
-    return GroupCommit(sessions, write_filing, prepare=prepare, finish=TicketOut.build)
+    return GroupCommit(sessions, write_filing, prepare=prepare, finish=filed_response)
 
 
-def _file_alone(request: Request, filing: Filing) -> TicketOut:
+def filed_response(values: dict[str, Any]) -> TicketOut | JSONResponse:
+    """The answer to a committed filing (``write_filing``'s values): ``TicketOut.build``'s.
+    The ticket is filed whatever happens here, so an answer that fails to build is not an
+    error to the client (a 500 it was, and a retry without the Idempotency-Key filed a
+    second ticket: review66): 201 with the committed plain values that need nothing more
+    (``_PLAIN_ANSWER``), the failure logged; a replay with the key answers the same way
+    until the fault is mended. Should even those fail, a 500 of ``ErrorOut``'s shape that
+    names the ticket filed."""
+    try:
+        return TicketOut.build(values)
+    except Exception:
+        log.exception("ticket %s filed, its answer not built: answered with its plain values",
+                      values.get("number"))
+    try:
+        return JSONResponse(status_code=201, content=jsonable_encoder(
+            {**{name: values.get(name) for name in _PLAIN_ANSWER}, "partial": True}))
+    except Exception:
+        log.exception("ticket %s filed, not even its plain values answered", values.get("number"))
+        return JSONResponse(status_code=500, content={
+            "error": "answer_failed",
+            "detail": f"ticket {values.get('number')} was filed; its answer could not be "
+                      f"built: GET /api/v1/tickets/{values.get('number')} shows it"})
+
+
+# What a filing's answer holds when it could not be built (``filed_response``): the
+# ticket's own columns as committed, no lookup, no validation that could fail.
+_PLAIN_ANSWER = ("id", "number", "channel", "status", "category", "urgency", "unit", "handler",
+                 "received_at", "dispatched_at", "sign_due_at", "due_at", "version")
+
+
+def _file_alone(request: Request, filing: Filing) -> TicketOut | JSONResponse:
     """A filing in a transaction of its own, in the request's thread; its answer built
     after the commit, as a group's (``filing_group``)."""
     filing = understood_filing(request.app.state, filing)
@@ -284,7 +317,7 @@ def _file_alone(request: Request, filing: Filing) -> TicketOut:
     finally:
         session.rollback()
         session.close()
-    return TicketOut.build(shown)
+    return filed_response(shown)
 
 
 _GROUP_ACTORS = "hotline_group_actors"  # Session.info key: the group's tokens' users
@@ -302,8 +335,10 @@ def write_filing(session: Session, filing: Filing) -> dict[str, Any]:
         filing.token, authenticated(session, filing.token))
     require(actor, *FILING_ROLES)
     # A group's filings pick their handlers from one read of each unit's loads (a SELECT a
-    # ticket was ~0.4 ms of the writers' turn: docs/scaling.md, twenty-seventh round).
-    service.count_handler_picks(session)
+    # ticket was ~0.4 ms of the writers' turn: docs/scaling.md, twenty-seventh round); a
+    # group of one or a lone filing has nothing to count (review66).
+    if session.info.get(GROUP_SIZE, 1) > 1:
+        service.count_handler_picks(session)
     body, domain = filing.body, filing.domain
     ticket = idempotency.create_once(
         session=session, actor=actor, key=filing.key, body=body, now=domain.now(),

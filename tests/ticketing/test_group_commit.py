@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import multiprocessing
 import os
 import threading
@@ -16,11 +17,14 @@ from typing import Any
 
 import pytest
 from fastapi import HTTPException
+from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, String, event, func, select, text, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from starlette.datastructures import State
 
+from config import Settings
+from hotline.app import create_app
 from tests.support.api import auth
 from tests.support.city import City
 from ticketing import deps, schemas, service, views
@@ -324,31 +328,78 @@ def test_each_answer_is_built_after_the_groups_commit(
             assert o == again
 
 
-def test_an_answer_failing_after_the_commit_answers_its_filing_alone(
-        sessions: sessionmaker[Session], domain: Domain, city: City,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """Built after the commit, an answer that fails leaves its ticket filed (a retry with
-    the Idempotency-Key finds it) and the others answered."""
+def build_fails_for(monkeypatch: pytest.MonkeyPatch, phone: str | None) -> None:
+    """``TicketOut.build`` fails for the filing of ``phone`` (as stored), every time (None:
+    for every filing): a fault in building an answer, after the ticket's commit."""
     build = TicketOut.build
 
     def fails(values: dict[str, Any]) -> TicketOut:
-        if values["caller_phone"] == "+8613822240001":
+        if phone is None or values["caller_phone"] == phone:
             raise RuntimeError("the answer could not be built")
         return build(values)
 
     monkeypatch.setattr(TicketOut, "build", fails)
+
+
+def test_an_answer_failing_after_the_commit_answers_its_filing_as_filed(
+        sessions: sessionmaker[Session], domain: Domain, city: City,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Built after the commit, an answer that fails leaves its ticket filed, and says so:
+    201 with the committed plain values (its number, id, status, deadlines), the others
+    answered in full; a replay with the Idempotency-Key answers the same ticket (before,
+    review66: the error itself, a 500, on the first request and on every replay)."""
+    build_fails_for(monkeypatch, "+8613822240001")
     before = stored(sessions)
     first, failed, last = writer(sessions).write([
         filing(city, domain, caller_phone=f"1382224{i:04d}", key=f"built-{i}")
         for i in range(3)])
-    assert isinstance(failed, RuntimeError)
     assert isinstance(first, TicketOut) and isinstance(last, TicketOut)
+    assert isinstance(failed, JSONResponse) and failed.status_code == 201
+    plain = json.loads(failed.body)
+    with sessions() as s:
+        ticket = s.scalars(select(Ticket).where(Ticket.number == plain["number"])).one()
+        assert (plain["id"], plain["status"], plain["partial"]) == (ticket.id, ticket.status, True)
+        assert plain["unit"] == "bj-water" and plain["due_at"]
     assert stored(sessions)[0] - before[0] == 3
-    monkeypatch.setattr(TicketOut, "build", build)
+    (replayed,) = writer(sessions).write([
+        filing(city, domain, caller_phone="13822240001", key="built-1")])
+    assert isinstance(replayed, JSONResponse) and json.loads(replayed.body) == plain
+    monkeypatch.undo()
     (again,) = writer(sessions).write([
         filing(city, domain, caller_phone="13822240001", key="built-1")])
-    assert isinstance(again, TicketOut) and again.caller_phone == "+8613822240001"
+    assert isinstance(again, TicketOut) and again.number == plain["number"]
     assert stored(sessions)[0] - before[0] == 3
+
+
+def test_an_answer_failing_after_the_commit_is_a_201_over_http(
+        settings: Settings, city: City, sessions: sessionmaker[Session],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over HTTP, on both databases (SQLite's group writer, PostgreSQL's lone filing): the
+    client of a filing whose answer failed after its commit gets 201 and the ticket's
+    number, JSON; a retry with its key the same ticket, none filed again. Before
+    (review66): 500 text/plain each time, and a client retrying without a key filed a
+    second ticket. If not even the plain values can be answered: a 500 of ErrorOut's
+    shape that names the ticket filed."""
+    build_fails_for(monkeypatch, None)
+    before = stored(sessions)[0]
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        headers = {**auth(city, "operator"), "Idempotency-Key": "built-http"}
+        first = client.post("/api/v1/tickets", headers=headers, json=BODY)
+        assert first.status_code == 201, first.text
+        number = first.json()["number"]
+        assert first.json()["status"] == "dispatched"
+        retry = client.post("/api/v1/tickets", headers=headers, json=BODY)
+        assert (retry.status_code, retry.json()["number"]) == (201, number)
+        assert stored(sessions)[0] - before == 1
+        monkeypatch.setattr(views, "jsonable_encoder", lambda _: 1 / 0)
+        worst = client.post("/api/v1/tickets", headers=headers, json=BODY)
+        assert worst.status_code == 500
+        assert worst.json()["error"] == "answer_failed" and number in worst.json()["detail"]
+        monkeypatch.undo()
+        mended = client.post("/api/v1/tickets", headers=headers, json=BODY)
+        assert (mended.status_code, mended.json()["number"]) == (201, number)
+        assert mended.json()["demand"] == BODY["demand"]
+    assert stored(sessions)[0] - before == 1
 
 
 def test_a_group_picks_the_handlers_lone_filings_would_reading_each_unit_once(
@@ -359,13 +410,7 @@ def test_a_group_picks_the_handlers_lone_filings_would_reading_each_unit_once(
     turn); every filing gets the handler it would get filed alone after the ones before it,
     ties to the lowest id, and a filing rolled back in its savepoint after its pick counts
     for nobody."""
-    water = city.unit_id("bj-water")
-    with sessions() as s:
-        s.add_all(User(username=f"water-{n}", display_name=f"自来水集团承办人{n}",
-                       role="handler", unit_id=water) for n in "abc")
-        s.commit()
-        ids = {u.username: u.id for u in s.scalars(select(User).where(User.unit_id == water,
-                                                                      User.role == "handler"))}
+    ids = water_handlers(sessions, city, "abc")
     # Open tickets held before: water-handler (the lowest id) 2, water-a 0, b 1, c 3: the
     # loads' order is not the ids'.
     held = ["water-handler"] * 2 + ["water-b"] + ["water-c"] * 3
@@ -392,6 +437,9 @@ def test_a_group_picks_the_handlers_lone_filings_would_reading_each_unit_once(
 
     lone = closed([writer(sessions).write([f])[0] for f in filings(0)])
     assert lone[:4] == ["water-a", "water-a", "water-b", "water-handler"]
+    # The IVR's, the console's and 改派's path (a ticket a transaction, nothing counted)
+    # picks by the same rule (review66: it was a second copy, an ORDER BY).
+    assert ivr_picks(sessions, domain, city, [f.body for f in filings(50)]) == lone
     reads: list[str] = []
     event.listen(sessions.kw["bind"], "before_cursor_execute",
                  lambda conn, cursor, sql, *args: reads.append(sql)
@@ -404,6 +452,105 @@ def test_a_group_picks_the_handlers_lone_filings_would_reading_each_unit_once(
     group = writer(sessions).write(filings(100))
     assert isinstance(group[3], RuntimeError)
     assert closed(group) == lone[:8]
+
+
+def ivr_picks(sessions: sessionmaker[Session], domain: Domain, city: City,
+              bodies: list[TicketCreate]) -> list[str | None]:
+    """The handlers auto-dispatch picks for ``bodies`` filed as the IVR and the console
+    file, each in a transaction of its own (no group, nothing counted); the tickets then
+    closed, the loads as before."""
+    picked: list[str | None] = []
+    ids: list[int] = []
+    for body in bodies:
+        with sessions() as s:
+            ticket = service.create_ticket(
+                session=s, domain=domain, actor=deps.authenticated(s, city.tokens["operator"]),
+                channel="phone", caller_phone=body.caller_phone, demand=body.demand,
+                accept_now=True)
+            s.commit()
+            picked.append(ticket.handler.username if ticket.handler else None)
+            ids.append(ticket.id)
+    with sessions() as s:
+        s.execute(update(Ticket).where(Ticket.id.in_(ids)).values(status="closed"))
+        s.commit()
+    return picked
+
+
+def water_handlers(sessions: sessionmaker[Session], city: City, names: str) -> dict[str, int]:
+    """``names`` (a letter each) added as on-duty handlers of bj-water: every handler's id
+    by username."""
+    water = city.unit_id("bj-water")
+    with sessions() as s:
+        s.add_all(User(username=f"water-{n}", display_name=f"自来水集团承办人{n}",
+                       role="handler", unit_id=water) for n in names)
+        s.commit()
+        return {u.username: u.id for u in s.scalars(
+            select(User).where(User.unit_id == water, User.role == "handler"))}
+
+
+def test_a_pick_loads_no_handler_but_the_one_chosen_and_counts_only_in_groups(
+        sessions: sessionmaker[Session], domain: Domain, city: City,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pick reads the unit's (handler id, load) rows and loads the chosen handler alone
+    (before, review66: every on-duty handler of the unit as an ORM object, in every
+    filing); a group of one counts nothing (only a group of more than one reads the
+    loads once and counts its picks)."""
+    water_handlers(sessions, city, "abcdefgh")
+    loaded: list[str] = []
+
+    def load(user: User, _: Any) -> None:
+        loaded.append(user.username)
+
+    def made(_: User, __: Any, kwargs: dict[str, Any]) -> None:
+        loaded.append(kwargs.get("username", ""))  # a row put into the session as loaded
+
+    event.listen(User, "load", load)
+    event.listen(User, "init", made)
+    counted: list[int] = []
+    count = service.count_handler_picks
+    monkeypatch.setattr(service, "count_handler_picks",
+                        lambda session: counted.append(1) or count(session))
+    try:
+        (alone,) = writer(sessions).write([filing(city, domain, caller_phone="13822260001")])
+        assert isinstance(alone, TicketOut) and alone.handler
+        assert counted == []
+        assert [n for n in loaded if n.startswith("water-")] == [alone.handler]
+        loaded.clear()
+        two = writer(sessions).write([filing(city, domain, caller_phone=f"1382226{i:04d}")
+                                      for i in (2, 3)])
+        picked = {o.handler for o in two if isinstance(o, TicketOut)}
+        assert len(picked) == 2 and counted
+        assert {n for n in loaded if n.startswith("water-")} == picked
+    finally:
+        event.remove(User, "load", load)
+        event.remove(User, "init", made)
+
+
+def test_a_reassigned_ticket_leaves_the_loads_counted_as_they_are_after_it(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    """改派 in a transaction that counts its picks: the loads are read again once the
+    ticket has moved. Before (review66) they were read before the move, and the handler
+    who held it stayed one ticket too high for the transaction's next pick."""
+    ids = water_handlers(sessions, city, "z")
+    held = writer(sessions).write([filing(city, domain, caller_phone=f"1382227{i:04d}")
+                                   for i in range(3)])
+    moved, *_ = ids_of = [o.id for o in held if isinstance(o, TicketOut)]
+    with sessions() as s:
+        # water-z (the higher id) holds two, water-handler one.
+        for ticket_id, name in zip(ids_of, ["water-z", "water-z", "water-handler"], strict=True):
+            s.execute(update(Ticket).where(Ticket.id == ticket_id).values(handler_id=ids[name]))
+        s.commit()
+    water = city.unit_id("bj-water")
+    with sessions() as s:
+        service.count_handler_picks(s)
+        ticket = s.get_one(Ticket, moved)
+        service.reassign(session=s, domain=domain, ticket=ticket,
+                         actor=deps.authenticated(s, city.tokens["supervisor"]),
+                         unit_id=water, reason="承办人调整")
+        assert ticket.handler.username == "water-handler"  # 1 against 2
+        # Now water-handler holds two, water-z one: the next pick is water-z's.
+        picked = service.on_duty_handler(session=s, unit_id=water)
+        assert picked is not None and picked.username == "water-z"
 
 
 def test_a_filing_failing_after_joining_a_case_leaves_its_count_as_stored(
