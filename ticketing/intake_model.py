@@ -87,6 +87,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # The model trained on the committed data, used when the city has trained none of its own.
 SHIPPED_DIR = ROOT / "data" / "intake" / "model"
 SHIPPED_FILE = "intake-model.bin"
+FORMAT_2_SHIPPED_FILE = "intake-model.joblib"  # before the twenty-seventh round
 MANIFEST = "manifest.json"
 _SPACES = re.compile(r"\s+")
 # Scale of the rules' one-hot votes against the TF-IDF block: enough to carry the category
@@ -751,6 +752,9 @@ def ship(model: IntakeModel, *, directory: Path = SHIPPED_DIR,
     info.pop("trained_at")
     (directory / MANIFEST).write_text(json.dumps(info, ensure_ascii=False, indent=2) + "\n",
                                       encoding="utf-8")
+    # The format-2 file the manifest no longer names: nothing reads it, so it leaves the
+    # directory with the rebuild (and the repository with its commit).
+    (directory / FORMAT_2_SHIPPED_FILE).unlink(missing_ok=True)
     model.info = {**info, "origin": "shipped", "path": str(directory / SHIPPED_FILE)}
     return model.info
 

@@ -38,6 +38,7 @@ from ticketing.intake_model import (
     Understanding,
     file_sha256,
     read_labelled,
+    ship,
     store_for,
     understand,
 )
@@ -466,6 +467,19 @@ def test_a_city_model_of_the_old_format_still_loads(model: IntakeModel, rules,
     for text in [*LIFE_SAFETY, *(t for t, _ in EMERGENCIES), *CALM]:
         ruled = classify(text, rules)
         assert read_old.probabilities(text, ruled) == read_new.probabilities(text, ruled)
+
+
+@trains
+def test_shipping_writes_format_3_and_leaves_no_format_2_file(model: IntakeModel,
+                                                             tmp_path: Path) -> None:
+    """``hotline classify ship`` over a directory that held the format-2 artifact: the
+    manifest names the format-3 file, and the old one is gone (nothing would read it)."""
+    (tmp_path / "intake-model.joblib").write_bytes(b"format 2")
+    info = ship(model, directory=tmp_path)
+    manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["file"] == "intake-model.bin" and manifest["format"] == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["intake-model.bin", "manifest.json"]
+    assert info["sha256"] == file_sha256(tmp_path / "intake-model.bin")
 
 
 def _at_a_threshold(proba: dict[str, dict[str, float]]) -> bool:
