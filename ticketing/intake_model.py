@@ -20,7 +20,7 @@ The artifact holds plain data only (vocabularies, idf, coefficients as numpy arr
 scikit-learn objects, so it loads whatever scikit-learn is installed. A model ships with the
 repository (``data/intake/model/``, trained by ``hotline classify ship`` on the committed
 data); a city's own models are stored under ``<data_dir>/classifier/``
-(``model-<version>.joblib`` per training run and ``current.json`` naming the one in use) and
+(``model-<version>.bin`` per training run and ``current.json`` naming the one in use) and
 win over the shipped one. Every file is checked against the SHA-256 its pointer records
 before it is unpickled.
 """
@@ -31,9 +31,13 @@ import csv
 import hashlib
 import json
 import logging
+import lzma
 import os
+import pickle
 import re
+import struct
 import unicodedata
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -65,7 +69,9 @@ __all__ = [
     "LabelledText",
     "ModelStore",
     "Understanding",
+    "decode_artifact",
     "describe_in_use",
+    "encode_artifact",
     "evaluation_sources",
     "read_labelled",
     "ship",
@@ -76,11 +82,12 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 FIELDS: tuple[str, ...] = ("category", "urgency", "kind", "emergency")
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 ROOT = Path(__file__).resolve().parents[1]
 # The model trained on the committed data, used when the city has trained none of its own.
 SHIPPED_DIR = ROOT / "data" / "intake" / "model"
-SHIPPED_FILE = "intake-model.joblib"
+SHIPPED_FILE = "intake-model.bin"
+FORMAT_2_SHIPPED_FILE = "intake-model.joblib"  # before the twenty-seventh round
 MANIFEST = "manifest.json"
 _SPACES = re.compile(r"\s+")
 # Scale of the rules' one-hot votes against the TF-IDF block: enough to carry the category
@@ -720,9 +727,9 @@ class ModelStore:
         self.directory.mkdir(parents=True, exist_ok=True)
         previous = self.trained_info()
         version = (previous or {}).get("version", 0) + 1
-        while (self.directory / f"model-{version:04d}.joblib").exists():
+        while (self.directory / f"model-{version:04d}.bin").exists():
             version += 1
-        name = f"model-{version:04d}.joblib"
+        name = f"model-{version:04d}.bin"
         info = {
             **_describe(model, self.directory / name, metrics, sources),
             "version": version,
@@ -745,6 +752,9 @@ def ship(model: IntakeModel, *, directory: Path = SHIPPED_DIR,
     info.pop("trained_at")
     (directory / MANIFEST).write_text(json.dumps(info, ensure_ascii=False, indent=2) + "\n",
                                       encoding="utf-8")
+    # The format-2 file the manifest no longer names: nothing reads it, so it leaves the
+    # directory with the rebuild (and the repository with its commit).
+    (directory / FORMAT_2_SHIPPED_FILE).unlink(missing_ok=True)
     model.info = {**info, "origin": "shipped", "path": str(directory / SHIPPED_FILE)}
     return model.info
 
@@ -752,18 +762,7 @@ def ship(model: IntakeModel, *, directory: Path = SHIPPED_DIR,
 def _describe(model: IntakeModel, path: Path, metrics: dict[str, Any] | None,
               sources: Sequence[str]) -> dict[str, Any]:
     """Write the artifact and return its pointer record (file, SHA-256, data, metrics)."""
-    import joblib
-    import numpy as np
-
-    # Plain data only (see the module docstring); compressed, a few MB. Coefficients are most
-    # of the file and are stored in half precision (read back as float32): a score moves by
-    # under 0.1 %, no decision on the held-out files changed (tests/ticketing/test_intake.py).
-    # LZMA: a quarter smaller than zlib (3.8 against 5.1 MB on 3,520 texts) for ~0.15 s more
-    # at the one load per process (_read_artifact).
-    fields = {name: replace(f, coef=f.coef.astype(np.float16))
-              for name, f in model.fields.items()}
-    joblib.dump({"format": FORMAT_VERSION, "vocabularies": model.vocabularies,
-                 "fields": fields}, path, compress=("lzma", 6))
+    path.write_bytes(encode_artifact(model))
     return {
         **{k: v for k, v in model.info.items() if k not in ("origin", "path")},
         "format": FORMAT_VERSION,
@@ -777,31 +776,104 @@ def _describe(model: IntakeModel, path: Path, metrics: dict[str, Any] | None,
     }
 
 
+# The artifact (format 3): MAGIC, the length of the head, the head (an LZMA-compressed
+# pickle of plain data: each vocabulary's terms in column order and idf, each field's
+# classes, intercept and temperature) and the body (zlib): each field's coefficients in half
+# precision as a bit mask of the non-zero ones and their values, high bytes then low bytes.
+# Why (twenty-seventh round, load29): format 2 was one joblib.dump with LZMA; joblib's
+# unpickler is the pure-Python one and LZMA decodes ~45 MB/s, so every process paid ~1 CPU-s
+# (1.7 under load) to load 8.5 MB. The C unpickler reads the head, LZMA only its 0.9 MB, and
+# the coefficients (57 % zeros scattered, half-precision values near random in their low
+# byte) take zlib at the size LZMA gave them: ~0.25 CPU-s, a smaller file, the same numbers.
+MAGIC = b"HOTLINE-INTAKE-3\n"
+_LENGTH = struct.Struct("<Q")
+
+
+def encode_artifact(model: IntakeModel) -> bytes:
+    import numpy as np
+
+    vocabularies = [(v.analyzer, v.longest, sorted(v.vocabulary, key=v.vocabulary.__getitem__),
+                     np.asarray(v.idf)) for v in model.vocabularies]
+    fields, body = {}, []
+    for name, f in sorted(model.fields.items()):
+        # Half precision: a score moves by under 0.1 %, no decision on the held-out files
+        # changed (tests/ticketing/test_intake.py); read back as float32.
+        # Stored feature by feature (coefᵀ), the order ``scores`` reads one text's rows in.
+        coef = np.ascontiguousarray(np.asarray(f.coef, dtype=np.float16).T)
+        nonzero = coef != 0
+        body += [np.packbits(nonzero).tobytes(),
+                 coef[nonzero].view(np.uint8).reshape(-1, 2).T.tobytes()]
+        fields[name] = (tuple(f.classes), f.coef.shape, int(nonzero.sum()),
+                        np.asarray(f.intercept), float(f.temperature))
+    head = lzma.compress(pickle.dumps({"format": FORMAT_VERSION, "vocabularies": vocabularies,
+                                       "fields": fields}, protocol=5), preset=6)
+    return MAGIC + _LENGTH.pack(len(head)) + head + zlib.compress(b"".join(body), 9)
+
+
+def decode_artifact(data: bytes) -> tuple[list[Vocabulary], dict[str, LinearField]]:
+    import numpy as np
+
+    start = len(MAGIC) + _LENGTH.size
+    (length,) = _LENGTH.unpack_from(data, len(MAGIC))
+    head = pickle.loads(lzma.decompress(data[start:start + length]))
+    body = memoryview(zlib.decompress(data[start + length:]))
+    vocabularies = [Vocabulary(analyzer, longest, {t: i for i, t in enumerate(terms)}, idf)
+                    for analyzer, longest, terms, idf in head["vocabularies"]]
+    fields, at = {}, 0
+    for name, (classes, shape, count, intercept, temperature) in head["fields"].items():
+        size = shape[0] * shape[1]
+        nonzero = np.unpackbits(np.frombuffer(body, np.uint8, (size + 7) // 8, at),
+                                count=size).astype(bool)
+        at += (size + 7) // 8
+        planes = np.frombuffer(body, np.uint8, 2 * count, at).reshape(2, count)
+        at += 2 * count
+        coef = np.zeros(size, dtype=np.float32)
+        coef[nonzero] = np.ascontiguousarray(planes.T).view(np.float16).ravel()
+        coef = coef.reshape(shape[1], shape[0]).T
+        fields[name] = LinearField(classes, coef, intercept, temperature)
+    return vocabularies, fields
+
+
 def _load_artifact(path: Path, info: dict[str, Any]) -> IntakeModel:
-    payload = _read_artifact(str(path), file_sha256(path), info.get("sha256"))
-    return IntakeModel(payload["vocabularies"], payload["fields"], dict(info))
+    vocabularies, fields = _read_artifact(str(path), file_sha256(path), info.get("sha256"))
+    return IntakeModel(vocabularies, fields, dict(info))
 
 
 @lru_cache(maxsize=4)
-def _read_artifact(path: str, digest: str, recorded: str | None) -> dict[str, Any]:
-    """The unpickled artifact, once per file content: every Domain.load (each app, CLI
-    command, test) shares it; the model is never modified after loading."""
-    import joblib
-
-    # Unpickling runs code: only a file whose hash its pointer records is opened. Pointers
-    # written before hashes were recorded name format-1 files, refused here anyway.
+def _read_artifact(path: str, digest: str,
+                   recorded: str | None) -> tuple[list[Vocabulary], dict[str, LinearField]]:
+    """The unpickled artifact, once per file content (``digest``, the cache's key): every
+    Domain.load (each app, CLI command, test) shares it; the model is never modified after
+    loading."""
+    # Unpickling runs code: only bytes whose hash the pointer records are unpickled, and they
+    # are the bytes hashed here (the file is read once). Pointers written before hashes were
+    # recorded name format-1 files, refused here anyway.
+    data = Path(path).read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
     if recorded != digest:
         raise ValueError(f"{path}: SHA-256 {digest[:12]} does not match the recorded "
                          f"{str(recorded)[:12]}; refusing to load it")
+    if data.startswith(MAGIC):
+        return decode_artifact(data)
+    return _read_format_2(data, Path(path).name)
+
+
+def _read_format_2(data: bytes, name: str) -> tuple[list[Vocabulary], dict[str, LinearField]]:
+    """A city's model trained before the twenty-seventh round (one joblib.dump; joblib's
+    pure-Python unpickler, ~1 CPU-s): still read, so an upgrade keeps it until the next
+    training writes format 3. The caller checked its SHA-256."""
+    import io
+
+    import joblib
     import numpy as np
 
-    payload = joblib.load(path)
-    if payload.get("format") != FORMAT_VERSION:
-        raise ValueError(f"{Path(path).name}: model format {payload.get('format')!r} "
+    payload = joblib.load(io.BytesIO(data))
+    if payload.get("format") != 2:
+        raise ValueError(f"{name}: model format {payload.get('format')!r} "
                          f"is not {FORMAT_VERSION}; train again")
-    for f in payload["fields"].values():
-        f.coef = np.asarray(f.coef, dtype=np.float32)  # stored in half precision
-    return payload
+    fields = {field_name: replace(f, coef=np.asarray(f.coef, dtype=np.float32))
+              for field_name, f in payload["fields"].items()}
+    return payload["vocabularies"], fields
 
 
 def store_for(data_dir: Path) -> ModelStore:

@@ -8,6 +8,7 @@ knowledge of what endangers life; none is in ../shared/corpus.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -35,7 +36,9 @@ from ticketing.intake_model import (
     IntakeModel,
     ModelStore,
     Understanding,
+    file_sha256,
     read_labelled,
+    ship,
     store_for,
     understand,
 )
@@ -220,7 +223,7 @@ def test_train_stores_versions_and_the_service_loads_the_current(
     store = store_for(cli_env)
     info = store.current_info()
     assert info is not None and info["version"] == 1 and info["rows"] == 80
-    assert (store.directory / "model-0001.joblib").exists()
+    assert (store.directory / "model-0001.bin").exists()
     assert len(info["data_sha256"]) == 64 and 0 < info["metrics"]["category"] <= 1
     assert set(info["fields"]) == {"category", "urgency", "kind", "emergency"}
 
@@ -228,7 +231,7 @@ def test_train_stores_versions_and_the_service_loads_the_current(
     r = runner.invoke(cli, ["classify", "train", str(small_file), "--folds", "0"])
     assert r.exit_code == 0, r.output
     assert store.current_info()["version"] == 2
-    assert (store.directory / "model-0001.joblib").exists()
+    assert (store.directory / "model-0001.bin").exists()
 
     r = runner.invoke(cli, ["classify", "eval", str(small_file)])
     assert r.exit_code == 0, r.output
@@ -437,6 +440,46 @@ def test_a_stored_model_decides_as_the_trained_one(model: IntakeModel, rules,
         before, after = model.predict(text, ruled), loaded.predict(text, ruled)
         if {k: v[0] for k, v in before.items()} != {k: v[0] for k, v in after.items()}:
             assert _at_a_threshold(proba), (text, before, after)
+
+
+@trains
+def test_a_city_model_of_the_old_format_still_loads(model: IntakeModel, rules,
+                                                    tmp_path: Path) -> None:
+    """A city's model trained before the twenty-seventh round is a format-2 joblib file; an
+    upgrade keeps using it (checked against its SHA-256 as before), deciding as the same
+    model written in format 3 does."""
+    import joblib
+    import numpy as np
+
+    old = ModelStore(tmp_path / "old", shipped=None)
+    old.directory.mkdir()
+    fields = {name: replace(f, coef=f.coef.astype(np.float16))
+              for name, f in model.fields.items()}
+    joblib.dump({"format": 2, "vocabularies": model.vocabularies, "fields": fields},
+                old.directory / "model-0001.joblib", compress=("lzma", 6))
+    (old.directory / "current.json").write_text(json.dumps(
+        {"file": "model-0001.joblib", "version": 1,
+         "sha256": file_sha256(old.directory / "model-0001.joblib")}))
+    new = ModelStore(tmp_path / "new", shipped=None)
+    new.save(model)
+    read_old, read_new = old.load_current(), new.load_current()
+    assert read_old is not None and read_new is not None
+    for text in [*LIFE_SAFETY, *(t for t, _ in EMERGENCIES), *CALM]:
+        ruled = classify(text, rules)
+        assert read_old.probabilities(text, ruled) == read_new.probabilities(text, ruled)
+
+
+@trains
+def test_shipping_writes_format_3_and_leaves_no_format_2_file(model: IntakeModel,
+                                                             tmp_path: Path) -> None:
+    """``hotline classify ship`` over a directory that held the format-2 artifact: the
+    manifest names the format-3 file, and the old one is gone (nothing would read it)."""
+    (tmp_path / "intake-model.joblib").write_bytes(b"format 2")
+    info = ship(model, directory=tmp_path)
+    manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["file"] == "intake-model.bin" and manifest["format"] == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["intake-model.bin", "manifest.json"]
+    assert info["sha256"] == file_sha256(tmp_path / "intake-model.bin")
 
 
 def _at_a_threshold(proba: dict[str, dict[str, float]]) -> bool:

@@ -13,8 +13,13 @@ twenty-sixth.
 from __future__ import annotations
 
 import json
+import lzma
+import os
+import pickle
 import re
 import shutil
+import struct
+import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,11 +41,14 @@ from ticketing.classify import (
 from ticketing.classify import load_rules as load_classification
 from ticketing.context import Domain
 from ticketing.intake_model import (
+    MAGIC,
     SHIPPED_DIR,
     IntakeModel,
     LabelledText,
     ModelStore,
     data_hash,
+    decode_artifact,
+    encode_artifact,
     evaluation_sources,
     read_labelled,
     shipped_sources,
@@ -280,12 +288,57 @@ def test_every_shipped_model_so_far_lies_under_the_size_limit(rows: int,
 def test_a_tampered_shipped_model_is_refused(tmp_path: Path) -> None:
     copy = tmp_path / "model"
     shutil.copytree(SHIPPED_DIR, copy)
-    artifact = copy / "intake-model.joblib"
+    artifact = copy / json.loads((copy / "manifest.json").read_text(encoding="utf-8"))["file"]
     data = bytearray(artifact.read_bytes())
     data[-1] ^= 0xFF
     artifact.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="SHA-256"):
         ModelStore(tmp_path / "classifier", shipped=copy).load_current()
+
+
+class _Ran:
+    """Unpickled, it makes a directory: the sign that a file's pickle was run."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (os.mkdir, (str(self.marker),))
+
+
+def test_a_replaced_shipped_model_is_refused_before_it_is_unpickled(tmp_path: Path) -> None:
+    """Format 3 (load29): the file's SHA-256 is checked before any byte of it is read as a
+    pickle, so a file put in the artifact's place runs nothing, even one in the format."""
+    copy = tmp_path / "model"
+    shutil.copytree(SHIPPED_DIR, copy)
+    marker = tmp_path / "ran"
+    head = lzma.compress(pickle.dumps(_Ran(marker), protocol=5))
+    artifact = copy / json.loads((copy / "manifest.json").read_text(encoding="utf-8"))["file"]
+    artifact.write_bytes(MAGIC + struct.pack("<Q", len(head)) + head + zlib.compress(b""))
+    with pytest.raises(ValueError, match="SHA-256"):
+        ModelStore(tmp_path / "classifier", shipped=copy).load_current()
+    assert not marker.exists()
+
+
+def test_the_artifact_format_keeps_the_shipped_model_whole(shipped: IntakeModel) -> None:
+    """Format 3 (load29) written and read back is the same model, every number equal, and
+    written again the same bytes (so ``hotline classify ship --folds 0`` on the same data
+    reproduces the file: the training is deterministic)."""
+    import numpy as np
+
+    data = encode_artifact(shipped)
+    vocabularies, fields = decode_artifact(data)
+    for before, after in zip(shipped.vocabularies, vocabularies, strict=True):
+        assert (before.analyzer, before.longest, before.vocabulary) == (
+            after.analyzer, after.longest, after.vocabulary)
+        assert np.array_equal(before.idf, after.idf) and before.idf.dtype == after.idf.dtype
+    assert list(fields) == sorted(shipped.fields)
+    for name, before in shipped.fields.items():
+        after = fields[name]
+        assert (before.classes, before.temperature) == (after.classes, after.temperature)
+        for a, b in ((before.coef, after.coef), (before.intercept, after.intercept)):
+            assert a.dtype == b.dtype and a.strides == b.strides and np.array_equal(a, b)
+    assert encode_artifact(IntakeModel(vocabularies, fields)) == data
 
 
 def test_a_city_model_wins_and_an_unreadable_one_falls_back_to_the_shipped(
