@@ -176,18 +176,21 @@ def answer_reading(answer: KbAnswer, limit: int) -> list[Part]:
     找谁, 能不能办; kb29: two of them, 在哪办，要多久) and some of the answer's sentences
     state them (``knowledge.details.states``), those sentences first, each detail's in the
     order asked, after "这是关于<title>的答复，先说<detail>：" and, for each next detail,
-    "再说<detail>：" (a detail no sentence states is passed over; one whose sentences an
-    earlier detail took is named with it: "先说在哪儿办和要带的材料"), and before "听其他内容请
-    按3…", then the other sentences in the answer's order, by parts, after "下面是其他内容。":
-    nothing said twice, nothing left out. Read from the start as before when no sentence
-    states a detail asked, or every sentence does, or those that do are more than one
-    part's worth of sentences (``limit``; one long sentence is a part of its own, as ever)."""
+    "再说<detail>：" (one whose sentences an earlier detail took is named with it:
+    "先说在哪儿办和要带的材料"), and before "听其他内容请按3…", then the other sentences in
+    the answer's order, by parts, after "下面是其他内容。": nothing said twice, nothing left
+    out. Read from the start as before when a detail asked
+    is stated plainly by no sentence (护照多少钱，多久能拿到: the caller who heard only the
+    wait first would take the cost for left out; mend67, review68), or every sentence
+    states one, or those that do are more than one part's worth of sentences (``limit``;
+    one long sentence is a part of its own, as ever)."""
     sentences = _sentences(answer.text)
     taken = [False] * len(sentences)
     # Each group of sentences read first and the details they state: a detail whose
     # sentences an earlier one took (带…到派出所办理 states materials and place) is named
     # with it, "先说要带的材料和在哪儿办".
     told: list[tuple[list[str], list[int]]] = []
+    unstated = False  # a detail asked that no sentence states plainly
     for kind in answer.details:
         stating = [n for n, s in enumerate(sentences)
                    if states(s, kind, answer.thing if kind == "whether" else answer.act)]
@@ -198,8 +201,10 @@ def answer_reading(answer: KbAnswer, limit: int) -> list[Part]:
             told.append(([kind], mine))
         elif stating:
             next(kinds for kinds, said in told if stating[0] in said).append(kind)
+        else:
+            unstated = True
     first = [sentences[n] for _, said in told for n in said]
-    if (not first or all(taken)
+    if (not first or all(taken) or unstated
             or (len(first) > 1 and len("".join(first)) > limit)):
         parts = answer_parts(answer.text, limit)
         return [Part(P.kb_intro_text(answer.title) if n == 0 else "", words,

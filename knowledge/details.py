@@ -29,7 +29,8 @@ _SIZE_STATED = {kind: stated.pattern for kind, _, stated in QUANTITIES}
 # Whether: the words that ask it, before or after what they ask of.
 _MAY = "(?:能不能|可不可以|能否|可否|是否|可以|能|会|要|得|需要|需不需要|要不要)"
 # 吧 of a guess put to confirm (不用跑吧, 网上能办吧; kb29).
-_WHETHER_END = "(?:吗|么|嘛|不|没|没有|呢|啊|吧)?"
+_WHETHER_ENDS = "(?:吗|么|嘛|不|没|没有|呢|啊|吧)"
+_WHETHER_END = f"{_WHETHER_ENDS}?"
 # The end of the clause, or of what an earlier detail's words left of it (a comma).
 _END = "(?=，|$)"
 _WHAT = "(?:什么|啥|哪些|哪几样|哪几种|些什么|些啥)"
@@ -87,6 +88,8 @@ _WAITED = (f"(?:一般|通常|大约|大概|约|需要|最快|最长|最多|预�
            f"|{_SPAN}(?:左右|以内|内)?(?:就|即|才|后)?(?:能|可以|可|会)?"
            "(?:拿到|领到|领取|领证|取证|办好|办完|办结|到账|出结果|审完|完成|下来|寄到|送达|发放)")
 
+# What a caller waits for at the end of a procedure (拿到, 批下来, 到账).
+_RESULT = "(?:拿到|领到|办好|办完|办下来|下来|批下来|到账|出来|出结果|审完|审核完|办结)"
 # Who may, as an answer states it: a condition (满半年, 年满六十, 符合条件), not an expiry
 # (有效期满前一个月): what 需要什么条件 and 能不能办 are both answered by.
 _WHO_MAY_SAID = "条件|符合|满足|资格|年满|(?<!期)满[^，,。；]{0,4}(?:年|岁|个月)"
@@ -138,9 +141,11 @@ DETAILS: tuple[Detail, ...] = (
             # nor a count told (交了多少年社保, 过期好几年了: kb29)
             f"(?<!提前)(?<![满够住用好了]){_MAY}?(?:等)?(?:{_SIZE_ASKED['duration']})"
             f"(?:才|就)?(?:能|可以)?{_FILLER}{_WHETHER_END}{_END}"
-            "|(?:什么时候|啥时候|多会儿|几时)(?:才|就)?(?:能|可以)?"
-            "(?:拿到|领到|办好|办完|办下来|下来|批下来|到账|出来|出结果|审完|审核完|办结)"
-            f"{_WHETHER_END}",
+            # after 了 only with the result waited for (办了多久能拿到, 申请了多久能批下来:
+            # mend67), not a count (交了多少年社保)
+            f"|(?<=了)(?:{_SIZE_ASKED['duration']})(?:才|就)?(?:能|可以)?{_RESULT}"
+            f"{_FILLER}{_WHETHER_END}{_END}"
+            f"|(?:什么时候|啥时候|多会儿|几时)(?:才|就)?(?:能|可以)?{_RESULT}{_WHETHER_END}",
             f"{_WAITED}|时限|(?:当场|当天|当日|即时|立即)(?:就|即)?(?:能|可以|可)?"
             "(?:办|领|拿|出|发|取|到账)"),
     # Online or not: 网上能办吗, 能不能在手机上弄, App上可以续签不 (the clause, whole,
@@ -152,7 +157,7 @@ DETAILS: tuple[Detail, ...] = (
     # The cost: 收费吗, 要钱吗, 要不要钱, 交钱吗 (缴费), 免费吗, 费用多少, 多少钱; not 在哪
     # 缴费 (a place), so a whether or a how much goes with the word.
     _detail("cost",
-            "(?:收费|收钱|要钱|花钱|缴费|掏钱|免费)(?:吗|么|嘛|不|没|没有|呢|吧)"
+            f"(?:收费|收钱|要钱|花钱|缴费|掏钱|免费){_WHETHER_ENDS}"
             "|(?:要不要|需不需要|用不用|是不是|收不收|花不花)(?:收费|收钱|钱|花钱|缴费|掏钱|免费)"
             "|(?:费用|工本费|手续费)(?:是)?(?:多少|贵不贵|高不高)"
             f"|{_MAY}?(?:花|交|缴|收|付)?(?:{_SIZE_ASKED['money']})",
@@ -214,13 +219,6 @@ def details_asked(question: str) -> tuple[str, ...]:
     return tuple(sorted(asked, key=asked.__getitem__))
 
 
-def detail_asked(question: str) -> str | None:
-    """The one detail ``question`` asks and nothing else (``details_asked``), or None: it
-    asks none, or two (在哪办，要带什么), or something besides."""
-    kinds = details_asked(question)
-    return kinds[0] if len(kinds) == 1 else None
-
-
 # A sentence that holds only under a condition (补办期间要用证的，可以…; 对处罚有异议的，可以
 # 带…; 材料齐全的一般…; 如/若/要是…; 期满前…) answers a caller who asked in general only
 # if the condition is theirs: heard alone, first, it misleads (review59). Who may is the
@@ -249,14 +247,15 @@ def online_act(question: str) -> str:
 
 
 def whether_thing(question: str) -> str:
-    """What ``question`` asks whether the caller may do it to (复核 of 能申请复核吗, 养老卡
-    of 能办那个养老卡不), or "" (能办吗, 能领吗: the procedure itself): a sentence read first
-    for it must name it (kb29), a condition of another act (符合条件的可以直接在App上处理)
-    answers no whether of this one."""
+    """What ``question`` asks whether the caller may do: the act and what it is done to,
+    apart by a space (申请 复核 of 能申请复核吗, 办 养老卡 of 能办那个养老卡不, 补办 of 能补办
+    吗). A sentence read first for it must name both (kb29; mend67: the act too, or any
+    condition would answer 能补办吗 and 违章能办吗, a condition of another act: 符合条件的
+    可以直接在App上处理); none does, and the answer is read from the start."""
     for clause in filter(None, (normalise(c) for c in _CLAUSE_END.split(question))):
         m = _WHETHER.search(clause)
         if m is not None:
-            return _NOT_THING.sub("", m.group("thing"))
+            return " ".join(filter(None, (m.group("verb"), _NOT_THING.sub("", m.group("thing")))))
     return ""
 
 
@@ -271,13 +270,14 @@ def _said_online(sentence: str, act: str) -> bool:
 def states(sentence: str, kind: str, act: str = "") -> bool:
     """``sentence`` (of an entry's answer, as written) states the detail ``kind``, heard
     alone: not under a condition (but a who-may's own) nor referring back; online, the act
-    asked (``online_act``) done online (mend59); whether, naming what it is asked of
-    (``whether_thing``, ``act`` here; kb29)."""
+    asked (``online_act``) done online (mend59); whether, naming the act and what it is
+    done to (``whether_thing``, ``act`` here; kb29, mend67)."""
     s = sentence.strip()
     if _REFERS_BACK.search(s) or (kind not in _CONDITIONAL and _UNDER_CONDITION.search(s)):
         return False
     if kind == "online":
         return _said_online(s, act)
-    if kind == "whether" and act not in s:
+    # the act and its thing as the question's are, respelt alike (申请 and 申领 are one)
+    if kind == "whether" and not (act and all(w in normalise(s) for w in act.split())):
         return False
     return _BY_KIND[kind].stated.search(s) is not None

@@ -123,8 +123,8 @@ QUESTION_WORDS = (
     "想了解", "了解一下", "需要什么", "需要带", "要带", "怎么办", "么办", "能否", "是否",
     # Spoken and northern forms: 咋整, 找哪儿, 行不行, 几月几号.
     "咋", "哪", "行不行", "几月", "几时", "多长", "找谁",
-    # Whom a matter belongs to (这事归谁管, 该问谁): kb29.
-    "归谁", "问谁",
+    # Whom a matter belongs to (这事归谁管): kb29. 问谁 asks only as ``_WHOM_ASKED``.
+    "归谁",
 )
 # Words that report a problem, someone to blame, or how long it has gone on.
 COMPLAINT_WORDS = (
@@ -205,20 +205,32 @@ _ASKING_FORM = re.compile(
 # caller's everyday one): "结婚登记在那办", "身份证上那儿补" ask where when the act ends the
 # clause; told, the act has its end (我在那办过, 在那办的, 在那办了三回) or someone sent the
 # caller there (让我去那办). One rule: ``knowledge.details`` reads it as a place asked.
-WHERE_MISSAID = ("(?<!让我)(?<!叫我)(?<![让叫])(?:在|去|上|到|跑)那(?:里|儿)?"
+# mend67 (review68): only where the clause is a question, which it ends with a question's
+# mark, particle or the sentence itself: a story goes on (我昨天去那交，营业厅说户号不对),
+# and one told of a past day (昨天, 上回) or a trip made (去过那, 去了那) asks nothing.
+_PAST_TOLD = "昨天|前天|上回|上次|那天|当时|刚才|上礼拜|上星期|上周|上个月|去年|之前|以前"
+WHERE_MISSAID = ("(?:^|(?<=[^\\w]))(?:(?!" + _PAST_TOLD + ")[^\\W_])*?"
+                 "(?<!让我)(?<!叫我)(?<![让叫])(?:在|去|上|到|跑)那(?:里|儿)?"
                  "(?:能|可以|才能|得|要)?"
                  "(?:办理|办|申请|申领|补办|补|交|缴|领取|领|换|开|登记|报名|打印|备案|签注)"
-                 "(?:啊|呀|呢|嘛)?(?=[^\\w]|$)")
+                 "(?:啊|呀|呢|嘛)?(?=[？?]|[^\\w]*$|(?<=[啊呀呢嘛])[^\\w])")
 # A guess put to the hotline to confirm (公积金转移不用跑吧, 得本人去吧, 这个能网上办吧,
 # 还得交钱吧): a modal or a need, then an act of the procedure, and 吧 ending the clause.
 # 吧 after a verdict or a demand (太贵了吧, 不能这样吧, 你们得给个说法吧) tells: no act of
-# the procedure follows the modal there, and 不能 is a verdict's.
+# the procedure follows the modal there, and 不能 is a verdict's. Going or coming (跑, 去,
+# 来) is the caller's own act only as the whole of it (不用跑吧, 得本人去吧, 得去一趟吧):
+# before another verb it is someone else sent to do that (物业应该来修一下吧, 劳动监察应该去
+# 处理一下吧, 总得来人清一下吧: demands, mend67).
 _GUESS_ASKED = re.compile(
     "(?:(?<!不)能|可以|得|要|需要|不用|不需要|用不着|不必|应该)(?:我|咱|本人|亲自|自己|再)?"
-    "(?:去|跑|来|到|在)?(?:网上|线上|手机上)?"
-    "(?:办理|办|申请|申领|补办|补|交|缴|领|带|预约|排队|跑|去|来|到场|签字|收费|花钱|交钱|缴费"
-    "|提供|准备|登记|提交)[^\\W_]{0,6}吧(?=[^\\w]|$)"
+    "(?:(?:跑|去|来)(?:一趟|一次|两趟|现场)?吧"
+    "|(?:去|跑|来|到|在)?(?:网上|线上|手机上)?"
+    "(?:办理|办|申请|申领|补办|补|交|缴|领|带|预约|排队|到场|签字|收费|花钱|交钱|缴费"
+    "|提供|准备|登记|提交)[^\\W_]{0,6}吧)(?=[^\\w]|$)"
     f"|{WHERE_MISSAID}")
+# Whom to ask (该问谁, 这事问谁啊; kb29), not "whoever I ask" (我问谁谁都说不知道, 问谁都
+# 没用: a complaint, mend67).
+_WHOM_ASKED = re.compile("问谁(?![谁都也])")
 # 么 of degree and of alternatives (这么多, 那么贵, 多么, 要么): no question.
 _NOT_ASKING = re.compile("这么|那么|多么|要么")
 # Recogniser and accent confusions folded before comparing sounds.
@@ -1430,7 +1442,8 @@ _SPAN_ASKED = re.compile("(?:要|得|需要)(?:几|多少)个?(?:天|月|星期|
 def is_question(text: str) -> bool:
     t = _NOT_ASKING.sub("", normalise(text))
     return (any(w in t for w in QUESTION_WORDS) or bool(_ASKING_FORM.search(text.strip()))
-            or bool(_SPAN_ASKED.search(t)) or bool(_GUESS_ASKED.search(text.strip())))
+            or bool(_SPAN_ASKED.search(t)) or bool(_GUESS_ASKED.search(text.strip()))
+            or bool(_WHOM_ASKED.search(t)))
 
 
 def complaint_words(text: str, words_: Iterable[str] = COMPLAINT_WORDS + BLAME_WORDS) -> set[str]:

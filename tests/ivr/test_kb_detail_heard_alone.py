@@ -16,7 +16,7 @@ import pytest
 
 from ivr import prompts as P
 from ivr.kb_answer import KbAnswer, answer_reading
-from knowledge.details import detail_asked, details_asked, online_act, states, whether_thing
+from knowledge.details import details_asked, online_act, states, whether_thing
 from knowledge.search import is_question
 from tests.conftest import SHARED
 
@@ -58,7 +58,7 @@ def read_first(entry: str, question: str) -> str | None:
     ("kb029", "医保定点医院想换一家，在哪儿改？"),
 ])
 def test_no_sentence_that_misleads_alone_is_read_first(entry: str, question: str) -> None:
-    assert detail_asked(question) is not None  # a detail is asked...
+    assert len(details_asked(question)) == 1  # a detail is asked...
     assert read_first(entry, question) is None  # ...and the answer is read from its start
 
 
@@ -112,7 +112,7 @@ def test_what_a_sentence_states_heard_alone(sentence: str, kind: str, act: str,
     ("办护照要几天", "duration", ""),
 ])
 def test_the_detail_and_the_act_asked(question: str, detail: str | None, act: str) -> None:
-    assert detail_asked(question) == detail
+    assert details_asked(question) == ((detail,) if detail else ())
     assert online_act(question) == act
 
 
