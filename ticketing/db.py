@@ -83,6 +83,8 @@ def database_unavailable(exc: BaseException) -> bool:
     error."""
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return True
+    if ticket_number_taken(exc):
+        return True
     orig = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
     if isinstance(orig, sqlite3.Error):
         return _sqlite_code(orig) in _SQLITE_OUTAGE_CODES
@@ -93,6 +95,19 @@ def database_unavailable(exc: BaseException) -> bool:
         return False
     return isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError,
                             sa_exc.TimeoutError))
+
+
+def ticket_number_taken(exc: BaseException) -> bool:
+    """True when PostgreSQL refused a ticket because its number is taken already. One
+    version of the code cannot cause it (``ticketing.service._next_number``); a node of an
+    older one still running through an upgrade, or the sequence set back by hand, can. The
+    filing is tried once more (the next number is another) and then answered as an outage
+    to wait out (a 503 with Retry-After), never a 500 (review69; mend68)."""
+    if not isinstance(exc, sa_exc.IntegrityError):
+        return False
+    diag = getattr(exc.orig, "diag", None)
+    return (getattr(exc.orig, "sqlstate", None) == "23505" and diag is not None
+            and diag.table_name == "tickets" and "number" in (diag.constraint_name or ""))
 
 
 def _read_only_error(exc: BaseException) -> bool:

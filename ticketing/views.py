@@ -13,6 +13,7 @@ import anyio.to_thread
 from fastapi import APIRouter, File, Header, HTTPException, Query, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session, sessionmaker
 from starlette.datastructures import State
 
@@ -29,6 +30,7 @@ from ticketing import (
 )
 from ticketing.actors import Actor
 from ticketing.context import Domain
+from ticketing.db import ticket_number_taken
 from ticketing.deps import (
     DomainDep,
     RowIdPath,
@@ -277,13 +279,19 @@ def _file_alone(request: Request, filing: Filing) -> TicketOut:
     """A filing in a transaction of its own, in the request's thread; its answer built
     after the commit, as a group's (``filing_group``)."""
     filing = understood_filing(request.app.state, filing)
-    session: Session = request.app.state.sessions()
-    try:
-        shown = write_filing(session, filing)
-        session.commit()
-    finally:
-        session.rollback()
-        session.close()
+    # A number taken already (``ticket_number_taken``): once more, with the next number.
+    for last_try in (False, True):
+        session: Session = request.app.state.sessions()
+        try:
+            shown = write_filing(session, filing)
+            session.commit()
+            break
+        except IntegrityError as exc:
+            if last_try or not ticket_number_taken(exc):
+                raise
+        finally:
+            session.rollback()
+            session.close()
     return TicketOut.build(shown)
 
 
