@@ -83,6 +83,8 @@ def database_unavailable(exc: BaseException) -> bool:
     error."""
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return True
+    if ticket_number_taken(exc):
+        return True
     orig = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
     if isinstance(orig, sqlite3.Error):
         return _sqlite_code(orig) in _SQLITE_OUTAGE_CODES
@@ -93,6 +95,19 @@ def database_unavailable(exc: BaseException) -> bool:
         return False
     return isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError,
                             sa_exc.TimeoutError))
+
+
+def ticket_number_taken(exc: BaseException) -> bool:
+    """True when PostgreSQL refused a ticket because its number is taken already. One
+    version of the code cannot cause it (``ticketing.service._next_number``); a node of an
+    older one still running through an upgrade, or the sequence set back by hand, can. The
+    filing is tried once more (the next number is another) and then answered as an outage
+    to wait out (a 503 with Retry-After), never a 500 (review69; mend68)."""
+    if not isinstance(exc, sa_exc.IntegrityError):
+        return False
+    diag = getattr(exc.orig, "diag", None)
+    return (getattr(exc.orig, "sqlstate", None) == "23505" and diag is not None
+            and diag.table_name == "tickets" and "number" in (diag.constraint_name or ""))
 
 
 def _read_only_error(exc: BaseException) -> bool:
@@ -439,23 +454,45 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     engine = create_engine(url, **kwargs)
     if engine.dialect.driver == "psycopg":
         dialect = engine.dialect
+        rested_since: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+
+        @event.listens_for(engine, "checkin")
+        def _resting(dbapi_conn: Any, _record: Any) -> None:
+            if dbapi_conn is not None:  # None: invalidated, not going back to the pool
+                rested_since[dbapi_conn] = time.monotonic()
+
         dialect.do_ping = partial(_ping_if_the_server_spoke,  # type: ignore[method-assign]
-                                  dialect.do_ping)
+                                  dialect.do_ping, rested_since)
     return engine
 
 
-def _ping_if_the_server_spoke(ping: Callable[[Any], bool], dbapi_conn: Any) -> bool:
-    """The pool's pre-ping of a psycopg connection, without a round trip while nothing
-    suggests one: a pooled connection is idle, and the server sends an idle client nothing
-    unasked but the news that it is going (the FATAL of a shutdown or of
-    pg_terminate_backend) or the socket's end, either of which makes the socket readable.
-    So the socket is polled (a system call) and the real ping (``;``, a round trip) sent
-    only when it is readable or shut, to tell which. The ping was two of a filing's ten
-    round trips (docs/scaling.md, twenty-sixth and twenty-seventh rounds). A server whose
-    host vanished without a word is found by the first statement instead, as it would
-    be after the ping too (the ping then waits out TCP's own timeout)."""
+# A pooled connection that rested longer than this is pinged for real at checkout, not only
+# polled. A server side gone without a FIN (its host rebooted, a failover to a standby
+# behind the same address, a NAT or conntrack table flushed) leaves the socket quiet, and
+# only a packet sent finds out (a RST back): the ping, which reconnects quietly, rather
+# than the request's first statement, a 503 for every request in flight. Under load a
+# connection rests microseconds to milliseconds between requests, so the hot path still
+# sends nothing; a quiet spell of a second or more pays one round trip, unnoticed there.
+PING_AFTER_REST_S = 1.0
+
+
+def _ping_if_the_server_spoke(ping: Callable[[Any], bool],
+                              rested_since: weakref.WeakKeyDictionary[Any, float],
+                              dbapi_conn: Any) -> bool:
+    """The pool's pre-ping of a psycopg connection, without a round trip while the
+    connection rested briefly and nothing suggests one: a pooled connection is idle, and the
+    server sends an idle client nothing unasked but the news that it is going (the FATAL of
+    a shutdown or of pg_terminate_backend) or the socket's end, either of which makes the
+    socket readable. So the socket is polled (a system call) and the real ping (``;``, a
+    round trip) sent when it is readable or shut, to tell which, or when the connection
+    rested longer than ``PING_AFTER_REST_S`` (a peer that forgot the connection says
+    nothing until sent something). The ping was two of a filing's ten round trips
+    (docs/scaling.md, twenty-sixth and twenty-seventh rounds; mend68)."""
     if dbapi_conn.closed or dbapi_conn.broken:
         return False
+    since = rested_since.get(dbapi_conn)
+    if since is not None and time.monotonic() - since > PING_AFTER_REST_S:
+        return ping(dbapi_conn)
     try:
         poller = select.poll()
         poller.register(dbapi_conn.pgconn.socket, select.POLLIN | select.POLLPRI)
@@ -463,7 +500,6 @@ def _ping_if_the_server_spoke(ping: Callable[[Any], bool], dbapi_conn: Any) -> b
     except (OSError, ValueError):  # no socket to poll: let the ping say what is wrong
         quiet = False
     return True if quiet else ping(dbapi_conn)
-
 
 
 _AT_COMMIT = "hotline_at_commit"  # Session.info key: statements run_at_commit queued

@@ -260,7 +260,11 @@ apply_transition = _apply
 
 
 def _next_number(session: Session, domain: Domain, now: datetime) -> str:
-    """Date + per-day sequence, e.g. 2611240007: ten digits, easy to read back by phone."""
+    """Date + per-day sequence, e.g. 2611240007: the day the ticket is filed (``now``, not
+    the call's own time: a call spooled past midnight and filed late is numbered on the day
+    it is filed, so each day's numbers stay one run from 1) and its counter, at least four
+    digits (ten in all; a fifth only past 9999 tickets in a day), easy to read back by
+    phone. The IVR reads a caller their tickets' last four digits (``TAIL_DIGITS``)."""
     day = now.astimezone(domain.tz).strftime("%y%m%d")
     conn = session.connection()
     if conn.dialect.name == "sqlite":
@@ -270,12 +274,27 @@ def _next_number(session: Session, domain: Domain, now: datetime) -> str:
         # A counter row bumped in the ticket's transaction would stay locked through all
         # of it, and every creator would queue behind it; bumped on a connection of its
         # own it cost each filing a second connection and transaction. A sequence locks
-        # nothing: nextval in the ticket's own transaction, less the day's base (read
-        # first: every value handed out after the base was set is above it). A number
+        # nothing: nextval in the ticket's own transaction, less the day's base, read in
+        # the same statement (no copy kept in the process: after a restore or a promoted
+        # standby the base is the database's, not what a process remembers). A number
         # whose ticket then rolls back is skipped, as before.
-        base = _day_base(conn.engine, day)
-        seq = conn.execute(_NEXT_NUMBER).scalar_one() - base
+        seq = conn.execute(_NEXT_OF_DAY, {"of_day": day}).scalar()
+        if seq is None:  # the day's first filing: its base first
+            _set_day_base(conn.engine, day)
+            seq = conn.execute(_NEXT_OF_DAY, {"of_day": day}).scalar_one()
+    if seq < 1:
+        # Only a sequence set back by hand below a day's base (its row kept) comes here:
+        # refused, never a malformed number such as 261207-099.
+        raise TicketNumberError(
+            f"ticket number of day {day}: the sequence ticket_numbers is below the day's "
+            f"base in ticket_sequences (gives {seq}); set it back above the numbers "
+            "handed out (setval) before filing again")
     return f"{day}{seq:04d}"
+
+
+class TicketNumberError(RuntimeError):
+    """The database's numbering state would give a number below 1 (an operator's fault to
+    mend, not a request's): loud, and no ticket is written."""
 
 
 def _bump_day_counter(conn: Connection, day: str) -> int:
@@ -300,7 +319,11 @@ _BUMP_DAY = (update(TicketSequence).where(TicketSequence.day == bindparam("of_da
 
 # PostgreSQL (migration 0026): one sequence for every day's numbers.
 _NUMBERS = sa_table("ticket_numbers", sa_column("last_value"), sa_column("is_called"))
-_NEXT_NUMBER = select(func.nextval("ticket_numbers"))
+# The day's next number in one statement: no row (the day's first filing) gives none, and
+# nextval is then not taken (the target list is evaluated for matching rows only).
+_NEXT_OF_DAY = (select(func.nextval("ticket_numbers") - TicketSequence.base)
+                .where(TicketSequence.day == bindparam("of_day"),
+                       TicketSequence.base.is_not(None)))
 # The highest value the sequence has handed out (0 before its first): read from the
 # sequence itself, which is shared state, not a snapshot of this transaction's.
 _HANDED_OUT = select(case((_NUMBERS.c.is_called, _NUMBERS.c.last_value),
@@ -310,31 +333,15 @@ _SET_BASE = (
     # A day the counter row numbered before the upgrade goes on after its last number.
     .on_conflict_do_update(index_elements=[TicketSequence.day],
                            set_={"base": _HANDED_OUT - TicketSequence.last},
-                           where=TicketSequence.base.is_(None))
-    .returning(TicketSequence.base))
-
-# Each engine's days' bases, as set (a day's base never changes once set): a process reads
-# each day's once. A few days kept: a call spooled overnight is numbered by its day.
-_DAY_BASES: weakref.WeakKeyDictionary[Engine, dict[str, int]] = weakref.WeakKeyDictionary()
-_DAYS_KEPT = 8
+                           where=TicketSequence.base.is_(None)))
 
 
-def _day_base(engine: Engine, day: str) -> int:
-    """PostgreSQL: what ``nextval('ticket_numbers')`` less gives ``day``'s numbers; the
-    day's first creator sets it, in a transaction of its own (committed before any of the
+def _set_day_base(engine: Engine, day: str) -> None:
+    """PostgreSQL: ``day``'s base, what ``nextval('ticket_numbers')`` less gives its
+    numbers, unless set already; in a transaction of its own (committed before any of the
     day's numbers is taken, so it is below every one of them)."""
-    bases = _DAY_BASES.setdefault(engine, {})
-    base = bases.get(day)
-    if base is None:
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            base = conn.execute(_SET_BASE, {"of_day": day}).scalar()
-            if base is None:  # set already, by another process or an earlier run
-                base = conn.execute(select(TicketSequence.base)
-                                    .where(TicketSequence.day == day)).scalar_one()
-        if len(bases) >= _DAYS_KEPT:
-            bases.clear()
-        bases[day] = base
-    return base
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(_SET_BASE, {"of_day": day})
 
 
 def validate_phone(phone: str) -> str:
@@ -436,7 +443,7 @@ def create_ticket(
     else:
         sub_category = None
     ticket = Ticket(
-        number=_next_number(session, domain, received),
+        number=_next_number(session, domain, now),
         channel=channel,
         caller_phone=phone,
         caller_phone_keyed=bool(phone and caller_phone_keyed),

@@ -15,6 +15,7 @@ from fastapi import APIRouter, File, Header, HTTPException, Query, Request, Uplo
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session, sessionmaker
 from starlette.datastructures import State
 
@@ -31,6 +32,7 @@ from ticketing import (
 )
 from ticketing.actors import Actor
 from ticketing.context import Domain
+from ticketing.db import ticket_number_taken
 from ticketing.deps import (
     DomainDep,
     RowIdPath,
@@ -310,13 +312,19 @@ def _file_alone(request: Request, filing: Filing) -> TicketOut | JSONResponse:
     """A filing in a transaction of its own, in the request's thread; its answer built
     after the commit, as a group's (``filing_group``)."""
     filing = understood_filing(request.app.state, filing)
-    session: Session = request.app.state.sessions()
-    try:
-        shown = write_filing(session, filing)
-        session.commit()
-    finally:
-        session.rollback()
-        session.close()
+    # A number taken already (``ticket_number_taken``): once more, with the next number.
+    for last_try in (False, True):
+        session: Session = request.app.state.sessions()
+        try:
+            shown = write_filing(session, filing)
+            session.commit()
+            break
+        except IntegrityError as exc:
+            if last_try or not ticket_number_taken(exc):
+                raise
+        finally:
+            session.rollback()
+            session.close()
     return filed_response(shown)
 
 

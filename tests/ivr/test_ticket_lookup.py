@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from ivr.ticket_lookup import StatusReport, TicketStatus, keyed_ticket_status, open_tickets
 from tests.support.city import City
 from ticketing import merging, service
 from ticketing.context import Domain
-from ticketing.models import Ticket
+from ticketing.models import Ticket, TicketSequence
 
 CALLER = "13912340000"
 
@@ -156,3 +158,26 @@ def test_a_ticket_merged_into_anothers_open_one_is_still_being_handled(
         s.commit()
     assert open_tickets(sessions, CALLER) == StatusReport(0, [], closed=[
         TicketStatus(mine.number[-4:], "已办结", "已解决：已恢复供水")])
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_call_of_yesterday_filed_late_is_told_by_a_tail_of_its_own(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    """A call spooled past midnight and filed late is numbered on the day it is filed
+    (mend68): ten digits, the next of today's, so the caller's tickets are told apart by
+    their last four. Before, it took yesterday's base plus every number handed out since
+    (review69): ``26120610001`` beside today's ``2612070001``, both read as 0001."""
+    now = domain.now()
+    yesterday = now - timedelta(days=1)
+    with sessions() as s:  # yesterday: its base set at 0, then 9999 numbers handed out
+        s.add(TicketSequence(day=yesterday.astimezone(domain.tz).strftime("%y%m%d"),
+                             last=0, base=0))
+        s.execute(text("SELECT setval('ticket_numbers', 9999)"))
+        s.commit()
+    today = _file(sessions, domain, city, "海淀区中关村大街路灯坏了")
+    late = _file(sessions, domain, city, "朝阳区安贞里小区门口垃圾没人清", received_at=yesterday)
+    day = now.astimezone(domain.tz).strftime("%y%m%d")
+    assert (today.number, late.number) == (f"{day}0001", f"{day}0002")
+    tails = [told.tail for told in open_tickets(sessions, CALLER).tickets]
+    assert sorted(tails) == ["0001", "0002"]

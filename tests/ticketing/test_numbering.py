@@ -4,15 +4,21 @@ and (on PostgreSQL) handed out without queueing behind other creators' open tran
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import event, select
+from alembic import command
+from fastapi.testclient import TestClient
+from httpx import Response
+from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from hotline import dbadmin
+from tests.support.api import auth
 from tests.support.city import City
 from ticketing import service
 from ticketing.context import Domain
+from ticketing.db import make_engine, make_session_factory
 from ticketing.models import Ticket, TicketSequence
 
 
@@ -123,10 +129,8 @@ def test_postgresql_numbers_go_on_after_the_counter_rows_on_the_day_of_the_upgra
     sessions: sessionmaker[Session], domain: Domain, city: City
 ) -> None:
     """A day the counter row numbered before the upgrade (its ``last``, no base) goes on
-    after its last number; another day starts at 1; a ticket rolled back skips its number,
-    as a sequence's value is never given back, and so does another day's ticket filed in
-    between (one sequence for every day: a call spooled through an outage past midnight,
-    numbered by the day it came)."""
+    after its last number; a ticket rolled back skips its number, as a sequence's value is
+    never given back; a call of an earlier day filed late takes the next of today's."""
     now = domain.now()
     today = now.astimezone(domain.tz).strftime("%y%m%d")
     with sessions() as s:
@@ -142,5 +146,126 @@ def test_postgresql_numbers_go_on_after_the_counter_rows_on_the_day_of_the_upgra
                 session=s, domain=domain, actor=city.actor("operator"), channel="api",
                 caller_phone=f"1360000001{i}", demand="路灯不亮", received_at=received).number)
             s.commit()
-    earlier = (now - timedelta(days=3)).astimezone(domain.tz).strftime("%y%m%d")
-    assert numbers == [f"{today}0043", f"{earlier}0001", f"{today}0045"]
+    # A call of an earlier day filed late is numbered on the day it is filed (mend68).
+    assert numbers == [f"{today}0043", f"{today}0044", f"{today}0045"]
+
+
+def _file(sessions: sessionmaker[Session], domain: Domain, city: City, phone: str,
+          received: datetime | None = None) -> str:
+    with sessions() as s:
+        number = service.create_ticket(
+            session=s, domain=domain, actor=city.actor("operator"), channel="api",
+            caller_phone=phone, demand="路灯不亮", received_at=received).number
+        s.commit()
+    return number
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgresql_numbers_after_a_restore_come_from_the_restored_base(
+    sessions: sessionmaker[Session], domain: Domain, city: City, db_url: str
+) -> None:
+    """A restore (or a promoted standby) to a point before the day's first filing: the
+    day's base row and the sequence go back together. A process that filed before it must
+    not number by the base it saw then: review69 found one caching it handing out
+    ``261207-099`` (a negative counter), or, beside a process started after the restore,
+    the same numbers twice (a UniqueViolation, a 500). mend68: the base is read in the
+    number's own statement."""
+    today = domain.now().astimezone(domain.tz).strftime("%y%m%d")
+    with sessions() as s:  # earlier days handed out 100 numbers
+        s.execute(text("SELECT setval('ticket_numbers', 100)"))
+        s.commit()
+    assert [_file(sessions, domain, city, f"1360000002{i}") for i in range(3)] == [
+        f"{today}000{i}" for i in (1, 2, 3)]
+    with sessions() as s:  # the restore: before the day's first filing
+        s.execute(text("DELETE FROM ticket_sequences"))
+        s.execute(text("SELECT setval('ticket_numbers', 1, false)"))
+        s.execute(text("TRUNCATE tickets CASCADE"))
+        s.commit()
+    other = make_engine(db_url)  # a process started after the restore
+    try:
+        later = make_session_factory(other)
+        numbers = [_file(factory, domain, city, f"1360000003{i}")
+                   for i in range(2) for factory in (sessions, later)]
+    finally:
+        other.dispose()
+    assert numbers == [f"{today}000{i}" for i in (1, 2, 3, 4)]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgresql_a_sequence_set_back_below_the_days_base_is_refused_loudly(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """Never a malformed number (``2612070000``, ``261207-099``): an error saying what to
+    mend, and no ticket written."""
+    with sessions() as s:
+        s.execute(text("SELECT setval('ticket_numbers', 100)"))
+        s.commit()
+    _file(sessions, domain, city, "13600000021")
+    with sessions() as s:
+        s.execute(text("SELECT setval('ticket_numbers', 1, false)"))
+        s.commit()
+    with pytest.raises(service.TicketNumberError, match="below the day's base"):
+        _file(sessions, domain, city, "13600000022")
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Ticket)) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgresql_downgrade_of_0026_keeps_the_days_count(
+    sessions: sessionmaker[Session], domain: Domain, city: City, db_url: str
+) -> None:
+    """Downgraded to 0025, the counter row of a day the sequence numbered carries on after
+    its last number: review69 found it left at 0, so 0025's code handed out 1 again (a
+    UniqueViolation, a 500, once for each number already used)."""
+    today = domain.now().astimezone(domain.tz).strftime("%y%m%d")
+    numbers = [_file(sessions, domain, city, f"1360000004{i}") for i in range(3)]
+    with sessions() as s:  # a rolled-back number: skipped, never used
+        _create(s, domain, city, "13600000049")
+        s.rollback()
+    sessions.kw["bind"].dispose()
+    command.downgrade(dbadmin.alembic_config(db_url), "0025")
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            # 0025's filing: the day's counter row bumped, its value the next number.
+            bumped = conn.execute(text(
+                "UPDATE ticket_sequences SET last = last + 1 WHERE day = :d RETURNING last"),
+                {"d": today}).scalar_one()
+    finally:
+        engine.dispose()
+    assert numbers == [f"{today}000{i}" for i in (1, 2, 3)]
+    assert f"{today}{bumped:04d}" == f"{today}0004"
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgresql_a_number_taken_already_is_filed_again_then_a_503(
+    client: TestClient, sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """A number taken already (a node of the old code still running through an upgrade, or
+    the sequence set back by hand): the filing is tried once more with the next number;
+    taken twice, a 503 with Retry-After, which the client's retry gets past. Before: the
+    IntegrityError was a 500 (review69)."""
+    today = domain.now().astimezone(domain.tz).strftime("%y%m%d")
+    body = {"caller_phone": "13811112222", "demand": "路灯不亮", "category": "other"}
+
+    def file() -> Response:
+        return client.post("/api/v1/tickets", json=body, headers=auth(city, "operator"))
+
+    assert [file().json()["number"] for _ in range(4)] == [f"{today}000{i}" for i in range(1, 5)]
+
+    def set_back_to(after: int) -> None:  # the next number: after + 1
+        with sessions() as s:
+            s.execute(text("SELECT setval('ticket_numbers', base + :n) FROM ticket_sequences"
+                           " WHERE day = :d"), {"n": after, "d": today})
+            s.commit()
+
+    set_back_to(3)  # 0004 taken: filed again as 0005
+    assert file().json()["number"] == f"{today}0005"
+    set_back_to(2)  # 0003 and 0004 taken
+    refused = file()
+    assert refused.status_code == 503 and refused.headers["Retry-After"]
+    assert file().json()["number"] == f"{today}0006"  # the client's retry

@@ -7,6 +7,10 @@ Real PostgreSQL: a cluster of the test's own, restarted with ``pg_ctl``."""
 from __future__ import annotations
 
 import json
+import socket
+import struct
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +24,7 @@ from hotline.app import create_app
 from tests.conftest import PG_CITY
 from tests.support.harness import die_with_us
 from tests.support.pgserver import PgServer, _pg_ctl, running_pg_server
-from ticketing.db import make_engine
+from ticketing.db import PING_AFTER_REST_S, make_engine
 
 pytestmark = pytest.mark.postgres
 
@@ -106,3 +110,69 @@ def test_a_healthy_pooled_connection_is_handed_over_without_a_round_trip(
         assert trace.read_text() == ""
     finally:
         engine.dispose()
+
+
+class ForgettingPeer:
+    """A TCP relay to the cluster standing for a server side that forgot its connections
+    without a word (its host rebooted, a failover behind the same address, a NAT flush):
+    once ``forget`` is set, a connection made before it gets a RST for its next packet and
+    nothing before; connections made after are relayed."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.upstream = (host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.forget = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:  # closed: the test is over
+                return
+            server = socket.create_connection(self.upstream)
+            known_before = not self.forget.is_set()
+            threading.Thread(target=self._relay, args=(client, server, known_before),
+                             daemon=True).start()
+            threading.Thread(target=self._relay, args=(server, client, False),
+                             daemon=True).start()
+
+    def _relay(self, src: socket.socket, dst: socket.socket, forgettable: bool) -> None:
+        try:
+            while data := src.recv(65536):
+                if forgettable and self.forget.is_set():
+                    src.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    src.close()  # linger 0: a RST
+                    dst.close()
+                    return
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            src.close()
+            dst.close()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_a_pooled_connection_whose_server_forgot_it_is_replaced_at_checkout(
+        pg_server: PgServer) -> None:
+    """review69: a server side gone without a FIN leaves the pooled socket quiet, so the
+    pre-ping's poll passed it and the request's first statement got the reset (an
+    OperationalError, a 503 for each request in flight). A connection that rested longer
+    than ``PING_AFTER_REST_S`` is pinged for real: the ping meets the reset and the pool
+    hands over a new connection (mend68)."""
+    peer = ForgettingPeer(pg_server.host, pg_server.port)
+    engine = make_engine(f"postgresql+psycopg://{pg_server.user}@127.0.0.1:{peer.port}/postgres")
+    try:
+        with engine.connect() as conn:
+            first = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        time.sleep(PING_AFTER_REST_S + 0.2)  # a quiet spell, longer than the hot path's rests
+        peer.forget.set()
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != first
+    finally:
+        engine.dispose()
+        peer.close()

@@ -34,6 +34,15 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        # 0025's code numbers a day by bumping its row's ``last``: set it to the day's
+        # highest number in the tickets first, or the next filing of a day the sequence
+        # numbered would take 1 again, a number already used (review69; mend68). A
+        # number rolled back is above none of them and may be used again.
+        op.execute(
+            "UPDATE ticket_sequences AS s SET last = GREATEST(s.last, COALESCE(("
+            "SELECT max(CAST(substr(t.number, 7) AS bigint)) FROM tickets AS t"
+            " WHERE t.number LIKE s.day || '%' AND substr(t.number, 7) ~ '^[0-9]+$'), 0))"
+            " WHERE s.base IS NOT NULL")
         op.execute("DROP SEQUENCE ticket_numbers")
     with op.batch_alter_table("ticket_sequences") as batch:
         batch.drop_column("base")
