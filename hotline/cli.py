@@ -622,7 +622,7 @@ def recordings_retention(
         help="Delete recordings older than this (default: recordings_retention_days)")] = None,
 ) -> None:
     """Delete recordings older than DAYS unless their ticket is still open (audited)."""
-    from hotline.recordings import apply_retention
+    from hotline.recordings import RetentionIncomplete, apply_retention
     from ticketing.models import utcnow
 
     if days is None:
@@ -630,7 +630,14 @@ def recordings_retention(
     if days < 1:
         console.print("[red]--days must be at least 1 (or set recordings_retention_days)[/red]")
         raise typer.Exit(2)
-    deleted = apply_retention(sessions=_sessions(), days=days, now=utcnow())
+    try:
+        deleted = apply_retention(sessions=_sessions(), days=days, now=utcnow())
+    except RetentionIncomplete as exc:
+        for f in exc.failed:
+            console.print(f"[red]not deleted[/red] call {f.call_id}: {f.problem}")
+        console.print(f"deleted {len(exc.deleted)} recording(s); "
+                      f"{len(exc.failed)} could not be deleted")
+        raise typer.Exit(1) from exc
     console.print(f"deleted {len(deleted)} recording(s)")
 
 
