@@ -29,6 +29,7 @@ from hotline import dbadmin
 from hotline.classify_cli import app as classify_app
 from hotline.kbcli import kb_app
 from hotline.roles import (
+    HTTP_STOP_SECONDS,
     PARTS,
     WORKER_START_SECONDS,
     DataDirInUse,
@@ -225,7 +226,9 @@ def serve(
     bind = {"host": host or settings.host, "port": port or settings.port,
             # Forwarded headers are applied by the app, from settings.trusted_proxies only;
             # uvicorn's own handling would also believe any client on 127.0.0.1.
-            "proxy_headers": False}
+            "proxy_headers": False,
+            # Bounded: open requests must not keep the IVR's stop from starting.
+            "timeout_graceful_shutdown": HTTP_STOP_SECONDS}
     engine = make_engine(settings.database_url)
     _require_database(engine)
     bound = settings.model_copy(update={"host": bind["host"], "port": bind["port"]})
