@@ -29,6 +29,7 @@ from hotline import dbadmin
 from hotline.classify_cli import app as classify_app
 from hotline.kbcli import kb_app
 from hotline.roles import (
+    HTTP_STOP_SECONDS,
     PARTS,
     WORKER_START_SECONDS,
     DataDirInUse,
@@ -225,7 +226,9 @@ def serve(
     bind = {"host": host or settings.host, "port": port or settings.port,
             # Forwarded headers are applied by the app, from settings.trusted_proxies only;
             # uvicorn's own handling would also believe any client on 127.0.0.1.
-            "proxy_headers": False}
+            "proxy_headers": False,
+            # Bounded: open requests must not keep the IVR's stop from starting.
+            "timeout_graceful_shutdown": HTTP_STOP_SECONDS}
     engine = make_engine(settings.database_url)
     _require_database(engine)
     bound = settings.model_copy(update={"host": bind["host"], "port": bind["port"]})
@@ -622,7 +625,7 @@ def recordings_retention(
         help="Delete recordings older than this (default: recordings_retention_days)")] = None,
 ) -> None:
     """Delete recordings older than DAYS unless their ticket is still open (audited)."""
-    from hotline.recordings import apply_retention
+    from hotline.recordings import RetentionIncomplete, apply_retention
     from ticketing.models import utcnow
 
     if days is None:
@@ -630,7 +633,14 @@ def recordings_retention(
     if days < 1:
         console.print("[red]--days must be at least 1 (or set recordings_retention_days)[/red]")
         raise typer.Exit(2)
-    deleted = apply_retention(sessions=_sessions(), days=days, now=utcnow())
+    try:
+        deleted = apply_retention(sessions=_sessions(), days=days, now=utcnow())
+    except RetentionIncomplete as exc:
+        for f in exc.failed:
+            console.print(f"[red]not deleted[/red] call {f.call_id}: {f.problem}")
+        console.print(f"deleted {len(exc.deleted)} recording(s); "
+                      f"{len(exc.failed)} could not be deleted")
+        raise typer.Exit(1) from exc
     console.print(f"deleted {len(deleted)} recording(s)")
 
 

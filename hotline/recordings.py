@@ -7,6 +7,7 @@ never those of open tickets, and leaves an audit event on the ticket.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,12 +23,14 @@ from ticketing.db import transaction
 from ticketing.models import Ticket
 from ticketing.states import OPEN_STATUSES
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Finding:
     call_id: str
     path: str
-    problem: str  # "missing" | "mismatch" | "no checksum"
+    problem: str  # "missing" | "mismatch" | "no checksum"; retention: the error
 
 
 def verify(*, session: Session) -> tuple[int, list[Finding]]:
@@ -47,32 +50,64 @@ def verify(*, session: Session) -> tuple[int, list[Finding]]:
     return checked, problems
 
 
+class RetentionIncomplete(Exception):
+    """Some recordings due for deletion could not be deleted (``failed``: call id, path,
+    the error); the others were (``deleted``), each with its audit event."""
+
+    def __init__(self, deleted: list[str], failed: list[Finding]) -> None:
+        super().__init__(f"{len(failed)} recording(s) could not be deleted "
+                         f"({len(deleted)} deleted)")
+        self.deleted, self.failed = deleted, failed
+
+
 def apply_retention(*, sessions: sessionmaker[Session], days: int, now: datetime) -> list[str]:
-    """Delete recordings of calls older than ``days`` whose ticket is not open.
+    """Delete recordings of calls older than ``days`` whose ticket is not open; returns the
+    call ids whose recordings were deleted.
 
     Each recording in its own transaction, its audit event committed with its deletion:
-    in one transaction for all, a file that could not be unlinked partway (an ``OSError``,
-    which stops the run) rolled back the audit events of the files already deleted, so
-    evidence was gone with no trail saying so (review65). The event is flushed before the
-    unlink, so a file that cannot be deleted leaves no event claiming it was."""
+    in one transaction for all, a file that could not be unlinked partway rolled back the
+    audit events of the files already deleted, so evidence was gone with no trail saying
+    so (review65). The event is flushed before the unlink, so a file that cannot be
+    deleted leaves no event claiming it was: that one recording's transaction is rolled
+    back, logged, and the run goes on with the rest; ``RetentionIncomplete`` at the end
+    names what could not be deleted. Before (review70), the first such file (a folder in
+    its place, a file we may not remove) stopped the run, so every daily run stopped at
+    the same oldest file and no recording after it was ever deleted."""
     cutoff = now - timedelta(days=days)
     with transaction(sessions) as session:
         ids = list(session.scalars(
             select(CallRecord.id).where(CallRecord.recording_path.is_not(None),
                                         CallRecord.arrived_at < cutoff)
             .order_by(CallRecord.id)))
-    deleted = []
+    deleted: list[str] = []
+    failed: list[Finding] = []
     for rec_id in ids:
-        with transaction(sessions) as session:
-            # Locked and skipped when locked: two nodes running the daily job at once never
-            # delete (and audit) the same recording twice.
-            rec = session.scalars(
-                select(CallRecord).where(CallRecord.id == rec_id,
-                                         CallRecord.recording_path.is_not(None))
-                .with_for_update(skip_locked=True)).first()
-            if rec is not None and _delete(session, rec, days=days, now=now):
-                deleted.append(rec.call_id)
+        try:
+            with transaction(sessions) as session:
+                # Locked and skipped when locked: two nodes running the daily job at once
+                # never delete (and audit) the same recording twice.
+                rec = session.scalars(
+                    select(CallRecord).where(CallRecord.id == rec_id,
+                                             CallRecord.recording_path.is_not(None))
+                    .with_for_update(skip_locked=True)).first()
+                if rec is not None and _delete(session, rec, days=days, now=now):
+                    deleted.append(rec.call_id)
+        except _Undeletable as exc:
+            log.error("retention: recording of call %s could not be deleted (%s); kept, "
+                      "with its ticket's link, until it can be", exc.finding.call_id,
+                      exc.finding.problem)
+            failed.append(exc.finding)
+    if failed:
+        raise RetentionIncomplete(deleted, failed)
     return deleted
+
+
+class _Undeletable(Exception):
+    """Raised inside a recording's transaction to roll it back (its event, its path)."""
+
+    def __init__(self, finding: Finding) -> None:
+        super().__init__(finding.problem)
+        self.finding = finding
 
 
 def _delete(session: Session, rec: CallRecord, *, days: int, now: datetime) -> bool:
@@ -90,5 +125,8 @@ def _delete(session: Session, rec: CallRecord, *, days: int, now: datetime) -> b
             ticket.recording_path = None
     rec.recording_path = None
     session.flush()  # a database refusing the event refuses it before the file is gone
-    path.unlink(missing_ok=True)
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        raise _Undeletable(Finding(rec.call_id, str(path), str(exc))) from exc
     return True

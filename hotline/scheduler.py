@@ -78,10 +78,17 @@ def retention_job(sessions: sessionmaker[Session], domain: Domain) -> list[str]:
     days = domain.settings.recordings_retention_days
     if days <= 0:
         return []
-    from hotline.recordings import apply_retention
+    from hotline.recordings import RetentionIncomplete, apply_retention
     from ticketing.models import utcnow
 
-    deleted = apply_retention(sessions=sessions, days=days, now=utcnow())
+    try:
+        deleted = apply_retention(sessions=sessions, days=days, now=utcnow())
+    except RetentionIncomplete as exc:
+        # What was deleted is said; the run fails (the job's error line names the count),
+        # and tomorrow's run tries those files again, the others going on being deleted.
+        log.info("retention: deleted %d recording(s) older than %d days",
+                 len(exc.deleted), days)
+        raise
     if deleted:
         log.info("retention: deleted %d recording(s) older than %d days", len(deleted), days)
     return deleted

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -13,12 +14,17 @@ def write_whole(target: Path, chunks: Iterable[str]) -> None:
     database error while the rows are read) leaves no partial file where an export was
     asked for: a regular file is written under another name beside it and renamed when
     whole, as ``db backup`` does (review56). Before (review65), ``hotline export`` onto a
-    full disk left a partial CSV at ``target``. A device or a pipe (/dev/stdout, a FIFO) is
-    written as it is: nothing can be renamed onto it (and renaming onto /dev/full as root
-    would replace the device). An ``OSError`` is raised naming ``target``: ``write`` has no
-    file name (ENOSPC), and the temporary name is not one the user gave."""
+    full disk left a partial CSV at ``target``. An ``OSError`` is raised naming
+    ``target``: ``write`` has no file name (ENOSPC), and the temporary name is not one the
+    user gave.
+
+    Anything else is written as it is, through a link (``_in_place``): nothing may be
+    renamed over it. Before (review70), ``hotline export -o /dev/stdout > out.csv`` as
+    root renamed the export over the /dev/stdout link (``is_file`` follows links: the
+    link's end was the regular file out.csv), leaving out.csv empty, the exit 0 and /dev
+    broken; and a writable export in a directory the user cannot write failed."""
     try:
-        if target.exists() and not target.is_file():
+        if _in_place(target):
             with target.open("w", encoding="utf-8", newline="") as fh:
                 fh.writelines(chunks)
             return
@@ -35,6 +41,21 @@ def write_whole(target: Path, chunks: Iterable[str]) -> None:
         raise _naming(exc, target) from exc
     finally:
         partial.unlink(missing_ok=True)
+
+
+def _in_place(target: Path) -> bool:
+    """Whether ``target`` is written directly rather than renamed onto: a link (to a
+    device, a pipe, or a file: renaming would replace the link, not write its end), any
+    other thing not a regular file (a device, a FIFO), or a file in a directory nobody
+    running this can create a name in (the temporary file could not be made beside it;
+    the file itself may still be writable, as it was before review65)."""
+    try:
+        mode = target.lstat().st_mode
+    except FileNotFoundError:
+        return False  # a new file: created whole by the rename
+    if not stat.S_ISREG(mode):  # a link (lstat does not follow it), a device, a FIFO
+        return True
+    return not os.access(target.parent, os.W_OK | os.X_OK)
 
 
 def _naming(exc: OSError, target: Path) -> OSError:

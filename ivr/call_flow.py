@@ -105,6 +105,7 @@ from ivr.transfer import TransferResult, bridge_to_operator
 from telephony.call import CallHandle, EndReason, PlayResult, set_keys_ahead_aside
 from ticketing import phones
 from ticketing.intake_model import Understanding
+from ticketing.service import HANDOVER_STOPPED
 
 if TYPE_CHECKING:
     from asr.engine import AsrEngine
@@ -235,10 +236,19 @@ class IvrServices:
     # leaves its turn, tells its caller, hangs up and files what was said
     # (``Dialogue._gone``, ``_s_hangup``) while the stop waits for it.
     stopping: threading.Event = field(default_factory=threading.Event)
+    # When our stop's drain ends (``time.monotonic``; set with ``stopping``): the stop's
+    # waits (the speech gate's lag, the last turn's decoding) end by then, whatever is left
+    # staying for the next start's recovery (``Dialogue._by_stop``). None: no stop.
+    stop_deadline: float | None = None
 
     def __post_init__(self) -> None:
         self.keyed_lookups = KeyedLookups(
             sessions=self.sessions, per_address=self.settings.ivr.ticket_numbers_per_address)
+
+
+def _seconds(pcm16: bytes) -> float:
+    """How long 16-bit 8 kHz mono audio plays."""
+    return len(pcm16) / (2 * 8000)
 
 
 def after_understanding(understanding: Understanding | None, *, ask_again: bool,
@@ -371,12 +381,15 @@ class Dialogue:
                 "step": step.value}
 
     # ================================================================= helpers
-    def _play(self, pcm: bytes, *, keys: bool = True, barge_in: bool = False) -> Heard:
+    def _play(self, pcm: bytes, *, keys: bool = True, barge_in: bool = False,
+              last: bool = False) -> Heard:
         """Play a prompt; one the caller held through (any of it) is played again once they
-        are back (``_missed``): the read-back, a menu, the ticket's number."""
+        are back (``_missed``): the read-back, a menu, the ticket's number. The ``last``
+        words before we hang up play whole even if our stop begins meanwhile
+        (``CallHandle.play_pcm16``)."""
         while True:
             mark = self.call.holds
-            heard = self._play_once(pcm, keys=keys, barge_in=barge_in)
+            heard = self._play_once(pcm, keys=keys, barge_in=barge_in, last=last)
             if heard is not Heard.DONE or not self._missed(mark):
                 return heard
 
@@ -387,16 +400,19 @@ class Dialogue:
         on the line that the service stops before it hangs up (``_s_hangup``)."""
         return self.call.ended or self.svc.stopping.is_set()
 
-    def _play_once(self, pcm: bytes, *, keys: bool, barge_in: bool) -> Heard:
+    def _play_once(self, pcm: bytes, *, keys: bool, barge_in: bool, last: bool) -> Heard:
         assert self.audio is not None
-        if self._gone:
+        def gone() -> bool:  # the last words are cut only by the caller's hang-up
+            return self.call.ended if last else self._gone
+
+        if gone():
             return Heard.HUNG_UP
         self.audio.barge_in_armed = barge_in and self.sip.barge_in
         try:
-            result = self.call.play_pcm16(pcm, interrupt_on_dtmf=keys)
+            result = self.call.play_pcm16(pcm, interrupt_on_dtmf=keys, last=last)
         finally:
             self.audio.barge_in_armed = False
-        if result is PlayResult.HUNG_UP or self._gone:
+        if result is PlayResult.HUNG_UP or gone():
             return Heard.HUNG_UP
         if result is PlayResult.INTERRUPTED:
             return Heard.KEY
@@ -467,7 +483,7 @@ class Dialogue:
     def _end_turn(self) -> None:
         """Collect the turn's transcript (bounded wait for the recognizer)."""
         assert self.audio is not None
-        result = self.audio.finish_turn(self.sip.transcript_wait_seconds)
+        result = self.audio.finish_turn(self._by_stop(self.sip.transcript_wait_seconds))
         if result.transcript is not None and result.transcript.text.strip():
             self.transcript = result.transcript
             self.asr_error = None
@@ -490,17 +506,36 @@ class Dialogue:
         drain's common case (notice ~10 s, decoding up to ``transcript_wait_seconds``)
         outlasted ``sip.stop_drain_seconds``."""
         assert self.audio is not None
-        # The speech gate may lag the frames (``catch_up``): what the caller said before
-        # the stop is counted, and in the turn, before the turn closes.
-        self.audio.catch_up(CATCH_UP_SECONDS)
-        if self.audio.listening and self.audio.spoke:
-            self.audio.close_turn()
         number = self._emergency_unserved()
+        # The speech gate may lag the frames (``catch_up``): what the caller said before
+        # the stop is counted, and in the turn, before the turn closes. Bounded so that
+        # the wait, the notice and the decoding after it end by the drain's deadline
+        # (``_by_stop``; review70: 5 s + the notice's 10.7 s + 5 s overran its 15 s); the
+        # decoding runs while the notice plays.
+        notice = self.prompts.pcm(f"emergency_failed_{number}" if number is not None
+                                  else "stopping_kept")
+        self.audio.catch_up(self._by_stop(CATCH_UP_SECONDS, after=_seconds(notice)))
+        if self.audio.listening:
+            if self.audio.speech_started:
+                self.audio.close_turn()
+            else:
+                # A turn with no speech yet ends unread: the caller's reply to the notice
+                # ("喂？怎么回事") is no complaint. Before (review70) it stayed open and
+                # was filed as one, a 服务停止 ticket.
+                self.audio.drop_turn()
         kept = self.ticket_filed or self.audio.spoke
         said = (f"emergency_failed_{number}" if number is not None
                 else "stopping_kept" if kept else "stopping")
         self.call.play_pcm16(self.prompts.pcm(said), last=True)
         self.call.end(EndReason.SHUTDOWN)
+
+    def _by_stop(self, seconds: float, *, after: float = 0.0) -> float:
+        """``seconds``, cut so that a wait (followed by ``after`` seconds more) ends by our
+        stop's drain deadline (``IvrServices.stop_deadline``); ``seconds`` with no stop."""
+        deadline = self.svc.stop_deadline
+        if deadline is None or not self.svc.stopping.is_set():
+            return seconds
+        return max(0.0, min(seconds, deadline - time.monotonic() - after))
 
     def _emergency_unserved(self) -> str | None:
         """The service (110, 119, 120) the caller's words call for when they were not put
@@ -521,7 +556,7 @@ class Dialogue:
         # Drain first: on a node short of CPU the audio reader can be seconds behind the
         # BYE, and the speech it has not read yet is the complaint (bench/scale.py). Nobody
         # waits on the line now, so wait generously.
-        self.audio.wait_drained(timeout=15.0)
+        self.audio.wait_drained(timeout=self._by_stop(15.0))
         if not self.audio.spoke:
             return
         if self.call.end_reason is EndReason.SHUTDOWN or self.svc.stopping.is_set():
@@ -896,7 +931,10 @@ class Dialogue:
             reply = offer_reply(self._offer_decline(number), operator=self._has_operator())
             if reply is OfferReply.DECLINE:
                 return self._declined(number)
-            self.intake.hand_over(number, target)
+            # Our stop cut the question: no call is placed, and the ticket says so
+            # ("stopped"). Before (review70) it said "转接110" to the service's line.
+            self.intake.hand_over(
+                number, HANDOVER_STOPPED if self.svc.stopping.is_set() else target)
             # Gone, or our stop cut the question (no key: the hand-over is journaled, as
             # for a hang-up): no call is placed; the stop's notice is "请挂机后直接拨打110"
             # (``_stop_notice``). Before (review64) the stop's drain rang 110 and cut it.
@@ -934,8 +972,14 @@ class Dialogue:
                 return State.HANGUP
         if self._gone:  # our stop (the transfer gave up at once): its notice says this
             return State.HANGUP
-        self._play(self.prompts.pcm(f"emergency_failed_{number}"), keys=False)
-        self.call.hangup()
+        # "请挂机后直接拨打119" is heard whole, our stop or not: the last words before we
+        # hang up. Before (review70) a stop landing while it played cut it, and the call
+        # ended with no notice and not as our stop (``EndReason.SHUTDOWN``).
+        self._play(self.prompts.pcm(f"emergency_failed_{number}"), keys=False, last=True)
+        if self.svc.stopping.is_set() and not self.call.ended:
+            self.call.end(EndReason.SHUTDOWN)
+        else:
+            self.call.hangup()
         return State.DONE
 
     def _offer_decline(self, number: str) -> str | None:

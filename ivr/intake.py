@@ -118,8 +118,9 @@ class CallJournal:
     # Twilio: the parts of that answer not read yet (ivr.kb_answer.answer_parts), each
     # read on the caller's 3 (or no key) in the next webhook, as it stood when found.
     kb_rest: list[str] = field(default_factory=list)
-    # 三号联动: {"service": "110"|"119"|"120", "target": "uri"|"operator"|"none"} once the
-    # call was handed over; the ticket then carries the emergency_handover event.
+    # 三号联动: {"service": "110"|"119"|"120", "target": "uri"|"operator"|"none"|"stopped"}
+    # once the call was handed over ("stopped": our stop came first, no call was placed);
+    # the ticket then carries the emergency_handover event.
     handover: dict[str, str] | None = None
     # The service ("110"|"119"|"120") of a hand-over only the intake model asked for, which
     # the caller declined (key 2): the call goes on as a complaint, and its ticket carries

@@ -85,13 +85,15 @@ class IvrRuntime:
         (``IvrServices.stopping``, ``Dialogue._s_hangup``). Returns the monotonic time
         ``sip.stop_drain_seconds`` from now, by which ``hang_up`` ends what is left."""
         self.frontend.refuse_calls()
+        deadline = time.monotonic() + self.services.settings.sip.stop_drain_seconds
+        self.services.stop_deadline = deadline  # before ``stopping``: every dialogue sees it
         self.services.stopping.set()
         for call in self.frontend.active_calls():
             if call.direction is Direction.INBOUND:
                 # A wait for a key, a prompt playing and a transfer ringing end now: the
                 # notice comes next.
                 call.end_waits()
-        return time.monotonic() + self.services.settings.sip.stop_drain_seconds
+        return deadline
 
     def hang_up(self, deadline: float) -> None:
         """Wait for the dialogues to finish saving and filing until ``deadline``, then stop

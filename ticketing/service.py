@@ -176,18 +176,25 @@ def record_event(
 
 
 HANDOVER_ACTION = "emergency_handover"  # 三号联动: the audit action of a hand-over
+# A hand-over's target when the service's stop came first: no call was placed, the caller
+# was told to dial the service themselves (ivr.call_flow ``Dialogue._stop_notice``).
+HANDOVER_STOPPED = "stopped"
 
 
 def record_emergency_handover(
     *, session: Session, ticket: Ticket, actor: Actor, service: str, target: str
 ) -> TicketEvent:
     """三号联动: the call was handed to 110/119/120 (``target``: "uri" for the service's own
-    line, "operator" for the duty operator); the audit names the service."""
+    line, "operator" for the duty operator; "stopped": the service's stop came first and
+    no call was placed); the audit names the service."""
     # The ticket is already urgent: create_ticket classified the same words (emergency ->
     # urgent), so its deadline is the urgent one; this only records what was done.
     service = check_label("emergency", service)
+    # Said as it happened: "转接110" for a stop that placed no call misled (review70).
+    note = (f"未转接{service}：服务停止，已告知来电人直接拨打{service}"
+            if target == HANDOVER_STOPPED else f"转接{service}")
     ev = record_event(session=session, ticket=ticket, actor=actor, action=HANDOVER_ACTION,
-                      note=f"转接{service}", data={"service": service, "target": target})
+                      note=note, data={"service": service, "target": target})
     session.flush()
     return ev
 

@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from ivr import call_flow
 from ivr import prompts as P
@@ -27,6 +28,7 @@ from ivr.transfer import TransferResult, bridge_to_operator
 from telephony.call import DialOutcome, EndReason, OutcomeKind, PlayResult
 from tests.ivr import test_kb_confirm as scripted
 from tests.ivr.test_emergency_decline import FIRE, NOISE, services  # noqa: F401 (fixture)
+from ticketing.models import TicketEvent
 
 COMPLAINT = "我家楼下的餐馆每天晚上油烟很大，窗户都不敢开"
 
@@ -54,7 +56,7 @@ class Line(scripted.ScriptedLine):
         self.log.append("notice" if last else "prompt")
         if pcm16 == self.stop_at:
             self.stop()
-            return PlayResult.INTERRUPTED
+            return PlayResult.COMPLETED if last else PlayResult.INTERRUPTED  # last: whole
         return PlayResult.COMPLETED
 
     def get_dtmf(self, timeout: float | None = 0.0) -> str | None:
@@ -76,16 +78,26 @@ class Spoke(scripted.SaidTurn):
         self.listening = True
         self.closed_turn = False
         self.fax_heard = False
+        self.waits: dict[str, float] = {}  # the bound each wait was given
 
-    def catch_up(self, timeout: float) -> None: ...
+    def catch_up(self, timeout: float) -> None:
+        self.waits["catch_up"] = timeout
+
     def hurry(self) -> None: ...
-    def wait_drained(self, timeout: float = 3.0) -> None: ...
+
+    def wait_drained(self, timeout: float = 3.0) -> None:
+        self.waits["wait_drained"] = timeout
 
     def close_turn(self) -> None:
         self.log.append("close_turn")
         self.listening, self.closed_turn = False, True
 
+    def drop_turn(self) -> None:
+        self.log.append("drop_turn")
+        self.listening = False
+
     def finish_turn(self, timeout: float) -> TurnResult:
+        self.waits["finish_turn"] = timeout
         self.log.append("finish_turn")
         self.listening = self.closed_turn = False
         return super().finish_turn(timeout)
@@ -154,17 +166,19 @@ def test_a_stop_while_a_fire_is_understood_tells_the_caller_to_dial_119(
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-@pytest.mark.parametrize(("text", "cut", "number"), [
+@pytest.mark.parametrize(("text", "cut", "number", "target"), [
     # The model's hand-over, asked first: the stop cut the question, no key came, and no
-    # key means "hand over": 110 was rung during the drain, which then cut it.
-    (NOISE, "emergency_offer_110", "110"),
+    # key means "hand over": 110 was rung during the drain, which then cut it. review70:
+    # the ticket then said "转接110" to its line; now "stopped" (no call placed).
+    (NOISE, "emergency_offer_110", "110", "stopped"),
     # A rule's hand-over, announced ("正在为您转接119"): the stop cut the announcement and
-    # the caller was told their words were kept and to call 12345 again.
-    (FIRE, "emergency_transfer_119", "119"),
+    # the caller was told their words were kept and to call 12345 again. (Journaled before
+    # the announcement, so before the stop: the target it was to go to.)
+    (FIRE, "emergency_transfer_119", "119", "uri"),
 ])
 def test_a_stop_during_the_hand_over_rings_nobody_and_says_dial_it_yourself(
         services: IvrServices, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
-        text: str, cut: str, number: str) -> None:
+        text: str, cut: str, number: str, target: str) -> None:
     """Now no call is placed (the hand-over is journaled, as for a caller who hung up
     there) and the caller hears "请挂机后直接拨打<number>"."""
     svc, fe = _with_operator_and_119(services, monkeypatch)
@@ -174,7 +188,13 @@ def test_a_stop_during_the_hand_over_rings_nobody_and_says_dial_it_yourself(
     assert fe.rang == []
     assert line.played[-1] == svc.prompts.pcm(f"emergency_failed_{number}")
     assert line.end_reason is EndReason.SHUTDOWN
-    assert d.intake.journal.handover == {"service": number, "target": "uri"}
+    assert d.intake.journal.handover == {"service": number, "target": target}
+    d.intake._await_filing()  # the urgent ticket and its event, filed aside
+    with svc.sessions() as s:
+        note = s.scalars(select(TicketEvent.note).where(
+            TicketEvent.action == "emergency_handover")).one()
+    assert note == (f"未转接{number}：服务停止，已告知来电人直接拨打{number}"
+                    if target == "stopped" else f"转接{number}")
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -227,3 +247,65 @@ def test_the_last_turn_is_closed_and_decoding_before_the_notice_plays(
     assert line.played == [services.prompts.pcm("stopping_kept")]
     assert "尽快办理" not in P.PROMPTS["stopping_kept"]
     assert d.intake.journal.transcript == COMPLAINT and d.intake.journal.stopped
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_stop_while_dial_it_yourself_plays_lets_it_play_whole(
+        services: IvrServices, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """review70: the hand-over failed (nobody answered) and "请挂机后直接拨打119" was
+    playing when the stop landed: it was cut, then the call hung up with no notice and
+    not as our stop. An emergency prompt is heard whole: the last words, then our BYE."""
+    svc, fe = _with_operator_and_119(services, monkeypatch)
+    d, line = _dialogue(svc, FIRE, [], "emergency_failed_119")
+    path = _run(d, State.UNDERSTAND)
+    assert fe.rang == ["sip:119@127.0.0.2"]
+    assert path[-1] is State.DONE
+    assert line.played.count(svc.prompts.pcm("emergency_failed_119")) == 1
+    assert line.played[-1] == svc.prompts.pcm("emergency_failed_119")
+    assert line.log[-1] == "notice"  # played as the last words: a stop does not cut them
+    assert line.end_reason is EndReason.SHUTDOWN
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_turn_with_no_speech_is_dropped_before_the_notice(
+        services: IvrServices) -> None:  # noqa: F811
+    """review70: the stop found a turn open and the caller silent so far; the turn stayed
+    open, the caller's reply to the notice ("喂 怎么回事 啊") was heard in it and filed as
+    a 服务停止 ticket. Now a turn without speech ends unread before the notice."""
+    d, line = _dialogue(services, "喂 怎么回事 啊", [], None)
+    d.audio.spoke = d.audio.speech_started = False  # type: ignore[union-attr]
+    played = line.play_pcm16
+
+    def reply(pcm16: bytes, *, interrupt_on_dtmf: bool = False,
+              last: bool = False) -> PlayResult:
+        result = played(pcm16, interrupt_on_dtmf=interrupt_on_dtmf, last=last)
+        if last and d.audio is not None and d.audio.listening:
+            d.audio.spoke = True  # heard only by a turn still open, as by CallAudio
+        return result
+
+    line.play_pcm16 = reply  # type: ignore[method-assign]
+    services.stopping.set()
+    path = _run(d, State.RECORD)
+    assert path == [State.RECORD, State.HANGUP, State.DONE]
+    assert line.log == ["drop_turn", "notice"]
+    assert line.played == [services.prompts.pcm("stopping")]
+    assert d.outcome is None and d.intake.journal.transcript is None
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_stop_path_waits_no_longer_than_the_drain(
+        services: IvrServices) -> None:  # noqa: F811
+    """review70: the stop's waits (the speech gate's catch-up up to 5 s, the notice
+    ~10.7 s, the turn's decoding up to ``transcript_wait_seconds``) added up past
+    ``sip.stop_drain_seconds``. Each wait is now cut to end by the drain's deadline (the
+    catch-up leaving the notice its time); what is not done stays for recovery."""
+    d, line = _dialogue(services, COMPLAINT, [], None)
+    services.stop_deadline = call_flow.time.monotonic() + 2.0  # less than the notice
+    services.stopping.set()
+    _run(d, State.RECORD)
+    waits = d.audio.waits  # type: ignore[union-attr]
+    assert waits["catch_up"] == 0.0  # no time left for it once the notice is counted
+    assert 0.0 <= waits["finish_turn"] <= 2.0
+    assert 0.0 <= waits["wait_drained"] <= 2.0
+    assert line.log == ["close_turn", "notice", "finish_turn"]
+    assert d.intake.journal.stopped

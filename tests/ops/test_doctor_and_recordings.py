@@ -364,31 +364,49 @@ def test_the_shipped_calendar_lacks_2027_and_doctor_says_so() -> None:
     assert "no official holiday schedule for 2027" in c.detail
 
 
-def test_retention_keeps_the_audit_of_what_it_deleted_before_a_failure(
+def test_retention_goes_on_past_a_recording_it_cannot_delete(
         sessions: sessionmaker[Session], domain: Domain, settings: Settings, city: City,
-        tmp_path: Path) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """review65: one transaction for the whole run, so a recording that could not be
     unlinked partway rolled back the `recording_deleted` events of the files already
-    deleted: evidence gone with no trail. Each deletion is now committed with its event."""
+    deleted: evidence gone with no trail. Each deletion is now committed with its event.
+    review70: that one file then stopped the run, so every daily run stopped at the same
+    oldest file for ever and nothing after it was deleted. Now it is logged, its own
+    transaction rolled back, the rest deleted, and the run fails at the end, the count
+    said (the job's error; `hotline recordings retention` exits 1)."""
+    from hotline.recordings import RetentionIncomplete
     from hotline.scheduler import retention_job
 
     paths = {}
-    for call_id in ("k1", "k2"):
+    for call_id in ("k1", "k2", "k3"):
         paths[call_id], _ = _call_with_recording(sessions, domain, tmp_path, call_id)
         with sessions() as s:
             rec = s.scalars(select(CallRecord).where(CallRecord.call_id == call_id)).one()
             s.get(Ticket, rec.ticket_id).status = "archived"
             rec.arrived_at = utcnow() - timedelta(days=40)
             s.commit()
-    paths["k2"].unlink()  # a folder where its file was: unlink fails (EISDIR), even as root
-    paths["k2"].mkdir()
+    paths["k1"].unlink()  # the oldest: a folder where its file was: unlink fails (EISDIR),
+    paths["k1"].mkdir()   # even as root
     keeping = Domain.load(settings.model_copy(update={"recordings_retention_days": 30}))
-    with pytest.raises(IsADirectoryError):
+    with pytest.raises(RetentionIncomplete) as run:
         retention_job(sessions, keeping)
-    assert not paths["k1"].exists() and paths["k2"].is_dir()
+    assert run.value.deleted == ["k2", "k3"]
+    assert [f.call_id for f in run.value.failed] == ["k1"]
+    assert "Is a directory" in run.value.failed[0].problem
+    assert paths["k1"].is_dir() and not paths["k2"].exists() and not paths["k3"].exists()
     with sessions() as s:
-        for call_id, audited in (("k1", True), ("k2", False)):
+        for call_id, audited in (("k1", False), ("k2", True), ("k3", True)):
             rec = s.scalars(select(CallRecord).where(CallRecord.call_id == call_id)).one()
             events = [e.action for e in s.get(Ticket, rec.ticket_id).events]
             assert ("recording_deleted" in events) is audited, (call_id, events)
             assert (rec.recording_path is None) is audited, call_id
+    # The command line: the next run says what it could not delete, and fails.
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", settings.database_url)
+    get_settings.cache_clear()
+    try:
+        r = runner.invoke(app, ["recordings", "retention", "--days", "30"])
+    finally:
+        get_settings.cache_clear()
+    assert r.exit_code == 1, r.output
+    assert "deleted 0 recording(s); 1 could not be deleted" in r.output, r.output
+    assert "call k1" in r.output, r.output

@@ -23,6 +23,7 @@ from config import Settings, get_settings
 from hotline.cli import app as cli
 from hotline.cli import where_to_start
 from hotline.roles import (
+    HTTP_STOP_SECONDS,
     PARTS,
     DataDirInUse,
     Part,
@@ -388,6 +389,34 @@ def test_serve_says_where_the_console_is_what_callers_dial_and_how_to_log_in(
     assert f"http://127.0.0.1:{http}/console" in second.output
     assert "hotline demo" not in second.output  # someone can log in now
 
+
+def test_serve_bounds_how_long_open_requests_hold_up_the_stop(
+        sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """review70: uvicorn waited for open requests without end on SIGTERM, and the IVR's
+    drain begins only after: one slow export or download held it until Docker's SIGKILL.
+    serve gives uvicorn a bound, and the stop's worst case (that bound, then the drain and
+    the IVR front end's stop) fits in the compose file's stop_grace_period."""
+    import yaml
+
+    given: list[dict[str, object]] = []
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: given.append(k))
+    for name, value in (("DATABASE_URL", sqlite_url), ("DATA_DIR", str(tmp_path / "data")),
+                        ("RECORDINGS_DIR", str(tmp_path / "rec")), ("PORT", str(free_port())),
+                        ("SIP__PORT", str(free_port())),
+                        ("OUTBOUND__SIP_PORT", str(free_port()))):
+        monkeypatch.setenv(f"HOTLINE_{name}", value)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["serve"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert given[0]["timeout_graceful_shutdown"] == HTTP_STOP_SECONDS
+    compose = yaml.safe_load((Path(__file__).parents[2] / "docker-compose.yml")
+                             .read_text(encoding="utf-8"))
+    grace = int(str(compose["x-hotline"]["stop_grace_period"]).removesuffix("s"))
+    front_end_stop = 10  # unregistering, a stuck handler, stop_grace_seconds, the timer
+    assert HTTP_STOP_SECONDS + Settings().sip.stop_drain_seconds + front_end_stop <= grace
 
 def test_the_commands_help_gives_the_first_steps_and_where_settings_live() -> None:
     """`hotline --help` said "12345 hotline voice service" and listed commands: nothing of
