@@ -125,3 +125,15 @@ def test_mend66_the_calm_lines_stay_calm(text: str) -> None:
 def test_mend66_heard_as_leaves_function_words_as_written(written: str) -> None:
     norm = _normalize(written)
     assert _heard(norm, load_rules()) == norm
+
+
+@pytest.mark.parametrize(("text", "service"), [
+    ("上礼拜我爸就说胸口疼，今天早上突然倒了，快让救护车来", "120"),
+    ("上礼拜听说这边老出事，刚才我妈摔倒了起不来，快叫120", "120"),
+    ("钱卡在那儿出不来，我妈正要去银行给骗子转账", "110"),
+    ("公交站有个老人冻得嘴唇发紫，站都站不稳了", "120"),
+])
+def test_mend66_recogniser_style_keeps_the_hand_over(text: str, service: str,
+                                                     shipped: IntakeModel) -> None:
+    said = degrade(text)
+    assert understand(said, load_rules(), shipped).emergency == service, said
