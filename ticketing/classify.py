@@ -42,6 +42,7 @@ __all__ = [
     "sub_category_label",
     "sub_category_of",
     "sub_category_text",
+    "without_everyday",
     "without_retracted",
 ]
 
@@ -172,6 +173,11 @@ class NotNow:
     # the caller woke). What follows is told of now: a recogniser writes a call as one
     # clause, and "我梦见我爸心脏病犯了吓醒一看他真的倒在地上了" was quiet to its end (review22).
     ahead_ends: re.Pattern[str] | None = None
+    # A plea for a service to come now ("快让救护车来", "快叫120", "赶紧派警察来"): present by
+    # itself. A clause told of the past ends where it starts, and so does a report or a story
+    # told (``told_ends``): "上礼拜我爸就说胸口疼今天早上突然倒了快让救护车来", a recogniser's
+    # one clause, is a plea now (the lead, mend66).
+    called_now: re.Pattern[str] | None = None
     # The words of ``ahead`` that suppose ("要是", "万一"): a ``still`` after one in its own
     # clause is supposed too ("要是摔倒了起不来"). Not hearsay: "听说屋里还有人" is a report.
     suppose: re.Pattern[str] | None = None
@@ -573,9 +579,11 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
     stops = "(?!" + "|".join(map(re.escape, raw.get("span_stops", []))) + ")"
     spans = [p.replace("<stops>", stops) for p in raw.get("frame_spans", [])]
     near_misses = [p.replace("<stops>", stops) for p in raw.get("hazard_only", [])]
+    told_ends = [*raw.get("told_ends", []), *raw.get("called_now", [])]
     try:
         for key in ("over_patterns", "frame_patterns", "still", "ongoing", "ahead_patterns",
-                    "ahead_ends", "hazard_only", "habit", "unhurt", "made_safe", "asked",
+                    "ahead_ends", "called_now", "hazard_only", "habit", "unhurt", "made_safe",
+                    "asked",
                     "frame_spans", "treated", "seen", "stories", "seen_told", "told_ends",
                     "seen_ends", "stories_ends", "not_person", "person", "person_state",
                     "not_person_ends", "drills_real", "drills_feigned", "feared"):
@@ -590,6 +598,7 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
             ahead=one([*raw.get("ahead", []), *raw.get("suppose", [])],
                       raw.get("ahead_patterns", [])),
             ahead_ends=one([], raw.get("ahead_ends", [])),
+            called_now=one([], raw.get("called_now", [])),
             suppose=one(raw.get("suppose", []), []),
             hazard_only=one([], near_misses),
             habit=one([], raw.get("habit", [])),
@@ -601,8 +610,8 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
             seen=one([], raw.get("seen", [])),
             stories=one([], raw.get("stories", [])),
             seen_told=one([], raw.get("seen_told", [])),
-            seen_ends=one([], [*raw.get("told_ends", []), *raw.get("seen_ends", [])]),
-            stories_ends=one([], [*raw.get("told_ends", []), *raw.get("stories_ends", [])]),
+            seen_ends=one([], [*told_ends, *raw.get("seen_ends", [])]),
+            stories_ends=one([], [*told_ends, *raw.get("stories_ends", [])]),
             seen_reach=int(raw.get("seen_reach", 15)),
             not_person=one([], raw.get("not_person", [])),
             person=one([], raw.get("person", [])),
@@ -886,8 +895,9 @@ def _quiet_spans(
         clause, (start, end) = m.group(0), m.span()
         if cfg.ongoing and cfg.ongoing.search(clause):
             continue
-        if cfg.over and cfg.over.search(clause):
-            spans.append((start, start, end, _NO_REACH))
+        if cfg.over and (word := cfg.over.search(clause)):
+            plea = cfg.called_now.search(clause, word.end()) if cfg.called_now else None
+            spans.append((start, start, start + plea.start() if plea else end, _NO_REACH))
         elif cfg.ahead and (word := cfg.ahead.search(clause)):
             stop = cfg.ahead_ends.search(clause, word.end()) if cfg.ahead_ends else None
             spans.append((start, start + word.start(), start + stop.start() if stop else end,
@@ -1400,6 +1410,26 @@ def _subject(text: str, label: str, cues: list[str], strip: list[str]) -> str:
         end = max([e for e in ends if e <= len(clause)], default=room)
         clause = clause[:room] if end <= room else clause[end - room : end]
     return f"{label}：{clause}"
+
+
+def without_everyday(text: str, rules: ClassificationRules) -> str | None:
+    """``text`` (normalised, as written) without the everyday words that ate a cue of danger
+    now (``EVERYDAY_WORD``), or None when it holds none: the rest of the call, for the model
+    to weigh alone. The mark cancels the cue the word ate, not the call: in "工资卡在老板手里
+    出不来 工人在塔吊上要跳" the wages stuck are no one trapped, the worker on the crane is the
+    model's to hand over (review67). Spans are read on the heard text, which keeps the
+    written length."""
+    if rules.everyday is None:
+        return None
+    norm = _normalize(text)
+    spans = _everyday_spans(_heard(norm, rules), rules.everyday)
+    if not spans:
+        return None
+    kept, last = [], 0
+    for start, stop in sorted(spans):
+        kept.append(norm[last:max(last, start)])
+        last = max(last, stop)
+    return "".join(kept) + norm[last:]
 
 
 def without_retracted(text: str, rules: ClassificationRules) -> str | None:

@@ -48,6 +48,7 @@ from typing import Any, NamedTuple
 
 from ticketing.classify import (
     EMERGENCY_SERVICES,
+    EVERYDAY_WORD,
     KINDS,
     NO_RESCUE,
     URGENCY_LEVELS,
@@ -57,6 +58,7 @@ from ticketing.classify import (
     classify,
     known_categories,
     sub_category_of,
+    without_everyday,
     without_retracted,
 )
 from ticketing.pinyin import syllable as _syllable
@@ -623,6 +625,23 @@ def understand(
                    needs_confirmation=True, model_handover=False)
 
 
+def _weigh_rest(text: str, rules: ClassificationRules, model: IntakeModel,
+                ruled: Classification, guess: dict[str, tuple[str, float]],
+                ) -> dict[str, tuple[str, float]]:
+    """``guess`` with the model's hand-over for the rest of the call when the only mark of
+    nobody to rescue is an everyday word that ate a cue (``EVERYDAY_WORD``): the mark cancels
+    that cue, and the model still weighs what the rules cannot read. "工资卡在老板手里出不来
+    工人在塔吊上要跳": the wages stuck are nobody trapped, the worker on the crane is the
+    model's (110); "补偿款卡在区里出不来了" leaves nothing to weigh. Mend66 (review67)."""
+    marks = {m.split(":", 1)[0] for m in ruled.matched} & set(NO_RESCUE)
+    if marks != {EVERYDAY_WORD} or not (rest := without_everyday(text, rules)):
+        return guess
+    again = model.predict(rest, classify(rest, rules))
+    if again.get("emergency", ("none", 0.0))[0] == "none":
+        return guess
+    return {**guess, "emergency": again["emergency"]}
+
+
 def _understand(text: str, ruled: Classification, rules: ClassificationRules,
                 model: IntakeModel | None, *, confirm_below: float) -> Understanding:
     matched = list(ruled.matched)
@@ -636,6 +655,8 @@ def _understand(text: str, ruled: Classification, rules: ClassificationRules,
                                        for m in matched),
         )
     guess = model.predict(text, ruled)
+    if guess.get("emergency", ("none", 0.0))[0] == "none":
+        guess = _weigh_rest(text, rules, model, ruled, guess)
     said = without_retracted(text, rules)
     if said and "category" in guess:
         # A self-correction ("那个燃气，不是，是配电室"): the category is the model's reading of
