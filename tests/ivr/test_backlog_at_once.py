@@ -47,7 +47,8 @@ class HungUpLine:
         self.held = False
         self.holds = 0
 
-    def play_pcm16(self, pcm16: bytes, *, interrupt_on_dtmf: bool = False) -> PlayResult:
+    def play_pcm16(self, pcm16: bytes, *, interrupt_on_dtmf: bool = False,
+                   last: bool = False) -> PlayResult:
         return PlayResult.HUNG_UP
 
     def get_dtmf(self, timeout: float | None = 0.0) -> str | None:

@@ -41,7 +41,8 @@ class HoldingLine(scripted.ScriptedLine):
         self.heard: list[bytes] = []
         self.held_once = False
 
-    def play_pcm16(self, pcm16: bytes, *, interrupt_on_dtmf: bool = False) -> PlayResult:
+    def play_pcm16(self, pcm16: bytes, *, interrupt_on_dtmf: bool = False,
+                   last: bool = False) -> PlayResult:
         self.played.append(pcm16)
         if not self.held_once and self.holds_at(pcm16):
             self.held_once = True

@@ -178,7 +178,8 @@ def test_a_rules_named_hand_over_is_not_asked(services: IvrServices) -> None:
 class HangsUpAtTheQuestion(scripted.ScriptedLine):
     """The caller hangs up while the question plays."""
 
-    def play_pcm16(self, pcm16: bytes, *, interrupt_on_dtmf: bool = False) -> PlayResult:
+    def play_pcm16(self, pcm16: bytes, *, interrupt_on_dtmf: bool = False,
+                   last: bool = False) -> PlayResult:
         self.played.append(pcm16)
         self.ended = True
         return PlayResult.HUNG_UP

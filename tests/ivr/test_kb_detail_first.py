@@ -196,7 +196,8 @@ class HangsUpDuring(ScriptedLine):
         super().__init__(keys)
         self.during = during
 
-    def play_pcm16(self, pcm16: bytes, *, interrupt_on_dtmf: bool = False) -> PlayResult:
+    def play_pcm16(self, pcm16: bytes, *, interrupt_on_dtmf: bool = False,
+                   last: bool = False) -> PlayResult:
         self.played.append(pcm16)
         if pcm16.startswith(self.during):
             self.ended = True

@@ -34,9 +34,10 @@ from sqlalchemy.orm import Mapper
 
 import ticketing.db as db
 
-# Dialect attributes that run a transaction, not a compilation: make_engine's writer queue
-# on SQLite wraps them per engine.
-_RUN_TIME = frozenset({"do_commit", "do_rollback"})
+# Dialect attributes that run a transaction or check a connection, not a compilation:
+# make_engine's writer queue on SQLite wraps the first two per engine, its pre-ping on
+# PostgreSQL the third (each engine's own record of its connections' rest).
+_RUN_TIME = frozenset({"do_commit", "do_rollback", "do_ping"})
 _PLAIN = (type(None), bool, int, float, str, tuple, frozenset, type, ModuleType)
 # A test process runs a few thousand distinct statements on its two kinds of database
 # (the per-engine default is 500, the per-mapper 100).
