@@ -869,10 +869,12 @@ def _read_artifact(path: str, digest: str,
     # Unpickling runs code: only bytes whose hash the pointer records are unpickled, and they
     # are the bytes hashed here (the file is read once). Pointers written before hashes were
     # recorded name format-1 files, refused here anyway.
+    # ``digest`` keys the cache only: the file may have changed since it was taken, so the
+    # bytes read here are hashed again (once a process per content, on a cache miss).
     data = Path(path).read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    if recorded != digest:
-        raise ValueError(f"{path}: SHA-256 {digest[:12]} does not match the recorded "
+    read = hashlib.sha256(data).hexdigest()
+    if recorded != read:
+        raise ValueError(f"{path}: SHA-256 {read[:12]} does not match the recorded "
                          f"{str(recorded)[:12]}; refusing to load it")
     if data.startswith(MAGIC):
         return decode_artifact(data)
@@ -891,7 +893,7 @@ def _read_format_2(data: bytes, name: str) -> tuple[list[Vocabulary], dict[str, 
     payload = joblib.load(io.BytesIO(data))
     if payload.get("format") != 2:
         raise ValueError(f"{name}: model format {payload.get('format')!r} "
-                         f"is not {FORMAT_VERSION}; train again")
+                         "is not 2 (a joblib file); train again")
     fields = {field_name: replace(f, coef=np.asarray(f.coef, dtype=np.float32))
               for field_name, f in payload["fields"].items()}
     return payload["vocabularies"], fields

@@ -62,11 +62,14 @@ class Line:
 
 
 def _node(settings: Settings, sessions: sessionmaker[Session], domain: Domain, tmp_path: Path,
-          *, drain: float, saving: threading.Event) -> tuple[IvrRuntime, dict[str, Any]]:
+          *, drain: float | None = None,
+          saving: threading.Event) -> tuple[IvrRuntime, dict[str, Any]]:
     """A node with one call past its recording; its dialogue files once the stop begins,
-    the decoding taking DECODING_SECONDS and the filing waiting for ``saving``."""
-    settings = settings.model_copy(update={
-        "sip": settings.sip.model_copy(update={"stop_drain_seconds": drain})})
+    the decoding taking DECODING_SECONDS and the filing waiting for ``saving``; the
+    shipped ``sip.stop_drain_seconds`` unless ``drain`` is given."""
+    if drain is not None:
+        settings = settings.model_copy(update={
+            "sip": settings.sip.model_copy(update={"stop_drain_seconds": drain})})
     log: list[str] = []
     engine = Engine(log)
     services = IvrServices(settings=settings, sessions=sessions, domain=domain,
@@ -115,7 +118,8 @@ def test_the_stop_lets_a_dialogue_decode_and_file_before_the_engine_closes(
     ("服务恢复后补录")."""
     saving = threading.Event()
     saving.set()
-    runtime, seen = _node(settings, sessions, domain, tmp_path, drain=30.0, saving=saving)
+    runtime, seen = _node(settings, sessions, domain, tmp_path, saving=saving)  # shipped drain
+    assert runtime.services.settings.sip.stop_drain_seconds == Settings().sip.stop_drain_seconds
     runtime.stop()
     assert seen["log"] == ["filed", "engine closed"]
     assert seen["settled"] is True
