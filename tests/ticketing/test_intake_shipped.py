@@ -417,13 +417,14 @@ def test_evaluation_emergencies_are_handed_to_the_service_they_need(
     298 of heldout-18..24, 280 with the twenty-third round's shipped model; of the 339 of
     heldout-18..25, 314 with the twenty-fourth's. heldout-18..22 became training data in the
     twenty-sixth round: of the 130 of heldout-23..25, 123 with its model; of the 173 of
-    heldout-23..26, 165 with it; of the 214 of heldout-23..27, 200 with it."""
+    heldout-23..26, 165 with it; of the 214 of heldout-23..27, 200 with it; of the 256 of
+    heldout-23..28, 242 with the twenty-seventh's."""
     rules = load_classification()
     emergencies = [r for r in evaluation if r.labels["emergency"] != "none"]
-    assert len(emergencies) == 214
+    assert len(emergencies) == 256
     named = sum(understand(r.text, rules, shipped).emergency == r.labels["emergency"]
                 for r in emergencies)
-    assert named >= 192, named
+    assert named >= 230, named
 
 
 @dataclass(frozen=True)
@@ -473,6 +474,12 @@ HELD_OUT_FLOORS = {
     # 159 calm calls handed over); floors a few lines under that.
     "heldout-27": Floors(category=250, urgent=(77, 73), emergencies=(41, 36),
                          calm=(159, 6)),
+    # Written blind for the twenty-eighth round (298 scored: two lines were near copies of
+    # training lines and left the file); scored with the twenty-seventh round's model and
+    # rules before any change (category 275 of 298; urgent 75 of 76, flagged 42 of 42; 6 of
+    # 165 calm calls handed over); floors a few lines under that.
+    "heldout-28": Floors(category=269, urgent=(76, 72), emergencies=(42, 37),
+                         calm=(165, 9)),
 }
 
 
