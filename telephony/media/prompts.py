@@ -101,7 +101,10 @@ class PromptRenderer:
         def make(tmp: Path) -> None:
             raw = tmp.with_name("espeak.wav")
             speed = [] if self.speed is None else ["-s", str(self.speed)]
-            _run(["espeak-ng", "-v", self.voice, *speed, "-w", str(raw), sentence])
+            # "--": the sentence is text, never an option. A knowledge answer's part (an
+            # editor's words) reading "-f/etc/shadow" made espeak-ng speak that file to the
+            # caller, "--version" no prompt at all (judge30).
+            _run(["espeak-ng", "-v", self.voice, *speed, "-w", str(raw), "--", sentence])
             _sox_to_phone(raw, tmp, trim=trim)
 
         return self._once(out, make, f"generated prompt {out.name}")

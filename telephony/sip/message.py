@@ -9,6 +9,7 @@ import re
 from collections.abc import Sequence
 
 from telephony.pyvoip import SIP
+from telephony.sip.uri import display_name_end, uri_of
 
 # ---------------------------------------------------------------------------------------
 # F1: SIP message framing and parsing
@@ -30,8 +31,13 @@ _CANONICAL = {
         "Remote-Party-ID",
     )
 }
-# Headers pyVoIP's parse_header knows how to turn into dicts.
-_PYVOIP_PARSED = ("From", "To", "Content-Length", "WWW-Authenticate")
+# Headers pyVoIP's parse_header knows how to turn into dicts. Not From and To (judge30): it
+# split them at the first "sip:" and ";tag=", so a From of any other scheme (a carrier's
+# ``<tel:+86...>``, ``sips:``) was a 400 and the caller never reached us, and a display name
+# holding ";tag=" or a "tag" spelt otherwise (parameter names are case-insensitive) gave
+# the wrong tag: ``name_addr`` reads them.
+_PYVOIP_PARSED = ("Content-Length", "WWW-Authenticate")
+_NAME_ADDR = ("From", "To")
 _METHOD_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_.!%*+`'~")
 REQUIRED_HEADERS = ("Via", "From", "To", "Call-ID", "CSeq")
 # Limits on what one datagram may be. A real INVITE with SDP is 1-4 KB with 15-30 headers;
@@ -54,6 +60,37 @@ _BLANK_LINE = re.compile(rb"\r?\n\r?\n")
 
 class SipSyntaxError(ValueError):
     """A datagram that is not a SIP message we can read."""
+
+
+def name_addr(value: str) -> dict[str, str | None]:
+    """A From/To value as pyVoIP's dict had it (``raw`` before the parameters, ``tag``,
+    ``address`` after the scheme, ``number`` its user, ``host``, ``caller`` the display
+    name), for a URI of any scheme. The tag is the ``tag`` parameter of the header, after
+    the URI: never one inside a quoted display name or the URI's own parameters."""
+    uri = uri_of(value)
+    scheme, colon, address = uri.partition(":")
+    if not colon or not scheme or not address:
+        raise SipSyntaxError(f"no URI in {value[:60]!r}")
+    start = display_name_end(value)
+    rest = value[start:]
+    if "<" in rest:
+        raw, params = value[:start + rest.index(">") + 1], rest.split(">", 1)[1]
+    else:
+        raw, _, params = value.partition(";")
+        params = ";" + params if params else ""
+    tag = ""
+    for param in params.split(";")[1:]:
+        name, _, val = param.partition("=")
+        if name.strip().lower() == "tag":
+            tag = val.strip()
+            break
+    user, at, host = address.partition("@")
+    if start:
+        display = value[:start].strip().strip('"')
+    else:
+        display = value.split("<", 1)[0].strip() if "<" in value else ""
+    return {"raw": raw.strip(), "tag": tag, "address": address,
+            "number": user if at else None, "caller": display, "host": host if at else address}
 
 
 def split_message(raw: bytes, *, strict: bool = True
@@ -190,6 +227,8 @@ class SipMessage(SIP.SIPMessage):
                 number, *method = value.split(None, 1) or [""]
                 self.headers[name] = {"check": number,
                                       "method": method[0].strip() if method else ""}
+            elif name in _NAME_ADDR:
+                self.headers[name] = name_addr(value)
             elif name in _PYVOIP_PARSED:
                 self.parse_header(name, value)
             else:

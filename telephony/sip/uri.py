@@ -17,11 +17,25 @@ def strip_tag(value: str) -> str:
     return _TAG.sub("", value)
 
 
+# A name-addr's display name as a quoted string (RFC 3261 25.1: any character but an
+# unescaped quote, a backslash escapes one), skipped before looking for the URI's "<".
+_QUOTED = re.compile(r'\s*"(?:[^"\\]|\\.)*"', re.DOTALL)
+
+
+def display_name_end(header_value: str) -> int:
+    """Where a name-addr's quoted display name ends (0: none is quoted)."""
+    quoted = _QUOTED.match(header_value)
+    return quoted.end() if quoted else 0
+
+
 def uri_of(header_value: str) -> str:
-    """The URI inside a From/To/Contact/Route value (name-addr or addr-spec)."""
-    if "<" in header_value:
-        return header_value.split("<", 1)[1].split(">", 1)[0].strip()
-    return header_value.split(";", 1)[0].strip()
+    """The URI inside a From/To/Contact/Route value (name-addr or addr-spec). A quoted
+    display name may hold "<" and ">" (``"王 <办公室>" <sip:138...@gw>``): before
+    (judge30) its first "<" was taken for the URI's, and the caller's number was lost."""
+    rest = header_value[display_name_end(header_value):]
+    if "<" in rest:
+        return rest.split("<", 1)[1].split(">", 1)[0].strip()
+    return rest.split(";", 1)[0].strip()
 
 
 def uri_hostport(uri: str) -> tuple[str, int]:

@@ -106,3 +106,25 @@ def test_voice_status_names_the_generator_and_the_recordings(tmp_path: Path,
         "ready": True, "generator": None, "voice": "cmn", "recorded_prompts": 1,
         "missing": ["espeak-ng", "sox"]}
     assert not voice_status(recorded_dir=tmp_path / "absent", voice="cmn").ready
+
+
+@pytest.mark.parametrize("sentence", ["-f/nonexistent/judge30.txt", "--version", "-h"])
+def test_a_sentence_that_reads_like_an_option_is_spoken_as_text(
+        renderer: PromptRenderer, tmp_path: Path, sentence: str) -> None:
+    """judge30: the sentence was espeak-ng's last argument, so one starting with "-" was an
+    option: "-f<file>" spoke any file the service can read (a knowledge answer's part is an
+    editor's words), "--version" made no audio (sox then failed, the caller heard
+    nothing). Spoken as the text it is, it lasts as long as that text spoken with a space
+    in front (which no option parser takes)."""
+    said = len(_line_ready(renderer.speech("option", sentence)))
+    plain = len(_line_ready(renderer.speech("plain", " " + sentence)))
+    assert abs(said - plain) <= plain // 10
+
+
+def test_a_file_named_after_f_is_never_read_out(renderer: PromptRenderer,
+                                                tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("token abcdefghijklmnopqrstuvwxyz " * 20)
+    said = len(_line_ready(renderer.speech("f", f"-f{secret}")))
+    # The file spoken lasts seconds on end; its name, a few.
+    assert said < len(_line_ready(renderer.speech("secret", secret.read_text()))) // 3

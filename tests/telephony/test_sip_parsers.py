@@ -208,3 +208,39 @@ def test_a_cseq_with_more_than_one_space_before_its_method_is_the_request_s(
     the method check it is a 400 to a caller's INVITE ("1\\tINVITE" always was)."""
     raw = request().replace(b"CSeq: 1 INVITE", f"CSeq: {cseq}".encode())
     assert SipMessage(raw, ("192.0.2.10", 5060)).cseq == (1, "INVITE")
+
+
+@pytest.mark.parametrize(("from_", "tag"), [
+    ("<tel:+8613912345678>;tag=t1", "t1"),  # a carrier's IMS trunk (RFC 3966)
+    ("<sips:13912345678@192.0.2.10>;tag=t2", "t2"),
+    ('"a;tag=x" <sip:13912345678@192.0.2.10>;tag=t3', "t3"),  # ";tag=" in the name
+    ("<sip:13912345678@192.0.2.10>;TAG=t4;x-carrier=1", "t4"),  # names are case-blind
+    ("sip:13912345678@192.0.2.10;tag=t5", "t5"),  # addr-spec
+])
+def test_a_from_of_any_scheme_or_display_name_is_read_with_its_tag(from_: str,
+                                                                   tag: str) -> None:
+    """judge30: pyVoIP's From/To parse split at the first "sip:" and ";tag=": a From of
+    ``tel:`` or ``sips:`` raised IndexError (the INVITE answered 400, the caller never
+    reached us), a display name holding ";tag=" did too, and ``;TAG=`` gave no tag."""
+    raw = request().replace(b"From: <sip:13800138000@192.0.2.10>;tag=a",
+                            f"From: {from_}".encode())
+    assert f"From: {from_}".encode() in raw
+    msg = SipMessage(raw, ("192.0.2.10", 5060))
+    assert msg.from_tag == tag
+
+
+def test_a_caller_calling_from_a_tel_uri_is_answered_with_their_number() -> None:
+    """judge30: ``From: <tel:+86…>`` was a 400; read now by the one rule the asserted
+    identity's tel: URI had (``identity.uri_caller``)."""
+    from telephony.sip.transaction import new_request, udp_via
+    from tests.telephony.sipwire import LOCAL, PHONE, front_end, offer, our_number, ringing_call
+
+    fe, _wire = front_end()
+    invite = SipMessage(new_request(
+        "INVITE", f"sip:{our_number()}@{LOCAL[0]}:{LOCAL[1]}",
+        via=udp_via(PHONE[0], PHONE[1], "z9hG4bKtelfrom"),
+        from_="<tel:+8613912345678;phone-context=+86>;tag=them",
+        to=f"<sip:{our_number()}@{LOCAL[0]}>", call_id="tel-from", cseq=1,
+        contact=f"sip:phone@{PHONE[0]}:{PHONE[1]}",
+        extra=[("Content-Type", "application/sdp")], body=offer()), PHONE)
+    assert ringing_call(fe, invite).caller == "+8613912345678"

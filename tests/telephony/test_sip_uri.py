@@ -41,3 +41,39 @@ def test_direct_mode_sends_to_the_uri_host() -> None:
         "sip:119@127.0.0.3", ("127.0.0.3", 5060))
     with pytest.raises(ValueError, match="direct mode"):
         dial_target("1001", registrar=None)
+
+
+@pytest.mark.parametrize(("value", "uri"), [
+    ('"王 <办公室>" <sip:13811112222@10.0.0.5>;tag=x', "sip:13811112222@10.0.0.5"),
+    ('"a>b" <sip:13811112222@10.0.0.5>', "sip:13811112222@10.0.0.5"),
+    (r'"say \"<x>\"" <sip:13811112222@10.0.0.5>', "sip:13811112222@10.0.0.5"),
+    ('"" <sip:13811112222@10.0.0.5>', "sip:13811112222@10.0.0.5"),
+])
+def test_a_quoted_display_name_holding_angle_brackets_is_not_the_uri(value: str,
+                                                                     uri: str) -> None:
+    """judge30: the first "<" of the value was taken for the URI's, so a display name
+    holding one (RFC 3261 allows any character in a quoted string) hid the number."""
+    assert uri_of(value) == uri
+
+
+def test_a_caller_whose_display_name_holds_angle_brackets_keeps_their_number() -> None:
+    """judge30: ``"王 <办公室>" <sip:138…@gw>`` was answered as a withheld number (no SMS,
+    no survey, a callback number asked for) and our requests in the dialog went to
+    "办公室" instead of the caller's Contact."""
+    from telephony.sip.message import SipMessage
+    from telephony.sip.transaction import new_request, udp_via
+    from tests.telephony.sipwire import LOCAL, PHONE, front_end, offer, our_number, ringing_call
+
+    fe, _wire = front_end()
+    contact = f"sip:phone@{PHONE[0]}:{PHONE[1]}"
+    wire = new_request(
+        "INVITE", f"sip:{our_number()}@{LOCAL[0]}:{LOCAL[1]}",
+        via=udp_via(PHONE[0], PHONE[1], "z9hG4bKdisplay"),
+        from_=f'"王 <办公室>" <sip:13912345678@{PHONE[0]}>;tag=them',
+        to=f"<sip:{our_number()}@{LOCAL[0]}>", call_id="display-name-brackets", cseq=1,
+        contact=contact, extra=[("Content-Type", "application/sdp")], body=offer())
+    named = f'Contact: "王 <办公室>" <{contact}>'.encode()
+    invite = SipMessage(wire.replace(f"Contact: <{contact}>".encode(), named), PHONE)
+    call = ringing_call(fe, invite)
+    assert call.caller == "13912345678"
+    assert call.remote_target == contact
