@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from config.settings import Settings
-from knowledge.search import Index, asked_matters, worth_confirming
+from knowledge.search import Index, asked_matters, is_question, worth_confirming
 from tests.knowledge.test_search_round9 import TODAY
 from tests.knowledge.test_search_round26 import assert_read_out
 
@@ -48,3 +48,45 @@ def test_a_complaint_about_the_subject_is_neither_read_out_nor_offered(
 def test_a_complaint_the_entry_tells_where_to_make_is_still_its_question(
         index: Index, text: str, entry: str) -> None:
     assert_read_out(index, text, entry)
+
+
+@pytest.mark.parametrize(("text", "entry"), [
+    # 说理 is to complain (上哪儿说理去): the entries that tell where to complain.
+    ("网上买的鞋穿了两天就开胶了，商家不给换，我上哪儿说理去？", "kb013"),
+    ("包工头欠了我们俩月工钱，找谁说理去？", "kb024"),
+    # Everyday verbs that name no matter: the result waited for, looking, making sure,
+    # whether a way helps, a thing put to a use.
+    ("换身份证大概几天能拿到新的？", "kb003"),
+    ("我想看看我这些年交了几年社保，手机上能查吗？", "kb022"),
+    ("听说下礼拜要停水，想确认一下，去哪儿能查到？", "kb038"),
+    ("商家不给退，打12315管用吗？", "kb013"),
+    ("我租房住，公积金能拿来交房租吗？", "kb014"),
+    # A whether that ends in 不 before another clause; a procedure wanted with 想换.
+    ("劳动仲裁网上能申请不，还是得去现场？", "kb025"),
+    ("医保定点医院想换一家", "kb029"),
+])
+def test_the_situation_or_an_everyday_verb_still_reads_its_entry(
+        index: Index, text: str, entry: str) -> None:
+    assert_read_out(index, text, entry)
+
+
+@pytest.mark.parametrize(("text", "asks"), [
+    ("劳动仲裁能在手机上申请不，还是非得跑一趟？", True),
+    ("居住证能在网上续不，要不要跑派出所", True),
+    ("医保定点医院想换一家", True),
+    ("我说不，他非要给我办", False),
+    ("老板就是不给，也不接电话", False),
+    ("换身份证大概几天能拿到新的？", True),
+    ("停水好几天了", False),
+    ("十几天能修好的东西拖了一个月", False),
+])
+def test_a_whether_ending_in_bu_or_a_procedure_wanted_asks(text: str, asks: bool) -> None:
+    assert is_question(text) is asks
+
+
+def test_a_debt_repaid_is_another_matter_than_drawing_the_fund(index: Index) -> None:
+    # 拿来 names the use the verb after it says: 还信用卡 is a repayment.
+    text = "公积金里的钱能不能拿来还信用卡？"
+    assert "repay" in asked_matters(text)
+    r = index.search(text, today=TODAY)
+    assert r.answer is None and worth_confirming(r, CONFIRM_FROM) is None, r.hits[:1]
