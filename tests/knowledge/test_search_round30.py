@@ -59,8 +59,12 @@ def test_a_complaint_the_entry_tells_where_to_make_is_still_its_question(
     ("换身份证大概几天能拿到新的？", "kb003"),
     ("我想看看我这些年交了几年社保，手机上能查吗？", "kb022"),
     ("听说下礼拜要停水，想确认一下，去哪儿能查到？", "kb038"),
-    ("商家不给退，打12315管用吗？", "kb013"),
+    ("买的东西质量有问题，商家不退，打12315有用吗？", "kb013"),
     ("我租房住，公积金能拿来交房租吗？", "kb014"),
+    # Offered since kb24 for 用来 (test_search_round24), read out again.
+    ("公积金账户里剩的钱能用来付房租吗，怎么提取", "kb014"),
+    # Offered since kb24 for 说理 (test_search_round24), read out again.
+    ("网上买的鞋商家不给退，我上哪儿说理去", "kb013"),
     # A whether that ends in 不 before another clause; a procedure wanted with 想换.
     ("劳动仲裁网上能申请不，还是得去现场？", "kb025"),
     ("医保定点医院想换一家", "kb029"),
