@@ -19,7 +19,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from knowledge.search import QUANTITIES, WHERE_MISSAID, is_question, normalise, still_asks
+from knowledge.search import (
+    QUANTITIES,
+    WHERE_MISSAID,
+    WISHED,
+    is_question,
+    normalise,
+    still_asks,
+)
 
 # A clause of what the caller said: punctuation (as written) or a recogniser's pause mark.
 _CLAUSE_END = re.compile(r"[^\w]+")
@@ -190,7 +197,7 @@ _ONLINE_CLAUSE = re.compile(f"{_MAY}?在?(?:{_ONLINE_ASKED})上?{_MAY}?(?P<act>[
 _WHETHER_TAIL = re.compile(f"{_WHETHER_END}$")
 # Caller's wish to apply, said before what they ask of it (我想办居住证，要带什么): the
 # matter asked about, not a second question (``_ASKING_FORM`` reads it as "how" alone).
-_WISH = re.compile("想(?=(?:给[^\\W_]{1,3})?(?:办|申请|申领))")
+_WISH = re.compile(f"想(?={WISHED})")
 
 
 def details_asked(question: str) -> tuple[str, ...]:

@@ -105,6 +105,11 @@ UNSPOKEN_FREE = frozenset(" ".join((
     "操作 处理 解决 满足 符合 具备 提供 提交 上交 交给 使用 利用",
     # knowing and asking: the frame around a question
     "知道 了解 打听 告诉 觉得 认为 确定 清楚 明白",
+    # kb30: looking and making sure (看看, 确认一下): finding out, as 了解, what the entry
+    # tells; the result waited for (多久能拿到, 领到): what the procedure ends in, not an
+    # act of its own; whether a way helps (打12315管用吗); a thing put to a use (公积金能
+    # 拿来交房租: 用来), the use the verb after it names
+    "确认 看看 看到 瞧瞧 瞅瞅 拿到 领到 到手 管用 有用 好使 拿来 用来",
     # going and coming (to the office, back home), and the same words as a direction
     # after a verb that the dictionary cuts off (讨|回来): a closed class of Mandarin
     "前往 " + " ".join(sorted(_DIRECTIONS)),
@@ -190,6 +195,10 @@ _ASKING = re.compile("|".join(sorted(
      "在哪里", "在哪儿", "去哪里", "去哪儿",
      "什么", "啥", "吗", "呢", "请问", "能不能", "可不可以", "有没有", "要不要"),
     key=len, reverse=True)))
+# The acts of a procedure a caller wants done (想办个老年卡, 想给我妈办, kb30: 想换一家,
+# 想续一下): one pattern for the question it asks (``_ASKING_FORM``) and the wish said
+# before a detail asked (``knowledge.details``).
+WISHED = "(?:给[^\\W_]{1,3})?(?:办|申请|申领|换|续|补办|转移|变更|提取|取出|登记|备案)"
 # Questions asked by their form rather than a word: a verb and its negation (会不会,
 # 够不够, 去没去), a choice (是自动发还是要申请; 还是 before a negation is "still": 还是不热,
 # a complaint), a clause that ends in 不 (能办不？) and a service the caller wants done
@@ -198,9 +207,15 @@ _ASKING = re.compile("|".join(sorted(
 # 还是 "still" is followed by what happened (还是把账单寄来了), never by a side that ends
 # as the first one did.
 _ASKING_FORM = re.compile(
-    r"([\u4e00-\u9fff])[不没]\1|是[^\W_]{1,15}还是(?![不没])|不(?=[？?]|$)"
-    r"|想(?:给[^\W_]{1,3})?(?:办|申请|申领)"
-    r"|([\u4e00-\u9fff])还是(?![不没])[^\W_]{0,12}\2(?![^\W_])")
+    (r"([\u4e00-\u9fff])[不没]\1|是[^\W_]{1,15}还是(?![不没])"
+    # kb30: a clause that asks whether with a modal or 有/是 ends in 不 before another
+    # (能在手机上申请不，还是非得跑一趟), as at the end; not a refusal told (我说不, 就是不,
+    # 偏不, 也不, 都不, 还不, 并不).
+    r"|(?:能|可以|要|用|得|行|有|是)[^\W_]{0,12}?(?<![就偏也都还并])不(?=[^\w]|$)"
+    # kb30: a procedure's act wanted said with an everyday verb (医保定点医院想换一家,
+    # 居住证想续一下, 公积金想取出来): as 想办, asking how.
+    r"|想") + WISHED
+    + r"|([\u4e00-\u9fff])还是(?![不没])[^\W_]{0,12}\2(?![^\W_])")
 # kb29: 那 heard or said for 哪 (nà and nǎ differ only in tone: a recogniser's slip and a
 # caller's everyday one): "结婚登记在那办", "身份证上那儿补" ask where when the act ends the
 # clause; told, the act has its end (我在那办过, 在那办的, 在那办了三回) or someone sent the
@@ -1436,7 +1451,10 @@ def says_negated(entry_text: str, word: str, negators: frozenset[str] = _NEGATOR
 
 # A span asked with what it takes (要几天, 得几个月, 需要多少个工作日): 几 of its own counts
 # nothing (好几天 tells how long a problem has gone on), after 要/得/需要 it asks (mend59).
-_SPAN_ASKED = re.compile("(?:要|得|需要)(?:几|多少)个?(?:天|月|星期|礼拜|小时|工作日|周|年)")
+# kb30: and before what comes at its end (几天能拿到, 多少天才能办好): how long to wait.
+_SPAN_UNITS = "(?:天|月|星期|礼拜|小时|工作日|周|年)"
+_SPAN_ASKED = re.compile(f"(?:要|得|需要)(?:几|多少)个?{_SPAN_UNITS}"
+                         f"|(?<![好十])(?:几|多少)个?{_SPAN_UNITS}(?:才|就)?能")
 
 
 def is_question(text: str) -> bool:
