@@ -344,8 +344,10 @@ def _note_bumped(session: Session, day: str, seq: int) -> None:
 
 @event.listens_for(Session, "after_transaction_create")
 def _numbers_at_savepoint(session: Session, transaction: Any) -> None:
-    counted = session.info.get(_NUMBERS_COUNTED)
-    if counted is not None and transaction.nested:
+    # Also before anything is counted: counting may begin inside the savepoint (a group
+    # written a savepoint a filing), its first bump then undone with it.
+    if transaction.nested:
+        counted = session.info.get(_NUMBERS_COUNTED, {})
         session.info.setdefault(_NUMBERS_AT_SAVEPOINT, {})[transaction] = {
             day: list(pair) for day, pair in counted.items()}
 
@@ -354,7 +356,7 @@ def _numbers_at_savepoint(session: Session, transaction: Any) -> None:
 def _numbers_rolled_back(session: Session, rolled_back: Any) -> None:
     # The savepoint's bump of the row is undone by the database; its counted numbers here.
     before = session.info.get(_NUMBERS_AT_SAVEPOINT, {}).pop(rolled_back, None)
-    if before is not None:
+    if before is not None and _NUMBERS_COUNTED in session.info:
         session.info[_NUMBERS_COUNTED] = before
 
 
