@@ -276,7 +276,10 @@ def _next_number(session: Session, domain: Domain, now: datetime) -> str:
     conn = session.connection()
     if conn.dialect.name == "sqlite":
         # SQLite serialises writers anyway: the counter rides in the ticket's transaction.
-        seq = _bump_day_counter(conn, day)
+        seq = _counted_number(session, day)
+        if seq is None:
+            seq = _bump_day_counter(conn, day)
+            _note_bumped(session, day, seq)
     else:
         # A counter row bumped in the ticket's transaction would stay locked through all
         # of it, and every creator would queue behind it; bumped on a connection of its
@@ -304,6 +307,75 @@ class TicketNumberError(RuntimeError):
     mend, not a request's): loud, and no ticket is written."""
 
 
+# Session.info keys: per day, the number this transaction's bump of the counter row gave and
+# the last it handed out, counted in memory since (``count_numbers``); and per savepoint
+# begun, those as they were then (a rollback of it puts them back).
+_NUMBERS_COUNTED = "hotline_numbers_counted"
+_NUMBERS_AT_SAVEPOINT = "hotline_numbers_at_savepoint"
+
+
+def count_numbers(session: Session) -> None:
+    """``session``'s transaction files tickets one after another on SQLite (a filing group
+    of more than one, ticketing.group_commit): the day's counter row is bumped by its first
+    number only, each next one counted in memory, and the row set to the last one just
+    before the commit. The transaction holds SQLite's write lock throughout, so nobody else
+    hands out numbers meanwhile: the same numbers as an UPDATE a ticket, one statement of
+    the writers' turn a ticket fewer (docs/scaling.md, twenty-eighth round). A savepoint's
+    rollback gives its numbers back, as it gives back a bump of the row (no gap); PostgreSQL's
+    numbers come from a sequence and are not counted."""
+    session.info.setdefault(_NUMBERS_COUNTED, {})
+
+
+def _counted_number(session: Session, day: str) -> int | None:
+    """The day's next number counted in memory (``count_numbers``), None when the row is to
+    be bumped instead."""
+    counted: dict[str, list[int]] | None = session.info.get(_NUMBERS_COUNTED)
+    if counted is None or day not in counted:
+        return None
+    counted[day][1] += 1
+    return counted[day][1]
+
+
+def _note_bumped(session: Session, day: str, seq: int) -> None:
+    counted: dict[str, list[int]] | None = session.info.get(_NUMBERS_COUNTED)
+    if counted is not None:
+        counted[day] = [seq, seq]
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _numbers_at_savepoint(session: Session, transaction: Any) -> None:
+    # Also before anything is counted: counting may begin inside the savepoint (a group
+    # written a savepoint a filing), its first bump then undone with it.
+    if transaction.nested:
+        counted = session.info.get(_NUMBERS_COUNTED, {})
+        session.info.setdefault(_NUMBERS_AT_SAVEPOINT, {})[transaction] = {
+            day: list(pair) for day, pair in counted.items()}
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _numbers_rolled_back(session: Session, rolled_back: Any) -> None:
+    # The savepoint's bump of the row is undone by the database; its counted numbers here.
+    before = session.info.get(_NUMBERS_AT_SAVEPOINT, {}).pop(rolled_back, None)
+    if before is not None and _NUMBERS_COUNTED in session.info:
+        session.info[_NUMBERS_COUNTED] = before
+
+
+@event.listens_for(Session, "before_commit")
+def _write_counted_numbers(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: the transaction goes on counting
+    for day, (bumped, last) in session.info.pop(_NUMBERS_COUNTED, {}).items():
+        if last != bumped:
+            session.connection().execute(_SET_DAY, {"of_day": day, "last": last})
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _numbers_ended(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # committed (the rows set) or rolled back: counted anew
+        session.info.pop(_NUMBERS_COUNTED, None)
+        session.info.pop(_NUMBERS_AT_SAVEPOINT, None)
+
+
 def _bump_day_counter(conn: Connection, day: str) -> int:
     """SQLite: the day's next counter value; the first creator of the day inserts its row."""
     seq = conn.execute(_BUMP_DAY, {"of_day": day}).scalar()
@@ -321,6 +393,8 @@ def _bump_day_counter(conn: Connection, day: str) -> int:
     return conn.execute(_BUMP_DAY, {"of_day": day}).scalar_one()
 
 
+_SET_DAY = (update(TicketSequence).where(TicketSequence.day == bindparam("of_day"))
+            .values(last=bindparam("last")))
 _BUMP_DAY = (update(TicketSequence).where(TicketSequence.day == bindparam("of_day"))
              .values(last=TicketSequence.last + 1).returning(TicketSequence.last))
 

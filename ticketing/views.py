@@ -347,6 +347,9 @@ def write_filing(session: Session, filing: Filing) -> dict[str, Any]:
     # group of one or a lone filing has nothing to count (review66).
     if session.info.get(GROUP_SIZE, 1) > 1:
         service.count_handler_picks(session)
+        # And its numbers from one bump of the day's counter (SQLite; one UPDATE a ticket
+        # less inside the writers' turn: docs/scaling.md, twenty-eighth round).
+        service.count_numbers(session)
     body, domain = filing.body, filing.domain
     ticket = idempotency.create_once(
         session=session, actor=actor, key=filing.key, body=body, now=domain.now(),

@@ -882,3 +882,58 @@ def test_the_writer_only_classifies_short_demands_of_known_tokens(
     assert (stranger.status_code, handler.status_code, again.status_code) == (401, 403, 403)
     # Their tokens read in the requests' threads; nothing classified for them.
     assert steps == []
+
+
+def test_a_group_numbers_its_tickets_as_lone_filings_would_bumping_the_counter_once(
+        sessions: sessionmaker[Session], domain: Domain, city: City, db_url: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A group's numbers are one run, on from the lone filing before it, and the one after
+    it goes on from its last: on SQLite the day's counter row is bumped by the group's first
+    number only and set to its last before the commit (an UPDATE a ticket was a statement of
+    the writers' turn each). A filing rolled back in its savepoint after taking its number
+    gives it back: the next one gets it, as filed alone."""
+    demands = ["朝阳区某小区停水了", "海淀区中关村大街井盖丢了", "丰台区某小区暖气不热",
+               "东城区某饭馆油烟扰民", "通州区某路口红绿灯坏了"]
+
+    def group(first: int) -> list[Any]:
+        return writer(sessions).write([
+            filing(city, domain, caller_phone=f"1385555{first + i:04d}", demand=d,
+                   category=None) for i, d in enumerate(demands)])
+
+    counter: list[str] = []
+    event.listen(sessions.kw["bind"], "before_cursor_execute",
+                 lambda conn, cursor, sql, *args: counter.append(sql)
+                 if sql.lstrip().upper().startswith("UPDATE TICKET_SEQUENCES") else None)
+    lone = writer(sessions).write([filing(city, domain, caller_phone="13855550999")])[0]
+    counter.clear()
+    filed = group(0)
+    assert all(isinstance(o, TicketOut) for o in filed)
+    after = writer(sessions).write([filing(city, domain, caller_phone="13855550998")])[0]
+    numbers = [int(o.number) for o in (lone, *filed, after)]
+    sqlite = db_url.startswith("sqlite")
+    if sqlite:  # PostgreSQL's numbers come from a sequence, and can skip
+        assert numbers == list(range(numbers[0], numbers[0] + 7))
+        assert len(counter) == 3  # the group's bump and its last set, the lone filing's bump
+        with sessions() as s:
+            assert s.scalar(select(func.max(Ticket.number))) == str(numbers[-1])
+    assert len(set(numbers)) == 7
+    # The third fails after its number (reading its answer): the group is written again a
+    # savepoint each, and the number it took and gave back goes to the fourth.
+    fail_answer_of(monkeypatch, "+8613855550102")
+    first, second, failed, fourth, fifth = group(100)
+    assert isinstance(failed, RuntimeError)
+    again = writer(sessions).write([filing(city, domain, caller_phone="13855550997")])[0]
+    numbers = [int(o.number) for o in (after, first, second, fourth, fifth, again)]
+    if sqlite:
+        assert numbers == list(range(numbers[0], numbers[0] + 6))
+    assert len(set(numbers)) == 6
+    # The first fails after its number, taken by the bump (inside its savepoint, which
+    # counting began in): the second gets it.
+    fail_answer_of(monkeypatch, "+8613855550200")
+    failed, *rest = group(200)
+    assert isinstance(failed, RuntimeError)
+    last = writer(sessions).write([filing(city, domain, caller_phone="13855550996")])[0]
+    numbers = [int(o.number) for o in (again, *rest, last)]
+    if sqlite:
+        assert numbers == list(range(numbers[0], numbers[0] + 6))
+    assert len(set(numbers)) == 6
