@@ -31,6 +31,7 @@ from asr.model_store import DecoderOptions, bundled_test_model, load_model
 from asr.wer import edit_distance
 from config import Settings
 from telephony.media import g711
+from telephony.media.prompts import espeak_argv
 
 SENTENCES = [
     "안녕하세요", "물이 나오지 않습니다", "가스 냄새가 납니다", "버스가 오지 않습니다",
@@ -57,7 +58,7 @@ def speak(text: str, workdir: Path, voice: tuple[str, ...] = ()) -> tuple[bytes,
     """(8 kHz pcm16 via μ-law, the same upsampled to 16 kHz by sox); ``voice``: more
     espeak-ng options (-s words per minute, -p pitch) for other speakers."""
     wav, ulaw, pcm, up = (workdir / n for n in ("s.wav", "s.ul", "s.pcm", "s.up"))
-    subprocess.run(["espeak-ng", "-v", "ko", *voice, "-w", wav, text], check=True)
+    subprocess.run(espeak_argv(text, wav, voice="ko", options=voice), check=True)
     subprocess.run(["sox", "-V1", wav, "-t", "raw", "-r", "8000", "-e", "u-law", ulaw], check=True)
     pcm8 = g711.ulaw_to_pcm16(ulaw.read_bytes())
     pcm.write_bytes(pcm8)

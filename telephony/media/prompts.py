@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,10 +101,7 @@ class PromptRenderer:
         def make(tmp: Path) -> None:
             raw = tmp.with_name("espeak.wav")
             speed = [] if self.speed is None else ["-s", str(self.speed)]
-            # "--": the sentence is text, never an option. A knowledge answer's part (an
-            # editor's words) reading "-f/etc/shadow" made espeak-ng speak that file to the
-            # caller, "--version" no prompt at all (judge30).
-            _run(["espeak-ng", "-v", self.voice, *speed, "-w", str(raw), "--", sentence])
+            _run(espeak_argv(sentence, raw, voice=self.voice, options=speed))
             _sox_to_phone(raw, tmp, trim=trim)
 
         return self._once(out, make, f"generated prompt {out.name}")
@@ -140,15 +137,31 @@ class PromptRenderer:
         return out
 
 
-def _run(argv: list[str]) -> None:
+def espeak_argv(text: str, out: Path | str, *, voice: str,
+                options: Sequence[str] = ()) -> list[str]:
+    """espeak-ng's command line speaking ``text`` into the WAV ``out``: the one rule for
+    every caller (the prompts, the test callers, the benches). "--": the text is text, never
+    an option. A knowledge answer's part (an editor's words) reading "-f/etc/shadow" made
+    espeak-ng speak that file to the caller, "--version" no prompt at all (judge30)."""
+    return ["espeak-ng", "-v", voice, *options, "-w", str(out), "--", text]
+
+
+def _run(argv: list[str], *, timeout: float = 30) -> None:
+    """``argv`` run to its end, or PromptError saying why: every way it can fail is one
+    (mend70: a NUL in the text (ValueError), a tool hanging past ``timeout`` (TimeoutExpired) or
+    not executable (PermissionError) escaped to the call's handler as another exception)."""
     try:
-        subprocess.run(argv, check=True, capture_output=True, timeout=30)
+        subprocess.run(argv, check=True, capture_output=True, timeout=timeout)
     except FileNotFoundError as exc:
         raise PromptError(f"{argv[0]} is not installed (Debian: apt-get install "
                           f"espeak-ng sox)") from exc
     except subprocess.CalledProcessError as exc:
         raise PromptError(f"{argv[0]} failed: {exc.stderr.decode(errors='replace')[-300:]}") \
             from exc
+    except subprocess.TimeoutExpired as exc:
+        raise PromptError(f"{argv[0]} took more than {exc.timeout:g} s") from exc
+    except (OSError, ValueError) as exc:
+        raise PromptError(f"{argv[0]} could not run: {exc}") from exc
 
 
 def _sox_to_phone(src: Path, out: Path, *, trim: bool = False) -> None:

@@ -84,7 +84,7 @@ from telephony.sip.sdp import (
 from telephony.sip.timers import TIMER_B, Timer, Timers, stall_reason
 from telephony.sip.transaction import ClientTransactions, ClientTxn, udp_via
 from telephony.sip.transport import SipTransport
-from telephony.sip.uri import sip_uri, strip_tag, uri_of, uri_user
+from telephony.sip.uri import parse_name_addr, sip_uri, uri_caller, uri_of
 
 log = logging.getLogger("telephony.sip")
 
@@ -496,12 +496,14 @@ class SipFrontEnd:
             caller, vouch = caller_identity(msg, trusted=trusted)
             call = CallHandle(self, direction=Direction.INBOUND, call_id=msg.call_id,
                               local_tag=self.new_tag(), caller=caller,
-                              callee=uri_user(uri_of(msg.first("To"))))
+                              callee=uri_caller(msg.first("To")))
             call.caller_vouch = vouch
             call.caller_address = caller_address(msg, trusted=trusted)
             call.invite, call.invite_source, call.media = msg, msg.source, media
-            call.local_uri = strip_tag(msg.first("To"))
-            call.remote_uri = strip_tag(from_value)
+            # From the parse's own boundaries: a regex over the text (before mend70) ate a
+            # display name's closing quote when it held ";tag=", and a URI's own ;tag=.
+            call.local_uri = parse_name_addr(msg.first("To")).without_tag()
+            call.remote_uri = parse_name_addr(from_value).without_tag()
             call.remote_tag = msg.from_tag
             call.remote_target = remote_target
             call.route_set = route_set

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from telephony.call import CallerVouch
 from telephony.sip.message import SipMessage
-from telephony.sip.uri import plain_user, uri_of
+from telephony.sip.uri import split_header_list, uri_caller
 
 # In order of preference: PAI is the standard, Remote-Party-ID its predecessor.
 ASSERTED_IDENTITY_HEADERS = ("P-Asserted-Identity", "Remote-Party-ID")
@@ -31,24 +31,14 @@ VOUCHED_HEADER = "X-Hotline-Vouched"
 VOUCHED_VALUE = "carrier"
 
 
-def uri_caller(value: str) -> str:
-    """The caller a From or asserted identity names: a sip:/sips: URI's user, a tel: URI's
-    number; "" for any other scheme. One rule for both (judge30: a From of ``tel:`` was
-    refused 400, and read by the sip: rule alone it would have named nobody)."""
-    scheme, colon, rest = uri_of(value).partition(":")
-    if not colon or scheme.lower() not in ("sip", "sips", "tel"):
-        return ""
-    if scheme.lower() == "tel":
-        return plain_user(rest).strip()
-    return plain_user(rest.split("@", 1)[0]).strip() if "@" in rest else ""
-
-
 def asserted_user(msg: SipMessage) -> str:
     """The user part of the first asserted identity with one (a tel: URI's number); ""
-    when there is none. PAI may list a sip: and a tel: identity, in either order."""
+    when there is none. PAI may list a sip: and a tel: identity, in either order, split
+    on commas outside quoted display names: split on every comma (before mend70), a trusted
+    carrier copying ``"Zhang, <sip:999@x>" <sip:138...@carrier>`` verified 999."""
     for name in ASSERTED_IDENTITY_HEADERS:
         for header in msg.all(name):
-            for part in header.split(","):
+            for part in split_header_list(header):
                 user = uri_caller(part)
                 if user:
                     return user

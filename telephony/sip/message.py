@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 
 from telephony.pyvoip import SIP
-from telephony.sip.uri import display_name_end, uri_of
+from telephony.sip.uri import parse_name_addr, split_header_list
 
 # ---------------------------------------------------------------------------------------
 # F1: SIP message framing and parsing
@@ -62,35 +62,29 @@ class SipSyntaxError(ValueError):
     """A datagram that is not a SIP message we can read."""
 
 
+# RFC 3986 3.1 (RFC 3261 25.1): what a URI's scheme may be.
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+
+
 def name_addr(value: str) -> dict[str, str | None]:
     """A From/To value as pyVoIP's dict had it (``raw`` before the parameters, ``tag``,
     ``address`` after the scheme, ``number`` its user, ``host``, ``caller`` the display
-    name), for a URI of any scheme. The tag is the ``tag`` parameter of the header, after
-    the URI: never one inside a quoted display name or the URI's own parameters."""
-    uri = uri_of(value)
-    scheme, colon, address = uri.partition(":")
-    if not colon or not scheme or not address:
+    name), for a URI of any scheme, read by ``uri.parse_name_addr`` (the one rule for
+    every name-addr we read or write). From and To hold one value (RFC 3261 20.20, 20.39):
+    two, comma-separated, are refused, not answered with both echoed."""
+    if len(split_header_list(value)) != 1:
+        raise SipSyntaxError(f"more than one value in {value[:60]!r}")
+    try:
+        parsed = parse_name_addr(value)
+    except ValueError as exc:
+        raise SipSyntaxError(str(exc)) from exc
+    scheme, colon, address = parsed.uri.partition(":")
+    if not colon or not _SCHEME.fullmatch(scheme) or not address:
         raise SipSyntaxError(f"no URI in {value[:60]!r}")
-    start = display_name_end(value)
-    rest = value[start:]
-    if "<" in rest:
-        raw, params = value[:start + rest.index(">") + 1], rest.split(">", 1)[1]
-    else:
-        raw, _, params = value.partition(";")
-        params = ";" + params if params else ""
-    tag = ""
-    for param in params.split(";")[1:]:
-        name, _, val = param.partition("=")
-        if name.strip().lower() == "tag":
-            tag = val.strip()
-            break
     user, at, host = address.partition("@")
-    if start:
-        display = value[:start].strip().strip('"')
-    else:
-        display = value.split("<", 1)[0].strip() if "<" in value else ""
-    return {"raw": raw.strip(), "tag": tag, "address": address,
-            "number": user if at else None, "caller": display, "host": host if at else address}
+    return {"raw": parsed.addr.strip(), "tag": parsed.tag, "address": address,
+            "number": user if at else None, "caller": parsed.display,
+            "host": host if at else address}
 
 
 def split_message(raw: bytes, *, strict: bool = True
@@ -148,26 +142,6 @@ def split_message(raw: bytes, *, strict: bool = True
     return start, headers, body
 
 
-def _split_uri_list(value: str) -> list[str]:
-    """Split a Route/Record-Route/Via value on commas outside <> and quotes."""
-    out, depth, quoted, cur = [], 0, False, []
-    for ch in value:
-        if ch == '"':
-            quoted = not quoted
-        elif not quoted and ch == "<":
-            depth += 1
-        elif not quoted and ch == ">":
-            depth -= 1
-        if ch == "," and depth == 0 and not quoted:
-            out.append("".join(cur).strip())
-            cur = []
-        else:
-            cur.append(ch)
-    if "".join(cur).strip():
-        out.append("".join(cur).strip())
-    return out
-
-
 class SipMessage(SIP.SIPMessage):
     """pyVoIP's SIPMessage with the framing of F1 fixed; ``headers`` keeps pyVoIP's dicts
     for From/To/CSeq/Via, ``header_list`` keeps every header verbatim for responses."""
@@ -216,7 +190,7 @@ class SipMessage(SIP.SIPMessage):
         if missing:
             raise SipSyntaxError(f"missing {', '.join(missing)}")
         self.headers["Via"] = []
-        vias = [v for n, val in headers if n == "Via" for v in _split_uri_list(val)]
+        vias = [v for n, val in headers if n == "Via" for v in split_header_list(val)]
         self.parse_header("Via", vias)
         for name, value in headers:
             if name == "Via" or name in self.headers:
@@ -278,7 +252,7 @@ class SipMessage(SIP.SIPMessage):
         return str(vias[0].get("branch", "")) if vias else ""
 
     def route_list(self, name: str) -> list[str]:
-        return [u for v in self.all(name) for u in _split_uri_list(v)]
+        return [u for v in self.all(name) for u in split_header_list(v)]
 
 
 def bad_request_for(raw: bytes, why: str) -> bytes | None:
@@ -299,6 +273,17 @@ def bad_request_for(raw: bytes, why: str) -> bytes | None:
                               extra=[("Warning", f'399 hotline12345 "{reason}"')])
 
 
+def _has_tag(value: str) -> bool:
+    """Whether a To value has a tag, by the parse's own rule (a header parameter, its name
+    in any case): a text search for ";tag=" (before mend70) took one in a quoted display
+    name or in the URI for ours, so a new call's 180/200 went out with no tag of ours and
+    the caller's ACK and BYE matched no dialog; ``;TAG=abc`` got a second tag."""
+    try:
+        return bool(parse_name_addr(value).tag)
+    except ValueError:
+        return False
+
+
 def build_response_raw(headers: list[tuple[str, str]], code: int, reason: str, *,
                        to_tag: str | None, extra: Sequence[tuple[str, str]] = (),
                        body: bytes = b"", content_type: str | None = None) -> bytes:
@@ -310,7 +295,7 @@ def build_response_raw(headers: list[tuple[str, str]], code: int, reason: str, *
             out.append(f"Via: {value}")
     for name in ("From", "To", "Call-ID", "CSeq"):
         value = next(v for n, v in headers if n == name)
-        if name == "To" and to_tag and ";tag=" not in value.replace(" ", ""):
+        if name == "To" and to_tag and not _has_tag(value):
             value = f"{value};tag={to_tag}"
         out.append(f"{name}: {value}")
     out += [f"{n}: {v}" for n, v in extra]

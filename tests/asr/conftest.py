@@ -14,6 +14,7 @@ import pytest
 from asr.engine import AsrEngine
 from asr.model_store import bundled_test_model
 from telephony.media import g711
+from telephony.media.prompts import espeak_argv
 
 # Sentences whose every word is in the Korean test model's vocabulary (checked by
 # test_accuracy), so the same list works as a phrase-list grammar.
@@ -58,7 +59,7 @@ def engine(vosk_model: object) -> Iterator[AsrEngine]:
 def speak_ulaw(text: str, workdir: Path, *, voice: str = "ko") -> bytes:
     """espeak-ng speech as raw 8 kHz μ-law bytes, as it would arrive in RTP payloads."""
     wav, raw = workdir / "speech.wav", workdir / "speech.ulaw"
-    subprocess.run(["espeak-ng", "-v", voice, "-w", str(wav), text], check=True)
+    subprocess.run(espeak_argv(text, wav, voice=voice), check=True)
     subprocess.run(
         ["sox", "-V1", str(wav), "-t", "raw", "-r", "8000", "-c", "1", "-e", "u-law", str(raw)],
         check=True,

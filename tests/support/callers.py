@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 from telephony.media import g711
+from telephony.media.prompts import espeak_argv
 from tests.support import dtmf_tones
 from tests.support.harness import dtmf_event_pcap, dtmf_pcap, uac_reinvite, write_rtp_pcap
 
@@ -23,7 +24,7 @@ def espeak_pcm16(text: str, out_dir: Path, *, voice: str = "ko", speed: int = 15
     """espeak-ng speech as 16-bit 8 kHz mono PCM (phone band)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     raw, wav = out_dir / "say.espeak.wav", out_dir / "say.8k.raw"
-    subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(raw), text],
+    subprocess.run(espeak_argv(text, raw, voice=voice, options=["-s", str(speed)]),
                    check=True)
     subprocess.run(["sox", str(raw), "-t", "raw", "-r", "8000", "-c", "1", "-b", "16",
                     "-e", "signed-integer", str(wav), "gain", "-n", "-3"],

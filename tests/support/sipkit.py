@@ -19,6 +19,7 @@ import pytest
 from config.settings import SipSettings
 from telephony.call import CallHandle, EndReason, PlayResult
 from telephony.media import g711
+from telephony.media.prompts import espeak_argv
 from telephony.media.wav import read_wav_pcm16, write_wav_pcm16
 from telephony.sip.frontend import SipFrontEnd
 from tests.support import harness
@@ -45,7 +46,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def tts_wav(text: str, out: Path, voice: str = "cmn") -> Path:
     """Mandarin (or other) speech as 16-bit 8 kHz mono WAV, like a phone prompt."""
     raw = out.with_suffix(".espeak.wav")
-    subprocess.run(["espeak-ng", "-v", voice, "-w", str(raw), text], check=True)
+    subprocess.run(espeak_argv(text, raw, voice=voice), check=True)
     subprocess.run(["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", "-e",
                     "signed-integer", str(out), "gain", "-n", "-3"], check=True,
                    capture_output=True)

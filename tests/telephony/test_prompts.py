@@ -12,7 +12,7 @@ import pytest
 from config.settings import Settings
 from ivr.prompts import PromptLibrary as IvrPrompts
 from outbound.prompts import PromptLibrary as OutboundPrompts
-from telephony.media.prompts import PromptRenderer
+from telephony.media.prompts import PromptError, PromptRenderer, _run, espeak_argv
 from telephony.media.wav import read_wav_pcm16
 
 TONE = array("h", [0, 6000, 10000, 6000, 0, -6000, -10000, -6000] * 4000).tobytes()
@@ -128,3 +128,33 @@ def test_a_file_named_after_f_is_never_read_out(renderer: PromptRenderer,
     said = len(_line_ready(renderer.speech("f", f"-f{secret}")))
     # The file spoken lasts seconds on end; its name, a few.
     assert said < len(_line_ready(renderer.speech("secret", secret.read_text()))) // 3
+
+
+def test_a_sentence_with_a_nul_is_a_prompt_error(renderer: PromptRenderer) -> None:
+    """mend70: a NUL in the text (an argv cannot hold one) raised ValueError out of
+    ``_run``, past every caller that handles PromptError."""
+    with pytest.raises(PromptError):
+        renderer.speech("nul", "您好\0再见")
+
+
+def test_a_tool_that_cannot_run_is_a_prompt_error(tmp_path: Path) -> None:
+    """mend70: a tool that exists but is not executable (PermissionError, an OSError)
+    escaped ``_run`` as itself."""
+    tool = tmp_path / "espeak-ng"
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o644)
+    with pytest.raises(PromptError, match="could not run"):
+        _run([str(tool)])
+
+
+def test_a_tool_that_hangs_is_a_prompt_error() -> None:
+    """mend70: past its time a tool raised TimeoutExpired out of ``_run``."""
+    with pytest.raises(PromptError, match="took more than"):
+        _run(["sleep", "5"], timeout=0.2)
+
+
+def test_every_espeak_command_line_ends_its_options_before_the_text() -> None:
+    """The one rule for espeak-ng's command line (the prompts, the test callers, the
+    benches): "--" before the text, so no text is an option (judge30, review71)."""
+    assert espeak_argv("-f/etc/hostname", "o.wav", voice="ko", options=["-s", "150"]) == [
+        "espeak-ng", "-v", "ko", "-s", "150", "-w", "o.wav", "--", "-f/etc/hostname"]

@@ -81,6 +81,31 @@ def test_direct_mode_call(make_frontend: FrontEndFactory, audio: AudioAssets, si
     assert_heard_caller(rec.recorded, audio)
 
 
+@pytest.mark.parametrize("to", ['"x;tag=y" <sip:[service]@[remote_ip]:[remote_port]>',
+                                "<sip:[service]@[remote_ip]:[remote_port];tag=z>"])
+def test_a_to_that_only_looks_tagged_gets_our_tag_and_its_bye_is_ours(
+        make_frontend: FrontEndFactory, audio: AudioAssets, sipp_dir: Path,
+        sipps: list[Sipp], to: str) -> None:
+    """review71: our answers added our To tag only when the text ";tag=" was nowhere in
+    the To: a new call whose display name or URI held one was answered without it, so
+    the caller's ACK and BYE (SIPp's, To copied from our 200) matched no dialog."""
+    handler = EchoTestHandler(audio.prompt_wav, digits_wanted=2)
+    fe = make_frontend(handler, mode="direct")
+    media = speech_then_digits(audio, "5*") + "\n" + pause(500)
+    sipp = caller(sipp_dir, f"127.0.0.1:{fe.local_port}", sipps, media=media)
+    plain = "To: <sip:[service]@[remote_ip]:[remote_port]>"
+    text = sipp.scenario.read_text()
+    assert text.count(plain) == 1
+    sipp.scenario.write_text(text.replace(plain, f"To: {to}"))
+
+    result = sipp.run()
+
+    assert result.ok, result.stdout[-2000:] + result.errors[-2000:]
+    (rec,) = handler.wait_records(1)
+    assert rec.digits == "5*"
+    assert rec.end_reason is EndReason.REMOTE_HANGUP
+
+
 def test_caller_hears_the_prompt_without_gaps(make_frontend: FrontEndFactory,
                                               audio: AudioAssets, sipp_dir: Path,
                                               sipps: list[Sipp], tmp_path: Path) -> None:

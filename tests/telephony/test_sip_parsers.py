@@ -244,3 +244,103 @@ def test_a_caller_calling_from_a_tel_uri_is_answered_with_their_number() -> None
         contact=f"sip:phone@{PHONE[0]}:{PHONE[1]}",
         extra=[("Content-Type", "application/sdp")], body=offer()), PHONE)
     assert ringing_call(fe, invite).caller == "+8613912345678"
+
+
+def _invite_with(*, from_: str = "<sip:13912345678@192.0.2.10>;tag=them",
+                 to: str | None = None, call_id: str = "mend70") -> SipMessage:
+    from telephony.sip.transaction import new_request, udp_via
+    from tests.telephony.sipwire import LOCAL, PHONE, offer, our_number
+
+    return SipMessage(new_request(
+        "INVITE", f"sip:{our_number()}@{LOCAL[0]}:{LOCAL[1]}",
+        via=udp_via(PHONE[0], PHONE[1], f"z9hG4bK{call_id}"), from_=from_,
+        to=to or f"<sip:{our_number()}@{LOCAL[0]}>", call_id=call_id, cseq=1,
+        contact=f"sip:phone@{PHONE[0]}:{PHONE[1]}",
+        extra=[("Content-Type", "application/sdp")], body=offer()), PHONE)
+
+
+@pytest.mark.parametrize("to", [
+    '"x;tag=y" <sip:{n}@192.0.2.1>',  # ";tag=" in the display name
+    '"x; tag =y" <sip:{n}@192.0.2.1>',
+    "<sip:{n}@192.0.2.1;tag=z>",  # a URI parameter, not the header's
+])
+def test_a_new_call_whose_to_only_looks_tagged_is_answered_with_our_tag(to: str) -> None:
+    """review71: ``build_response_raw`` searched the To text for ";tag=": a new call whose
+    display name or URI held one had its 180 sent without our tag, so the caller's ACK and
+    BYE matched no dialog (``dialog.in_dialog``). The parse's own tag decides now."""
+    from tests.telephony.sipwire import front_end, our_number, ringing_call
+
+    fe, wire = front_end()
+    call = ringing_call(fe, _invite_with(to=to.format(n=our_number())))
+    ringing = [m for m, _ in wire.sent if m.type == 0 and m.status_code == 180]
+    assert ringing and ringing[0].to_tag == call.local_tag
+
+
+def test_an_in_dialog_to_tag_spelt_in_capitals_gets_no_second_tag() -> None:
+    """review71: ``;TAG=abc`` (parameter names are case-blind) was not seen as a tag, and
+    the answer's To carried two."""
+    from telephony.sip.message import build_response
+
+    msg = SipMessage(request().replace(b"To: <sip:12345@192.0.2.1>",
+                                       b"To: <sip:12345@192.0.2.1>;TAG=abc"))
+    to = next(line for line in build_response(msg, 200, to_tag="ours").decode().split("\r\n")
+              if line.startswith("To:"))
+    assert to == "To: <sip:12345@192.0.2.1>;TAG=abc"
+
+
+@pytest.mark.parametrize(("from_", "remote"), [
+    ('"x;tag=evil" <sip:138@gw>;tag=good', '"x;tag=evil" <sip:138@gw>'),
+    ("\"O'Brien; tag=1\" <sip:138@gw>;tag=good", "\"O'Brien; tag=1\" <sip:138@gw>"),
+    ("<sip:138@gw;tag=uri>;TAG = good", "<sip:138@gw;tag=uri>"),
+])
+def test_the_dialog_s_remote_uri_is_the_from_less_its_tag_alone(from_: str,
+                                                                 remote: str) -> None:
+    """review71: ``strip_tag``'s regex ate a display name's closing quote when it held
+    ";tag=" (``"x <sip:138@gw>``, in every BYE and re-INVITE's To), removed a URI's own
+    ;tag= and missed ``;TAG = 5``. The remote URI is built from the parse's boundaries."""
+    from tests.telephony.sipwire import front_end, ringing_call
+
+    fe, _wire = front_end()
+    call = ringing_call(fe, _invite_with(from_=from_))
+    assert call.remote_uri == remote
+    assert call.remote_tag == "good"
+
+
+def test_a_from_of_two_values_is_refused() -> None:
+    """review71: From and To hold one value (RFC 3261 20.20, 20.39); two were read as the
+    first and both echoed back in our answers."""
+    raw = request().replace(b"From: <sip:13800138000@192.0.2.10>;tag=a",
+                            b"From: <sip:a@h>;tag=1, <sip:b@h>;tag=2")
+    with pytest.raises(SipSyntaxError):
+        SipMessage(raw, ("192.0.2.10", 5060))
+    answer = bad_request_for(raw, "more than one value")
+    assert answer is not None and answer.startswith(b"SIP/2.0 400 ")
+
+
+def test_a_tel_to_names_its_callee_as_a_tel_from_names_its_caller() -> None:
+    """review71: the callee was ``uri_user`` of the To's URI, "" for a tel: URI."""
+    from tests.telephony.sipwire import front_end, our_number, ringing_call
+
+    fe, _wire = front_end()
+    call = ringing_call(fe, _invite_with(to=f"<tel:{our_number()}>"))
+    assert call.callee == our_number()
+
+
+@pytest.mark.parametrize(("asserted", "number"), [
+    ('"Zhang, <sip:999@x>" <sip:13800138000@carrier>', "13800138000"),
+    ('"Zhang \\", <sip:999@x>" <sip:13800138000@carrier>', "13800138000"),  # \" escaped
+    ('"a,b" <tel:+8613800138000>', "+8613800138000"),
+    ("<sip:13800138000@c>;user=phone, <tel:+8613800138000>", "13800138000"),
+])
+def test_an_asserted_identity_is_split_on_commas_outside_quotes(asserted: str,
+                                                                number: str) -> None:
+    """review71: P-Asserted-Identity/Remote-Party-ID were split on every comma, so a trusted
+    carrier copying a display name ``"Zhang, <sip:999@x>"`` made 999 the NETWORK-verified
+    caller: another citizen's tickets on key 1. One quote-aware list split now."""
+    from telephony.call import CallerVouch
+    from telephony.sip.identity import caller_identity
+
+    raw = request(extra_headers=f"P-Asserted-Identity: {asserted}\r\n").replace(
+        b"<sip:13800138000@192.0.2.10>;tag=a", b"<sip:anonymous@anonymous.invalid>;tag=a")
+    msg = SipMessage(raw, ("192.0.2.10", 5060))
+    assert caller_identity(msg, trusted=True) == (number, CallerVouch.NETWORK)

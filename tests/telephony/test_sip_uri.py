@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from telephony.sip.uri import dial_target, sip_uri, strip_tag, uri_of, uri_user
+from telephony.sip.uri import dial_target, parse_name_addr, sip_uri, uri_of, uri_user
 
 
 def test_uri_of_name_addr_and_addr_spec() -> None:
@@ -16,9 +16,11 @@ def test_uri_of_name_addr_and_addr_spec() -> None:
     assert uri_user("sip:10.0.0.5") == ""
 
 
-def test_strip_tag_keeps_the_rest_of_the_value() -> None:
-    assert strip_tag("<sip:12345@127.0.0.1>;tag=abc;foo=1") == "<sip:12345@127.0.0.1>;foo=1"
-    assert strip_tag("<sip:12345@127.0.0.1> ; TAG=abc") == "<sip:12345@127.0.0.1> "
+def test_without_tag_keeps_the_rest_of_the_value() -> None:
+    assert parse_name_addr("<sip:12345@127.0.0.1>;tag=abc;foo=1").without_tag() == (
+        "<sip:12345@127.0.0.1>;foo=1")
+    assert parse_name_addr("<sip:12345@127.0.0.1> ; TAG=abc").without_tag() == (
+        "<sip:12345@127.0.0.1>")
 
 
 def test_sip_uri_with_and_without_user_or_port() -> None:
@@ -77,3 +79,31 @@ def test_a_caller_whose_display_name_holds_angle_brackets_keeps_their_number() -
     call = ringing_call(fe, invite)
     assert call.caller == "13912345678"
     assert call.remote_target == contact
+
+
+@pytest.mark.parametrize(("value", "uri"), [
+    ('Bob "x<sip:13900000000@h>" <sip:own@h>;tag=1', "sip:own@h"),  # review71
+    ('"a" "b" <sip:c@h>', "sip:c@h"),
+    ('"a\\"<sip:x@h>" <sip:real@h>;tag=1', "sip:real@h"),  # an escaped quote
+])
+def test_the_uri_is_at_the_first_angle_bracket_outside_quotes(value: str, uri: str) -> None:
+    """review71: ``uri_of`` skipped only a leading quoted string, so a display name of a
+    token then a quoted string holding "<" gave that string's URI; Kamailio's
+    parse_nameaddr takes the first "<" outside quotes, wherever it stands."""
+    assert uri_of(value) == uri
+    assert parse_name_addr(value).uri == uri
+
+
+@pytest.mark.parametrize(("value", "number"), [
+    ("<tel:12345678;phone-context=+86-21>;tag=1", "+862112345678"),
+    ("tel:12345678;phone-context=+86-21;tag=1", "+862112345678"),  # unbracketed
+    ("<sip:12345678;phone-context=+86-21@gw;user=phone>", "+862112345678"),
+    ("<tel:12345678;phone-context=example.com>", "12345678"),  # a domain's: as written
+    ("<tel:+8613800138000;phone-context=+86>", "+8613800138000"),  # global: as written
+])
+def test_a_local_number_is_read_in_its_phone_context(value: str, number: str) -> None:
+    """review71: ``tel:12345678;phone-context=+86-21`` is a Shanghai number (RFC 3966
+    5.1.5); read as "12345678" it was taken for a Beijing one (phones.LOCAL_AREA_CODE)."""
+    from telephony.sip.uri import uri_caller
+
+    assert uri_caller(value) == number

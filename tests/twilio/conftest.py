@@ -30,6 +30,7 @@ from config.settings import TwilioSettings
 from hotline.app import create_app
 from ivr.twilio import call_flow, decode, views
 from ivr.twilio.decode import Decoded
+from telephony.media.prompts import espeak_argv
 from tests.twilio.helpers import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE, SPOKEN, StandIn, Twilio
 
 
@@ -49,7 +50,7 @@ def recording_wav(tmp_path_factory: pytest.TempPathFactory) -> bytes:
         pytest.skip("espeak-ng and sox are needed to make test speech")
     d = tmp_path_factory.mktemp("twilio-speech")
     raw, line, wav = d / "espeak.wav", d / "line.wav", d / "recording.wav"
-    subprocess.run(["espeak-ng", "-v", "ko", "-w", str(raw), SPOKEN], check=True)
+    subprocess.run(espeak_argv(SPOKEN, raw, voice="ko"), check=True)
     subprocess.run(["sox", "-V1", str(raw), "-r", "8000", "-c", "1", "-e", "u-law",
                     str(line)], check=True)
     subprocess.run(["sox", "-V1", str(line), "-b", "16", "-e", "signed-integer", str(wav),
