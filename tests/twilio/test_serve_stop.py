@@ -75,6 +75,10 @@ def test_the_signal_refuses_new_invites_and_twilio_callers_are_told(
         "HOTLINE_RECORDINGS_DIR": str(tmp_path / "rec"),
         "HOTLINE_SIP__PORT": str(sip_port), "HOTLINE_SIP__RTP_PORT_LOW": str(rtp),
         "HOTLINE_SIP__RTP_PORT_HIGH": str(rtp + 7),
+        # Longer than shipped: the test holds a webhook open while it checks the rest,
+        # and a loaded machine must not end the drain first (the bound's own test:
+        # tests/intake/test_stop_drain.py).
+        "HOTLINE_SIP__STOP_DRAIN_SECONDS": "60",
         "HOTLINE_OUTBOUND__ENABLED": "false", "HOTLINE_OUTBOUND__SIP_PORT": str(free_port()),
         "HOTLINE_ASR__MODEL_DIR": str(tmp_path / "no-models"),  # the shipped state: none
         "HOTLINE_TWILIO__ACCOUNT_SID": ACCOUNT_SID, "HOTLINE_TWILIO__AUTH_TOKEN": AUTH_TOKEN,
