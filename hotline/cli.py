@@ -248,8 +248,10 @@ def serve(
     # several API workers (each worker imports it) never build it; a restart of either
     # starts that much sooner (docs/suite.md, twenty-fifth round).
     from hotline.app import create_app
+    from hotline.serving import serve_app
 
-    uvicorn.run(create_app(settings, role=role), **bind)
+    # The signal drains the calls first, the listener still up (``hotline.serving``).
+    serve_app(create_app(settings, role=role), **bind)
 
 
 def _count_users(engine: Engine) -> int | None:

@@ -25,10 +25,10 @@ from ticketing.db import writer_lock_path
 # default 5 s to import the app (hotline.cli).
 WORKER_START_SECONDS = 60
 # How long uvicorn lets open requests finish on a stop (SIGTERM) before it cancels them.
-# The rest of the stop (the IVR's drain: callers told, their words filed) begins only
-# after, and Docker SIGKILLs at stop_grace_period (docker-compose.yml); uvicorn's default
-# waits for ever, so one slow export or recording download kept the drain from starting
-# until the SIGKILL (review70). 12 s: a Twilio webhook answers within that (docs/twilio.md).
+# Since loose30 it comes after the calls' drain (hotline.serving: callers told, their words
+# filed), and Docker SIGKILLs at stop_grace_period (docker-compose.yml); uvicorn's default
+# waits for ever, so one slow export or recording download held the stop until the
+# SIGKILL (review70). 12 s: a Twilio webhook answers within that (docs/twilio.md).
 HTTP_STOP_SECONDS = 12
 
 

@@ -237,6 +237,8 @@ class Background:
     _draining: bool = False
     _drain_again: bool = False
     _stopping: threading.Event = field(default_factory=threading.Event)
+    _drain_lock: threading.Lock = field(default_factory=threading.Lock)
+    _drained: bool = False
 
     @property
     def voice(self) -> bool:
@@ -363,19 +365,34 @@ class Background:
                      total.done, total.retried, total.failed, time.monotonic() - began)
         return total
 
+    def drain(self, *, also: Callable[[float], None] = lambda _deadline: None) -> None:
+        """The stop up to the speech engine's close: new calls refused, the callers up told,
+        their words filed within ``sip.stop_drain_seconds``, the jobs, the backlog and the
+        outbound worker stopped, the front end stopped. ``also`` is given the drain's
+        deadline and runs before the front end stops (`hotline serve`'s Twilio calls,
+        ``hotline.serving``). Once: a second caller (the app's shutdown after a signal's
+        drain) waits for the first to finish and does nothing more."""
+        with self._drain_lock:
+            if self._drained:
+                return
+            self._drained = True
+            self._stopping.set()
+            # First, so that no call is taken from now on and the callers up are told at
+            # once (``IvrRuntime.refuse_and_tell``); their dialogues finish meanwhile.
+            drain = (self.ivr.refuse_and_tell() if self.ivr is not None else
+                     time.monotonic() + self.settings.sip.stop_drain_seconds)
+            if self.scheduler is not None:
+                self.scheduler.shutdown(wait=False)
+                self.scheduler = None
+            self.wait_backlog(BACKLOG_STOP_WAIT)
+            self.stop_outbound()
+            self.stop_outbound = lambda: None
+            also(drain)
+            if self.ivr is not None:
+                self.ivr.hang_up(drain)
+
     def stop(self) -> None:
-        self._stopping.set()
-        # First, so that no call is taken from now on and the callers up are told at once
-        # (``IvrRuntime.refuse_and_tell``); their dialogues finish while the rest stops.
-        drain = self.ivr.refuse_and_tell() if self.ivr is not None else 0.0
-        if self.scheduler is not None:
-            self.scheduler.shutdown(wait=False)
-            self.scheduler = None
-        self.wait_backlog(BACKLOG_STOP_WAIT)
-        self.stop_outbound()
-        self.stop_outbound = lambda: None
-        if self.ivr is not None:
-            self.ivr.hang_up(drain)
+        self.drain()
         if self.engine is not None:
             self.engine.close()
 

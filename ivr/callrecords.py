@@ -61,6 +61,10 @@ class CallOutcome(StrEnum):
     STATUS_QUERY = "status_query"  # heard the status of their tickets
     BUSY = "busy"  # refused: all lines busy
     FAILED = "failed"
+    # Left in progress by a database restored from a backup taken mid-call: its journal is
+    # in no spool that could still file it, so how it ended cannot be known
+    # (``ivr.intake.settle_lost_records``; judge29's ghosts).
+    LOST_AT_RESTORE = "lost_at_restore"
 
 
 class CallRecord(Base):

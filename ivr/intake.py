@@ -26,11 +26,11 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -75,6 +75,8 @@ RECORDING_NOT_FETCHED_NOTE = "录音未能从运营商下载，可从此地址�
 INTERRUPTED_NOTE = "通话因服务中断而结束，服务恢复后补录"
 # A call our own stop (SIGTERM: the front end's BYE) hung up before its ticket was filed.
 STOPPED_NOTE = "通话因服务停止而结束"
+# A record left in progress that no spool can file (``settle_lost_records``).
+LOST_NOTE = "通话日志已不在本节点（数据库可能从通话中途的备份恢复），通话结果无法核实"
 
 
 @dataclass
@@ -905,4 +907,55 @@ def recover_spool(*, sessions: sessionmaker[Session], domain: Domain, spool: Spo
             spool.write(j)
         if settle(sessions=sessions, domain=domain, spool=spool, journal=j):
             settled.append(j.call_id)
+    try:
+        lost = settle_lost_records(sessions=sessions, spool=spool, node=domain.settings.node,
+                                   stale_after_seconds=stale_after_seconds)
+    except SQLAlchemyError as exc:  # the database down: the next pass looks again
+        log.warning("call records left in progress not checked: %s", exc)
+    else:
+        if lost:
+            log.warning("%d call record(s) of this node were in progress with no journal in "
+                        "its spool (a database restored from a backup taken mid-call?): "
+                        "settled %s: %s", len(lost), CallOutcome.LOST_AT_RESTORE.value,
+                        ", ".join(lost))
+    return settled
+
+
+def settle_lost_records(*, sessions: sessionmaker[Session], spool: Spool, node: str,
+                        stale_after_seconds: float = LIVE_CALL_SECONDS) -> list[str]:
+    """Settle the call records of ``node`` (this one: its spool is ``spool``) still in
+    progress whose journal is in that spool no more, once ``presumed_dead`` by the spool's
+    own rule (15 minutes from the last sign of life). A call's journal is written before
+    its record and removed only after the record is settled, so such a record is one the
+    spool can never file: a database restored from a backup taken mid-call (the call ended,
+    and its journal went, after the backup; judge29) or a spool deleted by hand. It ended
+    at its last sign of life, outcome ``lost_at_restore`` (``ticket`` where a ticket was
+    filed before the backup), with a note saying so; before, it stayed ``in_progress``
+    and ``hotline_calls{outcome="in_progress"}`` counted it for ever.
+
+    Only this node's records: each node keeps its own spool (docs/scaling.md), and a
+    record another node wrote may have its journal in that node's spool, down now and
+    filing it when it comes back. A record whose node has no name (none is written
+    without one) is left alone. A journal that turns up after all (a spool put back) is
+    filed by ``recover_spool`` as any: the record then takes its outcome, and its one
+    ticket (``_record_for``: the ticket already on a record is never filed again)."""
+    now = utcnow()
+    held = held_here()
+    settled: list[str] = []
+    with transaction(sessions) as session:
+        last = func.coalesce(CallRecord.alive_at, CallRecord.arrived_at)
+        ghosts = session.scalars(
+            select(CallRecord).where(
+                CallRecord.ended_at.is_(None), CallRecord.node == node,
+                last <= now - timedelta(seconds=stale_after_seconds))
+            .order_by(CallRecord.id).with_for_update()).all()
+        for rec in ghosts:
+            if rec.call_id in held or spool.path(rec.call_id).exists():
+                continue  # up here, or the spool files it (recover_spool)
+            rec.ended_at = last_sign(rec.arrived_at, rec.alive_at)
+            if rec.outcome == CallOutcome.IN_PROGRESS.value:
+                rec.outcome = (CallOutcome.TICKET if rec.ticket_id is not None
+                               else CallOutcome.LOST_AT_RESTORE).value
+            rec.note = rec.note or LOST_NOTE
+            settled.append(rec.call_id)
     return settled

@@ -20,7 +20,7 @@ from asr.jobs import JobStatus, TranscriptionJob
 from hotline import monthly_report
 from hotline.console import present
 from hotline.console.web import Forbidden, Work, error_page, page, render, work
-from ivr.callrecords import CallRecord, calls_up
+from ivr.callrecords import CallOutcome, CallRecord, calls_up
 from ticketing import analytics, supervision
 from ticketing.actors import mask_phone
 from ticketing.inputs import echoed
@@ -189,6 +189,10 @@ def dashboard(request: Request, period: str = "7d", unit: str = "") -> Response:
         calls = list(w.session.scalars(
             select(CallRecord).where(*calls_up(w.domain.now()))
             .order_by(CallRecord.arrived_at).limit(20)))
+        # Records a restored database left in progress, settled by recovery with no way
+        # to know how the call ended (``ivr.intake.settle_lost_records``): said, not hidden.
+        lost_calls = w.session.scalar(select(func.count(CallRecord.id)).where(
+            CallRecord.outcome == CallOutcome.LOST_AT_RESTORE.value)) or 0
         asr_counts = dict(w.session.execute(
             select(TranscriptionJob.status, func.count(TranscriptionJob.id))
             .group_by(TranscriptionJob.status)).all())
@@ -208,6 +212,7 @@ def dashboard(request: Request, period: str = "7d", unit: str = "") -> Response:
             "bars": bars,
             "hot": hot_spots(session=w.session, actor=w.actor, since=since, limit=10),
             "calls": [(c, mask_phone(c.caller)) for c in calls],
+            "lost_calls": lost_calls,
             "asr_pending": asr_counts.get(JobStatus.PENDING.value, 0),
             "asr_failed": asr_counts.get(JobStatus.FAILED.value, 0),
             "asr_oldest": oldest_job,

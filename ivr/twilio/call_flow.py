@@ -90,6 +90,7 @@ from telephony.sip.floodguard import (
 from ticketing import phones
 from ticketing.context import Domain
 from ticketing.models import Ticket, utcnow
+from ticketing.service import HANDOVER_STOPPED
 
 log = logging.getLogger("hotline.ivr.twilio")
 
@@ -108,6 +109,8 @@ FINAL_CALL_STATUS: dict[str, CallOutcome | None] = {
 DIAL_ANSWERED = ("completed", "answered")
 _STATUS_LINES = 3
 _FETCH_ATTEMPTS = 3
+# How often a stop's drain looks whether a Twilio call is still in a dialogue.
+_DRAIN_POLL_SECONDS = 0.2
 _FETCH_RETRY_SECONDS = 0.5  # read at most this many tickets; a phone menu is no report
 
 
@@ -149,6 +152,56 @@ class TwilioDialogue:
         self._watcher: threading.Thread | None = None
         self._watcher_guard = threading.Lock()
         self._closing = threading.Event()
+        # Our stop has begun (``drain``): every webhook of a call in a dialogue is answered
+        # with the stop's notice (``stop_notice``), as the SIP IVR's callers are told.
+        self.stopping = threading.Event()
+
+    def drain(self, deadline: float) -> None:
+        """A stop's part for Twilio's calls (`hotline serve` keeps its HTTP listener up
+        meanwhile, ``hotline.serving``): from now on each webhook of a call in a dialogue
+        ends it with the notice, its words filed, and a new call hears that the service
+        stops; wait until no call of ours is in a dialogue, or the monotonic
+        ``deadline``. A call bridged at Twilio (operator, hand-over) is Twilio's to run:
+        not waited for. Before (review70), from the signal on the webhooks found no
+        listener, and Twilio played its own English error."""
+        self.stopping.set()
+        while time.monotonic() < deadline and self._in_dialogue():
+            time.sleep(min(_DRAIN_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+
+    def _in_dialogue(self) -> bool:
+        return any(j.carrier == "twilio" and not j.ended_at and not j.bridged_at
+                   for j in self.calls.spool.pending())
+
+    def stop_notice(self, call_sid: str) -> str:
+        """Any webhook but a recording's, a dial's end or the status, once our stop began:
+        the SIP IVR's notice (``Dialogue._stop_notice``) -- "您的诉求已记录…" when the
+        caller's words are kept (a ticket filed, or a recording taken: filed now, marked
+        服务停止 as a SIP call our stop cut), else "服务即将暂停"; "请挂机后直接拨打119" to a
+        caller asked whether to be put through to a service nobody will ring now. A new
+        call is not taken (no journal, as the SIP front end's 503)."""
+        with self.calls.lock(call_sid):
+            call = self.calls.find(call_sid)
+            if call is None:
+                return twiml.say_and_hang_up(prompts.text("stopping"))
+            if call.ended:
+                return self._replay(call) if call.journal.want_ticket else twiml.hang_up()
+            return self._stop_notice(call)
+
+    def _stop_notice(self, call: TwilioCall) -> str:
+        j = call.journal
+        unserved = (j.handover_asked if offer_pending(j.handover_asked, j.handover,
+                                                      j.handover_declined) else None)
+        if unserved is not None:
+            # Nobody is rung from here on: journaled as the SIP stop's hand-over it cut.
+            call.intake.journal_handover(unserved, HANDOVER_STOPPED)
+        kept = j.want_ticket
+        if j.want_ticket and not j.ticket_number:
+            call.intake.stopped()
+            call.intake.file_ticket()  # None: the database is down; the spool keeps it
+        call.intake.end()
+        if unserved is not None:
+            return twiml.emergency_failed(unserved)
+        return twiml.say_and_hang_up(prompts.text("stopping_kept" if kept else "stopping"))
 
     def close(self) -> None:
         """The app stops: the bridges' watcher with it (a bridge still up at Twilio is
@@ -512,6 +565,8 @@ class TwilioDialogue:
             intake.file_ticket()
             self.calls.settle(call)
             return twiml.hang_up()
+        if self.stopping.is_set():  # no read-back: filed, and the stop's notice
+            return self._stop_notice(call)
         if decoded.text:
             return self._turn(call)
         return self._file_and_goodbye(call)

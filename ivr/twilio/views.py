@@ -93,13 +93,20 @@ async def _checked_form(request: Request, required: tuple[str, ...]) -> dict[str
 
 
 async def _handle(request: Request, required: tuple[str, ...],
-                  step: Callable[[TwilioDialogue, dict[str, str], float], str]) -> Response:
+                  step: Callable[[TwilioDialogue, dict[str, str], float], str], *,
+                  at_stop: bool = True) -> Response:
+    """``at_stop``: once our stop began the step is the stop's notice instead
+    (``TwilioDialogue.stop_notice``); False for the steps that carry what the caller said
+    or how the call ended (a recording, a dial's end, the status), which go on as usual
+    (the recording's then ends with the notice)."""
     started = time.monotonic()  # the 15 s Twilio allows run from here
     try:
         form = await _checked_form(request, required)
     except _Rejected as rejected:
         return rejected.response
     dialogue = _dialogue(request)
+    if at_stop and dialogue.stopping.is_set():
+        step = _stop_notice
     try:
         loop = asyncio.get_running_loop()
         running = loop.run_in_executor(dialogue.executor, step, dialogue, form, started)
@@ -124,6 +131,10 @@ async def _handle(request: Request, required: tuple[str, ...],
                       form.get("CallSid"))
         xml = twiml.service_error()
     return Response(xml, media_type="application/xml")
+
+
+def _stop_notice(dialogue: TwilioDialogue, form: dict[str, str], _started: float) -> str:
+    return dialogue.stop_notice(form["CallSid"])
 
 
 def _log_late_failure(running: asyncio.Future[str]) -> None:
@@ -169,7 +180,8 @@ async def recorded(request: Request) -> Response:
     """The <Record> action: fetch and transcribe the recording, read back or file."""
     return await _handle(
         request, ("CallSid", "From", "RecordingSid", "RecordingUrl"),
-        lambda d, f, t: d.recorded(f["CallSid"], f["RecordingSid"], f["RecordingUrl"], t))
+        lambda d, f, t: d.recorded(f["CallSid"], f["RecordingSid"], f["RecordingUrl"], t),
+        at_stop=False)
 
 
 @router.post("/recording-status")
@@ -178,7 +190,8 @@ async def recording_status(request: Request) -> Response:
     return await _handle(
         request, ("CallSid", "RecordingSid", "RecordingUrl", "RecordingStatus"),
         lambda d, f, t: d.recording_ready(f["CallSid"], f["RecordingSid"], f["RecordingUrl"],
-                                          f["RecordingStatus"], t))
+                                          f["RecordingStatus"], t),
+        at_stop=False)
 
 
 @router.post("/confirm")
@@ -221,7 +234,8 @@ async def dialed(request: Request) -> Response:
     emergency = raw if raw in EMERGENCY_SERVICES_SPOKEN else None
     return await _handle(request, ("CallSid", "From"),
                          lambda d, f, _: d.dialed(f["CallSid"], f.get("DialCallStatus", ""),
-                                                  emergency))
+                                                  emergency),
+                         at_stop=False)
 
 
 @router.post("/emergency")
@@ -244,5 +258,6 @@ async def silence(request: Request) -> Response:
 async def status(request: Request) -> Response:
     """The call status callback (configure it on the number): how the call ended."""
     return await _handle(request, ("CallSid", "From", "CallStatus"),
-                         lambda d, f, _: d.status(f["CallSid"], f["CallStatus"]))
+                         lambda d, f, _: d.status(f["CallSid"], f["CallStatus"]),
+                         at_stop=False)
 

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from config import Settings
-from ivr.callrecords import CallRecord
+from ivr.callrecords import CallOutcome, CallRecord
 from tests.console.seed import busy_day
 from ticketing.context import Domain
 from ticketing.models import Ticket
@@ -106,3 +106,19 @@ def test_intake_is_for_operators_supervisors_and_admins(as_user: Users) -> None:
                                         "demand": "停水"})
     assert r.status_code == 403
     assert as_user("admin").get("/console/intake").status_code == 200
+
+
+def test_calls_settled_lost_at_restore_are_said_on_the_dashboard(
+        as_user: Users, sessions, domain: Domain) -> None:
+    """loose30: a record a restored database left in progress is settled
+    ``lost_at_restore`` by recovery (tests/intake/test_lost_records.py); the dashboard says
+    how many calls' ends cannot be known, and says nothing while there are none."""
+    assert "结果无法核实" not in as_user("supervisor").get("/console/dashboard").text
+    with sessions() as s:
+        s.add(CallRecord(call_id="ghost-2", carrier="sip", caller="+8613900000777",
+                         callee="12345", arrived_at=domain.now() - timedelta(hours=2),
+                         ended_at=domain.now() - timedelta(hours=2),
+                         outcome=CallOutcome.LOST_AT_RESTORE.value))
+        s.commit()
+    html = as_user("supervisor").get("/console/dashboard").text
+    assert "另有 1 通通话结果无法核实" in html and "139****0777" not in html

@@ -246,7 +246,7 @@ def test_serve_refuses_at_once_when_the_outbound_sip_port_is_taken(
     settings (port and address unchanged; only storage points at the test's), and on a
     port given by HOTLINE_OUTBOUND__SIP_PORT."""
     started: list[object] = []
-    monkeypatch.setattr("uvicorn.run", lambda *a, **k: started.append(a))
+    monkeypatch.setattr("hotline.serving.serve_app", lambda *a, **k: started.append(a))
     monkeypatch.setenv("HOTLINE_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("HOTLINE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("HOTLINE_RECORDINGS_DIR", str(tmp_path / "rec"))
@@ -303,7 +303,7 @@ def test_a_second_serve_on_one_data_dir_is_refused_naming_the_running_pid(
     lock dies with its holder, a kill -9 too."""
     data_dir = tmp_path / "data"
     started: list[object] = []
-    monkeypatch.setattr("uvicorn.run", lambda *a, **k: started.append(a))
+    monkeypatch.setattr("hotline.serving.serve_app", lambda *a, **k: started.append(a))
     monkeypatch.setattr("hotline.app.create_app", lambda *a, **k: None)
     monkeypatch.setenv("HOTLINE_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("HOTLINE_DATA_DIR", str(data_dir))
@@ -353,7 +353,7 @@ def test_a_second_serve_on_the_shipped_settings_is_refused(
     for name in [k for k in os.environ if k.startswith("HOTLINE_")]:
         monkeypatch.delenv(name)
     started: list[object] = []
-    monkeypatch.setattr("uvicorn.run", lambda *a, **k: started.append(a))
+    monkeypatch.setattr("hotline.serving.serve_app", lambda *a, **k: started.append(a))
     get_settings.cache_clear()
     data_dir = get_settings().data_dir
     result, pid = _serve_beside_a_holder(data_dir)
@@ -368,7 +368,7 @@ def test_serve_says_where_the_console_is_what_callers_dial_and_how_to_log_in(
     "IVR answering on 127.0.0.1:PORT" in the log), nor that no account can log in until
     `hotline demo` or `hotline user add` makes one."""
     started: list[object] = []
-    monkeypatch.setattr("uvicorn.run", lambda *a, **k: started.append(a))
+    monkeypatch.setattr("hotline.serving.serve_app", lambda *a, **k: started.append(a))
     http, sip, outbound = free_port(), free_port(), free_port()
     for name, value in (("DATABASE_URL", sqlite_url), ("DATA_DIR", str(tmp_path / "data")),
                         ("RECORDINGS_DIR", str(tmp_path / "rec")), ("HOST", "0.0.0.0"),
@@ -399,7 +399,7 @@ def test_serve_bounds_how_long_open_requests_hold_up_the_stop(
     import yaml
 
     given: list[dict[str, object]] = []
-    monkeypatch.setattr("uvicorn.run", lambda *a, **k: given.append(k))
+    monkeypatch.setattr("hotline.serving.serve_app", lambda *a, **k: given.append(k))
     for name, value in (("DATABASE_URL", sqlite_url), ("DATA_DIR", str(tmp_path / "data")),
                         ("RECORDINGS_DIR", str(tmp_path / "rec")), ("PORT", str(free_port())),
                         ("SIP__PORT", str(free_port())),

@@ -1,0 +1,109 @@
+"""The order of `hotline serve`'s stop, socket-free (loose30): the signal begins the calls'
+drain at once, HTTP stops only after it (``hotline.serving``); the real process, SIPp and
+Twilio's webhooks: tests/twilio/test_serve_stop.py."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import SimpleNamespace
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from config import Settings
+from hotline import serving
+from hotline.serving import DrainFirst, drain_app
+from hotline.wiring import Background
+
+
+def _server(drain: Any) -> DrainFirst:
+    return DrainFirst(uvicorn.Config(FastAPI()), drain)
+
+
+def test_the_signal_drains_first_and_http_stops_after() -> None:
+    """uvicorn's SIGTERM closed the listener at once, and the IVR's stop waited behind the
+    open requests. Now the first signal starts the drain and the listener stays up
+    (``should_exit`` unset) until it is over."""
+    began, release = threading.Event(), threading.Event()
+
+    def drain() -> None:
+        began.set()
+        release.wait(10)
+
+    server = _server(drain)
+    server.handle_exit(signal.SIGTERM, None)
+    assert began.wait(10)
+    assert not server.should_exit  # still serving: the API, Twilio's webhooks
+    release.set()
+    assert server.draining is not None
+    server.draining.join(10)
+    assert server.should_exit
+    assert server._captured_signals == [signal.SIGTERM]  # the process still ends by it
+
+
+def test_a_second_signal_is_uvicorns_own_and_a_failed_drain_still_stops_http() -> None:
+    release = threading.Event()
+    server = _server(lambda: release.wait(10))
+    server.handle_exit(signal.SIGINT, None)
+    server.handle_exit(signal.SIGINT, None)  # a second Ctrl-C: stop HTTP now
+    assert server.should_exit
+    release.set()
+
+    def broken() -> None:
+        raise RuntimeError("the database is gone")
+
+    server = _server(broken)
+    server.handle_exit(signal.SIGTERM, None)
+    assert server.draining is not None
+    server.draining.join(10)
+    assert server.should_exit
+
+
+class _Recorded:
+    def __init__(self, events: list[str]) -> None:
+        self.events = events
+
+    def drain(self, *, also: Any = None) -> None:
+        self.events.append("background drain")
+        if also is not None:
+            also(0.0)
+
+
+def test_twilio_callers_are_told_from_the_signal_on(monkeypatch: Any) -> None:
+    """Twilio's webhooks answer with the stop's notice from the signal on, before the
+    drain's first slow step (the backlog's wait), and the drain waits for its calls."""
+    events: list[str] = []
+    dialogue = SimpleNamespace(stopping=threading.Event(),
+                               drain=lambda _deadline: events.append("twilio drain"))
+    app = FastAPI()
+    app.state.settings = Settings(twilio={"account_sid": "AC" + "0" * 32, "auth_token": "t"})
+    app.state.background = _Recorded(events)
+
+    def dialogue_of(state: Any) -> Any:
+        events.append(f"told: {not dialogue.stopping.is_set()}")
+        return dialogue
+
+    monkeypatch.setattr("ivr.twilio.views.dialogue_of", dialogue_of)
+    drain_app(app)
+    assert dialogue.stopping.is_set()
+    assert events == ["told: True", "background drain", "twilio drain"]
+    # An app that has not started (no background yet) has nothing to drain.
+    drain_app(FastAPI())
+    assert serving.STARTUP_FAILURE == 3
+
+
+def test_the_drain_runs_once_and_the_engine_closes_after_it(settings: Settings) -> None:
+    """The signal's drain and the app's shutdown both stop the background: the second
+    does nothing but close the speech engine, after the drain."""
+    events: list[str] = []
+    ivr = SimpleNamespace(refuse_and_tell=lambda: events.append("refuse") or 0.0,
+                          hang_up=lambda _deadline: events.append("hang up"))
+    engine = SimpleNamespace(close=lambda: events.append("engine closed"))
+    background = Background(settings=settings, sessions=None, domain=None,  # type: ignore[arg-type]
+                            engine=engine, ivr=ivr)  # type: ignore[arg-type]
+    background.drain(also=lambda _deadline: events.append("twilio"))
+    assert events == ["refuse", "twilio", "hang up"]
+    background.stop()
+    assert events == ["refuse", "twilio", "hang up", "engine closed"]

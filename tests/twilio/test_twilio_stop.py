@@ -1,0 +1,85 @@
+"""Twilio's callers at our stop (loose30): from the signal on (``hotline.serving``) each
+webhook of a call in a dialogue ends it with the SIP IVR's notice, the words filed and
+marked 服务停止 (``TwilioDialogue.stop_notice``). Real app, signed webhooks, the local
+stand-in for Twilio's API (not Twilio); the stop is set as the signal's drain sets it. The
+real process with SIGTERM: tests/twilio/test_serve_stop.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from ivr import prompts
+from ivr.callrecords import CallOutcome, CallRecord
+from ivr.twilio.views import dialogue_of
+from tests.support.city import City
+from tests.twilio.helpers import StandIn, Twilio, call_form, new_sid, says, twiml, verbs
+from tests.twilio.test_twilio_decline import _asked, meant  # noqa: F401 (a fixture)
+from tests.twilio.test_twilio_flow import _record_params
+from ticketing.models import Ticket, TicketEvent
+
+pytestmark = pytest.mark.usefixtures("decode_once")
+
+
+def _stop(twilio: Twilio) -> None:
+    dialogue_of(twilio.client.app.state).stopping.set()  # type: ignore[attr-defined]
+
+
+def _said(resp: Any) -> list[str]:
+    root = twiml(resp)
+    assert verbs(root)[-1] == "Hangup"
+    return says(root)
+
+
+def test_a_caller_at_the_read_back_is_told_their_words_are_kept(
+        twilio: Twilio, standin: StandIn, recording_wav: bytes,
+        sessions: sessionmaker[Session], city: City) -> None:
+    call, rec = new_sid("CA"), new_sid("RE")
+    twiml(twilio.post("/twilio/voice", call_form(call)))
+    url = standin.add_recording(call, rec, recording_wav)
+    twiml(twilio.post("/twilio/recorded", _record_params(call, rec, url)))  # the read-back
+    _stop(twilio)
+    assert _said(twilio.post("/twilio/confirm", call_form(call, Digits="1"))) == [
+        prompts.speakable(prompts.text("stopping_kept"))]
+    with sessions() as s:
+        ticket = s.scalars(select(Ticket)).one()
+        record = s.scalars(select(CallRecord)).one()
+        cut = s.scalars(select(TicketEvent).where(
+            TicketEvent.ticket_id == ticket.id,
+            TicketEvent.action == "call_interrupted")).one()
+    assert cut.data["stopped"] is True
+    assert record.outcome == CallOutcome.TICKET and record.ended_at is not None
+    # Twilio's status callback after it: nothing filed twice.
+    twilio.post("/twilio/status", call_form(call, CallStatus="completed"))
+    with sessions() as s:
+        assert len(s.scalars(select(Ticket)).all()) == 1
+
+
+def test_a_caller_who_said_nothing_hears_the_service_stops(
+        twilio: Twilio, sessions: sessionmaker[Session]) -> None:
+    call = new_sid("CA")
+    twiml(twilio.post("/twilio/voice", call_form(call)))
+    _stop(twilio)
+    assert _said(twilio.post("/twilio/menu", call_form(call, Digits="5"))) == [
+        prompts.speakable(prompts.text("stopping"))]
+    with sessions() as s:
+        assert s.scalars(select(Ticket)).all() == []
+        assert s.scalars(select(CallRecord)).one().ended_at is not None
+
+
+def test_a_caller_asked_about_the_hand_over_is_told_to_dial_it(
+        twilio: Twilio, standin: StandIn, recording_wav: bytes, meant: dict[str, str],  # noqa: F811
+        sessions: sessionmaker[Session], city: City) -> None:
+    """As on SIP (mend63): nobody is rung once the stop began; the caller hears what every
+    failed hand-over says, and the ticket says no call was placed."""
+    call, _ = _asked(twilio, standin, recording_wav, meant)
+    _stop(twilio)
+    assert _said(twilio.post("/twilio/emergency", call_form(call))) == [
+        prompts.speakable(prompts.text("emergency_failed_110"))]
+    with sessions() as s:
+        (handover,) = s.scalars(select(TicketEvent).where(
+            TicketEvent.action == "emergency_handover")).all()
+    assert handover.data == {"service": "110", "target": "stopped"}
