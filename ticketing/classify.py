@@ -178,6 +178,9 @@ class NotNow:
     # told (``told_ends``): "上礼拜我爸就说胸口疼今天早上突然倒了快让救护车来", a recogniser's
     # one clause, is a plea now (the lead, mend66).
     called_now: re.Pattern[str] | None = None
+    # A word that turns to the caller's present ("今天", "这会儿", "刚才"): what an ``over``
+    # word or a drill frames ends there ("上礼拜听了燃气讲座，今天家里煤气味特别大").
+    now_turn: re.Pattern[str] | None = None
     # The words of ``ahead`` that suppose ("要是", "万一"): a ``still`` after one in its own
     # clause is supposed too ("要是摔倒了起不来"). Not hearsay: "听说屋里还有人" is a report.
     suppose: re.Pattern[str] | None = None
@@ -582,8 +585,8 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
     told_ends = [*raw.get("told_ends", []), *raw.get("called_now", [])]
     try:
         for key in ("over_patterns", "frame_patterns", "still", "ongoing", "ahead_patterns",
-                    "ahead_ends", "called_now", "hazard_only", "habit", "unhurt", "made_safe",
-                    "asked",
+                    "ahead_ends", "called_now", "now_turn", "hazard_only", "habit", "unhurt",
+                    "made_safe", "asked",
                     "frame_spans", "treated", "seen", "stories", "seen_told", "told_ends",
                     "seen_ends", "stories_ends", "not_person", "person", "person_state",
                     "not_person_ends", "drills_real", "drills_feigned", "feared"):
@@ -599,6 +602,7 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
                       raw.get("ahead_patterns", [])),
             ahead_ends=one([], raw.get("ahead_ends", [])),
             called_now=one([], raw.get("called_now", [])),
+            now_turn=one([], raw.get("now_turn", [])),
             suppose=one(raw.get("suppose", []), []),
             hazard_only=one([], near_misses),
             habit=one([], raw.get("habit", [])),
@@ -884,12 +888,15 @@ def _quiet_spans(
         return beings, beings, (), ()
     # A habit keeps the floor's cues (B9) and silences the hand-over's as before.
     habit = bool(cfg.habit and cfg.habit.search(text))
-    if (cfg.frame and cfg.frame.search(text)) or _drill(text, cfg) or any(
+    # A drill framed up to a turn to the caller's present covers only what comes before it.
+    drill = _drill(text, cfg)
+    drill_turn = _turn(text, cfg, cfg.drills) if drill else None
+    if (cfg.frame and cfg.frame.search(text)) or (drill and drill_turn is None) or any(
         _rule_hits(rule, text, rules) for rule in rules.kind_rules if rule.id in cfg.frame_rules
     ):
         whole: tuple[Span, ...] = ((0, 0, len(text), _NO_REACH),)
         return ((), whole, whole, ()) if habit else (whole, whole, (), ())
-    spans: list[Span] = []
+    spans: list[Span] = [(0, 0, drill_turn, _NO_REACH)] if drill_turn is not None else []
     hazard: list[Span] = []
     for m in _CLAUSE_SPLIT.finditer(text):
         clause, (start, end) = m.group(0), m.span()
@@ -897,7 +904,9 @@ def _quiet_spans(
             continue
         if cfg.over and (word := cfg.over.search(clause)):
             plea = cfg.called_now.search(clause, word.end()) if cfg.called_now else None
-            spans.append((start, start, start + plea.start() if plea else end, _NO_REACH))
+            turn = cfg.now_turn.search(clause, word.end()) if cfg.now_turn else None
+            stops = [start + x.start() for x in (plea, turn) if x is not None]
+            spans.append((start, start, min(stops, default=end), _NO_REACH))
         elif cfg.ahead and (word := cfg.ahead.search(clause)):
             stop = cfg.ahead_ends.search(clause, word.end()) if cfg.ahead_ends else None
             spans.append((start, start + word.start(), start + stop.start() if stop else end,
@@ -927,6 +936,15 @@ def _quiet_spans(
     if habit:
         return tuple(told), (*spans, *told, *hazard), tuple(spans), told_stories
     return (*spans, *told), (*spans, *told, *hazard), (), told_stories
+
+
+def _turn(text: str, cfg: NotNow, frame: re.Pattern[str] | None) -> int | None:
+    """Where ``text`` turns to the caller's present (``NotNow.now_turn``) after the first
+    word of ``frame``, or None."""
+    if cfg.now_turn is None or frame is None or not (word := frame.search(text)):
+        return None
+    turn = cfg.now_turn.search(text, word.end())
+    return turn.start() if turn else None
 
 
 def _drill(text: str, cfg: NotNow) -> bool:
