@@ -15,6 +15,8 @@ import unicodedata
 import phonenumbers
 from phonenumbers import PhoneNumberFormat, shortnumberinfo
 
+from config.numbering import without_separators
+
 DEFAULT_REGION = "CN"
 # The hotline is Beijing's: a bare 7- or 8-digit landline number is a Beijing (010) one,
 # the way a Beijing caller or operator writes it.
@@ -41,11 +43,30 @@ def _short_number(digits: str, region: str) -> phonenumbers.PhoneNumber | None:
     return number if shortnumberinfo.is_valid_short_number_for_region(number, region) else None
 
 
+# RFC 3966's local number with its context, as a tel: URI or a SIP URI's user writes it
+# (``65123456;phone-context=+86-21``) and as the SIP front end hands a caller on.
+PHONE_CONTEXT = "phone-context"
+
+
+def in_context(raw: str) -> tuple[str, str]:
+    """``raw`` as (number, its global ``phone-context`` in E.164 digits: "+8621"; "" when it
+    has none, or one that is a domain's, which says nothing of the number's area)."""
+    number, *params = raw.split(";")
+    for param in params:
+        name, _, value = param.partition("=")
+        context = without_separators(ascii_digits(value.strip()))
+        if name.strip().lower() == PHONE_CONTEXT and context.startswith("+") \
+                and context[1:].isascii() and context[1:].isdigit():
+            return number, context
+    return number, ""
+
+
 def _parse(raw: str, region: str) -> phonenumbers.PhoneNumber | None:
-    text = raw.strip()
+    text, context = in_context(raw.strip())
+    text = text.strip()
     if not text or len(text) > _MAX_INPUT:
         return None
-    compact = "".join(ch for ch in ascii_digits(text) if ch not in " -().")
+    compact = without_separators(ascii_digits(text))
     if region == "CN" and compact.startswith("86") and not compact.startswith("+"):
         # "86-139-1234-5678": the country code written without + or 00.
         digits = compact[2:]
@@ -65,17 +86,32 @@ def _parse(raw: str, region: str) -> phonenumbers.PhoneNumber | None:
         return None
     if phonenumbers.is_valid_number(number):
         return number
-    if region == "CN" and compact.isascii() and compact.isdigit() and len(compact) in (7, 8) \
-            and compact[0] not in "01":
-        local = phonenumbers.parse("0" + LOCAL_AREA_CODE + compact, region)
-        if phonenumbers.is_valid_number(local):
-            return local
-    return None
+    return _subscriber(compact, region, context)
+
+
+def _subscriber(compact: str, region: str, context: str) -> phonenumbers.PhoneNumber | None:
+    """A bare 7- or 8-digit landline number (no trunk 0, no country code; a mobile or a
+    service number was read as written before this) in its area: its ``phone-context``'s
+    (RFC 3966 5.1.5: ``65123456;phone-context=+86-21`` is Shanghai's), else the hotline's
+    (LOCAL_AREA_CODE). The one place a context applies (review74: glued before every local
+    number, it made a mobile in a Beijing context +861013800138000, no number at all)."""
+    if not (region == "CN" and compact.isascii() and compact.isdigit()
+            and len(compact) in (7, 8) and compact[0] not in "01"):
+        return None
+    # A context of the country alone (+86) names no area: the hotline's, as without one.
+    area = context if context not in ("", "+86") else "+86" + LOCAL_AREA_CODE
+    try:
+        local = phonenumbers.parse(area + compact, None)
+    except phonenumbers.NumberParseException:
+        return None
+    return local if phonenumbers.is_valid_number(local) else None
 
 
 def normalise(raw: str | None, default_region: str = DEFAULT_REGION) -> str | None:
     """``raw`` in E.164 (``+8613912345678``, ``+861065123456``; a service number such as
-    12345 as ``+8612345``), or None when it is no number (anonymous, withheld, garbage)."""
+    12345 as ``+8612345``), or None when it is no number (anonymous, withheld, garbage).
+    ``raw`` may carry its RFC 3966 ``;phone-context=`` (the SIP front end's caller and
+    callee do): it places a bare local number (``_subscriber``) and nothing else."""
     if not raw:
         return None
     number = _parse(raw, default_region)
@@ -162,11 +198,11 @@ def mask(phone: str | None) -> str | None:
     (``+86 139-1234-5678``, ``sip:008613912345678``): what says where it rings (a mobile's
     first three digits, 0 and a landline's area code, + and a foreign country code),
     ``****``, the last four digits. A service number: its first three digits. Something
-    that is no number keeps its first three and last four characters (spaces, hyphens and
-    brackets left out)."""
+    that is no number keeps its first three and last four characters (visual separators
+    left out: ``config.numbering``)."""
     if not phone:
         return phone
-    compact = "".join(ch for ch in phone if ch not in " -()")
+    compact = without_separators(phone)
     # A stored number is E.164 already: parsed once, not normalised again (the lists and
     # the exports mask one per row).
     stored = phone.startswith("+") and phone[1:].isascii() and phone[1:].isdigit()

@@ -43,7 +43,7 @@ from telephony.sip.sdp import (
     parse_sdp,
 )
 from telephony.sip.transaction import ClientTxn, OutboundLeg, new_request
-from telephony.sip.uri import dial_target, sip_uri, uri_of, uri_user
+from telephony.sip.uri import dial_target, sip_uri, uri_number, uri_of
 
 # How long a call waits for the final answer to its CANCEL (a 487, or a 2xx that crossed).
 CANCEL_WAIT_SECONDS = 5.0
@@ -120,7 +120,7 @@ class Dialer:
         call = CallHandle(self.link, direction=Direction.OUTBOUND,
                           call_id=f"{uuid.uuid4().hex}@{self.link.local_ip}",
                           local_tag=self.link.new_tag(), caller=self.username,
-                          callee=uri_user(uri))
+                          callee=uri_number(uri))
         call.local_uri = f"<{sip_uri(self.username, domain)}>"
         call.remote_uri = f"<{uri}>"
         # From the INVITE on, not from the 2xx: whoever saw it (Call-ID, our tag) could

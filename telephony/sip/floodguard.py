@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import re
 import socket
 import threading
 import time
@@ -40,15 +39,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from config.numbering import without_separators
 from telephony.sip.uri import plain_user
 
 if TYPE_CHECKING:
     from config.settings import SipSettings
 
 log = logging.getLogger("telephony.sip")
-
-# RFC 3966 visual separators, which a dialled number may carry and its comparison ignores.
-VISUAL_SEPARATORS = re.compile(r"[-.()]")
 
 # Enough for a scan from many addresses without letting memory grow without bound.
 MAX_TRACKED_SOURCES = 10_000
@@ -167,9 +164,11 @@ def is_our_number(sip: SipSettings, user: str) -> bool:
     """Whether a Request-URI user is the hotline: one of ``numbers``, or ``username`` (the
     registrar rewrites the Request-URI to our Contact). URI parameters do not count, nor
     %-escapes (RFC 3261 19.1.4: sip:%31%32345@ is sip:12345@) nor a number's visual
-    separators (RFC 3966 5.1.1: 010-12345 is 01012345, as a gateway may write it)."""
+    separators (RFC 3966 5.1.1: 010-12345 is 01012345, as a gateway may write it; the one
+    set of them, ``config.numbering``). A ``phone-context`` is a parameter too: our numbers
+    are service numbers, which ``ticketing.phones`` reads as written in any context."""
     user = plain_user(user)
-    number = VISUAL_SEPARATORS.sub("", user)
+    number = without_separators(user)
     return bool(user) and (user in sip.numbers or number in sip.numbers
                            or user == sip.username)
 

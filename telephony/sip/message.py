@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 
 from telephony.pyvoip import SIP
-from telephony.sip.uri import parse_name_addr, split_header_list
+from telephony.sip.uri import parse_name_addr, parse_via, split_header_list
 
 # ---------------------------------------------------------------------------------------
 # F1: SIP message framing and parsing
@@ -189,9 +189,9 @@ class SipMessage(SIP.SIPMessage):
         missing = [h for h in REQUIRED_HEADERS if h not in names]
         if missing:
             raise SipSyntaxError(f"missing {', '.join(missing)}")
-        self.headers["Via"] = []
-        vias = [v for n, val in headers if n == "Via" for v in split_header_list(val)]
-        self.parse_header("Via", vias)
+        # Via by the one header-parameter rule (``uri.parse_via``), not pyVoIP's.
+        self.headers["Via"] = [parse_via(v) for n, val in headers if n == "Via"
+                               for v in split_header_list(val)]
         for name, value in headers:
             if name == "Via" or name in self.headers:
                 continue

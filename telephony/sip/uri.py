@@ -25,7 +25,10 @@ class NameAddr:
 
     @property
     def tag(self) -> str:
-        return next((v for n, v in self.params if n.lower() == "tag"), "")
+        # The last tag with a value: an empty ``;tag`` is no tag (``_has_tag`` asks this),
+        # so we answer ``;tag;tag=ours`` and the ACK copying it must read "ours" (review74:
+        # the first, "", matched no dialog).
+        return next((v for n, v in reversed(self.params) if n.lower() == "tag" and v), "")
 
     def without_tag(self) -> str:
         """The value as written, less its ``tag`` parameter (the dialog's local or remote
@@ -88,6 +91,36 @@ def _split_params(text: str) -> tuple[tuple[str, str], ...]:
         if name.strip():
             params.append((name.strip(), val.strip()))
     return tuple(params)
+
+
+def parse_via(value: str) -> dict[str, object]:
+    """One Via value (RFC 3261 20.42): ``type`` its sent-protocol (``SIP/2.0/UDP``),
+    ``address`` its sent-by as (host, port) -- an IPv6 reference whole, less its brackets
+    (``[2001:db8::9]:5060`` is ("2001:db8::9", 5060)) -- and each parameter by its name in
+    lower case, read by the one header-parameter rule (``_split_params``: any case, LWS
+    around ";" and "="). pyVoIP's parser (before mend71) missed ``;Received=`` and
+    ``; received = x`` and cut an IPv6 sent-by at its first colon ("[2001"). ValueError
+    when there is no sent-by or its port is not one."""
+    cuts = [i for i, ch in _outside_quotes(value) if ch == ";"]
+    head = value[:cuts[0]] if cuts else value
+    words = head.split()
+    if len(words) < 2:
+        raise ValueError(f"no sent-by in Via {value[:60]!r}")
+    sent_by = words[-1]
+    if sent_by.startswith("["):
+        host, bracket, port = sent_by[1:].partition("]")
+        if not bracket or (port and not port.startswith(":")):
+            raise ValueError(f"bad IPv6 sent-by in Via {value[:60]!r}")
+        port = port[1:]
+    else:
+        host, _, port = sent_by.partition(":")
+    if port and (not (port.isascii() and port.isdigit()) or not 0 < int(port[:6]) < 65536):
+        raise ValueError(f"bad port in Via {value[:60]!r}")
+    via: dict[str, object] = {"type": "".join(words[:-1]),
+                              "address": (host, int(port) if port else DEFAULT_PORT)}
+    for name, val in _split_params(value[cuts[0]:] if cuts else ""):
+        via.setdefault(name.lower(), val)
+    return via
 
 
 def parse_name_addr(value: str) -> NameAddr:
@@ -177,15 +210,14 @@ def plain_user(user: str) -> str:
     return plain if plain.isprintable() else user
 
 
-# What RFC 3966 5.1.5 lets a telephone number hold for reading only ("visual separators").
-_VISUAL = str.maketrans("", "", "-.()")
-
-
-def _number_in_context(user: str) -> str:
-    """A telephone number as written in a tel: URI or a sip: URI's user, with its
-    parameters: a local number with a global ``phone-context`` (``12345678;phone-context=
-    +86-10``, RFC 3966 5.1.5) is that context's (``+861012345678``), not the operator's
-    local area's; a global number (``+86...``) or one in a domain's context is as written."""
+def number_in_context(user: str) -> str:
+    """A telephone number as a tel: URI or a sip: URI's user writes it, parameters and all:
+    the number as written (%-escapes decoded), and a local one's global ``phone-context``
+    kept beside it in RFC 3966's own form (``65123456;phone-context=+86-21``). Where the
+    context places the number is ``ticketing.phones.normalise``'s one rule, not ours
+    (review74: glued here before every local number, a mobile in a Beijing context became
+    +861013800138000, no number). A global number (``+86...``) or a domain's context: the
+    number alone."""
     number, *params = user.split(";")
     number = plain_user(number).strip()
     if number.startswith("+"):
@@ -194,9 +226,20 @@ def _number_in_context(user: str) -> str:
         name, _, context = param.partition("=")
         context = plain_user(context).strip()
         if name.strip().lower() == "phone-context" and context.startswith("+"):
-            digits = context.translate(_VISUAL) + number.translate(_VISUAL)
-            return digits if digits[1:].isascii() and digits[1:].isdigit() else number
+            return f"{number};phone-context={context}"
     return number
+
+
+def uri_number(uri: str) -> str:
+    """The number (or user) a sip:/sips:/tel: URI names, in its context
+    (``number_in_context``); "" for any other scheme or a sip: URI with no user."""
+    scheme, colon, rest = uri.partition(":")
+    scheme = scheme.strip().lower()
+    if not colon or scheme not in ("sip", "sips", "tel"):
+        return ""
+    if scheme == "tel":
+        return number_in_context(rest)
+    return number_in_context(rest.split("@", 1)[0]) if "@" in rest else ""
 
 
 def uri_caller(value: str) -> str:
@@ -208,16 +251,13 @@ def uri_caller(value: str) -> str:
         parsed = parse_name_addr(value)
     except ValueError:
         return ""
-    scheme, colon, rest = parsed.uri.partition(":")
-    scheme = scheme.strip().lower()
-    if not colon or scheme not in ("sip", "sips", "tel"):
-        return ""
-    if scheme == "tel":
+    uri = parsed.uri
+    if uri_scheme(uri) == "tel":
         # ``tel:12345678;phone-context=+86-10;tag=x`` unbracketed: RFC 3261 20.10 makes its
         # parameters the header's, but phone-context can mean nothing there but the URI's.
-        context = [f";{n}={v}" for n, v in parsed.params if n.lower() == "phone-context"]
-        return _number_in_context(rest + "".join(context[:1]))
-    return _number_in_context(rest.split("@", 1)[0]) if "@" in rest else ""
+        uri += "".join([f";{n}={v}" for n, v in parsed.params
+                        if n.lower() == "phone-context"][:1])
+    return uri_number(uri)
 
 
 def sip_uri(user: str, host: str, port: int | None = None) -> str:

@@ -12,10 +12,14 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from ivr.ticket_lookup import StatusReport, TicketStatus, keyed_ticket_status, open_tickets
+from telephony.call import CallerVouch
+from telephony.sip.identity import caller_identity
+from telephony.sip.message import SipMessage
 from tests.support.city import City
 from ticketing import merging, service
 from ticketing.context import Domain
 from ticketing.models import Ticket, TicketSequence
+from ticketing.phones import normalise
 
 CALLER = "13912340000"
 
@@ -181,3 +185,34 @@ def test_a_call_of_yesterday_filed_late_is_told_by_a_tail_of_its_own(
     assert (today.number, late.number) == (f"{day}0001", f"{day}0002")
     tails = [told.tail for told in open_tickets(sessions, CALLER).tickets]
     assert sorted(tails) == ["0001", "0002"]
+
+
+def _invite_from(from_: str, asserted: str = "") -> SipMessage:
+    pai = f"P-Asserted-Identity: {asserted}\r\n" if asserted else ""
+    return SipMessage((
+        "INVITE sip:12345@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.5;branch=z9hG4bKa\r\n"
+        f"From: {from_};tag=a\r\nTo: <sip:12345@192.0.2.1>\r\n{pai}Call-ID: c1@x\r\n"
+        "CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n").encode(), ("192.0.2.5", 5060))
+
+
+@pytest.mark.parametrize(("filed", "from_", "asserted"), [
+    (CALLER, "<sip:anonymous@x>", f"<tel:{CALLER};phone-context=+86-10>"),  # NETWORK PAI
+    (CALLER, f"<sip:{CALLER};phone-context=+86-10@ims.bj.example;user=phone>", ""),
+    (CALLER, f"<tel:86{CALLER};phone-context=+86>", ""),
+    ("02162345678", "<tel:02162345678;phone-context=+86-10>", ""),  # its own trunk 0
+    ("02162345678", "<tel:62345678;phone-context=+86-21>", ""),  # a Shanghai subscriber
+    ("01062345678", "<tel:6234-5678;phone-context=+86-10>", ""),
+])
+def test_a_caller_in_a_phone_context_hears_their_own_tickets(
+        sessions: sessionmaker[Session], domain: Domain, city: City, filed: str,
+        from_: str, asserted: str) -> None:
+    """review74: the SIP front end glued a ``phone-context`` before every local number, so
+    a mobile in a Beijing IMS context (even one a carrier asserted) was +861013912340000,
+    no number: key 1 said there was none to look up, a complaint was filed with no phone.
+    From the INVITE to the look-up, the number is the one it was filed under."""
+    ticket = _file(sessions, domain, city, "朝阳区望京西园三区5号楼停水了", caller=filed)
+    caller, vouch = caller_identity(_invite_from(from_, asserted), trusted=bool(asserted))
+    assert vouch is (CallerVouch.NETWORK if asserted else CallerVouch.NONE)
+    assert normalise(caller) == ticket.caller_phone
+    report = open_tickets(sessions, caller)
+    assert not report.no_number and report.open_count == 1

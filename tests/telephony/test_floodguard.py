@@ -174,7 +174,8 @@ def test_a_service_number_however_the_uri_spells_it() -> None:
     before, sip:010-12345@ and sip:%31%32345@ got 404 "not a number of this service" and
     were charged as extension guessing."""
     sip = Settings().sip
-    for user in ("010-12345", "+86-10-12345", "(010)12345", "%31%32345", "+86.12345;user=phone"):
+    for user in ("010-12345", "+86-10-12345", "(010)12345", "%31%32345", "+86.12345;user=phone",
+                 "010%2012345", "12345;phone-context=+86-10"):  # review74: the one set
         assert is_our_number(sip, user), user
     for user in ("10-0", "-", "%", "0-1-0", "1234-5-6", "%2D"):
         assert not is_our_number(sip, user), user

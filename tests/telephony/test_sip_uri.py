@@ -94,16 +94,33 @@ def test_the_uri_is_at_the_first_angle_bracket_outside_quotes(value: str, uri: s
     assert parse_name_addr(value).uri == uri
 
 
+# (A Shanghai subscriber number is 8 digits, not starting 0 or 1.)
 @pytest.mark.parametrize(("value", "number"), [
-    ("<tel:12345678;phone-context=+86-21>;tag=1", "+862112345678"),
-    ("tel:12345678;phone-context=+86-21;tag=1", "+862112345678"),  # unbracketed
-    ("<sip:12345678;phone-context=+86-21@gw;user=phone>", "+862112345678"),
-    ("<tel:12345678;phone-context=example.com>", "12345678"),  # a domain's: as written
+    ("<tel:62345678;phone-context=+86-21>;tag=1", "+862162345678"),
+    ("tel:62345678;phone-context=+86-21;tag=1", "+862162345678"),  # unbracketed
+    ("<sip:62345678;phone-context=+86-21@gw;user=phone>", "+862162345678"),
+    ("<tel:62345678;phone-context=example.com>", "+861062345678"),  # a domain's: ours
+    ("<tel:62345678;phone-context=+86>", "+861062345678"),  # the country alone: ours
     ("<tel:+8613800138000;phone-context=+86>", "+8613800138000"),  # global: as written
+    # review74: what is a number as written keeps its own reading in any context.
+    ("<tel:13800138000;phone-context=+86-10>", "+8613800138000"),  # a mobile
+    ("<sip:13800138000;phone-context=+86-10@ims.bj.chinatelecom.cn;user=phone>",
+     "+8613800138000"),
+    ("<tel:02112345678;phone-context=+86-10>", "+862112345678"),  # its own trunk 0
+    ("<tel:8613800138000;phone-context=+86>", "+8613800138000"),  # its country code
+    ("<tel:12345;phone-context=+86-10>", "+8612345"),  # a service number
+    # One spelling however it is separated (review74: a global number kept its dashes).
+    ("<tel:+86-10-6234-5678>", "+861062345678"),
+    ("<tel:6234-5678;phone-context=+86-10>", "+861062345678"),
+    ("<tel:(010)6234.5678>", "+861062345678"),
 ])
 def test_a_local_number_is_read_in_its_phone_context(value: str, number: str) -> None:
-    """review71: ``tel:12345678;phone-context=+86-21`` is a Shanghai number (RFC 3966
-    5.1.5); read as "12345678" it was taken for a Beijing one (phones.LOCAL_AREA_CODE)."""
+    """review71: ``tel:62345678;phone-context=+86-21`` is a Shanghai number (RFC 3966
+    5.1.5); read as "62345678" it was taken for a Beijing one (phones.LOCAL_AREA_CODE).
+    review74: the context was glued before every local number, so a mobile, a number with
+    its trunk 0 or country code, a service number in a context were no number: the context
+    places a bare subscriber number alone, by ``ticketing.phones.normalise``'s one rule."""
     from telephony.sip.uri import uri_caller
+    from ticketing.phones import normalise
 
-    assert uri_caller(value) == number
+    assert normalise(uri_caller(value)) == number

@@ -14,6 +14,7 @@ from ticketing.phones import (
     dial_forms,
     display,
     domestic,
+    is_service_number,
     mask,
     normalise,
 )
@@ -157,3 +158,23 @@ def test_only_mobiles_are_texted() -> None:
     assert not can_text(normalise("010-6512 3456"))
     assert not can_text(normalise("12345"))
     assert not can_text(None) and not can_text("garbage")
+
+
+@pytest.mark.parametrize(("raw", "e164"), [
+    ("62345678;phone-context=+86-21", "+862162345678"),  # a bare subscriber: its area
+    ("62345678;phone-context=+86", "+861062345678"),  # the country alone: ours
+    ("62345678;phone-context=example.com", "+861062345678"),  # a domain's: ours
+    ("62345678;PHONE-CONTEXT = +86-21", "+862162345678"),
+    ("13800138000;phone-context=+86-10", "+8613800138000"),  # a mobile as written
+    ("02112345678;phone-context=+86-10", "+862112345678"),  # its own trunk 0
+    ("8613800138000;phone-context=+86", "+8613800138000"),  # its own country code
+    ("+8613800138000;phone-context=+86-10", "+8613800138000"),
+    ("12345;phone-context=+86-10", "+8612345"),  # a service number
+    ("anonymous;phone-context=+86-10", None),
+])
+def test_a_context_places_a_bare_subscriber_number_alone(raw: str, e164: str | None) -> None:
+    """review74: a phone-context glued before every local number made a mobile, a number
+    with its trunk 0 or country code and a service number no number at all; the context
+    says where a bare 7-8 digit subscriber number is, as LOCAL_AREA_CODE does without one."""
+    assert normalise(raw) == e164
+    assert e164 is None or is_service_number(e164) == (raw.startswith("12345;"))
