@@ -11,14 +11,16 @@ import re
 import weakref
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import (
     JSON,
+    ColumnElement,
     Connection,
     Engine,
     Executable,
     Row,
+    SQLColumnExpression,
     bindparam,
     case,
     event,
@@ -46,7 +48,7 @@ from ticketing.classify import (
     sub_category_in,
 )
 from ticketing.context import Domain
-from ticketing.db import persistent_unflushed, run_at_commit
+from ticketing.db import persistent_unflushed, run_at_commit, undone_by
 from ticketing.deadlines import due_at
 from ticketing.holders import holder_refusal, holders
 from ticketing.inputs import (
@@ -276,7 +278,7 @@ def _next_number(session: Session, domain: Domain, now: datetime) -> str:
     conn = session.connection()
     if conn.dialect.name == "sqlite":
         # SQLite serialises writers anyway: the counter rides in the ticket's transaction.
-        seq = _counted_number(session, day)
+        seq = _counted_number(session, conn, day)
         if seq is None:
             seq = _bump_day_counter(conn, day)
             _note_bumped(session, day, seq)
@@ -326,13 +328,22 @@ def count_numbers(session: Session) -> None:
     session.info.setdefault(_NUMBERS_COUNTED, {})
 
 
-def _counted_number(session: Session, day: str) -> int | None:
+def _counted_number(session: Session, conn: Connection, day: str) -> int | None:
     """The day's next number counted in memory (``count_numbers``), None when the row is to
     be bumped instead."""
     counted: dict[str, list[int]] | None = session.info.get(_NUMBERS_COUNTED)
     if counted is None or day not in counted:
         return None
-    counted[day][1] += 1
+    # What a bump of the row would give now, because nobody else can have bumped it since
+    # this transaction did: SQLite's write lock, taken at BEGIN IMMEDIATE (at the latest by
+    # the bump's UPDATE), is held until this transaction's COMMIT or ROLLBACK, and the count
+    # is dropped with the transaction (``_numbers_ended``). A savepoint's rollback keeps
+    # the lock (its bump undone by the database, its count here: ``_numbers_rolled_back``).
+    # Were the DBAPI connection out of a transaction (autocommit), the lock would have gone
+    # with the bump's statement and another writer could take these numbers.
+    assert conn.connection.driver_connection.in_transaction, \
+        "counted numbers outside the transaction that bumped the day's row"
+    counted[day][1] = _following(counted[day][1])
     return counted[day][1]
 
 
@@ -355,7 +366,9 @@ def _numbers_at_savepoint(session: Session, transaction: Any) -> None:
 @event.listens_for(Session, "after_soft_rollback")
 def _numbers_rolled_back(session: Session, rolled_back: Any) -> None:
     # The savepoint's bump of the row is undone by the database; its counted numbers here.
-    before = session.info.get(_NUMBERS_AT_SAVEPOINT, {}).pop(rolled_back, None)
+    # A flush failing inside it rolled it back naming the flush's sub-transaction
+    # (``undone_by``; review73: the count was kept, a gap in the day's numbers).
+    before = session.info.get(_NUMBERS_AT_SAVEPOINT, {}).pop(undone_by(rolled_back), None)
     if before is not None and _NUMBERS_COUNTED in session.info:
         session.info[_NUMBERS_COUNTED] = before
 
@@ -384,7 +397,7 @@ def _bump_day_counter(conn: Connection, day: str) -> int:
     # Two first creators of a day: one inserts, the other's insert does nothing and its
     # second UPDATE (which waits for the inserter's commit) counts on from there.
     inserted = conn.execute(
-        sqlite_insert(TicketSequence).values(day=day, last=1)
+        sqlite_insert(TicketSequence).values(day=day, last=_following(0))
         .on_conflict_do_nothing(index_elements=[TicketSequence.day])
         .returning(TicketSequence.last)
     ).scalar()
@@ -395,8 +408,26 @@ def _bump_day_counter(conn: Connection, day: str) -> int:
 
 _SET_DAY = (update(TicketSequence).where(TicketSequence.day == bindparam("of_day"))
             .values(last=bindparam("last")))
+
+
+@overload
+def _following(last: int) -> int: ...
+
+
+@overload
+def _following(last: SQLColumnExpression[int]) -> ColumnElement[int]: ...
+
+
+def _following(last: Any) -> Any:
+    """The day's number after ``last`` (SQLite's counter row): the one rule for the row's
+    UPDATE (``_BUMP_DAY``, a SQL expression), its first INSERT (after 0) and a group's
+    numbers counted in memory (``_counted_number``, an int), which must give the numbers
+    the UPDATE would."""
+    return last + 1
+
+
 _BUMP_DAY = (update(TicketSequence).where(TicketSequence.day == bindparam("of_day"))
-             .values(last=TicketSequence.last + 1).returning(TicketSequence.last))
+             .values(last=_following(TicketSequence.last)).returning(TicketSequence.last))
 
 # PostgreSQL (migration 0026): one sequence for every day's numbers.
 _NUMBERS = sa_table("ticket_numbers", sa_column("last_value"), sa_column("is_called"))
