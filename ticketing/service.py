@@ -19,10 +19,12 @@ from sqlalchemy import (
     Connection,
     Engine,
     Executable,
+    Integer,
     Row,
     SQLColumnExpression,
     bindparam,
     case,
+    cast,
     event,
     false,
     func,
@@ -278,11 +280,15 @@ def _next_number(session: Session, domain: Domain, now: datetime) -> str:
     conn = session.connection()
     if conn.dialect.name == "sqlite":
         # SQLite serialises writers anyway: the counter rides in the ticket's transaction.
-        seq = _counted_number(session, conn, day)
+        past_taken = session.info.pop(_PAST_TAKEN, False)
+        seq = None if past_taken else _counted_number(session, conn, day)
         if seq is None:
+            if past_taken:
+                conn.execute(_CATCH_UP_DAY, _day_range(day))
             seq = _bump_day_counter(conn, day)
             _note_bumped(session, day, seq)
     else:
+        session.info.pop(_PAST_TAKEN, None)  # the sequence's next value is past it already
         # A counter row bumped in the ticket's transaction would stay locked through all
         # of it, and every creator would queue behind it; bumped on a connection of its
         # own it cost each filing a second connection and transaction. A sequence locks
@@ -302,6 +308,23 @@ def _next_number(session: Session, domain: Domain, now: datetime) -> str:
             f"base in ticket_sequences (gives {seq}); set it back above the numbers "
             "handed out (setval) before filing again")
     return f"{day}{seq:04d}"
+
+
+_PAST_TAKEN = "hotline_number_past_taken"  # Session.info key: ``number_past_taken``
+
+
+def number_past_taken(session: Session) -> None:
+    """The next ticket this session numbers was refused a number taken already
+    (``ticketing.db.ticket_number_taken``) and is filed once more: on SQLite the day's
+    counter row is first moved up to the highest number of the day's tickets, as a rolled
+    back bump would hand out the same taken number again (the counter set back by hand, a
+    restore of tickets without their counter); PostgreSQL's sequence is past it already."""
+    session.info[_PAST_TAKEN] = True
+
+
+def _day_range(day: str) -> dict[str, str]:
+    # The day's numbers as an index range: the day and four digits or more ("9" < ":").
+    return {"of_day": day, "from": f"{day}0", "to": f"{day}:"}
 
 
 class TicketNumberError(RuntimeError):
@@ -406,6 +429,16 @@ def _bump_day_counter(conn: Connection, day: str) -> int:
     return conn.execute(_BUMP_DAY, {"of_day": day}).scalar_one()
 
 
+# SQLite: the day's counter row at least the highest number of the day's tickets (inserted
+# when missing), read off the unique index on the number (``number_past_taken``).
+_HIGHEST_OF_DAY = (
+    select(func.coalesce(func.max(cast(func.substr(Ticket.number, 7), Integer)), 0))
+    .where(Ticket.number >= bindparam("from"), Ticket.number < bindparam("to"))
+    .scalar_subquery())
+_CATCH_UP_DAY = (
+    sqlite_insert(TicketSequence).values(day=bindparam("of_day"), last=_HIGHEST_OF_DAY)
+    .on_conflict_do_update(index_elements=[TicketSequence.day], set_={
+        "last": func.max(TicketSequence.last, sqlite_insert(TicketSequence).excluded.last)}))
 _SET_DAY = (update(TicketSequence).where(TicketSequence.day == bindparam("of_day"))
             .values(last=bindparam("last")))
 
