@@ -264,7 +264,6 @@ class GroupCommit(Generic[Item, Written, Outcome]):
             session.close()
         return outcomes
 
-
     def _write_item(self, session: Session, item: Item, alone: bool) -> Written | Exception:
         """One filing of ``_write_in_savepoints``: its outcome, written once more if
         ``again`` says so. Raises what loses the group's transaction."""
