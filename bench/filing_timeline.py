@@ -8,6 +8,8 @@ SQLite's writers' turn (``ticketing.db._WriterQueue``), and writes one line a re
 - ``wait_writer``: handed over until its group started (the process's writer busy with the
   group before: one group at a time a process);
 - ``prepare``: the group's filings classified in the writer's thread, before BEGIN;
+- ``first_try``: a group written again a savepoint each (a filing of it failed): its first,
+  plain attempt, from asking for the turn to asking again (0 for the others);
 - ``turn_wait``: waiting for the writers' turn (the other process holding it);
 - ``turn_held``: BEGIN IMMEDIATE to the commit, the group written;
 - ``after``: the answers built after the commit; ``to_loop``: back to the request's task;
@@ -23,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -35,7 +39,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = "HOTLINE_BENCH_TIMELINE_DIR"  # where each API process writes its lines
-STEPS = ("total", "wait_writer", "prepare", "turn_wait", "turn_held", "after", "to_loop")
+STEPS = ("total", "wait_writer", "prepare", "first_try", "turn_wait", "turn_held", "after",
+         "to_loop")
 
 
 def install(out: Path) -> None:
@@ -61,6 +66,7 @@ def install(out: Path) -> None:
         rec = getattr(local, "rec", None)
         if rec is not None:
             rec["ask"] = time.perf_counter()
+            rec.setdefault("first_ask", rec["ask"])  # a group written again asks twice
         enter(queue, conn)
         if rec is not None:
             rec["got"] = time.perf_counter()
@@ -91,8 +97,9 @@ def install(out: Path) -> None:
             t1 = time.perf_counter()
             r = groups.pop(id(item), None)
             if r is not None and "got" in r and "left" in r:
-                rows.append((t1 - t0, r["start"] - t0, r["ask"] - r["start"],
-                             r["got"] - r["ask"], r["left"] - r["got"], r["end"] - r["left"],
+                rows.append((t1 - t0, r["start"] - t0, r["first_ask"] - r["start"],
+                             r["ask"] - r["first_ask"], r["got"] - r["ask"],
+                             r["left"] - r["got"], r["end"] - r["left"],
                              t1 - r["end"], r["n"]))
                 if len(rows) >= 50:
                     flush()
@@ -128,11 +135,35 @@ def summary(out: Path) -> None:
         show(f"process {pid}", [r for r in rows if r[2] == pid])
 
 
+def run_bounded(cmd: list[str], env: dict[str, str], timeout: float) -> None:
+    """``cmd`` run to its end, stopped after ``timeout`` seconds: with the service it
+    started, which a kill of ``cmd`` alone would leave serving (its own session, so its
+    process group is the run's: bench/ticketing.py and every process it started)."""
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+    try:
+        rc = proc.wait(timeout=timeout)
+    except BaseException:
+        # SIGTERM first (uvicorn stops its workers), then whatever is left of the group.
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                break
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=10)
+            time.sleep(2)
+        raise
+    if rc:
+        raise subprocess.CalledProcessError(rc, cmd)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--tickets", type=int, default=1500)
     ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--timeout", type=float, default=1800,
+                    help="seconds before the run is stopped (bench/ticketing.py and its service)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="filing-timeline-") as tmp:
         site, out = Path(tmp) / "site", Path(tmp) / "out"
@@ -155,7 +186,7 @@ def main() -> None:
                "--clients", str(args.clients), "--tickets", str(args.tickets)]
         if args.workers is not None:
             cmd += ["--workers", str(args.workers)]
-        subprocess.run(cmd, env=env, check=True)
+        run_bounded(cmd, env, args.timeout)
         summary(out)
 
 

@@ -71,7 +71,9 @@ def start_service(db_url: str, port: int, workdir: Path,
                  and "│" in line)
     # Only the API: the IVR and the schedulers are not what this measures.
     # No --workers: the shipped default (one per core; one with Twilio or SQLite in memory).
-    cmd = [hotline, "serve", "--port", str(port), "--role", "api"]
+    # Loopback whatever HOTLINE_HOST says (an operator's shell may export 0.0.0.0): a bench
+    # serves nobody but its own clients, which reach it at 127.0.0.1.
+    cmd = [hotline, "serve", "--host", "127.0.0.1", "--port", str(port), "--role", "api"]
     if workers is not None:
         cmd += ["--workers", str(workers)]
     log = workdir / f"serve-{port}.log"

@@ -98,16 +98,28 @@ def database_unavailable(exc: BaseException) -> bool:
 
 
 def ticket_number_taken(exc: BaseException) -> bool:
-    """True when PostgreSQL refused a ticket because its number is taken already. One
+    """True when the database refused a ticket because its number is taken already. One
     version of the code cannot cause it (``ticketing.service._next_number``); a node of an
-    older one still running through an upgrade, or the sequence set back by hand, can. The
-    filing is tried once more (the next number is another) and then answered as an outage
-    to wait out (a 503 with Retry-After), never a 500 (review69; mend68)."""
+    older one still running through an upgrade, the sequence (PostgreSQL) or the day's
+    counter row (SQLite) set back by hand, a restore of tickets without it, can. The filing
+    is written once more with a number past it (``ticketing.group_commit``,
+    ``service.number_past_taken``) and then answered as an outage to wait out (a 503 with
+    Retry-After), never a 500 (review69; mend68; on SQLite and in a group, review73)."""
     if not isinstance(exc, sa_exc.IntegrityError):
         return False
+    if isinstance(exc.orig, sqlite3.IntegrityError):
+        return (getattr(exc.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+                and str(exc.orig) == "UNIQUE constraint failed: tickets.number")
     diag = getattr(exc.orig, "diag", None)
     return (getattr(exc.orig, "sqlstate", None) == "23505" and diag is not None
             and diag.table_name == "tickets" and "number" in (diag.constraint_name or ""))
+
+
+def transaction_lost(exc: BaseException) -> bool:
+    """``database_unavailable``, but for a number taken: the transaction it failed in is
+    lost with it, where a filing refused a taken number loses only its own savepoint (it
+    is written once more: ``ticketing.group_commit``)."""
+    return database_unavailable(exc) and not ticket_number_taken(exc)
 
 
 def _read_only_error(exc: BaseException) -> bool:
@@ -533,9 +545,25 @@ def _run_queued(session: Session) -> None:
         session.execute(statement)
 
 
+def undone_by(rolled_back: SessionTransaction) -> SessionTransaction:
+    """The savepoint (or the transaction) whose work the database undid when ``rolled_back``
+    was: itself, unless it is a sub-transaction. A flush runs in a sub-transaction of its
+    own, and when a statement of it fails SQLAlchemy rolls back the nearest savepoint or
+    the transaction above it, but ``after_soft_rollback`` names the flush's sub-transaction;
+    the savepoint's own exit then only closes it, with no event (review73: state kept for a
+    savepoint was not put back, and a filing failing at a flush in its savepoint left a gap
+    in the day's numbers and its ticket in the session). Every listener that undoes what a
+    savepoint did asks this."""
+    tx = rolled_back
+    while not tx.nested and tx.parent is not None:
+        tx = tx.parent
+    return tx
+
+
 def _inside(tx: SessionTransaction | None, rolled_back: SessionTransaction) -> bool:
+    undone = undone_by(rolled_back)
     while tx is not None:
-        if tx is rolled_back:
+        if tx is undone:
             return True
         tx = tx.parent
     return False

@@ -40,7 +40,7 @@ from typing import Generic, TypeVar
 import anyio.to_thread
 from sqlalchemy.orm import Session, sessionmaker
 
-from ticketing.db import database_unavailable
+from ticketing.db import transaction_lost
 
 log = logging.getLogger(__name__)
 
@@ -78,17 +78,24 @@ class GroupCommit(Generic[Item, Written, Outcome]):
     other thread competes for the GIL while the group is written. Its error answers that filing
     only, which then takes no part in the transaction.
 
+    ``again(session, error)``, if given, says whether a filing that failed with ``error`` is
+    written once more (the API's: a ticket number taken already, the session told to number
+    past it): in its own savepoint, the others of the group untouched; alone, in a new
+    transaction. Failing again, its error is its answer, as any filing's.
+
     ``submit`` is called on the event loop; ``write`` (the group's transaction) runs in a
     worker thread, one group at a time."""
 
     def __init__(self, sessions: sessionmaker[Session],
                  write_one: Callable[[Session, Item], Written],
                  prepare: Callable[[Item], Item] | None = None,
-                 finish: Callable[[Written], Outcome] | None = None) -> None:
+                 finish: Callable[[Written], Outcome] | None = None,
+                 again: Callable[[Session, Exception], bool] | None = None) -> None:
         self._sessions = sessions
         self._write_one = write_one
         self._prepare = prepare
         self._finish = finish
+        self._again = again
         self._waiting: list[tuple[Item, asyncio.Future[Outcome]]] = []
         self._writer: asyncio.Task[None] | None = None  # writing, one group at a time
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -214,7 +221,7 @@ class GroupCommit(Generic[Item, Written, Outcome]):
                     # group, never written again a savepoint each (review57).
                     session.flush()
             except Exception as exc:
-                if database_unavailable(exc):
+                if transaction_lost(exc):
                     # The group's transaction is lost, as it would be in savepoints:
                     # every filing gets what a lone request got.
                     return [exc] * len(items)
@@ -245,27 +252,7 @@ class GroupCommit(Generic[Item, Written, Outcome]):
         try:
             try:
                 for item in items:
-                    outcome: Written | Exception
-                    try:
-                        if alone:
-                            outcome = self._write_one(session, item)
-                        else:
-                            # Its outcome kept until the savepoint is released: the
-                            # release flushes the filing's pending rows and may fail, and
-                            # an outcome appended inside the block would then be followed
-                            # by that error, two answers for one filing and every later
-                            # answer given to the wrong request (review57).
-                            with session.begin_nested():
-                                outcome = self._write_one(session, item)
-                    except Exception as exc:
-                        if alone or database_unavailable(exc) or not _usable(session):
-                            # Alone, its error is its answer, nothing committed. Else the
-                            # database went away (or the savepoint could not be rolled
-                            # back): the group's transaction is lost; every filing gets
-                            # what a lone request got.
-                            raise
-                        outcome = exc
-                    outcomes.append(outcome)
+                    outcomes.append(self._write_item(session, item, alone))
                 session.commit()
             except Exception as exc:
                 log.debug("a group of %d filings not committed: %s", len(items), exc)
@@ -276,6 +263,36 @@ class GroupCommit(Generic[Item, Written, Outcome]):
             session.rollback()
             session.close()
         return outcomes
+
+    def _write_item(self, session: Session, item: Item, alone: bool) -> Written | Exception:
+        """One filing of ``_write_in_savepoints``: its outcome, written once more if
+        ``again`` says so. Raises what loses the group's transaction."""
+        for last_try in (False, True):
+            try:
+                if alone:
+                    return self._write_one(session, item)
+                # Its outcome kept until the savepoint is released: the release flushes
+                # the filing's pending rows and may fail, and an outcome returned inside
+                # the block would then be followed by that error, two answers for one
+                # filing and every later answer given to the wrong request (review57).
+                with session.begin_nested():
+                    outcome = self._write_one(session, item)
+                return outcome
+            except Exception as exc:
+                once_more = (not last_try and self._again is not None
+                             and self._again(session, exc))
+                if alone and once_more:
+                    session.rollback()  # a transaction of its own again
+                    continue
+                if alone or transaction_lost(exc) or not _usable(session):
+                    # Alone, its error is its answer, nothing committed. Else the
+                    # database went away (or the savepoint could not be rolled
+                    # back): the group's transaction is lost; every filing gets
+                    # what a lone request got.
+                    raise
+                if not once_more:
+                    return exc
+        raise AssertionError("unreachable: the last try returns or raises")
 
 
 def _usable(session: Session) -> bool:

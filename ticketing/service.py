@@ -11,16 +11,20 @@ import re
 import weakref
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import (
     JSON,
+    ColumnElement,
     Connection,
     Engine,
     Executable,
+    Integer,
     Row,
+    SQLColumnExpression,
     bindparam,
     case,
+    cast,
     event,
     false,
     func,
@@ -46,7 +50,7 @@ from ticketing.classify import (
     sub_category_in,
 )
 from ticketing.context import Domain
-from ticketing.db import persistent_unflushed, run_at_commit
+from ticketing.db import persistent_unflushed, run_at_commit, undone_by
 from ticketing.deadlines import due_at
 from ticketing.holders import holder_refusal, holders
 from ticketing.inputs import (
@@ -276,11 +280,15 @@ def _next_number(session: Session, domain: Domain, now: datetime) -> str:
     conn = session.connection()
     if conn.dialect.name == "sqlite":
         # SQLite serialises writers anyway: the counter rides in the ticket's transaction.
-        seq = _counted_number(session, day)
+        past_taken = session.info.pop(_PAST_TAKEN, False)
+        seq = None if past_taken else _counted_number(session, conn, day)
         if seq is None:
+            if past_taken:
+                conn.execute(_CATCH_UP_DAY, _day_range(day))
             seq = _bump_day_counter(conn, day)
             _note_bumped(session, day, seq)
     else:
+        session.info.pop(_PAST_TAKEN, None)  # the sequence's next value is past it already
         # A counter row bumped in the ticket's transaction would stay locked through all
         # of it, and every creator would queue behind it; bumped on a connection of its
         # own it cost each filing a second connection and transaction. A sequence locks
@@ -300,6 +308,23 @@ def _next_number(session: Session, domain: Domain, now: datetime) -> str:
             f"base in ticket_sequences (gives {seq}); set it back above the numbers "
             "handed out (setval) before filing again")
     return f"{day}{seq:04d}"
+
+
+_PAST_TAKEN = "hotline_number_past_taken"  # Session.info key: ``number_past_taken``
+
+
+def number_past_taken(session: Session) -> None:
+    """The next ticket this session numbers was refused a number taken already
+    (``ticketing.db.ticket_number_taken``) and is filed once more: on SQLite the day's
+    counter row is first moved up to the highest number of the day's tickets, as a rolled
+    back bump would hand out the same taken number again (the counter set back by hand, a
+    restore of tickets without their counter); PostgreSQL's sequence is past it already."""
+    session.info[_PAST_TAKEN] = True
+
+
+def _day_range(day: str) -> dict[str, str]:
+    # The day's numbers as an index range: the day and four digits or more ("9" < ":").
+    return {"of_day": day, "from": f"{day}0", "to": f"{day}:"}
 
 
 class TicketNumberError(RuntimeError):
@@ -326,13 +351,22 @@ def count_numbers(session: Session) -> None:
     session.info.setdefault(_NUMBERS_COUNTED, {})
 
 
-def _counted_number(session: Session, day: str) -> int | None:
+def _counted_number(session: Session, conn: Connection, day: str) -> int | None:
     """The day's next number counted in memory (``count_numbers``), None when the row is to
     be bumped instead."""
     counted: dict[str, list[int]] | None = session.info.get(_NUMBERS_COUNTED)
     if counted is None or day not in counted:
         return None
-    counted[day][1] += 1
+    # What a bump of the row would give now, because nobody else can have bumped it since
+    # this transaction did: SQLite's write lock, taken at BEGIN IMMEDIATE (at the latest by
+    # the bump's UPDATE), is held until this transaction's COMMIT or ROLLBACK, and the count
+    # is dropped with the transaction (``_numbers_ended``). A savepoint's rollback keeps
+    # the lock (its bump undone by the database, its count here: ``_numbers_rolled_back``).
+    # Were the DBAPI connection out of a transaction (autocommit), the lock would have gone
+    # with the bump's statement and another writer could take these numbers.
+    assert conn.connection.driver_connection.in_transaction, \
+        "counted numbers outside the transaction that bumped the day's row"
+    counted[day][1] = _following(counted[day][1])
     return counted[day][1]
 
 
@@ -355,7 +389,9 @@ def _numbers_at_savepoint(session: Session, transaction: Any) -> None:
 @event.listens_for(Session, "after_soft_rollback")
 def _numbers_rolled_back(session: Session, rolled_back: Any) -> None:
     # The savepoint's bump of the row is undone by the database; its counted numbers here.
-    before = session.info.get(_NUMBERS_AT_SAVEPOINT, {}).pop(rolled_back, None)
+    # A flush failing inside it rolled it back naming the flush's sub-transaction
+    # (``undone_by``; review73: the count was kept, a gap in the day's numbers).
+    before = session.info.get(_NUMBERS_AT_SAVEPOINT, {}).pop(undone_by(rolled_back), None)
     if before is not None and _NUMBERS_COUNTED in session.info:
         session.info[_NUMBERS_COUNTED] = before
 
@@ -384,7 +420,7 @@ def _bump_day_counter(conn: Connection, day: str) -> int:
     # Two first creators of a day: one inserts, the other's insert does nothing and its
     # second UPDATE (which waits for the inserter's commit) counts on from there.
     inserted = conn.execute(
-        sqlite_insert(TicketSequence).values(day=day, last=1)
+        sqlite_insert(TicketSequence).values(day=day, last=_following(0))
         .on_conflict_do_nothing(index_elements=[TicketSequence.day])
         .returning(TicketSequence.last)
     ).scalar()
@@ -393,10 +429,38 @@ def _bump_day_counter(conn: Connection, day: str) -> int:
     return conn.execute(_BUMP_DAY, {"of_day": day}).scalar_one()
 
 
+# SQLite: the day's counter row at least the highest number of the day's tickets (inserted
+# when missing), read off the unique index on the number (``number_past_taken``).
+_HIGHEST_OF_DAY = (
+    select(func.coalesce(func.max(cast(func.substr(Ticket.number, 7), Integer)), 0))
+    .where(Ticket.number >= bindparam("from"), Ticket.number < bindparam("to"))
+    .scalar_subquery())
+_CATCH_UP_DAY = (
+    sqlite_insert(TicketSequence).values(day=bindparam("of_day"), last=_HIGHEST_OF_DAY)
+    .on_conflict_do_update(index_elements=[TicketSequence.day], set_={
+        "last": func.max(TicketSequence.last, sqlite_insert(TicketSequence).excluded.last)}))
 _SET_DAY = (update(TicketSequence).where(TicketSequence.day == bindparam("of_day"))
             .values(last=bindparam("last")))
+
+
+@overload
+def _following(last: int) -> int: ...
+
+
+@overload
+def _following(last: SQLColumnExpression[int]) -> ColumnElement[int]: ...
+
+
+def _following(last: Any) -> Any:
+    """The day's number after ``last`` (SQLite's counter row): the one rule for the row's
+    UPDATE (``_BUMP_DAY``, a SQL expression), its first INSERT (after 0) and a group's
+    numbers counted in memory (``_counted_number``, an int), which must give the numbers
+    the UPDATE would."""
+    return last + 1
+
+
 _BUMP_DAY = (update(TicketSequence).where(TicketSequence.day == bindparam("of_day"))
-             .values(last=TicketSequence.last + 1).returning(TicketSequence.last))
+             .values(last=_following(TicketSequence.last)).returning(TicketSequence.last))
 
 # PostgreSQL (migration 0026): one sequence for every day's numbers.
 _NUMBERS = sa_table("ticket_numbers", sa_column("last_value"), sa_column("is_called"))

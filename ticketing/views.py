@@ -15,7 +15,6 @@ from fastapi import APIRouter, File, Header, HTTPException, Query, Request, Uplo
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session, sessionmaker
 from starlette.datastructures import State
 
@@ -275,7 +274,17 @@ def filing_group(sessions: sessionmaker[Session],
     """A writer of filings in groups (``filing_writer``'s, without the app): each answer is
     built after the group's commit, outside the writers' turn (docs/scaling.md,
     twenty-seventh round)."""
-    return GroupCommit(sessions, write_filing, prepare=prepare, finish=filed_response)
+    return GroupCommit(sessions, write_filing, prepare=prepare, finish=filed_response,
+                       again=_file_again)
+
+
+def _file_again(session: Session, exc: Exception) -> bool:
+    """A filing refused a number taken already (``ticket_number_taken``) is written once
+    more, numbered past it; taken again, a 503 (``database_unavailable``) for it alone."""
+    if not ticket_number_taken(exc):
+        return False
+    service.number_past_taken(session)
+    return True
 
 
 def filed_response(values: dict[str, Any]) -> TicketOut | JSONResponse:
@@ -312,20 +321,12 @@ def _file_alone(request: Request, filing: Filing) -> TicketOut | JSONResponse:
     """A filing in a transaction of its own, in the request's thread; its answer built
     after the commit, as a group's (``filing_group``)."""
     filing = understood_filing(request.app.state, filing)
-    # A number taken already (``ticket_number_taken``): once more, with the next number.
-    for last_try in (False, True):
-        session: Session = request.app.state.sessions()
-        try:
-            shown = write_filing(session, filing)
-            session.commit()
-            break
-        except IntegrityError as exc:
-            if last_try or not ticket_number_taken(exc):
-                raise
-        finally:
-            session.rollback()
-            session.close()
-    return filed_response(shown)
+    # A group of one: written, retried (``_file_again``) and answered as a group's filing,
+    # one rule for both (review73: a taken number was retried here only).
+    outcome = filing_group(request.app.state.sessions).write([filing])[0]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
 
 
 _GROUP_ACTORS = "hotline_group_actors"  # Session.info key: the group's tokens' users
