@@ -217,8 +217,8 @@ _ASKING_FORM = re.compile(
     # 偏不, 也不, 都不, 还不, 并不).
     # mend73 (review72): not one told of someone else (我找他们要钱他们不, 找物业物业不:
     # a person, or the one named again, before 不 is who refused; 他们还是不: "still"), nor
-    # a modal done (要了三回: asked, and refused).
-    r"|(?:能|可以|要|用|得|行|有|是)(?!了)"
+    # a demand made (要了三回: asked, and refused; 交得了不 still asks).
+    r"|(?:能|可以|要(?!了)|用|得|行|有|是)"
     r"(?:(?!他|她|我|你|咱|人家|(?P<again>[\u4e00-\u9fff]{2})(?P=again))[^\W_]){0,12}?"
     r"(?<![就偏也都还并])(?<!还是)不(?=[^\w]|$)"
     r"|(?P<side>[\u4e00-\u9fff])还是(?![不没])[^\W_]{0,12}(?P=side)(?![^\W_])")

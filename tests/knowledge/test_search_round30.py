@@ -135,6 +135,7 @@ def test_a_wish_followed_by_what_went_wrong_is_a_complaint(index: Index, text: s
     ("我想办居住证，听说要社保满半年", True),
     ("社保卡补办几天能拿到？", True),
     ("居住证网上能续不", True),
+    ("水费手机上交得了不", True),
 ])
 def test_a_span_or_refusal_told_asks_nothing(text: str, asks: bool) -> None:
     assert is_question(text) is asks
