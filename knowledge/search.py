@@ -131,9 +131,10 @@ QUESTION_WORDS = (
     # Whom a matter belongs to (这事归谁管): kb29. 问谁 asks only as ``_WHOM_ASKED``.
     "归谁",
 )
-# Words that report a problem, someone to blame, or how long it has gone on.
-COMPLAINT_WORDS = (
-    "投诉", "举报", "反映", "没人管", "不管", "太差", "太大", "太吵", "扰民", "乱收费",
+# Words that report a problem, someone to blame, or how long it has gone on; with them the
+# words of kb_matters' complain and nuisance (``COMPLAINT_WORDS``, below: one list of each).
+_REPORTED = (
+    "反映", "没人管", "不管", "太差", "太大", "太吵",
     "不给", "不退", "还没", "一直", "好几天", "多天", "严重", "威胁", "坏了", "要求处理",
 )
 # Words that blame: a complaint put as a question, asking who is at fault (为什么,
@@ -198,7 +199,10 @@ _ASKING = re.compile("|".join(sorted(
 # The acts of a procedure a caller wants done (想办个老年卡, 想给我妈办, kb30: 想换一家,
 # 想续一下): one pattern for the question it asks (``_ASKING_FORM``) and the wish said
 # before a detail asked (``knowledge.details``).
-WISHED = "(?:给[^\\W_]{1,3})?(?:办|申请|申领|换|续|补办|转移|变更|提取|取出|登记|备案)"
+# mend73: 续签 and 挂失 too, the procedure acts ``PROCEDURE_ACTS`` lists.
+PROCEDURE_ACTS = ("办", "申请", "申领", "换", "续", "续签", "补办", "挂失", "转移", "变更",
+                  "提取", "取出", "登记", "备案")
+WISHED = "(?:给[^\\W_]{1,3})?(?:" + "|".join(sorted(PROCEDURE_ACTS, key=len, reverse=True)) + ")"
 # Questions asked by their form rather than a word: a verb and its negation (会不会,
 # 够不够, 去没去), a choice (是自动发还是要申请; 还是 before a negation is "still": 还是不热,
 # a complaint), a clause that ends in 不 (能办不？) and a service the caller wants done
@@ -207,15 +211,27 @@ WISHED = "(?:给[^\\W_]{1,3})?(?:办|申请|申领|换|续|补办|转移|变更|
 # 还是 "still" is followed by what happened (还是把账单寄来了), never by a side that ends
 # as the first one did.
 _ASKING_FORM = re.compile(
-    (r"([\u4e00-\u9fff])[不没]\1|是[^\W_]{1,15}还是(?![不没])"
+    r"([\u4e00-\u9fff])[不没]\1|是[^\W_]{1,15}还是(?![不没])"
     # kb30: a clause that asks whether with a modal or 有/是 ends in 不 before another
     # (能在手机上申请不，还是非得跑一趟), as at the end; not a refusal told (我说不, 就是不,
     # 偏不, 也不, 都不, 还不, 并不).
-    r"|(?:能|可以|要|用|得|行|有|是)[^\W_]{0,12}?(?<![就偏也都还并])不(?=[^\w]|$)"
-    # kb30: a procedure's act wanted said with an everyday verb (医保定点医院想换一家,
-    # 居住证想续一下, 公积金想取出来): as 想办, asking how.
-    r"|想") + WISHED
-    + r"|([\u4e00-\u9fff])还是(?![不没])[^\W_]{0,12}\2(?![^\W_])")
+    # mend73 (review72): not one told of someone else (我找他们要钱他们不, 找物业物业不:
+    # a person, or the one named again, before 不 is who refused; 他们还是不: "still"), nor
+    # a demand made (要了三回: asked, and refused; 交得了不 still asks).
+    r"|(?:能|可以|要(?!了)|用|得|行|有|是)"
+    r"(?:(?!他|她|我|你|咱|人家|(?P<again>[\u4e00-\u9fff]{2})(?P=again))[^\W_]){0,12}?"
+    r"(?<![就偏也都还并])(?<!还是)不(?=[^\w]|$)"
+    r"|(?P<side>[\u4e00-\u9fff])还是(?![不没])[^\W_]{0,12}(?P=side)(?![^\W_])")
+# kb30: a procedure's act wanted said with an everyday verb (医保定点医院想换一家, 居住证
+# 想续一下, 公积金想取出来): as 想办, asking how. mend73 (review72): a wish is a question only
+# while nothing that went wrong follows it: what came of it (结果, 可是, 但, 却), someone's
+# answer (派出所说, 听说 aside), a delay or a refusal (拖了俩月, 不给办, 不让), trips made
+# (跑了三趟) tell a complaint of the wish (想转移公积金，新单位拖了俩月也不给办); so does a
+# wish told as past (本来想, 原本想, 早就想, 上个月就想, 都想…了).
+_WISH_ASKED = re.compile(
+    "(?<!本来)(?<!原本)(?<!原来)(?<![就都])想" + WISHED
+    + "(?![^\\W_]*了(?!解))(?!.*?(?:结果|可是|但|却|(?<!听)说|拖|不给|不让|跑了|趟"
+    "|(?:^|[^\\w])可))")
 # kb29: 那 heard or said for 哪 (nà and nǎ differ only in tone: a recogniser's slip and a
 # caller's everyday one): "结婚登记在那办", "身份证上那儿补" ask where when the act ends the
 # clause; told, the act has its end (我在那办过, 在那办的, 在那办了三回) or someone sent the
@@ -390,6 +406,8 @@ def load_matters(path: Path, table: str = "matters") -> dict[str, tuple[str, ...
 _ANYWHERE = load_matters(MATTERS_FILE)
 _STEPS = load_matters(MATTERS_FILE, "steps")
 _LAPSES = load_matters(MATTERS_FILE, "still")
+# Matters named only where the question asks them (``[asked_clause]``: mend73).
+_ASKED_CLAUSE = load_matters(MATTERS_FILE, "asked_clause")
 # kb23's matters as review33 narrowed them (mend33): counted only against an entry whose
 # title teaches no step the call asks (see :func:`loose_matters`, :meth:`Index.search`).
 _LOOSE = load_matters(MATTERS_FILE, "loose")
@@ -402,7 +420,10 @@ _LOOSE_UNLESS_CLAUSE = {
     for m, forms in load_matters(MATTERS_FILE, "loose_unless_clause").items()}
 # Words of an entry's text that speak of a matter besides its own (本人或家属, 多退少补).
 _SPEAKS = load_matters(MATTERS_FILE, "speaks")
-_MATTERS = {**_ANYWHERE, **_STEPS, **_LAPSES, **_LOOSE}
+_MATTERS = {**_ANYWHERE, **_ASKED_CLAUSE, **_STEPS, **_LAPSES, **_LOOSE}
+# mend73 (review72): a complaint's words are one list: those that name the complain and
+# nuisance matters (投诉, 举报, 乱收费, 扰民, config/kb_matters.toml) report a problem too.
+COMPLAINT_WORDS = _REPORTED + _ANYWHERE["complain"] + _ASKED_CLAUSE["nuisance"]
 # Whether a step can still be taken (还能补报吗): what a deadline missed asks (``[still]``).
 _STILL_ASKED = re.compile("还(能|可以|可不可以|让)")
 _FORMS = frozenset(f for forms in _STEPS.values() for f in forms)
@@ -1148,7 +1169,28 @@ def asked_matters(text: str, matters: dict[str, tuple[str, ...]] | None = None
         return _named(text, matters)
     stepped = stepped_matters(text)
     lapsed = _named(text, _LAPSES) if _STILL_ASKED.search(text) else frozenset()
-    return _named(text, _ANYWHERE) | stepped | lapsed
+    return _named(text, _ANYWHERE) | stepped | lapsed | clause_matters(text)
+
+
+# A choice asked (是去法院申请还是去仲裁委申请): its sides are what the caller asks between.
+_CHOICE_ASKED = re.compile("是[^\\W_]{1,15}还是[^\\W_]*")
+# A procedure's own act (``PROCEDURE_ACTS``) asked in a clause: what the question is about.
+_ACT_ASKED = re.compile("|".join(PROCEDURE_ACTS))
+
+
+def clause_matters(text: str) -> frozenset[str]:
+    """The ``[asked_clause]`` matters ``text`` names where it asks them (mend73, review72): in
+    a clause that asks, out of a choice's sides; or anywhere when no clause that asks names
+    a procedure's act or step (吵得睡不着，找谁管: the nuisance is the matter asked). Told
+    beside a question of a procedure (家里狗晚上叫得吵，…养狗登记要带什么) it is the caller's
+    background."""
+    asking = [c for c in _PAUSE.split(text) if c and is_question(c)]
+    named: set[str] = set()
+    for clause in asking:
+        named |= _named(_CHOICE_ASKED.sub("，", clause), _ASKED_CLAUSE)
+    if any(_ACT_ASKED.search(_ANY_STEP.sub("，", c)) or _steps_written(c) for c in asking):
+        return frozenset(named)
+    return frozenset(named) | _named(_CHOICE_ASKED.sub("，", text), _ASKED_CLAUSE)
 
 
 # Where a ``[loose]`` matter's clause ends: punctuation or a pause (the recogniser's space).
@@ -1454,13 +1496,25 @@ def says_negated(entry_text: str, word: str, negators: frozenset[str] = _NEGATOR
 # kb30: and before what comes at its end (几天能拿到, 多少天才能办好): how long to wait.
 _SPAN_UNITS = "(?:天|月|星期|礼拜|小时|工作日|周|年)"
 _SPAN_ASKED = re.compile(f"(?:要|得|需要)(?:几|多少)个?{_SPAN_UNITS}"
-                         f"|(?<![好十])(?:几|多少)个?{_SPAN_UNITS}(?:才|就)?能")
+                         f"|(?<![好十没过])(?:几|多少)个?{_SPAN_UNITS}(?:才|就)?能")
+# mend73 (review72): a span someone told the caller (窗口说几天能拿到, 他们说要几天) is what
+# they were promised, not asked; and 没几天, 过几天 tell when, as 好几天 does.
+_SPAN_TOLD = re.compile("(?<!听)说[^\\W_]*$")
+
+
+def _span_asked(text: str) -> bool:
+    """A span asked (``_SPAN_ASKED``) in a clause of ``text`` where no one's words come
+    before it (``_SPAN_TOLD``)."""
+    return any(not _SPAN_TOLD.search(clause[:m.start()])
+               for clause in _CLAUSE_END.split(text)
+               for m in _SPAN_ASKED.finditer(normalise(clause)))
 
 
 def is_question(text: str) -> bool:
     t = _NOT_ASKING.sub("", normalise(text))
     return (any(w in t for w in QUESTION_WORDS) or bool(_ASKING_FORM.search(text.strip()))
-            or bool(_SPAN_ASKED.search(t)) or bool(_GUESS_ASKED.search(text.strip()))
+            or bool(_WISH_ASKED.search(text.strip()))
+            or _span_asked(text) or bool(_GUESS_ASKED.search(text.strip()))
             or bool(_WHOM_ASKED.search(t)))
 
 

@@ -10,7 +10,15 @@ from __future__ import annotations
 import pytest
 
 from config.settings import Settings
-from knowledge.search import Index, asked_matters, is_question, worth_confirming
+from knowledge.search import (
+    COMPLAINT_WORDS,
+    MATTERS_FILE,
+    Index,
+    asked_matters,
+    is_question,
+    load_matters,
+    worth_confirming,
+)
 from tests.knowledge.test_search_round9 import TODAY
 from tests.knowledge.test_search_round26 import assert_read_out
 
@@ -94,3 +102,68 @@ def test_a_debt_repaid_is_another_matter_than_drawing_the_fund(index: Index) -> 
     assert "repay" in asked_matters(text)
     r = index.search(text, today=TODAY)
     assert r.answer is None and worth_confirming(r, CONFIRM_FROM) is None, r.hits[:1]
+
+
+# Mends (mend73, review72): a wish followed by what went wrong, a span or a refusal told,
+# a nuisance or a court in the caller's background. The first two lines of each list are
+# review72's, the rest this mend's own.
+@pytest.mark.parametrize("text", [
+    "本来想换个新身份证，结果派出所让我来回跑了三趟",
+    "想转移公积金，新单位拖了俩月也不给办",
+    "我想办个老年卡，社区说我户口不在这儿不给办",
+    "想申请公租房，可材料交上去三个月了没动静",
+    "想给孩子办医保，街道拖了一个多月也不给办",
+    "我想换个驾照，跑了两趟车管所都没办成",
+])
+def test_a_wish_followed_by_what_went_wrong_is_a_complaint(index: Index, text: str) -> None:
+    assert not is_question(text)
+    r = index.search(text, today=TODAY)
+    assert r.answer is None and worth_confirming(r, CONFIRM_FROM) is None, r.hits[:1]
+
+
+@pytest.mark.parametrize(("text", "asks"), [
+    # Told: a span someone promised, a refusal of someone else.
+    ("窗口说几天能拿到，结果等了一个多月还没拿到", False),
+    ("我找他们要钱他们不，还骂人", False),
+    ("说好的几天能修好，拖了两个礼拜", False),
+    ("过几天能给我回电话，结果没人打", False),
+    ("钱我催了好几回他还是不", False),
+    ("让物业修物业不，让社区管社区也不管", False),
+    # Still asked: a wish with nothing gone wrong after it, a span asked, a whether in 不.
+    ("我想挂失社保卡", True),
+    ("我想续签居住证", True),
+    ("我想办居住证，听说要社保满半年", True),
+    ("社保卡补办几天能拿到？", True),
+    ("居住证网上能续不", True),
+    ("水费手机上交得了不", True),
+])
+def test_a_span_or_refusal_told_asks_nothing(text: str, asks: bool) -> None:
+    assert is_question(text) is asks
+
+
+@pytest.mark.parametrize(("text", "entry"), [
+    ("家里狗晚上叫得吵，我还没给它办狗证，养狗登记要带什么？", "kb050"),
+    ("劳动仲裁是去法院申请还是去仲裁委申请？", "kb025"),
+    ("楼上装修吵得不行，我想问问居住证在哪儿续签？", "kb002"),
+    ("我老公在法院工作，我们结婚登记要带什么？", "kb008"),
+])
+def test_a_nuisance_or_court_in_the_background_is_not_the_matter_asked(
+        index: Index, text: str, entry: str) -> None:
+    assert not asked_matters(text) & {"nuisance", "sue"}
+    assert_read_out(index, text, entry)
+
+
+@pytest.mark.parametrize(("text", "matter"), [
+    ("隔壁KTV半夜吵死了，找谁管", "nuisance"),
+    ("仲裁裁决不服，能不能去法院起诉？", "sue"),
+])
+def test_a_nuisance_or_court_asked_is_still_the_matter(text: str, matter: str) -> None:
+    assert matter in asked_matters(text)
+
+
+def test_the_complaint_words_are_one_list_with_the_complain_and_nuisance_matters() -> None:
+    # One list (config/kb_matters.toml) for what names a complaint: a word added to the
+    # complain or nuisance matter reports a problem too (投诉, 扰民 were in both).
+    assert set(load_matters(MATTERS_FILE)["complain"]) <= set(COMPLAINT_WORDS)
+    assert set(load_matters(MATTERS_FILE, "asked_clause")["nuisance"]) <= set(COMPLAINT_WORDS)
+    assert len(COMPLAINT_WORDS) == len(set(COMPLAINT_WORDS))
