@@ -318,7 +318,9 @@ def number_past_taken(session: Session) -> None:
     (``ticketing.db.ticket_number_taken``) and is filed once more: on SQLite the day's
     counter row is first moved up to the highest number of the day's tickets, as a rolled
     back bump would hand out the same taken number again (the counter set back by hand, a
-    restore of tickets without their counter); PostgreSQL's sequence is past it already."""
+    restore of tickets without their counter). PostgreSQL's sequence has moved past the one
+    number taken; set back by hand by more than one it keeps handing out taken numbers (each
+    refused filing uses two) until an operator runs ``setval`` (docs/scaling.md)."""
     session.info[_PAST_TAKEN] = True
 
 
