@@ -71,12 +71,18 @@ _END = r"(?![0-9A-Za-z_]|\.\d)"
 LANDLINE_RE = re.compile(_EDGE + r"(?:\+?86[ -]?|0086[ -]?|0|\(0)(?:10|2\d|[3-9]\d\d)\)?"
                          r"[ -]?\d{3,4}[ -]?\d{4}" + _END)
 FOREIGN_RE = re.compile(_EDGE + r"(?:\+|00)(?!86)[1-9](?:[ -]?\d){8,13}" + _END)
+# A call's number as the SIP front end hands it on, in its RFC 3966 context
+# (``65123456;phone-context=+86-21``, ``ticketing.phones.in_context``): the context names
+# its area, so the whole is a number (review77: logged whole).
+CONTEXT_RE = re.compile(_EDGE + r"\+?\d[\d ()-]*;phone-context=\+[\d()-]*\d",
+                        re.IGNORECASE)
 
 
 def mask_phones(text: str) -> str:
     """Every phone number in a log line masked as ``ticketing.phones.mask`` masks it:
     13812345678 → 138****5678, 010-6512 3456 → 010****3456, +852 9123 4567 →
     +852****4567."""
+    text = CONTEXT_RE.sub(lambda found: mask(found.group(0)) or "", text)
     for found in (PHONE_RE, LANDLINE_RE, FOREIGN_RE):
         text = found.sub(_masked, text)
     return text

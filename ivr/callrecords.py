@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, Float, ForeignKey, Index, String, Text, fu
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ticketing.models import Base, UTCDateTime, utcnow
-from ticketing.phones import CALLER_ID_CHARS, normalise
+from ticketing.phones import CALLER_ID_CHARS, call_number, normalise
 
 # What the columns hold of a caller ID: longer is a leaned-on softphone, not a number.
 CALLER_CHARS = CALLER_ID_CHARS  # (ticketing.phones: the log shows as much)
@@ -102,7 +102,7 @@ class CallRecord(Base):
 def caller_fields(raw: str | None) -> dict[str, str | None]:
     """A call record's ``caller`` and ``caller_raw`` for the caller ID ``raw`` (the SIP From
     user or asserted identity, Twilio's From)."""
-    e164 = normalise(raw)
+    e164 = call_number(raw)
     return {"caller": e164, "caller_raw": None if e164 or not raw else raw[:CALLER_CHARS]}
 
 

@@ -56,7 +56,7 @@ from ticketing.deadlines import URGENCY_LABELS, Urgency
 from ticketing.inputs import InvalidInput, strip_unsafe
 from ticketing.intake_model import Understanding
 from ticketing.models import Ticket, TicketEvent, utcnow
-from ticketing.phones import LONGEST_KEYED, normalise
+from ticketing.phones import LONGEST_KEYED, call_number, caller_id_shown, normalise
 
 log = logging.getLogger("hotline.ivr.intake")
 
@@ -471,14 +471,17 @@ def _record_recording_cut(session: Session, ticket: Ticket, cut: dict[str, Any],
 
 def _call_fields(j: CallJournal) -> dict[str, Any]:
     """What a call gives its ticket besides the words, whichever way it is filed."""
-    number = normalise(j.caller)
+    number = call_number(j.caller)
     keyed = None if number is not None else normalise(j.callback_number)
     return {
         "channel": "twilio" if j.carrier == "twilio" else "phone",
         "caller_phone": number or keyed, "caller_phone_keyed": keyed is not None,
         "confidential": j.confidential, "no_contact": j.no_contact,
         # A SIP user part is whatever the caller's phone put there; the ticket must not fail.
-        "caller_name": None if number or not j.caller else strip_unsafe(f"SIP {j.caller}")[:64],
+        # Shown masked where it has a number's digits (review77: a number in a foreign
+        # context, which reads as none, was shown whole to staff).
+        "caller_name": None if number or not j.caller
+        else strip_unsafe(f"SIP {caller_id_shown(j.caller)}")[:64],
         "transcript": j.transcript, "transcript_meta": j.transcript_meta,
         "recording_path": j.recording_path, "recording_sha256": j.recording_sha256,
         "call_id": j.call_id, "received_at": _dt(j.arrived_at),
@@ -634,7 +637,7 @@ class CallIntake:
     @property
     def caller_number(self) -> str | None:
         """The caller's number in E.164; None when it was withheld."""
-        return normalise(self.journal.caller)
+        return call_number(self.journal.caller)
 
     def callback_number(self, e164: str) -> None:
         """The number the caller keyed in to be called back (before the ticket is filed)."""

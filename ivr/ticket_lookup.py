@@ -14,6 +14,7 @@ phone.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from ivr.callrecords import KeyedTicketTry
 from ticketing.citizen import RECENT_CLOSED_DAYS, short_answer
 from ticketing.db import hold_key, make_read_session_factory, transaction
 from ticketing.models import Ticket, utcnow
-from ticketing.phones import normalise
+from ticketing.phones import call_number
 from ticketing.queries import same_identified_caller
 from ticketing.states import (
     AWAITING_ANSWER_STATUSES,
@@ -91,7 +92,7 @@ def open_tickets(sessions: sessionmaker[Session], caller: str, limit: int = 3,
     Tickets whose number was keyed in on the IVR are not the caller's to hear about: anyone
     can key any number. Raises SQLAlchemyError when the database is down (the dialogue says
     so)."""
-    number = normalise(caller)
+    number = call_number(caller)
     if number is None:
         return StatusReport(0, no_number=True)
     mine = (same_identified_caller(number), Ticket.confidential.is_(False))
@@ -256,7 +257,22 @@ def keyed_count_keys(*, caller: str | None, address: str) -> tuple[str, ...]:
     behind a trusted relay that names no caller, or on Twilio's phone lines, no address is
     known at all (Twilio names none for a PSTN caller; one count for its whole line would
     refuse the city once one caller spent it, review53). A withheld number counts by the
-    address alone (one bucket for every withheld caller would refuse them all)."""
-    e164 = normalise(caller) if caller else None
-    return tuple(key for key in (address, f"{_NUMBER_KEY}{e164}" if e164 else "") if key)
+    address alone (one bucket for every withheld caller would refuse them all). An IPv6
+    address counts by its /64 (``_counted_address``)."""
+    e164 = call_number(caller)
+    return tuple(key for key in (_counted_address(address),
+                                 f"{_NUMBER_KEY}{e164}" if e164 else "") if key)
+
+
+def _counted_address(address: str) -> str:
+    """The address a caller's tries are counted by: an IPv6 one's /64 (review77: one host
+    is handed a whole /64, RFC 7421, and could take a fresh count from each address of
+    it), any other as given (one spelling already: ``uri.canonical_host``)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6 and ip.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 

@@ -49,24 +49,32 @@ PHONE_CONTEXT = "phone-context"
 
 
 def in_context(raw: str) -> tuple[str, str]:
-    """``raw`` as (number, its global ``phone-context`` in E.164 digits: "+8621"; "" when it
-    has none, or one that is a domain's, which says nothing of the number's area)."""
-    number, *params = raw.split(";")
-    for param in params:
-        name, _, value = param.partition("=")
-        context = without_separators(ascii_digits(value.strip()))
-        if name.strip().lower() == PHONE_CONTEXT and context.startswith("+") \
-                and context[1:].isascii() and context[1:].isdigit():
-            return number, context
-    return number, ""
+    """A call's caller or callee as the SIP front end hands it on (``uri.number_in_context``:
+    the number, and a global context in RFC 3966's form ``;phone-context=+86-21``) as
+    (number, the context in E.164 digits: "+8621"). Anything else after a ";" is no such
+    form: (``raw``, ""), which ``normalise`` refuses as it refuses any ";"."""
+    number, sep, param = raw.partition(";")
+    name, _, value = param.partition("=")
+    context = without_separators(ascii_digits(value.strip()))
+    if sep and name.strip().lower() == PHONE_CONTEXT and context.startswith("+") \
+            and context[1:].isascii() and context[1:].isdigit() and ";" not in value:
+        return number, context
+    return raw, ""
 
 
-def _parse(raw: str, region: str) -> phonenumbers.PhoneNumber | None:
-    text, context = in_context(raw.strip())
-    text = text.strip()
-    if not text or len(text) > _MAX_INPUT:
+def _parse(raw: str, region: str, context: str) -> phonenumbers.PhoneNumber | None:
+    text = raw.strip()
+    if not text or len(text) > _MAX_INPUT or ";" in text:
         return None
     compact = without_separators(ascii_digits(text))
+    if context and not context.startswith("+86"):
+        # A foreign network's local number: never a Chinese one (review77: 5551234 in
+        # +1-212 became +865551234, a callback to someone else).
+        return None
+    if context and _bare_subscriber(compact, region):
+        # Its context places it first (review77: 25964023 in +86-21 read as written was
+        # Nanjing's +8625964023, not Shanghai's).
+        return _subscriber(compact, context)
     if region == "CN" and compact.startswith("86") and not compact.startswith("+"):
         # "86-139-1234-5678": the country code written without + or 00.
         digits = compact[2:]
@@ -86,18 +94,20 @@ def _parse(raw: str, region: str) -> phonenumbers.PhoneNumber | None:
         return None
     if phonenumbers.is_valid_number(number):
         return number
-    return _subscriber(compact, region, context)
+    return _subscriber(compact, context) if _bare_subscriber(compact, region) else None
 
 
-def _subscriber(compact: str, region: str, context: str) -> phonenumbers.PhoneNumber | None:
-    """A bare 7- or 8-digit landline number (no trunk 0, no country code; a mobile or a
-    service number was read as written before this) in its area: its ``phone-context``'s
+def _bare_subscriber(compact: str, region: str) -> bool:
+    """A bare 7- or 8-digit landline number: no trunk 0, no country code, no mobile's 1."""
+    return (region == "CN" and compact.isascii() and compact.isdigit()
+            and len(compact) in (7, 8) and compact[0] not in "01")
+
+
+def _subscriber(compact: str, context: str) -> phonenumbers.PhoneNumber | None:
+    """A bare subscriber number (``_bare_subscriber``) in its area: its ``phone-context``'s
     (RFC 3966 5.1.5: ``65123456;phone-context=+86-21`` is Shanghai's), else the hotline's
     (LOCAL_AREA_CODE). The one place a context applies (review74: glued before every local
     number, it made a mobile in a Beijing context +861013800138000, no number at all)."""
-    if not (region == "CN" and compact.isascii() and compact.isdigit()
-            and len(compact) in (7, 8) and compact[0] not in "01"):
-        return None
     # A context of the country alone (+86) names no area: the hotline's, as without one.
     area = context if context not in ("", "+86") else "+86" + LOCAL_AREA_CODE
     try:
@@ -107,17 +117,31 @@ def _subscriber(compact: str, region: str, context: str) -> phonenumbers.PhoneNu
     return local if phonenumbers.is_valid_number(local) else None
 
 
-def normalise(raw: str | None, default_region: str = DEFAULT_REGION) -> str | None:
+def normalise(raw: str | None, default_region: str = DEFAULT_REGION, *,
+              context: str = "") -> str | None:
     """``raw`` in E.164 (``+8613912345678``, ``+861065123456``; a service number such as
-    12345 as ``+8612345``), or None when it is no number (anonymous, withheld, garbage).
-    ``raw`` may carry its RFC 3966 ``;phone-context=`` (the SIP front end's caller and
-    callee do): it places a bare local number (``_subscriber``) and nothing else."""
+    12345 as ``+8612345``), or None when it is no number (anonymous, withheld, garbage,
+    anything with a ";": review77, API/CSV/portal input is a number or nothing).
+    ``context``: the number's RFC 3966 global ``phone-context`` ("+86-21"), which only the
+    SIP front end knows and only ``call_number`` passes: a bare subscriber number is read
+    in it first; a foreign one gives None."""
     if not raw:
         return None
-    number = _parse(raw, default_region)
+    context = without_separators(ascii_digits(context.strip()))
+    number = _parse(raw, default_region, context)
     if number is None:
         return None
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+def call_number(raw: str | None) -> str | None:
+    """A call's caller or callee in E.164 as ``normalise`` reads it, the context the SIP
+    front end hands on beside it (``in_context``) passed as ``context``: the one reader of
+    a number that came with a call (key 1, the ticket, the call record)."""
+    if not raw:
+        return None
+    number, context = in_context(raw)
+    return normalise(number, context=context)
 
 
 def is_chinese(e164: str | None) -> bool:
@@ -199,14 +223,16 @@ def mask(phone: str | None) -> str | None:
     first three digits, 0 and a landline's area code, + and a foreign country code),
     ``****``, the last four digits. A service number: its first three digits. Something
     that is no number keeps its first three and last four characters (visual separators
-    left out: ``config.numbering``)."""
+    left out: ``config.numbering``). A call's number in its context (``in_context``) is
+    masked as the number it is, or, when it is none, its number part alone (review77)."""
     if not phone:
         return phone
-    compact = without_separators(phone)
+    number, context = in_context(phone)
+    compact = without_separators(number)
     # A stored number is E.164 already: parsed once, not normalised again (the lists and
     # the exports mask one per row).
     stored = phone.startswith("+") and phone[1:].isascii() and phone[1:].isdigit()
-    e164 = phone if stored else normalise(phone) or _international(compact)
+    e164 = phone if stored else normalise(number, context=context) or _international(compact)
     if e164 is None or is_service_number(e164):
         shown = (_national_digits(e164) if e164 else "") or compact or phone
         if len(shown) <= 7:

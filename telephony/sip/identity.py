@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from telephony.call import CallerVouch
 from telephony.sip.message import SipMessage
-from telephony.sip.uri import split_header_list, uri_caller
+from telephony.sip.uri import canonical_host, split_header_list, uri_caller
 
 # In order of preference: PAI is the standard, Remote-Party-ID its predecessor.
 ASSERTED_IDENTITY_HEADERS = ("P-Asserted-Identity", "Remote-Party-ID")
@@ -90,5 +90,7 @@ def caller_address(msg: SipMessage, *, trusted: bool) -> str:
     received = str(below.get("received") or "")
     address = below.get("address")
     host = str(address[0]) if isinstance(address, tuple) and address else ""
-    return received or host or source
+    # One spelling of each address (``uri.canonical_host``): a caller must not get a fresh
+    # count by writing its sent-by anew (review77).
+    return canonical_host(received or host or source)
 

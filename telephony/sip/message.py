@@ -71,13 +71,17 @@ def name_addr(value: str) -> dict[str, str | None]:
     ``address`` after the scheme, ``number`` its user, ``host``, ``caller`` the display
     name), for a URI of any scheme, read by ``uri.parse_name_addr`` (the one rule for
     every name-addr we read or write). From and To hold one value (RFC 3261 20.20, 20.39):
-    two, comma-separated, are refused, not answered with both echoed."""
+    two, comma-separated, are refused, not answered with both echoed; so is one with two
+    tags of a value (``;tag=1;tag=2``: which one a peer's dialog holds cannot be told,
+    review77; an empty ``;tag`` beside one is ``NameAddr.tag``'s rule)."""
     if len(split_header_list(value)) != 1:
         raise SipSyntaxError(f"more than one value in {value[:60]!r}")
     try:
         parsed = parse_name_addr(value)
     except ValueError as exc:
         raise SipSyntaxError(str(exc)) from exc
+    if sum(1 for n, v in parsed.params if n.lower() == "tag" and v) > 1:
+        raise SipSyntaxError(f"two tags in {value[:60]!r}")
     scheme, colon, address = parsed.uri.partition(":")
     if not colon or not _SCHEME.fullmatch(scheme) or not address:
         raise SipSyntaxError(f"no URI in {value[:60]!r}")

@@ -98,9 +98,11 @@ def parse_via(value: str) -> dict[str, object]:
     ``address`` its sent-by as (host, port) -- an IPv6 reference whole, less its brackets
     (``[2001:db8::9]:5060`` is ("2001:db8::9", 5060)) -- and each parameter by its name in
     lower case, read by the one header-parameter rule (``_split_params``: any case, LWS
-    around ";" and "="). pyVoIP's parser (before mend71) missed ``;Received=`` and
-    ``; received = x`` and cut an IPv6 sent-by at its first colon ("[2001"). ValueError
-    when there is no sent-by or its port is not one."""
+    around ";" and "="; of a name written twice the last, as Kamailio's parse_via keeps
+    it: a proxy appends its ``received`` after any the sender forged, review77). pyVoIP's
+    parser (before mend71) missed ``;Received=`` and ``; received = x`` and cut an IPv6
+    sent-by at its first colon ("[2001"). ValueError when there is no sent-by or its port
+    is not one."""
     cuts = [i for i, ch in _outside_quotes(value) if ch == ";"]
     head = value[:cuts[0]] if cuts else value
     words = head.split()
@@ -119,8 +121,25 @@ def parse_via(value: str) -> dict[str, object]:
     via: dict[str, object] = {"type": "".join(words[:-1]),
                               "address": (host, int(port) if port else DEFAULT_PORT)}
     for name, val in _split_params(value[cuts[0]:] if cuts else ""):
-        via.setdefault(name.lower(), val)
+        via[name.lower()] = val
     return via
+
+
+def canonical_host(host: str) -> str:
+    """One spelling of a host (review77: ``2001:DB8:0:0::9`` and ``2001:0db8::0009`` were
+    two callers to ``KeyedLookups``): an IP address as ``ipaddress`` writes it, a dotted
+    quad with leading zeros read in decimal as Kamailio's str2ip reads it when it decides
+    whether to add ``received`` (``198.051.100.005`` is 198.51.100.5), a name in lower case."""
+    host = host.strip()
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    parts = host.split(".")
+    if len(parts) == 4 and all(p.isascii() and p.isdigit() and 0 < len(p) <= 3 for p in parts) \
+            and all(int(p) < 256 for p in parts):
+        return ".".join(str(int(p)) for p in parts)
+    return host.lower()
 
 
 def parse_name_addr(value: str) -> NameAddr:

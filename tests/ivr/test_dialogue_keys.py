@@ -316,6 +316,11 @@ def test_a_try_needs_room_in_the_address_and_the_number_alike(
     assert keyed_count_keys(caller="anonymous", address="a") == ("a",)
     assert keyed_count_keys(caller="+8613900001111", address="") == ("from:+8613900001111",)
     assert keyed_count_keys(caller=None, address="") == ()
+    # review77: one IPv6 host has a /64 to rotate through: counted by it.
+    assert keyed_count_keys(caller=None, address="2001:db8::9") == ("2001:db8::/64",)
+    assert keyed_count_keys(caller=None, address="2001:db8::1:2") == ("2001:db8::/64",)
+    assert keyed_count_keys(caller=None, address="::ffff:198.51.100.5") == (
+        "::ffff:c633:6405",)
     takes = [budget.take(*keyed_count_keys(caller=f"1390000{n:04d}", address="a"))
              for n in range(3)]
     assert takes == [True, True, False]  # three numbers, one address: its two

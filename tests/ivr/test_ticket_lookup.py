@@ -19,7 +19,7 @@ from tests.support.city import City
 from ticketing import merging, service
 from ticketing.context import Domain
 from ticketing.models import Ticket, TicketSequence
-from ticketing.phones import normalise
+from ticketing.phones import call_number
 
 CALLER = "13912340000"
 
@@ -213,6 +213,21 @@ def test_a_caller_in_a_phone_context_hears_their_own_tickets(
     ticket = _file(sessions, domain, city, "朝阳区望京西园三区5号楼停水了", caller=filed)
     caller, vouch = caller_identity(_invite_from(from_, asserted), trusted=bool(asserted))
     assert vouch is (CallerVouch.NETWORK if asserted else CallerVouch.NONE)
-    assert normalise(caller) == ticket.caller_phone
+    assert call_number(caller) == ticket.caller_phone
     report = open_tickets(sessions, caller)
     assert not report.no_number and report.open_count == 1
+
+
+@pytest.mark.parametrize(("caller", "phone", "name"), [
+    ("65123456;phone-context=+86-21", "+862165123456", None),
+    ("65123456;phone-context=+1-212", None, "SIP 651*3456"),  # no number: shown masked
+    ("anonymous", None, "SIP anonymous"),
+])
+def test_a_call_s_number_is_filed_by_its_context_and_shown_masked_when_none(
+        caller: str, phone: str | None, name: str | None) -> None:
+    """review77: a number in a foreign context reads as none and was put whole into the
+    ticket's ``caller_name``, shown to staff; it is masked as every number shown is."""
+    from ivr.intake import CallJournal, _call_fields
+
+    fields = _call_fields(CallJournal(call_id="c", caller=caller))
+    assert (fields["caller_phone"], fields["caller_name"]) == (phone, name)

@@ -97,6 +97,9 @@ def test_metrics_only_for_loopback_or_the_token(sqlite_url: str, tmp_path) -> No
         ("回拨 (010) 6512-3456", "回拨 010****3456"),
         ("call j25-intl from +447700900123: greeting", "call j25-intl from +44****0123: greeting"),
         ("+44 20 7946 0958 12 calls", "+44****0958 12 calls"),
+        # review77: a call's number in its context names its area.
+        ("from 65123456;phone-context=+86-21 x", "from 021****3456 x"),
+        ("caller='5551234;Phone-Context=+1-212'", "caller='555****'"),
         # What the service logs beside numbers, left alone: the worker's name, ticket and
         # task numbers, times, ports, a UUID call id, a fraction.
         ("task 1202 (sign_call, ticket 2612060601): abandoned by node-a:4123:0a1b2c, outcome "

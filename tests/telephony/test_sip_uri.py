@@ -121,6 +121,6 @@ def test_a_local_number_is_read_in_its_phone_context(value: str, number: str) ->
     its trunk 0 or country code, a service number in a context were no number: the context
     places a bare subscriber number alone, by ``ticketing.phones.normalise``'s one rule."""
     from telephony.sip.uri import uri_caller
-    from ticketing.phones import normalise
+    from ticketing.phones import call_number
 
-    assert normalise(uri_caller(value)) == number
+    assert call_number(uri_caller(value)) == number

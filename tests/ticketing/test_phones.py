@@ -9,6 +9,7 @@ from config.settings import Settings
 from ticketing.actors import Actor, mask_phone
 from ticketing.models import Ticket
 from ticketing.phones import (
+    call_number,
     callback_number,
     can_text,
     dial_forms,
@@ -163,7 +164,9 @@ def test_only_mobiles_are_texted() -> None:
 @pytest.mark.parametrize(("raw", "e164"), [
     ("62345678;phone-context=+86-21", "+862162345678"),  # a bare subscriber: its area
     ("62345678;phone-context=+86", "+861062345678"),  # the country alone: ours
-    ("62345678;phone-context=example.com", "+861062345678"),  # a domain's: ours
+    # A domain's: the front end hands the number on alone (``uri.number_in_context``), so
+    # with it written beside the number it is no call's form.
+    ("62345678;phone-context=example.com", None),
     ("62345678;PHONE-CONTEXT = +86-21", "+862162345678"),
     ("13800138000;phone-context=+86-10", "+8613800138000"),  # a mobile as written
     ("02112345678;phone-context=+86-10", "+862112345678"),  # its own trunk 0
@@ -176,5 +179,36 @@ def test_a_context_places_a_bare_subscriber_number_alone(raw: str, e164: str | N
     """review74: a phone-context glued before every local number made a mobile, a number
     with its trunk 0 or country code and a service number no number at all; the context
     says where a bare 7-8 digit subscriber number is, as LOCAL_AREA_CODE does without one."""
-    assert normalise(raw) == e164
+    assert call_number(raw) == e164
     assert e164 is None or is_service_number(e164) == (raw.startswith("12345;"))
+
+
+@pytest.mark.parametrize("raw", [
+    "13800138000;garbage", "65123456;phone-context=+86-21", "13800138000;",
+    "13800138000;;;x=y", "+8613800138000;phone-context=+86-10"])
+def test_a_semicolon_is_no_number_from_api_csv_or_portal_input(raw: str) -> None:
+    """review77: ``normalise`` dropped every ``;...`` suffix, so API, CSV and portal input
+    such as ``13800138000;garbage`` was stored as a number (refused before mend71). A
+    context reaches it only as ``context=``, which the call's reader (``call_number``)
+    alone passes."""
+    assert normalise(raw) is None
+    assert call_number("13800138000;garbage") is None
+
+
+@pytest.mark.parametrize(("raw", "e164"), [
+    ("25964023;phone-context=+86-21", "+862125964023"),  # not Nanjing's 025 as written
+    ("65123456;phone-context=+86-21", "+862165123456"),
+    ("5551234;phone-context=+1-212", None),  # a New York number, never +865551234
+    ("13800138000;phone-context=+1-212", None),
+    ("12345;phone-context=+44", None),
+    ("13800138000;phone-context=+86-21", "+8613800138000"),  # a mobile as written
+])
+def test_an_explicit_context_comes_before_a_reading_as_written(raw: str, e164: str | None
+                                                               ) -> None:
+    """review77: the number as written was read before its context, so a Shanghai
+    subscriber number that also reads as a Nanjing one was Nanjing's, and a US caller's
+    local number a Chinese one (a callback or SMS to someone else). A bare subscriber
+    number is read in its context first; a foreign context gives no number."""
+    assert call_number(raw) == e164
+    number, _, context = raw.partition(";phone-context=")
+    assert normalise(number, context=context) == e164
