@@ -241,9 +241,12 @@ async def dialed(request: Request) -> Response:
 @router.post("/emergency")
 async def emergency(request: Request) -> Response:
     """The key (or none) after a hand-over only the model asked for was announced (the
-    service is the call's journal's, ``handover_asked``)."""
+    service is the call's journal's, ``handover_asked``). At our stop too: the answer
+    still puts the caller through (Twilio runs the <Dial>), or, declined, files the call
+    with the stop's notice (``TwilioDialogue.emergency``)."""
     return await _handle(request, ("CallSid", "From"),
-                         lambda d, f, _: d.emergency(f["CallSid"], f.get("Digits", "")))
+                         lambda d, f, _: d.emergency(f["CallSid"], f.get("Digits", "")),
+                         at_stop=False)
 
 
 @router.post("/silence")
