@@ -325,6 +325,11 @@ def _record_for(session: Session, j: CallJournal) -> CallRecord:
         rec.note = f"{RECORDING_NOT_FETCHED_NOTE}{j.recording_url}"
     elif j.interrupted or j.stopped:
         rec.note = INTERRUPTED_NOTE if j.interrupted else STOPPED_NOTE
+    elif rec.note == LOST_NOTE:
+        # Its journal turned up after all (``settle_lost_records``): the record has its
+        # real outcome now, and the note saying it could not be checked goes (mend74:
+        # before it stuck beside the real outcome).
+        rec.note = None
     rec.keys = j.keys[-64:] or None
     session.flush()
     return rec
