@@ -197,6 +197,8 @@ class TwilioDialogue:
         the hand-over announced and not answered (``offer_pending``); the recording's
         webhook classifies its words first (``_turn``)."""
         j = call.journal
+        if call.ended:  # a webhook sent again (``_replay``): said again, nothing recorded
+            return twiml.say_and_hang_up(prompts.text(stop_notice(None, kept=j.want_ticket)))
         unserved = (j.handover_asked if offer_pending(j.handover_asked, j.handover,
                                                       j.handover_declined) else None)
         if unserved is not None:
