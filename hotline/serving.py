@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -35,16 +36,32 @@ STARTUP_FAILURE = 3
 
 class DrainFirst(Server):
     """A uvicorn server whose first SIGTERM or SIGINT runs ``drain`` (on a thread: the
-    event loop goes on serving meanwhile) and then stops as uvicorn does. A second signal
-    is uvicorn's own (a second Ctrl-C ends at once); the process still exits by the
-    signal's default action afterwards, as with plain uvicorn."""
+    event loop goes on serving meanwhile) and then stops as uvicorn does; the process
+    still exits by the signal's default action afterwards, as with plain uvicorn.
 
-    def __init__(self, config: uvicorn.Config, drain: Callable[[], None]) -> None:
+    A second signal during the drain ends the process at once (``force``, exit status
+    128 + the signal's number): the drain is abandoned, and what it had not filed is in the
+    spool, filed by the next start's recovery as after a crash -- nothing lost. Before
+    (mend74) it was uvicorn's graceful stop, which then waited for the drain behind the
+    app's shutdown (12 s + 25 s). A signal after the drain (HTTP stopping) is uvicorn's
+    own: its second one ends at once too."""
+
+    def __init__(self, config: uvicorn.Config, drain: Callable[[], None], *,
+                 force: Callable[[int], object] = os._exit) -> None:
         super().__init__(config)
         self._drain = drain
+        self._force = force
         self.draining: threading.Thread | None = None
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.draining is not None and not self.should_exit:
+            log.warning("stopping: a second signal during the drain; exiting now, the calls "
+                        "not yet filed are left to the spool (the next start files them)")
+            for handler in logging.getLogger().handlers:  # os._exit flushes nothing
+                with contextlib.suppress(Exception):
+                    handler.flush()
+            self._force(128 + sig)
+            return
         if self.draining is not None or self.should_exit:
             super().handle_exit(sig, frame)
             return

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session, sessionmaker
@@ -263,15 +264,28 @@ class Background:
     def start_ivr(self) -> None:
         """Start (or retry starting) the SIP front end; a registrar that is down at start-up
         must not keep the API and the schedulers down, so failures are logged and retried."""
-        if self.ivr is not None or not self.settings.sip.enabled:
+        # Once our stop began nothing starts (mend74): before, a retry still starting when
+        # the drain ran (which saw no front end) was kept afterwards, answering calls
+        # after the drain, under a closing engine.
+        if self.ivr is not None or not self.settings.sip.enabled or self._stopping.is_set():
             return
         try:
             # A call whose words are left to the backlog starts the drain at once: its
             # ticket is dispatched when they come, not a voice tick later.
-            self.ivr = start_ivr(self.settings, self.sessions, self.domain, engine=self.engine,
-                                 on_backlog=self.kick_backlog)
+            ivr = start_ivr(self.settings, self.sessions, self.domain, engine=self.engine,
+                            on_backlog=self.kick_backlog)
         except Exception as exc:  # SipRegistrationError, port in use, ...
             log.error("IVR not answering yet (%s); retrying in %d s", exc, VOICE_TICK_SECONDS)
+            return
+        # Under the drain's lock: the drain either sees this front end (and stops it) or
+        # began before it was kept, and then it is stopped here.
+        with self._drain_lock:
+            stopped = self._stopping.is_set()
+            if not stopped:
+                self.ivr = ivr
+        if stopped:
+            log.info("IVR started as our stop began: stopped again")
+            ivr.stop()
             return
         if warning := untrusted_direct_warning(self.settings.sip):
             log.warning("%s", warning)
@@ -375,26 +389,50 @@ class Background:
         with self._drain_lock:
             if self._drained:
                 return
-            self._drained = True
             self._stopping.set()
+            try:
+                self._drain_steps(also)
+            finally:
+                # Done only once every step ran (mend74): before, "done" was marked first,
+                # so a step that raised left the rest undone and the stop after it did
+                # nothing more -- the engine closed under a live SIP front end.
+                self._drained = True
+
+    def _drain_steps(self, also: Callable[[float], None]) -> None:
+        """Each step runs even when one before it raised (logged): the front end is always
+        hung up, whatever the Twilio side or the outbound worker did."""
+        drain = time.monotonic() + self.settings.sip.stop_drain_seconds
+        if self.ivr is not None:
             # First, so that no call is taken from now on and the callers up are told at
             # once (``IvrRuntime.refuse_and_tell``); their dialogues finish meanwhile.
-            drain = (self.ivr.refuse_and_tell() if self.ivr is not None else
-                     time.monotonic() + self.settings.sip.stop_drain_seconds)
-            if self.scheduler is not None:
-                self.scheduler.shutdown(wait=False)
-                self.scheduler = None
-            self.wait_backlog(BACKLOG_STOP_WAIT)
-            self.stop_outbound()
-            self.stop_outbound = lambda: None
-            also(drain)
-            if self.ivr is not None:
-                self.ivr.hang_up(drain)
+            drain = _step("the SIP front end's refusal", self.ivr.refuse_and_tell, drain)
+        if self.scheduler is not None:
+            scheduler, self.scheduler = self.scheduler, None
+            _step("the scheduler's shutdown", lambda: scheduler.shutdown(wait=False), None)
+        _step("the backlog's wait", lambda: self.wait_backlog(BACKLOG_STOP_WAIT), None)
+        _step("the outbound worker's stop", self.stop_outbound, None)
+        self.stop_outbound = lambda: None
+        _step("the drain's other part", lambda: also(drain), None)
+        if self.ivr is not None:
+            ivr = self.ivr
+            _step("the SIP front end's hang-up", lambda: ivr.hang_up(drain), None)
 
     def stop(self) -> None:
         self.drain()
         if self.engine is not None:
             self.engine.close()
+
+
+_T = TypeVar("_T")
+
+
+def _step(what: str, run: Callable[[], _T], otherwise: _T) -> _T:
+    """One step of the stop's drain: one that raises is logged and the drain goes on."""
+    try:
+        return run()
+    except Exception:
+        log.exception("our stop: %s failed; the drain goes on", what)
+        return otherwise
 
 
 def schedule_jobs(background: Background) -> BackgroundScheduler:

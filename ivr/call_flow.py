@@ -83,7 +83,9 @@ from ivr.decisions import (
     offer_reply,
     readback_sentence,
     rerecord,
+    stop_notice,
     take_turn,
+    unserved_at_stop,
 )
 from ivr.intake import (
     MAX_CALLBACK_DIGITS,
@@ -512,8 +514,7 @@ class Dialogue:
         # the wait, the notice and the decoding after it end by the drain's deadline
         # (``_by_stop``; review70: 5 s + the notice's 10.7 s + 5 s overran its 15 s); the
         # decoding runs while the notice plays.
-        notice = self.prompts.pcm(f"emergency_failed_{number}" if number is not None
-                                  else "stopping_kept")
+        notice = self.prompts.pcm(stop_notice(number, kept=True))  # the longest it may be
         self.audio.catch_up(self._by_stop(CATCH_UP_SECONDS, after=_seconds(notice)))
         if self.audio.listening:
             if self.audio.speech_started:
@@ -523,9 +524,7 @@ class Dialogue:
                 # ("喂？怎么回事") is no complaint. Before (review70) it stayed open and
                 # was filed as one, a 服务停止 ticket.
                 self.audio.drop_turn()
-        kept = self.ticket_filed or self.audio.spoke
-        said = (f"emergency_failed_{number}" if number is not None
-                else "stopping_kept" if kept else "stopping")
+        said = stop_notice(number, kept=self.ticket_filed or self.audio.spoke)
         self.call.play_pcm16(self.prompts.pcm(said), last=True)
         self.call.end(EndReason.SHUTDOWN)
 
@@ -540,10 +539,7 @@ class Dialogue:
     def _emergency_unserved(self) -> str | None:
         """The service (110, 119, 120) the caller's words call for when they were not put
         through to it and did not decline it; else None."""
-        if handover_way(self.classification,
-                        self.intake.journal.handover_declined) is Handover.DECLINED:
-            return None
-        return emergency_service(self.classification)
+        return unserved_at_stop(self.classification, self.intake.journal.handover_declined)
 
     def _keep_what_was_said(self) -> None:
         """The caller is gone (or we failed): a complaint that was spoken becomes a ticket

@@ -151,6 +151,27 @@ def offer_pending(asked: str | None, handover: dict[str, str] | None,
     return asked is not None and handover is None and declined != asked
 
 
+def unserved_at_stop(understanding: Understanding | None, declined: str | None
+                     ) -> str | None:
+    """The service (110, 119, 120) the caller's words call for when our stop came before
+    they were put through to it and they did not decline it; else None. (Twilio's journal
+    between webhooks holds the question instead: ``offer_pending``.)"""
+    if handover_way(understanding, declined) is Handover.DECLINED:
+        return None
+    return emergency_service(understanding)
+
+
+def stop_notice(unserved: str | None, *, kept: bool) -> str:
+    """The one rule for our stop's notice, SIP and Twilio alike (the prompt's name):
+    "请挂机后直接拨打119" to a caller whose words call for a service nobody puts them
+    through to now (``unserved``); "您的诉求已记录…稍后再拨12345" when their words are kept
+    (a ticket filed, or speech taken, filed now or by the next start's recovery); else
+    "服务即将暂停…". Before (mend74) Twilio chose with rules of its own beside SIP's."""
+    if unserved is not None:
+        return f"emergency_failed_{unserved}"
+    return "stopping_kept" if kept else "stopping"
+
+
 def next_step(understanding: Understanding | None, *, ask_again: bool,
               answer: KbAnswer | None = None) -> Step:
     """An emergency is handed over at once -- never read back for a confirm key, nor asked

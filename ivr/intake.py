@@ -249,6 +249,11 @@ class Spool:
         for p in sorted(self.dir.glob("*.json")):
             try:
                 out.append(CallJournal(**json.loads(p.read_text(encoding="utf-8"))))
+            except FileNotFoundError:
+                # Removed since the listing: a call settled meanwhile (a Twilio call at
+                # our stop's drain, which polls this). Before (mend74) it raised, and the
+                # drain stopped half-way.
+                continue
             except (ValueError, TypeError) as exc:
                 log.error("unreadable spool file %s kept for inspection: %s", p, exc)
         return out
@@ -320,6 +325,11 @@ def _record_for(session: Session, j: CallJournal) -> CallRecord:
         rec.note = f"{RECORDING_NOT_FETCHED_NOTE}{j.recording_url}"
     elif j.interrupted or j.stopped:
         rec.note = INTERRUPTED_NOTE if j.interrupted else STOPPED_NOTE
+    elif rec.note == LOST_NOTE:
+        # Its journal turned up after all (``settle_lost_records``): the record has its
+        # real outcome now, and the note saying it could not be checked goes (mend74:
+        # before it stuck beside the real outcome).
+        rec.note = None
     rec.keys = j.keys[-64:] or None
     session.flush()
     return rec

@@ -54,6 +54,7 @@ from ivr.decisions import (
     offer_reply,
     readback_sentence,
     rerecord,
+    stop_notice,
     take_turn,
 )
 from ivr.intake import MAX_CALLBACK_DIGITS, CallJournal, FiledTicket, Spool, filed_ticket
@@ -183,12 +184,21 @@ class TwilioDialogue:
             call = self.calls.find(call_sid)
             if call is None:
                 return twiml.say_and_hang_up(prompts.text("stopping"))
-            if call.ended:
-                return self._replay(call) if call.journal.want_ticket else twiml.hang_up()
-            return self._stop_notice(call)
+            return self._at_stop(call)
+
+    def _at_stop(self, call: TwilioCall) -> str:
+        if call.ended:
+            return self._replay(call) if call.journal.want_ticket else twiml.hang_up()
+        return self._stop_notice(call)
 
     def _stop_notice(self, call: TwilioCall) -> str:
+        """The notice (``decisions.stop_notice``, the SIP line's rule). The service the
+        words call for and the caller was not put through to: between webhooks that is
+        the hand-over announced and not answered (``offer_pending``); the recording's
+        webhook classifies its words first (``_turn``)."""
         j = call.journal
+        if call.ended:  # a webhook sent again (``_replay``): said again, nothing recorded
+            return twiml.say_and_hang_up(prompts.text(stop_notice(None, kept=j.want_ticket)))
         unserved = (j.handover_asked if offer_pending(j.handover_asked, j.handover,
                                                       j.handover_declined) else None)
         if unserved is not None:
@@ -199,9 +209,7 @@ class TwilioDialogue:
             call.intake.stopped()
             call.intake.file_ticket()  # None: the database is down; the spool keeps it
         call.intake.end()
-        if unserved is not None:
-            return twiml.emergency_failed(unserved)
-        return twiml.say_and_hang_up(prompts.text("stopping_kept" if kept else "stopping"))
+        return twiml.say_and_hang_up(prompts.text(stop_notice(unserved, kept=kept)))
 
     def close(self) -> None:
         """The app stops: the bridges' watcher with it (a bridge still up at Twilio is
@@ -420,6 +428,9 @@ class TwilioDialogue:
             if j.ticket_number:
                 return self._replay(call)
             service_number = j.handover_asked
+            if self.stopping.is_set() and not offer_pending(service_number, j.handover,
+                                                            j.handover_declined):
+                return self._at_stop(call)  # no question to answer: the stop's notice
             if not j.want_ticket or service_number is None:  # nothing was announced
                 return twiml.record_again(self.settings, self.urls)
             if not offer_pending(service_number, j.handover, j.handover_declined):
@@ -431,7 +442,14 @@ class TwilioDialogue:
                 call.intake.decline_handover(service_number)
                 log.info("call %s: emergency %s hand-over declined by the caller", j.call_id,
                          service_number)
+                if self.stopping.is_set():  # filed as it is, and the stop's notice
+                    return self._stop_notice(call)
                 return twiml.readback(self._readback(j.transcript), self.urls)
+            if self.stopping.is_set():
+                # Our stop: put through at once (Twilio runs the <Dial>), the operator
+                # skipped. Before (mend74) the answer to the question was dropped and the
+                # caller told to dial the service themselves.
+                return self._emergency(call, service_number)
             if reply is OfferReply.OPERATOR:
                 # Handed over on record (the urgent ticket and its event), then the
                 # operator, as the SIP line does; before (loose26) 0 dialled the service.
@@ -565,10 +583,12 @@ class TwilioDialogue:
             intake.file_ticket()
             self.calls.settle(call)
             return twiml.hang_up()
+        if decoded.text:
+            # Understood first, our stop or not: before (mend74) a fire reported during
+            # the stop was filed unread, the caller told "稍后再拨12345".
+            return self._turn(call)
         if self.stopping.is_set():  # no read-back: filed, and the stop's notice
             return self._stop_notice(call)
-        if decoded.text:
-            return self._turn(call)
         return self._file_and_goodbye(call)
 
     def _turn(self, call: TwilioCall, *, again: bool = False) -> str:
@@ -582,13 +602,23 @@ class TwilioDialogue:
         if turn.step is Step.EMERGENCY and number is not None:
             way = handover_way(turn.understanding, j.handover_declined)
             if way is Handover.AT_ONCE:
+                # Our stop too: Twilio runs the <Dial>, which needs nothing of this
+                # process (the ticket and the hand-over event are committed first).
                 return self._emergency(call, number)
             if way is Handover.DECLINED:
+                if self.stopping.is_set():
+                    return self._stop_notice(call)
                 return twiml.readback(readback_sentence(turn.understanding), self.urls)
             # The model's hand-over alone: announced with a way out (key 2), as on SIP.
             j.handover_asked = number
+            if self.stopping.is_set():
+                # No question at our stop, whose answer would need a webhook we may no
+                # longer take: journaled as cut and "请挂机后直接拨打119", as on SIP.
+                return self._stop_notice(call)
             call.save()
             return twiml.offer_emergency(number, self.urls, DECLINE_WAIT_SECONDS)
+        if self.stopping.is_set():  # no answer, no read-back: filed, and the notice
+            return self._stop_notice(call)
         if turn.step is Step.ANSWER and turn.answer is not None:
             a = turn.answer
             log.info("call %s: answered from knowledge entry %s v%d (confidence %.2f)",

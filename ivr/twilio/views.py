@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from prometheus_client import Counter
 from starlette.datastructures import State
 
 from config.settings import Settings
@@ -26,8 +27,15 @@ from ivr.twilio import twiml
 from ivr.twilio.call_flow import TwilioDialogue
 from ivr.twilio.fetch import SID_RE
 from telephony.twilio import signature
+from ticketing.phones import mask
 
 log = logging.getLogger("hotline.ivr.twilio")
+
+# New Twilio calls this node turned away (a fixed set of reasons, never from the request):
+# "stopping", our stop had begun (``_handle``'s 503). Before (mend74) they left no trace.
+CALLS_REFUSED = Counter("hotline_twilio_calls_refused",
+                        "New Twilio calls answered with HTTP 503, by reason",
+                        labelnames=["reason"])
 
 router = APIRouter(prefix="/twilio", tags=["twilio"])
 
@@ -94,7 +102,7 @@ async def _checked_form(request: Request, required: tuple[str, ...]) -> dict[str
 
 async def _handle(request: Request, required: tuple[str, ...],
                   step: Callable[[TwilioDialogue, dict[str, str], float], str], *,
-                  at_stop: bool = True) -> Response:
+                  at_stop: bool = True, new_call: bool = False) -> Response:
     """``at_stop``: once our stop began the step is the stop's notice instead
     (``TwilioDialogue.stop_notice``); False for the steps that carry what the caller said
     or how the call ended (a recording, a dial's end, the status), which go on as usual
@@ -106,6 +114,8 @@ async def _handle(request: Request, required: tuple[str, ...],
         return rejected.response
     dialogue = _dialogue(request)
     if at_stop and dialogue.stopping.is_set():
+        if new_call and dialogue.calls.find(form["CallSid"]) is None:
+            return _refused_at_stop(form)
         step = _stop_notice
     try:
         loop = asyncio.get_running_loop()
@@ -133,6 +143,19 @@ async def _handle(request: Request, required: tuple[str, ...],
     return Response(xml, media_type="application/xml")
 
 
+def _refused_at_stop(form: dict[str, str]) -> Response:
+    """A new call once our stop began: HTTP 503, so that Twilio requests the number's
+    Fallback URL (another node, docs/twilio.md "Our stop and Twilio's callers"); with none
+    set Twilio plays its own error message. Logged and counted, the number masked. Before
+    (mend74) it heard our "服务即将暂停" and hung up: no trace here, and a Fallback URL
+    pointed at another node was never used."""
+    CALLS_REFUSED.labels(reason="stopping").inc()
+    log.warning("twilio call %s from %s refused: our stop has begun (HTTP 503, Twilio "
+                "turns to the number's Fallback URL)", form["CallSid"], mask(form["From"]))
+    return Response(twiml.empty(), status_code=503, media_type="application/xml",
+                    headers={"Retry-After": "30"})
+
+
 def _stop_notice(dialogue: TwilioDialogue, form: dict[str, str], _started: float) -> str:
     return dialogue.stop_notice(form["CallSid"])
 
@@ -158,7 +181,8 @@ async def voice(request: Request) -> Response:
     return await _handle(request, ("CallSid", "From"),
                          lambda d, f, _: d.incoming(f["CallSid"], f["From"],
                                                     f.get("StirVerstat", ""),
-                                                    f.get("SipSourceIp", "")))
+                                                    f.get("SipSourceIp", "")),
+                         new_call=True)
 
 
 @router.post("/menu")
@@ -241,9 +265,12 @@ async def dialed(request: Request) -> Response:
 @router.post("/emergency")
 async def emergency(request: Request) -> Response:
     """The key (or none) after a hand-over only the model asked for was announced (the
-    service is the call's journal's, ``handover_asked``)."""
+    service is the call's journal's, ``handover_asked``). At our stop too: the answer
+    still puts the caller through (Twilio runs the <Dial>), or, declined, files the call
+    with the stop's notice (``TwilioDialogue.emergency``)."""
     return await _handle(request, ("CallSid", "From"),
-                         lambda d, f, _: d.emergency(f["CallSid"], f.get("Digits", "")))
+                         lambda d, f, _: d.emergency(f["CallSid"], f.get("Digits", "")),
+                         at_stop=False)
 
 
 @router.post("/silence")

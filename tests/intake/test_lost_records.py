@@ -81,6 +81,7 @@ def test_a_journal_that_turns_up_after_all_files_its_one_ticket(
     journal = _restored(sessions, domain, spool, "back", minutes=20)
     recover_spool(sessions=sessions, domain=domain, spool=spool)
     assert _record(sessions, "back").outcome == CallOutcome.LOST_AT_RESTORE
+    assert _record(sessions, "back").note == LOST_NOTE
     # The spool put back (a node's disk restored too): the call files as any crashed one.
     spool.write(journal)
     old = (utcnow() - timedelta(minutes=20)).timestamp()
@@ -89,5 +90,23 @@ def test_a_journal_that_turns_up_after_all_files_its_one_ticket(
     assert recover_spool(sessions=sessions, domain=domain, spool=spool) == []
     rec = _record(sessions, "back")
     assert rec.outcome == CallOutcome.TICKET and rec.ticket_id is not None
+    # mend74 (review75): the note saying the outcome could not be checked stuck beside it.
+    assert rec.note != LOST_NOTE
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(Ticket)) == 1
+
+
+def test_an_ended_journal_that_turns_up_clears_the_lost_note(
+        sessions: sessionmaker[Session], domain: Domain, city: City, tmp_path: Path) -> None:
+    """mend74 (review75): a journal turning up after the record was settled lost gave it its
+    real outcome, but "通话结果无法核实" stuck beside it."""
+    spool = Spool(tmp_path / "spool")
+    journal = _restored(sessions, domain, spool, "ended", minutes=20)
+    recover_spool(sessions=sessions, domain=domain, spool=spool)
+    assert _record(sessions, "ended").note == LOST_NOTE
+    journal.ended_at = (utcnow() - timedelta(minutes=19)).isoformat()  # it ended there
+    journal.outcome = CallOutcome.TICKET.value
+    spool.write(journal)
+    assert recover_spool(sessions=sessions, domain=domain, spool=spool) == ["ended"]
+    rec = _record(sessions, "ended")
+    assert rec.outcome == CallOutcome.TICKET and rec.note is None

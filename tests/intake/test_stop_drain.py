@@ -166,3 +166,24 @@ def test_a_dialogue_still_saving_at_the_bound_is_filed_once_by_the_next_start(
     with sessions() as s:
         (rec,) = s.scalars(select(CallRecord)).all()
         assert rec.ticket_id is not None and rec.recording_path
+
+
+def test_the_spool_read_while_a_call_settles_skips_the_journal_gone(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    """mend74 (review75): a journal removed between the listing and its read (a Twilio call
+    settling while our stop's drain polls ``pending``) raised FileNotFoundError, and the
+    drain stopped half-way."""
+    from ivr.intake import CallJournal
+
+    spool = Spool(tmp_path)
+    for i in range(2):
+        spool.write(CallJournal(call_id=f"CA{i}", caller="+8613800000000", carrier="twilio"))
+    real = Path.read_text
+
+    def settling(self: Path, *a: Any, **k: Any) -> str:
+        if self.name == "CA0.json":
+            spool.remove("CA0")  # settled meanwhile
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Path, "read_text", settling)
+    assert [j.call_id for j in spool.pending()] == ["CA1"]

@@ -43,13 +43,23 @@ def test_the_signal_drains_first_and_http_stops_after() -> None:
     assert server._captured_signals == [signal.SIGTERM]  # the process still ends by it
 
 
-def test_a_second_signal_is_uvicorns_own_and_a_failed_drain_still_stops_http() -> None:
+def test_a_second_signal_during_the_drain_ends_at_once_and_a_failed_drain_stops_http(
+        ) -> None:
+    """mend74: the second Ctrl-C was uvicorn's graceful stop, which then waited for the
+    drain behind the app's shutdown (12 s + 25 s); now it ends the process at once."""
     release = threading.Event()
-    server = _server(lambda: release.wait(10))
+    forced: list[int] = []
+    server = DrainFirst(uvicorn.Config(FastAPI()), lambda: release.wait(10),
+                        force=forced.append)
     server.handle_exit(signal.SIGINT, None)
-    server.handle_exit(signal.SIGINT, None)  # a second Ctrl-C: stop HTTP now
-    assert server.should_exit
+    assert not forced
+    server.handle_exit(signal.SIGINT, None)  # a second Ctrl-C: the process ends now
+    assert forced == [128 + signal.SIGINT]
     release.set()
+    assert server.draining is not None
+    server.draining.join(10)
+    server.handle_exit(signal.SIGINT, None)  # after the drain: uvicorn's own (force_exit)
+    assert server.force_exit and forced == [128 + signal.SIGINT]
 
     def broken() -> None:
         raise RuntimeError("the database is gone")
@@ -107,3 +117,45 @@ def test_the_drain_runs_once_and_the_engine_closes_after_it(settings: Settings) 
     assert events == ["refuse", "twilio", "hang up"]
     background.stop()
     assert events == ["refuse", "twilio", "hang up", "engine closed"]
+
+
+def test_a_step_that_raises_leaves_the_drains_others_to_run(settings: Settings) -> None:
+    """mend74 (review75): the Twilio side raising (a journal settled while the drain read
+    the spool) left ``also``, the front end was never hung up, and the drain was marked
+    done, so the stop after it closed the engine under a live SIP front end."""
+    events: list[str] = []
+
+    def twilio(_deadline: float) -> None:
+        events.append("twilio")
+        raise FileNotFoundError("CA0.json")
+
+    ivr = SimpleNamespace(refuse_and_tell=lambda: events.append("refuse") or 0.0,
+                          hang_up=lambda _deadline: events.append("hang up"))
+    engine = SimpleNamespace(close=lambda: events.append("engine closed"))
+    background = Background(settings=settings, sessions=None, domain=None,  # type: ignore[arg-type]
+                            engine=engine, ivr=ivr)  # type: ignore[arg-type]
+    background.drain(also=twilio)
+    assert events == ["refuse", "twilio", "hang up"]
+    background.stop()
+    assert events == ["refuse", "twilio", "hang up", "engine closed"]
+
+
+def test_an_ivr_start_once_the_stop_began_starts_nothing(settings: Settings,
+                                                         monkeypatch: Any) -> None:
+    """mend74 (review75): a start still retrying when the drain ran outlived it: a front
+    end answering calls after the stop, under a closed engine."""
+    started: list[str] = []
+    monkeypatch.setattr(settings.sip, "enabled", True)
+    background = Background(settings=settings, sessions=None, domain=None,  # type: ignore[arg-type]
+                            engine=None)
+
+    def start_during_the_drain(*_a: Any, **_k: Any) -> Any:
+        started.append("started")
+        background.drain()  # the signal came while the front end was starting
+        return SimpleNamespace(stop=lambda: started.append("stopped"))
+
+    monkeypatch.setattr("hotline.wiring.start_ivr", start_during_the_drain)
+    background.start_ivr()
+    assert started == ["started", "stopped"] and background.ivr is None
+    background.start_ivr()  # the stop began: not even tried
+    assert started == ["started", "stopped"]

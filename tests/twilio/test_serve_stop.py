@@ -120,11 +120,11 @@ def test_the_signal_refuses_new_invites_and_twilio_callers_are_told(
         assert "Retry-After" in late.messages
         assert "SIP/2.0 180" not in late.messages and "SIP/2.0 200" not in late.messages
 
-        # A new Twilio call meanwhile: answered, told, hung up; not taken.
+        # A new Twilio call meanwhile: 503, so that Twilio turns to the number's Fallback
+        # URL (another node); not taken, logged (mend74).
         new = _post(base, "/twilio/voice", {"CallSid": new_sid("CA"), "From": "+8613900139000",
                                             "AccountSid": ACCOUNT_SID})
-        root = twiml(new)
-        assert says(root) == [speakable(text("stopping"))] and verbs(root)[-1] == "Hangup"
+        assert new.status_code == 503 and new.headers["Retry-After"] == "30"
         assert proc.poll() is None  # the drain waits for the caller in a dialogue
 
         held.set()
@@ -133,6 +133,7 @@ def test_the_signal_refuses_new_invites_and_twilio_callers_are_told(
         root = twiml(answer)
         assert says(root) == [speakable(text("stopping_kept"))] and verbs(root)[-1] == "Hangup"
         assert proc.wait(timeout=60) is not None
+        assert "from 139****9000 refused: our stop has begun" in log.read_text()
     finally:
         held.set()
         if proc.poll() is None:
