@@ -109,6 +109,9 @@ class Rule:
     # A cue in a clause containing one of these words does not fire: "消防演习" speaks of
     # fire without one.
     unless: tuple[str, ...] = ()
+    # The same words as one pattern: a word may be written as a pattern where a bare
+    # character would stand in other words ("会不会", not 会: 这会儿, 开会; mend75).
+    unless_pattern: re.Pattern[str] | None = None
     # ``unless`` read in every clause the cue's match covers, not only the clause it starts
     # in: for a rule whose habit word may follow its cue a clause later ("啪啪响，偶尔还有股
     # 焦味", review31). Opt-in: for other rules a word about the past in a middle clause
@@ -181,6 +184,9 @@ class NotNow:
     # A word that turns to the caller's present ("今天", "这会儿", "刚才"): what an ``over``
     # word or a drill frames ends there ("上礼拜听了燃气讲座，今天家里煤气味特别大").
     now_turn: re.Pattern[str] | None = None
+    # After a ``now_turn`` word, before the danger cue that makes it a happening: talk about
+    # the frame (a course's sign-up, a recollection, a supposition), not the present.
+    turn_talk: re.Pattern[str] | None = None
     # The words of ``ahead`` that suppose ("要是", "万一"): a ``still`` after one in its own
     # clause is supposed too ("要是摔倒了起不来"). Not hearsay: "听说屋里还有人" is a report.
     suppose: re.Pattern[str] | None = None
@@ -577,6 +583,13 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
         parts = [*(f"(?:{p})" for p in patterns), *([_alternation(words)] if words else [])]
         return re.compile("|".join(parts)) if parts else None
 
+    # The words of the caller's present, with what keeps one from being it ("现在都好了",
+    # "刚才说的", "现在想起来"), written once and put where a pattern says <now>: a turn
+    # (``now_turn``), a sign now (``still``), a drill's real danger, a report's end (mend75).
+    now = "(?:(?:" + "|".join(raw.get("now_words", [])) + ")(?!" + "|".join(
+        raw.get("now_not", [])) + "))"
+    raw = {k: [p.replace("<now>", now) if isinstance(p, str) else p for p in v]
+           if isinstance(v, list) else v for k, v in raw.items()}
     # What ends a span, written once and put where a frame_spans or a hazard_only pattern
     # says <stops>.
     stops = "(?!" + "|".join(map(re.escape, raw.get("span_stops", []))) + ")"
@@ -585,8 +598,8 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
     told_ends = [*raw.get("told_ends", []), *raw.get("called_now", [])]
     try:
         for key in ("over_patterns", "frame_patterns", "still", "ongoing", "ahead_patterns",
-                    "ahead_ends", "called_now", "now_turn", "hazard_only", "habit", "unhurt",
-                    "made_safe", "asked",
+                    "ahead_ends", "called_now", "now_turn", "turn_talk", "hazard_only", "habit",
+                    "unhurt", "made_safe", "asked",
                     "frame_spans", "treated", "seen", "stories", "seen_told", "told_ends",
                     "seen_ends", "stories_ends", "not_person", "person", "person_state",
                     "not_person_ends", "drills_real", "drills_feigned", "feared"):
@@ -603,6 +616,7 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
             ahead_ends=one([], raw.get("ahead_ends", [])),
             called_now=one([], raw.get("called_now", [])),
             now_turn=one([], raw.get("now_turn", [])),
+            turn_talk=one([], raw.get("turn_talk", [])),
             suppose=one(raw.get("suppose", []), []),
             hazard_only=one([], near_misses),
             habit=one([], raw.get("habit", [])),
@@ -674,6 +688,7 @@ def _parse_rule(
         categories=frozenset(raw.get("categories", [])),
         negatable=bool(raw.get("negatable", negatable)),
         unless=tuple(raw.get("unless", [])),
+        unless_pattern=_call_pattern(raw.get("unless"), path, rule_id),
         unless_call=unless_call,
         pattern_unless_call=(pattern_unless_call if any(pattern_unless_call) else ()),
         when_call=when_call,
@@ -846,12 +861,12 @@ def _in_everyday_word(text: str, pos: int, end: int, rules: ClassificationRules)
 def _excepted(text: str, pos: int, end: int, rule: Rule) -> bool:
     """Whether an ``unless`` word is in the clause the cue at ``pos:end`` starts in, or, for
     a rule with ``unless_over_match``, in any clause the match covers."""
-    if not rule.unless:
+    if rule.unless_pattern is None:
         return False
     start, stop = _clause(text, pos)
     if rule.unless_over_match:
         stop = _clause(text, max(pos, end - 1))[1]
-    return any(word in text[start:stop] for word in rule.unless)
+    return rule.unless_pattern.search(text, start, stop) is not None
 
 
 # (clause start, quiet from, clause end, reach): a cue that starts in the clause and ends
@@ -890,7 +905,8 @@ def _quiet_spans(
     habit = bool(cfg.habit and cfg.habit.search(text))
     # A drill framed up to a turn to the caller's present covers only what comes before it.
     drill = _drill(text, cfg)
-    drill_turn = _turn(text, cfg, cfg.drills) if drill else None
+    drill_turn = (_turn_at(text, word.end(), len(text), cfg, rules)
+                  if drill and cfg.drills and (word := cfg.drills.search(text)) else None)
     if (cfg.frame and cfg.frame.search(text)) or (drill and drill_turn is None) or any(
         _rule_hits(rule, text, rules) for rule in rules.kind_rules if rule.id in cfg.frame_rules
     ):
@@ -904,8 +920,8 @@ def _quiet_spans(
             continue
         if cfg.over and (word := cfg.over.search(clause)):
             plea = cfg.called_now.search(clause, word.end()) if cfg.called_now else None
-            turn = cfg.now_turn.search(clause, word.end()) if cfg.now_turn else None
-            stops = [start + x.start() for x in (plea, turn) if x is not None]
+            turn = _turn_at(text, start + word.end(), end, cfg, rules)
+            stops = [x for x in (start + plea.start() if plea else None, turn) if x is not None]
             spans.append((start, start, min(stops, default=end), _NO_REACH))
         elif cfg.ahead and (word := cfg.ahead.search(clause)):
             stop = cfg.ahead_ends.search(clause, word.end()) if cfg.ahead_ends else None
@@ -938,13 +954,37 @@ def _quiet_spans(
     return (*spans, *told), (*spans, *told, *hazard), (), told_stories
 
 
-def _turn(text: str, cfg: NotNow, frame: re.Pattern[str] | None) -> int | None:
-    """Where ``text`` turns to the caller's present (``NotNow.now_turn``) after the first
-    word of ``frame``, or None."""
-    if cfg.now_turn is None or frame is None or not (word := frame.search(text)):
+def _turn_at(text: str, pos: int, stop: int, cfg: NotNow,
+             rules: ClassificationRules) -> int | None:
+    """Where ``text[pos:stop]`` turns to the caller's present: the first ``now_turn`` word
+    after which its clause tells a happening (``_happens``), or None. A turn followed by
+    more talk about the frame ("培训现在报名的话…", "今天想起来还后怕当时…") is none."""
+    if cfg.now_turn is None:
         return None
-    turn = cfg.now_turn.search(text, word.end())
-    return turn.start() if turn else None
+    for turn in cfg.now_turn.finditer(text, pos, stop):
+        if _happens(text, turn.end(), cfg, rules):
+            return turn.start()
+    return None
+
+
+def _happens(text: str, pos: int, cfg: NotNow, rules: ClassificationRules) -> bool:
+    """Whether the clause from ``pos`` tells a danger cue (an emergency rule's or the urgent
+    floor's, read bare) with no ``turn_talk`` word before it or just after it."""
+    stop = _clause(text, pos)[1]
+    # A cue starts in the clause; some run on past its comma ("哮喘犯了，喘得…说不上来").
+    ends = [m.end() for rule in _danger_rules(rules) for p in rule.patterns
+            if (m := p.search(text, pos)) and m.start() < stop]
+    ends.extend(i + len(kw) for rule in _danger_rules(rules) for kw in rule.keywords
+                if (i := text.find(kw, pos, stop)) != -1)
+    if not ends:
+        return False
+    return not (cfg.turn_talk and cfg.turn_talk.search(
+        text, pos, min(min(ends), stop) + DRILL_WINDOW[1]))
+
+
+def _danger_rules(rules: ClassificationRules) -> tuple[Rule, ...]:
+    """The rules whose cues tell a danger now: every hand-over's and the urgent floor's."""
+    return (*rules.emergency_rules, *(r for r in rules.urgency_rules if r.target == "urgent"))
 
 
 def _drill(text: str, cfg: NotNow) -> bool:
@@ -1119,7 +1159,7 @@ def _eaten_cue(text: str, rules: ClassificationRules, quiet: tuple[Span, ...]) -
         return None
     words = [text[start:stop] for start, stop in spans]
     plain = replace(rules, everyday=None)
-    for rule in (*rules.emergency_rules, *(r for r in rules.urgency_rules if r.target == "urgent")):
+    for rule in _danger_rules(rules):
         for hit in _rule_hits(rule, text, plain, quiet):
             if any(hit in word for word in words) and hit not in _rule_hits(rule, text, rules,
                                                                             quiet):

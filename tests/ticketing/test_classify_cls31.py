@@ -121,3 +121,41 @@ def test_cls31_calm_questions_and_things_over_are_no_hand_over(calm: str) -> Non
 @pytest.mark.parametrize(("text", "service"), LOUD)
 def test_cls31_a_danger_now_is_handed_to_its_service(text: str, service: str) -> None:
     assert classify(text).emergency == service, _cues(text)
+
+
+# --- Mends (mend75, review76): lines of our own for each fault the review found. ---------
+
+MEND75_LOUD: list[tuple[str, str]] = [
+    # 这会儿 (now) and 开会 hold a 会; neither asks whether breath may fail.
+    ("上周社区讲了中暑的事，这会儿我爷爷哮喘犯了，喘得一句话都说不完整", "120"),
+    ("我们开会的时候领导哮喘犯了，喘得一句话都说不出来", "120"),
+    # A collapse now told with a question of blame after it.
+    ("我妈在超市门口摔倒了晕过去了，超市保安不让抬进来这样担不担责任", "120"),
+    # The child word after the moment it went.
+    ("一眨眼小孙子就没影了，到处都找了", "110"),
+]
+
+MEND75_CALM: list[str] = [
+    # A habit told a clause after the cue (`unless_over_match`).
+    "我妈有哮喘，平时走快点喘得话都说不完整，想问问吸入剂医保能报吗",
+    # 会…吗: breathlessness asked about.
+    "听说哮喘严重了会喘得话都说不出来吗，想问问社区有没有讲座",
+    # A turn word about the course itself: no happening follows it in its clause.
+    "单位的消防培训现在报名的话，讲不讲楼道着火了往哪跑",
+    # A recollection after a turn word is the past again.
+    "上个月我家楼下着过一次火现在想起来还害怕当时楼道里全是烟",
+    # A thing just said (刚才说的) is no present (`<now>`).
+    "刚才说的那个前年我们楼着火的事，物业到现在也没给个说法",
+    # A law question, however asked.
+    "小区里放孔明灯违不违法，去年有一家着过火",
+]
+
+
+@pytest.mark.parametrize(("text", "service"), MEND75_LOUD)
+def test_mend75_a_danger_now_keeps_its_hand_over(text: str, service: str) -> None:
+    assert classify(text).emergency == service, _cues(text)
+
+
+@pytest.mark.parametrize("calm", MEND75_CALM)
+def test_mend75_talk_after_a_frame_is_no_hand_over(calm: str) -> None:
+    assert classify(calm).emergency == "none", _cues(calm)
