@@ -85,7 +85,7 @@ def make_registration(password: str = "s3cret", registrar_password: str | None =
                       ) -> tuple[Registration, Registrar, ManualTimers]:
     sip = Settings().sip
     transport = SipTransport(registrar=REGISTRAR, username=sip.username, password=password,
-                             bind=("127.0.0.1", 0), on_message=lambda _m: None)
+                             bind=("127.0.0.1", 15060), on_message=lambda _m: None)
     registrar = Registrar(sip.username,
                           password if registrar_password is None else registrar_password)
     timers = ManualTimers()
