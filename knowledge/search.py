@@ -1502,15 +1502,6 @@ _SPAN_ASKED = re.compile(f"(?:要|得|需要)(?:几|多少)个?{_SPAN_UNITS}"
 _SPAN_TOLD = re.compile("(?<!听)说[^\\W_]*$")
 
 
-# kb32: how many of a thing, asked after the verb that takes them (医保能选几家医院, 垃圾分
-# 几类, 上小学要交几个证): 几 and a counting word right after a verb. Told, the verb is done
-# (跑了几家, 去过几回), the number is the subject or vague (几家医院都不收, 好几次, 十几个,
-# 这几天, 头几个月), or 都/也 follows it (打了几个电话都没人接): none asks.
-_COUNT_ASKED = re.compile("(?<=[\u4e00-\u9fff])(?<![好十几没过了这那前头后最])"
-                          "几(?:家|个|张|类|种|样|项|次|回|件|所|份)"
-                          "(?![^\\W_]{0,6}?[都也了])")
-
-
 def _span_asked(text: str) -> bool:
     """A span asked (``_SPAN_ASKED``) in a clause of ``text`` where no one's words come
     before it (``_SPAN_TOLD``)."""
@@ -1524,7 +1515,7 @@ def is_question(text: str) -> bool:
     return (any(w in t for w in QUESTION_WORDS) or bool(_ASKING_FORM.search(text.strip()))
             or bool(_WISH_ASKED.search(text.strip()))
             or _span_asked(text) or bool(_GUESS_ASKED.search(text.strip()))
-            or bool(_WHOM_ASKED.search(t)) or bool(_COUNT_ASKED.search(t)))
+            or bool(_WHOM_ASKED.search(t)))
 
 
 def complaint_words(text: str, words_: Iterable[str] = COMPLAINT_WORDS + BLAME_WORDS) -> set[str]:
