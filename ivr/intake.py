@@ -340,7 +340,7 @@ def _words(j: CallJournal) -> str:
     request with no words) a note of that; empty when nothing was understood yet."""
     text = (j.transcript or "").strip()
     if j.outcome == CallOutcome.CALLBACK_REQUEST.value and not text:
-        return "市民来电要求人工服务，坐席未接通，请回电。"
+        return service.CALLBACK_REQUESTED
     return text
 
 

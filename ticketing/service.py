@@ -515,9 +515,10 @@ def understand_demand(
 
 
 def _understand(domain: Domain, text: str) -> Understanding | None:
-    # The placeholder of a call still being transcribed is no demand: it stays in the manual
-    # queue as "other" until attach_transcript classifies the words (a model would guess).
-    return domain.understand(text) if text and text != TRANSCRIPT_PENDING else None
+    # A placeholder (a call still being transcribed, a callback request with no words) is
+    # no demand: it stays in the manual queue as "other" until attach_transcript classifies
+    # the words (a model would guess).
+    return domain.understand(text) if text and not is_placeholder(text) else None
 
 
 def create_ticket(
@@ -767,8 +768,8 @@ def _write_at_once(session: Session, _context: Any, _objects: Any) -> None:
 
 
 def _respondent_of(domain: Domain, text: str) -> str | None:
-    # The placeholder of a call still being transcribed names nobody (as in _understand).
-    return domain.respondent(text) if text and text != TRANSCRIPT_PENDING else None
+    # A placeholder names nobody (as in _understand).
+    return domain.respondent(text) if text and not is_placeholder(text) else None
 
 
 def _place(domain: Domain, ticket: Ticket) -> None:
@@ -1605,6 +1606,18 @@ def record_unreachable(
 
 
 TRANSCRIPT_PENDING = "（录音待转写）"
+# A caller who keyed 0 when no operator took the call, with no words understood: the
+# centre's operators call back. Classified, this fixed sentence went to whatever unit the
+# model made of it (the shipped model: the power company, 0.58, dispatched unflagged),
+# and every such caller with it (judge31).
+CALLBACK_REQUESTED = "市民来电要求人工服务，坐席未接通，请回电。"
+_PLACEHOLDERS = frozenset({TRANSCRIPT_PENDING, CALLBACK_REQUESTED})
+
+
+def is_placeholder(text: str) -> bool:
+    """The service's own words in a demand's place, never the caller's: no rule, model or
+    respondent list may read them."""
+    return text.strip() in _PLACEHOLDERS
 
 
 TRANSCRIBED_EVENT = "transcribed"
@@ -1886,8 +1899,9 @@ def reviewed_classifications(*, session: Session) -> list[tuple[str, dict[str, s
     ).all()
     latest: dict[int, tuple[str, dict[str, str]]] = {}
     for ticket_id, demand, data in rows:
-        if demand and demand != TRANSCRIPT_PENDING and data and data.get("after"):
-            # No sub-category is no label (events before sub-categories have none either).
+        if demand and not is_placeholder(demand) and data and data.get("after"):
+            # No sub-category is no label (events before sub-categories have none either);
+            # a placeholder is no text to learn from (the category is of the words to come).
             latest[ticket_id] = (demand, {k: v for k, v in data["after"].items()
                                           if v is not None})
     return list(latest.values())

@@ -27,6 +27,7 @@ from ivr.callrecords import LIVE_CALL_SECONDS, CallOutcome, CallRecord, live_cal
 from ivr.intake import CallIntake, CallJournal, Spool, recover_spool
 from tests.support.city import City
 from tests.support.harness import fork_with_us
+from ticketing import service
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory
 from ticketing.models import Ticket, utcnow
@@ -107,6 +108,32 @@ def test_the_call_record_names_its_caller_like_a_ticket(
         ticket = s.get_one(Ticket, rec.ticket_id)
         assert (rec.caller, rec.caller_raw) == (caller, raw)
         assert rec.caller == ticket.caller_phone  # a call and its ticket compare
+
+
+@pytest.mark.parametrize("keyed_ahead", [False, True])
+def test_a_callback_request_without_words_waits_for_the_centre_not_a_unit(
+        sessions: sessionmaker[Session], domain: Domain, city: City, tmp_path: Path,
+        keyed_ahead: bool) -> None:
+    # judge31: key 0 with no operator and nothing understood filed the fixed sentence
+    # "市民来电要求人工服务，坐席未接通，请回电。", which the shipped model read as the power
+    # company's (0.58, not flagged): every such caller was dispatched to its handler.
+    call = CallIntake(sessions=sessions, domain=domain, spool=Spool(tmp_path / "spool"),
+                      call_id="cb", caller="13811114444")
+    call.answered()
+    if keyed_ahead:
+        call.understood("", {"low_confidence": []})  # a turn that understood nothing
+    filed = call.file_ticket(CallOutcome.CALLBACK_REQUEST)
+    assert filed is not None
+    assert call.end() is True
+    with sessions() as s:
+        t = s.scalars(select(Ticket)).one()
+        assert t.demand == service.CALLBACK_REQUESTED
+        assert (t.status, t.unit_id, t.handler_id) == ("accepted", None, None)
+        assert (t.category, t.urgency, t.emergency) == ("other", "general", "none")
+        assert t.respondent is None and t.classification is None
+        # An operator who calls back and files the category teaches the model nothing
+        # from the placeholder.
+    assert service.reviewed_classifications(session=sessions()) == []
 
 
 def test_silence_only_is_abandoned_without_ticket(sessions: sessionmaker[Session],

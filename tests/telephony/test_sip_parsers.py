@@ -247,6 +247,25 @@ def test_a_caller_calling_from_a_tel_uri_is_answered_with_their_number() -> None
     assert ringing_call(fe, invite).caller == "+8613912345678"
 
 
+def test_a_display_name_in_gbk_is_read_and_the_call_rings() -> None:
+    """judge31: a PBX writing its caller's name in GBK (``From: "张三"`` as D5C5 C8FD) was
+    dropped unanswered ("header block is not UTF-8"): the citizen heard ringing until their
+    phone gave up. GB18030 reads it; bytes no charset reads are still refused."""
+    from tests.telephony.sipwire import PHONE, front_end, ringing_call
+
+    gbk = request().replace(b"From: <sip:", b'From: "\xd5\xc5\xc8\xfd" <sip:')
+    msg = SipMessage(gbk, ("192.0.2.10", 5060))
+    assert msg.first("From").startswith('"张三" <sip:13800138000@') and msg.from_tag == "a"
+    utf8 = _invite_with(from_='"张三" <sip:13912345678@192.0.2.10>;tag=them', call_id="gbk")
+    raw = utf8.raw.replace("张三".encode(), "张三".encode("gbk"))
+    assert raw != utf8.raw
+    fe, _wire = front_end()
+    assert ringing_call(fe, SipMessage(raw, PHONE)).caller == "13912345678"
+    with pytest.raises(SipSyntaxError, match="neither UTF-8 nor GB18030"):
+        SipMessage(request().replace(b"From: <sip:", b'From: "\xff\xfe" <sip:'),
+                   ("192.0.2.10", 5060))
+
+
 def _invite_with(*, from_: str = "<sip:13912345678@192.0.2.10>;tag=them",
                  to: str | None = None, call_id: str = "mend70") -> SipMessage:
     from telephony.sip.transaction import new_request, udp_via
