@@ -35,6 +35,7 @@ __all__ = [
     "ClassificationRules",
     "category_label",
     "classify",
+    "kind_over_model",
     "known_categories",
     "load_rules",
     "sub_categories",
@@ -112,6 +113,8 @@ class Rule:
     # The same words as one pattern: a word may be written as a pattern where a bare
     # character would stand in other words ("会不会", not 会: 这会儿, 开会; mend75).
     unless_pattern: re.Pattern[str] | None = None
+    # Rules of [[kind_over_model]] only: the model's kinds this rule's kind replaces.
+    replaces: frozenset[str] = frozenset()
     # ``unless`` read in every clause the cue's match covers, not only the clause it starts
     # in: for a rule whose habit word may follow its cue a clause later ("啪啪响，偶尔还有股
     # 焦味", review31). Opt-in: for other rules a word about the past in a middle clause
@@ -324,6 +327,8 @@ class ClassificationRules:
     source: Path | None = None
     # target = sub-category code, categories = the one category it belongs to.
     sub_category_rules: tuple[Rule, ...] = ()
+    # [[kind_over_model]]: read after the model's kind (``kind_over_model``), never a vote.
+    kind_over_model: tuple[Rule, ...] = ()
     # districts and areas compiled for the one-pass look-up; built by load_rules
     places: PlaceIndex | None = None
     not_now: NotNow | None = None
@@ -464,6 +469,13 @@ def _load_rules(path: Path, raw: bytes) -> ClassificationRules:
         _parse_rule(raw, path, target_key="kind", allowed=set(KINDS), negatable=False)
         for raw in data.get("kind_rules", [])
     )
+    kind_over_model = tuple(
+        _parse_rule(raw, path, target_key="kind", allowed=set(KINDS), negatable=False)
+        for raw in data.get("kind_over_model", [])
+    )
+    for rule in kind_over_model:
+        if not rule.replaces or rule.replaces - set(KINDS):
+            raise ValueError(f"{path}: kind_over_model {rule.id}: replaces must name kinds")
     sub_category_rules = tuple(
         _parse_sub_rule(raw, path) for raw in data.get("sub_category_rules", [])
     )
@@ -525,6 +537,7 @@ def _load_rules(path: Path, raw: bytes) -> ClassificationRules:
         ),
         source=path,
         sub_category_rules=sub_category_rules,
+        kind_over_model=kind_over_model,
         places=places,
         not_now=not_now,
         negation_questions=tuple(negation.get("questions", [])),
@@ -696,6 +709,7 @@ def _parse_rule(
         quiet_when_made_safe=bool(raw.get("quiet_when_made_safe", False)),
         unless_over_match=bool(raw.get("unless_over_match", False)),
         gives_way=bool(raw.get("gives_way", False)),
+        replaces=frozenset(raw.get("replaces", [])),
     )
 
 
@@ -1302,6 +1316,23 @@ def _kind(text: str, rules: ClassificationRules) -> tuple[str, list[str]]:
         if hits := _rule_hits(rule, text, rules):
             return rule.target, [f"{rule.id}:{h}" for h in hits]
     return "complaint", []
+
+
+def kind_over_model(text: str, kind: str,
+                    rules: ClassificationRules | None = None) -> tuple[str, list[str]]:
+    """The kind of the call once the ``[[kind_over_model]]`` rules have read it: the first
+    rule whose ``replaces`` holds ``kind`` (the model's reading, or the rules' where no model
+    is trained) and whose cue fires gives its kind, with its hits; else ``kind`` unchanged.
+    These rules are not among the votes the model was trained on, so adding one moves no
+    probability: it names a usage the model reads too seldom to learn (kind33)."""
+    rules = rules if rules is not None else _default_rules()
+    if not any(kind in rule.replaces for rule in rules.kind_over_model):
+        return kind, []
+    norm = _normalize(text)
+    for rule in rules.kind_over_model:
+        if kind in rule.replaces and (hits := _rule_hits(rule, norm, rules)):
+            return rule.target, [f"{rule.id}:{h}" for h in hits]
+    return kind, []
 
 
 def _sub_category(text: str, category: str,

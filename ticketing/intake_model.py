@@ -56,6 +56,7 @@ from ticketing.classify import (
     ClassificationRules,
     category_label,
     classify,
+    kind_over_model,
     known_categories,
     sub_category_of,
     without_everyday,
@@ -646,10 +647,12 @@ def _understand(text: str, ruled: Classification, rules: ClassificationRules,
                 model: IntakeModel | None, *, confirm_below: float) -> Understanding:
     matched = list(ruled.matched)
     if model is None:
+        kind, kind_hits = kind_over_model(text, ruled.kind, rules)
         return Understanding(
-            category=ruled.category, urgency=ruled.urgency, kind=ruled.kind,
+            category=ruled.category, urgency=ruled.urgency, kind=kind,
             emergency=ruled.emergency, district=ruled.district, address=ruled.address,
-            subject=ruled.subject, confidence={}, matched=tuple(matched), source="rules",
+            subject=ruled.subject, confidence={}, matched=(*matched, *kind_hits),
+            source="rules",
             sub_category=ruled.sub_category,
             needs_confirmation=not any(m.split(":", 1)[0].split(".")[0] == ruled.category
                                        for m in matched),
@@ -664,7 +667,9 @@ def _understand(text: str, ruled: Classification, rules: ClassificationRules,
         guess["category"] = model.predict(said, classify(said, rules))["category"]
     confidence = {name: round(p, 3) for name, (_, p) in guess.items()}
     category = guess.get("category", (ruled.category, 0.0))[0]
-    kind = guess.get("kind", (ruled.kind, 0.0))[0]
+    # Read after the model, so its probabilities and the calm guard (``decide``) stand.
+    kind, kind_hits = kind_over_model(text, guess.get("kind", (ruled.kind, 0.0))[0], rules)
+    matched += kind_hits
     guessed = (guess.get("urgency", (ruled.urgency, 0.0))[0],
                guess.get("emergency", ("none", 0.0))[0])
     urgency, emergency = floored(*guessed, ruled)
