@@ -913,7 +913,12 @@ def _quiet_spans(
     asked = tuple(cfg.asked.finditer(text)) if cfg.asked else ()
     # An animal's or a thing's plight is nobody's danger, going on or not.
     beings = _not_person_spans(text, cfg)
-    if _goes_on(text, cfg, seen, asked, beings):
+    # The one hurt in care or the danger resolved (``NotNow.treated``): the story up to the
+    # clause that says so is over, its "刚才" or "一直" included ("孩子刚才一转眼不见了，还好
+    # 半分钟就找着了"); a sign told after it still goes on. Twenty-ninth round (emerg34).
+    resolved = cfg.treated.search(text) if cfg.treated else None
+    resolved_end = _clause(text, max(resolved.end() - 1, 0))[1] if resolved else 0
+    if _goes_on(text, cfg, seen, asked, beings, resolved_end):
         return beings, beings, (), ()
     # A habit keeps the floor's cues (B9) and silences the hand-over's as before.
     habit = bool(cfg.habit and cfg.habit.search(text))
@@ -961,8 +966,8 @@ def _quiet_spans(
     for m in asked:
         parts = [m.span(g) for g, v in m.groupdict().items() if v is not None] or [m.span()]
         told.extend((start, start, end, _NO_REACH) for start, end in parts)
-    if cfg.treated and (m := cfg.treated.search(text)):
-        told.append((0, 0, _clause(text, max(m.end() - 1, 0))[1], _NO_REACH))
+    if resolved_end:
+        told.append((0, 0, resolved_end, _NO_REACH))
     if habit:
         return tuple(told), (*spans, *told, *hazard), tuple(spans), told_stories
     return (*spans, *told), (*spans, *told, *hazard), (), told_stories
@@ -1017,10 +1022,12 @@ def _drill(text: str, cfg: NotNow) -> bool:
 
 
 def _goes_on(text: str, cfg: NotNow, seen: tuple[Seen, ...],
-             asked: tuple[re.Match[str], ...], beings: tuple[Span, ...] = ()) -> bool:
+             asked: tuple[re.Match[str], ...], beings: tuple[Span, ...] = (),
+             resolved_end: int = 0) -> bool:
     """Whether ``text`` says the danger goes on (``still``), outside what a clause supposes:
     in "老人要是在家摔倒了起不来，有没有一键呼叫" the "起不来" follows "要是" and is as
-    supposed as the fall (tenth round: the rules handed this question to 120)."""
+    supposed as the fall (tenth round: the rules handed this question to 120). A sign told
+    before ``resolved_end`` (the clause that says it was resolved) is the resolved story's."""
     if cfg.still is None:
         return False
     # When the caller watched or the vehicle passed ("我刚才在电视上看", "刚才消防车过去了")
@@ -1033,7 +1040,7 @@ def _goes_on(text: str, cfg: NotNow, seen: tuple[Seen, ...],
     starts = [start for start, _ in skip]
     # The furthest any of the first i reaches (a seen and an asked match may overlap).
     reach = list(accumulate((end for _, end in skip), max))
-    for m in cfg.still.finditer(text):
+    for m in cfg.still.finditer(text, resolved_end):
         if (i := bisect_right(starts, m.start())) and m.start() < reach[i - 1]:
             continue
         word = (cfg.suppose.search(text, _clause_start(text, m.start()), m.start())
