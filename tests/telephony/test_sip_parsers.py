@@ -266,6 +266,35 @@ def test_a_display_name_in_gbk_is_read_and_the_call_rings() -> None:
                    ("192.0.2.10", 5060))
 
 
+def test_a_gb18030_reading_that_takes_in_a_delimiter_is_refused() -> None:
+    """review80: a GB18030 character's second byte may be ASCII (81 5C is one character),
+    so the backslash every byte-reading peer sees escaping a quote was gone here. A
+    stranger's Via relayed by the front, ``x="A<81>\\";received=6.6.6.6;y="`` then the
+    front's own ``;received=<real>``: one quoted string to Kamailio, and here the forged
+    ``received`` was the caller's address (KeyedLookups' count), the real one inside a
+    quote. Refused, as bytes no charset reads; a name whose character's second byte is a
+    letter (玥 AB 68) is still read."""
+    from telephony.sip.identity import caller_address
+
+    front = b"Via: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bKfront\r\n"
+    forged = (b'Via: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKatt;x="A\x81\\";'
+              b'received=6.6.6.6;y=";received=198.51.100.99, SIP/2.0/UDP 198.51.100.7;'
+              b'z="\x81\\""\r\n')
+    raw = request().replace(b"Via: ", front + forged + b"Via: ", 1)
+    with pytest.raises(SipSyntaxError, match="loses a delimiter"):
+        SipMessage(raw, ("10.0.0.5", 5060))
+    # The same Via without the GB18030 byte is one quoted string here too: the front's.
+    plain = SipMessage(raw.replace(b"\x81", b"B"), ("10.0.0.5", 5060))
+    assert caller_address(plain, trusted=True) == "198.51.100.99"
+    # A user part's "@" taken into a character: refused, not read as a host-only URI.
+    with pytest.raises(SipSyntaxError, match="loses a delimiter"):
+        SipMessage(request().replace(b"sip:13800138000@", b"sip:13800138000\x81@"),
+                   ("192.0.2.10", 5060))
+    yue = SipMessage(request().replace(b"From: <sip:", b'From: "\xd5\xc5\xab\x68" <sip:'),
+                     ("192.0.2.10", 5060))
+    assert yue.headers["From"]["caller"] == "张玥" and yue.from_tag == "a"
+
+
 def _invite_with(*, from_: str = "<sip:13912345678@192.0.2.10>;tag=them",
                  to: str | None = None, call_id: str = "mend70") -> SipMessage:
     from telephony.sip.transaction import new_request, udp_via
