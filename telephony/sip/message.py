@@ -38,7 +38,8 @@ _CANONICAL = {
 # the wrong tag: ``name_addr`` reads them.
 _PYVOIP_PARSED = ("Content-Length", "WWW-Authenticate")
 _NAME_ADDR = ("From", "To")
-_METHOD_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_.!%*+`'~")
+# RFC 3261 25.1 token: a method's and a header name's characters.
+_TOKEN_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.!%*+`'~")
 REQUIRED_HEADERS = ("Via", "From", "To", "Call-ID", "CSeq")
 # Limits on what one datagram may be. A real INVITE with SDP is 1-4 KB with 15-30 headers;
 # a carrier's may carry a few dozen Via/Record-Route lines. Past these it is an attack on
@@ -159,8 +160,12 @@ def split_message(raw: bytes, *, strict: bool = True
         if strict and len(headers) >= MAX_HEADERS:
             raise SipSyntaxError(f"more than {MAX_HEADERS} headers")
         name, colon, value = line.partition(":")
-        name = name.strip()
-        if not colon or not name or any(ch in name for ch in " \t"):
+        # A name is a token, around it only LWS (SP, HTAB). str.strip() also took an
+        # ideographic space (U+3000, GBK A1A1): "X-Hotline-Vouched<U+3000>: carrier" or a
+        # P-Asserted-Identity so named was ours here, while Kamailio's remove_hf, reading
+        # another name, let a stranger's through: verified as any number (review80).
+        name = name.strip(" \t")
+        if not colon or not name or not set(name) <= _TOKEN_CHARS:
             if not strict:
                 continue
             raise SipSyntaxError(f"bad header line {line[:60]!r}")
@@ -217,7 +222,7 @@ class SipMessage(SIP.SIPMessage):
         else:
             if len(parts) != 3 or parts[2] != "SIP/2.0" or not parts[0] or not set(
                 parts[0]
-            ) <= _METHOD_CHARS:
+            ) <= _TOKEN_CHARS:
                 raise SipSyntaxError(f"bad request line {start[:60]!r}")
             self.type = SIP.SIPMessageType.MESSAGE
             self.method, self.request_uri = parts[0], parts[1]

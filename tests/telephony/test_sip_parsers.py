@@ -295,6 +295,34 @@ def test_a_gb18030_reading_that_takes_in_a_delimiter_is_refused() -> None:
     assert yue.headers["From"]["caller"] == "张玥" and yue.from_tag == "a"
 
 
+@pytest.mark.parametrize("space", ["\u3000".encode(), b"\xa1\xa1"])  # UTF-8, GBK
+def test_a_header_name_is_a_token_and_a_parameter_name_has_no_wide_space(space: bytes
+                                                                          ) -> None:
+    """review80: str.strip() took an ideographic space off a header name, so a stranger's
+    ``X-Hotline-Vouched<U+3000>: carrier`` and ``P-Asserted-Identity<U+3000>`` were our
+    front's mark and the carrier's assertion here, while Kamailio's remove_hf, reading
+    another name, passed them: verified as any number, whose tickets key 1 reads. A header
+    name is a token: refused. A Via parameter ``received<U+3000>`` was read as received
+    (the address KeyedLookups counts) where the front sees another parameter."""
+    from telephony.sip.identity import caller_address, caller_identity
+
+    for name in (b"X-Hotline-Vouched", b"P-Asserted-Identity"):
+        forged = request(extra_headers="X: 1\r\n").replace(
+            b"X: 1", name + space + b": " + (b"carrier" if name[0] == ord("X")
+                                              else b"<sip:13911112222@carrier>"))
+        with pytest.raises(SipSyntaxError, match="bad header line"):
+            SipMessage(forged, ("10.0.0.5", 5060))
+    front = b"Via: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bKfront\r\n"
+    raw = request().replace(b"Via: ", front + b"Via: ", 1).replace(
+        b"branch=z9hG4bKx", b"branch=z9hG4bKx;received" + space + b"=6.6.6.6")
+    msg = SipMessage(raw, ("10.0.0.5", 5060))
+    assert caller_address(msg, trusted=True) == "192.0.2.10"
+    assert caller_identity(msg, trusted=True)[0] == "13800138000"
+    # LWS around a name is still LWS.
+    assert SipMessage(request(extra_headers="Max-Forwards \t: 70\r\n"),
+                      ("192.0.2.10", 5060)).first("Max-Forwards") == "70"
+
+
 def _invite_with(*, from_: str = "<sip:13912345678@192.0.2.10>;tag=them",
                  to: str | None = None, call_id: str = "mend70") -> SipMessage:
     from telephony.sip.transaction import new_request, udp_via
