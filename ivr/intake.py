@@ -346,8 +346,10 @@ def _words(j: CallJournal) -> str:
 
 def left_to_backlog(j: CallJournal) -> bool:
     """The call's ticket waits for the transcription backlog's words: it was due, nothing
-    was understood live, and there is a recording to transcribe."""
-    return j.want_ticket and not _words(j) and bool(j.recording_path)
+    was understood live, and there is a recording to transcribe. Nothing the caller said:
+    the callback request's note (``_words``) is the service's, not words (review80: read as
+    words, such a call's recording was never transcribed, its complaint never filed)."""
+    return j.want_ticket and not (j.transcript or "").strip() and bool(j.recording_path)
 
 
 def _understand(domain: Domain, j: CallJournal) -> Understanding | None:

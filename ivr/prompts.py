@@ -125,7 +125,6 @@ PROMPTS: dict[str, str] = {
     # The best entry is likely, not sure: ask first (kb_confirm_text; title without its
     # own end punctuation). 1 reads the answer as above, 2 files the words as today.
     "kb_confirm": "您是想问{title}吗？是请按1，不是请按2。",
-    "asr_pending_note": "（录音待转写）",  # ticket text when nothing could be transcribed
 }
 
 # Where to call at once, said to every caller whose words no recogniser has heard when the
@@ -334,7 +333,7 @@ class PromptLibrary:
     def warm(self, keys: Iterable[str] | None = None) -> None:
         """Make every catalog prompt now (start-up), not in front of the first caller."""
         for key in keys if keys is not None else PROMPTS:
-            if "{" in PROMPTS.get(key, "") or key == "asr_pending_note":
+            if "{" in PROMPTS.get(key, ""):
                 continue
             self.pcm(key)
 

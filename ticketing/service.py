@@ -1654,8 +1654,10 @@ def attach_transcript(
     now = domain.now()
     ticket.transcript = text
     ticket.transcript_meta = meta
-    if not ticket.demand or ticket.demand == TRANSCRIPT_PENDING:
-        ticket.demand = text or TRANSCRIPT_PENDING
+    if not ticket.demand or is_placeholder(ticket.demand):
+        # Any placeholder gives way to the caller's words; with none found, a callback
+        # request's note stays (the centre still owes the call back), review80.
+        ticket.demand = text or ticket.demand or TRANSCRIPT_PENDING
     record_event(session=session, ticket=ticket, actor=actor, action=TRANSCRIBED_EVENT,
                  note=None, data={"chars": len(text)}, at=now)
     waiting = Status(ticket.status) in UNDISPATCHED_STATUSES and not ticket.unit_id

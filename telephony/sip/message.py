@@ -38,7 +38,8 @@ _CANONICAL = {
 # the wrong tag: ``name_addr`` reads them.
 _PYVOIP_PARSED = ("Content-Length", "WWW-Authenticate")
 _NAME_ADDR = ("From", "To")
-_METHOD_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_.!%*+`'~")
+# RFC 3261 25.1 token: a method's and a header name's characters.
+_TOKEN_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.!%*+`'~")
 REQUIRED_HEADERS = ("Via", "From", "To", "Call-ID", "CSeq")
 # Limits on what one datagram may be. A real INVITE with SDP is 1-4 KB with 15-30 headers;
 # a carrier's may carry a few dozen Via/Record-Route lines. Past these it is an attack on
@@ -96,16 +97,34 @@ def decode_headers(head: bytes) -> str:
     (a superset of GBK and GB2312) that Chinese PBXs and gateways still write display names
     in. Such an INVITE was dropped unanswered (judge31: ``From: "张三"`` in GBK, the caller
     hearing ringing until their phone gave up); Asterisk, FreeSWITCH and Kamailio pass it.
-    Only the non-ASCII part can differ between the two, and every rule after this one reads
-    text (control characters, tags, URIs). Bytes neither charset reads are still refused."""
+    Bytes neither charset reads are still refused, and so is a GB18030 reading that takes
+    a delimiter into a character (``_same_delimiters``)."""
     try:
         return head.decode("utf-8")
     except UnicodeDecodeError:
         pass
     try:
-        return head.decode("gb18030")
+        text = head.decode("gb18030")
     except UnicodeDecodeError as exc:
         raise SipSyntaxError("header block is neither UTF-8 nor GB18030") from exc
+    if not _same_delimiters(head, text):
+        raise SipSyntaxError("header block read as GB18030 loses a delimiter")
+    return text
+
+
+def _same_delimiters(head: bytes, text: str) -> bool:
+    """Whether ``text`` keeps every ASCII byte of ``head`` but letters and digits, in order.
+    A GB18030 character's second byte may be ASCII 0x40-0x7E (its four-byte form's, a
+    digit): bytes 81 5C are one character, so a backslash escaping a quote for every
+    byte-reading peer is gone here, and the quoted string ends elsewhere. Read so, the
+    ``received`` our Kamailio front appends to a stranger's Via fell inside a quoted
+    parameter the stranger opened, and a ``received`` the stranger wrote was the address
+    counted (review80); ``@`` and ``[]`` move a URI's user and host alike. A letter or
+    digit taken in leaves a token that reads as no name or number either way; names with
+    such a character (玥, 镕: second byte a letter) are still read."""
+    def kept(chars: str) -> list[str]:
+        return [c for c in chars if c < "\x80" and not c.isalnum()]
+    return kept(head.decode("latin-1")) == kept(text)
 
 
 def split_message(raw: bytes, *, strict: bool = True
@@ -141,8 +160,12 @@ def split_message(raw: bytes, *, strict: bool = True
         if strict and len(headers) >= MAX_HEADERS:
             raise SipSyntaxError(f"more than {MAX_HEADERS} headers")
         name, colon, value = line.partition(":")
-        name = name.strip()
-        if not colon or not name or any(ch in name for ch in " \t"):
+        # A name is a token, around it only LWS (SP, HTAB). str.strip() also took an
+        # ideographic space (U+3000, GBK A1A1): "X-Hotline-Vouched<U+3000>: carrier" or a
+        # P-Asserted-Identity so named was ours here, while Kamailio's remove_hf, reading
+        # another name, let a stranger's through: verified as any number (review80).
+        name = name.strip(" \t")
+        if not colon or not name or not set(name) <= _TOKEN_CHARS:
             if not strict:
                 continue
             raise SipSyntaxError(f"bad header line {line[:60]!r}")
@@ -199,7 +222,7 @@ class SipMessage(SIP.SIPMessage):
         else:
             if len(parts) != 3 or parts[2] != "SIP/2.0" or not parts[0] or not set(
                 parts[0]
-            ) <= _METHOD_CHARS:
+            ) <= _TOKEN_CHARS:
                 raise SipSyntaxError(f"bad request line {start[:60]!r}")
             self.type = SIP.SIPMessageType.MESSAGE
             self.method, self.request_uri = parts[0], parts[1]

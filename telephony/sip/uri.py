@@ -88,8 +88,10 @@ def _split_params(text: str) -> tuple[tuple[str, str], ...]:
     params = []
     for a, b in zip(cuts, [*cuts[1:], len(text)], strict=False):
         name, _, val = text[a + 1:b].partition("=")
-        if name.strip():
-            params.append((name.strip(), val.strip()))
+        # LWS is SP and HTAB: str.strip() made ``received<U+3000>`` a received (review80),
+        # which Kamailio reads as another parameter and appends none after.
+        if name.strip(" \t"):
+            params.append((name.strip(" \t"), val.strip()))
     return tuple(params)
 
 

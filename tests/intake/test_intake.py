@@ -136,6 +136,52 @@ def test_a_callback_request_without_words_waits_for_the_centre_not_a_unit(
     assert service.reviewed_classifications(session=sessions()) == []
 
 
+def _callback_request_unheard(sessions: sessionmaker[Session], domain: Domain,
+                              tmp_path: Path) -> None:
+    """A caller who spoke, then keyed 0 with no operator, nothing understood live."""
+    call = CallIntake(sessions=sessions, domain=domain, spool=Spool(tmp_path / "spool"),
+                      call_id="cb", caller="13811114444")
+    call.answered()
+    call.recording(_recording(tmp_path / "cb.wav", 3.0))
+    call.understood(None, asr_error="no model installed at call time")
+    assert call.file_ticket(CallOutcome.CALLBACK_REQUEST) is not None
+    assert call.end(CallOutcome.CALLBACK_REQUEST) is True
+
+
+def test_a_callback_request_s_recording_goes_to_the_backlog_and_its_words_to_the_ticket(
+        sessions: sessionmaker[Session], domain: Domain, city: City, tmp_path: Path) -> None:
+    # review80 (judge31's "Left"): a caller who spoke, then keyed 0 with no operator, with
+    # nothing understood live (no model, or it failed): the ticket said only the service's
+    # note and the recording was never put to the backlog (``left_to_backlog`` read the
+    # note as words), so the complaint never reached the ticket, even once a model came.
+    _callback_request_unheard(sessions, domain, tmp_path)
+    with sessions() as s:
+        t = s.scalars(select(Ticket)).one()
+        assert t.demand == service.CALLBACK_REQUESTED and t.unit_id is None
+        job = s.scalars(select(TranscriptionJob)).one()
+        assert job.status == JobStatus.PENDING and job.ticket_id == t.id
+    spoken = Transcript(text=WATER)
+    assert run_backlog(sessions=sessions, domain=domain, transcribe=lambda p: spoken).done == 1
+    with sessions() as s:
+        t = s.scalars(select(Ticket)).one()
+        # The caller's words are the demand now, classified and dispatched as any call's.
+        assert t.transcript == WATER and t.demand == WATER
+        assert t.category == "water" and t.status == "dispatched"
+
+
+def test_a_callback_request_s_recording_with_no_words_keeps_the_note(
+        sessions: sessionmaker[Session], domain: Domain, city: City, tmp_path: Path) -> None:
+    # The backlog found nothing said: the ticket still asks the centre to call back, not
+    # "（录音待转写）" for good.
+    _callback_request_unheard(sessions, domain, tmp_path)
+    silent = Transcript(text="")
+    assert run_backlog(sessions=sessions, domain=domain, transcribe=lambda p: silent).done == 1
+    with sessions() as s:
+        t = s.scalars(select(Ticket)).one()
+        assert t.demand == service.CALLBACK_REQUESTED and t.unit_id is None
+        assert (t.category, t.status) == ("other", "accepted")
+
+
 def test_silence_only_is_abandoned_without_ticket(sessions: sessionmaker[Session],
                                                   domain: Domain, tmp_path: Path) -> None:
     spool = Spool(tmp_path / "spool")

@@ -266,6 +266,63 @@ def test_a_display_name_in_gbk_is_read_and_the_call_rings() -> None:
                    ("192.0.2.10", 5060))
 
 
+def test_a_gb18030_reading_that_takes_in_a_delimiter_is_refused() -> None:
+    """review80: a GB18030 character's second byte may be ASCII (81 5C is one character),
+    so the backslash every byte-reading peer sees escaping a quote was gone here. A
+    stranger's Via relayed by the front, ``x="A<81>\\";received=6.6.6.6;y="`` then the
+    front's own ``;received=<real>``: one quoted string to Kamailio, and here the forged
+    ``received`` was the caller's address (KeyedLookups' count), the real one inside a
+    quote. Refused, as bytes no charset reads; a name whose character's second byte is a
+    letter (玥 AB 68) is still read."""
+    from telephony.sip.identity import caller_address
+
+    front = b"Via: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bKfront\r\n"
+    forged = (b'Via: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKatt;x="A\x81\\";'
+              b'received=6.6.6.6;y=";received=198.51.100.99, SIP/2.0/UDP 198.51.100.7;'
+              b'z="\x81\\""\r\n')
+    raw = request().replace(b"Via: ", front + forged + b"Via: ", 1)
+    with pytest.raises(SipSyntaxError, match="loses a delimiter"):
+        SipMessage(raw, ("10.0.0.5", 5060))
+    # The same Via without the GB18030 byte is one quoted string here too: the front's.
+    plain = SipMessage(raw.replace(b"\x81", b"B"), ("10.0.0.5", 5060))
+    assert caller_address(plain, trusted=True) == "198.51.100.99"
+    # A user part's "@" taken into a character: refused, not read as a host-only URI.
+    with pytest.raises(SipSyntaxError, match="loses a delimiter"):
+        SipMessage(request().replace(b"sip:13800138000@", b"sip:13800138000\x81@"),
+                   ("192.0.2.10", 5060))
+    yue = SipMessage(request().replace(b"From: <sip:", b'From: "\xd5\xc5\xab\x68" <sip:'),
+                     ("192.0.2.10", 5060))
+    assert yue.headers["From"]["caller"] == "张玥" and yue.from_tag == "a"
+
+
+@pytest.mark.parametrize("space", ["\u3000".encode(), b"\xa1\xa1"])  # UTF-8, GBK
+def test_a_header_name_is_a_token_and_a_parameter_name_has_no_wide_space(space: bytes
+                                                                          ) -> None:
+    """review80: str.strip() took an ideographic space off a header name, so a stranger's
+    ``X-Hotline-Vouched<U+3000>: carrier`` and ``P-Asserted-Identity<U+3000>`` were our
+    front's mark and the carrier's assertion here, while Kamailio's remove_hf, reading
+    another name, passed them: verified as any number, whose tickets key 1 reads. A header
+    name is a token: refused. A Via parameter ``received<U+3000>`` was read as received
+    (the address KeyedLookups counts) where the front sees another parameter."""
+    from telephony.sip.identity import caller_address, caller_identity
+
+    for name in (b"X-Hotline-Vouched", b"P-Asserted-Identity"):
+        forged = request(extra_headers="X: 1\r\n").replace(
+            b"X: 1", name + space + b": " + (b"carrier" if name[0] == ord("X")
+                                              else b"<sip:13911112222@carrier>"))
+        with pytest.raises(SipSyntaxError, match="bad header line"):
+            SipMessage(forged, ("10.0.0.5", 5060))
+    front = b"Via: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bKfront\r\n"
+    raw = request().replace(b"Via: ", front + b"Via: ", 1).replace(
+        b"branch=z9hG4bKx", b"branch=z9hG4bKx;received" + space + b"=6.6.6.6")
+    msg = SipMessage(raw, ("10.0.0.5", 5060))
+    assert caller_address(msg, trusted=True) == "192.0.2.10"
+    assert caller_identity(msg, trusted=True)[0] == "13800138000"
+    # LWS around a name is still LWS.
+    assert SipMessage(request(extra_headers="Max-Forwards \t: 70\r\n"),
+                      ("192.0.2.10", 5060)).first("Max-Forwards") == "70"
+
+
 def _invite_with(*, from_: str = "<sip:13912345678@192.0.2.10>;tag=them",
                  to: str | None = None, call_id: str = "mend70") -> SipMessage:
     from telephony.sip.transaction import new_request, udp_via
