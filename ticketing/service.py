@@ -19,12 +19,10 @@ from sqlalchemy import (
     Connection,
     Engine,
     Executable,
-    Integer,
     Row,
     SQLColumnExpression,
     bindparam,
     case,
-    cast,
     event,
     false,
     func,
@@ -41,7 +39,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state
 
-from ticketing import phones, supervision
+from ticketing import numbers, phones, supervision
 from ticketing.actors import Actor
 from ticketing.classify import (
     URGENCY_LEVELS,
@@ -276,7 +274,7 @@ def _next_number(session: Session, domain: Domain, now: datetime) -> str:
     it is filed, so each day's numbers stay one run from 1) and its counter, at least four
     digits (ten in all; a fifth only past 9999 tickets in a day), easy to read back by
     phone. The IVR reads a caller their tickets' last four digits (``TAIL_DIGITS``)."""
-    day = now.astimezone(domain.tz).strftime("%y%m%d")
+    day = numbers.day_of(now, domain.tz)
     conn = session.connection()
     if conn.dialect.name == "sqlite":
         # SQLite serialises writers anyway: the counter rides in the ticket's transaction.
@@ -307,7 +305,7 @@ def _next_number(session: Session, domain: Domain, now: datetime) -> str:
             f"ticket number of day {day}: the sequence ticket_numbers is below the day's "
             f"base in ticket_sequences (gives {seq}); set it back above the numbers "
             "handed out (setval) before filing again")
-    return f"{day}{seq:04d}"
+    return numbers.make(day, seq)
 
 
 _PAST_TAKEN = "hotline_number_past_taken"  # Session.info key: ``number_past_taken``
@@ -325,8 +323,8 @@ def number_past_taken(session: Session) -> None:
 
 
 def _day_range(day: str) -> dict[str, str]:
-    # The day's numbers as an index range: the day and four digits or more ("9" < ":").
-    return {"of_day": day, "from": f"{day}0", "to": f"{day}:"}
+    low, high = numbers.day_range(day)
+    return {"of_day": day, "from": low, "to": high}
 
 
 class TicketNumberError(RuntimeError):
@@ -434,7 +432,7 @@ def _bump_day_counter(conn: Connection, day: str) -> int:
 # SQLite: the day's counter row at least the highest number of the day's tickets (inserted
 # when missing), read off the unique index on the number (``number_past_taken``).
 _HIGHEST_OF_DAY = (
-    select(func.coalesce(func.max(cast(func.substr(Ticket.number, 7), Integer)), 0))
+    select(func.coalesce(func.max(numbers.sequence_of(Ticket.number)), 0))
     .where(Ticket.number >= bindparam("from"), Ticket.number < bindparam("to"))
     .scalar_subquery())
 _CATCH_UP_DAY = (

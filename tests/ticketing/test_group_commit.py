@@ -27,7 +27,7 @@ from config import Settings
 from hotline.app import create_app
 from tests.support.api import auth
 from tests.support.city import City
-from ticketing import deps, schemas, service, views
+from ticketing import deps, numbers, schemas, service, views
 from ticketing.context import Domain
 from ticketing.db import (
     database_unavailable,
@@ -997,7 +997,7 @@ def set_numbers_back(sessions: sessionmaker[Session], domain: Domain, db_url: st
                      by: int) -> None:
     """The next ``by`` numbers of today are taken already (the counter row, or the
     sequence, set back by hand, as after a restore of tickets without it)."""
-    today = domain.now().astimezone(domain.tz).strftime("%y%m%d")
+    today = numbers.day_of(domain.now(), domain.tz)
     with sessions() as s:
         if db_url.startswith("sqlite"):
             s.execute(text("UPDATE ticket_sequences SET last = last - :n WHERE day = :d"),
