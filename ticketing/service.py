@@ -39,7 +39,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state
 
-from ticketing import numbers, phones, supervision
+from ticketing import hearing, numbers, phones, supervision
 from ticketing.actors import Actor
 from ticketing.classify import (
     URGENCY_LEVELS,
@@ -75,6 +75,7 @@ from ticketing.models import (
 )
 from ticketing.queries import (
     LINK_EVENT,
+    held_reason,
     identified_caller,
     is_held,
     may_act_on,
@@ -578,6 +579,10 @@ def create_ticket(
     now = domain.now()
     received = received_at or now
     guess = understood if understood is not None else _understand(domain, text)
+    if (guess is not None and category is None and transcript
+            and text == _intake_text(transcript, None)):
+        # The words classified are the recogniser's: held when they are not to be trusted.
+        guess = _heard(domain, guess, text, transcript_meta)
     chosen = category or (guess.category if guess else "other")
     if sub_category:
         sub_category = check_sub_category(chosen, sub_category)
@@ -918,8 +923,10 @@ def auto_dispatch(*, session: Session, domain: Domain, ticket: Ticket, actor: Ac
     words say too little (``queries.is_held``) is held for the operator instead: a handler
     must not be sent a ticket nobody could act on; confirming it releases it."""
     if is_held(ticket):
+        reason = held_reason(ticket)
+        why = hearing.REASON_LABELS.get(reason or "", "诉求内容过少")
         record_event(session=session, ticket=ticket, actor=actor, action=HOLD_EVENT,
-                     note="诉求内容过少，暂不派单：请话务员核实诉求后确认或更正分类",
+                     note=f"{why}，暂不派单：请话务员核实诉求后确认或更正分类",
                      data={"category": ticket.category, "district": ticket.district},
                      at=domain.now())
         return False
@@ -1645,7 +1652,7 @@ def attach_transcript(
                  note=None, data={"chars": len(text)}, at=now)
     waiting = Status(ticket.status) in UNDISPATCHED_STATUSES and not ticket.unit_id
     if text and waiting:
-        guess = domain.understand(text)
+        guess = _heard(domain, domain.understand(text), text, meta)
         ticket.category, ticket.urgency = guess.category, guess.urgency
         ticket.sub_category = guess.sub_category
         ticket.kind, ticket.emergency = guess.kind, guess.emergency
@@ -1662,6 +1669,14 @@ def attach_transcript(
         supervision.on_ticket(session=session, domain=domain, ticket=ticket, actor=actor)
     session.flush()
     return ticket
+
+
+def _heard(domain: Domain, guess: Understanding, text: str,
+           meta: dict[str, Any] | None) -> Understanding:
+    """``guess`` of a recogniser's transcript, held for an operator when the transcript is
+    not to be trusted (``ticketing.hearing``; an emergency still goes)."""
+    reason = hearing.unheard(text, meta, trust_below=domain.settings.transcript_trust_below)
+    return hearing.held_if_unheard(guess, reason)
 
 
 def _lowest(confidence: dict[str, float]) -> float | None:
