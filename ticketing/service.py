@@ -287,7 +287,11 @@ def _next_number(session: Session, domain: Domain, now: datetime) -> str:
             seq = _bump_day_counter(conn, day)
             _note_bumped(session, day, seq)
     else:
-        session.info.pop(_PAST_TAKEN, None)  # the sequence's next value is past it already
+        if session.info.pop(_PAST_TAKEN, False):
+            # Refused a taken number: the sequence set back (a restore, a hand edit) hands
+            # out taken numbers until it is past the day's highest, so it is moved there
+            # first (forward only; setval is not undone by a rollback, nor need it be).
+            conn.execute(_CATCH_UP_SEQUENCE, _day_range(day))
         # A counter row bumped in the ticket's transaction would stay locked through all
         # of it, and every creator would queue behind it; bumped on a connection of its
         # own it cost each filing a second connection and transaction. A sequence locks
@@ -317,9 +321,10 @@ def number_past_taken(session: Session) -> None:
     (``ticketing.db.ticket_number_taken``) and is filed once more: on SQLite the day's
     counter row is first moved up to the highest number of the day's tickets, as a rolled
     back bump would hand out the same taken number again (the counter set back by hand, a
-    restore of tickets without their counter). PostgreSQL's sequence has moved past the one
-    number taken; set back by hand by more than one it keeps handing out taken numbers (each
-    refused filing uses two) until an operator runs ``setval`` (docs/scaling.md)."""
+    restore of tickets without their counter). On PostgreSQL the sequence is moved past
+    the day's highest number the same way (``_CATCH_UP_SEQUENCE``): set back by two or more
+    it kept handing out taken numbers, a 503 a filing, until an operator ran ``setval``
+    (docs/scaling.md; loose31)."""
     session.info[_PAST_TAKEN] = True
 
 
@@ -480,6 +485,14 @@ _SET_BASE = (
     .on_conflict_do_update(index_elements=[TicketSequence.day],
                            set_={"base": _HANDED_OUT - TicketSequence.last},
                            where=TicketSequence.base.is_(None)))
+
+
+# The sequence moved up to the day's highest number (its base plus the highest sequence part
+# of the day's tickets, read off the number's unique index), when it is behind it.
+_CATCH_UP_SEQUENCE = (
+    select(func.setval("ticket_numbers", TicketSequence.base + _HIGHEST_OF_DAY))
+    .where(TicketSequence.day == bindparam("of_day"), TicketSequence.base.is_not(None),
+           TicketSequence.base + _HIGHEST_OF_DAY > _HANDED_OUT))
 
 
 def _set_day_base(engine: Engine, day: str) -> None:
