@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Integer, String, Text, or_, select, update
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ticketing.models import Base, UTCDateTime, utcnow
@@ -25,13 +25,16 @@ class JobStatus(StrEnum):
 
 class TranscriptionJob(Base):
     __tablename__ = "transcription_jobs"
+    # The backlog by status, oldest first (the dashboard's oldest pending job, the claim):
+    # status alone left the pending rows to be walked for their oldest (migration 0027).
+    __table_args__ = (Index("ix_transcription_jobs_status_created", "status", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
     call_id: Mapped[str | None] = mapped_column(String(128))
     recording_path: Mapped[str] = mapped_column(String(512))
     recording_sha256: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default=JobStatus.PENDING.value, index=True)
+    status: Mapped[str] = mapped_column(String(16), default=JobStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -35,6 +35,7 @@ from telephony.sip.frontend import SipFrontEnd
 from tests.support import harness
 from tests.support.callers import CallerScript
 from tests.support.rawsip import RawPeer, status
+from ticketing.phones import call_number
 
 SBC = "127.0.0.75"
 
@@ -68,7 +69,7 @@ def main() -> None:
                 answered.append(call)
             call.wait_ended(60)
 
-    fe = SipFrontEnd(sip, on_call, rtp_timeout=sip.rtp_timeout)
+    fe = SipFrontEnd(sip, on_call, read_number=call_number, rtp_timeout=sip.rtp_timeout)
     fe.start()
     print(f"shipped settings: {sip.mode} mode, {sip.max_calls} lines, flood guard "
           f"{sip.flood_rate_per_second:g}/s burst {sip.flood_burst} ban "

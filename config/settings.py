@@ -470,6 +470,11 @@ class Settings(BaseSettings):
     # A learned field (category, urgency, kind, emergency) whose probability is below this
     # flags the ticket 待确认 for an operator. The trained model lives in data_dir/classifier.
     classification_confirm_below: float = 0.5
+    # A recogniser's transcript whose words' mean confidence is below this is held for an
+    # operator instead of dispatched (ticketing.hearing): below one half, most of its words
+    # are more likely wrong than right (a Vosk word's confidence is its posterior), so its
+    # category is read from guesses. Not tuned on any data file.
+    transcript_trust_below: float = Field(default=0.5, ge=0.0, le=1.0)
     holidays_file: Path = CONFIG_DIR / "holidays.toml"
     # The hotline centre's unit(s), by code: their supervisors (the 督办科) are the centre
     # with its operators and admins (ticketing.actors.Actor.of_the_centre): they may 剔除

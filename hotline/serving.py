@@ -16,9 +16,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from types import FrameType
 from typing import Any
 
@@ -52,6 +53,21 @@ class DrainFirst(Server):
         self._drain = drain
         self._force = force
         self.draining: threading.Thread | None = None
+        # The signal that began the drain: raised again once the server is down
+        # (``capture_signals``), so the process ends by it as with plain uvicorn.
+        self.stop_signal: int | None = None
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        """uvicorn's own (its handlers in, the ones before put back, then the signals it
+        was handed raised again), and then the signal that began the drain, which never
+        reached uvicorn's ``handle_exit``. Through the public hook: uvicorn's list of the
+        signals it caught (``_captured_signals``) is private, and was appended to here
+        before (loose31)."""
+        with super().capture_signals():
+            yield
+        if self.stop_signal is not None:
+            signal.raise_signal(self.stop_signal)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if self.draining is not None and not self.should_exit:
@@ -65,7 +81,7 @@ class DrainFirst(Server):
         if self.draining is not None or self.should_exit:
             super().handle_exit(sig, frame)
             return
-        self._captured_signals.append(sig)  # re-raised once the server is down (uvicorn)
+        self.stop_signal = sig  # raised again once the server is down (capture_signals)
         log.info("stopping: calls first (new ones refused, callers told), then HTTP")
         self.draining = threading.Thread(target=self._drain_then_exit, name="stop-drain",
                                          daemon=True)

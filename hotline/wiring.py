@@ -61,6 +61,7 @@ from telephony.sip.floodguard import untrusted_direct_warning
 from telephony.sip.frontend import SipFrontEnd
 from telephony.sip.ledger import ledger_dir
 from ticketing.context import Domain
+from ticketing.phones import call_number
 
 log = logging.getLogger("hotline.wiring")
 
@@ -194,7 +195,8 @@ def make_dialer(settings: Settings, sessions: sessionmaker[Session]
             "rtp_port_low": settings.outbound.sip_rtp_port_low,
             "rtp_port_high": settings.outbound.sip_rtp_port_high,
         })
-        frontend = SipFrontEnd(sip, ring_timeout=settings.outbound.ring_seconds,
+        frontend = SipFrontEnd(sip, read_number=call_number,
+                               ring_timeout=settings.outbound.ring_seconds,
                                dialogs_dir=ledger_dir(settings.data_dir))
         frontend.start()
         return SipDialer(frontend, OutboundPrompts(settings), settings), frontend.stop

@@ -8,7 +8,18 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, Float, ForeignKey, Index, String, Text, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    func,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ticketing.models import Base, UTCDateTime, utcnow
@@ -70,8 +81,17 @@ class CallOutcome(StrEnum):
 class CallRecord(Base):
     __tablename__ = "call_records"
     # A phone's latest calls (live_call, at every outbound claim of a call): one indexed
-    # look-up, not a walk of every call ever recorded (migration 0020).
-    __table_args__ = (Index("ix_call_records_caller_arrived", "caller", "arrived_at"),)
+    # look-up, not a walk of every call ever recorded (migration 0020). The calls not ended
+    # (calls_up: the dashboard and /metrics; settle_lost_records: a node's lost-call scan at
+    # every start) and the records of one outcome (the dashboard's lost calls): each a walk
+    # of every call ever recorded before migration 0027. The calls not ended are few at any
+    # time, so their index holds them alone (partial, on both backends).
+    __table_args__ = (
+        Index("ix_call_records_caller_arrived", "caller", "arrived_at"),
+        Index("ix_call_records_open", "node", "arrived_at",
+              sqlite_where=text("ended_at IS NULL"), postgresql_where=text("ended_at IS NULL")),
+        Index("ix_call_records_outcome", "outcome"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_id: Mapped[str] = mapped_column(String(CALL_ID_CHARS), unique=True)

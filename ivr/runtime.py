@@ -28,6 +28,7 @@ from telephony.call import CallHandle, Direction
 from telephony.sip.frontend import SipFrontEnd
 from telephony.sip.ledger import ledger_dir
 from ticketing.db import transaction
+from ticketing.phones import call_number
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -153,7 +154,8 @@ def start_ivr(settings: Settings, sessions: sessionmaker[Session], domain: Domai
         run_call(call, services)
 
     sip = settings.sip
-    frontend = SipFrontEnd(settings, on_call, rtp_timeout=sip.rtp_timeout,
+    frontend = SipFrontEnd(settings, on_call, read_number=call_number,
+                           rtp_timeout=sip.rtp_timeout,
                            register_expires=sip.register_expires, ring_timeout=sip.ring_timeout,
                            dialogs_dir=ledger_dir(settings.data_dir))
     services.frontend = frontend

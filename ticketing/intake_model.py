@@ -558,6 +558,10 @@ class Understanding:
     # The words say too little to act on (ticketing.substance) and nothing urgent: the
     # ticket is held for an operator (always 待确认), not dispatched.
     too_little: bool = False
+    # The transcript it was read from is not to be acted on unseen (ticketing.hearing: the
+    # recogniser's confidence too low, or no Mandarin): held for an operator as too_little
+    # is; the reason, None when heard.
+    unheard: str | None = None
     # The hand-over (``emergency``) is the model's alone: no emergency rule named a service,
     # its probability passed ``DECISION["emergency"]``. Such a reading can be a calm call
     # ("隔壁KTV又开始唱了" reached P(110) 0.23), so the IVR lets the caller decline it; a
@@ -567,6 +571,7 @@ class Understanding:
     def as_record(self) -> dict[str, Any]:
         return {
             "too_little": self.too_little,
+            "unheard": self.unheard,
             "category": self.category,
             "sub_category": self.sub_category,
             "urgency": self.urgency,

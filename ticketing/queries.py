@@ -337,24 +337,37 @@ def is_overdue(ticket: Ticket, now: datetime) -> bool:
     return is_open(ticket.status) and ticket.due_at is not None and ticket.due_at < now
 
 
-# --- held for the operator: says too little (ticketing.substance) -------------------------
+# --- held for the operator: says too little (ticketing.substance), or its transcript is not
+# to be trusted (ticketing.hearing) ---------------------------------------------------------
 
 
 def held() -> Any:
-    """Accepted, not dispatched, because the words say too little and no operator has
-    confirmed or corrected them yet (docs/classification.md, "Says too little"). The mark
-    is the intake's record (``too_little``); the operator's confirmation clears
+    """Accepted, not dispatched, because the words say too little or the transcript they
+    came from is unheard, and no operator has confirmed or corrected them yet
+    (docs/classification.md, "Says too little"). The mark is the intake's record
+    (``too_little``, ``unheard``); the operator's confirmation clears
     ``needs_confirmation`` and so releases the ticket."""
     return and_(Ticket.status == Status.ACCEPTED.value, Ticket.unit_id.is_(None),
                 Ticket.needs_confirmation.is_(True),
-                Ticket.classification["too_little"].as_boolean().is_(True))
+                or_(Ticket.classification["too_little"].as_boolean().is_(True),
+                    Ticket.classification["unheard"].as_string().is_not(None)))
 
 
 def is_held(ticket: Ticket) -> bool:
     """``held`` for one loaded ticket."""
     return (ticket.status == Status.ACCEPTED.value and ticket.unit_id is None
             and ticket.needs_confirmation
-            and (ticket.classification or {}).get("too_little") is True)
+            and held_reason(ticket) is not None)
+
+
+def held_reason(ticket: Ticket) -> str | None:
+    """Why the intake's record holds the ticket: "too_little" (ticketing.substance) or the
+    transcript's ``unheard`` reason (ticketing.hearing); None when neither."""
+    record = ticket.classification or {}
+    if record.get("too_little") is True:
+        return "too_little"
+    unheard = record.get("unheard")
+    return unheard if isinstance(unheard, str) and unheard else None
 
 
 def held_overdue(now: datetime, window: timedelta) -> Any:

@@ -257,8 +257,12 @@ class TicketOut(BaseModel):
     needs_confirmation: bool = Field(description="待确认: an operator should confirm or "
                                      "correct the classification")
     held: bool = Field(default=False, description="held for the operator, not dispatched: "
-                       "the words say too little to act on (docs/classification.md); the "
+                       "the words say too little to act on, or the transcript they came "
+                       "from is not to be trusted (docs/classification.md); the "
                        "operator's confirmation or correction dispatches it")
+    held_reason: str | None = Field(
+        default=None, description="why it is held: too_little, low_confidence (the "
+        "recogniser's) or not_chinese (the transcript's script); null when not held")
     confidence: dict[str, float] = Field(
         description="probability of each learned field; empty when the rules alone classified")
     subject: str
@@ -319,6 +323,7 @@ class TicketOut(BaseModel):
             subject=t.subject, respondent=t.respondent, demand=t.demand,
             kind=t.kind, emergency=t.emergency, needs_confirmation=t.needs_confirmation,
             held=queries.is_held(t),
+            held_reason=queries.held_reason(t) if queries.is_held(t) else None,
             confidence=dict((t.classification or {}).get("confidence") or {}),
             # The verbatim words and the voice identify a confidential caller as surely as
             # the number does; the demand (what must be done) stays visible to the handler.

@@ -19,12 +19,10 @@ from sqlalchemy import (
     Connection,
     Engine,
     Executable,
-    Integer,
     Row,
     SQLColumnExpression,
     bindparam,
     case,
-    cast,
     event,
     false,
     func,
@@ -41,7 +39,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state
 
-from ticketing import phones, supervision
+from ticketing import hearing, numbers, phones, supervision
 from ticketing.actors import Actor
 from ticketing.classify import (
     URGENCY_LEVELS,
@@ -77,6 +75,7 @@ from ticketing.models import (
 )
 from ticketing.queries import (
     LINK_EVENT,
+    held_reason,
     identified_caller,
     is_held,
     may_act_on,
@@ -276,7 +275,7 @@ def _next_number(session: Session, domain: Domain, now: datetime) -> str:
     it is filed, so each day's numbers stay one run from 1) and its counter, at least four
     digits (ten in all; a fifth only past 9999 tickets in a day), easy to read back by
     phone. The IVR reads a caller their tickets' last four digits (``TAIL_DIGITS``)."""
-    day = now.astimezone(domain.tz).strftime("%y%m%d")
+    day = numbers.day_of(now, domain.tz)
     conn = session.connection()
     if conn.dialect.name == "sqlite":
         # SQLite serialises writers anyway: the counter rides in the ticket's transaction.
@@ -288,7 +287,11 @@ def _next_number(session: Session, domain: Domain, now: datetime) -> str:
             seq = _bump_day_counter(conn, day)
             _note_bumped(session, day, seq)
     else:
-        session.info.pop(_PAST_TAKEN, None)  # the sequence's next value is past it already
+        if session.info.pop(_PAST_TAKEN, False):
+            # Refused a taken number: the sequence set back (a restore, a hand edit) hands
+            # out taken numbers until it is past the day's highest, so it is moved there
+            # first (forward only; setval is not undone by a rollback, nor need it be).
+            conn.execute(_CATCH_UP_SEQUENCE, _day_range(day))
         # A counter row bumped in the ticket's transaction would stay locked through all
         # of it, and every creator would queue behind it; bumped on a connection of its
         # own it cost each filing a second connection and transaction. A sequence locks
@@ -307,7 +310,7 @@ def _next_number(session: Session, domain: Domain, now: datetime) -> str:
             f"ticket number of day {day}: the sequence ticket_numbers is below the day's "
             f"base in ticket_sequences (gives {seq}); set it back above the numbers "
             "handed out (setval) before filing again")
-    return f"{day}{seq:04d}"
+    return numbers.make(day, seq)
 
 
 _PAST_TAKEN = "hotline_number_past_taken"  # Session.info key: ``number_past_taken``
@@ -318,15 +321,16 @@ def number_past_taken(session: Session) -> None:
     (``ticketing.db.ticket_number_taken``) and is filed once more: on SQLite the day's
     counter row is first moved up to the highest number of the day's tickets, as a rolled
     back bump would hand out the same taken number again (the counter set back by hand, a
-    restore of tickets without their counter). PostgreSQL's sequence has moved past the one
-    number taken; set back by hand by more than one it keeps handing out taken numbers (each
-    refused filing uses two) until an operator runs ``setval`` (docs/scaling.md)."""
+    restore of tickets without their counter). On PostgreSQL the sequence is moved past
+    the day's highest number the same way (``_CATCH_UP_SEQUENCE``): set back by two or more
+    it kept handing out taken numbers, a 503 a filing, until an operator ran ``setval``
+    (docs/scaling.md; loose31)."""
     session.info[_PAST_TAKEN] = True
 
 
 def _day_range(day: str) -> dict[str, str]:
-    # The day's numbers as an index range: the day and four digits or more ("9" < ":").
-    return {"of_day": day, "from": f"{day}0", "to": f"{day}:"}
+    low, high = numbers.day_range(day)
+    return {"of_day": day, "from": low, "to": high}
 
 
 class TicketNumberError(RuntimeError):
@@ -434,7 +438,7 @@ def _bump_day_counter(conn: Connection, day: str) -> int:
 # SQLite: the day's counter row at least the highest number of the day's tickets (inserted
 # when missing), read off the unique index on the number (``number_past_taken``).
 _HIGHEST_OF_DAY = (
-    select(func.coalesce(func.max(cast(func.substr(Ticket.number, 7), Integer)), 0))
+    select(func.coalesce(func.max(numbers.sequence_of(Ticket.number)), 0))
     .where(Ticket.number >= bindparam("from"), Ticket.number < bindparam("to"))
     .scalar_subquery())
 _CATCH_UP_DAY = (
@@ -481,6 +485,14 @@ _SET_BASE = (
     .on_conflict_do_update(index_elements=[TicketSequence.day],
                            set_={"base": _HANDED_OUT - TicketSequence.last},
                            where=TicketSequence.base.is_(None)))
+
+
+# The sequence moved up to the day's highest number (its base plus the highest sequence part
+# of the day's tickets, read off the number's unique index), when it is behind it.
+_CATCH_UP_SEQUENCE = (
+    select(func.setval("ticket_numbers", TicketSequence.base + _HIGHEST_OF_DAY))
+    .where(TicketSequence.day == bindparam("of_day"), TicketSequence.base.is_not(None),
+           TicketSequence.base + _HIGHEST_OF_DAY > _HANDED_OUT))
 
 
 def _set_day_base(engine: Engine, day: str) -> None:
@@ -581,6 +593,10 @@ def create_ticket(
     now = domain.now()
     received = received_at or now
     guess = understood if understood is not None else _understand(domain, text)
+    if (guess is not None and category is None and transcript
+            and text == _intake_text(transcript, None)):
+        # The words classified are the recogniser's: held when they are not to be trusted.
+        guess = _heard(domain, guess, text, transcript_meta)
     chosen = category or (guess.category if guess else "other")
     if sub_category:
         sub_category = check_sub_category(chosen, sub_category)
@@ -921,8 +937,10 @@ def auto_dispatch(*, session: Session, domain: Domain, ticket: Ticket, actor: Ac
     words say too little (``queries.is_held``) is held for the operator instead: a handler
     must not be sent a ticket nobody could act on; confirming it releases it."""
     if is_held(ticket):
+        reason = held_reason(ticket)
+        why = hearing.REASON_LABELS.get(reason or "", "诉求内容过少")
         record_event(session=session, ticket=ticket, actor=actor, action=HOLD_EVENT,
-                     note="诉求内容过少，暂不派单：请话务员核实诉求后确认或更正分类",
+                     note=f"{why}，暂不派单：请话务员核实诉求后确认或更正分类",
                      data={"category": ticket.category, "district": ticket.district},
                      at=domain.now())
         return False
@@ -1662,7 +1680,7 @@ def attach_transcript(
                  note=None, data={"chars": len(text)}, at=now)
     waiting = Status(ticket.status) in UNDISPATCHED_STATUSES and not ticket.unit_id
     if text and waiting:
-        guess = domain.understand(text)
+        guess = _heard(domain, domain.understand(text), text, meta)
         ticket.category, ticket.urgency = guess.category, guess.urgency
         ticket.sub_category = guess.sub_category
         ticket.kind, ticket.emergency = guess.kind, guess.emergency
@@ -1679,6 +1697,14 @@ def attach_transcript(
         supervision.on_ticket(session=session, domain=domain, ticket=ticket, actor=actor)
     session.flush()
     return ticket
+
+
+def _heard(domain: Domain, guess: Understanding, text: str,
+           meta: dict[str, Any] | None) -> Understanding:
+    """``guess`` of a recogniser's transcript, held for an operator when the transcript is
+    not to be trusted (``ticketing.hearing``; an emergency still goes)."""
+    reason = hearing.unheard(text, meta, trust_below=domain.settings.transcript_trust_below)
+    return hearing.held_if_unheard(guess, reason)
 
 
 def _lowest(confidence: dict[str, float]) -> float | None:

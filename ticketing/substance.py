@@ -26,6 +26,17 @@ from config import get_settings
 _UNIT = re.compile(r"[a-z]+|[^\W\d_a-z]")
 
 
+def _folded(text: str) -> str:
+    # NFKC: full-width letters and digits are the ASCII ones; lower case for "Test".
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def units(text: str) -> list[str]:
+    """``text``'s letter units as the rule counts them (fillers kept): a Latin run, or any
+    other letter by itself. Also what ``ticketing.hearing`` reads a transcript's script by."""
+    return _UNIT.findall(_folded(text))
+
+
 @dataclass(frozen=True)
 class Substance:
     """The rule's data: fewer than ``min_content`` units after the fillers are dropped."""
@@ -35,8 +46,7 @@ class Substance:
 
     def content(self, text: str) -> int:
         """Content units left after dropping the fillers, punctuation, digits and spaces."""
-        # NFKC: full-width letters and digits are the ASCII ones; lower case for "Test".
-        rest = unicodedata.normalize("NFKC", text).lower()
+        rest = _folded(text)
         for filler in self.fillers:
             rest = rest.replace(filler, " ")
         return len(_UNIT.findall(rest))

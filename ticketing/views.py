@@ -284,8 +284,8 @@ def _file_again(session: Session, exc: Exception) -> bool:
     if not ticket_number_taken(exc):
         return False
     # Never routine: a restore without the counter, an old node still running, a hand
-    # edit. SQLite's counter mends itself on the retry; PostgreSQL's sequence set back by
-    # more than one needs an operator's setval (docs/scaling.md, mend72).
+    # edit. On the retry SQLite's counter row and PostgreSQL's sequence are moved past the
+    # day's highest number (service.number_past_taken; docs/scaling.md, loose31).
     log.warning("ticket number already taken, filing once more: %s", exc.__class__.__name__)
     service.number_past_taken(session)
     return True

@@ -25,8 +25,9 @@ from telephony.sip import metrics
 from telephony.sip.floodguard import (
     COST_WRONG_NUMBER,
     FloodGuard,
+    OurNumbers,
+    ReadNumber,
     is_address,
-    is_our_number,
     resolve_trusted,
     source_call_limit,
     trusted_entries,
@@ -34,7 +35,7 @@ from telephony.sip.floodguard import (
 from telephony.sip.message import SipMessage, build_response
 from telephony.sip.server_transaction import InviteFinal, InviteFinals
 from telephony.sip.transaction import Later
-from telephony.sip.uri import uri_scheme, uri_user
+from telephony.sip.uri import uri_number, uri_scheme
 
 log = logging.getLogger("telephony.sip")
 
@@ -57,9 +58,13 @@ def _thread(job: Callable[[], None]) -> None:
 
 class Admission:
     def __init__(self, sip: SipSettings, *, send: Send, new_tag: Callable[[], str],
-                 later: Later, clock: Callable[[], float] = time.monotonic,
+                 later: Later, read_number: ReadNumber,
+                 clock: Callable[[], float] = time.monotonic,
                  resolve: Resolve = resolve_trusted, spawn: Spawn = _thread) -> None:
+        """``read_number``: the core's reader of a call's number (``floodguard.ReadNumber``),
+        by which the Request-URI's number is read as a caller's is."""
         self.sip = sip
+        self.ours = OurNumbers(sip, read_number)
         self._send = send
         self._new_tag = new_tag
         self._later = later
@@ -165,7 +170,7 @@ class Admission:
     def refuse_other_number(self, msg: SipMessage) -> bool:
         """404 for an INVITE to a number that is not ours, charged as extension guessing
         (svwar); True when refused."""
-        if is_our_number(self.sip, uri_user(msg.request_uri)):
+        if uri_number(msg.request_uri) in self.ours:
             return False
         if msg.source is not None:  # admit() charged one token already
             self.penalize(msg.source[0], COST_WRONG_NUMBER - 1, "INVITE to other numbers")

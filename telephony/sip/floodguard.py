@@ -40,7 +40,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from config.numbering import without_separators
-from telephony.sip.uri import plain_user
 
 if TYPE_CHECKING:
     from config.settings import SipSettings
@@ -160,17 +159,44 @@ def source_call_limit(sip: SipSettings) -> int:
     return max(1, int(sip.max_calls * sip.source_call_share))
 
 
-def is_our_number(sip: SipSettings, user: str) -> bool:
-    """Whether a Request-URI user is the hotline: one of ``numbers``, or ``username`` (the
-    registrar rewrites the Request-URI to our Contact). URI parameters do not count, nor
-    %-escapes (RFC 3261 19.1.4: sip:%31%32345@ is sip:12345@) nor a number's visual
-    separators (RFC 3966 5.1.1: 010-12345 is 01012345, as a gateway may write it; the one
-    set of them, ``config.numbering``). A ``phone-context`` is a parameter too: our numbers
-    are service numbers, which ``ticketing.phones`` reads as written in any context."""
-    user = plain_user(user)
-    number = without_separators(user)
-    return bool(user) and (user in sip.numbers or number in sip.numbers
-                           or user == sip.username)
+# The core's reader of a number that came with a call (``ticketing.phones.call_number``):
+# a number, its global ``phone-context`` beside it as ``uri.number_in_context`` writes it,
+# in E.164 or None. Handed in by whoever builds the front end (telephony imports only
+# config): the one rule for "who calls" (a From, key 1, the ticket) and for "which number
+# was dialled" (here), so that the two never read one number two ways.
+ReadNumber = Callable[[str], str | None]
+
+
+class OurNumbers:
+    """Whether the number a Request-URI dials (``uri.uri_number``: a sip: user or a tel:
+    number, %-escapes decoded, a global ``phone-context`` kept beside it) is the hotline.
+
+    Read as ``read_number`` reads a caller, it is one of ``numbers`` read the same way:
+    ``+8612345``, ``010-12345``, ``12345;phone-context=+86-10`` are one service number, and a
+    context names a network (``12345;phone-context=+1-212`` is New York's, not ours: before,
+    its parameters were dropped unread and it was let in). Or, with no context, it is
+    written as the operator listed it (visual separators aside, ``config.numbering``), or
+    is ``username`` (the registrar rewrites the Request-URI to our Contact): a PBX
+    extension no reader takes for a public number still answers."""
+
+    def __init__(self, sip: SipSettings, read_number: ReadNumber) -> None:
+        self._read = read_number
+        self._listed = frozenset(sip.numbers) | {without_separators(n) for n in sip.numbers}
+        self._username = sip.username
+        self._e164 = frozenset(e for e in map(read_number, sip.numbers) if e)
+
+    def __contains__(self, dialled: str) -> bool:
+        if not dialled:
+            return False
+        if ";" not in dialled and (dialled in self._listed or dialled == self._username
+                                   or without_separators(dialled) in self._listed):
+            return True
+        return self._read(dialled) in self._e164
+
+
+def is_our_number(sip: SipSettings, dialled: str, read_number: ReadNumber) -> bool:
+    """``dialled`` (``uri.uri_number`` of a Request-URI) is the hotline (``OurNumbers``)."""
+    return dialled in OurNumbers(sip, read_number)
 
 
 def untrusted_direct_warning(sip: SipSettings) -> str:

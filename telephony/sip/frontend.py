@@ -64,7 +64,7 @@ from telephony.sip.dialog import (
     of_call,
     refusal_code,
 )
-from telephony.sip.floodguard import COST_ABANDONED_CALL, FloodGuard
+from telephony.sip.floodguard import COST_ABANDONED_CALL, FloodGuard, ReadNumber
 from telephony.sip.identity import caller_address, caller_identity
 from telephony.sip.indialog import NO_ACK, InDialog
 from telephony.sip.ledger import DialogLedger, prune_stale
@@ -111,6 +111,7 @@ class SipFrontEnd:
         settings: Settings | SipSettings,
         on_call: Callable[[CallHandle], None] | None = None,
         *,
+        read_number: ReadNumber,
         rtp_timeout: float = 10.0,
         register_expires: int = 300,
         register_timeout: float = 4.0,
@@ -119,9 +120,11 @@ class SipFrontEnd:
         session_clock: Callable[[], float] = time.monotonic,
         dialogs_dir: Path | None = None,
     ) -> None:
-        """``dialogs_dir``: where the dialogs that are up are written (``DialogLedger``,
-        under ``<ip>-<port>``), so that the next process on this address ends with a BYE
-        those a killed one left; None: not kept."""
+        """``read_number``: the core's reader of a call's number (``ticketing.phones.
+        call_number``), by which an INVITE's Request-URI is found ours or not, as its From
+        is read (``floodguard.OurNumbers``). ``dialogs_dir``: where the dialogs that are up
+        are written (``DialogLedger``, under ``<ip>-<port>``), so that the next process on
+        this address ends with a BYE those a killed one left; None: not kept."""
         sip = settings.sip if isinstance(settings, Settings) else settings
         self.sip = sip
         self.mode = sip.mode
@@ -151,7 +154,7 @@ class SipFrontEnd:
         self._timers: Timers | None = None
         self._handlers: set[threading.Thread] = set()
         self.admission = Admission(sip, send=self.send_to, new_tag=self.new_tag,
-                                   later=self._later)
+                                   later=self._later, read_number=read_number)
         self._transport.admit_malformed = self.admission.admit_malformed
         self.registration: Registration | None = None
         if self.mode == "register":

@@ -26,6 +26,7 @@ from tests.intake.test_intake import _recording
 from tests.support.city import City
 from ticketing.context import Domain
 from ticketing.models import Ticket, TicketEvent
+from ticketing.phones import call_number
 
 # Longer than the 2 s the stop gave each call's thread before (``SipFrontEnd.stop``'s join):
 # what the last turn's decoding may take (``sip.transcript_wait_seconds``, 5 s shipped).
@@ -98,7 +99,8 @@ def _node(settings: Settings, sessions: sessionmaker[Session], domain: Domain, t
         seen["settled"] = intake.end(CallOutcome.TICKET)
         log.append("filed")
 
-    frontend = SipFrontEnd(settings, dialogue)  # type: ignore[arg-type]  (never started)
+    frontend = SipFrontEnd(settings, dialogue,  # type: ignore[arg-type]  (never started)
+                           read_number=call_number)
     frontend._start_handler(Line("stop-drain-1"))  # type: ignore[arg-type]
     assert taken.wait(10)
     return IvrRuntime(services=services, frontend=frontend), seen

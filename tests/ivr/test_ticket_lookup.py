@@ -16,7 +16,7 @@ from telephony.call import CallerVouch
 from telephony.sip.identity import caller_identity
 from telephony.sip.message import SipMessage
 from tests.support.city import City
-from ticketing import merging, service
+from ticketing import merging, numbers, service
 from ticketing.context import Domain
 from ticketing.models import Ticket, TicketSequence
 from ticketing.phones import call_number
@@ -175,13 +175,13 @@ def test_a_call_of_yesterday_filed_late_is_told_by_a_tail_of_its_own(
     now = domain.now()
     yesterday = now - timedelta(days=1)
     with sessions() as s:  # yesterday: its base set at 0, then 9999 numbers handed out
-        s.add(TicketSequence(day=yesterday.astimezone(domain.tz).strftime("%y%m%d"),
+        s.add(TicketSequence(day=numbers.day_of(yesterday, domain.tz),
                              last=0, base=0))
         s.execute(text("SELECT setval('ticket_numbers', 9999)"))
         s.commit()
     today = _file(sessions, domain, city, "海淀区中关村大街路灯坏了")
     late = _file(sessions, domain, city, "朝阳区安贞里小区门口垃圾没人清", received_at=yesterday)
-    day = now.astimezone(domain.tz).strftime("%y%m%d")
+    day = numbers.day_of(now, domain.tz)
     assert (today.number, late.number) == (f"{day}0001", f"{day}0002")
     tails = [told.tail for told in open_tickets(sessions, CALLER).tickets]
     assert sorted(tails) == ["0001", "0002"]

@@ -40,7 +40,27 @@ def test_the_signal_drains_first_and_http_stops_after() -> None:
     assert server.draining is not None
     server.draining.join(10)
     assert server.should_exit
-    assert server._captured_signals == [signal.SIGTERM]  # the process still ends by it
+    assert server.stop_signal == signal.SIGTERM  # the process still ends by it
+
+
+def test_the_signal_that_began_the_drain_is_raised_again_once_the_server_is_down() -> None:
+    """Through uvicorn's public ``capture_signals`` (loose31: before, uvicorn's private
+    ``_captured_signals`` was appended to): its handlers in while serving, the ones before
+    put back, then the drain's signal raised, so the process ends by it as with plain
+    uvicorn (SIGTERM's default action: exit 143)."""
+    raised: list[int] = []
+    before = signal.signal(signal.SIGTERM, lambda sig, _frame: raised.append(sig))
+    try:
+        server = _server(lambda: None)
+        with server.capture_signals():
+            assert signal.getsignal(signal.SIGTERM) == server.handle_exit
+            signal.raise_signal(signal.SIGTERM)  # as `docker stop` sends it
+            assert server.draining is not None
+            server.draining.join(10)
+            assert server.should_exit and not raised  # uvicorn's handler took it
+        assert raised == [signal.SIGTERM]  # once, after the handler before was put back
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 def test_a_second_signal_during_the_drain_ends_at_once_and_a_failed_drain_stops_http(

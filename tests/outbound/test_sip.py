@@ -45,7 +45,7 @@ from tests.support.city import City, seed_city
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory
 from ticketing.models import SurveyResult, Ticket
-from ticketing.phones import normalise
+from ticketing.phones import call_number, normalise
 
 pytestmark = pytest.mark.sip
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
@@ -98,7 +98,8 @@ def frontend(kamailio: harness.Kamailio) -> Iterator[SipFrontEnd]:
     fe = SipFrontEnd(SipSettings(mode="register", bind_ip=harness.LOOPBACK,
                                  port=harness.free_port(), rtp_port_low=rtp,
                                  rtp_port_high=rtp + 39, registrar_ip=harness.LOOPBACK,
-                                 registrar_port=kamailio.port, username=f"out{rtp}"))
+                                 registrar_port=kamailio.port, username=f"out{rtp}"),
+                     read_number=call_number)
     fe.start()
     yield fe
     fe.stop()

@@ -15,6 +15,7 @@ from telephony.call import CallHandle
 from telephony.sip.frontend import SipFrontEnd
 from tests.support import harness
 from tests.support.rawsip import RawPeer, status
+from ticketing.phones import call_number
 
 
 class AnsweringLines:
@@ -59,7 +60,8 @@ def shipped_front_end(lines: AnsweringLines, *, rtp_ports: int = 10,
     sip = Settings().sip.model_copy(update={
         "bind_ip": harness.LOOPBACK, "port": harness.free_port(),
         "rtp_port_low": rtp, "rtp_port_high": rtp + rtp_ports - 1, **update})
-    fe = SipFrontEnd(sip, lines, rtp_timeout=sip.rtp_timeout, dialogs_dir=dialogs_dir)
+    fe = SipFrontEnd(sip, lines, read_number=call_number, rtp_timeout=sip.rtp_timeout,
+                     dialogs_dir=dialogs_dir)
     fe.start()
     return fe
 

@@ -23,6 +23,7 @@ from telephony.media.prompts import espeak_argv
 from telephony.media.wav import read_wav_pcm16, write_wav_pcm16
 from telephony.sip.frontend import SipFrontEnd
 from tests.support import harness
+from ticketing.phones import call_number
 
 REQUIRED_TOOLS = ("sipp", "kamailio", "espeak-ng", "sox")
 
@@ -246,7 +247,8 @@ def make_frontend() -> Iterator[FrontEndFactory]:
             registrar_port=kamailio.port if kamailio else harness.free_port(),
             username=username or f"hotline{rtp_low}", max_calls=max_calls,
         )
-        fe = SipFrontEnd(settings, on_call, **kwargs)  # type: ignore[arg-type]
+        fe = SipFrontEnd(settings, on_call, read_number=call_number,  # type: ignore[arg-type]
+                         **kwargs)
         started.append(fe)
         fe.start()
         return fe

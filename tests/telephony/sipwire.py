@@ -18,6 +18,7 @@ from telephony.sip.sdp import Negotiated, build_sdp, offer_formats
 from telephony.sip.timers import Timer
 from telephony.sip.transaction import new_request, udp_via
 from tests.telephony.test_sip_delayed_offer import UnstartedRtp
+from ticketing.phones import call_number
 
 LOCAL = ("127.0.0.1", 5080)
 PHONE = ("192.0.2.40", 5060)
@@ -71,7 +72,7 @@ class Clockwork:
 def front_end(sip: SipSettings | None = None) -> tuple[SipFrontEnd, Clockwork]:
     """A started-looking front end at ``sip`` (shipped: ``Settings().sip``), no socket."""
     wire = Clockwork()
-    fe = SipFrontEnd(sip or Settings().sip, lambda call: None)
+    fe = SipFrontEnd(sip or Settings().sip, lambda call: None, read_number=call_number)
     fe._transport.send = wire.send  # type: ignore[method-assign]
     fe._transactions._send = wire.send  # (bound before: our BYEs and their retransmissions)
     fe._timers = wire  # type: ignore[assignment]

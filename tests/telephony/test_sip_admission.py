@@ -17,7 +17,9 @@ from telephony.sip.floodguard import COST_WRONG_NUMBER, source_call_limit
 from telephony.sip.message import SipMessage
 from telephony.sip.timers import Timer
 from telephony.sip.transaction import new_request, udp_via
+from telephony.sip.uri import uri_number
 from tests.telephony.sipwire import PHONE, front_end, offer
+from ticketing.phones import call_number
 
 SCANNER = "198.51.100.66"
 PROXY = "10.20.0.5"
@@ -58,7 +60,8 @@ def make_admission(sip: SipSettings | None = None,
     wire, clock = Wire(), Clock()
     extra: dict[str, Any] = {} if resolve is None else {"resolve": resolve}
     admission = Admission(sip or Settings().sip, send=wire.send, new_tag=wire.new_tag,
-                          later=wire.later, clock=clock, spawn=lambda job: job(), **extra)
+                          later=wire.later, read_number=call_number, clock=clock,
+                          spawn=lambda job: job(), **extra)
     return admission, wire, clock
 
 
@@ -212,6 +215,51 @@ def test_an_invite_to_another_number_is_refused_and_costs_more() -> None:
         assert guesses <= burst(admission.sip)
     assert guesses <= burst(admission.sip) / COST_WRONG_NUMBER + 1
     assert wire.sent[0][0].status_code == 404 and admission.rejected[404] == guesses
+
+
+def invite_to(request_uri: str, call_id: str) -> SipMessage:
+    data = new_request("INVITE", request_uri, via=udp_via(SCANNER, 5060, f"z9hG4bK{call_id}"),
+                       from_=f"<sip:13800000000@{SCANNER}>;tag=f1",
+                       to=f"<{request_uri}>", call_id=call_id, cseq=1,
+                       contact=f"sip:13800000000@{SCANNER}:5060")
+    return SipMessage(data, (SCANNER, 5060))
+
+
+@pytest.mark.parametrize(("numbers", "request_uri", "admitted"), [
+    # A global number: ours however it is written, listed in that form or not (before, a
+    # hotline listed as "12345" alone refused sip:+8612345@ and sip:0086-12345@ 404).
+    (["12345"], "sip:+8612345@192.0.2.1", True),
+    (["12345"], "sip:0086-12345@192.0.2.1;user=phone", True),
+    # A local number in its phone-context, read as a caller's From is (ticketing.phones):
+    # a landline hotline dialled as a Beijing local number is ours, the same digits in
+    # Shanghai's context are someone else's; a foreign network's 12345 is not ours
+    # (before, the context was dropped unread and both were let in or both refused).
+    (["+861065123456"], "sip:65123456;phone-context=+86-10@192.0.2.1", True),
+    (["+861065123456"], "sip:65123456;phone-context=+86-21@192.0.2.1", False),
+    (["12345"], "sip:12345;phone-context=+86-10@192.0.2.1", True),
+    (["12345"], "sip:12345;phone-context=+1-212@192.0.2.1", False),
+    # What the operator listed is taken as written when no context is given: an
+    # extension no reader calls a public number still answers.
+    (["8001"], "sip:8001@192.0.2.1", True),
+    (["8001"], "sip:8002@192.0.2.1", False),
+])
+def test_the_dialled_number_is_read_as_a_callers_number_is(
+        numbers: list[str], request_uri: str, admitted: bool) -> None:
+    admission, wire, _clock = make_admission(SipSettings(numbers=numbers))
+    refused = admission.refuse_other_number(invite_to(request_uri, "d1"))
+    assert refused is not admitted
+    assert [m.status_code for m, _ in wire.sent] == ([] if admitted else [404])
+
+
+def test_a_tel_request_uri_names_our_number_but_is_refused_by_scheme_first() -> None:
+    """tel: is read by the same reader (``uri.uri_number``: a tel: number and a sip: user
+    alike), so its number is ours; the INVITE is still 416, as we route sip: only, and
+    never reaches the number check (the front end asks the scheme first)."""
+    admission, wire, _clock = make_admission()
+    tel = invite_to("tel:12345;phone-context=+86-10", "t1")
+    assert uri_number(tel.request_uri) in admission.ours
+    assert admission.refuse_scheme(tel)
+    assert [m.status_code for m, _ in wire.sent] == [416]
 
 
 class NoSignalling:

@@ -18,6 +18,7 @@ from telephony.sip.frontend import SipFrontEnd
 from telephony.sip.ledger import MAX_RECORD_AGE_SECONDS, DialogLedger, prune_stale
 from tests.support import harness
 from tests.support.rawsip import RawPeer, header, status
+from ticketing.phones import call_number
 
 pytestmark = pytest.mark.sip
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,11 +30,12 @@ import pytest
 
 from config.settings import SipSettings
 from telephony.sip.frontend import SipFrontEnd
+from ticketing.phones import call_number
 port, rtp, data = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
 settings = SipSettings(mode="direct", bind_ip="127.0.0.1", port=port, rtp_port_low=rtp,
                        rtp_port_high=rtp + 9)
 fe = SipFrontEnd(settings, lambda call: call.answer() and call.wait_ended(60),
-                 dialogs_dir=data)
+                 read_number=call_number, dialogs_dir=data)
 fe.start()
 print("up", flush=True)
 time.sleep(60)
@@ -87,7 +89,7 @@ def test_a_call_up_when_the_process_was_killed_gets_one_bye_from_the_next(
             time.sleep(0.05)
         os.killpg(child.pid, signal.SIGKILL)
         child.wait(timeout=10)
-        fe = SipFrontEnd(_settings(port, rtp), dialogs_dir=tmp_path)
+        fe = SipFrontEnd(_settings(port, rtp), read_number=call_number, dialogs_dir=tmp_path)
         fe.start()
         try:
             bye = _next_request(peer, "BYE")
@@ -117,7 +119,7 @@ def test_a_target_refresh_moves_the_bye_and_the_ledger_record(tmp_path: Path) ->
     port, rtp = harness.free_port(), harness.free_port_block(10)
     peer, moved = RawPeer(harness.LOOPBACK, port), RawPeer(harness.LOOPBACK, port)
     fe = SipFrontEnd(_settings(port, rtp), lambda call: call.answer() and call.wait_ended(30),
-                     dialogs_dir=tmp_path)
+                     read_number=call_number, dialogs_dir=tmp_path)
     fe.start()
     ledger = tmp_path / f"{harness.LOOPBACK}-{port}"
     try:
@@ -147,7 +149,7 @@ def test_a_target_refresh_moves_the_bye_and_the_ledger_record(tmp_path: Path) ->
         assert f":{moved.port}" in bye.split(b"\r\n")[0].decode()
         moved.send(_ok(bye))
         record.write_bytes(kept)  # as a killed process leaves it
-        fe = SipFrontEnd(_settings(port, rtp), dialogs_dir=tmp_path)
+        fe = SipFrontEnd(_settings(port, rtp), read_number=call_number, dialogs_dir=tmp_path)
         fe.start()
         try:
             bye = _next_request(moved, "BYE")
@@ -177,7 +179,7 @@ def test_records_past_their_age_are_removed_at_any_front_ends_start(tmp_path: Pa
     old.write_text("{}")
     os.utime(old, (day_ago, day_ago))
     fe = SipFrontEnd(_settings(harness.free_port(), harness.free_port_block(10)),
-                     dialogs_dir=tmp_path)
+                     read_number=call_number, dialogs_dir=tmp_path)
     fe.start()
     fe.stop()
     assert not old.exists() and fresh.exists()

@@ -23,6 +23,7 @@ from telephony.sip.message import SipMessage, build_response
 from telephony.sip.sdp import build_sdp
 from tests.support import harness
 from tests.support.sipkit import FrontEndFactory
+from ticketing.phones import call_number
 
 pytestmark = pytest.mark.sip
 
@@ -219,7 +220,8 @@ def test_the_wait_comes_after_unregistering(callee: socket.socket) -> None:
     fe = SipFrontEnd(SipSettings(mode="register", bind_ip=host, port=harness.free_port(),
                                  rtp_port_low=rtp_low, rtp_port_high=rtp_low + 3,
                                  registrar_ip=host, registrar_port=port,
-                                 username=f"hotline{rtp_low}"), linger=0.0)
+                                 username=f"hotline{rtp_low}"), linger=0.0,
+                     read_number=call_number)
     registering = threading.Thread(target=fe.start, daemon=True)
     registering.start()
     register = _next(callee, "REGISTER")

@@ -16,10 +16,45 @@ from sqlalchemy.orm import Session, sessionmaker
 from hotline import dbadmin
 from tests.support.api import auth
 from tests.support.city import City
-from ticketing import service
+from ticketing import numbers, service
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory
 from ticketing.models import Ticket, TicketSequence
+
+
+@pytest.mark.parametrize("day,seq,number", [
+    ("261124", 7, "2611240007"), ("261124", 9999, "2611249999"),
+    ("261124", 10000, "26112410000"),  # a fifth digit only past 9999 in a day
+])
+def test_a_number_made_parses_back_to_what_it_was_made_of(day: str, seq: int,
+                                                           number: str) -> None:
+    assert numbers.make(day, seq) == number
+    assert numbers.parse(number) == (day, seq)
+    low, high = numbers.day_range(day)
+    assert low <= number < high
+    assert not low <= numbers.make("261125", 1) < high
+
+
+@pytest.mark.parametrize("text", [
+    "", "261124007", "2611240000", "261124-099", "26112400a7", "２６１１２４０００７",
+    "261124000٧", " 2611240007",
+])
+def test_what_the_layout_never_makes_parses_to_none(text: str) -> None:
+    assert numbers.parse(text) is None
+
+
+@pytest.mark.parametrize("day,seq", [("261124", 0), ("261124", -99), ("26112", 1),
+                                     ("2611a4", 1)])
+def test_a_number_below_one_or_of_no_day_is_never_made(day: str, seq: int) -> None:
+    with pytest.raises(ValueError):
+        numbers.make(day, seq)
+
+
+def test_the_day_part_is_the_citys_day() -> None:
+    from zoneinfo import ZoneInfo
+
+    late = datetime(2026, 11, 24, 17, 30, tzinfo=ZoneInfo("UTC"))  # 01:30 next day in CST
+    assert numbers.day_of(late, ZoneInfo("Asia/Shanghai")) == "261125"
 
 
 def _create(s: Session, domain: Domain, city: City, phone: str) -> str:
@@ -52,12 +87,20 @@ def test_numbers_unique_gapless_and_increasing_per_creator(
     for th in threads:
         th.join(60)
     assert not errors, errors
-    day = domain.now().astimezone(domain.tz).strftime("%y%m%d")
-    numbers = [n for ns in per_thread.values() for n in ns]
+    day = numbers.day_of(domain.now(), domain.tz)
+    made = [n for ns in per_thread.values() for n in ns]
     # Nothing rolled back, so the day's counter went up by one 36 times: no repeat, no gap.
-    assert all(n.startswith(day) and len(n) == 10 for n in numbers)
-    first = min(int(n[6:]) for n in numbers)
-    assert sorted(numbers) == [f"{day}{k:04d}" for k in range(first, first + 36)]
+    assert all(n.startswith(day) and len(n) == 10 for n in made)
+    first = min(numbers.parse(n)[1] for n in made)  # type: ignore[index]
+    assert sorted(made) == [numbers.make(day, k) for k in range(first, first + 36)]
+    # The SQL that reads a stored number's sequence back (SQLite's catch-up of the day's
+    # row, 0026's downgrade on PostgreSQL) reads what the number was made of.
+    with sessions() as s:
+        low, high = numbers.day_range(day)
+        stored = s.execute(select(Ticket.number, numbers.sequence_of(Ticket.number)).where(
+            Ticket.number >= low, Ticket.number < high)).all()
+    assert sorted(stored) == [(numbers.make(day, k), k) for k in range(first, first + 36)]
+    assert all(numbers.parse(n) == (day, k) for n, k in stored)
     for ns in per_thread.values():
         assert ns == sorted(ns) and len(ns) == 6  # each creator's next number is higher
 
@@ -132,22 +175,22 @@ def test_postgresql_numbers_go_on_after_the_counter_rows_on_the_day_of_the_upgra
     after its last number; a ticket rolled back skips its number, as a sequence's value is
     never given back; a call of an earlier day filed late takes the next of today's."""
     now = domain.now()
-    today = now.astimezone(domain.tz).strftime("%y%m%d")
+    today = numbers.day_of(now, domain.tz)
     with sessions() as s:
         s.add(TicketSequence(day=today, last=41))
         s.commit()
     with sessions() as s:
         assert _create(s, domain, city, "13600000001") == f"{today}0042"
         s.rollback()
-    numbers = []
+    filed = []
     for i, received in enumerate([now, now - timedelta(days=3), now]):
         with sessions() as s:
-            numbers.append(service.create_ticket(
+            filed.append(service.create_ticket(
                 session=s, domain=domain, actor=city.actor("operator"), channel="api",
                 caller_phone=f"1360000001{i}", demand="路灯不亮", received_at=received).number)
             s.commit()
     # A call of an earlier day filed late is numbered on the day it is filed (mend68).
-    assert numbers == [f"{today}0043", f"{today}0044", f"{today}0045"]
+    assert filed == [f"{today}0043", f"{today}0044", f"{today}0045"]
 
 
 def _file(sessions: sessionmaker[Session], domain: Domain, city: City, phone: str,
@@ -171,7 +214,7 @@ def test_postgresql_numbers_after_a_restore_come_from_the_restored_base(
     ``261207-099`` (a negative counter), or, beside a process started after the restore,
     the same numbers twice (a UniqueViolation, a 500). mend68: the base is read in the
     number's own statement."""
-    today = domain.now().astimezone(domain.tz).strftime("%y%m%d")
+    today = numbers.day_of(domain.now(), domain.tz)
     with sessions() as s:  # earlier days handed out 100 numbers
         s.execute(text("SELECT setval('ticket_numbers', 100)"))
         s.commit()
@@ -185,11 +228,11 @@ def test_postgresql_numbers_after_a_restore_come_from_the_restored_base(
     other = make_engine(db_url)  # a process started after the restore
     try:
         later = make_session_factory(other)
-        numbers = [_file(factory, domain, city, f"1360000003{i}")
+        filed = [_file(factory, domain, city, f"1360000003{i}")
                    for i in range(2) for factory in (sessions, later)]
     finally:
         other.dispose()
-    assert numbers == [f"{today}000{i}" for i in (1, 2, 3, 4)]
+    assert filed == [f"{today}000{i}" for i in (1, 2, 3, 4)]
 
 
 @pytest.mark.postgres
@@ -220,8 +263,8 @@ def test_postgresql_downgrade_of_0026_keeps_the_days_count(
     """Downgraded to 0025, the counter row of a day the sequence numbered carries on after
     its last number: review69 found it left at 0, so 0025's code handed out 1 again (a
     UniqueViolation, a 500, once for each number already used)."""
-    today = domain.now().astimezone(domain.tz).strftime("%y%m%d")
-    numbers = [_file(sessions, domain, city, f"1360000004{i}") for i in range(3)]
+    today = numbers.day_of(domain.now(), domain.tz)
+    filed = [_file(sessions, domain, city, f"1360000004{i}") for i in range(3)]
     with sessions() as s:  # a rolled-back number: skipped, never used
         _create(s, domain, city, "13600000049")
         s.rollback()
@@ -236,20 +279,22 @@ def test_postgresql_downgrade_of_0026_keeps_the_days_count(
                 {"d": today}).scalar_one()
     finally:
         engine.dispose()
-    assert numbers == [f"{today}000{i}" for i in (1, 2, 3)]
+    assert filed == [f"{today}000{i}" for i in (1, 2, 3)]
     assert f"{today}{bumped:04d}" == f"{today}0004"
 
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-def test_postgresql_a_number_taken_already_is_filed_again_then_a_503(
+def test_postgresql_a_sequence_set_back_recovers_by_itself(
     client: TestClient, sessions: sessionmaker[Session], domain: Domain, city: City
 ) -> None:
     """A number taken already (a node of the old code still running through an upgrade, or
-    the sequence set back by hand): the filing is tried once more with the next number;
-    taken twice, a 503 with Retry-After, which the client's retry gets past. Before: the
-    IntegrityError was a 500 (review69)."""
-    today = domain.now().astimezone(domain.tz).strftime("%y%m%d")
+    the sequence set back by a restore or by hand): the filing is tried once more, the
+    sequence first moved past the day's highest number, so it is filed at once with the
+    next free number however far the sequence was set back. Before: the IntegrityError was
+    a 500 (review69); then, set back by two or more, a 503 a filing until an operator ran
+    setval (docs/scaling.md, review78)."""
+    today = numbers.day_of(domain.now(), domain.tz)
     body = {"caller_phone": "13811112222", "demand": "路灯不亮", "category": "other"}
 
     def file() -> Response:
@@ -265,7 +310,10 @@ def test_postgresql_a_number_taken_already_is_filed_again_then_a_503(
 
     set_back_to(3)  # 0004 taken: filed again as 0005
     assert file().json()["number"] == f"{today}0005"
-    set_back_to(2)  # 0003 and 0004 taken
-    refused = file()
-    assert refused.status_code == 503 and refused.headers["Retry-After"]
-    assert file().json()["number"] == f"{today}0006"  # the client's retry
+    set_back_to(2)  # 0003 to 0005 taken: filed at once, after the highest
+    assert file().json()["number"] == f"{today}0006"
+    set_back_to(1)  # 0002 to 0006 taken (a restore of the sequence, by five)
+    assert [file().json()["number"] for _ in range(2)] == [f"{today}0007", f"{today}0008"]
+    with sessions() as s:  # no number used twice
+        assert s.scalar(select(func.count(func.distinct(Ticket.number)))) == s.scalar(
+            select(func.count()).select_from(Ticket)) == 8

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from ticketing import numbers
+
 revision: str = "0026"
 down_revision: str | None = "0025"
 branch_labels: str | Sequence[str] | None = None
@@ -38,10 +40,12 @@ def downgrade() -> None:
         # highest number in the tickets first, or the next filing of a day the sequence
         # numbered would take 1 again, a number already used (review69; mend68). A
         # number rolled back is above none of them and may be used again.
+        # The sequence part's place in a number is the layout's (ticketing.numbers).
+        seq = f"substr(t.number, {numbers.SEQUENCE_FROM})"
         op.execute(
             "UPDATE ticket_sequences AS s SET last = GREATEST(s.last, COALESCE(("
-            "SELECT max(CAST(substr(t.number, 7) AS bigint)) FROM tickets AS t"
-            " WHERE t.number LIKE s.day || '%' AND substr(t.number, 7) ~ '^[0-9]+$'), 0))"
+            f"SELECT max(CAST({seq} AS bigint)) FROM tickets AS t"
+            f" WHERE t.number LIKE s.day || '%' AND {seq} ~ '^[0-9]+$'), 0))"
             " WHERE s.base IS NOT NULL")
         op.execute("DROP SEQUENCE ticket_numbers")
     with op.batch_alter_table("ticket_sequences") as batch:
