@@ -479,6 +479,11 @@ def _load_rules(path: Path, raw: bytes) -> ClassificationRules:
     for rule in kind_over_model:
         if not rule.replaces or rule.replaces - set(KINDS):
             raise ValueError(f"{path}: kind_over_model {rule.id}: replaces must name kinds")
+    # Read only by ``kind_over_model``: on any other rule it would be silently ignored, and
+    # its writer believe the model's kind replaced (review81).
+    for rule in (*category_rules, *urgency_rules, *emergency_rules, *kind_rules):
+        if rule.replaces:
+            raise ValueError(f"{path}: rule {rule.id}: replaces is for [[kind_over_model]] only")
     sub_category_rules = tuple(
         _parse_sub_rule(raw, path) for raw in data.get("sub_category_rules", [])
     )
