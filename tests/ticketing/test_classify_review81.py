@@ -48,16 +48,3 @@ def test_review81_a_resolution_does_not_end_a_danger_told_before_it(
 def test_review81_just_now_before_the_resolution_stays_resolved(calm: str) -> None:
     assert classify(calm).emergency == "none", _cues(calm)
     assert understand(calm, load_rules(), _model()).emergency == "none"
-
-
-def test_review81_replaces_outside_kind_over_model_fails_at_load(tmp_path: Path) -> None:
-    # Only [[kind_over_model]] reads ``replaces``: written on a [[kind_rules]] rule it would
-    # do nothing, so the file is refused when read, not trusted at the first call.
-    source = Path(load_rules().source or "")
-    text = source.read_text(encoding="utf-8")
-    bad = text.replace('id = "kind.inquiry"', 'id = "kind.inquiry"\nreplaces = ["complaint"]', 1)
-    assert bad != text
-    path = tmp_path / "classification.toml"
-    path.write_text(bad, encoding="utf-8")
-    with pytest.raises(ValueError, match=r"kind\.inquiry: replaces is for"):
-        load_rules(path)
