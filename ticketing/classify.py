@@ -227,6 +227,9 @@ class NotNow:
     # is told after it is a new danger), and like ``made_safe`` it stops the model's
     # hand-over too (``SILENCED``): nobody is left to send anyone to.
     treated: re.Pattern[str] | None = None
+    # Part of ``still``: the words of it that a resolution told after them ends (刚才: when
+    # the story began, not that it goes on). Review81.
+    just_now: re.Pattern[str] | None = None
     # In the cue's clause, from the match on, and through the clauses after it that tell
     # what was reported (``seen_told``: "…在电视上看新闻，说一个小区着火了"): a danger seen
     # on a screen or in the news is someone else's, reported. Each clause at most
@@ -476,6 +479,11 @@ def _load_rules(path: Path, raw: bytes) -> ClassificationRules:
     for rule in kind_over_model:
         if not rule.replaces or rule.replaces - set(KINDS):
             raise ValueError(f"{path}: kind_over_model {rule.id}: replaces must name kinds")
+    # Read only by ``kind_over_model``: on any other rule it would be silently ignored, and
+    # its writer believe the model's kind replaced (review81).
+    for rule in (*category_rules, *urgency_rules, *emergency_rules, *kind_rules):
+        if rule.replaces:
+            raise ValueError(f"{path}: rule {rule.id}: replaces is for [[kind_over_model]] only")
     sub_category_rules = tuple(
         _parse_sub_rule(raw, path) for raw in data.get("sub_category_rules", [])
     )
@@ -610,9 +618,9 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
     near_misses = [p.replace("<stops>", stops) for p in raw.get("hazard_only", [])]
     told_ends = [*raw.get("told_ends", []), *raw.get("called_now", [])]
     try:
-        for key in ("over_patterns", "frame_patterns", "still", "ongoing", "ahead_patterns",
-                    "ahead_ends", "called_now", "now_turn", "turn_talk", "hazard_only", "habit",
-                    "unhurt", "made_safe", "asked",
+        for key in ("over_patterns", "frame_patterns", "still", "just_now", "ongoing",
+                    "ahead_patterns", "ahead_ends", "called_now", "now_turn", "turn_talk",
+                    "hazard_only", "habit", "unhurt", "made_safe", "asked",
                     "frame_spans", "treated", "seen", "stories", "seen_told", "told_ends",
                     "seen_ends", "stories_ends", "not_person", "person", "person_state",
                     "not_person_ends", "drills_real", "drills_feigned", "feared"):
@@ -622,7 +630,8 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
             over=one(raw.get("over", []), raw.get("over_patterns", [])),
             frame=one(raw.get("frame_words", []), raw.get("frame_patterns", [])),
             frame_rules=tuple(raw.get("frame_rules", [])),
-            still=one([], raw.get("still", [])),
+            still=one([], [*raw.get("still", []), *raw.get("just_now", [])]),
+            just_now=one([], raw.get("just_now", [])),
             ongoing=one([], raw.get("ongoing", [])),
             ahead=one([*raw.get("ahead", []), *raw.get("suppose", [])],
                       raw.get("ahead_patterns", [])),
@@ -914,8 +923,9 @@ def _quiet_spans(
     # An animal's or a thing's plight is nobody's danger, going on or not.
     beings = _not_person_spans(text, cfg)
     # The one hurt in care or the danger resolved (``NotNow.treated``): the story up to the
-    # clause that says so is over, its "刚才" or "一直" included ("孩子刚才一转眼不见了，还好
-    # 半分钟就找着了"); a sign told after it still goes on. Twenty-ninth round (emerg34).
+    # clause that says so is over, its "刚才" included ("孩子刚才一转眼不见了，还好半分钟就
+    # 找着了"); a sign told after it still goes on. Twenty-ninth round (emerg34); only the
+    # ``just_now`` words since review81 (``_goes_on``).
     resolved = cfg.treated.search(text) if cfg.treated else None
     resolved_end = _clause(text, max(resolved.end() - 1, 0))[1] if resolved else 0
     if _goes_on(text, cfg, seen, asked, beings, resolved_end):
@@ -1026,8 +1036,10 @@ def _goes_on(text: str, cfg: NotNow, seen: tuple[Seen, ...],
              resolved_end: int = 0) -> bool:
     """Whether ``text`` says the danger goes on (``still``), outside what a clause supposes:
     in "老人要是在家摔倒了起不来，有没有一键呼叫" the "起不来" follows "要是" and is as
-    supposed as the fall (tenth round: the rules handed this question to 120). A sign told
-    before ``resolved_end`` (the clause that says it was resolved) is the resolved story's."""
+    supposed as the fall (tenth round: the rules handed this question to 120). A ``just_now``
+    word told before ``resolved_end`` (the clause that says it was resolved) is the resolved
+    story's; any other sign before it may be another's or a new danger, and counts ("老人还没
+    找着，孩子已经找着了", "我爸刚才晕倒了，现在又叫不醒了，上次已经康复了": review81)."""
     if cfg.still is None:
         return False
     # When the caller watched or the vehicle passed ("我刚才在电视上看", "刚才消防车过去了")
@@ -1040,8 +1052,10 @@ def _goes_on(text: str, cfg: NotNow, seen: tuple[Seen, ...],
     starts = [start for start, _ in skip]
     # The furthest any of the first i reaches (a seen and an asked match may overlap).
     reach = list(accumulate((end for _, end in skip), max))
-    for m in cfg.still.finditer(text, resolved_end):
+    for m in cfg.still.finditer(text):
         if (i := bisect_right(starts, m.start())) and m.start() < reach[i - 1]:
+            continue
+        if m.start() < resolved_end and cfg.just_now and cfg.just_now.match(text, m.start()):
             continue
         word = (cfg.suppose.search(text, _clause_start(text, m.start()), m.start())
                 if cfg.suppose else None)
