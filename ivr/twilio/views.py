@@ -113,6 +113,8 @@ async def _handle(request: Request, required: tuple[str, ...],
     except _Rejected as rejected:
         return rejected.response
     dialogue = _dialogue(request)
+    if call_sid := form.get("CallSid"):
+        dialogue.heard(call_sid)  # a sign of life, read by the stop's drain
     if at_stop and dialogue.stopping.is_set():
         if new_call and dialogue.calls.find(form["CallSid"]) is None:
             return _refused_at_stop(form)
