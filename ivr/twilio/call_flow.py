@@ -70,12 +70,13 @@ from ivr.ticket_lookup import (
 )
 from ivr.transfer import ALIVE_SECONDS
 from ivr.twilio import twiml
-from ivr.twilio.calls import TwilioCall, TwilioCalls
+from ivr.twilio.calls import CARRIER, TwilioCall, TwilioCalls
 from ivr.twilio.decode import Decoded, decode_within
 from ivr.twilio.fetch import (
     CALL_UP_STATUSES,
     FetchError,
     UrlRefused,
+    call_recordings,
     call_status,
     fetch_recording,
     sha256_of,
@@ -200,6 +201,8 @@ class TwilioDialogue:
         # must not be taken for one long gone (``gone_after_seconds``).
         self._heard: dict[str, datetime] = {}
         self._heard_guard = threading.Lock()
+        # The start's look at Twilio's word on the spool's calls (``reconcile``).
+        self.reconciling: threading.Thread | None = None
 
     def heard(self, call_sid: str) -> None:
         """A webhook of ``call_sid`` came (signed, well formed): its sign of life."""
@@ -767,6 +770,62 @@ class TwilioDialogue:
             held = True
         if held:
             self._watch_bridges()
+
+    def reconcile_later(self) -> None:
+        """At the app's start, beside ``resume_bridges``: ``reconcile`` on a thread of its
+        own (it asks Twilio's API, a few seconds a call at worst; the app serves
+        meanwhile)."""
+        self.reconciling = threading.Thread(target=self._reconcile_logged,
+                                            name="twilio-reconcile", daemon=True)
+        self.reconciling.start()
+
+    def _reconcile_logged(self) -> None:
+        try:
+            self.reconcile()
+        except Exception:  # recovery's 15 minutes still settle what is left
+            log.exception("twilio calls of the spool could not be reconciled at start")
+
+    def reconcile(self) -> list[str]:
+        """The spool's Twilio calls still in a dialogue that an earlier process left
+        (stopped, or died) and whose last callbacks it never took: Twilio's API is asked
+        for each. One Twilio says is over is settled now as its lost status callback would
+        have settled it, and, when nothing of the caller's was taken yet, its newest
+        completed recording is fetched and made the ticket as a lost recording status
+        callback would have (``recording_ready``: a caller who spoke their complaint while
+        we stopped, whose ``<Record>`` ended after our listener was down). A call Twilio
+        says is up, or one the API says nothing of, is left: its webhooks come, or
+        recovery's 15 minutes settle it. Once a call: Twilio's own callback coming too
+        (before or after) finds the recording taken, and the call's one ticket
+        (twilio36; before, such a complaint was settled unheard after 15 minutes, the
+        recording left at Twilio). Returns the calls settled."""
+        tw = self.settings.twilio
+        auth = self._auth()
+        if auth is None:  # no account to ask with
+            return []
+        settled = []
+        for j in self.calls.spool.pending():
+            if j.carrier != CARRIER or j.ended_at or j.bridged_at:
+                continue
+            said = call_status(tw.api_base, tw.account_sid, j.call_id, auth=auth,
+                               timeout=tw.api_timeout_seconds)
+            if said is None or said not in FINAL_CALL_STATUS:
+                continue
+            recordings: list[tuple[str, str]] | None = []
+            if not (j.want_ticket or j.recording_path):
+                recordings = call_recordings(tw.api_base, tw.account_sid, j.call_id,
+                                             auth=auth, timeout=tw.api_timeout_seconds)
+                if recordings is None:
+                    continue  # asked again at the next start, or recovery's rule
+            log.warning("twilio call %s left in the spool by an earlier process: Twilio says "
+                        "%s; settled now%s", j.call_id, said,
+                        ", its recording fetched" if recordings else "")
+            self.status(j.call_id, said)
+            if recordings:
+                recording_sid, url = recordings[0]
+                self.recording_ready(j.call_id, recording_sid, url, "completed",
+                                     time.monotonic())
+            settled.append(j.call_id)
+        return settled
 
     def _watch_bridges(self) -> None:
         """One watcher thread a process while any bridge is up (started by the first, or at

@@ -63,7 +63,9 @@ def resume_bridges(state: State) -> None:
     earlier process gets the bridges' watcher now, not at the next new bridge (review53).
     An install that talks to no Twilio makes no dialogue for it."""
     if signature.in_use(state.settings):
-        dialogue_of(state).resume_bridges()
+        dialogue = dialogue_of(state)
+        dialogue.resume_bridges()
+        dialogue.reconcile_later()  # the calls an earlier process left: Twilio's word
 
 
 def dialogue_of(state: State) -> TwilioDialogue:

@@ -12,14 +12,18 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from ivr import prompts
+from ivr.callrecords import CallRecord
 from ivr.intake import CallJournal
 from ivr.twilio import call_flow
 from ivr.twilio.call_flow import TwilioDialogue, gone_after_seconds
 from ivr.twilio.views import dialogue_of
-from tests.twilio.helpers import Twilio, call_form, new_sid, twiml
-from ticketing.models import utcnow
+from tests.twilio.helpers import StandIn, Twilio, call_form, new_sid, says, twiml, verbs
+from tests.twilio.test_twilio_flow import _record_params, _recording_status
+from ticketing.models import Ticket, utcnow
 
 pytestmark = pytest.mark.usefixtures("decode_once")
 
@@ -99,3 +103,119 @@ def test_the_gone_rule_follows_the_calls_own_timers(make_twilio: Any) -> None:
     short = make_twilio(sip={"max_record_seconds": 60}).settings
     long = make_twilio(sip={"max_record_seconds": 600}).settings
     assert gone_after_seconds(long) - gone_after_seconds(short) == 2 * (600 - 60)
+
+
+# ------------------------------------------------------------- a caller mid-<Record> at stop
+def _wav_downloads(standin: StandIn) -> list[dict[str, Any]]:
+    return [r for r in standin.downloads if r["path"].endswith(".wav")]
+
+
+def _tickets(sessions: sessionmaker[Session]) -> list[Ticket]:
+    with sessions() as s:
+        return list(s.scalars(select(Ticket)))
+
+
+def test_a_recording_that_ends_during_the_drain_is_filed_once(
+        twilio: Twilio, standin: StandIn, recording_wav: bytes,
+        sessions: sessionmaker[Session]) -> None:
+    """Speaking when the stop came: the <Record> holds the drain (the call is live), its
+    action is taken with the listener still up, the ticket filed and the caller told their
+    words are kept; Twilio's recording status and final status after it file nothing more."""
+    dialogue = _dialogue(twilio)
+    call, rec = new_sid("CA"), new_sid("RE")
+    twiml(twilio.post("/twilio/voice", call_form(call)))  # the <Record> is running
+    drain = _draining(dialogue)
+    drain.join(_STILL_WAITING_AFTER)
+    assert drain.is_alive()
+    url = standin.add_recording(call, rec, recording_wav)
+    root = twiml(twilio.post("/twilio/recorded", _record_params(call, rec, url)))
+    assert verbs(root)[-1] == "Hangup"
+    assert says(root)[-1] == prompts.speakable(prompts.text("stopping_kept"))
+    drain.join(_RETURNS_WITHIN)
+    assert not drain.is_alive()
+    twilio.post("/twilio/recording-status", _recording_status(call, rec, url))
+    twilio.post("/twilio/status", call_form(call, CallStatus="completed"))
+    [ticket] = _tickets(sessions)
+    assert ticket.call_id == call and ticket.recording_sha256
+    assert len(_wav_downloads(standin)) == 1
+
+
+def _lost_with_the_process(twilio: Twilio, standin: StandIn, wav: bytes) -> tuple[str, str,
+                                                                                     str]:
+    """A caller speaking when the stop came, whose <Record> ended after the listener was
+    down: the action and the recording status callback found nobody, Twilio hung up; the
+    spool keeps the call as the last answered webhook left it."""
+    call, rec = new_sid("CA"), new_sid("RE")
+    twiml(twilio.post("/twilio/voice", call_form(call)))
+    url = standin.add_recording(call, rec, wav)
+    standin.calls[call] = "completed"
+    standin.call_recordings[call] = [rec]
+    return call, rec, url
+
+
+def _restarted(make_twilio: Any) -> Twilio:
+    """The next start: a new app on the same spool and database, its start's
+    reconciliation waited for."""
+    again = make_twilio()
+    reconciling = _dialogue(again).reconciling
+    assert reconciling is not None
+    reconciling.join(_RETURNS_WITHIN)
+    assert not reconciling.is_alive()
+    return again
+
+
+def test_a_recording_whose_callbacks_were_lost_is_filed_at_the_next_start(
+        twilio: Twilio, make_twilio: Any, standin: StandIn, recording_wav: bytes,
+        sessions: sessionmaker[Session]) -> None:
+    call, rec, url = _lost_with_the_process(twilio, standin, recording_wav)
+    again = _restarted(make_twilio)
+    [ticket] = _tickets(sessions)
+    assert ticket.call_id == call and ticket.recording_sha256 and ticket.transcript
+    with sessions() as s:
+        record = s.scalars(select(CallRecord).where(CallRecord.call_id == call)).one()
+    assert record.ended_at is not None and record.ticket_id == ticket.id
+    assert not _dialogue(again).calls.spool.path(call).exists()
+    # Twilio's callbacks coming after all (retried): the same one ticket, one download.
+    again.post("/twilio/recording-status", _recording_status(call, rec, url))
+    again.post("/twilio/recorded", _record_params(call, rec, url))
+    assert len(_tickets(sessions)) == 1
+    assert len(_wav_downloads(standin)) == 1
+
+
+def test_a_callback_taken_first_leaves_the_start_nothing_to_file(
+        twilio: Twilio, make_twilio: Any, standin: StandIn, recording_wav: bytes,
+        sessions: sessionmaker[Session]) -> None:
+    call, rec, url = _lost_with_the_process(twilio, standin, recording_wav)
+    # The hang-up's order the flow files from (status, then the recording's callback).
+    twilio.post("/twilio/status", call_form(call, CallStatus="completed"))
+    twilio.post("/twilio/recording-status", _recording_status(call, rec, url))
+    again = _restarted(make_twilio)
+    assert _dialogue(again).reconcile() == []
+    assert len(_tickets(sessions)) == 1
+    assert len(_wav_downloads(standin)) == 1
+
+
+def test_a_call_twilio_says_is_up_is_left_to_its_webhooks(
+        twilio: Twilio, make_twilio: Any, standin: StandIn, recording_wav: bytes,
+        sessions: sessionmaker[Session]) -> None:
+    call, rec, url = _lost_with_the_process(twilio, standin, recording_wav)
+    standin.calls[call] = "in-progress"
+    again = _restarted(make_twilio)
+    assert _tickets(sessions) == []
+    assert _dialogue(again).calls.spool.path(call).exists()
+    # Its action comes to the new process, the dialogue goes on (the read-back); the
+    # hang-up files the one ticket, a later start's look finds nothing to do.
+    twiml(again.post("/twilio/recorded", _record_params(call, rec, url)))
+    again.post("/twilio/status", call_form(call, CallStatus="completed"))
+    assert _dialogue(again).reconcile() == []
+    assert len(_tickets(sessions)) == 1
+
+
+def test_a_call_the_api_says_nothing_of_is_left_to_recovery(
+        twilio: Twilio, make_twilio: Any, standin: StandIn, recording_wav: bytes,
+        sessions: sessionmaker[Session]) -> None:
+    call, _rec, _url = _lost_with_the_process(twilio, standin, recording_wav)
+    standin.fail_status = 500
+    again = _restarted(make_twilio)
+    assert _tickets(sessions) == []
+    assert _dialogue(again).calls.spool.path(call).exists()
