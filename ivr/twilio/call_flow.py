@@ -127,7 +127,7 @@ def longest_step_seconds(settings: Settings) -> float:
     ``ivr.kb_part_chars`` at the slow end of Mandarin TTS), then the longest wait Twilio
     runs before its next request -- a ``<Record>`` to its ``maxLength`` and its silence
     ``timeout``, a ``<Gather>``'s key wait, an operator's ring -- then Twilio's wait for
-    our answer. 150 s with the shipped settings."""
+    our answer. 168 s with the shipped settings (30 + 123 + 15)."""
     sip = settings.sip
     said = settings.ivr.kb_part_chars / _SAID_CHARS_PER_SECOND
     waited = max(sip.max_record_seconds + max(1, round(sip.end_silence_seconds)),
