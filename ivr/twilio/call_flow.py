@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -31,7 +32,7 @@ from config.settings import Settings
 from ivr import prompts
 from ivr.audio import fax_only
 from ivr.caller_trust import number_verified, stir_vouch
-from ivr.callrecords import CallOutcome
+from ivr.callrecords import CallOutcome, last_sign, presumed_dead
 from ivr.decisions import (
     DECLINE_WAIT_SECONDS,
     PREFERENCE_SAID,
@@ -69,12 +70,13 @@ from ivr.ticket_lookup import (
 )
 from ivr.transfer import ALIVE_SECONDS
 from ivr.twilio import twiml
-from ivr.twilio.calls import TwilioCall, TwilioCalls
+from ivr.twilio.calls import CARRIER, TwilioCall, TwilioCalls
 from ivr.twilio.decode import Decoded, decode_within
 from ivr.twilio.fetch import (
     CALL_UP_STATUSES,
     FetchError,
     UrlRefused,
+    call_recordings,
     call_status,
     fetch_recording,
     sha256_of,
@@ -112,6 +114,44 @@ _STATUS_LINES = 3
 _FETCH_ATTEMPTS = 3
 # How often a stop's drain looks whether a Twilio call is still in a dialogue.
 _DRAIN_POLL_SECONDS = 0.2
+# Twilio stops waiting for a webhook's answer after this long (its documented timeout;
+# ``views.ANSWER_WITHIN_SECONDS`` answers before it).
+TWILIO_WEBHOOK_SECONDS = 15.0
+# Mandarin TTS's slow end (config.settings' kb_part_chars: 4-5 characters a second).
+_SAID_CHARS_PER_SECOND = 4.0
+
+
+def longest_step_seconds(settings: Settings) -> float:
+    """The longest a Twilio call in a dialogue (not bridged) can go between two webhooks
+    of ours, by the call's own timers: the longest prompt said (a knowledge answer's part,
+    ``ivr.kb_part_chars`` at the slow end of Mandarin TTS), then the longest wait Twilio
+    runs before its next request -- a ``<Record>`` to its ``maxLength`` and its silence
+    ``timeout``, a ``<Gather>``'s key wait, an operator's ring -- then Twilio's wait for
+    our answer. 168 s with the shipped settings (30 + 123 + 15)."""
+    sip = settings.sip
+    said = settings.ivr.kb_part_chars / _SAID_CHARS_PER_SECOND
+    waited = max(sip.max_record_seconds + max(1, round(sip.end_silence_seconds)),
+                 sip.confirm_timeout_seconds, DECLINE_WAIT_SECONDS,
+                 settings.twilio.operator_ring_seconds)
+    return said + waited + TWILIO_WEBHOOK_SECONDS
+
+
+def _arrived(j: CallJournal, now: datetime) -> datetime:
+    try:
+        return datetime.fromisoformat(j.arrived_at)
+    except ValueError:  # a journal written by hand: its file's time still counts
+        return now
+
+
+def gone_after_seconds(settings: Settings) -> float:
+    """A journal entry of a Twilio call in a dialogue not heard from (no webhook, no
+    write) for this long is a call long gone -- an earlier process died with it, or Twilio's
+    final status callback never came -- and does not hold a stop's drain: two of the call's
+    longest steps (``longest_step_seconds``), so that a live call, even one whose webhook
+    Twilio sent again, is never taken for one. Its settling is recovery's, as before
+    (``ivr.intake.recover_spool``, or Twilio's word at the next start,
+    ``TwilioDialogue.reconcile``)."""
+    return 2 * longest_step_seconds(settings)
 _FETCH_RETRY_SECONDS = 0.5  # read at most this many tickets; a phone menu is no report
 
 
@@ -156,6 +196,22 @@ class TwilioDialogue:
         # Our stop has begun (``drain``): every webhook of a call in a dialogue is answered
         # with the stop's notice (``stop_notice``), as the SIP IVR's callers are told.
         self.stopping = threading.Event()
+        # When each call's last webhook came (wall clock, as the spool's times): not every
+        # webhook writes its journal, and a call whose keys were all it sent for a while
+        # must not be taken for one long gone (``gone_after_seconds``).
+        self._heard: dict[str, datetime] = {}
+        self._heard_guard = threading.Lock()
+        # The start's look at Twilio's word on the spool's calls (``reconcile``).
+        self.reconciling: threading.Thread | None = None
+
+    def heard(self, call_sid: str) -> None:
+        """A webhook of ``call_sid`` came (signed, well formed): its sign of life."""
+        now = utcnow()
+        after = gone_after_seconds(self.settings)
+        with self._heard_guard:
+            self._heard[call_sid] = now
+            for sid in [s for s, t in self._heard.items() if presumed_dead(t, now, after=after)]:
+                del self._heard[sid]
 
     def drain(self, deadline: float) -> None:
         """A stop's part for Twilio's calls (`hotline serve` keeps its HTTP listener up
@@ -170,8 +226,20 @@ class TwilioDialogue:
             time.sleep(min(_DRAIN_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
 
     def _in_dialogue(self) -> bool:
+        now = utcnow()
         return any(j.carrier == "twilio" and not j.ended_at and not j.bridged_at
-                   for j in self.calls.spool.pending())
+                   and not self._gone(j, now) for j in self.calls.spool.pending())
+
+    def _gone(self, j: CallJournal, now: datetime) -> bool:
+        """Whether the spool's entry ``j`` is of a call long gone (``gone_after_seconds``
+        since its last sign: arrival, journal written, or a webhook heard). Before
+        (twilio36) such an entry held every stop's drain for its whole
+        ``sip.stop_drain_seconds``."""
+        with self._heard_guard:
+            heard = self._heard.get(j.call_id)
+        signs = [t for t in (self.calls.spool.written_at(j.call_id), heard) if t is not None]
+        last = last_sign(_arrived(j, now), max(signs, default=None))
+        return presumed_dead(last, now, after=gone_after_seconds(self.settings))
 
     def stop_notice(self, call_sid: str) -> str:
         """Any webhook but a recording's, a dial's end or the status, once our stop began:
@@ -702,6 +770,62 @@ class TwilioDialogue:
             held = True
         if held:
             self._watch_bridges()
+
+    def reconcile_later(self) -> None:
+        """At the app's start, beside ``resume_bridges``: ``reconcile`` on a thread of its
+        own (it asks Twilio's API, a few seconds a call at worst; the app serves
+        meanwhile)."""
+        self.reconciling = threading.Thread(target=self._reconcile_logged,
+                                            name="twilio-reconcile", daemon=True)
+        self.reconciling.start()
+
+    def _reconcile_logged(self) -> None:
+        try:
+            self.reconcile()
+        except Exception:  # recovery's 15 minutes still settle what is left
+            log.exception("twilio calls of the spool could not be reconciled at start")
+
+    def reconcile(self) -> list[str]:
+        """The spool's Twilio calls still in a dialogue that an earlier process left
+        (stopped, or died) and whose last callbacks it never took: Twilio's API is asked
+        for each. One Twilio says is over is settled now as its lost status callback would
+        have settled it, and, when nothing of the caller's was taken yet, its newest
+        completed recording is fetched and made the ticket as a lost recording status
+        callback would have (``recording_ready``: a caller who spoke their complaint while
+        we stopped, whose ``<Record>`` ended after our listener was down). A call Twilio
+        says is up, or one the API says nothing of, is left: its webhooks come, or
+        recovery's 15 minutes settle it. Once a call: Twilio's own callback coming too
+        (before or after) finds the recording taken, and the call's one ticket
+        (twilio36; before, such a complaint was settled unheard after 15 minutes, the
+        recording left at Twilio). Returns the calls settled."""
+        tw = self.settings.twilio
+        auth = self._auth()
+        if auth is None:  # no account to ask with
+            return []
+        settled = []
+        for j in self.calls.spool.pending():
+            if j.carrier != CARRIER or j.ended_at or j.bridged_at:
+                continue
+            said = call_status(tw.api_base, tw.account_sid, j.call_id, auth=auth,
+                               timeout=tw.api_timeout_seconds)
+            if said is None or said not in FINAL_CALL_STATUS:
+                continue
+            recordings: list[tuple[str, str]] | None = []
+            if not (j.want_ticket or j.recording_path):
+                recordings = call_recordings(tw.api_base, tw.account_sid, j.call_id,
+                                             auth=auth, timeout=tw.api_timeout_seconds)
+                if recordings is None:
+                    continue  # asked again at the next start, or recovery's rule
+            log.warning("twilio call %s left in the spool by an earlier process: Twilio says "
+                        "%s; settled now%s", j.call_id, said,
+                        ", its recording fetched" if recordings else "")
+            self.status(j.call_id, said)
+            if recordings:
+                recording_sid, url = recordings[0]
+                self.recording_ready(j.call_id, recording_sid, url, "completed",
+                                     time.monotonic())
+            settled.append(j.call_id)
+        return settled
 
     def _watch_bridges(self) -> None:
         """One watcher thread a process while any bridge is up (started by the first, or at

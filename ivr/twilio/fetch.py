@@ -164,3 +164,27 @@ def call_status(api_base: str, account_sid: str, call_sid: str, *,
         return None
     return status if isinstance(status, str) else None
 
+
+
+def call_recordings(api_base: str, account_sid: str, call_sid: str, *,
+                    auth: tuple[str, str], timeout: float = 5.0
+                    ) -> list[tuple[str, str]] | None:
+    """The call's completed recordings as Twilio's API lists them (newest first), each as
+    (RecordingSid, RecordingUrl -- the URL its webhooks would have named), or None when
+    it could not say: what the next start fetches of a call whose recording callbacks were
+    lost with our process (``TwilioDialogue.reconcile``)."""
+    base = f"{api_base.rstrip('/')}/2010-04-01/Accounts/{account_sid}"
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+            resp = client.get(f"{base}/Calls/{call_sid}/Recordings.json", auth=auth)
+        if resp.status_code != 200:
+            return None
+        listed = resp.json().get("recordings")
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return None
+    if not isinstance(listed, list):
+        return None
+    # Only a SID that is one: it becomes part of a URL and of a file name.
+    return [(r["sid"], f"{base}/Recordings/{r['sid']}") for r in listed
+            if isinstance(r, dict) and r.get("status") == "completed"
+            and isinstance(r.get("sid"), str) and SID_RE.match(r["sid"])]

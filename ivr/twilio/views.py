@@ -63,7 +63,9 @@ def resume_bridges(state: State) -> None:
     earlier process gets the bridges' watcher now, not at the next new bridge (review53).
     An install that talks to no Twilio makes no dialogue for it."""
     if signature.in_use(state.settings):
-        dialogue_of(state).resume_bridges()
+        dialogue = dialogue_of(state)
+        dialogue.resume_bridges()
+        dialogue.reconcile_later()  # the calls an earlier process left: Twilio's word
 
 
 def dialogue_of(state: State) -> TwilioDialogue:
@@ -113,6 +115,8 @@ async def _handle(request: Request, required: tuple[str, ...],
     except _Rejected as rejected:
         return rejected.response
     dialogue = _dialogue(request)
+    if call_sid := form.get("CallSid"):
+        dialogue.heard(call_sid)  # a sign of life, read by the stop's drain
     if at_stop and dialogue.stopping.is_set():
         if new_call and dialogue.calls.find(form["CallSid"]) is None:
             return _refused_at_stop(form)

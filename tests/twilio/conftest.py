@@ -120,6 +120,13 @@ def standin() -> Iterator[StandIn]:
                 return
             elif self.path in state.recordings:
                 status, body = 200, state.recordings[self.path]
+            elif (listed := self.path.removeprefix(
+                    f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls/").removesuffix(
+                    "/Recordings.json")) in state.call_recordings:
+                status, body = 200, json.dumps({"recordings": [
+                    {"sid": rec, "call_sid": listed, "status": "completed",
+                     "uri": state.recording_path(rec) + ".json"}
+                    for rec in state.call_recordings[listed]]}).encode()
             elif (sid := self.path.removeprefix(
                     f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls/").removesuffix(".json")
                   ) in state.calls:

@@ -81,6 +81,8 @@ class StandIn:
     hold: threading.Event | None = None
     # CallSid -> the status its Call resource says (Twilio's API, for bridges' heartbeat)
     calls: dict[str, str] = field(default_factory=dict)
+    # CallSid -> its RecordingSids, newest first (the API's list of a call's recordings)
+    call_recordings: dict[str, list[str]] = field(default_factory=dict)
 
     def add_recording(self, call_sid: str, recording_sid: str, wav: bytes) -> str:
         """Register a recording; returns its RecordingUrl (without extension, as Twilio
