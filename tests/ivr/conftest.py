@@ -65,7 +65,7 @@ def prompt_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return made_once(tmp_path_factory, "prompt-data", render) / "prompts"
 
 
-PROMPT_SPEED = 260  # faster espeak-ng in tests: shorter calls, same flow (docs/suite.md: 400 was tried and undone)
+PROMPT_SPEED = 550  # faster espeak-ng in tests: shorter calls, same flow (docs/suite.md, twenty-ninth round)
 
 
 @pytest.fixture(scope="session")
