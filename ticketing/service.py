@@ -290,7 +290,7 @@ def _next_number(session: Session, domain: Domain, now: datetime) -> str:
         if session.info.pop(_PAST_TAKEN, False):
             # Refused a taken number: the sequence set back (a restore, a hand edit) hands
             # out taken numbers until it is past the day's highest, so it is moved there
-            # first (forward only; setval is not undone by a rollback, nor need it be).
+            # first (forward only, by nextval: ``_CATCH_UP_SEQUENCE``).
             conn.execute(_CATCH_UP_SEQUENCE, _day_range(day))
         # A counter row bumped in the ticket's transaction would stay locked through all
         # of it, and every creator would queue behind it; bumped on a connection of its
@@ -488,11 +488,19 @@ _SET_BASE = (
 
 
 # The sequence moved up to the day's highest number (its base plus the highest sequence part
-# of the day's tickets, read off the number's unique index), when it is behind it.
-_CATCH_UP_SEQUENCE = (
-    select(func.setval("ticket_numbers", TicketSequence.base + _HIGHEST_OF_DAY))
-    .where(TicketSequence.day == bindparam("of_day"), TicketSequence.base.is_not(None),
-           TicketSequence.base + _HIGHEST_OF_DAY > _HANDED_OUT))
+# of the day's tickets, read off the number's unique index), when it is behind it: by as
+# many nextval as it is behind, never by setval. A setval sets what this statement read a
+# moment before, and another node's nextval in that moment (a node caught up already, taking
+# the next free numbers) was set back and handed out again: the same number twice, a 503
+# (review82). nextval only moves forward; taken by others meanwhile, the run overshoots
+# by as many numbers, skipped as a rolled-back one is. At most the day's highest many: the
+# sequence is at the day's base or past it here (below it, ``_next_number`` refuses first).
+_BEHIND = (select(func.least(TicketSequence.base + _HIGHEST_OF_DAY - _HANDED_OUT,
+                             _HIGHEST_OF_DAY))
+           .where(TicketSequence.day == bindparam("of_day"), TicketSequence.base.is_not(None))
+           .scalar_subquery())
+_CATCH_UP_SEQUENCE = (select(func.count(func.nextval("ticket_numbers")))
+                      .select_from(func.generate_series(1, _BEHIND)))
 
 
 def _set_day_base(engine: Engine, day: str) -> None:
