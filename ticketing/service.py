@@ -52,6 +52,7 @@ from ticketing.db import persistent_unflushed, run_at_commit, undone_by
 from ticketing.deadlines import due_at
 from ticketing.holders import holder_refusal, holders
 from ticketing.inputs import (
+    MAX_ID,
     InvalidInput,
     StateConflict,
     ascii_int,
@@ -118,9 +119,14 @@ def get_ticket(*, session: Session, actor: Actor, ref: str | int) -> Ticket:
         # Typed with an input method's full-width (or Arabic-Indic) digits: the same number,
         # as the search reads it (queries.search).
         ref = phones.ascii_digits(ref)
-    # Ids are short; ticket numbers are ten digits. Anything else is looked up as a number
-    # and simply not found.
-    ticket_id = ref if isinstance(ref, int) else (ascii_int(ref) if len(ref) < 9 else None)
+    # A ref of the number's layout is a number (``numbers.parse``: before, "ten digits" was
+    # counted here again as len < 9, a second copy of the layout); other ASCII digits are
+    # an id. Anything else, or an id past any row's, is looked up as a number: not found.
+    if isinstance(ref, int):
+        ticket_id: int | None = ref
+    else:
+        ticket_id = ascii_int(ref) if numbers.parse(ref) is None else None
+        ticket_id = ticket_id if ticket_id is not None and ticket_id <= MAX_ID else None
     if ticket_id is not None:
         stmt = stmt.where(Ticket.id == ticket_id)
     else:

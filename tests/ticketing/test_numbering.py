@@ -384,3 +384,26 @@ def _catch_up_beside_a_taker(engine: Engine, day: str) -> list[int]:
     for t in threads:
         t.join(timeout=30)
     return taken
+
+
+def test_a_ref_of_the_numbers_layout_is_a_number_and_other_digits_an_id(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """``get_ticket`` tells a number from an id by the layout's own reader
+    (``numbers.parse``), not by a length counted again beside it (review82: "< 9 digits is
+    an id", so a nine-digit id was looked up as a number)."""
+    number = _file(sessions, domain, city, "13600000051")
+    op = city.actor("operator")
+    with sessions() as s:
+        t = s.scalars(select(Ticket).where(Ticket.number == number)).one()
+        assert service.get_ticket(session=s, actor=op, ref=number) is t
+        assert service.get_ticket(session=s, actor=op, ref=str(t.id)) is t
+        # A nine-digit id (its audit trail set aside: its rows point at the old id).
+        s.execute(text("DELETE FROM ticket_events WHERE ticket_id = :i"), {"i": t.id})
+        s.execute(text("UPDATE tickets SET id = 123456789 WHERE id = :i"), {"i": t.id})
+        s.commit()
+    with sessions() as s:
+        assert service.get_ticket(session=s, actor=op, ref="123456789").number == number
+        for ref in ("0" * 10, "9" * 12, str(2**31)):  # no number of the layout, no id
+            with pytest.raises(service.NotFound):
+                service.get_ticket(session=s, actor=op, ref=ref)
