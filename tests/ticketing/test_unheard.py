@@ -146,6 +146,14 @@ def test_a_late_transcript_nobody_should_trust_is_held(
     (WATER, {"words": [{"w": "a", "c": 0.1}, {"w": "b", "c": 0.8}]}, hearing.LOW_CONFIDENCE),
     ("asdf qwer", None, hearing.NOT_CHINESE),
     ("WiFi坏了", None, None),
+    # review82: a citizen's Latin words and digits in Mandarin are not "not Chinese": a
+    # Latin run weighs one word, digits none.
+    ("楼下KTV每天唱到半夜", None, None),
+    ("4S店不给退定金", None, None),
+    ("3号楼2单元电梯坏了", None, None),
+    ("小区门口的ATM机吞卡了", None, None),
+    ("U盘", None, None),  # one Latin run, one Han: half, not fewer
+    ("the noise is too loud", None, hearing.NOT_CHINESE),
     ("水が出ない", None, hearing.NOT_CHINESE),
 ])
 def test_the_rule(text: str, meta: dict[str, Any] | None, reason: str | None) -> None:
