@@ -45,6 +45,7 @@ from ticketing.classify import (
     URGENCY_LEVELS,
     UTILITY_CATEGORIES,
     category_label,
+    classify,
     sub_category_in,
 )
 from ticketing.context import Domain
@@ -1716,9 +1717,11 @@ def attach_transcript(
 def _heard(domain: Domain, guess: Understanding, text: str,
            meta: dict[str, Any] | None) -> Understanding:
     """``guess`` of a recogniser's transcript, held for an operator when the transcript is
-    not to be trusted (``ticketing.hearing``; an emergency still goes)."""
+    not to be trusted (``ticketing.hearing``; an emergency or a rule's urgent cue still
+    goes: review82, a gas leak heard at 0.4 was held, as too_little never holds one)."""
     reason = hearing.unheard(text, meta, trust_below=domain.settings.transcript_trust_below)
-    return hearing.held_if_unheard(guess, reason)
+    cued = reason is not None and classify(text, domain.classification).urgency == "urgent"
+    return hearing.held_if_unheard(guess, reason, urgent_cue=cued)
 
 
 def _lowest(confidence: dict[str, float]) -> float | None:

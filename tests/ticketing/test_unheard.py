@@ -103,6 +103,20 @@ def test_an_emergency_in_a_poor_transcript_still_goes_at_once(
     assert service.HOLD_EVENT not in [a for a, _ in _trail(sessions, tid)]
 
 
+@pytest.mark.parametrize("text", ["燃气 泄漏 了", "井盖 丢了 有人 掉下去", "高压线 掉下来 了"])
+def test_a_rules_urgent_cue_in_a_poor_transcript_still_goes_at_once(
+        sessions: sessionmaker[Session], domain: Domain, city: City, text: str) -> None:
+    """review82: urgent by a rule's cue (a gas leak, an open manhole someone fell into) but
+    no emergency service named: it was held for an operator, while the too-little hold never
+    holds one (intake_model.understand). It goes, flagged 待确认."""
+    tid = _file(sessions, domain, city, text, _meta(text, 0.3))
+    with sessions() as s:
+        t = s.get_one(Ticket, tid)
+        assert t.urgency == "urgent" and t.emergency == "none" and not queries.is_held(t)
+        assert t.needs_confirmation
+    assert service.HOLD_EVENT not in [a for a, _ in _trail(sessions, tid)]
+
+
 def test_a_typed_demand_is_not_judged_as_a_transcript(
         sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
     """An operator's own words (typed, the call's transcript beside them) are not the
