@@ -47,8 +47,9 @@ class DeadlineSettings(BaseModel):
     sign_window_seconds: int = Field(default=300, gt=0)
     # Utilities (水电气暖) must leave the manual queue within this many seconds.
     utility_dispatch_seconds: int = Field(default=600, gt=0)
-    # A ticket held for the operator because it says too little (ticketing.substance) is
-    # shown as overdue for confirmation (console, /metrics) once this long after the call.
+    # A ticket held for the operator because it says too little (ticketing.substance) or its
+    # transcript is not to be trusted (ticketing.hearing) is shown as overdue for
+    # confirmation (console, /metrics) once this long after the call.
     confirm_held_seconds: int = Field(default=600, gt=0)
     # A rejected-and-redone (驳回重办) ticket gets this many working days again.
     redo_working_days: int = Field(default=5, ge=1)

@@ -10,9 +10,11 @@ handler with nothing behind it. Such a ticket is *unheard*: accepted and kept li
 recording and confirms or corrects it, as a ticket that says too little is
 (``ticketing.substance``, ``queries.held``).
 
-An emergency reading is never held (``held_if_unheard``): a transcript this poor that still
-names a fire or someone collapsed goes at once, since a false alarm costs a transfer and a
-held emergency could cost a life (the rule the too-little hold keeps too).
+An emergency reading is never held (``held_if_unheard``), nor a rule's urgent cue: a
+transcript this poor that still names a fire, someone collapsed or a gas leak goes at once,
+since a false alarm costs a transfer and a held emergency could cost a life (the rule the
+too-little hold keeps too: ``intake_model.understand``). An urgency the model alone raised is
+held: on words this poor it reads noise.
 """
 
 from __future__ import annotations
@@ -65,12 +67,14 @@ def unheard(text: str, meta: Mapping[str, Any] | None, *, trust_below: float) ->
     return None
 
 
-def held_if_unheard(guess: Understanding, reason: str | None) -> Understanding:
+def held_if_unheard(guess: Understanding, reason: str | None, *,
+                    urgent_cue: bool = False) -> Understanding:
     """``guess`` held for an operator when its transcript is unheard (``reason``): 待确认,
-    marked ``unheard``. An emergency reading is not held (the module's docstring says why);
-    it stays flagged 待确认 so that someone looks at the words after the hand-over."""
+    marked ``unheard``. An emergency reading is not held, nor one a rule's urgent cue
+    (``urgent_cue``: the rules alone read the text urgent) made urgent (the module's
+    docstring says why); each stays flagged 待确认 so that someone looks at the words."""
     if reason is None:
         return guess
-    if guess.emergency != "none":
+    if guess.emergency != "none" or (urgent_cue and guess.urgency == "urgent"):
         return replace(guess, needs_confirmation=True)
     return replace(guess, needs_confirmation=True, unheard=reason)

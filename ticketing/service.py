@@ -45,6 +45,7 @@ from ticketing.classify import (
     URGENCY_LEVELS,
     UTILITY_CATEGORIES,
     category_label,
+    classify,
     sub_category_in,
 )
 from ticketing.context import Domain
@@ -52,6 +53,7 @@ from ticketing.db import persistent_unflushed, run_at_commit, undone_by
 from ticketing.deadlines import due_at
 from ticketing.holders import holder_refusal, holders
 from ticketing.inputs import (
+    MAX_ID,
     InvalidInput,
     StateConflict,
     ascii_int,
@@ -118,9 +120,14 @@ def get_ticket(*, session: Session, actor: Actor, ref: str | int) -> Ticket:
         # Typed with an input method's full-width (or Arabic-Indic) digits: the same number,
         # as the search reads it (queries.search).
         ref = phones.ascii_digits(ref)
-    # Ids are short; ticket numbers are ten digits. Anything else is looked up as a number
-    # and simply not found.
-    ticket_id = ref if isinstance(ref, int) else (ascii_int(ref) if len(ref) < 9 else None)
+    # A ref of the number's layout is a number (``numbers.parse``: before, "ten digits" was
+    # counted here again as len < 9, a second copy of the layout); other ASCII digits are
+    # an id. Anything else, or an id past any row's, is looked up as a number: not found.
+    if isinstance(ref, int):
+        ticket_id: int | None = ref
+    else:
+        ticket_id = ascii_int(ref) if numbers.parse(ref) is None else None
+        ticket_id = ticket_id if ticket_id is not None and ticket_id <= MAX_ID else None
     if ticket_id is not None:
         stmt = stmt.where(Ticket.id == ticket_id)
     else:
@@ -290,7 +297,7 @@ def _next_number(session: Session, domain: Domain, now: datetime) -> str:
         if session.info.pop(_PAST_TAKEN, False):
             # Refused a taken number: the sequence set back (a restore, a hand edit) hands
             # out taken numbers until it is past the day's highest, so it is moved there
-            # first (forward only; setval is not undone by a rollback, nor need it be).
+            # first (forward only, by nextval: ``_CATCH_UP_SEQUENCE``).
             conn.execute(_CATCH_UP_SEQUENCE, _day_range(day))
         # A counter row bumped in the ticket's transaction would stay locked through all
         # of it, and every creator would queue behind it; bumped on a connection of its
@@ -488,11 +495,19 @@ _SET_BASE = (
 
 
 # The sequence moved up to the day's highest number (its base plus the highest sequence part
-# of the day's tickets, read off the number's unique index), when it is behind it.
-_CATCH_UP_SEQUENCE = (
-    select(func.setval("ticket_numbers", TicketSequence.base + _HIGHEST_OF_DAY))
-    .where(TicketSequence.day == bindparam("of_day"), TicketSequence.base.is_not(None),
-           TicketSequence.base + _HIGHEST_OF_DAY > _HANDED_OUT))
+# of the day's tickets, read off the number's unique index), when it is behind it: by as
+# many nextval as it is behind, never by setval. A setval sets what this statement read a
+# moment before, and another node's nextval in that moment (a node caught up already, taking
+# the next free numbers) was set back and handed out again: the same number twice, a 503
+# (review82). nextval only moves forward; taken by others meanwhile, the run overshoots
+# by as many numbers, skipped as a rolled-back one is. At most the day's highest many: the
+# sequence is at the day's base or past it here (below it, ``_next_number`` refuses first).
+_BEHIND = (select(func.least(TicketSequence.base + _HIGHEST_OF_DAY - _HANDED_OUT,
+                             _HIGHEST_OF_DAY))
+           .where(TicketSequence.day == bindparam("of_day"), TicketSequence.base.is_not(None))
+           .scalar_subquery())
+_CATCH_UP_SEQUENCE = (select(func.count(func.nextval("ticket_numbers")))
+                      .select_from(func.generate_series(1, _BEHIND)))
 
 
 def _set_day_base(engine: Engine, day: str) -> None:
@@ -1702,9 +1717,11 @@ def attach_transcript(
 def _heard(domain: Domain, guess: Understanding, text: str,
            meta: dict[str, Any] | None) -> Understanding:
     """``guess`` of a recogniser's transcript, held for an operator when the transcript is
-    not to be trusted (``ticketing.hearing``; an emergency still goes)."""
+    not to be trusted (``ticketing.hearing``; an emergency or a rule's urgent cue still
+    goes: review82, a gas leak heard at 0.4 was held, as too_little never holds one)."""
     reason = hearing.unheard(text, meta, trust_below=domain.settings.transcript_trust_below)
-    return hearing.held_if_unheard(guess, reason)
+    cued = reason is not None and classify(text, domain.classification).urgency == "urgent"
+    return hearing.held_if_unheard(guess, reason, urgent_cue=cued)
 
 
 def _lowest(confidence: dict[str, float]) -> float | None:

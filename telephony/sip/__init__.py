@@ -11,7 +11,9 @@ and the router of messages to: ``registration``, ``admission`` (who is let in),
 where an in-dialog request goes), ``metrics`` (Prometheus figures). The call handle is
 ``telephony.call``, RTP ``telephony.rtp``. Usage::
 
-    fe = SipFrontEnd(settings, on_call)   # on_call(CallHandle) runs in its own thread
+    # on_call(CallHandle) runs in its own thread; read_number: the core's reader of a
+    # call's number (ticketing.phones.call_number), handed in: telephony imports no core
+    fe = SipFrontEnd(settings, on_call, read_number=call_number)
     fe.start(); ...; fe.stop()            # or: with SipFrontEnd(...) as fe:
     outcome = fe.call("1001")             # DialOutcome(kind=ANSWERED|BUSY|DECLINED|...)
     call.answer(); call.play_wav(path, interrupt_on_dtmf=True); call.get_dtmf(timeout=5)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from telephony.call import CallerVouch
 from telephony.sip.message import SipMessage
-from telephony.sip.uri import canonical_host, split_header_list, uri_caller
+from telephony.sip.uri import LWS, canonical_host, split_header_list, uri_caller
 
 # In order of preference: PAI is the standard, Remote-Party-ID its predecessor.
 ASSERTED_IDENTITY_HEADERS = ("P-Asserted-Identity", "Remote-Party-ID")
@@ -53,7 +53,7 @@ def asserted_caller(msg: SipMessage, *, trusted: bool) -> str:
 
 def carrier_marked(msg: SipMessage) -> bool:
     """Whether the request bears our front's mark that it came from the carrier."""
-    return any(v.strip().lower() == VOUCHED_VALUE for v in msg.all(VOUCHED_HEADER))
+    return any(v.strip(LWS).lower() == VOUCHED_VALUE for v in msg.all(VOUCHED_HEADER))
 
 
 def caller_identity(msg: SipMessage, *, trusted: bool) -> tuple[str, CallerVouch]:

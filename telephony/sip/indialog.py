@@ -48,7 +48,7 @@ from telephony.sip.sdp import (
 from telephony.sip.server_transaction import InviteFinals, final_code
 from telephony.sip.timers import ACK_WAIT, T1, next_retransmission
 from telephony.sip.transaction import Later
-from telephony.sip.uri import uri_of
+from telephony.sip.uri import LWS, uri_of
 
 Send = Callable[[bytes, tuple[str, int] | None], None]
 log = logging.getLogger("telephony.sip")
@@ -489,7 +489,7 @@ class InDialog:
         # Who refreshes from now on, as this request chose (RFC 4028 9); and what our own
         # refresh may use: UPDATE if the peer allows it, the Min-SE it named (RFC 4028 7.4).
         call.we_refresh = session_timer.we_refresh(msg)
-        allow = {m.strip().upper() for v in msg.all("Allow") for m in v.split(",")}
+        allow = {m.strip(LWS).upper() for v in msg.all("Allow") for m in v.split(",")}
         if allow:
             call.peer_allows_update = "UPDATE" in allow
         named = session_timer.min_se(msg)
@@ -763,7 +763,7 @@ class InDialog:
         # gateway sends as three presses. 400 (RFC 6086: the dialog is not touched).
         m = _SIGNAL.search(msg.body_bytes)
         # application/dtmf, the other form trunks send: the body is the key alone.
-        kind = msg.first("Content-Type").split(";")[0].strip().lower()
+        kind = msg.first("Content-Type").split(";")[0].strip(LWS).lower()
         raw = (m.group(1) if m else msg.body_bytes.strip() if kind == "application/dtmf"
                else None)
         key = _EVENT_CODES.get(raw, raw) if raw is not None else None

@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 
 from telephony.pyvoip import SIP
-from telephony.sip.uri import parse_name_addr, parse_via, split_header_list
+from telephony.sip.uri import LWS, lws_split, parse_name_addr, parse_via, split_header_list
 
 # ---------------------------------------------------------------------------------------
 # F1: SIP message framing and parsing
@@ -87,7 +87,7 @@ def name_addr(value: str) -> dict[str, str | None]:
     if not colon or not _SCHEME.fullmatch(scheme) or not address:
         raise SipSyntaxError(f"no URI in {value[:60]!r}")
     user, at, host = address.partition("@")
-    return {"raw": parsed.addr.strip(), "tag": parsed.tag, "address": address,
+    return {"raw": parsed.addr.strip(LWS), "tag": parsed.tag, "address": address,
             "number": user if at else None, "caller": parsed.display,
             "host": host if at else address}
 
@@ -140,7 +140,7 @@ def split_message(raw: bytes, *, strict: bool = True
     head, body = (raw[:end.start()], raw[end.end():]) if end else (raw, b"")
     text = decode_headers(head)
     lines = text.replace("\r\n", "\n").split("\n")
-    start = lines[0].strip()
+    start = lines[0].strip(LWS)
     if _CONTROL.search(start):
         raise SipSyntaxError("control character in the start line")
     headers: list[tuple[str, str]] = []
@@ -155,7 +155,7 @@ def split_message(raw: bytes, *, strict: bool = True
             if not headers:
                 raise SipSyntaxError("continuation line before any header")
             name, value = headers[-1]
-            headers[-1] = (name, f"{value} {line.strip()}")
+            headers[-1] = (name, f"{value} {line.strip(LWS)}")
             continue
         if strict and len(headers) >= MAX_HEADERS:
             raise SipSyntaxError(f"more than {MAX_HEADERS} headers")
@@ -171,7 +171,7 @@ def split_message(raw: bytes, *, strict: bool = True
             raise SipSyntaxError(f"bad header line {line[:60]!r}")
         low = name.lower()
         name = _COMPACT.get(low, name) if len(low) == 1 else _CANONICAL.get(low, name)
-        headers.append((name, value.strip()))
+        headers.append((name, value.strip(LWS)))
     length = next((v for n, v in headers if n == "Content-Length"), None)
     if length is not None and strict:
         if not (length.isascii() and length.isdigit()) or len(length) > 6:
@@ -239,9 +239,9 @@ class SipMessage(SIP.SIPMessage):
             if name == "CSeq":
                 # Any spaces and tabs between number and method (LWS, RFC 3261 25.1):
                 # pyVoIP's one-space split left "1  INVITE" without a method.
-                number, *method = value.split(None, 1) or [""]
+                number, *method = lws_split(value, 1) or [""]
                 self.headers[name] = {"check": number,
-                                      "method": method[0].strip() if method else ""}
+                                      "method": method[0].strip(LWS) if method else ""}
             elif name in _NAME_ADDR:
                 self.headers[name] = name_addr(value)
             elif name in _PYVOIP_PARSED:

@@ -16,7 +16,7 @@ import email.policy
 import re
 from dataclasses import dataclass, field, replace
 
-from telephony.sip.uri import unicast_ipv4
+from telephony.sip.uri import LWS, lws_split, unicast_ipv4
 
 # Static payload types of the two codecs we speak (RFC 3551), in our order of preference:
 # the one table our answers are picked from and our offers list.
@@ -30,15 +30,17 @@ DEFAULT_EVENT_PT = 101
 # default packetisation is 20 ms, what we send when the peer asks nothing).
 PTIMES = (10, 20, 30, 40, 50, 60)
 DEFAULT_PTIME = 20
-_PTIME = re.compile(r"^\s*(\d{1,6}(?:\.\d{1,6})?)\s*$")
+_PTIME = re.compile(r"^[ \t]*(\d{1,6}(?:\.\d{1,6})?)[ \t]*$", re.ASCII)
 
 _LINE = re.compile(r"^([a-z])=(.*)$")
 # Numbers are bounded in the patterns themselves: int() of a few thousand digits raises
 # ValueError (Python's conversion limit), which once escaped as an INVITE with no answer.
-_RTPMAP = re.compile(r"^(\d{1,3}) ([A-Za-z0-9_.+-]{1,64})/(\d{1,6})(?:/\d{1,2})?$")
-_PORT = re.compile(r"^(\d{1,5})(?:/\d{1,5})?$")
+# ASCII digits alone (re.ASCII): a str pattern's \d is any script's, and int() reads them,
+# so "m=audio ٥٠٠٠" was port 5000 here and no port to rtpengine (review82).
+_RTPMAP = re.compile(r"^(\d{1,3}) ([A-Za-z0-9_.+-]{1,64})/(\d{1,6})(?:/\d{1,2})?$", re.ASCII)
+_PORT = re.compile(r"^(\d{1,5})(?:/\d{1,5})?$", re.ASCII)
 _DIRECTIONS = frozenset({"sendrecv", "sendonly", "recvonly", "inactive"})
-_PAYLOAD = re.compile(r"^\d{1,3}$")
+_PAYLOAD = re.compile(r"^\d{1,3}$", re.ASCII)
 # An offer is one audio stream and a few attributes; more lines than this is not a phone.
 MAX_SDP_LINES = 100
 
@@ -63,7 +65,7 @@ def sdp_body(content_type: str, body: bytes) -> bytes:
     or a multipart/mixed one with the ISUP message alone (a gateway's delayed offer)."""
     if not body:
         return b""
-    kind = content_type.split(";", 1)[0].strip().lower()
+    kind = content_type.split(";", 1)[0].strip(LWS).lower()
     if kind == "application/sdp":
         return body
     if kind != "multipart/mixed":
@@ -127,7 +129,7 @@ def parse_sdp(body: bytes | str) -> MediaOffer:
         text = body.decode("utf-8") if isinstance(body, bytes) else body
     except UnicodeDecodeError as exc:
         raise SdpError("SDP is not UTF-8") from exc
-    lines = [ln for ln in re.split(r"\r?\n", text.strip()) if ln]
+    lines = [ln for ln in re.split(r"\r?\n", text.strip(LWS + "\r\n")) if ln]
     if len(lines) > MAX_SDP_LINES:
         raise SdpError(f"more than {MAX_SDP_LINES} SDP lines")
     if not lines or lines[0] != "v=0":
@@ -149,7 +151,7 @@ def parse_sdp(body: bytes | str) -> MediaOffer:
             raise SdpError(f"bad SDP line {line[:80]!r}")
         key, value = m.groups()
         if key == "m":
-            parts = value.split()
+            parts = lws_split(value)
             if len(parts) < 4:
                 raise SdpError(f"bad m= line {line[:80]!r}")
             seen_media = True
@@ -189,7 +191,7 @@ def parse_sdp(body: bytes | str) -> MediaOffer:
             audio = MediaOffer(connection_ip=session_c or "", port=port, proto=proto,
                                formats=formats, direction=session_direction)
         elif key == "c":
-            parts = value.split()
+            parts = lws_split(value)
             if len(parts) != 3 or parts[0] != "IN" or parts[1] not in ("IP4", "IP6"):
                 raise SdpError(f"bad c= line {line[:80]!r}")
             address = parts[2].split("/")[0]
@@ -202,7 +204,7 @@ def parse_sdp(body: bytes | str) -> MediaOffer:
         elif key == "a" and in_audio and audio is not None:
             name, _, val = value.partition(":")
             if name == "rtpmap":
-                rm = _RTPMAP.match(val.strip())
+                rm = _RTPMAP.match(val.strip(LWS))
                 if not rm:
                     raise SdpError(f"bad rtpmap {line[:80]!r}")
                 audio.rtpmap[int(rm.group(1))] = (rm.group(2), int(rm.group(3)))

@@ -17,6 +17,7 @@ ignored, which would leave the caller believing we do something we do not.
 from __future__ import annotations
 
 from telephony.sip.message import SipMessage
+from telephony.sip.uri import LWS
 
 # Option tags we implement; "timer" as described above.
 SUPPORTED_OPTIONS = frozenset({"timer"})
@@ -28,8 +29,8 @@ MIN_SE_SECONDS = 90
 
 def option_tags(msg: SipMessage, name: str) -> list[str]:
     """The option tags of every ``name`` header (Require, Supported), lower case, in order."""
-    return [tag.strip().lower() for value in msg.all(name) for tag in value.split(",")
-            if tag.strip()]
+    return [tag.strip(LWS).lower() for value in msg.all(name) for tag in value.split(",")
+            if tag.strip(LWS)]
 
 
 def unsupported_options(msg: SipMessage) -> list[str]:
@@ -40,7 +41,7 @@ def unsupported_options(msg: SipMessage) -> list[str]:
 def session_expires(msg: SipMessage) -> int | None:
     """The delta-seconds of ``Session-Expires``; None when absent or unreadable (an
     unreadable one is treated as absent: the call is worth more than the timer)."""
-    value = msg.first("Session-Expires").split(";", 1)[0].strip()
+    value = msg.first("Session-Expires").split(";", 1)[0].strip(LWS)
     if not (value.isascii() and value.isdigit()) or len(value) > 10:
         return None
     return int(value)
@@ -56,8 +57,8 @@ def refresher(msg: SipMessage) -> str | None:
     """The ``refresher`` parameter of ``Session-Expires`` (``uac`` or ``uas``), or None."""
     for param in msg.first("Session-Expires").split(";")[1:]:
         name, _, value = param.partition("=")
-        if name.strip().lower() == "refresher" and value.strip().lower() in ("uac", "uas"):
-            return value.strip().lower()
+        if name.strip(LWS).lower() == "refresher" and value.strip(LWS).lower() in ("uac", "uas"):
+            return value.strip(LWS).lower()
     return None
 
 
@@ -113,7 +114,7 @@ def refresh_headers(interval: int, min_se: int | None) -> list[tuple[str, str]]:
 
 def min_se(msg: SipMessage) -> int | None:
     """The delta-seconds of ``Min-SE`` (a 422's or a request's); None when absent."""
-    value = msg.first("Min-SE").split(";", 1)[0].strip()
+    value = msg.first("Min-SE").split(";", 1)[0].strip(LWS)
     if not (value.isascii() and value.isdigit()) or len(value) > 10:
         return None
     return int(value)

@@ -9,6 +9,18 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 DEFAULT_PORT = 5060
+# Linear white space between a message's tokens is SP and HTAB alone (RFC 3261 25.1; RFC
+# 4566 5's one SP in SDP). str.split() and str.strip() without arguments also take
+# U+3000, U+00A0 and every other Unicode space, which Kamailio reads as part of a token:
+# a Via of "SIP/2.0/UDP evil<U+3000>192.0.2.9" had two words here and one there (review80
+# closed the same trick for header names; review82 for the rest of SIP parsing).
+LWS = " \t"
+_LWS_RUN = re.compile("[ \t]+")
+
+
+def lws_split(text: str, maxsplit: int = 0) -> list[str]:
+    """``text``'s words between runs of SP and HTAB (``str.split()`` as SIP means it)."""
+    return [w for w in _LWS_RUN.split(text.strip(LWS), maxsplit) if w]
 
 
 @dataclass(frozen=True)
@@ -68,7 +80,7 @@ def split_header_list(value: str) -> list[str]:
     try:
         outside = _outside_quotes(value)
     except ValueError:
-        return [value.strip()] if value.strip() else []
+        return [value.strip(LWS)] if value.strip(LWS) else []
     cuts, depth = [], 0
     for i, ch in outside:
         if ch == "<":
@@ -78,7 +90,7 @@ def split_header_list(value: str) -> list[str]:
         elif ch == "," and depth == 0:
             cuts.append(i)
     bounds = zip([-1, *cuts], [*cuts, len(value)], strict=True)
-    return [part for a, b in bounds if (part := value[a + 1:b].strip())]
+    return [part for a, b in bounds if (part := value[a + 1:b].strip(LWS))]
 
 
 def _split_params(text: str) -> tuple[tuple[str, str], ...]:
@@ -91,7 +103,7 @@ def _split_params(text: str) -> tuple[tuple[str, str], ...]:
         # LWS is SP and HTAB: str.strip() made ``received<U+3000>`` a received (review80),
         # which Kamailio reads as another parameter and appends none after.
         if name.strip(" \t"):
-            params.append((name.strip(" \t"), val.strip()))
+            params.append((name.strip(" \t"), val.strip(LWS)))
     return tuple(params)
 
 
@@ -107,10 +119,14 @@ def parse_via(value: str) -> dict[str, object]:
     is not one."""
     cuts = [i for i, ch in _outside_quotes(value) if ch == ";"]
     head = value[:cuts[0]] if cuts else value
-    words = head.split()
+    words = lws_split(head)
     if len(words) < 2:
         raise ValueError(f"no sent-by in Via {value[:60]!r}")
     sent_by = words[-1]
+    if not sent_by.isascii():
+        # A host is ASCII (a name's IDN in punycode): "evil<U+00A0>192.0.2.9" is no host
+        # of any reader's, not 192.0.2.9 as a Unicode split made it (review82).
+        raise ValueError(f"non-ASCII sent-by in Via {value[:60]!r}")
     if sent_by.startswith("["):
         host, bracket, port = sent_by[1:].partition("]")
         if not bracket or (port and not port.startswith(":")):
@@ -132,7 +148,7 @@ def canonical_host(host: str) -> str:
     two callers to ``KeyedLookups``): an IP address as ``ipaddress`` writes it, a dotted
     quad with leading zeros read in decimal as Kamailio's str2ip reads it when it decides
     whether to add ``received`` (``198.051.100.005`` is 198.51.100.5), a name in lower case."""
-    host = host.strip()
+    host = host.strip(LWS)
     try:
         return str(ipaddress.ip_address(host))
     except ValueError:
@@ -151,20 +167,20 @@ def parse_name_addr(value: str) -> NameAddr:
     next ">"; without one, the value up to its first ";" is the URI, and every parameter
     after it is the header's (a ``;tag=`` in a quoted display name or inside the URI's
     ``<>`` is none). ValueError for a quoted string never closed or a "<" never closed."""
-    value = value.strip()
+    value = value.strip(LWS)
     outside = _outside_quotes(value)
     lt = next((i for i, ch in outside if ch == "<"), None)
     if lt is not None:
         gt = value.find(">", lt)
         if gt < 0:
             raise ValueError(f"no '>' after '<' in {value[:60]!r}")
-        display = value[:lt].strip()
+        display = value[:lt].strip(LWS)
         if display.startswith('"') and display.endswith('"') and len(display) >= 2:
             display = re.sub(r"\\(.)", r"\1", display[1:-1])
-        return NameAddr(display=display, uri=value[lt + 1:gt].strip(), addr=value[:gt + 1],
+        return NameAddr(display=display, uri=value[lt + 1:gt].strip(LWS), addr=value[:gt + 1],
                         params=_split_params(value[gt + 1:]))
     semi = next((i for i, ch in outside if ch == ";"), len(value))
-    return NameAddr(display="", uri=value[:semi].strip(), addr=value[:semi].rstrip(),
+    return NameAddr(display="", uri=value[:semi].strip(LWS), addr=value[:semi].rstrip(LWS),
                     params=_split_params(value[semi:]))
 
 
@@ -209,7 +225,7 @@ def unicast_ipv4(value: str) -> str:
 def uri_scheme(uri: str) -> str:
     """The scheme of a URI, lower case (RFC 3261 19.1.4: schemes compare case-blind)."""
     scheme, colon, _ = uri.partition(":")
-    return scheme.strip().lower() if colon else ""
+    return scheme.strip(LWS).lower() if colon else ""
 
 
 def uri_user(uri: str) -> str:
@@ -240,13 +256,13 @@ def number_in_context(user: str) -> str:
     +861013800138000, no number). A global number (``+86...``) or a domain's context: the
     number alone."""
     number, *params = user.split(";")
-    number = plain_user(number).strip()
+    number = plain_user(number).strip(LWS)
     if number.startswith("+"):
         return number
     for param in params:
         name, _, context = param.partition("=")
-        context = plain_user(context).strip()
-        if name.strip().lower() == "phone-context" and context.startswith("+"):
+        context = plain_user(context).strip(LWS)
+        if name.strip(LWS).lower() == "phone-context" and context.startswith("+"):
             return f"{number};phone-context={context}"
     return number
 
@@ -255,7 +271,7 @@ def uri_number(uri: str) -> str:
     """The number (or user) a sip:/sips:/tel: URI names, in its context
     (``number_in_context``); "" for any other scheme or a sip: URI with no user."""
     scheme, colon, rest = uri.partition(":")
-    scheme = scheme.strip().lower()
+    scheme = scheme.strip(LWS).lower()
     if not colon or scheme not in ("sip", "sips", "tel"):
         return ""
     if scheme == "tel":

@@ -317,3 +317,32 @@ def test_an_invite_for_a_scheme_other_than_sip_is_416_and_no_call(request_uri: s
     # RFC 3261 8.2.2.1 / 26.2.2: a sips: call asks for TLS on every hop, which we do not
     # give over UDP: refused, not answered as if it had it.
     assert wire.codes() == [416] and fe._lookup("s1") is None
+
+
+@pytest.mark.parametrize(("request_uri", "admitted"), [
+    # A real carrier's forms of 12345 (the shipped numbers): ours.
+    ("sip:12345@192.0.2.1;user=phone", True),
+    ("sip:+86-10-12345@192.0.2.1;user=phone", True),
+    ("sip:%31%32345@192.0.2.1", True),  # RFC 3261 19.1.4: an escaped digit is the digit
+    ("sip:12345;PHONE-CONTEXT=+86-10@192.0.2.1;user=phone", True),  # any case
+    ("sip:12345;Phone-Context=+86@192.0.2.1", True),  # the country alone: no area
+    # A domain context (an IMS network's own plan) places no number elsewhere.
+    ("sip:12345;phone-context=ims.mnc000.mcc460.3gppnetwork.org@192.0.2.1", True),
+    ("sip:12345;cpc=ordinary@192.0.2.1", True),  # other parameters are not the number
+    # Not ours: another network's 12345 in any case, an escaped ";" read as what it
+    # decodes to (that network's context), other digits, our digits with more.
+    ("sip:12345;Phone-Context=+1-212@192.0.2.1", False),
+    ("sip:12345%3Bphone-context=%2B1-212@192.0.2.1", False),
+    ("sip:12345;phone-context\u3000=+1-212@192.0.2.1", True),  # no context: see below
+    ("sip:123456@192.0.2.1", False),
+    ("sip:012345@192.0.2.1", False),
+    ("sip:12345%00@192.0.2.1", False),  # an escape decoding to a control: as written
+    ("sip:192.0.2.1", False),  # no user
+])
+def test_odd_request_uri_forms_have_a_defined_outcome(request_uri: str, admitted: bool) -> None:
+    """review82: each odd form of a Request-URI admitted or refused 404 by the one reader.
+    ``phone-context<U+3000>`` is no phone-context (SIP's white space is SP/HTAB: Kamailio
+    reads another parameter name), so that URI dials 12345 with no context: ours."""
+    admission, wire, _clock = make_admission()
+    assert admission.refuse_other_number(invite_to(request_uri, "o1")) is not admitted
+    assert [m.status_code for m, _ in wire.sent] == ([] if admitted else [404])

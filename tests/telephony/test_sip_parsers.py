@@ -484,3 +484,63 @@ def test_an_asserted_identity_is_split_on_commas_outside_quotes(asserted: str,
         b"<sip:13800138000@192.0.2.10>;tag=a", b"<sip:anonymous@anonymous.invalid>;tag=a")
     msg = SipMessage(raw, ("192.0.2.10", 5060))
     assert caller_identity(msg, trusted=True) == (number, CallerVouch.NETWORK)
+
+
+# review82: SIP's linear white space is SP and HTAB (RFC 3261 25.1). str.split() and
+# str.strip() without arguments also took U+3000 (GBK A1A1) and U+00A0, so a token that
+# Kamailio reads whole was two tokens here, or one with its wide space taken off.
+WIDE_SPACES = ["\u3000", "\u00a0"]
+
+
+@pytest.mark.parametrize("space", WIDE_SPACES)
+def test_a_via_with_a_wide_space_inside_is_not_read_as_two_tokens(space: str) -> None:
+    """``SIP/2.0/UDP evil<U+3000>192.0.2.9`` was a sent-by of 192.0.2.9 (the last of three
+    words), where our responses went, while every other reader has one token there: now no
+    host at all, refused. A wide space between protocol and sent-by leaves no sent-by."""
+    from telephony.sip.uri import parse_via
+
+    with pytest.raises(ValueError, match="non-ASCII sent-by"):
+        parse_via(f"SIP/2.0/UDP evil.example{space}192.0.2.9:5060;branch=z9hG4bKx")
+    with pytest.raises(ValueError, match="no sent-by"):
+        parse_via(f"SIP/2.0/UDP{space}192.0.2.9:5060;branch=z9hG4bKx")
+    raw = request().replace(b"UDP 192.0.2.10", f"UDP evil{space}192.0.2.10".encode())
+    with pytest.raises(SipSyntaxError):
+        SipMessage(raw, ("192.0.2.10", 5060))
+    # SP and HTAB are still LWS, in any run.
+    assert parse_via("SIP/2.0/UDP \t 192.0.2.9:5070 ;branch=z9hG4bKx")["address"] == (
+        "192.0.2.9", 5070)
+
+
+@pytest.mark.parametrize("space", WIDE_SPACES)
+def test_sip_values_are_trimmed_of_sp_and_htab_alone(space: str) -> None:
+    """Each reading of attacker text that stripped any Unicode space: a wide space is part
+    of the token it touches, as Kamailio reads it, so the token is not the one we know."""
+    from telephony.sip.identity import carrier_marked
+    from telephony.sip.uri import number_in_context, parse_name_addr, uri_number, uri_scheme
+
+    # A CSeq's method (none: refused), our front's mark, a name-addr's URI, a scheme.
+    with pytest.raises(SipSyntaxError, match="bad CSeq"):
+        SipMessage(request(cseq=f"1{space}INVITE"), ("192.0.2.10", 5060))
+    marked = SipMessage(request(extra_headers=f"X-Hotline-Vouched: carrier{space}\r\n"),
+                        ("192.0.2.10", 5060))
+    assert not carrier_marked(marked)
+    assert parse_name_addr(f"<{space}sip:1@h>").uri == f"{space}sip:1@h"
+    assert uri_scheme(f"{space}sip:1@h") == f"{space}sip" and uri_number(f"{space}sip:1@h") == ""
+    # A phone-context so written is no phone-context: the number alone, as Kamailio has it.
+    assert number_in_context(f"12345;phone-context{space}=+1-212") == "12345"
+    assert number_in_context("12345; Phone-Context =+1-212") == "12345;phone-context=+1-212"
+
+
+@pytest.mark.parametrize("c_line,m_line", [
+    ("IN IP4\u3000203.0.113.9", "audio 40000 RTP/AVP 0"),  # media to a third party
+    ("IN IP4 192.0.2.10", "audio\u00a040000 RTP/AVP 0"),
+    ("IN IP4 192.0.2.10", "audio \u0664\u0660\u0660\u0660\u0660 RTP/AVP 0"),  # ٤٠٠٠٠
+    ("IN IP4 192.0.2.10", "audio 40000 RTP/AVP \u0660"),  # payload ٠
+])
+def test_an_sdp_token_is_split_on_sp_and_its_numbers_are_ascii(c_line: str,
+                                                                m_line: str) -> None:
+    """``c=IN IP4<U+3000>203.0.113.9`` was three tokens here, so our RTP went to an address
+    rtpengine never read; "٤٠٠٠٠" (Arabic-Indic) matched \\d and int() read it as 40000.
+    Both are bad SDP now (SdpError: 400), as they are to every other reader."""
+    with pytest.raises(SdpError):
+        parse_sdp(sdp(c=c_line, m=m_line))

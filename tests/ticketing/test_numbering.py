@@ -10,7 +10,7 @@ import pytest
 from alembic import command
 from fastapi.testclient import TestClient
 from httpx import Response
-from sqlalchemy import event, func, select, text
+from sqlalchemy import Engine, event, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline import dbadmin
@@ -317,3 +317,93 @@ def test_postgresql_a_sequence_set_back_recovers_by_itself(
     with sessions() as s:  # no number used twice
         assert s.scalar(select(func.count(func.distinct(Ticket.number)))) == s.scalar(
             select(func.count()).select_from(Ticket)) == 8
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgresql_the_catch_up_never_moves_the_sequence_back_past_a_number_taken(
+    sessions: sessionmaker[Session], domain: Domain, city: City, db_url: str
+) -> None:
+    """Two nodes refused a taken number at once: one catches the sequence up to the day's
+    highest number while the other, already caught up, takes the next ones. A catch-up that
+    read the sequence and then set it (setval) could set it back past a number just taken
+    (review82): handed out twice, a 503. The catch-up only ever moves it forward. Its
+    window was one statement's: the concurrent rounds guard the rule, they did not catch the
+    old statement (it passed them); the two catch-ups before them are exact."""
+    today = numbers.day_of(domain.now(), domain.tz)
+    assert [_file(sessions, domain, city, f"1360000004{i}") for i in range(3)] == [
+        f"{today}000{i}" for i in (1, 2, 3)]
+    engine = make_engine(db_url)
+    rounds, backward = 60, list[tuple[int, int]]()
+    try:
+        with sessions() as s:
+            base = s.scalar(select(TicketSequence.base).where(TicketSequence.day == today))
+        assert base is not None
+
+        def catch_up_from(value: int) -> int:  # the next number after a catch-up from value
+            with engine.begin() as conn:
+                conn.execute(text("SELECT setval('ticket_numbers', :v)"), {"v": value})
+                conn.execute(service._CATCH_UP_SEQUENCE, service._day_range(today))
+                return conn.execute(text("SELECT nextval('ticket_numbers')")).scalar_one()
+
+        assert catch_up_from(base + 1) == base + 4  # behind: moved past 0003
+        assert catch_up_from(base + 9) == base + 10  # ahead (another node's 0009): kept
+        for _ in range(rounds):
+            with engine.begin() as conn:  # the sequence set back: 0003 comes again
+                conn.execute(text("SELECT setval('ticket_numbers', :v)"), {"v": base + 2})
+            taken = _catch_up_beside_a_taker(engine, today)
+            with engine.begin() as conn:
+                after = conn.execute(text("SELECT nextval('ticket_numbers')")).scalar_one()
+            if after <= max(taken):
+                backward.append((max(taken), after))
+    finally:
+        engine.dispose()
+    assert backward == []
+
+
+def _catch_up_beside_a_taker(engine: Engine, day: str) -> list[int]:
+    """One node's catch-up while another takes numbers at the same moment (two threads on
+    two connections, started together); the numbers the other took."""
+    start = threading.Barrier(2, timeout=10)
+    taken: list[int] = []
+
+    def catch_up() -> None:
+        with engine.begin() as conn:
+            start.wait()
+            conn.execute(service._CATCH_UP_SEQUENCE, service._day_range(day))
+
+    def take() -> None:
+        with engine.begin() as conn:
+            start.wait()
+            taken.extend(conn.execute(text(
+                "SELECT nextval('ticket_numbers') FROM generate_series(1, 300)")).scalars())
+
+    threads = [threading.Thread(target=job) for job in (catch_up, take)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    return taken
+
+
+def test_a_ref_of_the_numbers_layout_is_a_number_and_other_digits_an_id(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """``get_ticket`` tells a number from an id by the layout's own reader
+    (``numbers.parse``), not by a length counted again beside it (review82: "< 9 digits is
+    an id", so a nine-digit id was looked up as a number)."""
+    number = _file(sessions, domain, city, "13600000051")
+    op = city.actor("operator")
+    with sessions() as s:
+        t = s.scalars(select(Ticket).where(Ticket.number == number)).one()
+        assert service.get_ticket(session=s, actor=op, ref=number) is t
+        assert service.get_ticket(session=s, actor=op, ref=str(t.id)) is t
+        # A nine-digit id (its audit trail set aside: its rows point at the old id).
+        s.execute(text("DELETE FROM ticket_events WHERE ticket_id = :i"), {"i": t.id})
+        s.execute(text("UPDATE tickets SET id = 123456789 WHERE id = :i"), {"i": t.id})
+        s.commit()
+    with sessions() as s:
+        assert service.get_ticket(session=s, actor=op, ref="123456789").number == number
+        for ref in ("0" * 10, "9" * 12, str(2**31)):  # no number of the layout, no id
+            with pytest.raises(service.NotFound):
+                service.get_ticket(session=s, actor=op, ref=ref)

@@ -68,11 +68,31 @@ def _indexes(db_url: str) -> set[tuple[str, str]]:
         engine.dispose()
 
 
+def _open_index_sql(db_url: str) -> str:
+    """The open calls' index as the database itself holds it (its WHERE, which
+    compare_metadata does not compare and EXPLAIN does not show: a whole index serves the
+    same plans)."""
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                return conn.scalar(text("SELECT sql FROM sqlite_master WHERE name = "
+                                        "'ix_call_records_open'")) or ""
+            return conn.scalar(text("SELECT indexdef FROM pg_indexes WHERE indexname = "
+                                    "'ix_call_records_open'")) or ""
+    finally:
+        engine.dispose()
+
+
 def test_the_migration_goes_down_and_up(db_url: str) -> None:
+    """Down and up again; the open calls' index partial on both backends each time
+    (review82: nothing checked that it holds the calls not ended alone)."""
     assert _indexes(db_url) >= INDEXES
+    assert "ended_at IS NULL" in _open_index_sql(db_url)
     command.downgrade(dbadmin.alembic_config(db_url), "0026")
     down = _indexes(db_url)
     assert not INDEXES & down and ("transcription_jobs", "ix_transcription_jobs_status") in down
     command.upgrade(dbadmin.alembic_config(db_url), "head")
     up = _indexes(db_url)
     assert up >= INDEXES and ("transcription_jobs", "ix_transcription_jobs_status") not in up
+    assert "ended_at IS NULL" in _open_index_sql(db_url)

@@ -103,6 +103,20 @@ def test_an_emergency_in_a_poor_transcript_still_goes_at_once(
     assert service.HOLD_EVENT not in [a for a, _ in _trail(sessions, tid)]
 
 
+@pytest.mark.parametrize("text", ["燃气 泄漏 了", "井盖 丢了 有人 掉下去", "高压线 掉下来 了"])
+def test_a_rules_urgent_cue_in_a_poor_transcript_still_goes_at_once(
+        sessions: sessionmaker[Session], domain: Domain, city: City, text: str) -> None:
+    """review82: urgent by a rule's cue (a gas leak, an open manhole someone fell into) but
+    no emergency service named: it was held for an operator, while the too-little hold never
+    holds one (intake_model.understand). It goes, flagged 待确认."""
+    tid = _file(sessions, domain, city, text, _meta(text, 0.3))
+    with sessions() as s:
+        t = s.get_one(Ticket, tid)
+        assert t.urgency == "urgent" and t.emergency == "none" and not queries.is_held(t)
+        assert t.needs_confirmation
+    assert service.HOLD_EVENT not in [a for a, _ in _trail(sessions, tid)]
+
+
 def test_a_typed_demand_is_not_judged_as_a_transcript(
         sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
     """An operator's own words (typed, the call's transcript beside them) are not the
@@ -146,6 +160,14 @@ def test_a_late_transcript_nobody_should_trust_is_held(
     (WATER, {"words": [{"w": "a", "c": 0.1}, {"w": "b", "c": 0.8}]}, hearing.LOW_CONFIDENCE),
     ("asdf qwer", None, hearing.NOT_CHINESE),
     ("WiFi坏了", None, None),
+    # review82: a citizen's Latin words and digits in Mandarin are not "not Chinese": a
+    # Latin run weighs one word, digits none.
+    ("楼下KTV每天唱到半夜", None, None),
+    ("4S店不给退定金", None, None),
+    ("3号楼2单元电梯坏了", None, None),
+    ("小区门口的ATM机吞卡了", None, None),
+    ("U盘", None, None),  # one Latin run, one Han: half, not fewer
+    ("the noise is too loud", None, hearing.NOT_CHINESE),
     ("水が出ない", None, hearing.NOT_CHINESE),
 ])
 def test_the_rule(text: str, meta: dict[str, Any] | None, reason: str | None) -> None:
