@@ -63,25 +63,28 @@ def _local(domain: Domain, at: datetime | None) -> str:
     return at.astimezone(domain.tz).strftime("%m月%d日%H:%M") if at else "—"
 
 
-# The trail's action of an SMS to staff held by staff quiet hours (_held_for_the_night).
-STAFF_SMS_POSTPONED = "staff_sms_postponed"
+# The trail's action of a call or SMS to staff held by staff quiet hours
+# (_held_for_the_night).
+STAFF_CONTACT_POSTPONED = "staff_contact_postponed"
 
 
 def _held_for_the_night(session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
                         now: datetime, what: str) -> bool:
-    """Postpone an SMS to staff about ``ticket`` to the end of staff quiet hours, by the rule
-    that holds 催办 and the dispatch SMS (``ticketing.quiet.staff_quiet_until``: not for an
-    urgent or livelihood ticket), audited once per wait; whether it was held. A citizen's
-    follow-up texted to the handler at 02:00, or a 多诉督办 notice to a supervisor at 23:00,
-    wakes them as surely as a 催办 SMS, and went at once, while the same ticket's dispatch
-    SMS waited for the morning (judge35)."""
+    """Postpone a call or SMS to staff about ``ticket`` to the end of staff quiet hours, by
+    the rule that holds 催办 and the dispatch SMS (``ticketing.quiet.staff_quiet_until``: not
+    for an urgent or livelihood ticket), audited once per wait; whether it was held. A
+    citizen's follow-up texted to the handler at 02:00, a 多诉督办 notice to a supervisor at
+    23:00, and the supervisor's escalation call (or its retries) of a general ticket whose
+    handler missed a window opened just before 22:00 wake them as surely as a 催办, and went
+    at once, while a 催办 waited for the morning (judge35). The handler's own 签收 reminder
+    of a window opened by day still follows it (test_general_ticket_dispatched_by_day_...)."""
     until = staff_quiet_until(domain, ticket, now)
     if until is None:
         return False
     postpone(task, until, "quiet_hours")
     o = domain.settings.outbound
     service.record_event(
-        session=session, ticket=ticket, actor=SYSTEM, action=STAFF_SMS_POSTPONED,
+        session=session, ticket=ticket, actor=SYSTEM, action=STAFF_CONTACT_POSTPONED,
         note=(f"夜间免打扰（{o.staff_quiet_start}–{o.staff_quiet_end}）：{what}顺延至"
               f"{_local(domain, until)}"),
         data={"kind": task.kind, "round": task.round, "until": until.isoformat()}, at=now)
@@ -367,6 +370,8 @@ class EscalateCall:
                 now: datetime) -> Target | None:
         if not _still_waiting_for_sign(session, task, ticket):
             cancel(task, now, "signed_or_moved")
+            return None
+        if _held_for_the_night(session, domain, task, ticket, now, "督办电话"):
             return None
         # The ladder's own rule for "the unit's supervisor" (outbound.people): never the
         # ticket's handler, whom the reminders did not reach; one up when it would be.
