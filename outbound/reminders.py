@@ -63,6 +63,34 @@ def _local(domain: Domain, at: datetime | None) -> str:
     return at.astimezone(domain.tz).strftime("%m月%d日%H:%M") if at else "—"
 
 
+# The trail's action of a call or SMS to staff held by staff quiet hours
+# (_held_for_the_night).
+STAFF_CONTACT_POSTPONED = "staff_contact_postponed"
+
+
+def _held_for_the_night(session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
+                        now: datetime, what: str) -> bool:
+    """Postpone a call or SMS to staff about ``ticket`` to the end of staff quiet hours, by
+    the rule that holds 催办 and the dispatch SMS (``ticketing.quiet.staff_quiet_until``: not
+    for an urgent or livelihood ticket), audited once per wait; whether it was held. A
+    citizen's follow-up texted to the handler at 02:00, a 多诉督办 notice to a supervisor at
+    23:00, and the supervisor's escalation call (or its retries) of a general ticket whose
+    handler missed a window opened just before 22:00 wake them as surely as a 催办, and went
+    at once, while a 催办 waited for the morning (judge35). The handler's own 签收 reminder
+    of a window opened by day still follows it (test_general_ticket_dispatched_by_day_...)."""
+    until = staff_quiet_until(domain, ticket, now)
+    if until is None:
+        return False
+    postpone(task, until, "quiet_hours")
+    o = domain.settings.outbound
+    service.record_event(
+        session=session, ticket=ticket, actor=SYSTEM, action=STAFF_CONTACT_POSTPONED,
+        note=(f"夜间免打扰（{o.staff_quiet_start}–{o.staff_quiet_end}）：{what}顺延至"
+              f"{_local(domain, until)}"),
+        data={"kind": task.kind, "round": task.round, "until": until.isoformat()}, at=now)
+    return True
+
+
 def _still_waiting_for_sign(session: Session, task: OutboundTask, ticket: Ticket) -> bool:
     return (ticket.status == Status.DISPATCHED.value
             and dispatch_round(session=session, ticket_id=ticket.id) == task.round)
@@ -172,6 +200,8 @@ class FollowUpSms:
         if ticket.handler is None:  # with the unit, not yet a person: the console shows it
             cancel(task, now, "no_handler")
             return None
+        if _held_for_the_night(session, domain, task, ticket, now, "市民补充信息短信"):
+            return None
         text = (f"【12345】工单{ticket.number}市民补充信息："
                 f"{citizen.shorten(event.note, FOLLOW_UP_SMS_CHARS)}")
         target = _handler_target(ticket, text, channel="sms")
@@ -199,6 +229,8 @@ class SuperviseSms:
         case = session.get(SupervisionCase, task.round)
         if case is None or case.status != supervision.OPEN:
             cancel(task, now, "supervision_closed")
+            return None
+        if _held_for_the_night(session, domain, task, ticket, now, "多诉督办短信"):
             return None
         unit = session.scalars(
             select(Unit).join(Ticket, Ticket.unit_id == Unit.id)
@@ -338,6 +370,8 @@ class EscalateCall:
                 now: datetime) -> Target | None:
         if not _still_waiting_for_sign(session, task, ticket):
             cancel(task, now, "signed_or_moved")
+            return None
+        if _held_for_the_night(session, domain, task, ticket, now, "督办电话"):
             return None
         # The ladder's own rule for "the unit's supervisor" (outbound.people): never the
         # ticket's handler, whom the reminders did not reach; one up when it would be.

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from hotline.app import create_app
-from outbound.models import Kind
+from outbound.inbound_sms import Handled, receive
+from outbound.models import Kind, Outcome
 from outbound.worker import OutboundWorker
 from tests.console.conftest import log_in
 from tests.outbound.support import (
@@ -353,3 +354,103 @@ def test_split_at_night_opens_its_new_sign_window_in_the_morning(
     run(worker, clock, _local(domain, 2026, 3, 11, 8) + _window(domain) - lead)
     assert dialer.calls[1:] == [(CY_HANDLER, "1")]
     assert ticket(sessions, second).status == "signed"
+
+
+# --- the other SMS to staff: a citizen's follow-up, a 多诉督办 notice (judge35) -----------
+# Both went at once at any hour, while the same ticket's dispatch SMS and 催办 waited for
+# the morning: a follow-up texted at 23:00 reached a handler not yet told of the ticket.
+
+
+def _staff_contact_postponed(sessions: sessionmaker[Session], number: str) -> list[str]:
+    return [e.note or "" for e in events(sessions, number) if e.action == "staff_contact_postponed"]
+
+
+@pytest.mark.parametrize(("urgency", "held"), [(None, True), ("urgent", False)])
+def test_a_citizens_follow_up_at_night_reaches_the_handler_in_the_morning(
+    urgency: str | None, held: bool, settings: Settings, sessions: sessionmaker[Session],
+    domain: Domain, city: City
+) -> None:
+    clock = Clock(domain)
+    clock.at = _local(domain, 2026, 3, 10, 23)  # Tuesday 23:00, shipped quiet 22:00-08:00
+    number, _, _ = _signed_ticket(sessions, domain, city, urgency=urgency)
+    words = "补充：是阜通东大街12号门口那一排路灯"
+    with sessions() as s:
+        assert receive(session=s, domain=domain, sender=CITIZEN, text=words,
+                       ref="night-1") == Handled.FOLLOW_UP
+        s.commit()
+    worker, _, sms = _worker(sessions, domain)
+    run(worker, clock, _local(domain, 2026, 3, 10, 23, 1))
+    follow_ups = [m for m in _staff_sms(sms) if "市民补充信息" in m[1]]
+    if not held:  # life safety: the handler is told at once, as every 催办 of it
+        assert [m[0] for m in follow_ups] == [normalise(CY_HANDLER)]
+        assert _staff_contact_postponed(sessions, number) == []
+        return
+    assert follow_ups == []
+    assert _staff_contact_postponed(sessions, number) == [
+        "夜间免打扰（22:00–08:00）：市民补充信息短信顺延至03月11日08:00"]
+    run(worker, clock, _local(domain, 2026, 3, 11, 7, 59))
+    assert [m for m in _staff_sms(sms) if "市民补充信息" in m[1]] == []
+    run(worker, clock, _local(domain, 2026, 3, 11, 8))
+    assert [(to, words in text) for to, text in _staff_sms(sms) if "市民补充信息" in text] == [
+        (normalise(CY_HANDLER), True)]
+    assert len(_staff_contact_postponed(sessions, number)) == 1  # one wait, said once
+
+
+def test_a_supervision_notice_at_night_waits_for_the_morning(
+    settings: Settings, sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    clock = Clock(domain)
+    clock.at = _local(domain, 2026, 3, 10, 23)
+    operator = city.actor("operator")
+    numbers = []
+    for i in range(3):  # three general complaints from one community: a 多诉督办 record
+        with sessions() as s:
+            t = service.create_ticket(session=s, domain=domain, actor=operator, channel="api",
+                                      caller_phone=f"1381111000{i}", category="municipal",
+                                      demand=f"朝阳区望京西园三区{i + 1}号楼门口的路灯坏了")
+            service.accept(session=s, domain=domain, ticket=t, actor=operator)
+            s.commit()
+            numbers.append(t.number)
+    worker, _, sms = _worker(sessions, domain)
+    run(worker, clock, _local(domain, 2026, 3, 10, 23, 1))
+    assert [m for m in sms.sent if "多诉督办" in m[1]] == []
+    assert _staff_contact_postponed(sessions, numbers[0]) == [
+        "夜间免打扰（22:00–08:00）：多诉督办短信顺延至03月11日08:00"]
+    run(worker, clock, _local(domain, 2026, 3, 11, 8))
+    assert len([m for m in sms.sent if "多诉督办" in m[1]]) == 1
+
+
+@pytest.mark.parametrize(("urgency", "held"), [(None, True), ("livelihood", False)])
+def test_a_supervisors_escalation_call_running_into_the_night_waits_for_the_morning(
+    urgency: str | None, held: bool, settings: Settings, sessions: sessionmaker[Session],
+    domain: Domain, city: City
+) -> None:
+    """Dispatched at 21:41, before staff quiet hours: the window (21:46), the handler's
+    reminder (21:44) and its retries (21:49, 21:59) and the supervisor's call (21:59) go by
+    day; the supervisor's retry (22:04) rang at once before, where a 催办 of the same ticket
+    waits for the morning. A ticket that cannot give up the night (livelihood) is not held."""
+    shipped = Settings()
+    assert settings.outbound.model_dump() == shipped.outbound.model_dump()
+    assert settings.deadlines.sign_window_seconds == shipped.deadlines.sign_window_seconds
+    clock = Clock(domain)
+    clock.at = _local(domain, 2026, 3, 10, 21, 41)  # Tuesday
+    number = _dispatched_ticket(sessions, domain, city, urgency=urgency)
+    dialer = ScriptedDialer({p: Script([Outcome.NO_ANSWER]) for p in (CY_HANDLER,
+                                                                       CY_SUPERVISOR)})
+    worker = OutboundWorker(sessions=sessions, domain=domain, dialer=dialer,
+                            sms=RecordingSms(), name="quiet")
+    for hh, mm, ss in ((21, 44, 1), (21, 49, 2), (21, 59, 3)):
+        run(worker, clock, _local(domain, 2026, 3, 10, hh, mm) + timedelta(seconds=ss))
+    assert [p for p, _ in dialer.calls] == [CY_HANDLER] * 3 + [CY_SUPERVISOR]
+    assert ticket(sessions, number).escalated
+    run(worker, clock, _local(domain, 2026, 3, 10, 22, 4, ) + timedelta(seconds=4))
+    run(worker, clock, _local(domain, 2026, 3, 11, 3))
+    if not held:
+        assert [p for p, _ in dialer.calls][4:] == [CY_SUPERVISOR] * 2
+        assert _staff_contact_postponed(sessions, number) == []
+        return
+    assert [p for p, _ in dialer.calls][4:] == []
+    assert _staff_contact_postponed(sessions, number) == [
+        "夜间免打扰（22:00–08:00）：督办电话顺延至03月11日08:00"]
+    run(worker, clock, _local(domain, 2026, 3, 11, 8))
+    assert [p for p, _ in dialer.calls][4:] == [CY_SUPERVISOR]
