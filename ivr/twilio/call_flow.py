@@ -130,8 +130,9 @@ def longest_step_seconds(settings: Settings) -> float:
     our answer. 168 s with the shipped settings (30 + 123 + 15)."""
     sip = settings.sip
     said = settings.ivr.kb_part_chars / _SAID_CHARS_PER_SECOND
-    waited = max(sip.max_record_seconds + max(1, round(sip.end_silence_seconds)),
-                 sip.confirm_timeout_seconds, DECLINE_WAIT_SECONDS,
+    # The timers as the TwiML gives them to Twilio (one rounding rule, twiml's).
+    waited = max(sip.max_record_seconds + twiml.record_silence_seconds(settings),
+                 twiml.key_seconds(settings), DECLINE_WAIT_SECONDS,
                  settings.twilio.operator_ring_seconds)
     return said + waited + TWILIO_WEBHOOK_SECONDS
 
