@@ -836,7 +836,6 @@ class TwilioDialogue:
         (before or after) finds the recording taken, and the call's one ticket
         (twilio36; before, such a complaint was settled unheard after 15 minutes, the
         recording left at Twilio). Returns the calls settled."""
-        tw = self.settings.twilio
         auth = self._auth()
         if auth is None:  # no account to ask with
             return []
@@ -844,26 +843,36 @@ class TwilioDialogue:
         for j in self.calls.spool.pending():
             if j.carrier != CARRIER or j.ended_at or j.bridged_at:
                 continue
-            said = call_status(tw.api_base, tw.account_sid, j.call_id, auth=auth,
-                               timeout=tw.api_timeout_seconds)
-            if said is None or said not in FINAL_CALL_STATUS:
-                continue
-            recordings: list[tuple[str, str]] | None = []
-            if not (j.want_ticket or j.recording_path):
-                recordings = call_recordings(tw.api_base, tw.account_sid, j.call_id,
-                                             auth=auth, timeout=tw.api_timeout_seconds)
-                if recordings is None:
-                    continue  # asked again at the next start, or recovery's rule
-            log.warning("twilio call %s left in the spool by an earlier process: Twilio says "
-                        "%s; settled now%s", j.call_id, said,
-                        ", its recording fetched" if recordings else "")
-            self.status(j.call_id, said)
-            if recordings:
-                recording_sid, url = recordings[0]
-                self.recording_ready(j.call_id, recording_sid, url, "completed",
-                                     time.monotonic())
-            settled.append(j.call_id)
+            try:
+                if self._reconcile_one(j, auth):
+                    settled.append(j.call_id)
+            except Exception:  # one call's fault (its database write) is not the others'
+                log.exception("twilio call %s of the spool could not be reconciled; left "
+                              "to recovery", j.call_id)
         return settled
+
+    def _reconcile_one(self, j: CallJournal, auth: tuple[str, str]) -> bool:
+        """``reconcile``'s look at one call: True when it was settled."""
+        tw = self.settings.twilio
+        said = call_status(tw.api_base, tw.account_sid, j.call_id, auth=auth,
+                           timeout=tw.api_timeout_seconds)
+        if said is None or said not in FINAL_CALL_STATUS:
+            return False
+        recordings: list[tuple[str, str]] | None = []
+        if not (j.want_ticket or j.recording_path):
+            recordings = call_recordings(tw.api_base, tw.account_sid, j.call_id,
+                                         auth=auth, timeout=tw.api_timeout_seconds)
+            if recordings is None:
+                return False  # asked again at the next start, or recovery's rule
+        log.warning("twilio call %s left in the spool by an earlier process: Twilio says "
+                    "%s; settled now%s", j.call_id, said,
+                    ", its recording fetched" if recordings else "")
+        self.status(j.call_id, said)
+        if recordings:
+            recording_sid, url = recordings[0]
+            self.recording_ready(j.call_id, recording_sid, url, "completed",
+                                 time.monotonic())
+        return True
 
     def _watch_bridges(self) -> None:
         """One watcher thread a process while any bridge is up (started by the first, or at
