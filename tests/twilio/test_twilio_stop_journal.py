@@ -248,3 +248,19 @@ def test_one_call_failing_at_the_start_leaves_the_others_settled(
     [ticket] = _tickets(sessions)
     assert settled == [ticket.call_id] and ticket.call_id != broken
     assert dialogue.calls.spool.path(broken).exists()
+
+
+@pytest.mark.parametrize("signature", [None, "forged"])
+def test_a_webhook_not_signed_by_twilio_is_no_sign_of_life(
+        twilio: Twilio, signature: str | None) -> None:
+    """Only a webhook that passed Twilio's signature is heard: anyone else posting the
+    CallSid of a call long gone (a key, over and over) cannot keep it live and hold our
+    stops (review83)."""
+    dialogue = _dialogue(twilio)
+    gone = _gone_entry(dialogue, twilio)
+    for _ in range(3):
+        resp = twilio.post("/twilio/menu", call_form(gone, Digits="5"), signature=signature)
+        assert resp.status_code == 403
+    drain = _draining(dialogue)
+    drain.join(_RETURNS_WITHIN)
+    assert not drain.is_alive()
