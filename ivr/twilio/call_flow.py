@@ -130,8 +130,9 @@ def longest_step_seconds(settings: Settings) -> float:
     our answer. 168 s with the shipped settings (30 + 123 + 15)."""
     sip = settings.sip
     said = settings.ivr.kb_part_chars / _SAID_CHARS_PER_SECOND
-    waited = max(sip.max_record_seconds + max(1, round(sip.end_silence_seconds)),
-                 sip.confirm_timeout_seconds, DECLINE_WAIT_SECONDS,
+    # The timers as the TwiML gives them to Twilio (one rounding rule, twiml's).
+    waited = max(sip.max_record_seconds + twiml.record_silence_seconds(settings),
+                 twiml.key_seconds(settings), DECLINE_WAIT_SECONDS,
                  settings.twilio.operator_ring_seconds)
     return said + waited + TWILIO_WEBHOOK_SECONDS
 
@@ -359,6 +360,17 @@ class TwilioDialogue:
             if j.recording_path == str(path) and j.recording_sha256:
                 return twiml.empty()  # already complete
             taken = self._take(call_sid, path, recording_url, deadline)
+            if not call.ended and not j.want_ticket and j.recording_path != str(path):
+                # A live call whose action has not come yet: the action finds the file
+                # (or fetches it again). Journaled, so a hang-up's status callback coming
+                # first -- Twilio keeps no order, and posts no action for some hang-ups --
+                # files it (``status``), and recovery finds it should the process die.
+                call.intake.recording(path, taken.sha256,
+                                      None if taken.sha256 is None else _seconds(path))
+                if taken.sha256 is None:  # the URL kept, as the action keeps it
+                    j.recording_url = taken.url
+                    call.save()
+                return twiml.empty()
             if taken.sha256 is None:
                 return twiml.empty()
             if j.recording_path == str(path):
@@ -371,7 +383,6 @@ class TwilioDialogue:
                     self.calls.settle(call)
             elif call.ended and not j.ticket_number:
                 self._understand(call, taken, deadline)
-            # else: a live call whose action has not come yet; it will find the file.
             return twiml.empty()
 
     def confirm(self, call_sid: str, digits: str) -> str:
@@ -568,10 +579,14 @@ class TwilioDialogue:
             call.intake.end()
             return twiml.say_and_hang_up(prompts.text("goodbye_silence"))
 
-    def status(self, call_sid: str, call_status: str) -> str:
-        """The call status callback; only final statuses matter."""
+    def status(self, call_sid: str, call_status: str, started: float | None = None) -> str:
+        """The call status callback; only final statuses matter. Where a hang-up's outcome
+        is decided: a recording its status callback brought (the caller hung up
+        mid-<Record>, no action came or it comes later) is heard here and is the ticket."""
         if call_status not in FINAL_CALL_STATUS:
             return twiml.empty()
+        deadline = (time.monotonic() if started is None else started
+                    ) + self.settings.twilio.webhook_budget_seconds
         with self.calls.lock(call_sid):
             call = self.calls.find(call_sid)
             if call is None:
@@ -586,6 +601,12 @@ class TwilioDialogue:
                 # Hung up while asked whether to be put through: handed over, the default.
                 call.intake.journal_handover(
                     j.handover_asked, emergency_target(self.settings, j.handover_asked)[1])
+            # A recording taken by its status callback and never heard (no action came,
+            # or not yet): heard now. Before (review83) the call was closed ``abandoned``
+            # here and the complaint lost. A fax machine's tones: ended, no ticket.
+            if (j.recording_path and not j.want_ticket
+                    and not self._hear(call, self._journaled(j), deadline)):
+                return twiml.empty()
             # A complaint that was recorded is a ticket however the call ended.
             outcome = None if j.want_ticket else FINAL_CALL_STATUS[call_status]
             call.intake.end(outcome)
@@ -622,7 +643,34 @@ class TwilioDialogue:
         tw = self.settings.twilio
         return (tw.account_sid, tw.auth_token) if tw.account_sid else None
 
+    def _journaled(self, j: CallJournal) -> Taken:
+        """The recording the journal names, as ``_take`` would have returned it."""
+        path = Path(j.recording_path or "")
+        if j.recording_sha256 and path.is_file():
+            return Taken(path, j.recording_sha256, None, j.recording_url or "")
+        return Taken(path, None, "the recording could not be downloaded",
+                     j.recording_url or "")
+
     def _understand(self, call: TwilioCall, taken: Taken, deadline: float) -> str:
+        if not self._hear(call, taken, deadline):
+            return twiml.hang_up()
+        intake = call.intake
+        if call.ended:  # the caller hung up before this arrived: ticket only
+            intake.file_ticket()
+            self.calls.settle(call)
+            return twiml.hang_up()
+        if intake.journal.transcript:
+            # Understood first, our stop or not: before (mend74) a fire reported during
+            # the stop was filed unread, the caller told "稍后再拨12345".
+            return self._turn(call)
+        if self.stopping.is_set():  # no read-back: filed, and the stop's notice
+            return self._stop_notice(call)
+        return self._file_and_goodbye(call)
+
+    def _hear(self, call: TwilioCall, taken: Taken, deadline: float) -> bool:
+        """The recording decoded (within ``deadline``) into the journal: the complaint
+        is wanted as a ticket. False when it is a fax machine's tones: the call ended
+        then, no ticket."""
         intake = call.intake
         if taken.sha256 is None:
             # The path is kept although the file is missing: the recording status
@@ -642,22 +690,12 @@ class TwilioDialogue:
             log.info("call %s: the recording is a fax machine's tones, no speech: no ticket",
                      call.journal.call_id)
             intake.end(CallOutcome.NO_SPEECH)
-            return twiml.hang_up()
+            return False
         if decoded.text:
             intake.understood(decoded.text, decoded.meta)
         else:
             intake.understood(None, None, asr_error=decoded.error or "nothing recognised")
-        if call.ended:  # the caller hung up before this arrived: ticket only
-            intake.file_ticket()
-            self.calls.settle(call)
-            return twiml.hang_up()
-        if decoded.text:
-            # Understood first, our stop or not: before (mend74) a fire reported during
-            # the stop was filed unread, the caller told "稍后再拨12345".
-            return self._turn(call)
-        if self.stopping.is_set():  # no read-back: filed, and the stop's notice
-            return self._stop_notice(call)
-        return self._file_and_goodbye(call)
+        return True
 
     def _turn(self, call: TwilioCall, *, again: bool = False) -> str:
         """What the words lead to (ivr.decisions, as on the SIP line). ``again``: the same
@@ -798,7 +836,6 @@ class TwilioDialogue:
         (before or after) finds the recording taken, and the call's one ticket
         (twilio36; before, such a complaint was settled unheard after 15 minutes, the
         recording left at Twilio). Returns the calls settled."""
-        tw = self.settings.twilio
         auth = self._auth()
         if auth is None:  # no account to ask with
             return []
@@ -806,26 +843,36 @@ class TwilioDialogue:
         for j in self.calls.spool.pending():
             if j.carrier != CARRIER or j.ended_at or j.bridged_at:
                 continue
-            said = call_status(tw.api_base, tw.account_sid, j.call_id, auth=auth,
-                               timeout=tw.api_timeout_seconds)
-            if said is None or said not in FINAL_CALL_STATUS:
-                continue
-            recordings: list[tuple[str, str]] | None = []
-            if not (j.want_ticket or j.recording_path):
-                recordings = call_recordings(tw.api_base, tw.account_sid, j.call_id,
-                                             auth=auth, timeout=tw.api_timeout_seconds)
-                if recordings is None:
-                    continue  # asked again at the next start, or recovery's rule
-            log.warning("twilio call %s left in the spool by an earlier process: Twilio says "
-                        "%s; settled now%s", j.call_id, said,
-                        ", its recording fetched" if recordings else "")
-            self.status(j.call_id, said)
-            if recordings:
-                recording_sid, url = recordings[0]
-                self.recording_ready(j.call_id, recording_sid, url, "completed",
-                                     time.monotonic())
-            settled.append(j.call_id)
+            try:
+                if self._reconcile_one(j, auth):
+                    settled.append(j.call_id)
+            except Exception:  # one call's fault (its database write) is not the others'
+                log.exception("twilio call %s of the spool could not be reconciled; left "
+                              "to recovery", j.call_id)
         return settled
+
+    def _reconcile_one(self, j: CallJournal, auth: tuple[str, str]) -> bool:
+        """``reconcile``'s look at one call: True when it was settled."""
+        tw = self.settings.twilio
+        said = call_status(tw.api_base, tw.account_sid, j.call_id, auth=auth,
+                           timeout=tw.api_timeout_seconds)
+        if said is None or said not in FINAL_CALL_STATUS:
+            return False
+        recordings: list[tuple[str, str]] | None = []
+        if not (j.want_ticket or j.recording_path):
+            recordings = call_recordings(tw.api_base, tw.account_sid, j.call_id,
+                                         auth=auth, timeout=tw.api_timeout_seconds)
+            if recordings is None:
+                return False  # asked again at the next start, or recovery's rule
+        log.warning("twilio call %s left in the spool by an earlier process: Twilio says "
+                    "%s; settled now%s", j.call_id, said,
+                    ", its recording fetched" if recordings else "")
+        self.status(j.call_id, said)
+        if recordings:
+            recording_sid, url = recordings[0]
+            self.recording_ready(j.call_id, recording_sid, url, "completed",
+                                 time.monotonic())
+        return True
 
     def _watch_bridges(self) -> None:
         """One watcher thread a process while any bridge is up (started by the first, or at

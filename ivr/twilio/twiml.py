@@ -40,6 +40,12 @@ def _say(node: VoiceResponse | object, sentence: str) -> None:
     node.say(prompts.speakable(sentence), language=LANGUAGE)  # type: ignore[attr-defined]
 
 
+def record_silence_seconds(settings: Settings) -> int:
+    """The <Record>'s silence ``timeout``: Twilio takes whole seconds, at least one (also
+    what a step of a call can last, ``call_flow.longest_step_seconds``)."""
+    return max(1, round(settings.sip.end_silence_seconds))
+
+
 def _record(r: VoiceResponse, settings: Settings, urls: Urls, *, attempt: int = 1) -> None:
     """The recording turn: ends on #, on silence, or at the maximum length."""
     sip = settings.sip
@@ -47,8 +53,7 @@ def _record(r: VoiceResponse, settings: Settings, urls: Urls, *, attempt: int = 
         action=urls("recorded"), method="POST",
         play_beep=True, finish_on_key="#",
         max_length=sip.max_record_seconds,
-        # Twilio takes whole seconds of silence, at least one.
-        timeout=max(1, round(sip.end_silence_seconds)),
+        timeout=record_silence_seconds(settings),
         # Fires when the file is really downloadable (the action may come first), and
         # also after a hang-up mid-recording.
         recording_status_callback=urls("recording-status"),
@@ -197,7 +202,7 @@ def kb_answer(part: Part, settings: Settings, urls: Urls) -> str:
     part. No key after the last goes on as 2 does (the redirect): the caller's words are
     never dropped for want of a key."""
     r = VoiceResponse()
-    g = r.gather(input="dtmf", num_digits=1, timeout=_key_seconds(settings),
+    g = r.gather(input="dtmf", num_digits=1, timeout=key_seconds(settings),
                  action=urls("answer"), method="POST")
     if part.intro:
         _say(g, part.intro)
@@ -215,14 +220,14 @@ def preferences(settings: Settings, urls: Urls) -> str:
     """After the confirm key: 1 保密, 2 不要回访 (either, both or none), # or silence files
     the ticket. The keys come in one action (the gather ends on # or a pause)."""
     r = VoiceResponse()
-    g = r.gather(input="dtmf", finish_on_key="#", timeout=_key_seconds(settings),
+    g = r.gather(input="dtmf", finish_on_key="#", timeout=key_seconds(settings),
                  action=urls("preferences"), method="POST")
     _say(g, prompts.text("preferences"))
     r.redirect(urls("preferences"), method="POST")
     return r.to_xml()
 
 
-def _key_seconds(settings: Settings) -> int:
+def key_seconds(settings: Settings) -> int:
     # The SIP dialogue's wait for a key; Twilio takes whole seconds.
     return max(1, round(settings.sip.confirm_timeout_seconds))
 

@@ -289,6 +289,6 @@ async def silence(request: Request) -> Response:
 async def status(request: Request) -> Response:
     """The call status callback (configure it on the number): how the call ended."""
     return await _handle(request, ("CallSid", "From", "CallStatus"),
-                         lambda d, f, _: d.status(f["CallSid"], f["CallStatus"]),
+                         lambda d, f, t: d.status(f["CallSid"], f["CallStatus"], t),
                          at_stop=False)
 

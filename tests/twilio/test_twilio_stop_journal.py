@@ -219,3 +219,48 @@ def test_a_call_the_api_says_nothing_of_is_left_to_recovery(
     again = _restarted(make_twilio)
     assert _tickets(sessions) == []
     assert _dialogue(again).calls.spool.path(call).exists()
+
+
+@pytest.mark.usefixtures("decode_once")
+def test_one_call_failing_at_the_start_leaves_the_others_settled(
+        twilio: Twilio, make_twilio: Any, standin: StandIn, recording_wav: bytes,
+        sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``reconcile`` settles each call on its own: one whose settling raises (its database
+    write) is logged and left to recovery, the next one is still filed (review83: one
+    exception ended the whole look, every later call left to the 15 minutes)."""
+    calls = [_lost_with_the_process(twilio, standin, recording_wav)[0] for _ in range(2)]
+    for call in calls:
+        standin.calls[call] = "in-progress"  # the start's own look settles nothing
+    again = _restarted(make_twilio)
+    dialogue = _dialogue(again)
+    for call in calls:
+        standin.calls[call] = "completed"
+    broken = sorted(calls)[0]  # the spool's order
+    real = dialogue.status
+
+    def status(call_sid: str, call_status: str, started: float | None = None) -> str:
+        if call_sid == broken:
+            raise RuntimeError("the database said no")
+        return real(call_sid, call_status, started)
+
+    monkeypatch.setattr(dialogue, "status", status)
+    settled = dialogue.reconcile()
+    [ticket] = _tickets(sessions)
+    assert settled == [ticket.call_id] and ticket.call_id != broken
+    assert dialogue.calls.spool.path(broken).exists()
+
+
+@pytest.mark.parametrize("signature", [None, "forged"])
+def test_a_webhook_not_signed_by_twilio_is_no_sign_of_life(
+        twilio: Twilio, signature: str | None) -> None:
+    """Only a webhook that passed Twilio's signature is heard: anyone else posting the
+    CallSid of a call long gone (a key, over and over) cannot keep it live and hold our
+    stops (review83)."""
+    dialogue = _dialogue(twilio)
+    gone = _gone_entry(dialogue, twilio)
+    for _ in range(3):
+        resp = twilio.post("/twilio/menu", call_form(gone, Digits="5"), signature=signature)
+        assert resp.status_code == 403
+    drain = _draining(dialogue)
+    drain.join(_RETURNS_WITHIN)
+    assert not drain.is_alive()
