@@ -1,7 +1,8 @@
 """The citizen hears back: an SMS to the caller's own number when their ticket is accepted,
 when more information is asked of them (补充信息), and with the handler's answer when it is
 closed -- each with the ticket number and a link to the status page, the closing one with
-the survey reply codes (outbound.inbound_sms reads the replies).
+the survey reply codes (outbound.inbound_sms reads the replies) -- or, when the centre sets
+it aside (剔除), that it will not be handled and the listed reason why.
 
 Never to any number but the ticket's caller; never when they asked for no callback or gave
 no number. A 保密 ticket is kept from the handler, not from its own citizen, so it is texted
@@ -62,6 +63,7 @@ class CitizenStep(IntEnum):
     ACCEPTED = 1
     INFO_REQUESTED = 2
     CLOSED = 3
+    EXCLUDED = 4
 
 
 STEP_OF_ACTION: dict[str, CitizenStep] = {
@@ -70,7 +72,10 @@ STEP_OF_ACTION: dict[str, CitizenStep] = {
     Action.CLOSE.value: CitizenStep.CLOSED,
     Action.ANSWER.value: CitizenStep.CLOSED,  # 直接答复: closed at intake
     Action.CLOSE_MERGED.value: CitizenStep.CLOSED,  # 并单: closed with its group's primary
+    Action.EXCLUDE.value: CitizenStep.EXCLUDED,  # 剔除: the outcome, as a closure's answer is
 }
+# Where a ticket set aside (剔除) can be: excluded, then archived.
+SET_ASIDE = frozenset({Status.EXCLUDED, Status.ARCHIVED})
 
 
 def status_url(domain: Domain, token: str) -> str:
@@ -113,6 +118,14 @@ def closed_text(ticket: Ticket, url: str, *, surveyed: bool) -> str:
     return head + citizen.short_answer(ticket, room) + tail
 
 
+def excluded_text(ticket: Ticket, why: str | None, url: str) -> str:
+    """剔除: the citizen is told it will not be handled, with the listed reason when there
+    is one (ticketing.citizen.exclusion_label), and where to ask."""
+    because = "，原因：{}" if why else "{}"
+    return fit_sms(f"{SIGNATURE}您的工单{ticket.number}经审核不予办理{because}。"
+                   f"如有疑问请拨打12345。详情{url}", why or "")
+
+
 def text_for(*, session: Session, domain: Domain, ticket: Ticket, step: int,
              event: TicketEvent | None) -> str:
     url = status_url(domain, citizen.status_token(session=session, ticket=ticket))
@@ -120,6 +133,10 @@ def text_for(*, session: Session, domain: Domain, ticket: Ticket, step: int,
         return accepted_text(domain, ticket, url)
     if step == CitizenStep.INFO_REQUESTED:
         return info_text(ticket, (event.note if event else "") or "", url)
+    if step == CitizenStep.EXCLUDED:
+        return excluded_text(ticket, citizen.exclusion_label(
+            ticket=ticket, event=event,
+            listed=domain.settings.verification.exclusion_reasons), url)
     surveyed = surveyed_caller(session=session, ticket=ticket)
     return closed_text(ticket, url,
                        surveyed=surveyed is not None and surveyed.id == ticket.id)
@@ -137,6 +154,10 @@ def _still_true(ticket: Ticket, step: int) -> bool:
     status = Status(ticket.status)
     if step == CitizenStep.CLOSED:
         return status in FINISHED_STATUSES
+    if step == CitizenStep.EXCLUDED:
+        return status in SET_ASIDE
+    # An acceptance (or a question) the ticket has left: its closure's or its 剔除's SMS,
+    # planned from that event, tells the citizen the number and the outcome instead.
     return status in OPEN_STATUSES
 
 
@@ -181,7 +202,7 @@ class CitizenSms:
 
 
 def plan_citizen_sms(*, session: Session, domain: Domain, now: datetime) -> int:
-    """One SMS per recent accept / request_info / close / answer event of a ticket whose
+    """One SMS per recent accept / request_info / close / answer / exclude event of a ticket whose
     caller may be contacted; the unique key (ticket, kind, event id, step) makes repeats
     no-ops."""
     o = domain.settings.outbound
@@ -197,7 +218,7 @@ def plan_citizen_sms(*, session: Session, domain: Domain, now: datetime) -> int:
         .where(TicketEvent.action.in_(sorted(STEP_OF_ACTION)),
                TicketEvent.at >= now - timedelta(hours=o.citizen_sms_max_age_hours),
                Ticket.no_contact.is_(False),
-               Ticket.status.in_(values(OPEN_STATUSES | FINISHED_STATUSES)),
+               Ticket.status.in_(values(OPEN_STATUSES | FINISHED_STATUSES | SET_ASIDE)),
                no_task)
     ).all()
     return insert_ignore(session, [

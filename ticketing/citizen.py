@@ -105,6 +105,21 @@ def short_answer(ticket: Ticket, limit: int) -> str:
     return f"{head}：{reply}" if reply else head
 
 
+def exclusion_label(*, ticket: Ticket, event: TicketEvent | None,
+                    listed: list[str]) -> str | None:
+    """Why the ticket was 剔除, in words its citizen may be told: one of ``listed``
+    (settings.verification.exclusion_reasons) that the centre's 剔除 reason begins with
+    ("非本市事项：…"), else the one the handler's 申请剔除 named when the centre decided on
+    that request. Never the free text: staff write it for the record (who keeps calling,
+    what they think of it), not for the caller. None: no listed reason to tell."""
+    said = (event.note if event else None) or ""
+    for reason in listed:
+        if said.startswith(reason):
+            return reason
+    requested = event is not None and event.from_status == Status.EXCLUSION_REQUESTED.value
+    return ticket.exclusion_reason if requested and ticket.exclusion_reason in listed else None
+
+
 def awaiting_survey(*, session: Session, phone: str, now: datetime) -> list[Ticket]:
     """Tickets whose survey goes to ``phone``, closed, whose citizen has not answered the
     survey of this closure yet (an "unreachable" record does not count as an answer); most

@@ -1209,6 +1209,9 @@ def open_sign_window(*, session: Session, domain: Domain, ticket: Ticket,
     window = timedelta(seconds=domain.settings.deadlines.sign_window_seconds)
     held = staff_quiet_until(domain, ticket, now)
     ticket.sign_due_at = (held or now) + window
+    # Every dispatch (改派, 驳回重办, a split 并单) starts its clock here: ``escalated`` says
+    # whether the wait now running was escalated; an earlier wait's miss stays in the trail.
+    ticket.escalated = False
     if held is None:
         return
     o = domain.settings.outbound
@@ -1387,6 +1390,9 @@ def return_ticket(
     ticket.unit = None
     ticket.handler_id = None
     ticket.sign_due_at = None
+    # The queue's clock starts again here (queries.queued_since): a flag left by an earlier
+    # wait kept scheduled.escalate_waiting_utilities from this one (mend84).
+    ticket.escalated = False
     from ticketing import merging  # builds on this module
 
     # Its merged tickets go back to the queue with it: the unit said none of it is theirs.

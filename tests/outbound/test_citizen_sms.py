@@ -111,7 +111,8 @@ def test_accepted_info_requested_and_closed_reach_the_caller(
     worker.plan_now()
     worker.plan_now()
     sms_tasks = tasks(ob_sessions, number, Kind.CITIZEN_SMS)
-    assert sorted(t.step for t in sms_tasks) == [int(s) for s in CitizenStep]
+    assert sorted(t.step for t in sms_tasks) == [
+        CitizenStep.ACCEPTED, CitizenStep.INFO_REQUESTED, CitizenStep.CLOSED]
     assert {t.status for t in sms_tasks} == {"done"}
     assert [e.data["kind"] for e in events(ob_sessions, number)
             if e.action == "outbound_sms"].count(Kind.CITIZEN_SMS.value) == 3
@@ -374,3 +375,53 @@ def test_the_status_page_of_a_merged_ticket_shows_its_primarys_deadline(
         page = status_page_body(merged, ob_domain)
     assert merged_no in page and "办理中" in page
     assert theirs in page and own not in page
+
+
+def test_a_ticket_set_aside_tells_its_caller_the_outcome_and_the_listed_reason(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City,
+        gateway: SmsGateway) -> None:
+    """mend84 (judge35): a ticket 剔除'd ~20 s after filing had no outbound work at all:
+    its acceptance SMS was cancelled at claim (the ticket no longer open) or never planned
+    (an excluded ticket was neither open nor finished), and nothing else was texted, so the
+    caller never learnt the number, nor that the complaint would not be handled. Now 剔除
+    is texted as a closure is: the outcome and, when the centre named one of the listed
+    reasons (its own words, or the handler's 申请剔除 it agreed to), that reason -- never
+    the free text, which staff write for the record."""
+    clock = Clock(ob_domain)
+    boss, handler = ob_city.actor("supervisor"), ob_city.actor("water-handler")
+    phones = {"centre": CITIZEN, "requested": "13811113333", "free_text": "13811114444"}
+    numbers = {k: new_ticket(ob_sessions, ob_domain, ob_city, phone=p)
+               for k, p in phones.items()}
+    clock.at += timedelta(seconds=20)
+    with ob_sessions() as s:
+        def get(key: str) -> Ticket:
+            return service.get_ticket(session=s, actor=boss, ref=numbers[key])
+        service.exclude(session=s, domain=ob_domain, ticket=get("centre"), actor=boss,
+                        reason="非本市事项：反映的是河北省廊坊市的道路")
+        t = get("requested")
+        service.sign(session=s, domain=ob_domain, ticket=t, actor=handler)
+        service.request_exclusion(session=s, domain=ob_domain, ticket=t, actor=handler,
+                                  reason="重复诉求", text="与上周工单同一事项，已答复")
+        service.exclude(session=s, domain=ob_domain, ticket=t, actor=boss, reason="同意")
+        service.exclude(session=s, domain=ob_domain, ticket=get("free_text"), actor=boss,
+                        reason="来电人多次骚扰座席")
+        s.commit()
+
+    def settled() -> bool:
+        return all(x.status in ("done", "cancelled", "failed")
+                   for n in numbers.values() for x in tasks(ob_sessions, n, Kind.CITIZEN_SMS))
+    drive(_worker(ob_sessions, ob_domain, gateway),
+          lambda: all(_texts(gateway, p) for p in phones.values()) and settled(), clock=clock)
+    said = {k: _texts(gateway, p) for k, p in phones.items()}
+    why = {"centre": "，原因：非本市事项。", "requested": "，原因：重复诉求。", "free_text": "不予办理。"}
+    for key, (text,) in said.items():  # one SMS each: the outcome, not "已受理" first
+        assert numbers[key] in text and "经审核不予办理" in text and why[key] in text, text
+        assert "已受理" not in text and TOKEN_IN_URL.search(text) and len(text) <= MAX_CHARS
+    for withheld in ("廊坊", "同意", "已答复", "骚扰"):
+        assert not any(withheld in t for texts in said.values() for t in texts), withheld
+    for number in numbers.values():
+        steps = {x.step: (x.status, x.result) for x in tasks(ob_sessions, number,
+                                                             Kind.CITIZEN_SMS)}
+        assert steps[CitizenStep.EXCLUDED][0] == "done"
+        # Superseded, as an acceptance notice of a ticket closed meanwhile is.
+        assert steps.get(CitizenStep.ACCEPTED, ("cancelled", "moved")) == ("cancelled", "moved")
