@@ -418,13 +418,14 @@ def test_evaluation_emergencies_are_handed_to_the_service_they_need(
     heldout-18..25, 314 with the twenty-fourth's. heldout-18..22 became training data in the
     twenty-sixth round: of the 130 of heldout-23..25, 123 with its model; of the 173 of
     heldout-23..26, 165 with it; of the 214 of heldout-23..27, 200 with it; of the 256 of
-    heldout-23..28, 242 with the twenty-seventh's."""
+    heldout-23..28, 242 with the twenty-seventh's; of the 302 of heldout-23..29, 286 with the
+    twenty-eighth's (heldout-29: 44 of 46)."""
     rules = load_classification()
     emergencies = [r for r in evaluation if r.labels["emergency"] != "none"]
-    assert len(emergencies) == 256
+    assert len(emergencies) == 302
     named = sum(understand(r.text, rules, shipped).emergency == r.labels["emergency"]
                 for r in emergencies)
-    assert named >= 230, named
+    assert named >= 272, named
 
 
 @dataclass(frozen=True)
