@@ -38,7 +38,14 @@ from ticketing.models import Ticket, TicketEvent
 from ticketing.phones import can_text
 from ticketing.queries import may_contact
 from ticketing.quiet import in_quiet_hours
-from ticketing.states import FINISHED_STATUSES, OPEN_STATUSES, Action, Status, values
+from ticketing.states import (
+    FINISHED_STATUSES,
+    OPEN_STATUSES,
+    SET_ASIDE_STATUSES,
+    Action,
+    Status,
+    values,
+)
 
 # A Chinese SMS travels as UCS-2: 70 characters in a single message, 67 in each part of a
 # concatenated one. Two parts at most, so the answer is cut to fit 2 x 67.
@@ -74,8 +81,6 @@ STEP_OF_ACTION: dict[str, CitizenStep] = {
     Action.CLOSE_MERGED.value: CitizenStep.CLOSED,  # 并单: closed with its group's primary
     Action.EXCLUDE.value: CitizenStep.EXCLUDED,  # 剔除: the outcome, as a closure's answer is
 }
-# Where a ticket set aside (剔除) can be: excluded, then archived.
-SET_ASIDE = frozenset({Status.EXCLUDED, Status.ARCHIVED})
 
 
 def status_url(domain: Domain, token: str) -> str:
@@ -155,7 +160,7 @@ def _still_true(ticket: Ticket, step: int) -> bool:
     if step == CitizenStep.CLOSED:
         return status in FINISHED_STATUSES
     if step == CitizenStep.EXCLUDED:
-        return status in SET_ASIDE
+        return status in SET_ASIDE_STATUSES
     # An acceptance (or a question) the ticket has left: its closure's or its 剔除's SMS,
     # planned from that event, tells the citizen the number and the outcome instead.
     return status in OPEN_STATUSES
@@ -218,7 +223,7 @@ def plan_citizen_sms(*, session: Session, domain: Domain, now: datetime) -> int:
         .where(TicketEvent.action.in_(sorted(STEP_OF_ACTION)),
                TicketEvent.at >= now - timedelta(hours=o.citizen_sms_max_age_hours),
                Ticket.no_contact.is_(False),
-               Ticket.status.in_(values(OPEN_STATUSES | FINISHED_STATUSES | SET_ASIDE)),
+               Ticket.status.in_(values(OPEN_STATUSES | FINISHED_STATUSES | SET_ASIDE_STATUSES)),
                no_task)
     ).all()
     return insert_ignore(session, [

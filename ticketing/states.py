@@ -228,6 +228,9 @@ FINISHED_STATUSES: frozenset[Status] = frozenset(
 AWAITING_ANSWER_STATUSES: frozenset[Status] = OPEN_STATUSES | {Status.MERGED}
 # Nothing left for the citizen to wait for: finished, or set aside (剔除).
 NOT_OPEN_STATUSES: frozenset[Status] = frozenset(Status) - OPEN_STATUSES
+# Where a ticket set aside (剔除) can be: excluded, then archived (the citizen's SMS of the
+# outcome, outbound.citizen_sms, still holds in either).
+SET_ASIDE_STATUSES: frozenset[Status] = frozenset({Status.EXCLUDED, Status.ARCHIVED})
 # With a unit and its handler, not yet closed.
 ASSIGNED_STATUSES: frozenset[Status] = frozenset(
     {Status.DISPATCHED, Status.SIGNED, Status.REPLIED, Status.EXCLUSION_REQUESTED}
