@@ -48,6 +48,17 @@ def _draining(dialogue: TwilioDialogue) -> threading.Thread:
     return thread
 
 
+def _held_until_its_final_status(twilio: Twilio, dialogue: TwilioDialogue, sid: str) -> None:
+    """The stop's drain waits while the call ``sid`` is live and returns once Twilio's
+    final status of it comes."""
+    drain = _draining(dialogue)
+    drain.join(_STILL_WAITING_AFTER)
+    assert drain.is_alive()
+    twilio.post("/twilio/status", call_form(sid, CallStatus="completed"))
+    drain.join(_RETURNS_WITHIN)
+    assert not drain.is_alive()
+
+
 def _gone_entry(dialogue: TwilioDialogue, twilio: Twilio) -> str:
     """A Twilio call in a dialogue as a process that died long ago left it: arrived and
     last written before ``gone_after_seconds``, and no webhook since."""
@@ -76,12 +87,7 @@ def test_a_live_call_still_holds_the_drain_beside_a_gone_one(
     _gone_entry(dialogue, twilio)
     live = new_sid("CA")
     twiml(twilio.post("/twilio/voice", call_form(live)))
-    drain = _draining(dialogue)
-    drain.join(_STILL_WAITING_AFTER)
-    assert drain.is_alive()
-    twilio.post("/twilio/status", call_form(live, CallStatus="completed"))
-    drain.join(_RETURNS_WITHIN)
-    assert not drain.is_alive()
+    _held_until_its_final_status(twilio, dialogue, live)
 
 
 def test_a_webhook_heard_is_a_sign_of_life_though_the_journal_is_old(twilio: Twilio) -> None:
@@ -90,12 +96,7 @@ def test_a_webhook_heard_is_a_sign_of_life_though_the_journal_is_old(twilio: Twi
     dialogue = _dialogue(twilio)
     sid = _gone_entry(dialogue, twilio)
     dialogue.heard(sid)
-    drain = _draining(dialogue)
-    drain.join(_STILL_WAITING_AFTER)
-    assert drain.is_alive()
-    twilio.post("/twilio/status", call_form(sid, CallStatus="completed"))
-    drain.join(_RETURNS_WITHIN)
-    assert not drain.is_alive()
+    _held_until_its_final_status(twilio, dialogue, sid)
 
 
 def test_the_gone_rule_follows_the_calls_own_timers(make_twilio: Any) -> None:
