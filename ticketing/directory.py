@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 from datetime import timedelta
 from enum import StrEnum
@@ -23,6 +24,29 @@ log = logging.getLogger("ticketing.accounts")
 
 # As shipped (settings.verification.staff_number_days): for callers with no settings at hand.
 STAFF_NUMBER_DAYS = VerificationSettings.model_fields["staff_number_days"].default
+
+# What a user name or a unit code may be: ASCII letters, digits, "_", "." and "-". The one
+# rule of the API (``schemas.UserCreate``, ``UnitCreate``) and the CLI (``hotline user add``,
+# ``unit add``), kept here where both create them: the CLI took any text, so a user
+# "admin" spelt with a Cyrillic U+0430 read as "admin" in every trail, and a unit code "a b/../c"
+# could be named in no URL's ``?unit=`` (judge36).
+CODE_PATTERN = r"^[A-Za-z0-9_.-]+$"
+CODE_MAX_LENGTH = 64
+UNIT_KINDS = ("city", "district", "street", "agency", "utility")
+# The roles an account may have. ``system`` is the service's own (the survey call, the
+# SMS gateway, the schedulers: ``Actor.system``): `hotline user add --role system` made
+# an account that passed what only the service's own steps pass (a survey answer, the
+# closing of a merged ticket), its trail reading role "system" (judge36).
+ACCOUNT_ROLES = tuple(r.value for r in Role if r is not Role.SYSTEM)
+
+
+def check_code(value: str, *, what: str) -> str:
+    """``value`` if it is a valid user name or unit code (``CODE_PATTERN``), else ValueError."""
+    if not (0 < len(value) <= CODE_MAX_LENGTH and re.fullmatch(CODE_PATTERN, value)):
+        raise ValueError(f"{what} {value!r} must be 1-{CODE_MAX_LENGTH} ASCII letters, digits, "
+                         "'_', '.' or '-'")
+    return value
+
 
 # Compared against when a login names no such user, so that a wrong name costs the same
 # work as a wrong token.
@@ -187,6 +211,9 @@ def add_user(
     on_duty: bool = True,
 ) -> tuple[User, str]:
     """Create a user and return it with its new bearer token."""
+    check_code(username, what="user name")
+    if Role(role).value not in ACCOUNT_ROLES:
+        raise ValueError(f"role {Role(role).value} is the service's own, no account's")
     unit = None
     if unit_code:
         unit = session.scalars(select(Unit).where(Unit.code == unit_code)).first()
@@ -222,6 +249,9 @@ def add_unit(
     parent_code: str | None = None,
     phone: str | None = None,
 ) -> Unit:
+    check_code(code, what="unit code")
+    if kind not in UNIT_KINDS:
+        raise ValueError(f"unit kind {kind!r} is none of {', '.join(UNIT_KINDS)}")
     parent = None
     if parent_code:
         parent = session.scalars(select(Unit).where(Unit.code == parent_code)).first()

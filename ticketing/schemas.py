@@ -17,6 +17,7 @@ from pydantic import (
 from ticketing import queries
 from ticketing.actors import Actor
 from ticketing.classify import sub_category_text
+from ticketing.directory import ACCOUNT_ROLES, CODE_MAX_LENGTH, CODE_PATTERN, UNIT_KINDS
 from ticketing.inputs import MAX_ID, check_category, clean_name, clean_text
 from ticketing.models import Ticket, TicketEvent
 from ticketing.phones import display
@@ -189,18 +190,19 @@ def _a_name(field: str) -> AfterValidator:
 
 
 class UnitCreate(Strict):
-    code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    code: str = Field(min_length=1, max_length=CODE_MAX_LENGTH, pattern=CODE_PATTERN)
     name: Annotated[str, Field(min_length=1, max_length=128), _a_name("name")]
-    kind: Literal["city", "district", "street", "agency", "utility"] = "agency"
+    # The lists are ticketing.directory's, the rule the CLI creates by too.
+    kind: Literal[UNIT_KINDS] = "agency"
     parent_code: str | None = None
     phone: str | None = Field(default=None, max_length=32)
 
 
 
 class UserCreate(Strict):
-    username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    username: str = Field(min_length=1, max_length=CODE_MAX_LENGTH, pattern=CODE_PATTERN)
     display_name: Annotated[str, Field(min_length=1, max_length=64), _a_name("display_name")]
-    role: Literal["operator", "handler", "supervisor", "admin", "kb_editor"]
+    role: Literal[ACCOUNT_ROLES]
     unit_code: str | None = None
     phone: str | None = Field(default=None, max_length=32)
     on_duty: bool = True

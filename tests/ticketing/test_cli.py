@@ -22,7 +22,7 @@ from ticketing import service
 from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.db import make_engine, make_session_factory, transaction
-from ticketing.models import Ticket, User
+from ticketing.models import Ticket, Unit, User
 
 runner = CliRunner()
 
@@ -105,6 +105,37 @@ def test_user_add(env: Path) -> None:
     assert r.exit_code == 1 and "already exists" in r.output
     r = runner.invoke(app, ["user", "add", "zz", "--role", "handler", "--unit", "nope"])
     assert r.exit_code == 1 and "does not exist" in r.output
+
+
+def test_the_cli_creates_only_what_the_api_would(env: Path) -> None:
+    """judge36: `hotline user add` offered and took the role "system" (the service's own:
+    that account then keyed in survey answers as the machine does), and user names and
+    unit codes the API refuses ("admin" with a Cyrillic a, "x y<b>", "a b/../c"), and any
+    unit kind. ticketing.directory refuses them for both; nothing is created."""
+    runner.invoke(app, ["db", "upgrade"])
+    assert runner.invoke(app, ["demo"]).exit_code == 0
+    refused = [
+        ["user", "add", "robot", "--role", "system"],
+        ["user", "add", "\u0430dmin", "--role", "admin"],
+        ["user", "add", "x y<b>", "--role", "operator"],
+        ["user", "add", "a" * 65, "--role", "operator"],
+        ["unit", "add", "a b/../c", "某单位", "--parent", "bj"],
+        ["unit", "add", "ok-code", "某单位", "--parent", "bj", "--kind", "foo"],
+    ]
+    for args in refused:
+        r = runner.invoke(app, args)
+        assert r.exit_code != 0, (args, r.output)
+    engine = make_engine(get_settings().database_url)
+    with make_session_factory(engine)() as s:
+        names = set(s.scalars(select(User.username)))
+        assert {"robot", "\u0430dmin", "x y<b>", "a" * 65}.isdisjoint(names)
+        assert set(s.scalars(select(Unit.code))).isdisjoint({"a b/../c", "ok-code"})
+        assert "system" not in set(s.scalars(select(User.role)))
+    assert "system" not in runner.invoke(app, ["user", "add", "--help"]).output
+    # What the API takes, the CLI takes.
+    assert runner.invoke(app, ["user", "add", "kb.li_2", "--role", "kb_editor"]).exit_code == 0
+    assert runner.invoke(app, ["unit", "add", "cy-street.1", "某街道", "--parent", "cy",
+                               "--kind", "street"]).exit_code == 0
 
 
 def test_list_and_stats_use_the_one_overdue(env: Path) -> None:
