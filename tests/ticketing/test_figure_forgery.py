@@ -320,7 +320,12 @@ def _excluded(s: Session, domain: Domain, t: Ticket, actor: Actor, reason: str) 
     assert t.status == Status.EXCLUDED
 
 
-INVISIBLE_REASONS = ["\u200b", "\u200b\u3000\u200d", "\ufeff", "\u2060 \u2063", "\u00ad"]
+# Format characters, and (judge36) the default-ignorable ones of other categories: Hangul
+# fillers (letters by category), variation selectors, the grapheme joiner, a blank Braille
+# cell; each was a 剔除 reason, the trail showing nothing.
+INVISIBLE_REASONS = ["\u200b", "\u200b\u3000\u200d", "\ufeff", "\u2060 \u2063", "\u00ad",
+                     "\u3164", "\uffa0\u115f\u1160", "\ufe0f", "\u034f", "\u2800",
+                     "\U000e0100"]
 
 
 def test_an_invisible_reason_is_no_reason(

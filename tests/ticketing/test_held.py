@@ -35,7 +35,10 @@ from ticketing.states import PermissionDenied
 
 # The review's findings, and what a caller who gets no further than hello says.
 SAYS_NOTHING = ["x", "喂", "嗯嗯", "123", "喂，你好？", "嗯……那个……", "有人吗", "我要投诉",
-                "１２３４５", "好的谢谢", "没事了", "转人工"]
+                "１２３４５", "好的谢谢", "没事了", "转人工",
+                # What shows nothing (judge36): Hangul fillers are letters by their category,
+                # three of them were dispatched to a unit as a complaint.
+                "\u3164\u3164\u3164", "\uffa0\u115f\u1160", "\u2800\u2800", "喂\ufe0f\u034f"]
 # Short, and enough to act on (the brief's examples and the shortest complaints).
 # Letters of any script count, not Han alone: a recogniser for another language writes
 # Hangul or kana (the suite's speech model is Korean; every such transcript was held).

@@ -50,6 +50,19 @@ def test_a_name_drops_every_character_a_reason_counts_as_nothing() -> None:
         assert clean_name(f"水务{ch}局", field="name") == "水务局", f"U+{ord(ch):04X}"
 
 
+def test_a_name_of_characters_that_show_nothing_is_no_name() -> None:
+    """judge36: Hangul fillers (U+3164 and its kin are letters by category), variation
+    selectors, the grapheme joiner and a blank Braille cell passed as a name that showed
+    nothing; they are removed like the format characters, and a name of them alone is
+    refused. A name around them keeps its letters."""
+    for blank in ("\u3164", "\uffa0", "\u115f\u1160", "\u2800", "\ufe0f\u034f",
+                  "\U000e0101"):
+        assert not has_text(blank), ascii(blank)
+        with pytest.raises(InvalidInput, match="must not be empty"):
+            clean_name(blank, field="name")
+        assert clean_name(f"水务{blank}局", field="name") == "水务局", ascii(blank)
+
+
 @pytest.mark.parametrize("ch", BIDI)
 def test_a_bidi_control_in_a_name_is_refused_naming_the_field(ch: str) -> None:
     with pytest.raises(InvalidInput, match="title") as refused:
