@@ -33,6 +33,7 @@ from ticketing.inputs import (
     csv_cell,
     csv_cell_text,
     echoed,
+    has_text,
 )
 from ticketing.models import Ticket, Unit, utcnow
 from ticketing.service import NotFound
@@ -93,7 +94,7 @@ def check_fields(fields: EntryFields) -> EntryFields:
     answer = clean_text(fields.answer, field="answer", multiline=True).strip()
     if not title or len(title) > MAX_TITLE:
         raise InvalidInput("title", f"title must be 1–{MAX_TITLE} characters")
-    if not answer or len(answer) > MAX_ANSWER:
+    if not has_text(answer) or len(answer) > MAX_ANSWER:  # IVR reads it out
         raise InvalidInput("answer", f"answer must be 1–{MAX_ANSWER} characters")
     if (fields.valid_from and fields.valid_until and fields.valid_until < fields.valid_from):
         raise InvalidInput("valid_until", "valid_until is before valid_from")

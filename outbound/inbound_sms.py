@@ -31,6 +31,7 @@ from outbound.survey import apply_answer, reply_code
 from ticketing import citizen, merging
 from ticketing.actors import Actor, mask_phone
 from ticketing.context import Domain
+from ticketing.inputs import has_text
 from ticketing.models import SurveyResult, Ticket
 from ticketing.phones import normalise
 from ticketing.service import InvalidInput
@@ -116,8 +117,9 @@ def receive(*, session: Session, domain: Domain, sender: str, text: str,
                  ticket.number)
         return Handled.SURVEY
     theirs = citizen.latest_open(session=session, phone=sender)
-    if theirs is None or not words:
-        log.info("inbound SMS %s from %s: no open ticket to add it to", ref, masked)
+    if theirs is None or not has_text(words):  # nothing to read: as an empty message
+        log.info("inbound SMS %s from %s: no open ticket to add it to, or nothing to add",
+                 ref, masked)
         return Handled.NOTHING_OPEN
     ticket = merging.answering(session=session, ticket=theirs)
     if any(e.action == "citizen_follow_up" and (e.data or {}).get("ref") == ref

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, aliased
 from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.db import set_unflushed
-from ticketing.inputs import StateConflict, clean_text
+from ticketing.inputs import StateConflict, clean_text, has_text
 from ticketing.merging import survey_phone
 from ticketing.models import SurveyResult, Ticket, TicketEvent
 from ticketing.phones import normalise
@@ -203,7 +203,7 @@ def follow_up(*, session: Session, ticket: Ticket, actor: Actor, text: str, via:
     merged (并单) into ``ticket``, whose handler answers it, so the words go there, saying
     whose they are."""
     words = clean_text(text, field="text", multiline=True).strip()
-    if not words:
+    if not has_text(words):  # zero-width characters add nothing (inputs.has_text)
         raise InvalidInput("text", "nothing to add")
     data: dict[str, str | None] = {"via": via, "ref": ref}
     if merged_from is not None:
@@ -259,7 +259,7 @@ def request_info(*, session: Session, domain: Domain, ticket: Ticket, actor: Act
     double click, a client's retry) is that request, not a second one -- nothing new is
     recorded or texted; a different one raises InfoRequestOpen (docs/outbound.md)."""
     words = clean_text(question, field="question").strip()
-    if not words:
+    if not has_text(words):  # a question of zero-width characters asks nothing
         raise InvalidInput("question", "say what is missing")
     # Two requests at once (PostgreSQL): the row lock makes the second wait for the first
     # and then see its event. SQLite's writers take turns already (BEGIN IMMEDIATE).

@@ -18,7 +18,7 @@ from ticketing import queries
 from ticketing.actors import Actor
 from ticketing.classify import sub_category_text
 from ticketing.directory import ACCOUNT_ROLES, CODE_MAX_LENGTH, CODE_PATTERN, UNIT_KINDS
-from ticketing.inputs import MAX_ID, check_category, clean_name, clean_text
+from ticketing.inputs import MAX_ID, check_category, clean_name, clean_text, has_text
 from ticketing.models import Ticket, TicketEvent
 from ticketing.phones import display
 from ticketing.respondent import MAX_LENGTH as RESPONDENT_MAX
@@ -71,7 +71,7 @@ class TicketCreate(Strict):
     @field_validator("demand")
     @classmethod
     def _not_blank(cls, v: str) -> str:
-        if not v.strip():
+        if not has_text(v):  # zero-width characters alone are no demand (inputs.has_text)
             raise ValueError("demand must not be empty")
         return v
 

@@ -1867,7 +1867,7 @@ def confirm_classification(
         raise InvalidInput("lowered_urgency", "a dispatched ticket's urgency is lowered by "
                                               "the centre only (it lengthens the unit's "
                                               "deadline)")
-    if lowered and not why:
+    if lowered and not has_text(why):  # a zero-width reason is none (inputs.has_text)
         raise InvalidInput("reason", "a dispatched ticket's urgency is lowered with a "
                                      "reason (it may lengthen the unit's deadline)")
     before = {f: getattr(ticket, f) for f in CLASSIFICATION_FIELDS}

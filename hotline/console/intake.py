@@ -17,7 +17,7 @@ from knowledge.models import KbEntry
 from ticketing import idempotency, service
 from ticketing.classify import classify
 from ticketing.context import Domain
-from ticketing.inputs import StateConflict
+from ticketing.inputs import StateConflict, has_text
 from ticketing.intake_model import Understanding
 from ticketing.models import Ticket, Unit
 from ticketing.respondent import MAX_LENGTH as RESPONDENT_MAX
@@ -135,7 +135,7 @@ def create(
     with work(request, csrf=csrf, post=True) as w:
         w.require(*INTAKE_ROLES)
         try:
-            if not demand.strip():
+            if not has_text(demand):  # the API's rule (schemas.TicketCreate)
                 raise InvalidInput("demand", "demand must not be empty")
             ticket = _filed_once(w, form_token, {"action": "create", **form}, lambda: (
                 service.create_ticket(
@@ -195,7 +195,7 @@ def answer(
     with work(request, csrf=csrf, post=True) as w:
         w.require(*INTAKE_ROLES)
         try:
-            if not demand.strip():
+            if not has_text(demand):  # the API's rule (schemas.TicketCreate)
                 raise InvalidInput("demand", "demand must not be empty")
             # The same form's token: its answer button and its submit button are two
             # requests of one form, of which the first one sent files.

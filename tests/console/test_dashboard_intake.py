@@ -86,6 +86,9 @@ def test_intake_suggests_like_the_ivr_and_creates(as_user: Users, sessions) -> N
     r = op.post("/console/intake", data={"csrf": op.csrf, "caller_phone": "13800001111",
                                          "demand": "   "})
     assert r.status_code == 422 and "请填写诉求内容" in r.text
+    r = op.post("/console/intake", data={"csrf": op.csrf, "caller_phone": "13800001111",
+                                         "demand": "\u200b\u3164 \ufe0f"})  # review86
+    assert r.status_code == 422 and "请填写诉求内容" in r.text
     r = op.post("/console/intake", data={
         "csrf": op.csrf, "caller_phone": "138 0000 1111", "demand": "我家门口的路灯坏了",
         "category": "municipal", "urgency": "livelihood", "confidential": "1",

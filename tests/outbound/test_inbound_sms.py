@@ -215,6 +215,17 @@ def test_other_text_is_a_follow_up_on_the_latest_open_ticket(
     assert "citizen_follow_up" not in [e.action for e in events(sessions, older)]
 
 
+def test_a_text_that_shows_nothing_is_no_follow_up(
+        client: TestClient, sessions: sessionmaker[Session], domain: Domain,
+        city: City) -> None:
+    """review86: an SMS of zero-width characters and Hangul fillers was recorded as the
+    citizen's 补充信息, and the handler texted about it; it is handled as an empty one."""
+    new_ticket(sessions, domain, city, phone=CITIZEN)
+    before = _event_count(sessions)
+    assert sms(client, CITIZEN, "\u200b\u3164 \u2800", ref="m-blank").status_code == 200
+    assert _event_count(sessions) == before
+
+
 def _follow_ups_sent(ledger: LedgerServer, number: str) -> list[str]:
     return [e.text for e in ledger.ledger.sms()
             if e.to == HANDLER and e.text.startswith(f"【12345】工单{number}市民补充信息")]

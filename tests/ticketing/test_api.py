@@ -115,6 +115,8 @@ def test_role_rules(client: TestClient, city: City) -> None:
         ({"caller_phone": "13800000000", "demand": "停水", "colour": "red"}, "colour"),
         ({"caller_phone": "not-a-phone", "demand": "停水"}, "caller_phone"),
         ({"caller_phone": "13800000000", "demand": "   "}, "demand"),
+        # Zero-width characters and Hangul fillers are as blank (inputs.has_text; review86).
+        ({"caller_phone": "13800000000", "demand": "\u200b\u3164\u2800"}, "demand"),
         ({"caller_phone": "13800000000"}, "demand"),
         ({"caller_phone": "13800000000", "demand": "停水", "urgency": "whenever"}, "urgency"),
         ({"caller_phone": "13800000000", "demand": "停水", "channel": "fax"}, "channel"),

@@ -162,6 +162,35 @@ def test_request_info_again_is_the_same_request_and_one_at_a_time(
                                            "还有哪些楼停水"]
 
 
+def test_a_question_or_follow_up_that_shows_nothing_is_refused(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    """review86: a question of zero-width characters and Hangul fillers (``strip`` keeps
+    them) was texted to the citizen as a request saying nothing, and held off the real
+    question (one at a time); a follow-up of them was recorded for the handler. Both are
+    refused (``inputs.has_text``), nothing recorded; the real question is then asked."""
+    number = _ticket(sessions, domain, city)
+    handler = city.actor("water-handler")
+    blank = "\u200b\u3164\u2800\ufe0f"
+    with sessions() as s:
+        t = service.get_ticket(session=s, actor=handler, ref=number)
+        with pytest.raises(InvalidInput) as refused:
+            citizen.request_info(session=s, domain=domain, ticket=t, actor=handler,
+                                 question=blank)
+        assert refused.value.field == "question"
+        with pytest.raises(InvalidInput) as refused:
+            citizen.follow_up(session=s, ticket=t, actor=handler, text=blank, via="sms",
+                              at=domain.now())
+        assert refused.value.field == "text"
+        s.rollback()
+        citizen.request_info(session=s, domain=domain, ticket=t, actor=handler,
+                             question="请提供具体的楼门号")
+        s.commit()
+    assert _requests(sessions, number) == ["请提供具体的楼门号"]
+    with sessions() as s:
+        assert not s.scalars(select(TicketEvent.id).join(Ticket).where(
+            Ticket.number == number, TicketEvent.action == "citizen_follow_up")).first()
+
+
 @pytest.mark.parametrize("questions", [("请提供楼门号", "请提供楼门号"),
                                        ("请提供楼门号", "请提供停水时间")])
 def test_two_request_info_at_once_record_one(

@@ -373,6 +373,29 @@ def test_an_invisible_reason_is_no_reason(
         _excluded(s, domain, t, sup, "无理\u200d诉求")
 
 
+def test_an_invisible_reason_does_not_lower_a_dispatched_urgency(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """review86: the centre's lowering of a dispatched ticket's urgency (it lengthens the
+    unit's deadline) waits for a reason, and took one of zero-width characters or Hangul
+    fillers -- the trail's correction showing none. Refused like every other reason
+    (``inputs.has_text``); nothing changes; a reason with words is taken."""
+    centre = city.actor("supervisor")
+    with sessions() as s:
+        t = _at_a_district_unit(s, domain, city, "urgent")
+        set_at = t.due_at
+        assert set_at is not None and t.dispatched_at is not None
+        for reason in INVISIBLE_REASONS:
+            with pytest.raises(service.InvalidInput) as refused:
+                service.confirm_classification(session=s, domain=domain, ticket=t,
+                                               actor=centre, urgency="general", reason=reason)
+            assert refused.value.field == "reason", ascii(reason)
+            s.rollback()
+            assert t.urgency == "urgent" and t.due_at == set_at
+        _regraded(s, domain, t, centre, "general")
+        assert t.urgency == "general"
+
+
 def test_a_reassignment_within_the_unit_does_not_reset_a_missed_sign_window(
     sessions: sessionmaker[Session], domain: Domain, city: City
 ) -> None:
