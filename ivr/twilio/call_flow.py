@@ -1045,6 +1045,7 @@ class TwilioDialogue:
             # another process holding it the caller's key 1 waited out the busy time (31 s
             # measured), past Twilio's 15 s, for a look-up that writes nothing.
             report = open_tickets(self.calls.read_sessions, call.journal.caller,
+                                  reasons=self.settings.verification.exclusion_reasons,
                                   limit=_STATUS_LINES)
         except SQLAlchemyError as exc:
             log.error("call %s: status lookup failed: %s", call.journal.call_id,
