@@ -64,6 +64,21 @@ def enqueue(
     return job
 
 
+def drop_pending(*, session: Session, ticket_id: int, recording_path: str,
+                 reason: str) -> None:
+    """Close the ticket's pending jobs of a recording it no longer has (its caller said the
+    complaint again: ivr.intake): their words, applied later, would overwrite those of the
+    recording it has. A worker decoding one meanwhile finds it no longer pending
+    (``still_mine``) and applies nothing."""
+    session.execute(
+        update(TranscriptionJob)
+        .where(TranscriptionJob.ticket_id == ticket_id,
+               TranscriptionJob.recording_path == recording_path,
+               TranscriptionJob.status == JobStatus.PENDING.value)
+        .values(status=JobStatus.DONE.value, finished_at=utcnow(), claimed_until=None,
+                last_error=reason))
+
+
 def claim_next(
     *, session: Session, worker: str, now: datetime, lease: timedelta
 ) -> TranscriptionJob | None:

@@ -1070,7 +1070,8 @@ class Dialogue:
                 if said is None:
                     return State.HANGUP
                 return self._after_status_said(said)
-            found = open_tickets(self.svc.sessions, self.call.caller)
+            found = open_tickets(self.svc.sessions, self.call.caller,
+                                 reasons=self.svc.settings.verification.exclusion_reasons)
         except SQLAlchemyError as exc:
             log.error("call %s: status lookup failed: %s", self.call.call_id,
                       exc.__class__.__name__)
@@ -1092,6 +1093,11 @@ class Dialogue:
                     + self.prompts.say(P.text("status_closed_tail", answer=t.answer),
                                        "status")
                     for t in found.closed)
+            pcm += b"".join(
+                self.prompts.pcm("status_ticket") + self.prompts.number(t.tail)
+                + self.prompts.say(P.text("status_set_aside_tail",
+                                          because=P.set_aside_because(t.answer)), "status")
+                for t in found.set_aside)
         return self._after_status_said(pcm)
 
     def _after_status_said(self, pcm: bytes) -> State:

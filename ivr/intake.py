@@ -34,7 +34,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from asr.jobs import enqueue
+from asr.jobs import drop_pending, enqueue
 from ivr.callrecords import (
     CALL_ID_CHARS,
     LIVE_CALL_SECONDS,
@@ -71,6 +71,12 @@ PREFERENCE_LABELS = {"confidential": "身份保密", "no_contact": "不要回访
 # A call record's note while its recording could not be fetched from the carrier, followed
 # by the URL to fetch it from (``CallJournal.recording_url``); cleared once it is fetched.
 RECORDING_NOT_FETCHED_NOTE = "录音未能从运营商下载，可从此地址重新获取："
+# The audit event of a ticket given the recording its caller said again (``_said_again``).
+SAID_AGAIN_EVENT = "recording_said_again"
+# ``CallJournal.rerecording``: key 2 asked for the complaint again (Twilio), and its
+# recording taken by the recording status callback before the action came.
+RERECORD_ASKED = "asked"
+RERECORD_TAKEN = "taken"
 # A call that ended with the process that had it (kill, power, OOM), settled by recovery.
 INTERRUPTED_NOTE = "通话因服务中断而结束，服务恢复后补录"
 # A call our own stop (SIGTERM: the front end's BYE) hung up before its ticket was filed.
@@ -110,6 +116,11 @@ class CallJournal:
     no_contact: bool = False  # 不要回访: no survey call, no SMS
     # Times key 2 at the read-back had the complaint said again (ivr.decisions.rerecord).
     rerecords: int = 0
+    # Twilio: the recording said again after key 2 and not heard yet (its words not in
+    # this journal): RERECORD_ASKED until one of its callbacks comes, RERECORD_TAKEN once its
+    # recording status callback came ahead of its action and journaled it; heard by the
+    # action or, at a hang-up, by the status callback (``recording_unheard``, mend85).
+    rerecording: str | None = None
     # Read-back questions asked again after no key or a wrong one (ivr.decisions.confirm_again).
     confirm_asks: int = 0
     # The knowledge entry whose answer resolved the call (key 1): filed as 直接答复.
@@ -153,6 +164,15 @@ class CallJournal:
     # on /voice), counted with the From for keyed ticket numbers
     # (ivr.ticket_lookup.keyed_count_keys); "" for a PSTN caller, of whom Twilio names none.
     caller_address: str = ""
+
+    @property
+    def recording_unheard(self) -> bool:
+        """Twilio: the journal's recording came by its recording status callback ahead of
+        its action, its words not heard yet: the call's first (nothing heard, no ticket
+        wanted yet: review83), or one said again after key 2 (``rerecording``, mend85).
+        The action, or at a hang-up the status callback, hears it."""
+        return bool(self.recording_path) and (
+            not self.want_ticket or self.rerecording == RERECORD_TAKEN)
 
     @property
     def recording_not_fetched(self) -> bool:
@@ -418,9 +438,11 @@ def _ticket_for(session: Session, domain: Domain, j: CallJournal,
     rec = _record_for(session, j)
     if rec.ticket_id is not None:
         ticket = session.get_one(Ticket, rec.ticket_id)
+        if j.recording_path and ticket.recording_path not in (None, j.recording_path):
+            _said_again(session, domain, ticket, j)
         # Filed mid-call (to read the number back) while the recording was still growing:
         # the finished file's digest arrives with the call's end.
-        if j.recording_sha256 and ticket.recording_sha256 != j.recording_sha256:
+        elif j.recording_sha256 and ticket.recording_sha256 != j.recording_sha256:
             ticket.recording_path = j.recording_path
             ticket.recording_sha256 = j.recording_sha256
             session.flush()
@@ -460,13 +482,49 @@ def _ticket_for(session: Session, domain: Domain, j: CallJournal,
     if j.recording_cut is not None:
         _record_recording_cut(session, ticket, j.recording_cut, actor)
     service.accept(session=session, domain=domain, ticket=ticket, actor=actor)
-    if left_to_backlog(j):
-        enqueue(session=session, ticket_id=ticket.id, recording_path=j.recording_path,
-                recording_sha256=j.recording_sha256, call_id=j.call_id,
-                reason=j.asr_error or "no transcript at call time")
+    _to_backlog(session, ticket, j)
     rec.ticket_id = ticket.id
     session.flush()
     return ticket
+
+
+def _said_again(session: Session, domain: Domain, ticket: Ticket, j: CallJournal) -> None:
+    """The call's recording is a later one than its ticket's: the caller pressed 2 to say
+    the complaint again and hung up while saying it, and that recording's callbacks came
+    after the call's status had filed the ticket (Twilio keeps no order; one recording a
+    file). The ticket takes it, as a re-record finished on the line gives its ticket the
+    new recording, with an audit event naming the one it replaces; its words come as late
+    words come, now or from the transcription backlog (``service.attach_transcript``: the
+    demand stays unless it is a placeholder, a ticket not dispatched yet is classified
+    again); a job of the first still pending is closed, its words would overwrite them.
+    Before (mend85) such a recording was downloaded and dropped, or made the ticket's
+    recording under the first one's words."""
+    actor = Actor.system("ivr")
+    replaced = ticket.recording_path
+    ticket.recording_path, ticket.recording_sha256 = j.recording_path, j.recording_sha256
+    if replaced:
+        drop_pending(session=session, ticket_id=ticket.id, recording_path=replaced,
+                     reason="superseded: the caller said the complaint again")
+    service.record_event(session=session, ticket=ticket, actor=actor, action=SAID_AGAIN_EVENT,
+                         note="来电人按2重新录音时挂机，工单录音改为重新所录",
+                         data={"call_id": j.call_id, "recording": j.recording_path,
+                               "replaced": replaced})
+    words = (j.transcript or "").strip()
+    if words:
+        service.attach_transcript(session=session, domain=domain, ticket=ticket, actor=actor,
+                                  text=words, meta=j.transcript_meta)
+    else:
+        _to_backlog(session, ticket, j)
+    session.flush()
+
+
+def _to_backlog(session: Session, ticket: Ticket, j: CallJournal) -> None:
+    """A transcription job for the call's recording, when the ticket's words are left to
+    the backlog (``left_to_backlog``)."""
+    if left_to_backlog(j) and j.recording_path:
+        enqueue(session=session, ticket_id=ticket.id, recording_path=j.recording_path,
+                recording_sha256=j.recording_sha256, call_id=j.call_id,
+                reason=j.asr_error or "no transcript at call time")
 
 
 def _record_recording_cut(session: Session, ticket: Ticket, cut: dict[str, Any],

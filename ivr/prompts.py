@@ -77,6 +77,11 @@ PROMPTS: dict[str, str] = {
     "status_closed_intro": "最近办结的工单如下。",
     "status_closed_item": "尾号{number}的工单已办结，{answer}。",  # status_closed_text()
     "status_closed_tail": "的工单已办结，{answer}。",  # after the digit clips
+    # Set aside (剔除) in the last 30 days, as its SMS says it (outbound.citizen_sms), with
+    # the listed reason when there is one (status_set_aside_text(); mend85).
+    "status_set_aside_item": "尾号{number}的工单经审核不予办理{because}。",
+    "status_set_aside_tail": "的工单经审核不予办理{because}。",  # after the digit clips
+    "status_set_aside_because": "，原因：{reason}",
     "status_unavailable": "抱歉，暂时无法查询工单办理情况，请稍后再试。",
     # A withheld number: tickets are found by the number the network gives, and none came.
     "status_no_number": "您的来电未显示号码，无法查询工单办理情况。",
@@ -259,6 +264,16 @@ def status_item_text(number: str, status_label: str) -> str:
 
 def status_closed_text(number: str, answer: str) -> str:
     return text("status_closed_item", number=digits_text(number), answer=answer)
+
+
+def set_aside_because(reason: str) -> str:
+    """"，原因：非本市事项", or nothing when no listed reason is to be told."""
+    return text("status_set_aside_because", reason=reason) if reason else ""
+
+
+def status_set_aside_text(number: str, reason: str) -> str:
+    return text("status_set_aside_item", number=digits_text(number),
+                because=set_aside_because(reason))
 
 
 def _num(value: float) -> str:

@@ -5,11 +5,13 @@ number the caller keys in (``keyed_ticket_status``).
 The caller is known only by caller ID, which anyone can set on a direct SIP call (and
 many trunks pass through). So the answer is only what is safe to tell whoever claims the
 number: how many tickets are open, and for each the last digits of its number and a coarse
-step (ticketing.states.PUBLIC_STATUS_LABELS); for tickets closed in the last 30 days also the
+step (ticketing.states.public_label); for tickets closed in the last 30 days also the
 short answer (outcome and the start of the reply, ticketing.citizen.short_answer) -- with
-the handler's name and any phone number taken out of it. Never a confidential ticket (that
-a number filed one is itself the secret), never the demand, the unit, a handler's name or
-phone.
+the handler's name and any phone number taken out of it; for tickets set aside (剔除) in
+the last 30 days that they will not be handled, with the listed reason their 剔除 SMS gave
+(ticketing.citizen.set_aside_reason), never the words staff wrote. Never a confidential
+ticket (that a number filed one is itself the secret), never the demand, the unit, a
+handler's name or phone.
 """
 
 from __future__ import annotations
@@ -24,16 +26,23 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from ivr.callrecords import KeyedTicketTry
-from ticketing.citizen import RECENT_CLOSED_DAYS, short_answer
+from ticketing.citizen import (
+    RECENT_CLOSED_DAYS,
+    exclusion_label,
+    public_step,
+    set_aside_where,
+    short_answer,
+)
 from ticketing.db import hold_key, make_read_session_factory, transaction
-from ticketing.models import Ticket, utcnow
+from ticketing.models import Ticket, TicketEvent, utcnow
 from ticketing.phones import call_number
 from ticketing.queries import same_identified_caller
 from ticketing.states import (
     AWAITING_ANSWER_STATUSES,
     FINISHED_STATUSES,
-    PUBLIC_STATUS_LABELS,
+    Action,
     Status,
+    public_label,
     values,
 )
 
@@ -49,8 +58,10 @@ _CJK_NAME = re.compile(r"[\u4e00-\u9fff]{2}$")
 @dataclass(frozen=True)
 class TicketStatus:
     tail: str  # the last TAIL_DIGITS digits of the ticket number
-    label: str  # zh-CN: 已受理 / 办理中 / 已办结
-    answer: str = ""  # closed ones: "已解决：……" (ANSWER_CHARS at most)
+    label: str  # zh-CN: 已受理 / 办理中 / 已办结 / 不予办理 (states.public_label)
+    # Closed ones: "已解决：……" (ANSWER_CHARS at most); set-aside ones: the listed reason,
+    # "" when none is listed.
+    answer: str = ""
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,9 @@ class StatusReport:
     closed: list[TicketStatus] = field(default_factory=list)
     # The caller's number is withheld: there is nothing to look up by (the dialogue says so).
     no_number: bool = False
+    # Set aside (剔除) in the last RECENT_CLOSED_DAYS days, most recently first (mend85:
+    # before, key 1 told none of them, and a keyed number's read 已办结).
+    set_aside: list[TicketStatus] = field(default_factory=list)
 
 
 def told_answer(ticket: Ticket) -> str:
@@ -83,12 +97,15 @@ def _name_forms(display_name: str) -> list[str]:
 
 
 
-def open_tickets(sessions: sessionmaker[Session], caller: str, limit: int = 3,
-                 closed_limit: int = 2, now: datetime | None = None) -> StatusReport:
+def open_tickets(sessions: sessionmaker[Session], caller: str, *, reasons: list[str],
+                 limit: int = 3, closed_limit: int = 2,
+                 now: datetime | None = None) -> StatusReport:
     """The open (or merged into an open primary: ``AWAITING_ANSWER_STATUSES``),
     non-confidential tickets filed from this number (in any spelling: it is
-    compared in E.164): their count and the latest ``limit`` (newest first); and the latest
-    ``closed_limit`` closed in the last RECENT_CLOSED_DAYS days with their short answer.
+    compared in E.164): their count and the latest ``limit`` (newest first); the latest
+    ``closed_limit`` closed in the last RECENT_CLOSED_DAYS days with their short answer,
+    and as many set aside (剔除) in those days with the reason of ``reasons``
+    (settings.verification.exclusion_reasons) their 剔除 gave.
     Tickets whose number was keyed in on the IVR are not the caller's to hear about: anyone
     can key any number. Raises SQLAlchemyError when the database is down (the dialogue says
     so)."""
@@ -111,13 +128,23 @@ def open_tickets(sessions: sessionmaker[Session], caller: str, limit: int = 3,
                    Ticket.closed_at >= since)
             .order_by(Ticket.closed_at.desc(), Ticket.id.desc()).limit(closed_limit)
         ).all()
-        closed_told = [TicketStatus(t.number[-TAIL_DIGITS:],
-                                    PUBLIC_STATUS_LABELS[Status(t.status)], told_answer(t))
+        closed_told = [TicketStatus(t.number[-TAIL_DIGITS:], public_step(t), told_answer(t))
                        for t in closed]
+        # Set aside once (EXCLUDED is left only for ARCHIVED): dated by its 剔除 event.
+        aside = session.execute(
+            select(Ticket, TicketEvent)
+            .join(TicketEvent, (TicketEvent.ticket_id == Ticket.id)
+                  & (TicketEvent.action == Action.EXCLUDE.value))
+            .where(*mine, set_aside_where(), TicketEvent.at >= since)
+            .order_by(TicketEvent.at.desc(), Ticket.id.desc()).limit(closed_limit)
+        ).all()
+        aside_told = [TicketStatus(t.number[-TAIL_DIGITS:], public_step(t),
+                                   exclusion_label(ticket=t, event=e, listed=reasons) or "")
+                      for t, e in aside]
     return StatusReport(count, [
-        TicketStatus(number[-TAIL_DIGITS:], PUBLIC_STATUS_LABELS[Status(status)])
+        TicketStatus(number[-TAIL_DIGITS:], public_label(Status(status), closed=False))
         for number, status in rows
-    ], closed_told)
+    ], closed_told, set_aside=aside_told)
 
 
 def keyed_ticket_status(sessions: sessionmaker[Session], number: str) -> TicketStatus | None:
@@ -128,11 +155,13 @@ def keyed_ticket_status(sessions: sessionmaker[Session], number: str) -> TicketS
     if not (number.isascii() and number.isdigit()) or len(number) > 32:
         return None
     with sessions() as session:
-        status = session.scalar(select(Ticket.status).where(
-            Ticket.number == number, Ticket.confidential.is_(False)))
-    if status is None:
+        found = session.execute(select(Ticket.status, Ticket.closed_at).where(
+            Ticket.number == number, Ticket.confidential.is_(False))).first()
+    if found is None:
         return None
-    return TicketStatus(number[-TAIL_DIGITS:], PUBLIC_STATUS_LABELS[Status(status)])
+    status, closed_at = found
+    return TicketStatus(number[-TAIL_DIGITS:],
+                        public_label(Status(status), closed=closed_at is not None))
 
 
 # Ticket numbers a caller nobody vouched for may key in (``keyed_ticket_status``): a few in

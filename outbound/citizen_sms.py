@@ -160,7 +160,7 @@ def _still_true(ticket: Ticket, step: int) -> bool:
     if step == CitizenStep.CLOSED:
         return status in FINISHED_STATUSES
     if step == CitizenStep.EXCLUDED:
-        return status in SET_ASIDE_STATUSES
+        return citizen.is_set_aside(ticket)
     # An acceptance (or a question) the ticket has left: its closure's or its 剔除's SMS,
     # planned from that event, tells the citizen the number and the outcome instead.
     return status in OPEN_STATUSES

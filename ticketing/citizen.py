@@ -15,7 +15,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, or_, select, update
+from sqlalchemy import ColumnElement, and_, false, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from ticketing.actors import Actor
@@ -26,7 +26,16 @@ from ticketing.merging import survey_phone
 from ticketing.models import SurveyResult, Ticket, TicketEvent
 from ticketing.phones import normalise
 from ticketing.service import REPLY_OUTCOMES, InvalidInput, record_event
-from ticketing.states import AWAITING_ANSWER_STATUSES, OPEN_STATUSES, Status, values
+from ticketing.states import (
+    AWAITING_ANSWER_STATUSES,
+    OPEN_STATUSES,
+    SET_ASIDE_STATUSES,
+    Action,
+    Status,
+    public_label,
+    set_aside,
+    values,
+)
 
 # 128 random bits: the page shows the answer, so the key must not be guessable; the
 # ticket number is sequential and never opens the page.
@@ -118,6 +127,29 @@ def exclusion_label(*, ticket: Ticket, event: TicketEvent | None,
             return reason
     requested = event is not None and event.from_status == Status.EXCLUSION_REQUESTED.value
     return ticket.exclusion_reason if requested and ticket.exclusion_reason in listed else None
+
+
+def public_step(ticket: Ticket) -> str:
+    """The ticket's state as its citizen is told it (``states.public_label``)."""
+    return public_label(Status(ticket.status), closed=ticket.closed_at is not None)
+
+
+def is_set_aside(ticket: Ticket) -> bool:
+    return set_aside(Status(ticket.status), closed=ticket.closed_at is not None)
+
+
+def set_aside_where(tickets: Any = Ticket) -> ColumnElement[bool]:
+    """``states.set_aside`` in SQL, of ``tickets`` (Ticket or an alias)."""
+    return and_(tickets.status.in_(values(SET_ASIDE_STATUSES)), tickets.closed_at.is_(None))
+
+
+def set_aside_reason(*, session: Session, ticket: Ticket, listed: list[str]) -> str | None:
+    """Why a ticket set aside was, in the words its citizen may be told: its 剔除 SMS's
+    rule (``exclusion_label``) on its 剔除 event. None: no listed reason to tell."""
+    event = session.scalars(select(TicketEvent).where(
+        TicketEvent.ticket_id == ticket.id, TicketEvent.action == Action.EXCLUDE.value)
+        .order_by(TicketEvent.id.desc()).limit(1)).first()
+    return exclusion_label(ticket=ticket, event=event, listed=listed)
 
 
 def awaiting_survey(*, session: Session, phone: str, now: datetime) -> list[Ticket]:

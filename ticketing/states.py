@@ -251,13 +251,34 @@ def values(statuses: frozenset[Status]) -> list[str]:
     return sorted(s.value for s in statuses)
 
 
-# What a caller identified only by caller ID may hear (IVR key 1): three coarse steps,
-# nothing that tells which unit or person is on it.
-PUBLIC_STATUS_LABELS: dict[Status, str] = {
+# What the citizen is told of a set-aside (剔除) ticket's state: the words of its SMS
+# (outbound.citizen_sms, "经审核不予办理"). Not 不予受理: it was accepted, and its citizen
+# texted so; not 已办结 nor 已作出说明: nobody handled it or answered it (mend85).
+SET_ASIDE_LABEL = "不予办理"
+# What a citizen may read or hear of a ticket's state (key 1, the status page): three
+# coarse steps, or set aside; nothing that tells which unit or person is on it. Read
+# through ``public_label`` alone: an archived ticket may have been either closed or set
+# aside, and this table cannot tell which (until mend85 one set aside read 已办结).
+_PUBLIC_STATUS_LABELS: dict[Status, str] = {
     **{s: "已受理" for s in (Status.DRAFT, Status.ACCEPTED, Status.RETURNED)},
     **{s: "办理中" for s in ASSIGNED_STATUSES | {Status.MERGED}},
-    **{s: "已办结" for s in FINISHED_STATUSES | {Status.EXCLUDED}},
+    **{s: "已办结" for s in FINISHED_STATUSES},
+    Status.EXCLUDED: SET_ASIDE_LABEL,
 }
+
+
+def set_aside(status: Status, *, closed: bool) -> bool:
+    """Whether a ticket in ``status`` was set aside (剔除): excluded, or archived after it.
+    ``closed``: it has a closure (``Ticket.closed_at``): ARCHIVE takes a ticket from a
+    closure or from a 剔除, and only a closure (核实办结, 直接答复, 并单's) sets closed_at,
+    which 驳回重办 clears when the ticket goes back to work."""
+    return status in SET_ASIDE_STATUSES and not closed
+
+
+def public_label(status: Status, *, closed: bool) -> str:
+    """The state a citizen is told (``_PUBLIC_STATUS_LABELS``); ``closed`` as for
+    ``set_aside``."""
+    return SET_ASIDE_LABEL if set_aside(status, closed=closed) else _PUBLIC_STATUS_LABELS[status]
 
 
 class TransitionError(Exception):

@@ -985,7 +985,6 @@ def status_page_body(ticket: Ticket, domain: Domain) -> str:
     from html import escape
 
     from ticketing.classify import category_label
-    from ticketing.states import PUBLIC_STATUS_LABELS
 
     def local(at: datetime | None) -> str:
         return at.astimezone(domain.tz).strftime("%Y-%m-%d %H:%M") if at else "—"
@@ -1003,7 +1002,7 @@ def status_page_body(ticket: Ticket, domain: Domain) -> str:
     rows = [("工单编号", ticket.number),
             ("诉求类别", category),
             ("受理时间", local(ticket.received_at)),
-            ("办理状态", PUBLIC_STATUS_LABELS[Status(ticket.status)])]
+            ("办理状态", citizen.public_step(ticket))]
     # A deadline while the ticket is waited on, a closure's rows for a closure: an excluded
     # (剔除) ticket read "办理时限 <tomorrow>", and archived after it "办理结果 已答复" where
     # nobody had answered (judge27).
@@ -1019,6 +1018,13 @@ def status_page_body(ticket: Ticket, domain: Domain) -> str:
         rows += [("办结时间", local(ticket.closed_at)),
                  ("办理结果", citizen.outcome_label(ticket)),
                  ("答复内容", ticket.reply_text or "—")]
+    elif citizen.is_set_aside(ticket):
+        # Why, as its 剔除 SMS said: a listed reason or none, never what staff wrote.
+        session = object_session(ticket)
+        reason = None if session is None else citizen.set_aside_reason(
+            session=session, ticket=ticket,
+            listed=domain.settings.verification.exclusion_reasons)
+        rows.append(("不予办理原因", reason or "—"))
     cells = "".join(f"<tr><th align=left>{escape(k)}</th><td>{escape(v)}</td></tr>"
                     for k, v in rows)
     return f"<table>{cells}</table>"

@@ -76,6 +76,7 @@ EVENT_LABELS: dict[str, str] = {
     "survey_unreachable": "回访未接通",
     "survey_review": "回访复核",
     "recording_deleted": "录音到期删除",
+    "recording_said_again": "重新录音（来电人挂机前所录，替换原录音）",
     "attachment_uploaded": "上传附件",
     "classification_confirmed": "确认分类",
     "classification_corrected": "更正分类",

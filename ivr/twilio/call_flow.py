@@ -58,7 +58,15 @@ from ivr.decisions import (
     stop_notice,
     take_turn,
 )
-from ivr.intake import MAX_CALLBACK_DIGITS, CallJournal, FiledTicket, Spool, filed_ticket
+from ivr.intake import (
+    MAX_CALLBACK_DIGITS,
+    RERECORD_ASKED,
+    RERECORD_TAKEN,
+    CallJournal,
+    FiledTicket,
+    Spool,
+    filed_ticket,
+)
 from ivr.kb_answer import answer_reading, rest_part
 from ivr.ticket_lookup import (
     TICKET_TRIES_PER_CALL,
@@ -338,7 +346,8 @@ class TwilioDialogue:
                 return twiml.unknown_call()
             path = twilio_recording_path(self.settings.recordings_dir, call_sid, recording_sid)
             j = call.journal
-            if j.recording_path == str(path) and j.want_ticket:
+            if ((j.recording_path == str(path) and not j.recording_unheard)
+                    or _earlier(call, path)):
                 return self._replay(call)  # the same recording again: answer as before
             return self._understand(call, self._take(call_sid, path, recording_url, deadline),
                                     deadline)
@@ -359,12 +368,20 @@ class TwilioDialogue:
             j = call.journal
             if j.recording_path == str(path) and j.recording_sha256:
                 return twiml.empty()  # already complete
+            if _earlier(call, path):
+                return twiml.empty()
             taken = self._take(call_sid, path, recording_url, deadline)
-            if not call.ended and not j.want_ticket and j.recording_path != str(path):
+            if not call.ended and j.recording_path != str(path):
                 # A live call whose action has not come yet: the action finds the file
                 # (or fetches it again). Journaled, so a hang-up's status callback coming
                 # first -- Twilio keeps no order, and posts no action for some hang-ups --
-                # files it (``status``), and recovery finds it should the process die.
+                # files it (``status``), and recovery finds it should the process die. One
+                # said again after key 2 takes the first's place, the first's words
+                # cleared (mend85: the first was filed, this one dropped): recovery
+                # leaves its words to the backlog.
+                if j.want_ticket:
+                    j.rerecording = RERECORD_TAKEN
+                    call.intake.understood(None, None, asr_error="said again, not heard yet")
                 call.intake.recording(path, taken.sha256,
                                       None if taken.sha256 is None else _seconds(path))
                 if taken.sha256 is None:  # the URL kept, as the action keeps it
@@ -381,7 +398,9 @@ class TwilioDialogue:
                 self.calls.fill_recording_hash(call, path, taken.sha256, seconds)
                 if call.ended:
                     self.calls.settle(call)
-            elif call.ended and not j.ticket_number:
+            elif call.ended:
+                # No ticket yet (review83), or one filed before the recording said again
+                # after key 2 came: it joins that ticket (``intake._said_again``, mend85).
                 self._understand(call, taken, deadline)
             return twiml.empty()
 
@@ -405,7 +424,9 @@ class TwilioDialogue:
                 if not rerecord(call.intake):
                     return self._operator(call)
                 # The first recording stays in the journal until a new one replaces it:
-                # a hang-up during the re-recording still leaves a ticket.
+                # a hang-up during the re-recording still leaves a ticket, which the new
+                # recording joins whenever its callbacks come (mend85).
+                call.journal.rerecording = RERECORD_ASKED
                 call.save()
                 return twiml.record_again(self.settings, self.urls, prompts.text("rerecord"))
             if key == "0":
@@ -604,8 +625,7 @@ class TwilioDialogue:
             # A recording taken by its status callback and never heard (no action came,
             # or not yet): heard now. Before (review83) the call was closed ``abandoned``
             # here and the complaint lost. A fax machine's tones: ended, no ticket.
-            if (j.recording_path and not j.want_ticket
-                    and not self._hear(call, self._journaled(j), deadline)):
+            if j.recording_unheard and not self._hear(call, self._journaled(j), deadline):
                 return twiml.empty()
             # A complaint that was recorded is a ticket however the call ended.
             outcome = None if j.want_ticket else FINAL_CALL_STATUS[call_status]
@@ -682,6 +702,7 @@ class TwilioDialogue:
         else:
             decoded = decode_within(self.engine(), taken.path, deadline=deadline,
                                     rtf_guess=self.settings.twilio.decode_rtf_guess)
+        call.journal.rerecording = None  # heard: its words are the journal's now
         intake.recording(taken.path, taken.sha256, decoded.seconds)
         if not decoded.text and not call.journal.want_ticket and _fax_only(taken.path):
             # A fax machine's tones and no speech (as on the SIP line): no ticket, the call
@@ -859,7 +880,8 @@ class TwilioDialogue:
         if said is None or said not in FINAL_CALL_STATUS:
             return False
         recordings: list[tuple[str, str]] | None = []
-        if not (j.want_ticket or j.recording_path):
+        # Nothing taken yet, or key 2's recording not come: the newest is the caller's.
+        if not (j.want_ticket or j.recording_path) or j.rerecording == RERECORD_ASKED:
             recordings = call_recordings(tw.api_base, tw.account_sid, j.call_id,
                                          auth=auth, timeout=tw.api_timeout_seconds)
             if recordings is None:
@@ -1023,6 +1045,7 @@ class TwilioDialogue:
             # another process holding it the caller's key 1 waited out the busy time (31 s
             # measured), past Twilio's 15 s, for a look-up that writes nothing.
             report = open_tickets(self.calls.read_sessions, call.journal.caller,
+                                  reasons=self.settings.verification.exclusion_reasons,
                                   limit=_STATUS_LINES)
         except SQLAlchemyError as exc:
             log.error("call %s: status lookup failed: %s", call.journal.call_id,
@@ -1040,6 +1063,22 @@ def _keyed_keys(j: CallJournal) -> tuple[str, ...]:
     (``keyed_count_keys``), with the From number and the address Twilio names for a call
     that reached it over SIP (``SipSourceIp``, kept from /voice); none for a PSTN caller."""
     return keyed_count_keys(caller=j.caller, address=j.caller_address)
+
+
+def _earlier(call: TwilioCall, path: Path) -> bool:
+    """Whether ``path``, not the journal's recording, is an earlier one of the call sent
+    again (or late): Twilio records only the first complaint and, after key 2, the one
+    said again, so on a live call that heard one no other is awaited but while key 2's is
+    (``rerecording``); on a call settled with its ticket a recording we already hold is
+    an earlier one, a new one is key 2's, come after the status (``intake._said_again``).
+    Taken as new, an earlier one put the first words back over those said again
+    (mend85)."""
+    j = call.journal
+    if j.recording_path == str(path):
+        return False
+    if call.ended:
+        return bool(j.ticket_number) and path.exists()
+    return j.want_ticket and j.rerecording != RERECORD_ASKED
 
 
 def _fax_only(path: Path) -> bool:

@@ -252,6 +252,8 @@ def status_report(report: StatusReport | None, settings: Settings, urls: Urls) -
         _say(r, prompts.text("status_closed_intro"))
         for t in report.closed:
             _say(r, prompts.status_closed_text(t.tail, t.answer))
+    for t in report.set_aside if report is not None else []:
+        _say(r, prompts.status_set_aside_text(t.tail, t.answer))
     _say(r, prompts.text("status_done"))
     _record(r, settings, urls)
     return r.to_xml()

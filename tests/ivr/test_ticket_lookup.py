@@ -6,11 +6,13 @@ test_dialogue_operator.py and tests/twilio)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from config import Settings
 from ivr.ticket_lookup import StatusReport, TicketStatus, keyed_ticket_status, open_tickets
 from telephony.call import CallerVouch
 from telephony.sip.identity import caller_identity
@@ -22,6 +24,13 @@ from ticketing.models import Ticket, TicketSequence
 from ticketing.phones import call_number
 
 CALLER = "13912340000"
+# The 剔除 reasons a citizen may be told: the shipped list (settings.verification).
+LISTED = Settings().verification.exclusion_reasons
+
+
+def _told(sessions: sessionmaker[Session], caller: str, **kw: Any) -> StatusReport:
+    """Key 1's look-up as the dialogues make it, with the shipped reasons."""
+    return open_tickets(sessions, caller, reasons=LISTED, **kw)
 
 
 def _file(sessions: sessionmaker[Session], domain: Domain, city: City, demand: str,
@@ -59,12 +68,12 @@ def test_reveals_only_counts_last_digits_and_coarse_steps(
 
     # SIP's national form, Twilio's E.164, and the other ways a trunk spells it.
     for caller in (CALLER, "+86" + CALLER, "0086" + CALLER, "86-139-1234-0000"):
-        report = open_tickets(sessions, caller)
+        report = _told(sessions, caller)
         assert report == StatusReport(2, [
             TicketStatus(queued.number[-4:], "已受理"),
             TicketStatus(water.number[-4:], "办理中"),
         ], closed=[TicketStatus(done.number[-4:], "已办结", "已解决：已修复")])
-    told = repr(open_tickets(sessions, CALLER))
+    told = repr(_told(sessions, CALLER))
     for withheld in (water.number, secret.number[-4:], "王先生", "孙强", "13900000030",
                      "bj-water", "停水", "望京"):
         assert withheld not in told, withheld
@@ -73,10 +82,10 @@ def test_reveals_only_counts_last_digits_and_coarse_steps(
 def test_nothing_for_an_unknown_or_missing_number(
         sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
     _file(sessions, domain, city, "朝阳区安贞里物业乱收费", confidential=True)
-    assert open_tickets(sessions, CALLER) == StatusReport(0, [])
-    assert open_tickets(sessions, "13700000000") == StatusReport(0, [])
+    assert _told(sessions, CALLER) == StatusReport(0, [])
+    assert _told(sessions, "13700000000") == StatusReport(0, [])
     for withheld in ("", "anonymous", "unknown", "Anonymous", "0"):
-        assert open_tickets(sessions, withheld) == StatusReport(0, [], no_number=True)
+        assert _told(sessions, withheld) == StatusReport(0, [], no_number=True)
 
 
 def test_a_keyed_in_number_tells_nothing(
@@ -91,7 +100,7 @@ def test_a_keyed_in_number_tells_nothing(
         service.accept(session=s, domain=domain, ticket=t, actor=op)
         s.commit()
         assert t.caller_phone == "+86" + CALLER and t.status == "dispatched"
-    assert open_tickets(sessions, CALLER) == StatusReport(0, [])
+    assert _told(sessions, CALLER) == StatusReport(0, [])
 
 
 def test_closed_answers_without_names_numbers_or_secrets(
@@ -108,7 +117,7 @@ def test_closed_answers_without_names_numbers_or_secrets(
                           outcome="resolved")
             service.close(session=s, domain=domain, ticket=t, actor=operator)
         s.commit()
-    report = open_tickets(sessions, CALLER)
+    report = _told(sessions, CALLER)
     assert report.open_count == 0 and report.tickets == []
     (closed,) = report.closed  # never the confidential one
     assert closed.tail == shown.number[-4:] and closed.label == "已办结"
@@ -116,7 +125,7 @@ def test_closed_answers_without_names_numbers_or_secrets(
     for withheld in ("孙强", "13900000030", secret.number[-4:], "约谈"):
         assert withheld not in repr(report), withheld
     # Only the last 30 days.
-    later = open_tickets(sessions, CALLER, now=domain.now() + timedelta(days=31))
+    later = _told(sessions, CALLER, now=domain.now() + timedelta(days=31))
     assert later == StatusReport(0, [], [])
 
 
@@ -149,7 +158,7 @@ def test_a_ticket_merged_into_anothers_open_one_is_still_being_handled(
         merging.merge(session=s, domain=domain, primary=s.get_one(Ticket, primary_id),
                       others=[s.get_one(Ticket, mine.id)], actor=op)
         s.commit()
-    report = open_tickets(sessions, CALLER)
+    report = _told(sessions, CALLER)
     assert report == StatusReport(1, [TicketStatus(mine.number[-4:], "办理中")])
     for withheld in (primary_number[-4:], "李女士", "13700001111"):
         assert withheld not in repr(report), withheld
@@ -160,7 +169,7 @@ def test_a_ticket_merged_into_anothers_open_one_is_still_being_handled(
                       outcome="resolved")
         service.close(session=s, domain=domain, ticket=t, actor=op)
         s.commit()
-    assert open_tickets(sessions, CALLER) == StatusReport(0, [], closed=[
+    assert _told(sessions, CALLER) == StatusReport(0, [], closed=[
         TicketStatus(mine.number[-4:], "已办结", "已解决：已恢复供水")])
 
 
@@ -183,7 +192,7 @@ def test_a_call_of_yesterday_filed_late_is_told_by_a_tail_of_its_own(
     late = _file(sessions, domain, city, "朝阳区安贞里小区门口垃圾没人清", received_at=yesterday)
     day = numbers.day_of(now, domain.tz)
     assert (today.number, late.number) == (f"{day}0001", f"{day}0002")
-    tails = [told.tail for told in open_tickets(sessions, CALLER).tickets]
+    tails = [told.tail for told in _told(sessions, CALLER).tickets]
     assert sorted(tails) == ["0001", "0002"]
 
 
@@ -214,7 +223,7 @@ def test_a_caller_in_a_phone_context_hears_their_own_tickets(
     caller, vouch = caller_identity(_invite_from(from_, asserted), trusted=bool(asserted))
     assert vouch is (CallerVouch.NETWORK if asserted else CallerVouch.NONE)
     assert call_number(caller) == ticket.caller_phone
-    report = open_tickets(sessions, caller)
+    report = _told(sessions, caller)
     assert not report.no_number and report.open_count == 1
 
 
@@ -231,3 +240,67 @@ def test_a_call_s_number_is_filed_by_its_context_and_shown_masked_when_none(
 
     fields = _call_fields(CallJournal(call_id="c", caller=caller))
     assert (fields["caller_phone"], fields["caller_name"]) == (phone, name)
+
+
+def _set_aside(sessions: sessionmaker[Session], domain: Domain, city: City,
+               filed: dict[str, Ticket]) -> None:
+    """剔除 three ways: the centre's reason beginning with a listed one (then archived),
+    the handler's listed 申请剔除 the centre agreed to, and the centre's free text; as
+    mend84's SMS test sets them aside."""
+    boss, handler = city.actor("supervisor"), city.actor("water-handler")
+    with sessions() as s:
+        t = s.get_one(Ticket, filed["centre"].id)
+        service.exclude(session=s, domain=domain, ticket=t, actor=boss,
+                        reason="非本市事项：反映的是河北省廊坊市的道路")
+        service.archive(session=s, domain=domain, ticket=t, actor=boss)
+        t = s.get_one(Ticket, filed["requested"].id)
+        service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        service.request_exclusion(session=s, domain=domain, ticket=t, actor=handler,
+                                  reason="重复诉求", text="与上周工单同一事项，已答复")
+        service.exclude(session=s, domain=domain, ticket=t, actor=boss, reason="同意")
+        service.exclude(session=s, domain=domain, ticket=s.get_one(Ticket, filed["free"].id),
+                        actor=boss, reason="来电人多次骚扰座席")
+        s.commit()
+
+
+def test_a_ticket_set_aside_is_told_as_not_handled_never_as_closed(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    """mend85: a ticket set aside (剔除), and archived after it, was told 已办结 to a keyed
+    number (states' table put 剔除 with the closures), and key 1 by the caller's number told
+    nothing of it. Now it reads 不予办理, as its SMS says, by the caller's number with the
+    reason its SMS gave (a listed one, never the words staff wrote), for 30 days; a
+    keyed number hears the step alone. An archived closure is still 已办结."""
+    filed = {key: _file(sessions, domain, city, demand) for key, demand in (
+        ("centre", "朝阳区望京西园三区5号楼停水了"), ("requested", "朝阳区望京西园四区停水了"),
+        ("free", "朝阳区望京西园六区停水了"), ("closed", "朝阳区望京西园七区停水了"))}
+    _set_aside(sessions, domain, city, filed)
+    handler, operator = city.actor("water-handler"), city.actor("operator")
+    with sessions() as s:
+        t = s.get_one(Ticket, filed["closed"].id)
+        service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已恢复供水",
+                      outcome="resolved")
+        service.close(session=s, domain=domain, ticket=t, actor=operator)
+        service.archive(session=s, domain=domain, ticket=t, actor=operator)
+        s.commit()
+        assert {k: s.get_one(Ticket, t.id).status for k, t in filed.items()} == {
+            "centre": "archived", "requested": "excluded", "free": "excluded",
+            "closed": "archived"}
+
+    report = _told(sessions, CALLER, closed_limit=3)
+    assert report.open_count == 0 and report.tickets == []
+    tail = {k: t.number[-4:] for k, t in filed.items()}
+    assert report.closed == [TicketStatus(tail["closed"], "已办结", "已解决：已恢复供水")]
+    assert sorted(report.set_aside, key=lambda t: t.tail) == sorted([
+        TicketStatus(tail["centre"], "不予办理", "非本市事项"),
+        TicketStatus(tail["requested"], "不予办理", "重复诉求"),
+        TicketStatus(tail["free"], "不予办理", "")], key=lambda t: t.tail)
+    for withheld in ("廊坊", "同意", "已答复", "骚扰"):
+        assert withheld not in repr(report), withheld
+    for key in ("centre", "requested", "free"):
+        assert keyed_ticket_status(sessions, filed[key].number) == TicketStatus(
+            tail[key], "不予办理")
+    assert keyed_ticket_status(sessions, filed["closed"].number) == TicketStatus(
+        tail["closed"], "已办结")
+    later = _told(sessions, CALLER, closed_limit=3, now=domain.now() + timedelta(days=31))
+    assert later.set_aside == [] and later.closed == []

@@ -263,8 +263,10 @@ def test_the_status_page_of_a_ticket_set_aside_promises_no_deadline_and_no_answe
     """剔除 (judge27): the page of an excluded ticket read "已办结" and then "办理时限
     <tomorrow>", a deadline nobody would keep; archived after, "办理结果 已答复, 答复内容 —"
     where nobody answered. A deadline only while the ticket is waited on, a closure's rows
-    only for a closure."""
+    only for a closure. mend85: its state reads 不予办理 (it read 已办结, excluded and
+    archived alike), with the reason its SMS gave: a listed one, never staff's words."""
     number = new_ticket(ob_sessions, ob_domain, ob_city)
+    other = new_ticket(ob_sessions, ob_domain, ob_city, phone="13811113333")
     boss = ob_city.actor("supervisor")
     with ob_sessions() as s:
         t = service.get_ticket(session=s, actor=boss, ref=number)
@@ -275,11 +277,19 @@ def test_the_status_page_of_a_ticket_set_aside_promises_no_deadline_and_no_answe
         excluded = status_page_body(t, ob_domain)
         service.archive(session=s, domain=ob_domain, ticket=t, actor=boss)
         archived = status_page_body(t, ob_domain)
+        free = service.get_ticket(session=s, actor=boss, ref=other)
+        service.exclude(session=s, domain=ob_domain, ticket=free, actor=boss,
+                        reason="来电人多次骚扰座席")
+        free_text = status_page_body(free, ob_domain)
         s.commit()
-    for page in (excluded, archived):
-        assert number in page
+    for page in (excluded, archived, free_text):
+        assert "<td>不予办理</td>" in page and "已办结" not in page, page
         for untrue in ("办理时限", due, "已答复", "答复内容", "办结时间"):
             assert untrue not in page, (untrue, page)
+    for page in (excluded, archived):
+        assert number in page and "<th align=left>不予办理原因</th><td>非本市事项</td>" in page
+    assert "<th align=left>不予办理原因</th><td>—</td>" in free_text
+    assert "骚扰" not in free_text
 
 
 def test_the_acceptance_sms_waits_for_the_words_that_bring_its_deadline(

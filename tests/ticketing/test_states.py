@@ -13,7 +13,7 @@ from ticketing.states import (
     FINISHED_STATUSES,
     NOT_OPEN_STATUSES,
     OPEN_STATUSES,
-    PUBLIC_STATUS_LABELS,
+    SET_ASIDE_STATUSES,
     TRANSITIONS,
     Action,
     PermissionDenied,
@@ -21,6 +21,8 @@ from ticketing.states import (
     Role,
     Status,
     TransitionError,
+    public_label,
+    set_aside,
     transition_for,
 )
 
@@ -145,8 +147,26 @@ def test_status_groups() -> None:
     assert ASSIGNED_STATUSES < OPEN_STATUSES and AWAITING_DISPATCH_STATUSES < OPEN_STATUSES
     # A ticket waiting for dispatch is exactly one a dispatch may start from.
     assert TRANSITIONS[Action.DISPATCH].sources == AWAITING_DISPATCH_STATUSES
-    assert set(PUBLIC_STATUS_LABELS) == set(Status)
-    assert set(PUBLIC_STATUS_LABELS.values()) == {"已受理", "办理中", "已办结"}
+
+
+
+def test_a_ticket_set_aside_is_told_as_its_own_state() -> None:
+    """mend85: 剔除 (and archived after it) was told the citizen as 已办结. Every state has
+    a public label; set aside is excluded, or archived without a closure -- ARCHIVE takes a
+    ticket from a closure or from 剔除 alone, and 剔除 is left only for ARCHIVE (key 1
+    dates a set-aside ticket by its one 剔除 event)."""
+    told = {(s, closed): public_label(s, closed=closed) for s in Status
+            for closed in (False, True)}
+    assert set(told.values()) == {"已受理", "办理中", "已办结", "不予办理"}
+    assert {s for s in Status if told[s, False] == "不予办理"} == SET_ASIDE_STATUSES
+    assert {s for s in Status if set_aside(s, closed=False)} == SET_ASIDE_STATUSES
+    assert not any(set_aside(s, closed=True) for s in Status)
+    assert told[Status.ARCHIVED, True] == "已办结"
+    assert TRANSITIONS[Action.ARCHIVE].sources == (
+        FINISHED_STATUSES - {Status.ARCHIVED}) | {Status.EXCLUDED}
+    assert TRANSITIONS[Action.ARCHIVE].target in SET_ASIDE_STATUSES
+    assert {a for a, t in TRANSITIONS.items() if Status.EXCLUDED in t.sources} == {
+        Action.ARCHIVE}
 
 
 REPO = Path(__file__).resolve().parents[2]

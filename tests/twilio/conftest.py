@@ -31,7 +31,15 @@ from hotline.app import create_app
 from ivr.twilio import call_flow, decode, views
 from ivr.twilio.decode import Decoded
 from telephony.media.prompts import espeak_argv
-from tests.twilio.helpers import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE, SPOKEN, StandIn, Twilio
+from tests.twilio.helpers import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    PUBLIC_BASE,
+    SAID_AGAIN,
+    SPOKEN,
+    StandIn,
+    Twilio,
+)
 
 
 # --------------------------------------------------------------------------- speech
@@ -46,11 +54,22 @@ def asr_engine(vosk_model: object) -> Iterator[AsrEngine]:
 @pytest.fixture(scope="session")
 def recording_wav(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """What Twilio's API would serve: 8 kHz 16-bit mono WAV, through a μ-law phone line."""
+    return _phone_speech(SPOKEN, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def said_again_wav(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """Another recording of the caller (other words), as ``recording_wav``: the complaint
+    said again after key 2 at the read-back."""
+    return _phone_speech(SAID_AGAIN, tmp_path_factory)
+
+
+def _phone_speech(words: str, tmp_path_factory: pytest.TempPathFactory) -> bytes:
     if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
         pytest.skip("espeak-ng and sox are needed to make test speech")
     d = tmp_path_factory.mktemp("twilio-speech")
     raw, line, wav = d / "espeak.wav", d / "line.wav", d / "recording.wav"
-    subprocess.run(espeak_argv(SPOKEN, raw, voice="ko"), check=True)
+    subprocess.run(espeak_argv(words, raw, voice="ko"), check=True)
     subprocess.run(["sox", "-V1", str(raw), "-r", "8000", "-c", "1", "-e", "u-law",
                     str(line)], check=True)
     subprocess.run(["sox", "-V1", str(line), "-b", "16", "-e", "signed-integer", str(wav),

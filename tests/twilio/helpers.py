@@ -21,6 +21,8 @@ PUBLIC_BASE = "https://hotline.example.gov.cn"
 CALLER = "+8613811112222"
 # Every word is in the Korean test model's vocabulary (see tests/asr/conftest.py).
 SPOKEN = "물이 나오지 않습니다 집에 물이 샙니다"
+# The complaint said again after key 2: other words of the same vocabulary.
+SAID_AGAIN = "집에 물이 샙니다 물이 샙니다"
 
 
 def new_sid(prefix: str) -> str:

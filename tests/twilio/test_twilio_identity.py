@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ivr import prompts
@@ -20,9 +21,13 @@ from ivr.ticket_lookup import TICKET_TRIES_PER_CALL
 from telephony.call import CallerVouch
 from telephony.sip.identity import caller_identity
 from telephony.sip.message import SipMessage
+from tests.support.city import City
 from tests.twilio.helpers import CALLER, PUBLIC_BASE, Twilio, call_form, new_sid, says, twiml
 from tests.twilio.test_twilio_flow import _call_record, _filed_earlier
+from ticketing import service
 from ticketing.context import Domain
+from ticketing.db import transaction
+from ticketing.models import Ticket
 
 VICTIM_HEARS = "status_intro"  # the first words of a number's own tickets read out
 
@@ -224,3 +229,31 @@ def test_sip_and_twilio_read_one_decision() -> None:
         ("127.0.0.1", 5070))
     assert caller_identity(invite, trusted=False) == (CALLER, CallerVouch.NONE)
     assert not number_verified(caller_identity(invite, trusted=False)[1])
+
+
+def test_a_ticket_set_aside_is_told_as_not_handled_either_way(
+        twilio: Twilio, sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    """mend85: a ticket set aside (剔除) was told 已办结 to a keyed number, and nothing of it
+    to a vouched-for one. Now 不予办理: with the listed reason its SMS gave to the number
+    Twilio vouched for, the step alone to a keyed number."""
+    number = _filed_earlier(sessions, domain)
+    boss = city.actor("supervisor")  # before our session: SQLite has one writer
+    with transaction(sessions) as s:
+        t = s.scalars(select(Ticket).where(Ticket.number == number)).one()
+        service.exclude(session=s, domain=domain, ticket=t, actor=boss,
+                        reason="非本市事项：反映的是河北省廊坊市的道路")
+    call = new_sid("CA")
+    twiml(twilio.post("/twilio/voice", call_form(call, StirVerstat="TN-Validation-Passed-A")))
+    spoken = says(twiml(twilio.post("/twilio/menu", call_form(call, Digits="1"))))
+    assert spoken == [prompts.text("status_none"),
+                      prompts.status_set_aside_text(number[-4:], "非本市事项"),
+                      prompts.text("status_done")]
+    assert (
+        prompts.status_set_aside_text("1111", "非本市事项")) == "尾号幺幺幺幺的工单经审核不予办理，原因：非本市事项。"
+    keyed = new_sid("CA")
+    twiml(twilio.post("/twilio/voice", call_form(keyed)))
+    twiml(twilio.post("/twilio/menu", call_form(keyed, Digits="1")))
+    spoken = says(twiml(twilio.post("/twilio/ticket-number", call_form(keyed, Digits=number))))
+    assert spoken[:2] == [prompts.status_item_text(number[-4:], "不予办理"),
+                          prompts.text("status_done")]
+    assert not any("廊坊" in line or "已办结" in line for line in spoken)

@@ -1,0 +1,204 @@
+"""A caller who pressed 2 at the read-back (say it again) and hung up while saying it: the
+second recording's three callbacks -- its <Record> action (not always posted on a
+hang-up), its recording status callback and the call's final status -- come in no order
+Twilio guarantees, and any may be sent again. Whatever the order, the complaint is one
+ticket with the recording said again and its words (now, or from the transcription
+backlog), each recording downloaded once; a late callback of the first recording changes
+nothing. Before (mend85) the status first, or the recording's callback without an action,
+filed the first recording and dropped the second; the action after the status gave the
+ticket the second recording under the first one's words. Signed webhooks, the local
+stand-in for Twilio's API, the real Vosk test model (review83's pattern:
+test_twilio_callback_order)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from asr.backlog import run_backlog
+from asr.batch import transcribe_file
+from asr.engine import AsrEngine
+from asr.jobs import JobStatus, TranscriptionJob
+from asr.stream import Transcript
+from ivr.callrecords import CallOutcome, CallRecord
+from ivr.intake import SAID_AGAIN_EVENT, Spool
+from ivr.twilio.decode import Decoded
+from tests.twilio.helpers import StandIn, Twilio, call_form, count, new_sid, twiml
+from tests.twilio.test_twilio_callback_order import _ACTION, _ORDERS, _RECORDING, _STATUS, _post
+from tests.twilio.test_twilio_flow import _record_params
+from tests.twilio.test_twilio_stop_journal import _restarted
+from ticketing.context import Domain
+from ticketing.models import Ticket, TicketEvent
+from ticketing.service import TRANSCRIBED_EVENT, TRANSCRIPT_PENDING
+
+
+class Call:
+    """One call: the first recording taken on the line (its action, then its recording
+    status callback) and read back, then key 2; the second recording registered with the
+    stand-in, its callbacks left to the test."""
+
+    def __init__(self, twilio: Twilio, standin: StandIn, first_wav: bytes,
+                 second_wav: bytes) -> None:
+        self.twilio = twilio
+        self.sid, self.first, self.second = new_sid("CA"), new_sid("RE"), new_sid("RE")
+        twiml(twilio.post("/twilio/voice", call_form(self.sid)))
+        self.first_url = standin.add_recording(self.sid, self.first, first_wav)
+        twiml(twilio.post("/twilio/recorded",
+                          _record_params(self.sid, self.first, self.first_url)))
+        _post(twilio, _RECORDING, self.sid, self.first, self.first_url)
+        twiml(twilio.post("/twilio/confirm", call_form(self.sid, Digits="2")))
+        self.second_url = standin.add_recording(self.sid, self.second, second_wav)
+
+    def second_says(self, what: str) -> None:
+        _post(self.twilio, what, self.sid, self.second, self.second_url)
+
+    def first_says_late(self) -> None:
+        """The first recording's callbacks once more, late: its recording status callback
+        and its action."""
+        _post(self.twilio, _RECORDING, self.sid, self.first, self.first_url)
+        twiml(self.twilio.post("/twilio/recorded",
+                               _record_params(self.sid, self.first, self.first_url)))
+
+
+def _heard(decodings: dict[tuple[int, bytes], Decoded], engine: AsrEngine,
+           wav: bytes) -> str | None:
+    """The words the engine heard in ``wav`` during this test process (decode_once), None
+    when it was not decoded within a webhook's budget."""
+    hit = decodings.get((id(engine), hashlib.sha256(wav).digest()))
+    return hit.text if hit is not None else None
+
+
+def _the_ticket(sessions: sessionmaker[Session], call: Call) -> tuple[Ticket, CallRecord]:
+    with sessions() as s:
+        ticket = s.scalars(select(Ticket)).one()
+        record = s.scalars(select(CallRecord).where(CallRecord.call_id == call.sid)).one()
+    return ticket, record
+
+
+def _jobs(sessions: sessionmaker[Session]) -> list[TranscriptionJob]:
+    with sessions() as s:
+        return list(s.scalars(select(TranscriptionJob).order_by(TranscriptionJob.id)))
+
+
+def _pending(sessions: sessionmaker[Session]) -> list[str]:
+    return [Path(j.recording_path).name for j in _jobs(sessions)
+            if j.status == JobStatus.PENDING.value]
+
+
+def _assert_has_the_second(sessions: sessionmaker[Session], twilio: Twilio, call: Call,
+                           second_wav: bytes) -> Ticket:
+    ticket, record = _the_ticket(sessions, call)
+    assert count(sessions, Ticket) == 1 and ticket.call_id == call.sid
+    assert Path(ticket.recording_path or "").name.endswith(f"{call.second}.wav")
+    assert ticket.recording_sha256 == hashlib.sha256(second_wav).hexdigest()
+    assert record.outcome == CallOutcome.TICKET and record.ticket_id == ticket.id
+    assert record.recording_path == ticket.recording_path and record.ended_at is not None
+    assert not Spool(twilio.settings.data_dir / "spool" / "calls").path(call.sid).exists()
+    return ticket
+
+
+@pytest.mark.usefixtures("decode_once")  # about the call, not the decoding
+@pytest.mark.parametrize("retried", [False, True], ids=["once", "each-twice"])
+@pytest.mark.parametrize("order", _ORDERS, ids=["-".join(o) for o in _ORDERS])
+def test_a_hang_up_while_saying_it_again_gives_the_ticket_the_second_recording(
+        twilio: Twilio, standin: StandIn, recording_wav: bytes, said_again_wav: bytes,
+        asr_engine: AsrEngine, decodings: dict[tuple[int, bytes], Decoded],
+        sessions: sessionmaker[Session], order: list[str], retried: bool) -> None:
+    call = Call(twilio, standin, recording_wav, said_again_wav)
+    for what in order:
+        for _ in range(2 if retried else 1):
+            call.second_says(what)
+    call.first_says_late()
+
+    ticket = _assert_has_the_second(sessions, twilio, call, said_again_wav)
+    first_words = _heard(decodings, asr_engine, recording_wav)
+    said = _heard(decodings, asr_engine, said_again_wav)
+    if said is not None:  # heard within the webhook's budget: the ticket has its words
+        assert said != first_words
+        assert ticket.transcript == said
+        assert _pending(sessions) == []
+    else:  # or the backlog has them to hear
+        assert _pending(sessions) == [f"{call.sid}-{call.second}.wav"]
+    with sessions() as s:
+        events = [e.action for e in s.scalars(select(TicketEvent).where(
+            TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id))]
+    # Filed by the status before the second recording came: the trail says it replaced
+    # the first, once however often its callbacks came.
+    assert events.count(SAID_AGAIN_EVENT) == (1 if order[0] == _STATUS else 0)
+    # Each recording fetched once, whoever came first.
+    assert sorted(r["path"].rsplit("/", 1)[-1] for r in standin.downloads) == sorted(
+        [f"{call.first}.wav", f"{call.second}.wav"])
+
+
+@pytest.mark.usefixtures("decode_once")
+@pytest.mark.parametrize("late", [0, 1, 2], ids=["before", "between", "after"])
+def test_the_first_recordings_late_callback_does_not_take_the_place_of_the_second(
+        twilio: Twilio, standin: StandIn, recording_wav: bytes, said_again_wav: bytes,
+        sessions: sessionmaker[Session], late: int) -> None:
+    """The first recording's status callback comes late -- before, between or after the
+    second's callback and the status that file it (no action): the second is the ticket's."""
+    call = Call(twilio, standin, recording_wav, said_again_wav)
+    steps: list[Any] = [lambda: call.second_says(_RECORDING),
+                        lambda: call.second_says(_STATUS)]
+    steps.insert(late, lambda: _post(twilio, _RECORDING, call.sid, call.first,
+                                     call.first_url))
+    for step in steps:
+        step()
+    _assert_has_the_second(sessions, twilio, call, said_again_wav)
+
+
+@pytest.mark.parametrize("order", [[_STATUS, _RECORDING], [_RECORDING, _STATUS],
+                                   [_STATUS, _ACTION]], ids="-".join)
+def test_with_no_model_the_second_recordings_words_come_from_the_backlog(
+        make_twilio: Any, standin: StandIn, recording_wav: bytes, said_again_wav: bytes,
+        asr_engine: AsrEngine, sessions: sessionmaker[Session], domain: Domain,
+        order: list[str]) -> None:
+    """No speech model in the service: the first recording was filed (or was to be) for
+    the backlog; the second takes its place there, and the first's job, were it left,
+    would write the first words over the second's."""
+    twilio = make_twilio(engine=False)
+    call = Call(twilio, standin, recording_wav, said_again_wav)
+    for what in order:
+        call.second_says(what)
+    ticket = _assert_has_the_second(sessions, twilio, call, said_again_wav)
+    assert ticket.demand == TRANSCRIPT_PENDING
+    assert _pending(sessions) == [f"{call.sid}-{call.second}.wav"]
+
+    heard: list[tuple[str, str]] = []
+
+    def transcribe(path: Path) -> Transcript:
+        transcript = transcribe_file(asr_engine, path).transcript
+        heard.append((path.name, transcript.text))
+        return transcript
+
+    run = run_backlog(sessions=sessions, domain=domain, transcribe=transcribe)
+    assert run.taken == 1 and run.done == 1
+    ticket, _ = _the_ticket(sessions, call)
+    # The second recording heard, and only it; its words are the ticket's.
+    [(name, said)] = heard
+    assert name == f"{call.sid}-{call.second}.wav"
+    assert said and ticket.transcript == said and ticket.demand == said
+    with sessions() as s:
+        assert s.scalar(select(TicketEvent.id).where(
+            TicketEvent.ticket_id == ticket.id,
+            TicketEvent.action == TRANSCRIBED_EVENT)) is not None
+
+
+@pytest.mark.usefixtures("decode_once")
+def test_the_second_recording_lost_with_the_process_is_taken_at_the_next_start(
+        twilio: Twilio, make_twilio: Any, standin: StandIn, recording_wav: bytes,
+        said_again_wav: bytes, sessions: sessionmaker[Session]) -> None:
+    """The caller hung up while saying it again as our process went down: no callback of
+    the second recording, nor the status, was taken. The next start asks Twilio
+    (``TwilioDialogue.reconcile``): the call is over, its newest recording is the one said
+    again, and the ticket has it."""
+    call = Call(twilio, standin, recording_wav, said_again_wav)
+    standin.calls[call.sid] = "completed"
+    standin.call_recordings[call.sid] = [call.second, call.first]  # newest first
+    _restarted(make_twilio)
+    _assert_has_the_second(sessions, twilio, call, said_again_wav)
