@@ -37,6 +37,8 @@ class Family:
     foreign: bool = False
     # an entry whose title names a member answers only a caller who names one too
     required: bool = False
+    # members are got, then held, renewed and replaced (documents and cards: kb38)
+    held: bool = False
     # at each position, the longest phrase starting there (a lookahead: matches overlap)
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
     # the toneless syllables of the phrases of two or more characters, space-separated
@@ -95,6 +97,18 @@ class Objects:
                 out[fam.name] = found
         return out
 
+    def held(self, named: Named) -> Named:
+        """The members of ``named`` that a resident gets and then holds (``held``
+        families: documents and cards)."""
+        return {f.name: named[f.name] for f in self.families if f.held and named.get(f.name)}
+
+    def phrases(self, named: Named) -> dict[str, tuple[str, str]]:
+        """The phrases (normalised) that name the members in ``named``, each with its
+        family and member: every way of saying the thing (居住证, 暂住证)."""
+        return {p: (fam.name, member) for fam in self.families
+                for p, member in fam.member_of.items()
+                if member is not None and member in named.get(fam.name, ())}
+
     def other_object(self, caller: Named, about: Named, mentions: Named) -> str | None:
         """The family in which the caller asks of another object than the entry's, if any.
 
@@ -145,5 +159,6 @@ def load_objects(path: Path, normalise: Callable[[str], str]) -> Objects:
         families.append(Family(name=name, member_of=member_of,
                                frame=tuple(normalise(w) for w in spec.get("frame", ())),
                                foreign=bool(spec.get("foreign", False)),
-                               required=bool(spec.get("required", False))))
+                               required=bool(spec.get("required", False)),
+                               held=bool(spec.get("held", False))))
     return Objects(families, normalise)

@@ -33,7 +33,7 @@ import math
 import re
 import threading
 import tomllib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -44,7 +44,7 @@ from pypinyin import Style, lazy_pinyin
 from rank_bm25 import BM25Plus
 
 from config.settings import CONFIG_DIR
-from knowledge.objects import OBJECTS_FILE, load_objects
+from knowledge.objects import OBJECTS_FILE, Named, load_objects
 
 if TYPE_CHECKING:
     import jieba.posseg
@@ -1491,6 +1491,67 @@ def says_negated(entry_text: str, word: str, negators: frozenset[str] = _NEGATOR
     return any(f"{n}{word}" in entry_text for n in negators)
 
 
+# kb38: the stages of a thing's life an entry's title may teach for one who holds it
+# (config/kb_matters.toml, ``[held]``): renewing it, replacing it; the words of a title
+# that also teaches getting it; the caller's words that say it is held.
+_HELD = load_matters(MATTERS_FILE, "held")
+_HELD_TAUGHT = re.compile("|".join(sorted(_HELD["renew"] + _HELD["replace"], key=len,
+                                          reverse=True)))
+_HELD_SAID = re.compile("|".join(sorted(_HELD["renew"] + _HELD["replace"] + _HELD["said"],
+                                        key=len, reverse=True)))
+# What an entry that teaches only what its holder does with a thing weighs in the ranking
+# against a caller who asks only how to get it (see :meth:`Index.search`): enough to rank
+# the entry that teaches getting it first (the first-time 居住证 entry scores 0.87-0.99 of
+# the renewal's on the thing's name alone), not so little that an entry sharing a stray
+# word overtakes it where no entry teaches getting the thing (身份证怎么办).
+HELD_PRIOR = 0.8
+
+
+def held_only(title: str) -> bool:
+    """The title teaches only what is done with a thing its holder already has: renewing
+    it (居住证快到期了怎么签注续期) or replacing it (身份证丢了怎么补办), not getting it
+    (护照怎么办理或者换发 teaches both). Its renew and replace words are taken out before
+    the getting words are looked for: 换领 holds 领 and 补办 办."""
+    t = normalise(title)
+    return bool(_HELD_TAUGHT.search(t)) and not says_getting(t)
+
+
+def says_getting(text: str) -> bool:
+    """``text`` (normalised) has a getting word (``[held]``'s ``get``) as a word of its own
+    once the renew and replace words are taken out: 换领 holds 领 and 补办 办."""
+    rest = _HELD_TAUGHT.sub("，", text)
+    return bool(set(_jieba().lcut(rest, HMM=False)) & set(_HELD["get"]))
+
+
+# Words that name doing any procedure, not what is done (办理, 申领, 处理), or what is asked
+# of any procedure (材料, 时间): a caller who asks how to get a thing says them of any entry.
+_DOING = frozenset(_HELD["get"]) | ACTION_FRAME | ASKED_FRAME
+
+
+def gotten(doc: Doc, about: Named) -> frozenset[tuple[str, str]]:
+    """The documents and cards (``held`` families of config/kb_objects.toml, as family and
+    member) that ``doc`` teaches getting: those its title is about, unless the title
+    teaches only renewing or replacing them (:func:`held_only`), and those a keyword or
+    synonym names with a getting word (办狗证, 领结婚证, 申领居住证; not a bare 居住证 among a
+    school's materials, nor 居住证签注)."""
+    got: set[tuple[str, str]] = set()
+    if not held_only(doc.title):
+        got |= {(f, m) for f, ms in _OBJECTS.held(about).items() for m in ms}
+    for phrase in (*doc.keywords, *doc.synonyms):
+        said = normalise(phrase)
+        for p, pair in _OBJECTS.phrases(_OBJECTS.held(_OBJECTS.named(said))).items():
+            if p in said and says_getting(said.replace(p, "，")):
+                got.add(pair)
+    return frozenset(got)
+
+
+def holds(text: str) -> bool:
+    """The caller's words say the thing is held already: it runs out, is renewed, changed,
+    replaced or lost (到期, 续, 换, 补, 丢, 掉…: ``[held]``'s words anywhere, normalised).
+    Any of them leaves the question as it was read before kb38: the list errs that way."""
+    return bool(_HELD_SAID.search(normalise(text)))
+
+
 # A span asked with what it takes (要几天, 得几个月, 需要多少个工作日): 几 of its own counts
 # nothing (好几天 tells how long a problem has gone on), after 要/得/需要 it asks (mend59).
 # kb30: and before what comes at its end (几天能拿到, 多少天才能办好): how long to wait.
@@ -1646,6 +1707,11 @@ class Index:
         # The stems of each entry's verbs (their first character's syllable): a caller's
         # verb on the same stem (交完 of 缴纳, 换新 of 换领) is one the entry speaks of.
         self.stems = [{_stem(t[0]) for t in terms if is_act(t)} for terms in self.words.sets]
+        # kb38: the documents and cards each entry teaches getting (see :func:`gotten`),
+        # and those its title is about, whatever it teaches of them.
+        self.gets = [gotten(d, a) for d, a in zip(self.docs, self.about, strict=True)]
+        self.holdings = [frozenset((f, m) for f, ms in _OBJECTS.held(a).items() for m in ms)
+                         for a in self.about]
 
     def is_whom(self, denied: str, i: int) -> bool:
         """The caller's denied words (:func:`not_being`) are who entry ``i``'s title is for:
@@ -1665,6 +1731,28 @@ class Index:
             return True
         pairs = sounds(word)
         return bool(pairs) and all(p in self.sounds.sets[i] for p in pairs)
+
+    def names_only_thing(self, i: int, query: list[str], things: Iterable[str]) -> bool:
+        """Of entry ``i``'s title, keywords and synonyms the caller's words say only the
+        thing (``things``: its phrases; 居住证, and 居住 inside it) and what is said of any
+        procedure (办理, 申请, 材料), nothing of what the entry is about (临时身份证怎么办
+        says kb004's 临时, 居住证签注在哪办 kb002's 签注). Not its answer: the renewal's
+        answer speaks of 派出所, 网上 and 带身份证 as the first application's does."""
+        return all(w in _DOING or any(w in p for p in things)
+                   for w in query if w in self.words.heads[i])
+
+    def unheld(self, i: int, query: list[str], things: Mapping[str, tuple[str, str]],
+               holding: bool) -> bool:
+        """The caller names a document or card (``things``: its phrases, each with its
+        family and member) and says of entry ``i`` nothing but that thing, and the entry
+        does not teach getting it (:func:`gotten`): either its title is not about it at
+        all (居住证 among a school's materials, 驾驶证 in the traffic fines' answer), or
+        it teaches only renewing or replacing it and the caller says nothing of holding it
+        (``holding``: 居住证怎么办 against 居住证快到期了怎么签注续期)."""
+        mine = set(things.values())
+        if not things or mine & self.gets[i] or (holding and mine & self.holdings[i]):
+            return False
+        return self.names_only_thing(i, query, things)
 
     def unspoken(self, i: int, acts: frozenset[str]) -> bool:
         """Entry ``i`` never speaks of one of the caller's ``acts`` (:func:`acts_said`):
@@ -1710,6 +1798,15 @@ class Index:
         claim = claim_asked(spoken)
         why = why_asked(spoken)
         kin = kin_asked(spoken)
+        # kb38: a caller who names only a document or card asks how to get it (居住证怎么办)
+        # unless they say they hold it (到期, 丢…): an entry that teaches only renewing or
+        # replacing it, or that only names it (a material, a means of payment), answers
+        # something else. It ranks after one that teaches getting it, and is offered at
+        # most (feature ``unheld``, :meth:`unheld`).
+        things = _OBJECTS.phrases(_OBJECTS.held(named))
+        holding = holds(spoken)
+        unheld = frozenset(i for i in range(len(self.docs))
+                           if self.unheld(i, qw, things, holding))
         sw, ss = self.words.scores(qw), self.sounds.scores(qs)
         top_w, top_s = max(sw, default=0.0) or 1.0, max(ss, default=0.0) or 1.0
         ranked: list[tuple[float, int]] = []
@@ -1719,6 +1816,8 @@ class Index:
             score = sw[i] / top_w + ss[i] / top_s
             if category and doc.category == category:
                 score *= CATEGORY_PRIOR
+            if i in unheld:
+                score *= HELD_PRIOR
             if score > 0:
                 ranked.append((score, i))
         ranked.sort(key=lambda p: (-p[0], self.docs[p[1]].id))
@@ -1815,6 +1914,9 @@ class Index:
                 "not_whom": float(any(self.is_whom(w, i)
                                       and not says_negated(self.texts[i], w, NOT_BEING)
                                       for w in not_whom)),
+                # The caller asks how to get a thing the entry teaches only to renew or
+                # replace (居住证怎么办 against 居住证快到期了怎么签注续期; kb38).
+                "unheld": float(i in unheld),
             }
             if rank == 0:
                 features = f
@@ -1886,13 +1988,16 @@ def confidence(f: dict[str, float], *, evidence_words: float = EVIDENCE_WORDS,
     # it, or says the same in words of its own; the caller tells which when offered.
     # Likewise a time run out the entry states no limit of (``lapsed``) and a material
     # the caller lacks (``lacks``; kb26).
+    # And an entry that teaches only renewing or replacing a thing, for a caller who names
+    # only the thing and says nothing of holding it (``unheld``; kb38): they ask how to get
+    # it, and the entry answers another stage of its life.
     return min(value, UNASKED_CAP) if capped(f) else value
 
 
 def capped(f: dict[str, float]) -> bool:
     """Whether the features hold an entry at "did you mean" (see :func:`confidence`): such an
     entry is offered at most, never read out, whatever threshold a deployment sets."""
-    return bool(f.get("unasked") or f.get("denied") or f.get("untold")
+    return bool(f.get("unasked") or f.get("denied") or f.get("untold") or f.get("unheld")
                 or f.get("unmatched_loose") or any(f.get(k) for k in HELD_BACK))
 
 
