@@ -17,6 +17,10 @@ The rules (docs/metrics.md, "并单"):
 - A merged ticket is in state ``merged``: off the handlers' queues, the sign reminders and
   the deadline ladder (they take open / assigned states only). Every ticket of the group
   gets an audited event.
+- 拆单 moves no clock a unit is measured on: back at its unit a ticket keeps the sign
+  window and the 办结 deadline it had, the time merged not given back; split at another
+  unit (it followed its primary there) it is a new dispatch there
+  (``service.sign_window_kept``, docs/metrics.md "A unit's sign window").
 - When the primary is closed (核实办结), each merged ticket is closed with the same answer
   (``close_merged``, which the citizen SMS planner texts like any closure).
 - One survey for the group, on the primary (its result is stored there): called to the
@@ -37,7 +41,7 @@ from sqlalchemy.orm import Session, aliased
 from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.inputs import InvalidInput, StateConflict, clean_text, has_text
-from ticketing.models import SupervisionLink, Ticket
+from ticketing.models import SupervisionLink, Ticket, Unit
 from ticketing.queries import (
     callback_numbered,
     caller_visible,
@@ -48,7 +52,14 @@ from ticketing.queries import (
     may_contact,
     scope_filter,
 )
-from ticketing.service import apply_transition, open_sign_window, record_event
+from ticketing.service import (
+    apply_transition,
+    leaving,
+    on_duty_handler,
+    open_sign_window,
+    record_event,
+    sign_window_kept,
+)
 from ticketing.staff_phones import is_staff_number, staff_number
 from ticketing.states import (
     ASSIGNED_STATUSES,
@@ -67,7 +78,9 @@ from ticketing.states import (
 GROUP_EVENT = "merge_group"  # on the primary: who was merged into it
 SPLIT_EVENT = "unmerge_group"  # on the primary: who left the group
 FOLLOW_EVENT = "merged_unit"  # on a merged ticket: it followed its primary to another unit
-SIGN_WINDOW_EVENT = "unmerge_sign_window"  # on a split ticket: a new sign window from 拆单
+# On a ticket split back to a unit's queue within a sign window (kept, or new at another
+# unit): a new round of sign reminders (outbound.rounds), the merge having stopped the old.
+SIGN_WINDOW_EVENT = "unmerge_sign_window"
 MERGE_ROLES = TRANSITIONS[Action.MERGE].roles
 CLOSER = Actor.system("merge")
 # A ticket merged from one of these had no unit of its own: 拆单 gives it back no unit.
@@ -196,16 +209,17 @@ def merge_linked(*, session: Session, domain: Domain, case_id: int, primary: Tic
 def unmerge(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor,
             reason: str) -> Ticket:
     """拆单: a ticket merged by mistake leaves its group and goes back to the state it was
-    merged from (its 办结 deadline stands); audited on it and on the primary. A dispatched
-    ticket whose sign window had not ended when it was merged gets a new one: the window
-    ran while it was on no one's queue. One whose primary was returned (退单) while it was
-    merged has no unit any more: it goes back to the dispatch queue (``returned``). One
-    signed (or further) that followed its primary to another unit (follow_primary drops
-    its handler) goes back dispatched to that unit, to be signed there in a new window."""
+    merged from (its 办结 deadline stands); audited on it and on the primary. One whose
+    primary was returned (退单) while it was merged has no unit any more: it goes back to
+    the dispatch queue (``returned``). One signed (or further) that followed its primary
+    to another unit (follow_primary drops its handler) goes back dispatched to that unit,
+    to be signed there (its on-duty handler picked as by a dispatch). A dispatched one is
+    signed by the window ``service.sign_window_kept`` gives: back at the unit it was
+    merged at, the window it had, the time merged not given back (a merge and a split,
+    however often, never move it); at another unit, a new one, as a dispatch there."""
     primary = primary_of(session=session, ticket=ticket)
     back = Status(ticket.merged_from_status or Status.ACCEPTED.value)
     now = domain.now()
-    new_unit = False
     if ticket.unit_id is None and back not in _UNIT_LESS:
         # Its unit returned the group (退单) while it was merged: it is the queue's again.
         back = Status.RETURNED
@@ -214,23 +228,38 @@ def unmerge(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor,
         # Signed by a handler of the unit it has left: nobody at its new unit has, and a
         # signed ticket with no handler is on nobody's list.
         back = Status.DISPATCHED
-        new_unit = True
         ticket.signed_at = None
         ticket.replied_at = None
+    unit = None if back in _UNIT_LESS or ticket.unit_id is None else session.get(
+        Unit, ticket.unit_id)
     apply_transition(session=session, ticket=ticket, actor=actor, action=Action.UNMERGE,
-                     now=now, reason=reason,
-                     data={"primary": primary.number if primary else None}, to=back)
+                     now=now, reason=reason, to=back,
+                     # The unit it is at from now (service.return_deadline reads it).
+                     data={"primary": primary.number if primary else None,
+                           "unit": unit.code if unit else None})
     if back in _UNIT_LESS:
         ticket.unit_id = None
         ticket.handler_id = None
-    if back == Status.DISPATCHED and (
-            new_unit or not still_counted(ticket.sign_due_at, ticket.merged_at)):
-        open_sign_window(session=session, domain=domain, ticket=ticket, now=now)
-        # Audited, and a new dispatch round for the sign reminders (outbound.rounds): the
-        # old round's were stopped by the merge and spoke of the old window.
-        record_event(session=session, ticket=ticket, actor=actor, action=SIGN_WINDOW_EVENT,
-                     note="拆单：重新计算签收时限", at=now,
-                     data={"sign_due_at": ticket.sign_due_at.isoformat()})
+    if back == Status.DISPATCHED:
+        if ticket.handler_id is None and unit is not None:
+            # Its handler stayed with the unit it followed its primary from: the new unit's
+            # on-duty handler is told and reminded, as by a dispatch there.
+            ticket.handler = on_duty_handler(session=session, unit_id=unit.id)
+        # Not the centre's dispatch decision, whoever splits: the rule's own answer.
+        kept = sign_window_kept(session=session, ticket=ticket, unit=unit, actor=None)
+        if kept is None:
+            open_sign_window(session=session, domain=domain, ticket=ticket, now=now)
+        else:
+            ticket.sign_due_at = kept
+        if ticket.sign_due_at is not None and ticket.sign_due_at > now:
+            # A new dispatch round for the sign reminders (outbound.rounds): the merge
+            # stopped the old round's. A window that ended meanwhile gets none (a "sign by"
+            # long gone is no reminder); the 催办 ladder goes on as for any late ticket.
+            record_event(session=session, ticket=ticket, actor=actor, action=SIGN_WINDOW_EVENT,
+                         note=("拆单：签收时限不变，重新提醒签收" if kept is not None
+                               else "拆单：转至新承办单位，重新计算签收时限"), at=now,
+                         data={"sign_due_at": ticket.sign_due_at.isoformat(),
+                               "kept": kept is not None})
     ticket.merged_into_id = None
     ticket.merged_at = None
     ticket.merged_from_status = None
@@ -242,23 +271,30 @@ def unmerge(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor,
     return ticket
 
 
-def follow_primary(*, session: Session, primary: Ticket, actor: Actor) -> list[Ticket]:
+def follow_primary(*, session: Session, primary: Ticket, actor: Actor,
+                   now: datetime) -> list[Ticket]:
     """The primary was just dispatched, 改派'd or returned (退单, to the dispatch queue): the
     tickets merged into it go with it, so the unit answering the group holds all of it, and
     a unit that returned the group holds none of it (service.dispatch and
     service.return_ticket call this). Their handler is dropped: 拆单 would otherwise hand
-    one back to a handler of another unit."""
+    one back to a handler of another unit. Their sign window is the new unit's by
+    ``service.sign_window_kept`` (none yet, opened at 拆单, unless that unit had the ticket
+    unsigned before in the round); the unit left is named as any 改派 names it."""
     moved = []
     for member in members(session=session, primary=primary):
         if member.status != Status.MERGED.value or member.unit_id == primary.unit_id:
             continue
+        data = {"primary": primary.number,
+                "unit": primary.unit.code if primary.unit else None,
+                **leaving(member, now)}
+        kept = sign_window_kept(session=session, ticket=member, unit=primary.unit, actor=None)
         member.unit_id = primary.unit_id
+        member.unit = primary.unit  # both: ``leaving`` reads the relationship
         member.handler_id = None
+        member.sign_due_at = kept
         where = f"转至{primary.unit.name}" if primary.unit else "退回派单队列"
         record_event(session=session, ticket=member, actor=actor, action=FOLLOW_EVENT,
-                     note=f"随主单{primary.number}{where}",
-                     data={"primary": primary.number,
-                           "unit": primary.unit.code if primary.unit else None})
+                     note=f"随主单{primary.number}{where}", data=data, at=now)
         moved.append(member)
     return moved
 

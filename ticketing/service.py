@@ -1158,10 +1158,13 @@ def dispatch(
             raise InvalidInput("unit_id", f"unit {unit.code} is outside your units: 退单 "
                                "within its window, or the centre moves the ticket")
     now = domain.now()
-    # 改派 within the unit opens a new sign window; the one it missed stays missed (as for
-    # 驳回重办). Another unit's window is that unit's own, unless that unit had the ticket
-    # before and missed its window then: back by 改派 via another unit, or by 退单 and the
-    # centre's dispatch, it brings the miss with it (service.left_late).
+    # The sign window the unit already has, kept unless the centre decides otherwise
+    # (sign_window_kept): read before the ticket moves.
+    kept = sign_window_kept(session=session, ticket=ticket, unit=unit, actor=actor)
+    # The centre's 改派 within the unit opens a new sign window; the one it missed stays
+    # missed (as for 驳回重办). Another unit's window is that unit's own, unless that unit
+    # had the ticket before and missed its window then: back by 改派 via another unit, or by
+    # 退单 and the centre's dispatch, it brings the miss with it (service.left_late).
     missed = ((action == Action.REASSIGN and ticket.unit_id == unit.id
                and missed_sign(ticket, now))
               or (ticket.unit_id != unit.id and unit.code in left_late(session, ticket)))
@@ -1177,7 +1180,8 @@ def dispatch(
             "handler": handler.username if handler else None,
             "rule": rule_id,
             **({MISSED_SIGN: True} if missed else {}),
-            **_leaving(ticket, now),
+            **({SIGN_KEPT: kept.isoformat()} if kept is not None else {}),
+            **leaving(ticket, now),
         },
     )
     ticket.unit_id = unit.id
@@ -1187,11 +1191,14 @@ def dispatch(
     ticket.dispatched_at = now
     if recount:
         _recount_handler_picks(session)
-    open_sign_window(session=session, domain=domain, ticket=ticket, now=now)
+    if kept is None:
+        open_sign_window(session=session, domain=domain, ticket=ticket, now=now)
+    else:
+        ticket.sign_due_at = kept  # the same wait goes on: ``escalated`` stands too
     ticket.signed_at = None
     from ticketing import merging  # builds on this module
 
-    merging.follow_primary(session=session, primary=ticket, actor=actor)
+    merging.follow_primary(session=session, primary=ticket, actor=actor, now=now)
     session.flush()
     return ticket
 
@@ -1209,8 +1216,9 @@ def open_sign_window(*, session: Session, domain: Domain, ticket: Ticket,
     window = timedelta(seconds=domain.settings.deadlines.sign_window_seconds)
     held = staff_quiet_until(domain, ticket, now)
     ticket.sign_due_at = (held or now) + window
-    # Every dispatch (改派, 驳回重办, a split 并单) starts its clock here: ``escalated`` says
-    # whether the wait now running was escalated; an earlier wait's miss stays in the trail.
+    # Every new window (a dispatch, the centre's 改派, 驳回重办, a split to another unit:
+    # sign_window_kept) starts its clock here: ``escalated`` says whether the wait now
+    # running was escalated; an earlier wait's miss stays in the trail.
     ticket.escalated = False
     if held is None:
         return
@@ -1381,7 +1389,7 @@ def return_ticket(
     last = return_deadline(session=session, domain=domain, ticket=ticket)
     _apply(  # the table's refusals (state, role, reason) come before the window's
         session=session, ticket=ticket, actor=actor, action=Action.RETURN, now=now, reason=reason,
-        data={"unit": ticket.unit.code if ticket.unit else None, **_leaving(ticket, now)},
+        data={"unit": ticket.unit.code if ticket.unit else None, **leaving(ticket, now)},
     )
     if last is not None and now > last:
         raise StateConflict("return_window", f"the 退单 window closed at {last.isoformat()}; "
@@ -1396,7 +1404,7 @@ def return_ticket(
     from ticketing import merging  # builds on this module
 
     # Its merged tickets go back to the queue with it: the unit said none of it is theirs.
-    merging.follow_primary(session=session, primary=ticket, actor=actor)
+    merging.follow_primary(session=session, primary=ticket, actor=actor, now=now)
     session.flush()
     return ticket
 
@@ -1406,18 +1414,23 @@ def return_deadline(*, session: Session, domain: Domain, ticket: Ticket) -> date
     the unit, and never past its deadline. None when it is at no unit.
 
     "Reached" is read from the audit trail, not from ``dispatched_at``: a 改派 within the
-    same unit (which opens a new sign window) must not open a new 退单 window. A ticket
-    held by staff quiet hours reaches the unit when they end, as its dispatch SMS does."""
+    same unit (which may open a new sign window) must not open a new 退单 window. A ticket
+    held by staff quiet hours reaches the unit when they end, as its dispatch SMS does. A
+    merged ticket that followed its primary to another unit reaches it at the 拆单 (a new
+    dispatch there: merging.unmerge names the unit on its event; older ones name none)."""
     unit: object = None
     reached: datetime | None = None
     moves = session.execute(
         select(TicketEvent.at, TicketEvent.action, TicketEvent.data)
         .where(TicketEvent.ticket_id == ticket.id,
-               TicketEvent.action.in_(_UNIT_MOVES))
+               TicketEvent.action.in_((*_UNIT_MOVES, Action.UNMERGE.value)))
         .order_by(TicketEvent.id)
     ).all()
     for at, action, data in moves:
-        to = None if action == Action.RETURN.value else (data or {}).get("unit")
+        data = data if isinstance(data, dict) else {}
+        if action == Action.UNMERGE.value and "unit" not in data:
+            continue
+        to = None if action == Action.RETURN.value else data.get("unit")
         if to != unit:
             unit, reached = to, at
     if unit is None or reached is None:
@@ -1492,15 +1505,33 @@ def missed_sign(ticket: Ticket, now: datetime) -> bool:
     return due is not None and (ticket.signed_at > due if ticket.signed_at else due < now)
 
 
-# On a 派单/改派/退单 event: the unit the ticket left with its sign window missed.
+# On a 派单/改派/退单 event, or a merged ticket's following its primary: the unit the
+# ticket left with its sign window missed.
 LEFT_LATE_SIGN = "left_late_sign"
+# On the same events: the unit the ticket left before anyone there signed it, and the
+# sign-by time it had there ({"unit": code, "due": ISO time}): kept if it comes back.
+LEFT_SIGN = "left_sign"
+# On a 改派 event: the sign-by time the ticket kept (no new window opened).
+SIGN_KEPT = "sign_kept"
 
 
-def _leaving(ticket: Ticket, now: datetime) -> dict[str, str]:
-    """Event data naming the unit the ticket leaves, when it leaves with its window missed."""
-    if ticket.unit is None or not missed_sign(ticket, now):
+def leaving(ticket: Ticket, now: datetime) -> dict[str, Any]:
+    """Event data on a ticket leaving its unit (``LEFT_LATE_SIGN``, ``LEFT_SIGN``)."""
+    if ticket.unit is None:
         return {}
-    return {LEFT_LATE_SIGN: ticket.unit.code}
+    data: dict[str, Any] = {}
+    if missed_sign(ticket, now):
+        data[LEFT_LATE_SIGN] = ticket.unit.code
+    if ticket.signed_at is None and ticket.sign_due_at is not None:
+        data[LEFT_SIGN] = {"unit": ticket.unit.code, "due": ticket.sign_due_at.isoformat()}
+    return data
+
+
+def _leavings() -> tuple[str, ...]:
+    """The events that can take a ticket away from a unit and carry ``leaving``'s data."""
+    from ticketing import merging  # builds on this module
+
+    return (*_UNIT_MOVES, merging.FOLLOW_EVENT)
 
 
 def left_late(session: Session, ticket: Ticket) -> set[str]:
@@ -1510,8 +1541,45 @@ def left_late(session: Session, ticket: Ticket) -> set[str]:
         return set()
     return {code for (data,) in session.execute(
         select(TicketEvent.data).where(TicketEvent.ticket_id == ticket.id,
-                                       TicketEvent.action.in_(_UNIT_MOVES)))
+                                       TicketEvent.action.in_(_leavings())))
             if isinstance(data, dict) and isinstance(code := data.get(LEFT_LATE_SIGN), str)}
+
+
+def sign_window_kept(*, session: Session, ticket: Ticket, unit: Unit | None,
+                     actor: Actor | None) -> datetime | None:
+    """The sign-by time ``unit`` keeps for ``ticket`` coming to it now (a 派单 or 改派 by
+    ``actor``; a 拆单 or a merged ticket following its primary, ``actor`` None), or None
+    when a new sign window opens (open_sign_window). The one rule of when a unit's 签收
+    clock starts again (docs/metrics.md, "A unit's sign window"):
+
+    - the centre's 派单 or 改派 (``Actor.of_the_centre``) opens a new window, its decision
+      on the event (a window missed before stays missed: ``missed_sign``, ``left_late``);
+    - otherwise a unit that has the ticket unsigned keeps the window it has (改派 within the
+      unit by its district's supervisor, 拆单 back to it: the time merged is not given
+      back), and one that had it unsigned earlier in the round (since the last 驳回重办)
+      gets back the window it had then (``LEFT_SIGN``), passed or not: sending a ticket
+      away and back, or merging and splitting it, never restarts a unit's clock;
+    - a unit new to the ticket in the round, or one that signed it before, gets a new
+      window (a split to another unit is a new dispatch there)."""
+    if unit is None or (actor is not None and actor.of_the_centre):
+        return None
+    if ticket.unit_id == unit.id:
+        return ticket.sign_due_at if ticket.signed_at is None else None
+    if ticket.dispatched_at is None:  # never at a unit: nothing to read (the intake path)
+        return None
+    kept: object = None
+    for action, data in session.execute(
+            select(TicketEvent.action, TicketEvent.data)
+            .where(TicketEvent.ticket_id == ticket.id,
+                   TicketEvent.action.in_((Action.REJECT.value, *_leavings())))
+            .order_by(TicketEvent.id)):
+        if action == Action.REJECT.value:
+            kept = None  # a new round: the windows of the one before are over
+            continue
+        left = data.get(LEFT_SIGN) if isinstance(data, dict) else None
+        if isinstance(left, dict) and left.get("unit") == unit.code:
+            kept = left.get("due")
+    return datetime.fromisoformat(kept) if isinstance(kept, str) else None
 
 
 def missed_in_round(ticket: Ticket, now: datetime) -> dict[str, bool]:

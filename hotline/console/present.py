@@ -84,7 +84,7 @@ EVENT_LABELS: dict[str, str] = {
     "merge_group": "并入工单",
     "unmerge_group": "拆出工单",
     "merged_unit": "随主单转派",
-    "unmerge_sign_window": "拆单后重新计时签收",
+    "unmerge_sign_window": "拆单后提醒签收",
 }
 
 # Events that count as "reminders escalated" on the dashboard: the escalation itself, and

@@ -39,6 +39,7 @@ from ticketing.models import Ticket
 from ticketing.phones import normalise
 
 CITIZEN = "13811112222"
+WANGJING_HANDLER = "13900000011"  # the demo city's 望京街道 handler
 STREETLIGHT = "朝阳区阜通东大街的路灯坏了好几天了"
 
 
@@ -314,36 +315,47 @@ def test_redo_at_night_opens_its_sign_window_in_the_morning(
         "reject", "dispatch_sms_postponed"]
 
 
-def test_split_at_night_opens_its_new_sign_window_in_the_morning(
+def test_split_to_another_unit_at_night_opens_its_new_sign_window_in_the_morning(
     settings: Settings, sessions: sessionmaker[Session], domain: Domain, city: City
 ) -> None:
+    """A ticket that followed its primary to another unit is a new dispatch there when it
+    is split off (docs/metrics.md, "A unit's sign window"): at 23:00 its SMS and window
+    wait for the morning, as a dispatch's do. (Split back to its own unit it keeps its
+    window: tests/ticketing/test_merging.py.)"""
     clock = Clock(domain)
     clock.at = _local(domain, 2026, 3, 10, 21, 50)
     first = _dispatched_ticket(sessions, domain, city)
     second = _dispatched_ticket(sessions, domain, city)
     operator, supervisor = city.actor("operator"), city.actor("supervisor")
+    wangjing = city.unit_id("cy-wangjing")
     first_id, second_id = ticket(sessions, first).id, ticket(sessions, second).id
     with sessions() as s:  # SQLite has one writer: ids looked up before this session
         primary, other = s.get_one(Ticket, first_id), s.get_one(Ticket, second_id)
         merging.merge(session=s, domain=domain, primary=primary, others=[other],
-                      actor=operator)  # inside its sign window: a new one at the split
+                      actor=operator)
+        service.reassign(session=s, domain=domain, ticket=primary, actor=operator,
+                         unit_id=wangjing, reason="属地为望京街道")  # by day: not held
         s.commit()
+        assert (other.unit_id, other.sign_due_at) == (wangjing, None)  # none there yet
     clock.at = _local(domain, 2026, 3, 10, 23)
     with sessions() as s:
         other = s.get_one(Ticket, second_id)
         merging.unmerge(session=s, domain=domain, ticket=other, actor=supervisor,
                         reason="不是同一问题")
         s.commit()
-        assert other.status == "dispatched"
+        assert (other.status, other.unit_id) == ("dispatched", wangjing)
         assert other.sign_due_at == _local(domain, 2026, 3, 11, 8) + _window(domain)
     assert [e.action for e in events(sessions, second)][-2:] == [
         "dispatch_sms_postponed", "unmerge_sign_window"]
-    worker, dialer, sms = _worker(sessions, domain)
+    sms = RecordingSms()
+    dialer = ScriptedDialer({WANGJING_HANDLER: Script(["1"])})
+    worker = OutboundWorker(sessions=sessions, domain=domain, dialer=dialer, sms=sms,
+                            name="quiet")
     run(worker, clock, _local(domain, 2026, 3, 10, 23, 10))
-    # The primary's window opened by day (21:50): its SMS and call go. The split one's SMS
-    # waits for the morning, and its reminder call for the window that opens then.
+    # The primary's window at 望京 opened by day (21:50): its SMS and call go. The split
+    # one's SMS waits for the morning, and its reminder call for the window that opens then.
     assert [second in text for _, text in _staff_sms(sms)] == [False]
-    assert dialer.calls == [(CY_HANDLER, "1")]
+    assert dialer.calls == [(WANGJING_HANDLER, "1")]
     assert ticket(sessions, first).status == "signed"
     run(worker, clock, _local(domain, 2026, 3, 11, 7, 59))
     assert len(_staff_sms(sms)) == 1 and len(dialer.calls) == 1
@@ -352,7 +364,7 @@ def test_split_at_night_opens_its_new_sign_window_in_the_morning(
     assert len(dialer.calls) == 1
     lead = timedelta(seconds=settings.outbound.sign_call_lead_seconds)
     run(worker, clock, _local(domain, 2026, 3, 11, 8) + _window(domain) - lead)
-    assert dialer.calls[1:] == [(CY_HANDLER, "1")]
+    assert dialer.calls[1:] == [(WANGJING_HANDLER, "1")]
     assert ticket(sessions, second).status == "signed"
 
 

@@ -332,6 +332,7 @@ def test_unmerge_puts_a_ticket_back_where_it_was(sessions: sessionmaker[Session]
                         city.actor("water-handler"))
     with sessions() as s:
         primary, second, third = _group_of_three(s, domain, op)
+        sign_due = second.sign_due_at
         merging.merge(session=s, domain=domain, primary=primary, others=[second, third],
                       actor=op)
         s.commit()
@@ -352,15 +353,14 @@ def test_unmerge_puts_a_ticket_back_where_it_was(sessions: sessionmaker[Session]
                         reason="不是同一问题")
         s.commit()
         assert second.status == Status.DISPATCHED and second.unit_id == primary.unit_id
-        # Its sign window had not ended when merged: a new one from the split.
-        window = timedelta(seconds=domain.settings.deadlines.sign_window_seconds)
-        split_at = service.events_of(session=s, ticket=second)[-1].at
-        assert second.sign_due_at == split_at + window
+        # Back at its unit: the sign window it had from its dispatch, still running.
+        assert second.sign_due_at == sign_due
         assert third.status == Status.ACCEPTED and third.unit_id is None
         for t in (second, third):
             assert t.merged_into_id is None and t.merged_at is None
-        # The new sign window is audited (and starts a new round of sign reminders).
+        # Audited, and a new round of sign reminders for the rest of that window.
         assert _actions(s, second)[-3:] == ["merge", "unmerge", merging.SIGN_WINDOW_EVENT]
+        assert service.events_of(session=s, ticket=second)[-1].data["kept"] is True
         assert _actions(s, third)[-2:] == ["merge", "unmerge"]
         assert _actions(s, primary)[-3:] == ["merge_group", "unmerge_group", "unmerge_group"]
         # Closing the primary now closes nothing else.
@@ -549,11 +549,14 @@ def _same_instant(a: datetime | None, b: datetime) -> bool:
     return a.replace(tzinfo=None) == b.astimezone(UTC).replace(tzinfo=None)
 
 
-def test_unmerge_keeps_a_late_sign_late_and_gives_an_unended_window_a_new_one(
+def test_unmerge_keeps_the_sign_window_the_ticket_had(
         sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
-    """拆单 (docs/metrics.md): a ticket whose sign window had ended before the merge is still
-    counted late after it, and gets no reminders for a window long gone; one whose window
-    had not ended gets a new window from the split, counted on it, with its reminders."""
+    """拆单 back to its unit (docs/metrics.md, "A unit's sign window"): the ticket keeps the
+    sign window it had from its dispatch, the time merged not given back. One whose window
+    ended before the merge, or while it was merged, is counted late and gets no reminders
+    for a window gone; one split within its window keeps it, with a new round of reminders
+    for what is left of it. Before, the one whose window ended while merged got a new
+    window from the split and was signed "in time" (judge36)."""
     d = _Clocked(settings=domain.settings, rules=domain.rules,
                  classification=domain.classification, calendar=domain.calendar,
                  model=domain.model)
@@ -572,55 +575,60 @@ def test_unmerge_keeps_a_late_sign_late_and_gives_an_unended_window_a_new_one(
         s.commit()
         d.ahead += window + timedelta(minutes=1)  # the late ticket's window ends unsigned
         primary = _file(s, d, op, "13811110001", WATER.format(n=5))
-        fresh = _file(s, d, op, "13811110002", WATER.format(n=6))
+        lapsed = _file(s, d, op, "13811110002", WATER.format(n=6))
+        running = _file(s, d, op, "13811110004", WATER.format(n=8))
         plan(session=s, domain=d, now=d.now())
         s.commit()
-        late_due, fresh_due = late.sign_due_at, fresh.sign_due_at
-        assert late_due is not None and fresh_due is not None
-        merging.merge(session=s, domain=d, primary=primary, others=[late, fresh], actor=sup,
+        group = (late, lapsed, running)
+        dues = {t.id: t.sign_due_at for t in group}
+        merging.merge(session=s, domain=d, primary=primary, others=list(group), actor=sup,
                       reason="同一小区停水")
         plan(session=s, domain=d, now=d.now())  # merged: off the sign reminders
         s.commit()
-        for t in (late, fresh):
+        for t in group:
             assert [status for kind, _, status, _ in _sign_tasks(s, t)
                     if kind == Kind.SIGN_CALL.value] == ["cancelled"]
         # While merged: the primary and the late ticket count, none of them signed in time.
         assert rates() == (before[0] + 2, before[1])
+        old_tasks = {t.id: _sign_tasks(s, t) for t in group}
 
-        d.ahead += window  # the fresh ticket's first window ends while it is merged
-        for t in (late, fresh):
-            merging.unmerge(session=s, domain=d, ticket=t, actor=sup, reason="不是同一问题")
-        split_at = d.now()
-        s.commit()
-        assert late.sign_due_at == late_due  # ended before the merge: it stands
-        assert late.sign_due_at < split_at
-        assert fresh.sign_due_at is not None and fresh.sign_due_at > split_at
-        assert fresh.sign_due_at != fresh_due
-        assert _same_instant(
-            fresh.sign_due_at,
-            service.events_of(session=s, ticket=fresh)[-1].at + window)
-
-        old_late, old_fresh = _sign_tasks(s, late), _sign_tasks(s, fresh)
+        d.ahead += timedelta(minutes=2)  # within the window of the two filed together
+        merging.unmerge(session=s, domain=d, ticket=running, actor=sup, reason="不是同一问题")
         plan(session=s, domain=d, now=d.now())
         s.commit()
-        # The late ticket: nothing new ("sign by" a time long gone would be no reminder).
-        assert _sign_tasks(s, late) == old_late
-        # The fresh one: a new round, the dispatch SMS now and the call before its new
-        # window ends, as for a dispatch.
-        new = [t for t in _sign_tasks(s, fresh) if t not in old_fresh]
-        (old_round,) = {r for _, r, _, _ in old_fresh}
+        assert running.sign_due_at == dues[running.id]
+        assert service.events_of(session=s, ticket=running)[-1].action == (
+            merging.SIGN_WINDOW_EVENT)
+        # A new round: the dispatch SMS now, the call before the window it kept ends.
+        new = [t for t in _sign_tasks(s, running) if t not in old_tasks[running.id]]
+        (old_round,) = {r for _, r, _, _ in old_tasks[running.id]}
         assert [(kind, r, status) for kind, r, status, _ in new] == [
             (Kind.SIGN_CALL.value, old_round + 1, "pending"),
             (Kind.SMS_DISPATCH.value, old_round + 1, "pending")]
-        assert _same_instant(new[0][3], fresh.sign_due_at - lead)
+        assert _same_instant(new[0][3], dues[running.id] - lead)
+        handler = Actor.of(running.handler)
+        service.sign(session=s, domain=d, ticket=running, actor=handler)
+        s.commit()
 
-        # Both signed now, within the fresh ticket's new window: the late one still late.
-        handler = Actor.of(fresh.handler)
+        d.ahead += window  # the lapsed ticket's window ends while it is merged
+        for t in (late, lapsed):
+            merging.unmerge(session=s, domain=d, ticket=t, actor=sup, reason="不是同一问题")
+        s.commit()
+        for t in (late, lapsed):
+            assert t.status == Status.DISPATCHED and t.sign_due_at == dues[t.id]
+            assert t.sign_due_at < d.now()
+            assert _actions(s, t)[-1] == "unmerge"  # no round for a window gone
+        plan(session=s, domain=d, now=d.now())
+        s.commit()
+        for t in (late, lapsed):
+            assert _sign_tasks(s, t) == old_tasks[t.id]
+
+        # Both signed now: late, as the time merged was not given back.
         d.ahead += timedelta(seconds=1)
-        for t in (late, fresh):
+        for t in (late, lapsed):
             service.sign(session=s, domain=d, ticket=t, actor=handler)
         s.commit()
-        assert rates() == (before[0] + 3, before[1] + 1)
+        assert rates() == (before[0] + 4, before[1] + 1)
 
 
 def test_a_returned_primary_takes_its_group_back_to_the_queue(
@@ -681,7 +689,7 @@ def test_a_signed_ticket_that_followed_its_primary_comes_back_dispatched_to_the_
         assert [(e.action, e.to_status) for e in split[-2:]] == [
             ("unmerge", "dispatched"), (merging.SIGN_WINDOW_EVENT, None)]
         assert (second.status, second.unit_id, second.handler_id, second.signed_at) == (
-            Status.DISPATCHED, cy, None, None)
+            Status.DISPATCHED, cy, cy_handler.id, None)  # cy's on-duty handler, as dispatched
         assert _same_instant(second.sign_due_at, split[-1].at + window)
         # On the new unit's queue, off the old handler's; the dispatch round is a new one.
         def queue(actor: Actor) -> list[str]:

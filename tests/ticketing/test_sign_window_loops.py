@@ -1,0 +1,221 @@
+"""A unit's 签收 clock starts once (docs/metrics.md, "A unit's sign window"). Loops that
+restarted it -- 并单 and 拆单 again and again (judge36: the window moved 21 s with each),
+a district supervisor's 改派 within the unit or away and back -- now leave the sign-by time
+where the dispatch set it, and the response figure counts the ticket late; the centre's
+改派 or 派单 still opens a new window, its decision on the event; a split to another unit
+is a new dispatch there. SQLite and PostgreSQL, the shipped settings, a clock moved by
+hand."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.support.city import City
+from tests.ticketing.test_figure_forgery import _clocked
+from ticketing import merging, service
+from ticketing.actors import Actor
+from ticketing.context import Domain
+from ticketing.models import Ticket
+from ticketing.reports import figures
+from ticketing.states import Status
+
+LIFT = "朝阳区望京西园三区{n}号楼电梯坏了好几天，老人上不了楼。"
+
+
+def _at_housing(s: Session, domain: Domain, centre: tuple[Actor, int], n: int) -> Ticket:
+    """A livelihood ticket (never held by staff quiet hours) that the centre's operator
+    (``centre``: the operator and 朝阳区住建委's id) sends to 住建委 at the clock's time."""
+    op, housing = centre
+    t = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
+                              caller_phone=f"138111144{n:02d}", category="housing",
+                              urgency="livelihood", demand=LIFT.format(n=n))
+    service.accept(session=s, domain=domain, ticket=t, actor=op)
+    service.reassign(session=s, domain=domain, ticket=t, actor=op, unit_id=housing,
+                     reason="属地办理")
+    s.commit()
+    assert t.status == Status.DISPATCHED.value and t.sign_due_at is not None
+    return t
+
+
+def _timeliness(s: Session, domain: Domain, op: Actor) -> tuple[int, ...]:
+    """(due, closed on time, replied on time, dispatched, signed in time), city-wide. The
+    actors are looked up before the test's session opens: ``City`` opens a session of its
+    own, and SQLite has one writer at a time."""
+    f = figures(session=s, actor=op, now=domain.now(), utility_window=domain.utility_window)
+    return f.due, f.closed_on_time, f.replied_on_time, f.dispatched, f.signed_in_time
+
+
+def _window(domain: Domain) -> timedelta:
+    return timedelta(seconds=domain.settings.deadlines.sign_window_seconds)
+
+
+def _moved(before: tuple[int, ...], after: tuple[int, ...]) -> tuple[int, ...]:
+    """How far each of ``_timeliness``'s figures moved: (due, closed on time, replied on
+    time, dispatched, signed in time)."""
+    return tuple(a - b for a, b in zip(after, before, strict=True))
+
+
+@pytest.mark.parametrize("who", ["supervisor", "cy-supervisor"])
+def test_merging_and_splitting_again_and_again_never_moves_the_sign_window(
+    sessions: sessionmaker[Session], domain: Domain, city: City, who: str
+) -> None:
+    """The centre's supervisor (judge36), or 朝阳区's for its own unit (the transition table
+    lets any supervisor merge and split in their scope), merges the ticket 20 s after each
+    split and splits it 1 s later, for 6 min 40 s: before, every split opened a new 5-minute
+    window and the ticket, signed then, was signed "in time". Now the window stays the
+    dispatch's, the 办结 deadline too, and the ticket counts late on every figure."""
+    start, clock = _clocked(domain)
+    sup, handler = city.actor(who), city.actor("cy-housing-handler")
+    op = city.actor("operator")
+    centre = op, city.unit_id("cy-housing")
+    with sessions() as s:
+        before = _timeliness(s, domain, op)
+        primary, t = (_at_housing(s, domain, centre, n) for n in (1, 2))
+        sign_due, due = t.sign_due_at, t.due_at
+        assert sign_due == start + _window(domain)
+        for _ in range(8):
+            clock[0] += timedelta(seconds=20)
+            merging.merge(session=s, domain=domain, primary=primary, others=[t], actor=sup,
+                          reason="疑似同一诉求")
+            s.commit()
+            clock[0] += timedelta(seconds=1)
+            merging.unmerge(session=s, domain=domain, ticket=t, actor=sup, reason="不是同一诉求")
+            s.commit()
+            assert (t.status, t.sign_due_at, t.due_at) == (Status.DISPATCHED, sign_due, due)
+            clock[0] += timedelta(seconds=29)
+        assert clock[0] - start == timedelta(minutes=6, seconds=40)
+        service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        s.commit()
+        # Signed 6 min 40 s after the dispatch: late, as is the primary, never signed.
+        assert _moved(before, _timeliness(s, domain, op))[3:] == (2, 0)
+        # Answered and closed after the 24 hours: late too (the primary is due, unclosed).
+        clock[0] = start + timedelta(hours=25)
+        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="电梯已修复",
+                      outcome="resolved")
+        service.close(session=s, domain=domain, ticket=t, actor=op)
+        s.commit()
+        assert _moved(before, _timeliness(s, domain, op)) == (2, 0, 0, 2, 0)
+
+
+def test_a_split_to_another_unit_is_a_new_dispatch_there(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """Merged at 朝阳区住建委, its primary 改派'd by the centre to 望京街道 (it follows): split
+    10 minutes later it is 望京's new ticket, with 望京's on-duty handler, a new sign window
+    and a new 退单 window from the split (before: no handler, and the 退单 window of the
+    unit it had left). The unit it left is named on the event, with the window it had."""
+    _, clock = _clocked(domain)
+    op, sup = city.actor("operator"), city.actor("supervisor")
+    wangjing, wj_handler = city.unit_id("cy-wangjing"), city.actor("wangjing-handler")
+    centre = op, city.unit_id("cy-housing")
+    with sessions() as s:
+        before = _timeliness(s, domain, op)
+        primary, t = (_at_housing(s, domain, centre, n) for n in (1, 2))
+        housing_due = t.sign_due_at
+        clock[0] += timedelta(minutes=1)
+        merging.merge(session=s, domain=domain, primary=primary, others=[t], actor=sup,
+                      reason="同一楼电梯")
+        service.reassign(session=s, domain=domain, ticket=primary, actor=op,
+                         unit_id=wangjing, reason="属地为望京街道")
+        s.commit()
+        assert (t.status, t.unit_id, t.sign_due_at) == (Status.MERGED, wangjing, None)
+        follow = service.events_of(session=s, ticket=t)[-1]
+        assert follow.action == merging.FOLLOW_EVENT
+        left = follow.data[service.LEFT_SIGN]
+        assert left["unit"] == "cy-housing"
+        assert datetime.fromisoformat(left["due"]) == housing_due
+
+        clock[0] += timedelta(minutes=10)  # 住建委's window ended long ago
+        split_at = clock[0]
+        merging.unmerge(session=s, domain=domain, ticket=t, actor=sup, reason="不是同一诉求")
+        s.commit()
+        assert (t.status, t.unit_id, t.handler_id) == (Status.DISPATCHED, wangjing,
+                                                       wj_handler.id)
+        assert t.sign_due_at == split_at + _window(domain)
+        assert service.events_of(session=s, ticket=t)[-1].data["kept"] is False
+        assert service.return_deadline(session=s, domain=domain, ticket=t) == (
+            split_at + timedelta(hours=domain.settings.deadlines.return_window_hours))
+        clock[0] += timedelta(minutes=1)
+        service.sign(session=s, domain=domain, ticket=t, actor=wj_handler)
+        s.commit()
+        # 望京 signed it in its own window; the primary, never signed there, is late.
+        assert _moved(before, _timeliness(s, domain, op))[3:] == (2, 1)
+
+
+def test_a_district_supervisors_reassignments_keep_the_units_sign_window(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """朝阳区's supervisor 改派s one ticket within 住建委 (another handler) and sends another
+    to 望京街道 and straight back, every 4 minutes for 24: before, each 改派 opened 住建委 a
+    new window and both were signed "in time". Now 住建委 keeps the window it had (kept on
+    the event) and both count late. The centre's 改派 within the unit still opens a new
+    one, the operator's decision on the event."""
+    _, clock = _clocked(domain)
+    op, cy_sup = city.actor("operator"), city.actor("cy-supervisor")
+    handler = city.actor("cy-housing-handler")
+    housing, wangjing = city.unit_id("cy-housing"), city.unit_id("cy-wangjing")
+    centre = op, housing
+    with sessions() as s:
+        before = _timeliness(s, domain, op)
+        within, away, by_centre = (_at_housing(s, domain, centre, n) for n in (1, 2, 3))
+        dues = {t.id: t.sign_due_at for t in (within, away)}
+        for n in range(6):
+            clock[0] += timedelta(minutes=4)
+            service.reassign(session=s, domain=domain, ticket=within, actor=cy_sup,
+                             unit_id=housing, reason="换承办人")
+            service.reassign(session=s, domain=domain, ticket=away, actor=cy_sup,
+                             unit_id=wangjing, reason="属地为望京街道")
+            service.reassign(session=s, domain=domain, ticket=away, actor=cy_sup,
+                             unit_id=housing, reason="派回住建委")
+            if n == 0:
+                service.reassign(session=s, domain=domain, ticket=by_centre, actor=op,
+                                 unit_id=housing, reason="换承办人")
+            s.commit()
+            for t in (within, away):
+                assert (t.unit_id, t.sign_due_at) == (housing, dues[t.id])
+                last = service.events_of(session=s, ticket=t)[-1]
+                assert last.data[service.SIGN_KEPT] == dues[t.id].isoformat()
+            if n == 0:
+                decided = service.events_of(session=s, ticket=by_centre)[-1]
+                assert (decided.action, decided.actor_id) == ("reassign", op.id)
+                assert service.SIGN_KEPT not in decided.data
+                assert by_centre.sign_due_at == clock[0] + _window(domain)
+                service.sign(session=s, domain=domain, ticket=by_centre,
+                             actor=Actor.of(by_centre.handler))
+                s.commit()
+        for t in (within, away):
+            service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        s.commit()
+        assert _moved(before, _timeliness(s, domain, op))[3:] == (3, 1)
+
+
+def test_only_the_centre_sends_a_returned_ticket_back_and_its_dispatch_is_on_record(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """退单 then 派单 to the same unit opens it a new window only by the centre's dispatch:
+    the returned ticket is in no district's scope (朝阳区's supervisor gets 404, nothing
+    changes), and the operator's 派单 is on the trail with their name."""
+    _, clock = _clocked(domain)
+    op, cy_sup = city.actor("operator"), city.actor("cy-supervisor")
+    handler, housing = city.actor("cy-housing-handler"), city.unit_id("cy-housing")
+    centre = op, housing
+    with sessions() as s:
+        t = _at_housing(s, domain, centre, 1)
+        clock[0] += timedelta(minutes=4)
+        service.return_ticket(session=s, domain=domain, ticket=t, actor=handler,
+                              reason="不属于本单位职责")
+        s.commit()
+        with pytest.raises(service.NotFound):
+            service.dispatch(session=s, domain=domain, ticket=t, actor=cy_sup,
+                             unit_id=housing)
+        s.rollback()
+        s.refresh(t)
+        assert (t.status, t.unit_id, t.sign_due_at) == (Status.RETURNED.value, None, None)
+        service.dispatch(session=s, domain=domain, ticket=t, actor=op, unit_id=housing)
+        s.commit()
+        decided = service.events_of(session=s, ticket=t)[-1]
+        assert (decided.action, decided.actor_id) == ("dispatch", op.id)
+        assert t.sign_due_at == clock[0] + _window(domain)
