@@ -419,13 +419,14 @@ def test_evaluation_emergencies_are_handed_to_the_service_they_need(
     twenty-sixth round: of the 130 of heldout-23..25, 123 with its model; of the 173 of
     heldout-23..26, 165 with it; of the 214 of heldout-23..27, 200 with it; of the 256 of
     heldout-23..28, 242 with the twenty-seventh's; of the 302 of heldout-23..29, 286 with the
-    twenty-eighth's (heldout-29: 44 of 46)."""
+    twenty-eighth's (heldout-29: 44 of 46); of the 347 of heldout-23..30, 329 with the
+    twenty-ninth's (heldout-30: 42 of 45)."""
     rules = load_classification()
     emergencies = [r for r in evaluation if r.labels["emergency"] != "none"]
-    assert len(emergencies) == 302
+    assert len(emergencies) == 347
     named = sum(understand(r.text, rules, shipped).emergency == r.labels["emergency"]
                 for r in emergencies)
-    assert named >= 272, named
+    assert named >= 314, named
 
 
 @dataclass(frozen=True)
@@ -487,6 +488,12 @@ HELD_OUT_FLOORS = {
     # 162 calm calls handed over); floors a few lines under that.
     "heldout-29": Floors(category=261, urgent=(74, 70), emergencies=(46, 41),
                          calm=(162, 5)),
+    # Written blind for the thirtieth round (296 scored: four lines were near copies of
+    # training lines and left the file); scored with the twenty-ninth round's model and
+    # rules before any change (category 262 of 296; urgent 73 of 75, flagged 44 of 45; 1 of
+    # 161 calm calls handed over); floors a few lines under that.
+    "heldout-30": Floors(category=256, urgent=(75, 71), emergencies=(45, 40),
+                         calm=(161, 4)),
 }
 
 
