@@ -13,6 +13,7 @@ test_twilio_callback_order)."""
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from asr.batch import transcribe_file
 from asr.engine import AsrEngine
 from asr.jobs import JobStatus, TranscriptionJob
 from asr.stream import Transcript
+from hotline.recordings import apply_retention
 from ivr.callrecords import CallOutcome, CallRecord
 from ivr.intake import SAID_AGAIN_EVENT, Spool
 from ivr.twilio.decode import Decoded
@@ -33,8 +35,9 @@ from tests.twilio.test_twilio_callback_order import _ACTION, _ORDERS, _RECORDING
 from tests.twilio.test_twilio_flow import _record_params
 from tests.twilio.test_twilio_stop_journal import _restarted
 from ticketing.context import Domain
-from ticketing.models import Ticket, TicketEvent
+from ticketing.models import Ticket, TicketEvent, utcnow
 from ticketing.service import TRANSCRIBED_EVENT, TRANSCRIPT_PENDING
+from ticketing.states import Status
 
 
 class Call:
@@ -202,3 +205,38 @@ def test_the_second_recording_lost_with_the_process_is_taken_at_the_next_start(
     standin.call_recordings[call.sid] = [call.second, call.first]  # newest first
     _restarted(make_twilio)
     _assert_has_the_second(sessions, twilio, call, said_again_wav)
+
+
+@pytest.mark.usefixtures("decode_once")
+@pytest.mark.parametrize("order", [[_ACTION, _STATUS], [_STATUS, _RECORDING]], ids="-".join)
+def test_the_recording_said_again_takes_the_one_it_replaced_with_it_at_retention(
+        twilio: Twilio, standin: StandIn, recording_wav: bytes, said_again_wav: bytes,
+        sessions: sessionmaker[Session], order: list[str]) -> None:
+    """The first recording, replaced by the one said again after key 2 -- on the line
+    (its action while the call is up) or after the status filed the ticket -- is named by
+    no row: retention deleted the call's recording and kept that one for ever (review87).
+    It goes with the call's own, by the same rule: never while the ticket is open, audited
+    on the ticket; another call's recording stays."""
+    call = Call(twilio, standin, recording_wav, said_again_wav)
+    for what in order:
+        call.second_says(what)
+    ticket = _assert_has_the_second(sessions, twilio, call, said_again_wav)
+    second = Path(ticket.recording_path or "")
+    first = second.with_name(f"{call.sid}-{call.first}.wav")
+    other = second.with_name(f"{new_sid('CA')}-{new_sid('RE')}.wav")
+    other.write_bytes(recording_wav)  # another call's, in the same folder
+    assert first.is_file() and second.is_file()
+
+    later = utcnow() + timedelta(days=31)
+    assert apply_retention(sessions=sessions, days=30, now=later) == []  # the ticket is open
+    assert first.is_file() and second.is_file()
+    with sessions() as s:
+        s.get_one(Ticket, ticket.id).status = Status.ARCHIVED.value
+        s.commit()
+    assert apply_retention(sessions=sessions, days=30, now=later) == [call.sid]
+    assert not first.exists() and not second.exists() and other.is_file()
+    with sessions() as s:
+        [event] = s.scalars(select(TicketEvent).where(
+            TicketEvent.ticket_id == ticket.id, TicketEvent.action == "recording_deleted"))
+        assert event.data is not None and event.data["replaced"] == [first.name]
+        assert s.get_one(Ticket, ticket.id).recording_path is None
