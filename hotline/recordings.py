@@ -2,7 +2,8 @@
 
 A recording is evidence (全程留痕): its SHA-256 is taken when the call ends and checked
 again on playback and by `hotline recordings verify`. Retention deletes old recordings,
-never those of open tickets, and leaves an audit event on the ticket.
+never those of open tickets, and leaves an audit event on the ticket; with a Twilio
+call's recording go those it replaced (the complaint said again after key 2).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from asr.recording import sha256_file
 from ivr.callrecords import CallRecord
+from ivr.twilio.calls import CARRIER as TWILIO
+from ivr.twilio.fetch import replaced_recordings
 from ticketing import service
 from ticketing.actors import Actor
 from ticketing.db import transaction
@@ -115,18 +118,25 @@ def _delete(session: Session, rec: CallRecord, *, days: int, now: datetime) -> b
     if ticket is not None and ticket.status in {s.value for s in OPEN_STATUSES}:
         return False
     path = Path(rec.recording_path or "")
+    # A Twilio call's recordings the caller said again after key 2 replaced: no row names
+    # them, and they go with the one that replaced them (kept for ever before, review87).
+    replaced = replaced_recordings(path) if rec.carrier == TWILIO else []
     if ticket is not None:
         service.record_event(
             session=session, ticket=ticket, actor=Actor.system("retention"),
             action="recording_deleted", note=f"录音已按保存期限（{days}天）删除",
-            data={"sha256": rec.recording_sha256, "call_id": rec.call_id}, at=now,
+            data={"sha256": rec.recording_sha256, "call_id": rec.call_id,
+                  **({"replaced": [p.name for p in replaced]} if replaced else {})}, at=now,
         )
         if ticket.recording_path == rec.recording_path:
             ticket.recording_path = None
     rec.recording_path = None
     session.flush()  # a database refusing the event refuses it before the file is gone
-    try:
-        path.unlink(missing_ok=True)
-    except OSError as exc:
-        raise _Undeletable(Finding(rec.call_id, str(path), str(exc))) from exc
+    # The replaced ones first: one that cannot be deleted leaves the call's own recording,
+    # its row and its ticket's link as they were, for the next run.
+    for gone in (*replaced, path):
+        try:
+            gone.unlink(missing_ok=True)
+        except OSError as exc:
+            raise _Undeletable(Finding(rec.call_id, str(gone), str(exc))) from exc
     return True

@@ -493,12 +493,12 @@ def _said_again(session: Session, domain: Domain, ticket: Ticket, j: CallJournal
     the complaint again and hung up while saying it, and that recording's callbacks came
     after the call's status had filed the ticket (Twilio keeps no order; one recording a
     file). The ticket takes it, as a re-record finished on the line gives its ticket the
-    new recording, with an audit event naming the one it replaces; its words come as late
-    words come, now or from the transcription backlog (``service.attach_transcript``: the
-    demand stays unless it is a placeholder, a ticket not dispatched yet is classified
-    again); a job of the first still pending is closed, its words would overwrite them.
-    Before (mend85) such a recording was downloaded and dropped, or made the ticket's
-    recording under the first one's words."""
+    new recording, with an audit event naming the one it replaces; the first one's words
+    go with it, and the words said again come as late words come, now or from the
+    transcription backlog (``service.attach_transcript``: a ticket not dispatched yet is
+    classified again); a job of the first still pending is closed, its words would
+    overwrite them. Before (mend85) such a recording was downloaded and dropped, or made
+    the ticket's recording under the first one's words."""
     actor = Actor.system("ivr")
     replaced = ticket.recording_path
     ticket.recording_path, ticket.recording_sha256 = j.recording_path, j.recording_sha256
@@ -506,9 +506,16 @@ def _said_again(session: Session, domain: Domain, ticket: Ticket, j: CallJournal
         drop_pending(session=session, ticket_id=ticket.id, recording_path=replaced,
                      reason="superseded: the caller said the complaint again")
     service.record_event(session=session, ticket=ticket, actor=actor, action=SAID_AGAIN_EVENT,
-                         note="来电人按2重新录音时挂机，工单录音改为重新所录",
+                         note="来电人按2重新录音时挂机，工单录音及诉求改为重新所录",
                          data={"call_id": j.call_id, "recording": j.recording_path,
                                "replaced": replaced})
+    # The demand is the first recording's words, which the caller took back by pressing 2
+    # (a call ticket's demand is written by its call and the backlog alone): a placeholder
+    # now, which the words said again replace, here or from the backlog, as in every order
+    # where they came before the status. Before (review87), with the status first, the
+    # ticket kept the first words as its demand beside the second's transcript.
+    ticket.demand = service.TRANSCRIPT_PENDING
+    ticket.transcript = ticket.transcript_meta = None
     words = (j.transcript or "").strip()
     if words:
         service.attach_transcript(session=session, domain=domain, ticket=ticket, actor=actor,

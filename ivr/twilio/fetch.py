@@ -55,6 +55,22 @@ def twilio_recording_path(recordings_dir: Path, call_sid: str, recording_sid: st
     return Path(recordings_dir) / "twilio" / f"{call_sid}-{recording_sid}.wav"
 
 
+def replaced_recordings(path: Path) -> list[Path]:
+    """The call's other recordings kept beside ``path`` (a ``twilio_recording_path``): one
+    file per ``<Record>``, and a complaint said again after key 2 is a new one that takes
+    the place of the one before on the call record and the ticket (``ivr.intake``), which
+    then no row names. Retention deletes them with the call's recording
+    (``hotline.recordings``): before (review87) they were kept for ever. [] for a path
+    not named so."""
+    call_sid, dash, recording_sid = path.stem.partition("-")
+    if not (dash and path.suffix == ".wav" and SID_RE.match(call_sid)
+            and SID_RE.match(recording_sid)):
+        return []
+    # The SIDs are letters and digits: nothing in the pattern but the one wildcard.
+    return sorted(p for p in path.parent.glob(f"{call_sid}-*.wav")
+                  if p.name != path.name and SID_RE.match(p.stem.partition("-")[2]))
+
+
 def sha256_of(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

@@ -304,3 +304,58 @@ def test_a_ticket_set_aside_is_told_as_not_handled_never_as_closed(
         tail["closed"], "已办结")
     later = _told(sessions, CALLER, closed_limit=3, now=domain.now() + timedelta(days=31))
     assert later.set_aside == [] and later.closed == []
+
+
+def test_an_archived_ticket_is_told_as_its_last_round_ended(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    """review87: an archived ticket reads 已办结 or 不予办理 by ``closed_at``
+    (``states.set_aside``): every closure sets it (核实办结, 直接答复, 随主单办结) and every
+    reopening clears it (驳回重办, 随主单重办). A ticket closed, sent back and then set
+    aside is set aside; a merged ticket closed with its primary is closed; one reopened
+    with its primary, split off (拆单) and set aside is set aside. Each archived."""
+    op, boss = city.actor("operator"), city.actor("supervisor")
+    handler = city.actor("water-handler")
+
+    def closed(s: Session, t: Ticket) -> None:
+        service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="已恢复供水",
+                      outcome="resolved")
+        service.close(session=s, domain=domain, ticket=t, actor=op)
+
+    redone = _file(sessions, domain, city, "朝阳区望京西园三区5号楼停水了")
+    merged = _file(sessions, domain, city, "朝阳区望京西园四区停水了")
+    split = _file(sessions, domain, city, "朝阳区望京西园六区停水了")
+    primaries = [_file(sessions, domain, city, f"朝阳区望京西园{n}区停水一天了",
+                       caller="13700001111") for n in ("七", "八")]
+    with sessions() as s:
+        t = s.get_one(Ticket, redone.id)
+        closed(s, t)
+        service.reject_redo(session=s, domain=domain, ticket=t, actor=boss, reason="未修好")
+        service.exclude(session=s, domain=domain, ticket=t, actor=boss,
+                        reason="非本市事项：河北省的小区")
+        service.archive(session=s, domain=domain, ticket=t, actor=boss)
+        for member, primary in zip((merged, split), primaries, strict=True):
+            p = s.get_one(Ticket, primary.id)
+            merging.merge(session=s, domain=domain, primary=p,
+                          others=[s.get_one(Ticket, member.id)], actor=op)
+            closed(s, p)
+        service.archive(session=s, domain=domain, ticket=s.get_one(Ticket, merged.id),
+                        actor=op)
+        service.reject_redo(session=s, domain=domain, ticket=s.get_one(Ticket, primaries[1].id),
+                            actor=boss, reason="未修好")
+        t = s.get_one(Ticket, split.id)
+        assert t.status == "merged" and t.closed_at is None
+        merging.unmerge(session=s, domain=domain, ticket=t, actor=op, reason="不是同一事项")
+        service.exclude(session=s, domain=domain, ticket=t, actor=boss, reason="重复诉求：同上")
+        service.archive(session=s, domain=domain, ticket=t, actor=boss)
+        s.commit()
+        assert {s.get_one(Ticket, t.id).status for t in (redone, merged, split)} == {
+            "archived"}
+
+    assert [keyed_ticket_status(sessions, t.number) for t in (redone, merged, split)] == [
+        TicketStatus(redone.number[-4:], "不予办理"), TicketStatus(merged.number[-4:], "已办结"),
+        TicketStatus(split.number[-4:], "不予办理")]
+    report = _told(sessions, CALLER, closed_limit=3)
+    assert [t.tail for t in report.closed] == [merged.number[-4:]]
+    assert sorted((t.tail, t.answer) for t in report.set_aside) == sorted([
+        (redone.number[-4:], "非本市事项"), (split.number[-4:], "重复诉求")])

@@ -13,6 +13,7 @@ test_twilio_callback_order)."""
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from asr.batch import transcribe_file
 from asr.engine import AsrEngine
 from asr.jobs import JobStatus, TranscriptionJob
 from asr.stream import Transcript
+from hotline.recordings import apply_retention
 from ivr.callrecords import CallOutcome, CallRecord
 from ivr.intake import SAID_AGAIN_EVENT, Spool
 from ivr.twilio.decode import Decoded
@@ -33,8 +35,9 @@ from tests.twilio.test_twilio_callback_order import _ACTION, _ORDERS, _RECORDING
 from tests.twilio.test_twilio_flow import _record_params
 from tests.twilio.test_twilio_stop_journal import _restarted
 from ticketing.context import Domain
-from ticketing.models import Ticket, TicketEvent
+from ticketing.models import Ticket, TicketEvent, utcnow
 from ticketing.service import TRANSCRIBED_EVENT, TRANSCRIPT_PENDING
+from ticketing.states import Status
 
 
 class Call:
@@ -90,6 +93,19 @@ def _pending(sessions: sessionmaker[Session]) -> list[str]:
             if j.status == JobStatus.PENDING.value]
 
 
+def _backlog_run(sessions: sessionmaker[Session], domain: Domain,
+                 engine: AsrEngine) -> tuple[Any, list[tuple[str, str]]]:
+    """The transcription backlog run once with ``engine``; what it heard, by file name."""
+    heard: list[tuple[str, str]] = []
+
+    def transcribe(path: Path) -> Transcript:
+        transcript = transcribe_file(engine, path).transcript
+        heard.append((path.name, transcript.text))
+        return transcript
+
+    return run_backlog(sessions=sessions, domain=domain, transcribe=transcribe), heard
+
+
 def _assert_has_the_second(sessions: sessionmaker[Session], twilio: Twilio, call: Call,
                            second_wav: bytes) -> Ticket:
     ticket, record = _the_ticket(sessions, call)
@@ -118,11 +134,15 @@ def test_a_hang_up_while_saying_it_again_gives_the_ticket_the_second_recording(
     ticket = _assert_has_the_second(sessions, twilio, call, said_again_wav)
     first_words = _heard(decodings, asr_engine, recording_wav)
     said = _heard(decodings, asr_engine, said_again_wav)
+    # The words said again are the ticket's demand too, whoever came first: with the
+    # status first, the demand kept the first words (the ones key 2 took back) beside the
+    # second's transcript (review87).
     if said is not None:  # heard within the webhook's budget: the ticket has its words
         assert said != first_words
-        assert ticket.transcript == said
+        assert ticket.transcript == said and ticket.demand == said
         assert _pending(sessions) == []
     else:  # or the backlog has them to hear
+        assert ticket.transcript is None and ticket.demand == TRANSCRIPT_PENDING
         assert _pending(sessions) == [f"{call.sid}-{call.second}.wav"]
     with sessions() as s:
         events = [e.action for e in s.scalars(select(TicketEvent).where(
@@ -169,14 +189,7 @@ def test_with_no_model_the_second_recordings_words_come_from_the_backlog(
     assert ticket.demand == TRANSCRIPT_PENDING
     assert _pending(sessions) == [f"{call.sid}-{call.second}.wav"]
 
-    heard: list[tuple[str, str]] = []
-
-    def transcribe(path: Path) -> Transcript:
-        transcript = transcribe_file(asr_engine, path).transcript
-        heard.append((path.name, transcript.text))
-        return transcript
-
-    run = run_backlog(sessions=sessions, domain=domain, transcribe=transcribe)
+    run, heard = _backlog_run(sessions, domain, asr_engine)
     assert run.taken == 1 and run.done == 1
     ticket, _ = _the_ticket(sessions, call)
     # The second recording heard, and only it; its words are the ticket's.
@@ -202,3 +215,68 @@ def test_the_second_recording_lost_with_the_process_is_taken_at_the_next_start(
     standin.call_recordings[call.sid] = [call.second, call.first]  # newest first
     _restarted(make_twilio)
     _assert_has_the_second(sessions, twilio, call, said_again_wav)
+
+
+@pytest.mark.usefixtures("decode_once")
+@pytest.mark.parametrize("order", [[_ACTION, _STATUS], [_STATUS, _RECORDING]], ids="-".join)
+def test_the_recording_said_again_takes_the_one_it_replaced_with_it_at_retention(
+        twilio: Twilio, standin: StandIn, recording_wav: bytes, said_again_wav: bytes,
+        sessions: sessionmaker[Session], order: list[str]) -> None:
+    """The first recording, replaced by the one said again after key 2 -- on the line
+    (its action while the call is up) or after the status filed the ticket -- is named by
+    no row: retention deleted the call's recording and kept that one for ever (review87).
+    It goes with the call's own, by the same rule: never while the ticket is open, audited
+    on the ticket; another call's recording stays."""
+    call = Call(twilio, standin, recording_wav, said_again_wav)
+    for what in order:
+        call.second_says(what)
+    ticket = _assert_has_the_second(sessions, twilio, call, said_again_wav)
+    second = Path(ticket.recording_path or "")
+    first = second.with_name(f"{call.sid}-{call.first}.wav")
+    other = second.with_name(f"{new_sid('CA')}-{new_sid('RE')}.wav")
+    other.write_bytes(recording_wav)  # another call's, in the same folder
+    assert first.is_file() and second.is_file()
+
+    later = utcnow() + timedelta(days=31)
+    assert apply_retention(sessions=sessions, days=30, now=later) == []  # the ticket is open
+    assert first.is_file() and second.is_file()
+    with sessions() as s:
+        s.get_one(Ticket, ticket.id).status = Status.ARCHIVED.value
+        s.commit()
+    assert apply_retention(sessions=sessions, days=30, now=later) == [call.sid]
+    assert not first.exists() and not second.exists() and other.is_file()
+    with sessions() as s:
+        [event] = s.scalars(select(TicketEvent).where(
+            TicketEvent.ticket_id == ticket.id, TicketEvent.action == "recording_deleted"))
+        assert event.data is not None and event.data["replaced"] == [first.name]
+        assert s.get_one(Ticket, ticket.id).recording_path is None
+
+
+@pytest.mark.usefixtures("decode_once")
+def test_words_said_again_left_to_the_backlog_take_the_first_words_place(
+        twilio: Twilio, standin: StandIn, recording_wav: bytes, said_again_wav: bytes,
+        asr_engine: AsrEngine, decodings: dict[tuple[int, bytes], Decoded],
+        sessions: sessionmaker[Session], domain: Domain) -> None:
+    """The status files the first recording's words; the one said again comes after it
+    and is not heard in its webhook (the model gone meanwhile): the ticket waits for its
+    words, the first ones no longer its demand, and the backlog gives the second's. Before
+    (review87) the first words stayed the demand for good, the second's only its
+    transcript."""
+    call = Call(twilio, standin, recording_wav, said_again_wav)
+    first_words = _heard(decodings, asr_engine, recording_wav)
+    assert first_words  # read back before key 2
+    call.second_says(_STATUS)
+    ticket, _ = _the_ticket(sessions, call)
+    assert ticket.demand == first_words
+    twilio.client.app.state.asr_engine = None  # type: ignore[attr-defined]
+    call.second_says(_RECORDING)
+    ticket = _assert_has_the_second(sessions, twilio, call, said_again_wav)
+    assert ticket.demand == TRANSCRIPT_PENDING and ticket.transcript is None
+    assert _pending(sessions) == [f"{call.sid}-{call.second}.wav"]
+
+    run, heard = _backlog_run(sessions, domain, asr_engine)
+    assert run.done == 1
+    [(name, said)] = heard
+    assert name == f"{call.sid}-{call.second}.wav" and said
+    ticket, _ = _the_ticket(sessions, call)
+    assert ticket.demand == said and ticket.transcript == said
