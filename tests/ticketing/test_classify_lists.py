@@ -1,10 +1,10 @@
 """[lists] in config/classification.toml: a list written once, read where a pattern says <name>.
 
-Twenty-ninth round (emerg35): emerg34 wrote the machines a body is drawn into three times
+Thirtieth round (emerg35): emerg34 wrote the machines a body is drawn into three times
 (one copy without 设备), a child's names twice and the guard of others still falling ill
 twice; copies drift. The load puts each list in as ``(?:a|b|…)``; a name no list has and a
 list no pattern names fail it (a typo would otherwise match the literal "<name>").
-docs/classification.md, "Twenty-ninth round (emerg35)".
+docs/classification.md, "Thirtieth round (emerg35)".
 """
 
 from __future__ import annotations
