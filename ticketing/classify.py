@@ -443,7 +443,7 @@ def load_rules(path: Path | None = None) -> ClassificationRules:
 # The rules are frozen, so sharing them is safe.
 @lru_cache(maxsize=8)
 def _load_rules(path: Path, raw: bytes) -> ClassificationRules:
-    data = tomllib.loads(raw.decode("utf-8"))
+    data = _with_lists(tomllib.loads(raw.decode("utf-8")), path)
     categories = set(_category_labels())
 
     scoring = data.get("scoring", {})
@@ -557,6 +557,61 @@ def _load_rules(path: Path, raw: bytes) -> ClassificationRules:
     )
 
 
+# Where a pattern uses a [lists] list: <name>, not a named group's (?P<name>...).
+_LIST_USE = re.compile(r"(?<!\?P)<(\w+)>")
+_LIST_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def _with_lists(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The rule file with every ``<name>`` put as its [lists] alternation ``(?:a|b|…)``.
+
+    One list, written once, read by every pattern that names it (the machines a body is
+    drawn into, a child's names, the present's words): copies of a list drift, and a drifted
+    copy is a rule that reads one wording and not its twin. A list may name a list written
+    above it. A name no list has, and a list nothing names, fail the load: a typo would
+    otherwise match the literal "<name>" and never fire.
+    """
+    raw = data.get("lists", {})
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: [lists] must be a table")
+    named: dict[str, str] = {}
+    used: set[str] = set()
+
+    def put(text: str, where: str) -> str:
+        def one(match: re.Match[str]) -> str:
+            if match.group(1) not in named:
+                raise ValueError(f"{path}: {where}: unknown list <{match.group(1)}> (a list "
+                                 "is named in [lists], above any list that uses it)")
+            used.add(match.group(1))
+            return named[match.group(1)]
+        return _LIST_USE.sub(one, text)
+
+    for name, entries in raw.items():
+        where = f"lists.{name}"
+        if not _LIST_NAME.fullmatch(name):
+            raise ValueError(f"{path}: {where}: a list's name is lower-case ASCII")
+        if (not isinstance(entries, list) or not entries
+                or not all(isinstance(e, str) and e for e in entries)):
+            raise ValueError(f"{path}: {where}: a list is one or more patterns")
+        named[name] = "(?:" + "|".join(put(e, where) for e in entries) + ")"
+        _compiled(named[name], path, where)
+
+    def walk(value: Any, where: str) -> Any:
+        if isinstance(value, str):
+            return put(value, where)
+        if isinstance(value, list):
+            return [walk(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        if isinstance(value, dict):
+            at = f"{where} {value['id']}" if isinstance(value.get("id"), str) else where
+            return {k: walk(v, f"{at}.{k}") for k, v in value.items()}
+        return value
+
+    out = {key: walk(value, key) for key, value in data.items() if key != "lists"}
+    if unused := sorted(set(named) - used):
+        raise ValueError(f"{path}: [lists]: {unused} named by no pattern")
+    return out
+
+
 def _heard_as(words: list[str], path: Path) -> dict[str, Any]:
     """The [heard_as] table: every toneless reading of each word (``readings``) to the word."""
     if any(len(w) < 2 for w in words):
@@ -604,18 +659,10 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
         parts = [*(f"(?:{p})" for p in patterns), *([_alternation(words)] if words else [])]
         return re.compile("|".join(parts)) if parts else None
 
-    # The words of the caller's present, with what keeps one from being it ("现在都好了",
-    # "刚才说的", "现在想起来"), written once and put where a pattern says <now>: a turn
-    # (``now_turn``), a sign now (``still``), a drill's real danger, a report's end (mend75).
-    now = "(?:(?:" + "|".join(raw.get("now_words", [])) + ")(?!" + "|".join(
-        raw.get("now_not", [])) + "))"
-    raw = {k: [p.replace("<now>", now) if isinstance(p, str) else p for p in v]
-           if isinstance(v, list) else v for k, v in raw.items()}
-    # What ends a span, written once and put where a frame_spans or a hazard_only pattern
-    # says <stops>.
-    stops = "(?!" + "|".join(map(re.escape, raw.get("span_stops", []))) + ")"
-    spans = [p.replace("<stops>", stops) for p in raw.get("frame_spans", [])]
-    near_misses = [p.replace("<stops>", stops) for p in raw.get("hazard_only", [])]
+    # <now> and <stops> (the present's words, what ends a span) are [lists] lists, put in
+    # by the load (``_with_lists``) as every other.
+    spans = raw.get("frame_spans", [])
+    near_misses = raw.get("hazard_only", [])
     told_ends = [*raw.get("told_ends", []), *raw.get("called_now", [])]
     try:
         for key in ("over_patterns", "frame_patterns", "still", "just_now", "ongoing",

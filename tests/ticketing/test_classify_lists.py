@@ -1,0 +1,86 @@
+"""[lists] in config/classification.toml: a list written once, read where a pattern says <name>.
+
+Thirtieth round (emerg35): emerg34 wrote the machines a body is drawn into three times
+(one copy without 设备), a child's names twice and the guard of others still falling ill
+twice; copies drift. The load puts each list in as ``(?:a|b|…)``; a name no list has and a
+list no pattern names fail it (a typo would otherwise match the literal "<name>").
+docs/classification.md, "Thirtieth round (emerg35)".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ticketing.classify import _with_lists, classify, load_rules
+
+MACHINES = "machines = ['机器', '机子', '设备',"
+# Each of caught_in_machine's three forms, with a machine the shipped list does not hold.
+THRESHER = [
+    "他的胳膊卷进脱粒机了，血流了一地",              # the part, then the machine
+    "脱粒机把他胳膊卷进去了",                         # the machine, then the part
+    "老乡的手被脱粒机卷进去了，拽不出来",              # the passive, the part still held
+]
+
+
+def _shipped() -> str:
+    return Path(load_rules().source or "").read_text(encoding="utf-8")
+
+
+def _load(tmp_path: Path, text: str):  # type: ignore[no-untyped-def]
+    path = tmp_path / "classification.toml"
+    path.write_text(text, encoding="utf-8")
+    return load_rules(path)
+
+
+def test_lists_one_entry_added_is_read_by_every_pattern_that_names_the_list(
+        tmp_path: Path) -> None:
+    text = _shipped()
+    assert MACHINES in text
+    edited = _load(tmp_path, text.replace(MACHINES, MACHINES + " '脱粒机',", 1))
+    for call in THRESHER:
+        assert classify(call).emergency == "none", call
+        got = classify(call, edited)
+        assert got.emergency == "119", call
+        assert any(m.startswith("emergency.caught_in_machine:") for m in got.matched), call
+
+
+@pytest.mark.parametrize(("old", "new", "error"), [
+    # A misspelt name: an error, not a pattern that never fires.
+    ("(<machines>|电梯)", "(<machine>|电梯)", r"caught_in_machine\.patterns\[2\]: unknown list <machine>"),
+    # A list names only lists above it (no cycles, one reading order).
+    ("now = ['<now_words>(?!<now_not>)']", "now = ['<now_words>(?!<now_nott>)']",
+     r"lists\.now: unknown list <now_nott>"),
+    # A list nothing reads is dead weight that looks like a rule.
+    ("child = [", "kids = ['小朋友']\nchild = [", r"\['kids'\] named by no pattern"),
+    ("child = ['孩子',", "Child = ['孩子',", r"lists\.Child: a list's name is lower-case ASCII"),
+])
+def test_lists_a_broken_list_fails_the_load(tmp_path: Path, old: str, new: str,
+                                            error: str) -> None:
+    text = _shipped()
+    bad = text.replace(old, new, 1)
+    assert bad != text
+    with pytest.raises(ValueError, match=error):
+        _load(tmp_path, bad)
+
+
+def test_lists_an_empty_list_or_one_of_no_patterns_fails(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"lists\.x: a list is one or more patterns"):
+        _with_lists({"lists": {"x": []}, "a": ["<x>"]}, tmp_path)
+    with pytest.raises(ValueError, match=r"lists\.x: a list is one or more patterns"):
+        _with_lists({"lists": {"x": ["a", 3]}, "a": ["<x>"]}, tmp_path)
+    with pytest.raises(ValueError, match=r"lists\.x: bad pattern"):
+        _with_lists({"lists": {"x": ["(a"]}, "a": ["<x>"]}, tmp_path)
+
+
+def test_lists_are_put_in_everywhere_but_a_named_group_and_a_lookbehind_stay() -> None:
+    got = _with_lists({
+        "lists": {"a": ["x", "y(?!z)"], "b": ["<a>q"]},
+        "rules": [{"id": "r", "patterns": ["(?P<v>1)<a>", "(?<!w)<b>", "(?<=k)m"]}],
+        "table": {"deep": {"p": "<b>|<a>"}},
+    }, Path("t.toml"))
+    assert "lists" not in got
+    assert got["rules"][0]["patterns"] == ["(?P<v>1)(?:x|y(?!z))", "(?<!w)(?:(?:x|y(?!z))q)",
+                                           "(?<=k)m"]
+    assert got["table"]["deep"]["p"] == "(?:(?:x|y(?!z))q)|(?:x|y(?!z))"
