@@ -13,13 +13,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from ticketing.actors import Actor
 from ticketing.models import Ticket, Unit
 from ticketing.points import period_bounds, points, previous_period, year_before
-from ticketing.queries import caller_visible, may_see_caller, scope_filter
+from ticketing.queries import caller_visible, in_scope, may_see_caller, scope_filter
 from ticketing.reports import LoopCounts, loop_counts
 from ticketing.states import Status
 
@@ -291,10 +291,12 @@ def ranking(*, session: Session, actor: Actor, period: str, tz: ZoneInfo,
     unit's counts come from one grouped query (reports.loop_counts), the definitions
     figures() uses too. (The utility window does not enter the ranked rates.)"""
     since, until = period_bounds(period, tz)
-    # Scope is by unit (queries.scope_filter): a unit in scope has all its tickets in it.
-    per_unit = loop_counts(session=session, now=now, by=Ticket.unit_id, conds=[
-        scope_filter(actor), Ticket.unit_id.is_not(None),
-        Ticket.received_at >= since, Ticket.received_at < until])
+    # Scope is by unit (queries.in_scope): a unit in scope has all its tickets in it, and
+    # the misses it is charged with of tickets that have left it (loop_counts).
+    per_unit = loop_counts(
+        session=session, now=now, per_unit=True,
+        conds=[Ticket.received_at >= since, Ticket.received_at < until],
+        within=lambda unit_id: and_(unit_id.is_not(None), in_scope(actor, unit_id)))
     scores = {s.code: s.total for s in points(session=session, actor=actor, since=since,
                                               until=until).units}
     rows = []

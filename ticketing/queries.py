@@ -34,18 +34,19 @@ LISTING_ORDER = (Ticket.due_at.is_(None), Ticket.due_at, Ticket.id)
 
 def scope_filter(actor: Actor) -> Any:
     """A WHERE clause limiting tickets to what ``actor`` may see."""
-    return _within_scope(actor, Ticket.unit_id)
+    return in_scope(actor, Ticket.unit_id)
 
 
 def unit_scope(actor: Actor) -> Any:
     """A WHERE clause on Unit: the units whose tickets ``scope_filter`` shows ``actor``."""
-    return _within_scope(actor, Unit.id)
+    return in_scope(actor, Unit.id)
 
 
-def _within_scope(actor: Actor, unit_id: Any) -> Any:
+def in_scope(actor: Actor, unit_id: Any) -> Any:
     """The scope rule, once, on a column holding a unit's id: ``Ticket.unit_id`` for the
-    tickets ``actor`` sees, ``Unit.id`` for the units they may send them to. Who sees
-    everything sees unit-less tickets (drafts, the manual queue) too."""
+    tickets ``actor`` sees, ``Unit.id`` for the units they may send them to, the unit a
+    figure charges a ticket to (reports.loop_counts). Who sees everything sees unit-less
+    tickets (drafts, the manual queue) too."""
     if actor.sees_everything:
         return true()
     if actor.role == Role.HANDLER:

@@ -7,13 +7,24 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, or_, select, true, type_coerce
+from sqlalchemy import (
+    Integer,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.orm import Session, aliased, joinedload, sessionmaker
 
 from ticketing.actors import Actor
@@ -31,12 +42,22 @@ from ticketing.queries import (
     Filters,
     caller_phone_for,
     conditions,
+    in_scope,
     is_overdue,
     may_see_caller,
     scope_filter,
     unit_named,
 )
-from ticketing.service import MISSED_CLOSE, MISSED_REPLY, MISSED_SIGN, REPLY_OUTCOMES
+from ticketing.service import (
+    LEFT_LATE_CLOSE,
+    LEFT_LATE_REPLY,
+    LEFT_LATE_SIGN,
+    MISSED_CLOSE,
+    MISSED_REPLY,
+    MISSED_SIGN,
+    REPLY_OUTCOMES,
+    leavings,
+)
 from ticketing.states import STATUS_LABELS, Action, Role, Status
 
 
@@ -126,43 +147,118 @@ class LoopCounts:
         return _rate(self.matched, self.compared)
 
 
-def loop_counts(*, session: Session, conds: list[Any], now: datetime,
-                by: Any = None) -> dict[Any, LoopCounts]:
+# The sides a ticket is counted on (loop_counts), each in the figures of the unit it is
+# charged to: its own (the tickets, the survey answers: the unit holding it now), its 签收
+# (响应率) and its deadline (按期办结率, 反馈率: the unit that missed it, else the one
+# holding it now).
+_OWN, _SIGN, _DUE = 0, 1, 2
+
+
+Miss = Callable[[Any], tuple[Any, Any]]
+
+
+def _miss(left: str, flag: str) -> Miss:
+    """For an event ``e``: whether it records a deadline missed, and the code of the unit
+    it charges: the unit the ticket left late (``left``, service.leaving), or (``flag``)
+    the unit a 派单/改派 brought it back to with its window missed, or whose closed round
+    a 驳回重办 reopened late (``unit`` on the event)."""
+    def miss(e: Any) -> tuple[Any, Any]:
+        code = e.data[left].as_string()
+        return (or_(code.is_not(None), e.data[flag].as_boolean().is_(True)),
+                case((code.is_not(None), code), else_=e.data["unit"].as_string()))
+    return miss
+
+
+_sign_miss = _miss(LEFT_LATE_SIGN, MISSED_SIGN)  # the sign window (响应率)
+_reply_miss = _miss(LEFT_LATE_REPLY, MISSED_REPLY)  # 反馈 by the deadline (反馈率)
+_close_miss = _miss(LEFT_LATE_CLOSE, MISSED_CLOSE)  # 办结 by the deadline (按期办结率)
+
+
+def _charged(ids: Any, *misses: Miss) -> Any:
+    """(ticket_id, unit_id): the unit charged with the first miss (of ``misses``) each
+    ticket of ``ids`` has on its trail; unit_id NULL when the event names no unit (a
+    驳回重办 recorded before mend89: the unit holding the ticket is charged, as before)."""
+    e = aliased(TicketEvent)
+    conds = [m(e)[0] for m in misses]
+    first = (select(e.ticket_id, func.min(e.id).label("event_id"))
+             .where(e.ticket_id.in_(ids), e.action.in_(_CHARGING), or_(*conds))
+             .group_by(e.ticket_id).subquery())
+    ev, unit = aliased(TicketEvent), aliased(Unit)
+    code = case(*((m(ev)[0], m(ev)[1]) for m in misses))
+    return (select(first.c.ticket_id, unit.id.label("unit_id"))
+            .join(ev, ev.id == first.c.event_id)
+            .outerjoin(unit, unit.code == code).subquery())
+
+
+# The events that record a miss: a 驳回重办 (the round it closed), a 派单/改派 back to a unit
+# that missed its window, every event taking a ticket away from a unit (service.leaving).
+_CHARGING = (Action.REJECT.value, *leavings())
+
+
+def loop_counts(*, session: Session, conds: list[Any], now: datetime, by: Any = None,
+                within: Callable[[Any], Any] | None = None,
+                per_unit: bool = False) -> dict[Any, LoopCounts]:
     """:class:`LoopCounts` of the tickets matching ``conds``, per value of the column ``by``
-    (all in one row keyed None without it): one grouped query, whatever the groups."""
+    or, with ``per_unit``, per unit (all in one row keyed None without either): one grouped
+    query, whatever the groups.
+
+    A miss is the unit's that missed it (docs/metrics.md, "Whose miss"): a ticket that left
+    a unit with its sign window or its deadline missed (改派, 退单, following its primary),
+    or whose round a 驳回重办 reopened late, counts not in time in the 响应率 (the sign
+    window) or the 按期办结率 and 反馈率 (the deadline) of the unit named on that event (the
+    first such), wherever it is now; everything else of it counts at the unit holding it.
+    ``within`` is the unit condition (the reader's scope, a unit filter) as a function of a
+    unit-id column: it is applied to the unit each side of a ticket is charged to, so a
+    miss stays in its unit's figures after the ticket has left that unit's scope; a unit
+    condition in ``conds`` instead is on the unit holding the ticket."""
     latest_round = (select(SurveyResult.ticket_id,
                            func.max(SurveyResult.closure_round).label("round"))
                     .where(SurveyResult.outcome == "answered")
                     .group_by(SurveyResult.ticket_id).subquery())
     survey = aliased(SurveyResult)
     counted = Ticket.status != Status.EXCLUDED.value
-
-    # Deadlines an earlier closure round, reopened by 驳回重办 (or a sign window before a
-    # 改派 within the unit), missed: the new deadlines do not make the ticket on time
-    # (service.missed_in_round). One row per ticket that has such events, joined once.
-    def flagged(name: str) -> Any:
-        return func.max(case((TicketEvent.data[name].as_boolean().is_(True), 1), else_=0))
-
     # Only the events of the tickets ``conds`` picks: every ticket has a dispatch event, and
     # a month's figures read a month's, not the whole table's.
-    missed = (select(TicketEvent.ticket_id, *(flagged(f).label(f) for f in
-                                               (MISSED_SIGN, MISSED_REPLY, MISSED_CLOSE)))
-              .where(TicketEvent.action.in_([Action.REJECT.value, Action.REASSIGN.value,
-                                             Action.DISPATCH.value]),
-                     TicketEvent.ticket_id.in_(select(Ticket.id).where(*conds)))
+    ids = select(Ticket.id).where(*conds)
+
+    # Deadlines missed before (a round reopened by 驳回重办, a sign window before a 改派,
+    # a unit left late): the new deadlines do not make the ticket on time
+    # (service.missed_in_round, service.leaving). One row per ticket that has such events.
+    def flagged(miss: Miss) -> Any:
+        return func.max(case((miss(TicketEvent)[0], 1), else_=0))
+
+    missed = (select(TicketEvent.ticket_id, flagged(_sign_miss).label("sign"),
+                     flagged(_reply_miss).label("reply"), flagged(_close_miss).label("close"))
+              .where(TicketEvent.action.in_(_CHARGING), TicketEvent.ticket_id.in_(ids))
               .group_by(TicketEvent.ticket_id).subquery())
 
     def missed_before(flag: str) -> Any:
         return func.coalesce(missed.c[flag], 0) == 1
 
+    # Who each side is charged to: 反馈 and 办结 share one deadline and one denominator (due),
+    # so the first miss of either names the unit.
+    sign_unit = _charged(ids, _sign_miss)
+    due_unit = _charged(ids, _reply_miss, _close_miss)
+    sides = union_all(
+        select(Ticket.id.label("ticket_id"), Ticket.unit_id.label("unit_id"),
+               literal(_OWN, Integer).label("side")).where(*conds),
+        select(Ticket.id, func.coalesce(sign_unit.c.unit_id, Ticket.unit_id),
+               literal(_SIGN, Integer))
+        .outerjoin(sign_unit, sign_unit.c.ticket_id == Ticket.id).where(*conds),
+        select(Ticket.id, func.coalesce(due_unit.c.unit_id, Ticket.unit_id),
+               literal(_DUE, Integer))
+        .outerjoin(due_unit, due_unit.c.ticket_id == Ticket.id).where(*conds),
+    ).subquery()
+    own, sign_side, due_side = (sides.c.side == side for side in (_OWN, _SIGN, _DUE))
+
     # A ticket counts for on-time closure (and feedback) once it is closed or its deadline
     # has passed, or an earlier round was late.
-    due = and_(counted, Ticket.due_at.is_not(None),
+    due = and_(due_side, counted, Ticket.due_at.is_not(None),
                or_(Ticket.closed_at.is_not(None), Ticket.due_at <= now,
-                   missed_before(MISSED_CLOSE), missed_before(MISSED_REPLY)),
+                   missed_before("close"), missed_before("reply")),
                still_counted_sql(Ticket.due_at))
     # A staff member's answer is no citizen's (ticketing.staff_phones): kept, not counted.
-    answered = and_(counted, survey.outcome == "answered", answer_counted())
+    answered = and_(own, counted, survey.outcome == "answered", answer_counted())
     heard_resolved = survey.resolved.is_(True)
     said = and_(Ticket.reply_outcome.is_not(None), Ticket.reply_outcome != "")
     # 契合度: "resolved" against "resolved"; partly / not resolvable against "not resolved".
@@ -173,27 +269,31 @@ def loop_counts(*, session: Session, conds: list[Any], now: datetime,
     def n(*when: Any) -> Any:
         return func.coalesce(func.sum(case((and_(*when), 1), else_=0)), 0)
 
-    dispatched = and_(counted, Ticket.dispatched_at.is_not(None),
+    dispatched = and_(sign_side, counted, Ticket.dispatched_at.is_not(None),
                       still_counted_sql(Ticket.sign_due_at))
-    keys = [] if by is None else [by]
+    if per_unit and by is not None:
+        raise ValueError("group by one thing: a column or the unit charged")
+    keys = [sides.c.unit_id] if per_unit else [] if by is None else [by]
     rows = session.execute(
-        select(*keys, n(counted), n(dispatched),
+        select(*keys, n(own, counted), n(dispatched),
                n(dispatched, Ticket.signed_at.is_not(None), Ticket.sign_due_at.is_not(None),
-                 Ticket.signed_at <= Ticket.sign_due_at, ~missed_before(MISSED_SIGN)),
+                 Ticket.signed_at <= Ticket.sign_due_at, ~missed_before("sign")),
                n(due),
                n(due, Ticket.done_at.is_not(None), Ticket.done_at <= Ticket.due_at,
-                 ~missed_before(MISSED_CLOSE)),
+                 ~missed_before("close")),
                n(due, Ticket.replied_at.is_not(None), Ticket.replied_at <= Ticket.due_at,
-                 ~missed_before(MISSED_REPLY)),
+                 ~missed_before("reply")),
                n(answered), n(answered, heard_resolved),
                n(answered, survey.satisfied.is_(True)),
                n(answered, said), n(answered, said, agree))
-        .select_from(Ticket)
+        .select_from(sides)
+        .join(Ticket, Ticket.id == sides.c.ticket_id)
         .outerjoin(latest_round, latest_round.c.ticket_id == Ticket.id)
         .outerjoin(missed, missed.c.ticket_id == Ticket.id)
         .outerjoin(survey, and_(survey.ticket_id == Ticket.id,
                                 survey.closure_round == latest_round.c.round))
-        .where(*conds).group_by(*keys)
+        .where(*([] if within is None else [within(sides.c.unit_id)]))
+        .group_by(*keys)
     ).all()
     return {(row[0] if keys else None): LoopCounts(*(int(v) for v in row[len(keys):]))
             for row in rows}
@@ -211,18 +311,27 @@ def figures(
 ) -> Figures:
     """三率 for the tickets received in [since, until) within the actor's scope;
     ``utility_window`` is settings.deadlines.utility_dispatch_seconds."""
-    conds = [scope_filter(actor)]
+    received = []
     if since:
-        conds.append(Ticket.received_at >= since)
+        received.append(Ticket.received_at >= since)
     if until:
-        conds.append(Ticket.received_at < until)
-    if unit_code:
-        unit = unit_named(session, unit_code)
-        conds.append(Ticket.unit_id.in_(select(Unit.id).where(Unit.path.startswith(unit.path))))
+        received.append(Ticket.received_at < until)
+    subtree = unit_named(session, unit_code).path if unit_code else None
+
+    def within(unit_id: Any) -> Any:
+        if subtree is None:
+            return in_scope(actor, unit_id)
+        return and_(in_scope(actor, unit_id),
+                    unit_id.in_(select(Unit.id).where(Unit.path.startswith(subtree))))
+
+    conds = [*received, within(Ticket.unit_id)]
     rows = session.scalars(select(Ticket).where(*conds)).all()
     counted = [t for t in rows if t.status != Status.EXCLUDED.value]
     ids = [t.id for t in counted]
-    loop = loop_counts(session=session, conds=conds, now=now).get(None, LoopCounts())
+    # The timeliness counts charge a miss to the unit that missed it (loop_counts): read
+    # with the scope on that unit, not on the unit holding the ticket now.
+    loop = loop_counts(session=session, conds=received, within=within,
+                       now=now).get(None, LoopCounts())
     surveys: list[SurveyResult] = []
     if ids:
         surveys = list(

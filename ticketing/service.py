@@ -1498,16 +1498,23 @@ def deny_exclusion(
 MISSED_SIGN, MISSED_REPLY, MISSED_CLOSE = "late_sign", "late_reply", "late_close"
 
 
+def _late(met: datetime | None, due: datetime | None, now: datetime) -> bool:
+    """A deadline missed by ``now``: met after it, or not met and passed."""
+    return due is not None and (met > due if met else due < now)
+
+
 def missed_sign(ticket: Ticket, now: datetime) -> bool:
     """Whether the ticket's current sign window was missed: signed after it, or not signed
     and it has passed."""
-    due = ticket.sign_due_at
-    return due is not None and (ticket.signed_at > due if ticket.signed_at else due < now)
+    return _late(ticket.signed_at, ticket.sign_due_at, now)
 
 
 # On a 派单/改派/退单 event, or a merged ticket's following its primary: the unit the
-# ticket left with its sign window missed.
+# ticket left with its sign window missed, and (mend89) the unit it left with its 反馈 or
+# 办结 deadline missed. The figures charge each miss to the unit named
+# (reports.loop_counts), not to the unit the ticket is at now.
 LEFT_LATE_SIGN = "left_late_sign"
+LEFT_LATE_REPLY, LEFT_LATE_CLOSE = "left_late_reply", "left_late_close"
 # On the same events: the unit the ticket left before anyone there signed it, and the
 # sign-by time it had there ({"unit": code, "due": ISO time}): kept if it comes back.
 LEFT_SIGN = "left_sign"
@@ -1516,18 +1523,23 @@ SIGN_KEPT = "sign_kept"
 
 
 def leaving(ticket: Ticket, now: datetime) -> dict[str, Any]:
-    """Event data on a ticket leaving its unit (``LEFT_LATE_SIGN``, ``LEFT_SIGN``)."""
+    """Event data on a ticket leaving its unit (``LEFT_LATE_SIGN``, ``LEFT_LATE_REPLY``,
+    ``LEFT_LATE_CLOSE``, ``LEFT_SIGN``)."""
     if ticket.unit is None:
         return {}
     data: dict[str, Any] = {}
     if missed_sign(ticket, now):
         data[LEFT_LATE_SIGN] = ticket.unit.code
+    if _late(ticket.replied_at, ticket.due_at, now):
+        data[LEFT_LATE_REPLY] = ticket.unit.code
+    if _late(ticket.done_at, ticket.due_at, now):
+        data[LEFT_LATE_CLOSE] = ticket.unit.code
     if ticket.signed_at is None and ticket.sign_due_at is not None:
         data[LEFT_SIGN] = {"unit": ticket.unit.code, "due": ticket.sign_due_at.isoformat()}
     return data
 
 
-def _leavings() -> tuple[str, ...]:
+def leavings() -> tuple[str, ...]:
     """The events that can take a ticket away from a unit and carry ``leaving``'s data."""
     from ticketing import merging  # builds on this module
 
@@ -1541,7 +1553,7 @@ def left_late(session: Session, ticket: Ticket) -> set[str]:
         return set()
     return {code for (data,) in session.execute(
         select(TicketEvent.data).where(TicketEvent.ticket_id == ticket.id,
-                                       TicketEvent.action.in_(_leavings())))
+                                       TicketEvent.action.in_(leavings())))
             if isinstance(data, dict) and isinstance(code := data.get(LEFT_LATE_SIGN), str)}
 
 
@@ -1571,7 +1583,7 @@ def sign_window_kept(*, session: Session, ticket: Ticket, unit: Unit | None,
     for action, data in session.execute(
             select(TicketEvent.action, TicketEvent.data)
             .where(TicketEvent.ticket_id == ticket.id,
-                   TicketEvent.action.in_((Action.REJECT.value, *_leavings())))
+                   TicketEvent.action.in_((Action.REJECT.value, *leavings())))
             .order_by(TicketEvent.id)):
         if action == Action.REJECT.value:
             kept = None  # a new round: the windows of the one before are over
@@ -1600,9 +1612,13 @@ def reject_redo(
     """驳回重办: the closed ticket goes back to its handler with a new deadline; its next
     closure gets a new satisfaction survey."""
     now = domain.now()
+    missed: dict[str, Any] = dict(missed_in_round(ticket, now))
+    if missed and ticket.unit is not None:
+        # Whose round missed them: the figures charge that unit, wherever the redo goes.
+        missed["unit"] = ticket.unit.code
     _apply(
         session=session, ticket=ticket, actor=actor, action=Action.REJECT, now=now, reason=reason,
-        data=missed_in_round(ticket, now) or None,
+        data=missed or None,
     )
     ticket.redo_count += 1
     ticket.dispatched_at = now

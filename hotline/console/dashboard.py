@@ -8,12 +8,14 @@ chooses periods and units and shapes the numbers for charts.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from asr.jobs import JobStatus, TranscriptionJob
@@ -26,7 +28,7 @@ from ticketing.actors import mask_phone
 from ticketing.inputs import echoed
 from ticketing.models import Ticket, TicketEvent, Unit
 from ticketing.points import Points, period_bounds, points
-from ticketing.queries import scope_filter, unit_named, unit_scope
+from ticketing.queries import in_scope, scope_filter, unit_named, unit_scope
 from ticketing.reports import LoopCounts, figures, hot_spots, loop_counts
 from ticketing.states import Role
 
@@ -65,14 +67,16 @@ def _units_in_scope(w: Work) -> list[Unit]:
     return list(w.session.scalars(select(Unit).where(unit_scope(w.actor)).order_by(Unit.path)))
 
 
-def unit_rows(*, session: Session, conds: list[object], now: datetime,
-              limit: int = MAX_UNIT_ROWS) -> list[UnitRow]:
-    """The units with the most tickets matching ``conds`` and their rates, each unit's own
-    tickets only (not its subtree's): the grouped query the 红黑榜 is built on
-    (reports.loop_counts), not figures() once per unit."""
+def unit_rows(*, session: Session, conds: list[object], within: Callable[[Any], Any],
+              now: datetime, limit: int = MAX_UNIT_ROWS) -> list[UnitRow]:
+    """The units with the most tickets matching ``conds`` held by a unit ``within`` takes
+    (the reader's scope, the unit chosen), and their rates, each unit's own tickets only
+    (not its subtree's), with the misses it is charged with of tickets that have left it:
+    the grouped query the 红黑榜 is built on (reports.loop_counts), not figures() once per
+    unit."""
     top = session.execute(
         select(Ticket.unit_id, func.count(Ticket.id))
-        .where(*conds, Ticket.unit_id.is_not(None))
+        .where(*conds, within(Ticket.unit_id), Ticket.unit_id.is_not(None))
         .group_by(Ticket.unit_id)
         .order_by(func.count(Ticket.id).desc(), Ticket.unit_id)
         .limit(limit)
@@ -80,8 +84,8 @@ def unit_rows(*, session: Session, conds: list[object], now: datetime,
     ids = [unit_id for unit_id, _ in top]
     if not ids:
         return []
-    counts = loop_counts(session=session, now=now, by=Ticket.unit_id,
-                         conds=[*conds, Ticket.unit_id.in_(ids)])
+    counts = loop_counts(session=session, now=now, per_unit=True, conds=conds,
+                         within=lambda unit_id: and_(within(unit_id), unit_id.in_(ids)))
     units = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(ids)))}
     return [UnitRow(units[i], counts.get(i, LoopCounts())) for i in ids if i in units]
 
@@ -178,10 +182,15 @@ def dashboard(request: Request, period: str = "7d", unit: str = "") -> Response:
         except LookupError:
             return error_page(request, 404, "没有这个单位",
                               f"单位代码“{echoed(unit)}”不存在，请从列表中选择单位。")
-        conds: list[object] = [scope_filter(w.actor), Ticket.received_at >= since]
-        if chosen is not None:
-            conds.append(Ticket.unit_id.in_(
-                select(Unit.id).where(Unit.path.startswith(chosen.path))))
+        received: list[object] = [Ticket.received_at >= since]
+
+        def within(unit_id: Any) -> Any:
+            if chosen is None:
+                return in_scope(w.actor, unit_id)
+            return and_(in_scope(w.actor, unit_id),
+                        unit_id.in_(select(Unit.id).where(Unit.path.startswith(chosen.path))))
+
+        conds = [*received, within(Ticket.unit_id)]
         overall = figures(session=w.session, actor=w.actor, now=w.domain.now(), since=since,
                           unit_code=chosen.code if chosen else None,
                           utility_window=w.domain.utility_window)
@@ -205,7 +214,8 @@ def dashboard(request: Request, period: str = "7d", unit: str = "") -> Response:
             "units": units,
             "unit": chosen.code if chosen else "",
             "overall": overall,
-            "unit_rows": unit_rows(session=w.session, conds=conds, now=w.domain.now()),
+            "unit_rows": unit_rows(session=w.session, conds=received, within=within,
+                                   now=w.domain.now()),
             "days": days,
             "grid": grid,
             "peak": peak,

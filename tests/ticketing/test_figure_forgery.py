@@ -401,7 +401,9 @@ def test_a_reassignment_within_the_unit_does_not_reset_a_missed_sign_window(
 ) -> None:
     """Nobody signed within the 5 minutes; an hour later the unit's supervisor 改派s it to
     the same unit (same handler) and it is signed at once: still not signed in time. A
-    改派 to another unit starts that unit's own window."""
+    改派 to another unit starts that unit's own window, and the window missed stays the
+    first unit's (mend89, tests/ticketing/test_whose_miss.py): before, the power company's
+    sign in its own window made the ticket signed in time and the miss was nobody's."""
     start, clock = _clocked(domain)
     sup, handler = city.actor("supervisor"), city.actor("water-handler")
     power, power_handler = city.unit_id("bj-power"), city.actor("power-handler")
@@ -423,8 +425,13 @@ def test_a_reassignment_within_the_unit_does_not_reset_a_missed_sign_window(
                          reason="派错单位")
         service.sign(session=s, domain=domain, ticket=other, actor=power_handler)
         s.commit()
+        op = city.actor("operator")  # before the read: one writer at a time on SQLite
         f = _figures(s, domain, city)
-        assert (f.dispatched, f.signed_in_time) == (2, 1)
+        assert (f.dispatched, f.signed_in_time) == (2, 0)
+        for unit, counts in (("bj-water", (2, 0)), ("bj-power", (0, 0))):
+            f = figures(session=s, actor=op, now=domain.now(),
+                        unit_code=unit, utility_window=domain.utility_window)
+            assert (f.dispatched, f.signed_in_time) == counts, unit
 
 
 def test_a_window_missed_stays_missed_when_the_ticket_comes_back_to_the_unit(
