@@ -105,9 +105,10 @@ class Objects:
     def phrases(self, named: Named) -> dict[str, tuple[str, str]]:
         """The phrases (normalised) that name the members in ``named``, each with its
         family and member: every way of saying the thing (居住证, 暂住证)."""
-        return {p: (fam.name, member) for fam in self.families
+        # Only the families named: every search asks this, most naming none (review88).
+        return {p: (fam.name, member) for fam in self.families if named.get(fam.name)
                 for p, member in fam.member_of.items()
-                if member is not None and member in named.get(fam.name, ())}
+                if member is not None and member in named[fam.name]}
 
     def other_object(self, caller: Named, about: Named, mentions: Named) -> str | None:
         """The family in which the caller asks of another object than the entry's, if any.

@@ -1495,9 +1495,14 @@ def says_negated(entry_text: str, word: str, negators: frozenset[str] = _NEGATOR
 # (config/kb_matters.toml, ``[held]``): renewing it, replacing it; the words of a title
 # that also teaches getting it; the caller's words that say it is held.
 _HELD = load_matters(MATTERS_FILE, "held")
-_HELD_TAUGHT = re.compile("|".join(sorted(_HELD["renew"] + _HELD["replace"], key=len,
+# Replacing a thing is the reissue and lost matters' words (``[matters]``: 补办, 挂失, 丢失,
+# 被盗…), one list (review88: kb38 kept a copy of them, and copies drift), normalised as
+# the title and the caller's words are matched (证丢了 is 证丢失 by then).
+_HELD_REPLACE = tuple(dict.fromkeys(normalise(w) for w in (*_ANYWHERE["reissue"],
+                                                           *_ANYWHERE["lost"])))
+_HELD_TAUGHT = re.compile("|".join(sorted((*_HELD["renew"], *_HELD_REPLACE), key=len,
                                           reverse=True)))
-_HELD_SAID = re.compile("|".join(sorted(_HELD["renew"] + _HELD["replace"] + _HELD["said"],
+_HELD_SAID = re.compile("|".join(sorted((*_HELD["renew"], *_HELD_REPLACE, *_HELD["said"]),
                                         key=len, reverse=True)))
 # What an entry that teaches only what its holder does with a thing weighs in the ranking
 # against a caller who asks only how to get it (see :meth:`Index.search`): enough to rank
@@ -1550,6 +1555,17 @@ def holds(text: str) -> bool:
     replaced or lost (到期, 续, 换, 补, 丢, 掉…: ``[held]``'s words anywhere, normalised).
     Any of them leaves the question as it was read before kb38: the list errs that way."""
     return bool(_HELD_SAID.search(normalise(text)))
+
+
+def tells_of(text: str, things: Iterable[str]) -> bool:
+    """The caller tells what happened to the thing (review88): one of ``things`` (the
+    phrases that name it, normalised) before a told event's 了 (``_TOLD_EVENT``) in one
+    clause (居住证到时候了怎么办, 身份证不知道扔哪儿了, 居住证时间到了). No one tells an
+    event of a thing they have yet to get: the entry on getting it answers no more than
+    one on renewing or replacing it, unless the caller's words say which (:func:`holds`)."""
+    t = normalise(text)
+    return any(p in clause[:m.start()] for clause in _PAUSE.split(t)
+               for m in _TOLD_EVENT.finditer(clause) for p in things)
 
 
 # A span asked with what it takes (要几天, 得几个月, 需要多少个工作日): 几 of its own counts
@@ -1742,15 +1758,21 @@ class Index:
                    for w in query if w in self.words.heads[i])
 
     def unheld(self, i: int, query: list[str], things: Mapping[str, tuple[str, str]],
-               holding: bool) -> bool:
+               holding: bool, told_of: bool = False) -> bool:
         """The caller names a document or card (``things``: its phrases, each with its
         family and member) and says of entry ``i`` nothing but that thing, and the entry
         does not teach getting it (:func:`gotten`): either its title is not about it at
         all (居住证 among a school's materials, 驾驶证 in the traffic fines' answer), or
         it teaches only renewing or replacing it and the caller says nothing of holding it
-        (``holding``: 居住证怎么办 against 居住证快到期了怎么签注续期)."""
+        (``holding``: 居住证怎么办 against 居住证快到期了怎么签注续期).
+
+        Or the caller tells an event of the thing (``told_of``, :func:`tells_of`) and says
+        nothing of which stage of its life they ask (review88: 居住证到时候了怎么办 read
+        the first-time entry out): then the entry that teaches getting it is held back as
+        well, and nothing the caller said tells the entries apart."""
         mine = set(things.values())
-        if not things or mine & self.gets[i] or (holding and mine & self.holdings[i]):
+        if (not things or (mine & self.gets[i] and not told_of)
+                or (holding and mine & self.holdings[i])):
             return False
         return self.names_only_thing(i, query, things)
 
@@ -1803,11 +1825,19 @@ class Index:
         # replacing it, or that only names it (a material, a means of payment), answers
         # something else. It ranks after one that teaches getting it, and is offered at
         # most (feature ``unheld``, :meth:`unheld`).
+        # review88: and one who tells an event of the thing (居住证到时候了怎么办) holds it
+        # or has applied: the entry on getting it is held back too, unless they say which.
+        # Not where they name an act or a matter of their own (养老助残卡让人盗刷了, 刷不了
+        # 了…能给修吗): the rules on acts and matters judge the entry then.
         things = _OBJECTS.phrases(_OBJECTS.held(named))
-        holding = holds(spoken)
-        unheld = frozenset(i for i in range(len(self.docs))
-                           if self.unheld(i, qw, things, holding))
+        holding = bool(things) and holds(spoken)
+        told_of = (bool(things) and not (acts or matters_asked or matters_told or loose)
+                   and tells_of(spoken, things))
         sw, ss = self.words.scores(qw), self.sounds.scores(qs)
+        # Only an entry that scores is ranked: asked of the others, it cost each search
+        # that names a document 1.4 us an entry (review88).
+        unheld = frozenset(i for i in range(len(self.docs)) if (sw[i] or ss[i])
+                           and self.unheld(i, qw, things, holding, told_of))
         top_w, top_s = max(sw, default=0.0) or 1.0, max(ss, default=0.0) or 1.0
         ranked: list[tuple[float, int]] = []
         for i, doc in enumerate(self.docs):
