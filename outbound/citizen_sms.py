@@ -158,7 +158,9 @@ def _still_true(ticket: Ticket, step: int) -> bool:
     """Whether the step the SMS is about still holds when it is sent."""
     status = Status(ticket.status)
     if step == CitizenStep.CLOSED:
-        return status in FINISHED_STATUSES
+        # An archived ticket may have been set aside (剔除) since its closure, after a
+        # 驳回重办: its 剔除 SMS tells the outcome, not 已办结 (review87).
+        return status in FINISHED_STATUSES and not citizen.is_set_aside(ticket)
     if step == CitizenStep.EXCLUDED:
         return citizen.is_set_aside(ticket)
     # An acceptance (or a question) the ticket has left: its closure's or its 剔除's SMS,
