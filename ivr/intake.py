@@ -438,7 +438,10 @@ def _ticket_for(session: Session, domain: Domain, j: CallJournal,
     rec = _record_for(session, j)
     if rec.ticket_id is not None:
         ticket = session.get_one(Ticket, rec.ticket_id)
-        if j.recording_path and ticket.recording_path not in (None, j.recording_path):
+        # Said again, once we hold it: a download that failed leaves the ticket its first
+        # recording and words until a callback fetches this one (review87: it lost both).
+        if (j.recording_path and j.recording_sha256
+                and ticket.recording_path not in (None, j.recording_path)):
             _said_again(session, domain, ticket, j)
         # Filed mid-call (to read the number back) while the recording was still growing:
         # the finished file's digest arrives with the call's end.
@@ -734,10 +737,13 @@ class CallIntake:
 
     def recording(self, path: Path, sha256: str | None = None,
                   seconds: float | None = None) -> None:
+        self._set_recording(path, sha256, seconds)
+        self._write()
+
+    def _set_recording(self, path: Path, sha256: str | None, seconds: float | None) -> None:
         self.journal.recording_path = str(path)
         self.journal.recording_sha256 = sha256
         self.journal.recording_seconds = seconds
-        self._write()
 
     def stopped(self) -> None:
         """Our stop hung the call up before its ticket was filed (``CallJournal.stopped``)."""
@@ -752,10 +758,25 @@ class CallIntake:
 
     def understood(self, text: str | None, meta: dict[str, Any] | None = None,
                    asr_error: str | None = None) -> None:
+        self._set_understood(text, meta, asr_error)
+        self._write()
+
+    def _set_understood(self, text: str | None, meta: dict[str, Any] | None,
+                        asr_error: str | None) -> None:
         self.journal.transcript = text
         self.journal.transcript_meta = meta
         self.journal.asr_error = asr_error
         self.journal.want_ticket = True
+
+    def heard(self, path: Path, sha256: str | None, seconds: float | None,
+              text: str | None, meta: dict[str, Any] | None = None,
+              asr_error: str | None = None) -> None:
+        """A recording and its words (or why there are none) in one spool write. Written
+        apart, a crash between the two left recovery a journal with one recording under
+        another's words: after key 2 the one said again under the first words, or the
+        first recording with its words cleared (review87)."""
+        self._set_recording(path, sha256, seconds)
+        self._set_understood(text, meta, asr_error)
         self._write()
 
     def hand_over(self, service_number: str, target: str) -> None:

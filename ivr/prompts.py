@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from telephony.media.prompts import PromptRenderer
 from telephony.media.wav import read_wav_pcm16
 from ticketing.classify import EMERGENCY_SERVICES
+from ticketing.states import SET_ASIDE_SENTENCE
 
 if TYPE_CHECKING:
     from config.settings import DeadlineSettings, Settings
@@ -79,8 +80,9 @@ PROMPTS: dict[str, str] = {
     "status_closed_tail": "的工单已办结，{answer}。",  # after the digit clips
     # Set aside (剔除) in the last 30 days, as its SMS says it (outbound.citizen_sms), with
     # the listed reason when there is one (status_set_aside_text(); mend85).
-    "status_set_aside_item": "尾号{number}的工单经审核不予办理{because}。",
-    "status_set_aside_tail": "的工单经审核不予办理{because}。",  # after the digit clips
+    # The words: ticketing.states.SET_ASIDE_SENTENCE ("经审核不予办理").
+    "status_set_aside_item": f"尾号{{number}}的工单{SET_ASIDE_SENTENCE}{{because}}。",
+    "status_set_aside_tail": f"的工单{SET_ASIDE_SENTENCE}{{because}}。",  # after the digit clips
     "status_set_aside_because": "，原因：{reason}",
     "status_unavailable": "抱歉，暂时无法查询工单办理情况，请稍后再试。",
     # A withheld number: tickets are found by the number the network gives, and none came.

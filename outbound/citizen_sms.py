@@ -41,6 +41,7 @@ from ticketing.quiet import in_quiet_hours
 from ticketing.states import (
     FINISHED_STATUSES,
     OPEN_STATUSES,
+    SET_ASIDE_SENTENCE,
     SET_ASIDE_STATUSES,
     Action,
     Status,
@@ -127,7 +128,7 @@ def excluded_text(ticket: Ticket, why: str | None, url: str) -> str:
     """剔除: the citizen is told it will not be handled, with the listed reason when there
     is one (ticketing.citizen.exclusion_label), and where to ask."""
     because = "，原因：{}" if why else "{}"
-    return fit_sms(f"{SIGNATURE}您的工单{ticket.number}经审核不予办理{because}。"
+    return fit_sms(f"{SIGNATURE}您的工单{ticket.number}{SET_ASIDE_SENTENCE}{because}。"
                    f"如有疑问请拨打12345。详情{url}", why or "")
 
 
@@ -158,7 +159,9 @@ def _still_true(ticket: Ticket, step: int) -> bool:
     """Whether the step the SMS is about still holds when it is sent."""
     status = Status(ticket.status)
     if step == CitizenStep.CLOSED:
-        return status in FINISHED_STATUSES
+        # An archived ticket may have been set aside (剔除) since its closure, after a
+        # 驳回重办: its 剔除 SMS tells the outcome, not 已办结 (review87).
+        return status in FINISHED_STATUSES and not citizen.is_set_aside(ticket)
     if step == CitizenStep.EXCLUDED:
         return citizen.is_set_aside(ticket)
     # An acceptance (or a question) the ticket has left: its closure's or its 剔除's SMS,

@@ -251,10 +251,13 @@ def values(statuses: frozenset[Status]) -> list[str]:
     return sorted(s.value for s in statuses)
 
 
-# What the citizen is told of a set-aside (剔除) ticket's state: the words of its SMS
-# (outbound.citizen_sms, "经审核不予办理"). Not 不予受理: it was accepted, and its citizen
-# texted so; not 已办结 nor 已作出说明: nobody handled it or answered it (mend85).
+# What the citizen is told of a set-aside (剔除) ticket's state. Not 不予受理: it was
+# accepted, and its citizen texted so; not 已办结 nor 已作出说明: nobody handled it or
+# answered it (mend85).
 SET_ASIDE_LABEL = "不予办理"
+# The same in a sentence ("您的工单…经审核不予办理"): its SMS (outbound.citizen_sms) and
+# key 1's spoken prompts (ivr.prompts) read it here, so the two say what the label says.
+SET_ASIDE_SENTENCE = f"经审核{SET_ASIDE_LABEL}"
 # What a citizen may read or hear of a ticket's state (key 1, the status page): three
 # coarse steps, or set aside; nothing that tells which unit or person is on it. Read
 # through ``public_label`` alone: an archived ticket may have been either closed or set

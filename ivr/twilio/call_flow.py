@@ -376,17 +376,27 @@ class TwilioDialogue:
                 # (or fetches it again). Journaled, so a hang-up's status callback coming
                 # first -- Twilio keeps no order, and posts no action for some hang-ups --
                 # files it (``status``), and recovery finds it should the process die. One
-                # said again after key 2 takes the first's place, the first's words
-                # cleared (mend85: the first was filed, this one dropped): recovery
-                # leaves its words to the backlog.
+                # said again after key 2 takes the first's place once we hold it, the
+                # first's words cleared in the same write (mend85: the first was filed,
+                # this one dropped): recovery leaves its words to the backlog.
                 if j.want_ticket:
+                    if taken.sha256 is None:
+                        # Not downloaded: the first recording and its words stay the
+                        # complaint (review87: cleared, the ticket had no words and no
+                        # file). Still awaited (``rerecording`` asked): its action, or
+                        # this callback sent again, fetches it and it takes their place.
+                        log.warning("call %s: the recording said again after key 2 could "
+                                    "not be downloaded (%s); the first one is kept",
+                                    call_sid, taken.error)
+                        return twiml.empty()
                     j.rerecording = RERECORD_TAKEN
-                    call.intake.understood(None, None, asr_error="said again, not heard yet")
-                call.intake.recording(path, taken.sha256,
-                                      None if taken.sha256 is None else _seconds(path))
+                    call.intake.heard(path, taken.sha256, _seconds(path), None, None,
+                                      asr_error="said again, not heard yet")
+                    return twiml.empty()
                 if taken.sha256 is None:  # the URL kept, as the action keeps it
                     j.recording_url = taken.url
-                    call.save()
+                call.intake.recording(path, taken.sha256,
+                                      None if taken.sha256 is None else _seconds(path))
                 return twiml.empty()
             if taken.sha256 is None:
                 return twiml.empty()
@@ -703,19 +713,19 @@ class TwilioDialogue:
             decoded = decode_within(self.engine(), taken.path, deadline=deadline,
                                     rtf_guess=self.settings.twilio.decode_rtf_guess)
         call.journal.rerecording = None  # heard: its words are the journal's now
-        intake.recording(taken.path, taken.sha256, decoded.seconds)
         if not decoded.text and not call.journal.want_ticket and _fax_only(taken.path):
             # A fax machine's tones and no speech (as on the SIP line): no ticket, the call
             # counted NO_SPEECH, its recording on the call record (loose28: each was a
             # "（录音待转写）" ticket in the manual queue).
             log.info("call %s: the recording is a fax machine's tones, no speech: no ticket",
                      call.journal.call_id)
+            intake.recording(taken.path, taken.sha256, decoded.seconds)
             intake.end(CallOutcome.NO_SPEECH)
             return False
-        if decoded.text:
-            intake.understood(decoded.text, decoded.meta)
-        else:
-            intake.understood(None, None, asr_error=decoded.error or "nothing recognised")
+        # The recording and its words in one write (``CallIntake.heard``).
+        intake.heard(taken.path, taken.sha256, decoded.seconds, decoded.text or None,
+                     decoded.meta if decoded.text else None,
+                     None if decoded.text else decoded.error or "nothing recognised")
         return True
 
     def _turn(self, call: TwilioCall, *, again: bool = False) -> str:

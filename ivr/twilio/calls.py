@@ -191,7 +191,11 @@ class TwilioCalls:
                 answered_at=rec.answered_at.isoformat() if rec.answered_at else None,
                 ended_at=rec.ended_at.isoformat() if rec.ended_at else None,
                 outcome=rec.outcome, want_ticket=ticket is not None,
-                transcript=ticket.transcript if ticket else None,
+                # The ticket's words are the record's recording's only while the ticket
+                # has that recording: one said again after key 2, on the record and not
+                # yet fetched, has none yet (``intake._said_again`` gives it its own).
+                transcript=ticket.transcript
+                if ticket and ticket.recording_path == rec.recording_path else None,
                 recording_path=rec.recording_path, recording_sha256=rec.recording_sha256,
                 recording_seconds=rec.recording_seconds, keys=rec.keys or "",
                 ticket_number=ticket.number if ticket else None,

@@ -435,3 +435,42 @@ def test_a_ticket_set_aside_tells_its_caller_the_outcome_and_the_listed_reason(
         assert steps[CitizenStep.EXCLUDED][0] == "done"
         # Superseded, as an acceptance notice of a ticket closed meanwhile is.
         assert steps.get(CitizenStep.ACCEPTED, ("cancelled", "moved")) == ("cancelled", "moved")
+
+
+def test_a_closure_sms_held_back_says_nothing_of_a_closure_the_ticket_lost_since(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City,
+        gateway: SmsGateway) -> None:
+    """The closure SMS planned, not sent yet (held for quiet hours, say); meanwhile the
+    closure is rejected (驳回重办), the ticket set aside (剔除) and archived. Archived is a
+    finished state, and before (review87) the held SMS still told the caller 已办结: it is
+    cancelled as moved, and the 剔除 SMS tells the outcome."""
+    clock = Clock(ob_domain)
+    boss = ob_city.actor("supervisor")
+    number = new_ticket(ob_sessions, ob_domain, ob_city, phone=CITIZEN)
+    worker = _worker(ob_sessions, ob_domain, gateway)
+    drive(worker, lambda: len(_texts(gateway)) >= 1, clock=clock)
+    close_ticket(ob_sessions, ob_domain, ob_city, number)
+    worker.plan_now()  # planned, not sent
+    assert [x.status for x in tasks(ob_sessions, number, Kind.CITIZEN_SMS)
+            if x.step == CitizenStep.CLOSED] == ["pending"]
+    with ob_sessions() as s:
+        t = service.get_ticket(session=s, actor=boss, ref=number)
+        service.reject_redo(session=s, domain=ob_domain, ticket=t, actor=boss,
+                            reason="市民反映仍未修复")
+        service.exclude(session=s, domain=ob_domain, ticket=t, actor=boss,
+                        reason="非本市事项")
+        service.archive(session=s, domain=ob_domain, ticket=t, actor=boss)
+        s.commit()
+    assert citizen.is_set_aside(ticket(ob_sessions, number))
+
+    def settled() -> bool:
+        return all(x.status in ("done", "cancelled", "failed")
+                   for x in tasks(ob_sessions, number, Kind.CITIZEN_SMS))
+    drive(worker, lambda: len(_texts(gateway)) >= 2 and settled(), clock=clock)
+    steps = {x.step: (x.status, x.result) for x in tasks(ob_sessions, number,
+                                                         Kind.CITIZEN_SMS)}
+    assert steps[CitizenStep.CLOSED] == ("cancelled", "moved")
+    assert steps[CitizenStep.EXCLUDED][0] == "done"
+    accepted, excluded = _texts(gateway)
+    assert "已受理" in accepted
+    assert "经审核不予办理，原因：非本市事项。" in excluded and "已办结" not in excluded

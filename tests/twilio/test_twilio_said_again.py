@@ -280,3 +280,91 @@ def test_words_said_again_left_to_the_backlog_take_the_first_words_place(
     assert name == f"{call.sid}-{call.second}.wav" and said
     ticket, _ = _the_ticket(sessions, call)
     assert ticket.demand == said and ticket.transcript == said
+
+
+def _assert_has_the_first(sessions: sessionmaker[Session], call: Call, first_wav: bytes,
+                          first_words: str | None) -> Ticket:
+    """The ticket still has the first recording, held, and the first words."""
+    ticket, record = _the_ticket(sessions, call)
+    assert count(sessions, Ticket) == 1 and record.ticket_id == ticket.id
+    assert Path(ticket.recording_path or "").name.endswith(f"{call.first}.wav")
+    assert Path(ticket.recording_path or "").is_file()
+    assert ticket.recording_sha256 == hashlib.sha256(first_wav).hexdigest()
+    assert first_words and ticket.demand == first_words
+    with sessions() as s:
+        assert s.scalar(select(TicketEvent.id).where(
+            TicketEvent.ticket_id == ticket.id,
+            TicketEvent.action == SAID_AGAIN_EVENT)) is None
+    return ticket
+
+
+@pytest.mark.usefixtures("decode_once")
+@pytest.mark.parametrize("order", [[_RECORDING, _STATUS], [_STATUS, _ACTION]], ids="-".join)
+def test_a_recording_said_again_not_downloaded_leaves_the_first_until_it_is(
+        twilio: Twilio, standin: StandIn, recording_wav: bytes, said_again_wav: bytes,
+        asr_engine: AsrEngine, decodings: dict[tuple[int, bytes], Decoded],
+        sessions: sessionmaker[Session], order: list[str]) -> None:
+    """The second recording's first callback cannot download it (Twilio's API failing):
+    its recording status callback while the call is up, or its action after the status
+    filed the ticket. Before (review87) the first words were cleared all the same and the
+    ticket named the second recording, which nothing held: no words, no file. The first
+    recording and its words stay the ticket's until the second is fetched -- here by its
+    recording status callback sent again -- and then it takes their place."""
+    call = Call(twilio, standin, recording_wav, said_again_wav)
+    first_words = _heard(decodings, asr_engine, recording_wav)
+    failing, then = order
+    if failing == _STATUS:  # the status first: the ticket filed before the callback fails
+        call.second_says(_STATUS)
+        failing, then = then, None
+    standin.fail_status = 500
+    call.second_says(failing)
+    standin.fail_status = None
+    if then is not None:
+        call.second_says(then)
+    _assert_has_the_first(sessions, call, recording_wav, first_words)
+
+    call.second_says(_RECORDING)  # sent again, the API answering now
+    ticket = _assert_has_the_second(sessions, twilio, call, said_again_wav)
+    # Its words, heard in the webhook or left to the backlog; never the first words.
+    if ticket.demand == TRANSCRIPT_PENDING:
+        assert ticket.transcript is None
+        assert _pending(sessions) == [f"{call.sid}-{call.second}.wav"]
+    else:
+        said = _heard(decodings, asr_engine, said_again_wav)
+        assert said and said != first_words and ticket.demand == said
+    with sessions() as s:
+        assert len(list(s.scalars(select(TicketEvent).where(
+            TicketEvent.ticket_id == ticket.id,
+            TicketEvent.action == SAID_AGAIN_EVENT)))) == 1
+
+
+@pytest.mark.usefixtures("decode_once")
+@pytest.mark.parametrize("callback", [_RECORDING, _ACTION])
+def test_every_journal_written_for_the_recording_said_again_has_its_own_words(
+        twilio: Twilio, standin: StandIn, recording_wav: bytes, said_again_wav: bytes,
+        asr_engine: AsrEngine, decodings: dict[tuple[int, bytes], Decoded],
+        monkeypatch: pytest.MonkeyPatch, callback: str) -> None:
+    """What recovery would find, had the process died after any spool write of the second
+    recording's callback on the line: never one recording with the other's words. Before
+    (review87) the words and the recording were two writes: between them the journal had
+    the first recording with its words cleared (the recording status callback) or the
+    second under the first words (the action)."""
+    call = Call(twilio, standin, recording_wav, said_again_wav)
+    first_words = _heard(decodings, asr_engine, recording_wav)
+    assert first_words
+    written: list[tuple[str, str | None]] = []
+    write = Spool.write
+
+    def noting(spool: Spool, journal: Any) -> None:
+        if journal.call_id == call.sid:
+            written.append((Path(journal.recording_path or "").name, journal.transcript))
+        write(spool, journal)
+    monkeypatch.setattr(Spool, "write", noting)
+    call.second_says(callback)
+
+    first, second = f"{call.sid}-{call.first}.wav", f"{call.sid}-{call.second}.wav"
+    said = _heard(decodings, asr_engine, said_again_wav)
+    assert any(name == second for name, _ in written)
+    for name, words in written:
+        assert (name, words) in ((first, first_words), (second, None), (second, said)), (
+            name, words)
