@@ -579,6 +579,11 @@ def _with_lists(data: dict[str, Any], path: Path) -> dict[str, Any]:
 
     def put(text: str, where: str) -> str:
         def one(match: re.Match[str]) -> str:
+            if _in_class(text, match.start()):
+                # "[<child>]" would be a class of the alternation's characters, "(", "?",
+                # ":" and "|" among them: a rule that compiles and reads the wrong thing.
+                raise ValueError(f"{path}: {where}: list <{match.group(1)}> inside a "
+                                 "character class [...]")
             if match.group(1) not in named:
                 raise ValueError(f"{path}: {where}: unknown list <{match.group(1)}> (a list "
                                  "is named in [lists], above any list that uses it)")
@@ -610,6 +615,29 @@ def _with_lists(data: dict[str, Any], path: Path) -> dict[str, Any]:
     if unused := sorted(set(named) - used):
         raise ValueError(f"{path}: [lists]: {unused} named by no pattern")
     return out
+
+
+def _in_class(pattern: str, at: int) -> bool:
+    """Whether ``pattern[at]`` lies inside a character class ``[...]`` (escapes skipped; a
+    "]" first in a class, or after its "^", is a member, as ``re`` reads it)."""
+    inside, i = False, 0
+    while i < at:
+        char = pattern[i]
+        if char == "\\":
+            i += 2
+            continue
+        if not inside and char == "[":
+            inside = True
+            i += 1
+            if i < at and pattern[i] == "^":
+                i += 1
+            if i < at and pattern[i] == "]":
+                i += 1
+            continue
+        if inside and char == "]":
+            inside = False
+        i += 1
+    return inside
 
 
 def _heard_as(words: list[str], path: Path) -> dict[str, Any]:

@@ -84,3 +84,27 @@ def test_lists_are_put_in_everywhere_but_a_named_group_and_a_lookbehind_stay() -
     assert got["rules"][0]["patterns"] == ["(?P<v>1)(?:x|y(?!z))", "(?<!w)(?:(?:x|y(?!z))q)",
                                            "(?<=k)m"]
     assert got["table"]["deep"]["p"] == "(?:(?:x|y(?!z))q)|(?:x|y(?!z))"
+
+
+# Review90: a list inside a character class compiles and reads the alternation's characters
+# ("(", "?", ":", "|" and each character of each entry) one at a time; the load says so.
+@pytest.mark.parametrize("pattern", ["[<a>]", "x[^，<a>]{0,3}", "[a-z]?[\\[<a>]", "[]<a>]"])
+def test_lists_a_list_inside_a_character_class_fails_the_load(pattern: str) -> None:
+    with pytest.raises(ValueError, match=r"rules\[0\]: list <a> inside a character class"):
+        _with_lists({"lists": {"a": ["孩子", "娃"]}, "rules": [pattern]}, Path("t.toml"))
+
+
+@pytest.mark.parametrize("pattern", ["[]]<a>", "\\[<a>\\]", "[^]]<a>", "[a]<a>"])
+def test_lists_a_list_after_a_class_or_an_escaped_bracket_is_put_in(pattern: str) -> None:
+    got = _with_lists({"lists": {"a": ["孩子", "娃"]}, "rules": [pattern]}, Path("t.toml"))
+    assert "<a>" not in got["rules"][0] and "(?:孩子|娃)" in got["rules"][0]
+
+
+def test_lists_a_list_of_unequal_widths_in_a_lookbehind_fails_the_load(
+        tmp_path: Path) -> None:
+    # A look-behind reads a fixed width; <child> holds 娃 and 孩子: the load fails, loudly.
+    text = _shipped()
+    old = "'<child>[^。；！？;!?]{0,20}"
+    assert old in text
+    with pytest.raises(ValueError, match=r"person_gone_now.*bad pattern"):
+        _load(tmp_path, text.replace(old, "'(?<!<child>)[^。；！？;!?]{0,20}", 1))
