@@ -35,6 +35,10 @@ CALL_KINDS = frozenset({Kind.SIGN_CALL, Kind.ESCALATE_CALL, Kind.URGE, Kind.SURV
                         Kind.UTILITY_CALL})
 # Work that only makes sense while the ticket waits to be signed.
 SIGN_KINDS = frozenset({Kind.SIGN_CALL, Kind.ESCALATE_CALL})
+# The result of sign work stopped because the ticket no longer waited for its sign (signed,
+# moved, merged): the planner resumes it if the ticket waits again in the same round (a
+# split back to its unit: planner.resume_sign_work).
+SIGN_MOOT = "signed_or_moved"
 
 
 class TaskStatus(StrEnum):

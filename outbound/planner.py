@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from outbound.citizen_sms import plan_citizen_sms
 from outbound.ladder import due_items
-from outbound.models import SIGN_KINDS, Kind, OutboundTask, TaskStatus
+from outbound.models import SIGN_KINDS, SIGN_MOOT, Kind, OutboundTask, TaskStatus
 from outbound.policies import insert_ignore, task_row
 from outbound.rounds import dispatch_rounds
 from outbound.survey import allowed_at
@@ -64,7 +64,7 @@ def cancel_moot_sign_work(*, session: Session, now: datetime) -> int:
         .where(OutboundTask.status == TaskStatus.PENDING.value,
                OutboundTask.kind.in_([k.value for k in SIGN_KINDS]),
                OutboundTask.ticket_id.not_in(waiting))
-        .values(status=TaskStatus.CANCELLED.value, result="signed_or_moved", finished_at=now)
+        .values(status=TaskStatus.CANCELLED.value, result=SIGN_MOOT, finished_at=now)
         .execution_options(synchronize_session=False)
     )
     return max(0, result.rowcount or 0)
@@ -111,6 +111,8 @@ def plan_sign_work(*, session: Session, domain: Domain, now: datetime) -> int:
     ids = [tid for tid, _ in waiting]
     rounds = dispatch_rounds(session=session, ticket_ids=ids)
     have = _existing(session, Kind.SIGN_CALL, ids)
+    resumed = resume_sign_work(session=session, current={
+        (tid, rounds.get(tid, 0)) for tid in ids} & have)
     rows: list[dict[str, Any]] = []
     for tid, sign_due in waiting:
         r = rounds.get(tid, 0)
@@ -120,7 +122,39 @@ def plan_sign_work(*, session: Session, domain: Domain, now: datetime) -> int:
                              due_at=max(now, sign_due - window), now=now))
         rows.append(task_row(ticket_id=tid, kind=Kind.SIGN_CALL.value, round_=r, step=0,
                              due_at=max(now, sign_due - lead), now=now))
-    return insert_ignore(session, rows)
+    return resumed + insert_ignore(session, rows)
+
+
+def resume_sign_work(*, session: Session, current: set[tuple[int, int]]) -> int:
+    """The sign work of a round stopped while the ticket did not wait for its sign (merged:
+    cancel_moot_sign_work, or a claim that found it so) goes on when it waits again in
+    that round: 拆单 back to the unit and handler it had keeps the window and the round
+    (ticketing.merging.unmerge), so the reminder call, and the escalation if the reminders
+    were used up, are due again, at their time (now for a window that has passed), with
+    the attempts they had: once for the window however often it is merged and split, and
+    no second dispatch SMS (review89: nothing was planned again, no call, no escalation).
+    ``current``: the waiting tickets' (ticket, current round) pairs that have sign work;
+    how many tasks resumed."""
+    if not current:
+        return 0
+    stopped = [task_id for task_id, tid, r in session.execute(
+        select(OutboundTask.id, OutboundTask.ticket_id, OutboundTask.round)
+        .where(OutboundTask.ticket_id.in_([tid for tid, _ in current]),
+               OutboundTask.kind.in_([k.value for k in SIGN_KINDS]),
+               OutboundTask.result == SIGN_MOOT,
+               OutboundTask.status.in_([TaskStatus.CANCELLED.value, TaskStatus.DONE.value])))
+        if (tid, r) in current]
+    if not stopped:
+        return 0
+    # Guarded by the same state: a planner beside this one resumes each task once.
+    result = session.execute(
+        update(OutboundTask)
+        .where(OutboundTask.id.in_(stopped), OutboundTask.result == SIGN_MOOT,
+               OutboundTask.status.in_([TaskStatus.CANCELLED.value, TaskStatus.DONE.value]))
+        .values(status=TaskStatus.PENDING.value, result="resumed", finished_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return max(0, result.rowcount or 0)
 
 
 def plan_urges(*, session: Session, domain: Domain, now: datetime) -> int:

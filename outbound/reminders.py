@@ -13,7 +13,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from outbound.citizen_sms import fit_sms
 from outbound.conversation import NOT_COUNTED, Conversation, Step
 from outbound.ladder import STEP_SPAN, rung_for
-from outbound.models import Kind, OutboundAttempt, OutboundTask, Outcome, TaskStatus
+from outbound.models import (
+    SIGN_MOOT,
+    Kind,
+    OutboundAttempt,
+    OutboundTask,
+    Outcome,
+    TaskStatus,
+)
 from outbound.people import UNIT_SIDE, WHO_LABELS, recipient, supervisor_of
 from outbound.policies import (
     SYSTEM,
@@ -131,6 +138,18 @@ def escalate(*, session: Session, task: OutboundTask, ticket: Ticket, now: datet
 # --- SMS on dispatch ------------------------------------------------------------------
 
 
+def _sign_by(domain: Domain, ticket: Ticket, now: datetime) -> str:
+    """The SMS's 签收 ask: by the window's end, or, for a window that has passed (a
+    district supervisor's 改派 keeps the unit's window, service.sign_window_kept), at once:
+    never a "sign by" a time gone."""
+    due = ticket.sign_due_at
+    if due is not None and due <= now:
+        return "已超过签收时限，请立即签收"
+    return f"请于{_local(domain, due)}前签收"
+
+
+
+
 class DispatchSms:
     def prepare(self, *, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
                 now: datetime) -> Target | None:
@@ -140,7 +159,7 @@ class DispatchSms:
         # The place shortened so the SMS stays within two parts, as the citizen's do: a
         # 256-character address made five (judge27).
         text = fit_sms(f"【12345】新工单{ticket.number}：{category_label(ticket.category)}，"
-                       f"{{}}。请于{_local(domain, ticket.sign_due_at)}前签收，"
+                       f"{{}}。{_sign_by(domain, ticket, now)}，"
                        f"{_local(domain, ticket.due_at)}前办结。",
                        ticket.address or ticket.subject or "")
         target = _handler_target(ticket, text, channel="sms")
@@ -303,7 +322,7 @@ class SignCall:
     def prepare(self, *, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
                 now: datetime) -> Target | None:
         if not _still_waiting_for_sign(session, task, ticket):
-            cancel(task, now, "signed_or_moved")
+            cancel(task, now, SIGN_MOOT)
             return None
         target = _handler_target(ticket)
         if target is None:
@@ -331,7 +350,7 @@ class SignCall:
               attempt: OutboundAttempt, now: datetime) -> None:
         if not _still_waiting_for_sign(session, task, ticket):
             signed_here = ticket.status == "signed" and signed_on(attempt, ticket.id)
-            finish(task, now, "signed_by_keypad" if signed_here else "signed_or_moved")
+            finish(task, now, "signed_by_keypad" if signed_here else SIGN_MOOT)
             return
         if answered_then_abandoned(attempt):
             # Never the same handler again after an answered call: the supervisor instead.
@@ -369,7 +388,7 @@ class EscalateCall:
     def prepare(self, *, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
                 now: datetime) -> Target | None:
         if not _still_waiting_for_sign(session, task, ticket):
-            cancel(task, now, "signed_or_moved")
+            cancel(task, now, SIGN_MOOT)
             return None
         if _held_for_the_night(session, domain, task, ticket, now, "督办电话"):
             return None

@@ -1,6 +1,8 @@
 """Which dispatch a ticket is in. Sign work belongs to one dispatch: a reassignment, a
-驳回重办 or a new sign window from 拆单 starts a new round, so the old round's reminders
-stop and new ones are planned."""
+驳回重办 or a 拆单 that needs someone told (a new window, or an on-duty handler picked)
+starts a new round, so the old round's reminders stop and new ones are planned. 拆单 back
+to the handler it had is the same round: the planner resumes its reminders
+(planner.resume_sign_work)."""
 
 from __future__ import annotations
 
@@ -12,8 +14,7 @@ from sqlalchemy.orm import Session
 from ticketing.merging import SIGN_WINDOW_EVENT
 from ticketing.models import TicketEvent
 
-# 拆单 giving a ticket a new sign window (ticketing.merging) is a round too: the merge
-# stopped the old round's reminders, and they named the old window.
+# 拆单 telling someone of a window (ticketing.merging.unmerge) is a round too.
 DISPATCH_ACTIONS = ("dispatch", "reassign", "reject", SIGN_WINDOW_EVENT)
 
 

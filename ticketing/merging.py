@@ -78,8 +78,10 @@ from ticketing.states import (
 GROUP_EVENT = "merge_group"  # on the primary: who was merged into it
 SPLIT_EVENT = "unmerge_group"  # on the primary: who left the group
 FOLLOW_EVENT = "merged_unit"  # on a merged ticket: it followed its primary to another unit
-# On a ticket split back to a unit's queue within a sign window (kept, or new at another
-# unit): a new round of sign reminders (outbound.rounds), the merge having stopped the old.
+# On a ticket split back to a unit's queue where someone must be told of its sign window (a
+# new one at another unit, or the window kept for an on-duty handler picked at the split):
+# a new round of sign reminders (outbound.rounds). Back with the handler it had, the round
+# goes on (outbound.planner.resume_sign_work).
 SIGN_WINDOW_EVENT = "unmerge_sign_window"
 MERGE_ROLES = TRANSITIONS[Action.MERGE].roles
 CLOSER = Actor.system("merge")
@@ -216,7 +218,9 @@ def unmerge(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor,
     to be signed there (its on-duty handler picked as by a dispatch). A dispatched one is
     signed by the window ``service.sign_window_kept`` gives: back at the unit it was
     merged at, the window it had, the time merged not given back (a merge and a split,
-    however often, never move it); at another unit, a new one, as a dispatch there."""
+    however often, never move it), and with the handler it had the same round of sign
+    reminders (outbound resumes it: at once for a window gone); at another unit, a new
+    one, as a dispatch there."""
     primary = primary_of(session=session, ticket=ticket)
     back = Status(ticket.merged_from_status or Status.ACCEPTED.value)
     now = domain.now()
@@ -241,7 +245,8 @@ def unmerge(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor,
         ticket.unit_id = None
         ticket.handler_id = None
     if back == Status.DISPATCHED:
-        if ticket.handler_id is None and unit is not None:
+        told = ticket.handler_id is not None
+        if not told and unit is not None:
             # Its handler stayed with the unit it followed its primary from: the new unit's
             # on-duty handler is told and reminded, as by a dispatch there.
             ticket.handler = on_duty_handler(session=session, unit_id=unit.id)
@@ -251,13 +256,18 @@ def unmerge(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor,
             open_sign_window(session=session, domain=domain, ticket=ticket, now=now)
         else:
             ticket.sign_due_at = kept
-        if ticket.sign_due_at is not None and ticket.sign_due_at > now:
-            # A new dispatch round for the sign reminders (outbound.rounds): the merge
-            # stopped the old round's. A window that ended meanwhile gets none (a "sign by"
-            # long gone is no reminder); the 催办 ladder goes on as for any late ticket.
+        if ticket.sign_due_at is not None and (kept is None or not told):
+            # Someone not yet told of this window (a new one, or the unit's on-duty handler
+            # now holding it): a new dispatch round for the sign reminders (outbound.rounds),
+            # its SMS and call; for a window gone, "sign at once" and the call now. Back
+            # with the handler told, the round and its window go on: the planner resumes
+            # the reminders the merge stopped (outbound.planner.resume_sign_work), no
+            # second SMS, and the escalation follows them, once, for a window gone.
+            passed = ticket.sign_due_at <= now
             record_event(session=session, ticket=ticket, actor=actor, action=SIGN_WINDOW_EVENT,
-                         note=("拆单：签收时限不变，重新提醒签收" if kept is not None
-                               else "拆单：转至新承办单位，重新计算签收时限"), at=now,
+                         note=("拆单：转至新承办单位，重新计算签收时限" if kept is None
+                               else "拆单：签收时限已过，提醒值班承办人立即签收" if passed
+                               else "拆单：签收时限不变，提醒值班承办人签收"), at=now,
                          data={"sign_due_at": ticket.sign_due_at.isoformat(),
                                "kept": kept is not None})
     ticket.merged_into_id = None

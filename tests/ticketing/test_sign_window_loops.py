@@ -11,8 +11,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from outbound.models import Kind, OutboundTask
+from outbound.planner import plan
+from outbound.rounds import dispatch_round
 from tests.support.city import City
 from tests.ticketing.test_figure_forgery import _clocked
 from ticketing import merging, service
@@ -219,3 +223,42 @@ def test_only_the_centre_sends_a_returned_ticket_back_and_its_dispatch_is_on_rec
         decided = service.events_of(session=s, ticket=t)[-1]
         assert (decided.action, decided.actor_id) == ("dispatch", op.id)
         assert t.sign_due_at == clock[0] + _window(domain)
+
+
+def test_a_split_back_to_a_handler_not_yet_told_is_a_new_round_asking_for_a_sign_at_once(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """Merged at 住建委, it follows its primary to 望京 and back (its handler dropped on the
+    way): split after 住建委's window ended, it keeps that window (service.sign_window_kept)
+    and 住建委's on-duty handler, not told of it, gets a new round of sign reminders (the
+    SMS and the call at once), audited as a sign asked for at once. Back with the handler
+    it had, the round goes on instead (tests/outbound/test_split_sign_reminders.py)."""
+    _, clock = _clocked(domain)
+    op, sup = city.actor("operator"), city.actor("supervisor")
+    wangjing, housing = city.unit_id("cy-wangjing"), city.unit_id("cy-housing")
+    with sessions() as s:
+        primary, t = (_at_housing(s, domain, (op, housing), n) for n in (1, 2))
+        housing_due = t.sign_due_at
+        before = dispatch_round(session=s, ticket_id=t.id)
+        merging.merge(session=s, domain=domain, primary=primary, others=[t], actor=sup,
+                      reason="同一楼电梯")
+        for unit in (wangjing, housing):
+            service.reassign(session=s, domain=domain, ticket=primary, actor=op,
+                             unit_id=unit, reason="属地调整")
+        s.commit()
+        assert (t.unit_id, t.handler_id, t.sign_due_at) == (housing, None, housing_due)
+        clock[0] += timedelta(minutes=10)  # 住建委's window ends while it is merged
+        merging.unmerge(session=s, domain=domain, ticket=t, actor=sup, reason="不是同一诉求")
+        plan(session=s, domain=domain, now=domain.now())
+        s.commit()
+        assert (t.status, t.sign_due_at) == (Status.DISPATCHED, housing_due)
+        assert t.handler_id is not None
+        last = service.events_of(session=s, ticket=t)[-1]
+        assert (last.action, last.data["kept"]) == (merging.SIGN_WINDOW_EVENT, True)
+        assert last.note == "拆单：签收时限已过，提醒值班承办人立即签收"
+        now = dispatch_round(session=s, ticket_id=t.id)
+        assert now == before + 1
+        work = {(k.kind, k.status) for k in s.scalars(
+            select(OutboundTask).where(OutboundTask.ticket_id == t.id,
+                                       OutboundTask.round == now))}
+        assert work == {(Kind.SMS_DISPATCH.value, "pending"), (Kind.SIGN_CALL.value, "pending")}
