@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -696,23 +697,35 @@ _NO_SDP = "Content-Length: 0\n"
 
 def sipp_surge(workdir: Path, *, target: str, source_ip: str, count: int, rate: float,
                media: str, service: str = "12345", recv_timeout_s: int = 8,
-               delayed_offer: bool = False, codecs: str = "0") -> SurgeResult:
+               delayed_offer: bool = False, codecs: str = "0",
+               callers: Sequence[str] = (), messages: Path | None = None) -> SurgeResult:
     """``count`` complete calls (tests/support/scenarios/uac_surge.xml) from one address at
     ``rate`` per second, no limit on how many are up at once: a carrier's SBC in a surge.
     ``codecs``: the offer's ("0" PCMU, "8" PCMA alone), with telephone-event;
-    ``delayed_offer``: each INVITE without SDP, the answer (``codecs``) in the ACK.
+    ``delayed_offer``: each INVITE without SDP, the answer (``codecs``) in the ACK;
+    ``callers``: each call's own number in turn (else every call is 13800138000);
+    ``messages``: where SIPp logs every SIP message (its -trace_msg).
     Bounded by -m, -timeout and -recv_timeout (a call without a final answer fails)."""
     offer = _sdp("[media_port]", *_formats(codecs, True))
+    caller = "[field0]" if callers else "13800138000"
     scenario = render_scenario(
-        "uac_surge.xml", workdir, CALLER="13800138000", MEDIA=media,
+        "uac_surge.xml", workdir, CALLER=caller, MEDIA=media.replace("@CALLER@", caller),
         INVITE_SDP=_NO_SDP if delayed_offer else offer,
         ACK_SDP=offer if delayed_offer else _NO_SDP)
     out = workdir / f"surge-{random.randrange(1 << 30):x}.out"
     limit = int(count / rate) + 6 * recv_timeout_s + 30
+    extra: list[str] = []
+    if callers:
+        numbers = workdir / f"callers-{random.randrange(1 << 30):x}.csv"
+        numbers.write_text("SEQUENTIAL\n" + "".join(f"{n};\n" for n in callers))
+        extra += ["-inf", str(numbers)]
+    if messages is not None:
+        extra += ["-trace_msg", "-message_file", str(messages)]
     cmd = ["sipp", "-sf", str(scenario), "-i", source_ip, "-p", str(free_port()),
            "-mi", source_ip, "-mp", str(free_port_block(4)), "-m", str(count),
            "-r", str(rate), "-rp", "1000", "-l", str(count), "-timeout", f"{limit}s",
-           "-nostdin", "-recv_timeout", f"{recv_timeout_s * 1000}", "-s", service, target]
+           "-nostdin", "-recv_timeout", f"{recv_timeout_s * 1000}", *extra, "-s", service,
+           target]
     with out.open("wb") as f:
         proc = spawn(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=workdir)
         try:
