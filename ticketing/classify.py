@@ -150,6 +150,30 @@ class Rule:
         more than it saved."""
         return re.compile("|".join(map(re.escape, self.keywords))) if self.keywords else None
 
+    @cached_property
+    def starts(self) -> frozenset[str] | None:
+        """Every character a cue of this rule can begin with: each keyword's first, and each
+        one a pattern's match can begin with (``_match_starts``); None when a pattern's
+        cannot be told. A text holding none of them gives the rule no hit, whatever its other
+        conditions say: most rules are asked of every call, and most calls hold none of a
+        rule's first characters (docs/scaling.md, twenty-ninth round)."""
+        found: set[str] = set()
+        for keyword in self.keywords:
+            if not keyword:
+                return None
+            found.add(keyword[0])
+        for starts in self.pattern_starts:
+            if starts is None:
+                return None
+            found |= starts
+        return frozenset(found)
+
+    @cached_property
+    def pattern_starts(self) -> tuple[frozenset[str] | None, ...]:
+        """``_match_starts`` of each pattern, in order: a pattern none of whose first
+        characters is in the text is not searched."""
+        return tuple(_match_starts(pattern) for pattern in self.patterns)
+
 
 @dataclass(frozen=True)
 class NotNow:
@@ -1316,6 +1340,9 @@ def _rule_hits(rule: Rule, text: str, rules: ClassificationRules,
                quiet: tuple[Span, ...] = ()) -> list[str]:
     """Distinct cues of ``rule`` present in ``text`` (at least once not negated, excepted or,
     for a rule of danger now, inside a ``quiet`` span)."""
+    chars = _characters(text)
+    if rule.starts is not None and rule.starts.isdisjoint(chars):
+        return []  # no cue can begin anywhere in the text
     screen = rule.any_keyword
     keywords = rule.keywords if screen is not None and screen.search(text) else ()
     if not keywords and not rule.patterns:
@@ -1344,7 +1371,9 @@ def _rule_hits(rule: Rule, text: str, rules: ClassificationRules,
                 hits.append(kw)
                 break
             start = text.find(kw, start + 1)
-    for i, pattern in enumerate(rule.patterns):
+    for i, (pattern, starts) in enumerate(zip(rule.patterns, rule.pattern_starts, strict=True)):
+        if starts is not None and starts.isdisjoint(chars):
+            continue  # it cannot match here (nor would its unless_call matter)
         if rule.pattern_unless_call and _said(rule.pattern_unless_call[i], text, rules):
             continue
         for m in pattern.finditer(text):
@@ -1352,6 +1381,84 @@ def _rule_hits(rule: Rule, text: str, rules: ClassificationRules,
                 hits.append(m.group(0))
                 break
     return hits
+
+
+# The characters of a text, once for its every rule (a call's few texts: as said, the words
+# heard, the words without a retraction); ``Rule.starts`` is checked against them.
+_characters = lru_cache(maxsize=16)(frozenset)
+
+
+class _Untold(ValueError):
+    """A node of a pattern whose first characters ``_match_starts`` does not list."""
+
+
+# A character class wider than this is not listed: such a pattern is not screened.
+_WIDEST_CLASS = 1024
+
+
+def _match_starts(pattern: re.Pattern[str]) -> frozenset[str] | None:
+    """Every character a match of ``pattern`` can begin with, read off the standard
+    library's parse of the pattern (``re._parser``, the tree ``re.compile`` compiles); None
+    when that is not told: the pattern may match the empty string, may begin with any
+    character (``.``, a negated class, ``\\d``, a back-reference), ignores case, or holds
+    a node this does not know. None only costs the screen, never a hit: the rule's
+    patterns are searched as before. tests/ticketing/test_classify_screen.py checks the
+    characters against every match of every shipped pattern in the labelled texts."""
+    if pattern.flags & re.IGNORECASE:
+        return None
+    try:
+        from re import _parser  # type: ignore[attr-defined]
+
+        found, may_be_empty = _starts_of(_parser.parse(pattern.pattern, pattern.flags))
+    except (ImportError, AttributeError, IndexError, KeyError, TypeError, ValueError, re.error):
+        return None  # another Python's parser, or a node not known here: no screen
+    return None if may_be_empty else frozenset(found)
+
+
+def _starts_of(items: Iterable[tuple[Any, Any]]) -> tuple[set[str], bool]:
+    """The first characters of a sequence of parsed nodes, and whether it may match empty."""
+    found: set[str] = set()
+    for op, arg in items:
+        starts, may_be_empty = _node_starts(str(op), arg)
+        found |= starts
+        if not may_be_empty:
+            return found, False
+    return found, True
+
+
+def _node_starts(op: str, arg: Any) -> tuple[set[str], bool]:
+    if op == "LITERAL":
+        return {chr(arg)}, False
+    if op == "IN":  # a class: literals and ranges only (no negation, no category)
+        chars: set[str] = set()
+        for kind, value in arg:
+            if str(kind) == "LITERAL":
+                chars.add(chr(value))
+            elif str(kind) == "RANGE" and value[1] - value[0] <= _WIDEST_CLASS:
+                chars.update(map(chr, range(value[0], value[1] + 1)))
+            else:
+                raise _Untold(f"{kind} in a class")
+        return chars, False
+    if op == "SUBPATTERN":  # a group: (number, flags added, flags removed, its nodes)
+        if arg[1] & re.IGNORECASE:
+            raise _Untold("a group that ignores case")
+        return _starts_of(arg[3])
+    if op == "ATOMIC_GROUP":
+        return _starts_of(arg)
+    if op == "BRANCH":  # (None, alternatives)
+        found: set[str] = set()
+        empty = False
+        for alternative in arg[1]:
+            starts, may_be_empty = _starts_of(alternative)
+            found |= starts
+            empty = empty or may_be_empty
+        return found, empty
+    if op in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):  # (least, most, nodes)
+        starts, may_be_empty = _starts_of(arg[2])
+        return starts, may_be_empty or arg[0] == 0
+    if op in ("AT", "ASSERT", "ASSERT_NOT"):  # anchors and look-arounds match no character
+        return set(), True
+    raise _Untold(op)
 
 
 def _score_categories(

@@ -17,6 +17,7 @@ from sqlalchemy import (
     JSON,
     ColumnElement,
     Connection,
+    CursorResult,
     Engine,
     Executable,
     Row,
@@ -827,6 +828,18 @@ _DUPLICATE_COLUMNS = (Ticket.id, Ticket.number, Ticket.received_at, Ticket.addre
                       Ticket.district)
 
 
+def _plain_rows(session: Session, statement: Executable, params: dict[str, Any]
+                ) -> CursorResult[Any]:
+    """``statement``'s rows (columns, no entities) as ``session.execute`` reads them, the
+    session's pending changes flushed first when it autoflushes, but on the session's
+    connection: the ORM's execution added nothing to plain rows and cost about as much
+    again as the statement (two thirds of the duplicate look-up's CPU; the on-duty
+    handlers' read, docs/scaling.md, twenty-ninth round)."""
+    if session.autoflush:
+        session.flush()  # what the session's own execute would do first
+    return session.connection().execute(statement, params)
+
+
 def _duplicate_of(*, session: Session, domain: Domain, ticket: Ticket) -> Row[Any] | None:
     """重复诉求 / 多诉: the open ticket about the same problem that a new ticket is linked to
     (and counted on, ``_count_duplicate``), so the unit handles the problem once and every
@@ -846,11 +859,7 @@ def _duplicate_of(*, session: Session, domain: Domain, ticket: Ticket) -> Row[An
     if query is None:
         return None
     since = ticket.received_at - timedelta(hours=domain.settings.duplicates.window_hours)
-    if session.autoflush:
-        session.flush()  # what the session's own execute would do first
-    # On the session's connection: it reads columns, no entities, and the ORM's execution
-    # (two thirds of the look-up's CPU) added nothing to them.
-    rows = session.connection().execute(query, {
+    rows = _plain_rows(session, query, {
         "id": ticket.id, "since": since, "category": ticket.category,
         "confidential": ticket.confidential, "caller": caller, "district": ticket.district,
         "address": ticket.address}).all()
@@ -1043,7 +1052,8 @@ def on_duty_handler(*, session: Session, unit_id: int) -> User | None:
         session.info.get(_HANDLER_PICKS))
     read = None if picks is None else picks.get(unit_id)
     if read is None:
-        rows = {row.id: row for row in session.execute(_ON_DUTY_LOADS, {"unit_id": unit_id})}
+        rows = {row.id: row for row in _plain_rows(session, _ON_DUTY_LOADS,
+                                                    {"unit_id": unit_id})}
         read = {handler_id: row.open_tickets for handler_id, row in rows.items()}, rows
         if picks is not None:
             picks[unit_id] = read

@@ -60,12 +60,22 @@ class WorkCalendar:
         self._years: dict[int, tuple[frozenset[date], frozenset[date]]] = _load_years(path)
         self.path = path
         self._warned_years: set[int] = set()
+        # Each date's answer, kept: it never changes while the process runs (the files and
+        # the package are read once), and asking chinesecalendar costs ~45 µs a date,
+        # ~0.3 ms a general ticket's deadline (docs/scaling.md, twenty-ninth round).
+        self._working: dict[date, bool] = {}
 
     def has_official_schedule(self, year: int) -> bool:
         """The State Council's schedule for ``year`` is known (holidays.toml or the package)."""
         return year in self._years or _package_knows(year)
 
     def is_working_day(self, d: date) -> bool:
+        working = self._working.get(d)
+        if working is None:
+            working = self._working[d] = self._is_working_day(d)
+        return working
+
+    def _is_working_day(self, d: date) -> bool:
         if d.year in self._years:
             holidays, workdays = self._years[d.year]
             return d in workdays or (d.weekday() < 5 and d not in holidays)

@@ -562,6 +562,22 @@ def test_a_reassigned_ticket_leaves_the_loads_counted_as_they_are_after_it(
         assert picked is not None and picked.username == "water-z"
 
 
+def test_a_pick_reads_the_transactions_own_changes_not_yet_written(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    """The unit's on-duty handlers are read on the session's connection, not through the
+    ORM's execution (docs/scaling.md, twenty-ninth round), after the session's pending
+    changes are flushed as its own execute flushed them: a handler taken off duty earlier
+    in the same transaction, not yet written, is not picked."""
+    water_handlers(sessions, city, "y")
+    water = city.unit_id("bj-water")
+    with sessions() as s:
+        first = service.on_duty_handler(session=s, unit_id=water)
+        assert first is not None
+        first.on_duty = False  # pending: written by the next read's flush
+        picked = service.on_duty_handler(session=s, unit_id=water)
+        assert picked is not None and picked.username != first.username
+
+
 def test_a_filing_failing_after_joining_a_case_leaves_its_count_as_stored(
         sessions: sessionmaker[Session], domain: Domain, city: City,
         monkeypatch: pytest.MonkeyPatch) -> None:

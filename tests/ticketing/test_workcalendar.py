@@ -216,3 +216,27 @@ def test_bad_override_rejected(tmp_path: Path) -> None:
         WorkCalendar(
             write(tmp_path, "[years.2030]\nholidays = [2030-10-12]\nworkdays = [2030-10-12]\n")
         )
+
+
+def test_a_date_is_looked_up_once_and_answered_the_same_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # chinesecalendar costs ~45 µs a date and a general ticket's deadline asks ~7 dates
+    # (docs/scaling.md, twenty-ninth round): each date's answer is kept.
+    cal = WorkCalendar(write(tmp_path, "[years]\n"))
+    asked: list[date] = []
+    real = chinese_calendar.is_workday
+
+    def counted(d: date) -> bool:
+        asked.append(d)
+        return bool(real(d))
+
+    monkeypatch.setattr(chinese_calendar, "is_workday", counted)
+    first = cal.add_working_days(at(2025, 9, 30, 15), 5)
+    looked_up = len(asked)
+    assert looked_up >= 6  # Sep 30 and the golden week's days up to the fifth working day
+    # Oct 9, 10, Sat 11 (调休), 13, 14: the golden week and Sunday 12 are off.
+    assert cal.add_working_days(at(2025, 9, 30, 15), 5) == first == at(2025, 10, 14, 15)
+    assert len(asked) == looked_up  # the second deadline asked the package nothing
+    assert [cal.is_working_day(date(2025, 10, d)) for d in (1, 9, 11, 12)] == [
+        False, True, True, False]
