@@ -2,10 +2,15 @@
 app served by uvicorn on a seeded SQLite database.
 
 Walks one complaint from the operator's intake form to closed by the water company's
-handler, checks that another unit's handler cannot see it, and has a supervisor read the
-dashboard and exclude a ticket. Takes the console's screenshots into the test's temporary
-directory; HOTLINE_UPDATE_SCREENSHOTS=1 writes them into docs/screenshots/ instead, so that
-a run of the suite leaves the working tree as it was (docs/console.md).
+handler (who attaches a photo to the answer, which the verifier opens), checks that another
+unit's handler cannot see it, has a supervisor read the dashboard and exclude a ticket, and
+an operator pick a 细分类 that follows the category. Takes the console's screenshots into the
+test's temporary directory; HOTLINE_UPDATE_SCREENSHOTS=1 writes them into docs/screenshots/
+instead, so that a run of the suite leaves the working tree as it was (docs/console.md).
+
+One walk, one browser: a Chromium start with Playwright's driver is ~2.5 CPU-s, and the
+attachment and sub-category steps were tests of their own, each starting a browser and a
+server for a login and two pages (suite33).
 """
 
 from __future__ import annotations
@@ -22,12 +27,15 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from sqlalchemy import select
 
 from config import Settings
 from hotline.app import create_app
-from tests.console.seed import busy_day
+from tests.console.seed import busy_day, make_ticket
 from tests.support.city import City
+from tests.ticketing.test_attachments import png
 from ticketing.context import Domain
+from ticketing.models import Ticket
 
 playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
 
@@ -97,9 +105,16 @@ def page(tmp_path: Path) -> Iterator[object]:
             ctx.close()
 
 
+WATER_CUT = "朝阳区望京西园三区5号楼从今天早上开始停水，到现在还没来水。"
+
+
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_roles_walk_a_complaint_in_the_browser(server, page, city: City, tmp_path: Path) -> None:
+def test_roles_walk_a_complaint_in_the_browser(server, page, city: City, sessions,
+                                               domain: Domain, tmp_path: Path) -> None:
     base, busy = server
+    # The reply's photo: the browser sends the form as multipart, not only a test client.
+    photo = tmp_path / "现场照片.png"
+    photo.write_bytes(png(32, 24))
     shots = screenshot_dir(tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     taken_after = time.time()
@@ -150,8 +165,10 @@ def test_roles_walk_a_complaint_in_the_browser(server, page, city: City, tmp_pat
     expect(page.locator(".alert.ok")).to_have_text("已签收。")
     page.fill("form.action-reply textarea", "已派抢修班组，管道修复，下午3点恢复供水。")
     page.select_option("form.action-reply select[name=outcome]", "resolved")
+    page.set_input_files("form.action-reply input[type=file]", str(photo))
     page.click("form.action-reply button")
     expect(page.locator(".alert.ok")).to_have_text("已反馈。")
+    expect(page.locator("#attachments a")).to_have_text("现场照片.png")
     expect(page.locator("h1 .status")).to_have_text("已反馈待核实")
     expect(page.locator("#actions")).to_have_count(0)  # a handler never closes their own
     log_out()
@@ -159,11 +176,18 @@ def test_roles_walk_a_complaint_in_the_browser(server, page, city: City, tmp_pat
     # 核实: the operator reads the answer back and closes.
     log_in("operator")
     page.goto(f"{base}/console/tickets/{number}")
+    link = page.locator("#attachments a")
+    expect(link).to_have_text("现场照片.png")
+    expect(page.locator(".timeline")).to_contain_text("上传附件：现场照片.png")
+    got = page.evaluate(
+        "href => fetch(href).then(async r => [r.status, r.headers.get('content-type'),"
+        " (await r.arrayBuffer()).byteLength])", link.get_attribute("href"))
+    assert got == [200, "image/png", photo.stat().st_size]
     expect(page.locator("form.action-close")).to_contain_text("已解决")
     page.click("form.action-close button")
     expect(page.locator(".alert.ok")).to_have_text("已核实办结。")
     expect(page.locator("h1 .status")).to_have_text("已办结")
-    expect(page.locator(".timeline li")).to_have_count(6)
+    expect(page.locator(".timeline li")).to_have_count(7)  # the upload is an event of its own
     page.screenshot(path=str(shots / "ticket.png"), full_page=True)
     log_out()
 
@@ -200,6 +224,31 @@ def test_roles_walk_a_complaint_in_the_browser(server, page, city: City, tmp_pat
     expect(page.locator(".alert.ok")).to_have_text("已剔除。")
     expect(page.locator("h1 .status")).to_have_text("已剔除")
     expect(page.locator(".timeline")).to_contain_text("同一诉求已由 12345 热线合并办理")
+    log_out()
+
+    # 细分类 on the classification form: the select offers only the chosen category's
+    # sub-categories, falls back to 无 when the category changes, and what the operator
+    # picks is what is stored. A ticket of its own, made last: the dashboard above counts
+    # the day's tickets.
+    cut = make_ticket(sessions, domain, demand=WATER_CUT)
+    log_in("operator")
+    page.goto(f"{base}/console/tickets/{cut}")
+    form = page.locator("form.action-classification")
+    sub = form.locator("select[name=sub_category]")
+    expect(sub).to_have_value("water:cut")
+    enabled = "s => [...s.querySelectorAll('optgroup')].filter(g => !g.disabled).map(g => g.label)"
+    assert sub.evaluate(enabled) == ["供水"]
+    form.locator("select[name=category]").select_option("property")
+    expect(sub).to_have_value("")  # 停水 is no 物业管理 sub-category
+    assert sub.evaluate(enabled) == ["物业管理"]
+    sub.select_option("property:lift")
+    form.locator("button[type=submit]").click()
+    expect(page.locator(".alert.ok")).to_have_text("已确认分类。")
+    expect(page.locator("dd.sub-category")).to_have_text("电梯")
+    with sessions() as s:
+        t = s.scalars(select(Ticket).where(Ticket.number == cut)).one()
+        assert (t.category, t.sub_category) == ("property", "lift")
+
     for name in SHOTS:  # each written by this run (docs/screenshots/ holds older ones), a PNG
         shot = (shots / name).read_bytes()
         assert (shots / name).stat().st_mtime >= taken_after - 1, name

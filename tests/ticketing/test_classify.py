@@ -331,6 +331,24 @@ def test_long_runs_of_digits_are_no_address() -> None:
     assert classify("一" * 5000).address is None
 
 
+def test_days_ago_reads_a_run_of_numerals_from_its_first() -> None:
+    """``[not_now]``'s "N days ago" (`over`) and "N days ago it began" (`ongoing`) read a
+    run of digits or numerals from its first only: tried from every numeral of a long run,
+    each search was quadratic (a 5,000-digit demand cost ~1.7 s of CPU in classification,
+    found by the OpenAPI fuzz, suite33). A search begun inside a run finds nothing there;
+    what a whole run says is read as before, however long."""
+    rules = load_rules()
+    assert rules.not_now is not None and rules.not_now.over and rules.not_now.ongoing
+    assert rules.not_now.over.search("三十天前").group() == "三十天前"
+    assert rules.not_now.over.search("三十天前", 1) is None
+    assert rules.not_now.ongoing.search("三十天前开始", 1) is None
+    past = classify("我家" + "0" * 4000 + "天前着火了，现在没事了")
+    assert (past.urgency, past.emergency) == ("general", "none")
+    assert "not_now.silenced:emergency.fire:着火" in past.matched
+    began = classify("我家" + "0" * 4000 + "天前开始着火")
+    assert (began.urgency, began.emergency) == ("urgent", "119")
+
+
 # --- result shape -----------------------------------------------------------------------
 
 
