@@ -70,9 +70,7 @@ LONG_POLES = (
     "tests/ivr/test_dialogue_call.py::test_complaint_becomes_dispatched_ticket_and_caller_",
     "tests/ivr/test_dialogue_kb.py::test_key_2_after_the_answer_files_an_ordinary_ticket",
     "tests/ivr/test_call_logs.py::test_every_step_logged_with_call_id_and_ticket_never_",
-    "tests/console/test_sub_category_browser.py",
     "tests/console/test_browser.py",
-    "tests/console/test_attachments_browser.py",
     "tests/ticketing/test_intake.py::test_train_stores_versions_and_the_service_loads_",
     # The fast tier's longest test (~10 CPU-s: every training text against scikit-learn):
     # it ran in file order, so it could start last and end the run alone.
