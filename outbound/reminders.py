@@ -138,12 +138,14 @@ def escalate(*, session: Session, task: OutboundTask, ticket: Ticket, now: datet
 # --- SMS on dispatch ------------------------------------------------------------------
 
 
-def _sign_by(domain: Domain, ticket: Ticket, now: datetime) -> str:
-    """The SMS's 签收 ask: by the window's end, or, for a window that has passed (a
-    district supervisor's 改派 keeps the unit's window, service.sign_window_kept), at once:
-    never a "sign by" a time gone."""
+def _sign_by(domain: Domain, ticket: Ticket, planned: datetime) -> str:
+    """The SMS's 签收 ask: by the window's end, or, for a window that had passed when the SMS
+    was planned (a district supervisor's 改派 keeps the unit's window,
+    service.sign_window_kept), at once: never a "sign by" a time gone. Read at the task's
+    planning, not at each attempt: a retry must be the same text under the same id, or a
+    gateway that took the first attempt late texts the handler twice (crash rule)."""
     due = ticket.sign_due_at
-    if due is not None and due <= now:
+    if due is not None and due <= planned:
         return "已超过签收时限，请立即签收"
     return f"请于{_local(domain, due)}前签收"
 
@@ -159,7 +161,7 @@ class DispatchSms:
         # The place shortened so the SMS stays within two parts, as the citizen's do: a
         # 256-character address made five (judge27).
         text = fit_sms(f"【12345】新工单{ticket.number}：{category_label(ticket.category)}，"
-                       f"{{}}。{_sign_by(domain, ticket, now)}，"
+                       f"{{}}。{_sign_by(domain, ticket, task.created_at)}，"
                        f"{_local(domain, ticket.due_at)}前办结。",
                        ticket.address or ticket.subject or "")
         target = _handler_target(ticket, text, channel="sms")
