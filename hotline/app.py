@@ -35,6 +35,7 @@ from ivr.twilio import views as twilio_views
 from knowledge.views import router as knowledge_router
 from outbound.inbound_sms import gateway_secret_problem
 from outbound.views import router as outbound_router
+from outbound.views import tickets_router as survey_router
 from telephony.media.prompts import voice_status
 from telephony.twilio.signature import posture_problems
 from ticketing import attachments
@@ -527,6 +528,7 @@ def create_app(
     app.include_router(public_router)
     app.include_router(twilio_views.router, responses=ERROR_RESPONSES)
     app.include_router(outbound_router, responses=ERROR_RESPONSES)
+    app.include_router(survey_router, responses=ERROR_RESPONSES)
     app.include_router(knowledge_router, responses=ERROR_RESPONSES)
     app.include_router(console.router)
     app.mount("/console/static", console.static_files(), name="console-static")

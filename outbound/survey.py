@@ -30,8 +30,10 @@ from outbound.policies import (
 )
 from outbound.timing import local_day_start, next_day_start
 from ticketing import citizen, service
+from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.db import transaction
+from ticketing.inputs import InvalidInput
 from ticketing.merging import survey_phone
 from ticketing.models import SurveyResult, Ticket
 from ticketing.quiet import in_quiet_hours, next_allowed
@@ -174,17 +176,38 @@ def call_ref_of(attempt: OutboundAttempt) -> str:
     return attempt.call_ref or f"outbound-attempt-{attempt.id}"
 
 
+def answer_keys(resolved: bool, satisfied: bool) -> str:
+    """The two keys (1 yes, 2 no: resolved?, satisfied?) that give this answer."""
+    return ("1" if resolved else "2") + ("1" if satisfied else "2")
+
+
 def apply_answer(*, session: Session, domain: Domain, ticket: Ticket, keys: str,
                  call_ref: str) -> None:
-    """Score the answer, and act on it: unresolved → 驳回重办, dissatisfied → review."""
-    resolved, satisfied = keys[0] == "1", keys[1] == "1"
+    """The answer keyed on a survey call or texted back (``keys``: two of 1/2)."""
+    answer(session=session, domain=domain, ticket=ticket, actor=SYSTEM,
+           resolved=keys[0] == "1", satisfied=keys[1] == "1", keys=keys, call_ref=call_ref)
+
+
+def answer(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor, resolved: bool,
+           satisfied: bool, keys: str | None = None, call_ref: str | None = None) -> None:
+    """A citizen's survey answer, however it came (keypad, SMS, or keyed in by the centre
+    from a callback: ``actor``): scored (``service.record_survey``, which checks who may
+    key one in), and acted on: unresolved → 驳回重办, dissatisfied → review. One rule for
+    every path: the centre's keyed answer was only stored, so a citizen who told the
+    operator the problem was still there got no redo, nor a supervisor's review (judge38).
+    ``keys``, when given, must be this answer's: the trail keeps them beside it."""
+    if keys is not None and keys != answer_keys(resolved, satisfied):
+        raise InvalidInput("keys", f"keys {answer_keys(resolved, satisfied)!r} give this "
+                                   f"answer (1 yes, 2 no: resolved, then satisfied)")
     closure_round = ticket.redo_count
-    service.record_survey(session=session, domain=domain, ticket=ticket, actor=SYSTEM,
+    service.record_survey(session=session, domain=domain, ticket=ticket, actor=actor,
                           resolved=resolved, satisfied=satisfied, keys=keys, call_ref=call_ref)
     if not satisfied:
         session.add(SurveyReview(ticket_id=ticket.id, closure_round=closure_round,
                                  reason="dissatisfied", keys=keys, created_at=domain.now()))
     if not resolved:
+        # The citizen's word, not the operator's decision: the service redoes it, as on
+        # the call (REJECT is no operator's transition).
         service.reject_redo(session=session, domain=domain, ticket=ticket, actor=SYSTEM,
                             reason="回访：市民反映问题未解决，驳回重办")
     session.flush()

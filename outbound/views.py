@@ -30,22 +30,26 @@ from outbound.dialers import (
 )
 from outbound.inbound_sms import EMPTY_SECRET, receive
 from outbound.models import OutboundAttempt, Outcome, SurveyReview
+from outbound.survey import answer
 from outbound.twilio_rest import UNKNOWN_CREATE, claims_unknown_create
 from outbound.worker import conversation_for
 from telephony.twilio import signature
-from ticketing import queries
+from ticketing import queries, service
 from ticketing.context import Domain
 from ticketing.db import transaction
-from ticketing.deps import RowIdPath, Token, require, unit_of_work
+from ticketing.deps import DomainDep, RowIdPath, Token, require, unit_of_work
 from ticketing.inputs import MAX_ID
 from ticketing.models import Ticket
-from ticketing.schemas import Strict
+from ticketing.schemas import Strict, SurveyBody, TicketOut
 from ticketing.service import scope_filter
 from ticketing.states import Role
+from ticketing.views import ticket_shown
 
 log = logging.getLogger("outbound.views")
 
 router = APIRouter(prefix="/api/v1/outbound", tags=["outbound"])
+# The ticket route whose rule is the survey's (outbound.survey.answer), beside ticketing's.
+tickets_router = APIRouter(prefix="/api/v1")
 
 
 # --- Twilio webhooks -------------------------------------------------------------------
@@ -334,6 +338,20 @@ class ResolveBody(Strict):  # the API's text rule (ticketing.inputs.clean_text) 
     note: str
 
 
+@tickets_router.post("/tickets/{ref}/survey", response_model=TicketOut)
+def keyed_survey(ref: str, body: SurveyBody, request: Request, token: Token,
+                 domain: DomainDep) -> TicketOut:
+    """回访 keyed in by the centre from a callback (operators, admins), once per closure:
+    it acts as the same answer on the survey call (unresolved: 驳回重办; dissatisfied: the
+    review queue)."""
+    with unit_of_work(request, token) as (session, actor):
+        ticket = service.get_ticket(session=session, actor=actor, ref=ref)
+        answer(session=session, domain=domain, ticket=ticket, actor=actor,
+               resolved=body.resolved, satisfied=body.satisfied, keys=body.keys)
+        session.commit()
+        return ticket_shown(session, ticket, actor)
+
+
 @router.get("/reviews", response_model=list[ReviewOut])
 def list_reviews(request: Request, token: Token, include_resolved: bool = False
                  ) -> list[dict[str, Any]]:
@@ -357,8 +375,6 @@ def list_reviews(request: Request, token: Token, include_resolved: bool = False
 @router.post("/reviews/{review_id}/resolve", response_model=ReviewOut)
 def resolve_review(review_id: RowIdPath, body: ResolveBody,
                    request: Request, token: Token) -> dict[str, Any]:
-    from ticketing import service
-
     with unit_of_work(request, token) as (session, actor):
         require(actor, Role.SUPERVISOR, Role.ADMIN)
         row = session.execute(

@@ -69,7 +69,6 @@ from ticketing.schemas import (
     ReassignBody,
     ReplyBody,
     RespondentBody,
-    SurveyBody,
     TicketCreate,
     TicketOut,
     TicketPage,
@@ -111,7 +110,8 @@ def _check_filters(session: Session, filters: queries.Filters) -> None:
         raise HTTPException(404, str(exc)) from exc
 
 
-def _show(session: Session, ticket: Ticket, actor: Actor) -> TicketOut:
+def ticket_shown(session: Session, ticket: Ticket, actor: Actor) -> TicketOut:
+    """``ticket`` as ``GET /tickets/{ref}`` shows it to ``actor`` (every action's answer)."""
     return TicketOut.build(_shown(session, ticket, actor))
 
 
@@ -416,7 +416,8 @@ def list_tickets(
 @router.get("/tickets/{ref}", response_model=TicketOut)
 def show_ticket(ref: str, request: Request, token: Token):
     with unit_of_work(request, token, read_only=True) as (session, actor):
-        return _show(session, service.get_ticket(session=session, actor=actor, ref=ref), actor)
+        ticket = service.get_ticket(session=session, actor=actor, ref=ref)
+        return ticket_shown(session, ticket, actor)
 
 
 @router.get("/tickets/{ref}/events", response_model=list[EventOut])
@@ -437,7 +438,7 @@ def _act(
         ticket = service.get_ticket(session=session, actor=actor, ref=ref)
         fn(session=session, domain=domain, ticket=ticket, actor=actor, **kwargs)
         session.commit()
-        return _show(session, ticket, actor)
+        return ticket_shown(session, ticket, actor)
 
 
 @router.post("/tickets/{ref}/accept", response_model=TicketOut)
@@ -663,10 +664,8 @@ def set_respondent(ref: str, body: RespondentBody, request: Request, token: Toke
                 *service.RESPONDENT_ROLES, respondent=body.respondent)
 
 
-@router.post("/tickets/{ref}/survey", response_model=TicketOut)
-def survey(ref: str, body: SurveyBody, request: Request, token: Token, domain: DomainDep):
-    return _act(request, token, domain, ref, service.record_survey,
-                resolved=body.resolved, satisfied=body.satisfied, keys=body.keys)
+# The centre's keyed-in survey answer (POST /tickets/{ref}/survey) is served by
+# outbound.views: it acts as the same answer on the survey call (outbound.survey.answer).
 
 
 @router.get("/queue/manual", response_model=list[TicketOut])
