@@ -119,9 +119,11 @@ def invisible(ch: str) -> bool:
 def has_text(value: str | None) -> bool:
     """Whether ``value`` has something to read: not only spaces, control characters and
     :func:`invisible` ones, which ``str.strip`` keeps. A required reason (剔除, 驳回, 退单
-    ...) or answer made of them is no reason at all."""
-    return any(not ch.isspace() and not invisible(ch) and unicodedata.category(ch) != "Cc"
-               for ch in value or "")
+    ...) or answer made of them is no reason at all. Nor are nonspacing marks (Mn) alone:
+    an accent with no letter to sit on shows nothing to read (judge38: a 剔除 reason of two
+    acute accents); with a letter they are part of it, and the letter counts."""
+    return any(not ch.isspace() and not invisible(ch)
+               and unicodedata.category(ch) not in ("Cc", "Mn") for ch in value or "")
 
 
 def clean_name(value: str, *, field: str) -> str:
