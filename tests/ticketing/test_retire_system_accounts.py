@@ -7,12 +7,16 @@ account made the same way is left as it was."""
 
 from __future__ import annotations
 
+import pytest
 from alembic import command
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 
+from config import get_settings
 from hotline import dbadmin
+from hotline.cli import app
 from tests.support.city import City
 from ticketing.directory import AccountAction, actor_for_token, hash_token
 from ticketing.models import AccountEvent, User
@@ -36,8 +40,8 @@ def _bearer(token: str) -> dict[str, str]:
 
 
 def test_a_system_account_made_before_the_rule_is_retired_by_the_migration(
-        db_url: str, city: City, client: TestClient,
-        sessions: sessionmaker[Session]) -> None:
+        db_url: str, city: City, client: TestClient, sessions: sessionmaker[Session],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     command.downgrade(dbadmin.alembic_config(db_url), "0027")
     robot = _made_the_old_way(sessions, "robot", "system")
     clerk = _made_the_old_way(sessions, "clerk", "operator")
@@ -66,6 +70,14 @@ def test_a_system_account_made_before_the_rule_is_retired_by_the_migration(
     for action in ("enable", "rotate-token"):
         r = client.post(f"/api/v1/users/{robot_id}/{action}", headers=admin)
         assert r.status_code == 409, (action, r.text)
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    try:
+        for args in (["user", "enable", "robot"], ["user", "rotate-token", "robot"]):
+            r = CliRunner().invoke(app, args)
+            assert r.exit_code == 1 and "the service's own" in r.output, (args, r.output)
+    finally:
+        get_settings.cache_clear()
     with sessions() as s:
         user = s.get_one(User, robot_id)
         assert not user.active and user.token_sha256 is None
