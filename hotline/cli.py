@@ -412,7 +412,11 @@ def _change_account(username: str, change: Callable[..., str | None]) -> str | N
         if user is None:
             console.print(f"[red]user {username} does not exist[/red]")
             raise typer.Exit(1)
-        return change(session=session, user=user, actor=_cli_actor())
+        try:
+            return change(session=session, user=user, actor=_cli_actor())
+        except ValueError as exc:  # an account of the service's own role (mend89)
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from exc
 
 
 @user_app.command("disable")

@@ -121,6 +121,10 @@ class CallJournal:
     # recording status callback came ahead of its action and journaled it; heard by the
     # action or, at a hang-up, by the status callback (``recording_unheard``, mend85).
     rerecording: str | None = None
+    # Twilio: the URL of that recording said again when its recording status callback could
+    # not download it (the journal's recording is still the first, review87); on the call
+    # record's note until it is fetched (``unfetched_url``, mend89: only a log line kept it).
+    said_again_url: str | None = None
     # Read-back questions asked again after no key or a wrong one (ivr.decisions.confirm_again).
     confirm_asks: int = 0
     # The knowledge entry whose answer resolved the call (key 1): filed as 直接答复.
@@ -182,6 +186,17 @@ class CallJournal:
         once that succeeded (a journal rebuilt from the call record says the same)."""
         return self.carrier == "twilio" and bool(self.recording_path) and (
             not self.recording_sha256)
+
+    @property
+    def unfetched_url(self) -> str | None:
+        """Where the carrier holds a recording of this call we could not fetch: the
+        journal's own (``recording_not_fetched``), or one said again after key 2 whose
+        download failed while the first stays the complaint (``said_again_url``). The call
+        record's note keeps it (``RECORDING_NOT_FETCHED_NOTE``) for the callback sent
+        again, the next start's look at Twilio, or a fetch by hand."""
+        if self.recording_not_fetched and self.recording_url:
+            return self.recording_url
+        return self.said_again_url
 
 
 @dataclass(frozen=True)
@@ -341,8 +356,8 @@ def _record_for(session: Session, j: CallJournal) -> CallRecord:
     rec.recording_path = j.recording_path
     rec.recording_sha256 = j.recording_sha256
     rec.recording_seconds = j.recording_seconds
-    if j.recording_not_fetched and j.recording_url:
-        rec.note = f"{RECORDING_NOT_FETCHED_NOTE}{j.recording_url}"
+    if url := j.unfetched_url:
+        rec.note = f"{RECORDING_NOT_FETCHED_NOTE}{url}"
     elif j.interrupted or j.stopped:
         rec.note = INTERRUPTED_NOTE if j.interrupted else STOPPED_NOTE
     elif rec.note == LOST_NOTE:
@@ -443,6 +458,10 @@ def _ticket_for(session: Session, domain: Domain, j: CallJournal,
         if (j.recording_path and j.recording_sha256
                 and ticket.recording_path not in (None, j.recording_path)):
             _said_again(session, domain, ticket, j)
+            if (not j.unfetched_url and rec.note
+                    and rec.note.startswith(RECORDING_NOT_FETCHED_NOTE)):
+                # The recording whose URL the note kept is the call's now, held (mend89).
+                rec.note = None
         # Filed mid-call (to read the number back) while the recording was still growing:
         # the finished file's digest arrives with the call's end.
         elif j.recording_sha256 and ticket.recording_sha256 != j.recording_sha256:

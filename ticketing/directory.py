@@ -57,6 +57,9 @@ class AccountAction(StrEnum):
     DISABLE = "disable"
     ENABLE = "enable"
     ROTATE_TOKEN = "rotate_token"
+    # The token taken and none issued: migration 0028 retiring the accounts of role
+    # ``system`` made before the role was refused (mend89).
+    REVOKE_TOKEN = "revoke_token"
 
 
 def hash_token(token: str) -> str:
@@ -160,8 +163,18 @@ def disable_user(*, session: Session, user: User, actor: Actor,
     session.flush()
 
 
+def check_account_role(user: User) -> None:
+    """ValueError for an account whose role is none an account may have (``ACCOUNT_ROLES``):
+    one of role ``system`` made before the role was refused, disabled and its token revoked
+    by migration 0028, must not be let in again or given a token (mend89)."""
+    if user.role not in ACCOUNT_ROLES:
+        raise ValueError(f"user {user.username} has role {user.role}, the service's own: "
+                         "it stays disabled, make an account of another role instead")
+
+
 def enable_user(*, session: Session, user: User, actor: Actor) -> None:
     """Let the user in again with their current token (rotate it if it leaked)."""
+    check_account_role(user)
     now = utcnow()
     if not user.active and user.staff_until is not None and user.staff_until < now:
         # The tickets filed from the cut-off until now were citizens'; they stay so (a
@@ -178,6 +191,7 @@ def enable_user(*, session: Session, user: User, actor: Actor) -> None:
 def rotate_token(*, session: Session, user: User, actor: Actor) -> str:
     """A new bearer token for the user, returned once; the old one and the user's console
     sessions stop working."""
+    check_account_role(user)
     token = issue_token(user)
     end_sessions(user)
     _audit(session, user, actor, AccountAction.ROTATE_TOKEN)

@@ -1528,13 +1528,17 @@ LEFT_LATE_REPLY, LEFT_LATE_CLOSE = "left_late_reply", "left_late_close"
 # On the same events: the unit the ticket left before anyone there signed it, and the
 # sign-by time it had there ({"unit": code, "due": ISO time}): kept if it comes back.
 LEFT_SIGN = "left_sign"
+# ... and the unit it left signed (its code): a window it had before is answered, so it
+# gets a new one if the ticket comes back (sign_window_kept; mend89: it got the old one
+# back, long gone, its handler asked to sign at once and its sign counted late).
+LEFT_SIGNED = "left_signed"
 # On a 改派 event: the sign-by time the ticket kept (no new window opened).
 SIGN_KEPT = "sign_kept"
 
 
 def leaving(ticket: Ticket, now: datetime) -> dict[str, Any]:
     """Event data on a ticket leaving its unit (``LEFT_LATE_SIGN``, ``LEFT_LATE_REPLY``,
-    ``LEFT_LATE_CLOSE``, ``LEFT_SIGN``)."""
+    ``LEFT_LATE_CLOSE``, ``LEFT_SIGN`` or ``LEFT_SIGNED``)."""
     if ticket.unit is None:
         return {}
     data: dict[str, Any] = {}
@@ -1546,6 +1550,8 @@ def leaving(ticket: Ticket, now: datetime) -> dict[str, Any]:
         data[LEFT_LATE_CLOSE] = ticket.unit.code
     if ticket.signed_at is None and ticket.sign_due_at is not None:
         data[LEFT_SIGN] = {"unit": ticket.unit.code, "due": ticket.sign_due_at.isoformat()}
+    elif ticket.signed_at is not None:
+        data[LEFT_SIGNED] = ticket.unit.code
     return data
 
 
@@ -1581,8 +1587,9 @@ def sign_window_kept(*, session: Session, ticket: Ticket, unit: Unit | None,
       back), and one that had it unsigned earlier in the round (since the last 驳回重办)
       gets back the window it had then (``LEFT_SIGN``), passed or not: sending a ticket
       away and back, or merging and splitting it, never restarts a unit's clock;
-    - a unit new to the ticket in the round, or one that signed it before, gets a new
-      window (a split to another unit is a new dispatch there)."""
+    - a unit new to the ticket in the round, or one that signed it before (its last
+      leaving ``LEFT_SIGNED``), gets a new window (a split to another unit is a new
+      dispatch there)."""
     if unit is None or (actor is not None and actor.of_the_centre):
         return None
     if ticket.unit_id == unit.id:
@@ -1598,9 +1605,13 @@ def sign_window_kept(*, session: Session, ticket: Ticket, unit: Unit | None,
         if action == Action.REJECT.value:
             kept = None  # a new round: the windows of the one before are over
             continue
-        left = data.get(LEFT_SIGN) if isinstance(data, dict) else None
+        if not isinstance(data, dict):
+            continue
+        left = data.get(LEFT_SIGN)
         if isinstance(left, dict) and left.get("unit") == unit.code:
             kept = left.get("due")
+        elif data.get(LEFT_SIGNED) == unit.code:
+            kept = None  # its window then was answered: an earlier one is over
     return datetime.fromisoformat(kept) if isinstance(kept, str) else None
 
 

@@ -925,7 +925,10 @@ def enable(user_id: RowIdPath, request: Request, token: Token) -> dict[str, obje
     with unit_of_work(request, token) as (session, actor):
         require(actor, Role.ADMIN)
         user = _account(session, user_id)
-        enable_user(session=session, user=user, actor=actor)
+        try:
+            enable_user(session=session, user=user, actor=actor)
+        except ValueError as exc:  # an account of the service's own role (mend89)
+            raise HTTPException(409, str(exc)) from exc
         session.commit()
         return {"id": user.id, "username": user.username, "active": user.active}
 
@@ -938,7 +941,10 @@ def rotate(user_id: RowIdPath, request: Request, response: Response,
     with unit_of_work(request, token) as (session, actor):
         require(actor, Role.ADMIN)
         user = _account(session, user_id)
-        new_token = rotate_token(session=session, user=user, actor=actor)
+        try:
+            new_token = rotate_token(session=session, user=user, actor=actor)
+        except ValueError as exc:  # an account of the service's own role (mend89)
+            raise HTTPException(409, str(exc)) from exc
         session.commit()
         return {"id": user.id, "username": user.username, "token": new_token}
 

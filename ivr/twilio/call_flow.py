@@ -164,6 +164,14 @@ def gone_after_seconds(settings: Settings) -> float:
 _FETCH_RETRY_SECONDS = 0.5  # read at most this many tickets; a phone menu is no report
 
 
+class RecordingNotFetched(Exception):
+    """A recording status callback whose recording could not be downloaded: its URL is
+    kept; the webhook answers Twilio an error (``views``) rather than a 200."""
+
+    def __init__(self, call_sid: str, url: str, error: str | None) -> None:
+        super().__init__(f"call {call_sid}: recording {url} not downloaded: {error}")
+
+
 @dataclass(frozen=True)
 class Taken:
     path: Path
@@ -356,7 +364,8 @@ class TwilioDialogue:
                         status: str, started: float) -> str:
         """recordingStatusCallback: the file is now downloadable. Used to fetch what the
         action could not, and to make the ticket when the caller hung up mid-recording
-        and no action came."""
+        and no action came. RecordingNotFetched when its download failed: its URL is kept
+        (the journal, then the call record's note) and Twilio is answered an error."""
         if status != "completed":  # "absent": too short or silent, nothing to fetch
             return twiml.empty()
         deadline = started + self.settings.twilio.webhook_budget_seconds
@@ -371,48 +380,67 @@ class TwilioDialogue:
             if _earlier(call, path):
                 return twiml.empty()
             taken = self._take(call_sid, path, recording_url, deadline)
-            if not call.ended and j.recording_path != str(path):
-                # A live call whose action has not come yet: the action finds the file
-                # (or fetches it again). Journaled, so a hang-up's status callback coming
-                # first -- Twilio keeps no order, and posts no action for some hang-ups --
-                # files it (``status``), and recovery finds it should the process die. One
-                # said again after key 2 takes the first's place once we hold it, the
-                # first's words cleared in the same write (mend85: the first was filed,
-                # this one dropped): recovery leaves its words to the backlog.
-                if j.want_ticket:
-                    if taken.sha256 is None:
-                        # Not downloaded: the first recording and its words stay the
-                        # complaint (review87: cleared, the ticket had no words and no
-                        # file). Still awaited (``rerecording`` asked): its action, or
-                        # this callback sent again, fetches it and it takes their place.
-                        log.warning("call %s: the recording said again after key 2 could "
-                                    "not be downloaded (%s); the first one is kept",
-                                    call_sid, taken.error)
-                        return twiml.empty()
-                    j.rerecording = RERECORD_TAKEN
-                    call.intake.heard(path, taken.sha256, _seconds(path), None, None,
-                                      asr_error="said again, not heard yet")
-                    return twiml.empty()
-                if taken.sha256 is None:  # the URL kept, as the action keeps it
-                    j.recording_url = taken.url
-                call.intake.recording(path, taken.sha256,
-                                      None if taken.sha256 is None else _seconds(path))
-                return twiml.empty()
+            self._recording_taken(call, path, taken, deadline)
+        if taken.sha256 is None:
+            # Answered 503, not 200: a 200 tells Twilio the callback was taken, and it is
+            # never sent again; an error is what a retry policy (``#rp=5xx`` on the URL,
+            # or a webhook rule's setting) can send again, and Twilio's debugger shows it
+            # (docs/twilio.md, mend89). The URL is kept either way.
+            raise RecordingNotFetched(call_sid, taken.url, taken.error)
+        return twiml.empty()
+
+    def _recording_taken(self, call: TwilioCall, path: Path, taken: Taken,
+                         deadline: float) -> None:
+        """What a recording status callback's recording, fetched or not, does to its call."""
+        j = call.journal
+        if not call.ended and j.recording_path != str(path):
+            # A live call whose action has not come yet: the action finds the file
+            # (or fetches it again). Journaled, so a hang-up's status callback coming
+            # first -- Twilio keeps no order, and posts no action for some hang-ups --
+            # files it (``status``), and recovery finds it should the process die. One
+            # said again after key 2 takes the first's place once we hold it, the
+            # first's words cleared in the same write (mend85: the first was filed,
+            # this one dropped): recovery leaves its words to the backlog.
+            if j.want_ticket:
+                if taken.sha256 is None:
+                    # Not downloaded: the first recording and its words stay the
+                    # complaint (review87: cleared, the ticket had no words and no
+                    # file). Still awaited (``rerecording`` asked): its action, or
+                    # this callback sent again, fetches it and it takes their place.
+                    # Its URL is journaled, so the status that files the first puts it
+                    # on the call record (mend89: only this log line kept it).
+                    log.warning("call %s: the recording said again after key 2 could "
+                                "not be downloaded (%s); the first one is kept",
+                                j.call_id, taken.error)
+                    j.said_again_url = taken.url
+                    call.save()
+                    return
+                j.rerecording = RERECORD_TAKEN
+                j.said_again_url = None
+                call.intake.heard(path, taken.sha256, _seconds(path), None, None,
+                                  asr_error="said again, not heard yet")
+                return
+            if taken.sha256 is None:  # the URL kept, as the action keeps it
+                j.recording_url = taken.url
+            call.intake.recording(path, taken.sha256,
+                                  None if taken.sha256 is None else _seconds(path))
+            return
+        if j.recording_path == str(path):
             if taken.sha256 is None:
-                return twiml.empty()
-            if j.recording_path == str(path):
-                # The action came first but could not download: complete the rows now,
-                # the backlog job then finds the file.
-                seconds = _seconds(path)
-                call.intake.recording(path, taken.sha256, seconds)
-                self.calls.fill_recording_hash(call, path, taken.sha256, seconds)
-                if call.ended:
-                    self.calls.settle(call)
-            elif call.ended:
-                # No ticket yet (review83), or one filed before the recording said again
-                # after key 2 came: it joins that ticket (``intake._said_again``, mend85).
-                self._understand(call, taken, deadline)
-            return twiml.empty()
+                return  # the action's download failed too: its URL is on the record
+            # The action came first but could not download: complete the rows now,
+            # the backlog job then finds the file.
+            seconds = _seconds(path)
+            call.intake.recording(path, taken.sha256, seconds)
+            self.calls.fill_recording_hash(call, path, taken.sha256, seconds)
+            if call.ended:
+                self.calls.settle(call)
+        elif call.ended:
+            # No ticket yet (review83), or one filed before the recording said again
+            # after key 2 came: it joins that ticket (``intake._said_again``, mend85).
+            # Not downloaded, it is heard as the action hears one: the ticket filed (or
+            # kept) with the URL on the call record, never dropped (mend89).
+            self._understand(call, taken, deadline)
 
     def confirm(self, call_sid: str, digits: str) -> str:
         with self.calls.lock(call_sid):
@@ -713,6 +741,7 @@ class TwilioDialogue:
             decoded = decode_within(self.engine(), taken.path, deadline=deadline,
                                     rtf_guess=self.settings.twilio.decode_rtf_guess)
         call.journal.rerecording = None  # heard: its words are the journal's now
+        call.journal.said_again_url = None  # and its recording, fetched or not
         if not decoded.text and not call.journal.want_ticket and _fax_only(taken.path):
             # A fax machine's tones and no speech (as on the SIP line): no ticket, the call
             # counted NO_SPEECH, its recording on the call record (loose28: each was a
@@ -902,8 +931,11 @@ class TwilioDialogue:
         self.status(j.call_id, said)
         if recordings:
             recording_sid, url = recordings[0]
-            self.recording_ready(j.call_id, recording_sid, url, "completed",
-                                 time.monotonic())
+            try:
+                self.recording_ready(j.call_id, recording_sid, url, "completed",
+                                     time.monotonic())
+            except RecordingNotFetched as exc:  # settled, its URL on the call record
+                log.warning("%s; its URL is kept on the call record", exc)
         return True
 
     def _watch_bridges(self) -> None:

@@ -24,7 +24,7 @@ from starlette.datastructures import State
 from config.settings import Settings
 from ivr.prompts import EMERGENCY_SERVICES_SPOKEN
 from ivr.twilio import twiml
-from ivr.twilio.call_flow import TwilioDialogue
+from ivr.twilio.call_flow import RecordingNotFetched, TwilioDialogue
 from ivr.twilio.fetch import SID_RE
 from telephony.twilio import signature
 from ticketing.phones import mask
@@ -138,6 +138,11 @@ async def _handle(request: Request, required: tuple[str, ...],
                         "answered before Twilio gives up", request.url.path,
                         form.get("CallSid"), time.monotonic() - started)
             xml = await loop.run_in_executor(None, dialogue.late, form.get("CallSid", ""))
+    except RecordingNotFetched as exc:
+        # A recording status callback (no TwiML the caller hears): its download failed
+        # and its URL is kept; the error is what a retry policy can send again (mend89).
+        log.warning("twilio webhook %s answered 503: %s", request.url.path, exc)
+        return Response(twiml.empty(), status_code=503, media_type="application/xml")
     except Exception:
         # A 500 makes Twilio play its own English error message to the caller; an
         # apology in Mandarin is better, and the spool still holds the call.

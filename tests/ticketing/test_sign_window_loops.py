@@ -196,6 +196,45 @@ def test_a_district_supervisors_reassignments_keep_the_units_sign_window(
         assert _moved(before, _timeliness(s, domain, op))[3:] == (3, 1)
 
 
+def test_a_unit_that_signed_gets_a_new_window_when_the_ticket_comes_back(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """Two streets' ping-pong, by 朝阳区's supervisor: 住建委 is sent the ticket, passes it
+    to 望京街道 unsigned, gets it back and signs it in time; it goes to 望京 and, after
+    望京's window passed, back to 住建委. 住建委 answered its window (signed in time): the
+    documented rule gives a unit that signed the ticket a new window. Before (mend89), it
+    got the window of its first visit back, long gone (the newest ``left_sign`` naming it
+    was that visit's; the signed leaving named nothing): its handler was asked to sign at
+    once (a new round's SMS "已超过签收时限" and call), its sign counted late. 望京's miss
+    stays 望京's (``left_late_sign``)."""
+    start, clock = _clocked(domain)
+    op, cy_sup = city.actor("operator"), city.actor("cy-supervisor")
+    handler = city.actor("cy-housing-handler")
+    housing, wangjing = city.unit_id("cy-housing"), city.unit_id("cy-wangjing")
+    with sessions() as s:
+        t = _at_housing(s, domain, (op, housing), 1)
+        first = t.sign_due_at
+
+        def to(unit: int, minutes: int, why: str) -> None:
+            clock[0] = start + timedelta(minutes=minutes)
+            service.reassign(session=s, domain=domain, ticket=t, actor=cy_sup,
+                             unit_id=unit, reason=why)
+            s.commit()
+
+        to(wangjing, 1, "属地为望京街道")
+        to(housing, 2, "派回住建委")
+        assert t.sign_due_at == first  # kept: it had not signed
+        clock[0] = start + timedelta(minutes=3)
+        service.sign(session=s, domain=domain, ticket=t, actor=handler)  # in time
+        s.commit()
+        to(wangjing, 4, "属地为望京街道")
+        to(housing, 30, "派回住建委")
+        assert t.sign_due_at == clock[0] + _window(domain)
+        last = service.events_of(session=s, ticket=t)[-1]
+        assert service.SIGN_KEPT not in last.data and service.MISSED_SIGN not in last.data
+        assert last.data[service.LEFT_LATE_SIGN] == "cy-wangjing"
+
+
 def test_only_the_centre_sends_a_returned_ticket_back_and_its_dispatch_is_on_record(
     sessions: sessionmaker[Session], domain: Domain, city: City
 ) -> None:

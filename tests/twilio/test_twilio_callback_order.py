@@ -35,15 +35,22 @@ _ORDERS = ([list(p) for p in itertools.permutations((_RECORDING, _STATUS))]
            + [list(p) for p in itertools.permutations((_ACTION, _RECORDING, _STATUS))])
 
 
-def _post(twilio: Twilio, what: str, call: str, rec: str, url: str) -> None:
+def _post(twilio: Twilio, what: str, call: str, rec: str, url: str, *,
+          fetched: bool = True) -> None:
+    """One callback, as Twilio posts it. ``fetched`` False: the recording status callback
+    cannot download the recording, and answers 503 (mend89) where the others answer 200."""
     if what == _ACTION:
         twiml(twilio.post("/twilio/recorded", call_form(
             call, RecordingSid=rec, RecordingUrl=url, RecordingDuration="3", Digits="hangup")))
     elif what == _RECORDING:  # recordingStatusCallback carries no From
-        twiml(twilio.post("/twilio/recording-status", {
+        resp = twilio.post("/twilio/recording-status", {
             "AccountSid": ACCOUNT_SID, "CallSid": call, "RecordingSid": rec,
             "RecordingUrl": url, "RecordingStatus": "completed", "RecordingDuration": "3",
-            "RecordingChannels": "1", "RecordingSource": "RecordVerb"}))
+            "RecordingChannels": "1", "RecordingSource": "RecordVerb"})
+        if fetched:
+            twiml(resp)
+        else:
+            assert resp.status_code == 503, resp.text
     else:
         twiml(twilio.post("/twilio/status", call_form(call, CallStatus="completed")))
 
@@ -84,7 +91,7 @@ def test_recording_first_not_downloadable_then_status_keeps_the_complaint(
     twiml(twilio.post("/twilio/voice", call_form(call)))
     url = standin.add_recording(call, rec, recording_wav)
     standin.fail_status = 500
-    _post(twilio, _RECORDING, call, rec, url)
+    _post(twilio, _RECORDING, call, rec, url, fetched=False)
     _post(twilio, _STATUS, call, rec, url)
 
     with sessions() as s:

@@ -231,16 +231,22 @@ def elsewhere() -> Iterator[Elsewhere]:
     server.server_close()
 
 
-def _record_at(twilio: Twilio, url: str, rec: str | None = None) -> str:
+def _record_at(twilio: Twilio, url: str, rec: str | None = None, *,
+               fetched: bool = True) -> str:
     """A call that records, with Twilio's action and recording callback naming ``url`` +
-    the RecordingSid."""
+    the RecordingSid. ``fetched`` False: the recording is not downloaded, and its callback
+    is answered 503 (mend89)."""
     call, rec = new_sid("CA"), rec or new_sid("RE")
     twiml(twilio.post("/twilio/voice", call_form(call)))
     twiml(twilio.post("/twilio/recorded", call_form(
         call, RecordingSid=rec, RecordingUrl=url + rec, RecordingDuration="3", Digits="#")))
-    twiml(twilio.post("/twilio/recording-status", {
+    resp = twilio.post("/twilio/recording-status", {
         "AccountSid": ACCOUNT_SID, "CallSid": call, "RecordingSid": rec,
-        "RecordingUrl": url + rec, "RecordingStatus": "completed"}))
+        "RecordingUrl": url + rec, "RecordingStatus": "completed"})
+    if fetched:
+        twiml(resp)
+    else:
+        assert resp.status_code == 503, resp.text
     return call
 
 
@@ -252,11 +258,11 @@ def test_recording_url_off_the_twilio_api_gets_no_request(
     asked (so never sees the account's credentials); the complaint is still a ticket."""
     elsewhere.wav = recording_wav
     twilio = make_twilio(engine=False)  # api_base: the stand-in
-    _record_at(twilio, elsewhere.base + "/2010-04-01/Accounts/x/Recordings/")
+    _record_at(twilio, elsewhere.base + "/2010-04-01/Accounts/x/Recordings/", fetched=False)
     # The API itself is https; the same host and port over http is not the API.
     port = elsewhere.base.rsplit(":", 1)[1]
     twilio = make_twilio(engine=False, twilio={"api_base": f"https://127.0.0.1:{port}"})
-    _record_at(twilio, elsewhere.base + "/2010-04-01/Accounts/x/Recordings/")
+    _record_at(twilio, elsewhere.base + "/2010-04-01/Accounts/x/Recordings/", fetched=False)
     assert elsewhere.requests == [] and standin.requests == []
     with sessions() as s:
         tickets = s.scalars(select(Ticket)).all()

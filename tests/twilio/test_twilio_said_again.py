@@ -28,7 +28,7 @@ from asr.jobs import JobStatus, TranscriptionJob
 from asr.stream import Transcript
 from hotline.recordings import apply_retention
 from ivr.callrecords import CallOutcome, CallRecord
-from ivr.intake import SAID_AGAIN_EVENT, Spool
+from ivr.intake import RECORDING_NOT_FETCHED_NOTE, SAID_AGAIN_EVENT, Spool
 from ivr.twilio.decode import Decoded
 from tests.twilio.helpers import StandIn, Twilio, call_form, count, new_sid, twiml
 from tests.twilio.test_twilio_callback_order import _ACTION, _ORDERS, _RECORDING, _STATUS, _post
@@ -57,8 +57,9 @@ class Call:
         twiml(twilio.post("/twilio/confirm", call_form(self.sid, Digits="2")))
         self.second_url = standin.add_recording(self.sid, self.second, second_wav)
 
-    def second_says(self, what: str) -> None:
-        _post(self.twilio, what, self.sid, self.second, self.second_url)
+    def second_says(self, what: str, *, fetched: bool = True) -> None:
+        _post(self.twilio, what, self.sid, self.second, self.second_url,
+              fetched=fetched or what != _RECORDING)
 
     def first_says_late(self) -> None:
         """The first recording's callbacks once more, late: its recording status callback
@@ -299,7 +300,8 @@ def _assert_has_the_first(sessions: sessionmaker[Session], call: Call, first_wav
 
 
 @pytest.mark.usefixtures("decode_once")
-@pytest.mark.parametrize("order", [[_RECORDING, _STATUS], [_STATUS, _ACTION]], ids="-".join)
+@pytest.mark.parametrize("order", [[_RECORDING, _STATUS], [_STATUS, _ACTION],
+                                   [_STATUS, _RECORDING]], ids="-".join)
 def test_a_recording_said_again_not_downloaded_leaves_the_first_until_it_is(
         twilio: Twilio, standin: StandIn, recording_wav: bytes, said_again_wav: bytes,
         asr_engine: AsrEngine, decodings: dict[tuple[int, bytes], Decoded],
@@ -309,7 +311,10 @@ def test_a_recording_said_again_not_downloaded_leaves_the_first_until_it_is(
     filed the ticket. Before (review87) the first words were cleared all the same and the
     ticket named the second recording, which nothing held: no words, no file. The first
     recording and its words stay the ticket's until the second is fetched -- here by its
-    recording status callback sent again -- and then it takes their place."""
+    recording status callback sent again -- and then it takes their place. Its URL is on
+    the call record meanwhile and the failed recording status callback is answered 503
+    (mend89: with the callback failing while the call was up, or after the status, only a
+    log line kept the URL, and Twilio was answered 200)."""
     call = Call(twilio, standin, recording_wav, said_again_wav)
     first_words = _heard(decodings, asr_engine, recording_wav)
     failing, then = order
@@ -317,14 +322,16 @@ def test_a_recording_said_again_not_downloaded_leaves_the_first_until_it_is(
         call.second_says(_STATUS)
         failing, then = then, None
     standin.fail_status = 500
-    call.second_says(failing)
+    call.second_says(failing, fetched=False)
     standin.fail_status = None
     if then is not None:
         call.second_says(then)
     _assert_has_the_first(sessions, call, recording_wav, first_words)
+    assert _the_ticket(sessions, call)[1].note == RECORDING_NOT_FETCHED_NOTE + call.second_url
 
     call.second_says(_RECORDING)  # sent again, the API answering now
     ticket = _assert_has_the_second(sessions, twilio, call, said_again_wav)
+    assert _the_ticket(sessions, call)[1].note is None
     # Its words, heard in the webhook or left to the backlog; never the first words.
     if ticket.demand == TRANSCRIPT_PENDING:
         assert ticket.transcript is None

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ivr import prompts
 from ivr.callrecords import CallRecord
-from ivr.intake import CallJournal
+from ivr.intake import RECORDING_NOT_FETCHED_NOTE, CallJournal
 from ivr.twilio import call_flow
 from ivr.twilio.call_flow import TwilioDialogue, gone_after_seconds
 from ivr.twilio.views import dialogue_of
@@ -181,6 +181,28 @@ def test_a_recording_whose_callbacks_were_lost_is_filed_at_the_next_start(
     again.post("/twilio/recorded", _record_params(call, rec, url))
     assert len(_tickets(sessions)) == 1
     assert len(_wav_downloads(standin)) == 1
+
+
+def test_a_recording_the_next_start_cannot_download_is_filed_with_its_url(
+        twilio: Twilio, make_twilio: Any, standin: StandIn, recording_wav: bytes,
+        sessions: sessionmaker[Session]) -> None:
+    """The next start's look at Twilio lists the call's recording but cannot download it
+    (the media answers 404): the call is still a ticket, its URL on the call record, and
+    the recording status callback sent again fetches it. Before (mend89) the failed
+    download dropped the recording: the call was closed with no ticket, its URL nowhere."""
+    call, rec, url = _lost_with_the_process(twilio, standin, recording_wav)
+    wav = standin.recordings.pop(standin.recording_path(rec) + ".wav")
+    again = _restarted(make_twilio)
+    [ticket] = _tickets(sessions)
+    assert ticket.call_id == call and ticket.recording_sha256 is None
+    with sessions() as s:
+        record = s.scalars(select(CallRecord).where(CallRecord.call_id == call)).one()
+    assert record.note == RECORDING_NOT_FETCHED_NOTE + url and record.ticket_id == ticket.id
+    assert not _dialogue(again).calls.spool.path(call).exists()
+    standin.recordings[standin.recording_path(rec) + ".wav"] = wav
+    twiml(again.post("/twilio/recording-status", _recording_status(call, rec, url)))
+    [ticket] = _tickets(sessions)
+    assert ticket.recording_sha256 and len(_wav_downloads(standin)) == 1
 
 
 def test_a_callback_taken_first_leaves_the_start_nothing_to_file(
