@@ -115,7 +115,7 @@ class SipDialer:
                 key = call.get_dtmf(timeout=self.settings.key_timeout_seconds)
                 if key is None:
                     silent_asks += 1
-                    # Asked twice and nothing pressed: an answer without keys.
+                    # This question asked twice and nothing pressed: an answer without keys.
                     if call.ended or silent_asks >= 2:
                         break
                     continue
@@ -128,7 +128,9 @@ class SipDialer:
                         break
                     continue  # a wrong key repeats the question
                 keys += key
-                wrong_keys = 0
+                # Each question gets its two asks, as Twilio's two <Gather>s (judge39:
+                # counted over the call, a question asked again cost the next its repeat).
+                wrong_keys = silent_asks = 0
                 conversation.pressed(keys)
                 step = conversation.step(keys)
         finally:
