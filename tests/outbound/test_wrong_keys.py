@@ -23,6 +23,7 @@ class KeyingCall:
     """Answers, hears every prompt, and keys what ``keys`` yields (None: silence)."""
 
     call_id = "stand-in-call"
+    held, holds = False, 0  # never holds (tests/outbound/test_hold.py's does)
 
     def __init__(self, keys: Iterator[str | None], rx_packets: int = 50) -> None:
         self.keys = keys
