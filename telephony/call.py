@@ -642,6 +642,58 @@ def set_keys_ahead_aside(call: HasKeys, keep: Callable[[str], None]) -> str:
     return keys
 
 
+# How long of a call the peer may hold (a re-INVITE a=sendonly, a=inactive or c=0.0.0.0: a
+# hold key, a mobile phone's call waiting) without the turn that waits for them running
+# out: they hear nothing of ours and say nothing to us. Bounded, so that a line held for
+# good is still freed by the turn's own limits.
+MAX_HOLD_SECONDS = 300.0
+# Holds a call may have waited out and said again (``HoldWait.missed``): a line toggling
+# hold every second, each hold short of the time above, must not replay a prompt for ever.
+MAX_HOLDS = 10
+# How often the wait for a holding peer looks whether they are back or gone.
+HOLD_POLL_SECONDS = 0.05
+
+
+class Holdable(Protocol):
+    held: bool  # the peer's last offer holds the call
+    holds: int  # holds so far in the call
+
+
+class HoldWait:
+    """The one hold rule, both directions, of every turn that waits for the peer: the
+    hotline's dialogue (a prompt, a key, the recording) and an outbound call's questions
+    (the survey, the 签收 reminder). ``missed(mark)``: whether the peer held the call since
+    ``holds`` was ``mark`` and is back now, what they missed to be said or waited for again.
+    While they hold, wait, up to ``MAX_HOLD_SECONDS`` and ``MAX_HOLDS`` a call, so that a
+    line held for good is still freed by the turn's own limits. ``gone``: the peer hung up
+    or our stop began, nobody to wait for. Before (judge39), outbound calls had no such
+    rule: a citizen holding the survey 30 s was taken for silent twice and hung up on while
+    held, the call "answered" without an answer and placed again half an hour later."""
+
+    def __init__(self, call: Holdable, gone: Callable[[], bool]) -> None:
+        self.call = call
+        self.gone = gone
+        self.held_seconds = 0.0  # of the call, waited out on hold
+        self.holds_waited = 0  # holds waited out and what they missed said again
+
+    def missed(self, mark: int) -> bool:
+        call = self.call
+        if not call.held and call.holds == mark:
+            return False
+        if self.holds_waited >= MAX_HOLDS:
+            return False
+        last = time.monotonic()
+        while call.held and not self.gone() and self.held_seconds < MAX_HOLD_SECONDS:
+            time.sleep(min(HOLD_POLL_SECONDS, MAX_HOLD_SECONDS - self.held_seconds))
+            now = time.monotonic()
+            self.held_seconds += now - last
+            last = now
+        if call.held or self.gone():  # held past the bound, or gone: nobody to say it to
+            return False
+        self.holds_waited += 1
+        return True
+
+
 class OutcomeKind(enum.Enum):
     ANSWERED = "answered"
     BUSY = "busy"  # 486 / 600

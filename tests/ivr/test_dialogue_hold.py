@@ -16,7 +16,7 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import select
 
-from ivr import call_flow
+import telephony.call
 from ivr.call_flow import IvrServices, State
 from telephony.call import PlayResult
 from tests.ivr import test_kb_confirm as scripted
@@ -109,10 +109,10 @@ def test_a_line_held_for_good_is_still_freed(services: IvrServices,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """Bounded: past MAX_HOLD_SECONDS the turns' own limits run as before (here the
     confirmation times out twice and the complaint is filed as it is)."""
-    monkeypatch.setattr(call_flow, "MAX_HOLD_SECONDS", 0.3)
+    monkeypatch.setattr(telephony.call, "MAX_HOLD_SECONDS", 0.3)
     confirm = services.prompts.pcm("confirm")
     line = HoldingLine(["1"], holds_at=lambda pcm: pcm.endswith(confirm), away=None)
     d, line, path = scripted.converse(services, scripted.COMPLAINT, [],
                                       frozenset({State.GOODBYE, State.HANGUP}), line=line)
     assert State.PREFERENCES not in path and d.filed is not None
-    assert d.held_seconds <= 0.3 + 0.1
+    assert d.hold.held_seconds <= 0.3 + 0.1

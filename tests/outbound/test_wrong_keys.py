@@ -23,6 +23,7 @@ class KeyingCall:
     """Answers, hears every prompt, and keys what ``keys`` yields (None: silence)."""
 
     call_id = "stand-in-call"
+    held, holds = False, 0  # never holds (tests/outbound/test_hold.py's does)
 
     def __init__(self, keys: Iterator[str | None], rx_packets: int = 50) -> None:
         self.keys = keys
@@ -163,3 +164,23 @@ def test_keys_pressed_while_the_answer_is_read_do_not_answer_the_question(
     assert result.keys == "21" and conversation.pressed_keys == ["2", "21"]
     assert call.heard[:3] == ["q0_report", "q0", "q1"]  # each question heard in full
     assert conversation.ahead_keys == [early]
+
+
+def test_each_question_is_asked_twice_before_silence_ends_the_call(settings: Settings) -> None:
+    """A citizen slow at both questions: silent once at the first (asked again, then 1),
+    silent once at the second. Twilio's TwiML says every question twice (``twiml_for``),
+    and so did the SIP dialer for the first; its count of silent asks ran over the whole
+    call, so the second question was asked once and the call hung up as answered without
+    an answer (judge39): the survey not recorded, the citizen called again later."""
+    call = KeyingCall(iter([None, "1", None, "2"]))
+    conversation = TwoQuestions()
+    result = SipDialer(FrontEnd(call), PromptLibrary(settings), settings).call(  # type: ignore[arg-type]
+        to="13800138000", conversation=conversation)
+    assert result.outcome is Outcome.ANSWERED and result.keys == "12"
+    assert conversation.pressed_keys == ["1", "12"]
+    # Silent at both asks of a question still ends the call: no third ask.
+    call = KeyingCall(iter(["1", None, None, "2"]))
+    conversation = TwoQuestions()
+    result = SipDialer(FrontEnd(call), PromptLibrary(settings), settings).call(  # type: ignore[arg-type]
+        to="13800138000", conversation=conversation)
+    assert result.keys == "1" and call.ended
