@@ -41,7 +41,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from config import get_settings  # noqa: E402
-from ticketing.classify import ClassificationRules, Rule, classify, load_rules  # noqa: E402
+from ticketing.classify import ClassificationRules, classify, load_rules  # noqa: E402
+from ticketing.classify import rule_patterns as classify_rule_patterns  # noqa: E402
+from ticketing.pattern_growth import class_source  # noqa: E402
 
 SIZES = (1000, 2000, 4000)
 SCREEN = (500, 2000)
@@ -59,33 +61,14 @@ MODULES = ("ticketing.classify", "ticketing.places", "ticketing.respondent",
 
 
 def rule_patterns(rules: ClassificationRules) -> Iterator[tuple[str, re.Pattern[str]]]:
-    """Every pattern a loaded rule file compiled, named by where it is read."""
-    groups: dict[str, tuple[Rule, ...]] = {
-        "category": rules.category_rules, "urgency": rules.urgency_rules,
-        "emergency": rules.emergency_rules, "kind": rules.kind_rules,
-        "sub_category": rules.sub_category_rules, "kind_over_model": rules.kind_over_model,
-    }
-    for group, table in groups.items():
-        for rule in table:
-            where = f"{group}:{rule.id}"
-            for i, pattern in enumerate(rule.patterns):
-                yield f"{where}.patterns[{i}]", pattern
-            for i, pattern in enumerate(rule.pattern_unless_call):
-                if pattern is not None:
-                    yield f"{where}.patterns[{i}].unless_call", pattern
-            for i, pattern in enumerate(rule.when_call):
-                yield f"{where}.when_call[{i}]", pattern
-            for name in ("unless_pattern", "unless_call", "any_keyword"):
-                if (pattern := getattr(rule, name)) is not None:
-                    yield f"{where}.{name}", pattern
-    for name in ("address_pattern", "intersection_pattern", "strong_address", "everyday",
-                 "retracted"):
-        if (pattern := getattr(rules, name)) is not None:
-            yield name, pattern
-    if rules.not_now is not None:
-        for field in dataclasses.fields(rules.not_now):
-            if isinstance(pattern := getattr(rules.not_now, field.name), re.Pattern):
-                yield f"not_now.{field.name}", pattern
+    """Every pattern a loaded rule file compiled (``classify.rule_patterns``, those the load
+    checks), and each rule's keyword screen."""
+    yield from classify_rule_patterns(rules)
+    for group in (rules.category_rules, rules.urgency_rules, rules.emergency_rules,
+                  rules.kind_rules, rules.sub_category_rules, rules.kind_over_model):
+        for rule in group:
+            if rule.any_keyword is not None:
+                yield f"{rule.id}.any_keyword", rule.any_keyword
 
 
 def held_patterns(value: Any, where: str, seen: set[int]) -> Iterator[tuple[str, re.Pattern[str]]]:
@@ -193,7 +176,7 @@ class _Alphabet:
             elif kind == "NEGATE":
                 negated = True
         if negated or not found:
-            probe = re.compile(_class_source(items))
+            probe = re.compile(class_source(items))
             found = [c for c in FILLERS if probe.fullmatch(c)] or found
         self.chars.update(found)
         return found[0] if found else FILLERS[0]
@@ -202,24 +185,6 @@ class _Alphabet:
         if len(text) > 1:
             self.strings.add(text)
         return text
-
-
-def _class_source(items: list[tuple[Any, Any]]) -> str:
-    """A class's parsed items as source again (enough to test the fillers against it)."""
-    parts = []
-    for kind, value in items:
-        kind = str(kind)
-        if kind == "NEGATE":
-            parts.insert(0, "^")
-        elif kind == "LITERAL":
-            parts.append(re.escape(chr(value)))
-        elif kind == "RANGE":
-            parts.append(f"{re.escape(chr(value[0]))}-{re.escape(chr(value[1]))}")
-        elif kind == "CATEGORY":
-            parts.append({"CATEGORY_DIGIT": r"\d", "CATEGORY_NOT_DIGIT": r"\D",
-                          "CATEGORY_SPACE": r"\s", "CATEGORY_NOT_SPACE": r"\S",
-                          "CATEGORY_WORD": r"\w", "CATEGORY_NOT_WORD": r"\W"}[str(value)])
-    return f"[{''.join(parts)}]"
 
 
 def units(pattern: re.Pattern[str]) -> list[str]:
