@@ -15,14 +15,15 @@ import sys
 import tomllib
 import unicodedata
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
 from functools import cached_property, lru_cache
 from itertools import accumulate
 from pathlib import Path
 from typing import Any, TypeVar
 
 from config import CONFIG_DIR, get_settings
+from ticketing.pattern_growth import growth_fault
 from ticketing.pinyin import readings, syllable
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "kind_over_model",
     "known_categories",
     "load_rules",
+    "rule_patterns",
     "sub_categories",
     "sub_category_in",
     "sub_category_label",
@@ -65,7 +67,11 @@ SUBJECT_MAX_CHARS = 20
 _CLAUSE_BREAK = re.compile(r"[，。；！？、,.;!?\n]")
 _CLAUSE_SPLIT = re.compile(r"[^，。；！？、,.;!?\n]+")
 # Vosk emits Chinese as space-separated words; spaces carry no meaning between CJK chars.
-_CJK_SPACE = re.compile(r"(?<=[\u4e00-\u9fff])\s+|\s+(?=[\u4e00-\u9fff])")
+# A run of spaces is read from its first (the lookbehinds): tried from each space of a long
+# run that no CJK character follows, the second branch read the run to its end every time
+# (" " × 4,000 cost 70 ms a text; redos39). A run after a CJK character, or before one, is
+# matched whole as before.
+_CJK_SPACE = re.compile(r"(?<=[\u4e00-\u9fff])\s+|(?<!\s)\s+(?=[\u4e00-\u9fff])")
 _LEADING_FILLER = re.compile(
     r"^(你好|您好|喂|我想反映一下|我要反映|我想反映|我反映|我想咨询一下|我想咨询|咨询一下|想问一下"
     r"|我是|我们|我家|我|请问|那个)+"
@@ -546,7 +552,7 @@ def _load_rules(path: Path, raw: bytes) -> ClassificationRules:
         else None
     )
 
-    return ClassificationRules(
+    rules = ClassificationRules(
         category_rules=category_rules,
         urgency_rules=urgency_rules,
         emergency_rules=emergency_rules,
@@ -579,6 +585,43 @@ def _load_rules(path: Path, raw: bytes) -> ClassificationRules:
         retracted=_compiled(negation.get("retracted"), path, "[negation] retracted"),
         **_heard_as(data.get("heard_as", {}).get("words", []), path),
     )
+    # Every text a call or a filing role sends is scanned with each of these: one whose cost
+    # grows faster than the text (a lookahead to the text's end from each of many places)
+    # fails the load, a city's own rule file's too (redos39).
+    for where, pattern in rule_patterns(rules):
+        if fault := growth_fault(pattern):
+            raise ValueError(f"{path}: {where}: {fault}")
+    return rules
+
+
+def rule_patterns(rules: ClassificationRules) -> Iterator[tuple[str, re.Pattern[str]]]:
+    """Every pattern compiled from a rule file, named by where it is read."""
+    groups: dict[str, tuple[Rule, ...]] = {
+        "category": rules.category_rules, "urgency": rules.urgency_rules,
+        "emergency": rules.emergency_rules, "kind": rules.kind_rules,
+        "sub_category": rules.sub_category_rules, "kind_over_model": rules.kind_over_model,
+    }
+    for group, table in groups.items():
+        for rule in table:
+            where = f"{group}:{rule.id}"
+            for i, pattern in enumerate(rule.patterns):
+                yield f"{where}.patterns[{i}]", pattern
+            for i, unless in enumerate(rule.pattern_unless_call):
+                if unless is not None:
+                    yield f"{where}.patterns[{i}].unless_call", unless
+            for i, pattern in enumerate(rule.when_call):
+                yield f"{where}.when_call[{i}]", pattern
+            for name in ("unless_pattern", "unless_call"):
+                if (pattern := getattr(rule, name)) is not None:
+                    yield f"{where}.{name}", pattern
+    for name in ("address_pattern", "intersection_pattern", "strong_address", "everyday",
+                 "retracted"):
+        if (pattern := getattr(rules, name)) is not None:
+            yield name, pattern
+    if rules.not_now is not None:
+        for item in fields(rules.not_now):
+            if isinstance(pattern := getattr(rules.not_now, item.name), re.Pattern):
+                yield f"not_now.{item.name}", pattern
 
 
 # Where a pattern uses a [lists] list: <name>, not a named group's (?P<name>...).
@@ -976,8 +1019,24 @@ def _in_everyday_word(text: str, pos: int, end: int, rules: ClassificationRules)
     写着 + 火爆, no 着火). The longer word is read, as place names are ("西单元" is no 西单)."""
     if rules.everyday is None:
         return False
-    return any(start < end and pos < stop and not (pos <= start and stop <= end)
-               for start, stop in _everyday_spans(text, rules.everyday))
+    spans, starts, reach = _everyday_index(text, rules.everyday)
+    # A word begun before the cue that runs into it. Each cue looked through every word of
+    # the text: a long text of many was quadratic ("卡一年" × 2,666 cost 1.2 s; redos39).
+    i = bisect_left(starts, pos)
+    if i and reach[i - 1] > pos:
+        return True
+    # A word begun inside the cue (one at most per position) that runs past its end.
+    return any(stop > end for _, stop in spans[i:bisect_left(starts, end, i)])
+
+
+@lru_cache(maxsize=8)
+def _everyday_index(text: str, everyday: re.Pattern[str]
+                    ) -> tuple[tuple[tuple[int, int], ...], list[int], list[int]]:
+    """``_everyday_spans``, their starts (in order: one match per position) and the furthest
+    end among the first i, once per text (keyed by the text: its hash is kept)."""
+    spans = _everyday_spans(text, everyday)
+    return (spans, [start for start, _ in spans],
+            list(accumulate((stop for _, stop in spans), max)))
 
 
 def _excepted(text: str, pos: int, end: int, rule: Rule) -> bool:

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from ticketing.classify import _with_lists, classify, load_rules
+from tests.support.rule_files import load_rule_text as _load
+from tests.support.rule_files import shipped_rule_text as _shipped
+from ticketing.classify import _with_lists, classify
 
 MACHINES = "machines = ['机器', '机子', '设备',"
 # Each of caught_in_machine's three forms, with a machine the shipped list does not hold.
@@ -22,16 +24,6 @@ THRESHER = [
     "脱粒机把他胳膊卷进去了",                         # the machine, then the part
     "老乡的手被脱粒机卷进去了，拽不出来",              # the passive, the part still held
 ]
-
-
-def _shipped() -> str:
-    return Path(load_rules().source or "").read_text(encoding="utf-8")
-
-
-def _load(tmp_path: Path, text: str):  # type: ignore[no-untyped-def]
-    path = tmp_path / "classification.toml"
-    path.write_text(text, encoding="utf-8")
-    return load_rules(path)
 
 
 def test_lists_one_entry_added_is_read_by_every_pattern_that_names_the_list(
