@@ -429,3 +429,30 @@ def test_a_retired_category_still_on_tickets_can_be_filtered(
     assert r.status_code == 200 and len(r.text.splitlines()) == 2, r.text
     r = client.get("/api/v1/tickets?category=retird", headers=op)
     assert (r.status_code, r.json()["field"]) == (422, "query.category"), r.text
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the body's reading, not storage
+def test_an_id_in_a_body_is_a_json_integer(client: TestClient, city: City) -> None:
+    """judge38's trial: ids in bodies were read leniently (pydantic's lax mode): a 改派 with
+    `"unit_id": true` went to unit 1 (the centre's own), and `1.0`, `"14"` were ids too; a
+    client sending a boolean or a string meant no unit. An id is a JSON integer: anything
+    else is 422 naming the field, and the ticket stays where it was."""
+    r = create(client, city, category="water")
+    assert r.status_code == 201
+    number, water = r.json()["number"], city.unit_id("bj-water")
+    op = auth(city, "operator")
+    url = f"/api/v1/tickets/{number}/reassign"
+    hd, hd_handler = city.unit_id("hd"), city.user_id("hd-handler")
+    for bad in (True, False, float(hd), str(hd), f"{hd}.0", [hd], {"id": hd}):
+        for field, body in (("unit_id", {"unit_id": bad}),
+                            ("handler_id", {"unit_id": hd, "handler_id": bad})):
+            r = client.post(url, json={**body, "reason": "属地管理"}, headers=op)
+            assert r.status_code == 422, (body, r.status_code, r.text[:200])
+            assert r.json()["field"] == field, (body, r.text)
+    with city.sessions() as s:
+        t = s.scalars(select(Ticket).where(Ticket.number == number)).one()
+        assert t.unit_id == water
+        assert not [e for e in t.events if e.action == "reassign"]
+    r = client.post(url, json={"unit_id": hd, "handler_id": hd_handler, "reason": "属地管理"},
+                    headers=op)
+    assert r.status_code == 200 and r.json()["unit"] == "hd", r.text
