@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import anyio.to_thread
 import jsonschema
 import pytest
 from fastapi.testclient import TestClient
@@ -359,6 +361,43 @@ def test_a_query_parameter_the_route_does_not_take_is_refused(
     assert client.get("/api/v1/rankings?period=2026-12", headers=sup).status_code == 200
     number = client.get("/api/v1/tickets?page=1&page_size=5", headers=sup).json()
     assert number["total"] >= 1
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the app's wiring, not storage
+def test_the_query_rule_takes_no_worker_thread(client: TestClient, city: City) -> None:
+    """review91: judge38's query rule (``hotline.app.takes_only_its_query``) is a dependency
+    of every route. Written as a plain function, FastAPI ran it in the default thread pool
+    before each request, so the async webhooks (Twilio's, whose 15 s budget runs on their
+    own executor; the SMS gateway's) first waited for a free thread, behind every slow API
+    request. With every thread of that pool taken they still answer, and so does a read
+    the rule refuses."""
+    holder = object()
+
+    async def take_every_thread() -> None:
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = 1
+        await limiter.acquire_on_behalf_of(holder)
+
+    async def give_them_back() -> None:
+        anyio.to_thread.current_default_thread_limiter().release_on_behalf_of(holder)
+
+    answers: dict[str, int] = {}
+
+    def ask(method: str, url: str) -> None:
+        answers[url] = client.request(method, url, headers=auth(city, "operator")).status_code
+
+    asked = [("POST", "/twilio/voice"), ("POST", "/api/v1/outbound/sms/inbound"),
+             ("GET", "/api/v1/stats?period=2025-01")]
+    client.portal.call(take_every_thread)
+    try:
+        for method, url in asked:
+            asking = threading.Thread(target=ask, args=(method, url), daemon=True)
+            asking.start()
+            asking.join(10)
+    finally:
+        client.portal.call(give_them_back)
+    assert answers == {"/twilio/voice": 403, "/api/v1/outbound/sms/inbound": 403,
+                       "/api/v1/stats?period=2025-01": 422}, answers
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the period's reading, not storage
