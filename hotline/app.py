@@ -267,13 +267,16 @@ class OneValueEach:
         await self.app(scope, receive, send)
 
 
-def takes_only_its_query(request: Request) -> None:
+async def takes_only_its_query(request: Request) -> None:
     """Refuse (422) a read of the API naming a query parameter its route does not take:
     FastAPI drops it, so `/stats?period=2025-01` (the name /rankings takes) or a mistyped
     `/stats?unti=...` answered the whole history's figures as if for the period asked, and
     `export.csv?statu=closed` exported every ticket, and nothing said so (judge38's trial;
     `OneValueEach` is the same rule for a parameter given twice). GET and HEAD under /api/
-    only, as there; an app-wide dependency, as only the matched route knows its names."""
+    only, as there; an app-wide dependency, as only the matched route knows its names.
+    A coroutine: it runs before every route, the async webhooks' too, and FastAPI runs a
+    plain function in the default thread pool, where a Twilio webhook then waited for a
+    thread behind every slow API request (review91)."""
     if request.method not in ("GET", "HEAD") or not request.url.path.startswith("/api/"):
         return
     dependant = getattr(request.scope.get("route"), "dependant", None)

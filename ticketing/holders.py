@@ -1,6 +1,9 @@
-"""Who may hold a ticket (be its 承办人): the one rule the API's dispatch and 改派, the
-console's choice of handler and auto-dispatch read (review56: three rules, each a little
-different, so the API took a unit's operator and the console never offered a supervisor).
+"""Where a ticket may be sent, and who may hold it (be its 承办人): the one rule the API's
+dispatch and 改派, the console's choice of unit and handler and auto-dispatch read
+(review56: three rules, each a little different, so the API took a unit's operator and
+the console never offered a supervisor).
+
+Any unit but the centre's own (``receiver_refusal``).
 
 An active handler or supervisor of the ticket's unit. A supervisor signs and replies for
 their units (``states._HANDLING``), and in a small unit the supervisor is the one who does
@@ -13,6 +16,8 @@ on duty by default and, holding no tickets, would take every one first.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import ColumnElement, and_
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -20,6 +25,24 @@ from ticketing.models import Unit, User
 from ticketing.states import Role
 
 HOLDER_ROLES = frozenset({Role.HANDLER.value, Role.SUPERVISOR.value})
+
+
+def receiver_refusal(unit: Unit, centre_units: Collection[str]) -> str | None:
+    """Why no ticket may be sent to ``unit`` (派单, 改派, a dispatch rule naming it); None
+    when it may. The centre's own unit (``settings.centre_units``) handles no ticket: its
+    accounts are the centre's, who dispatch and supervise, and no ranking reads its
+    figures. A ticket 改派'd there waited for nobody, each 改派 opening a new sign window
+    (judge38's trial). A unit with no account of its own is no such case: its tickets'
+    reminders climb to the supervisor above it (outbound.people), who may sign them."""
+    if unit.code in centre_units:
+        return (f"unit {unit.code} is the hotline centre's own: it handles no ticket; "
+                "send it to the unit that does the work")
+    return None
+
+
+def receivers(centre_units: Collection[str]) -> ColumnElement[bool]:
+    """``receiver_refusal`` as a WHERE clause on Unit: the units a ticket may be sent to."""
+    return Unit.code.not_in(tuple(centre_units))
 
 
 def holder_refusal(user: User | None, unit: Unit) -> str | None:

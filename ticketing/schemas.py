@@ -134,7 +134,10 @@ class PenaltyBody(Strict):
     reason: str = Field(min_length=1, max_length=2000)
 
 
-RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
+# A row's id in a body: a JSON integer, nothing pydantic's lax mode would make one of.
+# Lax, `"unit_id": true` was unit 1 (the centre's own), and `1.0` or `"14"` were ids too:
+# a client sending those meant no unit (judge38's trial).
+RowId = Annotated[int, Field(ge=1, le=MAX_ID, strict=True)]
 
 
 class DispatchBody(Strict):

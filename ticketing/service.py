@@ -52,7 +52,7 @@ from ticketing.classify import (
 from ticketing.context import Domain
 from ticketing.db import persistent_unflushed, run_at_commit, undone_by
 from ticketing.deadlines import due_at
-from ticketing.holders import holder_refusal, holders
+from ticketing.holders import holder_refusal, holders, receiver_refusal
 from ticketing.inputs import (
     MAX_ID,
     InvalidInput,
@@ -970,8 +970,10 @@ def auto_dispatch(*, session: Session, domain: Domain, ticket: Ticket, actor: Ac
         return False
     rule = domain.rules.match(ticket.category, ticket.district)
     unit = _unit_by_code(session, rule.unit) if rule else None
-    if rule is None or unit is None:
-        why = "no dispatch rule matches" if rule is None else f"unit {rule.unit} does not exist"
+    refused = receiver_refusal(unit, domain.settings.centre_units) if unit else None
+    if rule is None or unit is None or refused:
+        why = ("no dispatch rule matches" if rule is None
+               else refused or f"unit {rule.unit} does not exist")
         record_event(
             session=session,
             ticket=ticket,
@@ -1151,6 +1153,8 @@ def dispatch(
     unit = session.get(Unit, unit_id)
     if unit is None:
         raise InvalidInput("unit_id", f"unit {unit_id} does not exist")
+    if refused := receiver_refusal(unit, domain.settings.centre_units):
+        raise InvalidInput("unit_id", refused)
     # A handler named, or one who held the ticket: not a pick on_duty_handler counts; the
     # loads are read again once the ticket has moved (before, the one who held it stayed
     # one ticket too high: review66).

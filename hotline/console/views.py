@@ -41,7 +41,7 @@ from ticketing.classify import sub_category_in
 from ticketing.context import Domain
 from ticketing.deps import RowIdPath
 from ticketing.directory import authenticate, end_sessions
-from ticketing.holders import holders
+from ticketing.holders import holders, receivers
 from ticketing.inputs import (
     MAX_ID,
     BadCharacters,
@@ -88,7 +88,7 @@ HOME = {
 FIELD_MESSAGES = {
     "caller_phone": "来电号码格式不正确（请填写手机号码、带区号的固定电话或服务号码）。",
     "text": "请填写反馈内容。",
-    "unit_id": "请选择存在的承办单位。",
+    "unit_id": "请选择存在且可接收工单的承办单位（须在您的管辖范围内；12345中心本身不承办工单）。",
     "handler_id": "所选承办人不属于该承办单位。",
     "demand": "请填写诉求内容。",
     "category": "请从列表中选择分类。",
@@ -449,12 +449,15 @@ def render_ticket(request: Request, w: Work, ticket: Ticket, *, status: int = 20
     handlers: list[User] = []
     if Action.REASSIGN in actions or Action.DISPATCH in actions:
         # A supervisor 改派s within their own units (service.dispatch refuses the rest).
+        # Where the service sends a ticket (ticketing.holders): never the centre's own unit.
+        takes = receivers(w.domain.settings.centre_units)
         units = list(w.session.scalars(
-            select(Unit).where(queries.unit_scope(w.actor)).order_by(Unit.path)))
+            select(Unit).where(queries.unit_scope(w.actor), takes).order_by(Unit.path)))
         # Whoever the service takes (ticketing.holders): supervisors too, never the
         # disabled; it listed handlers only, a rule of its own (review56).
         handlers = list(w.session.scalars(
-            select(User).where(holders()).order_by(User.unit_id, User.id)))
+            select(User).join(Unit, User.unit_id == Unit.id).where(holders(), takes)
+            .order_by(User.unit_id, User.id)))
     days = w.domain.settings.analytics.related_window_days
     may_merge = w.actor.role in merging.MERGE_ROLES
     duplicate_of = (queries.linked_original(ticket)

@@ -74,7 +74,7 @@ def test_unicode_digits_are_not_numbers(as_user: Users, sessions, domain: Domain
     assert op.get("/console/tickets/²").status_code == 404
     r = op.post(f"/console/tickets/{n}/reassign",
                 data={"csrf": op.csrf, "unit_id": "²", "reason": "属地管理"})
-    assert r.status_code == 422 and "请选择存在的承办单位" in r.text
+    assert r.status_code == 422 and "请选择存在且可接收工单的承办单位" in r.text
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the Range header, not storage

@@ -285,3 +285,26 @@ def test_the_console_offers_whoever_the_service_lets_hold_a_ticket(
     assert r.status_code == 303
     with sessions() as s:
         assert s.scalars(select(Ticket.handler_id).where(Ticket.number == n)).one() == boss
+
+
+def test_the_console_offers_no_dispatch_to_the_centres_own_unit(
+        as_user: Users, sessions, domain: Domain, city: City) -> None:
+    """judge38's trial: the 改派 form listed the centre's own unit (北京市12345市民服务热线,
+    ``settings.centre_units``), where nobody handles a ticket, and took it. The form lists
+    only units a ticket may go to (ticketing.holders, the rule the service refuses by),
+    nor the centre's accounts as handlers; a forged post is refused, the ticket unmoved."""
+    n = make_ticket(sessions, domain)
+    with sessions() as s:
+        before = s.scalars(select(Ticket.unit_id).where(Ticket.number == n)).one()
+    op = as_user("operator")
+    page = op.get(f"/console/tickets/{n}").text
+    units = page.split('name="unit_id"')[1].split("</select>")[0]
+    assert "朝阳区人民政府" in units and "北京市12345市民服务热线" not in units
+    handlers = page.split('name="handler_id"')[1].split("</select>")[0]
+    assert "朝阳区督办员" in handlers and "督办科王科长" not in handlers
+    r = post(op, n, "reassign", unit_id=str(city.unit_id("bj")), reason="改派至热线中心")
+    assert r.status_code == 422 and "12345中心" in r.text
+    with sessions() as s:
+        t = s.scalars(select(Ticket).where(Ticket.number == n)).one()
+        assert t.unit_id == before is not None
+        assert not [e for e in t.events if e.action == "reassign"]

@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from hotline.app import create_app
+from outbound.inbound_sms import Handled, receive
 from outbound.models import SurveyReview
+from outbound.survey import reply_code
 from tests.outbound.support import close_ticket, events, new_ticket, ticket
 from tests.support.city import City
 from ticketing.context import Domain
@@ -74,3 +76,36 @@ def test_keys_that_say_another_answer_are_refused(
     ok = client.post(f"/api/v1/tickets/{number}/survey",
                      json={"resolved": True, "satisfied": False, "keys": "12"}, headers=op)
     assert ok.status_code == 200, ok.text
+
+
+def test_a_keyed_answer_and_the_citizens_sms_redo_the_ticket_once(
+        settings: Settings, sessions: sessionmaker[Session], domain: Domain,
+        city: City) -> None:
+    """review91's question of judge38's change: the centre keys in "not resolved" (a redo),
+    then the citizen's SMS reply to the same closure arrives. The reply code names the
+    closure answered (round 0), and the plain two digits find no closure awaiting while
+    the redo is open: neither answers anything, before or after the redo is closed again.
+    One 驳回重办, one survey on the trail."""
+    number = new_ticket(sessions, domain, city)
+    close_ticket(sessions, domain, city, number)
+    code = reply_code(ticket(sessions, number))
+    client = TestClient(create_app(settings))
+    resp = client.post(f"/api/v1/tickets/{number}/survey",
+                       json={"resolved": False, "satisfied": False},
+                       headers={"Authorization": f"Bearer {city.tokens['operator']}"})
+    assert resp.status_code == 200, resp.text
+    with sessions() as s:
+        for n, text in enumerate((f"{code}22", "22")):
+            assert receive(session=s, domain=domain, sender="13811112222", text=text,
+                           ref=f"late-{n}") == Handled.SURVEY_NOT_AWAITED
+        s.commit()
+    close_ticket(sessions, domain, city, number)
+    with sessions() as s:
+        assert receive(session=s, domain=domain, sender="13811112222", text=f"{code}22",
+                       ref="later") == Handled.SURVEY_NOT_AWAITED
+        s.commit()
+    t = ticket(sessions, number)
+    assert (t.status, t.redo_count) == ("closed", 1)
+    actions = [e.action for e in events(sessions, number)]
+    assert actions.count("reject") == 1 and actions.count("survey") == 1
+    assert _reviews(sessions) == 1

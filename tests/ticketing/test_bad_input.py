@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import anyio.to_thread
 import jsonschema
 import pytest
 from fastapi.testclient import TestClient
@@ -361,6 +363,43 @@ def test_a_query_parameter_the_route_does_not_take_is_refused(
     assert number["total"] >= 1
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the app's wiring, not storage
+def test_the_query_rule_takes_no_worker_thread(client: TestClient, city: City) -> None:
+    """review91: judge38's query rule (``hotline.app.takes_only_its_query``) is a dependency
+    of every route. Written as a plain function, FastAPI ran it in the default thread pool
+    before each request, so the async webhooks (Twilio's, whose 15 s budget runs on their
+    own executor; the SMS gateway's) first waited for a free thread, behind every slow API
+    request. With every thread of that pool taken they still answer, and so does a read
+    the rule refuses."""
+    holder = object()
+
+    async def take_every_thread() -> None:
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = 1
+        await limiter.acquire_on_behalf_of(holder)
+
+    async def give_them_back() -> None:
+        anyio.to_thread.current_default_thread_limiter().release_on_behalf_of(holder)
+
+    answers: dict[str, int] = {}
+
+    def ask(method: str, url: str) -> None:
+        answers[url] = client.request(method, url, headers=auth(city, "operator")).status_code
+
+    asked = [("POST", "/twilio/voice"), ("POST", "/api/v1/outbound/sms/inbound"),
+             ("GET", "/api/v1/stats?period=2025-01")]
+    client.portal.call(take_every_thread)
+    try:
+        for method, url in asked:
+            asking = threading.Thread(target=ask, args=(method, url), daemon=True)
+            asking.start()
+            asking.join(10)
+    finally:
+        client.portal.call(give_them_back)
+    assert answers == {"/twilio/voice": 403, "/api/v1/outbound/sms/inbound": 403,
+                       "/api/v1/stats?period=2025-01": 422}, answers
+
+
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the period's reading, not storage
 def test_a_period_that_ends_before_it_starts_is_refused(client: TestClient, city: City) -> None:
     """judge28's trial: `/stats?since=2026-12-07&until=2026-12-06` answered the figures of
@@ -429,3 +468,30 @@ def test_a_retired_category_still_on_tickets_can_be_filtered(
     assert r.status_code == 200 and len(r.text.splitlines()) == 2, r.text
     r = client.get("/api/v1/tickets?category=retird", headers=op)
     assert (r.status_code, r.json()["field"]) == (422, "query.category"), r.text
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the body's reading, not storage
+def test_an_id_in_a_body_is_a_json_integer(client: TestClient, city: City) -> None:
+    """judge38's trial: ids in bodies were read leniently (pydantic's lax mode): a 改派 with
+    `"unit_id": true` went to unit 1 (the centre's own), and `1.0`, `"14"` were ids too; a
+    client sending a boolean or a string meant no unit. An id is a JSON integer: anything
+    else is 422 naming the field, and the ticket stays where it was."""
+    r = create(client, city, category="water")
+    assert r.status_code == 201
+    number, water = r.json()["number"], city.unit_id("bj-water")
+    op = auth(city, "operator")
+    url = f"/api/v1/tickets/{number}/reassign"
+    hd, hd_handler = city.unit_id("hd"), city.user_id("hd-handler")
+    for bad in (True, False, float(hd), str(hd), f"{hd}.0", [hd], {"id": hd}):
+        for field, body in (("unit_id", {"unit_id": bad}),
+                            ("handler_id", {"unit_id": hd, "handler_id": bad})):
+            r = client.post(url, json={**body, "reason": "属地管理"}, headers=op)
+            assert r.status_code == 422, (body, r.status_code, r.text[:200])
+            assert r.json()["field"] == field, (body, r.text)
+    with city.sessions() as s:
+        t = s.scalars(select(Ticket).where(Ticket.number == number)).one()
+        assert t.unit_id == water
+        assert not [e for e in t.events if e.action == "reassign"]
+    r = client.post(url, json={"unit_id": hd, "handler_id": hd_handler, "reason": "属地管理"},
+                    headers=op)
+    assert r.status_code == 200 and r.json()["unit"] == "hd", r.text

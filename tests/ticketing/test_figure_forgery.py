@@ -16,6 +16,7 @@ from ticketing import merging, service, supervision
 from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.directory import add_unit, add_user
+from ticketing.dispatch_rules import DispatchRule, RuleTable
 from ticketing.models import SupervisionCase, Ticket, TicketEvent, User, utcnow
 from ticketing.points import flag_penalty
 from ticketing.queries import is_overdue
@@ -798,3 +799,50 @@ def test_only_the_named_centres_supervisor_is_the_centre(
             service.exclude(session=s, domain=domain, ticket=t, actor=sup, reason="无理诉求")
         s.rollback()
         _excluded(s, domain, t, centre, "无理诉求")
+
+
+def test_no_ticket_is_sent_to_the_centres_own_unit(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """judge38's trial: the centre's operator 改派'd a ticket to the centre's own unit ("bj",
+    ``settings.centre_units``), where nobody handles a ticket: it waited there dispatched to
+    no one, each such 改派 opened a new sign window, and its figures went to a unit no
+    ranking reads. The centre's unit signs nothing: a 派单 or 改派 to it is refused, by
+    anyone, and changes nothing; a dispatch rule naming it sends the ticket to the manual
+    queue, as a rule naming no unit does (ticketing.holders.receiver_refusal, one rule)."""
+    _clocked_at(domain, 10)  # the 退单 below within its window, out of staff quiet hours
+    centre = city.unit_id("bj")
+    op, admin, boss = city.actor("operator"), city.actor("admin"), city.actor("supervisor")
+    handler = city.actor("water-handler")
+    with sessions() as s:
+        t = _filed(s, domain, city, "general")
+        s.commit()
+        water, due, events = t.unit_id, t.sign_due_at, len(t.events)
+        assert water is not None and t.status == Status.DISPATCHED.value
+        for actor in (op, admin, boss):
+            with pytest.raises(service.InvalidInput) as refused:
+                service.reassign(session=s, domain=domain, ticket=t, actor=actor,
+                                 unit_id=centre, reason="改派至热线中心")
+            assert refused.value.field == "unit_id"
+            s.rollback()
+        s.refresh(t)
+        assert (t.unit_id, t.sign_due_at, len(t.events)) == (water, due, events)
+        service.return_ticket(session=s, domain=domain, ticket=t, actor=handler,
+                              reason="不属于本单位职责")
+        s.commit()
+        with pytest.raises(service.InvalidInput) as refused:
+            service.dispatch(session=s, domain=domain, ticket=t, actor=op, unit_id=centre)
+        assert refused.value.field == "unit_id"
+        s.rollback()
+        s.refresh(t)
+        assert (t.status, t.unit_id) == (Status.RETURNED.value, None)
+        service.dispatch(session=s, domain=domain, ticket=t, actor=op, unit_id=water)
+        s.commit()
+        assert (t.status, t.unit_id) == (Status.DISPATCHED.value, water)
+    domain.rules = RuleTable((DispatchRule(id="to-the-centre", unit="bj", category="water"),))
+    with sessions() as s:
+        t = _filed(s, domain, city, "general")
+        s.commit()
+        assert (t.status, t.unit_id) == (Status.ACCEPTED.value, None)
+        queued = [e for e in t.events if e.action == "manual_queue"]
+        assert len(queued) == 1 and "bj" in (queued[0].note or ""), queued

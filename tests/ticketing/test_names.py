@@ -75,6 +75,12 @@ SHOWS_SOMETHING = {
     "\U000e1000": "\U000e1000", "葛\U000e0100城": "葛城", "张三\u2764\ufe0f": "张三\u2764",
     "\U0001f468\u200d\U0001f469\u200d\U0001f467": "\U0001f468\U0001f469\U0001f467",
     "\u182d\u180b\u1823\u1837": "\u182d\u1823\u1837",
+    # Nonspacing marks on their letters (judge38 counts marks alone as nothing): Tibetan
+    # vowel signs and a subjoined letter, Arabic-script harakat and the shadda, pinyin with
+    # combining tones (NFD, as some input methods send it).
+    "\u0f56\u0f40\u0fb2\u0f0b\u0f64\u0f72\u0f66": "\u0f56\u0f40\u0fb2\u0f0b\u0f64\u0f72\u0f66",
+    "\u0645\u064f\u062d\u064e\u0645\u0651\u064e\u062f": "\u0645\u064f\u062d\u064e\u0645\u0651\u064e\u062f",
+    "Zha\u0300ng Sa\u0304n": "Zha\u0300ng Sa\u0304n",
 }
 
 
