@@ -39,6 +39,8 @@ LOUD: list[tuple[str, str]] = [
     ("水里那个冬泳的半天一动不动了 脸朝下漂着", "119"),
     ("冬泳队有个人在冰窟窿里扑腾 喊救命", "119"),
     ("河里有个游泳的刚才还一上一下的 这会儿沉下去就没再冒头了 都一分多钟了", "119"),
+    ("小区游泳池里有个孩子沉下去了 救生员不在", "119"),
+    ("游泳馆里有个学游泳的孩子沉下去了，教练在那边没看见", "119"),
     # Smoke made on purpose that got out of hand, and smoke with a burnt smell where nobody
     # answers (`smoke_made`, `emergency.smoke`).
     ("隔壁阳台上说是在烧香 可现在窗帘都烧起来了 火苗往外窜", "119"),
