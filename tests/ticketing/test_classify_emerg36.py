@@ -32,6 +32,11 @@ LOUD: list[tuple[str, str]] = [
     ("村后坟地有人烧纸 火星子蹦到麦秸垛上了 整个垛子都着了 离房子就十来米", "119"),
     ("烧纸的火苗窜到柴火垛上了，整个垛子都着了", "119"),
     ("寒衣节在小区门口烧纸，纸灰飘进了旁边的自行车棚，棚子里的车子着起来了，火越来越大。", "119"),
+    # Written after the guard, as a hostile reader would: the fire heading off, the grass or
+    # a child's clothes alight with the thing named first (none of these had a rule's cue).
+    ("清明烧纸 纸都着了 火苗挺旺 风一刮 火往林子那边去了", "119"),
+    ("烧纸的时候把坟头的草都点着了", "119"),
+    ("烧纸的火把我家孩子的裤腿燎着了", "119"),
     # A winter swimmer in trouble (`swim_fine`).
     ("一起冬泳的老李刚才扎了个猛子，到现在五分钟了还没上来，我们在冰面上找不着他。", "119"),
     ("冬泳的大爷腿抽筋了，在河中间一上一下的，胳膊乱扑腾，岸上的人够不着。", "119"),
@@ -40,6 +45,8 @@ LOUD: list[tuple[str, str]] = [
     ("冬泳队有个人在冰窟窿里扑腾 喊救命", "119"),
     ("河里有个游泳的刚才还一上一下的 这会儿沉下去就没再冒头了 都一分多钟了", "119"),
     ("小区游泳池里有个孩子沉下去了 救生员不在", "119"),
+    ("冬泳的大爷游着游着不见了", "119"),
+    ("冬泳的人扎下去半天了", "119"),
     ("游泳馆里有个学游泳的孩子沉下去了，教练在那边没看见", "119"),
     # Smoke made on purpose that got out of hand, and smoke with a burnt smell where nobody
     # answers (`smoke_made`, `emergency.smoke`).
@@ -47,6 +54,8 @@ LOUD: list[tuple[str, str]] = [
     ("邻居在阳台熏腊肉 现在烟越来越黑了 一股烧塑料的味儿 敲门没人应", "119"),
     ("楼上阳台冒烟 说是在烧艾条 可是刚才有人喊救命", "119"),
     ("对门做饭做着做着人不见了 厨房窗户往外冒黑烟 一股糊味 敲门没人开", "119"),
+    ("楼上阳台一直冒烟 说是熏腊肉 可是现在闻着像烧胶皮 家里没人", "119"),
+    ("邻居在阳台烧香 屋里突然冒出好多烟 老人在里面出不来", "119"),
     ("隔壁阳台往外冒黑烟，一股烧塑料的味儿，敲门半天没人应，家里好像有个老人。", "119"),
     ("我家隔壁冒烟了，一股很大的糊味，喊也没人答应，门也敲不开。", "119"),
     # Steps under water with someone below them (`emergency.flood_trapped`).
