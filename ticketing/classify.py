@@ -85,7 +85,8 @@ NO_VICTIM = "not_now.no_victim"
 SILENCED = "not_now.silenced"
 MADE_SAFE = "not_now.made_safe"
 EVERYDAY_WORD = "not_now.everyday_word"
-NO_RESCUE: tuple[str, ...] = (NO_VICTIM, SILENCED, MADE_SAFE, EVERYDAY_WORD)
+ON_PURPOSE = "not_now.on_purpose"
+NO_RESCUE: tuple[str, ...] = (NO_VICTIM, SILENCED, MADE_SAFE, EVERYDAY_WORD, ON_PURPOSE)
 
 
 @dataclass(frozen=True)
@@ -241,6 +242,11 @@ class NotNow:
     # 关了开了窗", B3/E4: urgent, no hand-over). Like ``unhurt`` it stops only the model's
     # hand-over (``MADE_SAFE``); a rule's cue still hands the call over.
     made_safe: re.Pattern[str] | None = None
+    # Anywhere in the text: a fire, smoke or a dive made on purpose and nothing told beyond
+    # it (paper burnt at a grave, incense on a balcony, a winter swimmer's dives). Like
+    # ``made_safe`` it stops only the model's hand-over (``ON_PURPOSE``): the model reads
+    # 着了, 冒烟 and 一上一下 as the danger. Thirty-first round (emerg36).
+    on_purpose: re.Pattern[str] | None = None
     # Anywhere in the text, the span of each match: a question about a service or its number
     # ("救护车那个电话是一二零还是一一九", "想问下120救护车能不能跨区"). A cue inside it names the
     # service asked about, not a danger (B15); a cue outside it still fires ("我爸晕倒了，
@@ -762,7 +768,7 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
     try:
         for key in ("over_patterns", "frame_patterns", "still", "just_now", "ongoing",
                     "ahead_patterns", "ahead_ends", "called_now", "now_turn", "turn_talk",
-                    "hazard_only", "habit", "unhurt", "made_safe", "asked",
+                    "hazard_only", "habit", "unhurt", "made_safe", "on_purpose", "asked",
                     "frame_spans", "treated", "seen", "stories", "seen_told", "told_ends",
                     "seen_ends", "stories_ends", "not_person", "person", "person_state",
                     "not_person_ends", "drills_real", "drills_feigned", "feared"):
@@ -786,6 +792,7 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
             habit=one([], raw.get("habit", [])),
             unhurt=one([], raw.get("unhurt", [])),
             made_safe=one([], raw.get("made_safe", [])),
+            on_purpose=one([], raw.get("on_purpose", [])),
             asked=one([], raw.get("asked", [])),
             frame_spans=one([], spans),
             treated=one([], raw.get("treated", [])),
@@ -1327,6 +1334,9 @@ def _no_rescue(text: str, rules: ClassificationRules, handover_quiet: tuple[Span
              if p and (m := p.search(text))][:1]
     if cfg.made_safe and (m := cfg.made_safe.search(text)):
         marks.append(f"{MADE_SAFE}:{m.group(0)}")
+    if (emergency == "none" and cfg.on_purpose and cfg.on_purpose.search(text)
+            and (guarded := _guarded_cue(text, rules))):
+        marks.append(f"{ON_PURPOSE}:{guarded}")
     if emergency == "none" and (eaten := _eaten_cue(text, rules, handover_quiet)):
         marks.append(f"{EVERYDAY_WORD}:{eaten}")
     # A cue quiet only inside a story (``NotNow.stories``) leaves the model free: "看了个电影
@@ -1339,6 +1349,27 @@ def _no_rescue(text: str, rules: ClassificationRules, handover_quiet: tuple[Span
             and (m := cfg.treated.search(text))):
         marks.append(f"{SILENCED}:{m.group(0)}")
     return marks
+
+
+def _guarded_cue(text: str, rules: ClassificationRules) -> str | None:
+    """A cue of danger now that a rule's own ``unless`` or ``unless_call`` silenced, or None. With
+    ``NotNow.on_purpose`` it names a fire, smoke or a dive made on purpose whose words the
+    rules heard and read as the purpose's ("上坟烧的纸都着了"): the model reads the same words
+    as the danger. A call that only names a barbecue, a grave or a cigarette beside another
+    danger the rules do not read ("燃气调压箱一直在漏气…旁边有人抽烟") silences no cue here,
+    and the model weighs it as before. Whether the cue was also past or a habit does not
+    matter here: the model hears those words too ("每天早晚冒烟，是在熏腊肉"). Thirty-first
+    round (emerg36)."""
+    for rule in _danger_rules(rules):
+        if (rule.unless_call is None and not rule.pattern_unless_call
+                and rule.unless_pattern is None):
+            continue
+        bare = replace(rule, unless_call=None, pattern_unless_call=(), unless_pattern=None)
+        heard = _rule_hits(rule, text, rules)
+        for hit in _rule_hits(bare, text, rules):
+            if hit not in heard:
+                return f"{rule.id}:{hit}"
+    return None
 
 
 def _eaten_cue(text: str, rules: ClassificationRules, quiet: tuple[Span, ...]) -> str | None:
