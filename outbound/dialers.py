@@ -169,6 +169,11 @@ class SipDialer:
                               detail=f"answered, no audio from the phone (no RTP; {ended})")
         return CallResult(Outcome.ANSWERED, keys=keys, call_ref=call.call_id)
 
+    def ended_at_start(self) -> list[str]:
+        """The Call-IDs of the calls a killed process left up that our front end's start
+        ended with a BYE (``SipFrontEnd.left_ended``): over, whatever their leases say."""
+        return list(self.frontend.left_ended)
+
     def _wav(self, step: Step) -> str:
         return str(self.prompts.wav(step.prompt_id, step.text))
 
