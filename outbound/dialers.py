@@ -140,6 +140,8 @@ class SipDialer:
                 if key not in step.keys:
                     conversation.wrong(key, answered=keys, in_a_row=wrong_keys)
                     wrong_keys += 1
+                    # Asked again with its two asks, as Twilio's TwiML again (review93).
+                    silent_asks = 0
                     if wrong_keys >= MAX_WRONG_KEYS:
                         log.info("call %s: %d wrong keys, ending it", call.call_id, wrong_keys)
                         break
