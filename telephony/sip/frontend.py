@@ -687,6 +687,8 @@ class SipFrontEnd:
                 log.warning("call %s left up by the last process: no BYE (%s)",
                             left.call_id, exc)
                 continue
+            if not call.remote_target:  # (``send_bye`` sends nothing without one)
+                continue
             self.left_ended.append(left.call_id)
             log.info("call %s left up by the last process: BYE sent", left.call_id)
 
