@@ -40,6 +40,7 @@ from hotline.roles import (
     check_workers,
     default_workers,
     hold_data_dir,
+    listening,
 )
 from hotline.written import write_whole
 from ticketing import queries
@@ -174,8 +175,13 @@ def _require_database(engine: Engine) -> None:
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="bind address")] = None,
-    port: Annotated[int | None, typer.Option(help="HTTP port")] = None,
+    host: Annotated[str | None, typer.Option(
+        help="bind address (of the API; for --role ivr|outbound, of its status listener)")
+    ] = None,
+    port: Annotated[int | None, typer.Option(
+        help="HTTP port: the API's; for --role ivr|outbound, its status listener's "
+             "(/healthz, /metrics; 0: none). A second node without the API on one host "
+             "needs its own")] = None,
     role: Annotated[ServeRole, typer.Option(
         help="all: everything in one process; api: the HTTP API only; ivr: the SIP IVR and "
              "speech; outbound: the outbound worker and the ticket jobs")] = ServeRole.ALL,
@@ -202,6 +208,11 @@ def serve(
         Console(stderr=True).print("[red]configuration error[/red] (a data file of config/):\n"
                                    + escape(str(exc)), highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
+    try:
+        settings = listening(settings, role, host=host, port=port)
+    except RoleError as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(2) from exc
     if workers is None:
         workers = default_workers(role, settings)
     setup_logging(json_lines=settings.log_json)
@@ -226,7 +237,7 @@ def serve(
             console.print(line, markup=False, soft_wrap=True)
         _serve_headless(settings, role)
         return
-    bind = {"host": host or settings.host, "port": port or settings.port,
+    bind = {"host": settings.host, "port": settings.port,
             # Forwarded headers are applied by the app, from settings.trusted_proxies only;
             # uvicorn's own handling would also believe any client on 127.0.0.1.
             "proxy_headers": False,
@@ -234,8 +245,7 @@ def serve(
             "timeout_graceful_shutdown": HTTP_STOP_SECONDS}
     engine = make_engine(settings.database_url)
     _require_database(engine)
-    bound = settings.model_copy(update={"host": bind["host"], "port": bind["port"]})
-    for line in where_to_start(bound, PARTS[role], users=_count_users(engine)):
+    for line in where_to_start(settings, PARTS[role], users=_count_users(engine)):
         console.print(line, markup=False, soft_wrap=True)
     import uvicorn
 
@@ -285,6 +295,11 @@ def where_to_start(settings: Settings, parts: frozenset[Part], *, users: int | N
         else:
             lines.append(f"calls come through the registrar {sip.registrar_ip}:"
                          f"{sip.registrar_port}, registered as {sip.username}")
+    if Part.HTTP not in parts and settings.status_port:
+        # Where /healthz and /metrics of a node without the API are (``roles.listening``).
+        lines.append(f"status: http://{reachable_host(settings.status_host)}:"
+                     f"{settings.status_port}/healthz (another such node on this host: "
+                     "its own --port)")
     if users == 0 and Part.HTTP in parts:
         lines.append("no user yet, so nobody can log in: `hotline demo` seeds a sample city "
                      "and prints its users' tokens, or `hotline user add NAME --role admin` "

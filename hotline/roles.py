@@ -14,6 +14,7 @@ import os
 from enum import StrEnum
 from pathlib import Path
 
+from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
 from config import Settings
@@ -95,6 +96,32 @@ def hold_data_dir(data_dir: Path, parts: frozenset[Part]) -> None:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         _HELD[path] = fd
+
+
+def listening(settings: Settings, role: ServeRole, *, host: str | None,
+              port: int | None) -> Settings:
+    """The one rule of where a `hotline serve` process listens for HTTP: ``--host`` and
+    ``--port`` name the listener its role has. A role that runs the API: the API's (else
+    ``host``, ``port``). One that does not (`--role ivr`, `--role outbound`): its status
+    listener's, /healthz and /metrics (else ``status_host``, ``status_port``; 0: none),
+    checked as the settings check them (an address, not the API's port). A second node
+    without the API on one host (a node split into ivr and outbound on the same settings)
+    gives one of them its own ``--port`` or ``HOTLINE_STATUS_PORT`` (docs/scaling.md).
+    Before (judge39), such a role took no notice of ``--port``: both bound 8001, and the
+    second ran without /healthz or /metrics."""
+    if Part.HTTP in PARTS[role]:
+        return settings.model_copy(update={"host": host or settings.host,
+                                           "port": port or settings.port})
+    given = {name: value for name, value in (("status_host", host), ("status_port", port))
+             if value is not None}
+    if not given:
+        return settings
+    try:
+        # Validated whole, so the settings' own checks of a status listener apply.
+        return type(settings).model_validate(settings.model_dump() | given)
+    except ValidationError as exc:
+        what = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        raise RoleError(f"the status listener of --role {role.value}: {what}") from None
 
 
 def check_workers(role: ServeRole, workers: int) -> None:

@@ -69,8 +69,9 @@ class StatusServer:
                                          handler)
         except OSError as exc:
             log.error("no status listener on %s:%d (%s): /healthz and /metrics of this %s "
-                      "node are not served", self.settings.status_host,
-                      self.settings.status_port, exc, self.role)
+                      "node are not served (a second node without the API on this host "
+                      "needs its own: --port or HOTLINE_STATUS_PORT)",
+                      self.settings.status_host, self.settings.status_port, exc, self.role)
             return False
         server.daemon_threads = True
         self._server = server

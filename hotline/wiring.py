@@ -208,7 +208,9 @@ def build_outbound(sessions: sessionmaker[Session], domain: Domain
     """The outbound worker (reminders, 催办, surveys, SMS) and how to stop it."""
     dialer, stop_dialer = make_dialer(domain.settings, sessions)
     worker = OutboundWorker(sessions=sessions, domain=domain, dialer=dialer,
-                            sms=make_sms(domain.settings))
+                            sms=make_sms(domain.settings),
+                            ended_calls=(dialer.ended_at_start()
+                                         if isinstance(dialer, SipDialer) else ()))
 
     def stop() -> None:
         worker.shutdown(wait=False)

@@ -140,6 +140,8 @@ class SipDialer:
                 if key not in step.keys:
                     conversation.wrong(key, answered=keys, in_a_row=wrong_keys)
                     wrong_keys += 1
+                    # Asked again with its two asks, as Twilio's TwiML again (review93).
+                    silent_asks = 0
                     if wrong_keys >= MAX_WRONG_KEYS:
                         log.info("call %s: %d wrong keys, ending it", call.call_id, wrong_keys)
                         break
@@ -168,6 +170,11 @@ class SipDialer:
             return CallResult(Outcome.NO_AUDIO, call_ref=call.call_id,
                               detail=f"answered, no audio from the phone (no RTP; {ended})")
         return CallResult(Outcome.ANSWERED, keys=keys, call_ref=call.call_id)
+
+    def ended_at_start(self) -> list[str]:
+        """The Call-IDs of the calls a killed process left up that our front end's start
+        ended with a BYE (``SipFrontEnd.left_ended``): over, whatever their leases say."""
+        return list(self.frontend.left_ended)
 
     def _wav(self, step: Step) -> str:
         return str(self.prompts.wav(step.prompt_id, step.text))

@@ -134,6 +134,10 @@ class SipFrontEnd:
         self._dialogs_dir = dialogs_dir
         self.ledger: DialogLedger | None = None
         self._kept: set[str] = set()  # Call-IDs written to the ledger, not yet dropped
+        # Call-IDs of the dialogs a process that died here left up, ended by our BYE at
+        # start (``_end_left_dialogs``): known over, so their outbound tasks are settled at
+        # once (``outbound.worker.end_leases``), not a lease later.
+        self.left_ended: list[str] = []
         # What session timers are measured by: a minute and more (RFC 4028's 90 s minimum),
         # which a test drives instead of waiting it out.
         self.session_clock = session_clock
@@ -683,6 +687,9 @@ class SipFrontEnd:
                 log.warning("call %s left up by the last process: no BYE (%s)",
                             left.call_id, exc)
                 continue
+            if not call.remote_target:  # (``send_bye`` sends nothing without one)
+                continue
+            self.left_ended.append(left.call_id)
             log.info("call %s left up by the last process: BYE sent", left.call_id)
 
     def _watchdog(self) -> None:

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,8 +16,9 @@ from config import Settings
 from outbound.conversation import Conversation
 from outbound.dialers import CallResult
 from outbound.models import OutboundAttempt, OutboundTask, Outcome
+from outbound.planner import plan
 from outbound.sms import SmsResult
-from outbound.worker import OutboundWorker
+from outbound.worker import Claim, OutboundWorker, claim_due
 from tests.support.city import City
 from ticketing import service
 from ticketing.context import Domain
@@ -197,3 +198,16 @@ class RecordingSms:
             return SmsResult(ok=False, detail="provider down")
         self.sent.append((to, text))
         return SmsResult(ok=True, ref=ref)
+
+
+def claims_of_a_dead_worker(sessions: sessionmaker[Session], domain: Domain,
+                            now: datetime) -> list[Claim]:
+    """Everything due planned and claimed at ``now`` by a worker ("dead") that then dies."""
+    with sessions() as s:
+        plan(session=s, domain=domain, now=now)
+        s.commit()
+    with sessions() as s:
+        claims = claim_due(session=s, domain=domain, worker="dead", now=now, limit=10,
+                           carrier="sip", sms_carrier="log")
+        s.commit()
+    return claims

@@ -32,6 +32,7 @@ from tests.outbound.support import (
     Script,
     ScriptedDialer,
     attempts,
+    claims_of_a_dead_worker,
     close_ticket,
     drive,
     events,
@@ -620,13 +621,7 @@ def test_abandoned_call_is_not_redialled_on_the_spot(
                           demand="海淀区中关村南大街10号院停水了，没有水")
     close_ticket(ob_sessions, ob_domain, ob_city, surveyed)
     clock[0] += timedelta(seconds=2)
-    with ob_sessions() as s:
-        plan(session=s, domain=ob_domain, now=clock[0])
-        s.commit()
-    with ob_sessions() as s:
-        claims = claim_due(session=s, domain=ob_domain, worker="dead", now=clock[0], limit=10,
-                           carrier="sip", sms_carrier="log")
-        s.commit()
+    claims = claims_of_a_dead_worker(ob_sessions, ob_domain, clock[0])
     by_kind = {c.kind: c for c in claims}
     # The survey call was answered and both keys went in before the worker died.
     talk = conversation_for(sessions=ob_sessions, domain=ob_domain,
@@ -677,14 +672,8 @@ def test_abandoned_call_is_not_redialled_on_the_spot(
 def _claimed_by_a_dead_worker(sessions: sessionmaker[Session], domain: Domain, clock: Clock,
                               kind: Kind) -> Claim:
     """The task of ``kind`` planned and claimed at ``clock`` by a worker that then dies."""
-    with sessions() as s:
-        plan(session=s, domain=domain, now=clock.at)
-        s.commit()
-    with sessions() as s:
-        claims = claim_due(session=s, domain=domain, worker="dead", now=clock.at, limit=10,
-                           carrier="sip", sms_carrier="log")
-        s.commit()
-    (claim,) = [c for c in claims if c.kind == kind]
+    (claim,) = [c for c in claims_of_a_dead_worker(sessions, domain, clock.at)
+                if c.kind == kind]
     return claim
 
 

@@ -184,3 +184,21 @@ def test_each_question_is_asked_twice_before_silence_ends_the_call(settings: Set
     result = SipDialer(FrontEnd(call), PromptLibrary(settings), settings).call(  # type: ignore[arg-type]
         to="13800138000", conversation=conversation)
     assert result.keys == "1" and call.ended
+
+
+def test_a_wrong_key_gives_the_question_its_two_asks_again_as_on_twilio(
+        settings: Settings) -> None:
+    """Twilio answers a wrong key with the question's TwiML again, two ``<Gather>``s
+    (``twiml_for``): silent, 9, silent, then 1 is an answer there. The SIP dialer kept
+    counting silent asks across the wrong key and hung up after the third ask (review93),
+    the survey lost to a retry on SIP alone."""
+    call = KeyingCall(iter([None, "9", None, "1", "2"]))
+    conversation = TwoQuestions()
+    result = SipDialer(FrontEnd(call), PromptLibrary(settings), settings).call(  # type: ignore[arg-type]
+        to="13800138000", conversation=conversation)
+    assert result.keys == "12" and conversation.wrong_keys == "9"
+    # Still bounded: after the wrong key, two silent asks end the call.
+    call = KeyingCall(iter([None, "9", None, None, "1"]))
+    result = SipDialer(FrontEnd(call), PromptLibrary(settings), settings).call(  # type: ignore[arg-type]
+        to="13800138000", conversation=TwoQuestions())
+    assert result.keys == "" and call.asked == 4 and call.ended

@@ -96,6 +96,8 @@ def test_a_call_up_when_the_process_was_killed_gets_one_bye_from_the_next(
             assert bye is not None, "no BYE after the restart"
             peer.send(_ok(bye))
             assert header(bye, "Call-ID") == "killed1"
+            # Known over: the outbound worker settles its task now (worker.end_leases).
+            assert fe.left_ended == ["killed1"]
             assert header(bye, "From").endswith(header(ok, "To").split(";tag=")[1])
             assert header(bye, "To").endswith(";tag=fkilled1")
             assert header(bye, "CSeq") == "2 BYE"
