@@ -1552,11 +1552,22 @@ def leaving(ticket: Ticket, now: datetime) -> dict[str, Any]:
         data[LEFT_LATE_REPLY] = ticket.unit.code
     if _late(ticket.done_at, ticket.due_at, now):
         data[LEFT_LATE_CLOSE] = ticket.unit.code
-    if ticket.signed_at is None and ticket.sign_due_at is not None:
-        data[LEFT_SIGN] = {"unit": ticket.unit.code, "due": ticket.sign_due_at.isoformat()}
-    elif ticket.signed_at is not None:
+    if signed_at_its_unit(ticket):
         data[LEFT_SIGNED] = ticket.unit.code
+    elif ticket.sign_due_at is not None:
+        data[LEFT_SIGN] = {"unit": ticket.unit.code, "due": ticket.sign_due_at.isoformat()}
     return data
+
+
+def signed_at_its_unit(ticket: Ticket) -> bool:
+    """Whether the ticket's 签收 is its present unit's. A merged ticket that followed its
+    primary to another unit keeps the sign of the unit it was merged at (``signed_at``;
+    merging.follow_primary drops its handler, and 拆单 has it signed again where it is):
+    the units it passes with its primary never signed it. Read as theirs, a follow from
+    a unit that had it unsigned earlier in the round named it ``LEFT_SIGNED`` and 拆单
+    there opened that unit a new window, its miss gone (review92)."""
+    return ticket.signed_at is not None and not (
+        ticket.status == Status.MERGED.value and ticket.handler_id is None)
 
 
 def leavings() -> tuple[str, ...]:

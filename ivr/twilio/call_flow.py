@@ -730,6 +730,17 @@ class TwilioDialogue:
         is wanted as a ticket. False when it is a fax machine's tones: the call ended
         then, no ticket."""
         intake = call.intake
+        j = call.journal
+        if (taken.sha256 is None and call.ended and j.ticket_number and j.recording_sha256
+                and j.recording_path != str(taken.path)):
+            # Said again after key 2, come after the status filed the first, and not
+            # downloaded: the first recording and its words stay the ticket's and the call
+            # record's, as on the line (``_recording_taken``), the URL on the record's note
+            # (``said_again_url``) until it is fetched. Review92: the record named the second,
+            # not held, and retention deleted the first as one it replaced, the ticket still
+            # naming it.
+            j.said_again_url = taken.url
+            return True
         if taken.sha256 is None:
             # The path is kept although the file is missing: the recording status
             # callback fetches it there later, and the backlog job decodes it then. Its

@@ -8,6 +8,7 @@ hand."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
@@ -60,6 +61,24 @@ def _moved(before: tuple[int, ...], after: tuple[int, ...]) -> tuple[int, ...]:
     """How far each of ``_timeliness``'s figures moved: (due, closed on time, replied on
     time, dispatched, signed in time)."""
     return tuple(a - b for a, b in zip(after, before, strict=True))
+
+
+def _chaoyang(city: City) -> tuple[Actor, Actor, Actor, int, int]:
+    """The centre's operator, 朝阳区's supervisor, 住建委's handler, 住建委 and 望京街道."""
+    return (city.actor("operator"), city.actor("cy-supervisor"),
+            city.actor("cy-housing-handler"), city.unit_id("cy-housing"),
+            city.unit_id("cy-wangjing"))
+
+
+def _moving(s: Session, domain: Domain, actor: Actor, start: datetime,
+            clock: list[datetime]) -> Callable[[Ticket, int, int, str], None]:
+    """``actor``'s 改派 of a ticket to a unit, ``minutes`` after ``start``, committed."""
+    def to(ticket: Ticket, unit: int, minutes: int, why: str) -> None:
+        clock[0] = start + timedelta(minutes=minutes)
+        service.reassign(session=s, domain=domain, ticket=ticket, actor=actor,
+                         unit_id=unit, reason=why)
+        s.commit()
+    return to
 
 
 @pytest.mark.parametrize("who", ["supervisor", "cy-supervisor"])
@@ -208,27 +227,19 @@ def test_a_unit_that_signed_gets_a_new_window_when_the_ticket_comes_back(
     once (a new round's SMS "已超过签收时限" and call), its sign counted late. 望京's miss
     stays 望京's (``left_late_sign``)."""
     start, clock = _clocked(domain)
-    op, cy_sup = city.actor("operator"), city.actor("cy-supervisor")
-    handler = city.actor("cy-housing-handler")
-    housing, wangjing = city.unit_id("cy-housing"), city.unit_id("cy-wangjing")
+    op, cy_sup, handler, housing, wangjing = _chaoyang(city)
     with sessions() as s:
         t = _at_housing(s, domain, (op, housing), 1)
         first = t.sign_due_at
-
-        def to(unit: int, minutes: int, why: str) -> None:
-            clock[0] = start + timedelta(minutes=minutes)
-            service.reassign(session=s, domain=domain, ticket=t, actor=cy_sup,
-                             unit_id=unit, reason=why)
-            s.commit()
-
-        to(wangjing, 1, "属地为望京街道")
-        to(housing, 2, "派回住建委")
+        to = _moving(s, domain, cy_sup, start, clock)
+        to(t, wangjing, 1, "属地为望京街道")
+        to(t, housing, 2, "派回住建委")
         assert t.sign_due_at == first  # kept: it had not signed
         clock[0] = start + timedelta(minutes=3)
         service.sign(session=s, domain=domain, ticket=t, actor=handler)  # in time
         s.commit()
-        to(wangjing, 4, "属地为望京街道")
-        to(housing, 30, "派回住建委")
+        to(t, wangjing, 4, "属地为望京街道")
+        to(t, housing, 30, "派回住建委")
         assert t.sign_due_at == clock[0] + _window(domain)
         last = service.events_of(session=s, ticket=t)[-1]
         assert service.SIGN_KEPT not in last.data and service.MISSED_SIGN not in last.data
@@ -301,3 +312,37 @@ def test_a_split_back_to_a_handler_not_yet_told_is_a_new_round_asking_for_a_sign
             select(OutboundTask).where(OutboundTask.ticket_id == t.id,
                                        OutboundTask.round == now))}
         assert work == {(Kind.SMS_DISPATCH.value, "pending"), (Kind.SIGN_CALL.value, "pending")}
+
+
+def test_a_merged_ticket_following_its_primary_is_not_signed_by_the_units_it_passes(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """望京街道 has the ticket unsigned; 朝阳区's supervisor sends it to 住建委, whose handler
+    signs it, merges it there into another, and sends the primary to 望京, back and to 望京
+    again, the merged ticket following each time. The follow from 望京 named 望京 as a unit
+    that had signed it (``left_signed``: the merged ticket keeps 住建委's sign), so split at
+    望京 after its window passed it got a new one, the miss gone. Review92: 望京 never
+    signed it; the window it had stays, passed: the sign counts late."""
+    start, clock = _clocked(domain)
+    op, cy_sup, handler, housing, wangjing = _chaoyang(city)
+    with sessions() as s:
+        primary = _at_housing(s, domain, (op, housing), 1)
+        t = _at_housing(s, domain, (op, wangjing), 2)
+        wangjings = t.sign_due_at
+        to = _moving(s, domain, cy_sup, start, clock)
+        to(t, housing, 1, "属地为住建委")  # 望京's window not passed yet: no miss on the trail
+        service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        merging.merge(session=s, domain=domain, primary=primary, others=[t], actor=cy_sup,
+                      reason="同一楼电梯")
+        s.commit()
+        to(primary, wangjing, 2, "属地为望京街道")
+        to(primary, housing, 3, "派回住建委")
+        to(primary, wangjing, 30, "属地为望京街道")  # 望京's window long gone
+        assert t.unit_id == wangjing
+        merging.unmerge(session=s, domain=domain, ticket=t, actor=cy_sup, reason="不是同一诉求")
+        s.commit()
+        assert t.status == Status.DISPATCHED.value and t.sign_due_at == wangjings
+        follows = [e.data for e in service.events_of(session=s, ticket=t)
+                   if e.action == merging.FOLLOW_EVENT]
+        # Only the follow from where it was signed names a unit that signed it.
+        assert [d.get(service.LEFT_SIGNED) for d in follows] == ["cy-housing", None, None]

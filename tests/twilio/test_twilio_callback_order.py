@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -26,6 +27,7 @@ from tests.twilio.helpers import (
     new_sid,
     twiml,
 )
+from tests.twilio.test_twilio_stop_journal import _restarted
 from ticketing.models import Ticket
 from ticketing.service import TRANSCRIPT_PENDING
 
@@ -108,3 +110,53 @@ def test_recording_first_not_downloadable_then_status_keeps_the_complaint(
         assert s.scalars(select(Ticket)).one().recording_sha256 == sha
         assert s.scalars(select(CallRecord)).one().note is None
     assert count(sessions, Ticket) == 1
+
+
+# A callback that cannot download the recording (False: answered 503) and is sent again,
+# the status among them; "restart": the next start, Twilio's API failing for its look.
+_RESTART = "restart"
+_SENT_AGAIN = {
+    "status-first": [(_STATUS, True), (_RECORDING, False), (_RECORDING, False),
+                     (_RECORDING, True)],
+    "recording-first": [(_RECORDING, False), (_RECORDING, False), (_STATUS, True),
+                        (_RECORDING, True)],
+    "action-first": [(_ACTION, False), (_RECORDING, False), (_STATUS, True),
+                     (_RECORDING, True)],
+    "restart-before-status": [(_RECORDING, False), (_RESTART, False), (_STATUS, True),
+                              (_RECORDING, True)],
+    "restart-after-status": [(_STATUS, True), (_RECORDING, False), (_RESTART, False),
+                             (_RECORDING, True)],
+}
+
+
+@pytest.mark.usefixtures("decode_once")
+@pytest.mark.parametrize("script", list(_SENT_AGAIN))
+def test_a_recording_not_downloaded_and_sent_again_is_one_ticket(
+        twilio: Twilio, make_twilio: Any, standin: StandIn, recording_wav: bytes,
+        sessions: sessionmaker[Session], script: str) -> None:
+    """The caller's only recording: its recording status callback cannot download it and
+    is answered 503 (mend89), Twilio sends it again, failing again, before or after the
+    status filed the ticket, or across a restart whose look at Twilio cannot download it
+    either. Once it downloads, the complaint is one ticket with the recording, the URL's
+    note gone (review92: the 503's retries checked for a second ticket)."""
+    call, rec = new_sid("CA"), new_sid("RE")
+    twiml(twilio.post("/twilio/voice", call_form(call)))
+    url = standin.add_recording(call, rec, recording_wav)
+    for what, fetched in _SENT_AGAIN[script]:
+        standin.fail_status = None if fetched else 500
+        if what == _RESTART:
+            standin.calls[call] = "completed"
+            standin.call_recordings[call] = [rec]
+            twilio = _restarted(make_twilio)
+        elif what == _ACTION:  # heard as a recording not downloaded: filed, the URL kept
+            twiml(twilio.post("/twilio/recorded", call_form(
+                call, RecordingSid=rec, RecordingUrl=url, RecordingDuration="3",
+                Digits="hangup")))
+        else:
+            _post(twilio, what, call, rec, url, fetched=fetched or what != _RECORDING)
+    with sessions() as s:
+        ticket = s.scalars(select(Ticket)).one()
+        record = s.scalars(select(CallRecord).where(CallRecord.call_id == call)).one()
+    assert ticket.recording_sha256 == hashlib.sha256(recording_wav).hexdigest()
+    assert record.note is None and record.ticket_id == ticket.id
+    assert record.recording_sha256 == ticket.recording_sha256

@@ -285,9 +285,13 @@ def test_words_said_again_left_to_the_backlog_take_the_first_words_place(
 
 def _assert_has_the_first(sessions: sessionmaker[Session], call: Call, first_wav: bytes,
                           first_words: str | None) -> Ticket:
-    """The ticket still has the first recording, held, and the first words."""
+    """The ticket still has the first recording, held, and the first words; so has the
+    call record (review92: it named the second, not held, and retention then deleted the
+    first as one it replaced, the ticket still naming it)."""
     ticket, record = _the_ticket(sessions, call)
     assert count(sessions, Ticket) == 1 and record.ticket_id == ticket.id
+    assert (record.recording_path, record.recording_sha256) == (
+        ticket.recording_path, ticket.recording_sha256)
     assert Path(ticket.recording_path or "").name.endswith(f"{call.first}.wav")
     assert Path(ticket.recording_path or "").is_file()
     assert ticket.recording_sha256 == hashlib.sha256(first_wav).hexdigest()

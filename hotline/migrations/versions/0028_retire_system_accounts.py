@@ -49,8 +49,13 @@ _events = sa.table(
 
 def upgrade() -> None:
     bind = op.get_bind()
-    system = _users.c.role == Role.SYSTEM.value
-    found = bind.execute(sa.select(_users.c.id, _users.c.username).where(system)).all()
+    # Only what is still to retire: active, or holding a token. Run again (its downgrade
+    # undoes nothing), or on an account disabled with no token already, it changes and
+    # audits nothing; before (review92) each run wrote another disable and revoke_token.
+    system = sa.and_(_users.c.role == Role.SYSTEM.value,
+                     sa.or_(_users.c.active.is_(True), _users.c.token_sha256.is_not(None)))
+    found = bind.execute(sa.select(_users.c.id, _users.c.username, _users.c.active,
+                                   _users.c.token_sha256).where(system)).all()
     if not found:
         return
     now = utcnow()
@@ -61,13 +66,16 @@ def upgrade() -> None:
     bind.execute(_users.update().where(system).values(
         active=False, token_sha256=None,
         session_epoch=sa.func.coalesce(_users.c.session_epoch, 0) + 1))
+    # What was done to each: a disable for one that was active, a revoke for a token.
     bind.execute(_events.insert(), [
-        {"user_id": user_id, "at": now, "actor_id": None, "actor_name": ACTOR_NAME,
+        {"user_id": row.id, "at": now, "actor_id": None, "actor_name": ACTOR_NAME,
          "action": action.value}
-        for user_id, _ in found
-        for action in (AccountAction.DISABLE, AccountAction.REVOKE_TOKEN)])
+        for row in found
+        for action, done in ((AccountAction.DISABLE, row.active),
+                             (AccountAction.REVOKE_TOKEN, row.token_sha256 is not None))
+        if done])
     log.warning("retired %d account(s) of role system (disabled, token revoked): %s",
-                len(found), ", ".join(name for _, name in found))
+                len(found), ", ".join(row.username for row in found))
 
 
 def downgrade() -> None:
