@@ -59,6 +59,7 @@ from ticketing.service import (
     open_sign_window,
     record_event,
     sign_window_kept,
+    signed_at_its_unit,
 )
 from ticketing.staff_phones import is_staff_number, staff_number
 from ticketing.states import (
@@ -228,9 +229,9 @@ def unmerge(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor,
         # Its unit returned the group (退单) while it was merged: it is the queue's again.
         back = Status.RETURNED
         ticket.sign_due_at = None
-    elif back in _TAKEN_ON and ticket.handler_id is None:
+    elif back in _TAKEN_ON and not signed_at_its_unit(ticket):
         # Signed by a handler of the unit it has left: nobody at its new unit has, and a
-        # signed ticket with no handler is on nobody's list.
+        # signed ticket with no handler is on nobody's list (the one mark, review92's).
         back = Status.DISPATCHED
         ticket.signed_at = None
         ticket.replied_at = None
