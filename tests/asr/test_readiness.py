@@ -232,6 +232,7 @@ def test_the_status_listener_ships_on_loopback_and_can_be_turned_off() -> None:
     assert Settings(status_host=" ::1 ").status_host == "::1"
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # no storage: sessions=None
 def test_the_status_listener_answers_a_head(settings: Settings) -> None:
     """An uptime monitor's HEAD /healthz on a node without the API: the GET's status and
     headers, no body (it was 501, read as "down")."""

@@ -16,6 +16,28 @@ pytestmark = pytest.mark.asr
 SECOND = 8000 * 2
 
 
+# The call every test here decodes on a reused recognizer: a second of silence after it.
+def _call(phone_speech: dict[str, bytes]) -> bytes:
+    return bytes(SECOND // 2) + phone_speech["가스 냄새가 납니다"] + bytes(SECOND)
+
+
+@pytest.fixture(scope="module")
+def new_words(vosk_model_without_dither: object,
+              phone_speech: dict[str, bytes]) -> list[tuple[str, float, float]]:
+    """The call's words on a recognizer that has decoded nothing before: dither 0, so they
+    depend on the audio only (test_decoder_options.py), and each test compares its reused
+    recognizer's words with them. Decoded once for the module: each test decoding them
+    again paid a new recognizer's first clip (~1.5-2 CPU-s) for the same words."""
+    engine = AsrEngine(vosk_model_without_dither, workers=1,  # type: ignore[arg-type]
+                       idle_recognizers=0)
+    try:
+        words = _decode(engine, _call(phone_speech))
+    finally:
+        engine.close()
+    assert words
+    return words
+
+
 def _words(transcript: Transcript) -> list[tuple[str, float, float]]:
     return [(w.text, w.start, w.end) for w in transcript.words]
 
@@ -36,16 +58,15 @@ def _decode(engine: AsrEngine, audio: bytes, *, vad: bool = True) -> list[tuple[
 
 
 def test_a_reused_recognizer_gives_the_words_of_a_new_one(
-        vosk_model_without_dither: object, phone_speech: dict[str, bytes]) -> None:
+        vosk_model_without_dither: object, phone_speech: dict[str, bytes],
+        new_words: list[tuple[str, float, float]]) -> None:
     # Dither 0: the words depend on the audio only (test_decoder_options.py), so any
-    # difference would be state left over from the previous caller.
+    # difference from ``new_words`` would be state left over from the previous caller.
     engine = AsrEngine(vosk_model_without_dither, workers=1,  # type: ignore[arg-type]
                        idle_recognizers=0)
     before = phone_speech["물이 나오지 않습니다"] + bytes(SECOND * 2)
-    audio = bytes(SECOND // 2) + phone_speech["가스 냄새가 납니다"] + bytes(SECOND)
+    audio = _call(phone_speech)
     try:
-        new = _decode(engine, audio)
-        assert new
         for vad in (True, False):  # without the gate, Vosk's endpointer ends the utterance
             engine.idle_recognizers = 1
             _decode(engine, before, vad=vad)
@@ -57,7 +78,7 @@ def test_a_reused_recognizer_gives_the_words_of_a_new_one(
                 stream.push(audio[offset : offset + 320])
             # The same words at the same times: Vosk counts times from the recognizer's
             # creation, the stream from its own start.
-            assert _words(stream.finish()) == new, vad
+            assert _words(stream.finish()) == new_words, vad
             engine.idle_recognizers = 0
             engine._idle.clear()
             engine._idle_count = 0
@@ -97,16 +118,15 @@ def test_no_recognizer_is_kept_when_turned_off(vosk_model: object) -> None:
 @pytest.mark.parametrize("abandoned", [False, True])
 def test_a_discarded_stream_hands_its_recognizer_back_cleared(
         vosk_model_without_dither: object, phone_speech: dict[str, bytes],
-        abandoned: bool) -> None:
+        new_words: list[tuple[str, float, float]], abandoned: bool) -> None:
     # The IVR discards a turn nobody waits for any more (a dropped turn, a call over while
     # its recognizer was behind): cut off mid-sentence, its recognizer still serves the
     # next call, with a new one's words. Abandoned first (the IVR's way), it goes back
     # uncleared and the next stream clears it before its own audio.
     engine = AsrEngine(vosk_model_without_dither, workers=1,  # type: ignore[arg-type]
                        idle_recognizers=0)
-    audio = bytes(SECOND // 2) + phone_speech["가스 냄새가 납니다"] + bytes(SECOND)
+    audio = _call(phone_speech)
     try:
-        new = _decode(engine, audio)
         engine.idle_recognizers = 1
         cut = engine.stream(sample_rate=8000, partial_interval=None)
         speech = phone_speech["물이 나오지 않습니다"]
@@ -130,6 +150,6 @@ def test_a_discarded_stream_hands_its_recognizer_back_cleared(
         assert stream._rec is cut._rec and stream._rec_stale is abandoned
         for offset in range(0, len(audio), 320):
             stream.push(audio[offset : offset + 320])
-        assert _words(stream.finish()) == new
+        assert _words(stream.finish()) == new_words
     finally:
         engine.close()

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -82,11 +83,12 @@ def _run(tmp_path: Path, bound: int, **env: str) -> tuple[int, str]:
 
 
 def test_at_most_the_bound_of_calls_run_at_once(tmp_path: Path) -> None:
+    """The same run unbounded overlaps its calls (xdist's own scheduler, the test below);
+    that a bound of two hands two out together is the scheduler's, without processes
+    (test_the_bound_is_how_many_calls_go_out_together): a second run here with room for
+    two cost another ~3-4 CPU-s (docs/suite.md, thirty-first round)."""
     overlapping, _ = _run(tmp_path, bound=1)
     assert overlapping == 0
-    # The same run with room for two: xdist hands the first two calls out together.
-    overlapping, _ = _run(tmp_path, bound=2)
-    assert overlapping > 0
 
 
 def test_an_xdist_without_the_internals_runs_unbounded_and_says_so(tmp_path: Path) -> None:
@@ -136,6 +138,38 @@ class _Worker:
         self.sent.extend(indexes)
 
 
+def _first_hand_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, calls: list[str],
+                    collection: list[str], bound: int) -> tuple[Any, _Worker, _Worker]:
+    """xdist's loadgroup scheduler with the suite's bound, told ``calls``, after its first
+    hand-out of ``collection`` to two stand-in workers."""
+    told = tmp_path / "calls.json"
+    told.write_text(json.dumps(calls))
+    monkeypatch.setenv("HOTLINE_TEST_CALLS_FILE", str(told))
+    monkeypatch.setenv("HOTLINE_TEST_CALLS_AT_ONCE", str(bound))
+    sched = calls_at_once.scheduler(_Config(), _Log())  # type: ignore[arg-type]
+    a, b = _Worker("a"), _Worker("b")
+    for worker in (a, b):
+        sched.add_node(worker)
+        sched.add_node_collection(worker, collection)
+    sched.schedule()
+    return sched, a, b
+
+
+@pytest.mark.parametrize("bound", [1, 2])
+def test_the_bound_is_how_many_calls_go_out_together(
+        bound: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three calls first, then quick tests, two workers (the run above): xdist's first
+    hand-out gives each worker two tests; the calls among them are at most the bound, the
+    rest of the hand-out the quick tests that come first."""
+    calls = [f"t.py::test_call[{i}]" for i in range(3)]
+    collection = calls + [f"t.py::test_quick[{i}]" for i in range(40)]
+    sched, a, b = _first_hand_out(tmp_path, monkeypatch, calls, collection, bound)
+    sent = [collection[i] for i in a.sent + b.sent]
+    assert sorted(n for n in sent if n in calls) == calls[:bound]
+    assert sched._in_flight == set(calls[:bound])
+    assert len(sent) == 4
+
+
 def test_a_crashed_workers_completed_call_is_not_counted_in_flight_again(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """review60: xdist puts a crashed worker's units back in the queue, the completed ones
@@ -145,16 +179,7 @@ def test_a_crashed_workers_completed_call_is_not_counted_in_flight_again(
     calls = [f"t.py::test_call[{i}]" for i in range(4)]
     quick = [f"t.py::test_quick[{i}]" for i in range(30)]
     collection = calls[:2] + quick[:10] + calls[2:] + quick[10:]
-    told = tmp_path / "calls.json"
-    told.write_text(json.dumps(calls))
-    monkeypatch.setenv("HOTLINE_TEST_CALLS_FILE", str(told))
-    monkeypatch.setenv("HOTLINE_TEST_CALLS_AT_ONCE", "1")
-    sched = calls_at_once.scheduler(_Config(), _Log())  # type: ignore[arg-type]
-    a, b = _Worker("a"), _Worker("b")
-    for worker in (a, b):
-        sched.add_node(worker)
-        sched.add_node_collection(worker, collection)
-    sched.schedule()
+    sched, a, b = _first_hand_out(tmp_path, monkeypatch, calls, collection, 1)
 
     def run_one(worker: _Worker) -> str | None:
         done = {i for units in sched.assigned_work.get(worker, {}).values()
