@@ -1159,14 +1159,44 @@ def _happens(text: str, pos: int, cfg: NotNow, rules: ClassificationRules) -> bo
     floor's, read bare) with no ``turn_talk`` word before it or just after it."""
     stop = _clause(text, pos)[1]
     # A cue starts in the clause; some run on past its comma ("哮喘犯了，喘得…说不上来").
+    # Each search from here is remembered (``_search_from``): a text of many turns read the
+    # rest of the text once a turn, with the square of its length (review94).
     ends = [m.end() for rule in _danger_rules(rules) for p in rule.patterns
-            if (m := p.search(text, pos)) and m.start() < stop]
-    ends.extend(i + len(kw) for rule in _danger_rules(rules) for kw in rule.keywords
-                if (i := text.find(kw, pos, stop)) != -1)
+            if (m := _search_from(p, text, pos)) and m.start() < stop]
+    ends.extend(m.end() for rule in _danger_rules(rules) for kw in rule.keywords
+                if (m := _search_from(_literal(kw), text, pos)) and m.end() <= stop)
     if not ends:
         return False
-    return not (cfg.turn_talk and cfg.turn_talk.search(
-        text, pos, min(min(ends), stop) + DRILL_WINDOW[1]))
+    return not (cfg.turn_talk and _search_from(
+        cfg.turn_talk, text, pos, min(min(ends), stop) + DRILL_WINDOW[1]))
+
+
+@lru_cache(maxsize=8)
+def _searched(text: str) -> dict[tuple[re.Pattern[str], int | None],
+                                  tuple[int, re.Match[str] | None]]:
+    """The last search of ``text`` by each pattern (and end): its start and its match."""
+    return {}
+
+
+def _search_from(pattern: re.Pattern[str], text: str, pos: int,
+                 endpos: int | None = None) -> re.Match[str] | None:
+    """``pattern.search(text, pos, endpos)``, answered from the last search where it must
+    give the same match: a search finds the first start at or after ``pos`` where the
+    pattern matches (what it matches there does not depend on ``pos``: lookbehinds and ``^``
+    read the whole text), so a later ``pos`` up to that start finds it again, and after no
+    match none. Positions asked in order then read the text once a pattern."""
+    seen = _searched(text)
+    last = seen.get((pattern, endpos))
+    if last is not None and last[0] <= pos and (last[1] is None or pos <= last[1].start()):
+        return last[1]
+    found = pattern.search(text, pos, len(text) if endpos is None else endpos)
+    seen[(pattern, endpos)] = (pos, found)
+    return found
+
+
+@lru_cache(maxsize=4096)
+def _literal(word: str) -> re.Pattern[str]:
+    return re.compile(re.escape(word))
 
 
 def _danger_rules(rules: ClassificationRules) -> tuple[Rule, ...]:
