@@ -590,7 +590,9 @@ def _load_rules(path: Path, raw: bytes) -> ClassificationRules:
     # fails the load, a city's own rule file's too (redos39).
     for where, pattern in rule_patterns(rules):
         if fault := growth_fault(pattern):
-            raise ValueError(f"{path}: {where}: {fault}")
+            shown = pattern.pattern if len(pattern.pattern) <= 300 else (
+                pattern.pattern[:300] + "…")
+            raise ValueError(f"{path}: {where}: {fault}; in {shown!r}")
     return rules
 
 

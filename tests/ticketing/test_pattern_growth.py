@@ -73,8 +73,8 @@ def test_patterns_a_scan_reads_in_proportion_to_the_text_pass(pattern: str) -> N
     (r"卡(?![\s\S]*困在)", 0, "reaches from anywhere"),       # to the end from each 卡
     (r"[0-9]+年", 0, "reaches from anywhere"),               # from each numeral of a run
     (r"(?<![0-9])[0-9一]+年", 0, "reaches from anywhere"),    # the guard misses 一
-    (r"(?<=[一二])[一二三]+", 0, "reaches from anywhere"),     # after one of the run
-    (r"^(?:a+)+b", 0, "inside a repeat"),
+    (r"(?<=[一二])[一二三]+年", 0, "reaches from anywhere"),   # after one of the run
+    (r"^(?:a+)+b", 0, "exponentially many ways"),
     (r"(?:(?!.*x)a){2}", 0, "inside a repeat"),
     (r"^.*a.*b", 0, "after another"),
     (r"^(?!.*a).*b(?!.*c)", 0, "after another"),
@@ -84,6 +84,52 @@ def test_patterns_a_scan_reads_in_proportion_to_the_text_pass(pattern: str) -> N
 def test_patterns_that_may_cost_with_the_square_of_the_text_are_refused(
         pattern: str, flags: int, fault: str) -> None:
     assert fault in (growth_fault(re.compile(pattern, flags)) or "")
+
+
+# review94: a repeat whose part joins up in several ways was accepted, bounded or anchored,
+# and costs exponentially in the repeat's count: "(a|aa){1,1000}c" 30 ms on 26 a's,
+# "(?:[^，]{0,200}){0,200}x" 46 s on 30 characters.
+@pytest.mark.parametrize("pattern", [
+    r"(a|aa){1,1000}c",                # a run of a's split into a and aa every way
+    r"^(a|ab|b)+c",                    # anchored: one start, exponentially many readings
+    r"(?:[^，]{0,200}){0,200}x",        # a bounded repeat of a bounded repeat
+    r"(?:着火|着|火){1,20}了",          # 着火 read whole or as 着 + 火
+    r"x(?!(?:a|aa){1,40}b)",           # a lookahead that fails explores every reading
+    r"(a|aa){30,40}",                  # nothing after, but thirty turns needed
+])
+def test_a_repeat_read_in_many_ways_is_refused(pattern: str) -> None:
+    assert "exponentially many ways" in (growth_fault(re.compile(pattern)) or "")
+
+
+# What an operator writes every day, read in proportion to the text: passes.
+@pytest.mark.parametrize("pattern", [
+    r"(着火|冒烟)+",                    # nothing after: the first reading ends the match
+    r"(?:着火|冒烟){1,50}了",           # alternatives that start apart: one reading
+    r"漏水.{0,10}楼下",
+    r"((110|119|一百一十?)的?){1,4}x",  # 一百一 / 一百一十 and 的 join one way only
+    r"(a|aa){1,1000}",
+    r"燃气[^，。]*",
+])
+def test_a_repeat_read_one_way_or_ending_the_pattern_passes(pattern: str) -> None:
+    assert growth_fault(re.compile(pattern)) is None
+
+
+def test_a_city_rule_refused_names_the_rule_the_pattern_and_what_to_write(
+        tmp_path: Path) -> None:
+    text = _shipped().replace("\n[[category_rules]]\n", """
+[[category_rules]]
+id = "city.gas_smell"
+category = "water"
+patterns = ['燃气.*味']
+
+[[category_rules]]
+""", 1)
+    with pytest.raises(ValueError) as refused:
+        _load(tmp_path, text)
+    message = str(refused.value)
+    assert "category:city.gas_smell.patterns[0]" in message
+    assert "'燃气.*味'" in message          # the pattern as written
+    assert "`.*`" in message and "`.{0,N}`" in message  # the repeat, and its bounded form
 
 
 def test_the_intakes_and_the_knowledge_bases_rewritten_patterns_pass() -> None:
