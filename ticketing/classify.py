@@ -372,6 +372,9 @@ class ClassificationRules:
     emergency_follows: frozenset[str] = frozenset()
     # [everyday_words]: every place one of them occurs (a lookahead, so overlapping ones too).
     everyday: re.Pattern[str] | None = None
+    # Its last pattern's ``unless_after`` (a words' lookahead), or None: that pattern's match
+    # is no everyday word when one of them is told anywhere after it.
+    everyday_after: re.Pattern[str] | None = None
     # [negation] retracted: what a caller takes back in a self-correction ("那个燃气，不是，
     # 是配电室"): not the call's domain.
     retracted: re.Pattern[str] | None = None
@@ -580,8 +583,8 @@ def _load_rules(path: Path, raw: bytes) -> ClassificationRules:
         not_now=not_now,
         negation_questions=tuple(negation.get("questions", [])),
         emergency_follows=follows,
-        everyday=_everyday(data.get("everyday_words", {}).get("words", []), path,
-                           data.get("everyday_words", {}).get("patterns", [])),
+        **_everyday(data.get("everyday_words", {}).get("words", []), path,
+                    data.get("everyday_words", {}).get("patterns", [])),
         retracted=_compiled(negation.get("retracted"), path, "[negation] retracted"),
         **_heard_as(data.get("heard_as", {}).get("words", []), path),
     )
@@ -617,7 +620,7 @@ def rule_patterns(rules: ClassificationRules) -> Iterator[tuple[str, re.Pattern[
                 if (pattern := getattr(rule, name)) is not None:
                     yield f"{where}.{name}", pattern
     for name in ("address_pattern", "intersection_pattern", "strong_address", "everyday",
-                 "retracted"):
+                 "everyday_after", "retracted"):
         if (pattern := getattr(rules, name)) is not None:
             yield name, pattern
     if rules.not_now is not None:
@@ -731,18 +734,36 @@ def _compiled(pattern: str | None, path: Path, where: str) -> re.Pattern[str] | 
 
 
 def _everyday(words: list[str], path: Path,
-              patterns: Sequence[str] = ()) -> re.Pattern[str] | None:
+              patterns: Sequence[str | Mapping[str, str]] = ()) -> dict[str, Any]:
     """One lookahead for the words and the patterns: each match is an everyday word, read as
-    a whole (a pattern is a word that takes forms: "审批卡住了", "手续一直卡着")."""
+    a whole (a pattern is a word that takes forms: "审批卡住了", "手续一直卡着"). The last
+    pattern may be a table with ``unless_after``: words that, told anywhere after its match,
+    make it none (``_everyday_spans`` reads them once a text: a lookahead to the text's end
+    read the rest of the text from each match, a 200-character one lost a person shut in
+    told later in a long call; review94)."""
     if any(len(w) < 2 for w in words):
         raise ValueError(f"{path}: everyday_words: a word has two characters at least")
+    after = None
+    if any(isinstance(p, Mapping) for p in patterns[:-1]) or (
+            patterns and isinstance(patterns[-1], Mapping)
+            and set(patterns[-1]) != {"pattern", "unless_after"}):
+        raise ValueError(f"{path}: everyday_words: only the last pattern may be a table, of "
+                         "pattern and unless_after (a match that fails it is tried no further)")
+    if patterns and isinstance(patterns[-1], Mapping):
+        after = _compiled(f"(?=(?:{patterns[-1]['unless_after']}))", path,
+                          "everyday_words: unless_after")
+        patterns = [*patterns[:-1], f"(?P<{_AFTER}>{patterns[-1]['pattern']})"]
     parts = [*([_alternation(words)] if words else []), *(f"(?:{p})" for p in patterns)]
     if not parts:
-        return None
+        return {"everyday": None, "everyday_after": None}
     try:
-        return re.compile(f"(?=({'|'.join(parts)}))")
+        return {"everyday": re.compile(f"(?=({'|'.join(parts)}))"), "everyday_after": after}
     except re.error as exc:
         raise ValueError(f"{path}: everyday_words: bad pattern: {exc}") from exc
+
+
+# The group of [everyday_words]' last pattern when it has ``unless_after``.
+_AFTER = "unless_after"
 
 
 def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]) -> NotNow | None:
@@ -1010,9 +1031,14 @@ def _clause(text: str, pos: int) -> tuple[int, int]:
 
 
 @lru_cache(maxsize=8)
-def _everyday_spans(text: str, everyday: re.Pattern[str]) -> tuple[tuple[int, int], ...]:
-    """Where the everyday words are in ``text``: once per text, every rule asks."""
-    return tuple((m.start(), m.start() + len(m.group(1))) for m in everyday.finditer(text))
+def _everyday_spans(text: str, everyday: re.Pattern[str],
+                    after: re.Pattern[str] | None = None) -> tuple[tuple[int, int], ...]:
+    r"""Where the everyday words are in ``text``: once per text, every rule asks. The last
+    pattern's match is none where an ``after`` word starts at or after its end (what a
+    lookahead ``(?![\s\S]*words)`` at its end read, the text read once)."""
+    last = max((m.start() for m in after.finditer(text)), default=-1) if after else -1
+    return tuple((m.start(), m.end(1)) for m in everyday.finditer(text)
+                 if not (m.groupdict().get(_AFTER) is not None and last >= m.end(1)))
 
 
 def _in_everyday_word(text: str, pos: int, end: int, rules: ClassificationRules) -> bool:
@@ -1021,7 +1047,7 @@ def _in_everyday_word(text: str, pos: int, end: int, rules: ClassificationRules)
     写着 + 火爆, no 着火). The longer word is read, as place names are ("西单元" is no 西单)."""
     if rules.everyday is None:
         return False
-    spans, starts, reach = _everyday_index(text, rules.everyday)
+    spans, starts, reach = _everyday_index(text, rules.everyday, rules.everyday_after)
     # A word begun before the cue that runs into it. Each cue looked through every word of
     # the text: a long text of many was quadratic ("卡一年" × 2,666 cost 1.2 s; redos39).
     i = bisect_left(starts, pos)
@@ -1032,11 +1058,11 @@ def _in_everyday_word(text: str, pos: int, end: int, rules: ClassificationRules)
 
 
 @lru_cache(maxsize=8)
-def _everyday_index(text: str, everyday: re.Pattern[str]
+def _everyday_index(text: str, everyday: re.Pattern[str], after: re.Pattern[str] | None
                     ) -> tuple[tuple[tuple[int, int], ...], list[int], list[int]]:
     """``_everyday_spans``, their starts (in order: one match per position) and the furthest
     end among the first i, once per text (keyed by the text: its hash is kept)."""
-    spans = _everyday_spans(text, everyday)
+    spans = _everyday_spans(text, everyday, after)
     return (spans, [start for start, _ in spans],
             list(accumulate((stop for _, stop in spans), max)))
 
@@ -1380,10 +1406,11 @@ def _eaten_cue(text: str, rules: ClassificationRules, quiet: tuple[Span, ...]) -
     over alone. A cue that only shares characters with the word is no such cue: "电梯卡了俩
     礼拜…我妈在里棉" (a recogniser's 里面) is a lift stuck again, the model's to weigh.
     Twenty-seventh round (cls30)."""
-    if rules.everyday is None or not (spans := _everyday_spans(text, rules.everyday)):
+    if rules.everyday is None or not (spans := _everyday_spans(text, rules.everyday,
+                                                            rules.everyday_after)):
         return None
     words = [text[start:stop] for start, stop in spans]
-    plain = replace(rules, everyday=None)
+    plain = replace(rules, everyday=None, everyday_after=None)
     for rule in _danger_rules(rules):
         for hit in _rule_hits(rule, text, plain, quiet):
             if any(hit in word for word in words) and hit not in _rule_hits(rule, text, rules,
@@ -1805,7 +1832,7 @@ def without_everyday(text: str, rules: ClassificationRules) -> str | None:
     if rules.everyday is None:
         return None
     norm = _normalize(text)
-    spans = _everyday_spans(_heard(norm, rules), rules.everyday)
+    spans = _everyday_spans(_heard(norm, rules), rules.everyday, rules.everyday_after)
     if not spans:
         return None
     kept, last = [], 0
