@@ -378,6 +378,9 @@ class ClassificationRules:
     emergency_follows: frozenset[str] = frozenset()
     # [everyday_words]: every place one of them occurs (a lookahead, so overlapping ones too).
     everyday: re.Pattern[str] | None = None
+    # Its last pattern's ``unless_after`` (a words' lookahead), or None: that pattern's match
+    # is no everyday word when one of them is told anywhere after it.
+    everyday_after: re.Pattern[str] | None = None
     # [negation] retracted: what a caller takes back in a self-correction ("那个燃气，不是，
     # 是配电室"): not the call's domain.
     retracted: re.Pattern[str] | None = None
@@ -586,8 +589,8 @@ def _load_rules(path: Path, raw: bytes) -> ClassificationRules:
         not_now=not_now,
         negation_questions=tuple(negation.get("questions", [])),
         emergency_follows=follows,
-        everyday=_everyday(data.get("everyday_words", {}).get("words", []), path,
-                           data.get("everyday_words", {}).get("patterns", [])),
+        **_everyday(data.get("everyday_words", {}).get("words", []), path,
+                    data.get("everyday_words", {}).get("patterns", [])),
         retracted=_compiled(negation.get("retracted"), path, "[negation] retracted"),
         **_heard_as(data.get("heard_as", {}).get("words", []), path),
     )
@@ -596,7 +599,9 @@ def _load_rules(path: Path, raw: bytes) -> ClassificationRules:
     # fails the load, a city's own rule file's too (redos39).
     for where, pattern in rule_patterns(rules):
         if fault := growth_fault(pattern):
-            raise ValueError(f"{path}: {where}: {fault}")
+            shown = pattern.pattern if len(pattern.pattern) <= 300 else (
+                pattern.pattern[:300] + "…")
+            raise ValueError(f"{path}: {where}: {fault}; in {shown!r}")
     return rules
 
 
@@ -621,7 +626,7 @@ def rule_patterns(rules: ClassificationRules) -> Iterator[tuple[str, re.Pattern[
                 if (pattern := getattr(rule, name)) is not None:
                     yield f"{where}.{name}", pattern
     for name in ("address_pattern", "intersection_pattern", "strong_address", "everyday",
-                 "retracted"):
+                 "everyday_after", "retracted"):
         if (pattern := getattr(rules, name)) is not None:
             yield name, pattern
     if rules.not_now is not None:
@@ -735,18 +740,36 @@ def _compiled(pattern: str | None, path: Path, where: str) -> re.Pattern[str] | 
 
 
 def _everyday(words: list[str], path: Path,
-              patterns: Sequence[str] = ()) -> re.Pattern[str] | None:
+              patterns: Sequence[str | Mapping[str, str]] = ()) -> dict[str, Any]:
     """One lookahead for the words and the patterns: each match is an everyday word, read as
-    a whole (a pattern is a word that takes forms: "审批卡住了", "手续一直卡着")."""
+    a whole (a pattern is a word that takes forms: "审批卡住了", "手续一直卡着"). The last
+    pattern may be a table with ``unless_after``: words that, told anywhere after its match,
+    make it none (``_everyday_spans`` reads them once a text: a lookahead to the text's end
+    read the rest of the text from each match, a 200-character one lost a person shut in
+    told later in a long call; review94)."""
     if any(len(w) < 2 for w in words):
         raise ValueError(f"{path}: everyday_words: a word has two characters at least")
+    after = None
+    if any(isinstance(p, Mapping) for p in patterns[:-1]) or (
+            patterns and isinstance(patterns[-1], Mapping)
+            and set(patterns[-1]) != {"pattern", "unless_after"}):
+        raise ValueError(f"{path}: everyday_words: only the last pattern may be a table, of "
+                         "pattern and unless_after (a match that fails it is tried no further)")
+    if patterns and isinstance(patterns[-1], Mapping):
+        after = _compiled(f"(?=(?:{patterns[-1]['unless_after']}))", path,
+                          "everyday_words: unless_after")
+        patterns = [*patterns[:-1], f"(?P<{_AFTER}>{patterns[-1]['pattern']})"]
     parts = [*([_alternation(words)] if words else []), *(f"(?:{p})" for p in patterns)]
     if not parts:
-        return None
+        return {"everyday": None, "everyday_after": None}
     try:
-        return re.compile(f"(?=({'|'.join(parts)}))")
+        return {"everyday": re.compile(f"(?=({'|'.join(parts)}))"), "everyday_after": after}
     except re.error as exc:
         raise ValueError(f"{path}: everyday_words: bad pattern: {exc}") from exc
+
+
+# The group of [everyday_words]' last pattern when it has ``unless_after``.
+_AFTER = "unless_after"
 
 
 def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]) -> NotNow | None:
@@ -1015,9 +1038,14 @@ def _clause(text: str, pos: int) -> tuple[int, int]:
 
 
 @lru_cache(maxsize=8)
-def _everyday_spans(text: str, everyday: re.Pattern[str]) -> tuple[tuple[int, int], ...]:
-    """Where the everyday words are in ``text``: once per text, every rule asks."""
-    return tuple((m.start(), m.start() + len(m.group(1))) for m in everyday.finditer(text))
+def _everyday_spans(text: str, everyday: re.Pattern[str],
+                    after: re.Pattern[str] | None = None) -> tuple[tuple[int, int], ...]:
+    r"""Where the everyday words are in ``text``: once per text, every rule asks. The last
+    pattern's match is none where an ``after`` word starts at or after its end (what a
+    lookahead ``(?![\s\S]*words)`` at its end read, the text read once)."""
+    last = max((m.start() for m in after.finditer(text)), default=-1) if after else -1
+    return tuple((m.start(), m.end(1)) for m in everyday.finditer(text)
+                 if not (m.groupdict().get(_AFTER) is not None and last >= m.end(1)))
 
 
 def _in_everyday_word(text: str, pos: int, end: int, rules: ClassificationRules) -> bool:
@@ -1026,7 +1054,7 @@ def _in_everyday_word(text: str, pos: int, end: int, rules: ClassificationRules)
     写着 + 火爆, no 着火). The longer word is read, as place names are ("西单元" is no 西单)."""
     if rules.everyday is None:
         return False
-    spans, starts, reach = _everyday_index(text, rules.everyday)
+    spans, starts, reach = _everyday_index(text, rules.everyday, rules.everyday_after)
     # A word begun before the cue that runs into it. Each cue looked through every word of
     # the text: a long text of many was quadratic ("卡一年" × 2,666 cost 1.2 s; redos39).
     i = bisect_left(starts, pos)
@@ -1037,11 +1065,11 @@ def _in_everyday_word(text: str, pos: int, end: int, rules: ClassificationRules)
 
 
 @lru_cache(maxsize=8)
-def _everyday_index(text: str, everyday: re.Pattern[str]
+def _everyday_index(text: str, everyday: re.Pattern[str], after: re.Pattern[str] | None
                     ) -> tuple[tuple[tuple[int, int], ...], list[int], list[int]]:
     """``_everyday_spans``, their starts (in order: one match per position) and the furthest
     end among the first i, once per text (keyed by the text: its hash is kept)."""
-    spans = _everyday_spans(text, everyday)
+    spans = _everyday_spans(text, everyday, after)
     return (spans, [start for start, _ in spans],
             list(accumulate((stop for _, stop in spans), max)))
 
@@ -1166,14 +1194,44 @@ def _happens(text: str, pos: int, cfg: NotNow, rules: ClassificationRules) -> bo
     floor's, read bare) with no ``turn_talk`` word before it or just after it."""
     stop = _clause(text, pos)[1]
     # A cue starts in the clause; some run on past its comma ("哮喘犯了，喘得…说不上来").
+    # Each search from here is remembered (``_search_from``): a text of many turns read the
+    # rest of the text once a turn, with the square of its length (review94).
     ends = [m.end() for rule in _danger_rules(rules) for p in rule.patterns
-            if (m := p.search(text, pos)) and m.start() < stop]
-    ends.extend(i + len(kw) for rule in _danger_rules(rules) for kw in rule.keywords
-                if (i := text.find(kw, pos, stop)) != -1)
+            if (m := _search_from(p, text, pos)) and m.start() < stop]
+    ends.extend(m.end() for rule in _danger_rules(rules) for kw in rule.keywords
+                if (m := _search_from(_literal(kw), text, pos)) and m.end() <= stop)
     if not ends:
         return False
-    return not (cfg.turn_talk and cfg.turn_talk.search(
-        text, pos, min(min(ends), stop) + DRILL_WINDOW[1]))
+    return not (cfg.turn_talk and _search_from(
+        cfg.turn_talk, text, pos, min(min(ends), stop) + DRILL_WINDOW[1]))
+
+
+@lru_cache(maxsize=8)
+def _searched(text: str) -> dict[tuple[re.Pattern[str], int | None],
+                                  tuple[int, re.Match[str] | None]]:
+    """The last search of ``text`` by each pattern (and end): its start and its match."""
+    return {}
+
+
+def _search_from(pattern: re.Pattern[str], text: str, pos: int,
+                 endpos: int | None = None) -> re.Match[str] | None:
+    """``pattern.search(text, pos, endpos)``, answered from the last search where it must
+    give the same match: a search finds the first start at or after ``pos`` where the
+    pattern matches (what it matches there does not depend on ``pos``: lookbehinds and ``^``
+    read the whole text), so a later ``pos`` up to that start finds it again, and after no
+    match none. Positions asked in order then read the text once a pattern."""
+    seen = _searched(text)
+    last = seen.get((pattern, endpos))
+    if last is not None and last[0] <= pos and (last[1] is None or pos <= last[1].start()):
+        return last[1]
+    found = pattern.search(text, pos, len(text) if endpos is None else endpos)
+    seen[(pattern, endpos)] = (pos, found)
+    return found
+
+
+@lru_cache(maxsize=4096)
+def _literal(word: str) -> re.Pattern[str]:
+    return re.compile(re.escape(word))
 
 
 def _danger_rules(rules: ClassificationRules) -> tuple[Rule, ...]:
@@ -1379,10 +1437,11 @@ def _eaten_cue(text: str, rules: ClassificationRules, quiet: tuple[Span, ...]) -
     over alone. A cue that only shares characters with the word is no such cue: "电梯卡了俩
     礼拜…我妈在里棉" (a recogniser's 里面) is a lift stuck again, the model's to weigh.
     Twenty-seventh round (cls30)."""
-    if rules.everyday is None or not (spans := _everyday_spans(text, rules.everyday)):
+    if rules.everyday is None or not (spans := _everyday_spans(text, rules.everyday,
+                                                            rules.everyday_after)):
         return None
     words = [text[start:stop] for start, stop in spans]
-    plain = replace(rules, everyday=None)
+    plain = replace(rules, everyday=None, everyday_after=None)
     for rule in _danger_rules(rules):
         for hit in _rule_hits(rule, text, plain, quiet):
             if any(hit in word for word in words) and hit not in _rule_hits(rule, text, rules,
@@ -1804,7 +1863,7 @@ def without_everyday(text: str, rules: ClassificationRules) -> str | None:
     if rules.everyday is None:
         return None
     norm = _normalize(text)
-    spans = _everyday_spans(_heard(norm, rules), rules.everyday)
+    spans = _everyday_spans(_heard(norm, rules), rules.everyday, rules.everyday_after)
     if not spans:
         return None
     kept, last = [], 0

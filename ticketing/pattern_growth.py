@@ -22,6 +22,7 @@ A bound's size is not judged here: the bench gives the figure.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -38,9 +39,12 @@ _ENUMERABLE = 0x10000
 _CATEGORIES = {"CATEGORY_DIGIT": r"\d", "CATEGORY_NOT_DIGIT": r"\D", "CATEGORY_SPACE": r"\s",
                "CATEGORY_NOT_SPACE": r"\S", "CATEGORY_WORD": r"\w", "CATEGORY_NOT_WORD": r"\W"}
 _CONSUMING = {"LITERAL", "NOT_LITERAL", "IN", "ANY"}
-# What an unbounded repeat or a back-reference is written with (a star or a plus anywhere,
-# escaped or in a class too, "{n,}", "\\1", "(?P="): a source without any has neither.
-_MAY_GROW = re.compile(r"[*+]|\{\d*,\}|\\\d|\(\?P=")
+# What a repeat or a back-reference is written with (a star, a plus or a brace anywhere,
+# escaped or in a class too, "\\1", "(?P="): a source without any has neither. Bounded
+# repeats are parsed too: "(a|aa){1,1000}" is read in exponentially many ways (review94).
+_MAY_GROW = re.compile(r"[*+{]|\\\d|\(\?P=")
+# The most strings a repeated part's words are spelt out to (``_strings``).
+_SPELT = 512
 
 
 class _Fault(Exception):
@@ -67,9 +71,12 @@ class _Path:
     anchored at the text's start, anything consumed yet, the lookbehind just passed."""
 
     def __init__(self, before: int = 0, in_repeat: bool = False, anchored: bool = False,
-                 consumed: bool = False, guard: tuple[bool, list[Any]] | None = None) -> None:
+                 consumed: bool = False, guard: tuple[bool, list[Any]] | None = None,
+                 last: bool = True) -> None:
         self.before, self.in_repeat, self.anchored = before, in_repeat, anchored
         self.consumed, self.guard = consumed, guard
+        # Nothing after this point can fail: what is here is never backtracked into.
+        self.last = last
 
     def copy(self, **changes: Any) -> _Path:
         fields = dict(vars(self))
@@ -83,9 +90,12 @@ class _Walk:
 
     def sequence(self, items: Iterable[tuple[Any, Any]], path: _Path) -> _Path:
         """``path`` after ``items``: its ``before`` counts the unbounded repeats passed."""
-        for op, arg in items:
-            path = self.node(str(op), arg, path)
-        return path
+        items = list(items)
+        last = path.last
+        for i, (op, arg) in enumerate(items):
+            path = self.node(str(op), arg,
+                             path.copy(last=last and not any(_may_fail(n) for n in items[i + 1:])))
+        return path.copy(last=last)
 
     def node(self, op: str, arg: Any, path: _Path) -> _Path:
         if op in _CONSUMING:
@@ -110,11 +120,12 @@ class _Walk:
         if op in ("ASSERT", "ASSERT_NOT"):
             direction, content = arg
             if direction < 0:  # a lookbehind: fixed width, and perhaps a guard
+                self.sequence(content, path.copy(last=False))
                 guard = _single_set(content)
                 return path.copy(guard=(op == "ASSERT", guard) if guard else path.guard)
             # A lookahead reads from here, once each time the scan is here: what it repeats
             # comes after what was passed, but nothing after it backtracks into it.
-            self.sequence(content, path.copy())
+            self.sequence(content, path.copy(last=False))
             return path
         if op in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
             return self.repeat(arg, path)
@@ -123,22 +134,47 @@ class _Walk:
         return path  # other zero-width nodes
 
     def repeat(self, arg: Any, path: _Path) -> _Path:
-        _, most, body = arg
+        least, most, body = arg
+        # Followed by nothing that can fail, a repeat that needs one turn at most is read
+        # once from a start: greedy or lazy, the first way it finds ends the match.
+        final = path.last and least <= 1
+        if most > 1 and not final and (why := self.ambiguous(body)):
+            raise _Fault(f"a repeat {_repeat_source(arg)} whose part {why}: the same words "
+                         "read in exponentially many ways when what follows fails; make "
+                         "its alternatives start apart, or repeat a part of one length")
         if most != _parser.MAXREPEAT:
-            inner = path.copy(in_repeat=path.in_repeat or most > 1)
+            inner = path.copy(in_repeat=path.in_repeat or most > 1, last=False)
             end = self.sequence(body, inner)
             return path.copy(before=end.before, consumed=end.consumed or path.consumed,
                              guard=None if end.consumed else path.guard)
+        shown = _repeat_source(arg)
         if path.in_repeat:
-            raise _Fault("an unbounded repeat inside a repeat")
+            raise _Fault(f"an unbounded repeat {shown} inside a repeat: {_bounded(arg)}")
         if path.before:
-            raise _Fault("an unbounded repeat after another on the same path")
-        if not (path.anchored or self.fenced(path.guard, body)):
-            raise _Fault("an unbounded repeat that a scan reaches from anywhere in a run: "
-                         "bound it ({0,N}), anchor it (^), or start it where its run "
+            raise _Fault(f"an unbounded repeat {shown} after another on the same path: "
+                         f"{_bounded(arg)}")
+        if not (path.anchored or (final and not path.before) or self.fenced(path.guard, body)):
+            raise _Fault(f"an unbounded repeat {shown} that a scan reaches from anywhere in a "
+                         f"run: {_bounded(arg)}, anchor it (^), or start it where its run "
                          "starts ((?<![C])C+)")
-        self.sequence(body, path.copy(in_repeat=True))
+        self.sequence(body, path.copy(in_repeat=True, last=False))
         return path.copy(before=path.before + 1, consumed=True, guard=None)
+
+    def ambiguous(self, body: Any) -> str | None:
+        """Why the same words may be read as turns of ``body`` in more than one way, or None:
+        a part of one length is read one way; a part of few spellings when they are a
+        uniquely decodable code (Sardinas-Patterson); any other is refused."""
+        low, high = body.getwidth()
+        if low == high:
+            return None
+        spelt = _strings(body)
+        if spelt is None:
+            return "has many spellings of different lengths (a class or a repeat in it)"
+        if self.flags & re.IGNORECASE:
+            spelt = {word.casefold() for word in spelt}
+        if not _uniquely_decodable(spelt):
+            return "has spellings that join up in more than one way"
+        return None
 
     def fenced(self, guard: tuple[bool, list[Any]] | None, body: Any) -> bool:
         """Whether the lookbehind just passed says the character before is none ``body``
@@ -245,3 +281,104 @@ def class_source(items: list[Any]) -> str:
         else:
             raise _Fault(f"a class item not known here: {kind}")
     return f"[{''.join(parts)}]"
+
+
+def _may_fail(node: tuple[Any, Any]) -> bool:
+    """Whether a node can fail where it is tried (a repeat of at least none cannot)."""
+    op, arg = str(node[0]), node[1]
+    if op in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+        return arg[0] > 0 and any(_may_fail(n) for n in arg[2])
+    if op in ("SUBPATTERN",):
+        return any(_may_fail(n) for n in arg[3])
+    if op == "ATOMIC_GROUP":
+        return any(_may_fail(n) for n in arg)
+    if op == "BRANCH":
+        return all(any(_may_fail(n) for n in alternative) for alternative in arg[1])
+    return op not in ("MARK",)
+
+
+def _strings(items: Any, limit: int = _SPELT) -> set[str] | None:
+    """Every spelling of ``items`` with zero-width parts read as empty (more than they
+    match), or None: a class of many members, an unbounded repeat, more than ``limit``."""
+    found = {""}
+    for op, arg in items:
+        op = str(op)
+        if op == "LITERAL":
+            part: set[str] | None = {chr(arg)}
+        elif op == "IN":
+            members = _members(list(arg))
+            part = set(members) if members is not None and len(members) <= 32 else None
+        elif op == "SUBPATTERN":
+            part = _strings(arg[3], limit)
+        elif op == "ATOMIC_GROUP":
+            part = _strings(arg, limit)
+        elif op == "BRANCH":
+            spelt = [_strings(alternative, limit) for alternative in arg[1]]
+            part = None if None in spelt else set().union(*spelt)  # type: ignore[arg-type]
+        elif op in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            least, most, body = arg
+            once = _strings(body, limit)
+            if once is None or most == _parser.MAXREPEAT or most > limit:
+                return None
+            part, turns = set(), {""}
+            for turn in range(most + 1):
+                if turn >= least:
+                    part |= turns
+                turns = {a + b for a in turns for b in once}
+                if len(part) > limit or len(turns) > limit:
+                    return None
+        elif op in ("ASSERT", "ASSERT_NOT", "AT", "MARK"):
+            part = {""}
+        else:  # any character, a negated class, a category, a back-reference
+            return None
+        if part is None:
+            return None
+        found = {a + b for a in found for b in part}
+        if len(found) > limit:
+            return None
+    return found
+
+
+def _uniquely_decodable(code: set[str]) -> bool:
+    """Whether no text is a sequence of ``code``'s words in two ways (Sardinas-Patterson:
+    no dangling suffix is a word)."""
+    if "" in code:
+        return False
+    dangling = {w[len(u):] for u in code for w in code if u != w and w.startswith(u)}
+    todo = list(dangling)
+    while todo:
+        rest = todo.pop()
+        if rest in code:
+            return False
+        for word in code:
+            for following in (word[len(rest):] if word.startswith(rest) else "",
+                              rest[len(word):] if rest.startswith(word) else ""):
+                if following and following not in dangling:
+                    dangling.add(following)
+                    todo.append(following)
+    return True
+
+
+def _repeat_source(arg: Any) -> str:
+    """A repeat as it may have been written (``.*``, ``[0-9]+``, ``(…){1,1000}``)."""
+    least, most, body = arg
+    single = _single_set(body)
+    part = "(…)"
+    if single is not None:
+        with contextlib.suppress(_Fault):  # a class item not spelt here: shown as (…)
+            part = class_source(single)
+        if part.startswith("[") and len(single) == 1 and str(single[0][0]) == "LITERAL":
+            part = re.escape(chr(single[0][1]))
+    if most == _parser.MAXREPEAT:
+        count = {0: "*", 1: "+"}.get(least, f"{{{least},}}")
+    else:
+        count = f"{{{least},{most}}}"
+    return f"`{part}{count}`"
+
+
+def _bounded(arg: Any) -> str:
+    """What to write instead of an unbounded repeat: the same part, a bound on its count."""
+    least, _, body = arg
+    single = _single_set(body)
+    part = _repeat_source((least, 1, body))[1:].rsplit("{", 1)[0] if single else "(…)"
+    return f"bound it (`{part}{{{least},N}}`, N the most it need read, e.g. `{part}{{{least},50}}`)"
