@@ -21,6 +21,7 @@ from collections.abc import Collection
 from sqlalchemy import ColumnElement, and_
 from sqlalchemy.orm import InstrumentedAttribute
 
+from ticketing.db import one_of
 from ticketing.models import Unit, User
 from ticketing.states import Role
 
@@ -61,4 +62,4 @@ def holders(unit_id: ColumnElement[int] | InstrumentedAttribute[int | None] | in
     """``holder_refusal`` as a WHERE clause (of ``unit_id``, or of any unit): the same
     rule, for lists and auto-dispatch; tests/ticketing check that the two agree."""
     unit = User.unit_id.is_not(None) if unit_id is None else User.unit_id == unit_id
-    return and_(unit, User.role.in_(HOLDER_ROLES), User.active.is_(True))
+    return and_(unit, one_of(User.role, HOLDER_ROLES), User.active.is_(True))

@@ -50,7 +50,7 @@ from ticketing.classify import (
     sub_category_in,
 )
 from ticketing.context import Domain
-from ticketing.db import persistent_unflushed, run_at_commit, undone_by
+from ticketing.db import one_of, persistent_unflushed, run_at_commit, undone_by
 from ticketing.deadlines import due_at
 from ticketing.holders import holder_refusal, holders, receiver_refusal
 from ticketing.inputs import (
@@ -879,7 +879,7 @@ def _duplicate_query(*, known_id: bool, by_caller: bool, district_known: bool,
     common = [
         *([Ticket.id != bindparam("id")] if known_id else []),
         Ticket.duplicate_of_id.is_(None),
-        Ticket.status.in_(values(OPEN_STATUSES - {Status.DRAFT})),
+        one_of(Ticket.status, values(OPEN_STATUSES - {Status.DRAFT})),
         Ticket.received_at >= bindparam("since"),
         Ticket.category == bindparam("category"),
         Ticket.confidential == bindparam("confidential"),
@@ -1117,7 +1117,7 @@ def _picks_rolled_back(session: Session, _rolled_back: Any) -> None:
 # The number of open tickets a handler holds (``on_duty_handler``'s rule).
 _OPEN_TICKETS = (
     select(func.count(Ticket.id))
-    .where(Ticket.handler_id == User.id, Ticket.status.in_(values(ASSIGNED_STATUSES)))
+    .where(Ticket.handler_id == User.id, one_of(Ticket.status, values(ASSIGNED_STATUSES)))
     .scalar_subquery()
 )
 
