@@ -1,0 +1,54 @@
+"""review95: hostile sentences against emerg36's guards for a fire, smoke or a dive made on purpose.
+
+Each of these was handed over on main before emerg36 (5f7b311) and lost its hand-over to a
+guard (`rite_fire`, `smoke_made`, `swim_fine`) or to the mark ``not_now.on_purpose``: a person
+hurt, down or still told beside the purpose, in words the guards' own lists did not hold (躺在
+地上, 不动了, 没动静, 翻白眼, 打滚, a fire on a person's body, a sofa alight, a swimmer frozen
+stiff). Written as a recogniser writes them: no punctuation, numbers as words.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.ticketing.test_classify_urgent import _danger_cues as _cues
+from ticketing.classify import NO_RESCUE, classify, load_rules
+from ticketing.intake_model import SHIPPED_DIR, ModelStore, understand
+
+LOST: list[str] = [
+    # A grave's fire that reached a person.
+    "上坟烧纸的时候风一刮火苗子蹿我奶奶身上了 棉袄呼呼地烧 她在地上打滚",
+    "十字路口烧纸的那个老大爷裤子让火给燎了 人还在冒烟 躺地上直哼哼",
+    # Incense that set the furniture alight.
+    "屋里给老人上香 香灰掉沙发上了 沙发着了 冒大烟",
+    # A barbecue's fire on a child.
+    "小区里烧烤 有人往炭上泼酒精 火扑到孩子身上 孩子身上冒烟 哭都哭不出声了",
+    # Cooking or smoking meat, someone down or not answering.
+    "邻居家做饭 厨房窗户一直冒烟 老太太躺在厨房地上不动了",
+    "楼下炒菜冒烟 我妈在厨房里 怎么喊都没动静",
+    "对面在熏腊肉 阳台一直冒烟 他家小孩躺在地上翻白眼",
+    # A winter swimmer frozen stiff.
+    "冬泳的阿姨冻得动弹不了 胳膊都僵了 在冰窟窿里靠着冰沿 一上一下的",
+]
+
+
+MODEL_ONLY = {LOST[1], LOST[3]}
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return load_rules(), ModelStore(Path("/nonexistent"), shipped=SHIPPED_DIR).load_current()
+
+
+@pytest.mark.parametrize("text", LOST)
+def test_review95_harm_beside_a_purpose_is_handed_over(shipped, text: str) -> None:
+    rules, model = shipped
+    got = classify(text, rules)
+    assert got.urgency == "urgent", _cues(text)
+    # Two of them (人还在冒烟, 孩子身上冒烟) were the model's hand-over on main, the rest the
+    # rules' own: each must be one again.
+    assert got.emergency != "none" or text in MODEL_ONLY, _cues(text)
+    assert not any(m.split(":", 1)[0] in NO_RESCUE for m in got.matched), got.matched
+    assert understand(text, rules, model).emergency != "none"
