@@ -52,3 +52,29 @@ def test_review95_harm_beside_a_purpose_is_handed_over(shipped, text: str) -> No
     assert got.emergency != "none" or text in MODEL_ONLY, _cues(text)
     assert not any(m.split(":", 1)[0] in NO_RESCUE for m in got.matched), got.matched
     assert understand(text, rules, model).emergency != "none"
+
+
+# Smoke from a thing that is no purpose's, told in a call that names a purpose elsewhere (a
+# cigarette that set the grass smoking, a battery beside the smoked meat): `smoke_made` read the
+# purpose's word anywhere and silenced every 冒烟 of the call, and the mark stopped the model's
+# 119 (each the model's hand-over on main before emerg36).
+ELSEWHERE: list[str] = [
+    "抽烟的那个男的把烟头扔进加油站旁边的草里了 草冒烟了",
+    "熏腊肉的那家阳台底下停的电动车在充电 电池鼓包了还冒烟",
+]
+
+
+@pytest.mark.parametrize("text", ELSEWHERE)
+def test_review95_smoke_from_another_thing_is_no_purpose(shipped, text: str) -> None:
+    rules, model = shipped
+    assert not any(m.split(":", 1)[0] in NO_RESCUE for m in classify(text, rules).matched)
+    assert understand(text, rules, model).emergency == "119"
+
+
+def test_review95_grass_a_grave_fire_set_smoking_stays_urgent() -> None:
+    # Urgent on main before emerg36 (urgent.fire's 冒烟), general under the rite's guard.
+    # (No rule nor the model hands it over: left as it was.)
+    text = "上坟烧纸把坟边上的干草烧得直冒烟"
+    got = classify(text)
+    assert got.urgency == "urgent", _cues(text)
+    assert not any(m.split(":", 1)[0] in NO_RESCUE for m in got.matched), got.matched
