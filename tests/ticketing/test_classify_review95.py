@@ -78,3 +78,25 @@ def test_review95_grass_a_grave_fire_set_smoking_stays_urgent() -> None:
     got = classify(text)
     assert got.urgency == "urgent", _cues(text)
     assert not any(m.split(":", 1)[0] in NO_RESCUE for m in got.matched), got.matched
+
+
+# Everyday words that sound as emerg36's [heard_as] words were rewritten as them (a fire engine
+# or an ambulance sent for a broadband bundle or a dizzy bus ride); a recogniser's own
+# spellings of the words (农烟, 晕到 of a person down) still read.
+HEARD: list[tuple[str, str]] = [
+    ("楼道里刷的颜色太浓艳了 看着眼晕 想问问谁让刷的", "none"),
+    ("我们家宽带被捆绑销售了 还给我开了个电视业务", "none"),
+    ("坐车晕到现在 公交司机开车太猛了 我要投诉", "none"),
+    ("街道办就命令我们三天之内搬走 连个书面通知都没有", "none"),
+    ("楼道里全是农烟 我们家出不去了", "119"),
+    ("我妈在家突然晕到了 叫也叫不醒", "120"),
+]
+
+
+@pytest.mark.parametrize(("text", "service"), HEARD)
+def test_review95_a_word_sounding_as_a_danger_word(shipped, text: str, service: str) -> None:
+    rules, model = shipped
+    said = classify(text, rules)
+    # The model's decision follows the rules' here: each of the four was the rules' hand-over.
+    assert (said.emergency, understand(text, rules, model).emergency) == (service, service), (
+        said.matched)
