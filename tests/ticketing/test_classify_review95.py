@@ -100,3 +100,15 @@ def test_review95_a_word_sounding_as_a_danger_word(shipped, text: str, service: 
     # The model's decision follows the rules' here: each of the four was the rules' hand-over.
     assert (said.emergency, understand(text, rules, model).emergency) == (service, service), (
         said.matched)
+
+
+# A child face down in a swimming class: emergency.in_water's older guard named 游泳课 and
+# 学游泳 bare, silencing the sport's trouble that `swim_fine` (which reads them with
+# `swim_trouble`) now tells apart (a miss on main before emerg36 too).
+@pytest.mark.parametrize("text", [
+    "游泳课上有个孩子脸朝下漂在水上",
+    "学游泳的那个小孩在池子里脸朝下漂着 一动不动 教练在看手机",
+])
+def test_review95_a_child_face_down_in_a_swimming_class_is_119(text: str) -> None:
+    got = classify(text)
+    assert (got.urgency, got.emergency) == ("urgent", "119"), _cues(text)
