@@ -388,6 +388,9 @@ class ClassificationRules:
     # each to the word; the lengths to look for, longest first.
     heard_as: Mapping[tuple[str, ...], str] = field(default_factory=dict)
     heard_lengths: tuple[int, ...] = ()
+    # [heard_as] not_words: everyday words that sound as one of them ("颜色太浓艳", "被捆绑销
+    # 售"), each match's characters left as written.
+    heard_not: re.Pattern[str] | None = None
 
 
 # --------------------------------------------------------------------------- labels
@@ -593,6 +596,8 @@ def _load_rules(path: Path, raw: bytes) -> ClassificationRules:
                     data.get("everyday_words", {}).get("patterns", [])),
         retracted=_compiled(negation.get("retracted"), path, "[negation] retracted"),
         **_heard_as(data.get("heard_as", {}).get("words", []), path),
+        heard_not=_compiled("|".join(data.get("heard_as", {}).get("not_words", [])), path,
+                            "[heard_as] not_words"),
     )
     # Every text a call or a filing role sends is scanned with each of these: one whose cost
     # grows faster than the text (a lookahead to the text's end from each of many places)
@@ -626,7 +631,7 @@ def rule_patterns(rules: ClassificationRules) -> Iterator[tuple[str, re.Pattern[
                 if (pattern := getattr(rule, name)) is not None:
                     yield f"{where}.{name}", pattern
     for name in ("address_pattern", "intersection_pattern", "strong_address", "everyday",
-                 "everyday_after", "retracted"):
+                 "everyday_after", "retracted", "heard_not"):
         if (pattern := getattr(rules, name)) is not None:
             yield name, pattern
     if rules.not_now is not None:
@@ -982,11 +987,14 @@ def _heard(text: str, rules: ClassificationRules) -> str:
     if not rules.heard_as:
         return text
     chars = list(text)
+    kept = bytearray(len(text) + 1)
+    for m in rules.heard_not.finditer(text) if rules.heard_not else ():
+        kept[m.start():m.end()] = b"\x01" * (m.end() - m.start())
     i = 0
     while i < len(chars):
         for n in rules.heard_lengths:
             written = "".join(chars[i:i + n])
-            if len(written) < n:
+            if len(written) < n or any(kept[i:i + n]):
                 continue
             word = rules.heard_as.get(tuple(syllable(ch) for ch in written))
             if word and written != word and _swapped_few(written, word):
