@@ -420,13 +420,14 @@ def test_evaluation_emergencies_are_handed_to_the_service_they_need(
     heldout-23..26, 165 with it; of the 214 of heldout-23..27, 200 with it; of the 256 of
     heldout-23..28, 242 with the twenty-seventh's; of the 302 of heldout-23..29, 286 with the
     twenty-eighth's (heldout-29: 44 of 46); of the 347 of heldout-23..30, 329 with the
-    twenty-ninth's (heldout-30: 42 of 45)."""
+    twenty-ninth's (heldout-30: 42 of 45); of the 393 of heldout-23..31, 373 with the
+    thirtieth's (heldout-31: 44 of 46)."""
     rules = load_classification()
     emergencies = [r for r in evaluation if r.labels["emergency"] != "none"]
-    assert len(emergencies) == 347
+    assert len(emergencies) == 393
     named = sum(understand(r.text, rules, shipped).emergency == r.labels["emergency"]
                 for r in emergencies)
-    assert named >= 314, named
+    assert named >= 356, named
 
 
 @dataclass(frozen=True)
@@ -494,6 +495,12 @@ HELD_OUT_FLOORS = {
     # 161 calm calls handed over); floors a few lines under that.
     "heldout-30": Floors(category=256, urgent=(75, 71), emergencies=(45, 40),
                          calm=(161, 4)),
+    # Written blind for the thirty-first round (298 scored: two lines were near copies of
+    # training lines and left the file); scored with the thirtieth round's model and rules
+    # before any change (category 272 of 298; urgent 73 of 74, flagged 45 of 46; 5 of 169
+    # calm calls handed over); floors a few lines under that.
+    "heldout-31": Floors(category=266, urgent=(74, 70), emergencies=(46, 41),
+                         calm=(169, 8)),
 }
 
 
