@@ -139,13 +139,16 @@ class _Worker:
 
 
 def _first_hand_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, calls: list[str],
-                    collection: list[str], bound: int) -> tuple[Any, _Worker, _Worker]:
-    """xdist's loadgroup scheduler with the suite's bound, told ``calls``, after its first
-    hand-out of ``collection`` to two stand-in workers."""
+                    collection: list[str], bound: int | None) -> tuple[Any, _Worker, _Worker]:
+    """xdist's loadgroup scheduler with the suite's bound (None: none given, as CI runs it),
+    told ``calls``, after its first hand-out of ``collection`` to two stand-in workers."""
     told = tmp_path / "calls.json"
     told.write_text(json.dumps(calls))
     monkeypatch.setenv("HOTLINE_TEST_CALLS_FILE", str(told))
-    monkeypatch.setenv("HOTLINE_TEST_CALLS_AT_ONCE", str(bound))
+    if bound is None:
+        monkeypatch.delenv("HOTLINE_TEST_CALLS_AT_ONCE", raising=False)
+    else:
+        monkeypatch.setenv("HOTLINE_TEST_CALLS_AT_ONCE", str(bound))
     sched = calls_at_once.scheduler(_Config(), _Log())  # type: ignore[arg-type]
     a, b = _Worker("a"), _Worker("b")
     for worker in (a, b):
@@ -168,6 +171,18 @@ def test_the_bound_is_how_many_calls_go_out_together(
     assert sorted(n for n in sent if n in calls) == calls[:bound]
     assert sched._in_flight == set(calls[:bound])
     assert len(sent) == 4
+
+
+def test_with_no_bound_given_one_call_fewer_than_the_workers_go_out(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite's default, as `scripts/test.sh` runs it (no HOTLINE_TEST_CALLS_AT_ONCE):
+    workers − 1 calls at once, so with two workers one, the other worker on quick tests."""
+    calls = [f"t.py::test_call[{i}]" for i in range(3)]
+    collection = calls + [f"t.py::test_quick[{i}]" for i in range(40)]
+    sched, a, b = _first_hand_out(tmp_path, monkeypatch, calls, collection, None)
+    sent = [collection[i] for i in a.sent + b.sent]
+    assert [n for n in sent if n in calls] == calls[:1]
+    assert sched._in_flight == set(calls[:1])
 
 
 def test_a_crashed_workers_completed_call_is_not_counted_in_flight_again(
