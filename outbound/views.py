@@ -43,7 +43,7 @@ from ticketing.models import Ticket
 from ticketing.schemas import Strict, SurveyBody, TicketOut
 from ticketing.service import scope_filter
 from ticketing.states import Role
-from ticketing.views import ticket_shown
+from ticketing.views import act_on_ticket
 
 log = logging.getLogger("outbound.views")
 
@@ -344,12 +344,8 @@ def keyed_survey(ref: str, body: SurveyBody, request: Request, token: Token,
     """回访 keyed in by the centre from a callback (operators, admins), once per closure:
     it acts as the same answer on the survey call (unresolved: 驳回重办; dissatisfied: the
     review queue)."""
-    with unit_of_work(request, token) as (session, actor):
-        ticket = service.get_ticket(session=session, actor=actor, ref=ref)
-        answer(session=session, domain=domain, ticket=ticket, actor=actor,
-               resolved=body.resolved, satisfied=body.satisfied, keys=body.keys)
-        session.commit()
-        return ticket_shown(session, ticket, actor)
+    return act_on_ticket(request, token, domain, ref, answer, resolved=body.resolved,
+                         satisfied=body.satisfied, keys=body.keys)
 
 
 @router.get("/reviews", response_model=list[ReviewOut])

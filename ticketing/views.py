@@ -428,10 +428,12 @@ def ticket_events(ref: str, request: Request, token: Token):
                 for e in queries.visible_events(session=session, actor=actor, ticket=ticket)]
 
 
-def _act(
+def act_on_ticket(
     request: Request, token: Token, domain: Domain, ref: str, fn: Callable[..., object],
     *roles: Role, **kwargs: object,
 ) -> TicketOut:
+    """``fn`` on the ticket ``ref`` as the token's account (one of ``roles`` when given),
+    committed, answered as the ticket now reads to that account."""
     with unit_of_work(request, token) as (session, actor):
         if roles:
             require(actor, *roles)
@@ -443,23 +445,23 @@ def _act(
 
 @router.post("/tickets/{ref}/accept", response_model=TicketOut)
 def accept(ref: str, request: Request, token: Token, domain: DomainDep):
-    return _act(request, token, domain, ref, service.accept)
+    return act_on_ticket(request, token, domain, ref, service.accept)
 
 
 @router.post("/tickets/{ref}/dispatch", response_model=TicketOut)
 def dispatch(ref: str, body: DispatchBody, request: Request, token: Token, domain: DomainDep):
-    return _act(request, token, domain, ref, service.dispatch,
+    return act_on_ticket(request, token, domain, ref, service.dispatch,
                 unit_id=body.unit_id, handler_id=body.handler_id)
 
 
 @router.post("/tickets/{ref}/sign", response_model=TicketOut)
 def sign(ref: str, request: Request, token: Token, domain: DomainDep):
-    return _act(request, token, domain, ref, service.sign, via="api")
+    return act_on_ticket(request, token, domain, ref, service.sign, via="api")
 
 
 @router.post("/tickets/{ref}/reply", response_model=TicketOut)
 def reply(ref: str, body: ReplyBody, request: Request, token: Token, domain: DomainDep):
-    return _act(request, token, domain, ref, service.reply, text=body.text,
+    return act_on_ticket(request, token, domain, ref, service.reply, text=body.text,
                 outcome=body.outcome, reason=body.reason)
 
 
@@ -522,7 +524,8 @@ def download_attachment(ref: str, attachment_id: RowIdPath, request: Request, to
 @router.post("/tickets/{ref}/close", response_model=TicketOut)
 def close(ref: str, request: Request, token: Token, domain: DomainDep,
           body: OptionalNote | None = None):
-    return _act(request, token, domain, ref, service.close, note=body.note if body else None)
+    return act_on_ticket(request, token, domain, ref, service.close,
+                         note=body.note if body else None)
 
 
 def group_out(session: Session, ticket: Ticket, actor: Actor) -> GroupOut:
@@ -553,7 +556,7 @@ def merge(ref: str, body: MergeBody, request: Request, token: Token, domain: Dom
 @router.post("/tickets/{ref}/unmerge", response_model=TicketOut)
 def unmerge(ref: str, body: Reason, request: Request, token: Token, domain: DomainDep):
     """拆单: a ticket merged by mistake leaves its group, back to the state it had."""
-    return _act(request, token, domain, ref, merging.unmerge, *merging.MERGE_ROLES,
+    return act_on_ticket(request, token, domain, ref, merging.unmerge, *merging.MERGE_ROLES,
                 reason=body.reason)
 
 
@@ -567,12 +570,12 @@ def group(ref: str, request: Request, token: Token):
 @router.post("/tickets/{ref}/send_back", response_model=TicketOut)
 def send_back(ref: str, body: Reason, request: Request, token: Token, domain: DomainDep):
     """核实退回: the handler's answer does not hold; back to them with the reason."""
-    return _act(request, token, domain, ref, service.send_back, reason=body.reason)
+    return act_on_ticket(request, token, domain, ref, service.send_back, reason=body.reason)
 
 
 @router.post("/tickets/{ref}/return", response_model=TicketOut)
 def return_ticket(ref: str, body: Reason, request: Request, token: Token, domain: DomainDep):
-    return _act(request, token, domain, ref, service.return_ticket, reason=body.reason)
+    return act_on_ticket(request, token, domain, ref, service.return_ticket, reason=body.reason)
 
 
 @router.post("/tickets/{ref}/request_info", response_model=EventOut)
@@ -592,7 +595,7 @@ def request_info(ref: str, body: Reason, request: Request, token: Token, domain:
 
 @router.post("/tickets/{ref}/exclude", response_model=TicketOut)
 def exclude(ref: str, body: Reason, request: Request, token: Token, domain: DomainDep):
-    return _act(request, token, domain, ref, service.exclude, reason=body.reason)
+    return act_on_ticket(request, token, domain, ref, service.exclude, reason=body.reason)
 
 
 @router.post("/tickets/{ref}/request_exclusion", response_model=TicketOut)
@@ -600,13 +603,13 @@ def request_exclusion(ref: str, body: ExclusionRequest, request: Request, token:
                       domain: DomainDep):
     """申请剔除 (handler): a reason from the configured list plus text; a supervisor decides
     with /exclude or /deny_exclusion."""
-    return _act(request, token, domain, ref, service.request_exclusion, reason=body.reason,
+    return act_on_ticket(request, token, domain, ref, service.request_exclusion, reason=body.reason,
                 text=body.text)
 
 
 @router.post("/tickets/{ref}/deny_exclusion", response_model=TicketOut)
 def deny_exclusion(ref: str, body: Reason, request: Request, token: Token, domain: DomainDep):
-    return _act(request, token, domain, ref, service.deny_exclusion, reason=body.reason)
+    return act_on_ticket(request, token, domain, ref, service.deny_exclusion, reason=body.reason)
 
 
 @router.post("/tickets/{ref}/penalty", response_model=EventOut)
@@ -639,12 +642,12 @@ def points_of_period(
 
 @router.post("/tickets/{ref}/reject", response_model=TicketOut)
 def reject(ref: str, body: Reason, request: Request, token: Token, domain: DomainDep):
-    return _act(request, token, domain, ref, service.reject_redo, reason=body.reason)
+    return act_on_ticket(request, token, domain, ref, service.reject_redo, reason=body.reason)
 
 
 @router.post("/tickets/{ref}/reassign", response_model=TicketOut)
 def reassign(ref: str, body: ReassignBody, request: Request, token: Token, domain: DomainDep):
-    return _act(request, token, domain, ref, service.reassign,
+    return act_on_ticket(request, token, domain, ref, service.reassign,
                 unit_id=body.unit_id, handler_id=body.handler_id, reason=body.reason)
 
 
@@ -652,7 +655,7 @@ def reassign(ref: str, body: ReassignBody, request: Request, token: Token, domai
 def confirm_classification(ref: str, body: ClassificationBody, request: Request, token: Token,
                            domain: DomainDep):
     """Confirm (empty body) or correct the classification; clears 待确认, audited."""
-    return _act(request, token, domain, ref, service.confirm_classification,
+    return act_on_ticket(request, token, domain, ref, service.confirm_classification,
                 *service.CLASSIFIER_ROLES, **body.model_dump())
 
 
@@ -660,7 +663,7 @@ def confirm_classification(ref: str, body: ClassificationBody, request: Request,
 def set_respondent(ref: str, body: RespondentBody, request: Request, token: Token,
                    domain: DomainDep):
     """Set, correct or clear (null) the 反映主体; audited with before and after."""
-    return _act(request, token, domain, ref, service.set_respondent,
+    return act_on_ticket(request, token, domain, ref, service.set_respondent,
                 *service.RESPONDENT_ROLES, respondent=body.respondent)
 
 
