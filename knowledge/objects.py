@@ -134,6 +134,12 @@ class Objects:
                 return fam.name
         return None
 
+    @staticmethod
+    def same_object(caller: Named, about: Named, family: str) -> bool:
+        """Whether an entry's title (``about``) names, in ``family``, a member the caller
+        names: the caller's object, not a word for any member of the family."""
+        return bool((caller.get(family, frozenset()) & about.get(family, frozenset())) - {ANY})
+
 
 def _toneless(text: str) -> str:
     return " ".join(lazy_pinyin(text, style=Style.NORMAL, errors="ignore"))
