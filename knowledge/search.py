@@ -182,6 +182,9 @@ STOP_WORDS = frozenset(" ".join((
     "还是 比较 特别 非常 真的 其实 主要 打听 麻烦 帮 帮忙 帮我 行 行不行 不行 可以吗",
     "好 手续 流程 步骤 操作 准备 打算 想要 咋 整 到底 究竟 大概 多长 哪天 几月 几号 几点 下",
     "以前 之前 原来 当时 后来 儿 找 部门",
+    # 才 and 能, which jieba glues into one word ("talent", tagged a verb): 怎么才能结算
+    # was read as asking the act 才能, which no entry speaks of (kb40).
+    "才能",
 )).split())
 _CLEAN = re.compile(r"[^\w]+")
 # Punctuation ends a clause: read across it, "有只狗，狗证" would make 狗狗 of 狗，狗.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge.search import Index, worth_confirming
+from knowledge.search import Index, asked_actions, worth_confirming
 from tests.knowledge.test_search_round9 import TODAY
 from tests.knowledge.test_search_round26 import assert_read_out
 from tests.knowledge.test_search_round32 import CONFIRM_FROM, assert_unanswered
@@ -58,3 +58,26 @@ def test_it_is_offered_when_it_is_only_likely(index: Index) -> None:
 def test_nothing_after_an_entry_ruled_out_answers_another_object_or_matter(
         index: Index, text: str) -> None:
     assert_unanswered(index, text)
+
+
+@pytest.mark.parametrize(("text", "entry"), [
+    # 怎么才能 asks how as 怎么 does: jieba glues 才 and 能 into 才能 ("talent"), which was
+    # read as the act asked after "how" that no entry speaks of (confidence 0) and as a
+    # rare word no entry has.
+    ("我妈常年住在老家，在那边看病怎么才能直接结算？", "kb028"),
+    ("我要去外地住一阵子，在当地看病怎么才能直接刷医保？", "kb028"),
+    ("公积金怎么才能提取出来付房租？", "kb014"),
+    ("停车欠费了怎么才能补缴？", "kb048"),
+    ("怎么才能办居住证？", "kb001"),
+    ("孩子怎么才能报上幼儿园", "kb031"),
+])
+def test_how_only_then_can_asks_how(index: Index, text: str, entry: str) -> None:
+    assert_read_out(index, text, entry)
+
+
+def test_only_then_can_names_no_act(index: Index) -> None:
+    assert "才能" not in asked_actions("在那边看病怎么才能直接结算")
+
+
+def test_a_size_asked_with_only_then_can_stays_a_ticket(index: Index) -> None:
+    assert_unanswered(index, "养老金要交够多少年才能领")
