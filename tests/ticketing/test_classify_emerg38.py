@@ -153,3 +153,14 @@ def test_emerg38_the_system_hands_over_what_the_model_dropped(shipped, text: str
                                                               service: str) -> None:
     rules, model = shipped
     assert understand(text, rules, model).emergency == service
+
+
+@pytest.mark.parametrize("shut", [
+    "刚进家门就闻到一股煤气味儿 挺冲的 我把灶台的阀门和总阀都关了 窗户也开了",
+    "家里燃气泄漏了 煤气味很重 我们先关了阀门",
+])
+def test_emerg38_a_strong_smell_shut_off_is_urgent_with_no_hand_over(shut: str) -> None:
+    # B3: the strong smell is emergency.gas_escaping's, quiet once the valve is shut; main's
+    # emergency.fire read "很重" with no such guard and handed the second to 119.
+    got = classify(shut)
+    assert got.urgency == "urgent" and got.emergency == "none", _cues(shut)
