@@ -158,8 +158,10 @@ def test_the_service_is_the_one_the_scene_needs(text: str, service: str) -> None
     ("我爸脑梗以后一直卧床，想申请护理补贴", "我爸好像脑梗了，说话含糊", "120"),
     # A pet hurt / a person hurt by a dog.
     ("我家狗被电动车撞了，腿一直瘸", "孩子被狗咬伤了，腿上流了好多血", "120"),
-    # Asked in general / told with the danger in front of the caller.
-    ("家里燃气泄漏的话应该先关阀门还是先开窗", "家里燃气泄漏了，煤气味很重，我们先关了阀门", "119"),
+    # Asked in general / told with the danger in front of the caller. Not shut off: a strong
+    # smell once the valve is shut is B3, urgent with no hand-over (heldout-16's "挺冲的，我把
+    # 阀门和总阀都关了"), since the strong smell is emergency.gas_escaping's (emerg38).
+    ("家里燃气泄漏的话应该先关阀门还是先开窗", "家里燃气泄漏了，煤气味很重，阀门在哪儿我们也找不着", "119"),
     ("请问着火的时候应该怎么逃生", "楼下着火了，应该先打哪个电话", "119"),
     ("新闻里说有个小区着火了，我们这栋楼消防通道也堵着", "对面楼着火了，新闻里说的那种高层火灾", "119"),
     # A barrier broken / a bone broken.
