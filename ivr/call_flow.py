@@ -269,7 +269,7 @@ class Dialogue:
         self.prompts = services.prompts
         self.intake = CallIntake(sessions=services.sessions, domain=services.domain,
                                  spool=services.spool, call_id=call.call_id,
-                                 caller=call.caller or "")
+                                 caller=call.caller or "", callee=call.callee or None)
         self.intake.hold()  # until its end: never settled by recovery meanwhile
         self.audio: CallAudio | None = None
         self.state = State.GREETING

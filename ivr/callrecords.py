@@ -126,6 +126,12 @@ def caller_fields(raw: str | None) -> dict[str, str | None]:
     return {"caller": e164, "caller_raw": None if e164 or not raw else raw[:CALLER_CHARS]}
 
 
+def callee_field(raw: str | None) -> str | None:
+    """A call record's ``callee``: the number dialled as the peer wrote it, cut as a
+    caller's ``caller_raw`` is (a To user is whatever the peer sent)."""
+    return raw[:CALLER_CHARS] if raw else None
+
+
 def last_sign(arrived: datetime, alive: datetime | None) -> datetime:
     """A call in progress's last sign of life: its arrival, or a later write (the journal's,
     the record's ``alive_at``)."""

@@ -40,6 +40,7 @@ from ivr.callrecords import (
     LIVE_CALL_SECONDS,
     CallOutcome,
     CallRecord,
+    callee_field,
     caller_fields,
     held_here,
     hold_call,
@@ -92,6 +93,8 @@ class CallJournal:
     call_id: str
     caller: str
     carrier: str = "sip"
+    # The number dialled (the SIP To user): which of the hotline's numbers (sip.numbers).
+    callee: str | None = None
     arrived_at: str = field(default_factory=lambda: utcnow().isoformat())
     answered_at: str | None = None
     ended_at: str | None = None
@@ -344,6 +347,7 @@ def _record_for(session: Session, j: CallJournal) -> CallRecord:
                           .with_for_update()).first()
     if rec is None:
         rec = CallRecord(call_id=j.call_id, carrier=j.carrier, **caller_fields(j.caller),
+                         callee=callee_field(j.callee),
                          arrived_at=_dt(j.arrived_at) or utcnow(),
                          node=j.node or os.uname().nodename)
         session.add(rec)
@@ -613,13 +617,15 @@ class CallIntake:
     """The journal of one call, kept in the spool and mirrored to the database."""
 
     def __init__(self, *, sessions: sessionmaker[Session], domain: Domain, spool: Spool,
-                 call_id: str, caller: str, carrier: str = "sip") -> None:
+                 call_id: str, caller: str, carrier: str = "sip",
+                 callee: str | None = None) -> None:
         self.sessions = sessions
         self.domain = domain
         self.spool = spool
         # A new call (a journal read back is ``resume``d): kept under a key of its own.
         self.journal = CallJournal(call_id=new_call_key(spool=spool, call_id=call_id),
-                                   caller=caller, carrier=carrier, node=domain.settings.node)
+                                   caller=caller, carrier=carrier, callee=callee or None,
+                                   node=domain.settings.node)
         self._claimed = False
         # The journal's spool writes and the key's rename (``_claim``), which may run on the
         # claiming thread (``answered(aside=True)``) while the call writes its journal.

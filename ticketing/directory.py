@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from config.settings import VerificationSettings
 from ticketing.actors import Actor
-from ticketing.inputs import clean_name
+from ticketing.inputs import InvalidInput, StateConflict, clean_name
 from ticketing.models import AccountEvent, DirectoryVersion, StaffGap, Unit, User, utcnow
 from ticketing.phones import normalise
 from ticketing.states import Role
@@ -40,11 +40,12 @@ UNIT_KINDS = ("city", "district", "street", "agency", "utility")
 ACCOUNT_ROLES = tuple(r.value for r in Role if r is not Role.SYSTEM)
 
 
-def check_code(value: str, *, what: str) -> str:
-    """``value`` if it is a valid user name or unit code (``CODE_PATTERN``), else ValueError."""
+def check_code(value: str, *, what: str, field: str) -> str:
+    """``value`` if it is a valid user name or unit code (``CODE_PATTERN``), else
+    InvalidInput naming ``field``."""
     if not (0 < len(value) <= CODE_MAX_LENGTH and re.fullmatch(CODE_PATTERN, value)):
-        raise ValueError(f"{what} {value!r} must be 1-{CODE_MAX_LENGTH} ASCII letters, digits, "
-                         "'_', '.' or '-'")
+        raise InvalidInput(field, f"{what} {value!r} must be 1-{CODE_MAX_LENGTH} ASCII "
+                                  "letters, digits, '_', '.' or '-'")
     return value
 
 
@@ -206,7 +207,7 @@ def _directory_phone(phone: str | None) -> str | None:
         return None
     e164 = normalise(phone)
     if e164 is None:
-        raise ValueError(f"invalid phone number {phone!r}")
+        raise InvalidInput("phone", f"invalid phone number {phone!r}")
     return e164
 
 
@@ -225,18 +226,20 @@ def add_user(
     on_duty: bool = True,
 ) -> tuple[User, str]:
     """Create a user and return it with its new bearer token."""
-    check_code(username, what="user name")
+    # What the sender must change is 422 (InvalidInput), what the directory already holds
+    # 409 (StateConflict): the API's one rule, which the CLI's one-line errors share.
+    check_code(username, what="user name", field="username")
     if Role(role).value not in ACCOUNT_ROLES:
-        raise ValueError(f"role {Role(role).value} is the service's own, no account's")
+        raise InvalidInput("role", f"role {Role(role).value} is the service's own, no account's")
     unit = None
     if unit_code:
         unit = session.scalars(select(Unit).where(Unit.code == unit_code)).first()
         if unit is None:
-            raise ValueError(f"unit {unit_code} does not exist")
+            raise InvalidInput("unit_code", f"unit {unit_code} does not exist")
     if role in (Role.HANDLER, Role.SUPERVISOR) and unit is None:
-        raise ValueError(f"a {role.value} must belong to a unit")
+        raise InvalidInput("unit_code", f"a {role.value} must belong to a unit")
     if session.scalars(select(User).where(User.username == username)).first():
-        raise ValueError(f"user {username} already exists")
+        raise StateConflict("username", f"user {username} already exists")
     user = User(
         username=username,
         display_name=clean_name(display_name, field="display_name"),
@@ -263,16 +266,16 @@ def add_unit(
     parent_code: str | None = None,
     phone: str | None = None,
 ) -> Unit:
-    check_code(code, what="unit code")
+    check_code(code, what="unit code", field="code")
     if kind not in UNIT_KINDS:
-        raise ValueError(f"unit kind {kind!r} is none of {', '.join(UNIT_KINDS)}")
+        raise InvalidInput("kind", f"unit kind {kind!r} is none of {', '.join(UNIT_KINDS)}")
     parent = None
     if parent_code:
         parent = session.scalars(select(Unit).where(Unit.code == parent_code)).first()
         if parent is None:
-            raise ValueError(f"parent unit {parent_code} does not exist")
+            raise InvalidInput("parent_code", f"parent unit {parent_code} does not exist")
     if session.scalars(select(Unit).where(Unit.code == code)).first():
-        raise ValueError(f"unit {code} already exists")
+        raise StateConflict("code", f"unit {code} already exists")
     unit = Unit(code=code, name=clean_name(name, field="name"), kind=kind,
                 parent_id=parent.id if parent else None, phone=_directory_phone(phone))
     session.add(unit)

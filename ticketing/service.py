@@ -852,6 +852,10 @@ def _duplicate_of(*, session: Session, domain: Domain, ticket: Ticket) -> Row[An
     the confidential flag: it would put a confidential caller's ticket beside a ticket that
     shows their number.
     """
+    if is_placeholder(ticket.demand or ""):
+        # Filed before its words were known: its category and place are the placeholder's,
+        # no judgement of the problem (judge40: a caller's every such call was linked).
+        return None
     caller = identified_caller(ticket)
     query = _duplicate_query(known_id=ticket.id is not None, by_caller=caller is not None,
                              district_known=ticket.district is not None,
@@ -883,6 +887,9 @@ def _duplicate_query(*, known_id: bool, by_caller: bool, district_known: bool,
         Ticket.received_at >= bindparam("since"),
         Ticket.category == bindparam("category"),
         Ticket.confidential == bindparam("confidential"),
+        # Nor is anything the same problem as a ticket whose words are still a placeholder.
+        # (Each by !=: NOT IN's expanding parameter is rendered again at every execution.)
+        *(Ticket.demand != text for text in sorted(_PLACEHOLDERS)),
     ]
     # Both ways of being the same problem in one statement (one round trip per ticket, not
     # two), each row saying which it is; the oldest row that qualifies wins. A UNION, not

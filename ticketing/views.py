@@ -868,10 +868,9 @@ def list_units(request: Request, token: Token) -> list[dict[str, object]]:
 def create_unit(body: UnitCreate, request: Request, token: Token) -> dict[str, object]:
     with unit_of_work(request, token) as (session, actor):
         require(actor, Role.ADMIN)
-        try:
-            unit = add_unit(session=session, **body.model_dump())
-        except ValueError as exc:
-            raise HTTPException(409, str(exc)) from exc
+        # 422 naming the field for what the body got wrong, 409 for a code taken
+        # (InvalidInput and StateConflict, answered by hotline.app's handlers).
+        unit = add_unit(session=session, **body.model_dump())
         session.commit()
         return {"id": unit.id, "code": unit.code, "name": unit.name}
 
@@ -892,11 +891,8 @@ def list_users(request: Request, token: Token) -> list[dict[str, object]]:
 def create_user(body: UserCreate, request: Request, token: Token) -> dict[str, object]:
     with unit_of_work(request, token) as (session, actor):
         require(actor, Role.ADMIN)
-        try:
-            user, new_token = add_user(session=session,
-                                       **{**body.model_dump(), "role": Role(body.role)})
-        except ValueError as exc:
-            raise HTTPException(409, str(exc)) from exc
+        user, new_token = add_user(session=session,
+                                   **{**body.model_dump(), "role": Role(body.role)})
         session.commit()
         return {"id": user.id, "username": user.username, "token": new_token}
 

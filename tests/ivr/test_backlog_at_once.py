@@ -42,6 +42,7 @@ class HungUpLine:
     def __init__(self, call_id: str) -> None:
         self.call_id = call_id
         self.caller = "13800138000"
+        self.callee = "12345"
         self.ended = True
         self.end_reason = EndReason.REMOTE_HANGUP  # the caller hung up (not our stop)
         self.held = False

@@ -47,6 +47,7 @@ class ScriptedLine:
     def __init__(self, keys: list[str]) -> None:
         self.call_id = "kb-confirm-1"
         self.caller = "13800138000"
+        self.callee = "12345"
         self.keys = list(keys)
         self.played: list[bytes] = []
         self.ended = False

@@ -36,6 +36,12 @@ def _fresh_settings() -> Iterator[None]:
     ("HOTLINE_SIP__TRUSTED_SOURCES", "127.0.0.1",
      """HOTLINE_SIP__TRUSTED_SOURCES='["value", "value"]'"""),
     ("HOTLINE_IVR__EMERGENCY_URIS", "sip:110@x", """'{"key": "value"}'"""),
+    # judge40: quiet hours as a new city types them were refused with the regular
+    # expression ("String should match pattern '^([01][0-9]|2[0-3]):[0-5][0-9]$'").
+    ("HOTLINE_OUTBOUND__QUIET_START", "9pm", "a time of day HH:MM, 00:00-23:59 (e.g. 21:00)"),
+    ("HOTLINE_OUTBOUND__QUIET_END", "8:00", "a time of day HH:MM"),
+    ("HOTLINE_OUTBOUND__STAFF_QUIET_START", "24:00", "a time of day HH:MM"),
+    ("HOTLINE_OUTBOUND__STAFF_QUIET_END", "08:00:00", "a time of day HH:MM"),
 ])
 def test_a_wrong_variable_is_named_with_why_and_no_traceback(
         monkeypatch: pytest.MonkeyPatch, variable: str, value: str, said: str) -> None:
