@@ -35,14 +35,22 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 if [ ! -x .venv/bin/python ]; then
-    "$PY" -m venv .venv
-    # venv's ensurepip already installed a pip (23.2.1 with Python 3.11.7), new enough for
-    # what we ask of it (an editable install from pyproject.toml needs >= 21.3), so the
-    # upgrade installs pip a second time. Kept on purpose (twenty-first round,
-    # docs/suite.md): the install below then costs ~9 CPU-s less (13.4-15.0 CPU-s with
-    # pip 26.3 against 21.9-25.8 with the bundled 23.2.1, two runs each, alternated) for the
-    # upgrade's ~1.3 CPU-s.
-    .venv/bin/pip install -q --upgrade pip
+    # The install below runs a current pip: ~9 CPU-s less than the 23.2.1 that venv's
+    # ensurepip bundles with Python 3.11.7 (13.4-15.0 CPU-s against 21.9-25.8, two runs
+    # each, alternated; twenty-first round, docs/suite.md). Where the interpreter has a pip
+    # that can install into another environment (--python, pip >= 22.3) that pip puts the
+    # current one into a venv made without one: ensurepip's install of the bundled pip
+    # (~2.3-3.4 CPU-s, one core, before anything else can start) was only ever replaced.
+    # Thirty-second round: venv and pip 4.5-5.1 → 2.8-3.0 CPU-s at load 10-14.
+    if "$PY" -c 'import pip, sys; sys.exit(tuple(map(int, pip.__version__.split(".")[:2])) < (22, 3))' \
+            >/dev/null 2>&1; then
+        "$PY" -m venv --without-pip .venv
+        "$PY" -m pip --python .venv/bin/python install -q --upgrade pip \
+            || { rm -rf .venv; exit 1; }  # a venv with no pip would be taken as made
+    else
+        "$PY" -m venv .venv
+        .venv/bin/pip install -q --upgrade pip
+    fi
 fi
 stamp=.venv/.installed-$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)-$want_test
 if [ ! -f "$stamp" ]; then

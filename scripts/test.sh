@@ -80,8 +80,12 @@ cached=$(find tests -path '*/__pycache__/*' -name '*-pytest-*.pyc' | wc -l)
 # when the run collects every test directory (no argument names a path) it is two, over
 # halves of the test modules by size (ticketing, telephony and intake: half the bytes),
 # side by side.
+# Thirty-second round: the pass imports each test module and makes no test item
+# (tests/support/warm_caches.py): the items were the workers' own work, thrown away here
+# (~1.1-1.4 CPU-s of the pass, docs/suite.md).
 collect() {
-    .venv/bin/python -m pytest --collect-only -q -p no:cacheprovider "$@" \
+    .venv/bin/python -m pytest --collect-only -q -p no:cacheprovider \
+        -p tests.support.warm_caches "$@" \
         >/dev/null 2>&1 || true  # a collection error is reported by the run below
 }
 if [ "$workers" -gt 1 ] && [ "$cached" -lt "$modules" ]; then

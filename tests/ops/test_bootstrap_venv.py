@@ -13,21 +13,29 @@ import pytest
 from tests.ops.test_bootstrap import REPO, _bootstrap, _exe
 
 
-def fresh_checkout(tmp_path: Path, *, ensurepip: bool) -> Path:
-    """No .venv yet; PYTHON is a stand-in that answers ``-c "import ensurepip"`` as told
-    and makes a venv of stand-ins (python, pip) when asked to."""
+def fresh_checkout(tmp_path: Path, *, ensurepip: bool, pip: bool = False) -> Path:
+    """No .venv yet; PYTHON is a stand-in that answers ``-c "import ensurepip"`` and the
+    check for a pip of its own (``-c "import pip, ..."``) as told, notes what it is asked
+    in python.log, and makes a venv of stand-ins (python, pip) when asked to: with
+    ``--without-pip`` the venv's pip only once its own pip installs one there."""
     root = tmp_path / "repo"
     (root / "scripts").mkdir(parents=True)
     shutil.copy(REPO / "scripts/bootstrap.sh", root / "scripts/bootstrap.sh")
     for name in ("pyproject.toml", "constraints.txt"):
         shutil.copy(REPO / name, root / name)
-    _exe(tmp_path / "python3", f"""case "$*" in
+    venv_pip = ("printf '#!/bin/sh\\necho \"$*\" >> pip.log\\n' > .venv/bin/pip; "
+                "chmod +x .venv/bin/pip")
+    _exe(tmp_path / "python3", f"""echo "$*" >> python.log
+case "$*" in
   "-c import ensurepip") exit {0 if ensurepip else 1} ;;
-  "-m venv .venv") mkdir -p .venv/bin
+  "-c import pip"*) exit {0 if pip else 1} ;;
+  "-m venv .venv"|"-m venv --without-pip .venv") mkdir -p .venv/bin
     printf '#!/bin/sh\\nexit 0\\n' > .venv/bin/python
-    printf '#!/bin/sh\\necho "$*" >> pip.log\\n' > .venv/bin/pip
-    chmod +x .venv/bin/python .venv/bin/pip ;;
+    chmod +x .venv/bin/python
+    [ "$3" = .venv ] && {{ {venv_pip}; }} ;;
+  "-m pip --python .venv/bin/python install"*) {venv_pip} ;;
 esac
+exit 0
 """)
     return root
 
@@ -60,3 +68,26 @@ def test_only_the_test_install_leaves_byte_compiling_to_first_use(
     assert ("--no-compile" in installs[0]) is bool(mode)
     # Both installs take the tested versions, not whatever was released since.
     assert installs[0][installs[0].index("-c") + 1] == "constraints.txt"
+
+
+@pytest.mark.parametrize("pip", [False, True], ids=["no-pip", "with-pip"])
+def test_a_pip_of_the_interpreters_puts_the_current_pip_into_a_venv_made_without_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pip: bool) -> None:
+    """venv's ensurepip installs the bundled pip only for the upgrade to replace it (~2-3
+    CPU-s before anything else can start, docs/suite.md, thirty-second round); an
+    interpreter without a pip that can install elsewhere (a fresh Debian python3) makes the
+    venv with it as before. Either way the project is installed by the venv's own pip."""
+    root = fresh_checkout(tmp_path, ensurepip=True, pip=pip)
+    monkeypatch.setenv("PYTHON", str(tmp_path / "python3"))
+    _bootstrap(root, installed={"espeak-ng", "sox"})
+    asked = (root / "python.log").read_text().splitlines()
+    venv_pip = (root / "pip.log").read_text().splitlines()
+    if pip:
+        assert "-m venv --without-pip .venv" in asked and "-m venv .venv" not in asked
+        assert "-m pip --python .venv/bin/python install -q --upgrade pip" in asked
+        assert not any("--upgrade pip" in line for line in venv_pip)
+    else:
+        assert "-m venv .venv" in asked and not any("--without-pip" in a for a in asked)
+        assert "install -q --upgrade pip" in venv_pip
+    installs = [line for line in venv_pip if "-e" in line.split()]
+    assert len(installs) == 1  # the project, by the venv's pip
