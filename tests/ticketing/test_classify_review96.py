@@ -49,6 +49,15 @@ REHEARSAL_REAL_SMOKE: list[str] = [
     "正在排练节目呢幕布后面冒烟有股电焊的味孩子们咳得不行",
 ]
 
+# The guard's calm twins told with a complaint's own words, which `<hurt_since>` does not
+# read as a hurt (不应该, 白了…一眼, 提醒, 不止一次, 后来): still none.
+CALM: list[str] = [
+    "上周公交急刹车我摔了一跤腿上擦破点皮流了点血司机不应该这样开车麻烦你们管管",
+    "上礼拜公交急刹，我妈摔倒了，膝盖磕破了，司机还白了我们一眼，我要投诉这个司机。",
+    "上次公交急刹把我摔了，手上划了个口子，司机不止一次这样了，我要投诉。",
+    "昨天公交急刹车，一个大爷摔倒了，头磕破流血了，司机都没下车，后来是乘客扶起来的，我要投诉。",
+]
+
 
 @cache
 def _shipped() -> tuple[ClassificationRules, IntakeModel | None]:
@@ -71,3 +80,9 @@ def test_review96_the_gas_company_on_the_spot_leaves_a_home_shut_with_no_answer_
 @pytest.mark.parametrize("text", REHEARSAL_REAL_SMOKE)
 def test_review96_a_rehearsal_s_real_smoke_is_119(text: str) -> None:
     assert understand(text, *_shipped()).emergency == "119", _cues(text)
+
+
+@pytest.mark.parametrize("calm", CALM)
+def test_review96_a_past_fall_told_to_complain_in_a_complaint_s_words_stays_none(
+        calm: str) -> None:
+    assert understand(calm, *_shipped()).emergency == "none", _cues(calm)
