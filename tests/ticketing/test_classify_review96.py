@@ -47,15 +47,19 @@ REHEARSAL_REAL_SMOKE: list[str] = [
     "排练厅里冒烟了烟雾机早就关了烟还一个劲往外涌嗓子呛得受不了",
     "彩排的时候音箱冒烟了还有火星子往外蹦",
     "正在排练节目呢幕布后面冒烟有股电焊的味孩子们咳得不行",
+    # Choking smoke where only the rehearsal is named, no fog machine.
+    "彩排的时候台上冒烟了呛得人直咳嗽孩子们都往外跑",
 ]
 
-# The guard's calm twins told with a complaint's own words, which `<hurt_since>` does not
+# The guards' calm twins: a past fall told with a complaint's own words, which `<hurt_since>` does not
 # read as a hurt (不应该, 白了…一眼, 提醒, 不止一次, 后来): still none.
 CALM: list[str] = [
     "上周公交急刹车我摔了一跤腿上擦破点皮流了点血司机不应该这样开车麻烦你们管管",
     "上礼拜公交急刹，我妈摔倒了，膝盖磕破了，司机还白了我们一眼，我要投诉这个司机。",
     "上次公交急刹把我摔了，手上划了个口子，司机不止一次这样了，我要投诉。",
     "昨天公交急刹车，一个大爷摔倒了，头磕破流血了，司机都没下车，后来是乘客扶起来的，我要投诉。",
+    # The fog machine named: its fog chokes (emerg_own37's calm line, a first form read it).
+    "和昨天一样台上的烟雾机一直冒烟 呛得人直咳嗽",
 ]
 
 
