@@ -313,6 +313,13 @@ class NotNow:
     # for the model, as a story does: a fear says nothing of whether the call has a danger
     # of its own. A ``still`` anywhere ("已经冒烟了，怕着火") undoes it. Twenty-fourth round.
     feared: re.Pattern[str] | None = None
+    # In a call told without punctuation (a recogniser's: no clause break anywhere): where
+    # the stretch an ``over`` word frames ends, as a comma would end it ("至今", "结果",
+    # "到现在"), when what follows tells a danger (``_happens``). "上礼拜公交急刹我爸摔了头
+    # 至今昏迷不醒" was one clause, and its 上礼拜 silenced the coma told after it; the same
+    # call with commas was 120. A call that holds a break reads its clauses as before.
+    # Thirty-second round (clause42).
+    over_breaks: re.Pattern[str] | None = None
 
 
 # How far before and after a ``NotNow.drills_real`` match a feigning word counts.
@@ -799,7 +806,8 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
                     "hazard_only", "habit", "unhurt", "made_safe", "on_purpose", "asked",
                     "frame_spans", "treated", "seen", "stories", "seen_told", "told_ends",
                     "seen_ends", "stories_ends", "not_person", "person", "person_state",
-                    "not_person_ends", "drills_real", "drills_feigned", "feared"):
+                    "not_person_ends", "drills_real", "drills_feigned", "feared",
+                    "over_breaks"):
             for pattern in raw.get(key, []):
                 re.compile(pattern)
         return NotNow(
@@ -838,6 +846,7 @@ def _parse_not_now(raw: Mapping[str, Any] | None, path: Path, kind_ids: set[str]
             drills_real=one([], raw.get("drills_real", [])),
             drills_feigned=one([], raw.get("drills_feigned", [])),
             feared=one([], raw.get("feared", [])),
+            over_breaks=one([], raw.get("over_breaks", [])),
         )
     except re.error as exc:
         raise ValueError(f"{path}: not_now: bad pattern: {exc}") from exc
@@ -1148,11 +1157,8 @@ def _quiet_spans(
         clause, (start, end) = m.group(0), m.span()
         if cfg.ongoing and cfg.ongoing.search(clause):
             continue
-        if cfg.over and (word := cfg.over.search(clause)):
-            plea = cfg.called_now.search(clause, word.end()) if cfg.called_now else None
-            turn = _turn_at(text, start + word.end(), end, cfg, rules)
-            stops = [x for x in (start + plea.start() if plea else None, turn) if x is not None]
-            spans.append((start, start, min(stops, default=end), _NO_REACH))
+        if cfg.over and cfg.over.search(clause):
+            spans.extend(_over_spans(text, start, end, cfg, rules))
         elif cfg.ahead and (word := cfg.ahead.search(clause)):
             stop = cfg.ahead_ends.search(clause, word.end()) if cfg.ahead_ends else None
             spans.append((start, start + word.start(), start + stop.start() if stop else end,
@@ -1182,6 +1188,35 @@ def _quiet_spans(
     if habit:
         return tuple(told), (*spans, *told, *hazard), tuple(spans), told_stories
     return (*spans, *told), (*spans, *told, *hazard), (), told_stories
+
+
+def _over_spans(text: str, start: int, end: int, cfg: NotNow,
+                rules: ClassificationRules) -> Iterator[Span]:
+    """The quiet stretches of the clause ``text[start:end]``, which holds an ``over`` word:
+    from the clause start to a plea or a turn to the present told after the word, else to
+    its end. In a call told without punctuation the clause is cut first where an
+    ``over_breaks`` word turns to what happened since (``NotNow.over_breaks``); each part
+    that holds an ``over`` word is read so, as a clause between commas would be."""
+    for first, last in _over_parts(text, start, end, cfg, rules):
+        # Read as a clause of its own, its lookbehinds blind to what comes before it.
+        part = text[first:last]
+        if not (word := cfg.over.search(part) if cfg.over else None):
+            continue
+        plea = cfg.called_now.search(part, word.end()) if cfg.called_now else None
+        turn = _turn_at(text, first + word.end(), last, cfg, rules)
+        stops = [x for x in (first + plea.start() if plea else None, turn) if x is not None]
+        yield first, first, min(stops, default=last), _NO_REACH
+
+
+def _over_parts(text: str, start: int, end: int, cfg: NotNow,
+                rules: ClassificationRules) -> list[tuple[int, int]]:
+    """``text[start:end]`` cut before each ``over_breaks`` word that a danger follows, when
+    the text holds no clause break at all; else the clause whole."""
+    if cfg.over_breaks is None or _breaks(text):
+        return [(start, end)]
+    cuts = [m.start() for m in cfg.over_breaks.finditer(text, start, end)
+            if m.start() > start and _happens(text, m.end(), cfg, rules)]
+    return list(zip([start, *cuts], [*cuts, end], strict=True))
 
 
 def _turn_at(text: str, pos: int, stop: int, cfg: NotNow,
