@@ -1157,8 +1157,8 @@ def _quiet_spans(
         clause, (start, end) = m.group(0), m.span()
         if cfg.ongoing and cfg.ongoing.search(clause):
             continue
-        if cfg.over and cfg.over.search(clause):
-            spans.extend(_over_spans(text, start, end, cfg, rules))
+        if cfg.over and (word := cfg.over.search(clause)):
+            spans.extend(_over_spans(text, start, end, start + word.end(), cfg, rules))
         elif cfg.ahead and (word := cfg.ahead.search(clause)):
             stop = cfg.ahead_ends.search(clause, word.end()) if cfg.ahead_ends else None
             spans.append((start, start + word.start(), start + stop.start() if stop else end,
@@ -1190,33 +1190,35 @@ def _quiet_spans(
     return (*spans, *told), (*spans, *told, *hazard), (), told_stories
 
 
-def _over_spans(text: str, start: int, end: int, cfg: NotNow,
+def _over_spans(text: str, start: int, end: int, said: int, cfg: NotNow,
                 rules: ClassificationRules) -> Iterator[Span]:
-    """The quiet stretches of the clause ``text[start:end]``, which holds an ``over`` word:
-    from the clause start to a plea or a turn to the present told after the word, else to
-    its end. In a call told without punctuation the clause is cut first where an
-    ``over_breaks`` word turns to what happened since (``NotNow.over_breaks``); each part
-    that holds an ``over`` word is read so, as a clause between commas would be."""
-    for first, last in _over_parts(text, start, end, cfg, rules):
-        # Read as a clause of its own, its lookbehinds blind to what comes before it.
-        part = text[first:last]
-        if not (word := cfg.over.search(part) if cfg.over else None):
-            continue
-        plea = cfg.called_now.search(part, word.end()) if cfg.called_now else None
-        turn = _turn_at(text, first + word.end(), last, cfg, rules)
-        stops = [x for x in (first + plea.start() if plea else None, turn) if x is not None]
+    """The quiet stretches of the clause ``text[start:end]``, whose first ``over`` word ends
+    at ``said``: from the clause start to a plea or a turn to the present told after the
+    word, else to its end. In a call told without punctuation the stretch ends too at an
+    ``over_breaks`` word a danger follows (``_over_cut``), as a comma would end it; the rest
+    is read as the next clause, quiet again from an ``over`` word in it."""
+    first = start
+    while True:
+        cut = _over_cut(text, said, end, cfg, rules)
+        last = end if cut is None else cut
+        plea = cfg.called_now.search(text, said, last) if cfg.called_now else None
+        turn = _turn_at(text, said, last, cfg, rules)
+        stops = [x for x in (plea.start() if plea else None, turn) if x is not None]
         yield first, first, min(stops, default=last), _NO_REACH
+        if cut is None or cfg.over is None or not (word := cfg.over.search(text, cut, end)):
+            return
+        first, said = cut, word.end()
 
 
-def _over_parts(text: str, start: int, end: int, cfg: NotNow,
-                rules: ClassificationRules) -> list[tuple[int, int]]:
-    """``text[start:end]`` cut before each ``over_breaks`` word that a danger follows, when
-    the text holds no clause break at all; else the clause whole."""
+def _over_cut(text: str, pos: int, end: int, cfg: NotNow,
+              rules: ClassificationRules) -> int | None:
+    """Where, in a text with no clause break at all (a recogniser's), the first
+    ``over_breaks`` word in ``text[pos:end]`` that a danger follows (``_happens``) starts;
+    None in a text with a break: a writer's clauses are read as written."""
     if cfg.over_breaks is None or _breaks(text):
-        return [(start, end)]
-    cuts = [m.start() for m in cfg.over_breaks.finditer(text, start, end)
-            if m.start() > start and _happens(text, m.end(), cfg, rules)]
-    return list(zip([start, *cuts], [*cuts, end], strict=True))
+        return None
+    return next((m.start() for m in cfg.over_breaks.finditer(text, pos, end)
+                 if _happens(text, m.end(), cfg, rules)), None)
 
 
 def _turn_at(text: str, pos: int, stop: int, cfg: NotNow,
