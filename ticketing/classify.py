@@ -187,7 +187,7 @@ class Rule:
         ``unless_pattern``), what ``_guarded_cue`` weighs its hits against; itself when it
         has none. Made once a rule, so its screens (``starts``, ``any_keyword``) are read
         off its patterns once: made anew a call, they were read again for every guarded
-        danger rule in every call with a fire or smoke word (~20 ms a call; docs/scaling.md,
+        danger rule in every call with a fire or smoke word (~17 ms a call; docs/scaling.md,
         thirty-second round)."""
         if (self.unless_call is None and not self.pattern_unless_call
                 and self.unless_pattern is None):

@@ -134,7 +134,7 @@ def test_a_rules_screen_is_read_off_its_patterns_once_not_once_a_call(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A call with a fire or smoke word and no danger asks each guarded danger rule what it
     would hear without its guards (``_guarded_cue``). That rule without them was made anew
-    a call, and every pattern of it parsed again for its screen: 221 parses, ~20 ms of CPU,
+    a call, and every pattern of it parsed again for its screen: 221 parses, ~17 ms of CPU,
     for every such call (docs/scaling.md, thirty-second round)."""
     rules = load_rules()
     texts = ["楼下烧烤摊天天晚上冒烟，油烟味呛得家里没法开窗", "小区里有人在楼道抽烟，烟头乱扔"]
