@@ -109,10 +109,10 @@ def test_identity_is_no_coding(client: TestClient, city: City) -> None:
 @pytest.mark.parametrize("sent", ["no", "0", "false", "off", 0, 1, "true", "yes", 1.0, None])
 def test_a_boolean_in_a_body_is_json_true_or_false(client: TestClient, city: City,
                                                    sent: object) -> None:
-    """pydantic's lax mode read "no", "0", 0 as false and "yes", 1 as true: a client that
-    wrote ``"confidential": "no"`` meaning "yes, keep it secret, I mean: no contact" (or any
-    spelling it likes) got one of the two, silently. A body's boolean is JSON's true or
-    false; anything else is 422 naming the field, nothing filed."""
+    """pydantic's lax mode read "no", "0", "off", 0 as false and "yes", "1", 1 as true: a
+    client's spelling was guessed, not read, and a client's own bug (a number or a string
+    where its flag belongs) went unseen. A body's boolean is JSON's true or false; anything
+    else is 422 naming the field, nothing filed."""
     before = _tickets(city)
     body = {"caller_phone": "13811112222", "demand": DEMAND, "confidential": sent}
     r = client.post("/api/v1/tickets", json=body, headers=auth(city, "operator"))
