@@ -94,6 +94,7 @@ from ticketing.quiet import staff_quiet_until
 from ticketing.respondent import MAX_LENGTH as RESPONDENT_MAX
 from ticketing.states import (
     ASSIGNED_STATUSES,
+    EXCLUSION_REQUEST_STANDS,
     FILING_ROLES,
     OPEN_STATUSES,
     UNDISPATCHED_STATUSES,
@@ -239,13 +240,6 @@ def _allowed(*, ticket: Ticket, actor: Actor, action: Action,
     return transition_for(Status(ticket.status), action, actor.role, reason)
 
 
-# Where the handler's 申请剔除 (``Ticket.exclusion_reason``, ``exclusion_text``) still stands:
-# waiting for the centre, granted (剔除, then 归档), or waiting in a group (拆单 brings it
-# back to 待审核). Any other state, the request no longer stands (the one rule: ``_apply``).
-_EXCLUSION_REQUEST_STANDS = frozenset({Status.EXCLUSION_REQUESTED, Status.EXCLUDED,
-                                       Status.ARCHIVED, Status.MERGED})
-
-
 def _apply(
     *,
     session: Session,
@@ -265,7 +259,7 @@ def _apply(
     target = to or t.target
     ticket.status = target.value
     ticket.updated_at = now
-    if target not in _EXCLUSION_REQUEST_STANDS:
+    if target not in EXCLUSION_REQUEST_STANDS:
         # Denied (or overtaken: closed with its primary): read as standing, the ticket's
         # exclusion reason showed every reviewer a request the centre refused, and a later
         # 剔除 on other grounds as if granted (mend90). The trail keeps it (its event note).
