@@ -1,0 +1,67 @@
+"""review98: emerg38's guards against threats of our own (docs/classification.md, review98).
+
+Sentences written for this review, recogniser style (no punctuation, numbers as words), each
+built to slip past one guard emerg38 added or widened: the caller's figure of a blast
+(`blast_figure`) beside a real bang told in words `blast_real` did not hold; a fire feared
+(`[not_now] feared`) beside one the caller found burning; a strong gas smell moved to
+`emergency.gas_escaping`, which `made_safe` quiets, where the smell is a neighbour's, stays,
+or makes someone ill, or where an unrelated 气 stood for the gas shut off (暖气停了).
+Every one was handed over on main before emerg38 (f87ce966) and lost after it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.ticketing.test_classify_urgent import _danger_cues as _cues
+from ticketing.classify import classify
+
+LOST: list[tuple[str, str]] = [
+    # `blast_figure`: a real bang told in words the figure's guard did not read.
+    ("气得我要爆炸了 刚才楼下一声闷响 窗户都震得直晃", "119"),
+    ("急得我要爆炸 隔壁厂房刚才炸开了 冒出一股黑烟", "119"),
+    ("我真是要爆炸了 对门家的门都被崩飞了 屋里黑乎乎的", "119"),
+    ("烦得我头要爆炸 楼下商铺的卷帘门被震飞了 有个人躺地上不动", "119"),
+    ("我都快爆炸了 楼上那家刚才一声巨大的响声 窗框都掉下来了", "119"),
+    # A place's 头 or 心, no body part (桥头, 车头, 小心, 购物中心).
+    ("我们这个村东边的桥头刚才爆炸了 一片黑烟", "119"),
+    ("车头爆炸了 司机还在里面出不来", "119"),
+    ("大家小心爆炸 化工厂那边冒黄烟了 味道特别刺眼", "119"),
+    ("购物中心刚才爆炸了 好多人在喊", "119"),
+    # `feared`: fear told, then the fire found burning a clause on (no comma: a recogniser's).
+    ("我好害怕 下班回家以后发现厨房着火了 烟特别大", "119"),
+    ("我很害怕 我们楼下这时候已经着火了 烟都上来了", "119"),
+    # A strong gas smell that is a neighbour's, stays after the valve, or makes someone ill.
+    ("隔壁一股煤气味 很冲 敲门没人应 我们家阀门关了", "119"),
+    ("阀门关了 煤气味还很冲 我妈头痛得厉害", "119"),
+    ("煤气味很冲 我把灶的阀门关了 可是味儿一点没散 越闻越冲", "119"),
+    # 暖气 is no gas shut off.
+    ("煤气味很冲 楼里暖气都停了 我们出不去", "119"),
+]
+
+
+@pytest.mark.parametrize(("text", "service"), LOST)
+def test_review98_a_guard_does_not_silence_the_threat(text: str, service: str) -> None:
+    got = classify(text)
+    assert got.urgency == "urgent" and got.emergency == service, _cues(text)
+
+
+@pytest.mark.parametrize("calm", [
+    # The figures and the worries stay quiet (emerg38's own, and a noise complaint).
+    "天天加班领导还老挑刺 气得我都要爆炸了 想问问加班费怎么算",
+    "楼上装修天天砸墙 吵得我脑袋都要爆炸了 想问问几点以后不让施工",
+    "想给电动车换个电池 去哪换靠谱 我怕买到劣质的充电的时候起火",
+    "怕它在家充电的时候着火 你们知道哪有正规的店吗",
+])
+def test_review98_the_figure_and_the_worry_stay_quiet(calm: str) -> None:
+    assert classify(calm).emergency == "none", _cues(calm)
+
+
+@pytest.mark.parametrize("shut", [
+    # B3 as docs/labelling.md has it: a strong smell, the caller's own valve shut.
+    "刚进家门就闻到一股煤气味儿 挺冲的 我把灶台的阀门和总阀都关了 窗户也开了",
+    "家里燃气泄漏了 煤气味很重 我们先关了阀门",
+])
+def test_review98_the_callers_own_valve_shut_is_still_b3(shut: str) -> None:
+    got = classify(shut)
+    assert got.urgency == "urgent" and got.emergency == "none", _cues(shut)
