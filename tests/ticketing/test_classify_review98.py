@@ -40,28 +40,15 @@ LOST: list[tuple[str, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("text", "service"), LOST)
-def test_review98_a_guard_does_not_silence_the_threat(text: str, service: str) -> None:
+# Beside them the figure and the worry stay quiet: a noise complaint told with the figure, a
+# fear of a fire with no fire found (emerg38's own calm lines are in its tests).
+CALM: list[tuple[str, str]] = [
+    ("楼上装修天天砸墙 吵得我脑袋都要爆炸了 想问问几点以后不让施工", "none"),
+    ("电动车电池老化了 我好害怕以后充电的时候着火 哪里能换", "none"),
+]
+
+
+@pytest.mark.parametrize(("text", "service"), LOST + CALM)
+def test_review98_a_guard_silences_its_figure_not_the_threat(text: str, service: str) -> None:
     got = classify(text)
-    assert got.urgency == "urgent" and got.emergency == service, _cues(text)
-
-
-@pytest.mark.parametrize("calm", [
-    # The figures and the worries stay quiet (emerg38's own, and a noise complaint).
-    "天天加班领导还老挑刺 气得我都要爆炸了 想问问加班费怎么算",
-    "楼上装修天天砸墙 吵得我脑袋都要爆炸了 想问问几点以后不让施工",
-    "想给电动车换个电池 去哪换靠谱 我怕买到劣质的充电的时候起火",
-    "怕它在家充电的时候着火 你们知道哪有正规的店吗",
-])
-def test_review98_the_figure_and_the_worry_stay_quiet(calm: str) -> None:
-    assert classify(calm).emergency == "none", _cues(calm)
-
-
-@pytest.mark.parametrize("shut", [
-    # B3 as docs/labelling.md has it: a strong smell, the caller's own valve shut.
-    "刚进家门就闻到一股煤气味儿 挺冲的 我把灶台的阀门和总阀都关了 窗户也开了",
-    "家里燃气泄漏了 煤气味很重 我们先关了阀门",
-])
-def test_review98_the_callers_own_valve_shut_is_still_b3(shut: str) -> None:
-    got = classify(shut)
-    assert got.urgency == "urgent" and got.emergency == "none", _cues(shut)
+    assert got.emergency == service and (service == "none" or got.urgency == "urgent"), _cues(text)
