@@ -23,6 +23,9 @@ LOST: list[tuple[str, str]] = [
     ("我真是要爆炸了 对门家的门都被崩飞了 屋里黑乎乎的", "119"),
     ("烦得我头要爆炸 楼下商铺的卷帘门被震飞了 有个人躺地上不动", "119"),
     ("我都快爆炸了 楼上那家刚才一声巨大的响声 窗框都掉下来了", "119"),
+    # A blast told plainly beside the figure: the figure's guard read every 爆炸 of the call.
+    ("吵得我脑袋要爆炸 楼下饭店刚才爆炸了", "119"),
+    ("气得我都要爆炸了 结果对面那个厂真的爆炸了 好多人往这边跑", "119"),
     # A place's 头 or 心, no body part (桥头, 车头, 小心, 购物中心).
     ("我们这个村东边的桥头刚才爆炸了 一片黑烟", "119"),
     ("车头爆炸了 司机还在里面出不来", "119"),
@@ -35,6 +38,8 @@ LOST: list[tuple[str, str]] = [
     ("隔壁一股煤气味 很冲 敲门没人应 我们家阀门关了", "119"),
     ("阀门关了 煤气味还很冲 我妈头痛得厉害", "119"),
     ("煤气味很冲 我把灶的阀门关了 可是味儿一点没散 越闻越冲", "119"),
+    # A gas's 气得 is no anger ([everyday_words]' 冒火 of a feeling).
+    ("燃气管子漏气得厉害 直冒火", "119"),
     # 暖气 is no gas shut off.
     ("煤气味很冲 楼里暖气都停了 我们出不去", "119"),
 ]
@@ -45,6 +50,9 @@ LOST: list[tuple[str, str]] = [
 CALM: list[tuple[str, str]] = [
     ("楼上装修天天砸墙 吵得我脑袋都要爆炸了 想问问几点以后不让施工", "none"),
     ("电动车电池老化了 我好害怕以后充电的时候着火 哪里能换", "none"),
+    # A thing knocked over is no one down (the figure's guard reads a person on the ground).
+    ("气得我要爆炸 他把我家门口的垃圾桶都踢倒在地了", "none"),
+    ("群里天天吵架 我心态爆炸了 想问问物业群能不能解散", "none"),
 ]
 
 
