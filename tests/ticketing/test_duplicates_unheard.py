@@ -102,3 +102,23 @@ def test_words_heard_late_are_linked_only_as_the_duplicate_rule_allows(
         assert s.get_one(Ticket, other.id).category == "water"
         assert s.get_one(Ticket, other.id).duplicate_of_id is None  # no address of theirs
         assert _links(s, other) == []
+
+
+def test_a_linked_call_said_again_is_not_linked_or_counted_twice(
+        sessions: sessionmaker[Session], rules_domain: Domain, city: City) -> None:
+    """A caller who pressed 2 to say it again gives the words back (``ivr.intake``: the
+    demand is a placeholder again) on a ticket already linked: the new words link nothing
+    more."""
+    first = _filed(sessions, rules_domain, city, BURST)
+    operator = city.actor("operator")
+    with transaction(sessions) as s:  # a draft: still waiting for its unit when heard
+        again = service.create_ticket(session=s, domain=rules_domain,
+                                      actor=operator, channel="phone",
+                                      caller_phone=CALLER, demand=BURST_AGAIN)
+        assert again.duplicate_of_id == first.id
+        again.demand = service.TRANSCRIPT_PENDING
+    _heard(sessions, rules_domain, city, again, BURST)
+    with sessions() as s:
+        assert s.get_one(Ticket, again.id).duplicate_of_id == first.id
+        assert s.get_one(Ticket, first.id).duplicate_count == 1
+        assert len(_links(s, again)) == 1
