@@ -1842,6 +1842,8 @@ def attach_transcript(
     dispatched by the rules; a ticket already with a handler keeps its unit.
     """
     now = domain.now()
+    # Passed over by the 重复诉求 look-up while a placeholder stood for its words.
+    unjudged = is_placeholder(ticket.demand or "")
     ticket.transcript = text
     ticket.transcript_meta = meta
     if not ticket.demand or is_placeholder(ticket.demand):
@@ -1865,10 +1867,30 @@ def attach_transcript(
         # Only an empty one: an operator's respondent outranks the rules.
         ticket.respondent = ticket.respondent or _respondent_of(domain, text)
         _place(domain, ticket)
+        if unjudged:
+            _link_once_heard(session=session, domain=domain, ticket=ticket, actor=actor,
+                             now=now)
         _reapply_classification(session=session, domain=domain, ticket=ticket, actor=actor)
         supervision.on_ticket(session=session, domain=domain, ticket=ticket, actor=actor)
     session.flush()
     return ticket
+
+
+def _link_once_heard(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor,
+                     now: datetime) -> None:
+    """The 重复诉求 look-up ``create_ticket`` made for a ticket filed before its words were
+    known, made now that they classified it (review99: a caller's second call about the
+    same burst pipe was never linked once its words came). The same rule
+    (``_duplicate_of``); run once, as the placeholder gives way, so a backlog retry links
+    and counts nothing twice. Not for a ticket already in a link either way (a 重新录音
+    gave its words back: ``ivr.intake``), which would make a chain."""
+    if ticket.duplicate_of_id is not None or ticket.duplicate_count:
+        return
+    original = _duplicate_of(session=session, domain=domain, ticket=ticket)
+    if original is not None:
+        ticket.duplicate_of_id = original.id
+        _count_duplicate(session=session, ticket=ticket, original=original, actor=actor,
+                         now=now)
 
 
 def _heard(domain: Domain, guess: Understanding, text: str,
