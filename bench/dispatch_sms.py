@@ -18,7 +18,6 @@ import argparse
 import random
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime
@@ -29,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import event, select  # noqa: E402
 
+from bench.outbound import on_database, pct  # noqa: E402
 from config import Settings  # noqa: E402
 from hotline import dbadmin  # noqa: E402
 from hotline.roles import Part  # noqa: E402
@@ -39,7 +39,6 @@ from outbound.sms import SmsResult, SmsSender, make_sms  # noqa: E402
 from outbound.worker import OutboundWorker  # noqa: E402
 from tests.outbound.support import new_ticket  # noqa: E402
 from tests.support.city import seed_city  # noqa: E402
-from tests.support.pgserver import running_pg_server  # noqa: E402
 from ticketing.context import Domain  # noqa: E402
 from ticketing.db import make_engine, make_session_factory  # noqa: E402
 from ticketing.models import Ticket  # noqa: E402
@@ -72,11 +71,6 @@ class NoCalls:
 
     def call(self, **_: object) -> CallResult:
         return CallResult(Outcome.NO_ANSWER)
-
-
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values) or [float("nan")]
-    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
 def uptime() -> str:
@@ -145,17 +139,8 @@ def main() -> None:
     ap.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
     args = ap.parse_args()
     random.seed(12345)
-    with tempfile.TemporaryDirectory(prefix="bench-dispatch-sms-") as tmp:
-        workdir = Path(tmp)
-        if args.sqlite:
-            run(f"sqlite:///{workdir / 'bench.db'}", args.tickets, workdir)
-            return
-        from pytest_postgresql.janitor import DatabaseJanitor
-
-        with running_pg_server() as pg:
-            DatabaseJanitor(user=pg.user, host=pg.host, port=pg.port, dbname="bench").init()
-            run(pg.url("bench"), args.tickets, workdir)
-
+    on_database(args.sqlite, "bench-dispatch-sms-",
+                lambda url, workdir: run(url, args.tickets, workdir))
 
 if __name__ == "__main__":
     main()
