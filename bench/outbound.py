@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -262,10 +263,16 @@ def main() -> None:
     ap.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
     args = ap.parse_args()
     random.seed(12345)
-    with tempfile.TemporaryDirectory(prefix="bench-outbound-") as tmp:
+    on_database(args.sqlite, "bench-outbound-",
+                lambda url, workdir: run(url, args.tickets, args.kill_at, workdir))
+
+
+def on_database(sqlite: bool, prefix: str, body: Callable[[str, Path], None]) -> None:
+    """``body(database_url, workdir)`` on a throwaway SQLite file or PostgreSQL cluster."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         workdir = Path(tmp)
-        if args.sqlite:
-            run(f"sqlite:///{workdir / 'bench.db'}", args.tickets, args.kill_at, workdir)
+        if sqlite:
+            body(f"sqlite:///{workdir / 'bench.db'}", workdir)
             return
         from pytest_postgresql.janitor import DatabaseJanitor
 
@@ -273,7 +280,7 @@ def main() -> None:
             janitor = DatabaseJanitor(user=pg.user, host=pg.host, port=pg.port,
                                       dbname="bench")
             janitor.init()
-            run(pg.url("bench"), args.tickets, args.kill_at, workdir)
+            body(pg.url("bench"), workdir)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from hotline import console, dbadmin
 from hotline.console import kb as console_kb
 from hotline.observability import make_registry, metrics_allowed, setup_logging
 from hotline.observability import router as observability_router
+from hotline.request_body import JsonKeysOnce, NoContentCoding, read_ahead, replaying
 from hotline.roles import PARTS, WORKER_START_SECONDS, ServeRole
 from hotline.wiring import TextWarmUp, start_background
 from ivr.twilio import views as twilio_views
@@ -115,25 +116,11 @@ class BodyLimit:
         # A chunked body has no length to check, so it is read here, at most max_bytes of
         # it, before the app sees it: an error raised from inside the app's own read would
         # come out as the app's 400 ("error parsing the body"), not as 413.
-        pending: list[Message] = []
-        seen = 0
-        while True:
-            message = await receive()
-            pending.append(message)
-            if message["type"] != "http.request":
-                break  # the client's disconnect, handed on as read
-            seen += len(message.get("body", b""))
-            if seen > limit:
-                await _too_large(limit)(scope, receive, send)
-                return
-            if not message.get("more_body", False):
-                break
-        pending.reverse()  # handed on one by one, as they came: no second copy
-
-        async def replay() -> Message:
-            return pending.pop() if pending else await receive()
-
-        await self.app(scope, replay, send)
+        pending, over = await read_ahead(receive, limit)  # a disconnect handed on as read
+        if over:
+            await _too_large(limit)(scope, receive, send)
+            return
+        await self.app(scope, replaying(pending, receive), send)
 
 
 class BodyDeadline:
@@ -605,9 +592,13 @@ def create_app(
     # Uptime monitors ask by HEAD (a 405 reads as "down"); kept out of the API's document.
     app.add_api_route("/healthz", healthz, methods=["HEAD"], include_in_schema=False)
 
+    # Inside BodyLimit (a body is bounded before it is read here); NoContentCoding outside
+    # it, as it reads no body: both inside BodyDeadline (hotline.request_body).
+    app.add_middleware(JsonKeysOnce, max_bytes=settings.max_body_bytes)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
                        uploads=upload_allowances(settings),
                        chunked_upload_bytes=settings.attachments.max_bytes)
+    app.add_middleware(NoContentCoding)
     app.add_middleware(BodyDeadline, seconds=settings.request_body_seconds,
                        min_rate=settings.request_body_min_rate)
     app.add_middleware(NulInUrl)

@@ -181,6 +181,19 @@ class Rule:
         characters is in the text is not searched."""
         return tuple(_match_starts(pattern) for pattern in self.patterns)
 
+    @cached_property
+    def unguarded(self) -> Rule:
+        """This rule without its guards (``unless_call``, ``pattern_unless_call``,
+        ``unless_pattern``), what ``_guarded_cue`` weighs its hits against; itself when it
+        has none. Made once a rule, so its screens (``starts``, ``any_keyword``) are read
+        off its patterns once: made anew a call, they were read again for every guarded
+        danger rule in every call with a fire or smoke word (~17 ms a call; docs/scaling.md,
+        thirty-second round)."""
+        if (self.unless_call is None and not self.pattern_unless_call
+                and self.unless_pattern is None):
+            return self
+        return replace(self, unless_call=None, pattern_unless_call=(), unless_pattern=None)
+
 
 @dataclass(frozen=True)
 class NotNow:
@@ -1464,10 +1477,8 @@ def _guarded_cue(text: str, rules: ClassificationRules) -> str | None:
     matter here: the model hears those words too ("每天早晚冒烟，是在熏腊肉"). Thirty-first
     round (emerg36)."""
     for rule in _danger_rules(rules):
-        if (rule.unless_call is None and not rule.pattern_unless_call
-                and rule.unless_pattern is None):
+        if (bare := rule.unguarded) is rule:
             continue
-        bare = replace(rule, unless_call=None, pattern_unless_call=(), unless_pattern=None)
         heard = _rule_hits(rule, text, rules)
         for hit in _rule_hits(bare, text, rules):
             if hit not in heard:

@@ -57,6 +57,7 @@ from ticketing.service import (
     MISSED_SIGN,
     REPLY_OUTCOMES,
     leavings,
+    present_sign_sql,
 )
 from ticketing.states import STATUS_LABELS, Action, Role, Status
 
@@ -271,13 +272,14 @@ def loop_counts(*, session: Session, conds: list[Any], now: datetime, by: Any = 
 
     dispatched = and_(sign_side, counted, Ticket.dispatched_at.is_not(None),
                       still_counted_sql(Ticket.sign_due_at))
+    signed = present_sign_sql()  # by the unit it is at (a merged ticket's may be another's)
     if per_unit and by is not None:
         raise ValueError("group by one thing: a column or the unit charged")
     keys = [sides.c.unit_id] if per_unit else [] if by is None else [by]
     rows = session.execute(
         select(*keys, n(own, counted), n(dispatched),
-               n(dispatched, Ticket.signed_at.is_not(None), Ticket.sign_due_at.is_not(None),
-                 Ticket.signed_at <= Ticket.sign_due_at, ~missed_before("sign")),
+               n(dispatched, signed.is_not(None), Ticket.sign_due_at.is_not(None),
+                 signed <= Ticket.sign_due_at, ~missed_before("sign")),
                n(due),
                n(due, Ticket.done_at.is_not(None), Ticket.done_at <= Ticket.due_at,
                  ~missed_before("close")),

@@ -23,6 +23,12 @@ from ticketing.models import Ticket, TicketEvent
 from ticketing.phones import display
 from ticketing.respondent import MAX_LENGTH as RESPONDENT_MAX
 
+# A yes/no in a body: JSON's true or false, nothing pydantic's lax mode would make one of.
+# Lax, "no", "0", "off" and 0 were false, "yes", "1" and 1 true: whatever a client wrote, it
+# got one of the two and was told nothing (mend90). The one boolean of every body, as
+# RowId is the one id; forms carry text and are read by their own views (docs/security.md).
+Flag = Annotated[bool, Field(strict=True)]
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -51,8 +57,8 @@ class TicketCreate(Strict):
     demand: str = Field(min_length=1, max_length=5000, description="诉求内容")
     channel: Literal["phone", "twilio", "web", "api"] = "api"
     caller_name: str | None = Field(default=None, max_length=64)
-    confidential: bool = False
-    no_contact: bool = False
+    confidential: Flag = False
+    no_contact: Flag = False
     address: str | None = Field(default=None, max_length=256)
     district: str | None = Field(default=None, max_length=32)
     category: str | None = Field(default=None, max_length=32)
@@ -66,7 +72,7 @@ class TicketCreate(Strict):
         default=None, max_length=RESPONDENT_MAX,
         description="反映主体 (whom the complaint is about); absent: read from the demand "
                     "when it names one")
-    accept: bool = Field(default=True, description="受理 and auto-dispatch at once")
+    accept: Flag = Field(default=True, description="受理 and auto-dispatch at once")
 
     @field_validator("demand")
     @classmethod
@@ -181,8 +187,8 @@ class RespondentBody(Strict):
 
 
 class SurveyBody(Strict):
-    resolved: bool
-    satisfied: bool
+    resolved: Flag
+    satisfied: Flag
     keys: str | None = Field(default=None, max_length=16)
 
 
@@ -208,7 +214,7 @@ class UserCreate(Strict):
     role: Literal[ACCOUNT_ROLES]
     unit_code: str | None = None
     phone: str | None = Field(default=None, max_length=32)
-    on_duty: bool = True
+    on_duty: Flag = True
 
 
 
@@ -399,7 +405,8 @@ class ErrorOut(BaseModel):
 
     error: str = Field(description="machine-readable code", examples=[
         "invalid_input", "unauthorized", "forbidden", "not_found", "invalid_transition",
-        "conflict", "concurrent_update", "info_request_open", "body_too_large"])
+        "conflict", "concurrent_update", "info_request_open", "body_too_large",
+        "unsupported_media_type"])
     detail: str = Field(description="what went wrong, in English")
     field: str | None = Field(default=None, description="invalid_input: the first bad field; "
                                                          "conflict: what the state forbids")
@@ -423,6 +430,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
                                             "already, a 退单 window closed), or a concurrent "
                                             "change"},
     413: {"model": ErrorOut, "description": "request body over max_body_bytes"},
+    415: {"model": ErrorOut, "description": "the body is coded (`Content-Encoding`, "
+                                            "`unsupported_media_type`): send it uncompressed"},
     422: {"model": ErrorOut, "description": "the request fails validation (whatever the "
                                             "state); `field` names it"},
 }

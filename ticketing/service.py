@@ -22,12 +22,14 @@ from sqlalchemy import (
     Executable,
     Row,
     SQLColumnExpression,
+    and_,
     bindparam,
     case,
     event,
     false,
     func,
     insert,
+    null,
     select,
     true,
     union_all,
@@ -92,6 +94,7 @@ from ticketing.quiet import staff_quiet_until
 from ticketing.respondent import MAX_LENGTH as RESPONDENT_MAX
 from ticketing.states import (
     ASSIGNED_STATUSES,
+    EXCLUSION_REQUEST_STANDS,
     FILING_ROLES,
     OPEN_STATUSES,
     UNDISPATCHED_STATUSES,
@@ -256,6 +259,11 @@ def _apply(
     target = to or t.target
     ticket.status = target.value
     ticket.updated_at = now
+    if target not in EXCLUSION_REQUEST_STANDS:
+        # Denied (or overtaken: closed with its primary): read as standing, the ticket's
+        # exclusion reason showed every reviewer a request the centre refused, and a later
+        # 剔除 on other grounds as if granted (mend90). The trail keeps it (its event note).
+        ticket.exclusion_reason = ticket.exclusion_text = None
     record_event(
         session=session,
         ticket=ticket,
@@ -1525,9 +1533,9 @@ def _late(met: datetime | None, due: datetime | None, now: datetime) -> bool:
 
 
 def missed_sign(ticket: Ticket, now: datetime) -> bool:
-    """Whether the ticket's current sign window was missed: signed after it, or not signed
-    and it has passed."""
-    return _late(ticket.signed_at, ticket.sign_due_at, now)
+    """Whether the ticket's current sign window was missed: signed (by its present unit:
+    ``present_sign``) after it, or not signed and it has passed."""
+    return _late(present_sign(ticket), ticket.sign_due_at, now)
 
 
 # On a 派单/改派/退单 event, or a merged ticket's following its primary: the unit the
@@ -1566,15 +1574,31 @@ def leaving(ticket: Ticket, now: datetime) -> dict[str, Any]:
     return data
 
 
+def present_sign(ticket: Ticket) -> datetime | None:
+    """When the ticket's present unit signed it (签收), None when it has not: the one rule
+    every reading of a sign window goes by (``missed_sign``, ``signed_at_its_unit``,
+    ``sign_window_kept``, and as SQL ``present_sign_sql`` for the response figure). A
+    merged ticket that followed its primary to another unit keeps the sign of the unit it
+    was merged at (``signed_at``, shown on the ticket; merging.follow_primary drops its
+    handler, and 拆单 has it signed again where it is): the units it passes with its
+    primary never signed it. Read as theirs, a follow from a unit that had it unsigned
+    earlier in the round named it ``LEFT_SIGNED`` and 拆单 there opened that unit a new
+    window, its miss gone (review92); and its time, read against the window it came back
+    to, made a window passed unsigned "not missed" and "signed in time" (mend90)."""
+    if ticket.status == Status.MERGED.value and ticket.handler_id is None:
+        return None
+    return ticket.signed_at
+
+
+def present_sign_sql() -> Any:
+    """``present_sign`` as an SQL expression on Ticket."""
+    return case((and_(Ticket.status == Status.MERGED.value, Ticket.handler_id.is_(None)),
+                 null()), else_=Ticket.signed_at)
+
+
 def signed_at_its_unit(ticket: Ticket) -> bool:
-    """Whether the ticket's 签收 is its present unit's. A merged ticket that followed its
-    primary to another unit keeps the sign of the unit it was merged at (``signed_at``;
-    merging.follow_primary drops its handler, and 拆单 has it signed again where it is):
-    the units it passes with its primary never signed it. Read as theirs, a follow from
-    a unit that had it unsigned earlier in the round named it ``LEFT_SIGNED`` and 拆单
-    there opened that unit a new window, its miss gone (review92)."""
-    return ticket.signed_at is not None and not (
-        ticket.status == Status.MERGED.value and ticket.handler_id is None)
+    """Whether the ticket's 签收 is its present unit's (``present_sign``)."""
+    return present_sign(ticket) is not None
 
 
 def leavings() -> tuple[str, ...]:
@@ -1615,7 +1639,7 @@ def sign_window_kept(*, session: Session, ticket: Ticket, unit: Unit | None,
     if unit is None or (actor is not None and actor.of_the_centre):
         return None
     if ticket.unit_id == unit.id:
-        return ticket.sign_due_at if ticket.signed_at is None else None
+        return ticket.sign_due_at if present_sign(ticket) is None else None
     if ticket.dispatched_at is None:  # never at a unit: nothing to read (the intake path)
         return None
     kept: object = None
@@ -1818,6 +1842,8 @@ def attach_transcript(
     dispatched by the rules; a ticket already with a handler keeps its unit.
     """
     now = domain.now()
+    # Passed over by the 重复诉求 look-up while a placeholder stood for its words.
+    unjudged = is_placeholder(ticket.demand or "")
     ticket.transcript = text
     ticket.transcript_meta = meta
     if not ticket.demand or is_placeholder(ticket.demand):
@@ -1841,10 +1867,30 @@ def attach_transcript(
         # Only an empty one: an operator's respondent outranks the rules.
         ticket.respondent = ticket.respondent or _respondent_of(domain, text)
         _place(domain, ticket)
+        if unjudged:
+            _link_once_heard(session=session, domain=domain, ticket=ticket, actor=actor,
+                             now=now)
         _reapply_classification(session=session, domain=domain, ticket=ticket, actor=actor)
         supervision.on_ticket(session=session, domain=domain, ticket=ticket, actor=actor)
     session.flush()
     return ticket
+
+
+def _link_once_heard(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor,
+                     now: datetime) -> None:
+    """The 重复诉求 look-up ``create_ticket`` made for a ticket filed before its words were
+    known, made now that they classified it (review99: a caller's second call about the
+    same burst pipe was never linked once its words came). The same rule
+    (``_duplicate_of``); run once, as the placeholder gives way, so a backlog retry links
+    and counts nothing twice. Not for a ticket already in a link either way (a 重新录音
+    gave its words back: ``ivr.intake``), which would make a chain."""
+    if ticket.duplicate_of_id is not None or ticket.duplicate_count:
+        return
+    original = _duplicate_of(session=session, domain=domain, ticket=ticket)
+    if original is not None:
+        ticket.duplicate_of_id = original.id
+        _count_duplicate(session=session, ticket=ticket, original=original, actor=actor,
+                         now=now)
 
 
 def _heard(domain: Domain, guess: Understanding, text: str,

@@ -231,6 +231,11 @@ NOT_OPEN_STATUSES: frozenset[Status] = frozenset(Status) - OPEN_STATUSES
 # Where a ticket set aside (剔除) can be: excluded, then archived (the citizen's SMS of the
 # outcome, outbound.citizen_sms, still holds in either).
 SET_ASIDE_STATUSES: frozenset[Status] = frozenset({Status.EXCLUDED, Status.ARCHIVED})
+# Where the handler's 申请剔除 (``Ticket.exclusion_reason``, ``exclusion_text``) still stands:
+# waiting for the centre, granted (剔除, then 归档), or waiting in a group (拆单 brings it
+# back to 待审核). In any other state it was denied or overtaken (service._apply clears it).
+EXCLUSION_REQUEST_STANDS: frozenset[Status] = SET_ASIDE_STATUSES | {Status.EXCLUSION_REQUESTED,
+                                                                     Status.MERGED}
 # With a unit and its handler, not yet closed.
 ASSIGNED_STATUSES: frozenset[Status] = frozenset(
     {Status.DISPATCHED, Status.SIGNED, Status.REPLIED, Status.EXCLUSION_REQUESTED}

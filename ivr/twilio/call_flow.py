@@ -302,18 +302,20 @@ class TwilioDialogue:
         self._closing.set()
 
     # ------------------------------------------------------------------ webhooks
-    def incoming(self, call_sid: str, caller: str, verstat: str = "", address: str = ""
-                 ) -> str:
+    def incoming(self, call_sid: str, caller: str, verstat: str = "", address: str = "",
+                 *, callee: str = "") -> str:
         """A new call; ``verstat`` is Twilio's STIR/SHAKEN verdict on ``caller`` (its
         ``StirVerstat``, absent on calls that came with no PASSporT): whether key 1 may
-        read what that number filed (``ivr.caller_trust``)."""
+        read what that number filed (``ivr.caller_trust``); ``callee`` its ``To``, the
+        number dialled, kept on the call record as the SIP flow keeps its To user."""
         with self.calls.lock(call_sid):
             # Twilio retries a webhook that timed out: the call then already has a journal.
             if self.calls.find(call_sid) is None:
                 if self.calls.taken(call_sid):  # another carrier's call: not ours to touch
                     return twiml.unknown_call()
                 self.calls.start(call_sid, caller, stir_vouch(verstat),
-                                 address=counted_source(address, self.trusted_sources))
+                                 address=counted_source(address, self.trusted_sources),
+                                 callee=callee)
         return twiml.greeting(self.settings, self.urls)
 
     def late(self, call_sid: str) -> str:

@@ -89,9 +89,10 @@ class TwilioCalls:
             return lock
 
     def start(self, call_sid: str, caller: str,
-              vouch: CallerVouch = CallerVouch.NONE, *, address: str = "") -> TwilioCall:
+              vouch: CallerVouch = CallerVouch.NONE, *, address: str = "",
+              callee: str = "") -> TwilioCall:
         intake = CallIntake(sessions=self.sessions, domain=self.domain, spool=self.spool,
-                            call_id=call_sid, caller=caller, carrier=CARRIER)
+                            call_id=call_sid, caller=caller, carrier=CARRIER, callee=callee)
         intake.journal.caller_vouch = vouch.value
         intake.journal.caller_address = address
         # Aside: written in line, a locked database kept the caller in silence and the

@@ -190,7 +190,8 @@ async def voice(request: Request) -> Response:
     return await _handle(request, ("CallSid", "From"),
                          lambda d, f, _: d.incoming(f["CallSid"], f["From"],
                                                     f.get("StirVerstat", ""),
-                                                    f.get("SipSourceIp", "")),
+                                                    f.get("SipSourceIp", ""),
+                                                    callee=f.get("To", "")),
                          new_call=True)
 
 

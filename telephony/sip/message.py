@@ -44,6 +44,7 @@ REQUIRED_HEADERS = ("Via", "From", "To", "Call-ID", "CSeq")
 # Limits on what one datagram may be. A real INVITE with SDP is 1-4 KB with 15-30 headers;
 # a carrier's may carry a few dozen Via/Record-Route lines. Past these it is an attack on
 # the parser (every header is split, canonicalised and kept), answered 400 when it can be.
+# MAX_HEADERS is the most a message may have: that many are read, one more is refused.
 MAX_HEADERS = 100
 MAX_DATAGRAM_BYTES = 16 * 1024
 MAX_CSEQ = 2**31 - 1  # RFC 3261 8.1.1.5: CSeq numbers are below 2**31

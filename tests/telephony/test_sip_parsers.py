@@ -131,9 +131,29 @@ def test_too_many_headers_is_a_syntax_error_still_answered_400() -> None:
     reply = bad_request_for(raw, "more than 100 headers")
     assert reply is not None and reply.startswith(b"SIP/2.0 400 ")
     assert b"X-Junk" not in reply  # the answer copies only what a response must
-    # At the limit itself the message is fine.
-    ok = request(extra_headers="".join(f"X-J-{i}: {i}\r\n" for i in range(MAX_HEADERS - 8)))
-    assert SipMessage(ok, ("192.0.2.10", 5060)).method == "INVITE"
+
+
+def _with_headers(count: int) -> bytes:
+    """An INVITE of exactly ``count`` header lines: ``request``'s own seven and junk."""
+    raw = request(extra_headers="".join(f"X-J-{i}: {i}\r\n" for i in range(count - 7)))
+    assert raw.split(b"\r\n\r\n")[0].count(b"\r\n") == count  # lines after the start
+    return raw
+
+
+def test_max_headers_is_the_most_a_message_may_have() -> None:
+    """``MAX_HEADERS`` headers are read, one more is refused: the name is the number allowed
+    (a test once called MAX_HEADERS - 1 "the limit itself", and nothing pinned either edge)."""
+    at_limit = SipMessage(_with_headers(MAX_HEADERS), ("192.0.2.10", 5060))
+    assert at_limit.method == "INVITE" and len(at_limit.header_list) == MAX_HEADERS
+    with pytest.raises(SipSyntaxError, match=f"more than {MAX_HEADERS} headers"):
+        SipMessage(_with_headers(MAX_HEADERS + 1), ("192.0.2.10", 5060))
+
+
+def test_folded_lines_are_part_of_their_header_not_more_headers() -> None:
+    """A continuation line (RFC 3261 7.3.1) adds to the header above it: a message of
+    ``MAX_HEADERS`` headers, one of them folded over many lines, is still read."""
+    folded = _with_headers(MAX_HEADERS).replace(b"X-J-0: 0\r\n", b"X-J-0: 0\r\n" + b" more\r\n" * 20)
+    assert len(SipMessage(folded, ("192.0.2.10", 5060)).header_list) == MAX_HEADERS
 
 
 @pytest.mark.parametrize("cseq", [HUGE, str(2**31), "²"])

@@ -317,6 +317,27 @@ def test_a_split_back_to_a_handler_not_yet_told_is_a_new_round_asking_for_a_sign
         assert work == {(Kind.SMS_DISPATCH.value, "pending"), (Kind.SIGN_CALL.value, "pending")}
 
 
+def _signed_at_housing_merged(
+        s: Session, domain: Domain, city: City, start: datetime, clock: list[datetime],
+        merged: int) -> tuple[Ticket, Ticket, datetime | None, Callable[..., None]]:
+    """A primary at 住建委, and a ticket 望京街道 has unsigned until 朝阳区's supervisor
+    sends it to 住建委 (1 min, 望京's window not passed yet: no miss on the trail), whose
+    handler signs it; merged there into the primary ``merged`` minutes after ``start``.
+    (primary, ticket, 望京's sign-by time, the supervisor's 改派 as ``_moving``.)"""
+    op, cy_sup, handler, housing, wangjing = _chaoyang(city)
+    primary = _at_housing(s, domain, (op, housing), 1)
+    t = _at_housing(s, domain, (op, wangjing), 2)
+    wangjings = t.sign_due_at
+    to = _moving(s, domain, cy_sup, start, clock)
+    to(t, housing, 1, "属地为住建委")
+    service.sign(session=s, domain=domain, ticket=t, actor=handler)
+    clock[0] = start + timedelta(minutes=merged)
+    merging.merge(session=s, domain=domain, primary=primary, others=[t], actor=cy_sup,
+                  reason="同一楼电梯")
+    s.commit()
+    return primary, t, wangjings, to
+
+
 def test_a_merged_ticket_following_its_primary_is_not_signed_by_the_units_it_passes(
     sessions: sessionmaker[Session], domain: Domain, city: City
 ) -> None:
@@ -327,17 +348,9 @@ def test_a_merged_ticket_following_its_primary_is_not_signed_by_the_units_it_pas
     望京 after its window passed it got a new one, the miss gone. Review92: 望京 never
     signed it; the window it had stays, passed: the sign counts late."""
     start, clock = _clocked(domain)
-    op, cy_sup, handler, housing, wangjing = _chaoyang(city)
+    _, cy_sup, _, housing, wangjing = _chaoyang(city)
     with sessions() as s:
-        primary = _at_housing(s, domain, (op, housing), 1)
-        t = _at_housing(s, domain, (op, wangjing), 2)
-        wangjings = t.sign_due_at
-        to = _moving(s, domain, cy_sup, start, clock)
-        to(t, housing, 1, "属地为住建委")  # 望京's window not passed yet: no miss on the trail
-        service.sign(session=s, domain=domain, ticket=t, actor=handler)
-        merging.merge(session=s, domain=domain, primary=primary, others=[t], actor=cy_sup,
-                      reason="同一楼电梯")
-        s.commit()
+        primary, t, wangjings, to = _signed_at_housing_merged(s, domain, city, start, clock, 1)
         to(primary, wangjing, 2, "属地为望京街道")
         to(primary, housing, 3, "派回住建委")
         to(primary, wangjing, 30, "属地为望京街道")  # 望京's window long gone
@@ -349,3 +362,31 @@ def test_a_merged_ticket_following_its_primary_is_not_signed_by_the_units_it_pas
                    if e.action == merging.FOLLOW_EVENT]
         # Only the follow from where it was signed names a unit that signed it.
         assert [d.get(service.LEFT_SIGNED) for d in follows] == ["cy-housing", None, None]
+
+
+def test_a_merged_tickets_old_sign_is_no_sign_of_the_unit_it_follows_to(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """望京 has the ticket unsigned until 朝阳区's supervisor sends it to 住建委 (1 min),
+    whose handler signs it; it is merged there (10 min, 望京's window gone), and the primary
+    goes to 望京 (30 min: the merged ticket follows, with 望京's window back, passed) and
+    on to 住建委 (31 min). Review92 kept 住建委's sign off 望京's name, but the sign time
+    still fed the window's reading: at 望京, unsigned there past its window, the ticket was
+    "not missed" (住建委's sign came before 望京's sign-by time), so the follow away named
+    no miss and the response figure counted 望京 signed in time. One rule now
+    (``service.present_sign``): a sign is its unit's, for every reading of the window."""
+    start, clock = _clocked(domain)
+    op, _, _, housing, wangjing = _chaoyang(city)
+    with sessions() as s:
+        primary, t, wangjings, to = _signed_at_housing_merged(s, domain, city, start, clock, 10)
+        before = _timeliness(s, domain, op)
+        to(primary, wangjing, 30, "属地为望京街道")
+        assert (t.unit_id, t.sign_due_at) == (wangjing, wangjings)
+        assert service.missed_sign(t, domain.now())
+        # Counted for 望京, where it is (the window passed before the merge): not in time.
+        assert _moved(before, _timeliness(s, domain, op))[3:] == (0, -1)
+        to(primary, housing, 31, "派回住建委")
+        follows = [e.data for e in service.events_of(session=s, ticket=t)
+                   if e.action == merging.FOLLOW_EVENT]
+        assert follows[-1].get(service.LEFT_LATE_SIGN) == "cy-wangjing"
+        assert "cy-wangjing" in service.left_late(s, t)

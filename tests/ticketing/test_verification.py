@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from config import Settings
 from hotline.app import create_app
 from tests.support.city import City
-from ticketing import service
+from ticketing import citizen, service
 from ticketing.context import Domain
 from ticketing.inputs import InvalidInput
 from ticketing.states import PermissionDenied, ReasonRequired, Status
@@ -157,3 +157,55 @@ def test_api_exclusion(client: TestClient, sessions: sessionmaker[Session], doma
     assert post("water-handler", "deny_exclusion", reason="x").status_code == 403
     r = post("supervisor", "exclude", reason="核实属实，同意剔除")
     assert r.status_code == 200 and r.json()["status"] == "excluded"
+
+
+def test_a_denied_exclusion_request_stays_on_the_trail_not_on_the_ticket(
+        client: TestClient, sessions: sessionmaker[Session], domain: Domain,
+        city: City) -> None:
+    """A 申请剔除 the centre denied kept its listed reason and words on the ticket
+    (``exclusion_reason``, ``exclusion_text``), read by every reviewer as the ticket's
+    exclusion reason while it was being handled, and by a later 剔除 of the centre's own,
+    on other grounds, as if it had stood (mend90). The ticket's exclusion reason is the
+    standing request's: pending, granted (剔除, then 归档) or waiting in a group; a denial,
+    or a closure with its primary, takes it off the ticket; the trail keeps it."""
+    number = _signed(sessions, domain, city)
+
+    def post(user: str, action: str, **body: object) -> dict[str, object]:
+        r = client.post(f"/api/v1/tickets/{number}/{action}", json=body,
+                        headers={"Authorization": f"Bearer {city.tokens[user]}"})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    asked = post("water-handler", "request_exclusion", reason="非本市事项", text="事发地在河北省")
+    assert (asked["exclusion_reason"], asked["exclusion_text"]) == ("非本市事项", "事发地在河北省")
+    denied = post("supervisor", "deny_exclusion", reason="事发地在朝阳区，属本市")
+    assert denied["status"] == "signed"
+    assert (denied["exclusion_reason"], denied["exclusion_text"]) == (None, None)
+    trail = {e["action"]: e["note"] for e in denied["events"]}
+    assert trail["request_exclusion"] == "非本市事项：事发地在河北省"
+    assert trail["deny_exclusion"] == "事发地在朝阳区，属本市"
+    # The centre's own 剔除 later, on other grounds: not the denied request's.
+    excluded = post("supervisor", "exclude", reason="诉求人反复来电辱骂，经研究不予受理")
+    assert (excluded["exclusion_reason"], excluded["exclusion_text"]) == (None, None)
+    with sessions() as s:
+        t = service.get_ticket(session=s, actor=city.actor("supervisor"), ref=number)
+        assert citizen.set_aside_reason(
+            session=s, ticket=t, listed=domain.settings.verification.exclusion_reasons) is None
+
+
+def test_a_granted_exclusion_request_stays_on_the_ticket(
+        client: TestClient, sessions: sessionmaker[Session], domain: Domain,
+        city: City) -> None:
+    number = _signed(sessions, domain, city)
+    handler, sup = city.actor("water-handler"), city.actor("supervisor")
+    with sessions() as s:
+        t = service.get_ticket(session=s, actor=handler, ref=number)
+        service.request_exclusion(session=s, domain=domain, ticket=t, actor=handler,
+                                  reason="已进入司法程序", text="诉求人已就此起诉至法院")
+        service.exclude(session=s, domain=domain, ticket=t, actor=sup, reason="同意")
+        service.archive(session=s, domain=domain, ticket=t, actor=sup, note="归档")
+        s.commit()
+        assert (t.exclusion_reason, t.exclusion_text) == ("已进入司法程序", "诉求人已就此起诉至法院")
+        assert citizen.set_aside_reason(
+            session=s, ticket=t,
+            listed=domain.settings.verification.exclusion_reasons) == "已进入司法程序"

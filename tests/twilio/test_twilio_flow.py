@@ -726,3 +726,13 @@ def test_withheld_caller_keys_in_a_callback_number(
     assert spoken[1].startswith(prompts.text("ticket_number")) and verbs(root)[-1] == "Hangup"
     ticket = _ticket(sessions)
     assert ticket.caller_phone == "+8613912345678" and ticket.caller_phone_keyed
+
+
+def test_the_call_record_keeps_the_number_dialled(
+        twilio: Twilio, sessions: sessionmaker[Session]) -> None:
+    """The webhook's ``To``, as the SIP flow keeps its To user (``call_records.callee``:
+    which of the city's numbers was called; review99, judge40 left Twilio's empty)."""
+    call = new_sid("CA")
+    twiml(twilio.post("/twilio/voice", call_form(call, To="+8657112345")))
+    answer_written(call)
+    assert _call_record(sessions, call).callee == "+8657112345"

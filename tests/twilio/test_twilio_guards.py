@@ -88,6 +88,26 @@ def test_bad_or_missing_signature_is_403_and_changes_nothing(
     _nothing_changed(twilio, sessions, standin)
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the body's reading
+def test_a_coded_webhook_body_is_415_and_changes_nothing(
+        twilio: Twilio, standin: StandIn, sessions: sessionmaker[Session]) -> None:
+    """Twilio never compresses a webhook: a signed form sent with `Content-Encoding: gzip`
+    was read as the plain form it is not (mend90). The app's one rule
+    (``hotline.request_body.NoContentCoding``): 415 naming the coding, nothing changed."""
+    call = new_sid("CA")
+    form = call_form(call)
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(PUBLIC_BASE + "/twilio/voice",
+                                                               form)
+    resp = twilio.client.post("/twilio/voice", data=form,
+                              headers={"X-Twilio-Signature": signature,
+                                       "Content-Encoding": "gzip"})
+    assert (resp.status_code, resp.json()["error"]) == (415, "unsupported_media_type")
+    assert "'gzip'" in resp.json()["detail"]
+    _nothing_changed(twilio, sessions, standin)
+    # The same request as Twilio sends it is answered.
+    assert twilio.post("/twilio/voice", form).status_code == 200
+
+
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the form's parsing, not storage
 def test_malformed_forms_are_400_naming_the_field(
         twilio: Twilio, standin: StandIn, sessions: sessionmaker[Session]) -> None:

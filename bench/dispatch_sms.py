@@ -1,0 +1,146 @@
+"""Dispatch-SMS bench: N tickets filed and dispatched at once; how soon each handler's SMS goes.
+
+    .venv/bin/python bench/dispatch_sms.py [--tickets 400] [--sqlite]
+
+The worker is the real OutboundWorker driven as ``hotline serve`` drives it (the
+APScheduler job of hotline.wiring.schedule_jobs), on the shipped ``[outbound]`` settings and
+the shipped ``log`` SMS provider (recorded here as it is called). Tickets are filed and
+accepted (auto-dispatched) one after another as fast as this process can, while the worker
+runs beside them in the same process, as the API and the worker share ``serve``'s.
+
+Prints dispatch -> SMS handed to the provider (p50, p95, max), SMS per second while they
+were going out, SQL statements and commits per SMS on the worker's engine, and ``uptime``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import event, select  # noqa: E402
+
+from bench.outbound import on_database, pct  # noqa: E402
+from config import Settings  # noqa: E402
+from hotline import dbadmin  # noqa: E402
+from hotline.roles import Part  # noqa: E402
+from hotline.wiring import Background, schedule_jobs  # noqa: E402
+from outbound.dialers import CallResult  # noqa: E402
+from outbound.models import Kind, OutboundTask, Outcome  # noqa: E402
+from outbound.sms import SmsResult, SmsSender, make_sms  # noqa: E402
+from outbound.worker import OutboundWorker  # noqa: E402
+from tests.outbound.support import new_ticket  # noqa: E402
+from tests.support.city import seed_city  # noqa: E402
+from ticketing.context import Domain  # noqa: E402
+from ticketing.db import make_engine, make_session_factory  # noqa: E402
+from ticketing.models import Ticket  # noqa: E402
+
+DISPATCH_TEXT = "【12345】新工单"  # outbound.reminders.DispatchSms
+
+
+class Recorded:
+    """The shipped provider, with the wall time of each send."""
+
+    def __init__(self, inner: SmsSender) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.sent: list[tuple[str, datetime]] = []
+        self.handlers = 0  # dispatch SMS among them (the rest: the citizens' 受理 SMS)
+        self.lock = threading.Lock()
+
+    def send(self, *, to: str, text: str, ref: str) -> SmsResult:
+        result = self.inner.send(to=to, text=text, ref=ref)
+        with self.lock:
+            self.sent.append((ref, datetime.now(UTC)))
+            self.handlers += text.startswith(DISPATCH_TEXT)
+        return result
+
+
+class NoCalls:
+    """Reminder calls fall due minutes after dispatch: past this bench's end."""
+
+    name = "none"
+
+    def call(self, **_: object) -> CallResult:
+        return CallResult(Outcome.NO_ANSWER)
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def run(db_url: str, n: int, workdir: Path) -> None:
+    dbadmin.upgrade(db_url)
+    settings = Settings(database_url=db_url, data_dir=workdir)
+    domain = Domain.load(settings)
+    filing = make_session_factory(make_engine(db_url))
+    city = seed_city(filing, domain)
+    engine = make_engine(db_url)
+    counts = {"sql": 0, "commit": 0}
+    event.listen(engine, "before_cursor_execute",
+                 lambda *_: counts.__setitem__("sql", counts["sql"] + 1))
+    event.listen(engine, "commit", lambda *_: counts.__setitem__("commit", counts["commit"] + 1))
+    sessions = make_session_factory(engine)
+    sms = Recorded(make_sms(settings))
+    worker = OutboundWorker(sessions=sessions, domain=domain, dialer=NoCalls(), sms=sms)
+    scheduler = schedule_jobs(Background(settings=settings, sessions=sessions, domain=domain,
+                                         engine=None, outbound=worker,
+                                         parts=frozenset({Part.OUTBOUND})))
+    scheduler.start()
+    print(f"before: {uptime()}", flush=True)
+    t0 = time.monotonic()
+    numbers = [new_ticket(filing, domain, city, phone=f"138{random.randrange(10**8):08d}",
+                          demand=f"朝阳区望京西园{i % 300 + 1}号楼{i // 300 + 1}单元停水了")
+               for i in range(n)]
+    filed = time.monotonic() - t0
+    deadline = time.monotonic() + 600
+    while sms.handlers < n and time.monotonic() < deadline:
+        time.sleep(0.2)
+    scheduler.shutdown(wait=True)
+    worker.wait_idle(10)
+    worker.shutdown()
+    with filing() as s:
+        dispatched = dict(s.execute(select(Ticket.id, Ticket.dispatched_at)
+                                    .where(Ticket.number.in_(numbers))).all())
+        ticket_of = dict(s.execute(select(OutboundTask.id, OutboundTask.ticket_id)
+                                   .where(OutboundTask.kind == Kind.SMS_DISPATCH.value)).all())
+    late: list[float] = []
+    for ref, at in sms.sent:
+        tid = ticket_of.get(int(ref.split("-")[1]))
+        if tid in dispatched and dispatched[tid] is not None:
+            d = dispatched[tid]
+            late.append((at - (d if d.tzinfo else d.replace(tzinfo=UTC))).total_seconds())
+    times = sorted(at for _, at in sms.sent)  # the citizens' SMS too: the worker's rate
+    span = (times[-1] - times[0]).total_seconds() if len(times) > 1 else float("nan")
+    print(f"after: {uptime()}")
+    print(f"{n} tickets filed and dispatched in {filed:.1f} s; {len(late)} dispatch SMS sent "
+          f"(shipped settings: poll {settings.outbound.poll_seconds:g} s, plan "
+          f"{settings.outbound.plan_seconds:g} s, max_parallel {settings.outbound.max_parallel},"
+          f" provider {sms.name})")
+    print(f"  dispatch -> SMS: p50 {pct(late, 50):.2f} s, p95 {pct(late, 95):.2f} s, "
+          f"max {pct(late, 100):.2f} s")
+    print(f"  {len(times) / span:.1f} SMS/s ({len(times)} SMS, the citizens' 受理 SMS beside "
+          f"the handlers') over {span:.1f} s; worker engine: "
+          f"{counts['sql'] / max(1, len(times)):.1f} SQL statements and "
+          f"{counts['commit'] / max(1, len(times)):.1f} commits per SMS")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tickets", type=int, default=400)
+    ap.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
+    args = ap.parse_args()
+    random.seed(12345)
+    on_database(args.sqlite, "bench-dispatch-sms-",
+                lambda url, workdir: run(url, args.tickets, workdir))
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""A storm of dispatches: every SMS due goes out in the worker's next pass, not
+``max_parallel`` of them a poll (sms41: 400 tickets filed in 4 s had their handlers' SMS
+out at 5-8 a second under ``serve``'s scheduler, the last three minutes after dispatch)."""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from config import Settings
+from outbound.models import Kind
+from outbound.sms import SmsResult
+from outbound.worker import OutboundWorker
+from tests.outbound.support import RecordingSms, ScriptedDialer, events, fast, new_ticket, tasks
+from tests.support.city import City
+from ticketing.context import Domain
+
+PLACES = ["望京西园三区5号楼", "酒仙桥北路甲10号院", "双井桥东", "和平里七区", "东四十条",
+          "牛街南口"]
+
+
+def storm_domain(settings: Settings, **outbound: object) -> Domain:
+    """A sign window of an hour: the reminder calls are not due within the test."""
+    s = fast(settings, **outbound)
+    return Domain.load(s.model_copy(update={
+        "deadlines": s.deadlines.model_copy(update={"sign_window_seconds": 3600})}))
+
+
+def file_storm(sessions: sessionmaker[Session], domain: Domain, city: City) -> list[str]:
+    return [new_ticket(sessions, domain, city, phone=f"1381111{i:04d}",
+                       demand=f"{place}停水一天了") for i, place in enumerate(PLACES)]
+
+
+def test_every_sms_due_is_sent_in_one_tick_not_max_parallel_a_poll(
+        ob_settings: Settings, ob_sessions: sessionmaker[Session], ob_city: City) -> None:
+    # A poll long enough that one pass is never cut short by a slow machine.
+    domain = storm_domain(ob_settings, poll_seconds=60.0, max_parallel=2)
+    numbers = file_storm(ob_sessions, domain, ob_city)
+    sms = RecordingSms()
+    worker = OutboundWorker(sessions=ob_sessions, domain=domain, dialer=ScriptedDialer(),
+                            sms=sms, name="storm-worker")
+    started = worker.tick()
+    assert worker.wait_idle()
+    # Six handlers' dispatch SMS and six citizens' 受理 SMS, two slots: one pass.
+    assert started == 12
+    texted = [text for _, text in sms.sent if text.startswith("【12345】新工单")]
+    assert sorted(n for n in numbers if any(n in t for t in texted)) == sorted(numbers)
+    assert len(texted) == len(numbers)
+    for number in numbers:
+        (task,) = tasks(ob_sessions, number, Kind.SMS_DISPATCH)
+        assert task.status == "done" and task.result == "sent" and task.attempts == 1
+        # The trail row of each SMS, once.
+        assert [e.data["kind"] for e in events(ob_sessions, number)
+                if e.action == "outbound_sms"].count(Kind.SMS_DISPATCH) == 1
+
+
+class HeldSms(RecordingSms):
+    """A provider that answers only when released: the one slot stays taken."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def send(self, *, to: str, text: str, ref: str) -> SmsResult:
+        self.release.wait(30)
+        return super().send(to=to, text=text, ref=ref)
+
+
+def test_a_tick_whose_slots_stay_taken_returns_within_its_poll(
+        ob_settings: Settings, ob_sessions: sessionmaker[Session], ob_city: City) -> None:
+    """Waiting for a free slot is bounded by the poll: a tick does not sit on a slow
+    provider (or a long call) until it answers."""
+    domain = storm_domain(ob_settings, poll_seconds=0.5, max_parallel=1)
+    file_storm(ob_sessions, domain, ob_city)
+    sms = HeldSms()
+    worker = OutboundWorker(sessions=ob_sessions, domain=domain, dialer=ScriptedDialer(),
+                            sms=sms, name="storm-worker")
+    started: list[int] = []
+    ticking = threading.Thread(target=lambda: started.append(worker.tick()))
+    ticking.start()
+    ticking.join(20)
+    try:
+        assert not ticking.is_alive() and started == [1]
+    finally:
+        sms.release.set()
+        assert worker.wait_idle()
+        worker.shutdown()
+    assert len(sms.sent) == 1
