@@ -421,13 +421,14 @@ def test_evaluation_emergencies_are_handed_to_the_service_they_need(
     heldout-23..28, 242 with the twenty-seventh's; of the 302 of heldout-23..29, 286 with the
     twenty-eighth's (heldout-29: 44 of 46); of the 347 of heldout-23..30, 329 with the
     twenty-ninth's (heldout-30: 42 of 45); of the 393 of heldout-23..31, 373 with the
-    thirtieth's (heldout-31: 44 of 46)."""
+    thirtieth's (heldout-31: 44 of 46); of the 440 of heldout-23..32, 419 with the
+    thirty-second round's rules and the same model (heldout-32: 45 of 47 before the round)."""
     rules = load_classification()
     emergencies = [r for r in evaluation if r.labels["emergency"] != "none"]
-    assert len(emergencies) == 393
+    assert len(emergencies) == 440
     named = sum(understand(r.text, rules, shipped).emergency == r.labels["emergency"]
                 for r in emergencies)
-    assert named >= 356, named
+    assert named >= 400, named
 
 
 @dataclass(frozen=True)
@@ -501,6 +502,12 @@ HELD_OUT_FLOORS = {
     # calm calls handed over); floors a few lines under that.
     "heldout-31": Floors(category=266, urgent=(74, 70), emergencies=(46, 41),
                          calm=(169, 8)),
+    # Written blind for the thirty-second round (295 scored: five lines were near copies of
+    # training lines and left the file); scored with the thirty-first round's model and rules
+    # before any change (category 270 of 295; urgent 72 of 73, flagged 46 of 47; 1 of 165
+    # calm calls handed over); floors a few lines under that.
+    "heldout-32": Floors(category=264, urgent=(73, 69), emergencies=(47, 42),
+                         calm=(165, 4)),
 }
 
 
