@@ -240,6 +240,19 @@ def _allowed(*, ticket: Ticket, actor: Actor, action: Action,
     return transition_for(Status(ticket.status), action, actor.role, reason)
 
 
+def _request_made(session: Session, ticket: Ticket) -> tuple[str | None, str | None]:
+    """The ticket's last 申请剔除 as ``request_exclusion`` wrote it (its event: the listed
+    reason in the data, the note ``reason：text``); (None, None) when it made none."""
+    event = session.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id,
+                                  TicketEvent.action == Action.REQUEST_EXCLUSION.value)
+        .order_by(TicketEvent.id.desc()).limit(1)).first()
+    reason = (event.data or {}).get("reason") if event is not None else None
+    if not isinstance(reason, str) or event is None:
+        return None, None
+    return reason, (event.note or "").removeprefix(f"{reason}：") or None
+
+
 def _apply(
     *,
     session: Session,
@@ -264,6 +277,11 @@ def _apply(
         # exclusion reason showed every reviewer a request the centre refused, and a later
         # 剔除 on other grounds as if granted (mend90). The trail keeps it (its event note).
         ticket.exclusion_reason = ticket.exclusion_text = None
+    elif target == Status.EXCLUSION_REQUESTED and action == Action.UNMERGE:
+        # 拆单 back to 剔除待审核 after its group closed (which cleared the request) and was
+        # reopened (驳回重办): the request waits again, the one the handler made (review100:
+        # it came back with no reason or words, and a grant told the citizen none).
+        ticket.exclusion_reason, ticket.exclusion_text = _request_made(session, ticket)
     record_event(
         session=session,
         ticket=ticket,
