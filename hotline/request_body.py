@@ -122,7 +122,10 @@ def _read_as_json(scope: Scope) -> bool:
     parse at its first byte here, and its route answers it as before."""
     if scope.get("method") in ("GET", "HEAD", "OPTIONS"):
         return False
-    sent = dict(scope.get("headers") or []).get(b"content-type")
+    # The first, as Starlette's ``headers.get`` (FastAPI's reading): ``dict`` kept the last,
+    # and JSON named before a form type went unread here (review100).
+    sent = next((value for name, value in scope.get("headers") or []
+                 if name.lower() == b"content-type"), None)
     if not sent:
         return True
     message = email.message.Message()
