@@ -1602,15 +1602,18 @@ def present_sign(ticket: Ticket) -> datetime | None:
     primary never signed it. Read as theirs, a follow from a unit that had it unsigned
     earlier in the round named it ``LEFT_SIGNED`` and 拆单 there opened that unit a new
     window, its miss gone (review92); and its time, read against the window it came back
-    to, made a window passed unsigned "not missed" and "signed in time" (mend90)."""
-    if ticket.status == Status.MERGED.value and ticket.handler_id is None:
+    to, made a window passed unsigned "not missed" and "signed in time" (mend90). Closed
+    with its primary, the same: in the group still (``merged_into_id``), its handler still
+    dropped; read by the ``merged`` status alone, the group's closure gave the unit it had
+    followed to the old sign, its passed window "signed in time" (review100)."""
+    if ticket.merged_into_id is not None and ticket.handler_id is None:
         return None
     return ticket.signed_at
 
 
 def present_sign_sql() -> Any:
     """``present_sign`` as an SQL expression on Ticket."""
-    return case((and_(Ticket.status == Status.MERGED.value, Ticket.handler_id.is_(None)),
+    return case((and_(Ticket.merged_into_id.is_not(None), Ticket.handler_id.is_(None)),
                  null()), else_=Ticket.signed_at)
 
 

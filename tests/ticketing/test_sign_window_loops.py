@@ -410,8 +410,8 @@ def test_the_sign_read_in_sql_is_the_sign_read_in_python(
     """One rule in two languages (mend90's ``present_sign``, ``present_sign_sql``), read on
     the states a ticket passes through: signed at 住建委 and merged there, following its
     primary to 望京 and back, split at 望京, returned (退单) by 望京, sent by the centre to
-    住建委 again and signed there; and on each status with and without a handler and a
-    sign. The response figure moves as the definition says: a new window from the centre,
+    住建委 again and signed there; and on each status, in a group or not, with and without
+    a handler and a sign. The response figure moves as the definition says: a new window from the centre,
     signed within it, is one dispatched ticket signed in time."""
     start, clock = _clocked(domain)
     op, cy_sup, handler, housing, wangjing = _chaoyang(city)
@@ -443,11 +443,42 @@ def test_the_sign_read_in_sql_is_the_sign_read_in_python(
         assert _sign_readings_agree(s) == 0
         assert _signed(s, domain, op, before, (t, handler)) == (0, 1)
         assert _sign_readings_agree(s) == 1
-        # Every status, with and without a handler and a sign (set by hand, not saved).
+        # Every status, in a group or not, with and without a handler and a sign (set by
+        # hand, not saved).
         signed_at, handler_id = t.signed_at, t.handler_id
         for status in Status:
-            for h in (handler_id, None):
-                for when in (signed_at, None):
-                    t.status, t.handler_id, t.signed_at = status.value, h, when
-                    _sign_readings_agree(s)
+            for group in (primary.id, None):
+                for h in (handler_id, None):
+                    for when in (signed_at, None):
+                        t.status, t.merged_into_id = status.value, group
+                        t.handler_id, t.signed_at = h, when
+                        _sign_readings_agree(s)
         s.rollback()
+
+
+def test_a_follower_closed_with_its_primary_is_not_signed_by_the_unit_it_followed_to(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """Mend90's case carried on: the ticket signed at 住建委, merged there, follows its
+    primary to 望京 (望京's window back, passed unsigned), and the group is answered and
+    closed there. Closed, it is no longer ``merged``: read by status alone, 住建委's old
+    sign time was 望京's again, and 望京's passed window counted "signed in time" once the
+    group closed (review100). 望京 never signed it, open or closed."""
+    start, clock = _clocked(domain)
+    op, _, _, _, wangjing = _chaoyang(city)
+    wj_handler = city.actor("wangjing-handler")
+    with sessions() as s:
+        primary, t, wangjings, to = _signed_at_housing_merged(s, domain, city, start, clock, 10)
+        before = _timeliness(s, domain, op)
+        to(primary, wangjing, 30, "属地为望京街道")
+        assert (t.unit_id, t.sign_due_at) == (wangjing, wangjings)
+        open_ = _timeliness(s, domain, op)
+        service.sign(session=s, domain=domain, ticket=primary, actor=wj_handler)
+        service.reply(session=s, domain=domain, ticket=primary, actor=wj_handler,
+                      text="已联系物业维修电梯", outcome="resolved")
+        service.close(session=s, domain=domain, ticket=primary, actor=op)
+        s.commit()
+        assert t.status == Status.CLOSED.value and t.unit_id == wangjing
+        # Signed in time: neither (the primary's window at 住建委 passed unsigned: its miss).
+        assert _moved(open_, _timeliness(s, domain, op))[4] == 0, _moved(before, open_)
+        assert service.present_sign(t) is None and service.missed_sign(t, domain.now())
