@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import threading
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
-from outbound.models import Kind
+from outbound.models import Kind, OutboundTask, TaskStatus
 from outbound.sms import SmsResult
 from outbound.worker import OutboundWorker
 from tests.outbound.support import RecordingSms, ScriptedDialer, events, fast, new_ticket, tasks
@@ -86,4 +87,56 @@ def test_a_tick_whose_slots_stay_taken_returns_within_its_poll(
         sms.release.set()
         assert worker.wait_idle()
         worker.shutdown()
+    assert len(sms.sent) == 1
+
+
+class EnteredSms(HeldSms):
+    """A held provider that says when a send has begun (the tick is then waiting for the
+    one slot)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+
+    def send(self, *, to: str, text: str, ref: str) -> SmsResult:
+        self.entered.set()
+        return super().send(to=to, text=text, ref=ref)
+
+
+def test_a_stop_mid_drain_ends_the_tick_at_once_and_claims_nothing_more(
+        ob_settings: Settings, ob_sessions: sessionmaker[Session], ob_city: City) -> None:
+    """``serve``'s stop shuts the worker down (``hotline.wiring.build_outbound``) while a
+    tick may be waiting for a slot (review101). The tick must end at once, not at the end
+    of its share of the poll, and must claim nothing more: a claim committed after the
+    stop is never carried out (the pool refuses it), so its SMS was settled
+    ``unknown_after_crash`` a lease later and never sent, and its call retried late."""
+    domain = storm_domain(ob_settings, poll_seconds=10.0, max_parallel=1)
+    file_storm(ob_sessions, domain, ob_city)
+    sms = EnteredSms()
+    worker = OutboundWorker(sessions=ob_sessions, domain=domain, dialer=ScriptedDialer(),
+                            sms=sms, name="storm-worker")
+    outcome: list[object] = []
+
+    def ticking() -> None:
+        try:
+            outcome.append(worker.tick())
+        except Exception as exc:  # the pool's refusal, before review101
+            outcome.append(exc)
+
+    thread = threading.Thread(target=ticking)
+    thread.start()
+    try:
+        assert sms.entered.wait(20)
+        worker.shutdown(wait=False)  # as serve's stop does (build_outbound's stop)
+        thread.join(2.0)  # far less than the tick's 8 s share of its poll
+        assert not thread.is_alive()
+    finally:
+        sms.release.set()
+        thread.join(20)
+    assert outcome == [1]
+    assert worker.wait_idle(10)
+    with ob_sessions() as s:
+        claimed = s.scalars(select(OutboundTask).where(
+            OutboundTask.status == TaskStatus.IN_PROGRESS.value)).all()
+    assert claimed == []  # nothing claimed and left to a lease's end
     assert len(sms.sent) == 1
