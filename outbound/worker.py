@@ -733,13 +733,15 @@ class OutboundWorker:
         later and never sent, its call retried late (review101: serve's stop came while a
         tick drained, and the calls the stop hung up freed the slots it waited for). The
         tick under way is waited for (its claim transaction, at most a poll), so that what
-        it claimed is in the pool before the pool closes."""
+        it claimed is in the pool before the pool closes; nothing handed to the pool is
+        cancelled (a cancelled claim is lost just the same), the dialer's stop hangs up a
+        call placed meanwhile."""
         with self._slot_free:
             self._stopping = True
             self._slot_free.notify_all()
         ticking = self._tick_lock.acquire(timeout=self.domain.settings.outbound.poll_seconds)
         try:
-            self._pool.shutdown(wait=wait, cancel_futures=not wait)
+            self._pool.shutdown(wait=wait)
         finally:
             if ticking:
                 self._tick_lock.release()

@@ -140,3 +140,29 @@ def test_a_stop_mid_drain_ends_the_tick_at_once_and_claims_nothing_more(
             OutboundTask.status == TaskStatus.IN_PROGRESS.value)).all()
     assert claimed == []  # nothing claimed and left to a lease's end
     assert len(sms.sent) == 1
+
+
+def test_a_stop_never_drops_a_claim_already_handed_to_the_pool(
+        ob_settings: Settings, ob_sessions: sessionmaker[Session], ob_city: City) -> None:
+    """A drain hands a claim to the pool the moment a slot's count frees, often before the
+    pool's thread is back for it; a stop then (``shutdown(wait=False)``, serve's) cancelled
+    the queued claim: committed, never carried out, its SMS settled
+    ``unknown_after_crash`` a lease later and never sent (review101). A claimed item is
+    carried out whatever the stop; the dialer's own stop hangs up a call placed then."""
+    domain = storm_domain(ob_settings, poll_seconds=0.5, max_parallel=1)
+    file_storm(ob_sessions, domain, ob_city)
+    sms = RecordingSms()
+    worker = OutboundWorker(sessions=ob_sessions, domain=domain, dialer=ScriptedDialer(),
+                            sms=sms, name="storm-worker")
+    # The pool's one thread still busy when the claim is handed over (its last item's
+    # slot counted free, the thread not yet back for the next).
+    busy = threading.Event()
+    worker._pool.submit(busy.wait, 20)
+    assert worker.tick() == 1
+    worker.shutdown(wait=False)
+    busy.set()
+    assert worker.wait_idle(10)
+    with ob_sessions() as s:
+        claimed = s.scalars(select(OutboundTask).where(
+            OutboundTask.status == TaskStatus.IN_PROGRESS.value)).all()
+    assert claimed == [] and len(sms.sent) == 1
