@@ -57,26 +57,42 @@ def test_every_sms_due_is_sent_in_one_tick_not_max_parallel_a_poll(
 
 
 class HeldSms(RecordingSms):
-    """A provider that answers only when released: the one slot stays taken."""
+    """A provider that answers only when released: the one slot stays taken. ``entered``:
+    a send has begun (a tick is then waiting for the slot)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.release = threading.Event()
+        self.entered = threading.Event()
 
     def send(self, *, to: str, text: str, ref: str) -> SmsResult:
+        self.entered.set()
         self.release.wait(30)
         return super().send(to=to, text=text, ref=ref)
+
+
+def held_storm(settings: Settings, sessions: sessionmaker[Session], city: City, *,
+               poll_seconds: float) -> tuple[OutboundWorker, HeldSms]:
+    """A storm filed, and a one-slot worker whose provider holds each send."""
+    domain = storm_domain(settings, poll_seconds=poll_seconds, max_parallel=1)
+    file_storm(sessions, domain, city)
+    sms = HeldSms()
+    return OutboundWorker(sessions=sessions, domain=domain, dialer=ScriptedDialer(), sms=sms,
+                          name="storm-worker"), sms
+
+
+def left_claimed(sessions: sessionmaker[Session]) -> list[OutboundTask]:
+    """Tasks claimed and not carried out: left to a lease's end."""
+    with sessions() as s:
+        return list(s.scalars(select(OutboundTask).where(
+            OutboundTask.status == TaskStatus.IN_PROGRESS.value)).all())
 
 
 def test_a_tick_whose_slots_stay_taken_returns_within_its_poll(
         ob_settings: Settings, ob_sessions: sessionmaker[Session], ob_city: City) -> None:
     """Waiting for a free slot is bounded by the poll: a tick does not sit on a slow
     provider (or a long call) until it answers."""
-    domain = storm_domain(ob_settings, poll_seconds=0.5, max_parallel=1)
-    file_storm(ob_sessions, domain, ob_city)
-    sms = HeldSms()
-    worker = OutboundWorker(sessions=ob_sessions, domain=domain, dialer=ScriptedDialer(),
-                            sms=sms, name="storm-worker")
+    worker, sms = held_storm(ob_settings, ob_sessions, ob_city, poll_seconds=0.5)
     started: list[int] = []
     ticking = threading.Thread(target=lambda: started.append(worker.tick()))
     ticking.start()
@@ -90,19 +106,6 @@ def test_a_tick_whose_slots_stay_taken_returns_within_its_poll(
     assert len(sms.sent) == 1
 
 
-class EnteredSms(HeldSms):
-    """A held provider that says when a send has begun (the tick is then waiting for the
-    one slot)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entered = threading.Event()
-
-    def send(self, *, to: str, text: str, ref: str) -> SmsResult:
-        self.entered.set()
-        return super().send(to=to, text=text, ref=ref)
-
-
 def test_a_stop_mid_drain_ends_the_tick_at_once_and_claims_nothing_more(
         ob_settings: Settings, ob_sessions: sessionmaker[Session], ob_city: City) -> None:
     """``serve``'s stop shuts the worker down (``hotline.wiring.build_outbound``) while a
@@ -110,11 +113,7 @@ def test_a_stop_mid_drain_ends_the_tick_at_once_and_claims_nothing_more(
     of its share of the poll, and must claim nothing more: a claim committed after the
     stop is never carried out (the pool refuses it), so its SMS was settled
     ``unknown_after_crash`` a lease later and never sent, and its call retried late."""
-    domain = storm_domain(ob_settings, poll_seconds=10.0, max_parallel=1)
-    file_storm(ob_sessions, domain, ob_city)
-    sms = EnteredSms()
-    worker = OutboundWorker(sessions=ob_sessions, domain=domain, dialer=ScriptedDialer(),
-                            sms=sms, name="storm-worker")
+    worker, sms = held_storm(ob_settings, ob_sessions, ob_city, poll_seconds=10.0)
     outcome: list[object] = []
 
     def ticking() -> None:
@@ -135,11 +134,7 @@ def test_a_stop_mid_drain_ends_the_tick_at_once_and_claims_nothing_more(
         thread.join(20)
     assert outcome == [1]
     assert worker.wait_idle(10)
-    with ob_sessions() as s:
-        claimed = s.scalars(select(OutboundTask).where(
-            OutboundTask.status == TaskStatus.IN_PROGRESS.value)).all()
-    assert claimed == []  # nothing claimed and left to a lease's end
-    assert len(sms.sent) == 1
+    assert left_claimed(ob_sessions) == [] and len(sms.sent) == 1
 
 
 def test_a_stop_never_drops_a_claim_already_handed_to_the_pool(
@@ -162,7 +157,4 @@ def test_a_stop_never_drops_a_claim_already_handed_to_the_pool(
     worker.shutdown(wait=False)
     busy.set()
     assert worker.wait_idle(10)
-    with ob_sessions() as s:
-        claimed = s.scalars(select(OutboundTask).where(
-            OutboundTask.status == TaskStatus.IN_PROGRESS.value)).all()
-    assert claimed == [] and len(sms.sent) == 1
+    assert left_claimed(ob_sessions) == [] and len(sms.sent) == 1
