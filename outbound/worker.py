@@ -661,15 +661,18 @@ class OutboundWorker:
         ended = threading.Event()
         keeper = threading.Thread(target=self._keep_lease, args=(claim, ended), daemon=True,
                                   name=f"outbound-lease-{claim.task_id}")
-        keeper.start()
         try:
+            # In the try: a keeper that cannot start (no thread left) fails the attempt
+            # before anything is placed; outside it, the slot was never freed (review101).
+            keeper.start()
             result = self._execute(claim)
         except Exception as exc:
             log.exception("task %s attempt %s failed", claim.task_id, claim.attempt_id)
             result = CallResult(Outcome.FAILED, detail=f"{type(exc).__name__}: {exc}"[:500])
         finally:
             ended.set()
-            keeper.join()
+            if keeper.ident is not None:
+                keeper.join()
         try:
             with transaction(self.sessions) as session:
                 record_end(session=session, domain=self.domain, claim=claim, worker=self.name,

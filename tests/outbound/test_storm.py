@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -158,3 +159,37 @@ def test_a_stop_never_drops_a_claim_already_handed_to_the_pool(
     busy.set()
     assert worker.wait_idle(10)
     assert left_claimed(ob_sessions) == [] and len(sms.sent) == 1
+
+
+class NoLeaseThread(threading.Thread):
+    """A process out of threads, for the lease keepers only (the pool's own are made)."""
+
+    def start(self) -> None:
+        if self.name.startswith("outbound-lease-"):
+            raise RuntimeError("can't start new thread")
+        super().start()
+
+
+def test_an_attempt_whose_lease_keeper_cannot_start_frees_its_slot_and_is_retried(
+        ob_settings: Settings, ob_sessions: sessionmaker[Session], ob_city: City,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The keeper was started before the attempt's try: its failure skipped the slot's
+    release, so ``_inflight`` never came down -- each such attempt took a slot for good (a
+    drain waited on it, ``wait_idle`` never came) -- and the claim sat ``in_progress``
+    for a lease, then an SMS never sent was settled ``unknown_after_crash`` (review101).
+    Now the attempt fails as nothing placed, is retried by its schedule, and frees its
+    slot."""
+    domain = storm_domain(ob_settings, poll_seconds=0.5, max_parallel=2)
+    number = new_ticket(ob_sessions, domain, ob_city, phone="13811110000")
+    sms = RecordingSms()
+    worker = OutboundWorker(sessions=ob_sessions, domain=domain, dialer=ScriptedDialer(),
+                            sms=sms, name="storm-worker")
+    monkeypatch.setattr(threading, "Thread", NoLeaseThread)
+    try:
+        assert worker.tick() == 2
+        assert worker.wait_idle(10)
+    finally:
+        worker.shutdown()
+    assert left_claimed(ob_sessions) == [] and sms.sent == []
+    (task,) = tasks(ob_sessions, number, Kind.SMS_DISPATCH)
+    assert task.status == "pending" and task.attempts == 1
