@@ -55,8 +55,8 @@ class JsonKeysOnce:
     whose object names a key twice: Python's json (FastAPI's, the SMS gateway's pydantic)
     keeps the last value, so ``{"reason":"a","reason":""}`` was a body the client did not
     mean, and one that a check reading the first (a proxy, a log filter) saw otherwise.
-    RFC 8259 4: names SHOULD be unique; a JSON body here must. Bodies typed as JSON only
-    (as FastAPI reads them: ``application/json`` or ``+json``), at most ``max_bytes`` (the
+    RFC 8259 4: names SHOULD be unique; a JSON body here must. Every body but a form's
+    (``_read_as_json``: the SMS gateway reads any type as JSON), at most ``max_bytes`` (the
     API's limit: only an upload path may carry more, and none of those takes JSON). A body
     that is not JSON, or not UTF-8, is handed on as it came: the route answers it as before.
     Held in memory here as the route would hold it; ``hotline.app.BodyLimit`` (outside
@@ -67,7 +67,7 @@ class JsonKeysOnce:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _typed_json(scope):
+        if scope["type"] != "http" or not _read_as_json(scope):
             await self.app(scope, receive, send)
             return
         # A client gone, or BodyDeadline's "too slow", ends the read: the route hears it.
@@ -114,18 +114,27 @@ def replaying(pending: list[Message], receive: Receive) -> Receive:
     return replay
 
 
-def _typed_json(scope: Scope) -> bool:
-    """Whether the request says its body is JSON, by FastAPI's own reading of the type."""
+def _read_as_json(scope: Scope) -> bool:
+    """Whether a route may read the request's body as JSON: any body but a form's. FastAPI
+    reads one typed ``application/json`` or ``+json``; the SMS gateway's webhook reads its
+    body as JSON whatever its type, or with none (review100: sent as text/plain, a key named
+    twice was read by its last value). A body of another type that is no JSON fails the
+    parse at its first byte here, and its route answers it as before."""
     if scope.get("method") in ("GET", "HEAD", "OPTIONS"):
         return False
-    sent = dict(scope.get("headers") or []).get(b"content-type")
+    # The first, as Starlette's ``headers.get`` (FastAPI's reading): ``dict`` kept the last,
+    # and JSON named before a form type went unread here (review100).
+    sent = next((value for name, value in scope.get("headers") or []
+                 if name.lower() == b"content-type"), None)
     if not sent:
-        return False
+        return True
     message = email.message.Message()
     message["content-type"] = sent.decode("latin-1")
-    subtype = message.get_content_subtype()
-    return message.get_content_maintype() == "application" and (
-        subtype == "json" or subtype.endswith("+json"))
+    return message.get_content_type() not in FORM_TYPES
+
+
+# What Starlette's form reader takes (the console's forms, the Twilio webhooks): never JSON.
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 
 class _Twice(dict[str, Any]):

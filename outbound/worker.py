@@ -537,6 +537,9 @@ class OutboundWorker:
         self._lock = threading.Lock()
         # Notified when an attempt ends and its slot is free (``_drain`` waits on it).
         self._slot_free = threading.Condition(self._lock)
+        # Set by ``shutdown`` (under ``_lock``): nothing is claimed from then on, and a
+        # drain waiting for a slot returns at once.
+        self._stopping = False
         self._inflight = 0
         self._running: set[int] = set()  # the tasks of the claims being carried out
         # Calls a dead process of this node left up, ended by our start's BYE: their
@@ -608,7 +611,7 @@ class OutboundWorker:
             if not claimed:
                 return started  # nothing (more) due, or every slot is taken
             with self._slot_free:
-                while self._inflight >= self.max_parallel:
+                while self._inflight >= self.max_parallel and not self._stopping:
                     left = end - time.monotonic()
                     if left <= 0:
                         return started
@@ -620,7 +623,7 @@ class OutboundWorker:
         if self._clock() - self._last_plan >= self.domain.settings.outbound.plan_seconds:
             self.plan_now()
         free = self.max_parallel - self._inflight
-        if free <= 0:
+        if free <= 0 or self._stopping:
             return 0
         with self._lock:
             running = set(self._running)
@@ -658,15 +661,18 @@ class OutboundWorker:
         ended = threading.Event()
         keeper = threading.Thread(target=self._keep_lease, args=(claim, ended), daemon=True,
                                   name=f"outbound-lease-{claim.task_id}")
-        keeper.start()
         try:
+            # In the try: a keeper that cannot start (no thread left) fails the attempt
+            # before anything is placed; outside it, the slot was never freed (review101).
+            keeper.start()
             result = self._execute(claim)
         except Exception as exc:
             log.exception("task %s attempt %s failed", claim.task_id, claim.attempt_id)
             result = CallResult(Outcome.FAILED, detail=f"{type(exc).__name__}: {exc}"[:500])
         finally:
             ended.set()
-            keeper.join()
+            if keeper.ident is not None:
+                keeper.join()
         try:
             with transaction(self.sessions) as session:
                 record_end(session=session, domain=self.domain, claim=claim, worker=self.name,
@@ -725,5 +731,21 @@ class OutboundWorker:
         return not self._inflight
 
     def shutdown(self, wait: bool = True) -> None:
-        self._pool.shutdown(wait=wait, cancel_futures=not wait)
+        """Claim nothing more, then close the pool. A claim committed after the pool
+        closed would never be carried out: its SMS settled ``unknown_after_crash`` a lease
+        later and never sent, its call retried late (review101: serve's stop came while a
+        tick drained, and the calls the stop hung up freed the slots it waited for). The
+        tick under way is waited for (its claim transaction, at most a poll), so that what
+        it claimed is in the pool before the pool closes; nothing handed to the pool is
+        cancelled (a cancelled claim is lost just the same), the dialer's stop hangs up a
+        call placed meanwhile."""
+        with self._slot_free:
+            self._stopping = True
+            self._slot_free.notify_all()
+        ticking = self._tick_lock.acquire(timeout=self.domain.settings.outbound.poll_seconds)
+        try:
+            self._pool.shutdown(wait=wait)
+        finally:
+            if ticking:
+                self._tick_lock.release()
 

@@ -240,6 +240,19 @@ def _allowed(*, ticket: Ticket, actor: Actor, action: Action,
     return transition_for(Status(ticket.status), action, actor.role, reason)
 
 
+def _request_made(session: Session, ticket: Ticket) -> tuple[str | None, str | None]:
+    """The ticket's last 申请剔除 as ``request_exclusion`` wrote it (its event: the listed
+    reason in the data, the note ``reason：text``); (None, None) when it made none."""
+    event = session.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id,
+                                  TicketEvent.action == Action.REQUEST_EXCLUSION.value)
+        .order_by(TicketEvent.id.desc()).limit(1)).first()
+    reason = (event.data or {}).get("reason") if event is not None else None
+    if not isinstance(reason, str) or event is None:
+        return None, None
+    return reason, (event.note or "").removeprefix(f"{reason}：") or None
+
+
 def _apply(
     *,
     session: Session,
@@ -264,6 +277,11 @@ def _apply(
         # exclusion reason showed every reviewer a request the centre refused, and a later
         # 剔除 on other grounds as if granted (mend90). The trail keeps it (its event note).
         ticket.exclusion_reason = ticket.exclusion_text = None
+    elif target == Status.EXCLUSION_REQUESTED and action == Action.UNMERGE:
+        # 拆单 back to 剔除待审核 after its group closed (which cleared the request) and was
+        # reopened (驳回重办): the request waits again, the one the handler made (review100:
+        # it came back with no reason or words, and a grant told the citizen none).
+        ticket.exclusion_reason, ticket.exclusion_text = _request_made(session, ticket)
     record_event(
         session=session,
         ticket=ticket,
@@ -1584,15 +1602,18 @@ def present_sign(ticket: Ticket) -> datetime | None:
     primary never signed it. Read as theirs, a follow from a unit that had it unsigned
     earlier in the round named it ``LEFT_SIGNED`` and 拆单 there opened that unit a new
     window, its miss gone (review92); and its time, read against the window it came back
-    to, made a window passed unsigned "not missed" and "signed in time" (mend90)."""
-    if ticket.status == Status.MERGED.value and ticket.handler_id is None:
+    to, made a window passed unsigned "not missed" and "signed in time" (mend90). Closed
+    with its primary, the same: in the group still (``merged_into_id``), its handler still
+    dropped; read by the ``merged`` status alone, the group's closure gave the unit it had
+    followed to the old sign, its passed window "signed in time" (review100)."""
+    if ticket.merged_into_id is not None and ticket.handler_id is None:
         return None
     return ticket.signed_at
 
 
 def present_sign_sql() -> Any:
     """``present_sign`` as an SQL expression on Ticket."""
-    return case((and_(Ticket.status == Status.MERGED.value, Ticket.handler_id.is_(None)),
+    return case((and_(Ticket.merged_into_id.is_not(None), Ticket.handler_id.is_(None)),
                  null()), else_=Ticket.signed_at)
 
 

@@ -314,3 +314,24 @@ def test_twilio_inbound_sms(app_settings: Settings, client: TestClient,
     result = _result(sessions, number)
     assert result is not None and (result.keys, result.score) == ("11", 1.0)
     assert ticket(sessions, number).status == "surveyed"
+
+
+@pytest.mark.parametrize("sent_as", ["text/plain", "application/octet-stream", None])
+def test_a_gateway_body_naming_a_key_twice_is_refused_whatever_its_type(
+        client: TestClient, sessions: sessionmaker[Session], domain: Domain, city: City,
+        sent_as: str | None) -> None:
+    """The gateway's webhook reads its body as JSON whatever its Content-Type (pydantic's
+    reader keeps a key's last value). Mend90's duplicate-key refusal read only bodies typed
+    as JSON: the same signed body sent as text/plain, or with no type, was read as its
+    last "text" (review100). Refused alike: 422 naming the key, nothing recorded."""
+    number = new_ticket(sessions, domain, city, phone=CITIZEN)
+    close_ticket(sessions, domain, city, number)
+    body = b'{"id":"m9","from":"' + CITIZEN.encode() + b'","text":"11","text":"33"}'
+    headers = {"X-Hotline-Signature": hmac.new(SECRET.encode(), body,
+                                               hashlib.sha256).hexdigest()}
+    if sent_as is not None:
+        headers["Content-Type"] = sent_as
+    before = _event_count(sessions)
+    r = client.post(GATEWAY, content=body, headers=headers)
+    assert (r.status_code, r.json().get("field")) == (422, "text"), r.text
+    assert _event_count(sessions) == before and _result(sessions, number) is None

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
-from outbound.models import Kind
+from outbound.models import Kind, OutboundTask, TaskStatus
 from outbound.sms import SmsResult
 from outbound.worker import OutboundWorker
 from tests.outbound.support import RecordingSms, ScriptedDialer, events, fast, new_ticket, tasks
@@ -56,26 +58,42 @@ def test_every_sms_due_is_sent_in_one_tick_not_max_parallel_a_poll(
 
 
 class HeldSms(RecordingSms):
-    """A provider that answers only when released: the one slot stays taken."""
+    """A provider that answers only when released: the one slot stays taken. ``entered``:
+    a send has begun (a tick is then waiting for the slot)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.release = threading.Event()
+        self.entered = threading.Event()
 
     def send(self, *, to: str, text: str, ref: str) -> SmsResult:
+        self.entered.set()
         self.release.wait(30)
         return super().send(to=to, text=text, ref=ref)
+
+
+def held_storm(settings: Settings, sessions: sessionmaker[Session], city: City, *,
+               poll_seconds: float) -> tuple[OutboundWorker, HeldSms]:
+    """A storm filed, and a one-slot worker whose provider holds each send."""
+    domain = storm_domain(settings, poll_seconds=poll_seconds, max_parallel=1)
+    file_storm(sessions, domain, city)
+    sms = HeldSms()
+    return OutboundWorker(sessions=sessions, domain=domain, dialer=ScriptedDialer(), sms=sms,
+                          name="storm-worker"), sms
+
+
+def left_claimed(sessions: sessionmaker[Session]) -> list[OutboundTask]:
+    """Tasks claimed and not carried out: left to a lease's end."""
+    with sessions() as s:
+        return list(s.scalars(select(OutboundTask).where(
+            OutboundTask.status == TaskStatus.IN_PROGRESS.value)).all())
 
 
 def test_a_tick_whose_slots_stay_taken_returns_within_its_poll(
         ob_settings: Settings, ob_sessions: sessionmaker[Session], ob_city: City) -> None:
     """Waiting for a free slot is bounded by the poll: a tick does not sit on a slow
     provider (or a long call) until it answers."""
-    domain = storm_domain(ob_settings, poll_seconds=0.5, max_parallel=1)
-    file_storm(ob_sessions, domain, ob_city)
-    sms = HeldSms()
-    worker = OutboundWorker(sessions=ob_sessions, domain=domain, dialer=ScriptedDialer(),
-                            sms=sms, name="storm-worker")
+    worker, sms = held_storm(ob_settings, ob_sessions, ob_city, poll_seconds=0.5)
     started: list[int] = []
     ticking = threading.Thread(target=lambda: started.append(worker.tick()))
     ticking.start()
@@ -87,3 +105,91 @@ def test_a_tick_whose_slots_stay_taken_returns_within_its_poll(
         assert worker.wait_idle()
         worker.shutdown()
     assert len(sms.sent) == 1
+
+
+def test_a_stop_mid_drain_ends_the_tick_at_once_and_claims_nothing_more(
+        ob_settings: Settings, ob_sessions: sessionmaker[Session], ob_city: City) -> None:
+    """``serve``'s stop shuts the worker down (``hotline.wiring.build_outbound``) while a
+    tick may be waiting for a slot (review101). The tick must end at once, not at the end
+    of its share of the poll, and must claim nothing more: a claim committed after the
+    stop is never carried out (the pool refuses it), so its SMS was settled
+    ``unknown_after_crash`` a lease later and never sent, and its call retried late."""
+    worker, sms = held_storm(ob_settings, ob_sessions, ob_city, poll_seconds=10.0)
+    outcome: list[object] = []
+
+    def ticking() -> None:
+        try:
+            outcome.append(worker.tick())
+        except Exception as exc:  # the pool's refusal, before review101
+            outcome.append(exc)
+
+    thread = threading.Thread(target=ticking)
+    thread.start()
+    try:
+        assert sms.entered.wait(20)
+        worker.shutdown(wait=False)  # as serve's stop does (build_outbound's stop)
+        thread.join(2.0)  # far less than the tick's 8 s share of its poll
+        assert not thread.is_alive()
+    finally:
+        sms.release.set()
+        thread.join(20)
+    assert outcome == [1]
+    assert worker.wait_idle(10)
+    assert left_claimed(ob_sessions) == [] and len(sms.sent) == 1
+
+
+def test_a_stop_never_drops_a_claim_already_handed_to_the_pool(
+        ob_settings: Settings, ob_sessions: sessionmaker[Session], ob_city: City) -> None:
+    """A drain hands a claim to the pool the moment a slot's count frees, often before the
+    pool's thread is back for it; a stop then (``shutdown(wait=False)``, serve's) cancelled
+    the queued claim: committed, never carried out, its SMS settled
+    ``unknown_after_crash`` a lease later and never sent (review101). A claimed item is
+    carried out whatever the stop; the dialer's own stop hangs up a call placed then."""
+    domain = storm_domain(ob_settings, poll_seconds=0.5, max_parallel=1)
+    file_storm(ob_sessions, domain, ob_city)
+    sms = RecordingSms()
+    worker = OutboundWorker(sessions=ob_sessions, domain=domain, dialer=ScriptedDialer(),
+                            sms=sms, name="storm-worker")
+    # The pool's one thread still busy when the claim is handed over (its last item's
+    # slot counted free, the thread not yet back for the next).
+    busy = threading.Event()
+    worker._pool.submit(busy.wait, 20)
+    assert worker.tick() == 1
+    worker.shutdown(wait=False)
+    busy.set()
+    assert worker.wait_idle(10)
+    assert left_claimed(ob_sessions) == [] and len(sms.sent) == 1
+
+
+class NoLeaseThread(threading.Thread):
+    """A process out of threads, for the lease keepers only (the pool's own are made)."""
+
+    def start(self) -> None:
+        if self.name.startswith("outbound-lease-"):
+            raise RuntimeError("can't start new thread")
+        super().start()
+
+
+def test_an_attempt_whose_lease_keeper_cannot_start_frees_its_slot_and_is_retried(
+        ob_settings: Settings, ob_sessions: sessionmaker[Session], ob_city: City,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The keeper was started before the attempt's try: its failure skipped the slot's
+    release, so ``_inflight`` never came down -- each such attempt took a slot for good (a
+    drain waited on it, ``wait_idle`` never came) -- and the claim sat ``in_progress``
+    for a lease, then an SMS never sent was settled ``unknown_after_crash`` (review101).
+    Now the attempt fails as nothing placed, is retried by its schedule, and frees its
+    slot."""
+    domain = storm_domain(ob_settings, poll_seconds=0.5, max_parallel=2)
+    number = new_ticket(ob_sessions, domain, ob_city, phone="13811110000")
+    sms = RecordingSms()
+    worker = OutboundWorker(sessions=ob_sessions, domain=domain, dialer=ScriptedDialer(),
+                            sms=sms, name="storm-worker")
+    monkeypatch.setattr(threading, "Thread", NoLeaseThread)
+    try:
+        assert worker.tick() == 2
+        assert worker.wait_idle(10)
+    finally:
+        worker.shutdown()
+    assert left_claimed(ob_sessions) == [] and sms.sent == []
+    (task,) = tasks(ob_sessions, number, Kind.SMS_DISPATCH)
+    assert task.status == "pending" and task.attempts == 1

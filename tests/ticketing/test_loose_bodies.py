@@ -167,3 +167,18 @@ def test_every_boolean_of_every_body_is_strict(client: TestClient) -> None:
             if not any(getattr(m, "strict", None) for m in info.metadata):
                 loose.append(f"{route.path}: {model.__name__}.{name}")
     assert seen >= 6 and loose == []
+
+
+def test_a_second_content_type_hides_no_repeated_key(client: TestClient, city: City) -> None:
+    """Two Content-Type headers: FastAPI reads the body by the first (Starlette's
+    ``headers.get``), the duplicate-key check read the last (``dict(headers)``), so JSON
+    named first and a form type second got a key named twice past it, read by its last
+    value (review100). Both read the first."""
+    before = _tickets(city)
+    twice = b'{"caller_phone":"13811112222","demand":"%s","demand":"x"}' % DEMAND.encode()
+    for second in ("application/x-www-form-urlencoded", "multipart/form-data; boundary=b"):
+        headers = [*auth(city, "operator").items(), ("Content-Type", "application/json"),
+                   ("Content-Type", second)]
+        r = client.post("/api/v1/tickets", content=twice, headers=headers)
+        assert (r.status_code, r.json().get("field")) == (422, "demand"), (second, r.text)
+    assert _tickets(city) == before

@@ -390,3 +390,95 @@ def test_a_merged_tickets_old_sign_is_no_sign_of_the_unit_it_follows_to(
                    if e.action == merging.FOLLOW_EVENT]
         assert follows[-1].get(service.LEFT_LATE_SIGN) == "cy-wangjing"
         assert "cy-wangjing" in service.left_late(s, t)
+
+
+def _sign_readings_agree(s: Session) -> int:
+    """Every ticket's sign read both ways, ``service.present_sign`` and the SQL of the
+    response figure (``present_sign_sql``): the same time or both none. How many read
+    signed."""
+    s.flush()
+    tickets = list(s.scalars(select(Ticket)))
+    by_sql = {i: v for i, v in s.execute(select(Ticket.id, service.present_sign_sql()))}
+    for t in tickets:
+        assert by_sql[t.id] == service.present_sign(t), (t.number, t.status, t.handler_id)
+    return sum(1 for t in tickets if service.present_sign(t) is not None)
+
+
+def test_the_sign_read_in_sql_is_the_sign_read_in_python(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """One rule in two languages (mend90's ``present_sign``, ``present_sign_sql``), read on
+    the states a ticket passes through: signed at 住建委 and merged there, following its
+    primary to 望京 and back, split at 望京, returned (退单) by 望京, sent by the centre to
+    住建委 again and signed there; and on each status, in a group or not, with and without
+    a handler and a sign. The response figure moves as the definition says: a new window from the centre,
+    signed within it, is one dispatched ticket signed in time."""
+    start, clock = _clocked(domain)
+    op, cy_sup, handler, housing, wangjing = _chaoyang(city)
+    wj_handler = city.actor("wangjing-handler")
+    with sessions() as s:
+        primary = _at_housing(s, domain, (op, housing), 1)
+        t = _at_housing(s, domain, (op, housing), 2)
+        service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        merging.merge(session=s, domain=domain, primary=primary, others=[t], actor=cy_sup,
+                      reason="同一楼电梯")
+        assert _sign_readings_agree(s) == 1  # merged where it was signed: still signed
+        to = _moving(s, domain, cy_sup, start, clock)
+        to(primary, wangjing, 1, "属地为望京街道")
+        assert _sign_readings_agree(s) == 0  # 望京 never signed it
+        to(primary, housing, 2, "派回住建委")
+        assert _sign_readings_agree(s) == 0
+        to(primary, wangjing, 3, "属地为望京街道")
+        merging.unmerge(session=s, domain=domain, ticket=t, actor=cy_sup, reason="并单有误")
+        s.commit()
+        assert (t.status, t.unit_id, t.signed_at) == (Status.DISPATCHED.value, wangjing, None)
+        assert _sign_readings_agree(s) == 0
+        clock[0] = start + timedelta(minutes=4)
+        service.return_ticket(session=s, domain=domain, ticket=t, actor=wj_handler,
+                              reason="非本街道辖区")
+        s.commit()
+        assert _sign_readings_agree(s) == 0
+        before = _timeliness(s, domain, op)
+        _moving(s, domain, op, start, clock)(t, housing, 5, "属地为住建委")  # the centre's
+        assert _sign_readings_agree(s) == 0
+        assert _signed(s, domain, op, before, (t, handler)) == (0, 1)
+        assert _sign_readings_agree(s) == 1
+        # Every status, in a group or not, with and without a handler and a sign (set by
+        # hand, not saved).
+        signed_at, handler_id = t.signed_at, t.handler_id
+        for status in Status:
+            for group in (primary.id, None):
+                for h in (handler_id, None):
+                    for when in (signed_at, None):
+                        t.status, t.merged_into_id = status.value, group
+                        t.handler_id, t.signed_at = h, when
+                        _sign_readings_agree(s)
+        s.rollback()
+
+
+def test_a_follower_closed_with_its_primary_is_not_signed_by_the_unit_it_followed_to(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """Mend90's case carried on: the ticket signed at 住建委, merged there, follows its
+    primary to 望京 (望京's window back, passed unsigned), and the group is answered and
+    closed there. Closed, it is no longer ``merged``: read by status alone, 住建委's old
+    sign time was 望京's again, and 望京's passed window counted "signed in time" once the
+    group closed (review100). 望京 never signed it, open or closed."""
+    start, clock = _clocked(domain)
+    op, _, _, _, wangjing = _chaoyang(city)
+    wj_handler = city.actor("wangjing-handler")
+    with sessions() as s:
+        primary, t, wangjings, to = _signed_at_housing_merged(s, domain, city, start, clock, 10)
+        before = _timeliness(s, domain, op)
+        to(primary, wangjing, 30, "属地为望京街道")
+        assert (t.unit_id, t.sign_due_at) == (wangjing, wangjings)
+        open_ = _timeliness(s, domain, op)
+        service.sign(session=s, domain=domain, ticket=primary, actor=wj_handler)
+        service.reply(session=s, domain=domain, ticket=primary, actor=wj_handler,
+                      text="已联系物业维修电梯", outcome="resolved")
+        service.close(session=s, domain=domain, ticket=primary, actor=op)
+        s.commit()
+        assert t.status == Status.CLOSED.value and t.unit_id == wangjing
+        # Signed in time: neither (the primary's window at 住建委 passed unsigned: its miss).
+        assert _moved(open_, _timeliness(s, domain, op))[4] == 0, _moved(before, open_)
+        assert service.present_sign(t) is None and service.missed_sign(t, domain.now())

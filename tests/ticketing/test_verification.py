@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from config import Settings
 from hotline.app import create_app
 from tests.support.city import City
-from ticketing import citizen, service
+from ticketing import citizen, merging, service
 from ticketing.context import Domain
 from ticketing.inputs import InvalidInput
 from ticketing.states import PermissionDenied, ReasonRequired, Status
@@ -209,3 +209,38 @@ def test_a_granted_exclusion_request_stays_on_the_ticket(
         assert citizen.set_aside_reason(
             session=s, ticket=t,
             listed=domain.settings.verification.exclusion_reasons) == "已进入司法程序"
+
+
+def test_an_exclusion_request_back_from_its_group_comes_back_with_its_reason(
+        sessions: sessionmaker[Session], domain: Domain, city: City) -> None:
+    """A ticket merged while its 申请剔除 waited (剔除待审核) closes with its primary (the
+    request overtaken: cleared, mend90); the primary's 驳回重办 puts it back in the group and
+    拆单 back to the state it was merged from, 剔除待审核 again. Review100: it came back
+    waiting for the centre's decision on a request with no reason and no words, and a
+    grant named the citizen no reason. A request that waits again is the one made: its
+    reason and words come back from the trail (``service._request_made``)."""
+    handler, op, sup = (city.actor(u) for u in ("water-handler", "operator", "supervisor"))
+    number = _signed(sessions, domain, city)
+    primary_number = _signed(sessions, domain, city)
+    with sessions() as s:
+        t = service.get_ticket(session=s, actor=sup, ref=number)
+        primary = service.get_ticket(session=s, actor=sup, ref=primary_number)
+        service.request_exclusion(session=s, domain=domain, ticket=t, actor=handler,
+                                  reason="非本市事项", text="事发地在河北省")
+        merging.merge(session=s, domain=domain, primary=primary, others=[t], actor=op,
+                      reason="同一小区停水")
+        service.reply(session=s, domain=domain, ticket=primary, actor=handler,
+                      text="已恢复供水", outcome="resolved")
+        service.close(session=s, domain=domain, ticket=primary, actor=op)
+        assert t.status == Status.CLOSED.value
+        service.reject_redo(session=s, domain=domain, ticket=primary, actor=sup,
+                            reason="回访：仍未来水")
+        assert t.status == Status.MERGED.value
+        merging.unmerge(session=s, domain=domain, ticket=t, actor=op, reason="并单有误")
+        s.commit()
+        assert t.status == Status.EXCLUSION_REQUESTED.value  # the state it was merged from
+        assert (t.exclusion_reason, t.exclusion_text) == ("非本市事项", "事发地在河北省")
+        service.exclude(session=s, domain=domain, ticket=t, actor=sup, reason="同意")
+        assert citizen.set_aside_reason(
+            session=s, ticket=t,
+            listed=domain.settings.verification.exclusion_reasons) == "非本市事项"
