@@ -57,6 +57,29 @@ def test_every_sms_due_is_sent_in_one_tick_not_max_parallel_a_poll(
                 if e.action == "outbound_sms"].count(Kind.SMS_DISPATCH) == 1
 
 
+def test_the_shipped_worker_sends_more_than_one_batch_a_tick(
+        settings: Settings, ob_sessions: sessionmaker[Session], ob_city: City) -> None:
+    """The same claim on the shipped outbound settings, unchanged (poll 1 s, 8 at once,
+    quiet hours, the 5-minute sign window): twelve SMS due, the first tick sends all of
+    them, not the one batch of ``max_parallel`` a tick sent before sms41. Water cut off is
+    texted at any hour, so the test holds at night too."""
+    domain = Domain.load(settings)
+    assert domain.settings.outbound == Settings().outbound  # nothing of outbound altered
+    numbers = file_storm(ob_sessions, domain, ob_city)
+    sms = RecordingSms()
+    worker = OutboundWorker(sessions=ob_sessions, domain=domain, dialer=ScriptedDialer(),
+                            sms=sms, name="storm-worker")
+    try:
+        started = worker.tick()
+        assert worker.wait_idle()
+    finally:
+        worker.shutdown()
+    assert started > settings.outbound.max_parallel
+    for number in numbers:
+        (task,) = tasks(ob_sessions, number, Kind.SMS_DISPATCH)
+        assert task.status == "done" and task.result == "sent" and task.attempts == 1
+
+
 class HeldSms(RecordingSms):
     """A provider that answers only when released: the one slot stays taken. ``entered``:
     a send has begun (a tick is then waiting for the slot)."""
