@@ -243,6 +243,9 @@ def test_two_workers_place_each_call_exactly_once(
         sms = s.scalars(select(OutboundAttempt).where(
             OutboundAttempt.kind == Kind.SMS_DISPATCH)).all()
     assert len(attempts_) == n and len({a.ticket_id for a in attempts_}) == n
-    assert len(sms) == n
+    # Said when it fails (seen once, 41 of 40, in a clean-clone run at load ~4; not
+    # reproduced in 12 runs alone): a retry after a failed send, or a second claim.
+    assert len(sms) == n, sorted((a.ticket_id, a.attempt, a.outcome, a.detail, a.worker)
+                                 for a in sms if a.attempt > 1 or a.outcome != "sent")
     assert len([e for e in ledger.ledger.sms() if e.to == normalise(WATER_HANDLER_PHONE)]) == n
     assert {a.worker for a in attempts_ + sms} <= {"A", "B"}
