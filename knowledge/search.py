@@ -416,6 +416,18 @@ def load_topics(path: Path) -> dict[str, tuple[str, ...]]:
 
 _TOPICS = load_topics(TOPICS_FILE)
 
+ALIASES_FILE = CONFIG_DIR / "kb_aliases.toml"
+
+
+def load_aliases(path: Path) -> dict[str, tuple[str, ...]]:
+    """What callers call each entry, by entry id (config/kb_aliases.toml)."""
+    with path.open("rb") as f:
+        aliases: dict[str, list[str]] = tomllib.load(f).get("aliases", {})
+    return {entry: tuple(phrases) for entry, phrases in aliases.items()}
+
+
+_ALIASES = load_aliases(ALIASES_FILE)
+
 MATTERS_FILE = CONFIG_DIR / "kb_matters.toml"
 
 
@@ -460,6 +472,16 @@ def with_topics(doc: Doc, topics: dict[str, tuple[str, ...]] | None = None) -> D
     topics = _TOPICS if topics is None else topics
     own = normalise("".join((doc.title, *doc.keywords, *doc.synonyms)))
     extra = [p for word, phrases in topics.items() if normalise(word) in own for p in phrases]
+    if not extra:
+        return doc
+    return replace(doc, synonyms=tuple(dict.fromkeys((*doc.synonyms, *extra))))
+
+
+def with_aliases(doc: Doc, aliases: dict[str, tuple[str, ...]] | None = None) -> Doc:
+    """``doc`` with the names callers give it (config/kb_aliases.toml, by id) among its
+    synonyms: a caller who does not know the official name (住房基金 for 公积金) meets the
+    entry by words, not only by the sounds of a few syllables."""
+    extra = (_ALIASES if aliases is None else aliases).get(doc.id, ())
     if not extra:
         return doc
     return replace(doc, synonyms=tuple(dict.fromkeys((*doc.synonyms, *extra))))
@@ -1723,7 +1745,8 @@ class Index:
     """The published entries, ready to search. Built once per change of the entries."""
 
     def __init__(self, docs: Iterable[Doc]) -> None:
-        self.docs = [with_topics(d) for d in docs]
+        # Topics before aliases: an alias that holds a topic word brings no topic's phrases.
+        self.docs = [with_aliases(with_topics(d)) for d in docs]
         # An entry's own wording: a complaint word it uses itself (kb013's 商家不给退) is the
         # situation it answers, not a sign the caller wants a unit sent.
         self.texts = [normalise("".join(_fields(d).values())) for d in self.docs]
