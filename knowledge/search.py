@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 
 # Field weights (how many times a field's terms count): the title and the editor's
 # keywords say what the entry is about; the answer also says much else.
-FIELD_WEIGHTS = {"title": 3, "keywords": 3, "synonyms": 3, "answer": 1}
+FIELD_WEIGHTS = {"title": 3, "keywords": 3, "synonyms": 3, "aliases": 1, "answer": 1}
 # A known category lifts its entries' ranking score by this factor.
 CATEGORY_PRIOR = 1.25
 # Share of a word's weight a single character of the caller's earns when it is only part
@@ -341,6 +341,8 @@ class Doc:
     answer: str
     keywords: tuple[str, ...] = ()
     synonyms: tuple[str, ...] = ()
+    # What callers call the entry (config/kb_aliases.toml): see :func:`with_aliases`.
+    aliases: tuple[str, ...] = ()
     valid_from: date | None = None
     valid_until: date | None = None
 
@@ -484,7 +486,7 @@ def with_aliases(doc: Doc, aliases: dict[str, tuple[str, ...]] | None = None) ->
     extra = (_ALIASES if aliases is None else aliases).get(doc.id, ())
     if not extra:
         return doc
-    return replace(doc, synonyms=tuple(dict.fromkeys((*doc.synonyms, *extra))))
+    return replace(doc, aliases=tuple(dict.fromkeys((*doc.aliases, *extra))))
 
 
 def normalise(text: str) -> str:
@@ -1657,7 +1659,8 @@ def is_complaint(text: str) -> bool:
 
 def _fields(doc: Doc) -> dict[str, str]:
     return {"title": doc.title, "keywords": " ".join(doc.keywords),
-            "synonyms": " ".join(doc.synonyms), "answer": doc.answer}
+            "synonyms": " ".join(doc.synonyms), "aliases": " ".join(doc.aliases),
+            "answer": doc.answer}
 
 
 def _weighted(doc: Doc, analyse: Callable[[str], list[str]], *,
@@ -1668,7 +1671,7 @@ def _weighted(doc: Doc, analyse: Callable[[str], list[str]], *,
     for name, text in _fields(doc).items():
         if heads and name == "answer":
             continue
-        if name in ("keywords", "synonyms"):
+        if name in ("keywords", "synonyms", "aliases"):
             # Each keyword is its own phrase: no syllable pair across two keywords.
             toks = [t for kw in text.split() for t in analyse(kw)]
         else:
