@@ -410,10 +410,15 @@ _SYNONYMS, _TO_WORD = _load_synonyms(SYNONYMS_FILE)
 TOPICS_FILE = CONFIG_DIR / "kb_topics.toml"
 
 
-def load_topics(path: Path) -> dict[str, tuple[str, ...]]:
+def load_lists(path: Path, table: str) -> dict[str, tuple[str, ...]]:
+    """A data file's table of phrase lists (topics, aliases, matters), each as a tuple."""
     with path.open("rb") as f:
-        topics: dict[str, list[str]] = tomllib.load(f).get("topics", {})
-    return {word: tuple(phrases) for word, phrases in topics.items()}
+        lists: dict[str, list[str]] = tomllib.load(f).get(table, {})
+    return {name: tuple(phrases) for name, phrases in lists.items()}
+
+
+def load_topics(path: Path) -> dict[str, tuple[str, ...]]:
+    return load_lists(path, "topics")
 
 
 _TOPICS = load_topics(TOPICS_FILE)
@@ -423,9 +428,7 @@ ALIASES_FILE = CONFIG_DIR / "kb_aliases.toml"
 
 def load_aliases(path: Path) -> dict[str, tuple[str, ...]]:
     """What callers call each entry, by entry id (config/kb_aliases.toml)."""
-    with path.open("rb") as f:
-        aliases: dict[str, list[str]] = tomllib.load(f).get("aliases", {})
-    return {entry: tuple(phrases) for entry, phrases in aliases.items()}
+    return load_lists(path, "aliases")
 
 
 _ALIASES = load_aliases(ALIASES_FILE)
@@ -435,9 +438,7 @@ MATTERS_FILE = CONFIG_DIR / "kb_matters.toml"
 
 def load_matters(path: Path, table: str = "matters") -> dict[str, tuple[str, ...]]:
     """Each matter (config/kb_matters.toml) with the words that say it."""
-    with path.open("rb") as f:
-        matters: dict[str, list[str]] = tomllib.load(f).get(table, {})
-    return {name: tuple(forms) for name, forms in matters.items()}
+    return load_lists(path, table)
 
 
 # Matters named anywhere in the caller's words, and those counted only as the step asked
