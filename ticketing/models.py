@@ -322,6 +322,13 @@ class SurveyResult(Base):
     satisfied: Mapped[bool | None] = mapped_column(Boolean)
     score: Mapped[float | None] = mapped_column(Float)
     keys: Mapped[str | None] = mapped_column(String(16))
+    # The handler's structured answer this verdict judged (that closure round's
+    # ``Ticket.reply_outcome``): 契合度 pairs the two, and a redo's answer is another
+    # round's (migration 0029).
+    reply_outcome: Mapped[str | None] = mapped_column(String(16))
+    # The unit that gave that answer: the verdict counts in its figures, wherever a redo
+    # takes the ticket (reports.loop_counts; NULL: the unit holding the ticket).
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     call_ref: Mapped[str | None] = mapped_column(String(128))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
