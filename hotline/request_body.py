@@ -68,7 +68,8 @@ class JsonKeysOnce:
     API's limit: only an upload path may carry more, and none of those takes JSON). A body
     that is not JSON, or not UTF-8, is handed on as it came: the route answers it as before.
     Held in memory here as the route would hold it; ``hotline.app.BodyLimit`` (outside
-    this) bounds it first."""
+    this) bounds it first. On a route that takes a bearer token, a stranger is answered 401
+    before the body is read (``stranger_refused``, mend91)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
