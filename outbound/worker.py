@@ -465,9 +465,10 @@ def _audit(session: Session, task: OutboundTask, ticket: Ticket, attempt: Outbou
     wrong = (attempt.data or {}).get(KEYS_WRONG)
     keys += f"，无效按键{wrong}（不作答）" if wrong else ""
     # The shipped provider only logs: a timeline saying "sent" had the centre believe the
-    # handler or the citizen was told.
-    unsent = ("（短信通道为 log，未实际发出）"
-              if attempt.channel == "sms" and attempt.carrier == LogSms.name else "")
+    # handler or the citizen was told. What they would have read is its detail (LogSms).
+    logged = attempt.channel == "sms" and attempt.carrier == LogSms.name
+    text = f"；内容：{attempt.detail}" if logged and outcome == Outcome.SENT.value else ""
+    unsent = f"（短信通道为 log，未实际发出{text}）" if logged else ""
     # Settled by recovery, not by its worker: the trail read like a call that ended as
     # calls do, though the service died in it (the outcome is what was committed by then).
     # A call only (an SMS has no "during"), and worded for what happened, not what comes
