@@ -6,9 +6,9 @@ held. The migration goes down and up again."""
 from __future__ import annotations
 
 from alembic import command
-from sqlalchemy import inspect
 
 from hotline import dbadmin
+from tests.ticketing.test_scan_indexes import _indexes as indexes_of
 from tests.ticketing.test_scan_indexes import _plan
 from ticketing import service
 from ticketing.db import make_engine
@@ -29,13 +29,7 @@ def test_the_on_duty_read_counts_open_tickets_through_indexes(db_url: str) -> No
 
 
 def _indexes(db_url: str) -> set[tuple[str, str]]:
-    engine = make_engine(db_url)
-    try:
-        found = inspect(engine)
-        return {(table, i["name"]) for table in ("tickets", "users")
-                for i in found.get_indexes(table)}
-    finally:
-        engine.dispose()
+    return indexes_of(db_url, ("tickets", "users"))
 
 
 def test_the_migration_goes_down_and_up(db_url: str) -> None:
