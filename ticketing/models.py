@@ -82,7 +82,7 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(16))
     # Indexed: a unit's handlers are read at every filing (service._ON_DUTY_LOADS), which
-    # without it read every account of the city (migration 0029).
+    # without it read every account of the city (migration 0030).
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     phone: Mapped[str | None] = mapped_column(String(32), index=True)  # as Unit.phone
     on_duty: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -170,7 +170,7 @@ class Ticket(Base):
         Index("ix_tickets_staff_check", "status", "staff_checked_version"),
         # A handler's tickets, and the open ones alone: auto-dispatch counts each on-duty
         # handler's open tickets at every filing (service._OPEN_TICKETS), which by
-        # handler_id alone read every ticket the handler ever held (migration 0029).
+        # handler_id alone read every ticket the handler ever held (migration 0030).
         Index("ix_tickets_handler_status", "handler_id", "status"),
     )
 

@@ -1,5 +1,5 @@
 """Auto-dispatch's read of a unit's on-duty handlers and their open tickets goes through
-indexes (migration 0029), on SQLite and PostgreSQL: EXPLAIN names both. Before, the read
+indexes (migration 0030), on SQLite and PostgreSQL: EXPLAIN names both. Before, the read
 went through every account of the city and, for each handler, every ticket they ever
 held. The migration goes down and up again."""
 
@@ -35,7 +35,7 @@ def _indexes(db_url: str) -> set[tuple[str, str]]:
 def test_the_migration_goes_down_and_up(db_url: str) -> None:
     old = ("tickets", "ix_tickets_handler_id")
     assert _indexes(db_url) >= INDEXES and old not in _indexes(db_url)
-    command.downgrade(dbadmin.alembic_config(db_url), "0028")
+    command.downgrade(dbadmin.alembic_config(db_url), "0029")
     down = _indexes(db_url)
     assert not INDEXES & down and old in down
     command.upgrade(dbadmin.alembic_config(db_url), "head")

@@ -11,8 +11,8 @@ round) the read took 272 ms; with users(unit_id) and tickets(handler_id, status)
 The new tickets index replaces the one on handler_id (it serves every look-up by handler
 the old one did), so a ticket's INSERT and its status changes maintain no more indexes.
 
-Revision ID: 0029
-Revises: 0028
+Revision ID: 0030
+Revises: 0029
 Create Date: 2026-12-10 06:00:00.000000
 """
 
@@ -20,8 +20,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0029"
-down_revision: str | None = "0028"
+revision: str = "0030"
+down_revision: str | None = "0029"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
