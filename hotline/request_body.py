@@ -79,7 +79,15 @@ class JsonKeysOnce:
         if scope["type"] != "http" or not _read_as_json(scope):
             await self.app(scope, receive, send)
             return
-        refused = await stranger_refused(scope)
+        app = scope.get("app")
+        route = _route_of(getattr(getattr(app, "router", None), "routes", ()), scope)
+        if route is None:
+            # No route takes it: the router answers 404, 405 or the slash's redirect and
+            # reads no body, so neither is it read here (a stranger bought the parse with
+            # any path that is none, review107).
+            await self.app(scope, receive, send)
+            return
+        refused = await stranger_refused(scope, route)
         if refused is not None:
             await refused(scope, receive, send)
             return
@@ -99,15 +107,13 @@ class JsonKeysOnce:
         await self.app(scope, replaying(pending, receive), send)
 
 
-async def stranger_refused(scope: Scope) -> Response | None:
+async def stranger_refused(scope: Scope, route: BaseRoute) -> Response | None:
     """The app's 401 (its HTTPException handler's answer) to a stranger on a route that
     takes a bearer token (``ticketing.deps.no_stranger``, the token's one check); None when
     the body may be read: the route takes no token (the Twilio webhooks and the SMS
     gateway check their signature over the body they read, the console its session), or
     the token names a user. A database that cannot answer leaves it to the route, which
     answers the outage as before."""
-    app = scope.get("app")
-    route = _route_of(getattr(getattr(app, "router", None), "routes", ()), scope)
     if not isinstance(route, APIRoute) or not takes_a_token(route.dependant):
         return None
     request = Request(scope)
@@ -123,12 +129,15 @@ async def stranger_refused(scope: Scope) -> Response | None:
 
 def _route_of(routes: Iterable[BaseRoute], scope: Scope) -> BaseRoute | None:
     """The route the router will hand the request to: the first that matches it fully,
-    within the routers the app includes (FastAPI keeps each as one route)."""
+    within the routers the app includes (FastAPI keeps each as one route); None when none
+    does (the router's 404, 405 or redirect). An included router whose own routes match
+    only under its include's prefix (the console's, included into ``/console``) is that
+    router: found, though not as one of its routes (review107: it was None)."""
     for route in routes:
         if route.matches(scope)[0] is not Match.FULL:
             continue
         inner = getattr(route, "original_router", None)
-        return route if inner is None else _route_of(inner.routes, scope)
+        return route if inner is None else _route_of(inner.routes, scope) or route
     return None
 
 

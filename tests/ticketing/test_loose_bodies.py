@@ -56,7 +56,7 @@ def test_a_json_key_given_twice_is_refused_naming_it(client: TestClient, city: C
                        ("/api/v1/tickets/0000000001/reject", "operator"),
                        ("/api/v1/kb/entries", "operator"),
                        ("/api/v1/kb/answers", "operator"),
-                       ("/sms/inbound", "operator")]:
+                       ("/api/v1/outbound/sms/inbound", "operator")]:
         r = _post(client, city, path, b'{"reason":"a","reason":""}', user=user)
         assert (r.status_code, r.json()["field"]) == (422, "reason"), (path, r.text)
     # Where it is: inside an object of an array, named by its path.
@@ -229,3 +229,29 @@ def test_every_route_that_takes_a_token_is_found_before_its_body_is_read(
                      "headers": [], "query_string": b""}
             found = request_body._route_of(client.app.router.routes, scope)
             assert isinstance(found, APIRoute) and takes_a_token(found.dependant), path
+
+
+@pytest.mark.parametrize(("method", "path", "answer"), [
+    ("POST", "/nothing", 404), ("POST", "//api/v1/tickets", 404),
+    ("POST", "/API/v1/tickets", 404), ("PUT", "/api/v1/tickets", 405),
+    ("POST", "/api/v1/tickets/", 307), ("POST", "/console/nothing", 404)])
+def test_a_body_no_route_will_read_is_not_parsed(
+        client: TestClient, city: City, monkeypatch: pytest.MonkeyPatch,
+        method: str, path: str, answer: int) -> None:
+    """A request no route takes is answered 404, 405 or the slash's redirect without its
+    body being read (review107): ``JsonKeysOnce`` parsed it first, so a stranger bought the
+    repeated-key parse that mend91 spared them on a token route by naming a path that is
+    none (a trailing slash, another case, a method the route does not take)."""
+    parsed: list[bytes] = []
+    real = request_body.repeated_key
+    monkeypatch.setattr(request_body, "repeated_key",
+                        lambda body: parsed.append(body) or real(body))
+    r = client.request(method, path, content=b'{"demand":"a","demand":"b"}',
+                       headers={"Content-Type": "application/json"}, follow_redirects=False)
+    assert r.status_code == answer, r.text
+    assert parsed == []
+    # A console page takes its body as before (its route found though it is none of
+    # ``_route_of``'s APIRoutes): the key twice is refused there.
+    r = client.post("/console/login", content=b'{"a":1,"a":2}',
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and len(parsed) == 1, r.text
