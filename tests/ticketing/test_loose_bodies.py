@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import sqlite3
 from typing import Any, get_args
 
 import pytest
@@ -15,10 +16,12 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from hotline import request_body
 from tests.support.api import auth
 from tests.support.city import City
+from ticketing import deps
 from ticketing.deps import takes_a_token
 from ticketing.models import Ticket
 
@@ -255,3 +258,35 @@ def test_a_body_no_route_will_read_is_not_parsed(
     r = client.post("/console/login", content=b'{"a":1,"a":2}',
                     headers={"Content-Type": "application/json"})
     assert r.status_code == 422 and len(parsed) == 1, r.text
+
+
+def test_the_token_look_up_before_the_body_leaves_an_outage_to_the_route(
+        client: TestClient, city: City, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``stranger_refused`` cannot read the token (the read pool down, the database locked):
+    the request goes on to its route, which decides as before mend91 (review107: said, not
+    tested) — a user files, a stranger is the route's 401, and an outage the route meets too
+    is its 503 with Retry-After, never the middleware's 500."""
+    real = deps.actor_for_token
+    down = {"calls": 0, "for": 1}
+
+    def look_up(**kwargs: Any) -> Any:
+        down["calls"] += 1
+        if down["calls"] <= down["for"]:
+            locked = sqlite3.OperationalError("database is locked")
+            locked.sqlite_errorcode = sqlite3.SQLITE_BUSY  # type: ignore[attr-defined]
+            raise OperationalError("SELECT", {}, locked)
+        return real(**kwargs)
+
+    monkeypatch.setattr(deps, "actor_for_token", look_up)
+    body = {"caller_phone": "13811112222", "demand": DEMAND}
+    # A token the gate has not seen: read before the body, and that read fails.
+    client.app.state.token_gate = deps.TokenGate()
+    r = client.post("/api/v1/tickets", json=body, headers=auth(city, "operator"))
+    assert r.status_code == 201, r.text
+    down.update(calls=0)
+    r = client.post("/api/v1/tickets", json=body, headers={"Authorization": "Bearer nobody"})
+    assert r.status_code == 401, r.text
+    down.update(calls=0, **{"for": 2})
+    r = client.post("/api/v1/tickets", json=body, headers={"Authorization": "Bearer nobody"})
+    assert (r.status_code, r.json()["error"]) == (503, "database_unavailable"), r.text
+    assert r.headers["Retry-After"]
