@@ -58,6 +58,10 @@ def content_coding(scope: Scope) -> str | None:
     return ", ".join(v.strip() for v in sent)
 
 
+# Methods whose request no route reads a body of.
+BODILESS = ("GET", "HEAD", "OPTIONS")
+
+
 class JsonKeysOnce:
     """Refuse (422 ``invalid_input``, ``field`` the key's place in the body) a JSON body
     whose object names a key twice: Python's json (FastAPI's, the SMS gateway's pydantic)
@@ -69,14 +73,15 @@ class JsonKeysOnce:
     that is not JSON, or not UTF-8, is handed on as it came: the route answers it as before.
     Held in memory here as the route would hold it; ``hotline.app.BodyLimit`` (outside
     this) bounds it first. On a route that takes a bearer token, a stranger is answered 401
-    before the body is read (``stranger_refused``, mend91)."""
+    before the body is read (``stranger_refused``, mend91), a form's too (review107); a body
+    no route takes (404, 405, the slash's redirect) is not read at all."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _read_as_json(scope):
+        if scope["type"] != "http" or scope.get("method") in BODILESS:
             await self.app(scope, receive, send)
             return
         app = scope.get("app")
@@ -87,9 +92,14 @@ class JsonKeysOnce:
             # any path that is none, review107).
             await self.app(scope, receive, send)
             return
+        # Whatever the body's type: FastAPI parses a form (a multipart upload spooled to
+        # disk) before the route's dependencies too (review107).
         refused = await stranger_refused(scope, route)
         if refused is not None:
             await refused(scope, receive, send)
+            return
+        if not _read_as_json(scope):
+            await self.app(scope, receive, send)
             return
         # A client gone, or BodyDeadline's "too slow", ends the read: the route hears it.
         pending, over = await read_ahead(receive, self.max_bytes)
@@ -175,7 +185,7 @@ def _read_as_json(scope: Scope) -> bool:
     body as JSON whatever its type, or with none (review100: sent as text/plain, a key named
     twice was read by its last value). A body of another type that is no JSON fails the
     parse at its first byte here, and its route answers it as before."""
-    if scope.get("method") in ("GET", "HEAD", "OPTIONS"):
+    if scope.get("method") in BODILESS:
         return False
     # The first, as Starlette's ``headers.get`` (FastAPI's reading): ``dict`` kept the last,
     # and JSON named before a form type went unread here (review100).

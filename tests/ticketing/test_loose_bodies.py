@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
+from starlette import formparsers
 
 from hotline import request_body
 from tests.support.api import auth
@@ -290,3 +291,28 @@ def test_the_token_look_up_before_the_body_leaves_an_outage_to_the_route(
     r = client.post("/api/v1/tickets", json=body, headers={"Authorization": "Bearer nobody"})
     assert (r.status_code, r.json()["error"]) == (503, "database_unavailable"), r.text
     assert r.headers["Retry-After"]
+
+
+def test_a_strangers_upload_is_401_before_its_form_is_parsed(
+        client: TestClient, city: City, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A route that takes a token decides it before any body is read, a form's too
+    (review107): FastAPI parses a multipart form, spooling its file to disk past 1 MiB,
+    before it runs a dependency, so a stranger's 10 MiB attachment was received and
+    written out before its 401 (mend91 spared JSON bodies only)."""
+    parsed: list[str] = []
+    real = formparsers.MultiPartParser.parse
+
+    async def parse(self: formparsers.MultiPartParser) -> Any:
+        parsed.append("multipart")
+        return await real(self)
+
+    monkeypatch.setattr(formparsers.MultiPartParser, "parse", parse)
+    files = {"file": ("a.png", b"\x89PNG\r\n\x1a\n" + b"0" * 2048, "image/png")}
+    for who in ({}, {"Authorization": "Bearer nobody"}):
+        r = client.post("/api/v1/tickets/0000000001/attachments", files=files, headers=who)
+        assert (r.status_code, r.headers.get("WWW-Authenticate")) == (401, "Bearer"), r.text
+    assert parsed == []
+    # A user's upload is read as before (its form parsed, then the route's own answer).
+    r = client.post("/api/v1/tickets/0000000001/attachments", files=files,
+                    headers=auth(city, "operator"))
+    assert r.status_code != 401 and parsed == ["multipart"], r.text
