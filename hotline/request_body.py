@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Match
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ticketing.deps import no_stranger, takes_a_token
@@ -74,7 +75,7 @@ class JsonKeysOnce:
     Held in memory here as the route would hold it; ``hotline.app.BodyLimit`` (outside
     this) bounds it first. On a route that takes a bearer token, a stranger is answered 401
     before the body is read (``stranger_refused``, mend91), a form's too (review107); a body
-    no route takes (404, 405, the slash's redirect) is not read at all."""
+    no route takes (404, 405, the slash's redirect; the static files) is not read at all."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -86,10 +87,10 @@ class JsonKeysOnce:
             return
         app = scope.get("app")
         route = _route_of(getattr(getattr(app, "router", None), "routes", ()), scope)
-        if route is None:
-            # No route takes it: the router answers 404, 405 or the slash's redirect and
-            # reads no body, so neither is it read here (a stranger bought the parse with
-            # any path that is none, review107).
+        if route is None or isinstance(getattr(route, "app", None), StaticFiles):
+            # No route takes it (the router answers 404, 405 or the slash's redirect), or
+            # the static files' (405 to all but GET and HEAD): no body is read, so neither
+            # is it here (a stranger bought the parse with any path that is none, review107).
             await self.app(scope, receive, send)
             return
         # Whatever the body's type: FastAPI parses a form (a multipart upload spooled to

@@ -238,14 +238,16 @@ def test_every_route_that_takes_a_token_is_found_before_its_body_is_read(
 @pytest.mark.parametrize(("method", "path", "answer"), [
     ("POST", "/nothing", 404), ("POST", "//api/v1/tickets", 404),
     ("POST", "/API/v1/tickets", 404), ("PUT", "/api/v1/tickets", 405),
-    ("POST", "/api/v1/tickets/", 307), ("POST", "/console/nothing", 404)])
+    ("POST", "/api/v1/tickets/", 307), ("POST", "/console/nothing", 404),
+    ("POST", "/console/static/nothing.css", 405)])
 def test_a_body_no_route_will_read_is_not_parsed(
         client: TestClient, city: City, monkeypatch: pytest.MonkeyPatch,
         method: str, path: str, answer: int) -> None:
     """A request no route takes is answered 404, 405 or the slash's redirect without its
     body being read (review107): ``JsonKeysOnce`` parsed it first, so a stranger bought the
     repeated-key parse that mend91 spared them on a token route by naming a path that is
-    none (a trailing slash, another case, a method the route does not take)."""
+    none (a trailing slash, another case, a method the route does not take, the static
+    files' mount)."""
     parsed: list[bytes] = []
     real = request_body.repeated_key
     monkeypatch.setattr(request_body, "repeated_key",
