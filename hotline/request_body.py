@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Match
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ticketing.deps import no_stranger, takes_a_token
@@ -58,6 +59,10 @@ def content_coding(scope: Scope) -> str | None:
     return ", ".join(v.strip() for v in sent)
 
 
+# Methods whose request no route reads a body of.
+BODILESS = ("GET", "HEAD", "OPTIONS")
+
+
 class JsonKeysOnce:
     """Refuse (422 ``invalid_input``, ``field`` the key's place in the body) a JSON body
     whose object names a key twice: Python's json (FastAPI's, the SMS gateway's pydantic)
@@ -69,19 +74,33 @@ class JsonKeysOnce:
     that is not JSON, or not UTF-8, is handed on as it came: the route answers it as before.
     Held in memory here as the route would hold it; ``hotline.app.BodyLimit`` (outside
     this) bounds it first. On a route that takes a bearer token, a stranger is answered 401
-    before the body is read (``stranger_refused``, mend91)."""
+    before the body is read (``stranger_refused``, mend91), a form's too (review107); a body
+    no route takes (404, 405, the slash's redirect; the static files) is not read at all."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _read_as_json(scope):
+        if scope["type"] != "http" or scope.get("method") in BODILESS:
             await self.app(scope, receive, send)
             return
-        refused = await stranger_refused(scope)
+        app = scope.get("app")
+        route = _route_of(getattr(getattr(app, "router", None), "routes", ()), scope)
+        if route is None or isinstance(getattr(route, "app", None), StaticFiles):
+            # No route takes it (the router answers 404, 405 or the slash's redirect), or
+            # the static files' (405 to all but GET and HEAD): no body is read, so neither
+            # is it here (a stranger bought the parse with any path that is none, review107).
+            await self.app(scope, receive, send)
+            return
+        # Whatever the body's type: FastAPI parses a form (a multipart upload spooled to
+        # disk) before the route's dependencies too (review107).
+        refused = await stranger_refused(scope, route)
         if refused is not None:
             await refused(scope, receive, send)
+            return
+        if not _read_as_json(scope):
+            await self.app(scope, receive, send)
             return
         # A client gone, or BodyDeadline's "too slow", ends the read: the route hears it.
         pending, over = await read_ahead(receive, self.max_bytes)
@@ -99,15 +118,13 @@ class JsonKeysOnce:
         await self.app(scope, replaying(pending, receive), send)
 
 
-async def stranger_refused(scope: Scope) -> Response | None:
+async def stranger_refused(scope: Scope, route: BaseRoute) -> Response | None:
     """The app's 401 (its HTTPException handler's answer) to a stranger on a route that
     takes a bearer token (``ticketing.deps.no_stranger``, the token's one check); None when
     the body may be read: the route takes no token (the Twilio webhooks and the SMS
     gateway check their signature over the body they read, the console its session), or
     the token names a user. A database that cannot answer leaves it to the route, which
     answers the outage as before."""
-    app = scope.get("app")
-    route = _route_of(getattr(getattr(app, "router", None), "routes", ()), scope)
     if not isinstance(route, APIRoute) or not takes_a_token(route.dependant):
         return None
     request = Request(scope)
@@ -123,12 +140,15 @@ async def stranger_refused(scope: Scope) -> Response | None:
 
 def _route_of(routes: Iterable[BaseRoute], scope: Scope) -> BaseRoute | None:
     """The route the router will hand the request to: the first that matches it fully,
-    within the routers the app includes (FastAPI keeps each as one route)."""
+    within the routers the app includes (FastAPI keeps each as one route); None when none
+    does (the router's 404, 405 or redirect). An included router whose own routes match
+    only under its include's prefix (the console's, included into ``/console``) is that
+    router: found, though not as one of its routes (review107: it was None)."""
     for route in routes:
         if route.matches(scope)[0] is not Match.FULL:
             continue
         inner = getattr(route, "original_router", None)
-        return route if inner is None else _route_of(inner.routes, scope)
+        return route if inner is None else _route_of(inner.routes, scope) or route
     return None
 
 
@@ -166,7 +186,7 @@ def _read_as_json(scope: Scope) -> bool:
     body as JSON whatever its type, or with none (review100: sent as text/plain, a key named
     twice was read by its last value). A body of another type that is no JSON fails the
     parse at its first byte here, and its route answers it as before."""
-    if scope.get("method") in ("GET", "HEAD", "OPTIONS"):
+    if scope.get("method") in BODILESS:
         return False
     # The first, as Starlette's ``headers.get`` (FastAPI's reading): ``dict`` kept the last,
     # and JSON named before a form type went unread here (review100).

@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import sqlite3
 from typing import Any, get_args
 
 import pytest
@@ -15,10 +16,13 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+from starlette import formparsers
 
 from hotline import request_body
 from tests.support.api import auth
 from tests.support.city import City
+from ticketing import deps
 from ticketing.deps import takes_a_token
 from ticketing.models import Ticket
 
@@ -56,7 +60,7 @@ def test_a_json_key_given_twice_is_refused_naming_it(client: TestClient, city: C
                        ("/api/v1/tickets/0000000001/reject", "operator"),
                        ("/api/v1/kb/entries", "operator"),
                        ("/api/v1/kb/answers", "operator"),
-                       ("/sms/inbound", "operator")]:
+                       ("/api/v1/outbound/sms/inbound", "operator")]:
         r = _post(client, city, path, b'{"reason":"a","reason":""}', user=user)
         assert (r.status_code, r.json()["field"]) == (422, "reason"), (path, r.text)
     # Where it is: inside an object of an array, named by its path.
@@ -229,3 +233,88 @@ def test_every_route_that_takes_a_token_is_found_before_its_body_is_read(
                      "headers": [], "query_string": b""}
             found = request_body._route_of(client.app.router.routes, scope)
             assert isinstance(found, APIRoute) and takes_a_token(found.dependant), path
+
+
+@pytest.mark.parametrize(("method", "path", "answer"), [
+    ("POST", "/nothing", 404), ("POST", "//api/v1/tickets", 404),
+    ("POST", "/API/v1/tickets", 404), ("PUT", "/api/v1/tickets", 405),
+    ("POST", "/api/v1/tickets/", 307), ("POST", "/console/nothing", 404),
+    ("POST", "/console/static/nothing.css", 405)])
+def test_a_body_no_route_will_read_is_not_parsed(
+        client: TestClient, city: City, monkeypatch: pytest.MonkeyPatch,
+        method: str, path: str, answer: int) -> None:
+    """A request no route takes is answered 404, 405 or the slash's redirect without its
+    body being read (review107): ``JsonKeysOnce`` parsed it first, so a stranger bought the
+    repeated-key parse that mend91 spared them on a token route by naming a path that is
+    none (a trailing slash, another case, a method the route does not take, the static
+    files' mount)."""
+    parsed: list[bytes] = []
+    real = request_body.repeated_key
+    monkeypatch.setattr(request_body, "repeated_key",
+                        lambda body: parsed.append(body) or real(body))
+    r = client.request(method, path, content=b'{"demand":"a","demand":"b"}',
+                       headers={"Content-Type": "application/json"}, follow_redirects=False)
+    assert r.status_code == answer, r.text
+    assert parsed == []
+    # A console page takes its body as before (its route found though it is none of
+    # ``_route_of``'s APIRoutes): the key twice is refused there.
+    r = client.post("/console/login", content=b'{"a":1,"a":2}',
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and len(parsed) == 1, r.text
+
+
+def test_the_token_look_up_before_the_body_leaves_an_outage_to_the_route(
+        client: TestClient, city: City, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``stranger_refused`` cannot read the token (the read pool down, the database locked):
+    the request goes on to its route, which decides as before mend91 (review107: said, not
+    tested) — a user files, a stranger is the route's 401, and an outage the route meets too
+    is its 503 with Retry-After, never the middleware's 500."""
+    real = deps.actor_for_token
+    down = {"calls": 0, "for": 1}
+
+    def look_up(**kwargs: Any) -> Any:
+        down["calls"] += 1
+        if down["calls"] <= down["for"]:
+            locked = sqlite3.OperationalError("database is locked")
+            locked.sqlite_errorcode = sqlite3.SQLITE_BUSY  # type: ignore[attr-defined]
+            raise OperationalError("SELECT", {}, locked)
+        return real(**kwargs)
+
+    monkeypatch.setattr(deps, "actor_for_token", look_up)
+    body = {"caller_phone": "13811112222", "demand": DEMAND}
+    # A token the gate has not seen: read before the body, and that read fails.
+    client.app.state.token_gate = deps.TokenGate()
+    r = client.post("/api/v1/tickets", json=body, headers=auth(city, "operator"))
+    assert r.status_code == 201, r.text
+    down.update(calls=0)
+    r = client.post("/api/v1/tickets", json=body, headers={"Authorization": "Bearer nobody"})
+    assert r.status_code == 401, r.text
+    down.update(calls=0, **{"for": 2})
+    r = client.post("/api/v1/tickets", json=body, headers={"Authorization": "Bearer nobody"})
+    assert (r.status_code, r.json()["error"]) == (503, "database_unavailable"), r.text
+    assert r.headers["Retry-After"]
+
+
+def test_a_strangers_upload_is_401_before_its_form_is_parsed(
+        client: TestClient, city: City, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A route that takes a token decides it before any body is read, a form's too
+    (review107): FastAPI parses a multipart form, spooling its file to disk past 1 MiB,
+    before it runs a dependency, so a stranger's 10 MiB attachment was received and
+    written out before its 401 (mend91 spared JSON bodies only)."""
+    parsed: list[str] = []
+    real = formparsers.MultiPartParser.parse
+
+    async def parse(self: formparsers.MultiPartParser) -> Any:
+        parsed.append("multipart")
+        return await real(self)
+
+    monkeypatch.setattr(formparsers.MultiPartParser, "parse", parse)
+    files = {"file": ("a.png", b"\x89PNG\r\n\x1a\n" + b"0" * 2048, "image/png")}
+    for who in ({}, {"Authorization": "Bearer nobody"}):
+        r = client.post("/api/v1/tickets/0000000001/attachments", files=files, headers=who)
+        assert (r.status_code, r.headers.get("WWW-Authenticate")) == (401, "Bearer"), r.text
+    assert parsed == []
+    # A user's upload is read as before (its form parsed, then the route's own answer).
+    r = client.post("/api/v1/tickets/0000000001/attachments", files=files,
+                    headers=auth(city, "operator"))
+    assert r.status_code != 401 and parsed == ["multipart"], r.text
