@@ -38,7 +38,6 @@ from ticketing.classify import classify
     ("我天天在家带孩子 刚才轰的一声 窗户玻璃全碎了", "119"),
     ("我刷着视频呢 就听楼下轰隆一声 窗户全都震碎了", "119"),
     ("我正看电视呢 轰的一声 窗户玻璃全震碎了", "119"),
-    ("轰的一声 我差点摔了 窗户玻璃全都震碎了", "119"),
     ("楼下轰的一声 我怕还会再炸 玻璃全都碎了", "119"),
     # pressure_burst: a bang heard is no hearsay.
     ("我听见砰的一声 隔壁煤气罐炸了", "119"),
@@ -50,6 +49,9 @@ from ticketing.classify import classify
     ("拍电影呢 轰的一声 玻璃全碎了 特效做得真好", "none"),
     ("电视里轰的一声 整条街的玻璃全碎了 这片子拍得真好", "none"),
     ("楼下工地天天打桩 砰的一声 玻璃全碎了 老吓人了", "none"),
+    ("我就怕哪天轰的一声 玻璃全碎了", "none"),
+    ("楼上天天砰的一声关门 整栋楼都跟着晃", "none"),
+    ("小区搞消防演练 砰的一声 好几个人往外跑", "none"),
     ("听说隔壁小区有人家煤气罐炸了 想问问怎么检查", "none"),
 ])
 def test_review104_a_guard_of_emerg44_lets_a_threat_through(text: str, service: str) -> None:
