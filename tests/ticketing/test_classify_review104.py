@@ -53,6 +53,7 @@ from ticketing.classify import classify
     ("楼上天天砰的一声关门 整栋楼都跟着晃", "none"),
     ("小区搞消防演练 砰的一声 好几个人往外跑", "none"),
     ("听说隔壁小区有人家煤气罐炸了 想问问怎么检查", "none"),
+    ("我听到有人讲 外地有家饭馆煤气罐炸了", "none"),
 ])
 def test_review104_a_guard_of_emerg44_lets_a_threat_through(text: str, service: str) -> None:
     assert classify(text).emergency == service, _cues(text)
