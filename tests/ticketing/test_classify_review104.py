@@ -6,7 +6,8 @@ the stairs as a lift complaint where no lift was named or where someone else or 
 the breath was told in words its lists lacked (a regression: main before emerg44 handed each
 over); `made_safe` took a water or heating valve shut beside a strong gas smell for the gas's;
 `emergency.blast_felt` gave way to a habit, a screen or a fear told anywhere in the call, and
-`emergency.pressure_burst` to a bang heard (听见). docs/classification.md, "Review104".
+`emergency.pressure_burst` to a bang heard (听见); `ahead_ends` closed a supposition only on
+four questions and a `<now>` word eight characters on. docs/classification.md, "Review104".
 """
 
 from __future__ import annotations
@@ -42,7 +43,15 @@ from ticketing.classify import classify
     # pressure_burst: a bang heard is no hearsay.
     ("我听见砰的一声 隔壁煤气罐炸了", "119"),
     ("刚才听着隔壁嘭的一声 他家煤气罐炸了", "119"),
+    # ahead_ends: a supposition closed by 咋整, 往哪逃, 怎么跑, the present told by 已经 or 结果真….
+    ("我一直担心万一着火咋整 结果真着了 楼道里全是烟", "119"),
+    ("万一着火怎么办 我跟你说楼道里已经全是烟了", "119"),
+    ("万一着火了往哪逃 屋里已经全是浓烟了", "119"),
+    ("要是着火了怎么跑啊 楼下已经着起来了 火老大了", "119"),
     # Calm beside them.
+    ("万一着火怎么办 楼道已经堆满了杂物 到时候跑都跑不出去", "none"),
+    ("万一燃气泄漏了咋整 已经有好几家装了报警器", "none"),
+    ("万一孩子掉河里怎么办 已经好几次有人在那游泳了", "none"),
     ("电梯坏了一个月了 每天爬二十楼 喘不上气 邻居也天天骂", "none"),
     ("煤气味挺冲的 我把燃气阀门关了 窗户也开了", "none"),
     ("煤气味挺冲的 我给燃气公司打了电话 阀门关了 窗户也开了", "none"),
