@@ -124,7 +124,7 @@ def run(db_url: str, n: int, workdir: Path) -> None:
     print(f"{n} tickets filed and dispatched in {filed:.1f} s; {len(late)} dispatch SMS sent "
           f"(shipped settings: poll {settings.outbound.poll_seconds:g} s, plan "
           f"{settings.outbound.plan_seconds:g} s, max_parallel {settings.outbound.max_parallel},"
-          f" provider {sms.name})")
+          f" sms_parallel {settings.outbound.sms_parallel}, provider {sms.name})")
     print(f"  dispatch -> SMS: p50 {pct(late, 50):.2f} s, p95 {pct(late, 95):.2f} s, "
           f"max {pct(late, 100):.2f} s")
     print(f"  {len(times) / span:.1f} SMS/s ({len(times)} SMS, the citizens' 受理 SMS beside "

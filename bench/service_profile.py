@@ -117,8 +117,15 @@ def summarise(files: list[Path], top: int, ms_per_ticket: float | None = None) -
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
     for path in files:
-        for line in path.read_text(errors="replace").splitlines():
+        broken = ""
+        for piece in path.read_text(errors="replace").splitlines():
+            # A stack broken over lines (py-spy 0.4 writes a name with a newline in it as
+            # it is) is read whole: the sample's count ends its last piece.
+            line, broken = broken + piece, ""
             stack, _, count = line.rpartition(" ")
+            if not count.isdigit():
+                broken = line + " "
+                continue
             n = int(count)
             total += n
             thread, *frames = stack.split(";")

@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -96,9 +98,21 @@ def start_service(db_url: str, port: int, workdir: Path,
             print(f"service up in {time.monotonic() - t0:.1f} s", flush=True)
             return proc
         time.sleep(0.2)
-    proc.kill()
+    kill_with_children(proc)
     tail = log.read_text(errors="replace").splitlines()[-20:]
     raise RuntimeError("service did not start:\n" + "\n".join(tail))
+
+
+def kill_with_children(proc: subprocess.Popen[bytes]) -> None:
+    """``proc`` and its children killed: killed alone, uvicorn's parent left its workers (a
+    classifier each, ~0.5 GB) and its resource tracker running, orphaned, on a machine
+    other work shares (speed40, a service that did not start in time)."""
+    children = [pid for pid, (ppid, _, _) in _processes().items() if ppid == proc.pid]
+    proc.kill()
+    for pid in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    proc.wait()
 
 
 def _processes() -> dict[int, tuple[int, float, str]]:

@@ -421,8 +421,12 @@ class OutboundSettings(BaseModel):
     # worker's call holds its task and its phone's line before recovery settles it. (It
     # said "must exceed the longest call", no longer so: review51.)
     lease_seconds: float = 300.0
-    # Calls (and SMS) a worker process has in flight at once.
+    # Calls a worker process has in flight at once.
     max_parallel: int = 8
+    # SMS a worker process has in flight at once, in slots of their own beside the calls'
+    # (outbound.lanes): an SMS is never queued behind calls that hold every call slot for
+    # their minutes (sms42). Also the requests at once a webhook gateway sees from a worker.
+    sms_parallel: int = Field(default=8, ge=1)
     # How a phone number becomes a SIP target: "{phone}" dials number@registrar
     # (register mode); "sip:{phone}@trunk.example:5060" for a direct trunk. Placeholders
     # (ticketing.phones.dial_forms): {phone} as dialled at home (13912345678, 01065123456,

@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import email.message
 import json
+import sqlite3
+from collections.abc import Iterable
 from typing import Any
 
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ticketing.deps import no_stranger, takes_a_token
 from ticketing.inputs import echoed
 
 
@@ -60,7 +68,8 @@ class JsonKeysOnce:
     API's limit: only an upload path may carry more, and none of those takes JSON). A body
     that is not JSON, or not UTF-8, is handed on as it came: the route answers it as before.
     Held in memory here as the route would hold it; ``hotline.app.BodyLimit`` (outside
-    this) bounds it first."""
+    this) bounds it first. On a route that takes a bearer token, a stranger is answered 401
+    before the body is read (``stranger_refused``, mend91)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -69,6 +78,10 @@ class JsonKeysOnce:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not _read_as_json(scope):
             await self.app(scope, receive, send)
+            return
+        refused = await stranger_refused(scope)
+        if refused is not None:
+            await refused(scope, receive, send)
             return
         # A client gone, or BodyDeadline's "too slow", ends the read: the route hears it.
         pending, over = await read_ahead(receive, self.max_bytes)
@@ -84,6 +97,39 @@ class JsonKeysOnce:
                 422)(scope, receive, send)
             return
         await self.app(scope, replaying(pending, receive), send)
+
+
+async def stranger_refused(scope: Scope) -> Response | None:
+    """The app's 401 (its HTTPException handler's answer) to a stranger on a route that
+    takes a bearer token (``ticketing.deps.no_stranger``, the token's one check); None when
+    the body may be read: the route takes no token (the Twilio webhooks and the SMS
+    gateway check their signature over the body they read, the console its session), or
+    the token names a user. A database that cannot answer leaves it to the route, which
+    answers the outage as before."""
+    app = scope.get("app")
+    route = _route_of(getattr(getattr(app, "router", None), "routes", ()), scope)
+    if not isinstance(route, APIRoute) or not takes_a_token(route.dependant):
+        return None
+    request = Request(scope)
+    try:
+        await no_stranger(request)
+    except StarletteHTTPException as exc:
+        handler = request.app.exception_handlers[StarletteHTTPException]
+        return await handler(request, exc)
+    except (SQLAlchemyError, sqlite3.Error):
+        return None
+    return None
+
+
+def _route_of(routes: Iterable[BaseRoute], scope: Scope) -> BaseRoute | None:
+    """The route the router will hand the request to: the first that matches it fully,
+    within the routers the app includes (FastAPI keeps each as one route)."""
+    for route in routes:
+        if route.matches(scope)[0] is not Match.FULL:
+            continue
+        inner = getattr(route, "original_router", None)
+        return route if inner is None else _route_of(inner.routes, scope)
+    return None
 
 
 async def read_ahead(receive: Receive, limit: int) -> tuple[list[Message], bool]:

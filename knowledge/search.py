@@ -49,6 +49,8 @@ from knowledge.objects import OBJECTS_FILE, Named, load_objects
 if TYPE_CHECKING:
     import jieba.posseg
 
+_log = logging.getLogger(__name__)
+
 # Field weights (how many times a field's terms count): the title and the editor's
 # keywords say what the entry is about; the answer also says much else.
 FIELD_WEIGHTS = {"title": 3, "keywords": 3, "synonyms": 3, "aliases": 1, "answer": 1}
@@ -411,9 +413,24 @@ TOPICS_FILE = CONFIG_DIR / "kb_topics.toml"
 
 
 def load_lists(path: Path, table: str) -> dict[str, tuple[str, ...]]:
-    """A data file's table of phrase lists (topics, aliases, matters), each as a tuple."""
-    with path.open("rb") as f:
-        lists: dict[str, list[str]] = tomllib.load(f).get(table, {})
+    """A data file's table of phrase lists (topics, aliases, matters), each as a tuple.
+
+    Operators edit these files (config/kb_aliases.toml): a mistake is a ValueError at start
+    that names the file and the list, never a silent change of what is searched (review103:
+    a phrase without its brackets was read as one alias per character)."""
+    try:
+        with path.open("rb") as f:
+            lists: object = tomllib.load(f).get(table, {})
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"{path}: not valid TOML: {e}") from e
+    if not isinstance(lists, dict):
+        raise ValueError(f"{path}: [{table}] must be a table of phrase lists")
+    for name, phrases in lists.items():
+        # Phrases are kept apart by spaces in the index (:func:`_weighted`).
+        if not isinstance(phrases, list) or not all(
+                isinstance(p, str) and p and not any(c.isspace() for c in p) for p in phrases):
+            raise ValueError(f"{path}: [{table}] {name} must be a list of phrases, each "
+                             f"non-empty and without spaces: {phrases!r}")
     return {name: tuple(phrases) for name, phrases in lists.items()}
 
 
@@ -480,7 +497,7 @@ def with_topics(doc: Doc, topics: dict[str, tuple[str, ...]] | None = None) -> D
     return replace(doc, synonyms=tuple(dict.fromkeys((*doc.synonyms, *extra))))
 
 
-def with_aliases(doc: Doc, aliases: dict[str, tuple[str, ...]] | None = None) -> Doc:
+def with_aliases(doc: Doc, aliases: Mapping[str, tuple[str, ...]] | None = None) -> Doc:
     """``doc`` with the names callers give it (config/kb_aliases.toml, by id) among its
     synonyms: a caller who does not know the official name (住房基金 for 公积金) meets the
     entry by words, not only by the sounds of a few syllables."""
@@ -1748,9 +1765,16 @@ class _Signal:
 class Index:
     """The published entries, ready to search. Built once per change of the entries."""
 
-    def __init__(self, docs: Iterable[Doc]) -> None:
+    def __init__(self, docs: Iterable[Doc],
+                 aliases: Mapping[str, tuple[str, ...]] | None = None) -> None:
+        aliases = _ALIASES if aliases is None else aliases
         # Topics before aliases: an alias that holds a topic word brings no topic's phrases.
-        self.docs = [with_aliases(with_topics(d)) for d in docs]
+        self.docs = [with_aliases(with_topics(d), aliases) for d in docs]
+        # A typo in an id (kb14) or another city's entries (other ids): the operator reads
+        # which aliases serve no entry here (review103).
+        if unknown := sorted(set(aliases) - {d.id for d in self.docs}):
+            _log.warning("kb aliases name no published entry, not searched: %s",
+                         ", ".join(unknown))
         # An entry's own wording: a complaint word it uses itself (kb013's 商家不给退) is the
         # situation it answers, not a sign the caller wants a unit sent.
         self.texts = [normalise("".join(_fields(d).values())) for d in self.docs]

@@ -40,11 +40,13 @@ class LogSms:
                     "to 'webhook' or 'twilio' to reach handlers and citizens.")
 
     def send(self, *, to: str, text: str, ref: str) -> SmsResult:
-        # The text names the complaint: debug level only, like every citizen's words.
-        log.warning("SMS NOT SENT (log provider) to %s [%s], %d characters", to, ref,
-                    len(text))
-        log.debug("unsent SMS %s: %s", ref, text)
-        return SmsResult(ok=True, ref=f"log:{ref}", detail="logged only, not sent")
+        # The text names the complaint (a place, an answer) and carries the citizen's status
+        # link: no log line's, like every citizen's words (docs/security.md). What would
+        # have been sent is the attempt's detail, which the ticket's trail says
+        # (outbound.worker._audit), where the ticket's own words already are (mend91).
+        log.warning("SMS NOT SENT (log provider) to %s [%s], %d characters; its text is "
+                    "on the ticket's trail", to, ref, len(text))
+        return SmsResult(ok=True, ref=f"log:{ref}", detail=text)
 
 
 class WebhookSms:

@@ -44,6 +44,7 @@ from outbound.conversation import (
     Conversation,
 )
 from outbound.dialers import CallResult, Dialer
+from outbound.lanes import sms_work
 from outbound.models import Kind, OutboundAttempt, OutboundTask, Outcome, TaskStatus
 from outbound.planner import plan
 from outbound.policies import SYSTEM, Policy, Target, postpone
@@ -123,23 +124,28 @@ def sms_ref(task_id: int, to: str, text: str) -> str:
 
 
 def claim_due(*, session: Session, domain: Domain, worker: str, now: datetime, limit: int,
-              carrier: str, sms_carrier: str, running: Collection[int] = ()) -> list[Claim]:
-    """Claim up to ``limit`` due items; settle abandoned ones (no live claim,
-    ``claim_live``) on the way. ``running``: the tasks this worker is carrying out now."""
+              carrier: str, sms_carrier: str, running: Collection[int] = (),
+              sms_limit: int | None = None) -> list[Claim]:
+    """Claim up to ``limit`` due calls and ``sms_limit`` (``limit`` if None) due SMS, each
+    in due order (``lanes.sms_work`` tells them apart); settle abandoned ones (no live
+    claim, ``claim_live``) on the way. ``running``: the tasks this worker is carrying out
+    now. One limit for both in due order had a second surge's dispatch SMS wait behind
+    reminder calls holding every slot (review101, sms42)."""
     lease = timedelta(seconds=domain.settings.outbound.lease_seconds)
-    rows = session.scalars(
-        select(OutboundTask)
-        .where(or_(
-            and_(OutboundTask.status == TaskStatus.PENDING.value, OutboundTask.due_at <= now),
-            # Not read at all while live: a held task skipped here used one of ``limit``'s
-            # slots until its next renewal (review60).
-            and_(OutboundTask.status == TaskStatus.IN_PROGRESS.value,
-                 ~claim_live(now, running)),
-        ))
-        .order_by(OutboundTask.due_at, OutboundTask.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
+    wanted = or_(
+        and_(OutboundTask.status == TaskStatus.PENDING.value, OutboundTask.due_at <= now),
+        # Not read at all while live: a held task skipped here used one of the limit's
+        # slots until its next renewal (review60).
+        and_(OutboundTask.status == TaskStatus.IN_PROGRESS.value, ~claim_live(now, running)),
+    )
+    texts = sms_work(domain)
+    rows = [task for lane, n in ((texts, limit if sms_limit is None else sms_limit),
+                                 (~texts, limit)) if n > 0
+            for task in session.scalars(
+                select(OutboundTask).where(wanted, lane)
+                .order_by(OutboundTask.due_at, OutboundTask.id)
+                .limit(n)
+                .with_for_update(skip_locked=True)).all()]
     claims: list[Claim] = []
     for task in rows:
         ticket = session.get_one(Ticket, task.ticket_id)
@@ -465,9 +471,10 @@ def _audit(session: Session, task: OutboundTask, ticket: Ticket, attempt: Outbou
     wrong = (attempt.data or {}).get(KEYS_WRONG)
     keys += f"，无效按键{wrong}（不作答）" if wrong else ""
     # The shipped provider only logs: a timeline saying "sent" had the centre believe the
-    # handler or the citizen was told.
-    unsent = ("（短信通道为 log，未实际发出）"
-              if attempt.channel == "sms" and attempt.carrier == LogSms.name else "")
+    # handler or the citizen was told. What they would have read is its detail (LogSms).
+    logged = attempt.channel == "sms" and attempt.carrier == LogSms.name
+    text = f"；内容：{attempt.detail}" if logged and outcome == Outcome.SENT.value else ""
+    unsent = f"（短信通道为 log，未实际发出{text}）" if logged else ""
     # Settled by recovery, not by its worker: the trail read like a call that ended as
     # calls do, though the service died in it (the outcome is what was committed by then).
     # A call only (an SMS has no "during"), and worded for what happened, not what comes
@@ -518,12 +525,13 @@ def conversation_for(*, sessions: sessionmaker[Session], domain: Domain,
 
 
 class OutboundWorker:
-    """One process's share of the outbound work: a planning pass every ``plan_seconds``
-    and up to ``max_parallel`` calls/SMS in flight. ``tick()`` is what APScheduler runs."""
+    """One process's share of the outbound work: a planning pass every ``plan_seconds``,
+    up to ``max_parallel`` calls and, in slots of their own, ``sms_parallel`` SMS in
+    flight. ``tick()`` is what APScheduler runs."""
 
     def __init__(self, *, sessions: sessionmaker[Session], domain: Domain, dialer: Dialer,
                  sms: SmsSender, name: str | None = None,
-                 max_parallel: int | None = None,
+                 max_parallel: int | None = None, sms_parallel: int | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  renew_seconds: float | None = None,
                  ended_calls: Collection[str] = ()) -> None:
@@ -533,7 +541,9 @@ class OutboundWorker:
         self.sms = sms
         self.name = name or worker_name()
         self.max_parallel = max_parallel or domain.settings.outbound.max_parallel
-        self._pool = ThreadPoolExecutor(self.max_parallel, thread_name_prefix="outbound")
+        self.sms_parallel = sms_parallel or domain.settings.outbound.sms_parallel
+        self._pool = ThreadPoolExecutor(self.max_parallel + self.sms_parallel,
+                                        thread_name_prefix="outbound")
         self._lock = threading.Lock()
         # Notified when an attempt ends and its slot is free (``_drain`` waits on it).
         self._slot_free = threading.Condition(self._lock)
@@ -541,6 +551,7 @@ class OutboundWorker:
         # drain waiting for a slot returns at once.
         self._stopping = False
         self._inflight = 0
+        self._texting = 0  # of ``_inflight``, the SMS (the rest are calls)
         self._running: set[int] = set()  # the tasks of the claims being carried out
         # Calls a dead process of this node left up, ended by our start's BYE: their
         # claims end at the next claim (``end_leases``), kept until that commits.
@@ -601,39 +612,47 @@ class OutboundWorker:
         claimed at once, or as soon as a slot frees. Before (sms41), ``serve``'s scheduler
         ran one batch of ``max_parallel`` a poll: 400 tickets dispatched in a storm had
         their handlers' SMS (and the citizens' 受理 SMS beside them) out at 8 a second, the
-        last minutes late."""
+        last minutes late. Calls and SMS have slots of their own (``_free``): the wait is
+        for a slot of a channel the last batch claimed in, as more may be due there. The
+        budget is read on the worker's clock (``time.monotonic`` unless a test gives another)."""
         budget = self.domain.settings.outbound.poll_seconds * DRAIN_SHARE
-        end = time.monotonic() + budget
+        end = self._clock() + budget
         started = 0
         while True:
-            claimed = self._claim_and_start()
-            started += claimed
-            if not claimed:
+            calls, texts = self._claim_and_start()
+            started += calls + texts
+            if not calls + texts:
                 return started  # nothing (more) due, or every slot is taken
             with self._slot_free:
-                while self._inflight >= self.max_parallel and not self._stopping:
-                    left = end - time.monotonic()
+                while not self._stopping:
+                    call_slots, sms_slots = self._free()
+                    if (calls and call_slots > 0) or (texts and sms_slots > 0):
+                        break
+                    left = end - self._clock()
                     if left <= 0:
                         return started
                     self._slot_free.wait(left)
-            if time.monotonic() >= end:
+            if self._clock() >= end:
                 return started
 
-    def _claim_and_start(self) -> int:
+    def _claim_and_start(self) -> tuple[int, int]:
+        """Claim into the free slots and hand the claims to the pool: how many calls and
+        how many SMS were started."""
         if self._clock() - self._last_plan >= self.domain.settings.outbound.plan_seconds:
             self.plan_now()
-        free = self.max_parallel - self._inflight
-        if free <= 0 or self._stopping:
-            return 0
         with self._lock:
+            call_slots, sms_slots = self._free()
             running = set(self._running)
+        if (call_slots <= 0 and sms_slots <= 0) or self._stopping:
+            return 0, 0
         ended = list(self._ended_calls)
         with transaction(self.sessions) as session:
             now = self.domain.now()
             end_leases(session=session, call_refs=ended, worker=self.name, now=now,
                        lease_seconds=self.domain.settings.outbound.lease_seconds)
             claims = claim_due(session=session, domain=self.domain, worker=self.name,
-                               now=now, limit=free,
+                               now=now, limit=max(0, call_slots),
+                               sms_limit=max(0, sms_slots),
                                carrier=self.dialer.name, sms_carrier=self.sms.name,
                                running=running)
         if ended:
@@ -642,9 +661,17 @@ class OutboundWorker:
         for claim in claims:
             with self._lock:
                 self._inflight += 1
+                self._texting += claim.target.channel == "sms"
                 self._running.add(claim.task_id)
             self._pool.submit(self._run, claim)
-        return len(claims)
+        texts = sum(claim.target.channel == "sms" for claim in claims)
+        return len(claims) - texts, texts
+
+    def _free(self) -> tuple[int, int]:
+        """Free call slots and free SMS slots (under ``_lock``): an attempt takes a slot
+        of its own channel, so calls stay within ``max_parallel`` whatever the SMS do."""
+        calls = self._inflight - self._texting
+        return self.max_parallel - calls, self.sms_parallel - self._texting
 
     def run(self, stop: threading.Event) -> None:
         """Tick until ``stop``; straight on while there is work, else every poll_seconds."""
@@ -689,6 +716,7 @@ class OutboundWorker:
         finally:
             with self._slot_free:
                 self._inflight -= 1
+                self._texting -= claim.target.channel == "sms"
                 self._running.discard(claim.task_id)
                 self._slot_free.notify_all()
 

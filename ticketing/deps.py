@@ -11,7 +11,9 @@ from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request
+from fastapi.dependencies.models import Dependant
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import State
 
 from ticketing.actors import Actor
@@ -82,6 +84,11 @@ def known_token(request: Request, token: str, *roles: Role) -> None:
 def known_to_app(state: State, token: str, *roles: Role) -> None:
     """``known_token`` for work done away from the request (the filing writer's thread,
     ticketing.group_commit): ``state`` is the app's."""
+    require(_known_actor(state, token), *roles)
+
+
+def _known_actor(state: State, token: str) -> Actor:
+    """The active user ``token`` named a moment ago (the gate), else as read now; else 401."""
     gate: TokenGate = state.token_gate
     actor = gate.recent_actor(token)
     if actor is None:
@@ -94,7 +101,23 @@ def known_to_app(state: State, token: str, *roles: Role) -> None:
         if actor is None:
             raise HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"})
         gate.remember(token, actor)
-    require(actor, *roles)
+    return actor
+
+
+async def no_stranger(request: Request) -> None:
+    """401, as ``bearer_token`` and the unit of work answer it, unless the request's bearer
+    token names an active user: for a route that takes ``Token``, decided before its body is
+    read (``hotline.request_body.JsonKeysOnce``), so a stranger buys no parse of a body
+    (FastAPI parses a JSON body before it runs any dependency). The role is each view's to
+    check (403), in its unit of work as before."""
+    token = await bearer_token(request)
+    if request.app.state.token_gate.recent_actor(token) is None:
+        await run_in_threadpool(_known_actor, request.app.state, token)
+
+
+def takes_a_token(dependant: Dependant) -> bool:
+    """Whether a route (its FastAPI ``Dependant``) authenticates by ``Token``."""
+    return any(d.call is bearer_token or takes_a_token(d) for d in dependant.dependencies)
 
 
 @contextmanager

@@ -7,10 +7,12 @@ import hmac
 import logging
 import re
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 from enum import StrEnum
 
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from config.settings import VerificationSettings
@@ -215,6 +217,35 @@ def find_user(*, session: Session, username: str) -> User | None:
     return session.scalars(select(User).where(User.username == username)).first()
 
 
+def _taken_user(username: str) -> StateConflict:
+    return StateConflict("username", f"user {username} already exists")
+
+
+def _taken_unit(code: str) -> StateConflict:
+    return StateConflict("code", f"unit {code} already exists")
+
+
+def _insert_new(session: Session, row: User | Unit, taken: Callable[[], object],
+                conflict: StateConflict) -> None:
+    """Insert ``row``, whose name the caller found free: another admin's request may have
+    taken it since (both looked it up before either committed), and the unique index
+    refuses the second. That is the ``conflict`` the look-up answers, not a 500: the
+    savepoint rolls back alone, and ``taken`` (the look-up) tells that refusal from any
+    other, which is raised as it came."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        if not taken():
+            raise
+        raise conflict from None
+
+
+def find_unit(*, session: Session, code: str) -> Unit | None:
+    return session.scalars(select(Unit).where(Unit.code == code)).first()
+
+
 def add_user(
     *,
     session: Session,
@@ -238,8 +269,8 @@ def add_user(
             raise InvalidInput("unit_code", f"unit {unit_code} does not exist")
     if role in (Role.HANDLER, Role.SUPERVISOR) and unit is None:
         raise InvalidInput("unit_code", f"a {role.value} must belong to a unit")
-    if session.scalars(select(User).where(User.username == username)).first():
-        raise StateConflict("username", f"user {username} already exists")
+    if find_user(session=session, username=username):
+        raise _taken_user(username)
     user = User(
         username=username,
         display_name=clean_name(display_name, field="display_name"),
@@ -250,10 +281,11 @@ def add_user(
         on_duty=on_duty,
     )
     token = issue_token(user)
-    session.add(user)
+    _insert_new(session, user, lambda: find_user(session=session, username=username),
+                _taken_user(username))
     if user.phone:
         bump_directory_version(session)
-    session.flush()
+        session.flush()
     return user, token
 
 
@@ -274,14 +306,13 @@ def add_unit(
         parent = session.scalars(select(Unit).where(Unit.code == parent_code)).first()
         if parent is None:
             raise InvalidInput("parent_code", f"parent unit {parent_code} does not exist")
-    if session.scalars(select(Unit).where(Unit.code == code)).first():
-        raise StateConflict("code", f"unit {code} already exists")
+    if find_unit(session=session, code=code):
+        raise _taken_unit(code)
     unit = Unit(code=code, name=clean_name(name, field="name"), kind=kind,
                 parent_id=parent.id if parent else None, phone=_directory_phone(phone))
-    session.add(unit)
+    _insert_new(session, unit, lambda: find_unit(session=session, code=code), _taken_unit(code))
     if unit.phone:
         bump_directory_version(session)
-    session.flush()
     unit.path = f"{parent.path if parent else '/'}{unit.id}/"
     session.flush()
     return unit

@@ -81,7 +81,9 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(16))
-    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    # Indexed: a unit's handlers are read at every filing (service._ON_DUTY_LOADS), which
+    # without it read every account of the city (migration 0030).
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     phone: Mapped[str | None] = mapped_column(String(32), index=True)  # as Unit.phone
     on_duty: Mapped[bool] = mapped_column(Boolean, default=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -166,6 +168,10 @@ class Ticket(Base):
         # The survey planner takes the closed tickets not checked against the directory's
         # current version (ticketing.staff_phones.unchecked).
         Index("ix_tickets_staff_check", "status", "staff_checked_version"),
+        # A handler's tickets, and the open ones alone: auto-dispatch counts each on-duty
+        # handler's open tickets at every filing (service._OPEN_TICKETS), which by
+        # handler_id alone read every ticket the handler ever held (migration 0030).
+        Index("ix_tickets_handler_status", "handler_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -215,7 +221,7 @@ class Ticket(Base):
     classification_confidence: Mapped[float | None] = mapped_column(Float)
 
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
-    handler_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    handler_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
     escalated: Mapped[bool] = mapped_column(Boolean, default=False)
     redo_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -322,6 +328,13 @@ class SurveyResult(Base):
     satisfied: Mapped[bool | None] = mapped_column(Boolean)
     score: Mapped[float | None] = mapped_column(Float)
     keys: Mapped[str | None] = mapped_column(String(16))
+    # The handler's structured answer this verdict judged (that closure round's
+    # ``Ticket.reply_outcome``): 契合度 pairs the two, and a redo's answer is another
+    # round's (migration 0029).
+    reply_outcome: Mapped[str | None] = mapped_column(String(16))
+    # The unit that gave that answer: the verdict counts in its figures, wherever a redo
+    # takes the ticket (reports.loop_counts; NULL: the unit holding the ticket).
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     call_ref: Mapped[str | None] = mapped_column(String(128))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -149,10 +149,11 @@ class LoopCounts:
 
 
 # The sides a ticket is counted on (loop_counts), each in the figures of the unit it is
-# charged to: its own (the tickets, the survey answers: the unit holding it now), its 签收
-# (响应率) and its deadline (按期办结率, 反馈率: the unit that missed it, else the one
-# holding it now).
-_OWN, _SIGN, _DUE = 0, 1, 2
+# charged to: its own (the tickets: the unit holding it now), its 签收 (响应率) and its
+# deadline (按期办结率, 反馈率: the unit that missed it, else the one holding it now), and
+# its survey verdict (解决率, 满意度, 契合度: the unit whose answer the citizen judged,
+# ``SurveyResult.unit_id``, else the one holding it now).
+_OWN, _SIGN, _DUE, _VERDICT = 0, 1, 2, 3
 
 
 Miss = Callable[[Any], tuple[Any, Any]]
@@ -191,6 +192,27 @@ def _charged(ids: Any, *misses: Miss) -> Any:
             .outerjoin(unit, unit.code == code).subquery())
 
 
+def _latest_answered_round() -> Any:
+    """(ticket_id, round): each ticket's latest answered closure round, whose verdict
+    stands (docs/metrics.md)."""
+    return (select(SurveyResult.ticket_id, func.max(SurveyResult.closure_round).label("round"))
+            .where(SurveyResult.outcome == "answered")
+            .group_by(SurveyResult.ticket_id).subquery())
+
+
+def _verdict_scores(session: Session, received: list[Any],
+                    within: Callable[[Any], Any]) -> list[float]:
+    """The scores of the verdicts ``loop_counts`` counts: each ticket's standing answer,
+    a staff number's left out, charged to the unit whose answer it judged."""
+    latest, survey = _latest_answered_round(), aliased(SurveyResult)
+    return [float(x) for x in session.scalars(
+        select(survey.score).join(Ticket, Ticket.id == survey.ticket_id)
+        .join(latest, and_(latest.c.ticket_id == survey.ticket_id,
+                           latest.c.round == survey.closure_round))
+        .where(*received, Ticket.status != Status.EXCLUDED.value, answer_counted(),
+               survey.score.is_not(None), within(func.coalesce(survey.unit_id, Ticket.unit_id))))]
+
+
 # The events that record a miss: a 驳回重办 (the round it closed), a 派单/改派 back to a unit
 # that missed its window, every event taking a ticket away from a unit (service.leaving).
 _CHARGING = (Action.REJECT.value, *leavings())
@@ -212,15 +234,20 @@ def loop_counts(*, session: Session, conds: list[Any], now: datetime, by: Any = 
     unit-id column: it is applied to the unit each side of a ticket is charged to, so a
     miss stays in its unit's figures after the ticket has left that unit's scope; a unit
     condition in ``conds`` instead is on the unit holding the ticket."""
-    latest_round = (select(SurveyResult.ticket_id,
-                           func.max(SurveyResult.closure_round).label("round"))
-                    .where(SurveyResult.outcome == "answered")
-                    .group_by(SurveyResult.ticket_id).subquery())
+    latest_round = _latest_answered_round()
     survey = aliased(SurveyResult)
     counted = Ticket.status != Status.EXCLUDED.value
     # Only the events of the tickets ``conds`` picks: every ticket has a dispatch event, and
     # a month's figures read a month's, not the whole table's.
     ids = select(Ticket.id).where(*conds)
+    judged = aliased(SurveyResult)
+    # The unit whose answer the standing verdict judged: a redo sent elsewhere does not
+    # take the verdict with it (judge41).
+    verdict_unit = (select(judged.ticket_id, judged.unit_id)
+                    .join(latest_round, and_(latest_round.c.ticket_id == judged.ticket_id,
+                                             latest_round.c.round == judged.closure_round))
+                    .where(judged.ticket_id.in_(ids))
+                    .subquery())
 
     # Deadlines missed before (a round reopened by 驳回重办, a sign window before a 改派,
     # a unit left late): the new deadlines do not make the ticket on time
@@ -249,8 +276,12 @@ def loop_counts(*, session: Session, conds: list[Any], now: datetime, by: Any = 
         select(Ticket.id, func.coalesce(due_unit.c.unit_id, Ticket.unit_id),
                literal(_DUE, Integer))
         .outerjoin(due_unit, due_unit.c.ticket_id == Ticket.id).where(*conds),
+        select(Ticket.id, func.coalesce(verdict_unit.c.unit_id, Ticket.unit_id),
+               literal(_VERDICT, Integer))
+        .outerjoin(verdict_unit, verdict_unit.c.ticket_id == Ticket.id).where(*conds),
     ).subquery()
-    own, sign_side, due_side = (sides.c.side == side for side in (_OWN, _SIGN, _DUE))
+    own, sign_side, due_side, verdict_side = (
+        sides.c.side == side for side in (_OWN, _SIGN, _DUE, _VERDICT))
 
     # A ticket counts for on-time closure (and feedback) once it is closed or its deadline
     # has passed, or an earlier round was late.
@@ -259,12 +290,14 @@ def loop_counts(*, session: Session, conds: list[Any], now: datetime, by: Any = 
                    missed_before("close"), missed_before("reply")),
                still_counted_sql(Ticket.due_at))
     # A staff member's answer is no citizen's (ticketing.staff_phones): kept, not counted.
-    answered = and_(own, counted, survey.outcome == "answered", answer_counted())
+    answered = and_(verdict_side, counted, survey.outcome == "answered", answer_counted())
     heard_resolved = survey.resolved.is_(True)
-    said = and_(Ticket.reply_outcome.is_not(None), Ticket.reply_outcome != "")
     # 契合度: "resolved" against "resolved"; partly / not resolvable against "not resolved".
-    agree = or_(and_(Ticket.reply_outcome == "resolved", heard_resolved),
-                and_(Ticket.reply_outcome != "resolved", or_(survey.resolved.is_(None),
+    # The answer the verdict judged, stored with it: a redo's reply is another round's and
+    # must not rewrite the match of the round the citizen answered (judge41).
+    said = and_(survey.reply_outcome.is_not(None), survey.reply_outcome != "")
+    agree = or_(and_(survey.reply_outcome == "resolved", heard_resolved),
+                and_(survey.reply_outcome != "resolved", or_(survey.resolved.is_(None),
                                                              survey.resolved.is_(False))))
 
     def n(*when: Any) -> Any:
@@ -344,19 +377,15 @@ def figures(
             )
         )
     latest: dict[int, SurveyResult] = {s.ticket_id: s for s in surveys}
-    # The latest *answered* round's verdict stands (as in loop_counts and ticketing.points):
-    # a redo's survey call that finds nobody does not erase what the citizen said.
-    # Counted as loop_counts counts them: a staff number's answers not (merging.answer_counted).
-    uncounted = _uncounted(session, ids)
-    verdicts = {s.ticket_id: s for s in surveys
-                if s.outcome == "answered" and s.ticket_id not in uncounted}
     direct = 0
     if ids:
         direct = session.scalar(
             select(func.count(func.distinct(TicketEvent.ticket_id)))
             .where(TicketEvent.ticket_id.in_(ids), TicketEvent.action == Action.ANSWER.value)
         ) or 0
-    scores = [s.score for s in verdicts.values() if s.score is not None]
+    # The latest *answered* round's verdict stands (as in loop_counts and ticketing.points):
+    # a redo's survey call that finds nobody does not erase what the citizen said.
+    scores = _verdict_scores(session, received, within)
     in_window, utilities = utility_dispatch(session=session, conds=conds, now=now,
                                             window=utility_window)
     # A merged ticket's closure is its primary's: the group's handling time counts once.

@@ -1788,6 +1788,8 @@ def record_survey(
     result.satisfied = satisfied
     result.score = score
     result.keys = keys
+    result.reply_outcome = ticket.reply_outcome
+    result.unit_id = ticket.unit_id
     result.call_ref = call_ref
     result.at = now
     session.add(result)

@@ -26,6 +26,7 @@ from ivr.prompts import EMERGENCY_SERVICES_SPOKEN
 from ivr.twilio import twiml
 from ivr.twilio.call_flow import RecordingNotFetched, TwilioDialogue
 from ivr.twilio.fetch import SID_RE
+from telephony.sip.uri import dialled_number
 from telephony.twilio import signature
 from ticketing.phones import mask
 
@@ -191,7 +192,7 @@ async def voice(request: Request) -> Response:
                          lambda d, f, _: d.incoming(f["CallSid"], f["From"],
                                                     f.get("StirVerstat", ""),
                                                     f.get("SipSourceIp", ""),
-                                                    callee=f.get("To", "")),
+                                                    callee=dialled_number(f.get("To", ""))),
                          new_call=True)
 
 

@@ -84,7 +84,7 @@ from telephony.sip.sdp import (
 from telephony.sip.timers import TIMER_B, Timer, Timers, stall_reason
 from telephony.sip.transaction import ClientTransactions, ClientTxn, udp_via
 from telephony.sip.transport import SipTransport
-from telephony.sip.uri import parse_name_addr, sip_uri, uri_caller, uri_of
+from telephony.sip.uri import dialled_number, parse_name_addr, sip_uri, uri_of
 
 log = logging.getLogger("telephony.sip")
 
@@ -503,7 +503,7 @@ class SipFrontEnd:
             caller, vouch = caller_identity(msg, trusted=trusted)
             call = CallHandle(self, direction=Direction.INBOUND, call_id=msg.call_id,
                               local_tag=self.new_tag(), caller=caller,
-                              callee=uri_caller(msg.first("To")))
+                              callee=dialled_number(msg.first("To")))
             call.caller_vouch = vouch
             call.caller_address = caller_address(msg, trusted=trusted)
             call.invite, call.invite_source, call.media = msg, msg.source, media

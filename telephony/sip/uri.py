@@ -297,6 +297,16 @@ def uri_caller(value: str) -> str:
     return uri_number(uri)
 
 
+def dialled_number(to: str) -> str:
+    """The number a caller dialled, from the To the carrier sent: a SIP To header, or
+    Twilio's ``To`` parameter, which is the number in E.164 for a call from the phone
+    network and the whole URI (``sip:12345@city.sip.twilio.com``) for a call to a SIP
+    domain. A URI names its number as ``uri_caller`` reads it (``12345``); a bare number
+    (no scheme, so no ":") is as written. The one rule for ``call_records.callee``, whichever
+    front end took the call (mend91: Twilio's kept the whole URI)."""
+    return uri_caller(to) if ":" in to else to.strip(LWS)
+
+
 def sip_uri(user: str, host: str, port: int | None = None) -> str:
     """``sip:user@host[:port]`` (no user: ``sip:host[:port]``)."""
     hostport = host if port is None else f"{host}:{port}"

@@ -27,6 +27,7 @@ class LedgerEntry:
     ref: str  # the attempt id (calls) or the SMS ref
     at: float  # time.time() when it reached the carrier
     text: str = ""  # an SMS's text
+    port: int = 0  # the client's port: one a connection
 
 
 @dataclass
@@ -45,16 +46,34 @@ class Ledger:
             return [e for e in self.entries if e.kind == "sms"]
 
 
+class _LedgerHttpd(ThreadingHTTPServer):
+    """The ledger's listening side, sized for the workers that use it. With socketserver's
+    backlog of 5 and a connection per request (HTTP/1.0), a burst of requests from two
+    workers (16 in flight at once, a dispatch storm's SMS) overflowed the accept queue and
+    the kernel reset some connections before the ledger read them: 8 in 9,600 requests
+    (two forked clients of 8 threads, load ~20, sms42), each an SMS that failed with
+    "ReadError: [Errno 104] Connection reset by peer" and was retried, so 41 attempts for
+    40 SMS once in a clean-clone CI run, delivered once each."""
+
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class LedgerServer:
     def __init__(self, ledger: Ledger | None = None) -> None:
         self.ledger = ledger or Ledger()
         ledger_ = self.ledger
 
         class Handler(BaseHTTPRequestHandler):
+            # Kept alive: a worker's client reuses its connections instead of opening one
+            # a request (fewer connects to queue; the server never closes an idle one, so
+            # no reuse races a close).
+            protocol_version = "HTTP/1.1"
+
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 entry = LedgerEntry(self.path.strip("/"), body["to"], str(body["ref"]),
-                                    time.time(), body.get("text", ""))
+                                    time.time(), body.get("text", ""), self.client_address[1])
                 with ledger_.lock:
                     ledger_.entries.append(entry)
                 if entry.kind == "call" and ledger_.ring_seconds:
@@ -62,15 +81,14 @@ class LedgerServer:
                 data = json.dumps({"keys": ledger_.keys if entry.kind == "call" else ""})
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Content-Length", str(len(data.encode())))
                 self.end_headers()
                 self.wfile.write(data.encode())
 
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _LedgerHttpd(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -121,5 +139,5 @@ class LedgerSms:
         try:
             self.client.post(f"{self.url}/sms", json={"to": to, "ref": ref, "text": text})
         except httpx.HTTPError as exc:
-            return SmsResult(ok=False, detail=str(exc))
+            return SmsResult(ok=False, detail=f"{type(exc).__name__}: {exc}")
         return SmsResult(ok=True, ref=ref)

@@ -243,9 +243,16 @@ def test_two_workers_place_each_call_exactly_once(
         sms = s.scalars(select(OutboundAttempt).where(
             OutboundAttempt.kind == Kind.SMS_DISPATCH)).all()
     assert len(attempts_) == n and len({a.ticket_id for a in attempts_}) == n
-    # Said when it fails (seen once, 41 of 40, in a clean-clone run at load ~4; not
-    # reproduced in 12 runs alone): a retry after a failed send, or a second claim.
-    assert len(sms) == n, sorted((a.ticket_id, a.attempt, a.outcome, a.detail, a.worker)
-                                 for a in sms if a.attempt > 1 or a.outcome != "sent")
-    assert len([e for e in ledger.ledger.sms() if e.to == normalise(WATER_HANDLER_PHONE)]) == n
+    # Each handler's SMS delivered once and sent by one attempt: a second claim would be
+    # a second delivery or a second "sent". Not "one attempt each": a send the gateway
+    # never took (refused, reset) is retried by sms_retry_seconds, as it must be; so 41
+    # attempts for 40 SMS once in a clean-clone CI run (sms42: the stand-in's connections
+    # reset in a burst, the ledger never saw the SMS; one delivery each all the same).
+    delivered = [e.ref for e in ledger.ledger.sms() if e.to == normalise(WATER_HANDLER_PHONE)]
+    sent = [a for a in sms if a.outcome == "sent"]
+    assert sorted(delivered) == sorted(a.call_ref for a in sent), "an SMS sent twice"
+    assert len(sent) == n and len({a.ticket_id for a in sent}) == n
+    # Any other attempt is a failed send, retried (never "unknown": no worker died here).
+    assert all(a.outcome == "failed" for a in sms if a.outcome != "sent"), sorted(
+        (a.ticket_id, a.attempt, a.outcome, a.detail, a.worker) for a in sms)
     assert {a.worker for a in attempts_ + sms} <= {"A", "B"}

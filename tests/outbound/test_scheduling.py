@@ -139,6 +139,39 @@ def test_an_sms_the_log_provider_only_logged_is_not_called_sent_on_the_ticket(
     assert sms.note is not None and "未实际发出" in sms.note
 
 
+def test_the_log_providers_unsent_text_is_on_the_trail_not_in_the_log(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """An operator following the README (the shipped ``log`` provider) could not see what a
+    handler would have been texted: the text was kept nowhere but a DEBUG line. It is on
+    the attempt (``outbound_attempts.detail``) and the ticket's trail (API events, the
+    console, ``hotline ticket show``), where the ticket's own words already are; the
+    service log's WARNING line keeps only its length (docs/security.md: a complaint's words
+    are no log line's)."""
+    clock = Clock(ob_domain)
+    number = new_ticket(ob_sessions, ob_domain, ob_city)
+    worker = make_worker(ob_sessions, ob_domain, ScriptedDialer(), LogSms())
+    with caplog.at_level("INFO", logger="outbound.sms"):
+        drive(worker, lambda: any(t.status == "done"
+                                  for t in tasks(ob_sessions, number, Kind.SMS_DISPATCH)),
+              clock=clock)
+    (sms,) = [e for e in events(ob_sessions, number) if e.action == "outbound_sms"
+              and e.data["kind"] == Kind.SMS_DISPATCH]
+    with ob_sessions() as s:
+        (attempt,) = s.scalars(select(OutboundAttempt).join(OutboundTask).where(
+            OutboundTask.kind == Kind.SMS_DISPATCH.value,
+            OutboundAttempt.ticket_id == sms.ticket_id)).all()
+        ticket = s.get_one(Ticket, sms.ticket_id)
+        place = ticket.address or ticket.subject
+    text = attempt.detail
+    assert text is not None and text.startswith(f"【12345】新工单{number}：")
+    assert place and place in text
+    assert sms.note is not None and sms.note.endswith(f"（短信通道为 log，未实际发出；内容：{text}）")
+    logged = [r.getMessage() for r in caplog.records if r.levelname != "DEBUG"]
+    assert any("SMS NOT SENT" in line for line in logged)
+    assert not [line for line in logged if place in line or number in line]
+
+
 def test_busy_and_declined_are_retried_on_schedule_then_supervisor_called(
     ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City
 ) -> None:

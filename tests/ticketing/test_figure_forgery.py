@@ -244,6 +244,22 @@ def test_a_redone_tickets_correction_keeps_the_redos_clock(
         assert t.due_at == domain.now() + timedelta(hours=1)
 
 
+def _denied_and_redone(s: Session, domain: Domain, city: City, clock: list[datetime], *,
+                       satisfied: bool) -> Ticket:
+    """A ticket the water company answers "resolved" two hours in (``clock`` started by
+    ``_clocked``), whose citizen says not resolved: sent back by the survey (驳回重办)."""
+    op, handler = city.actor("operator"), city.actor("water-handler")
+    bot = Actor.system("outbound")
+    t = _filed(s, domain, city, "livelihood")
+    service.sign(session=s, domain=domain, ticket=t, actor=handler)
+    clock[0] += timedelta(hours=2)
+    _answered(s, domain, t, handler, op, "已恢复供水")
+    service.record_survey(session=s, domain=domain, ticket=t, actor=bot,
+                          resolved=False, satisfied=satisfied)
+    service.reject_redo(session=s, domain=domain, ticket=t, actor=bot, reason="回访：未解决")
+    return t
+
+
 def test_an_unreached_redo_survey_does_not_erase_the_citizens_answer(
     sessions: sessionmaker[Session], domain: Domain, city: City
 ) -> None:
@@ -254,13 +270,7 @@ def test_an_unreached_redo_survey_does_not_erase_the_citizens_answer(
     op, handler = city.actor("operator"), city.actor("water-handler")
     bot = Actor.system("outbound")
     with sessions() as s:
-        t = _filed(s, domain, city, "livelihood")
-        service.sign(session=s, domain=domain, ticket=t, actor=handler)
-        clock[0] = start + timedelta(hours=2)
-        _answered(s, domain, t, handler, op, "已恢复供水")
-        service.record_survey(session=s, domain=domain, ticket=t, actor=bot,
-                              resolved=False, satisfied=False)
-        service.reject_redo(session=s, domain=domain, ticket=t, actor=bot, reason="回访：未解决")
+        t = _denied_and_redone(s, domain, city, clock, satisfied=False)
         clock[0] = start + timedelta(hours=3)
         service.sign(session=s, domain=domain, ticket=t, actor=handler)
         _answered(s, domain, t, handler, op, "已彻底修复")
@@ -846,3 +856,36 @@ def test_no_ticket_is_sent_to_the_centres_own_unit(
         assert (t.status, t.unit_id) == (Status.ACCEPTED.value, None)
         queued = [e for e in t.events if e.action == "manual_queue"]
         assert len(queued) == 1 and "bj" in (queued[0].note or ""), queued
+
+
+def test_a_redos_answer_does_not_rewrite_the_match_of_the_round_the_citizen_judged(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """契合度 pairs a survey with the answer it judged. The handler said "resolved", the
+    citizen said not (办理结果回复不属实) and the ticket was redone; the redo's answer
+    "unresolvable" (given before its own survey, whose call then finds nobody) turned the
+    untrue answer into a match: a unit caught answering untruly cleared the record by
+    answering differently the second time (judge41: 2/3 became 3/3 on the live API)."""
+    start, clock = _clocked(domain)
+    op, handler = city.actor("operator"), city.actor("water-handler")
+    bot = Actor.system("outbound")
+    with sessions() as s:
+        t = _denied_and_redone(s, domain, city, clock, satisfied=True)
+        s.commit()
+        f = _figures(s, domain, city)
+        assert (f.compared, f.matched) == (1, 0)
+        clock[0] = start + timedelta(hours=3)
+        service.sign(session=s, domain=domain, ticket=t, actor=handler)
+        service.reply(session=s, domain=domain, ticket=t, actor=handler, text="管线属小区自管",
+                      outcome="unresolvable", reason="产权自管")
+        s.commit()
+        # Answered again, not yet verified nor surveyed: round 0's verdict still stands.
+        f = _figures(s, domain, city)
+        assert (f.compared, f.matched) == (1, 0)
+        service.close(session=s, domain=domain, ticket=t, actor=op)
+        service.record_unreachable(session=s, domain=domain, ticket=t, actor=bot)
+        s.commit()
+        f = _figures(s, domain, city)
+        assert (f.surveyed, f.resolved, f.compared, f.matched) == (1, 0, 1, 0)
+        rows = loop_counts(session=s, conds=[], now=domain.now(), per_unit=True)
+        assert [(c.compared, c.matched) for c in rows.values() if c.compared] == [(1, 0)]

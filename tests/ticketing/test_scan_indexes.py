@@ -58,12 +58,13 @@ def test_the_scan_reads_an_index(what: str, query: Select, index: str,  # type: 
     assert index in plan, f"{what}: {plan}"
 
 
-def _indexes(db_url: str) -> set[tuple[str, str]]:
+def _indexes(db_url: str, tables: tuple[str, ...] = ("call_records", "transcription_jobs")
+             ) -> set[tuple[str, str]]:
+    """(table, index name) of every index of ``tables``."""
     engine = make_engine(db_url)
     try:
         found = inspect(engine)
-        return {(table, i["name"]) for table in ("call_records", "transcription_jobs")
-                for i in found.get_indexes(table)}
+        return {(table, i["name"]) for table in tables for i in found.get_indexes(table)}
     finally:
         engine.dispose()
 

@@ -216,3 +216,45 @@ def test_a_return_after_the_sign_window_is_the_returning_units_late_sign(
         # (dispatched, signed in time): the late one 住建委's, the prompt one 望京's.
         assert _moved(before[HOUSING], _counts(s, domain, op, HOUSING))[:2] == (1, 0)
         assert _moved(before[WANGJING], _counts(s, domain, op, WANGJING))[:2] == (1, 1)
+
+
+def _verdicts(s: Session, domain: Domain, op: Actor, unit: str) -> tuple[object, ...]:
+    """(surveyed, resolved, satisfied, compared, matched, mean score) of ``unit``'s
+    subtree."""
+    f = figures(session=s, actor=op, now=domain.now(), unit_code=unit,
+                utility_window=domain.utility_window)
+    return f.surveyed, f.resolved, f.satisfied, f.compared, f.matched, f.average_score
+
+
+def test_a_district_supervisor_cannot_move_a_units_survey_verdict_to_a_sibling(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """住建委 answers "resolved"; the citizen says not resolved, not satisfied (不属实), and
+    the survey sends the ticket back (驳回重办). Redone and dispatched again, 朝阳区's
+    supervisor 改派s it to 望京街道, and the redo's survey call finds nobody: the verdict
+    the citizen gave on 住建委's answer leaves 住建委's 解决率, 满意度 and 契合度 and counts
+    against 望京, which never answered it (judge41). The verdict is a fact of the round it
+    judged, as a miss is of the unit that missed (docs/metrics.md, "Whose miss")."""
+    start, clock = _clocked(domain)
+    op, cy_sup = city.actor("operator"), city.actor("cy-supervisor")
+    wangjing = city.unit_id(WANGJING)
+    centre = op, city.unit_id(HOUSING)
+    bot = Actor.system("outbound")
+    with sessions() as s:
+        t = _at_housing(s, domain, centre, 1)
+        clock[0] = start + timedelta(minutes=1)
+        _answer(s, domain, t, op)
+        service.record_survey(session=s, domain=domain, ticket=t, actor=bot,
+                              resolved=False, satisfied=False)
+        service.reject_redo(session=s, domain=domain, ticket=t, actor=bot, reason="回访：未解决")
+        s.commit()
+    with sessions() as s:
+        assert _verdicts(s, domain, op, HOUSING) == (1, 0, 0, 1, 0, -1.0)
+    with sessions() as s:
+        t = s.get_one(Ticket, t.id)
+        service.reassign(session=s, domain=domain, ticket=t, actor=cy_sup, unit_id=wangjing,
+                         reason="属地为望京街道")
+        s.commit()
+    with sessions() as s:
+        assert _verdicts(s, domain, op, HOUSING) == (1, 0, 0, 1, 0, -1.0)
+        assert _verdicts(s, domain, op, WANGJING) == (0, 0, 0, 0, 0, None)

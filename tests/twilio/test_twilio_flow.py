@@ -28,6 +28,7 @@ from ivr.callrecords import CallOutcome, CallRecord, live_call
 from ivr.intake import RECORDING_NOT_FETCHED_NOTE, Spool
 from ivr.twilio import call_flow as twilio_flow
 from ivr.twilio import views
+from telephony.sip.uri import dialled_number
 from tests.support.city import City
 from tests.support.waiting import wait_until
 from tests.twilio.helpers import (
@@ -736,3 +737,18 @@ def test_the_call_record_keeps_the_number_dialled(
     twiml(twilio.post("/twilio/voice", call_form(call, To="+8657112345")))
     answer_written(call)
     assert _call_record(sessions, call).callee == "+8657112345"
+
+
+def test_a_call_to_a_sip_domain_keeps_the_number_dialled_as_the_sip_front_end_does(
+        twilio: Twilio, sessions: sessionmaker[Session]) -> None:
+    """A call to a Twilio SIP domain has the whole URI as its ``To``
+    (``sip:12345@city.sip.twilio.com``); the SIP front end keeps a To's user (``12345``).
+    One reading of the number dialled for both (``telephony.sip.uri.dialled_number``)."""
+    call = new_sid("CA")
+    twiml(twilio.post("/twilio/voice",
+                      call_form(call, To="sip:12345@city.sip.twilio.com;transport=udp")))
+    answer_written(call)
+    assert _call_record(sessions, call).callee == "12345"
+    # The SIP front end's To, and Twilio's for a call from the phone network:
+    assert dialled_number("<sip:12345@city.example>;tag=x") == "12345"
+    assert dialled_number("+8657112345") == "+8657112345"

@@ -1,0 +1,93 @@
+"""A survey answer keeps the handler's answer it judged and the unit that gave it
+
+办理情况契合度 compared a closure round's survey with the ticket's *current* structured
+answer, and 解决率, 满意度 and 契合度 counted the verdict at the unit holding the ticket
+*now*. Once a ticket was redone (驳回重办) both moved: the redo's reply rewrote the match of
+the round the citizen had judged (a unit whose "resolved" the citizen denied cleared the
+record by answering "unresolvable" the second time), and a 改派 of the redo took the verdict
+to a unit that never gave the answer (judge41). ``survey_results.reply_outcome`` and
+``survey_results.unit_id`` are now those of the survey's own closure round, stored with the
+verdict (``service.record_survey``). Filled here for the answers already given: the current
+round's from the ticket, an earlier round's from the trail (the ``outcome`` of that round's
+closure event, the unit the last 派单/改派 before it named).
+
+Revision ID: 0029
+Revises: 0028
+Create Date: 2026-12-07 12:00:00.000000
+"""
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0029"
+down_revision: str | None = "0028"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def _data(data: Any) -> dict[str, Any]:
+    if isinstance(data, str):
+        data = json.loads(data)
+    return data if isinstance(data, dict) else {}
+
+
+def _rounds(bind: sa.Connection, ticket_id: int,
+            units: dict[str, int]) -> dict[int, tuple[str | None, int | None]]:
+    """Each closure round's (answer, unit) from the ticket's trail: round r closes after
+    the r-th 驳回重办."""
+    found: dict[int, tuple[str | None, int | None]] = {}
+    round_, unit = 0, None
+    for action, data in bind.execute(sa.text(
+            "SELECT action, data FROM ticket_events WHERE ticket_id = :t AND action IN "
+            "('dispatch', 'reassign', 'return', 'reject', 'close', 'close_merged') "
+            "ORDER BY id"), {"t": ticket_id}):
+        fields = _data(data)
+        if action in ("dispatch", "reassign"):
+            unit = units.get(fields.get("unit") or "")
+        elif action == "return":
+            unit = None
+        elif action == "reject":
+            round_ += 1
+        else:
+            found[round_] = (fields.get("outcome"), unit)
+    return found
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("survey_results") as batch:
+        batch.add_column(sa.Column("reply_outcome", sa.String(length=16), nullable=True))
+        batch.add_column(sa.Column("unit_id", sa.Integer(), nullable=True))
+        batch.create_foreign_key("fk_survey_results_unit_id", "units", ["unit_id"], ["id"])
+    bind = op.get_bind()
+    # Not redone since: the ticket's answer and unit are that round's (a closed ticket is
+    # moved by no one).
+    for column in ("reply_outcome", "unit_id"):
+        bind.execute(sa.text(
+            f"UPDATE survey_results SET {column} = (SELECT t.{column} FROM tickets t "
+            "WHERE t.id = survey_results.ticket_id "
+            "AND t.redo_count = survey_results.closure_round) WHERE outcome = 'answered'"))
+    older = bind.execute(sa.text(
+        "SELECT s.id, s.ticket_id, s.closure_round FROM survey_results s "
+        "JOIN tickets t ON t.id = s.ticket_id "
+        "WHERE s.outcome = 'answered' AND s.closure_round < t.redo_count")).all()
+    if not older:
+        return
+    units = dict(bind.execute(sa.text("SELECT code, id FROM units")).all())
+    rounds = {t: _rounds(bind, t, units) for t in sorted({row.ticket_id for row in older})}
+    changes = []
+    for row in older:
+        outcome, unit = rounds[row.ticket_id].get(row.closure_round, (None, None))
+        changes.append({"id": row.id, "outcome": outcome, "unit": unit})
+    bind.execute(sa.text("UPDATE survey_results SET reply_outcome = :outcome, unit_id = :unit "
+                         "WHERE id = :id"), changes)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("survey_results") as batch:
+        batch.drop_constraint("fk_survey_results_unit_id", type_="foreignkey")
+        batch.drop_column("unit_id")
+        batch.drop_column("reply_outcome")
