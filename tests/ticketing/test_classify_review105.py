@@ -1,0 +1,53 @@
+"""review105 of emerg45: do its 110 rules hold for the next caller's wording?
+
+Sentences of our own, written before any rule was read against them, most as a recogniser
+writes them (no punctuation, numbers as words), each family told by other verbs, objects,
+word order and tellers than emerg45's own. The rules alone must name the service: a hand-over
+the model alone makes is asked before it is put through (docs/ivr.md). docs/classification.md,
+"review105".
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.ticketing.test_classify_urgent import _danger_cues as _cues
+from ticketing.classify import classify, load_rules
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return load_rules()
+
+
+# Money already sent to someone telling of a relative in trouble, the caller or a parent
+# still being asked for more or still on the line. emerg45's fraud_ongoing read only 刚 before
+# the transfer, only 让我/催我 after it, and only an official's or a platform's marks in the
+# call: the "your son is hurt" script named none of them (1 of these 8 caught before).
+FRAUD_NOW = [
+    "刚才有人打电话说我儿子出车祸了在医院抢救 要我赶紧转钱 我已经转了一万 他现在还在电话里催我再转",
+    "我妈接了个电话说我弟被人打伤了要交医药费 她已经汇了五千过去了 那边还让她继续打钱",
+    "一个自称公安的人说我涉嫌洗钱 让我把钱转到一个账户 我已经转了八万 他说还要转",
+    "我爸刚把两万块打给一个说是他儿子朋友的人 说儿子受伤了 现在那人还在微信上要钱",
+    "冒充我儿子的人在电话里哭着说撞了人要私了 我已经转过去一万五了 他还要 我觉得不对劲",
+    "对方说是医院的 说我女儿受伤住院 要先交押金 我刚转了六千 他们电话一直没挂",
+    "有人说我儿子在外地打架被抓了要交保释金 我刚给他汇过去三万 现在他又打来要钱",
+]
+
+FRAUD_CALM = [
+    "我接到一个诈骗电话说我儿子受伤了要钱 我没转 想举报这个号码",
+    "去年我被骗了两万块 说是儿子出事了 报过案了到现在也没追回来 想问问进展",
+    "有人打电话冒充我孙子要钱 被我识破了直接挂了 想问这个号码怎么举报",
+    "我妈差点被骗 说我住院要钱 幸亏我及时打电话过去 钱没转出去",
+    "房东说是要交押金 我已经转了三千 他又让我交物业费 想问合理不合理",
+]
+
+
+@pytest.mark.parametrize("text", FRAUD_NOW)
+def test_review105_money_sent_to_a_relative_in_trouble_script_is_110(rules, text: str) -> None:
+    assert classify(text, rules).emergency == "110", _cues(text)
+
+
+@pytest.mark.parametrize("text", FRAUD_CALM)
+def test_review105_a_fraud_stopped_or_a_fee_asked_stays_calm(rules, text: str) -> None:
+    assert classify(text, rules).emergency == "none", _cues(text)
