@@ -51,3 +51,33 @@ def test_review105_money_sent_to_a_relative_in_trouble_script_is_110(rules, text
 @pytest.mark.parametrize("text", FRAUD_CALM)
 def test_review105_a_fraud_stopped_or_a_fee_asked_stays_calm(rules, text: str) -> None:
     assert classify(text, rules).emergency == "none", _cues(text)
+
+
+# A reckless or drunk driver still driving, told without a heading (还在开), with the car
+# named in between (开着摩托车, 上了车) or with a manner emerg45's list lacked (乱窜). emerg45's
+# driving_on asked for 现在…往…开 or for 上车/开车 right before 开走 (4 of 9 caught before).
+DRIVING_NOW = [
+    "一辆大货车在国道上来回乱窜 好几次差点撞到电动车 现在还在开",
+    "饭店门口那个喝醉的男的上了车就开走了 我拦都没拦住",
+    "一个酒鬼开着三轮车在菜市场里横冲直撞 撞倒了两个摊子 还在开",
+    "有个人喝多了开着摩托车在马路上乱窜 一会儿左一会儿右的 就在我们村口",
+    "那个人喝得站都站不稳 开着他那辆面包车走了 往镇上去了",
+]
+
+DRIVING_CALM = [
+    "去年有个喝醉的开着三轮车在村里乱窜 撞坏了我家院墙 想问赔偿找谁",
+    "刚才那辆车来回乱窜 后来被交警拦下了 我就是想表扬一下交警",
+    "我们这段路经常有货车乱窜 还在开着远光灯 建议装个摄像头",
+    "驾校的车在练车场里歪歪扭扭的开 就是教练车噪音太大",
+    "他喝多了 还在饭店里跟人划拳 我想投诉饭店太吵",
+]
+
+
+@pytest.mark.parametrize("text", DRIVING_NOW)
+def test_review105_a_driver_still_driving_is_110_however_told(rules, text: str) -> None:
+    assert classify(text, rules).emergency == "110", _cues(text)
+
+
+@pytest.mark.parametrize("text", DRIVING_CALM)
+def test_review105_a_driver_past_stopped_or_a_habit_stays_calm(rules, text: str) -> None:
+    assert classify(text, rules).emergency == "none", _cues(text)
