@@ -43,16 +43,6 @@ FRAUD_CALM = [
 ]
 
 
-@pytest.mark.parametrize("text", FRAUD_NOW)
-def test_review105_money_sent_to_a_relative_in_trouble_script_is_110(rules, text: str) -> None:
-    assert classify(text, rules).emergency == "110", _cues(text)
-
-
-@pytest.mark.parametrize("text", FRAUD_CALM)
-def test_review105_a_fraud_stopped_or_a_fee_asked_stays_calm(rules, text: str) -> None:
-    assert classify(text, rules).emergency == "none", _cues(text)
-
-
 # A reckless or drunk driver still driving, told without a heading (还在开), with the car
 # named in between (开着摩托车, 上了车) or with a manner emerg45's list lacked (乱窜). emerg45's
 # driving_on asked for 现在…往…开 or for 上车/开车 right before 开走 (4 of 9 caught before).
@@ -73,11 +63,32 @@ DRIVING_CALM = [
 ]
 
 
-@pytest.mark.parametrize("text", DRIVING_NOW)
-def test_review105_a_driver_still_driving_is_110_however_told(rules, text: str) -> None:
+# A group armed and closing people in, the weapon named as a baton or a bat (甩棍, 电棍, 橡胶
+# 棍, 球棒) or told after the closing in ("围了一圈人 都拿着家伙 钢管啊棒子啊"). emerg45's
+# armed_fight read its own shorter copy of the weapons, only before 围/堵 (6 of 9 caught).
+ARMED_NOW = [
+    "一伙人拿着甩棍把我们车间的工人堵在里面 说不签字就别想走 现在就在这儿",
+    "厂里保安拿着电棍和橡胶棍把要工资的农民工围起来了 已经有人挨了一下",
+    "老板的人抄着球棒把我们十来个工友围了 就在项目部门口 现在还没走",
+    "工棚门口被堵住了 外面二十来个人手里全是钢管和棒子 喊着要我们滚",
+]
+
+ARMED_CALM = [
+    "去年老板拖欠工资还叫人拿棍子吓唬我们 现在想问劳动仲裁怎么申请",
+    "我们工地下周要搞防暴演练 保安拿着钢管和盾牌练习 想问要不要报备",
+    "昨天看了部电影 一群人拿着钢管把工人围住了 想问这种讨薪的事该找谁",
+    "小区门口围了一圈人在看下棋 有个大爷拿着拐棍 挡着路了",
+]
+
+THREATS = [*FRAUD_NOW, *DRIVING_NOW, *ARMED_NOW]
+CALM = [*FRAUD_CALM, *DRIVING_CALM, *ARMED_CALM]
+
+
+@pytest.mark.parametrize("text", THREATS)
+def test_review105_a_threat_of_ours_is_110_by_the_rules(rules, text: str) -> None:
     assert classify(text, rules).emergency == "110", _cues(text)
 
 
-@pytest.mark.parametrize("text", DRIVING_CALM)
-def test_review105_a_driver_past_stopped_or_a_habit_stays_calm(rules, text: str) -> None:
+@pytest.mark.parametrize("text", CALM)
+def test_review105_its_calm_twin_stays_calm(rules, text: str) -> None:
     assert classify(text, rules).emergency == "none", _cues(text)
