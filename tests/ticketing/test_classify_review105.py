@@ -78,10 +78,45 @@ ARMED_CALM = [
     "我们工地下周要搞防暴演练 保安拿着钢管和盾牌练习 想问要不要报备",
     "昨天看了部电影 一群人拿着钢管把工人围住了 想问这种讨薪的事该找谁",
     "小区门口围了一圈人在看下棋 有个大爷拿着拐棍 挡着路了",
+    # A prop or a toy named before the weapon: emerg45's everyday word read only a purpose
+    # told after it (练武术, 拍戏), and "是在拍戏 演员拿着道具棍子" was 110.
+    "工地门口围了一圈人在看热闹 是在拍戏 演员拿着道具棍子",
+    "我儿子拎着个玩具刀在楼道里跑 邻居说吓着她家孩子了 这个归谁管",
 ]
 
-THREATS = [*FRAUD_NOW, *DRIVING_NOW, *ARMED_NOW]
-CALM = [*FRAUD_CALM, *DRIVING_CALM, *ARMED_CALM]
+# Someone of the household beaten now, told with a bare 在 or 现在, 把 before the blows or
+# the household named loosely (他家里的). emerg45 read 又在/正在/还在/又/正 right before 打/揍/抽
+# and a closed list of relatives after it (6 of 11 caught by the rules alone).
+HOME_NOW = [
+    "对门那家男的喝了酒在揍他家里的 砸东西的声音噼里啪啦的 孩子在门口哭",
+    "那个男的现在把他老婆按在地上打 一边打一边骂 女的喊救命",
+    "后院那家男的在揍他媳妇 女的哭喊着救命 邻居们都站着没人敢上去",
+    "邻居家男的掐着他老婆脖子往死里打 我从窗户看见的 就现在",
+]
+
+HOME_CALM = [
+    "我在打孩子的疫苗 想问社区医院几点下班",
+    "他现在把他老婆的电话打爆了 想问怎么投诉骚扰",
+    "上个礼拜邻居男的把他老婆打了 后来派出所调解了 我想问家暴怎么申请保护令",
+]
+
+# A stranger leading a child toward a car however the car is named ("往他车那边", "往面包车上",
+# "往路边的车上", "往他车里"): emerg45 read only 往车上 right after the child (4 of 8).
+CHILD_NOW = [
+    "有个男的拿糖哄小孩 拉着我家孩子往他车那边走 我们现在把他拽住了 你们快来",
+    "小区门口一个不认识的男的给孩子糖吃 硬把一个小女孩往面包车上拉 被几个家长按住了",
+    "一个老太太领着别人家的孩子往路边的车上走 孩子一直哭喊 我们把她拦下来了",
+    "一个陌生人拿零食引小孩往他车里钻 被孩子他爸一把揪住了 现在人还在我们手里",
+]
+
+CHILD_CALM = [
+    "上个月小区有个陌生人给孩子发糖 后来警察查了是搞推销的 想问小区门禁怎么管",
+    "学校组织防拐骗演练 有个老师扮成坏人拉小孩上车 想问这种演练家长能不能参加",
+    "我哥抱着我儿子上车去公园了 我想问公园几点关门",
+]
+
+THREATS = [*FRAUD_NOW, *DRIVING_NOW, *ARMED_NOW, *HOME_NOW, *CHILD_NOW]
+CALM = [*FRAUD_CALM, *DRIVING_CALM, *ARMED_CALM, *HOME_CALM, *CHILD_CALM]
 
 
 @pytest.mark.parametrize("text", THREATS)
