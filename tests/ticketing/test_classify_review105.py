@@ -78,6 +78,7 @@ ARMED_CALM = [
     "我们工地下周要搞防暴演练 保安拿着钢管和盾牌练习 想问要不要报备",
     "昨天看了部电影 一群人拿着钢管把工人围住了 想问这种讨薪的事该找谁",
     "小区门口围了一圈人在看下棋 有个大爷拿着拐棍 挡着路了",
+    "夜市上有个摊子在卖电棍和甩棍 一帮半大孩子围着看 也没人管",
     # A prop or a toy named before the weapon: emerg45's everyday word read only a purpose
     # told after it (练武术, 拍戏), and "是在拍戏 演员拿着道具棍子" was 110.
     "工地门口围了一圈人在看热闹 是在拍戏 演员拿着道具棍子",
