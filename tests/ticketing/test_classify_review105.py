@@ -78,7 +78,10 @@ ARMED_CALM = [
     "我们工地下周要搞防暴演练 保安拿着钢管和盾牌练习 想问要不要报备",
     "昨天看了部电影 一群人拿着钢管把工人围住了 想问这种讨薪的事该找谁",
     "小区门口围了一圈人在看下棋 有个大爷拿着拐棍 挡着路了",
-    "夜市上有个摊子在卖电棍和甩棍 一帮半大孩子围着看 也没人管",
+    # Onlookers round batons on sale, punctuated (told without commas the stall's 卖 quiets
+    # it anyway).
+    "菜市场口有个地摊，摆着甩棍和电棍，标着价，一群学生围着看。",
+    "商场门口有家店橱窗里摆着棒球棍和甩棍，放学的孩子围着瞧。",
     # A prop or a toy named before the weapon: emerg45's everyday word read only a purpose
     # told after it (练武术, 拍戏), and "是在拍戏 演员拿着道具棍子" was 110.
     "工地门口围了一圈人在看热闹 是在拍戏 演员拿着道具棍子",
