@@ -21,6 +21,7 @@ from ticketing import analytics, service
 from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.models import Ticket
+from ticketing.points import points
 from ticketing.queries import in_scope
 from ticketing.reports import figures
 
@@ -258,3 +259,9 @@ def test_a_district_supervisor_cannot_move_a_units_survey_verdict_to_a_sibling(
     with sessions() as s:
         assert _verdicts(s, domain, op, HOUSING) == (1, 0, 0, 1, 0, -1.0)
         assert _verdicts(s, domain, op, WANGJING) == (0, 0, 0, 0, 0, None)
+        # The same verdict's −1 in 考核计分, the 红黑榜's second key, by the same rule: at
+        # 住建委, for 朝阳区's supervisor as for the centre (review106: it followed the ticket).
+        for reader in (op, cy_sup):
+            found = points(session=s, actor=reader, since=start - timedelta(days=1),
+                           until=start + timedelta(days=30))
+            assert {u.code: u.survey_points for u in found.units} == {HOUSING: -1.0}
