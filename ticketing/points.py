@@ -141,7 +141,7 @@ def points(*, session: Session, actor: Actor, since: datetime, until: datetime) 
                        SurveyResult.at < until,
                        answer_counted())  # a staff number's answer earns nobody points
                 .group_by(SurveyResult.ticket_id).subquery())
-    judged = func.coalesce(SurveyResult.unit_id, Ticket.unit_id)
+    judged = SurveyResult.unit_id
     # (ticket, unit charged or None, handler charged or None, survey points, penalty points)
     shares: list[tuple[int, int | None, int | None, float, float]] = []
     for tid, uid, hid, score, unit_seen, ticket_seen in session.execute(

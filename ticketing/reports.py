@@ -152,8 +152,9 @@ class LoopCounts:
 # charged to: its own (the tickets: the unit holding it now), its 签收 (响应率) and its
 # deadline (按期办结率, 反馈率: the unit that missed it, else the one holding it now), and
 # its survey verdict (解决率, 满意度, 契合度: the unit whose answer the citizen judged,
-# ``SurveyResult.unit_id``, else the one holding it now; counted on the own row when that
-# is the unit holding it, on a verdict row only when it is another).
+# ``SurveyResult.unit_id``, none for the hotline's own 直接答复 whatever unit holds the
+# redo; counted on the own row when that is the unit holding it, on a verdict row only when
+# it is another).
 _OWN, _SIGN, _DUE, _VERDICT = 0, 1, 2, 3
 
 
@@ -211,7 +212,7 @@ def _verdict_scores(session: Session, received: list[Any],
         .join(latest, and_(latest.c.ticket_id == survey.ticket_id,
                            latest.c.round == survey.closure_round))
         .where(*received, Ticket.status != Status.EXCLUDED.value, answer_counted(),
-               survey.score.is_not(None), within(func.coalesce(survey.unit_id, Ticket.unit_id))))]
+               survey.score.is_not(None), within(survey.unit_id)))]
 
 
 # The events that record a miss: a 驳回重办 (the round it closed), a 派单/改派 back to a unit
@@ -249,7 +250,7 @@ def loop_counts(*, session: Session, conds: list[Any], now: datetime, by: Any = 
     verdict_unit = (select(judged.ticket_id, judged.unit_id)
                     .join(latest_round, and_(latest_round.c.ticket_id == judged.ticket_id,
                                              latest_round.c.round == judged.closure_round))
-                    .where(judged.ticket_id.in_(ids), judged.unit_id.is_not(None))
+                    .where(judged.ticket_id.in_(ids))
                     .subquery())
 
     # Deadlines missed before (a round reopened by 驳回重办, a sign window before a 改派,
@@ -293,7 +294,7 @@ def loop_counts(*, session: Session, conds: list[Any], now: datetime, by: Any = 
                    missed_before("close"), missed_before("reply")),
                still_counted_sql(Ticket.due_at))
     # A staff member's answer is no citizen's (ticketing.staff_phones): kept, not counted.
-    moved = and_(survey.unit_id.is_not(None), survey.unit_id.is_distinct_from(Ticket.unit_id))
+    moved = survey.unit_id.is_distinct_from(Ticket.unit_id)
     answered = and_(or_(verdict_side, and_(own, ~moved)), counted, survey.outcome == "answered",
                     answer_counted())
     heard_resolved = survey.resolved.is_(True)
