@@ -333,7 +333,8 @@ class SurveyResult(Base):
     # round's (migration 0029).
     reply_outcome: Mapped[str | None] = mapped_column(String(16))
     # The unit that gave that answer: the verdict counts in its figures, wherever a redo
-    # takes the ticket (reports.loop_counts; NULL: the unit holding the ticket).
+    # takes the ticket (reports.loop_counts, ticketing.points; NULL: no unit's, the
+    # hotline's 直接答复 at intake, whichever unit its redo goes to).
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     call_ref: Mapped[str | None] = mapped_column(String(128))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

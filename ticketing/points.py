@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from ticketing.actors import Actor
@@ -22,7 +22,7 @@ from ticketing.context import Domain
 from ticketing.inputs import InvalidInput, clean_text, has_text
 from ticketing.merging import answer_counted
 from ticketing.models import SurveyResult, Ticket, TicketEvent, Unit, User
-from ticketing.queries import scope_filter
+from ticketing.queries import in_scope, scope_filter
 from ticketing.states import Role
 
 PENALTY_EVENT = "penalty"
@@ -129,47 +129,57 @@ class Points:
 
 def points(*, session: Session, actor: Actor, since: datetime, until: datetime) -> Points:
     """Totals per unit and per handler for verdicts and penalties dated in [since, until)
-    (a month or a year), within the actor's scope; best first."""
-    per_ticket: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0])
-    latest: dict[int, SurveyResult] = {}
-    for s in session.scalars(
-        select(SurveyResult)
-        .join(Ticket, Ticket.id == SurveyResult.ticket_id)
-        .where(scope_filter(actor), SurveyResult.outcome == "answered",
-               SurveyResult.at >= since, SurveyResult.at < until,
-               answer_counted())  # a staff number's answer earns nobody points
-        .order_by(SurveyResult.ticket_id, SurveyResult.closure_round)
+    (a month or a year), within the actor's scope; best first. A verdict counts at the unit
+    whose answer it judged (``SurveyResult.unit_id``, as in reports.loop_counts: a redo
+    改派'd elsewhere does not take it along, review106); the rest at the ticket's unit and
+    handler."""
+    # Each ticket's latest round answered in the period: its verdict stands.
+    standing = (select(SurveyResult.ticket_id,
+                       func.max(SurveyResult.closure_round).label("round"))
+                .join(Ticket, Ticket.id == SurveyResult.ticket_id)
+                .where(SurveyResult.outcome == "answered", SurveyResult.at >= since,
+                       SurveyResult.at < until,
+                       answer_counted())  # a staff number's answer earns nobody points
+                .group_by(SurveyResult.ticket_id).subquery())
+    judged = SurveyResult.unit_id
+    # (ticket, unit charged or None, handler charged or None, survey points, penalty points)
+    shares: list[tuple[int, int | None, int | None, float, float]] = []
+    for tid, uid, hid, score, unit_seen, ticket_seen in session.execute(
+        select(Ticket.id, judged, Ticket.handler_id, SurveyResult.score,
+               in_scope(actor, judged), scope_filter(actor))
+        .join(standing, standing.c.ticket_id == Ticket.id)
+        .join(SurveyResult, and_(SurveyResult.ticket_id == Ticket.id,
+                                 SurveyResult.closure_round == standing.c.round))
+        .where(or_(in_scope(actor, judged), scope_filter(actor)))
     ):
-        latest[s.ticket_id] = s
-    for tid, s in latest.items():
-        per_ticket[tid][0] += s.score or 0.0
-    for e in session.scalars(
-        select(TicketEvent)
+        shares.append((tid, uid if unit_seen else None, hid if ticket_seen else None,
+                       score or 0.0, 0.0))
+    for tid, uid, hid, data in session.execute(
+        select(Ticket.id, Ticket.unit_id, Ticket.handler_id, TicketEvent.data)
         .join(Ticket, Ticket.id == TicketEvent.ticket_id)
         .where(scope_filter(actor), TicketEvent.action == PENALTY_EVENT,
                TicketEvent.at >= since, TicketEvent.at < until)
     ):
-        per_ticket[e.ticket_id][1] += float((e.data or {}).get("points", 0.0))
+        shares.append((tid, uid, hid, 0.0, float((data or {}).get("points", 0.0))))
+    unit_names = {i: (c, n) for i, c, n in session.execute(
+        select(Unit.id, Unit.code, Unit.name)
+        .where(Unit.id.in_({u for _, u, _, _, _ in shares if u is not None})))}
+    user_names = {i: (c, n) for i, c, n in session.execute(
+        select(User.id, User.username, User.display_name)
+        .where(User.id.in_({h for _, _, h, _, _ in shares if h is not None})))}
     units: dict[int, Score] = {}
     handlers: dict[int, Score] = {}
-    if per_ticket:
-        rows = session.execute(
-            select(Ticket.id, Unit.id, Unit.code, Unit.name, User.id, User.username,
-                   User.display_name)
-            .outerjoin(Unit, Unit.id == Ticket.unit_id)
-            .outerjoin(User, User.id == Ticket.handler_id)
-            .where(Ticket.id.in_(list(per_ticket)))
-        ).all()
-        for tid, uid, ucode, uname, hid, hcode, hname in rows:
-            survey, penalty = per_ticket[tid]
-            for key, code, name, table in ((uid, ucode, uname, units),
-                                           (hid, hcode, hname, handlers)):
-                if key is None:
-                    continue
-                score = table.setdefault(key, Score(code=code, name=name))
-                score.tickets += 1
-                score.survey_points += survey
-                score.penalty_points += penalty
+    counted: defaultdict[tuple[int, int], set[int]] = defaultdict(set)
+    for tid, uid, hid, survey, penalty in shares:
+        for side, key, names, table in ((0, uid, unit_names, units),
+                                        (1, hid, user_names, handlers)):
+            if key is None or key not in names:
+                continue
+            score = table.setdefault(key, Score(*names[key]))
+            counted[(side, key)].add(tid)
+            score.tickets = len(counted[(side, key)])
+            score.survey_points += survey
+            score.penalty_points += penalty
     order = lambda s: (-s.total, s.code)  # noqa: E731
     return Points(units=sorted(units.values(), key=order),
                   handlers=sorted(handlers.values(), key=order))

@@ -21,6 +21,7 @@ from ticketing import analytics, service
 from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.models import Ticket
+from ticketing.points import points
 from ticketing.queries import in_scope
 from ticketing.reports import figures
 
@@ -258,3 +259,39 @@ def test_a_district_supervisor_cannot_move_a_units_survey_verdict_to_a_sibling(
     with sessions() as s:
         assert _verdicts(s, domain, op, HOUSING) == (1, 0, 0, 1, 0, -1.0)
         assert _verdicts(s, domain, op, WANGJING) == (0, 0, 0, 0, 0, None)
+        # The same verdict's −1 in 考核计分, the 红黑榜's second key, by the same rule: at
+        # 住建委, for 朝阳区's supervisor as for the centre (review106: it followed the ticket).
+        for reader in (op, cy_sup):
+            found = points(session=s, actor=reader, since=start - timedelta(days=1),
+                           until=start + timedelta(days=30))
+            assert {u.code: u.survey_points for u in found.units} == {HOUSING: -1.0}
+
+
+def test_a_verdict_on_the_hotlines_direct_answer_is_no_units_after_the_redo(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """The hotline answers at intake (直接答复, no unit); the citizen says not resolved, the
+    survey redoes it and the centre sends the redo to 住建委: the verdict judged the
+    hotline's answer, not 住建委's, and stays out of 住建委's figures and points
+    (review106: a stored unit of none fell back to the unit holding the ticket)."""
+    start, clock = _clocked(domain)
+    op, bot = city.actor("operator"), Actor.system("outbound")
+    housing = city.unit_id(HOUSING)
+    with sessions() as s:
+        t = service.create_ticket(session=s, domain=domain, actor=op, channel="api",
+                                  caller_phone="13811114461", category="housing",
+                                  urgency="livelihood", demand="朝阳区望京西园三区5号楼电梯坏了")
+        service.answer(session=s, domain=domain, ticket=t, actor=op, text="请联系物业报修")
+        clock[0] = start + timedelta(minutes=5)
+        given = service.record_survey(session=s, domain=domain, ticket=t, actor=bot,
+                                      resolved=False, satisfied=False)
+        assert given.unit_id is None
+        service.reject_redo(session=s, domain=domain, ticket=t, actor=bot, reason="回访：未解决")
+        service.reassign(session=s, domain=domain, ticket=t, actor=op,
+                         unit_id=housing, reason="派住建委办理")
+        s.commit()
+    with sessions() as s:
+        assert _verdicts(s, domain, op, HOUSING) == (0, 0, 0, 0, 0, None)
+        found = points(session=s, actor=op, since=start - timedelta(days=1),
+                       until=start + timedelta(days=30))
+        assert found.units == []

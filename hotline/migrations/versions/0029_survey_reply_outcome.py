@@ -9,7 +9,8 @@ to a unit that never gave the answer (judge41). ``survey_results.reply_outcome``
 ``survey_results.unit_id`` are now those of the survey's own closure round, stored with the
 verdict (``service.record_survey``). Filled here for the answers already given: the current
 round's from the ticket, an earlier round's from the trail (the ``outcome`` of that round's
-closure event, the unit the last 派单/改派 before it named).
+closure event, the unit the last event moving the ticket before it named: 派单, 改派,
+随主单, 拆单).
 
 Revision ID: 0029
 Revises: 0028
@@ -43,10 +44,13 @@ def _rounds(bind: sa.Connection, ticket_id: int,
     round_, unit = 0, None
     for action, data in bind.execute(sa.text(
             "SELECT action, data FROM ticket_events WHERE ticket_id = :t AND action IN "
-            "('dispatch', 'reassign', 'return', 'reject', 'close', 'close_merged') "
-            "ORDER BY id"), {"t": ticket_id}):
+            "('dispatch', 'reassign', 'merged_unit', 'unmerge', 'return', 'reject', 'close', "
+            "'close_merged') ORDER BY id"), {"t": ticket_id}):
         fields = _data(data)
-        if action in ("dispatch", "reassign"):
+        # Every event that moves the ticket names the unit it is at from then on: a
+        # 随主单 move (merging.FOLLOW_EVENT) and a 拆单 (None: back to the queue) as much
+        # as a 派单 or 改派; one answered after a split answered at the unit it was split at.
+        if action in ("dispatch", "reassign", "merged_unit", "unmerge"):
             unit = units.get(fields.get("unit") or "")
         elif action == "return":
             unit = None
