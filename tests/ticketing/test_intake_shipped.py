@@ -438,13 +438,15 @@ def test_evaluation_emergencies_are_handed_to_the_service_they_need(
     twenty-eighth's (heldout-29: 44 of 46); of the 347 of heldout-23..30, 329 with the
     twenty-ninth's (heldout-30: 42 of 45); of the 393 of heldout-23..31, 373 with the
     thirtieth's (heldout-31: 44 of 46); of the 440 of heldout-23..32, 419 with the
-    thirty-second round's rules and the same model (heldout-32: 45 of 47 before the round)."""
+    thirty-second round's rules and the same model (heldout-32: 45 of 47 before the round);
+    of the 485 of heldout-23..33, 457 with the thirty-third round's (heldout-33: 37 of 45
+    before the round)."""
     decided = [pair for path in EVALUATION for pair in _decided(path, shipped)]
     assert [r for _, r in decided] == evaluation  # every evaluation line, each decided once
     emergencies = [(g, r) for g, r in decided if r.labels["emergency"] != "none"]
-    assert len(emergencies) == 440
+    assert len(emergencies) == 485
     named = sum(g.emergency == r.labels["emergency"] for g, r in emergencies)
-    assert named >= 400, named
+    assert named >= 437, named
 
 
 @dataclass(frozen=True)
@@ -524,6 +526,12 @@ HELD_OUT_FLOORS = {
     # calm calls handed over); floors a few lines under that.
     "heldout-32": Floors(category=264, urgent=(73, 69), emergencies=(47, 42),
                          calm=(165, 4)),
+    # Written blind for the thirty-third round (297 scored: three lines were near copies of
+    # training lines and left the file); scored with the thirty-second round's model and
+    # rules before any change (category 264 of 297; urgent 74 of 75, flagged 39 of 45; 7 of
+    # 164 calm calls handed over); floors a few lines under that.
+    "heldout-33": Floors(category=258, urgent=(75, 71), emergencies=(45, 35),
+                         calm=(164, 10)),
 }
 
 
