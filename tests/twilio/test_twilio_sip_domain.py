@@ -99,32 +99,14 @@ def test_a_sip_domain_caller_keeps_the_number_the_sip_front_end_reads(
     assert identified_caller(ticket) == number
 
 
-def test_a_sip_domain_callers_number_is_unverified_whatever_stirverstat_says(
-        twilio: Twilio) -> None:
-    """Key 1 from a SIP-domain number asks for a ticket number, as the SIP front end asks
-    an unverified From: Twilio's STIR/SHAKEN verdict is about phone-network callers. Before,
-    the number read as none and key 1 said it was withheld."""
-    caller = f"sip:+8613800138000@{DOMAIN}"
-    call = new_sid("CA")
-    form = {"From": caller, "To": TO}
-    twiml(twilio.post("/twilio/voice",
-                      call_form(call, StirVerstat="TN-Validation-Passed-A", **form)))
-    root = twiml(twilio.post("/twilio/menu", call_form(call, Digits="1", **form)))
-    assert says(root) == [prompts.text("status_ask_ticket")]
-    number, vouch = twilio_caller(caller, "TN-Validation-Passed-A")
-    assert number == "+8613800138000" and not number_verified(vouch)
-    # A phone-network caller's From is a bare number, its verdict read as before.
-    assert twilio_caller("+8613800138000", "TN-Validation-Passed-A") == (
-        "+8613800138000", CallerVouch.SHAKEN_FULL)
-
-
-@pytest.mark.parametrize("caller", ["sip:anonymous@anonymous.invalid", f"sip:{DOMAIN}"])
-def test_a_sip_domain_caller_with_no_number_keys_a_ticket_number_at_key_one(
+@pytest.mark.parametrize("caller", [f"sip:+8613800138000@{DOMAIN}",
+                                    "sip:anonymous@anonymous.invalid", f"sip:{DOMAIN}"])
+def test_key_one_from_a_sip_domain_asks_a_ticket_number_whatever_stirverstat_says(
         caller: str, twilio: Twilio) -> None:
-    """``sip:anonymous@…`` or a URI with no user names nobody: key 1 asks for a ticket
-    number, as the SIP front end asks any unverified caller, whatever ``StirVerstat`` says
-    (before, a full attestation made the URI a verified caller with no number); # alone
-    goes on to the recording."""
+    """Key 1 from a SIP-domain caller, numbered or not (``sip:anonymous@…``, no user part),
+    asks for a ticket number, as the SIP front end asks an unverified From: Twilio's
+    STIR/SHAKEN verdict is about phone-network callers. Before, a full attestation made the
+    URI a verified caller with no number ("未显示号码"). # alone goes on to the recording."""
     call = new_sid("CA")
     form = {"From": caller, "To": TO}
     twiml(twilio.post("/twilio/voice",
@@ -133,3 +115,11 @@ def test_a_sip_domain_caller_with_no_number_keys_a_ticket_number_at_key_one(
     assert says(root) == [prompts.text("status_ask_ticket")]
     root = twiml(twilio.post("/twilio/ticket-number", call_form(call, Digits="", **form)))
     assert "Record" in verbs(root)
+
+
+def test_only_a_phone_network_callers_verdict_is_read() -> None:
+    number, vouch = twilio_caller(f"sip:+8613800138000@{DOMAIN}", "TN-Validation-Passed-A")
+    assert number == "+8613800138000" and not number_verified(vouch)
+    # A phone-network caller's From is a bare number, its verdict read as before.
+    assert twilio_caller("+8613800138000", "TN-Validation-Passed-A") == (
+        "+8613800138000", CallerVouch.SHAKEN_FULL)
