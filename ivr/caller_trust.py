@@ -15,6 +15,7 @@ tickets and their answers, which the SIP side had stopped a round before (loose2
 from __future__ import annotations
 
 from telephony.call import CallerVouch
+from telephony.sip.identity import from_identity
 
 # What makes a number the caller's: the carrier gave it (SIP's trusted network), or it
 # signed that it knows the caller and their right to the number (SHAKEN attestation A).
@@ -42,3 +43,16 @@ def stir_vouch(verstat: str) -> CallerVouch:
     if value.startswith("tn-validation-failed"):
         return CallerVouch.SHAKEN_FAILED
     return CallerVouch.NONE
+
+
+def twilio_caller(from_: str, verstat: str) -> tuple[str, CallerVouch]:
+    """Who a Twilio call is from, and who vouched: ``From`` is a bare number (E.164, or a
+    word for a withheld one) for a call from the phone network, with ``StirVerstat`` as
+    its vouch; a URI for a call to a SIP domain (``sip:+86...@city.sip.twilio.com``), which
+    Twilio's STIR/SHAKEN verdict does not cover. Such a From is what the SIP front end's
+    unverified From is (``telephony.sip.identity.from_identity``, the one reader): its
+    user, vouched for by nobody, whatever ``StirVerstat`` says. The same ":" test as the
+    number dialled (``telephony.sip.uri.dialled_number``)."""
+    if ":" in from_:
+        return from_identity(from_)
+    return from_, stir_vouch(verstat)

@@ -31,7 +31,7 @@ from asr.engine import AsrEngine
 from config.settings import Settings
 from ivr import prompts
 from ivr.audio import fax_only
-from ivr.caller_trust import number_verified, stir_vouch
+from ivr.caller_trust import number_verified, twilio_caller
 from ivr.callrecords import CallOutcome, last_sign, presumed_dead
 from ivr.decisions import (
     DECLINE_WAIT_SECONDS,
@@ -304,16 +304,19 @@ class TwilioDialogue:
     # ------------------------------------------------------------------ webhooks
     def incoming(self, call_sid: str, caller: str, verstat: str = "", address: str = "",
                  *, callee: str = "") -> str:
-        """A new call; ``verstat`` is Twilio's STIR/SHAKEN verdict on ``caller`` (its
-        ``StirVerstat``, absent on calls that came with no PASSporT): whether key 1 may
-        read what that number filed (``ivr.caller_trust``); ``callee`` its ``To``, the
-        number dialled, kept on the call record as the SIP flow keeps its To user."""
+        """A new call; ``caller`` its ``From``, ``verstat`` Twilio's STIR/SHAKEN verdict on
+        it (its ``StirVerstat``, absent on calls that came with no PASSporT): whether key 1
+        may read what that number filed (``ivr.caller_trust``; a SIP-domain caller's From
+        URI is read as the SIP front end reads an unverified From, ``twilio_caller``);
+        ``callee`` its ``To``, the number dialled, kept on the call record as the SIP flow
+        keeps its To user."""
         with self.calls.lock(call_sid):
             # Twilio retries a webhook that timed out: the call then already has a journal.
             if self.calls.find(call_sid) is None:
                 if self.calls.taken(call_sid):  # another carrier's call: not ours to touch
                     return twiml.unknown_call()
-                self.calls.start(call_sid, caller, stir_vouch(verstat),
+                number, vouch = twilio_caller(caller, verstat)
+                self.calls.start(call_sid, number, vouch,
                                  address=counted_source(address, self.trusted_sources),
                                  callee=callee)
         return twiml.greeting(self.settings, self.urls)

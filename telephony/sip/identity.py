@@ -65,9 +65,19 @@ def caller_identity(msg: SipMessage, *, trusted: bool) -> tuple[str, CallerVouch
     asserted = asserted_caller(msg, trusted=trusted)
     if asserted:
         return asserted, CallerVouch.NETWORK
-    from_user = uri_caller(msg.first("From"))
-    marked = trusted and carrier_marked(msg)
-    return from_user, CallerVouch.NETWORK if marked else CallerVouch.NONE
+    return from_identity(msg.first("From"), marked=trusted and carrier_marked(msg))
+
+
+def from_identity(from_value: str, *, marked: bool = False) -> tuple[str, CallerVouch]:
+    """What a From (a SIP From header, or Twilio's ``From`` for a call to a SIP domain:
+    ``sip:+86...@city.sip.twilio.com``) says on its own: the caller it names
+    (``uri_caller``: a sip:/sips: URI's user, a tel: URI's number, "" for any other
+    scheme or no user; "anonymous" reads as no number downstream), vouched for by the
+    carrier only when our front marked the request (``marked``), by nobody otherwise --
+    whoever reaches the domain or the port writes any number there. The one rule for an
+    unverified From, whichever front end took the call (mend92: Twilio's SIP-domain
+    callers lost their number, the whole URI read as none)."""
+    return uri_caller(from_value), CallerVouch.NETWORK if marked else CallerVouch.NONE
 
 
 def caller_address(msg: SipMessage, *, trusted: bool) -> str:
