@@ -139,8 +139,11 @@ def claim_due(*, session: Session, domain: Domain, worker: str, now: datetime, l
         and_(OutboundTask.status == TaskStatus.IN_PROGRESS.value, ~claim_live(now, running)),
     )
     texts = sms_work(domain)
-    rows = [task for lane, n in ((texts, limit if sms_limit is None else sms_limit),
-                                 (~texts, limit)) if n > 0
+    # The lanes' SQL reads the channel before prepare; the prepared target is what is
+    # placed, and each channel's limit holds on that: a task the SQL misread (a call kind
+    # left out of CALL_KINDS) waits for a slot of its own channel, never beyond it.
+    room = {"sms": limit if sms_limit is None else sms_limit, "call": limit}
+    rows = [task for lane, n in ((texts, room["sms"]), (~texts, room["call"])) if n > 0
             for task in session.scalars(
                 select(OutboundTask).where(wanted, lane)
                 .order_by(OutboundTask.due_at, OutboundTask.id)
@@ -160,6 +163,13 @@ def claim_due(*, session: Session, domain: Domain, worker: str, now: datetime, l
                                 now=now)
         if target is None:
             before.commit()
+            continue
+        if room[target.channel] <= 0:
+            before.rollback()
+            # Only ever after a misread (each lane reads at most its room): said loudly.
+            log.error("task %s (%s) is a %s and no %s slot is free: left due (a task "
+                      "outbound.lanes.sms_work misread took it)", task.id, task.kind,
+                      target.channel, target.channel)
             continue
         busy = (line_in_call(session, target, now, running=running)
                 if target.channel == "call" else None)
@@ -181,6 +191,7 @@ def claim_due(*, session: Session, domain: Domain, worker: str, now: datetime, l
         )
         session.add(attempt)
         session.flush()
+        room[target.channel] -= 1
         claims.append(Claim(task.id, attempt.id, task.kind, target))
     session.flush()
     return claims

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -16,7 +17,8 @@ from outbound.conversation import Conversation
 from outbound.dialers import CallResult
 from outbound.models import CALL_KINDS, Kind, OutboundTask, TaskStatus
 from outbound.sms import SmsResult
-from outbound.worker import OutboundWorker
+from outbound.planner import plan
+from outbound.worker import OutboundWorker, claim_due
 from tests.outbound.support import (
     RecordingSms,
     ScriptedDialer,
@@ -302,3 +304,31 @@ def due_sms(sessions: sessionmaker[Session]) -> list[int]:
             OutboundTask.kind.not_in([k.value for k in CALL_KINDS]),
             OutboundTask.status.in_([TaskStatus.PENDING.value,
                                      TaskStatus.IN_PROGRESS.value]))).all())
+
+
+def test_a_call_the_sms_lane_misreads_still_waits_for_a_call_slot(
+        ob_settings: Settings, ob_sessions: sessionmaker[Session], ob_city: City,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lanes' SQL (``outbound.lanes.sms_work``) tells the channel before prepare; the
+    prepared target is what is placed. A call kind the SQL misreads (one added later and
+    not to CALL_KINDS) is read in the SMS lane: it is placed only within ``max_parallel``,
+    the rest left due for a call slot."""
+    domain = storm_domain(ob_settings, max_parallel=1, sms_parallel=8)
+    # Three closed tickets of three citizens: three survey calls due, to three phones.
+    numbers = file_storm(ob_sessions, domain, ob_city)[:3]
+    for number in numbers:
+        close_ticket(ob_sessions, domain, ob_city, number)
+    monkeypatch.setattr("outbound.lanes.CALL_KINDS", CALL_KINDS - {Kind.SURVEY_CALL})
+    later = domain.now() + timedelta(seconds=30)
+    with ob_sessions() as s:
+        plan(session=s, domain=domain, now=later)
+        s.commit()
+    with ob_sessions() as s:
+        claims = claim_due(session=s, domain=domain, worker="w", now=later, limit=1,
+                           sms_limit=8, carrier="c", sms_carrier="s")
+        s.commit()
+    calls = [c for c in claims if c.target.channel == "call"]
+    assert len(calls) == 1, [(c.kind, c.target.channel) for c in claims]
+    surveys = [t for n in numbers for t in tasks(ob_sessions, n, Kind.SURVEY_CALL)]
+    assert sorted(t.status for t in surveys) == ["in_progress", "pending", "pending"]
+    assert all(t.attempts == (t.status == "in_progress") for t in surveys)
