@@ -9,6 +9,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,8 +17,8 @@ from config import Settings
 from outbound.conversation import Conversation
 from outbound.dialers import CallResult
 from outbound.models import CALL_KINDS, Kind, OutboundTask, TaskStatus
-from outbound.sms import SmsResult
 from outbound.planner import plan
+from outbound.sms import SmsResult
 from outbound.worker import OutboundWorker, claim_due
 from tests.outbound.support import (
     RecordingSms,
@@ -332,3 +333,13 @@ def test_a_call_the_sms_lane_misreads_still_waits_for_a_call_slot(
     surveys = [t for n in numbers for t in tasks(ob_sessions, n, Kind.SURVEY_CALL)]
     assert sorted(t.status for t in surveys) == ["in_progress", "pending", "pending"]
     assert all(t.attempts == (t.status == "in_progress") for t in surveys)
+
+
+@pytest.mark.parametrize("field", ["max_parallel", "sms_parallel"])
+@pytest.mark.parametrize("bad", [0, -1])
+def test_a_channel_without_slots_is_refused_at_start(field: str, bad: int) -> None:
+    """Each channel is claimed only into its free slots: ``max_parallel = 0`` claimed no
+    call at all, nor recovered a dead worker's call, and said nothing (before the SMS
+    slots, the worker's pool of zero threads refused to start)."""
+    with pytest.raises(ValidationError):
+        Settings(outbound={field: bad})
