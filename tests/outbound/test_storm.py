@@ -19,7 +19,7 @@ from outbound.dialers import CallResult
 from outbound.models import CALL_KINDS, Kind, OutboundTask, TaskStatus
 from outbound.planner import plan
 from outbound.sms import SmsResult
-from outbound.worker import OutboundWorker, claim_due
+from outbound.worker import LANE_MISREAD, OutboundWorker, claim_due
 from tests.outbound.support import (
     RecordingSms,
     ScriptedDialer,
@@ -309,7 +309,7 @@ def due_sms(sessions: sessionmaker[Session]) -> list[int]:
 
 def test_a_call_the_sms_lane_misreads_still_waits_for_a_call_slot(
         ob_settings: Settings, ob_sessions: sessionmaker[Session], ob_city: City,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """The lanes' SQL (``outbound.lanes.sms_work``) tells the channel before prepare; the
     prepared target is what is placed. A call kind the SQL misreads (one added later and
     not to CALL_KINDS) is read in the SMS lane: it is placed only within ``max_parallel``,
@@ -333,6 +333,8 @@ def test_a_call_the_sms_lane_misreads_still_waits_for_a_call_slot(
     surveys = [t for n in numbers for t in tasks(ob_sessions, n, Kind.SURVEY_CALL)]
     assert sorted(t.status for t in surveys) == ["in_progress", "pending", "pending"]
     assert all(t.attempts == (t.status == "in_progress") for t in surveys)
+    assert len([r for r in caplog.records if r.getMessage().startswith(LANE_MISREAD)]) == 3
+    caplog.clear()  # misread on purpose (tests/outbound/conftest.py: lanes_agree)
 
 
 @pytest.mark.parametrize("field", ["max_parallel", "sms_parallel"])
