@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from config import Settings
 from outbound.conversation import Conversation
 from outbound.dialers import CallResult
+from outbound.lanes import sms_work
 from outbound.models import CALL_KINDS, Kind, OutboundTask, TaskStatus
 from outbound.planner import plan
 from outbound.sms import SmsResult
@@ -276,7 +277,7 @@ def test_a_dispatch_sms_goes_out_in_the_pass_while_every_call_slot_is_on_a_long_
         # them now; before, none once the calls held every slot).
         for _ in range(100):
             # Done in the database and its slot given back (the slot a moment later).
-            if not due_sms(ob_sessions) and worker._free()[1] == worker.sms_parallel:
+            if not due_sms(ob_sessions, domain) and worker._free()[1] == worker.sms_parallel:
                 break
             worker.tick()
             time.sleep(0.05)
@@ -298,11 +299,11 @@ def test_a_dispatch_sms_goes_out_in_the_pass_while_every_call_slot_is_on_a_long_
     assert task.status == "done" and task.result == "sent" and task.attempts == 1
 
 
-def due_sms(sessions: sessionmaker[Session]) -> list[int]:
-    """SMS tasks not done yet (pending or in flight)."""
+def due_sms(sessions: sessionmaker[Session], domain: Domain) -> list[int]:
+    """SMS tasks not done yet (pending or in flight), told as the worker's claim tells them."""
     with sessions() as s:
         return list(s.scalars(select(OutboundTask.id).where(
-            OutboundTask.kind.not_in([k.value for k in CALL_KINDS]),
+            sms_work(domain),
             OutboundTask.status.in_([TaskStatus.PENDING.value,
                                      TaskStatus.IN_PROGRESS.value]))).all())
 
