@@ -41,6 +41,17 @@ DUTY_OPERATOR = "13900000001"
 WATER_ADDRESS = "朝阳区望京西园三区5号楼"
 
 
+def _water_ticket(sessions: sessionmaker[Session], domain: Domain, operator: Actor) -> str:
+    """A citizen's water outage, accepted (auto-dispatched to bj-water): its number."""
+    with sessions() as s:
+        t = service.create_ticket(session=s, domain=domain, actor=operator, channel="api",
+                                  caller_phone="13811112222", address=WATER_ADDRESS,
+                                  demand=f"{WATER_ADDRESS}停水了，一直没来水")
+        service.accept(session=s, domain=domain, ticket=t, actor=operator)
+        s.commit()
+        return t.number
+
+
 def run(worker: OutboundWorker, clock: Clock, at: datetime) -> None:
     """Move the clock, plan, and let the worker place everything due."""
     clock.at = at
@@ -198,15 +209,11 @@ def test_a_returned_utility_escalates_again_for_its_new_wait_and_its_new_handler
     clock = Clock(domain)
     clock.at = datetime(2026, 3, 9, 9, tzinfo=domain.tz)  # a Monday, out of staff quiet hours
     operator, water = city.actor("operator"), city.actor("water-handler")
+    number = _water_ticket(sessions, domain, operator)
     with sessions() as s:
-        t = service.create_ticket(session=s, domain=domain, actor=operator, channel="api",
-                                  caller_phone="13811112222", address=WATER_ADDRESS,
-                                  demand=f"{WATER_ADDRESS}停水了，一直没来水")
-        service.accept(session=s, domain=domain, ticket=t, actor=operator)
+        t = service.get_ticket(session=s, actor=operator, ref=number)
         assert t.status == "dispatched" and t.handler is not None
         assert t.handler.username == "water-handler"
-        s.commit()
-        number = t.number
     # Both handlers never answer; the supervisors acknowledge with 1.
     dialer = ScriptedDialer({CITY_SUPERVISOR: Script(["1"]), CY_SUPERVISOR: Script(["1"])})
     worker = OutboundWorker(sessions=sessions, domain=domain, dialer=dialer,
@@ -445,13 +452,7 @@ def test_a_utility_escalation_by_sms_is_claimed_in_the_sms_slots(
                                                      .model_copy(update={"utility_how": "sms"})}))
     clock = Clock(domain)
     operator, water = city.actor("operator"), city.actor("water-handler")
-    with sessions() as s:
-        t = service.create_ticket(session=s, domain=domain, actor=operator, channel="api",
-                                  caller_phone="13811112222", address=WATER_ADDRESS,
-                                  demand=f"{WATER_ADDRESS}停水了，一直没来水")
-        service.accept(session=s, domain=domain, ticket=t, actor=operator)
-        s.commit()
-        number = t.number
+    number = _water_ticket(sessions, domain, operator)
     with sessions() as s:  # 退单: back in the manual queue, its window from now
         t = service.get_ticket(session=s, actor=water, ref=number)
         service.return_ticket(session=s, domain=domain, ticket=t, actor=water,
