@@ -421,8 +421,9 @@ class OutboundSettings(BaseModel):
     # worker's call holds its task and its phone's line before recovery settles it. (It
     # said "must exceed the longest call", no longer so: review51.)
     lease_seconds: float = 300.0
-    # Calls a worker process has in flight at once.
-    max_parallel: int = 8
+    # Calls a worker process has in flight at once. At least 1: calls are claimed only into
+    # free call slots, so 0 placed no call and recovered no dead worker's, silently.
+    max_parallel: int = Field(default=8, ge=1)
     # SMS a worker process has in flight at once, in slots of their own beside the calls'
     # (outbound.lanes): an SMS is never queued behind calls that hold every call slot for
     # their minutes (sms42). Also the requests at once a webhook gateway sees from a worker.

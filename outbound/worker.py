@@ -123,6 +123,11 @@ def sms_ref(task_id: int, to: str, text: str) -> str:
     return f"outbound-{task_id}-{digest}"
 
 
+# Logged when the lanes' SQL (``outbound.lanes.sms_work``) and the prepared target disagree
+# on the channel: tests/outbound/conftest.py fails any test that logs it.
+LANE_MISREAD = "lane misread"
+
+
 def claim_due(*, session: Session, domain: Domain, worker: str, now: datetime, limit: int,
               carrier: str, sms_carrier: str, running: Collection[int] = (),
               sms_limit: int | None = None) -> list[Claim]:
@@ -139,15 +144,19 @@ def claim_due(*, session: Session, domain: Domain, worker: str, now: datetime, l
         and_(OutboundTask.status == TaskStatus.IN_PROGRESS.value, ~claim_live(now, running)),
     )
     texts = sms_work(domain)
-    rows = [task for lane, n in ((texts, limit if sms_limit is None else sms_limit),
-                                 (~texts, limit)) if n > 0
+    # The lanes' SQL reads the channel before prepare; the prepared target is what is
+    # placed, and each channel's limit holds on that: a task the SQL misread (a call kind
+    # left out of CALL_KINDS) waits for a slot of its own channel, never beyond it.
+    room = {"sms": limit if sms_limit is None else sms_limit, "call": limit}
+    rows = [(channel, task) for channel, lane in (("sms", texts), ("call", ~texts))
+            if room[channel] > 0
             for task in session.scalars(
                 select(OutboundTask).where(wanted, lane)
                 .order_by(OutboundTask.due_at, OutboundTask.id)
-                .limit(n)
+                .limit(room[channel])
                 .with_for_update(skip_locked=True)).all()]
     claims: list[Claim] = []
-    for task in rows:
+    for lane, task in rows:
         ticket = session.get_one(Ticket, task.ticket_id)
         policy = POLICIES[task.kind]
         if task.status == TaskStatus.IN_PROGRESS.value:
@@ -160,6 +169,12 @@ def claim_due(*, session: Session, domain: Domain, worker: str, now: datetime, l
                                 now=now)
         if target is None:
             before.commit()
+            continue
+        if target.channel != lane:
+            log.error("%s: task %s (%s, step %s) read as %s, prepared as %s", LANE_MISREAD,
+                      task.id, task.kind, task.step, lane, target.channel)
+        if room[target.channel] <= 0:  # never without a misread: a lane reads its room
+            before.rollback()
             continue
         busy = (line_in_call(session, target, now, running=running)
                 if target.channel == "call" else None)
@@ -181,6 +196,7 @@ def claim_due(*, session: Session, domain: Domain, worker: str, now: datetime, l
         )
         session.add(attempt)
         session.flush()
+        room[target.channel] -= 1
         claims.append(Claim(task.id, attempt.id, task.kind, target))
     session.flush()
     return claims

@@ -16,7 +16,8 @@ from config import Settings
 from hotline.app import create_app
 from outbound.ladder import STEP_SPAN
 from outbound.models import Kind
-from outbound.worker import OutboundWorker
+from outbound.planner import plan
+from outbound.worker import Claim, OutboundWorker, claim_due
 from tests.console.conftest import log_in
 from tests.outbound.support import (
     Clock,
@@ -38,6 +39,17 @@ from ticketing.scheduled import escalate_waiting_utilities
 CY_HANDLER, CY_SUPERVISOR, CITY_SUPERVISOR = "13900000010", "13900000003", "13900000002"
 DUTY_OPERATOR = "13900000001"
 WATER_ADDRESS = "朝阳区望京西园三区5号楼"
+
+
+def _water_ticket(sessions: sessionmaker[Session], domain: Domain, operator: Actor) -> str:
+    """A citizen's water outage, accepted (auto-dispatched to bj-water): its number."""
+    with sessions() as s:
+        t = service.create_ticket(session=s, domain=domain, actor=operator, channel="api",
+                                  caller_phone="13811112222", address=WATER_ADDRESS,
+                                  demand=f"{WATER_ADDRESS}停水了，一直没来水")
+        service.accept(session=s, domain=domain, ticket=t, actor=operator)
+        s.commit()
+        return t.number
 
 
 def run(worker: OutboundWorker, clock: Clock, at: datetime) -> None:
@@ -197,15 +209,11 @@ def test_a_returned_utility_escalates_again_for_its_new_wait_and_its_new_handler
     clock = Clock(domain)
     clock.at = datetime(2026, 3, 9, 9, tzinfo=domain.tz)  # a Monday, out of staff quiet hours
     operator, water = city.actor("operator"), city.actor("water-handler")
+    number = _water_ticket(sessions, domain, operator)
     with sessions() as s:
-        t = service.create_ticket(session=s, domain=domain, actor=operator, channel="api",
-                                  caller_phone="13811112222", address=WATER_ADDRESS,
-                                  demand=f"{WATER_ADDRESS}停水了，一直没来水")
-        service.accept(session=s, domain=domain, ticket=t, actor=operator)
+        t = service.get_ticket(session=s, actor=operator, ref=number)
         assert t.status == "dispatched" and t.handler is not None
         assert t.handler.username == "water-handler"
-        s.commit()
-        number = t.number
     # Both handlers never answer; the supervisors acknowledge with 1.
     dialer = ScriptedDialer({CITY_SUPERVISOR: Script(["1"]), CY_SUPERVISOR: Script(["1"])})
     worker = OutboundWorker(sessions=sessions, domain=domain, dialer=dialer,
@@ -432,3 +440,37 @@ def test_a_supervisor_handling_a_ticket_is_not_escalated_to_about_it(
             else:
                 assert person.id != boss, who
                 assert person.username == "supervisor" and level == "superior_unit"
+
+
+def test_a_utility_escalation_by_sms_is_claimed_in_the_sms_slots(
+    settings: Settings, sessions: sessionmaker[Session], city: City
+) -> None:
+    """``utility_how = "sms"``: the duty dispatcher is texted, and the claim reads it as an
+    SMS before preparing it (``outbound.lanes.sms_work``): taken with no call slot free,
+    not taken with no SMS slot free. No test claimed this setting before (review108)."""
+    domain = Domain.load(settings.model_copy(update={"escalation": settings.escalation
+                                                     .model_copy(update={"utility_how": "sms"})}))
+    clock = Clock(domain)
+    operator, water = city.actor("operator"), city.actor("water-handler")
+    number = _water_ticket(sessions, domain, operator)
+    with sessions() as s:  # 退单: back in the manual queue, its window from now
+        t = service.get_ticket(session=s, actor=water, ref=number)
+        service.return_ticket(session=s, domain=domain, ticket=t, actor=water,
+                              reason="不属于本单位管辖")
+        s.commit()
+    clock.at += domain.utility_window + timedelta(seconds=1)
+    with sessions() as s:
+        plan(session=s, domain=domain, now=clock.at)
+        s.commit()
+
+    def claimed(calls: int, texts: int) -> list[Claim]:
+        with sessions() as s:
+            claims = claim_due(session=s, domain=domain, worker="w", now=clock.at,
+                               limit=calls, sms_limit=texts, carrier="c", sms_carrier="s")
+            s.commit()
+        return [c for c in claims if c.kind == Kind.UTILITY_CALL.value]
+
+    assert claimed(calls=8, texts=0) == []
+    (claim,) = claimed(calls=0, texts=8)
+    assert claim.target.channel == "sms" and claim.target.phone == normalise(DUTY_OPERATOR)
+    assert claim.target.text and claim.target.text.startswith("【12345】")
