@@ -240,7 +240,11 @@ class NotNow:
     # clause is supposed too ("要是摔倒了起不来"). Not hearsay: "听说屋里还有人" is a report.
     suppose: re.Pattern[str] | None = None
     # In the cue's clause, for the hand-over cues only: a danger that nearly happened
-    # ("差点砸到孩子"). The hazard is there (urgent), but there is nobody to rescue.
+    # ("差点砸到孩子"). The hazard is there (urgent), but there is nobody to rescue. A match
+    # with a group ``governs`` quiets only the cues that reach its word and start within
+    # the group, the danger the 差点 governs: a blast told before it or a fire after it
+    # keeps its cue ("轰的一声 玻璃全都震碎了 我差点摔了", one clause to a recogniser;
+    # emerg46). A match without one quiets its whole clause.
     hazard_only: re.Pattern[str] | None = None
     # Anywhere in the text: a habit ("天天", "每天"). The cause is still there (B9), so like
     # ``still`` it keeps the urgent floor's cues, but a habit is no emergency now: the
@@ -1178,8 +1182,8 @@ def _quiet_spans(
             stop = cfg.ahead_ends.search(clause, word.end()) if cfg.ahead_ends else None
             spans.append((start, start + word.start(), start + stop.start() if stop else end,
                           _NO_REACH))
-        if cfg.hazard_only and cfg.hazard_only.search(clause):
-            hazard.append((start, start, end, _NO_REACH))
+        if cfg.hazard_only:
+            hazard.extend(_hazard_spans(cfg.hazard_only, clause, start, end))
     if cfg.frame_spans:
         spans.extend((m.start(), m.start(), m.end(), _NO_REACH)
                      for m in cfg.frame_spans.finditer(text))
@@ -1203,6 +1207,19 @@ def _quiet_spans(
     if habit:
         return tuple(told), (*spans, *told, *hazard), tuple(spans), told_stories
     return (*spans, *told), (*spans, *told, *hazard), (), told_stories
+
+
+def _hazard_spans(pattern: re.Pattern[str], clause: str, start: int,
+                  end: int) -> Iterator[Span]:
+    """The quiet stretches of a near miss in ``clause`` (at ``start``..``end`` of the
+    text): from a ``governs`` match's word to the end of what it governs, else the whole
+    clause (``NotNow.hazard_only``)."""
+    for m in pattern.finditer(clause):
+        if "governs" in m.re.groupindex and m.group("governs") is not None:
+            yield start, start + m.start(), start + m.end("governs"), _NO_REACH
+        else:
+            yield start, start, end, _NO_REACH
+            return
 
 
 def _over_spans(text: str, start: int, end: int, said: int, cfg: NotNow,
