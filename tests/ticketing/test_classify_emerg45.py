@@ -40,9 +40,13 @@ def _lines() -> list[tuple[str, str, str]]:
 def test_emerg45_each_line_is_handed_to_its_service_or_stays(
     shipped, text: str, urgency: str, service: str,
 ) -> None:
-    # The floor (the rules) and the system (rules and the shipped model) both: a hand-over
-    # the model alone makes is asked before it is put through (docs/ivr.md), so the rules
-    # must name these, and must name nothing for the calm twins.
+    assert_handed_or_kept(shipped, text, service)
+
+
+def assert_handed_or_kept(shipped, text: str, service: str) -> None:
+    """The floor (the rules) and the system (rules and the shipped model) both: a hand-over
+    the model alone makes is asked before it is put through (docs/ivr.md), so the rules
+    must name these, and must name nothing for the calm twins."""
     rules, model = shipped
     got = classify(text, rules)
     assert got.emergency == service, _cues(text)

@@ -18,9 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.ticketing import test_classify_emerg36 as _emerg36
-from tests.ticketing.test_classify_urgent import _danger_cues as _cues
-from ticketing.classify import classify
-from ticketing.intake_model import understand
+from tests.ticketing import test_classify_emerg45 as _emerg45
 
 OWN = Path(__file__).resolve().parents[2] / "bench" / "data" / "emerg_own46.tsv"
 
@@ -38,14 +36,8 @@ def _lines() -> list[tuple[str, str]]:
 def test_emerg46_each_line_is_handed_to_its_service_or_stays(
     shipped, text: str, service: str,
 ) -> None:
-    # The rules must name the service themselves (a hand-over the model alone makes is asked
-    # before it is put through, docs/ivr.md), and the system must agree; nothing for the calm.
-    rules, model = shipped
-    got = classify(text, rules)
-    assert got.emergency == service, _cues(text)
-    if service != "none":
-        assert got.urgency == "urgent", _cues(text)
-    assert understand(text, rules, model).emergency == service, _cues(text)
+    # emerg45's check: the rules name the service themselves, and the system agrees.
+    _emerg45.assert_handed_or_kept(shipped, text, service)
 
 
 def test_emerg46_the_file_holds_both_sides() -> None:
