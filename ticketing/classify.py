@@ -1213,10 +1213,12 @@ def _hazard_spans(pattern: re.Pattern[str], clause: str, start: int,
                   end: int) -> Iterator[Span]:
     """The quiet stretches of a near miss in ``clause`` (at ``start``..``end`` of the
     text): from a ``governs`` match's word to the end of what it governs, else the whole
-    clause (``NotNow.hazard_only``)."""
+    clause (``NotNow.hazard_only``). A cue that runs up to the word is the near miss's own
+    (the knife in "有人拿着刀差点砍到我"); one that ends a character or more before it was told
+    of something else ("窗户玻璃全都震碎了我差点摔了")."""
     for m in pattern.finditer(clause):
         if "governs" in m.re.groupindex and m.group("governs") is not None:
-            yield start, start + m.start(), start + m.end("governs"), _NO_REACH
+            yield start, start + max(m.start() - 1, 0), start + m.end("governs"), _NO_REACH
         else:
             yield start, start, end, _NO_REACH
             return
