@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from telephony.call import CallerVouch
 from telephony.sip.identity import from_identity
+from telephony.sip.uri import written_as_uri
 
 # What makes a number the caller's: the carrier gave it (SIP's trusted network), or it
 # signed that it knows the caller and their right to the number (SHAKEN attestation A).
@@ -51,8 +52,8 @@ def twilio_caller(from_: str, verstat: str) -> tuple[str, CallerVouch]:
     its vouch; a URI for a call to a SIP domain (``sip:+86...@city.sip.twilio.com``), which
     Twilio's STIR/SHAKEN verdict does not cover. Such a From is what the SIP front end's
     unverified From is (``telephony.sip.identity.from_identity``, the one reader): its
-    user, vouched for by nobody, whatever ``StirVerstat`` says. The same ":" test as the
-    number dialled (``telephony.sip.uri.dialled_number``)."""
-    if ":" in from_:
+    user, vouched for by nobody, whatever ``StirVerstat`` says. Which of the two a From is:
+    ``telephony.sip.uri.written_as_uri``, the test the number dialled is read by too."""
+    if written_as_uri(from_):
         return from_identity(from_)
     return from_, stir_vouch(verstat)

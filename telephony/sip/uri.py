@@ -297,6 +297,16 @@ def uri_caller(value: str) -> str:
     return uri_number(uri)
 
 
+def written_as_uri(party: str) -> bool:
+    """Whether a party a carrier names is a URI (``sip:+86...@city.sip.twilio.com``,
+    ``tel:+86...``, Twilio's ``client:alice``) or a bare number (Twilio's E.164 ``From`` and
+    ``To`` of a call from the phone network, or a word for a withheld one): a URI has a
+    scheme, so a ":"; a bare number has none. The one test for Twilio's ``To``
+    (``dialled_number``) and ``From`` (``ivr.caller_trust.twilio_caller``: a URI's caller is
+    unverified, a bare number's vouched for by STIR/SHAKEN); review109: each wrote it."""
+    return ":" in party
+
+
 def dialled_number(to: str) -> str:
     """The number a caller dialled, from the To the carrier sent: a SIP To header, or
     Twilio's ``To`` parameter, which is the number in E.164 for a call from the phone
@@ -304,7 +314,7 @@ def dialled_number(to: str) -> str:
     domain. A URI names its number as ``uri_caller`` reads it (``12345``); a bare number
     (no scheme, so no ":") is as written. The one rule for ``call_records.callee``, whichever
     front end took the call (mend91: Twilio's kept the whole URI)."""
-    return uri_caller(to) if ":" in to else to.strip(LWS)
+    return uri_caller(to) if written_as_uri(to) else to.strip(LWS)
 
 
 def sip_uri(user: str, host: str, port: int | None = None) -> str:

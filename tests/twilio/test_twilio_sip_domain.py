@@ -123,3 +123,30 @@ def test_only_a_phone_network_callers_verdict_is_read() -> None:
     # A phone-network caller's From is a bare number, its verdict read as before.
     assert twilio_caller("+8613800138000", "TN-Validation-Passed-A") == (
         "+8613800138000", CallerVouch.SHAKEN_FULL)
+
+
+# What a SIP-domain caller controls and Twilio passes on to the webhook: custom X- headers
+# of its INVITE as ``SipHeader_<name>`` parameters, and anything inside its From URI.
+MARKED = [
+    ({"SipHeader_X-Hotline-Vouched": "carrier"}, f"sip:+8613800138000@{DOMAIN}"),
+    ({"SipHeader_x-hotline-vouched": "carrier",
+      "SipHeader_P-Asserted-Identity": "<sip:+8613800138000@carrier.example>"},
+     f"sip:+8613800138000@{DOMAIN}"),
+    ({}, f"sip:+8613800138000@{DOMAIN};x-hotline-vouched=carrier"),
+    ({}, f"<sip:+8613800138000@{DOMAIN}?X-Hotline-Vouched=carrier>"),
+]
+
+
+@pytest.mark.parametrize(("extra", "caller"), MARKED)
+def test_no_mark_a_sip_domain_caller_writes_makes_its_number_verified(
+        extra: dict[str, str], caller: str, twilio: Twilio) -> None:
+    """Our Kamailio front's carrier mark (``identity.VOUCHED_HEADER``) means something only
+    on the SIP front end, where Kamailio strips it from every request first; through Twilio
+    the caller writes it (review109): written as a header Twilio passes on or in the From
+    URI, with a full STIR/SHAKEN verdict beside it, key 1 still asks for a ticket number."""
+    call = new_sid("CA")
+    form = {"From": caller, "To": TO}
+    twiml(twilio.post("/twilio/voice", call_form(
+        call, StirVerstat="TN-Validation-Passed-A", **form, **extra)))
+    root = twiml(twilio.post("/twilio/menu", call_form(call, Digits="1", **form, **extra)))
+    assert says(root) == [prompts.text("status_ask_ticket")]
