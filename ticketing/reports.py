@@ -194,11 +194,12 @@ def _charged(ids: Any, *misses: Miss) -> Any:
             .outerjoin(unit, unit.code == code).subquery())
 
 
-def _latest_answered_round() -> Any:
+def _latest_answered_round(among: Any = None) -> Any:
     """(ticket_id, round): each ticket's latest answered closure round, whose verdict
-    stands (docs/metrics.md)."""
+    stands (docs/metrics.md); of the tickets ``among`` (ids) only, when given."""
     return (select(SurveyResult.ticket_id, func.max(SurveyResult.closure_round).label("round"))
-            .where(SurveyResult.outcome == "answered")
+            .where(SurveyResult.outcome == "answered",
+                   *([] if among is None else [SurveyResult.ticket_id.in_(among)]))
             .group_by(SurveyResult.ticket_id).subquery())
 
 
@@ -610,7 +611,7 @@ def standing_verdicts(session: Session, ticket_ids: list[int]) -> dict[int, Surv
     """Each ticket's standing verdict, the one the figures count: its latest answered
     closure round's (``_latest_answered_round``, as loop_counts and _verdict_scores read
     it); an unreachable redo's callback leaves it standing."""
-    latest = _latest_answered_round()
+    latest = _latest_answered_round(ticket_ids)  # a batch's, not the whole table's
     return {v.ticket_id: v for v in session.scalars(
         select(SurveyResult)
         .join(latest, and_(latest.c.ticket_id == SurveyResult.ticket_id,
