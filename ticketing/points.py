@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from ticketing.actors import Actor
@@ -131,8 +131,10 @@ def points(*, session: Session, actor: Actor, since: datetime, until: datetime) 
     """Totals per unit and per handler for verdicts and penalties dated in [since, until)
     (a month or a year), within the actor's scope; best first. A verdict counts at the unit
     whose answer it judged (``SurveyResult.unit_id``, as in reports.loop_counts: a redo
-    改派'd elsewhere does not take it along, review106); the rest at the ticket's unit and
-    handler."""
+    改派'd elsewhere does not take it along, review106) and at the handler who held the
+    ticket then (``SurveyResult.handler_id``: a redo 改派'd within the unit does not hand it
+    to the next handler, verdict43), both read in that unit's scope; a penalty at the
+    ticket's unit and handler."""
     # Each ticket's latest round answered in the period: its verdict stands.
     standing = (select(SurveyResult.ticket_id,
                        func.max(SurveyResult.closure_round).label("round"))
@@ -144,16 +146,15 @@ def points(*, session: Session, actor: Actor, since: datetime, until: datetime) 
     judged = SurveyResult.unit_id
     # (ticket, unit charged or None, handler charged or None, survey points, penalty points)
     shares: list[tuple[int, int | None, int | None, float, float]] = []
-    for tid, uid, hid, score, unit_seen, ticket_seen in session.execute(
-        select(Ticket.id, judged, Ticket.handler_id, SurveyResult.score,
-               in_scope(actor, judged), scope_filter(actor))
+    for tid, uid, hid, score in session.execute(
+        select(Ticket.id, judged, SurveyResult.handler_id, SurveyResult.score)
         .join(standing, standing.c.ticket_id == Ticket.id)
         .join(SurveyResult, and_(SurveyResult.ticket_id == Ticket.id,
                                  SurveyResult.closure_round == standing.c.round))
-        .where(or_(in_scope(actor, judged), scope_filter(actor)))
+        .where(in_scope(actor, judged))
     ):
-        shares.append((tid, uid if unit_seen else None, hid if ticket_seen else None,
-                       score or 0.0, 0.0))
+        # The handler answered at the judged unit: whoever sees that unit sees them.
+        shares.append((tid, uid, hid, score or 0.0, 0.0))
     for tid, uid, hid, data in session.execute(
         select(Ticket.id, Ticket.unit_id, Ticket.handler_id, TicketEvent.data)
         .join(Ticket, Ticket.id == TicketEvent.ticket_id)

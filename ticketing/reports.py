@@ -194,11 +194,12 @@ def _charged(ids: Any, *misses: Miss) -> Any:
             .outerjoin(unit, unit.code == code).subquery())
 
 
-def _latest_answered_round() -> Any:
+def _latest_answered_round(among: Any = None) -> Any:
     """(ticket_id, round): each ticket's latest answered closure round, whose verdict
-    stands (docs/metrics.md)."""
+    stands (docs/metrics.md); of the tickets ``among`` (ids) only, when given."""
     return (select(SurveyResult.ticket_id, func.max(SurveyResult.closure_round).label("round"))
-            .where(SurveyResult.outcome == "answered")
+            .where(SurveyResult.outcome == "answered",
+                   *([] if among is None else [SurveyResult.ticket_id.in_(among)]))
             .group_by(SurveyResult.ticket_id).subquery())
 
 
@@ -518,8 +519,20 @@ EXPORT_COLUMNS = (
     ("closed_at", "办结时间"),
     ("reply_outcome", "办理结果"),
     ("reply_text", "答复内容"),
+    # The latest callback, whatever it found (未接通 too).
     ("survey", "回访结果"),
+    # The verdict the figures count (docs/metrics.md, "The CSV export"): the latest
+    # answered closure round's (loop_counts' reading), the round (1 = the first closure),
+    # its score, the unit whose answer it judged (the one whose 解决率, 满意率, 契合度 and
+    # points it counts in) and that answer (契合度 pairs the two).
+    ("verdict", "计入回访"),
+    ("verdict_round", "计入回访轮次"),
+    ("verdict_score", "回访得分"),
+    ("verdict_unit", "所评承办单位"),
+    ("verdict_reply", "所评办理结果"),
 )
+# 所评承办单位 of a verdict on the hotline's own 直接答复: no unit's figures count it.
+DIRECT_ANSWER_UNIT = "12345直接答复"
 
 # Rows fetched per query: the file is written as it is read, never held whole in memory.
 EXPORT_BATCH = 500
@@ -552,11 +565,15 @@ def export_csv(*, sessions: sessionmaker[Session], actor: Actor, tz: ZoneInfo,
             if not rows:
                 return
             surveys = _latest_surveys(session, [t.id for t in rows])
+            verdicts = standing_verdicts(session, [t.id for t in rows])
             # A staff number's answer stays in the file, said to count in no figure.
             uncounted = _uncounted(session, list(surveys))
+            judged = _unit_names(session, {v.unit_id for v in verdicts.values()})
             chunk = "".join(
                 _csv_line(_export_row(actor, t, surveys.get(t.id), tz=tz, masked=masked,
-                                      counted=t.id not in uncounted))
+                                      counted=t.id not in uncounted)
+                          + _verdict_cells(verdicts.get(t.id), judged,
+                                           counted=t.id not in uncounted))
                 for t in rows
             )
         last = rows[-1]
@@ -588,6 +605,40 @@ def _latest_surveys(session: Session, ticket_ids: list[int]) -> dict[int, Survey
     ):
         latest[s.ticket_id] = s
     return latest
+
+
+def standing_verdicts(session: Session, ticket_ids: list[int]) -> dict[int, SurveyResult]:
+    """Each ticket's standing verdict, the one the figures count: its latest answered
+    closure round's (``_latest_answered_round``, as loop_counts and _verdict_scores read
+    it); an unreachable redo's callback leaves it standing."""
+    latest = _latest_answered_round(ticket_ids)  # a batch's, not the whole table's
+    return {v.ticket_id: v for v in session.scalars(
+        select(SurveyResult)
+        .join(latest, and_(latest.c.ticket_id == SurveyResult.ticket_id,
+                           latest.c.round == SurveyResult.closure_round))
+        .where(SurveyResult.ticket_id.in_(ticket_ids)))}
+
+
+def _unit_names(session: Session, ids: set[int | None]) -> dict[int, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return dict(session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(wanted))).all())
+
+
+def _verdict_cells(verdict: SurveyResult | None, units: dict[int, str], *,
+                   counted: bool) -> list[str]:
+    """计入回访 … 所评办理结果 (EXPORT_COLUMNS) of a ticket's standing verdict; empty
+    without one."""
+    if verdict is None:
+        return ["", "", "", "", ""]
+    return [
+        _survey_text(verdict, counted=counted),
+        str(verdict.closure_round + 1),
+        "" if verdict.score is None else f"{verdict.score:g}",
+        DIRECT_ANSWER_UNIT if verdict.unit_id is None else units.get(verdict.unit_id, ""),
+        REPLY_OUTCOMES.get(verdict.reply_outcome or "", verdict.reply_outcome or ""),
+    ]
 
 
 def _export_row(actor: Actor, t: Ticket, survey: SurveyResult | None, *, tz: ZoneInfo,

@@ -1790,6 +1790,7 @@ def record_survey(
     result.keys = keys
     result.reply_outcome = ticket.reply_outcome
     result.unit_id = ticket.unit_id
+    result.handler_id = ticket.handler_id
     result.call_ref = call_ref
     result.at = now
     session.add(result)

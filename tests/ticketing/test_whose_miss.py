@@ -46,9 +46,11 @@ def _moved(before: tuple[int, ...], after: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(a - b for a, b in zip(after, before, strict=True))
 
 
-def _answer(s: Session, domain: Domain, t: Ticket, op: Actor) -> None:
-    """The ticket's handler signs and answers, the centre's operator closes it (核实)."""
-    handler = Actor.of(t.handler)
+def _answer(s: Session, domain: Domain, t: Ticket, op: Actor,
+            handler: Actor | None = None) -> None:
+    """The ticket's handler (or ``handler`` of its unit) signs and answers, the centre's
+    operator closes it (核实)."""
+    handler = handler or Actor.of(t.handler)
     service.sign(session=s, domain=domain, ticket=t, actor=handler)
     service.reply(session=s, domain=domain, ticket=t, actor=handler, text="电梯已修复",
                   outcome="resolved")

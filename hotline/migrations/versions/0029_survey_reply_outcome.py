@@ -19,7 +19,7 @@ Create Date: 2026-12-07 12:00:00.000000
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from alembic import op
@@ -36,29 +36,58 @@ def _data(data: Any) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _rounds(bind: sa.Connection, ticket_id: int,
-            units: dict[str, int]) -> dict[int, tuple[str | None, int | None]]:
-    """Each closure round's (answer, unit) from the ticket's trail: round r closes after
-    the r-th 驳回重办."""
-    found: dict[int, tuple[str | None, int | None]] = {}
-    round_, unit = 0, None
-    for action, data in bind.execute(sa.text(
-            "SELECT action, data FROM ticket_events WHERE ticket_id = :t AND action IN "
-            "('dispatch', 'reassign', 'merged_unit', 'unmerge', 'return', 'reject', 'close', "
-            "'close_merged') ORDER BY id"), {"t": ticket_id}):
+class Round(NamedTuple):
+    """What stood when a closure round closed: the answer, its unit and its handler."""
+
+    outcome: str | None
+    unit: int | None
+    handler: int | None
+
+
+def _rounds(bind: sa.Connection, ticket_id: int, units: dict[str, int],
+            users: dict[str, int] | None = None) -> dict[int, Round]:
+    """Each closure round's answer, unit and handler from the ticket's trail: round r
+    closes after the r-th 驳回重办. The handler (migration 0031, ``users``: username → id)
+    is the one ``service.record_survey`` stores: the one a 派单 or 改派 named, or a handler
+    who signed since."""
+    found: dict[int, Round] = {}
+    round_, unit, handler = 0, None, None
+    for action, data, actor_id, role in bind.execute(sa.text(
+            "SELECT action, data, actor_id, role FROM ticket_events WHERE ticket_id = :t "
+            "AND action IN ('dispatch', 'reassign', 'merged_unit', 'unmerge', 'return', "
+            "'reject', 'close', 'close_merged', 'sign') ORDER BY id"), {"t": ticket_id}):
         fields = _data(data)
         # Every event that moves the ticket names the unit it is at from then on: a
         # 随主单 move (merging.FOLLOW_EVENT) and a 拆单 (None: back to the queue) as much
         # as a 派单 or 改派; one answered after a split answered at the unit it was split at.
         if action in ("dispatch", "reassign", "merged_unit", "unmerge"):
             unit = units.get(fields.get("unit") or "")
+            if action in ("dispatch", "reassign"):
+                handler = (users or {}).get(fields.get("handler") or "")
+            elif action == "merged_unit" or unit is None:
+                # A 随主单 move drops the handler (merging.follow_primary), a 拆单 to the
+                # queue too; one split at a unit keeps its own, or the unit's on-duty
+                # handler, unnamed, signs before answering.
+                handler = None
         elif action == "return":
-            unit = None
+            unit = handler = None
+        elif action == "sign":
+            if role == "handler" and actor_id is not None:
+                handler = actor_id
         elif action == "reject":
             round_ += 1
         else:
-            found[round_] = (fields.get("outcome"), unit)
+            found[round_] = Round(fields.get("outcome"), unit, handler)
     return found
+
+
+def _older(bind: sa.Connection) -> list[Any]:
+    """The answered surveys of a round the ticket has been redone since: (id, ticket_id,
+    closure_round)."""
+    return list(bind.execute(sa.text(
+        "SELECT s.id, s.ticket_id, s.closure_round FROM survey_results s "
+        "JOIN tickets t ON t.id = s.ticket_id "
+        "WHERE s.outcome = 'answered' AND s.closure_round < t.redo_count")).all())
 
 
 def upgrade() -> None:
@@ -74,17 +103,14 @@ def upgrade() -> None:
             f"UPDATE survey_results SET {column} = (SELECT t.{column} FROM tickets t "
             "WHERE t.id = survey_results.ticket_id "
             "AND t.redo_count = survey_results.closure_round) WHERE outcome = 'answered'"))
-    older = bind.execute(sa.text(
-        "SELECT s.id, s.ticket_id, s.closure_round FROM survey_results s "
-        "JOIN tickets t ON t.id = s.ticket_id "
-        "WHERE s.outcome = 'answered' AND s.closure_round < t.redo_count")).all()
+    older = _older(bind)
     if not older:
         return
     units = dict(bind.execute(sa.text("SELECT code, id FROM units")).all())
     rounds = {t: _rounds(bind, t, units) for t in sorted({row.ticket_id for row in older})}
     changes = []
     for row in older:
-        outcome, unit = rounds[row.ticket_id].get(row.closure_round, (None, None))
+        outcome, unit, _ = rounds[row.ticket_id].get(row.closure_round, (None, None, None))
         changes.append({"id": row.id, "outcome": outcome, "unit": unit})
     bind.execute(sa.text("UPDATE survey_results SET reply_outcome = :outcome, unit_id = :unit "
                          "WHERE id = :id"), changes)
