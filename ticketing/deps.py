@@ -55,11 +55,18 @@ class TokenGate:
     own transaction, so a token revoked (a role changed) within ``ttl`` seconds can at
     most cost some classifying, never change anything."""
 
-    def __init__(self, *, ttl: float = 30.0, size: int = 4096) -> None:
+    def __init__(self, *, ttl: float = 30.0, size: int = 4096, lookups: int = 4) -> None:
         self._ttl = ttl
         self._size = size
         self._until: dict[str, tuple[float, Actor]] = {}
         self._lock = threading.Lock()
+        # The look-ups of tokens not seen a moment ago, at most this many at once: since
+        # mend91 each request's token is looked up before its body is read, in a thread of
+        # its own, so a burst of 40 requests on a cold gate held 40 connections at once
+        # beside the routes' own and the engine opened (and closed) connections past its
+        # pool (33 > 20 in a CI run; each one a server process on PostgreSQL). Waiting
+        # here, the later requests of one token find it remembered and read nothing.
+        self.lookups = threading.BoundedSemaphore(lookups)
 
     def recent_actor(self, token: str) -> Actor | None:
         with self._lock:
@@ -91,7 +98,12 @@ def _known_actor(state: State, token: str) -> Actor:
     """The active user ``token`` named a moment ago (the gate), else as read now; else 401."""
     gate: TokenGate = state.token_gate
     actor = gate.recent_actor(token)
-    if actor is None:
+    if actor is not None:
+        return actor
+    with gate.lookups:
+        actor = gate.recent_actor(token)  # looked up while this one waited
+        if actor is not None:
+            return actor
         session: Session = state.read_sessions()
         try:
             actor = actor_for_token(session=session, token=token)
