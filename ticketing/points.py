@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.inputs import InvalidInput, clean_text, has_text
-from ticketing.merging import answer_counted
+from ticketing.merging import verdict_counted
 from ticketing.models import SurveyResult, Ticket, TicketEvent, Unit, User
 from ticketing.queries import in_scope, scope_filter
 from ticketing.states import Role
@@ -141,7 +141,8 @@ def points(*, session: Session, actor: Actor, since: datetime, until: datetime) 
                 .join(Ticket, Ticket.id == SurveyResult.ticket_id)
                 .where(SurveyResult.outcome == "answered", SurveyResult.at >= since,
                        SurveyResult.at < until,
-                       answer_counted())  # a staff number's answer earns nobody points
+                       # as the figures count it: not a staff number's, not 剔除'd
+                       verdict_counted())
                 .group_by(SurveyResult.ticket_id).subquery())
     judged = SurveyResult.unit_id
     # (ticket, unit charged or None, handler charged or None, survey points, penalty points)
