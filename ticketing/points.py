@@ -131,8 +131,8 @@ def points(*, session: Session, actor: Actor, since: datetime, until: datetime) 
     """Totals per unit and per handler for verdicts and penalties dated in [since, until)
     (a month or a year), within the actor's scope; best first. A verdict counts at the unit
     whose answer it judged (``SurveyResult.unit_id``, as in reports.loop_counts: a redo
-    改派'd elsewhere does not take it along, review106) and at the handler who held the
-    ticket then (``SurveyResult.handler_id``: a redo 改派'd within the unit does not hand it
+    改派'd elsewhere does not take it along, review106) and at the handler who gave that
+    answer (``SurveyResult.handler_id``: a redo 改派'd within the unit does not hand it
     to the next handler, verdict43), both read in that unit's scope; a penalty at the
     ticket's unit and handler."""
     # Each ticket's latest round answered in the period: its verdict stands.
