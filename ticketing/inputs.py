@@ -9,6 +9,7 @@ are refused, not silently stripped, so the sender learns which field was wrong.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -255,11 +256,19 @@ def local_period(since: datetime | None, until: datetime | None, tz: tzinfo, *,
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
 
 
+# A plain negative number (-1, -0.5: a survey's 回访得分) runs nothing: a spreadsheet reads
+# it as the number. Guarded, it was the text '-1, which SUM and AVERAGE leave out.
+_PLAIN_NEGATIVE = re.compile(r"-[0-9]+(?:\.[0-9]+)?")
+
+
 def csv_cell(value: str | None) -> str:
     """A text cell Excel and LibreOffice show as text, never run as a formula: a leading
-    single quote, as spreadsheet exporters do (None is an empty cell)."""
+    single quote, as spreadsheet exporters do (None is an empty cell). A plain negative
+    number stays a number."""
     if not value:
         return ""
+    if _PLAIN_NEGATIVE.fullmatch(value):
+        return value
     return "'" + value if value.startswith(_FORMULA_STARTS) else value
 
 

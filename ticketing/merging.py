@@ -462,6 +462,14 @@ def answer_counted() -> Any:
     return or_(~_in_group(staff), _in_group(citizen))
 
 
+def verdict_counted() -> Any:
+    """SQL on Ticket: its standing survey verdict counts, in the figures (reports.loop_counts,
+    _verdict_scores) and the points alike: a citizen's answer (``answer_counted``) on a
+    ticket not set aside (剔除 leaves every figure of its unit; the points kept its −1,
+    review110)."""
+    return and_(Ticket.status != Status.EXCLUDED.value, answer_counted())
+
+
 # --- the figures -----------------------------------------------------------------------------
 
 

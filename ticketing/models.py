@@ -336,9 +336,9 @@ class SurveyResult(Base):
     # takes the ticket (reports.loop_counts, ticketing.points; NULL: no unit's, the
     # hotline's 直接答复 at intake, whichever unit its redo goes to).
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
-    # The handler holding the ticket when that answer closed (ticketing.points charges the
-    # verdict's points to them): a 改派 of the redo within the unit does not hand the
-    # citizen's −1 to the next handler (migration 0031).
+    # The handler who gave that answer (service.answered_by; ticketing.points charges the
+    # verdict's points to them; NULL: a supervisor's answer): a 改派 of the redo within the
+    # unit does not hand the citizen's −1 to the next handler (migration 0031).
     handler_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     call_ref: Mapped[str | None] = mapped_column(String(128))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

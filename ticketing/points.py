@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from ticketing.actors import Actor
 from ticketing.context import Domain
 from ticketing.inputs import InvalidInput, clean_text, has_text
-from ticketing.merging import answer_counted
+from ticketing.merging import verdict_counted
 from ticketing.models import SurveyResult, Ticket, TicketEvent, Unit, User
 from ticketing.queries import in_scope, scope_filter
 from ticketing.states import Role
@@ -131,8 +131,8 @@ def points(*, session: Session, actor: Actor, since: datetime, until: datetime) 
     """Totals per unit and per handler for verdicts and penalties dated in [since, until)
     (a month or a year), within the actor's scope; best first. A verdict counts at the unit
     whose answer it judged (``SurveyResult.unit_id``, as in reports.loop_counts: a redo
-    改派'd elsewhere does not take it along, review106) and at the handler who held the
-    ticket then (``SurveyResult.handler_id``: a redo 改派'd within the unit does not hand it
+    改派'd elsewhere does not take it along, review106) and at the handler who gave that
+    answer (``SurveyResult.handler_id``: a redo 改派'd within the unit does not hand it
     to the next handler, verdict43), both read in that unit's scope; a penalty at the
     ticket's unit and handler."""
     # Each ticket's latest round answered in the period: its verdict stands.
@@ -141,7 +141,8 @@ def points(*, session: Session, actor: Actor, since: datetime, until: datetime) 
                 .join(Ticket, Ticket.id == SurveyResult.ticket_id)
                 .where(SurveyResult.outcome == "answered", SurveyResult.at >= since,
                        SurveyResult.at < until,
-                       answer_counted())  # a staff number's answer earns nobody points
+                       # as the figures count it: not a staff number's, not 剔除'd
+                       verdict_counted())
                 .group_by(SurveyResult.ticket_id).subquery())
     judged = SurveyResult.unit_id
     # (ticket, unit charged or None, handler charged or None, survey points, penalty points)

@@ -35,7 +35,12 @@ from ticketing.classify import (
     sub_category_text,
 )
 from ticketing.inputs import csv_cell
-from ticketing.merging import answer_counted, still_counted, still_counted_sql
+from ticketing.merging import (
+    answer_counted,
+    still_counted,
+    still_counted_sql,
+    verdict_counted,
+)
 from ticketing.models import SurveyResult, Ticket, TicketEvent, Unit, UTCDateTime
 from ticketing.phones import domestic
 from ticketing.queries import (
@@ -212,7 +217,7 @@ def _verdict_scores(session: Session, received: list[Any],
         select(survey.score).join(Ticket, Ticket.id == survey.ticket_id)
         .join(latest, and_(latest.c.ticket_id == survey.ticket_id,
                            latest.c.round == survey.closure_round))
-        .where(*received, Ticket.status != Status.EXCLUDED.value, answer_counted(),
+        .where(*received, verdict_counted(),
                survey.score.is_not(None), within(survey.unit_id)))]
 
 
@@ -296,8 +301,8 @@ def loop_counts(*, session: Session, conds: list[Any], now: datetime, by: Any = 
                still_counted_sql(Ticket.due_at))
     # A staff member's answer is no citizen's (ticketing.staff_phones): kept, not counted.
     moved = survey.unit_id.is_distinct_from(Ticket.unit_id)
-    answered = and_(or_(verdict_side, and_(own, ~moved)), counted, survey.outcome == "answered",
-                    answer_counted())
+    answered = and_(or_(verdict_side, and_(own, ~moved)), survey.outcome == "answered",
+                    verdict_counted())
     heard_resolved = survey.resolved.is_(True)
     # 契合度: "resolved" against "resolved"; partly / not resolvable against "not resolved".
     # The answer the verdict judged, stored with it: a redo's reply is another round's and

@@ -1741,6 +1741,22 @@ def survey_score(resolved: bool, satisfied: bool) -> float:
     return -0.5
 
 
+def answered_by(session: Session, ticket: Ticket) -> int | None:
+    """The handler whose answer closed the ticket's current round (the verdict's, for
+    ticketing.points): the author of its last 反馈, any handler of the unit, not whoever
+    held or signed it; None for a supervisor's answer, or one closed with its primary
+    (并单: the group's answer is the primary's). Migration 0029's ``_rounds`` reads the
+    trail the same way."""
+    last = session.execute(
+        select(TicketEvent.action, TicketEvent.actor_id, TicketEvent.role)
+        .where(TicketEvent.ticket_id == ticket.id,
+               TicketEvent.action.in_((Action.REPLY.value, Action.CLOSE_MERGED.value)))
+        .order_by(TicketEvent.id.desc()).limit(1)).first()
+    if last is None or last.action != Action.REPLY.value or last.role != Role.HANDLER.value:
+        return None
+    return last.actor_id
+
+
 def record_survey(
     *,
     session: Session,
@@ -1790,7 +1806,7 @@ def record_survey(
     result.keys = keys
     result.reply_outcome = ticket.reply_outcome
     result.unit_id = ticket.unit_id
-    result.handler_id = ticket.handler_id
+    result.handler_id = answered_by(session, ticket)
     result.call_ref = call_ref
     result.at = now
     session.add(result)

@@ -18,7 +18,6 @@ from tests.ticketing.test_survey_reply_outcome_migration import _closed
 from ticketing import service
 from ticketing.actors import Actor
 from ticketing.context import Domain
-from ticketing.inputs import csv_cell_text
 from ticketing.models import Unit, utcnow
 from ticketing.reports import (
     DIRECT_ANSWER_UNIT,
@@ -82,8 +81,9 @@ def _by_hand(rows: list[dict[str, str]], unit: str | None) -> tuple[object, ...]
     said = [r["计入回访"].split("，") for r in counted]
     compared = [(r["所评办理结果"], parts[0]) for r, parts in zip(counted, said, strict=True)
                 if r["所评办理结果"]]
-    # A negative score is guarded as any cell a spreadsheet would run ('-1, csv_cell).
-    scores = [float(csv_cell_text(r["回访得分"])) for r in counted if r["回访得分"]]
+    # Read as a spreadsheet reads the cell: a number its AVERAGE takes, -1 and -0.5 too
+    # (a guarded '-1 is text, and AVERAGE would leave it out).
+    scores = [float(r["回访得分"]) for r in counted if r["回访得分"]]
     return (len(counted), sum("已解决" in p for p in said), sum("满意" in p for p in said),
             len(compared), sum((answer == "已解决") == (heard == "已解决")
                                for answer, heard in compared),

@@ -120,3 +120,68 @@ def test_the_migration_finds_the_handler_each_verdict_judged(
                        until=start + timedelta(days=30))
         # Only a ticket's latest answered round scores (round 1's +1, its handler's).
         assert {h.code: h.survey_points for h in found.handlers} == {FIRST: 1.0}
+
+
+def test_an_excluded_tickets_verdict_earns_no_points(
+    sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """住建委's handler answers, the citizen says not resolved, not satisfied, the redo is
+    剔除'd by the centre (恶意诉求). The figures leave an excluded ticket's verdict out
+    (reports.loop_counts, _verdict_scores); the points left it in: −1 to the unit and the
+    handler for a demand the centre set aside (review110)."""
+    start, clock = _clocked(domain)
+    op, bot = city.actor("operator"), Actor.system("outbound")
+    first, centre = city.actor(FIRST), city.actor("supervisor")
+    with sessions() as s:
+        t = _at_housing(s, domain, (op, city.unit_id(HOUSING)), 1)
+        clock[0] = start + timedelta(minutes=1)
+        _answer(s, domain, t, op, first)
+        service.record_survey(session=s, domain=domain, ticket=t, actor=bot,
+                              resolved=False, satisfied=False)
+        service.reject_redo(session=s, domain=domain, ticket=t, actor=bot, reason="回访：未解决")
+        service.exclude(session=s, domain=domain, ticket=t, actor=centre,
+                        reason="同一诉求反复恶意来电")
+        s.commit()
+    with sessions() as s:
+        found = points(session=s, actor=op, since=start - timedelta(days=1),
+                       until=start + timedelta(days=30))
+        assert {h.code: h.survey_points for h in found.handlers} == {}
+        assert {u.code: u.survey_points for u in found.units} == {}
+
+
+def test_the_verdict_counts_at_the_handler_who_answered(
+    db_url: str, sessions: sessionmaker[Session], domain: Domain, city: City
+) -> None:
+    """住建委's handler signs; the unit's other handler gives the answer (any handler of the
+    unit may); the citizen's −1 is the answer's author's, not the signer's. A district
+    supervisor who signs and answers for the unit charges no handler: before, the −1 went to
+    whoever held the ticket, who gave neither answer (review110)."""
+    start, clock = _clocked(domain)
+    op, bot = city.actor("operator"), Actor.system("outbound")
+    first, housing = city.actor(FIRST), city.unit_id(HOUSING)
+    cy_sup, second = city.actor("cy-supervisor"), _second_handler(sessions, city)
+    with sessions() as s:
+        by_other = _at_housing(s, domain, (op, housing), 1)
+        by_sup = _at_housing(s, domain, (op, housing), 2)
+        clock[0] = start + timedelta(minutes=1)
+        service.sign(session=s, domain=domain, ticket=by_other, actor=first)
+        service.reply(session=s, domain=domain, ticket=by_other, actor=second,
+                      text="电梯已修复", outcome="resolved")
+        _answer(s, domain, by_sup, op, cy_sup)
+        service.close(session=s, domain=domain, ticket=by_other, actor=op)
+        given = [service.record_survey(session=s, domain=domain, ticket=t, actor=bot,
+                                       resolved=False, satisfied=False)
+                 for t in (by_other, by_sup)]
+        assert [v.handler_id for v in given] == [second.id, None]
+        ids = [v.id for v in given]
+        s.commit()
+    # Migration 0031 reads the trail the same way (the ticket's handler is the signer's).
+    config = dbadmin.alembic_config(db_url)
+    command.downgrade(config, "0030")
+    command.upgrade(config, "head")
+    with sessions() as s:
+        assert [s.get_one(SurveyResult, i).handler_id for i in ids] == [second.id, None]
+    with sessions() as s:
+        found = points(session=s, actor=op, since=start - timedelta(days=1),
+                       until=start + timedelta(days=30))
+        assert {h.code: h.survey_points for h in found.handlers} == {SECOND: -1.0}

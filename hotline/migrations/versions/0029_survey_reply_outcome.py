@@ -44,40 +44,33 @@ class Round(NamedTuple):
     handler: int | None
 
 
-def _rounds(bind: sa.Connection, ticket_id: int, units: dict[str, int],
-            users: dict[str, int] | None = None) -> dict[int, Round]:
+def _rounds(bind: sa.Connection, ticket_id: int,
+            units: dict[str, int]) -> dict[int, Round]:
     """Each closure round's answer, unit and handler from the ticket's trail: round r
-    closes after the r-th 驳回重办. The handler (migration 0031, ``users``: username → id)
-    is the one ``service.record_survey`` stores: the one a 派单 or 改派 named, or a handler
-    who signed since."""
+    closes after the r-th 驳回重办. The handler (migration 0031) is the one
+    ``service.answered_by`` names: the author of the round's last 反馈 if a handler; none
+    for a supervisor's answer or a ticket closed with its primary (并单)."""
     found: dict[int, Round] = {}
     round_, unit, handler = 0, None, None
     for action, data, actor_id, role in bind.execute(sa.text(
             "SELECT action, data, actor_id, role FROM ticket_events WHERE ticket_id = :t "
             "AND action IN ('dispatch', 'reassign', 'merged_unit', 'unmerge', 'return', "
-            "'reject', 'close', 'close_merged', 'sign') ORDER BY id"), {"t": ticket_id}):
+            "'reject', 'close', 'close_merged', 'reply') ORDER BY id"), {"t": ticket_id}):
         fields = _data(data)
         # Every event that moves the ticket names the unit it is at from then on: a
         # 随主单 move (merging.FOLLOW_EVENT) and a 拆单 (None: back to the queue) as much
         # as a 派单 or 改派; one answered after a split answered at the unit it was split at.
         if action in ("dispatch", "reassign", "merged_unit", "unmerge"):
             unit = units.get(fields.get("unit") or "")
-            if action in ("dispatch", "reassign"):
-                handler = (users or {}).get(fields.get("handler") or "")
-            elif action == "merged_unit" or unit is None:
-                # A 随主单 move drops the handler (merging.follow_primary), a 拆单 to the
-                # queue too; one split at a unit keeps its own, or the unit's on-duty
-                # handler, unnamed, signs before answering.
-                handler = None
         elif action == "return":
-            unit = handler = None
-        elif action == "sign":
-            if role == "handler" and actor_id is not None:
-                handler = actor_id
+            unit = None
+        elif action == "reply":
+            handler = actor_id if role == "handler" else None
         elif action == "reject":
-            round_ += 1
+            round_, handler = round_ + 1, None
         else:
-            found[round_] = Round(fields.get("outcome"), unit, handler)
+            found[round_] = Round(fields.get("outcome"), unit,
+                                  handler if action == "close" else None)
     return found
 
 

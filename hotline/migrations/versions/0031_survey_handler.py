@@ -4,10 +4,9 @@
 (``ticketing.points``) still followed the ticket's *current* handler: a 改派 of a redo within
 the unit moved the citizen's −1 from the handler who answered to the next one (a supervisor
 could shelter a favoured handler; review106). ``survey_results.handler_id`` is now stored
-with the verdict (``service.record_survey``). Filled here for the answers already given,
-the way 0029 filled ``unit_id``: the current round's from the ticket, an earlier round's
-from the trail as 0029 reads it (its ``_rounds``: the handler a 派单 or 改派 named, or a
-handler who signed since, at that round's closure event).
+with the verdict (``service.record_survey``: ``service.answered_by``, the author of the
+answer if a handler). Filled here for the answers already given from the trail as 0029
+reads it (its ``_rounds``: the author of each round's last 反馈).
 
 Revision ID: 0031
 Revises: 0030
@@ -44,23 +43,19 @@ def upgrade() -> None:
         batch.create_foreign_key("fk_survey_results_handler_id", "users", ["handler_id"],
                                  ["id"])
     bind = op.get_bind()
-    # Not redone since: the ticket's handler is that round's (a closed ticket is moved by
-    # no one).
-    bind.execute(sa.text(
-        "UPDATE survey_results SET handler_id = (SELECT t.handler_id FROM tickets t "
-        "WHERE t.id = survey_results.ticket_id "
-        "AND t.redo_count = survey_results.closure_round) WHERE outcome = 'answered'"))
-    earlier = _revision_0029()
-    older = earlier._older(bind)
-    if not older:
+    # Every answered survey, the current round's too: the ticket's handler now is whoever
+    # holds it, not necessarily who gave the answer (a handler of the unit answering a
+    # ticket another signed, a supervisor's answer; review110).
+    answered = bind.execute(sa.text(
+        "SELECT id, ticket_id, closure_round FROM survey_results "
+        "WHERE outcome = 'answered'")).all()
+    if not answered:
         return
-    rounds_of = earlier._rounds
+    rounds_of = _revision_0029()._rounds
     units = dict(bind.execute(sa.text("SELECT code, id FROM units")).all())
-    users = dict(bind.execute(sa.text("SELECT username, id FROM users")).all())
-    rounds = {t: rounds_of(bind, t, units, users)
-              for t in sorted({row.ticket_id for row in older})}
+    rounds = {t: rounds_of(bind, t, units) for t in sorted({row.ticket_id for row in answered})}
     changes = []
-    for row in older:
+    for row in answered:
         found = rounds[row.ticket_id].get(row.closure_round)
         changes.append({"id": row.id, "handler": found.handler if found else None})
     bind.execute(sa.text("UPDATE survey_results SET handler_id = :handler WHERE id = :id"),
