@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -237,12 +237,7 @@ def serve(
             console.print(line, markup=False, soft_wrap=True)
         _serve_headless(settings, role)
         return
-    bind = {"host": settings.host, "port": settings.port,
-            # Forwarded headers are applied by the app, from settings.trusted_proxies only;
-            # uvicorn's own handling would also believe any client on 127.0.0.1.
-            "proxy_headers": False,
-            # Bounded: open requests must not keep the IVR's stop from starting.
-            "timeout_graceful_shutdown": HTTP_STOP_SECONDS}
+    bind = http_bind(settings)
     engine = make_engine(settings.database_url)
     _require_database(engine)
     for line in where_to_start(settings, PARTS[role], users=_count_users(engine)):
@@ -265,6 +260,19 @@ def serve(
 
     # The signal drains the calls first, the listener still up (``hotline.serving``).
     serve_app(create_app(settings, role=role), **bind)
+
+
+def http_bind(settings: Settings) -> dict[str, Any]:
+    """uvicorn's settings for the API's listener, one worker or several."""
+    return {"host": settings.host, "port": settings.port,
+            # Forwarded headers are applied by the app, from settings.trusted_proxies only;
+            # uvicorn's own handling would also believe any client on 127.0.0.1.
+            "proxy_headers": False,
+            # Bounded: open requests must not keep the IVR's stop from starting.
+            "timeout_graceful_shutdown": HTTP_STOP_SECONDS,
+            # httptools with the head's size bounded (431), as h11 bounds it; named, not
+            # imported: the CLI's other commands never load uvicorn.
+            "http": "hotline.http_head:BoundedHead"}
 
 
 def _count_users(engine: Engine) -> int | None:

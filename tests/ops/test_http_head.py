@@ -1,0 +1,142 @@
+"""A request head past ``hotline.http_head.MAX_HEAD_BYTES`` is refused (431) before any app
+runs, on the listener ``hotline serve`` starts (``cli.http_bind``); before (sec42) uvicorn's
+httptools protocol gathered a header of 150 MB and answered 200. Socket-free: the protocol
+uvicorn would make for a connection, fed by hand, writing into a made-up transport."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import uvicorn
+from starlette.types import Receive, Scope, Send
+from uvicorn.server import ServerState
+
+from config import Settings
+from hotline.cli import http_bind
+from hotline.http_head import MAX_HEAD_BYTES
+
+
+class Transport(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent = b""
+        self.closed = False
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"sockname": ("127.0.0.1", 8000), "peername": ("127.0.0.1", 40000)}.get(
+            name, default)
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.sent += bytes(data)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+class Recorder:
+    """The app: what reached it, answered 200."""
+
+    def __init__(self) -> None:
+        self.heads: list[int] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        self.heads.append(sum(len(k) + len(v) for k, v in scope["headers"]))
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": str(len(body)).encode()})
+
+
+@pytest.fixture
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+def connection(loop: asyncio.AbstractEventLoop, app: Recorder) -> tuple[Any, Transport]:
+    config = uvicorn.Config(app, **http_bind(Settings()))
+    config.load()
+    protocol = config.http_protocol_class(config=config, server_state=ServerState(),
+                                          app_state={}, _loop=loop)
+    transport = Transport()
+    protocol.connection_made(transport)
+    return protocol, transport
+
+
+def settle(loop: asyncio.AbstractEventLoop) -> None:
+    loop.run_until_complete(asyncio.sleep(0.05))
+
+
+def test_a_head_past_the_limit_is_431_and_never_reaches_the_app(loop) -> None:
+    app = Recorder()
+    protocol, transport = connection(loop, app)
+    protocol.data_received(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: ")
+    sent = 0
+    while not transport.closed and sent < 20 * MAX_HEAD_BYTES:
+        protocol.data_received(b"a" * 16384)
+        sent += 16384
+    settle(loop)
+    assert transport.sent.startswith(b"HTTP/1.1 431 "), transport.sent[:80]
+    assert transport.closed
+    assert sent <= MAX_HEAD_BYTES + 16384  # refused as soon as the count passed the limit
+    assert app.heads == []
+
+
+def test_heads_under_the_limit_and_bodies_in_the_same_read_are_served(loop) -> None:
+    app = Recorder()
+    protocol, transport = connection(loop, app)
+    cookie = b"c" * (MAX_HEAD_BYTES // 2)
+    body = b"x" * (3 * MAX_HEAD_BYTES)  # a body as large as the head's limit, thrice
+    request = (b"POST /a HTTP/1.1\r\nHost: x\r\nCookie: " + cookie + b"\r\n"
+               b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    # One read with a second request's head begun behind the first's body, then the rest.
+    second = b"GET /b HTTP/1.1\r\nHost: x\r\nCookie: " + cookie + b"\r\n\r\n"
+    protocol.data_received(request + second[:10])
+    settle(loop)
+    protocol.data_received(second[10:])
+    settle(loop)
+    assert transport.sent.count(b"HTTP/1.1 200 ") == 2, transport.sent[:200]
+    assert not transport.closed
+    assert len(app.heads) == 2 and min(app.heads) > len(cookie)
+
+
+def test_a_head_sent_a_little_at_a_time_is_counted_whole(loop) -> None:
+    app = Recorder()
+    protocol, transport = connection(loop, app)
+    protocol.data_received(b"GET /healthz HTTP/1.1\r\n")
+    for n in range(MAX_HEAD_BYTES // 100 + 10):
+        if transport.closed:
+            break
+        protocol.data_received(b"X-%05d: " % n + b"b" * 90 + b"\r\n")
+    settle(loop)
+    assert transport.sent.startswith(b"HTTP/1.1 431 ")
+    assert app.heads == []
+
+
+def test_a_head_past_the_limit_in_one_read_is_431_and_nothing_after_it_is_served(loop) -> None:
+    app = Recorder()
+    protocol, transport = connection(loop, app)
+    big = (b"POST /a HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * (MAX_HEAD_BYTES + 1)
+           + b"\r\nContent-Length: 2\r\n\r\nok")
+    protocol.data_received(big + b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+    settle(loop)
+    assert transport.sent.startswith(b"HTTP/1.1 431 ")
+    assert transport.sent.count(b"HTTP/1.1 ") == 1
+    assert transport.closed and app.heads == []
