@@ -6,11 +6,21 @@ head is whole. Anyone who can open a connection made the process hold what it se
 connections of 150 MB of one header field raised the API process's resident memory by
 510 MB, answered 200 at the end (sec42). h11, uvicorn's other protocol, refuses a head past
 16 KiB; this one refuses past ``MAX_HEAD_BYTES`` with 431 and closes the connection.
+
+Nor does either bound the time a head may take: a connection that sent nothing, or a head
+a line every 9 s, was still open after 45 s, for good (docs/security.md had left slow
+heads to a proxy). Each held one of the file descriptors the process's calls need for
+their RTP sockets. A head must now be whole within ``HEAD_SECONDS`` of the connection, or
+of its first byte on a kept-alive one (Apache mod_reqtimeout's ``header=20``), else 408
+and the connection closed; once a head is whole its request and answer take what they
+take (``BodyDeadline`` bounds the body), and between requests uvicorn's keep-alive wait
+holds.
 """
 
 from __future__ import annotations
 
 import logging
+from asyncio import TimerHandle, Transport
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
@@ -23,7 +33,11 @@ log = logging.getLogger("hotline.http_head")
 # plus one read of the socket (the event loop reads at most 256 KiB at once).
 MAX_HEAD_BYTES = 64 * 1024
 
-_REFUSAL = "request head too large".encode("ascii")
+# Seconds a head may take to come whole (mod_reqtimeout's default first wait).
+HEAD_SECONDS = 20.0
+
+_REFUSAL = b"request head too large"
+_TOO_SLOW = b"request head not sent in time"
 
 
 class BoundedHead(HttpToolsProtocol):
@@ -35,21 +49,36 @@ class BoundedHead(HttpToolsProtocol):
     parser holds it: a read that leaves a head unfinished, after one that left it
     unfinished too, is head bytes entirely; the read in which a head begins counts whole
     unless a message also ended in it (a pipelined request behind a body: the body's bytes
-    are not the head's). Nothing is parsed for the app once the refusal is written."""
+    are not the head's). Nothing is parsed for the app once the refusal is written.
+
+    The head's time runs from the connection, and on a kept-alive connection from the next
+    head's first byte, to its end (``HEAD_SECONDS``)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._head_open = False
         self._head_bytes = 0
         self._ended_in_read = False
+        self._head_timer: TimerHandle | None = None
+
+    def connection_made(self, transport: Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._time_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._untime_head()
+        super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._head_open = True
         self._head_bytes = 0
+        if self._head_timer is None:
+            self._time_head()
 
     def on_headers_complete(self) -> None:
         self._head_open = False
+        self._untime_head()
         if self.transport.is_closing():
             return  # refused (or the client gone): no app for what follows in the read
         if len(self.url) + sum(len(name) + len(value) for name, value in self.headers) \
@@ -76,13 +105,41 @@ class BoundedHead(HttpToolsProtocol):
         if self._head_bytes > MAX_HEAD_BYTES:
             self._refuse_head()
 
+    def _time_head(self) -> None:
+        self._head_timer = self.loop.call_later(HEAD_SECONDS, self._head_too_slow)
+
+    def _untime_head(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_too_slow(self) -> None:
+        self._head_timer = None
+        if self.transport.is_closing():
+            return
+        log.info("request head not whole within %g s from %s: closed (408)", HEAD_SECONDS,
+                 self._peer())
+        if self.cycle is not None and not self.cycle.response_complete:
+            # A pipelined head behind an answer still being sent: no second status line
+            # inside it, only the connection closed.
+            self.transport.close()
+            return
+        self._answer(408, _TOO_SLOW)
+
     def _refuse_head(self) -> None:
         self._head_open = False
+        self._untime_head()
         log.warning("request head of more than %d bytes from %s: refused (431)",
-                    MAX_HEAD_BYTES, self.client[0] if self.client else "unknown")
+                    MAX_HEAD_BYTES, self._peer())
+        self._answer(431, _REFUSAL)
+
+    def _peer(self) -> str:
+        return self.client[0] if self.client else "unknown"
+
+    def _answer(self, status: int, text: bytes) -> None:
         self.transport.write(b"".join([
-            STATUS_LINE[431],
+            STATUS_LINE[status],
             b"content-type: text/plain; charset=utf-8\r\n",
-            b"content-length: " + str(len(_REFUSAL)).encode("ascii") + b"\r\n",
-            b"connection: close\r\n\r\n", _REFUSAL]))
+            b"content-length: " + str(len(text)).encode("ascii") + b"\r\n",
+            b"connection: close\r\n\r\n", text]))
         self.transport.close()

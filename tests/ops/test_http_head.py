@@ -1,7 +1,9 @@
-"""A request head past ``hotline.http_head.MAX_HEAD_BYTES`` is refused (431) before any app
-runs, on the listener ``hotline serve`` starts (``cli.http_bind``); before (sec42) uvicorn's
-httptools protocol gathered a header of 150 MB and answered 200. Socket-free: the protocol
-uvicorn would make for a connection, fed by hand, writing into a made-up transport."""
+"""A request head past ``hotline.http_head.MAX_HEAD_BYTES`` is refused (431), and one not
+whole within ``HEAD_SECONDS`` is 408 and its connection closed, before any app runs, on the
+listener ``hotline serve`` starts (``cli.http_bind``); before (sec42) uvicorn's httptools
+protocol gathered a header of 150 MB and answered 200, and held a silent connection or a
+head sent a line every 9 s for good. Socket-free: the protocol uvicorn would make for a
+connection, fed by hand, writing into a made-up transport."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from starlette.types import Receive, Scope, Send
 from uvicorn.server import ServerState
 
 from config import Settings
+from hotline import http_head
 from hotline.cli import http_bind
 from hotline.http_head import MAX_HEAD_BYTES
 
@@ -80,8 +83,8 @@ def connection(loop: asyncio.AbstractEventLoop, app: Recorder) -> tuple[Any, Tra
     return protocol, transport
 
 
-def settle(loop: asyncio.AbstractEventLoop) -> None:
-    loop.run_until_complete(asyncio.sleep(0.05))
+def settle(loop: asyncio.AbstractEventLoop, seconds: float = 0.05) -> None:
+    loop.run_until_complete(asyncio.sleep(seconds))
 
 
 def test_a_head_past_the_limit_is_431_and_never_reaches_the_app(loop) -> None:
@@ -140,3 +143,43 @@ def test_a_head_past_the_limit_in_one_read_is_431_and_nothing_after_it_is_served
     assert transport.sent.startswith(b"HTTP/1.1 431 ")
     assert transport.sent.count(b"HTTP/1.1 ") == 1
     assert transport.closed and app.heads == []
+
+
+class SlowApp(Recorder):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await asyncio.sleep(0.5)  # longer than the head's time: the answer is not the head's
+        await super().__call__(scope, receive, send)
+
+
+def test_a_silent_connection_or_a_head_sent_slowly_is_408_and_closed(loop, monkeypatch) -> None:
+    monkeypatch.setattr(http_head, "HEAD_SECONDS", 0.3)
+    app = Recorder()
+    _, silent_transport = connection(loop, app)
+    slow, slow_transport = connection(loop, app)
+    slow.data_received(b"GET /healthz HTTP/1.1\r\n")
+    for _ in range(4):
+        settle(loop, 0.1)
+        if not slow_transport.closed:
+            slow.data_received(b"X-A: b\r\n")
+    settle(loop, 0.1)
+    for transport in (silent_transport, slow_transport):
+        assert transport.sent.startswith(b"HTTP/1.1 408 "), transport.sent[:80]
+        assert transport.closed
+    assert app.heads == []
+
+
+def test_a_head_in_time_is_served_however_long_its_answer_and_the_next_gets_its_own_time(
+        loop, monkeypatch) -> None:
+    monkeypatch.setattr(http_head, "HEAD_SECONDS", 0.3)
+    app = SlowApp()
+    protocol, transport = connection(loop, app)
+    settle(loop, 0.2)
+    protocol.data_received(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+    settle(loop, 0.7)
+    assert transport.sent.startswith(b"HTTP/1.1 200 ") and not transport.closed
+    protocol.data_received(b"GET /b HTTP/1.1\r\n")  # kept alive: the next head's time
+    settle(loop, 0.2)
+    protocol.data_received(b"Host: x\r\n\r\n")
+    settle(loop, 0.7)
+    assert transport.sent.count(b"HTTP/1.1 200 ") == 2 and b" 408 " not in transport.sent
+    assert len(app.heads) == 2
