@@ -63,7 +63,7 @@ from ticketing.inputs import (
     check_category,
     check_label,
     check_sub_category,
-    clean_optional,
+    clean_optional_name,
     clean_text,
     echoed,
     has_text,
@@ -626,10 +626,10 @@ def create_ticket(
     if category is not None:
         category = check_category(category)
     demand = clean_text(demand or "", field="demand", multiline=True)
-    caller_name = clean_optional(caller_name, field="caller_name")
-    address = clean_optional(address, field="address")
-    district = clean_optional(district, field="district")
-    subject = clean_optional(subject, field="subject")
+    caller_name = clean_optional_name(caller_name, field="caller_name")
+    address = clean_optional_name(address, field="address")
+    district = clean_optional_name(district, field="district")
+    subject = clean_optional_name(subject, field="subject")
     respondent = check_respondent(respondent)
     text = _intake_text(demand, transcript)
     now = domain.now()
@@ -2126,15 +2126,15 @@ RESPONDENT_EVENT = "respondent_set"
 
 
 def check_respondent(value: str | None) -> str | None:
-    """``value`` as a 反映主体 may be stored: one line of clean text (inputs.clean_text), no
-    longer than the column; blank is None (not known)."""
+    """``value`` as a 反映主体 may be stored: a name (inputs.clean_optional_name), no longer
+    than the column; blank or invisible is None (not known)."""
+    value = clean_optional_name(value, field="respondent")
     if value is None:
         return None
-    value = clean_text(value, field="respondent").strip()
     if len(value) > RESPONDENT_MAX:
         raise InvalidInput("respondent", f"respondent is longer than {RESPONDENT_MAX} "
                                          "characters")
-    return value or None
+    return value
 
 
 def set_respondent(

@@ -160,3 +160,37 @@ def test_knowledge_titles_lose_zero_width_characters_on_import_and_edit(
         kb.check_fields(kb.EntryFields(title="办理护照", answer=blank))
     with sessions() as s, pytest.raises(InvalidInput, match="line 2"):
         kb.import_tsv(session=s, actor=actor, text=KB_HEADER + f"kb903\t办理护照\t{blank}\tother\t\n")
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the rule, not storage
+def test_a_tickets_names_and_places_lose_invisible_characters_and_are_none_when_nothing_shows(
+        client: TestClient, city: City) -> None:
+    """A ticket's caller name, address, district, title and 反映主体 are names too (sec42):
+    kept as typed, a district "朝阳区\\u200b" was another district (the ticket left for the
+    manual queue, out of 朝阳区's figures), and a zero-width address or title stood in place
+    of the one read from the demand, showing nothing."""
+    operator = auth(city, "operator")
+    demand = "朝阳区安贞里社区3号楼物业不管楼道垃圾"
+    plain = client.post("/api/v1/tickets", headers=operator, json={
+        "caller_phone": "13811116666", "demand": demand}).json()
+    r = client.post("/api/v1/tickets", headers=operator, json={
+        "caller_phone": "13811116666", "demand": demand, "district": "朝阳区\u200b",
+        "caller_name": "张\u200b三", "respondent": "鑫源\u2060物业\ufeff"})
+    assert r.status_code == 201, r.text
+    typed = r.json()
+    assert (typed["district"], typed["caller_name"], typed["respondent"]) == (
+        "朝阳区", "张三", "鑫源物业")
+    assert (typed["status"], typed["unit"]) == (plain["status"], plain["unit"])
+    r = client.post("/api/v1/tickets", headers=operator, json={
+        "caller_phone": "13811116666", "demand": demand, "address": "\u200b",
+        "district": "\u2060", "subject": "\ufeff\u200b", "caller_name": "\u3164",
+        "respondent": "\u200d"})
+    assert r.status_code == 201, r.text
+    blank = r.json()
+    for field in ("address", "district", "subject"):
+        assert blank[field] == plain[field], field  # read from the demand, as if not given
+    assert blank["caller_name"] is None and blank["respondent"] == plain["respondent"]
+    number = blank["number"]
+    r = client.post(f"/api/v1/tickets/{number}/respondent", headers=operator,
+                    json={"respondent": "\u200b\u200b"})
+    assert r.status_code == 200 and r.json()["respondent"] is None, r.text
