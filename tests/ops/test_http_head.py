@@ -183,3 +183,12 @@ def test_a_head_in_time_is_served_however_long_its_answer_and_the_next_gets_its_
     settle(loop, 0.7)
     assert transport.sent.count(b"HTTP/1.1 200 ") == 2 and b" 408 " not in transport.sent
     assert len(app.heads) == 2
+
+
+def test_many_small_fields_count_as_sent(loop) -> None:
+    app = Recorder()
+    protocol, transport = connection(loop, app)
+    fields = b"".join(b"X-%d:\r\n" % n for n in range(MAX_HEAD_BYTES // 8 + 1))  # >= 8 bytes each
+    protocol.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n" + fields + b"\r\n")
+    settle(loop)
+    assert transport.sent.startswith(b"HTTP/1.1 431 ") and app.heads == []
