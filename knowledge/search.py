@@ -329,6 +329,10 @@ _HAN_RUN = re.compile("[\u4e00-\u9fff]+")
 RESPELL_MAX = 5
 # Numerals and demonstratives: what a measure word (个) follows when it counts.
 _COUNTING = frozenset("一二两三四五六七八九十百千几这那每哪整半某各上下")
+# What a caller says between a verb and its object (:class:`_Spelling`): a measure word
+# for one of what the object names, after 了 or not (报了个名, 买了套房, 办张卡).
+_MEASURES = "个套张份本"
+_SPLITTING = tuple(m for w in _MEASURES for m in (w, f"了{w}"))
 # A negation is what the caller means, never a slip (没气 is not 煤气).
 _NEGATION = re.compile("[没不未别无]")
 
@@ -604,15 +608,17 @@ class _Spelling:
                                  if 2 <= b - a <= RESPELL_MAX)
         self.known |= heads
         # A caller splits a verb and its object with a measure word (备个案, 报个名, 登个记,
-        # 办个证), or a compound with 的 after the word it starts with (居住的证, 停水的通知):
-        # the entries' words said that way are read as the word. 个 never after a numeral
+        # 办个证, 买套房, 办张卡), the done-mark 了 before it (报了个名, 买了套房子), or a
+        # compound with 的 after the word it starts with (居住的证, 停水的通知): the entries'
+        # words said that way are read as the word. A measure word never after a numeral
         # or a demonstrative: 一个小区 counts, it is not 一小.
         self.joined: dict[str, str] = {}
         for h in heads:
             if not _HAN_RUN.fullmatch(h):
                 continue
             if len(h) == 2 and h[0] not in _COUNTING and h[0] not in STOP_WORDS:
-                self.joined[f"{h[0]}个{h[1]}"] = h
+                for between in _SPLITTING:
+                    self.joined.setdefault(f"{h[0]}{between}{h[1]}", h)
             for k in range(2, len(h)):
                 if self._freq(h[:k]) and h[k:] not in STOP_WORDS:
                     self.joined.setdefault(f"{h[:k]}的{h[k:]}", h)
