@@ -1784,6 +1784,14 @@ class Index:
         # An entry's own wording: a complaint word it uses itself (kb013's 商家不给退) is the
         # situation it answers, not a sign the caller wants a unit sent.
         self.texts = [normalise("".join(_fields(d).values())) for d in self.docs]
+        # An entry whose title names a complaint or a dispute (去哪儿投诉商家, 被拖欠工资…投诉,
+        # 和单位有纠纷, 单位不签劳动合同) is where a wronged caller turns: the wrong they tell
+        # (老板不给加班钱, 钱一直拖着) is the situation it answers, so no complaint word counts
+        # against it. A blame word still does (态度, 凭什么, 天天): it faults whoever it
+        # names, the entry's office too (kb42).
+        self.redress = [any(w in normalise(d.title) for w in (*COMPLAINT_WORDS,
+                                                                *_STEPS["dispute"]))
+                        for d in self.docs]
         self.words = _Signal([_weighted(d, words) for d in self.docs],
                              [_weighted(d, words, heads=True) for d in self.docs])
         self.sounds = _Signal([_weighted(d, sounds) for d in self.docs])
@@ -2038,6 +2046,11 @@ class Index:
                 # replace (居住证怎么办 against 居住证快到期了怎么签注续期; kb38).
                 "unheld": float(i in unheld),
             }
+            # The wrong a caller tells an entry of redress (``redress``) is its situation,
+            # where the entry answers: not when it is held at "did you mean" by what else
+            # the caller says (仲裁赢了，单位还是不给钱: the step was taken and failed).
+            if (f["complaint"] and not f["blame"] and self.redress[i] and not capped(f)):
+                f["complaint"] = 0.0
             every.append(f)
             other_family.append(other)
             hits.append(Hit(id=self.docs[i].id, title=self.docs[i].title,
