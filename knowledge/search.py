@@ -488,6 +488,11 @@ COMPLAINT_WORDS = _REPORTED + _ANYWHERE["complain"] + _ASKED_CLAUSE["nuisance"]
 # Whether a step can still be taken (还能补报吗): what a deadline missed asks (``[still]``).
 _STILL_ASKED = re.compile("还(能|可以|可不可以|让)")
 _FORMS = frozenset(f for forms in _STEPS.values() for f in forms)
+# The matters each word says (改: alter), for the act asked after "how" (step 10).
+_VERB_MATTERS: dict[str, frozenset[str]] = {}
+for _m, _forms in _MATTERS.items():
+    for _form in _forms:
+        _VERB_MATTERS[_form] = _VERB_MATTERS.get(_form, frozenset()) | {_m}
 
 
 def with_topics(doc: Doc, topics: dict[str, tuple[str, ...]] | None = None) -> Doc:
@@ -1869,6 +1874,14 @@ class Index:
             return False
         return self.names_only_thing(i, query, things)
 
+    def speaks_of_act(self, i: int, verb: str) -> bool:
+        """Entry ``i`` speaks of doing what the caller's ``verb`` (the act asked, step 10)
+        says: its text has the verb's first character (缴 of 缴纳 is in 缴费), or the verb
+        says a matter (config/kb_matters.toml) the entry speaks of in its own words (改 of
+        变更: kb42, 怎么改 of the designated-hospital entry)."""
+        return verb[0] in self.texts[i] or any(
+            speaks_of_matter(self.written[i], m) for m in _VERB_MATTERS.get(verb, ()))
+
     def unspoken(self, i: int, acts: frozenset[str]) -> bool:
         """Entry ``i`` never speaks of one of the caller's ``acts`` (:func:`acts_said`):
         its text (title, keywords, synonyms with topics, answer) holds neither the word,
@@ -1995,7 +2008,7 @@ class Index:
                 "unasked": float(any(not self.has(i, w) for w in objects_asked)),
                 # Not even the verb's first character (缴 of 缴纳 is in 缴费, 接 of 接上 in
                 # 接续): the entry never speaks of doing that.
-                "unacted": float(any(w[0] not in self.texts[i] for w in actions_asked)),
+                "unacted": float(any(not self.speaks_of_act(i, w) for w in actions_asked)),
                 # The caller asks a size (a price, how long) the entry states no figure of.
                 # Read in the entry as written: normalising drops the % of 12%.
                 "unquantified": float(any(not states("".join(_fields(self.docs[i]).values()), k)
