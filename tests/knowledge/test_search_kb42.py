@@ -35,8 +35,9 @@ def test_not_yet_before_the_callers_own_step_is_no_complaint(text: str, words: s
     ("我的医保定点医院选错了一家，怎么改？", "kb029"),
     # The wrong told (他不给加班钱) is the situation the arbitration entry answers.
     ("和老板闹僵了，他不给加班钱，我想讨个说法，该走什么程序？", "kb025"),
-    # Callers' names: 普惠园 (the kindergarten), 血汗钱 (wages).
+    # Callers' names: 普惠园 (the kindergarten); 并过来 of a record is 转移 (synonyms).
     ("附近的普惠园怎么报名？", "kb031"),
+    ("在河北交了五年社保，现在来北京上班了，能并过来吗？", "kb021"),
 ])
 def test_read_out_in_the_callers_words(index: Index, text: str, entry: str) -> None:
     assert_read_out(index, text, entry)
