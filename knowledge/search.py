@@ -329,6 +329,10 @@ _HAN_RUN = re.compile("[\u4e00-\u9fff]+")
 RESPELL_MAX = 5
 # Numerals and demonstratives: what a measure word (个) follows when it counts.
 _COUNTING = frozenset("一二两三四五六七八九十百千几这那每哪整半某各上下")
+# What a caller says between a verb and its object (:class:`_Spelling`): a measure word
+# for one of what the object names, after 了 or not (报了个名, 买了套房, 办张卡).
+_MEASURES = "个套张份本"
+_SPLITTING = tuple(m for w in _MEASURES for m in (w, f"了{w}"))
 # A negation is what the caller means, never a slip (没气 is not 煤气).
 _NEGATION = re.compile("[没不未别无]")
 
@@ -484,6 +488,11 @@ COMPLAINT_WORDS = _REPORTED + _ANYWHERE["complain"] + _ASKED_CLAUSE["nuisance"]
 # Whether a step can still be taken (还能补报吗): what a deadline missed asks (``[still]``).
 _STILL_ASKED = re.compile("还(能|可以|可不可以|让)")
 _FORMS = frozenset(f for forms in _STEPS.values() for f in forms)
+# The matters each word says (改: alter), for the act asked after "how" (step 10).
+_VERB_MATTERS: dict[str, frozenset[str]] = {}
+for _m, _forms in _MATTERS.items():
+    for _form in _forms:
+        _VERB_MATTERS[_form] = _VERB_MATTERS.get(_form, frozenset()) | {_m}
 
 
 def with_topics(doc: Doc, topics: dict[str, tuple[str, ...]] | None = None) -> Doc:
@@ -604,15 +613,17 @@ class _Spelling:
                                  if 2 <= b - a <= RESPELL_MAX)
         self.known |= heads
         # A caller splits a verb and its object with a measure word (备个案, 报个名, 登个记,
-        # 办个证), or a compound with 的 after the word it starts with (居住的证, 停水的通知):
-        # the entries' words said that way are read as the word. 个 never after a numeral
+        # 办个证, 买套房, 办张卡), the done-mark 了 before it (报了个名, 买了套房子), or a
+        # compound with 的 after the word it starts with (居住的证, 停水的通知): the entries'
+        # words said that way are read as the word. A measure word never after a numeral
         # or a demonstrative: 一个小区 counts, it is not 一小.
         self.joined: dict[str, str] = {}
         for h in heads:
             if not _HAN_RUN.fullmatch(h):
                 continue
             if len(h) == 2 and h[0] not in _COUNTING and h[0] not in STOP_WORDS:
-                self.joined[f"{h[0]}个{h[1]}"] = h
+                for between in _SPLITTING:
+                    self.joined.setdefault(f"{h[0]}{between}{h[1]}", h)
             for k in range(2, len(h)):
                 if self._freq(h[:k]) and h[k:] not in STOP_WORDS:
                     self.joined.setdefault(f"{h[:k]}的{h[k:]}", h)
@@ -1666,9 +1677,16 @@ def is_question(text: str) -> bool:
 
 
 def complaint_words(text: str, words_: Iterable[str] = COMPLAINT_WORDS + BLAME_WORDS) -> set[str]:
-    """The complaint (and blame) words in ``text``."""
-    t = normalise(text)
+    """The complaint (and blame) words in ``text``. 还没 before the caller's own step not
+    yet taken (还没办过护照, 还没办证，现在办要带什么: ``_NOT_YET_APPLIED``) reports no
+    wait on anyone: it is who the entry is for (kb42)."""
+    t = _NOT_YET_APPLIED.sub("", normalise(text))
     return {w for w in words_ if w in t}
+
+
+# 还没 and the caller's own 办 (办过, 办证), never a result waited for (还没办下来, 还没办好,
+# 还没办完, 还没办成: the office's delay, a complaint).
+_NOT_YET_APPLIED = re.compile("还没(?=办(?!下来|好|完|成|妥))")
 
 
 def is_complaint(text: str) -> bool:
@@ -1778,6 +1796,14 @@ class Index:
         # An entry's own wording: a complaint word it uses itself (kb013's 商家不给退) is the
         # situation it answers, not a sign the caller wants a unit sent.
         self.texts = [normalise("".join(_fields(d).values())) for d in self.docs]
+        # An entry whose title names a complaint or a dispute (去哪儿投诉商家, 被拖欠工资…投诉,
+        # 和单位有纠纷, 单位不签劳动合同) is where a wronged caller turns: the wrong they tell
+        # (老板不给加班钱, 钱一直拖着) is the situation it answers, so no complaint word counts
+        # against it. A blame word still does (态度, 凭什么, 天天): it faults whoever it
+        # names, the entry's office too (kb42).
+        self.redress = [any(w in normalise(d.title) for w in (*COMPLAINT_WORDS,
+                                                                *_STEPS["dispute"]))
+                        for d in self.docs]
         self.words = _Signal([_weighted(d, words) for d in self.docs],
                              [_weighted(d, words, heads=True) for d in self.docs])
         self.sounds = _Signal([_weighted(d, sounds) for d in self.docs])
@@ -1854,6 +1880,14 @@ class Index:
                 or (holding and mine & self.holdings[i])):
             return False
         return self.names_only_thing(i, query, things)
+
+    def speaks_of_act(self, i: int, verb: str) -> bool:
+        """Entry ``i`` speaks of doing what the caller's ``verb`` (the act asked, step 10)
+        says: its text has the verb's first character (缴 of 缴纳 is in 缴费), or the verb
+        says a matter (config/kb_matters.toml) the entry speaks of in its own words (改 of
+        变更: kb42, 怎么改 of the designated-hospital entry)."""
+        return verb[0] in self.texts[i] or any(
+            speaks_of_matter(self.written[i], m) for m in _VERB_MATTERS.get(verb, ()))
 
     def unspoken(self, i: int, acts: frozenset[str]) -> bool:
         """Entry ``i`` never speaks of one of the caller's ``acts`` (:func:`acts_said`):
@@ -1981,7 +2015,7 @@ class Index:
                 "unasked": float(any(not self.has(i, w) for w in objects_asked)),
                 # Not even the verb's first character (缴 of 缴纳 is in 缴费, 接 of 接上 in
                 # 接续): the entry never speaks of doing that.
-                "unacted": float(any(w[0] not in self.texts[i] for w in actions_asked)),
+                "unacted": float(any(not self.speaks_of_act(i, w) for w in actions_asked)),
                 # The caller asks a size (a price, how long) the entry states no figure of.
                 # Read in the entry as written: normalising drops the % of 12%.
                 "unquantified": float(any(not states("".join(_fields(self.docs[i]).values()), k)
@@ -2032,6 +2066,11 @@ class Index:
                 # replace (居住证怎么办 against 居住证快到期了怎么签注续期; kb38).
                 "unheld": float(i in unheld),
             }
+            # The wrong a caller tells an entry of redress (``redress``) is its situation,
+            # where the entry answers: not when it is held at "did you mean" by what else
+            # the caller says (仲裁赢了，单位还是不给钱: the step was taken and failed).
+            if (f["complaint"] and not f["blame"] and self.redress[i] and not capped(f)):
+                f["complaint"] = 0.0
             every.append(f)
             other_family.append(other)
             hits.append(Hit(id=self.docs[i].id, title=self.docs[i].title,
