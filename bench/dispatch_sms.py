@@ -133,11 +133,11 @@ def run(db_url: str, n: int, workdir: Path, at: str | None = None) -> None:
         ticket_of = dict(s.execute(select(OutboundTask.id, OutboundTask.ticket_id)
                                    .where(OutboundTask.kind == Kind.SMS_DISPATCH.value)).all())
         now = domain.now()
-        pending = dict(s.execute(
-            select(OutboundTask.due_at > now, func.count(OutboundTask.id))
-            .where(OutboundTask.kind == Kind.CITIZEN_SMS.value,
-                   OutboundTask.status == TaskStatus.PENDING.value)
-            .group_by(OutboundTask.due_at > now)).all())
+        citizens = select(func.count(OutboundTask.id)).where(
+            OutboundTask.kind == Kind.CITIZEN_SMS.value,
+            OutboundTask.status == TaskStatus.PENDING.value)
+        held = s.scalar(citizens.where(OutboundTask.due_at > now))
+        unclaimed = s.scalar(citizens.where(OutboundTask.due_at <= now))
     late: list[float] = []
     for ref, at in sms.sent:
         tid = ticket_of.get(int(ref.split("-")[1]))
@@ -158,8 +158,8 @@ def run(db_url: str, n: int, workdir: Path, at: str | None = None) -> None:
           f"{counts['sql'] / max(1, len(times)):.1f} SQL statements and "
           f"{counts['commit'] / max(1, len(times)):.1f} commits per SMS")
     print(f"  citizens' 受理 SMS: {len(times) - sms.handlers} sent, "
-          f"{pending.get(True, 0)} held for later (the citizens' quiet hours), "
-          f"{pending.get(False, 0)} due and not yet claimed at the end")
+          f"{held} held for later (the citizens' quiet hours), "
+          f"{unclaimed} due and not yet claimed at the end")
 
 
 def main() -> None:
