@@ -128,7 +128,7 @@ def sms_ref(task_id: int, to: str, text: str) -> str:
 LANE_MISREAD = "lane misread"
 
 
-# Rows one claim transaction may settle without a claim (postponed out of quiet hours,
+# Rows one claim transaction may read without a claim (postponed out of quiet hours,
 # cancelled, waiting for a line) beyond its claims: a backlog of them is worked through
 # by the drain's next transactions, not one that holds SQLite's single writer for it all.
 SETTLE_PER_BATCH = 64
@@ -161,7 +161,8 @@ def claim_batch(*, session: Session, domain: Domain, worker: str, now: datetime,
     A limit counts claims, not rows read: a row its ``prepare`` settles without a claim
     (a citizen's SMS postponed to the end of quiet hours, a cancelled reminder, a call
     waiting for a line) leaves its lane's room to the next due row, read in the same
-    transaction, up to ``SETTLE_PER_BATCH`` such rows. Before (sms43), a batch of eight
+    transaction, up to ``SETTLE_PER_BATCH`` rows read without a claim (the drain goes on
+    in its next transaction: ``settled``). Before (sms43), a batch of eight
     citizens' 受理 SMS found in quiet hours claimed nothing, the drain took "nothing
     claimed" for "nothing due", and each poll settled eight of them: 400 tickets filed at
     night had their handlers' dispatch SMS, due among them, out ~20 s late."""
@@ -181,7 +182,9 @@ def claim_batch(*, session: Session, domain: Domain, worker: str, now: datetime,
     seen: list[int] = []  # read in this transaction: a row left due is not read twice
     settled = 0
     for lane, where in (("sms", texts), ("call", ~texts)):
-        while room[lane] > 0 and settled < SETTLE_PER_BATCH:
+        # Bounded by the rows read without a claim, so a lane of rows left due (a misread)
+        # is not read whole in one transaction either.
+        while room[lane] > 0 and len(seen) - len(claims) < SETTLE_PER_BATCH:
             want = room[lane]
             rows = session.scalars(
                 select(OutboundTask).where(wanted, where, OutboundTask.id.not_in(seen))
