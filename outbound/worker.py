@@ -128,14 +128,44 @@ def sms_ref(task_id: int, to: str, text: str) -> str:
 LANE_MISREAD = "lane misread"
 
 
+# Rows one claim transaction may read without a claim (postponed out of quiet hours,
+# cancelled, waiting for a line) beyond its claims: a backlog of them is worked through
+# by the drain's next transactions, not one that holds SQLite's single writer for it all.
+SETTLE_PER_BATCH = 64
+
+
+@dataclass(frozen=True)
+class ClaimBatch:
+    claims: list[Claim]
+    settled: int  # rows read and settled without a claim, no longer due
+
+
 def claim_due(*, session: Session, domain: Domain, worker: str, now: datetime, limit: int,
               carrier: str, sms_carrier: str, running: Collection[int] = (),
               sms_limit: int | None = None) -> list[Claim]:
+    """The claims of ``claim_batch``."""
+    return claim_batch(session=session, domain=domain, worker=worker, now=now, limit=limit,
+                       carrier=carrier, sms_carrier=sms_carrier, running=running,
+                       sms_limit=sms_limit).claims
+
+
+def claim_batch(*, session: Session, domain: Domain, worker: str, now: datetime, limit: int,
+                carrier: str, sms_carrier: str, running: Collection[int] = (),
+                sms_limit: int | None = None) -> ClaimBatch:
     """Claim up to ``limit`` due calls and ``sms_limit`` (``limit`` if None) due SMS, each
     in due order (``lanes.sms_work`` tells them apart); settle abandoned ones (no live
     claim, ``claim_live``) on the way. ``running``: the tasks this worker is carrying out
     now. One limit for both in due order had a second surge's dispatch SMS wait behind
-    reminder calls holding every slot (review101, sms42)."""
+    reminder calls holding every slot (review101, sms42).
+
+    A limit counts claims, not rows read: a row its ``prepare`` settles without a claim
+    (a citizen's SMS postponed to the end of quiet hours, a cancelled reminder, a call
+    waiting for a line) leaves its lane's room to the next due row, read in the same
+    transaction, up to ``SETTLE_PER_BATCH`` rows read without a claim (the drain goes on
+    in its next transaction: ``settled``). Before (sms43), a batch of eight
+    citizens' 受理 SMS found in quiet hours claimed nothing, the drain took "nothing
+    claimed" for "nothing due", and each poll settled eight of them: 400 tickets filed at
+    night had their handlers' dispatch SMS, due among them, out ~20 s late."""
     lease = timedelta(seconds=domain.settings.outbound.lease_seconds)
     wanted = or_(
         and_(OutboundTask.status == TaskStatus.PENDING.value, OutboundTask.due_at <= now),
@@ -148,58 +178,80 @@ def claim_due(*, session: Session, domain: Domain, worker: str, now: datetime, l
     # placed, and each channel's limit holds on that: a task the SQL misread (a call kind
     # left out of CALL_KINDS) waits for a slot of its own channel, never beyond it.
     room = {"sms": limit if sms_limit is None else sms_limit, "call": limit}
-    rows = [(channel, task) for channel, lane in (("sms", texts), ("call", ~texts))
-            if room[channel] > 0
-            for task in session.scalars(
-                select(OutboundTask).where(wanted, lane)
-                .order_by(OutboundTask.due_at, OutboundTask.id)
-                .limit(room[channel])
-                .with_for_update(skip_locked=True)).all()]
     claims: list[Claim] = []
-    for lane, task in rows:
-        ticket = session.get_one(Ticket, task.ticket_id)
-        policy = POLICIES[task.kind]
-        if task.status == TaskStatus.IN_PROGRESS.value:
-            recover_abandoned(session=session, domain=domain, task=task, ticket=ticket, now=now)
-            continue
-        # prepare() may record a rung or plan an escalation: undone below when the line is
-        # in a call already, so the next claim prepares the task afresh, once.
-        before = session.begin_nested()
-        target = policy.prepare(session=session, domain=domain, task=task, ticket=ticket,
-                                now=now)
-        if target is None:
-            before.commit()
-            continue
-        if target.channel != lane:
-            log.error("%s: task %s (%s, step %s) read as %s, prepared as %s", LANE_MISREAD,
-                      task.id, task.kind, task.step, lane, target.channel)
-        if room[target.channel] <= 0:  # never without a misread: a lane reads its room
-            before.rollback()
-            continue
-        busy = (line_in_call(session, target, now, running=running)
-                if target.channel == "call" else None)
-        if busy is not None:
-            before.rollback()
-            wait_for_line(session=session, task=task, ticket=ticket, busy=busy, now=now)
-            continue
-        before.commit()
-        LATENESS_SECONDS.labels(task.kind).observe(
-            max(0.0, (now - task.due_at).total_seconds()))
-        task.attempts += 1
-        task.status = TaskStatus.IN_PROGRESS.value
-        task.claimed_by = worker
-        task.claimed_until = now + lease
-        attempt = OutboundAttempt(
-            task_id=task.id, ticket_id=task.ticket_id, kind=task.kind, attempt=task.attempts,
-            channel=target.channel, carrier=carrier if target.channel == "call" else sms_carrier,
-            to_phone=target.phone, to_user_id=target.user_id, worker=worker, started_at=now,
-        )
-        session.add(attempt)
-        session.flush()
-        room[target.channel] -= 1
-        claims.append(Claim(task.id, attempt.id, task.kind, target))
+    seen: list[int] = []  # read in this transaction: a row left due is not read twice
+    settled = 0
+    for lane, where in (("sms", texts), ("call", ~texts)):
+        # Bounded by the rows read without a claim, so a lane of rows left due (a misread)
+        # is not read whole in one transaction either.
+        while room[lane] > 0 and len(seen) - len(claims) < SETTLE_PER_BATCH:
+            want = room[lane]
+            rows = session.scalars(
+                select(OutboundTask).where(wanted, where, OutboundTask.id.not_in(seen))
+                .order_by(OutboundTask.due_at, OutboundTask.id)
+                .limit(want)
+                .with_for_update(skip_locked=True)).all()
+            for task in rows:
+                seen.append(task.id)
+                claim = _claim_one(session=session, domain=domain, task=task, lane=lane,
+                                   room=room, worker=worker, now=now, lease=lease,
+                                   carrier=carrier, sms_carrier=sms_carrier, running=running)
+                if claim is not None:
+                    claims.append(claim)
+                elif task.status != TaskStatus.PENDING.value or task.due_at > now:
+                    settled += 1
+            if len(rows) < want:
+                break  # the lane has nothing more due (or not free to this claim)
     session.flush()
-    return claims
+    return ClaimBatch(claims, settled)
+
+
+def _claim_one(*, session: Session, domain: Domain, task: OutboundTask, lane: str,
+               room: dict[str, int], worker: str, now: datetime, lease: timedelta,
+               carrier: str, sms_carrier: str, running: Collection[int]) -> Claim | None:
+    """Prepare and claim one due row read in ``lane``, taking a slot of its channel's
+    ``room``; None when it was settled instead (or left due: a misread lane)."""
+    ticket = session.get_one(Ticket, task.ticket_id)
+    policy = POLICIES[task.kind]
+    if task.status == TaskStatus.IN_PROGRESS.value:
+        recover_abandoned(session=session, domain=domain, task=task, ticket=ticket, now=now)
+        return None
+    # prepare() may record a rung or plan an escalation: undone below when the line is
+    # in a call already, so the next claim prepares the task afresh, once.
+    before = session.begin_nested()
+    target = policy.prepare(session=session, domain=domain, task=task, ticket=ticket,
+                            now=now)
+    if target is None:
+        before.commit()
+        return None
+    if target.channel != lane:
+        log.error("%s: task %s (%s, step %s) read as %s, prepared as %s", LANE_MISREAD,
+                  task.id, task.kind, task.step, lane, target.channel)
+    if room[target.channel] <= 0:  # never without a misread: a lane reads its room
+        before.rollback()
+        return None
+    busy = (line_in_call(session, target, now, running=running)
+            if target.channel == "call" else None)
+    if busy is not None:
+        before.rollback()
+        wait_for_line(session=session, task=task, ticket=ticket, busy=busy, now=now)
+        return None
+    before.commit()
+    LATENESS_SECONDS.labels(task.kind).observe(
+        max(0.0, (now - task.due_at).total_seconds()))
+    task.attempts += 1
+    task.status = TaskStatus.IN_PROGRESS.value
+    task.claimed_by = worker
+    task.claimed_until = now + lease
+    attempt = OutboundAttempt(
+        task_id=task.id, ticket_id=task.ticket_id, kind=task.kind, attempt=task.attempts,
+        channel=target.channel, carrier=carrier if target.channel == "call" else sms_carrier,
+        to_phone=target.phone, to_user_id=target.user_id, worker=worker, started_at=now,
+    )
+    session.add(attempt)
+    session.flush()
+    room[target.channel] -= 1
+    return Claim(task.id, attempt.id, task.kind, target)
 
 
 def claim_live(now: datetime, running: Collection[int]) -> ColumnElement[bool]:
@@ -630,14 +682,19 @@ class OutboundWorker:
         their handlers' SMS (and the citizens' 受理 SMS beside them) out at 8 a second, the
         last minutes late. Calls and SMS have slots of their own (``_free``): the wait is
         for a slot of a channel the last batch claimed in, as more may be due there. The
-        budget is read on the worker's clock (``time.monotonic`` unless a test gives another)."""
+        budget is read on the worker's clock (``time.monotonic`` unless a test gives another).
+        A batch that only settled rows (postponed, cancelled: ``claim_batch``) says more may
+        be due too: taken for "nothing due", eight citizens' SMS put off to the morning a
+        poll held a night surge's dispatch SMS ~20 s (sms43)."""
         budget = self.domain.settings.outbound.poll_seconds * DRAIN_SHARE
         end = self._clock() + budget
         started = 0
         while True:
-            calls, texts = self._claim_and_start()
+            calls, texts, settled = self._claim_and_start()
             started += calls + texts
             if not calls + texts:
+                if settled and self._clock() < end:
+                    continue  # rows settled without a claim: more may be due behind them
                 return started  # nothing (more) due, or every slot is taken
             with self._slot_free:
                 while not self._stopping:
@@ -651,26 +708,27 @@ class OutboundWorker:
             if self._clock() >= end:
                 return started
 
-    def _claim_and_start(self) -> tuple[int, int]:
+    def _claim_and_start(self) -> tuple[int, int, int]:
         """Claim into the free slots and hand the claims to the pool: how many calls and
-        how many SMS were started."""
+        how many SMS were started, and how many rows were settled without a claim."""
         if self._clock() - self._last_plan >= self.domain.settings.outbound.plan_seconds:
             self.plan_now()
         with self._lock:
             call_slots, sms_slots = self._free()
             running = set(self._running)
         if (call_slots <= 0 and sms_slots <= 0) or self._stopping:
-            return 0, 0
+            return 0, 0, 0
         ended = list(self._ended_calls)
         with transaction(self.sessions) as session:
             now = self.domain.now()
             end_leases(session=session, call_refs=ended, worker=self.name, now=now,
                        lease_seconds=self.domain.settings.outbound.lease_seconds)
-            claims = claim_due(session=session, domain=self.domain, worker=self.name,
-                               now=now, limit=max(0, call_slots),
-                               sms_limit=max(0, sms_slots),
-                               carrier=self.dialer.name, sms_carrier=self.sms.name,
-                               running=running)
+            batch = claim_batch(session=session, domain=self.domain, worker=self.name,
+                                now=now, limit=max(0, call_slots),
+                                sms_limit=max(0, sms_slots),
+                                carrier=self.dialer.name, sms_carrier=self.sms.name,
+                                running=running)
+        claims = batch.claims
         if ended:
             # Settled, or handed to whichever worker claims first: the claims have ended.
             self._ended_calls = [c for c in self._ended_calls if c not in ended]
@@ -681,7 +739,7 @@ class OutboundWorker:
                 self._running.add(claim.task_id)
             self._pool.submit(self._run, claim)
         texts = sum(claim.target.channel == "sms" for claim in claims)
-        return len(claims) - texts, texts
+        return len(claims) - texts, texts, batch.settled
 
     def _free(self) -> tuple[int, int]:
         """Free call slots and free SMS slots (under ``_lock``): an attempt takes a slot

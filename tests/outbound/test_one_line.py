@@ -28,6 +28,7 @@ from ivr.callrecords import (
 from outbound.conversation import Conversation
 from outbound.dialers import CallResult
 from outbound.models import Kind, OutboundAttempt, OutboundTask, TaskStatus
+from outbound.planner import plan
 from outbound.worker import (
     CLAIMED_LINE,
     LINE_RECHECK_SECONDS,
@@ -630,3 +631,38 @@ def test_a_handler_calling_the_hotline_gets_the_reminder_after(
     drive(worker, lambda: ticket(ob_sessions, number).status == "signed", clock=clock,
           step=timedelta(seconds=5))
     assert dialer.calls == [(WATER_HANDLER_PHONE, "1")]
+
+
+def test_calls_waiting_for_one_busy_phone_do_not_keep_the_claim_from_the_next_call_due(
+        ob_domain: Domain, ob_sessions: sessionmaker[Session], ob_city: City) -> None:
+    """Three reminders to the water handler due together, the first in its call: the other
+    two wait for the line, and the claim's two call slots go on to the survey call due
+    behind them, to another phone. Before (sms43) the two rows waiting for the line took
+    both slots of the claim, which claimed nothing, and the pass ended there."""
+    clock = Clock(ob_domain)
+    numbers = [new_ticket(ob_sessions, ob_domain, ob_city, phone=f"1381113{i:04d}")
+               for i in range(3)]
+    surveyed = new_ticket(ob_sessions, ob_domain, ob_city, phone="13811139999")
+    with ob_sessions() as s:
+        plan(session=s, domain=ob_domain, now=clock.at)
+        s.commit()
+    clock.at += timedelta(seconds=5)  # the reminders are due; the survey comes after
+    close_ticket(ob_sessions, ob_domain, ob_city, surveyed)
+
+    def claim(limit: int, running: set[int]) -> list[str]:
+        with ob_sessions() as s:
+            plan(session=s, domain=ob_domain, now=clock.at)
+            claims = claim_due(session=s, domain=ob_domain, worker="w", now=clock.at,
+                               limit=limit, sms_limit=0, carrier="test", sms_carrier="test",
+                               running=running)
+            s.commit()
+        running |= {c.task_id for c in claims}
+        return [f"{c.kind}:{c.target.phone}" for c in claims]
+
+    running: set[int] = set()
+    assert claim(1, running) == [f"{Kind.SIGN_CALL}:+86{WATER_HANDLER_PHONE}"]
+    assert claim(2, running) == [f"{Kind.SURVEY_CALL}:+8613811139999"]
+    for number in numbers[1:]:
+        (task,) = tasks(ob_sessions, number, Kind.SIGN_CALL)
+        assert (task.status, task.result) == (
+            "pending", f"{WAITS_FOR_LINE}+86{WATER_HANDLER_PHONE}")
