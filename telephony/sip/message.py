@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from telephony.pyvoip import SIP
 from telephony.sip.uri import LWS, lws_split, parse_name_addr, parse_via, split_header_list
@@ -334,6 +334,12 @@ def _has_tag(value: str) -> bool:
         return False
 
 
+def names_content_type(headers: Iterable[tuple[str, str]]) -> bool:
+    """Whether headers we are given to send name the body's type already: then the
+    builders below add none (sip42: our session refresh by re-INVITE had two)."""
+    return any(name.lower() in ("content-type", "c") for name, _ in headers)
+
+
 def build_response_raw(headers: list[tuple[str, str]], code: int, reason: str, *,
                        to_tag: str | None, extra: Sequence[tuple[str, str]] = (),
                        body: bytes = b"", content_type: str | None = None) -> bytes:
@@ -350,7 +356,7 @@ def build_response_raw(headers: list[tuple[str, str]], code: int, reason: str, *
         out.append(f"{name}: {value}")
     out += [f"{n}: {v}" for n, v in extra]
     out.append(f"Server: {USER_AGENT}")
-    if body:
+    if body and not names_content_type(extra):
         out.append(f"Content-Type: {content_type or 'application/sdp'}")
     out.append(f"Content-Length: {len(body)}")
     return ("\r\n".join(out) + "\r\n\r\n").encode() + body
@@ -372,10 +378,9 @@ def build_request(method: str, uri: str, headers: list[tuple[str, str]], *,
                   body: bytes = b"", content_type: str = "application/sdp") -> bytes:
     """Every request we originate (INVITE, ACK, CANCEL, BYE): the start line, ``headers``
     in order, then Content-Type (with a body, unless ``headers`` name one) and
-    Content-Length. A Content-Type in ``headers`` as well went out twice: our session
-    refresh by re-INVITE had two (sip42), a message a strict peer refuses 400."""
+    Content-Length."""
     lines = [f"{method} {uri} SIP/2.0", *(f"{n}: {v}" for n, v in headers)]
-    if body and not any(n.lower() in ("content-type", "c") for n, _ in headers):
+    if body and not names_content_type(headers):
         lines.append(f"Content-Type: {content_type}")
     lines.append(f"Content-Length: {len(body)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
