@@ -7,7 +7,13 @@ from __future__ import annotations
 import pytest
 
 from telephony.call import CallState
-from telephony.sip.message import SipMessage, SipSyntaxError, bad_request_for, build_request
+from telephony.sip.message import (
+    SipMessage,
+    SipSyntaxError,
+    bad_request_for,
+    build_request,
+    build_response,
+)
 from telephony.sip.uri import parse_via
 from tests.telephony.sipwire import PHONE, front_end, offer, request
 from tests.telephony.test_sip_indialog import inbound_call, make, sip_request
@@ -103,6 +109,11 @@ def test_a_request_we_build_names_its_content_type_once() -> None:
     assert build_request("BYE", "sip:x@192.0.2.40", []).count(b"Content-Type:") == 0
     assert b"Content-Type: application/sdp" in build_request("INVITE", "sip:x@192.0.2.40",
                                                                [], body=b"v=0\r\n")
+    # And the responses' builder, by the same rule.
+    invite = request("INVITE", call_id="ct", body=offer())
+    answer = build_response(invite, 200, to_tag="t", body=b"v=0\r\n",
+                            extra=[("Content-Type", "application/sdp")])
+    assert answer.count(b"Content-Type:") == 1
 
 
 @pytest.mark.parametrize("name", ["Call-ID", "CSeq", "From", "To", "Content-Length",
