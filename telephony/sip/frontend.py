@@ -451,10 +451,10 @@ class SipFrontEnd:
             return
         self.send_to(build_response(msg, 100), msg.source)
         try:
-            body = sdp_body(msg.first("Content-Type"), msg.body_bytes)
+            body = sdp_body(msg.first("Content-Type"), msg.body_bytes,
+                            msg.first("Content-Encoding"))
         except UnsupportedBody as exc:
-            self.admission.refuse(msg, 415, warning=str(exc),
-                                  extra=[("Accept", "application/sdp, multipart/mixed")])
+            self.admission.refuse(msg, 415, warning=str(exc), extra=exc.accepts)
             return
         from_value = msg.first("From")
         remote_target = uri_of(msg.first("Contact")) or uri_of(from_value)

@@ -175,13 +175,17 @@ class InDialog:
         self._offers_lock = threading.Lock()  # counted by the receive and timer threads
 
     def refuse_options(self, msg: SipMessage, send: Send | None = None) -> bool:
-        """420 for a ``Require`` we do not implement, 422 for a session interval below our
-        minimum (RFC 3261 8.2.2.3, RFC 4028 8.1); True when the request was refused. An
-        INVITE's refusal waits for its ACK like any other (``Admission.refuse``)."""
+        """420 for a ``Require`` we do not implement (RFC 3261 8.2.2.3: INVITE, UPDATE,
+        OPTIONS, INFO; before sip42 an OPTIONS or INFO requiring one was 200 and the INFO's
+        key taken), 422 for a session interval below our minimum (RFC 4028 8.1: the
+        requests that set one, INVITE and UPDATE); True when the request was refused. An
+        INVITE's refusal waits for its ACK like any other (``Admission.refuse``). A BYE is
+        taken whatever it requires: refused, the line is held for nobody until
+        ``rtp_timeout``."""
         unsupported = session_timer.unsupported_options(msg)
         if unsupported:
             code, extra = 420, [("Unsupported", ", ".join(unsupported))]
-        elif session_timer.too_brief(msg):
+        elif msg.method in ("INVITE", "UPDATE") and session_timer.too_brief(msg):
             code, extra = 422, [("Min-SE", str(session_timer.MIN_SE_SECONDS))]
         else:
             return False
@@ -380,11 +384,11 @@ class InDialog:
         # (RFC 3264 8.1): a call set up on an SRTP-then-RTP offer had its audio second.
         layout = media.layout
         try:
-            body = sdp_body(msg.first("Content-Type"), msg.body_bytes)
+            body = sdp_body(msg.first("Content-Type"), msg.body_bytes,
+                            msg.first("Content-Encoding"))
         except UnsupportedBody as exc:
             send(build_response(msg, 415, extra=[
-                ("Accept", "application/sdp, multipart/mixed"),
-                ("Warning", f'399 hotline12345 "{exc}"')]), msg.source)
+                *exc.accepts, ("Warning", f'399 hotline12345 "{exc}"')]), msg.source)
             return
         if body:
             try:
@@ -628,7 +632,8 @@ class InDialog:
         answer: MediaOffer | None = None
         outcome, why = UNUSABLE_ANSWER, ""
         try:
-            body = sdp_body(ack.first("Content-Type"), ack.body_bytes)
+            body = sdp_body(ack.first("Content-Type"), ack.body_bytes,
+                            ack.first("Content-Encoding"))
             answer = parse_sdp(body) if body else None
             if answer is None:
                 outcome, why = ACK_WITHOUT_SDP, "ACK without the SDP answer to our offer"
@@ -746,6 +751,8 @@ class InDialog:
                 self.finals.send(call.invite, terminated, call.invite_source)
 
     def on_options(self, msg: SipMessage) -> None:
+        if self.refuse_options(msg):
+            return
         self._send(build_response(msg, 200, to_tag=None if msg.to_tag else
                                      self._new_tag(),
                                      extra=[("Allow", ALLOW), ("Accept", "application/sdp"),
@@ -756,6 +763,8 @@ class InDialog:
         call = self._lookup(msg.call_id)
         if call is None or not in_dialog(call, msg):
             self._send(build_response(msg, 481), msg.source)
+            return
+        if self.refuse_options(msg):
             return
         # SIP INFO DTMF (application/dtmf-relay: "Signal=5"), sent by some trunks: one key
         # per INFO, as every gateway sends it. "Signal=123" is no key: keying its first

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from telephony.pyvoip import SIP
 from telephony.sip.uri import LWS, lws_split, parse_name_addr, parse_via, split_header_list
@@ -41,6 +41,11 @@ _NAME_ADDR = ("From", "To")
 # RFC 3261 25.1 token: a method's and a header name's characters.
 _TOKEN_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.!%*+`'~")
 REQUIRED_HEADERS = ("Via", "From", "To", "Call-ID", "CSeq")
+# Headers a message has one of (RFC 3261 7.3.1: only a comma-separated list may be split
+# over several rows). Written twice, each reader picks one (the first here, another in a
+# proxy or SBC): two Call-IDs or Content-Lengths are two messages to two readers (sip42).
+SINGLE_VALUED = ("Call-ID", "CSeq", "From", "To", "Content-Length", "Content-Type",
+                 "Max-Forwards")
 # Limits on what one datagram may be. A real INVITE with SDP is 1-4 KB with 15-30 headers;
 # a carrier's may carry a few dozen Via/Record-Route lines. Past these it is an attack on
 # the parser (every header is split, canonicalised and kept), answered 400 when it can be.
@@ -231,6 +236,9 @@ class SipMessage(SIP.SIPMessage):
         missing = [h for h in REQUIRED_HEADERS if h not in names]
         if missing:
             raise SipSyntaxError(f"missing {', '.join(missing)}")
+        twice = [h for h in SINGLE_VALUED if sum(n == h for n, _ in headers) > 1]
+        if twice:
+            raise SipSyntaxError(f"{', '.join(twice)} more than once")
         # Via by the one header-parameter rule (``uri.parse_via``), not pyVoIP's.
         self.headers["Via"] = [parse_via(v) for n, val in headers if n == "Via"
                                for v in split_header_list(val)]
@@ -326,6 +334,12 @@ def _has_tag(value: str) -> bool:
         return False
 
 
+def names_content_type(headers: Iterable[tuple[str, str]]) -> bool:
+    """Whether headers we are given to send name the body's type already: then the
+    builders below add none (sip42: our session refresh by re-INVITE had two)."""
+    return any(name.lower() in ("content-type", "c") for name, _ in headers)
+
+
 def build_response_raw(headers: list[tuple[str, str]], code: int, reason: str, *,
                        to_tag: str | None, extra: Sequence[tuple[str, str]] = (),
                        body: bytes = b"", content_type: str | None = None) -> bytes:
@@ -342,7 +356,7 @@ def build_response_raw(headers: list[tuple[str, str]], code: int, reason: str, *
         out.append(f"{name}: {value}")
     out += [f"{n}: {v}" for n, v in extra]
     out.append(f"Server: {USER_AGENT}")
-    if body:
+    if body and not names_content_type(extra):
         out.append(f"Content-Type: {content_type or 'application/sdp'}")
     out.append(f"Content-Length: {len(body)}")
     return ("\r\n".join(out) + "\r\n\r\n").encode() + body
@@ -363,9 +377,10 @@ def build_response(req: SipMessage, code: int, reason: str | None = None, *,
 def build_request(method: str, uri: str, headers: list[tuple[str, str]], *,
                   body: bytes = b"", content_type: str = "application/sdp") -> bytes:
     """Every request we originate (INVITE, ACK, CANCEL, BYE): the start line, ``headers``
-    in order, then Content-Type (with a body) and Content-Length."""
+    in order, then Content-Type (with a body, unless ``headers`` name one) and
+    Content-Length."""
     lines = [f"{method} {uri} SIP/2.0", *(f"{n}: {v}" for n, v in headers)]
-    if body:
+    if body and not names_content_type(headers):
         lines.append(f"Content-Type: {content_type}")
     lines.append(f"Content-Length: {len(body)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body

@@ -125,7 +125,6 @@ class Refresher:
                              formats=[(media.audio_pt, media.codec)], event_pt=media.event_pt,
                              direction=call.sdp_direction, layout=media.layout,
                              ptime=media.ptime)
-            extra.append(("Content-Type", "application/sdp"))
             call.our_offer_out = True
         call.local_cseq += 1
         cseq = call.local_cseq

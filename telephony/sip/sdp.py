@@ -54,10 +54,21 @@ class NotAcceptable(ValueError):
 
 
 class UnsupportedBody(ValueError):
-    """A body that is not SDP and holds none we may take (answered with 415)."""
+    """A body that is not SDP and holds none we may take, or one in a content coding we
+    do not read (answered with 415 and ``accepts``: RFC 3261 8.2.3)."""
+
+    def __init__(self, why: str, *, coded: bool = False) -> None:
+        super().__init__(why)
+        self.coded = coded
+
+    @property
+    def accepts(self) -> list[tuple[str, str]]:
+        """What the 415 says we take: the body types, and for a coding, none but identity."""
+        return [("Accept", "application/sdp, multipart/mixed"),
+                *([("Accept-Encoding", "identity")] if self.coded else [])]
 
 
-def sdp_body(content_type: str, body: bytes) -> bytes:
+def sdp_body(content_type: str, body: bytes, coding: str = "") -> bytes:
     """The SDP of a request: its body (application/sdp), or the application/sdp part of a
     multipart/mixed one, as SIP-I/SIP-T gateways from the PSTN send it with the ISUP
     message beside it (RFC 3204; its ``handling=optional`` part is ignored, a part we
@@ -65,6 +76,12 @@ def sdp_body(content_type: str, body: bytes) -> bytes:
     or a multipart/mixed one with the ISUP message alone (a gateway's delayed offer)."""
     if not body:
         return b""
+    # ``coding``: Content-Encoding. Read as plain SDP, a gzip offer was a 400 and a
+    # mislabelled plain one a call (sip42); "identity" is no coding (RFC 3261 20.12).
+    codings = [c.strip(LWS).lower() for c in coding.split(",") if c.strip(LWS)]
+    if any(c != "identity" for c in codings):
+        raise UnsupportedBody(f"Content-Encoding {coding.strip(LWS)[:40]} is not read",
+                              coded=True)
     kind = content_type.split(";", 1)[0].strip(LWS).lower()
     if kind == "application/sdp":
         return body

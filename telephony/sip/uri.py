@@ -107,6 +107,11 @@ def _split_params(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(params)
 
 
+# A Via's sent-protocol (RFC 3261 25.1: protocol-name "/" version "/" transport, LWS
+# around the slashes removed by the caller, names in any case).
+_SIP_2_TRANSPORT = re.compile(r"SIP/2\.0/[A-Za-z0-9.!%*_+`'~-]+", re.IGNORECASE | re.ASCII)
+
+
 def parse_via(value: str) -> dict[str, object]:
     """One Via value (RFC 3261 20.42): ``type`` its sent-protocol (``SIP/2.0/UDP``),
     ``address`` its sent-by as (host, port) -- an IPv6 reference whole, less its brackets
@@ -115,8 +120,8 @@ def parse_via(value: str) -> dict[str, object]:
     around ";" and "="; of a name written twice the last, as Kamailio's parse_via keeps
     it: a proxy appends its ``received`` after any the sender forged, review77). pyVoIP's
     parser (before mend71) missed ``;Received=`` and ``; received = x`` and cut an IPv6
-    sent-by at its first colon ("[2001"). ValueError when there is no sent-by or its port
-    is not one."""
+    sent-by at its first colon ("[2001"). ValueError when the sent-protocol is not SIP 2.0's,
+    or there is no sent-by or its port is not one."""
     cuts = [i for i, ch in _outside_quotes(value) if ch == ";"]
     head = value[:cuts[0]] if cuts else value
     words = lws_split(head)
@@ -136,7 +141,12 @@ def parse_via(value: str) -> dict[str, object]:
         host, _, port = sent_by.partition(":")
     if port and (not (port.isascii() and port.isdigit()) or not 0 < int(port[:6]) < 65536):
         raise ValueError(f"bad port in Via {value[:60]!r}")
-    via: dict[str, object] = {"type": "".join(words[:-1]),
+    protocol = "".join(words[:-1])
+    if not _SIP_2_TRANSPORT.fullmatch(protocol):
+        # RFC 3261 20.42: SIP/2.0/transport. "garbage 192.0.2.9" was read as a Via of
+        # type "garbage" and answered 200 (sip42): nothing but SIP 2.0 is ours to answer.
+        raise ValueError(f"bad sent-protocol in Via {value[:60]!r}")
+    via: dict[str, object] = {"type": protocol,
                               "address": (host, int(port) if port else DEFAULT_PORT)}
     for name, val in _split_params(value[cuts[0]:] if cuts else ""):
         via[name.lower()] = val

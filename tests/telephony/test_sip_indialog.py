@@ -121,7 +121,9 @@ def sip_request(method: str, *, call_id: str = "dlg1", to_tag: str = "ours",
                        call_id=call_id, cseq=cseq,
                        contact=f"sip:13800000000@{PEER[0]}:{PEER[1]}",
                        extra=[*(extra or []), *([("Content-Type", "application/sdp")]
-                                                if body else [])], body=body)
+                                                if body and not any(
+                                                    n == "Content-Type" for n, _ in
+                                                    extra or []) else [])], body=body)
     return SipMessage(data, PEER)
 
 

@@ -1,0 +1,129 @@
+"""Requests a stranger or a broken peer sends that RFC 3261 names an answer for, socket-free
+at the shipped settings (sip42, 2026-12-07: found probing a running `hotline serve` on
+loopback; docs/sip.md, "What arrives, and what we do")."""
+
+from __future__ import annotations
+
+import pytest
+
+from telephony.call import CallState
+from telephony.sip.message import (
+    SipMessage,
+    SipSyntaxError,
+    bad_request_for,
+    build_request,
+    build_response,
+)
+from telephony.sip.uri import parse_via
+from tests.telephony.sipwire import PHONE, front_end, offer, request
+from tests.telephony.test_sip_indialog import inbound_call, make, sip_request
+
+_RELAY = [("Content-Type", "application/dtmf-relay")]
+
+
+def test_options_requiring_an_extension_we_lack_is_420_naming_it() -> None:
+    # RFC 3261 8.2.2.3: a UAS MUST answer 420 + Unsupported; a 200 told the peer we do it.
+    fe, wire = front_end()
+    fe._on_message(request("OPTIONS", call_id="o-req", extra=[("Require", "100rel, foo")]))
+    [(answer, _)] = wire.sent
+    assert answer.status_code == 420 and answer.first("Unsupported") == "100rel, foo"
+    fe._on_message(request("OPTIONS", call_id="o-timer", extra=[("Require", "timer")]))
+    assert wire.sent[-1][0].status_code == 200
+
+
+def test_an_info_requiring_an_extension_we_lack_is_420_and_keys_nothing() -> None:
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=True)
+    dialogs.on_info(sip_request("INFO", extra=[*_RELAY, ("Require", "foo")],
+                                body=b"Signal=5\r\nDuration=160\r\n"))
+    [(answer, _)] = wire.sent
+    assert answer.status_code == 420 and answer.first("Unsupported") == "foo"
+    assert call.get_dtmf(timeout=0) is None and call.state is CallState.ANSWERED
+
+
+def test_an_options_with_a_brief_session_interval_is_not_422() -> None:
+    # RFC 4028's 422 is for the requests that set a session timer (INVITE, UPDATE).
+    fe, wire = front_end()
+    fe._on_message(request("OPTIONS", call_id="o-se", extra=[("Session-Expires", "30")]))
+    assert wire.codes() == [200]
+
+
+def test_an_invite_whose_body_is_coded_is_415_with_accept_encoding() -> None:
+    # RFC 3261 8.2.3: a content coding we do not understand is 415 with Accept-Encoding;
+    # read as plain SDP, a compressed offer was a 400 and a mislabelled one a call.
+    fe, wire = front_end()
+    fe._on_message(request("INVITE", call_id="gz", body=offer(),
+                           extra=[("Content-Encoding", "gzip")]))
+    final = [m for m, _ in wire.sent if m.status_code >= 200]
+    assert [m.status_code for m in final] == [415]
+    assert final[0].first("Accept-Encoding") == "identity"
+    assert fe._lookup("gz") is None
+
+
+def test_an_invite_coded_identity_is_a_call() -> None:
+    fe, _ = front_end()
+    fe._on_message(request("INVITE", call_id="id", body=offer(),
+                           extra=[("Content-Encoding", "identity")]))
+    call = fe._lookup("id")
+    assert call is not None and call.state is CallState.INCOMING
+
+
+def test_a_reinvite_whose_body_is_coded_is_415_and_the_call_goes_on() -> None:
+    dialogs, wire = make()
+    call = inbound_call(wire, answered=True)
+    media = call.media
+    dialogs.on_refresh(call, sip_request("INVITE", body=offer(41000),
+                                         extra=[("Content-Encoding", "deflate")]))
+    answer = wire.sent[0][0]
+    assert answer.status_code == 415 and answer.first("Accept-Encoding") == "identity"
+    assert call.state is CallState.ANSWERED and call.media == media
+
+
+@pytest.mark.parametrize("protocol", ["garbage", "SIP/2.0", "HTTP/1.1/UDP", "SIP/3.0/UDP"])
+def test_a_via_whose_sent_protocol_is_not_sip_2_is_refused(protocol: str) -> None:
+    with pytest.raises(ValueError):
+        parse_via(f"{protocol} 192.0.2.40:5060;branch=z9hG4bKx")
+    # SIP 2.0 written with LWS between its parts, or in lower case, is still SIP 2.0.
+    assert parse_via("SIP / 2.0 / UDP 192.0.2.40:5060")["address"] == ("192.0.2.40", 5060)
+    assert parse_via("sip/2.0/udp 192.0.2.40:5060")["address"] == ("192.0.2.40", 5060)
+
+
+def test_an_options_with_a_garbage_via_is_400_not_200() -> None:
+    raw = bytes(request("OPTIONS", call_id="v").raw).replace(b"SIP/2.0/UDP", b"garbage", 1)
+    with pytest.raises(SipSyntaxError, match="Via"):
+        SipMessage(raw, PHONE)
+    # Answered 400 (to where it came from: its Via is copied, not read).
+    reply = bad_request_for(raw, "bad sent-protocol in Via")
+    assert reply is not None and reply.startswith(b"SIP/2.0 400 ")
+
+
+def test_a_request_we_build_names_its_content_type_once() -> None:
+    # Our session refresh by re-INVITE (``refresher``) gave Content-Type in its headers,
+    # and ``build_request`` added another: two, which the rule above refuses (sip42).
+    data = build_request("INVITE", "sip:13800000000@192.0.2.40",
+                         [("Content-Type", "application/sdp")], body=b"v=0\r\n")
+    assert data.count(b"Content-Type:") == 1
+    data = build_request("INFO", "sip:13800000000@192.0.2.40",
+                         [("Content-Type", "application/dtmf-relay")], body=b"Signal=5\r\n")
+    assert data.count(b"Content-Type:") == 1 and b"application/sdp" not in data
+    assert build_request("BYE", "sip:x@192.0.2.40", []).count(b"Content-Type:") == 0
+    assert b"Content-Type: application/sdp" in build_request("INVITE", "sip:x@192.0.2.40",
+                                                               [], body=b"v=0\r\n")
+    # And the responses' builder, by the same rule.
+    invite = request("INVITE", call_id="ct", body=offer())
+    answer = build_response(invite, 200, to_tag="t", body=b"v=0\r\n",
+                            extra=[("Content-Type", "application/sdp")])
+    assert answer.count(b"Content-Type:") == 1
+
+
+@pytest.mark.parametrize("name", ["Call-ID", "CSeq", "From", "To", "Content-Length",
+                                  "Content-Type", "Max-Forwards"])
+def test_a_single_valued_header_written_twice_is_refused(name: str) -> None:
+    # RFC 3261 7.3.1: only a comma-separated list may be written as several rows. Two
+    # Call-IDs (or Content-Lengths) are two requests to whoever reads the other one: the
+    # front proxy and we must never disagree on which dialog, or which body, it is.
+    msg = request("INVITE", call_id="dup", body=offer())
+    value = msg.first(name)
+    raw = bytes(msg.raw).replace(b"\r\n\r\n", f"\r\n{name}: {value}\r\n\r\n".encode(), 1)
+    with pytest.raises(SipSyntaxError, match=name):
+        SipMessage(raw, PHONE)
