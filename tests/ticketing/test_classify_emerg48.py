@@ -80,6 +80,9 @@ def test_emerg48_a_lost_landlord_word_is_the_models(shipped, text: str) -> None:
     ("电车上有人抽烟 车厢里冒烟 司机也不管", "none"),
     ("新能源车不冒烟不烧油 为什么停车费还跟油车一样", "none"),
     ("电视上放了个电动车电池冒烟着火的视频 吓得我不敢在家充电了", "none"),
+    # Smoke counted is a recurrence to report (U4), no fire now; one now told beside it fires.
+    ("楼道里那个电动车电池冒了好几回烟了 物业不管", "none"),
+    ("楼下电瓶车电池又冒烟了 这回冒得特别大", "119"),
     # Calm: a works' habit, a drill, a sewer, a rumour, a past leak.
     ("那个厂子每天下午烟囱冒黄烟 呛得人嗓子疼 好几年了没人管", "none"),
     ("园区搞演练 砰的一声之后冒了红色的烟 说是模拟的 提前也没通知", "none"),
