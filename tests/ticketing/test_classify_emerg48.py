@@ -89,6 +89,7 @@ def test_emerg48_a_lost_landlord_word_is_the_models(shipped, text: str) -> None:
     ("楼下水管子漏了 一股臭味 熏得人头晕 物业也不来修", "none"),
     ("工厂排污管往河里漏 一股臭鸡蛋味 熏得人头晕 好几年了", "none"),
     ("暖气管道漏了 冒白汽 一股铁锈味 呛得慌 物业不管", "none"),
+    ("我们厂宿舍的水管子漏了 冒了一屋子水汽 呛得慌 后勤也不管", "none"),
     ("我们这儿的化工厂去年有个罐子漏了 一股刺鼻的味 现在还能住人吗", "none"),
     ("厂里同事结婚 放了彩色的烟 砰的一声 吓我一跳", "none"),
     # Calm: a landlord's threat, a past eviction, a renovation's furniture at the door.
