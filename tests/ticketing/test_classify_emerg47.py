@@ -101,6 +101,28 @@ def test_emerg47_the_rules_read_the_situation_not_the_sentence(
     assert got.emergency == service, _cues(text)
 
 
+@pytest.mark.parametrize(("text", "urgency"), [
+    # The only way out shut against people stays urgent (U4) with the fire feared no cue.
+    ("那个 我们这个地下室就一个出口还上了锁 这要着火了人往哪跑啊", "urgent"),
+    ("这个小饭馆只有一道门 后门焊死了 这要起火了里头的人咋出去", "urgent"),
+    # Not a lock that will not open.
+    ("我家就一个门 钥匙丢了锁打不开 能帮忙找个开锁的吗", "general"),
+])
+def test_emerg47_a_way_out_shut_is_urgent_without_a_fire(text: str, urgency: str) -> None:
+    got = classify(text, _emerg36.load_rules())
+    assert (got.urgency, got.emergency) == (urgency, "none"), _cues(text)
+
+
+@pytest.mark.parametrize("text", [
+    # A following told with a past word before it (当时, 之前) and a now after it: the new cue
+    # must not be silenced, or its mark would stop the model's 110 as well.
+    "当时我就觉得不对劲 有个人一直跟着我 现在都到我家楼下了",
+    "有个人一直跟着我好几站了 之前在车上就盯着我看 我现在下车了他也下了",
+])
+def test_emerg47_a_following_told_after_a_past_word_goes_on(shipped, text: str) -> None:
+    _emerg45.assert_handed_or_kept(shipped, text, "110")
+
+
 def test_emerg47_the_file_holds_both_sides() -> None:
     lines = _lines()
     assert sum(service != "none" for _, service in lines) >= 50
