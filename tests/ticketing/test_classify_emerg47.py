@@ -118,8 +118,10 @@ def test_emerg47_a_way_out_shut_is_urgent_without_a_fire(text: str, urgency: str
     # must not be silenced, or its mark would stop the model's 110 as well.
     "当时我就觉得不对劲 有个人一直跟着我 现在都到我家楼下了",
     "有个人一直跟着我好几站了 之前在车上就盯着我看 我现在下车了他也下了",
+    # A rumour told first, then what the caller sees now (`ahead_ends`).
+    "听说这一片有变态 我现在就发现有个男的一直跟着我",
 ])
-def test_emerg47_a_following_told_after_a_past_word_goes_on(shipped, text: str) -> None:
+def test_emerg47_a_following_told_after_a_past_word_or_a_rumour_goes_on(shipped, text: str) -> None:
     _emerg45.assert_handed_or_kept(shipped, text, "110")
 
 
