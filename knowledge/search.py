@@ -1680,13 +1680,20 @@ def complaint_words(text: str, words_: Iterable[str] = COMPLAINT_WORDS + BLAME_W
     """The complaint (and blame) words in ``text``. 还没 before the caller's own step not
     yet taken (还没办过护照, 还没办证，现在办要带什么: ``_NOT_YET_APPLIED``) reports no
     wait on anyone: it is who the entry is for (kb42)."""
-    t = _NOT_YET_APPLIED.sub("", normalise(text))
+    t = normalise(text)
+    if "还没" in t:
+        # Read in each clause: a 办 that ends its clause (社区还没办，找谁) has no object.
+        t = "".join(_NOT_YET_APPLIED.sub("", normalise(c)) for c in _CLAUSE_END.split(text))
     return {w for w in words_ if w in t}
 
 
-# 还没 and the caller's own 办 (办过, 办证), never a result waited for (还没办下来, 还没办好,
-# 还没办完, 还没办成: the office's delay, a complaint).
-_NOT_YET_APPLIED = re.compile("还没(?=办(?!下来|好|完|成|妥))")
+# 还没 and the caller's own 办: never done (办过) or a thing not yet got (办证, 办居住证).
+# Not a result waited for (还没办下来, 还没办好, 还没办完, 还没办成), nor 办 with nothing
+# after it (申请了俩月社区还没办, 派出所还没办呢): the office's delay, a complaint (review112).
+# What follows 办 is its object, not a word that starts the next clause said without a
+# pause (还没办去哪儿问问, 还没办找谁, 还没办也没人说).
+_NOT_YET_APPLIED = re.compile("还没(?=办(?:过|(?!下来|好|完|成|妥|呢|啊|吧|呀|了|去|在|找|怎|咋|要"
+                              "|能|哪|也|就|都|还|又|啥|什)[\u4e00-\u9fff]))")
 
 
 def is_complaint(text: str) -> bool:

@@ -1,0 +1,33 @@
+"""review112: kb42's rules read against complaints — 还没办 where the office is late, the
+office an entry of redress sends the caller to failing them, and which entries are of
+redress. docs/knowledge.md, "Thirty-fourth round (kb42)", "review112". The sentences are
+this review's own.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge.search import Index, complaint_words
+from tests.knowledge.test_search_round32 import assert_unanswered
+
+
+@pytest.mark.parametrize("text", [
+    # 还没办 with nothing after it: the office has not done it yet (the caller applied).
+    "营业执照交了申请半个月还没办，去哪儿问问",
+    "老年卡申请了俩月社区还没办，找谁",
+    "派出所到现在还没办呢",
+    # Said without a pause, as a recogniser writes it: the next clause is no object.
+    "老年卡申请了俩月社区还没办找谁",
+])
+def test_not_yet_done_by_the_office_is_a_complaint(text: str) -> None:
+    assert complaint_words(text) == {"还没"}
+
+
+@pytest.mark.parametrize("text", [
+    "营业执照交了申请半个月还没办，去哪儿问问",
+    "老年卡申请了俩月社区还没办，找谁",
+])
+def test_not_yet_done_by_the_office_stays_a_ticket(index: Index, text: str) -> None:
+    assert_unanswered(index, text)
+
