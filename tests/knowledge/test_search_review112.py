@@ -31,3 +31,14 @@ def test_not_yet_done_by_the_office_is_a_complaint(text: str) -> None:
 def test_not_yet_done_by_the_office_stays_a_ticket(index: Index, text: str) -> None:
     assert_unanswered(index, text)
 
+
+@pytest.mark.parametrize("text", [
+    # The office an entry of redress sends the caller to was tried and did nothing: the
+    # caller's complaint is about it now, and reading the entry sends them back there.
+    "商家不给退款，打了12315也没人管，现在怎么办",
+    "工资拖着不给，劳动监察也不管，还能怎么办",
+    "仲裁委拖着不给立案，怎么办",
+])
+def test_the_redress_office_failing_the_caller_stays_a_ticket(index: Index, text: str) -> None:
+    assert_unanswered(index, text)
+
