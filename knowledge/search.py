@@ -527,6 +527,11 @@ def normalise(text: str) -> str:
 
 _OBJECTS = load_objects(OBJECTS_FILE, normalise)
 
+# Words of an entry's title that make it one of redress (:class:`Index`, ``redress``):
+# a channel of complaint (投诉, 维权, 12315, 申诉) or a dispute (纠纷, 不签).
+_REDRESS_NAMED = tuple(dict.fromkeys(normalise(w) for w in (
+    *_ANYWHERE["complain"], *_SPEAKS["complain"], *_STEPS["dispute"])))
+
 
 def _segments(text: str) -> list[list[str]]:
     """jieba's words of ``text``, per stretch between question words: cut there first, as
@@ -1807,10 +1812,10 @@ class Index:
         # 和单位有纠纷, 单位不签劳动合同) is where a wronged caller turns: the wrong they tell
         # (老板不给加班钱, 钱一直拖着) is the situation it answers, so no complaint word counts
         # against it. A blame word still does (态度, 凭什么, 天天): it faults whoever it
-        # names, the entry's office too (kb42).
-        self.redress = [any(w in normalise(d.title) for w in (*COMPLAINT_WORDS,
-                                                                *_STEPS["dispute"]))
-                        for d in self.docs]
+        # names, the entry's office too (kb42). Named by the complain matter's words and a
+        # dispute's (config/kb_matters.toml), not by every complaint word: a title with
+        # 坏了 or 噪音 (路灯坏了找谁报修) teaches a repair or a rule (review112).
+        self.redress = [any(w in normalise(d.title) for w in _REDRESS_NAMED) for d in self.docs]
         self.words = _Signal([_weighted(d, words) for d in self.docs],
                              [_weighted(d, words, heads=True) for d in self.docs])
         self.sounds = _Signal([_weighted(d, sounds) for d in self.docs])
