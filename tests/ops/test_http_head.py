@@ -276,3 +276,47 @@ def test_a_head_refused_behind_an_unanswered_request_is_not_its_answer(loop) -> 
     protocol.connection_lost(None)
     settle(loop, 0.7)
     assert b" 431 " not in transport.sent, transport.sent[:80]
+
+
+def test_the_status_listener_holds_a_head_to_the_same_time(monkeypatch) -> None:
+    """``hotline serve --role ivr``'s /healthz and /metrics (``hotline.status``, the
+    stdlib's server, a thread per connection) waited for a head for good (review111): a
+    silent connection, or a head sent a line at a time, held a thread and one of the
+    descriptors the node's RTP sockets need, on a port docs/scaling.md opens to the private
+    network for Prometheus. The API's rule holds there too: closed after ``HEAD_SECONDS``."""
+    import socket
+    import time
+
+    from hotline.roles import Part
+    from hotline.status import StatusServer
+    from hotline.wiring import Background
+
+    monkeypatch.setattr(http_head, "HEAD_SECONDS", 0.5)
+    node = Settings(status_port=0)
+    background = Background(settings=node, sessions=None, domain=None, engine=None,  # type: ignore[arg-type]
+                            parts=frozenset({Part.VOICE}))
+    status = StatusServer(node, background, "ivr")
+    assert status.start()
+    try:
+        silent = socket.create_connection((node.status_host, status.port), timeout=5)
+        slow = socket.create_connection((node.status_host, status.port), timeout=5)
+        slow.sendall(b"GET /healthz HTTP/1.1\r\n")
+        began = time.monotonic()
+        for _ in range(6):
+            time.sleep(0.2)
+            try:
+                slow.sendall(b"X-A: b\r\n")
+            except OSError:
+                break
+        for conn in (silent, slow):
+            conn.settimeout(3)
+            assert conn.recv(100) == b"", "still open"  # closed, nothing answered
+            conn.close()
+        assert time.monotonic() - began < 3
+        fast = socket.create_connection((node.status_host, status.port), timeout=5)
+        fast.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
+        time.sleep(1)  # past HEAD_SECONDS: the answer is not cut
+        assert fast.recv(100).startswith(b"HTTP/1.0 200 ")
+        fast.close()
+    finally:
+        status.stop()
