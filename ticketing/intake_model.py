@@ -62,6 +62,7 @@ from ticketing.classify import (
     without_everyday,
     without_retracted,
 )
+from ticketing.invisible import without_invisible
 from ticketing.pinyin import syllable as _syllable
 from ticketing.substance import Substance, load_substance
 
@@ -201,7 +202,8 @@ def file_sha256(path: Path) -> str:
 
 def _prepare(text: str) -> str:
     # Recognisers put spaces between words and drop punctuation; make both forms alike.
-    text = unicodedata.normalize("NFKC", text)
+    # Nor do characters that show nothing split a word (inputs.invisible; review111).
+    text = without_invisible(unicodedata.normalize("NFKC", text))
     return _SPACES.sub("", text)
 
 
