@@ -42,8 +42,12 @@ _NAME_ADDR = ("From", "To")
 _TOKEN_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.!%*+`'~")
 REQUIRED_HEADERS = ("Via", "From", "To", "Call-ID", "CSeq")
 # Headers a message has one of (RFC 3261 7.3.1: only a comma-separated list may be split
-# over several rows). Written twice, each reader picks one (the first here, another in a
-# proxy or SBC): two Call-IDs or Content-Lengths are two messages to two readers (sip42).
+# over several rows). Written twice with two values, each reader picks one (the first here,
+# another in a proxy or SBC): two Call-IDs or Content-Lengths are two messages to two
+# readers (sip42). The same row twice is no such message (every reader reads one value):
+# a sloppy B2BUA's, as our own refresher's was; refused, a trunk's 200 OK so written was
+# dropped and the answered callee's call ended "no answer", heard silence and was redialled
+# (review114).
 SINGLE_VALUED = ("Call-ID", "CSeq", "From", "To", "Content-Length", "Content-Type",
                  "Max-Forwards")
 # Limits on what one datagram may be. A real INVITE with SDP is 1-4 KB with 15-30 headers;
@@ -236,9 +240,9 @@ class SipMessage(SIP.SIPMessage):
         missing = [h for h in REQUIRED_HEADERS if h not in names]
         if missing:
             raise SipSyntaxError(f"missing {', '.join(missing)}")
-        twice = [h for h in SINGLE_VALUED if sum(n == h for n, _ in headers) > 1]
+        twice = [h for h in SINGLE_VALUED if len({v for n, v in headers if n == h}) > 1]
         if twice:
-            raise SipSyntaxError(f"{', '.join(twice)} more than once")
+            raise SipSyntaxError(f"{', '.join(twice)} more than once, with other values")
         # Via by the one header-parameter rule (``uri.parse_via``), not pyVoIP's.
         self.headers["Via"] = [parse_via(v) for n, val in headers if n == "Via"
                                for v in split_header_list(val)]
