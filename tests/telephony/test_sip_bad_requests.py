@@ -60,6 +60,17 @@ def test_an_invite_whose_body_is_coded_is_415_with_accept_encoding() -> None:
     assert fe._lookup("gz") is None
 
 
+@pytest.mark.parametrize("rows", [[("Content-Encoding", "identity"), ("Content-Encoding", "gzip")],
+                                  [("e", "identity, gzip")], [("E", "GZIP")]])
+def test_a_coding_on_any_row_or_in_compact_form_is_415(rows: list[tuple[str, str]]) -> None:
+    # Content-Encoding is a list (RFC 3261 20.12): "identity" then "gzip" on two rows is a
+    # gzip body. Read by its first row, it was taken as plain SDP (review114).
+    fe, wire = front_end()
+    fe._on_message(request("INVITE", call_id="gz2", body=offer(), extra=rows))
+    assert [m.status_code for m, _ in wire.sent if m.status_code >= 200] == [415]
+    assert fe._lookup("gz2") is None
+
+
 def test_an_invite_coded_identity_is_a_call() -> None:
     fe, _ = front_end()
     fe._on_message(request("INVITE", call_id="id", body=offer(),
