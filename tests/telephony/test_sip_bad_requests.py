@@ -99,6 +99,30 @@ def test_a_via_whose_sent_protocol_is_not_sip_2_is_refused(protocol: str) -> Non
     assert parse_via("sip/2.0/udp 192.0.2.40:5060")["address"] == ("192.0.2.40", 5060)
 
 
+@pytest.mark.parametrize(("via", "protocol", "address"), [
+    ("SIP/2.0/TLS 192.0.2.40:5061", "SIP/2.0/TLS", ("192.0.2.40", 5061)),
+    ("SIP/2.0/WSS df7jal23ls0d.invalid", "SIP/2.0/WSS", ("df7jal23ls0d.invalid", 5060)),
+    ("SIP/2.0/UDP 192.0.2.40 : 5070", "SIP/2.0/UDP", ("192.0.2.40", 5070)),
+    ("SIP/2.0/UDP  192.0.2.40 :5070", "SIP/2.0/UDP", ("192.0.2.40", 5070)),
+    ("SIP /2.0/ UDP [2001:db8::9] :5070", "SIP/2.0/UDP", ("2001:db8::9", 5070)),
+])
+def test_a_via_with_lws_around_its_colon_is_read(via: str, protocol: str,
+                                                 address: tuple[str, int]) -> None:
+    # RFC 3261 25.1: COLON is SWS ":" SWS, as SLASH is around "/". Taking the last word as
+    # the sent-by, sip42 refused the first spacing and read the second as the protocol
+    # "SIP/2.0/UDP192.0.2.40" with an empty host (review114).
+    read = parse_via(f"{via};branch=z9hG4bKsp")
+    assert (read["type"], read["address"], read["branch"]) == (protocol, address, "z9hG4bKsp")
+
+
+@pytest.mark.parametrize("via", ["SIP/2.0/UDP extra 192.0.2.40", "SIP/2.0/UDP :5060",
+                                 "SIP/2.0/UDP 192.0.2.40 5060"])
+def test_a_via_with_more_than_protocol_and_sent_by_is_refused(via: str) -> None:
+    # Before: "SIP/2.0/UDPextra" was taken for a transport, ":5060" for a sent-by.
+    with pytest.raises(ValueError):
+        parse_via(via)
+
+
 def test_an_options_with_a_garbage_via_is_400_not_200() -> None:
     raw = bytes(request("OPTIONS", call_id="v").raw).replace(b"SIP/2.0/UDP", b"garbage", 1)
     with pytest.raises(SipSyntaxError, match="Via"):
