@@ -327,6 +327,22 @@ def bad_request_for(raw: bytes, why: str) -> bytes | None:
                               extra=[("Warning", f'399 hotline12345 "{reason}"')])
 
 
+def unreadable_what(raw: bytes) -> str:
+    """What a datagram we cannot read was, for its log line: a response by its status and
+    Call-ID, which an operator needs to find the call it ended. A callee's 200 OK we cannot
+    read (two Call-IDs of two values) is dropped as any garbage: never ACKed, the outbound
+    call ends ``no_answer`` at its ring timeout and is dialled again; "datagram" alone
+    did not say which call (review114)."""
+    try:
+        start, headers, _ = split_message(raw, strict=False)
+    except SipSyntaxError:
+        return "datagram"
+    if not start.startswith("SIP/2.0 "):
+        return "datagram"
+    call_ids = ", ".join(v[:80] for n, v in headers if n == "Call-ID") or "none"
+    return f"response {start[8:40]!r} (Call-ID {call_ids[:170]})"
+
+
 def _has_tag(value: str) -> bool:
     """Whether a To value has a tag, by the parse's own rule (a header parameter, its name
     in any case): a text search for ";tag=" (before mend70) took one in a quoted display

@@ -213,3 +213,20 @@ def test_a_200_ok_with_its_content_type_twice_alike_is_read() -> None:
           b"Content-Type: application/sdp\r\nContent-Type: application/sdp\r\n"
           b"Content-Length: 5\r\n\r\nv=0\r\n")
     assert SipMessage(ok, ("192.0.2.40", 5060)).status_code == 200
+
+
+def test_a_200_ok_we_cannot_read_is_logged_by_its_call(caplog: pytest.LogCaptureFixture) -> None:
+    # Two Call-IDs of two values: no reader can tell whose call it answers, so it is
+    # dropped (never ACKed; the outbound call ends no_answer at its ring timeout). The log
+    # line names the response and its Call-IDs, for the operator to find that call.
+    fe, _wire = front_end()
+    sent: list[bytes] = []
+    fe._transport.send = lambda data, addr: sent.append(data)  # type: ignore[method-assign]
+    ok = (b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKo2\r\n"
+          b"From: <sip:12345@192.0.2.1>;tag=a\r\nTo: <sip:13800000000@192.0.2.40>;tag=b\r\n"
+          b"Call-ID: out2\r\nCall-ID: other\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")
+    with caplog.at_level("WARNING", logger="telephony.sip"):
+        fe._transport.handle_datagram(ok, ("192.0.2.40", 5060))
+    assert sent == []
+    line = next(r.getMessage() for r in caplog.records if "dropped" in r.getMessage())
+    assert "response '200 OK' (Call-ID out2, other)" in line and "Call-ID more than once" in line
