@@ -120,6 +120,10 @@ def test_emerg47_a_way_out_shut_is_urgent_without_a_fire(text: str, urgency: str
     "有个人一直跟着我好几站了 之前在车上就盯着我看 我现在下车了他也下了",
     # A rumour told first, then what the caller sees now (`ahead_ends`).
     "听说这一片有变态 我现在就发现有个男的一直跟着我",
+    # A count of the caller's own moves between (换了两次车, 绕了三圈), then 还跟着: the
+    # following goes on; the count is no past following (the lead, a recogniser's line).
+    "有个男的一直跟着我 我在地铁上换了两次车 他还跟着",
+    "一个骑电动车的一直跟着她 她绕了三圈小区 那人还跟着呢",
 ])
 def test_emerg47_a_following_told_after_a_past_word_or_a_rumour_goes_on(shipped, text: str) -> None:
     _emerg45.assert_handed_or_kept(shipped, text, "110")
