@@ -13,12 +13,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from config import Settings
 from outbound import worker as worker_module
 from outbound.models import Kind, OutboundAttempt, OutboundTask
-from outbound.worker import ClaimBatch, OutboundWorker
+from outbound.planner import plan
+from outbound.worker import WAITS_FOR_LINE, ClaimBatch, OutboundWorker, claim_due
 from tests.outbound.support import (
+    WATER_HANDLER_PHONE,
     Clock,
     RecordingSms,
     ScriptedDialer,
     attempts,
+    close_ticket,
     new_ticket,
     tasks,
 )
@@ -97,7 +100,7 @@ def test_at_eight_a_handlers_dispatch_sms_goes_before_the_nights_citizen_receipt
                             sms=RecordingSms(), name="morning-worker", sms_parallel=2,
                             clock=lambda: 1e9)
     try:
-        numbers = night(ob_sessions, domain, ob_city, clock, worker)
+        night(ob_sessions, domain, ob_city, clock, worker)
         clock.at = datetime(2026, 12, 8, 8, 0, 5, tzinfo=domain.tz)
         morning = new_ticket(ob_sessions, domain, ob_city, phone="13811159999",
                              demand="朝阳区酒仙桥北路甲10号院燃气泄漏味道很大")
@@ -166,3 +169,51 @@ def test_a_pass_over_held_rows_takes_bounded_claim_transactions_and_the_next_one
     for number in numbers:
         (sent,) = tasks(ob_sessions, number, Kind.CITIZEN_SMS)
         assert (sent.status, sent.result, sent.attempts) == ("done", "sent", 1)
+
+
+def test_sign_reminders_go_before_a_survey_due_earlier_and_one_phone_takes_one_call(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """A citizen's survey call falls due, then the sign reminders of two tickets
+    dispatched to the water handler. One call slot: the first reminder is claimed, not the
+    survey due before it. Two more slots, the first call still in flight: the second
+    reminder waits for the handler's line (no attempt), the survey takes the slot; no
+    phone is claimed twice. (A staff member's number is never surveyed, so a survey and a
+    reminder never meet on one phone: ``ticketing.merging.surveyable``.) Before
+    (review113), due order alone: the survey took the one slot."""
+    clock = Clock(ob_domain)
+    surveyed = new_ticket(ob_sessions, ob_domain, ob_city, phone="13811117777",
+                          demand="丰台区方庄芳城园一区停水两天了")
+    close_ticket(ob_sessions, ob_domain, ob_city, surveyed)
+    with ob_sessions() as s:
+        plan(session=s, domain=ob_domain, now=clock.at)
+        s.commit()
+    clock.at += timedelta(seconds=1)
+    reminded = [new_ticket(ob_sessions, ob_domain, ob_city, phone=f"1381118888{i}",
+                           demand=demand)
+                for i, demand in enumerate(["海淀区学院路甲5号院昨晚停水了",
+                                            "西城区牛街南口停水半天了"])]
+    clock.at += timedelta(seconds=5)  # the sign windows (a second) have ended
+    with ob_sessions() as s:
+        plan(session=s, domain=ob_domain, now=clock.at)
+        s.commit()
+
+    def claim(limit: int, running: set[int]) -> list[str]:
+        with ob_sessions() as s:
+            plan(session=s, domain=ob_domain, now=clock.at)
+            claims = claim_due(session=s, domain=ob_domain, worker="w", now=clock.at,
+                               limit=limit, sms_limit=0, carrier="test", sms_carrier="test",
+                               running=running)
+            s.commit()
+        running |= {c.task_id for c in claims}
+        return [f"{c.kind}:{c.target.phone}" for c in claims]
+
+    (survey,) = tasks(ob_sessions, surveyed, Kind.SURVEY_CALL)
+    (sign,) = tasks(ob_sessions, reminded[0], Kind.SIGN_CALL)
+    assert survey.due_at < sign.due_at  # due order alone would take the survey
+    running: set[int] = set()
+    assert claim(1, running) == [f"{Kind.SIGN_CALL}:+86{WATER_HANDLER_PHONE}"]
+    assert claim(2, running) == [f"{Kind.SURVEY_CALL}:+8613811117777"]
+    waiting = [t for n in reminded for t in tasks(ob_sessions, n, Kind.SIGN_CALL)
+               if t.status == "pending"]
+    assert [(t.attempts, t.result) for t in waiting] == [
+        (0, f"{WAITS_FOR_LINE}+86{WATER_HANDLER_PHONE}")]
