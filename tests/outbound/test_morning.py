@@ -14,13 +14,14 @@ from config import Settings
 from outbound import worker as worker_module
 from outbound.models import Kind, OutboundAttempt, OutboundTask
 from outbound.planner import plan
-from outbound.worker import WAITS_FOR_LINE, ClaimBatch, OutboundWorker, claim_due
+from outbound.worker import WAITS_FOR_LINE, ClaimBatch, OutboundWorker
 from tests.outbound.support import (
     WATER_HANDLER_PHONE,
     Clock,
     RecordingSms,
     ScriptedDialer,
     attempts,
+    claim_calls,
     close_ticket,
     new_ticket,
     tasks,
@@ -197,22 +198,12 @@ def test_sign_reminders_go_before_a_survey_due_earlier_and_one_phone_takes_one_c
         plan(session=s, domain=ob_domain, now=clock.at)
         s.commit()
 
-    def claim(limit: int, running: set[int]) -> list[str]:
-        with ob_sessions() as s:
-            plan(session=s, domain=ob_domain, now=clock.at)
-            claims = claim_due(session=s, domain=ob_domain, worker="w", now=clock.at,
-                               limit=limit, sms_limit=0, carrier="test", sms_carrier="test",
-                               running=running)
-            s.commit()
-        running |= {c.task_id for c in claims}
-        return [f"{c.kind}:{c.target.phone}" for c in claims]
-
     (survey,) = tasks(ob_sessions, surveyed, Kind.SURVEY_CALL)
     (sign,) = tasks(ob_sessions, reminded[0], Kind.SIGN_CALL)
     assert survey.due_at < sign.due_at  # due order alone would take the survey
     running: set[int] = set()
-    assert claim(1, running) == [f"{Kind.SIGN_CALL}:+86{WATER_HANDLER_PHONE}"]
-    assert claim(2, running) == [f"{Kind.SURVEY_CALL}:+8613811117777"]
+    assert claim_calls(ob_sessions, ob_domain, clock, 1, running) == [f"{Kind.SIGN_CALL}:+86{WATER_HANDLER_PHONE}"]
+    assert claim_calls(ob_sessions, ob_domain, clock, 2, running) == [f"{Kind.SURVEY_CALL}:+8613811117777"]
     waiting = [t for n in reminded for t in tasks(ob_sessions, n, Kind.SIGN_CALL)
                if t.status == "pending"]
     assert [(t.attempts, t.result) for t in waiting] == [
