@@ -138,7 +138,11 @@ LANE_MISREAD = "lane misread"
 # Rows one claim transaction may read without a claim (postponed out of quiet hours,
 # cancelled, waiting for a line) beyond its claims: a backlog of them is worked through
 # by the drain's next transactions, not one that holds SQLite's single writer for it all.
-SETTLE_PER_BATCH = 64
+# 64 (sms43) held it ~0.2 s a transaction over a backlog of held receipts, and a filing
+# beside it waited p50 ~270 ms, max 0.5 s; at 16 p50 48 ms, max 0.15 s, the backlog
+# settled no slower (review113, docs/scaling.md; load ~19 on 2 cores). A query reads up
+# to a lane's room, so a transaction may read ``room - 1`` rows past this.
+SETTLE_PER_BATCH = 16
 
 
 @dataclass(frozen=True)
