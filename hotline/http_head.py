@@ -51,6 +51,15 @@ class BoundedHead(HttpToolsProtocol):
     unless a message also ended in it (a pipelined request behind a body: the body's bytes
     are not the head's). Nothing is parsed for the app once the refusal is written.
 
+    A chunked body's trailer section (fields after its last chunk) is a second head, and
+    counted as one: uvicorn appended its fields to the request's headers, uncounted, where
+    the app read them as headers it was never sent (review111: 100 MB of them, 90 MB more
+    resident). They are dropped (RFC 9112 7.1.2 lets a recipient discard them; no route
+    reads one), and a read that brings neither body nor a message's end, after the head,
+    counts as the trailers' (a chunk's size line alone, in a read of its own, is a few
+    bytes, and the next body bytes start the count again). Their time is the body's
+    (``BodyDeadline``: the app waits for the message's end).
+
     The head's time runs from the connection, and on a kept-alive connection from the next
     head's first byte, to its end (``HEAD_SECONDS``)."""
 
@@ -58,7 +67,8 @@ class BoundedHead(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._head_open = False
         self._head_bytes = 0
-        self._ended_in_read = False
+        self._past_head = False  # the head whole, the message not yet ended
+        self._boundary_in_read = False
         self._head_timer: TimerHandle | None = None
 
     def connection_made(self, transport: Transport) -> None:  # type: ignore[override]
@@ -76,8 +86,15 @@ class BoundedHead(HttpToolsProtocol):
         if self._head_timer is None:
             self._time_head()
 
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self._head_open:
+            super().on_header(name, value)
+        # else a trailer field: dropped, not one of the request's headers
+
     def on_headers_complete(self) -> None:
         self._head_open = False
+        self._past_head = True
+        self._boundary_in_read = True
         self._untime_head()
         if self.transport.is_closing():
             return  # refused (or the client gone): no app for what follows in the read
@@ -90,18 +107,22 @@ class BoundedHead(HttpToolsProtocol):
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
+        self._boundary_in_read = True
+        self._head_bytes = 0  # what comes after these bytes may be the trailers
         if not self.transport.is_closing():
             super().on_body(body)
 
     def on_message_complete(self) -> None:
-        self._ended_in_read = True
+        self._past_head = False
+        self._boundary_in_read = True
         if not self.transport.is_closing():
             super().on_message_complete()
 
     def data_received(self, data: bytes) -> None:
-        self._ended_in_read = False
+        self._boundary_in_read = False
         super().data_received(data)
-        if not self._head_open or self._ended_in_read or self.transport.is_closing():
+        if (not (self._head_open or self._past_head) or self._boundary_in_read
+                or self.transport.is_closing()):
             return
         self._head_bytes += len(data)
         if self._head_bytes > MAX_HEAD_BYTES:
@@ -121,24 +142,25 @@ class BoundedHead(HttpToolsProtocol):
             return
         log.info("request head not whole within %g s from %s: closed (408)", HEAD_SECONDS,
                  self._peer())
-        if self.cycle is not None and not self.cycle.response_complete:
-            # A pipelined head behind an answer still being sent: no second status line
-            # inside it, only the connection closed.
-            self.transport.close()
-            return
         self._answer(408, _TOO_SLOW)
 
     def _refuse_head(self) -> None:
         self._head_open = False
         self._untime_head()
-        log.warning("request head of more than %d bytes from %s: refused (431)",
-                    MAX_HEAD_BYTES, self._peer())
+        log.warning("request head (or trailer section) of more than %d bytes from %s: "
+                    "refused (431)", MAX_HEAD_BYTES, self._peer())
         self._answer(431, _REFUSAL)
 
     def _peer(self) -> str:
         return self.client[0] if self.client else "unknown"
 
     def _answer(self, status: int, text: bytes) -> None:
+        if self.cycle is not None and not self.cycle.response_complete:
+            # A request still being answered (a pipelined head behind it, or its own
+            # trailers): a status line now would be read as its answer (review111: a 431
+            # answered a POST its app had taken), so only the connection is closed.
+            self.transport.close()
+            return
         self.transport.write(b"".join([
             STATUS_LINE[status],
             b"content-type: text/plain; charset=utf-8\r\n",

@@ -14,8 +14,10 @@ length) are the API's to serve: the same from any node.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from asr.readiness import asr_health
+from hotline import http_head
 from hotline.observability import METRICS_FORBIDDEN, peer_allowed
 
 if TYPE_CHECKING:
@@ -89,6 +92,40 @@ class StatusServer:
 
 def _handler(status: StatusServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        # The API's rule for a head (hotline.http_head): whole within HEAD_SECONDS, else
+        # the connection is closed. Before (review111) a silent connection, or a head sent
+        # a line at a time, held its thread and a descriptor the node's RTP sockets need,
+        # for good; a socket timeout alone is per read, so a line every 19 s went on.
+        def setup(self) -> None:
+            super().setup()
+            self._head_lock = threading.Lock()
+            self._head_done = self._head_late = False
+            self._head_timer = threading.Timer(http_head.HEAD_SECONDS, self._head_too_slow)
+            self._head_timer.daemon = True
+            self._head_timer.start()
+
+        def _head_too_slow(self) -> None:
+            with self._head_lock:
+                if self._head_done:
+                    return
+                self._head_late = True
+            with contextlib.suppress(OSError):  # the client has gone already
+                self.connection.shutdown(socket.SHUT_RDWR)  # the blocked read ends
+
+        def parse_request(self) -> bool:
+            whole = super().parse_request()
+            self._head_timer.cancel()
+            with self._head_lock:
+                self._head_done = True
+                if self._head_late:
+                    self.close_connection = True
+                    return False  # cut short: what was read is not a request
+            return whole
+
+        def finish(self) -> None:
+            self._head_timer.cancel()
+            super().finish()
+
         def do_GET(self) -> None:
             allowed = peer_allowed(self.client_address[0], self.headers,  # type: ignore[arg-type]
                                    status.settings.metrics_token)

@@ -527,6 +527,11 @@ def normalise(text: str) -> str:
 
 _OBJECTS = load_objects(OBJECTS_FILE, normalise)
 
+# Words of an entry's title that make it one of redress (:class:`Index`, ``redress``):
+# a channel of complaint (投诉, 维权, 12315, 申诉) or a dispute (纠纷, 不签).
+_REDRESS_NAMED = tuple(dict.fromkeys(normalise(w) for w in (
+    *_ANYWHERE["complain"], *_SPEAKS["complain"], *_STEPS["dispute"])))
+
 
 def _segments(text: str) -> list[list[str]]:
     """jieba's words of ``text``, per stretch between question words: cut there first, as
@@ -1680,13 +1685,20 @@ def complaint_words(text: str, words_: Iterable[str] = COMPLAINT_WORDS + BLAME_W
     """The complaint (and blame) words in ``text``. 还没 before the caller's own step not
     yet taken (还没办过护照, 还没办证，现在办要带什么: ``_NOT_YET_APPLIED``) reports no
     wait on anyone: it is who the entry is for (kb42)."""
-    t = _NOT_YET_APPLIED.sub("", normalise(text))
+    t = normalise(text)
+    if "还没" in t:
+        # Read in each clause: a 办 that ends its clause (社区还没办，找谁) has no object.
+        t = "".join(_NOT_YET_APPLIED.sub("", normalise(c)) for c in _CLAUSE_END.split(text))
     return {w for w in words_ if w in t}
 
 
-# 还没 and the caller's own 办 (办过, 办证), never a result waited for (还没办下来, 还没办好,
-# 还没办完, 还没办成: the office's delay, a complaint).
-_NOT_YET_APPLIED = re.compile("还没(?=办(?!下来|好|完|成|妥))")
+# 还没 and the caller's own 办: never done (办过) or a thing not yet got (办证, 办居住证).
+# Not a result waited for (还没办下来, 还没办好, 还没办完, 还没办成), nor 办 with nothing
+# after it (申请了俩月社区还没办, 派出所还没办呢): the office's delay, a complaint (review112).
+# What follows 办 is its object, not a word that starts the next clause said without a
+# pause (还没办去哪儿问问, 还没办找谁, 还没办也没人说).
+_NOT_YET_APPLIED = re.compile("还没(?=办(?:过|(?!下来|好|完|成|妥|呢|啊|吧|呀|了|去|在|找|怎|咋|要"
+                              "|能|哪|也|就|都|还|又|啥|什)[\u4e00-\u9fff]))")
 
 
 def is_complaint(text: str) -> bool:
@@ -1800,10 +1812,10 @@ class Index:
         # 和单位有纠纷, 单位不签劳动合同) is where a wronged caller turns: the wrong they tell
         # (老板不给加班钱, 钱一直拖着) is the situation it answers, so no complaint word counts
         # against it. A blame word still does (态度, 凭什么, 天天): it faults whoever it
-        # names, the entry's office too (kb42).
-        self.redress = [any(w in normalise(d.title) for w in (*COMPLAINT_WORDS,
-                                                                *_STEPS["dispute"]))
-                        for d in self.docs]
+        # names, the entry's office too (kb42). Named by the complain matter's words and a
+        # dispute's (config/kb_matters.toml), not by every complaint word: a title with
+        # 坏了 or 噪音 (路灯坏了找谁报修) teaches a repair or a rule (review112).
+        self.redress = [any(w in normalise(d.title) for w in _REDRESS_NAMED) for d in self.docs]
         self.words = _Signal([_weighted(d, words) for d in self.docs],
                              [_weighted(d, words, heads=True) for d in self.docs])
         self.sounds = _Signal([_weighted(d, sounds) for d in self.docs])

@@ -33,6 +33,11 @@ class Kind(StrEnum):
 
 CALL_KINDS = frozenset({Kind.SIGN_CALL, Kind.ESCALATE_CALL, Kind.URGE, Kind.SURVEY_CALL,
                         Kind.UTILITY_CALL})
+# Work for the citizens, which can wait a few minutes: at a claim it comes after the staff's
+# work due beside it (``worker.claim_batch``). At 08:00 the night's 受理 SMS and surveys
+# put off by quiet hours all fall due at once, and in due order alone a handler's dispatch
+# SMS (or sign reminder) for a ticket filed at 08:00:05 waited behind every one (review113).
+CITIZEN_KINDS = frozenset({Kind.CITIZEN_SMS, Kind.SURVEY_SMS, Kind.SURVEY_CALL})
 # Work that only makes sense while the ticket waits to be signed.
 SIGN_KINDS = frozenset({Kind.SIGN_CALL, Kind.ESCALATE_CALL})
 # The result of sign work stopped because the ticket no longer waited for its sign (signed,

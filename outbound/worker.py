@@ -45,7 +45,14 @@ from outbound.conversation import (
 )
 from outbound.dialers import CallResult, Dialer
 from outbound.lanes import sms_work
-from outbound.models import Kind, OutboundAttempt, OutboundTask, Outcome, TaskStatus
+from outbound.models import (
+    CITIZEN_KINDS,
+    Kind,
+    OutboundAttempt,
+    OutboundTask,
+    Outcome,
+    TaskStatus,
+)
 from outbound.planner import plan
 from outbound.policies import SYSTEM, Policy, Target, postpone
 from outbound.reminders import (
@@ -131,7 +138,11 @@ LANE_MISREAD = "lane misread"
 # Rows one claim transaction may read without a claim (postponed out of quiet hours,
 # cancelled, waiting for a line) beyond its claims: a backlog of them is worked through
 # by the drain's next transactions, not one that holds SQLite's single writer for it all.
-SETTLE_PER_BATCH = 64
+# 64 (sms43) held it ~0.2 s a transaction over a backlog of held receipts, and a filing
+# beside it waited p50 ~270 ms, max 0.5 s; at 16 p50 48 ms, max 0.15 s, the backlog
+# settled no slower (review113, docs/scaling.md; load ~19 on 2 cores). A query reads up
+# to a lane's room, so a transaction may read ``room - 1`` rows past this.
+SETTLE_PER_BATCH = 16
 
 
 @dataclass(frozen=True)
@@ -153,7 +164,9 @@ def claim_batch(*, session: Session, domain: Domain, worker: str, now: datetime,
                 carrier: str, sms_carrier: str, running: Collection[int] = (),
                 sms_limit: int | None = None) -> ClaimBatch:
     """Claim up to ``limit`` due calls and ``sms_limit`` (``limit`` if None) due SMS, each
-    in due order (``lanes.sms_work`` tells them apart); settle abandoned ones (no live
+    in due order, the staff's work before the citizens' (``models.CITIZEN_KINDS``: at
+    08:00 a handler's SMS waited behind the night's receipts, review113; ``lanes.sms_work``
+    tells SMS and calls apart); settle abandoned ones (no live
     claim, ``claim_live``) on the way. ``running``: the tasks this worker is carrying out
     now. One limit for both in due order had a second surge's dispatch SMS wait behind
     reminder calls holding every slot (review101, sms42).
@@ -178,6 +191,7 @@ def claim_batch(*, session: Session, domain: Domain, worker: str, now: datetime,
     # placed, and each channel's limit holds on that: a task the SQL misread (a call kind
     # left out of CALL_KINDS) waits for a slot of its own channel, never beyond it.
     room = {"sms": limit if sms_limit is None else sms_limit, "call": limit}
+    staff_first = case((OutboundTask.kind.in_([k.value for k in CITIZEN_KINDS]), 1), else_=0)
     claims: list[Claim] = []
     seen: list[int] = []  # read in this transaction: a row left due is not read twice
     settled = 0
@@ -188,7 +202,7 @@ def claim_batch(*, session: Session, domain: Domain, worker: str, now: datetime,
             want = room[lane]
             rows = session.scalars(
                 select(OutboundTask).where(wanted, where, OutboundTask.id.not_in(seen))
-                .order_by(OutboundTask.due_at, OutboundTask.id)
+                .order_by(staff_first, OutboundTask.due_at, OutboundTask.id)
                 .limit(want)
                 .with_for_update(skip_locked=True)).all()
             for task in rows:

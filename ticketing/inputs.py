@@ -21,6 +21,7 @@ from ticketing.classify import (
     category_label,
     sub_categories,
 )
+from ticketing.invisible import invisible, without_invisible  # the one set
 
 
 class InvalidInput(ValueError):
@@ -84,39 +85,6 @@ def strip_unsafe(value: str) -> str:
                    if ch in "\r\n\t" or not _unsafe(ch))
 
 
-# Characters that show nothing though they are no format character (Cf): the rest of
-# Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt) -- the combining
-# grapheme joiner, the Hangul fillers (U+115F, U+1160, U+3164, U+FFA0: letters by their
-# category), Khmer's inherent vowels, the Mongolian and other variation selectors, the
-# unassigned ignorables -- and the blank Braille cell U+2800, which renders as a space.
-# A set looked up per character: the too-little rule reads every demand through it, and a
-# scan of the ranges per character cost ~150 us a 118-character demand, ten times the NFKC
-# before it (review86). Plane 14 (tags, variation selectors 17-256, unassigned ignorables)
-# is one range test rather than 4,096 set entries.
-_IGNORABLE_NOT_FORMAT = frozenset(
-    chr(point) for first, last in (
-        (0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F),
-        (0x2065, 0x2065), (0x2800, 0x2800), (0x3164, 0x3164), (0xFE00, 0xFE0F),
-        (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8),
-    ) for point in range(first, last + 1))  # (first, last) code points, inclusive
-_PLANE_14_IGNORABLE = ("\U000e0000", "\U000e0fff")  # first, last (inclusive)
-
-
-def invisible(ch: str) -> bool:
-    """A character that shows nothing: a Unicode format character (Cf: zero-width space,
-    non-joiner and joiner, word joiner, BOM, soft hyphen, invisible separator U+2063 ...)
-    or another default-ignorable one (``_IGNORABLE_NOT_FORMAT``). The one set
-    :func:`has_text`, :func:`clean_name` and the too-little rule (``ticketing.substance``)
-    read; before (review55) a name kept all but five of them, so "水务\u00ad局" was stored
-    as a name other than "水务局", and until judge36 a 剔除 reason of Hangul fillers
-    (U+3164) or a variation selector was a reason, the trail showing nothing, and a demand
-    of three fillers was dispatched to a unit as a complaint. The bidi controls are format
-    characters too, but refused wherever text is taken (``clean_text``), never quietly
-    dropped."""
-    return (ch in _IGNORABLE_NOT_FORMAT or unicodedata.category(ch) == "Cf"
-            or _PLANE_14_IGNORABLE[0] <= ch <= _PLANE_14_IGNORABLE[1])
-
-
 def has_text(value: str | None) -> bool:
     """Whether ``value`` has something to read: not only spaces, control characters and
     :func:`invisible` ones, which ``str.strip`` keeps. A required reason (剔除, 驳回, 退单
@@ -158,7 +126,7 @@ def clean_optional_name(value: str | None, *, field: str) -> str | None:
 def _visible_name(value: str, *, field: str) -> str:
     """``value`` refused as :func:`clean_text` refuses, its invisible characters removed
     and stripped; "" when nothing visible is left."""
-    value = "".join(ch for ch in clean_text(value, field=field) if not invisible(ch)).strip()
+    value = without_invisible(clean_text(value, field=field)).strip()
     return value if has_text(value) else ""
 
 

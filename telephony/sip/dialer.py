@@ -38,8 +38,10 @@ from telephony.sip.sdp import (
     Negotiated,
     NotAcceptable,
     SdpError,
+    UnsupportedBody,
     answered_media,
     build_offer,
+    message_sdp,
     parse_sdp,
 )
 from telephony.sip.transaction import ClientTxn, OutboundLeg, new_request
@@ -215,12 +217,16 @@ class Dialer:
                                  contact=self.link.contact_uri)
         self.link.send_to(leg.ack, in_dialog_dest(call, leg.dest))  # F4: right To-tag and R-URI
         media: Negotiated | None = None
-        unusable = "" if msg.body_bytes else "no SDP in the 200"
+        unusable = ""
         try:
             # The answer to our offer starts the call: the rules of an inbound call's
-            # (answered_media; an answer on hold leaves the citizen hearing nothing).
-            media = answered_media(parse_sdp(msg.body_bytes)) if msg.body_bytes else None
-        except (SdpError, NotAcceptable) as exc:
+            # (answered_media; an answer on hold leaves the citizen hearing nothing), its
+            # body read as theirs (message_sdp: a SIP-I trunk's multipart/mixed 200 was
+            # "bad_answer" read raw, review114).
+            body = message_sdp(msg)
+            media = answered_media(parse_sdp(body)) if body else None
+            unusable = "" if body else "no SDP in the 200"
+        except (SdpError, NotAcceptable, UnsupportedBody) as exc:
             media, unusable = None, str(exc)
         if media is None or call.rtp is None or not call.take_answer(media):
             # 2xx after we gave up (CANCEL race) or an answer we cannot use: end it. The

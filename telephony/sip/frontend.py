@@ -78,8 +78,8 @@ from telephony.sip.sdp import (
     SdpError,
     UnsupportedBody,
     call_media,
+    message_sdp,
     parse_sdp,
-    sdp_body,
 )
 from telephony.sip.timers import TIMER_B, Timer, Timers, stall_reason
 from telephony.sip.transaction import ClientTransactions, ClientTxn, udp_via
@@ -451,8 +451,7 @@ class SipFrontEnd:
             return
         self.send_to(build_response(msg, 100), msg.source)
         try:
-            body = sdp_body(msg.first("Content-Type"), msg.body_bytes,
-                            msg.first("Content-Encoding"))
+            body = message_sdp(msg)
         except UnsupportedBody as exc:
             self.admission.refuse(msg, 415, warning=str(exc), extra=exc.accepts)
             return

@@ -40,10 +40,10 @@ from telephony.sip.sdp import (
     build_offer,
     build_sdp,
     hears_us,
+    message_sdp,
     negotiate,
     on_hold,
     parse_sdp,
-    sdp_body,
 )
 from telephony.sip.server_transaction import InviteFinals, final_code
 from telephony.sip.timers import ACK_WAIT, T1, next_retransmission
@@ -384,8 +384,7 @@ class InDialog:
         # (RFC 3264 8.1): a call set up on an SRTP-then-RTP offer had its audio second.
         layout = media.layout
         try:
-            body = sdp_body(msg.first("Content-Type"), msg.body_bytes,
-                            msg.first("Content-Encoding"))
+            body = message_sdp(msg)
         except UnsupportedBody as exc:
             send(build_response(msg, 415, extra=[
                 *exc.accepts, ("Warning", f'399 hotline12345 "{exc}"')]), msg.source)
@@ -632,8 +631,7 @@ class InDialog:
         answer: MediaOffer | None = None
         outcome, why = UNUSABLE_ANSWER, ""
         try:
-            body = sdp_body(ack.first("Content-Type"), ack.body_bytes,
-                            ack.first("Content-Encoding"))
+            body = message_sdp(ack)
             answer = parse_sdp(body) if body else None
             if answer is None:
                 outcome, why = ACK_WITHOUT_SDP, "ACK without the SDP answer to our offer"

@@ -42,8 +42,12 @@ _NAME_ADDR = ("From", "To")
 _TOKEN_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.!%*+`'~")
 REQUIRED_HEADERS = ("Via", "From", "To", "Call-ID", "CSeq")
 # Headers a message has one of (RFC 3261 7.3.1: only a comma-separated list may be split
-# over several rows). Written twice, each reader picks one (the first here, another in a
-# proxy or SBC): two Call-IDs or Content-Lengths are two messages to two readers (sip42).
+# over several rows). Written twice with two values, each reader picks one (the first here,
+# another in a proxy or SBC): two Call-IDs or Content-Lengths are two messages to two
+# readers (sip42). The same row twice is no such message (every reader reads one value):
+# a sloppy B2BUA's, as our own refresher's was; refused, a trunk's 200 OK so written was
+# dropped and the answered callee's call ended "no answer", heard silence and was redialled
+# (review114).
 SINGLE_VALUED = ("Call-ID", "CSeq", "From", "To", "Content-Length", "Content-Type",
                  "Max-Forwards")
 # Limits on what one datagram may be. A real INVITE with SDP is 1-4 KB with 15-30 headers;
@@ -236,9 +240,9 @@ class SipMessage(SIP.SIPMessage):
         missing = [h for h in REQUIRED_HEADERS if h not in names]
         if missing:
             raise SipSyntaxError(f"missing {', '.join(missing)}")
-        twice = [h for h in SINGLE_VALUED if sum(n == h for n, _ in headers) > 1]
+        twice = [h for h in SINGLE_VALUED if len({v for n, v in headers if n == h}) > 1]
         if twice:
-            raise SipSyntaxError(f"{', '.join(twice)} more than once")
+            raise SipSyntaxError(f"{', '.join(twice)} more than once, with other values")
         # Via by the one header-parameter rule (``uri.parse_via``), not pyVoIP's.
         self.headers["Via"] = [parse_via(v) for n, val in headers if n == "Via"
                                for v in split_header_list(val)]
@@ -321,6 +325,22 @@ def bad_request_for(raw: bytes, why: str) -> bytes | None:
     reason = why.replace("\r", " ").replace("\n", " ")[:100]
     return build_response_raw(headers, 400, "Bad Request", to_tag=None,
                               extra=[("Warning", f'399 hotline12345 "{reason}"')])
+
+
+def unreadable_what(raw: bytes) -> str:
+    """What a datagram we cannot read was, for its log line: a response by its status and
+    Call-ID, which an operator needs to find the call it ended. A callee's 200 OK we cannot
+    read (two Call-IDs of two values) is dropped as any garbage: never ACKed, the outbound
+    call ends ``no_answer`` at its ring timeout and is dialled again; "datagram" alone
+    did not say which call (review114)."""
+    try:
+        start, headers, _ = split_message(raw, strict=False)
+    except SipSyntaxError:
+        return "datagram"
+    if not start.startswith("SIP/2.0 "):
+        return "datagram"
+    call_ids = ", ".join(v[:80] for n, v in headers if n == "Call-ID") or "none"
+    return f"response {start[8:40]!r} (Call-ID {call_ids[:170]})"
 
 
 def _has_tag(value: str) -> bool:

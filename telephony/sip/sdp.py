@@ -15,8 +15,12 @@ import email
 import email.policy
 import re
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from telephony.sip.uri import LWS, lws_split, unicast_ipv4
+
+if TYPE_CHECKING:
+    from telephony.sip.message import SipMessage
 
 # Static payload types of the two codecs we speak (RFC 3551), in our order of preference:
 # the one table our answers are picked from and our offers list.
@@ -100,6 +104,14 @@ def sdp_body(content_type: str, body: bytes, coding: str = "") -> bytes:
         elif "handling=required" in part.get("Content-Disposition", "").replace(" ", "").lower():
             raise UnsupportedBody(f"a required {part.get_content_type()} part")
     return sdp if sdp is not None else b""
+
+
+def message_sdp(msg: SipMessage) -> bytes:
+    """``sdp_body`` of a message we receive, the one reading of its headers for it: every
+    Content-Encoding row (a list header, RFC 3261 7.3.1), not the first alone, which took
+    "identity" then "gzip" on two rows for a plain body (review114)."""
+    return sdp_body(msg.first("Content-Type"), msg.body_bytes,
+                    ", ".join(msg.all("Content-Encoding")))
 
 
 @dataclass

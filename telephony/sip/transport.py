@@ -9,7 +9,13 @@ import threading
 from collections.abc import Callable
 
 from telephony.pyvoip import SIP
-from telephony.sip.message import MAX_DATAGRAM_BYTES, SipMessage, SipSyntaxError, bad_request_for
+from telephony.sip.message import (
+    MAX_DATAGRAM_BYTES,
+    SipMessage,
+    SipSyntaxError,
+    bad_request_for,
+    unreadable_what,
+)
 
 log = logging.getLogger("telephony.sip")
 
@@ -111,7 +117,8 @@ class SipTransport(SIP.SIPClient):
                 self.send(reply, addr)
             else:
                 self.garbage_dropped += 1
-                log.warning("dropped unparseable datagram from %s: %s", addr, exc)
+                log.warning("dropped unparseable %s from %s: %s", unreadable_what(raw), addr,
+                            exc)
                 log.debug("dropped datagram: %r", raw[:400])
             return
         self.on_message(msg)

@@ -109,6 +109,7 @@ def _split_params(text: str) -> tuple[tuple[str, str], ...]:
 
 # A Via's sent-protocol (RFC 3261 25.1: protocol-name "/" version "/" transport, LWS
 # around the slashes removed by the caller, names in any case).
+_AROUND_SEPARATOR = re.compile("[ \t]*([/:])[ \t]*")
 _SIP_2_TRANSPORT = re.compile(r"SIP/2\.0/[A-Za-z0-9.!%*_+`'~-]+", re.IGNORECASE | re.ASCII)
 
 
@@ -121,12 +122,18 @@ def parse_via(value: str) -> dict[str, object]:
     it: a proxy appends its ``received`` after any the sender forged, review77). pyVoIP's
     parser (before mend71) missed ``;Received=`` and ``; received = x`` and cut an IPv6
     sent-by at its first colon ("[2001"). ValueError when the sent-protocol is not SIP 2.0's,
-    or there is no sent-by or its port is not one."""
+    or there is no sent-by, no host or a port that is not one, or a word beside the two."""
     cuts = [i for i, ch in _outside_quotes(value) if ch == ";"]
     head = value[:cuts[0]] if cuts else value
-    words = lws_split(head)
+    # LWS may stand around the sent-protocol's "/" and the sent-by's ":" (RFC 3261 25.1
+    # SLASH, COLON); with it gone, the two are the two words. Taking the last word as the
+    # sent-by and the rest as the protocol (sip42) refused "192.0.2.1 : 5060" and read
+    # "UDP  192.0.2.1 :5060" as the protocol "UDP192.0.2.1" and an empty host (review114).
+    words = lws_split(_AROUND_SEPARATOR.sub(r"\1", head))
     if len(words) < 2:
         raise ValueError(f"no sent-by in Via {value[:60]!r}")
+    if len(words) > 2:
+        raise ValueError(f"more than a sent-protocol and a sent-by in Via {value[:60]!r}")
     sent_by = words[-1]
     if not sent_by.isascii():
         # A host is ASCII (a name's IDN in punycode): "evil<U+00A0>192.0.2.9" is no host
@@ -139,9 +146,11 @@ def parse_via(value: str) -> dict[str, object]:
         port = port[1:]
     else:
         host, _, port = sent_by.partition(":")
+    if not host:
+        raise ValueError(f"no host in Via {value[:60]!r}")
     if port and (not (port.isascii() and port.isdigit()) or not 0 < int(port[:6]) < 65536):
         raise ValueError(f"bad port in Via {value[:60]!r}")
-    protocol = "".join(words[:-1])
+    protocol = words[0]
     if not _SIP_2_TRANSPORT.fullmatch(protocol):
         # RFC 3261 20.42: SIP/2.0/transport. "garbage 192.0.2.9" was read as a Via of
         # type "garbage" and answered 200 (sip42): nothing but SIP 2.0 is ours to answer.

@@ -192,3 +192,131 @@ def test_many_small_fields_count_as_sent(loop) -> None:
     protocol.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n" + fields + b"\r\n")
     settle(loop)
     assert transport.sent.startswith(b"HTTP/1.1 431 ") and app.heads == []
+
+
+class Names(Recorder):
+    """The app: the header names it sees once the body is whole."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: list[set[bytes]] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().__call__(scope, receive, send)
+        self.names.append({name for name, _ in scope["headers"]})
+
+
+CHUNKED = b"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n"
+
+
+def test_trailer_fields_are_not_headers_and_are_bounded_as_a_head(loop) -> None:
+    """A chunked body's trailer fields (after its last chunk) were appended by uvicorn to
+    the request's headers, uncounted (review111): 100 MB of them raised the process's
+    memory by 90 MB and the app, reading its headers after the body, saw 25,602 fields it
+    was never sent as headers."""
+    app = Names()
+    protocol, transport = connection(loop, app)
+    protocol.data_received(CHUNKED + b"X-Sneaked: in\r\n\r\n")
+    settle(loop)
+    assert transport.sent.startswith(b"HTTP/1.1 200 ") and not transport.closed
+    assert app.names == [{b"host", b"transfer-encoding"}]
+    protocol.data_received(CHUNKED)
+    sent = 0
+    while not transport.closed and sent < 20 * MAX_HEAD_BYTES:
+        protocol.data_received(b"X-T: " + b"v" * 16000 + b"\r\n")
+        sent += 16000
+    settle(loop)
+    assert transport.closed and sent <= MAX_HEAD_BYTES + 16384
+    protocol.connection_lost(None)  # what the loop does once the transport has closed
+    settle(loop)
+    # The second request's app read the client as gone: no answer, no trailer as a header.
+    assert transport.sent.count(b"HTTP/1.1 ") == 1
+    assert all(b"x-t" not in names for names in app.names)
+
+
+def test_one_long_trailer_field_is_refused_as_it_comes(loop) -> None:
+    app = Names()
+    protocol, transport = connection(loop, app)
+    protocol.data_received(CHUNKED + b"X-T: ")
+    sent = 0
+    while not transport.closed and sent < 20 * MAX_HEAD_BYTES:
+        protocol.data_received(b"v" * 16384)
+        sent += 16384
+    settle(loop)
+    assert transport.closed and sent <= MAX_HEAD_BYTES + 16384
+    protocol.connection_lost(None)
+    settle(loop)
+    assert b"HTTP/1.1 " not in transport.sent and all(b"x-t" not in n for n in app.names)
+
+
+def test_a_chunked_body_in_small_chunks_is_not_a_head(loop) -> None:
+    """Framing alone in a read (a chunk's size line) is not counted once body bytes come."""
+    app = Names()
+    protocol, transport = connection(loop, app)
+    protocol.data_received(b"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+    for _ in range(3 * MAX_HEAD_BYTES // 100):
+        protocol.data_received(b"64\r\n")
+        protocol.data_received(b"z" * 100 + b"\r\n")
+    protocol.data_received(b"0\r\n\r\n")
+    settle(loop)
+    assert transport.sent.startswith(b"HTTP/1.1 200 ") and not transport.closed
+    assert transport.sent.endswith(b"\r\n%d\r\n0\r\n\r\n" % (3 * MAX_HEAD_BYTES // 100 * 100))
+
+
+def test_a_head_refused_behind_an_unanswered_request_is_not_its_answer(loop) -> None:
+    """A pipelined head past the limit behind a request still being answered: the 431 was
+    written at once, as the first request's answer, though that request was taken and its
+    app ran (review111). Only the connection is closed, as for a head too slow."""
+    app = SlowApp()
+    protocol, transport = connection(loop, app)
+    protocol.data_received(b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok"
+                           b"GET /b HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * (MAX_HEAD_BYTES + 1)
+                           + b"\r\n\r\n")
+    assert transport.closed
+    protocol.connection_lost(None)
+    settle(loop, 0.7)
+    assert b" 431 " not in transport.sent, transport.sent[:80]
+
+
+def test_the_status_listener_holds_a_head_to_the_same_time(monkeypatch) -> None:
+    """``hotline serve --role ivr``'s /healthz and /metrics (``hotline.status``, the
+    stdlib's server, a thread per connection) waited for a head for good (review111): a
+    silent connection, or a head sent a line at a time, held a thread and one of the
+    descriptors the node's RTP sockets need, on a port docs/scaling.md opens to the private
+    network for Prometheus. The API's rule holds there too: closed after ``HEAD_SECONDS``."""
+    import socket
+    import time
+
+    from hotline.roles import Part
+    from hotline.status import StatusServer
+    from hotline.wiring import Background
+
+    monkeypatch.setattr(http_head, "HEAD_SECONDS", 0.5)
+    node = Settings(status_port=0)
+    background = Background(settings=node, sessions=None, domain=None, engine=None,  # type: ignore[arg-type]
+                            parts=frozenset({Part.VOICE}))
+    status = StatusServer(node, background, "ivr")
+    assert status.start()
+    try:
+        silent = socket.create_connection((node.status_host, status.port), timeout=5)
+        slow = socket.create_connection((node.status_host, status.port), timeout=5)
+        slow.sendall(b"GET /healthz HTTP/1.1\r\n")
+        began = time.monotonic()
+        for _ in range(6):
+            time.sleep(0.2)
+            try:
+                slow.sendall(b"X-A: b\r\n")
+            except OSError:
+                break
+        for conn in (silent, slow):
+            conn.settimeout(3)
+            assert conn.recv(100) == b"", "still open"  # closed, nothing answered
+            conn.close()
+        assert time.monotonic() - began < 3
+        fast = socket.create_connection((node.status_host, status.port), timeout=5)
+        fast.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
+        time.sleep(1)  # past HEAD_SECONDS: the answer is not cut
+        assert fast.recv(100).startswith(b"HTTP/1.0 200 ")
+        fast.close()
+    finally:
+        status.stop()

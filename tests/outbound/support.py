@@ -127,6 +127,19 @@ class Clock:
         domain.now = lambda: self.at  # type: ignore[method-assign]
 
 
+def claim_calls(sessions: sessionmaker[Session], domain: Domain, clock: Clock, limit: int,
+                running: set[int]) -> list[str]:
+    """Plan, then claim up to ``limit`` calls (no SMS) at the clock's time, as a worker
+    carrying out ``running`` would (the claimed are added to it): "kind:phone" each."""
+    with sessions() as s:
+        plan(session=s, domain=domain, now=clock.at)
+        claims = claim_due(session=s, domain=domain, worker="w", now=clock.at, limit=limit,
+                           sms_limit=0, carrier="test", sms_carrier="test", running=running)
+        s.commit()
+    running |= {c.task_id for c in claims}
+    return [f"{c.kind}:{c.target.phone}" for c in claims]
+
+
 def drive(worker: OutboundWorker, until: Callable[[], bool], timeout: float = 20.0, *,
           clock: Clock | None = None, step: timedelta = timedelta(seconds=0.25)) -> None:
     """Tick the worker like the scheduler does until ``until()`` holds. With ``clock``, the

@@ -46,6 +46,7 @@ from tests.outbound.support import (
     Script,
     ScriptedDialer,
     attempts,
+    claim_calls,
     close_ticket,
     drive,
     events,
@@ -649,19 +650,9 @@ def test_calls_waiting_for_one_busy_phone_do_not_keep_the_claim_from_the_next_ca
     clock.at += timedelta(seconds=5)  # the reminders are due; the survey comes after
     close_ticket(ob_sessions, ob_domain, ob_city, surveyed)
 
-    def claim(limit: int, running: set[int]) -> list[str]:
-        with ob_sessions() as s:
-            plan(session=s, domain=ob_domain, now=clock.at)
-            claims = claim_due(session=s, domain=ob_domain, worker="w", now=clock.at,
-                               limit=limit, sms_limit=0, carrier="test", sms_carrier="test",
-                               running=running)
-            s.commit()
-        running |= {c.task_id for c in claims}
-        return [f"{c.kind}:{c.target.phone}" for c in claims]
-
     running: set[int] = set()
-    assert claim(1, running) == [f"{Kind.SIGN_CALL}:+86{WATER_HANDLER_PHONE}"]
-    assert claim(2, running) == [f"{Kind.SURVEY_CALL}:+8613811139999"]
+    assert claim_calls(ob_sessions, ob_domain, clock, 1, running) == [f"{Kind.SIGN_CALL}:+86{WATER_HANDLER_PHONE}"]
+    assert claim_calls(ob_sessions, ob_domain, clock, 2, running) == [f"{Kind.SURVEY_CALL}:+8613811139999"]
     for number in numbers[1:]:
         (task,) = tasks(ob_sessions, number, Kind.SIGN_CALL)
         assert (task.status, task.result) == (

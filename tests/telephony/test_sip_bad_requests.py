@@ -60,6 +60,17 @@ def test_an_invite_whose_body_is_coded_is_415_with_accept_encoding() -> None:
     assert fe._lookup("gz") is None
 
 
+@pytest.mark.parametrize("rows", [[("Content-Encoding", "identity"), ("Content-Encoding", "gzip")],
+                                  [("e", "identity, gzip")], [("E", "GZIP")]])
+def test_a_coding_on_any_row_or_in_compact_form_is_415(rows: list[tuple[str, str]]) -> None:
+    # Content-Encoding is a list (RFC 3261 20.12): "identity" then "gzip" on two rows is a
+    # gzip body. Read by its first row, it was taken as plain SDP (review114).
+    fe, wire = front_end()
+    fe._on_message(request("INVITE", call_id="gz2", body=offer(), extra=rows))
+    assert [m.status_code for m, _ in wire.sent if m.status_code >= 200] == [415]
+    assert fe._lookup("gz2") is None
+
+
 def test_an_invite_coded_identity_is_a_call() -> None:
     fe, _ = front_end()
     fe._on_message(request("INVITE", call_id="id", body=offer(),
@@ -86,6 +97,30 @@ def test_a_via_whose_sent_protocol_is_not_sip_2_is_refused(protocol: str) -> Non
     # SIP 2.0 written with LWS between its parts, or in lower case, is still SIP 2.0.
     assert parse_via("SIP / 2.0 / UDP 192.0.2.40:5060")["address"] == ("192.0.2.40", 5060)
     assert parse_via("sip/2.0/udp 192.0.2.40:5060")["address"] == ("192.0.2.40", 5060)
+
+
+@pytest.mark.parametrize(("via", "protocol", "address"), [
+    ("SIP/2.0/TLS 192.0.2.40:5061", "SIP/2.0/TLS", ("192.0.2.40", 5061)),
+    ("SIP/2.0/WSS df7jal23ls0d.invalid", "SIP/2.0/WSS", ("df7jal23ls0d.invalid", 5060)),
+    ("SIP/2.0/UDP 192.0.2.40 : 5070", "SIP/2.0/UDP", ("192.0.2.40", 5070)),
+    ("SIP/2.0/UDP  192.0.2.40 :5070", "SIP/2.0/UDP", ("192.0.2.40", 5070)),
+    ("SIP /2.0/ UDP [2001:db8::9] :5070", "SIP/2.0/UDP", ("2001:db8::9", 5070)),
+])
+def test_a_via_with_lws_around_its_colon_is_read(via: str, protocol: str,
+                                                 address: tuple[str, int]) -> None:
+    # RFC 3261 25.1: COLON is SWS ":" SWS, as SLASH is around "/". Taking the last word as
+    # the sent-by, sip42 refused the first spacing and read the second as the protocol
+    # "SIP/2.0/UDP192.0.2.40" with an empty host (review114).
+    read = parse_via(f"{via};branch=z9hG4bKsp")
+    assert (read["type"], read["address"], read["branch"]) == (protocol, address, "z9hG4bKsp")
+
+
+@pytest.mark.parametrize("via", ["SIP/2.0/UDP extra 192.0.2.40", "SIP/2.0/UDP :5060",
+                                 "SIP/2.0/UDP 192.0.2.40 5060"])
+def test_a_via_with_more_than_protocol_and_sent_by_is_refused(via: str) -> None:
+    # Before: "SIP/2.0/UDPextra" was taken for a transport, ":5060" for a sent-by.
+    with pytest.raises(ValueError):
+        parse_via(via)
 
 
 def test_an_options_with_a_garbage_via_is_400_not_200() -> None:
@@ -123,7 +158,75 @@ def test_a_single_valued_header_written_twice_is_refused(name: str) -> None:
     # Call-IDs (or Content-Lengths) are two requests to whoever reads the other one: the
     # front proxy and we must never disagree on which dialog, or which body, it is.
     msg = request("INVITE", call_id="dup", body=offer())
-    value = msg.first(name)
-    raw = bytes(msg.raw).replace(b"\r\n\r\n", f"\r\n{name}: {value}\r\n\r\n".encode(), 1)
+    other = {"Call-ID": "dup2", "CSeq": "2 INVITE", "From": "<sip:13900000000@192.0.2.9>;tag=f2",
+             "To": "<sip:12345@192.0.2.1>", "Content-Length": "0", "Content-Type": "text/plain",
+             "Max-Forwards": "69"}[name]
+    assert other != msg.first(name)
+    raw = bytes(msg.raw).replace(b"\r\n\r\n", f"\r\n{name}: {other}\r\n\r\n".encode(), 1)
     with pytest.raises(SipSyntaxError, match=name):
         SipMessage(raw, PHONE)
+
+
+@pytest.mark.parametrize("name", ["Call-ID", "CSeq", "From", "To", "Content-Length",
+                                  "Content-Type", "Max-Forwards"])
+def test_a_single_valued_header_written_twice_alike_is_read(name: str) -> None:
+    # The same row twice is one value to every reader: a sloppy B2BUA's doubled
+    # Content-Type (as our own refresher's was, sip42) is no second message (review114).
+    msg = request("INVITE", call_id="same", body=offer())
+    value = msg.first(name)
+    raw = bytes(msg.raw).replace(b"\r\n\r\n", f"\r\n{name}:  {value}\r\n\r\n".encode(), 1)
+    again = SipMessage(raw, PHONE)
+    assert again.all(name) == [value, value] and again.call_id == "same"
+
+
+@pytest.mark.parametrize(("long", "short"), [("Call-ID", "i"), ("Content-Length", "l"),
+                                             ("Content-Type", "c"), ("From", "f"),
+                                             ("To", "t")])
+def test_a_compact_form_beside_its_long_form_is_the_same_header(long: str, short: str) -> None:
+    # RFC 3261 7.3.3: "i" is Call-ID. Beside a Call-ID of another value it is a second
+    # Call-ID (400); of the same value, one; a message of compact forms alone is read.
+    msg = request("INVITE", call_id="cmp", body=offer())
+    value = msg.first(long)
+    same = bytes(msg.raw).replace(b"\r\n\r\n", f"\r\n{short}:{value}\r\n\r\n".encode(), 1)
+    assert SipMessage(same, PHONE).all(long) == [value, value]
+    other = bytes(msg.raw).replace(b"\r\n\r\n", f"\r\n{short.upper()}: x{value}\r\n\r\n".encode(),
+                                   1)
+    with pytest.raises(SipSyntaxError, match=long):
+        SipMessage(other, PHONE)
+    compact = b"\r\n".join(
+        line if b":" not in line or line.startswith(b"INVITE") else
+        {b"call-id": b"i", b"content-length": b"l", b"content-type": b"c", b"from": b"f",
+         b"to": b"t", b"via": b"v"}.get(line.split(b":", 1)[0].lower(),
+                                     line.split(b":", 1)[0]) + b":" + line.split(b":", 1)[1]
+        for line in bytes(msg.raw).split(b"\r\n"))
+    assert b"\r\nv:" in compact and b"\r\nl:" in compact
+    read = SipMessage(compact, PHONE)
+    assert read.call_id == "cmp" and read.body_bytes == msg.body_bytes
+
+
+def test_a_200_ok_with_its_content_type_twice_alike_is_read() -> None:
+    # A response we receive (the callee's answer to our outbound call, via a trunk): read,
+    # as it was before sip42. Refused, it was dropped and the answered call "no answer".
+    ok = (b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKo1\r\n"
+          b"From: <sip:12345@192.0.2.1>;tag=a\r\nTo: <sip:13800000000@192.0.2.40>;tag=b\r\n"
+          b"Call-ID: out1\r\nCSeq: 1 INVITE\r\nContact: <sip:callee@192.0.2.40>\r\n"
+          b"Content-Type: application/sdp\r\nContent-Type: application/sdp\r\n"
+          b"Content-Length: 5\r\n\r\nv=0\r\n")
+    assert SipMessage(ok, ("192.0.2.40", 5060)).status_code == 200
+
+
+def test_a_200_ok_we_cannot_read_is_logged_by_its_call(caplog: pytest.LogCaptureFixture) -> None:
+    # Two Call-IDs of two values: no reader can tell whose call it answers, so it is
+    # dropped (never ACKed; the outbound call ends no_answer at its ring timeout). The log
+    # line names the response and its Call-IDs, for the operator to find that call.
+    fe, _wire = front_end()
+    sent: list[bytes] = []
+    fe._transport.send = lambda data, addr: sent.append(data)  # type: ignore[method-assign]
+    ok = (b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKo2\r\n"
+          b"From: <sip:12345@192.0.2.1>;tag=a\r\nTo: <sip:13800000000@192.0.2.40>;tag=b\r\n"
+          b"Call-ID: out2\r\nCall-ID: other\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")
+    with caplog.at_level("WARNING", logger="telephony.sip"):
+        fe._transport.handle_datagram(ok, ("192.0.2.40", 5060))
+    assert sent == []
+    line = next(r.getMessage() for r in caplog.records if "dropped" in r.getMessage())
+    assert "response '200 OK' (Call-ID out2, other)" in line and "Call-ID more than once" in line

@@ -500,3 +500,37 @@ def test_a_second_fork_answering_is_acked_and_hung_up_in_its_own_dialog() -> Non
     # The first dialog is untouched: still answered, its ACK sent once, no BYE for it.
     assert call.state is CallState.ANSWERED and not link.byes
     assert [m.to_tag for m, _ in acks(link)].count("far1") == 1 == len([first_ack])
+
+
+@pytest.mark.parametrize(("content_type", "coding", "answered"), [
+    ("multipart/mixed;boundary=", "", True), ("application/sdp", "gzip", False)])
+def test_a_2xx_body_is_read_by_the_one_body_reader(content_type: str, coding: str,
+                                                     answered: bool) -> None:
+    """The callee's answer by the one body reader (``sdp.message_sdp``), as an inbound
+    INVITE's: a SIP-I gateway answers with the SDP beside the ISUP message (RFC 3204), and
+    a body in a coding we do not read is no answer. Read raw, the first was "bad_answer"
+    on every call through such a trunk, the second parsed as if plain (review114)."""
+    from tests.telephony.test_sip_isup import BOUNDARY, multipart
+
+    sdp = build_sdp(ip=PEER[0], port=41000, session_id=3, formats=[(0, "PCMU")], event_pt=None)
+    body = multipart(sdp) if content_type.startswith("multipart") else sdp
+    if content_type.startswith("multipart"):
+        content_type += BOUNDARY
+    headers = [("Content-Type", content_type), *([("Content-Encoding", coding)] if coding else [])]
+
+    class Trunk(FarEnd):
+        def answer(self, method: str, code: int, body: bytes = b"",
+                   extra: list[tuple[str, str]] | None = None) -> None:
+            super().answer(method, code, body, extra or (headers if code == 200 else None))
+
+    link, far = MediaLink(), Trunk(lambda _m, _r: [(200, body)])
+    dialer = Dialer(link, far, username=Settings().sip.username, registrar=None)
+    link.dialer = dialer
+    outcome = dialer.dial(TARGET, timeout=5)
+    [call] = link.opened
+    assert far.txns["INVITE"].final is not None
+    assert far.txns["INVITE"].final.first("Content-Type") == content_type
+    if answered:
+        assert outcome.kind is OutcomeKind.ANSWERED and call.state is CallState.ANSWERED
+    else:
+        assert outcome.kind is OutcomeKind.FAILED and call.end_reason is EndReason.BAD_ANSWER

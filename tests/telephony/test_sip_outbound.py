@@ -113,3 +113,25 @@ def test_nobody_there_fails(make_frontend: FrontEndFactory) -> None:
     outcome = fe.call(f"sip:nobody@127.0.0.1:{harness.free_port()}", timeout=1.0)
     assert outcome.kind is OutcomeKind.FAILED  # not even a 100 Trying came back
     assert outcome.call is None
+
+
+def test_answered_by_a_200_naming_its_content_type_twice(
+        route: str, make_frontend: FrontEndFactory, request: pytest.FixtureRequest,
+        sipp_dir: Path, sipps: list[Sipp]) -> None:
+    # A sloppy callee's (or B2BUA's) 200 OK with the same Content-Type row twice, relayed
+    # as it is by Kamailio. Refused as a doubled header (sip42), the 200 was dropped, never
+    # ACKed: the callee who answered heard silence and the call ended "no answer", to be
+    # dialled again (review114).
+    scenario = uas_answer(sipp_dir, "1")
+    text = scenario.read_text()
+    doubled = text.replace("Content-Type: application/sdp\n",
+                           "Content-Type: application/sdp\nContent-Type: application/sdp\n", 1)
+    assert doubled != text
+    scenario.write_text(doubled)
+    fe, uas, target = dial(route, make_frontend, request, sipp_dir, sipps, scenario)
+    outcome = fe.call(target, timeout=10)
+    assert outcome.kind is OutcomeKind.ANSWERED, outcome
+    assert outcome.call is not None and outcome.call.get_dtmf(timeout=5) == "1"
+    outcome.call.hangup()
+    result = uas.wait()
+    assert result.ok, result.stdout[-2000:] + result.errors[-2000:]

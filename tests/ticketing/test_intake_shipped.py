@@ -440,13 +440,14 @@ def test_evaluation_emergencies_are_handed_to_the_service_they_need(
     thirtieth's (heldout-31: 44 of 46); of the 440 of heldout-23..32, 419 with the
     thirty-second round's rules and the same model (heldout-32: 45 of 47 before the round);
     of the 485 of heldout-23..33, 457 with the thirty-third round's (heldout-33: 37 of 45
-    before the round)."""
+    before the round); of the 533 of heldout-23..34, 504 with the thirty-fourth round's
+    (heldout-34: 46 of 48 before the round)."""
     decided = [pair for path in EVALUATION for pair in _decided(path, shipped)]
     assert [r for _, r in decided] == evaluation  # every evaluation line, each decided once
     emergencies = [(g, r) for g, r in decided if r.labels["emergency"] != "none"]
-    assert len(emergencies) == 485
+    assert len(emergencies) == 533
     named = sum(g.emergency == r.labels["emergency"] for g, r in emergencies)
-    assert named >= 437, named
+    assert named >= 484, named
 
 
 @dataclass(frozen=True)
@@ -532,6 +533,12 @@ HELD_OUT_FLOORS = {
     # 164 calm calls handed over); floors a few lines under that.
     "heldout-33": Floors(category=258, urgent=(75, 71), emergencies=(45, 35),
                          calm=(164, 10)),
+    # Written blind for the thirty-fourth round (300 scored, no near copy of a training
+    # line); scored with the thirty-third round's model and rules before any change (category
+    # 272 of 300; urgent 76 of 77, flagged 46 of 48; 1 of 167 calm calls handed over); floors
+    # a few lines under that.
+    "heldout-34": Floors(category=266, urgent=(77, 72), emergencies=(48, 42),
+                         calm=(167, 4)),
 }
 
 

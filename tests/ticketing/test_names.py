@@ -194,3 +194,23 @@ def test_a_tickets_names_and_places_lose_invisible_characters_and_are_none_when_
     r = client.post(f"/api/v1/tickets/{number}/respondent", headers=operator,
                     json={"respondent": "\u200b\u200b"})
     assert r.status_code == 200 and r.json()["respondent"] is None, r.text
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the rule, not storage
+@pytest.mark.parametrize("hidden", ["\u200b", "\u00ad", "\u2060", "\ufeff"])
+def test_a_demand_is_read_without_its_invisible_characters(
+        client: TestClient, city: City, hidden: str) -> None:
+    """Invisible characters inside a demand's words (a paste from a chat app) hid them
+    from the rules (review111): "燃\\u200b气泄\\u200b漏" was graded general, not urgent, its
+    title (标题) kept the invisible characters the name rule removes from a typed one, and
+    "安贞\\u200b里" cut the address read to "里社区3号楼". The demand is stored as sent."""
+    operator = auth(city, "operator")
+    plain = "朝阳区安贞里社区3号楼楼道里燃气泄漏味道很大"
+    spotted = (plain.replace("安贞", "安" + hidden + "贞").replace("燃气", "燃" + hidden + "气")
+               .replace("泄漏", "泄" + hidden + "漏"))
+    fields = ("category", "urgency", "emergency", "district", "address", "subject", "unit",
+              "status")
+    read = [client.post("/api/v1/tickets", headers=operator, json={
+        "caller_phone": "13811116666", "demand": demand}).json() for demand in (plain, spotted)]
+    assert [read[1][f] for f in fields] == [read[0][f] for f in fields]
+    assert read[0]["urgency"] == "urgent" and read[1]["demand"] == spotted
