@@ -70,3 +70,21 @@ def test_review116_a_guard_silences_no_danger_now_and_a_pretext_marks_a_fraud(
 def test_review116_the_rules_read_the_situation_not_the_sentence(text: str, service: str) -> None:
     got = classify(text, _emerg36.load_rules())
     assert got.emergency == service, _cues(text)
+
+
+@pytest.mark.parametrize(("text", "service"), [
+    # A stranger leading a child off by the hand or in the arms, or telling it to come along,
+    # held now (written after the rule, beside the review's own lines).
+    ("有个不认识的大妈牵着我们小区一个小女孩往小区外面走 小女孩一直回头哭 我们几个邻居把她围住了", "110"),
+    ("有个陌生人让我儿子跟他去看小狗 我正好出来看见 现在把他堵在楼道里了", "110"),
+    ("有个冒充孩子姥爷的人要把我们班一个小朋友接走 我们门卫把他拦住了", "110"),
+    ("那个人拉着别人家孩子往车那边走 孩子妈一把扯住她了 她还想挣开", "110"),
+    ("公园里一个老头一直拉着我孙子的手往外走 孙子哭着喊奶奶 我追上去把人扯住了 他还想挣开跑", "110"),
+    # The caller's own child led out, or a stranger held in a past told.
+    ("我拉着孩子往外走 保安把我拦住了 说要登记 太耽误事了 想投诉", "none"),
+    ("我抱着孩子往医院跑 路上被交警拦住了 想问问这种情况能不能放行", "none"),
+    ("上周有个不认识的女的牵着一个小孩在我们楼下转悠 后来被保安拦住问了 原来是新来的保姆", "none"),
+])
+def test_review116_a_child_led_off_by_a_stranger_and_held(text: str, service: str) -> None:
+    got = classify(text, _emerg36.load_rules())
+    assert got.emergency == service, _cues(text)
