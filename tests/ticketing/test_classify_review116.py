@@ -66,13 +66,6 @@ def test_review116_a_guard_silences_no_danger_now_and_a_pretext_marks_a_fraud(
     ("我一个人走夜路 后面有个男的跟了我三条街了 我停他也停 现在还在后面", "110"),
     ("前几天有个男的尾随我到小区门口 后来就走了 小区门禁老是坏 能不能让物业修一下", "none"),
     ("我们小区的流浪狗老是一路跟到单元门口 能不能管管", "none"),
-])
-def test_review116_the_rules_read_the_situation_not_the_sentence(text: str, service: str) -> None:
-    got = classify(text, _emerg36.load_rules())
-    assert got.emergency == service, _cues(text)
-
-
-@pytest.mark.parametrize(("text", "service"), [
     # A stranger leading a child off by the hand or in the arms, or telling it to come along,
     # held now (written after the rule, beside the review's own lines).
     ("有个不认识的大妈牵着我们小区一个小女孩往小区外面走 小女孩一直回头哭 我们几个邻居把她围住了", "110"),
@@ -85,6 +78,7 @@ def test_review116_the_rules_read_the_situation_not_the_sentence(text: str, serv
     ("我抱着孩子往医院跑 路上被交警拦住了 想问问这种情况能不能放行", "none"),
     ("上周有个不认识的女的牵着一个小孩在我们楼下转悠 后来被保安拦住问了 原来是新来的保姆", "none"),
 ])
-def test_review116_a_child_led_off_by_a_stranger_and_held(text: str, service: str) -> None:
+def test_review116_the_rules_read_the_situation_not_the_sentence(text: str, service: str) -> None:
     got = classify(text, _emerg36.load_rules())
     assert got.emergency == service, _cues(text)
+
