@@ -19,7 +19,7 @@ from ticketing.classify import classify
 shipped = _emerg36.shipped
 
 
-@pytest.mark.parametrize(("text", "service"), [
+FOLLOWED = [
     # A person followed, told with 跟踪 (clean and as a recogniser writes it).
     ("有个男的一直跟踪我 从地铁站出来就在后面 我现在躲在便利店里", "110"),
     ("我前夫最近一直跟踪我 今天又在我单位楼下蹲着 现在还没走", "110"),
@@ -32,12 +32,9 @@ shipped = _emerg36.shipped
     ("卖汽车跟踪器的小广告贴满了楼道 能不能管管", "none"),
     ("医生让我回去跟踪复查 想问问社区医院能不能做", "none"),
     ("老师说会跟踪孩子的学习情况 想问问转学手续怎么办", "none"),
-])
-def test_emerg49_a_following_needs_a_person_followed(text: str, service: str) -> None:
-    assert classify(text, _emerg36.load_rules()).emergency == service, _cues(text)
+]
 
-
-@pytest.mark.parametrize(("text", "service"), [
+FALLS = [
     # Up again after the fall: over, however the call says it.
     ("我奶奶去年摔了一跤 起不来 住了半个月院 现在好了", "none"),
     ("我奶奶去年摔了一跤 起不来 住了半个月院 现再好了", "none"),
@@ -47,8 +44,12 @@ def test_emerg49_a_following_needs_a_person_followed(text: str, service: str) ->
     # Down now, or down again today: the fall goes on.
     ("我奶奶刚才摔了一跤 起不来 现在还躺在地上", "120"),
     ("我爸去年摔过一次 后来好了 今天又摔了 起不来", "120"),
-])
-def test_emerg49_a_fall_got_up_from_is_over(text: str, service: str) -> None:
+]
+
+
+@pytest.mark.parametrize(("text", "service"), FOLLOWED + FALLS)
+def test_emerg49_a_person_followed_now_and_a_fall_not_got_up_from(text: str, service: str) -> None:
+    # The rules alone: the model had none of the calm ones either way.
     assert classify(text, _emerg36.load_rules()).emergency == service, _cues(text)
 
 
