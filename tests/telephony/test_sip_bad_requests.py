@@ -19,6 +19,8 @@ from tests.telephony.sipwire import PHONE, front_end, offer, request
 from tests.telephony.test_sip_indialog import inbound_call, make, sip_request
 
 _RELAY = [("Content-Type", "application/dtmf-relay")]
+# RFC 4028 4: one session interval, one minimum (``session_timer`` reads the first row).
+_TIMER = [("Supported", "timer"), ("Session-Expires", "900;refresher=uac"), ("Min-SE", "90")]
 
 
 def test_options_requiring_an_extension_we_lack_is_420_naming_it() -> None:
@@ -152,15 +154,17 @@ def test_a_request_we_build_names_its_content_type_once() -> None:
 
 
 @pytest.mark.parametrize("name", ["Call-ID", "CSeq", "From", "To", "Content-Length",
-                                  "Content-Type", "Max-Forwards"])
+                                  "Content-Type", "Max-Forwards", "Session-Expires",
+                                  "Min-SE"])
 def test_a_single_valued_header_written_twice_is_refused(name: str) -> None:
     # RFC 3261 7.3.1: only a comma-separated list may be written as several rows. Two
     # Call-IDs (or Content-Lengths) are two requests to whoever reads the other one: the
     # front proxy and we must never disagree on which dialog, or which body, it is.
-    msg = request("INVITE", call_id="dup", body=offer())
+    msg = request("INVITE", call_id="dup", body=offer(), extra=_TIMER)
     other = {"Call-ID": "dup2", "CSeq": "2 INVITE", "From": "<sip:13900000000@192.0.2.9>;tag=f2",
              "To": "<sip:12345@192.0.2.1>", "Content-Length": "0", "Content-Type": "text/plain",
-             "Max-Forwards": "69"}[name]
+             "Max-Forwards": "69", "Session-Expires": "1800;refresher=uas",
+             "Min-SE": "120"}[name]
     assert other != msg.first(name)
     raw = bytes(msg.raw).replace(b"\r\n\r\n", f"\r\n{name}: {other}\r\n\r\n".encode(), 1)
     with pytest.raises(SipSyntaxError, match=name):
@@ -168,11 +172,12 @@ def test_a_single_valued_header_written_twice_is_refused(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["Call-ID", "CSeq", "From", "To", "Content-Length",
-                                  "Content-Type", "Max-Forwards"])
+                                  "Content-Type", "Max-Forwards", "Session-Expires",
+                                  "Min-SE"])
 def test_a_single_valued_header_written_twice_alike_is_read(name: str) -> None:
     # The same row twice is one value to every reader: a sloppy B2BUA's doubled
     # Content-Type (as our own refresher's was, sip42) is no second message (review114).
-    msg = request("INVITE", call_id="same", body=offer())
+    msg = request("INVITE", call_id="same", body=offer(), extra=_TIMER)
     value = msg.first(name)
     raw = bytes(msg.raw).replace(b"\r\n\r\n", f"\r\n{name}:  {value}\r\n\r\n".encode(), 1)
     again = SipMessage(raw, PHONE)
@@ -230,3 +235,18 @@ def test_a_200_ok_we_cannot_read_is_logged_by_its_call(caplog: pytest.LogCapture
     assert sent == []
     line = next(r.getMessage() for r in caplog.records if "dropped" in r.getMessage())
     assert "response '200 OK' (Call-ID out2, other)" in line and "Call-ID more than once" in line
+
+
+def test_an_invite_with_two_session_intervals_is_answered_400() -> None:
+    # RFC 4028 4: Session-Expires is single-valued. Of "90" and "1800" we read the first
+    # and a proxy between may read the other: the two would refresh on two clocks and the
+    # call be torn down as stale by whichever expected the shorter (sip43).
+    fe, _wire = front_end()
+    sent: list[bytes] = []
+    fe._transport.send = lambda data, addr: sent.append(data)  # type: ignore[method-assign]
+    msg = request("INVITE", call_id="se2", body=offer(), extra=_TIMER)
+    raw = bytes(msg.raw).replace(b"\r\n\r\n", b"\r\nx: 1800\r\n\r\n", 1)
+    fe._transport.handle_datagram(raw, PHONE)
+    [answer] = [SipMessage(d) for d in sent]
+    assert answer.status_code == 400 and "Session-Expires" in answer.first("Warning")
+    assert fe._lookup("se2") is None
