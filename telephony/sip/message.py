@@ -329,6 +329,12 @@ def bad_request_for(raw: bytes, why: str) -> bytes | None:
                               extra=[("Warning", f'399 hotline12345 "{reason}"')])
 
 
+def is_response(raw: bytes) -> bool:
+    """Whether a datagram's first line is a status line (RFC 3261 7.2), read or not: the
+    leading CRLFs a keep-alive may leave (7.5) aside, no parse, so a flood costs nothing."""
+    return raw.lstrip(b"\r\n").startswith(b"SIP/2.0 ")
+
+
 def unreadable_what(raw: bytes) -> str:
     """What a datagram we cannot read was, for its log line: a response by its status and
     Call-ID, which an operator needs to find the call it ended. A callee's 200 OK we cannot

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from config.settings import Settings
 from telephony.call import CallState
 from telephony.sip.message import (
     SipMessage,
@@ -16,6 +17,7 @@ from telephony.sip.message import (
 )
 from telephony.sip.uri import parse_via
 from tests.telephony.sipwire import PHONE, front_end, offer, request
+from tests.telephony.test_sip_dialog_peers import dial
 from tests.telephony.test_sip_indialog import inbound_call, make, sip_request
 
 _RELAY = [("Content-Type", "application/dtmf-relay")]
@@ -250,3 +252,62 @@ def test_an_invite_with_two_session_intervals_is_answered_400() -> None:
     [answer] = [SipMessage(d) for d in sent]
     assert answer.status_code == 400 and "Session-Expires" in answer.first("Warning")
     assert fe._lookup("se2") is None
+
+
+def _two_call_ids(call_id: str, source: tuple[str, int]) -> bytes:
+    return (f"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKb\r\n"
+            f"From: <sip:12345@192.0.2.1>;tag=a\r\nTo: <sip:13800000000@{source[0]}>;tag=b\r\n"
+            f"Call-ID: {call_id}\r\nCall-ID: other\r\nCSeq: 1 INVITE\r\n"
+            f"Content-Length: 0\r\n\r\n").encode()
+
+
+def test_broken_responses_ban_no_trunk_we_called_but_a_stranger(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # An untrusted trunk retransmitting a 200 we cannot read, to several of our callbacks
+    # at once, had its address banned as a scanner: every citizen's call through it was
+    # then dropped unanswered. Responses from where a call of ours went are logged and
+    # never charged (sip43); the same from a stranger still are, and its requests too.
+    fe, wire = front_end()
+    fe._transactions._send = wire.send
+    fe.flood.clock = lambda: 5000.0
+    trunk, stranger = ("192.0.2.50", 5060), ("198.51.100.66", 5060)
+    dialing, call, invite = dial(fe, wire, f"sip:13800000000@{trunk[0]}:{trunk[1]}")
+    many = 3 * Settings().sip.flood_burst
+    try:
+        with caplog.at_level("WARNING", logger="telephony.sip"):
+            for _ in range(many):
+                fe._transport.handle_datagram(_two_call_ids(call.call_id, trunk), trunk)
+                fe._transport.handle_datagram(_two_call_ids(call.call_id, stranger), stranger)
+        logged = [r.getMessage() for r in caplog.records if "dropped unparseable response" in
+                  r.getMessage() and str(trunk) in r.getMessage()]
+        assert len(logged) == many and f"(Call-ID {call.call_id}, other)" in logged[0]
+        assert not fe.flood.banned(trunk[0]) and fe.flood.banned(stranger[0])
+        assert fe.admission.admit(request("INVITE", call_id="in", source=trunk), in_dialog=False)
+        assert not fe.admission.admit(request("INVITE", call_id="in2", source=stranger),
+                                      in_dialog=False)
+    finally:
+        fe._on_message(SipMessage(build_response(invite, 486, to_tag="far"), trunk))
+        dialing.join(30)
+    assert not dialing.is_alive()
+    # The call forgotten, the trunk is no longer one we called: its garbage is charged.
+    fe.dialer.forget(call.call_id)
+    for _ in range(many):
+        fe._transport.handle_datagram(_two_call_ids("late", trunk), trunk)
+    assert fe.flood.banned(trunk[0])
+
+
+def test_a_trunk_named_by_host_is_one_we_called_once_it_answers() -> None:
+    # sip_uri_template may name the trunk ("sip:{phone}@sbc.example"): no datagram comes
+    # from a name, so the address its 100 Trying came from is where our call went.
+    fe, wire = front_end()
+    fe._transactions._send = wire.send
+    sbc = ("192.0.2.51", 5060)
+    dialing, call, invite = dial(fe, wire, "sip:13800000000@sbc.example:5060")
+    try:
+        assert not fe.admission.dials_to(sbc[0])
+        fe._on_message(SipMessage(build_response(invite, 100), sbc))
+        assert fe.admission.dials_to(sbc[0]) and not fe.admission.dials_to("192.0.2.52")
+    finally:
+        fe._on_message(SipMessage(build_response(invite, 486, to_tag="far"), sbc))
+        dialing.join(30)
+    assert not dialing.is_alive() and call.final_status == 486
