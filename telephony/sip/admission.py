@@ -83,6 +83,9 @@ class Admission:
         # Every non-2xx final to an INVITE, ours here or a call's, until its ACK.
         self.finals = InviteFinals(send=send, later=later, on_ack=self._refusal_acked,
                                    silenced=self.flood.banned)
+        # Whether a call we placed went to an address (``Dialer.dials_to``; the front end
+        # sets it once its dialer exists): none does until then.
+        self.dials_to: Callable[[str], bool] = lambda _ip: False
         self._lock = threading.Lock()
         self._running = False
 
@@ -144,8 +147,15 @@ class Admission:
         if final.refund:
             self.flood.refund(final.source_ip)
 
-    def admit_malformed(self, source_ip: str) -> bool:
-        """Whether a datagram that does not parse is answered (or logged) at all."""
+    def admit_malformed(self, source_ip: str, response: bool = False) -> bool:
+        """Whether a datagram that does not parse is answered (or logged) at all. A
+        ``response`` (its first line a status line) from where a call of ours went is
+        logged and never charged: an untrusted trunk's broken 200s (two Call-IDs) to our
+        callbacks had its address banned, and then every call it brought was dropped
+        (sip43). From anyone else it is charged like any garbage: a scanner writing
+        "SIP/2.0" first gains nothing."""
+        if response and self.dials_to(source_ip):
+            return True
         return self._charge(source_ip, "malformed datagrams")
 
     def refund(self, source_ip: str) -> None:

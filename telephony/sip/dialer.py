@@ -182,6 +182,8 @@ class Dialer:
         if msg is None:  # Timer B: nobody answered the INVITE at all
             self._give_up(call, EndReason.FAILED)
             return
+        if msg.source is not None:
+            leg.answered_from.add(msg.source[0])
         code = msg.status_code
         if code < 200:
             if code > 100 and msg.to_tag and len(call.early_tags) < MAX_EARLY_DIALOGS:
@@ -368,6 +370,15 @@ class Dialer:
     def forget(self, call_id: str) -> None:
         with self._lock:
             self._legs.pop(call_id, None)
+
+    def dials_to(self, source_ip: str) -> bool:
+        """Whether a call we placed and have not forgotten went to ``source_ip``: where its
+        INVITE was sent (the trunk, operator or emergency desk the settings name), where
+        its responses came from, or a peer of its dialog. Their unreadable responses are
+        not a stranger's garbage (``Admission.admit_malformed``)."""
+        with self._lock:
+            return any(source_ip == leg.dest[0] or source_ip in leg.answered_from
+                       or source_ip in call.peers for call, leg in self._legs.values())
 
 
 __all__ = ["CANCEL_WAIT_SECONDS", "GIVE_UP_POLL_SECONDS", "MAX_EARLY_DIALOGS", "Dialer",

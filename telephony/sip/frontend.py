@@ -187,6 +187,7 @@ class SipFrontEnd:
         self.dialer = Dialer(self, self._transactions, username=sip.username,
                              registrar=self.registrar if self.mode == "register" else None,
                              ring_timeout=ring_timeout)
+        self.admission.dials_to = self.dialer.dials_to
 
     # -- state -------------------------------------------------------------------------
     @property

@@ -47,9 +47,11 @@ REQUIRED_HEADERS = ("Via", "From", "To", "Call-ID", "CSeq")
 # readers (sip42). The same row twice is no such message (every reader reads one value):
 # a sloppy B2BUA's, as our own refresher's was; refused, a trunk's 200 OK so written was
 # dropped and the answered callee's call ended "no answer", heard silence and was redialled
-# (review114).
+# (review114). Session-Expires and Min-SE too (RFC 4028 4, ``session_timer`` reads the
+# first row): of two intervals a proxy may read the other and expect refreshes on another
+# clock (sip43).
 SINGLE_VALUED = ("Call-ID", "CSeq", "From", "To", "Content-Length", "Content-Type",
-                 "Max-Forwards")
+                 "Max-Forwards", "Session-Expires", "Min-SE")
 # Limits on what one datagram may be. A real INVITE with SDP is 1-4 KB with 15-30 headers;
 # a carrier's may carry a few dozen Via/Record-Route lines. Past these it is an attack on
 # the parser (every header is split, canonicalised and kept), answered 400 when it can be.
@@ -325,6 +327,12 @@ def bad_request_for(raw: bytes, why: str) -> bytes | None:
     reason = why.replace("\r", " ").replace("\n", " ")[:100]
     return build_response_raw(headers, 400, "Bad Request", to_tag=None,
                               extra=[("Warning", f'399 hotline12345 "{reason}"')])
+
+
+def is_response(raw: bytes) -> bool:
+    """Whether a datagram's first line is a status line (RFC 3261 7.2), read or not: the
+    leading CRLFs a keep-alive may leave (7.5) aside, no parse, so a flood costs nothing."""
+    return raw.lstrip(b"\r\n").startswith(b"SIP/2.0 ")
 
 
 def unreadable_what(raw: bytes) -> str:

@@ -14,6 +14,7 @@ from telephony.sip.message import (
     SipMessage,
     SipSyntaxError,
     bad_request_for,
+    is_response,
     unreadable_what,
 )
 
@@ -39,7 +40,8 @@ class SipTransport(SIP.SIPClient):
         self.on_message = on_message
         # Asked before a malformed datagram is answered or logged (the flood guard): a
         # stream of garbage from one address must not become a stream of 400s and warnings.
-        self.admit_malformed: Callable[[str], bool] = lambda _ip: True
+        # Told whether it is a response (``message.is_response``).
+        self.admit_malformed: Callable[[str, bool], bool] = lambda _ip, _response: True
         self._thread: threading.Thread | None = None
         self.garbage_dropped = 0
         self.bad_requests_answered = 0
@@ -107,7 +109,7 @@ class SipTransport(SIP.SIPClient):
                 raise SipSyntaxError(f"datagram larger than {MAX_DATAGRAM_BYTES} bytes")
             msg = SipMessage(raw, addr)
         except SipSyntaxError as exc:
-            if not self.admit_malformed(addr[0]):
+            if not self.admit_malformed(addr[0], is_response(raw)):
                 self.garbage_dropped += 1
                 return
             reply = bad_request_for(raw, str(exc))

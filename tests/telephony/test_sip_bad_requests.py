@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from config.settings import Settings
 from telephony.call import CallState
 from telephony.sip.message import (
     SipMessage,
@@ -16,9 +17,12 @@ from telephony.sip.message import (
 )
 from telephony.sip.uri import parse_via
 from tests.telephony.sipwire import PHONE, front_end, offer, request
+from tests.telephony.test_sip_dialog_peers import dial
 from tests.telephony.test_sip_indialog import inbound_call, make, sip_request
 
 _RELAY = [("Content-Type", "application/dtmf-relay")]
+# RFC 4028 4: one session interval, one minimum (``session_timer`` reads the first row).
+_TIMER = [("Supported", "timer"), ("Session-Expires", "900;refresher=uac"), ("Min-SE", "90")]
 
 
 def test_options_requiring_an_extension_we_lack_is_420_naming_it() -> None:
@@ -152,15 +156,17 @@ def test_a_request_we_build_names_its_content_type_once() -> None:
 
 
 @pytest.mark.parametrize("name", ["Call-ID", "CSeq", "From", "To", "Content-Length",
-                                  "Content-Type", "Max-Forwards"])
+                                  "Content-Type", "Max-Forwards", "Session-Expires",
+                                  "Min-SE"])
 def test_a_single_valued_header_written_twice_is_refused(name: str) -> None:
     # RFC 3261 7.3.1: only a comma-separated list may be written as several rows. Two
     # Call-IDs (or Content-Lengths) are two requests to whoever reads the other one: the
     # front proxy and we must never disagree on which dialog, or which body, it is.
-    msg = request("INVITE", call_id="dup", body=offer())
+    msg = request("INVITE", call_id="dup", body=offer(), extra=_TIMER)
     other = {"Call-ID": "dup2", "CSeq": "2 INVITE", "From": "<sip:13900000000@192.0.2.9>;tag=f2",
              "To": "<sip:12345@192.0.2.1>", "Content-Length": "0", "Content-Type": "text/plain",
-             "Max-Forwards": "69"}[name]
+             "Max-Forwards": "69", "Session-Expires": "1800;refresher=uas",
+             "Min-SE": "120"}[name]
     assert other != msg.first(name)
     raw = bytes(msg.raw).replace(b"\r\n\r\n", f"\r\n{name}: {other}\r\n\r\n".encode(), 1)
     with pytest.raises(SipSyntaxError, match=name):
@@ -168,11 +174,12 @@ def test_a_single_valued_header_written_twice_is_refused(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["Call-ID", "CSeq", "From", "To", "Content-Length",
-                                  "Content-Type", "Max-Forwards"])
+                                  "Content-Type", "Max-Forwards", "Session-Expires",
+                                  "Min-SE"])
 def test_a_single_valued_header_written_twice_alike_is_read(name: str) -> None:
     # The same row twice is one value to every reader: a sloppy B2BUA's doubled
     # Content-Type (as our own refresher's was, sip42) is no second message (review114).
-    msg = request("INVITE", call_id="same", body=offer())
+    msg = request("INVITE", call_id="same", body=offer(), extra=_TIMER)
     value = msg.first(name)
     raw = bytes(msg.raw).replace(b"\r\n\r\n", f"\r\n{name}:  {value}\r\n\r\n".encode(), 1)
     again = SipMessage(raw, PHONE)
@@ -230,3 +237,77 @@ def test_a_200_ok_we_cannot_read_is_logged_by_its_call(caplog: pytest.LogCapture
     assert sent == []
     line = next(r.getMessage() for r in caplog.records if "dropped" in r.getMessage())
     assert "response '200 OK' (Call-ID out2, other)" in line and "Call-ID more than once" in line
+
+
+def test_an_invite_with_two_session_intervals_is_answered_400() -> None:
+    # RFC 4028 4: Session-Expires is single-valued. Of "90" and "1800" we read the first
+    # and a proxy between may read the other: the two would refresh on two clocks and the
+    # call be torn down as stale by whichever expected the shorter (sip43).
+    fe, _wire = front_end()
+    sent: list[bytes] = []
+    fe._transport.send = lambda data, addr: sent.append(data)  # type: ignore[method-assign]
+    msg = request("INVITE", call_id="se2", body=offer(), extra=_TIMER)
+    raw = bytes(msg.raw).replace(b"\r\n\r\n", b"\r\nx: 1800\r\n\r\n", 1)
+    fe._transport.handle_datagram(raw, PHONE)
+    [answer] = [SipMessage(d) for d in sent]
+    assert answer.status_code == 400 and "Session-Expires" in answer.first("Warning")
+    assert fe._lookup("se2") is None
+
+
+def _two_call_ids(call_id: str, source: tuple[str, int]) -> bytes:
+    return (f"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKb\r\n"
+            f"From: <sip:12345@192.0.2.1>;tag=a\r\nTo: <sip:13800000000@{source[0]}>;tag=b\r\n"
+            f"Call-ID: {call_id}\r\nCall-ID: other\r\nCSeq: 1 INVITE\r\n"
+            f"Content-Length: 0\r\n\r\n").encode()
+
+
+def test_broken_responses_ban_no_trunk_we_called_but_a_stranger(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # An untrusted trunk retransmitting a 200 we cannot read, to several of our callbacks
+    # at once, had its address banned as a scanner: every citizen's call through it was
+    # then dropped unanswered. Responses from where a call of ours went are logged and
+    # never charged (sip43); the same from a stranger still are, and its requests too.
+    fe, wire = front_end()
+    fe._transactions._send = wire.send
+    fe.flood.clock = lambda: 5000.0
+    trunk, stranger = ("192.0.2.50", 5060), ("198.51.100.66", 5060)
+    dialing, call, invite = dial(fe, wire, f"sip:13800000000@{trunk[0]}:{trunk[1]}")
+    many = 3 * Settings().sip.flood_burst
+    try:
+        with caplog.at_level("WARNING", logger="telephony.sip"):
+            for _ in range(many):
+                fe._transport.handle_datagram(_two_call_ids(call.call_id, trunk), trunk)
+                fe._transport.handle_datagram(_two_call_ids(call.call_id, stranger), stranger)
+        logged = [r.getMessage() for r in caplog.records if "dropped unparseable response" in
+                  r.getMessage() and str(trunk) in r.getMessage()]
+        assert len(logged) == many and f"(Call-ID {call.call_id}, other)" in logged[0]
+        assert not fe.flood.banned(trunk[0]) and fe.flood.banned(stranger[0])
+        assert fe.admission.admit(request("INVITE", call_id="in", source=trunk), in_dialog=False)
+        assert not fe.admission.admit(request("INVITE", call_id="in2", source=stranger),
+                                      in_dialog=False)
+    finally:
+        fe._on_message(SipMessage(build_response(invite, 486, to_tag="far"), trunk))
+        dialing.join(30)
+    assert not dialing.is_alive()
+    # The call forgotten, the trunk is no longer one we called: its garbage is charged.
+    fe.dialer.forget(call.call_id)
+    for _ in range(many):
+        fe._transport.handle_datagram(_two_call_ids("late", trunk), trunk)
+    assert fe.flood.banned(trunk[0])
+
+
+def test_a_trunk_named_by_host_is_one_we_called_once_it_answers() -> None:
+    # sip_uri_template may name the trunk ("sip:{phone}@sbc.example"): no datagram comes
+    # from a name, so the address its 100 Trying came from is where our call went.
+    fe, wire = front_end()
+    fe._transactions._send = wire.send
+    sbc = ("192.0.2.51", 5060)
+    dialing, call, invite = dial(fe, wire, "sip:13800000000@sbc.example:5060")
+    try:
+        assert not fe.admission.dials_to(sbc[0])
+        fe._on_message(SipMessage(build_response(invite, 100), sbc))
+        assert fe.admission.dials_to(sbc[0]) and not fe.admission.dials_to("192.0.2.52")
+    finally:
+        fe._on_message(SipMessage(build_response(invite, 486, to_tag="far"), sbc))
+        dialing.join(30)
+    assert not dialing.is_alive() and call.final_status == 486
