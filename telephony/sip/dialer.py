@@ -33,6 +33,7 @@ from telephony.sip.dialog import (
     first_hop,
     in_dialog_dest,
 )
+from telephony.sip.floodguard import is_address
 from telephony.sip.message import SipMessage
 from telephony.sip.sdp import (
     Negotiated,
@@ -182,7 +183,11 @@ class Dialer:
         if msg is None:  # Timer B: nobody answered the INVITE at all
             self._give_up(call, EndReason.FAILED)
             return
-        if msg.source is not None:
+        if msg.source is not None and not leg.answered_from and not is_address(leg.dest[0]):
+            # A trunk named by host is the first address that answered: responses match by
+            # Call-ID and CSeq from anywhere, and whoever saw the INVITE (a callee behind a
+            # proxying trunk) could otherwise add its own or forged addresses, each then
+            # spared the flood guard and kept for the leg's life (review117).
             leg.answered_from.add(msg.source[0])
         code = msg.status_code
         if code < 200:
@@ -374,8 +379,8 @@ class Dialer:
     def dials_to(self, source_ip: str) -> bool:
         """Whether a call we placed and have not forgotten went to ``source_ip``: where its
         INVITE was sent (the trunk, operator or emergency desk the settings name), where
-        its responses came from, or a peer of its dialog. Their unreadable responses are
-        not a stranger's garbage (``Admission.admit_malformed``)."""
+        its first response came from (a host name's), or a peer of its dialog. Their
+        unreadable responses are not a stranger's garbage (``Admission.admit_malformed``)."""
         with self._lock:
             return any(source_ip == leg.dest[0] or source_ip in leg.answered_from
                        or source_ip in call.peers for call, leg in self._legs.values())

@@ -80,8 +80,9 @@ class OutboundLeg:
     cancelled: bool = False  # our CANCEL has gone (once: ``Dialer._send_cancel``)
     # To tags of other forks' 2xx we hung up (once each: ``Dialer._other_fork``)
     forks_hung_up: set[str] = field(default_factory=set)
-    # Where responses to the INVITE came from: a trunk named by host (sip_uri_template)
-    # is no address until it answers (``Dialer.dials_to``).
+    # Where the first response to the INVITE came from, when sent to a host name: a trunk
+    # named by host (sip_uri_template) is no address until it answers (``Dialer.dials_to``).
+    # At most one: whoever saw the INVITE may answer it too (review117).
     answered_from: set[str] = field(default_factory=set)
 
 

@@ -311,3 +311,36 @@ def test_a_trunk_named_by_host_is_one_we_called_once_it_answers() -> None:
         fe._on_message(SipMessage(build_response(invite, 486, to_tag="far"), sbc))
         dialing.join(30)
     assert not dialing.is_alive() and call.final_status == 486
+
+
+def test_no_stranger_answering_our_invite_becomes_a_trunk_we_called() -> None:
+    # Responses match by Call-ID and CSeq alone, from any address: whoever saw our INVITE
+    # (a callee behind a proxying trunk sees its Call-ID) could answer 100 Trying from its
+    # own address, or from forged ones, and each became "where our call went", its garbage
+    # never charged and every address kept for the leg's life (review117). A trunk named
+    # by address is that address; one named by host is the first address that answered.
+    fe, wire = front_end()
+    fe._transactions._send = wire.send
+    trunk, stranger = ("192.0.2.50", 5060), ("198.51.100.66", 5060)
+    dialing, call, invite = dial(fe, wire, f"sip:13800000000@{trunk[0]}:{trunk[1]}")
+    try:
+        fe._on_message(SipMessage(build_response(invite, 100), stranger))
+        assert fe.admission.dials_to(trunk[0]) and not fe.admission.dials_to(stranger[0])
+    finally:
+        fe._on_message(SipMessage(build_response(invite, 486, to_tag="far"), trunk))
+        dialing.join(30)
+    assert not dialing.is_alive()
+    fe, wire = front_end()
+    fe._transactions._send = wire.send
+    sbc = ("192.0.2.51", 5060)
+    dialing, call, invite = dial(fe, wire, "sip:13800000000@sbc.example:5060")
+    try:
+        fe._on_message(SipMessage(build_response(invite, 100), sbc))
+        for n in range(200):
+            fe._on_message(SipMessage(build_response(invite, 100), (f"198.51.100.{n}", 5060)))
+        assert fe.admission.dials_to(sbc[0]) and not fe.admission.dials_to("198.51.100.7")
+        assert len(fe.dialer._legs[call.call_id][1].answered_from) == 1
+    finally:
+        fe._on_message(SipMessage(build_response(invite, 486, to_tag="far"), sbc))
+        dialing.join(30)
+    assert not dialing.is_alive()
