@@ -78,6 +78,10 @@ class Admission:
         # Requests inside one dialog, by Call-ID: a bucket like a source's, no ban.
         self.dialog_flood = FloodGuard(rate=sip.flood_rate_per_second, burst=sip.flood_burst,
                                        ban_seconds=0.0, clock=clock)
+        # Unreadable responses from where a call of ours went (``admit_malformed``), by
+        # source: logged at the flood guard's rate, never banned.
+        self.response_flood = FloodGuard(rate=sip.flood_rate_per_second, burst=sip.flood_burst,
+                                         ban_seconds=0.0, clock=clock)
         self.dialog_limited = 0  # in-dialog requests refused 503 for that, counted
         self.rejected: dict[int, int] = {}  # final codes sent to refused INVITEs, counted
         # Every non-2xx final to an INVITE, ours here or a call's, until its ACK.
@@ -153,9 +157,11 @@ class Admission:
         logged and never charged: an untrusted trunk's broken 200s (two Call-IDs) to our
         callbacks had its address banned, and then every call it brought was dropped
         (sip43). From anyone else it is charged like any garbage: a scanner writing
-        "SIP/2.0" first gains nothing."""
+        "SIP/2.0" first gains nothing. Past the flood guard's rate they are dropped unlogged
+        (a source address is forged at will on UDP: one writing the trunk's wrote a warning
+        per datagram for as long as a call lasted, review117), still never a ban."""
         if response and self.dials_to(source_ip):
-            return True
+            return self.response_flood.admit(source_ip)
         return self._charge(source_ip, "malformed datagrams")
 
     def refund(self, source_ip: str) -> None:

@@ -269,7 +269,7 @@ def test_broken_responses_ban_no_trunk_we_called_but_a_stranger(
     # never charged (sip43); the same from a stranger still are, and its requests too.
     fe, wire = front_end()
     fe._transactions._send = wire.send
-    fe.flood.clock = lambda: 5000.0
+    fe.flood.clock = fe.admission.response_flood.clock = lambda: 5000.0
     trunk, stranger = ("192.0.2.50", 5060), ("198.51.100.66", 5060)
     dialing, call, invite = dial(fe, wire, f"sip:13800000000@{trunk[0]}:{trunk[1]}")
     many = 3 * Settings().sip.flood_burst
@@ -280,7 +280,10 @@ def test_broken_responses_ban_no_trunk_we_called_but_a_stranger(
                 fe._transport.handle_datagram(_two_call_ids(call.call_id, stranger), stranger)
         logged = [r.getMessage() for r in caplog.records if "dropped unparseable response" in
                   r.getMessage() and str(trunk) in r.getMessage()]
-        assert len(logged) == many and f"(Call-ID {call.call_id}, other)" in logged[0]
+        # Logged at the flood guard's rate, not one warning per datagram: the trunk's
+        # address may be forged (review117).
+        assert len(logged) == Settings().sip.flood_burst
+        assert f"(Call-ID {call.call_id}, other)" in logged[0]
         assert not fe.flood.banned(trunk[0]) and fe.flood.banned(stranger[0])
         assert fe.admission.admit(request("INVITE", call_id="in", source=trunk), in_dialog=False)
         assert not fe.admission.admit(request("INVITE", call_id="in2", source=stranger),
