@@ -1,0 +1,32 @@
+"""Review118: emerg49's recogniser homophones of the present (现再, 线在) read as "now" only
+where they are one, not inside a word (公交线在, 警戒线在, 二号线在, 斑马线在, 兑现再, 提现再),
+so a following told as past is not reopened by a line, a route or a cash-out. Sentences of our
+own (not from any data file). docs/classification.md, "Thirty-fourth round (emerg49)".
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.ticketing import test_classify_emerg36 as _emerg36
+from tests.ticketing import test_classify_emerg45 as _emerg45
+
+shipped = _emerg36.shipped
+
+
+@pytest.mark.parametrize(("text", "service"), [
+    # A past following, then a line, a route or a cash-out that only sounds like 现在.
+    ("去年有个男的一直跟着我 那条公交线在我们小区门口有一站 想问问能不能改线路", "none"),
+    ("上周有人一直跟着我 那道警戒线在小区门口还拉着 物业为啥不撤", "none"),
+    ("上周有人一直跟着我哪道警戒线在小区门口还拉着物业为啥不撤", "none"),
+    ("以前有个人老是跟着我 地铁二号线在我家附近 想问问末班车几点", "none"),
+    ("前年有个男的总是跟着我 斑马线在学校门口被车压坏了 能不能重画", "none"),
+    ("之前那个男的一直跟着我 那条生产线在我们厂 想问问厂里加班合不合法", "none"),
+    ("之前有个男的一直跟着我 领导答应的补贴没兑现再去问也没用 想投诉", "none"),
+    # The recogniser's present, still read as the present.
+    ("之前那个人一直跟在我后面 现再还在楼下转悠", "110"),
+    ("之前那个人一直跟在我后面线在就在我身后", "110"),
+    ("之前那个男的老是跟着我 线在又跟着我到小区门口了", "110"),
+])
+def test_review118_a_line_or_a_cash_out_is_no_present(shipped, text: str, service: str) -> None:
+    _emerg45.assert_handed_or_kept(shipped, text, service)
