@@ -30,3 +30,22 @@ shipped = _emerg36.shipped
 ])
 def test_review118_a_line_or_a_cash_out_is_no_present(shipped, text: str, service: str) -> None:
     _emerg45.assert_handed_or_kept(shipped, text, service)
+
+
+@pytest.mark.parametrize(("text", "service"), [
+    # 跟踪 of a parcel, a case, a report or a claim: nobody followed (clean and run together).
+    ("有人跟踪我的快递 显示已签收但我没收到", "none"),
+    ("有人跟踪我的快递显示已签收但我没收到", "none"),
+    ("我想问问怎么跟踪我的社保转移进度", "none"),
+    ("电视台一直在跟踪报道我们小区的违建 想问问结果", "none"),
+    ("有人在跟踪这个项目吗 工地停了半年了", "none"),
+    ("我们一直跟踪这个案子 法院什么时候判", "none"),
+    # A person followed, told the same way: still 110.
+    ("有个人跟踪我女儿放学 现在还在学校门口转悠", "110"),
+    ("有人一直跟踪我的女儿 她现在躲在同学家不敢出来", "110"),
+    ("有人在跟踪我 我现在躲在超市里不敢出去", "110"),
+])
+def test_review118_a_parcel_or_a_case_followed_up_is_no_following(
+    shipped, text: str, service: str,
+) -> None:
+    _emerg45.assert_handed_or_kept(shipped, text, service)
