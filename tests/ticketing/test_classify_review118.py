@@ -10,6 +10,8 @@ import pytest
 
 from tests.ticketing import test_classify_emerg36 as _emerg36
 from tests.ticketing import test_classify_emerg45 as _emerg45
+from tests.ticketing.test_classify_urgent import _danger_cues as _cues
+from ticketing.classify import classify
 
 shipped = _emerg36.shipped
 
@@ -49,3 +51,16 @@ def test_review118_a_parcel_or_a_case_followed_up_is_no_following(
     shipped, text: str, service: str,
 ) -> None:
     _emerg45.assert_handed_or_kept(shipped, text, service)
+
+
+@pytest.mark.parametrize(("text", "service"), [
+    # A bill the caller owes, paid again because it did not arrive: no fraud (the model's
+    # own 110 is asked before it is put through, so only the rules are held here).
+    ("水费我已经转了两次了 他现在还让我转 说没收到", "none"),
+    ("电费转了三次都没到账 营业厅现在还让我再转一次", "none"),
+    ("暖气费我都汇了两回了 他们现在还催我交", "none"),
+    # A counted transfer to a stranger with more asked now: still the fraud's mark.
+    ("网上认识的男朋友 我已经转了四次钱了 他现在还让我转", "110"),
+])
+def test_review118_a_bill_paid_twice_is_no_fraud(text: str, service: str) -> None:
+    assert classify(text, _emerg36.load_rules()).emergency == service, _cues(text)
