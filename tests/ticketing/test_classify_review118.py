@@ -16,7 +16,7 @@ from ticketing.classify import classify
 shipped = _emerg36.shipped
 
 
-@pytest.mark.parametrize(("text", "service"), [
+HOMOPHONES = [
     # A past following, then a line, a route or a cash-out that only sounds like 现在.
     ("去年有个男的一直跟着我 那条公交线在我们小区门口有一站 想问问能不能改线路", "none"),
     ("上周有人一直跟着我 那道警戒线在小区门口还拉着 物业为啥不撤", "none"),
@@ -29,12 +29,9 @@ shipped = _emerg36.shipped
     ("之前那个人一直跟在我后面 现再还在楼下转悠", "110"),
     ("之前那个人一直跟在我后面线在就在我身后", "110"),
     ("之前那个男的老是跟着我 线在又跟着我到小区门口了", "110"),
-])
-def test_review118_a_line_or_a_cash_out_is_no_present(shipped, text: str, service: str) -> None:
-    _emerg45.assert_handed_or_kept(shipped, text, service)
+]
 
-
-@pytest.mark.parametrize(("text", "service"), [
+FOLLOWED_UP = [
     # 跟踪 of a parcel, a case, a report or a claim: nobody followed (clean and run together).
     ("有人跟踪我的快递 显示已签收但我没收到", "none"),
     ("有人跟踪我的快递显示已签收但我没收到", "none"),
@@ -46,8 +43,11 @@ def test_review118_a_line_or_a_cash_out_is_no_present(shipped, text: str, servic
     ("有个人跟踪我女儿放学 现在还在学校门口转悠", "110"),
     ("有人一直跟踪我的女儿 她现在躲在同学家不敢出来", "110"),
     ("有人在跟踪我 我现在躲在超市里不敢出去", "110"),
-])
-def test_review118_a_parcel_or_a_case_followed_up_is_no_following(
+]
+
+
+@pytest.mark.parametrize(("text", "service"), HOMOPHONES + FOLLOWED_UP)
+def test_review118_a_line_a_cash_out_or_a_parcel_is_no_present_following(
     shipped, text: str, service: str,
 ) -> None:
     _emerg45.assert_handed_or_kept(shipped, text, service)
