@@ -31,6 +31,14 @@ _CANONICAL = {
         "Remote-Party-ID",
     )
 }
+
+
+def header_name(name: str) -> str:
+    """A header's one spelling, whatever its case or compact form (``c`` is Content-Type)."""
+    low = name.lower()
+    return _COMPACT.get(low, name) if len(low) == 1 else _CANONICAL.get(low, name)
+
+
 # Headers pyVoIP's parse_header knows how to turn into dicts. Not From and To (judge30): it
 # split them at the first "sip:" and ";tag=", so a From of any other scheme (a carrier's
 # ``<tel:+86...>``, ``sips:``) was a 400 and the caller never reached us, and a display name
@@ -181,9 +189,7 @@ def split_message(raw: bytes, *, strict: bool = True
             if not strict:
                 continue
             raise SipSyntaxError(f"bad header line {line[:60]!r}")
-        low = name.lower()
-        name = _COMPACT.get(low, name) if len(low) == 1 else _CANONICAL.get(low, name)
-        headers.append((name, value.strip(LWS)))
+        headers.append((header_name(name), value.strip(LWS)))
     length = next((v for n, v in headers if n == "Content-Length"), None)
     if length is not None and strict:
         if not (length.isascii() and length.isdigit()) or len(length) > 6:
@@ -341,11 +347,11 @@ def unreadable_what(raw: bytes) -> str:
     read (two Call-IDs of two values) is dropped as any garbage: never ACKed, the outbound
     call ends ``no_answer`` at its ring timeout and is dialled again; "datagram" alone
     did not say which call (review114)."""
+    if not is_response(raw):
+        return "datagram"
     try:
         start, headers, _ = split_message(raw, strict=False)
     except SipSyntaxError:
-        return "datagram"
-    if not start.startswith("SIP/2.0 "):
         return "datagram"
     call_ids = ", ".join(v[:80] for n, v in headers if n == "Call-ID") or "none"
     return f"response {start[8:40]!r} (Call-ID {call_ids[:170]})"
@@ -365,7 +371,7 @@ def _has_tag(value: str) -> bool:
 def names_content_type(headers: Iterable[tuple[str, str]]) -> bool:
     """Whether headers we are given to send name the body's type already: then the
     builders below add none (sip42: our session refresh by re-INVITE had two)."""
-    return any(name.lower() in ("content-type", "c") for name, _ in headers)
+    return any(header_name(name) == "Content-Type" for name, _ in headers)
 
 
 def build_response_raw(headers: list[tuple[str, str]], code: int, reason: str, *,
