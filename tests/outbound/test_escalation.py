@@ -442,14 +442,10 @@ def test_a_supervisor_handling_a_ticket_is_not_escalated_to_about_it(
                 assert person.username == "supervisor" and level == "superior_unit"
 
 
-def test_a_utility_escalation_by_sms_is_claimed_in_the_sms_slots(
-    settings: Settings, sessions: sessionmaker[Session], city: City
-) -> None:
-    """``utility_how = "sms"``: the duty dispatcher is texted, and the claim reads it as an
-    SMS before preparing it (``outbound.lanes.sms_work``): taken with no call slot free,
-    not taken with no SMS slot free. No test claimed this setting before (review108)."""
-    domain = Domain.load(settings.model_copy(update={"escalation": settings.escalation
-                                                     .model_copy(update={"utility_how": "sms"})}))
+def _returned_utility_claims(sessions: sessionmaker[Session], domain: Domain,
+                             city: City) -> Callable[[int, int], list[Claim]]:
+    """A water ticket returned (退单) and left past its utility window, planned: what a claim
+    with ``calls`` call slots and ``texts`` SMS slots takes of its duty-dispatcher step."""
     clock = Clock(domain)
     operator, water = city.actor("operator"), city.actor("water-handler")
     number = _water_ticket(sessions, domain, operator)
@@ -470,7 +466,31 @@ def test_a_utility_escalation_by_sms_is_claimed_in_the_sms_slots(
             s.commit()
         return [c for c in claims if c.kind == Kind.UTILITY_CALL.value]
 
+    return claimed
+
+
+def test_a_utility_escalation_by_sms_is_claimed_in_the_sms_slots(
+    settings: Settings, sessions: sessionmaker[Session], city: City
+) -> None:
+    """``utility_how = "sms"``: the duty dispatcher is texted, and the claim reads it as an
+    SMS before preparing it (``outbound.lanes.sms_work``): taken with no call slot free,
+    not taken with no SMS slot free. No test claimed this setting before (review108)."""
+    domain = Domain.load(settings.model_copy(update={"escalation": settings.escalation
+                                                     .model_copy(update={"utility_how": "sms"})}))
+    claimed = _returned_utility_claims(sessions, domain, city)
     assert claimed(calls=8, texts=0) == []
     (claim,) = claimed(calls=0, texts=8)
     assert claim.target.channel == "sms" and claim.target.phone == normalise(DUTY_OPERATOR)
     assert claim.target.text and claim.target.text.startswith("【12345】")
+
+
+def test_a_utility_escalation_on_the_shipped_settings_is_a_call_in_the_call_slots(
+    settings: Settings, sessions: sessionmaker[Session], city: City
+) -> None:
+    """The shipped ``utility_how`` (a call) unchanged: the duty dispatcher is rung, in a call
+    slot, whatever SMS slots are free — the twin of the SMS test above on the defaults."""
+    assert settings.escalation.utility_how == Settings().escalation.utility_how == "call"
+    claimed = _returned_utility_claims(sessions, Domain.load(settings), city)
+    assert claimed(calls=0, texts=8) == []
+    (claim,) = claimed(calls=8, texts=0)
+    assert claim.target.channel == "call" and claim.target.phone == normalise(DUTY_OPERATOR)
