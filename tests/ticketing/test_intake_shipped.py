@@ -441,13 +441,14 @@ def test_evaluation_emergencies_are_handed_to_the_service_they_need(
     thirty-second round's rules and the same model (heldout-32: 45 of 47 before the round);
     of the 485 of heldout-23..33, 457 with the thirty-third round's (heldout-33: 37 of 45
     before the round); of the 533 of heldout-23..34, 504 with the thirty-fourth round's
-    (heldout-34: 46 of 48 before the round)."""
+    (heldout-34: 46 of 48 before the round); of the 580 of heldout-23..35, 550 with the
+    thirty-fifth round's start (heldout-35: 46 of 47 named before the round)."""
     decided = [pair for path in EVALUATION for pair in _decided(path, shipped)]
     assert [r for _, r in decided] == evaluation  # every evaluation line, each decided once
     emergencies = [(g, r) for g, r in decided if r.labels["emergency"] != "none"]
-    assert len(emergencies) == 533
+    assert len(emergencies) == 580
     named = sum(g.emergency == r.labels["emergency"] for g, r in emergencies)
-    assert named >= 484, named
+    assert named >= 530, named
 
 
 @dataclass(frozen=True)
@@ -539,6 +540,12 @@ HELD_OUT_FLOORS = {
     # a few lines under that.
     "heldout-34": Floors(category=266, urgent=(77, 72), emergencies=(48, 42),
                          calm=(167, 4)),
+    # Written blind for the thirty-fifth round (300 scored, no near copy of a training
+    # line); scored with the thirty-fourth round's model and rules before any change
+    # (category 267 of 300; urgent 77 of 79, flagged 47 of 47; 2 of 168 calm calls handed
+    # over); floors a few lines under that.
+    "heldout-35": Floors(category=261, urgent=(79, 73), emergencies=(47, 43),
+                         calm=(168, 5)),
 }
 
 
