@@ -185,7 +185,7 @@ class Dialer:
             return
         if msg.source is not None and not leg.answered_from and not is_address(leg.dest[0]):
             # A trunk named by host is the first address that answered: responses match by
-            # Call-ID and CSeq from anywhere, and whoever saw the INVITE (a callee behind a
+            # the INVITE's branch from any address, and whoever saw the INVITE (a callee behind a
             # proxying trunk) could otherwise add its own or forged addresses, each then
             # spared the flood guard and kept for the leg's life (review117).
             leg.answered_from.add(msg.source[0])
