@@ -447,7 +447,8 @@ class SipFrontEnd:
         if msg.to_tag:
             self.admission.finals.send(msg, build_response(msg, 481), msg.source)
             return
-        if (self.admission.refuse_scheme(msg) or self.admission.refuse_other_number(msg)
+        if (self.admission.refuse_no_hops(msg) or self.admission.refuse_scheme(msg)
+                or self.admission.refuse_other_number(msg)
                 or self.dialogs.refuse_options(msg)):
             return
         self.send_to(build_response(msg, 100), msg.source)
