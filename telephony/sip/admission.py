@@ -183,6 +183,17 @@ class Admission:
         self.refuse(msg, 416, warning=f"{scheme or 'no'} scheme: sip over UDP only")
         return True
 
+    def refuse_no_hops(self, msg: SipMessage) -> bool:
+        """483 for a new call whose INVITE arrives with ``Max-Forwards: 0``; True when
+        refused. RFC 3261 asks the check of proxies (16.3) and lets a UAS take such a
+        request; we refuse it: no carrier's path to a hotline is 70 hops long, so the hops
+        were spent by a loop in front of us (a trunk and our Kamailio routing to each
+        other), and a call taken from it would hold a line and play to nobody."""
+        if msg.max_forwards != 0:
+            return False
+        self.refuse(msg, 483, warning="Max-Forwards 0: a routing loop before this service")
+        return True
+
     def refuse_other_number(self, msg: SipMessage) -> bool:
         """404 for an INVITE to a number that is not ours, charged as extension guessing
         (svwar); True when refused."""

@@ -185,7 +185,7 @@ class Dialer:
             return
         if msg.source is not None and not leg.answered_from and not is_address(leg.dest[0]):
             # A trunk named by host is the first address that answered: responses match by
-            # Call-ID and CSeq from anywhere, and whoever saw the INVITE (a callee behind a
+            # the INVITE's branch from any address, and whoever saw the INVITE (a callee behind a
             # proxying trunk) could otherwise add its own or forged addresses, each then
             # spared the flood guard and kept for the leg's life (review117).
             leg.answered_from.add(msg.source[0])
@@ -332,10 +332,16 @@ class Dialer:
 
     def on_stray_2xx(self, msg: SipMessage) -> None:
         """A 2xx for an INVITE whose transaction is over (a retransmission after it ended):
-        the same ACK again, so the far end does not keep retransmitting."""
+        the same ACK again, so the far end does not keep retransmitting. Only one that
+        the INVITE's transaction would have taken (its branch: ``ClientTxn.answers``);
+        by the Call-ID alone, a forged 2xx with a new To tag had us ACK and BYE where its
+        Contact said."""
         with self._lock:
             entry = self._legs.get(msg.call_id)
-        if entry is not None and not self._other_fork(*entry, msg) and entry[1].ack is not None:
+        txn = entry[1].invite_txn if entry is not None else None
+        if entry is None or txn is None or not txn.answers(msg):
+            return
+        if not self._other_fork(*entry, msg) and entry[1].ack is not None:
             self.link.send_to(entry[1].ack, in_dialog_dest(entry[0], entry[1].dest))
 
     def _other_fork(self, call: CallHandle, leg: OutboundLeg, msg: SipMessage) -> bool:

@@ -82,7 +82,7 @@ from telephony.sip.sdp import (
     parse_sdp,
 )
 from telephony.sip.timers import TIMER_B, Timer, Timers, stall_reason
-from telephony.sip.transaction import ClientTransactions, ClientTxn, udp_via
+from telephony.sip.transaction import ClientTransactions, ClientTxn, new_branch, udp_via
 from telephony.sip.transport import SipTransport
 from telephony.sip.uri import dialled_number, parse_name_addr, sip_uri, uri_of
 
@@ -353,7 +353,7 @@ class SipFrontEnd:
         return self._transport.gen_tag()
 
     def new_via(self) -> str:
-        return udp_via(self.local_ip, self.local_port, self._transport.gen_branch())
+        return udp_via(self.local_ip, self.local_port, new_branch())
 
     def _later(self, delay: float, fn: Callable[..., Any], *args: Any) -> Timer | None:
         timers = self._timers
@@ -447,7 +447,8 @@ class SipFrontEnd:
         if msg.to_tag:
             self.admission.finals.send(msg, build_response(msg, 481), msg.source)
             return
-        if (self.admission.refuse_scheme(msg) or self.admission.refuse_other_number(msg)
+        if (self.admission.refuse_no_hops(msg) or self.admission.refuse_scheme(msg)
+                or self.admission.refuse_other_number(msg)
                 or self.dialogs.refuse_options(msg)):
             return
         self.send_to(build_response(msg, 100), msg.source)

@@ -277,6 +277,12 @@ class SipMessage(SIP.SIPMessage):
         # was taken as a call, and its answers named the other method.
         if self.method and str(cseq.get("method", "")) != self.method:
             raise SipSyntaxError("CSeq method is not the request's")
+        # RFC 3261 20.22: 1*DIGIT. "abc" was taken as no limit at all (sip44); a request's
+        # only: a response carries none, and one dropped for it would go unACKed.
+        hops = self.first("Max-Forwards").strip(LWS)
+        if self.method and "Max-Forwards" in names and not (
+                hops.isascii() and hops.isdigit() and len(hops) <= 10):
+            raise SipSyntaxError("bad Max-Forwards")
         self.body = {}
 
     # -- small accessors -------------------------------------------------------------
@@ -299,6 +305,12 @@ class SipMessage(SIP.SIPMessage):
     def cseq(self) -> tuple[int, str]:
         c = self.headers["CSeq"]
         return int(c["check"]), c["method"]
+
+    @property
+    def max_forwards(self) -> int | None:
+        """The hops the request may still take (None: no Max-Forwards; read when parsed)."""
+        hops = self.first("Max-Forwards").strip(LWS)
+        return int(hops) if hops else None
 
     @property
     def from_tag(self) -> str:

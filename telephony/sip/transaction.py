@@ -4,6 +4,7 @@ responses that come back; and the client side of an outbound call's INVITE."""
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -13,6 +14,17 @@ from telephony.sip.message import USER_AGENT, SipMessage, build_request
 from telephony.sip.timers import T1, T2, TIMER_B, Timer
 
 Later = Callable[..., Timer | None]  # (delay, fn, *args): None once the timers are stopped
+
+# RFC 3261 8.1.1.7: every branch of an RFC 3261 element starts so.
+BRANCH_COOKIE = "z9hG4bK"
+
+
+def new_branch() -> str:
+    """A branch for a request of ours: the cookie and 128 bits from ``secrets``. It is what
+    a response must carry to be the transaction's (``ClientTransactions.on_response``), so
+    it must be beyond guessing by whoever knows the Call-ID (``random`` and the clock are
+    not; pyVoIP's uuid4 cut to 25 hex digits kept 94 bits)."""
+    return BRANCH_COOKIE + secrets.token_hex(16)
 
 
 def udp_via(host: str, port: int, branch: str) -> str:
@@ -58,12 +70,31 @@ class ClientTxn:
     settled: threading.Event = field(default_factory=threading.Event)
     interval: float = T1
     started: float = field(default_factory=time.monotonic)
-    cseq: int = 0  # its CSeq number: a response matches by Call-ID, method and this
+    cseq: int = 0  # its CSeq number
+    branch: str = ""  # its top Via's branch: a response matches by this and the method
+    timer: Timer | None = None
+
+    @classmethod
+    def of(cls, data: bytes, dest: tuple[str, int], call_id: str, method: str,
+           on_response: Callable[[SipMessage | None], None] | None = None) -> ClientTxn:
+        """The transaction of request ``data`` of ours, its key read from the request."""
+        request = SipMessage(data)
+        if not request.top_branch.startswith(BRANCH_COOKIE):
+            raise ValueError(f"{method} without a branch of ours: no response could match")
+        return cls(data=data, dest=dest, method=method, call_id=call_id,
+                   on_response=on_response, cseq=request.cseq[0], branch=request.top_branch)
 
     @property
-    def key(self) -> tuple[str, str, int]:
-        return self.call_id, self.method, self.cseq
-    timer: Timer | None = None
+    def key(self) -> tuple[str, str]:
+        return self.branch, self.method
+
+    def answers(self, msg: SipMessage) -> bool:
+        """Whether response ``msg`` is this transaction's: one Via (RFC 3261 8.1.3.3: a
+        response with more is meant for a proxy, not for us) whose branch is ours, the
+        CSeq method (17.1.3), and the request's Call-ID and CSeq number too (a proxy
+        changes neither)."""
+        return (len(msg.headers["Via"]) == 1 and msg.top_branch == self.branch
+                and msg.cseq == (self.cseq, self.method) and msg.call_id == self.call_id)
 
 
 @dataclass
@@ -87,11 +118,14 @@ class OutboundLeg:
 
 
 class ClientTransactions:
-    """The client transactions of one front end, keyed by Call-ID and CSeq (method and
-    number). With the method alone, our re-INVITE refreshing an outbound call's session
-    took the place of the call's INVITE, and a late copy of that INVITE's 2xx reached the
-    refresh's transaction and went unACKed (RFC 3261 13.2.2.4 wants every one ACKed;
-    review51): each keeps its own now, an INVITE's until the call is forgotten."""
+    """The client transactions of one front end, keyed by their top Via's branch and
+    their method (RFC 3261 17.1.3: a CANCEL shares its INVITE's branch, 9.1), the one
+    thing of a request no one off its path can know. Keyed by Call-ID and CSeq (before
+    sip44), anyone who had seen a Call-ID (a log, a proxy, a capture) answered our INVITE
+    or BYE from anywhere. Each transaction keeps its own key: our re-INVITE refreshing an
+    outbound call's session, keyed by the method alone, once took the place of the call's
+    INVITE, and a late copy of that INVITE's 2xx went unACKed (RFC 3261 13.2.2.4 wants
+    every one ACKed; review51); an INVITE's is kept until the call is forgotten."""
 
     def __init__(self, *, send: Callable[[bytes, tuple[str, int]], None], later: Later) -> None:
         self._send = send
@@ -103,8 +137,7 @@ class ClientTransactions:
               on_response: Callable[[SipMessage | None], None] | None = None) -> ClientTxn:
         """Send ``data`` and retransmit it (T1 doubling; an INVITE stops at its first
         provisional) until a final response or Timer B."""
-        txn = ClientTxn(data=data, dest=dest, method=method, call_id=call_id,
-                        on_response=on_response, cseq=SipMessage(data).cseq[0])
+        txn = ClientTxn.of(data, dest, call_id, method, on_response)
         with self._lock:
             self._txns[txn.key] = txn
         self._send(data, dest)
@@ -135,11 +168,11 @@ class ClientTransactions:
         txn.heard.set()
 
     def on_response(self, msg: SipMessage) -> bool:
-        """Hand a response to its transaction; False when it matches none of ours."""
-        number, method = msg.cseq
+        """Hand a response to its transaction; False when it is no open transaction's
+        (``ClientTxn.answers``)."""
         with self._lock:
-            txn = self._txns.get((msg.call_id, method, number))
-        if txn is None:
+            txn = self._txns.get((msg.top_branch, msg.cseq[1]))
+        if txn is None or not txn.answers(msg):
             return False
         if msg.status_code < 200:
             txn.provisional = True
@@ -165,13 +198,14 @@ class ClientTransactions:
     def pending(self, call_id: str) -> list[ClientTxn]:
         """The call's transactions whose final response has not been handled yet."""
         with self._lock:
-            return [t for k, t in self._txns.items()
-                    if k[0] == call_id and not t.settled.is_set()]
+            return [t for t in self._txns.values()
+                    if t.call_id == call_id and not t.settled.is_set()]
 
     def forget(self, call_id: str) -> None:
         with self._lock:
-            for key in [k for k in self._txns if k[0] == call_id]:
+            for key in [k for k, t in self._txns.items() if t.call_id == call_id]:
                 del self._txns[key]
 
 
-__all__ = ["ClientTransactions", "ClientTxn", "Later", "OutboundLeg", "new_request", "udp_via"]
+__all__ = ["BRANCH_COOKIE", "ClientTransactions", "ClientTxn", "Later", "OutboundLeg",
+           "new_branch", "new_request", "udp_via"]

@@ -89,8 +89,7 @@ class FarEnd:
               on_response: OnResponse | None = None) -> ClientTxn:
         request = SipMessage(data)
         self.requests.append((request, dest))
-        txn = ClientTxn(data=data, dest=dest, method=method, call_id=call_id,
-                        on_response=on_response)
+        txn = ClientTxn.of(data, dest, call_id, method, on_response)
         self.txns[method] = txn
         if method == "INVITE":
             self.invite_response = on_response
