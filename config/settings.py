@@ -448,8 +448,8 @@ class OutboundSettings(BaseModel):
     # Steps older than this are not texted any more (a late SMS confuses more than it
     # tells; and turning the feature on does not text every past caller).
     citizen_sms_max_age_hours: float = 24.0
-    # At most this many SMS to one citizen number per local day (the citizen SMS and the
-    # survey's, counted together; sec43). Anyone can put a stranger's mobile in the From of
+    # At most this many citizen SMS to one number per local day (the survey SMS sent that
+    # day counted in; sec43). Anyone can put a stranger's mobile in the From of
     # a call in direct SIP mode, and each call filed is a ticket and its receipt: N calls
     # were N SMS to the victim. Over the cap the SMS is not sent (the ticket's trail says
     # so; key 1 and the status page still tell). A number, not a source: a blackout's
