@@ -448,6 +448,15 @@ class OutboundSettings(BaseModel):
     # Steps older than this are not texted any more (a late SMS confuses more than it
     # tells; and turning the feature on does not text every past caller).
     citizen_sms_max_age_hours: float = 24.0
+    # At most this many citizen SMS to one number per local day (the survey SMS sent that
+    # day counted in; sec43). Anyone can put a stranger's mobile in the From of
+    # a call in direct SIP mode, and each call filed is a ticket and its receipt: N calls
+    # were N SMS to the victim. Over the cap the SMS is not sent (the ticket's trail says
+    # so; key 1 and the status page still tell). A number, not a source: a blackout's
+    # thousands of callers through one trunk are thousands of numbers, each with its own
+    # day; 6 is two tickets' receipt, question and answer in one day. At least 1: the
+    # first SMS of a number's day always goes.
+    citizen_sms_daily_cap: int = Field(default=6, ge=1)
     # Public address of the status page (/s/<token>) as the citizen's phone reaches it.
     # Empty: the API's own address (Settings.api_url), which only this machine reaches.
     status_page_base_url: str = ""

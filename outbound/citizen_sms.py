@@ -13,6 +13,7 @@ retries of every other SMS.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from enum import IntEnum
 
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from outbound.conversation import Conversation
 from outbound.models import Kind, OutboundAttempt, OutboundTask, Outcome, TaskStatus
 from outbound.policies import (
+    SYSTEM,
     Target,
     cancel,
     finish,
@@ -31,11 +33,12 @@ from outbound.policies import (
     task_row,
 )
 from outbound.survey import allowed_at
+from outbound.timing import placed_today
 from ticketing import citizen, service
 from ticketing.context import Domain
 from ticketing.merging import surveyed_caller
 from ticketing.models import Ticket, TicketEvent
-from ticketing.phones import can_text
+from ticketing.phones import can_text, mask
 from ticketing.queries import may_contact
 from ticketing.quiet import in_quiet_hours
 from ticketing.states import (
@@ -47,6 +50,8 @@ from ticketing.states import (
     Status,
     values,
 )
+
+log = logging.getLogger("outbound.citizen_sms")
 
 # A Chinese SMS travels as UCS-2: 70 characters in a single message, 67 in each part of a
 # concatenated one. Two parts at most, so the answer is cut to fit 2 x 67.
@@ -169,6 +174,33 @@ def _still_true(ticket: Ticket, step: int) -> bool:
     return status in OPEN_STATUSES
 
 
+# The trail's event of an SMS the daily cap kept back (``citizen_sms_daily_cap``).
+CAPPED_EVENT = "citizen_sms_capped"
+CITIZEN_SMS_KINDS = (Kind.CITIZEN_SMS, Kind.SURVEY_SMS)
+
+
+def _over_daily_cap(session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
+                    now: datetime) -> bool:
+    """Cancel the SMS (and say True) when its number has had ``citizen_sms_daily_cap`` SMS
+    today. Not postponed: a spoofed caller's hundreds of tickets would be the number's
+    next days too. The trail says the citizen was not texted, and why (sec43)."""
+    cap = domain.settings.outbound.citizen_sms_daily_cap
+    phone = ticket.caller_phone or ""
+    sent = placed_today(session, phone=phone, kinds=CITIZEN_SMS_KINDS, now=now,
+                        tz=domain.tz, failed_too=False)
+    if sent < cap:
+        return False
+    cancel(task, now, "daily_cap")
+    service.record_event(
+        session=session, ticket=ticket, actor=SYSTEM, action=CAPPED_EVENT, at=now,
+        note=f"该号码今日已收到{sent}条12345短信（每日上限{cap}条），本条短信未发送；"
+             "市民可拨12345按1或访问状态页查询",
+        data={"kind": Kind.CITIZEN_SMS.value, "step": task.step, "cap": cap})
+    log.warning("citizen SMS %s of ticket %s not sent: %s had %d SMS today (cap %d)",
+                task.id, ticket.number, mask(phone), sent, cap)
+    return True
+
+
 class CitizenSms:
     def prepare(self, *, session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
                 now: datetime) -> Target | None:
@@ -184,6 +216,8 @@ class CitizenSms:
             return None
         if _waits_for_words(session, ticket, task, now):
             postpone(task, now + WORDS_POLL, "words_pending")
+            return None
+        if _over_daily_cap(session, domain, task, ticket, now):
             return None
         event = session.get(TicketEvent, task.round)
         text = text_for(session=session, domain=domain, ticket=ticket, step=task.step,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from outbound.conversation import NOT_COUNTED, Conversation, Step
@@ -28,7 +28,7 @@ from outbound.policies import (
     retry_or_none,
     task_row,
 )
-from outbound.timing import local_day_start, next_day_start
+from outbound.timing import next_day_start, placed_today
 from ticketing import citizen, service
 from ticketing.actors import Actor
 from ticketing.context import Domain
@@ -81,14 +81,9 @@ def _quiet_or_capped(session: Session, domain: Domain, task: OutboundTask, phone
         postpone(task, allowed_at(domain, now), "quiet_hours")
         return True
     if count_cap:
-        placed_today = session.scalar(
-            select(func.count(OutboundAttempt.id)).where(
-                OutboundAttempt.kind == Kind.SURVEY_CALL.value,
-                OutboundAttempt.to_phone == phone,
-                OutboundAttempt.started_at >= local_day_start(now, tz=domain.tz),
-            )
-        ) or 0
-        if placed_today >= o.survey_daily_cap:
+        calls = placed_today(session, phone=phone, kinds=(Kind.SURVEY_CALL,), now=now,
+                             tz=domain.tz)
+        if calls >= o.survey_daily_cap:
             postpone(task, next_day_start(now, tz=domain.tz, end=o.quiet_end), "daily_cap")
             return True
     return False

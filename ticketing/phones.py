@@ -92,9 +92,20 @@ def _parse(raw: str, region: str, context: str) -> phonenumbers.PhoneNumber | No
         number = phonenumbers.parse(compact, region)
     except phonenumbers.NumberParseException:
         return None
+    if not _digits_as_written(compact, number):
+        return None
     if phonenumbers.is_valid_number(number):
         return number
     return _subscriber(compact, context) if _bare_subscriber(compact, region) else None
+
+
+def _digits_as_written(compact: str, number: phonenumbers.PhoneNumber) -> bool:
+    """Whether the number read is made of the digits written: libphonenumber turns letters
+    into the keypad's digits ("vanity" numbers: 1380013ABCD is 13800132223), so a number
+    typed with a letter in it became a stranger's, and the citizen's SMS went there
+    (sec43). An extension after a whole number (``ext. 123``, ``x12``) keeps it."""
+    digits = "".join(ch for ch in compact if ch.isascii() and ch.isdigit())
+    return str(number.national_number) in digits
 
 
 def _bare_subscriber(compact: str, region: str) -> bool:

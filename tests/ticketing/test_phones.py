@@ -212,3 +212,25 @@ def test_an_explicit_context_comes_before_a_reading_as_written(raw: str, e164: s
     assert call_number(raw) == e164
     number, _, context = raw.partition(";phone-context=")
     assert normalise(number, context=context) == e164
+
+
+@pytest.mark.parametrize("raw", [
+    "1380013ABCD",  # read as 13800132223 by the keypad's letters: someone else's mobile
+    "1380013800O",  # the letter O typed for a zero
+    "139l2345678",  # a lower-case L for a one
+    "010-6512FLOW",
+])
+def test_letters_are_no_digits_of_a_number(raw: str) -> None:
+    """sec43: libphonenumber reads letters as the keypad's (2 for ABC: "vanity" numbers),
+    so a number typed with a letter in it (API, CSV, the console) was stored as another
+    number and the citizen's SMS went to a stranger. A letter in the number is no number;
+    an extension after a whole number ("ext. 123", "x12", "#123") is still that number."""
+    assert normalise(raw) is None
+    assert callback_number(raw) is None
+
+
+@pytest.mark.parametrize("raw", [
+    "13912345678 ext. 123", "13912345678 x12", "13912345678#123", "tel:13912345678",
+])
+def test_an_extension_after_a_whole_number_is_that_number(raw: str) -> None:
+    assert normalise(raw) == MOBILE
