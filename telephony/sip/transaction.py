@@ -27,6 +27,13 @@ def new_branch() -> str:
     return BRANCH_COOKIE + secrets.token_hex(16)
 
 
+def branch_key(branch: str) -> str:
+    """A branch as compared: without regard to case, it being a token (RFC 3261 7.3.1). A
+    trunk writing ours back as ``Z9HG4BK...`` still answers; ours are lower-case hex, so
+    folding costs no secret bits."""
+    return branch.lower()
+
+
 def udp_via(host: str, port: int, branch: str) -> str:
     """Our Via value for a request over UDP (rport: answer to where it came from)."""
     return f"SIP/2.0/UDP {host}:{port};branch={branch};rport"
@@ -86,14 +93,14 @@ class ClientTxn:
 
     @property
     def key(self) -> tuple[str, str]:
-        return self.branch, self.method
+        return branch_key(self.branch), self.method
 
     def answers(self, msg: SipMessage) -> bool:
         """Whether response ``msg`` is this transaction's: one Via (RFC 3261 8.1.3.3: a
         response with more is meant for a proxy, not for us) whose branch is ours, the
         CSeq method (17.1.3), and the request's Call-ID and CSeq number too (a proxy
         changes neither)."""
-        return (len(msg.headers["Via"]) == 1 and msg.top_branch == self.branch
+        return (len(msg.headers["Via"]) == 1 and branch_key(msg.top_branch) == self.key[0]
                 and msg.cseq == (self.cseq, self.method) and msg.call_id == self.call_id)
 
 
@@ -130,7 +137,7 @@ class ClientTransactions:
     def __init__(self, *, send: Callable[[bytes, tuple[str, int]], None], later: Later) -> None:
         self._send = send
         self._later = later
-        self._txns: dict[tuple[str, str, int], ClientTxn] = {}
+        self._txns: dict[tuple[str, str], ClientTxn] = {}
         self._lock = threading.Lock()
 
     def start(self, data: bytes, dest: tuple[str, int], call_id: str, method: str,
@@ -171,7 +178,7 @@ class ClientTransactions:
         """Hand a response to its transaction; False when it is no open transaction's
         (``ClientTxn.answers``)."""
         with self._lock:
-            txn = self._txns.get((msg.top_branch, msg.cseq[1]))
+            txn = self._txns.get((branch_key(msg.top_branch), msg.cseq[1]))
         if txn is None or not txn.answers(msg):
             return False
         if msg.status_code < 200:
@@ -208,4 +215,4 @@ class ClientTransactions:
 
 
 __all__ = ["BRANCH_COOKIE", "ClientTransactions", "ClientTxn", "Later", "OutboundLeg",
-           "new_branch", "new_request", "udp_via"]
+           "branch_key", "new_branch", "new_request", "udp_via"]

@@ -79,7 +79,7 @@ def test_a_2xx_with_the_call_id_and_cseq_but_another_branch_answers_nothing() ->
     dial, outcomes, invite = _dialling(fe, wire)
     call = fe._lookup(invite.call_id)
     assert call is not None
-    for branch in (_other_branch(), None, invite.top_branch.upper(), ""):
+    for branch in (_other_branch(), None, _other_branch().upper(), ""):
         for source in (PHONE, STRANGER):
             fe._on_message(SipMessage(_ok(invite, via=[_via_with(invite, branch)],
                                           tag="forger"), source))
@@ -109,6 +109,26 @@ def test_a_response_with_two_vias_is_dropped_whatever_its_branch() -> None:
     fe._on_message(SipMessage(_ok(invite), PHONE))
     dial.join(timeout=30)
     assert outcomes and outcomes[0].kind is OutcomeKind.ANSWERED
+    _hang_up(fe, dial)
+
+
+def test_our_branch_in_another_case_with_params_added_is_still_ours() -> None:
+    """A branch is a token, and a parameter's value is compared without regard to case
+    (RFC 3261 7.3.1): a trunk or SBC that writes our Via back with the branch (or just
+    its cookie) in other letters, and adds ``received``/``rport=`` to it, answers our
+    INVITE, and its 200 again is ACKed again. Compared case-sensitively (sip44), the
+    callee's 200 was dropped: the call rang on to Timer B and the answered callee heard
+    silence. Our branches are lower-case hex, so folding the case costs no secret bits."""
+    fe, wire = front_end()
+    dial, outcomes, invite = _dialling(fe, wire)
+    ours = next(v for n, v in invite.header_list if n == "Via")
+    shouted = ours.replace(invite.top_branch, invite.top_branch.upper()).replace(
+        ";rport", ";rport=5080;received=198.51.100.7")
+    fe._on_message(SipMessage(_ok(invite, via=[shouted]), PHONE))
+    dial.join(timeout=30)
+    assert outcomes and outcomes[0].kind is OutcomeKind.ANSWERED
+    fe._on_message(SipMessage(_ok(invite, via=[ours.replace("z9hG4bK", "z9hg4bk")]), PHONE))
+    assert len(_acks(wire)) == 2
     _hang_up(fe, dial)
 
 
