@@ -1011,8 +1011,11 @@ def auto_dispatch(*, session: Session, domain: Domain, ticket: Ticket, actor: Ac
     unit = _unit_by_code(session, rule.unit) if rule else None
     refused = receiver_refusal(unit, domain.settings.centre_units) if unit else None
     if rule is None or unit is None or refused:
-        why = ("no dispatch rule matches" if rule is None
-               else refused or f"unit {rule.unit} does not exist")
+        # Read by the operators on the console's trail: Mandarin, as every note (ux44: "no
+        # dispatch rule matches" stood in the middle of a Mandarin line).
+        why = ("没有匹配的派单规则" if rule is None
+               else f"派单规则指定的单位{rule.unit}不存在" if unit is None
+               else f"派单规则指定的单位{rule.unit}是热线中心本级，不承办工单")
         record_event(
             session=session,
             ticket=ticket,
