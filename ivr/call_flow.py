@@ -107,7 +107,7 @@ from ivr.transfer import TransferResult, bridge_to_operator
 from telephony.call import CallHandle, EndReason, HoldWait, PlayResult, set_keys_ahead_aside
 from ticketing import phones
 from ticketing.intake_model import Understanding
-from ticketing.service import HANDOVER_STOPPED
+from ticketing.service import HANDOVER_NOWHERE, HANDOVER_STOPPED
 
 if TYPE_CHECKING:
     from asr.engine import AsrEngine
@@ -886,7 +886,7 @@ class Dialogue:
         uri, target = emergency_target(self.svc.settings, number)
         fe = self.svc.frontend
         if fe is None:
-            uri, target = "", "none"
+            uri, target = "", HANDOVER_NOWHERE
         way = handover_way(self.classification, self.intake.journal.handover_declined)
         if way is Handover.DECLINED:
             return State.READBACK

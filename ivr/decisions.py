@@ -22,6 +22,7 @@ from ivr.callrecords import CallOutcome
 from ivr.intake import CallIntake, FiledTicket
 from ivr.kb_answer import KbAnswer, find_answer
 from ticketing.classify import category_label
+from ticketing.service import HANDOVER_NOWHERE
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -269,7 +270,7 @@ def emergency_target(settings: Settings, service_number: str) -> tuple[str, str]
         return uri, "uri"
     if settings.sip.operator_uri:
         return settings.sip.operator_uri, "operator"
-    return "", "none"
+    return "", HANDOVER_NOWHERE
 
 
 def file_emergency(intake: CallIntake, *, service_number: str,

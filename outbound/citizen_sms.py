@@ -160,6 +160,18 @@ def _waits_for_words(session: Session, ticket: Ticket, task: OutboundTask,
             and service.words_coming(session=session, ticket=ticket))
 
 
+def _closed_again(session: Session, ticket: Ticket, task: OutboundTask) -> bool:
+    """Whether a closure SMS not sent yet (held for quiet hours) was followed by another
+    closure of the ticket (驳回重办, then closed again): that one's SMS tells the answer.
+    Both held, the caller was texted 已办结 twice, the same text (ux44)."""
+    if task.step != CitizenStep.CLOSED:
+        return False
+    closings = sorted(a for a, step in STEP_OF_ACTION.items() if step == CitizenStep.CLOSED)
+    return session.scalar(select(TicketEvent.id).where(
+        TicketEvent.ticket_id == ticket.id, TicketEvent.action.in_(closings),
+        TicketEvent.id > task.round).limit(1)) is not None
+
+
 def _still_true(ticket: Ticket, step: int) -> bool:
     """Whether the step the SMS is about still holds when it is sent."""
     status = Status(ticket.status)
@@ -207,7 +219,7 @@ class CitizenSms:
         if not may_contact(ticket) or not can_text(ticket.caller_phone):
             cancel(task, now, "no_contact")
             return None
-        if not _still_true(ticket, task.step):
+        if not _still_true(ticket, task.step) or _closed_again(session, ticket, task):
             cancel(task, now, "moved")
             return None
         o = domain.settings.outbound

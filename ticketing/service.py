@@ -193,6 +193,9 @@ HANDOVER_ACTION = "emergency_handover"  # 三号联动: the audit action of a ha
 # A hand-over's target when the service's stop came first: no call was placed, the caller
 # was told to dial the service themselves (ivr.call_flow ``Dialogue._stop_notice``).
 HANDOVER_STOPPED = "stopped"
+# A hand-over's target when there is no line to hand to (no ``ivr.emergency_uris`` entry,
+# no operator: the shipped settings): the caller was told to dial the service themselves.
+HANDOVER_NOWHERE = "none"
 
 
 def record_emergency_handover(
@@ -200,13 +203,16 @@ def record_emergency_handover(
 ) -> TicketEvent:
     """三号联动: the call was handed to 110/119/120 (``target``: "uri" for the service's own
     line, "operator" for the duty operator; "stopped": the service's stop came first and
-    no call was placed); the audit names the service."""
+    no call was placed; "none": no line to hand to, none was placed); the audit names the
+    service."""
     # The ticket is already urgent: create_ticket classified the same words (emergency ->
     # urgent), so its deadline is the urgent one; this only records what was done.
     service = check_label("emergency", service)
-    # Said as it happened: "转接110" for a stop that placed no call misled (review70).
-    note = (f"未转接{service}：服务停止，已告知来电人直接拨打{service}"
-            if target == HANDOVER_STOPPED else f"转接{service}")
+    # Said as it happened: "转接110" for a stop that placed no call misled (review70), and
+    # so did it for a hand-over with no line to go to, read in the console as done (ux44).
+    why = {HANDOVER_STOPPED: "服务停止", HANDOVER_NOWHERE: "无转接线路"}.get(target)
+    note = (f"未转接{service}：{why}，已告知来电人直接拨打{service}"
+            if why is not None else f"转接{service}")
     ev = record_event(session=session, ticket=ticket, actor=actor, action=HANDOVER_ACTION,
                       note=note, data={"service": service, "target": target})
     session.flush()
@@ -1005,8 +1011,11 @@ def auto_dispatch(*, session: Session, domain: Domain, ticket: Ticket, actor: Ac
     unit = _unit_by_code(session, rule.unit) if rule else None
     refused = receiver_refusal(unit, domain.settings.centre_units) if unit else None
     if rule is None or unit is None or refused:
-        why = ("no dispatch rule matches" if rule is None
-               else refused or f"unit {rule.unit} does not exist")
+        # Read by the operators on the console's trail: Mandarin, as every note (ux44: "no
+        # dispatch rule matches" stood in the middle of a Mandarin line).
+        why = ("没有匹配的派单规则" if rule is None
+               else f"派单规则指定的单位{rule.unit}不存在" if unit is None
+               else f"派单规则指定的单位{rule.unit}是热线中心本级，不承办工单")
         record_event(
             session=session,
             ticket=ticket,

@@ -18,6 +18,8 @@ from ticketing.actors import Actor
 from ticketing.classify import CATEGORIES_FILE, sub_categories
 from ticketing.models import Ticket, TicketEvent
 from ticketing.schemas import TicketOut
+from ticketing.service import HANDOVER_ACTION, HANDOVER_DECLINED_ACTION
+from ticketing.staff_phones import NOT_SURVEYED_EVENT
 from ticketing.states import (
     ACTION_LABELS,
     FINISHED_STATUSES,
@@ -26,6 +28,7 @@ from ticketing.states import (
     Action,
     Status,
 )
+from ticketing.supervision import SUPERVISE_EVENT
 
 ROLE_LABELS = {
     "system": "系统",
@@ -57,6 +60,10 @@ EVENT_LABELS: dict[str, str] = {
     "create": "创建工单",
     "link_duplicate": "关联重复诉求",
     "manual_queue": "转人工派单",
+    HANDOVER_ACTION: "三号联动",
+    HANDOVER_DECLINED_ACTION: "来电人拒绝转接",
+    SUPERVISE_EVENT: "多诉督办",
+    NOT_SURVEYED_EVENT: "不参与回访",
     "call_interrupted": "通话中断（服务中断或停止，请回拨核实）",
     "recording_incomplete": "录音不完整（存储写入失败）",
     "held_for_confirmation": "内容过少，暂不派单",

@@ -13,11 +13,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from config import Settings
+from hotline.console.present import event_label
 from tests.console.seed import actor, call_ticket, make_ticket
 from tests.support.city import City
 from ticketing import service
 from ticketing.context import Domain
 from ticketing.models import Ticket
+from ticketing.staff_phones import NOT_SURVEYED_EVENT
+from ticketing.supervision import SUPERVISE_EVENT
 
 Users = Callable[[str], TestClient]
 
@@ -308,3 +311,13 @@ def test_the_console_offers_no_dispatch_to_the_centres_own_unit(
         t = s.scalars(select(Ticket).where(Ticket.number == n)).one()
         assert t.unit_id == before is not None
         assert not [e for e in t.events if e.action == "reassign"]
+
+
+@pytest.mark.parametrize("code", [service.HANDOVER_ACTION, service.HANDOVER_DECLINED_ACTION,
+                                  SUPERVISE_EVENT, NOT_SURVEYED_EVENT])
+def test_the_trail_names_the_cores_own_events_in_mandarin(code: str) -> None:
+    """ux44: a fire caller's ticket read "emergency_handover" on the console's 全程记录, a
+    third complaint from one community "supervise", a staff caller's "survey_not_placed":
+    the codes, where every other row has its Mandarin name."""
+    label = event_label(code)
+    assert label != code and not any("a" <= ch <= "z" for ch in label), label

@@ -175,6 +175,21 @@ def test_a_rules_named_hand_over_is_not_asked(services: IvrServices) -> None:
     assert d.intake.journal.handover_declined is None
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the trail's words
+def test_a_hand_over_with_nowhere_to_go_says_so_on_the_ticket(services: IvrServices) -> None:
+    """ux44: on the shipped settings (no ``ivr.emergency_uris``, no operator) the caller
+    hears "抱歉，暂时无法为您转接。请挂机后直接拨打119。", but the ticket's trail, which the
+    duty operator reads in the console, said "转接119", as if 119 had the call."""
+    d, line, path = scripted.converse(services, FIRE, [], frozenset({State.DONE}))
+    assert path == [State.UNDERSTAND, State.EMERGENCY, State.DONE]
+    assert line.played == [services.prompts.pcm("emergency_failed_119")]
+    d.intake.end(d.outcome)
+    with services.sessions() as s:
+        note = s.scalars(select(TicketEvent.note).where(
+            TicketEvent.action == "emergency_handover")).one()
+    assert note == "未转接119：无转接线路，已告知来电人直接拨打119"
+
+
 class HangsUpAtTheQuestion(scripted.ScriptedLine):
     """The caller hangs up while the question plays."""
 

@@ -79,6 +79,18 @@ def close_ticket(sessions: sessionmaker[Session], domain: Domain, city: City,
         s.commit()
 
 
+def redo_and_close(sessions: sessionmaker[Session], domain: Domain, city: City,
+                   number: str, *, reason: str) -> None:
+    """The centre's 驳回重办 of a closed ticket, then the redo answered and closed again."""
+    supervisor = city.actor("supervisor")
+    with sessions() as s:
+        t = service.get_ticket(session=s, actor=supervisor, ref=number)
+        service.reject_redo(session=s, domain=domain, ticket=t, actor=supervisor,
+                            reason=reason)
+        s.commit()
+    close_ticket(sessions, domain, city, number)
+
+
 def ticket(sessions: sessionmaker[Session], number: str) -> Ticket:
     with sessions() as s:
         t = s.scalars(select(Ticket).where(Ticket.number == number)).one()

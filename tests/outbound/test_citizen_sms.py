@@ -34,6 +34,7 @@ from tests.outbound.support import (
     drive,
     events,
     new_ticket,
+    redo_and_close,
     tasks,
     ticket,
 )
@@ -437,6 +438,26 @@ def test_a_ticket_set_aside_tells_its_caller_the_outcome_and_the_listed_reason(
         assert steps.get(CitizenStep.ACCEPTED, ("cancelled", "moved")) == ("cancelled", "moved")
 
 
+def _closure_held(sessions: sessionmaker[Session], domain: Domain, city: City,
+                  gateway: SmsGateway) -> tuple[Clock, OutboundWorker, str]:
+    """A ticket whose acceptance SMS went out and whose closure SMS is planned, not sent
+    (held for quiet hours, say)."""
+    clock = Clock(domain)
+    number = new_ticket(sessions, domain, city, phone=CITIZEN)
+    worker = _worker(sessions, domain, gateway)
+    drive(worker, lambda: len(_texts(gateway)) >= 1, clock=clock)
+    close_ticket(sessions, domain, city, number)
+    worker.plan_now()
+    assert [x.status for x in tasks(sessions, number, Kind.CITIZEN_SMS)
+            if x.step == CitizenStep.CLOSED] == ["pending"]
+    return clock, worker, number
+
+
+def _settled(sessions: sessionmaker[Session], number: str) -> bool:
+    return all(x.status in ("done", "cancelled", "failed")
+               for x in tasks(sessions, number, Kind.CITIZEN_SMS))
+
+
 def test_a_closure_sms_held_back_says_nothing_of_a_closure_the_ticket_lost_since(
         ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City,
         gateway: SmsGateway) -> None:
@@ -444,15 +465,8 @@ def test_a_closure_sms_held_back_says_nothing_of_a_closure_the_ticket_lost_since
     closure is rejected (驳回重办), the ticket set aside (剔除) and archived. Archived is a
     finished state, and before (review87) the held SMS still told the caller 已办结: it is
     cancelled as moved, and the 剔除 SMS tells the outcome."""
-    clock = Clock(ob_domain)
     boss = ob_city.actor("supervisor")
-    number = new_ticket(ob_sessions, ob_domain, ob_city, phone=CITIZEN)
-    worker = _worker(ob_sessions, ob_domain, gateway)
-    drive(worker, lambda: len(_texts(gateway)) >= 1, clock=clock)
-    close_ticket(ob_sessions, ob_domain, ob_city, number)
-    worker.plan_now()  # planned, not sent
-    assert [x.status for x in tasks(ob_sessions, number, Kind.CITIZEN_SMS)
-            if x.step == CitizenStep.CLOSED] == ["pending"]
+    clock, worker, number = _closure_held(ob_sessions, ob_domain, ob_city, gateway)
     with ob_sessions() as s:
         t = service.get_ticket(session=s, actor=boss, ref=number)
         service.reject_redo(session=s, domain=ob_domain, ticket=t, actor=boss,
@@ -462,11 +476,8 @@ def test_a_closure_sms_held_back_says_nothing_of_a_closure_the_ticket_lost_since
         service.archive(session=s, domain=ob_domain, ticket=t, actor=boss)
         s.commit()
     assert citizen.is_set_aside(ticket(ob_sessions, number))
-
-    def settled() -> bool:
-        return all(x.status in ("done", "cancelled", "failed")
-                   for x in tasks(ob_sessions, number, Kind.CITIZEN_SMS))
-    drive(worker, lambda: len(_texts(gateway)) >= 2 and settled(), clock=clock)
+    drive(worker, lambda: len(_texts(gateway)) >= 2 and _settled(ob_sessions, number),
+          clock=clock)
     steps = {x.step: (x.status, x.result) for x in tasks(ob_sessions, number,
                                                          Kind.CITIZEN_SMS)}
     assert steps[CitizenStep.CLOSED] == ("cancelled", "moved")
@@ -474,3 +485,21 @@ def test_a_closure_sms_held_back_says_nothing_of_a_closure_the_ticket_lost_since
     accepted, excluded = _texts(gateway)
     assert "已受理" in accepted
     assert "经审核不予办理，原因：非本市事项。" in excluded and "已办结" not in excluded
+
+
+def test_a_closure_sms_held_back_is_not_sent_again_beside_the_redos_closure(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City,
+        gateway: SmsGateway) -> None:
+    """ux44's night walk: the closure SMS held for quiet hours, the centre's 驳回重办, and
+    the redo closed again before 08:00: both closures' SMS were due at 08:00 and both
+    still held (the ticket finished), so the caller was told 已办结 twice, the same text."""
+    clock, worker, number = _closure_held(ob_sessions, ob_domain, ob_city, gateway)
+    redo_and_close(ob_sessions, ob_domain, ob_city, number, reason="市民反映仍未修复")
+    worker.plan_now()
+    drive(worker, lambda: len(_texts(gateway)) >= 2 and _settled(ob_sessions, number),
+          clock=clock)
+    closed = [x for x in tasks(ob_sessions, number, Kind.CITIZEN_SMS)
+              if x.step == CitizenStep.CLOSED]
+    assert sorted((x.status, x.result) for x in closed) == [("cancelled", "moved"),
+                                                            ("done", "sent")]
+    assert sum("已办结" in text for text in _texts(gateway)) == 1

@@ -9,9 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from outbound.inbound_sms import Handled, receive
-from tests.outbound.support import close_ticket, new_ticket, ticket
+from tests.outbound.support import close_ticket, new_ticket, redo_and_close, ticket
 from tests.support.city import City
-from ticketing import service
 from ticketing.context import Domain
 from ticketing.models import SurveyResult
 
@@ -30,13 +29,7 @@ def test_a_replayed_survey_sms_does_not_answer_the_next_round(
     number = new_ticket(sessions, domain, city, phone=CITIZEN)
     close_ticket(sessions, domain, city, number)
     assert _sms(sessions, domain, "11", "gw-1") == Handled.SURVEY
-    supervisor = city.actor("supervisor")
-    with sessions() as s:
-        t = service.get_ticket(session=s, actor=supervisor, ref=number)
-        service.reject_redo(session=s, domain=domain, ticket=t, actor=supervisor,
-                            reason="抽查发现未修复")
-        s.commit()
-    close_ticket(sessions, domain, city, number)
+    redo_and_close(sessions, domain, city, number, reason="抽查发现未修复")
     assert ticket(sessions, number).status == "closed"
 
     assert _sms(sessions, domain, "11", "gw-1") == Handled.DUPLICATE

@@ -76,6 +76,9 @@ def test_no_rule_goes_to_manual_queue(sessions: sessionmaker[Session], domain: D
         assert t.status == Status.ACCEPTED
         assert t.unit_id is None
         assert _actions(s, t)[-1] == "manual_queue"
+        # ux44: the operator reads this on the console's trail; it said "转人工派单：no
+        # dispatch rule matches", English inside a Mandarin line.
+        assert service.events_of(session=s, ticket=t)[-1].note == "转人工派单：没有匹配的派单规则"
         service.dispatch(session=s, domain=domain, ticket=t, actor=op,
                                 unit_id=hd)
         s.commit()
