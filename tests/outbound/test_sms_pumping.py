@@ -12,9 +12,11 @@ from datetime import timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
+from hotline.app import create_app
 from outbound.citizen_sms import CAPPED_EVENT
 from outbound.models import Kind
 from outbound.worker import OutboundWorker
+from tests.console.conftest import log_in
 from tests.outbound.support import (
     Clock,
     RecordingSms,
@@ -68,6 +70,10 @@ def test_a_spoofed_callers_tickets_text_the_victim_at_most_the_daily_cap(
     for number in capped:  # the trail says the citizen was not texted, and why
         (event,) = [e for e in events(ob_sessions, number) if e.action == CAPPED_EVENT]
         assert "未发送" in (event.note or "") and event.data["cap"] == cap
+    # The console names it in Mandarin, so an operator sees the citizen was not texted.
+    page = log_in(create_app(ob_domain.settings), ob_city, "supervisor").get(
+        f"/console/tickets/{capped[0]}").text
+    assert "<strong>短信超出每日上限未发送</strong>" in page
 
     # The next local day the number's receipt goes again: a real citizen is told.
     clock.at += timedelta(days=1)
