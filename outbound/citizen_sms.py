@@ -191,11 +191,27 @@ CAPPED_EVENT = "citizen_sms_capped"
 CITIZEN_SMS_KINDS = (Kind.CITIZEN_SMS, Kind.SURVEY_SMS)
 
 
+def _texted_before(session: Session, task: OutboundTask) -> bool:
+    """Whether an SMS of this ticket reached (or may have reached) its citizen already."""
+    return session.scalar(select(OutboundAttempt.id).where(
+        OutboundAttempt.ticket_id == task.ticket_id,
+        OutboundAttempt.kind == Kind.CITIZEN_SMS.value,
+        OutboundAttempt.outcome.in_([Outcome.SENT.value, Outcome.UNKNOWN.value]))
+        .limit(1)) is not None
+
+
 def _over_daily_cap(session: Session, domain: Domain, task: OutboundTask, ticket: Ticket,
                     now: datetime) -> bool:
     """Cancel the SMS (and say True) when its number has had ``citizen_sms_daily_cap`` SMS
     today. Not postponed: a spoofed caller's hundreds of tickets would be the number's
-    next days too. The trail says the citizen was not texted, and why (sec43)."""
+    next days too. The trail says the citizen was not texted, and why (sec43).
+
+    Only a ticket's first SMS is held: once its citizen has been texted about it, its
+    question, answer or 剔除 are owed (counted, never held). The cap held them all, and a
+    pump's six calls in the morning ate the victim's own closure SMS (review120); a pump's
+    ticket past the cap was never texted, so its later SMS stay held."""
+    if _texted_before(session, task):
+        return False
     cap = domain.settings.outbound.citizen_sms_daily_cap
     phone = ticket.caller_phone or ""
     sent = placed_today(session, phone=phone, kinds=CITIZEN_SMS_KINDS, now=now,

@@ -74,6 +74,7 @@ EVENT_LABELS: dict[str, str] = {
     "urge_held": "催办暂缓（待中心核实）",
     "dispatch_sms_postponed": "派单短信顺延",
     "staff_contact_postponed": "夜间免打扰顺延",
+    "citizen_sms_capped": "短信超出每日上限未发送",
     "sms": "短信",
     "call": "电话",
     "outbound_call": "外呼电话",

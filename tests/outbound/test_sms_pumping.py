@@ -12,13 +12,16 @@ from datetime import timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
+from hotline.app import create_app
 from outbound.citizen_sms import CAPPED_EVENT
 from outbound.models import Kind
 from outbound.worker import OutboundWorker
+from tests.console.conftest import log_in
 from tests.outbound.support import (
     Clock,
     RecordingSms,
     ScriptedDialer,
+    close_ticket,
     drive,
     events,
     new_ticket,
@@ -67,6 +70,10 @@ def test_a_spoofed_callers_tickets_text_the_victim_at_most_the_daily_cap(
     for number in capped:  # the trail says the citizen was not texted, and why
         (event,) = [e for e in events(ob_sessions, number) if e.action == CAPPED_EVENT]
         assert "未发送" in (event.note or "") and event.data["cap"] == cap
+    # The console names it in Mandarin, so an operator sees the citizen was not texted.
+    page = log_in(create_app(ob_domain.settings), ob_city, "supervisor").get(
+        f"/console/tickets/{capped[0]}").text
+    assert "<strong>短信超出每日上限未发送</strong>" in page
 
     # The next local day the number's receipt goes again: a real citizen is told.
     clock.at += timedelta(days=1)
@@ -94,3 +101,36 @@ def test_a_surge_of_many_numbers_gets_every_receipt(
     # The handler's notices are no citizen's SMS: one per ticket, never capped.
     assert len(_to(sms, HANDLER)) == len(numbers)
     assert not any(e.action == CAPPED_EVENT for n in numbers for e in events(ob_sessions, n))
+
+
+def test_a_pump_does_not_eat_the_answer_of_a_ticket_the_citizen_was_told_of(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
+    """review120: the cap held every citizen SMS alike, so six spoofed calls in the
+    morning ate the victim's own closure SMS ("what was done", 接诉即办's promise) of a
+    ticket texted the day before. An SMS of a ticket whose citizen has been texted already
+    is owed (a pump's tickets past the cap were never texted: theirs stay held)."""
+    cap = ob_domain.settings.outbound.citizen_sms_daily_cap
+    clock = Clock(ob_domain)
+    clock.at = clock.at.replace(hour=4, minute=0)  # 12:00 in Beijing
+    sms = RecordingSms()
+    worker = _worker(ob_sessions, ob_domain, sms)
+    own = new_ticket(ob_sessions, ob_domain, ob_city, phone=VICTIM)
+    drive(worker, lambda: _settled(ob_sessions, [own]), clock=clock,
+          step=timedelta(seconds=1))
+    assert len(_to(sms, VICTIM)) == 1  # its receipt, yesterday
+
+    clock.at += timedelta(days=1)
+    spoofed = [new_ticket(ob_sessions, ob_domain, ob_city, phone=VICTIM)
+               for _ in range(cap + 1)]
+    drive(worker, lambda: _settled(ob_sessions, spoofed), clock=clock,
+          step=timedelta(seconds=1))
+    assert len(_to(sms, VICTIM)) == 1 + cap  # the last spoofed receipt held
+
+    close_ticket(ob_sessions, ob_domain, ob_city, own)
+    close_ticket(ob_sessions, ob_domain, ob_city, spoofed[-1])
+    drive(worker, lambda: _settled(ob_sessions, [own, spoofed[-1]]), clock=clock,
+          step=timedelta(seconds=1))
+    texts = _to(sms, VICTIM)
+    assert [t for t in texts if own in t and "已办结" in t]  # the answer went
+    assert not [t for t in texts if spoofed[-1] in t]  # never texted: still held
+    assert not any(e.action == CAPPED_EVENT for e in events(ob_sessions, own))
