@@ -34,6 +34,7 @@ from ticketing.classify import (
     category_label,
     sub_category_text,
 )
+from ticketing.deadlines import passed
 from ticketing.inputs import csv_cell
 from ticketing.merging import (
     answer_counted,
@@ -296,7 +297,7 @@ def loop_counts(*, session: Session, conds: list[Any], now: datetime, by: Any = 
     # A ticket counts for on-time closure (and feedback) once it is closed or its deadline
     # has passed, or an earlier round was late.
     due = and_(due_side, counted, Ticket.due_at.is_not(None),
-               or_(Ticket.closed_at.is_not(None), Ticket.due_at <= now,
+               or_(Ticket.closed_at.is_not(None), passed(Ticket.due_at, now),
                    missed_before("close"), missed_before("reply")),
                still_counted_sql(Ticket.due_at))
     # A staff member's answer is no citizen's (ticketing.staff_phones): kept, not counted.

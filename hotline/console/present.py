@@ -16,6 +16,7 @@ from asr.cleanup import clean_words
 from ticketing import queries
 from ticketing.actors import Actor
 from ticketing.classify import CATEGORIES_FILE, sub_categories
+from ticketing.deadlines import passed
 from ticketing.models import Ticket, TicketEvent
 from ticketing.schemas import TicketOut
 from ticketing.states import (
@@ -160,7 +161,7 @@ def countdown(due: datetime | None, now: datetime) -> tuple[str, bool]:
     if due is None:
         return "—", False
     left = (due - now).total_seconds()
-    if left < 0:
+    if passed(due, now):
         return f"超时 {duration_zh(left)}", True
     return f"剩余 {duration_zh(left)}", False
 
