@@ -67,6 +67,11 @@ from ticketing.service import (
 )
 from ticketing.states import STATUS_LABELS, Action, Role, Status
 
+# Who reads the figures (三率两度, points, hot spots, trends, rankings, the supervision
+# records): the API's endpoints and the console's dashboard check this one tuple (the console
+# kept a copy of its own, and /stats, /points and /hotspots spelt it out again).
+FIGURE_ROLES = (Role.SUPERVISOR, Role.ADMIN, Role.OPERATOR)
+
 
 def _rate(num: int, den: int) -> float | None:
     return round(num / den, 4) if den else None
