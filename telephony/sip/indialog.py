@@ -49,7 +49,7 @@ from telephony.sip.sdp import (
 from telephony.sip.server_transaction import InviteFinals, final_code
 from telephony.sip.timers import ACK_WAIT, T1, next_retransmission
 from telephony.sip.transaction import Later
-from telephony.sip.uri import LWS, uri_of
+from telephony.sip.uri import LWS, media_type, uri_of
 
 Send = Callable[[bytes, tuple[str, int] | None], None]
 log = logging.getLogger("telephony.sip")
@@ -767,7 +767,7 @@ class InDialog:
         # gateway sends as three presses. 400 (RFC 6086: the dialog is not touched).
         m = _SIGNAL.search(msg.body_bytes)
         # application/dtmf, the other form trunks send: the body is the key alone.
-        kind = msg.first("Content-Type").split(";")[0].strip(LWS).lower()
+        kind = media_type(msg.first("Content-Type"))
         raw = (m.group(1) if m else msg.body_bytes.strip() if kind == "application/dtmf"
                else None)
         key = signalled_key(raw.decode("latin-1")) if raw is not None else None
