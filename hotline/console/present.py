@@ -23,9 +23,9 @@ from ticketing.states import (
     ACTION_LABELS,
     FINISHED_STATUSES,
     STATUS_LABELS,
-    TRANSITIONS,
     Action,
     Status,
+    permits,
 )
 
 ROLE_LABELS = {
@@ -231,7 +231,7 @@ def available_actions(status: str, actor: Actor) -> list[Action]:
              Action.SEND_BACK, Action.RETURN, Action.REQUEST_EXCLUSION, Action.REASSIGN,
              Action.REJECT, Action.EXCLUDE, Action.DENY_EXCLUSION, Action.UNMERGE)
     return [a for a in order
-            if actor.role in TRANSITIONS[a].roles and st in TRANSITIONS[a].sources
+            if permits(st, a, actor.role)
             and (a is not Action.EXCLUDE or actor.decides_exclusions)]
 
 
