@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from telephony.media.prompts import PromptRenderer
 from telephony.media.wav import read_wav_pcm16
 from ticketing.classify import EMERGENCY_SERVICES
+from ticketing.deadlines import Urgency
 from ticketing.states import SET_ASIDE_SENTENCE
 
 if TYPE_CHECKING:
@@ -195,17 +196,15 @@ def speakable(sentence: str) -> str:
     return _SPOKEN_AS_DIGITS.sub(lambda m: digits_text(m.group(1)), sentence)
 
 
-def deadline_phrase(urgency: str, deadlines: DeadlineSettings | None = None) -> str:
+def deadline_phrase(urgency: str, deadlines: DeadlineSettings) -> str:
     """"1小时内" (urgent), "24小时内" (livelihood), "5个工作日内" (general), from the
-    deadline settings the ticket's due time was computed with."""
-    urgent_h = deadlines.urgent_hours if deadlines else 1.0
-    livelihood_h = deadlines.livelihood_hours if deadlines else 24.0
-    days = deadlines.general_working_days if deadlines else 5
-    if urgency == "urgent":
-        return f"{_num(urgent_h)}小时内"
-    if urgency == "livelihood":
-        return f"{_num(livelihood_h)}小时内"
-    return f"{days}个工作日内"
+    deadline settings the ticket's due time was computed with (``deadlines.due_at``): no
+    figures of its own, which would part from the settings' the day those change."""
+    if urgency == Urgency.URGENT:
+        return f"{_num(deadlines.urgent_hours)}小时内"
+    if urgency == Urgency.LIVELIHOOD:
+        return f"{_num(deadlines.livelihood_hours)}小时内"
+    return f"{deadlines.general_working_days}个工作日内"
 
 
 def readback_text(category_label: str | None, address: str | None) -> str:

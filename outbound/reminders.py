@@ -47,6 +47,7 @@ from ticketing import citizen, service, supervision
 from ticketing.actors import mask_phone
 from ticketing.classify import category_label
 from ticketing.context import Domain
+from ticketing.deadlines import passed
 from ticketing.models import SupervisionCase, SupervisionLink, Ticket, TicketEvent, Unit, User
 from ticketing.quiet import staff_quiet_until
 from ticketing.states import (
@@ -551,7 +552,7 @@ class UrgeCall:
 
 
 def _urge_text(domain: Domain, ticket: Ticket, *, spoken: bool = False) -> str:
-    overdue = ticket.due_at is not None and ticket.due_at <= domain.now()
+    overdue = ticket.due_at is not None and passed(ticket.due_at, domain.now())
     when = "已超过办理时限" if overdue else f"将于{_local(domain, ticket.due_at)}到期"
     unit = ticket.unit.name if ticket.unit else ""
     number = spoken_number(ticket.number) if spoken else ticket.number

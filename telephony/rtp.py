@@ -14,7 +14,7 @@ from typing import Any
 
 from telephony.media import g711
 from telephony.media.arrival import Arrival
-from telephony.media.dtmf import INBAND, DtmfDetector, mode_for
+from telephony.media.dtmf import EVENT_KEYS, INBAND, DtmfDetector, mode_for
 from telephony.pyvoip import RTP
 from telephony.sip.sdp import DEFAULT_PTIME
 
@@ -25,7 +25,6 @@ FRAME_BYTES = FRAME_SAMPLES * 2  # 16-bit
 # across packet boundaries, whatever the length the peer asked for.
 UNIT_SAMPLES = 80
 UNIT_BYTES = UNIT_SAMPLES * 2
-_DTMF_KEYS = "0123456789*#ABCD"
 # An RFC 4733 event whose three end packets were all lost still counts, when the next
 # event begins, if it had lasted this long (timestamp units; 40 ms at 8 kHz, the shortest
 # press Q.24 accepts); a lone stray packet does not.
@@ -537,7 +536,7 @@ class Rtp16Stream(RTP.RTPClient):
         """A key is reported when its event ends (the E bit, sent three times), as a PBX
         acts on a key's end: a stray event packet, or an event begun and never finished,
         keys nothing and so cannot lock the call's keys to RTP (``KeyLock``)."""
-        if len(payload) < 4 or payload[0] >= len(_DTMF_KEYS):
+        if len(payload) < 4 or payload[0] >= len(EVENT_KEYS):
             return
         key = (timestamp, payload[0])
         if key in self._recent_events:
@@ -612,7 +611,7 @@ class Rtp16Stream(RTP.RTPClient):
     def _report_event(self, key: tuple[int, int]) -> None:
         self._recent_events.append(key)
         if self.dtmf is not None:
-            self.dtmf(_DTMF_KEYS[key[1]])
+            self.dtmf(EVENT_KEYS[key[1]])
 
     # -- send (F11, F12) ---------------------------------------------------------------
     def queue_pcm16(self, pcm: bytes) -> PlaybackToken:

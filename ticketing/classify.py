@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import sys
 import tomllib
-import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from config import CONFIG_DIR, get_settings
-from ticketing.invisible import without_invisible
+from ticketing.invisible import readable
 from ticketing.pattern_growth import growth_fault
 from ticketing.pinyin import readings, syllable
 
@@ -1005,8 +1004,7 @@ def _compile_address(
 def _normalize(text: str) -> str:
     # Characters that show nothing (inputs.invisible) split a cue no reader sees split:
     # "燃\u200b气泄\u200b漏" was graded general, its address and title misread (review111).
-    text = without_invisible(unicodedata.normalize("NFKC", text))
-    return _CJK_SPACE.sub("", text).strip()
+    return _CJK_SPACE.sub("", readable(text)).strip()
 
 
 def _heard(text: str, rules: ClassificationRules) -> str:
@@ -1974,7 +1972,7 @@ def without_retracted(text: str, rules: ClassificationRules) -> str | None:
         return None
     # The pause around 不是 is read before _normalize drops a recogniser's spaces: "燃气 不是
     # 是配电室" takes 燃气 back, "暖气费不对，是按…算的" (no pause before) takes nothing.
-    spaced = unicodedata.normalize("NFKC", text)
+    spaced = readable(text)
     said = rules.retracted.sub("", spaced)
     return _normalize(said) if said != spaced else None
 

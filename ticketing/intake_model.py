@@ -36,7 +36,6 @@ import os
 import pickle
 import re
 import struct
-import unicodedata
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -62,7 +61,7 @@ from ticketing.classify import (
     without_everyday,
     without_retracted,
 )
-from ticketing.invisible import without_invisible
+from ticketing.invisible import readable
 from ticketing.pinyin import syllable as _syllable
 from ticketing.substance import Substance, load_substance
 
@@ -203,8 +202,7 @@ def file_sha256(path: Path) -> str:
 def _prepare(text: str) -> str:
     # Recognisers put spaces between words and drop punctuation; make both forms alike.
     # Nor do characters that show nothing split a word (inputs.invisible; review111).
-    text = without_invisible(unicodedata.normalize("NFKC", text))
-    return _SPACES.sub("", text)
+    return _SPACES.sub("", readable(text))
 
 
 def _jieba_words(text: str) -> list[str]:

@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session, aliased
 
 from ticketing.actors import Actor
 from ticketing.context import Domain
+from ticketing.deadlines import passed
 from ticketing.inputs import InvalidInput, StateConflict, clean_text, has_text
 from ticketing.models import SupervisionLink, Ticket, Unit
 from ticketing.queries import (
@@ -264,10 +265,10 @@ def unmerge(*, session: Session, domain: Domain, ticket: Ticket, actor: Actor,
             # with the handler told, the round and its window go on: the planner resumes
             # the reminders the merge stopped (outbound.planner.resume_sign_work), no
             # second SMS, and the escalation follows them, once, for a window gone.
-            passed = ticket.sign_due_at <= now
+            gone = passed(ticket.sign_due_at, now)
             record_event(session=session, ticket=ticket, actor=actor, action=SIGN_WINDOW_EVENT,
                          note=("拆单：转至新承办单位，重新计算签收时限" if kept is None
-                               else "拆单：签收时限已过，提醒值班承办人立即签收" if passed
+                               else "拆单：签收时限已过，提醒值班承办人立即签收" if gone
                                else "拆单：签收时限不变，提醒值班承办人签收"), at=now,
                          data={"sign_due_at": ticket.sign_due_at.isoformat(),
                                "kept": kept is not None})

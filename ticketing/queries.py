@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, object_session
 
 from ticketing.actors import Actor, mask_phone
 from ticketing.classify import UTILITY_CATEGORIES
-from ticketing.deadlines import Urgency
+from ticketing.deadlines import Urgency, passed
 from ticketing.inputs import InvalidInput, check_category, echoed
 from ticketing.models import Ticket, TicketEvent, Unit, UTCDateTime
 from ticketing.phones import SERVICE_NUMBER_DIGITS, ascii_digits, callback_number, normalise
@@ -330,12 +330,12 @@ def is_open(status: str) -> bool:
 
 def overdue(now: datetime) -> Any:
     """Open and past its deadline: what is waiting on someone and late."""
-    return and_(Ticket.status.in_(values(OPEN_STATUSES)), Ticket.due_at < now)
+    return and_(Ticket.status.in_(values(OPEN_STATUSES)), passed(Ticket.due_at, now))
 
 
 def is_overdue(ticket: Ticket, now: datetime) -> bool:
     """``overdue`` for one loaded ticket."""
-    return is_open(ticket.status) and ticket.due_at is not None and ticket.due_at < now
+    return is_open(ticket.status) and ticket.due_at is not None and passed(ticket.due_at, now)
 
 
 # --- held for the operator: says too little (ticketing.substance), or its transcript is not

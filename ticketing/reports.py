@@ -34,6 +34,7 @@ from ticketing.classify import (
     category_label,
     sub_category_text,
 )
+from ticketing.deadlines import passed
 from ticketing.inputs import csv_cell
 from ticketing.merging import (
     answer_counted,
@@ -65,6 +66,11 @@ from ticketing.service import (
     present_sign_sql,
 )
 from ticketing.states import STATUS_LABELS, Action, Role, Status
+
+# Who reads the figures (三率两度, points, hot spots, trends, rankings, the supervision
+# records): the API's endpoints and the console's dashboard check this one tuple (the console
+# kept a copy of its own, and /stats, /points and /hotspots spelt it out again).
+FIGURE_ROLES = (Role.SUPERVISOR, Role.ADMIN, Role.OPERATOR)
 
 
 def _rate(num: int, den: int) -> float | None:
@@ -296,7 +302,7 @@ def loop_counts(*, session: Session, conds: list[Any], now: datetime, by: Any = 
     # A ticket counts for on-time closure (and feedback) once it is closed or its deadline
     # has passed, or an earlier round was late.
     due = and_(due_side, counted, Ticket.due_at.is_not(None),
-               or_(Ticket.closed_at.is_not(None), Ticket.due_at <= now,
+               or_(Ticket.closed_at.is_not(None), passed(Ticket.due_at, now),
                    missed_before("close"), missed_before("reply")),
                still_counted_sql(Ticket.due_at))
     # A staff member's answer is no citizen's (ticketing.staff_phones): kept, not counted.

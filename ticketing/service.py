@@ -53,7 +53,7 @@ from ticketing.classify import (
 )
 from ticketing.context import Domain
 from ticketing.db import one_of, persistent_unflushed, run_at_commit, undone_by
-from ticketing.deadlines import due_at
+from ticketing.deadlines import due_at, passed
 from ticketing.holders import holder_refusal, holders, receiver_refusal
 from ticketing.inputs import (
     MAX_ID,
@@ -1556,7 +1556,7 @@ MISSED_SIGN, MISSED_REPLY, MISSED_CLOSE = "late_sign", "late_reply", "late_close
 
 def _late(met: datetime | None, due: datetime | None, now: datetime) -> bool:
     """A deadline missed by ``now``: met after it, or not met and passed."""
-    return due is not None and (met > due if met else due < now)
+    return due is not None and (met > due if met else passed(due, now))
 
 
 def missed_sign(ticket: Ticket, now: datetime) -> bool:

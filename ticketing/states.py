@@ -314,12 +314,19 @@ class ReasonRequired(ValueError):
         super().__init__(f"{action.value} ({ACTION_LABELS[action]}) requires a reason")
 
 
+def permits(status: Status, action: Action, role: Role) -> bool:
+    """Whether the table lets ``role`` take ``action`` from ``status`` (a reason aside):
+    what ``transition_for`` enforces and the console's buttons offer."""
+    t = TRANSITIONS[action]
+    return role in t.roles and status in t.sources
+
+
 def transition_for(status: Status, action: Action, role: Role, reason: str | None) -> Transition:
     """Return the transition for ``action`` from ``status``, or raise why it is not allowed."""
     t = TRANSITIONS[action]
-    if role not in t.roles:
-        raise PermissionDenied(role, action)
-    if status not in t.sources:
+    if not permits(status, action, role):
+        if role not in t.roles:
+            raise PermissionDenied(role, action)
         raise TransitionError(status, action)
     if t.needs_reason and not has_text(reason):
         raise ReasonRequired(action)

@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from config import get_settings
-from ticketing.invisible import without_invisible
+from ticketing.invisible import readable
 
 # A run of Latin letters counts one (a word: "WiFi", "ATM"); any other letter counts one by
 # itself: a Han character, and as much a Hangul or kana syllable (a recogniser for another
@@ -30,7 +30,7 @@ _UNIT = re.compile(r"[a-z]+|[^\W\d_a-z]")
 def _folded(text: str) -> str:
     # NFKC: full-width letters and digits are the ASCII ones; lower case for "Test". What
     # shows nothing is no content: a Hangul filler is a letter by its category (judge36).
-    return without_invisible(unicodedata.normalize("NFKC", text).lower())
+    return readable(text).lower()
 
 
 def units(text: str) -> list[str]:

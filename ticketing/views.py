@@ -53,7 +53,7 @@ from ticketing.inputs import check_sub_category, local_aware, local_period
 from ticketing.intake_model import Understanding
 from ticketing.models import ReplyAttachment, SupervisionCase, Ticket, Unit, User
 from ticketing.points import PENALTY_ROLES, flag_penalty, period_bounds, points
-from ticketing.reports import export_csv, figures, hot_spots
+from ticketing.reports import FIGURE_ROLES, export_csv, figures, hot_spots
 from ticketing.schemas import (
     AttachmentOut,
     ClassificationBody,
@@ -89,7 +89,6 @@ router = APIRouter(prefix="/api/v1")
 
 PERIOD_PATTERN = r"^\d{4}(-\d{2}|-[Qq][1-4])?$"
 PERIOD_HELP = "YYYY, YYYY-Qn or YYYY-MM; default this month"
-FIGURE_ROLES = (Role.SUPERVISOR, Role.ADMIN, Role.OPERATOR)  # who reads the figures
 
 
 SUB_CATEGORY_HELP = "细分类 code; only with category, and one of its sub-categories"
@@ -632,7 +631,7 @@ def points_of_period(
 ) -> dict[str, object]:
     """Points per unit and handler for a month or a year (docs/metrics.md)."""
     with unit_of_work(request, token) as (session, actor):
-        require(actor, Role.SUPERVISOR, Role.ADMIN, Role.OPERATOR)
+        require(actor, *FIGURE_ROLES)
         period = period or domain.now().astimezone(domain.tz).strftime("%Y-%m")
         since, until = period_bounds(period, domain.tz)
         p = points(session=session, actor=actor, since=since, until=until)
@@ -700,7 +699,7 @@ def stats(
     unit: str | None = None,
 ) -> dict[str, float | int | None]:
     with unit_of_work(request, token) as (session, actor):
-        require(actor, Role.SUPERVISOR, Role.ADMIN, Role.OPERATOR)
+        require(actor, *FIGURE_ROLES)
         try:
             start, end = local_period(since, until, domain.tz)
             return figures(session=session, actor=actor, now=domain.now(),
@@ -715,7 +714,7 @@ def hotspots(request: Request, token: Token, domain: DomainDep,
              since: Annotated[datetime | None, Query(description=MOMENT)] = None,
              min_tickets: Annotated[int, Query(ge=2, le=1000)] = 2) -> list[dict[str, object]]:
     with unit_of_work(request, token) as (session, actor):
-        require(actor, Role.SUPERVISOR, Role.ADMIN, Role.OPERATOR)
+        require(actor, *FIGURE_ROLES)
         since = local_aware(since, domain.tz, field="query.since")
         return [h.__dict__ for h in hot_spots(session=session, actor=actor, since=since,
                                               min_tickets=min_tickets)]

@@ -29,13 +29,11 @@ from ticketing.inputs import echoed
 from ticketing.models import Ticket, TicketEvent, Unit
 from ticketing.points import Points, period_bounds, points
 from ticketing.queries import in_scope, scope_filter, unit_named, unit_scope
-from ticketing.reports import LoopCounts, figures, hot_spots, loop_counts
-from ticketing.states import Role
+from ticketing.reports import FIGURE_ROLES, LoopCounts, figures, hot_spots, loop_counts
 
 router = APIRouter()
 
 PERIODS = {"today": ("今日", 1), "7d": ("近7天", 7), "30d": ("近30天", 30)}
-DASHBOARD_ROLES = (Role.SUPERVISOR, Role.ADMIN, Role.OPERATOR)  # as GET /api/v1/stats
 MAX_UNIT_ROWS = 20
 
 
@@ -172,7 +170,7 @@ def _chosen_unit(w: Work, units: list[Unit], code: str) -> Unit | None:
 @page
 def dashboard(request: Request, period: str = "7d", unit: str = "") -> Response:
     with work(request) as w:
-        w.require(*DASHBOARD_ROLES)
+        w.require(*FIGURE_ROLES)
         if period not in PERIODS:
             period = "7d"
         since, days = _period_start(w, PERIODS[period][1])
@@ -233,7 +231,7 @@ def dashboard(request: Request, period: str = "7d", unit: str = "") -> Response:
 
 
 def _may_read_reports(w: Work) -> None:
-    w.require(*DASHBOARD_ROLES)
+    w.require(*FIGURE_ROLES)
     if not w.me.reads_reports:  # (web.reads_city_reports, the menu's rule)
         raise Forbidden("月度通报为全市数据，仅市级督办员、话务员和管理员可查看。")
 

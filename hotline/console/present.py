@@ -16,6 +16,7 @@ from asr.cleanup import clean_words
 from ticketing import queries
 from ticketing.actors import Actor
 from ticketing.classify import CATEGORIES_FILE, sub_categories
+from ticketing.deadlines import passed
 from ticketing.models import Ticket, TicketEvent
 from ticketing.schemas import TicketOut
 from ticketing.service import HANDOVER_ACTION, HANDOVER_DECLINED_ACTION
@@ -24,9 +25,9 @@ from ticketing.states import (
     ACTION_LABELS,
     FINISHED_STATUSES,
     STATUS_LABELS,
-    TRANSITIONS,
     Action,
     Status,
+    permits,
 )
 from ticketing.supervision import SUPERVISE_EVENT
 
@@ -168,7 +169,7 @@ def countdown(due: datetime | None, now: datetime) -> tuple[str, bool]:
     if due is None:
         return "—", False
     left = (due - now).total_seconds()
-    if left < 0:
+    if passed(due, now):
         return f"超时 {duration_zh(left)}", True
     return f"剩余 {duration_zh(left)}", False
 
@@ -238,7 +239,7 @@ def available_actions(status: str, actor: Actor) -> list[Action]:
              Action.SEND_BACK, Action.RETURN, Action.REQUEST_EXCLUSION, Action.REASSIGN,
              Action.REJECT, Action.EXCLUDE, Action.DENY_EXCLUSION, Action.UNMERGE)
     return [a for a in order
-            if actor.role in TRANSITIONS[a].roles and st in TRANSITIONS[a].sources
+            if permits(st, a, actor.role)
             and (a is not Action.EXCLUDE or actor.decides_exclusions)]
 
 

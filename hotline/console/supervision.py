@@ -10,12 +10,12 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from hotline.console.dashboard import DASHBOARD_ROLES
 from hotline.console.views import REFUSALS, refusal, ticket_refs, tickets_by_number
 from hotline.console.web import Work, error_page, page, render, work
 from ticketing import merging, queries, supervision
 from ticketing.deps import RowIdPath
 from ticketing.inputs import InvalidInput
+from ticketing.reports import FIGURE_ROLES
 
 router = APIRouter()
 
@@ -55,7 +55,7 @@ def _case_page(request: Request, w: Work, case_id: int, *, status: int = 200,
 @page
 def case_page(case_id: RowIdPath, request: Request, done: str = "") -> Response:
     with work(request) as w:
-        w.require(*DASHBOARD_ROLES)  # who reads the records, as GET /api/v1/supervision
+        w.require(*FIGURE_ROLES)  # who reads the records, as GET /api/v1/supervision
         return _case_page(request, w, case_id, done=done)
 
 

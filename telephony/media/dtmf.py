@@ -23,6 +23,9 @@ How a key is accepted (Q.24-like; the figures are the constants below):
   a fair part of their level) until ``MISSES_FOR_RELEASE`` windows in a row no longer hold
   it; only then can the next press count. A long press is one key, a 10 ms break in it
   changes nothing, a 40 ms pause parts two presses.
+
+Also the keypad's one table of RFC 4733 event codes (``EVENT_KEYS``), which the RTP
+receiver's telephone-events and a SIP INFO's ``Signal=`` are both read by.
 """
 
 from __future__ import annotations
@@ -39,6 +42,11 @@ SAMPLE_RATE = 8000
 ROWS = (697.0, 770.0, 852.0, 941.0)
 COLUMNS = (1209.0, 1336.0, 1477.0, 1633.0)
 KEYPAD = ("123A", "456B", "789C", "*0#D")
+# RFC 4733 3.2: the key of each telephone-event code (10 *, 11 #, 12-15 A-D). A SIP INFO
+# names a key itself or by this code (Asterisk takes both): ``signalled_key``.
+EVENT_KEYS = "0123456789*#ABCD"
+_SIGNALS = {**{str(code): key for code, key in enumerate(EVENT_KEYS)},
+            **{key: key for key in EVENT_KEYS}, **{key.lower(): key for key in "ABCD"}}
 
 WINDOW = 205  # samples (25.6 ms)
 HOP = 80  # samples (10 ms) between window starts
@@ -258,3 +266,10 @@ def detect(pcm16: bytes) -> str:
     """Every key in a stretch of audio, in order (a fresh detector)."""
     detector = DtmfDetector()
     return "".join(detector.feed(pcm16))
+
+
+def signalled_key(signal: str) -> str | None:
+    """The one key a SIP INFO's ``Signal=`` (or an application/dtmf body) names: the key
+    itself (a letter key in either case) or its event code; None for anything else ("123"
+    is three keys no gateway sends in one INFO, not a key)."""
+    return _SIGNALS.get(signal)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from telephony.call import CallHandle, CallState, EndReason, InvalidTransition, KeySource
+from telephony.media.dtmf import signalled_key
 from telephony.sip import metrics, session_timer
 from telephony.sip.dialog import ALLOW, first_hop, in_dialog
 from telephony.sip.message import SipMessage, build_response
@@ -48,16 +49,12 @@ from telephony.sip.sdp import (
 from telephony.sip.server_transaction import InviteFinals, final_code
 from telephony.sip.timers import ACK_WAIT, T1, next_retransmission
 from telephony.sip.transaction import Later
-from telephony.sip.uri import LWS, uri_of
+from telephony.sip.uri import LWS, media_type, uri_of
 
 Send = Callable[[bytes, tuple[str, int] | None], None]
 log = logging.getLogger("telephony.sip")
 # The Signal line of an application/dtmf-relay body, and the one key it may name.
 _SIGNAL = re.compile(rb"^[ \t]*Signal[ \t]*=[ \t]*([^\r\n]*?)[ \t]*\r?$", re.MULTILINE)
-_KEY = re.compile(rb"[0-9*#A-Da-d]")
-# The RFC 4733 event code some trunks send in Signal= instead of the key (Asterisk takes
-# both): 10 is *, 11 is #, 12-15 are A-D.
-_EVENT_CODES = {b"10": b"*", b"11": b"#", b"12": b"A", b"13": b"B", b"14": b"C", b"15": b"D"}
 
 
 class Refuse(Protocol):
@@ -770,11 +767,11 @@ class InDialog:
         # gateway sends as three presses. 400 (RFC 6086: the dialog is not touched).
         m = _SIGNAL.search(msg.body_bytes)
         # application/dtmf, the other form trunks send: the body is the key alone.
-        kind = msg.first("Content-Type").split(";")[0].strip(LWS).lower()
+        kind = media_type(msg.first("Content-Type"))
         raw = (m.group(1) if m else msg.body_bytes.strip() if kind == "application/dtmf"
                else None)
-        key = _EVENT_CODES.get(raw, raw) if raw is not None else None
-        if key is not None and not _KEY.fullmatch(key):
+        key = signalled_key(raw.decode("latin-1")) if raw is not None else None
+        if raw is not None and key is None:
             self._send(build_response(msg, 400, extra=[
                 ("Warning", '399 hotline12345 "Signal is not one key"')]), msg.source)
             return
@@ -788,7 +785,7 @@ class InDialog:
         # A retransmission (our 200 was lost) carries the last CSeq: answered again, keyed
         # once.
         if order is Order.NEW and key is not None:
-            call.rx_dtmf(key.decode().upper(), KeySource.INFO)
+            call.rx_dtmf(key, KeySource.INFO)
 
 
 __all__ = [

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from telephony.sip.uri import LWS, lws_split, unicast_ipv4
+from telephony.sip.uri import LWS, lws_split, media_type, unicast_ipv4
 
 if TYPE_CHECKING:
     from telephony.sip.message import SipMessage
@@ -86,7 +86,7 @@ def sdp_body(content_type: str, body: bytes, coding: str = "") -> bytes:
     if any(c != "identity" for c in codings):
         raise UnsupportedBody(f"Content-Encoding {coding.strip(LWS)[:40]} is not read",
                               coded=True)
-    kind = content_type.split(";", 1)[0].strip(LWS).lower()
+    kind = media_type(content_type)
     if kind == "application/sdp":
         return body
     if kind != "multipart/mixed":

@@ -23,6 +23,13 @@ def lws_split(text: str, maxsplit: int = 0) -> list[str]:
     return [w for w in _LWS_RUN.split(text.strip(LWS), maxsplit) if w]
 
 
+def media_type(content_type: str) -> str:
+    """A Content-Type value's type/subtype, lower case, without its parameters: what the
+    SDP reader and an INFO's key reader both ask of it ("Application/SDP;x=1" is
+    application/sdp)."""
+    return content_type.split(";", 1)[0].strip(LWS).lower()
+
+
 @dataclass(frozen=True)
 class NameAddr:
     """One From/To/Contact/P-Asserted-Identity/Remote-Party-ID value, read once by
