@@ -827,6 +827,12 @@ def _when(word: jieba.posseg.pair) -> bool:
     return word.flag == "t" or (word.word.startswith("每") and len(word.word) > 1)
 
 
+def _when_or_where(word: str) -> bool:
+    """jieba tags ``word`` a time or a place word (以后, 今年, 里面): it names no thing."""
+    tagged = _pos_tagger().lcut(word, HMM=False)
+    return len(tagged) == 1 and tagged[0].flag[0] in "tf"
+
+
 def asked_objects(text: str) -> frozenset[str]:
     """The things ``text`` asks about: in each clause that asks, the noun that ends the
     words before a question word (暖气费发票怎么开: 发票; 公积金比例是多少: 比例;
@@ -1252,7 +1258,19 @@ def asked_matters(text: str, matters: dict[str, tuple[str, ...]] | None = None
         return _named(text, matters)
     stepped = stepped_matters(text)
     lapsed = _named(text, _LAPSES) if _STILL_ASKED.search(text) else frozenset()
-    return _named(text, _ANYWHERE) | stepped | lapsed | clause_matters(text)
+    return _named(_DONE_MATTER.sub("，", _as_written(text)), _ANYWHERE) | stepped | lapsed \
+        | clause_matters(text)
+
+
+# kb43: a matter told as done (二手房已经过户了, 房子刚过户, 过户完了) is the caller's
+# situation, a step behind them, not what they want done: 二手房已经过户了，公积金怎么取 asks
+# the purchase drawing, and 房子刚过户，采暖费去哪交 how to pay the heating.
+# Only the ``[done]`` matters: a loss (弄丢了) or a charge (多收了) told as done is the very
+# matter the caller wants redressed.
+_DONE_MATTER = re.compile(
+    "(?:已经|刚刚|刚)(?:{0})|(?:{0})(?=了|完)".format(
+        "|".join(sorted({f for m in load_matters(MATTERS_FILE, "done").get("matters", ())
+                         for f in _ANYWHERE[m] if len(f) > 1}, key=len, reverse=True))))
 
 
 # A choice asked (是去法院申请还是去仲裁委申请): its sides are what the caller asks between.
@@ -1865,6 +1883,13 @@ class Index:
         pairs = sounds(word)
         return bool(pairs) and all(p in self.sounds.sets[i] for p in pairs)
 
+    def names(self, i: int, word: str) -> bool:
+        """Entry ``i``'s own words (title, keywords, synonyms, aliases; not its answer) have
+        ``word`` or a word of two or more characters inside it (暖气 of 暖气费)."""
+        heads = self.words.heads[i]
+        return word in heads or any(p in heads for p in _jieba().lcut_for_search(word, HMM=False)
+                                    if len(p) > 1)
+
     def names_only_thing(self, i: int, query: list[str], things: Iterable[str]) -> bool:
         """Of entry ``i``'s title, keywords and synonyms the caller's words say only the
         thing (``things``: its phrases; 居住证, and 居住 inside it) and what is said of any
@@ -1994,7 +2019,8 @@ class Index:
         # Past ``limit`` only while the best-ranked entry is about another object than the
         # caller's: the next ones may take its place (below), and the IVR asks for one hit.
         for rank, (score, i) in enumerate(ranked[:max(limit, RULED_OUT_DEPTH)]):
-            if rank >= limit and not (ruled_out(every[0]) and other_family[0]):
+            if rank >= limit and not ((ruled_out(every[0]) and other_family[0])
+                                      or every[0]["unasked"]):
                 break
             other = _OBJECTS.other_object(named, self.about[i], self.mentions[i])
             # A story counts for less only when the question is about the entry: the
@@ -2106,6 +2132,21 @@ class Index:
             first = next((k for k in range(1, min(len(hits), RULED_OUT_DEPTH))
                           if not ruled_out(every[k])
                           and _OBJECTS.same_object(named, self.about[ranked[k][1]], family)), 0)
+        # kb43: the best-ranked entry lacks the thing the caller asks about (刚买了二手房，
+        # 暖气费该交给谁: 买房以后怎么提取公积金 ranks first for 买 and 二手房, and has no
+        # 暖气费); the first of the next two that has it and no rule rules out answers in
+        # its place (the heating fee's). The story named the first one's topic; the
+        # question names the other's.
+        # Only one whose own words (title, keywords, synonyms, aliases) name it: an answer
+        # names much else (发票 in the reimbursement's), and a caller who was offered the
+        # first one often asked of it in a word it lacks (充了钱以后怎么弄进表里去).
+        # Not after an entry ruled out (see above), nor for a time or place word the asked
+        # noun may be (充了钱以后怎么弄: 以后 is in 买房以后怎么提取公积金 and names nothing).
+        elif every[0]["unasked"] and not ruled_out(every[0]) and (
+                things_asked := [w for w in objects_asked if not _when_or_where(w)]):
+            first = next((k for k in range(1, min(len(hits), RULED_OUT_DEPTH))
+                          if not ruled_out(every[k])
+                          and all(self.names(ranked[k][1], w) for w in things_asked)), 0)
         if first:
             hits.insert(0, hits.pop(first))
             every.insert(0, every.pop(first))
