@@ -303,6 +303,13 @@ def numeral_run(not_after: str = "") -> str:
 DURATION_UNITS = "(?:个月|个星期|个工作日|工作日|年|天|周|星期|小时)"
 QUANTITIES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = tuple(
     (kind, re.compile(asked), re.compile(stated)) for kind, asked, stated in (
+        # kb43: a day off, asked whether the office works then (周末上不上班, 星期六能办吗,
+        # 周日可以去领结婚证吗): the entry must say on which days it does (工作日, 周一至周五,
+        # 节假日). Only as the clause's whole question: 这周末是不是要停电，在哪能查 asks
+        # where to look.
+        ("day", "(?:周末|周六|周日|周天|星期[六天日]|礼拜[六天日]|节假日|双休日?|休息日)"
+                "[^\\W_]{0,10}?(?:吗|么|上不上班|开不开门|办不办|营不营业|能不能办|让不让)",
+         "工作日|周一|星期一|礼拜一|周末|节假日|双休|休息日"),
         # A share: 百分之几, 几成, or how much of a rate (比例是多少).
         ("rate", r"百分之(?:几|多少)|几成|(?<=比例|比率|费率|利率)\w{0,4}?多少",
          r"百分之|[%％]|" + _NUMERAL + "成"),
