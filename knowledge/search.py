@@ -1216,6 +1216,8 @@ def claim_asked(text: str) -> bool:
 
 # Words that announce a question and ask nothing themselves (请问…是多少).
 _ANNOUNCING = re.compile("请问|问一下|问问|想问|想知道|想了解|了解一下|咨询")
+# The caller will look it up themselves (查查, 查一下 are 查询 by then: config/kb_synonyms.toml).
+_OWN_LOOKUP = re.compile("(?:想|要|自己|我能|能不能)查询")
 
 
 def still_asks(rest: str) -> bool:
@@ -1957,6 +1959,11 @@ class Index:
         objects_asked = asked_objects(spoken)
         actions_asked = asked_actions(spoken)
         sizes_asked = quantities_asked(spoken)
+        # kb43: a size of their own record the caller will look up themselves (我想查查被拍
+        # 了几次，扣了多少分) asks where to look: an entry whose title teaches looking it up
+        # (交通违法怎么查询和处理) answers it without stating a figure. Not one asked of the
+        # hotline (查一下停车费多少钱), nor against another entry (想查查维修资金还剩多少钱).
+        own_lookup = bool(sizes_asked) and bool(_OWN_LOOKUP.search(normalise(spoken)))
         # A [steps] matter asked as the step caps an entry that lacks it at "did you mean",
         # never zeroes it: a call often asks two steps in two clauses (要不要报告社区，办居住证
         # 需要啥条件), and the entry that answers the other one must still be offered
@@ -2063,8 +2070,9 @@ class Index:
                 "unacted": float(any(not self.speaks_of_act(i, w) for w in actions_asked)),
                 # The caller asks a size (a price, how long) the entry states no figure of.
                 # Read in the entry as written: normalising drops the % of 12%.
-                "unquantified": float(any(not states("".join(_fields(self.docs[i]).values()), k)
-                                          for k in sizes_asked)),
+                "unquantified": float(not (own_lookup and "查询" in self.titles[i])
+                                      and any(not states("".join(_fields(self.docs[i]).values()),
+                                                         k) for k in sizes_asked)),
                 # The caller names a matter (repaying, a fine, cancelling, a repair) the entry
                 # never speaks of: it answers another matter of the same thing.
                 "unmatched": float(any(not speaks_of_matter(self.written[i], m)
