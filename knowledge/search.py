@@ -1623,6 +1623,10 @@ HELD_PRIOR = 0.8
 # How deep the search looks past a best-ranked entry about another object than the caller's
 # (kb40): the runner-up and the one after it.
 RULED_OUT_DEPTH = 3
+# kb43: how near the best-ranked entry's score (a share of it) one must rank to take its
+# place when the best lacks the thing asked: the words that named the best are the call's
+# too, and an entry far behind shares only the thing.
+PLACE_SCORE = 0.5
 
 
 def held_only(title: str) -> bool:
@@ -2147,20 +2151,20 @@ class Index:
             first = next((k for k in range(1, min(len(hits), RULED_OUT_DEPTH))
                           if not ruled_out(every[k])
                           and _OBJECTS.same_object(named, self.about[ranked[k][1]], family)), 0)
-        # kb43: the best-ranked entry lacks the thing the caller asks about (刚买了二手房，
-        # 暖气费该交给谁: 买房以后怎么提取公积金 ranks first for 买 and 二手房, and has no
-        # 暖气费); the first of the next two that has it and no rule rules out answers in
-        # its place (the heating fee's). The story named the first one's topic; the
-        # question names the other's.
-        # Only one whose own words (title, keywords, synonyms, aliases) name it: an answer
-        # names much else (发票 in the reimbursement's), and a caller who was offered the
-        # first one often asked of it in a word it lacks (充了钱以后怎么弄进表里去).
-        # Not after an entry ruled out (see above), nor for a time or place word the asked
-        # noun may be (充了钱以后怎么弄: 以后 is in 买房以后怎么提取公积金 and names nothing).
+        # kb43: the best-ranked entry lacks the thing the caller asks about (买了套二手房，
+        # 暖气费去哪交: 买房以后怎么提取公积金 ranks first for 买 and 二手房, and has no
+        # 暖气费); the first of the next two that no rule rules out, whose own words (title,
+        # keywords, synonyms, aliases; an answer names much else) name that thing and that
+        # ranks near it (``PLACE_SCORE``) answers in its place (the heating fee's). Not one
+        # far behind (交了采暖费，发票在哪儿开 is still offered the heating fee's, not the
+        # reimbursement's at 0.30 of its score), not after an entry ruled out (see above), nor for a
+        # time or place word the asked noun may be (充了钱以后怎么弄: 以后 is in
+        # 买房以后怎么提取公积金 and names nothing).
         elif every[0]["unasked"] and not ruled_out(every[0]) and (
                 things_asked := [w for w in objects_asked if not _when_or_where(w)]):
             first = next((k for k in range(1, min(len(hits), RULED_OUT_DEPTH))
                           if not ruled_out(every[k])
+                          and hits[k].score >= PLACE_SCORE
                           and all(self.names(ranked[k][1], w) for w in things_asked)), 0)
         if first:
             hits.insert(0, hits.pop(first))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import pytest
 
 from knowledge.search import Index, asked_matters, quantities_asked
-from tests.knowledge.test_search_round9 import TODAY
 from tests.knowledge.test_search_round26 import assert_read_out
 from tests.knowledge.test_search_round32 import assert_unanswered
 
