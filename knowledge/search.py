@@ -859,7 +859,9 @@ def asked_objects(text: str) -> frozenset[str]:
             tagged = [p for p in _pos_tagger().lcut(stretch, HMM=False) if not _filler(p.word)]
             # When it is asked of (基数每年啥时候调, 发票明天能开吗) is no thing asked about:
             # the thing is the noun before it (kb26).
-            while tagged[1:] and _when(tagged[-1]):
+            # kb43: nor is a preposition before the question word (比例由哪个部门规定,
+            # 暖气费归哪个单位): the thing is the noun before it.
+            while tagged[1:] and (_when(tagged[-1]) or tagged[-1].flag == "p"):
                 tagged.pop()
             if not tagged:
                 continue

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge.search import Index, asked_matters, quantities_asked
+from knowledge.search import Index, asked_matters, asked_objects, quantities_asked
+from tests.knowledge.test_search_round9 import TODAY
 from tests.knowledge.test_search_round26 import assert_read_out
 from tests.knowledge.test_search_round32 import assert_unanswered
 
@@ -64,3 +65,10 @@ def test_a_day_off_is_asked_only_as_the_whole_question() -> None:
     assert quantities_asked("婚姻登记处周末上不上班？") == {"day"}
     # When the cut comes: the caller asks where to look.
     assert quantities_asked("这周末是不是要停水，在哪能查到") == frozenset()
+
+
+def test_a_preposition_before_the_question_word_leaves_the_thing_asked(index: Index) -> None:
+    assert asked_objects("住房公积金的缴存比例由哪个部门来定？") == {"比例"}
+    # No entry says who sets the ratio: never read out (the fund's entries are offered
+    # at most, capped for 比例).
+    assert index.search("住房公积金的缴存比例由哪个部门来定？", today=TODAY).answer is None
