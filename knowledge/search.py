@@ -303,6 +303,13 @@ def numeral_run(not_after: str = "") -> str:
 DURATION_UNITS = "(?:个月|个星期|个工作日|工作日|年|天|周|星期|小时)"
 QUANTITIES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = tuple(
     (kind, re.compile(asked), re.compile(stated)) for kind, asked, stated in (
+        # kb43: a day off, asked whether the office works then (周末上不上班, 星期六能办吗,
+        # 周日可以去领结婚证吗): the entry must say on which days it does (工作日, 周一至周五,
+        # 节假日). Only as the clause's whole question: 这周末是不是要停电，在哪能查 asks
+        # where to look.
+        ("day", "(?:周末|周六|周日|周天|星期[六天日]|礼拜[六天日]|节假日|双休日?|休息日)"
+                "[^\\W_]{0,10}?(?:吗|么|上不上班|开不开门|办不办|营不营业|能不能办|让不让)",
+         "工作日|周一|星期一|礼拜一|周末|节假日|双休|休息日"),
         # A share: 百分之几, 几成, or how much of a rate (比例是多少).
         ("rate", r"百分之(?:几|多少)|几成|(?<=比例|比率|费率|利率)\w{0,4}?多少",
          r"百分之|[%％]|" + _NUMERAL + "成"),
@@ -827,6 +834,12 @@ def _when(word: jieba.posseg.pair) -> bool:
     return word.flag == "t" or (word.word.startswith("每") and len(word.word) > 1)
 
 
+def _when_or_where(word: str) -> bool:
+    """jieba tags ``word`` a time or a place word (以后, 今年, 里面): it names no thing."""
+    tagged = _pos_tagger().lcut(word, HMM=False)
+    return len(tagged) == 1 and tagged[0].flag[0] in "tf"
+
+
 def asked_objects(text: str) -> frozenset[str]:
     """The things ``text`` asks about: in each clause that asks, the noun that ends the
     words before a question word (暖气费发票怎么开: 发票; 公积金比例是多少: 比例;
@@ -846,7 +859,9 @@ def asked_objects(text: str) -> frozenset[str]:
             tagged = [p for p in _pos_tagger().lcut(stretch, HMM=False) if not _filler(p.word)]
             # When it is asked of (基数每年啥时候调, 发票明天能开吗) is no thing asked about:
             # the thing is the noun before it (kb26).
-            while tagged[1:] and _when(tagged[-1]):
+            # kb43: nor is a preposition before the question word (比例由哪个部门规定,
+            # 暖气费归哪个单位): the thing is the noun before it.
+            while tagged[1:] and (_when(tagged[-1]) or tagged[-1].flag == "p"):
                 tagged.pop()
             if not tagged:
                 continue
@@ -1203,6 +1218,8 @@ def claim_asked(text: str) -> bool:
 
 # Words that announce a question and ask nothing themselves (请问…是多少).
 _ANNOUNCING = re.compile("请问|问一下|问问|想问|想知道|想了解|了解一下|咨询")
+# The caller will look it up themselves (查查, 查一下 are 查询 by then: config/kb_synonyms.toml).
+_OWN_LOOKUP = re.compile("(?:想|要|自己|我能|能不能)查询")
 
 
 def still_asks(rest: str) -> bool:
@@ -1252,7 +1269,19 @@ def asked_matters(text: str, matters: dict[str, tuple[str, ...]] | None = None
         return _named(text, matters)
     stepped = stepped_matters(text)
     lapsed = _named(text, _LAPSES) if _STILL_ASKED.search(text) else frozenset()
-    return _named(text, _ANYWHERE) | stepped | lapsed | clause_matters(text)
+    return _named(_DONE_MATTER.sub("，", _as_written(text)), _ANYWHERE) | stepped | lapsed \
+        | clause_matters(text)
+
+
+# kb43: a matter told as done (二手房已经过户了, 房子刚过户, 过户完了) is the caller's
+# situation, a step behind them, not what they want done: 二手房已经过户了，公积金怎么取 asks
+# the purchase drawing, and 房子刚过户，采暖费去哪交 how to pay the heating.
+# Only the ``[done]`` matters: a loss (弄丢了) or a charge (多收了) told as done is the very
+# matter the caller wants redressed.
+_DONE_MATTER = re.compile(
+    "(?:已经|刚刚|刚)(?:{0})|(?:{0})(?=了|完)".format(
+        "|".join(sorted({f for m in load_matters(MATTERS_FILE, "done").get("matters", ())
+                         for f in _ANYWHERE[m] if len(f) > 1}, key=len, reverse=True))))
 
 
 # A choice asked (是去法院申请还是去仲裁委申请): its sides are what the caller asks between.
@@ -1596,6 +1625,10 @@ HELD_PRIOR = 0.8
 # How deep the search looks past a best-ranked entry about another object than the caller's
 # (kb40): the runner-up and the one after it.
 RULED_OUT_DEPTH = 3
+# kb43: how near the best-ranked entry's score (a share of it) one must rank to take its
+# place when the best lacks the thing asked: the words that named the best are the call's
+# too, and an entry far behind shares only the thing.
+PLACE_SCORE = 0.5
 
 
 def held_only(title: str) -> bool:
@@ -1865,6 +1898,13 @@ class Index:
         pairs = sounds(word)
         return bool(pairs) and all(p in self.sounds.sets[i] for p in pairs)
 
+    def names(self, i: int, word: str) -> bool:
+        """Entry ``i``'s own words (title, keywords, synonyms, aliases; not its answer) have
+        ``word`` or a word of two or more characters inside it (暖气 of 暖气费)."""
+        heads = self.words.heads[i]
+        return word in heads or any(p in heads for p in _jieba().lcut_for_search(word, HMM=False)
+                                    if len(p) > 1)
+
     def names_only_thing(self, i: int, query: list[str], things: Iterable[str]) -> bool:
         """Of entry ``i``'s title, keywords and synonyms the caller's words say only the
         thing (``things``: its phrases; 居住证, and 居住 inside it) and what is said of any
@@ -1925,6 +1965,11 @@ class Index:
         objects_asked = asked_objects(spoken)
         actions_asked = asked_actions(spoken)
         sizes_asked = quantities_asked(spoken)
+        # kb43: a size of their own record the caller will look up themselves (我想查查被拍
+        # 了几次，扣了多少分) asks where to look: an entry whose title teaches looking it up
+        # (交通违法怎么查询和处理) answers it without stating a figure. Not one asked of the
+        # hotline (查一下停车费多少钱), nor against another entry (想查查维修资金还剩多少钱).
+        own_lookup = bool(sizes_asked) and bool(_OWN_LOOKUP.search(normalise(spoken)))
         # A [steps] matter asked as the step caps an entry that lacks it at "did you mean",
         # never zeroes it: a call often asks two steps in two clauses (要不要报告社区，办居住证
         # 需要啥条件), and the entry that answers the other one must still be offered
@@ -1994,7 +2039,8 @@ class Index:
         # Past ``limit`` only while the best-ranked entry is about another object than the
         # caller's: the next ones may take its place (below), and the IVR asks for one hit.
         for rank, (score, i) in enumerate(ranked[:max(limit, RULED_OUT_DEPTH)]):
-            if rank >= limit and not (ruled_out(every[0]) and other_family[0]):
+            if rank >= limit and not ((ruled_out(every[0]) and other_family[0])
+                                      or every[0]["unasked"]):
                 break
             other = _OBJECTS.other_object(named, self.about[i], self.mentions[i])
             # A story counts for less only when the question is about the entry: the
@@ -2030,8 +2076,9 @@ class Index:
                 "unacted": float(any(not self.speaks_of_act(i, w) for w in actions_asked)),
                 # The caller asks a size (a price, how long) the entry states no figure of.
                 # Read in the entry as written: normalising drops the % of 12%.
-                "unquantified": float(any(not states("".join(_fields(self.docs[i]).values()), k)
-                                          for k in sizes_asked)),
+                "unquantified": float(not (own_lookup and "查询" in self.titles[i])
+                                      and any(not states("".join(_fields(self.docs[i]).values()),
+                                                         k) for k in sizes_asked)),
                 # The caller names a matter (repaying, a fine, cancelling, a repair) the entry
                 # never speaks of: it answers another matter of the same thing.
                 "unmatched": float(any(not speaks_of_matter(self.written[i], m)
@@ -2106,6 +2153,21 @@ class Index:
             first = next((k for k in range(1, min(len(hits), RULED_OUT_DEPTH))
                           if not ruled_out(every[k])
                           and _OBJECTS.same_object(named, self.about[ranked[k][1]], family)), 0)
+        # kb43: the best-ranked entry lacks the thing the caller asks about (买了套二手房，
+        # 暖气费去哪交: 买房以后怎么提取公积金 ranks first for 买 and 二手房, and has no
+        # 暖气费); the first of the next two that no rule rules out, whose own words (title,
+        # keywords, synonyms, aliases; an answer names much else) name that thing and that
+        # ranks near it (``PLACE_SCORE``) answers in its place (the heating fee's). Not one
+        # far behind (交了采暖费，发票在哪儿开 is still offered the heating fee's, not the
+        # reimbursement's at 0.30 of its score), not after an entry ruled out (see above), nor for a
+        # time or place word the asked noun may be (充了钱以后怎么弄: 以后 is in
+        # 买房以后怎么提取公积金 and names nothing).
+        elif every[0]["unasked"] and not ruled_out(every[0]) and (
+                things_asked := [w for w in objects_asked if not _when_or_where(w)]):
+            first = next((k for k in range(1, min(len(hits), RULED_OUT_DEPTH))
+                          if not ruled_out(every[k])
+                          and hits[k].score >= PLACE_SCORE
+                          and all(self.names(ranked[k][1], w) for w in things_asked)), 0)
         if first:
             hits.insert(0, hits.pop(first))
             every.insert(0, every.pop(first))
