@@ -616,8 +616,8 @@ WARM_WAIT_SECONDS = WORKER_START_SECONDS - 15.0
 async def _warm(warm_up: TextWarmUp) -> None:
     """Wait, off the event loop, for the start-up warm-up of the classifier.
 
-    Several workers share one listening socket and whichever is accepting takes the next
-    connection: a worker that accepted while it still loaded jieba's dictionary and the
+    Each of several workers listens on a socket of its own (hotline.listeners), once its
+    start-up is over: a worker that accepted while it still loaded jieba's dictionary and the
     intake model kept its share of a surge waiting 2-3 s (the open loop at 100/s on
     PostgreSQL: p99 2.7 s for its first seconds, 91 ms once both workers were warm)."""
     if not await anyio.to_thread.run_sync(warm_up.wait, WARM_WAIT_SECONDS):

@@ -242,14 +242,16 @@ def serve(
     _require_database(engine)
     for line in where_to_start(settings, PARTS[role], users=_count_users(engine)):
         console.print(line, markup=False, soft_wrap=True)
-    import uvicorn
-
     if workers > 1:
         # uvicorn starts each worker from an import string; the app is built in the worker.
         # A loaded node takes longer than uvicorn's default 5 s to import the app in a new
         # worker; the supervisor would kill it as dead and start another, forever.
-        uvicorn.run("hotline.app:api_worker_app", factory=True, workers=workers,
-                    timeout_worker_healthcheck=WORKER_START_SECONDS, **bind)
+        # Each worker on a socket of its own: connections shared between them evenly
+        # (hotline.listeners; uvicorn's one shared socket gave one worker 40 of 50).
+        from hotline.listeners import serve_workers
+
+        serve_workers("hotline.app:api_worker_app", workers,
+                      timeout_worker_healthcheck=WORKER_START_SECONDS, **bind)
         return
     # The app (its views, the console's templates: ~0.8 CPU-s of imports) only where this
     # process serves HTTP itself: a headless role (ivr, outbound) and the supervisor of

@@ -137,8 +137,8 @@ def test_the_warm_up_says_so_before_it_is_done(caplog: pytest.LogCaptureFixture)
 
 def test_a_worker_beside_others_accepts_only_once_warm(
         sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`--workers N` shares one listening socket: a worker whose start-up is over accepts its
-    share of the connections. Its start-up (uvicorn accepts after the lifespan's) ends with
+    """`--workers N`: a worker whose start-up is over listens on its socket (hotline.listeners)
+    and takes its share of the connections. Its start-up (uvicorn accepts after the lifespan's) ends with
     the warm-up, so the requests go to warm workers meanwhile instead of waiting 2-3 s for
     jieba and the model in a cold one. The warm-up is held here until a timer lets it go."""
     # Only where the files go: every other setting is the shipped one (api_worker_app reads

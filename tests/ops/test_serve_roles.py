@@ -222,10 +222,11 @@ def test_the_given_worker_count_overrides_the_default(
         sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`serve --role api --workers N` starts N whatever the default: one serves in the
     process itself, more are uvicorn's workers (from the import string each builds its app
-    from); no flag, the default (here SQLite's: one per core, two at most). What uvicorn
+    from), each on a socket of its own (hotline.listeners); no flag, the default (here SQLite's: one per core, two at most). What uvicorn
     and the one process then do is test_api_role_workers' (real processes)."""
     ran: list[tuple[str, int]] = []
-    monkeypatch.setattr("uvicorn.run", lambda app, **k: ran.append((app, k["workers"])))
+    monkeypatch.setattr("hotline.listeners.serve_workers",
+                        lambda app, workers, **k: ran.append((app, workers)))
     monkeypatch.setattr("hotline.serving.serve_app", lambda *a, **k: ran.append(("self", 1)))
     monkeypatch.setattr("hotline.app.create_app", lambda *a, **k: None)
     for name, value in (("DATABASE_URL", sqlite_url), ("DATA_DIR", str(tmp_path / "data")),
