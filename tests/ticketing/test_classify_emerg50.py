@@ -29,10 +29,11 @@ OWN = Path(__file__).resolve().parents[2] / "bench" / "data" / "emerg_own50.tsv"
 shipped = _emerg36.shipped
 
 # A danger to come with nobody hurt or trapped yet (U4): the rules make these urgent and name no
-# service; the shipped model hands most of them over itself (110, 119, 120), which an operator
-# is asked to confirm (docs/ivr.md). Held to what the rules say. A taxi driver who woke is the
-# model's 110 as on main (no rule reads it, so no mark stops the model).
-URGENT_NO_HANDOVER = {"urgent.snake_at_home", "urgent.nest_by_children", "urgent.riverbed_release"}
+# service. A snake coiled or a riverbed after a release with no harm told is marked nobody to
+# rescue ([not_now] unhurt), so the model hands these over no more; a nest whose sting is told,
+# or a snake "一动不动" (harm_told's 不动), is the model's to weigh (110, 119, 120, asked before it
+# is put through: docs/ivr.md). A taxi driver who woke is the model's 110 as on main (no rule
+# reads it, so no mark stops the model).
 MODEL_ALONE = {
     "出租车司机在车里趴方向盘上睡觉，我敲了一下他就醒了，还冲我嚷嚷，想投诉他拒载，首都机场。",
     # Held yesterday and still: 昨天 quiets the clause, the model names 110 (left).
@@ -63,6 +64,26 @@ def test_emerg50_each_line_is_handed_to_its_service_or_stays(
 def test_emerg50_a_danger_to_come_is_urgent_with_no_hand_over(text: str) -> None:
     got = classify(text, _emerg36.load_rules())
     assert (got.urgency, got.emergency) == ("urgent", "none"), _cues(text)
+
+
+@pytest.mark.parametrize("text", [
+    row["text"] for row in _rows() if _urgent_calm(row)
+    and any(word in row["text"] for word in ("蛇", "长虫", "放水", "泄洪", "开闸"))
+    and "一动不动" not in row["text"]])
+def test_emerg50_nobody_in_it_yet_is_no_one_to_rescue(shipped, text: str) -> None:
+    rules, model = shipped
+    got = understand(text, rules, model)
+    assert (got.urgency, got.emergency) == ("urgent", "none"), _cues(text)
+
+
+@pytest.mark.parametrize("text", [
+    # Harm told beside the snake or the water: no mark, the rules' cue or the model decides.
+    "院子里盘着一条蛇 刚才把我孙子腿上咬了一口 现在腿肿得老粗 孩子直哭",
+    "广播说上游放水 河滩上还有人没撤 刚才有个孩子被冲走了",
+])
+def test_emerg50_harm_beside_a_danger_to_come_is_not_marked(text: str) -> None:
+    matched = classify(text, _emerg36.load_rules()).matched
+    assert not any(m.startswith("not_now.no_victim") for m in matched), matched
 
 
 @pytest.mark.parametrize("text", sorted(MODEL_ALONE))
