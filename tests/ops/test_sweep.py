@@ -42,3 +42,15 @@ def test_an_error_that_is_no_assertion_is_not_swallowed() -> None:
 
     with pytest.raises(KeyError):
         assert_every([1], broken)
+
+
+def test_a_pytest_raises_that_saw_nothing_is_a_named_failure_too() -> None:
+    def raises_for_odd(n: int) -> None:
+        with pytest.raises(ValueError):
+            if n % 2:
+                raise ValueError(n)
+
+    with pytest.raises(AssertionError) as failed:
+        assert_every([1, 2, 3, 4], raises_for_odd)
+    assert "2 of 4 cases failed" in str(failed.value)
+    assert "2: DID NOT RAISE" in str(failed.value) and "4: DID NOT RAISE" in str(failed.value)

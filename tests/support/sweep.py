@@ -13,17 +13,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
+import pytest
+
 Case = TypeVar("Case")
 
 
 def failures(cases: Iterable[Case], check: Callable[[Case], object]) -> tuple[int, list[str]]:
-    """How many cases were checked, and a line per case whose check raised AssertionError."""
+    """How many cases were checked, and a line per case whose check failed: an
+    AssertionError, or ``pytest.raises`` or ``pytest.fail`` failing."""
     checked, failed = 0, []
     for case in cases:
         checked += 1
         try:
             check(case)
-        except AssertionError as exc:
+        except (AssertionError, pytest.fail.Exception) as exc:
             failed.append(f"{case!r}: {str(exc).strip() or 'assertion failed'}")
     return checked, failed
 
