@@ -107,7 +107,14 @@ from ivr.transfer import TransferResult, bridge_to_operator
 from telephony.call import CallHandle, EndReason, HoldWait, PlayResult, set_keys_ahead_aside
 from ticketing import phones
 from ticketing.intake_model import Understanding
-from ticketing.service import HANDOVER_NOWHERE, HANDOVER_STOPPED
+from ticketing.service import (
+    HANDOVER_CALLER_GONE,
+    HANDOVER_NOWHERE,
+    HANDOVER_PUT_THROUGH,
+    HANDOVER_REFUSED,
+    HANDOVER_STOPPED,
+    HANDOVER_UNANSWERED,
+)
 
 if TYPE_CHECKING:
     from asr.engine import AsrEngine
@@ -159,6 +166,14 @@ _ANY = frozenset({State.HANGUP})  # every live state may lose its caller
 # choices, each said back, and slips. Without a bound, a line keying on (a stuck key, a
 # caller or a script pressing * every few seconds) held the menu and the line for ever.
 MAX_PREFERENCE_KEYS = 6
+# A hand-over's bridge as the ticket's trail names it (ticketing words it).
+HANDOVER_RESULTS = {
+    TransferResult.BRIDGED: HANDOVER_PUT_THROUGH,
+    TransferResult.NO_ANSWER: HANDOVER_UNANSWERED,
+    TransferResult.REFUSED: HANDOVER_REFUSED,
+    TransferResult.NOT_SET: HANDOVER_REFUSED,  # no call placed
+    TransferResult.CALLER_GONE: HANDOVER_CALLER_GONE,
+}
 # Keys one callback number may take (``Dialogue._keyed_digits``): the longest entry and a
 # few slips. "*" and the letter keys are no digit and were not counted, so a line keying
 # them every few seconds held the question, and the line, for ever.
@@ -938,6 +953,7 @@ class Dialogue:
                                         alive=self.intake.alive)
             log.info("call %s: emergency %s hand-over to %s: %s", self.call.call_id, number,
                      target, result.value, extra=self._log_fields(State.EMERGENCY))
+            self.intake.handover_ended(HANDOVER_RESULTS[result])
             if result is TransferResult.BRIDGED:
                 return State.DONE
             if result is TransferResult.CALLER_GONE:
