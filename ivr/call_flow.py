@@ -938,7 +938,8 @@ class Dialogue:
         if uri and fe is not None:
             if not asked:  # the announcement above already said it is being put through
                 heard = self._play(self.prompts.pcm(f"emergency_transfer_{number}"))
-                if heard is Heard.HUNG_UP:
+                if heard is Heard.HUNG_UP:  # no call placed: the trail says why
+                    self._handover_ended(HANDOVER_CALLER_GONE)
                     return State.HANGUP
                 if heard is Heard.KEY and offer_reply(
                         self._key(), operator=self._has_operator()) is OfferReply.OPERATOR:
@@ -953,7 +954,7 @@ class Dialogue:
                                         alive=self.intake.alive)
             log.info("call %s: emergency %s hand-over to %s: %s", self.call.call_id, number,
                      target, result.value, extra=self._log_fields(State.EMERGENCY))
-            self.intake.handover_ended(HANDOVER_RESULTS[result])
+            self._handover_ended(HANDOVER_RESULTS[result])
             if result is TransferResult.BRIDGED:
                 return State.DONE
             if result is TransferResult.CALLER_GONE:
@@ -969,6 +970,11 @@ class Dialogue:
         else:
             self.call.hangup()
         return State.DONE
+
+    def _handover_ended(self, result: str) -> None:
+        """How the hand-over's bridge ended, for the ticket's trail; our stop first (the
+        bridge gives up at once, the caller is cut) whatever the line did."""
+        self.intake.handover_ended(HANDOVER_STOPPED if self.svc.stopping.is_set() else result)
 
     def _offer_decline(self, number: str) -> str | None:
         """"您反映的情况可能需要110处理，马上为您转接。不需要转接请按2。": the key pressed while

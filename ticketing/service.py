@@ -229,7 +229,8 @@ HANDOVER_PUT_THROUGH = "bridged"
 HANDOVER_UNANSWERED = "no_answer"
 HANDOVER_REFUSED = "refused"  # busy, declined, the trunk or our front end refused the call
 HANDOVER_CALLER_GONE = "caller_gone"
-_HANDOVER_RESULT_WHY = {HANDOVER_UNANSWERED: "无人应答", HANDOVER_REFUSED: "线路占线或拒绝呼叫"}
+_HANDOVER_RESULT_WHY = {HANDOVER_UNANSWERED: "无人应答", HANDOVER_REFUSED: "线路占线或拒绝呼叫",
+                        HANDOVER_STOPPED: "服务停止"}
 
 
 def handover_result_note(service: str, result: str) -> str:
