@@ -101,7 +101,13 @@ from telephony.sip.floodguard import (
 from ticketing import phones
 from ticketing.context import Domain
 from ticketing.models import Ticket, utcnow
-from ticketing.service import HANDOVER_STOPPED
+from ticketing.service import (
+    HANDOVER_CALLER_GONE,
+    HANDOVER_PUT_THROUGH,
+    HANDOVER_REFUSED,
+    HANDOVER_STOPPED,
+    HANDOVER_UNANSWERED,
+)
 
 log = logging.getLogger("hotline.ivr.twilio")
 
@@ -118,6 +124,16 @@ FINAL_CALL_STATUS: dict[str, CallOutcome | None] = {
     "failed": CallOutcome.FAILED,
 }
 DIAL_ANSWERED = ("completed", "answered")
+# A hand-over's <Dial> (its DialCallStatus) as the ticket's trail names it, as the SIP line's
+# ivr.call_flow.HANDOVER_RESULTS: "failed" is the trunk's refusal, "canceled" the caller's
+# hang-up while it rang.
+DIAL_HANDOVER_RESULTS = {
+    **dict.fromkeys(DIAL_ANSWERED, HANDOVER_PUT_THROUGH),
+    "no-answer": HANDOVER_UNANSWERED,
+    "busy": HANDOVER_REFUSED,
+    "failed": HANDOVER_REFUSED,
+    "canceled": HANDOVER_CALLER_GONE,
+}
 _STATUS_LINES = 3
 _FETCH_ATTEMPTS = 3
 # How often a stop's drain looks whether a Twilio call is still in a dialogue.
@@ -613,6 +629,9 @@ class TwilioDialogue:
                 call.journal.bridged_at = None  # back from Twilio: webhooks again
                 call.save()
             if emergency is not None:
+                if not call.ended:  # else settled already (a webhook sent again)
+                    call.intake.handover_ended(DIAL_HANDOVER_RESULTS.get(
+                        dial_status, HANDOVER_REFUSED))
                 call.intake.end()
                 if dial_status in DIAL_ANSWERED:
                     return twiml.hang_up()

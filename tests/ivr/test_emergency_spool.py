@@ -70,7 +70,7 @@ def test_hand_over_with_the_database_down_is_filed_once_by_recovery(
     assert ticket.emergency == "119" and ticket.urgency == "urgent"
     assert ticket.caller_phone == "+8613800138000" and ticket.transcript == FIRE
     assert [(e.data, e.note, e.actor_name) for e in events] == [
-        ({"service": "119", "target": "operator"}, "转接119", "ivr")]
+        ({"service": "119", "target": "operator"}, "发起转接119", "ivr")]
 
     # A crash after the commit but before the spool file went: settled again, nothing twice.
     spool.write(journal)
