@@ -25,3 +25,4 @@ def test_a_lookup_told_of_after_is_filed(index: Index, text: str) -> None:
 def test_a_lookup_after_a_told_clause_is_still_read(index: Index) -> None:
     # What was told before the lookup is why the caller looks: still the lookup's entry.
     assert_read_out(index, "车被电子眼拍了两回，我想自己查一下扣了多少分", "kb047")
+
