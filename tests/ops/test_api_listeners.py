@@ -13,6 +13,11 @@ from hotline.listeners import OwnListener, port_free, serve_workers
 from tests.support.harness import free_port
 
 
+class _Worker:
+    def __init__(self, exitcode: int | None) -> None:
+        self.exitcode = exitcode
+
+
 def _accepted(sock: socket.socket) -> int:
     sock.setblocking(False)
     taken = 0
@@ -85,6 +90,8 @@ def test_serve_workers_gives_uvicorns_supervisor_a_socket_for_each_worker(
     given: list[tuple[Any, list[Any]]] = []
 
     class Supervisor:
+        processes: tuple[_Worker, ...] = ()
+
         def __init__(self, config: Any, sockets: list[Any]) -> None:
             given.append((config, sockets))
 
@@ -108,11 +115,6 @@ def test_serve_workers_gives_uvicorns_supervisor_a_socket_for_each_worker(
             s.close()
 
 
-class _Worker:
-    def __init__(self, exitcode: int | None) -> None:
-        self.exitcode = exitcode
-
-
 def test_a_second_server_started_while_the_first_warms_is_refused_not_joined(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The first server's workers bind their sockets at once but listen only once warm
@@ -123,6 +125,8 @@ def test_a_second_server_started_while_the_first_warms_is_refused_not_joined(
     second: list[Any] = []
 
     class FirstSupervisor:
+        processes: tuple[_Worker, ...] = ()
+
         def __init__(self, config: Any, sockets: list[Any]) -> None:
             self.sockets = sockets
 
