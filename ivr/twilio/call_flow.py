@@ -629,10 +629,16 @@ class TwilioDialogue:
                 call.journal.bridged_at = None  # back from Twilio: webhooks again
                 call.save()
             if emergency is not None:
-                if not call.ended:  # else settled already (a webhook sent again)
-                    call.intake.handover_ended(DIAL_HANDOVER_RESULTS.get(
-                        dial_status, HANDOVER_REFUSED))
-                call.intake.end()
+                # Journaled whatever came first: Twilio sends the call-status callback and
+                # this action in no set order, and a call the status settled is read back
+                # from the database without it (review126: the outcome was dropped). Settled
+                # again, it is filed once (``intake._record_handover_result``), a replay too.
+                call.intake.handover_ended(DIAL_HANDOVER_RESULTS.get(
+                    dial_status, HANDOVER_REFUSED))
+                if call.ended:  # its end is the status callback's, not this one's
+                    self.calls.settle(call)
+                else:
+                    call.intake.end()
                 if dial_status in DIAL_ANSWERED:
                     return twiml.hang_up()
                 return twiml.emergency_failed(emergency)
