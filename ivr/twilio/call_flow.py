@@ -688,8 +688,10 @@ class TwilioDialogue:
             if offer_pending(j.handover_asked, j.handover, j.handover_declined) and (
                     offer_reply(None, operator=False) is OfferReply.HAND_OVER):
                 # Hung up while asked whether to be put through: handed over, the default.
-                call.intake.journal_handover(
-                    j.handover_asked, emergency_target(self.settings, j.handover_asked)[1])
+                uri, target = emergency_target(self.settings, j.handover_asked)
+                call.intake.journal_handover(j.handover_asked, target)
+                if uri:  # to a line, but no <Dial> went back: the trail says so (review126)
+                    call.intake.handover_ended(HANDOVER_CALLER_GONE)
             # A recording taken by its status callback and never heard (no action came,
             # or not yet): heard now. Before (review83) the call was closed ``abandoned``
             # here and the complaint lost. A fax machine's tones: ended, no ticket.
