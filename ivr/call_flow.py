@@ -926,6 +926,8 @@ class Dialogue:
             # for a hang-up): no call is placed; the stop's notice is "请挂机后直接拨打110"
             # (``_stop_notice``). Before (review64) the stop's drain rang 110 and cut it.
             if self._gone:
+                if uri and not self.svc.stopping.is_set():  # the stop's attempt says it
+                    self._handover_ended(HANDOVER_CALLER_GONE)  # no call placed (review126)
                 return State.HANGUP
             if reply is OfferReply.OPERATOR:
                 # Unanswered, the operator leaves the caller to the service, as silence

@@ -629,10 +629,16 @@ class TwilioDialogue:
                 call.journal.bridged_at = None  # back from Twilio: webhooks again
                 call.save()
             if emergency is not None:
-                if not call.ended:  # else settled already (a webhook sent again)
-                    call.intake.handover_ended(DIAL_HANDOVER_RESULTS.get(
-                        dial_status, HANDOVER_REFUSED))
-                call.intake.end()
+                # Journaled whatever came first: Twilio sends the call-status callback and
+                # this action in no set order, and a call the status settled is read back
+                # from the database without it (review126: the outcome was dropped). Settled
+                # again, it is filed once (``intake._record_handover_result``), a replay too.
+                call.intake.handover_ended(DIAL_HANDOVER_RESULTS.get(
+                    dial_status, HANDOVER_REFUSED))
+                if call.ended:  # its end is the status callback's, not this one's
+                    self.calls.settle(call)
+                else:
+                    call.intake.end()
                 if dial_status in DIAL_ANSWERED:
                     return twiml.hang_up()
                 return twiml.emergency_failed(emergency)
@@ -682,8 +688,10 @@ class TwilioDialogue:
             if offer_pending(j.handover_asked, j.handover, j.handover_declined) and (
                     offer_reply(None, operator=False) is OfferReply.HAND_OVER):
                 # Hung up while asked whether to be put through: handed over, the default.
-                call.intake.journal_handover(
-                    j.handover_asked, emergency_target(self.settings, j.handover_asked)[1])
+                uri, target = emergency_target(self.settings, j.handover_asked)
+                call.intake.journal_handover(j.handover_asked, target)
+                if uri:  # to a line, but no <Dial> went back: the trail says so (review126)
+                    call.intake.handover_ended(HANDOVER_CALLER_GONE)
             # A recording taken by its status callback and never heard (no action came,
             # or not yet): heard now. Before (review83) the call was closed ``abandoned``
             # here and the complaint lost. A fax machine's tones: ended, no ticket.

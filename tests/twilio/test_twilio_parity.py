@@ -575,3 +575,26 @@ def test_forged_signature_is_refused_and_changes_nothing(
         record = s.scalars(select(CallRecord).where(CallRecord.call_id == call)).one()
         assert record.ended_at is None and record.outcome == CallOutcome.IN_PROGRESS
 
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the trail's order
+def test_the_hand_over_result_is_kept_when_the_call_status_comes_first(
+        make_twilio: Any, standin: StandIn, recording_wav: bytes, meant: dict[str, str],
+        sessions: sessionmaker[Session], city: City) -> None:
+    """review126: Twilio gives no order between the call-status callback and the Dial's
+    action. The status first settled the call, and the action then found it settled and
+    dropped how the hand-over ended; the action sent again adds nothing."""
+    twilio = make_twilio(sip={"operator_uri": "sip:duty@10.0.0.5"})
+    meant["text"] = FIRE
+    call, _, root = _speak(twilio, standin, recording_wav)
+    (dial,) = root.iter("Dial")
+    path, query = _action(dial)
+    twiml(twilio.post("/twilio/status", call_form(call, CallStatus="completed")))
+    for _ in range(2):  # the action, then the same action sent again
+        twiml(twilio.post(path, call_form(call, DialCallStatus="no-answer"), query=query))
+    trail = [(e.action, e.note) for e in sorted(
+        _events(sessions, "emergency_handover") + _events(sessions, "emergency_handover_result"),
+        key=lambda e: e.id)]
+    assert trail == [("emergency_handover", "发起转接119"),
+                     ("emergency_handover_result", "未接通119：无人应答，已告知来电人直接拨打119")]
+    assert _outcome(sessions, call) == CallOutcome.TICKET
