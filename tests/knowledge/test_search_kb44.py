@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from knowledge.search import (
+    _OBJECTS,
     Doc,
     Index,
     affirmed_acts,
@@ -73,3 +74,25 @@ def test_not_paying_the_heating_is_still_the_stop_entry(index: Index, text: str)
 def test_should_before_the_question_word_is_not_the_thing_asked() -> None:
     assert asked_objects("我家房子的暖气费该去哪儿交") == {"暖气费"}
     assert asked_objects("社保卡该找谁办") == {"社保卡"}
+
+
+@pytest.mark.parametrize(("text", "entry"), [
+    # The needs the caller denies (不是要提取, 也不贷款) name no 公积金 operation: they ruled
+    # out the transfer entry as "another object" (贷款 against 转移).
+    ("公积金不是要提取也不是要贷款，就是换了单位，账户怎么接上", "kb017"),
+    ("我没买房，一直租房子住，公积金的钱能拿出来用吗", "kb014"),
+])
+def test_a_need_the_caller_denies_names_no_object(index: Index, text: str,
+                                                  entry: str) -> None:
+    assert_read_out(index, text, entry)
+
+
+@pytest.mark.parametrize(("text", "named"), [
+    ("公积金不是要贷款", frozenset()),
+    ("公积金也不贷款", frozenset()),
+    # Asked X不X, the operation is named.
+    ("公积金要不要贷款", frozenset({"贷款"})),
+    ("公积金能不能贷款买房", frozenset({"贷款"})),
+])
+def test_the_operations_a_caller_denies_are_not_named(text: str, named: frozenset[str]) -> None:
+    assert _OBJECTS.named(text, caller=True).get("housing_fund", frozenset()) == named
