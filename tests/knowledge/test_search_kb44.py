@@ -96,3 +96,12 @@ def test_a_need_the_caller_denies_names_no_object(index: Index, text: str,
 ])
 def test_the_operations_a_caller_denies_are_not_named(text: str, named: frozenset[str]) -> None:
     assert _OBJECTS.named(text, caller=True).get("housing_fund", frozenset()) == named
+
+
+@pytest.mark.parametrize("text", [
+    # 店里, 商店 are the 商家 that will not refund (config/kb_synonyms.toml).
+    "楼下小卖部买的饮料过期了，店里不给退钱，这个归谁管？",
+    "在商店买的电热水壶用一次就坏了商店不给退款我找谁",
+])
+def test_a_shop_refusing_a_refund_is_the_consumer_complaint(index: Index, text: str) -> None:
+    assert_read_out(index, text, "kb013")
