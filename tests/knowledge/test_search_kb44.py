@@ -1,7 +1,8 @@
 """kb44: the wrong entry read out, and needs still missed — an entry whose keyword names
-an act only denied (不交暖气费) ranked before the entry of the act, and 该 ("should")
-before the question word hid the thing asked. docs/knowledge.md, "Thirty-sixth round
-(kb44)". The sentences are this round's own, not lines of a bench file.
+an act only denied (不交暖气费) ranked before the entry of the act, 该 ("should") before
+the question word hid the thing asked, a need the caller denies (不是要贷款) named an
+object, and a shop (店里, 商店) was no 商家. docs/knowledge.md, "Thirty-fifth
+round (kb44)". The sentences are this round's own, not lines of a bench file.
 """
 
 from __future__ import annotations
