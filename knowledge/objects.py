@@ -25,6 +25,10 @@ OBJECTS_FILE = CONFIG_DIR / "kb_objects.toml"
 Named = Mapping[str, frozenset[str]]
 # The member a family's general word names (宠物 for any pet): it stands for every member.
 ANY = "*"
+# A negation right before a phrase, with a modal between (不贷款, 不是要贷款, 没想办): the
+# caller says what they do not want. Not a question's X不X (要不要贷款, 能不能转).
+_DENIED_BEFORE = re.compile("(?<!要)(?<!能)(?<!是)(?<!想)(?<!用)(?:不|没|没有|别)"
+                            "(?:是|想|要|用|需要|是要|是想|打算)?$")
 
 
 @dataclass(frozen=True)
@@ -59,13 +63,15 @@ class Family:
         spoken = f" {_toneless(text)} "
         return any(f" {s} " in spoken for s in self.sounds)
 
-    def named(self, text: str) -> frozenset[str]:
+    def named(self, text: str, *, denied: bool = True) -> frozenset[str]:
         """Every member a phrase names in ``text``, but a phrase inside a longer one names
         nothing (工作居住证 is not 居住证). Overlapping phrases both count: 自来水费 names
-        the bill even though 来水 starts first."""
+        the bill even though 来水 starts first. ``denied`` False: nor one the words deny
+        (不是要贷款, 也不贷款; kb44)."""
         spans = [(m.start(), m.start() + len(m.group(1)), self.member_of[m.group(1)])
                  for m in self.pattern.finditer(text)]
         return frozenset(member for a, b, member in spans if member is not None
+                         and (denied or not _DENIED_BEFORE.search(text[:a]))
                          and not any(c <= a and b <= d and (c, d) != (a, b) for c, d, _ in spans))
 
 
@@ -90,7 +96,7 @@ class Objects:
         for fam in self.families:
             if title and fam.frame and not any(w in t for w in fam.frame):
                 continue
-            found = fam.named(t)
+            found = fam.named(t, denied=not caller)
             if not found and caller and fam.required and fam.heard(t):
                 found = frozenset({ANY})
             if found:

@@ -840,6 +840,10 @@ def _when_or_where(word: str) -> bool:
     return len(tagged) == 1 and tagged[0].flag[0] in "tf"
 
 
+# The modal "should" where jieba reads a pronoun (该, "that"): see :func:`asked_objects`.
+_SHOULD = frozenset({"该"})
+
+
 def asked_objects(text: str) -> frozenset[str]:
     """The things ``text`` asks about: in each clause that asks, the noun that ends the
     words before a question word (暖气费发票怎么开: 发票; 公积金比例是多少: 比例;
@@ -861,7 +865,9 @@ def asked_objects(text: str) -> frozenset[str]:
             # the thing is the noun before it (kb26).
             # kb43: nor is a preposition before the question word (比例由哪个部门规定,
             # 暖气费归哪个单位): the thing is the noun before it.
-            while tagged[1:] and (_when(tagged[-1]) or tagged[-1].flag == "p"):
+            # kb44: nor 该 before it, "should" (暖气费该去哪儿交), which jieba tags a pronoun.
+            while tagged[1:] and (_when(tagged[-1]) or tagged[-1].flag == "p"
+                                  or tagged[-1].word in _SHOULD):
                 tagged.pop()
             if not tagged:
                 continue
@@ -1747,6 +1753,47 @@ def is_complaint(text: str) -> bool:
     return bool(complaint_words(text))
 
 
+# kb44: an entry whose keywords name the caller's act only denied (不交暖气费, 没人住) ranks
+# at this share of its score, for each such act the caller says undenied (这套房子的暖气费
+# 怎么交: 交): it is the entry of those who do not. Its words count in full for one who
+# denies the act too (暖气费能不交吗). As ``HELD_PRIOR``: behind, not out of the ranking.
+DENIED_PRIOR = 0.8
+# How many words after a negation it denies (没人住: 人, 住).
+NEGATION_REACH = 2
+
+
+def denies_act(phrase: str) -> str | None:
+    """The act ``phrase`` opens by denying (不交暖气费: 交; 不供暖: 供暖; 没人住: 住, no one
+    lives there), if it does; not 不动产权证 (a noun opening with 不)."""
+    cut = _jieba().lcut(phrase, HMM=False)
+    if not cut or cut[0] not in _NEGATORS_GLUED:
+        return None
+    return next((w for w in cut[1:NEGATION_REACH + 1] if is_act(w)), None)
+
+
+def denied_acts(doc: Doc) -> frozenset[str]:
+    """The stems (see :func:`_stem`) of the acts ``doc``'s keywords deny and that its
+    title, other keywords and synonyms never name undenied."""
+    denied = {kw: act for kw in doc.keywords if (act := denies_act(kw))}
+    own = (*(kw for kw in doc.keywords if kw not in denied), doc.title, *doc.synonyms)
+    return frozenset(_stem(a[0]) for a in denied.values()).difference(
+        *(affirmed_acts(t) for t in own))
+
+
+def affirmed_acts(text: str) -> frozenset[str]:
+    """The stems of the acts ``text`` names with no negation before them (暖气费怎么交: 交;
+    not 能不交吗)."""
+    out: set[str] = set()
+    for clause in _CLAUSE_END.split(normalise(text)):
+        cut = _jieba().lcut(clause, HMM=False)
+        for n, w in enumerate(cut):
+            if is_act(w) and w[0] not in _NEGATORS_GLUED and not any(
+                    p[:1] in _NEGATORS_GLUED or p[-1:] in _NEGATORS_GLUED
+                    for p in cut[max(n - NEGATION_REACH, 0):n]):
+                out.add(_stem(w[0]))
+    return frozenset(out)
+
+
 def _fields(doc: Doc) -> dict[str, str]:
     return {"title": doc.title, "keywords": " ".join(doc.keywords),
             "synonyms": " ".join(doc.synonyms), "aliases": " ".join(doc.aliases),
@@ -1861,6 +1908,9 @@ class Index:
         self.words = _Signal([_weighted(d, words) for d in self.docs],
                              [_weighted(d, words, heads=True) for d in self.docs])
         self.sounds = _Signal([_weighted(d, sounds) for d in self.docs])
+        # kb44: the acts an entry's keywords name only denied (不交暖气费 of the heating stop),
+        # which no other word of its title, keywords or synonyms names (see ``DENIED_PRIOR``).
+        self.denied_acts = [denied_acts(d) for d in self.docs]
         self.spelling = _Spelling(self.docs)
         # What each entry is about, by the objects its title names (knowledge/objects.py).
         self.about = [_OBJECTS.named(d.title, title=True) for d in self.docs]
@@ -2013,6 +2063,7 @@ class Index:
         told_of = (bool(things) and not (acts or matters_asked or matters_told or loose)
                    and tells_of(spoken, things))
         sw, ss = self.words.scores(qw), self.sounds.scores(qs)
+        acts_done = affirmed_acts(spoken)
         # Only an entry that scores is ranked: asked of the others, it cost each search
         # that names a document 1.4 us an entry (review88).
         unheld = frozenset(i for i in range(len(self.docs)) if (sw[i] or ss[i])
@@ -2027,6 +2078,7 @@ class Index:
                 score *= CATEGORY_PRIOR
             if i in unheld:
                 score *= HELD_PRIOR
+            score *= DENIED_PRIOR ** len(self.denied_acts[i] & acts_done)
             if score > 0:
                 ranked.append((score, i))
         ranked.sort(key=lambda p: (-p[0], self.docs[p[1]].id))
