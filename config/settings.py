@@ -458,7 +458,8 @@ class OutboundSettings(BaseModel):
     # first SMS of a number's day always goes.
     citizen_sms_daily_cap: int = Field(default=6, ge=1)
     # Public address of the status page (/s/<token>) as the citizen's phone reaches it.
-    # Empty: the API's own address (Settings.api_url), which only this machine reaches.
+    # Empty: twilio.public_base_url when that is set (the same API), else the API's own
+    # address (Settings.api_url), which only this machine reaches.
     status_page_base_url: str = ""
     # Shared secret of the SMS gateway's inbound webhook (HMAC-SHA256 of the body in
     # X-Hotline-Signature); empty: the webhook refuses everything (403).
@@ -628,12 +629,14 @@ class Settings(BaseSettings):
     def _public_urls_default_to_the_api(self) -> Settings:
         # A fixed "http://127.0.0.1:8000" default went stale when only HOTLINE_PORT moved:
         # Twilio's signatures were checked against the wrong URL and SMS links pointed at
-        # the wrong port.
-        if not self.twilio.public_base_url:
-            self.twilio = self.twilio.model_copy(update={"public_base_url": self.api_url})
+        # the wrong port. The status page is served by this same API: a public URL given
+        # for Twilio reaches it too, where the API's own address reaches this machine
+        # alone (twilio46: citizens texted through Twilio got http://127.0.0.1:8000/s/...).
         if not self.outbound.status_page_base_url:
             self.outbound = self.outbound.model_copy(
-                update={"status_page_base_url": self.api_url})
+                update={"status_page_base_url": self.twilio.public_base_url or self.api_url})
+        if not self.twilio.public_base_url:
+            self.twilio = self.twilio.model_copy(update={"public_base_url": self.api_url})
         return self
 
     @field_validator("trusted_proxies")

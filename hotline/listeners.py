@@ -46,7 +46,21 @@ class OwnListener:
         self.host, self.port = host, port
 
     def __reduce__(self) -> tuple[Any, tuple[str, int]]:
-        return listener, (self.host, self.port)
+        return _worker_listener, (self.host, self.port)
+
+
+def _worker_listener(host: str, port: int) -> socket.socket:
+    """``listener`` in a worker as it starts. A port taken since the supervisor's check
+    (between it and the bind, or while every worker was down) raised OSError here, in
+    multiprocessing's unpickling: exit status 1, which uvicorn's supervisor restarts forever.
+    Its start-up failure status stops the supervisor and every worker instead."""
+    try:
+        return listener(host, port)
+    except OSError as exc:
+        from hotline.serving import STARTUP_FAILURE
+
+        logging.getLogger("uvicorn.error").error(exc)
+        sys.exit(STARTUP_FAILURE)
 
 
 def port_free(host: str, port: int) -> None:
@@ -59,19 +73,45 @@ def port_free(host: str, port: int) -> None:
         probe.bind((host, port))
 
 
+def port_held(port: int) -> socket.socket:
+    """A name of the port's own in Linux's abstract socket namespace, held while the
+    supervisor runs (the kernel frees it when the process ends, however it ends). The
+    workers' sockets are bound long before they listen (the warm-up): meanwhile
+    ``port_free``'s probe binds beside them (``SO_REUSEADDR`` both, none listening), so a
+    second server started then passed it and shared the port with the first. By port
+    alone: a second server on another address of the port would take its clients too (the
+    kernel prefers the narrower address)."""
+    held = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        held.bind(f"\0hotline-api-port-{port}")
+    except OSError as exc:
+        held.close()
+        raise OSError(exc.errno, f"another hotline API server runs on port {port}") from exc
+    return held
+
+
 def serve_workers(app: str, workers: int, **bind: Any) -> None:
     """``uvicorn.run(app, factory=True, workers=workers, **bind)``, each worker listening on
-    a socket of its own (``OwnListener``)."""
+    a socket of its own (``OwnListener``); exits with uvicorn's start-up failure status
+    when a worker failed to start."""
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
+    from hotline.serving import STARTUP_FAILURE
+
     config = uvicorn.Config(app, factory=True, workers=workers, **bind)
     try:
+        held = port_held(config.port)
         port_free(config.host, config.port)
     except OSError as exc:
         # As uvicorn's own bind says it (config.bind_socket) and exits.
-        from hotline.serving import STARTUP_FAILURE
-
         logging.getLogger("uvicorn.error").error(exc)
         sys.exit(STARTUP_FAILURE)
-    Multiprocess(config, sockets=[OwnListener(config.host, config.port)]).run()  # type: ignore[list-item]
+    with held:
+        supervisor = Multiprocess(config, sockets=[OwnListener(config.host, config.port)])  # type: ignore[list-item]
+        supervisor.run()
+    # The supervisor stops every worker when one fails its start-up (a worker's lifespan,
+    # its socket) and returns as after SIGTERM: a status of 0 hid the failure from the
+    # unit's restart and from a deploy's check.
+    if any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes):
+        sys.exit(STARTUP_FAILURE)

@@ -107,7 +107,14 @@ from ivr.transfer import TransferResult, bridge_to_operator
 from telephony.call import CallHandle, EndReason, HoldWait, PlayResult, set_keys_ahead_aside
 from ticketing import phones
 from ticketing.intake_model import Understanding
-from ticketing.service import HANDOVER_NOWHERE, HANDOVER_STOPPED
+from ticketing.service import (
+    HANDOVER_CALLER_GONE,
+    HANDOVER_NOWHERE,
+    HANDOVER_PUT_THROUGH,
+    HANDOVER_REFUSED,
+    HANDOVER_STOPPED,
+    HANDOVER_UNANSWERED,
+)
 
 if TYPE_CHECKING:
     from asr.engine import AsrEngine
@@ -159,6 +166,14 @@ _ANY = frozenset({State.HANGUP})  # every live state may lose its caller
 # choices, each said back, and slips. Without a bound, a line keying on (a stuck key, a
 # caller or a script pressing * every few seconds) held the menu and the line for ever.
 MAX_PREFERENCE_KEYS = 6
+# A hand-over's bridge as the ticket's trail names it (ticketing words it).
+HANDOVER_RESULTS = {
+    TransferResult.BRIDGED: HANDOVER_PUT_THROUGH,
+    TransferResult.NO_ANSWER: HANDOVER_UNANSWERED,
+    TransferResult.REFUSED: HANDOVER_REFUSED,
+    TransferResult.NOT_SET: HANDOVER_REFUSED,  # no call placed
+    TransferResult.CALLER_GONE: HANDOVER_CALLER_GONE,
+}
 # Keys one callback number may take (``Dialogue._keyed_digits``): the longest entry and a
 # few slips. "*" and the letter keys are no digit and were not counted, so a line keying
 # them every few seconds held the question, and the line, for ever.
@@ -911,6 +926,8 @@ class Dialogue:
             # for a hang-up): no call is placed; the stop's notice is "请挂机后直接拨打110"
             # (``_stop_notice``). Before (review64) the stop's drain rang 110 and cut it.
             if self._gone:
+                if uri and not self.svc.stopping.is_set():  # the stop's attempt says it
+                    self._handover_ended(HANDOVER_CALLER_GONE)  # no call placed (review126)
                 return State.HANGUP
             if reply is OfferReply.OPERATOR:
                 # Unanswered, the operator leaves the caller to the service, as silence
@@ -923,7 +940,8 @@ class Dialogue:
         if uri and fe is not None:
             if not asked:  # the announcement above already said it is being put through
                 heard = self._play(self.prompts.pcm(f"emergency_transfer_{number}"))
-                if heard is Heard.HUNG_UP:
+                if heard is Heard.HUNG_UP:  # no call placed: the trail says why
+                    self._handover_ended(HANDOVER_CALLER_GONE)
                     return State.HANGUP
                 if heard is Heard.KEY and offer_reply(
                         self._key(), operator=self._has_operator()) is OfferReply.OPERATOR:
@@ -938,6 +956,7 @@ class Dialogue:
                                         alive=self.intake.alive)
             log.info("call %s: emergency %s hand-over to %s: %s", self.call.call_id, number,
                      target, result.value, extra=self._log_fields(State.EMERGENCY))
+            self._handover_ended(HANDOVER_RESULTS[result])
             if result is TransferResult.BRIDGED:
                 return State.DONE
             if result is TransferResult.CALLER_GONE:
@@ -953,6 +972,11 @@ class Dialogue:
         else:
             self.call.hangup()
         return State.DONE
+
+    def _handover_ended(self, result: str) -> None:
+        """How the hand-over's bridge ended, for the ticket's trail; our stop first (the
+        bridge gives up at once, the caller is cut) whatever the line did."""
+        self.intake.handover_ended(HANDOVER_STOPPED if self.svc.stopping.is_set() else result)
 
     def _offer_decline(self, number: str) -> str | None:
         """"您反映的情况可能需要110处理，马上为您转接。不需要转接请按2。": the key pressed while

@@ -146,6 +146,9 @@ class CallJournal:
     # the caller declined (key 2): the call goes on as a complaint, and its ticket carries
     # the emergency_handover_declined event instead of a hand-over.
     handover_declined: str | None = None
+    # How the bridge of that hand-over ended (a ticketing.service HANDOVER_* result), once
+    # it did: the ticket's emergency_handover_result event, after the attempt's.
+    handover_result: str | None = None
     # Twilio: the service of such a hand-over announced and awaiting the caller's key (the
     # next webhook); a caller who hangs up meanwhile is handed over, as on the SIP line.
     handover_asked: str | None = None
@@ -410,6 +413,8 @@ def _file_ticket(session: Session, domain: Domain, j: CallJournal,
         _record_declined(session, ticket, j)
     if j.handover is not None:
         _record_handover(session, ticket, j)
+        if j.handover_result is not None:
+            _record_handover_result(session, ticket, j)
     return ticket
 
 
@@ -449,6 +454,23 @@ def _record_handover(session: Session, ticket: Ticket, j: CallJournal) -> None:
         # A spool file edited by hand or left by another version: the urgent ticket matters
         # more than its audit line, so it is filed without it.
         log.error("call %s: hand-over not recorded, unknown service in the spool: %s",
+                  j.call_id, exc)
+
+
+def _record_handover_result(session: Session, ticket: Ticket, j: CallJournal) -> None:
+    """The hand-over's outcome, once (a call is settled again after a crash as above)."""
+    assert j.handover is not None and j.handover_result is not None
+    done = session.scalars(select(TicketEvent.id).where(
+        TicketEvent.ticket_id == ticket.id,
+        TicketEvent.action == service.HANDOVER_RESULT_ACTION).limit(1)).first()
+    if done is not None:
+        return
+    try:
+        service.record_handover_result(
+            session=session, ticket=ticket, actor=Actor.system("ivr"),
+            service=str(j.handover.get("service", "")), result=j.handover_result)
+    except InvalidInput as exc:
+        log.error("call %s: hand-over result not recorded, unknown service in the spool: %s",
                   j.call_id, exc)
 
 
@@ -826,6 +848,12 @@ class CallIntake:
         j.handover = {"service": service_number, "target": target}
         self._write()
         return j
+
+    def handover_ended(self, result: str) -> None:
+        """How the hand-over's bridge ended: journaled now, on the ticket when the call is
+        settled (``end``, or recover_spool)."""
+        self.journal.handover_result = result
+        self._write()
 
     def decline_handover(self, service_number: str) -> None:
         """The caller declined a hand-over only the model asked for (``Understanding.

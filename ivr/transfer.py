@@ -36,7 +36,10 @@ ALIVE_SECONDS = 60.0
 class TransferResult(Enum):
     BRIDGED = "bridged"  # the operator answered; returns when either side hung up
     NOT_SET = "not_set"  # no operator_uri configured
-    NO_ANSWER = "no_answer"  # busy, declined, no answer or failed
+    NO_ANSWER = "no_answer"  # nobody answered in the ring time (or our stop: none placed)
+    # Busy, declined, failed (the trunk's refusal or none at all), or not placed (front end
+    # stopped, unusable URI): told apart from NO_ANSWER for a hand-over's trail.
+    REFUSED = "refused"
     CALLER_GONE = "caller_gone"  # the caller hung up while we were ringing
 
 
@@ -58,7 +61,7 @@ def bridge_to_operator(frontend: SipFrontEnd, call: CallHandle, audio: CallAudio
                                 give_up_when=lambda: call.ended or call.waits_ended)
     except (RuntimeError, ValueError) as exc:  # front end stopped, unusable URI
         log.error("call %s: operator call to %s not placed: %s", call.call_id, uri, exc)
-        return TransferResult.NO_ANSWER
+        return TransferResult.REFUSED
     if outcome.kind is not OutcomeKind.ANSWERED or outcome.call is None:
         if call.ended:
             log.info("call %s: caller hung up while operator %s rang: operator call %s (%s)",
@@ -66,7 +69,8 @@ def bridge_to_operator(frontend: SipFrontEnd, call: CallHandle, audio: CallAudio
             return TransferResult.CALLER_GONE
         log.info("call %s: operator %s %s (%s)", call.call_id, uri, outcome.kind.value,
                  outcome.status)
-        return TransferResult.NO_ANSWER
+        return (TransferResult.NO_ANSWER if outcome.kind is OutcomeKind.NO_ANSWER
+                else TransferResult.REFUSED)
     op = outcome.call
     if call.ended:
         op.hangup()

@@ -1222,6 +1222,15 @@ _ANNOUNCING = re.compile("请问|问一下|问问|想问|想知道|想了解|了
 _OWN_LOOKUP = re.compile("(?:想|要|自己|我能|能不能)查询")
 
 
+def looks_up_own(text: str) -> bool:
+    """The caller will look a size of their own record up themselves (我想查查…扣了多少分),
+    and says nothing after that but questions: a clause told after it (可12123一直登不上去,
+    结果显示的分数不对) is what came of looking, a complaint (review123)."""
+    clauses = [c for c in _CLAUSE_END.split(text) if c.strip()]
+    first = next((k for k, c in enumerate(clauses) if _OWN_LOOKUP.search(normalise(c))), None)
+    return first is not None and all(is_question(c) for c in clauses[first + 1:])
+
+
 def still_asks(rest: str) -> bool:
     """``rest``, a question with what it was found to ask taken out, still asks something:
     words that announce a question (请问, 想知道) ask nothing themselves."""
@@ -1969,7 +1978,7 @@ class Index:
         # 了几次，扣了多少分) asks where to look: an entry whose title teaches looking it up
         # (交通违法怎么查询和处理) answers it without stating a figure. Not one asked of the
         # hotline (查一下停车费多少钱), nor against another entry (想查查维修资金还剩多少钱).
-        own_lookup = bool(sizes_asked) and bool(_OWN_LOOKUP.search(normalise(spoken)))
+        own_lookup = bool(sizes_asked) and looks_up_own(spoken)
         # A [steps] matter asked as the step caps an entry that lacks it at "did you mean",
         # never zeroes it: a call often asks two steps in two clauses (要不要报告社区，办居住证
         # 需要啥条件), and the entry that answers the other one must still be offered

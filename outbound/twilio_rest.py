@@ -39,16 +39,21 @@ def twilio_client(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def nothing_created(exc: BaseException) -> bool:
-    """Whether a create that raised certainly made nothing at Twilio: Twilio answered with
-    an error, or the connection was never made. Anything else (no answer in time, the
-    connection dropped after the request went out) may have been carried out, and sending
-    it again texted the citizen twice or rang the handler twice (review56)."""
+    """Whether a create that raised certainly made nothing at Twilio: Twilio refused it
+    (a 4xx, 429 included: Twilio's error 20429 says such a request is never processed), or
+    the connection was never made. Anything else (no answer in time, the connection
+    dropped after the request went out, a 5xx) may have been carried out, and sending it
+    again texted the citizen twice or rang the handler twice (review56). Twilio's error
+    20500 says so of a 500 to an SMS or call create; a gateway's 502/504 stands in front
+    of a request that may have gone through (twilio46: every 5xx was retried)."""
     from requests.exceptions import ConnectionError as RequestsConnectionError
     from requests.exceptions import ConnectTimeout
     from twilio.base.exceptions import TwilioRestException
     from urllib3.exceptions import NewConnectionError
 
-    if isinstance(exc, TwilioRestException | ConnectTimeout):
+    if isinstance(exc, TwilioRestException):
+        return exc.status < 500
+    if isinstance(exc, ConnectTimeout):
         return True
     if isinstance(exc, RequestsConnectionError):
         # requests wraps urllib3's MaxRetryError, whose reason says where it failed.

@@ -134,26 +134,37 @@ def _uses_costly_module_fixture(item: pytest.Item) -> bool:
 
 @pytest.hookimpl(tryfirst=True)  # before the conftests that skip on the markers
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Each item's markers are read once, by one walk up its parents: asking each item for
+    # each tier marker (get_closest_marker walks item, class, module, packages each time)
+    # and ranking it twice cost ~0.6 CPU-s of every collection of the whole tree (8,647
+    # items), in each xdist worker (docs/suite.md, thirty-fifth round).
+    marks: dict[int, set[str]] = {}
     for item in items:
+        names = {m.name for m in item.iter_markers()}
         used = set(getattr(item, "fixturenames", ()))
         for marker, fixtures in TIER_FIXTURES.items():
             if used & fixtures:
                 item.add_marker(marker)
-        if item.get_closest_marker("asr") and not item.get_closest_marker("sip"):
+                names.add(marker)
+        if "asr" in names and "sip" not in names:
             item.add_marker(pytest.mark.xdist_group(_vosk_group(item)))
         elif _uses_costly_module_fixture(item):
             item.add_marker(pytest.mark.xdist_group(
                 Path(item.path).resolve().relative_to(REPO).as_posix()))
+        marks[id(item)] = names
 
     def rank(item: pytest.Item) -> tuple[int, int]:
-        pole = next((i for i, p in enumerate(LONG_POLES) if item.nodeid.startswith(p)),
+        nodeid = item.nodeid
+        pole = next((i for i, p in enumerate(LONG_POLES) if nodeid.startswith(p)),
                     len(LONG_POLES))
-        tier = next((i for i, m in enumerate(START_FIRST) if item.get_closest_marker(m)),
-                    len(START_FIRST))
+        names = marks[id(item)]
+        tier = next((i for i, m in enumerate(START_FIRST) if m in names), len(START_FIRST))
         return pole, tier
 
-    items.sort(key=rank)  # stable: files keep their order within a tier
-    items[:] = _calls_among_the_rest(items, [rank(item) for item in items])
+    ranks = {id(item): rank(item) for item in items}
+    items.sort(key=lambda item: ranks[id(item)])  # stable: files keep their order within a tier
+    items[:] = _calls_among_the_rest(items, [ranks[id(item)] for item in items],
+                                     ["sip" in marks[id(item)] for item in items])
 
 
 # The share of the single tests after the poles and the decoders over which the real calls
@@ -165,8 +176,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 CALLS_SPREAD_OVER = 0.35
 
 
-def _calls_among_the_rest(items: list[pytest.Item],
-                          ranks: list[tuple[int, int]]) -> list[pytest.Item]:
+def _calls_among_the_rest(items: list[pytest.Item], ranks: list[tuple[int, int]],
+                          sip: list[bool]) -> list[pytest.Item]:
     """The real-call tests ("sip": SIPp, baresip, a front end on loopback) spread among
     the CPU-bound ones instead of all after the decoders. A call test waits on real time
     (30-50 s of wall for ~1 CPU-s); handed out in one block, every worker ran calls at once
@@ -176,20 +187,19 @@ def _calls_among_the_rest(items: list[pytest.Item],
     tests. The decoders' tier and the poles that are no calls stay first, in their order;
     the poles that are calls lead the calls (a second run at 449e9c5: the poles' calls,
     still in one block, idled the cores for a minute)."""
-    sip = START_FIRST.index("sip")
+    calls_tier = START_FIRST.index("sip")
     # A call is any test with the "sip" marker, whatever tier it ranks in: a dialogue test
     # that also decodes (the Vosk model: "asr") ranked with the decoders, and those calls
     # still went out in one block (a profiled run at fc99309: tests/ivr/test_dialogue_*
     # on all six workers 120-260 s into the run, the cores 8-37 % busy). The poles that
     # are calls go first among the calls (so they still start early); the other poles (a
     # browser, the fuzz, training: CPU) and the decoders stay ahead of all.
-    pairs = [(item, rank, item.get_closest_marker("sip") is not None)
-             for item, rank in zip(items, ranks, strict=True)]
+    pairs = list(zip(items, ranks, sip, strict=True))
     head = [i for i, (pole, tier), call in pairs
-            if not call and (tier < sip or pole < len(LONG_POLES))]
+            if not call and (tier < calls_tier or pole < len(LONG_POLES))]
     calls = [i for i, _, call in pairs if call]
     rest = [i for i, (pole, tier), call in pairs
-            if not call and tier > sip and pole == len(LONG_POLES)]
+            if not call and tier > calls_tier and pole == len(LONG_POLES)]
     if not calls or not rest:
         return items
     span = max(1, int(len(rest) * CALLS_SPREAD_OVER))

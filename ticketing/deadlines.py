@@ -36,11 +36,12 @@ def due_at(
     return calendar.add_working_days(received_at, days)
 
 
-def passed(due: Any, now: datetime) -> Any:
+def passed(due: Any, now: Any) -> Any:
     """Whether the deadline ``due`` has gone by at ``now``: strictly after it, since what is
     done at the deadline itself is done in time (``met <= due``, the figures' on-time rule).
     On a loaded ticket's datetime and on a column (``Ticket.due_at < now`` as SQL) alike, so
-    the console's 超时, the API's and /metrics' overdue, the 催办 text, a split's 签收 message
-    and the figures' "deadline passed" turn at the same instant (before, three of them read
+    the console's 超时, the API's and /metrics' overdue, the 催办 text, a split's 签收 message,
+    the figures' "deadline passed" (a merged ticket's too: ``merging.still_counted``) and
+    an undispatched utility's missed window turn at the same instant (before, three of them read
     ``<=`` and called a ticket late at its deadline that the others called on time)."""
     return due < now

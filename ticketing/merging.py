@@ -479,11 +479,11 @@ def still_counted(deadline: datetime | None, merged_at: datetime | None) -> bool
     ticket against ``deadline``: always when it was never merged; a merged ticket only when
     the deadline had passed before the merge. Otherwise the group counts once, through its
     primary, and merging a late ticket away cannot hide the lateness."""
-    return merged_at is None or (deadline is not None and deadline <= merged_at)
+    return merged_at is None or (deadline is not None and passed(deadline, merged_at))
 
 
 def still_counted_sql(deadline: Any) -> Any:
     """:func:`still_counted` as an SQL condition on the deadline column ``deadline``, for
     the grouped figures (ticketing.reports.loop_counts)."""
     return or_(Ticket.merged_at.is_(None),
-               and_(deadline.is_not(None), deadline <= Ticket.merged_at))
+               and_(deadline.is_not(None), passed(deadline, Ticket.merged_at)))

@@ -461,7 +461,7 @@ def utility_dispatch(*, session: Session, conds: list[Any], now: datetime,
     ).all()
     in_window = counted = 0
     for received, dispatched, merged_at in rows:
-        if dispatched is None and received + window > now:
+        if dispatched is None and not passed(received + window, now):
             continue  # still inside its window: not late yet, not on time yet
         if not still_counted(received + window, merged_at):
             continue

@@ -210,11 +210,49 @@ def record_emergency_handover(
     service = check_label("emergency", service)
     # Said as it happened: "转接110" for a stop that placed no call misled (review70), and
     # so did it for a hand-over with no line to go to, read in the console as done (ux44).
+    # A line to go to: only the attempt is known here, the bridge comes after; its outcome
+    # is a second event (``record_handover_result``): "转接119" alone read as put through
+    # when the line rang out or refused.
     why = {HANDOVER_STOPPED: "服务停止", HANDOVER_NOWHERE: "无转接线路"}.get(target)
     note = (f"未转接{service}：{why}，已告知来电人直接拨打{service}"
-            if why is not None else f"转接{service}")
+            if why is not None else f"发起转接{service}")
     ev = record_event(session=session, ticket=ticket, actor=actor, action=HANDOVER_ACTION,
                       note=note, data={"service": service, "target": target})
+    session.flush()
+    return ev
+
+
+HANDOVER_RESULT_ACTION = "emergency_handover_result"  # how the attempt above ended
+# How the bridge of a hand-over to a line ended (the telephony's own statuses are mapped to
+# these by ivr.call_flow and ivr.twilio.call_flow): the words the trail gives each.
+HANDOVER_PUT_THROUGH = "bridged"
+HANDOVER_UNANSWERED = "no_answer"
+HANDOVER_REFUSED = "refused"  # busy, declined, the trunk or our front end refused the call
+HANDOVER_CALLER_GONE = "caller_gone"
+_HANDOVER_RESULT_WHY = {HANDOVER_UNANSWERED: "无人应答", HANDOVER_REFUSED: "线路占线或拒绝呼叫",
+                        HANDOVER_STOPPED: "服务停止"}
+
+
+def handover_result_note(service: str, result: str) -> str:
+    """The trail's words for how a hand-over's bridge ended, and what the caller was told:
+    the SIP line and Twilio alike play "请挂机后直接拨打119" when it was not put through."""
+    if result == HANDOVER_PUT_THROUGH:
+        return f"已接通{service}"
+    if result == HANDOVER_CALLER_GONE:
+        return f"未接通{service}：来电人在接通前挂机"
+    why = _HANDOVER_RESULT_WHY.get(result, "转接失败")
+    return f"未接通{service}：{why}，已告知来电人直接拨打{service}"
+
+
+def record_handover_result(
+    *, session: Session, ticket: Ticket, actor: Actor, service: str, result: str
+) -> TicketEvent:
+    """三号联动's outcome, after the attempt (``record_emergency_handover``): put through,
+    or not and why."""
+    service = check_label("emergency", service)
+    ev = record_event(session=session, ticket=ticket, actor=actor,
+                      action=HANDOVER_RESULT_ACTION, note=handover_result_note(service, result),
+                      data={"service": service, "result": result})
     session.flush()
     return ev
 

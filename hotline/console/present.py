@@ -19,7 +19,7 @@ from ticketing.classify import CATEGORIES_FILE, sub_categories
 from ticketing.deadlines import passed
 from ticketing.models import Ticket, TicketEvent
 from ticketing.schemas import TicketOut
-from ticketing.service import HANDOVER_ACTION, HANDOVER_DECLINED_ACTION
+from ticketing.service import HANDOVER_ACTION, HANDOVER_DECLINED_ACTION, HANDOVER_RESULT_ACTION
 from ticketing.staff_phones import NOT_SURVEYED_EVENT
 from ticketing.states import (
     ACTION_LABELS,
@@ -63,6 +63,7 @@ EVENT_LABELS: dict[str, str] = {
     "manual_queue": "转人工派单",
     HANDOVER_ACTION: "三号联动",
     HANDOVER_DECLINED_ACTION: "来电人拒绝转接",
+    HANDOVER_RESULT_ACTION: "三号联动结果",
     SUPERVISE_EVENT: "多诉督办",
     NOT_SURVEYED_EVENT: "不参与回访",
     "call_interrupted": "通话中断（服务中断或停止，请回拨核实）",

@@ -101,7 +101,13 @@ from telephony.sip.floodguard import (
 from ticketing import phones
 from ticketing.context import Domain
 from ticketing.models import Ticket, utcnow
-from ticketing.service import HANDOVER_STOPPED
+from ticketing.service import (
+    HANDOVER_CALLER_GONE,
+    HANDOVER_PUT_THROUGH,
+    HANDOVER_REFUSED,
+    HANDOVER_STOPPED,
+    HANDOVER_UNANSWERED,
+)
 
 log = logging.getLogger("hotline.ivr.twilio")
 
@@ -118,6 +124,16 @@ FINAL_CALL_STATUS: dict[str, CallOutcome | None] = {
     "failed": CallOutcome.FAILED,
 }
 DIAL_ANSWERED = ("completed", "answered")
+# A hand-over's <Dial> (its DialCallStatus) as the ticket's trail names it, as the SIP line's
+# ivr.call_flow.HANDOVER_RESULTS: "failed" is the trunk's refusal, "canceled" the caller's
+# hang-up while it rang.
+DIAL_HANDOVER_RESULTS = {
+    **dict.fromkeys(DIAL_ANSWERED, HANDOVER_PUT_THROUGH),
+    "no-answer": HANDOVER_UNANSWERED,
+    "busy": HANDOVER_REFUSED,
+    "failed": HANDOVER_REFUSED,
+    "canceled": HANDOVER_CALLER_GONE,
+}
 _STATUS_LINES = 3
 _FETCH_ATTEMPTS = 3
 # How often a stop's drain looks whether a Twilio call is still in a dialogue.
@@ -613,7 +629,16 @@ class TwilioDialogue:
                 call.journal.bridged_at = None  # back from Twilio: webhooks again
                 call.save()
             if emergency is not None:
-                call.intake.end()
+                # Journaled whatever came first: Twilio sends the call-status callback and
+                # this action in no set order, and a call the status settled is read back
+                # from the database without it (review126: the outcome was dropped). Settled
+                # again, it is filed once (``intake._record_handover_result``), a replay too.
+                call.intake.handover_ended(DIAL_HANDOVER_RESULTS.get(
+                    dial_status, HANDOVER_REFUSED))
+                if call.ended:  # its end is the status callback's, not this one's
+                    self.calls.settle(call)
+                else:
+                    call.intake.end()
                 if dial_status in DIAL_ANSWERED:
                     return twiml.hang_up()
                 return twiml.emergency_failed(emergency)
@@ -663,8 +688,10 @@ class TwilioDialogue:
             if offer_pending(j.handover_asked, j.handover, j.handover_declined) and (
                     offer_reply(None, operator=False) is OfferReply.HAND_OVER):
                 # Hung up while asked whether to be put through: handed over, the default.
-                call.intake.journal_handover(
-                    j.handover_asked, emergency_target(self.settings, j.handover_asked)[1])
+                uri, target = emergency_target(self.settings, j.handover_asked)
+                call.intake.journal_handover(j.handover_asked, target)
+                if uri:  # to a line, but no <Dial> went back: the trail says so (review126)
+                    call.intake.handover_ended(HANDOVER_CALLER_GONE)
             # A recording taken by its status callback and never heard (no action came,
             # or not yet): heard now. Before (review83) the call was closed ``abandoned``
             # here and the complaint lost. A fax machine's tones: ended, no ticket.

@@ -79,7 +79,7 @@ def test_fire_is_handed_to_the_operator_at_once_with_an_urgent_ticket(
                       .where(TicketEvent.ticket_id == ticket.id,
                              TicketEvent.action == "emergency_handover"))
     assert [(e.data, e.note) for e in events] == [
-        ({"service": "119", "target": "operator"}, "转接119")]
+        ({"service": "119", "target": "operator"}, "发起转接119")]
 
     heard = g711.ulaw_to_pcm16(b"".join(p.payload for p in sink.packets))
     prompts = PromptLibrary(ivr.settings)

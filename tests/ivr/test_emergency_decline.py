@@ -339,3 +339,22 @@ def test_a_hand_over_after_another_service_was_declined_records_both(
         actions = [e.action for e in s.scalars(select(TicketEvent).where(
             TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id))]
     assert actions.index("emergency_handover_declined") < actions.index("emergency_handover")
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the trail's words
+def test_a_hang_up_during_the_question_to_a_line_says_none_was_placed(
+        services: IvrServices, monkeypatch: pytest.MonkeyPatch) -> None:
+    """review126: with a line for 110, a caller gone while asked left "发起转接110" alone on
+    the trail, read as a call placed whose end was not known; none was placed, as for a
+    caller gone during the transfer sentence (review121)."""
+    monkeypatch.setattr(call_flow, "emergency_target",
+                        lambda settings, number: (f"sip:{number}@127.0.0.2", "uri"))
+    line = HangsUpAtTheQuestion([])
+    d, _, path = scripted.converse(replace(services, frontend=object()),  # type: ignore[arg-type]
+                                   NOISE, [], frozenset({State.DONE}), line=line)
+    assert path == [State.UNDERSTAND, State.EMERGENCY, State.HANGUP, State.DONE]
+    d.intake.end(d.outcome)
+    _, events = _ticket(services.sessions, d.intake.journal.call_id)
+    assert events == {"emergency_handover": [{"service": "110", "target": "uri"}],
+                      "emergency_handover_result": [{"service": "110",
+                                                     "result": "caller_gone"}]}

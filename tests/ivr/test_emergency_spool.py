@@ -70,7 +70,7 @@ def test_hand_over_with_the_database_down_is_filed_once_by_recovery(
     assert ticket.emergency == "119" and ticket.urgency == "urgent"
     assert ticket.caller_phone == "+8613800138000" and ticket.transcript == FIRE
     assert [(e.data, e.note, e.actor_name) for e in events] == [
-        ({"service": "119", "target": "operator"}, "转接119", "ivr")]
+        ({"service": "119", "target": "operator"}, "发起转接119", "ivr")]
 
     # A crash after the commit but before the spool file went: settled again, nothing twice.
     spool.write(journal)
@@ -135,3 +135,28 @@ def test_an_unknown_service_in_the_spool_still_files_the_urgent_ticket(
     ticket, events = _filed(sessions, "fire-4")
     assert ticket.urgency == "urgent" and events == []
     assert any("hand-over not recorded" in r.getMessage() for r in caplog.records)
+
+
+def test_a_crash_after_the_bridge_ended_files_its_result_once(
+        sessions: sessionmaker[Session], domain: Domain, city: City, tmp_path: Path) -> None:
+    """review126: the ticket is filed aside at the hand-over, before the bridge ends; the
+    process dies after the bridge ended, before the call's end settled it. The journal holds
+    how it ended, and recovery adds it to the ticket filed earlier -- once, settled twice."""
+    spool = Spool(tmp_path / "spool")
+    intake = _handed_over(sessions, domain, spool, "fire-2")
+    intake._await_filing()  # the urgent ticket, filed while the caller was bridged
+    intake.handover_ended("no_answer")
+    (journal,) = spool.pending()  # the crash: no end(), the journal as the disk has it
+    assert journal.handover_result == "no_answer" and journal.ended_at is None
+
+    def trail() -> list[str | None]:
+        with sessions() as s:
+            return list(s.scalars(select(TicketEvent.note).where(
+                TicketEvent.action.like("emergency_handover%")).order_by(TicketEvent.id)))
+
+    assert trail() == ["发起转接119"]
+    for _ in range(2):  # the second: a crash between the commit and the spool file's removal
+        assert recover_spool(sessions=sessions, domain=domain, spool=spool,
+                             restarted=True) == ["fire-2"]
+        assert trail() == ["发起转接119", "未接通119：无人应答，已告知来电人直接拨打119"]
+        spool.write(journal)

@@ -13,6 +13,11 @@ from hotline.listeners import OwnListener, port_free, serve_workers
 from tests.support.harness import free_port
 
 
+class _Worker:
+    def __init__(self, exitcode: int | None) -> None:
+        self.exitcode = exitcode
+
+
 def _accepted(sock: socket.socket) -> int:
     sock.setblocking(False)
     taken = 0
@@ -85,6 +90,8 @@ def test_serve_workers_gives_uvicorns_supervisor_a_socket_for_each_worker(
     given: list[tuple[Any, list[Any]]] = []
 
     class Supervisor:
+        processes: tuple[_Worker, ...] = ()
+
         def __init__(self, config: Any, sockets: list[Any]) -> None:
             given.append((config, sockets))
 
@@ -106,3 +113,83 @@ def test_serve_workers_gives_uvicorns_supervisor_a_socket_for_each_worker(
     finally:
         for s in made:
             s.close()
+
+
+def test_a_second_server_started_while_the_first_warms_is_refused_not_joined(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first server's workers bind their sockets at once but listen only once warm
+    (tens of seconds on a loaded node): a probe that only finds a socket that listens let a
+    second `hotline serve --role api` on the port start then, and the two servers' workers
+    shared the port's clients (seen with `ss -ltnp`: four listeners, two supervisors)."""
+    port = free_port()
+    second: list[Any] = []
+
+    class FirstSupervisor:
+        processes: tuple[_Worker, ...] = ()
+
+        def __init__(self, config: Any, sockets: list[Any]) -> None:
+            self.sockets = sockets
+
+        def run(self) -> None:
+            warming = _worker_sockets(self.sockets[0], 2)  # bound, not listening yet
+            try:
+                monkeypatch.setattr("uvicorn.supervisors.Multiprocess", _NeverRun)
+                with pytest.raises(SystemExit) as stopped:
+                    serve_workers("hotline.app:api_worker_app", 2, host="127.0.0.1", port=port)
+                second.append(stopped.value.code)
+            finally:
+                for s in warming:
+                    s.close()
+
+    class _NeverRun:
+        def __init__(self, config: Any, sockets: list[Any]) -> None:
+            second.append("started")
+
+        def run(self) -> None:
+            pass
+
+    monkeypatch.setattr("uvicorn.supervisors.Multiprocess", FirstSupervisor)
+    serve_workers("hotline.app:api_worker_app", 2, host="127.0.0.1", port=port)
+    assert second == [3]
+
+
+def test_a_worker_that_cannot_bind_stops_the_node_instead_of_restarting_forever() -> None:
+    """A worker binds its socket as it starts (each restart too): a port taken meanwhile
+    (between the supervisor's check and the bind, or while every worker was down) raised
+    OSError while the worker unpickled its socket, exit status 1, which uvicorn's
+    supervisor restarts forever (seen: a traceback a restart, the port someone else's).
+    Status 3 is uvicorn's start-up failure: the supervisor stops every worker."""
+    port = free_port()
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", port))
+    taken.listen(1)
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            _worker_sockets(OwnListener("127.0.0.1", port), 1)
+        assert stopped.value.code == 3
+    finally:
+        taken.close()
+
+
+@pytest.mark.parametrize(("exitcodes", "status"), [((0, 3), 3), ((0, 0), None)])
+def test_serve_exits_3_when_a_worker_could_not_start(
+        monkeypatch: pytest.MonkeyPatch, exitcodes: tuple[int, int], status: int | None) -> None:
+    """uvicorn's supervisor stops every worker when one fails its start-up (the app's
+    lifespan, its socket) and returns as after SIGTERM: `hotline serve` exited 0 either
+    way, so a unit restarted on failure was not, and a deploy's check saw success."""
+
+    class Supervisor:
+        def __init__(self, config: Any, sockets: list[Any]) -> None:
+            self.processes = [_Worker(code) for code in exitcodes]
+
+        def run(self) -> None:
+            pass
+
+    monkeypatch.setattr("uvicorn.supervisors.Multiprocess", Supervisor)
+    port = free_port()
+    if status is None:
+        serve_workers("hotline.app:api_worker_app", 2, host="127.0.0.1", port=port)
+        return
+    with pytest.raises(SystemExit) as stopped:
+        serve_workers("hotline.app:api_worker_app", 2, host="127.0.0.1", port=port)
+    assert stopped.value.code == status

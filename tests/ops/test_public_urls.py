@@ -40,3 +40,16 @@ def test_set_public_urls_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     assert s.outbound.status_page_base_url == "https://s.example.gov.cn"
     given = Settings(twilio=TwilioSettings(public_base_url="https://t.example"))
     assert given.twilio.public_base_url == "https://t.example"
+
+
+def test_the_status_link_follows_twilios_public_url_when_only_that_is_set(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An operator who followed docs/twilio.md set the public URL Twilio calls and texted
+    citizens through Twilio: their status link read http://127.0.0.1:<port>/s/..., an
+    address only this machine reaches (twilio46). The public URL of this same API serves
+    /s/ too, so the link takes it unless the status page has its own."""
+    monkeypatch.setenv("HOTLINE_TWILIO__PUBLIC_BASE_URL", "https://hotline.example.gov.cn/")
+    s = Settings()
+    assert s.outbound.status_page_base_url == "https://hotline.example.gov.cn/"
+    monkeypatch.setenv("HOTLINE_OUTBOUND__STATUS_PAGE_BASE_URL", "https://s.example.gov.cn")
+    assert Settings().outbound.status_page_base_url == "https://s.example.gov.cn"

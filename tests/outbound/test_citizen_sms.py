@@ -503,3 +503,27 @@ def test_a_closure_sms_held_back_is_not_sent_again_beside_the_redos_closure(
     assert sorted((x.status, x.result) for x in closed) == [("cancelled", "moved"),
                                                             ("done", "sent")]
     assert sum("已办结" in text for text in _texts(gateway)) == 1
+
+
+def test_a_closure_sms_held_back_while_the_redo_is_open_leaves_the_redos_to_tell(
+        ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City,
+        gateway: SmsGateway) -> None:
+    """review121, beside ux44's: the closure SMS held, 驳回重办, and the redo still open
+    when the SMS falls due. It is cancelled (the ticket is not closed), and the redo's
+    closure, days later, is texted: the caller hears 已办结 once, never zero times."""
+    clock, worker, number = _closure_held(ob_sessions, ob_domain, ob_city, gateway)
+    boss = ob_city.actor("supervisor")
+    with ob_sessions() as s:
+        t = service.get_ticket(session=s, actor=boss, ref=number)
+        service.reject_redo(session=s, domain=ob_domain, ticket=t, actor=boss,
+                            reason="市民反映仍未修复")
+        s.commit()
+    drive(worker, lambda: _settled(ob_sessions, number), clock=clock)
+    assert [(x.status, x.result) for x in tasks(ob_sessions, number, Kind.CITIZEN_SMS)
+            if x.step == CitizenStep.CLOSED] == [("cancelled", "moved")]
+    clock.at += timedelta(days=2)
+    close_ticket(ob_sessions, ob_domain, ob_city, number)
+    worker.plan_now()
+    drive(worker, lambda: len(_texts(gateway)) >= 2 and _settled(ob_sessions, number),
+          clock=clock)
+    assert sum("已办结" in text for text in _texts(gateway)) == 1

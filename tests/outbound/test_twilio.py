@@ -322,6 +322,51 @@ def test_a_twilio_api_that_never_answers_fails_the_send_instead_of_holding_its_s
     assert not refused.ok and not refused.unknown
 
 
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_an_sms_twilio_answered_with_a_server_error_is_looked_up_not_sent_again(
+        standin: TwilioStandIn, status: int) -> None:
+    """Twilio's error 20500: a message create answered 500 may have been sent, and sending
+    it again can text the citizen twice. A 5xx was taken as "nothing created" and the SMS
+    retried on its schedule (twilio46): now it is looked up in Twilio's list, as a create
+    left unanswered is."""
+    settings = Settings(twilio=TwilioSettings(
+        account_sid="ACtest", auth_token=TOKEN, from_number="+8610012345",
+        api_base=standin.url, api_timeout_seconds=5))
+    standin.create_error = status
+    result = TwilioSms(settings).send(to="+8613900000030", text="【12345】新工单", ref="r")
+    (sent,) = standin.messages
+    assert "messages" in standin.lookups
+    assert (result.ok, result.unknown, result.ref) == (True, False, sent["Sid"])
+
+
+def test_an_sms_twilio_refused_as_too_many_requests_is_retried_without_a_look_up(
+        standin: TwilioStandIn) -> None:
+    """Twilio's error 20429: a request answered 429 is never processed and always safe to
+    retry, so it stays a failure its task's schedule tries again, nothing looked up."""
+    settings = Settings(twilio=TwilioSettings(
+        account_sid="ACtest", auth_token=TOKEN, from_number="+8610012345",
+        api_base=standin.url, api_timeout_seconds=5))
+    standin.create_error = 429
+    result = TwilioSms(settings).send(to="+8613900000030", text="【12345】新工单", ref="r")
+    assert (result.ok, result.unknown) == (False, False)
+    assert standin.messages == [] and standin.lookups == []
+
+
+def test_a_call_twilio_placed_but_answered_with_a_server_error_is_run_not_placed_again(
+        api, standin: TwilioStandIn) -> None:
+    """A call create answered 500 after Twilio placed it ended `failed`, and the task's
+    retry rang the handler again (twilio46); looked up, the call placed is the one run."""
+    settings, sessions, domain, city = api
+    standin.phones[normalise(WATER_HANDLER_PHONE)] = "1"
+    standin.create_error = 500
+    number = new_ticket(sessions, domain, city)
+    drive(twilio_worker(settings, sessions, domain),
+          lambda: ticket(sessions, number).status == "signed", timeout=30)
+    (call,) = standin.calls
+    (attempt,) = attempts(sessions, number, Kind.SIGN_CALL)
+    assert (attempt.outcome, attempt.keys, attempt.call_ref) == ("answered", "1", call["Sid"])
+
 # --- forged and misdirected webhooks (issue 12) -----------------------------------------
 # In-process (TestClient), no sockets: the attempt rows come from the real planner and claim
 # transaction, as the worker would make them just before dialling.

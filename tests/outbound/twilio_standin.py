@@ -36,6 +36,10 @@ class TwilioStandIn:
     # False: the list APIs show nothing (Twilio's lists lag its creates), so a create whose
     # answer was lost is not found by the lookup either (loose28).
     listed: bool = True
+    # A create answered with this HTTP status: 429 carries out nothing (Twilio's error
+    # 20429: "never processed"), a 5xx after carrying it out (its 20500: a create answered
+    # 500 may have been sent).
+    create_error: int | None = None
 
     def __post_init__(self) -> None:
         standin = self
@@ -45,6 +49,10 @@ class TwilioStandIn:
                 form = {k: v[0] for k, v in parse_qs(
                     self.rfile.read(int(self.headers["Content-Length"])).decode()).items()}
                 created = formatdate(usegmt=True)
+                if standin.create_error == 429:
+                    self._json(429, {"code": 20429, "message": "Too Many Requests",
+                                     "status": 429})
+                    return
                 if self.path.endswith("/Calls.json"):
                     sid = "CA" + uuid.uuid4().hex
                     standin.calls.append({**form, "Sid": sid, "DateCreated": created})
@@ -76,6 +84,11 @@ class TwilioStandIn:
 
             def _created(self, body: dict[str, Any]) -> None:
                 time.sleep(standin.create_delay)
+                if standin.create_error is not None:
+                    self._json(standin.create_error, {
+                        "code": 20500, "message": "Internal Server Error",
+                        "status": standin.create_error})
+                    return
                 with contextlib.suppress(OSError):  # the client gave up: the answer is lost
                     self._json(201, body)
 

@@ -545,3 +545,23 @@ def test_the_same_key_pressed_again_after_a_lost_end_is_a_key_of_its_own(how: st
     for packet in long_press_packets("5", timestamp=again, seconds=0.3):
         s.parse_packet(packet)
     assert keys == ["5", "5"]
+
+
+# Every Signal= a SIP INFO may carry and its key (None: refused with 400), as the INFO reader
+# took them before the one table (review122 compared the two on this list): the key, a
+# letter key in either case, or its RFC 4733 code 0-15; 16 (flash), a code with a leading
+# zero, several keys, a space or a non-ASCII digit is no key.
+SIGNALS = {
+    **{str(d): str(d) for d in range(10)}, "*": "*", "#": "#",
+    **{k: k for k in "ABCD"}, **{k.lower(): k for k in "ABCD"},
+    "10": "*", "11": "#", "12": "A", "13": "B", "14": "C", "15": "D",
+    "16": None, "17": None, "00": None, "01": None, "123": None, "": None, " ": None,
+    "1 ": None, "e": None, "E": None, "+": None, "\xb2": None, "\uff11": None,
+}
+
+
+def test_signalled_keys_and_rtp_event_keys_are_the_rfc_4733_table() -> None:
+    assert {s: dtmf.signalled_key(s) for s in SIGNALS} == SIGNALS
+    # The RTP receiver's telephone-event codes: 0-15, and 16 (flash) keys nothing.
+    assert [dtmf.EVENT_KEYS[c] for c in range(16)] == list("0123456789*#ABCD")
+    assert len(dtmf.EVENT_KEYS) == 16

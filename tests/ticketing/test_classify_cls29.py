@@ -12,10 +12,8 @@ is not asked. docs/classification.md, "Twenty-sixth round (cls29)".
 
 from __future__ import annotations
 
-import pytest
-
-from tests.ticketing.test_classify_urgent import _danger_cues as _cues
-from ticketing.classify import classify
+from tests.support.sweep import assert_every
+from tests.ticketing.test_classify_urgent import assert_service
 
 CALM: list[str] = [
     "我们楼加装电梯的事卡了一年了，一楼的不同意，能不能协调一下",
@@ -203,13 +201,9 @@ LOUD: list[tuple[str, str]] = [
 ]
 
 
-@pytest.mark.parametrize("calm", CALM)
-def test_cls29_a_stuck_matter_a_film_or_news_of_elsewhere_is_no_hand_over(calm: str) -> None:
-    assert classify(calm).emergency == "none", _cues(calm)
+def test_cls29_a_stuck_matter_a_film_or_news_of_elsewhere_is_no_hand_over() -> None:
+    assert_every([(calm, "none") for calm in CALM], assert_service)
 
 
-@pytest.mark.parametrize(("text", "service"), LOUD)
-def test_cls29_the_same_words_told_of_a_danger_now_keep_their_service(
-    text: str, service: str,
-) -> None:
-    assert classify(text).emergency == service, _cues(text)
+def test_cls29_the_same_words_told_of_a_danger_now_keep_their_service() -> None:
+    assert_every(LOUD, assert_service)  # each failing line named

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.ticketing.test_classify_urgent import _danger_cues as _cues
+from tests.support.sweep import assert_every
+from tests.ticketing.test_classify_urgent import assert_service
 from ticketing.classify import NO_RESCUE, classify
 from ticketing.intake_model import DECISION, decide
 
@@ -122,16 +123,12 @@ LOUD: list[tuple[str, str]] = [
 ]
 
 
-@pytest.mark.parametrize("calm", CALM)
-def test_cls30_calm_lines_that_share_the_words_are_no_hand_over(calm: str) -> None:
-    assert classify(calm).emergency == "none", _cues(calm)
+def test_cls30_calm_lines_that_share_the_words_are_no_hand_over() -> None:
+    assert_every([(calm, "none") for calm in CALM], assert_service)
 
 
-@pytest.mark.parametrize(("text", "service"), LOUD)
-def test_cls30_the_same_words_told_of_a_danger_now_keep_their_service(
-    text: str, service: str,
-) -> None:
-    assert classify(text).emergency == service, _cues(text)
+def test_cls30_the_same_words_told_of_a_danger_now_keep_their_service() -> None:
+    assert_every(LOUD, assert_service)  # each failing line named
 
 
 def _marks(text: str) -> list[str]:

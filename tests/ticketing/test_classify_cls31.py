@@ -11,10 +11,8 @@ words come from TV or hearsay; hearsay and things already over. The rules alone
 
 from __future__ import annotations
 
-import pytest
-
-from tests.ticketing.test_classify_urgent import _danger_cues as _cues
-from ticketing.classify import classify
+from tests.support.sweep import assert_every
+from tests.ticketing.test_classify_urgent import assert_service
 
 CALM: list[str] = [
     # Safety and rule questions (B15): the danger words are the question's.
@@ -113,14 +111,12 @@ LOUD: list[tuple[str, str]] = [
 ]
 
 
-@pytest.mark.parametrize("calm", CALM)
-def test_cls31_calm_questions_and_things_over_are_no_hand_over(calm: str) -> None:
-    assert classify(calm).emergency == "none", _cues(calm)
+def test_cls31_calm_questions_and_things_over_are_no_hand_over() -> None:
+    assert_every([(calm, "none") for calm in CALM], assert_service)
 
 
-@pytest.mark.parametrize(("text", "service"), LOUD)
-def test_cls31_a_danger_now_is_handed_to_its_service(text: str, service: str) -> None:
-    assert classify(text).emergency == service, _cues(text)
+def test_cls31_a_danger_now_is_handed_to_its_service() -> None:
+    assert_every(LOUD, assert_service)  # each failing line named
 
 
 # --- Mends (mend75, review76): lines of our own for each fault the review found. ---------
@@ -151,11 +147,9 @@ MEND75_CALM: list[str] = [
 ]
 
 
-@pytest.mark.parametrize(("text", "service"), MEND75_LOUD)
-def test_mend75_a_danger_now_keeps_its_hand_over(text: str, service: str) -> None:
-    assert classify(text).emergency == service, _cues(text)
+def test_mend75_a_danger_now_keeps_its_hand_over() -> None:
+    assert_every(MEND75_LOUD, assert_service)  # each failing line named
 
 
-@pytest.mark.parametrize("calm", MEND75_CALM)
-def test_mend75_talk_after_a_frame_is_no_hand_over(calm: str) -> None:
-    assert classify(calm).emergency == "none", _cues(calm)
+def test_mend75_talk_after_a_frame_is_no_hand_over() -> None:
+    assert_every([(calm, "none") for calm in MEND75_CALM], assert_service)

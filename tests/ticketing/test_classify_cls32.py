@@ -11,10 +11,8 @@ docs/classification.md, "Twenty-ninth round (cls32)".
 
 from __future__ import annotations
 
-import pytest
-
-from tests.ticketing.test_classify_urgent import _danger_cues as _cues
-from ticketing.classify import classify
+from tests.support.sweep import assert_every
+from tests.ticketing.test_classify_urgent import assert_service
 
 CALM: list[str] = [
     # A thing's leg, foot or handle.
@@ -58,12 +56,9 @@ LOUD: list[tuple[str, str]] = [
 ]
 
 
-@pytest.mark.parametrize("calm", CALM)
-def test_cls32_a_thing_a_policy_or_a_past_is_no_hand_over(calm: str) -> None:
-    assert classify(calm).emergency == "none", _cues(calm)
+def test_cls32_a_thing_a_policy_or_a_past_is_no_hand_over() -> None:
+    assert_every([(calm, "none") for calm in CALM], assert_service)
 
 
-@pytest.mark.parametrize(("text", "service"), LOUD)
-def test_cls32_a_danger_now_with_the_same_words_keeps_its_service(text: str,
-                                                                   service: str) -> None:
-    assert classify(text).emergency == service, _cues(text)
+def test_cls32_a_danger_now_with_the_same_words_keeps_its_service() -> None:
+    assert_every(LOUD, assert_service)  # each failing line named

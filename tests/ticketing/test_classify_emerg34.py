@@ -13,9 +13,9 @@ docs/classification.md, "Twenty-ninth round (emerg34)".
 
 from __future__ import annotations
 
-import pytest
-
+from tests.support.sweep import assert_every
 from tests.ticketing.test_classify_urgent import _danger_cues as _cues
+from tests.ticketing.test_classify_urgent import assert_service
 from ticketing.classify import classify
 
 LOUD: list[tuple[str, str]] = [
@@ -57,15 +57,12 @@ CALM: list[str] = [
 ]
 
 
-@pytest.mark.parametrize(("text", "service"), LOUD)
-def test_emerg34_an_emergency_told_by_what_happens_is_handed_over(text: str,
-                                                                  service: str) -> None:
-    assert classify(text).emergency == service, _cues(text)
+def test_emerg34_an_emergency_told_by_what_happens_is_handed_over() -> None:
+    assert_every(LOUD, assert_service)  # each failing line named
 
 
-@pytest.mark.parametrize("calm", CALM)
-def test_emerg34_the_same_words_resolved_or_past_are_no_hand_over(calm: str) -> None:
-    assert classify(calm).emergency == "none", _cues(calm)
+def test_emerg34_the_same_words_resolved_or_past_are_no_hand_over() -> None:
+    assert_every([(calm, "none") for calm in CALM], assert_service)
 
 
 def test_emerg34_a_sign_told_after_the_resolution_still_goes_on() -> None:

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.sweep import assert_every
 from tests.ticketing.test_classify_urgent import _danger_cues as _cues
+from tests.ticketing.test_classify_urgent import assert_service
 from ticketing.classify import NO_RESCUE, ON_PURPOSE, classify, load_rules
 from ticketing.intake_model import SHIPPED_DIR, ModelStore, understand
 
@@ -106,9 +108,8 @@ def test_emerg36_a_danger_beyond_the_purpose_is_handed_over(text: str, service: 
     assert got.urgency == "urgent" and got.emergency == service, _cues(text)
 
 
-@pytest.mark.parametrize("calm", CALM)
-def test_emerg36_a_fire_smoke_or_dive_made_on_purpose_is_no_hand_over(calm: str) -> None:
-    assert classify(calm).emergency == "none", _cues(calm)
+def test_emerg36_a_fire_smoke_or_dive_made_on_purpose_is_no_hand_over() -> None:
+    assert_every([(calm, "none") for calm in CALM], assert_service)
 
 
 @pytest.mark.parametrize("calm", [

@@ -24,6 +24,13 @@ def _danger_cues(text: str) -> list[str]:
     return [m for m in classify(text).matched if m.startswith(("urgent.", "emergency."))]
 
 
+def assert_service(line: tuple[str, str]) -> None:
+    """The rules hand the line's text to its service ("none": to nobody); a sweep's check
+    (tests/support/sweep.py), the danger cues saying why when they do not."""
+    text, service = line
+    assert classify(text).emergency == service, _danger_cues(text)
+
+
 # --- silenced: nothing is happening now -------------------------------------------------
 
 NOT_NOW: dict[str, list[str]] = {

@@ -164,3 +164,16 @@ def test_key_0_goes_to_the_service_when_no_operator_takes_the_call(
         root = twiml(twilio.post("/twilio/dialed", call_form(call, DialCallStatus="no-answer")))
     assert _dialled(root) == [("Sip", "sip:110@10.0.0.9")]
     assert _events(sessions) == {"emergency_handover": [{"service": "110", "target": "uri"}]}
+
+
+def test_a_hang_up_at_the_question_to_a_line_says_none_was_placed(
+        make_twilio: Any, standin: StandIn, recording_wav: bytes, meant: dict[str, str],
+        sessions: sessionmaker[Session], city: City) -> None:
+    """review126, as the SIP line: with a line for 110 the trail said "发起转接110" alone,
+    though no <Dial> was ever returned; it says the caller was gone before it."""
+    twilio = make_twilio(sip={"operator_uri": "sip:duty@10.0.0.5"})
+    call, _ = _asked(twilio, standin, recording_wav, meant)
+    twilio.post("/twilio/status", call_form(call, CallStatus="completed"))
+    assert _events(sessions) == {
+        "emergency_handover": [{"service": "110", "target": "operator"}],
+        "emergency_handover_result": [{"service": "110", "result": "caller_gone"}]}

@@ -140,7 +140,7 @@ def test_fire_is_handed_to_the_operator_with_the_urgent_ticket_already_filed(
     assert ticket.emergency == "119" and ticket.urgency == "urgent"
     assert ticket.transcript == FIRE and ticket.caller_phone == CALLER
     assert [(e.ticket_id, e.data, e.note) for e in _events(sessions, "emergency_handover")] == [
-        (ticket.id, {"service": "119", "target": "operator"}, "转接119")]
+        (ticket.id, {"service": "119", "target": "operator"}, "发起转接119")]
 
     # Twilio sends the recording's webhook again: the same <Dial>, nothing recorded twice.
     again = twiml(twilio.post("/twilio/recorded", params))
@@ -174,6 +174,29 @@ def test_ambulance_line_as_a_number_unanswered_tells_the_caller_to_dial(
     assert says(root) == [prompts.speakable(prompts.text("emergency_failed_120"))]
     assert verbs(root)[-1] == "Hangup"
     assert count(sessions, Ticket) == 1 and _outcome(sessions, call) == CallOutcome.TICKET
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the trail's words
+@pytest.mark.parametrize(("status", "said"), [
+    ("completed", "已接通119"),
+    ("failed", "未接通119：线路占线或拒绝呼叫，已告知来电人直接拨打119"),
+    ("no-answer", "未接通119：无人应答，已告知来电人直接拨打119"),
+], ids=["answered", "refused", "unanswered"])
+def test_the_trail_says_how_the_hand_over_ended(
+        status: str, said: str, make_twilio: Any, standin: StandIn, recording_wav: bytes,
+        meant: dict[str, str], sessions: sessionmaker[Session], city: City) -> None:
+    """review121: the hand-over event is committed before the <Dial> and said "转接119",
+    put through or not; the Dial's action now adds how it ended, as the SIP line does."""
+    twilio = make_twilio(sip={"operator_uri": "sip:duty@10.0.0.5"})
+    meant["text"] = FIRE
+    call, _, root = _speak(twilio, standin, recording_wav)
+    (dial,) = root.iter("Dial")
+    path, query = _action(dial)
+    twiml(twilio.post(path, call_form(call, DialCallStatus=status), query=query))
+    trail = [(e.action, e.note) for e in sorted(
+        _events(sessions, "emergency_handover") + _events(sessions, "emergency_handover_result"),
+        key=lambda e: e.id)]
+    assert trail == [("emergency_handover", "发起转接119"), ("emergency_handover_result", said)]
 
 
 def test_emergency_with_nobody_to_take_it_keeps_the_ticket(
@@ -552,3 +575,26 @@ def test_forged_signature_is_refused_and_changes_nothing(
         record = s.scalars(select(CallRecord).where(CallRecord.call_id == call)).one()
         assert record.ended_at is None and record.outcome == CallOutcome.IN_PROGRESS
 
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the trail's order
+def test_the_hand_over_result_is_kept_when_the_call_status_comes_first(
+        make_twilio: Any, standin: StandIn, recording_wav: bytes, meant: dict[str, str],
+        sessions: sessionmaker[Session], city: City) -> None:
+    """review126: Twilio gives no order between the call-status callback and the Dial's
+    action. The status first settled the call, and the action then found it settled and
+    dropped how the hand-over ended; the action sent again adds nothing."""
+    twilio = make_twilio(sip={"operator_uri": "sip:duty@10.0.0.5"})
+    meant["text"] = FIRE
+    call, _, root = _speak(twilio, standin, recording_wav)
+    (dial,) = root.iter("Dial")
+    path, query = _action(dial)
+    twiml(twilio.post("/twilio/status", call_form(call, CallStatus="completed")))
+    for _ in range(2):  # the action, then the same action sent again
+        twiml(twilio.post(path, call_form(call, DialCallStatus="no-answer"), query=query))
+    trail = [(e.action, e.note) for e in sorted(
+        _events(sessions, "emergency_handover") + _events(sessions, "emergency_handover_result"),
+        key=lambda e: e.id)]
+    assert trail == [("emergency_handover", "发起转接119"),
+                     ("emergency_handover_result", "未接通119：无人应答，已告知来电人直接拨打119")]
+    assert _outcome(sessions, call) == CallOutcome.TICKET
