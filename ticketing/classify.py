@@ -410,6 +410,9 @@ class ClassificationRules:
     # [negation] retracted: what a caller takes back in a self-correction ("那个燃气，不是，
     # 是配电室"): not the call's domain.
     retracted: re.Pattern[str] | None = None
+    # [negation] set_aside: a matter the caller sets aside ("…算了那个先不说，主要是…") or
+    # said before the main one named ("我打电话是因为…"): not the call's domain either.
+    set_aside: re.Pattern[str] | None = None
     # [heard_as]: toneless readings of the words a recogniser writes by sound ("电体" for 电梯),
     # each to the word; the lengths to look for, longest first.
     heard_as: Mapping[tuple[str, ...], str] = field(default_factory=dict)
@@ -621,6 +624,7 @@ def _load_rules(path: Path, raw: bytes) -> ClassificationRules:
         **_everyday(data.get("everyday_words", {}).get("words", []), path,
                     data.get("everyday_words", {}).get("patterns", [])),
         retracted=_compiled(negation.get("retracted"), path, "[negation] retracted"),
+        set_aside=_compiled(negation.get("set_aside"), path, "[negation] set_aside"),
         **_heard_as(data.get("heard_as", {}).get("words", []), path),
         heard_not=_compiled("|".join(data.get("heard_as", {}).get("not_words", [])), path,
                             "[heard_as] not_words"),
@@ -657,7 +661,7 @@ def rule_patterns(rules: ClassificationRules) -> Iterator[tuple[str, re.Pattern[
                 if (pattern := getattr(rule, name)) is not None:
                     yield f"{where}.{name}", pattern
     for name in ("address_pattern", "intersection_pattern", "strong_address", "everyday",
-                 "everyday_after", "retracted", "heard_not"):
+                 "everyday_after", "retracted", "set_aside", "heard_not"):
         if (pattern := getattr(rules, name)) is not None:
             yield name, pattern
     if rules.not_now is not None:
@@ -1965,15 +1969,19 @@ def without_everyday(text: str, rules: ClassificationRules) -> str | None:
 
 def without_retracted(text: str, rules: ClassificationRules) -> str | None:
     """``text`` (normalised) without the words the caller took back in a self-correction
-    ("嗯那个燃气，不是，是楼下配电室…" -> "嗯是楼下配电室…"), or None when nothing was: what
-    the call is about, for its category. Only for the category: a danger said and taken
-    back is still read by the floor and the hand-over, the safe side of a mishearing."""
-    if rules.retracted is None:
+    ("嗯那个燃气，不是，是楼下配电室…" -> "嗯是楼下配电室…") or set aside for another matter
+    ("充电桩……算了那个先不说，主要是今天停电了" -> "主要是今天停电了"), or None when nothing
+    was: what the call is about, for its category. Only for the category: a danger said and
+    taken back or set aside is still read by the floor and the hand-over, the safe side."""
+    if rules.retracted is None and rules.set_aside is None:
         return None
     # The pause around 不是 is read before _normalize drops a recogniser's spaces: "燃气 不是
     # 是配电室" takes 燃气 back, "暖气费不对，是按…算的" (no pause before) takes nothing.
     spaced = readable(text)
-    said = rules.retracted.sub("", spaced)
+    said = spaced
+    for dropped in (rules.retracted, rules.set_aside):
+        if dropped is not None:
+            said = dropped.sub("", said)
     return _normalize(said) if said != spaced else None
 
 
