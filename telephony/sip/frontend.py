@@ -62,6 +62,7 @@ from telephony.sip.dialog import (
     in_dialog,
     in_dialog_dest,
     of_call,
+    of_invite,
     refusal_code,
 )
 from telephony.sip.floodguard import COST_ABANDONED_CALL, FloodGuard, ReadNumber
@@ -437,7 +438,7 @@ class SipFrontEnd:
                     self.dialogs.on_refresh(call, msg)
                 else:
                     self.admission.finals.send(msg, build_response(msg, 481), msg.source)
-            elif call.invite is not None and msg.top_branch == call.invite.top_branch:
+            elif of_invite(call, msg):
                 if call.last_invite_response is not None:  # retransmitted INVITE
                     self.send_to(call.last_invite_response, msg.source)
             else:
