@@ -57,8 +57,11 @@ def bridge_to_operator(frontend: SipFrontEnd, call: CallHandle, audio: CallAudio
         # as soon as our stop begins (``CallHandle.end_waits``): before (review64) a caller
         # who pressed 0 heard ringback for the ring time (20 s) past the stop's drain
         # (15 s), then our BYE, never the notice.
+        # ``for_call``: the leg carries the caller's hops less one, and none is started
+        # when none is left (a loop through us: sip45), the caller getting the fallback.
         outcome = frontend.call(uri, timeout=ring_timeout,
-                                give_up_when=lambda: call.ended or call.waits_ended)
+                                give_up_when=lambda: call.ended or call.waits_ended,
+                                for_call=call)
     except (RuntimeError, ValueError) as exc:  # front end stopped, unusable URI
         log.error("call %s: operator call to %s not placed: %s", call.call_id, uri, exc)
         return TransferResult.REFUSED

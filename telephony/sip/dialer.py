@@ -45,7 +45,7 @@ from telephony.sip.sdp import (
     message_sdp,
     parse_sdp,
 )
-from telephony.sip.transaction import ClientTxn, OutboundLeg, new_request
+from telephony.sip.transaction import ClientTxn, OutboundLeg, new_request, onward_hops
 from telephony.sip.uri import dial_target, sip_uri, uri_number, uri_of
 
 # How long a call waits for the final answer to its CANCEL (a 487, or a 2xx that crossed).
@@ -113,12 +113,21 @@ class Dialer:
         return dial_target(target, registrar=self.registrar)
 
     def dial(self, target: str, *, timeout: float | None = None,
-             give_up_when: Callable[[], bool] | None = None) -> DialOutcome:
+             give_up_when: Callable[[], bool] | None = None,
+             for_call: CallHandle | None = None) -> DialOutcome:
         """Place a call; returns when it is answered, refused, or ``timeout`` (ring time,
         default ``ring_timeout``) has passed. An ANSWERED outcome carries the CallHandle.
         ``give_up_when`` true while it rings cancels it then, not at the ring timeout (the
-        caller waiting for an operator hung up: the operator's phone stops ringing)."""
+        caller waiting for an operator hung up: the operator's phone stops ringing).
+        ``for_call``: the caller's call this leg is started for, whose hops it carries
+        (``onward_hops``); none left, nothing is sent (FAILED)."""
         uri, dest = self.resolve_target(target)
+        hops = onward_hops(for_call.invite if for_call is not None else None)
+        if hops < 1:
+            log.warning("call %s: no leg to %s: its INVITE had no hops left to pass on "
+                        "(a loop through this service)",
+                        for_call.call_id if for_call is not None else "-", uri)
+            return DialOutcome(OutcomeKind.FAILED, detail="max_forwards_exhausted")
         domain = self.registrar[0] if self.registrar is not None else self.link.local_ip
         call = CallHandle(self.link, direction=Direction.OUTBOUND,
                           call_id=f"{uuid.uuid4().hex}@{self.link.local_ip}",
@@ -140,7 +149,7 @@ class Dialer:
                                  from_=f"{call.local_uri};tag={call.local_tag}",
                                  to=call.remote_uri, call_id=call.call_id, cseq=1,
                                  contact=self.link.contact_uri, extra=[("Allow", ALLOW)],
-                                 body=sdp)
+                                 body=sdp, max_forwards=hops)
             leg.invite_txn = self.transactions.start(
                 invite, dest, call.call_id, "INVITE",
                 on_response=lambda m: self.on_invite_response(call, leg, m))

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from telephony.call import CallHandle, Direction
 from telephony.sip.message import SipMessage
-from telephony.sip.transaction import new_request
+from telephony.sip.transaction import branch_key, new_request
 from telephony.sip.uri import unicast_ipv4, uri_hostport, uri_of
 
 # The methods we take, in every Allow we send.
@@ -55,9 +55,17 @@ def of_call(call: CallHandle, request: SipMessage) -> bool:
     the flood guard like any new one."""
     if request.to_tag:
         return in_dialog(call, request)
+    return request.method in ("INVITE", "CANCEL") and of_invite(call, request)
+
+
+def of_invite(call: CallHandle, request: SipMessage) -> bool:
+    """Whether ``request`` carries the branch of ``call``'s INVITE (the INVITE again, its
+    CANCEL), compared as every branch is (``transaction.branch_key``, RFC 3261 7.3.1: a
+    token, whatever its case). Compared as written (before sip45), a CANCEL whose branch a
+    caller's SBC wrote in another case was 481 and the call rang on."""
     invite = call.invite
-    return (request.method in ("INVITE", "CANCEL") and invite is not None
-            and request.top_branch == invite.top_branch)
+    return invite is not None and branch_key(request.top_branch) == branch_key(
+        invite.top_branch)
 
 
 def dialog_peers(call: CallHandle, came_from: tuple[str, int] | None) -> frozenset[str]:
@@ -126,4 +134,4 @@ def dialog_request(call: CallHandle, method: str, cseq: int, *, via: str,
 
 
 __all__ = ["ALLOW", "KNOWN_NOT_SERVED", "dialog_peers", "dialog_request", "first_hop",
-           "from_peer", "in_dialog", "in_dialog_dest", "of_call", "refusal_code"]
+           "from_peer", "in_dialog", "in_dialog_dest", "of_call", "of_invite", "refusal_code"]

@@ -62,6 +62,7 @@ from telephony.sip.dialog import (
     in_dialog,
     in_dialog_dest,
     of_call,
+    of_invite,
     refusal_code,
 )
 from telephony.sip.floodguard import COST_ABANDONED_CALL, FloodGuard, ReadNumber
@@ -437,7 +438,7 @@ class SipFrontEnd:
                     self.dialogs.on_refresh(call, msg)
                 else:
                     self.admission.finals.send(msg, build_response(msg, 481), msg.source)
-            elif call.invite is not None and msg.top_branch == call.invite.top_branch:
+            elif of_invite(call, msg):
                 if call.last_invite_response is not None:  # retransmitted INVITE
                     self.send_to(call.last_invite_response, msg.source)
             else:
@@ -767,13 +768,16 @@ class SipFrontEnd:
         return self.dialer.resolve_target(target)
 
     def call(self, target: str, *, timeout: float | None = None,
-             give_up_when: Callable[[], bool] | None = None) -> DialOutcome:
+             give_up_when: Callable[[], bool] | None = None,
+             for_call: CallHandle | None = None) -> DialOutcome:
         """Place a call; returns when it is answered, refused, or ``timeout`` (ring time,
         default ``ring_timeout``) has passed, or is cancelled once ``give_up_when`` is true
-        (``Dialer.dial``). An ANSWERED outcome carries the CallHandle."""
+        (``Dialer.dial``). An ANSWERED outcome carries the CallHandle. ``for_call``: the
+        caller's call a bridge or hand-over leg is for (its hops carried on)."""
         if self.status is PhoneStatus.STOPPED:
             raise RuntimeError("front end not started")
-        return self.dialer.dial(target, timeout=timeout, give_up_when=give_up_when)
+        return self.dialer.dial(target, timeout=timeout, give_up_when=give_up_when,
+                                for_call=for_call)
 
     def open_outbound(self, call: CallHandle, send_invite: Callable[[], None]) -> None:
         """The dialer's new call: its RTP bound, its in-dialog requests routed to it, its

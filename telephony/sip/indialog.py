@@ -26,7 +26,7 @@ from typing import Protocol
 from telephony.call import CallHandle, CallState, EndReason, InvalidTransition, KeySource
 from telephony.media.dtmf import signalled_key
 from telephony.sip import metrics, session_timer
-from telephony.sip.dialog import ALLOW, first_hop, in_dialog
+from telephony.sip.dialog import ALLOW, first_hop, in_dialog, of_invite
 from telephony.sip.message import SipMessage, build_response
 from telephony.sip.sdp import (
     SUPPORTED_CODECS,
@@ -729,8 +729,7 @@ class InDialog:
 
     def on_cancel(self, msg: SipMessage) -> None:  # F7
         call = self._lookup(msg.call_id)
-        if (call is None or call.invite is None
-                or msg.top_branch != call.invite.top_branch):
+        if call is None or not of_invite(call, msg):
             self._send(build_response(msg, 481), msg.source)
             return
         self._send(build_response(msg, 200, to_tag=call.local_tag), msg.source)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from telephony.call import InvalidTransition
 from telephony.sip.message import SipMessage, build_response
 from telephony.sip.timers import T1, T4, next_retransmission
-from telephony.sip.transaction import Later
+from telephony.sip.transaction import Later, branch_key
 
 log = logging.getLogger("telephony.sip")
 
@@ -69,13 +69,14 @@ FINAL_TRANSITIONS: dict[FinalState, frozenset[FinalState]] = {
     FinalState.TERMINATED: frozenset(),
 }
 
-# Call-ID, the INVITE's top Via branch, its CSeq number, the address it came from: a copy
-# from elsewhere is a transaction of its own and never takes the caller's place.
+# Call-ID, the INVITE's top Via branch (``branch_key``: in any case), its CSeq number, the
+# address it came from: a copy from elsewhere is a transaction of its own and never takes
+# the caller's place.
 Key = tuple[str, str, int, str]
 
 
 def _key(msg: SipMessage) -> Key:
-    return (msg.call_id, msg.top_branch, msg.cseq[0],
+    return (msg.call_id, branch_key(msg.top_branch), msg.cseq[0],
             msg.source[0] if msg.source is not None else "")
 
 

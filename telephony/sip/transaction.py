@@ -15,6 +15,9 @@ from telephony.sip.timers import T1, T2, TIMER_B, Timer
 
 Later = Callable[..., Timer | None]  # (delay, fn, *args): None once the timers are stopped
 
+# RFC 3261 8.1.1.6: the hops a request we originate may take.
+MAX_FORWARDS = 70
+
 # RFC 3261 8.1.1.7: every branch of an RFC 3261 element starts so.
 BRANCH_COOKIE = "z9hG4bK"
 
@@ -34,6 +37,18 @@ def branch_key(branch: str) -> str:
     return branch.lower()
 
 
+def onward_hops(inbound: SipMessage | None) -> int:
+    """Max-Forwards for a leg we start for a caller's call (the operator bridge, the
+    emergency hand-over): their INVITE's less one, as a proxy would (RFC 3261 16.6), never
+    above ours; ours when they wrote none (RFC 2543) or the call is not a caller's. A B2BUA
+    starting every leg at 70 let a call looping through us (our hand-over routed back to
+    the hotline, two nodes bridging to each other) take a line at each turn until all were
+    gone; carried, the loop ends at the 483 of ``Admission.refuse_no_hops``. 0: no leg may
+    be started (``Dialer.dial``)."""
+    hops = inbound.max_forwards if inbound is not None else None
+    return MAX_FORWARDS if hops is None else max(0, min(hops - 1, MAX_FORWARDS))
+
+
 def udp_via(host: str, port: int, branch: str) -> str:
     """Our Via value for a request over UDP (rport: answer to where it came from)."""
     return f"SIP/2.0/UDP {host}:{port};branch={branch};rport"
@@ -41,12 +56,14 @@ def udp_via(host: str, port: int, branch: str) -> str:
 
 def new_request(method: str, uri: str, *, via: str, from_: str, to: str, call_id: str,
                 cseq: int, routes: Iterable[str] = (), contact: str | None = None,
-                extra: Iterable[tuple[str, str]] = (), body: bytes = b"") -> bytes:
+                extra: Iterable[tuple[str, str]] = (), body: bytes = b"",
+                max_forwards: int = MAX_FORWARDS) -> bytes:
     """Every request we originate, with its headers in one order: Via, Max-Forwards,
-    Route*, From, To, Call-ID, CSeq, Contact, ``extra``, User-Agent (RFC 3261 8.1.1)."""
+    Route*, From, To, Call-ID, CSeq, Contact, ``extra``, User-Agent (RFC 3261 8.1.1).
+    ``max_forwards``: a leg started for a caller's call carries theirs (``onward_hops``)."""
     return build_request(method, uri, [
         ("Via", via),
-        ("Max-Forwards", "70"),
+        ("Max-Forwards", str(max_forwards)),
         *(("Route", r) for r in routes),
         ("From", from_),
         ("To", to),
@@ -214,5 +231,5 @@ class ClientTransactions:
                 del self._txns[key]
 
 
-__all__ = ["BRANCH_COOKIE", "ClientTransactions", "ClientTxn", "Later", "OutboundLeg",
-           "branch_key", "new_branch", "new_request", "udp_via"]
+__all__ = ["BRANCH_COOKIE", "MAX_FORWARDS", "ClientTransactions", "ClientTxn", "Later",
+           "OutboundLeg", "branch_key", "new_branch", "new_request", "onward_hops", "udp_via"]

@@ -112,7 +112,8 @@ class FrontEnd:
         self.gave_up: list[bool] = []
         self.on_ring = on_ring  # while it rings (our stop beginning)
 
-    def call(self, uri: str, *, timeout: float, give_up_when: Any) -> DialOutcome:
+    def call(self, uri: str, *, timeout: float, give_up_when: Any,
+             for_call: Any = None) -> DialOutcome:
         self.rang.append(uri)
         self.on_ring()
         self.gave_up.append(bool(give_up_when()))

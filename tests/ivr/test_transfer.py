@@ -56,7 +56,7 @@ def _operator_answers() -> tuple[Signalling, CallHandle, CallHandle, SimpleNames
     signalling = Signalling()
     caller = leg(signalling, Direction.INBOUND, "caller")
     operator = leg(signalling, Direction.OUTBOUND, "operator")
-    frontend = SimpleNamespace(call=lambda _uri, timeout, give_up_when: DialOutcome(
+    frontend = SimpleNamespace(call=lambda _uri, timeout, give_up_when, for_call: DialOutcome(
         OutcomeKind.ANSWERED, call=operator, status=200))
     return signalling, caller, operator, frontend
 
@@ -85,7 +85,7 @@ def test_the_operator_hanging_up_first_ends_the_callers_leg_with_a_bye() -> None
     caller = leg(signalling, Direction.INBOUND, "caller")
     operator = leg(signalling, Direction.OUTBOUND, "operator")
     operator.remote_ended(EndReason.REMOTE_HANGUP)  # the operator puts the phone down
-    frontend = SimpleNamespace(call=lambda _uri, timeout, give_up_when: DialOutcome(
+    frontend = SimpleNamespace(call=lambda _uri, timeout, give_up_when, for_call: DialOutcome(
         OutcomeKind.ANSWERED, call=operator, status=200))
     audio: Any = SimpleNamespace(forward=None)
     result = bridge_to_operator(frontend, caller, audio, "sip:op@127.0.0.1",  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ from telephony.sip.frontend import SipFrontEnd
 from telephony.sip.message import SipMessage
 from telephony.sip.sdp import Negotiated, build_sdp, offer_formats
 from telephony.sip.timers import Timer
-from telephony.sip.transaction import new_request, udp_via
+from telephony.sip.transaction import MAX_FORWARDS, new_request, udp_via
 from tests.telephony.test_sip_delayed_offer import UnstartedRtp
 from ticketing.phones import call_number
 
@@ -105,9 +105,11 @@ def request(method: str, *, call_id: str = "c1", source: tuple[str, int] = PHONE
             branch: str | None = None, body: bytes = b"",
             content_type: str = "application/sdp",
             record_route: str | None = None,
-            extra: list[tuple[str, str]] | None = None) -> SipMessage:
+            extra: list[tuple[str, str]] | None = None,
+            max_forwards: int | None = MAX_FORWARDS) -> SipMessage:
     """A request as a phone (or a proxy in front of it) sends it to us from ``source``;
-    the Contact is always the phone's. ``from_tag`` None: a From without a tag (RFC 2543)."""
+    the Contact is always the phone's. ``from_tag`` None: a From without a tag (RFC 2543);
+    ``max_forwards`` None: no Max-Forwards (RFC 2543 had it optional)."""
     to = f"<sip:{our_number()}@{LOCAL[0]}>" + (f";tag={to_tag}" if to_tag else "")
     extra = list(extra or []) + ([("Record-Route", record_route)] if record_route else [])
     if body:
@@ -118,7 +120,10 @@ def request(method: str, *, call_id: str = "c1", source: tuple[str, int] = PHONE
                        from_=f"<sip:13800000000@{PHONE[0]}>"
                        + (f";tag={from_tag}" if from_tag is not None else ""), to=to,
                        call_id=call_id, cseq=cseq, contact=f"sip:13800000000@{PHONE[0]}:"
-                       f"{PHONE[1]}", extra=extra, body=body)
+                       f"{PHONE[1]}", extra=extra, body=body,
+                       max_forwards=max_forwards if max_forwards is not None else 0)
+    if max_forwards is None:
+        data = data.replace(b"Max-Forwards: 0\r\n", b"", 1)
     return SipMessage(data, source)
 
 

@@ -1,0 +1,124 @@
+"""The leg we start for a caller (the operator bridge, the 110/119/120 hand-over) carries the
+caller's INVITE's Max-Forwards less one, and none is started when that leaves nothing: a
+call looping through us (a trunk routing our hand-over back to the hotline number, two
+hotline nodes bridging to each other) then ends at the sip44 483 rule instead of taking a
+line and a thread at each turn until all are gone. Before sip45 every leg began at 70.
+Socket-free: a real front end (``tests.telephony.sipwire``) takes the caller's INVITE and
+places the leg; the dialogue's fallback is the real one."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from types import SimpleNamespace
+
+import pytest
+
+from ivr import call_flow
+from ivr.call_flow import IvrServices, State
+from ivr.transfer import TransferResult, bridge_to_operator
+from telephony.call import CallHandle
+from telephony.sip.frontend import SipFrontEnd
+from telephony.sip.message import SipMessage, build_response
+from telephony.sip.transaction import MAX_FORWARDS
+from tests.ivr.test_emergency_decline import FIRE, services  # noqa: F401 (fixture)
+from tests.ivr.test_stop_emergency import _dialogue, _run
+from tests.telephony.sipwire import PHONE, Clockwork, front_end, offer, request, ringing_call
+
+OPERATOR = f"sip:operator@{PHONE[0]}:{PHONE[1]}"
+
+
+def _caller(fe: SipFrontEnd, call_id: str, hops: int | None) -> CallHandle:
+    return ringing_call(fe, request("INVITE", call_id=call_id, body=offer(),
+                                    max_forwards=hops))
+
+
+def _bridge_refused(fe: SipFrontEnd, wire: Clockwork, caller: CallHandle) -> str:
+    """The leg's INVITE's Max-Forwards; the operator answers it 486 so that the bridge ends."""
+    results: list[TransferResult] = []
+    bridge = threading.Thread(target=lambda: results.append(bridge_to_operator(
+        fe, caller, SimpleNamespace(forward=None), OPERATOR,  # type: ignore[arg-type]
+        ring_timeout=3600)), daemon=True)
+    bridge.start()
+    invite = wire.first_sent("INVITE")
+    fe._on_message(SipMessage(build_response(invite, 486, to_tag="op1"), PHONE))
+    bridge.join(timeout=30)
+    assert not bridge.is_alive() and results == [TransferResult.NO_ANSWER]
+    return invite.first("Max-Forwards")
+
+
+@pytest.mark.parametrize(("hops", "onward"), [(5, "4"), (2, "1"), (70, "69"),
+                                              # None: an RFC 2543 phone writes none
+                                              (None, str(MAX_FORWARDS)),
+                                              # more than we would ever start with
+                                              (255, str(MAX_FORWARDS))])
+def test_the_leg_for_a_caller_carries_the_callers_max_forwards_less_one(
+        hops: int | None, onward: str) -> None:
+    fe, wire = front_end()
+    caller = _caller(fe, "hops", hops)
+    assert _bridge_refused(fe, wire, caller) == onward
+
+
+def test_a_caller_with_one_hop_left_gets_no_leg_started() -> None:
+    fe, wire = front_end()
+    caller = _caller(fe, "last-hop", 1)
+    results: list[TransferResult] = []
+    bridge = threading.Thread(target=lambda: results.append(bridge_to_operator(
+        fe, caller, SimpleNamespace(forward=None), OPERATOR,  # type: ignore[arg-type]
+        ring_timeout=3600)), daemon=True)
+    bridge.start()
+    bridge.join(timeout=10)  # (a leg that rang would ring past it: nobody answers here)
+    assert "INVITE" not in wire.methods() and len(fe._calls) == 1  # no line taken
+    assert results == [TransferResult.NO_ANSWER]
+
+
+def test_calls_the_service_starts_itself_keep_70() -> None:
+    """A reminder or a survey call has no caller's INVITE behind it."""
+    fe, wire = front_end()
+    placed = threading.Thread(target=lambda: fe.call(OPERATOR, timeout=3600), daemon=True)
+    placed.start()
+    invite = wire.first_sent("INVITE")
+    fe._on_message(SipMessage(build_response(invite, 486, to_tag="op1"), PHONE))
+    placed.join(timeout=30)
+    assert invite.first("Max-Forwards") == str(MAX_FORWARDS) == "70"
+
+
+def _ringing_briefly(svc: IvrServices) -> IvrServices:
+    """A leg placed (wrongly) rings out within a second: nobody answers here."""
+    return replace(svc, settings=svc.settings.model_copy(update={
+        "sip": svc.settings.sip.model_copy(update={"ring_timeout": 1.0})}))
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the dialogue's path
+def test_an_emergency_caller_with_one_hop_left_hears_dial_it_yourself(
+        services: IvrServices, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """The hand-over cannot be placed: the caller hears "请挂机后直接拨打119", the fallback
+    of every hand-over that could not be made, and no leg is started."""
+    fe, wire = front_end()
+    monkeypatch.setattr(call_flow, "emergency_target",
+                        lambda settings, number: (f"sip:{number}@{PHONE[0]}", "uri"))
+    svc = _ringing_briefly(replace(services, frontend=fe))
+    d, line = _dialogue(svc, FIRE, [], None)
+    line.invite = request("INVITE", call_id="loop", body=offer(), max_forwards=1)
+    line.waits_ended = False
+    path = _run(d, State.UNDERSTAND)
+    assert path == [State.UNDERSTAND, State.EMERGENCY, State.DONE]
+    assert line.played[-1] == svc.prompts.pcm("emergency_failed_119")
+    assert "INVITE" not in wire.methods()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_key_0_with_one_hop_left_leaves_a_callback_request(
+        services: IvrServices) -> None:  # noqa: F811
+    """Key 0: no operator leg can be started, so the caller's request is left for a
+    callback, as when the operator does not answer."""
+    fe, wire = front_end()
+    settings = services.settings.model_copy(update={"sip": services.settings.sip.model_copy(
+        update={"operator_uri": OPERATOR, "ring_timeout": 1.0})})
+    svc = replace(services, settings=settings, frontend=fe)
+    d, line = _dialogue(svc, "我家楼下的餐馆每天晚上油烟很大，窗户都不敢开", [], None)
+    line.invite = request("INVITE", call_id="loop0", body=offer(), max_forwards=1)
+    line.waits_ended = False
+    assert d.handlers[State.OPERATOR]() in (State.CALLBACK, State.CALLBACK_NUMBER)
+    assert line.played == [svc.prompts.pcm("transfer")]
+    assert "INVITE" not in wire.methods()
