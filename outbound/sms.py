@@ -81,7 +81,7 @@ class TwilioSms:
         created = create_once(
             lambda: self.client.messages.create(to=to, from_=self.from_number, body=text),
             lambda: self.client.messages.list(
-            to=to, from_=self.from_number, limit=20), body=text)
+            to=to, from_=self.from_number, limit=20), body=text, resend_unlisted=True)
         if created.refused:
             return SmsResult(ok=False, detail=f"twilio: {created.error}"[:500])
         if created.sid is None:
@@ -92,6 +92,9 @@ class TwilioSms:
             return SmsResult(ok=False, unknown=True, detail=(
                 f"twilio: create unanswered ({created.error}); no such message listed, "
                 "not sent again")[:500])
+        if created.resent:
+            return SmsResult(ok=True, ref=created.sid, detail=(
+                f"twilio: create failed ({created.error}), listed nowhere, sent again once")[:500])
         if created.looked_up:
             return SmsResult(ok=True, ref=created.sid,
                              detail="twilio: create unanswered, found in its message list")

@@ -9,6 +9,7 @@ the SMS twice and a handler's call was rung twice).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,9 @@ log = logging.getLogger("outbound.twilio")
 # Twilio's date_created has whole seconds and its clock is not ours: a lookup of what an
 # unanswered create made takes records from a little before the create was sent.
 _LOOKUP_SLACK = timedelta(seconds=5)
+# Twilio's lists lag its creates by seconds: a create not listed at the first lookup is
+# looked for once more this long after, before it is taken as never made.
+_RELOOK_SECONDS = 2.0
 
 
 def twilio_client(settings: Settings):  # type: ignore[no-untyped-def]
@@ -63,20 +67,20 @@ def nothing_created(exc: BaseException) -> bool:
 
 
 def _created_since(listing: Callable[[], Iterable[Any]], *, since: datetime,
-                   body: str | None) -> str | None:
+                   body: str | None) -> tuple[str | None, bool]:
     """The sid of what an unanswered create made, asked of Twilio's list API (the same
-    number, from us, created since the create was sent, and for an SMS the same text); None
-    when Twilio lists nothing such or cannot be asked either."""
+    number, from us, created since the create was sent, and for an SMS the same text), and
+    whether Twilio answered the lookup at all (a failed lookup says nothing either way)."""
     try:
         records = list(listing())
     except Exception as exc:
         log.warning("looking up an unanswered Twilio create failed: %s", first_line(exc))
-        return None
+        return None, False
     for record in records:
         created = record.date_created
         if created is not None and created >= since and (body is None or record.body == body):
-            return str(record.sid)
-    return None
+            return str(record.sid), True
+    return None, True
 
 
 @dataclass(frozen=True)
@@ -91,13 +95,19 @@ class Created:
     error: BaseException | None = None
     refused: bool = False
     looked_up: bool = False
+    # Listed nowhere twice after a create that raised, and created once more (resend_unlisted).
+    resent: bool = False
 
 
 def create_once(create: Callable[[], Any], listing: Callable[[], Iterable[Any]], *,
-                body: str | None = None) -> Created:
+                body: str | None = None, resend_unlisted: bool = False) -> Created:
     """``create()`` (Twilio's ``calls.create`` or ``messages.create``), and when it raises
-    without certainly having made nothing, ``listing()`` asked for what it made instead of
-    creating again: a second SMS or call is the harm."""
+    without certainly having made nothing (a 5xx, no answer in time: one rule), ``listing()``
+    asked for what it made instead of creating again, twice, ``_RELOOK_SECONDS`` apart
+    (Twilio's lists lag its creates). ``resend_unlisted``: what both lookups answered
+    without listing is taken as never made and created once more (an SMS: nothing else
+    would ever send it, where a second copy is a nuisance; review127). A lookup that fails
+    says nothing: unknown, never created again (review56)."""
     since = datetime.now(UTC) - _LOOKUP_SLACK
     try:
         made = create()
@@ -105,8 +115,21 @@ def create_once(create: Callable[[], Any], listing: Callable[[], Iterable[Any]],
     except Exception as exc:  # TwilioRestException, network errors
         if nothing_created(exc):
             return Created(sid=None, error=exc, refused=True)
-        found = _created_since(listing, since=since, body=body)
-        return Created(sid=found, error=exc, looked_up=found is not None)
+        found, answered = _created_since(listing, since=since, body=body)
+        if found is None and answered:
+            time.sleep(_RELOOK_SECONDS)
+            found, answered = _created_since(listing, since=since, body=body)
+        if found is not None or not (answered and resend_unlisted):
+            return Created(sid=found, error=exc, looked_up=found is not None)
+        log.warning("a Twilio create failed (%s) and its list shows nothing such twice; "
+                    "created once more", first_line(exc))
+        first = exc
+    try:
+        made = create()
+    except Exception as again:
+        # Refused or unknown, never a third time here: the first may yet show up late.
+        return Created(sid=None, error=again)
+    return Created(sid=str(made.sid), made=made, error=first, resent=True)
 
 
 # --- a call whose create went unanswered and unlisted ----------------------------------

@@ -353,6 +353,41 @@ def test_an_sms_twilio_refused_as_too_many_requests_is_retried_without_a_look_up
     assert standin.messages == [] and standin.lookups == []
 
 
+def _sms_settings(standin: TwilioStandIn) -> Settings:
+    return Settings(twilio=TwilioSettings(
+        account_sid="ACtest", auth_token=TOKEN, from_number="+8610012345",
+        api_base=standin.url, api_timeout_seconds=5))
+
+
+@pytest.mark.parametrize(("status", "creates", "lag"), [(503, False, 0), (500, True, 1)])
+def test_an_sms_a_server_error_left_unlisted_is_sent_once_and_one_listed_late_is_not(
+        standin: TwilioStandIn, status: int, creates: bool, lag: int) -> None:
+    """Twilio's usual 503 under load makes nothing: looked up, listed nowhere, the SMS ended
+    `unknown` and was never sent, the handler's dispatch or the citizen's receipt lost
+    (review127); now, listed nowhere at a second look too, it is sent once more. A 500 that
+    made it, missing from the first look (Twilio's list lags its creates) and shown at the
+    second, is that message, not sent a second time. Exactly one message either way."""
+    standin.create_error, standin.create_error_creates = status, creates
+    standin.failing_creates, standin.list_lag = 1, lag
+    result = TwilioSms(_sms_settings(standin)).send(
+        to="+8613900000030", text="【12345】新工单", ref="r")
+    (sent,) = standin.messages
+    assert standin.lookups == ["messages", "messages"]
+    assert (result.ok, result.unknown, result.ref) == (True, False, sent["Sid"])
+
+
+def test_an_sms_whose_create_and_lookup_both_fail_is_unknown_not_sent_again(
+        standin: TwilioStandIn) -> None:
+    """The lookup itself failing says nothing of what the 5xx made: the SMS is `unknown`,
+    never sent again (at most once; review56), not taken as unlisted and re-sent."""
+    standin.create_error, standin.create_error_creates, standin.failing_creates = 503, False, 1
+    standin.list_error = 500
+    result = TwilioSms(_sms_settings(standin)).send(
+        to="+8613900000030", text="【12345】新工单", ref="r")
+    assert standin.messages == [] and standin.lookups == ["messages"]
+    assert (result.ok, result.unknown) == (False, True)
+
+
 def test_a_call_twilio_placed_but_answered_with_a_server_error_is_run_not_placed_again(
         api, standin: TwilioStandIn) -> None:
     """A call create answered 500 after Twilio placed it ended `failed`, and the task's

@@ -40,6 +40,15 @@ class TwilioStandIn:
     # 20429: "never processed"), a 5xx after carrying it out (its 20500: a create answered
     # 500 may have been sent).
     create_error: int | None = None
+    # False: a 5xx answered before carrying anything out (Twilio's 503 under load, its
+    # 20503: "temporarily unavailable", to be tried again).
+    create_error_creates: bool = True
+    # How many creates answer create_error (None: every one); those after go through.
+    failing_creates: int | None = None
+    # The first this many lookups list nothing (Twilio's lists lag its creates by seconds).
+    list_lag: int = 0
+    # Lookups answered with this HTTP status: the lookup itself fails.
+    list_error: int | None = None
 
     def __post_init__(self) -> None:
         standin = self
@@ -49,19 +58,25 @@ class TwilioStandIn:
                 form = {k: v[0] for k, v in parse_qs(
                     self.rfile.read(int(self.headers["Content-Length"])).decode()).items()}
                 created = formatdate(usegmt=True)
-                if standin.create_error == 429:
+                failing = standin._failing()
+                if failing and standin.create_error == 429:
                     self._json(429, {"code": 20429, "message": "Too Many Requests",
                                      "status": 429})
+                    return
+                if failing and not standin.create_error_creates:
+                    self._json(int(standin.create_error or 503), {
+                        "code": 20503, "message": "Service unavailable",
+                        "status": standin.create_error})
                     return
                 if self.path.endswith("/Calls.json"):
                     sid = "CA" + uuid.uuid4().hex
                     standin.calls.append({**form, "Sid": sid, "DateCreated": created})
                     threading.Thread(target=standin._play, args=(sid, form), daemon=True).start()
-                    self._created({"sid": sid, "status": "queued", "to": form["To"]})
+                    self._created({"sid": sid, "status": "queued", "to": form["To"]}, failing)
                 elif self.path.endswith("/Messages.json"):
                     sid = "SM" + uuid.uuid4().hex
                     standin.messages.append({**form, "Sid": sid, "DateCreated": created})
-                    self._created({"sid": sid, "status": "queued", "to": form["To"]})
+                    self._created({"sid": sid, "status": "queued", "to": form["To"]}, failing)
                 else:
                     self._json(404, {"message": "not found"})
 
@@ -73,18 +88,23 @@ class TwilioStandIn:
                                           ("/Messages.json", "messages", standin.messages)):
                     if path.endswith(suffix):
                         standin.lookups.append(key)
+                        if standin.list_error is not None:
+                            self._json(standin.list_error, {"code": 20500, "status":
+                                                            standin.list_error})
+                            return
+                        lagging = len(standin.lookups) <= standin.list_lag
                         found = [{"sid": r["Sid"], "to": r["To"], "from": r["From"],
                                   "body": r.get("Body"), "date_created": r["DateCreated"]}
-                                 for r in reversed(rows) if standin.listed
+                                 for r in reversed(rows) if standin.listed and not lagging
                                  and all(r.get(k) == v for k, v in wanted.items())]
                         self._json(200, {key: found, "next_page_uri": None, "page": 0,
                                          "page_size": 50, "start": 0, "end": len(found)})
                         return
                 self._json(404, {"message": "not found"})
 
-            def _created(self, body: dict[str, Any]) -> None:
+            def _created(self, body: dict[str, Any], failing: bool) -> None:
                 time.sleep(standin.create_delay)
-                if standin.create_error is not None:
+                if failing:
                     self._json(standin.create_error, {
                         "code": 20500, "message": "Internal Server Error",
                         "status": standin.create_error})
@@ -107,6 +127,17 @@ class TwilioStandIn:
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def _failing(self) -> bool:
+        """Whether this create answers create_error (counted down by failing_creates)."""
+        if self.create_error is None:
+            return False
+        if self.failing_creates is None:
+            return True
+        if self.failing_creates <= 0:
+            return False
+        self.failing_creates -= 1
+        return True
 
     def close(self) -> None:
         self.httpd.shutdown()
