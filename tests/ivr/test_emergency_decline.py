@@ -134,15 +134,15 @@ def test_key_0_with_no_operator_hands_over_as_silence_does(services: IvrServices
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the dialogue's keys
-@pytest.mark.parametrize(("operator", "bridged", "outcome"), [
-    (TransferResult.BRIDGED, ["sip:duty@127.0.0.3"], CallOutcome.OPERATOR),
+@pytest.mark.parametrize(("operator", "bridged", "outcome", "rung"), [
+    (TransferResult.BRIDGED, ["sip:duty@127.0.0.3"], CallOutcome.OPERATOR, "operator"),
     # review53: unanswered, the caller went to a callback request; now to the service.
     (TransferResult.NO_ANSWER, ["sip:duty@127.0.0.3", "sip:110@127.0.0.2"],
-     CallOutcome.TICKET),
+     CallOutcome.TICKET, "uri"),
 ], ids=["answered", "not-answered"])
 def test_key_0_at_the_question_reaches_the_operator_else_the_service(
         services: IvrServices, monkeypatch: pytest.MonkeyPatch, operator: TransferResult,
-        bridged: list[str], outcome: CallOutcome) -> None:
+        bridged: list[str], outcome: CallOutcome, rung: str) -> None:
     tried: list[str] = []
 
     def bridge(fe: object, call: object, audio: object, uri: str, *, ring_timeout: float,
@@ -162,6 +162,11 @@ def test_key_0_at_the_question_reaches_the_operator_else_the_service(
     assert tried == bridged and d.outcome is outcome
     assert services.prompts.pcm("operator_unavailable") not in line.played
     assert d.intake.journal.handover == {"service": "110", "target": "uri"}
+    # Whoever took the call is the trail's (handover47: the operator's left the attempt alone).
+    d.intake.end(d.outcome)
+    _, events = _ticket(services.sessions, d.intake.journal.call_id)
+    assert events["emergency_handover_result"] == [
+        {"service": "110", "result": "bridged", "rung": rung}]
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the dialogue's keys
@@ -357,4 +362,4 @@ def test_a_hang_up_during_the_question_to_a_line_says_none_was_placed(
     _, events = _ticket(services.sessions, d.intake.journal.call_id)
     assert events == {"emergency_handover": [{"service": "110", "target": "uri"}],
                       "emergency_handover_result": [{"service": "110",
-                                                     "result": "caller_gone"}]}
+                                                     "result": "caller_gone", "rung": "uri"}]}
