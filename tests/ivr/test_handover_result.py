@@ -22,6 +22,7 @@ from ivr.intake import Spool
 from ivr.transfer import TransferResult, bridge_to_operator
 from telephony.call import DialOutcome, OutcomeKind, PlayResult
 from tests.ivr import test_kb_confirm as scripted
+from tests.ivr.test_emergency_decline import duty_then_line, with_operator
 from tests.support.city import City
 from ticketing.context import Domain
 from ticketing.models import TicketEvent
@@ -109,12 +110,6 @@ class KeysZeroAtTheTransfer(scripted.ScriptedLine):
         return PlayResult.COMPLETED
 
 
-def _with_operator(services: IvrServices) -> IvrServices:
-    settings = services.settings.model_copy(update={"sip": services.settings.sip.model_copy(
-        update={"operator_uri": "sip:duty@127.0.0.3"})})
-    return replace(services, settings=settings, frontend=object())  # type: ignore[arg-type]
-
-
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the trail's words
 @pytest.mark.parametrize(("operator", "rung", "said"), [
     (TransferResult.BRIDGED, ["sip:duty@127.0.0.3"], "已接通值班员（未拨打119）"),
@@ -127,18 +122,9 @@ def test_key_0_at_the_transfer_says_the_operator_was_rung(
         rung: list[str], said: str) -> None:
     """handover47: 0 during "正在为您转接119" put the caller through to the duty operator and
     the trail kept "发起转接119" alone, read as 119 rung with no end known."""
-    tried: list[str] = []
-
-    def bridge(fe: object, call: object, audio: object, uri: str, *, ring_timeout: float,
-               alive: Any = None) -> TransferResult:
-        tried.append(uri)
-        return operator if uri.startswith("sip:duty") else TransferResult.BRIDGED
-
-    monkeypatch.setattr(call_flow, "bridge_to_operator", bridge)
-    monkeypatch.setattr(call_flow, "emergency_target",
-                        lambda settings, number: (f"sip:{number}@127.0.0.2", "uri"))
+    tried = duty_then_line(monkeypatch, operator)
     line = KeysZeroAtTheTransfer(services.prompts.pcm("emergency_transfer_119"))
-    d, _, path = scripted.converse(_with_operator(services), FIRE, [],
+    d, _, path = scripted.converse(with_operator(services), FIRE, [],
                                    frozenset({State.DONE}), line=line)
     assert path[:2] == [State.UNDERSTAND, State.EMERGENCY] and tried == rung
     d.intake.end(d.outcome)
@@ -157,7 +143,7 @@ def test_a_hand_over_to_the_duty_operator_names_the_operator(
     """handover47: no line for 119, the duty operator is the hand-over's target; the trail
     said "已接通119" when the operator answered, as if 119 had the call."""
     monkeypatch.setattr(call_flow, "bridge_to_operator", lambda *a, **k: result)
-    d, _, _ = scripted.converse(_with_operator(services), FIRE, [], frozenset({State.DONE}))
+    d, _, _ = scripted.converse(with_operator(services), FIRE, [], frozenset({State.DONE}))
     assert d.intake.journal.handover == {"service": "119", "target": "operator"}
     d.intake.end(d.outcome)
     assert _trail(services.sessions) == [("emergency_handover", "发起转接119"),
