@@ -238,7 +238,7 @@ def test_a_dial_whose_action_never_came_says_the_result_is_unknown(
     twilio = make_twilio(sip={"operator_uri": "sip:duty@10.0.0.5"}, ivr=LINE_119)
     meant["text"] = FIRE
     _speak(twilio, standin, recording_wav)
-    spool = Spool(twilio.settings.data_dir / "spool")
+    spool = Spool(twilio.settings.data_dir / "spool" / "calls")
     (journal,) = spool.pending()
     assert journal.bridged_at and journal.handover_result is None
     domain = twilio.client.app.state.domain  # type: ignore[attr-defined]
