@@ -112,6 +112,7 @@ from ticketing.service import (
     HANDOVER_NOWHERE,
     HANDOVER_PUT_THROUGH,
     HANDOVER_REFUSED,
+    HANDOVER_RUNG_OPERATOR,
     HANDOVER_STOPPED,
     HANDOVER_UNANSWERED,
 )
@@ -932,7 +933,7 @@ class Dialogue:
             if reply is OfferReply.OPERATOR:
                 # Unanswered, the operator leaves the caller to the service, as silence
                 # would: never a callback request for an emergency (review53).
-                put_through = self._to_operator()
+                put_through = self._handover_to_operator()
                 if put_through is not None:
                     return put_through
         else:
@@ -945,7 +946,7 @@ class Dialogue:
                     return State.HANGUP
                 if heard is Heard.KEY and offer_reply(
                         self._key(), operator=self._has_operator()) is OfferReply.OPERATOR:
-                    put_through = self._to_operator()
+                    put_through = self._handover_to_operator()
                     if put_through is not None:
                         return put_through
             # The hand-over's bridge tells the journal and the call record it goes on, as
@@ -973,10 +974,23 @@ class Dialogue:
             self.call.hangup()
         return State.DONE
 
-    def _handover_ended(self, result: str) -> None:
-        """How the hand-over's bridge ended, for the ticket's trail; our stop first (the
-        bridge gives up at once, the caller is cut) whatever the line did."""
-        self.intake.handover_ended(HANDOVER_STOPPED if self.svc.stopping.is_set() else result)
+    def _handover_ended(self, result: str, rung: str | None = None) -> None:
+        """How the hand-over's bridge ended (and who it rang: None, the target), for the
+        ticket's trail; our stop first (the bridge gives up at once, the caller is cut)
+        whatever the line did."""
+        self.intake.handover_ended(
+            HANDOVER_STOPPED if self.svc.stopping.is_set() else result, rung)
+
+    def _handover_to_operator(self) -> State | None:
+        """The caller's 0 during a hand-over: the duty operator rung instead of the service,
+        and the trail says so and how it ended (before, handover47, it kept "发起转接119"
+        alone, read as 119 rung). None: nobody answered, the service's bridge comes next
+        and its own result stands."""
+        put_through = self._to_operator()
+        if put_through is not None:
+            self._handover_ended(HANDOVER_PUT_THROUGH if put_through is State.DONE
+                                 else HANDOVER_CALLER_GONE, HANDOVER_RUNG_OPERATOR)
+        return put_through
 
     def _offer_decline(self, number: str) -> str | None:
         """"您反映的情况可能需要110处理，马上为您转接。不需要转接请按2。": the key pressed while

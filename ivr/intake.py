@@ -149,6 +149,9 @@ class CallJournal:
     # How the bridge of that hand-over ended (a ticketing.service HANDOVER_* result), once
     # it did: the ticket's emergency_handover_result event, after the attempt's.
     handover_result: str | None = None
+    # Who that bridge rang ("operator": the caller's 0 took the hand-over to the duty
+    # operator); None: the hand-over's target.
+    handover_rung: str | None = None
     # Twilio: the service of such a hand-over announced and awaiting the caller's key (the
     # next webhook); a caller who hangs up meanwhile is handed over, as on the SIP line.
     handover_asked: str | None = None
@@ -468,7 +471,8 @@ def _record_handover_result(session: Session, ticket: Ticket, j: CallJournal) ->
     try:
         service.record_handover_result(
             session=session, ticket=ticket, actor=Actor.system("ivr"),
-            service=str(j.handover.get("service", "")), result=j.handover_result)
+            service=str(j.handover.get("service", "")), result=j.handover_result,
+            rung=j.handover_rung or str(j.handover.get("target", "")))
     except InvalidInput as exc:
         log.error("call %s: hand-over result not recorded, unknown service in the spool: %s",
                   j.call_id, exc)
@@ -849,10 +853,12 @@ class CallIntake:
         self._write()
         return j
 
-    def handover_ended(self, result: str) -> None:
-        """How the hand-over's bridge ended: journaled now, on the ticket when the call is
-        settled (``end``, or recover_spool)."""
+    def handover_ended(self, result: str, rung: str | None = None) -> None:
+        """How the hand-over's bridge ended, and who it rang (None: the hand-over's target;
+        the last bridge's stands): journaled now, on the ticket when the call is settled
+        (``end``, or recover_spool)."""
         self.journal.handover_result = result
+        self.journal.handover_rung = rung
         self._write()
 
     def decline_handover(self, service_number: str) -> None:
@@ -1043,6 +1049,12 @@ def recover_spool(*, sessions: sessionmaker[Session], domain: Domain, spool: Spo
                       if t is not None]
             j.ended_at = min(max(writes, default=now), now).isoformat()
             j.interrupted = True
+            if j.bridged_at and j.handover is not None and j.handover_result is None:
+                # A Twilio <Dial> whose action never came: whether it was put through is not
+                # known, and the trail says so rather than the attempt alone (handover47).
+                j.handover_result = service.HANDOVER_UNKNOWN
+                j.handover_rung = (service.HANDOVER_RUNG_OPERATOR
+                                   if j.outcome == CallOutcome.OPERATOR.value else None)
             if j.recording_path and Path(j.recording_path).exists():
                 try:
                     rec = repair_wav(j.recording_path)

@@ -229,30 +229,44 @@ HANDOVER_PUT_THROUGH = "bridged"
 HANDOVER_UNANSWERED = "no_answer"
 HANDOVER_REFUSED = "refused"  # busy, declined, the trunk or our front end refused the call
 HANDOVER_CALLER_GONE = "caller_gone"
+# No word of the bridge ever came (a Twilio <Dial> whose action and status callback were
+# both lost, the call settled by recovery's 15-minute rule): put through or not is unknown.
+HANDOVER_UNKNOWN = "unknown"
+# Who was rung, in ``record_emergency_handover``'s target words: the service's own line, or
+# the duty operator (no line configured for the service, or the caller's 0 asked for them).
+HANDOVER_RUNG_LINE = "uri"
+HANDOVER_RUNG_OPERATOR = "operator"
 _HANDOVER_RESULT_WHY = {HANDOVER_UNANSWERED: "无人应答", HANDOVER_REFUSED: "线路占线或拒绝呼叫",
                         HANDOVER_STOPPED: "服务停止"}
 
 
-def handover_result_note(service: str, result: str) -> str:
-    """The trail's words for how a hand-over's bridge ended, and what the caller was told:
-    the SIP line and Twilio alike play "请挂机后直接拨打119" when it was not put through."""
+def handover_result_note(service: str, result: str, rung: str = HANDOVER_RUNG_LINE) -> str:
+    """The trail's words for how a hand-over's bridge ended, naming who was rung (the
+    service's line, or the duty operator: "已接通119" for the operator read as 119 had the
+    call), and what the caller was told: the SIP line and Twilio alike play "请挂机后直接拨打
+    119" when it was not put through."""
+    who = "值班员" if rung == HANDOVER_RUNG_OPERATOR else service
     if result == HANDOVER_PUT_THROUGH:
-        return f"已接通{service}"
+        return f"已接通{who}" if who == service else f"已接通{who}（未拨打{service}）"
     if result == HANDOVER_CALLER_GONE:
-        return f"未接通{service}：来电人在接通前挂机"
+        return f"未接通{who}：来电人在接通前挂机"
+    if result == HANDOVER_UNKNOWN:
+        return f"转接{who}结果未知：未收到呼叫结果"
     why = _HANDOVER_RESULT_WHY.get(result, "转接失败")
-    return f"未接通{service}：{why}，已告知来电人直接拨打{service}"
+    return f"未接通{who}：{why}，已告知来电人直接拨打{service}"
 
 
 def record_handover_result(
-    *, session: Session, ticket: Ticket, actor: Actor, service: str, result: str
+    *, session: Session, ticket: Ticket, actor: Actor, service: str, result: str,
+    rung: str = HANDOVER_RUNG_LINE,
 ) -> TicketEvent:
-    """三号联动's outcome, after the attempt (``record_emergency_handover``): put through,
-    or not and why."""
+    """三号联动's outcome, after the attempt (``record_emergency_handover``): who was rung
+    (``rung``), put through or not and why."""
     service = check_label("emergency", service)
     ev = record_event(session=session, ticket=ticket, actor=actor,
-                      action=HANDOVER_RESULT_ACTION, note=handover_result_note(service, result),
-                      data={"service": service, "result": result})
+                      action=HANDOVER_RESULT_ACTION,
+                      note=handover_result_note(service, result, rung),
+                      data={"service": service, "result": result, "rung": rung})
     session.flush()
     return ev
 

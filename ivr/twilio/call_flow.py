@@ -105,6 +105,7 @@ from ticketing.service import (
     HANDOVER_CALLER_GONE,
     HANDOVER_PUT_THROUGH,
     HANDOVER_REFUSED,
+    HANDOVER_RUNG_OPERATOR,
     HANDOVER_STOPPED,
     HANDOVER_UNANSWERED,
 )
@@ -642,10 +643,22 @@ class TwilioDialogue:
                 if dial_status in DIAL_ANSWERED:
                     return twiml.hang_up()
                 return twiml.emergency_failed(emergency)
+            handover = call.journal.handover
+            result = DIAL_HANDOVER_RESULTS.get(dial_status, HANDOVER_REFUSED)
+            if handover is not None and result in (HANDOVER_PUT_THROUGH, HANDOVER_CALLER_GONE):
+                # The caller's 0 at the hand-over question had the duty operator rung, not
+                # the service: the trail says so and how it ended (before, handover47, it
+                # kept "发起转接119" alone). Unanswered, the service's <Dial> says its own.
+                call.intake.handover_ended(result, HANDOVER_RUNG_OPERATOR)
+                if call.ended:  # settled by the status callback first: filed now
+                    self.calls.settle(call)
+                    return twiml.hang_up()
+                if result == HANDOVER_CALLER_GONE:  # no caller left to put through
+                    call.intake.end()
+                    return twiml.hang_up()
             if dial_status in DIAL_ANSWERED:
                 call.intake.end(CallOutcome.OPERATOR)
                 return twiml.hang_up()
-            handover = call.journal.handover
             if handover is not None:
                 # 0 at the hand-over question and the operator did not answer: on to the
                 # service, as silence would have (decisions.offer_reply); before (review53)

@@ -133,16 +133,9 @@ def test_key_0_with_no_operator_hands_over_as_silence_does(services: IvrServices
     assert d.intake.journal.handover == {"service": "110", "target": "none"}
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the dialogue's keys
-@pytest.mark.parametrize(("operator", "bridged", "outcome"), [
-    (TransferResult.BRIDGED, ["sip:duty@127.0.0.3"], CallOutcome.OPERATOR),
-    # review53: unanswered, the caller went to a callback request; now to the service.
-    (TransferResult.NO_ANSWER, ["sip:duty@127.0.0.3", "sip:110@127.0.0.2"],
-     CallOutcome.TICKET),
-], ids=["answered", "not-answered"])
-def test_key_0_at_the_question_reaches_the_operator_else_the_service(
-        services: IvrServices, monkeypatch: pytest.MonkeyPatch, operator: TransferResult,
-        bridged: list[str], outcome: CallOutcome) -> None:
+def duty_then_line(monkeypatch: pytest.MonkeyPatch, operator: TransferResult) -> list[str]:
+    """Each service has a line (``sip:110@127.0.0.2``), the duty operator's bridge gives
+    ``operator``, a line's is answered: the URIs bridged to, in order."""
     tried: list[str] = []
 
     def bridge(fe: object, call: object, audio: object, uri: str, *, ring_timeout: float,
@@ -153,15 +146,38 @@ def test_key_0_at_the_question_reaches_the_operator_else_the_service(
     monkeypatch.setattr(call_flow, "bridge_to_operator", bridge)
     monkeypatch.setattr(call_flow, "emergency_target",
                         lambda settings, number: (f"sip:{number}@127.0.0.2", "uri"))
+    return tried
+
+
+def with_operator(services: IvrServices) -> IvrServices:
+    """A front end up and a duty operator (``sip:duty@127.0.0.3``) configured."""
     settings = services.settings.model_copy(update={"sip": services.settings.sip.model_copy(
         update={"operator_uri": "sip:duty@127.0.0.3"})})
-    with_operator = replace(services, settings=settings,
-                            frontend=object())  # type: ignore[arg-type]
-    d, line, path = scripted.converse(with_operator, NOISE, ["0"], frozenset({State.DONE}))
+    return replace(services, settings=settings, frontend=object())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the dialogue's keys
+@pytest.mark.parametrize(("operator", "bridged", "outcome", "rung"), [
+    (TransferResult.BRIDGED, ["sip:duty@127.0.0.3"], CallOutcome.OPERATOR, "operator"),
+    # review53: unanswered, the caller went to a callback request; now to the service.
+    (TransferResult.NO_ANSWER, ["sip:duty@127.0.0.3", "sip:110@127.0.0.2"],
+     CallOutcome.TICKET, "uri"),
+], ids=["answered", "not-answered"])
+def test_key_0_at_the_question_reaches_the_operator_else_the_service(
+        services: IvrServices, monkeypatch: pytest.MonkeyPatch, operator: TransferResult,
+        bridged: list[str], outcome: CallOutcome, rung: str) -> None:
+    tried = duty_then_line(monkeypatch, operator)
+    d, line, path = scripted.converse(with_operator(services), NOISE, ["0"],
+                                      frozenset({State.DONE}))
     assert path == [State.UNDERSTAND, State.EMERGENCY, State.DONE]
     assert tried == bridged and d.outcome is outcome
     assert services.prompts.pcm("operator_unavailable") not in line.played
     assert d.intake.journal.handover == {"service": "110", "target": "uri"}
+    # Whoever took the call is the trail's (handover47: the operator's left the attempt alone).
+    d.intake.end(d.outcome)
+    _, events = _ticket(services.sessions, d.intake.journal.call_id)
+    assert events["emergency_handover_result"] == [
+        {"service": "110", "result": "bridged", "rung": rung}]
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the dialogue's keys
@@ -357,4 +373,4 @@ def test_a_hang_up_during_the_question_to_a_line_says_none_was_placed(
     _, events = _ticket(services.sessions, d.intake.journal.call_id)
     assert events == {"emergency_handover": [{"service": "110", "target": "uri"}],
                       "emergency_handover_result": [{"service": "110",
-                                                     "result": "caller_gone"}]}
+                                                     "result": "caller_gone", "rung": "uri"}]}

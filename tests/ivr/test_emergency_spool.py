@@ -158,5 +158,6 @@ def test_a_crash_after_the_bridge_ended_files_its_result_once(
     for _ in range(2):  # the second: a crash between the commit and the spool file's removal
         assert recover_spool(sessions=sessions, domain=domain, spool=spool,
                              restarted=True) == ["fire-2"]
-        assert trail() == ["发起转接119", "未接通119：无人应答，已告知来电人直接拨打119"]
+        # The target the spool names (the duty operator) is who was rung (handover47).
+        assert trail() == ["发起转接119", "未接通值班员：无人应答，已告知来电人直接拨打119"]
         spool.write(journal)

@@ -176,4 +176,26 @@ def test_a_hang_up_at_the_question_to_a_line_says_none_was_placed(
     twilio.post("/twilio/status", call_form(call, CallStatus="completed"))
     assert _events(sessions) == {
         "emergency_handover": [{"service": "110", "target": "operator"}],
-        "emergency_handover_result": [{"service": "110", "result": "caller_gone"}]}
+        "emergency_handover_result": [{"service": "110", "result": "caller_gone",
+                                       "rung": "operator"}]}
+
+
+@pytest.mark.parametrize(("status", "result"), [
+    ("completed", "bridged"), ("canceled", "caller_gone")], ids=["answered", "caller-gone"])
+def test_key_0_at_the_question_says_the_operator_was_rung(
+        make_twilio: Any, standin: StandIn, recording_wav: bytes, meant: dict[str, str],
+        sessions: sessionmaker[Session], city: City, status: str, result: str) -> None:
+    """handover47: 0 at the question put the caller through to the duty operator, and the
+    trail kept "发起转接110" alone, though 110 was never rung."""
+    twilio = make_twilio(sip={"operator_uri": "sip:duty@10.0.0.5"},
+                         ivr={"emergency_uris": {"110": "sip:110@10.0.0.9", "119": "",
+                                                 "120": ""}})
+    call, _ = _asked(twilio, standin, recording_wav, meant)
+    assert _dialled(twiml(twilio.post("/twilio/emergency", call_form(call, Digits="0")))) == [
+        ("Sip", "sip:duty@10.0.0.5")]
+    root = twiml(twilio.post("/twilio/dialed", call_form(call, DialCallStatus=status)))
+    assert root.find("Dial") is None  # nobody else rung
+    assert _events(sessions) == {
+        "emergency_handover": [{"service": "110", "target": "uri"}],
+        "emergency_handover_result": [{"service": "110", "result": result,
+                                       "rung": "operator"}]}

@@ -25,6 +25,7 @@ from twilio.request_validator import RequestValidator
 
 from ivr import prompts
 from ivr.callrecords import CallOutcome, CallRecord
+from ivr.intake import Spool, recover_spool
 from ivr.twilio import call_flow as twilio_flow
 from ivr.twilio.decode import Decoded
 from knowledge import service as kb
@@ -55,6 +56,7 @@ pytestmark = pytest.mark.usefixtures("decode_once")
 
 HEARD = "나오"  # part of what the test model hears in the recording (나오지 않습니다)
 FIRE = "我们楼道里着火了，浓烟很大，快来人啊"
+LINE_119 = {"emergency_uris": {"110": "", "119": "sip:119@10.0.0.9", "120": ""}}
 QUESTION = "想问下失业金怎么申请"  # kb026's question, worded unlike the entry; asks no one detail (kb28)
 ENTRY = "kb026"
 WATER = "朝阳区望京西园三区5号楼停水一天了"
@@ -187,7 +189,7 @@ def test_the_trail_says_how_the_hand_over_ended(
         meant: dict[str, str], sessions: sessionmaker[Session], city: City) -> None:
     """review121: the hand-over event is committed before the <Dial> and said "转接119",
     put through or not; the Dial's action now adds how it ended, as the SIP line does."""
-    twilio = make_twilio(sip={"operator_uri": "sip:duty@10.0.0.5"})
+    twilio = make_twilio(sip={"operator_uri": "sip:duty@10.0.0.5"}, ivr=LINE_119)
     meant["text"] = FIRE
     call, _, root = _speak(twilio, standin, recording_wav)
     (dial,) = root.iter("Dial")
@@ -197,6 +199,54 @@ def test_the_trail_says_how_the_hand_over_ended(
         _events(sessions, "emergency_handover") + _events(sessions, "emergency_handover_result"),
         key=lambda e: e.id)]
     assert trail == [("emergency_handover", "发起转接119"), ("emergency_handover_result", said)]
+
+
+def _trail(sessions: sessionmaker[Session]) -> list[tuple[str, str | None]]:
+    return [(e.action, e.note) for e in sorted(
+        _events(sessions, "emergency_handover") + _events(sessions, "emergency_handover_result"),
+        key=lambda e: e.id)]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the trail's words
+@pytest.mark.parametrize(("status", "said"), [
+    ("completed", "已接通值班员（未拨打119）"),
+    ("no-answer", "未接通值班员：无人应答，已告知来电人直接拨打119"),
+], ids=["answered", "unanswered"])
+def test_a_hand_over_to_the_duty_operator_names_the_operator(
+        status: str, said: str, make_twilio: Any, standin: StandIn, recording_wav: bytes,
+        meant: dict[str, str], sessions: sessionmaker[Session], city: City) -> None:
+    """handover47: no line for 119, the <Dial> rings the duty operator; the trail said
+    "已接通119" when the operator answered, as if 119 had the call."""
+    twilio = make_twilio(sip={"operator_uri": "sip:duty@10.0.0.5"})
+    meant["text"] = FIRE
+    call, _, root = _speak(twilio, standin, recording_wav)
+    (dial,) = root.iter("Dial")
+    assert [(c.tag, c.text) for c in dial] == [("Sip", "sip:duty@10.0.0.5")]
+    path, query = _action(dial)
+    twiml(twilio.post(path, call_form(call, DialCallStatus=status), query=query))
+    assert _trail(sessions) == [("emergency_handover", "发起转接119"),
+                                ("emergency_handover_result", said)]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # subject: the trail's words
+def test_a_dial_whose_action_never_came_says_the_result_is_unknown(
+        make_twilio: Any, standin: StandIn, recording_wav: bytes, meant: dict[str, str],
+        sessions: sessionmaker[Session], city: City) -> None:
+    """handover47: the <Dial> went back and neither its action nor the call's status ever
+    came: recovery's 15-minute rule settled the call with "发起转接119" alone on the trail,
+    read as a call placed. It says the result is unknown, once however often recovered."""
+    twilio = make_twilio(sip={"operator_uri": "sip:duty@10.0.0.5"}, ivr=LINE_119)
+    meant["text"] = FIRE
+    _speak(twilio, standin, recording_wav)
+    spool = Spool(twilio.settings.data_dir / "spool" / "calls")
+    (journal,) = spool.pending()
+    assert journal.bridged_at and journal.handover_result is None
+    domain = twilio.client.app.state.domain  # type: ignore[attr-defined]
+    for _ in range(2):  # recovered, then recovered again (a crash before the spool's removal)
+        recover_spool(sessions=sessions, domain=domain, spool=spool, stale_after_seconds=0)
+        spool.write(journal)
+    assert _trail(sessions) == [("emergency_handover", "发起转接119"),
+                                ("emergency_handover_result", "转接119结果未知：未收到呼叫结果")]
 
 
 def test_emergency_with_nobody_to_take_it_keeps_the_ticket(
@@ -584,7 +634,7 @@ def test_the_hand_over_result_is_kept_when_the_call_status_comes_first(
     """review126: Twilio gives no order between the call-status callback and the Dial's
     action. The status first settled the call, and the action then found it settled and
     dropped how the hand-over ended; the action sent again adds nothing."""
-    twilio = make_twilio(sip={"operator_uri": "sip:duty@10.0.0.5"})
+    twilio = make_twilio(sip={"operator_uri": "sip:duty@10.0.0.5"}, ivr=LINE_119)
     meant["text"] = FIRE
     call, _, root = _speak(twilio, standin, recording_wav)
     (dial,) = root.iter("Dial")
