@@ -43,7 +43,7 @@ def _bridge_refused(fe: SipFrontEnd, wire: Clockwork, caller: CallHandle) -> str
     invite = wire.first_sent("INVITE")
     fe._on_message(SipMessage(build_response(invite, 486, to_tag="op1"), PHONE))
     bridge.join(timeout=30)
-    assert not bridge.is_alive() and results == [TransferResult.NO_ANSWER]
+    assert not bridge.is_alive() and results == [TransferResult.REFUSED]
     return invite.first("Max-Forwards")
 
 
@@ -69,7 +69,7 @@ def test_a_caller_with_one_hop_left_gets_no_leg_started() -> None:
     bridge.start()
     bridge.join(timeout=10)  # (a leg that rang would ring past it: nobody answers here)
     assert "INVITE" not in wire.methods() and len(fe._calls) == 1  # no line taken
-    assert results == [TransferResult.NO_ANSWER]
+    assert results == [TransferResult.REFUSED]  # (a FAILED dial; its fallback: a callback)
 
 
 def test_calls_the_service_starts_itself_keep_70() -> None:
