@@ -954,7 +954,7 @@ class Dialogue:
             # taken for free by the outbound side (review52).
             result = bridge_to_operator(fe, self.call, self.audio, uri,
                                         ring_timeout=self.sip.ring_timeout,
-                                        alive=self.intake.alive)
+                                        alive=self.intake.alive, emergency=True)
             log.info("call %s: emergency %s hand-over to %s: %s", self.call.call_id, number,
                      target, result.value, extra=self._log_fields(State.EMERGENCY))
             self._handover_ended(HANDOVER_RESULTS[result])

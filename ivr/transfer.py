@@ -45,9 +45,12 @@ class TransferResult(Enum):
 
 def bridge_to_operator(frontend: SipFrontEnd, call: CallHandle, audio: CallAudio, uri: str,
                        *, ring_timeout: float,
-                       alive: Callable[[], object] | None = None) -> TransferResult:
+                       alive: Callable[[], object] | None = None,
+                       emergency: bool = False) -> TransferResult:
     """``alive`` is called every ``ALIVE_SECONDS`` while the bridge lasts (the call's
-    journal written again: a talk with the operator can outlast any IVR dialogue)."""
+    journal written again: a talk with the operator can outlast any IVR dialogue).
+    ``emergency``: the 110/119/120 hand-over, whose leg starts at 70 hops whatever the
+    caller's INVITE had left (review130)."""
     if not uri:
         return TransferResult.NOT_SET
     if call.waits_ended:  # our stop began: no call placed that its drain would cut
@@ -59,9 +62,14 @@ def bridge_to_operator(frontend: SipFrontEnd, call: CallHandle, audio: CallAudio
         # (15 s), then our BYE, never the notice.
         # ``for_call``: the leg carries the caller's hops less one, and none is started
         # when none is left (a loop through us: sip45), the caller getting the fallback.
+        # Not an emergency's (review130): a caller arriving with 1..3 hops (an SBC and a
+        # proxy before us, a device starting low) had no 119 leg, or one the carrier's
+        # proxies refused 483, and was told to dial 119 themselves. A loop through the
+        # hand-over needs a dialogue hearing an emergency at every turn and is bounded by
+        # the lines; a refused 119 may cost a life.
         outcome = frontend.call(uri, timeout=ring_timeout,
                                 give_up_when=lambda: call.ended or call.waits_ended,
-                                for_call=call)
+                                for_call=None if emergency else call)
     except (RuntimeError, ValueError) as exc:  # front end stopped, unusable URI
         log.error("call %s: operator call to %s not placed: %s", call.call_id, uri, exc)
         return TransferResult.REFUSED

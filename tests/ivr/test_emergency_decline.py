@@ -139,7 +139,10 @@ def duty_then_line(monkeypatch: pytest.MonkeyPatch, operator: TransferResult) ->
     tried: list[str] = []
 
     def bridge(fe: object, call: object, audio: object, uri: str, *, ring_timeout: float,
-               alive: Any = None) -> TransferResult:
+               alive: Any = None, emergency: bool = False) -> TransferResult:
+        # The duty operator at key 0 carries the caller's hops; the service's leg never
+        # does (review130).
+        assert emergency is not uri.startswith("sip:duty")
         tried.append(uri)
         return operator if uri.startswith("sip:duty") else TransferResult.BRIDGED
 
@@ -317,8 +320,8 @@ def test_the_hand_over_bridge_tells_the_journal_the_call_goes_on(
     seen: dict[str, Any] = {}
 
     def bridge(fe: object, call: object, audio: object, uri: str, *, ring_timeout: float,
-               alive: Any = None) -> TransferResult:
-        seen.update(uri=uri, alive=alive)
+               alive: Any = None, emergency: bool = False) -> TransferResult:
+        seen.update(uri=uri, alive=alive, emergency=emergency)
         return TransferResult.BRIDGED
 
     monkeypatch.setattr(call_flow, "bridge_to_operator", bridge)
@@ -328,6 +331,7 @@ def test_the_hand_over_bridge_tells_the_journal_the_call_goes_on(
     d, _, path = scripted.converse(with_front, FIRE, [], frozenset({State.DONE}))
     assert path == [State.UNDERSTAND, State.EMERGENCY, State.DONE]
     assert seen["uri"] == "sip:119@127.0.0.2" and seen["alive"] == d.intake.alive
+    assert seen["emergency"] is True  # its leg starts at 70 hops (review130)
 
 
 @pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
