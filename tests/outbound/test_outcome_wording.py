@@ -14,20 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from outbound.models import Kind, Outcome
 from outbound.sms import SmsResult
 from outbound.worker import OUTCOME_NOTES, OutboundWorker, outcome_note
-from tests.outbound.support import (
-    CITY_SUPERVISOR_PHONE,
-    WATER_HANDLER_PHONE,
-    Clock,
-    RecordingSms,
-    Script,
-    ScriptedDialer,
-    attempts,
-    claims_of_a_dead_worker,
-    drive,
-    events,
-    new_ticket,
-    tasks,
-)
+from tests.outbound import support as ob
 from tests.support.city import City
 from ticketing.context import Domain
 from ticketing.phones import normalise
@@ -51,7 +38,7 @@ class UnclearSms:
         return SmsResult(ok=True, ref=ref)
 
 
-def _worker(sessions: sessionmaker[Session], domain: Domain, dialer: ScriptedDialer,
+def _worker(sessions: sessionmaker[Session], domain: Domain, dialer: ob.ScriptedDialer,
             sms: object) -> OutboundWorker:
     return OutboundWorker(sessions=sessions, domain=domain, dialer=dialer,
                           sms=sms, name="test-worker")  # type: ignore[arg-type]
@@ -59,20 +46,20 @@ def _worker(sessions: sessionmaker[Session], domain: Domain, dialer: ScriptedDia
 
 def test_an_sms_with_no_clear_answer_is_told_in_mandarin_and_not_called_a_crash(
         ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
-    clock = Clock(ob_domain)
-    number = new_ticket(ob_sessions, ob_domain, ob_city)
-    sms = UnclearSms(normalise(WATER_HANDLER_PHONE))
-    worker = _worker(ob_sessions, ob_domain, ScriptedDialer(), sms)
-    drive(worker, lambda: any(t.status == "done"
-                              for t in tasks(ob_sessions, number, Kind.SMS_DISPATCH)),
-          clock=clock)
-    (task,) = tasks(ob_sessions, number, Kind.SMS_DISPATCH)
+    clock = ob.Clock(ob_domain)
+    number = ob.new_ticket(ob_sessions, ob_domain, ob_city)
+    sms = UnclearSms(normalise(ob.WATER_HANDLER_PHONE))
+    worker = _worker(ob_sessions, ob_domain, ob.ScriptedDialer(), sms)
+    ob.drive(worker, lambda: any(t.status == "done"
+                                 for t in ob.tasks(ob_sessions, number, Kind.SMS_DISPATCH)),
+             clock=clock)
+    (task,) = ob.tasks(ob_sessions, number, Kind.SMS_DISPATCH)
     assert task.result == "unknown_unconfirmed"  # nothing crashed
-    (attempt,) = attempts(ob_sessions, number, Kind.SMS_DISPATCH)
+    (attempt,) = ob.attempts(ob_sessions, number, Kind.SMS_DISPATCH)
     assert attempt.outcome == Outcome.UNKNOWN  # the code the daily cap and retries read
     # At most once: the provider may have it, so it is not sent again.
-    assert [to for to, _ in sms.sent].count(normalise(WATER_HANDLER_PHONE)) == 1
-    (line,) = [e for e in events(ob_sessions, number) if e.action == "outbound_sms"
+    assert [to for to, _ in sms.sent].count(normalise(ob.WATER_HANDLER_PHONE)) == 1
+    (line,) = [e for e in ob.events(ob_sessions, number) if e.action == "outbound_sms"
                and e.data["kind"] == Kind.SMS_DISPATCH]
     assert line.note == f"派单短信（第1次）：{UNCLEAR_SMS}"
     assert line.data["outcome"] == "unknown"  # the event's data keeps the code
@@ -80,19 +67,19 @@ def test_an_sms_with_no_clear_answer_is_told_in_mandarin_and_not_called_a_crash(
 
 def test_an_sms_whose_worker_died_is_still_named_a_crash_and_told_in_mandarin(
         ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
-    clock = Clock(ob_domain)
-    number = new_ticket(ob_sessions, ob_domain, ob_city)
-    claims = claims_of_a_dead_worker(ob_sessions, ob_domain, clock.at)
+    clock = ob.Clock(ob_domain)
+    number = ob.new_ticket(ob_sessions, ob_domain, ob_city)
+    claims = ob.claims_of_a_dead_worker(ob_sessions, ob_domain, clock.at)
     assert Kind.SMS_DISPATCH in {c.kind for c in claims}
     clock.at += timedelta(seconds=ob_domain.settings.outbound.lease_seconds + 1)
-    sms = RecordingSms()
-    worker = _worker(ob_sessions, ob_domain, ScriptedDialer(), sms)
+    sms = ob.RecordingSms()
+    worker = _worker(ob_sessions, ob_domain, ob.ScriptedDialer(), sms)
     worker.tick()
     worker.wait_idle()
-    (task,) = tasks(ob_sessions, number, Kind.SMS_DISPATCH)
+    (task,) = ob.tasks(ob_sessions, number, Kind.SMS_DISPATCH)
     assert (task.status, task.result) == ("done", "unknown_after_crash")
-    assert not [to for to, _ in sms.sent if to == normalise(WATER_HANDLER_PHONE)]
-    (line,) = [e for e in events(ob_sessions, number) if e.action == "outbound_sms"
+    assert not [to for to, _ in sms.sent if to == normalise(ob.WATER_HANDLER_PHONE)]
+    (line,) = [e for e in ob.events(ob_sessions, number) if e.action == "outbound_sms"
                and e.data["kind"] == Kind.SMS_DISPATCH]
     # The dead worker had claimed it for the shipped ``log`` provider, which says so too.
     assert line.note == f"派单短信（第1次）：{UNCLEAR_SMS}（短信通道为 log，未实际发出）"
@@ -100,20 +87,20 @@ def test_an_sms_whose_worker_died_is_still_named_a_crash_and_told_in_mandarin(
 
 def test_each_call_outcome_reads_in_mandarin_in_the_trail(
         ob_sessions: sessionmaker[Session], ob_domain: Domain, ob_city: City) -> None:
-    clock = Clock(ob_domain)
-    number = new_ticket(ob_sessions, ob_domain, ob_city)
-    dialer = ScriptedDialer({
-        WATER_HANDLER_PHONE: Script([Outcome.BUSY, Outcome.REJECTED, Outcome.NO_ANSWER]),
-        CITY_SUPERVISOR_PHONE: Script(["1"]),
+    clock = ob.Clock(ob_domain)
+    number = ob.new_ticket(ob_sessions, ob_domain, ob_city)
+    dialer = ob.ScriptedDialer({
+        ob.WATER_HANDLER_PHONE: ob.Script([Outcome.BUSY, Outcome.REJECTED, Outcome.NO_ANSWER]),
+        ob.CITY_SUPERVISOR_PHONE: ob.Script(["1"]),
     })
-    worker = _worker(ob_sessions, ob_domain, dialer, RecordingSms())
-    drive(worker, lambda: any(t.status == "done"
-                              for t in tasks(ob_sessions, number, Kind.ESCALATE_CALL)),
-          clock=clock)
-    notes = [e.note for e in events(ob_sessions, number) if e.action == "outbound_call"]
+    worker = _worker(ob_sessions, ob_domain, dialer, ob.RecordingSms())
+    ob.drive(worker, lambda: any(t.status == "done"
+                                 for t in ob.tasks(ob_sessions, number, Kind.ESCALATE_CALL)),
+             clock=clock)
+    notes = [e.note for e in ob.events(ob_sessions, number) if e.action == "outbound_call"]
     assert notes == ["签收提醒电话（第1次）：对方忙线", "签收提醒电话（第2次）：对方拒接",
                      "签收提醒电话（第3次）：无人接听", "督办电话（第1次）：已接通，按键1"]
-    sms_notes = [e.note for e in events(ob_sessions, number) if e.action == "outbound_sms"]
+    sms_notes = [e.note for e in ob.events(ob_sessions, number) if e.action == "outbound_sms"]
     assert sms_notes and all("：短信平台已受理" in (n or "") for n in sms_notes), sms_notes
 
 
