@@ -111,9 +111,19 @@ def task_row(*, ticket_id: int, kind: str, round_: int, step: int, due_at: datet
             "created_at": now}
 
 
+# OutboundAttempt.data: settled by crash recovery (``worker.recover_abandoned``), its
+# worker dead before the attempt's end was recorded.
+RECOVERED = "recovered"
+
+
+def abandoned(attempt: OutboundAttempt) -> bool:
+    """Whether the attempt's worker died in it: what is known of it is what was committed."""
+    return bool((attempt.data or {}).get(RECOVERED))
+
+
 def answered_then_abandoned(attempt: OutboundAttempt) -> bool:
     """The callee answered, then the worker died before the call's end was recorded: what
     they pressed after the last committed key is unknown. A reminder's handler is not
     called again (``reminders``: the supervisor is); a survey does not ask this, its call
     is retried as an unanswered one (``survey``, docs/outbound.md "Crash rule")."""
-    return attempt.outcome == "answered" and bool((attempt.data or {}).get("recovered"))
+    return attempt.outcome == "answered" and abandoned(attempt)

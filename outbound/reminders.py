@@ -25,6 +25,7 @@ from outbound.people import UNIT_SIDE, WHO_LABELS, recipient, supervisor_of
 from outbound.policies import (
     SYSTEM,
     Target,
+    abandoned,
     answered_then_abandoned,
     cancel,
     finish,
@@ -65,6 +66,11 @@ ASSIGNED = values(ASSIGNED_STATUSES)
 AWAITING_DISPATCH = values(AWAITING_DISPATCH_STATUSES)
 WAITING_FOR_CENTRE = values(WAITING_FOR_CENTRE_STATUSES)
 HOW_LABELS = {"sms": "短信", "call": "电话"}
+# OutboundTask.result of a staff SMS whose outcome is unknown, settled without sending it
+# again: its worker died in it, or the provider neither took nor refused it. Until
+# review127 both were ``unknown_after_crash``: rows so written stay as they are.
+SMS_CRASHED = "unknown_after_crash"
+SMS_UNCONFIRMED = "unknown_unconfirmed"
 
 
 def _local(domain: Domain, at: datetime | None) -> str:
@@ -184,8 +190,9 @@ def _after_sms(domain: Domain, task: OutboundTask, attempt: OutboundAttempt,
         finish(task, now, "sent")
     elif attempt.outcome == Outcome.UNKNOWN:
         # At most once: the provider may already have it; the calls that follow make
-        # sure nothing is lost if it did not.
-        finish(task, now, "unknown_after_crash")
+        # sure nothing is lost if it did not. Named for what left it unknown: a provider
+        # that neither took nor refused it is no crash (review127; the trail read as one).
+        finish(task, now, SMS_CRASHED if abandoned(attempt) else SMS_UNCONFIRMED)
     else:
         again = retry_or_none(task, domain.settings.outbound.sms_retry_seconds, now)
         if again is None:

@@ -54,7 +54,7 @@ from outbound.models import (
     TaskStatus,
 )
 from outbound.planner import plan
-from outbound.policies import SYSTEM, Policy, Target, postpone
+from outbound.policies import RECOVERED, SYSTEM, Policy, Target, abandoned, postpone
 from outbound.reminders import (
     DispatchSms,
     EscalateCall,
@@ -106,6 +106,28 @@ EVENT_NOTES: dict[str, str] = {
     Kind.SUPERVISE_SMS.value: "多诉督办短信",
     Kind.FOLLOW_UP_SMS.value: "市民补充信息短信",
 }
+
+# What an attempt came to, as the trail tells the operators (review127: it printed the code,
+# "派单短信（第1次）：unknown"). By channel: a failed call and a failed SMS are different
+# things, and "unknown" calls for different action on each (a call is retried as not
+# reached, an SMS is never sent twice). The event's data keeps the code for the machines.
+OUTCOME_NOTES: dict[tuple[str, str], str] = {
+    ("call", Outcome.ANSWERED): "已接通",
+    ("call", Outcome.NO_ANSWER): "无人接听",
+    ("call", Outcome.BUSY): "对方忙线",
+    ("call", Outcome.REJECTED): "对方拒接",
+    ("call", Outcome.FAILED): "呼叫失败",
+    ("call", Outcome.NO_AUDIO): "接通无声",
+    ("call", Outcome.UNKNOWN): "结果未知（可能未接通，按未接通处理）",
+    ("sms", Outcome.SENT): "短信平台已受理",
+    ("sms", Outcome.FAILED): "发送失败",
+    ("sms", Outcome.UNKNOWN): "结果未知（可能未送达，请人工核实）",
+}
+
+
+def outcome_note(channel: str, outcome: str) -> str:
+    """The trail's words for an attempt's outcome; a code from elsewhere shows as itself."""
+    return OUTCOME_NOTES.get((channel, outcome), outcome)
 
 
 @dataclass(frozen=True)
@@ -488,7 +510,7 @@ def recover_abandoned(*, session: Session, domain: Domain, task: OutboundTask, t
         attempt.ended_at = now
         attempt.detail = f"worker {attempt.worker} died during the attempt; lease ran out"
         # The policies must not place an answered call again because of a crash.
-        attempt.data = {**(attempt.data or {}), "recovered": True}
+        attempt.data = {**(attempt.data or {}), RECOVERED: True}
         if attempt.channel == "call":
             free_line(session, attempt.to_phone, now)
     log.warning("task %s (%s, ticket %s): abandoned by %s, outcome %s", task.id, task.kind,
@@ -561,7 +583,7 @@ def _audit(session: Session, task: OutboundTask, ticket: Ticket, attempt: Outbou
     # calls do, though the service died in it (the outcome is what was committed by then).
     # A call only (an SMS has no "during"), and worded for what happened, not what comes
     # next: a survey cut so is placed again (outbound.policies), a reminder is settled.
-    recovered = attempt.channel == "call" and bool((attempt.data or {}).get("recovered"))
+    recovered = attempt.channel == "call" and abandoned(attempt)
     cut = "（通话中服务中断，以中断前已记录的接听与按键为准）" if recovered else ""
     # Hung up by our own stop (SIGTERM), with a BYE: the same, said as what it was.
     stopped = bool((attempt.data or {}).get(STOPPED))
@@ -579,11 +601,11 @@ def _audit(session: Session, task: OutboundTask, ticket: Ticket, attempt: Outbou
     service.record_event(
         session=session, ticket=ticket, actor=SYSTEM, action=action,
         note=(f"{EVENT_NOTES.get(task.kind, task.kind)}（第{attempt.attempt}次）："
-              f"{outcome}{keys}{unsent}{cut}"),
+              f"{outcome_note(attempt.channel, outcome)}{keys}{unsent}{cut}"),
         data={"kind": task.kind, "round": task.round, "step": task.step,
               "attempt": attempt.attempt, "to": mask_phone(attempt.to_phone),
               "outcome": outcome, "keys": attempt.keys, "carrier": attempt.carrier,
-              "call_ref": attempt.call_ref, **({"recovered": True} if recovered else {}),
+              "call_ref": attempt.call_ref, **({RECOVERED: True} if recovered else {}),
               **({KEYS_AHEAD: ahead} if ahead else {}),
               **({KEYS_WRONG: wrong} if wrong else {}),
               **({NO_AUDIO: unheard} if unheard else {}),
