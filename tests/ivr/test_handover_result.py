@@ -75,7 +75,8 @@ class Refuses:
     def __init__(self, kind: OutcomeKind) -> None:
         self.kind = kind
 
-    def call(self, uri: str, *, timeout: float, give_up_when: Any) -> DialOutcome:
+    def call(self, uri: str, *, timeout: float, give_up_when: Any,
+             for_call: Any = None) -> DialOutcome:
         return DialOutcome(self.kind, None, {OutcomeKind.BUSY: 486, OutcomeKind.DECLINED: 603,
                                              OutcomeKind.NO_ANSWER: 408}.get(self.kind, 503))
 
