@@ -618,10 +618,12 @@ class TwilioDialogue:
                 return self._operator(call)
             return self._emergency(call, service_number)
 
-    def dialed(self, call_sid: str, dial_status: str, emergency: str | None = None) -> str:
+    def dialed(self, call_sid: str, dial_status: str, emergency: str | None = None,
+               call_status: str = "") -> str:
         """The <Dial> action: the operator answered (and the call is over), or not. After
         an emergency hand-over (``emergency``) the urgent ticket stands either way; unanswered,
-        the caller is told to dial the service."""
+        the caller is told to dial the service. ``call_status``: the action's CallStatus,
+        the caller's own leg (final: they are gone)."""
         with self.calls.lock(call_sid):
             call = self.calls.find(call_sid)
             if call is None:
@@ -645,7 +647,12 @@ class TwilioDialogue:
                 return twiml.emergency_failed(emergency)
             handover = call.journal.handover
             result = DIAL_HANDOVER_RESULTS.get(dial_status, HANDOVER_REFUSED)
-            if handover is not None and result in (HANDOVER_PUT_THROUGH, HANDOVER_CALLER_GONE):
+            # "canceled" is the operator's ring cancelled, by the caller's hang-up or by the
+            # REST API with the caller still on the line (review131): only a caller leg
+            # that is over ends the call; one still up goes on to the service.
+            caller_gone = call.ended or call_status in FINAL_CALL_STATUS
+            if handover is not None and (result == HANDOVER_PUT_THROUGH or (
+                    result == HANDOVER_CALLER_GONE and caller_gone)):
                 # The caller's 0 at the hand-over question had the duty operator rung, not
                 # the service: the trail says so and how it ended (before, handover47, it
                 # kept "发起转接119" alone). Unanswered, the service's <Dial> says its own.

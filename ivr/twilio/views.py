@@ -269,7 +269,7 @@ async def dialed(request: Request) -> Response:
     emergency = raw if raw in EMERGENCY_SERVICES_SPOKEN else None
     return await _handle(request, ("CallSid", "From"),
                          lambda d, f, _: d.dialed(f["CallSid"], f.get("DialCallStatus", ""),
-                                                  emergency),
+                                                  emergency, f.get("CallStatus", "")),
                          at_stop=False)
 
 

@@ -180,22 +180,51 @@ def test_a_hang_up_at_the_question_to_a_line_says_none_was_placed(
                                        "rung": "operator"}]}
 
 
-@pytest.mark.parametrize(("status", "result"), [
-    ("completed", "bridged"), ("canceled", "caller_gone")], ids=["answered", "caller-gone"])
+@pytest.mark.parametrize(("status", "call_status", "result"), [
+    ("completed", "completed", "bridged"), ("canceled", "completed", "caller_gone")],
+    ids=["answered", "caller-gone"])
 def test_key_0_at_the_question_says_the_operator_was_rung(
         make_twilio: Any, standin: StandIn, recording_wav: bytes, meant: dict[str, str],
-        sessions: sessionmaker[Session], city: City, status: str, result: str) -> None:
+        sessions: sessionmaker[Session], city: City, status: str, call_status: str,
+        result: str) -> None:
     """handover47: 0 at the question put the caller through to the duty operator, and the
-    trail kept "发起转接110" alone, though 110 was never rung."""
+    trail kept "发起转接110" alone, though 110 was never rung. The action's CallStatus is
+    the caller's leg: over in both (the operator hung up after talking, or the caller hung
+    up while the operator rang)."""
     twilio = make_twilio(sip={"operator_uri": "sip:duty@10.0.0.5"},
                          ivr={"emergency_uris": {"110": "sip:110@10.0.0.9", "119": "",
                                                  "120": ""}})
     call, _ = _asked(twilio, standin, recording_wav, meant)
     assert _dialled(twiml(twilio.post("/twilio/emergency", call_form(call, Digits="0")))) == [
         ("Sip", "sip:duty@10.0.0.5")]
-    root = twiml(twilio.post("/twilio/dialed", call_form(call, DialCallStatus=status)))
+    root = twiml(twilio.post("/twilio/dialed", call_form(
+        call, DialCallStatus=status, CallStatus=call_status)))
     assert root.find("Dial") is None  # nobody else rung
     assert _events(sessions) == {
         "emergency_handover": [{"service": "110", "target": "uri"}],
         "emergency_handover_result": [{"service": "110", "result": result,
                                        "rung": "operator"}]}
+
+
+def test_an_operator_ring_canceled_with_the_caller_on_the_line_goes_on_to_the_service(
+        make_twilio: Any, standin: StandIn, recording_wav: bytes, meant: dict[str, str],
+        sessions: sessionmaker[Session], city: City) -> None:
+    """review131: Twilio's DialCallStatus "canceled" is the dialled leg cancelled (the REST
+    API: an operator console, a routing rule), not the caller's hang-up; the action's
+    CallStatus still "in-progress" says the caller is on the line. handover47 hung up on
+    them, the service never rung and the trail read "来电人在接通前挂机"."""
+    twilio = make_twilio(sip={"operator_uri": "sip:duty@10.0.0.5"},
+                         ivr={"emergency_uris": {"110": "sip:110@10.0.0.9", "119": "",
+                                                 "120": ""}})
+    call, _ = _asked(twilio, standin, recording_wav, meant)
+    twiml(twilio.post("/twilio/emergency", call_form(call, Digits="0")))
+    root = twiml(twilio.post("/twilio/dialed", call_form(
+        call, DialCallStatus="canceled", CallStatus="in-progress")))
+    assert _dialled(root) == [("Sip", "sip:110@10.0.0.9")]
+    (dial,) = root.iter("Dial")
+    path, query = parity._action(dial)
+    twiml(twilio.post(path, call_form(call, DialCallStatus="completed",
+                                      CallStatus="completed"), query=query))
+    assert _events(sessions) == {
+        "emergency_handover": [{"service": "110", "target": "uri"}],
+        "emergency_handover_result": [{"service": "110", "result": "bridged", "rung": "uri"}]}
